@@ -1,0 +1,40 @@
+"""sourcegrad: differentiate NumPy functions by rewriting their source.
+
+``grad(f)`` reads ``f``'s source and emits a new Python function that computes the gradient:
+plain NumPy code that can be printed (``source``), reviewed and run at hand-written speed.
+"""
+
+from .api import Transformed, grad, show, source, value_and_grad, vjp
+from .check import gradcheck
+from .errors import (
+    GradcheckError,
+    NonScalarOutputError,
+    NoRuleError,
+    NoSourceError,
+    SourcegradError,
+    UnsupportedSyntaxError,
+    WrtTypeError,
+)
+from .rules import adjoint, defvjp, nondifferentiable
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GradcheckError",
+    "NoRuleError",
+    "NoSourceError",
+    "NonScalarOutputError",
+    "SourcegradError",
+    "Transformed",
+    "UnsupportedSyntaxError",
+    "WrtTypeError",
+    "adjoint",
+    "defvjp",
+    "gradcheck",
+    "grad",
+    "nondifferentiable",
+    "show",
+    "source",
+    "value_and_grad",
+    "vjp",
+]

@@ -1,0 +1,244 @@
+"""Rules for NumPy's elementwise functions and Python's arithmetic operators."""
+
+import numpy as np
+
+from ..runtime.helpers import sum_to
+from .registry import adjoint, d, nondifferentiable
+
+# ---------------------------------------------------------------- unary
+
+
+@adjoint(np.negative)
+def _neg(z, x):
+    d[x] += -d[z]
+
+
+@adjoint(np.positive)
+def _pos(z, x):
+    d[x] += d[z]
+
+
+@adjoint(np.exp)
+def _exp(z, x):
+    d[x] += d[z] * z
+
+
+@adjoint(np.exp2)
+def _exp2(z, x):
+    d[x] += d[z] * z * np.log(2.0)
+
+
+@adjoint(np.expm1)
+def _expm1(z, x):
+    d[x] += d[z] * (z + 1.0)
+
+
+@adjoint(np.log)
+def _log(z, x):
+    d[x] += d[z] / x
+
+
+@adjoint(np.log2)
+def _log2(z, x):
+    d[x] += d[z] / (x * np.log(2.0))
+
+
+@adjoint(np.log10)
+def _log10(z, x):
+    d[x] += d[z] / (x * np.log(10.0))
+
+
+@adjoint(np.log1p)
+def _log1p(z, x):
+    d[x] += d[z] / (1.0 + x)
+
+
+@adjoint(np.sqrt)
+def _sqrt(z, x):
+    d[x] += d[z] / (2.0 * z)
+
+
+@adjoint(np.cbrt)
+def _cbrt(z, x):
+    d[x] += d[z] / (3.0 * z * z)
+
+
+@adjoint(np.square)
+def _square(z, x):
+    d[x] += d[z] * (2.0 * x)
+
+
+@adjoint(np.reciprocal)
+def _reciprocal(z, x):
+    d[x] += -d[z] * z * z
+
+
+@adjoint(np.sin)
+def _sin(z, x):
+    d[x] += d[z] * np.cos(x)
+
+
+@adjoint(np.cos)
+def _cos(z, x):
+    d[x] += -d[z] * np.sin(x)
+
+
+@adjoint(np.tan)
+def _tan(z, x):
+    d[x] += d[z] * (1.0 + z * z)
+
+
+@adjoint(np.arcsin)
+def _arcsin(z, x):
+    d[x] += d[z] / np.sqrt(1.0 - x * x)
+
+
+@adjoint(np.arccos)
+def _arccos(z, x):
+    d[x] += -d[z] / np.sqrt(1.0 - x * x)
+
+
+@adjoint(np.arctan)
+def _arctan(z, x):
+    d[x] += d[z] / (1.0 + x * x)
+
+
+@adjoint(np.sinh)
+def _sinh(z, x):
+    d[x] += d[z] * np.cosh(x)
+
+
+@adjoint(np.cosh)
+def _cosh(z, x):
+    d[x] += d[z] * np.sinh(x)
+
+
+@adjoint(np.tanh)
+def _tanh(z, x):
+    d[x] += d[z] * (1.0 - z * z)
+
+
+@adjoint(np.arcsinh)
+def _arcsinh(z, x):
+    d[x] += d[z] / np.sqrt(x * x + 1.0)
+
+
+@adjoint(np.arccosh)
+def _arccosh(z, x):
+    d[x] += d[z] / np.sqrt(x * x - 1.0)
+
+
+@adjoint(np.arctanh)
+def _arctanh(z, x):
+    d[x] += d[z] / (1.0 - x * x)
+
+
+@adjoint(np.abs, np.absolute, np.fabs, abs)
+def _abs(z, x):
+    d[x] += d[z] * np.sign(x)
+
+
+@adjoint(np.deg2rad, np.radians)
+def _deg2rad(z, x):
+    d[x] += d[z] * (np.pi / 180.0)
+
+
+@adjoint(np.rad2deg, np.degrees)
+def _rad2deg(z, x):
+    d[x] += d[z] * (180.0 / np.pi)
+
+
+@adjoint(np.copy, np.array, np.asarray, np.ascontiguousarray, float, "copy", "astype", "item")
+def _identity(z, x, *args, **kwargs):
+    d[x] += d[z]
+
+
+# ---------------------------------------------------------------- binary (broadcasting)
+
+
+@adjoint(np.add)
+def _add(z, x, y):
+    d[x] += sum_to(d[z], x)
+    d[y] += sum_to(d[z], y)
+
+
+@adjoint(np.subtract)
+def _subtract(z, x, y):
+    d[x] += sum_to(d[z], x)
+    d[y] += sum_to(-d[z], y)
+
+
+@adjoint(np.multiply)
+def _multiply(z, x, y):
+    d[x] += sum_to(d[z] * y, x)
+    d[y] += sum_to(x * d[z], y)
+
+
+@adjoint(np.true_divide, np.divide)
+def _divide(z, x, y):
+    d[x] += sum_to(d[z] / y, x)
+    d[y] += sum_to(-d[z] * z / y, y)
+
+
+@adjoint(np.power)
+def _power(z, x, y):
+    d[x] += sum_to(d[z] * y * x ** (y - 1), x)
+    d[y] += sum_to(d[z] * z * np.log(np.where(x == 0, 1, x)), y)
+
+
+@adjoint(np.maximum, np.fmax)
+def _maximum(z, x, y):
+    d[x] += sum_to(d[z] * (x >= y), x)
+    d[y] += sum_to(d[z] * (x < y), y)
+
+
+@adjoint(np.minimum, np.fmin)
+def _minimum(z, x, y):
+    d[x] += sum_to(d[z] * (x <= y), x)
+    d[y] += sum_to(d[z] * (x > y), y)
+
+
+@adjoint(np.arctan2)
+def _arctan2(z, x1, x2):
+    d[x1] += sum_to(d[z] * x2 / (x1 * x1 + x2 * x2), x1)
+    d[x2] += sum_to(-d[z] * x1 / (x1 * x1 + x2 * x2), x2)
+
+
+@adjoint(np.hypot)
+def _hypot(z, x1, x2):
+    d[x1] += sum_to(d[z] * x1 / z, x1)
+    d[x2] += sum_to(d[z] * x2 / z, x2)
+
+
+@adjoint(np.logaddexp)
+def _logaddexp(z, x1, x2):
+    d[x1] += sum_to(d[z] * np.exp(x1 - z), x1)
+    d[x2] += sum_to(d[z] * np.exp(x2 - z), x2)
+
+
+@adjoint(np.where)
+def _where(z, condition, x, y):
+    d[x] += sum_to(np.where(condition, d[z], 0.0), x)
+    d[y] += sum_to(np.where(condition, 0.0, d[z]), y)
+
+
+@adjoint(np.clip)
+def _clip(z, a, a_min=None, a_max=None):
+    if a_min is None:
+        d[a] += d[z] * (a <= a_max)
+    elif a_max is None:
+        d[a] += d[z] * (a >= a_min)
+    else:
+        d[a] += d[z] * ((a >= a_min) & (a <= a_max))
+
+
+nondifferentiable(
+    np.floor, np.ceil, np.round, np.around, np.rint, np.trunc, np.fix, np.sign,
+    np.floor_divide, np.remainder, np.mod, np.fmod, np.heaviside,
+    np.equal, np.not_equal, np.less, np.less_equal, np.greater, np.greater_equal,
+    np.logical_and, np.logical_or, np.logical_not, np.logical_xor,
+    np.isnan, np.isinf, np.isfinite, np.signbit, np.isclose, np.allclose, np.array_equal,
+    np.invert, np.bitwise_and, np.bitwise_or, np.bitwise_xor,
+    round, int, bool, len, range, print, isinstance, type, str, repr, id, hash, enumerate, zip,
+    "compare", "not", "invert", "floordiv", "mod", "shape", "ndim", "size", "dtype",
+)  # fmt: skip

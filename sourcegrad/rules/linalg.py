@@ -1,0 +1,144 @@
+"""Rules for matrix products and ``np.linalg``."""
+
+import numpy as np
+
+from ..runtime.helpers import sum_to
+from ..runtime.linalg_helpers import (
+    batch_scale,
+    uncholesky,
+    undot_left,
+    undot_right,
+    uneinsum,
+    unmatmul_left,
+    unmatmul_right,
+    unnorm,
+    unsolve_a,
+    unsolve_b,
+    untensordot_left,
+    untensordot_right,
+)
+from .registry import adjoint, d, static
+
+
+@adjoint(np.matmul)
+def _matmul(z, x1, x2):
+    if static(np.ndim(x1) == 2 and np.ndim(x2) == 2):
+        d[x1] += d[z] @ x2.T
+        d[x2] += x1.T @ d[z]
+    elif static(np.ndim(x1) == 1 and np.ndim(x2) == 2):
+        d[x1] += x2 @ d[z]
+        d[x2] += np.outer(x1, d[z])
+    elif static(np.ndim(x1) == 2 and np.ndim(x2) == 1):
+        d[x1] += np.outer(d[z], x2)
+        d[x2] += x1.T @ d[z]
+    elif static(np.ndim(x1) == 1 and np.ndim(x2) == 1):
+        d[x1] += d[z] * x2
+        d[x2] += x1 * d[z]
+    elif static(np.ndim(x1) > 2 and np.ndim(x2) > 2):
+        d[x1] += sum_to(d[z] @ np.swapaxes(x2, -1, -2), x1)
+        d[x2] += sum_to(np.swapaxes(x1, -1, -2) @ d[z], x2)
+    else:
+        d[x1] += unmatmul_left(d[z], x1, x2)
+        d[x2] += unmatmul_right(d[z], x1, x2)
+
+
+@adjoint(np.dot)
+def _dot(z, a, b):
+    if static(np.ndim(a) == 2 and np.ndim(b) == 2):
+        d[a] += d[z] @ b.T
+        d[b] += a.T @ d[z]
+    elif static(np.ndim(a) == 1 and np.ndim(b) == 2):
+        d[a] += b @ d[z]
+        d[b] += np.outer(a, d[z])
+    elif static(np.ndim(a) == 2 and np.ndim(b) == 1):
+        d[a] += np.outer(d[z], b)
+        d[b] += a.T @ d[z]
+    elif static(np.ndim(a) == 1 and np.ndim(b) == 1):
+        d[a] += d[z] * b
+        d[b] += a * d[z]
+    else:
+        d[a] += undot_left(d[z], a, b)
+        d[b] += undot_right(d[z], a, b)
+
+
+@adjoint(np.outer)
+def _outer(z, a, b):
+    if static(np.ndim(a) == 1 and np.ndim(b) == 1):
+        d[a] += d[z] @ b
+        d[b] += a @ d[z]
+    else:
+        d[a] += np.reshape(d[z] @ np.ravel(b), np.shape(a))
+        d[b] += np.reshape(np.ravel(a) @ d[z], np.shape(b))
+
+
+@adjoint(np.inner)
+def _inner(z, a, b):
+    if static(np.ndim(a) == 1 and np.ndim(b) == 1):
+        d[a] += d[z] * b
+        d[b] += a * d[z]
+    else:
+        d[a] += untensordot_left(d[z], a, b, ([-1], [-1]))
+        d[b] += untensordot_right(d[z], a, b, ([-1], [-1]))
+
+
+@adjoint(np.tensordot)
+def _tensordot(z, a, b, axes=2):
+    d[a] += untensordot_left(d[z], a, b, axes)
+    d[b] += untensordot_right(d[z], a, b, axes)
+
+
+@adjoint(np.einsum)
+def _einsum(z, subscripts, *operands):
+    d[operands] += uneinsum(d[z], subscripts, operands)
+
+
+@adjoint(np.linalg.inv)
+def _inv(z, a):
+    if static(np.ndim(a) == 2):
+        d[a] += -z.T @ d[z] @ z.T
+    else:
+        d[a] += -np.swapaxes(z, -1, -2) @ d[z] @ np.swapaxes(z, -1, -2)
+
+
+@adjoint(np.linalg.solve)
+def _solve(z, a, b):
+    if static(np.ndim(a) == 2 and np.ndim(b) == 1):
+        db = np.linalg.solve(a.T, d[z])
+        d[b] += db
+        d[a] += -np.outer(db, z)
+    elif static(np.ndim(a) == 2 and np.ndim(b) == 2):
+        db = np.linalg.solve(a.T, d[z])
+        d[b] += db
+        d[a] += -db @ z.T
+    else:
+        d[a] += unsolve_a(d[z], a, b, z)
+        d[b] += unsolve_b(d[z], a, b, z)
+
+
+@adjoint(np.linalg.det)
+def _det(z, a):
+    if static(np.ndim(a) == 2):
+        d[a] += d[z] * z * np.linalg.inv(a).T
+    else:
+        d[a] += batch_scale(d[z] * z, np.swapaxes(np.linalg.inv(a), -1, -2))
+
+
+@adjoint(np.linalg.slogdet)
+def _slogdet(z, a):
+    if static(np.ndim(a) == 2):
+        d[a] += d[z][1] * np.linalg.inv(a).T
+    else:
+        d[a] += batch_scale(d[z][1], np.swapaxes(np.linalg.inv(a), -1, -2))
+
+
+@adjoint(np.linalg.norm)
+def _norm(z, x, ord=None, axis=None, keepdims=False):
+    if ord is None and axis is None and not keepdims:
+        d[x] += d[z] / z * x
+    else:
+        d[x] += unnorm(d[z], x, z, ord, axis, keepdims)
+
+
+@adjoint(np.linalg.cholesky)
+def _cholesky(z, a):
+    d[a] += uncholesky(d[z], z)

@@ -1,0 +1,159 @@
+"""Derivative rules written as templates (DESIGN §5).
+
+A rule is a Python function whose body is *inlined* into the derivative with its parameters
+replaced by the operation's operands::
+
+    @adjoint(np.tanh)
+    def _(z, x):          # z = np.tanh(x)
+        d[x] += d[z] * (1.0 - z * z)
+
+The first parameter names the result, the others follow the NumPy function's own signature.
+``d[v]`` is the adjoint of ``v``; ``d[v] += e`` contributes ``e`` to it (dropped when ``v`` is a
+constant). An ``if`` whose test depends only on constant keyword arguments or on ranks
+(``np.ndim(x) == 2``) is decided at transform time when those are known, and kept as real
+control flow otherwise. Names assigned inside a template are renamed apart.
+"""
+
+from __future__ import annotations
+
+import inspect
+import textwrap
+from dataclasses import dataclass
+
+import gast
+
+from ..errors import SourcegradError
+
+
+@dataclass
+class Rule:
+    """A parsed adjoint template."""
+
+    key: object
+    fn: object
+    body: list  # gast statements
+    result: str  # name of the result parameter
+    params: list  # operand parameter names, in order
+    signature: inspect.Signature  # of the operands (result parameter removed)
+    differentiable: frozenset  # parameters that receive d[...] contributions
+    where: str  # "file:line" of the template, for error messages
+
+
+#: key -> Rule.  Keys are live callables (np.tanh), or strings for syntax ("getitem", "T").
+ADJOINTS: dict = {}
+#: keys whose result never carries a gradient (np.floor, np.argmax, comparisons, ...)
+NONDIFFERENTIABLE: set = set()
+
+
+def _key(obj):
+    try:
+        hash(obj)
+        return obj
+    except TypeError:
+        return id(obj)
+
+
+def parse_template(fn, key=None) -> Rule:
+    """Parse a template function into a :class:`Rule` (raises if it is malformed)."""
+    src = textwrap.dedent(inspect.getsource(fn))
+    node = gast.parse(src).body[0]
+    if not isinstance(node, gast.FunctionDef):
+        raise SourcegradError(f"a derivative rule must be a `def` function, got {fn!r}")
+    sig = inspect.signature(fn)
+    names = list(sig.parameters)
+    if not names:
+        raise SourcegradError(f"rule {fn.__qualname__} needs a first parameter for the result")
+    result = names[0]
+    operand_sig = sig.replace(parameters=list(sig.parameters.values())[1:])
+    diff = set()
+    for sub in gast.walk(node):
+        if isinstance(sub, gast.AugAssign) and _is_d(sub.target):
+            diff.add(sub.target.slice.id)
+    body = [
+        s
+        for s in node.body
+        if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))
+    ]
+    code = fn.__code__
+    return Rule(
+        key=key,
+        fn=fn,
+        body=body,
+        result=result,
+        params=names[1:],
+        signature=operand_sig,
+        differentiable=frozenset(diff),
+        where=f"{code.co_filename}:{code.co_firstlineno}",
+    )
+
+
+def _is_d(node) -> bool:
+    return (
+        isinstance(node, gast.Subscript)
+        and isinstance(node.value, gast.Name)
+        and node.value.id == "d"
+        and isinstance(node.slice, gast.Name)
+    )
+
+
+def adjoint(*keys):
+    """Register the decorated template as the reverse-mode rule of every key in ``keys``."""
+
+    def register(fn):
+        for key in keys:
+            ADJOINTS[_key(key)] = parse_template(fn, key)
+        return fn
+
+    return register
+
+
+def nondifferentiable(*keys) -> None:
+    """Declare that the results of ``keys`` are constants for differentiation."""
+    for key in keys:
+        NONDIFFERENTIABLE.add(_key(key))
+
+
+def lookup(key):
+    """The :class:`Rule` for ``key``, ``"constant"`` for non-differentiable keys, else None."""
+    k = _key(key)
+    rule = ADJOINTS.get(k)
+    if rule is not None:
+        return rule
+    if k in NONDIFFERENTIABLE:
+        return "constant"
+    return None
+
+
+def defvjp(fn, template) -> None:
+    """Register ``template`` (a rule in the template form above) as ``fn``'s reverse rule.
+
+    Example::
+
+        def softplus(x):
+            return np.log1p(np.exp(x))
+
+        def softplus_rule(z, x):
+            d[x] += d[z] / (1.0 + np.exp(-x))
+
+        sourcegrad.defvjp(softplus, softplus_rule)
+    """
+    ADJOINTS[_key(fn)] = parse_template(template, fn)
+
+
+class _TemplateOnly:
+    """``d`` and ``static`` exist only inside templates, which are inlined, never called."""
+
+    def __init__(self, what):
+        self.what = what
+
+    def __getitem__(self, item):
+        raise SourcegradError(f"{self.what} is only meaningful inside a derivative template")
+
+    def __call__(self, *args):
+        raise SourcegradError(f"{self.what} is only meaningful inside a derivative template")
+
+
+#: ``d[x]``: the adjoint of ``x`` inside a template
+d = _TemplateOnly("d[...]")
+#: ``static(cond)``: decide ``cond`` at transform time; an unknown condition counts as False
+static = _TemplateOnly("static(...)")

@@ -1,0 +1,16 @@
+"""What generated code calls. Nothing here imports from ``sourcegrad.transform``."""
+
+from . import containers, helpers, linalg_helpers, shape_helpers
+
+#: every helper a rule template may name, by that name
+NAMESPACE = {}
+for _module in (helpers, containers, linalg_helpers, shape_helpers):
+    for _name in getattr(_module, "__all__", None) or dir(_module):
+        _obj = getattr(_module, _name)
+        if (
+            callable(_obj)
+            and not _name.startswith("_")
+            and getattr(_obj, "__module__", "") == _module.__name__
+        ):
+            NAMESPACE[_name] = _obj
+NAMESPACE["sum_to"] = helpers.sum_to

@@ -1,0 +1,105 @@
+"""Gradients shaped like the arguments they belong to (FEATURES A2)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def is_namedtuple(x) -> bool:
+    return isinstance(x, tuple) and hasattr(type(x), "_fields")
+
+
+def is_container(x) -> bool:
+    return isinstance(x, (dict, list, tuple))
+
+
+def children(x):
+    """``(key, child)`` pairs of a container, in a deterministic order."""
+    if isinstance(x, dict):
+        return list(x.items())
+    return list(enumerate(x))
+
+
+def rebuild(like, values: dict):
+    """A container of ``like``'s type and keys holding ``values[key]``."""
+    if isinstance(like, dict):
+        return type(like)((k, values[k]) for k in like)
+    items = [values[i] for i in range(len(like))]
+    if is_namedtuple(like):
+        return type(like)(*items)
+    return type(like)(items)
+
+
+def zeros_like_tree(like):
+    if is_container(like):
+        return rebuild(like, {k: zeros_like_tree(v) for k, v in children(like)})
+    if isinstance(like, float):
+        return 0.0
+    return np.zeros_like(like)
+
+
+def gradient_like(like, parts):
+    """The gradient of ``like`` assembled from ``parts``.
+
+    ``parts`` maps a key path (a tuple of dict keys and list/array indices) to the adjoint of
+    the value read at that path; ``()`` is the whole value. A plain value stands for
+    ``{(): value}``. Leaves no part reaches get zeros of their shape. Float leaves get floats,
+    array leaves get arrays of their own type and dtype. Every array returned is a fresh array
+    owned by the caller: views and arrays returned twice are copied.
+    """
+    if not isinstance(parts, dict):
+        parts = {(): parts}
+    return _build(like, parts, set())
+
+
+def _build(like, parts, seen):
+    whole = parts.get((), None)
+    if is_container(like):
+        out = {}
+        for key, child in children(like):
+            sub = {p[1:]: g for p, g in parts.items() if p and p[0] == key}
+            if whole is not None:
+                piece = whole[key]
+                if piece is not None:
+                    sub[()] = piece if () not in sub else _add(sub[()], piece)
+            out[key] = _build(child, sub, seen)
+        return rebuild(like, out)
+    if not parts:
+        return 0.0 if isinstance(like, float) else np.zeros_like(like)
+    deeper = [(p, g) for p, g in parts.items() if p]
+    if isinstance(like, float):
+        total = sum(parts.values())
+        return float(total)
+    if whole is not None and not deeper:
+        return _fresh(like, whole, seen)
+    out = np.zeros_like(like)
+    if whole is not None:
+        out += whole
+    for path, g in deeper:
+        target = out
+        for k in path[:-1]:
+            target = target[k]
+        target[path[-1]] += g
+    seen.add(id(out))
+    return out
+
+
+def _add(a, b):
+    if is_container(a):
+        return rebuild(a, {k: _add(v, b[k]) for k, v in children(a)})
+    return a + b
+
+
+def _fresh(like, g, seen):
+    """``g`` as a new array of ``like``'s type, shape and dtype, owned by the caller."""
+    if not hasattr(g, "shape") or np.shape(g) != np.shape(like) or g.dtype != like.dtype:
+        out = np.zeros_like(like)
+        out[...] = g
+        seen.add(id(out))
+        return out
+    if id(g) in seen or not g.flags.owndata or not g.flags.writeable:
+        g = g.copy()
+    elif type(g) is not type(like) and isinstance(like, np.ndarray):
+        g = g.view(type(like))
+    seen.add(id(g))
+    return g

@@ -1,0 +1,73 @@
+"""Functions that generated derivative code calls.
+
+They allocate through the array module of their inputs (``np.zeros_like`` and friends dispatch
+to CuPy for CuPy arrays and keep ``ndarray`` subclasses), never through a hard-coded ``numpy``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def sum_to(g, x):
+    """``g`` summed over the axes along which ``x`` was broadcast, so it has ``x``'s shape."""
+    shape = np.shape(x)
+    gshape = np.shape(g)
+    if gshape == shape:
+        return g
+    if len(gshape) < len(shape) or not hasattr(g, "dtype"):
+        return np.broadcast_to(g, shape) if hasattr(g, "dtype") else np.full_like(x, g)
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1
+    )
+    out = np.sum(g, axis=axes, keepdims=True) if axes else g
+    return np.reshape(out, shape) if np.shape(out) != shape else out
+
+
+def expand_to(g, x, axis, keepdims):
+    """``g``, the adjoint of a reduction of ``x`` over ``axis``, with the reduced axes put back
+    as length-1 axes so that it broadcasts against ``x``."""
+    if keepdims or axis is None:
+        if axis is None and not keepdims:
+            return np.reshape(g, (1,) * np.ndim(x)) if hasattr(g, "dtype") else g
+        return g
+    ndim = np.ndim(x)
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    axes = sorted(a % ndim for a in axes)
+    if not hasattr(g, "dtype"):
+        return g
+    return np.expand_dims(g, tuple(axes))
+
+
+def unreduce(g, x, axis=None, keepdims=False):
+    """The adjoint of a sum of ``x`` over ``axis``: ``g`` broadcast back to ``x``'s shape,
+    in ``x``'s dtype when ``g`` is a Python number."""
+    if not hasattr(g, "dtype"):
+        return np.full_like(x, g)
+    return np.broadcast_to(expand_to(g, x, axis, keepdims), np.shape(x))
+
+
+def _is_basic_index(idx) -> bool:
+    items = idx if isinstance(idx, tuple) else (idx,)
+    return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in items)
+
+
+def unindex(g, x, idx):
+    """The adjoint of ``x[idx]``: zeros shaped like ``x`` with ``g`` added at ``idx``
+    (repeated integer indices accumulate)."""
+    out = np.zeros_like(x)
+    if _is_basic_index(idx) or _is_mask(idx):
+        out[idx] = g
+    else:
+        np.add.at(out, idx, g)
+    return out
+
+
+def _is_mask(idx) -> bool:
+    return getattr(idx, "dtype", None) is not None and idx.dtype == bool
+
+
+def nondiff(value):
+    """Identity: marks a value as a constant for differentiation."""
+    return value

@@ -1,0 +1,85 @@
+"""Adjoints of joins, tilings and gathers that need a loop or a scatter."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import SourcegradError
+from .helpers import sum_to
+
+
+def unconcatenate(g, arrays, axis=0):
+    """The pieces of ``g`` that came from each of ``arrays`` in ``np.concatenate(arrays, axis)``."""
+    if axis is None:
+        sizes = np.cumsum([np.size(a) for a in arrays])[:-1]
+        return tuple(
+            np.reshape(p, np.shape(a)) for p, a in zip(np.split(np.ravel(g), sizes), arrays)
+        )
+    sizes = np.cumsum([np.shape(a)[axis] for a in arrays])[:-1]
+    return tuple(np.split(g, sizes, axis))
+
+
+def untile(g, a, reps):
+    """Adjoint of ``np.tile(a, reps)``: the tiles of ``g`` summed."""
+    reps = (reps,) if np.ndim(reps) == 0 else tuple(reps)
+    shape = np.shape(a)
+    nd = max(len(shape), len(reps))
+    shape = (1,) * (nd - len(shape)) + shape
+    reps = (1,) * (nd - len(reps)) + reps
+    split = []
+    for r, n in zip(reps, shape):
+        split += [r, n]
+    out = np.reshape(g, split).sum(axis=tuple(range(0, 2 * nd, 2)))
+    return np.reshape(out, np.shape(a))
+
+
+def unrepeat(g, a, repeats, axis=None):
+    """Adjoint of ``np.repeat(a, repeats, axis)``."""
+    if axis is None:
+        flat = np.ravel(a)
+        idx = np.repeat(np.arange(flat.size), repeats)
+        out = np.zeros_like(flat)
+        np.add.at(out, idx, np.ravel(g))
+        return np.reshape(out, np.shape(a))
+    axis = axis % np.ndim(a)
+    idx = np.repeat(np.arange(np.shape(a)[axis]), repeats)
+    out = np.zeros_like(a)
+    np.add.at(out, (slice(None),) * axis + (idx,), g)
+    return out
+
+
+def unpad(g, a, pad_width, mode="constant"):
+    """Adjoint of ``np.pad(a, pad_width)`` (constant mode): the interior of ``g``."""
+    if mode != "constant":
+        raise SourcegradError(f"the derivative of np.pad(mode={mode!r}) is not supported")
+    pw = np.broadcast_to(np.asarray(pad_width), (np.ndim(a), 2))
+    index = tuple(slice(int(lo), int(lo) + n) for (lo, _), n in zip(pw, np.shape(a)))
+    return g[index]
+
+
+def untake(g, a, indices, axis=None):
+    """Adjoint of ``np.take(a, indices, axis)``."""
+    if axis is None:
+        out = np.zeros_like(np.ravel(a))
+        np.add.at(out, np.ravel(indices), np.ravel(g))
+        return np.reshape(out, np.shape(a))
+    out = np.zeros_like(a)
+    axis = axis % np.ndim(a)
+    np.add.at(out, (slice(None),) * axis + (indices,), g)
+    return out
+
+
+def untake_along_axis(g, arr, indices, axis):
+    """Adjoint of ``np.take_along_axis(arr, indices, axis)``."""
+    out = np.zeros_like(arr)
+    if axis is None:
+        np.add.at(np.ravel(out), indices, g)  # ravel of a fresh array is a view
+        return out
+    axis = axis % np.ndim(arr)
+    idx = list(np.indices(np.shape(indices), sparse=True))
+    idx[axis] = indices
+    np.add.at(out, tuple(idx), g)
+    return out
+
+
+__all__ = ["sum_to", "unconcatenate", "untile", "unrepeat", "unpad", "untake", "untake_along_axis"]

@@ -1,0 +1,551 @@
+"""Pass 3 — analyze: what each statement computes, and which values need adjoints.
+
+Guarantees to the next pass (``Analysis``):
+
+* ``ops[id(stmt)]`` classifies every assignment and expression statement: the rule key, the
+  rule (or ``"constant"``), the operands bound to the rule's parameters, and whether the
+  operation is free of side effects;
+* ``active``: the names that depend on a ``wrt`` argument through differentiable operations
+  **and** reach the output through them (activity analysis, solved as two data-flow problems
+  on the control-flow graph); only these get adjoints;
+* ``ranks``: the number of dimensions of each name where the argument signature fixes it;
+* ``same_shape``: classes of names whose shapes are provably equal (so a broadcast reduction
+  between them is the identity).
+
+Operations on active values that have no rule are refused here, with the user's file and line.
+"""
+
+from __future__ import annotations
+
+import types
+from dataclasses import dataclass, field
+
+import gast
+import numpy as np
+
+from .. import rules as R
+from ..errors import NoRuleError, UnsupportedSyntaxError
+from . import syntax as S
+from .cfg import build_cfg, solve_backward, solve_forward
+from .normalize import Core
+from .parse import UNRESOLVED, resolve
+
+
+@dataclass
+class Op:
+    """One operation of the core language."""
+
+    key: object
+    rule: object  # Rule, "constant", or None
+    bound: dict = field(default_factory=dict)  # rule parameter -> atom (or tuple of atoms)
+    operands: list = field(default_factory=list)  # every atom the operation reads
+    pure: bool = True
+    label: str = ""  # how the operation reads in an error message
+
+    @property
+    def differentiable(self) -> bool:
+        return isinstance(self.rule, R.Rule)
+
+    def diff_atoms(self):
+        """Atoms whose adjoints this operation contributes to."""
+        if not self.differentiable:
+            return []
+        out = []
+        for p in self.rule.differentiable:
+            if p in self.bound:
+                v = self.bound[p]
+                out.extend(v.elts if isinstance(v, (gast.Tuple, gast.List)) else [v])
+        return out
+
+
+@dataclass
+class Analysis:
+    core: Core
+    wrt: tuple
+    ops: dict
+    active: set
+    ranks: dict
+    same_shape: ShapeClasses
+    output: object  # the atom whose value is differentiated
+
+
+def analyze(core: Core, wrt: tuple, example_args=None) -> Analysis:
+    """Classify operations, run activity analysis and rank inference for ``wrt``."""
+    ops = {}
+    for stmt in _statements(core.node.body):
+        if isinstance(stmt, (gast.Assign, gast.Expr)):
+            ops[id(stmt)] = classify(core, stmt)
+    wrt_names = {core.params[i] for i in wrt}
+    out = _output(core)
+    cfg = build_cfg(core.node.body)
+
+    def gen_varied(stmt, varied):
+        op = ops.get(id(stmt))
+        if op is None or not isinstance(stmt, gast.Assign):
+            return varied
+        hit = any(_reads(a) & varied for a in op.diff_atoms())
+        targets = _targets(stmt)
+        return (varied | targets) if hit else (varied - targets)
+
+    varied = solve_forward(cfg, set(wrt_names), gen_varied)
+
+    def gen_useful(stmt, useful):
+        if isinstance(stmt, gast.Return):
+            return useful | _reads(out)
+        op = ops.get(id(stmt))
+        if op is None or not isinstance(stmt, gast.Assign):
+            return useful
+        targets = _targets(stmt)
+        if targets & useful:
+            useful = useful - targets
+            for a in op.diff_atoms():
+                useful = useful | _reads(a)
+        return useful
+
+    useful_in = solve_backward(cfg, set(), gen_useful)
+    active = set()
+    for stmt in _statements(core.node.body):
+        if isinstance(stmt, gast.Assign):
+            v = varied.get(id(stmt), set())  # varied after the statement
+            u = useful_in.get(id(stmt), set())  # useful after the statement
+            for t in _targets(stmt):
+                if t in v and t in u:
+                    active.add(t)
+    active |= {n for n in wrt_names if n in useful_in.get("entry", set())}
+    _refuse_undifferentiable(core, ops, varied, useful_in)
+    ranks = infer_ranks(core, ops, example_args)
+    shapes = ShapeClasses()
+    for stmt in _statements(core.node.body):
+        op = ops.get(id(stmt))
+        if op is not None and isinstance(stmt, gast.Assign):
+            _shape_facts(shapes, stmt, op, ranks)
+    return Analysis(core, tuple(wrt), ops, active, ranks, shapes, out)
+
+
+def _statements(body):
+    for stmt in body:
+        yield stmt
+        for attr in ("body", "orelse"):
+            yield from _statements(getattr(stmt, attr, []) or [])
+
+
+def _output(core: Core):
+    last = core.node.body[-1]
+    value = last.value
+    if isinstance(value, gast.Tuple):
+        return value.elts[0]
+    return value
+
+
+def _targets(stmt) -> set:
+    t = stmt.targets[0]
+    if isinstance(t, gast.Name):
+        return {t.id}
+    return {e.id for e in t.elts}
+
+
+def _reads(atom) -> set:
+    return {n.id for n in gast.walk(atom) if isinstance(n, gast.Name)}
+
+
+# ------------------------------------------------------------------------- classification
+
+
+def classify(core: Core, stmt) -> Op:
+    """The :class:`Op` a core assignment or expression statement performs."""
+    value = stmt.value
+    parsed = core.parsed
+    if getattr(value, "sg_opaque", False):
+        return Op("opaque", None, operands=[value], pure=False, label=_text(value))
+    if getattr(stmt, "sg_path", None):
+        return Op("path", _PATH_RULE, {"x": S.name(stmt.sg_path[0])}, [value], label="path")
+    if S.is_atom(value):
+        return Op("copy", R.lookup("copy"), {"x": value}, [value], label="copy")
+    if isinstance(value, gast.BinOp):
+        key = R.BINOPS.get(type(value.op))
+        return _bind(core, stmt, key, [value.left, value.right], {}, _text(value))
+    if isinstance(value, gast.UnaryOp):
+        key = R.UNARYOPS.get(type(value.op))
+        return _bind(core, stmt, key, [value.operand], {}, _text(value))
+    if isinstance(value, gast.Compare):
+        return Op("compare", "constant", operands=[value.left, *value.comparators], label="compare")
+    if isinstance(value, gast.Attribute):
+        key = R.ATTRIBUTES.get(value.attr)
+        return _bind(core, stmt, key, [value.value], {}, "." + value.attr)
+    if isinstance(value, gast.Subscript):
+        return _bind(core, stmt, "getitem", [value.value, value.slice], {}, "indexing")
+    if isinstance(value, (gast.Tuple, gast.List)):
+        return Op("pack", _PACK_RULE, {"x": value}, [value], label="tuple")
+    if isinstance(value, gast.Call):
+        kwargs = {k.arg: k.value for k in value.keywords}
+        func = value.func
+        if getattr(func, "sg_static", False) or (
+            isinstance(func, gast.Name) and func.id not in _locals(core)
+        ):
+            obj = resolve(parsed, func, _locals(core))
+            label = S.dotted(func) or _text(func)
+            if obj is UNRESOLVED:
+                return Op(
+                    None, None, operands=[*value.args, *kwargs.values()], pure=False, label=label
+                )
+            op = _bind(core, stmt, obj, list(value.args), kwargs, label)
+            module = getattr(obj, "__module__", "") or ""
+            if (
+                module.startswith("numpy.random")
+                or isinstance(obj, types.BuiltinMethodType)
+                and ("random" in repr(getattr(obj, "__self__", "")))
+            ):
+                op.pure = False
+                op.rule = "constant"
+            elif obj is print or not (isinstance(obj, np.ufunc) or op.differentiable):
+                op.pure = obj in _PURE_CONSTANTS
+            return op
+        if isinstance(func, gast.Attribute):
+            entry = R.METHODS.get(func.attr)
+            label = "." + func.attr + "()"
+            if entry is None:
+                return Op(
+                    None,
+                    None,
+                    operands=[func.value, *value.args, *kwargs.values()],
+                    pure=False,
+                    label=label,
+                )
+            key, packs = entry
+            args = list(value.args)
+            if packs and (len(args) > 1 or (len(args) == 1 and _is_int_atom(args[0]))):
+                args = [gast.Tuple(elts=args, ctx=gast.Load())]
+            return _bind(core, stmt, key, [func.value, *args], kwargs, label)
+        return Op(
+            None,
+            None,
+            operands=[func, *value.args, *kwargs.values()],
+            pure=False,
+            label=_text(func),
+        )
+    return Op("opaque", None, operands=[value], pure=False, label=_text(value))
+
+
+def _locals(core: Core) -> set:
+    cached = getattr(core, "_locals", None)
+    if cached is None:
+        cached = set(core.params) | {
+            n.id
+            for n in gast.walk(core.node)
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+        }
+        core._locals = cached
+    return cached
+
+
+def _is_int_atom(atom) -> bool:
+    return isinstance(atom, gast.Constant) and isinstance(atom.value, int)
+
+
+def _bind(core, stmt, key, args, kwargs, label) -> Op:
+    rule = R.lookup(key) if key is not None else None
+    operands = [*args, *kwargs.values()]
+    if not isinstance(rule, R.Rule):
+        return Op(key, rule, operands=operands, label=label)
+    try:
+        bound = rule.signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise NoRuleError(
+            f"{label}: the derivative rule does not accept these arguments ({exc}); "
+            f"the rule is defined at {rule.where}",
+            core.parsed.filename,
+            stmt.lineno,
+        ) from None
+    bound.apply_defaults()
+    params = {}
+    for p, v in bound.arguments.items():
+        kind = rule.signature.parameters[p].kind
+        if kind is kind.VAR_POSITIONAL:
+            params[p] = gast.Tuple(elts=list(v), ctx=gast.Load())
+        elif kind is kind.VAR_KEYWORD:
+            continue
+        elif isinstance(v, gast.AST):
+            params[p] = v
+        else:
+            params[p] = S.const(v)
+    return Op(key, rule, params, operands, label=label)
+
+
+_PURE_CONSTANTS = {len, range, isinstance, type, int, bool, round, enumerate, zip, str}
+
+
+def _make_internal_rules():
+    def path_rule(z, x):
+        d[x] += d[z]  # noqa: F821 - handled by the reverse pass, never inlined
+
+    def pack_rule(z, x):
+        d[x] += d[z]  # noqa: F821
+
+    return R.registry.parse_template(path_rule, "path"), R.registry.parse_template(
+        pack_rule, "pack"
+    )
+
+
+_PATH_RULE, _PACK_RULE = _make_internal_rules()
+
+
+def _refuse_undifferentiable(core, ops, varied, useful_in):
+    for stmt in _statements(core.node.body):
+        op = ops.get(id(stmt))
+        if op is None or op.differentiable or op.rule == "constant":
+            continue
+        if not isinstance(stmt, gast.Assign):
+            continue
+        before = varied.get(("in", id(stmt)), set())
+        after_useful = useful_in.get(id(stmt), set())
+        reads = set().union(*[_reads(a) for a in op.operands]) if op.operands else set()
+        if not (reads & before and _targets(stmt) & after_useful):
+            continue
+        text = core.parsed.line_text(stmt.lineno)
+        if op.key == "opaque":
+            raise UnsupportedSyntaxError(
+                f"`{op.label}` computes a differentiated value with syntax sourcegrad does not "
+                f"differentiate (in `{text}`); rewrite it with NumPy calls and operators",
+                core.parsed.filename,
+                stmt.lineno,
+            )
+        raise NoRuleError(
+            f"`{op.label}` has no derivative rule and a differentiated value flows through it "
+            f"(in `{text}`); register one with sourcegrad.defvjp({op.label.strip('.()')}, rule), "
+            "or compute the value with functions sourcegrad knows",
+            core.parsed.filename,
+            stmt.lineno,
+        )
+
+
+# ------------------------------------------------------------------------- ranks
+
+_REDUCTIONS = {np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin, np.var, np.std}
+
+
+def _example_rank(value):
+    if isinstance(value, (float, int, complex, np.number)):
+        return 0
+    nd = getattr(value, "ndim", None)
+    return nd if isinstance(nd, int) else None
+
+
+def infer_ranks(core: Core, ops: dict, example_args) -> dict:
+    """Ranks of names, where the example arguments' ranks determine them."""
+    ranks: dict = {}
+    if example_args is not None:
+        for name, value in zip(core.params, example_args):
+            ranks[name] = _example_rank(value)
+    for stmt in _statements(core.node.body):
+        if not isinstance(stmt, gast.Assign):
+            continue
+        op = ops[id(stmt)]
+        targets = _targets(stmt)
+        if len(targets) != 1:
+            continue
+        (t,) = targets
+        r = None
+        if op.key == "path" and example_args is not None:
+            root, keys = stmt.sg_path
+            try:
+                value = example_args[core.params.index(root)]
+                for k in keys:
+                    value = value[k]
+                r = _example_rank(value)
+            except (IndexError, KeyError, TypeError, ValueError):
+                r = None
+        else:
+            r = _rank_of(op, ranks)
+        if t in ranks and ranks[t] != r:
+            r = None  # a name assigned twice (in branches) with different ranks
+        ranks[t] = r
+    return ranks
+
+
+def atom_rank(atom, ranks):
+    if isinstance(atom, gast.Constant):
+        return 0 if isinstance(atom.value, (int, float, complex)) else None
+    if isinstance(atom, gast.Name):
+        return ranks.get(atom.id)
+    return None
+
+
+def _is_none(atom) -> bool:
+    return isinstance(atom, gast.Constant) and atom.value is None
+
+
+def _rank_of(op: Op, ranks):
+    key = op.key
+    b = op.bound
+    args = [atom_rank(a, ranks) for a in op.operands]
+    if key in ("copy", "astype", "item") or key in (np.copy, np.asarray, np.array, float):
+        return 0 if key in ("item", float) else (args[0] if args else None)
+    if isinstance(key, np.ufunc) and key is not np.matmul:
+        known = [r for r in args if r is not None]
+        return max(known) if len(known) == len(args) and known else None
+    if key in (np.where, np.clip):
+        known = [
+            atom_rank(a, ranks)
+            for a in op.operands
+            if not isinstance(a, gast.Constant) or a.value is not None
+        ]
+        return max(known) if known and None not in known else None
+    if key in _REDUCTIONS:
+        r = atom_rank(b.get("a"), ranks)
+        axis = b.get("axis")
+        keep = b.get("keepdims")
+        if _is_none(axis) and isinstance(keep, gast.Constant) and not keep.value:
+            return 0
+        if (
+            r is None
+            or not isinstance(axis, (gast.Constant, gast.Tuple))
+            or not isinstance(keep, gast.Constant)
+        ):
+            return None
+        if keep.value:
+            return r
+        if isinstance(axis, gast.Constant):
+            return 0 if axis.value is None else r - 1
+        return r - len(axis.elts)
+    if key in (np.matmul, np.dot):
+        x, y = (atom_rank(a, ranks) for a in list(b.values())[:2])
+        if x is None or y is None:
+            return None
+        if x == 0 or y == 0:
+            return max(x, y) if key is np.dot else None
+        if x == 1 and y == 1:
+            return 0
+        if x == 1 or y == 1:
+            return max(x, y) - 1
+        return max(x, y)
+    if key in ("T", np.transpose, np.swapaxes, np.moveaxis, np.flip):
+        return args[0] if args else None
+    if key is np.cumsum:
+        axis = b.get("axis")
+        if isinstance(axis, gast.Constant) and axis.value is None:
+            return 1
+        return args[0]
+    if key in (np.ravel,):
+        return 1
+    if key is np.outer:
+        return 2
+    if key is np.reshape:
+        shape = list(b.values())[1] if len(b) > 1 else None
+        if isinstance(shape, gast.Tuple):
+            return len(shape.elts)
+        if isinstance(shape, gast.Constant) and isinstance(shape.value, int):
+            return 1
+        return None
+    if key == "getitem":
+        x, index = op.operands[0], op.operands[1]
+        r = atom_rank(x, ranks)
+        items = index.elts if isinstance(index, gast.Tuple) else [index]
+        if r is None:
+            return None
+        for it in items:
+            if isinstance(it, gast.Slice):
+                continue
+            if isinstance(it, gast.Constant):
+                if it.value is None:
+                    r += 1
+                elif isinstance(it.value, int):
+                    r -= 1
+                else:
+                    return None
+            else:
+                return None
+        return r
+    if key is np.stack:
+        elts = b.get("arrays")
+        if isinstance(elts, (gast.Tuple, gast.List)) and elts.elts:
+            r = atom_rank(elts.elts[0], ranks)
+            return None if r is None else r + 1
+        return None
+    if key is np.concatenate:
+        elts = b.get("arrays")
+        if isinstance(elts, (gast.Tuple, gast.List)) and elts.elts:
+            return atom_rank(elts.elts[0], ranks)
+        return None
+    if key is np.expand_dims:
+        r = args[0] if args else None
+        axis = op.operands[1] if len(op.operands) > 1 else None
+        if r is not None and isinstance(axis, gast.Constant) and isinstance(axis.value, int):
+            return r + 1
+        return None
+    if key in (np.linalg.inv, np.linalg.cholesky):
+        return args[0]
+    if key is np.linalg.det:
+        return None if args[0] is None else args[0] - 2
+    if key in ("shape", "ndim", "size", "dtype", "compare") or key in (len, int, np.ndim, np.size):
+        return None
+    return None
+
+
+# ------------------------------------------------------------------------- shapes
+
+
+class ShapeClasses:
+    """Union-find over names whose shapes are equal whatever the arguments."""
+
+    def __init__(self):
+        self.parent = {}
+
+    def find(self, x):
+        while self.parent.get(x, x) != x:
+            x = self.parent[x]
+        return x
+
+    def union(self, a, b):
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+    def same(self, a, b) -> bool:
+        return self.find(a) == self.find(b)
+
+
+_ELEMENTWISE_UNARY_KEYS = ("copy", "astype")
+
+
+def _is_scalar_atom(atom, ranks) -> bool:
+    if isinstance(atom, gast.Constant):
+        return isinstance(atom.value, (int, float))
+    return isinstance(atom, gast.Name) and ranks.get(atom.id) == 0
+
+
+def _shape_facts(shapes: ShapeClasses, stmt, op: Op, ranks):
+    targets = _targets(stmt)
+    if len(targets) != 1:
+        return
+    (t,) = targets
+    names = [a for a in op.operands if isinstance(a, gast.Name)]
+    key = op.key
+    if key in _ELEMENTWISE_UNARY_KEYS or (isinstance(key, np.ufunc) and key.nin == 1):
+        if names:
+            shapes.union(t, names[0].id)
+        return
+    if (
+        isinstance(key, np.ufunc)
+        and key.nin == 2
+        and key is not np.matmul
+        and len(op.operands) == 2
+    ):
+        a, b = op.operands
+        if _is_scalar_atom(b, ranks) and isinstance(a, gast.Name):
+            shapes.union(t, a.id)
+        elif _is_scalar_atom(a, ranks) and isinstance(b, gast.Name):
+            shapes.union(t, b.id)
+        elif isinstance(a, gast.Name) and isinstance(b, gast.Name) and shapes.same(a.id, b.id):
+            shapes.union(t, a.id)
+
+
+def _text(node) -> str:
+    import ast
+
+    try:
+        return ast.unparse(gast.gast_to_ast(node))
+    except Exception:  # noqa: BLE001 - only used to word a message
+        return type(node).__name__
+
+
+d = R.registry.d  # used by the internal rule templates above

@@ -1,0 +1,400 @@
+"""Pass 2 — normalize: lower the user's function to the core language.
+
+Guarantees to the next pass (``Core``):
+
+* every statement is one of ``name = <simple>``, ``<simple>`` (an expression statement, kept for
+  its side effects), ``assert ...`` or, last, ``return <atom or tuple of atoms>``;
+* a *simple* expression applies one operation to *atoms* (names, constants, static references
+  such as ``np.pi``, and tuples/lists of atoms); expressions sourcegrad does not look inside
+  (``a and b``, comprehensions, ...) are kept whole and marked opaque;
+* every name is assigned once (a reassigned user variable gets a versioned name ``x_1``), so
+  each value the adjoint needs is still there when the adjoint runs;
+* a read of an argument through constant keys (``params["W"][0]``) is one *path read*
+  statement, shared by every place that reads the same path;
+* every statement carries the user's line number (``lineno``), the index of the user statement
+  it came from (``sg_group``) and whether its target is a temporary (``sg_temp``).
+
+What the core cannot express is refused here with the user's file and line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import gast
+
+from ..errors import UnsupportedSyntaxError
+from . import syntax as S
+from .parse import UNRESOLVED, Parsed, resolve
+
+#: names generated code may reference besides the user's own (kept free of collisions)
+RUNTIME_NAMES = frozenset(
+    {"np", "sum_to", "unreduce", "expand_to", "unindex", "gradient_like", "seed_like", "nondiff"}
+)
+
+_REFUSED_STATEMENTS = {
+    gast.If: "`if` statements are not differentiated yet; use np.where(cond, a, b) for a "
+    "data-dependent choice",
+    gast.For: "`for` loops are not differentiated yet; write the computation with array "
+    "operations (np.sum, @, np.cumsum, ...)",
+    gast.While: "`while` loops are not differentiated yet; write the computation with array "
+    "operations",
+    gast.Try: "`try` is not supported in a differentiated function; move error handling to "
+    "the caller",
+    gast.With: "`with` is not supported in a differentiated function; move the context "
+    "manager to the caller",
+    gast.Global: "`global` is not supported; pass the value as an argument instead",
+    gast.Nonlocal: "`nonlocal` is not supported; pass the value as an argument instead",
+    gast.Delete: "`del` is not supported in a differentiated function; drop the statement",
+    gast.FunctionDef: "nested `def` is not transformed yet; define the helper at module level "
+    "and register its derivative with sourcegrad.defvjp, or inline it",
+    gast.AsyncFunctionDef: "async functions cannot be differentiated",
+    gast.ClassDef: "class definitions are not supported inside a differentiated function",
+    gast.Import: "imports inside a differentiated function are not supported; import at "
+    "module level",
+    gast.ImportFrom: "imports inside a differentiated function are not supported; import at "
+    "module level",
+    gast.Raise: "`raise` is not supported yet in a differentiated function; check inputs in "
+    "the caller",
+}
+
+
+@dataclass
+class Core:
+    """A function in core form plus what later passes need to know about it."""
+
+    parsed: Parsed
+    node: gast.FunctionDef
+    params: list
+    names: S.NameGen
+    user_names: set = field(default_factory=set)
+    paths: dict = field(default_factory=dict)  # path-read target -> (param, key tuple)
+    returns_tuple: bool = False
+
+
+def normalize(parsed: Parsed) -> Core:
+    """Lower ``parsed`` to core form (see the module docstring for the guarantees)."""
+    return _Normalizer(parsed).run()
+
+
+class _Normalizer:
+    def __init__(self, parsed: Parsed):
+        self.p = parsed
+        fn = parsed.node
+        args = fn.args
+        where = (parsed.filename, fn.lineno)
+        if args.vararg is not None or args.kwarg is not None:
+            raise UnsupportedSyntaxError(
+                f"{fn.name}() takes *args or **kwargs; give every argument a name so that "
+                "`wrt` can select it",
+                *where,
+            )
+        self.params = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs]
+        stored = {
+            n.id
+            for n in gast.walk(fn)
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+        }
+        self.local_names = set(self.params) | stored
+        self.names = S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure))
+        self.env = {p: p for p in self.params}
+        self.paths = {}  # (param, keys) -> name
+        self.path_of = {}  # name -> (param, keys)
+        self.out: list = []
+        self.group = 0
+        self.lineno = fn.lineno
+        self.returns_tuple = False
+        self.user_vars: set = set()
+
+    # ---------------------------------------------------------------- errors
+    def refuse(self, message: str, node=None):
+        lineno = getattr(node, "lineno", None) or self.lineno
+        raise UnsupportedSyntaxError(message, self.p.filename, lineno)
+
+    # ---------------------------------------------------------------- driver
+    def run(self) -> Core:
+        fn = self.p.node
+        body = list(fn.body)
+        for i, stmt in enumerate(body):
+            self.group = i
+            self.lineno = stmt.lineno
+            if isinstance(stmt, gast.Return) and i != len(body) - 1:
+                self.refuse("early `return` is not supported yet; return once, at the end", stmt)
+            self.statement(stmt)
+        if not body or not isinstance(body[-1], gast.Return):
+            self.refuse(f"{fn.name}() must end with `return <value>` to be differentiated", fn)
+        node = gast.FunctionDef(
+            name=fn.name,
+            args=fn.args,
+            body=self.out,
+            decorator_list=[],
+            returns=None,
+            type_comment=None,
+        )
+        node.lineno = fn.lineno
+        user = {v for k, v in self.env.items()} | set(self.params)
+        return Core(
+            self.p,
+            node,
+            self.params,
+            self.names,
+            user_names=user | self.user_vars,
+            paths=dict(self.path_of),
+            returns_tuple=self.returns_tuple,
+        )
+
+    def emit(self, stmt, temp: bool, path=None):
+        stmt.lineno = self.lineno
+        stmt.sg_group = self.group
+        stmt.sg_temp = temp
+        stmt.sg_path = path
+        self.out.append(stmt)
+
+    # ------------------------------------------------------------ statements
+    def statement(self, stmt):
+        kind = type(stmt)
+        if kind in _REFUSED_STATEMENTS:
+            self.refuse(_REFUSED_STATEMENTS[kind], stmt)
+        if isinstance(stmt, gast.Assign):
+            if len(stmt.targets) == 1:
+                self.bind_target(stmt.targets[0], stmt.value)
+            else:
+                value = self.atom(stmt.value, "t")
+                for target in stmt.targets:
+                    self.bind_target(target, value)
+        elif isinstance(stmt, gast.AugAssign):
+            if not isinstance(stmt.target, gast.Name):
+                self.refuse(
+                    "in-place assignment into an array (`x[k] += v`) is not differentiated yet; "
+                    "build the new array functionally (np.where, np.concatenate, ...)",
+                    stmt,
+                )
+            current = S.name(stmt.target.id)
+            self.bind_target(stmt.target, gast.BinOp(left=current, op=stmt.op, right=stmt.value))
+        elif isinstance(stmt, gast.AnnAssign):
+            if stmt.value is not None:
+                self.bind_target(stmt.target, stmt.value)
+        elif isinstance(stmt, gast.Expr):
+            if isinstance(stmt.value, gast.Constant):
+                return  # docstring or bare constant
+            self.emit(gast.Expr(value=self.simple(stmt.value, "t")), temp=True)
+        elif isinstance(stmt, gast.Return):
+            self.ret(stmt)
+        elif isinstance(stmt, gast.Pass):
+            return
+        elif isinstance(stmt, gast.Assert):
+            self.emit(self.opaque(stmt), temp=True)
+        else:
+            self.refuse(f"`{kind.__name__}` statements are not supported here", stmt)
+
+    def ret(self, stmt):
+        if stmt.value is None:
+            self.refuse("a differentiated function must return a value", stmt)
+        if isinstance(stmt.value, gast.Tuple):
+            self.returns_tuple = True
+            elts = [self.atom(e, "out" if i == 0 else "aux") for i, e in enumerate(stmt.value.elts)]
+            self.emit(gast.Return(value=gast.Tuple(elts=elts, ctx=gast.Load())), temp=True)
+            return
+        value = self.simple(stmt.value, "out")
+        if not S.is_atom(value):
+            t = self.names.fresh("out")
+            self.emit(S.assign(t, value), temp=True)
+            value = S.name(t)
+        self.emit(gast.Return(value=value), temp=True)
+
+    def bind_target(self, target, value):
+        if isinstance(target, gast.Name):
+            self.bind(target.id, value)
+        elif isinstance(target, (gast.Tuple, gast.List)):
+            if any(isinstance(e, gast.Starred) for e in target.elts):
+                self.refuse("starred assignment targets are not supported; index explicitly")
+            if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(target.elts):
+                atoms = [self.atom(e, _base(t)) for e, t in zip(value.elts, target.elts)]
+                for sub, a in zip(target.elts, atoms):
+                    self.bind_target(sub, a)
+                return
+            whole = self.atom(value, "t")
+            for i, sub in enumerate(target.elts):
+                item = gast.Subscript(value=whole, slice=S.const(i), ctx=gast.Load())
+                self.bind_target(sub, item)
+        elif isinstance(target, gast.Subscript):
+            self.refuse(
+                "assignment into an array (`x[k] = v`) is not differentiated yet; build the new "
+                "array functionally (np.where, np.concatenate, ...)",
+                target,
+            )
+        else:
+            self.refuse(f"cannot assign to `{_text(target)}` in a differentiated function", target)
+
+    def bind(self, user_name: str, value):
+        path = self.path(value) if isinstance(value, gast.Subscript) else None
+        if path is not None and user_name not in self.env:
+            # `W = params["W"]`: the user's own name for a path read.
+            self.env[user_name] = self.path_read(*path, ident=user_name)
+            return
+        simple = self.simple(value, user_name)
+        new = self.names.fresh(user_name) if user_name in self.env else user_name
+        self.names.reserve(new)
+        self.env[user_name] = new
+        self.user_vars.add(new)
+        self.emit(S.assign(new, simple), temp=False)
+
+    # ----------------------------------------------------------- expressions
+    def atom(self, e, base: str):
+        """Lower ``e`` to an atom, emitting temporaries for its parts."""
+        simple = self.simple(e, base)
+        if S.is_atom(simple):
+            return simple
+        t = self.names.fresh(base, always_suffix=True)
+        self.emit(S.assign(t, simple), temp=True)
+        return S.name(t)
+
+    def simple(self, e, base: str):
+        """Lower ``e`` to a simple expression: one operation over atoms."""
+        if isinstance(e, gast.Name):
+            return S.name(self.env.get(e.id, e.id))
+        if isinstance(e, gast.Constant):
+            return S.const(e.value)
+        if isinstance(e, (gast.Tuple, gast.List)):
+            elts = [self.atom(x, base) for x in e.elts]
+            return type(e)(elts=elts, ctx=gast.Load())
+        if isinstance(e, gast.UnaryOp):
+            if isinstance(e.operand, gast.Constant) and isinstance(e.op, gast.USub):
+                return S.const(-e.operand.value)
+            return gast.UnaryOp(op=e.op, operand=self.atom(e.operand, base))
+        if isinstance(e, gast.BinOp):
+            left = self.atom(e.left, base)
+            right = self.atom(e.right, base)
+            return gast.BinOp(left=left, op=e.op, right=right)
+        if isinstance(e, gast.Compare) and len(e.ops) == 1:
+            left = self.atom(e.left, base)
+            right = self.atom(e.comparators[0], base)
+            return gast.Compare(left=left, ops=e.ops, comparators=[right])
+        if isinstance(e, gast.Attribute):
+            if self.is_static(e):
+                node = S.clone(e)
+                node.sg_static = True
+                return node
+            return gast.Attribute(value=self.atom(e.value, base), attr=e.attr, ctx=gast.Load())
+        if isinstance(e, gast.Subscript):
+            path = self.path(e)
+            if path is not None:
+                return S.name(self.path_read(*path))
+            value = self.atom(e.value, base)
+            return gast.Subscript(value=value, slice=self.index(e.slice, base), ctx=gast.Load())
+        if isinstance(e, gast.Call):
+            return self.call(e, base)
+        return self.opaque(e)
+
+    def call(self, e, base):
+        func = e.func
+        if self.is_static(func):
+            func = S.clone(func)
+            func.sg_static = True
+        elif isinstance(func, gast.Attribute):
+            func = gast.Attribute(
+                value=self.atom(func.value, base), attr=func.attr, ctx=gast.Load()
+            )
+        else:
+            func = self.atom(func, base)
+        args = []
+        for a in e.args:
+            if isinstance(a, gast.Starred):
+                self.refuse(
+                    f"`*{_text(a.value)}` in a call is not supported; pass arguments one by one", e
+                )
+            args.append(self.atom(a, base))
+        keywords = []
+        for kw in e.keywords:
+            if kw.arg is None:
+                self.refuse("`**kwargs` in a call is not supported; pass keywords one by one", e)
+            keywords.append(gast.keyword(arg=kw.arg, value=self.atom(kw.value, base)))
+        return gast.Call(func=func, args=args, keywords=keywords)
+
+    def index(self, s, base):
+        if isinstance(s, gast.Slice):
+            parts = [None if x is None else self.atom(x, base) for x in (s.lower, s.upper, s.step)]
+            return gast.Slice(lower=parts[0], upper=parts[1], step=parts[2])
+        if isinstance(s, gast.Tuple):
+            return gast.Tuple(elts=[self.index(x, base) for x in s.elts], ctx=gast.Load())
+        return self.atom(s, base)
+
+    def opaque(self, e):
+        mapping = {k: S.name(v) for k, v in self.env.items() if k != v}
+        node = S.rename(S.clone(e), mapping)
+        node.sg_opaque = True
+        return node
+
+    # ----------------------------------------------------------- path reads
+    def path(self, e):
+        """``(param, keys)`` when ``e`` reads an unmodified argument through constant keys."""
+        keys = []
+        node = e
+        while isinstance(node, gast.Subscript):
+            s = node.slice
+            if not (isinstance(s, gast.Constant) and type(s.value) in (int, str)):
+                return None
+            keys.append(s.value)
+            node = node.value
+        if isinstance(node, gast.Name) and node.id in self.path_of_user():
+            root, prefix = self.path_of[self.env[node.id]]
+            return root, prefix + tuple(reversed(keys))
+        if not (isinstance(node, gast.Name) and node.id in self.params):
+            return None
+        if self.env.get(node.id) != node.id:
+            return None  # the argument was reassigned
+        return node.id, tuple(reversed(keys))
+
+    def path_of_user(self):
+        return {k for k, v in self.env.items() if v in self.path_of}
+
+    def path_read(self, root: str, keys: tuple, ident: str | None = None) -> str:
+        if (root, keys) in self.paths:
+            return self.paths[(root, keys)]
+        if ident is None:
+            ident = self.names.fresh(_path_name(root, keys))
+        self.names.reserve(ident)
+        self.user_vars.add(ident)
+        self.paths[(root, keys)] = ident
+        self.path_of[ident] = (root, keys)
+        value = S.name(root)
+        for k in keys:
+            value = gast.Subscript(value=value, slice=S.const(k), ctx=gast.Load())
+        self.emit(S.assign(ident, value), temp=False, path=(root, keys))
+        return ident
+
+    def is_static(self, e) -> bool:
+        """True for a reference fixed at transform time: a module, or a module's attribute."""
+        if S.dotted(e) is None:
+            return False
+        if isinstance(e, gast.Name):
+            return False
+        return resolve(self.p, e, self.local_names) is not UNRESOLVED
+
+
+def _base(target) -> str:
+    return target.id if isinstance(target, gast.Name) else "t"
+
+
+def _path_name(root: str, keys: tuple) -> str:
+    out = ""
+    for k in keys:
+        if isinstance(k, int):
+            out += str(k)
+        else:
+            clean = "".join(c if c.isalnum() or c == "_" else "_" for c in k)
+            out = f"{out}_{clean}" if out else clean
+    if not out or out[0].isdigit():
+        out = root + out
+    if not out.isidentifier():
+        out = "p_" + out
+    return out
+
+
+def _text(node) -> str:
+    try:
+        import ast
+
+        return ast.unparse(gast.gast_to_ast(node))
+    except Exception:  # noqa: BLE001 - only used to word an error message
+        return type(node).__name__

@@ -1,0 +1,140 @@
+"""Pass 1 — parse: from a live Python function to its gast syntax tree.
+
+Guarantees to the next pass: a ``gast.FunctionDef`` without decorators whose line numbers are
+the line numbers of the user's file, plus everything needed to resolve names the way the function
+itself resolves them (its globals, closure cells and builtins) and to quote its source lines.
+"""
+
+from __future__ import annotations
+
+import builtins
+import inspect
+import linecache
+import textwrap
+import types
+from dataclasses import dataclass, field
+
+import gast
+
+from ..errors import NoSourceError, UnsupportedSyntaxError
+
+
+@dataclass
+class Parsed:
+    """A parsed function and its environment."""
+
+    fn: types.FunctionType
+    node: gast.FunctionDef
+    filename: str
+    globals: dict
+    closure: dict  # free variable name -> cell
+    lines: dict = field(default_factory=dict)  # line number -> stripped source text
+
+    def line_text(self, lineno: int) -> str:
+        return self.lines.get(lineno, "")
+
+
+class Unresolved:
+    """Marker for a name that cannot be resolved to a live object at transform time."""
+
+
+UNRESOLVED = Unresolved()
+
+
+def _source_of(fn) -> tuple[list[str], int]:
+    try:
+        return inspect.getsourcelines(fn)
+    except (OSError, TypeError):
+        pass
+    code = fn.__code__
+    lines = linecache.getlines(code.co_filename)
+    if lines:
+        start = code.co_firstlineno - 1
+        block = inspect.getblock(lines[start:])
+        return block, code.co_firstlineno
+    raise NoSourceError(
+        f"cannot find the source of {fn.__qualname__!r} (defined in {code.co_filename}); "
+        "sourcegrad reads source code: define the function in a file or a notebook cell, "
+        "or register its derivative with sourcegrad.defvjp",
+        code.co_filename,
+        code.co_firstlineno,
+    )
+
+
+def parse(fn) -> Parsed:
+    """Parse ``fn`` (a plain Python function) into a :class:`Parsed` record."""
+    if isinstance(fn, types.MethodType):
+        raise UnsupportedSyntaxError(
+            "bound methods are not transformed yet; differentiate a plain function that takes "
+            "the object's arrays as arguments",
+            fn.__func__.__code__.co_filename,
+            fn.__func__.__code__.co_firstlineno,
+        )
+    if not isinstance(fn, types.FunctionType):
+        raise NoSourceError(
+            f"{fn!r} is not a Python function, so it has no source to transform; pass a function "
+            "defined with `def`, or register a rule for it with sourcegrad.defvjp"
+        )
+    filename = fn.__code__.co_filename
+    src_lines, first = _source_of(fn)
+    text = textwrap.dedent("".join(src_lines))
+    try:
+        module = gast.parse(text)
+    except SyntaxError as exc:  # e.g. a lambda taken out of the middle of a line
+        raise UnsupportedSyntaxError(
+            f"cannot parse the source of {fn.__qualname__!r} on its own ({exc.msg}); "
+            "define it with `def` on lines of its own",
+            filename,
+            first,
+        ) from None
+    node = module.body[0] if module.body else None
+    if not isinstance(node, gast.FunctionDef):
+        raise UnsupportedSyntaxError(
+            f"{fn.__qualname__!r} is not defined with `def` (lambdas and async functions are not "
+            "transformed); rewrite it as a plain `def` function",
+            filename,
+            first,
+        )
+    for sub in gast.walk(node):
+        if hasattr(sub, "lineno") and sub.lineno is not None:
+            sub.lineno += first - 1
+        if getattr(sub, "end_lineno", None) is not None:
+            sub.end_lineno += first - 1
+    node.decorator_list = []
+    closure = {}
+    if fn.__closure__:
+        closure = dict(zip(fn.__code__.co_freevars, fn.__closure__))
+    lines = {first + i: line.strip() for i, line in enumerate(src_lines)}
+    return Parsed(fn, node, filename, fn.__globals__, closure, lines)
+
+
+def resolve(parsed: Parsed, expr, local_names) -> object:
+    """The live object a ``Name`` or attribute chain refers to, or ``UNRESOLVED``.
+
+    Names bound inside the function (``local_names``) are never resolved: their values exist
+    only when the function runs.
+    """
+    if isinstance(expr, gast.Name):
+        name = expr.id
+        if name in local_names:
+            return UNRESOLVED
+        if name in parsed.closure:
+            try:
+                return parsed.closure[name].cell_contents
+            except ValueError:
+                return UNRESOLVED
+        if name in parsed.globals:
+            return parsed.globals[name]
+        return getattr(builtins, name, UNRESOLVED)
+    if isinstance(expr, gast.Attribute):
+        base = resolve(parsed, expr.value, local_names)
+        if base is UNRESOLVED or not _is_namespace_like(base):
+            return UNRESOLVED
+        return getattr(base, expr.attr, UNRESOLVED)
+    return UNRESOLVED
+
+
+def _is_namespace_like(obj) -> bool:
+    # numpy.linalg, numpy.random and friends are modules; ufunc objects have attributes too but
+    # reading them (np.add.reduce) is a static reference as well.
+    return isinstance(obj, (types.ModuleType, type)) or type(obj).__name__ == "ufunc"

@@ -1,0 +1,407 @@
+"""Pass 5 — simplify: make the derivative read as if an expert wrote it.
+
+Guarantees to the next pass: the same function, computing the same values, with
+
+* constants and plain copies of temporaries propagated (``dout = 1.0`` disappears);
+* algebra with known constants folded (``1.0 * e`` -> ``e``, ``x ** 1`` -> ``x``);
+* temporaries used once inlined where they are used (forward temporaries only within the user
+  statement they came from, so evaluation order and side effects are unchanged);
+* statements without side effects whose results are unused removed;
+* no gradient that aliases the user's data: such a result is copied.
+
+User-named variables (``h1``, ``dh1``) keep their names.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import gast
+import numpy as np
+
+from ..runtime import NAMESPACE
+from . import syntax as S
+from .reverse import Derivative
+
+_PASSTHROUGH = {
+    "reshape", "transpose", "swapaxes", "moveaxis", "broadcast_to", "ravel", "squeeze",
+    "expand_dims", "asarray", "atleast_1d", "atleast_2d",
+}  # fmt: skip
+_PASSTHROUGH_HELPERS = {"sum_to", "unreduce", "expand_to", "gradient_like"}
+
+
+def simplify(der: Derivative) -> Derivative:
+    """Simplify ``der.node`` in place (see the module docstring) and return ``der``."""
+    body = der.node.body
+    keep_names = set(der.analysis.core.user_names) | set(der.analysis.core.params)
+    keep_names |= {der.adj_names[n] for n in keep_names if n in der.adj_names}
+    for _ in range(20):
+        changed = _propagate(body, keep_names)
+        changed |= _fold_all(body)
+        changed |= _inline(body, keep_names)
+        changed |= _merge_accumulations(body)
+        changed |= _dce(body)
+        if not changed:
+            break
+    _protect_aliases(der)
+    return der
+
+
+# --------------------------------------------------------------------------- def/use
+
+
+def _defs(body):
+    counts: dict = {}
+    for stmt in _walk_stmts(body):
+        if isinstance(stmt, gast.Assign):
+            for n in gast.walk(stmt.targets[0]):
+                if isinstance(n, gast.Name):
+                    counts[n.id] = counts.get(n.id, 0) + 1
+    return counts
+
+
+def _uses(body):
+    counts: dict = {}
+    for stmt in _walk_stmts(body):
+        for node in _read_parts(stmt):
+            for n in gast.walk(node):
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                    counts[n.id] = counts.get(n.id, 0) + 1
+    return counts
+
+
+def _read_parts(stmt):
+    if isinstance(stmt, gast.Assign):
+        return [stmt.value]
+    if isinstance(stmt, gast.If):
+        return [stmt.test]
+    return [stmt]
+
+
+def _walk_stmts(body):
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, gast.If):
+            yield from _walk_stmts(stmt.body)
+            yield from _walk_stmts(stmt.orelse)
+
+
+def _is_adjoint(stmt) -> bool:
+    return getattr(stmt, "sg_adjoint", False)
+
+
+def _simple_target(stmt):
+    if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
+        return stmt.targets[0].id
+    return None
+
+
+# --------------------------------------------------------------------------- propagation
+
+
+def _propagate(body, keep):
+    defs = _defs(body)
+    changed = False
+    for stmt in list(body):
+        t = _simple_target(stmt)
+        if t is None or t in keep or defs.get(t) != 1 or stmt not in body:
+            continue
+        v = stmt.value
+        ok = (
+            isinstance(v, gast.Constant)
+            and isinstance(v.value, numbers.Number)
+            and not isinstance(v.value, bool)
+        )
+        ok |= (
+            isinstance(v, gast.Name)
+            and defs.get(v.id, 0) <= 1
+            and (_is_adjoint(stmt) or getattr(stmt, "sg_temp", False))
+        )
+        if not ok:
+            continue
+        if getattr(stmt, "sg_comment", None):
+            _move_comment(body, stmt)
+        body.remove(stmt)
+        _replace_everywhere(body, {t: v})
+        changed = True
+    return changed
+
+
+def _replace_everywhere(body, mapping):
+    for stmt in _walk_stmts(body):
+        if isinstance(stmt, gast.Assign):
+            stmt.value = S.rename(stmt.value, mapping)
+        elif isinstance(stmt, gast.If):
+            stmt.test = S.rename(stmt.test, mapping)
+        elif isinstance(stmt, (gast.Return, gast.Expr)):
+            stmt.value = S.rename(stmt.value, mapping)
+
+
+def _move_comment(body, stmt):
+    """Hand a removed statement's block comment to the next statement of its block."""
+    i = body.index(stmt)
+    if (
+        i + 1 < len(body)
+        and _is_adjoint(body[i + 1])
+        and not getattr(body[i + 1], "sg_comment", None)
+    ):
+        body[i + 1].sg_comment = stmt.sg_comment
+
+
+# --------------------------------------------------------------------------- folding
+
+
+def _num(node):
+    return (
+        isinstance(node, gast.Constant)
+        and isinstance(node.value, numbers.Number)
+        and not isinstance(node.value, bool)
+    )
+
+
+class _Fold(gast.NodeTransformer):
+    changed = False
+
+    def visit_BinOp(self, n):
+        self.generic_visit(n)
+        left, right, op = n.left, n.right, n.op
+        if _num(left) and _num(right) and isinstance(op, (gast.Add, gast.Sub, gast.Mult, gast.Pow)):
+            self.changed = True
+            value = {
+                gast.Add: np.add,
+                gast.Sub: np.subtract,
+                gast.Mult: np.multiply,
+                gast.Pow: np.power,
+            }[type(op)](left.value, right.value)
+            return S.const(
+                type(left.value)(value) if type(left.value) is type(right.value) else float(value)
+            )
+        if isinstance(op, gast.Mult):
+            for a, b in ((left, right), (right, left)):
+                if _num(a) and a.value == 1:
+                    self.changed = True
+                    return b
+                if _num(a) and a.value == -1:
+                    self.changed = True
+                    return gast.UnaryOp(op=gast.USub(), operand=b)
+            if (
+                isinstance(left, gast.UnaryOp)
+                and isinstance(left.op, gast.USub)
+                and _num(left.operand)
+            ):
+                pass
+        if isinstance(op, gast.Div) and _num(right) and right.value == 1:
+            self.changed = True
+            return left
+        if isinstance(op, gast.Pow) and _num(right) and right.value == 1:
+            self.changed = True
+            return left
+        if (
+            isinstance(op, gast.Add)
+            and isinstance(right, gast.UnaryOp)
+            and isinstance(right.op, gast.USub)
+        ):
+            self.changed = True
+            return gast.BinOp(left=left, op=gast.Sub(), right=right.operand)
+        return n
+
+    def visit_UnaryOp(self, n):
+        self.generic_visit(n)
+        if isinstance(n.op, gast.USub):
+            if _num(n.operand):
+                self.changed = True
+                return S.const(-n.operand.value)
+            if isinstance(n.operand, gast.UnaryOp) and isinstance(n.operand.op, gast.USub):
+                self.changed = True
+                return n.operand.operand
+        return n
+
+    def visit_Subscript(self, n):
+        self.generic_visit(n)
+        if (
+            isinstance(n.value, gast.Tuple)
+            and isinstance(n.slice, gast.Constant)
+            and isinstance(n.slice.value, int)
+            and -len(n.value.elts) <= n.slice.value < len(n.value.elts)
+        ):
+            self.changed = True
+            return n.value.elts[n.slice.value]
+        return n
+
+
+def _fold_all(body):
+    f = _Fold()
+    for stmt in _walk_stmts(body):
+        if _is_adjoint(stmt) or isinstance(stmt, gast.Return):
+            if isinstance(stmt, (gast.Assign, gast.Return)):
+                stmt.value = f.visit(stmt.value)
+    return f.changed
+
+
+# --------------------------------------------------------------------------- inlining
+
+
+def _inline(body, keep):
+    """Inline single-use temporaries into their one use (top-level block only)."""
+    defs, uses = _defs(body), _uses(body)
+    for i, stmt in enumerate(body):
+        t = _simple_target(stmt)
+        if t is None or t in keep or defs.get(t) != 1 or uses.get(t) != 1:
+            continue
+        forward_temp = getattr(stmt, "sg_temp", False) and not _is_adjoint(stmt)
+        if not (forward_temp or _is_adjoint(stmt)):
+            continue
+        if forward_temp and not getattr(stmt, "sg_pure", False):
+            continue
+        j = _use_site(body, i + 1, t)
+        if j is None:
+            continue
+        user = body[j]
+        if isinstance(user, gast.If):
+            continue
+        if forward_temp and (
+            _is_adjoint(user) or getattr(user, "sg_group", None) != getattr(stmt, "sg_group", None)
+        ):
+            continue
+        reads = {n.id for n in gast.walk(stmt.value) if isinstance(n, gast.Name)}
+        if any(_assigns(body[k]) & reads for k in range(i + 1, j)):
+            continue
+        if forward_temp and any(not getattr(body[k], "sg_pure", True) for k in range(i + 1, j)):
+            continue
+        if isinstance(user, (gast.Assign, gast.Return, gast.Expr)):
+            user.value = S.rename(user.value, {t: _paren(stmt.value)})
+        if getattr(stmt, "sg_comment", None) and not getattr(user, "sg_comment", None):
+            user.sg_comment = stmt.sg_comment
+        del body[i]
+        return True
+    return False
+
+
+def _paren(node):
+    return node
+
+
+def _use_site(body, start, name):
+    for k in range(start, len(body)):
+        for part in _read_parts(body[k]) if not isinstance(body[k], gast.If) else [body[k]]:
+            if any(
+                isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, gast.Load)
+                for n in gast.walk(part)
+            ):
+                return k
+    return None
+
+
+def _assigns(stmt) -> set:
+    out = set()
+    for s in _walk_stmts([stmt]):
+        if isinstance(s, gast.Assign):
+            out |= {n.id for n in gast.walk(s.targets[0]) if isinstance(n, gast.Name)}
+    return out
+
+
+def _merge_accumulations(body):
+    """``a = e1`` followed (with no read of ``a`` between) by ``a = a + e2`` -> ``a = e1 + e2``."""
+    for i, stmt in enumerate(body):
+        t = _simple_target(stmt)
+        if t is None or not _is_adjoint(stmt):
+            continue
+        j = _use_site(body, i + 1, t)
+        if j is None:
+            continue
+        nxt = body[j]
+        if not (
+            _simple_target(nxt) == t
+            and _is_adjoint(nxt)
+            and isinstance(nxt.value, gast.BinOp)
+            and isinstance(nxt.value.op, gast.Add)
+            and isinstance(nxt.value.left, gast.Name)
+            and nxt.value.left.id == t
+            and not any(isinstance(n, gast.Name) and n.id == t for n in gast.walk(nxt.value.right))
+        ):
+            continue
+        reads = {n.id for n in gast.walk(stmt.value) if isinstance(n, gast.Name)}
+        if any(_assigns(body[k]) & reads for k in range(i + 1, j)):
+            continue
+        nxt.value.left = stmt.value
+        if getattr(stmt, "sg_comment", None):
+            _move_comment(body, stmt)
+        del body[i]
+        return True
+    return False
+
+
+# --------------------------------------------------------------------------- dead code
+
+
+def _dce(body):
+    uses = _uses(body)
+    changed = False
+    for stmt in list(body):
+        if not isinstance(stmt, gast.Assign):
+            continue
+        pure = _is_adjoint(stmt) or getattr(stmt, "sg_pure", False)
+        if not pure:
+            continue
+        targets = {n.id for n in gast.walk(stmt.targets[0]) if isinstance(n, gast.Name)}
+        if any(uses.get(t) for t in targets):
+            continue
+        if getattr(stmt, "sg_comment", None):
+            _move_comment(body, stmt)
+        body.remove(stmt)
+        changed = True
+    for stmt in body:
+        if isinstance(stmt, gast.If):
+            changed |= _dce(stmt.body) | _dce(stmt.orelse)
+    return changed
+
+
+# --------------------------------------------------------------------------- aliasing
+
+
+def _protect_aliases(der: Derivative):
+    body = der.node.body
+    refs = der.refs
+    helper_names = {refs.by_id.get(id(NAMESPACE[h])) for h in _PASSTHROUGH_HELPERS}
+    adjoint_defs = {t for s in _walk_stmts(body) if _is_adjoint(s) for t in _assigns(s)}
+    alias: dict = {}
+
+    def of(expr) -> set:
+        if isinstance(expr, gast.Name):
+            return alias.get(expr.id, set()) if expr.id in adjoint_defs else {expr.id}
+        if isinstance(expr, gast.Subscript):
+            return of(expr.value)
+        if isinstance(expr, gast.Attribute) and expr.attr == "T":
+            return of(expr.value)
+        if isinstance(expr, gast.Call):
+            fname = (
+                expr.func.attr
+                if isinstance(expr.func, gast.Attribute)
+                else getattr(expr.func, "id", None)
+            )
+            if (fname in _PASSTHROUGH or fname in helper_names) and expr.args:
+                return of(expr.args[0])
+        return set()
+
+    for stmt in _walk_stmts(body):
+        if isinstance(stmt, gast.Assign) and _is_adjoint(stmt):
+            t = stmt.targets[0]
+            if isinstance(t, gast.Name):
+                alias[t.id] = alias.get(t.id, set()) | of(stmt.value)
+            else:
+                for e in t.elts:
+                    alias[e.id] = alias.get(e.id, set()) | of(stmt.value)
+    ret = body[-1]
+    grads = ret.value.elts[1]
+    np_name = refs.ref(np, "np")
+
+    def protect(v):
+        if of(v):
+            return S.call(gast.Attribute(value=S.name(np_name), attr="copy", ctx=gast.Load()), [v])
+        return v
+
+    parts = grads.args[1]
+    if isinstance(parts, gast.Dict):
+        parts.values = [protect(v) for v in parts.values]
+    else:
+        grads.args[1] = protect(parts)

@@ -1,0 +1,113 @@
+"""Small constructors and queries for gast nodes, shared by the passes."""
+
+from __future__ import annotations
+
+import copy
+
+import gast
+
+
+def name(id_: str, store: bool = False) -> gast.Name:
+    ctx = gast.Store() if store else gast.Load()
+    return gast.Name(id=id_, ctx=ctx, annotation=None, type_comment=None)
+
+
+def const(value) -> gast.Constant:
+    return gast.Constant(value=value, kind=None)
+
+
+def assign(target: str, value, lineno: int | None = None) -> gast.Assign:
+    node = gast.Assign(targets=[name(target, store=True)], value=value, type_comment=None)
+    node.lineno = lineno
+    return node
+
+
+def call(func, args=(), keywords=None) -> gast.Call:
+    kws = [gast.keyword(arg=k, value=v) for k, v in (keywords or {}).items()]
+    return gast.Call(func=func, args=list(args), keywords=kws)
+
+
+def attr_chain(dotted: str):
+    parts = dotted.split(".")
+    node = name(parts[0])
+    for part in parts[1:]:
+        node = gast.Attribute(value=node, attr=part, ctx=gast.Load())
+    return node
+
+
+def names_in(node) -> set[str]:
+    """Every identifier read or written anywhere under ``node``."""
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+
+
+def loaded_names(node) -> list[str]:
+    """Identifiers read under ``node``, in evaluation order, with repeats."""
+    return [
+        n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
+    ]
+
+
+def target_name(stmt) -> str | None:
+    if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
+        return stmt.targets[0].id
+    return None
+
+
+def dotted(node) -> str | None:
+    """``np.linalg.norm`` for an attribute chain of names, else None."""
+    parts = []
+    while isinstance(node, gast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, gast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def clone(node):
+    return copy.deepcopy(node)
+
+
+def rename(node, mapping: dict):
+    """Replace loaded names per ``mapping`` (name -> node), in place; returns the new root."""
+    if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and node.id in mapping:
+        return clone(mapping[node.id])
+
+    class _T(gast.NodeTransformer):
+        def visit_Name(self, n):
+            if isinstance(n.ctx, gast.Load) and n.id in mapping:
+                return clone(mapping[n.id])
+            return n
+
+    return _T().visit(node)
+
+
+def is_atom(node) -> bool:
+    if isinstance(node, (gast.Name, gast.Constant)):
+        return True
+    if isinstance(node, (gast.Tuple, gast.List)):
+        return all(is_atom(e) for e in node.elts)
+    return getattr(node, "sg_static", False)
+
+
+class NameGen:
+    """Fresh identifiers that collide with nothing the function or the runtime uses."""
+
+    def __init__(self, reserved):
+        self.taken = set(reserved)
+
+    def reserve(self, ident: str) -> None:
+        self.taken.add(ident)
+
+    def fresh(self, base: str, always_suffix: bool = False) -> str:
+        base = base or "t"
+        if not always_suffix and base not in self.taken:
+            self.taken.add(base)
+            return base
+        k = 1
+        while f"{base}_{k}" in self.taken:
+            k += 1
+        ident = f"{base}_{k}"
+        self.taken.add(ident)
+        return ident

@@ -1,0 +1,247 @@
+"""Inline a rule template at one use: substitute operands, decide static tests, rename locals.
+
+Entered through :func:`instantiate`, used by the reverse pass.
+"""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass
+
+import gast
+import numpy as np
+
+from ..errors import SourcegradError
+from ..rules.registry import Rule
+from . import syntax as S
+
+UNKNOWN = object()
+
+
+@dataclass
+class Accum:
+    """``d[target] += value``: a contribution to the adjoint of ``target`` (an atom)."""
+
+    target: object
+    value: object
+
+
+class Refs:
+    """Objects that generated code refers to by name (NumPy, runtime helpers)."""
+
+    def __init__(self, names: S.NameGen, user_globals: dict, used_by_user: set):
+        self.names = names
+        self.user_globals = user_globals
+        self.used_by_user = used_by_user
+        self.by_id: dict = {}
+        self.injected: dict = {}  # name -> object that generated code gets through its closure
+
+    def ref(self, obj, preferred: str) -> str:
+        """The name under which generated code reaches ``obj``."""
+        key = id(obj)
+        if key in self.by_id:
+            return self.by_id[key]
+        name = None
+        if self.user_globals.get(preferred) is obj:
+            name = preferred  # the user's own global of that name, e.g. their `np`
+        else:
+            for gname in sorted(self.used_by_user):
+                if self.user_globals.get(gname) is obj:
+                    name = gname  # e.g. `import numpy as onp` and the function uses `onp`
+                    break
+        if name is None:
+            name = preferred
+            if preferred in self.used_by_user or preferred in self.injected:
+                name = self.names.fresh(preferred, always_suffix=True)
+            self.names.reserve(name)
+            self.injected[name] = obj
+        self.by_id[key] = name
+        return name
+
+
+def instantiate(rule: Rule, bound: dict, z, dz, ranks: dict, refs: Refs, names: S.NameGen):
+    """The statements of ``rule`` for one operation.
+
+    ``bound`` maps the rule's operand parameters to atoms, ``z`` is the result atom, ``dz`` the
+    expression of its adjoint. Returns gast statements and :class:`Accum` items, in order.
+    """
+    body = [S.clone(s) for s in rule.body]
+    env = {p: v for p, v in bound.items()}
+    body = _fold(body, env, ranks)
+    local_names = {
+        n.id
+        for s in body
+        for n in gast.walk(s)
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+    }
+    renamed = {n: names.fresh(n, always_suffix=True) for n in sorted(local_names)}
+    out = []
+    for stmt in body:
+        out.extend(_substitute_stmt(stmt, rule, env, z, dz, renamed, refs))
+    return out
+
+
+# ------------------------------------------------------------------ static evaluation
+
+
+def _fold(stmts, env, ranks):
+    out = []
+    for s in stmts:
+        if isinstance(s, gast.If):
+            is_static = _is_static_call(s.test)
+            test = s.test.args[0] if is_static else s.test
+            value = _truth(test, env, ranks)
+            if value is UNKNOWN and is_static:
+                value = False
+            if value is UNKNOWN:
+                s.body = _fold(s.body, env, ranks)
+                s.orelse = _fold(s.orelse, env, ranks)
+                out.append(s)
+            else:
+                out.extend(_fold(s.body if value else s.orelse, env, ranks))
+        else:
+            out.append(s)
+    return out
+
+
+def _is_static_call(node) -> bool:
+    return (
+        isinstance(node, gast.Call)
+        and isinstance(node.func, gast.Name)
+        and node.func.id == "static"
+        and len(node.args) == 1
+    )
+
+
+def _truth(node, env, ranks):
+    v = _value(node, env, ranks)
+    return UNKNOWN if v is UNKNOWN else bool(v)
+
+
+def _value(node, env, ranks):
+    if isinstance(node, gast.Constant):
+        return node.value
+    if isinstance(node, gast.Name):
+        if node.id not in env:
+            return UNKNOWN
+        atom = env[node.id]
+        if isinstance(atom, gast.Constant):
+            return atom.value
+        if isinstance(atom, gast.Tuple) and all(isinstance(e, gast.Constant) for e in atom.elts):
+            return tuple(e.value for e in atom.elts)
+        return UNKNOWN
+    if isinstance(node, gast.BoolOp):
+        vals = [_value(v, env, ranks) for v in node.values]
+        if isinstance(node.op, gast.And):
+            if any(v is not UNKNOWN and not v for v in vals):
+                return False
+            return UNKNOWN if UNKNOWN in vals else True
+        if any(v is not UNKNOWN and v for v in vals):
+            return True
+        return UNKNOWN if UNKNOWN in vals else False
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.Not):
+        v = _value(node.operand, env, ranks)
+        return UNKNOWN if v is UNKNOWN else not v
+    if isinstance(node, gast.Compare) and len(node.ops) == 1:
+        left = _value(node.left, env, ranks)
+        right = _value(node.comparators[0], env, ranks)
+        if left is UNKNOWN or right is UNKNOWN:
+            return UNKNOWN
+        op = node.ops[0]
+        table = {
+            gast.Eq: lambda a, b: a == b,
+            gast.NotEq: lambda a, b: a != b,
+            gast.Lt: lambda a, b: a < b,
+            gast.LtE: lambda a, b: a <= b,
+            gast.Gt: lambda a, b: a > b,
+            gast.GtE: lambda a, b: a >= b,
+            gast.Is: lambda a, b: a is b,
+            gast.IsNot: lambda a, b: a is not b,
+        }
+        fn = table.get(type(op))
+        return UNKNOWN if fn is None else fn(left, right)
+    if (
+        isinstance(node, gast.Call)
+        and S.dotted(node.func) == "np.ndim"
+        and len(node.args) == 1
+        and isinstance(node.args[0], gast.Name)
+    ):
+        atom = env.get(node.args[0].id)
+        if isinstance(atom, gast.Constant):
+            return np.ndim(atom.value)
+        if isinstance(atom, gast.Name):
+            r = ranks.get(atom.id)
+            return UNKNOWN if r is None else r
+        return UNKNOWN
+    return UNKNOWN
+
+
+# ------------------------------------------------------------------ substitution
+
+
+def _is_d(node):
+    return (
+        isinstance(node, gast.Subscript)
+        and isinstance(node.value, gast.Name)
+        and node.value.id == "d"
+        and isinstance(node.slice, gast.Name)
+    )
+
+
+def _substitute_stmt(stmt, rule, env, z, dz, renamed, refs):
+    if isinstance(stmt, gast.AugAssign) and _is_d(stmt.target):
+        param = stmt.target.slice.id
+        if param not in env:
+            return []
+        value = _substitute_expr(stmt.value, rule, env, z, dz, renamed, refs)
+        return [Accum(env[param], value)]
+    if isinstance(stmt, gast.If):
+        stmt.test = _substitute_expr(stmt.test, rule, env, z, dz, renamed, refs)
+        body = [x for s in stmt.body for x in _substitute_stmt(s, rule, env, z, dz, renamed, refs)]
+        orelse = [
+            x for s in stmt.orelse for x in _substitute_stmt(s, rule, env, z, dz, renamed, refs)
+        ]
+        return [("if", stmt.test, body, orelse)]
+    if isinstance(stmt, gast.Assign):
+        target = stmt.targets[0]
+        if not isinstance(target, gast.Name):
+            raise SourcegradError(f"rule at {rule.where}: assign only to plain names in templates")
+        value = _substitute_expr(stmt.value, rule, env, z, dz, renamed, refs)
+        return [S.assign(renamed[target.id], value)]
+    raise SourcegradError(f"rule at {rule.where}: unsupported statement in a template")
+
+
+def _substitute_expr(node, rule, env, z, dz, renamed, refs):
+    result_name = rule.result
+    template_globals = getattr(rule.fn, "__globals__", {})
+
+    class Sub(gast.NodeTransformer):
+        def visit_Subscript(self, n):
+            if _is_d(n):
+                if n.slice.id == result_name:
+                    return S.clone(dz)
+                raise SourcegradError(
+                    f"rule at {rule.where}: a template may read only d[{result_name}]"
+                )
+            self.generic_visit(n)
+            return n
+
+        def visit_Name(self, n):
+            if not isinstance(n.ctx, gast.Load):
+                return n
+            if n.id == result_name:
+                return S.clone(z)
+            if n.id in env:
+                return S.clone(env[n.id])
+            if n.id in renamed:
+                return S.name(renamed[n.id])
+            obj = template_globals.get(n.id, getattr(builtins, n.id, UNKNOWN))
+            if obj is UNKNOWN:
+                raise SourcegradError(
+                    f"rule at {rule.where}: unknown name {n.id!r} in the template"
+                )
+            if getattr(builtins, n.id, None) is obj:
+                return n
+            return S.name(refs.ref(obj, n.id))
+
+    return Sub().visit(node)
