@@ -132,16 +132,30 @@ class Transformed:
                     self._cache[key] = entry
         return entry
 
+    def _generic(self) -> Emitted:
+        entry = self._cache.get(None)
+        if entry is None:
+            with self._lock:
+                entry = self._cache.get(None) or self._build(None)
+                self._cache[None] = entry
+        return entry
+
+    def generic(self, *args):
+        """Call the derivative built without rank information (the code ``source(df)`` shows).
+
+        Gives the same results as calling ``df``; it exists so that the rank-generic code path
+        can be checked and timed.
+        """
+        value, grads = self._generic().fn(*args)
+        if self.mode == "vjp":
+            return (value, grads) if self.with_value else grads
+        return self._finish(value, grads)
+
     def source(self, *example_args) -> str:
         """The derivative's source; specialised to ``example_args``' signature if given."""
         if example_args:
             return self._entry(example_args).pretty()
-        entry = self._cache.get(None)
-        if entry is None:
-            with self._lock:
-                entry = self._build(None)
-                self._cache[None] = entry
-        return entry.pretty()
+        return self._generic().pretty()
 
     # -------------------------------------------------------------- calling
     def __call__(self, *args):
@@ -155,6 +169,9 @@ class Transformed:
             raise
         if self.mode == "vjp":
             return (value, grads) if self.with_value else grads
+        return self._finish(value, grads)
+
+    def _finish(self, value, grads):
         loss = value[0] if self.has_aux else value
         if np.ndim(loss) != 0:
             self._non_scalar(loss)

@@ -14,9 +14,11 @@ def is_container(x) -> bool:
 
 
 def children(x):
-    """``(key, child)`` pairs of a container, in a deterministic order."""
+    """``(key, child)`` pairs of a container, in a deterministic order (namedtuples by field)."""
     if isinstance(x, dict):
         return list(x.items())
+    if is_namedtuple(x):
+        return list(zip(x._fields, x))
     return list(enumerate(x))
 
 
@@ -24,10 +26,16 @@ def rebuild(like, values: dict):
     """A container of ``like``'s type and keys holding ``values[key]``."""
     if isinstance(like, dict):
         return type(like)((k, values[k]) for k in like)
-    items = [values[i] for i in range(len(like))]
     if is_namedtuple(like):
-        return type(like)(*items)
-    return type(like)(items)
+        return type(like)(*[values[f] for f in like._fields])
+    return type(like)([values[i] for i in range(len(like))])
+
+
+def _key_of(like, key):
+    """Namedtuple fields may be read by position (``p[0]``) or by name (``p.w``)."""
+    if is_namedtuple(like) and isinstance(key, int):
+        return like._fields[key]
+    return key
 
 
 def zeros_like_tree(like):
@@ -57,9 +65,9 @@ def _build(like, parts, seen):
     if is_container(like):
         out = {}
         for key, child in children(like):
-            sub = {p[1:]: g for p, g in parts.items() if p and p[0] == key}
+            sub = {p[1:]: g for p, g in parts.items() if p and _key_of(like, p[0]) == key}
             if whole is not None:
-                piece = whole[key]
+                piece = dict(children(whole))[key] if is_namedtuple(whole) else whole[key]
                 if piece is not None:
                     sub[()] = piece if () not in sub else _add(sub[()], piece)
             out[key] = _build(child, sub, seen)

@@ -100,6 +100,7 @@ class _Normalizer:
         self.env = {p: p for p in self.params}
         self.paths = {}  # (param, keys) -> name
         self.path_of = {}  # name -> (param, keys)
+        self.path_syntax = {}  # (param, keys) -> ("item" | "attr", ...)
         self.out: list = []
         self.group = 0
         self.lineno = fn.lineno
@@ -227,7 +228,7 @@ class _Normalizer:
             self.refuse(f"cannot assign to `{_text(target)}` in a differentiated function", target)
 
     def bind(self, user_name: str, value):
-        path = self.path(value) if isinstance(value, gast.Subscript) else None
+        path = self.path(value) if isinstance(value, (gast.Subscript, gast.Attribute)) else None
         if path is not None and user_name not in self.env:
             # `W = params["W"]`: the user's own name for a path read.
             self.env[user_name] = self.path_read(*path, ident=user_name)
@@ -271,6 +272,9 @@ class _Normalizer:
             right = self.atom(e.comparators[0], base)
             return gast.Compare(left=left, ops=e.ops, comparators=[right])
         if isinstance(e, gast.Attribute):
+            path = self.path(e)
+            if path is not None:
+                return S.name(self.path_read(*path))
             if self.is_static(e):
                 node = S.clone(e)
                 node.sg_static = True
@@ -327,30 +331,43 @@ class _Normalizer:
 
     # ----------------------------------------------------------- path reads
     def path(self, e):
-        """``(param, keys)`` when ``e`` reads an unmodified argument through constant keys."""
+        """``(param, keys)`` when ``e`` reads an unmodified argument through constant keys
+        (``p["W"][0]``) or field names (``p.enc.w`` of a namedtuple)."""
         keys = []
+        syntax = []
         node = e
-        while isinstance(node, gast.Subscript):
-            s = node.slice
-            if not (isinstance(s, gast.Constant) and type(s.value) in (int, str)):
-                return None
-            keys.append(s.value)
+        while isinstance(node, (gast.Subscript, gast.Attribute)):
+            if isinstance(node, gast.Attribute):
+                if node.attr in _ARRAY_ATTRIBUTES:
+                    return None
+                keys.append(node.attr)
+                syntax.append("attr")
+            else:
+                s = node.slice
+                if not (isinstance(s, gast.Constant) and type(s.value) in (int, str)):
+                    return None
+                keys.append(s.value)
+                syntax.append("item")
             node = node.value
+        if not keys:
+            return None
+        keys, syntax = tuple(reversed(keys)), tuple(reversed(syntax))
         if isinstance(node, gast.Name) and node.id in self.path_of_user():
             root, prefix = self.path_of[self.env[node.id]]
-            return root, prefix + tuple(reversed(keys))
+            return root, prefix + keys, self.path_syntax[(root, prefix)] + syntax
         if not (isinstance(node, gast.Name) and node.id in self.params):
             return None
         if self.env.get(node.id) != node.id:
             return None  # the argument was reassigned
-        return node.id, tuple(reversed(keys))
+        return node.id, keys, syntax
 
     def path_of_user(self):
         return {k for k, v in self.env.items() if v in self.path_of}
 
-    def path_read(self, root: str, keys: tuple, ident: str | None = None) -> str:
+    def path_read(self, root: str, keys: tuple, syntax: tuple, ident: str | None = None) -> str:
         if (root, keys) in self.paths:
             return self.paths[(root, keys)]
+        self.path_syntax[(root, keys)] = syntax
         if ident is None:
             ident = self.names.fresh(_path_name(root, keys))
         self.names.reserve(ident)
@@ -358,8 +375,11 @@ class _Normalizer:
         self.paths[(root, keys)] = ident
         self.path_of[ident] = (root, keys)
         value = S.name(root)
-        for k in keys:
-            value = gast.Subscript(value=value, slice=S.const(k), ctx=gast.Load())
+        for k, how in zip(keys, syntax):
+            if how == "attr":
+                value = gast.Attribute(value=value, attr=k, ctx=gast.Load())
+            else:
+                value = gast.Subscript(value=value, slice=S.const(k), ctx=gast.Load())
         self.emit(S.assign(ident, value), temp=False, path=(root, keys))
         return ident
 
@@ -370,6 +390,9 @@ class _Normalizer:
         if isinstance(e, gast.Name):
             return False
         return resolve(self.p, e, self.local_names) is not UNRESOLVED
+
+
+_ARRAY_ATTRIBUTES = frozenset({"T", "shape", "ndim", "size", "dtype", "real", "imag", "flat", "mT"})
 
 
 def _base(target) -> str:

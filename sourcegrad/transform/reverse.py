@@ -31,6 +31,10 @@ class Derivative:
     mode: str
     adj_names: dict  # primal name -> adjoint name
 
+    @property
+    def adj_of(self) -> dict:
+        return {v: k for k, v in self.adj_names.items()}
+
 
 def reverse(analysis: Analysis, mode: str = "grad") -> Derivative:
     """Build the derivative of ``analysis.core`` with respect to ``analysis.wrt``."""
@@ -242,24 +246,7 @@ class _Reverse:
         return value
 
     def shape_key(self, e):
-        shapes, ranks = self.a.same_shape, self.a.ranks
-        if isinstance(e, gast.Constant):
-            return "scalar" if isinstance(e.value, (int, float)) else None
-        if isinstance(e, gast.Name):
-            x = self.adj_of.get(e.id, e.id)
-            if ranks.get(x) == 0:
-                return "scalar"
-            return shapes.find(x)
-        if isinstance(e, gast.UnaryOp):
-            return self.shape_key(e.operand)
-        if isinstance(e, gast.BinOp) and not isinstance(e.op, gast.MatMult):
-            a, b = self.shape_key(e.left), self.shape_key(e.right)
-            if a == "scalar":
-                return b
-            if b == "scalar":
-                return a
-            return a if a == b else None
-        return None
+        return shape_key(self.a, self.adj_of, e)
 
     # ------------------------------------------------------------ the result
     def gradient(self):
@@ -279,6 +266,51 @@ class _Reverse:
         like = gast.Tuple(elts=[S.name(p) for p, _ in entries], ctx=gast.Load())
         merged = [((i,) + keys, v) for i, (_, parts) in enumerate(entries) for keys, v in parts]
         return S.call(gl, [like, _parts_node(merged)])
+
+
+def shape_key(analysis: Analysis, adj_of: dict, e):
+    """A token equal for expressions whose shapes are provably equal; ``"scalar"`` for
+    numbers and 0-d values; None when unknown."""
+    shapes, ranks = analysis.same_shape, analysis.ranks
+    if isinstance(e, gast.Constant):
+        return "scalar" if isinstance(e.value, (int, float)) else None
+    if isinstance(e, gast.Name):
+        x = adj_of.get(e.id, e.id)
+        if ranks.get(x) == 0:
+            return "scalar"
+        return shapes.find(x)
+    if isinstance(e, gast.UnaryOp):
+        return shape_key(analysis, adj_of, e.operand)
+    if (
+        isinstance(e, gast.Call)
+        and isinstance(e.func, gast.Attribute)
+        and e.func.attr in ("sum", "mean", "size")
+        and isinstance(e.func.value, gast.Name)
+        and e.func.value.id in ("np", "numpy")
+        and len(e.args) == 1
+        and not e.keywords
+    ):
+        return "scalar"  # a full reduction
+    if (
+        isinstance(e, gast.Call)
+        and isinstance(e.func, gast.Attribute)
+        and isinstance(e.func.value, gast.Name)
+        and e.func.value.id in ("np", "numpy")
+        and isinstance(getattr(np, e.func.attr, None), np.ufunc)
+        and getattr(np, e.func.attr).nin == 1
+        and len(e.args) == 1
+        and not e.keywords
+    ):
+        return shape_key(analysis, adj_of, e.args[0])  # an elementwise function
+    if isinstance(e, gast.BinOp) and not isinstance(e.op, gast.MatMult):
+        a = shape_key(analysis, adj_of, e.left)
+        b = shape_key(analysis, adj_of, e.right)
+        if a == "scalar":
+            return b
+        if b == "scalar":
+            return a
+        return a if a == b else None
+    return None
 
 
 def _parts_node(parts):

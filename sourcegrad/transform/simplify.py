@@ -21,7 +21,7 @@ import numpy as np
 
 from ..runtime import NAMESPACE
 from . import syntax as S
-from .reverse import Derivative
+from .reverse import Derivative, shape_key
 
 _PASSTHROUGH = {
     "reshape", "transpose", "swapaxes", "moveaxis", "broadcast_to", "ravel", "squeeze",
@@ -37,7 +37,8 @@ def simplify(der: Derivative) -> Derivative:
     keep_names |= {der.adj_names[n] for n in keep_names if n in der.adj_names}
     for _ in range(20):
         changed = _propagate(body, keep_names)
-        changed |= _fold_all(body)
+        changed |= _fold_all(body, der)
+        changed |= _scalar_broadcasts(body, der)
         changed |= _inline(body, keep_names)
         changed |= _merge_accumulations(body)
         changed |= _dce(body)
@@ -216,6 +217,35 @@ class _Fold(gast.NodeTransformer):
                 return n.operand.operand
         return n
 
+    def visit_Call(self, n):
+        self.generic_visit(n)
+        # np.sum(c) of a number is the number
+        if (
+            isinstance(n.func, gast.Attribute)
+            and n.func.attr == "sum"
+            and len(n.args) == 1
+            and not n.keywords
+            and _num(n.args[0])
+            and isinstance(n.func.value, gast.Name)
+            and n.func.value.id == self.np_name
+        ):
+            self.changed = True
+            return n.args[0]
+        # unreduce(unreduce(c, a), b, ...) of a number c fills b with c: unreduce(c, b)
+        if (
+            isinstance(n.func, gast.Name)
+            and n.func.id == self.unreduce_name
+            and n.args
+            and isinstance(n.args[0], gast.Call)
+            and isinstance(n.args[0].func, gast.Name)
+            and n.args[0].func.id == self.unreduce_name
+            and len(n.args[0].args) == 2
+            and self.is_scalar(n.args[0].args[0])
+        ):
+            self.changed = True
+            return S.call(n.func, [n.args[0].args[0], n.args[1]])
+        return n
+
     def visit_Subscript(self, n):
         self.generic_visit(n)
         if (
@@ -229,13 +259,69 @@ class _Fold(gast.NodeTransformer):
         return n
 
 
-def _fold_all(body):
+def _fold_all(body, der):
     f = _Fold()
+    f.np_name = der.refs.by_id.get(id(np))
+    f.unreduce_name = der.refs.by_id.get(id(NAMESPACE["unreduce"]))
+    f.is_scalar = lambda e: shape_key(der.analysis, der.adj_of, e) == "scalar"
     for stmt in _walk_stmts(body):
         if _is_adjoint(stmt) or isinstance(stmt, gast.Return):
             if isinstance(stmt, (gast.Assign, gast.Return)):
                 stmt.value = f.visit(stmt.value)
     return f.changed
+
+
+def _scalar_broadcasts(body, der):
+    """``unreduce(c, x) * e`` -> ``c * e`` when ``c`` is a scalar and ``e`` has ``x``'s shape:
+    the product broadcasts ``c`` by itself."""
+    unreduce_name = der.refs.by_id.get(id(NAMESPACE["unreduce"]))
+    if unreduce_name is None:
+        return False
+    adj_of = der.adj_of
+
+    def is_scalar_unreduce(n):
+        return (
+            isinstance(n, gast.Call)
+            and isinstance(n.func, gast.Name)
+            and n.func.id == unreduce_name
+            and len(n.args) == 2
+            and shape_key(der.analysis, adj_of, n.args[0]) == "scalar"
+        )
+
+    def factors(n):
+        if isinstance(n, gast.BinOp) and isinstance(n.op, gast.Mult):
+            return factors(n.left) + factors(n.right)
+        return [n]
+
+    class T(gast.NodeTransformer):
+        changed = False
+
+        def visit_BinOp(self, n):
+            self.generic_visit(n)
+            if not isinstance(n.op, gast.Mult):
+                return n
+            fs = factors(n)
+            for i, f in enumerate(fs):
+                if not is_scalar_unreduce(f):
+                    continue
+                target = shape_key(der.analysis, adj_of, f.args[1])
+                others = fs[:i] + fs[i + 1 :]
+                if target is not None and any(
+                    shape_key(der.analysis, adj_of, o) == target for o in others
+                ):
+                    self.changed = True
+                    fs[i] = f.args[0]
+                    out = fs[0]
+                    for g in fs[1:]:
+                        out = gast.BinOp(left=out, op=gast.Mult(), right=g)
+                    return out
+            return n
+
+    t = T()
+    for stmt in _walk_stmts(body):
+        if _is_adjoint(stmt) and isinstance(stmt, gast.Assign):
+            stmt.value = t.visit(stmt.value)
+    return t.changed
 
 
 # --------------------------------------------------------------------------- inlining
@@ -310,6 +396,8 @@ def _merge_accumulations(body):
         if j is None:
             continue
         nxt = body[j]
+        if getattr(nxt, "lineno", None) != getattr(stmt, "lineno", None):
+            continue  # keep one block per user line
         if not (
             _simple_target(nxt) == t
             and _is_adjoint(nxt)

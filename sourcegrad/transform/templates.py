@@ -179,6 +179,12 @@ def _value(node, env, ranks):
 # ------------------------------------------------------------------ substitution
 
 
+def _has_slice(node) -> bool:
+    return isinstance(node, gast.Slice) or (
+        isinstance(node, gast.Tuple) and any(isinstance(e, gast.Slice) for e in node.elts)
+    )
+
+
 def _is_d(node):
     return (
         isinstance(node, gast.Subscript)
@@ -232,7 +238,13 @@ def _substitute_expr(node, rule, env, z, dz, renamed, refs):
             if n.id == result_name:
                 return S.clone(z)
             if n.id in env:
-                return S.clone(env[n.id])
+                value = env[n.id]
+                if _has_slice(value):  # an index used as a value: np.s_[1:, None]
+                    s_ = gast.Attribute(
+                        value=S.name(refs.ref(np, "np")), attr="s_", ctx=gast.Load()
+                    )
+                    return gast.Subscript(value=s_, slice=S.clone(value), ctx=gast.Load())
+                return S.clone(value)
             if n.id in renamed:
                 return S.name(renamed[n.id])
             obj = template_globals.get(n.id, getattr(builtins, n.id, UNKNOWN))

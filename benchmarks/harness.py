@@ -1,0 +1,268 @@
+"""A small benchmark harness: interleaved timing, tracemalloc peaks and a fixed-width table.
+
+Every candidate is a zero-argument callable that computes "loss and gradient" for one workload
+(its inputs are bound in a closure). :func:`run_workload` times all candidates of a workload
+*interleaved*: after a warm-up, each round calls every candidate once (the starting candidate
+rotates from round to round), for many rounds, so that drifts in machine load, frequency and
+cache state hit every candidate alike. Each call is timed on its own with
+``time.perf_counter_ns``; the reported figure is the median over rounds. The ratio is that
+median divided by the median of the designated reference candidate of the same workload.
+
+Peak memory is measured afterwards, separately (``tracemalloc`` slows every allocation, so it
+never runs while timing): one warm-up call, then for a few calls the peak of traced memory
+during the call minus the traced memory just before it; the median of those is reported. It
+counts what Python objects and NumPy array buffers take (NumPy reports its buffers to
+``tracemalloc``), including the returned gradient. Libraries that allocate through their own
+allocators (torch, XLA/jax) are invisible to it: their candidates say so with
+``memory_tracked=False`` and the table shows ``n/a``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import glob
+import importlib
+import os
+import statistics
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Candidate:
+    """One way of computing loss and gradient for a workload."""
+
+    name: str
+    fn: Callable[[], Any]
+    # Turns fn()'s result into (loss, grads) with NumPy leaves, for the correctness check.
+    to_numpy: Callable[[Any], Any] | None = None
+    # False when the library allocates outside tracemalloc's view (torch, XLA).
+    memory_tracked: bool = True
+    note: str = ""
+
+
+@dataclass
+class Result:
+    workload: str
+    candidate: str
+    median_us: float
+    ratio: float | None  # median / reference median, same workload
+    peak_kib: float | None  # None: not measured, or not visible to tracemalloc
+    rounds: int
+    min_us: float
+    p10_us: float
+    p90_us: float
+    peak_kib_untracked: float | None = None  # what tracemalloc saw when memory_tracked=False
+    note: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Workload:
+    """A named set of candidates computing the same loss and gradient."""
+
+    name: str
+    candidates: list[Candidate]
+    reference: str  # the name of the candidate that ratios are relative to
+    notes: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- optional peers
+_reported_missing: set[str] = set()
+
+
+def optional_import(module: str, *, label: str | None = None):
+    """Import ``module`` if it is installed; otherwise print a note (once) and return None."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        if module not in _reported_missing:
+            _reported_missing.add(module)
+            print(f"note: {label or module} not installed ({exc}); skipping it")
+        return None
+    except Exception as exc:  # noqa: BLE001 - a broken install is reported and skipped
+        if module not in _reported_missing:
+            _reported_missing.add(module)
+            print(f"note: {label or module} failed to import ({type(exc).__name__}: {exc})")
+        return None
+
+
+# --------------------------------------------------------------------------- timing
+def time_interleaved(
+    candidates: Sequence[Candidate], *, rounds: int, warmup: int
+) -> dict[str, list[int]]:
+    """Per-call times in nanoseconds, ``rounds`` samples per candidate, taken round-robin."""
+    n = len(candidates)
+    fns = [c.fn for c in candidates]
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    samples: list[list[int]] = [[] for _ in range(n)]
+    clock = time.perf_counter_ns
+    gc.collect()
+    for r in range(rounds):
+        for j in range(n):
+            i = (r + j) % n  # rotate who goes first, so no candidate always follows another
+            fn = fns[i]
+            t0 = clock()
+            fn()
+            samples[i].append(clock() - t0)
+    return {c.name: s for c, s in zip(candidates, samples)}
+
+
+def peak_memory(fn: Callable[[], Any], *, repeats: int = 5) -> int:
+    """Median over ``repeats`` calls of the peak traced bytes allocated during one call."""
+    fn()  # warm-up: caches, lazily built code and the like are not counted
+    gc.collect()
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start()
+    try:
+        fn()  # one traced call, not counted, so tracemalloc's own tables are warm
+        peaks = []
+        for _ in range(repeats):
+            tracemalloc.reset_peak()
+            before = tracemalloc.get_traced_memory()[0]
+            out = fn()
+            peaks.append(tracemalloc.get_traced_memory()[1] - before)
+            del out
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
+    return int(statistics.median(peaks))
+
+
+def _quantile(sorted_xs: list[float], q: float) -> float:
+    if not sorted_xs:
+        return float("nan")
+    k = min(len(sorted_xs) - 1, max(0, round(q * (len(sorted_xs) - 1))))
+    return sorted_xs[k]
+
+
+def run_workload(
+    workload: Workload, *, rounds: int, warmup: int, memory: bool = True, mem_repeats: int = 5
+) -> list[Result]:
+    """Time (interleaved) and measure (tracemalloc) every candidate of ``workload``."""
+    names = [c.name for c in workload.candidates]
+    if workload.reference not in names:
+        raise ValueError(f"reference {workload.reference!r} is not among candidates {names}")
+    times = time_interleaved(workload.candidates, rounds=rounds, warmup=warmup)
+    medians = {name: statistics.median(ts) / 1e3 for name, ts in times.items()}
+    ref = medians[workload.reference]
+    results = []
+    for c in workload.candidates:
+        ts = sorted(t / 1e3 for t in times[c.name])
+        peak = peak_memory(c.fn, repeats=mem_repeats) / 1024 if memory else None
+        results.append(
+            Result(
+                workload=workload.name,
+                candidate=c.name,
+                median_us=medians[c.name],
+                ratio=medians[c.name] / ref if ref > 0 else None,
+                peak_kib=peak if c.memory_tracked else None,
+                peak_kib_untracked=None if c.memory_tracked else peak,
+                rounds=len(ts),
+                min_us=ts[0],
+                p10_us=_quantile(ts, 0.10),
+                p90_us=_quantile(ts, 0.90),
+                note=c.note,
+            )
+        )
+    return results
+
+
+# --------------------------------------------------------------------------- reporting
+def format_table(results: Sequence[Result], *, reference_label: str = "hand-written") -> str:
+    """A fixed-width table: workload, candidate, median µs, ratio vs reference, peak KiB."""
+    headers = ["workload", "candidate", "median µs", f"× {reference_label}", "peak KiB"]
+    rows = []
+    for r in results:
+        rows.append(
+            [
+                r.workload,
+                r.candidate,
+                f"{r.median_us:,.1f}",
+                "—" if r.ratio is None else f"{r.ratio:.2f}",
+                "n/a" if r.peak_kib is None else f"{r.peak_kib:,.1f}",
+            ]
+        )
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
+    right = {2, 3, 4}
+
+    def line(cells):
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
+
+    out = [line(headers), "  ".join("-" * w for w in widths)]
+    previous = None
+    for r, row in zip(results, rows):
+        if previous is not None and r.workload != previous:
+            out.append("")
+        previous = r.workload
+        out.append(line(row))
+    return "\n".join(out)
+
+
+def print_table(results: Sequence[Result], **kwargs) -> None:
+    print(format_table(results, **kwargs))
+
+
+# --------------------------------------------------------------------------- environment
+def blas_info() -> dict:
+    """NumPy's BLAS: library, kernel (core type) and thread count, where they can be read."""
+    info: dict = {
+        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+        "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE"),
+    }
+    try:  # threadpoolctl, when it is installed, knows every BLAS
+        import threadpoolctl
+
+        for pool in threadpoolctl.threadpool_info():
+            if pool.get("user_api") == "blas":
+                info.update(
+                    library=pool.get("internal_api"),
+                    threads=pool.get("num_threads"),
+                    core=pool.get("architecture"),
+                    version=pool.get("version"),
+                )
+                return info
+    except ImportError:
+        pass
+    import numpy as np
+
+    libs = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
+    for path in sorted(glob.glob(os.path.join(libs, "*openblas*"))):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix, suffix in (("scipy_openblas_", "64_"), ("scipy_openblas_", ""), ("openblas_", "")):
+            try:
+                threads = getattr(lib, f"{prefix}get_num_threads{suffix}")
+                core = getattr(lib, f"{prefix}get_corename{suffix}")
+            except AttributeError:
+                continue
+            threads.restype = ctypes.c_int
+            core.restype = ctypes.c_char_p
+            info.update(library="openblas", threads=threads(), core=core().decode())
+            return info
+    return info
+
+
+def numpy_blas_threads() -> int | None:
+    """How many threads NumPy's BLAS uses, or None when that cannot be told."""
+    threads = blas_info().get("threads")
+    if isinstance(threads, int) and threads > 0:
+        return threads
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        value = os.environ.get(var, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return None

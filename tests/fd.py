@@ -1,0 +1,120 @@
+"""Central finite differences, and a checker that compares sourcegrad against them.
+
+Convention used by ``tests/test_rules.py``: a checked function takes its inputs and, last, a
+weight array ``w`` and returns ``np.sum(w * <nonlinear function of the result>)``. :func:`check`
+finds the shape ``w`` must have by calling the function once with a probe in place of ``w``,
+then passes fixed random weights of that shape, so that a wrong gradient cannot cancel out in
+the reduction.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+import sourcegrad as sg
+
+EPS = 1e-6
+RTOL = 1e-5
+ATOL = 1e-7
+
+
+def numerical_grad(f, args, i, eps=EPS):
+    """d f(*args) / d args[i] by central differences in float64 (args[i]: float or array)."""
+    args = list(args)
+    x = args[i]
+
+    def at(v):
+        a = list(args)
+        a[i] = v
+        return float(f(*a))
+
+    if isinstance(x, float):
+        return (at(x + eps) - at(x - eps)) / (2 * eps)
+    x = np.array(x, dtype=np.float64)
+    g = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        xp = x.copy()
+        xp[idx] += eps
+        xm = x.copy()
+        xm[idx] -= eps
+        g[idx] = (at(xp) - at(xm)) / (2 * eps)
+    return g
+
+
+class _ShapeProbe:
+    """Stands in for ``w``: records the shape of what it is multiplied with."""
+
+    __array_ufunc__ = None  # make ndarray defer ``ndarray * probe`` to ``probe.__rmul__``
+
+    def __init__(self):
+        self.shape = None
+
+    def __mul__(self, other):
+        self.shape = np.shape(other)
+        return 0.0
+
+    __rmul__ = __mul__
+
+
+def output_shape(f, args):
+    probe = _ShapeProbe()
+    f(*args, probe)
+    assert probe.shape is not None, f"{f.__name__} must return np.sum(w * ...)"
+    return probe.shape
+
+
+def weights(shape, dtype=np.float64, seed=0):
+    """Fixed random weights, bounded away from 0."""
+    rng = np.random.default_rng(seed)
+    w = rng.uniform(0.5, 1.5, size=shape) * rng.choice([-1.0, 1.0], size=shape)
+    return np.asarray(w, dtype=dtype)
+
+
+@functools.lru_cache(maxsize=None)
+def transform(f, wrt):
+    """One ``sg.grad`` per (function, wrt), so that its per-signature cache is reused."""
+    return sg.grad(f, wrt)
+
+
+def _assert_like(g, x, what):
+    if isinstance(x, float):
+        assert isinstance(g, float), f"{what}: gradient of a float is {type(g).__name__}"
+        return
+    assert isinstance(g, np.ndarray), f"{what}: gradient is {type(g).__name__}, not ndarray"
+    assert g.shape == np.shape(x), f"{what}: gradient shape {g.shape} != {np.shape(x)}"
+    assert g.dtype == x.dtype, f"{what}: gradient dtype {g.dtype} != {x.dtype}"
+
+
+def check(f, *args, wrt=0, rtol=RTOL, atol=ATOL, generic=True):
+    """Compare ``sg.grad(f, wrt)`` and its rank-generic variant with central differences.
+
+    ``args`` are ``f``'s arguments without the trailing weights ``w``; ``wrt`` an index or a
+    tuple of indices into ``args``. Returns the gradient sourcegrad computed.
+    """
+    w = weights(output_shape(f, args))
+    full = (*args, w)
+    idxs = wrt if isinstance(wrt, tuple) else (wrt,)
+    expected = [numerical_grad(f, full, i) for i in idxs]
+    df = transform(f, wrt)
+    variants = [("specialised", df)]
+    if generic:
+        variants.append(("generic", df.generic))
+    result = None
+    for label, fn in variants:
+        got = fn(*full)
+        got_t = got if isinstance(wrt, tuple) else (got,)
+        assert len(got_t) == len(idxs)
+        for i, g, e in zip(idxs, got_t, expected):
+            what = f"{f.__name__} ({label}) d/d{_param_name(f, i)}"
+            _assert_like(g, args[i], what)
+            np.testing.assert_allclose(g, e, rtol=rtol, atol=atol, err_msg=what)
+        if result is None:
+            result = got
+    return result
+
+
+def _param_name(f, i):
+    names = f.__code__.co_varnames[: f.__code__.co_argcount]
+    return names[i] if i < len(names) else str(i)
