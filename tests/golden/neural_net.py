@@ -29,5 +29,7 @@ def d_neural_net(params, x, y):
     dW0 = x.T @ sum_to(dh1_2, h1_1)
     return (
         out,
-        gradient_like(params, {("W", 0): dW0, ("b", 0): db0, ("W", 1): dW1, ("b", 1): db1}),
+        gradient_like(
+            params, {("W", 0): dW0, ("b", 0): db0, ("W", 1): dW1, ("b", 1): db1}
+        ),
     )
