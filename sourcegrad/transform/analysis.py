@@ -289,6 +289,14 @@ def _make_internal_rules():
 _PATH_RULE, _PACK_RULE = _make_internal_rules()
 
 
+_OPAQUE_HINTS = {
+    gast.IfExp: "use np.where(cond, a, b) for a data-dependent choice",
+    gast.BoolOp: "`and`/`or` on arrays are not differentiable; use np.where",
+    gast.ListComp: "build the list with np.stack or array operations",
+    gast.Lambda: "define the function with `def` at module level",
+}
+
+
 def _refuse_undifferentiable(core, ops, varied, useful_in):
     for stmt in _statements(core.node.body):
         op = ops.get(id(stmt))
@@ -303,9 +311,10 @@ def _refuse_undifferentiable(core, ops, varied, useful_in):
             continue
         text = core.parsed.line_text(stmt.lineno)
         if op.key == "opaque":
+            hint = _OPAQUE_HINTS.get(type(op.operands[0]), "rewrite it with NumPy calls and operators")
             raise UnsupportedSyntaxError(
                 f"`{op.label}` computes a differentiated value with syntax sourcegrad does not "
-                f"differentiate (in `{text}`); rewrite it with NumPy calls and operators",
+                f"differentiate (in `{text}`); {hint}",
                 core.parsed.filename,
                 stmt.lineno,
             )
@@ -346,20 +355,43 @@ def infer_ranks(core: Core, ops: dict, example_args) -> dict:
         (t,) = targets
         r = None
         if op.key == "path" and example_args is not None:
-            root, keys = stmt.sg_path
-            try:
-                value = example_args[core.params.index(root)]
-                for k in keys:
-                    value = value[k]
-                r = _example_rank(value)
-            except (IndexError, KeyError, TypeError, ValueError):
-                r = None
+            r = _example_rank(_follow_path(core, stmt, example_args))
         else:
             r = _rank_of(op, ranks)
         if t in ranks and ranks[t] != r:
             r = None  # a name assigned twice (in branches) with different ranks
         ranks[t] = r
     return ranks
+
+
+def _follow_path(core, stmt, example_args):
+    """The example value a path read reads; a missing key or field is refused here."""
+    root, keys = stmt.sg_path
+    i = core.params.index(root)
+    if i >= len(example_args):
+        return None
+    value = example_args[i]
+    for k in keys:
+        try:
+            if isinstance(value, (dict, list, tuple)) and not (
+                isinstance(k, str) and hasattr(type(value), "_fields")
+            ):
+                value = value[k]
+            elif isinstance(k, str) and hasattr(type(value), "_fields"):
+                value = getattr(value, k)
+            elif isinstance(k, int) and getattr(value, "ndim", 0) > 0:
+                value = value[k]
+            else:
+                return None  # an array read by index: its rank is worked out elsewhere
+        except (KeyError, IndexError, AttributeError, TypeError):
+            text = core.parsed.line_text(stmt.lineno)
+            raise UnsupportedSyntaxError(
+                f"`{_text(stmt.value)}` reads {k!r}, which argument {root!r} does not have "
+                f"(in `{text}`); check the key, or pass a value that has it",
+                core.parsed.filename,
+                stmt.lineno,
+            ) from None
+    return value
 
 
 def atom_rank(atom, ranks):

@@ -14,12 +14,12 @@ def d_nested(params, x):
     # line 43: out = h @ params["dec"][0] * params["scale"]
     dout_1 = dout * scale
     dscale = np.sum(out_1 * dout)
-    dh = unmatmul_left(dout_1, h, dec0)
-    ddec0 = unmatmul_right(dout_1, h, dec0)
+    dh = dout_1 @ dec0.T
+    ddec0 = h.T @ dout_1
     # line 42: h = np.tanh(x @ enc.w + enc.b)
     dh_2 = dh * (1.0 - h * h)
     denc_b = sum_to(dh_2, enc_b)
-    denc_w = unmatmul_right(sum_to(dh_2, h_1), x, enc_w)
+    denc_w = x.T @ sum_to(dh_2, h_1)
     return (
         out_3,
         gradient_like(

@@ -1,0 +1,83 @@
+"""Functions sourcegrad must refuse, each with the line the refusal must name."""
+
+import numpy as np
+
+
+def no_rule(x):
+    y = np.sort(x)  # REFUSE: no_rule
+    return np.sum(y)
+
+
+def non_scalar(x):
+    return np.tanh(x)  # REFUSE: non_scalar
+
+
+def returns_tuple(x):
+    return np.sum(x), np.mean(x)  # REFUSE: returns_tuple
+
+
+def int_argument(n, x):  # REFUSE: int_argument
+    return np.sum(x * n)
+
+
+def unknown_attribute(x):
+    y = x.frobnicate()  # REFUSE: unknown_attribute
+    return np.sum(y)
+
+
+def opaque_expression(x):
+    y = x if np.sum(x) > 0 else -x  # REFUSE: opaque_expression
+    return np.sum(y)
+
+
+def uses_if(x):
+    if np.sum(x) > 0:  # REFUSE: uses_if
+        x = x * 2.0
+    return np.sum(x)
+
+
+def uses_for(x):
+    for _ in range(3):  # REFUSE: uses_for
+        x = np.sin(x)
+    return np.sum(x)
+
+
+def subscript_assign(x):
+    y = np.zeros(3)
+    y[0] = x[0]  # REFUSE: subscript_assign
+    return np.sum(y)
+
+
+def uses_try(x):
+    try:  # REFUSE: uses_try
+        y = np.log(x)
+    except ValueError:
+        y = x
+    return np.sum(y)
+
+
+def uses_global(x):
+    global COUNTER  # REFUSE: uses_global
+    return np.sum(x)
+
+
+def no_return(x):  # REFUSE: no_return
+    np.sum(x)
+
+
+def missing_field(p):
+    return np.sum(p["w"] * p["nope"])  # REFUSE: missing_field
+
+
+def calls_helper(x):
+    return np.sum(helper(x))  # REFUSE: calls_helper
+
+
+def helper(x):
+    return x * 2.0
+
+
+def raises_inside(x, i):
+    y = np.exp(x)
+    z = y[i]  # RAISE: raises_inside
+    return np.sum(z)

@@ -1,0 +1,107 @@
+"""Every refusal is a sourcegrad exception naming the user's file:line and the way out."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import sourcegrad as sg
+
+from . import refusal_cases as cases
+
+CASES_FILE = cases.__file__
+
+
+def line_of(tag: str) -> int:
+    for n, line in enumerate(Path(CASES_FILE).read_text().splitlines(), start=1):
+        if line.rstrip().endswith(tag):
+            return n
+    raise LookupError(tag)
+
+
+X = np.array([0.5, -1.0, 2.0])
+
+CASES = [
+    ("no_rule", sg.NoRuleError, (X,), "defvjp"),
+    ("non_scalar", sg.NonScalarOutputError, (X,), "vjp"),
+    ("returns_tuple", sg.NonScalarOutputError, (X,), "has_aux"),
+    ("unknown_attribute", sg.NoRuleError, (X,), "frobnicate"),
+    ("opaque_expression", sg.UnsupportedSyntaxError, (X,), "np.where"),
+    ("uses_if", sg.UnsupportedSyntaxError, (X,), "np.where"),
+    ("uses_for", sg.UnsupportedSyntaxError, (X,), "array operations"),
+    ("subscript_assign", sg.UnsupportedSyntaxError, (X,), "functionally"),
+    ("uses_try", sg.UnsupportedSyntaxError, (X,), "caller"),
+    ("uses_global", sg.UnsupportedSyntaxError, (X,), "argument"),
+    ("no_return", sg.UnsupportedSyntaxError, (X,), "return"),
+    ("missing_field", sg.UnsupportedSyntaxError, ({"w": X},), "nope"),
+    ("calls_helper", sg.NoRuleError, (X,), "helper"),
+]
+
+
+@pytest.mark.parametrize("name,exc,args,hint", CASES, ids=[c[0] for c in CASES])
+def test_refusal_names_file_line_and_way_out(name, exc, args, hint):
+    fn = getattr(cases, name)
+    with pytest.raises(exc) as info:
+        sg.grad(fn)(*args)
+    message = str(info.value)
+    assert f"{CASES_FILE}:{line_of('REFUSE: ' + name)}:" in message
+    assert hint in message
+    assert info.value.filename == CASES_FILE
+
+
+def test_integer_wrt_argument_is_refused():
+    with pytest.raises(sg.WrtTypeError) as info:
+        sg.grad(cases.int_argument, 0)(3, X)
+    assert f"{CASES_FILE}:{line_of('REFUSE: int_argument')}:" in str(info.value)
+    with pytest.raises(sg.WrtTypeError):
+        sg.grad(cases.int_argument, 1)(2.0, np.arange(3))
+
+
+def test_wrt_out_of_range_is_refused():
+    with pytest.raises(sg.WrtTypeError) as info:
+        sg.grad(cases.non_scalar, 3)(X)
+    assert "wrt=3" in str(info.value)
+
+
+def test_function_without_source_is_refused():
+    namespace = {"np": np}
+    exec("def made(x):\n    return np.sum(x)\n", namespace)
+    with pytest.raises(sg.NoSourceError) as info:
+        sg.grad(namespace["made"])(X)
+    assert "<string>:1:" in str(info.value)
+    with pytest.raises(sg.NoSourceError):
+        sg.grad(np.sum)(X)
+
+
+def test_lambda_defined_inline_is_refused():
+    f = lambda x: np.sum(x)  # noqa: E731
+    with pytest.raises(sg.SourcegradError) as info:
+        sg.grad(f)(X)
+    assert __file__ in str(info.value)
+
+
+def test_error_inside_generated_code_names_the_users_line():
+    df = sg.grad(cases.raises_inside)
+    with pytest.raises(IndexError) as info:
+        df(X, 10)
+    notes = "\n".join(getattr(info.value, "__notes__", []))
+    assert f"{CASES_FILE}:{line_of('RAISE: raises_inside')}" in notes
+
+
+def test_cli_bad_target_prints_one_line_and_fails():
+    env = dict(os.environ)
+    for target in [f"{CASES_FILE}:no_rule", f"{CASES_FILE}:does_not_exist", "nope.py:f"]:
+        run = subprocess.run(
+            [sys.executable, "-m", "sourcegrad", "show", target],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        assert run.returncode != 0
+        assert run.stdout == ""
+        assert "Traceback" not in run.stderr
+        assert len(run.stderr.strip().splitlines()) == 1
+        assert run.stderr.startswith("sourcegrad: error:")
