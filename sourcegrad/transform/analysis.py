@@ -311,7 +311,9 @@ def _refuse_undifferentiable(core, ops, varied, useful_in):
             continue
         text = core.parsed.line_text(stmt.lineno)
         if op.key == "opaque":
-            hint = _OPAQUE_HINTS.get(type(op.operands[0]), "rewrite it with NumPy calls and operators")
+            hint = _OPAQUE_HINTS.get(
+                type(op.operands[0]), "rewrite it with NumPy calls and operators"
+            )
             raise UnsupportedSyntaxError(
                 f"`{op.label}` computes a differentiated value with syntax sourcegrad does not "
                 f"differentiate (in `{text}`); {hint}",

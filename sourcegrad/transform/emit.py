@@ -100,5 +100,8 @@ def _render(node) -> tuple[str, dict]:
 
 def _unparse(node) -> str:
     tree = gast.gast_to_ast(node)
-    ast.fix_missing_locations(tree) if isinstance(tree, ast.mod) else None
+    for sub in ast.walk(tree):
+        if "lineno" in sub._attributes and getattr(sub, "lineno", None) is None:
+            sub.lineno = 1
+            sub.end_lineno = 1
     return ast.unparse(tree)
