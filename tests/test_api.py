@@ -4,7 +4,6 @@ import linecache
 import threading
 
 import numpy as np
-import pytest
 
 import sourcegrad as sg
 
