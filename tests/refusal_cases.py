@@ -30,15 +30,18 @@ def opaque_expression(x):
     return np.sum(y)
 
 
-def uses_if(x):
-    if np.sum(x) > 0:  # REFUSE: uses_if
-        x = x * 2.0
+def uses_break(x):
+    for _ in range(3):
+        x = np.sin(x)
+        if np.sum(x) > 0:
+            break  # REFUSE: uses_break
     return np.sum(x)
 
 
-def uses_for(x):
-    for _ in range(3):  # REFUSE: uses_for
+def return_in_loop(x):
+    for _ in range(3):
         x = np.sin(x)
+        return np.sum(x)  # REFUSE: return_in_loop
     return np.sum(x)
 
 

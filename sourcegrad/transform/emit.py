@@ -77,25 +77,46 @@ def emit(der: Derivative) -> Emitted:
 
 def _render(node) -> tuple[str, dict]:
     """The function's text (comments included) and a map from its lines to user lines."""
-    header = f"def {node.name}({_unparse(node.args)}):"
-    lines = [header]
+    lines = [f"def {node.name}({_unparse(node.args)}):"]
     users: dict = {}
-    started_adjoint = False
-    last_comment = None
-    for stmt in node.body:
-        adjoint = getattr(stmt, "sg_adjoint", False) or isinstance(stmt, gast.Return)
-        if adjoint and not started_adjoint:
-            started_adjoint = True
-            if len(lines) > 1:
-                lines.append("")
-        comment = getattr(stmt, "sg_comment", None)
-        if comment and comment != last_comment:
-            lines.append("    # " + comment)
-            last_comment = comment
-        for piece in _unparse(stmt).splitlines():
-            users[len(lines)] = getattr(stmt, "lineno", None)
-            lines.append("    " + piece)
+    state = {"adjoint": False, "comment": None}
+
+    def block(stmts, indent):
+        for stmt in stmts:
+            adjoint = getattr(stmt, "sg_adjoint", False) or isinstance(stmt, gast.Return)
+            if indent == 1 and adjoint and not state["adjoint"]:
+                state["adjoint"] = True
+                if len(lines) > 1:
+                    lines.append("")
+            comment = getattr(stmt, "sg_comment", None)
+            if comment and comment != state["comment"]:
+                lines.append("    " * indent + "# " + comment)
+                state["comment"] = comment
+            pad = "    " * indent
+            lineno = getattr(stmt, "lineno", None)
+            if isinstance(stmt, (gast.If, gast.For, gast.While)):
+                users[len(lines)] = lineno
+                lines.append(pad + _header(stmt))
+                block(stmt.body, indent + 1)
+                if stmt.orelse:
+                    lines.append(pad + "else:")
+                    block(stmt.orelse, indent + 1)
+                state["comment"] = None
+                continue
+            for piece in _unparse(stmt).splitlines():
+                users[len(lines)] = lineno
+                lines.append(pad + piece)
+
+    block(node.body, 1)
     return "\n".join(lines), users
+
+
+def _header(stmt) -> str:
+    if isinstance(stmt, gast.If):
+        return f"if {_unparse(stmt.test)}:"
+    if isinstance(stmt, gast.While):
+        return f"while {_unparse(stmt.test)}:"
+    return f"for {_unparse(stmt.target)} in {_unparse(stmt.iter)}:"
 
 
 def _unparse(node) -> str:

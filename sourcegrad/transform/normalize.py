@@ -33,12 +33,9 @@ RUNTIME_NAMES = frozenset(
 )
 
 _REFUSED_STATEMENTS = {
-    gast.If: "`if` statements are not differentiated yet; use np.where(cond, a, b) for a "
-    "data-dependent choice",
-    gast.For: "`for` loops are not differentiated yet; write the computation with array "
-    "operations (np.sum, @, np.cumsum, ...)",
-    gast.While: "`while` loops are not differentiated yet; write the computation with array "
-    "operations",
+    gast.Break: "`break` is not supported yet; loop over a shorter range, or keep a flag "
+    "and skip the rest of the body with `if`",
+    gast.Continue: "`continue` is not supported yet; put the rest of the body under `if`",
     gast.Try: "`try` is not supported in a differentiated function; move error handling to "
     "the caller",
     gast.With: "`with` is not supported in a differentiated function; move the context "
@@ -98,10 +95,14 @@ class _Normalizer:
         self.local_names = set(self.params) | stored
         self.names = S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure))
         self.env = {p: p for p in self.params}
+        self.unversioned = _assigned_in_compound(fn.body)
+        self.depth = 0  # nesting of if/for/while around the statement being lowered
         self.paths = {}  # (param, keys) -> name
         self.path_of = {}  # name -> (param, keys)
         self.path_syntax = {}  # (param, keys) -> ("item" | "attr", ...)
+        self.paths_depth = {}  # (param, keys) -> 0 when read at top level (shareable)
         self.out: list = []
+        self.top_out = self.out
         self.group = 0
         self.lineno = fn.lineno
         self.returns_tuple = False
@@ -183,10 +184,145 @@ class _Normalizer:
             self.ret(stmt)
         elif isinstance(stmt, gast.Pass):
             return
+        elif isinstance(stmt, gast.If):
+            self.if_(stmt)
+        elif isinstance(stmt, gast.For):
+            self.for_(stmt)
+        elif isinstance(stmt, gast.While):
+            self.while_(stmt)
         elif isinstance(stmt, gast.Assert):
             self.emit(self.opaque(stmt), temp=True)
         else:
             self.refuse(f"`{kind.__name__}` statements are not supported here", stmt)
+
+    # --------------------------------------------------------- control flow
+    def block(self, stmts) -> list:
+        """Lower a nested statement list; returns the core statements."""
+        saved, saved_line = self.out, self.lineno
+        self.out = []
+        self.depth += 1
+        for sub in stmts:
+            self.lineno = sub.lineno
+            if isinstance(sub, gast.Return):
+                self.refuse(
+                    "`return` inside `if`/`for`/`while` is not supported yet; assign "
+                    "the result to a variable and return it at the end",
+                    sub,
+                )
+            self.statement(sub)
+        self.depth -= 1
+        out, self.out, self.lineno = self.out, saved, saved_line
+        return out
+
+    def condition(self, test):
+        """The test of an if/while as a temporary that nothing else assigns."""
+        simple = self.simple(test, "cond")
+        t = self.names.fresh("cond")
+        self.emit(S.assign(t, simple), temp=False)
+        self.user_vars.add(t)
+        return S.name(t)
+
+    def if_(self, stmt):
+        test = self.condition(stmt.test)
+        body = self.block(stmt.body)
+        orelse = self.block(stmt.orelse)
+        node = gast.If(test=test, body=body or [gast.Pass()], orelse=orelse)
+        self.emit(node, temp=False)
+
+    def for_(self, stmt):
+        if stmt.orelse:
+            self.refuse("`for ... else` is not supported; use a flag", stmt)
+        assigned = _assigned_in(stmt.body) | _names(stmt.target)
+        it = stmt.iter
+        if _is_range(self, it):
+            args = []
+            for a in it.args:
+                atom = self.atom(a, "n")
+                if isinstance(atom, gast.Name) and atom.id in assigned:
+                    t = self.names.fresh(atom.id + "_start")
+                    self.emit(S.assign(t, atom), temp=True)
+                    atom = S.name(t)
+                args.append(atom)
+            if not isinstance(stmt.target, gast.Name):
+                self.refuse("iterate over range() with a single loop variable", stmt)
+            target = stmt.target.id
+            self.env[target] = target
+            header = S.call(S.name("range"), args)
+            body = self.block(stmt.body)
+        else:
+            # `for x in xs`, `zip`, `enumerate`: iterate over positions, read elements
+            length, getters = self.iteration(it, stmt.target)
+            target = self.names.fresh("k")
+            header = S.call(S.name("range"), [length])
+            body_stmts = [
+                gast.Assign(targets=[tgt], value=get(S.name(target)), type_comment=None)
+                for tgt, get in getters
+            ]
+            for b in body_stmts:
+                b.lineno = stmt.lineno
+            body = self.block(body_stmts + list(stmt.body))
+        loop = gast.For(
+            target=S.name(target, store=True),
+            iter=header,
+            body=body or [gast.Pass()],
+            orelse=[],
+            type_comment=None,
+        )
+        self.emit(loop, temp=False)
+
+    def iteration(self, it, target):
+        """``(length atom, [(target, index -> element expression)])`` for a loop over ``it``."""
+        if (
+            isinstance(it, gast.Call)
+            and isinstance(it.func, gast.Name)
+            and it.func.id in ("zip", "enumerate")
+            and not it.keywords
+        ):
+            if it.func.id == "enumerate":
+                if len(it.args) != 1 or not (
+                    isinstance(target, gast.Tuple) and len(target.elts) == 2
+                ):
+                    self.refuse("use `for i, x in enumerate(xs)`", it)
+                length, getters = self.iteration(it.args[0], target.elts[1])
+                return length, [(target.elts[0], lambda k: k)] + getters
+            if not (isinstance(target, gast.Tuple) and len(target.elts) == len(it.args)):
+                self.refuse("unpack zip() into as many names as it has arguments", it)
+            parts = [self.iteration(a, t) for a, t in zip(it.args, target.elts)]
+            lengths = [p[0] for p in parts]
+            length = lengths[0]
+            if len(lengths) > 1:
+                t = self.names.fresh("n")
+                self.emit(S.assign(t, S.call(S.name("min"), lengths)), temp=True)
+                length = S.name(t)
+            return length, [g for p in parts for g in p[1]]
+        seq = self.atom(it, "seq")
+        if isinstance(seq, gast.Name) and seq.id in self.unversioned:
+            t = self.names.fresh(seq.id + "_seq")
+            self.emit(S.assign(t, seq), temp=True)
+            seq = S.name(t)
+        n = self.names.fresh("n")
+        self.emit(S.assign(n, S.call(S.name("len"), [seq])), temp=True)
+        return S.name(n), [
+            (
+                target,
+                lambda k, seq=seq: gast.Subscript(value=S.clone(seq), slice=k, ctx=gast.Load()),
+            )
+        ]
+
+    def while_(self, stmt):
+        if stmt.orelse:
+            self.refuse("`while ... else` is not supported; use a flag", stmt)
+        test = self.condition(stmt.test)
+        body = self.block(stmt.body)
+        saved, self.out = self.out, body
+        self.depth += 1
+        self.lineno = stmt.lineno
+        simple = self.simple(stmt.test, "cond")
+        self.emit(S.assign(test.id, simple), temp=False)
+        self.depth -= 1
+        self.out = saved
+        loop = gast.While(test=S.clone(test), body=body, orelse=[])
+        self.emit(loop, temp=False)
 
     def ret(self, stmt):
         if stmt.value is None:
@@ -229,12 +365,25 @@ class _Normalizer:
 
     def bind(self, user_name: str, value):
         path = self.path(value) if isinstance(value, (gast.Subscript, gast.Attribute)) else None
-        if path is not None and user_name not in self.env:
+        if path is not None and user_name not in self.env and user_name not in self.unversioned:
             # `W = params["W"]`: the user's own name for a path read.
             self.env[user_name] = self.path_read(*path, ident=user_name)
             return
         simple = self.simple(value, user_name)
-        new = self.names.fresh(user_name) if user_name in self.env else user_name
+        if (
+            user_name in self.unversioned
+            and user_name in S.names_in(simple)
+            and not S.is_atom(simple)
+        ):
+            # `x = f(x)` overwrites an input of its own operation; computing into a temporary
+            # first keeps both values reachable for the adjoint
+            t = self.names.fresh(user_name, always_suffix=True)
+            self.emit(S.assign(t, simple), temp=True)
+            simple = S.name(t)
+        if user_name in self.unversioned:
+            new = user_name  # assigned inside control flow: one name, overwritten in place
+        else:
+            new = self.names.fresh(user_name) if user_name in self.env else user_name
         self.names.reserve(new)
         self.env[user_name] = new
         self.user_vars.add(new)
@@ -365,7 +514,7 @@ class _Normalizer:
         return {k for k, v in self.env.items() if v in self.path_of}
 
     def path_read(self, root: str, keys: tuple, syntax: tuple, ident: str | None = None) -> str:
-        if (root, keys) in self.paths:
+        if (root, keys) in self.paths and self.paths_depth[(root, keys)] <= self.depth:
             return self.paths[(root, keys)]
         self.path_syntax[(root, keys)] = syntax
         if ident is None:
@@ -373,7 +522,19 @@ class _Normalizer:
         self.names.reserve(ident)
         self.user_vars.add(ident)
         self.paths[(root, keys)] = ident
+        self.paths_depth[(root, keys)] = 0
         self.path_of[ident] = (root, keys)
+        if self.depth:
+            # inside if/for/while: read the argument once, before the outermost statement,
+            # so that the gradient collects every iteration's contribution in one place
+            saved, self.out = self.out, self.top_out
+            try:
+                return self._emit_path(ident, root, keys, syntax)
+            finally:
+                self.out = saved
+        return self._emit_path(ident, root, keys, syntax)
+
+    def _emit_path(self, ident, root, keys, syntax):
         value = S.name(root)
         for k, how in zip(keys, syntax):
             if how == "attr":
@@ -393,6 +554,34 @@ class _Normalizer:
 
 
 _ARRAY_ATTRIBUTES = frozenset({"T", "shape", "ndim", "size", "dtype", "real", "imag", "flat", "mT"})
+
+
+def _names(target) -> set:
+    return {n.id for n in gast.walk(target) if isinstance(n, gast.Name)}
+
+
+def _assigned_in(stmts) -> set:
+    out = set()
+    for s in stmts:
+        for n in gast.walk(s):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                out.add(n.id)
+    return out
+
+
+def _assigned_in_compound(stmts) -> set:
+    """Names assigned inside an if/for/while (loop variables included)."""
+    out = set()
+    for s in stmts:
+        if isinstance(s, (gast.If, gast.For, gast.While)):
+            out |= _assigned_in([s])
+    return out
+
+
+def _is_range(self, it) -> bool:
+    if not (isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "range"):
+        return False
+    return resolve(self.p, it.func, self.local_names) is range and not it.keywords
 
 
 def _base(target) -> str:

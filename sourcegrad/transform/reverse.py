@@ -53,6 +53,7 @@ class _Reverse:
         self.defined: set = set()
         self.adj_of: dict = {}  # adjoint name -> primal name
         self.parts: dict = {p: [] for p in self.core.params}
+        self.counters: dict = {}  # id(while statement) -> its iteration counter
 
     def adjname(self, x: str) -> str:
         if x not in self.adj_names:
@@ -65,35 +66,40 @@ class _Reverse:
         core = self.core
         body = core.node.body
         ret = body[-1]
-        forward = [S.clone(s) for s in body[:-1]]
-        for orig, new in zip(body[:-1], forward):
-            op = self.a.ops.get(id(orig))
-            new.sg_pure = isinstance(orig, gast.Assign) and op is not None and op.pure
+        main = body[:-1]
+        self.overwritable = _overwritable(main)
+        self.exists_before, self.loop_inits = _existence(main, core.params)
+        self.tape = None
         adjoint: list = []
         out = self.a.output
         args = S.clone(core.node.args)
-        if isinstance(out, gast.Name) and out.id in self.a.active:
-            if self.mode == "vjp":
-                seed_name = self.names.fresh("g_out")
-                args.args.append(
-                    gast.Name(id=seed_name, ctx=gast.Param(), annotation=None, type_comment=None)
-                )
-                seed = S.name(seed_name)
-            else:
-                seed = S.const(1.0)
-            self.accumulate(out, seed, adjoint)
-        elif self.mode == "vjp":
+        seed = S.const(1.0)
+        if self.mode == "vjp":
             seed_name = self.names.fresh("g_out")
             args.args.append(
                 gast.Name(id=seed_name, ctx=gast.Param(), annotation=None, type_comment=None)
             )
-        for stmt in reversed(body[:-1]):
-            block = self.adjoint_of(stmt)
-            if block:
-                text = _statement_text(self.core.parsed, stmt)
-                block[0].sg_comment = f"line {stmt.lineno}: {text}"
-                adjoint.extend(block)
+            seed = S.name(seed_name)
+        if isinstance(out, gast.Name) and out.id in self.a.active:
+            self.accumulate(out, seed, adjoint)
+        adjoint.extend(self.rev_block(main))
         grads = self.gradient()
+        # the tape keeps only what the adjoint reads and the forward sweep overwrites
+        read = set()
+        for stmt in adjoint:
+            read |= {
+                n.id
+                for n in gast.walk(stmt)
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
+            }
+        read |= {n.id for n in gast.walk(grads) if isinstance(n, gast.Name)}
+        self.recorded = (self.overwritable & read) - set(self.adj_of)
+        forward = self.fwd_block(main, top=True)
+        adjoint = self.resolve_pops(adjoint)
+        if self.tape is not None:
+            start = S.assign(self.tape, gast.List(elts=[], ctx=gast.Load()), core.node.lineno)
+            start.sg_pure = False
+            forward.insert(0, start)
         value = S.clone(ret.value)
         result = gast.Return(value=gast.Tuple(elts=[value, grads], ctx=gast.Load()))
         name = ("d_" if self.mode == "grad" else "vjp_") + core.node.name
@@ -107,6 +113,192 @@ class _Reverse:
         )
         fn.lineno = core.node.lineno
         return Derivative(fn, self.refs, self.a, self.mode, dict(self.adj_names))
+
+    # ------------------------------------------------------------ forward sweep
+    def tape_name(self) -> str:
+        if self.tape is None:
+            self.tape = self.names.fresh("tape")
+        return self.tape
+
+    def fwd_block(self, stmts, top=False) -> list:
+        out = []
+        for stmt in stmts:
+            if top and id(stmt) in self.loop_inits:
+                for x in sorted(self.loop_inits[id(stmt)] & self.recorded):
+                    init = S.assign(x, S.const(None), stmt.lineno)
+                    init.sg_pure = False
+                    out.append(init)
+            if isinstance(stmt, gast.Assign):
+                for t in sorted(self.pushed(stmt)):
+                    out.append(self.push(t, stmt.lineno))
+                new = S.clone(stmt)
+                op = self.a.ops.get(id(stmt))
+                new.sg_pure = op is not None and op.pure
+                out.append(new)
+            elif isinstance(stmt, gast.If):
+                node = gast.If(
+                    test=S.clone(stmt.test),
+                    body=self.fwd_block(stmt.body) or [gast.Pass()],
+                    orelse=self.fwd_block(stmt.orelse),
+                )
+                out.append(self._meta(node, stmt))
+            elif isinstance(stmt, gast.For):
+                node = gast.For(
+                    target=S.clone(stmt.target),
+                    iter=S.clone(stmt.iter),
+                    body=self.fwd_block(stmt.body) or [gast.Pass()],
+                    orelse=[],
+                    type_comment=None,
+                )
+                out.append(self._meta(node, stmt))
+            elif isinstance(stmt, gast.While):
+                n = self.counters[id(stmt)]
+                out.append(self._meta(S.assign(n, S.const(0)), stmt))
+                body = self.fwd_block(stmt.body)
+                body.append(
+                    self._meta(
+                        S.assign(n, gast.BinOp(left=S.name(n), op=gast.Add(), right=S.const(1))),
+                        stmt,
+                    )
+                )
+                node = gast.While(test=S.clone(stmt.test), body=body, orelse=[])
+                out.append(self._meta(node, stmt))
+            else:
+                new = S.clone(stmt)
+                new.sg_pure = False
+                out.append(new)
+        return out
+
+    @staticmethod
+    def _meta(node, stmt):
+        node.lineno = stmt.lineno
+        node.sg_pure = False
+        node.sg_group = getattr(stmt, "sg_group", None)
+        return node
+
+    def pushed(self, stmt) -> set:
+        """Names whose old value the forward sweep saves before ``stmt`` overwrites them."""
+        return (_targets(stmt) & self.recorded) & self.exists_before.get(id(stmt), set())
+
+    def push(self, x, lineno):
+        call = S.call(
+            gast.Attribute(value=S.name(self.tape_name()), attr="append", ctx=gast.Load()),
+            [S.name(x)],
+        )
+        node = gast.Expr(value=call)
+        node.lineno = lineno
+        node.sg_pure = False
+        return node
+
+    def resolve_pops(self, stmts) -> list:
+        out = []
+        for stmt in stmts:
+            marker = getattr(stmt, "sg_pop", None)
+            if marker is not None:
+                names, origin = marker
+                for x in sorted(self.pushed(origin)):
+                    pop = S.call(
+                        gast.Attribute(value=S.name(self.tape_name()), attr="pop", ctx=gast.Load())
+                    )
+                    node = self._mark(S.assign(x, pop, origin.lineno))
+                    node.sg_keep = True
+                    out.append(node)
+                continue
+            for attr in ("body", "orelse"):
+                if getattr(stmt, attr, None):
+                    setattr(stmt, attr, self.resolve_pops(getattr(stmt, attr)))
+            if isinstance(stmt, (gast.If, gast.For, gast.While)):
+                if not stmt.body and not getattr(stmt, "orelse", None):
+                    continue
+                if not stmt.body:
+                    stmt.body = [gast.Pass()]
+            out.append(stmt)
+        return out
+
+    # ------------------------------------------------------------ adjoint sweep
+    def rev_block(self, stmts) -> list:
+        out: list = []
+        for stmt in reversed(stmts):
+            if isinstance(stmt, gast.Assign):
+                block = self.adjoint_of(stmt)
+                if block:
+                    text = _statement_text(self.core.parsed, stmt)
+                    block[0].sg_comment = f"line {stmt.lineno}: {text}"
+                    out.extend(block)
+                targets = _targets(stmt)
+                if targets & self.overwritable:
+                    marker = gast.Expr(value=S.const(None))
+                    marker.sg_pop = (targets, stmt)
+                    out.append(marker)
+                self.defined -= targets
+            elif isinstance(stmt, gast.If):
+                out.extend(self.rev_if(stmt))
+            elif isinstance(stmt, (gast.For, gast.While)):
+                out.extend(self.rev_loop(stmt))
+        return out
+
+    def rev_if(self, stmt) -> list:
+        before = set(self.defined)
+        body = self.rev_block(stmt.body)
+        after_body = set(self.defined)
+        self.defined = set(before)
+        orelse = self.rev_block(stmt.orelse)
+        after_else = set(self.defined)
+        for x in sorted(after_body - after_else):
+            orelse.append(self._mark(S.assign(self.adjname(x), self._zeros_like(x))))
+        for x in sorted(after_else - after_body):
+            body.append(self._mark(S.assign(self.adjname(x), self._zeros_like(x))))
+        self.defined = after_body | after_else
+        if not body and not orelse:
+            return []
+        node = gast.If(test=S.clone(stmt.test), body=body, orelse=orelse)
+        node.lineno = stmt.lineno
+        node.sg_adjoint = True
+        node.sg_comment = f"line {stmt.lineno}: {_statement_text(self.core.parsed, stmt)}"
+        return [node]
+
+    def rev_loop(self, stmt) -> list:
+        carried = self.carried(stmt)
+        pre = []
+        for x in sorted(carried - self.defined):
+            pre.append(self._mark(S.assign(self.adjname(x), self._zeros_like(x))))
+        self.defined |= carried
+        entry = set(self.defined)
+        body = self.rev_block(stmt.body)
+        for x in sorted(carried - self.defined):
+            body.append(self._mark(S.assign(self.adjname(x), self._zeros_like(x))))
+        self.defined = entry
+        if isinstance(stmt, gast.For):
+            target = S.clone(stmt.target)
+            header = S.call(S.name("reversed"), [S.clone(stmt.iter)])
+        else:
+            n = self.names.fresh("n_iter")
+            self.counters[id(stmt)] = n
+            target = S.name(self.names.fresh("_", always_suffix=True), store=True)
+            header = S.call(S.name("range"), [S.name(n)])
+        node = gast.For(
+            target=target, iter=header, body=body or [gast.Pass()], orelse=[], type_comment=None
+        )
+        node.lineno = stmt.lineno
+        node.sg_adjoint = True
+        node.sg_comment = f"line {stmt.lineno}: {_statement_text(self.core.parsed, stmt)}"
+        if pre:
+            pre[0].sg_comment = node.sg_comment
+        return pre + [node]
+
+    def carried(self, loop) -> set:
+        """Adjoints that live across iterations: of names that exist before the loop and are
+        read (accumulated into) or assigned in its body."""
+        touched = set()
+        for stmt in _walk(loop.body):
+            if isinstance(stmt, gast.Assign):
+                touched |= _targets(stmt)
+                op = self.a.ops.get(id(stmt))
+                if op is not None:
+                    for atom in op.diff_atoms():
+                        touched |= {n.id for n in gast.walk(atom) if isinstance(n, gast.Name)}
+        existing = self.exists_before.get(id(loop), set()) | self.defined
+        return touched & existing & self.a.active
 
     # ------------------------------------------------------------ one statement
     def adjoint_of(self, stmt) -> list:
@@ -268,6 +460,74 @@ class _Reverse:
         return S.call(gl, [like, _parts_node(merged)])
 
 
+def _walk(stmts):
+    for stmt in stmts:
+        yield stmt
+        for attr in ("body", "orelse"):
+            yield from _walk(getattr(stmt, attr, []) or [])
+
+
+def _overwritable(stmts) -> set:
+    """Names assigned more than once as the function runs: in a loop, or in several places."""
+    counts: dict = {}
+    in_loop = set()
+
+    def visit(block, looping):
+        for stmt in block:
+            if isinstance(stmt, gast.Assign):
+                for t in _targets(stmt):
+                    counts[t] = counts.get(t, 0) + 1
+                    if looping:
+                        in_loop.add(t)
+            for attr in ("body", "orelse"):
+                visit(
+                    getattr(stmt, attr, []) or [],
+                    looping or isinstance(stmt, (gast.For, gast.While)),
+                )
+
+    visit(stmts, False)
+    return in_loop | {t for t, n in counts.items() if n > 1}
+
+
+def _existence(stmts, params):
+    """For each statement, the names that may hold a value before it runs; and, for each
+    top-level if/for/while, the names it assigns that may not exist before it (the forward
+    sweep gives them a value first, so that saving the old value is always possible)."""
+    exists: dict = {}
+    inits: dict = {}
+    known = set(params)
+
+    def assigned(block):
+        return {t for s in _walk(block) if isinstance(s, gast.Assign) for t in _targets(s)}
+
+    def visit(block, looping):
+        for stmt in block:
+            if isinstance(stmt, (gast.For, gast.While)):
+                inner = assigned(stmt.body)
+                if isinstance(stmt, gast.For):
+                    inner |= {n.id for n in gast.walk(stmt.target) if isinstance(n, gast.Name)}
+                if not looping:
+                    inits[id(stmt)] = inner - known
+                exists[id(stmt)] = set(known)
+                known.update(inner)
+                visit(stmt.body, True)
+            elif isinstance(stmt, gast.If):
+                inner = assigned(stmt.body) | assigned(stmt.orelse)
+                if not looping:
+                    inits[id(stmt)] = inner - known
+                    known.update(inner)
+                exists[id(stmt)] = set(known)
+                visit(stmt.body, looping)
+                visit(stmt.orelse, looping)
+            else:
+                exists[id(stmt)] = set(known)
+                if isinstance(stmt, gast.Assign):
+                    known.update(_targets(stmt))
+
+    visit(stmts, False)
+    return exists, inits
+
+
 def shape_key(analysis: Analysis, adj_of: dict, e):
     """A token equal for expressions whose shapes are provably equal; ``"scalar"`` for
     numbers and 0-d values; None when unknown."""
@@ -322,10 +582,14 @@ def _parts_node(parts):
 
 def _statement_text(parsed, stmt) -> str:
     node = None
-    for user_stmt in parsed.node.body:
-        if user_stmt.lineno == stmt.lineno:
+    for user_stmt in _walk(parsed.node.body):
+        if getattr(user_stmt, "lineno", None) == stmt.lineno:
             node = user_stmt
             break
+    if isinstance(stmt, (gast.If, gast.For, gast.While)) or isinstance(
+        node, (gast.If, gast.For, gast.While)
+    ):
+        return parsed.line_text(stmt.lineno)
     end = getattr(node, "end_lineno", None) or stmt.lineno
     lines = [parsed.line_text(n) for n in range(stmt.lineno, end + 1)]
     return " ".join(line for line in lines if line)

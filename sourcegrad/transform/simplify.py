@@ -71,18 +71,23 @@ def _uses(body):
     return counts
 
 
+_COMPOUND = (gast.If, gast.For, gast.While)
+
+
 def _read_parts(stmt):
     if isinstance(stmt, gast.Assign):
         return [stmt.value]
-    if isinstance(stmt, gast.If):
+    if isinstance(stmt, (gast.If, gast.While)):
         return [stmt.test]
+    if isinstance(stmt, gast.For):
+        return [stmt.iter]
     return [stmt]
 
 
 def _walk_stmts(body):
     for stmt in body:
         yield stmt
-        if isinstance(stmt, gast.If):
+        if isinstance(stmt, _COMPOUND):
             yield from _walk_stmts(stmt.body)
             yield from _walk_stmts(stmt.orelse)
 
@@ -132,8 +137,10 @@ def _replace_everywhere(body, mapping):
     for stmt in _walk_stmts(body):
         if isinstance(stmt, gast.Assign):
             stmt.value = S.rename(stmt.value, mapping)
-        elif isinstance(stmt, gast.If):
+        elif isinstance(stmt, (gast.If, gast.While)):
             stmt.test = S.rename(stmt.test, mapping)
+        elif isinstance(stmt, gast.For):
+            stmt.iter = S.rename(stmt.iter, mapping)
         elif isinstance(stmt, (gast.Return, gast.Expr)):
             stmt.value = S.rename(stmt.value, mapping)
 
@@ -327,9 +334,14 @@ def _scalar_broadcasts(body, der):
 # --------------------------------------------------------------------------- inlining
 
 
-def _inline(body, keep):
-    """Inline single-use temporaries into their one use (top-level block only)."""
-    defs, uses = _defs(body), _uses(body)
+def _inline(body, keep, defs=None, uses=None):
+    """Inline single-use temporaries into their one use, within each block."""
+    if defs is None:
+        defs, uses = _defs(body), _uses(body)
+    for stmt in body:
+        if isinstance(stmt, _COMPOUND):
+            if _inline(stmt.body, keep, defs, uses) or _inline(stmt.orelse, keep, defs, uses):
+                return True
     for i, stmt in enumerate(body):
         t = _simple_target(stmt)
         if t is None or t in keep or defs.get(t) != 1 or uses.get(t) != 1:
@@ -343,7 +355,7 @@ def _inline(body, keep):
         if j is None:
             continue
         user = body[j]
-        if isinstance(user, gast.If):
+        if isinstance(user, _COMPOUND):
             continue
         if forward_temp and (
             _is_adjoint(user) or getattr(user, "sg_group", None) != getattr(stmt, "sg_group", None)
@@ -369,7 +381,7 @@ def _paren(node):
 
 def _use_site(body, start, name):
     for k in range(start, len(body)):
-        for part in _read_parts(body[k]) if not isinstance(body[k], gast.If) else [body[k]]:
+        for part in _read_parts(body[k]) if not isinstance(body[k], _COMPOUND) else [body[k]]:
             if any(
                 isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, gast.Load)
                 for n in gast.walk(part)
@@ -429,7 +441,7 @@ def _dce(body):
         if not isinstance(stmt, gast.Assign):
             continue
         pure = _is_adjoint(stmt) or getattr(stmt, "sg_pure", False)
-        if not pure:
+        if not pure or getattr(stmt, "sg_keep", False):
             continue
         targets = {n.id for n in gast.walk(stmt.targets[0]) if isinstance(n, gast.Name)}
         if any(uses.get(t) for t in targets):
@@ -439,8 +451,29 @@ def _dce(body):
         body.remove(stmt)
         changed = True
     for stmt in body:
-        if isinstance(stmt, gast.If):
-            changed |= _dce(stmt.body) | _dce(stmt.orelse)
+        if isinstance(stmt, _COMPOUND):
+            changed |= _dce_block(stmt.body, uses) | _dce_block(stmt.orelse, uses, True)
+    return changed
+
+
+def _dce_block(body, uses, orelse=False):
+    changed = False
+    for stmt in list(body):
+        if isinstance(stmt, _COMPOUND):
+            changed |= _dce_block(stmt.body, uses) | _dce_block(stmt.orelse, uses, True)
+            continue
+        if not isinstance(stmt, gast.Assign):
+            continue
+        pure = _is_adjoint(stmt) or getattr(stmt, "sg_pure", False)
+        if not pure or getattr(stmt, "sg_keep", False):
+            continue
+        targets = {n.id for n in gast.walk(stmt.targets[0]) if isinstance(n, gast.Name)}
+        if any(uses.get(t) for t in targets):
+            continue
+        body.remove(stmt)
+        changed = True
+    if not body and not orelse:
+        body.append(gast.Pass())
     return changed
 
 
