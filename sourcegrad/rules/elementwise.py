@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from ..runtime.helpers import sum_to
-from .registry import adjoint, d, nondifferentiable
+from ..runtime.helpers import sum_to, unclip
+from .registry import adjoint, d, nondifferentiable, static
 
 # ---------------------------------------------------------------- unary
 
@@ -148,9 +148,17 @@ def _rad2deg(z, x):
     d[x] += d[z] * (180.0 / np.pi)
 
 
-@adjoint(np.copy, np.array, np.asarray, np.ascontiguousarray, float, "copy", "astype", "item")
+@adjoint(np.copy, np.asarray, float, "copy", "astype", "item")
 def _identity(z, x, *args, **kwargs):
     d[x] += d[z]
+
+
+@adjoint(np.array)
+def _array(z, a, dtype=None, *, copy=True, order="K", subok=False, ndmin=0, like=None):
+    if static(ndmin == 0):
+        d[a] += d[z]
+    else:  # leading axes added
+        d[a] += np.reshape(d[z], np.shape(a))
 
 
 # ---------------------------------------------------------------- binary (broadcasting)
@@ -224,12 +232,20 @@ def _where(z, condition, x, y):
 
 @adjoint(np.clip)
 def _clip(z, a, a_min=None, a_max=None):
-    if a_min is None:
+    if static(a_min is None and np.ndim(a_max) == 0):
         d[a] += d[z] * (a <= a_max)
-    elif a_max is None:
+        d[a_max] += np.sum(d[z] * (a > a_max))
+    elif static(a_max is None and np.ndim(a_min) == 0):
         d[a] += d[z] * (a >= a_min)
-    else:
+        d[a_min] += np.sum(d[z] * (a < a_min))
+    elif static(np.ndim(a_min) == 0 and np.ndim(a_max) == 0):
         d[a] += d[z] * ((a >= a_min) & (a <= a_max))
+        d[a_min] += np.sum(d[z] * (a < a_min))
+        d[a_max] += np.sum(d[z] * (a > a_max))
+    else:  # array bounds (broadcasting), or bounds known only at run time
+        d[a] += unclip(d[z], a, a_min, a_max, 0)
+        d[a_min] += unclip(d[z], a, a_min, a_max, 1)
+        d[a_max] += unclip(d[z], a, a_min, a_max, 2)
 
 
 nondifferentiable(

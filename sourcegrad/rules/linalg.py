@@ -133,7 +133,7 @@ def _slogdet(z, a):
 
 @adjoint(np.linalg.norm)
 def _norm(z, x, ord=None, axis=None, keepdims=False):
-    if ord is None and axis is None and not keepdims:
+    if static(ord is None and axis is None and not keepdims):
         d[x] += d[z] / z * x
     else:
         d[x] += unnorm(d[z], x, z, ord, axis, keepdims)

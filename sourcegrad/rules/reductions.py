@@ -3,7 +3,7 @@
 import numpy as np
 
 from ..runtime.helpers import expand_to, unreduce
-from .registry import adjoint, d, nondifferentiable
+from .registry import adjoint, d, nondifferentiable, static
 
 
 @adjoint(np.sum)
@@ -29,10 +29,15 @@ def _prod(z, a, axis=None, dtype=None, out=None, keepdims=False):
 
 @adjoint(np.max, np.amax, np.min, np.amin)
 def _max(z, a, axis=None, out=None, keepdims=False):
-    hit = a == expand_to(z, a, axis, keepdims)
-    d[a] += (
-        unreduce(d[z], a, axis, keepdims) * hit / np.sum(hit, axis, keepdims=True, dtype=a.dtype)
-    )
+    if static(np.ndim(a) == 0):
+        d[a] += d[z]
+    else:
+        hit = a == expand_to(z, a, axis, keepdims)
+        d[a] += (
+            unreduce(d[z], a, axis, keepdims)
+            * hit
+            / np.sum(hit, axis, keepdims=True, dtype=a.dtype)
+        )
 
 
 @adjoint(np.var)

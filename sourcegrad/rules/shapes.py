@@ -14,7 +14,16 @@ from ..runtime.shape_helpers import (
 from .registry import adjoint, d, nondifferentiable
 
 
-@adjoint(np.reshape, np.ravel, np.squeeze, np.expand_dims, np.atleast_1d, np.atleast_2d, "reshape")
+@adjoint(
+    np.reshape,
+    np.ravel,
+    np.squeeze,
+    np.expand_dims,
+    np.atleast_1d,
+    np.atleast_2d,
+    np.ascontiguousarray,
+    "reshape",
+)
 def _reshape(z, a, *args, **kwargs):
     d[a] += np.reshape(d[z], np.shape(a))
 

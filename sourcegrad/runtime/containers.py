@@ -100,7 +100,12 @@ def _add(a, b):
 
 def _fresh(like, g, seen):
     """``g`` as a new array of ``like``'s type, shape and dtype, owned by the caller."""
-    if not hasattr(g, "shape") or np.shape(g) != np.shape(like) or g.dtype != like.dtype:
+    if (
+        not hasattr(g, "shape")
+        or isinstance(g, np.generic)  # a NumPy scalar stands for a 0-d array: make one
+        or np.shape(g) != np.shape(like)
+        or g.dtype != like.dtype
+    ):
         out = np.zeros_like(like)
         out[...] = g
         seen.add(id(out))

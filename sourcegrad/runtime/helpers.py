@@ -53,15 +53,51 @@ def _is_basic_index(idx) -> bool:
     return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in items)
 
 
+class Pieces(tuple):
+    """The adjoint of a tuple or list value, item by item (the pieces of ``np.split``, the
+    fields of ``np.linalg.slogdet``). Adjoints accumulate with ``+``, which here adds item by
+    item instead of concatenating; it is a tuple, so NumPy takes it as a sequence of arrays."""
+
+    __slots__ = ()
+
+    def __add__(self, other):
+        if isinstance(other, (tuple, list)) and len(other) == len(self):
+            return Pieces(a + b for a, b in zip(self, other))
+        return NotImplemented
+
+    __radd__ = __add__
+
+
 def unindex(g, x, idx):
     """The adjoint of ``x[idx]``: zeros shaped like ``x`` with ``g`` added at ``idx``
-    (repeated integer indices accumulate)."""
+    (repeated integer indices accumulate). For a tuple or list ``x`` (the pieces may differ
+    in shape), :class:`Pieces` with ``g`` at ``idx`` and zeros elsewhere."""
+    if isinstance(x, (tuple, list)):
+        pieces = [np.zeros_like(v) for v in x]
+        if isinstance(idx, slice):
+            for i, gi in zip(range(len(x))[idx], g):
+                pieces[i] = gi
+        else:
+            pieces[idx] = g
+        return Pieces(pieces)
     out = np.zeros_like(x)
     if _is_basic_index(idx) or _is_mask(idx):
         out[idx] = g
     else:
         np.add.at(out, idx, g)
     return out
+
+
+def unclip(g, a, a_min, a_max, which):
+    """The adjoint of ``a`` (``which=0``), ``a_min`` (1) or ``a_max`` (2) in
+    ``np.clip(a, a_min, a_max)``, where a bound may be None and the bounds may broadcast."""
+    below = False if a_min is None else a < a_min
+    above = False if a_max is None else a > a_max
+    if which == 0:
+        return sum_to(g * np.logical_not(np.logical_or(below, above)), a)
+    if which == 1:
+        return None if a_min is None else sum_to(g * below, a_min)
+    return None if a_max is None else sum_to(g * above, a_max)
 
 
 def _is_mask(idx) -> bool:

@@ -138,19 +138,25 @@ def batch_scale(s, m):
     return np.asarray(s)[..., None, None] * m
 
 
-def unsolve_b(g, a, b, x):
-    """Adjoint of ``b`` in ``x = np.linalg.solve(a, b)``."""
-    if np.ndim(b) == np.ndim(a) - 1:
+def _solve_adjoint(g, a, x):
+    """``a^-T g``, batched like ``x``; ``x`` has one axis less than ``a`` when ``b`` was a
+    (batch of) vector(s) (NumPy 1.x and 2.x decide that differently: ``x`` tells which)."""
+    if np.ndim(x) == np.ndim(a) - 1:
         return np.linalg.solve(_mT(a), g[..., None])[..., 0]
     return np.linalg.solve(_mT(a), g)
 
 
+def unsolve_b(g, a, b, x):
+    """Adjoint of ``b`` in ``x = np.linalg.solve(a, b)`` (summed over broadcast batch axes)."""
+    return sum_to(_solve_adjoint(g, a, x), b)
+
+
 def unsolve_a(g, a, b, x):
-    """Adjoint of ``a`` in ``x = np.linalg.solve(a, b)``."""
-    gb = unsolve_b(g, a, b, x)
-    if np.ndim(b) == np.ndim(a) - 1:
-        return -gb[..., :, None] * x[..., None, :]
-    return -(gb @ _mT(x))
+    """Adjoint of ``a`` in ``x = np.linalg.solve(a, b)`` (summed over broadcast batch axes)."""
+    gb = _solve_adjoint(g, a, x)
+    if np.ndim(x) == np.ndim(a) - 1:
+        return sum_to(-gb[..., :, None] * x[..., None, :], a)
+    return sum_to(-(gb @ _mT(x)), a)
 
 
 def unnorm(g, x, z, ord, axis, keepdims):

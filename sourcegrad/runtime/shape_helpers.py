@@ -5,18 +5,18 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SourcegradError
-from .helpers import sum_to
+from .helpers import Pieces, sum_to
 
 
 def unconcatenate(g, arrays, axis=0):
     """The pieces of ``g`` that came from each of ``arrays`` in ``np.concatenate(arrays, axis)``."""
     if axis is None:
         sizes = np.cumsum([np.size(a) for a in arrays])[:-1]
-        return tuple(
+        return Pieces(
             np.reshape(p, np.shape(a)) for p, a in zip(np.split(np.ravel(g), sizes), arrays)
         )
     sizes = np.cumsum([np.shape(a)[axis] for a in arrays])[:-1]
-    return tuple(np.split(g, sizes, axis))
+    return Pieces(np.split(g, sizes, axis))
 
 
 def untile(g, a, reps):
@@ -76,8 +76,13 @@ def untake_along_axis(g, arr, indices, axis):
         np.add.at(np.ravel(out), indices, g)  # ravel of a fresh array is a view
         return out
     axis = axis % np.ndim(arr)
-    idx = list(np.indices(np.shape(indices), sparse=True))
-    idx[axis] = indices
+    # ``arr`` and ``indices`` broadcast against each other (except along ``axis``)
+    shape = np.shape(g)
+    idx = list(np.indices(shape, sparse=True))
+    for k, n in enumerate(np.shape(arr)):
+        if n == 1 and shape[k] != 1:
+            idx[k] = np.zeros_like(idx[k])
+    idx[axis] = np.broadcast_to(indices, shape)
     np.add.at(out, tuple(idx), g)
     return out
 

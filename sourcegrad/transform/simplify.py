@@ -37,6 +37,7 @@ def simplify(der: Derivative) -> Derivative:
     keep_names |= {der.adj_names[n] for n in keep_names if n in der.adj_names}
     for _ in range(20):
         changed = _propagate(body, keep_names)
+        changed |= _block_copies(body, keep_names, _defs(body))
         changed |= _fold_all(body, der)
         changed |= _scalar_broadcasts(body, der)
         changed |= _inline(body, keep_names)
@@ -133,6 +134,54 @@ def _propagate(body, keep):
     return changed
 
 
+def _block_copies(body, keep, defs):
+    """Inside each block, ``t = v`` (a temporary copy of a name) is replaced by ``v`` in the
+    statements that follow it, up to the first reassignment of ``t`` or ``v``; a copy of a
+    name onto itself is dropped."""
+    changed = False
+    for stmt in list(body):
+        if isinstance(stmt, _COMPOUND):
+            changed |= _block_copies(stmt.body, keep, defs) | _block_copies(stmt.orelse, keep, defs)
+    for i, stmt in enumerate(list(body)):
+        if stmt not in body:
+            continue
+        t = _simple_target(stmt)
+        if t is None or getattr(stmt, "sg_keep", False) or not isinstance(stmt.value, gast.Name):
+            continue
+        v = stmt.value.id
+        if v == t:
+            body.remove(stmt)
+            changed = True
+            continue
+        if (
+            t in keep
+            or defs.get(t) != 1
+            or not (_is_adjoint(stmt) or getattr(stmt, "sg_temp", False))
+        ):
+            continue
+        start = body.index(stmt)
+        for later in body[start + 1 :]:
+            for part in _read_parts(later) if not isinstance(later, _COMPOUND) else [later]:
+                if any(isinstance(n, gast.Name) and n.id == t for n in gast.walk(part)):
+                    changed = True
+            _replace_in(later, {t: stmt.value})
+            if _assigns(later) & {t, v}:
+                break
+    return changed
+
+
+def _replace_in(stmt, mapping):
+    if isinstance(stmt, _COMPOUND):
+        if isinstance(stmt, (gast.If, gast.While)):
+            stmt.test = S.rename(stmt.test, mapping)
+        else:
+            stmt.iter = S.rename(stmt.iter, mapping)
+        for sub in stmt.body + stmt.orelse:
+            _replace_in(sub, mapping)
+    elif isinstance(stmt, (gast.Assign, gast.Return, gast.Expr)):
+        stmt.value = S.rename(stmt.value, mapping)
+
+
 def _replace_everywhere(body, mapping):
     for stmt in _walk_stmts(body):
         if isinstance(stmt, gast.Assign):
@@ -192,25 +241,17 @@ class _Fold(gast.NodeTransformer):
                 if _num(a) and a.value == -1:
                     self.changed = True
                     return gast.UnaryOp(op=gast.USub(), operand=b)
-            if (
-                isinstance(left, gast.UnaryOp)
-                and isinstance(left.op, gast.USub)
-                and _num(left.operand)
-            ):
-                pass
         if isinstance(op, gast.Div) and _num(right) and right.value == 1:
             self.changed = True
             return left
         if isinstance(op, gast.Pow) and _num(right) and right.value == 1:
             self.changed = True
             return left
-        if (
-            isinstance(op, gast.Add)
-            and isinstance(right, gast.UnaryOp)
-            and isinstance(right.op, gast.USub)
-        ):
-            self.changed = True
-            return gast.BinOp(left=left, op=gast.Sub(), right=right.operand)
+        if isinstance(op, gast.Add):
+            positive = _strip_negation(right)
+            if positive is not None:
+                self.changed = True
+                return gast.BinOp(left=left, op=gast.Sub(), right=positive)
         return n
 
     def visit_UnaryOp(self, n):
@@ -264,6 +305,17 @@ class _Fold(gast.NodeTransformer):
             self.changed = True
             return n.value.elts[n.slice.value]
         return n
+
+
+def _strip_negation(e):
+    """``e`` without its leading minus (``-a * b / c`` -> ``a * b / c``), or None."""
+    if isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.USub):
+        return e.operand
+    if isinstance(e, gast.BinOp) and isinstance(e.op, (gast.Mult, gast.Div)):
+        inner = _strip_negation(e.left)
+        if inner is not None:
+            return gast.BinOp(left=inner, op=e.op, right=e.right)
+    return None
 
 
 def _fold_all(body, der):
