@@ -142,7 +142,7 @@ def _block_copies(body, keep, defs):
     for stmt in list(body):
         if isinstance(stmt, _COMPOUND):
             changed |= _block_copies(stmt.body, keep, defs) | _block_copies(stmt.orelse, keep, defs)
-    for i, stmt in enumerate(list(body)):
+    for stmt in list(body):
         if stmt not in body:
             continue
         t = _simple_target(stmt)
