@@ -46,9 +46,9 @@ def return_in_loop(x):
 
 
 def subscript_assign(x):
-    y = np.zeros(3)
-    y[0] = x[0]  # REFUSE: subscript_assign
-    return np.sum(y)
+    y = {"a": np.zeros(3)}
+    y["a"][0] = x[0]  # REFUSE: subscript_assign
+    return np.sum(y["a"])
 
 
 def uses_try(x):

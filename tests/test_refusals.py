@@ -32,7 +32,7 @@ CASES = [
     ("opaque_expression", sg.UnsupportedSyntaxError, (X,), "np.where"),
     ("uses_break", sg.UnsupportedSyntaxError, (X,), "flag"),
     ("return_in_loop", sg.UnsupportedSyntaxError, (X,), "return it at the end"),
-    ("subscript_assign", sg.UnsupportedSyntaxError, (X,), "functionally"),
+    ("subscript_assign", sg.UnsupportedSyntaxError, (X,), "named array"),
     ("uses_try", sg.UnsupportedSyntaxError, (X,), "caller"),
     ("uses_global", sg.UnsupportedSyntaxError, (X,), "argument"),
     ("no_return", sg.UnsupportedSyntaxError, (X,), "return"),

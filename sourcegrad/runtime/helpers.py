@@ -107,3 +107,11 @@ def _is_mask(idx) -> bool:
 def nondiff(value):
     """Identity: marks a value as a constant for differentiation."""
     return value
+
+
+def zero_index(g, idx):
+    """A copy of ``g`` with zeros at ``idx``: the adjoint of the value that ``x[idx] = v``
+    overwrote."""
+    out = g.copy() if hasattr(g, "copy") else np.array(g)
+    out[idx] = 0
+    return out

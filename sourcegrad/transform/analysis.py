@@ -138,7 +138,9 @@ def _output(core: Core):
 
 
 def _targets(stmt) -> set:
-    t = stmt.targets[0]
+    t = stmt.targets[0] if isinstance(stmt, gast.Assign) else stmt.target
+    if isinstance(t, gast.Subscript):
+        return {t.value.id}  # x[k] = v: a new value of x
     if isinstance(t, gast.Name):
         return {t.id}
     return {e.id for e in t.elts}
@@ -155,6 +157,9 @@ def classify(core: Core, stmt) -> Op:
     """The :class:`Op` a core assignment or expression statement performs."""
     value = stmt.value
     parsed = core.parsed
+    if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Subscript):
+        target = stmt.targets[0]
+        return _bind(core, stmt, "setitem", [target.value, target.slice, value], {}, "x[k] = v")
     if getattr(value, "sg_opaque", False):
         return Op("opaque", None, operands=[value], pure=False, label=_text(value))
     if getattr(stmt, "sg_path", None):
@@ -412,6 +417,8 @@ def _rank_of(op: Op, ranks):
     key = op.key
     b = op.bound
     args = [atom_rank(a, ranks) for a in op.operands]
+    if key == "setitem":
+        return args[0] if args else None
     if key in ("copy", "astype", "item") or key in (np.copy, np.asarray, np.array, float):
         return 0 if key in ("item", float) else (args[0] if args else None)
     if isinstance(key, np.ufunc) and key is not np.matmul:

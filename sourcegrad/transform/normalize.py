@@ -165,11 +165,17 @@ class _Normalizer:
                 for target in stmt.targets:
                     self.bind_target(target, value)
         elif isinstance(stmt, gast.AugAssign):
+            if isinstance(stmt.target, gast.Subscript):
+                read = gast.Subscript(
+                    value=S.clone(stmt.target.value),
+                    slice=S.clone(stmt.target.slice),
+                    ctx=gast.Load(),
+                )
+                self.set_item(stmt.target, gast.BinOp(left=read, op=stmt.op, right=stmt.value))
+                return
             if not isinstance(stmt.target, gast.Name):
                 self.refuse(
-                    "in-place assignment into an array (`x[k] += v`) is not differentiated yet; "
-                    "build the new array functionally (np.where, np.concatenate, ...)",
-                    stmt,
+                    f"cannot update `{_text(stmt.target)}` in a differentiated function", stmt
                 )
             current = S.name(stmt.target.id)
             self.bind_target(stmt.target, gast.BinOp(left=current, op=stmt.op, right=stmt.value))
@@ -355,13 +361,32 @@ class _Normalizer:
                 item = gast.Subscript(value=whole, slice=S.const(i), ctx=gast.Load())
                 self.bind_target(sub, item)
         elif isinstance(target, gast.Subscript):
-            self.refuse(
-                "assignment into an array (`x[k] = v`) is not differentiated yet; build the new "
-                "array functionally (np.where, np.concatenate, ...)",
-                target,
-            )
+            self.set_item(target, value)
         else:
             self.refuse(f"cannot assign to `{_text(target)}` in a differentiated function", target)
+
+    def set_item(self, target, value):
+        """``x[k] = v``: a new value of ``x`` (a copy, so that the caller's array and any value
+        the adjoint still needs stay intact) with ``v`` written at ``k``."""
+        if not isinstance(target.value, gast.Name):
+            self.refuse(
+                f"assign into a named array (`x[k] = v`), not into `{_text(target.value)}`", target
+            )
+        user_name = target.value.id
+        v = self.atom(value, user_name)
+        index = self.index(target.slice, user_name)
+        current = S.name(self.env.get(user_name, user_name))
+        copy = S.call(gast.Attribute(value=current, attr="copy", ctx=gast.Load()))
+        if user_name in self.unversioned:
+            new = user_name
+        else:
+            new = self.names.fresh(user_name) if user_name in self.env else user_name
+        self.names.reserve(new)
+        self.env[user_name] = new
+        self.user_vars.add(new)
+        self.emit(S.assign(new, copy), temp=False)
+        store = gast.Subscript(value=S.name(new), slice=index, ctx=gast.Store())
+        self.emit(gast.Assign(targets=[store], value=v, type_comment=None), temp=False)
 
     def bind(self, user_name: str, value):
         path = self.path(value) if isinstance(value, (gast.Subscript, gast.Attribute)) else None
@@ -566,6 +591,12 @@ def _assigned_in(stmts) -> set:
         for n in gast.walk(s):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                 out.add(n.id)
+            elif (
+                isinstance(n, gast.Subscript)
+                and isinstance(n.ctx, gast.Store)
+                and isinstance(n.value, gast.Name)
+            ):
+                out.add(n.value.id)
     return out
 
 

@@ -178,6 +178,8 @@ class _Reverse:
 
     def pushed(self, stmt) -> set:
         """Names whose old value the forward sweep saves before ``stmt`` overwrites them."""
+        if isinstance(stmt.targets[0], gast.Subscript):
+            return set()  # x[k] = v follows `x = x.copy()`: the value in between is never read
         return (_targets(stmt) & self.recorded) & self.exists_before.get(id(stmt), set())
 
     def push(self, x, lineno):
@@ -219,18 +221,19 @@ class _Reverse:
     def rev_block(self, stmts) -> list:
         out: list = []
         for stmt in reversed(stmts):
-            if isinstance(stmt, gast.Assign):
-                block = self.adjoint_of(stmt)
+            if isinstance(stmt, (gast.Assign, gast.AugAssign)):
+                targets = _targets(stmt)
+                live = targets & self.defined
+                self.defined -= targets
+                block = self.adjoint_of(stmt, live)
                 if block:
                     text = _statement_text(self.core.parsed, stmt)
                     block[0].sg_comment = f"line {stmt.lineno}: {text}"
                     out.extend(block)
-                targets = _targets(stmt)
                 if targets & self.overwritable:
                     marker = gast.Expr(value=S.const(None))
                     marker.sg_pop = (targets, stmt)
                     out.append(marker)
-                self.defined -= targets
             elif isinstance(stmt, gast.If):
                 out.extend(self.rev_if(stmt))
             elif isinstance(stmt, (gast.For, gast.While)):
@@ -301,26 +304,36 @@ class _Reverse:
         return touched & existing & self.a.active
 
     # ------------------------------------------------------------ one statement
-    def adjoint_of(self, stmt) -> list:
-        if not isinstance(stmt, gast.Assign):
+    def adjoint_of(self, stmt, live) -> list:
+        """The adjoint of one assignment; ``live`` holds its targets whose adjoints are
+        defined (they are already forgotten: what the statement's operands receive from here
+        on belongs to the values the targets had before)."""
+        if not isinstance(stmt, (gast.Assign, gast.AugAssign)):
             return []
         targets = _targets(stmt)
         if not targets & self.a.active:
             return []
         op = self.a.ops[id(stmt)]
-        if not op.differentiable:
+        if not op.differentiable or not live:
             return []
-        if not any(t in self.defined for t in targets):
-            return []
-        target = stmt.targets[0]
+        target = stmt.targets[0] if isinstance(stmt, gast.Assign) else stmt.target
+        block: list = []
         if op.key == "path":
             (t,) = targets
             root, keys = stmt.sg_path
             self.parts[root].append((keys, S.name(self.adjname(t))))
             return []
+        if isinstance(target, gast.Subscript):
+            target = target.value
         if isinstance(target, gast.Name):
             z = S.name(target.id)
             dz = S.name(self.adjname(target.id))
+            reads = {n.id for a in op.operands for n in gast.walk(a) if isinstance(n, gast.Name)}
+            if target.id in reads:
+                # `x[k] = v` and friends: the statement reads the name it writes
+                copy = self.names.fresh("d" + target.id, always_suffix=True)
+                block.append(self._mark(S.assign(copy, dz)))
+                dz = S.name(copy)
         else:
             z = S.clone(target)
             for e in z.elts:
@@ -328,13 +341,12 @@ class _Reverse:
             z.ctx = gast.Load()
             dz = gast.Tuple(
                 elts=[
-                    S.name(self.adjname(e.id)) if e.id in self.defined else self._zeros_like(e.id)
+                    S.name(self.adjname(e.id)) if e.id in live else self._zeros_like(e.id)
                     for e in target.elts
                 ],
                 ctx=gast.Load(),
             )
         items = instantiate(op.rule, op.bound, z, dz, self.a.ranks, self.refs, self.names)
-        block: list = []
         self.emit_items(items, block)
         for s in block:
             s.lineno = stmt.lineno

@@ -55,11 +55,19 @@ def simplify(der: Derivative) -> Derivative:
 def _defs(body):
     counts: dict = {}
     for stmt in _walk_stmts(body):
-        if isinstance(stmt, gast.Assign):
-            for n in gast.walk(stmt.targets[0]):
-                if isinstance(n, gast.Name):
-                    counts[n.id] = counts.get(n.id, 0) + 1
+        for name in _assigned_names(stmt):
+            counts[name] = counts.get(name, 0) + 1
     return counts
+
+
+def _assigned_names(stmt) -> set:
+    """Names a (simple) statement gives a new value; ``x[k] = v`` gives ``x`` one."""
+    if not isinstance(stmt, gast.Assign):
+        return set()
+    target = stmt.targets[0]
+    if isinstance(target, gast.Subscript):
+        return {target.value.id}
+    return {n.id for n in gast.walk(target) if isinstance(n, gast.Name)}
 
 
 def _uses(body):
@@ -77,6 +85,8 @@ _COMPOUND = (gast.If, gast.For, gast.While)
 
 def _read_parts(stmt):
     if isinstance(stmt, gast.Assign):
+        if isinstance(stmt.targets[0], gast.Subscript):
+            return [stmt.value, stmt.targets[0].value, stmt.targets[0].slice]
         return [stmt.value]
     if isinstance(stmt, (gast.If, gast.While)):
         return [stmt.test]
@@ -180,12 +190,19 @@ def _replace_in(stmt, mapping):
             _replace_in(sub, mapping)
     elif isinstance(stmt, (gast.Assign, gast.Return, gast.Expr)):
         stmt.value = S.rename(stmt.value, mapping)
+        if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Subscript):
+            stmt.targets[0].slice = S.rename(stmt.targets[0].slice, mapping)
+            base = stmt.targets[0].value
+            if base.id in mapping:
+                stmt.targets[0].value = gast.Name(
+                    id=mapping[base.id].id, ctx=gast.Load(), annotation=None, type_comment=None
+                )
 
 
 def _replace_everywhere(body, mapping):
     for stmt in _walk_stmts(body):
         if isinstance(stmt, gast.Assign):
-            stmt.value = S.rename(stmt.value, mapping)
+            _replace_in(stmt, mapping)
         elif isinstance(stmt, (gast.If, gast.While)):
             stmt.test = S.rename(stmt.test, mapping)
         elif isinstance(stmt, gast.For):
@@ -419,16 +436,12 @@ def _inline(body, keep, defs=None, uses=None):
         if forward_temp and any(not getattr(body[k], "sg_pure", True) for k in range(i + 1, j)):
             continue
         if isinstance(user, (gast.Assign, gast.Return, gast.Expr)):
-            user.value = S.rename(user.value, {t: _paren(stmt.value)})
+            _replace_in(user, {t: stmt.value})
         if getattr(stmt, "sg_comment", None) and not getattr(user, "sg_comment", None):
             user.sg_comment = stmt.sg_comment
         del body[i]
         return True
     return False
-
-
-def _paren(node):
-    return node
 
 
 def _use_site(body, start, name):
@@ -445,8 +458,7 @@ def _use_site(body, start, name):
 def _assigns(stmt) -> set:
     out = set()
     for s in _walk_stmts([stmt]):
-        if isinstance(s, gast.Assign):
-            out |= {n.id for n in gast.walk(s.targets[0]) if isinstance(n, gast.Name)}
+        out |= _assigned_names(s)
     return out
 
 
@@ -495,7 +507,7 @@ def _dce(body):
         pure = _is_adjoint(stmt) or getattr(stmt, "sg_pure", False)
         if not pure or getattr(stmt, "sg_keep", False):
             continue
-        targets = {n.id for n in gast.walk(stmt.targets[0]) if isinstance(n, gast.Name)}
+        targets = _assigned_names(stmt)
         if any(uses.get(t) for t in targets):
             continue
         if getattr(stmt, "sg_comment", None):
@@ -519,9 +531,11 @@ def _dce_block(body, uses, orelse=False):
         pure = _is_adjoint(stmt) or getattr(stmt, "sg_pure", False)
         if not pure or getattr(stmt, "sg_keep", False):
             continue
-        targets = {n.id for n in gast.walk(stmt.targets[0]) if isinstance(n, gast.Name)}
+        targets = _assigned_names(stmt)
         if any(uses.get(t) for t in targets):
             continue
+        if getattr(stmt, "sg_comment", None):
+            _move_comment(body, stmt)
         body.remove(stmt)
         changed = True
     if not body and not orelse:
