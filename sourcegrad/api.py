@@ -100,7 +100,7 @@ class Transformed:
             )
         if args is not None:
             self._check_wrt_args(parsed, core, wrt, args)
-        analysis = analyze(core, wrt, args)
+        analysis = analyze(core, wrt, args, whole_output=self.mode == "vjp")
         der = reverse(analysis, "vjp" if self.mode == "vjp" else "grad")
         simplify(der)
         return emit(der)
@@ -146,7 +146,10 @@ class Transformed:
         Gives the same results as calling ``df``; it exists so that the rank-generic code path
         can be checked and timed.
         """
-        value, grads = self._generic().fn(*args)
+        if self.mode == "vjp":
+            value, grads = self._generic().fn(*args[:-1], g_out=args[-1])
+        else:
+            value, grads = self._generic().fn(*args)
         if self.mode == "vjp":
             return (value, grads) if self.with_value else grads
         return self._finish(value, grads)
@@ -158,10 +161,22 @@ class Transformed:
         return self._generic().pretty()
 
     # -------------------------------------------------------------- calling
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
+        if self.mode == "vjp" and "g_out" not in kwargs:
+            if not args:
+                raise TypeError(f"{self.__name__}() needs the output gradient as its last argument")
+            args, kwargs = args[:-1], dict(kwargs, g_out=args[-1])
+        seed = kwargs.pop("g_out", None) if self.mode == "vjp" else None
+        if kwargs:
+            import inspect
+
+            args = tuple(inspect.signature(self.f).bind(*args, **kwargs).args)
         entry = self._entry(args)
         try:
-            value, grads = entry.fn(*args)
+            if self.mode == "vjp":
+                value, grads = entry.fn(*args, g_out=seed)
+            else:
+                value, grads = entry.fn(*args)
         except SourcegradError:
             raise
         except Exception as exc:

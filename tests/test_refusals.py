@@ -37,7 +37,7 @@ CASES = [
     ("uses_global", sg.UnsupportedSyntaxError, (X,), "argument"),
     ("no_return", sg.UnsupportedSyntaxError, (X,), "return"),
     ("missing_field", sg.UnsupportedSyntaxError, ({"w": X},), "nope"),
-    ("calls_helper", sg.NoRuleError, (X,), "helper"),
+    ("calls_helper", sg.UnsupportedSyntaxError, (X,), "`def`"),
 ]
 
 

@@ -24,7 +24,7 @@ import gast
 import numpy as np
 
 from .. import rules as R
-from ..errors import NoRuleError, UnsupportedSyntaxError
+from ..errors import NoRuleError, SourcegradError, UnsupportedSyntaxError
 from . import syntax as S
 from .cfg import build_cfg, solve_backward, solve_forward
 from .normalize import Core
@@ -41,6 +41,7 @@ class Op:
     operands: list = field(default_factory=list)  # every atom the operation reads
     pure: bool = True
     label: str = ""  # how the operation reads in an error message
+    user_call: tuple = ()  # (function, args, kwargs) for a call to the user's own function
 
     @property
     def differentiable(self) -> bool:
@@ -69,14 +70,14 @@ class Analysis:
     output: object  # the atom whose value is differentiated
 
 
-def analyze(core: Core, wrt: tuple, example_args=None) -> Analysis:
+def analyze(core: Core, wrt: tuple, example_args=None, whole_output: bool = False) -> Analysis:
     """Classify operations, run activity analysis and rank inference for ``wrt``."""
     ops = {}
     for stmt in _statements(core.node.body):
         if isinstance(stmt, (gast.Assign, gast.Expr)):
             ops[id(stmt)] = classify(core, stmt)
     wrt_names = {core.params[i] for i in wrt}
-    out = _output(core)
+    out = core.node.body[-1].value if whole_output else _output(core)
     cfg = build_cfg(core.node.body)
 
     def gen_varied(stmt, varied):
@@ -88,6 +89,13 @@ def analyze(core: Core, wrt: tuple, example_args=None) -> Analysis:
         return (varied | targets) if hit else (varied - targets)
 
     varied = solve_forward(cfg, set(wrt_names), gen_varied)
+    for stmt in _statements(core.node.body):
+        op = ops.get(id(stmt))
+        if op is not None and getattr(op, "user_call", None):
+            # differentiate the user's function only with respect to what varies here
+            fn, args, kwargs = op.user_call
+            before = varied.get(("in", id(stmt)), set())
+            ops[id(stmt)] = _call_user_function(core, stmt, fn, args, kwargs, op.label, before)
 
     def gen_useful(stmt, useful):
         if isinstance(stmt, gast.Return):
@@ -193,6 +201,8 @@ def classify(core: Core, stmt) -> Op:
                 return Op(
                     None, None, operands=[*value.args, *kwargs.values()], pure=False, label=label
                 )
+            if R.lookup(obj) is None and _is_user_function(obj):
+                return _call_user_function(core, stmt, obj, list(value.args), kwargs, label)
             op = _bind(core, stmt, obj, list(value.args), kwargs, label)
             module = getattr(obj, "__module__", "") or ""
             if (
@@ -277,6 +287,106 @@ def _bind(core, stmt, key, args, kwargs, label) -> Op:
 
 
 _PURE_CONSTANTS = {len, range, isinstance, type, int, bool, round, enumerate, zip, str}
+
+
+def _is_user_function(obj) -> bool:
+    module = getattr(obj, "__module__", "") or ""
+    return isinstance(obj, types.FunctionType) and not module.startswith(("numpy", "sourcegrad"))
+
+
+class _RuleNamespace:
+    """Stands in for a template function: what the generated rule's names refer to."""
+
+    def __init__(self, globals_: dict):
+        self.__globals__ = globals_
+
+
+_VJPS: dict = {}
+
+
+def _call_user_function(core, stmt, fn, args, kwargs, label, varied=None) -> Op:
+    """A call to one of the user's own functions: its derivative is sourcegrad's ``vjp`` of
+    that function, transformed from its own source (recursively, when it is first needed)."""
+    import inspect
+
+    from ..api import vjp
+
+    try:
+        sig = inspect.signature(fn)
+        bound = sig.bind(*args, **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise UnsupportedSyntaxError(
+            f"cannot match the arguments of the call to {label}() ({exc})",
+            core.parsed.filename,
+            stmt.lineno,
+        ) from None
+    from .parse import parse
+
+    try:
+        parse(fn)
+    except SourcegradError as exc:
+        raise type(exc)(
+            f"{label}() is called with a differentiated argument, but {exc.reason} "
+            f"({fn.__code__.co_filename}:{fn.__code__.co_firstlineno})",
+            core.parsed.filename,
+            stmt.lineno,
+        ) from None
+    names = list(sig.parameters)
+    for p in sig.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise UnsupportedSyntaxError(
+                f"{label}() takes *args or **kwargs, so sourcegrad cannot differentiate calls to "
+                "it; give every argument a name",
+                core.parsed.filename,
+                stmt.lineno,
+            )
+    given = {name: bound.arguments[name] for name in names if name in bound.arguments}
+    wrt = tuple(
+        i
+        for i, name in enumerate(names)
+        if isinstance(given.get(name), gast.Name) and (varied is None or given[name].id in varied)
+    )
+    operands = [*args, *kwargs.values()]
+    if not wrt:
+        return Op(fn, "constant", operands=operands, pure=False, label=label)
+    key = (fn, wrt)
+    if key not in _VJPS:
+        _VJPS[key] = vjp(fn, wrt if len(wrt) > 1 else wrt[0])
+    vjp_name = f"vjp_{fn.__name__}"
+    params = {f"a{i}": given[name] for i, name in enumerate(names) if name in given}
+    call_args, call_kwargs, gap = [], [], False
+    for i, name in enumerate(names):
+        if name not in given:
+            gap = True
+            continue
+        if gap:
+            call_kwargs.append(gast.keyword(arg=name, value=S.name(f"a{i}")))
+        else:
+            call_args.append(S.name(f"a{i}"))
+    dz = gast.Subscript(value=S.name("d"), slice=S.name("z"), ctx=gast.Load())
+    call_kwargs.append(gast.keyword(arg="g_out", value=dz))
+    diff = [given[names[i]] for i in wrt]
+    params["diff"] = diff[0] if len(diff) == 1 else gast.Tuple(elts=diff, ctx=gast.Load())
+    body = [
+        gast.AugAssign(
+            target=gast.Subscript(value=S.name("d"), slice=S.name("diff"), ctx=gast.Store()),
+            op=gast.Add(),
+            value=gast.Call(func=S.name(vjp_name), args=call_args, keywords=call_kwargs),
+        )
+    ]
+    rule = R.Rule(
+        key=fn,
+        fn=_RuleNamespace({vjp_name: _VJPS[key]}),
+        body=body,
+        result="z",
+        params=list(params),
+        signature=sig,
+        differentiable=frozenset({"diff"}),
+        where=f"{fn.__code__.co_filename}:{fn.__code__.co_firstlineno}",
+    )
+    op = Op(fn, rule, params, operands, pure=True, label=label)
+    op.user_call = (fn, args, kwargs)
+    return op
 
 
 def _make_internal_rules():

@@ -356,6 +356,25 @@ class _Normalizer:
                 for sub, a in zip(target.elts, atoms):
                     self.bind_target(sub, a)
                 return
+            if isinstance(value, gast.Call) and all(isinstance(e, gast.Name) for e in target.elts):
+                # `a, b = f(x)`: one operation with several results
+                names = [e.id for e in target.elts]
+                if len(set(names)) == len(names) and not set(names) & self.unversioned:
+                    simple = self.simple(value, names[0])
+                    new = []
+                    for n in names:
+                        v = self.names.fresh(n) if n in self.env else n
+                        self.names.reserve(v)
+                        self.env[n] = v
+                        self.user_vars.add(v)
+                        new.append(S.name(v, store=True))
+                    multi = gast.Assign(
+                        targets=[gast.Tuple(elts=new, ctx=gast.Store())],
+                        value=simple,
+                        type_comment=None,
+                    )
+                    self.emit(multi, temp=False)
+                    return
             whole = self.atom(value, "t")
             for i, sub in enumerate(target.elts):
                 item = gast.Subscript(value=whole, slice=S.const(i), ctx=gast.Load())

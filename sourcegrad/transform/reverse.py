@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import gast
 import numpy as np
 
+from ..errors import UnsupportedSyntaxError
 from ..runtime import NAMESPACE
 from . import syntax as S
 from .analysis import Analysis, _targets
@@ -75,12 +76,20 @@ class _Reverse:
         args = S.clone(core.node.args)
         seed = S.const(1.0)
         if self.mode == "vjp":
-            seed_name = self.names.fresh("g_out")
-            args.args.append(
-                gast.Name(id=seed_name, ctx=gast.Param(), annotation=None, type_comment=None)
+            if "g_out" in S.names_in(core.node):
+                raise UnsupportedSyntaxError(
+                    f"{core.node.name}() uses the name `g_out`, which its vjp takes for the "
+                    "output gradient; rename it",
+                    core.parsed.filename,
+                    core.node.lineno,
+                )
+            self.names.reserve("g_out")
+            args.kwonlyargs.append(
+                gast.Name(id="g_out", ctx=gast.Param(), annotation=None, type_comment=None)
             )
-            seed = S.name(seed_name)
-        if isinstance(out, gast.Name) and out.id in self.a.active:
+            args.kw_defaults.append(None)
+            seed = S.name("g_out")
+        if any(n.id in self.a.active for n in gast.walk(out) if isinstance(n, gast.Name)):
             self.accumulate(out, seed, adjoint)
         adjoint.extend(self.rev_block(main))
         grads = self.gradient()
@@ -414,6 +423,18 @@ class _Reverse:
         if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(elts):
             for e, v in zip(elts, value.elts):
                 self.accumulate(e, v, block)
+            return
+        ids = [e.id for e in elts if isinstance(e, gast.Name)]
+        if len(set(ids)) == len(elts) and all(
+            x in self.a.active and x not in self.defined for x in ids
+        ):
+            # first contributions to all of them: unpack straight into the adjoints
+            targets = [S.name(self.adjname(x), store=True) for x in ids]
+            unpack = gast.Assign(
+                targets=[gast.Tuple(elts=targets, ctx=gast.Store())], value=value, type_comment=None
+            )
+            block.append(self._mark(unpack))
+            self.defined |= set(ids)
             return
         temps = [
             self.names.fresh(
