@@ -183,10 +183,14 @@ class Transformed:
             self._explain(exc, entry, args)
             raise
         if self.mode == "vjp":
+            if self.wrt_tuple and len(self.wrt) == 1:
+                grads = (grads,)
             return (value, grads) if self.with_value else grads
         return self._finish(value, grads)
 
     def _finish(self, value, grads):
+        if self.wrt_tuple and len(self.wrt) == 1:
+            grads = (grads,)
         loss = value[0] if self.has_aux else value
         if np.ndim(loss) != 0:
             self._non_scalar(loss)

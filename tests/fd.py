@@ -72,7 +72,7 @@ def weights(shape, dtype=np.float64, seed=0):
     return np.asarray(w, dtype=dtype)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def transform(f, wrt):
     """One ``sg.grad`` per (function, wrt), so that its per-signature cache is reused."""
     return sg.grad(f, wrt)

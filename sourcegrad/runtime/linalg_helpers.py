@@ -18,6 +18,8 @@ def _mT(a):
 
 def unmatmul_left(g, x1, x2):
     """Adjoint of ``x1`` in ``x1 @ x2`` for any ranks (NumPy's 1-D promotion rules)."""
+    if not hasattr(g, "ndim"):
+        g = np.asarray(g)
     a = x1[None, :] if np.ndim(x1) == 1 else x1
     b = x2[:, None] if np.ndim(x2) == 1 else x2
     gg = g
@@ -31,6 +33,8 @@ def unmatmul_left(g, x1, x2):
 
 def unmatmul_right(g, x1, x2):
     """Adjoint of ``x2`` in ``x1 @ x2`` for any ranks."""
+    if not hasattr(g, "ndim"):
+        g = np.asarray(g)
     a = x1[None, :] if np.ndim(x1) == 1 else x1
     b = x2[:, None] if np.ndim(x2) == 1 else x2
     gg = g

@@ -68,6 +68,7 @@ class Analysis:
     ranks: dict
     same_shape: ShapeClasses
     output: object  # the atom whose value is differentiated
+    varied_in: dict = field(default_factory=dict)  # id(stmt) -> names varied before it
 
 
 def analyze(core: Core, wrt: tuple, example_args=None, whole_output: bool = False) -> Analysis:
@@ -81,6 +82,8 @@ def analyze(core: Core, wrt: tuple, example_args=None, whole_output: bool = Fals
     cfg = build_cfg(core.node.body)
 
     def gen_varied(stmt, varied):
+        if isinstance(stmt, gast.For):
+            return varied - _reads(stmt.target)  # the loop variable is a fresh integer
         op = ops.get(id(stmt))
         if op is None or not isinstance(stmt, gast.Assign):
             return varied
@@ -100,6 +103,8 @@ def analyze(core: Core, wrt: tuple, example_args=None, whole_output: bool = Fals
     def gen_useful(stmt, useful):
         if isinstance(stmt, gast.Return):
             return useful | _reads(out)
+        if isinstance(stmt, gast.For):
+            return useful - _reads(stmt.target)
         op = ops.get(id(stmt))
         if op is None or not isinstance(stmt, gast.Assign):
             return useful
@@ -127,7 +132,8 @@ def analyze(core: Core, wrt: tuple, example_args=None, whole_output: bool = Fals
         op = ops.get(id(stmt))
         if op is not None and isinstance(stmt, gast.Assign):
             _shape_facts(shapes, stmt, op, ranks)
-    return Analysis(core, tuple(wrt), ops, active, ranks, shapes, out)
+    varied_in = {k[1]: v for k, v in varied.items() if isinstance(k, tuple)}
+    return Analysis(core, tuple(wrt), ops, active, ranks, shapes, out, varied_in)
 
 
 def _statements(body):

@@ -55,6 +55,9 @@ class _Reverse:
         self.adj_of: dict = {}  # adjoint name -> primal name
         self.parts: dict = {p: [] for p in self.core.params}
         self.counters: dict = {}  # id(while statement) -> its iteration counter
+        self.taped_counters: set = set()  # ids of while loops nested in a loop
+        self.loop_depth = 0
+        self.varied_here = None  # names varied before the statement being differentiated
 
     def adjname(self, x: str) -> str:
         if x not in self.adj_names:
@@ -172,6 +175,8 @@ class _Reverse:
                 )
                 node = gast.While(test=S.clone(stmt.test), body=body, orelse=[])
                 out.append(self._meta(node, stmt))
+                if id(stmt) in self.taped_counters:
+                    out.append(self.push(n, stmt.lineno))
             else:
                 new = S.clone(stmt)
                 new.sg_pure = False
@@ -276,7 +281,9 @@ class _Reverse:
             pre.append(self._mark(S.assign(self.adjname(x), self._zeros_like(x))))
         self.defined |= carried
         entry = set(self.defined)
+        self.loop_depth += 1
         body = self.rev_block(stmt.body)
+        self.loop_depth -= 1
         for x in sorted(carried - self.defined):
             body.append(self._mark(S.assign(self.adjname(x), self._zeros_like(x))))
         self.defined = entry
@@ -288,6 +295,15 @@ class _Reverse:
             self.counters[id(stmt)] = n
             target = S.name(self.names.fresh("_", always_suffix=True), store=True)
             header = S.call(S.name("range"), [S.name(n)])
+            if self.loop_depth:
+                # a while loop inside a loop: each execution's trip count goes on the tape
+                self.taped_counters.add(id(stmt))
+                pop = S.call(
+                    gast.Attribute(value=S.name(self.tape_name()), attr="pop", ctx=gast.Load())
+                )
+                restore = self._mark(S.assign(n, pop, stmt.lineno))
+                restore.sg_keep = True
+                pre.append(restore)
         node = gast.For(
             target=target, iter=header, body=body or [gast.Pass()], orelse=[], type_comment=None
         )
@@ -356,7 +372,9 @@ class _Reverse:
                 ctx=gast.Load(),
             )
         items = instantiate(op.rule, op.bound, z, dz, self.a.ranks, self.refs, self.names)
+        self.varied_here = self.a.varied_in.get(id(stmt))
         self.emit_items(items, block)
+        self.varied_here = None
         for s in block:
             s.lineno = stmt.lineno
         return block
@@ -406,7 +424,7 @@ class _Reverse:
         if isinstance(target, (gast.Tuple, gast.List)):
             self.distribute(target, value, block)
             return
-        if not isinstance(target, gast.Name) or target.id not in self.a.active:
+        if not isinstance(target, gast.Name) or not self.varies(target.id):
             return
         x = target.id
         value = self.drop_sum_to(value)
@@ -416,9 +434,15 @@ class _Reverse:
         self.defined.add(x)
         block.append(self._mark(S.assign(dx, value)))
 
+    def varies(self, name: str) -> bool:
+        """Whether ``name`` depends on ``wrt`` where the current statement reads it."""
+        if name not in self.a.active:
+            return False
+        return self.varied_here is None or name in self.varied_here
+
     def distribute(self, target, value, block):
         elts = target.elts
-        if not any(isinstance(e, gast.Name) and e.id in self.a.active for e in elts):
+        if not any(isinstance(e, gast.Name) and self.varies(e.id) for e in elts):
             return
         if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(elts):
             for e, v in zip(elts, value.elts):
@@ -426,7 +450,7 @@ class _Reverse:
             return
         ids = [e.id for e in elts if isinstance(e, gast.Name)]
         if len(set(ids)) == len(elts) and all(
-            x in self.a.active and x not in self.defined for x in ids
+            self.varies(x) and x not in self.defined for x in ids
         ):
             # first contributions to all of them: unpack straight into the adjoints
             targets = [S.name(self.adjname(x), store=True) for x in ids]

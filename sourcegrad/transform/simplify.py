@@ -171,6 +171,8 @@ def _block_copies(body, keep, defs):
             continue
         start = body.index(stmt)
         for later in body[start + 1 :]:
+            if isinstance(later, _COMPOUND) and _assigns(later) & {t, v}:
+                break  # a loop or branch that reassigns either: later reads may differ
             for part in _read_parts(later) if not isinstance(later, _COMPOUND) else [later]:
                 if any(isinstance(n, gast.Name) and n.id == t for n in gast.walk(part)):
                     changed = True
