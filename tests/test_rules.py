@@ -1008,10 +1008,7 @@ def test_reduction(f, shape):
 @pytest.mark.parametrize("f", [r_sum, r_mean, r_prod, r_max, r_min, r_amax, r_amin, r_sum_keep])
 @pytest.mark.parametrize("shape", [(), "float"], ids=_shape_id)
 def test_reduction_of_scalar(f, shape):
-    # the generic derivative of np.max(<Python float>) is a known failure: see
-    # test_max_of_float_generic below
-    generic = not (shape == "float" and f in (r_max, r_min, r_amax, r_amin))
-    check(f, make("away", shape, seed=9), generic=generic)
+    check(f, make("away", shape, seed=9))
 
 
 @st.composite
@@ -2502,11 +2499,6 @@ def test_one_element_wrt_tuple_gives_tuple():
     assert isinstance(g, tuple) and len(g) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="generic np.max of a Python float: rule reads a.dtype; a float has none (the fix "
-    "changes golden sources)",
-)
 def test_max_of_float_generic():
     g = sg.grad(r_max).generic(0.3, weights(()))
     np.testing.assert_allclose(g, numerical_grad(r_max, (0.3, weights(())), 0), rtol=1e-5)

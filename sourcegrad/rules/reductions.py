@@ -36,7 +36,7 @@ def _max(z, a, axis=None, out=None, keepdims=False):
         d[a] += (
             unreduce(d[z], a, axis, keepdims)
             * hit
-            / np.sum(hit, axis, keepdims=True, dtype=a.dtype)
+            / np.sum(hit, axis, keepdims=True, dtype=z.dtype)
         )
 
 

@@ -12,7 +12,7 @@ def d_method_forms(x, w):
     dx = (
         unreduce(1.0, out_4, None, False)
         * hit_1
-        / np.sum(hit_1, None, keepdims=True, dtype=out_4.dtype)
+        / np.sum(hit_1, None, keepdims=True, dtype=out_5.dtype)
     ).T
     ds = np.reshape(1.0 / np.size(out_2) * 2 * out_1, np.shape(s))
     # line 28: s = h.sum(axis=1)

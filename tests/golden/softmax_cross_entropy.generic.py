@@ -16,6 +16,6 @@ def d_softmax_cross_entropy(z, y):
     de_2 = de * e
     hit_1 = z == expand_to(e_1, z, 1, True)
     dz = sum_to(de_2, z) + unreduce(sum_to(-de_2, e_1), z, 1, True) * hit_1 / np.sum(
-        hit_1, 1, keepdims=True, dtype=z.dtype
+        hit_1, 1, keepdims=True, dtype=e_1.dtype
     )
     return (out, gradient_like(z, dz))
