@@ -67,6 +67,10 @@ class Pieces(tuple):
 
     __radd__ = __add__
 
+    def __getitem__(self, item):
+        got = tuple.__getitem__(self, item)
+        return Pieces(got) if isinstance(item, slice) else got
+
 
 def unindex(g, x, idx):
     """The adjoint of ``x[idx]``: zeros shaped like ``x`` with ``g`` added at ``idx``
@@ -115,3 +119,19 @@ def zero_index(g, idx):
     out = g.copy() if hasattr(g, "copy") else np.array(g)
     out[idx] = 0
     return out
+
+
+def unsum(g, xs):
+    """The adjoint of Python's ``sum(xs)``: ``g`` for every item (reduced to its shape)."""
+    if isinstance(xs, (list, tuple)):
+        return Pieces(sum_to(g, x) for x in xs)
+    return np.broadcast_to(g, np.shape(xs))
+
+
+def zero_adjoint(x):
+    """A zero adjoint for ``x``: zeros of its shape, item by item for a list or tuple."""
+    if isinstance(x, (list, tuple)):
+        return Pieces(zero_adjoint(v) for v in x)
+    if isinstance(x, float):
+        return 0.0
+    return np.zeros_like(x)

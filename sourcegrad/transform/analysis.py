@@ -194,6 +194,13 @@ def classify(core: Core, stmt) -> Op:
     if isinstance(value, gast.Subscript):
         return _bind(core, stmt, "getitem", [value.value, value.slice], {}, "indexing")
     if isinstance(value, (gast.Tuple, gast.List)):
+        starred = [isinstance(e, gast.Starred) for e in value.elts]
+        if starred == [True, False]:
+            return _bind(
+                core, stmt, "list_append", [value.elts[0].value, value.elts[1]], {}, ".append()"
+            )
+        if any(starred):
+            return Op("opaque", None, operands=[value], pure=True, label=_text(value))
         return Op("pack", _PACK_RULE, {"x": value}, [value], label="tuple")
     if isinstance(value, gast.Call):
         kwargs = {k.arg: k.value for k in value.keywords}

@@ -185,6 +185,24 @@ class _Normalizer:
         elif isinstance(stmt, gast.Expr):
             if isinstance(stmt.value, gast.Constant):
                 return  # docstring or bare constant
+            v = stmt.value
+            if (
+                isinstance(v, gast.Call)
+                and isinstance(v.func, gast.Attribute)
+                and v.func.attr == "append"
+                and isinstance(v.func.value, gast.Name)
+                and v.func.value.id in self.local_names
+                and len(v.args) == 1
+                and not v.keywords
+            ):
+                # `hs.append(h)` is the new list `[*hs, h]`: earlier lists stay intact
+                name = v.func.value.id
+                grown = gast.List(
+                    elts=[gast.Starred(value=S.name(name), ctx=gast.Load()), v.args[0]],
+                    ctx=gast.Load(),
+                )
+                self.bind(name, grown)
+                return
             self.emit(gast.Expr(value=self.simple(stmt.value, "t")), temp=True)
         elif isinstance(stmt, gast.Return):
             self.ret(stmt)
@@ -450,7 +468,14 @@ class _Normalizer:
         if isinstance(e, gast.Constant):
             return S.const(e.value)
         if isinstance(e, (gast.Tuple, gast.List)):
-            elts = [self.atom(x, base) for x in e.elts]
+            elts = [
+                (
+                    gast.Starred(value=self.atom(x.value, base), ctx=gast.Load())
+                    if isinstance(x, gast.Starred)
+                    else self.atom(x, base)
+                )
+                for x in e.elts
+            ]
             return type(e)(elts=elts, ctx=gast.Load())
         if isinstance(e, gast.UnaryOp):
             if isinstance(e.operand, gast.Constant) and isinstance(e.op, gast.USub):
@@ -616,6 +641,13 @@ def _assigned_in(stmts) -> set:
                 and isinstance(n.value, gast.Name)
             ):
                 out.add(n.value.id)
+            elif (
+                isinstance(n, gast.Call)
+                and isinstance(n.func, gast.Attribute)
+                and n.func.attr == "append"
+                and isinstance(n.func.value, gast.Name)
+            ):
+                out.add(n.func.value.id)  # hs.append(h) gives hs a new value
     return out
 
 

@@ -409,10 +409,12 @@ class _Reverse:
         block.append(node)
 
     def _zeros_like(self, x):
-        np_name = self.refs.ref(np, "np")
-        return S.call(
-            gast.Attribute(value=S.name(np_name), attr="zeros_like", ctx=gast.Load()), [S.name(x)]
-        )
+        if self.a.ranks.get(x) is not None:  # an array or a number: plain NumPy
+            np_name = self.refs.ref(np, "np")
+            func = gast.Attribute(value=S.name(np_name), attr="zeros_like", ctx=gast.Load())
+        else:  # it may be a list or tuple
+            func = S.name(self.refs.ref(NAMESPACE["zero_adjoint"], "zero_adjoint"))
+        return S.call(func, [S.name(x)])
 
     @staticmethod
     def _mark(stmt):
