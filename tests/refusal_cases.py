@@ -30,19 +30,21 @@ def opaque_expression(x):
     return np.sum(y)
 
 
-def uses_break(x):
-    for _ in range(3):
-        x = np.sin(x)
-        if np.sum(x) > 0:
-            break  # REFUSE: uses_break
+def uses_yield(x):
+    yield np.sum(x)  # REFUSE: uses_yield
     return np.sum(x)
 
 
-def return_in_loop(x):
-    for _ in range(3):
-        x = np.sin(x)
-        return np.sum(x)  # REFUSE: return_in_loop
+def uses_del(x):
+    y = x * 2.0
+    del y  # REFUSE: uses_del
     return np.sum(x)
+
+
+def uses_with(x):
+    with np.errstate(all="ignore"):  # REFUSE: uses_with
+        y = np.log(x)
+    return np.sum(y)
 
 
 def subscript_assign(x):

@@ -132,6 +132,6 @@ def zero_adjoint(x):
     """A zero adjoint for ``x``: zeros of its shape, item by item for a list or tuple."""
     if isinstance(x, (list, tuple)):
         return Pieces(zero_adjoint(v) for v in x)
-    if isinstance(x, float):
-        return 0.0
+    if x is None or isinstance(x, (float, int)):
+        return 0.0  # a name the forward sweep never reached on this path
     return np.zeros_like(x)

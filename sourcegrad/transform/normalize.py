@@ -25,6 +25,7 @@ import gast
 
 from ..errors import UnsupportedSyntaxError
 from . import syntax as S
+from .jumps import lower_jumps
 from .parse import UNRESOLVED, Parsed, resolve
 
 #: names generated code may reference besides the user's own (kept free of collisions)
@@ -33,9 +34,8 @@ RUNTIME_NAMES = frozenset(
 )
 
 _REFUSED_STATEMENTS = {
-    gast.Break: "`break` is not supported yet; loop over a shorter range, or keep a flag "
-    "and skip the rest of the body with `if`",
-    gast.Continue: "`continue` is not supported yet; put the rest of the body under `if`",
+    gast.Break: "`break` outside a loop",
+    gast.Continue: "`continue` outside a loop",
     gast.Try: "`try` is not supported in a differentiated function; move error handling to "
     "the caller",
     gast.With: "`with` is not supported in a differentiated function; move the context "
@@ -87,6 +87,11 @@ class _Normalizer:
                 *where,
             )
         self.params = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs]
+        self.fn = fn = S.clone(fn)  # the parsed tree is shared by every build: rewrite a copy
+        for node in gast.walk(fn):
+            if isinstance(node, (gast.Break, gast.Continue)) and not _inside_loop(fn, node):
+                self.refuse(f"`{type(node).__name__.lower()}` outside a loop", node)
+        lower_jumps(fn, S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure)))
         stored = {
             n.id
             for n in gast.walk(fn)
@@ -115,7 +120,7 @@ class _Normalizer:
 
     # ---------------------------------------------------------------- driver
     def run(self) -> Core:
-        fn = self.p.node
+        fn = self.fn
         body = list(fn.body)
         for i, stmt in enumerate(body):
             self.group = i
@@ -157,6 +162,12 @@ class _Normalizer:
         kind = type(stmt)
         if kind in _REFUSED_STATEMENTS:
             self.refuse(_REFUSED_STATEMENTS[kind], stmt)
+        if isinstance(stmt, gast.Expr) and isinstance(stmt.value, (gast.Yield, gast.YieldFrom)):
+            self.refuse(
+                "generators (`yield`) cannot be differentiated; return an array (np.stack the "
+                "values) instead",
+                stmt,
+            )
         if isinstance(stmt, gast.Assign):
             if len(stmt.targets) == 1:
                 self.bind_target(stmt.targets[0], stmt.value)
@@ -623,6 +634,21 @@ class _Normalizer:
 
 
 _ARRAY_ATTRIBUTES = frozenset({"T", "shape", "ndim", "size", "dtype", "real", "imag", "flat", "mT"})
+
+
+def _inside_loop(fn, target) -> bool:
+    def visit(stmts, looping):
+        for s in stmts:
+            if s is target:
+                return looping
+            inner = looping or isinstance(s, (gast.For, gast.While))
+            for attr in ("body", "orelse"):
+                found = visit(getattr(s, attr, []) or [], inner)
+                if found is not None:
+                    return found
+        return None
+
+    return bool(visit(fn.body, False))
 
 
 def _names(target) -> set:

@@ -72,7 +72,8 @@ class _Reverse:
         ret = body[-1]
         main = body[:-1]
         self.overwritable = _overwritable(main)
-        self.exists_before, self.loop_inits = _existence(main, core.params)
+        self.exists_before, self.loop_inits, self.definite = _existence(main, core.params)
+        self.need_init: set = set()  # names a zero adjoint is made from where they may be unset
         self.tape = None
         adjoint: list = []
         out = self.a.output
@@ -136,7 +137,7 @@ class _Reverse:
         out = []
         for stmt in stmts:
             if top and id(stmt) in self.loop_inits:
-                for x in sorted(self.loop_inits[id(stmt)] & self.recorded):
+                for x in sorted(self.loop_inits[id(stmt)] & (self.recorded | self.need_init)):
                     init = S.assign(x, S.const(None), stmt.lineno)
                     init.sg_pure = False
                     out.append(init)
@@ -262,9 +263,9 @@ class _Reverse:
         orelse = self.rev_block(stmt.orelse)
         after_else = set(self.defined)
         for x in sorted(after_body - after_else):
-            orelse.append(self._mark(S.assign(self.adjname(x), self._zeros_like(x))))
+            orelse.append(self._mark(S.assign(self.adjname(x), self._zero_fill(x, stmt))))
         for x in sorted(after_else - after_body):
-            body.append(self._mark(S.assign(self.adjname(x), self._zeros_like(x))))
+            body.append(self._mark(S.assign(self.adjname(x), self._zero_fill(x, stmt))))
         self.defined = after_body | after_else
         if not body and not orelse:
             return []
@@ -400,13 +401,21 @@ class _Reverse:
         self.emit_items(orelse_items, orelse)
         after_else = set(self.defined)
         for x in sorted(after_body - after_else):
-            orelse.append(self._mark(S.assign(self.adjname(x), self._zeros_like(x))))
+            orelse.append(self._mark(S.assign(self.adjname(x), self._zero_fill(x, stmt))))
         for x in sorted(after_else - after_body):
-            body.append(self._mark(S.assign(self.adjname(x), self._zeros_like(x))))
+            body.append(self._mark(S.assign(self.adjname(x), self._zero_fill(x, stmt))))
         self.defined = after_body | after_else
         node = gast.If(test=test, body=body or [gast.Pass()], orelse=orelse)
         node.sg_adjoint = True
         block.append(node)
+
+    def _zero_fill(self, x, if_stmt):
+        """A zero adjoint for ``x`` in the branch that did not touch it. Where ``x`` may be
+        unassigned there, the forward sweep sets it to None first and the zero is 0.0."""
+        if x in self.definite.get(id(if_stmt), ()):
+            return self._zeros_like(x)
+        self.need_init.add(x)
+        return S.call(S.name(self.refs.ref(NAMESPACE["zero_adjoint"], "zero_adjoint")), [S.name(x)])
 
     def _zeros_like(self, x):
         if self.a.ranks.get(x) is not None:  # an array or a number: plain NumPy
@@ -555,6 +564,8 @@ def _existence(stmts, params):
     exists: dict = {}
     inits: dict = {}
     known = set(params)
+    sure = set(params)  # names certainly assigned on every path so far
+    definite: dict = {}
 
     def assigned(block):
         return {t for s in _walk(block) if isinstance(s, gast.Assign) for t in _targets(s)}
@@ -571,20 +582,27 @@ def _existence(stmts, params):
                 known.update(inner)
                 visit(stmt.body, True)
             elif isinstance(stmt, gast.If):
+                definite[id(stmt)] = set(sure)
                 inner = assigned(stmt.body) | assigned(stmt.orelse)
                 if not looping:
                     inits[id(stmt)] = inner - known
                     known.update(inner)
                 exists[id(stmt)] = set(known)
+                before = set(sure)
                 visit(stmt.body, looping)
+                sure.clear()
+                sure.update(before)
                 visit(stmt.orelse, looping)
+                sure.clear()
+                sure.update(before)
             else:
                 exists[id(stmt)] = set(known)
                 if isinstance(stmt, gast.Assign):
                     known.update(_targets(stmt))
+                    sure.update(_targets(stmt))
 
     visit(stmts, False)
-    return exists, inits
+    return exists, inits, definite
 
 
 def shape_key(analysis: Analysis, adj_of: dict, e):
