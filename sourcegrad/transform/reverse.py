@@ -401,9 +401,9 @@ class _Reverse:
         self.emit_items(orelse_items, orelse)
         after_else = set(self.defined)
         for x in sorted(after_body - after_else):
-            orelse.append(self._mark(S.assign(self.adjname(x), self._zero_fill(x, stmt))))
+            orelse.append(self._mark(S.assign(self.adjname(x), self._zeros_like(x))))
         for x in sorted(after_else - after_body):
-            body.append(self._mark(S.assign(self.adjname(x), self._zero_fill(x, stmt))))
+            body.append(self._mark(S.assign(self.adjname(x), self._zeros_like(x))))
         self.defined = after_body | after_else
         node = gast.If(test=test, body=body or [gast.Pass()], orelse=orelse)
         node.sg_adjoint = True
