@@ -476,6 +476,12 @@ def infer_ranks(core: Core, ops: dict, example_args) -> dict:
         for name, value in zip(core.params, example_args):
             ranks[name] = _example_rank(value)
     for stmt in _statements(core.node.body):
+        if isinstance(stmt, gast.For) and isinstance(stmt.target, gast.Name):
+            is_range = (
+                isinstance(stmt.iter, gast.Call) and getattr(stmt.iter.func, "id", "") == "range"
+            )
+            ranks[stmt.target.id] = 0 if is_range else None
+            continue
         if not isinstance(stmt, gast.Assign):
             continue
         op = ops[id(stmt)]
@@ -616,6 +622,8 @@ def _rank_of(op: Op, ranks):
                     r -= 1
                 else:
                     return None
+            elif isinstance(it, gast.Name) and ranks.get(it.id) == 0:
+                r -= 1  # an integer variable (a loop index)
             else:
                 return None
         return r
@@ -640,7 +648,16 @@ def _rank_of(op: Op, ranks):
         return args[0]
     if key is np.linalg.det:
         return None if args[0] is None else args[0] - 2
-    if key in ("shape", "ndim", "size", "dtype", "compare") or key in (len, int, np.ndim, np.size):
+    if key in (np.zeros, np.ones, np.empty, np.full) and op.operands:
+        shape = op.operands[0]
+        if isinstance(shape, gast.Tuple):
+            return len(shape.elts)
+        return 1 if atom_rank(shape, ranks) == 0 else None
+    if key == "shape":
+        return 1  # a tuple of ints indexes like a vector: x.shape[0] is a number
+    if key in ("ndim", "size") or key in (len, int, np.ndim, np.size):
+        return 0
+    if key in ("dtype", "compare"):
         return None
     return None
 
