@@ -9,6 +9,7 @@ signature lookup.
 from __future__ import annotations
 
 import threading
+import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -59,9 +60,15 @@ class Transformed:
         unknown = set(options) - _OPTIONS
         if unknown:
             raise TypeError(f"unknown option(s) {sorted(unknown)}; known: {sorted(_OPTIONS)}")
-        self.f = f
         self.wrt_tuple = isinstance(wrt, (tuple, list))
         self.wrt = tuple(wrt) if self.wrt_tuple else (wrt,)
+        self.bound_self = ()
+        if isinstance(f, types.MethodType) and isinstance(f.__func__, types.FunctionType):
+            # a bound method: differentiate its function, with the object as first argument
+            self.bound_self = (f.__self__,)
+            f = f.__func__
+            self.wrt = tuple(i + 1 if isinstance(i, int) and i >= 0 else i for i in self.wrt)
+        self.f = f
         self.mode = mode
         self.has_aux = has_aux
         self.with_value = with_value
@@ -147,9 +154,9 @@ class Transformed:
         can be checked and timed.
         """
         if self.mode == "vjp":
-            value, grads = self._generic().fn(*args[:-1], g_out=args[-1])
+            value, grads = self._generic().fn(*self.bound_self, *args[:-1], g_out=args[-1])
         else:
-            value, grads = self._generic().fn(*args)
+            value, grads = self._generic().fn(*self.bound_self, *args)
         if self.mode == "vjp":
             return (value, grads) if self.with_value else grads
         return self._finish(value, grads)
@@ -157,7 +164,7 @@ class Transformed:
     def source(self, *example_args) -> str:
         """The derivative's source; specialised to ``example_args``' signature if given."""
         if example_args:
-            return self._entry(example_args).pretty()
+            return self._entry(self.bound_self + example_args).pretty()
         return self._generic().pretty()
 
     # -------------------------------------------------------------- calling
@@ -167,6 +174,7 @@ class Transformed:
                 raise TypeError(f"{self.__name__}() needs the output gradient as its last argument")
             args, kwargs = args[:-1], dict(kwargs, g_out=args[-1])
         seed = kwargs.pop("g_out", None) if self.mode == "vjp" else None
+        args = self.bound_self + args
         if kwargs:
             import inspect
 

@@ -73,3 +73,58 @@ def dtype_chain(x, w):
 
 def array_valued(x):
     return np.tanh(x) * 2.0
+
+
+class Layer:
+    def __init__(self, scale):
+        self.scale = scale
+
+    def forward(self, w, x):
+        return np.tanh(x @ w) * self.scale
+
+
+class Model:
+    def __init__(self):
+        self.layer = Layer(2.0)
+        self.bias = 0.5
+
+    def loss(self, w, x):
+        h = self.layer.forward(w, x)
+        return np.sum(h**2) + self.bias * np.sum(w)
+
+
+GLOBAL_LAYER = Layer(3.0)
+
+
+def uses_global_object(w, x):
+    return np.sum(GLOBAL_LAYER.forward(w, x))
+
+
+def uses_object_argument(model, w, x):
+    return model.loss(w, x)
+
+
+def helper_tanh_layer(w, b, x):
+    return np.tanh(x @ w + b)
+
+
+def calls_helpers(params, x):
+    h = helper_tanh_layer(params["w1"], params["b1"], x)
+    a, b = split_halves(h)
+    return np.sum(a * b)
+
+
+def split_halves(h):
+    return h[:, :2], h[:, 2:]
+
+
+def recursive_power(x, n):
+    if n <= 1:
+        y = x
+    else:
+        y = x * recursive_power(x, n - 1)
+    return y
+
+
+def uses_recursion(x):
+    return np.sum(recursive_power(x, 3))

@@ -189,3 +189,22 @@ def test_vjp_of_an_array_valued_function(rng):
     g_out = rng.standard_normal(4)
     g = sg.vjp(c.array_valued)(x, g_out)
     np.testing.assert_allclose(g, g_out * 2.0 * (1.0 - np.tanh(x) ** 2))
+
+
+def test_calls_to_the_users_functions_are_differentiated(rng):
+    params = {"w1": rng.standard_normal((3, 4)), "b1": rng.standard_normal(4)}
+    x = rng.standard_normal((5, 3))
+    assert sg.gradcheck(c.calls_helpers, params, x)
+    assert "vjp_helper_tanh_layer(" in sg.source(sg.grad(c.calls_helpers), params, x)
+    assert sg.gradcheck(c.uses_recursion, rng.standard_normal(3))
+
+
+def test_methods_of_objects_and_bound_methods(rng):
+    w, x = rng.standard_normal((3, 2)), rng.standard_normal((4, 3))
+    assert sg.gradcheck(c.uses_global_object, w, x)
+    model = c.Model()
+    assert sg.gradcheck(c.uses_object_argument, model, w, x, wrt=1)
+    assert sg.gradcheck(model.loss, w, x)
+    np.testing.assert_allclose(
+        sg.grad(model.loss)(w, x), sg.grad(c.uses_object_argument, 1)(model, w, x)
+    )

@@ -74,6 +74,7 @@ class Analysis:
 def analyze(core: Core, wrt: tuple, example_args=None, whole_output: bool = False) -> Analysis:
     """Classify operations, run activity analysis and rank inference for ``wrt``."""
     ops = {}
+    core.example_args = example_args
     for stmt in _statements(core.node.body):
         if isinstance(stmt, (gast.Assign, gast.Expr)):
             ops[id(stmt)] = classify(core, stmt)
@@ -231,6 +232,12 @@ def classify(core: Core, stmt) -> Op:
         if isinstance(func, gast.Attribute):
             entry = R.METHODS.get(func.attr)
             label = "." + func.attr + "()"
+            method = _user_method(core, func)
+            if method is not None:
+                label = _text(func)
+                return _call_user_function(
+                    core, stmt, method, [func.value, *value.args], kwargs, label
+                )
             if entry is None:
                 return Op(
                     None,
@@ -300,6 +307,38 @@ def _bind(core, stmt, key, args, kwargs, label) -> Op:
 
 
 _PURE_CONSTANTS = {len, range, isinstance, type, int, bool, round, enumerate, zip, str}
+
+
+def _user_method(core, func):
+    """The plain function behind ``obj.method`` when ``obj`` is one of the user's objects:
+    a global or closure variable, or an argument (its type taken from the example call)."""
+    receiver = func.value
+    if not isinstance(receiver, gast.Name):
+        return None
+    obj = UNRESOLVED
+    example = getattr(core, "example_args", None)
+    root, keys = receiver.id, ()
+    if receiver.id in core.paths:  # self.layer: an argument's attribute
+        root, keys = core.paths[receiver.id]
+    if root in core.params:
+        i = core.params.index(root)
+        if example is not None and i < len(example):
+            obj = example[i]
+            for k in keys:
+                try:
+                    obj = (
+                        getattr(obj, k)
+                        if isinstance(k, str) and not isinstance(obj, dict)
+                        else obj[k]
+                    )
+                except (AttributeError, KeyError, IndexError, TypeError):
+                    return None
+    elif receiver.id not in _locals(core):
+        obj = resolve(core.parsed, receiver, _locals(core))
+    if obj is UNRESOLVED or isinstance(obj, (np.ndarray, np.generic, list, tuple, dict)):
+        return None
+    attr = getattr(type(obj), func.attr, None)
+    return attr if _is_user_function(attr) else None
 
 
 def _is_user_function(obj) -> bool:
@@ -517,6 +556,8 @@ def _follow_path(core, stmt, example_args):
                 value = getattr(value, k)
             elif isinstance(k, int) and getattr(value, "ndim", 0) > 0:
                 value = value[k]
+            elif isinstance(k, str) and not isinstance(value, dict):
+                value = getattr(value, k)  # an attribute of one of the user's objects
             else:
                 return None  # an array read by index: its rank is worked out elsewhere
         except (KeyError, IndexError, AttributeError, TypeError):

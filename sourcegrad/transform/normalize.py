@@ -67,6 +67,7 @@ class Core:
     user_names: set = field(default_factory=set)
     paths: dict = field(default_factory=dict)  # path-read target -> (param, key tuple)
     returns_tuple: bool = False
+    example_args: object = None  # the arguments of the call being specialised to, if any
 
 
 def normalize(parsed: Parsed) -> Core:
