@@ -44,6 +44,37 @@ def nested(params, x):
     return np.sum(out**2)
 
 
+def rnn(params, xs):
+    h = np.zeros(params["W"].shape[0])
+    for t in range(xs.shape[0]):
+        h = np.tanh(params["W"] @ h + params["U"] @ xs[t] + params["b"])
+    return np.sum(h**2)
+
+
+def newton_sqrt(a):
+    x = a
+    while np.abs(x * x - a) > 1e-12:
+        x = 0.5 * (x + a / x)
+    return x
+
+
+def branchy(x, y):
+    if np.sum(x) > 0:
+        z = x * y
+    elif np.sum(y) > 0:
+        z = np.sin(x) + y
+    else:
+        return np.sum(x**2)
+    return np.sum(z**2)
+
+
+def assign_rows(x, v):
+    y = np.tanh(x)
+    y[0] = v * 2.0
+    y[1:, 1] += np.sin(v[:2])
+    return np.sum(y**2)
+
+
 def example_args(name):
     """Arguments the golden derivatives are specialised to."""
     rng = np.random.default_rng(0)
@@ -66,4 +97,17 @@ def example_args(name):
             "scale": 1.5,
         }
         return params, rng.standard_normal((2, 3))
+    if name == "rnn":
+        params = {
+            "W": rng.standard_normal((4, 4)) * 0.5,
+            "U": rng.standard_normal((4, 3)),
+            "b": rng.standard_normal(4),
+        }
+        return params, rng.standard_normal((5, 3))
+    if name == "newton_sqrt":
+        return (2.0,)
+    if name == "branchy":
+        return rng.standard_normal(3) + 1.0, rng.standard_normal(3)
+    if name == "assign_rows":
+        return rng.standard_normal((3, 3)), rng.standard_normal(3)
     raise KeyError(name)

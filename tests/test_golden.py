@@ -16,7 +16,17 @@ import sourcegrad as sg
 from . import golden_cases as cases
 
 GOLDEN = Path(__file__).parent / "golden"
-NAMES = ["neural_net", "softmax_cross_entropy", "method_forms", "indexing", "nested"]
+NAMES = [
+    "neural_net",
+    "softmax_cross_entropy",
+    "method_forms",
+    "indexing",
+    "nested",
+    "rnn",
+    "newton_sqrt",
+    "branchy",
+    "assign_rows",
+]
 
 
 def _render(name: str, specialised: bool) -> str:

@@ -1,0 +1,53 @@
+def d_branchy(x, y):
+    tape = []
+    returned = False
+    result = None
+    cond = np.sum(x) > 0
+    z = None
+    if cond:
+        tape.append(z)
+        z = x * y
+    else:
+        cond_3 = np.sum(y) > 0
+        if cond_3:
+            z_1 = np.sin(x)
+            tape.append(z)
+            z = z_1 + y
+        else:
+            result_1 = x**2
+            tape.append(result)
+            result = np.sum(result_1)
+            returned = True
+    cond_4 = not returned
+    if cond_4:
+        result_2 = z**2
+        tape.append(result)
+        result = np.sum(result_2)
+
+    dresult = 1.0
+    # line 68: return np.sum(z**2)
+    if cond_4:
+        result = tape.pop()
+        dz = unreduce(dresult, result_2) * 2 * z
+        dresult = zero_adjoint(result)
+    else:
+        dz = zero_adjoint(z)
+    # line 62: if np.sum(x) > 0:
+    if cond:
+        # line 63: z = x * y
+        dx = sum_to(dz * y, x)
+        z = tape.pop()
+        dz = zero_adjoint(z)
+    else:
+        # line 64: elif np.sum(y) > 0:
+        if cond_3:
+            z = tape.pop()
+            # line 65: z = np.sin(x) + y
+            dx = sum_to(dz, z_1) * np.cos(x)
+            dz = zero_adjoint(z)
+        else:
+            result = tape.pop()
+            # line 67: return np.sum(x**2)
+            dx = unreduce(dresult, result_1) * 2 * x
+            dresult = zero_adjoint(result)
+    return (result, gradient_like(x, dx))

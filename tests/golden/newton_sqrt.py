@@ -1,0 +1,29 @@
+def d_newton_sqrt(a):
+    tape = []
+    x = a
+    cond = np.abs(x * x - a) > 1e-12
+    x_1 = None
+    n_iter = 0
+    while cond:
+        tape.append(x_1)
+        x_1 = a / x
+        x_2 = x + x_1
+        tape.append(x)
+        x = 0.5 * x_2
+        cond = np.abs(x * x - a) > 1e-12
+        n_iter = n_iter + 1
+
+    dx = 1.0
+    # line 56: while np.abs(x * x - a) > 1e-12:
+    da = np.zeros_like(a)
+    for __1 in range(n_iter):
+        # line 57: x = 0.5 * (x + a / x)
+        dx_2 = 0.5 * dx
+        x = tape.pop()
+        dx = dx_2
+        da = da + dx_2 / x
+        dx = dx - dx_2 * x_1 / x
+        x_1 = tape.pop()
+    # line 55: x = a
+    da = da + dx
+    return (x, gradient_like(a, da))
