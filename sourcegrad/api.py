@@ -246,6 +246,48 @@ class Transformed:
         )
 
 
+_DYNAMIC: dict = {}
+_DYNAMIC_LOCK = threading.Lock()
+
+
+def vjp_of(fn: Callable, wrt):
+    """The vjp of a function object made at run time (a nested ``def`` or a lambda).
+
+    Functions with the same code share one transform; each call runs it with the closure of
+    the function object it is given, so every instance sees its own captured variables.
+    """
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        raise SourcegradError(
+            f"{fn!r} is not a Python function, so sourcegrad cannot differentiate through it; "
+            "call it on constants only, or register a rule with sourcegrad.defvjp"
+        )
+    key = (code, wrt)
+    t = _DYNAMIC.get(key)
+    if t is None:
+        with _DYNAMIC_LOCK:
+            t = _DYNAMIC.setdefault(key, Transformed(fn, wrt, "vjp", False, False, {}))
+    return t if fn is t.f else _Rebound(t, fn)
+
+
+class _Rebound:
+    """A transform used for another function object with the same code."""
+
+    def __init__(self, transform: Transformed, fn):
+        self.t = transform
+        self.fn = fn
+
+    def __call__(self, *args, g_out):
+        entry = self.t._entry(args)
+        code = entry.fn.__code__
+        own = dict(zip(self.fn.__code__.co_freevars, self.fn.__closure__ or ()))
+        old = dict(zip(code.co_freevars, entry.fn.__closure__ or ()))
+        cells = tuple(own.get(name, old.get(name)) for name in code.co_freevars)
+        fn = types.FunctionType(code, self.fn.__globals__, entry.name, self.fn.__defaults__, cells)
+        value, grads = fn(*args, g_out=g_out)
+        return grads
+
+
 def grad(
     f: Callable, wrt: int | Sequence[int] = 0, *, has_aux: bool = False, **options: Any
 ) -> Transformed:

@@ -128,3 +128,22 @@ def recursive_power(x, n):
 
 def uses_recursion(x):
     return np.sum(recursive_power(x, 3))
+
+
+def with_nested(x, w):
+    scale = 2.0
+
+    def layer(v, k):
+        return np.tanh(v * k) * scale
+
+    act = lambda u: np.sin(u)  # noqa: E731
+    h = layer(x, w)
+    h = act(h)
+    return np.sum(layer(h, w))
+
+
+def nested_captures_differentiated(x, w):
+    def layer(v):
+        return np.tanh(v * w)
+
+    return np.sum(layer(x))  # captured w

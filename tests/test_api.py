@@ -4,6 +4,7 @@ import linecache
 import threading
 
 import numpy as np
+import pytest
 
 import sourcegrad as sg
 
@@ -208,3 +209,16 @@ def test_methods_of_objects_and_bound_methods(rng):
     np.testing.assert_allclose(
         sg.grad(model.loss)(w, x), sg.grad(c.uses_object_argument, 1)(model, w, x)
     )
+
+
+def test_nested_functions_and_local_lambdas(rng):
+    x, w = rng.standard_normal(3) * 0.5, rng.standard_normal(3)
+    assert sg.gradcheck(c.with_nested, x, w)
+    assert sg.gradcheck(c.with_nested, x, w, wrt=1)
+    # the nested function may read the enclosing function's values, but not differentiated ones
+    np.testing.assert_allclose(
+        sg.grad(c.nested_captures_differentiated)(x, w), w * (1 - np.tanh(x * w) ** 2)
+    )
+    with pytest.raises(sg.UnsupportedSyntaxError) as info:
+        sg.grad(c.nested_captures_differentiated, 1)(x, w)
+    assert "pass it to `layer` as an argument" in str(info.value)

@@ -42,13 +42,18 @@ class Op:
     pure: bool = True
     label: str = ""  # how the operation reads in an error message
     user_call: tuple = ()  # (function, args, kwargs) for a call to the user's own function
+    dynamic_call: tuple = ()  # (function name, args) for a call to a local function
 
     @property
     def differentiable(self) -> bool:
         return isinstance(self.rule, R.Rule)
 
     def diff_atoms(self):
-        """Atoms whose adjoints this operation contributes to."""
+        """Atoms whose adjoints this operation contributes to. For an operation sourcegrad
+        knows nothing about, every operand: so that a differentiated value flowing through it
+        is refused instead of silently getting a zero gradient."""
+        if self.rule is None:
+            return list(self.operands)
         if not self.differentiable:
             return []
         out = []
@@ -95,6 +100,19 @@ def analyze(core: Core, wrt: tuple, example_args=None, whole_output: bool = Fals
     varied = solve_forward(cfg, set(wrt_names), gen_varied)
     for stmt in _statements(core.node.body):
         op = ops.get(id(stmt))
+        if op is not None and getattr(op, "dynamic_call", None):
+            func, args = op.dynamic_call
+            before = varied.get(("in", id(stmt)), set())
+            captured = _free_names(core, func.id) & before
+            if captured:
+                raise UnsupportedSyntaxError(
+                    f"the nested function `{func.id}` reads `{sorted(captured)[0]}` from the "
+                    "enclosing function, and that value is being differentiated; pass it to "
+                    f"`{func.id}` as an argument instead",
+                    core.parsed.filename,
+                    stmt.lineno,
+                )
+            ops[id(stmt)] = _call_dynamic(func, args, before)
         if op is not None and getattr(op, "user_call", None):
             # differentiate the user's function only with respect to what varies here
             fn, args, kwargs = op.user_call
@@ -251,6 +269,12 @@ def classify(core: Core, stmt) -> Op:
             if packs and (len(args) > 1 or (len(args) == 1 and _is_int_atom(args[0]))):
                 args = [gast.Tuple(elts=args, ctx=gast.Load())]
             return _bind(core, stmt, key, [func.value, *args], kwargs, label)
+        if isinstance(func, gast.Name) and not kwargs:
+            # a function made while the function runs (nested def, lambda): its vjp is found
+            # when the derivative runs, from the function object itself
+            op = _call_dynamic(func, list(value.args), None)
+            op.dynamic_call = (func, list(value.args))
+            return op
         return Op(
             None,
             None,
@@ -268,6 +292,9 @@ def _locals(core: Core) -> set:
             n.id
             for n in gast.walk(core.node)
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+        }
+        cached |= {n.name for n in gast.walk(core.node) if isinstance(n, gast.FunctionDef)} - {
+            core.node.name
         }
         core._locals = cached
     return cached
@@ -346,6 +373,78 @@ def _is_user_function(obj) -> bool:
     return isinstance(obj, types.FunctionType) and not module.startswith(("numpy", "sourcegrad"))
 
 
+def _free_names(core, name: str) -> set:
+    """Names a nested ``def name`` or ``name = lambda ...`` of the function reads from it."""
+    for node in gast.walk(core.node):
+        if isinstance(node, gast.FunctionDef) and node.name == name and node is not core.node:
+            inner, params = node.body, node.args
+            break
+        if (
+            isinstance(node, gast.Assign)
+            and isinstance(node.targets[0], gast.Name)
+            and node.targets[0].id == name
+            and isinstance(node.value, gast.Lambda)
+        ):
+            inner, params = [node.value.body], node.value.args
+            break
+    else:
+        return set()
+    own = {a.id for a in params.args + params.kwonlyargs + params.posonlyargs}
+    read, bound = set(), set(own)
+    for stmt in inner:
+        for n in gast.walk(stmt):
+            if isinstance(n, gast.Name):
+                (bound if isinstance(n.ctx, gast.Store) else read).add(n.id)
+    return (read - bound) & _locals(core)
+
+
+def _call_dynamic(func, args, varied) -> Op:
+    """``d[args] += vjp_of(func, wrt)(*args, g_out=d[z])`` for a local function ``func``."""
+    from ..api import vjp_of
+
+    label = func.id
+    wrt = tuple(
+        i
+        for i, a in enumerate(args)
+        if isinstance(a, gast.Name) and (varied is None or a.id in varied)
+    )
+    operands = [func, *args]
+    if not wrt:
+        return Op(None, "constant", operands=operands, pure=False, label=label)
+    params = {"fn": func, **{f"a{i}": a for i, a in enumerate(args)}}
+    diff = [args[i] for i in wrt]
+    params["diff"] = diff[0] if len(diff) == 1 else gast.Tuple(elts=diff, ctx=gast.Load())
+    which = (
+        S.const(wrt[0])
+        if len(wrt) == 1
+        else gast.Tuple(elts=[S.const(i) for i in wrt], ctx=gast.Load())
+    )
+    dz = gast.Subscript(value=S.name("d"), slice=S.name("z"), ctx=gast.Load())
+    call = gast.Call(
+        func=gast.Call(func=S.name("vjp_of"), args=[S.name("fn"), which], keywords=[]),
+        args=[S.name(f"a{i}") for i in range(len(args))],
+        keywords=[gast.keyword(arg="g_out", value=dz)],
+    )
+    body = [
+        gast.AugAssign(
+            target=gast.Subscript(value=S.name("d"), slice=S.name("diff"), ctx=gast.Store()),
+            op=gast.Add(),
+            value=call,
+        )
+    ]
+    rule = R.Rule(
+        key="dynamic",
+        fn=_RuleNamespace({"vjp_of": vjp_of}),
+        body=body,
+        result="z",
+        params=list(params),
+        signature=None,
+        differentiable=frozenset({"diff"}),
+        where="sourcegrad.api.vjp_of",
+    )
+    return Op("dynamic", rule, params, operands, pure=False, label=label)
+
+
 class _RuleNamespace:
     """Stands in for a template function: what the generated rule's names refer to."""
 
@@ -404,7 +503,8 @@ def _call_user_function(core, stmt, fn, args, kwargs, label, varied=None) -> Op:
     key = (fn, wrt)
     if key not in _VJPS:
         _VJPS[key] = vjp(fn, wrt if len(wrt) > 1 else wrt[0])
-    vjp_name = f"vjp_{fn.__name__}"
+    base = fn.__name__ if fn.__name__.isidentifier() else label.split(".")[-1]
+    vjp_name = f"vjp_{base}" if base.isidentifier() else "vjp_fn"
     params = {f"a{i}": given[name] for i, name in enumerate(names) if name in given}
     call_args, call_kwargs, gap = [], [], False
     for i, name in enumerate(names):

@@ -43,8 +43,6 @@ _REFUSED_STATEMENTS = {
     gast.Global: "`global` is not supported; pass the value as an argument instead",
     gast.Nonlocal: "`nonlocal` is not supported; pass the value as an argument instead",
     gast.Delete: "`del` is not supported in a differentiated function; drop the statement",
-    gast.FunctionDef: "nested `def` is not transformed yet; define the helper at module level "
-    "and register its derivative with sourcegrad.defvjp, or inline it",
     gast.AsyncFunctionDef: "async functions cannot be differentiated",
     gast.ClassDef: "class definitions are not supported inside a differentiated function",
     gast.Import: "imports inside a differentiated function are not supported; import at "
@@ -98,10 +96,11 @@ class _Normalizer:
             for n in gast.walk(fn)
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
         }
-        self.local_names = set(self.params) | stored
+        nested = {n.name for n in gast.walk(fn) if isinstance(n, gast.FunctionDef) and n is not fn}
+        self.local_names = set(self.params) | stored | nested
         self.names = S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure))
         self.env = {p: p for p in self.params}
-        self.unversioned = _assigned_in_compound(fn.body)
+        self.unversioned = _assigned_in_compound(fn.body) | _captured(fn)
         self.depth = 0  # nesting of if/for/while around the statement being lowered
         self.paths = {}  # (param, keys) -> name
         self.path_of = {}  # name -> (param, keys)
@@ -220,6 +219,15 @@ class _Normalizer:
             self.ret(stmt)
         elif isinstance(stmt, gast.Pass):
             return
+        elif isinstance(stmt, gast.FunctionDef):
+            # a nested helper: defined as written; calls to it differentiate through its vjp
+            if stmt.decorator_list:
+                self.refuse(
+                    "decorated nested functions are not supported; define it at " "module level",
+                    stmt,
+                )
+            self.env[stmt.name] = stmt.name
+            self.emit(S.clone(stmt), temp=False)
         elif isinstance(stmt, gast.If):
             self.if_(stmt)
         elif isinstance(stmt, gast.For):
@@ -635,6 +643,18 @@ class _Normalizer:
 
 
 _ARRAY_ATTRIBUTES = frozenset({"T", "shape", "ndim", "size", "dtype", "real", "imag", "flat", "mT"})
+
+
+def _captured(fn) -> set:
+    """Names of ``fn`` that a nested function or lambda reads: they keep their names, so that
+    the nested function sees the same variable in the derivative."""
+    out = set()
+    for node in gast.walk(fn):
+        if node is fn:
+            continue
+        if isinstance(node, (gast.FunctionDef, gast.Lambda)):
+            out |= {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+    return out
 
 
 def _inside_loop(fn, target) -> bool:

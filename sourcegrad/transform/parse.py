@@ -88,6 +88,8 @@ def parse(fn) -> Parsed:
             first,
         ) from None
     node = module.body[0] if module.body else None
+    if fn.__name__ == "<lambda>":
+        node = _lambda_as_def(module, fn, filename, first)
     if not isinstance(node, gast.FunctionDef):
         raise UnsupportedSyntaxError(
             f"{fn.__qualname__!r} is not defined with `def` (lambdas and async functions are not "
@@ -106,6 +108,38 @@ def parse(fn) -> Parsed:
         closure = dict(zip(fn.__code__.co_freevars, fn.__closure__))
     lines = {first + i: line.strip() for i, line in enumerate(src_lines)}
     return Parsed(fn, node, filename, fn.__globals__, closure, lines)
+
+
+def _lambda_as_def(module, fn, filename, first):
+    """The ``lambda`` that made ``fn``, as an equivalent one-line ``def``."""
+    code = fn.__code__
+    params = list(code.co_varnames[: code.co_argcount])
+    found = [
+        n
+        for n in gast.walk(module)
+        if isinstance(n, gast.Lambda)
+        and [a.id for a in n.args.args] == params
+        and n.lineno + first - 1 == code.co_firstlineno
+    ]
+    if len(found) != 1:
+        raise UnsupportedSyntaxError(
+            "cannot tell which lambda on this line to differentiate; define it with `def`",
+            filename,
+            code.co_firstlineno,
+        )
+    lam = found[0]
+    ret = gast.Return(value=lam.body)
+    ret.lineno = lam.lineno
+    node = gast.FunctionDef(
+        name="lambda_",
+        args=lam.args,
+        body=[ret],
+        decorator_list=[],
+        returns=None,
+        type_comment=None,
+    )
+    node.lineno = lam.lineno
+    return node
 
 
 def resolve(parsed: Parsed, expr, local_names) -> object:

@@ -551,7 +551,7 @@ def _dce_block(body, uses, orelse=False):
 def _protect_aliases(der: Derivative):
     body = der.node.body
     refs = der.refs
-    helper_names = {refs.by_id.get(id(NAMESPACE[h])) for h in _PASSTHROUGH_HELPERS}
+    helper_names = {refs.by_id.get(id(NAMESPACE[h])) for h in _PASSTHROUGH_HELPERS} - {None}
     adjoint_defs = {t for s in _walk_stmts(body) if _is_adjoint(s) for t in _assigns(s)}
     alias: dict = {}
 
