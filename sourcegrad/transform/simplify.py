@@ -43,6 +43,7 @@ def simplify(der: Derivative) -> Derivative:
         changed |= _inline(body, keep_names)
         changed |= _merge_accumulations(body)
         changed |= _dce(body)
+        changed |= _dead_stores(body)
         if not changed:
             break
     _protect_aliases(der)
@@ -543,6 +544,65 @@ def _dce_block(body, uses, orelse=False):
     if not body and not orelse:
         body.append(gast.Pass())
     return changed
+
+
+def _removable(stmt) -> bool:
+    return (
+        isinstance(stmt, gast.Assign)
+        and not isinstance(stmt.targets[0], gast.Subscript)
+        and (_is_adjoint(stmt) or getattr(stmt, "sg_pure", False))
+        and not getattr(stmt, "sg_keep", False)
+    )
+
+
+def _reads_of(stmt) -> set:
+    return {
+        n.id
+        for part in _read_parts(stmt)
+        for n in gast.walk(part)
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
+    }
+
+
+def _live_before(stmts, live, remove=False) -> set:
+    """Names live before ``stmts`` given those live after (structured liveness); with
+    ``remove``, also drop assignments nothing reads afterwards."""
+    live = set(live)
+    for stmt in reversed(list(stmts)):
+        if isinstance(stmt, gast.If):
+            body = _live_before(stmt.body, live, remove)
+            orelse = _live_before(stmt.orelse, live, remove)
+            live = body | orelse | _reads_of(stmt)
+            if remove and not stmt.body:
+                stmt.body.append(gast.Pass())
+        elif isinstance(stmt, (gast.For, gast.While)):
+            loop_live = set(live) | _reads_of(stmt)  # a while test runs after every iteration
+            for _ in range(50):  # the body's start flows back to its end
+                start = _live_before(stmt.body, loop_live | live)
+                if start <= loop_live:
+                    break
+                loop_live |= start
+            _live_before(stmt.body, loop_live | live, remove)
+            if remove and not stmt.body:
+                stmt.body.append(gast.Pass())
+            live = live | loop_live | _reads_of(stmt)
+        else:
+            targets = _assigned_names(stmt)
+            if remove and _removable(stmt) and not (targets & live):
+                stmts.remove(stmt)
+                stmt.sg_removed = True
+                continue
+            if isinstance(stmt, gast.Assign) and not isinstance(stmt.targets[0], gast.Subscript):
+                live -= targets
+            live |= _reads_of(stmt)
+    return live
+
+
+def _dead_stores(body) -> bool:
+    """Remove assignments whose value no later statement reads (on any path)."""
+    before = sum(1 for _ in _walk_stmts(body))
+    _live_before(body, set(), remove=True)
+    return sum(1 for _ in _walk_stmts(body)) != before
 
 
 # --------------------------------------------------------------------------- aliasing

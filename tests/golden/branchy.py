@@ -37,17 +37,14 @@ def d_branchy(x, y):
         # line 63: z = x * y
         dx = sum_to(dz * y, x)
         z = tape.pop()
-        dz = zero_adjoint(z)
     else:
         # line 64: elif np.sum(y) > 0:
         if cond_3:
             z = tape.pop()
             # line 65: z = np.sin(x) + y
             dx = sum_to(dz, z_1) * np.cos(x)
-            dz = zero_adjoint(z)
         else:
             result = tape.pop()
             # line 67: return np.sum(x**2)
             dx = unreduce(dresult, result_1) * 2 * x
-            dresult = zero_adjoint(result)
     return (result, gradient_like(x, dx))
