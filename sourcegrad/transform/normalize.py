@@ -101,6 +101,7 @@ class _Normalizer:
         self.names = S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure))
         self.env = {p: p for p in self.params}
         self.unversioned = _assigned_in_compound(fn.body) | _captured(fn)
+        self.aliases = _aliases_of_written(fn)
         self.depth = 0  # nesting of if/for/while around the statement being lowered
         self.paths = {}  # (param, keys) -> name
         self.path_of = {}  # name -> (param, keys)
@@ -430,6 +431,16 @@ class _Normalizer:
                 f"assign into a named array (`x[k] = v`), not into `{_text(target.value)}`", target
             )
         user_name = target.value.id
+        alias = self.aliases.get(user_name)
+        if alias is not None:
+            other, line = alias
+            self.refuse(
+                f"`{user_name}[...] = ...` while `{other}` (line {line}) may share "
+                f"{user_name}'s memory: sourcegrad writes into a copy of {user_name}, so "
+                f"`{other}` would not see the change; make `{other}` an explicit copy "
+                f"(`{user_name}.copy()`), or index {user_name} directly",
+                target,
+            )
         v = self.atom(value, user_name)
         index = self.index(target.slice, user_name)
         current = S.name(self.env.get(user_name, user_name))
@@ -643,6 +654,62 @@ class _Normalizer:
 
 
 _ARRAY_ATTRIBUTES = frozenset({"T", "shape", "ndim", "size", "dtype", "real", "imag", "flat", "mT"})
+
+
+_VIEW_METHODS = frozenset(
+    {"reshape", "ravel", "transpose", "squeeze", "swapaxes", "view", "T", "flat", "real", "imag"}
+)
+
+
+def _aliases_of_written(fn) -> dict:
+    """For each name written into (``x[k] = v``), another name that may share its memory
+    (``y = x``, ``y = x[1:]``, ``y = x.T``, ``for y in x``, ``ys.append(x)``), with its line."""
+    written = {
+        n.value.id
+        for n in gast.walk(fn)
+        if isinstance(n, gast.Subscript)
+        and isinstance(n.ctx, gast.Store)
+        and isinstance(n.value, gast.Name)
+    }
+    out: dict = {}
+
+    def source_name(value):
+        node = value
+        while True:
+            if isinstance(node, gast.Subscript):
+                node = node.value
+            elif isinstance(node, gast.Attribute) and node.attr in _VIEW_METHODS:
+                node = node.value
+            elif (
+                isinstance(node, gast.Call)
+                and isinstance(node.func, gast.Attribute)
+                and node.func.attr in _VIEW_METHODS
+            ):
+                node = node.func.value
+            else:
+                break
+        return node.id if isinstance(node, gast.Name) else None
+
+    for node in gast.walk(fn):
+        if isinstance(node, gast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+            src = source_name(node.value)
+            if src in written and isinstance(target, gast.Name) and target.id != src:
+                out.setdefault(src, (target.id, node.lineno))
+        elif isinstance(node, gast.For):
+            src = source_name(node.iter)
+            if src in written:
+                out.setdefault(src, (_text(node.target), node.lineno))
+        elif (
+            isinstance(node, gast.Call)
+            and isinstance(node.func, gast.Attribute)
+            and node.func.attr == "append"
+            and node.args
+            and isinstance(node.args[0], gast.Name)
+            and node.args[0].id in written
+        ):
+            out.setdefault(node.args[0].id, (_text(node.func.value), node.lineno))
+    return out
 
 
 def _captured(fn) -> set:

@@ -71,7 +71,7 @@ class _Reverse:
         body = core.node.body
         ret = body[-1]
         main = body[:-1]
-        self.overwritable = _overwritable(main)
+        self.overwritable = _overwritable(main, core.params)
         self.exists_before, self.loop_inits, self.definite = _existence(main, core.params)
         self.need_init: set = set()  # names a zero adjoint is made from where they may be unset
         self.tape = None
@@ -114,6 +114,14 @@ class _Reverse:
             start.sg_pure = False
             forward.insert(0, start)
         value = S.clone(ret.value)
+        if {n.id for n in gast.walk(value) if isinstance(n, gast.Name)} & self.recorded:
+            # the adjoint sweep restores overwritten names: keep the result as it was
+            kept = self.names.fresh("value")
+            keep = S.assign(kept, value, ret.lineno)
+            keep.sg_pure = False
+            keep.sg_keep = True
+            forward.append(keep)
+            value = S.name(kept)
         result = gast.Return(value=gast.Tuple(elts=[value, grads], ctx=gast.Load()))
         name = ("d_" if self.mode == "grad" else "vjp_") + core.node.name
         fn = gast.FunctionDef(
@@ -535,9 +543,10 @@ def _walk(stmts):
             yield from _walk(getattr(stmt, attr, []) or [])
 
 
-def _overwritable(stmts) -> set:
-    """Names assigned more than once as the function runs: in a loop, or in several places."""
-    counts: dict = {}
+def _overwritable(stmts, params) -> set:
+    """Names assigned more than once as the function runs: in a loop, or in several places
+    (an argument counts as assigned once on entry)."""
+    counts: dict = {p: 1 for p in params}
     in_loop = set()
 
     def visit(block, looping):

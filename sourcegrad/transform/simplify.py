@@ -124,6 +124,8 @@ def _propagate(body, keep):
         t = _simple_target(stmt)
         if t is None or t in keep or defs.get(t) != 1 or stmt not in body:
             continue
+        if getattr(stmt, "sg_keep", False):
+            continue
         v = stmt.value
         ok = (
             isinstance(v, gast.Constant)

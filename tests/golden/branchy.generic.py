@@ -23,6 +23,7 @@ def d_branchy(x, y):
         result_2 = z**2
         tape.append(result)
         result = np.sum(result_2)
+    value = result
 
     dresult = 1.0
     # line 68: return np.sum(z**2)
@@ -47,4 +48,4 @@ def d_branchy(x, y):
             result = tape.pop()
             # line 67: return np.sum(x**2)
             dx = unreduce(dresult, result_1) * 2 * x
-    return (result, gradient_like(x, dx))
+    return (value, gradient_like(x, dx))

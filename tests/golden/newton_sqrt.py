@@ -12,6 +12,7 @@ def d_newton_sqrt(a):
         x = 0.5 * x_2
         cond = np.abs(x * x - a) > 1e-12
         n_iter = n_iter + 1
+    value = x
 
     dx = 1.0
     # line 56: while np.abs(x * x - a) > 1e-12:
@@ -26,4 +27,4 @@ def d_newton_sqrt(a):
         x_1 = tape.pop()
     # line 55: x = a
     da = da + dx
-    return (x, gradient_like(a, da))
+    return (value, gradient_like(a, da))
