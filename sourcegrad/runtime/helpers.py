@@ -9,14 +9,26 @@ from __future__ import annotations
 import numpy as np
 
 
+class Shape(tuple):
+    """A shape kept on the tape in place of an array whose values the adjoint never reads."""
+
+
+def shape_of(x):
+    """The shape of ``x`` as a :class:`Shape`."""
+    return Shape(np.shape(x))
+
+
 def sum_to(g, x):
-    """``g`` summed over the axes along which ``x`` was broadcast, so it has ``x``'s shape."""
-    shape = np.shape(x)
+    """``g`` summed over the axes along which ``x`` was broadcast, so it has ``x``'s shape
+    (``x`` may also be a :class:`Shape`)."""
+    shape = x if isinstance(x, Shape) else np.shape(x)
     gshape = np.shape(g)
     if gshape == shape:
         return g
     if len(gshape) < len(shape) or not hasattr(g, "dtype"):
-        return np.broadcast_to(g, shape) if hasattr(g, "dtype") else np.full_like(x, g)
+        if hasattr(g, "dtype"):
+            return np.broadcast_to(g, shape)
+        return np.full(shape, g) if isinstance(x, Shape) else np.full_like(x, g)
     lead = len(gshape) - len(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1

@@ -107,6 +107,7 @@ class _Reverse:
             }
         read |= {n.id for n in gast.walk(grads) if isinstance(n, gast.Name)}
         self.recorded = (self.overwritable & read) - set(self.adj_of)
+        self.shape_only = self.recorded & _shape_only_reads(adjoint, self.refs)
         forward = self.fwd_block(main, top=True)
         adjoint = self.resolve_pops(adjoint)
         if self.tape is not None:
@@ -206,9 +207,14 @@ class _Reverse:
         return (_targets(stmt) & self.recorded) & self.exists_before.get(id(stmt), set())
 
     def push(self, x, lineno):
+        saved = S.name(x)
+        if x in getattr(self, "shape_only", ()):
+            # the adjoint reads x only for its shape (sum_to): keep the shape, not the array
+            shape_of = S.name(self.refs.ref(NAMESPACE["shape_of"], "shape_of"))
+            saved = S.call(shape_of, [saved])
         call = S.call(
             gast.Attribute(value=S.name(self.tape_name()), attr="append", ctx=gast.Load()),
-            [S.name(x)],
+            [saved],
         )
         node = gast.Expr(value=call)
         node.lineno = lineno
@@ -541,6 +547,27 @@ def _walk(stmts):
         yield stmt
         for attr in ("body", "orelse"):
             yield from _walk(getattr(stmt, attr, []) or [])
+
+
+def _shape_only_reads(stmts, refs) -> set:
+    """Names that the statements read only as the shape argument of ``sum_to``."""
+    sum_to_name = refs.by_id.get(id(NAMESPACE["sum_to"]))
+    total: dict = {}
+    as_shape: dict = {}
+    for stmt in stmts:
+        for n in gast.walk(stmt):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                total[n.id] = total.get(n.id, 0) + 1
+            if (
+                isinstance(n, gast.Call)
+                and isinstance(n.func, gast.Name)
+                and n.func.id == sum_to_name
+                and len(n.args) == 2
+                and isinstance(n.args[1], gast.Name)
+            ):
+                x = n.args[1].id
+                as_shape[x] = as_shape.get(x, 0) + 1
+    return {x for x, k in as_shape.items() if total.get(x) == k}
 
 
 def _overwritable(stmts, params) -> set:

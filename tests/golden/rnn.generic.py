@@ -10,13 +10,13 @@ def d_rnn(params, xs):
     h_5 = None
     h_6 = None
     for t in range(n_2):
-        tape.append(h_3)
+        tape.append(shape_of(h_3))
         h_3 = W @ h
         tape.append(h_4)
         h_4 = xs[t]
-        tape.append(h_5)
+        tape.append(shape_of(h_5))
         h_5 = U @ h_4
-        tape.append(h_6)
+        tape.append(shape_of(h_6))
         h_6 = h_3 + h_5
         h_7 = h_6 + b
         tape.append(h)
