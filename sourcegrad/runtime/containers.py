@@ -110,7 +110,8 @@ def _fresh(like, g, seen):
         out[...] = g
         seen.add(id(out))
         return out
-    if id(g) in seen or not g.flags.owndata or not g.flags.writeable:
+    flags = g.flags
+    if id(g) in seen or not flags.owndata or not getattr(flags, "writeable", True):
         g = g.copy()
     elif type(g) is not type(like) and isinstance(like, np.ndarray):
         g = g.view(type(like))
