@@ -696,6 +696,14 @@ def _aliases_of_written(fn) -> dict:
             src = source_name(node.value)
             if src in written and isinstance(target, gast.Name) and target.id != src:
                 out.setdefault(src, (target.id, node.lineno))
+            if (
+                isinstance(target, gast.Name)
+                and target.id in written
+                and src is not None
+                and src != target.id
+            ):
+                # `z = y` (or a view of y), then `z[k] = v`: Python would change y too
+                out.setdefault(target.id, (src, node.lineno))
         elif isinstance(node, gast.For):
             src = source_name(node.iter)
             if src in written:
