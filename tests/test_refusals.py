@@ -80,7 +80,7 @@ def test_function_without_source_is_refused():
 def test_lambdas_are_differentiated_when_unambiguous():
     f = lambda x: np.sum(np.sin(x))  # noqa: E731
     np.testing.assert_allclose(sg.grad(f)(X), np.cos(X))
-    g, h = lambda x: np.sum(x), lambda x: np.sum(x)  # noqa: E731
+    g, _h = lambda x: np.sum(x), lambda x: np.sum(x)  # noqa: E731
     with pytest.raises(sg.UnsupportedSyntaxError) as info:
         sg.grad(g)(X)
     assert f"{__file__}:" in str(info.value) and "`def`" in str(info.value)
