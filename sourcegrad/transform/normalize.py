@@ -106,7 +106,6 @@ class _Normalizer:
         self.paths = {}  # (param, keys) -> name
         self.path_of = {}  # name -> (param, keys)
         self.path_syntax = {}  # (param, keys) -> ("item" | "attr", ...)
-        self.paths_depth = {}  # (param, keys) -> 0 when read at top level (shareable)
         self.out: list = []
         self.top_out = self.out
         self.group = 0
@@ -614,7 +613,7 @@ class _Normalizer:
         return {k for k, v in self.env.items() if v in self.path_of}
 
     def path_read(self, root: str, keys: tuple, syntax: tuple, ident: str | None = None) -> str:
-        if (root, keys) in self.paths and self.paths_depth[(root, keys)] <= self.depth:
+        if (root, keys) in self.paths:
             return self.paths[(root, keys)]
         self.path_syntax[(root, keys)] = syntax
         if ident is None:
@@ -622,7 +621,6 @@ class _Normalizer:
         self.names.reserve(ident)
         self.user_vars.add(ident)
         self.paths[(root, keys)] = ident
-        self.paths_depth[(root, keys)] = 0
         self.path_of[ident] = (root, keys)
         if self.depth:
             # inside if/for/while: read the argument once, before the outermost statement,

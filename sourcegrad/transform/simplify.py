@@ -6,7 +6,7 @@ Guarantees to the next pass: the same function, computing the same values, with
 * algebra with known constants folded (``1.0 * e`` -> ``e``, ``x ** 1`` -> ``x``);
 * temporaries used once inlined where they are used (forward temporaries only within the user
   statement they came from, so evaluation order and side effects are unchanged);
-* statements without side effects whose results are unused removed;
+* statements without side effects whose results no later statement reads removed;
 * no gradient that aliases the user's data: such a result is copied.
 
 User-named variables (``h1``, ``dh1``) keep their names.
@@ -42,7 +42,6 @@ def simplify(der: Derivative) -> Derivative:
         changed |= _scalar_broadcasts(body, der)
         changed |= _inline(body, keep_names)
         changed |= _merge_accumulations(body)
-        changed |= _dce(body)
         changed |= _dead_stores(body)
         if not changed:
             break
@@ -503,55 +502,9 @@ def _merge_accumulations(body):
 # --------------------------------------------------------------------------- dead code
 
 
-def _dce(body):
-    uses = _uses(body)
-    changed = False
-    for stmt in list(body):
-        if not isinstance(stmt, gast.Assign):
-            continue
-        pure = _is_adjoint(stmt) or getattr(stmt, "sg_pure", False)
-        if not pure or getattr(stmt, "sg_keep", False):
-            continue
-        targets = _assigned_names(stmt)
-        if any(uses.get(t) for t in targets):
-            continue
-        if getattr(stmt, "sg_comment", None):
-            _move_comment(body, stmt)
-        body.remove(stmt)
-        changed = True
-    for stmt in body:
-        if isinstance(stmt, _COMPOUND):
-            changed |= _dce_block(stmt.body, uses) | _dce_block(stmt.orelse, uses, True)
-    return changed
-
-
-def _dce_block(body, uses, orelse=False):
-    changed = False
-    for stmt in list(body):
-        if isinstance(stmt, _COMPOUND):
-            changed |= _dce_block(stmt.body, uses) | _dce_block(stmt.orelse, uses, True)
-            continue
-        if not isinstance(stmt, gast.Assign):
-            continue
-        pure = _is_adjoint(stmt) or getattr(stmt, "sg_pure", False)
-        if not pure or getattr(stmt, "sg_keep", False):
-            continue
-        targets = _assigned_names(stmt)
-        if any(uses.get(t) for t in targets):
-            continue
-        if getattr(stmt, "sg_comment", None):
-            _move_comment(body, stmt)
-        body.remove(stmt)
-        changed = True
-    if not body and not orelse:
-        body.append(gast.Pass())
-    return changed
-
-
 def _removable(stmt) -> bool:
     return (
         isinstance(stmt, gast.Assign)
-        and not isinstance(stmt.targets[0], gast.Subscript)
         and (_is_adjoint(stmt) or getattr(stmt, "sg_pure", False))
         and not getattr(stmt, "sg_keep", False)
     )
@@ -591,8 +544,9 @@ def _live_before(stmts, live, remove=False) -> set:
         else:
             targets = _assigned_names(stmt)
             if remove and _removable(stmt) and not (targets & live):
+                if getattr(stmt, "sg_comment", None):
+                    _move_comment(stmts, stmt)
                 stmts.remove(stmt)
-                stmt.sg_removed = True
                 continue
             if isinstance(stmt, gast.Assign) and not isinstance(stmt.targets[0], gast.Subscript):
                 live -= targets
@@ -601,7 +555,8 @@ def _live_before(stmts, live, remove=False) -> set:
 
 
 def _dead_stores(body) -> bool:
-    """Remove assignments whose value no later statement reads (on any path)."""
+    """Remove side-effect-free assignments whose value no later statement reads, on any
+    path (a structured liveness analysis; loops iterate to a fixed point)."""
     before = sum(1 for _ in _walk_stmts(body))
     _live_before(body, set(), remove=True)
     return sum(1 for _ in _walk_stmts(body)) != before
