@@ -180,7 +180,7 @@ def _targets(stmt) -> set:
 
 
 def _reads(atom) -> set:
-    return {n.id for n in gast.walk(atom) if isinstance(n, gast.Name)}
+    return {n.id for n in S.walk(atom) if isinstance(n, gast.Name)}
 
 
 # ------------------------------------------------------------------------- classification
@@ -290,10 +290,10 @@ def _locals(core: Core) -> set:
     if cached is None:
         cached = set(core.params) | {
             n.id
-            for n in gast.walk(core.node)
+            for n in S.walk(core.node)
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
         }
-        cached |= {n.name for n in gast.walk(core.node) if isinstance(n, gast.FunctionDef)} - {
+        cached |= {n.name for n in S.walk(core.node) if isinstance(n, gast.FunctionDef)} - {
             core.node.name
         }
         core._locals = cached
@@ -375,7 +375,7 @@ def _is_user_function(obj) -> bool:
 
 def _free_names(core, name: str) -> set:
     """Names a nested ``def name`` or ``name = lambda ...`` of the function reads from it."""
-    for node in gast.walk(core.node):
+    for node in S.walk(core.node):
         if isinstance(node, gast.FunctionDef) and node.name == name and node is not core.node:
             inner, params = node.body, node.args
             break
@@ -392,7 +392,7 @@ def _free_names(core, name: str) -> set:
     own = {a.id for a in params.args + params.kwonlyargs + params.posonlyargs}
     read, bound = set(), set(own)
     for stmt in inner:
-        for n in gast.walk(stmt):
+        for n in S.walk(stmt):
             if isinstance(n, gast.Name):
                 (bound if isinstance(n.ctx, gast.Store) else read).add(n.id)
     return (read - bound) & _locals(core)

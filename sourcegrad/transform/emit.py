@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import gast
 
+from . import syntax as S
 from .reverse import Derivative
 
 _counter = itertools.count()
@@ -46,7 +47,7 @@ def emit(der: Derivative) -> Emitted:
     parsed = core.parsed
     node = der.node
     inner, line_users = _render(node)
-    used = {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+    used = {n.id for n in S.walk(node) if isinstance(n, gast.Name)}
     free_user = sorted(n for n in parsed.closure if n in used)
     injected = sorted(n for n in der.refs.injected if n in used)
     factory_params = injected + free_user

@@ -18,8 +18,8 @@ from . import syntax as S
 def lower_jumps(fn: gast.FunctionDef, names: S.NameGen) -> None:
     """Rewrite ``fn`` in place so that it contains no break/continue/early return."""
     body = fn.body
-    early = any(isinstance(n, gast.Return) for s in body if _compound(s) for n in gast.walk(s))
-    jumps = any(isinstance(n, (gast.Break, gast.Continue)) for n in gast.walk(fn))
+    early = any(isinstance(n, gast.Return) for s in body if _compound(s) for n in S.walk(s))
+    jumps = any(isinstance(n, (gast.Break, gast.Continue)) for n in S.walk(fn))
     if not early and not jumps:
         return
     ctx = _Ctx(names, returned=names.fresh("returned") if early else None)
@@ -109,7 +109,7 @@ class _Ctx:
         if isinstance(s, gast.If):
             return any(self._jumps(x) for x in s.body + s.orelse)
         if isinstance(s, (gast.For, gast.While)):
-            return bool(self.returned) and any(isinstance(n, gast.Return) for n in gast.walk(s))
+            return bool(self.returned) and any(isinstance(n, gast.Return) for n in S.walk(s))
         return False
 
     def _loop(self, loop):
@@ -118,7 +118,7 @@ class _Ctx:
         own = [n for n in _own_nodes(loop.body)]
         cont = self.names.fresh("skip") if any(isinstance(n, gast.Continue) for n in own) else None
         brk = self.names.fresh("stop") if any(isinstance(n, gast.Break) for n in own) else None
-        returns = bool(self.returned) and any(isinstance(n, gast.Return) for n in gast.walk(loop))
+        returns = bool(self.returned) and any(isinstance(n, gast.Return) for n in S.walk(loop))
         self.loop_flags.append((cont, brk))
         body = self.block(loop.body)
         self.loop_flags.pop()

@@ -87,16 +87,14 @@ class _Normalizer:
             )
         self.params = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs]
         self.fn = fn = S.clone(fn)  # the parsed tree is shared by every build: rewrite a copy
-        for node in gast.walk(fn):
+        for node in S.walk(fn):
             if isinstance(node, (gast.Break, gast.Continue)) and not _inside_loop(fn, node):
                 self.refuse(f"`{type(node).__name__.lower()}` outside a loop", node)
         lower_jumps(fn, S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure)))
         stored = {
-            n.id
-            for n in gast.walk(fn)
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+            n.id for n in S.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
         }
-        nested = {n.name for n in gast.walk(fn) if isinstance(n, gast.FunctionDef) and n is not fn}
+        nested = {n.name for n in S.walk(fn) if isinstance(n, gast.FunctionDef) and n is not fn}
         self.local_names = set(self.params) | stored | nested
         self.names = S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure))
         self.env = {p: p for p in self.params}
@@ -664,7 +662,7 @@ def _aliases_of_written(fn) -> dict:
     (``y = x``, ``y = x[1:]``, ``y = x.T``, ``for y in x``, ``ys.append(x)``), with its line."""
     written = {
         n.value.id
-        for n in gast.walk(fn)
+        for n in S.walk(fn)
         if isinstance(n, gast.Subscript)
         and isinstance(n.ctx, gast.Store)
         and isinstance(n.value, gast.Name)
@@ -688,7 +686,7 @@ def _aliases_of_written(fn) -> dict:
                 break
         return node.id if isinstance(node, gast.Name) else None
 
-    for node in gast.walk(fn):
+    for node in S.walk(fn):
         if isinstance(node, gast.Assign) and len(node.targets) == 1:
             target = node.targets[0]
             src = source_name(node.value)
@@ -722,11 +720,11 @@ def _captured(fn) -> set:
     """Names of ``fn`` that a nested function or lambda reads: they keep their names, so that
     the nested function sees the same variable in the derivative."""
     out = set()
-    for node in gast.walk(fn):
+    for node in S.walk(fn):
         if node is fn:
             continue
         if isinstance(node, (gast.FunctionDef, gast.Lambda)):
-            out |= {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+            out |= {n.id for n in S.walk(node) if isinstance(n, gast.Name)}
     return out
 
 
@@ -746,13 +744,13 @@ def _inside_loop(fn, target) -> bool:
 
 
 def _names(target) -> set:
-    return {n.id for n in gast.walk(target) if isinstance(n, gast.Name)}
+    return {n.id for n in S.walk(target) if isinstance(n, gast.Name)}
 
 
 def _assigned_in(stmts) -> set:
     out = set()
     for s in stmts:
-        for n in gast.walk(s):
+        for n in S.walk(s):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                 out.add(n.id)
             elif (

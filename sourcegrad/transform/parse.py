@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import gast
 
 from ..errors import NoSourceError, UnsupportedSyntaxError
+from . import syntax as S
 
 
 @dataclass
@@ -97,7 +98,7 @@ def parse(fn) -> Parsed:
             filename,
             first,
         )
-    for sub in gast.walk(node):
+    for sub in S.walk(node):
         if hasattr(sub, "lineno") and sub.lineno is not None:
             sub.lineno += first - 1
         if getattr(sub, "end_lineno", None) is not None:
@@ -116,7 +117,7 @@ def _lambda_as_def(module, fn, filename, first):
     params = list(code.co_varnames[: code.co_argcount])
     found = [
         n
-        for n in gast.walk(module)
+        for n in S.walk(module)
         if isinstance(n, gast.Lambda)
         and [a.id for a in n.args.args] == params
         and n.lineno + first - 1 == code.co_firstlineno

@@ -93,7 +93,7 @@ class _Reverse:
             )
             args.kw_defaults.append(None)
             seed = S.name("g_out")
-        if any(n.id in self.a.active for n in gast.walk(out) if isinstance(n, gast.Name)):
+        if any(n.id in self.a.active for n in S.walk(out) if isinstance(n, gast.Name)):
             self.accumulate(out, seed, adjoint)
         adjoint.extend(self.rev_block(main))
         grads = self.gradient()
@@ -102,10 +102,10 @@ class _Reverse:
         for stmt in adjoint:
             read |= {
                 n.id
-                for n in gast.walk(stmt)
+                for n in S.walk(stmt)
                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
             }
-        read |= {n.id for n in gast.walk(grads) if isinstance(n, gast.Name)}
+        read |= {n.id for n in S.walk(grads) if isinstance(n, gast.Name)}
         self.recorded = (self.overwritable & read) - set(self.adj_of)
         self.shape_only = self.recorded & _shape_only_reads(adjoint, self.refs)
         forward = self.fwd_block(main, top=True)
@@ -115,7 +115,7 @@ class _Reverse:
             start.sg_pure = False
             forward.insert(0, start)
         value = S.clone(ret.value)
-        if {n.id for n in gast.walk(value) if isinstance(n, gast.Name)} & self.recorded:
+        if {n.id for n in S.walk(value) if isinstance(n, gast.Name)} & self.recorded:
             # the adjoint sweep restores overwritten names: keep the result as it was
             kept = self.names.fresh("value")
             keep = S.assign(kept, value, ret.lineno)
@@ -339,7 +339,7 @@ class _Reverse:
                 op = self.a.ops.get(id(stmt))
                 if op is not None:
                     for atom in op.diff_atoms():
-                        touched |= {n.id for n in gast.walk(atom) if isinstance(n, gast.Name)}
+                        touched |= {n.id for n in S.walk(atom) if isinstance(n, gast.Name)}
         existing = self.exists_before.get(id(loop), set()) | self.defined
         return touched & existing & self.a.active
 
@@ -368,7 +368,7 @@ class _Reverse:
         if isinstance(target, gast.Name):
             z = S.name(target.id)
             dz = S.name(self.adjname(target.id))
-            reads = {n.id for a in op.operands for n in gast.walk(a) if isinstance(n, gast.Name)}
+            reads = {n.id for a in op.operands for n in S.walk(a) if isinstance(n, gast.Name)}
             if target.id in reads:
                 # `x[k] = v` and friends: the statement reads the name it writes
                 copy = self.names.fresh("d" + target.id, always_suffix=True)
@@ -555,7 +555,7 @@ def _shape_only_reads(stmts, refs) -> set:
     total: dict = {}
     as_shape: dict = {}
     for stmt in stmts:
-        for n in gast.walk(stmt):
+        for n in S.walk(stmt):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
                 total[n.id] = total.get(n.id, 0) + 1
             if (
@@ -611,7 +611,7 @@ def _existence(stmts, params):
             if isinstance(stmt, (gast.For, gast.While)):
                 inner = assigned(stmt.body)
                 if isinstance(stmt, gast.For):
-                    inner |= {n.id for n in gast.walk(stmt.target) if isinstance(n, gast.Name)}
+                    inner |= {n.id for n in S.walk(stmt.target) if isinstance(n, gast.Name)}
                 if not looping:
                     inits[id(stmt)] = inner - known
                 exists[id(stmt)] = set(known)

@@ -67,14 +67,14 @@ def _assigned_names(stmt) -> set:
     target = stmt.targets[0]
     if isinstance(target, gast.Subscript):
         return {target.value.id}
-    return {n.id for n in gast.walk(target) if isinstance(n, gast.Name)}
+    return {n.id for n in S.walk(target) if isinstance(n, gast.Name)}
 
 
 def _uses(body):
     counts: dict = {}
     for stmt in _walk_stmts(body):
         for node in _read_parts(stmt):
-            for n in gast.walk(node):
+            for n in S.walk(node):
                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
                     counts[n.id] = counts.get(n.id, 0) + 1
     return counts
@@ -176,7 +176,7 @@ def _block_copies(body, keep, defs):
             if isinstance(later, _COMPOUND) and _assigns(later) & {t, v}:
                 break  # a loop or branch that reassigns either: later reads may differ
             for part in _read_parts(later) if not isinstance(later, _COMPOUND) else [later]:
-                if any(isinstance(n, gast.Name) and n.id == t for n in gast.walk(part)):
+                if any(isinstance(n, gast.Name) and n.id == t for n in S.walk(part)):
                     changed = True
             _replace_in(later, {t: stmt.value})
             if _assigns(later) & {t, v}:
@@ -434,7 +434,7 @@ def _inline(body, keep, defs=None, uses=None):
             _is_adjoint(user) or getattr(user, "sg_group", None) != getattr(stmt, "sg_group", None)
         ):
             continue
-        reads = {n.id for n in gast.walk(stmt.value) if isinstance(n, gast.Name)}
+        reads = {n.id for n in S.walk(stmt.value) if isinstance(n, gast.Name)}
         if any(_assigns(body[k]) & reads for k in range(i + 1, j)):
             continue
         if forward_temp and any(not getattr(body[k], "sg_pure", True) for k in range(i + 1, j)):
@@ -453,7 +453,7 @@ def _use_site(body, start, name):
         for part in _read_parts(body[k]) if not isinstance(body[k], _COMPOUND) else [body[k]]:
             if any(
                 isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, gast.Load)
-                for n in gast.walk(part)
+                for n in S.walk(part)
             ):
                 return k
     return None
@@ -485,10 +485,10 @@ def _merge_accumulations(body):
             and isinstance(nxt.value.op, gast.Add)
             and isinstance(nxt.value.left, gast.Name)
             and nxt.value.left.id == t
-            and not any(isinstance(n, gast.Name) and n.id == t for n in gast.walk(nxt.value.right))
+            and not any(isinstance(n, gast.Name) and n.id == t for n in S.walk(nxt.value.right))
         ):
             continue
-        reads = {n.id for n in gast.walk(stmt.value) if isinstance(n, gast.Name)}
+        reads = {n.id for n in S.walk(stmt.value) if isinstance(n, gast.Name)}
         if any(_assigns(body[k]) & reads for k in range(i + 1, j)):
             continue
         nxt.value.left = stmt.value
@@ -514,7 +514,7 @@ def _reads_of(stmt) -> set:
     return {
         n.id
         for part in _read_parts(stmt)
-        for n in gast.walk(part)
+        for n in S.walk(part)
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
     }
 

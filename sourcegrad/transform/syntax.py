@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-
 import gast
 
 
@@ -37,14 +35,12 @@ def attr_chain(dotted: str):
 
 def names_in(node) -> set[str]:
     """Every identifier read or written anywhere under ``node``."""
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+    return {n.id for n in walk(node) if isinstance(n, gast.Name)}
 
 
 def loaded_names(node) -> list[str]:
     """Identifiers read under ``node``, in evaluation order, with repeats."""
-    return [
-        n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
-    ]
+    return [n.id for n in walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)]
 
 
 def target_name(stmt) -> str | None:
@@ -66,7 +62,34 @@ def dotted(node) -> str | None:
 
 
 def clone(node):
-    return copy.deepcopy(node)
+    """A deep copy of a gast tree (with the passes' ``sg_*`` annotations), much faster than
+    ``copy.deepcopy``."""
+    if isinstance(node, list):
+        return [clone(x) for x in node]
+    if not isinstance(node, gast.AST):
+        return node
+    cls = type(node)
+    new = cls.__new__(cls)
+    d = new.__dict__
+    for k, v in node.__dict__.items():
+        d[k] = clone(v) if isinstance(v, (gast.AST, list)) else v
+    return new
+
+
+def walk(node):
+    """Every node under ``node`` (itself included), in no particular order."""
+    stack = [node]
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    AST = gast.AST
+    while stack:
+        n = pop()
+        yield n
+        for field in n._fields:
+            v = getattr(n, field, None)
+            if type(v) is list:
+                extend([x for x in v if isinstance(x, AST)])
+            elif isinstance(v, AST):
+                push(v)
 
 
 def rename(node, mapping: dict):

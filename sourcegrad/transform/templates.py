@@ -71,7 +71,7 @@ def instantiate(rule: Rule, bound: dict, z, dz, ranks: dict, refs: Refs, names: 
     local_names = {
         n.id
         for s in body
-        for n in gast.walk(s)
+        for n in S.walk(s)
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
     }
     renamed = {n: names.fresh(n, always_suffix=True) for n in sorted(local_names)}
