@@ -2,10 +2,13 @@
 
 Every candidate is a zero-argument callable that computes "loss and gradient" for one workload
 (its inputs are bound in a closure). :func:`run_workload` times all candidates of a workload
-*interleaved*: after a warm-up, each round calls every candidate once (the starting candidate
-rotates from round to round), for many rounds, so that drifts in machine load, frequency and
-cache state hit every candidate alike. Each call is timed on its own with
-``time.perf_counter_ns``; the reported figure is the median over rounds. The ratio is that
+*interleaved*: after a warm-up, each round times one call of every candidate (the starting
+candidate rotates from round to round), for many rounds, so that drifts in machine load,
+frequency and cache state hit every candidate alike. Each timed call is preceded, in the same
+slot, by ``rewarm`` untimed calls of the same candidate (default 2; see
+:func:`time_interleaved` for why). Each call is timed on its own with
+``time.perf_counter_ns`` (or, with ``clock="cpu"``, the thread's CPU time); the reported
+figure is the median over rounds. The ratio is that
 median divided by the median of the designated reference candidate of the same workload.
 
 Peak memory is measured afterwards, separately (``tracemalloc`` slows every allocation, so it
@@ -57,6 +60,7 @@ class Result:
     p10_us: float
     p90_us: float
     peak_kib_untracked: float | None = None  # what tracemalloc saw when memory_tracked=False
+    faults_per_call: float | None = None  # minor page faults per call (None: not measured)
     note: str = ""
 
     def as_dict(self) -> dict:
@@ -94,25 +98,61 @@ def optional_import(module: str, *, label: str | None = None):
 
 
 # --------------------------------------------------------------------------- timing
+CLOCKS = {"wall": time.perf_counter_ns, "cpu": time.thread_time_ns}
+
+
+def _clock_overhead(clock) -> int:
+    """Median nanoseconds that reading ``clock`` twice around nothing reports."""
+    xs = []
+    for _ in range(2001):
+        t0 = clock()
+        xs.append(clock() - t0)
+    return int(statistics.median(xs))
+
+
 def time_interleaved(
-    candidates: Sequence[Candidate], *, rounds: int, warmup: int
+    candidates: Sequence[Candidate],
+    *,
+    rounds: int,
+    warmup: int,
+    rewarm: int = 2,
+    clock: str = "wall",
 ) -> dict[str, list[int]]:
-    """Per-call times in nanoseconds, ``rounds`` samples per candidate, taken round-robin."""
+    """Per-call times in nanoseconds, ``rounds`` samples per candidate, taken round-robin.
+
+    Each round times one call of every candidate; the candidate that starts the round rotates.
+    Before its timed call, each candidate is called ``rewarm`` times untimed in the same slot.
+    Right after a slow neighbour a microsecond-scale call runs cold (caches, branch predictors,
+    clock): on the 2-core development VM the hand-written batch-1 gradient took 20 µs next to
+    sourcegrad alone, 25 µs with autograd in the rotation, 37 µs with jax.jit, 50 µs after a
+    4 ms sleep and 73 µs with eager jax, so every ratio would depend on which peers happen to
+    be installed. Two untimed calls bring those to 19-21 µs. ``rewarm=0`` measures the cold
+    call.
+
+    ``clock="wall"`` (the default) reads ``time.perf_counter_ns``. ``clock="cpu"`` reads the
+    calling thread's CPU time (``time.thread_time_ns``), less the clock's own overhead
+    (about 1 µs, a system call): it leaves out the time the process waited for a CPU, so it
+    holds up on a loaded machine, but it also leaves out work done on other threads (BLAS
+    with more than one thread, torch, XLA), so use it with single-threaded NumPy only.
+    """
     n = len(candidates)
     fns = [c.fn for c in candidates]
     for _ in range(warmup):
         for fn in fns:
             fn()
     samples: list[list[int]] = [[] for _ in range(n)]
-    clock = time.perf_counter_ns
+    read = CLOCKS[clock]
+    overhead = _clock_overhead(read) if clock == "cpu" else 0
     gc.collect()
     for r in range(rounds):
         for j in range(n):
             i = (r + j) % n  # rotate who goes first, so no candidate always follows another
             fn = fns[i]
-            t0 = clock()
+            for _ in range(rewarm):
+                fn()
+            t0 = read()
             fn()
-            samples[i].append(clock() - t0)
+            samples[i].append(max(0, read() - t0 - overhead))
     return {c.name: s for c, s in zip(candidates, samples)}
 
 
@@ -138,6 +178,41 @@ def peak_memory(fn: Callable[[], Any], *, repeats: int = 5) -> int:
     return int(statistics.median(peaks))
 
 
+def page_faults(fn: Callable[[], Any], *, calls: int = 50) -> float | None:
+    """Minor page faults per call, over ``calls`` calls after one warm-up call.
+
+    Nonzero means the call's memory went back to the operating system and came back (see
+    :func:`warm_allocator`). None where ``resource`` is not available.
+    """
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on Windows
+        return None
+    fn()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(calls):
+        fn()
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / calls
+
+
+def warm_allocator(nbytes: int = 16 << 20) -> None:
+    """Allocate and free one large array, as a long-running process has usually done.
+
+    With glibc, freeing a memory-mapped block raises malloc's mmap and trim thresholds to
+    its size (dynamically, up to 32 MiB). Until that happens, a call whose temporaries add
+    up to more than 128 KiB at the top of the heap hands them back to the operating system
+    when it returns and page-faults them in again on the next call: on the development VM
+    that put 68 page faults and about 300 µs on each batch-256 float64 sourcegrad call, and
+    none on the hand-written one, whose temporaries are fewer. Which state a benchmark
+    process is in depends on its history (imports, earlier workloads), so ``run.py`` fixes
+    it with this call.
+    """
+    import numpy as np
+
+    block = np.ones(nbytes // 8)
+    del block
+
+
 def _quantile(sorted_xs: list[float], q: float) -> float:
     if not sorted_xs:
         return float("nan")
@@ -146,13 +221,23 @@ def _quantile(sorted_xs: list[float], q: float) -> float:
 
 
 def run_workload(
-    workload: Workload, *, rounds: int, warmup: int, memory: bool = True, mem_repeats: int = 5
+    workload: Workload,
+    *,
+    rounds: int,
+    warmup: int,
+    rewarm: int = 2,
+    memory: bool = True,
+    mem_repeats: int = 5,
+    faults: bool = True,
+    clock: str = "wall",
 ) -> list[Result]:
     """Time (interleaved) and measure (tracemalloc) every candidate of ``workload``."""
     names = [c.name for c in workload.candidates]
     if workload.reference not in names:
         raise ValueError(f"reference {workload.reference!r} is not among candidates {names}")
-    times = time_interleaved(workload.candidates, rounds=rounds, warmup=warmup)
+    times = time_interleaved(
+        workload.candidates, rounds=rounds, warmup=warmup, rewarm=rewarm, clock=clock
+    )
     medians = {name: statistics.median(ts) / 1e3 for name, ts in times.items()}
     ref = medians[workload.reference]
     results = []
@@ -167,6 +252,7 @@ def run_workload(
                 ratio=medians[c.name] / ref if ref > 0 else None,
                 peak_kib=peak if c.memory_tracked else None,
                 peak_kib_untracked=None if c.memory_tracked else peak,
+                faults_per_call=page_faults(c.fn) if faults else None,
                 rounds=len(ts),
                 min_us=ts[0],
                 p10_us=_quantile(ts, 0.10),
@@ -178,9 +264,11 @@ def run_workload(
 
 
 # --------------------------------------------------------------------------- reporting
-def format_table(results: Sequence[Result], *, reference_label: str = "hand-written") -> str:
+def format_table(
+    results: Sequence[Result], *, reference_label: str = "hand-written", time_label="median µs"
+) -> str:
     """A fixed-width table: workload, candidate, median µs, ratio vs reference, peak KiB."""
-    headers = ["workload", "candidate", "median µs", f"× {reference_label}", "peak KiB"]
+    headers = ["workload", "candidate", time_label, f"× {reference_label}", "peak KiB"]
     rows = []
     for r in results:
         rows.append(
@@ -215,6 +303,42 @@ def print_table(results: Sequence[Result], **kwargs) -> None:
 
 
 # --------------------------------------------------------------------------- environment
+def _openblas():
+    """``(get_num_threads, get_corename, set_num_threads)`` of the OpenBLAS NumPy loaded, or
+    None (not OpenBLAS, or not found)."""
+    import numpy as np
+
+    libs = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
+    paths = sorted(glob.glob(os.path.join(libs, "*openblas*")))
+    try:  # any other OpenBLAS this process has loaded (system or conda NumPy)
+        with open("/proc/self/maps") as maps:
+            paths += sorted({ln.split()[-1] for ln in maps if "openblas" in ln.split()[-1]})
+    except OSError:
+        pass
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix, suffix in (
+            ("scipy_openblas_", "64_"),
+            ("scipy_openblas_", ""),
+            ("openblas_", ""),
+        ):
+            try:
+                get = getattr(lib, f"{prefix}get_num_threads{suffix}")
+                core = getattr(lib, f"{prefix}get_corename{suffix}")
+                put = getattr(lib, f"{prefix}set_num_threads{suffix}")
+            except AttributeError:
+                continue
+            get.restype = ctypes.c_int
+            core.restype = ctypes.c_char_p
+            put.argtypes = [ctypes.c_int]
+            put.restype = None
+            return get, core, put
+    return None
+
+
 def blas_info() -> dict:
     """NumPy's BLAS: library, kernel (core type) and thread count, where they can be read."""
     info: dict = {
@@ -235,25 +359,27 @@ def blas_info() -> dict:
                 return info
     except ImportError:
         pass
-    import numpy as np
-
-    libs = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
-    for path in sorted(glob.glob(os.path.join(libs, "*openblas*"))):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for prefix, suffix in (("scipy_openblas_", "64_"), ("scipy_openblas_", ""), ("openblas_", "")):
-            try:
-                threads = getattr(lib, f"{prefix}get_num_threads{suffix}")
-                core = getattr(lib, f"{prefix}get_corename{suffix}")
-            except AttributeError:
-                continue
-            threads.restype = ctypes.c_int
-            core.restype = ctypes.c_char_p
-            info.update(library="openblas", threads=threads(), core=core().decode())
-            return info
+    fns = _openblas()
+    if fns is not None:
+        get, core, _ = fns
+        info.update(library="openblas", threads=get(), core=core().decode())
     return info
+
+
+def set_blas_threads(n: int) -> bool:
+    """Make NumPy's BLAS use ``n`` threads from now on; False when that cannot be done."""
+    try:
+        import threadpoolctl
+
+        threadpoolctl.threadpool_limits(limits=n, user_api="blas")  # stays until changed
+        return True
+    except ImportError:
+        pass
+    fns = _openblas()
+    if fns is None:
+        return False
+    fns[2](n)
+    return True
 
 
 def numpy_blas_threads() -> int | None:
