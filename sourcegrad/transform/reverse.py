@@ -152,7 +152,9 @@ class _Reverse:
                     out.append(init)
             if isinstance(stmt, gast.Assign):
                 for t in sorted(self.pushed(stmt)):
-                    out.append(self.push(t, stmt.lineno))
+                    push = self.push(t, stmt.lineno)
+                    push.sg_tape_pair = (id(stmt), t)
+                    out.append(push)
                 new = S.clone(stmt)
                 op = self.a.ops.get(id(stmt))
                 new.sg_pure = op is not None and op.pure
@@ -233,6 +235,7 @@ class _Reverse:
                     )
                     node = self._mark(S.assign(x, pop, origin.lineno))
                     node.sg_keep = True
+                    node.sg_tape_pair = (id(origin), x)
                     out.append(node)
                 continue
             for attr in ("body", "orelse"):

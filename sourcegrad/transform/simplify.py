@@ -43,8 +43,10 @@ def simplify(der: Derivative) -> Derivative:
         changed |= _inline(body, keep_names)
         changed |= _merge_accumulations(body)
         changed |= _dead_stores(body)
+        changed |= _dead_tape(body)
         if not changed:
             break
+    _drop_unused_tape(body)
     _protect_aliases(der)
     return der
 
@@ -519,14 +521,15 @@ def _reads_of(stmt) -> set:
     }
 
 
-def _live_before(stmts, live, remove=False) -> set:
+def _live_before(stmts, live, remove=False, dead_pops=None) -> set:
     """Names live before ``stmts`` given those live after (structured liveness); with
-    ``remove``, also drop assignments nothing reads afterwards."""
+    ``remove``, also drop assignments nothing reads afterwards; with ``dead_pops`` (a set),
+    collect the tape pops whose restored value nothing reads."""
     live = set(live)
     for stmt in reversed(list(stmts)):
         if isinstance(stmt, gast.If):
-            body = _live_before(stmt.body, live, remove)
-            orelse = _live_before(stmt.orelse, live, remove)
+            body = _live_before(stmt.body, live, remove, dead_pops)
+            orelse = _live_before(stmt.orelse, live, remove, dead_pops)
             live = body | orelse | _reads_of(stmt)
             if remove and not stmt.body:
                 stmt.body.append(gast.Pass())
@@ -537,12 +540,16 @@ def _live_before(stmts, live, remove=False) -> set:
                 if start <= loop_live:
                     break
                 loop_live |= start
-            _live_before(stmt.body, loop_live | live, remove)
+            _live_before(stmt.body, loop_live | live, remove, dead_pops)
             if remove and not stmt.body:
                 stmt.body.append(gast.Pass())
             live = live | loop_live | _reads_of(stmt)
         else:
             targets = _assigned_names(stmt)
+            pair = getattr(stmt, "sg_tape_pair", None)
+            if dead_pops is not None and pair and isinstance(stmt, gast.Assign):
+                if not (targets & live):
+                    dead_pops.add(pair)
             if remove and _removable(stmt) and not (targets & live):
                 if getattr(stmt, "sg_comment", None):
                     _move_comment(stmts, stmt)
@@ -554,12 +561,49 @@ def _live_before(stmts, live, remove=False) -> set:
     return live
 
 
+def _dead_tape(body) -> bool:
+    """Drop each value saved on the tape whose restored copy nothing reads: its push in the
+    forward sweep and its pop in the adjoint sweep."""
+    dead: set = set()
+    _live_before(body, set(), dead_pops=dead)
+    if not dead:
+        return False
+
+    def strip(stmts):
+        for stmt in list(stmts):
+            if getattr(stmt, "sg_tape_pair", None) in dead:
+                stmts.remove(stmt)
+            elif isinstance(stmt, _COMPOUND):
+                strip(stmt.body)
+                strip(stmt.orelse)
+                if not stmt.body:
+                    stmt.body.append(gast.Pass())
+
+    strip(body)
+    return True
+
+
 def _dead_stores(body) -> bool:
     """Remove side-effect-free assignments whose value no later statement reads, on any
     path (a structured liveness analysis; loops iterate to a fixed point)."""
     before = sum(1 for _ in _walk_stmts(body))
     _live_before(body, set(), remove=True)
     return sum(1 for _ in _walk_stmts(body)) != before
+
+
+def _drop_unused_tape(body):
+    """``tape = []`` goes when nothing is pushed any more."""
+    first = body[0] if body else None
+    if not (
+        isinstance(first, gast.Assign)
+        and isinstance(first.value, gast.List)
+        and not first.value.elts
+    ):
+        return
+    name = _simple_target(first)
+    used = any(isinstance(n, gast.Name) and n.id == name for stmt in body[1:] for n in S.walk(stmt))
+    if not used:
+        body.pop(0)
 
 
 # --------------------------------------------------------------------------- aliasing

@@ -5,17 +5,14 @@ def d_branchy(x, y):
     cond = np.sum(x) > 0
     z = None
     if cond:
-        tape.append(z)
         z = x * y
     else:
         cond_3 = np.sum(y) > 0
         if cond_3:
             z_1 = np.sin(x)
-            tape.append(z)
             z = z_1 + y
         else:
             result_1 = x**2
-            tape.append(result)
             result = np.sum(result_1)
             returned = True
     cond_4 = not returned
@@ -37,15 +34,12 @@ def d_branchy(x, y):
     if cond:
         # line 63: z = x * y
         dx = sum_to(dz * y, x)
-        z = tape.pop()
     else:
         # line 64: elif np.sum(y) > 0:
         if cond_3:
-            z = tape.pop()
             # line 65: z = np.sin(x) + y
             dx = sum_to(dz, z_1) * np.cos(x)
         else:
-            result = tape.pop()
             # line 67: return np.sum(x**2)
             dx = unreduce(dresult, result_1) * 2 * x
     return (value, gradient_like(x, dx))
