@@ -185,7 +185,10 @@ def _multiply(z, x, y):
 @adjoint(np.true_divide, np.divide)
 def _divide(z, x, y):
     d[x] += sum_to(d[z] / y, x)
-    d[y] += sum_to(-d[z] * z / y, y)
+    if static(x == 1):  # 1 / y: from the result alone, so y need not be kept
+        d[y] += sum_to(-d[z] * z * z, y)
+    else:
+        d[y] += sum_to(-d[z] * z / y, y)
 
 
 @adjoint(np.power)
