@@ -147,3 +147,15 @@ def nested_captures_differentiated(x, w):
         return np.tanh(v * w)
 
     return np.sum(layer(x))  # captured w
+
+
+def assign_repeated(x, v, idx):
+    y = x * 1.0
+    y[idx] = v
+    return np.sum(np.sin(y))
+
+
+def random_inside(x, seed):
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal(x.shape)
+    return np.sum((x + 0.1 * noise) ** 2)

@@ -222,3 +222,18 @@ def test_nested_functions_and_local_lambdas(rng):
     with pytest.raises(sg.UnsupportedSyntaxError) as info:
         sg.grad(c.nested_captures_differentiated, 1)(x, w)
     assert "pass it to `layer` as an argument" in str(info.value)
+
+
+def test_assignment_through_repeated_indices_keeps_the_last_write(rng):
+    x, v = rng.standard_normal(4), rng.standard_normal(3)
+    idx = np.array([0, 2, 0])
+    assert sg.gradcheck(c.assign_repeated, x, v, idx, wrt=1)
+    assert sg.gradcheck(c.assign_repeated, x, v, idx, wrt=0)
+
+
+def test_random_draws_are_the_functions_own(rng):
+    x = rng.standard_normal(5)
+    value, g = sg.value_and_grad(c.random_inside)(x, 7)
+    assert value == c.random_inside(x, 7)
+    noise = np.random.default_rng(7).standard_normal(5)
+    np.testing.assert_allclose(g, 2 * (x + 0.1 * noise))

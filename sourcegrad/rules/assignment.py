@@ -1,12 +1,15 @@
 """Rules for assignment into arrays: ``x[k] = v`` (and ``x[k] += v``, lowered to it)."""
 
-from ..runtime.helpers import sum_to, unsum, zero_index
-from .registry import adjoint, d
+from ..runtime.helpers import sum_to, unsum, written_part, zero_index
+from .registry import adjoint, basic_index, d, static
 
 
 @adjoint("setitem")
 def _setitem(z, x, index, v):  # z is x after `x[index] = v`
-    d[v] += sum_to(d[z][index], v)
+    if static(basic_index(index)):
+        d[v] += sum_to(d[z][index], v)
+    else:  # integer arrays or masks: only the last write to a repeated index landed
+        d[v] += sum_to(written_part(d[z], index), v)
     d[x] += zero_index(d[z], index)
 
 

@@ -157,3 +157,6 @@ class _TemplateOnly:
 d = _TemplateOnly("d[...]")
 #: ``static(cond)``: decide ``cond`` at transform time; an unknown condition counts as False
 static = _TemplateOnly("static(...)")
+#: ``basic_index(i)``: whether index ``i`` is basic indexing (each element selected once),
+#: decided at transform time; unknown counts as False under ``static``
+basic_index = _TemplateOnly("basic_index(...)")

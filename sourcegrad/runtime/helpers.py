@@ -147,3 +147,38 @@ def zero_adjoint(x):
     if x is None or isinstance(x, (float, int)):
         return 0.0  # a name the forward sweep never reached on this path
     return np.zeros_like(x)
+
+
+def written_part(g, idx):
+    """``g[idx]`` for the adjoint of ``x[idx] = v`` with an integer-array or mask index:
+    where an index repeats, only the last write reached ``x``, so the earlier ones get zero."""
+    part = g[idx]
+    items = idx if isinstance(idx, tuple) else (idx,)
+    arrays = [i for i in items if getattr(i, "dtype", None) is not None and i.dtype != bool]
+    if not arrays:
+        return part  # a mask selects every element once
+    n = len(arrays)
+    if any(getattr(i, "dtype", None) is None for i in items[:n]):
+        keys = None  # an integer array after a slice: NumPy moves its axes; not handled
+    else:
+        shape = np.shape(g)[:n]
+        keys = np.ravel(
+            np.ravel_multi_index(tuple(np.broadcast_arrays(*arrays)), shape, mode="wrap")
+        )
+    if keys is None:
+        flat = np.ravel(arrays[0])
+        if np.unique(flat).size == flat.size:
+            return part
+        from ..errors import SourcegradError
+
+        raise SourcegradError(
+            "x[..., idx] = v with repeated indices after a slice is not differentiated; "
+            "put the integer index first or make the indices unique"
+        )
+    if np.unique(keys).size == keys.size:
+        return part
+    _, from_end = np.unique(keys[::-1], return_index=True)
+    last = np.zeros(keys.size, dtype=bool)
+    last[keys.size - 1 - from_end] = True
+    mask = last.reshape(np.broadcast_shapes(*[np.shape(a) for a in arrays]))
+    return part * mask.reshape(mask.shape + (1,) * (np.ndim(part) - mask.ndim))

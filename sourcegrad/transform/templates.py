@@ -173,7 +173,32 @@ def _value(node, env, ranks):
             r = ranks.get(atom.id)
             return UNKNOWN if r is None else r
         return UNKNOWN
+    if (
+        isinstance(node, gast.Call)
+        and isinstance(node.func, gast.Name)
+        and node.func.id == "basic_index"
+        and len(node.args) == 1
+        and isinstance(node.args[0], gast.Name)
+    ):
+        return _is_basic(env.get(node.args[0].id), ranks)
     return UNKNOWN
+
+
+def _is_basic(index, ranks):
+    """Whether an index atom is basic indexing (ints, slices, None, ...): it then selects
+    each element at most once."""
+    items = index.elts if isinstance(index, gast.Tuple) else [index]
+    for item in items:
+        if isinstance(item, gast.Slice):
+            continue
+        if isinstance(item, gast.Constant) and (
+            item.value is None or item.value is Ellipsis or type(item.value) is int
+        ):
+            continue
+        if isinstance(item, gast.Name) and ranks.get(item.id) == 0:
+            continue  # an integer variable
+        return UNKNOWN
+    return True
 
 
 # ------------------------------------------------------------------ substitution
