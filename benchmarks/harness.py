@@ -392,3 +392,42 @@ def numpy_blas_threads() -> int | None:
         if value.isdigit() and int(value) > 0:
             return int(value)
     return None
+
+
+_jax = None
+
+
+def import_jax():
+    """JAX configured for CPU and float64 (else float64 inputs silently become float32), or
+    None when it is not installed."""
+    global _jax
+    if _jax is None:
+        jax = optional_import("jax")
+        if jax is None:
+            _jax = False
+            return None
+        jax.config.update("jax_enable_x64", True)
+        jax.config.update("jax_platforms", "cpu")
+        _jax = jax
+    return _jax or None
+
+
+def environment(blas, load) -> dict:
+    """What a JSON result records about the machine and versions."""
+    import os
+    import platform
+
+    import numpy as np
+
+    import sourcegrad as sg
+
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "sourcegrad": sg.__version__,
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "blas": blas,
+        "loadavg_1min_at_start": load,
+        "loadavg_1min_at_end": os.getloadavg()[0],
+    }

@@ -71,6 +71,8 @@ from harness import (  # noqa: E402
     Result,
     Workload,
     blas_info,
+    environment,
+    import_jax,
     numpy_blas_threads,
     optional_import,
     page_faults,
@@ -421,24 +423,8 @@ def _autograd_candidate(model, params, xs, ys):
     return Candidate("autograd", lambda: vg(params, xs, ys))
 
 
-_jax = None
-
-
-def _import_jax():
-    global _jax
-    if _jax is None:
-        jax = optional_import("jax")
-        if jax is None:
-            _jax = False
-            return None
-        jax.config.update("jax_enable_x64", True)  # else float64 inputs silently become float32
-        jax.config.update("jax_platforms", "cpu")
-        _jax = jax
-    return _jax or None
-
-
 def _jax_candidates(model, params, xs, ys):
-    jax = _import_jax()
+    jax = import_jax()
     if jax is None:
         return []
     f = rebind_numpy(LOSSES[model], jax.numpy, f"{model}_loss_jax")
@@ -801,16 +787,7 @@ def main(argv=None) -> int:
 
     if args.json:
         doc = {
-            "environment": {
-                "python": platform.python_version(),
-                "numpy": np.__version__,
-                "sourcegrad": sg.__version__,
-                "platform": platform.platform(),
-                "cpus": os.cpu_count(),
-                "blas": blas,
-                "loadavg_1min_at_start": load,
-                "loadavg_1min_at_end": os.getloadavg()[0],
-            },
+            "environment": environment(blas, load),
             "sizes": {"T": T_STEPS, "batch": BATCH, "input": D_IN, "hidden": HIDDEN},
             "settings": {
                 "rounds": settings_rounds,

@@ -25,6 +25,7 @@ if str(HERE) not in sys.path:
 import numpy as np  # noqa: E402
 from harness import (  # noqa: E402
     blas_info,
+    environment,
     format_table,
     run_workload,
     set_blas_threads,
@@ -162,16 +163,7 @@ def main(argv=None) -> int:
 
     if args.json:
         doc = {
-            "environment": {
-                "python": platform.python_version(),
-                "numpy": np.__version__,
-                "sourcegrad": sg.__version__,
-                "platform": platform.platform(),
-                "cpus": os.cpu_count(),
-                "blas": blas,
-                "loadavg_1min_at_start": load,
-                "loadavg_1min_at_end": os.getloadavg()[0],
-            },
+            "environment": environment(blas, load),
             "settings": {
                 "rounds": rounds,
                 "warmup": warmup,

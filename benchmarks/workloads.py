@@ -27,9 +27,9 @@ import numpy as np
 import sourcegrad as sg
 
 try:  # run as a script from benchmarks/ (python benchmarks/run.py) or as a package
-    from harness import Candidate, Workload, numpy_blas_threads, optional_import
+    from harness import Candidate, Workload, import_jax, numpy_blas_threads, optional_import
 except ImportError:  # pragma: no cover
-    from .harness import Candidate, Workload, numpy_blas_threads, optional_import
+    from .harness import Candidate, Workload, import_jax, numpy_blas_threads, optional_import
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -122,24 +122,10 @@ def _autograd_candidate(params, x, y):
 
 
 # --------------------------------------------------------------------------- jax
-_jax = None
-
-
-def _import_jax():
-    global _jax
-    if _jax is None:
-        jax = optional_import("jax")
-        if jax is None:
-            _jax = False
-            return None
-        jax.config.update("jax_enable_x64", True)  # else float64 inputs silently become float32
-        jax.config.update("jax_platforms", "cpu")
-        _jax = jax
-    return _jax or None
 
 
 def _jax_candidates(params, x, y):
-    jax = _import_jax()
+    jax = import_jax()
     if jax is None:
         return []
     jnp = jax.numpy
