@@ -157,8 +157,6 @@ class Transformed:
             value, grads = self._generic().fn(*self.bound_self, *args[:-1], g_out=args[-1])
         else:
             value, grads = self._generic().fn(*self.bound_self, *args)
-        if self.mode == "vjp":
-            return (value, grads) if self.with_value else grads
         return self._finish(value, grads)
 
     def source(self, *example_args) -> str:
@@ -190,15 +188,14 @@ class Transformed:
         except Exception as exc:
             self._explain(exc, entry, args)
             raise
-        if self.mode == "vjp":
-            if self.wrt_tuple and len(self.wrt) == 1:
-                grads = (grads,)
-            return (value, grads) if self.with_value else grads
         return self._finish(value, grads)
 
     def _finish(self, value, grads):
+        """What the call returns, from the generated function's ``(value, grads)``."""
         if self.wrt_tuple and len(self.wrt) == 1:
             grads = (grads,)
+        if self.mode == "vjp":
+            return (value, grads) if self.with_value else grads
         loss = value[0] if self.has_aux else value
         if np.ndim(loss) != 0:
             self._non_scalar(loss)
