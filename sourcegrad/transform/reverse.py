@@ -1,13 +1,16 @@
 """Pass 4 — reverse: the derivative as a forward sweep followed by an adjoint sweep.
 
-Guarantees to the next pass (``Derivative``): a pure Python function (no in-place updates)
-that takes the user's arguments (plus the output cotangent in ``vjp`` mode) and returns
-``(value, gradient)``; the forward sweep is the core-form user code; the adjoint sweep holds,
-for each differentiated user statement in reverse order, the inlined rule templates of its
-operations, its first statement tagged with ``sg_comment`` ("line N: <user code>"). Adjoints
-are named ``d<name>``; the first contribution assigns, later ones add. The gradient of each
-``wrt`` argument is assembled by ``gradient_like`` from its path reads and its whole-value
-adjoint.
+Guarantees to the next pass (``Derivative``): a function that takes the user's arguments (plus
+the keyword ``g_out`` in ``vjp`` mode) and returns ``(value, gradient)``, and writes into no
+array it did not create. The forward sweep is the core-form user code, plus ``tape.append``
+of each value that it overwrites and the adjoint reads. The adjoint sweep holds, for each
+differentiated user statement in reverse order, the inlined rule templates of its operations
+(first statement tagged with ``sg_comment``: "line N: <user code>"), followed by ``tape.pop``
+restoring what the statement overwrote; loops run backwards (``reversed(range(...))``, or a
+while loop's recorded trip count) and branches replay their recorded conditions. Adjoints are
+named ``d<name>``; the first contribution assigns, later ones add; adjoints that live across
+loop iterations start as zeros before the loop. The gradient of each ``wrt`` argument is
+assembled by ``gradient_like`` from its path reads and its whole-value adjoint.
 """
 
 from __future__ import annotations
