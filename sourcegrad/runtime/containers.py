@@ -63,9 +63,13 @@ def gradient_like(like, parts):
 def _build(like, parts, seen):
     whole = parts.get((), None)
     if is_container(like):
+        grouped: dict = {}
+        for p, g in parts.items():
+            if p:
+                grouped.setdefault(_key_of(like, p[0]), {})[p[1:]] = g
         out = {}
         for key, child in children(like):
-            sub = {p[1:]: g for p, g in parts.items() if p and _key_of(like, p[0]) == key}
+            sub = grouped.get(key, {})
             if whole is not None:
                 piece = dict(children(whole))[key] if is_namedtuple(whole) else whole[key]
                 if piece is not None:

@@ -30,11 +30,13 @@ def sum_to(g, x):
             return np.broadcast_to(g, shape)
         return np.full(shape, g) if isinstance(x, Shape) else np.full_like(x, g)
     lead = len(gshape) - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1
-    )
-    out = np.sum(g, axis=axes, keepdims=True) if axes else g
-    return np.reshape(out, shape) if np.shape(out) != shape else out
+    ones = tuple(lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1)
+    out = g
+    if ones:  # axes of length 1 in x that g broadcast
+        out = out.sum(axis=ones, keepdims=True)
+    if lead:  # leading axes x does not have
+        out = out.sum(axis=tuple(range(lead)))
+    return out
 
 
 def expand_to(g, x, axis, keepdims):
