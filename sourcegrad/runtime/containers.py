@@ -60,10 +60,37 @@ def gradient_like(like, parts):
     return _build(like, parts, set())
 
 
+_EMPTY: dict = {}
+
+
 def _build(like, parts, seen):
     whole = parts.get((), None)
-    if is_container(like):
+    if whole is not None and len(parts) == 1:
+        g = whole
+        # the common case, decided with attribute reads only: a fresh array of the right kind
+        if (
+            type(g) is type(like)
+            and type(like) is np.ndarray
+            and g.shape == like.shape
+            and g.dtype == like.dtype
+            and g.base is None
+            and id(g) not in seen
+        ):
+            seen.add(id(g))
+            return g
+    t = type(like)
+    if whole is None and (t is dict or t is list):
         grouped: dict = {}
+        for p, g in parts.items():
+            sub = grouped.get(p[0])
+            if sub is None:
+                sub = grouped[p[0]] = {}
+            sub[p[1:]] = g
+        if t is dict:
+            return {k: _build(v, grouped.get(k, _EMPTY), seen) for k, v in like.items()}
+        return [_build(v, grouped.get(i, _EMPTY), seen) for i, v in enumerate(like)]
+    if is_container(like):
+        grouped = {}
         for p, g in parts.items():
             if p:
                 grouped.setdefault(_key_of(like, p[0]), {})[p[1:]] = g
