@@ -28,17 +28,22 @@ _OPTIONS = {"optimize", "debug_hook", "with_forward", "with_gradients", "stable_
 
 
 def _signature(x):
+    """What a derivative is specialised to: container structure, ranks, dtypes, array types."""
     t = type(x)
+    if t is np.ndarray:
+        return (x.ndim, x.dtype.char)
     if t is float:
         return "f"
+    if t is dict:
+        return ("d",) + tuple([(k, _signature(v)) for k, v in x.items()])
+    if t is list or t is tuple:
+        return (t,) + tuple([_signature(v) for v in x])
     if t is int or t is bool:
         return "i"
-    if t is dict:
-        return ("d", tuple((k, _signature(v)) for k, v in x.items()))
-    if t is list or t is tuple or isinstance(x, (list, tuple, dict)):
-        if isinstance(x, dict):
-            return (t, tuple((k, _signature(v)) for k, v in x.items()))
-        return (t, tuple(_signature(v) for v in x))
+    if isinstance(x, (list, tuple)):
+        return (t,) + tuple([_signature(v) for v in x])
+    if isinstance(x, dict):
+        return (t,) + tuple([(k, _signature(v)) for k, v in x.items()])
     nd = getattr(x, "ndim", None)
     if nd is not None:
         return (t, nd, x.dtype.char)
@@ -129,7 +134,7 @@ class Transformed:
                     )
 
     def _entry(self, args) -> Emitted:
-        key = tuple(_signature(a) for a in args)
+        key = tuple([_signature(a) for a in args])
         entry = self._cache.get(key)
         if entry is None:
             with self._lock:
