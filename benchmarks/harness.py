@@ -431,3 +431,24 @@ def environment(blas, load) -> dict:
         "loadavg_1min_at_start": load,
         "loadavg_1min_at_end": os.getloadavg()[0],
     }
+
+
+_torch = None
+
+
+def import_torch():
+    """PyTorch with as many threads as NumPy's BLAS uses (1 if that cannot be told), or None
+    when it is not installed."""
+    global _torch
+    if _torch is None:
+        torch = optional_import("torch")
+        if torch is None:
+            _torch = False
+            return None
+        threads = numpy_blas_threads()
+        if threads is None:
+            print("note: cannot tell how many threads NumPy's BLAS uses; torch gets 1 thread")
+            threads = 1
+        torch.set_num_threads(threads)
+        _torch = torch
+    return _torch or None

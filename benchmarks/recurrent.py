@@ -73,7 +73,7 @@ from harness import (  # noqa: E402
     blas_info,
     environment,
     import_jax,
-    numpy_blas_threads,
+    import_torch,
     optional_import,
     page_faults,
     run_workload,
@@ -455,27 +455,8 @@ def _jax_candidates(model, params, xs, ys):
     ]
 
 
-_torch = None
-
-
-def _import_torch():
-    global _torch
-    if _torch is None:
-        torch = optional_import("torch")
-        if torch is None:
-            _torch = False
-            return None
-        threads = numpy_blas_threads()
-        if threads is None:
-            print("note: cannot tell how many threads NumPy's BLAS uses; torch gets 1 thread")
-            threads = 1
-        torch.set_num_threads(threads)
-        _torch = torch
-    return _torch or None
-
-
 def _torch_candidate(model, params, xs, ys):
-    torch = _import_torch()
+    torch = import_torch()
     if torch is None:
         return None
     W_x, W_h, b = (torch.tensor(params[k], requires_grad=True) for k in LEAVES)

@@ -29,7 +29,7 @@ import sourcegrad as sg
 try:  # run as a script from benchmarks/ (python benchmarks/run.py) or as a package
     from harness import Candidate, Workload, import_jax, numpy_blas_threads, optional_import
 except ImportError:  # pragma: no cover
-    from .harness import Candidate, Workload, import_jax, numpy_blas_threads, optional_import
+    from .harness import Candidate, Workload, import_jax, optional_import
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -164,27 +164,10 @@ def _jax_candidates(params, x, y):
 
 
 # --------------------------------------------------------------------------- torch
-_torch = None
-
-
-def _import_torch():
-    global _torch
-    if _torch is None:
-        torch = optional_import("torch")
-        if torch is None:
-            _torch = False
-            return None
-        threads = numpy_blas_threads()
-        if threads is None:
-            print("note: cannot tell how many threads NumPy's BLAS uses; torch gets 1 thread")
-            threads = 1
-        torch.set_num_threads(threads)
-        _torch = torch
-    return _torch or None
 
 
 def _torch_candidate(params, x, y):
-    torch = _import_torch()
+    torch = import_torch()
     if torch is None:
         return None
     W = [torch.tensor(a, requires_grad=True) for a in params["W"]]
