@@ -27,9 +27,9 @@ import numpy as np
 import sourcegrad as sg
 
 try:  # run as a script from benchmarks/ (python benchmarks/run.py) or as a package
-    from harness import Candidate, Workload, import_jax, numpy_blas_threads, optional_import
+    from harness import Candidate, Workload, import_jax, import_torch, optional_import
 except ImportError:  # pragma: no cover
-    from .harness import Candidate, Workload, import_jax, optional_import
+    from .harness import Candidate, Workload, import_jax, import_torch, optional_import
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
