@@ -159,3 +159,10 @@ def random_inside(x, seed):
     rng = np.random.default_rng(seed)
     noise = rng.standard_normal(x.shape)
     return np.sum((x + 0.1 * noise) ** 2)
+
+
+def row_then_write(x):
+    y = x * 1.0
+    a = y[0]
+    y[1] = 0.0
+    return np.sum(y) * np.sum(a)

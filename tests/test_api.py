@@ -237,3 +237,12 @@ def test_random_draws_are_the_functions_own(rng):
     assert value == c.random_inside(x, 7)
     noise = np.random.default_rng(7).standard_normal(5)
     np.testing.assert_allclose(g, 2 * (x + 0.1 * noise))
+
+
+def test_writes_into_an_array_whose_row_is_still_held_are_refused(rng):
+    # a = y[0] is a number for a vector (fine) and a view for a matrix (refused)
+    vector = rng.standard_normal(3)
+    assert sg.gradcheck(c.row_then_write, vector)
+    with pytest.raises(sg.UnsupportedSyntaxError) as info:
+        sg.grad(c.row_then_write)(rng.standard_normal((3, 2)))
+    assert "may share" in str(info.value)

@@ -146,6 +146,9 @@ def analyze(core: Core, wrt: tuple, example_args=None, whole_output: bool = Fals
     active |= {n for n in wrt_names if n in useful_in.get("entry", set())}
     _refuse_undifferentiable(core, ops, varied, useful_in)
     ranks = infer_ranks(core, ops, example_args)
+    for name, message, line in core.alias_checks:
+        if name is None or ranks.get(name) != 0:
+            raise UnsupportedSyntaxError(message, core.parsed.filename, line)
     shapes = ShapeClasses()
     for stmt in _statements(core.node.body):
         op = ops.get(id(stmt))

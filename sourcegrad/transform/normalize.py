@@ -66,6 +66,7 @@ class Core:
     paths: dict = field(default_factory=dict)  # path-read target -> (param, key tuple)
     returns_tuple: bool = False
     example_args: object = None  # the arguments of the call being specialised to, if any
+    alias_checks: list = field(default_factory=list)  # (name, message, line): name must be a number
 
 
 def normalize(parsed: Parsed) -> Core:
@@ -100,6 +101,11 @@ class _Normalizer:
         self.env = {p: p for p in self.params}
         self.unversioned = _assigned_in_compound(fn.body) | _captured(fn)
         self.aliases = _aliases_of_written(fn)
+        self.element_sites = {
+            (other, line) for facts in self.aliases.values() for other, line, e in facts if e
+        }
+        self.element_names: dict = {}  # (user name, line) -> its name in the core
+        self.alias_checks: list = []  # ((user name, line), message, line of the write)
         self.depth = 0  # nesting of if/for/while around the statement being lowered
         self.paths = {}  # (param, keys) -> name
         self.path_of = {}  # name -> (param, keys)
@@ -146,6 +152,10 @@ class _Normalizer:
             user_names=user | self.user_vars,
             paths=dict(self.path_of),
             returns_tuple=self.returns_tuple,
+            alias_checks=[
+                (self.element_names.get(site), message, line)
+                for site, message, line in self.alias_checks
+            ],
         )
 
     def emit(self, stmt, temp: bool, path=None):
@@ -428,16 +438,17 @@ class _Normalizer:
                 f"assign into a named array (`x[k] = v`), not into `{_text(target.value)}`", target
             )
         user_name = target.value.id
-        alias = self.aliases.get(user_name)
-        if alias is not None:
-            other, line = alias
-            self.refuse(
+        for other, line, element in self.aliases.get(user_name, ()):
+            message = (
                 f"`{user_name}[...] = ...` while `{other}` (line {line}) may share "
                 f"{user_name}'s memory: sourcegrad writes into a copy of {user_name}, so "
                 f"`{other}` would not see the change; make `{other}` an explicit copy "
-                f"(`{user_name}.copy()`), or index {user_name} directly",
-                target,
+                f"(`{user_name}.copy()`), or index {user_name} directly"
             )
+            if not element:
+                self.refuse(message, target)
+            # allowed if `other` turns out to be a number (ranks decide, in analysis)
+            self.alias_checks.append(((other, line), message, target.lineno))
         v = self.atom(value, user_name)
         index = self.index(target.slice, user_name)
         current = S.name(self.env.get(user_name, user_name))
@@ -477,6 +488,8 @@ class _Normalizer:
         self.names.reserve(new)
         self.env[user_name] = new
         self.user_vars.add(new)
+        if (user_name, self.lineno) in self.element_sites:
+            self.element_names[(user_name, self.lineno)] = new
         self.emit(S.assign(new, simple), temp=False)
 
     # ----------------------------------------------------------- expressions
@@ -658,8 +671,10 @@ _VIEW_METHODS = frozenset(
 
 
 def _aliases_of_written(fn) -> dict:
-    """For each name written into (``x[k] = v``), another name that may share its memory
-    (``y = x``, ``y = x[1:]``, ``y = x.T``, ``for y in x``, ``ys.append(x)``), with its line."""
+    """For each name written into (``x[k] = v``), the names that may share its memory
+    (``y = x``, ``y = x[1:]``, ``y = x.T``, ``for y in x``, ``ys.append(x)``): ``(name, line,
+    element)``, ``element`` when it is a plain index or iteration, which shares memory only if
+    it leaves more than a number."""
     written = {
         n.value.id
         for n in S.walk(fn)
@@ -686,12 +701,19 @@ def _aliases_of_written(fn) -> dict:
                 break
         return node.id if isinstance(node, gast.Name) else None
 
+    def add(name, other, line, element=False):
+        out.setdefault(name, []).append((other, line, element))
+
     for node in S.walk(fn):
         if isinstance(node, gast.Assign) and len(node.targets) == 1:
             target = node.targets[0]
             src = source_name(node.value)
             if src in written and isinstance(target, gast.Name) and target.id != src:
-                out.setdefault(src, (target.id, node.lineno))
+                # `a = y[0]` is a view only when y has more than one axis: decided with ranks
+                element = isinstance(node.value, gast.Subscript) and isinstance(
+                    node.value.value, gast.Name
+                )
+                add(src, target.id, node.lineno, element)
             if (
                 isinstance(target, gast.Name)
                 and target.id in written
@@ -699,11 +721,24 @@ def _aliases_of_written(fn) -> dict:
                 and src != target.id
             ):
                 # `z = y` (or a view of y), then `z[k] = v`: Python would change y too
-                out.setdefault(target.id, (src, node.lineno))
+                add(target.id, src, node.lineno)
         elif isinstance(node, gast.For):
             src = source_name(node.iter)
             if src in written:
-                out.setdefault(src, (_text(node.target), node.lineno))
+                # a write inside the loop would change the elements still to come: never allowed
+                inside = any(
+                    isinstance(n, gast.Subscript)
+                    and isinstance(n.ctx, gast.Store)
+                    and isinstance(n.value, gast.Name)
+                    and n.value.id == src
+                    for n in S.walk(node)
+                )
+                element = (
+                    isinstance(node.iter, gast.Name)
+                    and isinstance(node.target, gast.Name)
+                    and not inside
+                )
+                add(src, _text(node.target), node.lineno, element)
         elif (
             isinstance(node, gast.Call)
             and isinstance(node.func, gast.Attribute)
@@ -712,7 +747,7 @@ def _aliases_of_written(fn) -> dict:
             and isinstance(node.args[0], gast.Name)
             and node.args[0].id in written
         ):
-            out.setdefault(node.args[0].id, (_text(node.func.value), node.lineno))
+            add(node.args[0].id, _text(node.func.value), node.lineno)
     return out
 
 
