@@ -74,6 +74,7 @@ class _Reverse:
         body = core.node.body
         ret = body[-1]
         main = body[:-1]
+        _hoist_invariants(main, self.a)
         self.overwritable = _overwritable(main, core.params)
         self.exists_before, self.loop_inits, self.definite = _existence(main, core.params)
         self.need_init: set = set()  # names a zero adjoint is made from where they may be unset
@@ -553,6 +554,65 @@ def _walk(stmts):
         yield stmt
         for attr in ("body", "orelse"):
             yield from _walk(getattr(stmt, attr, []) or [])
+
+
+def _hoist_invariants(body, analysis) -> None:
+    """Move constant computations that a loop repeats (``n = 3 * H`` with ``H`` never assigned
+    in the loop) to just before it, so that they are computed once and never taped."""
+    defs: dict = {}
+    for stmt in _walk(body):
+        if isinstance(stmt, (gast.Assign, gast.AugAssign)):
+            for t in _targets(stmt):
+                defs[t] = defs.get(t, 0) + 1
+
+    def visit(block):
+        out = []
+        for stmt in block:
+            for attr in ("body", "orelse"):
+                inner = getattr(stmt, attr, None)
+                if inner:
+                    setattr(stmt, attr, visit(inner))
+            if isinstance(stmt, (gast.For, gast.While)):
+                changed = _assigned_in_loop(stmt)
+                keep, moved = [], []
+                for sub in stmt.body:
+                    op = analysis.ops.get(id(sub))
+                    if (
+                        isinstance(sub, gast.Assign)
+                        and isinstance(sub.targets[0], gast.Name)
+                        and op is not None
+                        and op.pure
+                        and op.key not in (None, "opaque")
+                        and sub.targets[0].id not in analysis.active
+                        and defs.get(sub.targets[0].id) == 1
+                        and not (_names_read(sub.value) & changed)
+                    ):
+                        moved.append(sub)
+                    else:
+                        keep.append(sub)
+                if moved:
+                    stmt.body = keep or [gast.Pass()]
+                    out.extend(moved)
+            out.append(stmt)
+        return out
+
+    body[:] = visit(body)
+
+
+def _names_read(node) -> set:
+    return {n.id for n in S.walk(node) if isinstance(n, gast.Name)}
+
+
+def _assigned_in_loop(loop) -> set:
+    out = (
+        {n.id for n in S.walk(loop.target) if isinstance(n, gast.Name)}
+        if isinstance(loop, gast.For)
+        else set()
+    )
+    for stmt in _walk(loop.body):
+        if isinstance(stmt, (gast.Assign, gast.AugAssign)):
+            out |= _targets(stmt)
+    return out
 
 
 def _shape_only_reads(stmts, refs) -> set:
