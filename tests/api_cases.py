@@ -166,3 +166,13 @@ def row_then_write(x):
     a = y[0]
     y[1] = 0.0
     return np.sum(y) * np.sum(a)
+
+
+LOG = __import__("logging").getLogger("sourcegrad.tests")
+
+
+def with_logging_and_assert(x):
+    assert x.shape == (3,), "bad shape"
+    LOG.info("x is %s", x)
+    y = np.sin(x)
+    return np.sum(y * y)

@@ -246,3 +246,13 @@ def test_writes_into_an_array_whose_row_is_still_held_are_refused(rng):
     with pytest.raises(sg.UnsupportedSyntaxError) as info:
         sg.grad(c.row_then_write)(rng.standard_normal((3, 2)))
     assert "may share" in str(info.value)
+
+
+def test_logging_and_asserts_are_kept_as_side_effects(rng, caplog):
+    x = rng.standard_normal(3)
+    with caplog.at_level("INFO", logger="sourcegrad.tests"):
+        g = sg.grad(c.with_logging_and_assert)(x)
+    np.testing.assert_allclose(g, 2 * np.sin(x) * np.cos(x))
+    assert "x is" in caplog.text
+    with pytest.raises(AssertionError, match="bad shape"):
+        sg.grad(c.with_logging_and_assert)(np.ones(4))

@@ -17,6 +17,7 @@ Operations on active values that have no rule are refused here, with the user's 
 
 from __future__ import annotations
 
+import sys
 import types
 from dataclasses import dataclass, field
 
@@ -81,8 +82,11 @@ def analyze(core: Core, wrt: tuple, example_args=None, whole_output: bool = Fals
     ops = {}
     core.example_args = example_args
     for stmt in _statements(core.node.body):
-        if isinstance(stmt, (gast.Assign, gast.Expr)):
+        if isinstance(stmt, gast.Assign):
             ops[id(stmt)] = classify(core, stmt)
+        elif isinstance(stmt, gast.Expr):
+            # a call kept for its side effects (print, logging): its result goes nowhere
+            ops[id(stmt)] = Op("effect", "constant", operands=[stmt.value], pure=False)
     wrt_names = {core.params[i] for i in wrt}
     out = core.node.body[-1].value if whole_output else _output(core)
     cfg = build_cfg(core.node.body)
@@ -372,8 +376,13 @@ def _user_method(core, func):
 
 
 def _is_user_function(obj) -> bool:
-    module = getattr(obj, "__module__", "") or ""
-    return isinstance(obj, types.FunctionType) and not module.startswith(("numpy", "sourcegrad"))
+    """A Python function of the user's (not NumPy's, sourcegrad's, or the standard library's)."""
+    module = (getattr(obj, "__module__", "") or "").split(".")[0]
+    return (
+        isinstance(obj, types.FunctionType)
+        and module not in ("numpy", "sourcegrad")
+        and module not in sys.stdlib_module_names
+    )
 
 
 def _free_names(core, name: str) -> set:
