@@ -452,3 +452,34 @@ def import_torch():
         torch.set_num_threads(threads)
         _torch = torch
     return _torch or None
+
+
+def jax_candidates(jax, loss, args, jit_note: str = "") -> list:
+    """``jax`` (eager) and ``jax.jit`` candidates for ``jax.value_and_grad(loss)(*args)``."""
+    import numpy as np
+
+    on_device = jax.device_put(tuple(args))
+    eager = jax.value_and_grad(loss)
+    jitted = jax.jit(eager)
+
+    def to_numpy(out):
+        value, g = out
+        return np.asarray(value), jax.tree_util.tree_map(np.asarray, g)
+
+    note = "XLA buffers are not seen by tracemalloc"
+    return [
+        Candidate(
+            "jax",
+            lambda: jax.block_until_ready(eager(*on_device)),
+            to_numpy,
+            memory_tracked=False,
+            note=note,
+        ),
+        Candidate(
+            "jax.jit",
+            lambda: jax.block_until_ready(jitted(*on_device)),
+            to_numpy,
+            memory_tracked=False,
+            note=note + jit_note,
+        ),
+    ]

@@ -74,6 +74,7 @@ from harness import (  # noqa: E402
     environment,
     import_jax,
     import_torch,
+    jax_candidates,
     optional_import,
     page_faults,
     run_workload,
@@ -428,31 +429,7 @@ def _jax_candidates(model, params, xs, ys):
     if jax is None:
         return []
     f = rebind_numpy(LOSSES[model], jax.numpy, f"{model}_loss_jax")
-    p, jx, jy = jax.device_put((params, xs, ys))
-    eager = jax.value_and_grad(f)
-    jitted = jax.jit(eager)
-
-    def to_numpy(out):
-        loss, g = out
-        return np.asarray(loss), {k: np.asarray(v) for k, v in g.items()}
-
-    note = "XLA buffers are not seen by tracemalloc"
-    return [
-        Candidate(
-            "jax",
-            lambda: jax.block_until_ready(eager(p, jx, jy)),
-            to_numpy,
-            memory_tracked=False,
-            note=note,
-        ),
-        Candidate(
-            "jax.jit",
-            lambda: jax.block_until_ready(jitted(p, jx, jy)),
-            to_numpy,
-            memory_tracked=False,
-            note=note + "; the Python loop is unrolled at trace time",
-        ),
-    ]
+    return jax_candidates(jax, f, (params, xs, ys), "; the Python loop is unrolled at trace time")
 
 
 def _torch_candidate(model, params, xs, ys):

@@ -27,9 +27,23 @@ import numpy as np
 import sourcegrad as sg
 
 try:  # run as a script from benchmarks/ (python benchmarks/run.py) or as a package
-    from harness import Candidate, Workload, import_jax, import_torch, optional_import
+    from harness import (
+        Candidate,
+        Workload,
+        import_jax,
+        import_torch,
+        jax_candidates,
+        optional_import,
+    )
 except ImportError:  # pragma: no cover
-    from .harness import Candidate, Workload, import_jax, import_torch, optional_import
+    from .harness import (
+        Candidate,
+        Workload,
+        import_jax,
+        import_torch,
+        jax_candidates,
+        optional_import,
+    )
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -136,31 +150,7 @@ def _jax_candidates(params, x, y):
         y_hat = h2 - jnp.log(jnp.sum(jnp.exp(h2)))
         return -jnp.sum(y_hat * y)
 
-    p, jx, jy = jax.device_put((params, x, y))
-    eager = jax.value_and_grad(neural_net_jax)
-    jitted = jax.jit(eager)
-
-    def to_numpy(out):
-        loss, g = out
-        return np.asarray(loss), jax.tree_util.tree_map(np.asarray, g)
-
-    note = "XLA buffers are not seen by tracemalloc"
-    return [
-        Candidate(
-            "jax",
-            lambda: jax.block_until_ready(eager(p, jx, jy)),
-            to_numpy,
-            memory_tracked=False,
-            note=note,
-        ),
-        Candidate(
-            "jax.jit",
-            lambda: jax.block_until_ready(jitted(p, jx, jy)),
-            to_numpy,
-            memory_tracked=False,
-            note=note,
-        ),
-    ]
+    return jax_candidates(jax, neural_net_jax, (params, x, y))
 
 
 # --------------------------------------------------------------------------- torch

@@ -19,28 +19,23 @@ except cupy.cuda.runtime.CUDARuntimeError:
     pytest.skip("no CUDA device: these tests need a GPU", allow_module_level=True)
 
 
-def to_gpu(tree):
+def tree_map(fn, tree):
+    """``fn`` applied to every array leaf, the containers rebuilt around the results."""
     if isinstance(tree, dict):
-        return {k: to_gpu(v) for k, v in tree.items()}
-    if isinstance(tree, (list, tuple)) and not hasattr(tree, "_fields"):
-        return type(tree)(to_gpu(v) for v in tree)
+        return {k: tree_map(fn, v) for k, v in tree.items()}
     if hasattr(tree, "_fields"):
-        return type(tree)(*[to_gpu(v) for v in tree])
-    if isinstance(tree, np.ndarray):
-        return cupy.asarray(tree)
-    return tree
+        return type(tree)(*[tree_map(fn, v) for v in tree])
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(tree_map(fn, v) for v in tree)
+    return fn(tree)
+
+
+def to_gpu(tree):
+    return tree_map(lambda v: cupy.asarray(v) if isinstance(v, np.ndarray) else v, tree)
 
 
 def to_cpu(tree):
-    if isinstance(tree, dict):
-        return {k: to_cpu(v) for k, v in tree.items()}
-    if isinstance(tree, (list, tuple)) and not hasattr(tree, "_fields"):
-        return type(tree)(to_cpu(v) for v in tree)
-    if hasattr(tree, "_fields"):
-        return type(tree)(*[to_cpu(v) for v in tree])
-    if isinstance(tree, cupy.ndarray):
-        return tree.get()
-    return tree
+    return tree_map(lambda v: v.get() if isinstance(v, cupy.ndarray) else v, tree)
 
 
 def leaves(tree):
