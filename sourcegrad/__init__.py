@@ -4,7 +4,7 @@
 plain NumPy code that can be printed (``source``), reviewed and run at hand-written speed.
 """
 
-from .api import Transformed, grad, show, source, value_and_grad, vjp
+from .api import Transformed, grad, jvp, show, source, value_and_grad, vjp
 from .check import gradcheck
 from .errors import (
     GradcheckError,
@@ -15,7 +15,8 @@ from .errors import (
     UnsupportedSyntaxError,
     WrtTypeError,
 )
-from .rules import adjoint, defvjp, nondifferentiable
+from .higher import hessian, hvp, jacobian
+from .rules import adjoint, defjvp, defvjp, nondifferentiable, primitive, tangent
 
 __version__ = "0.1.0"
 
@@ -29,12 +30,19 @@ __all__ = [
     "UnsupportedSyntaxError",
     "WrtTypeError",
     "adjoint",
+    "defjvp",
     "defvjp",
     "gradcheck",
     "grad",
+    "hessian",
+    "hvp",
+    "jacobian",
+    "jvp",
     "nondifferentiable",
+    "primitive",
     "show",
     "source",
+    "tangent",
     "value_and_grad",
     "vjp",
 ]

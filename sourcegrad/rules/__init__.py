@@ -1,7 +1,33 @@
 """Derivative rules. Importing this package registers every built-in rule."""
 
-from . import assignment, elementwise, linalg, reductions, shapes  # noqa: F401  (registration)
-from .registry import ADJOINTS, NONDIFFERENTIABLE, Rule, adjoint, defvjp, lookup, nondifferentiable
+from . import (  # noqa: F401  (registration)
+    assignment,
+    elementwise,
+    forward_core,
+    forward_elementwise,
+    forward_linalg,
+    forward_reductions,
+    forward_runtime,
+    forward_shapes,
+    linalg,
+    reductions,
+    shapes,
+)
+from .registry import (
+    ADJOINTS,
+    NONDIFFERENTIABLE,
+    PRIMITIVES,
+    TANGENTS,
+    Rule,
+    adjoint,
+    defjvp,
+    defvjp,
+    lookup,
+    lookup_tangent,
+    nondifferentiable,
+    primitive,
+    tangent,
+)
 from .syntax_keys import ATTRIBUTES, BINOPS, METHODS, UNARYOPS
 
 __all__ = [
@@ -12,8 +38,14 @@ __all__ = [
     "NONDIFFERENTIABLE",
     "Rule",
     "UNARYOPS",
+    "PRIMITIVES",
+    "TANGENTS",
     "adjoint",
+    "defjvp",
     "defvjp",
+    "lookup_tangent",
+    "primitive",
+    "tangent",
     "lookup",
     "nondifferentiable",
 ]

@@ -41,6 +41,8 @@ class Rule:
 
 #: key -> Rule.  Keys are live callables (np.tanh), or strings for syntax ("getitem", "T").
 ADJOINTS: dict = {}
+#: key -> Rule: forward-mode (tangent) templates, same keys as ADJOINTS
+TANGENTS: dict = {}
 #: keys whose result never carries a gradient (np.floor, np.argmax, comparisons, ...)
 NONDIFFERENTIABLE: set = set()
 
@@ -69,6 +71,10 @@ def parse_template(fn, key=None) -> Rule:
     for sub in gast.walk(node):
         if isinstance(sub, gast.AugAssign) and _is_d(sub.target):
             diff.add(sub.target.slice.id)
+        if isinstance(sub, gast.Subscript) and _is_d(sub) and isinstance(sub.ctx, gast.Load):
+            if sub.slice.id != result:
+                diff.add(sub.slice.id)  # a tangent template reads d[operand]
+    diff.discard(result)
     body = [
         s
         for s in node.body
@@ -107,6 +113,38 @@ def adjoint(*keys):
     return register
 
 
+def tangent(*keys):
+    """Register the decorated template as the forward-mode rule of every key in ``keys``.
+
+    A tangent template reads operand tangents ``d[x]`` and contributes to the result's tangent
+    with ``d[z] += e``; a statement that reads the tangent of a constant operand is dropped.
+    Every contribution must have the result's shape (``broadcast_like(t, z)`` where an operand
+    may be smaller than the result)::
+
+        @tangent(np.tanh)
+        def _(z, x):
+            d[z] += d[x] * (1.0 - z * z)
+    """
+
+    def register(fn):
+        for key in keys:
+            TANGENTS[_key(key)] = parse_template(fn, key)
+        return fn
+
+    return register
+
+
+def lookup_tangent(key):
+    """The forward-mode :class:`Rule` for ``key``, ``"constant"``, or None."""
+    k = _key(key)
+    rule = TANGENTS.get(k)
+    if rule is not None:
+        return rule
+    if k in NONDIFFERENTIABLE:
+        return "constant"
+    return None
+
+
 def nondifferentiable(*keys) -> None:
     """Declare that the results of ``keys`` are constants for differentiation."""
     for key in keys:
@@ -138,6 +176,33 @@ def defvjp(fn, template) -> None:
         sourcegrad.defvjp(softplus, softplus_rule)
     """
     ADJOINTS[_key(fn)] = parse_template(template, fn)
+
+
+def defjvp(fn, template) -> None:
+    """Register ``template`` (a tangent template, see :func:`tangent`) as ``fn``'s
+    forward-mode rule.
+
+    Example::
+
+        def softplus_tangent(z, x):
+            d[z] += d[x] / (1.0 + np.exp(-x))
+
+        sourcegrad.defjvp(softplus, softplus_tangent)
+    """
+    TANGENTS[_key(fn)] = parse_template(template, fn)
+
+
+#: functions the user declared opaque with :func:`primitive`: never transformed, only their
+#: registered rules are used
+PRIMITIVES: set = set()
+
+
+def primitive(fn):
+    """Declare ``fn`` opaque: sourcegrad never reads its source, and differentiates calls to it
+    only with the rules given by :func:`defvjp` / :func:`defjvp` (for example a layer whose
+    hand-written backward the rule calls). Returns ``fn`` itself, so it works as a decorator."""
+    PRIMITIVES.add(_key(fn))
+    return fn
 
 
 class _TemplateOnly:

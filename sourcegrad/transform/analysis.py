@@ -77,10 +77,16 @@ class Analysis:
     varied_in: dict = field(default_factory=dict)  # id(stmt) -> names varied before it
 
 
-def analyze(core: Core, wrt: tuple, example_args=None, whole_output: bool = False) -> Analysis:
-    """Classify operations, run activity analysis and rank inference for ``wrt``."""
+def analyze(
+    core: Core, wrt: tuple, example_args=None, whole_output: bool = False, mode: str = "reverse"
+) -> Analysis:
+    """Classify operations, run activity analysis and rank inference for ``wrt``.
+
+    ``mode="forward"`` classifies with the forward-mode (tangent) rules instead of the
+    reverse-mode ones."""
     ops = {}
     core.example_args = example_args
+    core.forward = mode == "forward"
     for stmt in _statements(core.node.body):
         if isinstance(stmt, gast.Assign):
             ops[id(stmt)] = classify(core, stmt)
@@ -116,7 +122,7 @@ def analyze(core: Core, wrt: tuple, example_args=None, whole_output: bool = Fals
                     core.parsed.filename,
                     stmt.lineno,
                 )
-            ops[id(stmt)] = _call_dynamic(func, args, before)
+            ops[id(stmt)] = _call_dynamic(core, func, args, before)
         if op is not None and getattr(op, "user_call", None):
             # differentiate the user's function only with respect to what varies here
             fn, args, kwargs = op.user_call
@@ -205,7 +211,7 @@ def classify(core: Core, stmt) -> Op:
     if getattr(stmt, "sg_path", None):
         return Op("path", _PATH_RULE, {"x": S.name(stmt.sg_path[0])}, [value], label="path")
     if S.is_atom(value):
-        return Op("copy", R.lookup("copy"), {"x": value}, [value], label="copy")
+        return Op("copy", _lookup(core, "copy"), {"x": value}, [value], label="copy")
     if isinstance(value, gast.BinOp):
         key = R.BINOPS.get(type(value.op))
         return _bind(core, stmt, key, [value.left, value.right], {}, _text(value))
@@ -240,8 +246,14 @@ def classify(core: Core, stmt) -> Op:
                 return Op(
                     None, None, operands=[*value.args, *kwargs.values()], pure=False, label=label
                 )
-            if R.lookup(obj) is None and _is_user_function(obj):
+            if _lookup(core, obj) is None and _is_user_function(obj):
                 return _call_user_function(core, stmt, obj, list(value.args), kwargs, label)
+            if _is_derivative(obj) and set(kwargs) <= {"g_out", "t_in"}:
+                # the seed of a vjp (or tangent of a jvp) is its last positional argument
+                call_args = list(value.args) + list(kwargs.values())
+                op = _call_dynamic(core, func, call_args, None)
+                op.dynamic_call = (func, call_args)
+                return op
             op = _bind(core, stmt, obj, list(value.args), kwargs, label)
             module = getattr(obj, "__module__", "") or ""
             if (
@@ -279,7 +291,7 @@ def classify(core: Core, stmt) -> Op:
         if isinstance(func, gast.Name) and not kwargs:
             # a function made while the function runs (nested def, lambda): its vjp is found
             # when the derivative runs, from the function object itself
-            op = _call_dynamic(func, list(value.args), None)
+            op = _call_dynamic(core, func, list(value.args), None)
             op.dynamic_call = (func, list(value.args))
             return op
         return Op(
@@ -311,8 +323,14 @@ def _is_int_atom(atom) -> bool:
     return isinstance(atom, gast.Constant) and isinstance(atom.value, int)
 
 
+def _lookup(core, key):
+    if key is None:
+        return None
+    return R.lookup_tangent(key) if getattr(core, "forward", False) else R.lookup(key)
+
+
 def _bind(core, stmt, key, args, kwargs, label) -> Op:
-    rule = R.lookup(key) if key is not None else None
+    rule = _lookup(core, key)
     operands = [*args, *kwargs.values()]
     if not isinstance(rule, R.Rule):
         return Op(key, rule, operands=operands, label=label)
@@ -410,9 +428,19 @@ def _free_names(core, name: str) -> set:
     return (read - bound) & _locals(core)
 
 
-def _call_dynamic(func, args, varied) -> Op:
-    """``d[args] += vjp_of(func, wrt)(*args, g_out=d[z])`` for a local function ``func``."""
-    from ..api import vjp_of
+def _is_derivative(obj) -> bool:
+    """A function made by sourcegrad (grad, vjp, jvp, ...): differentiated through its own
+    generated source, never its Python wrapper."""
+    from ..higher import is_derivative
+
+    return is_derivative(obj)
+
+
+def _call_dynamic(core, func, args, varied) -> Op:
+    """``d[args] += vjp_of(func, wrt)(*args, g_out=d[z])`` for a function ``func`` known only
+    when the derivative runs (a nested function, a lambda, a function made by sourcegrad); in
+    forward mode ``d[z] += jvp_of(func, wrt)(*args, t_in=d[args])[1]``."""
+    from ..api import jvp_of, vjp_of
 
     label = func.id
     wrt = tuple(
@@ -431,28 +459,34 @@ def _call_dynamic(func, args, varied) -> Op:
         if len(wrt) == 1
         else gast.Tuple(elts=[S.const(i) for i in wrt], ctx=gast.Load())
     )
-    dz = gast.Subscript(value=S.name("d"), slice=S.name("z"), ctx=gast.Load())
+    forward = getattr(core, "forward", False)
+    dname = "diff" if forward else "z"
+    dread = gast.Subscript(value=S.name("d"), slice=S.name(dname), ctx=gast.Load())
+    maker = "jvp_of" if forward else "vjp_of"
     call = gast.Call(
-        func=gast.Call(func=S.name("vjp_of"), args=[S.name("fn"), which], keywords=[]),
+        func=gast.Call(func=S.name(maker), args=[S.name("fn"), which], keywords=[]),
         args=[S.name(f"a{i}") for i in range(len(args))],
-        keywords=[gast.keyword(arg="g_out", value=dz)],
+        keywords=[gast.keyword(arg="t_in" if forward else "g_out", value=dread)],
     )
+    if forward:
+        call = gast.Subscript(value=call, slice=S.const(1), ctx=gast.Load())
+    target = "z" if forward else "diff"
     body = [
         gast.AugAssign(
-            target=gast.Subscript(value=S.name("d"), slice=S.name("diff"), ctx=gast.Store()),
+            target=gast.Subscript(value=S.name("d"), slice=S.name(target), ctx=gast.Store()),
             op=gast.Add(),
             value=call,
         )
     ]
     rule = R.Rule(
         key="dynamic",
-        fn=_RuleNamespace({"vjp_of": vjp_of}),
+        fn=_RuleNamespace({"vjp_of": vjp_of, "jvp_of": jvp_of}),
         body=body,
         result="z",
         params=list(params),
         signature=None,
         differentiable=frozenset({"diff"}),
-        where="sourcegrad.api.vjp_of",
+        where="sourcegrad.api." + maker,
     )
     return Op("dynamic", rule, params, operands, pure=False, label=label)
 
@@ -472,7 +506,7 @@ def _call_user_function(core, stmt, fn, args, kwargs, label, varied=None) -> Op:
     that function, transformed from its own source (recursively, when it is first needed)."""
     import inspect
 
-    from ..api import vjp
+    from ..api import jvp, vjp
 
     try:
         sig = inspect.signature(fn)
@@ -512,11 +546,13 @@ def _call_user_function(core, stmt, fn, args, kwargs, label, varied=None) -> Op:
     operands = [*args, *kwargs.values()]
     if not wrt:
         return Op(fn, "constant", operands=operands, pure=False, label=label)
-    key = (fn, wrt)
+    forward = getattr(core, "forward", False)
+    key = (fn, wrt, forward)
     if key not in _VJPS:
-        _VJPS[key] = vjp(fn, wrt if len(wrt) > 1 else wrt[0])
+        _VJPS[key] = (jvp if forward else vjp)(fn, wrt if len(wrt) > 1 else wrt[0])
     base = fn.__name__ if fn.__name__.isidentifier() else label.split(".")[-1]
-    vjp_name = f"vjp_{base}" if base.isidentifier() else "vjp_fn"
+    prefix = "jvp" if forward else "vjp"
+    vjp_name = f"{prefix}_{base}" if base.isidentifier() else f"{prefix}_fn"
     params = {f"a{i}": given[name] for i, name in enumerate(names) if name in given}
     call_args, call_kwargs, gap = [], [], False
     for i, name in enumerate(names):
@@ -527,15 +563,22 @@ def _call_user_function(core, stmt, fn, args, kwargs, label, varied=None) -> Op:
             call_kwargs.append(gast.keyword(arg=name, value=S.name(f"a{i}")))
         else:
             call_args.append(S.name(f"a{i}"))
-    dz = gast.Subscript(value=S.name("d"), slice=S.name("z"), ctx=gast.Load())
-    call_kwargs.append(gast.keyword(arg="g_out", value=dz))
+    dread = gast.Subscript(
+        value=S.name("d"), slice=S.name("diff" if forward else "z"), ctx=gast.Load()
+    )
+    call_kwargs.append(gast.keyword(arg="t_in" if forward else "g_out", value=dread))
     diff = [given[names[i]] for i in wrt]
     params["diff"] = diff[0] if len(diff) == 1 else gast.Tuple(elts=diff, ctx=gast.Load())
+    value = gast.Call(func=S.name(vjp_name), args=call_args, keywords=call_kwargs)
+    if forward:
+        value = gast.Subscript(value=value, slice=S.const(1), ctx=gast.Load())
     body = [
         gast.AugAssign(
-            target=gast.Subscript(value=S.name("d"), slice=S.name("diff"), ctx=gast.Store()),
+            target=gast.Subscript(
+                value=S.name("d"), slice=S.name("z" if forward else "diff"), ctx=gast.Store()
+            ),
             op=gast.Add(),
-            value=gast.Call(func=S.name(vjp_name), args=call_args, keywords=call_kwargs),
+            value=value,
         )
     ]
     rule = R.Rule(

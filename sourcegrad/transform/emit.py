@@ -30,6 +30,7 @@ class Emitted:
     text: str  # the inner function's source, as compiled (before black)
     filename: str
     line_map: dict = field(default_factory=dict)  # line in `filename` -> user's line
+    tangent_params: tuple = ()  # jvp: the keyword-only tangent parameters, in wrt order
     _pretty: str | None = None
 
     def pretty(self) -> str:
@@ -73,7 +74,8 @@ def emit(der: Derivative) -> Emitted:
     fn.__kwdefaults__ = user_fn.__kwdefaults__
     fn.__qualname__ = node.name
     line_map = {k + 2: v for k, v in line_users.items()}  # +1 for the factory line, 1-based
-    return Emitted(fn, node.name, inner + "\n", filename, line_map)
+    tangents = tuple(getattr(node, "sg_tangent_params", ()))
+    return Emitted(fn, node.name, inner + "\n", filename, line_map, tangents)
 
 
 def _render(node) -> tuple[str, dict]:

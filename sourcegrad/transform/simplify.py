@@ -47,7 +47,8 @@ def simplify(der: Derivative) -> Derivative:
         if not changed:
             break
     _drop_unused_tape(body)
-    _protect_aliases(der)
+    if der.mode != "jvp":
+        _protect_aliases(der)
     return der
 
 

@@ -59,11 +59,18 @@ class Refs:
         return name
 
 
-def instantiate(rule: Rule, bound: dict, z, dz, ranks: dict, refs: Refs, names: S.NameGen):
+def instantiate(
+    rule: Rule, bound: dict, z, dz, ranks: dict, refs: Refs, names: S.NameGen, tangents=None
+):
     """The statements of ``rule`` for one operation.
 
     ``bound`` maps the rule's operand parameters to atoms, ``z`` is the result atom, ``dz`` the
     expression of its adjoint. Returns gast statements and :class:`Accum` items, in order.
+
+    With ``tangents`` (a forward-mode rule) ``d[p]`` reads the tangent of operand ``p``:
+    ``tangents`` maps a parameter to a tangent atom, a tuple of them (None for a constant item),
+    or None for a constant operand; a contribution ``d[z] += e`` becomes ``Accum(z, e)``, and is
+    dropped when every tangent it reads is None.
     """
     body = [S.clone(s) for s in rule.body]
     env = {p: v for p, v in bound.items()}
@@ -77,8 +84,56 @@ def instantiate(rule: Rule, bound: dict, z, dz, ranks: dict, refs: Refs, names: 
     renamed = {n: names.fresh(n, always_suffix=True) for n in sorted(local_names)}
     out = []
     for stmt in body:
+        if tangents is not None:
+            stmt = _with_tangents(stmt, rule, tangents)
+            if stmt is None:
+                continue
         out.extend(_substitute_stmt(stmt, rule, env, z, dz, renamed, refs))
     return out
+
+
+def _with_tangents(stmt, rule, tangents):
+    """``stmt`` with every ``d[p]`` read replaced by the tangent of ``p``; None when the
+    statement contributes nothing (it reads tangents and all of them are zero)."""
+    read = [n for n in S.walk(stmt) if _is_d(n) and isinstance(n.ctx, gast.Load)]
+    if isinstance(stmt, gast.If):
+        stmt.body = [x for x in (_with_tangents(s, rule, tangents) for s in stmt.body) if x]
+        stmt.orelse = [x for x in (_with_tangents(s, rule, tangents) for s in stmt.orelse) if x]
+        return stmt if stmt.body or stmt.orelse else None
+    if read and all(_tangent_atom(tangents.get(n.slice.id)) is None for n in read):
+        return None
+
+    class Sub(gast.NodeTransformer):
+        def visit_Subscript(self, n):
+            if _is_d(n) and isinstance(n.ctx, gast.Load):
+                t = _tangent_atom(tangents.get(n.slice.id)) or S.const(None)
+                for sub in S.walk(t):
+                    sub.sg_resolved = True  # already a name of the generated code
+                return t
+            self.generic_visit(n)
+            return n
+
+    if isinstance(stmt, gast.AugAssign):
+        if stmt.target.slice.id != rule.result:
+            raise SourcegradError(f"rule at {rule.where}: a tangent rule contributes to d[z] only")
+        stmt.value = Sub().visit(stmt.value)
+        stmt.target = gast.Subscript(
+            value=S.name("d"), slice=S.name("__result__"), ctx=gast.Store()
+        )
+        return stmt
+    return Sub().visit(stmt)
+
+
+def _tangent_atom(t):
+    """A tangent as an expression: None for zero; a tuple of tangents with None items."""
+    if t is None:
+        return None
+    if isinstance(t, (tuple, list)):
+        if all(x is None for x in t):
+            return None
+        return gast.Tuple(elts=[S.clone(x) if x is not None else S.const(None) for x in t],
+                          ctx=gast.Load())
+    return S.clone(t)
 
 
 # ------------------------------------------------------------------ static evaluation
@@ -222,6 +277,9 @@ def _is_d(node):
 def _substitute_stmt(stmt, rule, env, z, dz, renamed, refs):
     if isinstance(stmt, gast.AugAssign) and _is_d(stmt.target):
         param = stmt.target.slice.id
+        if param == "__result__":  # forward mode: a contribution to the result's tangent
+            value = _substitute_expr(stmt.value, rule, env, z, dz, renamed, refs)
+            return [Accum(z, value)]
         if param not in env:
             return []
         value = _substitute_expr(stmt.value, rule, env, z, dz, renamed, refs)
@@ -258,7 +316,7 @@ def _substitute_expr(node, rule, env, z, dz, renamed, refs):
             return n
 
         def visit_Name(self, n):
-            if not isinstance(n.ctx, gast.Load):
+            if not isinstance(n.ctx, gast.Load) or getattr(n, "sg_resolved", False):
                 return n
             if n.id == result_name:
                 return S.clone(z)

@@ -1,0 +1,349 @@
+"""Derivatives of derivatives: forward mode over generated code, and the symmetric trick.
+
+Every function sourcegrad makes runs *generated source*, so it can be transformed again. Only
+forward mode is ever applied to generated code: a Jacobian-vector product of a derivative is
+the forward-mode transform of that derivative's own source (``_Jvp``). Reverse mode over a
+gradient uses the symmetry of second derivatives instead of differentiating the reverse sweep:
+the vector-Jacobian product of ``x -> grad f(x)`` with ``u`` is the Jacobian-vector product of
+``grad f`` along ``u`` (Hessian-vector product, forward over reverse). So ``grad(grad(f))``,
+``grad`` of a function that calls ``grad`` (gradient penalties), ``hvp`` and ``hessian`` are
+all forward-mode transforms of the pure reverse derivative (``Tower``); third order applies
+forward mode twice.
+
+A derivative object exposes ``_source_call(args) -> (fn, values, post)``: ``fn`` is a
+generated function with source, ``values`` its arguments in parameter order (positional, then
+keyword-only) and ``post(fn(...))`` is what calling the object with ``args`` returns.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import numpy as np
+
+from .errors import NonScalarOutputError, SourcegradError
+
+_LOCK = threading.Lock()
+_JVPS: dict = {}  # (generated function, wrt) -> Transformed jvp of it
+
+
+def is_derivative(obj) -> bool:
+    from .api import Transformed
+
+    return isinstance(obj, (Transformed, _Jvp, Tower, _Grad))
+
+
+def _call(fn, values):
+    code = fn.__code__
+    npos = code.co_argcount
+    kwnames = code.co_varnames[npos : npos + code.co_kwonlyargcount]
+    return fn(*values[:npos], **dict(zip(kwnames, values[npos:])))
+
+
+def _jvp_of_generated(fn, wrt: tuple):
+    from .api import Transformed
+
+    key = (fn, wrt)
+    t = _JVPS.get(key)
+    if t is None:
+        with _LOCK:
+            t = _JVPS.setdefault(key, Transformed(fn, wrt, "jvp", False, True, {}))
+    return t
+
+
+def _source_call(obj, args):
+    """``(fn, values, post)`` for calling derivative object ``obj`` with ``args``."""
+    from .api import Transformed
+
+    if not isinstance(obj, Transformed):
+        return obj._source_call(args)
+    bound = obj.bound_self
+    if obj.mode == "vjp":
+        primal, g = tuple(args[:-1]), args[-1]
+        entry = obj._entry(bound + primal)
+        values = bound + primal + (g,)
+    elif obj.mode == "jvp":
+        primal, t = tuple(args[:-1]), args[-1]
+        entry = obj._entry(bound + primal)
+        ts = tuple(t) if obj.wrt_tuple else (t,)
+        values = bound + primal + ts
+        return entry.fn, values, lambda raw: raw
+    else:
+        entry = obj._entry(bound + tuple(args))
+        values = bound + tuple(args)
+    return entry.fn, values, lambda raw: obj._finish(*raw)
+
+
+def _offset(obj) -> int:
+    return len(getattr(obj, "bound_self", ()) or ())
+
+
+class _Jvp:
+    """``_Jvp(d, wrt)(*args, t)``: ``(d(*args), tangent of d(*args) along t)`` for a derivative
+    object ``d``, by forward mode over ``d``'s generated source."""
+
+    def __init__(self, base, wrt):
+        self.base = base
+        self.wrt_tuple = isinstance(wrt, (tuple, list))
+        self.wrt = tuple(wrt) if self.wrt_tuple else (wrt,)
+        self.__name__ = "jvp_" + getattr(base, "__name__", "f")
+
+    def _source_call(self, args):
+        *primal, t = args
+        fn, values, post = _source_call(self.base, tuple(primal))
+        n = len(primal)
+        off = _offset(self.base)
+        wrt = tuple(off + (i % n) for i in self.wrt)
+        jt = _jvp_of_generated(fn, wrt)
+        entry = jt._entry(values)
+        ts = tuple(t) if self.wrt_tuple else (t,)
+        return entry.fn, values + ts, lambda raw: (post(raw[0]), post(raw[1]))
+
+    def source(self, *args) -> str:
+        *primal, _ = args
+        fn, values, _ = _source_call(self.base, tuple(primal))
+        off = _offset(self.base)
+        wrt = tuple(off + (i % len(primal)) for i in self.wrt)
+        return _jvp_of_generated(fn, wrt).source(*values)
+
+    def __call__(self, *args, t_in=None):
+        if t_in is not None:
+            args = args + (t_in,)
+        fn, values, post = self._source_call(args)
+        return post(_call(fn, values))
+
+
+def derivative_jvp(obj, wrt):
+    """``jvp_of`` for a function made by sourcegrad."""
+    return _Jvp(obj, wrt)
+
+
+# ---------------------------------------------------------------------- gradients of gradients
+
+
+class Tower:
+    """``∂/∂x[d1] ... ∂/∂x[dk] grad_{read} f``: a higher derivative of ``f`` as forward mode
+    applied ``k`` times to the reverse-mode gradient of ``f``.
+
+    ``dirs`` lists ``(argument index, seed)``; a seed of None means a unit seed, which needs
+    that argument to be a scalar (so the derivative taken before it had a scalar output).
+    """
+
+    def __init__(self, f, bound_self, dirs, read, read_tuple=False):
+        self.f = f
+        self.bound_self = bound_self
+        self.dirs = list(dirs)
+        self.read = tuple(read)
+        self.read_tuple = read_tuple
+        self.W = tuple(sorted({i for i, _ in self.dirs} | set(self.read)))
+        self.__name__ = "d" * (len(self.dirs) + 1) + "_" + getattr(f, "__name__", "f")
+
+    def _chain(self):
+        from .api import Transformed
+
+        with _LOCK:
+            chain = getattr(self, "_objs", None)
+            if chain is None:
+                obj = Transformed(self.f, self.W, "grad", False, False, {})
+                obj.bound_self = self.bound_self
+                chain = [obj]
+                for i, _ in self.dirs:
+                    chain.append(_Jvp(chain[-1], i))
+                self._objs = chain
+        return chain
+
+    def _seeds(self, args):
+        seeds = []
+        for i, seed in self.dirs:
+            if seed is None:
+                x = args[i]
+                if isinstance(x, float) or (hasattr(x, "ndim") and x.ndim == 0):
+                    seed = 1.0 if isinstance(x, float) else np.ones_like(x)
+                else:
+                    raise NonScalarOutputError(
+                        "the gradient being differentiated again is not a scalar (argument "
+                        f"{i} has shape {np.shape(x)}); use sourcegrad.hessian, hvp or jacobian",
+                        *_where(self.f),
+                    )
+            seeds.append(seed)
+        return tuple(seeds)
+
+    def _select(self, raw):
+        for _ in self.dirs:
+            raw = raw[1]
+        grads = raw if isinstance(raw, tuple) else (raw,)
+        picked = tuple(grads[self.W.index(i)] for i in self.read)
+        return picked if self.read_tuple else picked[0]
+
+    def _source_call(self, args):
+        args = tuple(args)
+        chain = self._chain()
+        fn, values, post = _source_call(chain[-1], args + self._seeds(args))
+        return fn, values, lambda raw: self._select(post(raw))
+
+    def __call__(self, *args):
+        fn, values, post = self._source_call(args)
+        return post(_call(fn, values))
+
+    def source(self, *args) -> str:
+        """The generated source of the outermost forward-mode transform."""
+        chain = self._chain()
+        full = tuple(args) + self._seeds(args)
+        return chain[-1].source(*full)
+
+
+def _where(f):
+    code = getattr(f, "__code__", None)
+    if code is None:
+        return ("<unknown>", None)
+    return (code.co_filename, code.co_firstlineno)
+
+
+def _norm_wrt(wrt):
+    return (tuple(wrt), True) if isinstance(wrt, (tuple, list)) else ((wrt,), False)
+
+
+def grad_of_derivative(d, wrt):
+    """``grad(d, wrt)`` for a gradient ``d`` made by sourcegrad (its output must be a scalar)."""
+    from .api import Transformed
+
+    read, read_tuple = _norm_wrt(wrt)
+    if isinstance(d, Transformed) and d.mode == "grad" and not d.has_aux and not d.with_value:
+        off = len(d.bound_self)
+        read = tuple(i + off if i >= 0 else i for i in read)
+        if len(d.wrt) != 1 or d.wrt_tuple:
+            raise SourcegradError(
+                "grad of a gradient with several wrt arguments: its output is a tuple; "
+                "differentiate a gradient with one wrt argument"
+            )
+        return _Grad(Tower(d.f, d.bound_self, [(d.wrt[0], None)], read, read_tuple), off)
+    if isinstance(d, _Grad):
+        t = d.tower
+        if len(t.read) != 1:
+            raise SourcegradError("grad of a derivative with a tuple output is not defined")
+        read = tuple(i + d.off if i >= 0 else i for i in read)
+        tower = Tower(t.f, t.bound_self, t.dirs + [(t.read[0], None)], read, read_tuple)
+        return _Grad(tower, d.off)
+    raise SourcegradError(
+        f"grad() of {getattr(d, '__name__', d)!r}: only gradients (grad(f), grad(grad(f)), ...) "
+        "can be differentiated again with grad; use jvp for forward mode"
+    )
+
+
+class _Grad:
+    """A user-facing higher gradient: call it like ``f``."""
+
+    def __init__(self, tower: Tower, off: int):
+        self.tower = tower
+        self.off = off
+        self.__name__ = tower.__name__
+
+    def __call__(self, *args):
+        return self.tower(*(self.tower.bound_self + args))
+
+    def _source_call(self, args):
+        return self.tower._source_call(self.tower.bound_self + tuple(args))
+
+    def source(self, *args) -> str:
+        return self.tower.source(*(self.tower.bound_self + args))
+
+
+def derivative_vjp(d, wrt):
+    """``vjp_of`` for a gradient made by sourcegrad: ``(*args, g_out) -> grads``, by symmetry
+    (the vjp of a gradient is a Hessian-vector product)."""
+    from .api import Transformed
+
+    read, read_tuple = _norm_wrt(wrt)
+    if isinstance(d, Transformed) and d.mode == "grad" and not d.has_aux and not d.with_value:
+        off = len(d.bound_self)
+        read = tuple(i + off for i in read)
+        dw = d.wrt if d.wrt_tuple else d.wrt[:1]
+
+        def run(*args, g_out):
+            seeds = tuple(g_out) if d.wrt_tuple else (g_out,)
+            if len(dw) != 1:
+                raise SourcegradError("the vjp of a gradient with several wrt arguments")
+            tower = Tower(d.f, d.bound_self, [(dw[0], seeds[0])], read, read_tuple)
+            return tower(*(d.bound_self + args))
+
+        return run
+    if isinstance(d, _Grad):
+        t = d.tower
+
+        def run_tower(*args, g_out):
+            read2 = tuple(i + d.off for i in read)
+            tower = Tower(t.f, t.bound_self, t.dirs + [(t.read[0], g_out)], read2, read_tuple)
+            return tower(*(t.bound_self + args))
+
+        return run_tower
+    raise SourcegradError(
+        f"{getattr(d, '__name__', d)!r} is called inside a function being differentiated in "
+        "reverse mode; only gradients (grad(f)) can be used there"
+    )
+
+
+# ---------------------------------------------------------------------- public entry points
+
+
+def hvp(f: Callable, wrt: int = 0) -> Callable:
+    """Hessian-vector product: ``hvp(f)(*args, v)`` is ``H v`` with ``H`` the Hessian of
+    scalar ``f`` with respect to ``args[wrt]`` (forward mode over the reverse-mode gradient)."""
+
+    def run(*args):
+        *primal, v = args
+        return Tower(f, (), [(wrt, v)], (wrt,))(*primal)
+
+    run.__name__ = "hvp_" + getattr(f, "__name__", "f")
+    return run
+
+
+def _unit(x, k):
+    e = np.zeros(np.size(x), dtype=np.result_type(x, np.float64) if isinstance(x, float) else x.dtype)
+    e[k] = 1.0
+    return e.reshape(np.shape(x))
+
+
+def hessian(f: Callable, wrt: int = 0) -> Callable:
+    """The Hessian of scalar ``f`` with respect to ``args[wrt]`` (an array or float):
+    shape ``x.shape + x.shape``, one Hessian-vector product per element of ``x``."""
+    h = hvp(f, wrt)
+
+    def run(*args):
+        x = args[wrt]
+        if isinstance(x, float):
+            return float(h(*args, 1.0))
+        cols = [np.asarray(h(*args, _unit(x, k))) for k in range(np.size(x))]
+        return np.stack(cols, axis=-1).reshape(np.shape(x) + np.shape(x))
+
+    run.__name__ = "hessian_" + getattr(f, "__name__", "f")
+    return run
+
+
+def jacobian(f: Callable, wrt: int = 0) -> Callable:
+    """The Jacobian of array-valued ``f`` with respect to ``args[wrt]``: shape
+    ``f(...).shape + x.shape``. Built from forward-mode columns when ``x`` has fewer elements
+    than the output, else from reverse-mode rows."""
+    from .api import jvp, vjp
+
+    fwd = jvp(f, wrt)
+    rev = vjp(f, wrt)
+
+    def run(*args):
+        x = args[wrt]
+        y = f(*args)
+        n, m = np.size(x), np.size(y)
+        ys, xs = np.shape(y), np.shape(x)
+        if n <= m:
+            cols = [np.asarray(fwd(*args, _unit(x, k) if xs else 1.0)[1]) for k in range(n)]
+            return np.stack(cols, axis=-1).reshape(ys + xs)
+        rows = [
+            np.asarray(rev(*args, _unit(np.asarray(y, dtype=float), k) if ys else 1.0))
+            for k in range(m)
+        ]
+        return np.stack(rows, axis=0).reshape(ys + xs)
+
+    run.__name__ = "jacobian_" + getattr(f, "__name__", "f")
+    return run
+
+

@@ -1,0 +1,1 @@
+"""Forward-mode (tangent) rules: forward_reductions."""

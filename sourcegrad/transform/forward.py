@@ -1,0 +1,289 @@
+"""Pass 4 (forward mode) — tangents: each statement followed by the statement of its tangent.
+
+Guarantees to the next pass (a ``Derivative`` in mode ``"jvp"``): a function that takes the
+user's arguments followed by one tangent argument per ``wrt`` argument (named ``d<param>``) and
+returns ``(value, tangent of value)``. Control flow is the user's, unchanged: every ``if``,
+``for`` and ``while`` runs once, and the tangent of each value is computed right after it, by
+the forward-mode (``tangent``) rule of its operation inlined from its template. A value that
+varies with a ``wrt`` argument somewhere but is assigned a constant here gets a zero tangent,
+so every tangent a statement reads exists on every path. Nothing the function receives is
+modified; tangents of containers are containers of the same structure.
+"""
+
+from __future__ import annotations
+
+import gast
+
+from ..errors import UnsupportedSyntaxError
+from ..runtime import NAMESPACE
+from . import syntax as S
+from .analysis import Analysis, _statements, _targets
+from .reverse import Derivative
+from .templates import Accum, Refs, instantiate
+
+
+def forward(analysis: Analysis) -> Derivative:
+    """Build the forward-mode derivative (jvp) of ``analysis.core`` for ``analysis.wrt``."""
+    return _Forward(analysis).run()
+
+
+class _Forward:
+    def __init__(self, analysis: Analysis):
+        self.a = analysis
+        self.core = analysis.core
+        self.names = analysis.core.names
+        self.refs = Refs(self.names, self.core.parsed.globals, S.names_in(self.core.node))
+        self.tan: dict = {}  # primal name -> tangent name
+        wrt_names = {self.core.params[i] for i in analysis.wrt}
+        varied = set(wrt_names)
+        for stmt in _statements(self.core.node.body):
+            varied |= analysis.varied_in.get(id(stmt), set())
+        self.varied_anywhere = varied
+
+    def tname(self, x: str) -> str:
+        if x not in self.tan:
+            self.tan[x] = self.names.fresh("d" + x)
+        return self.tan[x]
+
+    def helper(self, name: str):
+        return S.name(self.refs.ref(NAMESPACE[name], name))
+
+    def run(self) -> Derivative:
+        core = self.core
+        body = core.node.body
+        ret = body[-1]
+        args = S.clone(core.node.args)
+        start = []
+        tangent_params = []
+        for i in self.a.wrt:
+            p = core.params[i]
+            tangent_params.append(self.tname(p))
+            args.kwonlyargs.append(
+                gast.Name(id=self.tname(p), ctx=gast.Param(), annotation=None, type_comment=None)
+            )
+            args.kw_defaults.append(None)
+        for p in core.params:
+            if p in self.varied_anywhere and p not in self.tan:
+                start.append(self.zero(p, core.node.lineno))
+        main = start + self.block(body[:-1])
+        varied = self.a.varied_in.get(id(ret), self.varied_anywhere)
+        value = S.clone(ret.value)
+        tangent = self.tangent_of(value, varied)
+        result = gast.Return(value=gast.Tuple(elts=[value, tangent], ctx=gast.Load()))
+        fn = gast.FunctionDef(
+            name="jvp_" + core.node.name,
+            args=args,
+            body=main + [result],
+            decorator_list=[],
+            returns=None,
+            type_comment=None,
+        )
+        fn.lineno = core.node.lineno
+        fn.sg_tangent_params = tangent_params
+        return Derivative(fn, self.refs, self.a, "jvp", dict(self.tan))
+
+    # ------------------------------------------------------------------ statements
+    def block(self, stmts) -> list:
+        out = []
+        for stmt in stmts:
+            if isinstance(stmt, gast.Assign):
+                out.extend(self.assign(stmt))
+            elif isinstance(stmt, gast.If):
+                node = gast.If(
+                    test=S.clone(stmt.test),
+                    body=self.block(stmt.body) or [gast.Pass()],
+                    orelse=self.block(stmt.orelse),
+                )
+                out.append(_meta(node, stmt))
+            elif isinstance(stmt, gast.For):
+                node = gast.For(
+                    target=S.clone(stmt.target),
+                    iter=S.clone(stmt.iter),
+                    body=self.block(stmt.body) or [gast.Pass()],
+                    orelse=[],
+                    type_comment=None,
+                )
+                out.append(_meta(node, stmt))
+            elif isinstance(stmt, gast.While):
+                node = gast.While(
+                    test=S.clone(stmt.test), body=self.block(stmt.body) or [gast.Pass()], orelse=[]
+                )
+                out.append(_meta(node, stmt))
+            else:
+                new = S.clone(stmt)
+                new.sg_pure = False
+                out.append(new)
+        return out
+
+    def assign(self, stmt) -> list:
+        op = self.a.ops.get(id(stmt))
+        primal = S.clone(stmt)
+        primal.sg_pure = op is not None and op.pure
+        targets = _targets(stmt)
+        varied_before = self.a.varied_in.get(id(stmt), set())
+        if not (targets & self.varied_anywhere):
+            return [primal]
+        target = stmt.targets[0]
+        contributions = []
+        pre = []
+        rename = {}
+        if op is not None and op.differentiable and _reads_any(op, varied_before):
+            if not isinstance(target, gast.Subscript) and targets & _operand_names(stmt):
+                rename = {t: self.names.fresh(t, always_suffix=True) for t in sorted(targets)}
+            z = self.result_atom(stmt, rename)
+            pre, contributions = self.contributions(stmt, op, varied_before, z)
+        if not contributions:
+            if isinstance(target, gast.Subscript):
+                if target.value.id in varied_before:
+                    return [primal]  # the tangent of x is unchanged where x[k] = constant
+                return [primal, self.zero(target.value.id, stmt.lineno)]
+            return [primal] + [self.zero(t, stmt.lineno) for t in sorted(targets)]
+        return self.combine(stmt, primal, rename, pre, contributions)
+
+    def result_atom(self, stmt, rename):
+        target = stmt.targets[0]
+        if isinstance(target, gast.Subscript):
+            return S.name(target.value.id)
+        if isinstance(target, gast.Name):
+            return S.name(rename.get(target.id, target.id))
+        return gast.Tuple(elts=[S.name(rename.get(e.id, e.id)) for e in target.elts], ctx=gast.Load())
+
+    def contributions(self, stmt, op, varied, z):
+        if op.key == "path":
+            return [], [self.path_tangent(stmt, varied)]
+        if op.key == "pack":
+            return [], [self.pack_tangent(stmt.value, varied)]
+        tangents = {}
+        for p, atom in op.bound.items():
+            tangents[p] = self.tangent_atoms(atom, varied)
+        items = instantiate(
+            op.rule, op.bound, z, None, self.a.ranks, self.refs, self.names, tangents=tangents
+        )
+        pre, values = [], []
+        for item in items:
+            if isinstance(item, Accum):
+                values.append(item.value)
+            elif isinstance(item, tuple):
+                raise UnsupportedSyntaxError(
+                    f"the tangent rule of {op.label} has a test it cannot decide here",
+                    self.core.parsed.filename,
+                    stmt.lineno,
+                )
+            else:
+                item.sg_adjoint = True
+                pre.append(item)
+        return pre, values
+
+    def combine(self, stmt, primal, rename, pre, values) -> list:
+        """Primal and tangent statements, ordered so that each reads the values it means."""
+        lineno = stmt.lineno
+        total = values[0]
+        for v in values[1:]:
+            total = gast.BinOp(left=total, op=gast.Add(), right=v)
+        target = stmt.targets[0]
+        if isinstance(target, gast.Subscript):
+            # x[k] = v: the rule reads x as it was before the write, or only its shape
+            tstmt = S.assign(self.tname(target.value.id), total, lineno)
+            tstmt.sg_adjoint = True
+            return [*pre, tstmt, primal]
+        names = [target.id] if isinstance(target, gast.Name) else [e.id for e in target.elts]
+        if not rename:
+            tstmt = _assign_to([self.tname(n) for n in names], total, lineno)
+            return [primal, *pre, tstmt]
+        # x = f(x): the new value goes to a fresh name first, so the tangent rule can read the
+        # old operand and the new result
+        for n in S.walk(primal.targets[0]):
+            if isinstance(n, gast.Name) and n.id in rename:
+                n.id = rename[n.id]
+        fresh_t = [self.names.fresh(self.tname(n) + "_new") for n in names]
+        out = [primal, *pre, _assign_to(fresh_t, total, lineno)]
+        for n, t in zip(names, fresh_t):
+            back = S.assign(n, S.name(rename[n]), lineno)
+            back.sg_pure = True
+            out.append(back)
+            out.append(_assign_to([self.tname(n)], S.name(t), lineno))
+        return out
+
+    # ------------------------------------------------------------------ tangents of atoms
+    def tangent_atoms(self, atom, varied):
+        """The tangent of an atom: a Name, None (constant), or a tuple of those."""
+        if isinstance(atom, gast.Name):
+            if atom.id in varied:
+                return S.name(self.tname(atom.id))
+            return None
+        if isinstance(atom, (gast.Tuple, gast.List)):
+            return tuple(self.tangent_atoms(e, varied) for e in atom.elts)
+        return None
+
+    def tangent_of(self, value, varied):
+        """An expression for the tangent of ``value`` (zeros where it is constant)."""
+        if isinstance(value, gast.Name):
+            if value.id in varied:
+                return S.name(self.tname(value.id))
+            return S.call(self.helper("zero_tangent"), [S.clone(value)])
+        if isinstance(value, gast.Tuple):
+            return gast.Tuple(elts=[self.tangent_of(e, varied) for e in value.elts], ctx=gast.Load())
+        return S.call(self.helper("zero_tangent"), [S.clone(value)])
+
+    def pack_tangent(self, value, varied):
+        kind = S.name("list") if isinstance(value, gast.List) else S.name("tuple")
+        ts = [self.tangent_atoms(e, varied) for e in value.elts]
+        tangents = gast.Tuple(
+            elts=[S.const(None) if t is None else t for t in ts], ctx=gast.Load()
+        )
+        if all(t is not None and not isinstance(t, tuple) for t in ts):
+            return gast.Tuple(elts=list(tangents.elts), ctx=gast.Load()) if kind.id == "tuple" \
+                else gast.List(elts=list(tangents.elts), ctx=gast.Load())
+        return S.call(
+            self.helper("pack_tangent"),
+            [kind, tangents, gast.Tuple(elts=[S.clone(e) for e in value.elts], ctx=gast.Load())],
+        )
+
+    def path_tangent(self, stmt, varied):
+        """``W0 = params["W"][0]`` -> ``dW0 = dparams["W"][0]``."""
+        root = stmt.sg_path[0]
+        value = S.clone(stmt.value)
+        for n in S.walk(value):
+            if isinstance(n, gast.Name) and n.id == root:
+                n.id = self.tname(root)
+        return value
+
+    def zero(self, x: str, lineno):
+        s = S.assign(self.tname(x), S.call(self.helper("zero_tangent"), [S.name(x)]), lineno)
+        s.sg_adjoint = True
+        return s
+
+
+def _reads_any(op, varied) -> bool:
+    return any(
+        isinstance(n, gast.Name) and n.id in varied for a in op.diff_atoms() for n in S.walk(a)
+    )
+
+
+def _operand_names(stmt) -> set:
+    parts = [stmt.value]
+    if isinstance(stmt.targets[0], gast.Subscript):
+        parts += [stmt.targets[0].value, stmt.targets[0].slice]
+    return {n.id for p in parts for n in S.walk(p) if isinstance(n, gast.Name)}
+
+
+def _assign_to(names, value, lineno):
+    if len(names) == 1:
+        stmt = S.assign(names[0], value, lineno)
+    else:
+        stmt = gast.Assign(
+            targets=[gast.Tuple(elts=[S.name(n, True) for n in names], ctx=gast.Store())],
+            value=value,
+            type_comment=None,
+        )
+        stmt.lineno = lineno
+    stmt.sg_adjoint = True
+    return stmt
+
+
+def _meta(node, like):
+    node.lineno = getattr(like, "lineno", None)
+    for attr in ("sg_comment", "sg_group"):
+        if hasattr(like, attr):
+            setattr(node, attr, getattr(like, attr))
+    return node
