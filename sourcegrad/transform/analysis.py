@@ -642,9 +642,10 @@ def _refuse_undifferentiable(core, ops, varied, useful_in):
                 core.parsed.filename,
                 stmt.lineno,
             )
+        define = "defjvp" if getattr(core, "forward", False) else "defvjp"
         raise NoRuleError(
             f"`{op.label}` has no derivative rule and a differentiated value flows through it "
-            f"(in `{text}`); register one with sourcegrad.defvjp({op.label.strip('.()')}, rule), "
+            f"(in `{text}`); register one with sourcegrad.{define}({op.label.strip('.()')}, rule), "
             "or compute the value with functions sourcegrad knows",
             core.parsed.filename,
             stmt.lineno,

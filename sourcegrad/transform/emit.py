@@ -82,7 +82,7 @@ def _render(node) -> tuple[str, dict]:
     """The function's text (comments included) and a map from its lines to user lines."""
     lines = [f"def {node.name}({_unparse(node.args)}):"]
     users: dict = {}
-    state = {"adjoint": False, "comment": None}
+    state = {"adjoint": getattr(node, "sg_interleaved", False), "comment": None}
 
     def block(stmts, indent):
         for stmt in stmts:

@@ -18,7 +18,7 @@ from ..errors import UnsupportedSyntaxError
 from ..runtime import NAMESPACE
 from . import syntax as S
 from .analysis import Analysis, _statements, _targets
-from .reverse import Derivative
+from .reverse import Derivative, _statement_text, shape_key
 from .templates import Accum, Refs, instantiate
 
 
@@ -34,6 +34,7 @@ class _Forward:
         self.names = analysis.core.names
         self.refs = Refs(self.names, self.core.parsed.globals, S.names_in(self.core.node))
         self.tan: dict = {}  # primal name -> tangent name
+        self.commented = None
         wrt_names = {self.core.params[i] for i in analysis.wrt}
         varied = set(wrt_names)
         for stmt in _statements(self.core.node.body):
@@ -80,6 +81,7 @@ class _Forward:
         )
         fn.lineno = core.node.lineno
         fn.sg_tangent_params = tangent_params
+        fn.sg_interleaved = True
         return Derivative(fn, self.refs, self.a, "jvp", dict(self.tan))
 
     # ------------------------------------------------------------------ statements
@@ -87,7 +89,12 @@ class _Forward:
         out = []
         for stmt in stmts:
             if isinstance(stmt, gast.Assign):
-                out.extend(self.assign(stmt))
+                made = self.assign(stmt)
+                if stmt.lineno != self.commented and len(made) > 1:
+                    self.commented = stmt.lineno
+                    text = _statement_text(self.core.parsed, stmt)
+                    made[0].sg_comment = f"line {stmt.lineno}: {text}"
+                out.extend(made)
             elif isinstance(stmt, gast.If):
                 node = gast.If(
                     test=S.clone(stmt.test),
@@ -162,7 +169,7 @@ class _Forward:
         pre, values = [], []
         for item in items:
             if isinstance(item, Accum):
-                values.append(item.value)
+                values.append(self.drop_broadcasts(item.value, z))
             elif isinstance(item, tuple):
                 raise UnsupportedSyntaxError(
                     f"the tangent rule of {op.label} has a test it cannot decide here",
@@ -203,6 +210,26 @@ class _Forward:
             out.append(back)
             out.append(_assign_to([self.tname(n)], S.name(t), lineno))
         return out
+
+    def drop_broadcasts(self, value, z):
+        """``broadcast_like(e, z)`` is ``e`` where the shapes are provably equal."""
+        name = self.refs.by_id.get(id(NAMESPACE["broadcast_like"]))
+        if name is None:
+            return value
+        adj_of = {t: p for p, t in self.tan.items()}
+        outer = self
+
+        class Drop(gast.NodeTransformer):
+            def visit_Call(self, n):
+                self.generic_visit(n)
+                if isinstance(n.func, gast.Name) and n.func.id == name and len(n.args) == 2:
+                    a = shape_key(outer.a, adj_of, n.args[0])
+                    b = shape_key(outer.a, adj_of, n.args[1])
+                    if a is not None and a == b:
+                        return n.args[0]
+                return n
+
+        return Drop().visit(value)
 
     # ------------------------------------------------------------------ tangents of atoms
     def tangent_atoms(self, atom, varied):

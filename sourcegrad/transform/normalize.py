@@ -177,6 +177,18 @@ class _Normalizer:
                 stmt,
             )
         if isinstance(stmt, gast.Assign):
+            popped = _popped_list(stmt.value)
+            if popped is not None and popped in self.local_names and len(stmt.targets) == 1:
+                # `x = xs.pop()` is `x = xs[-1]` and the new list `xs[:-1]`
+                last = gast.Subscript(value=S.name(popped), slice=S.const(-1), ctx=gast.Load())
+                self.bind_target(stmt.targets[0], last)
+                rest = gast.Subscript(
+                    value=S.name(popped),
+                    slice=gast.Slice(lower=None, upper=S.const(-1), step=None),
+                    ctx=gast.Load(),
+                )
+                self.bind(popped, rest)
+                return
             if len(stmt.targets) == 1:
                 self.bind_target(stmt.targets[0], stmt.value)
             else:
@@ -782,6 +794,20 @@ def _names(target) -> set:
     return {n.id for n in S.walk(target) if isinstance(n, gast.Name)}
 
 
+def _popped_list(value):
+    """``xs`` for the expression ``xs.pop()``, else None."""
+    if (
+        isinstance(value, gast.Call)
+        and isinstance(value.func, gast.Attribute)
+        and value.func.attr == "pop"
+        and isinstance(value.func.value, gast.Name)
+        and not value.args
+        and not value.keywords
+    ):
+        return value.func.value.id
+    return None
+
+
 def _assigned_in(stmts) -> set:
     out = set()
     for s in stmts:
@@ -797,7 +823,7 @@ def _assigned_in(stmts) -> set:
             elif (
                 isinstance(n, gast.Call)
                 and isinstance(n.func, gast.Attribute)
-                and n.func.attr == "append"
+                and n.func.attr in ("append", "pop")
                 and isinstance(n.func.value, gast.Name)
             ):
                 out.add(n.func.value.id)  # hs.append(h) gives hs a new value
