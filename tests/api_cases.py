@@ -176,3 +176,10 @@ def with_logging_and_assert(x):
     LOG.info("x is %s", x)
     y = np.sin(x)
     return np.sum(y * y)
+
+
+def flat_weights_mlp(w, x, y):
+    w1 = np.reshape(w[:15], (5, 3))
+    w2 = w[15:].reshape(3, 2)
+    h = np.tanh(x @ w1)
+    return np.sum((h @ w2 - y) ** 2)

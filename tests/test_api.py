@@ -256,3 +256,12 @@ def test_logging_and_asserts_are_kept_as_side_effects(rng, caplog):
     assert "x is" in caplog.text
     with pytest.raises(AssertionError, match="bad shape"):
         sg.grad(c.with_logging_and_assert)(np.ones(4))
+
+
+def test_reshape_into_matrices_gives_matrix_ranks(rng):
+    """Regression: np.reshape(w[:15], (5, 3)) was taken for a vector, so the rank-specialised
+    matmul rules produced a wrong-shaped (and, with broadcasting, possibly wrong) gradient."""
+    w, x, y = rng.standard_normal(21), rng.standard_normal((4, 5)), rng.standard_normal((4, 2))
+    g = sg.grad(c.flat_weights_mlp)(w, x, y)
+    expected = numerical_grad(c.flat_weights_mlp, (w, x, y), 0)
+    np.testing.assert_allclose(g, expected, rtol=1e-6, atol=1e-8)

@@ -225,6 +225,9 @@ def classify(core: Core, stmt) -> Op:
         return _bind(core, stmt, key, [value.value], {}, "." + value.attr)
     if isinstance(value, gast.Subscript):
         return _bind(core, stmt, "getitem", [value.value, value.slice], {}, "indexing")
+    if isinstance(value, gast.Dict) and getattr(core, "forward", False):
+        if all(k is not None and S.is_atom(k) for k in value.keys):
+            return Op("pack", _PACK_RULE, {"x": value}, list(value.values), label="dict")
     if isinstance(value, (gast.Tuple, gast.List)):
         starred = [isinstance(e, gast.Starred) for e in value.elts]
         if starred == [True, False]:
@@ -246,7 +249,11 @@ def classify(core: Core, stmt) -> Op:
                 return Op(
                     None, None, operands=[*value.args, *kwargs.values()], pure=False, label=label
                 )
-            if _lookup(core, obj) is None and _is_user_function(obj):
+            if (
+                _lookup(core, obj) is None
+                and _is_user_function(obj)
+                and obj not in R.PRIMITIVES  # declared opaque: only its registered rules
+            ):
                 return _call_user_function(core, stmt, obj, list(value.args), kwargs, label)
             if _is_derivative(obj) and set(kwargs) <= {"g_out", "t_in"}:
                 # the seed of a vjp (or tangent of a jvp) is its last positional argument
@@ -797,7 +804,8 @@ def _rank_of(op: Op, ranks):
     if key is np.outer:
         return 2
     if key is np.reshape:
-        shape = list(b.values())[1] if len(b) > 1 else None
+        # the rule takes the shape through *args: read it from the operands
+        shape = op.operands[1] if len(op.operands) > 1 else None
         if isinstance(shape, gast.Tuple):
             return len(shape.elts)
         if isinstance(shape, gast.Constant) and isinstance(shape.value, int):
