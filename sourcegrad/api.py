@@ -414,8 +414,25 @@ def show(
     *,
     mode: str = "reverse",
     args: Sequence | None = None,
+    order: int = 1,
 ) -> str:
-    """The derivative source of ``f`` as :func:`source` prints it."""
-    if mode != "reverse":
-        raise SourcegradError(f"mode={mode!r} is not available; use mode='reverse'")
-    return grad(f, wrt).source(*(args or ()))
+    """The derivative source of ``f`` as :func:`source` prints it.
+
+    ``mode="forward"`` shows the jvp; ``order=2`` the Hessian-vector product (forward mode over
+    the reverse-mode gradient), ``order=3`` forward mode over that, and so on.
+    """
+    from .higher import source_of_order
+
+    if mode not in ("reverse", "forward"):
+        raise SourcegradError(f"mode={mode!r} is not available; use 'reverse' or 'forward'")
+    if not isinstance(order, int) or order < 1:
+        raise SourcegradError(f"order={order!r}: pass a positive integer")
+    if order == 1:
+        df = grad(f, wrt) if mode == "reverse" else jvp(f, wrt)
+        return df.source(*(args or ()))
+    if mode == "forward":
+        raise SourcegradError(
+            "--order above 1 is forward mode over the reverse-mode gradient; leave out "
+            "--mode forward"
+        )
+    return source_of_order(f, wrt, order, tuple(args or ()))

@@ -62,20 +62,34 @@ def main(argv=None) -> int:
         "the derivative is then specialised to their ranks (plain `@` instead of rank-generic "
         "helpers), exactly as it runs for such arguments",
     )
+    show.add_argument(
+        "--mode",
+        choices=["reverse", "forward"],
+        default="reverse",
+        help="reverse: the gradient (default); forward: the Jacobian-vector product",
+    )
+    show.add_argument(
+        "--order",
+        type=int,
+        default=1,
+        help="2: the Hessian-vector product (forward mode over the gradient); 3 and up: "
+        "forward mode applied again",
+    )
     show.add_argument("--color", choices=["auto", "always", "never"], default="auto")
     ns = parser.parse_args(argv)
     try:
-        from .api import grad
+        from .api import show as show_source
 
         module, fn = _load(ns.target)
         wrt = tuple(int(w) for w in ns.wrt.split(","))
-        df = grad(fn, wrt if len(wrt) > 1 else wrt[0])
         args = ()
         if ns.args:
             args = eval(ns.args, vars(module))  # noqa: S307 - the user's own expression
             if not isinstance(args, tuple):
                 args = (args,)
-        text = df.source(*args)
+        text = show_source(
+            fn, wrt if len(wrt) > 1 else wrt[0], mode=ns.mode, args=args, order=ns.order
+        )
     except SourcegradError as exc:
         print(f"sourcegrad: error: {exc}", file=sys.stderr)
         return 1

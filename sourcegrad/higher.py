@@ -283,6 +283,32 @@ def derivative_vjp(d, wrt):
     )
 
 
+def _generic_fn(obj):
+    """The rank-generic generated function of a derivative object (no example arguments)."""
+    from .api import Transformed
+
+    if isinstance(obj, Transformed):
+        return obj._generic().fn
+    return _jvp_of_generated(_generic_fn(obj.base), obj.wrt)._generic().fn
+
+
+def source_of_order(f, wrt, order: int, args: tuple) -> str:
+    """The source of the ``order``-th derivative of ``f`` as sourcegrad runs it: forward mode
+    applied ``order - 1`` times to the reverse-mode gradient (Hessian-vector products for 2)."""
+    from .api import Transformed
+
+    w = wrt[0] if isinstance(wrt, (tuple, list)) else wrt
+    obj = Transformed(f, (w,), "grad", False, False, {})
+    chain = [obj]
+    for _ in range(order - 1):
+        chain.append(_Jvp(chain[-1], w))
+    if not args:
+        last = chain[-1]
+        return _jvp_of_generated(_generic_fn(last.base), last.wrt)._generic().pretty()
+    seeds = tuple(args[w] for _ in range(order - 2))  # any value of the argument's structure
+    return chain[-1].source(*(args + seeds + (args[w],)))
+
+
 # ---------------------------------------------------------------------- public entry points
 
 

@@ -87,11 +87,16 @@ def _assert_like(g, x, what):
     assert g.dtype == x.dtype, f"{what}: gradient dtype {g.dtype} != {x.dtype}"
 
 
-def check(f, *args, wrt=0, rtol=RTOL, atol=ATOL, generic=True):
+def check(f, *args, wrt=0, rtol=RTOL, atol=ATOL, generic=True, second=True):
     """Compare ``sg.grad(f, wrt)`` and its rank-generic variant with central differences.
 
     ``args`` are ``f``'s arguments without the trailing weights ``w``; ``wrt`` an index or a
     tuple of indices into ``args``. Returns the gradient sourcegrad computed.
+
+    With ``second`` (the default) it also checks, for each ``wrt`` argument and a random
+    direction ``v``: the forward-mode ``sg.jvp`` against the gradient (``<grad, v>``), and the
+    Hessian-vector product ``sg.hvp`` (forward mode over the generated gradient) against
+    central differences of the gradient along ``v`` — every rule to second order.
     """
     w = weights(output_shape(f, args))
     full = (*args, w)
@@ -112,7 +117,53 @@ def check(f, *args, wrt=0, rtol=RTOL, atol=ATOL, generic=True):
             np.testing.assert_allclose(g, e, rtol=rtol, atol=atol, err_msg=what)
         if result is None:
             result = got
+    if second:
+        got_t = result if isinstance(wrt, tuple) else (result,)
+        for i, g in zip(idxs, got_t):
+            check_second_order(f, full, i, g, rtol=rtol, atol=atol)
     return result
+
+
+def _direction(x, seed=7):
+    if isinstance(x, float):
+        return 0.73
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0.5, 1.5, np.shape(x)) * rng.choice([-1.0, 1.0], np.shape(x))
+
+
+def check_second_order(f, full, i, g, rtol=RTOL, atol=ATOL, eps=1e-5):
+    """jvp against the (checked) gradient, hvp against differences of the gradient."""
+    x = full[i]
+    v = _direction(x)
+    what = f"{f.__name__} d/d{_param_name(f, i)}"
+    value, tangent = _jvp(f, i)(*full, v)
+    np.testing.assert_allclose(value, f(*full), rtol=1e-12, atol=1e-12, err_msg=what + " value")
+    np.testing.assert_allclose(
+        tangent, np.sum(np.asarray(g) * v), rtol=rtol, atol=atol, err_msg=what + " jvp"
+    )
+    df = transform(f, i)
+
+    def grad_at(s):
+        a = list(full)
+        a[i] = x + s * v
+        return np.asarray(df(*a))
+
+    expected = (grad_at(eps) - grad_at(-eps)) / (2 * eps)
+    hv = _hvp(f, i)(*full, v)
+    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
+    np.testing.assert_allclose(
+        hv, expected, rtol=1e-4, atol=1e-6 * scale, err_msg=what + " hvp (second order)"
+    )
+
+
+@functools.cache
+def _jvp(f, i):
+    return sg.jvp(f, i)
+
+
+@functools.cache
+def _hvp(f, i):
+    return sg.hvp(f, i)
 
 
 def _param_name(f, i):

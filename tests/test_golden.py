@@ -47,6 +47,30 @@ def test_emitted_source_matches_golden(name, specialised):
     assert text == path.read_text()
 
 
+def _check_golden(text: str, path: Path):
+    if os.environ.get("SOURCEGRAD_UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert path.exists(), f"missing golden file {path}; run with SOURCEGRAD_UPDATE_GOLDEN=1"
+    assert text == path.read_text()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_forward_mode_source_matches_golden(name):
+    fn = getattr(cases, name)
+    text = sg.show(fn, mode="forward", args=cases.example_args(name))
+    _check_golden(text, GOLDEN / f"{name}.forward.py")
+
+
+ORDER2 = ["neural_net", "rnn", "newton_sqrt", "branchy", "assign_rows"]
+
+
+@pytest.mark.parametrize("name", ORDER2)
+def test_second_order_source_matches_golden(name):
+    fn = getattr(cases, name)
+    text = sg.show(fn, order=2, args=cases.example_args(name))
+    _check_golden(text, GOLDEN / f"{name}.order2.py")
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_golden_derivatives_are_correct(name):
     fn = getattr(cases, name)

@@ -32,8 +32,16 @@ class _Forward:
         self.a = analysis
         self.core = analysis.core
         self.names = analysis.core.names
-        self.refs = Refs(self.names, self.core.parsed.globals, S.names_in(self.core.node))
+        self.refs = Refs(
+            self.names,
+            self.core.parsed.globals,
+            S.names_in(self.core.node),
+            self.core.parsed.closure,
+        )
         self.tan: dict = {}  # primal name -> tangent name
+        # tangents are d<name> in user code; in generated derivative code, whose names already
+        # start with d, t<name> (tdx: the tangent of dx)
+        self.prefix = "t" if self.core.parsed.filename.startswith("<sourcegrad") else "d"
         self.commented = None
         wrt_names = {self.core.params[i] for i in analysis.wrt}
         varied = set(wrt_names)
@@ -43,7 +51,7 @@ class _Forward:
 
     def tname(self, x: str) -> str:
         if x not in self.tan:
-            self.tan[x] = self.names.fresh("d" + x)
+            self.tan[x] = self.names.fresh(self.prefix + x)
         return self.tan[x]
 
     def helper(self, name: str):
@@ -253,6 +261,14 @@ class _Forward:
         return S.call(self.helper("zero_tangent"), [S.clone(value)])
 
     def pack_tangent(self, value, varied):
+        if isinstance(value, gast.Dict):
+            vals = []
+            for v in value.values:
+                t = self.tangent_atoms(v, varied)
+                if t is None or isinstance(t, tuple):
+                    t = S.call(self.helper("zero_tangent"), [S.clone(v)])
+                vals.append(t)
+            return gast.Dict(keys=[S.clone(k) for k in value.keys], values=vals)
         kind = S.name("list") if isinstance(value, gast.List) else S.name("tuple")
         ts = [self.tangent_atoms(e, varied) for e in value.elts]
         tangents = gast.Tuple(

@@ -297,7 +297,7 @@ class _Normalizer:
         if stmt.orelse:
             self.refuse("`for ... else` is not supported; use a flag", stmt)
         assigned = _assigned_in(stmt.body) | _names(stmt.target)
-        it = stmt.iter
+        it = _reversed_range(self, stmt.iter) or stmt.iter
         if _is_range(self, it):
             args = []
             for a in it.args:
@@ -837,6 +837,30 @@ def _assigned_in_compound(stmts) -> set:
         if isinstance(s, (gast.If, gast.For, gast.While)):
             out |= _assigned_in([s])
     return out
+
+
+def _reversed_range(self, it):
+    """``range(b - 1, a - 1, -1)`` for ``reversed(range(a, b))`` (step 1), else None."""
+    if not (
+        isinstance(it, gast.Call)
+        and isinstance(it.func, gast.Name)
+        and it.func.id == "reversed"
+        and len(it.args) == 1
+        and not it.keywords
+        and resolve(self.p, it.func, self.local_names) is reversed
+        and _is_range(self, it.args[0])
+        and len(it.args[0].args) in (1, 2)
+    ):
+        return None
+    bounds = it.args[0].args
+    start, stop = (S.const(0), bounds[0]) if len(bounds) == 1 else bounds
+
+    def minus_one(e):
+        if isinstance(e, gast.Constant) and isinstance(e.value, int):
+            return S.const(e.value - 1)
+        return gast.BinOp(left=S.clone(e), op=gast.Sub(), right=S.const(1))
+
+    return S.call(S.name("range"), [minus_one(stop), minus_one(start), S.const(-1)])
 
 
 def _is_range(self, it) -> bool:

@@ -51,7 +51,7 @@ class _Reverse:
         self.core = analysis.core
         self.names = analysis.core.names
         used = S.names_in(self.core.node)
-        self.refs = Refs(self.names, self.core.parsed.globals, used)
+        self.refs = Refs(self.names, self.core.parsed.globals, used, self.core.parsed.closure)
         self.mode = mode
         self.adj_names: dict = {}
         self.defined: set = set()

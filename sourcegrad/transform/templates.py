@@ -29,9 +29,15 @@ class Accum:
 class Refs:
     """Objects that generated code refers to by name (NumPy, runtime helpers)."""
 
-    def __init__(self, names: S.NameGen, user_globals: dict, used_by_user: set):
+    def __init__(self, names: S.NameGen, user_globals: dict, used_by_user: set, closure=None):
         self.names = names
-        self.user_globals = user_globals
+        visible = dict(user_globals)
+        for name, cell in (closure or {}).items():
+            try:
+                visible[name] = cell.cell_contents
+            except ValueError:  # an empty cell
+                continue
+        self.user_globals = visible
         self.used_by_user = used_by_user
         self.by_id: dict = {}
         self.injected: dict = {}  # name -> object that generated code gets through its closure
