@@ -145,7 +145,7 @@ def check_second_order(f, full, i, g, rtol=RTOL, atol=ATOL, eps=1e-5):
 
     def grad_at(s):
         a = list(full)
-        a[i] = x + s * v
+        a[i] = x + s * v if isinstance(x, float) else np.asarray(x + s * v, dtype=x.dtype)
         return np.asarray(df(*a))
 
     expected = (grad_at(eps) - grad_at(-eps)) / (2 * eps)

@@ -192,6 +192,7 @@ class _Forward:
     def combine(self, stmt, primal, rename, pre, values) -> list:
         """Primal and tangent statements, ordered so that each reads the values it means."""
         lineno = stmt.lineno
+        values = self.unwrap_broadcasts(values)
         total = values[0]
         for v in values[1:]:
             total = gast.BinOp(left=total, op=gast.Add(), right=v)
@@ -218,6 +219,23 @@ class _Forward:
             out.append(back)
             out.append(_assign_to([self.tname(n)], S.name(t), lineno))
         return out
+
+    def unwrap_broadcasts(self, values):
+        """``broadcast_like(dx, z) + broadcast_like(dy, z)`` is ``dx + dy``: the tangents of
+        all operands together already broadcast to the result's shape."""
+        name = self.refs.by_id.get(id(NAMESPACE["broadcast_like"]))
+
+        def wrapped(v):
+            return (
+                isinstance(v, gast.Call)
+                and isinstance(v.func, gast.Name)
+                and v.func.id == name
+                and len(v.args) == 2
+            )
+
+        if name is None or len(values) < 2 or not all(wrapped(v) for v in values):
+            return values
+        return [v.args[0] for v in values]
 
     def drop_broadcasts(self, value, z):
         """``broadcast_like(e, z)`` is ``e`` where the shapes are provably equal."""

@@ -450,7 +450,10 @@ class _Normalizer:
                 f"assign into a named array (`x[k] = v`), not into `{_text(target.value)}`", target
             )
         user_name = target.value.id
-        for other, line, element in self.aliases.get(user_name, ()):
+        # sourcegrad's own derivative code writes only into arrays it has just copied, so a
+        # view of one is always taken after the write: nothing to check there
+        generated = self.p.filename.startswith("<sourcegrad")
+        for other, line, element in () if generated else self.aliases.get(user_name, ()):
             message = (
                 f"`{user_name}[...] = ...` while `{other}` (line {line}) may share "
                 f"{user_name}'s memory: sourcegrad writes into a copy of {user_name}, so "
@@ -530,6 +533,12 @@ class _Normalizer:
                 for x in e.elts
             ]
             return type(e)(elts=elts, ctx=gast.Load())
+        if isinstance(e, gast.Dict) and all(
+            k is not None and S.is_atom(k) and not _names(k) for k in e.keys
+        ):  # a dict with constant keys (the parts of a gradient in derivative code)
+            return gast.Dict(
+                keys=[S.clone(k) for k in e.keys], values=[self.atom(v, base) for v in e.values]
+            )
         if isinstance(e, gast.UnaryOp):
             if isinstance(e.operand, gast.Constant) and isinstance(e.op, gast.USub):
                 return S.const(-e.operand.value)

@@ -318,6 +318,11 @@ def _substitute_expr(node, rule, env, z, dz, renamed, refs):
                 raise SourcegradError(
                     f"rule at {rule.where}: a template may read only d[{result_name}]"
                 )
+            index = n.slice
+            if isinstance(index, gast.Name) and index.id in env and _has_slice(env[index.id]):
+                n.value = self.visit(n.value)
+                n.slice = S.clone(env[index.id])  # x[index] with a slice: written as one
+                return n
             self.generic_visit(n)
             return n
 

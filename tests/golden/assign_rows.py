@@ -11,7 +11,7 @@ def d_assign_rows(x, v):
     # line 75: return np.sum(y**2)
     dy_7 = 2.0 * y_7
     # line 74: y[1:, 1] += np.sin(v[:2])
-    dy_6 = sum_to(dy_7[np.s_[1:, 1]], y_6)
+    dy_6 = sum_to(dy_7[1:, 1], y_6)
     dy_7 = zero_index(dy_7, np.s_[1:, 1])
     dy_2 = dy_7 + unindex(sum_to(dy_6, y_3), y_2, np.s_[1:, 1])
     # line 73: y[0] = v * 2.0

@@ -1,0 +1,25 @@
+def jvp_indexing(x, idx, *, dx):
+    # line 33: a = x[0]
+    a = x[0]
+    da = dx[0]
+    # line 34: b = x[1:, ::2]
+    b = x[1:, ::2]
+    db = dx[1:, ::2]
+    # line 35: c = x[:, None, 1]
+    c = x[:, None, 1]
+    dc = dx[:, None, 1]
+    # line 36: d = x[idx]
+    d = x[idx]
+    dd = dx[idx]
+    out_11 = np.sum(np.sin(d))
+    dout_11 = np.sum(dd * np.cos(d))
+    # line 37: return np.sum(a) + np.sum(b * b) + np.sum(c**3) + x[2, 1] + np.sum(np.sin(d))
+    out = np.sum(a) + np.sum(b * b) + np.sum(c**3) + x[2, 1] + out_11
+    dout = (
+        np.sum(da)
+        + np.sum(db * b + b * db)
+        + np.sum(dc * 3 * c**2)
+        + dx[2, 1]
+        + dout_11
+    )
+    return (out, dout)

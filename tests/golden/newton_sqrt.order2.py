@@ -1,0 +1,82 @@
+def jvp_d_newton_sqrt(a, *, ta):
+    # line 3: tape = []
+    tape = []
+    ttape = zero_tangent(tape)
+    # line 4: x = a
+    x = a
+    tx = ta
+    # line 5: cond = np.abs(x * x - a) > 1e-12
+    cond = np.abs(x * x - a) > 1e-12
+    # line 6: x_1 = None
+    x_1 = None
+    tx_1 = zero_tangent(x_1)
+    n_iter = 0
+    cond_4 = cond
+    while cond_4:
+        ttape_1 = append_tangent(ttape, tx_1, tape, x_1)
+        # line 9: tape.append(x_1)
+        tape = [*tape, x_1]
+        ttape = ttape_1
+        # line 10: x_1 = a / x
+        x_1 = a / x
+        tx_1 = ta / x - tx * x_1 / x
+        # line 11: x_2 = x + x_1
+        x_2 = x + x_1
+        tx_2 = tx + tx_1
+        ttape_2 = append_tangent(ttape, tx, tape, x)
+        # line 12: tape.append(x)
+        tape = [*tape, x]
+        ttape = ttape_2
+        # line 13: x = 0.5 * x_2
+        x = 0.5 * x_2
+        tx = 0.5 * tx_2
+        # line 14: cond = np.abs(x * x - a) > 1e-12
+        cond = np.abs(x * x - a) > 1e-12
+        n_iter = n_iter + 1
+        cond_4 = cond
+    # line 16: value = x
+    value = x
+    tvalue = tx
+    # line 18: dx = 1.0
+    dx = 1.0
+    tdx = zero_tangent(dx)
+    # line 20: da = np.zeros_like(a)
+    da = np.zeros_like(a)
+    tda = zero_tangent(da)
+    for __1 in range(n_iter):
+        # line 23: dx_2 = 0.5 * dx
+        dx_2 = 0.5 * dx
+        tdx_2 = 0.5 * tdx
+        # line 24: x = tape.pop()
+        x = tape[-1]
+        tx = ttape[-1]
+        tape = tape[:-1]
+        ttape = ttape[:-1]
+        # line 25: dx = dx_2
+        dx = dx_2
+        tdx = tdx_2
+        # line 26: da = da + dx_2 / x
+        da_1 = dx_2 / x
+        da_2 = da + da_1
+        da = da_2
+        tda = tda + broadcast_like(tdx_2 / x - tx * da_1 / x, da_2)
+        # line 27: dx = dx - dx_2 * x_1 / x
+        dx_3 = dx_2 * x_1 / x
+        dx_4 = dx - dx_3
+        dx = dx_4
+        tdx = tdx + broadcast_like(
+            -((tdx_2 * x_1 + dx_2 * tx_1) / x - tx * dx_3 / x), dx_4
+        )
+        # line 28: x_1 = tape.pop()
+        x_1 = tape[-1]
+        tx_1 = ttape[-1]
+        tape = tape[:-1]
+        ttape = ttape[:-1]
+    # line 30: da = da + dx
+    da_3 = da + dx
+    da = da_3
+    tda = tda + broadcast_like(tdx, da_3)
+    # line 31: return (value, gradient_like(a, da))
+    aux_1 = gradient_like(a, da)
+    taux_1 = gradient_like(a, tda)
+    return ((value, aux_1), (tvalue, taux_1))
