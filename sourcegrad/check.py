@@ -39,6 +39,7 @@ def gradcheck(
     atol: float = 1e-6,
     max_elements: int = 200,
     seed: int = 0,
+    order: int = 1,
 ) -> bool:
     """Check ``grad(f, wrt)`` at ``args`` against central differences of ``f``.
 
@@ -46,6 +47,10 @@ def gradcheck(
     larger), plus one random-direction check of the whole gradient, plus determinism (two calls
     agree exactly). Returns True, or raises :class:`GradcheckError` naming the worst leaf path,
     index, and both values. Use float64 arguments.
+
+    ``order=2`` also checks forward mode and second order along the random direction: the
+    directional derivative of ``jvp(f, wrt)`` against the gradient's, and the Hessian-vector
+    product ``hvp(f, wrt)`` against central differences of the gradient along it.
     """
     from .api import grad
 
@@ -121,4 +126,48 @@ def gradcheck(
             f"directional derivative along a random direction: sourcegrad gives {ana!r}, "
             f"central differences give {num!r}"
         )
+    if order >= 2:
+        _check_second_order(f, args, wrt, df, direction, moved_plus, moved_minus, eps, rtol, atol)
     return True
+
+
+def _check_second_order(f, args, wrt, df, direction, plus, minus, eps, rtol, atol):
+    from .higher import hvp
+
+    x = args[wrt]
+    v = x
+    for path, d in direction:
+        leaf = dict(_leaves(x))[path]
+        v = _replace(
+            v, path, float(d) if isinstance(leaf, float) else d.astype(np.asarray(leaf).dtype)
+        )
+    from .api import jvp
+
+    gl = dict(_leaves(df(*args)))
+    expected = sum(float(np.sum(np.asarray(gl[p]) * d)) for p, d in direction)
+    tangent = float(jvp(f, wrt)(*args, v)[1])
+    if abs(tangent - expected) > atol + rtol * abs(expected) * 10:
+        raise GradcheckError(
+            f"forward mode along a random direction: sourcegrad's jvp gives {tangent!r}, "
+            f"its gradient gives {expected!r}"
+        )
+    got = dict(_leaves(hvp(f, wrt)(*args, v)))
+
+    def g_at(new_x):
+        a = list(args)
+        a[wrt] = new_x
+        return dict(_leaves(df(*a)))
+
+    gp, gm = g_at(plus), g_at(minus)
+    for path, _ in direction:
+        num = (np.asarray(gp[path]) - np.asarray(gm[path])) / (2 * eps)
+        ana = np.asarray(got[path])
+        bad = np.abs(num - ana) > 10 * (atol + rtol * np.abs(num)) + 1e-4 * np.max(
+            np.abs(num), initial=1.0
+        )
+        if np.any(bad):
+            idx = tuple(int(i) for i in np.unravel_index(np.argmax(np.abs(num - ana)), num.shape))
+            raise GradcheckError(
+                f"second order, {_path_text(path)} at index {idx}: sourcegrad's Hessian-vector "
+                f"product gives {ana[idx]!r}, differences of the gradient give {num[idx]!r}"
+            )

@@ -325,9 +325,19 @@ def hvp(f: Callable, wrt: int = 0) -> Callable:
 
 
 def _unit(x, k):
-    e = np.zeros(np.size(x), dtype=np.result_type(x, np.float64) if isinstance(x, float) else x.dtype)
+    e = np.zeros(
+        np.size(x), dtype=np.result_type(x, np.float64) if isinstance(x, float) else x.dtype
+    )
     e[k] = 1.0
     return e.reshape(np.shape(x))
+
+
+def _array_or_float(x, what):
+    if not (isinstance(x, float) or hasattr(x, "shape")):
+        raise SourcegradError(
+            f"{what}() takes an array or float argument, got {type(x).__name__}; for nested "
+            "parameters use hvp (any structure) or flatten them into one array"
+        )
 
 
 def hessian(f: Callable, wrt: int = 0) -> Callable:
@@ -337,6 +347,7 @@ def hessian(f: Callable, wrt: int = 0) -> Callable:
 
     def run(*args):
         x = args[wrt]
+        _array_or_float(x, "hessian")
         if isinstance(x, float):
             return float(h(*args, 1.0))
         cols = [np.asarray(h(*args, _unit(x, k))) for k in range(np.size(x))]
@@ -357,6 +368,7 @@ def jacobian(f: Callable, wrt: int = 0) -> Callable:
 
     def run(*args):
         x = args[wrt]
+        _array_or_float(x, "jacobian")
         y = f(*args)
         n, m = np.size(x), np.size(y)
         ys, xs = np.shape(y), np.shape(x)
@@ -371,5 +383,3 @@ def jacobian(f: Callable, wrt: int = 0) -> Callable:
 
     run.__name__ = "jacobian_" + getattr(f, "__name__", "f")
     return run
-
-

@@ -95,3 +95,24 @@ sg.primitive(opaque_primitive)
 
 def uses_opaque(x):
     return np.sum(opaque_primitive(x))
+
+
+def cube(x):
+    return x**3
+
+
+def cube_adjoint(z, x):
+    d[x] += d[z] * 3.0 * x * x  # noqa: F821
+
+
+def cube_wrong_tangent(z, x):
+    d[z] += d[x] * 2.0 * x * x  # noqa: F821 - deliberately wrong: gradcheck must notice
+
+
+sg.primitive(cube)
+sg.defvjp(cube, cube_adjoint)
+sg.defjvp(cube, cube_wrong_tangent)
+
+
+def uses_cube(x):
+    return np.sum(cube(x) * x)

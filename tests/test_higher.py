@@ -113,7 +113,9 @@ def test_jacobian_uses_rows_or_columns_and_both_agree(rng):
     a = rng.standard_normal((2, 3))  # 3 inputs, 2 outputs: reverse rows
     x3 = rng.standard_normal(3)
     jac2 = sg.jacobian(c.vector_valued)(x3, a[:2])
-    expected2 = np.stack([fd_directional(c.vector_valued, (x3, a[:2]), 0, e) for e in np.eye(3)], -1)
+    expected2 = np.stack(
+        [fd_directional(c.vector_valued, (x3, a[:2]), 0, e) for e in np.eye(3)], -1
+    )
     _close(jac2, expected2)
 
 
@@ -175,8 +177,11 @@ def test_grad_of_a_non_scalar_gradient_is_refused(rng):
 def test_defjvp_and_defvjp_on_a_primitive(rng):
     x = rng.standard_normal(4)
     v = rng.standard_normal(4)
-    _close(sg.grad(c.uses_softplus)(x), fd_directional(c.uses_softplus, (x,), 0, np.eye(4)[0])
-           * 0 + np.array([fd_directional(c.uses_softplus, (x,), 0, e) for e in np.eye(4)]))
+    _close(
+        sg.grad(c.uses_softplus)(x),
+        fd_directional(c.uses_softplus, (x,), 0, np.eye(4)[0]) * 0
+        + np.array([fd_directional(c.uses_softplus, (x,), 0, e) for e in np.eye(4)]),
+    )
     _, t = sg.jvp(c.uses_softplus)(x, v)
     assert t == pytest.approx(float(fd_directional(c.uses_softplus, (x,), 0, v)), rel=1e-6)
     src = sg.jvp(c.uses_softplus).source(x, v)
@@ -211,3 +216,26 @@ def test_show_forward_and_second_order_from_the_command_line():
     ).stdout
     assert second.startswith("def jvp_d_scalar_poly(x, *, tx):")
     assert "tdx = " in second  # the tangent of the gradient: H tx
+
+
+def test_gradcheck_second_order_catches_a_wrong_tangent_rule(rng):
+    x = rng.standard_normal(4)
+    assert sg.gradcheck(c.uses_cube, x)  # first order does not read the tangent rule
+    with pytest.raises(sg.GradcheckError, match="jvp"):
+        sg.gradcheck(c.uses_cube, x, order=2)
+
+
+def test_gradcheck_second_order_passes_on_a_network(rng, mlp_data):
+    assert sg.gradcheck(c.mlp_loss, *mlp_data, order=2)
+
+
+def test_hessian_of_nested_parameters_is_refused_with_the_way_out(rng):
+    params = {
+        "W1": rng.standard_normal((3, 4)),
+        "b1": rng.standard_normal(4),
+        "W2": rng.standard_normal((4, 2)),
+    }
+    with pytest.raises(sg.SourcegradError, match="hvp"):
+        sg.hessian(c.mlp_params_loss)(
+            params, rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
+        )
