@@ -131,10 +131,14 @@ def hvp_workload(batch: int, peers: bool) -> Workload:
                 y_hat = h2 - anp.log(anp.sum(anp.exp(h2)))
                 return -anp.sum(y_hat * y)
 
-            ahvp = hessian_vector_product(aloss)
-            out = ahvp(params, x, y, v)
+            from autograd.misc import flatten
+
+            flat_p, unflatten = flatten(params)
+            flat_v, _ = flatten(v)
+            ahvp = hessian_vector_product(lambda q: aloss(unflatten(q), x, y))
+            out = unflatten(ahvp(flat_p, flat_v))
             np.testing.assert_allclose(_flat(out), _flat(ref), rtol=1e-9, atol=1e-12)
-            cands.append(Candidate("autograd", lambda: ahvp(params, x, y, v)))
+            cands.append(Candidate("autograd", lambda: ahvp(flat_p, flat_v)))
     return Workload(f"seed MLP H·v, batch {batch}", cands, "hand-written", notes)
 
 

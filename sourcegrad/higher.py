@@ -126,8 +126,10 @@ class Tower:
     """``∂/∂x[d1] ... ∂/∂x[dk] grad_{read} f``: a higher derivative of ``f`` as forward mode
     applied ``k`` times to the reverse-mode gradient of ``f``.
 
-    ``dirs`` lists ``(argument index, seed)``; a seed of None means a unit seed, which needs
-    that argument to be a scalar (so the derivative taken before it had a scalar output).
+    ``dirs`` lists argument indices; each is given a seed when the tower is evaluated, where
+    None means a unit seed, which needs that argument to be a scalar (so the derivative taken
+    before it had a scalar output). The transforms are built once per tower (see
+    :func:`tower`), whatever the seeds.
     """
 
     def __init__(self, f, bound_self, dirs, read, read_tuple=False):
@@ -136,7 +138,7 @@ class Tower:
         self.dirs = list(dirs)
         self.read = tuple(read)
         self.read_tuple = read_tuple
-        self.W = tuple(sorted({i for i, _ in self.dirs} | set(self.read)))
+        self.W = tuple(sorted(set(self.dirs) | set(self.read)))
         self.__name__ = "d" * (len(self.dirs) + 1) + "_" + getattr(f, "__name__", "f")
 
     def _chain(self):
@@ -148,14 +150,14 @@ class Tower:
                 obj = Transformed(self.f, self.W, "grad", False, False, {})
                 obj.bound_self = self.bound_self
                 chain = [obj]
-                for i, _ in self.dirs:
+                for i in self.dirs:
                     chain.append(_Jvp(chain[-1], i))
                 self._objs = chain
         return chain
 
-    def _seeds(self, args):
+    def _seeds(self, args, given=None):
         seeds = []
-        for i, seed in self.dirs:
+        for i, seed in zip(self.dirs, given or (None,) * len(self.dirs)):
             if seed is None:
                 x = args[i]
                 if isinstance(x, float) or (hasattr(x, "ndim") and x.ndim == 0):
@@ -176,21 +178,38 @@ class Tower:
         picked = tuple(grads[self.W.index(i)] for i in self.read)
         return picked if self.read_tuple else picked[0]
 
-    def _source_call(self, args):
+    def _source_call(self, args, seeds=None):
         args = tuple(args)
         chain = self._chain()
-        fn, values, post = _source_call(chain[-1], args + self._seeds(args))
+        fn, values, post = _source_call(chain[-1], args + self._seeds(args, seeds))
         return fn, values, lambda raw: self._select(post(raw))
 
-    def __call__(self, *args):
-        fn, values, post = self._source_call(args)
+    def evaluate(self, args, seeds=None):
+        """The derivative at ``args`` with ``seeds`` (one per direction; None: unit)."""
+        fn, values, post = self._source_call(args, seeds)
         return post(_call(fn, values))
+
+    def __call__(self, *args):
+        return self.evaluate(args)
 
     def source(self, *args) -> str:
         """The generated source of the outermost forward-mode transform."""
         chain = self._chain()
         full = tuple(args) + self._seeds(args)
         return chain[-1].source(*full)
+
+
+_TOWERS: dict = {}
+
+
+def tower(f, bound_self, dirs, read, read_tuple=False) -> Tower:
+    """The :class:`Tower` for these directions, made once and reused."""
+    key = (f, tuple(id(b) for b in bound_self), tuple(dirs), tuple(read), read_tuple)
+    t = _TOWERS.get(key)
+    if t is None:
+        with _LOCK:
+            t = _TOWERS.setdefault(key, Tower(f, bound_self, dirs, read, read_tuple))
+    return t
 
 
 def _where(f):
@@ -217,14 +236,13 @@ def grad_of_derivative(d, wrt):
                 "grad of a gradient with several wrt arguments: its output is a tuple; "
                 "differentiate a gradient with one wrt argument"
             )
-        return _Grad(Tower(d.f, d.bound_self, [(d.wrt[0], None)], read, read_tuple), off)
+        return _Grad(tower(d.f, d.bound_self, [d.wrt[0]], read, read_tuple), off)
     if isinstance(d, _Grad):
         t = d.tower
         if len(t.read) != 1:
             raise SourcegradError("grad of a derivative with a tuple output is not defined")
         read = tuple(i + d.off if i >= 0 else i for i in read)
-        tower = Tower(t.f, t.bound_self, t.dirs + [(t.read[0], None)], read, read_tuple)
-        return _Grad(tower, d.off)
+        return _Grad(tower(t.f, t.bound_self, t.dirs + [t.read[0]], read, read_tuple), d.off)
     raise SourcegradError(
         f"grad() of {getattr(d, '__name__', d)!r}: only gradients (grad(f), grad(grad(f)), ...) "
         "can be differentiated again with grad; use jvp for forward mode"
@@ -260,21 +278,25 @@ def derivative_vjp(d, wrt):
         read = tuple(i + off for i in read)
         dw = d.wrt if d.wrt_tuple else d.wrt[:1]
 
+        if len(dw) != 1:
+            raise SourcegradError(
+                "a gradient with several wrt arguments is called inside a function being "
+                "differentiated; use one gradient per argument"
+            )
+        hv = tower(d.f, d.bound_self, [dw[0]], read, read_tuple)
+
         def run(*args, g_out):
-            seeds = tuple(g_out) if d.wrt_tuple else (g_out,)
-            if len(dw) != 1:
-                raise SourcegradError("the vjp of a gradient with several wrt arguments")
-            tower = Tower(d.f, d.bound_self, [(dw[0], seeds[0])], read, read_tuple)
-            return tower(*(d.bound_self + args))
+            return hv.evaluate(d.bound_self + args, (g_out,))
 
         return run
     if isinstance(d, _Grad):
         t = d.tower
 
+        read2 = tuple(i + d.off for i in read)
+        higher = tower(t.f, t.bound_self, t.dirs + [t.read[0]], read2, read_tuple)
+
         def run_tower(*args, g_out):
-            read2 = tuple(i + d.off for i in read)
-            tower = Tower(t.f, t.bound_self, t.dirs + [(t.read[0], g_out)], read2, read_tuple)
-            return tower(*(t.bound_self + args))
+            return higher.evaluate(t.bound_self + args, (None,) * len(t.dirs) + (g_out,))
 
         return run_tower
     raise SourcegradError(
@@ -316,9 +338,11 @@ def hvp(f: Callable, wrt: int = 0) -> Callable:
     """Hessian-vector product: ``hvp(f)(*args, v)`` is ``H v`` with ``H`` the Hessian of
     scalar ``f`` with respect to ``args[wrt]`` (forward mode over the reverse-mode gradient)."""
 
+    hv = tower(f, (), [wrt], (wrt,))
+
     def run(*args):
         *primal, v = args
-        return Tower(f, (), [(wrt, v)], (wrt,))(*primal)
+        return hv.evaluate(tuple(primal), (v,))
 
     run.__name__ = "hvp_" + getattr(f, "__name__", "f")
     return run
