@@ -29,7 +29,6 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import sourcegrad as sg  # noqa: E402
 from harness import (  # noqa: E402
     Candidate,
     Workload,
@@ -39,6 +38,8 @@ from harness import (  # noqa: E402
     run_workload,
 )
 from workloads import make_inputs, neural_net  # noqa: E402
+
+import sourcegrad as sg  # noqa: E402
 
 
 def hand_hvp(params, x, y, v):

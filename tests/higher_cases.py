@@ -25,7 +25,7 @@ def mlp_params_loss(params, x, y):
 def looped(x, a):
     """A loop with a data-dependent branch, differentiated twice."""
     s = x
-    for i in range(4):
+    for i in range(4):  # noqa: B007 - the name shows in the derivative
         if np.sum(s) > 0.0:
             s = np.sin(s) * a
         else:

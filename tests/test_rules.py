@@ -2502,3 +2502,15 @@ def test_one_element_wrt_tuple_gives_tuple():
 def test_max_of_float_generic():
     g = sg.grad(r_max).generic(0.3, weights(()))
     np.testing.assert_allclose(g, numerical_grad(r_max, (0.3, weights(())), 0), rtol=1e-5)
+
+
+def n_spectral_axes(x, w):
+    return np.sum(w * np.sin(np.linalg.norm(x, 2, axis=(0, 1))))
+
+
+def test_matrix_norms_other_than_frobenius_are_refused_not_wrong():
+    """Regression: ord=2 over two axes is the spectral norm; it was differentiated as the
+    Frobenius norm, silently wrong."""
+    x = make("any", (3, 4))
+    with pytest.raises(sg.SourcegradError, match="not supported"):
+        sg.grad(n_spectral_axes)(x, np.ones(()))

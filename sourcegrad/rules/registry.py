@@ -119,7 +119,8 @@ def tangent(*keys):
     A tangent template reads operand tangents ``d[x]`` and contributes to the result's tangent
     with ``d[z] += e``; a statement that reads the tangent of a constant operand is dropped.
     Every contribution must have the result's shape (``broadcast_like(t, z)`` where an operand
-    may be smaller than the result)::
+    may be smaller than the result). A local assignment that reads a tangent is dropped with
+    it when that tangent is zero, so a statement that is kept must not use such a local::
 
         @tangent(np.tanh)
         def _(z, x):

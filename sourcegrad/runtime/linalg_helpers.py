@@ -168,7 +168,8 @@ def unnorm(g, x, z, ord, axis, keepdims):
     the 1-norm and the max-norm of vectors."""
     from .helpers import expand_to
 
-    if axis is None and np.ndim(x) == 2 and ord not in (None, "fro"):
+    matrix = (axis is None and np.ndim(x) == 2) or (isinstance(axis, tuple) and len(axis) == 2)
+    if matrix and ord not in (None, "fro"):  # spectral, nuclear, max-row/column norms
         raise SourcegradError(
             f"the derivative of np.linalg.norm(x, ord={ord!r}) of a matrix is not supported; "
             "use ord=None (Frobenius)"

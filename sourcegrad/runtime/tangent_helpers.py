@@ -68,3 +68,135 @@ def item_tangent(t, index):
     if t is None:
         return None
     return t[index]
+
+
+def tangent_items(ts, xs):
+    """The tangents of the items of a sequence operand (``np.concatenate``'s ``arrays``): each
+    item's tangent, zeros like the item where its tangent is None (a constant item)."""
+    return [np.zeros_like(x) if t is None else t for t, x in zip(ts, xs)]
+
+
+def pad_tangent(t, pad_width, mode="constant"):
+    """The tangent of ``np.pad(a, pad_width, mode)`` from the tangent ``t`` of ``a``: padded
+    with zeros in constant mode (the fill values are constants), padded like ``a`` in the
+    modes that copy elements of ``a`` and take no options ("edge", "wrap")."""
+    if mode == "constant":
+        return np.pad(t, pad_width)
+    if mode in ("edge", "wrap"):
+        return np.pad(t, pad_width, mode)
+    from ..errors import SourcegradError
+
+    raise SourcegradError(f"the derivative of np.pad(mode={mode!r}) is not supported")
+
+
+# ---------------------------------------------------------------- linear algebra tangents
+# Forward-mode rules of np.einsum, uneinsum, np.linalg.solve and the solve adjoints call the
+# functions below. Each is linear (or bilinear) in its array arguments, or returns a constant,
+# so that its own tangent rule is a call to itself: generated tangent code can be differentiated
+# again in forward mode.
+
+
+def tangent_slots(tangents):
+    """The positions of the items of ``tangents`` (a tuple of tangents) that are not None."""
+    if tangents is None:
+        return ()
+    return tuple(i for i, t in enumerate(tangents) if t is not None)
+
+
+def _einsum_output(ins: str) -> str:
+    """The output subscripts NumPy gives ``np.einsum`` inputs ``ins`` in implicit mode."""
+    letters = ins.replace(",", "").replace(".", "")
+    once = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    return ("..." if "..." in ins else "") + once
+
+
+def slot_subscripts(subscripts, slots):
+    """Subscripts for :func:`stack_slots`'s operands: with two slots or more, each operand at a
+    slot gets a new leading axis, summed over (or kept, for the operands of ``uneinsum``)."""
+    if len(slots) < 2:
+        return subscripts
+    spec = subscripts.replace(" ", "")
+    if "->" in spec:
+        ins, out = spec.split("->")
+    else:
+        ins, out = spec, _einsum_output(spec)
+    new = next(c for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in spec)
+    terms = [new + t if i in slots else t for i, t in enumerate(ins.split(","))]
+    return ",".join(terms) + "->" + out
+
+
+def stack_slots(values, tangents, slots, like):
+    """The operands of a multilinear function's tangent as one call.
+
+    With one slot ``k``: ``values`` with item ``k`` replaced by ``tangents[k]``. With more,
+    each item ``k`` at a slot becomes a stack, along a new first axis with one entry per slot,
+    of ``values[k]`` with ``tangents[k]`` at ``k``'s own entry: summing a multilinear function
+    of the stacks over that axis (:func:`slot_subscripts`) gives the sum over slots of the
+    function with one item replaced by its tangent. Linear in ``values`` and ``tangents``
+    together; None (a zero, also for a whole argument) reads as zeros shaped like ``like``."""
+    n = len(like)
+    values = (None,) * n if values is None else values
+    tangents = (None,) * n if tangents is None else tangents
+
+    def item(seq, k):
+        v = seq[k]
+        return np.zeros_like(like[k]) if v is None else v
+
+    out = []
+    for k in range(n):
+        if k not in slots:
+            out.append(item(values, k))
+        elif len(slots) == 1:
+            out.append(item(tangents, k))
+        else:
+            out.append(np.stack([item(tangents if s == k else values, k) for s in slots]))
+    return tuple(out)
+
+
+def unstack_slots(parts, slots):
+    """The tangent of ``uneinsum`` through its operands, from ``uneinsum`` over
+    :func:`stack_slots`'s operands: an operand's adjoint does not read the operand itself, so
+    with one slot its item is zeroed, and with more its stacked item is summed over the new
+    axis leaving out its own entry. Linear in ``parts``."""
+    out = list(parts)
+    if len(slots) == 1:
+        out[slots[0]] = np.zeros_like(out[slots[0]])
+    elif len(slots) > 1:
+        for j, k in enumerate(slots):
+            p = out[k]
+            out[k] = np.sum(p[:j], axis=0) + np.sum(p[j + 1 :], axis=0)
+    return Pieces(out)
+
+
+def einsum_call(subscripts, operands):
+    """``np.einsum(subscripts, *operands)``."""
+    return np.einsum(subscripts, *operands)
+
+
+def pieces(parts):
+    """``parts`` (a tuple of arrays) as :class:`Pieces`, which add item by item."""
+    return Pieces(parts)
+
+
+def matvec_like(m, v, x, transpose=False):
+    """``m @ v`` (``m^T @ v`` with ``transpose``) for a (batch of) matrices ``m``, where ``v``
+    is a (batch of) vector(s) when ``x``, the solution of the ``np.linalg.solve`` it belongs
+    to, is one (``np.ndim(x) == np.ndim(m) - 1``). Bilinear in ``m`` and ``v``."""
+    if transpose:
+        m = np.swapaxes(m, -1, -2)
+    if np.ndim(x) == np.ndim(m) - 1:
+        return (m @ v[..., None])[..., 0]
+    return m @ v
+
+
+def solve_like(a, w, x):
+    """``np.linalg.solve(a, w)``, with ``w`` a (batch of) vector(s) when ``x`` is one (as in
+    :func:`matvec_like`)."""
+    if np.ndim(x) == np.ndim(a) - 1:
+        return np.linalg.solve(a, w[..., None])[..., 0]
+    return np.linalg.solve(a, w)
+
+
+def euclidean_weight(ord):
+    """1.0 when ``np.linalg.norm(..., ord)`` is the 2-norm or Frobenius norm, else 0.0."""
+    return 1.0 if ord is None or ord == "fro" or (not isinstance(ord, str) and ord == 2) else 0.0

@@ -161,7 +161,9 @@ class _Forward:
             return S.name(target.value.id)
         if isinstance(target, gast.Name):
             return S.name(rename.get(target.id, target.id))
-        return gast.Tuple(elts=[S.name(rename.get(e.id, e.id)) for e in target.elts], ctx=gast.Load())
+        return gast.Tuple(
+            elts=[S.name(rename.get(e.id, e.id)) for e in target.elts], ctx=gast.Load()
+        )
 
     def contributions(self, stmt, op, varied, z):
         if op.key == "path":
@@ -203,8 +205,9 @@ class _Forward:
             tstmt.sg_adjoint = True
             return [*pre, tstmt, primal]
         names = [target.id] if isinstance(target, gast.Name) else [e.id for e in target.elts]
+        unpack = not isinstance(target, gast.Name)  # (g,) = f(...) unpacks a 1-tuple
         if not rename:
-            tstmt = _assign_to([self.tname(n) for n in names], total, lineno)
+            tstmt = _assign_to([self.tname(n) for n in names], total, lineno, unpack)
             return [primal, *pre, tstmt]
         # x = f(x): the new value goes to a fresh name first, so the tangent rule can read the
         # old operand and the new result
@@ -212,7 +215,7 @@ class _Forward:
             if isinstance(n, gast.Name) and n.id in rename:
                 n.id = rename[n.id]
         fresh_t = [self.names.fresh(self.tname(n) + "_new") for n in names]
-        out = [primal, *pre, _assign_to(fresh_t, total, lineno)]
+        out = [primal, *pre, _assign_to(fresh_t, total, lineno, unpack)]
         for n, t in zip(names, fresh_t):
             back = S.assign(n, S.name(rename[n]), lineno)
             back.sg_pure = True
@@ -275,7 +278,9 @@ class _Forward:
                 return S.name(self.tname(value.id))
             return S.call(self.helper("zero_tangent"), [S.clone(value)])
         if isinstance(value, gast.Tuple):
-            return gast.Tuple(elts=[self.tangent_of(e, varied) for e in value.elts], ctx=gast.Load())
+            return gast.Tuple(
+                elts=[self.tangent_of(e, varied) for e in value.elts], ctx=gast.Load()
+            )
         return S.call(self.helper("zero_tangent"), [S.clone(value)])
 
     def pack_tangent(self, value, varied):
@@ -289,12 +294,13 @@ class _Forward:
             return gast.Dict(keys=[S.clone(k) for k in value.keys], values=vals)
         kind = S.name("list") if isinstance(value, gast.List) else S.name("tuple")
         ts = [self.tangent_atoms(e, varied) for e in value.elts]
-        tangents = gast.Tuple(
-            elts=[S.const(None) if t is None else t for t in ts], ctx=gast.Load()
-        )
+        tangents = gast.Tuple(elts=[S.const(None) if t is None else t for t in ts], ctx=gast.Load())
         if all(t is not None and not isinstance(t, tuple) for t in ts):
-            return gast.Tuple(elts=list(tangents.elts), ctx=gast.Load()) if kind.id == "tuple" \
+            return (
+                gast.Tuple(elts=list(tangents.elts), ctx=gast.Load())
+                if kind.id == "tuple"
                 else gast.List(elts=list(tangents.elts), ctx=gast.Load())
+            )
         return S.call(
             self.helper("pack_tangent"),
             [kind, tangents, gast.Tuple(elts=[S.clone(e) for e in value.elts], ctx=gast.Load())],
@@ -328,8 +334,8 @@ def _operand_names(stmt) -> set:
     return {n.id for p in parts for n in S.walk(p) if isinstance(n, gast.Name)}
 
 
-def _assign_to(names, value, lineno):
-    if len(names) == 1:
+def _assign_to(names, value, lineno, unpack=False):
+    if len(names) == 1 and not unpack:
         stmt = S.assign(names[0], value, lineno)
     else:
         stmt = gast.Assign(

@@ -137,8 +137,9 @@ def _tangent_atom(t):
     if isinstance(t, (tuple, list)):
         if all(x is None for x in t):
             return None
-        return gast.Tuple(elts=[S.clone(x) if x is not None else S.const(None) for x in t],
-                          ctx=gast.Load())
+        return gast.Tuple(
+            elts=[S.clone(x) if x is not None else S.const(None) for x in t], ctx=gast.Load()
+        )
     return S.clone(t)
 
 
