@@ -116,3 +116,48 @@ sg.defjvp(cube, cube_wrong_tangent)
 
 def uses_cube(x):
     return np.sum(cube(x) * x)
+
+
+def maml(w, x, y):
+    """One inner gradient step, then the loss at the adapted weights (meta-learning)."""
+    w_adapted = w - 0.1 * d_sq_loss(w, x, y)
+    return sq_loss(w_adapted, x, y)
+
+
+def sq_loss(w, x, y):
+    return np.sum((np.tanh(x @ w) - y) ** 2)
+
+
+d_sq_loss = sg.grad(sq_loss)
+
+
+def mixed(w, x):
+    """The gradient with respect to w, differentiated with respect to x."""
+    return np.sum(d_inner(w, x) * w)
+
+
+def hand_backward(g, x):
+    return g * 2.0 * np.cos(2.0 * x)
+
+
+def sin2(x):
+    return np.sin(2.0 * x)
+
+
+def sin2_adjoint(z, x):
+    d[x] += hand_backward(d[z], x)  # noqa: F821 - a hand-written backward, called
+
+
+sg.primitive(sin2)
+sg.defvjp(sin2, sin2_adjoint)
+
+
+def uses_sin2(x):
+    return np.sum(sin2(x) ** 2)
+
+
+def sums_a_list(x):
+    hs = []
+    for i in range(3):
+        hs.append(np.sin(x * i))
+    return np.sum(sum(hs) ** 2)

@@ -239,3 +239,57 @@ def test_hessian_of_nested_parameters_is_refused_with_the_way_out(rng):
         sg.hessian(c.mlp_params_loss)(
             params, rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
         )
+
+
+def test_meta_learning_differentiates_through_an_inner_gradient_step(rng):
+    w, x, y = rng.standard_normal(3) * 0.5, rng.standard_normal((5, 3)), rng.standard_normal(5)
+    got = sg.grad(c.maml)(w, x, y)
+    expected = np.array([fd_directional(c.maml, (w, x, y), 0, e) for e in np.eye(3)])
+    _close(got, expected)
+
+
+def test_inner_gradient_differentiated_with_respect_to_another_argument(rng):
+    w, x = rng.standard_normal((3, 2)) * 0.5, rng.standard_normal((4, 3))
+    got = sg.grad(c.mixed, 1)(w, x)
+    for e in np.eye(12):
+        v = e.reshape(4, 3)
+        expected = float(fd_directional(c.mixed, (w, x), 1, v))
+        assert np.sum(got * v) == pytest.approx(expected, rel=1e-5, abs=1e-7)
+
+
+def test_jvp_of_a_gradient_is_a_hessian_vector_product(rng, mlp_data):
+    w, x, y = mlp_data
+    v = rng.standard_normal(w.shape)
+    grads, hv = sg.jvp(sg.grad(c.mlp_loss))(w, x, y, v)
+    _close(grads, sg.grad(c.mlp_loss)(w, x, y))
+    _close(hv, sg.hvp(c.mlp_loss)(w, x, y, v), rtol=1e-10, atol=1e-12)
+
+
+def test_primitive_rule_calls_a_hand_written_backward(rng):
+    x = rng.standard_normal(4)
+    got = sg.grad(c.uses_sin2)(x)
+    expected = np.array([fd_directional(c.uses_sin2, (x,), 0, e) for e in np.eye(4)])
+    _close(got, expected)
+    assert "hand_backward(" in sg.grad(c.uses_sin2).source(x)
+
+
+def test_third_order_source_is_forward_over_forward_over_reverse():
+    text = sg.show(c.scalar_poly, order=3, args=(0.5,))
+    assert text.startswith("def jvp_jvp_d_scalar_poly(")
+    compile(text, "<order3>", "exec")
+
+
+def test_every_reverse_rule_has_a_forward_rule():
+    from sourcegrad.rules import ADJOINTS, TANGENTS
+
+    builtin = [k for k in ADJOINTS if not getattr(k, "__module__", "").startswith("tests")]
+    missing = [k for k in builtin if k not in TANGENTS]
+    assert not missing, f"no tangent rule for {missing}"
+
+
+def test_forward_mode_through_python_sum_of_a_list(rng):
+    x, v = rng.standard_normal(4), rng.standard_normal(4)
+    _, t = sg.jvp(c.sums_a_list)(x, v)
+    assert t == pytest.approx(float(fd_directional(c.sums_a_list, (x,), 0, v)), rel=1e-6)
+    hv = sg.hvp(c.sums_a_list)(x, v)
+    _close(hv, fd_directional(sg.grad(c.sums_a_list), (x,), 0, v))

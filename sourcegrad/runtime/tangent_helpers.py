@@ -200,3 +200,9 @@ def solve_like(a, w, x):
 def euclidean_weight(ord):
     """1.0 when ``np.linalg.norm(..., ord)`` is the 2-norm or Frobenius norm, else 0.0."""
     return 1.0 if ord is None or ord == "fro" or (not isinstance(ord, str) and ord == 2) else 0.0
+
+
+def sum_tangents(ts):
+    """The tangent of Python's ``sum(xs)`` from the tangents of the items (None: zero)."""
+    items = [t for t in ts if t is not None] if isinstance(ts, (list, tuple)) else ts
+    return sum(items) if len(items) else 0.0
