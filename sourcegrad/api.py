@@ -26,6 +26,7 @@ from .transform.reverse import reverse
 from .transform.simplify import simplify
 
 _OPTIONS = {"optimize", "debug_hook", "with_forward", "with_gradients", "stable_gradients"}
+_INTERNAL_OPTIONS = {"select"}  # jvp of generated code: which part of the result to return
 
 
 def _signature(x):
@@ -63,7 +64,7 @@ class Transformed:
     """A derivative of ``f``: call it like ``f``; see :func:`grad` for what it returns."""
 
     def __init__(self, f: Callable, wrt, mode: str, has_aux: bool, with_value: bool, options: dict):
-        unknown = set(options) - _OPTIONS
+        unknown = set(options) - _OPTIONS - _INTERNAL_OPTIONS
         if unknown:
             raise TypeError(f"unknown option(s) {sorted(unknown)}; known: {sorted(_OPTIONS)}")
         self.wrt_tuple = isinstance(wrt, (tuple, list))
@@ -116,7 +117,7 @@ class Transformed:
             self._check_wrt_args(parsed, core, wrt, args)
         if self.mode == "jvp":
             analysis = analyze(core, wrt, args, whole_output=True, mode="forward")
-            der = forward(analysis)
+            der = forward(analysis, self.options.get("select", ()))
         else:
             analysis = analyze(core, wrt, args, whole_output=self.mode == "vjp")
             der = reverse(analysis, "vjp" if self.mode == "vjp" else "grad")

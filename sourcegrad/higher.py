@@ -24,7 +24,7 @@ import numpy as np
 
 from .errors import NonScalarOutputError, SourcegradError
 
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()
 _JVPS: dict = {}  # (generated function, wrt) -> Transformed jvp of it
 
 
@@ -41,14 +41,17 @@ def _call(fn, values):
     return fn(*values[:npos], **dict(zip(kwnames, values[npos:])))
 
 
-def _jvp_of_generated(fn, wrt: tuple):
+def _jvp_of_generated(fn, wrt: tuple, select: tuple = ()):
+    """The jvp transform of generated function ``fn``; ``select`` picks one part of its
+    ``(value, tangent)`` result (a path of tuple positions) so the rest is never computed."""
     from .api import Transformed
 
-    key = (fn, wrt)
+    key = (fn, wrt, select)
     t = _JVPS.get(key)
     if t is None:
         with _LOCK:
-            t = _JVPS.setdefault(key, Transformed(fn, wrt, "jvp", False, True, {}))
+            t = _JVPS.get(key) or Transformed(fn, wrt, "jvp", False, True, {"select": select})
+            _JVPS[key] = t
     return t
 
 
@@ -141,19 +144,38 @@ class Tower:
         self.W = tuple(sorted(set(self.dirs) | set(self.read)))
         self.__name__ = "d" * (len(self.dirs) + 1) + "_" + getattr(f, "__name__", "f")
 
-    def _chain(self):
+    def _grad(self):
         from .api import Transformed
 
-        with _LOCK:
-            chain = getattr(self, "_objs", None)
-            if chain is None:
-                obj = Transformed(self.f, self.W, "grad", False, False, {})
-                obj.bound_self = self.bound_self
-                chain = [obj]
-                for i in self.dirs:
-                    chain.append(_Jvp(chain[-1], i))
-                self._objs = chain
-        return chain
+        g = getattr(self, "_g", None)
+        if g is None:
+            g = Transformed(self.f, self.W, "grad", False, False, {})
+            g.bound_self = self.bound_self
+            self._g = g
+        return g
+
+    def _build(self, values):
+        """The outermost generated function for arguments like ``values`` (arguments, then one
+        seed per direction). Each forward-mode level returns only the tangent of the level
+        below's gradient, so nothing the derivative does not need is computed."""
+        n = len(values) - len(self.dirs)
+        fn = self._grad()._entry(values[:n]).fn
+        for k, i in enumerate(self.dirs):
+            select = (1, 1) if k == 0 else (1,)
+            fn = _jvp_of_generated(fn, (i,), select)._entry(values[: n + k]).fn
+        return fn
+
+    def _entry(self, values):
+        from .api import _signature
+
+        key = tuple([_signature(v) for v in values])
+        cache = self.__dict__.setdefault("_fns", {})
+        fn = cache.get(key)
+        if fn is None:
+            with _LOCK:
+                fn = cache.get(key) or self._build(values)
+                cache[key] = fn
+        return fn
 
     def _seeds(self, args, given=None):
         seeds = []
@@ -172,17 +194,13 @@ class Tower:
         return tuple(seeds)
 
     def _select(self, raw):
-        for _ in self.dirs:
-            raw = raw[1]
         grads = raw if isinstance(raw, tuple) else (raw,)
         picked = tuple(grads[self.W.index(i)] for i in self.read)
         return picked if self.read_tuple else picked[0]
 
     def _source_call(self, args, seeds=None):
-        args = tuple(args)
-        chain = self._chain()
-        fn, values, post = _source_call(chain[-1], args + self._seeds(args, seeds))
-        return fn, values, lambda raw: self._select(post(raw))
+        values = tuple(args) + self._seeds(args, seeds)
+        return self._entry(values), values, self._select
 
     def evaluate(self, args, seeds=None):
         """The derivative at ``args`` with ``seeds`` (one per direction; None: unit)."""
@@ -192,11 +210,24 @@ class Tower:
     def __call__(self, *args):
         return self.evaluate(args)
 
-    def source(self, *args) -> str:
-        """The generated source of the outermost forward-mode transform."""
-        chain = self._chain()
-        full = tuple(args) + self._seeds(args)
-        return chain[-1].source(*full)
+    def source(self, *args, seeds=None) -> str:
+        """The generated source of the outermost forward-mode transform; rank-generic without
+        ``args``."""
+        if not args:
+            fn = self._grad()._generic().fn
+            jt = None
+            for k, i in enumerate(self.dirs):
+                jt = _jvp_of_generated(fn, (i,), (1, 1) if k == 0 else (1,))
+                fn = jt._generic().fn
+            return jt._generic().pretty()
+        values = tuple(args) + self._seeds(args, seeds)
+        n = len(args)
+        self._entry(values)
+        fn = self._grad()._entry(values[:n]).fn
+        for k, i in enumerate(self.dirs):
+            jt = _jvp_of_generated(fn, (i,), (1, 1) if k == 0 else (1,))
+            fn = jt._entry(values[: n + k]).fn
+        return jt._entry(values[: n + len(self.dirs) - 1]).pretty()
 
 
 _TOWERS: dict = {}
@@ -317,18 +348,11 @@ def _generic_fn(obj):
 def source_of_order(f, wrt, order: int, args: tuple) -> str:
     """The source of the ``order``-th derivative of ``f`` as sourcegrad runs it: forward mode
     applied ``order - 1`` times to the reverse-mode gradient (Hessian-vector products for 2)."""
-    from .api import Transformed
-
     w = wrt[0] if isinstance(wrt, (tuple, list)) else wrt
-    obj = Transformed(f, (w,), "grad", False, False, {})
-    chain = [obj]
-    for _ in range(order - 1):
-        chain.append(_Jvp(chain[-1], w))
+    t = tower(f, (), [w] * (order - 1), (w,))
     if not args:
-        last = chain[-1]
-        return _jvp_of_generated(_generic_fn(last.base), last.wrt)._generic().pretty()
-    seeds = tuple(args[w] for _ in range(order - 2))  # any value of the argument's structure
-    return chain[-1].source(*(args + seeds + (args[w],)))
+        return t.source()
+    return t.source(*args, seeds=tuple(args[w] for _ in range(order - 1)))
 
 
 # ---------------------------------------------------------------------- public entry points

@@ -22,9 +22,12 @@ from .reverse import Derivative, _statement_text, shape_key
 from .templates import Accum, Refs, instantiate
 
 
-def forward(analysis: Analysis) -> Derivative:
-    """Build the forward-mode derivative (jvp) of ``analysis.core`` for ``analysis.wrt``."""
-    return _Forward(analysis).run()
+def forward(analysis: Analysis, select: tuple = ()) -> Derivative:
+    """Build the forward-mode derivative (jvp) of ``analysis.core`` for ``analysis.wrt``.
+
+    ``select`` (a path of tuple positions) makes the function return only that part of
+    ``(value, tangent)``; what it does not need is then removed by the simplify pass."""
+    return _Forward(analysis).run(select)
 
 
 class _Forward:
@@ -57,7 +60,7 @@ class _Forward:
     def helper(self, name: str):
         return S.name(self.refs.ref(NAMESPACE[name], name))
 
-    def run(self) -> Derivative:
+    def run(self, select=()) -> Derivative:
         core = self.core
         body = core.node.body
         ret = body[-1]
@@ -78,7 +81,13 @@ class _Forward:
         varied = self.a.varied_in.get(id(ret), self.varied_anywhere)
         value = S.clone(ret.value)
         tangent = self.tangent_of(value, varied)
-        result = gast.Return(value=gast.Tuple(elts=[value, tangent], ctx=gast.Load()))
+        out = gast.Tuple(elts=[value, tangent], ctx=gast.Load())
+        for i in select:
+            if isinstance(out, gast.Tuple):
+                out = out.elts[i]
+            else:
+                out = gast.Subscript(value=out, slice=S.const(i), ctx=gast.Load())
+        result = gast.Return(value=out)
         fn = gast.FunctionDef(
             name="jvp_" + core.node.name,
             args=args,

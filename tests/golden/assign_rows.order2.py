@@ -24,9 +24,6 @@ def jvp_d_assign_rows(x, v, *, tx):
     ty_7_1 = ty_7
     ty_7_1 = assign_tangent(ty_7_1, np.s_[1:, 1], ty_6, y_7_1)
     y_7_1[1:, 1] = y_6
-    # line 10: out = np.sum(y_7 ** 2)
-    out = np.sum(y_7_1**2)
-    tout = np.sum(ty_7_1 * 2 * y_7_1)
     # line 13: dy_7 = 2.0 * y_7
     dy_7 = 2.0 * y_7_1
     tdy_7 = 2.0 * ty_7_1
@@ -49,8 +46,6 @@ def jvp_d_assign_rows(x, v, *, tx):
     tdy = tdy_2_4
     # line 22: dx = dy * (1.0 - y * y)
     dx_2 = 1.0 - y * y
-    dx = dy * dx_2
     tdx = tdy * dx_2 + dy * -(ty * y + y * ty)
     # line 23: return (out, gradient_like(x, dx))
-    aux_1 = gradient_like(x, dx)
-    return ((out, aux_1), (tout, gradient_like(x, tdx)))
+    return gradient_like(x, tdx)

@@ -4,7 +4,6 @@ def jvp_d_branchy(x, y, *, tx):
     returned = False
     # line 5: result = None
     result = None
-    tresult = zero_tangent(result)
     # line 6: cond = np.sum(x) > 0
     cond = np.sum(x) > 0
     # line 7: z = None
@@ -28,25 +27,16 @@ def jvp_d_branchy(x, y, *, tx):
         else:
             # line 16: result_1 = x ** 2
             result_1 = x**2
-            tresult_1 = tx * 2 * x
             # line 17: result = np.sum(result_1)
             result = np.sum(result_1)
-            tresult = np.sum(tresult_1)
             returned = True
     cond_4 = not returned
     cond_6 = cond_4
     if cond_6:
         # line 21: result_2 = z ** 2
         result_2 = z**2
-        tresult_2 = tz * 2 * z
         # line 22: tape.append(result)
         tape = [*tape, result]
-        # line 23: result = np.sum(result_2)
-        result = np.sum(result_2)
-        tresult = np.sum(tresult_2)
-    # line 24: value = result
-    value = result
-    tvalue = tresult
     dresult = 1.0
     cond_7 = cond_4
     if cond_7:
@@ -64,7 +54,6 @@ def jvp_d_branchy(x, y, *, tx):
     cond_8 = cond
     if cond_8:
         # line 37: dx = sum_to(dz * y, x)
-        dx = sum_to(dz * y, x)
         tdx = sum_to(tdz * y, x)
     else:
         cond_9 = cond_3
@@ -72,13 +61,10 @@ def jvp_d_branchy(x, y, *, tx):
             # line 42: dx = sum_to(dz, z_1) * np.cos(x)
             dx_2 = sum_to(dz, z_1)
             dx_3 = np.cos(x)
-            dx = dx_2 * dx_3
             tdx = sum_to(tdz, z_1) * dx_3 + dx_2 * (-tx * np.sin(x))
         else:
             dx_5 = unreduce(dresult, result_1) * 2
             # line 45: dx = unreduce(dresult, result_1) * 2 * x
-            dx = dx_5 * x
             tdx = dx_5 * tx
     # line 46: return (value, gradient_like(x, dx))
-    aux_1 = gradient_like(x, dx)
-    return ((value, aux_1), (tvalue, gradient_like(x, tdx)))
+    return gradient_like(x, tdx)

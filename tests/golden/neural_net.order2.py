@@ -31,13 +31,8 @@ def jvp_d_neural_net(params, x, y, *, tparams):
     ty_hat_2 = np.sum(ty_hat_1)
     # line 13: y_hat = h2 - np.log(y_hat_2)
     y_hat = h2 - np.log(y_hat_2)
-    ty_hat = th2 + broadcast_like(-(ty_hat_2 / y_hat_2), y_hat)
     # line 14: out_1 = y_hat * y
     out_1 = y_hat * y
-    tout_1 = ty_hat * y
-    # line 15: out = -np.sum(out_1)
-    out = -np.sum(out_1)
-    tout = -np.sum(tout_1)
     dy_hat = sum_to(unreduce(-1.0, out_1) * y, y_hat)
     # line 20: dh2 = dy_hat + np.sum(-dy_hat) / y_hat_2 * y_hat_1
     dh2_5 = np.sum(-dy_hat) / y_hat_2
@@ -51,7 +46,6 @@ def jvp_d_neural_net(params, x, y, *, tparams):
     dh2_1 = sum_to(dh2_2, h2_1)
     tdh2_1 = sum_to(tdh2_2, h2_1)
     # line 24: db1 = sum_to(dh2_2, b1)
-    db1 = sum_to(dh2_2, b1)
     tdb1 = sum_to(tdh2_2, b1)
     # line 25: dh1 = dh2_1 @ W1.T
     dh1_1 = W1.T
@@ -59,27 +53,17 @@ def jvp_d_neural_net(params, x, y, *, tparams):
     tdh1 = tdh2_1 @ dh1_1 + dh2_1 @ tW1.T
     # line 26: dW1 = h1.T @ dh2_1
     dW1_1 = h1.T
-    dW1 = dW1_1 @ dh2_1
     tdW1 = th1.T @ dh2_1 + dW1_1 @ tdh2_1
     # line 28: dh1_2 = dh1 * (1.0 - h1 * h1)
-    dh1_2_1 = h1 * h1
-    tdh1_2_1 = th1 * h1 + h1 * th1
-    dh1_2_2 = 1.0 - dh1_2_1
-    tdh1_2_2 = -tdh1_2_1
-    dh1_2 = dh1 * dh1_2_2
-    tdh1_2 = tdh1 * dh1_2_2 + dh1 * tdh1_2_2
+    dh1_2_2 = 1.0 - h1 * h1
+    tdh1_2 = tdh1 * dh1_2_2 + dh1 * -(th1 * h1 + h1 * th1)
     # line 29: db0 = sum_to(dh1_2, b0)
-    db0 = sum_to(dh1_2, b0)
     tdb0 = sum_to(tdh1_2, b0)
     dW0_1 = x.T
     # line 30: dW0 = x.T @ sum_to(dh1_2, h1_1)
-    dW0_2 = sum_to(dh1_2, h1_1)
     tdW0_2 = sum_to(tdh1_2, h1_1)
-    dW0 = dW0_1 @ dW0_2
     tdW0 = dW0_1 @ tdW0_2
     # line 31: return (out, gradient_like(params, {('W', 0): dW0, ('b', 0): db0, ('W', 1): dW1, ('b', 1): db1}))
-    aux_1 = {("W", 0): dW0, ("b", 0): db0, ("W", 1): dW1, ("b", 1): db1}
     taux_1 = {("W", 0): tdW0, ("b", 0): tdb0, ("W", 1): tdW1, ("b", 1): tdb1}
-    aux_2 = gradient_like(params, aux_1)
     taux_2 = gradient_like(params, taux_1)
-    return ((out, aux_2), (tout, taux_2))
+    return taux_2

@@ -34,9 +34,6 @@ def jvp_d_newton_sqrt(a, *, ta):
         cond = np.abs(x * x - a) > 1e-12
         n_iter = n_iter + 1
         cond_4 = cond
-    # line 16: value = x
-    value = x
-    tvalue = tx
     # line 18: dx = 1.0
     dx = 1.0
     tdx = zero_tangent(dx)
@@ -74,9 +71,7 @@ def jvp_d_newton_sqrt(a, *, ta):
         ttape = ttape[:-1]
     # line 30: da = da + dx
     da_3 = da + dx
-    da = da_3
     tda = tda + broadcast_like(tdx, da_3)
     # line 31: return (value, gradient_like(a, da))
-    aux_1 = gradient_like(a, da)
     taux_1 = gradient_like(a, tda)
-    return ((value, aux_1), (tvalue, taux_1))
+    return taux_1
