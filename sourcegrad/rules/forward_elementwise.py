@@ -7,154 +7,19 @@ smaller than the result (``x + y`` with only ``x`` varying)."""
 import numpy as np
 
 from ..runtime.tangent_helpers import broadcast_like
-from .registry import d, static, tangent
+from .registry import d, diagonal, static, tangent
 
 # ---------------------------------------------------------------- unary
 
-
-@tangent(np.negative)
-def _neg(z, x):
-    d[z] += -d[x]
-
-
-@tangent(np.positive)
-def _pos(z, x):
-    d[z] += d[x]
-
-
-@tangent(np.exp)
-def _exp(z, x):
-    d[z] += d[x] * z
-
-
-@tangent(np.exp2)
-def _exp2(z, x):
-    d[z] += d[x] * z * np.log(2.0)
-
-
-@tangent(np.expm1)
-def _expm1(z, x):
-    d[z] += d[x] * (z + 1.0)
-
-
-@tangent(np.log)
-def _log(z, x):
-    d[z] += d[x] / x
-
-
-@tangent(np.log2)
-def _log2(z, x):
-    d[z] += d[x] / (x * np.log(2.0))
-
-
-@tangent(np.log10)
-def _log10(z, x):
-    d[z] += d[x] / (x * np.log(10.0))
-
-
-@tangent(np.log1p)
-def _log1p(z, x):
-    d[z] += d[x] / (1.0 + x)
-
-
-@tangent(np.sqrt)
-def _sqrt(z, x):
-    d[z] += d[x] / (2.0 * z)
-
-
-@tangent(np.cbrt)
-def _cbrt(z, x):
-    d[z] += d[x] / (3.0 * z * z)
-
-
-@tangent(np.square)
-def _square(z, x):
-    d[z] += d[x] * (2.0 * x)
-
-
-@tangent(np.reciprocal)
-def _reciprocal(z, x):
-    d[z] += -d[x] * z * z
-
-
-@tangent(np.sin)
-def _sin(z, x):
-    d[z] += d[x] * np.cos(x)
-
-
-@tangent(np.cos)
-def _cos(z, x):
-    d[z] += -d[x] * np.sin(x)
-
-
-@tangent(np.tan)
-def _tan(z, x):
-    d[z] += d[x] * (1.0 + z * z)
-
-
-@tangent(np.arcsin)
-def _arcsin(z, x):
-    d[z] += d[x] / np.sqrt(1.0 - x * x)
-
-
-@tangent(np.arccos)
-def _arccos(z, x):
-    d[z] += -d[x] / np.sqrt(1.0 - x * x)
-
-
-@tangent(np.arctan)
-def _arctan(z, x):
-    d[z] += d[x] / (1.0 + x * x)
-
-
-@tangent(np.sinh)
-def _sinh(z, x):
-    d[z] += d[x] * np.cosh(x)
-
-
-@tangent(np.cosh)
-def _cosh(z, x):
-    d[z] += d[x] * np.sinh(x)
-
-
-@tangent(np.tanh)
-def _tanh(z, x):
-    d[z] += d[x] * (1.0 - z * z)
-
-
-@tangent(np.arcsinh)
-def _arcsinh(z, x):
-    d[z] += d[x] / np.sqrt(x * x + 1.0)
-
-
-@tangent(np.arccosh)
-def _arccosh(z, x):
-    d[z] += d[x] / np.sqrt(x * x - 1.0)
-
-
-@tangent(np.arctanh)
-def _arctanh(z, x):
-    d[z] += d[x] / (1.0 - x * x)
-
-
-@tangent(np.abs, np.absolute, np.fabs, abs)
-def _abs(z, x):
-    d[z] += d[x] * np.sign(x)
-
-
-@tangent(np.deg2rad, np.radians)
-def _deg2rad(z, x):
-    d[z] += d[x] * (np.pi / 180.0)
-
-
-@tangent(np.rad2deg, np.degrees)
-def _rad2deg(z, x):
-    d[z] += d[x] * (180.0 / np.pi)
-
-
-@tangent(np.copy, np.asarray, float)
-def _identity(z, x, *args, **kwargs):
-    d[z] += d[x]
+# Elementwise functions of one argument: the Jacobian is diagonal, hence symmetric, so the
+# tangent rule is the adjoint rule with d[x] and d[z] exchanged (see registry.diagonal).
+diagonal(
+    np.negative, np.positive, np.exp, np.exp2, np.expm1, np.log, np.log2, np.log10, np.log1p,
+    np.sqrt, np.cbrt, np.square, np.reciprocal, np.sin, np.cos, np.tan, np.arcsin, np.arccos,
+    np.arctan, np.sinh, np.cosh, np.tanh, np.arcsinh, np.arccosh, np.arctanh, np.abs,
+    np.absolute, np.fabs, abs, np.deg2rad, np.radians, np.rad2deg, np.degrees, np.copy,
+    np.asarray, float,
+)  # fmt: skip
 
 
 @tangent(np.array)

@@ -16,6 +16,7 @@ control flow otherwise. Names assigned inside a template are renamed apart.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import textwrap
 from dataclasses import dataclass
@@ -133,6 +134,36 @@ def tangent(*keys):
         return fn
 
     return register
+
+
+def diagonal(*keys) -> None:
+    """Derive the tangent rules of elementwise unary functions from their adjoint rules.
+
+    Their Jacobian is diagonal, so it is its own transpose: ``d[x] += d[z] * f'(x)`` read
+    with the roles of ``d[x]`` and ``d[z]`` exchanged is the tangent rule
+    ``d[z] += d[x] * f'(x)``.
+    """
+    for key in keys:
+        adj = ADJOINTS[_key(key)]
+        (operand,) = [p for p in adj.params if p in adj.differentiable]
+        body = [_swap_d(copy.deepcopy(stmt), adj.result, operand) for stmt in adj.body]
+        TANGENTS[_key(key)] = Rule(
+            key=key,
+            fn=adj.fn,
+            body=body,
+            result=adj.result,
+            params=adj.params,
+            signature=adj.signature,
+            differentiable=frozenset({operand}),
+            where=adj.where,
+        )
+
+
+def _swap_d(stmt, result: str, operand: str):
+    for sub in gast.walk(stmt):
+        if _is_d(sub):
+            sub.slice.id = operand if sub.slice.id == result else result
+    return stmt
 
 
 def lookup_tangent(key):
