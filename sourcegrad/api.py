@@ -80,6 +80,14 @@ class Transformed:
         self.has_aux = has_aux
         self.with_value = with_value
         self.options = options
+        if "with_forward" in options:  # the seed's name for returning the value too
+            self.with_value = bool(options["with_forward"])
+        self.with_gradients = bool(options.get("with_gradients", True))
+        self.stable = bool(options.get("stable_gradients", False))
+        if options.get("debug_hook") is not None:
+            raise SourcegradError("debug_hook is not available yet in this version of sourcegrad")
+        if self.stable:
+            self._local = threading.local()  # per thread: signature -> gradient arrays
         self._parsed: Parsed | None = None
         self._cache: dict = {}
         self._lock = threading.Lock()
@@ -115,7 +123,12 @@ class Transformed:
             )
         if args is not None:
             self._check_wrt_args(parsed, core, wrt, args)
-        if self.mode == "jvp":
+        if not self.with_gradients:
+            # the function itself, compiled: the forward pass without tangents
+            analysis = analyze(core, (), args, whole_output=True, mode="forward")
+            der = forward(analysis, (0,))
+            der.node.name = "fwd_" + core.node.name
+        elif self.mode == "jvp":
             analysis = analyze(core, wrt, args, whole_output=True, mode="forward")
             der = forward(analysis, self.options.get("select", ()))
         else:
@@ -206,6 +219,8 @@ class Transformed:
             args = tuple(inspect.signature(self.f).bind(*args, **kwargs).args)
         entry = self._entry(args)
         try:
+            if not self.with_gradients:
+                return entry.fn(*args)
             if self.mode == "vjp":
                 value, grads = entry.fn(*args, g_out=seed)
             elif self.mode == "jvp":
@@ -224,6 +239,8 @@ class Transformed:
         """What the call returns, from the generated function's ``(value, grads)``."""
         if self.mode == "jvp":
             return value, grads
+        if self.stable:
+            grads = self._stabilise(grads)
         if self.wrt_tuple and len(self.wrt) == 1:
             grads = (grads,)
         if self.mode == "vjp":
@@ -237,6 +254,19 @@ class Transformed:
                 return (loss, aux), grads
             return grads, aux
         return (value, grads) if self.with_value else grads
+
+    def _stabilise(self, grads):
+        """``stable_gradients=True``: the arrays handed out by this thread's first call for this
+        argument signature, overwritten with ``grads`` (float leaves are values, not buffers)."""
+        store = getattr(self._local, "kept", None)
+        if store is None:
+            store = self._local.kept = {}
+        key = _signature(grads)
+        kept = store.get(key)
+        if kept is None:
+            store[key] = grads
+            return grads
+        return _copy_into(kept, grads)
 
     def _non_scalar(self, loss):
         parsed = self._parse()
@@ -273,6 +303,19 @@ class Transformed:
             f"sourcegrad: raised in generated {entry.name} (line {line - 1}), which "
             f"differentiates {parsed.filename}:{user_line}: {text}"
         )
+
+
+def _copy_into(kept, new):
+    """``kept`` with ``new``'s values written into its arrays (same structure)."""
+    if is_container(kept):
+        from .runtime.containers import rebuild
+
+        new_children = dict(children(new))
+        return rebuild(kept, {k: _copy_into(v, new_children[k]) for k, v in children(kept)})
+    if isinstance(kept, np.ndarray) or hasattr(kept, "__array_namespace__"):
+        kept[...] = new
+        return kept
+    return new
 
 
 def _not_aliasing(tangent, given):
@@ -351,6 +394,11 @@ def grad(
 
     ``f`` may itself be a gradient made by sourcegrad (``grad(grad(f))``, any order) when that
     gradient is a scalar.
+
+    Options: ``with_forward=True`` also returns the value (as :func:`value_and_grad`);
+    ``with_gradients=False`` returns ``f``'s value only, from ``f`` compiled to core form;
+    ``stable_gradients=True`` returns the same gradient arrays on every call (per thread and
+    argument signature), overwritten in place, instead of fresh ones.
     """
     from .higher import grad_of_derivative, is_derivative
 
