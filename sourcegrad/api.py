@@ -20,6 +20,7 @@ from .runtime.containers import children, is_container
 from .transform.analysis import analyze
 from .transform.emit import Emitted, emit
 from .transform.forward import forward
+from .transform.optimize import optimize
 from .transform.normalize import normalize
 from .transform.parse import Parsed, parse
 from .transform.reverse import reverse
@@ -135,7 +136,12 @@ class Transformed:
             analysis = analyze(core, wrt, args, whole_output=self.mode == "vjp")
             der = reverse(analysis, "vjp" if self.mode == "vjp" else "grad")
         simplify(der)
-        return emit(der)
+        pure = emit(der)
+        if not self.options.get("optimize", True):
+            return pure
+        run = emit(optimize(der, args))
+        run.pure = pure
+        return run
 
     def _check_wrt_args(self, parsed, core, wrt, args):
         for i in wrt:
@@ -464,11 +470,14 @@ def show(
     mode: str = "reverse",
     args: Sequence | None = None,
     order: int = 1,
+    optimized: bool = False,
 ) -> str:
     """The derivative source of ``f`` as :func:`source` prints it.
 
     ``mode="forward"`` shows the jvp; ``order=2`` the Hessian-vector product (forward mode over
-    the reverse-mode gradient), ``order=3`` forward mode over that, and so on.
+    the reverse-mode gradient), ``order=3`` forward mode over that, and so on. ``optimized``
+    shows the code that runs (in-place accumulation, generated container builders) instead of
+    the pure derivative.
     """
     from .higher import source_of_order
 
@@ -478,6 +487,9 @@ def show(
         raise SourcegradError(f"order={order!r}: pass a positive integer")
     if order == 1:
         df = grad(f, wrt) if mode == "reverse" else jvp(f, wrt)
+        if optimized:
+            entry = df._entry(df.bound_self + tuple(args)) if args else df._generic()
+            return entry.pretty(optimized=True)
         return df.source(*(args or ()))
     if mode == "forward":
         raise SourcegradError(

@@ -75,6 +75,13 @@ def main(argv=None) -> int:
         help="2: the Hessian-vector product (forward mode over the gradient); 3 and up: "
         "forward mode applied again",
     )
+    show.add_argument(
+        "--optimize",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="print the code that runs (in-place updates, generated container builders) instead "
+        "of the pure derivative, which is what is transformed again for higher orders",
+    )
     show.add_argument("--color", choices=["auto", "always", "never"], default="auto")
     ns = parser.parse_args(argv)
     try:
@@ -88,7 +95,12 @@ def main(argv=None) -> int:
             if not isinstance(args, tuple):
                 args = (args,)
         text = show_source(
-            fn, wrt if len(wrt) > 1 else wrt[0], mode=ns.mode, args=args, order=ns.order
+            fn,
+            wrt if len(wrt) > 1 else wrt[0],
+            mode=ns.mode,
+            args=args,
+            order=ns.order,
+            optimized=ns.optimize,
         )
     except SourcegradError as exc:
         print(f"sourcegrad: error: {exc}", file=sys.stderr)

@@ -71,11 +71,11 @@ def _source_call(obj, args):
         entry = obj._entry(bound + primal)
         ts = tuple(t) if obj.wrt_tuple else (t,)
         values = bound + primal + ts
-        return entry.fn, values, lambda raw: raw
+        return entry.source_fn, values, lambda raw: raw
     else:
         entry = obj._entry(bound + tuple(args))
         values = bound + tuple(args)
-    return entry.fn, values, lambda raw: obj._finish(*raw)
+    return entry.source_fn, values, lambda raw: obj._finish(*raw)
 
 
 def _offset(obj) -> int:
@@ -101,7 +101,7 @@ class _Jvp:
         jt = _jvp_of_generated(fn, wrt)
         entry = jt._entry(values)
         ts = tuple(t) if self.wrt_tuple else (t,)
-        return entry.fn, values + ts, lambda raw: (post(raw[0]), post(raw[1]))
+        return entry.source_fn, values + ts, lambda raw: (post(raw[0]), post(raw[1]))
 
     def source(self, *args) -> str:
         *primal, _ = args
@@ -159,11 +159,12 @@ class Tower:
         seed per direction). Each forward-mode level returns only the tangent of the level
         below's gradient, so nothing the derivative does not need is computed."""
         n = len(values) - len(self.dirs)
-        fn = self._grad()._entry(values[:n]).fn
+        fn = self._grad()._entry(values[:n]).source_fn
         for k, i in enumerate(self.dirs):
             select = (1, 1) if k == 0 else (1,)
-            fn = _jvp_of_generated(fn, (i,), select)._entry(values[: n + k]).fn
-        return fn
+            entry = _jvp_of_generated(fn, (i,), select)._entry(values[: n + k])
+            fn = entry.source_fn
+        return entry.fn  # the optimized outermost level runs
 
     def _entry(self, values):
         from .api import _signature
@@ -214,19 +215,19 @@ class Tower:
         """The generated source of the outermost forward-mode transform; rank-generic without
         ``args``."""
         if not args:
-            fn = self._grad()._generic().fn
+            fn = self._grad()._generic().source_fn
             jt = None
             for k, i in enumerate(self.dirs):
                 jt = _jvp_of_generated(fn, (i,), (1, 1) if k == 0 else (1,))
-                fn = jt._generic().fn
+                fn = jt._generic().source_fn
             return jt._generic().pretty()
         values = tuple(args) + self._seeds(args, seeds)
         n = len(args)
         self._entry(values)
-        fn = self._grad()._entry(values[:n]).fn
+        fn = self._grad()._entry(values[:n]).source_fn
         for k, i in enumerate(self.dirs):
             jt = _jvp_of_generated(fn, (i,), (1, 1) if k == 0 else (1,))
-            fn = jt._entry(values[: n + k]).fn
+            fn = jt._entry(values[: n + k]).source_fn
         return jt._entry(values[: n + len(self.dirs) - 1]).pretty()
 
 
@@ -341,8 +342,8 @@ def _generic_fn(obj):
     from .api import Transformed
 
     if isinstance(obj, Transformed):
-        return obj._generic().fn
-    return _jvp_of_generated(_generic_fn(obj.base), obj.wrt)._generic().fn
+        return obj._generic().source_fn
+    return _jvp_of_generated(_generic_fn(obj.base), obj.wrt)._generic().source_fn
 
 
 def source_of_order(f, wrt, order: int, args: tuple) -> str:

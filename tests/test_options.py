@@ -112,3 +112,15 @@ def test_unknown_and_unavailable_options_are_refused():
         sg.grad(c.quadratic, fast=True)
     with pytest.raises(sg.SourcegradError, match="debug_hook"):
         sg.grad(c.quadratic, debug_hook=print)
+
+
+def test_optimized_code_accumulates_in_place_and_pure_code_is_shown(rng):
+    from . import golden_cases as g
+
+    args = g.example_args("rnn")
+    pure = sg.show(g.rnn, args=args)
+    running = sg.show(g.rnn, args=args, optimized=True)
+    assert "dW += np.outer(" in running and "dW += " not in pure
+    assert "build_gradient(params, " in running and "gradient_like(params, {" in pure
+    unoptimized = sg.grad(g.rnn, optimize=False)
+    np.testing.assert_allclose(unoptimized(*args)["W"], sg.grad(g.rnn)(*args)["W"], rtol=1e-14)

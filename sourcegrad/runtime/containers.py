@@ -148,3 +148,69 @@ def _fresh(like, g, seen):
         g = g.view(type(like))
     seen.add(id(g))
     return g
+
+
+def _leaf(like, g, seen):
+    """One gradient leaf: ``g`` itself when it is a fresh array of ``like``'s kind."""
+    if (
+        type(g) is np.ndarray
+        and type(like) is np.ndarray
+        and g.shape == like.shape
+        and g.dtype == like.dtype
+        and g.base is None
+        and id(g) not in seen
+    ):
+        seen.add(id(g))
+        return g
+    if isinstance(like, float):
+        return float(g)
+    return _fresh(like, g, seen)
+
+
+def _zero_leaf(like):
+    return 0.0 if isinstance(like, float) else np.zeros_like(like)
+
+
+def gradient_builder(like, paths):
+    """A function ``build(like, *values)`` equal to ``gradient_like(like, dict(zip(paths,
+    values)))`` for every ``like`` of the same structure as this one (dicts with string keys,
+    lists and tuples, any depth), or None when the structure or the paths are outside that.
+
+    It is generated once per argument signature, so a call walks no containers and compares
+    no keys: it only reads the leaves and checks each value is fresh."""
+    index = {tuple(p): i for i, p in enumerate(paths)}
+    if len(index) != len(paths):
+        return None
+    used = set()
+
+    def node(x, path, expr):
+        t = type(x)
+        if t is dict:
+            if not all(type(k) is str for k in x):
+                return None
+            items = [(k, node(v, path + (k,), f"{expr}[{k!r}]")) for k, v in x.items()]
+            if any(v is None for _, v in items):
+                return None
+            return "{" + ", ".join(f"{k!r}: {v}" for k, v in items) + "}"
+        if t is list or t is tuple:
+            items = [node(v, path + (i,), f"{expr}[{i}]") for i, v in enumerate(x)]
+            if any(v is None for v in items):
+                return None
+            body = ", ".join(items)
+            return f"[{body}]" if t is list else f"({body}{',' if len(items) == 1 else ''})"
+        if is_container(x):
+            return None  # namedtuples and other containers: the general gradient_like
+        i = index.get(path)
+        if i is None:
+            return f"_zero_leaf({expr})"
+        used.add(path)
+        return f"_leaf({expr}, v{i}, seen)"
+
+    body = node(like, (), "like")
+    if body is None or used != set(index):
+        return None  # a part that is not exactly a leaf (a slice of one, a sub-container)
+    params = ", ".join(["like"] + [f"v{i}" for i in range(len(paths))])
+    text = f"def build({params}):\n    seen = set()\n    return {body}\n"
+    namespace = {"_leaf": _leaf, "_zero_leaf": _zero_leaf}
+    exec(compile(text, "<sourcegrad gradient builder>", "exec"), namespace)  # noqa: S102
+    return namespace["build"]

@@ -32,9 +32,19 @@ class Emitted:
     line_map: dict = field(default_factory=dict)  # line in `filename` -> user's line
     tangent_params: tuple = ()  # jvp: the keyword-only tangent parameters, in wrt order
     _pretty: str | None = None
+    #: the pure derivative this one was optimized from: what is shown and transformed again
+    pure: Emitted | None = None
 
-    def pretty(self) -> str:
-        """The derivative's source, formatted by black."""
+    @property
+    def source_fn(self) -> types.FunctionType:
+        """The function whose source higher derivatives transform (the pure derivative)."""
+        return (self.pure or self).fn
+
+    def pretty(self, optimized: bool = False) -> str:
+        """The derivative's source, formatted by black: the pure derivative, or with
+        ``optimized`` the code that runs."""
+        if self.pure is not None and not optimized:
+            return self.pure.pretty()
         if self._pretty is None:
             import black
 

@@ -1,0 +1,211 @@
+"""Pass 5b — optimize: the derivative that runs, made from the one that is shown.
+
+The simplified derivative (the *pure* one) is what ``source``/``show`` print and what higher
+derivatives transform again. This pass copies it and rewrites the copy for speed, keeping its
+results identical:
+
+* an adjoint accumulation ``a = a + e`` becomes ``a += e`` when ``a`` holds an array that the
+  derivative itself allocated and that no other name, container or tape entry can reach (an
+  ownership analysis over the structured code: a value is *owned* after a statement that
+  creates a new array, and stops being owned as soon as it is read where the result may share
+  its memory: a plain copy, a view, a container, a call sourcegrad does not know);
+* with the argument signature known, ``gradient_like(params, {path: value, ...})`` becomes a
+  call to a builder generated for that signature's container structure
+  (:func:`sourcegrad.runtime.containers.gradient_builder`), which walks no containers.
+
+Guarantees to ``emit``: a ``Derivative`` computing exactly what the pure one computes.
+"""
+
+from __future__ import annotations
+
+import gast
+import numpy as np
+
+from ..runtime import NAMESPACE
+from ..runtime.containers import gradient_builder
+from . import syntax as S
+from .reverse import Derivative
+
+#: NumPy functions whose result is always a new array (or an immutable scalar)
+_FRESH_NUMPY = {
+    "zeros_like", "ones_like", "full_like", "empty_like", "zeros", "ones", "full", "empty",
+    "outer", "dot", "matmul", "inner", "tensordot", "copy", "concatenate", "stack", "where",
+    "sum", "mean", "prod", "cumsum", "var", "std", "max", "min", "amax", "amin", "clip",
+    "array", "eye", "arange", "linspace",
+}  # fmt: skip
+_FRESH_METHODS = {"copy", "sum", "mean", "prod", "dot", "cumsum", "var", "std", "max", "min"}
+#: runtime helpers that return a new array (or an immutable value)
+_FRESH_HELPERS = ("zero_adjoint", "unindex", "zero_index")
+
+
+def optimize(der: Derivative, example_args=None) -> Derivative:
+    """A faster copy of ``der`` computing the same results (see the module docstring)."""
+    node = S.clone(der.node)
+    np_name = der.refs.by_id.get(id(np))
+    helpers = {der.refs.by_id.get(id(NAMESPACE[h])) for h in _FRESH_HELPERS} - {None}
+    _Owner(np_name, helpers).block(node.body, set())
+    if example_args is not None:
+        _builders(node, der, example_args)
+    return Derivative(node, der.refs, der.analysis, der.mode, der.adj_names)
+
+
+# ------------------------------------------------------------------ in-place accumulation
+
+
+class _Owner:
+    def __init__(self, np_name, helpers):
+        self.np_name = np_name
+        self.helpers = helpers
+
+    def fresh(self, e) -> bool:
+        """Whether ``e`` evaluates to a new array (or an immutable number)."""
+        if isinstance(e, (gast.BinOp, gast.UnaryOp)):
+            return True
+        if isinstance(e, gast.Call) and not any(k.arg == "out" for k in e.keywords):
+            f = e.func
+            if isinstance(f, gast.Name):
+                return f.id in self.helpers
+            if isinstance(f, gast.Attribute):
+                base = S.dotted(f.value)
+                if base == self.np_name or base == f"{self.np_name}.linalg":
+                    obj = getattr(np.linalg if base.endswith("linalg") else np, f.attr, None)
+                    return (
+                        isinstance(obj, np.ufunc)
+                        or f.attr in _FRESH_NUMPY
+                        or (base.endswith("linalg"))
+                    )
+                return f.attr in _FRESH_METHODS and base != self.np_name
+        return False
+
+    def aliases(self, e) -> set:
+        """Names whose memory the value of ``e`` may share (or keep a reference to)."""
+        if isinstance(e, gast.Name):
+            return {e.id}
+        if isinstance(e, gast.Constant) or self.fresh(e):
+            return set()
+        if isinstance(e, (gast.Subscript, gast.Attribute, gast.Starred)):
+            return self.aliases(e.value)
+        if isinstance(e, (gast.Tuple, gast.List)):
+            return set().union(*[self.aliases(x) for x in e.elts])
+        return {n.id for n in S.walk(e) if isinstance(n, gast.Name)}
+
+    def escapes(self, stmts) -> set:
+        """Names that statements (at any depth) let other references reach, or rebind to a
+        value that is not new."""
+        out = set()
+        for stmt in stmts:
+            if isinstance(stmt, (gast.If, gast.For, gast.While)):
+                out |= self.escapes(stmt.body) | self.escapes(stmt.orelse)
+                continue
+            value = getattr(stmt, "value", None)
+            if value is not None:
+                out |= self.aliases(value)
+            if isinstance(stmt, gast.Assign):
+                target = stmt.targets[0]
+                if isinstance(target, gast.Name):
+                    if not (self.fresh(value) or _accumulation(stmt)):
+                        out.add(target.id)
+                elif not isinstance(target, gast.Subscript):
+                    out |= {n.id for n in S.walk(target) if isinstance(n, gast.Name)}
+        return out
+
+    def block(self, stmts, owned: set) -> set:
+        for i, stmt in enumerate(stmts):
+            if isinstance(stmt, gast.If):
+                a = self.block(stmt.body, set(owned))
+                b = self.block(stmt.orelse, set(owned))
+                owned = a & b
+                continue
+            if isinstance(stmt, (gast.For, gast.While)):
+                escaped = self.escapes(stmt.body)
+                self.block(stmt.body, owned - escaped)
+                owned = owned - escaped
+                continue
+            value = getattr(stmt, "value", None)
+            if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
+                t = stmt.targets[0].id
+                if _accumulation(stmt) and t in owned and getattr(stmt, "sg_adjoint", False):
+                    new = gast.AugAssign(
+                        target=S.name(t, store=True), op=gast.Add(), value=stmt.value.right
+                    )
+                    for attr, v in stmt.__dict__.items():
+                        if attr.startswith("sg_") or attr == "lineno":
+                            setattr(new, attr, v)
+                    stmts[i] = new
+                    owned -= self.aliases(stmt.value.right)
+                    continue
+                owned -= self.aliases(value)
+                if self.fresh(value):
+                    owned.add(t)
+                else:
+                    owned.discard(t)
+                continue
+            if value is not None:
+                owned -= self.aliases(value)
+            if isinstance(stmt, gast.Assign):
+                owned -= {n.id for n in S.walk(stmt.targets[0]) if isinstance(n, gast.Name)}
+        return owned
+
+
+def _accumulation(stmt) -> bool:
+    """``a = a + e`` with ``e`` not reading ``a``."""
+    v = stmt.value
+    t = stmt.targets[0]
+    return (
+        isinstance(t, gast.Name)
+        and isinstance(v, gast.BinOp)
+        and isinstance(v.op, gast.Add)
+        and isinstance(v.left, gast.Name)
+        and v.left.id == t.id
+        and t.id not in {n.id for n in S.walk(v.right) if isinstance(n, gast.Name)}
+    )
+
+
+# ------------------------------------------------------------------ gradient containers
+
+
+def _builders(node, der: Derivative, example_args) -> None:
+    gl_name = der.refs.by_id.get(id(NAMESPACE["gradient_like"]))
+    if gl_name is None:
+        return
+    params = der.analysis.core.params
+
+    class Rewrite(gast.NodeTransformer):
+        def visit_Call(self, call):
+            self.generic_visit(call)
+            if not (isinstance(call.func, gast.Name) and call.func.id == gl_name):
+                return call
+            like, parts = call.args
+            example = _example(like, params, example_args)
+            if example is None or not isinstance(parts, gast.Dict):
+                return call
+            paths = []
+            for k in parts.keys:
+                if not (
+                    isinstance(k, gast.Tuple) and all(isinstance(e, gast.Constant) for e in k.elts)
+                ):
+                    return call
+                paths.append(tuple(e.value for e in k.elts))
+            build = gradient_builder(example, paths)
+            if build is None:
+                return call
+            name = der.refs.ref(build, "build_gradient")
+            return S.call(S.name(name), [like, *parts.values])
+
+    Rewrite().visit(node)
+
+
+def _example(like, params, example_args):
+    def one(atom):
+        if isinstance(atom, gast.Name) and atom.id in params:
+            i = params.index(atom.id)
+            if i < len(example_args):
+                return example_args[i]
+        raise LookupError
+
+    try:
+        if isinstance(like, gast.Tuple):
+            return tuple(one(e) for e in like.elts)
+        return one(like)
+    except LookupError:
+        return None
