@@ -20,8 +20,8 @@ from .runtime.containers import children, is_container
 from .transform.analysis import analyze
 from .transform.emit import Emitted, emit
 from .transform.forward import forward
-from .transform.optimize import optimize
 from .transform.normalize import normalize
+from .transform.optimize import optimize
 from .transform.parse import Parsed, parse
 from .transform.reverse import reverse
 from .transform.simplify import simplify

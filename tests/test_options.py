@@ -103,7 +103,10 @@ def test_shapes_change_between_calls_with_stable_gradients(rng):
     for batch in (4, 7, 1, 4):
         args = make(rng, batch=batch)
         g = df(*args)
-        expected = numerical_grad(lambda W: mlp({**args[0], "W": W}, *args[1:]), (args[0]["W"],), 0)
+        params, x, y = args
+        expected = numerical_grad(
+            lambda W, params=params, x=x, y=y: mlp({**params, "W": W}, x, y), (params["W"],), 0
+        )
         np.testing.assert_allclose(g["W"], expected, rtol=1e-6, atol=1e-8)
 
 
