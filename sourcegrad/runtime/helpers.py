@@ -30,6 +30,10 @@ def sum_to(g, x):
             return np.broadcast_to(g, shape)
         return np.full(shape, g) if isinstance(x, Shape) else np.full_like(x, g)
     lead = len(gshape) - len(shape)
+    if gshape[lead:] == shape:
+        if all(n == 1 for n in gshape[:lead]):
+            return g.reshape(shape)  # summing axes of length 1: a reshape (batch 1)
+        return g.sum(axis=0) if lead == 1 else g.sum(axis=tuple(range(lead)))
     ones = tuple(lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1)
     out = g
     if ones:  # axes of length 1 in x that g broadcast
