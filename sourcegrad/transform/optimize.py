@@ -28,6 +28,7 @@ from ..runtime import NAMESPACE
 from ..runtime.containers import gradient_builder
 from . import syntax as S
 from .reverse import Derivative
+from .simplify import _dead_stores
 
 #: NumPy functions whose result is always a new array (or an immutable scalar)
 _FRESH_NUMPY = {
@@ -46,7 +47,11 @@ def optimize(der: Derivative, example_args=None) -> Derivative:
     node = S.clone(der.node)
     np_name = der.refs.by_id.get(id(np))
     helpers = {der.refs.by_id.get(id(NAMESPACE[h])) for h in _FRESH_HELPERS} - {None}
+    zeros = {der.refs.by_id.get(id(NAMESPACE["zero_adjoint"]))} - {None}
+    _drop_zero_resets(node.body, zeros, np_name, node.body)
+    _dead_stores(node.body)
     _Owner(np_name, helpers).block(node.body, set())
+    _scatter_accumulations(node.body, der)
     if example_args is not None:
         _builders(node, der, example_args)
         _dots(node, der)
@@ -186,6 +191,91 @@ class _Owner:
         return owned
 
 
+# ------------------------------------------------------------------ per-iteration adjoints
+
+
+def _is_zeros(value, zeros, np_name) -> bool:
+    if not isinstance(value, gast.Call):
+        return False
+    f = value.func
+    if isinstance(f, gast.Name):
+        return f.id in zeros
+    return (
+        isinstance(f, gast.Attribute) and f.attr == "zeros_like" and S.dotted(f.value) == (np_name)
+    )
+
+
+def _mentions(stmt, name) -> bool:
+    return any(isinstance(n, gast.Name) and n.id == name for n in S.walk(stmt))
+
+
+def _drop_zero_resets(stmts, zeros, np_name, whole) -> None:
+    """The adjoint of a value made anew in every iteration is reset to zeros at the end of the
+    iteration and then accumulated into: ``a = a + e`` after ``a = zeros`` is ``a = e``. Where
+    the first statement of a loop body that mentions ``a`` is that accumulation, the last is
+    the reset, and nothing after the loop reads ``a``, the accumulation becomes an assignment
+    and the reset goes: no array of zeros is made per iteration."""
+    for k, stmt in enumerate(stmts):
+        for attr in ("body", "orelse"):
+            inner = getattr(stmt, attr, None)
+            if inner:
+                _drop_zero_resets(inner, zeros, np_name, whole)
+        if not isinstance(stmt, (gast.For, gast.While)):
+            continue
+        body = stmt.body
+        after = stmts[k + 1 :]
+        for i, first in enumerate(body):
+            if not (isinstance(first, gast.Assign) and _accumulation(first)):
+                continue
+            a = first.targets[0].id
+            if any(_mentions(s, a) for s in body[:i]) or any(_mentions(s, a) for s in after):
+                continue
+            if not _only_zeroed_outside(whole, stmt, a, zeros, np_name):
+                continue
+            users = [j for j, s in enumerate(body) if _mentions(s, a)]
+            last = body[users[-1]]
+            if not (
+                isinstance(last, gast.Assign)
+                and isinstance(last.targets[0], gast.Name)
+                and last.targets[0].id == a
+                and _is_zeros(last.value, zeros, np_name)
+                and users[-1] > i
+            ):
+                continue
+            first.value = first.value.right
+            del body[users[-1]]
+
+
+def _only_zeroed_outside(stmts, loop, a, zeros, np_name) -> bool:
+    """Whether every statement outside ``loop`` that mentions ``a`` sets it to zeros."""
+    for stmt in stmts:
+        if stmt is loop:
+            continue
+        if isinstance(stmt, (gast.If, gast.For, gast.While)):
+            if _mentions_header(stmt, a):
+                return False
+            if not _only_zeroed_outside(stmt.body + stmt.orelse, loop, a, zeros, np_name):
+                return False
+            continue
+        if _mentions(stmt, a) and not (
+            isinstance(stmt, gast.Assign)
+            and isinstance(stmt.targets[0], gast.Name)
+            and stmt.targets[0].id == a
+            and _is_zeros(stmt.value, zeros, np_name)
+        ):
+            return False
+    return True
+
+
+def _mentions_header(stmt, a) -> bool:
+    parts = [
+        getattr(stmt, "test", None),
+        getattr(stmt, "iter", None),
+        getattr(stmt, "target", None),
+    ]
+    return any(p is not None and _mentions(p, a) for p in parts)
+
+
 def _accumulation(stmt) -> bool:
     """``a = a + e`` with ``e`` not reading ``a``."""
     v = stmt.value
@@ -198,6 +288,77 @@ def _accumulation(stmt) -> bool:
         and v.left.id == t.id
         and t.id not in {n.id for n in S.walk(v.right) if isinstance(n, gast.Name)}
     )
+
+
+# ------------------------------------------------------------------ scatter-adds
+
+
+def _scatter_accumulations(stmts, der: Derivative) -> None:
+    """``a += unindex(g, x, idx)`` (zeros shaped like ``x`` with ``g`` at ``idx``, added to an
+    array the derivative owns) is ``a[idx] += g`` for a basic index: no array of zeros."""
+    unindex = der.refs.by_id.get(id(NAMESPACE["unindex"]))
+    ranks = der.analysis.ranks
+    if unindex is None:
+        return
+
+    def basic(idx) -> bool:
+        items = idx.elts if isinstance(idx, gast.Tuple) else [idx]
+        for it in items:
+            if isinstance(it, gast.Slice):
+                if any(
+                    p is not None
+                    and not (isinstance(p, gast.Constant) or ranks.get(getattr(p, "id", None)) == 0)
+                    for p in (it.lower, it.upper, it.step)
+                ):
+                    return False
+                continue
+            if isinstance(it, gast.Constant) and (
+                it.value is None or it.value is Ellipsis or type(it.value) is int
+            ):
+                continue
+            if isinstance(it, gast.Name) and ranks.get(it.id) == 0:
+                continue
+            return False
+        return True
+
+    for i, stmt in enumerate(stmts):
+        for attr in ("body", "orelse"):
+            inner = getattr(stmt, attr, None)
+            if inner:
+                _scatter_accumulations(inner, der)
+        v = getattr(stmt, "value", None)
+        if not (
+            isinstance(stmt, gast.AugAssign)
+            and isinstance(stmt.target, gast.Name)
+            and isinstance(v, gast.Call)
+            and isinstance(v.func, gast.Name)
+            and v.func.id == unindex
+            and len(v.args) == 3
+        ):
+            continue
+        g, x, idx = v.args
+        if not (isinstance(x, gast.Name) and (ranks.get(x.id) or 0) >= 1):
+            continue  # a list's adjoint (Pieces) is a tuple: only arrays are scattered into
+        index = idx
+        if (
+            isinstance(idx, gast.Subscript)
+            and isinstance(idx.value, gast.Attribute)
+            and idx.value.attr == "s_"
+        ):
+            index = idx.slice  # np.s_[1:, 2] written as the subscript itself
+        if not basic(index):
+            continue
+        new = gast.AugAssign(
+            target=gast.Subscript(
+                value=S.name(stmt.target.id), slice=S.clone(index), ctx=gast.Store()
+            ),
+            op=gast.Add(),
+            value=g,
+        )
+        for attr, val in stmt.__dict__.items():
+            if attr.startswith("sg_") or attr == "lineno":
+                setattr(new, attr, val)
+        stmts[i] = new
 
 
 # ------------------------------------------------------------------ gradient containers
