@@ -46,6 +46,11 @@ class Candidate:
     # False when the library allocates outside tracemalloc's view (torch, XLA).
     memory_tracked: bool = True
     note: str = ""
+    # Untimed calls before each timed call; None: time_interleaved's ``rewarm`` argument.
+    rewarm: int | None = None
+    # Take part in every ``every``-th round only (a slow peer, so that the fast candidates get
+    # many rounds within a time budget); 1: every round.
+    every: int = 1
 
 
 @dataclass
@@ -118,7 +123,7 @@ def time_interleaved(
     rewarm: int = 2,
     clock: str = "wall",
 ) -> dict[str, list[int]]:
-    """Per-call times in nanoseconds, ``rounds`` samples per candidate, taken round-robin.
+    """Per-call times in nanoseconds, up to ``rounds`` samples per candidate, round-robin.
 
     Each round times one call of every candidate; the candidate that starts the round rotates.
     Before its timed call, each candidate is called ``rewarm`` times untimed in the same slot.
@@ -127,7 +132,12 @@ def time_interleaved(
     sourcegrad alone, 25 µs with autograd in the rotation, 37 µs with jax.jit, 50 µs after a
     4 ms sleep and 73 µs with eager jax, so every ratio would depend on which peers happen to
     be installed. Two untimed calls bring those to 19-21 µs. ``rewarm=0`` measures the cold
-    call.
+    call. A candidate's own ``rewarm`` field, when set, overrides the argument for it.
+
+    A candidate whose ``every`` field is k > 1 takes part in one round out of k (its warm-up
+    too): ``rounds // k`` samples instead of ``rounds``. ``run.py`` uses it for peers that are
+    much slower than the hand-written code, so that the reference and sourcegrad get many
+    rounds within a time budget while every candidate is still timed among the others.
 
     ``clock="wall"`` (the default) reads ``time.perf_counter_ns``. ``clock="cpu"`` reads the
     calling thread's CPU time (``time.thread_time_ns``), less the clock's own overhead
@@ -137,18 +147,25 @@ def time_interleaved(
     """
     n = len(candidates)
     fns = [c.fn for c in candidates]
-    for _ in range(warmup):
-        for fn in fns:
-            fn()
+    rewarms = [rewarm if c.rewarm is None else c.rewarm for c in candidates]
+    every = [max(1, c.every) for c in candidates]
+    for k in range(warmup):
+        for i, fn in enumerate(fns):
+            if k < max(1, warmup // every[i]):
+                fn()
     samples: list[list[int]] = [[] for _ in range(n)]
     read = CLOCKS[clock]
     overhead = _clock_overhead(read) if clock == "cpu" else 0
     gc.collect()
     for r in range(rounds):
-        for j in range(n):
-            i = (r + j) % n  # rotate who goes first, so no candidate always follows another
+        # a candidate with every=k takes part in one round out of k; the offsets differ, so
+        # that slow candidates do not all land in the same rounds
+        present = [i for i in range(n) if (r + i) % every[i] == 0]
+        m = len(present)
+        for j in range(m):
+            i = present[(r + j) % m]  # rotate who goes first, so no one always follows another
             fn = fns[i]
-            for _ in range(rewarm):
+            for _ in range(rewarms[i]):
                 fn()
             t0 = read()
             fn()

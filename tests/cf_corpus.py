@@ -1031,3 +1031,12 @@ def min_element_read_rebound_then_write(x):
     a = np.sum(x)
     y[1] = 0.0
     return np.sum(y) * a
+
+
+def broadcast_up_in_loop(c, x):
+    """Regression: h starts with c's shape (3,) and is broadcast up to (4, 3) by the loop; the
+    adjoint of `h = h + x[i]` must be reduced back to h's earlier shape."""
+    h = c
+    for i in range(2):
+        h = h + x[i]
+    return np.sum(h * h)

@@ -373,6 +373,12 @@ CASES = [
     case(c.min_iterate_then_write, X3, xfail_generic=FALSE_REFUSAL),
     case(c.min_element_read_then_write, X3, xfail_generic=FALSE_REFUSAL_ELEMENT),
     case(c.min_element_read_rebound_then_write, X3, xfail_generic=FALSE_REFUSAL_ELEMENT),
+    case(
+        c.broadcast_up_in_loop,
+        np.array([0.3, -0.2, 0.5]),
+        np.linspace(-1.0, 1.0, 24).reshape(2, 4, 3),
+        wrt=(0, 1),
+    ),
 ]
 
 BY_ID = {k.id: k for k in CASES}

@@ -160,9 +160,18 @@ def analyze(
         if name is None or ranks.get(name) != 0:
             raise UnsupportedSyntaxError(message, core.parsed.filename, line)
     shapes = ShapeClasses()
+    # a name assigned more than once (in a loop, in branches) may hold values of different
+    # shapes: it is left out of every shape class
+    defs: dict = {p: 1 for p in core.params}
+    for stmt in _statements(core.node.body):
+        if isinstance(stmt, (gast.Assign, gast.For)):
+            for t in _targets(stmt) if isinstance(stmt, gast.Assign) else _reads(stmt.target):
+                defs[t] = defs.get(t, 0) + 1
+    shapes.multi = {n for n, k in defs.items() if k > 1}
     for stmt in _statements(core.node.body):
         op = ops.get(id(stmt))
         if op is not None and isinstance(stmt, gast.Assign):
+            shapes.stmt = stmt
             _shape_facts(shapes, stmt, op, ranks)
     varied_in = {k[1]: v for k, v in varied.items() if isinstance(k, tuple)}
     return Analysis(core, tuple(wrt), ops, active, ranks, shapes, out, varied_in)
@@ -875,13 +884,21 @@ class ShapeClasses:
 
     def __init__(self):
         self.parent = {}
+        self.local: dict = {}  # id(statement) -> pairs of names with equal shapes there
 
     def find(self, x):
         while self.parent.get(x, x) != x:
             x = self.parent[x]
         return x
 
+    multi: set = set()
+    stmt = None  # the statement whose facts are being recorded
+
     def union(self, a, b):
+        if a in self.multi or b in self.multi:
+            # true of the values this statement reads and writes only: kept for its adjoint
+            self.local.setdefault(id(self.stmt), set()).add(frozenset((a, b)))
+            return
         ra, rb = self.find(a), self.find(b)
         if ra != rb:
             self.parent[max(ra, rb)] = min(ra, rb)

@@ -195,6 +195,8 @@ class _Owner:
 
 
 def _is_zeros(value, zeros, np_name) -> bool:
+    if isinstance(value, gast.Constant):
+        return value.value == 0 and type(value.value) in (int, float)
     if not isinstance(value, gast.Call):
         return False
     f = value.func
@@ -213,8 +215,9 @@ def _drop_zero_resets(stmts, zeros, np_name, whole) -> None:
     """The adjoint of a value made anew in every iteration is reset to zeros at the end of the
     iteration and then accumulated into: ``a = a + e`` after ``a = zeros`` is ``a = e``. Where
     the first statement of a loop body that mentions ``a`` is that accumulation, the last is
-    the reset, and nothing after the loop reads ``a``, the accumulation becomes an assignment
-    and the reset goes: no array of zeros is made per iteration."""
+    the reset, and every assignment to ``a`` outside the loop sets zeros, the accumulation
+    becomes an assignment and the reset moves after the loop: no array of zeros is made per
+    iteration, and every read outside the loop sees what it saw before."""
     for k, stmt in enumerate(stmts):
         for attr in ("body", "orelse"):
             inner = getattr(stmt, attr, None)
@@ -223,12 +226,11 @@ def _drop_zero_resets(stmts, zeros, np_name, whole) -> None:
         if not isinstance(stmt, (gast.For, gast.While)):
             continue
         body = stmt.body
-        after = stmts[k + 1 :]
         for i, first in enumerate(body):
-            if not (isinstance(first, gast.Assign) and _accumulation(first)):
+            if not (isinstance(first, gast.Assign) and _accumulation(first, gast.Sub)):
                 continue
             a = first.targets[0].id
-            if any(_mentions(s, a) for s in body[:i]) or any(_mentions(s, a) for s in after):
+            if any(_mentions(s, a) for s in body[:i]):
                 continue
             if not _only_zeroed_outside(whole, stmt, a, zeros, np_name):
                 continue
@@ -242,12 +244,16 @@ def _drop_zero_resets(stmts, zeros, np_name, whole) -> None:
                 and users[-1] > i
             ):
                 continue
-            first.value = first.value.right
-            del body[users[-1]]
+            e = first.value.right
+            if isinstance(first.value.op, gast.Sub):
+                e = gast.UnaryOp(op=gast.USub(), operand=e)
+            first.value = e
+            # the reset moves after the loop: whatever reads `a` there still sees zeros
+            stmts.insert(k + 1, body.pop(users[-1]))
 
 
 def _only_zeroed_outside(stmts, loop, a, zeros, np_name) -> bool:
-    """Whether every statement outside ``loop`` that mentions ``a`` sets it to zeros."""
+    """Whether every statement outside ``loop`` that assigns ``a`` sets it to zeros."""
     for stmt in stmts:
         if stmt is loop:
             continue
@@ -257,7 +263,12 @@ def _only_zeroed_outside(stmts, loop, a, zeros, np_name) -> bool:
             if not _only_zeroed_outside(stmt.body + stmt.orelse, loop, a, zeros, np_name):
                 return False
             continue
-        if _mentions(stmt, a) and not (
+        assigns = isinstance(stmt, (gast.Assign, gast.AugAssign)) and any(
+            isinstance(n, gast.Name) and n.id == a
+            for t in (stmt.targets if isinstance(stmt, gast.Assign) else [stmt.target])
+            for n in S.walk(t)
+        )
+        if assigns and not (
             isinstance(stmt, gast.Assign)
             and isinstance(stmt.targets[0], gast.Name)
             and stmt.targets[0].id == a
@@ -276,14 +287,14 @@ def _mentions_header(stmt, a) -> bool:
     return any(p is not None and _mentions(p, a) for p in parts)
 
 
-def _accumulation(stmt) -> bool:
-    """``a = a + e`` with ``e`` not reading ``a``."""
+def _accumulation(stmt, *more_ops) -> bool:
+    """``a = a + e`` (or another of ``more_ops``) with ``e`` not reading ``a``."""
     v = stmt.value
     t = stmt.targets[0]
     return (
         isinstance(t, gast.Name)
         and isinstance(v, gast.BinOp)
-        and isinstance(v.op, gast.Add)
+        and isinstance(v.op, (gast.Add, *more_ops))
         and isinstance(v.left, gast.Name)
         and v.left.id == t.id
         and t.id not in {n.id for n in S.walk(v.right) if isinstance(n, gast.Name)}
@@ -377,8 +388,13 @@ def _builders(node, der: Derivative, example_args) -> None:
                 return call
             like, parts = call.args
             example = _example(like, params, example_args)
-            if example is None or not isinstance(parts, gast.Dict):
+            if example is None:
                 return call
+            if not isinstance(parts, gast.Dict):  # the adjoint of the whole argument
+                build = gradient_builder(example, [()])
+                if build is None:
+                    return call
+                return S.call(S.name(der.refs.ref(build, "build_gradient")), [like, parts])
             paths = []
             for k in parts.keys:
                 if not (

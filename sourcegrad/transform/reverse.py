@@ -363,6 +363,12 @@ class _Reverse:
         op = self.a.ops[id(stmt)]
         if not op.differentiable or not live:
             return []
+        # `h = h + e`: the name h stands for two values whose shapes may differ (a loop that
+        # broadcasts h up), so its shape class proves nothing between them
+        self.self_update = targets & {
+            n.id for a in op.operands for n in S.walk(a) if isinstance(n, gast.Name)
+        }
+        self.local_shapes = self.a.same_shape.local.get(id(stmt), ())
         target = stmt.targets[0] if isinstance(stmt, gast.Assign) else stmt.target
         block: list = []
         if op.key == "path":
@@ -439,7 +445,9 @@ class _Reverse:
         return S.call(S.name(self.refs.ref(NAMESPACE["zero_adjoint"], "zero_adjoint")), [S.name(x)])
 
     def _zeros_like(self, x):
-        if self.a.ranks.get(x) is not None:  # an array or a number: plain NumPy
+        if self.a.ranks.get(x) == 0:  # a number (or 0-d array): a plain 0.0 adds to either
+            return S.const(0.0)
+        if self.a.ranks.get(x) is not None:  # an array: plain NumPy
             np_name = self.refs.ref(np, "np")
             func = gast.Attribute(value=S.name(np_name), attr="zeros_like", ctx=gast.Load())
         else:  # it may be a list or tuple
@@ -518,8 +526,18 @@ class _Reverse:
         ):
             return value
         e, x = value.args
-        ke, kx = self.shape_key(e), self.shape_key(x)
-        if ke is not None and (ke == kx or ke == "scalar" and kx == "scalar"):
+        find = self.a.same_shape.find
+        # shapes equal at this statement only, by its own operation (a name assigned more than
+        # once is in no class, but its value here relates to the others)
+        local = {frozenset(find(n) for n in pair) for pair in getattr(self, "local_shapes", ())}
+        self.a.unreduce_name = self.refs.by_id.get(id(NAMESPACE["unreduce"]))
+        ke = shape_key(self.a, self.adj_of, e, local)
+        kx = shape_key(self.a, self.adj_of, x, local)
+        if ke == "scalar" and kx == "scalar":
+            return e
+        if isinstance(x, gast.Name) and x.id in getattr(self, "self_update", ()):
+            return value
+        if ke is not None and (ke == kx or frozenset((ke, kx)) in local):
             return e
         if kx == "scalar" and isinstance(x, gast.Name):
             np_name = self.refs.ref(np, "np")
@@ -707,9 +725,10 @@ def _existence(stmts, params):
     return exists, inits, definite
 
 
-def shape_key(analysis: Analysis, adj_of: dict, e):
+def shape_key(analysis: Analysis, adj_of: dict, e, local=()):
     """A token equal for expressions whose shapes are provably equal; ``"scalar"`` for
-    numbers and 0-d values; None when unknown."""
+    numbers and 0-d values; None when unknown. ``local`` holds pairs of tokens known equal
+    only at the statement being differentiated."""
     shapes, ranks = analysis.same_shape, analysis.ranks
     if isinstance(e, gast.Constant):
         return "scalar" if isinstance(e.value, (int, float)) else None
@@ -741,14 +760,21 @@ def shape_key(analysis: Analysis, adj_of: dict, e):
         and not e.keywords
     ):
         return shape_key(analysis, adj_of, e.args[0])  # an elementwise function
+    if (
+        isinstance(e, gast.Call)
+        and isinstance(e.func, gast.Name)
+        and e.func.id == getattr(analysis, "unreduce_name", None)
+        and len(e.args) >= 2
+    ):
+        return shape_key(analysis, adj_of, e.args[1], local)  # broadcast back to x's shape
     if isinstance(e, gast.BinOp) and not isinstance(e.op, gast.MatMult):
-        a = shape_key(analysis, adj_of, e.left)
-        b = shape_key(analysis, adj_of, e.right)
+        a = shape_key(analysis, adj_of, e.left, local)
+        b = shape_key(analysis, adj_of, e.right, local)
         if a == "scalar":
             return b
         if b == "scalar":
             return a
-        return a if a == b else None
+        return a if a == b or (a is not None and frozenset((a, b)) in local) else None
     return None
 
 

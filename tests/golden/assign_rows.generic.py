@@ -6,10 +6,11 @@ def d_assign_rows(x, v):
     y_6 = y_3 + np.sin(v[:2])
     y_7 = y_2.copy()
     y_7[1:, 1] = y_6
-    out = np.sum(y_7**2)
+    out_1 = y_7**2
+    out = np.sum(out_1)
 
     # line 75: return np.sum(y**2)
-    dy_7 = 2.0 * y_7
+    dy_7 = unreduce(1.0, out_1) * 2 * y_7
     # line 74: y[1:, 1] += np.sin(v[:2])
     dy_6 = sum_to(dy_7[1:, 1], y_6)
     dy_7 = zero_index(dy_7, np.s_[1:, 1])

@@ -24,28 +24,31 @@ def jvp_d_assign_rows(x, v, *, tx):
     ty_7_1 = ty_7
     ty_7_1 = assign_tangent(ty_7_1, np.s_[1:, 1], ty_6, y_7_1)
     y_7_1[1:, 1] = y_6
-    # line 13: dy_7 = 2.0 * y_7
-    dy_7 = 2.0 * y_7_1
-    tdy_7 = 2.0 * ty_7_1
-    # line 15: dy_6 = sum_to(dy_7[1:, 1], y_6)
+    # line 10: out_1 = y_7 ** 2
+    out_1 = y_7_1**2
+    dy_7_2 = unreduce(1.0, out_1) * 2
+    # line 14: dy_7 = unreduce(1.0, out_1) * 2 * y_7
+    dy_7 = dy_7_2 * y_7_1
+    tdy_7 = dy_7_2 * ty_7_1
+    # line 16: dy_6 = sum_to(dy_7[1:, 1], y_6)
     dy_6 = sum_to(dy_7[1:, 1], y_6)
     tdy_6 = sum_to(tdy_7[1:, 1], y_6)
-    dy_7_1 = np.s_[1:, 1]
-    # line 16: dy_7 = zero_index(dy_7, np.s_[1:, 1])
-    dy_7_2 = zero_index(dy_7, dy_7_1)
-    tdy_7_2 = zero_index(tdy_7, dy_7_1)
+    dy_7_3 = np.s_[1:, 1]
+    # line 17: dy_7 = zero_index(dy_7, np.s_[1:, 1])
+    dy_7_4 = zero_index(dy_7, dy_7_3)
+    tdy_7_4 = zero_index(tdy_7, dy_7_3)
     dy_2_2 = np.s_[1:, 1]
-    # line 17: dy_2 = dy_7 + unindex(sum_to(dy_6, y_3), y_2, np.s_[1:, 1])
-    dy_2 = dy_7_2 + unindex(sum_to(dy_6, y_3), y_2_2, dy_2_2)
-    tdy_2 = tdy_7_2 + unindex(sum_to(tdy_6, y_3), y_2_2, dy_2_2)
-    # line 19: dy_2 = zero_index(dy_2, 0)
+    # line 18: dy_2 = dy_7 + unindex(sum_to(dy_6, y_3), y_2, np.s_[1:, 1])
+    dy_2 = dy_7_4 + unindex(sum_to(dy_6, y_3), y_2_2, dy_2_2)
+    tdy_2 = tdy_7_4 + unindex(sum_to(tdy_6, y_3), y_2_2, dy_2_2)
+    # line 20: dy_2 = zero_index(dy_2, 0)
     dy_2_4 = zero_index(dy_2, 0)
     tdy_2_4 = zero_index(tdy_2, 0)
-    # line 20: dy = dy_2
+    # line 21: dy = dy_2
     dy = dy_2_4
     tdy = tdy_2_4
-    # line 22: dx = dy * (1.0 - y * y)
+    # line 23: dx = dy * (1.0 - y * y)
     dx_2 = 1.0 - y * y
     tdx = tdy * dx_2 + dy * -(ty * y + y * ty)
-    # line 23: return (out, gradient_like(x, dx))
+    # line 24: return (out, gradient_like(x, dx))
     return gradient_like(x, tdx)

@@ -21,9 +21,10 @@ def d_newton_sqrt(a):
         # line 57: x = 0.5 * (x + a / x)
         dx_2 = 0.5 * dx
         x = tape.pop()
-        dx = dx_2
-        da = da + dx_2 / x
-        dx = dx - dx_2 * x_1 / x
+        dx = sum_to(dx_2, x)
+        dx_1 = sum_to(dx_2, x_1)
+        da = da + sum_to(dx_1 / x, a)
+        dx = dx + sum_to(-dx_1 * x_1 / x, x)
         x_1 = tape.pop()
     # line 55: x = a
     da = da + dx

@@ -6,7 +6,8 @@ def jvp_d_newton_sqrt(a, *, ta):
     x = a
     tx = ta
     # line 5: cond = np.abs(x * x - a) > 1e-12
-    cond = np.abs(x * x - a) > 1e-12
+    cond_3 = np.abs(x * x - a)
+    cond = cond_3 > 1e-12
     # line 6: x_1 = None
     x_1 = None
     tx_1 = zero_tangent(x_1)
@@ -37,8 +38,8 @@ def jvp_d_newton_sqrt(a, *, ta):
     # line 18: dx = 1.0
     dx = 1.0
     tdx = zero_tangent(dx)
-    # line 20: da = np.zeros_like(a)
-    da = np.zeros_like(a)
+    # line 20: da = 0.0
+    da = 0.0
     tda = zero_tangent(da)
     for __1 in range(n_iter):
         # line 23: dx_2 = 0.5 * dx
@@ -54,24 +55,20 @@ def jvp_d_newton_sqrt(a, *, ta):
         tdx = tdx_2
         # line 26: da = da + dx_2 / x
         da_1 = dx_2 / x
-        da_2 = da + da_1
-        da = da_2
-        tda = tda + broadcast_like(tdx_2 / x - tx * da_1 / x, da_2)
+        da = da + da_1
+        tda = tda + (tdx_2 / x - tx * da_1 / x)
         # line 27: dx = dx - dx_2 * x_1 / x
         dx_3 = dx_2 * x_1 / x
-        dx_4 = dx - dx_3
-        dx = dx_4
-        tdx = tdx + broadcast_like(
-            -((tdx_2 * x_1 + dx_2 * tx_1) / x - tx * dx_3 / x), dx_4
-        )
+        dx = dx - dx_3
+        tdx = tdx - ((tdx_2 * x_1 + dx_2 * tx_1) / x - tx * dx_3 / x)
         # line 28: x_1 = tape.pop()
         x_1 = tape[-1]
         tx_1 = ttape[-1]
         tape = tape[:-1]
         ttape = ttape[:-1]
     # line 30: da = da + dx
-    da_3 = da + dx
-    tda = tda + broadcast_like(tdx, da_3)
+    tda_3 = tda + tdx
+    tda = tda_3
     # line 31: return (value, gradient_like(a, da))
     taux_1 = gradient_like(a, tda)
     return taux_1

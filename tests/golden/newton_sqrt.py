@@ -16,7 +16,7 @@ def d_newton_sqrt(a):
 
     dx = 1.0
     # line 56: while np.abs(x * x - a) > 1e-12:
-    da = np.zeros_like(a)
+    da = 0.0
     for __1 in range(n_iter):
         # line 57: x = 0.5 * (x + a / x)
         dx_2 = 0.5 * dx

@@ -21,10 +21,11 @@ def d_rnn(params, xs):
         h_7 = h_6 + b
         tape.append(h)
         h = np.tanh(h_7)
-    out = np.sum(h**2)
+    out_1 = h**2
+    out = np.sum(out_1)
 
     # line 51: return np.sum(h**2)
-    dh = 2.0 * h
+    dh = unreduce(1.0, out_1) * 2 * h
     # line 49: for t in range(xs.shape[0]):
     dU = zero_adjoint(U)
     dW = zero_adjoint(W)
