@@ -8,18 +8,10 @@ import numpy as np
 
 from ..runtime.tangent_helpers import pad_tangent, tangent_items
 from .registry import d, tangent
+from .shapes import RESHAPES
 
 
-@tangent(
-    np.reshape,
-    np.ravel,
-    np.squeeze,
-    np.expand_dims,
-    np.atleast_1d,
-    np.atleast_2d,
-    np.ascontiguousarray,
-    "reshape",
-)
+@tangent(*RESHAPES)
 def _reshape(z, a, *args, **kwargs):
     d[z] += np.reshape(d[a], np.shape(z))
 

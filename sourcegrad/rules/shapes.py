@@ -13,8 +13,8 @@ from ..runtime.shape_helpers import (
 )
 from .registry import adjoint, d, nondifferentiable
 
-
-@adjoint(
+#: functions that only change the shape (the values keep their order)
+RESHAPES = (
     np.reshape,
     np.ravel,
     np.squeeze,
@@ -24,6 +24,9 @@ from .registry import adjoint, d, nondifferentiable
     np.ascontiguousarray,
     "reshape",
 )
+
+
+@adjoint(*RESHAPES)
 def _reshape(z, a, *args, **kwargs):
     d[a] += np.reshape(d[z], np.shape(a))
 
