@@ -418,7 +418,46 @@ def _compare(prog, plain, instrumented, stats):
                     f"{variant} d/d{'xys'[i]} (wrt={prog.wrt}):\n  sourcegrad {g!r}\n"
                     f"  finite differences {e!r}"
                 )
+    if stats["programs checked to second order"] < SECOND_ORDER_PROGRAMS:
+        stats["programs checked to second order"] += 1
+        got = df(*prog.args)
+        for i, g in zip(idxs, got if isinstance(prog.wrt, tuple) else (got,)):
+            _compare_second_order(plain, args, i, g, stats)
     return "ran"
+
+
+#: second order costs three more transforms per program: the first programs of each run only
+#: (all of them with SOURCEGRAD_RANDOM_PROGRAMS set)
+SECOND_ORDER_PROGRAMS = 10**9 if ENV_EXAMPLES else 8
+
+
+def _compare_second_order(plain, args, i, g, stats):
+    """Forward mode against the (checked) gradient, and the Hessian-vector product against
+    differences of the gradient along the same direction (when two step sizes agree, i.e. no
+    branch boundary is crossed)."""
+    x = args[i]
+    v = 0.7 if isinstance(x, float) else np.linspace(0.5, -0.9, np.size(x)).reshape(np.shape(x))
+    _, tangent = sg.jvp(plain.f, i)(*args, v)
+    expected = float(np.sum(np.asarray(g) * v))
+    if not np.isclose(tangent, expected, rtol=RTOL, atol=ATOL):
+        raise AssertionError(f"jvp d/d{'xys'[i]}: sourcegrad {tangent!r}, <grad, v> {expected!r}")
+    grad = sg.grad(plain.f, i)
+
+    def along(eps):
+        a = list(args)
+        a[i] = x + eps * v
+        plus = np.asarray(grad(*a))
+        a[i] = x - eps * v
+        return (plus - np.asarray(grad(*a))) / (2 * eps)
+
+    fine, coarse = along(1e-5), along(1e-4)
+    if not np.allclose(fine, coarse, rtol=1e-3, atol=1e-5):
+        stats["hvp near a branch boundary"] += 1
+        return
+    hv = np.asarray(sg.hvp(plain.f, i)(*args, v))
+    if not np.allclose(hv, fine, rtol=1e-4, atol=1e-5):
+        raise AssertionError(f"hvp d/d{'xys'[i]}: sourcegrad {hv!r}\n  differences {fine!r}")
+    stats["second order checked"] += 1
 
 
 def describe(prog: Program) -> str:
@@ -477,7 +516,8 @@ def run_programs(strategy, max_examples, refusals_allowed=False):
     )
     print(
         f"{stats['programs with data-dependent decisions']} programs took "
-        f"{stats['data-dependent decisions']} data-dependent decisions in all"
+        f"{stats['data-dependent decisions']} data-dependent decisions in all; second order "
+        f"(jvp and hvp) checked {stats['second order checked']} times"
     )
     if refusals_allowed:
         print(f"{len(refusals)} programs refused by sourcegrad (file:line given)")
