@@ -451,8 +451,12 @@ def _inline(body, keep, defs=None, uses=None):
     return False
 
 
-def _use_site(body, start, name):
+def _use_site(body, start, name, lineno=None):
+    """The index of the first statement from ``start`` that reads ``name``; with ``lineno``,
+    None as soon as a statement from another user line comes first."""
     for k in range(start, len(body)):
+        if lineno is not None and getattr(body[k], "lineno", None) != lineno:
+            return None
         for part in _read_parts(body[k]) if not isinstance(body[k], _COMPOUND) else [body[k]]:
             if any(
                 isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, gast.Load)
@@ -475,12 +479,11 @@ def _merge_accumulations(body):
         t = _simple_target(stmt)
         if t is None or not _is_adjoint(stmt):
             continue
-        j = _use_site(body, i + 1, t)
+        # one block per user line: the accumulation must come from the same line
+        j = _use_site(body, i + 1, t, getattr(stmt, "lineno", None))
         if j is None:
             continue
         nxt = body[j]
-        if getattr(nxt, "lineno", None) != getattr(stmt, "lineno", None):
-            continue  # keep one block per user line
         if not (
             _simple_target(nxt) == t
             and _is_adjoint(nxt)
@@ -513,13 +516,37 @@ def _removable(stmt) -> bool:
     )
 
 
+#: id(statement) -> names it reads, during one liveness analysis (statements do not change
+#: while it runs, and loops make it visit them many times)
+_READS: dict | None = None
+
+
 def _reads_of(stmt) -> set:
-    return {
+    cache = _READS
+    if cache is not None:
+        got = cache.get(id(stmt))
+        if got is not None:
+            return got
+    reads = {
         n.id
         for part in _read_parts(stmt)
         for n in S.walk(part)
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
     }
+    if cache is not None:
+        cache[id(stmt)] = reads
+    return reads
+
+
+def _liveness(body, **kwargs) -> set:
+    """:func:`_live_before` over a whole function body, with the reads of each statement
+    computed once."""
+    global _READS
+    _READS = {}
+    try:
+        return _live_before(body, set(), **kwargs)
+    finally:
+        _READS = None
 
 
 def _live_before(stmts, live, remove=False, dead_pops=None) -> set:
@@ -566,7 +593,7 @@ def _dead_tape(body) -> bool:
     """Drop each value saved on the tape whose restored copy nothing reads: its push in the
     forward sweep and its pop in the adjoint sweep."""
     dead: set = set()
-    _live_before(body, set(), dead_pops=dead)
+    _liveness(body, dead_pops=dead)
     if not dead:
         return False
 
@@ -588,7 +615,7 @@ def _dead_stores(body) -> bool:
     """Remove side-effect-free assignments whose value no later statement reads, on any
     path (a structured liveness analysis; loops iterate to a fixed point)."""
     before = sum(1 for _ in _walk_stmts(body))
-    _live_before(body, set(), remove=True)
+    _liveness(body, remove=True)
     return sum(1 for _ in _walk_stmts(body)) != before
 
 
