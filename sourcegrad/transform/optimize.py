@@ -244,12 +244,22 @@ def _drop_zero_resets(stmts, zeros, np_name, whole) -> None:
                 and users[-1] > i
             ):
                 continue
+            if not _same_init_before(stmts[:k], last):
+                continue  # the moved reset must read only names defined before the loop
             e = first.value.right
             if isinstance(first.value.op, gast.Sub):
                 e = gast.UnaryOp(op=gast.USub(), operand=e)
             first.value = e
             # the reset moves after the loop: whatever reads `a` there still sees zeros
             stmts.insert(k + 1, body.pop(users[-1]))
+
+
+def _same_init_before(before, reset) -> bool:
+    """Whether ``before`` (the statements ahead of the loop, same block) sets the reset's
+    target with exactly the reset's expression: then everything the reset reads is defined
+    when the loop ends, even when it ran no iteration."""
+    text = gast.dump(reset)
+    return any(isinstance(s, gast.Assign) and gast.dump(s) == text for s in before)
 
 
 def _only_zeroed_outside(stmts, loop, a, zeros, np_name) -> bool:
