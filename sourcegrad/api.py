@@ -27,7 +27,12 @@ from .transform.reverse import reverse
 from .transform.simplify import simplify
 
 _OPTIONS = {"optimize", "debug_hook", "with_forward", "with_gradients", "stable_gradients"}
-_INTERNAL_OPTIONS = {"select"}  # jvp of generated code: which part of the result to return
+_INTERNAL_OPTIONS = {"select"}
+#: the keyword a vjp's output gradient / a jvp's tangent may be passed by
+_SEED_KEYWORD = {
+    "vjp": "g_out",
+    "jvp": "t_in",
+}  # jvp of generated code: which part of the result to return
 
 
 def _signature(x):
@@ -211,7 +216,7 @@ class Transformed:
         return dict(zip(entry.tangent_params, ts))
 
     def __call__(self, *args, **kwargs):
-        seed_kw = {"vjp": "g_out", "jvp": "t_in"}.get(self.mode)
+        seed_kw = _SEED_KEYWORD.get(self.mode)
         if seed_kw is not None and seed_kw not in kwargs:
             if not args:
                 what = "output gradient" if self.mode == "vjp" else "tangent"
@@ -445,10 +450,10 @@ def jvp(f: Callable, wrt: int | Sequence[int] = 0, **options: Any) -> Transforme
 def jvp_of(fn: Callable, wrt):
     """The jvp of a function known only when the derivative runs: a nested ``def``, a lambda,
     or a function made by sourcegrad. Called as ``jvp_of(fn, wrt)(*args, t_in=t)``."""
-    from .higher import derivative_jvp, is_derivative
+    from .higher import _Jvp, is_derivative
 
     if is_derivative(fn):
-        return derivative_jvp(fn, wrt)
+        return _Jvp(fn, wrt)
     return _dynamic(fn, wrt, "jvp")
 
 

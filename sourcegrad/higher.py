@@ -92,34 +92,30 @@ class _Jvp:
         self.wrt = tuple(wrt) if self.wrt_tuple else (wrt,)
         self.__name__ = "jvp_" + getattr(base, "__name__", "f")
 
-    def _source_call(self, args):
-        *primal, t = args
+    def _transform(self, primal):
+        """The jvp transform of the base's generated function, its arguments and the base's
+        result packaging, for base arguments ``primal``."""
         fn, values, post = _source_call(self.base, tuple(primal))
-        n = len(primal)
-        off = _offset(self.base)
-        wrt = tuple(off + (i % n) for i in self.wrt)
-        jt = _jvp_of_generated(fn, wrt)
-        entry = jt._entry(values)
-        ts = tuple(t) if self.wrt_tuple else (t,)
-        return entry.source_fn, values + ts, lambda raw: (post(raw[0]), post(raw[1]))
-
-    def source(self, *args) -> str:
-        *primal, _ = args
-        fn, values, _ = _source_call(self.base, tuple(primal))
         off = _offset(self.base)
         wrt = tuple(off + (i % len(primal)) for i in self.wrt)
-        return _jvp_of_generated(fn, wrt).source(*values)
+        return _jvp_of_generated(fn, wrt), values, post
+
+    def _source_call(self, args):
+        *primal, t = args
+        jt, values, post = self._transform(primal)
+        ts = tuple(t) if self.wrt_tuple else (t,)
+        fn = jt._entry(values).source_fn
+        return fn, values + ts, lambda raw: (post(raw[0]), post(raw[1]))
+
+    def source(self, *args) -> str:
+        jt, values, _ = self._transform(args[:-1])
+        return jt.source(*values)
 
     def __call__(self, *args, t_in=None):
         if t_in is not None:
             args = args + (t_in,)
         fn, values, post = self._source_call(args)
         return post(_call(fn, values))
-
-
-def derivative_jvp(obj, wrt):
-    """``jvp_of`` for a function made by sourcegrad."""
-    return _Jvp(obj, wrt)
 
 
 # ---------------------------------------------------------------------- gradients of gradients
@@ -154,17 +150,21 @@ class Tower:
             self._g = g
         return g
 
-    def _build(self, values):
-        """The outermost generated function for arguments like ``values`` (arguments, then one
-        seed per direction). Each forward-mode level returns only the tangent of the level
-        below's gradient, so nothing the derivative does not need is computed."""
-        n = len(values) - len(self.dirs)
-        fn = self._grad()._entry(values[:n]).source_fn
+    def _outermost(self, values=None):
+        """The emitted outermost level for arguments like ``values`` (arguments, then one seed
+        per direction), rank-generic without ``values``. Each forward-mode level returns only
+        the tangent of the level below's gradient, so nothing the derivative does not need is
+        computed; each transforms the pure function of the level below."""
+        n = None if values is None else len(values) - len(self.dirs)
+        g = self._grad()
+        entry = g._generic() if values is None else g._entry(values[:n])
         for k, i in enumerate(self.dirs):
-            select = (1, 1) if k == 0 else (1,)
-            entry = _jvp_of_generated(fn, (i,), select)._entry(values[: n + k])
-            fn = entry.source_fn
-        return entry.fn  # the optimized outermost level runs
+            jt = _jvp_of_generated(entry.source_fn, (i,), (1, 1) if k == 0 else (1,))
+            entry = jt._generic() if values is None else jt._entry(values[: n + k])
+        return entry
+
+    def _build(self, values):
+        return self._outermost(values).fn  # the optimized outermost level runs
 
     def _entry(self, values):
         from .api import _signature
@@ -215,20 +215,8 @@ class Tower:
         """The generated source of the outermost forward-mode transform; rank-generic without
         ``args``."""
         if not args:
-            fn = self._grad()._generic().source_fn
-            jt = None
-            for k, i in enumerate(self.dirs):
-                jt = _jvp_of_generated(fn, (i,), (1, 1) if k == 0 else (1,))
-                fn = jt._generic().source_fn
-            return jt._generic().pretty()
-        values = tuple(args) + self._seeds(args, seeds)
-        n = len(args)
-        self._entry(values)
-        fn = self._grad()._entry(values[:n]).source_fn
-        for k, i in enumerate(self.dirs):
-            jt = _jvp_of_generated(fn, (i,), (1, 1) if k == 0 else (1,))
-            fn = jt._entry(values[: n + k]).source_fn
-        return jt._entry(values[: n + len(self.dirs) - 1]).pretty()
+            return self._outermost().pretty()
+        return self._outermost(tuple(args) + self._seeds(args, seeds)).pretty()
 
 
 _TOWERS: dict = {}
@@ -335,15 +323,6 @@ def derivative_vjp(d, wrt):
         f"{getattr(d, '__name__', d)!r} is called inside a function being differentiated in "
         "reverse mode; only gradients (grad(f)) can be used there"
     )
-
-
-def _generic_fn(obj):
-    """The rank-generic generated function of a derivative object (no example arguments)."""
-    from .api import Transformed
-
-    if isinstance(obj, Transformed):
-        return obj._generic().source_fn
-    return _jvp_of_generated(_generic_fn(obj.base), obj.wrt)._generic().source_fn
 
 
 def source_of_order(f, wrt, order: int, args: tuple) -> str:

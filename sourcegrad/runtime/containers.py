@@ -65,19 +65,8 @@ _EMPTY: dict = {}
 
 def _build(like, parts, seen):
     whole = parts.get((), None)
-    if whole is not None and len(parts) == 1:
-        g = whole
-        # the common case, decided with attribute reads only: a fresh array of the right kind
-        if (
-            type(g) is type(like)
-            and type(like) is np.ndarray
-            and g.shape == like.shape
-            and g.dtype == like.dtype
-            and g.base is None
-            and id(g) not in seen
-        ):
-            seen.add(id(g))
-            return g
+    if whole is not None and len(parts) == 1 and _owned(like, whole, seen):
+        return whole
     t = type(like)
     if whole is None and (t is dict or t is list):
         grouped: dict = {}
@@ -150,8 +139,9 @@ def _fresh(like, g, seen):
     return g
 
 
-def _leaf(like, g, seen):
-    """One gradient leaf: ``g`` itself when it is a fresh array of ``like``'s kind."""
+def _owned(like, g, seen) -> bool:
+    """The common case, decided with attribute reads only: ``g`` is a fresh array of
+    ``like``'s kind that no other leaf holds (then it is recorded as held)."""
     if (
         type(g) is np.ndarray
         and type(like) is np.ndarray
@@ -161,6 +151,13 @@ def _leaf(like, g, seen):
         and id(g) not in seen
     ):
         seen.add(id(g))
+        return True
+    return False
+
+
+def _leaf(like, g, seen):
+    """One gradient leaf: ``g`` itself when it is a fresh array of ``like``'s kind."""
+    if _owned(like, g, seen):
         return g
     if isinstance(like, float):
         return float(g)
