@@ -58,6 +58,26 @@ def _signature(x):
     return t
 
 
+def _one_scalar(args, wrt) -> bool:
+    """Whether the gradient is taken with respect to a single float (a Python float, a NumPy
+    floating scalar, or a 0-d floating array)."""
+    if args is None or len(wrt) != 1 or wrt[0] >= len(args):
+        return False
+    x = args[wrt[0]]
+    if type(x) is float:
+        return True
+    return isinstance(x, (np.generic, np.ndarray)) and x.ndim == 0 and x.dtype.kind == "f"
+
+
+def _as_gradient(x, t):
+    """The tangent ``t`` of a scalar as the gradient of the scalar input ``x``, as reverse
+    mode gives it (:func:`gradient_like`): a float for a float, else a new 0-d array of x's
+    dtype."""
+    if isinstance(x, float):  # NumPy's float64 scalars too
+        return float(t)
+    return np.array(t, dtype=x.dtype)
+
+
 def _leaves(x, path=()):
     if is_container(x):
         for k, v in children(x):
@@ -94,6 +114,10 @@ class Transformed:
             raise SourcegradError("debug_hook is not available yet in this version of sourcegrad")
         if self.stable:
             self._local = threading.local()  # per thread: signature -> gradient arrays
+        #: a gradient of a method-less function, nothing but the gradient (and value) returned
+        self._plain = (
+            mode == "grad" and not has_aux and not self.stable and not self.bound_self
+        ) and self.with_gradients
         self._parsed: Parsed | None = None
         self._cache: dict = {}
         self._lock = threading.Lock()
@@ -144,8 +168,46 @@ class Transformed:
         pure = emit(der)
         if not self.options.get("optimize", True):
             return pure
-        run = emit(optimize(der, args))
+        run = None
+        if self.mode == "grad" and not self.has_aux and _one_scalar(args, wrt):
+            run = self._forward_gradient(wrt, args)
+        if run is None:
+            run = emit(optimize(der, args))
         run.pure = pure
+        return run
+
+    def _forward_gradient(self, wrt, args) -> Emitted | None:
+        """The gradient with respect to one scalar, run in forward mode: one sweep with its
+        tangent alongside, no tape (what a hand-written derivative of a scalar function does).
+        None where forward mode cannot be built; the reverse-mode derivative runs then."""
+        try:  # a core of its own: the reverse pass rewrites the one it was given
+            analysis = analyze(
+                normalize(self._parse()), wrt, args, whole_output=True, mode="forward"
+            )
+            der = forward(analysis, ())
+            simplify(der)
+            run = emit(optimize(der, args))
+        except SourcegradError:
+            return None
+        (i,), (param,) = wrt, run.tangent_params
+        x = args[i]
+        jvp = run.fn
+        if type(x) is float:
+            jvp.__kwdefaults__ = {param: 1.0}  # the seed tangent, without a keyword per call
+
+            def gradient(*a):
+                value, t = jvp(*a)
+                return value, float(t)
+
+        else:
+            jvp.__kwdefaults__ = {param: x.dtype.type(1) if isinstance(x, np.generic) else None}
+
+            def gradient(*a):
+                x = a[i]
+                value, t = jvp(*a, **{param: np.ones_like(x)}) if type(x) is np.ndarray else jvp(*a)
+                return value, _as_gradient(x, t)
+
+        run.fn = gradient
         return run
 
     def _check_wrt_args(self, parsed, core, wrt, args):
@@ -216,6 +278,23 @@ class Transformed:
         return dict(zip(entry.tangent_params, ts))
 
     def __call__(self, *args, **kwargs):
+        if self._plain and not kwargs:  # the common case, with as little work as possible
+            entry = self._cache.get(tuple([_signature(a) for a in args]))
+            if entry is None:
+                entry = self._entry(args)
+            try:
+                value, grads = entry.fn(*args)
+            except SourcegradError:
+                raise
+            except Exception as exc:
+                self._explain(exc, entry, args)
+                raise
+            if type(value) is not float and getattr(value, "ndim", None) != 0:
+                if np.ndim(value) != 0:
+                    self._non_scalar(value)
+            if self.wrt_tuple and len(self.wrt) == 1:
+                grads = (grads,)
+            return (value, grads) if self.with_value else grads
         seed_kw = _SEED_KEYWORD.get(self.mode)
         if seed_kw is not None and seed_kw not in kwargs:
             if not args:

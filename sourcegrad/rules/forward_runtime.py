@@ -26,6 +26,7 @@ from ..runtime.helpers import (
 )
 from ..runtime.linalg_helpers import (
     batch_scale,
+    contract,
     uncholesky,
     undot_left,
     undot_right,
@@ -155,6 +156,12 @@ def _untensordot_left(z, g, a, b, axes):
 def _untensordot_right(z, g, a, b, axes):
     d[z] += untensordot_right(d[g], a, b, axes)
     d[z] += untensordot_right(g, d[a], b, axes)
+
+
+@tangent(contract)
+def _contract(z, subscripts, a, b):
+    d[z] += contract(subscripts, d[a], b)
+    d[z] += contract(subscripts, a, d[b])
 
 
 @tangent(uneinsum)

@@ -14,15 +14,19 @@ class Shape(tuple):
 
 
 def shape_of(x):
-    """The shape of ``x`` as a :class:`Shape`."""
-    return Shape(np.shape(x))
+    """The shape of ``x`` as a :class:`Shape` (``x`` itself when it is one)."""
+    return x if type(x) is Shape else Shape(np.shape(x))
 
 
 def sum_to(g, x):
     """``g`` summed over the axes along which ``x`` was broadcast, so it has ``x``'s shape
     (``x`` may also be a :class:`Shape`)."""
-    shape = x if isinstance(x, Shape) else np.shape(x)
-    gshape = np.shape(g)
+    shape = getattr(x, "shape", None)  # attribute first: np.shape costs a dispatch
+    if shape is None:
+        shape = x if isinstance(x, Shape) else np.shape(x)
+    gshape = getattr(g, "shape", None)
+    if gshape is None:
+        gshape = np.shape(g)
     if gshape == shape:
         return g
     if len(gshape) < len(shape) or not hasattr(g, "dtype"):

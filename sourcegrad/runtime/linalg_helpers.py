@@ -6,6 +6,8 @@ form would not fit on a line; where ranks are known the rules emit plain ``@`` i
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..errors import SourcegradError
@@ -100,8 +102,49 @@ def untensordot_right(g, a, b, axes):
     return np.transpose(t, np.argsort(current))
 
 
-def uneinsum(g, subscripts, operands):
-    """Adjoints of every operand of ``np.einsum(subscripts, *operands)``."""
+@functools.lru_cache(maxsize=512)
+def _contraction(subscripts: str, ndim_a: int, ndim_b: int):
+    """``(axes_a, axes_b, perm)`` when ``np.einsum(subscripts, a, b)`` is
+    ``np.transpose(np.tensordot(a, b, (axes_a, axes_b)), perm)`` (``perm`` None: no
+    transpose); None when it is not a plain contraction (a batch or diagonal axis, an axis
+    summed within one operand, ``...``)."""
+    spec = subscripts.replace(" ", "")
+    if "..." in spec or spec.count(",") != 1:
+        return None
+    if "->" in spec:
+        ins, out = spec.split("->")
+    else:
+        ins = spec
+        letters = ins.replace(",", "")
+        out = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    ta, tb = ins.split(",")
+    if (len(ta), len(tb)) != (ndim_a, ndim_b):
+        return None
+    if len(set(ta)) != len(ta) or len(set(tb)) != len(tb) or len(set(out)) != len(out):
+        return None
+    shared = [c for c in ta if c in tb]
+    free = [c for c in ta if c not in tb] + [c for c in tb if c not in ta]
+    if any(c in out for c in shared) or sorted(free) != sorted(out):
+        return None
+    perm = tuple(free.index(c) for c in out)
+    axes = ([ta.index(c) for c in shared], [tb.index(c) for c in shared])
+    return axes[0], axes[1], (None if perm == tuple(range(len(perm))) else perm)
+
+
+def contract(subscripts, a, b):
+    """``np.einsum(subscripts, a, b)``, through ``np.tensordot`` (BLAS) when it is a plain
+    contraction of two operands, as most are; equal up to rounding."""
+    plan = _contraction(subscripts, np.ndim(a), np.ndim(b))
+    if plan is None:
+        return np.einsum(subscripts, a, b)
+    axes_a, axes_b, perm = plan
+    out = np.tensordot(a, b, (axes_a, axes_b))
+    return out if perm is None else np.transpose(out, perm)
+
+
+def uneinsum(g, subscripts, operands, needed=None):
+    """Adjoints of the operands of ``np.einsum(subscripts, *operands)``: of every one, or of
+    those whose flag in ``needed`` is true (None in the other places)."""
     if "..." in subscripts:
         raise SourcegradError(
             "the derivative of np.einsum with '...' is not supported; name every axis"
@@ -116,13 +159,19 @@ def uneinsum(g, subscripts, operands):
     ins = ins.split(",")
     grads = []
     for i, (term, x) in enumerate(zip(ins, operands)):
+        if needed is not None and not needed[i]:
+            grads.append(None)
+            continue
         others = [(t, o) for j, (t, o) in enumerate(zip(ins, operands)) if j != i]
         # letters of x that appear nowhere else (summed out) are restored by broadcasting
         present = set(out) | {c for t, _ in others for c in t}
         seen_term = "".join(dict.fromkeys(term))
         target = "".join(c for c in seen_term if c in present)
         expr = ",".join([out] + [t for t, _ in others]) + "->" + target
-        gx = np.einsum(expr, g, *[o for _, o in others])
+        if len(others) == 1:
+            gx = contract(expr, g, others[0][1])
+        else:
+            gx = np.einsum(expr, g, *[o for _, o in others])
         if target != seen_term:
             gx = np.expand_dims(gx, [seen_term.index(c) for c in seen_term if c not in present])
             shape = [np.shape(x)[term.index(c)] for c in seen_term]

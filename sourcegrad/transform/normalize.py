@@ -635,6 +635,10 @@ class _Normalizer:
         if isinstance(node, gast.Name) and node.id in self.path_of_user():
             root, prefix = self.path_of[self.env[node.id]]
             return root, prefix + keys, self.path_syntax[(root, prefix)] + syntax
+        if isinstance(node, gast.Name) and node.id not in self.env and node.id in self.path_of:
+            # a temporary holding a path read: `W0, W1 = p["W"]` reads p["W"][0], p["W"][1]
+            root, prefix = self.path_of[node.id]
+            return root, prefix + keys, self.path_syntax[(root, prefix)] + syntax
         if not (isinstance(node, gast.Name) and node.id in self.params):
             return None
         if self.env.get(node.id) != node.id:

@@ -114,6 +114,8 @@ class _Reverse:
         self.shape_only = self.recorded & _shape_only_reads(adjoint, self.refs)
         forward = self.fwd_block(main, top=True)
         adjoint = self.resolve_pops(adjoint)
+        for stmt in adjoint:
+            stmt.sg_sweep = True  # where the adjoint sweep starts, for the optimize pass
         if self.tape is not None:
             start = S.assign(self.tape, gast.List(elts=[], ctx=gast.Load()), core.node.lineno)
             start.sg_pure = False
@@ -633,8 +635,9 @@ def _assigned_in_loop(loop) -> set:
     return out
 
 
-def _shape_only_reads(stmts, refs) -> set:
-    """Names that the statements read only as the shape argument of ``sum_to``."""
+def _shape_only_reads(stmts, refs, np_name=None) -> set:
+    """Names that the statements read only as the shape argument of ``sum_to`` (or, given
+    the name NumPy goes by, in ``np.shape(x)``)."""
     sum_to_name = refs.by_id.get(id(NAMESPACE["sum_to"]))
     total: dict = {}
     as_shape: dict = {}
@@ -642,16 +645,31 @@ def _shape_only_reads(stmts, refs) -> set:
         for n in S.walk(stmt):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
                 total[n.id] = total.get(n.id, 0) + 1
-            if (
-                isinstance(n, gast.Call)
-                and isinstance(n.func, gast.Name)
-                and n.func.id == sum_to_name
-                and len(n.args) == 2
-                and isinstance(n.args[1], gast.Name)
-            ):
-                x = n.args[1].id
+            x = _shape_read(n, sum_to_name, np_name)
+            if x is not None:
                 as_shape[x] = as_shape.get(x, 0) + 1
     return {x for x, k in as_shape.items() if total.get(x) == k}
+
+
+def _shape_read(n, sum_to_name, np_name):
+    """``x`` when ``n`` is ``sum_to(g, x)`` or ``np.shape(x)`` (with ``np_name``)."""
+    if not isinstance(n, gast.Call):
+        return None
+    f = n.func
+    if isinstance(f, gast.Name) and f.id == sum_to_name and len(n.args) == 2:
+        x = n.args[1]
+    elif (
+        np_name is not None
+        and isinstance(f, gast.Attribute)
+        and f.attr == "shape"
+        and isinstance(f.value, gast.Name)
+        and f.value.id == np_name
+        and len(n.args) == 1
+    ):
+        x = n.args[0]
+    else:
+        return None
+    return x.id if isinstance(x, gast.Name) else None
 
 
 def _overwritable(stmts, params) -> set:

@@ -271,6 +271,9 @@ class _Fold(gast.NodeTransformer):
         if isinstance(op, gast.Pow) and _num(right) and right.value == 1:
             self.changed = True
             return left
+        if isinstance(op, gast.Add) and _same_product(left, right):
+            self.changed = True  # the product rule of x * x: dx * x + x * dx
+            return gast.BinOp(left=S.const(2.0), op=gast.Mult(), right=left)
         if isinstance(op, gast.Add):
             positive = _strip_negation(right)
             if positive is not None:
@@ -331,6 +334,22 @@ class _Fold(gast.NodeTransformer):
         return n
 
 
+def _same_product(a, b) -> bool:
+    """Whether ``a`` and ``b`` are the same name, or the same elementwise product of two
+    names in either order (``p * q``, ``q * p``)."""
+
+    def factors(e):
+        if isinstance(e, gast.BinOp) and isinstance(e.op, gast.Mult):
+            if isinstance(e.left, gast.Name) and isinstance(e.right, gast.Name):
+                return sorted((e.left.id, e.right.id))
+        return None
+
+    if isinstance(a, gast.Name) and isinstance(b, gast.Name):
+        return a.id == b.id  # b + b
+    fa = factors(a)
+    return fa is not None and fa == factors(b)
+
+
 def _strip_negation(e):
     """``e`` without its leading minus (``-a * b / c`` -> ``a * b / c``), or None."""
     if isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.USub):
@@ -381,6 +400,12 @@ def _scalar_broadcasts(body, der):
 
         def visit_BinOp(self, n):
             self.generic_visit(n)
+            if isinstance(n.op, gast.Div) and is_scalar_unreduce(n.left):
+                target = shape_key(der.analysis, adj_of, n.left.args[1])
+                if target is not None and shape_key(der.analysis, adj_of, n.right) == target:
+                    self.changed = True  # unreduce(c, x) / e -> c / e
+                    n.left = n.left.args[0]
+                return n
             if not isinstance(n.op, gast.Mult):
                 return n
             fs = factors(n)
@@ -401,10 +426,44 @@ def _scalar_broadcasts(body, der):
             return n
 
     t = T()
+    changed = _spread_scalar_seeds(body, is_scalar_unreduce, T)
     for stmt in _walk_stmts(body):
         if _is_adjoint(stmt) and isinstance(stmt, gast.Assign):
             stmt.value = t.visit(stmt.value)
-    return t.changed
+    return t.changed or changed
+
+
+def _spread_scalar_seeds(body, is_scalar_unreduce, fold) -> bool:
+    """``g = unreduce(c, x)`` (an array of c, e.g. the adjoint of a full sum) read by several
+    statements: put the call in each of them when the scalar rules of ``fold`` then remove
+    it from every one, so the array is never made."""
+    changed = False
+    defs = _defs(body)
+    stmts = list(_walk_stmts(body))
+    for stmt in stmts:
+        g = _simple_target(stmt)
+        if not (_is_adjoint(stmt) and g and defs.get(g) == 1 and is_scalar_unreduce(stmt.value)):
+            continue
+        users = [u for u in stmts if u is not stmt and g in _reads_of(u)]
+        if not users or not all(
+            isinstance(u, gast.Assign)
+            and _is_adjoint(u)
+            and not isinstance(u.targets[0], gast.Subscript)
+            for u in users
+        ):
+            continue
+        trials = []
+        for u in users:
+            value = S.rename(S.clone(u.value), {g: stmt.value})
+            value = fold().visit(value)
+            if any(is_scalar_unreduce(n) for n in S.walk(value)):
+                break
+            trials.append(value)
+        else:
+            for u, value in zip(users, trials):
+                u.value = value
+            changed = True
+    return changed
 
 
 # --------------------------------------------------------------------------- inlining

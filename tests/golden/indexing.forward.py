@@ -16,10 +16,6 @@ def jvp_indexing(x, idx, *, dx):
     # line 37: return np.sum(a) + np.sum(b * b) + np.sum(c**3) + x[2, 1] + np.sum(np.sin(d))
     out = np.sum(a) + np.sum(b * b) + np.sum(c**3) + x[2, 1] + out_11
     dout = (
-        np.sum(da)
-        + np.sum(db * b + b * db)
-        + np.sum(dc * 3 * c**2)
-        + dx[2, 1]
-        + dout_11
+        np.sum(da) + np.sum(2.0 * (db * b)) + np.sum(dc * 3 * c**2) + dx[2, 1] + dout_11
     )
     return (out, dout)

@@ -3,15 +3,13 @@ def d_indexing(x, idx):
     b = x[1:, ::2]
     c = x[:, None, 1]
     d = x[idx]
-    out_2 = b * b
-    out = np.sum(a) + np.sum(out_2) + np.sum(c**3) + x[2, 1] + np.sum(np.sin(d))
+    out = np.sum(a) + np.sum(b * b) + np.sum(c**3) + x[2, 1] + np.sum(np.sin(d))
 
     # line 37: return np.sum(a) + np.sum(b * b) + np.sum(c**3) + x[2, 1] + np.sum(np.sin(d))
     dd = np.cos(d)
     dx = unindex(1.0, x, (2, 1))
     dc = 3.0 * c**2
-    dout_2 = unreduce(1.0, out_2)
-    db = dout_2 * b + b * dout_2
+    db = 2.0 * b
     da = unreduce(1.0, a)
     # line 36: d = x[idx]
     dx = dx + unindex(dd, x, idx)

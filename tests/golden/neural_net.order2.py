@@ -41,7 +41,7 @@ def jvp_d_neural_net(params, x, y, *, tparams):
     # line 22: dh2_2 = dh2 * (1.0 - h2 * h2)
     dh2_2_2 = 1.0 - h2 * h2
     dh2_2 = dh2 * dh2_2_2
-    tdh2_2 = tdh2 * dh2_2_2 + dh2 * -(th2 * h2 + h2 * th2)
+    tdh2_2 = tdh2 * dh2_2_2 + dh2 * -(2.0 * (th2 * h2))
     # line 23: dh2_1 = sum_to(dh2_2, h2_1)
     dh2_1 = sum_to(dh2_2, h2_1)
     tdh2_1 = sum_to(tdh2_2, h2_1)
@@ -56,7 +56,7 @@ def jvp_d_neural_net(params, x, y, *, tparams):
     tdW1 = th1.T @ dh2_1 + dW1_1 @ tdh2_1
     # line 28: dh1_2 = dh1 * (1.0 - h1 * h1)
     dh1_2_2 = 1.0 - h1 * h1
-    tdh1_2 = tdh1 * dh1_2_2 + dh1 * -(th1 * h1 + h1 * th1)
+    tdh1_2 = tdh1 * dh1_2_2 + dh1 * -(2.0 * (th1 * h1))
     # line 29: db0 = sum_to(dh1_2, b0)
     tdb0 = sum_to(tdh1_2, b0)
     dW0_1 = x.T

@@ -90,7 +90,7 @@ def jvp_d_rnn(params, xs, *, tparams):
         # line 36: dh_7 = dh * (1.0 - h * h)
         dh_7_2 = 1.0 - h * h
         dh_7 = dh * dh_7_2
-        tdh_7 = tdh * dh_7_2 + dh * -(th * h + h * th)
+        tdh_7 = tdh * dh_7_2 + dh * -(2.0 * (th * h))
         # line 37: h = tape.pop()
         h = tape[-1]
         th = ttape[-1]

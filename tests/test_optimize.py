@@ -1,0 +1,199 @@
+"""The optimize pass and the code that runs: each rewrite is visible in the running source,
+leaves the shown (pure) derivative alone, and gives the results of the pure derivative
+(``optimize=False``) and of central differences."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import sourcegrad as sg
+from sourcegrad.runtime.linalg_helpers import contract, uneinsum
+
+from .fd import numerical_grad
+
+
+def _running(f, *args):
+    return sg.show(f, args=args, optimized=True)
+
+
+def _same(a, b, rtol=1e-12):
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for k in a:
+            _same(a[k], b[k], rtol)
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            _same(x, y, rtol)
+    else:
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-14)
+
+
+# ----------------------------------------------------------------- einsum as tensordot
+SPECS = [
+    "nchw,co->nhwo",  # a convolution tap
+    "nhwo,nchw->co",  # its kernel gradient: a transposed result
+    "ij,jk->ik",
+    "ij,jk->ki",
+    "ij,kj",  # implicit output
+    "i,i->",
+    "i,j->ij",
+    "ij,j->i",
+    "bij,bjk->bik",  # a batch axis: einsum itself
+    "ii,i->i",  # a diagonal: einsum itself
+    "ij,jk->i",  # k summed within one operand: einsum itself
+]
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_contract_is_einsum(spec, rng):
+    sizes = dict(zip("bchijknow", (2, 3, 4, 5, 5, 3, 2, 4, 3)))
+    ins = spec.split("->")[0].split(",")
+    a, b = (rng.standard_normal([sizes[c] for c in term]) for term in ins)
+    np.testing.assert_allclose(contract(spec, a, b), np.einsum(spec, a, b), rtol=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_contract_is_einsum_for_random_specs(data):
+    letters = "abcde"
+    ta = "".join(data.draw(st.permutations(letters))[: data.draw(st.integers(0, 3))])
+    tb = "".join(data.draw(st.permutations(letters))[: data.draw(st.integers(0, 3))])
+    free = sorted(set(ta) ^ set(tb))
+    out = "".join(data.draw(st.permutations(free))) if free else ""
+    spec = f"{ta},{tb}->{out}"
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16)))
+    sizes = dict(zip(letters, (2, 3, 1, 4, 2)))
+    a = rng.standard_normal([sizes[c] for c in ta])
+    b = rng.standard_normal([sizes[c] for c in tb])
+    np.testing.assert_allclose(contract(spec, a, b), np.einsum(spec, a, b), rtol=1e-12, atol=1e-14)
+
+
+def test_uneinsum_computes_only_the_adjoints_asked_for(rng):
+    a, b = rng.standard_normal((4, 3)), rng.standard_normal((3, 5))
+    g = rng.standard_normal((4, 5))
+    both = uneinsum(g, "ij,jk->ik", (a, b))
+    only_b = uneinsum(g, "ij,jk->ik", (a, b), (False, True))
+    assert only_b[0] is None
+    np.testing.assert_allclose(only_b[1], both[1], rtol=1e-12)
+
+
+def conv_loss(K, x):
+    """Nine shifted slices of x times the taps of K: the tape keeps views and shapes."""
+    h = 0.0
+    for i in range(3):
+        for j in range(3):
+            h = h + np.einsum("nchw,co->nhwo", x[:, :, i : i + 4, j : j + 4], K[i, j])
+    return np.sum(np.tanh(h))
+
+
+def test_convolution_loop_runs_lean_and_agrees(rng):
+    K = rng.standard_normal((3, 3, 2, 3)) * 0.3
+    x = rng.standard_normal((2, 2, 6, 6))
+    running = _running(conv_loss, K, x)
+    assert "contract(" in running  # the einsums run through tensordot
+    assert "(False, True)" in running  # x's adjoint is not computed
+    assert "shape_of(h_5)" in running  # the einsum results are not kept for their shapes
+    assert "contract(" not in sg.show(conv_loss, args=(K, x))  # the shown code is unchanged
+    got = sg.grad(conv_loss)(K, x)
+    _same(got, sg.grad(conv_loss, optimize=False)(K, x), rtol=1e-10)
+    np.testing.assert_allclose(got, numerical_grad(conv_loss, (K, x), 0), rtol=1e-6, atol=1e-8)
+
+
+# ----------------------------------------------------------------- scalar inputs
+def newton_cbrt(a, tol):
+    if a > 1.0:
+        x = a
+    else:
+        x = 1.0
+    step = x
+    while abs(step) > tol * x:
+        step = (x * x * x - a) / (3.0 * x * x)
+        x = x - step
+    return x
+
+
+@pytest.mark.parametrize(
+    "a", [20.0, 0.5, np.float32(20.0), np.float64(3.0), np.array(20.0), np.array(8.0, np.float32)]
+)
+def test_gradient_of_one_scalar_runs_in_forward_mode(a):
+    tol = 1e-6 if np.result_type(a) == np.float32 else 1e-14
+    df = sg.value_and_grad(newton_cbrt)
+    value, g = df(a, tol)
+    pure_value, pure_g = sg.value_and_grad(newton_cbrt, optimize=False)(a, tol)
+    assert type(g) is type(pure_g) or isinstance(g, type(pure_g))
+    assert np.result_type(g) == np.result_type(a)
+    rtol = 1e-5 if np.result_type(a) == np.float32 else 1e-12
+    np.testing.assert_allclose(g, pure_g, rtol=rtol)
+    np.testing.assert_allclose(value, pure_value, rtol=rtol)
+    x = float(a) ** (1 / 3) if float(a) > 1.0 else None
+    if x is not None:
+        np.testing.assert_allclose(g, 1.0 / (3.0 * x * x), rtol=10 * rtol)
+    running = _running(newton_cbrt, a, tol)
+    assert running.startswith("def jvp_newton_cbrt")  # no tape: one sweep with the tangent
+    assert "tape" not in running
+    assert sg.show(newton_cbrt, args=(a, tol)).startswith("def d_newton_cbrt")
+
+
+def test_forward_mode_gradient_of_a_scalar_in_a_container_call():
+    def f(x, c):
+        return np.sum(np.sin(x * c["w"]))
+
+    xs = np.linspace(0.0, 1.0, 5)
+    g = sg.grad(f, 1)(xs, {"w": 0.7})
+    np.testing.assert_allclose(g["w"], np.sum(np.cos(xs * 0.7) * xs), rtol=1e-12)
+    np.testing.assert_allclose(sg.grad(f, 0)(0.3, {"w": 0.7}), 0.7 * np.cos(0.21), rtol=1e-12)
+
+
+# ----------------------------------------------------------------- containers and sums
+def unpacking_mlp(params, x):
+    W0, W1 = params["W"]
+    b0, b1 = params["b"]
+    h = np.tanh(x @ W0 + b0)
+    return np.sum((h @ W1 + b1) ** 2)
+
+
+def test_unpacked_list_parameters_are_read_by_path(rng):
+    params = {
+        "W": [rng.standard_normal((4, 3)), rng.standard_normal((3, 2))],
+        "b": [rng.standard_normal(3), rng.standard_normal(2)],
+    }
+    x = rng.standard_normal((5, 4))
+    shown = sg.show(unpacking_mlp, args=(params, x))
+    assert 'params["W"][0]' in shown and "unindex" not in shown  # no zeros for other leaves
+    g = sg.grad(unpacking_mlp)(params, x)
+    for key, i in itertools.product(("W", "b"), (0, 1)):
+
+        def leaf(v, key=key, i=i):
+            p = {k: list(vs) for k, vs in params.items()}
+            p[key][i] = v
+            return unpacking_mlp(p, x)
+
+        want = numerical_grad(leaf, (params[key][i],), 0)
+        np.testing.assert_allclose(g[key][i], want, rtol=1e-6, atol=1e-8)
+
+
+def test_full_sums_run_as_add_reduce_for_numpy_arguments(rng):
+    def f(x):
+        return np.sum(np.sin(x)) * np.sum(x * x)
+
+    x = rng.standard_normal(6)
+    running = _running(f, x)
+    assert "np.add.reduce(" in running and "np.add.reduce(" not in sg.show(f, args=(x,))
+    _same(sg.grad(f)(x), sg.grad(f, optimize=False)(x))
+    np.testing.assert_allclose(sg.grad(f)(x), numerical_grad(f, (x,), 0), rtol=1e-6)
+
+
+def test_the_adjoint_of_a_full_sum_is_never_an_array_of_ones(rng):
+    def f(x, a):
+        return np.sum(np.tanh(x * a) * np.exp(-x * x) + np.log1p(x * x))
+
+    x = rng.standard_normal(7)
+    shown = sg.show(f, args=(x, 1.5))
+    assert "unreduce" not in shown
+    np.testing.assert_allclose(sg.grad(f)(x, 1.5), numerical_grad(f, (x, 1.5), 0), rtol=1e-6)
