@@ -8,6 +8,7 @@ signature lookup.
 
 from __future__ import annotations
 
+import os
 import threading
 import types
 from collections.abc import Callable, Sequence
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .errors import NonScalarOutputError, SourcegradError, WrtTypeError
-from .runtime.containers import children, is_container
+from .runtime.containers import children, is_container, signature_guard
 from .transform.analysis import analyze
 from .transform.emit import Emitted, emit
 from .transform.forward import forward
@@ -24,6 +25,7 @@ from .transform.normalize import normalize
 from .transform.optimize import optimize
 from .transform.parse import Parsed, parse
 from .transform.reverse import reverse
+from .transform.shapes import concrete_shapes
 from .transform.simplify import simplify
 
 _OPTIONS = {"optimize", "debug_hook", "with_forward", "with_gradients", "stable_gradients"}
@@ -36,10 +38,11 @@ _SEED_KEYWORD = {
 
 
 def _signature(x):
-    """What a derivative is specialised to: container structure, ranks, dtypes, array types."""
+    """What a running derivative is specialised to: container structure, shapes, dtypes,
+    array types."""
     t = type(x)
     if t is np.ndarray:
-        return (x.ndim, x.dtype.char)
+        return (x.shape, x.dtype.char)
     if t is float:
         return "f"
     if t is dict:
@@ -52,10 +55,32 @@ def _signature(x):
         return (t,) + tuple([_signature(v) for v in x])
     if isinstance(x, dict):
         return (t,) + tuple([(k, _signature(v)) for k, v in x.items()])
-    nd = getattr(x, "ndim", None)
-    if nd is not None:
-        return (t, nd, x.dtype.char)
+    shape = getattr(x, "shape", None)
+    if shape is not None:
+        return (t, tuple(shape), x.dtype.char)
     return t
+
+
+def _rank_signature(x):
+    """:func:`_signature` with ranks in place of shapes: what a derivative's rules need."""
+    t = type(x)
+    if t is dict:
+        return ("d",) + tuple([(k, _rank_signature(v)) for k, v in x.items()])
+    if isinstance(x, (list, tuple)):
+        return (t,) + tuple([_rank_signature(v) for v in x])
+    if isinstance(x, dict):
+        return (t,) + tuple([(k, _rank_signature(v)) for k, v in x.items()])
+    nd = getattr(x, "ndim", None)
+    if nd is not None and not isinstance(x, (float, int)):
+        return (t, nd, x.dtype.char)
+    return _signature(x)
+
+
+#: a running derivative is specialised to the argument shapes on the call that sees them for
+#: this many times (the first calls run the derivative specialised to ranks only, so that
+#: shapes seen once cost no transformation); at most MAX_SPECIALISED shape signatures each
+SPECIALISE_AFTER = int(os.environ.get("SOURCEGRAD_SPECIALISE_AFTER", "2"))
+MAX_SPECIALISED = 8
 
 
 def _one_scalar(args, wrt) -> bool:
@@ -76,6 +101,11 @@ def _as_gradient(x, t):
     if isinstance(x, float):  # NumPy's float64 scalars too
         return float(t)
     return np.array(t, dtype=x.dtype)
+
+
+def _calls_shape_helpers(run: Emitted) -> bool:
+    """Whether the running code calls a helper that shape specialisation may remove."""
+    return "sum_to(" in run.text or "unreduce(" in run.text
 
 
 def _leaves(x, path=()):
@@ -119,7 +149,13 @@ class Transformed:
             mode == "grad" and not has_aux and not self.stable and not self.bound_self
         ) and self.with_gradients
         self._parsed: Parsed | None = None
-        self._cache: dict = {}
+        self._cache: dict = {}  # shape signature -> running derivative
+        self._ranked: dict = {}  # rank signature -> derivative specialised to ranks only
+        self._seen: dict = {}  # shape signature -> calls so far, until specialised
+        self._specialised = 0
+        #: (guard, entry) of the last signature called: the guard tells, without building the
+        #: signature, whether arguments have that signature
+        self._last = None
         self._lock = threading.Lock()
         prefix = {"grad": "d", "vjp": "vjp", "jvp": "jvp"}[mode]
         self.__name__ = f"{prefix}_{getattr(f, '__name__', 'f')}"
@@ -131,7 +167,7 @@ class Transformed:
             self._parsed = parse(self.f)
         return self._parsed
 
-    def _build(self, args) -> Emitted:
+    def _build(self, args, specialise: bool = False) -> Emitted:
         parsed = self._parse()
         core = normalize(parsed)
         n = len(core.params)
@@ -153,6 +189,7 @@ class Transformed:
             )
         if args is not None:
             self._check_wrt_args(parsed, core, wrt, args)
+        shapes = None
         if not self.with_gradients:
             # the function itself, compiled: the forward pass without tangents
             analysis = analyze(core, (), args, whole_output=True, mode="forward")
@@ -163,6 +200,8 @@ class Transformed:
             der = forward(analysis, self.options.get("select", ()))
         else:
             analysis = analyze(core, wrt, args, whole_output=self.mode == "vjp")
+            if specialise and args is not None:  # before reverse() rewrites the core
+                shapes = concrete_shapes(analysis, args)
             der = reverse(analysis, "vjp" if self.mode == "vjp" else "grad")
         simplify(der)
         pure = emit(der)
@@ -172,7 +211,8 @@ class Transformed:
         if self.mode == "grad" and not self.has_aux and _one_scalar(args, wrt):
             run = self._forward_gradient(wrt, args)
         if run is None:
-            run = emit(optimize(der, args))
+            run = emit(optimize(der, args, shapes))
+            run.specialisable = not specialise and _calls_shape_helpers(run)
         run.pure = pure
         return run
 
@@ -226,15 +266,40 @@ class Transformed:
                         parsed.node.lineno,
                     )
 
-    def _entry(self, args) -> Emitted:
+    def _entry(self, args, specialise: bool = False) -> Emitted:
+        last = self._last
+        if last is not None and last[0](args):  # the signature of the previous call again
+            return last[1]
         key = tuple([_signature(a) for a in args])
         entry = self._cache.get(key)
         if entry is None:
             with self._lock:
                 entry = self._cache.get(key)
                 if entry is None:
-                    entry = self._build(args)
-                    self._cache[key] = entry
+                    entry = self._tier(key, args, specialise)
+        if self._cache.get(key) is entry:  # final for this signature: remember it
+            self._last = (signature_guard(args), entry)
+        return entry
+
+    def _tier(self, key, args, specialise: bool) -> Emitted:
+        """The derivative for ``args``: the one specialised to ranks, until these shapes have
+        been seen :data:`SPECIALISE_AFTER` times (or ``specialise``); then one specialised to
+        the shapes too, where its code has shape-dependent helpers to remove."""
+        rkey = tuple([_rank_signature(a) for a in args])
+        general = self._ranked.get(rkey)
+        if general is None:
+            general = self._ranked[rkey] = self._build(args)
+        if not getattr(general, "specialisable", False) or self._specialised >= MAX_SPECIALISED:
+            self._cache[key] = general
+            return general
+        seen = self._seen.get(key, 0) + 1
+        if seen < SPECIALISE_AFTER and not specialise:
+            self._seen[key] = seen
+            return general
+        entry = self._build(args, specialise=True)
+        self._specialised += 1
+        self._cache[key] = entry
+        self._seen.pop(key, None)
         return entry
 
     def _generic(self) -> Emitted:
@@ -263,7 +328,7 @@ class Transformed:
     def source(self, *example_args) -> str:
         """The derivative's source; specialised to ``example_args``' signature if given."""
         if example_args:
-            return self._entry(self.bound_self + example_args).pretty()
+            return self._entry(self.bound_self + example_args, specialise=True).pretty()
         return self._generic().pretty()
 
     # -------------------------------------------------------------- calling
@@ -279,9 +344,8 @@ class Transformed:
 
     def __call__(self, *args, **kwargs):
         if self._plain and not kwargs:  # the common case, with as little work as possible
-            entry = self._cache.get(tuple([_signature(a) for a in args]))
-            if entry is None:
-                entry = self._entry(args)
+            last = self._last
+            entry = last[1] if last is not None and last[0](args) else self._entry(args)
             try:
                 value, grads = entry.fn(*args)
             except SourcegradError:
@@ -572,7 +636,7 @@ def show(
     if order == 1:
         df = grad(f, wrt) if mode == "reverse" else jvp(f, wrt)
         if optimized:
-            entry = df._entry(df.bound_self + tuple(args)) if args else df._generic()
+            entry = df._entry(df.bound_self + tuple(args), True) if args else df._generic()
             return entry.pretty(optimized=True)
         return df.source(*(args or ()))
     if mode == "forward":

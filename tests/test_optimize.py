@@ -197,3 +197,98 @@ def test_the_adjoint_of_a_full_sum_is_never_an_array_of_ones(rng):
     shown = sg.show(f, args=(x, 1.5))
     assert "unreduce" not in shown
     np.testing.assert_allclose(sg.grad(f)(x, 1.5), numerical_grad(f, (x, 1.5), 0), rtol=1e-6)
+
+
+# ----------------------------------------------------------------- shape specialisation
+def biased(x, b, W):
+    h = np.tanh(x @ W + b)
+    return np.sum(h * h) + np.sum(np.exp(np.max(h, axis=1, keepdims=True) - h))
+
+
+def test_running_code_is_specialised_to_shapes_after_a_repeat(rng):
+    x, W = rng.standard_normal((5, 3)), rng.standard_normal((3, 4))
+    df = sg.grad(biased, (1, 2))
+    for b in (rng.standard_normal(4), rng.standard_normal(4)):
+        got = df(x, b, W)
+        for i, g in zip((1, 2), got):
+            want = numerical_grad(biased, (x, b, W), i)
+            np.testing.assert_allclose(g, want, rtol=1e-6, atol=1e-8)
+    running = df._entry((x, b, W)).pretty(optimized=True)
+    assert "sum_to(" not in running and "unreduce(" not in running
+    assert ".sum(axis=(0,))" in running  # the bias gradient: a sum over the batch
+    assert "sum_to(" in df._ranked[next(iter(df._ranked))].pretty(optimized=True)
+
+
+@pytest.mark.parametrize("b_shape", [(4,), (1,), (1, 4), (5, 1), (5, 4), ()])
+def test_specialised_code_reduces_each_broadcast(b_shape, rng):
+    x, W = rng.standard_normal((5, 3)), rng.standard_normal((3, 4))
+    b = rng.standard_normal(b_shape) if b_shape else 0.3
+    df = sg.grad(biased, 1)
+    first = df(x, b, W)
+    again = df(x, b, W)  # specialised to these shapes now
+    assert np.shape(again) == np.shape(b)
+    np.testing.assert_allclose(again, first, rtol=1e-12)
+    np.testing.assert_allclose(again, numerical_grad(biased, (x, b, W), 1), rtol=1e-6, atol=1e-8)
+
+
+def test_shapes_changing_between_calls_each_get_their_gradient(rng):
+    df = sg.grad(biased, 1)
+    W = rng.standard_normal((3, 4))
+    for n in (5, 2, 5, 1, 2, 5, 1, 7):
+        x, b = rng.standard_normal((n, 3)), rng.standard_normal(4)
+        np.testing.assert_allclose(
+            df(x, b, W), numerical_grad(biased, (x, b, W), 1), rtol=1e-6, atol=1e-8
+        )
+
+
+def test_at_most_max_specialised_shape_signatures(rng, monkeypatch):
+    from sourcegrad import api
+
+    monkeypatch.setattr(api, "MAX_SPECIALISED", 2)
+    df = sg.grad(biased, 1)
+    W, b = rng.standard_normal((3, 4)), rng.standard_normal(4)
+    for n in (1, 1, 2, 2, 3, 3, 4, 4):
+        df(rng.standard_normal((n, 3)), b, W)
+    assert df._specialised == 2
+    assert len({id(e) for e in df._cache.values()}) == 3  # two specialised, one by rank
+
+
+# ----------------------------------------------------------------- the signature guard
+def _variants(rng):
+    base = {"W": [rng.standard_normal((2, 3)), rng.standard_normal(3)], "s": 0.5, "n": 3}
+    yield base
+    yield {"W": [rng.standard_normal((2, 3)), rng.standard_normal(3)], "s": 1.5, "n": 4}  # same
+    yield {"W": [rng.standard_normal((3, 3)), rng.standard_normal(3)], "s": 0.5, "n": 3}
+    yield {"W": [rng.standard_normal((2, 3)).astype(np.float32), np.ones(3)], "s": 0.5, "n": 3}
+    yield {"W": (rng.standard_normal((2, 3)), rng.standard_normal(3)), "s": 0.5, "n": 3}
+    yield {"W": [rng.standard_normal((2, 3))], "s": 0.5, "n": 3}
+    yield {"s": 0.5, "W": [rng.standard_normal((2, 3)), rng.standard_normal(3)], "n": 3}
+    yield {"W": [rng.standard_normal((2, 3)), rng.standard_normal(3)], "s": 1, "n": 3}
+    yield {"W": [rng.standard_normal((2, 3)), rng.standard_normal(3)], "s": 0.5, "n": 3.0}
+    yield {"W": [rng.standard_normal((2, 3)), np.float64(2.0)], "s": 0.5, "n": 3}
+    yield {"W": [rng.standard_normal((2, 3)), rng.standard_normal(3)], "s": 0.5, "n": True}
+
+
+def test_signature_guard_is_true_exactly_for_the_same_signature(rng):
+    from sourcegrad.api import _signature
+    from sourcegrad.runtime.containers import signature_guard
+
+    variants = list(_variants(rng))
+    for a in variants:
+        same = signature_guard((a, a["W"][0]))
+        for b in variants:
+            want = _signature((b, b["W"][0])) == _signature((a, a["W"][0]))
+            assert same((b, b["W"][0])) == want
+        assert not same((a,)) and not same((a, a["W"][0], 1.0))
+
+
+def test_a_guarded_call_with_new_shapes_is_not_given_the_old_derivative(rng):
+    def f(x, b):
+        return np.sum(np.tanh(x + b))
+
+    df = sg.grad(f, 1)
+    x = rng.standard_normal((4, 3))
+    for b in (rng.standard_normal(3), rng.standard_normal(3), rng.standard_normal((1, 3)), 0.7):
+        g = df(x, b)
+        assert np.shape(g) == np.shape(b)
+        np.testing.assert_allclose(g, numerical_grad(f, (x, b), 1), rtol=1e-6, atol=1e-8)

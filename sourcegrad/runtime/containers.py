@@ -211,3 +211,55 @@ def gradient_builder(like, paths):
     namespace = {"_leaf": _leaf, "_zero_leaf": _zero_leaf}
     exec(compile(text, "<sourcegrad gradient builder>", "exec"), namespace)  # noqa: S102
     return namespace["build"]
+
+
+def signature_guard(args):
+    """A function ``same(args2)`` that is true exactly when ``args2`` has the argument
+    signature of ``args`` (``sourcegrad.api._signature``: container types, lengths and keys,
+    array types, shapes and dtypes, Python number types), generated as one boolean
+    expression so that a repeated call checks its arguments without building the signature."""
+    consts: dict = {}
+
+    def const(value):
+        name = f"c{len(consts)}"
+        consts[name] = value
+        return name
+
+    def check(x, expr):
+        t = type(x)
+        if t is np.ndarray:
+            return [
+                f"type({expr}) is ndarray",
+                f"{expr}.shape == {const(x.shape)}",
+                f"{expr}.dtype is {const(x.dtype)}",  # stricter than dtype.char: may send an
+            ]  # equal dtype the slow way, never a different one the fast way
+        if t is float:
+            return [f"type({expr}) is float"]
+        if t is dict or (isinstance(x, dict) and t is not dict):
+            out = [f"type({expr}) is {const(t)}", f"tuple({expr}) == {const(tuple(x))}"]
+            for k, v in x.items():
+                out += check(v, f"{expr}[{const(k)}]")
+            return out
+        if isinstance(x, (list, tuple)):
+            out = [f"type({expr}) is {const(t)}", f"len({expr}) == {len(x)}"]
+            for i, v in enumerate(x):
+                out += check(v, f"{expr}[{i}]")
+            return out
+        if t is int or t is bool:
+            return [f"(type({expr}) is int or type({expr}) is bool)"]
+        shape = getattr(x, "shape", None)
+        if shape is not None:
+            return [
+                f"type({expr}) is {const(t)}",
+                f"tuple({expr}.shape) == {const(tuple(shape))}",
+                f"{expr}.dtype.char == {x.dtype.char!r}",
+            ]
+        return [f"type({expr}) is {const(t)}"]
+
+    parts = [f"len(args) == {len(args)}"]
+    for i, a in enumerate(args):
+        parts += check(a, f"args[{i}]")
+    text = "def same(args):\n    return " + " and ".join(parts) + "\n"
+    namespace = dict(consts, ndarray=np.ndarray)
+    exec(compile(text, "<sourcegrad signature guard>", "exec"), namespace)  # noqa: S102
+    return namespace["same"]

@@ -28,6 +28,7 @@ from ..runtime import NAMESPACE
 from ..runtime.containers import gradient_builder
 from . import syntax as S
 from .reverse import Derivative, _shape_only_reads, _shape_read
+from .shapes import broadcast, expression_shape, sum_to_axes
 from .simplify import _dead_stores, _dead_tape, _drop_unused_tape
 
 #: NumPy functions whose result is always a new array (or an immutable scalar)
@@ -42,13 +43,17 @@ _FRESH_METHODS = {"copy", "sum", "mean", "prod", "dot", "cumsum", "var", "std", 
 _FRESH_HELPERS = ("zero_adjoint", "unindex", "zero_index")
 
 
-def optimize(der: Derivative, example_args=None) -> Derivative:
-    """A faster copy of ``der`` computing the same results (see the module docstring)."""
+def optimize(der: Derivative, example_args=None, shapes: dict | None = None) -> Derivative:
+    """A faster copy of ``der`` computing the same results (see the module docstring);
+    with ``shapes`` (:func:`~sourcegrad.transform.shapes.concrete_shapes` of the arguments),
+    specialised to those shapes."""
     node = S.clone(der.node)
     np_name = der.refs.by_id.get(id(np))
     helpers = {der.refs.by_id.get(id(NAMESPACE[h])) for h in _FRESH_HELPERS} - {None}
     zeros = {der.refs.by_id.get(id(NAMESPACE["zero_adjoint"]))} - {None}
     _drop_zero_resets(node.body, zeros, np_name, node.body)
+    if shapes:
+        _specialise_shapes(node, der, shapes)
     # without the resets, values restored from the tape only for their shapes may be dead
     while _dead_stores(node.body) | _dead_tape(node.body):
         pass
@@ -63,6 +68,101 @@ def optimize(der: Derivative, example_args=None) -> Derivative:
         if _numpy_only(example_args):
             _sums(node, der)
     return Derivative(node, der.refs, der.analysis, der.mode, der.adj_names)
+
+
+def _specialise_shapes(node, der: Derivative, shapes: dict) -> None:
+    """With the shapes known: ``sum_to(e, x)`` becomes ``e``, a reshape or a sum over fixed
+    axes, and ``unreduce(c, x) * e`` becomes ``c * e`` where ``e`` already has the shape of
+    the product."""
+    np_name = der.refs.by_id.get(id(np))
+    sum_to = der.refs.by_id.get(id(NAMESPACE["sum_to"]))
+    unreduce = der.refs.by_id.get(id(NAMESPACE["unreduce"]))
+    expand_to = der.refs.by_id.get(id(NAMESPACE["expand_to"]))
+    adj_of = {v: k for k, v in der.adj_names.items()}
+
+    def shape(e):
+        return expression_shape(e, shapes, adj_of, np_name)
+
+    def helper(e, name, nargs):
+        return (
+            isinstance(e, gast.Call)
+            and isinstance(e.func, gast.Name)
+            and e.func.id == name
+            and len(e.args) == nargs
+            and not e.keywords
+        )
+
+    def method(e, attr, args, keywords=()):
+        f = gast.Attribute(value=e, attr=attr, ctx=gast.Load())
+        call = S.call(f, args)
+        call.keywords = [gast.keyword(arg=k, value=v) for k, v in keywords]
+        return call
+
+    def axes_node(axes):
+        return gast.Tuple(elts=[S.const(a) for a in axes], ctx=gast.Load())
+
+    class Rewrite(gast.NodeTransformer):
+        def visit_Call(self, e):
+            self.generic_visit(e)
+            if expand_to is not None and helper(e, expand_to, 4) and _true(e.args[3]):
+                return e.args[0]  # expand_to(g, x, axis, True) is g
+            if sum_to is None or not helper(e, sum_to, 2):
+                return e
+            g, x = e.args
+            sg_, sx = shape(g), shape(x)
+            if sg_ is None or sx is None:
+                return e
+            if sg_ == sx:
+                return g
+            axes = sum_to_axes(sg_, sx)
+            if axes is None:
+                return e
+            lead, ones = axes
+            reduced = lead + tuple(len(lead) + i for i in ones)
+            target = gast.Tuple(elts=[S.const(n) for n in sx], ctx=gast.Load())
+            if all(sg_[a] == 1 for a in reduced):  # only axes of length 1: a reshape
+                return method(g, "reshape", [target])
+            if not ones:
+                return method(g, "sum", [], [("axis", axes_node(lead))])
+            kept = method(g, "sum", [], [("axis", axes_node(reduced)), ("keepdims", S.const(True))])
+            return method(kept, "reshape", [target]) if lead else kept
+
+        def visit_BinOp(self, e):
+            self.generic_visit(e)
+            if unreduce is None or not isinstance(e.op, gast.Mult):
+                return e
+            for side, other in (("left", e.right), ("right", e.left)):
+                u = getattr(e, side)
+                full = helper(u, unreduce, 2) and shape(u.args[0]) == ()
+                kept = helper(u, unreduce, 4) and _true(u.args[3]) and shape(u.args[0]) is not None
+                if not (full or kept):  # g broadcasts to x's shape by itself
+                    continue
+                so, sx = shape(other), shape(u.args[1])
+                if so is not None and sx is not None and broadcast(so, sx) == so:
+                    setattr(e, side, u.args[0])  # the product broadcasts the number itself
+            return e
+
+    Rewrite().visit(node)
+    # names the derivative itself assigns once (hit masks, gate products) get shapes too
+    counts: dict = {}
+    for stmt in S.walk(node):
+        if isinstance(stmt, gast.Assign):
+            for t in S.walk(stmt.targets[0]):
+                if isinstance(t, gast.Name):
+                    counts[t.id] = counts.get(t.id, 0) + 1
+    shapes = dict(shapes)
+    for stmt in S.walk(node):
+        if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
+            t = stmt.targets[0].id
+            if counts[t] == 1 and t not in shapes and t not in adj_of:
+                found = shape(stmt.value)
+                if found is not None:
+                    shapes[t] = found
+    Rewrite().visit(node)
+
+
+def _true(atom) -> bool:
+    return isinstance(atom, gast.Constant) and atom.value is True
 
 
 def _tape_shapes(body, der: Derivative) -> None:

@@ -470,14 +470,29 @@ def _spread_scalar_seeds(body, is_scalar_unreduce, fold) -> bool:
 
 
 def _inline(body, keep, defs=None, uses=None):
-    """Inline single-use temporaries into their one use, within each block."""
+    """Inline single-use temporaries into their one use, within each block (all of them in
+    one call: inlining moves reads from one statement to another, so the def and use counts
+    stay true for every other name)."""
     if defs is None:
         defs, uses = _defs(body), _uses(body)
+    changed = False
     for stmt in body:
         if isinstance(stmt, _COMPOUND):
-            if _inline(stmt.body, keep, defs, uses) or _inline(stmt.orelse, keep, defs, uses):
-                return True
-    for i, stmt in enumerate(body):
+            changed |= _inline(stmt.body, keep, defs, uses)
+            changed |= _inline(stmt.orelse, keep, defs, uses)
+    start = 0
+    while True:
+        i = _inline_one(body, keep, defs, uses, start)
+        if i is None:
+            return changed
+        changed = True
+        start = max(i - 1, 0)
+
+
+def _inline_one(body, keep, defs, uses, start):
+    """Inline the first inlinable temporary from ``start``; its index, or None."""
+    for i in range(start, len(body)):
+        stmt = body[i]
         t = _simple_target(stmt)
         if t is None or t in keep or defs.get(t) != 1 or uses.get(t) != 1:
             continue
@@ -506,8 +521,9 @@ def _inline(body, keep, defs=None, uses=None):
         if getattr(stmt, "sg_comment", None) and not getattr(user, "sg_comment", None):
             user.sg_comment = stmt.sg_comment
         del body[i]
-        return True
-    return False
+        defs[t] = uses[t] = 0
+        return i
+    return None
 
 
 def _use_site(body, start, name, lineno=None):

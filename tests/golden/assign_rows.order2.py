@@ -50,5 +50,4 @@ def jvp_d_assign_rows(x, v, *, tx):
     # line 23: dx = dy * (1.0 - y * y)
     dx_2 = 1.0 - y * y
     tdx = tdy * dx_2 + dy * -(2.0 * (ty * y))
-    # line 24: return (out, gradient_like(x, dx))
     return gradient_like(x, tdx)

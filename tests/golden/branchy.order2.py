@@ -66,5 +66,4 @@ def jvp_d_branchy(x, y, *, tx):
             dx_5 = unreduce(dresult, result_1) * 2
             # line 45: dx = unreduce(dresult, result_1) * 2 * x
             tdx = dx_5 * tx
-    # line 46: return (value, gradient_like(x, dx))
     return gradient_like(x, tdx)

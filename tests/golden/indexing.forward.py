@@ -11,11 +11,13 @@ def jvp_indexing(x, idx, *, dx):
     # line 36: d = x[idx]
     d = x[idx]
     dd = dx[idx]
-    out_11 = np.sum(np.sin(d))
-    dout_11 = np.sum(dd * np.cos(d))
     # line 37: return np.sum(a) + np.sum(b * b) + np.sum(c**3) + x[2, 1] + np.sum(np.sin(d))
-    out = np.sum(a) + np.sum(b * b) + np.sum(c**3) + x[2, 1] + out_11
-    dout = (
-        np.sum(da) + np.sum(2.0 * (db * b)) + np.sum(dc * 3 * c**2) + dx[2, 1] + dout_11
+    out = np.sum(a) + np.sum(b * b) + np.sum(c**3) + x[2, 1] + np.sum(np.sin(d))
+    return (
+        out,
+        np.sum(da)
+        + np.sum(2.0 * (db * b))
+        + np.sum(dc * 3 * c**2)
+        + dx[2, 1]
+        + np.sum(dd * np.cos(d)),
     )
-    return (out, dout)

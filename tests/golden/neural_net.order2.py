@@ -61,9 +61,7 @@ def jvp_d_neural_net(params, x, y, *, tparams):
     tdb0 = sum_to(tdh1_2, b0)
     dW0_1 = x.T
     # line 30: dW0 = x.T @ sum_to(dh1_2, h1_1)
-    tdW0_2 = sum_to(tdh1_2, h1_1)
-    tdW0 = dW0_1 @ tdW0_2
-    # line 31: return (out, gradient_like(params, {('W', 0): dW0, ('b', 0): db0, ('W', 1): dW1, ('b', 1): db1}))
-    taux_1 = {("W", 0): tdW0, ("b", 0): tdb0, ("W", 1): tdW1, ("b", 1): tdb1}
-    taux_2 = gradient_like(params, taux_1)
-    return taux_2
+    tdW0 = dW0_1 @ sum_to(tdh1_2, h1_1)
+    return gradient_like(
+        params, {("W", 0): tdW0, ("b", 0): tdb0, ("W", 1): tdW1, ("b", 1): tdb1}
+    )

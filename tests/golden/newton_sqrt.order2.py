@@ -6,8 +6,7 @@ def jvp_d_newton_sqrt(a, *, ta):
     x = a
     tx = ta
     # line 5: cond = np.abs(x * x - a) > 1e-12
-    cond_3 = np.abs(x * x - a)
-    cond = cond_3 > 1e-12
+    cond = np.abs(x * x - a) > 1e-12
     # line 6: x_1 = None
     x_1 = None
     tx_1 = zero_tangent(x_1)
@@ -67,8 +66,5 @@ def jvp_d_newton_sqrt(a, *, ta):
         tape = tape[:-1]
         ttape = ttape[:-1]
     # line 30: da = da + dx
-    tda_3 = tda + tdx
-    tda = tda_3
-    # line 31: return (value, gradient_like(a, da))
-    taux_1 = gradient_like(a, tda)
-    return taux_1
+    tda = tda + tdx
+    return gradient_like(a, tda)

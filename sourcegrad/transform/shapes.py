@@ -1,0 +1,361 @@
+"""Concrete shapes for one argument signature: what the optimize pass specialises to.
+
+For arguments of known shapes, :func:`concrete_shapes` works out the shape of every name of
+the core function that is assigned exactly once and computed by an operation whose result
+shape follows from its operands' shapes alone (elementwise functions and operators,
+``@``/``np.dot``, reductions with constant ``axis``/``keepdims``, path reads of arguments).
+A name assigned more than once (in a loop, in branches), or computed by anything else (an
+index, a reshape, a data-dependent shape like ``x[x > 0]``), has no entry: nothing is assumed
+about it. :func:`expression_shape` extends this to expressions of the derivative, where the
+adjoint ``dx`` has the shape of ``x``.
+
+The shapes hold for every call with the same argument shapes: the running derivative built
+from them is cached per shape signature (see ``sourcegrad.api``).
+"""
+
+from __future__ import annotations
+
+import gast
+import numpy as np
+
+from . import syntax as S
+from .analysis import _REDUCTIONS, Analysis, _follow_path, _statements, _targets
+
+
+def concrete_shapes(analysis: Analysis, example_args) -> dict:
+    """Name -> shape tuple, for the names whose shape the arguments determine (see module).
+
+    A name assigned in several places (before a loop and in it) gets a shape when every one
+    of its assignments gives that same shape: an optimistic fixed point, each round evaluating
+    the statements in order with what earlier rounds found, dropping a name whose assignments
+    disagree (or one of which is unknown), until nothing changes. By induction over the
+    execution, every value such a name holds then has that shape. Values (integers, shapes)
+    are used for later shapes (``np.zeros((n, H))``) only for names assigned once."""
+    core = analysis.core
+    body = core.node.body
+    dropped: set = set()
+    counters: set = set()  # targets of `for i in range(...)`: integers, values unknown
+    count: dict = {p: 1 for p in core.params}
+    for stmt in _statements(body):
+        if isinstance(stmt, gast.For):
+            it = stmt.iter
+            ranged = (
+                isinstance(stmt.target, gast.Name)
+                and isinstance(it, gast.Call)
+                and isinstance(it.func, gast.Name)
+                and it.func.id == "range"
+            )
+            names = {n.id for n in S.walk(stmt.target) if isinstance(n, gast.Name)}
+            (counters if ranged else dropped).update(names)
+        elif isinstance(stmt, gast.Assign):
+            if not isinstance(stmt.targets[0], gast.Name):
+                dropped |= set(_targets(stmt))  # a, b = f(x); x[k] = v
+            for t in _targets(stmt):
+                count[t] = count.get(t, 0) + 1
+    multi = {t for t, k in count.items() if k > 1} | counters
+
+    def kept(t, got):
+        if got is None or t not in multi:
+            return got
+        return got[0], _INT if _is_int(got[1]) else None
+
+    first: dict = {}
+    for p, value in zip(core.params, example_args):
+        shape = _value_shape(value)
+        if shape is not None:
+            first[p] = kept(p, (shape, value if type(value) is int else None))
+    for c in counters:
+        first[c] = ((), _INT)
+    for _ in range(len(count) + 2):
+        env = {t: sv for t, sv in first.items() if t not in dropped}
+        found: dict = {t: [sv] for t, sv in env.items() if t not in counters}
+        for stmt in _statements(body):
+            if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)):
+                continue
+            t = stmt.targets[0].id
+            op = analysis.ops.get(id(stmt))
+            got = None
+            if op is not None and t not in dropped:
+                got = kept(t, _evaluate(op, stmt, env, core, example_args))
+            found.setdefault(t, []).append(got)
+            if got is None:
+                env.pop(t, None)
+            else:
+                env[t] = got
+        disagree = {
+            t
+            for t, results in found.items()
+            if t not in dropped and (None in results or any(r != results[0] for r in results))
+        }
+        if not disagree:
+            return {t: results[0][0] for t, results in found.items() if t not in dropped}
+        dropped |= disagree
+    return {}
+
+
+_INT = "an integer"  # a value known to be an integer, not which
+_NUMBERS = ("ndim", "size", len, int, np.ndim, np.size)
+
+
+def _is_int(v) -> bool:
+    return type(v) is int or v is _INT
+
+
+def _evaluate(op, stmt, env, core, example_args):
+    """``(shape, value)`` of what ``stmt`` assigns (value: a shape tuple, an int or
+    :data:`_INT` where that is known and matters for later shapes), or None if unknown."""
+    key = op.key
+    if key == "path":
+        value = _follow_path(core, stmt, example_args)
+        shape = _value_shape(value)
+        return None if shape is None else (shape, value if type(value) is int else None)
+    if key == "shape":
+        x = _atom(op.operands[0], env) if op.operands else None
+        return None if x is None else ((len(x[0]),), x[0])
+    if key == "getitem":
+        x, index = _atom(op.bound.get("x"), env), op.bound.get("index")
+        if x is None:
+            return None
+        if isinstance(x[1], tuple):  # an item of a shape: a number
+            if isinstance(index, gast.Constant) and type(index.value) is int:
+                try:
+                    return (), x[1][index.value]
+                except IndexError:
+                    return None
+            return (), _INT if _is_int(_value(index, env)) else None
+        shape = _index_shape(x[0], index, env)
+        return None if shape is None else (shape, None)
+    if key in _NUMBERS:
+        return (), _INT
+    if key in (np.zeros, np.ones, np.empty, np.full) and op.operands:
+        dims = _dims(op.operands[0], env)
+        return None if dims is None else (dims, None)
+    shape = _op_shape(op, {k: sv[0] for k, sv in env.items()})
+    if shape is None:
+        return None
+    if shape == () and key in (np.add, np.subtract, np.multiply) and len(op.operands) == 2:
+        a, b = (_value(x, env) for x in op.operands)
+        if type(a) is int and type(b) is int:  # i + ho: a known integer
+            return (), {np.add: a + b, np.subtract: a - b, np.multiply: a * b}[key]
+        if _is_int(a) and _is_int(b):
+            return (), _INT
+    return shape, None
+
+
+def _index_shape(shape, index, env):
+    """The shape of ``x[index]`` for basic indices (integers, slices with known bounds,
+    ``None``) of an ``x`` of ``shape``; None for anything else (arrays, masks, ``...``)."""
+    items = index.elts if isinstance(index, gast.Tuple) else [index]
+    out = []
+    axis = 0
+    for item in items:
+        if isinstance(item, gast.Constant) and item.value is None:
+            out.append(1)
+            continue
+        if axis >= len(shape):
+            return None
+        if isinstance(item, gast.Slice):
+            bounds = []
+            for b in (item.lower, item.upper, item.step):
+                v = None if b is None else _value(b, env)
+                if b is not None and not (isinstance(b, gast.Constant) and b.value is None):
+                    if type(v) is not int:
+                        return None
+                    bounds.append(v)
+                else:
+                    bounds.append(None)
+            if bounds[2] == 0:
+                return None
+            out.append(len(range(shape[axis])[slice(*bounds)]))
+        elif _is_int(_value(item, env)) and _atom(item, env)[0] == ():
+            pass  # an integer index drops its axis
+        else:
+            return None
+        axis += 1
+    return tuple(out) + tuple(shape[axis:])
+
+
+def _atom(atom, env):
+    if isinstance(atom, gast.Constant):
+        if isinstance(atom.value, (int, float, complex)) and not isinstance(atom.value, bool):
+            return (), atom.value if type(atom.value) is int else None
+        return None
+    if isinstance(atom, gast.Name):
+        return env.get(atom.id)
+    return None
+
+
+def _value(atom, env):
+    got = _atom(atom, env)
+    return None if got is None else got[1]
+
+
+def _dims(shape_atom, env):
+    """The shape that ``np.zeros(shape_atom)`` makes, when every length is known."""
+    if isinstance(shape_atom, gast.Tuple):
+        dims = [_value(e, env) for e in shape_atom.elts]
+        return tuple(dims) if all(type(d) is int for d in dims) else None
+    v = _value(shape_atom, env)
+    if type(v) is int:
+        return (v,)
+    return v if isinstance(v, tuple) else None
+
+
+def _value_shape(value):
+    if isinstance(value, (bool, int, float, complex, np.number)):
+        return ()
+    shape = getattr(value, "shape", None)
+    return tuple(shape) if isinstance(shape, tuple) else None
+
+
+def _atom_shape(atom, known):
+    if isinstance(atom, gast.Constant):
+        return () if isinstance(atom.value, (int, float, complex)) else None
+    if isinstance(atom, gast.Name):
+        return known.get(atom.id)
+    return None
+
+
+def _op_shape(op, known):
+    key = op.key
+    if key in ("copy", "astype") or (isinstance(key, np.ufunc) and key.nin == 1):
+        return _atom_shape(op.operands[0], known) if len(op.operands) == 1 else None
+    if isinstance(key, np.ufunc) and key.nin == 2 and key is not np.matmul:
+        if len(op.operands) != 2:
+            return None
+        return broadcast(*(_atom_shape(a, known) for a in op.operands))
+    if key in (np.matmul, np.dot) and len(op.operands) == 2:
+        return product_shape(key, *(_atom_shape(a, known) for a in op.operands))
+    if key in _REDUCTIONS:
+        b = op.bound
+        if any(not _is_none(b.get(k)) for k in ("dtype", "out", "where", "initial")):
+            return None
+        return reduced_shape(_atom_shape(b.get("a"), known), b.get("axis"), b.get("keepdims"))
+    return None
+
+
+def _is_none(atom) -> bool:
+    return atom is None or (isinstance(atom, gast.Constant) and atom.value is None)
+
+
+def broadcast(*shapes):
+    """NumPy's broadcast of ``shapes``; None when one is unknown or they do not broadcast."""
+    if any(s is None for s in shapes):
+        return None
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        return None
+
+
+def product_shape(key, a, b):
+    """The shape of ``a @ b`` (or ``np.dot`` of vectors and matrices)."""
+    if a is None or b is None or not a or not b:
+        return None
+    if key is np.dot and (len(a) > 2 or len(b) > 2):
+        return None
+    if a[-1] != (b[0] if len(b) == 1 else b[-2]):
+        return None
+    if len(a) == 1 and len(b) == 1:
+        return ()
+    if len(a) == 1:
+        return b[:-2] + b[-1:]
+    if len(b) == 1:
+        return a[:-1]
+    batch = broadcast(a[:-2], b[:-2])
+    return None if batch is None else batch + (a[-2], b[-1])
+
+
+def reduced_shape(shape, axis, keepdims):
+    """The shape of a reduction of an array of ``shape`` over the constant ``axis``."""
+    if shape is None:
+        return None
+    keep = False
+    if keepdims is not None:
+        if not (isinstance(keepdims, gast.Constant) and isinstance(keepdims.value, bool)):
+            return None
+        keep = keepdims.value
+    if axis is None or (isinstance(axis, gast.Constant) and axis.value is None):
+        axes = tuple(range(len(shape)))
+    elif isinstance(axis, gast.Constant) and isinstance(axis.value, int):
+        axes = (axis.value,)
+    elif isinstance(axis, gast.Tuple) and all(
+        isinstance(e, gast.Constant) and isinstance(e.value, int) for e in axis.elts
+    ):
+        axes = tuple(e.value for e in axis.elts)
+    else:
+        return None
+    if any(not -len(shape) <= a < len(shape) for a in axes):
+        return None
+    axes = {a % len(shape) for a in axes} if shape else set()
+    if keep:
+        return tuple(1 if i in axes else n for i, n in enumerate(shape))
+    return tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
+def expression_shape(e, shapes: dict, adj_of: dict, np_name: str | None):
+    """The shape of a derivative expression built from names of known shape (an adjoint has
+    its value's shape), numbers, elementwise operators and NumPy ufuncs; None if unknown."""
+    if isinstance(e, gast.Constant):
+        return () if isinstance(e.value, (int, float)) and not isinstance(e.value, bool) else None
+    if isinstance(e, gast.Name):
+        return shapes.get(adj_of.get(e.id, e.id))
+    if isinstance(e, gast.UnaryOp) and isinstance(e.op, (gast.USub, gast.UAdd)):
+        return expression_shape(e.operand, shapes, adj_of, np_name)
+    if isinstance(e, gast.BinOp) and not isinstance(e.op, gast.MatMult):
+        return broadcast(
+            expression_shape(e.left, shapes, adj_of, np_name),
+            expression_shape(e.right, shapes, adj_of, np_name),
+        )
+    if isinstance(e, gast.Compare) and len(e.comparators) == 1:
+        return broadcast(
+            expression_shape(e.left, shapes, adj_of, np_name),
+            expression_shape(e.comparators[0], shapes, adj_of, np_name),
+        )
+    if isinstance(e, gast.Attribute) and e.attr == "T":
+        inner = expression_shape(e.value, shapes, adj_of, np_name)
+        return None if inner is None else inner[::-1]
+    if (
+        isinstance(e, gast.Call)
+        and isinstance(e.func, gast.Attribute)
+        and e.func.attr in ("sum", "reshape")
+        and not (isinstance(e.func.value, gast.Name) and e.func.value.id == np_name)
+    ):  # the reductions and reshapes specialisation writes: g.sum(axis=..), g.reshape(..)
+        inner = expression_shape(e.func.value, shapes, adj_of, np_name)
+        kw = {k.arg: k.value for k in e.keywords}
+        if e.func.attr == "sum" and not e.args and set(kw) <= {"axis", "keepdims"}:
+            return reduced_shape(inner, kw.get("axis"), kw.get("keepdims"))
+        if e.func.attr == "reshape" and len(e.args) == 1 and not kw:
+            t = e.args[0]
+            if isinstance(t, gast.Tuple) and all(
+                isinstance(n, gast.Constant) and isinstance(n.value, int) and n.value >= 0
+                for n in t.elts
+            ):
+                return tuple(n.value for n in t.elts)
+        return None
+    if (
+        isinstance(e, gast.Call)
+        and isinstance(e.func, gast.Attribute)
+        and isinstance(e.func.value, gast.Name)
+        and e.func.value.id == np_name
+        and not e.keywords
+    ):
+        f = getattr(np, e.func.attr, None)
+        args = [expression_shape(a, shapes, adj_of, np_name) for a in e.args]
+        if isinstance(f, np.ufunc) and f is not np.matmul and len(args) == f.nin:
+            return broadcast(*args)
+        if f in (np.dot, np.matmul) and len(args) == 2:
+            return product_shape(f, *args)
+    return None
+
+
+def sum_to_axes(g, x):
+    """``(axes, keepdims_axes)`` reducing an array of shape ``g`` to shape ``x`` the way
+    ``sum_to`` does: the leading axes ``x`` lacks, and the axes of length 1 in ``x`` that ``g``
+    broadcast (``keepdims_axes``, counted after the leading ones are gone); None when ``g``
+    does not broadcast from ``x``."""
+    lead = len(g) - len(x)
+    if lead < 0 or broadcast(g, x) != g:
+        return None
+    ones = tuple(i for i, n in enumerate(x) if n == 1 and g[lead + i] != 1)
+    return tuple(range(lead)), ones

@@ -1,0 +1,113 @@
+"""Concrete shape inference (``transform/shapes.py``, through :func:`concrete_shapes`) and the
+running code specialised with it: a shape is claimed only where every value a name holds has
+it, and the specialised gradients agree with central differences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sourcegrad as sg
+from sourcegrad.transform.analysis import analyze
+from sourcegrad.transform.normalize import normalize
+from sourcegrad.transform.parse import parse
+from sourcegrad.transform.shapes import concrete_shapes
+
+from .fd import numerical_grad
+
+
+def shapes_of(f, *args, wrt=(0,)):
+    core = normalize(parse(f))
+    return concrete_shapes(analyze(core, wrt, args), args)
+
+
+def rnn(W, xs):
+    h = np.zeros((xs.shape[1], W.shape[0]))
+    for t in range(xs.shape[0]):
+        h = np.tanh(xs[t] @ W + h)
+    return np.sum(h * h)
+
+
+def test_loop_carried_state_of_one_shape_is_known(rng):
+    W, xs = rng.standard_normal((3, 3)), rng.standard_normal((4, 2, 3))
+    shapes = shapes_of(rnn, W, xs)
+    assert shapes["h"] == (2, 3)  # np.zeros((xs.shape[1], W.shape[0])) and tanh(...) agree
+    assert shapes["W"] == (3, 3) and shapes["xs"] == (4, 2, 3)
+
+
+def grows(c, x):
+    h = c
+    for i in range(x.shape[0]):
+        h = h + x[i]
+    return np.sum(h * h)
+
+
+def test_a_name_whose_shape_changes_in_a_loop_has_none(rng):
+    shapes = shapes_of(grows, rng.standard_normal(1), rng.standard_normal((3, 4)))
+    assert "h" not in shapes
+
+
+def counted(x):
+    k = 0
+    total = 0.0
+    while k < 3:
+        k = k + 1
+        z = np.zeros((k,)) + x[0]
+        total = total + np.sum(z * x[0])
+    return total
+
+
+def test_values_of_names_assigned_twice_are_not_used_for_shapes(rng):
+    shapes = shapes_of(counted, rng.standard_normal(4))
+    assert "z" not in shapes  # k is 1, 2, 3 in turn: np.zeros((k,)) has no one shape
+    assert "k" in shapes and shapes["k"] == ()
+
+
+def masked(x):
+    y = x[x > 0]
+    z = np.reshape(x, (2, -1))
+    return np.sum(y * y) + np.sum(z)
+
+
+def test_data_dependent_and_unmodelled_shapes_are_unknown(rng):
+    shapes = shapes_of(masked, rng.standard_normal(6))
+    assert "y" not in shapes and "z" not in shapes and shapes["x"] == (6,)
+
+
+def reductions(x, b):
+    m = np.max(x, axis=1, keepdims=True)
+    s = np.sum(x, axis=(0, 1))
+    v = x @ b
+    return np.sum(m) + np.sum(s * s) + np.sum(v)
+
+
+def test_reductions_and_products(rng):
+    shapes = shapes_of(reductions, rng.standard_normal((2, 3, 4)), rng.standard_normal(4))
+    assert shapes["m"] == (2, 1, 4)
+    assert shapes["s"] == (4,)
+    assert shapes["v"] == (2, 3)
+
+
+@pytest.mark.parametrize(
+    "f, make",
+    [
+        (rnn, lambda rng: (rng.standard_normal((3, 3)) * 0.5, rng.standard_normal((4, 2, 3)))),
+        (grows, lambda rng: (rng.standard_normal(1), rng.standard_normal((3, 4)))),
+        (counted, lambda rng: (rng.standard_normal(4),)),
+        (masked, lambda rng: (rng.standard_normal(6),)),
+        (reductions, lambda rng: (rng.standard_normal((2, 3, 4)), rng.standard_normal(4))),
+    ],
+)
+def test_specialised_gradients_agree_with_differences(f, make, rng):
+    args = make(rng)
+    df = sg.grad(f)
+    df._entry(args, True)  # specialise now
+    got = df(*args)
+    np.testing.assert_allclose(got, numerical_grad(f, args, 0), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(got, sg.grad(f, optimize=False)(*args), rtol=1e-10)
+
+
+def test_specialised_rnn_runs_without_sum_to(rng):
+    args = (rng.standard_normal((3, 3)) * 0.5, rng.standard_normal((4, 2, 3)))
+    running = sg.show(rnn, args=args, optimized=True)
+    assert "sum_to(" not in running and "shape_of(" not in running
