@@ -102,10 +102,14 @@ def expected_gradient(f, args, wrt):
 
 
 def check(f, args, wrt, variant, expected):
-    """Compare one variant ("specialised" or "generic") of ``sg.grad(f, wrt)`` with ``expected``."""
+    """Compare one variant of ``sg.grad(f, wrt)`` with ``expected``: "specialised" (to the
+    arguments' ranks: a first call), "shapes" (to their shapes too: a repeated call) or
+    "generic" (no rank known)."""
     idxs = wrt if isinstance(wrt, tuple) else (wrt,)
     df = sg.grad(f, wrt)
-    fn = df if variant == "specialised" else df.generic
+    if variant == "shapes":
+        df._entry(tuple(args), True)  # the code that a second call with these shapes runs
+    fn = df.generic if variant == "generic" else df
     before = copy.deepcopy(args)
     got = fn(*args)
     for a, b in zip(_leaves(args), _leaves(before)):
@@ -172,7 +176,7 @@ def case(fn, *args, wrt=0, id=None, xfail=None, xfail_generic=None):
     """A corpus case; ``xfail`` marks both variants, ``xfail_generic`` only ``df.generic``."""
     reasons = {}
     if xfail:
-        reasons = {"specialised": xfail, "generic": xfail}
+        reasons = {"specialised": xfail, "shapes": xfail, "generic": xfail}
     if xfail_generic:
         reasons["generic"] = xfail_generic
     return Case(id or fn.__name__, fn, args, wrt, reasons)
@@ -384,7 +388,7 @@ CASES = [
 BY_ID = {k.id: k for k in CASES}
 assert len(BY_ID) == len(CASES), "duplicate case ids"
 CORPUS_PROGRAMS = sorted({k.fn.__name__ for k in CASES})
-VARIANTS = ("specialised", "generic")
+VARIANTS = ("specialised", "shapes", "generic")
 
 
 def _params():

@@ -406,7 +406,9 @@ def _compare(prog, plain, instrumented, stats):
     stats["data-dependent decisions"] += len(trace)
     stats["programs with data-dependent decisions"] += bool(trace)
     df = sg.grad(plain.f, prog.wrt)
-    for variant, fn in (("specialised", df), ("generic", df.generic)):
+    # df's first call runs the code specialised to ranks, its second the code specialised to
+    # the shapes too
+    for variant, fn in (("specialised", df), ("shapes", df), ("generic", df.generic)):
         got = fn(*prog.args)
         got_t = got if isinstance(prog.wrt, tuple) else (got,)
         for i, g, e in zip(idxs, got_t, expected):
