@@ -103,9 +103,9 @@ def _as_gradient(x, t):
     return np.array(t, dtype=x.dtype)
 
 
-def _calls_shape_helpers(run: Emitted) -> bool:
-    """Whether the running code calls a helper that shape specialisation may remove."""
-    return "sum_to(" in run.text or "unreduce(" in run.text
+def _has_arrays(args) -> bool:
+    """Whether an argument holds an array: only then can shapes specialise anything."""
+    return any(hasattr(leaf, "shape") for a in args for _, leaf in _leaves(a))
 
 
 def _leaves(x, path=()):
@@ -212,7 +212,7 @@ class Transformed:
             run = self._forward_gradient(wrt, args)
         if run is None:
             run = emit(optimize(der, args, shapes))
-            run.specialisable = not specialise and _calls_shape_helpers(run)
+            run.specialisable = not specialise and args is not None and _has_arrays(args)
         run.pure = pure
         return run
 

@@ -292,3 +292,54 @@ def test_a_guarded_call_with_new_shapes_is_not_given_the_old_derivative(rng):
         g = df(x, b)
         assert np.shape(g) == np.shape(b)
         np.testing.assert_allclose(g, numerical_grad(f, (x, b), 1), rtol=1e-6, atol=1e-8)
+
+
+# ----------------------------------------------------------------- buffers reused in place
+def seed_net(params, x, y):
+    h1 = np.tanh(x @ params["W"][0] + params["b"][0])
+    h2 = np.tanh(h1 @ params["W"][1] + params["b"][1])
+    y_hat = h2 - np.log(np.sum(np.exp(h2)))
+    return -np.sum(y_hat * y)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_dead_operands_are_reused_as_output_buffers(dtype, rng):
+    params = {
+        "W": [rng.standard_normal((6, 5)).astype(dtype), rng.standard_normal((5, 3)).astype(dtype)],
+        "b": [rng.standard_normal(5).astype(dtype), rng.standard_normal(3).astype(dtype)],
+    }
+    x = rng.standard_normal((4, 6)).astype(dtype)
+    y = np.eye(3, dtype=dtype)[[0, 2, 1, 0]]
+    before = [a.copy() for a in (*params["W"], *params["b"], x, y)]
+    running = _running(seed_net, params, x, y)
+    assert "np.tanh(np.add(h1_1, b0, out=h1_1), out=h1_1)" in running
+    assert "out=" not in sg.show(seed_net, args=(params, x, y))
+    df = sg.grad(seed_net)
+    df._entry((params, x, y), True)
+    got = df(params, x, y)
+    want = sg.grad(seed_net, optimize=False)(params, x, y)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    _same(got, want, rtol=rtol)
+    assert all(g.dtype == dtype for g in got["W"] + got["b"])
+    for a, b in zip((*params["W"], *params["b"], x, y), before):
+        np.testing.assert_array_equal(a, b)  # no argument written
+
+
+def mixed(x, w, k):
+    return np.sum(np.tanh(x * w + k) * (x + 0.5))
+
+
+def test_no_buffer_of_another_dtype_is_reused(rng):
+    x = rng.standard_normal(5).astype(np.float32)
+    w = rng.standard_normal(5)  # float64: the products are float64
+    k = np.arange(5)  # integers
+    df = sg.grad(mixed, 1)
+    df._entry((x, w, k), True)
+    running = df._entry((x, w, k)).pretty(optimized=True)
+    got = df(x, w, k)
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, sg.grad(mixed, 1, optimize=False)(x, w, k), rtol=1e-12)
+    np.testing.assert_allclose(
+        got, numerical_grad(mixed, (x.astype(np.float64), w, k), 1), rtol=1e-6, atol=1e-8
+    )
+    assert "out=x" not in running and "out=k" not in running

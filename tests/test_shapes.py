@@ -107,7 +107,21 @@ def test_specialised_gradients_agree_with_differences(f, make, rng):
     np.testing.assert_allclose(got, sg.grad(f, optimize=False)(*args), rtol=1e-10)
 
 
+def recurrent(W, xs):
+    h = np.zeros((xs.shape[1], W.shape[0]))
+    for t in range(xs.shape[0]):
+        h = np.tanh(xs[t] + h @ W)
+    return np.sum(h * h)
+
+
 def test_specialised_rnn_runs_without_sum_to(rng):
     args = (rng.standard_normal((3, 3)) * 0.5, rng.standard_normal((4, 2, 3)))
     running = sg.show(rnn, args=args, optimized=True)
     assert "sum_to(" not in running and "shape_of(" not in running
+    assert "out=" in running  # the step's sum is computed in the product's buffer
+    running = sg.show(recurrent, args=args, optimized=True)
+    assert "W_T = np.ascontiguousarray(W.T)" in running  # made once, before the loop
+    assert "np.dot(dh_6, W_T)" in running
+    df = sg.grad(recurrent)
+    df._entry(args, True)
+    np.testing.assert_allclose(df(*args), numerical_grad(recurrent, args, 0), rtol=1e-6, atol=1e-8)

@@ -359,3 +359,76 @@ def sum_to_axes(g, x):
         return None
     ones = tuple(i for i, n in enumerate(x) if n == 1 and g[lead + i] != 1)
     return tuple(range(lead)), ones
+
+
+_UNKNOWN = object()
+_REDUCTION_NAMES = ("sum", "mean", "max", "min", "prod", "amax", "amin")
+_BINOPS = {
+    gast.Add: np.add,
+    gast.Sub: np.subtract,
+    gast.Mult: np.multiply,
+    gast.Div: np.divide,
+    gast.Pow: np.power,
+}
+
+
+def expression_dtype(e, dtypes: dict, np_name: str | None):
+    """The dtype of an elementwise derivative expression over names of known dtype (NumPy's
+    own promotion, Python numbers weak: evaluated on 0-d stand-ins), or None if unknown or
+    a Python number."""
+    got = _stand_in(e, dtypes, np_name)
+    return getattr(got, "dtype", None) if got is not _UNKNOWN else None
+
+
+def _stand_in(e, dtypes, np_name):
+    """A 0-d value of ``e``'s dtype (a Python number for a weak scalar), or _UNKNOWN."""
+    if isinstance(e, gast.Constant):
+        v = e.value
+        return v if isinstance(v, (int, float)) and not isinstance(v, bool) else _UNKNOWN
+    if isinstance(e, gast.Name):
+        dt = dtypes.get(e.id)
+        if dt is float or dt is int:  # a Python number: weak in NumPy's promotion
+            return dt(0)
+        return _UNKNOWN if dt is None else np.zeros((), dt)
+    if isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.USub):
+        v = _stand_in(e.operand, dtypes, np_name)
+        return _UNKNOWN if v is _UNKNOWN else np.negative(v)
+    if isinstance(e, gast.BinOp) and type(e.op) in _BINOPS:
+        a, b = _stand_in(e.left, dtypes, np_name), _stand_in(e.right, dtypes, np_name)
+        if a is _UNKNOWN or b is _UNKNOWN:
+            return _UNKNOWN
+        with np.errstate(all="ignore"):
+            return _BINOPS[type(e.op)](a, b)
+    if isinstance(e, gast.BinOp) and isinstance(e.op, gast.MatMult):
+        a, b = _stand_in(e.left, dtypes, np_name), _stand_in(e.right, dtypes, np_name)
+        if a is _UNKNOWN or b is _UNKNOWN or not hasattr(a, "dtype") or not hasattr(b, "dtype"):
+            return _UNKNOWN
+        return np.zeros((), np.result_type(a, b))
+    if isinstance(e, gast.Attribute) and e.attr == "T":
+        return _stand_in(e.value, dtypes, np_name)
+    if isinstance(e, gast.Subscript):  # indexing keeps the dtype of an array
+        v = _stand_in(e.value, dtypes, np_name)
+        return v if hasattr(v, "dtype") else _UNKNOWN
+    if isinstance(e, gast.Compare) and len(e.comparators) == 1:
+        return np.zeros((), bool)
+    if (
+        isinstance(e, gast.Call)
+        and isinstance(e.func, gast.Attribute)
+        and isinstance(e.func.value, gast.Name)
+        and e.func.value.id == np_name
+    ):
+        f = getattr(np, e.func.attr, None)
+        kw = {k.arg for k in e.keywords}
+        if e.func.attr in _REDUCTION_NAMES and e.args and kw <= {"axis", "keepdims"}:
+            x = _stand_in(e.args[0], dtypes, np_name)
+            if x is _UNKNOWN or not all(isinstance(a, gast.Constant) for a in e.args[1:]):
+                return _UNKNOWN
+            return f(np.zeros((1,), np.asarray(x).dtype))  # the reduction's result dtype
+        if isinstance(f, np.ufunc) and len(e.args) == f.nin and kw <= {"out"}:
+            args = [_stand_in(a, dtypes, np_name) for a in e.args]
+            if any(a is _UNKNOWN for a in args):
+                return _UNKNOWN
+            with np.errstate(all="ignore"):
+                out = f(*args)
+            return out[0] if isinstance(out, tuple) else out
+    return _UNKNOWN

@@ -624,15 +624,16 @@ def _liveness(body, **kwargs) -> set:
         _READS = None
 
 
-def _live_before(stmts, live, remove=False, dead_pops=None) -> set:
+def _live_before(stmts, live, remove=False, dead_pops=None, after=None) -> set:
     """Names live before ``stmts`` given those live after (structured liveness); with
     ``remove``, also drop assignments nothing reads afterwards; with ``dead_pops`` (a set),
-    collect the tape pops whose restored value nothing reads."""
+    collect the tape pops whose restored value nothing reads; with ``after`` (a dict), record
+    the names live after each simple statement, by ``id``."""
     live = set(live)
     for stmt in reversed(list(stmts)):
         if isinstance(stmt, gast.If):
-            body = _live_before(stmt.body, live, remove, dead_pops)
-            orelse = _live_before(stmt.orelse, live, remove, dead_pops)
+            body = _live_before(stmt.body, live, remove, dead_pops, after)
+            orelse = _live_before(stmt.orelse, live, remove, dead_pops, after)
             live = body | orelse | _reads_of(stmt)
             if remove and not stmt.body:
                 stmt.body.append(gast.Pass())
@@ -643,11 +644,13 @@ def _live_before(stmts, live, remove=False, dead_pops=None) -> set:
                 if start <= loop_live:
                     break
                 loop_live |= start
-            _live_before(stmt.body, loop_live | live, remove, dead_pops)
+            _live_before(stmt.body, loop_live | live, remove, dead_pops, after)
             if remove and not stmt.body:
                 stmt.body.append(gast.Pass())
             live = live | loop_live | _reads_of(stmt)
         else:
+            if after is not None:
+                after[id(stmt)] = set(live)
             targets = _assigned_names(stmt)
             pair = getattr(stmt, "sg_tape_pair", None)
             if dead_pops is not None and pair and isinstance(stmt, gast.Assign):
