@@ -167,7 +167,10 @@ class Transformed:
             self._parsed = parse(self.f)
         return self._parsed
 
-    def _build(self, args, specialise: bool = False) -> Emitted:
+    def _build(self, args, specialise: bool = False, general: Emitted | None = None) -> Emitted:
+        """The derivative for ``args``' signature: specialised to ranks, or with
+        ``specialise`` to shapes too (reusing the pure derivative of ``general``, the build
+        for the same ranks, where there is one)."""
         parsed = self._parse()
         core = normalize(parsed)
         n = len(core.params)
@@ -202,6 +205,11 @@ class Transformed:
             analysis = analyze(core, wrt, args, whole_output=self.mode == "vjp")
             if specialise and args is not None:  # before reverse() rewrites the core
                 shapes = concrete_shapes(analysis, args)
+                if general is not None and getattr(general, "der", None) is not None:
+                    # the pure derivative of these ranks is built already: optimize it again
+                    run = emit(optimize(general.der, args, shapes))
+                    run.pure = general.pure
+                    return run
             der = reverse(analysis, "vjp" if self.mode == "vjp" else "grad")
         simplify(der)
         pure = emit(der)
@@ -213,6 +221,8 @@ class Transformed:
         if run is None:
             run = emit(optimize(der, args, shapes))
             run.specialisable = not specialise and args is not None and _has_arrays(args)
+            if run.specialisable:
+                run.der = der  # what the build specialised to shapes starts from
         run.pure = pure
         return run
 
@@ -296,7 +306,7 @@ class Transformed:
         if seen < SPECIALISE_AFTER and not specialise:
             self._seen[key] = seen
             return general
-        entry = self._build(args, specialise=True)
+        entry = self._build(args, specialise=True, general=general)
         self._specialised += 1
         self._cache[key] = entry
         self._seen.pop(key, None)
@@ -346,13 +356,7 @@ class Transformed:
         if self._plain and not kwargs:  # the common case, with as little work as possible
             last = self._last
             entry = last[1] if last is not None and last[0](args) else self._entry(args)
-            try:
-                value, grads = entry.fn(*args)
-            except SourcegradError:
-                raise
-            except Exception as exc:
-                self._explain(exc, entry, args)
-                raise
+            value, grads = self._run(entry, args)
             if type(value) is not float and getattr(value, "ndim", None) != 0:
                 if np.ndim(value) != 0:
                     self._non_scalar(value)
@@ -372,22 +376,27 @@ class Transformed:
 
             args = tuple(inspect.signature(self.f).bind(*args, **kwargs).args)
         entry = self._entry(args)
+        if not self.with_gradients:
+            return self._run(entry, args)
+        if self.mode == "vjp":
+            value, grads = self._run(entry, args, g_out=seed)
+        elif self.mode == "jvp":
+            value, grads = self._run(entry, args, **self._tangents(entry, seed))
+            return value, _not_aliasing(grads, seed)
+        else:
+            value, grads = self._run(entry, args)
+        return self._finish(value, grads)
+
+    def _run(self, entry: Emitted, args, **kwargs):
+        """``entry.fn(*args, **kwargs)``; an error that is not sourcegrad's is explained (the
+        user's own function failing, a non-scalar output) before it propagates."""
         try:
-            if not self.with_gradients:
-                return entry.fn(*args)
-            if self.mode == "vjp":
-                value, grads = entry.fn(*args, g_out=seed)
-            elif self.mode == "jvp":
-                value, grads = entry.fn(*args, **self._tangents(entry, seed))
-                return value, _not_aliasing(grads, seed)
-            else:
-                value, grads = entry.fn(*args)
+            return entry.fn(*args, **kwargs)
         except SourcegradError:
             raise
         except Exception as exc:
             self._explain(exc, entry, args)
             raise
-        return self._finish(value, grads)
 
     def _finish(self, value, grads):
         """What the call returns, from the generated function's ``(value, grads)``."""

@@ -168,13 +168,38 @@ def _zero_leaf(like):
     return 0.0 if isinstance(like, float) else np.zeros_like(like)
 
 
+def _structure(x):
+    """A hashable description of ``x``'s dicts, lists and tuples (leaves: None)."""
+    t = type(x)
+    if t is dict:
+        return ("d", tuple((k, _structure(v)) for k, v in x.items()))
+    if t is list or t is tuple:
+        return (t.__name__, tuple(_structure(v) for v in x))
+    return None if not is_container(x) else ("other", id(t))
+
+
+_BUILDERS: dict = {}
+
+
 def gradient_builder(like, paths):
     """A function ``build(like, *values)`` equal to ``gradient_like(like, dict(zip(paths,
     values)))`` for every ``like`` of the same structure as this one (dicts with string keys,
     lists and tuples, any depth), or None when the structure or the paths are outside that.
 
-    It is generated once per argument signature, so a call walks no containers and compares
-    no keys: it only reads the leaves and checks each value is fresh."""
+    It is generated once per structure and paths (the same function for every derivative
+    that needs it), so a call walks no containers and compares no keys: it only reads the
+    leaves and checks each value is fresh."""
+    try:
+        key = (_structure(like), tuple(tuple(p) for p in paths))
+        hash(key)
+    except TypeError:  # unhashable keys somewhere
+        return _gradient_builder(like, paths)
+    if key not in _BUILDERS:
+        _BUILDERS[key] = _gradient_builder(like, paths)
+    return _BUILDERS[key]
+
+
+def _gradient_builder(like, paths):
     index = {tuple(p): i for i, p in enumerate(paths)}
     if len(index) != len(paths):
         return None

@@ -102,22 +102,28 @@ def untensordot_right(g, a, b, axes):
     return np.transpose(t, np.argsort(current))
 
 
-@functools.lru_cache(maxsize=512)
-def _contraction(subscripts: str, ndim_a: int, ndim_b: int):
-    """``(axes_a, axes_b, perm)`` when ``np.einsum(subscripts, a, b)`` is
-    ``np.transpose(np.tensordot(a, b, (axes_a, axes_b)), perm)`` (``perm`` None: no
-    transpose); None when it is not a plain contraction (a batch or diagonal axis, an axis
-    summed within one operand, ``...``)."""
+def _terms(subscripts: str):
+    """``([input terms], output term)`` of an einsum specification (the implicit output: the
+    letters that appear once, sorted)."""
     spec = subscripts.replace(" ", "")
-    if "..." in spec or spec.count(",") != 1:
-        return None
     if "->" in spec:
         ins, out = spec.split("->")
     else:
         ins = spec
         letters = ins.replace(",", "")
         out = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
-    ta, tb = ins.split(",")
+    return ins.split(","), out
+
+
+@functools.lru_cache(maxsize=512)
+def _contraction(subscripts: str, ndim_a: int, ndim_b: int):
+    """``(axes_a, axes_b, perm)`` when ``np.einsum(subscripts, a, b)`` is
+    ``np.transpose(np.tensordot(a, b, (axes_a, axes_b)), perm)`` (``perm`` None: no
+    transpose); None when it is not a plain contraction (a batch or diagonal axis, an axis
+    summed within one operand, ``...``)."""
+    if "..." in subscripts or subscripts.count(",") != 1:
+        return None
+    (ta, tb), out = _terms(subscripts)
     if (len(ta), len(tb)) != (ndim_a, ndim_b):
         return None
     if len(set(ta)) != len(ta) or len(set(tb)) != len(tb) or len(set(out)) != len(out):
@@ -149,14 +155,7 @@ def uneinsum(g, subscripts, operands, needed=None):
         raise SourcegradError(
             "the derivative of np.einsum with '...' is not supported; name every axis"
         )
-    spec = subscripts.replace(" ", "")
-    if "->" in spec:
-        ins, out = spec.split("->")
-    else:
-        ins = spec
-        letters = ins.replace(",", "")
-        out = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
-    ins = ins.split(",")
+    ins, out = _terms(subscripts)
     grads = []
     for i, (term, x) in enumerate(zip(ins, operands)):
         if needed is not None and not needed[i]:

@@ -34,6 +34,10 @@ class Emitted:
     _pretty: str | None = None
     #: the pure derivative this one was optimized from: what is shown and transformed again
     pure: Emitted | None = None
+    #: whether a build specialised to the argument shapes may run faster (arrays among them)
+    specialisable: bool = False
+    #: the simplified derivative this one was optimized from, kept for that build
+    der: object = None
 
     @property
     def source_fn(self) -> types.FunctionType:

@@ -260,14 +260,8 @@ def _contractions(node, der: Derivative) -> None:
 
         def visit_Call(self, e):
             self.generic_visit(e)
-            f = e.func
             if (
-                isinstance(f, gast.Attribute)
-                and f.attr == "einsum"
-                and isinstance(f.value, gast.Name)
-                and f.value.id == np_name
-                and len(e.args) == 3
-                and not e.keywords
+                _np_call(e, np_name, "einsum", 3)
                 and isinstance(e.args[0], gast.Constant)
                 and isinstance(e.args[0].value, str)
                 and not any(isinstance(a, gast.Starred) for a in e.args)
@@ -342,6 +336,20 @@ class _Transposes(gast.NodeTransformer):
         return e
 
 
+def _np_call(e, np_name, attr: str, nargs: int) -> bool:
+    """Whether ``e`` is ``np.<attr>(...)`` with ``nargs`` positional arguments, no keywords."""
+    f = getattr(e, "func", None)
+    return (
+        isinstance(e, gast.Call)
+        and isinstance(f, gast.Attribute)
+        and f.attr == attr
+        and isinstance(f.value, gast.Name)
+        and f.value.id == np_name
+        and len(e.args) == nargs
+        and not e.keywords
+    )
+
+
 def _numpy_only(args) -> bool:
     """Whether no argument holds an array that is not a NumPy ``ndarray`` (a CuPy array)."""
     from ..runtime.containers import children, is_container
@@ -362,16 +370,7 @@ def _sums(node, der: Derivative) -> None:
     class Rewrite(gast.NodeTransformer):
         def visit_Call(self, e):
             self.generic_visit(e)
-            f = e.func
-            if (
-                isinstance(f, gast.Attribute)
-                and f.attr == "sum"
-                and isinstance(f.value, gast.Name)
-                and f.value.id == np_name
-                and len(e.args) == 1
-                and not e.keywords
-                and not isinstance(e.args[0], gast.Starred)
-            ):
+            if _np_call(e, np_name, "sum", 1) and not isinstance(e.args[0], gast.Starred):
                 add = gast.Attribute(value=S.name(np_name), attr="add", ctx=gast.Load())
                 reduce = gast.Attribute(value=add, attr="reduce", ctx=gast.Load())
                 return S.call(reduce, [e.args[0], S.const(None)])
