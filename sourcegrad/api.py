@@ -19,7 +19,7 @@ import numpy as np
 from .errors import NonScalarOutputError, SourcegradError, WrtTypeError
 from .runtime.containers import children, is_container, signature_guard
 from .transform.analysis import analyze
-from .transform.emit import Emitted, emit
+from .transform.emit import Deferred, Emitted, emit
 from .transform.forward import forward
 from .transform.normalize import normalize
 from .transform.optimize import optimize
@@ -210,20 +210,25 @@ class Transformed:
                     run = emit(optimize(general.der, args, shapes))
                     run.pure = general.pure
                     return run
+            optimizing = self.options.get("optimize", True)
+            if optimizing and self.mode == "grad" and not self.has_aux and _one_scalar(args, wrt):
+                run = self._forward_gradient(wrt, args)
+                if run is not None:  # the reverse-mode derivative is only shown: made then
+
+                    def shown(analysis=analysis):
+                        return simplify(reverse(analysis, "grad"))
+
+                    run.pure = Deferred(shown)
+                    return run
             der = reverse(analysis, "vjp" if self.mode == "vjp" else "grad")
         simplify(der)
-        pure = emit(der)
         if not self.options.get("optimize", True):
-            return pure
-        run = None
-        if self.mode == "grad" and not self.has_aux and _one_scalar(args, wrt):
-            run = self._forward_gradient(wrt, args)
-        if run is None:
-            run = emit(optimize(der, args, shapes))
-            run.specialisable = not specialise and args is not None and _has_arrays(args)
-            if run.specialisable:
-                run.der = der  # what the build specialised to shapes starts from
-        run.pure = pure
+            return emit(der)
+        run = emit(optimize(der, args, shapes))
+        run.specialisable = not specialise and args is not None and _has_arrays(args)
+        if run.specialisable:
+            run.der = der  # what the build specialised to shapes starts from
+        run.pure = Deferred(der)  # compiled when shown or transformed again
         return run
 
     def _forward_gradient(self, wrt, args) -> Emitted | None:

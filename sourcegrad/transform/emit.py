@@ -56,6 +56,23 @@ class Emitted:
         return self._pretty
 
 
+class Deferred:
+    """An :class:`Emitted` made only when one of its attributes is first read: the pure
+    derivative, which runs only where it is shown or transformed again."""
+
+    def __init__(self, der):
+        self._der = der  # a Derivative, or a function that makes one
+        self._emitted: Emitted | None = None
+
+    def __getattr__(self, attr):
+        if attr.startswith("__") or attr in ("_der", "_emitted"):
+            raise AttributeError(attr)
+        if self._emitted is None:
+            der = self._der if isinstance(self._der, Derivative) else self._der()
+            self._emitted = emit(der)
+        return getattr(self._emitted, attr)
+
+
 def emit(der: Derivative) -> Emitted:
     """Turn a simplified derivative into source text and a function object."""
     core = der.analysis.core
