@@ -58,6 +58,10 @@ def add_both(x, y):
     return np.sum(np.sin(x + y))
 
 
+def broadcast_sum(x, y):
+    return x + np.sin(y)
+
+
 def softplus(x):
     return np.log1p(np.exp(x))
 

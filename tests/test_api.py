@@ -192,6 +192,25 @@ def test_vjp_of_an_array_valued_function(rng):
     np.testing.assert_allclose(g, g_out * 2.0 * (1.0 - np.tanh(x) ** 2))
 
 
+@pytest.mark.parametrize("g_shape", [(), (4,), (1, 4), (3, 4), (2, 3, 4)])
+def test_vjp_output_gradient_broadcasts_against_the_output(g_shape, rng):
+    """``vjp(f)(x, y, g)`` is the gradient of ``sum(f(x, y) * g)``, also where ``g`` only
+    broadcasts against the output (it was silently wrong: the seed was taken as it came)."""
+    x, y = rng.standard_normal((3, 4)), rng.standard_normal(4)
+    g_out = rng.standard_normal(g_shape) if g_shape else 0.7
+    vf = sg.vjp(c.broadcast_sum, 1)
+    for _ in range(2):  # the rank build, then the build specialised to shapes
+        got = vf(x, y, g_out)
+        want = numerical_grad(lambda v: np.sum(c.broadcast_sum(x, v) * g_out), (y,), 0)
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
+
+
+def test_vjp_output_gradient_of_a_shape_that_does_not_broadcast_is_refused(rng):
+    x, y = rng.standard_normal((3, 4)), rng.standard_normal(4)
+    with pytest.raises(sg.SourcegradError, match="does not broadcast"):
+        sg.vjp(c.broadcast_sum, 1)(x, y, np.ones(5))
+
+
 def test_calls_to_the_users_functions_are_differentiated(rng):
     params = {"w1": rng.standard_normal((3, 4)), "b1": rng.standard_normal(4)}
     x = rng.standard_normal((5, 3))

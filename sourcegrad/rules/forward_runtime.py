@@ -14,6 +14,7 @@ from ..runtime.containers import gradient_like
 from ..runtime.helpers import (
     expand_to,
     nondiff,
+    seed_like,
     shape_of,
     sum_to,
     unclip,
@@ -74,6 +75,11 @@ from .registry import d, nondifferentiable, static, tangent
 @tangent(sum_to)
 def _sum_to(z, g, x):
     d[z] += sum_to(d[g], x)
+
+
+@tangent(seed_like)
+def _seed_like(z, g, out):
+    d[z] += seed_like(d[g], out)  # linear in g; out only gives the shape
 
 
 @tangent(expand_to)

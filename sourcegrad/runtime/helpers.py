@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import SourcegradError
+
 
 class Shape(tuple):
     """A shape kept on the tape in place of an array whose values the adjoint never reads."""
@@ -45,6 +47,24 @@ def sum_to(g, x):
     if lead:  # leading axes x does not have
         out = out.sum(axis=tuple(range(lead)))
     return out
+
+
+def seed_like(g, out):
+    """The output gradient ``g`` of a vjp as the adjoint of ``out``: ``sum(out * g)`` is
+    differentiated, so ``g`` is broadcast to the shape of that product and summed back to
+    ``out``'s shape (``g`` itself when the shapes agree)."""
+    gshape, oshape = np.shape(g), np.shape(out)
+    if gshape == oshape:
+        return g
+    try:
+        full = np.broadcast_shapes(gshape, oshape)
+    except ValueError:
+        raise SourcegradError(
+            f"the output gradient has shape {gshape}, which does not broadcast against the "
+            f"output's shape {oshape}; pass an array of shape {oshape}"
+        ) from None
+    g = np.broadcast_to(g, full)
+    return g if full == oshape else sum_to(g, out)
 
 
 def expand_to(g, x, axis, keepdims):
@@ -179,8 +199,6 @@ def written_part(g, idx):
         flat = np.ravel(arrays[0])
         if np.unique(flat).size == flat.size:
             return part
-        from ..errors import SourcegradError
-
         raise SourcegradError(
             "x[..., idx] = v with repeated indices after a slice is not differentiated; "
             "put the integer index first or make the indices unique"

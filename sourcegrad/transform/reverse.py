@@ -96,7 +96,9 @@ class _Reverse:
                 gast.Name(id="g_out", ctx=gast.Param(), annotation=None, type_comment=None)
             )
             args.kw_defaults.append(None)
-            seed = S.name("g_out")
+            # g_out may broadcast against the output: the seed is the output's share of it
+            seed_like = S.name(self.refs.ref(NAMESPACE["seed_like"], "seed_like"))
+            seed = S.call(seed_like, [S.name("g_out"), S.clone(out)])
         if any(n.id in self.a.active for n in S.walk(out) if isinstance(n, gast.Name)):
             self.accumulate(out, seed, adjoint)
         adjoint.extend(self.rev_block(main))
