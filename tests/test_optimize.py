@@ -343,3 +343,56 @@ def test_no_buffer_of_another_dtype_is_reused(rng):
         got, numerical_grad(mixed, (x.astype(np.float64), w, k), 1), rtol=1e-6, atol=1e-8
     )
     assert "out=x" not in running and "out=k" not in running
+
+
+# ----------------------------------------------------------------- found by review
+def int_decides_shape(x, k):
+    c = np.zeros((k, 1))
+    m = np.sum(x + c, axis=0, keepdims=True)
+    return np.sum(m * m)
+
+
+def tuple_decides_shape(x, shp):
+    h = x * np.ones(shp)
+    return np.sum(h * h)
+
+
+def test_integer_and_tuple_arguments_do_not_fix_shapes(rng):
+    """Their values are not in the signature, so shapes made from them are not assumed (the
+    code specialised for k=1 was reused for k=4 and failed)."""
+    x = rng.standard_normal((1, 3))
+    df = sg.grad(int_decides_shape)
+    for k in (1, 1, 4, 4, 1):
+        want = numerical_grad(int_decides_shape, (x, k), 0)
+        np.testing.assert_allclose(df(x, k), want, rtol=1e-6, atol=1e-8)
+    df = sg.grad(tuple_decides_shape)
+    for shp in ((1, 3), (1, 3), (4, 3), (4, 3), (1, 3)):
+        want = numerical_grad(tuple_decides_shape, (x, shp), 0)
+        np.testing.assert_allclose(df(x, shp), want, rtol=1e-6, atol=1e-8)
+
+
+def product(x, y):
+    return np.sum(x * y)
+
+
+def identity(x):
+    return x
+
+
+def test_a_gradient_is_never_the_callers_array(rng):
+    """The gradient of sum(x * y) w.r.t. x is y's values, in a new array: folding the seed away
+    in the specialised code returned y itself."""
+    x, y = rng.standard_normal((3, 2)), rng.standard_normal((3, 2))
+    keep = y.copy()
+    df = sg.grad(product)
+    for _ in range(3):
+        g = df(x, y)
+        assert g is not y and not np.shares_memory(g, y)
+        g *= 0.0
+        np.testing.assert_array_equal(y, keep)
+    g_out = rng.standard_normal((3, 2))
+    vf = sg.vjp(identity)
+    for _ in range(3):
+        got = vf(x, g_out)
+        assert got is not g_out and not np.shares_memory(got, g_out)
+        np.testing.assert_array_equal(got, g_out)

@@ -45,6 +45,7 @@ from .simplify import (
     _drop_unused_tape,
     _fold_all,
     _liveness,
+    _protect_aliases,
     _walk_stmts,
 )
 
@@ -72,6 +73,8 @@ def optimize(der: Derivative, example_args=None, shapes: dict | None = None) -> 
     if shapes:
         shapes = _specialise_shapes(node, der, shapes)
         _fold_all(node.body, der)  # 1.0 * e where unreduce(1.0, x) * e was
+        # folding may leave a gradient that is an argument itself (dx = y): copy it
+        _protect_aliases(Derivative(node, der.refs, der.analysis, der.mode, der.adj_names))
     for stmt in node.body:  # `x = None` before a loop: only there for a tape push
         if isinstance(stmt, gast.Assign) and _is_none(stmt.value):
             stmt.sg_pure = True

@@ -62,8 +62,8 @@ def concrete_shapes(analysis: Analysis, example_args) -> dict:
     first: dict = {}
     for p, value in zip(core.params, example_args):
         shape = _value_shape(value)
-        if shape is not None:
-            first[p] = kept(p, (shape, value if type(value) is int else None))
+        if shape is not None:  # an integer argument's value is not in the signature
+            first[p] = kept(p, (shape, _INT if type(value) is int else None))
     for c in counters:
         first[c] = ((), _INT)
     for _ in range(len(count) + 2):
@@ -108,7 +108,7 @@ def _evaluate(op, stmt, env, core, example_args):
     if key == "path":
         value = _follow_path(core, stmt, example_args)
         shape = _value_shape(value)
-        return None if shape is None else (shape, value if type(value) is int else None)
+        return None if shape is None else (shape, _INT if type(value) is int else None)
     if key == "shape":
         x = _atom(op.operands[0], env) if op.operands else None
         return None if x is None else ((len(x[0]),), x[0])

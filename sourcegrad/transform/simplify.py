@@ -27,7 +27,7 @@ _PASSTHROUGH = {
     "reshape", "transpose", "swapaxes", "moveaxis", "broadcast_to", "ravel", "squeeze",
     "expand_dims", "asarray", "atleast_1d", "atleast_2d",
 }  # fmt: skip
-_PASSTHROUGH_HELPERS = {"sum_to", "unreduce", "expand_to", "gradient_like"}
+_PASSTHROUGH_HELPERS = {"sum_to", "unreduce", "expand_to", "gradient_like", "seed_like"}
 
 
 def simplify(der: Derivative) -> Derivative:
