@@ -708,22 +708,30 @@ def _is_zeros(value, zeros, np_name) -> bool:
     )
 
 
-def _mentions(stmt, name) -> bool:
-    return any(isinstance(n, gast.Name) and n.id == name for n in S.walk(stmt))
+def _mentions(stmt, name, cache=None) -> bool:
+    """Whether ``name`` appears in ``stmt``; with ``cache`` (a dict), each statement's names
+    are collected once."""
+    if cache is None:
+        return any(isinstance(n, gast.Name) and n.id == name for n in S.walk(stmt))
+    names = cache.get(id(stmt))
+    if names is None:
+        names = cache[id(stmt)] = {n.id for n in S.walk(stmt) if isinstance(n, gast.Name)}
+    return name in names
 
 
-def _drop_zero_resets(stmts, zeros, np_name, whole) -> None:
+def _drop_zero_resets(stmts, zeros, np_name, whole, names=None) -> None:
     """The adjoint of a value made anew in every iteration is reset to zeros at the end of the
     iteration and then accumulated into: ``a = a + e`` after ``a = zeros`` is ``a = e``. Where
     the first statement of a loop body that mentions ``a`` is that accumulation, the last is
     the reset, and every assignment to ``a`` outside the loop sets zeros, the accumulation
     becomes an assignment and the reset moves after the loop: no array of zeros is made per
     iteration, and every read outside the loop sees what it saw before."""
+    names = {} if names is None else names  # statements only shrink here: a safe cache
     for k, stmt in enumerate(stmts):
         for attr in ("body", "orelse"):
             inner = getattr(stmt, attr, None)
             if inner:
-                _drop_zero_resets(inner, zeros, np_name, whole)
+                _drop_zero_resets(inner, zeros, np_name, whole, names)
         if not isinstance(stmt, (gast.For, gast.While)):
             continue
         body = stmt.body
@@ -731,11 +739,11 @@ def _drop_zero_resets(stmts, zeros, np_name, whole) -> None:
             if not (isinstance(first, gast.Assign) and _accumulation(first, gast.Sub)):
                 continue
             a = first.targets[0].id
-            if any(_mentions(s, a) for s in body[:i]):
+            if any(_mentions(s, a, names) for s in body[:i]):
                 continue
             if not _only_zeroed_outside(whole, stmt, a, zeros, np_name):
                 continue
-            users = [j for j, s in enumerate(body) if _mentions(s, a)]
+            users = [j for j, s in enumerate(body) if _mentions(s, a, names)]
             last = body[users[-1]]
             if not (
                 isinstance(last, gast.Assign)

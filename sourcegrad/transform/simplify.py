@@ -481,15 +481,30 @@ def _inline(body, keep, defs=None, uses=None):
             changed |= _inline(stmt.body, keep, defs, uses)
             changed |= _inline(stmt.orelse, keep, defs, uses)
     start = 0
+    loads: dict = {}  # id(statement) -> the names it reads, while it is not rewritten
     while True:
-        i = _inline_one(body, keep, defs, uses, start)
+        i = _inline_one(body, keep, defs, uses, start, loads)
         if i is None:
             return changed
         changed = True
         start = max(i - 1, 0)
 
 
-def _inline_one(body, keep, defs, uses, start):
+def _loads(stmt, cache) -> set:
+    """The names ``stmt`` reads (a compound statement: anywhere in it), cached by ``id``."""
+    got = cache.get(id(stmt))
+    if got is None:
+        parts = [stmt] if isinstance(stmt, _COMPOUND) else _read_parts(stmt)
+        got = cache[id(stmt)] = {
+            n.id
+            for part in parts
+            for n in S.walk(part)
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
+        }
+    return got
+
+
+def _inline_one(body, keep, defs, uses, start, loads):
     """Inline the first inlinable temporary from ``start``; its index, or None."""
     for i in range(start, len(body)):
         stmt = body[i]
@@ -501,7 +516,7 @@ def _inline_one(body, keep, defs, uses, start):
             continue
         if forward_temp and not getattr(stmt, "sg_pure", False):
             continue
-        j = _use_site(body, i + 1, t)
+        j = next((k for k in range(i + 1, len(body)) if t in _loads(body[k], loads)), None)
         if j is None:
             continue
         user = body[j]
@@ -518,9 +533,11 @@ def _inline_one(body, keep, defs, uses, start):
             continue
         if isinstance(user, (gast.Assign, gast.Return, gast.Expr)):
             _replace_in(user, {t: stmt.value})
+            loads.pop(id(user), None)
         if getattr(stmt, "sg_comment", None) and not getattr(user, "sg_comment", None):
             user.sg_comment = stmt.sg_comment
         del body[i]
+        loads.pop(id(stmt), None)
         defs[t] = uses[t] = 0
         return i
     return None
