@@ -34,6 +34,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
 
 @dataclass
 class Candidate:
@@ -280,39 +282,67 @@ def run_workload(
     return results
 
 
+# --------------------------------------------------------------------------- checks
+class CheckError(AssertionError):
+    """A candidate's loss or gradient disagrees with the reference, or it changed its inputs."""
+
+
+def compare_leaves(pairs, *, name, ref, dtype, workload, rtol, atol_frac) -> list[str]:
+    """Raise CheckError unless every ``(label, got, want)`` of ``pairs`` agrees: the same shape,
+    finite, ``np.allclose`` with ``rtol`` and ``atol = atol_frac * max |want|``. Returns notes
+    about results whose dtype is not ``dtype``."""
+    notes = []
+    for label, a, b in pairs:
+        a, b = np.asarray(a), np.asarray(b)
+        if a.shape != b.shape:
+            raise CheckError(f"{workload}: {name} gives {label} shape {a.shape}; {ref} {b.shape}")
+        atol = atol_frac * float(np.max(np.abs(b))) if b.size else 0.0
+        if not np.all(np.isfinite(a)) or not np.allclose(a, b, rtol=rtol, atol=atol):
+            err = np.max(np.abs(a.astype(np.float64) - b))
+            raise CheckError(
+                f"{workload}: {name} and {ref} disagree on {label} (max abs difference "
+                f"{err:.3g}, max |{ref}| {np.max(np.abs(b)):.3g}; rtol={rtol}, atol={atol:.3g})"
+            )
+        if a.dtype != np.dtype(dtype):
+            notes.append(f"{workload}: {name} returns {label} as {a.dtype}, not {np.dtype(dtype)}")
+    return notes
+
+
 # --------------------------------------------------------------------------- reporting
+def layout(headers: Sequence[str], rows: Sequence[Sequence[str]], groups: Sequence) -> str:
+    """A fixed-width table: the first two columns left-aligned, the others right-aligned, a
+    blank line wherever ``groups`` (one key per row) changes."""
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
+
+    def line(cells):
+        return "  ".join(
+            c.rjust(w) if i >= 2 else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
+
+    out = [line(headers), "  ".join("-" * w for w in widths)]
+    for k, row in enumerate(rows):
+        if k and groups[k] != groups[k - 1]:
+            out.append("")
+        out.append(line(row))
+    return "\n".join(out)
+
+
 def format_table(
     results: Sequence[Result], *, reference_label: str = "hand-written", time_label="median µs"
 ) -> str:
     """A fixed-width table: workload, candidate, median µs, ratio vs reference, peak KiB."""
     headers = ["workload", "candidate", time_label, f"× {reference_label}", "peak KiB"]
-    rows = []
-    for r in results:
-        rows.append(
-            [
-                r.workload,
-                r.candidate,
-                f"{r.median_us:,.1f}",
-                "—" if r.ratio is None else f"{r.ratio:.2f}",
-                "n/a" if r.peak_kib is None else f"{r.peak_kib:,.1f}",
-            ]
-        )
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
-    right = {2, 3, 4}
-
-    def line(cells):
-        return "  ".join(
-            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
-        ).rstrip()
-
-    out = [line(headers), "  ".join("-" * w for w in widths)]
-    previous = None
-    for r, row in zip(results, rows):
-        if previous is not None and r.workload != previous:
-            out.append("")
-        previous = r.workload
-        out.append(line(row))
-    return "\n".join(out)
+    rows = [
+        [
+            r.workload,
+            r.candidate,
+            f"{r.median_us:,.1f}",
+            "—" if r.ratio is None else f"{r.ratio:.2f}",
+            "n/a" if r.peak_kib is None else f"{r.peak_kib:,.1f}",
+        ]
+        for r in results
+    ]
+    return layout(headers, rows, [r.workload for r in results])
 
 
 def print_table(results: Sequence[Result], **kwargs) -> None:

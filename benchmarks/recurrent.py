@@ -68,13 +68,16 @@ if str(HERE) not in sys.path:
 import numpy as np  # noqa: E402
 from harness import (  # noqa: E402
     Candidate,
+    CheckError,
     Result,
     Workload,
     blas_info,
+    compare_leaves,
     environment,
     import_jax,
     import_torch,
     jax_candidates,
+    layout,
     optional_import,
     page_faults,
     run_workload,
@@ -96,10 +99,6 @@ LEAVES = ("W_x", "W_h", "b")
 # hands its memory back to the OS at every call; with harness.warm_allocator's default 16 MiB,
 # that one page-faulted ~13,000 times per call in a --quick run.
 WARM_ALLOCATOR_BYTES = (32 << 20) - (1 << 16)
-
-
-class CheckError(AssertionError):
-    """A candidate's loss or gradient disagrees with the reference, or it changed its inputs."""
 
 
 # --------------------------------------------------------------------------- the losses
@@ -500,22 +499,10 @@ def check(name, got, ref, want, dtype, workload):
     want_loss, want_grads = want
     if set(grads) != set(want_grads):
         raise CheckError(f"{workload}: {name} returns leaves {sorted(grads)}, not {LEAVES}")
-    notes = []
     pairs = [("loss", loss, want_loss)] + [(f"d{k}", grads[k], want_grads[k]) for k in LEAVES]
-    for label, a, b in pairs:
-        a, b = np.asarray(a), np.asarray(b)
-        if a.shape != b.shape:
-            raise CheckError(f"{workload}: {name} gives {label} shape {a.shape}; {ref} {b.shape}")
-        atol = atol_frac * float(np.max(np.abs(b))) if b.size else 0.0
-        if not np.all(np.isfinite(a)) or not np.allclose(a, b, rtol=rtol, atol=atol):
-            err = np.max(np.abs(a - b))
-            raise CheckError(
-                f"{workload}: {name} and {ref} disagree on {label} (max abs difference "
-                f"{err:.3g}, max |{ref}| {np.max(np.abs(b)):.3g}; rtol={rtol}, atol={atol:.3g})"
-            )
-        if a.dtype != np.dtype(dtype):
-            notes.append(f"{workload}: {name} returns {label} as {a.dtype}, not {np.dtype(dtype)}")
-    return notes
+    return compare_leaves(
+        pairs, name=name, ref=ref, dtype=dtype, workload=workload, rtol=rtol, atol_frac=atol_frac
+    )
 
 
 def make_workload(model: str, dtype, *, peers: bool = True) -> Workload:
@@ -604,19 +591,7 @@ def format_table(results: list[Result]) -> str:
         ]
         for r in results
     ]
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
-
-    def line(cells):
-        return "  ".join(
-            c.rjust(w) if i >= 2 else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
-        ).rstrip()
-
-    out = [line(headers), "  ".join("-" * w for w in widths)]
-    for k, (r, row) in enumerate(zip(results, rows)):
-        if k and r.workload != results[k - 1].workload:
-            out.append("")
-        out.append(line(row))
-    return "\n".join(out)
+    return layout(headers, rows, [r.workload for r in results])
 
 
 def main(argv=None) -> int:

@@ -35,6 +35,7 @@ from harness import (  # noqa: E402
     Result,
     blas_info,
     environment,
+    layout,
     page_faults,
     peak_memory,
     run_workload,
@@ -147,19 +148,7 @@ def format_table(results: list[Result], time_label: str = "median ms") -> str:
         ]
         for r in results
     ]
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
-
-    def line(cells):
-        return "  ".join(
-            c.rjust(w) if i >= 2 else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
-        ).rstrip()
-
-    out = [line(headers), "  ".join("-" * w for w in widths)]
-    for k, (r, row) in enumerate(zip(results, rows)):
-        if k and r.workload != results[k - 1].workload:
-            out.append("")
-        out.append(line(row))
-    return "\n".join(out)
+    return layout(headers, rows, [r.workload for r in results])
 
 
 def geomean(xs) -> float:

@@ -45,7 +45,9 @@ try:  # run as a script from benchmarks/ (python benchmarks/run.py) or as a pack
     import workloads as seed
     from harness import (
         Candidate,
+        CheckError,
         Workload,
+        compare_leaves,
         import_jax,
         import_torch,
         jax_candidates,
@@ -56,7 +58,9 @@ except ImportError:  # pragma: no cover
     from . import workloads as seed
     from .harness import (
         Candidate,
+        CheckError,
         Workload,
+        compare_leaves,
         import_jax,
         import_torch,
         jax_candidates,
@@ -67,11 +71,6 @@ REFERENCE = "hand-written"
 DTYPES = (np.float64, np.float32)
 # (rtol, atol as a fraction of the largest |value| of the reference leaf), per dtype
 DEFAULT_TOLERANCES = {np.dtype(np.float64): (1e-7, 1e-10), np.dtype(np.float32): (1e-4, 1e-5)}
-
-
-class CheckError(AssertionError):
-    """A candidate's loss or gradient disagrees with the hand-written one, or it changed its
-    inputs."""
 
 
 # =========================================================================== the losses
@@ -463,6 +462,20 @@ class Spec:
     tolerances: dict = field(default_factory=lambda: DEFAULT_TOLERANCES)
 
 
+def _recurrent_spec(model: str, describe: str) -> Spec:
+    """The RNN or LSTM of ``recurrent.py``, against its hand-written BPTT."""
+    return Spec(
+        model,
+        describe,
+        getattr(recurrent, f"{model}_loss"),
+        recurrent_inputs(model),
+        getattr(recurrent, f"{model}_bptt"),
+        torch_recurrent(model),
+        jit_note="; the Python loop is unrolled at trace time",
+        tolerances=recurrent.TOLERANCES,
+    )
+
+
 SPECS = [
     Spec(
         "seed-b1",
@@ -488,25 +501,11 @@ SPECS = [
         mlp_hand,
         torch_mlp,
     ),
-    Spec(
-        "rnn",
-        "vanilla RNN, input 64, hidden 128, batch 32, T=50, Python for loop; squared error",
-        recurrent.rnn_loss,
-        recurrent_inputs("rnn"),
-        recurrent.rnn_bptt,
-        torch_recurrent("rnn"),
-        jit_note="; the Python loop is unrolled at trace time",
-        tolerances=recurrent.TOLERANCES,
+    _recurrent_spec(
+        "rnn", "vanilla RNN, input 64, hidden 128, batch 32, T=50, Python for loop; squared error"
     ),
-    Spec(
-        "lstm",
-        "LSTM, same sizes, gates stacked [i|f|o|g]; softmax cross entropy of the last state",
-        recurrent.lstm_loss,
-        recurrent_inputs("lstm"),
-        recurrent.lstm_bptt,
-        torch_recurrent("lstm"),
-        jit_note="; the Python loop is unrolled at trace time",
-        tolerances=recurrent.TOLERANCES,
+    _recurrent_spec(
+        "lstm", "LSTM, same sizes, gates stacked [i|f|o|g]; softmax cross entropy of the last state"
     ),
     Spec(
         "elementwise",
@@ -580,21 +579,10 @@ def check(name, got, ref, want, dtype, workload, tolerances) -> list[str]:
         raise CheckError(
             f"{workload}: {name} returns the leaves {sorted(have)}; {ref} {sorted(need)}"
         )
-    notes = []
-    for label, b in need.items():
-        a, b = np.asarray(have[label]), np.asarray(b)
-        if a.shape != b.shape:
-            raise CheckError(f"{workload}: {name} gives {label} shape {a.shape}; {ref} {b.shape}")
-        atol = atol_frac * float(np.max(np.abs(b))) if b.size else 0.0
-        if not np.all(np.isfinite(a)) or not np.allclose(a, b, rtol=rtol, atol=atol):
-            err = np.max(np.abs(a.astype(np.float64) - b))
-            raise CheckError(
-                f"{workload}: {name} and {ref} disagree on {label} (max abs difference "
-                f"{err:.3g}, max |{ref}| {np.max(np.abs(b)):.3g}; rtol={rtol}, atol={atol:.3g})"
-            )
-        if a.dtype != np.dtype(dtype):
-            notes.append(f"{workload}: {name} returns {label} as {a.dtype}, not {np.dtype(dtype)}")
-    return notes
+    pairs = [(label, have[label], b) for label, b in need.items()]
+    return compare_leaves(
+        pairs, name=name, ref=ref, dtype=dtype, workload=workload, rtol=rtol, atol_frac=atol_frac
+    )
 
 
 # =========================================================================== candidates

@@ -29,6 +29,7 @@ import sourcegrad as sg
 try:  # run as a script from benchmarks/ (python benchmarks/run.py) or as a package
     from harness import (
         Candidate,
+        CheckError,
         Workload,
         import_jax,
         import_torch,
@@ -38,6 +39,7 @@ try:  # run as a script from benchmarks/ (python benchmarks/run.py) or as a pack
 except ImportError:  # pragma: no cover
     from .harness import (
         Candidate,
+        CheckError,
         Workload,
         import_jax,
         import_torch,
@@ -63,10 +65,6 @@ BATCHES = (1, 256)
 DTYPES = (np.float64, np.float32)
 # (rtol, atol) for the correctness checks against the hand-written gradient.
 TOLERANCES = {np.dtype(np.float64): (1e-9, 1e-12), np.dtype(np.float32): (2e-4, 1e-6)}
-
-
-class CheckError(AssertionError):
-    """A candidate's loss or gradient disagrees with the hand-written one."""
 
 
 # --------------------------------------------------------------------------- inputs
