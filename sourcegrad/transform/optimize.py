@@ -42,9 +42,11 @@ from .shapes import _BINOPS, broadcast, expression_dtype, expression_shape, sum_
 from .simplify import (
     _dead_stores,
     _dead_tape,
+    _defs,
     _drop_unused_tape,
     _fold_all,
     _liveness,
+    _propagate,
     _protect_aliases,
     _walk_stmts,
 )
@@ -73,6 +75,8 @@ def optimize(der: Derivative, example_args=None, shapes: dict | None = None) -> 
     if shapes:
         shapes = _specialise_shapes(node, der, shapes)
         _fold_all(node.body, der)  # 1.0 * e where unreduce(1.0, x) * e was
+        core = der.analysis.core  # copies left where a sum_to went (dh2_1 = dh2_2)
+        _propagate(node.body, set(core.user_names) | set(core.params))
         # folding may leave a gradient that is an argument itself (dx = y): copy it
         _protect_aliases(Derivative(node, der.refs, der.analysis, der.mode, der.adj_names))
     for stmt in node.body:  # `x = None` before a loop: only there for a tape push
@@ -172,12 +176,7 @@ def _specialise_shapes(node, der: Derivative, shapes: dict) -> dict:
 
     Rewrite().visit(node)
     # names the derivative itself assigns once (hit masks, gate products) get shapes too
-    counts: dict = {}
-    for stmt in _walk_stmts(node.body):
-        if isinstance(stmt, gast.Assign):
-            for t in S.walk(stmt.targets[0]):
-                if isinstance(t, gast.Name):
-                    counts[t.id] = counts.get(t.id, 0) + 1
+    counts = _defs(node.body)
     shapes = dict(shapes)
     for stmt in _walk_stmts(node.body):
         if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
