@@ -21,6 +21,7 @@ from .runtime.containers import children, is_container, signature_guard
 from .transform.analysis import analyze
 from .transform.emit import Deferred, Emitted, emit
 from .transform.forward import forward
+from .transform.fuse import fuse_contractions
 from .transform.normalize import normalize
 from .transform.optimize import optimize
 from .transform.parse import Parsed, parse
@@ -205,6 +206,14 @@ class Transformed:
             analysis = analyze(core, wrt, args, whole_output=self.mode == "vjp")
             if specialise and args is not None:  # before reverse() rewrites the core
                 shapes = concrete_shapes(analysis, args)
+                fused = self._fused(wrt, args, shapes)
+                if fused is not None:  # shown: the derivative of the loops as written
+                    if general is not None:
+                        fused.pure = general.pure
+                    else:
+                        mode = "vjp" if self.mode == "vjp" else "grad"
+                        fused.pure = Deferred(lambda: simplify(reverse(analysis, mode)))
+                    return fused
                 if general is not None and getattr(general, "der", None) is not None:
                     # the pure derivative of these ranks is built already: optimize it again
                     run = emit(optimize(general.der, args, shapes))
@@ -230,6 +239,25 @@ class Transformed:
             run.der = der  # what the build specialised to shapes starts from
         run.pure = Deferred(der)  # compiled when shown or transformed again
         return run
+
+    def _fused(self, wrt, args, shapes) -> Emitted | None:
+        """The running derivative of the core with its loops of ``np.einsum`` products fused
+        into one contraction each (:mod:`sourcegrad.transform.fuse`), specialised to ``args``'
+        shapes; None where nothing fuses, or where the stacked operands' shapes are not
+        known to agree."""
+        if not self.options.get("optimize", True):
+            return None
+        core = normalize(self._parse())
+        stacked = fuse_contractions(core, shapes)
+        if not stacked:
+            return None
+        analysis = analyze(core, wrt, args, whole_output=self.mode == "vjp")
+        fused_shapes = concrete_shapes(analysis, args)
+        if any(fused_shapes.get(name) is None for name in stacked):
+            return None
+        der = reverse(analysis, "vjp" if self.mode == "vjp" else "grad")
+        simplify(der)
+        return emit(optimize(der, args, fused_shapes))
 
     def _forward_gradient(self, wrt, args) -> Emitted | None:
         """The gradient with respect to one scalar, run in forward mode: one sweep with its

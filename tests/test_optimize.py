@@ -95,7 +95,10 @@ def conv_loss(K, x):
 def test_convolution_loop_runs_lean_and_agrees(rng):
     K = rng.standard_normal((3, 3, 2, 3)) * 0.3
     x = rng.standard_normal((2, 2, 6, 6))
-    running = _running(conv_loss, K, x)
+    df = sg.grad(conv_loss)
+    df(K, x)  # the first call runs the build for these ranks: the loop (fused only later)
+    (ranked,) = df._ranked.values()
+    running = ranked.pretty(optimized=True)
     assert "contract(" in running  # the einsums run through tensordot
     assert "(False, True)" in running  # x's adjoint is not computed
     assert "shape_of(h_5)" in running  # the einsum results are not kept for their shapes
@@ -215,7 +218,7 @@ def test_running_code_is_specialised_to_shapes_after_a_repeat(rng):
             np.testing.assert_allclose(g, want, rtol=1e-6, atol=1e-8)
     running = df._entry((x, b, W)).pretty(optimized=True)
     assert "sum_to(" not in running and "unreduce(" not in running
-    assert ".sum(axis=(0,))" in running  # the bias gradient: a sum over the batch
+    assert "sum_leading(" in running  # the bias gradient: a sum over the batch
     assert "sum_to(" in df._ranked[next(iter(df._ranked))].pretty(optimized=True)
 
 

@@ -69,9 +69,24 @@ def masked(x):
     return np.sum(y * y) + np.sum(z)
 
 
-def test_data_dependent_and_unmodelled_shapes_are_unknown(rng):
+def test_data_dependent_shapes_are_unknown_and_reshapes_known(rng):
     shapes = shapes_of(masked, rng.standard_normal(6))
-    assert "y" not in shapes and "z" not in shapes and shapes["x"] == (6,)
+    assert "y" not in shapes and shapes["x"] == (6,)
+    assert shapes["z"] == (2, 3)  # the -1 worked out from the size
+    assert "z" not in shapes_of(masked, rng.standard_normal(7))  # 7 is not 2 * k: unknown
+
+
+def stacked(x, w):
+    s = np.stack((x, x, x), axis=1)
+    e = np.einsum("iaj,jk->aik", s, w)
+    bad = np.einsum("ij,jk->ik", x, x)
+    return np.sum(e) + np.sum(bad)
+
+
+def test_stack_and_einsum_shapes(rng):
+    shapes = shapes_of(stacked, rng.standard_normal((2, 4)), rng.standard_normal((4, 5)))
+    assert shapes["s"] == (2, 3, 4) and shapes["e"] == (3, 2, 5)
+    assert "bad" not in shapes  # j is 4 in one operand and 2 in the other
 
 
 def reductions(x, b):

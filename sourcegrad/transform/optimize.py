@@ -73,7 +73,8 @@ def optimize(der: Derivative, example_args=None, shapes: dict | None = None) -> 
     zeros = {der.refs.by_id.get(id(NAMESPACE["zero_adjoint"]))} - {None}
     _drop_zero_resets(node.body, zeros, np_name, node.body)
     if shapes:
-        shapes = _specialise_shapes(node, der, shapes)
+        numpy_only = example_args is not None and _numpy_only(example_args)
+        shapes = _specialise_shapes(node, der, shapes, numpy_only)
         _fold_all(node.body, der)  # 1.0 * e where unreduce(1.0, x) * e was
         core = der.analysis.core  # copies left where a sum_to went (dh2_1 = dh2_2)
         _propagate(node.body, set(core.user_names) | set(core.params))
@@ -102,7 +103,7 @@ def optimize(der: Derivative, example_args=None, shapes: dict | None = None) -> 
     return Derivative(node, der.refs, der.analysis, der.mode, der.adj_names)
 
 
-def _specialise_shapes(node, der: Derivative, shapes: dict) -> dict:
+def _specialise_shapes(node, der: Derivative, shapes: dict, numpy_only: bool = False) -> dict:
     """With the shapes known: ``sum_to(e, x)`` becomes ``e``, a reshape or a sum over fixed
     axes, and ``unreduce(c, x) * e`` becomes ``c * e`` where ``e`` already has the shape of
     the product."""
@@ -111,6 +112,7 @@ def _specialise_shapes(node, der: Derivative, shapes: dict) -> dict:
     unreduce = der.refs.by_id.get(id(NAMESPACE["unreduce"]))
     expand_to = der.refs.by_id.get(id(NAMESPACE["expand_to"]))
     adj_of = {v: k for k, v in der.adj_names.items()}
+    leading = der.refs.ref(NAMESPACE["sum_leading"], "sum_leading") if numpy_only else None
 
     def shape(e):
         return expression_shape(e, shapes, adj_of, np_name)
@@ -155,6 +157,10 @@ def _specialise_shapes(node, der: Derivative, shapes: dict) -> dict:
             if all(sg_[a] == 1 for a in reduced):  # only axes of length 1: a reshape
                 return method(g, "reshape", [target])
             if not ones:
+                if numpy_only:  # over leading axes: through BLAS where it pays
+                    call = S.call(S.name(leading), [g, S.const(len(lead))])
+                    call.sg_sum_leading = len(lead)  # for expression_shape
+                    return call
                 return method(g, "sum", [], [("axis", axes_node(lead))])
             kept = method(g, "sum", [], [("axis", axes_node(reduced)), ("keepdims", S.const(True))])
             return method(kept, "reshape", [target]) if lead else kept
@@ -546,10 +552,11 @@ class _InPlace:
         for n in S.walk(stmt.value):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
                 reads[n.id] = reads.get(n.id, 0) + 1
+        self.reads = reads
         self.free = {  # arrays, not 0-d: a NumPy scalar is no buffer
             a
             for a in owned
-            if reads.get(a) == 1
+            if a in reads
             and (a not in live or a == t)
             and isinstance(self.dtypes.get(a), np.dtype)
             and self.shapes_of(a)
@@ -589,6 +596,7 @@ class _InPlace:
         for _, buffer in visited:
             if (
                 buffer is not None
+                and self._all_reads_in(e, buffer)  # none left to read it once written
                 and shape is not None
                 and dtype is not None
                 and self.shapes_of(buffer) == shape
@@ -608,6 +616,12 @@ class _InPlace:
 
     def shapes_of(self, name):
         return self.shape(S.name(name))
+
+    def _all_reads_in(self, e, name) -> bool:
+        total = self.reads[name]
+        return total == 1 or total == sum(
+            1 for n in S.walk(e) if isinstance(n, gast.Name) and n.id == name
+        )
 
 
 def _dtypes(node, der: Derivative, example_args, np_name) -> dict:

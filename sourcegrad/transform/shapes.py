@@ -127,6 +127,10 @@ def _evaluate(op, stmt, env, core, example_args):
         return None if shape is None else (shape, None)
     if key in _NUMBERS:
         return (), _INT
+    if key == "copy" and len(op.operands) == 1:  # h = h_6, ho = ho_3: the value goes along
+        return _atom(op.operands[0], env)
+    if key is np.reshape:
+        return _reshaped(op.bound.get("a"), op.bound.get("args"), env)
     if key in (np.zeros, np.ones, np.empty, np.full) and op.operands:
         dims = _dims(op.operands[0], env)
         return None if dims is None else (dims, None)
@@ -140,6 +144,24 @@ def _evaluate(op, stmt, env, core, example_args):
         if _is_int(a) and _is_int(b):
             return (), _INT
     return shape, None
+
+
+def _reshaped(a, args, env):
+    """``(shape, None)`` of ``a.reshape(*args)`` when every length is known (one may be
+    -1), else None."""
+    x = _atom(a, env)
+    if x is None or not isinstance(args, gast.Tuple):
+        return None
+    elts = args.elts
+    dims = _dims(elts[0], env) if len(elts) == 1 else _dims(args, env)
+    if dims is None or sum(d == -1 for d in dims) > 1 or any(d < -1 for d in dims):
+        return None
+    size, known = int(np.prod(x[0], dtype=np.int64)), int(np.prod([d for d in dims if d != -1]))
+    if -1 in dims:
+        if known == 0 or size % known:
+            return None
+        dims = tuple(size // known if d == -1 else d for d in dims)
+    return (dims, None) if int(np.prod(dims, dtype=np.int64)) == size else None
 
 
 def _index_shape(shape, index, env):
@@ -226,12 +248,57 @@ def _op_shape(op, known):
         return broadcast(*(_atom_shape(a, known) for a in op.operands))
     if key in (np.matmul, np.dot) and len(op.operands) == 2:
         return product_shape(key, *(_atom_shape(a, known) for a in op.operands))
+    if key is np.stack:
+        arrays, axis = op.bound.get("arrays"), op.bound.get("axis")
+        if (
+            not isinstance(arrays, gast.Tuple)
+            or not arrays.elts
+            or not _is_none(op.bound.get("out"))
+        ):
+            return None
+        shapes = {_atom_shape(a, known) for a in arrays.elts}
+        if len(shapes) != 1 or None in shapes or not isinstance(axis, gast.Constant):
+            return None
+        (one,) = shapes
+        if type(axis.value) is not int or not -len(one) - 1 <= axis.value <= len(one):
+            return None
+        at = axis.value % (len(one) + 1)
+        return one[:at] + (len(arrays.elts),) + one[at:]
+    if key is np.einsum:
+        spec, ops = op.bound.get("subscripts"), op.bound.get("operands")
+        if not (isinstance(spec, gast.Constant) and isinstance(spec.value, str)):
+            return None
+        if not isinstance(ops, gast.Tuple) or len(op.operands) != len(ops.elts) + 1:
+            return None  # keywords (out=, optimize=) are not assumed
+        return einsum_shape(spec.value, [_atom_shape(a, known) for a in ops.elts])
     if key in _REDUCTIONS:
         b = op.bound
         if any(not _is_none(b.get(k)) for k in ("dtype", "out", "where", "initial")):
             return None
         return reduced_shape(_atom_shape(b.get("a"), known), b.get("axis"), b.get("keepdims"))
     return None
+
+
+def einsum_shape(spec: str, shapes):
+    """The shape of ``np.einsum(spec, *operands)`` for operands of ``shapes``, for an
+    explicit output without ellipsis; None if unknown or inconsistent."""
+    spec = spec.replace(" ", "")
+    if "->" not in spec or "." in spec or any(s is None for s in shapes):
+        return None
+    ins, out = spec.split("->")
+    parts = ins.split(",")
+    if len(parts) != len(shapes):
+        return None
+    size: dict = {}
+    for letters, shape in zip(parts, shapes):
+        if len(letters) != len(shape):
+            return None
+        for c, n in zip(letters, shape):
+            if size.setdefault(c, n) != n:
+                return None  # no broadcasting of length-1 axes is assumed
+    if any(c not in size for c in out):
+        return None
+    return tuple(size[c] for c in out)
 
 
 def _is_none(atom) -> bool:
@@ -315,6 +382,10 @@ def expression_shape(e, shapes: dict, adj_of: dict, np_name: str | None):
     if isinstance(e, gast.Attribute) and e.attr == "T":
         inner = expression_shape(e.value, shapes, adj_of, np_name)
         return None if inner is None else inner[::-1]
+    lead = getattr(e, "sg_sum_leading", None)
+    if lead is not None:  # sum_leading(g, k), as optimize writes it
+        inner = expression_shape(e.args[0], shapes, adj_of, np_name)
+        return None if inner is None else inner[lead:]
     if (
         isinstance(e, gast.Call)
         and isinstance(e.func, gast.Attribute)
