@@ -399,3 +399,28 @@ def test_a_gradient_is_never_the_callers_array(rng):
         got = vf(x, g_out)
         assert got is not g_out and not np.shares_memory(got, g_out)
         np.testing.assert_array_equal(got, g_out)
+
+
+# ----------------------------------------------------------------- masks and in-place ReLU
+def relu_net(W0, b0, W1, x):
+    h = np.maximum(x @ W0 + b0, 0.0)
+    return np.sum(np.tanh(h @ W1))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_relu_keeps_its_mask_and_runs_in_place(dtype, rng):
+    W0 = rng.standard_normal((4, 6)).astype(dtype)
+    b0 = np.zeros(6, dtype)
+    W1 = rng.standard_normal((6, 3)).astype(dtype)
+    x = rng.standard_normal((5, 4)).astype(dtype)
+    x[0] = 0.0  # a row of exact zeros before the ReLU: the tie goes to the input (>=)
+    df = sg.grad(relu_net, (0, 1, 2))
+    df._entry((W0, b0, W1, x), True)
+    running = df._entry((W0, b0, W1, x)).pretty(optimized=True)
+    assert "h_2_mask = h_2 >= 0.0" in running and "np.maximum(h_2, 0.0, out=h_2)" in running
+    got = df(W0, b0, W1, x)
+    want = sg.grad(relu_net, (0, 1, 2), optimize=False)(W0, b0, W1, x)
+    for g, w in zip(got, want):
+        assert g.dtype == dtype
+        np.testing.assert_allclose(g, w, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    assert np.all(got[1] != 0.0)  # the zero row's pre-activations pass their gradient

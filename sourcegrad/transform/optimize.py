@@ -38,7 +38,14 @@ from ..runtime.containers import gradient_builder
 from . import syntax as S
 from .analysis import _follow_path
 from .reverse import Derivative, _shape_only_reads, _shape_read
-from .shapes import _BINOPS, broadcast, expression_dtype, expression_shape, sum_to_axes
+from .shapes import (
+    _BINOPS,
+    broadcast,
+    expression_dtype,
+    expression_kind,
+    expression_shape,
+    sum_to_axes,
+)
 from .simplify import (
     _dead_stores,
     _dead_tape,
@@ -48,6 +55,7 @@ from .simplify import (
     _liveness,
     _propagate,
     _protect_aliases,
+    _uses,
     _walk_stmts,
 )
 
@@ -88,6 +96,9 @@ def optimize(der: Derivative, example_args=None, shapes: dict | None = None) -> 
         pass
     _drop_unused_tape(node.body)
     _tape_shapes(node.body, der)
+    if shapes and example_args is not None and _numpy_only(example_args):
+        _sums_of_products(node, der, shapes, example_args)
+        _early_masks(node.body, der, shapes)
     owner = _Owner(np_name, helpers)
     if shapes and example_args is not None and _numpy_only(example_args):
         owner.in_place = _InPlace(node, der, shapes, example_args)
@@ -388,6 +399,163 @@ def _sums(node, der: Derivative) -> None:
         Rewrite().visit(node)
 
 
+def _sums_of_products(node, der: Derivative, shapes: dict, example_args) -> None:
+    """With shapes known, a full sum of a sum of same-shape arrays is the sum of their sums,
+    and a full sum of a product of two same-shape real float arrays is ``np.vdot``: no array
+    is made for the sum or the product (``np.sum(y * log_p)``, ``np.sum(t * e + q)``). A
+    product assigned by the statement right before, read only here, counts as written inline."""
+    np_name = der.refs.by_id.get(id(np))
+    if np_name is None:
+        return
+    adj_of = {v: k for k, v in der.adj_names.items()}
+    dtypes = _dtypes(node, der, example_args, np_name)
+    uses = _uses(node.body)
+
+    def shape(e):
+        return expression_shape(e, shapes, adj_of, np_name)
+
+    def real(e):
+        dt = expression_dtype(e, dtypes, np_name)
+        return dt is not None and dt.kind == "f"
+
+    def total(e, top=True):
+        """``np.add.reduce(e, None)``, split where no array needs to be made (None at the
+        top where nothing splits)."""
+        if isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.USub):
+            inner = total(e.operand, top)
+            return None if inner is None else gast.UnaryOp(op=gast.USub(), operand=inner)
+        if isinstance(e, gast.BinOp) and isinstance(e.op, (gast.Add, gast.Sub, gast.Mult)):
+            sl, sr = shape(e.left), shape(e.right)
+            if sl is not None and sl == sr and len(sl) >= 1 and real(e.left) and real(e.right):
+                if isinstance(e.op, gast.Mult):
+                    f = gast.Attribute(value=S.name(np_name), attr="vdot", ctx=gast.Load())
+                    return S.call(f, [e.left, e.right])
+                left, right = total(e.left, False), total(e.right, False)
+                return gast.BinOp(left=left, op=e.op, right=right)
+        if top:
+            return None
+        add = gast.Attribute(value=S.name(np_name), attr="add", ctx=gast.Load())
+        reduce = gast.Attribute(value=add, attr="reduce", ctx=gast.Load())
+        return S.call(reduce, [e, S.const(None)])
+
+    def rewrite(block):
+        for k, stmt in enumerate(block):
+            for field in ("body", "orelse"):
+                inner = getattr(stmt, field, None)
+                if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
+                    rewrite(inner)
+            if not isinstance(stmt, (gast.Assign, gast.Return)):
+                continue
+            before = block[k - 1] if k else None
+            inline = {}
+            if (
+                isinstance(before, gast.Assign)
+                and isinstance(before.targets[0], gast.Name)
+                and uses.get(before.targets[0].id) == 1
+                and isinstance(before.value, gast.BinOp)
+            ):
+                inline[before.targets[0].id] = before
+
+            Sums(inline).visit(stmt)
+        block[:] = [s for s in block if not getattr(s, "sg_dead", False)]
+
+    class Sums(gast.NodeTransformer):
+        def __init__(self, inline):
+            self.inline = inline
+
+        def visit_Call(self, e):
+            self.generic_visit(e)
+            if not (
+                _np_call(e, np_name, "sum", 1) or (_reduce_all(e, np_name) and len(e.args) == 2)
+            ):
+                return e
+            arg = e.args[0]
+            source = self.inline.get(getattr(arg, "id", None))
+            got = total(source.value if source is not None else arg)
+            if got is None:
+                return e
+            if source is not None:
+                source.sg_dead = True
+            return got
+
+    rewrite(node.body)
+
+
+def _early_masks(body, der: Derivative, shapes: dict) -> None:
+    """A value read, after some point, only to compare it with a number (``h1_2 >= 0.0``, the
+    mask of a ReLU's derivative) has that comparison made once, before its last other read:
+    the backward pass keeps a boolean mask (one byte an element) instead of the value, and the
+    value's buffer is free for the operation that reads it last (the ReLU itself, in place)."""
+    counts = _defs(body)
+    where: dict = {}  # name -> top-level index of its one assignment
+    for k, stmt in enumerate(body):
+        if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
+            where.setdefault(stmt.targets[0].id, k)
+    compares: dict = {}  # name -> [(index, Compare node)]
+    others: dict = {}  # name -> last index of another read
+    for k, stmt in enumerate(body):
+        masked = set()
+        for n in S.walk(stmt):
+            if (
+                isinstance(n, gast.Compare)
+                and len(n.ops) == 1
+                and isinstance(n.left, gast.Name)
+                and isinstance(n.comparators[0], gast.Constant)
+                and isinstance(n.comparators[0].value, (int, float))
+            ):
+                compares.setdefault(n.left.id, []).append((k, n))
+                masked.add(id(n.left))
+        for n in S.walk(stmt):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and id(n) not in masked:
+                others[n.id] = k
+    inserts = []
+    for name, found in compares.items():
+        k0 = where.get(name)
+        last = others.get(name)
+        if k0 is None or counts.get(name) != 1 or last is None or last <= k0:
+            continue
+        forms = {(type(c.ops[0]), c.comparators[0].value) for _, c in found}
+        if len(forms) != 1 or min(k for k, _ in found) <= last:
+            continue
+        mask = der.refs.names.fresh(name + "_mask")
+        c = found[0][1]
+        cmp = gast.Compare(
+            left=S.name(name), ops=[c.ops[0]], comparators=[S.clone(c.comparators[0])]
+        )
+        inserts.append((last, S.assign(mask, cmp)))
+        if name in shapes:
+            shapes[mask] = shapes[name]
+        for _, node in found:
+            node.sg_mask = mask
+
+    class Replace(gast.NodeTransformer):
+        def visit_Compare(self, n):
+            mask = getattr(n, "sg_mask", None)
+            return S.name(mask) if mask is not None else self.generic_visit(n)
+
+    if inserts:
+        Replace().visit(gast.Module(body=body, type_ignores=[]))
+        for k, stmt in sorted(inserts, key=lambda kv: -kv[0]):
+            body.insert(k, stmt)
+
+
+def _reduce_all(e, np_name) -> bool:
+    """Whether ``e`` is ``np.add.reduce(x, None)``."""
+    f = e.func
+    return (
+        isinstance(f, gast.Attribute)
+        and f.attr == "reduce"
+        and isinstance(f.value, gast.Attribute)
+        and f.value.attr == "add"
+        and isinstance(f.value.value, gast.Name)
+        and f.value.value.id == np_name
+        and len(e.args) == 2
+        and isinstance(e.args[1], gast.Constant)
+        and e.args[1].value is None
+        and not e.keywords
+    )
+
+
 def _dots(node, der: Derivative) -> None:
     ranks = der.analysis.ranks
     primal_of = {v: k for k, v in der.adj_names.items()}
@@ -434,8 +602,8 @@ class _Owner:
 
     def fresh(self, e) -> bool:
         """Whether ``e`` evaluates to a new array (or an immutable number)."""
-        if isinstance(e, (gast.BinOp, gast.UnaryOp)):
-            return True
+        if isinstance(e, (gast.BinOp, gast.UnaryOp, gast.Compare)):
+            return True  # operators make new arrays (comparisons: masks, or bools)
         if isinstance(e, gast.Call) and not any(k.arg == "out" for k in e.keywords):
             f = e.func
             if isinstance(f, gast.Name):
@@ -664,9 +832,23 @@ def _dtypes(node, der: Derivative, example_args, np_name) -> dict:
         if isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute):
             attr = v.func.attr
             kw = {k.arg: k.value for k in v.keywords}
+            if attr == "einsum" and S.dotted(v.func.value) == np_name and not kw:
+                parts = [expression_dtype(a, dtypes, np_name) for a in v.args[1:]]
+                return (
+                    None if not parts or any(p is None for p in parts) else np.result_type(*parts)
+                )
+            if attr == "stack" and len(v.args) == 1 and isinstance(v.args[0], gast.Tuple):
+                parts = [expression_dtype(a, dtypes, np_name) for a in v.args[0].elts]
+                return (
+                    None
+                    if not parts or kw or any(p is None for p in parts)
+                    else np.result_type(*parts)
+                )
+            if attr == "reshape" and S.dotted(v.func.value) != np_name:
+                return expression_dtype(v.func.value, dtypes, np_name)
             if attr in ("dot", "matmul") and len(v.args) == 2:
                 parts = [expression_dtype(a, dtypes, np_name) for a in v.args]
-                return None if None in parts else np.result_type(*parts)
+                return None if any(p is None for p in parts) else np.result_type(*parts)
             if attr in ("zeros", "ones", "empty") and len(v.args) == 1:
                 d = kw.get("dtype")
                 if d is None:
@@ -676,7 +858,7 @@ def _dtypes(node, der: Derivative, example_args, np_name) -> dict:
                 return None
             if attr in ("zeros_like", "ones_like", "empty_like") and len(v.args) == 1 and not kw:
                 return expression_dtype(v.args[0], dtypes, np_name)
-        return expression_dtype(v, dtypes, np_name)
+        return expression_kind(v, dtypes, np_name)
 
     bad: set = set()
     for _ in range(len(defs) + 2):

@@ -451,6 +451,15 @@ def expression_dtype(e, dtypes: dict, np_name: str | None):
     return getattr(got, "dtype", None) if got is not _UNKNOWN else None
 
 
+def expression_kind(e, dtypes: dict, np_name: str | None):
+    """As :func:`expression_dtype`, but a Python number's type (``int``, ``float``) where
+    the expression is one (``x.shape[0]``, ``1.0 / n``)."""
+    got = _stand_in(e, dtypes, np_name)
+    if type(got) in (int, float):
+        return type(got)
+    return getattr(got, "dtype", None) if got is not _UNKNOWN else None
+
+
 def _stand_in(e, dtypes, np_name):
     """A 0-d value of ``e``'s dtype (a Python number for a weak scalar), or _UNKNOWN."""
     if isinstance(e, gast.Constant):
@@ -477,11 +486,43 @@ def _stand_in(e, dtypes, np_name):
         return np.zeros((), np.result_type(a, b))
     if isinstance(e, gast.Attribute) and e.attr == "T":
         return _stand_in(e.value, dtypes, np_name)
+    if (
+        isinstance(e, gast.Subscript)
+        and isinstance(e.value, gast.Attribute)
+        and e.value.attr == "shape"
+    ):
+        return 0  # a length: a Python int
     if isinstance(e, gast.Subscript):  # indexing keeps the dtype of an array
         v = _stand_in(e.value, dtypes, np_name)
         return v if hasattr(v, "dtype") else _UNKNOWN
     if isinstance(e, gast.Compare) and len(e.comparators) == 1:
         return np.zeros((), bool)
+    if getattr(e, "sg_sum_leading", None) is not None:  # sum_leading(g, k)
+        return _reduced_stand_in(_stand_in(e.args[0], dtypes, np_name))
+    if _reduce_all_call(e, np_name):  # np.add.reduce(x, None)
+        return _reduced_stand_in(_stand_in(e.args[0], dtypes, np_name))
+    if isinstance(e, gast.Call) and isinstance(e.func, gast.Attribute):
+        receiver, attr = e.func.value, e.func.attr
+        kw = {k.arg: k.value for k in e.keywords}
+        if attr == "sum" and not _is_np(receiver, np_name) and not e.args:
+            if set(kw) <= {"axis", "keepdims"}:  # x.sum(axis=..), as specialisation writes
+                return _reduced_stand_in(_stand_in(receiver, dtypes, np_name))
+            return _UNKNOWN
+        if (
+            _is_np(receiver, np_name)
+            and attr == "sum"
+            and isinstance(kw.get("dtype"), gast.Attribute)
+        ):
+            d = kw["dtype"]  # np.sum(hit, 1, keepdims=True, dtype=z.dtype)
+            if d.attr == "dtype" and set(kw) <= {"axis", "keepdims", "dtype"}:
+                v = _stand_in(d.value, dtypes, np_name)
+                return np.zeros((), v.dtype) if hasattr(v, "dtype") else _UNKNOWN
+            return _UNKNOWN
+        if _is_np(receiver, np_name) and attr in ("dot", "vdot") and len(e.args) == 2 and not kw:
+            a, b = (_stand_in(x, dtypes, np_name) for x in e.args)
+            if not (hasattr(a, "dtype") and hasattr(b, "dtype")):
+                return _UNKNOWN
+            return np.zeros((), np.result_type(a, b))
     if (
         isinstance(e, gast.Call)
         and isinstance(e.func, gast.Attribute)
@@ -503,3 +544,29 @@ def _stand_in(e, dtypes, np_name):
                 out = f(*args)
             return out[0] if isinstance(out, tuple) else out
     return _UNKNOWN
+
+
+def _is_np(e, np_name) -> bool:
+    return isinstance(e, gast.Name) and e.id == np_name
+
+
+def _reduce_all_call(e, np_name) -> bool:
+    """Whether ``e`` is ``np.add.reduce(x, None)``."""
+    f = getattr(e, "func", None)
+    return (
+        isinstance(e, gast.Call)
+        and isinstance(f, gast.Attribute)
+        and f.attr == "reduce"
+        and isinstance(f.value, gast.Attribute)
+        and f.value.attr == "add"
+        and _is_np(f.value.value, np_name)
+        and len(e.args) == 2
+        and not e.keywords
+    )
+
+
+def _reduced_stand_in(x):
+    """A stand-in of the dtype NumPy's sum of an array like ``x`` has."""
+    if x is _UNKNOWN or not hasattr(x, "dtype"):
+        return _UNKNOWN
+    return np.zeros((), np.add.reduce(np.zeros((1,), x.dtype)).dtype)

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..runtime import NAMESPACE
 from . import syntax as S
+from .algebra import collect_like_terms
 from .reverse import Derivative, shape_key
 
 _PASSTHROUGH = {
@@ -41,6 +42,7 @@ def simplify(der: Derivative) -> Derivative:
         changed |= _fold_all(body, der)
         changed |= _scalar_broadcasts(body, der)
         changed |= _inline(body, keep_names)
+        changed |= collect_like_terms(body, _is_adjoint)
         changed |= _merge_accumulations(body)
         changed |= _dead_stores(body)
         changed |= _dead_tape(body)
@@ -265,6 +267,12 @@ class _Fold(gast.NodeTransformer):
                 if _num(a) and a.value == -1:
                     self.changed = True
                     return gast.UnaryOp(op=gast.USub(), operand=b)
+        if isinstance(op, gast.Mult):  # 1.0 / u * v is v / u: one operation, one rounding
+            for a, b in ((left, right), (right, left)):
+                if isinstance(a, gast.BinOp) and isinstance(a.op, gast.Div) and _num(a.left):
+                    if a.left.value == 1:
+                        self.changed = True
+                        return gast.BinOp(left=b, op=gast.Div(), right=a.right)
         if isinstance(op, gast.Div) and _num(right) and right.value == 1:
             self.changed = True
             return left
@@ -274,6 +282,19 @@ class _Fold(gast.NodeTransformer):
         if isinstance(op, gast.Add) and _same_product(left, right):
             self.changed = True  # the product rule of x * x: dx * x + x * dx
             return gast.BinOp(left=S.const(2.0), op=gast.Mult(), right=left)
+        if (
+            isinstance(op, (gast.Add, gast.Sub))
+            and isinstance(left, gast.BinOp)
+            and isinstance(right, gast.BinOp)
+            and isinstance(left.op, gast.Div)
+            and isinstance(right.op, gast.Div)
+            and isinstance(left.right, gast.Name)
+            and isinstance(right.right, gast.Name)
+            and left.right.id == right.right.id
+        ):
+            self.changed = True  # the quotient rule: dx / y - dy * z / y is (dx - dy * z) / y
+            top = gast.BinOp(left=left.left, op=op, right=right.left)
+            return gast.BinOp(left=top, op=gast.Div(), right=left.right)
         if isinstance(op, gast.Add):
             positive = _strip_negation(right)
             if positive is not None:

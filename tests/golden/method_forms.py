@@ -14,7 +14,7 @@ def d_method_forms(x, w):
         * hit_1
         / np.sum(hit_1, None, keepdims=True, dtype=out_5.dtype)
     ).T
-    ds = np.reshape(1.0 / np.size(out_2) * 2 * out_1, np.shape(s))
+    ds = np.reshape(2 / np.size(out_2) * out_1, np.shape(s))
     # line 28: s = h.sum(axis=1)
     dh = unreduce(ds, h, 1, False)
     # line 27: h = x.dot(w).T

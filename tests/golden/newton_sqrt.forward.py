@@ -7,7 +7,7 @@ def jvp_newton_sqrt(a, *, da):
     while cond:
         # line 57: x = 0.5 * (x + a / x)
         x_1 = a / x
-        dx_2 = dx + (da / x - dx * x_1 / x)
+        dx_2 = dx + (da - dx * x_1) / x
         x = 0.5 * (x + x_1)
         dx = 0.5 * dx_2
         # line 56: while np.abs(x * x - a) > 1e-12:

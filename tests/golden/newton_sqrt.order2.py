@@ -19,7 +19,7 @@ def jvp_d_newton_sqrt(a, *, ta):
         ttape = ttape_1
         # line 10: x_1 = a / x
         x_1 = a / x
-        tx_1 = ta / x - tx * x_1 / x
+        tx_1 = (ta - tx * x_1) / x
         # line 11: x_2 = x + x_1
         x_2 = x + x_1
         tx_2 = tx + tx_1
@@ -55,11 +55,11 @@ def jvp_d_newton_sqrt(a, *, ta):
         # line 26: da = da + dx_2 / x
         da_1 = dx_2 / x
         da = da + da_1
-        tda = tda + (tdx_2 / x - tx * da_1 / x)
+        tda = tda + (tdx_2 - tx * da_1) / x
         # line 27: dx = dx - dx_2 * x_1 / x
         dx_3 = dx_2 * x_1 / x
         dx = dx - dx_3
-        tdx = tdx - ((tdx_2 * x_1 + dx_2 * tx_1) / x - tx * dx_3 / x)
+        tdx = tdx - (tdx_2 * x_1 + dx_2 * tx_1 - tx * dx_3) / x
         # line 28: x_1 = tape.pop()
         x_1 = tape[-1]
         tx_1 = ttape[-1]

@@ -11,7 +11,7 @@ def jvp_softmax_cross_entropy(z, y, *, dz):
     # line 22: p = e / np.sum(e, axis=1, keepdims=True)
     p_1 = np.sum(e, axis=1, keepdims=True)
     p = e / p_1
-    dp = de / p_1 - np.sum(de, 1, dtype=None, keepdims=True) * p / p_1
+    dp = (de - np.sum(de, 1, dtype=None, keepdims=True) * p) / p_1
     # line 23: return -np.mean(np.sum(y * np.log(p), axis=1))
     out = -np.mean(np.sum(y * np.log(p), axis=1))
     return (out, -np.mean(np.sum(y * (dp / p), 1)))

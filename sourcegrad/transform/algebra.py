@@ -1,0 +1,241 @@
+"""Like terms: a sum in a derivative statement whose terms are the same product up to a
+numeric factor is written as one product.
+
+The product and quotient rules leave such sums where a value is a power or a multiple of
+another: for ``s = x * x`` and ``c = s * x``, the tangent of ``c`` is
+``2.0 * (dx * x) * x + s * dx``, which is ``3.0 * (dx * s)``. Each term is read as a numeric
+coefficient times a multiset of factors; a factor that is a name assigned a product of names
+and numbers earlier in the same block (``s = x * x``, ``m = -x``, ``t = 3.0 * x``), with none of
+those names assigned since, is expanded into its factors, so that terms written through
+different names meet. Terms with the same factors are added, and the factors of each sum are
+written back through those names where they cover them. A sum is rewritten only where terms
+were combined, so every rewrite removes operations; results change by rounding only.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import gast
+
+from . import syntax as S
+
+
+def collect_like_terms(body, rewrite) -> bool:
+    """Combine like terms, in place, in the values of the statements of ``body`` (nested
+    blocks included) for which ``rewrite(stmt)`` is true; returns whether anything changed."""
+    changed = False
+    for block in _blocks(body):
+        products: dict = {}  # name -> (coefficient, Counter of factor names), valid here
+        k = 0
+        while k < len(block):
+            stmt = block[k]
+            if isinstance(stmt, gast.Assign) and rewrite(stmt) and _has_sum(stmt.value):
+                terms = _Terms(products)
+                stmt.value = terms.visit(stmt.value)
+                changed |= terms.changed
+                if not terms.changed and _with_previous(block, k, products, rewrite):
+                    changed = True
+                    k -= 1  # the earlier statement is gone
+            for name in _stored(stmt):  # a product of a reassigned name no longer holds
+                products.pop(name, None)
+                for p in [p for p, (_, f) in products.items() if name in f]:
+                    del products[p]
+            if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
+                t = stmt.targets[0].id
+                got = _product(stmt.value)
+                copy = got is not None and got[0] == 1.0 and sum(got[1].values()) == 1
+                if got is not None and not copy and t not in got[1]:  # a copy is no product
+                    products[t] = got
+            k += 1
+    return changed
+
+
+def _with_previous(block, k, products, rewrite) -> bool:
+    """For ``t = f(t)`` at ``block[k]``: where the value of ``t`` it reads was assigned by an
+    earlier statement of the block that nothing since reads or invalidates, combine like
+    terms across both (``dx = 2.0 * dx + m * g`` then ``dx = dx - g * x``, with ``m = -x``)
+    and drop the earlier one; True if so."""
+    stmt = block[k]
+    if not isinstance(stmt.targets[0], gast.Name):
+        return False
+    t = stmt.targets[0].id
+    if S.loaded_names(stmt.value).count(t) != 1:
+        return False
+    for j in range(k - 1, max(k - _LOOK_BACK, 0) - 1, -1):
+        prev = block[j]
+        if t in _stored(prev):
+            break
+        if t in S.loaded_names(prev):
+            return False
+    else:
+        return False
+    if not (
+        isinstance(prev, gast.Assign)
+        and rewrite(prev)
+        and isinstance(prev.targets[0], gast.Name)
+        and prev.targets[0].id == t
+    ):
+        return False
+    read = set(S.loaded_names(prev.value))
+    if any(read & _stored(s) for s in block[j + 1 : k]):
+        return False
+    candidate = S.rename(S.clone(stmt.value), {t: prev.value})
+    terms = _Terms(products)
+    candidate = terms.visit(candidate)
+    if not terms.changed:
+        return False
+    stmt.value = candidate
+    del block[j]
+    return True
+
+
+#: how many statements back an accumulation looks for the one it continues
+_LOOK_BACK = 8
+
+
+def _has_sum(e) -> bool:
+    return any(
+        isinstance(n, gast.BinOp) and isinstance(n.op, (gast.Add, gast.Sub)) for n in S.walk(e)
+    )
+
+
+def _blocks(body):
+    yield body
+    for stmt in body:
+        for field in ("body", "orelse"):
+            inner = getattr(stmt, field, None)
+            if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
+                yield from _blocks(inner)
+
+
+def _stored(stmt) -> set:
+    """Names ``stmt`` (a compound one: anywhere inside) assigns."""
+    if isinstance(stmt, gast.Assign):
+        stmt = stmt.targets[0]
+    return {
+        n.id for n in S.walk(stmt) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+    }
+
+
+def _number(e) -> bool:
+    return (
+        isinstance(e, gast.Constant)
+        and isinstance(e.value, (int, float))
+        and not isinstance(e.value, bool)
+    )
+
+
+def _product(e):
+    """``(coefficient, Counter of names)`` for a product of names and numbers (with minus
+    signs), else None."""
+    if _number(e):
+        return float(e.value), Counter()
+    if isinstance(e, gast.Name):
+        return 1.0, Counter({e.id: 1})
+    if isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.USub):
+        inner = _product(e.operand)
+        return None if inner is None else (-inner[0], inner[1])
+    if isinstance(e, gast.BinOp) and isinstance(e.op, gast.Mult):
+        a, b = _product(e.left), _product(e.right)
+        if a is None or b is None:
+            return None
+        return a[0] * b[0], a[1] + b[1]
+    return None
+
+
+class _Terms(gast.NodeTransformer):
+    def __init__(self, products):
+        self.products = products
+        self.nodes: dict = {}  # gast.dump of a factor that is no name or number -> the node
+        self.changed = False
+
+    def visit_BinOp(self, e):
+        self.generic_visit(e)  # inner sums first: (a + b) * c
+        if isinstance(e.op, (gast.Add, gast.Sub)):
+            new = self.visit_sum(e)
+            if new is not None:
+                self.changed = True
+                return new
+        return e
+
+    def visit_sum(self, e):
+        """``e`` with its like terms combined, or None where there are none."""
+        terms: list = []
+        self.flatten(e, 1.0, terms)
+        merged: dict = {}
+        for coef, factors, others in terms:
+            key = (frozenset(factors.items()), tuple(sorted(others.elements())))
+            if key in merged:
+                merged[key][0] += coef
+            else:
+                merged[key] = [coef, factors, others]
+        if len(merged) == len(terms):
+            return None
+        out = None
+        for coef, factors, others in merged.values():
+            if coef == 0.0:
+                continue
+            term, negative = self.emit(coef, factors, others)
+            if out is None:
+                out = gast.UnaryOp(op=gast.USub(), operand=term) if negative else term
+            else:
+                out = gast.BinOp(left=out, op=gast.Sub() if negative else gast.Add(), right=term)
+        return out if out is not None else S.const(0.0)
+
+    def flatten(self, e, sign, terms) -> None:
+        if isinstance(e, gast.BinOp) and isinstance(e.op, (gast.Add, gast.Sub)):
+            self.flatten(e.left, sign, terms)
+            self.flatten(e.right, sign if isinstance(e.op, gast.Add) else -sign, terms)
+            return
+        if isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.USub):
+            self.flatten(e.operand, -sign, terms)
+            return
+        coef, factors, others = sign, Counter(), Counter()
+        for leaf in self.leaves(e):
+            if _number(leaf):
+                coef *= float(leaf.value)
+            elif isinstance(leaf, gast.Name) and leaf.id in self.products:
+                c, f = self.products[leaf.id]
+                coef *= c
+                factors += f
+            elif isinstance(leaf, gast.Name):
+                factors[leaf.id] += 1
+            else:
+                key = gast.dump(leaf)
+                self.nodes[key] = leaf
+                others[key] += 1
+        terms.append((coef, factors, others))
+
+    def leaves(self, e):
+        if isinstance(e, gast.BinOp) and isinstance(e.op, gast.Mult):
+            return self.leaves(e.left) + self.leaves(e.right)
+        if isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.USub):
+            return [S.const(-1.0)] + self.leaves(e.operand)
+        return [e]
+
+    def emit(self, coef, factors, others):
+        """``(product node, negative)``: the product of ``|coef|``, ``factors`` (written
+        through named products of two factors or more where they cover them, the largest
+        first) and ``others``."""
+        left = Counter(factors)
+        names = []
+        for name, (c, f) in sorted(self.products.items(), key=lambda kv: -sum(kv[1][1].values())):
+            if sum(f.values()) < 2 or c == 0.0:
+                continue  # a multiple of one factor saves no operation: written out
+            while all(left[k] >= n for k, n in f.items()) and (coef / c).is_integer():
+                left -= f
+                coef /= c
+                names.append(name)
+        names += sorted(left.elements())
+        parts = [S.name(n) for n in names] + [S.clone(self.nodes[k]) for k in others.elements()]
+        negative = coef < 0
+        coef = abs(coef)
+        if not parts:
+            return S.const(coef), negative
+        node = parts[0]
+        for p in parts[1:]:
+            node = gast.BinOp(left=node, op=gast.Mult(), right=p)
+        if coef != 1.0:
+            node = gast.BinOp(left=S.const(coef), op=gast.Mult(), right=node)
+        return node, negative

@@ -1,0 +1,114 @@
+"""Like terms (``sourcegrad.transform.algebra``) and the algebraic folds of simplify: each
+rewrite is checked on statements through the pass's entry, and through the public API
+against the unsimplified meaning (central differences)."""
+
+from __future__ import annotations
+
+import gast
+import numpy as np
+import pytest
+
+import sourcegrad as sg
+from sourcegrad.transform.algebra import collect_like_terms
+
+from .fd import numerical_grad
+
+
+def _run(code: str) -> str:
+    body = gast.parse(code).body
+    collect_like_terms(body, lambda stmt: stmt.targets[0].id.startswith("d"))
+    return gast.unparse(gast.Module(body=body, type_ignores=[])).strip()
+
+
+def test_powers_written_through_their_names_combine():
+    out = _run("s = x * x\nc = s * x\ndc = 2.0 * (dx * x) * x + s * dx")
+    assert out.splitlines()[-1] == "dc = 3.0 * (s * dx)"
+
+
+def test_multiples_combine_through_a_named_multiple():
+    out = _run("t = 3.0 * x\ndq = 3.0 * dx * x + t * dx")
+    assert out.splitlines()[-1] == "dq = 6.0 * (dx * x)"  # t is written out: no saving
+
+
+def test_a_reassigned_factor_invalidates_its_product():
+    code = "s = x * x\nx = x + 1.0\ndc = 2.0 * (dx * x) * x + s * dx"
+    assert _run(code).splitlines()[-1] == "dc = 2.0 * (dx * x) * x + s * dx"
+
+
+def test_nothing_to_combine_is_left_as_written():
+    code = "s = x * y\nda = s * dx + x * dy - dz"
+    assert _run(code).splitlines()[-1] == "da = s * dx + x * dy - dz"
+
+
+def test_terms_meet_across_an_accumulation():
+    out = _run("m = -x\ndx = 2.0 * dx + m * g\ndx = dx - g * x")
+    lines = out.splitlines()
+    assert len(lines) == 2 and lines[-1] == "dx = 2.0 * dx - 2.0 * (g * x)"
+
+
+def test_an_accumulation_read_in_between_is_not_merged():
+    code = "m = -x\ndx = 2.0 * dx + m * g\ndy = dx * 3.0\ndx = dx - g * x"
+    assert len(_run(code).splitlines()) == 4
+
+
+def test_terms_that_cancel_leave_zero():
+    out = _run("dz = a * b - b * a")
+    assert out == "dz = 0.0"
+
+
+def cubic_newton(a):
+    x = a
+    for _ in range(4):
+        x = x - (x * x * x - a) / (3.0 * x * x)
+    return x
+
+
+def chain(x, a):
+    return np.sum(np.tanh(x * a) * np.exp(-x * x) + np.log1p(x * x))
+
+
+@pytest.mark.parametrize("a", [2.0, 9.0, 0.5])
+def test_scalar_derivative_with_combined_terms(a):
+    got = sg.grad(cubic_newton)(a)
+    assert got == pytest.approx(numerical_grad(cubic_newton, (a,), 0), rel=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_elementwise_chain_with_combined_terms_and_fused_sums(dtype, rng):
+    x = rng.standard_normal(50).astype(dtype)
+    df = sg.value_and_grad(chain)
+    df._entry((x, 0.7), True)
+    running = df._entry((x, 0.7)).pretty(optimized=True)
+    assert "np.vdot(" in running  # the sum of a product: no product array
+    value, got = df(x, 0.7)
+    assert got.dtype == dtype and np.asarray(value).dtype == dtype
+    want = sg.grad(chain, optimize=False)(x.astype(np.float64), 0.7)
+    np.testing.assert_allclose(got, want, rtol=1e-4 if dtype == np.float32 else 1e-12)
+    np.testing.assert_allclose(
+        sg.grad(chain)(x.astype(np.float64), 0.7),
+        numerical_grad(chain, (x.astype(np.float64), 0.7), 0),
+        rtol=1e-6,
+        atol=1e-8,
+    )
+
+
+def broadcast_product(x, b):
+    return np.sum(x * b) + np.sum((x - b) * x)
+
+
+def test_sums_of_products_that_broadcast_are_not_dots(rng):
+    x, b = rng.standard_normal((4, 3)), rng.standard_normal(3)
+    df = sg.grad(broadcast_product, 1)
+    df._entry((x, b), True)
+    running = df._entry((x, b)).pretty(optimized=True)
+    value = sg.value_and_grad(broadcast_product, 1)
+    value._entry((x, b), True)
+    forward = value._entry((x, b)).pretty(optimized=True)
+    assert "np.vdot(x, b)" not in forward  # x * b broadcasts: a dot would be wrong
+    assert "np.vdot(out_3, x)" in forward  # out_3 = x - b: same shapes
+    np.testing.assert_allclose(
+        df(x, b), numerical_grad(broadcast_product, (x, b), 1), rtol=1e-6, atol=1e-8
+    )
+    got_value, _ = value(x, b)
+    assert got_value == pytest.approx(broadcast_product(x, b), rel=1e-12)
+    assert "sum_to(" not in running
