@@ -23,7 +23,7 @@ from .transform.emit import Deferred, Emitted, emit
 from .transform.forward import forward
 from .transform.fuse import fuse_contractions
 from .transform.normalize import normalize
-from .transform.optimize import optimize
+from .transform.optimize import known_dtypes, optimize
 from .transform.parse import Parsed, parse
 from .transform.reverse import reverse
 from .transform.shapes import concrete_shapes
@@ -254,9 +254,12 @@ class Transformed:
         analysis = analyze(core, wrt, args, whole_output=self.mode == "vjp")
         fused_shapes = concrete_shapes(analysis, args)
         if any(fused_shapes.get(name) is None for name in stacked):
-            return None
+            return None  # operands of different shapes, or a product that broadcasts
         der = reverse(analysis, "vjp" if self.mode == "vjp" else "grad")
         simplify(der)
+        dtypes = known_dtypes(der, args)
+        if not all(getattr(dtypes.get(name), "kind", None) in ("f", "c") for name in stacked):
+            return None  # integers or booleans summed in one product would not promote
         return emit(optimize(der, args, fused_shapes))
 
     def _forward_gradient(self, wrt, args) -> Emitted | None:

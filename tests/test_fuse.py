@@ -179,7 +179,7 @@ def test_fuse_pass_entry():
     shapes = concrete_shapes(analyze(core, (0,), (K, x)), (K, x))
     fused = normalize(parse(conv))
     stacked = fuse_contractions(fused, shapes)
-    assert len(stacked) == 2
+    assert len(stacked) == 3  # two stacked operands and their product
     assert not any(type(s).__name__ == "For" for s in fused.node.body)
     assert fuse_contractions(normalize(parse(carried)), {}) == []
 

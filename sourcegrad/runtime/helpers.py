@@ -152,7 +152,17 @@ def unindex(g, x, idx):
         else:
             pieces[idx] = g
         return Pieces(pieces)
-    out = np.zeros_like(x)
+    return _scatter(np.zeros_like(x), g, idx)
+
+
+def unindex_shaped(g, shape, dtype, idx):
+    """:func:`unindex` for a NumPy array ``x`` of ``shape`` and ``dtype`` (the code specialised
+    to shapes calls it, so that ``x`` itself need not be kept for the adjoint sweep)."""
+    return _scatter(np.zeros(shape, dtype), g, idx)
+
+
+def _scatter(out, g, idx):
+    """``out`` with ``g`` added at ``idx``."""
     if _is_basic_index(idx) or _is_mask(idx):
         out[idx] = g
     else:

@@ -25,6 +25,7 @@ def collect_like_terms(body, rewrite) -> bool:
     """Combine like terms, in place, in the values of the statements of ``body`` (nested
     blocks included) for which ``rewrite(stmt)`` is true; returns whether anything changed."""
     changed = False
+    _stored.epoch += 1  # statements may have changed since the last call
     for block in _blocks(body):
         products: dict = {}  # name -> (coefficient, Counter of factor names), valid here
         k = 0
@@ -112,7 +113,19 @@ def _blocks(body):
 def _stored(stmt) -> set:
     """Names ``stmt`` (a compound one: anywhere inside) assigns."""
     if isinstance(stmt, gast.Assign):
-        stmt = stmt.targets[0]
+        target = stmt.targets[0]
+        return {target.id} if isinstance(target, gast.Name) else _stores_in(target)
+    got = getattr(stmt, "sg_stored", None)  # a loop or branch: walked once per statement
+    if got is None or got[0] != _stored.epoch:
+        got = (_stored.epoch, _stores_in(stmt))
+        stmt.sg_stored = got
+    return got[1]
+
+
+_stored.epoch = 0
+
+
+def _stores_in(stmt) -> set:
     return {
         n.id for n in S.walk(stmt) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
     }
@@ -147,41 +160,80 @@ def _product(e):
 class _Terms(gast.NodeTransformer):
     def __init__(self, products):
         self.products = products
-        self.nodes: dict = {}  # gast.dump of a factor that is no name or number -> the node
+        self.keys: dict = {}  # id of a factor that is no name or number -> gast.dump of it
         self.changed = False
 
+    def visit_UnaryOp(self, e):
+        self.generic_visit(e)
+        v = self.negated(e.operand) if isinstance(e.op, gast.USub) else None
+        if v is not None:  # -m where m = -v: v
+            self.changed = True
+            return v
+        return e
+
+    def negated(self, e):
+        """``v`` where ``e`` is a name assigned ``-v``, else None."""
+        got = self.products.get(e.id) if isinstance(e, gast.Name) else None
+        if got is None or got[0] != -1.0 or sum(got[1].values()) != 1:
+            return None
+        return S.name(next(iter(got[1])))
+
     def visit_BinOp(self, e):
-        self.generic_visit(e)  # inner sums first: (a + b) * c
-        if isinstance(e.op, (gast.Add, gast.Sub)):
+        if not isinstance(e.op, (gast.Add, gast.Sub)):
+            self.generic_visit(e)
+            return e
+        e = self.sum_tree(e)  # e is the root of a sum: its terms first, then the whole
+        if isinstance(e, gast.BinOp) and isinstance(e.op, (gast.Add, gast.Sub)):
             new = self.visit_sum(e)
             if new is not None:
                 self.changed = True
                 return new
         return e
 
+    def sum_tree(self, e):
+        """The sum ``e`` with its terms visited and ``a + m``, ``a - m``, ``m + a`` written
+        ``a - v``, ``a + v``, ``a - v`` where ``m = -v``."""
+        for side in ("left", "right"):
+            child = getattr(e, side)
+            if isinstance(child, gast.BinOp) and isinstance(child.op, (gast.Add, gast.Sub)):
+                setattr(e, side, self.sum_tree(child))
+            else:
+                setattr(e, side, self.visit(child))
+        v = self.negated(e.right)
+        if v is not None:
+            self.changed = True
+            op = gast.Sub() if isinstance(e.op, gast.Add) else gast.Add()
+            return gast.BinOp(left=e.left, op=op, right=v)
+        v = self.negated(e.left)
+        if v is not None and isinstance(e.op, gast.Add):
+            self.changed = True
+            return gast.BinOp(left=e.right, op=gast.Sub(), right=v)
+        return e
+
     def visit_sum(self, e):
         """``e`` with its like terms combined, or None where there are none."""
         terms: list = []
         self.flatten(e, 1.0, terms)
+        shapes = [(frozenset(f.items()), len(o)) for _, f, o in terms]
+        if len(set(shapes)) == len(shapes):
+            return None  # no two terms have the same names: nothing to combine
         merged: dict = {}
         for coef, factors, others in terms:
-            key = (frozenset(factors.items()), tuple(sorted(others.elements())))
+            key = (frozenset(factors.items()), tuple(sorted(self.key(o) for o in others)))
             if key in merged:
                 merged[key][0] += coef
             else:
                 merged[key] = [coef, factors, others]
-        if len(merged) == len(terms):
-            return None
+        if len(merged) == len(terms) or any(m[0] == 0.0 for m in merged.values()):
+            return None  # terms that cancel may decide the sum's shape: left as written
         out = None
         for coef, factors, others in merged.values():
-            if coef == 0.0:
-                continue
             term, negative = self.emit(coef, factors, others)
             if out is None:
                 out = gast.UnaryOp(op=gast.USub(), operand=term) if negative else term
             else:
                 out = gast.BinOp(left=out, op=gast.Sub() if negative else gast.Add(), right=term)
-        return out if out is not None else S.const(0.0)
+        return out
 
     def flatten(self, e, sign, terms) -> None:
         if isinstance(e, gast.BinOp) and isinstance(e.op, (gast.Add, gast.Sub)):
@@ -191,7 +243,7 @@ class _Terms(gast.NodeTransformer):
         if isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.USub):
             self.flatten(e.operand, -sign, terms)
             return
-        coef, factors, others = sign, Counter(), Counter()
+        coef, factors, others = sign, Counter(), []
         for leaf in self.leaves(e):
             if _number(leaf):
                 coef *= float(leaf.value)
@@ -202,10 +254,15 @@ class _Terms(gast.NodeTransformer):
             elif isinstance(leaf, gast.Name):
                 factors[leaf.id] += 1
             else:
-                key = gast.dump(leaf)
-                self.nodes[key] = leaf
-                others[key] += 1
+                others.append(leaf)
         terms.append((coef, factors, others))
+
+    def key(self, node) -> str:
+        """What makes two factors that are no name or number the same: their structure."""
+        got = self.keys.get(id(node))
+        if got is None:
+            got = self.keys[id(node)] = gast.dump(node)
+        return got
 
     def leaves(self, e):
         if isinstance(e, gast.BinOp) and isinstance(e.op, gast.Mult):
@@ -228,7 +285,7 @@ class _Terms(gast.NodeTransformer):
                 coef /= c
                 names.append(name)
         names += sorted(left.elements())
-        parts = [S.name(n) for n in names] + [S.clone(self.nodes[k]) for k in others.elements()]
+        parts = [S.name(n) for n in names] + [S.clone(o) for o in others]
         negative = coef < 0
         coef = abs(coef)
         if not parts:

@@ -46,7 +46,8 @@ _PURE_NODES = (
 
 def fuse_contractions(core, shapes: dict) -> list[str]:
     """Fuse, in place, every nest of ``core`` that the module docstring describes; returns
-    the names of the stacked operands (empty when nothing was fused). ``shapes`` (from
+    the names of the stacked operands and of the fused products (empty when nothing was
+    fused), whose shapes and dtypes the caller checks. ``shapes`` (from
     :func:`~sourcegrad.transform.shapes.concrete_shapes` of the unfused core) decides where
     ``K[i, j]`` over the whole of ``K``'s leading axes is a reshape rather than a stack."""
     local = {
@@ -104,8 +105,8 @@ class _Fuser:
                 break
             cur = inner
         total = math.prod(extents)
-        if not 2 <= total <= MAX_UNROLLED:
-            return None
+        if not 2 <= total <= MAX_UNROLLED or len(set(counters)) != len(counters):
+            return None  # (a counter reused by an inner loop: not fused)
         found = self.accumulation(assigns, counters)
         if found is None:
             return None
@@ -148,7 +149,7 @@ class _Fuser:
         stacks = []
         for o in (p, q):
             name = names.fresh(o + "_all")
-            reshape = self.as_reshape(defs[o], counters, extents)
+            reshape = self.as_reshape(defs[o], counters, extents, set(assigned))
             if reshape is not None:
                 value = reshape
             else:
@@ -160,6 +161,7 @@ class _Fuser:
             stacks.append(name)
         self.stacked.extend(stacks)
         e = names.fresh(acc + "_sum")
+        self.stacked.append(e)  # the caller checks its shape is known: no broadcasting
         call = S.call(S.clone(einsum.func), [S.const(spec), *(S.name(s) for s in stacks)])
         out.append(S.assign(e, call, lineno))
         terms = (S.name(acc), S.name(e))  # + commutes; the sum goes on the right
@@ -226,12 +228,15 @@ class _Fuser:
             is np.stack
         )
 
-    def as_reshape(self, value, counters, extents):
+    def as_reshape(self, value, counters, extents, assigned):
         """``base.reshape((N, ...))`` where ``value`` is ``base[c1, c2, ...]`` over every
-        counter in order and the counters cover ``base``'s leading axes exactly; else None."""
+        counter in order, the counters cover ``base``'s leading axes exactly and the nest does
+        not assign ``base``; else None."""
         if not (isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name)):
             return None
         base = value.value.id
+        if base in assigned:
+            return None
         index = value.slice.elts if isinstance(value.slice, gast.Tuple) else [value.slice]
         if [getattr(i, "id", None) for i in index] != counters:
             return None

@@ -36,6 +36,7 @@ import numpy as np
 from ..runtime import NAMESPACE
 from ..runtime.containers import gradient_builder
 from . import syntax as S
+from .algebra import collect_like_terms
 from .analysis import _follow_path
 from .reverse import Derivative, _shape_only_reads, _shape_read
 from .shapes import (
@@ -52,6 +53,7 @@ from .simplify import (
     _defs,
     _drop_unused_tape,
     _fold_all,
+    _is_adjoint,
     _liveness,
     _propagate,
     _protect_aliases,
@@ -68,7 +70,7 @@ _FRESH_NUMPY = {
 }  # fmt: skip
 _FRESH_METHODS = {"copy", "sum", "mean", "prod", "dot", "cumsum", "var", "std", "max", "min"}
 #: runtime helpers that return a new array (or an immutable value)
-_FRESH_HELPERS = ("zero_adjoint", "unindex", "zero_index")
+_FRESH_HELPERS = ("zero_adjoint", "unindex", "unindex_shaped", "zero_index")
 
 
 def optimize(der: Derivative, example_args=None, shapes: dict | None = None) -> Derivative:
@@ -77,13 +79,15 @@ def optimize(der: Derivative, example_args=None, shapes: dict | None = None) -> 
     specialised to those shapes."""
     node = S.clone(der.node)
     np_name = der.refs.by_id.get(id(np))
-    helpers = {der.refs.by_id.get(id(NAMESPACE[h])) for h in _FRESH_HELPERS} - {None}
     zeros = {der.refs.by_id.get(id(NAMESPACE["zero_adjoint"]))} - {None}
     _drop_zero_resets(node.body, zeros, np_name, node.body)
     if shapes:
         numpy_only = example_args is not None and _numpy_only(example_args)
         shapes = _specialise_shapes(node, der, shapes, numpy_only)
         _fold_all(node.body, der)  # 1.0 * e where unreduce(1.0, x) * e was
+        collect_like_terms(node.body, _is_adjoint)  # terms the decided helpers hid
+        if numpy_only:
+            _shaped_unindex(node, der, shapes, example_args)
         core = der.analysis.core  # copies left where a sum_to went (dh2_1 = dh2_2)
         _propagate(node.body, set(core.user_names) | set(core.params))
         # folding may leave a gradient that is an argument itself (dx = y): copy it
@@ -99,6 +103,7 @@ def optimize(der: Derivative, example_args=None, shapes: dict | None = None) -> 
     if shapes and example_args is not None and _numpy_only(example_args):
         _sums_of_products(node, der, shapes, example_args)
         _early_masks(node.body, der, shapes)
+    helpers = {der.refs.by_id.get(id(NAMESPACE[h])) for h in _FRESH_HELPERS} - {None}
     owner = _Owner(np_name, helpers)
     if shapes and example_args is not None and _numpy_only(example_args):
         owner.in_place = _InPlace(node, der, shapes, example_args)
@@ -400,10 +405,12 @@ def _sums(node, der: Derivative) -> None:
 
 
 def _sums_of_products(node, der: Derivative, shapes: dict, example_args) -> None:
-    """With shapes known, a full sum of a sum of same-shape arrays is the sum of their sums,
-    and a full sum of a product of two same-shape real float arrays is ``np.vdot``: no array
-    is made for the sum or the product (``np.sum(y * log_p)``, ``np.sum(t * e + q)``). A
-    product assigned by the statement right before, read only here, counts as written inline."""
+    """With shapes known, a full sum of a product of two same-shape float64 arrays (or of a
+    square) is ``np.vdot``: no array is made for the product (``np.sum(y * log_p)``,
+    ``np.sum((h - y) ** 2)``). A product assigned by the statement right before, read only
+    here, counts as written inline. Only float64: BLAS sums float32 in float32 with fewer
+    partial sums than NumPy's pairwise summation. Sums of sums are not split (a sum of a
+    difference of nearly equal arrays would lose its digits)."""
     np_name = der.refs.by_id.get(id(np))
     if np_name is None:
         return
@@ -411,32 +418,37 @@ def _sums_of_products(node, der: Derivative, shapes: dict, example_args) -> None
     dtypes = _dtypes(node, der, example_args, np_name)
     uses = _uses(node.body)
 
-    def shape(e):
-        return expression_shape(e, shapes, adj_of, np_name)
-
-    def real(e):
+    def float64(e):
         dt = expression_dtype(e, dtypes, np_name)
-        return dt is not None and dt.kind == "f"
+        return dt is not None and dt == np.float64
 
-    def total(e, top=True):
-        """``np.add.reduce(e, None)``, split where no array needs to be made (None at the
-        top where nothing splits)."""
+    def total(e):
+        """``np.add.reduce(e, None)`` as ``np.vdot``, or None."""
         if isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.USub):
-            inner = total(e.operand, top)
+            inner = total(e.operand)
             return None if inner is None else gast.UnaryOp(op=gast.USub(), operand=inner)
-        if isinstance(e, gast.BinOp) and isinstance(e.op, (gast.Add, gast.Sub, gast.Mult)):
-            sl, sr = shape(e.left), shape(e.right)
-            if sl is not None and sl == sr and len(sl) >= 1 and real(e.left) and real(e.right):
-                if isinstance(e.op, gast.Mult):
-                    f = gast.Attribute(value=S.name(np_name), attr="vdot", ctx=gast.Load())
-                    return S.call(f, [e.left, e.right])
-                left, right = total(e.left, False), total(e.right, False)
-                return gast.BinOp(left=left, op=e.op, right=right)
-        if top:
-            return None
-        add = gast.Attribute(value=S.name(np_name), attr="add", ctx=gast.Load())
-        reduce = gast.Attribute(value=add, attr="reduce", ctx=gast.Load())
-        return S.call(reduce, [e, S.const(None)])
+        if (
+            isinstance(e, gast.BinOp)
+            and isinstance(e.op, gast.Pow)
+            and isinstance(e.right, gast.Constant)
+            and type(e.right.value) in (int, float)
+            and e.right.value == 2
+            and isinstance(e.left, gast.Name)
+        ):
+            e = gast.BinOp(left=e.left, op=gast.Mult(), right=S.name(e.left.id))  # x ** 2
+        if isinstance(e, gast.BinOp) and isinstance(e.op, gast.Mult):
+            sl = expression_shape(e.left, shapes, adj_of, np_name)
+            sr = expression_shape(e.right, shapes, adj_of, np_name)
+            if (
+                sl is not None
+                and sl == sr
+                and len(sl) >= 1
+                and float64(e.left)
+                and float64(e.right)
+            ):
+                f = gast.Attribute(value=S.name(np_name), attr="vdot", ctx=gast.Load())
+                return S.call(f, [e.left, e.right])
+        return None
 
     def rewrite(block):
         for k, stmt in enumerate(block):
@@ -479,6 +491,43 @@ def _sums_of_products(node, der: Derivative, shapes: dict, example_args) -> None
             return got
 
     rewrite(node.body)
+
+
+def _shaped_unindex(node, der: Derivative, shapes: dict, example_args) -> None:
+    """``unindex(g, x, idx)`` of an array ``x`` of known shape and dtype reads only those:
+    ``unindex_shaped(g, (32, 512), np.float64, idx)``, so the tape need not keep ``x`` (an
+    LSTM's gate pre-activations, read back only for the shape of their adjoint)."""
+    unindex = der.refs.by_id.get(id(NAMESPACE["unindex"]))
+    np_name = der.refs.by_id.get(id(np))
+    if unindex is None or np_name is None:
+        return
+    dtypes = _dtypes(node, der, example_args, np_name)
+    shaped = der.refs.ref(NAMESPACE["unindex_shaped"], "unindex_shaped")
+
+    class Rewrite(gast.NodeTransformer):
+        def visit_Call(self, e):
+            self.generic_visit(e)
+            if not (
+                isinstance(e.func, gast.Name)
+                and e.func.id == unindex
+                and len(e.args) == 3
+                and not e.keywords
+                and isinstance(e.args[1], gast.Name)
+            ):
+                return e
+            x = e.args[1].id
+            shape, dt = shapes.get(x), dtypes.get(x)
+            if (
+                shape is None
+                or not isinstance(dt, np.dtype)
+                or getattr(np, dt.name, None) is not dt.type
+            ):
+                return e
+            dims = gast.Tuple(elts=[S.const(n) for n in shape], ctx=gast.Load())
+            kind = gast.Attribute(value=S.name(np_name), attr=dt.name, ctx=gast.Load())
+            return S.call(S.name(shaped), [e.args[0], dims, kind, e.args[2]])
+
+    Rewrite().visit(node)
 
 
 def _early_masks(body, der: Derivative, shapes: dict) -> None:
@@ -768,7 +817,7 @@ class _InPlace:
                 and shape is not None
                 and dtype is not None
                 and self.shapes_of(buffer) == shape
-                and self.dtypes.get(buffer) == dtype
+                and _same_dtype(self.dtypes.get(buffer), dtype)
             ):
                 f = gast.Attribute(value=S.name(self.np_name), attr=ufunc, ctx=gast.Load())
                 call = S.call(f, args)
@@ -790,6 +839,20 @@ class _InPlace:
         return total == 1 or total == sum(
             1 for n in S.walk(e) if isinstance(n, gast.Name) and n.id == name
         )
+
+
+def known_dtypes(der: Derivative, example_args) -> dict:
+    """The dtypes of the names of ``der`` that the arguments decide (see :func:`_dtypes`)."""
+    return _dtypes(der.node, der, example_args, der.refs.by_id.get(id(np)))
+
+
+def _same_dtype(a, b) -> bool:
+    """``a == b`` for dtypes or Python number types, without NumPy's equalities of a dtype
+    with None or ``float`` (both equal ``float64`` to NumPy, but None is unknown and a Python
+    float is weak in promotion)."""
+    if isinstance(a, np.dtype) and isinstance(b, np.dtype):
+        return a == b
+    return a is not None and a is b
 
 
 def _dtypes(node, der: Derivative, example_args, np_name) -> dict:
@@ -879,7 +942,10 @@ def _dtypes(node, der: Derivative, example_args, np_name) -> dict:
             name
             for name, stmts in defs.items()
             if name not in bad
-            and (dtypes.get(name) is None or any(of(st, dtypes) != dtypes[name] for st in stmts))
+            and (
+                dtypes.get(name) is None
+                or not all(_same_dtype(of(st, dtypes), dtypes[name]) for st in stmts)
+            )
         }
         if not conflict:
             return {k: v for k, v in dtypes.items() if v is not None}
@@ -1022,8 +1088,9 @@ def _scatter_accumulations(stmts, der: Derivative) -> None:
     """``a += unindex(g, x, idx)`` (zeros shaped like ``x`` with ``g`` at ``idx``, added to an
     array the derivative owns) is ``a[idx] += g`` for a basic index: no array of zeros."""
     unindex = der.refs.by_id.get(id(NAMESPACE["unindex"]))
+    shaped = der.refs.by_id.get(id(NAMESPACE["unindex_shaped"]))
     ranks = der.analysis.ranks
-    if unindex is None:
+    if unindex is None and shaped is None:
         return
 
     def basic(idx) -> bool:
@@ -1057,13 +1124,18 @@ def _scatter_accumulations(stmts, der: Derivative) -> None:
             and isinstance(stmt.target, gast.Name)
             and isinstance(v, gast.Call)
             and isinstance(v.func, gast.Name)
-            and v.func.id == unindex
-            and len(v.args) == 3
+            and (
+                (v.func.id == unindex and len(v.args) == 3)
+                or (v.func.id == shaped and len(v.args) == 4)
+            )
         ):
             continue
-        g, x, idx = v.args
-        if not (isinstance(x, gast.Name) and (ranks.get(x.id) or 0) >= 1):
-            continue  # a list's adjoint (Pieces) is a tuple: only arrays are scattered into
+        if v.func.id == shaped:  # unindex_shaped(g, shape, dtype, idx): an array
+            g, idx = v.args[0], v.args[3]
+        else:
+            g, x, idx = v.args
+            if not (isinstance(x, gast.Name) and (ranks.get(x.id) or 0) >= 1):
+                continue  # a list's adjoint (Pieces) is a tuple: only arrays are scattered into
         index = idx
         if (
             isinstance(idx, gast.Subscript)

@@ -137,9 +137,12 @@ def _evaluate(op, stmt, env, core, example_args):
     shape = _op_shape(op, {k: sv[0] for k, sv in env.items()})
     if shape is None:
         return None
-    if shape == () and key in (np.add, np.subtract, np.multiply) and len(op.operands) == 2:
+    arithmetic = (np.add, np.subtract, np.multiply, np.floor_divide)
+    if shape == () and key in arithmetic and len(op.operands) == 2:
         a, b = (_value(x, env) for x in op.operands)
         if type(a) is int and type(b) is int:  # i + ho: a known integer
+            if key is np.floor_divide:
+                return ((), a // b) if b else None
             return (), {np.add: a + b, np.subtract: a - b, np.multiply: a * b}[key]
         if _is_int(a) and _is_int(b):
             return (), _INT
@@ -382,6 +385,8 @@ def expression_shape(e, shapes: dict, adj_of: dict, np_name: str | None):
     if isinstance(e, gast.Attribute) and e.attr == "T":
         inner = expression_shape(e.value, shapes, adj_of, np_name)
         return None if inner is None else inner[::-1]
+    if _reduce_all_call(e, np_name):  # np.add.reduce(x, None): a number
+        return () if expression_shape(e.args[0], shapes, adj_of, np_name) is not None else None
     lead = getattr(e, "sg_sum_leading", None)
     if lead is not None:  # sum_leading(g, k), as optimize writes it
         inner = expression_shape(e.args[0], shapes, adj_of, np_name)
@@ -413,6 +418,8 @@ def expression_shape(e, shapes: dict, adj_of: dict, np_name: str | None):
     ):
         f = getattr(np, e.func.attr, None)
         args = [expression_shape(a, shapes, adj_of, np_name) for a in e.args]
+        if e.func.attr in _REDUCTION_NAMES and len(args) == 1:  # np.sum(x): a number
+            return None if args[0] is None else ()
         if isinstance(f, np.ufunc) and f is not np.matmul and len(args) == f.nin:
             return broadcast(*args)
         if f in (np.dot, np.matmul) and len(args) == 2:

@@ -732,7 +732,44 @@ def _dead_stores(body) -> bool:
     path (a structured liveness analysis; loops iterate to a fixed point)."""
     before = sum(1 for _ in _walk_stmts(body))
     _liveness(body, remove=True)
+    _empty_loops(body, body)
     return sum(1 for _ in _walk_stmts(body)) != before
+
+
+def _empty_loops(stmts, whole) -> None:
+    """Remove ``for i in range(..)`` loops (``reversed`` too) whose body does nothing and whose
+    counter nothing else reads: the adjoint loop of a loop with nothing to differentiate."""
+    for stmt in list(stmts):
+        if isinstance(stmt, _COMPOUND):
+            _empty_loops(stmt.body, whole)
+            _empty_loops(stmt.orelse, whole)
+        if not (
+            isinstance(stmt, gast.For)
+            and not stmt.orelse
+            and all(isinstance(b, gast.Pass) for b in stmt.body)
+            and isinstance(stmt.target, gast.Name)
+            and _range_call(stmt.iter)
+        ):
+            continue
+        counter = stmt.target.id
+        read = any(
+            isinstance(n, gast.Name) and n.id == counter and isinstance(n.ctx, gast.Load)
+            for other in whole
+            for n in S.walk(other)
+        )
+        if not read:
+            stmts.remove(stmt)
+
+
+def _range_call(it) -> bool:
+    if isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "reversed":
+        it = it.args[0] if len(it.args) == 1 else None
+    return (
+        isinstance(it, gast.Call)
+        and isinstance(it.func, gast.Name)
+        and it.func.id == "range"
+        and all(isinstance(a, (gast.Name, gast.Constant)) for a in it.args)
+    )
 
 
 def _drop_unused_tape(body):

@@ -1,0 +1,157 @@
+"""Regression tests for wrong values and crashes an adversarial review found in the
+optimisations of the code specialised to shapes (loop fusion, like terms, sums of products,
+dtype inference for buffer reuse). Each compares the code that runs (from the second call on,
+specialised to the arguments' shapes) with the unoptimised derivative and with central
+differences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sourcegrad as sg
+
+from .fd import numerical_grad
+
+
+def _twice(df, *args):
+    """The result of the second call (the build specialised to these shapes), after the first
+    agreed with it."""
+    first = df(*args)
+    second = df(*args)
+    pairs = zip(first, second) if isinstance(first, tuple) else [(first, second)]
+    for a, b in pairs:
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    return second
+
+
+def cancelling(x, W, v):
+    y = x * W
+    z = W * x
+    u = x * v
+    w = y - z + u  # y - z cancels, but it is what broadcasts w to W's shape
+    return np.sum(w)
+
+
+def test_cancelled_terms_keep_the_broadcast_shape(rng):
+    W, v = rng.standard_normal((3, 4)), rng.standard_normal(4)
+    for x in (0.7, np.array(0.7)):
+        got = sg.grad(cancelling)(x, W, v)
+        assert float(got) == pytest.approx(3 * v.sum(), rel=1e-12)
+
+
+def all_cancel(x, W):
+    w = x * W - W * x
+    return np.sum(w[0]) + x
+
+
+def test_a_tangent_whose_terms_all_cancel_is_still_an_array(rng):
+    W = rng.standard_normal((3, 4))
+    assert float(sg.grad(all_cancel)(0.7, W)) == pytest.approx(1.0)
+
+
+def difference_sum(w, a, b):
+    return np.sum(w) * np.sum(a - b)
+
+
+def test_a_sum_of_a_difference_is_not_split(rng):
+    a = 1e12 + rng.random(10_000)
+    b = a + 1e-3
+    w = np.array([1.0])
+    want = np.sum(a - b)
+    got = _twice(sg.grad(difference_sum, 0), w, a, b)
+    np.testing.assert_allclose(got, [want], rtol=1e-12)
+    a32 = rng.random(1000).astype(np.float32)
+    b64 = a32.astype(np.float64) + 1e-3
+    value, _ = _twice(sg.value_and_grad(difference_sum, 0), w, a32, b64)
+    assert value == pytest.approx(difference_sum(w, a32, b64), rel=1e-12)
+
+
+def branch_dtypes(x, b, flag):
+    if flag:
+        h = x * 2.0
+    else:
+        h = np.ones((3,), dtype=np.float32) * 1e4
+    t = h + b
+    return np.sum((t - 1e4) ** 2)
+
+
+def branch_ints(x, b, flag):
+    if flag:
+        h = x * 2.0
+    else:
+        h = np.ones((3,), dtype=np.int64)
+    t = h + b
+    return np.sum(np.tanh(t))
+
+
+def test_an_unknown_dtype_does_not_agree_with_float64():
+    x, b = np.zeros(3), np.array([1e-4, 2e-4, 3e-4])
+    got = _twice(sg.grad(branch_dtypes, 1), x, b, False)
+    np.testing.assert_allclose(got, sg.grad(branch_dtypes, 1, optimize=False)(x, b, False))
+    assert np.all(got != 0.0)
+    got = _twice(sg.grad(branch_ints, 1), x, b, False)
+    np.testing.assert_allclose(got, numerical_grad(branch_ints, (x, b, False), 1), rtol=1e-6)
+
+
+def weak_then_strong(v, w0):
+    s = 1.0
+    for _ in range(2):
+        s = s * w0  # a Python float, then a NumPy float64
+    u = v * 2.0
+    t = u * s
+    return np.sum((t - 1e4) ** 2)
+
+
+def test_a_python_float_is_not_a_float64_array():
+    v = np.array([0.5, 0.5001, 0.5002], dtype=np.float32)
+    w0 = np.array(100.0)
+    value, got = _twice(sg.value_and_grad(weak_then_strong, 0), v, w0)
+    want = sg.grad(weak_then_strong, 0, optimize=False)(v, w0)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert value == pytest.approx(weak_then_strong(v, w0), rel=1e-12)
+    assert np.asarray(value).dtype == np.float64
+
+
+def shadowed(K, V):
+    h = 0.0
+    for i in range(3):
+        for i in range(3):  # noqa: B007 - the inner loop reuses the counter on purpose
+            h = h + np.einsum("j,j->", K[i, i], V[i])
+    return h * h
+
+
+def int_products(x, M):
+    h = 0.0
+    for i in range(3):
+        h = h + np.einsum("ij,j->i", M[i], M[i, 0])
+    return np.sum(x * h)
+
+
+def broadcast_einsum(A, B):
+    h = 0.0
+    for i in range(3):
+        h = h + np.einsum("ij,ij->i", A[i], B[i])
+    return np.sum(h**2)
+
+
+@pytest.mark.parametrize("wrt", [0, 1])
+def test_a_reused_counter_is_not_fused(wrt, rng):
+    K, V = rng.standard_normal((3, 3, 2)), rng.standard_normal((3, 2))
+    got = _twice(sg.grad(shadowed, wrt), K, V)
+    np.testing.assert_allclose(got, numerical_grad(shadowed, (K, V), wrt), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.bool_])
+def test_integer_products_are_not_summed_in_one_product(dtype):
+    x = np.ones(2)
+    M = np.full((3, 2, 2), 7 if dtype is np.int8 else 1, dtype=dtype)
+    value, got = _twice(sg.value_and_grad(int_products, 0), x, M)
+    assert value == pytest.approx(int_products(x, M))
+    np.testing.assert_allclose(got, numerical_grad(int_products, (x, M), 0), rtol=1e-6)
+
+
+def test_a_broadcasting_einsum_is_not_fused(rng):
+    A, B = rng.standard_normal((3, 4, 1)), rng.standard_normal((3, 4, 5))
+    got = _twice(sg.grad(broadcast_einsum, 1), A, B)
+    np.testing.assert_allclose(got, sg.grad(broadcast_einsum, 1, optimize=False)(A, B), rtol=1e-12)
