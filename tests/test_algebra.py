@@ -16,7 +16,10 @@ from .fd import numerical_grad
 
 def _run(code: str) -> str:
     body = gast.parse(code).body
-    collect_like_terms(body, lambda stmt: stmt.targets[0].id.startswith("d"))
+    names = {
+        n.id for n in gast.walk(gast.Module(body=body, type_ignores=[])) if isinstance(n, gast.Name)
+    }
+    collect_like_terms(body, lambda stmt: stmt.targets[0].id.startswith("d"), names)
     return gast.unparse(gast.Module(body=body, type_ignores=[])).strip()
 
 

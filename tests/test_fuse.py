@@ -197,3 +197,22 @@ def test_sum_leading_is_a_sum_over_leading_axes(shape, k, dtype, rng):
     np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12)
     t = np.asfortranarray(g)  # not C-contiguous: NumPy's own sum
     np.testing.assert_allclose(sum_leading(t, k), want, rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+def conv_swapped(K, x):
+    """:func:`conv` with the operands of each product the other way round."""
+    ho, wo = x.shape[2] - 2, x.shape[3] - 2
+    h = 0.0
+    for i in range(3):
+        for j in range(3):
+            h = h + np.einsum("co,nchw->nhwo", K[i, j], x[:, :, i : i + ho, j : j + wo])
+    return np.sum(np.tanh(h) ** 2)
+
+
+@pytest.mark.parametrize("wrt", [0, 1])
+def test_stacked_operands_are_laid_out_for_the_product(wrt, rng):
+    K, x = rng.standard_normal((3, 3, 2, 4)), rng.standard_normal((3, 2, 6, 5))
+    for f in (conv, conv_swapped):
+        running = _check(f, (K, x), wrt)
+        assert ".transpose((0, 2, 3, 1))" in running or ".transpose((1, 0, 2, 3))" in running
+        assert "np.stack(" in running

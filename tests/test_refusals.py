@@ -108,3 +108,30 @@ def test_cli_bad_target_prints_one_line_and_fails():
         assert "Traceback" not in run.stderr
         assert len(run.stderr.strip().splitlines()) == 1
         assert run.stderr.startswith("sourcegrad: error:")
+
+
+def linspace_of_a_value(x):
+    return np.sum(np.linspace(x, 1.0, 5))
+
+
+def test_a_differentiated_value_passed_to_linspace_is_refused_not_zero():
+    # np.linspace's values depend on its arguments: no rule, so a refusal, never a zero
+    with pytest.raises(sg.SourcegradError) as info:
+        sg.grad(linspace_of_a_value)(0.5)
+    assert "test_refusals.py" in str(info.value)
+
+
+def fortran_reshape(x):
+    return np.sum(x.reshape((2, -1), order="F")[0] * np.arange(3.0))
+
+
+def fortran_ravel(x):
+    return np.sum(np.ravel(x, order="F")[:3] * np.arange(3.0))
+
+
+@pytest.mark.parametrize("f", [fortran_reshape, fortran_ravel])
+def test_a_reshape_in_fortran_order_is_refused_not_wrong(f):
+    # its adjoint used to reshape back in C order: a silently wrong gradient
+    with pytest.raises(sg.SourcegradError) as info:
+        sg.grad(f)(np.arange(6.0))
+    assert "test_refusals.py" in str(info.value) and "order=" in str(info.value)

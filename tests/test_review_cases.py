@@ -155,3 +155,132 @@ def test_a_broadcasting_einsum_is_not_fused(rng):
     A, B = rng.standard_normal((3, 4, 1)), rng.standard_normal((3, 4, 5))
     got = _twice(sg.grad(broadcast_einsum, 1), A, B)
     np.testing.assert_allclose(got, sg.grad(broadcast_einsum, 1, optimize=False)(A, B), rtol=1e-12)
+
+
+# ------------------------------------------------------------------ a second review
+def square_zeroed(x, k):
+    s = k * k
+    s.fill(0.0)  # s no longer holds k * k
+    y = x * k * k + x * k * k
+    return np.sum(y) + np.sum(s)
+
+
+def negation_overwritten(x, k):
+    m = -k
+    m.fill(1.0)
+    y = 2.0 * x * k + x * m
+    return np.sum(y)
+
+
+def sorted_after(x, k):
+    m = -k
+    k.sort()  # k changes in place after m was made from it
+    y = 2.0 * x * k + x * m
+    return np.sum(y)
+
+
+def wrapping_negation(x, k):
+    m = -k  # unsigned: wraps to 256 - k
+    y = 2.0 * x * k + x * m
+    return np.sum(y)
+
+
+def wrapping_square(x, k):
+    s = k * k  # int8 or float16: wraps or overflows where x * k * k does not
+    y = x * s + x * k * k
+    return np.sum(y)
+
+
+def unused_square(x, k):
+    s = k * k  # float16: overflows to inf for k = 300
+    y = x * k * k + x * k * k
+    return np.sum(y) + np.sum(s > 0.0) * 0.0
+
+
+CASES = [
+    (square_zeroed, np.array([3.0, 1.0, 2.0])),
+    (negation_overwritten, np.array([3.0, 1.0, 2.0])),
+    (sorted_after, np.array([3.0, 1.0, 2.0])),
+    (wrapping_negation, np.array([1, 2, 200], dtype=np.uint8)),
+    (wrapping_square, np.array([1, 20, 100], dtype=np.int8)),
+    (unused_square, np.array([1.0, 2.0, 300.0], dtype=np.float16)),
+]
+
+
+@pytest.mark.parametrize("f,k", CASES, ids=[f.__name__ for f, _ in CASES])
+def test_products_changed_in_place_or_in_a_narrow_dtype_are_not_reused(f, k):
+    x = np.array([0.5, -1.5, 2.0])
+    want = numerical_grad(lambda x, k: f(x, k.copy()), (x, k), 0)
+    df, vjp = sg.grad(f, 0), sg.vjp(f, 0)
+    for _ in range(3):  # the first call, then the code specialised to the shapes
+        np.testing.assert_allclose(df(x, k.copy()), want, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(vjp(x, k.copy(), -2.0), -2.0 * want, rtol=1e-5, atol=1e-6)
+
+
+def scalar_version(s, k):
+    s = s * np.ones(1)  # float64 from here: float16 k is promoted, as in float64 differences
+    m = -k
+    y = 2.0 * s * k + s * m
+    q = k * k
+    return np.sum(y) + np.sum(s * q + s * k * k)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.float16, np.float64])
+def test_forward_mode_through_narrow_products(dtype):
+    k = np.array([1, 20, 100], dtype=dtype)
+    for s in (0.5, 2.0):  # the gradient w.r.t. one float runs in forward mode
+        want = numerical_grad(lambda s, k: scalar_version(s, k.copy()), (s, k), 0)
+        assert float(sg.grad(scalar_version, 0)(s, k.copy())) == pytest.approx(want, rel=1e-6)
+
+
+def reassigned_in_branch(x, v, flag):
+    if flag:
+        x = x * 3.0
+    return np.sum(x * v)
+
+
+def reassigned_in_loop(x, v):
+    for _ in range(2):
+        x = x * 3.0
+    return np.sum(x * v)
+
+
+@pytest.mark.parametrize("optimize", [False, True])
+def test_an_argument_reassigned_by_the_function_keeps_its_gradient_shape(optimize):
+    # found by the second review (older than this work): the tape kept only the argument's
+    # shape, and the gradient's container was built from that shape
+    x, v = np.array([0.5, -1.5, 2.0]), np.array([1.0, 2.0, 3.0])
+    for f, args, factor in (
+        (reassigned_in_branch, (x, v, True), 3.0),
+        (reassigned_in_loop, (x, v), 9.0),
+    ):
+        df = sg.grad(f, 0, optimize=optimize)
+        for _ in range(2):
+            np.testing.assert_allclose(df(*args), factor * v, rtol=1e-12)
+
+
+def indexed_then_reassigned(x):
+    z = 0.0
+    for _ in range(2):
+        z = z + x[0]
+        x = x * 2.0
+    return z
+
+
+def sliced_then_reassigned(x):
+    z = 0.0
+    for _ in range(3):
+        z = z + np.sum(x[0] * x[0])
+        x = x[1:] * 2.0
+    return z
+
+
+@pytest.mark.parametrize("f", [indexed_then_reassigned, sliced_then_reassigned])
+@pytest.mark.parametrize("optimize", [False, True])
+def test_an_argument_indexed_in_a_loop_that_reassigns_it(f, optimize):
+    # found by the second review (older than this work): x[0] was read once before the loop,
+    # from the argument as passed, instead of from x as the loop leaves it
+    x = np.array([0.5, -1.5, 2.0, 3.0, 1.0])
+    df = sg.grad(f, optimize=optimize)
+    for _ in range(2):
+        np.testing.assert_allclose(df(x), numerical_grad(f, (x,), 0), rtol=1e-6, atol=1e-8)

@@ -1579,6 +1579,14 @@ def s_broadcast_to(x, w):
     return np.sum(w * np.sin(np.broadcast_to(x, (2, 3, 4))))
 
 
+def s_full(x, w):
+    return np.sum(w * np.sin(np.full((2, 3, 4), x)))
+
+
+def s_full_like(x, w):
+    return np.sum(w * np.sin(np.full_like(np.ones((3, 4)), x)))
+
+
 def s_flip(x, w):
     return np.sum(w * np.sin(np.flip(x)))
 
@@ -1678,6 +1686,11 @@ SHAPE_OPS = [
     (s_broadcast_to, (4,)),
     (s_broadcast_to, ()),
     (s_broadcast_to, (1, 3, 4)),
+    (s_full, ()),
+    (s_full, (4,)),
+    (s_full, (3, 1)),
+    (s_full_like, ()),
+    (s_full_like, (4,)),
     (s_flip, (5,)),
     (s_flip, (2, 3, 4)),
     (s_flip_0, (3, 4)),

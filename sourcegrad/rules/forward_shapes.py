@@ -36,6 +36,16 @@ def _moveaxis(z, a, source, destination):
     d[z] += np.moveaxis(d[a], source, destination)
 
 
+@tangent(np.full)
+def _full(z, shape, fill_value, dtype=None, order="C", *, like=None):
+    d[z] += np.broadcast_to(d[fill_value], np.shape(z))
+
+
+@tangent(np.full_like)
+def _full_like(z, a, fill_value, dtype=None, order="K", subok=True, shape=None, **kwargs):
+    d[z] += np.broadcast_to(d[fill_value], np.shape(z))
+
+
 @tangent(np.broadcast_to)
 def _broadcast_to(z, array, shape):
     d[z] += np.broadcast_to(d[array], np.shape(z))

@@ -112,8 +112,20 @@ def _take_along_axis(z, arr, indices, axis):
     d[arr] += untake_along_axis(d[z], arr, indices, axis)
 
 
+@adjoint(np.full)
+def _full(z, shape, fill_value, dtype=None, order="C", *, like=None):
+    d[fill_value] += sum_to(d[z], fill_value)
+
+
+@adjoint(np.full_like)
+def _full_like(z, a, fill_value, dtype=None, order="K", subok=True, shape=None, **kwargs):
+    d[fill_value] += sum_to(d[z], fill_value)
+
+
+# np.arange and np.linspace are not here: their values depend on their arguments, so a
+# differentiated value passed to them is refused (no rule) rather than given a zero gradient
 nondifferentiable(
-    np.shape, np.ndim, np.size, np.zeros_like, np.ones_like, np.empty_like, np.full_like,
-    np.zeros, np.ones, np.empty, np.full, np.eye, np.identity, np.arange, np.linspace,
-    np.indices, np.meshgrid, np.tril_indices, np.triu_indices, np.diag_indices,
+    np.shape, np.ndim, np.size, np.zeros_like, np.ones_like, np.empty_like, np.zeros, np.ones,
+    np.empty, np.eye, np.identity, np.indices, np.meshgrid, np.tril_indices, np.triu_indices,
+    np.diag_indices,
 )  # fmt: skip

@@ -250,34 +250,48 @@ def signature_guard(args):
         consts[name] = value
         return name
 
+    names = iter(f"v{i}" for i in range(10**9))
+
+    def bind(expr):
+        """``(first use, later uses)`` of ``expr``: named once (``(v3 := args[0]["W"])``) so
+        that a nested container is indexed once, not once per check."""
+        if expr.isidentifier():
+            return expr, expr
+        name = next(names)
+        return f"({name} := {expr})", name
+
     def check(x, expr):
         t = type(x)
         if t is np.ndarray:
+            first, v = bind(expr)
             return [
-                f"type({expr}) is ndarray",
-                f"{expr}.shape == {const(x.shape)}",
-                f"{expr}.dtype is {const(x.dtype)}",  # stricter than dtype.char: may send an
+                f"type({first}) is ndarray",
+                f"{v}.shape == {const(x.shape)}",
+                f"{v}.dtype is {const(x.dtype)}",  # stricter than dtype.char: may send an
             ]  # equal dtype the slow way, never a different one the fast way
         if t is float:
             return [f"type({expr}) is float"]
         if t is dict or (isinstance(x, dict) and t is not dict):
-            out = [f"type({expr}) is {const(t)}", f"tuple({expr}) == {const(tuple(x))}"]
+            first, d = bind(expr)
+            out = [f"type({first}) is {const(t)}", f"tuple({d}) == {const(tuple(x))}"]
             for k, v in x.items():
-                out += check(v, f"{expr}[{const(k)}]")
+                out += check(v, f"{d}[{const(k)}]")
             return out
         if isinstance(x, (list, tuple)):
-            out = [f"type({expr}) is {const(t)}", f"len({expr}) == {len(x)}"]
+            first, d = bind(expr)
+            out = [f"type({first}) is {const(t)}", f"len({d}) == {len(x)}"]
             for i, v in enumerate(x):
-                out += check(v, f"{expr}[{i}]")
+                out += check(v, f"{d}[{i}]")
             return out
         if t is int or t is bool:
             return [f"(type({expr}) is int or type({expr}) is bool)"]
         shape = getattr(x, "shape", None)
         if shape is not None:
+            first, v = bind(expr)
             return [
-                f"type({expr}) is {const(t)}",
-                f"tuple({expr}.shape) == {const(tuple(shape))}",
-                f"{expr}.dtype.char == {x.dtype.char!r}",
+                f"type({first}) is {const(t)}",
+                f"tuple({v}.shape) == {const(tuple(shape))}",
+                f"{v}.dtype.char == {x.dtype.char!r}",
             ]
         return [f"type({expr}) is {const(t)}"]
 

@@ -21,11 +21,22 @@ import gast
 from . import syntax as S
 
 
-def collect_like_terms(body, rewrite) -> bool:
+def collect_like_terms(body, rewrite, floats=frozenset(), negatable=frozenset()) -> bool:
     """Combine like terms, in place, in the values of the statements of ``body`` (nested
-    blocks included) for which ``rewrite(stmt)`` is true; returns whether anything changed."""
+    blocks included) for which ``rewrite(stmt)`` is true; returns whether anything changed.
+
+    Only products of names in ``floats`` (the differentiated values and their adjoints:
+    floating point, in the precision of the result) are written through their names: a
+    product of integers may have wrapped, one of float16 overflowed where the expression
+    itself would not. A negation ``m = -v`` is folded (``a + m`` is ``a - v``) where ``m`` and
+    ``v`` are in ``floats`` or ``negatable`` (known floating point: negation is exact there,
+    not for unsigned integers). Names anything may change in place (``s.fill(0)``,
+    ``s[0] = 1``, ``out=s``, ``np.copyto(s, ..)``) are never used."""
     changed = False
     _stored.epoch += 1  # statements may have changed since the last call
+    mutated = _mutated(body)
+    trusted = set(floats) - mutated
+    negatable = (set(negatable) | trusted) - mutated
     for block in _blocks(body):
         products: dict = {}  # name -> (coefficient, Counter of factor names), valid here
         k = 0
@@ -35,7 +46,7 @@ def collect_like_terms(body, rewrite) -> bool:
                 terms = _Terms(products)
                 stmt.value = terms.visit(stmt.value)
                 changed |= terms.changed
-                if not terms.changed and _with_previous(block, k, products, rewrite):
+                if not terms.changed and _with_previous(block, k, products, rewrite, mutated):
                     changed = True
                     k -= 1  # the earlier statement is gone
             for name in _stored(stmt):  # a product of a reassigned name no longer holds
@@ -46,13 +57,21 @@ def collect_like_terms(body, rewrite) -> bool:
                 t = stmt.targets[0].id
                 got = _product(stmt.value)
                 copy = got is not None and got[0] == 1.0 and sum(got[1].values()) == 1
-                if got is not None and not copy and t not in got[1]:  # a copy is no product
+                negation = got is not None and got[0] == -1.0 and sum(got[1].values()) == 1
+                allowed = negatable if negation else trusted
+                if (
+                    got is not None
+                    and not copy  # a copy is no product
+                    and t not in got[1]
+                    and t in allowed
+                    and all(f in allowed for f in got[1])
+                ):
                     products[t] = got
             k += 1
     return changed
 
 
-def _with_previous(block, k, products, rewrite) -> bool:
+def _with_previous(block, k, products, rewrite, mutated) -> bool:
     """For ``t = f(t)`` at ``block[k]``: where the value of ``t`` it reads was assigned by an
     earlier statement of the block that nothing since reads or invalidates, combine like
     terms across both (``dx = 2.0 * dx + m * g`` then ``dx = dx - g * x``, with ``m = -x``)
@@ -79,7 +98,7 @@ def _with_previous(block, k, products, rewrite) -> bool:
     ):
         return False
     read = set(S.loaded_names(prev.value))
-    if any(read & _stored(s) for s in block[j + 1 : k]):
+    if read & mutated or any(read & _stored(s) for s in block[j + 1 : k]):
         return False
     candidate = S.rename(S.clone(stmt.value), {t: prev.value})
     terms = _Terms(products)
@@ -89,6 +108,37 @@ def _with_previous(block, k, products, rewrite) -> bool:
     stmt.value = candidate
     del block[j]
     return True
+
+
+#: functions that write into their first argument
+_WRITES_FIRST = {"copyto", "put", "place", "putmask", "fill_diagonal", "shuffle", "at"}
+#: methods that leave their array as it was
+_READ_METHODS = {
+    "reshape", "transpose", "sum", "mean", "max", "min", "prod", "astype", "copy", "dot",
+    "ravel", "flatten", "squeeze", "swapaxes", "conj", "conjugate", "var", "std", "all", "any",
+    "argmax", "argmin", "clip", "cumsum", "round", "tolist", "item", "view",
+}  # fmt: skip
+
+
+def _mutated(body) -> set:
+    """Names that may be changed in place anywhere in ``body``."""
+    out = set()
+    for n in S.walk(gast.Module(body=body, type_ignores=[])):
+        if isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store):
+            out |= {m.id for m in S.walk(n.value) if isinstance(m, gast.Name)}
+        elif isinstance(n, gast.AugAssign):
+            out |= {m.id for m in S.walk(n.target) if isinstance(m, gast.Name)}
+        elif isinstance(n, gast.Call):
+            for k in n.keywords:
+                if k.arg == "out":
+                    out |= {m.id for m in S.walk(k.value) if isinstance(m, gast.Name)}
+            f = n.func
+            if isinstance(f, gast.Attribute):
+                if isinstance(f.value, gast.Name) and f.attr not in _READ_METHODS:
+                    out.add(f.value.id)  # s.fill(0), k.sort(): the receiver may change
+                if f.attr in _WRITES_FIRST and n.args:
+                    out |= {m.id for m in S.walk(n.args[0]) if isinstance(m, gast.Name)}
+    return out
 
 
 #: how many statements back an accumulation looks for the one it continues

@@ -339,6 +339,10 @@ def _is_int_atom(atom) -> bool:
     return isinstance(atom, gast.Constant) and isinstance(atom.value, int)
 
 
+#: keys whose derivative rule reshapes back in C order (see rules/shapes.py RESHAPES)
+_RESHAPE_KEYS = (np.reshape, np.ravel, "reshape", "ravel")
+
+
 def _lookup(core, key):
     if key is None:
         return None
@@ -348,6 +352,19 @@ def _lookup(core, key):
 def _bind(core, stmt, key, args, kwargs, label) -> Op:
     rule = _lookup(core, key)
     operands = [*args, *kwargs.values()]
+    order = kwargs.get("order")
+    if (
+        isinstance(rule, R.Rule)
+        and key in _RESHAPE_KEYS
+        and order is not None
+        and not (isinstance(order, gast.Constant) and order.value in ("C", "A", "K"))
+    ):  # the rule reshapes the gradient back in C order
+        raise NoRuleError(
+            f"{label}: reshaping with order={gast.unparse(order).strip()} is not supported; "
+            "transpose explicitly (x.T.reshape(...)) or reshape in C order",
+            core.parsed.filename,
+            stmt.lineno,
+        )
     if not isinstance(rule, R.Rule):
         return Op(key, rule, operands=operands, label=label)
     try:

@@ -122,9 +122,10 @@ class _Fuser:
         outside = self.names_outside(loop)
         if any(n in outside for n in set(assigned) | set(counters) if n != acc):
             return None
-        spec = _stacked_spec(einsum.args[0])
-        if spec is None:
+        parsed = _parse_spec(einsum.args[0])
+        if parsed is None:
             return None
+        a, ops, out_letters = parsed
         lineno = getattr(einsum, "lineno", None) or getattr(loop, "lineno", None)
         out: list = []
         operands = {p: [], q: []}
@@ -146,22 +147,37 @@ class _Fuser:
             for o in operands:
                 operands[o].append(mapping[o])
         base = einsum.func.value
-        stacks = []
-        for o in (p, q):
+        stacks, layouts = [], _layouts(a, ops, out_letters)
+        for k, o in enumerate((p, q)):
             name = names.fresh(o + "_all")
             reshape = self.as_reshape(defs[o], counters, extents, set(assigned))
             if reshape is not None:
                 value = reshape
+                layouts[k] = a + ops[k]
             else:
-                elts = gast.Tuple(elts=operands[o], ctx=gast.Load())
+                order = [ops[k].index(c) for c in layouts[k] if c != a]
+                parts = operands[o]
+                if order != sorted(order):  # each slice transposed to the layout, stacked once
+                    axes = gast.Tuple(elts=[S.const(i) for i in order], ctx=gast.Load())
+                    parts = []
+                    for part in operands[o]:
+                        t = names.fresh(o + "_t", always_suffix=True)
+                        f = gast.Attribute(value=S.clone(part), attr="transpose", ctx=gast.Load())
+                        out.append(S.assign(t, S.call(f, [axes]), lineno))
+                        parts.append(S.name(t))
+                elts = gast.Tuple(elts=parts, ctx=gast.Load())
                 stack = gast.Attribute(value=S.clone(base), attr="stack", ctx=gast.Load())
                 stack.sg_static = True  # a reference to numpy's function, like einsum's
                 value = S.call(stack, [elts])
+                axis = layouts[k].index(a)
+                if axis:
+                    value.keywords = [gast.keyword(arg="axis", value=S.const(axis))]
             out.append(S.assign(name, value, lineno))
             stacks.append(name)
         self.stacked.extend(stacks)
         e = names.fresh(acc + "_sum")
         self.stacked.append(e)  # the caller checks its shape is known: no broadcasting
+        spec = f"{layouts[0]},{layouts[1]}->{out_letters}"
         call = S.call(S.clone(einsum.func), [S.const(spec), *(S.name(s) for s in stacks)])
         out.append(S.assign(e, call, lineno))
         terms = (S.name(acc), S.name(e))  # + commutes; the sum goes on the right
@@ -313,9 +329,9 @@ def _iterations(extents):
             yield (v, *rest)
 
 
-def _stacked_spec(node) -> str | None:
-    """``"a" + ops[0] + ",a" + ops[1] + "->" + out`` for a two-operand specification with an
-    explicit output and no ellipsis (``a`` a letter it does not use), else None."""
+def _parse_spec(node):
+    """``(a, [ops[0], ops[1]], out)`` for a two-operand specification with an explicit output
+    and no ellipsis (``a`` a letter it does not use), else None."""
     spec = node.value.replace(" ", "")
     if "->" not in spec or "." in spec:
         return None
@@ -326,8 +342,26 @@ def _stacked_spec(node) -> str | None:
     free = [c for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in spec]
     if not free:
         return None
-    a = free[0]
-    return f"{a}{ops[0]},{a}{ops[1]}->{out}"
+    return free[0], ops, out
+
+
+def _layouts(a, ops, out):
+    """The axis letters of the two stacked operands: the first as its output letters, the new
+    axis ``a``, then the summed letters; the second as ``a``, the summed letters, then its
+    output letters: the layouts a BLAS product reads without copying either. Where a letter
+    repeats or is summed within one operand only, ``a`` before the letters as written."""
+    first, second = ops
+    plain = [a + first, a + second]
+    letters = first + second
+    if any(first.count(c) > 1 or second.count(c) > 1 for c in letters):
+        return plain
+    summed = [c for c in second if c not in out]
+    if any(c not in first for c in summed) or any(c not in second for c in first if c not in out):
+        return plain
+    return [
+        "".join(c for c in out if c in first) + a + "".join(summed),
+        a + "".join(summed) + "".join(c for c in out if c in second),
+    ]
 
 
 def _fold(e):

@@ -97,6 +97,9 @@ class _Normalizer:
         }
         nested = {n.name for n in S.walk(fn) if isinstance(n, gast.FunctionDef) and n is not fn}
         self.local_names = set(self.params) | stored | nested
+        # an argument assigned anywhere is read as a value, never by path: in a loop, its
+        # path read would be made once before the loop, from the value it had on entry
+        self.reassigned_params = set(self.params) & stored
         self.names = S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure))
         self.env = {p: p for p in self.params}
         self.unversioned = _assigned_in_compound(fn.body) | _captured(fn)
@@ -641,7 +644,7 @@ class _Normalizer:
             return root, prefix + keys, self.path_syntax[(root, prefix)] + syntax
         if not (isinstance(node, gast.Name) and node.id in self.params):
             return None
-        if self.env.get(node.id) != node.id:
+        if node.id in self.reassigned_params or self.env.get(node.id) != node.id:
             return None  # the argument was reassigned
         return node.id, keys, syntax
 

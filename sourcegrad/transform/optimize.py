@@ -85,7 +85,17 @@ def optimize(der: Derivative, example_args=None, shapes: dict | None = None) -> 
         numpy_only = example_args is not None and _numpy_only(example_args)
         shapes = _specialise_shapes(node, der, shapes, numpy_only)
         _fold_all(node.body, der)  # 1.0 * e where unreduce(1.0, x) * e was
-        collect_like_terms(node.body, _is_adjoint)  # terms the decided helpers hid
+        floats = set(der.analysis.active) | set(der.adj_names.values())
+        negatable = set()
+        if numpy_only:  # known floating point: negation is exact
+            kinds = _dtypes(node, der, example_args, np_name)
+            negatable = {
+                n for n, dt in kinds.items() if isinstance(dt, np.dtype) and dt.kind in "fc"
+            }
+            floats |= {
+                n for n, dt in kinds.items() if isinstance(dt, np.dtype) and dt == np.float64
+            }
+        collect_like_terms(node.body, _is_adjoint, floats, negatable)  # terms helpers hid
         if numpy_only:
             _shaped_unindex(node, der, shapes, example_args)
         core = der.analysis.core  # copies left where a sum_to went (dh2_1 = dh2_2)
@@ -902,12 +912,10 @@ def _dtypes(node, der: Derivative, example_args, np_name) -> dict:
                 )
             if attr == "stack" and len(v.args) == 1 and isinstance(v.args[0], gast.Tuple):
                 parts = [expression_dtype(a, dtypes, np_name) for a in v.args[0].elts]
-                return (
-                    None
-                    if not parts or kw or any(p is None for p in parts)
-                    else np.result_type(*parts)
-                )
-            if attr == "reshape" and S.dotted(v.func.value) != np_name:
+                if not parts or set(kw) - {"axis"} or any(p is None for p in parts):
+                    return None
+                return np.result_type(*parts)
+            if attr in ("reshape", "transpose") and S.dotted(v.func.value) != np_name:
                 return expression_dtype(v.func.value, dtypes, np_name)
             if attr in ("dot", "matmul") and len(v.args) == 2:
                 parts = [expression_dtype(a, dtypes, np_name) for a in v.args]

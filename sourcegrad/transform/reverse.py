@@ -111,9 +111,12 @@ class _Reverse:
                 for n in S.walk(stmt)
                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
             }
-        read |= {n.id for n in S.walk(grads) if isinstance(n, gast.Name)}
+        in_grads = {n.id for n in S.walk(grads) if isinstance(n, gast.Name)}
+        read |= in_grads
         self.recorded = (self.overwritable & read) - set(self.adj_of)
-        self.shape_only = self.recorded & _shape_only_reads(adjoint, self.refs)
+        # an argument the function reassigns is restored in full where the gradient's
+        # container is built from it (gradient_like(x, dx)), not only as its shape
+        self.shape_only = (self.recorded & _shape_only_reads(adjoint, self.refs)) - in_grads
         forward = self.fwd_block(main, top=True)
         adjoint = self.resolve_pops(adjoint)
         for stmt in adjoint:

@@ -251,6 +251,19 @@ def _op_shape(op, known):
         return broadcast(*(_atom_shape(a, known) for a in op.operands))
     if key in (np.matmul, np.dot) and len(op.operands) == 2:
         return product_shape(key, *(_atom_shape(a, known) for a in op.operands))
+    if key is np.transpose:
+        x, axes = _atom_shape(op.bound.get("a"), known), op.bound.get("axes")
+        if x is None:
+            return None
+        if _is_none(axes):
+            return x[::-1]
+        items = axes.elts if isinstance(axes, gast.Tuple) else None
+        if items is None or not all(isinstance(i, gast.Constant) for i in items):
+            return None
+        order = [i.value for i in items]
+        if sorted(order) != list(range(len(x))):
+            return None
+        return tuple(x[i] for i in order)
     if key is np.stack:
         arrays, axis = op.bound.get("arrays"), op.bound.get("axis")
         if (
@@ -511,6 +524,9 @@ def _stand_in(e, dtypes, np_name):
     if isinstance(e, gast.Call) and isinstance(e.func, gast.Attribute):
         receiver, attr = e.func.value, e.func.attr
         kw = {k.arg: k.value for k in e.keywords}
+        if attr in ("transpose", "reshape", "copy") and not _is_np(receiver, np_name):
+            v = _stand_in(receiver, dtypes, np_name)  # x.transpose(..): x's dtype
+            return v if hasattr(v, "dtype") else _UNKNOWN
         if attr == "sum" and not _is_np(receiver, np_name) and not e.args:
             if set(kw) <= {"axis", "keepdims"}:  # x.sum(axis=..), as specialisation writes
                 return _reduced_stand_in(_stand_in(receiver, dtypes, np_name))

@@ -36,13 +36,14 @@ def simplify(der: Derivative) -> Derivative:
     body = der.node.body
     keep_names = set(der.analysis.core.user_names) | set(der.analysis.core.params)
     keep_names |= {der.adj_names[n] for n in keep_names if n in der.adj_names}
+    floats = set(der.analysis.active) | set(der.adj_names.values())  # for like terms
     for _ in range(20):
         changed = _propagate(body, keep_names)
         changed |= _block_copies(body, keep_names, _defs(body))
         changed |= _fold_all(body, der)
         changed |= _scalar_broadcasts(body, der)
         changed |= _inline(body, keep_names)
-        changed |= collect_like_terms(body, _is_adjoint)
+        changed |= collect_like_terms(body, _is_adjoint, floats)
         changed |= _merge_accumulations(body)
         changed |= _dead_stores(body)
         changed |= _dead_tape(body)
@@ -244,6 +245,28 @@ def _num(node):
 
 class _Fold(gast.NodeTransformer):
     changed = False
+    floats: frozenset = frozenset()  # names known to hold floating point values
+
+    def float_valued(self, e) -> bool:
+        """Whether the product ``e`` has a factor known to be floating point (a float
+        literal, a differentiated value or an adjoint), so its result is one too."""
+        if isinstance(e, gast.BinOp) and isinstance(e.op, (gast.Mult, gast.Div)):
+            return self.float_valued(e.left) or self.float_valued(e.right)
+        if isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.USub):
+            return self.float_valued(e.operand)
+        if isinstance(e, gast.Constant):
+            return type(e.value) in (float, complex)
+        if (
+            isinstance(e, gast.Call)
+            and isinstance(e.func, gast.Attribute)
+            and isinstance(e.func.value, gast.Name)
+            and e.func.value.id == self.np_name
+        ):  # np.cos(..): a ufunc without an integer loop makes floats of anything
+            f = getattr(np, e.func.attr, None)
+            return isinstance(f, np.ufunc) and not any(
+                t.split("->")[1] in "bhilqBHILQ?" for t in f.types
+            )
+        return isinstance(e, gast.Name) and e.id in self.floats
 
     def visit_BinOp(self, n):
         self.generic_visit(n)
@@ -261,19 +284,24 @@ class _Fold(gast.NodeTransformer):
             )
         if isinstance(op, gast.Mult):
             for a, b in ((left, right), (right, left)):
-                if _num(a) and a.value == 1:
-                    self.changed = True
-                    return b
-                if _num(a) and a.value == -1:
-                    self.changed = True
-                    return gast.UnaryOp(op=gast.USub(), operand=b)
+                if not (_num(a) and a.value in (1, -1)):
+                    continue
+                if type(a.value) is float and not self.float_valued(b):
+                    continue  # 1.0 * k of an integer k is a float; k alone may wrap later
+                self.changed = True
+                return b if a.value == 1 else gast.UnaryOp(op=gast.USub(), operand=b)
         if isinstance(op, gast.Mult):  # 1.0 / u * v is v / u: one operation, one rounding
             for a, b in ((left, right), (right, left)):
                 if isinstance(a, gast.BinOp) and isinstance(a.op, gast.Div) and _num(a.left):
                     if a.left.value == 1:
                         self.changed = True
                         return gast.BinOp(left=b, op=gast.Div(), right=a.right)
-        if isinstance(op, gast.Div) and _num(right) and right.value == 1:
+        if (
+            isinstance(op, gast.Div)
+            and _num(right)
+            and right.value == 1
+            and self.float_valued(left)
+        ):
             self.changed = True
             return left
         if isinstance(op, gast.Pow) and _num(right) and right.value == 1:
@@ -384,6 +412,7 @@ def _strip_negation(e):
 
 def _fold_all(body, der):
     f = _Fold()
+    f.floats = frozenset(der.analysis.active) | frozenset(der.adj_names.values())
     f.np_name = der.refs.by_id.get(id(np))
     f.unreduce_name = der.refs.by_id.get(id(NAMESPACE["unreduce"]))
     f.is_scalar = lambda e: shape_key(der.analysis, der.adj_of, e) == "scalar"
