@@ -76,15 +76,27 @@ def clone(node):
     return new
 
 
+#: per node class, the fields ``walk`` descends into: all but the expression context
+#: (``Load``/``Store``) and the operator nodes, which no pass looks for by walking
+_WALKED: dict = {}
+_SKIPPED = frozenset({"ctx", "op", "ops"})
+
+
 def walk(node):
-    """Every node under ``node`` (itself included), in no particular order."""
+    """Every node under ``node`` (itself included), in no particular order; expression
+    contexts (``n.ctx``) and operators (``n.op``) are not visited: read them as attributes."""
     stack = [node]
     pop, push, extend = stack.pop, stack.append, stack.extend
     AST = gast.AST
+    walked = _WALKED
     while stack:
         n = pop()
         yield n
-        for field in n._fields:
+        cls = type(n)
+        fields = walked.get(cls)
+        if fields is None:
+            fields = walked[cls] = tuple(f for f in n._fields if f not in _SKIPPED)
+        for field in fields:
             v = getattr(n, field, None)
             if type(v) is list:
                 extend([x for x in v if isinstance(x, AST)])
