@@ -452,3 +452,24 @@ def test_slices_read_back_only_for_their_adjoints_shape_are_not_kept(dtype, rng)
     args64 = [a.astype(np.float64) for a in (Wx, Wh, xs)]
     for i, g in enumerate(sg.grad(gated, (0, 1))(*args64)):
         np.testing.assert_allclose(g, numerical_grad(gated, args64, i), rtol=1e-6, atol=1e-8)
+
+
+def unary_chain(x, a):
+    return np.sum(np.tanh(x * a) * np.exp(-x * x))
+
+
+@pytest.mark.parametrize("n", [50, 1 << 15])
+def test_a_function_of_a_large_product_runs_in_its_buffer(n, rng):
+    x = rng.standard_normal(n)
+    df = sg.grad(unary_chain)
+    df._entry((x, 0.7), True)
+    running = df._entry((x, 0.7)).pretty(optimized=True)
+    split = "out_2 = np.tanh(out_2, out=out_2)" in running
+    assert split == (n >= 1 << 14)  # small arrays: one statement, no split
+    np.testing.assert_allclose(
+        df(x, 0.7), sg.grad(unary_chain, optimize=False)(x, 0.7), rtol=1e-12, atol=1e-15
+    )
+    small = x[:20]
+    np.testing.assert_allclose(
+        sg.grad(unary_chain)(small, 0.7), numerical_grad(unary_chain, (small, 0.7), 0), rtol=1e-6
+    )

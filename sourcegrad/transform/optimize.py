@@ -113,6 +113,7 @@ def optimize(der: Derivative, example_args=None, shapes: dict | None = None) -> 
     if shapes and example_args is not None and _numpy_only(example_args):
         _sums_of_products(node, der, shapes, example_args)
         _early_masks(node.body, der, shapes)
+        _split_unary(node.body, der, shapes)
     helpers = {der.refs.by_id.get(id(NAMESPACE[h])) for h in _FRESH_HELPERS} - {None}
     owner = _Owner(np_name, helpers)
     if shapes and example_args is not None and _numpy_only(example_args):
@@ -501,6 +502,45 @@ def _sums_of_products(node, der: Derivative, shapes: dict, example_args) -> None
             return got
 
     rewrite(node.body)
+
+
+#: arrays at least this large get ``t = f(e)`` split so that ``f`` runs in ``e``'s buffer
+_SPLIT_SIZE = 1 << 14
+
+
+def _split_unary(stmts, der: Derivative, shapes: dict) -> None:
+    """``t = np.tanh(x * a)`` of a large array becomes ``t = x * a`` then ``t = np.tanh(t)``
+    (which the buffer reuse then runs as ``np.tanh(t, out=t)``): the function writes into the
+    product's new buffer instead of a third array, as a hand-written chain does."""
+    np_name = der.refs.by_id.get(id(np))
+    adj_of = {v: k for k, v in der.adj_names.items()}
+    for i in reversed(range(len(stmts))):
+        stmt = stmts[i]
+        for field in ("body", "orelse"):
+            inner = getattr(stmt, field, None)
+            if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
+                _split_unary(inner, der, shapes)
+        if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)):
+            continue
+        v = stmt.value
+        if not (
+            _np_call(v, np_name, getattr(getattr(v, "func", None), "attr", ""), 1)
+            and isinstance(getattr(np, v.func.attr, None), np.ufunc)
+            and getattr(np, v.func.attr).nin == 1
+            and isinstance(v.args[0], (gast.BinOp, gast.UnaryOp))
+        ):
+            continue
+        shape = expression_shape(v, shapes, adj_of, np_name)
+        inner_shape = expression_shape(v.args[0], shapes, adj_of, np_name)
+        if shape is None or shape != inner_shape or int(np.prod(shape)) < _SPLIT_SIZE:
+            continue
+        t = stmt.targets[0].id
+        first = S.assign(t, v.args[0], getattr(stmt, "lineno", None))
+        for attr, val in stmt.__dict__.items():
+            if attr.startswith("sg_") and attr != "sg_tape_pair":
+                setattr(first, attr, val)
+        v.args[0] = S.name(t)
+        stmts.insert(i, first)
 
 
 def _shaped_unindex(node, der: Derivative, shapes: dict, example_args) -> None:
