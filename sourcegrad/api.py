@@ -21,7 +21,7 @@ from .runtime.containers import children, is_container, signature_guard
 from .transform.analysis import analyze
 from .transform.emit import Deferred, Emitted, emit
 from .transform.forward import forward
-from .transform.fuse import fuse_contractions
+from .transform.fuse import fuse_contractions, may_fuse
 from .transform.normalize import normalize
 from .transform.optimize import known_dtypes, optimize
 from .transform.parse import Parsed, parse
@@ -206,7 +206,7 @@ class Transformed:
             analysis = analyze(core, wrt, args, whole_output=self.mode == "vjp")
             if specialise and args is not None:  # before reverse() rewrites the core
                 shapes = concrete_shapes(analysis, args)
-                fused = self._fused(wrt, args, shapes)
+                fused = self._fused(wrt, args, shapes) if may_fuse(core) else None
                 if fused is not None:  # shown: the derivative of the loops as written
                     if general is not None:
                         fused.pure = general.pure

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 
@@ -250,7 +252,7 @@ def signature_guard(args):
         consts[name] = value
         return name
 
-    names = iter(f"v{i}" for i in range(10**9))
+    names = (f"v{i}" for i in itertools.count())
 
     def bind(expr):
         """``(first use, later uses)`` of ``expr``: named once (``(v3 := args[0]["W"])``) so

@@ -37,7 +37,7 @@ def collect_like_terms(body, rewrite, floats=frozenset(), negatable=frozenset())
     mutated = _mutated(body)
     trusted = set(floats) - mutated
     negatable = (set(negatable) | trusted) - mutated
-    for block in _blocks(body):
+    for block in S.blocks(body):
         products: dict = {}  # name -> (coefficient, Counter of factor names), valid here
         k = 0
         while k < len(block):
@@ -149,15 +149,6 @@ def _has_sum(e) -> bool:
     return any(
         isinstance(n, gast.BinOp) and isinstance(n.op, (gast.Add, gast.Sub)) for n in S.walk(e)
     )
-
-
-def _blocks(body):
-    yield body
-    for stmt in body:
-        for field in ("body", "orelse"):
-            inner = getattr(stmt, field, None)
-            if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
-                yield from _blocks(inner)
 
 
 def _stored(stmt) -> set:

@@ -60,6 +60,16 @@ def fuse_contractions(core, shapes: dict) -> list[str]:
     return fuser.stacked
 
 
+def may_fuse(core) -> bool:
+    """Whether ``core`` has a ``for`` loop with an ``einsum`` call inside: a cheap test before
+    a core is normalized again to be fused."""
+    return any(
+        isinstance(n, gast.For)
+        and any(isinstance(m, gast.Attribute) and m.attr == "einsum" for m in S.walk(n))
+        for n in S.walk(core.node)
+    )
+
+
 class _Fuser:
     def __init__(self, core, shapes, local):
         self.core = core

@@ -45,6 +45,7 @@ from .shapes import (
     expression_dtype,
     expression_kind,
     expression_shape,
+    reduce_all_call,
     sum_to_axes,
 )
 from .simplify import (
@@ -81,8 +82,9 @@ def optimize(der: Derivative, example_args=None, shapes: dict | None = None) -> 
     np_name = der.refs.by_id.get(id(np))
     zeros = {der.refs.by_id.get(id(NAMESPACE["zero_adjoint"]))} - {None}
     _drop_zero_resets(node.body, zeros, np_name, node.body)
+    numpy_only = example_args is not None and _numpy_only(example_args)
+    kinds: dict = {}  # dtypes of the names, where specialised: rewrites from here on keep them
     if shapes:
-        numpy_only = example_args is not None and _numpy_only(example_args)
         shapes = _specialise_shapes(node, der, shapes, numpy_only)
         _fold_all(node.body, der)  # 1.0 * e where unreduce(1.0, x) * e was
         floats = set(der.analysis.active) | set(der.adj_names.values())
@@ -97,7 +99,7 @@ def optimize(der: Derivative, example_args=None, shapes: dict | None = None) -> 
             }
         collect_like_terms(node.body, _is_adjoint, floats, negatable)  # terms helpers hid
         if numpy_only:
-            _shaped_unindex(node, der, shapes, example_args)
+            _shaped_unindex(node, der, shapes, kinds)
         core = der.analysis.core  # copies left where a sum_to went (dh2_1 = dh2_2)
         _propagate(node.body, set(core.user_names) | set(core.params))
         # folding may leave a gradient that is an argument itself (dx = y): copy it
@@ -110,13 +112,13 @@ def optimize(der: Derivative, example_args=None, shapes: dict | None = None) -> 
         pass
     _drop_unused_tape(node.body)
     _tape_shapes(node.body, der)
-    if shapes and example_args is not None and _numpy_only(example_args):
-        _sums_of_products(node, der, shapes, example_args)
+    if shapes and numpy_only:
+        _sums_of_products(node, der, shapes, kinds)
         _early_masks(node.body, der, shapes)
         _split_unary(node.body, der, shapes)
     helpers = {der.refs.by_id.get(id(NAMESPACE[h])) for h in _FRESH_HELPERS} - {None}
     owner = _Owner(np_name, helpers)
-    if shapes and example_args is not None and _numpy_only(example_args):
+    if shapes and numpy_only:
         owner.in_place = _InPlace(node, der, shapes, example_args)
     owner.block(node.body, set())
     _scatter_accumulations(node.body, der)
@@ -124,7 +126,7 @@ def optimize(der: Derivative, example_args=None, shapes: dict | None = None) -> 
     if example_args is not None:
         _builders(node, der, example_args)
         _dots(node, der)
-        if _numpy_only(example_args):
+        if numpy_only:
             _sums(node, der)
             _hoist_transposes(node.body, der)
     return Derivative(node, der.refs, der.analysis, der.mode, der.adj_names)
@@ -415,7 +417,7 @@ def _sums(node, der: Derivative) -> None:
         Rewrite().visit(node)
 
 
-def _sums_of_products(node, der: Derivative, shapes: dict, example_args) -> None:
+def _sums_of_products(node, der: Derivative, shapes: dict, dtypes: dict) -> None:
     """With shapes known, a full sum of a product of two same-shape float64 arrays (or of a
     square) is ``np.vdot``: no array is made for the product (``np.sum(y * log_p)``,
     ``np.sum((h - y) ** 2)``). A product assigned by the statement right before, read only
@@ -426,7 +428,6 @@ def _sums_of_products(node, der: Derivative, shapes: dict, example_args) -> None
     if np_name is None:
         return
     adj_of = {v: k for k, v in der.adj_names.items()}
-    dtypes = _dtypes(node, der, example_args, np_name)
     uses = _uses(node.body)
 
     def float64(e):
@@ -463,10 +464,6 @@ def _sums_of_products(node, der: Derivative, shapes: dict, example_args) -> None
 
     def rewrite(block):
         for k, stmt in enumerate(block):
-            for field in ("body", "orelse"):
-                inner = getattr(stmt, field, None)
-                if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
-                    rewrite(inner)
             if not isinstance(stmt, (gast.Assign, gast.Return)):
                 continue
             before = block[k - 1] if k else None
@@ -488,9 +485,7 @@ def _sums_of_products(node, der: Derivative, shapes: dict, example_args) -> None
 
         def visit_Call(self, e):
             self.generic_visit(e)
-            if not (
-                _np_call(e, np_name, "sum", 1) or (_reduce_all(e, np_name) and len(e.args) == 2)
-            ):
+            if not (_np_call(e, np_name, "sum", 1) or reduce_all_call(e, np_name)):
                 return e
             arg = e.args[0]
             source = self.inline.get(getattr(arg, "id", None))
@@ -501,49 +496,48 @@ def _sums_of_products(node, der: Derivative, shapes: dict, example_args) -> None
                 source.sg_dead = True
             return got
 
-    rewrite(node.body)
+    for block in list(S.blocks(node.body)):
+        rewrite(block)
 
 
 #: arrays at least this large get ``t = f(e)`` split so that ``f`` runs in ``e``'s buffer
 _SPLIT_SIZE = 1 << 14
 
 
-def _split_unary(stmts, der: Derivative, shapes: dict) -> None:
+def _split_unary(body, der: Derivative, shapes: dict) -> None:
     """``t = np.tanh(x * a)`` of a large array becomes ``t = x * a`` then ``t = np.tanh(t)``
     (which the buffer reuse then runs as ``np.tanh(t, out=t)``): the function writes into the
     product's new buffer instead of a third array, as a hand-written chain does."""
     np_name = der.refs.by_id.get(id(np))
     adj_of = {v: k for k, v in der.adj_names.items()}
-    for i in reversed(range(len(stmts))):
-        stmt = stmts[i]
-        for field in ("body", "orelse"):
-            inner = getattr(stmt, field, None)
-            if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
-                _split_unary(inner, der, shapes)
-        if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)):
-            continue
-        v = stmt.value
-        if not (
-            _np_call(v, np_name, getattr(getattr(v, "func", None), "attr", ""), 1)
-            and isinstance(getattr(np, v.func.attr, None), np.ufunc)
-            and getattr(np, v.func.attr).nin == 1
-            and isinstance(v.args[0], (gast.BinOp, gast.UnaryOp))
-        ):
-            continue
-        shape = expression_shape(v, shapes, adj_of, np_name)
-        inner_shape = expression_shape(v.args[0], shapes, adj_of, np_name)
-        if shape is None or shape != inner_shape or int(np.prod(shape)) < _SPLIT_SIZE:
-            continue
-        t = stmt.targets[0].id
-        first = S.assign(t, v.args[0], getattr(stmt, "lineno", None))
-        for attr, val in stmt.__dict__.items():
-            if attr.startswith("sg_") and attr != "sg_tape_pair":
-                setattr(first, attr, val)
-        v.args[0] = S.name(t)
-        stmts.insert(i, first)
+    for stmts in list(S.blocks(body)):
+        for i in reversed(range(len(stmts))):
+            stmt = stmts[i]
+            if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)):
+                continue
+            v = stmt.value
+            if not (
+                _np_call(v, np_name, getattr(getattr(v, "func", None), "attr", ""), 1)
+                and isinstance(getattr(np, v.func.attr, None), np.ufunc)
+                and getattr(np, v.func.attr).nin == 1
+                and isinstance(v.args[0], (gast.BinOp, gast.UnaryOp))
+            ):
+                continue
+            shape = expression_shape(v, shapes, adj_of, np_name)
+            if shape is None or shape != expression_shape(v.args[0], shapes, adj_of, np_name):
+                continue
+            if int(np.prod(shape)) < _SPLIT_SIZE:
+                continue
+            t = stmt.targets[0].id
+            first = S.assign(t, v.args[0], getattr(stmt, "lineno", None))
+            for attr, val in stmt.__dict__.items():
+                if attr.startswith("sg_") and attr != "sg_tape_pair":
+                    setattr(first, attr, val)
+            v.args[0] = S.name(t)
+            stmts.insert(i, first)
 
 
-def _shaped_unindex(node, der: Derivative, shapes: dict, example_args) -> None:
+def _shaped_unindex(node, der: Derivative, shapes: dict, dtypes: dict) -> None:
     """``unindex(g, x, idx)`` of an array ``x`` of known shape and dtype reads only those:
     ``unindex_shaped(g, (32, 512), np.float64, idx)``, so the tape need not keep ``x`` (an
     LSTM's gate pre-activations, read back only for the shape of their adjoint)."""
@@ -551,7 +545,6 @@ def _shaped_unindex(node, der: Derivative, shapes: dict, example_args) -> None:
     np_name = der.refs.by_id.get(id(np))
     if unindex is None or np_name is None:
         return
-    dtypes = _dtypes(node, der, example_args, np_name)
     shaped = der.refs.ref(NAMESPACE["unindex_shaped"], "unindex_shaped")
 
     class Rewrite(gast.NodeTransformer):
@@ -636,23 +629,6 @@ def _early_masks(body, der: Derivative, shapes: dict) -> None:
         Replace().visit(gast.Module(body=body, type_ignores=[]))
         for k, stmt in sorted(inserts, key=lambda kv: -kv[0]):
             body.insert(k, stmt)
-
-
-def _reduce_all(e, np_name) -> bool:
-    """Whether ``e`` is ``np.add.reduce(x, None)``."""
-    f = e.func
-    return (
-        isinstance(f, gast.Attribute)
-        and f.attr == "reduce"
-        and isinstance(f.value, gast.Attribute)
-        and f.value.attr == "add"
-        and isinstance(f.value.value, gast.Name)
-        and f.value.value.id == np_name
-        and len(e.args) == 2
-        and isinstance(e.args[1], gast.Constant)
-        and e.args[1].value is None
-        and not e.keywords
-    )
 
 
 def _dots(node, der: Derivative) -> None:

@@ -398,7 +398,7 @@ def expression_shape(e, shapes: dict, adj_of: dict, np_name: str | None):
     if isinstance(e, gast.Attribute) and e.attr == "T":
         inner = expression_shape(e.value, shapes, adj_of, np_name)
         return None if inner is None else inner[::-1]
-    if _reduce_all_call(e, np_name):  # np.add.reduce(x, None): a number
+    if reduce_all_call(e, np_name):  # np.add.reduce(x, None): a number
         return () if expression_shape(e.args[0], shapes, adj_of, np_name) is not None else None
     lead = getattr(e, "sg_sum_leading", None)
     if lead is not None:  # sum_leading(g, k), as optimize writes it
@@ -519,7 +519,7 @@ def _stand_in(e, dtypes, np_name):
         return np.zeros((), bool)
     if getattr(e, "sg_sum_leading", None) is not None:  # sum_leading(g, k)
         return _reduced_stand_in(_stand_in(e.args[0], dtypes, np_name))
-    if _reduce_all_call(e, np_name):  # np.add.reduce(x, None)
+    if reduce_all_call(e, np_name):  # np.add.reduce(x, None)
         return _reduced_stand_in(_stand_in(e.args[0], dtypes, np_name))
     if isinstance(e, gast.Call) and isinstance(e.func, gast.Attribute):
         receiver, attr = e.func.value, e.func.attr
@@ -573,7 +573,7 @@ def _is_np(e, np_name) -> bool:
     return isinstance(e, gast.Name) and e.id == np_name
 
 
-def _reduce_all_call(e, np_name) -> bool:
+def reduce_all_call(e, np_name) -> bool:
     """Whether ``e`` is ``np.add.reduce(x, None)``."""
     f = getattr(e, "func", None)
     return (
@@ -584,6 +584,8 @@ def _reduce_all_call(e, np_name) -> bool:
         and f.value.attr == "add"
         and _is_np(f.value.value, np_name)
         and len(e.args) == 2
+        and isinstance(e.args[1], gast.Constant)
+        and e.args[1].value is None
         and not e.keywords
     )
 

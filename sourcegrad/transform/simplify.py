@@ -14,6 +14,7 @@ User-named variables (``h1``, ``dh1``) keep their names.
 
 from __future__ import annotations
 
+import functools
 import numbers
 
 import gast
@@ -262,10 +263,7 @@ class _Fold(gast.NodeTransformer):
             and isinstance(e.func.value, gast.Name)
             and e.func.value.id == self.np_name
         ):  # np.cos(..): a ufunc without an integer loop makes floats of anything
-            f = getattr(np, e.func.attr, None)
-            return isinstance(f, np.ufunc) and not any(
-                t.split("->")[1] in "bhilqBHILQ?" for t in f.types
-            )
+            return _makes_floats(e.func.attr)
         return isinstance(e, gast.Name) and e.id in self.floats
 
     def visit_BinOp(self, n):
@@ -381,6 +379,13 @@ class _Fold(gast.NodeTransformer):
             self.changed = True
             return n.value.elts[n.slice.value]
         return n
+
+
+@functools.cache
+def _makes_floats(name: str) -> bool:
+    """Whether ``np.<name>`` is a ufunc without a loop giving integers or booleans."""
+    f = getattr(np, name, None)
+    return isinstance(f, np.ufunc) and not any(t.split("->")[1] in "bhilqBHILQ?" for t in f.types)
 
 
 def _same_product(a, b) -> bool:

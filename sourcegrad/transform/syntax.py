@@ -104,6 +104,17 @@ def walk(node):
                 push(v)
 
 
+def blocks(body):
+    """``body`` and every statement list nested in it (loop and branch bodies, ``else``
+    parts), outer before inner."""
+    yield body
+    for stmt in body:
+        for field in ("body", "orelse"):
+            inner = getattr(stmt, field, None)
+            if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
+                yield from blocks(inner)
+
+
 def rename(node, mapping: dict):
     """Replace loaded names per ``mapping`` (name -> node), in place; returns the new root."""
     if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and node.id in mapping:
