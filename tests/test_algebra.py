@@ -35,12 +35,26 @@ def test_multiples_combine_through_a_named_multiple():
 
 def test_a_reassigned_factor_invalidates_its_product():
     code = "s = x * x\nx = x + 1.0\ndc = 2.0 * (dx * x) * x + s * dx"
-    assert _run(code).splitlines()[-1] == "dc = 2.0 * (dx * x) * x + s * dx"
+    # s is no longer x * x: no like terms, only the common factor dx taken out
+    assert _run(code).splitlines()[-1] == "dc = dx * (2.0 * (x * x) + s)"
 
 
 def test_nothing_to_combine_is_left_as_written():
+    # x is a factor of both products (s = x * y), but taking it out saves nothing
     code = "s = x * y\nda = s * dx + x * dy - dz"
     assert _run(code).splitlines()[-1] == "da = s * dx + x * dy - dz"
+
+
+def test_a_common_factor_is_taken_out_of_a_sum():
+    out = _run("dx = g + e * (1.0 - t * t) * a - 2.0 * (t * e * x)")
+    assert out == "dx = g + e * (a * (1.0 - t * t) - 2.0 * (t * x))"
+
+
+def test_a_factor_is_taken_out_only_of_terms_whose_names_are_trusted():
+    body = gast.parse("dx = e * k * k + e * s").body
+    collect_like_terms(body, lambda stmt: True, {"e", "s", "dx"})
+    # e * (k * k + s) would multiply the integers k first
+    assert gast.unparse(body[0]).strip() == "dx = e * k * k + e * s"
 
 
 def test_terms_meet_across_an_accumulation():
@@ -135,3 +149,10 @@ def test_sums_of_products_run_as_dots_in_float64(dtype, rng):
     np.testing.assert_allclose(
         sg.grad(weighted)(x64, y64), numerical_grad(weighted, (x64, y64), 0), rtol=1e-6
     )
+
+
+def test_an_accumulation_is_not_written_through_the_value_it_replaces():
+    # merged across both statements, the first is dropped: "dx + g * x" would read nothing
+    assert _run("dx = o * g\ndx = dx + g * x") == "dx = g * (o + x)"
+    # within one statement dx still holds a * b: written through it
+    assert _run("dx = a * b\ndx = dx + 2.0 * (a * b)") == "dx = a * b\ndx = 3.0 * dx"

@@ -473,3 +473,49 @@ def test_a_function_of_a_large_product_runs_in_its_buffer(n, rng):
     np.testing.assert_allclose(
         sg.grad(unary_chain)(small, 0.7), numerical_grad(unary_chain, (small, 0.7), 0), rtol=1e-6
     )
+
+
+def elementwise_chain(x, a):
+    return np.sum(np.tanh(x * a) * np.exp(-x * x) + np.log1p(x * x))
+
+
+def test_a_chain_runs_with_no_temporary_it_can_do_without(rng):
+    x = rng.standard_normal(1 << 15)
+    df = sg.value_and_grad(elementwise_chain)
+    df._entry((x, 1.5), True)
+    running = df._entry((x, 1.5)).pretty(optimized=True)
+    lines = [line.strip() for line in running.splitlines()]
+    # x * x computed once, before the exponential that negates it
+    square = lines.index("out_7 = x * x")
+    assert lines[square + 1] == "out_5 = -out_7"
+    # the square of tanh named, so that 1.0 - t * t runs in its buffer
+    assert "np.subtract(1.0, dx_t, out=dx_t)" in running
+    # the common factor exp(-x * x) taken out of the two terms that have it
+    assert lines.count("out_5,") == 1 and "dx += np.multiply(" in running
+    value, got = df(x, 1.5)
+    want_value, want = sg.value_and_grad(elementwise_chain, optimize=False)(x, 1.5)
+    assert value == want_value  # the shared square is exactly the one computed twice
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+    small = x[:20]
+    np.testing.assert_allclose(
+        sg.grad(elementwise_chain)(small, 1.5),
+        numerical_grad(elementwise_chain, (small, 1.5), 0),
+        rtol=1e-6,
+    )
+
+
+def negated_integer_product(x, k, y):
+    s = np.sum(-k * y)  # -k wraps for k = -128 (int8): (-k) * y is not -(k * y)
+    t = k * y
+    return np.sum(x * t) + s
+
+
+def test_a_negated_integer_is_not_read_as_a_negated_product(rng):
+    x, y = rng.standard_normal(6), rng.standard_normal(6)
+    k = np.array([-128, 3, -2, 5, 1, -128], dtype=np.int8)
+    df = sg.value_and_grad(negated_integer_product)
+    want_value, want = sg.value_and_grad(negated_integer_product, optimize=False)(x, k, y)
+    for _ in range(3):  # the first call, then the code specialised to the signature
+        value, got = df(x, k, y)
+        assert value == want_value
+        np.testing.assert_allclose(got, want, rtol=1e-12)

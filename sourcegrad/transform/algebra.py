@@ -43,10 +43,12 @@ def collect_like_terms(body, rewrite, floats=frozenset(), negatable=frozenset())
         while k < len(block):
             stmt = block[k]
             if isinstance(stmt, gast.Assign) and rewrite(stmt) and _has_sum(stmt.value):
-                terms = _Terms(products)
+                terms = _Terms(products, trusted)
                 stmt.value = terms.visit(stmt.value)
                 changed |= terms.changed
-                if not terms.changed and _with_previous(block, k, products, rewrite, mutated):
+                if not terms.changed and _with_previous(
+                    block, k, products, rewrite, mutated, trusted
+                ):
                     changed = True
                     k -= 1  # the earlier statement is gone
             for name in _stored(stmt):  # a product of a reassigned name no longer holds
@@ -71,7 +73,7 @@ def collect_like_terms(body, rewrite, floats=frozenset(), negatable=frozenset())
     return changed
 
 
-def _with_previous(block, k, products, rewrite, mutated) -> bool:
+def _with_previous(block, k, products, rewrite, mutated, trusted) -> bool:
     """For ``t = f(t)`` at ``block[k]``: where the value of ``t`` it reads was assigned by an
     earlier statement of the block that nothing since reads or invalidates, combine like
     terms across both (``dx = 2.0 * dx + m * g`` then ``dx = dx - g * x``, with ``m = -x``)
@@ -101,7 +103,7 @@ def _with_previous(block, k, products, rewrite, mutated) -> bool:
     if read & mutated or any(read & _stored(s) for s in block[j + 1 : k]):
         return False
     candidate = S.rename(S.clone(stmt.value), {t: prev.value})
-    terms = _Terms(products)
+    terms = _Terms({n: p for n, p in products.items() if n != t}, trusted)  # prev goes
     candidate = terms.visit(candidate)
     if not terms.changed:
         return False
@@ -199,8 +201,9 @@ def _product(e):
 
 
 class _Terms(gast.NodeTransformer):
-    def __init__(self, products):
+    def __init__(self, products, trusted=frozenset()):
         self.products = products
+        self.trusted = trusted  # names that may be taken out of a sum as a common factor
         self.keys: dict = {}  # id of a factor that is no name or number -> gast.dump of it
         self.changed = False
 
@@ -255,26 +258,69 @@ class _Terms(gast.NodeTransformer):
         """``e`` with its like terms combined, or None where there are none."""
         terms: list = []
         self.flatten(e, 1.0, terms)
-        shapes = [(frozenset(f.items()), len(o)) for _, f, o in terms]
-        if len(set(shapes)) == len(shapes):
-            return None  # no two terms have the same names: nothing to combine
         merged: dict = {}
-        for coef, factors, others in terms:
-            key = (frozenset(factors.items()), tuple(sorted(self.key(o) for o in others)))
-            if key in merged:
-                merged[key][0] += coef
+        shapes = [(frozenset(f.items()), len(o)) for _, f, o in terms]
+        if len(set(shapes)) < len(shapes):  # two terms with the same names: maybe like terms
+            for coef, factors, others in terms:
+                key = (frozenset(factors.items()), tuple(sorted(self.key(o) for o in others)))
+                if key in merged:
+                    merged[key][0] += coef
+                else:
+                    merged[key] = [coef, factors, others]
+            if any(m[0] == 0.0 for m in merged.values()):
+                return None  # terms that cancel may decide the sum's shape: left as written
+        combined = 0 < len(merged) < len(terms)
+        items = list(merged.values()) if combined else [list(t) for t in terms]
+        if not combined and self.common_factor(items) is None:
+            return None
+        node, negative = self.emit_sum(items)
+        if not combined and _products(node) >= _products(e):
+            return None  # a factor taken out only where that saves multiplications
+        return gast.UnaryOp(op=gast.USub(), operand=node) if negative else node
+
+    def common_factor(self, items):
+        """The trusted name that most terms whose other names are all trusted have as a
+        factor, where two or more do; else None. (In a term with an integer factor ``k``,
+        ``e * k * k`` is computed in floating point; ``e * (k * k)`` would not be.)"""
+        counts = Counter(
+            n for _, factors, _ in items if all(f in self.trusted for f in factors) for n in factors
+        )
+        if not counts:
+            return None
+        name, count = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
+        return name if count >= 2 else None
+
+    def emit_sum(self, items):
+        """``(node, negative)``: the sum of ``items`` (``[coef, factors, others]``), a name
+        that two or more of them have as a factor taken out of those where that saves
+        multiplications (``e * a - e * b`` is ``e * (a - b)``), positive terms first."""
+        plain = self.join([self.emit(*item) for item in items])
+        factor = self.common_factor(items) if len(items) > 1 else None
+        if factor is None:
+            return plain
+        parts: list = []  # (node, negative) in the order of the terms
+        inner = []
+        for coef, factors, others in items:
+            if factors[factor] and all(f in self.trusted for f in factors):
+                if not inner:
+                    parts.append(None)  # where the factored group goes
+                inner.append([coef, factors - Counter({factor: 1}), others])
             else:
-                merged[key] = [coef, factors, others]
-        if len(merged) == len(terms) or any(m[0] == 0.0 for m in merged.values()):
-            return None  # terms that cancel may decide the sum's shape: left as written
-        out = None
-        for coef, factors, others in merged.values():
-            term, negative = self.emit(coef, factors, others)
-            if out is None:
-                out = gast.UnaryOp(op=gast.USub(), operand=term) if negative else term
-            else:
-                out = gast.BinOp(left=out, op=gast.Sub() if negative else gast.Add(), right=term)
-        return out
+                parts.append(self.emit(coef, factors, others))
+        node, negative = self.emit_sum(inner)
+        grouped = gast.BinOp(left=S.name(factor), op=gast.Mult(), right=node)
+        parts[parts.index(None)] = (grouped, negative)
+        factored = self.join(parts)
+        return factored if _products(factored[0]) < _products(plain[0]) else plain
+
+    def join(self, parts):
+        """``(node, negative)``: the terms ``parts`` added, the positive ones first."""
+        parts = sorted(parts, key=lambda p: p[1])  # stable: each sign in the terms' order
+        out, first_negative = parts[0]
+        for term, negative in parts[1:]:
+            op = gast.Sub() if negative != first_negative else gast.Add()
+            out = gast.BinOp(left=out, op=op, right=term)
+        return out, first_negative
 
     def flatten(self, e, sign, terms) -> None:
         if isinstance(e, gast.BinOp) and isinstance(e.op, (gast.Add, gast.Sub)):
@@ -325,7 +371,7 @@ class _Terms(gast.NodeTransformer):
                 left -= f
                 coef /= c
                 names.append(name)
-        names += sorted(left.elements())
+        names += sorted(left.elements(), key=lambda n: (n not in self.trusted, n))
         parts = [S.name(n) for n in names] + [S.clone(o) for o in others]
         negative = coef < 0
         coef = abs(coef)
@@ -337,3 +383,7 @@ class _Terms(gast.NodeTransformer):
         if coef != 1.0:
             node = gast.BinOp(left=S.const(coef), op=gast.Mult(), right=node)
         return node, negative
+
+
+def _products(e) -> int:
+    return sum(1 for n in S.walk(e) if isinstance(n, gast.BinOp) and isinstance(n.op, gast.Mult))

@@ -30,13 +30,15 @@ Guarantees to ``emit``: a ``Derivative`` computing exactly what the pure one com
 
 from __future__ import annotations
 
+from collections import Counter
+
 import gast
 import numpy as np
 
 from ..runtime import NAMESPACE
 from ..runtime.containers import gradient_builder
 from . import syntax as S
-from .algebra import collect_like_terms
+from .algebra import _mutated, collect_like_terms
 from .analysis import _follow_path
 from .reverse import Derivative, _shape_only_reads, _shape_read
 from .shapes import (
@@ -49,6 +51,7 @@ from .shapes import (
     sum_to_axes,
 )
 from .simplify import (
+    _assigned_names,
     _dead_stores,
     _dead_tape,
     _defs,
@@ -95,7 +98,9 @@ def optimize(der: Derivative, example_args=None, shapes: dict | None = None) -> 
                 n for n, dt in kinds.items() if isinstance(dt, np.dtype) and dt.kind in "fc"
             }
             floats |= {
-                n for n, dt in kinds.items() if isinstance(dt, np.dtype) and dt == np.float64
+                n
+                for n, dt in kinds.items()
+                if dt is float or (isinstance(dt, np.dtype) and dt == np.float64)
             }
         collect_like_terms(node.body, _is_adjoint, floats, negatable)  # terms helpers hid
         if numpy_only:
@@ -113,9 +118,10 @@ def optimize(der: Derivative, example_args=None, shapes: dict | None = None) -> 
     _drop_unused_tape(node.body)
     _tape_shapes(node.body, der)
     if shapes and numpy_only:
+        _common_subexpressions(node.body, kinds, np_name)
         _sums_of_products(node, der, shapes, kinds)
         _early_masks(node.body, der, shapes)
-        _split_unary(node.body, der, shapes)
+        _split_temporaries(node.body, der, shapes)
     helpers = {der.refs.by_id.get(id(NAMESPACE[h])) for h in _FRESH_HELPERS} - {None}
     owner = _Owner(np_name, helpers)
     if shapes and numpy_only:
@@ -417,6 +423,107 @@ def _sums(node, der: Derivative) -> None:
         Rewrite().visit(node)
 
 
+def _common_subexpressions(body, kinds: dict, np_name) -> None:
+    """A forward statement ``n = e`` whose ``e`` an earlier forward statement also computes
+    (``out_5 = np.exp(-x * x)`` ... ``out_7 = x * x``) moves before that statement, which reads
+    ``n`` instead (``out_7 = x * x; out_5 = np.exp(-out_7)``): one array operation and one
+    temporary fewer. ``(-a) * b`` counts as ``-(a * b)`` where ``a`` is floating point (negation
+    is exact there, and rounding symmetric); nothing else is reassociated. Only values
+    assigned once, from pure arithmetic over names nothing changes in place, and only across
+    simple statements that assign none of those names and call nothing but NumPy."""
+    sweep = next((i for i, st in enumerate(body) if getattr(st, "sg_sweep", False)), len(body))
+    counts = _defs(body)
+    mutated = _mutated(body)
+
+    def floating(e) -> bool:
+        dt = expression_dtype(e, kinds, np_name)
+        return isinstance(dt, np.dtype) and dt.kind in "fc"
+
+    def pure(e) -> bool:
+        if isinstance(e, (gast.Name, gast.Constant)):
+            return True
+        if isinstance(e, gast.BinOp):
+            return pure(e.left) and pure(e.right)
+        if isinstance(e, gast.UnaryOp):
+            return pure(e.operand)
+        return (
+            isinstance(e, gast.Call)
+            and _np_call(e, np_name, getattr(e.func, "attr", ""), len(e.args))
+            and isinstance(getattr(np, e.func.attr, None), np.ufunc)
+            and not e.keywords
+            and all(pure(a) for a in e.args)
+        )
+
+    def simple(stmt) -> bool:
+        if not isinstance(stmt, gast.Assign):
+            return False
+        for n in S.walk(stmt):
+            if isinstance(n, gast.Call) and not (
+                isinstance(n.func, gast.Attribute) and S.dotted(n.func.value) == np_name
+            ):
+                return False
+        return True
+
+    def replace(stmt, key, name) -> bool:
+        found = False
+
+        class Swap(gast.NodeTransformer):
+            def visit_BinOp(self, n):
+                nonlocal found
+                if gast.dump(n) == key:
+                    found = True
+                    return S.name(name)
+                for neg, other in ((n.left, n.right), (n.right, n.left)):
+                    if (
+                        isinstance(n.op, gast.Mult)
+                        and isinstance(neg, gast.UnaryOp)
+                        and isinstance(neg.op, gast.USub)
+                        and floating(neg.operand)
+                    ):
+                        left, right = (
+                            (neg.operand, other) if neg is n.left else (other, neg.operand)
+                        )
+                        if gast.dump(gast.BinOp(left=left, op=n.op, right=right)) == key:
+                            found = True
+                            return gast.UnaryOp(op=gast.USub(), operand=S.name(name))
+                return self.generic_visit(n)
+
+        stmt.value = Swap().visit(stmt.value)
+        return found
+
+    j = 0
+    while j < sweep:
+        stmt = body[j]
+        j += 1
+        if not (
+            isinstance(stmt, gast.Assign)
+            and isinstance(stmt.targets[0], gast.Name)
+            and isinstance(stmt.value, gast.BinOp)
+            and counts.get(stmt.targets[0].id) == 1
+            and pure(stmt.value)
+        ):
+            continue
+        name = stmt.targets[0].id
+        reads = {n.id for n in S.walk(stmt.value) if isinstance(n, gast.Name)}
+        if reads & mutated:
+            continue
+        key = gast.dump(stmt.value)
+        first = None
+        for i in range(j - 2, -1, -1):
+            earlier = body[i]
+            if not simple(earlier) or (_assigned_names(earlier) & (reads | {name})):
+                break
+            if any(isinstance(n, gast.Name) and n.id == name for n in S.walk(earlier)):
+                break
+            if replace(S.clone(earlier), key, name):
+                first = i
+        if first is None:
+            continue
+        for i in range(first, j - 1):
+            replace(body[i], key, name)
+        body.insert(first, body.pop(j - 1))
+
+
 def _sums_of_products(node, der: Derivative, shapes: dict, dtypes: dict) -> None:
     """With shapes known, a full sum of a product of two same-shape float64 arrays (or of a
     square) is ``np.vdot``: no array is made for the product (``np.sum(y * log_p)``,
@@ -504,36 +611,103 @@ def _sums_of_products(node, der: Derivative, shapes: dict, dtypes: dict) -> None
 _SPLIT_SIZE = 1 << 14
 
 
-def _split_unary(body, der: Derivative, shapes: dict) -> None:
-    """``t = np.tanh(x * a)`` of a large array becomes ``t = x * a`` then ``t = np.tanh(t)``
-    (which the buffer reuse then runs as ``np.tanh(t, out=t)``): the function writes into the
-    product's new buffer instead of a third array, as a hand-written chain does."""
+def _split_temporaries(body, der: Derivative, shapes: dict) -> None:
+    """Give a large temporary a name where NumPy would otherwise allocate a third array for
+    the operation reading it: ``t = np.tanh(x * a)`` becomes ``t = x * a`` then
+    ``t = np.tanh(t)``, and in ``dx + e * (1.0 - t * t)`` the square is computed first as
+    ``t_sq = t * t`` (NumPy reuses an unnamed temporary only as the left operand of ``-`` or
+    ``/``, or as any operand of a commutative operation). The buffer reuse then runs the
+    operation in the named buffer (``np.subtract(1.0, t_sq, out=t_sq)``), as a hand-written
+    chain does. At most one temporary is named per statement (more could raise the peak), only
+    for arrays of ``_SPLIT_SIZE`` elements or more, and only out of pure arithmetic."""
     np_name = der.refs.by_id.get(id(np))
     adj_of = {v: k for k, v in der.adj_names.items()}
+    after: dict = {}
+    _liveness(body, after=after)
+
+    def shape(e):
+        return expression_shape(e, shapes, adj_of, np_name)
+
+    def large(e, like) -> bool:
+        got = shape(e)
+        return got is not None and got == shape(like) and int(np.prod(got)) >= _SPLIT_SIZE
+
+    def unary_ufunc(e) -> bool:
+        f = getattr(getattr(e, "func", None), "attr", "")
+        ufunc = getattr(np, f, None)
+        return (
+            _np_call(e, np_name, f, 1)
+            and not e.keywords
+            and isinstance(ufunc, np.ufunc)
+            and ufunc.nin == 1
+            and ufunc.nout == 1
+        )
+
+    def fresh(e) -> bool:
+        return isinstance(e, (gast.BinOp, gast.UnaryOp)) or unary_ufunc(e)
+
+    def pure(e) -> bool:
+        if isinstance(e, (gast.Name, gast.Constant)):
+            return True
+        if isinstance(e, gast.BinOp):
+            return not isinstance(e.op, gast.MatMult) and pure(e.left) and pure(e.right)
+        if isinstance(e, gast.UnaryOp):
+            return pure(e.operand)
+        return unary_ufunc(e) and pure(e.args[0])
+
+    def candidate(e):
+        """The first (in evaluation order) operand worth naming, as (parent, field), or None."""
+        if isinstance(e, gast.BinOp):
+            found = candidate(e.left) or candidate(e.right)
+            if found is None and isinstance(e.op, (gast.Sub, gast.Div)):
+                if fresh(e.right) and not fresh(e.left) and large(e.right, e):
+                    found = (e, "right")
+            return found
+        if isinstance(e, gast.UnaryOp):
+            return candidate(e.operand)
+        if unary_ufunc(e):
+            found = candidate(e.args[0])
+            if found is None and fresh(e.args[0]) and large(e.args[0], e):
+                found = (e.args, 0)
+            return found
+        return None
+
     for stmts in list(S.blocks(body)):
         for i in reversed(range(len(stmts))):
             stmt = stmts[i]
             if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)):
                 continue
             v = stmt.value
-            if not (
-                _np_call(v, np_name, getattr(getattr(v, "func", None), "attr", ""), 1)
-                and isinstance(getattr(np, v.func.attr, None), np.ufunc)
-                and getattr(np, v.func.attr).nin == 1
-                and isinstance(v.args[0], (gast.BinOp, gast.UnaryOp))
-            ):
+            if not pure(v):
                 continue
-            shape = expression_shape(v, shapes, adj_of, np_name)
-            if shape is None or shape != expression_shape(v.args[0], shapes, adj_of, np_name):
-                continue
-            if int(np.prod(shape)) < _SPLIT_SIZE:
-                continue
-            t = stmt.targets[0].id
-            first = S.assign(t, v.args[0], getattr(stmt, "lineno", None))
+            if unary_ufunc(v) and fresh(v.args[0]) and large(v.args[0], v):
+                name, where = stmt.targets[0].id, (v.args, 0)  # t = f(e): e into t itself
+            else:
+                where = candidate(v)
+                if where is None:
+                    continue
+                live = after.get(id(stmt), set())
+                parent, field = where
+                operand = parent[field] if isinstance(field, int) else getattr(parent, field)
+                inside = Counter(n.id for n in S.walk(operand) if isinstance(n, gast.Name))
+                everywhere = Counter(n.id for n in S.walk(v) if isinstance(n, gast.Name))
+                if any(n not in live and everywhere[n] == k for n, k in inside.items()):
+                    continue  # it reads a buffer that the reuse can write it into already
+                left = getattr(parent, "left", None)
+                if isinstance(left, gast.Name) and left.id not in live and everywhere[left.id] == 1:
+                    continue  # the reuse writes into the left operand's buffer
+                name = der.refs.names.fresh(stmt.targets[0].id + "_t")
+            parent, field = where
+            operand = parent[field] if isinstance(field, int) else getattr(parent, field)
+            shapes[name] = shape(operand)
+            first = S.assign(name, operand, getattr(stmt, "lineno", None))
             for attr, val in stmt.__dict__.items():
                 if attr.startswith("sg_") and attr != "sg_tape_pair":
                     setattr(first, attr, val)
-            v.args[0] = S.name(t)
+            if isinstance(field, int):
+                parent[field] = S.name(name)
+            else:
+                setattr(parent, field, S.name(name))
             stmts.insert(i, first)
 
 
@@ -743,6 +917,8 @@ class _Owner:
             if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
                 t = stmt.targets[0].id
                 if _accumulation(stmt) and t in owned and getattr(stmt, "sg_adjoint", False):
+                    if self.in_place is not None:  # the added term computed in place too
+                        self.in_place.rewrite(stmt, owned - {t}, accumulated=True)
                     new = gast.AugAssign(
                         target=S.name(t, store=True), op=gast.Add(), value=stmt.value.right
                     )
@@ -786,7 +962,9 @@ class _InPlace:
     def dtype(self, e):
         return expression_dtype(e, self.dtypes, self.np_name)
 
-    def rewrite(self, stmt, owned) -> bool:
+    def rewrite(self, stmt, owned, accumulated=False) -> bool:
+        """Rewrite ``stmt`` (``t = e``; with ``accumulated``, ``t = t + e``: only ``e``) to
+        compute into free buffers; True if its value ends up in one."""
         live = self.after.get(id(stmt))
         if live is None or self.np_name is None:
             return False
@@ -796,6 +974,11 @@ class _InPlace:
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
                 reads[n.id] = reads.get(n.id, 0) + 1
         self.reads = reads
+        self.parents = {
+            id(child): parent
+            for parent in S.walk(stmt.value)
+            for child in gast.iter_child_nodes(parent)
+        }
         self.free = {  # arrays, not 0-d: a NumPy scalar is no buffer
             a
             for a in owned
@@ -805,6 +988,9 @@ class _InPlace:
             and self.shapes_of(a)
         }
         if not self.free:
+            return False
+        if accumulated:
+            stmt.value.right = self.visit(stmt.value.right)[0]
             return False
         value, buffer = self.visit(stmt.value)
         if buffer is None:
@@ -861,10 +1047,43 @@ class _InPlace:
         return self.shape(S.name(name))
 
     def _all_reads_in(self, e, name) -> bool:
+        """Whether writing ``e``'s result into ``name``'s buffer leaves no read of it to come:
+        every other read of ``name`` in the statement is inside an operand evaluated before
+        ``e`` whose value is a new array (``dx - 2.0 * (t * e) + e * (1.0 - t * t)`` may
+        overwrite ``t`` and ``e`` in its second term, not in its first)."""
         total = self.reads[name]
-        return total == 1 or total == sum(
-            1 for n in S.walk(e) if isinstance(n, gast.Name) and n.id == name
-        )
+        seen = _count_reads(e, name)
+        node = e
+        while seen < total and id(node) in self.parents:
+            parent = self.parents[id(node)]
+            for sibling in gast.iter_child_nodes(parent):
+                if sibling is node:
+                    break
+                count = _count_reads(sibling, name)
+                if count and not _new_array(sibling, self.np_name):
+                    return False
+                seen += count
+            node = parent
+        return seen == total
+
+
+def _count_reads(e, name) -> int:
+    return sum(1 for n in S.walk(e) if isinstance(n, gast.Name) and n.id == name)
+
+
+def _new_array(e, np_name) -> bool:
+    """Whether ``e``, an operand inside an elementwise expression, evaluates to memory of its
+    own: an operator's result or a NumPy ufunc's without ``out=``."""
+    if isinstance(e, (gast.BinOp, gast.UnaryOp, gast.Compare)):
+        return True
+    return (
+        isinstance(e, gast.Call)
+        and isinstance(e.func, gast.Attribute)
+        and isinstance(e.func.value, gast.Name)
+        and e.func.value.id == np_name
+        and isinstance(getattr(np, e.func.attr, None), np.ufunc)
+        and not e.keywords
+    )
 
 
 def known_dtypes(der: Derivative, example_args) -> dict:
