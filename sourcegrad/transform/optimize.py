@@ -40,6 +40,7 @@ from ..runtime.containers import gradient_builder
 from . import syntax as S
 from .algebra import _mutated, collect_like_terms
 from .analysis import _follow_path
+from .chunk import chunk_elementwise
 from .reverse import Derivative, _shape_only_reads, _shape_read
 from .shapes import (
     _BINOPS,
@@ -135,6 +136,11 @@ def optimize(der: Derivative, example_args=None, shapes: dict | None = None) -> 
         if numpy_only:
             _sums(node, der)
             _hoist_transposes(node.body, der)
+    if shapes and numpy_only:
+        adj_of = {v: k for k, v in der.adj_names.items()}
+        unreduce = der.refs.by_id.get(id(NAMESPACE["unreduce"]))
+        dtypes = owner.in_place.dtypes
+        chunk_elementwise(node.body, shapes, dtypes, adj_of, np_name, der.refs.names, unreduce)
     return Derivative(node, der.refs, der.analysis, der.mode, der.adj_names)
 
 

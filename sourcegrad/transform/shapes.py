@@ -507,6 +507,12 @@ def _stand_in(e, dtypes, np_name):
     if isinstance(e, gast.Attribute) and e.attr == "T":
         return _stand_in(e.value, dtypes, np_name)
     if (
+        isinstance(e, gast.Attribute)
+        and e.attr in ("size", "ndim")
+        and not _is_np(e.value, np_name)
+    ):
+        return 0  # a count: a Python int
+    if (
         isinstance(e, gast.Subscript)
         and isinstance(e.value, gast.Attribute)
         and e.value.attr == "shape"

@@ -1,0 +1,141 @@
+"""Block-by-block evaluation of long elementwise chains (``sourcegrad.transform.chunk``): the
+running code loops over blocks where it may, gives the pure derivative's results up to the
+order of a sum, and keeps whole every function it must not cut."""
+
+from __future__ import annotations
+
+import ast
+
+import gast
+import numpy as np
+import pytest
+
+import sourcegrad as sg
+from sourcegrad.transform.chunk import BLOCK, chunk_elementwise
+
+from .fd import numerical_grad
+
+LOOP = "for start in range(0, "
+
+
+def _running(df, *args):
+    df._entry(args, True)
+    return df._entry(args).pretty(optimized=True)
+
+
+def _agree(f, args, wrt=0, rtol=1e-12):
+    """Value and gradient of the running code against the pure derivative (``optimize=False``:
+    no blocks, no buffer reuse); returns the running source."""
+    df = sg.value_and_grad(f, wrt)
+    pure = sg.value_and_grad(f, wrt, optimize=False)
+    want_value, want = pure(*args)
+    for _ in range(2):  # the first call, then the code specialised to the signature
+        value, got = df(*args)
+        np.testing.assert_allclose(value, want_value, rtol=rtol)
+        for g, w in zip(
+            got if isinstance(wrt, tuple) else [got], want if isinstance(wrt, tuple) else [want]
+        ):
+            assert g.dtype == w.dtype and g.shape == w.shape
+            np.testing.assert_allclose(g, w, rtol=rtol, atol=rtol * 1e-2)  # rounding near 0
+    return _running(df, *args)
+
+
+def chain(x, a):
+    return np.sum(np.tanh(x * a) * np.exp(-x * x) + np.log1p(x * x))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_long_chain_runs_block_by_block(dtype, rng):
+    x = rng.standard_normal(2 * BLOCK + 123).astype(dtype)  # a last block that is short
+    running = _agree(chain, (x, 1.5), rtol=1e-12 if dtype == np.float64 else 2e-5)
+    assert LOOP in running and "out=dx_all[start : start + " in running
+    small = x[:30].astype(np.float64)
+    np.testing.assert_allclose(
+        sg.grad(chain)(small, 1.5), numerical_grad(chain, (small, 1.5), 0), rtol=1e-6
+    )
+
+
+def two_gradients(x, y):
+    s = np.sum(np.sin(x) * y)
+    return 0.5 * s + np.sum(x * x) / x.size
+
+
+def test_two_gradients_a_scalar_after_the_sums_and_a_matrix(rng):
+    x, y = rng.standard_normal((600, 500)), rng.standard_normal((600, 500))
+    running = _agree(two_gradients, (x, y), wrt=(0, 1))
+    assert LOOP in running
+    xs, ys = x[:3, :4].copy(), y[:3, :4].copy()
+    for i, g in enumerate(sg.grad(two_gradients, (0, 1))(xs, ys)):
+        np.testing.assert_allclose(g, numerical_grad(two_gradients, (xs, ys), i), rtol=1e-6)
+
+
+def test_non_contiguous_arguments(rng):
+    x = rng.standard_normal((1200, 600))[:, ::2]  # a strided view: its blocks are copied
+    y = np.asfortranarray(rng.standard_normal((1200, 300)))
+    running = _agree(two_gradients, (x, y), wrt=(0, 1))
+    assert LOOP in running
+
+
+def normalised(x):
+    s = np.sum(x * x)
+    return np.sum(np.log1p(x * x / s))  # the elements need the finished sum
+
+
+def broadcast_row(x, w):
+    return np.sum(np.tanh(x * w))  # w (1, m) broadcast over the rows of x
+
+
+def strided(x):
+    return np.sum(np.tanh(x[::2]) * x[1::2])
+
+
+def with_a_product(x, W):
+    return np.sum(np.tanh(x @ W) * x)
+
+
+@pytest.mark.parametrize(
+    "f,shapes",
+    [
+        (normalised, [(2 * BLOCK,)]),
+        (broadcast_row, [(1000, 600), (1, 600)]),
+        (strided, [(4 * BLOCK,)]),
+        (with_a_product, [(1000, 600), (600, 600)]),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+def test_functions_that_cannot_be_cut_stay_whole(f, shapes, rng):
+    args = tuple(rng.standard_normal(s) for s in shapes)
+    running = _agree(f, args)
+    assert LOOP not in running
+
+
+def test_small_arrays_stay_whole(rng):
+    x = rng.standard_normal(BLOCK)
+    assert LOOP not in _agree(chain, (x, 1.5))
+
+
+def test_the_pass_through_its_entry():
+    body = (
+        gast.parse(
+            "def f(x, a):\n    t = x * a\n    s = np.add.reduce(t, None)\n    u = s * 2.0\n"
+            "    dx = t * u\n    return (u, dx)\n"
+        )
+        .body[0]
+        .body
+    )
+    shapes = {"x": (3 * BLOCK,), "a": (), "t": (3 * BLOCK,), "s": (), "u": (), "dx": None}
+    dtypes = {"dx": np.dtype("float64")}
+
+    class Names:
+        def fresh(self, base):
+            return base
+
+    shapes["dx"] = (3 * BLOCK,)
+    # dx reads u, which needs the finished sum: left whole
+    assert not chunk_elementwise(list(body), shapes, dtypes, {}, "np", Names())
+    body[3] = gast.parse("dx = t * a").body[0]
+    assert chunk_elementwise(body, shapes, dtypes, {}, "np", Names())
+    module = gast.gast_to_ast(gast.Module(body=body, type_ignores=[]))
+    text = ast.unparse(ast.fix_missing_locations(module))
+    assert "s_parts.append(np.add.reduce(t, None))" in text
+    assert text.index("s = np.add.reduce(np.array(s_parts), None)") < text.index("u = s * 2.0")
