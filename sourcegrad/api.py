@@ -14,6 +14,7 @@ import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import gast
 import numpy as np
 
 from .errors import NonScalarOutputError, SourcegradError, WrtTypeError
@@ -272,26 +273,24 @@ class Transformed:
             )
             der = forward(analysis, ())
             simplify(der)
-            run = emit(optimize(der, args))
+            fast = optimize(der, args)
+            (i,) = wrt
+            floats = type(args[i]) is float and _float_tangent(fast.node)
+            run = emit(fast)
         except SourcegradError:
             return None
-        (i,), (param,) = wrt, run.tangent_params
+        (param,) = run.tangent_params
         x = args[i]
         jvp = run.fn
-        if type(x) is float:
+        if floats:  # it returns (value, float(tangent)) itself: no call in between
             jvp.__kwdefaults__ = {param: 1.0}  # the seed tangent, without a keyword per call
+            return run
+        jvp.__kwdefaults__ = {param: x.dtype.type(1) if isinstance(x, np.generic) else None}
 
-            def gradient(*a):
-                value, t = jvp(*a)
-                return value, float(t)
-
-        else:
-            jvp.__kwdefaults__ = {param: x.dtype.type(1) if isinstance(x, np.generic) else None}
-
-            def gradient(*a):
-                x = a[i]
-                value, t = jvp(*a, **{param: np.ones_like(x)}) if type(x) is np.ndarray else jvp(*a)
-                return value, _as_gradient(x, t)
+        def gradient(*a):
+            x = a[i]
+            value, t = jvp(*a, **{param: np.ones_like(x)}) if type(x) is np.ndarray else jvp(*a)
+            return value, _as_gradient(x, t)
 
         run.fn = gradient
         return run
@@ -584,6 +583,19 @@ class _Rebound:
             return fn(*args, **self.t._tangents(entry, t_in))
         value, grads = fn(*args, g_out=g_out)
         return grads
+
+
+def _float_tangent(node) -> bool:
+    """Make the generated jvp ``node`` return its tangent as a Python float (the gradient
+    with respect to a float is a float); False where its return is not ``(value, tangent)``."""
+    ret = node.body[-1]
+    if not (isinstance(ret, gast.Return) and isinstance(ret.value, gast.Tuple)):
+        return False
+    if len(ret.value.elts) != 2:
+        return False
+    to_float = gast.Name("float", gast.Load(), None, None)
+    ret.value.elts[1] = gast.Call(func=to_float, args=[ret.value.elts[1]], keywords=[])
+    return True
 
 
 def grad(

@@ -26,7 +26,7 @@ def unknown_attribute(x):
 
 
 def opaque_expression(x):
-    y = x if np.sum(x) > 0 else -x  # REFUSE: opaque_expression
+    y = np.array([v * 2.0 for v in x])  # REFUSE: opaque_expression
     return np.sum(y)
 
 

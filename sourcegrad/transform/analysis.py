@@ -645,8 +645,6 @@ _PATH_RULE, _PACK_RULE = _make_internal_rules()
 
 
 _OPAQUE_HINTS = {
-    gast.IfExp: "use np.where(cond, a, b) for a data-dependent choice",
-    gast.BoolOp: "`and`/`or` on arrays are not differentiable; use np.where",
     gast.ListComp: "build the list with np.stack or array operations",
     gast.Lambda: "define the function with `def` at module level",
 }

@@ -571,7 +571,38 @@ class _Normalizer:
             return gast.Subscript(value=value, slice=self.index(e.slice, base), ctx=gast.Load())
         if isinstance(e, gast.Call):
             return self.call(e, base)
+        if isinstance(e, (gast.IfExp, gast.BoolOp)):
+            return self.choice(e, base)
         return self.opaque(e)
+
+    def choice(self, e, base):
+        """``a if c else b``, ``a and b``, ``a or b``: an ``if`` statement assigning a new
+        name, so that only the operand Python would evaluate is evaluated (and differentiated)."""
+        t = self.names.fresh(base + "_choice")
+        self.unversioned.add(t)  # assigned in both branches: one name
+        self.local_names.add(t)
+
+        def assign(value):
+            stmt = gast.Assign(targets=[S.name(t, store=True)], value=value, type_comment=None)
+            stmt.lineno = self.lineno
+            return stmt
+
+        if isinstance(e, gast.IfExp):
+            stmts = [gast.If(test=e.test, body=[assign(e.body)], orelse=[assign(e.orelse)])]
+        else:  # a and b and c: t = a; if t: t = b; if t: t = c (nested), `or` with `not t`
+            stmts = [assign(e.values[0])]
+            inner = stmts
+            for value in e.values[1:]:
+                test = S.name(t)
+                if isinstance(e.op, gast.Or):
+                    test = gast.UnaryOp(op=gast.Not(), operand=test)
+                branch = gast.If(test=test, body=[assign(value)], orelse=[])
+                inner.append(branch)
+                inner = branch.body
+        for stmt in stmts:
+            stmt.lineno = self.lineno
+            self.statement(stmt)
+        return S.name(self.env[t])
 
     def call(self, e, base):
         func = e.func

@@ -23,7 +23,13 @@ results identical (up to rounding where a product runs through BLAS):
   (:func:`sourcegrad.runtime.containers.gradient_builder`), which walks no containers;
 * ``np.einsum`` of two operands runs as :func:`~sourcegrad.runtime.linalg_helpers.contract`
   (``tensordot``) and ``uneinsum`` computes only the adjoints read; full sums of NumPy arrays
-  run as ``np.add.reduce``.
+  run as ``np.add.reduce``;
+* with shapes known and NumPy arguments only, also: a forward product computed twice is
+  computed once (``_common_subexpressions``), a large temporary NumPy would not reuse is named
+  so that the operation reading it runs in its buffer (``_split_temporaries``), sums of
+  same-shape float64 products run as ``np.vdot``, a ReLU's mask is taken early, and a body
+  that is one elementwise chain over large arrays runs block by block
+  (:mod:`sourcegrad.transform.chunk`).
 
 Guarantees to ``emit``: a ``Derivative`` computing exactly what the pure one computes.
 """

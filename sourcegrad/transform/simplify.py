@@ -772,11 +772,20 @@ def _dead_stores(body) -> bool:
 
 def _empty_loops(stmts, whole) -> None:
     """Remove ``for i in range(..)`` loops (``reversed`` too) whose body does nothing and whose
-    counter nothing else reads: the adjoint loop of a loop with nothing to differentiate."""
+    counter nothing else reads: the adjoint loop of a loop with nothing to differentiate; and
+    write ``if c: pass else: ...`` as ``if not c: ...``."""
     for stmt in list(stmts):
         if isinstance(stmt, _COMPOUND):
             _empty_loops(stmt.body, whole)
             _empty_loops(stmt.orelse, whole)
+        if (
+            isinstance(stmt, gast.If)
+            and all(isinstance(b, gast.Pass) for b in stmt.body)
+            and stmt.orelse
+            and isinstance(stmt.test, gast.Name)
+        ):
+            stmt.test = gast.UnaryOp(op=gast.Not(), operand=stmt.test)
+            stmt.body, stmt.orelse = stmt.orelse, []
         if not (
             isinstance(stmt, gast.For)
             and not stmt.orelse
