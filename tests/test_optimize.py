@@ -519,3 +519,33 @@ def test_a_negated_integer_is_not_read_as_a_negated_product(rng):
         value, got = df(x, k, y)
         assert value == want_value
         np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def einsum_then_relu(x, K, c):
+    h = np.einsum("ij,jk->ik", x, K)  # a new array, handed on to h by a plain copy
+    h = np.maximum(h + c, 0.0)
+    return np.sum(h * h)
+
+
+def reshaped_product(x, W):
+    h = np.maximum(x, 0.0)
+    z = h.reshape(x.shape[0], -1) @ W  # its adjoint: np.reshape of a new product
+    return np.sum(z * z)
+
+
+@pytest.mark.parametrize(
+    "f,shapes,expected",
+    [
+        (einsum_then_relu, [(4, 3), (3, 5), (5,)], "h_1 = np.add(h, c, out=h)"),
+        (reshaped_product, [(4, 3, 2), (6, 5)], "dx = np.multiply(dh, x >= 0.0, out=dh)"),
+    ],
+    ids=["einsum", "reshape"],
+)
+def test_new_arrays_handed_on_are_reused(f, shapes, expected, rng):
+    args = tuple(rng.standard_normal(s) for s in shapes)
+    assert expected in _running(f, *args)
+    got = sg.grad(f, (0, 1))(*args)
+    want = sg.grad(f, (0, 1), optimize=False)(*args)
+    for i, (g, w) in enumerate(zip(got, want)):
+        np.testing.assert_allclose(g, w, rtol=1e-12)
+        np.testing.assert_allclose(g, numerical_grad(f, args, i), rtol=1e-6, atol=1e-8)

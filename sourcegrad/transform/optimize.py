@@ -865,6 +865,8 @@ class _Owner:
         """Whether ``e`` evaluates to a new array (or an immutable number)."""
         if isinstance(e, (gast.BinOp, gast.UnaryOp, gast.Compare)):
             return True  # operators make new arrays (comparisons: masks, or bools)
+        if self.reshaped_fresh(e):
+            return True
         if isinstance(e, gast.Call) and not any(k.arg == "out" for k in e.keywords):
             f = e.func
             if isinstance(f, gast.Name):
@@ -873,6 +875,8 @@ class _Owner:
                 base = S.dotted(f.value)
                 if base == self.np_name or base == f"{self.np_name}.linalg":
                     obj = getattr(np.linalg if base.endswith("linalg") else np, f.attr, None)
+                    if f.attr == "einsum":  # of one operand it may return a view of it
+                        return len(e.args) >= 3
                     return (
                         isinstance(obj, np.ufunc)
                         or f.attr in _FRESH_NUMPY
@@ -880,6 +884,26 @@ class _Owner:
                     )
                 return f.attr in _FRESH_METHODS and base != self.np_name
         return False
+
+    def reshaped_fresh(self, e) -> bool:
+        """``np.reshape(e, s)`` or ``e.reshape(s)`` of a new array: a view of memory nothing
+        else reaches (or a copy)."""
+        if not (isinstance(e, gast.Call) and isinstance(e.func, gast.Attribute)):
+            return False
+        if e.func.attr != "reshape":
+            return False
+        if S.dotted(e.func.value) == self.np_name:
+            return bool(e.args) and self.fresh(e.args[0])
+        return self.fresh(e.func.value)
+
+    def moved(self, stmt, owned) -> bool:
+        """Whether ``t = s`` hands over an owned buffer: ``s`` is owned and nothing reads
+        it afterwards (known where the liveness of the specialised code is)."""
+        v = stmt.value
+        if self.in_place is None or not isinstance(v, gast.Name) or v.id not in owned:
+            return False
+        live = self.in_place.after.get(id(stmt))
+        return live is not None and v.id not in live
 
     def aliases(self, e) -> set:
         """Names whose memory the value of ``e`` may share (or keep a reference to)."""
@@ -941,8 +965,9 @@ class _Owner:
                     owned -= self.aliases(stmt.value.right)
                     continue
                 reused = self.in_place is not None and self.in_place.rewrite(stmt, owned)
+                moved = self.moved(stmt, owned)
                 owned -= self.aliases(value)
-                if self.fresh(value) or reused:
+                if self.fresh(value) or reused or moved:
                     owned.add(t)  # reused: t holds a buffer nothing else reaches
                 else:
                     owned.discard(t)

@@ -533,6 +533,9 @@ def _stand_in(e, dtypes, np_name):
         if attr in ("transpose", "reshape", "copy") and not _is_np(receiver, np_name):
             v = _stand_in(receiver, dtypes, np_name)  # x.transpose(..): x's dtype
             return v if hasattr(v, "dtype") else _UNKNOWN
+        if attr in ("transpose", "reshape") and _is_np(receiver, np_name) and e.args:
+            v = _stand_in(e.args[0], dtypes, np_name)  # np.reshape(x, ..): x's dtype
+            return v if hasattr(v, "dtype") else _UNKNOWN
         if attr == "sum" and not _is_np(receiver, np_name) and not e.args:
             if set(kw) <= {"axis", "keepdims"}:  # x.sum(axis=..), as specialisation writes
                 return _reduced_stand_in(_stand_in(receiver, dtypes, np_name))
