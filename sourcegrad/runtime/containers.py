@@ -183,25 +183,27 @@ def _structure(x):
 _BUILDERS: dict = {}
 
 
-def gradient_builder(like, paths):
+def gradient_builder(like, paths, exact=frozenset()):
     """A function ``build(like, *values)`` equal to ``gradient_like(like, dict(zip(paths,
     values)))`` for every ``like`` of the same structure as this one (dicts with string keys,
     lists and tuples, any depth), or None when the structure or the paths are outside that.
 
-    It is generated once per structure and paths (the same function for every derivative
-    that needs it), so a call walks no containers and compares no keys: it only reads the
-    leaves and checks each value is fresh."""
+    It is generated once per structure, paths and ``exact`` (the same function for every
+    derivative that needs it), so a call walks no containers and compares no keys: it only
+    reads the leaves and checks each value is fresh, except the values at the positions in
+    ``exact``, which the caller guarantees are new arrays of their leaf's exact type, shape
+    and dtype that nothing else holds: those are placed as they are."""
     try:
-        key = (_structure(like), tuple(tuple(p) for p in paths))
+        key = (_structure(like), tuple(tuple(p) for p in paths), exact)
         hash(key)
     except TypeError:  # unhashable keys somewhere
-        return _gradient_builder(like, paths)
+        return _gradient_builder(like, paths, exact)
     if key not in _BUILDERS:
-        _BUILDERS[key] = _gradient_builder(like, paths)
+        _BUILDERS[key] = _gradient_builder(like, paths, exact)
     return _BUILDERS[key]
 
 
-def _gradient_builder(like, paths):
+def _gradient_builder(like, paths, exact=frozenset()):
     index = {tuple(p): i for i, p in enumerate(paths)}
     if len(index) != len(paths):
         return None
@@ -228,13 +230,14 @@ def _gradient_builder(like, paths):
         if i is None:
             return f"_zero_leaf({expr})"
         used.add(path)
-        return f"_leaf({expr}, v{i}, seen)"
+        return f"v{i}" if i in exact else f"_leaf({expr}, v{i}, seen)"
 
     body = node(like, (), "like")
     if body is None or used != set(index):
         return None  # a part that is not exactly a leaf (a slice of one, a sub-container)
     params = ", ".join(["like"] + [f"v{i}" for i in range(len(paths))])
-    text = f"def build({params}):\n    seen = set()\n    return {body}\n"
+    seen = "    seen = set()\n" if "seen" in body else ""
+    text = f"def build({params}):\n{seen}    return {body}\n"
     namespace = {"_leaf": _leaf, "_zero_leaf": _zero_leaf}
     exec(compile(text, "<sourcegrad gradient builder>", "exec"), namespace)  # noqa: S102
     return namespace["build"]

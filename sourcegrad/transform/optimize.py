@@ -137,7 +137,18 @@ def optimize(der: Derivative, example_args=None, shapes: dict | None = None) -> 
     _scatter_accumulations(node.body, der)
     _contractions(node, der)
     if example_args is not None:
-        _builders(node, der, example_args)
+        trusted = set()
+        if owner.in_place is not None:  # owned names of the leaf's exact shape and dtype
+            trusted = {
+                n
+                for n in owner.returned
+                if owner.in_place.shapes_of(n) is not None
+                and isinstance(owner.in_place.dtypes.get(n), np.dtype)
+            }
+            dtypes, shape_of = owner.in_place.dtypes, owner.in_place.shapes_of
+        else:
+            dtypes, shape_of = {}, None
+        _builders(node, der, example_args, trusted, dtypes, shape_of)
         _dots(node, der)
         if numpy_only:
             _sums(node, der)
@@ -860,6 +871,10 @@ class _Owner:
         self.np_name = np_name
         self.helpers = helpers
         self.in_place = None  # an _InPlace, where shapes and dtypes are known
+        self.returned: set = set()  # names owned when the function returns
+        #: t -> s for ``t = s.reshape(..)`` of an owned s: t is the only name the function
+        #: returns that reaches the buffer while neither is copied, changed or reassigned
+        self.views: dict = {}
 
     def fresh(self, e) -> bool:
         """Whether ``e`` evaluates to a new array (or an immutable number)."""
@@ -896,10 +911,38 @@ class _Owner:
             return bool(e.args) and self.fresh(e.args[0])
         return self.fresh(e.func.value)
 
+    def track_views(self, stmt, owned) -> None:
+        if isinstance(stmt, (gast.If, gast.For, gast.While)):
+            self.views.clear()  # kept simple: only straight-line code
+            return
+        value = getattr(stmt, "value", None)
+        touched = _mutated([stmt]) | _assigned_names(stmt)
+        if value is not None and not isinstance(stmt, gast.Return):
+            touched |= self.aliases(value)
+        for t, src in list(self.views.items()):
+            if {t, src} & touched:
+                del self.views[t]
+        if (
+            isinstance(stmt, gast.Assign)
+            and isinstance(stmt.targets[0], gast.Name)
+            and isinstance(value, gast.Call)
+            and isinstance(value.func, gast.Attribute)
+            and value.func.attr == "reshape"
+            and isinstance(value.func.value, gast.Name)
+            and value.func.value.id in owned
+            and value.func.value.id != stmt.targets[0].id
+        ):
+            self.views[stmt.targets[0].id] = value.func.value.id
+
     def moved(self, stmt, owned) -> bool:
         """Whether ``t = s`` hands over an owned buffer: ``s`` is owned and nothing reads
         it afterwards (known where the liveness of the specialised code is)."""
         v = stmt.value
+        if isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute):
+            if v.func.attr == "reshape" and S.dotted(v.func.value) == self.np_name and v.args:
+                v = v.args[0]  # np.reshape(s, ..)
+            elif v.func.attr == "reshape":
+                v = v.func.value  # s.reshape(..)
         if self.in_place is None or not isinstance(v, gast.Name) or v.id not in owned:
             return False
         live = self.in_place.after.get(id(stmt))
@@ -939,6 +982,11 @@ class _Owner:
 
     def block(self, stmts, owned: set) -> set:
         for i, stmt in enumerate(stmts):
+            if isinstance(stmt, gast.Return):  # what the gradient builder may hand out as is
+                returned = S.names_in(stmt)
+                views = {t for t, src in self.views.items() if src not in returned}
+                self.returned = set(owned) | views
+            self.track_views(stmt, owned)
             if isinstance(stmt, gast.If):
                 a = self.block(stmt.body, set(owned))
                 b = self.block(stmt.orelse, set(owned))
@@ -1441,7 +1489,10 @@ def _scatter_accumulations(stmts, der: Derivative) -> None:
 # ------------------------------------------------------------------ gradient containers
 
 
-def _builders(node, der: Derivative, example_args) -> None:
+def _builders(node, der: Derivative, example_args, trusted=(), dtypes=None, shape_of=None) -> None:
+    """``gradient_like(params, {path: value})`` as a call of a builder generated for the
+    argument's structure; a value in ``trusted`` (owned when the function returns, of known
+    shape and dtype) that has exactly its leaf's shape and dtype is placed as it is."""
     gl_name = der.refs.by_id.get(id(NAMESPACE["gradient_like"]))
     if gl_name is None:
         return
@@ -1468,13 +1519,36 @@ def _builders(node, der: Derivative, example_args) -> None:
                 ):
                     return call
                 paths.append(tuple(e.value for e in k.elts))
-            build = gradient_builder(example, paths)
+            values = parts.values
+            names = [v.id for v in values if isinstance(v, gast.Name)]
+            exact = set()
+            if len(set(names)) == len(values):  # distinct names: distinct buffers
+                for i, (path, v) in enumerate(zip(paths, values)):
+                    leaf = _leaf_at(example, path)
+                    if (
+                        v.id in trusted
+                        and type(leaf) is np.ndarray
+                        and leaf.ndim  # NumPy makes scalars of 0-d results
+                        and shape_of(v.id) == leaf.shape
+                        and dtypes.get(v.id) == leaf.dtype
+                    ):
+                        exact.add(i)
+            build = gradient_builder(example, paths, frozenset(exact))
             if build is None:
                 return call
             name = der.refs.ref(build, "build_gradient")
-            return S.call(S.name(name), [like, *parts.values])
+            return S.call(S.name(name), [like, *values])
 
     Rewrite().visit(node)
+
+
+def _leaf_at(x, path):
+    for k in path:
+        try:
+            x = x[k]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return x
 
 
 def _example(like, params, example_args):
