@@ -154,9 +154,29 @@ def _header(stmt) -> str:
 
 
 def _unparse(node) -> str:
-    tree = gast.gast_to_ast(node)
-    for sub in ast.walk(tree):
-        if "lineno" in sub._attributes and getattr(sub, "lineno", None) is None:
-            sub.lineno = 1
-            sub.end_lineno = 1
-    return ast.unparse(tree)
+    return ast.unparse(_to_ast(node))
+
+
+def _to_ast(node):
+    """The ``ast`` tree of a gast tree, for ``ast.unparse`` (which reads no positions): each
+    node as the ``ast`` class of the same name with that class's fields, a parameter (a gast
+    ``Name`` in ``Param`` context) as an ``ast.arg``, every position line 1. Several times
+    faster than ``gast.gast_to_ast``, which converts positions and type comments too."""
+    if isinstance(node, list):
+        return [_to_ast(x) for x in node]
+    if not isinstance(node, gast.AST):
+        return node
+    if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Param):
+        return ast.arg(arg=node.id, annotation=_to_ast(node.annotation), type_comment=None)
+    cls = _AST_CLASSES.get(type(node))
+    if cls is None:
+        cls = _AST_CLASSES[type(node)] = getattr(ast, type(node).__name__)
+    new = cls.__new__(cls)
+    for name in cls._names:
+        setattr(new, name, _to_ast(getattr(node, name, None)))
+    if "lineno" in cls._attributes:  # read for type comments: any line will do
+        new.lineno = new.end_lineno = 1
+    return new
+
+
+_AST_CLASSES: dict = {}

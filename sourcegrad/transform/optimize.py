@@ -487,32 +487,45 @@ def _common_subexpressions(body, kinds: dict, np_name) -> None:
                 return False
         return True
 
-    def replace(stmt, key, name) -> bool:
-        found = False
+    dumps: dict = {}  # id of a node -> gast.dump of it, until the next rewrite
 
+    def dump(n) -> str:
+        got = dumps.get(id(n))
+        if got is None:
+            got = dumps[id(n)] = gast.dump(n)
+        return got
+
+    def match(n, key):
+        """``"same"`` if the BinOp ``n`` computes ``key``, ``"negated"`` if it computes minus
+        it (``(-a) * b`` for ``a * b``), else None."""
+        if dump(n) == key:
+            return "same"
+        if isinstance(n.op, gast.Mult):
+            for neg, other in ((n.left, n.right), (n.right, n.left)):
+                if (
+                    isinstance(neg, gast.UnaryOp)
+                    and isinstance(neg.op, gast.USub)
+                    and floating(neg.operand)
+                ):
+                    pair = (neg.operand, other) if neg is n.left else (other, neg.operand)
+                    if gast.dump(gast.BinOp(left=pair[0], op=n.op, right=pair[1])) == key:
+                        return "negated"
+        return None
+
+    def occurs(stmt, key) -> bool:
+        return any(isinstance(n, gast.BinOp) and match(n, key) for n in S.walk(stmt.value))
+
+    def replace(stmt, key, name) -> None:
         class Swap(gast.NodeTransformer):
             def visit_BinOp(self, n):
-                nonlocal found
-                if gast.dump(n) == key:
-                    found = True
+                found = match(n, key)
+                if found == "same":
                     return S.name(name)
-                for neg, other in ((n.left, n.right), (n.right, n.left)):
-                    if (
-                        isinstance(n.op, gast.Mult)
-                        and isinstance(neg, gast.UnaryOp)
-                        and isinstance(neg.op, gast.USub)
-                        and floating(neg.operand)
-                    ):
-                        left, right = (
-                            (neg.operand, other) if neg is n.left else (other, neg.operand)
-                        )
-                        if gast.dump(gast.BinOp(left=left, op=n.op, right=right)) == key:
-                            found = True
-                            return gast.UnaryOp(op=gast.USub(), operand=S.name(name))
+                if found == "negated":
+                    return gast.UnaryOp(op=gast.USub(), operand=S.name(name))
                 return self.generic_visit(n)
 
         stmt.value = Swap().visit(stmt.value)
-        return found
 
     j = 0
     while j < sweep:
@@ -538,13 +551,14 @@ def _common_subexpressions(body, kinds: dict, np_name) -> None:
                 break
             if any(isinstance(n, gast.Name) and n.id == name for n in S.walk(earlier)):
                 break
-            if replace(S.clone(earlier), key, name):
+            if occurs(earlier, key):
                 first = i
         if first is None:
             continue
         for i in range(first, j - 1):
             replace(body[i], key, name)
         body.insert(first, body.pop(j - 1))
+        dumps.clear()  # rewritten nodes: ids may be reused
 
 
 def _sums_of_products(node, der: Derivative, shapes: dict, dtypes: dict) -> None:
