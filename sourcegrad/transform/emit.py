@@ -172,7 +172,7 @@ def _to_ast(node):
     if cls is None:
         cls = _AST_CLASSES[type(node)] = getattr(ast, type(node).__name__)
     new = cls.__new__(cls)
-    for name in cls._names:
+    for name in cls._fields:
         setattr(new, name, _to_ast(getattr(node, name, None)))
     if "lineno" in cls._attributes:  # read for type comments: any line will do
         new.lineno = new.end_lineno = 1
