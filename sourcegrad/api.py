@@ -19,6 +19,7 @@ import numpy as np
 
 from .errors import NonScalarOutputError, SourcegradError, WrtTypeError
 from .runtime.containers import children, is_container, signature_guard
+from .runtime.tangent_helpers import float_gradient
 from .transform.analysis import analyze
 from .transform.emit import Deferred, Emitted, emit
 from .transform.forward import forward
@@ -275,7 +276,7 @@ class Transformed:
             simplify(der)
             fast = optimize(der, args)
             (i,) = wrt
-            floats = type(args[i]) is float and _float_tangent(fast.node)
+            floats = type(args[i]) is float and _float_tangent(fast)
             run = emit(fast)
         except SourcegradError:
             return None
@@ -585,15 +586,16 @@ class _Rebound:
         return grads
 
 
-def _float_tangent(node) -> bool:
-    """Make the generated jvp ``node`` return its tangent as a Python float (the gradient
-    with respect to a float is a float); False where its return is not ``(value, tangent)``."""
-    ret = node.body[-1]
+def _float_tangent(der) -> bool:
+    """Make the generated jvp ``der`` return its tangent as a Python float (the gradient with
+    respect to a float is a float, 0.0 where the output does not depend on it); False where
+    its return is not ``(value, tangent)``."""
+    ret = der.node.body[-1]
     if not (isinstance(ret, gast.Return) and isinstance(ret.value, gast.Tuple)):
         return False
     if len(ret.value.elts) != 2:
         return False
-    to_float = gast.Name("float", gast.Load(), None, None)
+    to_float = gast.Name(der.refs.ref(float_gradient, "float_gradient"), gast.Load(), None, None)
     ret.value.elts[1] = gast.Call(func=to_float, args=[ret.value.elts[1]], keywords=[])
     return True
 

@@ -84,3 +84,58 @@ def test_the_shown_derivative_has_the_branches():
     text = sg.show(scale_by_choice)
     assert "if cond:" in text and "y_choice = np.sin(x)" in text
     assert "if not cond:" in text  # the adjoint of the branch that has one, not `pass`
+
+
+def three_operands(x, a, b):
+    return np.sum(x * (a and b and 2.0)) + np.sum(x * x * (a or b or 3.0))
+
+
+def every_jump(x, n):  # continue, break and return in one loop: `not a and not b and not c`
+    s = 0.0
+    for i in range(n):
+        if i == 1:
+            continue
+        if i == 5:
+            break
+        if np.sum(x) * i > 100.0:
+            return s
+        s = s + np.sum(x * x) * i
+    return s
+
+
+def tuple_choice(x, y, k):
+    a, b = (x, y) if k else (y, x)  # each item gets its own tangent
+    return np.sum(a * a * 2.0 + b)
+
+
+@pytest.mark.parametrize(
+    "f,args",
+    [
+        (three_operands, (2.0, 0.0)),
+        (three_operands, (2.0, 3.0)),
+        (three_operands, (0.0, 0.0)),
+        (every_jump, (4,)),
+        (every_jump, (9,)),
+        (tuple_choice, (np.array([1.3, -0.4, 0.2]), 0)),
+        (tuple_choice, (np.array([1.3, -0.4, 0.2]), 1)),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+def test_chains_jumps_and_tuples(f, args):
+    full = (np.array([0.3, 0.7, 1.1]), *args)
+    want = numerical_grad(f, full, 0)
+    np.testing.assert_allclose(sg.grad(f)(*full), want, rtol=1e-6, atol=1e-9)
+    tangent = np.array([1.0, -2.0, 0.5])
+    value, along = sg.jvp(f)(*full, tangent)
+    assert value == f(*full)
+    np.testing.assert_allclose(along, want @ tangent, rtol=1e-6, atol=1e-9)
+
+
+def int_or_float(x, k):
+    return k and x  # k == 0: the value is the int 0, which does not depend on x
+
+
+def test_a_float_gradient_where_the_value_does_not_depend_on_it():
+    for k, want in ((0, 0.0), (2, 1.0)):
+        got = sg.grad(int_or_float)(0.7, k)
+        assert type(got) is float and got == want

@@ -57,6 +57,11 @@ def append_tangent(dxs, dv, xs, v):
     return [*dxs, zero_tangent(v) if dv is None else dv]
 
 
+def float_gradient(t) -> float:
+    """A tangent as the gradient with respect to a float: a float, 0.0 for no tangent."""
+    return 0.0 if t is None else float(t)
+
+
 def pack_tangent(kind, tangents, values):
     """The tangent of a tuple or list literal: each item's tangent, zeros where it is None."""
     items = [zero_tangent(v) if t is None else t for t, v in zip(tangents, values)]

@@ -578,14 +578,24 @@ class _Normalizer:
     def choice(self, e, base):
         """``a if c else b``, ``a and b``, ``a or b``: an ``if`` statement assigning a new
         name, so that only the operand Python would evaluate is evaluated (and differentiated)."""
-        t = self.names.fresh(base + "_choice")
-        self.unversioned.add(t)  # assigned in both branches: one name
-        self.local_names.add(t)
+        if (
+            isinstance(e, gast.IfExp)
+            and type(e.body) is type(e.orelse)
+            and isinstance(e.body, (gast.Tuple, gast.List))
+            and len(e.body.elts) == len(e.orelse.elts)
+            and not any(isinstance(x, gast.Starred) for x in e.body.elts + e.orelse.elts)
+        ):  # (a, b) if c else (d, e): one choice per item, so each item has its own tangent
+            names = [self.fresh_choice(base) for _ in e.body.elts]
+            branches = [
+                [self.choice_assign(n, v) for n, v in zip(names, side.elts)]
+                for side in (e.body, e.orelse)
+            ]
+            self.lower_synthetic([gast.If(test=e.test, body=branches[0], orelse=branches[1])])
+            return type(e.body)(elts=[S.name(self.env[n]) for n in names], ctx=gast.Load())
+        t = self.fresh_choice(base)
 
         def assign(value):
-            stmt = gast.Assign(targets=[S.name(t, store=True)], value=value, type_comment=None)
-            stmt.lineno = self.lineno
-            return stmt
+            return self.choice_assign(t, value)
 
         if isinstance(e, gast.IfExp):
             stmts = [gast.If(test=e.test, body=[assign(e.body)], orelse=[assign(e.orelse)])]
@@ -599,10 +609,25 @@ class _Normalizer:
                 branch = gast.If(test=test, body=[assign(value)], orelse=[])
                 inner.append(branch)
                 inner = branch.body
-        for stmt in stmts:
-            stmt.lineno = self.lineno
-            self.statement(stmt)
+        self.lower_synthetic(stmts)
         return S.name(self.env[t])
+
+    def fresh_choice(self, base) -> str:
+        t = self.names.fresh(base + "_choice")
+        self.unversioned.add(t)  # assigned in both branches: one name
+        self.local_names.add(t)
+        return t
+
+    def choice_assign(self, name, value):
+        return gast.Assign(targets=[S.name(name, store=True)], value=value, type_comment=None)
+
+    def lower_synthetic(self, stmts) -> None:
+        """Lower statements made here (every one of them at the current user line)."""
+        for stmt in stmts:
+            for node in S.walk(stmt):
+                if isinstance(node, gast.stmt):
+                    node.lineno = self.lineno
+            self.statement(stmt)
 
     def call(self, e, base):
         func = e.func

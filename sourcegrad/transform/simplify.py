@@ -778,14 +778,14 @@ def _empty_loops(stmts, whole) -> None:
         if isinstance(stmt, _COMPOUND):
             _empty_loops(stmt.body, whole)
             _empty_loops(stmt.orelse, whole)
-        if (
-            isinstance(stmt, gast.If)
-            and all(isinstance(b, gast.Pass) for b in stmt.body)
-            and stmt.orelse
-            and isinstance(stmt.test, gast.Name)
-        ):
-            stmt.test = gast.UnaryOp(op=gast.Not(), operand=stmt.test)
-            stmt.body, stmt.orelse = stmt.orelse, []
+        if isinstance(stmt, gast.If) and isinstance(stmt.test, gast.Name):
+            empty = all(isinstance(b, gast.Pass) for b in stmt.body)
+            if empty and not all(isinstance(b, gast.Pass) for b in stmt.orelse):
+                stmt.test = gast.UnaryOp(op=gast.Not(), operand=stmt.test)
+                stmt.body, stmt.orelse = stmt.orelse, []
+            elif empty:  # nothing in either branch: the test is a name, nothing to evaluate
+                stmts.remove(stmt)
+                continue
         if not (
             isinstance(stmt, gast.For)
             and not stmt.orelse
