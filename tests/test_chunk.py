@@ -35,7 +35,8 @@ def _agree(f, args, wrt=0, rtol=1e-12):
         for g, w in zip(
             got if isinstance(wrt, tuple) else [got], want if isinstance(wrt, tuple) else [want]
         ):
-            assert g.dtype == w.dtype and g.shape == w.shape
+            assert type(g) is type(w) and np.shape(g) == np.shape(w)
+            assert getattr(g, "dtype", None) == getattr(w, "dtype", None)
             np.testing.assert_allclose(g, w, rtol=rtol, atol=rtol * 1e-2)  # rounding near 0
     return _running(df, *args)
 
@@ -139,3 +140,23 @@ def test_the_pass_through_its_entry():
     text = ast.unparse(ast.fix_missing_locations(module))
     assert "s_parts.append(np.add.reduce(t, None))" in text
     assert text.index("s = np.add.reduce(np.array(s_parts), None)") < text.index("u = s * 2.0")
+
+
+def mean_square(x, a):
+    s = np.sum(x * x)
+    m = s / x.size  # after the loop: it reads the finished sum
+    return m * a  # after it too: it reads m
+
+
+def sum_then_chain(x, a):
+    s = np.sum(np.sin(x))
+    t = s * a
+    u = t + 1.0
+    return u + a * a
+
+
+@pytest.mark.parametrize("f", [mean_square, sum_then_chain])
+def test_scalars_from_the_sums_run_after_the_loop(f, rng):
+    x = rng.standard_normal(2 * BLOCK)
+    assert LOOP in _agree(f, (x, 1.5))
+    _agree(f, (x, 1.5), wrt=1)

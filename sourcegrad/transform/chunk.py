@@ -99,7 +99,7 @@ class _Plan:
                 self.loop.append(stmt)
                 in_loop.add(t)
                 read_in_loop |= reads
-            elif reads & in_loop:  # a scalar from the loop's sums: after it
+            elif reads & (in_loop | after_loop):  # a scalar from the loop's sums: after it
                 if reads & in_loop - set(self.sums) or t in read_in_loop | in_loop:
                     return False
                 self.post.append(stmt)
