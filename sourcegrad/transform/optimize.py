@@ -416,6 +416,18 @@ def _np_call(e, np_name, attr: str, nargs: int) -> bool:
     )
 
 
+def _ufunc_call(e, np_name):
+    """The ufunc of ``e`` where ``e`` is ``np.<ufunc>(...)`` with one result, its inputs as
+    positional arguments and no keywords; else None."""
+    f = getattr(e, "func", None)
+    if not (_np_call(e, np_name, getattr(f, "attr", ""), len(getattr(e, "args", ())))):
+        return None
+    ufunc = getattr(np, f.attr, None)
+    if isinstance(ufunc, np.ufunc) and ufunc.nin == len(e.args) and ufunc.nout == 1:
+        return ufunc
+    return None
+
+
 def _numpy_only(args) -> bool:
     """Whether no argument holds an array that is not a NumPy ``ndarray`` (a CuPy array)."""
     from ..runtime.containers import children, is_container
@@ -469,13 +481,7 @@ def _common_subexpressions(body, kinds: dict, np_name) -> None:
             return pure(e.left) and pure(e.right)
         if isinstance(e, gast.UnaryOp):
             return pure(e.operand)
-        return (
-            isinstance(e, gast.Call)
-            and _np_call(e, np_name, getattr(e.func, "attr", ""), len(e.args))
-            and isinstance(getattr(np, e.func.attr, None), np.ufunc)
-            and not e.keywords
-            and all(pure(a) for a in e.args)
-        )
+        return _ufunc_call(e, np_name) is not None and all(pure(a) for a in e.args)
 
     def simple(stmt) -> bool:
         if not isinstance(stmt, gast.Assign):
@@ -670,15 +676,8 @@ def _split_temporaries(body, der: Derivative, shapes: dict) -> None:
         return got is not None and got == shape(like) and int(np.prod(got)) >= _SPLIT_SIZE
 
     def unary_ufunc(e) -> bool:
-        f = getattr(getattr(e, "func", None), "attr", "")
-        ufunc = getattr(np, f, None)
-        return (
-            _np_call(e, np_name, f, 1)
-            and not e.keywords
-            and isinstance(ufunc, np.ufunc)
-            and ufunc.nin == 1
-            and ufunc.nout == 1
-        )
+        ufunc = _ufunc_call(e, np_name)
+        return ufunc is not None and ufunc.nin == 1
 
     def fresh(e) -> bool:
         return isinstance(e, (gast.BinOp, gast.UnaryOp)) or unary_ufunc(e)
@@ -1105,16 +1104,7 @@ class _InPlace:
             ufunc, operands = _BINOPS[type(e.op)].__name__, [e.left, e.right]
         elif isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.USub):
             ufunc, operands = "negative", [e.operand]
-        elif (
-            isinstance(e, gast.Call)
-            and isinstance(e.func, gast.Attribute)
-            and isinstance(e.func.value, gast.Name)
-            and e.func.value.id == self.np_name
-            and isinstance(getattr(np, e.func.attr, None), np.ufunc)
-            and getattr(np, e.func.attr).nin == len(e.args)
-            and getattr(np, e.func.attr).nout == 1
-            and not e.keywords
-        ):
+        elif _ufunc_call(e, self.np_name) is not None:
             ufunc, operands = e.func.attr, list(e.args)
         else:
             return e, None
@@ -1175,14 +1165,7 @@ def _new_array(e, np_name) -> bool:
     own: an operator's result or a NumPy ufunc's without ``out=``."""
     if isinstance(e, (gast.BinOp, gast.UnaryOp, gast.Compare)):
         return True
-    return (
-        isinstance(e, gast.Call)
-        and isinstance(e.func, gast.Attribute)
-        and isinstance(e.func.value, gast.Name)
-        and e.func.value.id == np_name
-        and isinstance(getattr(np, e.func.attr, None), np.ufunc)
-        and not e.keywords
-    )
+    return _ufunc_call(e, np_name) is not None
 
 
 def known_dtypes(der: Derivative, example_args) -> dict:
