@@ -594,3 +594,13 @@ def test_gradients_handed_out_as_they_are_share_no_memory(case, rng):
     want = sg.grad(f, wrt, optimize=False)(*args)
     for got, w in zip(_leaves(again), _leaves(want)):
         np.testing.assert_allclose(got, w, rtol=1e-12)
+
+
+def test_the_specialised_code_of_a_function_with_a_lambda(rng):
+    from .api_cases import with_nested  # a nested def and a lambda among its statements
+
+    x, w = rng.standard_normal(3) * 0.5, rng.standard_normal(3)
+    df = sg.grad(with_nested)
+    want = numerical_grad(with_nested, (x, w), 0)
+    for _ in range(3):  # the first call, then the code specialised to the signature
+        np.testing.assert_allclose(df(x, w), want, rtol=1e-6, atol=1e-9)

@@ -419,8 +419,10 @@ def _np_call(e, np_name, attr: str, nargs: int) -> bool:
 def _ufunc_call(e, np_name):
     """The ufunc of ``e`` where ``e`` is ``np.<ufunc>(...)`` with one result, its inputs as
     positional arguments and no keywords; else None."""
-    f = getattr(e, "func", None)
-    if not (_np_call(e, np_name, getattr(f, "attr", ""), len(getattr(e, "args", ())))):
+    if not isinstance(e, gast.Call):
+        return None
+    f = e.func
+    if not _np_call(e, np_name, getattr(f, "attr", ""), len(e.args)):
         return None
     ufunc = getattr(np, f.attr, None)
     if isinstance(ufunc, np.ufunc) and ufunc.nin == len(e.args) and ufunc.nout == 1:
