@@ -5,10 +5,13 @@ order of a sum, and keeps whole every function it must not cut."""
 from __future__ import annotations
 
 import ast
+import importlib.util
 
 import gast
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import sourcegrad as sg
 from sourcegrad.transform.chunk import BLOCK, chunk_elementwise
@@ -160,3 +163,56 @@ def test_scalars_from_the_sums_run_after_the_loop(f, rng):
     x = rng.standard_normal(2 * BLOCK)
     assert LOOP in _agree(f, (x, 1.5))
     _agree(f, (x, 1.5), wrt=1)
+
+
+# ------------------------------------------------------------ random elementwise programs
+_UNARY = ["np.tanh({})", "np.sin({})", "np.exp(-{} * {})", "np.log1p({} * {})", "-{}", "({}) ** 2"]
+_BINARY = ["{} + {}", "{} - {}", "{} * {}", "{} / (1.0 + {} * {})", "np.maximum({}, {})"]
+
+
+@st.composite
+def _programs(draw):
+    """Source of ``f(x, y, a)``: a few elementwise statements over x, y, a and earlier names,
+    an optional full sum used afterwards, and a scalar result."""
+    names, lines = ["x", "y"], []
+    for k in range(draw(st.integers(2, 5))):
+        if draw(st.booleans()):
+            pattern = draw(st.sampled_from(_UNARY))
+            operand = draw(st.sampled_from(names))
+            expr = pattern.format(*[operand] * pattern.count("{}"))
+        else:
+            pattern = draw(st.sampled_from(_BINARY))
+            operands = [draw(st.sampled_from(names + ["a"])) for _ in range(pattern.count("{}"))]
+            expr = pattern.format(*operands)
+        lines.append(f"    v{k} = {expr}")
+        names.append(f"v{k}")
+    total = " + ".join(f"np.sum({n} * {n})" for n in names[2:][-2:])
+    if draw(st.booleans()):
+        lines.append(f"    s = np.sum({names[-1]})")
+        total += " + s * a"
+    lines.append(f"    return {total}")
+    return "def f(x, y, a):\n" + "\n".join(lines) + "\n"
+
+
+@settings(max_examples=15, deadline=None, derandomize=True)
+@given(source=_programs())
+def test_random_elementwise_programs_agree_with_the_pure_derivative(source, tmp_path_factory):
+    path = tmp_path_factory.mktemp("chunk") / "program.py"
+    path.write_text("import numpy as np\n\n\n" + source)
+    spec = importlib.util.spec_from_file_location(f"chunk_program_{abs(hash(source))}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(-1, 1, 2 * BLOCK + 7), rng.uniform(-1, 1, 2 * BLOCK + 7)
+    _agree(module.f, (x, y, 0.7), wrt=(0, 1), rtol=1e-9)
+
+
+def two_sums(x, y):
+    v = np.tanh(x) * y
+    return np.sum(x * x) + 0.5 * np.sum(v * v)  # sums inside a scalar expression
+
+
+def test_sums_inside_a_scalar_expression_are_summed_in_the_loop(rng):
+    x, y = rng.standard_normal(2 * BLOCK + 5), rng.standard_normal(2 * BLOCK + 5)
+    running = _agree(two_sums, (x, y), wrt=(0, 1))
+    assert LOOP in running and running.count("_parts.append(") == 2

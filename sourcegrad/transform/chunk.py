@@ -49,7 +49,7 @@ def chunk_elementwise(
         if adjoint not in shapes and primal in shapes:
             shapes[adjoint] = shapes[primal]
     plan = _Plan(shapes, dtypes, np_name, unreduce)
-    if not plan.read(body[:-1], body[-1]):
+    if not plan.read(body[:-1], body[-1], names):
         return False
     return plan.write(body, names)
 
@@ -64,9 +64,11 @@ class _Plan:
         self.shape = max(sizes, key=lambda s: int(np.prod(s)), default=None)
 
     # ------------------------------------------------------------------ what runs where
-    def read(self, stmts, ret) -> bool:
+    def read(self, stmts, ret, names) -> bool:
         """Sort ``stmts`` into those before the loop (scalars that need nothing of it), in
-        it and after it (scalars computed from its sums); False where the body does not fit."""
+        it and after it (scalars computed from its sums); False where the body does not fit.
+        A full sum inside a scalar expression (``out = np.vdot(a, a) + np.vdot(b, b)``) is
+        taken out as a statement of its own, summed in the loop."""
         if self.shape is None or int(np.prod(self.shape)) < 2 * BLOCK:
             return False
         self.pre, self.loop, self.post = [], [], []
@@ -74,7 +76,13 @@ class _Plan:
         in_loop: set = set()  # names assigned in the loop
         after_loop: set = set()  # names assigned after it
         read_in_loop: set = set()
-        for stmt in stmts:
+        work = [S.clone(stmt) for stmt in stmts]  # rewritten below: the body, only if it fits
+        while work:
+            stmt = work.pop(0)
+            taken = self.take_sums(stmt, names)
+            if taken:
+                work[:0] = taken + [stmt]
+                continue
             if isinstance(stmt, gast.AugAssign):
                 target, top = stmt.target, False
             elif isinstance(stmt, gast.Assign) and len(stmt.targets) == 1:
@@ -154,12 +162,49 @@ class _Plan:
     def scalar(self, name) -> bool:
         return self.shapes.get(name) == ()
 
+    def take_sums(self, stmt, names) -> list:
+        """For ``t = e`` with a scalar ``t`` and full sums of block arrays inside ``e``: the
+        statements ``s = <sum>`` for each, ``e`` reading ``s`` instead; else []."""
+        if not isinstance(stmt, gast.Assign) or self.full_sum(stmt):
+            return []
+        target = stmt.targets[0]
+        if not isinstance(target, gast.Name) or self.big(target.id):
+            return []
+        found = []  # in the order Python evaluates them
+        plan = self
+
+        class Find(gast.NodeVisitor):
+            def visit_Call(self, n):
+                if plan.full_sum_value(n):
+                    found.append(n)
+                else:
+                    self.generic_visit(n)
+
+        Find().visit(stmt.value)
+        if not found:
+            return []
+        taken, swap = [], {}
+        for node in found:
+            name = names.fresh(target.id + "_sum")
+            self.shapes[name] = ()
+            taken.append(S.assign(name, node, getattr(stmt, "lineno", None)))
+            swap[id(node)] = name
+
+        class Swap(gast.NodeTransformer):
+            def visit_Call(self, n):
+                if id(n) in swap:
+                    return S.name(swap[id(n)])
+                return self.generic_visit(n)
+
+        stmt.value = Swap().visit(stmt.value)
+        return taken
+
     def full_sum(self, stmt) -> bool:
         """``t = np.add.reduce(e, None)`` or ``t = np.vdot(a, b)`` of block-shaped
         elementwise operands, into a new scalar ``t``."""
-        if not isinstance(stmt, gast.Assign):
-            return False
-        v = stmt.value
+        return isinstance(stmt, gast.Assign) and self.full_sum_value(stmt.value)
+
+    def full_sum_value(self, v) -> bool:
         if reduce_all_call(v, self.np_name):
             operands = [v.args[0]]
         elif (
