@@ -128,7 +128,7 @@ def test_the_pass_through_its_entry():
         .body
     )
     shapes = {"x": (3 * BLOCK,), "a": (), "t": (3 * BLOCK,), "s": (), "u": (), "dx": None}
-    dtypes = {"dx": np.dtype("float64")}
+    dtypes = {"dx": np.dtype("float64"), "t": np.dtype("float64"), "x": np.dtype("float64")}
 
     class Names:
         def fresh(self, base):
@@ -216,3 +216,15 @@ def test_sums_inside_a_scalar_expression_are_summed_in_the_loop(rng):
     x, y = rng.standard_normal(2 * BLOCK + 5), rng.standard_normal(2 * BLOCK + 5)
     running = _agree(two_sums, (x, y), wrt=(0, 1))
     assert LOOP in running and running.count("_parts.append(") == 2
+
+
+def weighted_tanh(x, w):
+    return np.sum(np.tanh(x) * w)
+
+
+def test_float16_sums_stay_whole():
+    # each block's float16 sum would overflow (131072 ones), or round to a spacing of 32
+    x = np.concatenate([np.ones(BLOCK), -np.ones(BLOCK), np.full(17, 0.5)]).astype(np.float16)
+    w = np.ones(x.size, np.float16)
+    running = _agree(weighted_tanh, (x, w), rtol=1e-3)
+    assert LOOP not in running

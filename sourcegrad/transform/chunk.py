@@ -32,6 +32,9 @@ from .shapes import _BINOPS, expression_dtype, reduce_all_call
 
 #: elements per block: 1 MiB of float64, a few temporaries of which fit in a core's L2 cache
 BLOCK = 1 << 17
+#: dtypes (characters) whose full sums may be added block by block: each block's sum is as
+#: precise as NumPy's pairwise sum of the whole in the same dtype
+_SUMMED_BY_BLOCK = "fdFD"
 
 
 def chunk_elementwise(
@@ -216,7 +219,11 @@ class _Plan:
             operands = list(v.args)
         else:
             return False
-        return all(self.elementwise(o, top=True) for o in operands)
+        if not all(self.elementwise(o, top=True) for o in operands):
+            return False
+        # float16 blocks would each be rounded to float16 (NumPy sums float16 in float32)
+        dtype = expression_dtype(v, self.dtypes, self.np_name)
+        return isinstance(dtype, np.dtype) and dtype.char in _SUMMED_BY_BLOCK
 
     def elementwise(self, e, top=False) -> bool:
         """Whether ``e`` is computed element by element from block arrays and scalars (and,
