@@ -75,7 +75,7 @@ class _Plan:
         if self.shape is None or int(np.prod(self.shape)) < 2 * BLOCK:
             return False
         self.pre, self.loop, self.post = [], [], []
-        self.sums: dict = {}  # names assigned a full sum in the loop
+        self.sums: dict = {}  # names assigned a full sum in the loop (an ordered set)
         in_loop: set = set()  # names assigned in the loop
         after_loop: set = set()  # names assigned after it
         read_in_loop: set = set()
@@ -95,9 +95,7 @@ class _Plan:
             if not isinstance(target, gast.Name):
                 return False
             t = target.id
-            reads = {n.id for n in S.walk(stmt.value) if isinstance(n, gast.Name)}
-            if isinstance(stmt, gast.AugAssign):
-                reads.add(t)
+            reads = _reads(stmt)
             if self.big(t) or self.full_sum(stmt):
                 if self.big(t) and not self.elementwise(stmt.value, top=top):
                     return False
@@ -129,10 +127,7 @@ class _Plan:
         self.inputs = sorted(n for n in read_in_loop if self.big(n) and n not in in_loop)
         seen: set = set()  # a name the loop reads before it assigns it: the last block's value
         for stmt in self.loop:
-            reads = {n.id for n in S.walk(stmt.value) if isinstance(n, gast.Name)}
-            if isinstance(stmt, gast.AugAssign):
-                reads.add(stmt.target.id)
-            if any(r in in_loop and r not in seen for r in reads):
+            if any(r in in_loop and r not in seen for r in _reads(stmt)):
                 return False
             seen.add(_target(stmt))
         return True
@@ -392,3 +387,11 @@ def _target(stmt):
     else:
         return None
     return target.id if isinstance(target, gast.Name) else None
+
+
+def _reads(stmt) -> set:
+    """Names a simple statement reads (``t += e`` reads ``t``)."""
+    reads = {n.id for n in S.walk(stmt.value) if isinstance(n, gast.Name)}
+    if isinstance(stmt, gast.AugAssign):
+        reads.add(_target(stmt))
+    return reads
