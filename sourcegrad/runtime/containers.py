@@ -183,28 +183,30 @@ def _structure(x):
 _BUILDERS: dict = {}
 
 
-def gradient_builder(like, paths, exact=frozenset()):
+def gradient_builder(like, paths, known=frozenset()):
     """A function ``build(like, *values)`` equal to ``gradient_like(like, dict(zip(paths,
     values)))`` for every ``like`` of the same structure as this one (dicts with string keys,
     lists and tuples, any depth), or None when the structure or the paths are outside that.
 
-    It is generated once per structure, paths and ``exact`` (the same function for every
+    It is generated once per structure, paths and ``known`` (the same function for every
     derivative that needs it), so a call walks no containers and compares no keys: it only
-    reads the leaves and checks each value is fresh, except the values at the positions in
-    ``exact``, which the caller guarantees are new arrays of their leaf's exact type, shape
-    and dtype that nothing else holds: those are placed as they are."""
+    reads the leaves and checks each value is fresh. ``known`` holds ``(position, shape,
+    dtype)`` for values the caller guarantees are new NumPy arrays of that shape and dtype
+    that nothing else holds: where those are the leaf's own (a leaf of at least one
+    dimension: NumPy makes scalars of 0-d results), the value is placed as it is."""
     try:
-        key = (_structure(like), tuple(tuple(p) for p in paths), exact)
+        key = (_structure(like), tuple(tuple(p) for p in paths), known)
         hash(key)
     except TypeError:  # unhashable keys somewhere
-        return _gradient_builder(like, paths, exact)
+        return _gradient_builder(like, paths, known)
     if key not in _BUILDERS:
-        _BUILDERS[key] = _gradient_builder(like, paths, exact)
+        _BUILDERS[key] = _gradient_builder(like, paths, known)
     return _BUILDERS[key]
 
 
-def _gradient_builder(like, paths, exact=frozenset()):
+def _gradient_builder(like, paths, known=frozenset()):
     index = {tuple(p): i for i, p in enumerate(paths)}
+    facts = {i: (shape, dtype) for i, shape, dtype in known}
     if len(index) != len(paths):
         return None
     used = set()
@@ -230,7 +232,8 @@ def _gradient_builder(like, paths, exact=frozenset()):
         if i is None:
             return f"_zero_leaf({expr})"
         used.add(path)
-        return f"v{i}" if i in exact else f"_leaf({expr}, v{i}, seen)"
+        exact = type(x) is np.ndarray and x.ndim and facts.get(i) == (x.shape, x.dtype)
+        return f"v{i}" if exact else f"_leaf({expr}, v{i}, seen)"
 
     body = node(like, (), "like")
     if body is None or used != set(index):

@@ -282,13 +282,15 @@ class _Terms(gast.NodeTransformer):
         """The trusted name that most terms whose other names are all trusted have as a
         factor, where two or more do; else None. (In a term with an integer factor ``k``,
         ``e * k * k`` is computed in floating point; ``e * (k * k)`` would not be.)"""
-        counts = Counter(
-            n for _, factors, _ in items if all(f in self.trusted for f in factors) for n in factors
-        )
+        counts = Counter(n for _, factors, _ in items if self.factorable(factors) for n in factors)
         if not counts:
             return None
         name, count = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
         return name if count >= 2 else None
+
+    def factorable(self, factors) -> bool:
+        """Whether a common factor may be taken out of a term with these factor names."""
+        return all(f in self.trusted for f in factors)
 
     def emit_sum(self, items):
         """``(node, negative)``: the sum of ``items`` (``[coef, factors, others]``), a name
@@ -301,7 +303,7 @@ class _Terms(gast.NodeTransformer):
         parts: list = []  # (node, negative) in the order of the terms
         inner = []
         for coef, factors, others in items:
-            if factors[factor] and all(f in self.trusted for f in factors):
+            if factors[factor] and self.factorable(factors):
                 if not inner:
                     parts.append(None)  # where the factored group goes
                 inner.append([coef, factors - Counter({factor: 1}), others])

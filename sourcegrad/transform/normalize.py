@@ -587,26 +587,23 @@ class _Normalizer:
         ):  # (a, b) if c else (d, e): one choice per item, so each item has its own tangent
             names = [self.fresh_choice(base) for _ in e.body.elts]
             branches = [
-                [self.choice_assign(n, v) for n, v in zip(names, side.elts)]
-                for side in (e.body, e.orelse)
+                [S.assign(n, v) for n, v in zip(names, side.elts)] for side in (e.body, e.orelse)
             ]
             self.lower_synthetic([gast.If(test=e.test, body=branches[0], orelse=branches[1])])
             return type(e.body)(elts=[S.name(self.env[n]) for n in names], ctx=gast.Load())
         t = self.fresh_choice(base)
-
-        def assign(value):
-            return self.choice_assign(t, value)
-
         if isinstance(e, gast.IfExp):
-            stmts = [gast.If(test=e.test, body=[assign(e.body)], orelse=[assign(e.orelse)])]
+            stmts = [
+                gast.If(test=e.test, body=[S.assign(t, e.body)], orelse=[S.assign(t, e.orelse)])
+            ]
         else:  # a and b and c: t = a; if t: t = b; if t: t = c (nested), `or` with `not t`
-            stmts = [assign(e.values[0])]
+            stmts = [S.assign(t, e.values[0])]
             inner = stmts
             for value in e.values[1:]:
                 test = S.name(t)
                 if isinstance(e.op, gast.Or):
                     test = gast.UnaryOp(op=gast.Not(), operand=test)
-                branch = gast.If(test=test, body=[assign(value)], orelse=[])
+                branch = gast.If(test=test, body=[S.assign(t, value)], orelse=[])
                 inner.append(branch)
                 inner = branch.body
         self.lower_synthetic(stmts)
@@ -617,9 +614,6 @@ class _Normalizer:
         self.unversioned.add(t)  # assigned in both branches: one name
         self.local_names.add(t)
         return t
-
-    def choice_assign(self, name, value):
-        return gast.Assign(targets=[S.name(name, store=True)], value=value, type_comment=None)
 
     def lower_synthetic(self, stmts) -> None:
         """Lower statements made here (every one of them at the current user line)."""

@@ -137,18 +137,7 @@ def optimize(der: Derivative, example_args=None, shapes: dict | None = None) -> 
     _scatter_accumulations(node.body, der)
     _contractions(node, der)
     if example_args is not None:
-        trusted = set()
-        if owner.in_place is not None:  # owned names of the leaf's exact shape and dtype
-            trusted = {
-                n
-                for n in owner.returned
-                if owner.in_place.shapes_of(n) is not None
-                and isinstance(owner.in_place.dtypes.get(n), np.dtype)
-            }
-            dtypes, shape_of = owner.in_place.dtypes, owner.in_place.shapes_of
-        else:
-            dtypes, shape_of = {}, None
-        _builders(node, der, example_args, trusted, dtypes, shape_of)
+        _builders(node, der, example_args, owner)
         _dots(node, der)
         if numpy_only:
             _sums(node, der)
@@ -430,6 +419,23 @@ def _ufunc_call(e, np_name):
     return None
 
 
+def _pure(e, np_name, elementwise=False) -> bool:
+    """Whether ``e`` is arithmetic on names and numbers with no effect but its value:
+    operators and NumPy ufunc calls (``elementwise``: no ``@``, ufuncs of one operand)."""
+    if isinstance(e, (gast.Name, gast.Constant)):
+        return True
+    if isinstance(e, gast.BinOp):
+        if elementwise and isinstance(e.op, gast.MatMult):
+            return False
+        return _pure(e.left, np_name, elementwise) and _pure(e.right, np_name, elementwise)
+    if isinstance(e, gast.UnaryOp):
+        return _pure(e.operand, np_name, elementwise)
+    ufunc = _ufunc_call(e, np_name)
+    if ufunc is None or (elementwise and ufunc.nin != 1):
+        return False
+    return all(_pure(a, np_name, elementwise) for a in e.args)
+
+
 def _numpy_only(args) -> bool:
     """Whether no argument holds an array that is not a NumPy ``ndarray`` (a CuPy array)."""
     from ..runtime.containers import children, is_container
@@ -475,15 +481,6 @@ def _common_subexpressions(body, kinds: dict, np_name) -> None:
     def floating(e) -> bool:
         dt = expression_dtype(e, kinds, np_name)
         return isinstance(dt, np.dtype) and dt.kind in "fc"
-
-    def pure(e) -> bool:
-        if isinstance(e, (gast.Name, gast.Constant)):
-            return True
-        if isinstance(e, gast.BinOp):
-            return pure(e.left) and pure(e.right)
-        if isinstance(e, gast.UnaryOp):
-            return pure(e.operand)
-        return _ufunc_call(e, np_name) is not None and all(pure(a) for a in e.args)
 
     def simple(stmt) -> bool:
         if not isinstance(stmt, gast.Assign):
@@ -544,7 +541,7 @@ def _common_subexpressions(body, kinds: dict, np_name) -> None:
             and isinstance(stmt.targets[0], gast.Name)
             and isinstance(stmt.value, gast.BinOp)
             and counts.get(stmt.targets[0].id) == 1
-            and pure(stmt.value)
+            and _pure(stmt.value, np_name)
         ):
             continue
         name = stmt.targets[0].id
@@ -684,15 +681,6 @@ def _split_temporaries(body, der: Derivative, shapes: dict) -> None:
     def fresh(e) -> bool:
         return isinstance(e, (gast.BinOp, gast.UnaryOp)) or unary_ufunc(e)
 
-    def pure(e) -> bool:
-        if isinstance(e, (gast.Name, gast.Constant)):
-            return True
-        if isinstance(e, gast.BinOp):
-            return not isinstance(e.op, gast.MatMult) and pure(e.left) and pure(e.right)
-        if isinstance(e, gast.UnaryOp):
-            return pure(e.operand)
-        return unary_ufunc(e) and pure(e.args[0])
-
     def candidate(e):
         """The first (in evaluation order) operand worth naming, as (parent, field), or None."""
         if isinstance(e, gast.BinOp):
@@ -716,10 +704,11 @@ def _split_temporaries(body, der: Derivative, shapes: dict) -> None:
             if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)):
                 continue
             v = stmt.value
-            if not pure(v):
+            if not _pure(v, np_name, elementwise=True):
                 continue
             if unary_ufunc(v) and fresh(v.args[0]) and large(v.args[0], v):
-                name, where = stmt.targets[0].id, (v.args, 0)  # t = f(e): e into t itself
+                name, (parent, field) = stmt.targets[0].id, (v.args, 0)  # t = f(e): into t
+                operand = v.args[0]
             else:
                 where = candidate(v)
                 if where is None:
@@ -735,8 +724,6 @@ def _split_temporaries(body, der: Derivative, shapes: dict) -> None:
                 if isinstance(left, gast.Name) and left.id not in live and everywhere[left.id] == 1:
                     continue  # the reuse writes into the left operand's buffer
                 name = der.refs.names.fresh(stmt.targets[0].id + "_t")
-            parent, field = where
-            operand = parent[field] if isinstance(field, int) else getattr(parent, field)
             shapes[name] = shape(operand)
             first = S.assign(name, operand, getattr(stmt, "lineno", None))
             for attr, val in stmt.__dict__.items():
@@ -895,8 +882,9 @@ class _Owner:
         """Whether ``e`` evaluates to a new array (or an immutable number)."""
         if isinstance(e, (gast.BinOp, gast.UnaryOp, gast.Compare)):
             return True  # operators make new arrays (comparisons: masks, or bools)
-        if self.reshaped_fresh(e):
-            return True
+        source = self.reshaped(e)
+        if source is not None and self.fresh(source):
+            return True  # a view of memory nothing else reaches (or a copy)
         if isinstance(e, gast.Call) and not any(k.arg == "out" for k in e.keywords):
             f = e.func
             if isinstance(f, gast.Name):
@@ -915,17 +903,6 @@ class _Owner:
                 return f.attr in _FRESH_METHODS and base != self.np_name
         return False
 
-    def reshaped_fresh(self, e) -> bool:
-        """``np.reshape(e, s)`` or ``e.reshape(s)`` of a new array: a view of memory nothing
-        else reaches (or a copy)."""
-        if not (isinstance(e, gast.Call) and isinstance(e.func, gast.Attribute)):
-            return False
-        if e.func.attr != "reshape":
-            return False
-        if S.dotted(e.func.value) == self.np_name:
-            return bool(e.args) and self.fresh(e.args[0])
-        return self.fresh(e.func.value)
-
     def track_views(self, stmt, owned) -> None:
         if isinstance(stmt, (gast.If, gast.For, gast.While)):
             self.views.clear()  # kept simple: only straight-line code
@@ -937,27 +914,26 @@ class _Owner:
         for t, src in list(self.views.items()):
             if {t, src} & touched:
                 del self.views[t]
-        if (
-            isinstance(stmt, gast.Assign)
-            and isinstance(stmt.targets[0], gast.Name)
-            and isinstance(value, gast.Call)
-            and isinstance(value.func, gast.Attribute)
-            and value.func.attr == "reshape"
-            and isinstance(value.func.value, gast.Name)
-            and value.func.value.id in owned
-            and value.func.value.id != stmt.targets[0].id
-        ):
-            self.views[stmt.targets[0].id] = value.func.value.id
+        if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
+            source = self.reshaped(value)
+            t = stmt.targets[0].id
+            if isinstance(source, gast.Name) and source.id in owned and source.id != t:
+                self.views[t] = source.id
+
+    def reshaped(self, e):
+        """``s`` for ``np.reshape(s, ..)`` or ``s.reshape(..)``, else None."""
+        if not (isinstance(e, gast.Call) and isinstance(e.func, gast.Attribute)):
+            return None
+        if e.func.attr != "reshape":
+            return None
+        if S.dotted(e.func.value) == self.np_name:
+            return e.args[0] if e.args else None
+        return e.func.value
 
     def moved(self, stmt, owned) -> bool:
         """Whether ``t = s`` hands over an owned buffer: ``s`` is owned and nothing reads
         it afterwards (known where the liveness of the specialised code is)."""
-        v = stmt.value
-        if isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute):
-            if v.func.attr == "reshape" and S.dotted(v.func.value) == self.np_name and v.args:
-                v = v.args[0]  # np.reshape(s, ..)
-            elif v.func.attr == "reshape":
-                v = v.func.value  # s.reshape(..)
+        v = self.reshaped(stmt.value) or stmt.value
         if self.in_place is None or not isinstance(v, gast.Name) or v.id not in owned:
             return False
         live = self.in_place.after.get(id(stmt))
@@ -1074,11 +1050,6 @@ class _InPlace:
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
                 reads[n.id] = reads.get(n.id, 0) + 1
         self.reads = reads
-        self.parents = {
-            id(child): parent
-            for parent in S.walk(stmt.value)
-            for child in gast.iter_child_nodes(parent)
-        }
         self.free = {  # arrays, not 0-d: a NumPy scalar is no buffer
             a
             for a in owned
@@ -1089,6 +1060,11 @@ class _InPlace:
         }
         if not self.free:
             return False
+        self.parents = {
+            id(child): parent
+            for parent in S.walk(stmt.value)
+            for child in gast.iter_child_nodes(parent)
+        }
         if accumulated:
             stmt.value.right = self.visit(stmt.value.right)[0]
             return False
@@ -1488,10 +1464,10 @@ def _scatter_accumulations(stmts, der: Derivative) -> None:
 # ------------------------------------------------------------------ gradient containers
 
 
-def _builders(node, der: Derivative, example_args, trusted=(), dtypes=None, shape_of=None) -> None:
+def _builders(node, der: Derivative, example_args, owner) -> None:
     """``gradient_like(params, {path: value})`` as a call of a builder generated for the
-    argument's structure; a value in ``trusted`` (owned when the function returns, of known
-    shape and dtype) that has exactly its leaf's shape and dtype is placed as it is."""
+    argument's structure; a value the ``owner`` analysis found owned when the function
+    returns, of known shape and dtype, is placed as it is where those are its leaf's."""
     gl_name = der.refs.by_id.get(id(NAMESPACE["gradient_like"]))
     if gl_name is None:
         return
@@ -1520,34 +1496,20 @@ def _builders(node, der: Derivative, example_args, trusted=(), dtypes=None, shap
                 paths.append(tuple(e.value for e in k.elts))
             values = parts.values
             names = [v.id for v in values if isinstance(v, gast.Name)]
-            exact = set()
-            if len(set(names)) == len(values):  # distinct names: distinct buffers
-                for i, (path, v) in enumerate(zip(paths, values)):
-                    leaf = _leaf_at(example, path)
-                    if (
-                        v.id in trusted
-                        and type(leaf) is np.ndarray
-                        and leaf.ndim  # NumPy makes scalars of 0-d results
-                        and shape_of(v.id) == leaf.shape
-                        and dtypes.get(v.id) == leaf.dtype
-                    ):
-                        exact.add(i)
-            build = gradient_builder(example, paths, frozenset(exact))
+            known = set()  # (position, shape, dtype) of values handed out as they are
+            if owner.in_place is not None and len(set(names)) == len(values):  # distinct
+                for i, name in enumerate(names):
+                    dtype = owner.in_place.dtypes.get(name)
+                    shape = owner.in_place.shapes_of(name)
+                    if name in owner.returned and isinstance(dtype, np.dtype) and shape:
+                        known.add((i, shape, dtype))
+            build = gradient_builder(example, paths, frozenset(known))
             if build is None:
                 return call
             name = der.refs.ref(build, "build_gradient")
             return S.call(S.name(name), [like, *values])
 
     Rewrite().visit(node)
-
-
-def _leaf_at(x, path):
-    for k in path:
-        try:
-            x = x[k]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return x
 
 
 def _example(like, params, example_args):

@@ -766,18 +766,18 @@ def _dead_stores(body) -> bool:
     path (a structured liveness analysis; loops iterate to a fixed point)."""
     before = sum(1 for _ in _walk_stmts(body))
     _liveness(body, remove=True)
-    _empty_loops(body, body)
+    _empty_blocks(body, body)
     return sum(1 for _ in _walk_stmts(body)) != before
 
 
-def _empty_loops(stmts, whole) -> None:
+def _empty_blocks(stmts, whole) -> None:
     """Remove ``for i in range(..)`` loops (``reversed`` too) whose body does nothing and whose
     counter nothing else reads: the adjoint loop of a loop with nothing to differentiate; and
     write ``if c: pass else: ...`` as ``if not c: ...``."""
     for stmt in list(stmts):
         if isinstance(stmt, _COMPOUND):
-            _empty_loops(stmt.body, whole)
-            _empty_loops(stmt.orelse, whole)
+            _empty_blocks(stmt.body, whole)
+            _empty_blocks(stmt.orelse, whole)
         if isinstance(stmt, gast.If) and isinstance(stmt.test, gast.Name):
             empty = all(isinstance(b, gast.Pass) for b in stmt.body)
             if empty and not all(isinstance(b, gast.Pass) for b in stmt.orelse):
