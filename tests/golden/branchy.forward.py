@@ -3,14 +3,12 @@ def jvp_branchy(x, y, *, dx):
     # line 62: if np.sum(x) > 0:
     result = None
     dresult = zero_tangent(result)
-    cond = np.sum(x) > 0
-    if cond:
+    if np.sum(x) > 0:
         # line 63: z = x * y
         z = x * y
         dz = dx * y
     else:
-        cond_3 = np.sum(y) > 0
-        if cond_3:
+        if np.sum(y) > 0:
             # line 65: z = np.sin(x) + y
             z = np.sin(x) + y
             dz = broadcast_like(dx * np.cos(x), z)
@@ -19,8 +17,7 @@ def jvp_branchy(x, y, *, dx):
             result = np.sum(x**2)
             dresult = np.sum(dx * 2 * x)
             returned = True
-    cond_4 = not returned
-    if cond_4:
+    if not returned:
         # line 68: return np.sum(z**2)
         result = np.sum(z**2)
         dresult = np.sum(dz * 2 * z)

@@ -9,15 +9,13 @@ def jvp_d_branchy(x, y, *, tx):
     # line 7: z = None
     z = None
     tz = zero_tangent(z)
-    cond_2 = cond
-    if cond_2:
+    if cond:
         # line 9: z = x * y
         z = x * y
         tz = tx * y
     else:
         cond_3 = np.sum(y) > 0
-        cond_5 = cond_3
-        if cond_5:
+        if cond_3:
             # line 13: z_1 = np.sin(x)
             z_1 = np.sin(x)
             tz_1 = tx * np.cos(x)
@@ -31,15 +29,13 @@ def jvp_d_branchy(x, y, *, tx):
             result = np.sum(result_1)
             returned = True
     cond_4 = not returned
-    cond_6 = cond_4
-    if cond_6:
+    if cond_4:
         # line 21: result_2 = z ** 2
         result_2 = z**2
         # line 22: tape.append(result)
         tape = [*tape, result]
     dresult = 1.0
-    cond_7 = cond_4
-    if cond_7:
+    if cond_4:
         # line 29: result = tape.pop()
         result = tape[-1]
         dz_2 = unreduce(dresult, result_2) * 2
@@ -51,13 +47,11 @@ def jvp_d_branchy(x, y, *, tx):
         # line 33: dz = zero_adjoint(z)
         dz = zero_adjoint(z)
         tdz = zero_tangent(dz)
-    cond_8 = cond
-    if cond_8:
+    if cond:
         # line 37: dx = sum_to(dz * y, x)
         tdx = sum_to(tdz * y, x)
     else:
-        cond_9 = cond_3
-        if cond_9:
+        if cond_3:
             # line 42: dx = sum_to(dz, z_1) * np.cos(x)
             dx_2 = sum_to(dz, z_1)
             dx_3 = np.cos(x)

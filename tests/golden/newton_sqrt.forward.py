@@ -3,13 +3,10 @@ def jvp_newton_sqrt(a, *, da):
     x = a
     dx = da
     # line 56: while np.abs(x * x - a) > 1e-12:
-    cond = np.abs(x * x - a) > 1e-12
-    while cond:
+    while np.abs(x * x - a) > 1e-12:
         # line 57: x = 0.5 * (x + a / x)
         x_1 = a / x
         dx_2 = dx + (da - dx * x_1) / x
         x = 0.5 * (x + x_1)
         dx = 0.5 * dx_2
-        # line 56: while np.abs(x * x - a) > 1e-12:
-        cond = np.abs(x * x - a) > 1e-12
     return (x, dx)

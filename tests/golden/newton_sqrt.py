@@ -1,16 +1,14 @@
 def d_newton_sqrt(a):
     tape = []
     x = a
-    cond = np.abs(x * x - a) > 1e-12
     x_1 = None
     n_iter = 0
-    while cond:
+    while np.abs(x * x - a) > 1e-12:
         tape.append(x_1)
         x_1 = a / x
         x_2 = x + x_1
         tape.append(x)
         x = 0.5 * x_2
-        cond = np.abs(x * x - a) > 1e-12
         n_iter = n_iter + 1
     value = x
 
