@@ -18,7 +18,7 @@ import gast
 import numpy as np
 
 from .errors import NonScalarOutputError, SourcegradError, WrtTypeError
-from .runtime.containers import children, is_container, signature_guard
+from .runtime.containers import children, is_container, scalar_gradient, signature_guard
 from .runtime.tangent_helpers import float_gradient
 from .transform.analysis import analyze
 from .transform.emit import Deferred, Emitted, emit
@@ -99,11 +99,10 @@ def _one_scalar(args, wrt) -> bool:
 
 def _as_gradient(x, t):
     """The tangent ``t`` of a scalar as the gradient of the scalar input ``x``, as reverse
-    mode gives it (:func:`gradient_like`): a float for a float, else a new 0-d array of x's
-    dtype."""
-    if isinstance(x, float):  # NumPy's float64 scalars too
-        return float(t)
-    return np.array(t, dtype=x.dtype)
+    mode gives it (:func:`gradient_like`): a float for a float, a NumPy scalar of x's dtype
+    for a NumPy scalar, else a new 0-d array of x's dtype."""
+    g = scalar_gradient(x, t)
+    return np.array(t, dtype=x.dtype) if g is None else g
 
 
 def _has_arrays(args) -> bool:

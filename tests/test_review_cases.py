@@ -284,3 +284,54 @@ def test_an_argument_indexed_in_a_loop_that_reassigns_it(f, optimize):
     df = sg.grad(f, optimize=optimize)
     for _ in range(2):
         np.testing.assert_allclose(df(x), numerical_grad(f, (x,), 0), rtol=1e-6, atol=1e-8)
+
+
+INDEX_CALLS = []
+
+
+def _where():
+    INDEX_CALLS.append(1)
+    return 1
+
+
+def updated_at_a_computed_index(x):
+    y = x * 1.0
+    y[_where()] += x[0] * x[2]
+    return np.sum(y * y)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_an_augmented_item_update_evaluates_its_index_once(mode):
+    # reported by a review (older than this work): `y[f()] += v` was lowered to
+    # `y[f()] = y[f()] + v`, calling f twice
+    x = np.array([0.5, -1.5, 2.0])
+    INDEX_CALLS.clear()
+    updated_at_a_computed_index(x)
+    assert len(INDEX_CALLS) == 1
+    INDEX_CALLS.clear()
+    t = np.array([1.0, 0.0, 0.0])
+    if mode == "reverse":
+        g = sg.grad(updated_at_a_computed_index)(x) @ t
+    else:
+        g = sg.jvp(updated_at_a_computed_index)(x, t)[1]
+    assert len(INDEX_CALLS) == 1
+    expected = numerical_grad(updated_at_a_computed_index, (x,), 0) @ t
+    np.testing.assert_allclose(g, expected, rtol=1e-6)
+
+
+def cubed(s, scale):
+    return s * s * s * scale["k"]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_gradient_of_a_numpy_scalar_is_a_numpy_scalar_of_its_dtype(dtype):
+    # reported by a review: a NumPy float32 scalar got a 0-d array
+    s, scale = dtype(2.0), {"k": dtype(0.5), "unused": dtype(3.0)}
+    for df in (sg.grad(cubed), sg.grad(cubed, optimize=False)):
+        for _ in range(2):
+            g = df(s, scale)
+            assert type(g) is dtype and g == dtype(6.0)
+    gs = sg.grad(cubed, 1)(s, scale)
+    assert type(gs["k"]) is dtype and gs["k"] == dtype(8.0)
+    assert type(gs["unused"]) is dtype and gs["unused"] == 0
+    assert type(sg.grad(cubed)(2.0, {"k": 0.5, "unused": 1.0})) is float

@@ -43,9 +43,17 @@ def _key_of(like, key):
 def zeros_like_tree(like):
     if is_container(like):
         return rebuild(like, {k: zeros_like_tree(v) for k, v in children(like)})
-    if isinstance(like, float):
-        return 0.0
-    return np.zeros_like(like)
+    return _zero_leaf(like)
+
+
+def scalar_gradient(like, g):
+    """The gradient ``g`` of a scalar ``like`` in ``like``'s own kind: a float for a Python
+    float, a NumPy scalar of ``like``'s dtype for a NumPy scalar; None for anything else."""
+    if type(like) is float:
+        return float(g)
+    if isinstance(like, np.generic):
+        return like.dtype.type(g)
+    return None
 
 
 def gradient_like(like, parts):
@@ -54,7 +62,7 @@ def gradient_like(like, parts):
     ``parts`` maps a key path (a tuple of dict keys and list/array indices) to the adjoint of
     the value read at that path; ``()`` is the whole value. A plain value stands for
     ``{(): value}``. Leaves no part reaches get zeros of their shape. Float leaves get floats,
-    array leaves get arrays of their own type and dtype. Every array returned is a fresh array
+    NumPy scalars NumPy scalars of their dtype, array leaves get arrays of their own type and dtype. Every array returned is a fresh array
     owned by the caller: views and arrays returned twice are copied.
     """
     if not isinstance(parts, dict):
@@ -95,11 +103,10 @@ def _build(like, parts, seen):
             out[key] = _build(child, sub, seen)
         return rebuild(like, out)
     if not parts:
-        return 0.0 if isinstance(like, float) else np.zeros_like(like)
+        return _zero_leaf(like)
     deeper = [(p, g) for p, g in parts.items() if p]
-    if isinstance(like, float):
-        total = sum(parts.values())
-        return float(total)
+    if isinstance(like, (float, np.generic)):
+        return scalar_gradient(like, sum(parts.values()))
     if whole is not None and not deeper:
         return _fresh(like, whole, seen)
     out = np.zeros_like(like)
@@ -161,13 +168,15 @@ def _leaf(like, g, seen):
     """One gradient leaf: ``g`` itself when it is a fresh array of ``like``'s kind."""
     if _owned(like, g, seen):
         return g
-    if isinstance(like, float):
-        return float(g)
+    if isinstance(like, (float, np.generic)):
+        return scalar_gradient(like, g)
     return _fresh(like, g, seen)
 
 
 def _zero_leaf(like):
-    return 0.0 if isinstance(like, float) else np.zeros_like(like)
+    if isinstance(like, (float, np.generic)):
+        return scalar_gradient(like, 0)
+    return np.zeros_like(like)
 
 
 def _structure(x):

@@ -203,12 +203,17 @@ class _Normalizer:
                     self.bind_target(target, value)
         elif isinstance(stmt, gast.AugAssign):
             if isinstance(stmt.target, gast.Subscript):
-                read = gast.Subscript(
-                    value=S.clone(stmt.target.value),
-                    slice=S.clone(stmt.target.slice),
-                    ctx=gast.Load(),
+                # the index is evaluated once, as Python does: `y[f()] += v` calls f once
+                base = getattr(stmt.target.value, "id", "k")
+                target = gast.Subscript(
+                    value=stmt.target.value,
+                    slice=self.index(stmt.target.slice, base),
+                    ctx=gast.Store(),
                 )
-                self.set_item(stmt.target, gast.BinOp(left=read, op=stmt.op, right=stmt.value))
+                read = gast.Subscript(
+                    value=S.clone(target.value), slice=S.clone(target.slice), ctx=gast.Load()
+                )
+                self.set_item(target, gast.BinOp(left=read, op=stmt.op, right=stmt.value))
                 return
             if not isinstance(stmt.target, gast.Name):
                 self.refuse(
