@@ -210,7 +210,7 @@ class Transformed:
                 fused = self._fused(wrt, args, shapes) if may_fuse(core) else None
                 if fused is not None:  # shown: the derivative of the loops as written
                     if general is not None:
-                        fused.pure = general.pure
+                        fused.pure = general.pure or general
                     else:
                         mode = "vjp" if self.mode == "vjp" else "grad"
                         fused.pure = Deferred(lambda: simplify(reverse(analysis, mode)))
@@ -218,7 +218,7 @@ class Transformed:
                 if general is not None and getattr(general, "der", None) is not None:
                     # the pure derivative of these ranks is built already: optimize it again
                     run = emit(optimize(general.der, args, shapes))
-                    run.pure = general.pure
+                    run.pure = general.pure or general
                     return run
             optimizing = self.options.get("optimize", True)
             if optimizing and self.mode == "grad" and not self.has_aux and _one_scalar(args, wrt):
@@ -234,11 +234,25 @@ class Transformed:
         simplify(der)
         if not self.options.get("optimize", True):
             return emit(der)
+        if not specialise and args is not None and _has_arrays(args):
+            # the build for these ranks runs once before the one specialised to these shapes
+            # replaces it: it runs pure, and is optimized only where it is used for a second
+            # signature (see _tier); the first call pays no optimize pass it would not keep
+            run = emit(der)
+            run.specialisable = run.provisional = True
+            run.der = der  # what the builds specialised to shapes start from
+            return run
         run = emit(optimize(der, args, shapes))
-        run.specialisable = not specialise and args is not None and _has_arrays(args)
-        if run.specialisable:
-            run.der = der  # what the build specialised to shapes starts from
         run.pure = Deferred(der)  # compiled when shown or transformed again
+        return run
+
+    @staticmethod
+    def _optimized(general: Emitted, args) -> Emitted:
+        """The provisional build ``general`` (pure) optimized for its ranks."""
+        run = emit(optimize(general.der, args, None))
+        run.specialisable = True
+        run.der = general.der
+        run.pure = general
         return run
 
     def _fused(self, wrt, args, shapes) -> Emitted | None:
@@ -334,7 +348,13 @@ class Transformed:
         general = self._ranked.get(rkey)
         if general is None:
             general = self._ranked[rkey] = self._build(args)
-        if not getattr(general, "specialisable", False) or self._specialised >= MAX_SPECIALISED:
+            general.first_key = key
+        elif general.provisional and key != general.first_key:
+            # a second signature of these ranks: the build for them is worth optimizing
+            general = self._ranked[rkey] = self._optimized(general, args)
+        if not general.specialisable or self._specialised >= MAX_SPECIALISED:
+            if general.provisional:
+                general = self._ranked[rkey] = self._optimized(general, args)
             self._cache[key] = general
             return general
         seen = self._seen.get(key, 0) + 1

@@ -26,6 +26,12 @@ def _replace(x, path, value):
     return rebuild(x, items)
 
 
+def _copy(x):
+    if is_container(x):
+        return rebuild(x, {k: _copy(v) for k, v in children(x)})
+    return np.copy(x) if isinstance(x, np.ndarray) else x
+
+
 def _path_text(path) -> str:
     return "".join(f"[{k!r}]" for k in path) or "(whole argument)"
 
@@ -44,8 +50,9 @@ def gradcheck(
     """Check ``grad(f, wrt)`` at ``args`` against central differences of ``f``.
 
     Every element of every leaf is checked (a random sample of ``max_elements`` per leaf when
-    larger), plus one random-direction check of the whole gradient, plus determinism (two calls
-    agree exactly). Returns True, or raises :class:`GradcheckError` naming the worst leaf path,
+    larger), plus one random-direction check of the whole gradient, plus determinism (two later
+    calls agree exactly, and the second leaves the first's gradient unchanged; the first call,
+    which runs the build for the arguments' ranks, agrees to rounding). Returns True, or raises :class:`GradcheckError` naming the worst leaf path,
     index, and both values. Use float64 arguments.
 
     ``order=2`` also checks forward mode and second order along the random direction: the
@@ -56,7 +63,9 @@ def gradcheck(
 
     rng = np.random.default_rng(seed)
     df = grad(f, wrt)
+    first = df(*args)  # the build for the arguments' ranks; later calls run one for their shapes
     g = df(*args)
+    kept = _copy(g)
     g2 = df(*args)
     x = args[wrt]
 
@@ -72,6 +81,14 @@ def gradcheck(
         if not np.array_equal(np.asarray(gleaf), np.asarray(gleaf2)):
             raise GradcheckError(
                 f"gradient of {_path_text(path)} differs between two identical calls"
+            )
+        if not np.array_equal(np.asarray(gleaf), np.asarray(dict(_leaves(kept)).get(path))):
+            raise GradcheckError(f"gradient of {_path_text(path)} changed by the next call")
+        g1 = np.asarray(dict(_leaves(first)).get(path))
+        if not np.allclose(g1, np.asarray(gleaf), rtol=1e-12, atol=1e-300):
+            raise GradcheckError(
+                f"gradient of {_path_text(path)} from the first call (built for the "
+                "arguments' ranks) differs from the later calls' (built for their shapes)"
             )
         if isinstance(leaf, float):
             num = (f_at(_replace(x, path, leaf + eps)) - f_at(_replace(x, path, leaf - eps))) / (

@@ -96,8 +96,14 @@ def test_convolution_loop_runs_lean_and_agrees(rng):
     K = rng.standard_normal((3, 3, 2, 3)) * 0.3
     x = rng.standard_normal((2, 2, 6, 6))
     df = sg.grad(conv_loss)
-    df(K, x)  # the first call runs the build for these ranks: the loop (fused only later)
+    df(K, x)  # the first call runs the pure build for these ranks
     (ranked,) = df._ranked.values()
+    assert ranked.provisional and ranked.pure is None
+    # a second shape signature of the same ranks optimizes it: the loop (fused only later)
+    x3 = rng.standard_normal((3, 2, 6, 6))
+    _same(df(K, x3), sg.grad(conv_loss, optimize=False)(K, x3))
+    (ranked,) = df._ranked.values()
+    assert not ranked.provisional
     running = ranked.pretty(optimized=True)
     assert "contract(" in running  # the einsums run through tensordot
     assert "(False, True)" in running  # x's adjoint is not computed
@@ -254,6 +260,29 @@ def test_at_most_max_specialised_shape_signatures(rng, monkeypatch):
         df(rng.standard_normal((n, 3)), b, W)
     assert df._specialised == 2
     assert len({id(e) for e in df._cache.values()}) == 3  # two specialised, one by rank
+    (ranked,) = df._ranked.values()
+    assert not ranked.provisional  # final for the shapes not specialised to: optimized
+
+
+def test_the_first_call_runs_the_pure_build_until_a_second_signature(rng):
+    # the build for the first call's ranks is replaced by the one for its shapes on the
+    # second call: it runs pure (no optimize pass for one call) unless another shape
+    # signature of the same ranks needs it again
+    W, b = rng.standard_normal((3, 4)), rng.standard_normal(4)
+    df = sg.grad(biased, 1)
+    x5 = rng.standard_normal((5, 3))
+    first = df(x5, b, W)
+    (ranked,) = df._ranked.values()
+    assert ranked.provisional and ranked.pure is None
+    assert ranked.pretty(optimized=True) == sg.source(df, x5, b, W)
+    again = df(x5, b, W)
+    np.testing.assert_allclose(again, first, rtol=1e-12)
+    assert df._ranked[next(iter(df._ranked))] is ranked  # only one signature: never optimized
+    x2 = rng.standard_normal((2, 3))
+    got = df(x2, b, W)
+    (optimized,) = df._ranked.values()
+    assert not optimized.provisional and optimized.pure is ranked
+    np.testing.assert_allclose(got, numerical_grad(biased, (x2, b, W), 1), rtol=1e-6, atol=1e-8)
 
 
 # ----------------------------------------------------------------- the signature guard

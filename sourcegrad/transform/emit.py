@@ -38,6 +38,9 @@ class Emitted:
     specialisable: bool = False
     #: the simplified derivative this one was optimized from, kept for that build
     der: object = None
+    #: a pure build for ranks that runs until the build specialised to shapes replaces it
+    provisional: bool = False
+    first_key: object = None  # the argument signature it was built for
 
     @property
     def source_fn(self) -> types.FunctionType:
