@@ -536,6 +536,8 @@ def _copy_into(kept, new):
 
         new_children = dict(children(new))
         return rebuild(kept, {k: _copy_into(v, new_children[k]) for k, v in children(kept)})
+    if isinstance(kept, np.generic):  # a NumPy scalar is immutable, like a float
+        return new
     if isinstance(kept, np.ndarray) or hasattr(kept, "__array_namespace__"):
         kept[...] = new
         return kept

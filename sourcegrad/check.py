@@ -52,7 +52,7 @@ def gradcheck(
     Every element of every leaf is checked (a random sample of ``max_elements`` per leaf when
     larger), plus one random-direction check of the whole gradient, plus determinism (two later
     calls agree exactly, and the second leaves the first's gradient unchanged; the first call,
-    which runs the build for the arguments' ranks, agrees to rounding). Returns True, or raises :class:`GradcheckError` naming the worst leaf path,
+    which runs the build for the arguments' ranks, agrees within ``rtol``/``atol``). Returns True, or raises :class:`GradcheckError` naming the worst leaf path,
     index, and both values. Use float64 arguments.
 
     ``order=2`` also checks forward mode and second order along the random direction: the
@@ -85,7 +85,7 @@ def gradcheck(
         if not np.array_equal(np.asarray(gleaf), np.asarray(dict(_leaves(kept)).get(path))):
             raise GradcheckError(f"gradient of {_path_text(path)} changed by the next call")
         g1 = np.asarray(dict(_leaves(first)).get(path))
-        if not np.allclose(g1, np.asarray(gleaf), rtol=1e-12, atol=1e-300):
+        if not np.allclose(g1, np.asarray(gleaf), rtol=rtol, atol=atol):
             raise GradcheckError(
                 f"gradient of {_path_text(path)} from the first call (built for the "
                 "arguments' ranks) differs from the later calls' (built for their shapes)"

@@ -23,6 +23,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .errors import NonScalarOutputError, SourcegradError
+from .runtime.containers import scalar_gradient
 
 _LOCK = threading.RLock()
 _JVPS: dict = {}  # (generated function, wrt) -> Transformed jvp of it
@@ -376,8 +377,10 @@ def hessian(f: Callable, wrt: int = 0) -> Callable:
     def run(*args):
         x = args[wrt]
         _array_or_float(x, "hessian")
-        if isinstance(x, float):
-            return float(h(*args, 1.0))
+        if isinstance(x, (float, np.generic)):  # a float's kind: a float, a NumPy scalar
+            return scalar_gradient(
+                x, h(*args, x.dtype.type(1) if isinstance(x, np.generic) else 1.0)
+            )
         cols = [np.asarray(h(*args, _unit(x, k))) for k in range(np.size(x))]
         return np.stack(cols, axis=-1).reshape(np.shape(x) + np.shape(x))
 

@@ -13,7 +13,10 @@ from .helpers import Pieces, Shape
 
 def zero_tangent(x):
     """A zero tangent for ``x``: zeros of its shape and dtype, item by item for containers;
-    None for values that carry no derivative (integers, shapes, None)."""
+    None for values that carry no derivative (integers, shapes, None). A NumPy scalar gets a
+    zero of its own type."""
+    if isinstance(x, np.generic):
+        return x.dtype.type(0) if x.dtype.kind in "fc" else None
     if isinstance(x, float):
         return 0.0
     if x is None or isinstance(x, (bool, int, str, Shape, np.integer)):
