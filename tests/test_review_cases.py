@@ -378,3 +378,79 @@ def test_second_derivatives_of_a_scalar_keep_its_kind(f, second, kind):
     for got in (sg.grad(sg.grad(f))(x), sg.hvp(f)(x, seed), sg.hessian(f)(x)):
         assert type(got) is type(x)
         assert np.result_type(got) == np.result_type(x) and got == second
+
+
+TESTS_RUN = []
+
+
+def below(i, n):
+    TESTS_RUN.append(i)
+    return i < n
+
+
+def stops_early(x, n):
+    i = 0
+    s = 0.0
+    while below(i, n):
+        s = s + np.sum(np.sin(x) * i)
+        if i == 3:
+            break
+        i = i + 1
+    return s
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_loop_left_by_break_does_not_evaluate_its_test_again(mode):
+    # third review: `while c: ... break` was lowered to `while c and not stop`, which
+    # evaluates c once more after the break
+    x = np.array([0.1, 0.7])
+    TESTS_RUN.clear()
+    stops_early(x, 10)
+    plain = list(TESTS_RUN)
+    TESTS_RUN.clear()
+    if mode == "reverse":
+        g = sg.grad(stops_early)(x, 10)
+    else:
+        g = np.array([sg.jvp(stops_early)(x, 10, e)[1] for e in np.eye(2)])
+    assert TESTS_RUN == plain * (1 if mode == "reverse" else 2)
+    np.testing.assert_allclose(g, numerical_grad(stops_early, (x, 10), 0), rtol=1e-6)
+
+
+def add_at_a_repeated_list(x):
+    y = x * 1.0
+    y[[0, 0, 1]] += x[1] * x[2]  # NumPy: the last write of y[0] wins, once
+    return np.sum(y**2)
+
+
+def write_at_a_repeated_list(x, v):
+    y = x * 1.0
+    y[[2, 0, 2]] = v * x[[0, 1, 1]]  # v[0]'s write at 2 is overwritten by v[2]'s
+    return np.sum(np.sin(y))
+
+
+@pytest.mark.parametrize("optimize", [True, False])
+def test_writes_at_repeated_indices_of_a_list(optimize):
+    # third review: a list index was taken as unique (an index array was not), so the
+    # overwritten writes also got a gradient
+    x, v = np.array([0.3, -0.7, 1.1]), np.array([0.5, -1.5, 2.0])
+    for f, args in ((add_at_a_repeated_list, (x,)), (write_at_a_repeated_list, (x, v))):
+        for i in range(len(args)):
+            df = sg.grad(f, i, optimize=optimize)
+            for _ in range(2):
+                want = numerical_grad(f, args, i)
+                np.testing.assert_allclose(df(*args), want, rtol=1e-6, atol=1e-9)
+
+
+def weighted_by_position(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s = s + x[i] * x[i] * (i + 1)  # an integer factor, kept on the tape
+    return s
+
+
+def test_second_order_through_an_integer_factor_on_the_tape():
+    # third review: the tangent of the taped integer i + 1 was None, and `float * None`
+    # crashed the Hessian-vector product
+    x = np.array([0.3, -0.7, 1.1])
+    np.testing.assert_allclose(sg.hvp(weighted_by_position)(x, np.ones(3)), [2.0, 4.0, 6.0])
+    np.testing.assert_allclose(sg.hessian(weighted_by_position)(x), np.diag([2.0, 4.0, 6.0]))

@@ -13,14 +13,17 @@ from .helpers import Pieces, Shape
 
 def zero_tangent(x):
     """A zero tangent for ``x``: zeros of its shape and dtype, item by item for containers;
-    None for values that carry no derivative (integers, shapes, None). A NumPy scalar gets a
+    0.0 for an integer (a number whose tangent is zero: it may still be multiplied by one);
+    None for values that carry no derivative (booleans, shapes, None). A NumPy scalar gets a
     zero of its own type."""
+    if isinstance(x, (bool, np.bool_)) or x is None or isinstance(x, (str, Shape)):
+        return None
+    if isinstance(x, (int, np.integer)):
+        return 0.0
     if isinstance(x, np.generic):
         return x.dtype.type(0) if x.dtype.kind in "fc" else None
     if isinstance(x, float):
         return 0.0
-    if x is None or isinstance(x, (bool, int, str, Shape, np.integer)):
-        return None
     if isinstance(x, dict):
         return type(x)((k, zero_tangent(v)) for k, v in x.items())
     if isinstance(x, Pieces):

@@ -130,7 +130,8 @@ class _Ctx:
             body = [gast.If(test=_none_set(exits), body=body or [gast.Pass()], orelse=[])]
             body[0].lineno = line
         if exits and isinstance(loop, gast.While):
-            loop.test = gast.BoolOp(op=gast.And(), values=[loop.test, _none_set(exits)])
+            # the flags first: after a break, Python does not evaluate the test again
+            loop.test = gast.BoolOp(op=gast.And(), values=[_none_set(exits), loop.test])
         loop.body = body or [gast.Pass()]
         before = [_assign(brk, gast.Constant(value=False, kind=None), line)] if brk else []
         return returns, before
