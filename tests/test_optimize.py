@@ -693,3 +693,23 @@ def test_released_arrays_lower_the_peak(rng, monkeypatch):
     # without the deletions, the forward arrays live until the function returns (as a
     # hand-written gradient's locals do); with them, each is freed after its last use
     assert peaks[1] < 0.9 * peaks[0], peaks
+
+
+def softmax_twice_written(h, x):
+    e = np.exp(h * x)
+    y = x * 2.0
+    x = y + 1.0  # the second np.exp(h * x) reads a new x: not the same value
+    return np.sum(np.exp(h) / np.sum(np.exp(h))) + np.sum(e * np.exp(h * x))
+
+
+def test_a_value_computed_twice_is_computed_once(rng):
+    h, x = rng.standard_normal((8, 5)) * 0.5, rng.standard_normal((8, 5)) * 0.5
+    running = _running(softmax_twice_written, h, x)
+    forward = running.split("\n\n")[0]
+    assert forward.count("np.exp(h)") == 1  # np.exp(h) / np.sum(np.exp(h))
+    assert forward.count("np.exp(") == 3  # but h * x before and after x changes: twice
+    for i in (0, 1):
+        df = sg.grad(softmax_twice_written, i)
+        for _ in range(2):
+            want = numerical_grad(softmax_twice_written, (h, x), i)
+            np.testing.assert_allclose(df(h, x), want, rtol=1e-6, atol=1e-8)

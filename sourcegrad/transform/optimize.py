@@ -132,6 +132,7 @@ def optimize(der: Derivative, example_args=None, shapes: dict | None = None) -> 
     _drop_unused_tape(node.body)
     _tape_shapes(node.body, der)
     if shapes and numpy_only:
+        _repeated_values(node.body, np_name)
         _common_subexpressions(node.body, kinds, np_name)
         _sums_of_products(node, der, shapes, kinds)
         _early_masks(node.body, der, shapes)
@@ -558,6 +559,54 @@ def _sums(node, der: Derivative) -> None:
 
     if np_name is not None:
         Rewrite().visit(node)
+
+
+def _repeated_values(body, np_name) -> None:
+    """A forward statement ``t = e`` whose whole value an earlier one, ``s = e``, computed
+    already (``p_1 = np.exp(h)`` ... ``p_2 = np.exp(h)``, from ``np.exp(h) / np.sum(np.exp(h))``)
+    is dropped and ``t`` read as ``s``: one array operation and one array fewer. Only pure
+    arithmetic (operators, NumPy ufuncs) over names that nothing changes in place, ``s`` and
+    ``t`` each assigned once and never changed in place, and nothing between reassigning what
+    ``e`` reads."""
+    sweep = next((i for i, st in enumerate(body) if getattr(st, "sg_sweep", False)), len(body))
+    counts = _defs(body)
+    mutated = _mutated(body)
+    seen: dict = {}  # gast.dump of a value -> the name that holds it
+    renamed: dict = {}
+    keep = []
+    for i, stmt in enumerate(body):
+        if renamed:
+            S.rename(stmt, {old: S.name(new) for old, new in renamed.items()})
+        if i >= sweep:
+            keep.append(stmt)
+            continue
+        changed = set()
+        for inner in S.walk(stmt) if isinstance(stmt, gast.stmt) else ():
+            if isinstance(inner, gast.Assign):
+                changed |= _assigned_names(inner)
+        if changed:  # values held by or read from a reassigned name are not the same any more
+            seen = {
+                k: v
+                for k, v in seen.items()
+                if v not in changed and not any(f"id='{c}'" in k for c in changed)
+            }
+        value = getattr(stmt, "value", None)
+        single = (
+            isinstance(stmt, gast.Assign)
+            and isinstance(stmt.targets[0], gast.Name)
+            and counts.get(stmt.targets[0].id) == 1
+            and stmt.targets[0].id not in mutated
+        )
+        if single and isinstance(value, (gast.BinOp, gast.Call)) and _pure(value, np_name):
+            reads = {n.id for n in S.walk(value) if isinstance(n, gast.Name)} - {np_name}
+            key = gast.dump(value)
+            if not reads & mutated and key in seen:
+                renamed[stmt.targets[0].id] = seen[key]
+                continue
+            if not reads & mutated and stmt.targets[0].id not in reads:
+                seen.setdefault(key, stmt.targets[0].id)
+        keep.append(stmt)
+    body[:] = keep
 
 
 def _common_subexpressions(body, kinds: dict, np_name) -> None:
@@ -994,6 +1043,8 @@ class _Owner:
                         or f.attr in _FRESH_NUMPY
                         or (base.endswith("linalg"))
                     )
+                if f.attr == "reduce" and base and base.startswith(f"{self.np_name}."):
+                    return True  # np.add.reduce(e, None): a new array (or NumPy scalar)
                 return f.attr in _FRESH_METHODS and base != self.np_name
         return False
 
