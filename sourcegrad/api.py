@@ -18,7 +18,7 @@ import gast
 import numpy as np
 
 from .errors import NonScalarOutputError, SourcegradError, WrtTypeError
-from .runtime.containers import children, is_container, scalar_gradient, signature_guard
+from .runtime.containers import children, guard_expression, is_container, scalar_gradient
 from .runtime.tangent_helpers import float_gradient
 from .transform.analysis import analyze
 from .transform.emit import Deferred, Emitted, emit
@@ -158,6 +158,7 @@ class Transformed:
         #: (guard, entry) of the last signature called: the guard tells, without building the
         #: signature, whether arguments have that signature
         self._last = None
+        self._remembered: dict = {}  # signature -> ((guard, entry), direct __call__ or None)
         self._lock = threading.Lock()
         prefix = {"grad": "d", "vjp": "vjp", "jvp": "jvp"}[mode]
         self.__name__ = f"{prefix}_{getattr(f, '__name__', 'f')}"
@@ -337,8 +338,63 @@ class Transformed:
                 if entry is None:
                     entry = self._tier(key, args, specialise)
         if self._cache.get(key) is entry:  # final for this signature: remember it
-            self._last = (signature_guard(args), entry)
+            self._remember(key, args, entry)
         return entry
+
+    def _remember(self, key, args, entry: Emitted) -> None:
+        """Make ``args``' signature the one a call checks first: ``_last`` holds its guard, and
+        a plain gradient gets a ``__call__`` of its own (on a class made for this object) that
+        checks the signature inline and calls the generated function directly: one Python
+        frame between the caller and the derivative, ~0.1 µs. Built once per signature."""
+        got = self._remembered.get(key)
+        if got is None:
+            expr, namespace = guard_expression(args)
+            text = "def same(args):\n    return " + expr + "\n"
+            exec(compile(text, "<sourcegrad signature guard>", "exec"), namespace)  # noqa: S102
+            call = self._direct_call(expr, namespace, entry) if self._plain else None
+            got = self._remembered[key] = ((namespace["same"], entry), call)
+        self._last = got[0]
+        if got[1] is not None:
+            cls = type(self)
+            if not cls.__dict__.get("_own_class"):
+                attrs = {"_own_class": True, "__module__": cls.__module__}
+                cls = type(cls.__name__, (cls,), dict(attrs, __qualname__=cls.__qualname__))
+                self.__class__ = cls
+            cls.__call__ = got[1]
+
+    def _direct_call(self, guard: str, namespace: dict, entry: Emitted):
+        """``__call__`` for one argument signature (``guard``, an expression over ``args``):
+        what :meth:`Transformed.__call__` does for a plain gradient, with nothing looked up."""
+        grads = "(grads,)" if self.wrt_tuple and len(self.wrt) == 1 else "grads"
+        result = f"(value, {grads})" if self.with_value else grads
+        text = (
+            "def __call__(self, *args, **kwargs):\n"
+            f"    if not kwargs and {guard}:\n"
+            "        try:\n"
+            "            value, grads = fn(*args)\n"
+            "        except SourcegradError:\n"
+            "            raise\n"
+            "        except Exception as exc:\n"
+            "            self._explain(exc, entry, args)\n"
+            "            raise\n"
+            '        if type(value) is not float and getattr(value, "ndim", None) != 0:\n'
+            "            if ndim(value) != 0:\n"
+            "                self._non_scalar(value)\n"
+            f"        return {result}\n"
+            "    return generic(self, *args, **kwargs)\n"
+        )
+        namespace = dict(
+            namespace,
+            fn=entry.fn,
+            entry=entry,
+            SourcegradError=SourcegradError,
+            ndim=np.ndim,
+            generic=Transformed.__call__,
+        )
+        exec(
+            compile(text, f"<sourcegrad call of {self.__name__}>", "exec"), namespace
+        )  # noqa: S102
+        return namespace["__call__"]
 
     def _tier(self, key, args, specialise: bool) -> Emitted:
         """The derivative for ``args``: the one specialised to ranks, until these shapes have

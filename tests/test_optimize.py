@@ -328,6 +328,48 @@ def test_a_guarded_call_with_new_shapes_is_not_given_the_old_derivative(rng):
         np.testing.assert_allclose(g, numerical_grad(f, (x, b), 1), rtol=1e-6, atol=1e-8)
 
 
+def scaled_tanh(x, b, s):
+    return np.sum(np.tanh(x * s + b))
+
+
+def test_each_remembered_signature_gets_a_direct_call_built_once(rng):
+    # a plain gradient's repeated signature is checked inline by a __call__ of its own
+    df = sg.value_and_grad(scaled_tanh, (1, 2))
+    other = sg.grad(scaled_tanh, 1)
+    x, b = rng.standard_normal((4, 3)), rng.standard_normal(3)
+    x5 = rng.standard_normal((5, 3))
+    calls = set()
+    for args in [(x, b, 0.5), (x, b, 1.5), (x5, b, 0.5), (x, b, 2.0), (x5, b, 1.0)] * 2:
+        value, (gb, gs) = df(*args)
+        assert value == pytest.approx(scaled_tanh(*args), rel=1e-12)
+        np.testing.assert_allclose(gb, numerical_grad(scaled_tanh, args, 1), rtol=1e-6)
+        assert type(gs) is float and gs == pytest.approx(numerical_grad(scaled_tanh, args, 2))
+        calls.add(type(df).__call__)
+    assert isinstance(df, sg.api.Transformed) and type(df) is not sg.api.Transformed
+    # one direct call per signature (specialised from the second call of a signature on)
+    assert len(df._remembered) == 2 and len(calls) <= 4
+    assert type(other) is sg.api.Transformed  # nothing shared with another derivative
+    with pytest.raises(TypeError):
+        df(x, b)  # a wrong number of arguments still goes the general way and fails there
+
+
+def raises_inside(x, k):
+    return np.sum(np.log(x)) + [1.0, 2.0][k]
+
+
+def test_an_error_in_the_direct_call_names_the_users_line(rng):
+    df = sg.grad(raises_inside)
+    x = rng.random(3) + 0.5
+    for _ in range(3):
+        df(x, 1)  # the direct call for this signature is installed
+    assert type(df).__call__ is not sg.api.Transformed.__call__
+    with pytest.raises(IndexError) as info:
+        df(x, 5)
+    (note,) = info.value.__notes__
+    line = raises_inside.__code__.co_firstlineno + 1
+    assert f"test_optimize.py:{line}: return np.sum(np.log(x)) + [1.0, 2.0][k]" in note
+
+
 # ----------------------------------------------------------------- buffers reused in place
 def seed_net(params, x, y):
     h1 = np.tanh(x @ params["W"][0] + params["b"][0])

@@ -260,6 +260,15 @@ def signature_guard(args):
     signature of ``args`` (``sourcegrad.api._signature``: container types, lengths and keys,
     array types, shapes and dtypes, Python number types), generated as one boolean
     expression so that a repeated call checks its arguments without building the signature."""
+    expr, namespace = guard_expression(args)
+    text = "def same(args):\n    return " + expr + "\n"
+    exec(compile(text, "<sourcegrad signature guard>", "exec"), namespace)  # noqa: S102
+    return namespace["same"]
+
+
+def guard_expression(args):
+    """``(expression, namespace)``: the test of :func:`signature_guard` as Python source over
+    a tuple named ``args``, and the constants it reads."""
     consts: dict = {}
 
     def const(value):
@@ -315,7 +324,4 @@ def signature_guard(args):
     parts = [f"len(args) == {len(args)}"]
     for i, a in enumerate(args):
         parts += check(a, f"args[{i}]")
-    text = "def same(args):\n    return " + " and ".join(parts) + "\n"
-    namespace = dict(consts, ndarray=np.ndarray)
-    exec(compile(text, "<sourcegrad signature guard>", "exec"), namespace)  # noqa: S102
-    return namespace["same"]
+    return " and ".join(parts), dict(consts, ndarray=np.ndarray)
