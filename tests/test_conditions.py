@@ -11,18 +11,7 @@ import pytest
 import sourcegrad as sg
 
 from .fd import numerical_grad
-
-
-def newton_cbrt(a, tol):
-    if a > 1.0:
-        x = a
-    else:
-        x = 1.0
-    step = x
-    while abs(step) > tol * x:
-        step = (x * x * x - a) / (3.0 * x * x)
-        x = x - step
-    return x
+from .test_optimize import newton_cbrt
 
 
 def decaying(x, n):
@@ -91,3 +80,31 @@ def test_a_test_with_a_side_effect_runs_as_often_as_in_python(mode):
     else:
         sg.jvp(counted)(x, 3, np.ones(2))
     assert CALLS == plain
+
+
+def stops_early(x, n):
+    i = 0
+    s = 0.0
+    while more(i, n):
+        s = s + np.sum(np.sin(x) * i)
+        if i == 3:
+            break
+        i = i + 1
+    return s
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_loop_left_by_break_does_not_evaluate_its_test_again(mode):
+    # third review: `while c: ... break` was lowered to `while c and not stop`, which
+    # evaluates c once more after the break
+    x = np.array([0.1, 0.7])
+    CALLS.clear()
+    stops_early(x, 10)
+    plain = list(CALLS)
+    CALLS.clear()
+    if mode == "reverse":
+        g = sg.grad(stops_early)(x, 10)
+    else:
+        g = np.array([sg.jvp(stops_early)(x, 10, e)[1] for e in np.eye(2)])
+    assert CALLS == plain * (1 if mode == "reverse" else 2)
+    np.testing.assert_allclose(g, numerical_grad(stops_early, (x, 10), 0), rtol=1e-6)

@@ -380,42 +380,6 @@ def test_second_derivatives_of_a_scalar_keep_its_kind(f, second, kind):
         assert np.result_type(got) == np.result_type(x) and got == second
 
 
-TESTS_RUN = []
-
-
-def below(i, n):
-    TESTS_RUN.append(i)
-    return i < n
-
-
-def stops_early(x, n):
-    i = 0
-    s = 0.0
-    while below(i, n):
-        s = s + np.sum(np.sin(x) * i)
-        if i == 3:
-            break
-        i = i + 1
-    return s
-
-
-@pytest.mark.parametrize("mode", ["reverse", "forward"])
-def test_a_loop_left_by_break_does_not_evaluate_its_test_again(mode):
-    # third review: `while c: ... break` was lowered to `while c and not stop`, which
-    # evaluates c once more after the break
-    x = np.array([0.1, 0.7])
-    TESTS_RUN.clear()
-    stops_early(x, 10)
-    plain = list(TESTS_RUN)
-    TESTS_RUN.clear()
-    if mode == "reverse":
-        g = sg.grad(stops_early)(x, 10)
-    else:
-        g = np.array([sg.jvp(stops_early)(x, 10, e)[1] for e in np.eye(2)])
-    assert TESTS_RUN == plain * (1 if mode == "reverse" else 2)
-    np.testing.assert_allclose(g, numerical_grad(stops_early, (x, 10), 0), rtol=1e-6)
-
-
 def add_at_a_repeated_list(x):
     y = x * 1.0
     y[[0, 0, 1]] += x[1] * x[2]  # NumPy: the last write of y[0] wins, once
