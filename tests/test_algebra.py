@@ -39,6 +39,16 @@ def test_a_reassigned_factor_invalidates_its_product():
     assert _run(code).splitlines()[-1] == "dc = dx * (2.0 * (x * x) + s)"
 
 
+def test_a_named_multiple_absorbs_its_coefficient_and_the_better_factor_is_taken_out():
+    # the tangent of step = (x * x * x - a) / v, v = 3.0 * x * x: 3.0 * x * x * dx is v * dx
+    # (not 3.0 * (s * dx) through s = x * x), and taking out dx then saves more than x
+    code = (
+        "s = x * x\nt = 3.0 * x\nv = t * x\n"
+        "dq = 2.0 * (dx * x) * x + s * dx - da + -(6.0 * (dx * x)) * q"
+    )
+    assert _run(code).splitlines()[-1] == "dq = dx * (v - 6.0 * (q * x)) - da"
+
+
 def test_nothing_to_combine_is_left_as_written():
     # x is a factor of both products (s = x * y), but taking it out saves nothing
     code = "s = x * y\nda = s * dx + x * dy - dz"

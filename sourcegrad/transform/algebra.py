@@ -57,7 +57,7 @@ def collect_like_terms(body, rewrite, floats=frozenset(), negatable=frozenset())
                     del products[p]
             if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
                 t = stmt.targets[0].id
-                got = _product(stmt.value)
+                got = _expanded(_product(stmt.value), products)
                 copy = got is not None and got[0] == 1.0 and sum(got[1].values()) == 1
                 negation = got is not None and got[0] == -1.0 and sum(got[1].values()) == 1
                 allowed = negatable if negation else trusted
@@ -200,6 +200,24 @@ def _product(e):
     return None
 
 
+def _expanded(got, products):
+    """``got`` (a product's coefficient and factor names) with each factor that names a
+    product itself replaced by that product's factors (``c = s * x`` with ``s = 3.0 * x`` is
+    ``3.0 * x * x``), so that a term covers ``c`` however it was written."""
+    if got is None or not any(f in products for f in got[1]):
+        return got
+    coef, factors = got[0], Counter()
+    for name, n in got[1].items():
+        inner = products.get(name)
+        if inner is None:
+            factors[name] += n
+        else:
+            coef *= inner[0] ** n
+            for f, m in inner[1].items():
+                factors[f] += m * n
+    return coef, factors
+
+
 class _Terms(gast.NodeTransformer):
     def __init__(self, products, trusted=frozenset()):
         self.products = products
@@ -282,11 +300,15 @@ class _Terms(gast.NodeTransformer):
         """The trusted name that most terms whose other names are all trusted have as a
         factor, where two or more do; else None. (In a term with an integer factor ``k``,
         ``e * k * k`` is computed in floating point; ``e * (k * k)`` would not be.)"""
+        factors = self.common_factors(items)
+        return factors[0] if factors else None
+
+    def common_factors(self, items, most: int = 2):
+        """Up to ``most`` names that two or more factorable terms have as a factor, the most
+        shared first."""
         counts = Counter(n for _, factors, _ in items if self.factorable(factors) for n in factors)
-        if not counts:
-            return None
-        name, count = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
-        return name if count >= 2 else None
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        return [name for name, count in ranked[:most] if count >= 2]
 
     def factorable(self, factors) -> bool:
         """Whether a common factor may be taken out of a term with these factor names."""
@@ -295,25 +317,26 @@ class _Terms(gast.NodeTransformer):
     def emit_sum(self, items):
         """``(node, negative)``: the sum of ``items`` (``[coef, factors, others]``), a name
         that two or more of them have as a factor taken out of those where that saves
-        multiplications (``e * a - e * b`` is ``e * (a - b)``), positive terms first."""
-        plain = self.join([self.emit(*item) for item in items])
-        factor = self.common_factor(items) if len(items) > 1 else None
-        if factor is None:
-            return plain
-        parts: list = []  # (node, negative) in the order of the terms
-        inner = []
-        for coef, factors, others in items:
-            if factors[factor] and self.factorable(factors):
-                if not inner:
-                    parts.append(None)  # where the factored group goes
-                inner.append([coef, factors - Counter({factor: 1}), others])
-            else:
-                parts.append(self.emit(coef, factors, others))
-        node, negative = self.emit_sum(inner)
-        grouped = gast.BinOp(left=S.name(factor), op=gast.Mult(), right=node)
-        parts[parts.index(None)] = (grouped, negative)
-        factored = self.join(parts)
-        return factored if _products(factored[0]) < _products(plain[0]) else plain
+        multiplications (``e * a - e * b`` is ``e * (a - b)``; of the two most shared such
+        names, the one that saves more), positive terms first."""
+        best = self.join([self.emit(*item) for item in items])
+        for factor in self.common_factors(items) if len(items) > 1 else ():
+            parts: list = []  # (node, negative) in the order of the terms
+            inner = []
+            for coef, factors, others in items:
+                if factors[factor] and self.factorable(factors):
+                    if not inner:
+                        parts.append(None)  # where the factored group goes
+                    inner.append([coef, factors - Counter({factor: 1}), others])
+                else:
+                    parts.append(self.emit(coef, factors, others))
+            node, negative = self.emit_sum(inner)
+            grouped = gast.BinOp(left=S.name(factor), op=gast.Mult(), right=node)
+            parts[parts.index(None)] = (grouped, negative)
+            factored = self.join(parts)
+            if _products(factored[0]) < _products(best[0]):
+                best = factored
+        return best
 
     def join(self, parts):
         """``(node, negative)``: the terms ``parts`` added, the positive ones first."""
@@ -366,7 +389,11 @@ class _Terms(gast.NodeTransformer):
         first) and ``others``."""
         left = Counter(factors)
         names = []
-        for name, (c, f) in sorted(self.products.items(), key=lambda kv: -sum(kv[1][1].values())):
+        # the largest first; of one size, those with a coefficient, which they may absorb
+        ranked = sorted(
+            self.products.items(), key=lambda kv: (-sum(kv[1][1].values()), kv[1][0] == 1)
+        )
+        for name, (c, f) in ranked:
             if sum(f.values()) < 2 or c == 0.0:
                 continue  # a multiple of one factor saves no operation: written out
             while all(left[k] >= n for k, n in f.items()) and (coef / c).is_integer():
