@@ -446,9 +446,15 @@ _jax = None
 
 def import_jax():
     """JAX configured for CPU and float64 (else float64 inputs silently become float32), or
-    None when it is not installed."""
+    None when it is not installed. Where NumPy's BLAS runs one thread, XLA is given one too
+    (``XLA_FLAGS``, unless set already), as torch is: a peer on two threads against NumPy on
+    one is no comparison."""
     global _jax
     if _jax is None:
+        if "XLA_FLAGS" not in os.environ and numpy_blas_threads() == 1:
+            os.environ["XLA_FLAGS"] = (
+                "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+            )
         jax = optional_import("jax")
         if jax is None:
             _jax = False

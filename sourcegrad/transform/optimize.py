@@ -174,6 +174,14 @@ def _release_dead(body, owner) -> None:
     group: dict = {}  # name -> the list of names of its buffer, the one that made it first
     dropped: set = set()  # ids of groups a branch or loop (re)assigns a name of
     last: dict = {}
+    captured = {  # read by a nested function or lambda, which may run any time later
+        n.id
+        for st in body
+        for scope in S.walk(st)
+        if isinstance(scope, _SCOPES)
+        for n in S.walk(scope)
+        if isinstance(n, gast.Name)
+    }
     for i, stmt in enumerate(body):
         for n in S.walk(stmt):
             if isinstance(n, gast.Name):
@@ -217,6 +225,8 @@ def _release_dead(body, owner) -> None:
     for names in {id(g): g for g in group.values()}.values():
         end = max(last[n] for n in names)
         if id(names) in dropped or end >= len(body) - 2:  # not just before the return either
+            continue
+        if captured.intersection(names):
             continue
         shape = owner.in_place.shapes_of(names[0])
         dtype = owner.in_place.dtypes.get(names[0])
@@ -549,6 +559,12 @@ def _sums(node, der: Derivative) -> None:
     np_name = der.refs.by_id.get(id(np))
 
     class Rewrite(gast.NodeTransformer):
+        def visit_Lambda(self, e):
+            return e  # the user's own functions stay as written (sourcegrad may differentiate them)
+
+        def visit_FunctionDef(self, e):
+            return e if e is not node else self.generic_visit(e)
+
         def visit_Call(self, e):
             self.generic_visit(e)
             if _np_call(e, np_name, "sum", 1) and not isinstance(e.args[0], gast.Starred):
@@ -561,6 +577,24 @@ def _sums(node, der: Derivative) -> None:
         Rewrite().visit(node)
 
 
+_SCOPES = (
+    gast.Lambda,
+    gast.FunctionDef,
+    gast.ListComp,
+    gast.SetComp,
+    gast.DictComp,
+    gast.GeneratorExp,
+)
+
+
+def _foreign_call(n, np_name) -> bool:
+    """Whether ``n`` calls something other than a NumPy function."""
+    if not isinstance(n, gast.Call):
+        return False
+    base = S.dotted(n.func.value) if isinstance(n.func, gast.Attribute) else None
+    return not (base and (base == np_name or base.startswith(f"{np_name}.")))
+
+
 def _repeated_values(body, np_name) -> None:
     """A forward statement ``t = e`` whose whole value an earlier one, ``s = e``, computed
     already (``p_1 = np.exp(h)`` ... ``p_2 = np.exp(h)``, from ``np.exp(h) / np.sum(np.exp(h))``)
@@ -568,6 +602,8 @@ def _repeated_values(body, np_name) -> None:
     arithmetic (operators, NumPy ufuncs) over names that nothing changes in place, ``s`` and
     ``t`` each assigned once and never changed in place, and nothing between reassigning what
     ``e`` reads."""
+    if any(isinstance(n, _SCOPES) for st in body for n in S.walk(st)):
+        return  # a name inside a lambda or nested function may be its own parameter
     sweep = next((i for i, st in enumerate(body) if getattr(st, "sg_sweep", False)), len(body))
     counts = _defs(body)
     mutated = _mutated(body)
@@ -584,6 +620,8 @@ def _repeated_values(body, np_name) -> None:
         for inner in S.walk(stmt) if isinstance(stmt, gast.stmt) else ():
             if isinstance(inner, gast.Assign):
                 changed |= _assigned_names(inner)
+        if any(_foreign_call(n, np_name) for n in S.walk(stmt)):
+            seen = {}  # a function that is not NumPy's may change the arrays passed to it
         if changed:  # values held by or read from a reassigned name are not the same any more
             seen = {
                 k: v
@@ -1011,6 +1049,21 @@ def _dots(node, der: Derivative) -> None:
 # ------------------------------------------------------------------ in-place accumulation
 
 
+def _positional_out(e, np_name) -> bool:
+    """Whether the NumPy call ``e`` passes an ``out`` array by position (``np.add(a, b, o)``,
+    ``np.add.reduce(c, 0, None, o)``)."""
+    f = e.func
+    if not isinstance(f, gast.Attribute):
+        return False
+    base = S.dotted(f.value)
+    if base == np_name:
+        ufunc = getattr(np, f.attr, None)
+        return isinstance(ufunc, np.ufunc) and len(e.args) > ufunc.nin
+    if base and base.startswith(f"{np_name}.") and f.attr in ("reduce", "accumulate"):
+        return len(e.args) > 3
+    return False
+
+
 class _Owner:
     def __init__(self, np_name, helpers):
         self.np_name = np_name
@@ -1029,6 +1082,8 @@ class _Owner:
         if source is not None and self.fresh(source):
             return True  # a view of memory nothing else reaches (or a copy)
         if isinstance(e, gast.Call) and not any(k.arg == "out" for k in e.keywords):
+            if _positional_out(e, self.np_name):
+                return False
             f = e.func
             if isinstance(f, gast.Name):
                 return f.id in self.helpers
