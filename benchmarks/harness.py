@@ -446,21 +446,27 @@ _jax = None
 
 def import_jax():
     """JAX configured for CPU and float64 (else float64 inputs silently become float32), or
-    None when it is not installed. Where NumPy's BLAS runs one thread, XLA is given one too
-    (``XLA_FLAGS``, unless set already), as torch is: a peer on two threads against NumPy on
-    one is no comparison."""
+    None when it is not installed. Where NumPy's BLAS runs one thread, XLA gets one core too,
+    as torch gets one thread: XLA sizes its thread pool by the CPUs the process may run on
+    when it starts (``XLA_FLAGS`` thread options are not honoured by its CPU runtime), so the
+    calling thread is pinned to one CPU while JAX starts, and let go afterwards."""
     global _jax
     if _jax is None:
-        if "XLA_FLAGS" not in os.environ and numpy_blas_threads() == 1:
-            os.environ["XLA_FLAGS"] = (
-                "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-            )
-        jax = optional_import("jax")
-        if jax is None:
-            _jax = False
-            return None
-        jax.config.update("jax_enable_x64", True)
-        jax.config.update("jax_platforms", "cpu")
+        pin = numpy_blas_threads() == 1 and hasattr(os, "sched_setaffinity")
+        cpus = os.sched_getaffinity(0) if pin else None
+        if pin:
+            os.sched_setaffinity(0, {min(cpus)})
+        try:
+            jax = optional_import("jax")
+            if jax is None:
+                _jax = False
+                return None
+            jax.config.update("jax_enable_x64", True)
+            jax.config.update("jax_platforms", "cpu")
+            jax.jit(lambda a: a + 1.0)(jax.numpy.ones(2)).block_until_ready()  # start XLA
+        finally:
+            if pin:
+                os.sched_setaffinity(0, cpus)
         _jax = jax
     return _jax or None
 
