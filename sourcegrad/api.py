@@ -19,7 +19,7 @@ import numpy as np
 
 from .errors import NonScalarOutputError, SourcegradError, WrtTypeError
 from .runtime.containers import children, guard_expression, is_container, scalar_gradient
-from .runtime.tangent_helpers import float_gradient
+from .runtime.tangent_helpers import float_gradient, typed_gradient
 from .transform.analysis import analyze
 from .transform.emit import Deferred, Emitted, emit
 from .transform.forward import forward
@@ -290,15 +290,16 @@ class Transformed:
             simplify(der)
             fast = optimize(der, args)
             (i,) = wrt
-            floats = type(args[i]) is float and _float_tangent(fast)
+            x = args[i]
+            kind = float if type(x) is float else type(x) if isinstance(x, np.floating) else None
+            scalar = kind is not None and _scalar_tangent(fast, kind)
             run = emit(fast)
         except SourcegradError:
             return None
         (param,) = run.tangent_params
-        x = args[i]
         jvp = run.fn
-        if floats:  # it returns (value, float(tangent)) itself: no call in between
-            jvp.__kwdefaults__ = {param: 1.0}  # the seed tangent, without a keyword per call
+        if scalar:  # it returns (value, kind(tangent)) itself: no call in between
+            jvp.__kwdefaults__ = {param: kind(1)}  # the seed tangent, without a keyword per call
             return run
         jvp.__kwdefaults__ = {param: x.dtype.type(1) if isinstance(x, np.generic) else None}
 
@@ -663,17 +664,25 @@ class _Rebound:
         return grads
 
 
-def _float_tangent(der) -> bool:
-    """Make the generated jvp ``der`` return its tangent as a Python float (the gradient with
-    respect to a float is a float, 0.0 where the output does not depend on it); False where
-    its return is not ``(value, tangent)``."""
+def _scalar_tangent(der, kind) -> bool:
+    """Make the generated jvp ``der`` return its tangent as a scalar of ``kind`` (the gradient
+    with respect to a float is a float, to a NumPy scalar one of its type; zero where the
+    output does not depend on it); False where its return is not ``(value, tangent)``."""
     ret = der.node.body[-1]
     if not (isinstance(ret, gast.Return) and isinstance(ret.value, gast.Tuple)):
         return False
     if len(ret.value.elts) != 2:
         return False
-    to_float = gast.Name(der.refs.ref(float_gradient, "float_gradient"), gast.Load(), None, None)
-    ret.value.elts[1] = gast.Call(func=to_float, args=[ret.value.elts[1]], keywords=[])
+    t = ret.value.elts[1]
+    if kind is float:
+        to_float = gast.Name(
+            der.refs.ref(float_gradient, "float_gradient"), gast.Load(), None, None
+        )
+        ret.value.elts[1] = gast.Call(func=to_float, args=[t], keywords=[])
+    else:
+        helper = gast.Name(der.refs.ref(typed_gradient, "typed_gradient"), gast.Load(), None, None)
+        of = gast.Name(der.refs.ref(kind, kind.__name__), gast.Load(), None, None)
+        ret.value.elts[1] = gast.Call(func=helper, args=[t, of], keywords=[])
     return True
 
 

@@ -68,6 +68,12 @@ def float_gradient(t) -> float:
     return 0.0 if t is None else float(t)
 
 
+def typed_gradient(t, kind):
+    """A tangent as the gradient with respect to a NumPy scalar of type ``kind``: a ``kind``,
+    zero for no tangent."""
+    return kind(0) if t is None else kind(t)
+
+
 def pack_tangent(kind, tangents, values):
     """The tangent of a tuple or list literal: each item's tangent, zeros where it is None."""
     items = [zero_tangent(v) if t is None else t for t, v in zip(tangents, values)]
