@@ -74,6 +74,8 @@ def _assigned_names(stmt) -> set:
     if not isinstance(stmt, gast.Assign):
         return set()
     target = stmt.targets[0]
+    if type(target) is gast.Name:
+        return {target.id}
     if isinstance(target, gast.Subscript):
         return {target.value.id}
     return {n.id for n in S.walk(target) if isinstance(n, gast.Name)}

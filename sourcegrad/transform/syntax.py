@@ -117,16 +117,33 @@ def blocks(body):
 
 def rename(node, mapping: dict):
     """Replace loaded names per ``mapping`` (name -> node), in place; returns the new root."""
-    if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and node.id in mapping:
-        return clone(mapping[node.id])
+    if isinstance(node, gast.Name):
+        if isinstance(node.ctx, gast.Load) and node.id in mapping:
+            return clone(mapping[node.id])
+        return node
+    _rename_in(node, mapping)
+    return node
 
-    class _T(gast.NodeTransformer):
-        def visit_Name(self, n):
-            if isinstance(n.ctx, gast.Load) and n.id in mapping:
-                return clone(mapping[n.id])
-            return n
 
-    return _T().visit(node)
+def _rename_in(node, mapping: dict) -> None:
+    cls = type(node)
+    fields = _WALKED.get(cls)
+    if fields is None:
+        fields = _WALKED[cls] = tuple(f for f in node._fields if f not in _SKIPPED)
+    for field in fields:
+        v = getattr(node, field, None)
+        if type(v) is list:
+            for i, x in enumerate(v):
+                if type(x) is gast.Name:
+                    if x.id in mapping and isinstance(x.ctx, gast.Load):
+                        v[i] = clone(mapping[x.id])
+                elif isinstance(x, gast.AST):
+                    _rename_in(x, mapping)
+        elif type(v) is gast.Name:
+            if v.id in mapping and isinstance(v.ctx, gast.Load):
+                setattr(node, field, clone(mapping[v.id]))
+        elif isinstance(v, gast.AST):
+            _rename_in(v, mapping)
 
 
 def is_atom(node) -> bool:
