@@ -299,9 +299,11 @@ class Transformed:
         (param,) = run.tangent_params
         jvp = run.fn
         if scalar:  # it returns (value, kind(tangent)) itself: no call in between
-            jvp.__kwdefaults__ = {param: kind(1)}  # the seed tangent, without a keyword per call
+            # the seed tangent, without a keyword per call (the function's own kept)
+            jvp.__kwdefaults__ = dict(jvp.__kwdefaults__ or {}, **{param: kind(1)})
             return run
-        jvp.__kwdefaults__ = {param: x.dtype.type(1) if isinstance(x, np.generic) else None}
+        seed = x.dtype.type(1) if isinstance(x, np.generic) else None
+        jvp.__kwdefaults__ = dict(jvp.__kwdefaults__ or {}, **{param: seed})
 
         def gradient(*a):
             x = a[i]

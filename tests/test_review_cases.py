@@ -418,3 +418,25 @@ def test_second_order_through_an_integer_factor_on_the_tape():
     x = np.array([0.3, -0.7, 1.1])
     np.testing.assert_allclose(sg.hvp(weighted_by_position)(x, np.ones(3)), [2.0, 4.0, 6.0])
     np.testing.assert_allclose(sg.hessian(weighted_by_position)(x), np.diag([2.0, 4.0, 6.0]))
+
+
+float32 = np.float32  # a global of the name the generated code would use for the type
+
+
+def local_named_like_a_numpy_type(x):
+    float32 = x * x  # noqa: F841 - a local named like the NumPy type the gradient is made of
+    return float32 * x
+
+
+def with_a_keyword_only_default(x, *, k=2.0):
+    return x * x * k
+
+
+def test_generated_names_do_not_collide_with_the_users_locals():
+    # fifth review: the gradient with respect to a float32 returned typed_gradient(dx, float32),
+    # and float32 was the user's local; a keyword-only default was replaced by the seed's
+    for x in (np.float32(1.5), np.float64(1.5), 1.5):
+        g = sg.grad(local_named_like_a_numpy_type)(x)
+        assert type(g) is type(x) and g == pytest.approx(6.75)
+        g = sg.grad(with_a_keyword_only_default)(x)
+        assert type(g) is type(x) and g == pytest.approx(6.0)

@@ -57,18 +57,20 @@ def collect_like_terms(body, rewrite, floats=frozenset(), negatable=frozenset())
                     del products[p]
             if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
                 t = stmt.targets[0].id
-                got = _expanded(_product(stmt.value), products)
-                copy = got is not None and got[0] == 1.0 and sum(got[1].values()) == 1
-                negation = got is not None and got[0] == -1.0 and sum(got[1].values()) == 1
+                written = _product(stmt.value)  # copy or negation: as written, not expanded
+                copy = written is not None and written[0] == 1.0 and sum(written[1].values()) == 1
+                negation = (
+                    written is not None and written[0] == -1.0 and sum(written[1].values()) == 1
+                )
                 allowed = negatable if negation else trusted
                 if (
-                    got is not None
+                    written is not None
                     and not copy  # a copy is no product
-                    and t not in got[1]
+                    and t not in written[1]
                     and t in allowed
-                    and all(f in allowed for f in got[1])
+                    and all(f in allowed for f in written[1])
                 ):
-                    products[t] = got
+                    products[t] = written if negation else _expanded(written, products)
             k += 1
     return changed
 

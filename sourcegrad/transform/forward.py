@@ -40,6 +40,7 @@ class _Forward:
             self.core.parsed.globals,
             S.names_in(self.core.node),
             self.core.parsed.closure,
+            S.bound_names(self.core.node),
         )
         self.tan: dict = {}  # primal name -> tangent name
         # tangents are d<name> in user code; in generated derivative code, whose names already

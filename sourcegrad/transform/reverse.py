@@ -51,7 +51,13 @@ class _Reverse:
         self.core = analysis.core
         self.names = analysis.core.names
         used = S.names_in(self.core.node)
-        self.refs = Refs(self.names, self.core.parsed.globals, used, self.core.parsed.closure)
+        self.refs = Refs(
+            self.names,
+            self.core.parsed.globals,
+            used,
+            self.core.parsed.closure,
+            S.bound_names(self.core.node),
+        )
         self.mode = mode
         self.adj_names: dict = {}
         self.defined: set = set()

@@ -625,7 +625,8 @@ def _assigns(stmt) -> set:
 
 
 def _merge_accumulations(body):
-    """``a = e1`` followed (with no read of ``a`` between) by ``a = a + e2`` -> ``a = e1 + e2``."""
+    """``a = e1`` followed (with no read or store of ``a`` between) by ``a = a + e2`` ->
+    ``a = e1 + e2``."""
     for i, stmt in enumerate(body):
         t = _simple_target(stmt)
         if t is None or not _is_adjoint(stmt):
@@ -646,8 +647,8 @@ def _merge_accumulations(body):
         ):
             continue
         reads = {n.id for n in S.walk(stmt.value) if isinstance(n, gast.Name)}
-        if any(_assigns(body[k]) & reads for k in range(i + 1, j)):
-            continue
+        if any(_assigns(body[k]) & (reads | {t}) for k in range(i + 1, j)):
+            continue  # (a store to a in between: a = e1 is dead, and the sum is of that store)
         nxt.value.left = stmt.value
         if getattr(stmt, "sg_comment", None):
             _move_comment(body, stmt)

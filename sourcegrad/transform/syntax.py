@@ -38,6 +38,15 @@ def names_in(node) -> set[str]:
     return {n.id for n in walk(node) if isinstance(n, gast.Name)}
 
 
+def bound_names(node) -> set[str]:
+    """Names ``node`` binds (assignment targets, parameters, loop variables)."""
+    return {
+        n.id
+        for n in walk(node)
+        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param))
+    }
+
+
 def loaded_names(node) -> list[str]:
     """Identifiers read under ``node``, in evaluation order, with repeats."""
     return [n.id for n in walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)]

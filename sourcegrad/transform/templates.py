@@ -29,8 +29,11 @@ class Accum:
 class Refs:
     """Objects that generated code refers to by name (NumPy, runtime helpers)."""
 
-    def __init__(self, names: S.NameGen, user_globals: dict, used_by_user: set, closure=None):
+    def __init__(
+        self, names: S.NameGen, user_globals: dict, used_by_user: set, closure=None, local=()
+    ):
         self.names = names
+        self.local = set(local)  # the function's own variables: they hide globals of the name
         visible = dict(user_globals)
         for name, cell in (closure or {}).items():
             try:
@@ -48,10 +51,10 @@ class Refs:
         if key in self.by_id:
             return self.by_id[key]
         name = None
-        if self.user_globals.get(preferred) is obj:
+        if self.user_globals.get(preferred) is obj and preferred not in self.local:
             name = preferred  # the user's own global of that name, e.g. their `np`
         else:
-            for gname in sorted(self.used_by_user):
+            for gname in sorted(self.used_by_user - self.local):
                 if self.user_globals.get(gname) is obj:
                     name = gname  # e.g. `import numpy as onp` and the function uses `onp`
                     break
