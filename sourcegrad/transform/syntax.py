@@ -91,6 +91,13 @@ _WALKED: dict = {}
 _SKIPPED = frozenset({"ctx", "op", "ops"})
 
 
+def _walked(cls) -> tuple:
+    fields = _WALKED.get(cls)
+    if fields is None:
+        fields = _WALKED[cls] = tuple(f for f in cls._fields if f not in _SKIPPED)
+    return fields
+
+
 def walk(node):
     """Every node under ``node`` (itself included), in no particular order; expression
     contexts (``n.ctx``) and operators (``n.op``) are not visited: read them as attributes."""
@@ -101,10 +108,7 @@ def walk(node):
     while stack:
         n = pop()
         yield n
-        cls = type(n)
-        fields = walked.get(cls)
-        if fields is None:
-            fields = walked[cls] = tuple(f for f in n._fields if f not in _SKIPPED)
+        fields = walked.get(type(n)) or _walked(type(n))
         for field in fields:
             v = getattr(n, field, None)
             if type(v) is list:
@@ -135,11 +139,7 @@ def rename(node, mapping: dict):
 
 
 def _rename_in(node, mapping: dict) -> None:
-    cls = type(node)
-    fields = _WALKED.get(cls)
-    if fields is None:
-        fields = _WALKED[cls] = tuple(f for f in node._fields if f not in _SKIPPED)
-    for field in fields:
+    for field in _WALKED.get(type(node)) or _walked(type(node)):
         v = getattr(node, field, None)
         if type(v) is list:
             for i, x in enumerate(v):
