@@ -96,3 +96,24 @@ def test_a_value_read_after_a_call_that_changes_an_operand_is_computed_again():
     vg = sg.value_and_grad(changed_by_a_call)
     for _ in range(3):
         assert vg(x)[0] == pytest.approx(changed_by_a_call(x), rel=1e-12)
+
+
+def argument_reassigned_in_a_loop(x, a, c):
+    t = x
+    for _k in range(2):
+        t = t * a  # the first iteration reads the argument, the second c * 2.0
+        a = c * 2.0
+    return np.sum(t)
+
+
+@pytest.mark.parametrize("optimize", [True, False])
+def test_an_argument_reassigned_in_a_loop_is_not_hoisted_out_of_it(optimize):
+    # final review (older than this session): `a = c * 2.0` (inactive, pure, "assigned once")
+    # was moved before the loop, so the first iteration read c * 2.0 instead of the argument;
+    # value and gradient silently wrong in reverse mode
+    x, c = np.array([1.5, 1.0]), np.array([1.0, 1.0])
+    vg = sg.value_and_grad(argument_reassigned_in_a_loop, optimize=optimize)
+    for _ in range(3):
+        value, g = vg(x, 3.0, c)
+        assert value == pytest.approx(argument_reassigned_in_a_loop(x, 3.0, c))
+        np.testing.assert_allclose(g, numerical_grad(argument_reassigned_in_a_loop, (x, 3.0, c), 0))

@@ -590,7 +590,7 @@ def _walk(stmts):
 def _hoist_invariants(body, analysis) -> None:
     """Move constant computations that a loop repeats (``n = 3 * H`` with ``H`` never assigned
     in the loop) to just before it, so that they are computed once and never taped."""
-    defs: dict = {}
+    defs: dict = {p: 1 for p in analysis.core.params}  # an argument has a value already
     for stmt in _walk(body):
         if isinstance(stmt, (gast.Assign, gast.AugAssign)):
             for t in _targets(stmt):
