@@ -39,7 +39,8 @@ def _call(fn, values):
     code = fn.__code__
     npos = code.co_argcount
     kwnames = code.co_varnames[npos : npos + code.co_kwonlyargcount]
-    return fn(*values[:npos], **dict(zip(kwnames, values[npos:])))
+    rest = values[npos:]  # the seeds: the last keyword-only parameters (after the function's own)
+    return fn(*values[:npos], **dict(zip(kwnames[max(0, len(kwnames) - len(rest)) :], rest)))
 
 
 def _jvp_of_generated(fn, wrt: tuple, select: tuple = ()):
@@ -77,6 +78,18 @@ def _source_call(obj, args):
         entry = obj._entry(bound + tuple(args))
         values = bound + tuple(args)
     return entry.source_fn, values, lambda raw: obj._finish(*raw)
+
+
+def _with_defaults(f, args: tuple) -> tuple:
+    """``args`` with the defaults of the positional parameters of ``f`` they leave out: the
+    levels of a tower take their values by position, the seeds after the arguments."""
+    code, defaults = getattr(f, "__code__", None), getattr(f, "__defaults__", None)
+    if code is None or not defaults or len(args) >= code.co_argcount:
+        return args
+    first = code.co_argcount - len(defaults)
+    if len(args) < first:
+        return args  # a required argument is missing: the call says so
+    return args + tuple(defaults[len(args) - first :])
 
 
 def _offset(obj) -> int:
@@ -201,6 +214,8 @@ class Tower:
         return picked if self.read_tuple else picked[0]
 
     def _source_call(self, args, seeds=None):
+        if not self.bound_self:
+            args = _with_defaults(self.f, tuple(args))
         values = tuple(args) + self._seeds(args, seeds)
         return self._entry(values), values, self._select
 
