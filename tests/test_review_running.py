@@ -139,3 +139,22 @@ def test_second_order_of_a_function_called_without_its_defaults(f):
 
 def lambda_free_cube(x, k=1.0):
     return x * x * x * k
+
+
+def rank_changed_in_a_loop(a, x, v):
+    q = x
+    for _k in range(2):
+        q = q + a  # a float on the first iteration, an array on the second
+        a = v * 1.0
+    return np.sum(q * x)
+
+
+@pytest.mark.parametrize("optimize", [True, False])
+def test_an_argument_whose_rank_changes_in_a_loop(optimize):
+    # final review (older than this session): ranks were inferred in one pass, so q kept
+    # the rank of the argument a, and the pure derivative did not sum q's adjoint to x's
+    args = (0.5, 1.2, np.array([1.0, 2.0, 3.0]))
+    for wrt in (0, 1, 2):
+        g = sg.grad(rank_changed_in_a_loop, wrt, optimize=optimize)(*args)
+        want = numerical_grad(rank_changed_in_a_loop, args, wrt)
+        np.testing.assert_allclose(g, want, rtol=1e-6, atol=1e-9)

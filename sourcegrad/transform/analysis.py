@@ -701,6 +701,17 @@ def infer_ranks(core: Core, ops: dict, example_args) -> dict:
     if example_args is not None:
         for name, value in zip(core.params, example_args):
             ranks[name] = _example_rank(value)
+    # until nothing changes: in a loop, a value assigned late in the body reaches the
+    # statements before it on the next iteration (a rank only ever becomes unknown)
+    for _ in range(20):
+        before = dict(ranks)
+        _rank_sweep(core, ops, example_args, ranks)
+        if ranks == before:
+            break
+    return ranks
+
+
+def _rank_sweep(core: Core, ops: dict, example_args, ranks: dict) -> None:
     for stmt in _statements(core.node.body):
         if isinstance(stmt, gast.For) and isinstance(stmt.target, gast.Name):
             is_range = (
@@ -721,9 +732,8 @@ def infer_ranks(core: Core, ops: dict, example_args) -> dict:
         else:
             r = _rank_of(op, ranks)
         if t in ranks and ranks[t] != r:
-            r = None  # a name assigned twice (in branches) with different ranks
+            r = None  # a name assigned twice (in branches, in a loop) with different ranks
         ranks[t] = r
-    return ranks
 
 
 def _follow_path(core, stmt, example_args):
