@@ -18,8 +18,15 @@ import gast
 import numpy as np
 
 from .errors import NonScalarOutputError, SourcegradError, WrtTypeError
-from .runtime.containers import children, guard_expression, is_container, scalar_gradient
+from .runtime.containers import (
+    children,
+    compile_guard,
+    guard_expression,
+    is_container,
+    scalar_gradient,
+)
 from .runtime.tangent_helpers import float_gradient, typed_gradient
+from .transform import syntax as S
 from .transform.analysis import analyze
 from .transform.emit import Deferred, Emitted, emit
 from .transform.forward import forward
@@ -352,10 +359,8 @@ class Transformed:
         got = self._remembered.get(key)
         if got is None:
             expr, namespace = guard_expression(args)
-            text = "def same(args):\n    return " + expr + "\n"
-            exec(compile(text, "<sourcegrad signature guard>", "exec"), namespace)  # noqa: S102
             call = self._direct_call(expr, namespace, entry) if self._plain else None
-            got = self._remembered[key] = ((namespace["same"], entry), call)
+            got = self._remembered[key] = ((compile_guard(expr, namespace), entry), call)
         self._last = got[0]
         if got[1] is not None:
             cls = type(self)
@@ -675,16 +680,9 @@ def _scalar_tangent(der, kind) -> bool:
         return False
     if len(ret.value.elts) != 2:
         return False
-    t = ret.value.elts[1]
-    if kind is float:
-        to_float = gast.Name(
-            der.refs.ref(float_gradient, "float_gradient"), gast.Load(), None, None
-        )
-        ret.value.elts[1] = gast.Call(func=to_float, args=[t], keywords=[])
-    else:
-        helper = gast.Name(der.refs.ref(typed_gradient, "typed_gradient"), gast.Load(), None, None)
-        of = gast.Name(der.refs.ref(kind, kind.__name__), gast.Load(), None, None)
-        ret.value.elts[1] = gast.Call(func=helper, args=[t, of], keywords=[])
+    helper, extra = (float_gradient, []) if kind is float else (typed_gradient, [kind])
+    args = [ret.value.elts[1]] + [S.name(der.refs.ref(k, k.__name__)) for k in extra]
+    ret.value.elts[1] = S.call(S.name(der.refs.ref(helper, helper.__name__)), args)
     return True
 
 

@@ -52,8 +52,9 @@ def gradcheck(
     Every element of every leaf is checked (a random sample of ``max_elements`` per leaf when
     larger), plus one random-direction check of the whole gradient, plus determinism (two later
     calls agree exactly, and the second leaves the first's gradient unchanged; the first call,
-    which runs the build for the arguments' ranks, agrees within ``rtol``/``atol``). Returns True, or raises :class:`GradcheckError` naming the worst leaf path,
-    index, and both values. Use float64 arguments.
+    which runs the build for the arguments' ranks, agrees within ``rtol``/``atol``). Returns
+    True, or raises :class:`GradcheckError` naming the worst leaf path, index, and both values.
+    Use float64 arguments.
 
     ``order=2`` also checks forward mode and second order along the random direction: the
     directional derivative of ``jvp(f, wrt)`` against the gradient's, and the Hessian-vector

@@ -393,9 +393,7 @@ def hessian(f: Callable, wrt: int = 0) -> Callable:
         x = args[wrt]
         _array_or_float(x, "hessian")
         if isinstance(x, (float, np.generic)):  # a float's kind: a float, a NumPy scalar
-            return scalar_gradient(
-                x, h(*args, x.dtype.type(1) if isinstance(x, np.generic) else 1.0)
-            )
+            return scalar_gradient(x, h(*args, scalar_gradient(x, 1)))
         cols = [np.asarray(h(*args, _unit(x, k))) for k in range(np.size(x))]
         return np.stack(cols, axis=-1).reshape(np.shape(x) + np.shape(x))
 

@@ -62,8 +62,9 @@ def gradient_like(like, parts):
     ``parts`` maps a key path (a tuple of dict keys and list/array indices) to the adjoint of
     the value read at that path; ``()`` is the whole value. A plain value stands for
     ``{(): value}``. Leaves no part reaches get zeros of their shape. Float leaves get floats,
-    NumPy scalars NumPy scalars of their dtype, array leaves get arrays of their own type and dtype. Every array returned is a fresh array
-    owned by the caller: views and arrays returned twice are copied.
+    NumPy scalars NumPy scalars of their dtype, array leaves get arrays of their own type and
+    dtype. Every array returned is a fresh array owned by the caller: views and arrays returned
+    twice are copied.
     """
     if not isinstance(parts, dict):
         parts = {(): parts}
@@ -260,8 +261,13 @@ def signature_guard(args):
     signature of ``args`` (``sourcegrad.api._signature``: container types, lengths and keys,
     array types, shapes and dtypes, Python number types), generated as one boolean
     expression so that a repeated call checks its arguments without building the signature."""
-    expr, namespace = guard_expression(args)
+    return compile_guard(*guard_expression(args))
+
+
+def compile_guard(expr: str, namespace: dict):
+    """The function ``same(args)`` returning ``expr`` (from :func:`guard_expression`)."""
     text = "def same(args):\n    return " + expr + "\n"
+    namespace = dict(namespace)
     exec(compile(text, "<sourcegrad signature guard>", "exec"), namespace)  # noqa: S102
     return namespace["same"]
 

@@ -776,10 +776,6 @@ def atom_rank(atom, ranks):
     return None
 
 
-def _is_none(atom) -> bool:
-    return isinstance(atom, gast.Constant) and atom.value is None
-
-
 def _rank_of(op: Op, ranks):
     key = op.key
     b = op.bound
@@ -802,7 +798,7 @@ def _rank_of(op: Op, ranks):
         r = atom_rank(b.get("a"), ranks)
         axis = b.get("axis")
         keep = b.get("keepdims")
-        if _is_none(axis) and isinstance(keep, gast.Constant) and not keep.value:
+        if S.is_none(axis) and isinstance(keep, gast.Constant) and not keep.value:
             return 0
         if (
             r is None

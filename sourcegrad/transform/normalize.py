@@ -103,7 +103,7 @@ class _Normalizer:
         self.reassigned_params = set(self.params) & stored
         self.names = S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure))
         self.env = {p: p for p in self.params}
-        self.unversioned = _assigned_in_compound(fn.body) | _captured(fn)
+        self.unversioned = _assigned_in_compound(fn.body) | S.captured_names(fn)
         self.aliases = _aliases_of_written(fn)
         self.element_sites = {
             (other, line) for facts in self.aliases.values() for other, line, e in facts if e
@@ -835,18 +835,6 @@ def _aliases_of_written(fn) -> dict:
             and node.args[0].id in written
         ):
             add(node.args[0].id, _text(node.func.value), node.lineno)
-    return out
-
-
-def _captured(fn) -> set:
-    """Names of ``fn`` that a nested function or lambda reads: they keep their names, so that
-    the nested function sees the same variable in the derivative."""
-    out = set()
-    for node in S.walk(fn):
-        if node is fn:
-            continue
-        if isinstance(node, (gast.FunctionDef, gast.Lambda)):
-            out |= {n.id for n in S.walk(node) if isinstance(n, gast.Name)}
     return out
 
 

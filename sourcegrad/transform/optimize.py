@@ -124,7 +124,7 @@ def optimize(der: Derivative, example_args=None, shapes: dict | None = None) -> 
         # folding may leave a gradient that is an argument itself (dx = y): copy it
         _protect_aliases(Derivative(node, der.refs, der.analysis, der.mode, der.adj_names))
     for stmt in node.body:  # `x = None` before a loop: only there for a tape push
-        if isinstance(stmt, gast.Assign) and _is_none(stmt.value):
+        if isinstance(stmt, gast.Assign) and S.is_none(stmt.value):
             stmt.sg_pure = True
     # without the resets, values restored from the tape only for their shapes may be dead
     while _dead_stores(node.body) | _dead_tape(node.body):
@@ -174,14 +174,7 @@ def _release_dead(body, owner) -> None:
     group: dict = {}  # name -> the list of names of its buffer, the one that made it first
     dropped: set = set()  # ids of groups a branch or loop (re)assigns a name of
     last: dict = {}
-    captured = {  # read by a nested function or lambda, which may run any time later
-        n.id
-        for st in body
-        for scope in S.walk(st)
-        if isinstance(scope, _SCOPES)
-        for n in S.walk(scope)
-        if isinstance(n, gast.Name)
-    }
+    captured = S.captured_names(gast.Module(body=body, type_ignores=[]))
     for i, stmt in enumerate(body):
         for n in S.walk(stmt):
             if isinstance(n, gast.Name):
@@ -345,10 +338,6 @@ def _specialise_shapes(node, der: Derivative, shapes: dict, numpy_only: bool = F
                     shapes[t] = found
     Rewrite().visit(node)
     return shapes
-
-
-def _is_none(atom) -> bool:
-    return isinstance(atom, gast.Constant) and atom.value is None
 
 
 def _true(atom) -> bool:
@@ -608,11 +597,11 @@ def _repeated_values(body, np_name) -> None:
     counts = _defs(body)
     mutated = _mutated(body)
     seen: dict = {}  # gast.dump of a value -> the name that holds it
-    renamed: dict = {}
+    renamed: dict = {}  # dropped name -> the name node it is read as
     keep = []
     for i, stmt in enumerate(body):
         if renamed:
-            S.rename(stmt, {old: S.name(new) for old, new in renamed.items()})
+            S.rename(stmt, renamed)
         if i >= sweep:
             keep.append(stmt)
             continue
@@ -639,7 +628,7 @@ def _repeated_values(body, np_name) -> None:
             reads = {n.id for n in S.walk(value) if isinstance(n, gast.Name)} - {np_name}
             key = gast.dump(value)
             if not reads & mutated and key in seen:
-                renamed[stmt.targets[0].id] = seen[key]
+                renamed[stmt.targets[0].id] = S.name(seen[key])
                 continue
             if not reads & mutated and stmt.targets[0].id not in reads:
                 seen.setdefault(key, stmt.targets[0].id)
@@ -1370,7 +1359,7 @@ def _dtypes(node, der: Derivative, example_args, np_name) -> dict:
     for stmt in _walk_stmts(node.body):
         if not isinstance(stmt, gast.Assign):
             continue
-        if _is_none(stmt.value) or getattr(stmt, "sg_tape_pair", None):
+        if S.is_none(stmt.value) or getattr(stmt, "sg_tape_pair", None):
             continue
         target = stmt.targets[0]
         if isinstance(target, gast.Name):

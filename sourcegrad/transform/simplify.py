@@ -827,12 +827,14 @@ def _inline_tests(stmts, conditions, uses) -> bool:
         if not isinstance(stmt, (gast.If, gast.While)) or not isinstance(stmt.test, gast.Name):
             continue
         c = stmt.test.id
-        j = _computed_at(stmts[:i], c)
-        if c not in conditions or uses.get(c) != 1 or j is None:
+        if c not in conditions or uses.get(c) != 1:
+            continue
+        j = _computed_at(stmts, c, i)
+        if j is None:
             continue
         before = stmts[j]
         if isinstance(stmt, gast.While):
-            k = _computed_at(stmt.body, c)
+            k = _computed_at(stmt.body, c, len(stmt.body))
             if k is None or stmt.orelse:
                 continue
             if gast.dump(stmt.body[k].value) != gast.dump(before.value):
@@ -853,25 +855,19 @@ def _unread_inits(stmts, uses) -> None:
             _unread_inits(stmt.body, uses)
             _unread_inits(stmt.orelse, uses)
         t = _simple_target(stmt)
-        value = getattr(stmt, "value", None)
-        if (
-            t is not None
-            and not uses.get(t)
-            and isinstance(value, gast.Constant)
-            and value.value is None
-        ):
+        if t is not None and not uses.get(t) and S.is_none(stmt.value):
             stmts.remove(stmt)
 
 
-def _computed_at(body, c):
-    """The index of ``c = e`` in ``body`` when only statements that cannot change what ``e``
-    computes follow it (``n_iter = n_iter + 1``, ``x_1 = None``: plain assignments without
-    calls of names ``e`` does not read); None otherwise."""
-    k = next((k for k in range(len(body) - 1, -1, -1) if _simple_target(body[k]) == c), None)
+def _computed_at(body, c, end):
+    """The index of ``c = e`` in ``body[:end]`` when only statements that cannot change what
+    ``e`` computes follow it there (``n_iter = n_iter + 1``, ``x_1 = None``: plain assignments
+    without calls of names ``e`` does not read); None otherwise."""
+    k = next((k for k in range(end - 1, -1, -1) if _simple_target(body[k]) == c), None)
     if k is None:
         return None
     reads = {n.id for n in S.walk(body[k].value) if isinstance(n, gast.Name)}
-    for later in body[k + 1 :]:
+    for later in body[k + 1 : end]:
         t = _simple_target(later)
         if t is None or t in reads or any(isinstance(n, gast.Call) for n in S.walk(later.value)):
             return None

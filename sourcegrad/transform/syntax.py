@@ -38,6 +38,21 @@ def names_in(node) -> set[str]:
     return {n.id for n in walk(node) if isinstance(n, gast.Name)}
 
 
+def is_none(node) -> bool:
+    """Whether ``node`` is the constant ``None``."""
+    return isinstance(node, gast.Constant) and node.value is None
+
+
+def captured_names(node) -> set[str]:
+    """Names read or bound inside the functions and lambdas nested in ``node`` (not ``node``
+    itself): such a function may run at any later time and sees those variables."""
+    out: set = set()
+    for inner in walk(node):
+        if inner is not node and isinstance(inner, (gast.FunctionDef, gast.Lambda)):
+            out |= {n.id for n in walk(inner) if isinstance(n, gast.Name)}
+    return out
+
+
 def bound_names(node) -> set[str]:
     """Names ``node`` binds (assignment targets, parameters, loop variables)."""
     return {
