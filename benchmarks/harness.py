@@ -15,7 +15,8 @@ Peak memory is measured afterwards, separately (``tracemalloc`` slows every allo
 never runs while timing): one warm-up call, then for a few calls the peak of traced memory
 during the call minus the traced memory just before it; the median of those is reported. It
 counts what Python objects and NumPy array buffers take (NumPy reports its buffers to
-``tracemalloc``), including the returned gradient. Libraries that allocate through their own
+``tracemalloc``), including the returned gradient, plus what the candidate says it keeps from
+one call to the next (``Candidate.held``: sourcegrad's buffer pools). Libraries that allocate through their own
 allocators (torch, XLA/jax) are invisible to it: their candidates say so with
 ``memory_tracked=False`` and the table shows ``n/a``.
 """
@@ -53,6 +54,9 @@ class Candidate:
     # Take part in every ``every``-th round only (a slow peer, so that the fast candidates get
     # many rounds within a time budget); 1: every round.
     every: int = 1
+    # Bytes the candidate keeps from one call to the next (sourcegrad's buffer pools), added to
+    # the peak of a call: memory allocated before the call is not in tracemalloc's peak.
+    held: Callable[[], int] | None = None
 
 
 @dataclass
@@ -263,6 +267,8 @@ def run_workload(
     for c in workload.candidates:
         ts = sorted(t / 1e3 for t in times[c.name])
         peak = peak_memory(c.fn, repeats=mem_repeats) / 1024 if memory else None
+        if peak is not None and c.held is not None:
+            peak += c.held() / 1024
         results.append(
             Result(
                 workload=workload.name,

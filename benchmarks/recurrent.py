@@ -515,7 +515,7 @@ def make_workload(model: str, dtype, *, peers: bool = True) -> Workload:
     candidates = [
         Candidate(REFERENCE, lambda: hand(params, xs, ys)),
         Candidate("hand BPTT per-step", lambda: stepwise(params, xs, ys)),
-        Candidate("sourcegrad", lambda: vg(params, xs, ys)),
+        Candidate("sourcegrad", lambda: vg(params, xs, ys), held=vg.held_bytes),
     ]
     if peers:
         for make in (_autograd_candidate, _jax_candidates, _torch_candidate):

@@ -677,7 +677,7 @@ def make_workload(
         vg = sg.value_and_grad(spec.loss)
         got = vg(*args)
         unchanged("sourcegrad")
-        sg_candidate = Candidate("sourcegrad", lambda: vg(*args))
+        sg_candidate = Candidate("sourcegrad", lambda: vg(*args), held=vg.held_bytes)
     except Exception as exc:  # noqa: BLE001 - reported, and the workload goes on without it
         note(f"{name}: sourcegrad FAILED, left out ({type(exc).__name__}: {exc})")
         sg_candidate, got = None, None

@@ -240,7 +240,7 @@ def make_workload(batch: int, dtype, *, peers: bool = True) -> Workload:
 
     hand = Candidate("hand-written", lambda: hand_value_and_grad(params, x, y))
     dnet = sg.value_and_grad(neural_net)
-    sgc = Candidate("sourcegrad", lambda: dnet(params, x, y))
+    sgc = Candidate("sourcegrad", lambda: dnet(params, x, y), held=dnet.held_bytes)
     candidates = [hand, sgc]
     if peers:
         candidates.append(_autograd_candidate(params, x, y))

@@ -38,7 +38,9 @@ from .transform.reverse import reverse
 from .transform.shapes import concrete_shapes
 from .transform.simplify import simplify
 
-_OPTIONS = {"optimize", "debug_hook", "with_forward", "with_gradients", "stable_gradients"}
+_OPTIONS = {
+    "optimize", "debug_hook", "with_forward", "with_gradients", "stable_gradients", "pool_buffers"
+}  # fmt: skip
 _INTERNAL_OPTIONS = {"select"}
 #: the keyword a vjp's output gradient / a jvp's tangent may be passed by
 _SEED_KEYWORD = {
@@ -225,7 +227,7 @@ class Transformed:
                     return fused
                 if general is not None and getattr(general, "der", None) is not None:
                     # the pure derivative of these ranks is built already: optimize it again
-                    run = emit(optimize(general.der, args, shapes))
+                    run = emit(self._optimize(general.der, args, shapes))
                     run.pure = general.pure or general
                     return run
             optimizing = self.options.get("optimize", True)
@@ -250,14 +252,17 @@ class Transformed:
             run.specialisable = run.provisional = True
             run.der = der  # what the builds specialised to shapes start from
             return run
-        run = emit(optimize(der, args, shapes))
+        run = emit(self._optimize(der, args, shapes))
         run.pure = Deferred(der)  # compiled when shown or transformed again
         return run
 
-    @staticmethod
-    def _optimized(general: Emitted, args) -> Emitted:
+    def _optimize(self, der, args, shapes=None):
+        """``der`` optimized for ``args`` (and their ``shapes``), as the options ask."""
+        return optimize(der, args, shapes, pools=self.options.get("pool_buffers", True))
+
+    def _optimized(self, general: Emitted, args) -> Emitted:
         """The provisional build ``general`` (pure) optimized for its ranks."""
-        run = emit(optimize(general.der, args, None))
+        run = emit(self._optimize(general.der, args))
         run.specialisable = True
         run.der = general.der
         run.pure = general
@@ -283,7 +288,7 @@ class Transformed:
         dtypes = known_dtypes(der, args)
         if not all(getattr(dtypes.get(name), "kind", None) in ("f", "c") for name in stacked):
             return None  # integers or booleans summed in one product would not promote
-        return emit(optimize(der, args, fused_shapes))
+        return emit(self._optimize(der, args, fused_shapes))
 
     def _forward_gradient(self, wrt, args) -> Emitted | None:
         """The gradient with respect to one scalar, run in forward mode: one sweep with its
@@ -295,7 +300,7 @@ class Transformed:
             )
             der = forward(analysis, ())
             simplify(der)
-            fast = optimize(der, args)
+            fast = self._optimize(der, args)
             (i,) = wrt
             x = args[i]
             kind = float if type(x) is float else type(x) if isinstance(x, np.floating) else None
@@ -453,6 +458,14 @@ class Transformed:
         else:
             value, grads = self._generic().fn(*self.bound_self, *args)
         return self._finish(value, grads)
+
+    def held_bytes(self) -> int:
+        """Bytes of the buffers this derivative keeps from one call to the next (its pools,
+        in every thread; see ``pool_buffers``). They are freed with the derivative object,
+        or with the thread that made them."""
+        entries = list(self._cache.values()) + list(self._ranked.values())
+        pools = {id(p): p for e in entries for p in getattr(e, "held", ())}
+        return sum(p.held_bytes() for p in pools.values())
 
     def source(self, *example_args) -> str:
         """The derivative's source; specialised to ``example_args``' signature if given."""
@@ -703,7 +716,9 @@ def grad(
     Options: ``with_forward=True`` also returns the value (as :func:`value_and_grad`);
     ``with_gradients=False`` returns ``f``'s value only, from ``f`` compiled to core form;
     ``stable_gradients=True`` returns the same gradient arrays on every call (per thread and
-    argument signature), overwritten in place, instead of fresh ones.
+    argument signature), overwritten in place, instead of fresh ones; ``pool_buffers=False``
+    allocates the intermediates on every call (and frees each after its last use) instead of
+    keeping them in per-thread buffers from one call to the next (see ``held_bytes()``).
     """
     from .higher import grad_of_derivative, is_derivative
 

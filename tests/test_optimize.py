@@ -566,7 +566,7 @@ def test_a_chain_runs_with_no_temporary_it_can_do_without(rng):
     lines = [line.strip() for line in running.splitlines()]
     # x * x computed once, before the exponential that negates it
     square = lines.index("out_7 = x * x")
-    assert lines[square + 1] == "out_5 = -out_7"
+    assert lines[square + 1] in ("out_5 = -out_7", "out_5 = np.negative(out_7, buffers[1])")
     # the square of tanh named, so that 1.0 - t * t runs in its buffer
     assert "np.subtract(1.0, dx_t, out=dx_t)" in running
     # the common factor exp(-x * x) taken out of the two terms that have it
@@ -700,7 +700,9 @@ def two_layer(W, V, x, flag):
 def test_dead_arrays_are_released_before_later_allocations(rng):
     W, V = rng.standard_normal((30, 40)), rng.standard_normal((40, 30))
     x = rng.standard_normal((64, 30))
-    running = _running(two_layer, W, V, x, True)
+    df = sg.grad(two_layer, pool_buffers=False)  # (pooled buffers are held, not released)
+    df(W, V, x, True)
+    running = df._entry((W, V, x, True), True).pretty(optimized=True)
     lines = [ln.strip() for ln in running.splitlines() if not ln.strip().startswith("#")]
     dels = [ln for ln in lines if ln.startswith("del ")]
     assert dels  # at least the forward temporaries of the softmax
@@ -720,17 +722,17 @@ def test_dead_arrays_are_released_before_later_allocations(rng):
 
 
 def test_released_arrays_lower_the_peak(rng, monkeypatch):
-    from sourcegrad.transform import optimize
+    from sourcegrad.transform import pool
 
     W, V = rng.standard_normal((30, 400)), rng.standard_normal((400, 30))
     x = rng.standard_normal((256, 30))
     peaks = []
     for released in (False, True):
         if not released:
-            monkeypatch.setattr(optimize, "_RELEASED_BYTES", float("inf"))
+            monkeypatch.setattr(pool, "RELEASED_BYTES", float("inf"))
         else:
             monkeypatch.undo()
-        df = sg.grad(two_layer, (0, 1))
+        df = sg.grad(two_layer, (0, 1), pool_buffers=False)
         df(W, V, x, True)
         df(W, V, x, True)
         assert ("del " in df._entry((W, V, x, True)).pretty(optimized=True)) is released
@@ -754,7 +756,7 @@ def test_a_value_computed_twice_is_computed_once(rng):
     h, x = rng.standard_normal((8, 5)) * 0.5, rng.standard_normal((8, 5)) * 0.5
     running = _running(softmax_twice_written, h, x)
     forward = running.split("\n\n")[0]
-    assert forward.count("np.exp(h)") == 1  # np.exp(h) / np.sum(np.exp(h))
+    assert len(re.findall(r"np\.exp\(h[,)]", forward)) == 1  # np.exp(h) / np.sum(np.exp(h))
     assert forward.count("np.exp(") == 3  # but h * x before and after x changes: twice
     for i in (0, 1):
         df = sg.grad(softmax_twice_written, i)

@@ -140,3 +140,31 @@ def test_specialised_rnn_runs_without_sum_to(rng):
     df = sg.grad(recurrent)
     df._entry(args, True)
     np.testing.assert_allclose(df(*args), numerical_grad(recurrent, args, 0), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize(
+    "source, want",
+    [
+        ("y * -(1.0 / n)", np.float32),  # Python numbers stay weak through - and /
+        ("y * (n * 2)", np.float32),
+        ("y * (n - 1.5)", np.float32),
+        ("y * -n", np.float32),
+        ("y * (f64 * 2.0)", np.float64),  # a float64 array is not weak
+        ("y * ((f64 * 2.0) * 3.0)", np.float64),  # nor a float64 scalar NumPy made of it
+        ("y * -(f64 * 2.0)", np.float64),
+        ("y * np.exp(1.0)", np.float64),  # a NumPy scalar is not weak either
+        ("y * (n ** 2)", None),  # an int, or a float for a negative exponent: unknown
+    ],
+)
+def test_expression_dtypes_follow_numpys_promotion(source, want):
+    import gast
+
+    from sourcegrad.transform.shapes import expression_dtype
+
+    e = gast.parse(source).body[0].value
+    dtypes = {"y": np.dtype(np.float32), "n": int, "f64": np.dtype(np.float64)}
+    got = expression_dtype(e, dtypes, "np")
+    assert got == (None if want is None else np.dtype(want))
+    if want is not None:
+        env = {"np": np, "y": np.ones(3, np.float32), "n": 4, "f64": np.ones((), np.float64)}
+        assert eval(source, env).dtype == got  # noqa: S307 - the test's own expressions

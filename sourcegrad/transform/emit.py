@@ -41,6 +41,8 @@ class Emitted:
     #: a pure build for ranks that runs until the build specialised to shapes replaces it
     provisional: bool = False
     first_key: object = None  # the argument signature it was built for
+    #: what the code keeps from one call to the next (buffer pools: ``held_bytes()``)
+    held: tuple = ()
 
     @property
     def source_fn(self) -> types.FunctionType:
@@ -95,12 +97,15 @@ def emit(der: Derivative) -> Emitted:
     namespace: dict = {}
     exec(compile(text, filename, "exec"), namespace)  # noqa: S102 - our own generated code
     made = namespace["__sg_make__"](*([None] * len(factory_params)))
-    cells = []
+    cells, held = [], []
     for name in made.__code__.co_freevars:
         if name in parsed.closure:
             cells.append(parsed.closure[name])
         else:
-            cells.append(types.CellType(der.refs.injected[name]))
+            obj = der.refs.injected[name]
+            cells.append(types.CellType(obj))
+            if hasattr(obj, "held_bytes"):
+                held.append(obj)
     user_fn = parsed.fn
     fn = types.FunctionType(
         made.__code__, parsed.globals, node.name, user_fn.__defaults__, tuple(cells)
@@ -109,7 +114,7 @@ def emit(der: Derivative) -> Emitted:
     fn.__qualname__ = node.name
     line_map = {k + 2: v for k, v in line_users.items()}  # +1 for the factory line, 1-based
     tangents = tuple(getattr(node, "sg_tangent_params", ()))
-    return Emitted(fn, node.name, inner + "\n", filename, line_map, tangents)
+    return Emitted(fn, node.name, inner + "\n", filename, line_map, tangents, held=tuple(held))
 
 
 def _render(node) -> tuple[str, dict]:

@@ -42,11 +42,13 @@ import gast
 import numpy as np
 
 from ..runtime import NAMESPACE
+from ..runtime.buffers import BufferPool
 from ..runtime.containers import gradient_builder
 from . import syntax as S
 from .algebra import _mutated, collect_like_terms
 from .analysis import _follow_path
 from .chunk import chunk_elementwise
+from .pool import apply_pool, plan_pool, release_dead
 from .reverse import Derivative, _shape_only_reads, _shape_read
 from .shapes import (
     _BINOPS,
@@ -91,10 +93,13 @@ _FRESH_HELPERS = (
 )
 
 
-def optimize(der: Derivative, example_args=None, shapes: dict | None = None) -> Derivative:
+def optimize(
+    der: Derivative, example_args=None, shapes: dict | None = None, pools: bool = True
+) -> Derivative:
     """A faster copy of ``der`` computing the same results (see the module docstring);
     with ``shapes`` (:func:`~sourcegrad.transform.shapes.concrete_shapes` of the arguments),
-    specialised to those shapes."""
+    specialised to those shapes, and with ``pools`` its intermediates kept in buffers from
+    one call to the next (:mod:`sourcegrad.transform.pool`)."""
     node = S.clone(der.node)
     np_name = der.refs.by_id.get(id(np))
     zeros = {der.refs.by_id.get(id(NAMESPACE["zero_adjoint"]))} - {None}
@@ -156,96 +161,10 @@ def optimize(der: Derivative, example_args=None, shapes: dict | None = None) -> 
         dtypes = owner.in_place.dtypes
         chunk_elementwise(node.body, shapes, dtypes, adj_of, np_name, der.refs.names, unreduce)
         owner.helpers = {der.refs.by_id.get(id(NAMESPACE[h])) for h in _FRESH_HELPERS} - {None}
-        _release_dead(node.body, owner)  # (the helpers _contractions has brought in too)
+        plan = plan_pool(node.body, owner, np_name, owner.helpers) if pools else []
+        release_dead(node.body, owner, {stmt.targets[0].id for stmt, _, _ in plan})
+        apply_pool(node.body, plan, der.refs, np_name, BufferPool.of)
     return Derivative(node, der.refs, der.analysis, der.mode, der.adj_names)
-
-
-#: arrays at least this large are released (``del``) after their last use
-_RELEASED_BYTES = 4096
-
-
-def _release_dead(body, owner) -> None:
-    """``del h1_1, h1_2, h1`` after the last statement of the function body that mentions
-    any name of a new array's buffer of at least :data:`_RELEASED_BYTES` (the name that made
-    it, the names of results written into it with ``out=``, its views), so that its memory is
-    free for what comes later: a hand-written gradient's locals live until it returns, these
-    do not. Only buffers made and named by statements of the body itself (not in a branch or
-    loop of it) and named nowhere else; a loop or branch mentioning a name counts as a whole."""
-    group: dict = {}  # name -> the list of names of its buffer, the one that made it first
-    dropped: set = set()  # ids of groups a branch or loop (re)assigns a name of
-    last: dict = {}
-    captured = S.captured_names(gast.Module(body=body, type_ignores=[]))
-    for i, stmt in enumerate(body):
-        for n in S.walk(stmt):
-            if isinstance(n, gast.Name):
-                last[n.id] = i
-        if isinstance(stmt, (gast.If, gast.For, gast.While)):
-            for inner in S.walk(stmt):
-                for t in _assigned_names(inner) if isinstance(inner, gast.Assign) else ():
-                    if t in group:
-                        dropped.add(id(group[t]))
-            continue
-        if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)):
-            continue
-        t, value = stmt.targets[0].id, stmt.value
-        reached = [group[n.id] for n in S.walk(value) if isinstance(n, gast.Name) and n.id in group]
-        out = _out_buffer(value)
-        if out is not None and out in group:
-            reached = [group[out]]
-        elif owner.fresh(value):
-            reached = []
-        if t in group and reached and all(g is group[t] for g in reached):
-            continue  # `h = np.maximum(h_7, 0.0, out=h_7)`, h and h_7 in one buffer already
-        if t in group or t in last and last[t] < i:  # a name bound before: not followed
-            dropped.update(id(g) for g in reached + [group.get(t)])
-            continue
-        if not reached and owner.fresh(value):
-            group[t] = [t]
-            continue
-        if not reached:
-            continue
-        merged = reached[0]  # a view of, or a result written into, these buffers
-        for other in reached[1:]:
-            if other is not merged:
-                if id(other) in dropped:
-                    dropped.add(id(merged))
-                merged += [n for n in other if n not in merged]
-                for n in other:
-                    group[n] = merged
-        merged.append(t)
-        group[t] = merged
-    released: dict = {}
-    for names in {id(g): g for g in group.values()}.values():
-        end = max(last[n] for n in names)
-        if id(names) in dropped or end >= len(body) - 2:  # not just before the return either
-            continue
-        if captured.intersection(names):
-            continue
-        shape = owner.in_place.shapes_of(names[0])
-        dtype = owner.in_place.dtypes.get(names[0])
-        if not isinstance(dtype, np.dtype) or not isinstance(shape, tuple):
-            continue
-        if not all(isinstance(d, int) for d in shape):
-            continue
-        if int(np.prod(shape)) * dtype.itemsize >= _RELEASED_BYTES:
-            released.setdefault(end, []).extend(names)
-    for i in sorted(released, reverse=True):
-        targets = [S.name(n) for n in released[i]]
-        for target in targets:
-            target.ctx = gast.Del()
-        node = gast.Delete(targets=targets)
-        node.lineno = getattr(body[i], "lineno", None)
-        node.sg_adjoint = getattr(body[i], "sg_adjoint", False)
-        body.insert(i + 1, node)
-
-
-def _out_buffer(e):
-    """The name of the ``out=`` buffer of the call ``e``, or None."""
-    if isinstance(e, gast.Call):
-        for k in e.keywords:
-            if k.arg == "out" and isinstance(k.value, gast.Name):
-                return k.value.id
-    return None
 
 
 def _specialise_shapes(node, der: Derivative, shapes: dict, numpy_only: bool = False) -> dict:

@@ -492,11 +492,19 @@ def _stand_in(e, dtypes, np_name):
         return _UNKNOWN if dt is None else np.zeros((), dt)
     if isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.USub):
         v = _stand_in(e.operand, dtypes, np_name)
+        if type(v) in (int, float):  # (not np.float64, a float too)
+            return -v  # a Python number stays one (np.negative would make it a strong float64)
         return _UNKNOWN if v is _UNKNOWN else np.negative(v)
     if isinstance(e, gast.BinOp) and type(e.op) in _BINOPS:
         a, b = _stand_in(e.left, dtypes, np_name), _stand_in(e.right, dtypes, np_name)
         if a is _UNKNOWN or b is _UNKNOWN:
             return _UNKNOWN
+        if type(a) in (int, float) and type(b) in (int, float):  # Python arithmetic
+            if type(a) is int and type(b) is int:
+                if isinstance(e.op, gast.Pow):
+                    return _UNKNOWN  # an int, or a float for a negative exponent
+                return 0.0 if isinstance(e.op, gast.Div) else 0
+            return 0.0
         with np.errstate(all="ignore"):
             return _BINOPS[type(e.op)](a, b)
     if isinstance(e, gast.BinOp) and isinstance(e.op, gast.MatMult):
@@ -572,6 +580,8 @@ def _stand_in(e, dtypes, np_name):
             args = [_stand_in(a, dtypes, np_name) for a in e.args]
             if any(a is _UNKNOWN for a in args):
                 return _UNKNOWN
+            if f.signature is not None:  # np.matmul: its core dimensions take no 0-d stand-in
+                return np.zeros((), np.result_type(*args))
             with np.errstate(all="ignore"):
                 out = f(*args)
             return out[0] if isinstance(out, tuple) else out

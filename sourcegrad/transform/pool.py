@@ -1,0 +1,421 @@
+"""Pass 5c — buffers: where the arrays of a shape-specialised derivative live.
+
+Two rewrites of the running code's straight-line body (its top-level statements), both over
+*buffer groups*: the names that reach one new array's memory (the name that made it, results
+written into it with ``out=``, its views). A group is followed only where a statement of the
+body itself (not a branch or loop of it) made and named the array.
+
+* :func:`pool_buffers`: a group whose memory never leaves the call (every read of its names
+  is an operand of arithmetic, of a NumPy function that makes a new array, or a view of
+  it read that way; never returned, stored, captured or passed elsewhere) is computed into a
+  buffer of a *pool* kept from one call to the next: ``h1_1 = np.dot(x, W0, buffers[0])``.
+  Groups whose lifetimes do not overlap share a buffer of their shape and dtype. A pool is
+  a list of spare buffer sets (:class:`~sourcegrad.runtime.helpers.BufferPool`): a call takes
+  one (or makes one, when every set is in use: another thread, or the same derivative
+  reached again from inside itself) and puts it back before it returns, so no two running
+  calls ever share a buffer. One pool per shape signature (each signature has its own build).
+* :func:`release_dead`: ``del`` the names of a group not pooled after its last use.
+
+Guarantees: the values computed are those of the code before (buffers are written only
+while nothing else reads them); nothing a call returns, or lets its callees see, is a
+pooled buffer.
+"""
+
+from __future__ import annotations
+
+import gast
+import numpy as np
+
+from . import syntax as S
+from .shapes import _BINOPS
+from .simplify import _assigned_names
+
+#: arrays at least this large are released (``del``) after their last use
+RELEASED_BYTES = 4096
+
+#: attributes that read an array without keeping (or handing out) its memory
+_READ_ATTRIBUTES = {"shape", "dtype", "ndim", "size", "nbytes", "itemsize"}
+#: attributes and methods whose result may share the array's memory (views)
+_VIEW_ATTRIBUTES = {"T", "reshape", "ravel", "transpose", "squeeze", "real", "imag"}
+#: array methods whose result is a new array
+_FRESH_METHODS = {"copy", "sum", "mean", "prod", "dot", "cumsum", "var", "std", "max", "min"}
+#: NumPy functions whose result is a new array
+_FRESH_FUNCTIONS = {
+    "zeros_like", "ones_like", "full_like", "empty_like", "outer", "dot", "matmul", "inner",
+    "tensordot", "copy", "concatenate", "stack", "where", "sum", "mean", "prod", "cumsum",
+    "var", "std", "max", "min", "amax", "amin", "clip", "vdot",
+}  # fmt: skip
+#: NumPy functions whose result may share the memory of an argument
+_VIEW_FUNCTIONS = {
+    "reshape", "ravel", "transpose", "squeeze", "expand_dims", "asarray", "ascontiguousarray",
+    "broadcast_to", "atleast_1d", "atleast_2d", "swapaxes", "moveaxis", "array", "einsum",
+}  # fmt: skip
+
+
+class _Group:
+    __slots__ = ("names", "start", "end", "dropped")
+
+    def __init__(self, name, start):
+        self.names = [name]
+        self.start = start  # index of the statement that made the array
+        self.end = start  # index of the last statement mentioning any of its names
+        self.dropped = False  # a branch or loop (re)assigns one of its names
+
+
+def buffer_groups(body, owner) -> list:
+    """The buffer groups of ``body``'s top-level statements (see the module docstring), each
+    with the index of the statement that made its array and of the last one mentioning it."""
+    group: dict = {}  # name -> its _Group
+    last: dict = {}
+    for i, stmt in enumerate(body):
+        for n in S.walk(stmt):
+            if isinstance(n, gast.Name):
+                last[n.id] = i
+        if isinstance(stmt, (gast.If, gast.For, gast.While)):
+            for inner in S.walk(stmt):
+                for t in _assigned_names(inner) if isinstance(inner, gast.Assign) else ():
+                    if t in group:
+                        group[t].dropped = True
+            continue
+        if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)):
+            continue
+        t, value = stmt.targets[0].id, stmt.value
+        reached = [group[n.id] for n in S.walk(value) if isinstance(n, gast.Name) and n.id in group]
+        out = out_buffer(value)
+        if out is not None and out in group:
+            reached = [group[out]]
+        elif owner.fresh(value):
+            reached = []
+        if t in group and reached and all(g is group[t] for g in reached):
+            continue  # `h = np.maximum(h_7, 0.0, out=h_7)`, h and h_7 in one buffer already
+        if t in group or t in last and last[t] < i:  # a name bound before: not followed
+            for g in reached + [group.get(t)]:
+                if g is not None:
+                    g.dropped = True
+            continue
+        if not reached and owner.fresh(value):
+            group[t] = _Group(t, i)
+            continue
+        if not reached:
+            continue
+        merged = reached[0]  # a view of, or a result written into, these buffers
+        for other in reached[1:]:
+            if other is not merged:
+                merged.dropped |= other.dropped
+                merged.start = min(merged.start, other.start)
+                merged.names += [n for n in other.names if n not in merged.names]
+                for n in other.names:
+                    group[n] = merged
+        merged.names.append(t)
+        group[t] = merged
+    groups = list({id(g): g for g in group.values()}.values())
+    for g in groups:
+        g.end = max(last[n] for n in g.names)
+    return groups
+
+
+def out_buffer(e):
+    """The name of the ``out=`` buffer of the call ``e``, or None."""
+    if isinstance(e, gast.Call):
+        for k in e.keywords:
+            if k.arg == "out" and isinstance(k.value, gast.Name):
+                return k.value.id
+    return None
+
+
+def _layout(g, owner, value=None):
+    """``(shape, dtype)`` of the array group ``g`` was made with, where both are known and it
+    is an array (not a 0-d value); else None. With ``value``, the expression that made it,
+    each is inferred both for the name and for the expression, and the two must agree."""
+    shape = owner.in_place.shapes_of(g.names[0])
+    dtype = owner.in_place.dtypes.get(g.names[0])
+    if value is not None:
+        if shape != owner.in_place.shape(value) or not _same(dtype, owner.in_place.dtype(value)):
+            return None  # unknown, or the two inferences disagree: left to NumPy
+    if not isinstance(dtype, np.dtype) or not isinstance(shape, tuple) or not shape:
+        return None
+    if not all(isinstance(d, int) for d in shape):
+        return None
+    return shape, dtype
+
+
+def _same(a, b) -> bool:
+    return isinstance(a, np.dtype) and isinstance(b, np.dtype) and a == b
+
+
+def release_dead(body, owner, pooled=frozenset()) -> None:
+    """``del h1_1, h1_2, h1`` after the last statement of the function body that mentions
+    any name of a new array's buffer of at least :data:`RELEASED_BYTES`, so that its memory
+    is free for what comes later: a hand-written gradient's locals live until it returns,
+    these do not. Not for groups a branch or loop assigns, a nested function reads, that the
+    statement just before the return reads, or whose buffer is ``pooled`` (ids of groups)."""
+    captured = S.captured_names(gast.Module(body=body, type_ignores=[]))
+    released: dict = {}
+    for g in buffer_groups(body, owner):
+        if g.dropped or g.end >= len(body) - 2 or captured.intersection(g.names):
+            continue
+        if g.names[0] in pooled:
+            continue
+        layout = _layout(g, owner)
+        if layout is not None and int(np.prod(layout[0])) * layout[1].itemsize >= RELEASED_BYTES:
+            released.setdefault(g.end, []).extend(g.names)
+    for i in sorted(released, reverse=True):
+        targets = [S.name(n) for n in released[i]]
+        for target in targets:
+            target.ctx = gast.Del()
+        node = gast.Delete(targets=targets)
+        node.lineno = getattr(body[i], "lineno", None)
+        node.sg_adjoint = getattr(body[i], "sg_adjoint", False)
+        body.insert(i + 1, node)
+
+
+def plan_pool(body, owner, np_name, helpers=frozenset()) -> list:
+    """The arrays of ``body`` to compute into pooled buffers: ``[(statement, slot index,
+    (shape, dtype))]`` for the statements that make them, slots shared by groups whose
+    lifetimes do not overlap (see the module docstring). Empty where the body has a return
+    or ``yield`` before its last statement."""
+    if np_name is None or not body or not isinstance(body[-1], gast.Return):
+        return []
+    if any(isinstance(n, (gast.Return, gast.Yield, gast.YieldFrom)) for n in _inner(body)):
+        return []
+    captured = S.captured_names(gast.Module(body=body, type_ignores=[]))
+    candidates = []
+    for g in buffer_groups(body, owner):
+        if g.dropped or captured.intersection(g.names):
+            continue
+        stmt = body[g.start]
+        if not (isinstance(stmt, gast.Assign) and stmt.targets[0].id == g.names[0]):
+            continue
+        if _into(stmt.value, np_name, S.name("_")) is None:
+            continue
+        layout = _layout(g, owner, stmt.value)
+        if layout is not None:
+            candidates.append((g, layout))
+    members = {n: g for g, _ in candidates for n in g.names}
+    unsafe = _escaping(body, members, np_name, helpers)
+    slots: list = []  # [layout, index of the last statement its current group mentions]
+    plan = []
+    for g, layout in sorted(candidates, key=lambda c: c[0].start):
+        if unsafe.intersection(g.names):
+            continue
+        for k, slot in enumerate(slots):
+            if slot[0] == layout and slot[1] < g.start:
+                break
+        else:
+            k = len(slots)
+            slots.append([layout, None])
+        slots[k][1] = g.end
+        plan.append((body[g.start], k, layout))
+    return plan
+
+
+def apply_pool(body, plan, refs, np_name, make_pool) -> None:
+    """Rewrite the statements of ``plan`` (:func:`plan_pool`) to compute into the buffers of
+    a pool made by ``make_pool(layouts)``: the body takes this thread's spare set (or a new
+    one) first and gives it back right before its return."""
+    if not plan:
+        return
+    layouts = {k: layout for _, k, layout in plan}
+    pool = refs.ref(make_pool([layouts[k] for k in range(len(layouts))]), "pool")
+    spare, buffers = refs.names.fresh("spare"), refs.names.fresh("buffers")
+    for stmt, k, _ in plan:
+        slot = gast.Subscript(
+            value=S.name(buffers), slice=gast.Constant(value=k, kind=None), ctx=gast.Load()
+        )
+        stmt.value = _into(stmt.value, np_name, slot)
+
+    def method(obj, attr, args):
+        return S.call(gast.Attribute(value=S.name(obj), attr=attr, ctx=gast.Load()), args)
+
+    line = getattr(body[0], "lineno", None)
+    take = [
+        S.assign(spare, gast.Attribute(value=S.name(pool), attr="spare", ctx=gast.Load()), line),
+        S.assign(
+            buffers,
+            gast.IfExp(
+                test=S.name(spare), body=method(spare, "pop", []), orelse=method(pool, "new", [])
+            ),
+            line,
+        ),
+    ]
+    give = gast.Expr(value=method(spare, "append", [S.name(buffers)]))
+    give.lineno = getattr(body[-1], "lineno", None)
+    body.insert(len(body) - 1, give)
+    body[:0] = take
+
+
+def _inner(body):
+    """Every node of ``body`` but its last statement (the return) and nested scopes."""
+    for stmt in body[:-1]:
+        yield from S.walk(stmt)
+
+
+def _into(value, np_name, slot):
+    """``value`` (a new array) computed into ``slot``, or None where it cannot be: a NumPy
+    ufunc call or an operator on arrays (``out`` by position), ``np.dot``/``np.matmul`` of two
+    operands, ``np.<ufunc>.reduce(e, axis)``."""
+    f = getattr(value, "func", None)
+    if isinstance(value, gast.BinOp) and type(value.op) in _BINOPS:
+        ufunc = _BINOPS[type(value.op)]
+        if ufunc is np.power:
+            return None  # `x ** 2` takes NumPy's fast path for squares; np.power does not
+        args = [value.left, value.right]
+    elif isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.USub):
+        ufunc, args = np.negative, [value.operand]
+    elif (
+        isinstance(value, gast.Call)
+        and isinstance(f, gast.Attribute)
+        and not value.keywords
+        and S.dotted(f.value) == np_name
+    ):
+        ufunc = getattr(np, f.attr, None)
+        if f.attr == "dot" and len(value.args) == 2:
+            return S.call(S.clone(f), [*value.args, slot])
+        if not isinstance(ufunc, np.ufunc) or ufunc.nout != 1 or len(value.args) != ufunc.nin:
+            return None
+        args = list(value.args)
+    elif (
+        isinstance(value, gast.Call)
+        and isinstance(f, gast.Attribute)
+        and f.attr == "reduce"
+        and not value.keywords
+        and len(value.args) == 2
+        and isinstance(f.value, gast.Attribute)
+        and S.dotted(f.value.value) == np_name
+        and isinstance(getattr(np, f.value.attr, None), np.ufunc)
+        and not S.is_none(value.args[1])
+    ):
+        return S.call(S.clone(f), [*value.args, gast.Constant(value=None, kind=None), slot])
+    else:
+        return None
+    func = gast.Attribute(value=S.name(np_name), attr=ufunc.__name__, ctx=gast.Load())
+    if ufunc in (np.maximum, np.minimum):  # NumPy deprecates their `out` by position
+        call = S.call(func, args)
+        call.keywords = [gast.keyword(arg="out", value=slot)]
+        return call
+    return S.call(func, [*args, slot])
+
+
+def _escaping(body, members: dict, np_name, helpers) -> set:
+    """The names of ``members`` (name -> group) read anywhere in ``body`` where the memory
+    may be kept or handed out: anything but an operand of arithmetic or of a NumPy function
+    making a new array, an index, a value written into another array (``y[k] = h``), a
+    binding of a name of the same group, or a view read in one of those ways."""
+    unsafe = set()
+    for stmt in body:
+        parents = {}
+        for parent in S.walk(stmt):
+            for child in gast.iter_child_nodes(parent):
+                parents[id(child)] = parent
+        for n in S.walk(stmt):
+            if isinstance(n, gast.Name) and n.id in members:
+                if isinstance(n.ctx, gast.Load) and not _kept_inside(
+                    n, parents, members, np_name, helpers
+                ):
+                    unsafe.add(n.id)
+                elif isinstance(n.ctx, gast.Store) and parents.get(id(n)) is not stmt:
+                    unsafe.add(n.id)  # bound by unpacking, a loop header, ...
+    return unsafe
+
+
+def _kept_inside(n, parents, members, np_name, helpers) -> bool:
+    """Whether the value read at ``n`` (or a view of it) cannot outlive the statement except
+    through a name of its own group."""
+    group = members[n.id]
+    child, node = n, parents.get(id(n))
+    while node is not None:
+        if isinstance(node, (gast.BinOp, gast.UnaryOp, gast.Compare)):
+            return True
+        if isinstance(node, gast.Subscript):
+            if child is not node.value:
+                return True  # an index
+        elif isinstance(node, gast.Attribute):
+            if node.attr in _READ_ATTRIBUTES:
+                return True
+            call = parents.get(id(node))
+            method = isinstance(call, gast.Call) and call.func is node
+            if method and node.attr in _FRESH_METHODS:
+                return True
+            if node.attr not in _VIEW_ATTRIBUTES:
+                return False
+            if method:
+                node = call  # the method's result: a view
+        elif isinstance(node, gast.Call):
+            if child is node.func:
+                return False
+            if out_buffer(node) is not None or _positional_out(node, np_name):
+                if not _is_out(child, node, np_name):
+                    return True  # an input of a NumPy call that writes into another array
+            elif isinstance(node.func, gast.Name) and node.func.id in helpers:
+                return True  # a runtime helper making a new array
+            elif _makes_new_array(node.func, np_name):
+                return True
+            elif not _numpy_function(node.func, np_name, _VIEW_FUNCTIONS):
+                return False
+        elif isinstance(node, gast.keyword):
+            pass
+        elif isinstance(node, gast.Assign):
+            target = node.targets[0]
+            if child is not node.value:
+                return True
+            if isinstance(target, gast.Subscript):
+                return True  # copied into another array
+            return isinstance(target, gast.Name) and members.get(target.id) is group
+        elif isinstance(node, gast.AugAssign):
+            return child is node.value or isinstance(node.target, gast.Name)
+        else:
+            return False  # a container, a return, a call of anything else, ...
+        child, node = node, parents.get(id(node))
+    return False
+
+
+def _numpy_function(func, np_name, names) -> bool:
+    """Whether ``func`` is ``np.<name>`` for one of ``names``."""
+    return (
+        isinstance(func, gast.Attribute) and func.attr in names and S.dotted(func.value) == np_name
+    )
+
+
+def _makes_new_array(func, np_name) -> bool:
+    """Whether ``func`` is a NumPy function whose result never shares an argument's memory:
+    a ufunc or a ufunc's ``reduce``, one of :data:`_FRESH_FUNCTIONS`, or ``np.linalg``'s."""
+    if not isinstance(func, gast.Attribute):
+        return False
+    base = S.dotted(func.value)
+    if base == np_name:
+        return func.attr in _FRESH_FUNCTIONS or isinstance(getattr(np, func.attr, None), np.ufunc)
+    if base == f"{np_name}.linalg":
+        return True
+    if isinstance(func.value, gast.Attribute) and S.dotted(func.value.value) == np_name:
+        return func.attr == "reduce" and isinstance(getattr(np, func.value.attr, None), np.ufunc)
+    return False
+
+
+def _is_out(child, call, np_name) -> bool:
+    """Whether ``child`` is the ``out`` argument of ``call`` (by keyword or position)."""
+    if isinstance(child, gast.keyword):
+        return child.arg == "out"
+    if child not in call.args:
+        return False
+    f = call.func
+    ufunc = getattr(np, f.attr, None) if S.dotted(f.value) == np_name else None
+    if f.attr in ("dot", "matmul") and ufunc is not None:
+        inputs = 2
+    elif isinstance(ufunc, np.ufunc):
+        inputs = ufunc.nin
+    else:
+        inputs = 3  # np.<ufunc>.reduce(array, axis, dtype, out)
+    return call.args.index(child) >= inputs
+
+
+def _positional_out(call, np_name) -> bool:
+    """Whether the NumPy call writes into an ``out`` array passed by position."""
+    f = call.func
+    if not isinstance(f, gast.Attribute):
+        return False
+    if S.dotted(f.value) == np_name:
+        ufunc = getattr(np, f.attr, None)
+        if f.attr in ("dot", "matmul"):
+            return len(call.args) > 2
+        return isinstance(ufunc, np.ufunc) and len(call.args) > ufunc.nin
+    return f.attr in ("reduce", "accumulate") and len(call.args) > 3
