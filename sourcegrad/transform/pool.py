@@ -198,11 +198,9 @@ def plan_pool(body, owner, np_name, helpers=frozenset()) -> list:
     for g, layout in sorted(candidates, key=lambda c: c[0].start):
         if unsafe.intersection(g.names):
             continue
-        for k, slot in enumerate(slots):
-            if slot[0] == layout and slot[1] < g.start:
-                break
-        else:
-            k = len(slots)
+        free = (i for i, (lay, end) in enumerate(slots) if lay == layout and end < g.start)
+        k = next(free, len(slots))
+        if k == len(slots):
             slots.append([layout, None])
         slots[k][1] = g.end
         plan.append((body[g.start], k, layout))
