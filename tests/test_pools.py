@@ -6,6 +6,7 @@ call of the same derivative from inside it, not after a call that raised."""
 
 from __future__ import annotations
 
+import re
 import threading
 
 import numpy as np
@@ -263,3 +264,130 @@ def test_pooled_buffers_have_the_dtype_numpy_computes_in(dtype, rng):
     for g, w in zip(grads, want):
         assert g.dtype == w.dtype == dtype
         np.testing.assert_allclose(g, w, rtol=1e-2 if dtype == np.float16 else 1e-5, atol=1e-3)
+
+
+def rnn(W_x, W_h, xs, ys):
+    h = np.zeros((xs.shape[1], W_h.shape[0]))
+    loss = 0.0
+    for t in range(xs.shape[0]):
+        h = np.tanh(xs[t] @ W_x + h @ W_h)
+        loss = loss + np.sum((h - ys[t]) ** 2)
+    return loss
+
+
+def _rnn_args(rng, steps=5, batch=3):
+    W_x, W_h = rng.standard_normal((4, 6)) * 0.5, rng.standard_normal((6, 6)) * 0.5
+    return W_x, W_h, rng.standard_normal((steps, batch, 4)), rng.standard_normal((steps, batch, 6))
+
+
+def test_values_a_loop_saves_go_to_a_buffer_per_iteration(rng):
+    """The hidden state of each step is on the tape: it is computed into its step's part of
+    a pooled (steps, ...) buffer; a product read only within its step gets one buffer."""
+    args = _rnn_args(rng)
+    df = sg.grad(rnn, (0, 1))
+    running = _running(df, *args)
+    loop = running.split("for t in range(")[1].split("\n\n")[0]
+    assert re.search(r"np\.dot\(\w+, W_x, buffers\[\d\]\[t\]\)", loop)  # a step's part
+    assert re.search(r"np\.dot\(h, W_h, buffers\[\d\]\)", loop)  # one buffer for all steps
+    (pool,) = df._entry(args).held
+    assert ((5, 3, 6), np.dtype(np.float64)) in pool.layouts
+    plain = sg.grad(rnn, (0, 1), pool_buffers=False)
+    for a in (args, _rnn_args(rng), args):
+        for got, want in zip(df(*a), plain(*a)):
+            np.testing.assert_array_equal(got, want)
+    for i in (0, 1):
+        np.testing.assert_allclose(df(*args)[i], numerical_grad(rnn, args, i), rtol=1e-6)
+
+
+def decaying(w, xs, k):
+    acc = np.zeros(xs.shape[1])
+    for t in range(k):  # the count is an argument: not known from the shapes
+        e = np.exp(xs[t % xs.shape[0]] * w)
+        acc = acc * 0.5 + e / np.sum(e)
+    return np.sum(acc * acc)
+
+
+def test_a_loop_whose_count_the_shapes_do_not_decide_saves_nothing_in_pooled_buffers(rng):
+    w, xs = 0.3, rng.standard_normal((4, 7))
+    df = sg.grad(decaying, 1)
+    running = _running(df, w, xs, 3)
+    assert "][t]" not in running  # no buffer per iteration: their number is not known
+    plain = sg.grad(decaying, 1, pool_buffers=False)
+    for k in (3, 6, 1, 0, 6):  # one shape signature, different counts
+        np.testing.assert_array_equal(df(w, xs, k), plain(w, xs, k))
+    np.testing.assert_allclose(
+        df(w, xs, 6), numerical_grad(decaying, (w, xs, 6), 1), rtol=1e-6, atol=1e-9
+    )
+
+
+def carried(w, xs):
+    acc = np.ones(xs.shape[1])
+    for t in range(xs.shape[0]):
+        prev = acc * 1.0
+        acc = np.tanh(xs[t] * w) + 0.5 * prev  # prev read after the next product is made
+    return np.sum(acc * acc)
+
+
+def test_a_value_read_in_the_next_iteration_is_not_in_a_buffer_the_next_iteration_reuses(rng):
+    w, xs = rng.standard_normal(7), rng.standard_normal((5, 7))
+    df = sg.value_and_grad(carried)
+    _running(df, w, xs)
+    plain = sg.value_and_grad(carried, pool_buffers=False)
+    for _ in range(2):
+        value, got = df(w, xs)
+        want_value, want = plain(w, xs)
+        assert value == want_value
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_allclose(df(w, xs)[1], numerical_grad(carried, (w, xs), 0), rtol=1e-6)
+
+
+def test_threads_running_a_loop_use_buffers_of_their_own(rng):
+    inputs = [_rnn_args(rng, steps=20, batch=64) for _ in range(6)]
+    df = sg.grad(rnn, (0, 1))
+    assert "][t])" in _running(df, *inputs[0])
+    serial = [df(*a) for a in inputs]
+    errors: list = []
+
+    def work(i):
+        try:
+            for _ in range(15):
+                for got, want in zip(df(*inputs[i]), serial[i]):
+                    if not np.array_equal(got, want):
+                        errors.append(i)
+        except Exception as e:  # reported below: a thread's exception is not the test's
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+
+
+def carried_inactive(w, xs, prev):
+    acc = 0.0  # (prev: an argument, so the loop's body is the only code naming it)
+    for t in range(xs.shape[0]):
+        x_t = xs[t]
+        cur = np.exp(x_t * 0.5)  # made anew each step; the step after reads it as prev
+        acc = acc + np.sum(cur * prev) + np.sum(w * x_t)
+        prev = cur
+    return acc
+
+
+def test_a_value_the_next_iteration_reads_is_not_in_a_buffer_it_reuses(rng):
+    """cur is not on the tape (the gradient does not need it), but the next step reads it as
+    prev after making its own cur: one buffer for both would give a wrong value."""
+    w, xs, prev = rng.standard_normal(7), rng.standard_normal((5, 7)), rng.standard_normal(7)
+    df = sg.value_and_grad(carried_inactive)
+    running = _running(df, w, xs, prev)
+    assert "tape.append(cur)" not in running and "tape.append(prev)" not in running
+    assert re.search(r"cur = np\.exp\(x_t \* 0\.5, buffers\[\d\]\[t\]\)", running)  # per step
+    plain = sg.value_and_grad(carried_inactive, pool_buffers=False)
+    plain(w, xs, prev)  # (the first call runs the pure derivative: other roundings)
+    want_value, want = plain(w, xs, prev)
+    np.testing.assert_allclose(want_value, carried_inactive(w, xs, prev), rtol=1e-14)
+    for _ in range(2):
+        value, got = df(w, xs, prev)
+        assert value == want_value
+        np.testing.assert_array_equal(got, want)

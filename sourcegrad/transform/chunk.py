@@ -337,6 +337,7 @@ class _Plan:
             orelse=[],
             type_comment=None,
         )
+        loop.sg_blocks = True  # its names hold blocks: not the shapes the shape inference knows
         body[:] = self.pre + before + [loop] + after + self.post + [ret]
         return True
 

@@ -162,7 +162,7 @@ def optimize(
         chunk_elementwise(node.body, shapes, dtypes, adj_of, np_name, der.refs.names, unreduce)
         owner.helpers = {der.refs.by_id.get(id(NAMESPACE[h])) for h in _FRESH_HELPERS} - {None}
         plan = plan_pool(node.body, owner, np_name, owner.helpers) if pools else []
-        release_dead(node.body, owner, {stmt.targets[0].id for stmt, _, _ in plan})
+        release_dead(node.body, owner, {stmt.targets[0].id for stmt, *_ in plan})
         apply_pool(node.body, plan, der.refs, np_name, BufferPool.of)
     return Derivative(node, der.refs, der.analysis, der.mode, der.adj_names)
 

@@ -53,13 +53,14 @@ _VIEW_FUNCTIONS = {
 
 
 class _Group:
-    __slots__ = ("names", "start", "end", "dropped")
+    __slots__ = ("names", "start", "end", "dropped", "carried")
 
     def __init__(self, name, start):
         self.names = [name]
         self.start = start  # index of the statement that made the array
         self.end = start  # index of the last statement mentioning any of its names
         self.dropped = False  # a branch or loop (re)assigns one of its names
+        self.carried = False  # (in a loop body) read before it is made: the last iteration's
 
 
 def buffer_groups(body, owner) -> list:
@@ -191,20 +192,270 @@ def plan_pool(body, owner, np_name, helpers=frozenset()) -> list:
         layout = _layout(g, owner, stmt.value)
         if layout is not None:
             candidates.append((g, layout))
-    members = {n: g for g, _ in candidates for n in g.names}
-    unsafe = _escaping(body, members, np_name, helpers)
+    loops = []  # (loop, its groups and their layouts, the number of iterations or None)
+    for stmt in body:
+        if (
+            isinstance(stmt, gast.For)
+            and _straight(stmt.body)
+            and not getattr(stmt, "sg_blocks", 0)
+        ):
+            found = []
+            for g in _loop_groups(stmt.body, owner):
+                made = stmt.body[g.start]
+                if (
+                    captured.intersection(g.names)
+                    or _into(made.value, np_name, S.name("_")) is None
+                ):
+                    continue
+                layout = _layout(g, owner, made.value)
+                if layout is not None:
+                    found.append((g, layout))
+            loops.append((stmt, found, _iterations(stmt, body, owner)))
+    stacks = _stacks(body)
+    members: dict = {}
+    for g, _ in candidates + [c for _, found, _ in loops for c in found]:
+        for n in g.names:
+            members.setdefault(n, []).append(g)
+    unsafe = _escaping(body, members, np_name, helpers, stacks)
+    unsafe |= {n for n, gs in members.items() if len(gs) > 1}  # a name of two groups
     slots: list = []  # [layout, index of the last statement its current group mentions]
     plan = []
     for g, layout in sorted(candidates, key=lambda c: c[0].start):
         if unsafe.intersection(g.names):
             continue
-        free = (i for i, (lay, end) in enumerate(slots) if lay == layout and end < g.start)
-        k = next(free, len(slots))
-        if k == len(slots):
-            slots.append([layout, None])
-        slots[k][1] = g.end
-        plan.append((body[g.start], k, layout))
+        k = _slot(slots, layout, g.start, g.end)
+        plan.append((body[g.start], k, layout, None))
+    for loop, found, count in loops:
+        outside = _mentioned_outside(body, loop)
+        taped = {n for s in loop.body for n in _pushed(s, stacks)}
+        local: list = []  # slots of this loop's body, as ``slots``
+        for g, layout in sorted(found, key=lambda c: c[0].start):
+            if unsafe.intersection(g.names):
+                continue
+            made = loop.body[g.start]
+            if not (g.carried or outside.intersection(g.names) or taped.intersection(g.names)):
+                i = _slot(local, layout, g.start, g.end)  # one iteration's: one buffer
+                plan.append((made, ("local", i), layout, None))
+            elif count is not None:  # a buffer per iteration, indexed by the loop variable
+                k = len(slots)
+                slots.append([((count,) + layout[0], layout[1]), float("inf")])
+                plan.append((made, k, slots[k][0], loop.target.id))
+        base = len(slots)
+        slots += [[lay, float("inf")] for lay, _ in local]
+        plan = [
+            (st, base + k[1] if isinstance(k, tuple) else k, lay, it) for st, k, lay, it in plan
+        ]
     return plan
+
+
+def _slot(slots, layout, start, end) -> int:
+    """The index of a slot of ``layout`` free before ``start`` (a new one if none), now
+    taken until ``end``."""
+    free = (i for i, (lay, last) in enumerate(slots) if lay == layout and last < start)
+    k = next(free, len(slots))
+    if k == len(slots):
+        slots.append([layout, None])
+    slots[k][1] = end
+    return k
+
+
+def _straight(stmts) -> bool:
+    """Whether ``stmts`` are assignments and expression statements only (no branch, loop,
+    ``break`` or ``continue``): each runs once per pass."""
+    return all(isinstance(s, (gast.Assign, gast.AugAssign, gast.Expr)) for s in stmts)
+
+
+def _loop_groups(stmts, owner) -> list:
+    """The buffer groups of a loop body's arrays (as :func:`buffer_groups`), each marked
+    ``carried`` where a name of it is read in the body before the statement that makes or
+    joins it (the value of the iteration before). A name bound twice to different groups,
+    or to a group and something else, drops the group."""
+    group: dict = {}
+    first: dict = {}  # name -> index of the first statement mentioning it
+    for i, stmt in enumerate(stmts):
+        for n in S.walk(stmt):
+            if isinstance(n, gast.Name):
+                first.setdefault(n.id, i)
+        if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)):
+            for n in _assigned_names(stmt) if isinstance(stmt, gast.AugAssign) else ():
+                if n in group:
+                    group[n].dropped = True
+            continue
+        t, value = stmt.targets[0].id, stmt.value
+        reached = [group[n.id] for n in S.walk(value) if isinstance(n, gast.Name) and n.id in group]
+        out = out_buffer(value)
+        if out is not None and out in group:
+            reached = [group[out]]
+        elif owner.fresh(value):
+            reached = []
+        if t in group:
+            if not (reached and all(g is group[t] for g in reached)):
+                group[t].dropped = True
+                for g in reached:
+                    g.dropped = True
+            continue
+        if not reached:
+            if owner.fresh(value):
+                group[t] = _Group(t, i)
+                group[t].carried = first[t] < i
+            continue
+        merged = reached[0]
+        for other in reached[1:]:
+            if other is not merged:
+                merged.dropped = True  # kept simple: one group per result
+        merged.names.append(t)
+        merged.carried |= first[t] < i
+        group[t] = merged
+    groups = [g for g in {id(g): g for g in group.values()}.values() if not g.dropped]
+    for g in groups:
+        g.end = max(i for i, s in enumerate(stmts) for n in S.walk(s) if _is_name(n, g.names))
+    return groups
+
+
+def _is_name(n, names) -> bool:
+    return isinstance(n, gast.Name) and n.id in names
+
+
+def _mentioned_outside(body, loop) -> set:
+    """Names mentioned in ``body`` anywhere but inside ``loop``'s body."""
+    inside = {id(n) for s in loop.body for n in S.walk(s)}
+    return {
+        n.id
+        for n in S.walk(gast.Module(body=body, type_ignores=[]))
+        if isinstance(n, gast.Name) and id(n) not in inside
+    }
+
+
+def _iterations(loop, body, owner):
+    """The number of times ``for t in range(n)`` runs where the argument shapes decide it
+    (``n = xs.shape[0]``, assigned once), else None."""
+    it = loop.iter
+    if not (
+        isinstance(loop.target, gast.Name)
+        and isinstance(it, gast.Call)
+        and isinstance(it.func, gast.Name)
+        and it.func.id == "range"
+        and len(it.args) == 1
+        and not it.keywords
+    ):
+        return None
+    if any(loop.target.id in _assigned_names(s) for s in loop.body if isinstance(s, gast.Assign)):
+        return None
+    defs: dict = {}
+    for stmt in S.walk(gast.Module(body=body, type_ignores=[])):
+        if isinstance(stmt, (gast.Assign, gast.AugAssign, gast.For)):
+            for n in _assigned_names(stmt) if not isinstance(stmt, gast.For) else ():
+                defs.setdefault(n, []).append(stmt)
+            if isinstance(stmt, gast.For):
+                for n in S.walk(stmt.target):
+                    if isinstance(n, gast.Name):
+                        defs.setdefault(n.id, []).append(None)
+    n = _known_int(it.args[0], defs, owner, body)
+    return n if isinstance(n, int) and n >= 0 else None
+
+
+def _known_int(e, defs, owner, body, depth=0):
+    """The value of the int expression ``e`` where the argument shapes decide it, or None."""
+    if depth > 20:
+        return None
+    if isinstance(e, gast.Constant):
+        return e.value if type(e.value) is int else None
+    if isinstance(e, gast.Name):
+        assigned = defs.get(e.id, [])
+        if (
+            len(assigned) != 1
+            or assigned[0] not in body
+            or not isinstance(assigned[0], gast.Assign)
+        ):
+            return None
+        return _known_int(assigned[0].value, defs, owner, body, depth + 1)
+    if (
+        isinstance(e, gast.Subscript)
+        and isinstance(e.value, gast.Attribute)
+        and e.value.attr == "shape"
+        and isinstance(e.value.value, gast.Name)
+        and isinstance(e.slice, gast.Constant)
+        and type(e.slice.value) is int
+    ):
+        shape = owner.in_place.shapes_of(e.value.value.id)
+        if isinstance(shape, tuple) and -len(shape) <= e.slice.value < len(shape):
+            d = shape[e.slice.value]
+            return d if isinstance(d, int) else None
+        return None
+    if isinstance(e, gast.BinOp) and isinstance(e.op, (gast.Add, gast.Sub, gast.Mult)):
+        a = _known_int(e.left, defs, owner, body, depth + 1)
+        b = _known_int(e.right, defs, owner, body, depth + 1)
+        if a is None or b is None:
+            return None
+        return (
+            a + b if isinstance(e.op, gast.Add) else a - b if isinstance(e.op, gast.Sub) else a * b
+        )
+    return None
+
+
+def _stacks(body) -> set:
+    """Names of lists the function makes (``tape = []`` at its top level) and uses only as a
+    stack of its own: ``tape.append(x)`` statements and ``x = tape.pop()``."""
+    made = {
+        s.targets[0].id
+        for s in body
+        if isinstance(s, gast.Assign)
+        and isinstance(s.targets[0], gast.Name)
+        and isinstance(s.value, gast.List)
+        and not s.value.elts
+    }
+    ok = set(made)
+    for stmt in S.walk(gast.Module(body=body, type_ignores=[])):
+        if not isinstance(stmt, gast.stmt) or isinstance(stmt, (gast.If, gast.For, gast.While)):
+            continue
+        used = {n.id for n in S.walk(stmt) if isinstance(n, gast.Name)} & ok
+        if not used:
+            continue
+        if _pushed(stmt, used) or _popped(stmt, used):
+            continue
+        if isinstance(stmt, gast.Assign) and stmt.targets[0].id in used and stmt in body:
+            if isinstance(stmt.value, gast.List) and not stmt.value.elts:
+                continue
+        ok -= used
+    return ok
+
+
+def _pushed(stmt, stacks) -> set:
+    """``{x}`` where ``stmt`` is ``stack.append(x)`` on one of ``stacks``, else empty."""
+    v = getattr(stmt, "value", None)
+    if (
+        isinstance(stmt, gast.Expr)
+        and isinstance(v, gast.Call)
+        and isinstance(v.func, gast.Attribute)
+        and v.func.attr == "append"
+        and isinstance(v.func.value, gast.Name)
+        and v.func.value.id in stacks
+        and len(v.args) == 1
+        and not v.keywords
+    ):
+        a = v.args[0]
+        return (
+            {a.id}
+            if isinstance(a, gast.Name)
+            else set() if isinstance(a, gast.Constant) else {None}
+        )
+    return set()
+
+
+def _popped(stmt, stacks) -> bool:
+    """Whether ``stmt`` is ``x = stack.pop()`` on one of ``stacks``."""
+    v = getattr(stmt, "value", None)
+    return (
+        isinstance(stmt, gast.Assign)
+        and isinstance(stmt.targets[0], gast.Name)
+        and isinstance(v, gast.Call)
+        and isinstance(v.func, gast.Attribute)
+        and v.func.attr == "pop"
+        and isinstance(v.func.value, gast.Name)
+        and v.func.value.id in stacks
+        and not v.args
+        and not v.keywords
+    )
 
 
 def apply_pool(body, plan, refs, np_name, make_pool) -> None:
@@ -213,13 +464,15 @@ def apply_pool(body, plan, refs, np_name, make_pool) -> None:
     one) first and gives it back right before its return."""
     if not plan:
         return
-    layouts = {k: layout for _, k, layout in plan}
+    layouts = {k: layout for _, k, layout, _ in plan}
     pool = refs.ref(make_pool([layouts[k] for k in range(len(layouts))]), "pool")
     spare, buffers = refs.names.fresh("spare"), refs.names.fresh("buffers")
-    for stmt, k, _ in plan:
+    for stmt, k, _, index in plan:
         slot = gast.Subscript(
             value=S.name(buffers), slice=gast.Constant(value=k, kind=None), ctx=gast.Load()
         )
+        if index is not None:  # this iteration's part of a buffer for every iteration
+            slot = gast.Subscript(value=slot, slice=S.name(index), ctx=gast.Load())
         stmt.value = _into(stmt.value, np_name, slot)
 
     def method(obj, attr, args):
@@ -294,11 +547,12 @@ def _into(value, np_name, slot):
     return S.call(func, [*args, slot])
 
 
-def _escaping(body, members: dict, np_name, helpers) -> set:
-    """The names of ``members`` (name -> group) read anywhere in ``body`` where the memory
+def _escaping(body, members: dict, np_name, helpers, stacks=frozenset()) -> set:
+    """The names of ``members`` (name -> its groups) read anywhere in ``body`` where the memory
     may be kept or handed out: anything but an operand of arithmetic or of a NumPy function
     making a new array, an index, a value written into another array (``y[k] = h``), a
-    binding of a name of the same group, or a view read in one of those ways."""
+    binding of a name of the same group, or a view read in one of those ways. A name pushed
+    on one of ``stacks`` (the tape) is read where it is popped into the same name."""
     unsafe = set()
     for stmt in body:
         parents = {}
@@ -307,11 +561,16 @@ def _escaping(body, members: dict, np_name, helpers) -> set:
                 parents[id(child)] = parent
         for n in S.walk(stmt):
             if isinstance(n, gast.Name) and n.id in members:
-                if isinstance(n.ctx, gast.Load) and not _kept_inside(
-                    n, parents, members, np_name, helpers
+                parent = parents.get(id(n))
+                if isinstance(n.ctx, gast.Load):
+                    statement = parents.get(id(parent)) if parent is not None else None
+                    if isinstance(statement, gast.Expr) and _pushed(statement, stacks) == {n.id}:
+                        continue  # kept on the function's own tape, popped into the name
+                    if not _kept_inside(n, parents, members, np_name, helpers):
+                        unsafe.add(n.id)
+                elif isinstance(n.ctx, gast.Store) and not (
+                    isinstance(parent, gast.Assign) and parent.targets[0] is n
                 ):
-                    unsafe.add(n.id)
-                elif isinstance(n.ctx, gast.Store) and parents.get(id(n)) is not stmt:
                     unsafe.add(n.id)  # bound by unpacking, a loop header, ...
     return unsafe
 
@@ -319,7 +578,7 @@ def _escaping(body, members: dict, np_name, helpers) -> set:
 def _kept_inside(n, parents, members, np_name, helpers) -> bool:
     """Whether the value read at ``n`` (or a view of it) cannot outlive the statement except
     through a name of its own group."""
-    group = members[n.id]
+    group = members[n.id][0]
     child, node = n, parents.get(id(n))
     while node is not None:
         if isinstance(node, (gast.BinOp, gast.UnaryOp, gast.Compare)):
@@ -358,7 +617,7 @@ def _kept_inside(n, parents, members, np_name, helpers) -> bool:
                 return True
             if isinstance(target, gast.Subscript):
                 return True  # copied into another array
-            return isinstance(target, gast.Name) and members.get(target.id) is group
+            return isinstance(target, gast.Name) and group in members.get(target.id, ())
         elif isinstance(node, gast.AugAssign):
             return child is node.value or isinstance(node.target, gast.Name)
         else:
