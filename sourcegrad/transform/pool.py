@@ -1,23 +1,29 @@
 """Pass 5c — buffers: where the arrays of a shape-specialised derivative live.
 
-Two rewrites of the running code's straight-line body (its top-level statements), both over
-*buffer groups*: the names that reach one new array's memory (the name that made it, results
-written into it with ``out=``, its views). A group is followed only where a statement of the
-body itself (not a branch or loop of it) made and named the array.
+Rewrites over *buffer groups*: the names that reach one new array's memory (the name that
+made it, results written into it with ``out=``, its views), made by a top-level statement of
+the function body or by a statement of a top-level ``for`` loop's straight-line body.
 
-* :func:`pool_buffers`: a group whose memory never leaves the call (every read of its names
-  is an operand of arithmetic, of a NumPy function that makes a new array, or a view of
-  it read that way; never returned, stored, captured or passed elsewhere) is computed into a
-  buffer of a *pool* kept from one call to the next: ``h1_1 = np.dot(x, W0, buffers[0])``.
-  Groups whose lifetimes do not overlap share a buffer of their shape and dtype. A pool is
-  a list of spare buffer sets (:class:`~sourcegrad.runtime.helpers.BufferPool`): a call takes
-  one (or makes one, when every set is in use: another thread, or the same derivative
-  reached again from inside itself) and puts it back before it returns, so no two running
-  calls ever share a buffer. One pool per shape signature (each signature has its own build).
-* :func:`release_dead`: ``del`` the names of a group not pooled after its last use.
+* :func:`plan_pool` / :func:`apply_pool`: a group whose memory never leaves the call (every
+  read of its names is an operand of arithmetic, of a NumPy function that makes a new array,
+  an index, a copy into another array, a push on the function's own tape read back into the
+  same name, or a view read in one of those ways; never returned, stored in a container,
+  captured or passed to another function) is computed into a buffer of a *pool* kept from one
+  call to the next: ``h1_1 = np.dot(x, W0, buffers[0])``. Top-level groups whose lifetimes do
+  not overlap share a buffer of their shape and dtype; so do a loop body's groups read only
+  within their iteration. A loop group read by a later iteration, after the loop or from the
+  tape goes, where the argument shapes decide the loop's count, to its iteration's part of
+  one ``(count, ...)`` buffer: ``h_7 = np.dot(h_6, W_x, buffers[0][t])`` (a preallocated
+  tape). A pool (:class:`~sourcegrad.runtime.buffers.BufferPool`) holds each thread's spare
+  buffer sets: a call takes one (or makes one, when the thread's are in use: the same
+  derivative reached again from inside itself) and puts it back right before it returns, so
+  no two running calls ever share a buffer. One pool per shape signature (each signature has
+  its own build).
+* :func:`release_dead`: ``del`` the names of a top-level group not pooled after its last use.
 
-Guarantees: the values computed are those of the code before (buffers are written only
-while nothing else reads them); nothing a call returns, or lets its callees see, is a
+Guarantees: the values computed are those of the code before (a buffer is written only
+where the array the code made there would have been new, and every name reaching it is
+dead before the next write); nothing a call returns, or lets another function see, is a
 pooled buffer.
 """
 
@@ -339,8 +345,14 @@ def _iterations(loop, body, owner):
         and not it.keywords
     ):
         return None
-    if any(loop.target.id in _assigned_names(s) for s in loop.body if isinstance(s, gast.Assign)):
-        return None
+    stored = {
+        n.id
+        for s in loop.body
+        for n in S.walk(s)
+        if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)
+    }
+    if loop.target.id in stored:
+        return None  # the counter changed in the body: not the iteration's index
     defs: dict = {}
     for stmt in S.walk(gast.Module(body=body, type_ignores=[])):
         if isinstance(stmt, (gast.Assign, gast.AugAssign, gast.For)):
