@@ -201,6 +201,13 @@ def peak_memory(fn: Callable[[], Any], *, repeats: int = 5) -> int:
     return int(statistics.median(peaks))
 
 
+def candidate_peak_kib(c: Candidate, *, repeats: int = 5) -> float:
+    """:func:`peak_memory` of a call of ``c``, plus what ``c`` keeps from one call to the
+    next (``c.held``), in KiB."""
+    peak = peak_memory(c.fn, repeats=repeats)
+    return (peak + (c.held() if c.held is not None else 0)) / 1024
+
+
 def page_faults(fn: Callable[[], Any], *, calls: int = 50) -> float | None:
     """Minor page faults per call, over ``calls`` calls after one warm-up call.
 
@@ -266,9 +273,7 @@ def run_workload(
     results = []
     for c in workload.candidates:
         ts = sorted(t / 1e3 for t in times[c.name])
-        peak = peak_memory(c.fn, repeats=mem_repeats) / 1024 if memory else None
-        if peak is not None and c.held is not None:
-            peak += c.held() / 1024
+        peak = candidate_peak_kib(c, repeats=mem_repeats) if memory else None
         results.append(
             Result(
                 workload=workload.name,

@@ -34,10 +34,10 @@ import suite  # noqa: E402
 from harness import (  # noqa: E402
     Result,
     blas_info,
+    candidate_peak_kib,
     environment,
     layout,
     page_faults,
-    peak_memory,
     run_workload,
     set_blas_threads,
     warm_allocator,
@@ -301,7 +301,7 @@ def main(argv=None) -> int:
             t = secs[c.name]
             if c.memory_tracked:
                 reps = mem_repeats if t < 0.05 else max(1, mem_repeats // 2)
-                r.peak_kib = peak_memory(c.fn, repeats=reps) / 1024
+                r.peak_kib = candidate_peak_kib(c, repeats=reps)
             calls = int(max(1 if quick else 2, min(50, (0.1 if quick else 0.3) / max(t, 1e-9))))
             r.faults_per_call = page_faults(c.fn, calls=calls)
         results.extend(got)

@@ -412,3 +412,75 @@ def test_a_buffer_per_iteration_has_as_many_parts_as_the_loop_runs(rng):
     plain(*args)
     for got, want in zip(df(*args), plain(*args)):
         np.testing.assert_array_equal(got, want)
+
+
+def transposed_view_as_aux(x, W):
+    z = np.tanh(x @ W)
+    return np.sum(x * W), np.linalg.matrix_transpose(z)
+
+
+def test_an_auxiliary_output_made_by_a_linalg_view_is_never_pooled(rng):
+    """np.linalg.matrix_transpose returns a view (it was taken for a new array: the aux
+    output of one call was overwritten by the next)."""
+    args = [(rng.standard_normal((3, 3)), rng.standard_normal((3, 3))) for _ in range(4)]
+    df = sg.grad(transposed_view_as_aux, (0, 1), has_aux=True)
+    results = [df(*a) for a in args]
+    for a, (_, aux) in zip(args, results):
+        np.testing.assert_array_equal(aux, transposed_view_as_aux(*a)[1])
+
+
+def kept_in_a_list(x, W):
+    zs = [None, None]
+    z = np.sin(x) * 2.0
+    zs[0] = z  # a list keeps the array itself: not a copy
+    y = np.cos(x) * 3.0
+    zs[1] = y
+    return np.sum(zs[0] * W) + np.sum(zs[1] * W), zs
+
+
+def test_an_array_stored_in_a_list_is_not_pooled(rng):
+    """Taken for a copy into another array, z and y shared one buffer (a wrong gradient in
+    the same call) and the list handed out was overwritten by the next call."""
+    x, W = rng.standard_normal(5), rng.standard_normal(5)
+    df = sg.grad(kept_in_a_list, 1, has_aux=True)
+    first = [df(x * k, W) for k in (1.0, 2.0, 3.0)]
+    for k, (g, zs) in zip((1.0, 2.0, 3.0), first):
+        np.testing.assert_allclose(g, 2.0 * np.sin(x * k) + 3.0 * np.cos(x * k), rtol=1e-14)
+        np.testing.assert_array_equal(zs[0], np.sin(x * k) * 2.0)
+        np.testing.assert_array_equal(zs[1], np.cos(x * k) * 3.0)
+
+
+def transposed_operand(W, b):
+    v = np.negative(W)
+    u = v.T - b  # NumPy lays the result out in Fortran order, like v.T
+    return np.sum(np.sin(u)) + np.sum(v * v)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_result_laid_out_like_a_transposed_operand_is_not_given_a_c_ordered_buffer(dtype, rng):
+    """In a C-ordered buffer the later sums of u took another path and rounded otherwise."""
+    W, b = rng.standard_normal((64, 64)).astype(dtype), rng.standard_normal(64).astype(dtype)
+    df = sg.value_and_grad(transposed_operand, (0, 1))
+    plain = sg.value_and_grad(transposed_operand, (0, 1), pool_buffers=False)
+    for _ in range(3):
+        (value, grads), (want_value, want) = df(W, b), plain(W, b)
+        assert value == want_value
+        for g, w in zip(grads, want):
+            np.testing.assert_array_equal(g, w)
+
+
+def sine_and_transposed_view(x, W):
+    z = np.tanh(x @ W)
+    return np.sum(np.sin(z)), np.linalg.matrix_transpose(z)
+
+
+@pytest.mark.parametrize("pools", [True, False])
+def test_a_linalg_view_handed_out_is_not_overwritten_in_place(pools, rng):
+    """Taken for a new array, z was thought unread after its last use in the adjoint and
+    squared in place (np.multiply(z, z, out=z)): the aux output was wrong from the second
+    call, with or without pools (older than the pools)."""
+    x, W = rng.standard_normal((3, 3)), rng.standard_normal((3, 3))
+    df = sg.grad(sine_and_transposed_view, (0, 1), has_aux=True, pool_buffers=pools)
+    for _ in range(3):
+        _, aux = df(x, W)
+        np.testing.assert_array_equal(aux, sine_and_transposed_view(x, W)[1])

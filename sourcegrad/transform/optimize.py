@@ -48,7 +48,7 @@ from . import syntax as S
 from .algebra import _mutated, collect_like_terms
 from .analysis import _follow_path
 from .chunk import chunk_elementwise
-from .pool import apply_pool, plan_pool, release_dead
+from .pool import FRESH_LINALG, apply_pool, plan_pool, release_dead
 from .reverse import Derivative, _shape_only_reads, _shape_read
 from .shapes import (
     _BINOPS,
@@ -82,6 +82,8 @@ _FRESH_NUMPY = {
     "array", "eye", "arange", "linspace",
 }  # fmt: skip
 _FRESH_METHODS = {"copy", "sum", "mean", "prod", "dot", "cumsum", "var", "std", "max", "min"}
+#: runtime helpers whose result holds none of their arguments (unindex of a list holds g)
+_COPYING_HELPERS = ("zero_adjoint", "unindex_shaped", "zero_index", "sum_leading", "contract")
 #: runtime helpers that return a new array (or an immutable value)
 _FRESH_HELPERS = (
     "zero_adjoint",
@@ -161,7 +163,9 @@ def optimize(
         dtypes = owner.in_place.dtypes
         chunk_elementwise(node.body, shapes, dtypes, adj_of, np_name, der.refs.names, unreduce)
         owner.helpers = {der.refs.by_id.get(id(NAMESPACE[h])) for h in _FRESH_HELPERS} - {None}
-        plan = plan_pool(node.body, owner, np_name, owner.helpers) if pools else []
+        # (unindex of a list holds the array itself in the gradient it makes)
+        copying = {der.refs.by_id.get(id(NAMESPACE[h])) for h in _COPYING_HELPERS} - {None}
+        plan = plan_pool(node.body, owner, np_name, copying) if pools else []
         release_dead(node.body, owner, {stmt.targets[0].id for stmt, *_ in plan})
         apply_pool(node.body, plan, der.refs, np_name, BufferPool.of)
     return Derivative(node, der.refs, der.analysis, der.mode, der.adj_names)
@@ -1001,11 +1005,9 @@ class _Owner:
                     obj = getattr(np.linalg if base.endswith("linalg") else np, f.attr, None)
                     if f.attr == "einsum":  # of one operand it may return a view of it
                         return len(e.args) >= 3
-                    return (
-                        isinstance(obj, np.ufunc)
-                        or f.attr in _FRESH_NUMPY
-                        or (base.endswith("linalg"))
-                    )
+                    if base.endswith("linalg"):  # (matrix_transpose, diagonal: views)
+                        return f.attr in FRESH_LINALG
+                    return isinstance(obj, np.ufunc) or f.attr in _FRESH_NUMPY
                 if f.attr == "reduce" and base and base.startswith(f"{self.np_name}."):
                     return True  # np.add.reduce(e, None): a new array (or NumPy scalar)
                 return f.attr in _FRESH_METHODS and base != self.np_name

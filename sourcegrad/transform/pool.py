@@ -51,6 +51,13 @@ _FRESH_FUNCTIONS = {
     "tensordot", "copy", "concatenate", "stack", "where", "sum", "mean", "prod", "cumsum",
     "var", "std", "max", "min", "amax", "amin", "clip", "vdot",
 }  # fmt: skip
+#: np.linalg functions whose result is always a new array (matrix_power(a, 1) may be a)
+FRESH_LINALG = {
+    "inv", "pinv", "solve", "lstsq", "det", "slogdet", "norm", "vector_norm", "matrix_norm",
+    "cholesky", "qr", "svd", "svdvals", "eig", "eigh", "eigvals", "eigvalsh", "cond",
+    "matrix_rank", "tensorinv", "tensorsolve", "multi_dot", "outer", "cross", "vecdot",
+    "matmul", "tensordot", "trace",
+}  # fmt: skip
 #: NumPy functions whose result may share the memory of an argument
 _VIEW_FUNCTIONS = {
     "reshape", "ravel", "transpose", "squeeze", "expand_dims", "asarray", "ascontiguousarray",
@@ -222,12 +229,14 @@ def plan_pool(body, owner, np_name, helpers=frozenset()) -> list:
     for g, _ in candidates + [c for _, found, _ in loops for c in found]:
         for n in g.names:
             members.setdefault(n, []).append(g)
-    unsafe = _escaping(body, members, np_name, helpers, stacks)
+    arrays = {n for n, dt in owner.in_place.dtypes.items() if isinstance(dt, np.dtype)}
+    unsafe = _escaping(body, members, np_name, helpers, stacks, arrays)
+    transposed = _transposed_names(body, np_name)
     unsafe |= {n for n, gs in members.items() if len(gs) > 1}  # a name of two groups
     slots: list = []  # [layout, index of the last statement its current group mentions]
     plan = []
     for g, layout in sorted(candidates, key=lambda c: c[0].start):
-        if unsafe.intersection(g.names):
+        if unsafe.intersection(g.names) or _reads_transposed(body[g.start].value, transposed):
             continue
         k = _slot(slots, layout, g.start, g.end)
         plan.append((body[g.start], k, layout, None))
@@ -236,9 +245,9 @@ def plan_pool(body, owner, np_name, helpers=frozenset()) -> list:
         taped = {n for s in loop.body for n in _pushed(s, stacks)}
         local: list = []  # slots of this loop's body, as ``slots``
         for g, layout in sorted(found, key=lambda c: c[0].start):
-            if unsafe.intersection(g.names):
-                continue
             made = loop.body[g.start]
+            if unsafe.intersection(g.names) or _reads_transposed(made.value, transposed):
+                continue
             if not (g.carried or outside.intersection(g.names) or taped.intersection(g.names)):
                 i = _slot(local, layout, g.start, g.end)  # one iteration's: one buffer
                 plan.append((made, ("local", i), layout, None))
@@ -252,6 +261,39 @@ def plan_pool(body, owner, np_name, helpers=frozenset()) -> list:
             (st, base + k[1] if isinstance(k, tuple) else k, lay, it) for st, k, lay, it in plan
         ]
     return plan
+
+
+_TRANSPOSING = {"T", "transpose", "swapaxes", "moveaxis", "matrix_transpose", "mT"}
+
+
+def _transposed_names(body, np_name) -> set:
+    """Names some statement binds to a value that reads a transposed array (``vt = v.T``),
+    directly or through such a name: NumPy lays an elementwise result out like its operands
+    (order ``K``), so a C-ordered buffer in its place would change how later sums round."""
+    names: set = set()
+    assigns = [
+        s
+        for s in S.walk(gast.Module(body=body, type_ignores=[]))
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+    ]
+    while True:
+        more = {s.targets[0].id for s in assigns if _reads_transposed(s.value, names)} - names
+        if not more:
+            return names
+        names |= more
+
+
+def _reads_transposed(e, transposed) -> bool:
+    """Whether ``e``, where its result is laid out like its operands (not ``np.dot`` or
+    ``np.matmul``: C order), transposes an array or reads a name of ``transposed``."""
+    if isinstance(e, gast.Call) and getattr(e.func, "attr", None) in ("dot", "matmul"):
+        return False
+    for n in S.walk(e):
+        if isinstance(n, gast.Attribute) and n.attr in _TRANSPOSING:
+            return True
+        if isinstance(n, gast.Name) and n.id in transposed:
+            return True
+    return False
 
 
 def _slot(slots, layout, start, end) -> int:
@@ -559,11 +601,12 @@ def _into(value, np_name, slot):
     return S.call(func, [*args, slot])
 
 
-def _escaping(body, members: dict, np_name, helpers, stacks=frozenset()) -> set:
+def _escaping(body, members: dict, np_name, helpers, stacks, arrays) -> set:
     """The names of ``members`` (name -> its groups) read anywhere in ``body`` where the memory
     may be kept or handed out: anything but an operand of arithmetic or of a NumPy function
     making a new array, an index, a value written into another array (``y[k] = h``), a
-    binding of a name of the same group, or a view read in one of those ways. A name pushed
+    binding of a name of the same group, or a view read in one of those ways. ``y[k] = h``
+    copies only where ``y`` is one of ``arrays`` (a list keeps ``h``). A name pushed
     on one of ``stacks`` (the tape) is read where it is popped into the same name."""
     unsafe = set()
     for stmt in body:
@@ -578,7 +621,7 @@ def _escaping(body, members: dict, np_name, helpers, stacks=frozenset()) -> set:
                     statement = parents.get(id(parent)) if parent is not None else None
                     if isinstance(statement, gast.Expr) and _pushed(statement, stacks) == {n.id}:
                         continue  # kept on the function's own tape, popped into the name
-                    if not _kept_inside(n, parents, members, np_name, helpers):
+                    if not _kept_inside(n, parents, members, np_name, helpers, arrays):
                         unsafe.add(n.id)
                 elif isinstance(n.ctx, gast.Store) and not (
                     isinstance(parent, gast.Assign) and parent.targets[0] is n
@@ -587,7 +630,7 @@ def _escaping(body, members: dict, np_name, helpers, stacks=frozenset()) -> set:
     return unsafe
 
 
-def _kept_inside(n, parents, members, np_name, helpers) -> bool:
+def _kept_inside(n, parents, members, np_name, helpers, arrays) -> bool:
     """Whether the value read at ``n`` (or a view of it) cannot outlive the statement except
     through a name of its own group."""
     group = members[n.id][0]
@@ -616,7 +659,7 @@ def _kept_inside(n, parents, members, np_name, helpers) -> bool:
                 if not _is_out(child, node, np_name):
                     return True  # an input of a NumPy call that writes into another array
             elif isinstance(node.func, gast.Name) and node.func.id in helpers:
-                return True  # a runtime helper making a new array
+                return True  # a runtime helper making a new array of its arguments' values
             elif _makes_new_array(node.func, np_name):
                 return True
             elif not _numpy_function(node.func, np_name, _VIEW_FUNCTIONS):
@@ -627,8 +670,8 @@ def _kept_inside(n, parents, members, np_name, helpers) -> bool:
             target = node.targets[0]
             if child is not node.value:
                 return True
-            if isinstance(target, gast.Subscript):
-                return True  # copied into another array
+            if isinstance(target, gast.Subscript):  # copied into another array, or kept
+                return isinstance(target.value, gast.Name) and target.value.id in arrays
             return isinstance(target, gast.Name) and group in members.get(target.id, ())
         elif isinstance(node, gast.AugAssign):
             return child is node.value or isinstance(node.target, gast.Name)
@@ -654,7 +697,7 @@ def _makes_new_array(func, np_name) -> bool:
     if base == np_name:
         return func.attr in _FRESH_FUNCTIONS or isinstance(getattr(np, func.attr, None), np.ufunc)
     if base == f"{np_name}.linalg":
-        return True
+        return func.attr in FRESH_LINALG
     if isinstance(func.value, gast.Attribute) and S.dotted(func.value.value) == np_name:
         return func.attr == "reduce" and isinstance(getattr(np, func.value.attr, None), np.ufunc)
     return False
