@@ -484,3 +484,28 @@ def test_a_linalg_view_handed_out_is_not_overwritten_in_place(pools, rng):
     for _ in range(3):
         _, aux = df(x, W)
         np.testing.assert_array_equal(aux, sine_and_transposed_view(x, W)[1])
+
+
+def read_by_its_own_statement(w, xs, q):
+    acc = 0.0
+    for t in range(xs.shape[0]):
+        u = np.sin(xs[t] * w)
+        s = np.sum(u)
+        q = np.cos(q)  # reads the iteration before's q in the statement that makes q
+        acc = acc + s * np.sum(q)
+    return acc
+
+
+def test_a_value_its_own_statement_reads_again_next_iteration_keeps_its_buffer(rng):
+    """q counted as made anew in each iteration: u was written into its buffer, which still
+    held the q the next iteration's np.cos(q) reads (a wrong value and gradient)."""
+    w, xs, q = rng.standard_normal(4), rng.standard_normal((5, 4)), rng.standard_normal(4)
+    df = sg.value_and_grad(read_by_its_own_statement)
+    plain = sg.value_and_grad(read_by_its_own_statement, pool_buffers=False)
+    plain(w, xs, q)
+    want_value, want = plain(w, xs, q)
+    np.testing.assert_allclose(want_value, read_by_its_own_statement(w, xs, q), rtol=1e-13)
+    for _ in range(3):
+        value, got = df(w, xs, q)
+        assert value == want_value
+        np.testing.assert_array_equal(got, want)

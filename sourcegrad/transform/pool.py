@@ -316,7 +316,7 @@ def _straight(stmts) -> bool:
 def _loop_groups(stmts, owner) -> list:
     """The buffer groups of a loop body's arrays (as :func:`buffer_groups`), each marked
     ``carried`` where a name of it is read in the body before the statement that makes or
-    joins it (the value of the iteration before). A name bound twice to different groups,
+    joins it binds it, that statement's own value included (the iteration before's value). A name bound twice to different groups,
     or to a group and something else, drops the group."""
     group: dict = {}
     first: dict = {}  # name -> index of the first statement mentioning it
@@ -342,17 +342,19 @@ def _loop_groups(stmts, owner) -> list:
                 for g in reached:
                     g.dropped = True
             continue
+        # read before it is bound here: the iteration before's value (also in this statement)
+        before = first[t] < i or any(_is_name(n, (t,)) for n in S.walk(value))
         if not reached:
             if owner.fresh(value):
                 group[t] = _Group(t, i)
-                group[t].carried = first[t] < i
+                group[t].carried = before
             continue
         merged = reached[0]
         for other in reached[1:]:
             if other is not merged:
                 merged.dropped = True  # kept simple: one group per result
         merged.names.append(t)
-        merged.carried |= first[t] < i
+        merged.carried |= before
         group[t] = merged
     groups = [g for g in {id(g): g for g in group.values()}.values() if not g.dropped]
     for g in groups:
