@@ -59,14 +59,32 @@ def test_intermediates_are_computed_into_pooled_buffers(rng):
         np.testing.assert_allclose(df(*args)[i], want, rtol=1e-6, atol=1e-8)
 
 
-def test_buffers_of_the_same_shape_are_shared_when_their_lifetimes_do_not_overlap(rng):
+def test_arrays_whose_lifetimes_do_not_overlap_share_memory(rng):
     args = _mlp_args(rng)
     df = sg.grad(mlp, (0, 1))
-    running = _running(df, *args)
+    _running(df, *args)
     (pool,) = df._entry(args).held
-    written = running.count("buffers[")
-    assert len(pool.layouts) < written  # some buffer is written by two statements
-    assert df.held_bytes() == sum(int(np.prod(s)) * d.itemsize for s, d in pool.layouts)
+    assert len(pool.blocks) < len(pool.views)  # some block holds two buffers
+    assert df.held_bytes() == sum(pool.blocks)
+    assert sum(pool.blocks) < sum(int(np.prod(s)) * d.itemsize for s, d in pool.layouts)
+    buffers = pool.new()
+    for i, a in enumerate(buffers):  # a buffer shares memory only with others of its block
+        for j, b in enumerate(buffers):
+            same = pool.views[i][0] == pool.views[j][0]
+            assert np.shares_memory(a, b) == (same and a.size > 0 and b.size > 0)
+        assert a.flags.c_contiguous and (a.shape, a.dtype) == pool.layouts[i]
+
+
+def test_large_arrays_are_released_rather_than_pooled(rng):
+    """An array made by a top-level statement above POOLED_BYTES is deleted after its last
+    use: its memory can then serve the gradients the call returns (held in a pool it would
+    add to the peak)."""
+    from sourcegrad.transform.pool import POOLED_BYTES
+
+    args = _mlp_args(rng, batch=POOLED_BYTES // (32 * 8) + 1)  # h over the limit
+    running = _running(sg.grad(mlp, (0, 1)), *args)
+    assert "h = np.tanh(np.dot(x, W0))" in running or "del h" in running
+    assert not re.search(r"h = np\.tanh\(.*buffers", running)
 
 
 def test_returned_gradients_and_views_are_never_pooled(rng):
@@ -180,7 +198,7 @@ def test_a_call_that_raises_leaves_later_calls_right(rng):
 
 
 def test_threads_use_buffers_of_their_own(rng):
-    args = [_mlp_args(rng, batch=256) for _ in range(8)]
+    args = [_mlp_args(rng, batch=64) for _ in range(8)]
     df = sg.grad(mlp, (0, 1))
     assert "buffers[" in _running(df, *args[0])
     serial = [df(*a) for a in args]
@@ -205,7 +223,7 @@ def test_threads_use_buffers_of_their_own(rng):
     assert not errors
     pool = df._entry(args[0]).held[0]
     assert len(pool.spare) == 1  # this thread's set; the other threads' went with them
-    assert df.held_bytes() == sum(int(np.prod(s)) * d.itemsize for s, d in pool.layouts)
+    assert df.held_bytes() == sum(pool.blocks)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -224,17 +242,19 @@ def test_each_signature_has_buffers_of_its_shapes_and_dtype(dtype, rng):
 
 
 def test_a_buffer_pool_gives_each_thread_its_own_sets():
-    pool = BufferPool.of([((3,), np.dtype(np.float32)), ((2, 2), np.dtype(np.float64))])
+    f32, f64 = np.dtype(np.float32), np.dtype(np.float64)
+    pool = BufferPool.of([32, 12], [(0, (3,), f32), (1, (3,), f32), (0, (2, 2), f64)])
     mine = pool.new()
-    assert [b.shape for b in mine] == [(3,), (2, 2)]
-    assert mine[0].dtype == np.float32
+    assert [b.shape for b in mine] == [(3,), (3,), (2, 2)]
+    assert [b.dtype for b in mine] == [f32, f32, f64]
+    assert np.shares_memory(mine[0], mine[2]) and not np.shares_memory(mine[0], mine[1])
     pool.spare.append(mine)
     seen = []
     t = threading.Thread(target=lambda: seen.append(list(pool.spare)))
     t.start()
     t.join()
     assert seen == [[]]  # another thread starts with no spare set
-    assert pool.held_bytes() == 3 * 4 + 4 * 8
+    assert pool.held_bytes() == 32 + 12
     del mine
     pool.spare.clear()
     assert pool.held_bytes() == 0

@@ -165,8 +165,8 @@ def optimize(
         owner.helpers = {der.refs.by_id.get(id(NAMESPACE[h])) for h in _FRESH_HELPERS} - {None}
         # (unindex of a list holds the array itself in the gradient it makes)
         copying = {der.refs.by_id.get(id(NAMESPACE[h])) for h in _COPYING_HELPERS} - {None}
-        plan = plan_pool(node.body, owner, np_name, copying) if pools else []
-        release_dead(node.body, owner, {stmt.targets[0].id for stmt, *_ in plan})
+        plan = plan_pool(node.body, owner, np_name, copying) if pools else ([], [])
+        release_dead(node.body, owner, {stmt.targets[0].id for stmt, *_ in plan[0]})
         apply_pool(node.body, plan, der.refs, np_name, BufferPool.of)
     return Derivative(node, der.refs, der.analysis, der.mode, der.adj_names)
 

@@ -38,6 +38,12 @@ from .simplify import _assigned_names
 
 #: arrays at least this large are released (``del``) after their last use
 RELEASED_BYTES = 4096
+#: arrays made by top-level statements are pooled up to this size; larger ones are released
+#: after their last use, so that their memory can serve what the call returns (which a pooled
+#: buffer cannot: the caller owns it). A warm allocator hands a large block back without page
+#: faults, and its cost is small next to the work on it; a loop's buffers are pooled at any
+#: size (their arrays are made once per iteration, and the tape keeps them all anyway)
+POOLED_BYTES = 16384
 
 #: attributes that read an array without keeping (or handing out) its memory
 _READ_ATTRIBUTES = {"shape", "dtype", "ndim", "size", "nbytes", "itemsize"}
@@ -183,15 +189,17 @@ def release_dead(body, owner, pooled=frozenset()) -> None:
         body.insert(i + 1, node)
 
 
-def plan_pool(body, owner, np_name, helpers=frozenset()) -> list:
-    """The arrays of ``body`` to compute into pooled buffers: ``[(statement, slot index,
-    (shape, dtype))]`` for the statements that make them, slots shared by groups whose
-    lifetimes do not overlap (see the module docstring). Empty where the body has a return
-    or ``yield`` before its last statement."""
+def plan_pool(body, owner, np_name, helpers=frozenset()) -> tuple:
+    """The arrays of ``body`` to compute into pooled buffers (see the module docstring):
+    ``(buffers, blocks)``, ``buffers`` a list of ``(statement that makes the array, (shape,
+    dtype), loop counter indexing a buffer per iteration or None, block)`` and ``blocks`` the
+    sizes in bytes of the memory blocks the buffers are views of. Arrays whose lifetimes (over
+    the top-level statements) do not overlap share a block, whatever their shapes and dtypes.
+    Nothing where the body has a return or ``yield`` before its last statement."""
     if np_name is None or not body or not isinstance(body[-1], gast.Return):
-        return []
+        return [], []
     if any(isinstance(n, (gast.Return, gast.Yield, gast.YieldFrom)) for n in _inner(body)):
-        return []
+        return [], []
     captured = S.captured_names(gast.Module(body=body, type_ignores=[]))
     candidates = []
     for g in buffer_groups(body, owner):
@@ -233,34 +241,62 @@ def plan_pool(body, owner, np_name, helpers=frozenset()) -> list:
     unsafe = _escaping(body, members, np_name, helpers, stacks, arrays)
     transposed = _transposed_names(body, np_name)
     unsafe |= {n for n, gs in members.items() if len(gs) > 1}  # a name of two groups
-    slots: list = []  # [layout, index of the last statement its current group mentions]
-    plan = []
-    for g, layout in sorted(candidates, key=lambda c: c[0].start):
-        if unsafe.intersection(g.names) or _reads_transposed(body[g.start].value, transposed):
-            continue
-        k = _slot(slots, layout, g.start, g.end)
-        plan.append((body[g.start], k, layout, None))
+    requests = []  # (start, end, bytes, [entries]): memory live over top-level statements
+    entries = []  # [statement, (shape, dtype), loop counter or None, request]
+    for g, layout in candidates:
+        if _nbytes(layout) > POOLED_BYTES:
+            continue  # released after its last use instead: see POOLED_BYTES
+        if not (unsafe.intersection(g.names) or _reads_transposed(body[g.start].value, transposed)):
+            entries.append([body[g.start], layout, None, None])
+            requests.append((g.start, g.end, _nbytes(layout), [entries[-1]]))
     for loop, found, count in loops:
+        at = body.index(loop)
         outside = _mentioned_outside(body, loop)
         taped = {n for s in loop.body for n in _pushed(s, stacks)}
-        local: list = []  # slots of this loop's body, as ``slots``
+        local: list = []  # this body's buffers: [bytes, last statement of the body, entries]
         for g, layout in sorted(found, key=lambda c: c[0].start):
             made = loop.body[g.start]
             if unsafe.intersection(g.names) or _reads_transposed(made.value, transposed):
                 continue
             if not (g.carried or outside.intersection(g.names) or taped.intersection(g.names)):
-                i = _slot(local, layout, g.start, g.end)  # one iteration's: one buffer
-                plan.append((made, ("local", i), layout, None))
-            elif count is not None:  # a buffer per iteration, indexed by the loop variable
-                k = len(slots)
-                slots.append([((count,) + layout[0], layout[1]), float("inf")])
-                plan.append((made, k, slots[k][0], loop.target.id))
-        base = len(slots)
-        slots += [[lay, float("inf")] for lay, _ in local]
-        plan = [
-            (st, base + k[1] if isinstance(k, tuple) else k, lay, it) for st, k, lay, it in plan
-        ]
-    return plan
+                entries.append([made, layout, None, None])  # one iteration's: one buffer
+                k = _fit(local, _nbytes(layout), g.start, g.end)
+                local[k][2].append(entries[-1])
+            elif count is not None:  # a buffer per iteration, indexed by the loop counter
+                entries.append([made, ((count,) + layout[0], layout[1]), loop.target.id, None])
+                last = max([at] + [i for i, st in enumerate(body) if _mentions(st, g.names)])
+                requests.append((at, last, _nbytes(entries[-1][1]), [entries[-1]]))
+        requests += [(at, at, size, group) for size, _, group in local]
+    memory: list = []  # [bytes, last statement of the current request, ...]
+    for start, end, size, group in sorted(requests, key=lambda r: r[0]):
+        k = _fit(memory, size, start, end)
+        for entry in group:
+            entry[3] = k
+    return [tuple(e) for e in entries], [m[0] for m in memory]
+
+
+def _nbytes(layout) -> int:
+    shape, dtype = layout
+    return int(np.prod(shape)) * dtype.itemsize
+
+
+def _mentions(stmt, names) -> bool:
+    return any(_is_name(n, names) for n in S.walk(stmt))
+
+
+def _fit(memory, size, start, end) -> int:
+    """The index of a block of ``memory`` (``[bytes, end, ...]``) free before ``start``, made
+    at least ``size`` bytes (a new one if none is free), now taken until ``end``."""
+    free = [k for k, m in enumerate(memory) if m[1] < start]
+    if free:  # the smallest one large enough, else the largest (grown)
+        fits = [k for k in free if memory[k][0] >= size]
+        k = min(fits, key=lambda k: memory[k][0]) if fits else max(free, key=lambda k: memory[k][0])
+        memory[k][0] = max(memory[k][0], size)
+    else:
+        k = len(memory)
+        memory.append([size, None, []])
+    memory[k][1] = end
+    return k
 
 
 _TRANSPOSING = {"T", "transpose", "swapaxes", "moveaxis", "matrix_transpose", "mT"}
@@ -294,17 +330,6 @@ def _reads_transposed(e, transposed) -> bool:
         if isinstance(n, gast.Name) and n.id in transposed:
             return True
     return False
-
-
-def _slot(slots, layout, start, end) -> int:
-    """The index of a slot of ``layout`` free before ``start`` (a new one if none), now
-    taken until ``end``."""
-    free = (i for i, (lay, last) in enumerate(slots) if lay == layout and last < start)
-    k = next(free, len(slots))
-    if k == len(slots):
-        slots.append([layout, None])
-    slots[k][1] = end
-    return k
 
 
 def _straight(stmts) -> bool:
@@ -516,14 +541,15 @@ def _popped(stmt, stacks) -> bool:
 
 def apply_pool(body, plan, refs, np_name, make_pool) -> None:
     """Rewrite the statements of ``plan`` (:func:`plan_pool`) to compute into the buffers of
-    a pool made by ``make_pool(layouts)``: the body takes this thread's spare set (or a new
-    one) first and gives it back right before its return."""
-    if not plan:
+    a pool made by ``make_pool(blocks, [(block, shape, dtype), ...])``: the body takes this
+    thread's spare set (or a new one) first and gives it back right before its return."""
+    entries, blocks = plan
+    if not entries:
         return
-    layouts = {k: layout for _, k, layout, _ in plan}
-    pool = refs.ref(make_pool([layouts[k] for k in range(len(layouts))]), "pool")
+    views = [(block, shape, dtype) for _, (shape, dtype), _, block in entries]
+    pool = refs.ref(make_pool(blocks, views), "pool")
     spare, buffers = refs.names.fresh("spare"), refs.names.fresh("buffers")
-    for stmt, k, _, index in plan:
+    for k, (stmt, _, index, _) in enumerate(entries):
         slot = gast.Subscript(
             value=S.name(buffers), slice=gast.Constant(value=k, kind=None), ctx=gast.Load()
         )
