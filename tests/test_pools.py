@@ -24,6 +24,42 @@ def _running(df, *args) -> str:
     return df._entry(args).pretty(optimized=True)
 
 
+def _in_threads(df, inputs, serial, calls) -> list:
+    """Call ``df`` ``calls`` times on each of ``inputs`` at once, a thread per input; the
+    calls whose results differ from ``serial``'s (exceptions included)."""
+    errors: list = []
+
+    def work(i):
+        try:
+            for _ in range(calls):
+                for got, want in zip(df(*inputs[i]), serial[i]):
+                    if not np.array_equal(got, want):
+                        errors.append(i)
+        except Exception as e:  # reported by the caller: a thread's exception is not the test's
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(inputs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
+def _agrees_with_unpooled(df, f, args, calls=3) -> None:
+    """``df``, ``sg.value_and_grad(f)``, gives exactly what it gives without pools (whose
+    value is ``f``'s), on each of ``calls`` calls after its first."""
+    plain = sg.value_and_grad(f, pool_buffers=False)
+    plain(*args)  # (the first call runs the pure derivative: other roundings)
+    df(*args)
+    want_value, want = plain(*args)
+    np.testing.assert_allclose(want_value, f(*args), rtol=1e-13)
+    for _ in range(calls):
+        value, got = df(*args)
+        assert value == want_value
+        np.testing.assert_array_equal(got, want)
+
+
 def mlp(W0, W1, x, y):
     h = np.tanh(x @ W0)
     z = h @ W1
@@ -202,25 +238,7 @@ def test_threads_use_buffers_of_their_own(rng):
     df = sg.grad(mlp, (0, 1))
     assert "buffers[" in _running(df, *args[0])
     serial = [df(*a) for a in args]
-    results: list = [None] * 8
-    errors: list = []
-
-    def work(i):
-        try:
-            for _ in range(30):
-                results[i] = df(*args[i])
-                for got, want in zip(results[i], serial[i]):
-                    if not np.array_equal(got, want):
-                        errors.append(i)
-        except Exception as e:  # reported below: a thread's exception is not the test's
-            errors.append(e)
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    assert not _in_threads(df, args, serial, calls=30)
     pool = df._entry(args[0]).held[0]
     assert len(pool.spare) == 1  # this thread's set; the other threads' went with them
     assert df.held_bytes() == sum(pool.blocks)
@@ -366,23 +384,7 @@ def test_threads_running_a_loop_use_buffers_of_their_own(rng):
     df = sg.grad(rnn, (0, 1))
     assert "][t])" in _running(df, *inputs[0])
     serial = [df(*a) for a in inputs]
-    errors: list = []
-
-    def work(i):
-        try:
-            for _ in range(15):
-                for got, want in zip(df(*inputs[i]), serial[i]):
-                    if not np.array_equal(got, want):
-                        errors.append(i)
-        except Exception as e:  # reported below: a thread's exception is not the test's
-            errors.append(e)
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    assert not _in_threads(df, inputs, serial, calls=15)
 
 
 def carried_inactive(w, xs, prev):
@@ -403,14 +405,7 @@ def test_a_value_the_next_iteration_reads_is_not_in_a_buffer_it_reuses(rng):
     running = _running(df, w, xs, prev)
     assert "tape.append(cur)" not in running and "tape.append(prev)" not in running
     assert re.search(r"cur = np\.exp\(x_t \* 0\.5, buffers\[\d\]\[t\]\)", running)  # per step
-    plain = sg.value_and_grad(carried_inactive, pool_buffers=False)
-    plain(w, xs, prev)  # (the first call runs the pure derivative: other roundings)
-    want_value, want = plain(w, xs, prev)
-    np.testing.assert_allclose(want_value, carried_inactive(w, xs, prev), rtol=1e-14)
-    for _ in range(2):
-        value, got = df(w, xs, prev)
-        assert value == want_value
-        np.testing.assert_array_equal(got, want)
+    _agrees_with_unpooled(df, carried_inactive, (w, xs, prev))
 
 
 def rnn_but_last(W_x, W_h, xs, ys):
@@ -521,11 +516,4 @@ def test_a_value_its_own_statement_reads_again_next_iteration_keeps_its_buffer(r
     held the q the next iteration's np.cos(q) reads (a wrong value and gradient)."""
     w, xs, q = rng.standard_normal(4), rng.standard_normal((5, 4)), rng.standard_normal(4)
     df = sg.value_and_grad(read_by_its_own_statement)
-    plain = sg.value_and_grad(read_by_its_own_statement, pool_buffers=False)
-    plain(w, xs, q)
-    want_value, want = plain(w, xs, q)
-    np.testing.assert_allclose(want_value, read_by_its_own_statement(w, xs, q), rtol=1e-13)
-    for _ in range(3):
-        value, got = df(w, xs, q)
-        assert value == want_value
-        np.testing.assert_array_equal(got, want)
+    _agrees_with_unpooled(df, read_by_its_own_statement, (w, xs, q))

@@ -100,12 +100,7 @@ def buffer_groups(body, owner) -> list:
         if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)):
             continue
         t, value = stmt.targets[0].id, stmt.value
-        reached = [group[n.id] for n in S.walk(value) if isinstance(n, gast.Name) and n.id in group]
-        out = out_buffer(value)
-        if out is not None and out in group:
-            reached = [group[out]]
-        elif owner.fresh(value):
-            reached = []
+        reached = _reached(value, group, owner)
         if t in group and reached and all(g is group[t] for g in reached):
             continue  # `h = np.maximum(h_7, 0.0, out=h_7)`, h and h_7 in one buffer already
         if t in group or t in last and last[t] < i:  # a name bound before: not followed
@@ -132,6 +127,17 @@ def buffer_groups(body, owner) -> list:
     for g in groups:
         g.end = max(last[n] for n in g.names)
     return groups
+
+
+def _reached(value, group: dict, owner) -> list:
+    """The groups (of ``group``, name -> group) whose memory the value of ``value`` may be:
+    the ``out=`` buffer's, none for a new array, else every group a name of it is in."""
+    out = out_buffer(value)
+    if out is not None and out in group:
+        return [group[out]]
+    if owner.fresh(value):
+        return []
+    return [group[n.id] for n in S.walk(value) if isinstance(n, gast.Name) and n.id in group]
 
 
 def out_buffer(e):
@@ -355,12 +361,7 @@ def _loop_groups(stmts, owner) -> list:
                     group[n].dropped = True
             continue
         t, value = stmt.targets[0].id, stmt.value
-        reached = [group[n.id] for n in S.walk(value) if isinstance(n, gast.Name) and n.id in group]
-        out = out_buffer(value)
-        if out is not None and out in group:
-            reached = [group[out]]
-        elif owner.fresh(value):
-            reached = []
+        reached = _reached(value, group, owner)
         if t in group:
             if not (reached and all(g is group[t] for g in reached)):
                 group[t].dropped = True
