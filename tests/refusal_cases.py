@@ -78,6 +78,15 @@ def calls_helper(x):
     return np.sum(helper(x))  # REFUSE: calls_helper
 
 
+STORE: dict = {}
+
+
+def stores_into_a_global(x):
+    h = np.tanh(x)
+    STORE["h"] = h  # REFUSE: stores_into_a_global
+    return np.sum(h * h)
+
+
 def helper(*xs):
     return xs[0] * 2.0
 

@@ -39,6 +39,8 @@ CASES = [
     ("no_return", sg.UnsupportedSyntaxError, (X,), "return"),
     ("missing_field", sg.UnsupportedSyntaxError, ({"w": X},), "nope"),
     ("calls_helper", sg.UnsupportedSyntaxError, (X,), "give every argument a name"),
+    # (it was left out of the derivative: the global was never written)
+    ("stores_into_a_global", sg.UnsupportedSyntaxError, (X,), "local variable"),
 ]
 
 

@@ -462,6 +462,14 @@ class _Normalizer:
                 f"assign into a named array (`x[k] = v`), not into `{_text(target.value)}`", target
             )
         user_name = target.value.id
+        if user_name not in self.local_names:
+            self.refuse(
+                f"`{user_name}[...] = ...` writes into `{user_name}`, which this function does "
+                f"not make (a global or enclosing variable): sourcegrad writes into a copy, "
+                f"so `{user_name}` would not change; keep the value in a local variable and "
+                f"return it (has_aux=True)",
+                target,
+            )
         # sourcegrad's own derivative code writes only into arrays it has just copied, so a
         # view of one is always taken after the write: nothing to check there
         generated = self.p.filename.startswith("<sourcegrad")
