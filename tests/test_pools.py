@@ -517,3 +517,33 @@ def test_a_value_its_own_statement_reads_again_next_iteration_keeps_its_buffer(r
     w, xs, q = rng.standard_normal(4), rng.standard_normal((5, 4)), rng.standard_normal(4)
     df = sg.value_and_grad(read_by_its_own_statement)
     _agrees_with_unpooled(df, read_by_its_own_statement, (w, xs, q))
+
+
+def cumsum_into_itself(x, v):
+    a = np.tanh(v) * 2.0
+    b = np.cumsum(a, 0, None, a)  # out=a by position: b is a's memory
+    c = np.sin(v) * 3.0
+    return np.sum(b * x) + np.sum((np.cos(c) + 1.0) * x)
+
+
+def sum_into_another(x, v):
+    a = np.tanh(v) * 2.0
+    b = np.sin(v[0]) * 2.0
+    s = np.sum(a, 0, None, b)  # out=b by position: s is b's memory
+    c = np.cos(v[1]) * 3.0
+    return np.sum(s * x[0]) + np.sum(c * x[1])
+
+
+@pytest.mark.parametrize("f", [cumsum_into_itself, sum_into_another])
+def test_a_result_written_into_an_out_passed_by_position_keeps_that_buffer(f, rng):
+    """np.cumsum(a, 0, None, a) was taken for a new array: b, a second name of a's buffer,
+    was not followed, and a later array given the same memory overwrote it."""
+    x, v = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    df = sg.grad(f, (0, 1))
+    plain = sg.grad(f, (0, 1), pool_buffers=False)
+    plain(x, v)
+    want = plain(x, v)
+    np.testing.assert_allclose(want[1], numerical_grad(f, (x, v), 1), rtol=1e-6, atol=1e-9)
+    for _ in range(3):
+        for got, w in zip(df(x, v), want):
+            np.testing.assert_array_equal(got, w)

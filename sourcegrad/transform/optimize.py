@@ -48,7 +48,7 @@ from . import syntax as S
 from .algebra import _mutated, collect_like_terms
 from .analysis import _follow_path
 from .chunk import chunk_elementwise
-from .pool import FRESH_LINALG, apply_pool, plan_pool, release_dead
+from .pool import FRESH_LINALG, apply_pool, out_position, plan_pool, release_dead
 from .reverse import Derivative, _shape_only_reads, _shape_read
 from .shapes import (
     _BINOPS,
@@ -961,21 +961,6 @@ def _dots(node, der: Derivative) -> None:
 # ------------------------------------------------------------------ in-place accumulation
 
 
-def _positional_out(e, np_name) -> bool:
-    """Whether the NumPy call ``e`` passes an ``out`` array by position (``np.add(a, b, o)``,
-    ``np.add.reduce(c, 0, None, o)``)."""
-    f = e.func
-    if not isinstance(f, gast.Attribute):
-        return False
-    base = S.dotted(f.value)
-    if base == np_name:
-        ufunc = getattr(np, f.attr, None)
-        return isinstance(ufunc, np.ufunc) and len(e.args) > ufunc.nin
-    if base and base.startswith(f"{np_name}.") and f.attr in ("reduce", "accumulate"):
-        return len(e.args) > 3
-    return False
-
-
 class _Owner:
     def __init__(self, np_name, helpers):
         self.np_name = np_name
@@ -994,8 +979,9 @@ class _Owner:
         if source is not None and self.fresh(source):
             return True  # a view of memory nothing else reaches (or a copy)
         if isinstance(e, gast.Call) and not any(k.arg == "out" for k in e.keywords):
-            if _positional_out(e, self.np_name):
-                return False
+            at = out_position(e, self.np_name)
+            if at is not None and len(e.args) > at:
+                return False  # written into an array passed by position
             f = e.func
             if isinstance(f, gast.Name):
                 return f.id in self.helpers

@@ -29,6 +29,9 @@ pooled buffer.
 
 from __future__ import annotations
 
+import functools
+import inspect
+
 import gast
 import numpy as np
 
@@ -736,27 +739,54 @@ def _is_out(child, call, np_name) -> bool:
     """Whether ``child`` is the ``out`` argument of ``call`` (by keyword or position)."""
     if isinstance(child, gast.keyword):
         return child.arg == "out"
-    if child not in call.args:
-        return False
-    f = call.func
-    ufunc = getattr(np, f.attr, None) if S.dotted(f.value) == np_name else None
-    if f.attr in ("dot", "matmul") and ufunc is not None:
-        inputs = 2
-    elif isinstance(ufunc, np.ufunc):
-        inputs = ufunc.nin
-    else:
-        inputs = 3  # np.<ufunc>.reduce(array, axis, dtype, out)
-    return call.args.index(child) >= inputs
+    at = out_position(call, np_name)
+    return at is not None and child in call.args and call.args.index(child) >= at
 
 
 def _positional_out(call, np_name) -> bool:
-    """Whether the NumPy call writes into an ``out`` array passed by position."""
+    """Whether the call writes into an ``out`` array passed by position."""
+    at = out_position(call, np_name)
+    return at is not None and len(call.args) > at
+
+
+#: where array methods take ``out`` by position (``a.sum(axis, dtype, out)``)
+_METHOD_OUT = {"sum": 2, "mean": 2, "prod": 2, "cumsum": 2, "std": 2, "var": 2, "max": 1, "min": 1}
+_METHOD_OUT.update(dot=1, clip=2, cumprod=2, round=1, take=2, choose=1, trace=4, any=1, all=1)
+
+
+def out_position(call, np_name):
+    """The position of ``call``'s ``out`` argument, where it is a NumPy ufunc, ufunc method,
+    function or an array method that has one (0 for a NumPy function whose signature cannot
+    be read: any positional argument may be where its result goes); None where it has none."""
     f = call.func
     if not isinstance(f, gast.Attribute):
-        return False
-    if S.dotted(f.value) == np_name:
-        ufunc = getattr(np, f.attr, None)
-        if f.attr in ("dot", "matmul"):
-            return len(call.args) > 2
-        return isinstance(ufunc, np.ufunc) and len(call.args) > ufunc.nin
-    return f.attr in ("reduce", "accumulate") and len(call.args) > 3
+        return None
+    base = S.dotted(f.value)
+    if base == np_name:
+        return _numpy_out_position(f.attr)
+    if (
+        isinstance(f.value, gast.Attribute)
+        and S.dotted(f.value.value) == np_name
+        and isinstance(getattr(np, f.value.attr, None), np.ufunc)
+    ):
+        return {"reduce": 3, "accumulate": 3, "reduceat": 4, "outer": 2}.get(f.attr, 0)
+    if base == f"{np_name}.linalg":
+        return None
+    return _METHOD_OUT.get(f.attr)
+
+
+@functools.lru_cache(maxsize=None)
+def _numpy_out_position(attr):
+    fn = getattr(np, attr, None)
+    if isinstance(fn, np.ufunc):
+        return fn.nin
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return 0  # unknown: any positional argument may be an out
+    for k, param in enumerate(params):
+        if param.kind not in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+            return None  # *operands (einsum), then keyword-only: none by position
+        if param.name == "out":
+            return k
+    return None
