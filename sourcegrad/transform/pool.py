@@ -775,7 +775,7 @@ def out_position(call, np_name):
     return _METHOD_OUT.get(f.attr)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _numpy_out_position(attr):
     fn = getattr(np, attr, None)
     if isinstance(fn, np.ufunc):
