@@ -547,3 +547,21 @@ def test_a_result_written_into_an_out_passed_by_position_keeps_that_buffer(f, rn
     for _ in range(3):
         for got, w in zip(df(x, v), want):
             np.testing.assert_array_equal(got, w)
+
+
+def list_read_in_an_index(x):
+    hs = []
+    y = np.zeros(3)
+    y[len(hs)] = 1.0  # the list, read where an array is written
+    return np.sum(np.tanh(x) * x) + np.sum(y)
+
+
+def test_a_list_read_in_the_index_of_an_array_write_is_no_tape():
+    """The tape finder took every assignment mentioning a list for `name = ...` and crashed
+    (AttributeError) building the second call's code."""
+    x = np.linspace(-1.0, 1.0, 3)
+    df = sg.grad(list_read_in_an_index)
+    for _ in range(3):
+        np.testing.assert_allclose(
+            df(x), numerical_grad(list_read_in_an_index, (x,), 0), rtol=1e-7, atol=1e-9
+        )

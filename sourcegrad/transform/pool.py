@@ -482,26 +482,20 @@ def _stacks(body) -> set:
     """Names of lists the function makes (``tape = []`` at its top level) and uses only as a
     stack of its own: ``tape.append(x)`` statements and ``x = tape.pop()``."""
     made = {
-        s.targets[0].id
+        id(s): s.targets[0].id
         for s in body
         if isinstance(s, gast.Assign)
         and isinstance(s.targets[0], gast.Name)
         and isinstance(s.value, gast.List)
         and not s.value.elts
     }
-    ok = set(made)
+    ok = set(made.values())
     for stmt in S.walk(gast.Module(body=body, type_ignores=[])):
         if not isinstance(stmt, gast.stmt) or isinstance(stmt, (gast.If, gast.For, gast.While)):
             continue
         used = {n.id for n in S.walk(stmt) if isinstance(n, gast.Name)} & ok
-        if not used:
-            continue
-        if _pushed(stmt, used) or _popped(stmt, used):
-            continue
-        if isinstance(stmt, gast.Assign) and stmt.targets[0].id in used and stmt in body:
-            if isinstance(stmt.value, gast.List) and not stmt.value.elts:
-                continue
-        ok -= used
+        if used and not (id(stmt) in made or _pushed(stmt, used) or _popped(stmt, used)):
+            ok -= used
     return ok
 
 
