@@ -48,7 +48,15 @@ from . import syntax as S
 from .algebra import _mutated, collect_like_terms
 from .analysis import _follow_path
 from .chunk import chunk_elementwise
-from .pool import FRESH_LINALG, apply_pool, out_position, plan_pool, release_dead
+from .pool import (
+    FRESH_FUNCTIONS,
+    FRESH_LINALG,
+    FRESH_METHODS,
+    apply_pool,
+    out_position,
+    plan_pool,
+    release_dead,
+)
 from .reverse import Derivative, _shape_only_reads, _shape_read
 from .shapes import (
     _BINOPS,
@@ -75,13 +83,9 @@ from .simplify import (
 )
 
 #: NumPy functions whose result is always a new array (or an immutable scalar)
-_FRESH_NUMPY = {
-    "zeros_like", "ones_like", "full_like", "empty_like", "zeros", "ones", "full", "empty",
-    "outer", "dot", "matmul", "inner", "tensordot", "copy", "concatenate", "stack", "where",
-    "sum", "mean", "prod", "cumsum", "var", "std", "max", "min", "amax", "amin", "clip",
-    "array", "eye", "arange", "linspace",
+_FRESH_NUMPY = FRESH_FUNCTIONS | {
+    "zeros", "ones", "full", "empty", "array", "eye", "arange", "linspace"
 }  # fmt: skip
-_FRESH_METHODS = {"copy", "sum", "mean", "prod", "dot", "cumsum", "var", "std", "max", "min"}
 #: runtime helpers whose result holds none of their arguments (unindex of a list holds g)
 _COPYING_HELPERS = ("zero_adjoint", "unindex_shaped", "zero_index", "sum_leading", "contract")
 #: runtime helpers that return a new array (or an immutable value)
@@ -996,7 +1000,7 @@ class _Owner:
                     return isinstance(obj, np.ufunc) or f.attr in _FRESH_NUMPY
                 if f.attr == "reduce" and base and base.startswith(f"{self.np_name}."):
                     return True  # np.add.reduce(e, None): a new array (or NumPy scalar)
-                return f.attr in _FRESH_METHODS and base != self.np_name
+                return f.attr in FRESH_METHODS and base != self.np_name
         return False
 
     def track_views(self, stmt, owned) -> None:

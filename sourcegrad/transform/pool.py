@@ -9,12 +9,13 @@ the function body or by a statement of a top-level ``for`` loop's straight-line 
   an index, a copy into another array, a push on the function's own tape read back into the
   same name, or a view read in one of those ways; never returned, stored in a container,
   captured or passed to another function) is computed into a buffer of a *pool* kept from one
-  call to the next: ``h1_1 = np.dot(x, W0, buffers[0])``. Top-level groups whose lifetimes do
-  not overlap share a buffer of their shape and dtype; so do a loop body's groups read only
-  within their iteration. A loop group read by a later iteration, after the loop or from the
-  tape goes, where the argument shapes decide the loop's count, to its iteration's part of
-  one ``(count, ...)`` buffer: ``h_7 = np.dot(h_6, W_x, buffers[0][t])`` (a preallocated
-  tape). A pool (:class:`~sourcegrad.runtime.buffers.BufferPool`) holds each thread's spare
+  call to the next: ``h1_1 = np.dot(x, W0, buffers[0])`` (top-level arrays up to
+  :data:`POOLED_BYTES`). A loop body's group read only within its iteration gets one buffer
+  for all iterations; one read by a later iteration, after the loop or from the tape goes,
+  where the argument shapes decide the loop's count, to its iteration's part of one
+  ``(count, ...)`` buffer: ``h_7 = np.dot(h_6, W_x, buffers[0][t])`` (a preallocated tape).
+  The buffers are views of a few memory blocks: arrays whose lifetimes do not overlap share
+  one, whatever their shapes and dtypes. A pool (:class:`~sourcegrad.runtime.buffers.BufferPool`) holds each thread's spare
   buffer sets: a call takes one (or makes one, when the thread's are in use: the same
   derivative reached again from inside itself) and puts it back right before it returns, so
   no two running calls ever share a buffer. One pool per shape signature (each signature has
@@ -53,9 +54,9 @@ _READ_ATTRIBUTES = {"shape", "dtype", "ndim", "size", "nbytes", "itemsize"}
 #: attributes and methods whose result may share the array's memory (views)
 _VIEW_ATTRIBUTES = {"T", "reshape", "ravel", "transpose", "squeeze", "real", "imag"}
 #: array methods whose result is a new array
-_FRESH_METHODS = {"copy", "sum", "mean", "prod", "dot", "cumsum", "var", "std", "max", "min"}
-#: NumPy functions whose result is a new array
-_FRESH_FUNCTIONS = {
+FRESH_METHODS = {"copy", "sum", "mean", "prod", "dot", "cumsum", "var", "std", "max", "min"}
+#: NumPy functions of arrays whose result is a new array (not ``np.array``: ``copy=False``)
+FRESH_FUNCTIONS = {
     "zeros_like", "ones_like", "full_like", "empty_like", "outer", "dot", "matmul", "inner",
     "tensordot", "copy", "concatenate", "stack", "where", "sum", "mean", "prod", "cumsum",
     "var", "std", "max", "min", "amax", "amin", "clip", "vdot",
@@ -177,7 +178,8 @@ def release_dead(body, owner, pooled=frozenset()) -> None:
     any name of a new array's buffer of at least :data:`RELEASED_BYTES`, so that its memory
     is free for what comes later: a hand-written gradient's locals live until it returns,
     these do not. Not for groups a branch or loop assigns, a nested function reads, that the
-    statement just before the return reads, or whose buffer is ``pooled`` (ids of groups)."""
+    statement just before the return reads, or whose array is pooled (``pooled``: the names
+    of the statements that made them)."""
     captured = S.captured_names(gast.Module(body=body, type_ignores=[]))
     released: dict = {}
     for g in buffer_groups(body, owner):
@@ -186,7 +188,7 @@ def release_dead(body, owner, pooled=frozenset()) -> None:
         if g.names[0] in pooled:
             continue
         layout = _layout(g, owner)
-        if layout is not None and int(np.prod(layout[0])) * layout[1].itemsize >= RELEASED_BYTES:
+        if layout is not None and _nbytes(layout) >= RELEASED_BYTES:
             released.setdefault(g.end, []).extend(g.names)
     for i in sorted(released, reverse=True):
         targets = [S.name(n) for n in released[i]]
@@ -210,37 +212,26 @@ def plan_pool(body, owner, np_name, helpers=frozenset()) -> tuple:
     if any(isinstance(n, (gast.Return, gast.Yield, gast.YieldFrom)) for n in _inner(body)):
         return [], []
     captured = S.captured_names(gast.Module(body=body, type_ignores=[]))
-    candidates = []
-    for g in buffer_groups(body, owner):
-        if g.dropped or captured.intersection(g.names):
-            continue
-        stmt = body[g.start]
-        if not (isinstance(stmt, gast.Assign) and stmt.targets[0].id == g.names[0]):
-            continue
-        if _into(stmt.value, np_name, S.name("_")) is None:
-            continue
-        layout = _layout(g, owner, stmt.value)
-        if layout is not None:
-            candidates.append((g, layout))
-    loops = []  # (loop, its groups and their layouts, the number of iterations or None)
-    for stmt in body:
-        if (
-            isinstance(stmt, gast.For)
-            and _straight(stmt.body)
-            and not getattr(stmt, "sg_blocks", 0)
-        ):
-            found = []
-            for g in _loop_groups(stmt.body, owner):
-                made = stmt.body[g.start]
-                if (
-                    captured.intersection(g.names)
-                    or _into(made.value, np_name, S.name("_")) is None
-                ):
-                    continue
+
+    def layouts(groups, stmts) -> list:
+        """``(group, (shape, dtype))`` of the groups whose array could go to a buffer."""
+        found = []
+        for g in groups:
+            made = stmts[g.start]
+            if g.dropped or captured.intersection(g.names) or made.targets[0].id != g.names[0]:
+                continue
+            if _into(made.value, np_name, S.name("_")) is not None:
                 layout = _layout(g, owner, made.value)
                 if layout is not None:
                     found.append((g, layout))
-            loops.append((stmt, found, _iterations(stmt, body, owner)))
+        return found
+
+    candidates = layouts(buffer_groups(body, owner), body)
+    loops = [  # (loop, its groups and their layouts, the number of iterations or None)
+        (stmt, layouts(_loop_groups(stmt.body, owner), stmt.body), _iterations(stmt, body, owner))
+        for stmt in body
+        if isinstance(stmt, gast.For) and _straight(stmt.body) and not getattr(stmt, "sg_blocks", 0)
+    ]
     stacks = _stacks(body)
     members: dict = {}
     for g, _ in candidates + [c for _, found, _ in loops for c in found]:
@@ -248,7 +239,7 @@ def plan_pool(body, owner, np_name, helpers=frozenset()) -> tuple:
             members.setdefault(n, []).append(g)
     arrays = {n for n, dt in owner.in_place.dtypes.items() if isinstance(dt, np.dtype)}
     unsafe = _escaping(body, members, np_name, helpers, stacks, arrays)
-    transposed = _transposed_names(body, np_name)
+    transposed = _transposed_names(body)
     unsafe |= {n for n, gs in members.items() if len(gs) > 1}  # a name of two groups
     requests = []  # (start, end, bytes, [entries]): memory live over top-level statements
     entries = []  # [statement, (shape, dtype), loop counter or None, request]
@@ -311,7 +302,7 @@ def _fit(memory, size, start, end) -> int:
 _TRANSPOSING = {"T", "transpose", "swapaxes", "moveaxis", "matrix_transpose", "mT"}
 
 
-def _transposed_names(body, np_name) -> set:
+def _transposed_names(body) -> set:
     """Names some statement binds to a value that reads a transposed array (``vt = v.T``),
     directly or through such a name: NumPy lays an elementwise result out like its operands
     (order ``K``), so a C-ordered buffer in its place would change how later sums round."""
@@ -350,8 +341,9 @@ def _straight(stmts) -> bool:
 def _loop_groups(stmts, owner) -> list:
     """The buffer groups of a loop body's arrays (as :func:`buffer_groups`), each marked
     ``carried`` where a name of it is read in the body before the statement that makes or
-    joins it binds it, that statement's own value included (the iteration before's value). A name bound twice to different groups,
-    or to a group and something else, drops the group."""
+    joins it binds it, that statement's own value included (the iteration before's value).
+    A name bound twice to different groups, or to a group and something else, drops the
+    group (dropped groups are left out)."""
     group: dict = {}
     first: dict = {}  # name -> index of the first statement mentioning it
     for i, stmt in enumerate(stmts):
@@ -672,7 +664,7 @@ def _kept_inside(n, parents, members, np_name, helpers, arrays) -> bool:
                 return True
             call = parents.get(id(node))
             method = isinstance(call, gast.Call) and call.func is node
-            if method and node.attr in _FRESH_METHODS:
+            if method and node.attr in FRESH_METHODS:
                 return True
             if node.attr not in _VIEW_ATTRIBUTES:
                 return False
@@ -716,12 +708,12 @@ def _numpy_function(func, np_name, names) -> bool:
 
 def _makes_new_array(func, np_name) -> bool:
     """Whether ``func`` is a NumPy function whose result never shares an argument's memory:
-    a ufunc or a ufunc's ``reduce``, one of :data:`_FRESH_FUNCTIONS`, or ``np.linalg``'s."""
+    a ufunc or a ufunc's ``reduce``, one of :data:`FRESH_FUNCTIONS`, or ``np.linalg``'s."""
     if not isinstance(func, gast.Attribute):
         return False
     base = S.dotted(func.value)
     if base == np_name:
-        return func.attr in _FRESH_FUNCTIONS or isinstance(getattr(np, func.attr, None), np.ufunc)
+        return func.attr in FRESH_FUNCTIONS or isinstance(getattr(np, func.attr, None), np.ufunc)
     if base == f"{np_name}.linalg":
         return func.attr in FRESH_LINALG
     if isinstance(func.value, gast.Attribute) and S.dotted(func.value.value) == np_name:
