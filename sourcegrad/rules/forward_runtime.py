@@ -67,6 +67,7 @@ from ..runtime.tangent_helpers import (
     unstack_slots,
     zero_tangent,
 )
+from ..runtime.trees import add_adjoints, as_adjoint, piece_of
 from .registry import d, nondifferentiable, static, tangent
 
 # ---------------------------------------------------------------- helpers.py
@@ -115,6 +116,24 @@ def _unsum(z, g, xs):
 @tangent(unclip)
 def _unclip(z, g, a, a_min, a_max, which):
     d[z] += unclip(d[g], a, a_min, a_max, which)
+
+
+# ---------------------------------------------------------------- trees.py
+
+
+@tangent(as_adjoint)
+def _as_adjoint(z, x):
+    d[z] += as_adjoint(d[x])
+
+
+@tangent(add_adjoints)
+def _add_adjoints(z, a, b):
+    d[z] += add_adjoints(d[a], d[b])
+
+
+@tangent(piece_of)
+def _piece_of(z, adjoint, key, like):
+    d[z] += piece_of(d[adjoint], key, like)
 
 
 # ---------------------------------------------------------------- containers.py

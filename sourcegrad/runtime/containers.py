@@ -6,6 +6,8 @@ import itertools
 
 import numpy as np
 
+from .trees import add_adjoints, piece_of
+
 
 def is_namedtuple(x) -> bool:
     return isinstance(x, tuple) and hasattr(type(x), "_fields")
@@ -98,9 +100,9 @@ def _build(like, parts, seen):
         for key, child in children(like):
             sub = grouped.get(key, {})
             if whole is not None:
-                piece = dict(children(whole))[key] if is_namedtuple(whole) else whole[key]
+                piece = piece_of(whole, key, like)
                 if piece is not None:
-                    sub[()] = piece if () not in sub else _add(sub[()], piece)
+                    sub[()] = piece if () not in sub else add_adjoints(sub[()], piece)
             out[key] = _build(child, sub, seen)
         return rebuild(like, out)
     if not parts:
@@ -120,12 +122,6 @@ def _build(like, parts, seen):
         target[path[-1]] += g
     seen.add(id(out))
     return out
-
-
-def _add(a, b):
-    if is_container(a):
-        return rebuild(a, {k: _add(v, b[k]) for k, v in children(a)})
-    return a + b
 
 
 def _fresh(like, g, seen):

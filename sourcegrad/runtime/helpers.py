@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SourcegradError
+from .trees import DictPieces, Pieces, zero_adjoint
 
 
 class Shape(tuple):
@@ -121,31 +122,15 @@ def _is_basic_index(idx) -> bool:
     return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in items)
 
 
-class Pieces(tuple):
-    """The adjoint of a tuple or list value, item by item (the pieces of ``np.split``, the
-    fields of ``np.linalg.slogdet``). Adjoints accumulate with ``+``, which here adds item by
-    item instead of concatenating; it is a tuple, so NumPy takes it as a sequence of arrays."""
-
-    __slots__ = ()
-
-    def __add__(self, other):
-        if isinstance(other, (tuple, list)) and len(other) == len(self):
-            return Pieces(a + b for a, b in zip(self, other))
-        return NotImplemented
-
-    __radd__ = __add__
-
-    def __getitem__(self, item):
-        got = tuple.__getitem__(self, item)
-        return Pieces(got) if isinstance(item, slice) else got
-
-
 def unindex(g, x, idx):
     """The adjoint of ``x[idx]``: zeros shaped like ``x`` with ``g`` added at ``idx``
-    (repeated integer indices accumulate). For a tuple or list ``x`` (the pieces may differ
-    in shape), :class:`Pieces` with ``g`` at ``idx`` and zeros elsewhere."""
+    (repeated integer indices accumulate). For a container ``x``, an adjoint container
+    (:mod:`sourcegrad.runtime.trees`) with ``g`` at ``idx`` and zeros elsewhere: a dict's other
+    keys are left out, a list's or tuple's other items are zeros of their own structure."""
+    if isinstance(x, dict):
+        return DictPieces({idx: g})
     if isinstance(x, (tuple, list)):
-        pieces = [np.zeros_like(v) for v in x]
+        pieces = [zero_adjoint(v) for v in x]
         if isinstance(idx, slice):
             for i, gi in zip(range(len(x))[idx], g):
                 pieces[i] = gi
@@ -204,15 +189,6 @@ def unsum(g, xs):
     if isinstance(xs, (list, tuple)):
         return Pieces(sum_to(g, x) for x in xs)
     return np.broadcast_to(g, np.shape(xs))
-
-
-def zero_adjoint(x):
-    """A zero adjoint for ``x``: zeros of its shape, item by item for a list or tuple."""
-    if isinstance(x, (list, tuple)):
-        return Pieces(zero_adjoint(v) for v in x)
-    if x is None or isinstance(x, (float, int)):
-        return 0.0  # a name the forward sweep never reached on this path
-    return np.zeros_like(x)
 
 
 def written_part(g, idx):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SourcegradError
-from .helpers import Pieces, sum_to
+from .helpers import sum_to
+from .trees import Pieces
 
 
 def unconcatenate(g, arrays, axis=0):

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .helpers import Pieces, Shape
+from .helpers import Shape
+from .trees import Pieces
 
 
 def zero_tangent(x):

@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import rules as R
 from ..errors import NoRuleError, SourcegradError, UnsupportedSyntaxError
+from ..runtime.trees import as_adjoint
 from . import syntax as S
 from .cfg import build_cfg, solve_backward, solve_forward
 from .normalize import Core
@@ -503,6 +504,8 @@ def _call_dynamic(core, func, args, varied) -> Op:
     )
     if forward:
         call = gast.Subscript(value=call, slice=S.const(1), ctx=gast.Load())
+    else:  # a container argument's gradient, as an adjoint that adds leaf by leaf
+        call = S.call(S.name("as_adjoint"), [call])
     target = "z" if forward else "diff"
     body = [
         gast.AugAssign(
@@ -513,7 +516,7 @@ def _call_dynamic(core, func, args, varied) -> Op:
     ]
     rule = R.Rule(
         key="dynamic",
-        fn=_RuleNamespace({"vjp_of": vjp_of, "jvp_of": jvp_of}),
+        fn=_RuleNamespace({"vjp_of": vjp_of, "jvp_of": jvp_of, "as_adjoint": as_adjoint}),
         body=body,
         result="z",
         params=list(params),
@@ -605,6 +608,8 @@ def _call_user_function(core, stmt, fn, args, kwargs, label, varied=None) -> Op:
     value = gast.Call(func=S.name(vjp_name), args=call_args, keywords=call_kwargs)
     if forward:
         value = gast.Subscript(value=value, slice=S.const(1), ctx=gast.Load())
+    else:  # a container argument's gradient, as an adjoint that adds leaf by leaf
+        value = S.call(S.name("as_adjoint"), [value])
     body = [
         gast.AugAssign(
             target=gast.Subscript(
@@ -616,7 +621,7 @@ def _call_user_function(core, stmt, fn, args, kwargs, label, varied=None) -> Op:
     ]
     rule = R.Rule(
         key=fn,
-        fn=_RuleNamespace({vjp_name: _VJPS[key]}),
+        fn=_RuleNamespace({vjp_name: _VJPS[key], "as_adjoint": as_adjoint}),
         body=body,
         result="z",
         params=list(params),

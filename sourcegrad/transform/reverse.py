@@ -480,12 +480,25 @@ class _Reverse:
         if not isinstance(target, gast.Name) or not self.varies(target.id):
             return
         x = target.id
-        value = self.drop_sum_to(value)
+        value = self.drop_sum_to(self.drop_as_adjoint(x, value))
         dx = self.adjname(x)
         if x in self.defined:
             value = gast.BinOp(left=S.name(dx), op=gast.Add(), right=value)
         self.defined.add(x)
         block.append(self._mark(S.assign(dx, value)))
+
+    def drop_as_adjoint(self, x: str, value):
+        """``as_adjoint(e)`` is ``e`` where ``x`` is known to be an array or a number."""
+        name = self.refs.by_id.get(id(NAMESPACE["as_adjoint"]))
+        if (
+            name is not None
+            and self.a.ranks.get(x) is not None
+            and isinstance(value, gast.Call)
+            and isinstance(value.func, gast.Name)
+            and value.func.id == name
+        ):
+            return value.args[0]
+        return value
 
     def varies(self, name: str) -> bool:
         """Whether ``name`` depends on ``wrt`` where the current statement reads it."""

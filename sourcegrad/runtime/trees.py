@@ -1,0 +1,118 @@
+"""Adjoints of containers: lists, tuples, namedtuples and dicts of arrays and numbers.
+
+An adjoint of a container is a container of the same structure that *adds* leaf by leaf: the
+generated code accumulates adjoints with ``+``, which on plain lists and tuples would
+concatenate and on dicts would fail. :class:`Pieces` (for lists, tuples and namedtuples, item
+by position) and :class:`DictPieces` (for dicts, item by key) are those containers. ``None``
+stands for a zero anywhere inside them, and a key missing from a :class:`DictPieces` is a zero
+too, so the adjoint of one read ``p["W"]`` of a dict of many arrays allocates nothing for the
+others. The gradient handed to the user is built from these by
+:func:`sourcegrad.runtime.containers.gradient_like`, in the argument's own container types.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["Pieces", "DictPieces", "add_adjoints", "as_adjoint", "zero_adjoint", "piece_of"]
+
+
+def add_adjoints(a, b):
+    """``a + b`` for adjoints: leaf by leaf for containers, ``None`` and missing keys as
+    zeros."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = DictPieces(a)
+        for k, v in b.items():
+            out[k] = add_adjoints(out[k], v) if k in out else v
+        return out
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        if len(a) != len(b):
+            raise ValueError(f"adjoints of containers of lengths {len(a)} and {len(b)}")
+        return Pieces([add_adjoints(x, y) for x, y in zip(a, b)])
+    if _is_zero_number(a) and isinstance(b, (dict, tuple, list)):
+        return as_adjoint(b)
+    if _is_zero_number(b) and isinstance(a, (dict, tuple, list)):
+        return as_adjoint(a)
+    return a + b
+
+
+def _is_zero_number(x) -> bool:
+    return type(x) in (int, float) and x == 0
+
+
+class Pieces(tuple):
+    """The adjoint of a tuple or list value, item by item (the pieces of ``np.split``, the
+    fields of ``np.linalg.slogdet``, the layers of a parameter list). Adjoints accumulate with
+    ``+``, which here adds item by item instead of concatenating; it is a tuple, so NumPy takes
+    it as a sequence of arrays."""
+
+    __slots__ = ()
+
+    def __add__(self, other):
+        if other is None or _is_zero_number(other):
+            return self
+        if isinstance(other, (tuple, list)) and len(other) == len(self):
+            return add_adjoints(self, other)
+        return NotImplemented
+
+    __radd__ = __add__
+
+    def __getitem__(self, item):
+        got = tuple.__getitem__(self, item)
+        return Pieces(got) if isinstance(item, slice) else got
+
+
+class DictPieces(dict):
+    """The adjoint of a dict, key by key; a key that is missing is a zero. Adds key by key."""
+
+    __slots__ = ()
+
+    def __add__(self, other):
+        if other is None or _is_zero_number(other):
+            return self
+        if isinstance(other, dict):
+            return add_adjoints(self, other)
+        return NotImplemented
+
+    __radd__ = __add__
+
+    def __getitem__(self, key):
+        return dict.get(self, key)  # a missing key: a zero (None)
+
+
+def as_adjoint(x):
+    """``x`` (a gradient in the user's container types, as a vjp returns it) as an adjoint
+    that adds leaf by leaf. Arrays and numbers are returned as they are."""
+    if isinstance(x, dict):
+        return DictPieces((k, as_adjoint(v)) for k, v in x.items())
+    if isinstance(x, (tuple, list)):
+        return Pieces([as_adjoint(v) for v in x])
+    return x
+
+
+def zero_adjoint(x):
+    """A zero adjoint for ``x``: zeros of its shape, item by item for a list or tuple, an
+    empty :class:`DictPieces` for a dict, 0.0 for a number or a name not yet assigned."""
+    if isinstance(x, dict):
+        return DictPieces()
+    if isinstance(x, (list, tuple)):
+        return Pieces([zero_adjoint(v) for v in x])
+    if x is None or isinstance(x, (float, int, str)):
+        return 0.0  # a name the forward sweep never reached on this path
+    return np.zeros_like(x)
+
+
+def piece_of(adjoint, key, like):
+    """The part of a container ``adjoint`` at ``key`` of the container ``like`` it belongs to
+    (None where it is zero). A namedtuple's field is found by name or by position."""
+    if adjoint is None:
+        return None
+    if isinstance(adjoint, dict):
+        return adjoint.get(key)
+    if isinstance(key, str) and hasattr(type(like), "_fields"):
+        key = type(like)._fields.index(key)
+    return adjoint[key]
