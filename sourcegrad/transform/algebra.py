@@ -10,13 +10,21 @@ those names assigned since, is expanded into its factors, so that terms written 
 different names meet. Terms with the same factors are added, and the factors of each sum are
 written back through those names where they cover them. A sum is rewritten only where terms
 were combined, so every rewrite removes operations; results change by rounding only.
+
+Booleans are not numbers: ``m1 + m2`` of two masks is their logical or, ``m1 - m2`` raises. A
+term is *numeric* where it has a factor known floating point (a name of ``floats``, or an
+expression of one, :func:`floating`); only numeric terms are combined, a common factor is taken
+out only of terms whose rest is numeric (``e * (x > 0) + e * (x > 1)`` stays as written: it is
+not ``e * ((x > 0) + (x > 1))``), and a sum that also has other terms starts with a numeric one.
 """
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 
 import gast
+import numpy as np
 
 from . import syntax as S
 
@@ -281,8 +289,10 @@ class _Terms(gast.NodeTransformer):
         merged: dict = {}
         shapes = [(frozenset(f.items()), len(o)) for _, f, o in terms]
         if len(set(shapes)) < len(shapes):  # two terms with the same names: maybe like terms
-            for coef, factors, others in terms:
+            for k, (coef, factors, others) in enumerate(terms):
                 key = (frozenset(factors.items()), tuple(sorted(self.key(o) for o in others)))
+                if not self.numeric(factors, others):
+                    key = (k,)  # m + m of a mask m is m, not 2.0 * m: left apart
                 if key in merged:
                     merged[key][0] += coef
                 else:
@@ -293,10 +303,23 @@ class _Terms(gast.NodeTransformer):
         items = list(merged.values()) if combined else [list(t) for t in terms]
         if not combined and self.common_factor(items) is None:
             return None
-        node, negative = self.emit_sum(items)
+        got = self.emit_sum(items)
+        if got is None:
+            return None  # no numeric term to start the sum with
+        node, negative = got
         if not combined and _products(node) >= _products(e):
             return None  # a factor taken out only where that saves multiplications
         return gast.UnaryOp(op=gast.USub(), operand=node) if negative else node
+
+    def numeric(self, factors, others) -> bool:
+        """Whether a term with these factor names and other factors is a number, not a
+        boolean, in the precision of the result: a name or other factor is floating point, or
+        the term is a number alone."""
+        if any(f in self.trusted for f in factors):
+            return True
+        if not factors and not others:
+            return True
+        return any(floating(o, self.trusted) for o in others)
 
     def common_factor(self, items):
         """The trusted name that most terms whose other names are all trusted have as a
@@ -321,9 +344,11 @@ class _Terms(gast.NodeTransformer):
         that two or more of them have as a factor taken out of those where that saves
         multiplications (``e * a - e * b`` is ``e * (a - b)``; of the two most shared such
         names, the one that saves more), positive terms first."""
-        best = self.join([self.emit(*item) for item in items])
+        best = self.join([(*self.emit(*item), self.numeric(*item[1:])) for item in items])
+        if best is None:
+            return None
         for factor in self.common_factors(items) if len(items) > 1 else ():
-            parts: list = []  # (node, negative) in the order of the terms
+            parts: list = []  # (node, negative, numeric) in the order of the terms
             inner = []
             for coef, factors, others in items:
                 if factors[factor] and self.factorable(factors):
@@ -331,20 +356,31 @@ class _Terms(gast.NodeTransformer):
                         parts.append(None)  # where the factored group goes
                     inner.append([coef, factors - Counter({factor: 1}), others])
                 else:
-                    parts.append(self.emit(coef, factors, others))
+                    numeric = self.numeric(factors, others)
+                    parts.append((*self.emit(coef, factors, others), numeric))
+            if not all(self.numeric(factors, others) for _, factors, others in inner):
+                continue  # e * m1 + e * m2 of masks is not e * (m1 + m2): m1 + m2 is m1 or m2
             node, negative = self.emit_sum(inner)
             grouped = gast.BinOp(left=S.name(factor), op=gast.Mult(), right=node)
-            parts[parts.index(None)] = (grouped, negative)
+            parts[parts.index(None)] = (grouped, negative, True)
             factored = self.join(parts)
-            if _products(factored[0]) < _products(best[0]):
+            if factored is not None and _products(factored[0]) < _products(best[0]):
                 best = factored
         return best
 
     def join(self, parts):
-        """``(node, negative)``: the terms ``parts`` added, the positive ones first."""
+        """``(node, negative)``: the terms ``parts`` (``(node, negative, numeric)``) added,
+        the positive ones first, the first of them numeric where some term is not (a boolean
+        plus a boolean is their logical or); None where no term is numeric."""
         parts = sorted(parts, key=lambda p: p[1])  # stable: each sign in the terms' order
-        out, first_negative = parts[0]
-        for term, negative in parts[1:]:
+        if not all(p[2] for p in parts):
+            first = next((p for p in parts if p[2]), None)
+            if first is None:
+                return None
+            parts.remove(first)
+            parts.insert(0, first)
+        out, first_negative, _ = parts[0]
+        for term, negative, _ in parts[1:]:
             op = gast.Sub() if negative != first_negative else gast.Add()
             out = gast.BinOp(left=out, op=op, right=term)
         return out, first_negative
@@ -418,3 +454,44 @@ class _Terms(gast.NodeTransformer):
 
 def _products(e) -> int:
     return sum(1 for n in S.walk(e) if isinstance(n, gast.BinOp) and isinstance(n.op, gast.Mult))
+
+
+#: NumPy functions and methods whose result is no floating point number, whatever they read
+_NOT_FLOATING = {
+    "isclose", "allclose", "array_equal", "array_equiv", "any", "all", "isin", "in1d",
+    "isreal", "iscomplex", "isrealobj", "iscomplexobj", "isscalar", "argmax", "argmin",
+    "argsort", "nonzero", "flatnonzero", "argwhere", "count_nonzero", "searchsorted", "shape",
+    "ndim", "size", "astype", "view", "len", "int", "bool",
+}  # fmt: skip
+
+
+def floating(e, floats) -> bool:
+    """Whether ``e`` is known to compute a floating point value in the precision of a name of
+    ``floats`` it reads (``dz * (x > 0)``, ``np.cos(x)``, ``x[k]``, ``sum_to(dz, x)``), not a
+    boolean or an integer (``x > 0``, ``0.5 * (x > 0)``, ``np.isnan(x)``)."""
+    if isinstance(e, gast.Name):
+        return e.id in floats
+    if isinstance(e, gast.BinOp):
+        return floating(e.left, floats) or floating(e.right, floats)
+    if isinstance(e, gast.UnaryOp):
+        return isinstance(e.op, (gast.USub, gast.UAdd)) and floating(e.operand, floats)
+    if isinstance(e, gast.Subscript):
+        return floating(e.value, floats)
+    if isinstance(e, gast.Attribute):
+        return e.attr in ("T", "mT", "real", "imag") and floating(e.value, floats)
+    if isinstance(e, gast.Call):
+        f = e.func
+        name = f.attr if isinstance(f, gast.Attribute) else getattr(f, "id", None)
+        if name is None or name in _NOT_FLOATING or _returns_bool(name):
+            return False
+        if isinstance(f, gast.Attribute) and floating(f.value, floats):
+            return True  # x.sum(), x.reshape(..) of a floating point x
+        return any(floating(a, floats) for a in e.args if not isinstance(a, gast.Starred))
+    return False
+
+
+@functools.cache
+def _returns_bool(name: str) -> bool:
+    """Whether ``np.<name>`` is a ufunc that makes booleans of floating point numbers."""
+    f = getattr(np, name, None)
+    return isinstance(f, np.ufunc) and any(t.endswith("->?") and t.startswith("d") for t in f.types)

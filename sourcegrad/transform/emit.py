@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import itertools
 import linecache
+import math
 import types
 from dataclasses import dataclass, field
 
@@ -176,6 +177,11 @@ def _to_ast(node):
         return node
     if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Param):
         return ast.arg(arg=node.id, annotation=_to_ast(node.annotation), type_comment=None)
+    if isinstance(node, gast.Constant) and _negative_number(node.value):
+        # ``ast.unparse`` writes a negative number as its repr, unparenthesised, wherever it
+        # stands: ``(-1) ** k`` would come out as ``-1 ** k``, which is ``-(1 ** k)``. As a
+        # negation of a positive number it is parenthesised where precedence needs it.
+        return ast.UnaryOp(op=ast.USub(), operand=ast.Constant(value=-node.value, kind=None))
     cls = _AST_CLASSES.get(type(node))
     if cls is None:
         cls = _AST_CLASSES[type(node)] = getattr(ast, type(node).__name__)
@@ -188,3 +194,12 @@ def _to_ast(node):
 
 
 _AST_CLASSES: dict = {}
+
+
+def _negative_number(value) -> bool:
+    """Whether ``value`` is an int or float written with a leading minus (-0.0 too)."""
+    if type(value) is int:
+        return value < 0
+    if type(value) is float:
+        return math.copysign(1.0, value) < 0
+    return False

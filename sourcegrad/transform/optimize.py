@@ -870,10 +870,11 @@ def _shaped_unindex(node, der: Derivative, shapes: dict, dtypes: dict) -> None:
 
 
 def _early_masks(body, der: Derivative, shapes: dict) -> None:
-    """A value read, after some point, only to compare it with a number (``h1_2 >= 0.0``, the
-    mask of a ReLU's derivative) has that comparison made once, before its last other read:
-    the backward pass keeps a boolean mask (one byte an element) instead of the value, and the
-    value's buffer is free for the operation that reads it last (the ReLU itself, in place)."""
+    """A value read, after some point, only to compare it with numbers (``h1_2 > 0.0`` and
+    ``h1_2 == 0.0``, the masks of a ReLU's derivative) has each comparison made once, before
+    its last other read: the backward pass keeps boolean masks (one byte an element each, at
+    most :data:`_MASKS_PER_VALUE` of them) instead of the value, and the value's buffer is free
+    for the operation that reads it last (the ReLU itself, in place)."""
     counts = _defs(body)
     where: dict = {}  # name -> top-level index of its one assignment
     for k, stmt in enumerate(body):
@@ -883,7 +884,7 @@ def _early_masks(body, der: Derivative, shapes: dict) -> None:
     others: dict = {}  # name -> last index of another read
     for k, stmt in enumerate(body):
         masked = set()
-        for n in S.walk(stmt):
+        for n in _in_order(stmt):  # masks named in the order the comparisons are written
             if (
                 isinstance(n, gast.Compare)
                 and len(n.ops) == 1
@@ -902,19 +903,23 @@ def _early_masks(body, der: Derivative, shapes: dict) -> None:
         last = others.get(name)
         if k0 is None or counts.get(name) != 1 or last is None or last <= k0:
             continue
-        forms = {(type(c.ops[0]), c.comparators[0].value) for _, c in found}
-        if len(forms) != 1 or min(k for k, _ in found) <= last:
+        forms: dict = {}  # (operator, number) -> the comparisons of that form, in order
+        for _, c in found:
+            value = c.comparators[0].value
+            forms.setdefault((type(c.ops[0]), type(value), value), []).append(c)
+        if len(forms) > _MASKS_PER_VALUE or min(k for k, _ in found) <= last:
             continue
-        mask = der.refs.names.fresh(name + "_mask")
-        c = found[0][1]
-        cmp = gast.Compare(
-            left=S.name(name), ops=[c.ops[0]], comparators=[S.clone(c.comparators[0])]
-        )
-        inserts.append((last, S.assign(mask, cmp)))
-        if name in shapes:
-            shapes[mask] = shapes[name]
-        for _, node in found:
-            node.sg_mask = mask
+        for same in forms.values():
+            mask = der.refs.names.fresh(name + "_mask")
+            c = same[0]
+            cmp = gast.Compare(
+                left=S.name(name), ops=[c.ops[0]], comparators=[S.clone(c.comparators[0])]
+            )
+            inserts.append((last, S.assign(mask, cmp)))
+            if name in shapes:
+                shapes[mask] = shapes[name]
+            for node in same:
+                node.sg_mask = mask
 
     class Replace(gast.NodeTransformer):
         def visit_Compare(self, n):
@@ -923,8 +928,21 @@ def _early_masks(body, der: Derivative, shapes: dict) -> None:
 
     if inserts:
         Replace().visit(gast.Module(body=body, type_ignores=[]))
-        for k, stmt in sorted(inserts, key=lambda kv: -kv[0]):
+        for k, stmt in reversed(sorted(inserts, key=lambda kv: kv[0])):  # (stable: in order)
             body.insert(k, stmt)
+
+
+def _in_order(node):
+    """The nodes under ``node`` (itself included), each before its children, children in the
+    order of their fields (``left`` before ``right``)."""
+    yield node
+    for child in gast.iter_child_nodes(node):
+        yield from _in_order(child)
+
+
+#: the most masks :func:`_early_masks` keeps in place of one value (a ReLU's derivative reads
+#: two: ``h > 0.0``, and ``h == 0.0`` where the tie shares the gradient)
+_MASKS_PER_VALUE = 2
 
 
 def _dots(node, der: Derivative) -> None:

@@ -494,7 +494,7 @@ def _stand_in(e, dtypes, np_name):
         v = _stand_in(e.operand, dtypes, np_name)
         if type(v) in (int, float):  # (not np.float64, a float too)
             return -v  # a Python number stays one (np.negative would make it a strong float64)
-        return _UNKNOWN if v is _UNKNOWN else np.negative(v)
+        return _UNKNOWN if v is _UNKNOWN else _apply(np.negative, v)
     if isinstance(e, gast.BinOp) and type(e.op) in _BINOPS:
         a, b = _stand_in(e.left, dtypes, np_name), _stand_in(e.right, dtypes, np_name)
         if a is _UNKNOWN or b is _UNKNOWN:
@@ -505,8 +505,7 @@ def _stand_in(e, dtypes, np_name):
                     return _UNKNOWN  # an int, or a float for a negative exponent
                 return 0.0 if isinstance(e.op, gast.Div) else 0
             return 0.0
-        with np.errstate(all="ignore"):
-            return _BINOPS[type(e.op)](a, b)
+        return _apply(_BINOPS[type(e.op)], a, b)
     if isinstance(e, gast.BinOp) and isinstance(e.op, gast.MatMult):
         a, b = _stand_in(e.left, dtypes, np_name), _stand_in(e.right, dtypes, np_name)
         if a is _UNKNOWN or b is _UNKNOWN or not hasattr(a, "dtype") or not hasattr(b, "dtype"):
@@ -582,10 +581,19 @@ def _stand_in(e, dtypes, np_name):
                 return _UNKNOWN
             if f.signature is not None:  # np.matmul: its core dimensions take no 0-d stand-in
                 return np.zeros((), np.result_type(*args))
-            with np.errstate(all="ignore"):
-                out = f(*args)
+            out = _apply(f, *args)
             return out[0] if isinstance(out, tuple) else out
     return _UNKNOWN
+
+
+def _apply(f, *args):
+    """``f(*args)`` of stand-ins, or _UNKNOWN where NumPy refuses the dtypes (``m1 - m2`` of
+    booleans raises: the expression has no dtype)."""
+    try:
+        with np.errstate(all="ignore"):
+            return f(*args)
+    except TypeError:
+        return _UNKNOWN
 
 
 def _is_np(e, np_name) -> bool:

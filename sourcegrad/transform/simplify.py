@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import functools
 import numbers
+import operator
 
 import gast
 import numpy as np
 
 from ..runtime import NAMESPACE
 from . import syntax as S
-from .algebra import collect_like_terms
+from .algebra import collect_like_terms, floating
 from .reverse import Derivative, shape_key
 
 _PASSTHROUGH = {
@@ -270,26 +271,28 @@ class _Fold(gast.NodeTransformer):
             return _makes_floats(e.func.attr)
         return isinstance(e, gast.Name) and e.id in self.floats
 
+    def known_float(self, e) -> bool:
+        """Whether ``e`` is known to be floating point (not a boolean or an integer, for which
+        ``m + m``, ``1 * m`` and ``m ** 1`` are not what they are for numbers)."""
+        return self.float_valued(e) or floating(e, self.floats)
+
     def visit_BinOp(self, n):
         self.generic_visit(n)
         left, right, op = n.left, n.right, n.op
         if _num(left) and _num(right) and isinstance(op, (gast.Add, gast.Sub, gast.Mult, gast.Pow)):
-            self.changed = True
-            value = {
-                gast.Add: np.add,
-                gast.Sub: np.subtract,
-                gast.Mult: np.multiply,
-                gast.Pow: np.power,
-            }[type(op)](left.value, right.value)
-            return S.const(
-                type(left.value)(value) if type(left.value) is type(right.value) else float(value)
-            )
+            value = _python_arithmetic(op, left.value, right.value)
+            if value is not None:
+                self.changed = True
+                return S.const(value)
         if isinstance(op, gast.Mult):
             for a, b in ((left, right), (right, left)):
                 if not (_num(a) and a.value in (1, -1)):
                     continue
-                if type(a.value) is float and not self.float_valued(b):
-                    continue  # 1.0 * k of an integer k is a float; k alone may wrap later
+                if not self.known_float(b):
+                    # 1.0 * k of an integer k is a float; k alone may wrap later. 1 * m of a
+                    # mask m is 0 or 1, m a boolean (m + m is m), and -1 * u of an unsigned u
+                    # is not -u
+                    continue
                 self.changed = True
                 return b if a.value == 1 else gast.UnaryOp(op=gast.USub(), operand=b)
         if isinstance(op, gast.Mult):  # 1.0 / u * v is v / u: one operation, one rounding
@@ -306,11 +309,11 @@ class _Fold(gast.NodeTransformer):
         ):
             self.changed = True
             return left
-        if isinstance(op, gast.Pow) and _num(right) and right.value == 1:
-            self.changed = True
+        if isinstance(op, gast.Pow) and _num(right) and right.value == 1 and self.known_float(left):
+            self.changed = True  # (m ** 1 of a mask m is an integer)
             return left
-        if isinstance(op, gast.Add) and _same_product(left, right):
-            self.changed = True  # the product rule of x * x: dx * x + x * dx
+        if isinstance(op, gast.Add) and _same_product(left, right) and self.known_float(left):
+            self.changed = True  # the product rule of x * x: dx * x + x * dx (m + m of a mask is m)
             return gast.BinOp(left=S.const(2.0), op=gast.Mult(), right=left)
         if (
             isinstance(op, (gast.Add, gast.Sub))
@@ -321,6 +324,7 @@ class _Fold(gast.NodeTransformer):
             and isinstance(left.right, gast.Name)
             and isinstance(right.right, gast.Name)
             and left.right.id == right.right.id
+            and (self.known_float(left.left) or self.known_float(right.left))  # not m1 - m2
         ):
             self.changed = True  # the quotient rule: dx / y - dy * z / y is (dx - dy * z) / y
             top = gast.BinOp(left=left.left, op=op, right=right.left)
@@ -383,6 +387,22 @@ class _Fold(gast.NodeTransformer):
             self.changed = True
             return n.value.elts[n.slice.value]
         return n
+
+
+def _python_arithmetic(op, a, b):
+    """``a <op> b`` of two Python numbers as Python computes it where the code runs (``2 ** -1``
+    is 0.5, ``10 ** 20`` exact), or None where it raises or would be huge."""
+    if isinstance(op, gast.Pow) and type(a) is int and type(b) is int and abs(b) > 64:
+        return None  # 10 ** 10 ** 9 is left to run time
+    try:
+        return {
+            gast.Add: operator.add,
+            gast.Sub: operator.sub,
+            gast.Mult: operator.mul,
+            gast.Pow: operator.pow,
+        }[type(op)](a, b)
+    except (ArithmeticError, ValueError):  # 0.0 ** -1, 1e300 ** 2: raised where it runs
+        return None
 
 
 @functools.cache
