@@ -17,6 +17,7 @@ from typing import Any
 import gast
 import numpy as np
 
+from .callables import as_function
 from .errors import NonScalarOutputError, SourcegradError, WrtTypeError
 from .runtime.containers import (
     children,
@@ -184,7 +185,7 @@ class Transformed:
         ``specialise`` to shapes too (reusing the pure derivative of ``general``, the build
         for the same ranks, where there is one)."""
         parsed = self._parse()
-        core = normalize(parsed)
+        core = normalize(parsed, args)
         n = len(core.params)
         for i in self.wrt:
             if not isinstance(i, int) or not -n <= i < n:
@@ -275,7 +276,7 @@ class Transformed:
         known to agree."""
         if not self.options.get("optimize", True):
             return None
-        core = normalize(self._parse())
+        core = normalize(self._parse(), args)
         stacked = fuse_contractions(core, shapes)
         if not stacked:
             return None
@@ -296,7 +297,7 @@ class Transformed:
         None where forward mode cannot be built; the reverse-mode derivative runs then."""
         try:  # a core of its own: the reverse pass rewrites the one it was given
             analysis = analyze(
-                normalize(self._parse()), wrt, args, whole_output=True, mode="forward"
+                normalize(self._parse(), args), wrt, args, whole_output=True, mode="forward"
             )
             der = forward(analysis, ())
             simplify(der)
@@ -317,9 +318,11 @@ class Transformed:
         seed = x.dtype.type(1) if isinstance(x, np.generic) else None
         jvp.__kwdefaults__ = dict(jvp.__kwdefaults__ or {}, **{param: seed})
 
-        def gradient(*a):
+        def gradient(*a, **kw):  # kw: the function's keyword-only arguments
             x = a[i]
-            value, t = jvp(*a, **{param: np.ones_like(x)}) if type(x) is np.ndarray else jvp(*a)
+            if type(x) is np.ndarray:
+                kw = dict(kw, **{param: np.ones_like(x)})
+            value, t = jvp(*a, **kw)
             return value, _as_gradient(x, t)
 
         run.fn = gradient
@@ -509,10 +512,8 @@ class Transformed:
             args, kwargs = args[:-1], dict(kwargs, **{seed_kw: args[-1]})
         seed = kwargs.pop(seed_kw) if seed_kw is not None else None
         args = self.bound_self + args
-        if kwargs:
-            import inspect
-
-            args = tuple(inspect.signature(self.f).bind(*args, **kwargs).args)
+        if kwargs:  # one value per parameter, keyword-only ones last (core.params' order)
+            args = full_args(self.f, args, kwargs)
         entry = self._entry(args)
         if not self.with_gradients:
             return self._run(entry, args)
@@ -528,8 +529,9 @@ class Transformed:
     def _run(self, entry: Emitted, args, **kwargs):
         """``entry.fn(*args, **kwargs)``; an error that is not sourcegrad's is explained (the
         user's own function failing, a non-scalar output) before it propagates."""
+        args, kwonly = split_args(self.f, args)
         try:
-            return entry.fn(*args, **kwargs)
+            return entry.fn(*args, **kwonly, **kwargs)
         except SourcegradError:
             raise
         except Exception as exc:
@@ -582,7 +584,8 @@ class Transformed:
     def _explain(self, exc, entry: Emitted, args):
         if self.mode == "grad":
             try:
-                out = self.f(*args)
+                pos, kwonly = split_args(self.f, args)
+                out = self.f(*pos, **kwonly)
             except Exception:  # noqa: BLE001 - the user's function fails by itself: keep exc
                 out = None
             else:
@@ -604,6 +607,34 @@ class Transformed:
             f"sourcegrad: raised in generated {entry.name} (line {line - 1}), which "
             f"differentiates {parsed.filename}:{user_line}: {text}"
         )
+
+
+def full_args(f, args: tuple, kwargs: dict) -> tuple:
+    """The arguments of the call ``f(*args, **kwargs)`` as one tuple in the order of ``f``'s
+    parameters: every positional parameter (defaults filled in), then every keyword-only one.
+    This is how a derivative takes its example arguments (``core.params``' order);
+    :func:`split_args` turns it back into a call. ``args`` may hold keyword-only values
+    already, after the positional ones, in that order (as generated code passes them)."""
+    import inspect
+
+    args, given = split_args(f, tuple(args))
+    sig = inspect.signature(f)
+    bound = sig.bind(*args, **given, **kwargs)
+    bound.apply_defaults()
+    kwonly = [p.name for p in sig.parameters.values() if p.kind is p.KEYWORD_ONLY]
+    return tuple(bound.args) + tuple(bound.arguments[name] for name in kwonly)
+
+
+def split_args(f, args: tuple) -> tuple[tuple, dict]:
+    """``(positional, keyword-only)``: ``args`` (in ``f``'s parameter order, as
+    :func:`full_args` makes them) as a call of ``f`` or of a derivative with ``f``'s
+    parameters; the values after ``f``'s positional parameters go by keyword."""
+    code = getattr(f, "__code__", None)
+    if code is None or len(args) <= code.co_argcount or code.co_flags & 0x04:  # CO_VARARGS
+        return args, {}
+    n = code.co_argcount
+    names = code.co_varnames[n : n + code.co_kwonlyargcount]
+    return args[:n], dict(zip(names, args[n:]))
 
 
 def _copy_into(kept, new):
@@ -650,18 +681,34 @@ def vjp_of(fn: Callable, wrt):
 
 
 def _dynamic(fn, wrt, mode):
-    code = getattr(fn, "__code__", None)
-    if code is None:
-        raise SourcegradError(
-            f"{fn!r} is not a Python function, so sourcegrad cannot differentiate through it; "
-            "call it on constants only, or register a rule with sourcegrad.defvjp"
-        )
+    if not isinstance(fn, types.FunctionType):
+        return _Called(fn, wrt, mode)
+    code = fn.__code__
     key = (code, wrt, mode)
     t = _DYNAMIC.get(key)
     if t is None:
         with _DYNAMIC_LOCK:
             t = _DYNAMIC.setdefault(key, Transformed(fn, wrt, mode, False, mode == "jvp", {}))
     return t if fn is t.f else _Rebound(t, fn)
+
+
+class _Called:
+    """The vjp or jvp of a function value that is not a plain function (a bound method, an
+    object with ``__call__``, a NumPy function with a rule): the plain function behind it
+    (:func:`sourcegrad.callables.as_function`) with its leading arguments, looked up when the
+    derivative calls it."""
+
+    def __init__(self, fn, wrt, mode):
+        self.fn, self.wrt, self.mode = fn, wrt, mode
+
+    def __call__(self, *args, g_out=None, t_in=None):
+        function, leading = as_function(self.fn, len(args))
+        n = len(leading)
+        wrt = tuple(i + n for i in self.wrt) if isinstance(self.wrt, tuple) else self.wrt + n
+        t = _dynamic(function, wrt, self.mode)
+        if self.mode == "jvp":
+            return t(*leading, *args, t_in=t_in)
+        return t(*leading, *args, g_out=g_out)
 
 
 class _Rebound:

@@ -64,26 +64,34 @@ def _source_call(obj, args):
     if not isinstance(obj, Transformed):
         return obj._source_call(args)
     bound = obj.bound_self
+    # every parameter gets its value, left-out defaults too: the seeds that follow go to the
+    # generated function's last keyword-only parameters (_call)
     if obj.mode == "vjp":
-        primal, g = tuple(args[:-1]), args[-1]
-        entry = obj._entry(bound + primal)
-        values = bound + primal + (g,)
+        primal, g = _with_defaults(obj.f, bound + tuple(args[:-1])), args[-1]
+        entry = obj._entry(primal)
+        values = primal + (g,)
     elif obj.mode == "jvp":
-        primal, t = tuple(args[:-1]), args[-1]
-        entry = obj._entry(bound + primal)
+        primal, t = _with_defaults(obj.f, bound + tuple(args[:-1])), args[-1]
+        entry = obj._entry(primal)
         ts = tuple(t) if obj.wrt_tuple else (t,)
-        values = bound + primal + ts
+        values = primal + ts
         return entry.source_fn, values, lambda raw: raw
     else:
-        entry = obj._entry(bound + tuple(args))
-        values = bound + tuple(args)
+        values = _with_defaults(obj.f, bound + tuple(args))
+        entry = obj._entry(values)
     return entry.source_fn, values, lambda raw: obj._finish(*raw)
 
 
-def _with_defaults(f, args: tuple) -> tuple:
+def _with_defaults(f, args: tuple, kwargs=None) -> tuple:
     """``args`` with the defaults of the positional parameters of ``f`` they leave out: the
-    levels of a tower take their values by position, the seeds after the arguments."""
+    levels of a tower take their values by position, the seeds after the arguments. Where
+    ``f`` has keyword-only parameters (or ``kwargs`` are given) every parameter gets a value,
+    keyword-only ones last (``api.full_args``): the seeds follow them."""
     code, defaults = getattr(f, "__code__", None), getattr(f, "__defaults__", None)
+    if kwargs or getattr(code, "co_kwonlyargcount", 0):
+        from .api import full_args
+
+        return full_args(f, args, kwargs or {})
     if code is None or not defaults or len(args) >= code.co_argcount:
         return args
     first = code.co_argcount - len(defaults)
@@ -111,7 +119,15 @@ class _Jvp:
         result packaging, for base arguments ``primal``."""
         fn, values, post = _source_call(self.base, tuple(primal))
         off = _offset(self.base)
-        wrt = tuple(off + (i % len(primal)) for i in self.wrt)
+        m = len(primal)
+        seeds = 0  # the base's seed arguments: a vjp's output gradient, a jvp's tangent
+        if getattr(self.base, "mode", None) in ("vjp", "jvp"):
+            last = primal[-1] if primal else None
+            seeds = len(tuple(last)) if self.base.mode == "jvp" and self.base.wrt_tuple else 1
+        given = m - (1 if seeds else 0)
+        # in values, the defaults the call left out come between the arguments and the seeds
+        filled = len(values) - off - given - seeds
+        wrt = tuple(off + (i % m if i % m < given else i % m + filled) for i in self.wrt)
         return _jvp_of_generated(fn, wrt), values, post
 
     def _source_call(self, args):
@@ -213,19 +229,21 @@ class Tower:
         picked = tuple(grads[self.W.index(i)] for i in self.read)
         return picked if self.read_tuple else picked[0]
 
-    def _source_call(self, args, seeds=None):
-        if not self.bound_self:
-            args = _with_defaults(self.f, tuple(args))
+    def _source_call(self, args, seeds=None, kwargs=None):
+        kwonly = getattr(getattr(self.f, "__code__", None), "co_kwonlyargcount", 0)
+        if not self.bound_self or kwargs or kwonly:
+            args = _with_defaults(self.f, tuple(args), kwargs)
         values = tuple(args) + self._seeds(args, seeds)
         return self._entry(values), values, self._select
 
-    def evaluate(self, args, seeds=None):
-        """The derivative at ``args`` with ``seeds`` (one per direction; None: unit)."""
-        fn, values, post = self._source_call(args, seeds)
+    def evaluate(self, args, seeds=None, kwargs=None):
+        """The derivative at ``args`` (and keyword arguments ``kwargs``) with ``seeds`` (one
+        per direction; None: unit)."""
+        fn, values, post = self._source_call(args, seeds, kwargs)
         return post(_call(fn, values))
 
-    def __call__(self, *args):
-        return self.evaluate(args)
+    def __call__(self, *args, **kwargs):
+        return self.evaluate(args, None, kwargs)
 
     def source(self, *args, seeds=None) -> str:
         """The generated source of the outermost forward-mode transform; rank-generic without
@@ -293,8 +311,8 @@ class _Grad:
         self.off = off
         self.__name__ = tower.__name__
 
-    def __call__(self, *args):
-        return self.tower(*(self.tower.bound_self + args))
+    def __call__(self, *args, **kwargs):
+        return self.tower(*(self.tower.bound_self + args), **kwargs)
 
     def _source_call(self, args):
         return self.tower._source_call(self.tower.bound_self + tuple(args))
@@ -360,9 +378,9 @@ def hvp(f: Callable, wrt: int = 0) -> Callable:
 
     hv = tower(f, (), [wrt], (wrt,))
 
-    def run(*args):
+    def run(*args, **kwargs):
         *primal, v = args
-        return hv.evaluate(tuple(primal), (v,))
+        return hv.evaluate(tuple(primal), (v,), kwargs)
 
     run.__name__ = "hvp_" + getattr(f, "__name__", "f")
     return run
@@ -389,12 +407,12 @@ def hessian(f: Callable, wrt: int = 0) -> Callable:
     shape ``x.shape + x.shape``, one Hessian-vector product per element of ``x``."""
     h = hvp(f, wrt)
 
-    def run(*args):
+    def run(*args, **kwargs):
         x = args[wrt]
         _array_or_float(x, "hessian")
         if isinstance(x, (float, np.generic)):  # a float's kind: a float, a NumPy scalar
-            return scalar_gradient(x, h(*args, scalar_gradient(x, 1)))
-        cols = [np.asarray(h(*args, _unit(x, k))) for k in range(np.size(x))]
+            return scalar_gradient(x, h(*args, scalar_gradient(x, 1), **kwargs))
+        cols = [np.asarray(h(*args, _unit(x, k), **kwargs)) for k in range(np.size(x))]
         return np.stack(cols, axis=-1).reshape(np.shape(x) + np.shape(x))
 
     run.__name__ = "hessian_" + getattr(f, "__name__", "f")
@@ -410,17 +428,19 @@ def jacobian(f: Callable, wrt: int = 0) -> Callable:
     fwd = jvp(f, wrt)
     rev = vjp(f, wrt)
 
-    def run(*args):
+    def run(*args, **kwargs):
         x = args[wrt]
         _array_or_float(x, "jacobian")
-        y = f(*args)
+        y = f(*args, **kwargs)
         n, m = np.size(x), np.size(y)
         ys, xs = np.shape(y), np.shape(x)
         if n <= m:
-            cols = [np.asarray(fwd(*args, _unit(x, k) if xs else 1.0)[1]) for k in range(n)]
+            cols = [
+                np.asarray(fwd(*args, _unit(x, k) if xs else 1.0, **kwargs)[1]) for k in range(n)
+            ]
             return np.stack(cols, axis=-1).reshape(ys + xs)
         rows = [
-            np.asarray(rev(*args, _unit(np.asarray(y, dtype=float), k) if ys else 1.0))
+            np.asarray(rev(*args, _unit(np.asarray(y, dtype=float), k) if ys else 1.0, **kwargs))
             for k in range(m)
         ]
         return np.stack(rows, axis=0).reshape(ys + xs)

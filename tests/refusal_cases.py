@@ -26,7 +26,7 @@ def unknown_attribute(x):
 
 
 def opaque_expression(x):
-    y = np.array([v * 2.0 for v in x])  # REFUSE: opaque_expression
+    y = np.array(sorted({v * 2.0 for v in x}))  # REFUSE: opaque_expression
     return np.sum(y)
 
 

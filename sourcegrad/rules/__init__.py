@@ -2,6 +2,7 @@
 
 from . import (  # noqa: F401  (registration)
     assignment,
+    containers,
     elementwise,
     forward_core,
     forward_elementwise,

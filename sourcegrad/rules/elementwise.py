@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from ..runtime.array_helpers import through_cast
 from ..runtime.helpers import sum_to, unclip
 from .registry import adjoint, d, nondifferentiable, static
 
@@ -148,17 +149,38 @@ def _rad2deg(z, x):
     d[x] += d[z] * (180.0 / np.pi)
 
 
-@adjoint(np.copy, np.asarray, float, "copy", "astype", "item")
+@adjoint(np.copy, float, np.float64, np.float32, np.float16, "copy", "item")
 def _identity(z, x, *args, **kwargs):
     d[x] += d[z]
 
 
+# A cast to an integer or boolean dtype is piecewise constant: its derivative is zero
+# (through_cast decides from the result's dtype when the derivative runs).
+
+
+@adjoint("astype")
+def _astype(z, x, dtype, *args, **kwargs):
+    d[x] += through_cast(d[z], z)
+
+
+@adjoint(np.asarray)
+def _asarray(z, x, dtype=None, *args, **kwargs):
+    if static(dtype is None):
+        d[x] += d[z]
+    else:
+        d[x] += through_cast(d[z], z)
+
+
 @adjoint(np.array)
 def _array(z, a, dtype=None, *, copy=True, order="K", subok=False, ndmin=0, like=None):
-    if static(ndmin == 0):
+    # `a` may be a nested list of values (np.array([[c, -s], [s, c]])): its items' adjoints
+    # are the matching parts of d[z]
+    if static(ndmin == 0 and dtype is None):
         d[a] += d[z]
+    elif static(ndmin == 0):
+        d[a] += through_cast(d[z], z)
     else:  # leading axes added
-        d[a] += np.reshape(d[z], np.shape(a))
+        d[a] += np.reshape(through_cast(d[z], z), np.shape(a))
 
 
 # ---------------------------------------------------------------- binary (broadcasting)
@@ -197,16 +219,19 @@ def _power(z, x, y):
     d[y] += sum_to(d[z] * z * np.log(np.where(x == 0, 1, x)), y)
 
 
+# At a tie (x == y) each operand gets half the gradient, as in HIPS autograd and JAX: the
+# gradient is the same whichever operand is written first. (Written as two products of d[z],
+# so that it stays in d[z]'s precision: 0.5 * (x == y) alone would be a float64 array.)
 @adjoint(np.maximum, np.fmax)
 def _maximum(z, x, y):
-    d[x] += sum_to(d[z] * (x >= y), x)
-    d[y] += sum_to(d[z] * (x < y), y)
+    d[x] += sum_to(d[z] * (x > y) + 0.5 * d[z] * (x == y), x)
+    d[y] += sum_to(d[z] * (x < y) + 0.5 * d[z] * (x == y), y)
 
 
 @adjoint(np.minimum, np.fmin)
 def _minimum(z, x, y):
-    d[x] += sum_to(d[z] * (x <= y), x)
-    d[y] += sum_to(d[z] * (x > y), y)
+    d[x] += sum_to(d[z] * (x < y) + 0.5 * d[z] * (x == y), x)
+    d[y] += sum_to(d[z] * (x > y) + 0.5 * d[z] * (x == y), y)
 
 
 @adjoint(np.arctan2)
@@ -225,6 +250,20 @@ def _hypot(z, x1, x2):
 def _logaddexp(z, x1, x2):
     d[x1] += sum_to(d[z] * np.exp(x1 - z), x1)
     d[x2] += sum_to(d[z] * np.exp(x2 - z), x2)
+
+
+@adjoint(np.remainder, np.mod, "mod")
+def _remainder(z, x, y):
+    # z = x - floor(x / y) * y, with floor(x / y) piecewise constant
+    d[x] += sum_to(d[z], x)
+    d[y] += sum_to(-d[z] * np.floor_divide(x, y), y)
+
+
+@adjoint(np.fmod)
+def _fmod(z, x, y):
+    # z = x - trunc(x / y) * y (C's fmod: the sign of x)
+    d[x] += sum_to(d[z], x)
+    d[y] += sum_to(-d[z] * np.trunc(x / y), y)
 
 
 @adjoint(np.where)
@@ -253,11 +292,12 @@ def _clip(z, a, a_min=None, a_max=None):
 
 nondifferentiable(
     np.floor, np.ceil, np.round, np.around, np.rint, np.trunc, np.fix, np.sign,
-    np.floor_divide, np.remainder, np.mod, np.fmod, np.heaviside,
+    np.floor_divide, np.heaviside,
     np.equal, np.not_equal, np.less, np.less_equal, np.greater, np.greater_equal,
     np.logical_and, np.logical_or, np.logical_not, np.logical_xor,
     np.isnan, np.isinf, np.isfinite, np.signbit, np.isclose, np.allclose, np.array_equal,
     np.invert, np.bitwise_and, np.bitwise_or, np.bitwise_xor,
-    round, int, bool, len, range, print, isinstance, type, str, repr, id, hash, enumerate, zip,
-    "compare", "not", "invert", "floordiv", "mod", "shape", "ndim", "size", "dtype",
+    np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64, np.bool_,
+    round, int, bool, len, range, print, isinstance, type, str, repr, id, hash,
+    "compare", "not", "invert", "floordiv", "format", "shape", "ndim", "size", "dtype",
 )  # fmt: skip

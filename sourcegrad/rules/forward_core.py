@@ -1,6 +1,7 @@
 """Forward-mode rules for the core language's structural operations: copies, indexing,
 assignment into arrays, list building."""
 
+from ..runtime.array_helpers import fill_tangents, through_cast
 from ..runtime.tangent_helpers import (
     append_tangent,
     assign_tangent,
@@ -10,9 +11,27 @@ from ..runtime.tangent_helpers import (
 from .registry import d, tangent
 
 
-@tangent("copy", "astype", "item")
+@tangent("copy", "item")
 def _identity(z, x, *args, **kwargs):
     d[z] += d[x]
+
+
+@tangent("astype")
+def _astype(z, x, dtype, *args, **kwargs):
+    d[z] += through_cast(d[x], z)  # zero for a cast to an integer or boolean dtype
+
+
+# the helpers of runtime/array_helpers.py are linear in the derivative they map
+
+
+@tangent(through_cast)
+def _through_cast(out, g, z):
+    d[out] += through_cast(d[g], z)
+
+
+@tangent(fill_tangents)
+def _fill_tangents(out, t, x):
+    d[out] += fill_tangents(d[t], x)
 
 
 @tangent("getitem")

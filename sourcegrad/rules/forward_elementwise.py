@@ -6,6 +6,7 @@ smaller than the result (``x + y`` with only ``x`` varying)."""
 
 import numpy as np
 
+from ..runtime.array_helpers import fill_tangents, through_cast
 from ..runtime.tangent_helpers import broadcast_like
 from .registry import d, diagonal, static, tangent
 
@@ -17,17 +18,26 @@ diagonal(
     np.negative, np.positive, np.exp, np.exp2, np.expm1, np.log, np.log2, np.log10, np.log1p,
     np.sqrt, np.cbrt, np.square, np.reciprocal, np.sin, np.cos, np.tan, np.arcsin, np.arccos,
     np.arctan, np.sinh, np.cosh, np.tanh, np.arcsinh, np.arccosh, np.arctanh, np.abs,
-    np.absolute, np.fabs, abs, np.deg2rad, np.radians, np.rad2deg, np.degrees, np.copy,
-    np.asarray, float,
+    np.absolute, np.fabs, abs, np.deg2rad, np.radians, np.rad2deg, np.degrees, np.copy, float,
+    np.float64, np.float32, np.float16,
 )  # fmt: skip
+
+
+@tangent(np.asarray)
+def _asarray(z, x, dtype=None, *args, **kwargs):
+    if static(dtype is None):
+        d[z] += d[x]
+    else:
+        d[z] += through_cast(d[x], z)
 
 
 @tangent(np.array)
 def _array(z, a, dtype=None, *, copy=True, order="K", subok=False, ndmin=0, like=None):
-    if static(ndmin == 0):
-        d[z] += np.array(d[a])
+    # `a` may be a nested list of values, some of them constants (their tangents None)
+    if static(ndmin == 0 and dtype is None):
+        d[z] += np.array(fill_tangents(d[a], a))
     else:
-        d[z] += np.reshape(d[a], np.shape(z))
+        d[z] += through_cast(np.reshape(np.array(fill_tangents(d[a], a)), np.shape(z)), z)
 
 
 # ---------------------------------------------------------------- binary (broadcasting)
@@ -63,16 +73,17 @@ def _power(z, x, y):
     d[z] += d[y] * z * np.log(np.where(x == 0, 1, x))
 
 
+# half of each operand's tangent at a tie, as the reverse rules (elementwise.py)
 @tangent(np.maximum, np.fmax)
 def _maximum(z, x, y):
-    d[z] += d[x] * (x >= y)
-    d[z] += d[y] * (x < y)
+    d[z] += d[x] * (x > y) + 0.5 * d[x] * (x == y)
+    d[z] += d[y] * (x < y) + 0.5 * d[y] * (x == y)
 
 
 @tangent(np.minimum, np.fmin)
 def _minimum(z, x, y):
-    d[z] += d[x] * (x <= y)
-    d[z] += d[y] * (x > y)
+    d[z] += d[x] * (x < y) + 0.5 * d[x] * (x == y)
+    d[z] += d[y] * (x > y) + 0.5 * d[y] * (x == y)
 
 
 @tangent(np.arctan2)
@@ -91,6 +102,18 @@ def _hypot(z, x1, x2):
 def _logaddexp(z, x1, x2):
     d[z] += d[x1] * np.exp(x1 - z)
     d[z] += d[x2] * np.exp(x2 - z)
+
+
+@tangent(np.remainder, np.mod, "mod")
+def _remainder(z, x, y):
+    d[z] += broadcast_like(d[x], z)
+    d[z] += -d[y] * np.floor_divide(x, y)
+
+
+@tangent(np.fmod)
+def _fmod(z, x, y):
+    d[z] += broadcast_like(d[x], z)
+    d[z] += -d[y] * np.trunc(x / y)
 
 
 @tangent(np.where)

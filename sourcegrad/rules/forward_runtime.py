@@ -67,7 +67,18 @@ from ..runtime.tangent_helpers import (
     unstack_slots,
     zero_tangent,
 )
-from ..runtime.trees import add_adjoints, as_adjoint, piece_of
+from ..runtime.trees import (
+    add_adjoints,
+    as_adjoint,
+    default_part,
+    dict_piece,
+    piece_of,
+    unfield,
+    unget,
+    unitems,
+    unlist,
+    unvalues,
+)
 from .registry import d, nondifferentiable, static, tangent
 
 # ---------------------------------------------------------------- helpers.py
@@ -129,6 +140,41 @@ def _as_adjoint(z, x):
 @tangent(add_adjoints)
 def _add_adjoints(z, a, b):
     d[z] += add_adjoints(d[a], d[b])
+
+
+@tangent(dict_piece)
+def _dict_piece(z, adjoint, key, value):
+    d[z] += dict_piece(d[adjoint], key, value)
+
+
+@tangent(unlist)
+def _unlist(z, g, x):
+    d[z] += unlist(d[g], x)
+
+
+@tangent(unitems)
+def _unitems(z, g, x):
+    d[z] += unitems(d[g], x)
+
+
+@tangent(unvalues)
+def _unvalues(z, g, x):
+    d[z] += unvalues(d[g], x)
+
+
+@tangent(unget)
+def _unget(z, g, x, key):
+    d[z] += unget(d[g], x, key)
+
+
+@tangent(default_part)
+def _default_part(z, g, x, key, default):
+    d[z] += default_part(d[g], x, key, default)
+
+
+@tangent(unfield)
+def _unfield(z, g, x, name):
+    d[z] += unfield(d[g], x, name)
 
 
 @tangent(piece_of)

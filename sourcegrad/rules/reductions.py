@@ -48,6 +48,8 @@ def _var(z, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
 
 @adjoint(np.std)
 def _std(z, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    # undefined at zero spread (z == 0: one element, constant data): 0 / 0 gives NaN there, as
+    # for np.linalg.norm at 0 (unnorm) and np.sqrt at 0, and as in JAX and autograd
     centered = a - np.mean(a, axis, keepdims=True)
     d[a] += unreduce(d[z] / (z * (np.size(a) / np.size(z) - ddof)), a, axis, keepdims) * centered
 

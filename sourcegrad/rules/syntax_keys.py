@@ -47,6 +47,11 @@ METHODS = {
     "any": (np.any, False),
     "all": (np.all, False),
     "nonzero": (np.nonzero, False),
+    # a dict's methods
+    "items": ("dict_items", False),
+    "values": ("dict_values", False),
+    "keys": ("dict_keys", False),
+    "get": ("dict_get", False),
 }
 
 #: array attribute -> rule key

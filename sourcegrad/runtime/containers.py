@@ -68,7 +68,7 @@ def gradient_like(like, parts):
     dtype. Every array returned is a fresh array owned by the caller: views and arrays returned
     twice are copied.
     """
-    if not isinstance(parts, dict):
+    if type(parts) is not dict:  # an adjoint (a DictPieces too), not a map of paths
         parts = {(): parts}
     return _build(like, parts, set())
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SourcegradError
-from .trees import DictPieces, Pieces, zero_adjoint
+from .trees import DictPieces, Pieces, as_adjoint, zero_adjoint
 
 
 class Shape(tuple):
@@ -23,7 +23,10 @@ def shape_of(x):
 
 def sum_to(g, x):
     """``g`` summed over the axes along which ``x`` was broadcast, so it has ``x``'s shape
-    (``x`` may also be a :class:`Shape`)."""
+    (``x`` may also be a :class:`Shape`). A part a container's adjoint does not hold
+    (None) is zeros of ``x``'s shape."""
+    if g is None:
+        return zero_adjoint(x)
     shape = getattr(x, "shape", None)  # attribute first: np.shape costs a dispatch
     if shape is None:
         shape = x if isinstance(x, Shape) else np.shape(x)
@@ -79,7 +82,15 @@ def sum_leading(g, k: int):
 def seed_like(g, out):
     """The output gradient ``g`` of a vjp as the adjoint of ``out``: ``sum(out * g)`` is
     differentiated, so ``g`` is broadcast to the shape of that product and summed back to
-    ``out``'s shape (``g`` itself when the shapes agree)."""
+    ``out``'s shape (``g`` itself when the shapes agree). For a container ``out`` (a helper
+    that returns a dict, list or tuple), ``g`` as an adjoint container, leaf by leaf."""
+    if isinstance(out, (dict, list, tuple)):
+        if not isinstance(g, (dict, list, tuple)):
+            raise SourcegradError(
+                f"the output is a {type(out).__name__}; pass an output gradient of the same "
+                f"structure, not a {type(g).__name__}"
+            )
+        return as_adjoint(g)
     gshape, oshape = np.shape(g), np.shape(out)
     if gshape == oshape:
         return g
@@ -178,7 +189,13 @@ def nondiff(value):
 
 def zero_index(g, idx):
     """A copy of ``g`` with zeros at ``idx``: the adjoint of the value that ``x[idx] = v``
-    overwrote."""
+    overwrote. For a dict's or list's adjoint, the same container without that part."""
+    if isinstance(g, dict):
+        return DictPieces((k, v) for k, v in g.items() if k != idx)
+    if isinstance(g, (list, tuple)):
+        parts = list(g)
+        parts[idx] = None
+        return Pieces(parts)
     out = g.copy() if hasattr(g, "copy") else np.array(g)
     out[idx] = 0
     return out
@@ -193,7 +210,10 @@ def unsum(g, xs):
 
 def written_part(g, idx):
     """``g[idx]`` for the adjoint of ``x[idx] = v`` with an integer-array or mask index:
-    where an index repeats, only the last write reached ``x``, so the earlier ones get zero."""
+    where an index repeats, only the last write reached ``x``, so the earlier ones get zero.
+    For a dict's or list's adjoint, its part at ``idx``."""
+    if isinstance(g, (dict, list, tuple)):
+        return g[idx]
     part = g[idx]
     items = idx if isinstance(idx, tuple) else (idx,)
     items = tuple(np.asarray(i) if isinstance(i, list) else i for i in items)  # as NumPy does

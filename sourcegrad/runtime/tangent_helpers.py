@@ -42,7 +42,10 @@ def zero_tangent(x):
 
 
 def broadcast_like(t, z):
-    """Tangent ``t`` broadcast to the shape of ``z`` (the result it is the tangent of)."""
+    """Tangent ``t`` broadcast to the shape of ``z`` (the result it is the tangent of); a
+    container's tangent (the tangent of an adjoint of a list or dict) as it is."""
+    if isinstance(t, (tuple, list, dict)):
+        return t
     shape = np.shape(z)
     if np.shape(t) == shape:
         return t
@@ -51,10 +54,19 @@ def broadcast_like(t, z):
 
 def assign_tangent(dx, index, dv, x):
     """The tangent of ``x`` after ``x[index] = v``: ``dx`` (zeros when None) with ``dv`` (zero
-    when None) written at ``index``; a new array, never a view of ``dx``."""
+    when None) written at ``index``; a new array, never a view of ``dx``. For a dict or a
+    list ``x``, a new container of the same kind."""
+    if isinstance(x, (dict, list)):
+        out = zero_tangent(x) if dx is None else type(dx)(dx)
+        out[index] = zero_tangent(x[index]) if dv is None and index in _keys(x) else dv
+        return out
     out = np.zeros_like(x) if dx is None else np.array(dx, copy=True)
     out[index] = 0.0 if dv is None else dv
     return out
+
+
+def _keys(x):
+    return x if isinstance(x, dict) else range(-len(x), len(x))
 
 
 def append_tangent(dxs, dv, xs, v):
@@ -224,3 +236,32 @@ def sum_tangents(ts):
     """The tangent of Python's ``sum(xs)`` from the tangents of the items (None: zero)."""
     items = [t for t in ts if t is not None] if isinstance(ts, (list, tuple)) else ts
     return sum(items) if len(items) else 0.0
+
+
+# ---------------------------------------------------------------- containers
+
+
+def items_tangent(dx, x):
+    """The tangent of ``list(x.items())``: pairs of no tangent for the key and the value's."""
+    return [(None, dx[k]) for k in x]
+
+
+def values_tangent(dx, x):
+    """The tangent of ``list(x.values())``."""
+    return [dx[k] for k in x]
+
+
+def list_tangent(dx, x):
+    """The tangent of ``list(x)``: none for a dict's keys, item by item otherwise."""
+    if isinstance(x, (dict, type({}.keys()))):
+        return [None] * len(x)
+    return list(dx)
+
+
+def get_tangent(dx, x, key, ddefault, default=None):
+    """The tangent of ``x.get(key, default)`` (zeros where the default has none)."""
+    if key in x:
+        return dx[key]
+    if ddefault is None:
+        return zero_tangent(default)
+    return ddefault

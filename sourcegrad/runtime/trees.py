@@ -14,7 +14,12 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Pieces", "DictPieces", "add_adjoints", "as_adjoint", "zero_adjoint", "piece_of"]
+from ..errors import SourcegradError
+
+__all__ = [
+    "Pieces", "DictPieces", "add_adjoints", "dict_piece", "as_adjoint", "zero_adjoint", "piece_of", "unlist",
+    "unitems", "unvalues", "unget", "default_part", "unfield",
+]  # fmt: skip
 
 
 def add_adjoints(a, b):
@@ -116,3 +121,59 @@ def piece_of(adjoint, key, like):
     if isinstance(key, str) and hasattr(type(like), "_fields"):
         key = type(like)._fields.index(key)
     return adjoint[key]
+
+
+def dict_piece(adjoint, key, value):
+    """The adjoint of ``value``, stored at ``key`` of a dict, from the dict's adjoint: zeros
+    shaped like ``value`` where the dict's adjoint has no part there."""
+    part = None if adjoint is None else adjoint.get(key)
+    return zero_adjoint(value) if part is None else part
+
+
+def unlist(g, x):
+    """The adjoint of ``list(x)`` or ``tuple(x)``: nothing for a dict or its keys (the keys
+    have no derivative), the rows stacked for an array, ``g`` item by item otherwise."""
+    if isinstance(x, (dict, type({}.keys()))):
+        return DictPieces() if isinstance(x, dict) else None
+    if hasattr(x, "shape") and hasattr(x, "dtype"):
+        rows = [np.zeros(x.shape[1:], x.dtype) if v is None else v for v in g]
+        return np.stack(rows) if rows else np.zeros_like(x)
+    return as_adjoint(g)
+
+
+def unitems(g, x):
+    """The adjoint of the dict ``x`` from that of ``list(x.items())`` (pairs of key and
+    value, in ``x``'s order)."""
+    out = DictPieces()
+    for k, pair in zip(x, g):
+        part = None if pair is None else pair[1]
+        if part is not None:
+            out[k] = part
+    return out
+
+
+def unvalues(g, x):
+    """The adjoint of the dict ``x`` from that of ``list(x.values())``."""
+    return DictPieces((k, v) for k, v in zip(x, g) if v is not None)
+
+
+def unget(g, x, key):
+    """The adjoint of the dict ``x`` in ``x.get(key, default)``."""
+    return DictPieces({key: g}) if key in x else DictPieces()
+
+
+def default_part(g, x, key, default):
+    """The adjoint of ``default`` in ``x.get(key, default)``: ``g`` where ``key`` is missing."""
+    return g if key not in x else zero_adjoint(default)
+
+
+def unfield(g, x, name):
+    """The adjoint of a namedtuple ``x`` from that of its field ``x.name``."""
+    fields = getattr(type(x), "_fields", None)
+    if fields is None:
+        raise SourcegradError(
+            f"`.{name}` is read from a {type(x).__name__} object with a differentiated value "
+            "inside; sourcegrad differentiates through dicts, lists, tuples and namedtuples: "
+            "hold the parameters in one of those"
+        )
+    return Pieces([g if f == name else zero_adjoint(v) for f, v in zip(fields, x)])

@@ -114,7 +114,8 @@ def analyze(
         if op is not None and getattr(op, "dynamic_call", None):
             func, args = op.dynamic_call
             before = varied.get(("in", id(stmt)), set())
-            captured = _free_names(core, func.id) & before
+            name = func.id if isinstance(func, gast.Name) else None
+            captured = _free_names(core, name) & before if name else set()
             if captured:
                 raise UnsupportedSyntaxError(
                     f"the nested function `{func.id}` reads `{sorted(captured)[0]}` from the "
@@ -224,6 +225,9 @@ def classify(core: Core, stmt) -> Op:
         return Op("copy", _lookup(core, "copy"), {"x": value}, [value], label="copy")
     if isinstance(value, gast.BinOp):
         key = R.BINOPS.get(type(value.op))
+        left = value.left
+        if key == "mod" and isinstance(left, gast.Constant) and isinstance(left.value, str):
+            key = "format"  # "loss %f" % x: string formatting, not a remainder
         return _bind(core, stmt, key, [value.left, value.right], {}, _text(value))
     if isinstance(value, gast.UnaryOp):
         key = R.UNARYOPS.get(type(value.op))
@@ -232,10 +236,14 @@ def classify(core: Core, stmt) -> Op:
         return Op("compare", "constant", operands=[value.left, *value.comparators], label="compare")
     if isinstance(value, gast.Attribute):
         key = R.ATTRIBUTES.get(value.attr)
+        if key is None and isinstance(value.value, gast.Name) and value.value.id in _locals(core):
+            # a field of a value the function holds (a namedtuple read in a loop)
+            field = [value.value, S.const(value.attr)]
+            return _bind(core, stmt, "field", field, {}, "." + value.attr)
         return _bind(core, stmt, key, [value.value], {}, "." + value.attr)
     if isinstance(value, gast.Subscript):
         return _bind(core, stmt, "getitem", [value.value, value.slice], {}, "indexing")
-    if isinstance(value, gast.Dict) and getattr(core, "forward", False):
+    if isinstance(value, gast.Dict):
         if all(k is not None and S.is_atom(k) for k in value.keys):
             return Op("pack", _PACK_RULE, {"x": value}, list(value.values), label="dict")
     if isinstance(value, (gast.Tuple, gast.List)):
@@ -292,6 +300,12 @@ def classify(core: Core, stmt) -> Op:
                 return _call_user_function(
                     core, stmt, method, [func.value, *value.args], kwargs, label
                 )
+            if entry is None and not kwargs and _called_attribute(core, func):
+                # `layer.forward(h)`, `self.act(z)`: the function is found when the
+                # derivative runs, from the object
+                op = _call_dynamic(core, func, list(value.args), None)
+                op.dynamic_call = (func, list(value.args))
+                return op
             if entry is None:
                 return Op(
                     None,
@@ -427,6 +441,39 @@ def _user_method(core, func):
     return attr if _is_user_function(attr) else None
 
 
+def _called_attribute(core, func) -> bool:
+    """Whether ``obj.name(...)`` calls a function value held by one of the function's own
+    objects: ``obj`` a local name or an argument, ``name`` no array method (``x.cumprod()``
+    stays a method without a rule, refused where it is read)."""
+    receiver = func.value
+    if not isinstance(receiver, gast.Name) or hasattr(np.ndarray, func.attr):
+        return False
+    example = _example_value(core, receiver.id)
+    if example is not UNRESOLVED:  # an argument's value: its own kind decides
+        return not isinstance(example, (np.ndarray, np.generic, float, int, complex))
+    return receiver.id in _locals(core)
+
+
+def _example_value(core, name: str):
+    """The value an argument (or a path read from one) has in the call the derivative is
+    built for; UNRESOLVED where that is not known."""
+    example = getattr(core, "example_args", None)
+    root, keys = core.paths[name] if name in core.paths else (name, ())
+    if example is None or root not in core.params or core.params.index(root) >= len(example):
+        return UNRESOLVED
+    value = example[core.params.index(root)]
+    for k in keys:
+        try:
+            value = (
+                getattr(value, k)
+                if isinstance(k, str) and not isinstance(value, dict)
+                else value[k]
+            )
+        except (AttributeError, KeyError, IndexError, TypeError):
+            return UNRESOLVED
+    return value
+
+
 def _is_user_function(obj) -> bool:
     """A Python function of the user's (not NumPy's, sourcegrad's, or the standard library's)."""
     module = (getattr(obj, "__module__", "") or "").split(".")[0]
@@ -476,12 +523,8 @@ def _call_dynamic(core, func, args, varied) -> Op:
     forward mode ``d[z] += jvp_of(func, wrt)(*args, t_in=d[args])[1]``."""
     from ..api import jvp_of, vjp_of
 
-    label = func.id
-    wrt = tuple(
-        i
-        for i, a in enumerate(args)
-        if isinstance(a, gast.Name) and (varied is None or a.id in varied)
-    )
+    label = S.dotted(func) or _text(func)
+    wrt = tuple(i for i, a in enumerate(args) if _may_vary(a, varied))
     operands = [func, *args]
     if not wrt:
         return Op(None, "constant", operands=operands, pure=False, label=label)
@@ -525,6 +568,19 @@ def _call_dynamic(core, func, args, varied) -> Op:
         where="sourcegrad.api." + maker,
     )
     return Op("dynamic", rule, params, operands, pure=False, label=label)
+
+
+def _may_vary(arg, varied) -> bool:
+    """Whether a call's argument (a name, or a tuple, list or dict display of names) may
+    depend on the differentiated arguments: then the call is differentiated with respect to
+    it."""
+    if isinstance(arg, gast.Name):
+        return varied is None or arg.id in varied
+    if isinstance(arg, (gast.Tuple, gast.List, gast.Dict)):
+        return any(
+            isinstance(n, gast.Name) and (varied is None or n.id in varied) for n in S.walk(arg)
+        )
+    return False
 
 
 class _RuleNamespace:
@@ -574,11 +630,7 @@ def _call_user_function(core, stmt, fn, args, kwargs, label, varied=None) -> Op:
                 stmt.lineno,
             )
     given = {name: bound.arguments[name] for name in names if name in bound.arguments}
-    wrt = tuple(
-        i
-        for i, name in enumerate(names)
-        if isinstance(given.get(name), gast.Name) and (varied is None or given[name].id in varied)
-    )
+    wrt = tuple(i for i, name in enumerate(names) if _may_vary(given.get(name), varied))
     operands = [*args, *kwargs.values()]
     if not wrt:
         return Op(fn, "constant", operands=operands, pure=False, label=label)
@@ -593,6 +645,13 @@ def _call_user_function(core, stmt, fn, args, kwargs, label, varied=None) -> Op:
     call_args, call_kwargs, gap = [], [], False
     for i, name in enumerate(names):
         if name not in given:
+            default = sig.parameters[name].default
+            plain = type(default) in (bool, int, float, str, type(None))
+            if not gap and plain and default == default:  # (not NaN: no literal for it)
+                # a left-out plain default, written out: the call stays positional, which
+                # forward mode over this derivative (Hessian-vector products) needs
+                call_args.append(S.const(default))
+                continue
             gap = True
             continue
         if gap:
@@ -650,7 +709,8 @@ _PATH_RULE, _PACK_RULE = _make_internal_rules()
 
 
 _OPAQUE_HINTS = {
-    gast.ListComp: "build the list with np.stack or array operations",
+    gast.SetComp: "a set has no order: build a list ([... for v in xs]) instead",
+    gast.DictComp: "build the dict with a loop (d[k] = v) or dict(zip(keys, values))",
     gast.Lambda: "define the function with `def` at module level",
 }
 

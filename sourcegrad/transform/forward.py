@@ -294,16 +294,27 @@ class _Forward:
         return S.call(self.helper("zero_tangent"), [S.clone(value)])
 
     def pack_tangent(self, value, varied):
+        """The tangent of a tuple, list or dict display, displays inside it item by item."""
         if isinstance(value, gast.Dict):
             vals = []
             for v in value.values:
+                if isinstance(v, (gast.Tuple, gast.List, gast.Dict)):
+                    vals.append(self.pack_tangent(v, varied))
+                    continue
                 t = self.tangent_atoms(v, varied)
                 if t is None or isinstance(t, tuple):
                     t = S.call(self.helper("zero_tangent"), [S.clone(v)])
                 vals.append(t)
             return gast.Dict(keys=[S.clone(k) for k in value.keys], values=vals)
         kind = S.name("list") if isinstance(value, gast.List) else S.name("tuple")
-        ts = [self.tangent_atoms(e, varied) for e in value.elts]
+        ts = [
+            (
+                (self.pack_tangent(e, varied) if _reads(e, varied) else None)
+                if isinstance(e, (gast.Tuple, gast.List, gast.Dict))
+                else self.tangent_atoms(e, varied)
+            )
+            for e in value.elts
+        ]
         tangents = gast.Tuple(elts=[S.const(None) if t is None else t for t in ts], ctx=gast.Load())
         if all(t is not None and not isinstance(t, tuple) for t in ts):
             return (
@@ -342,6 +353,10 @@ def _operand_names(stmt) -> set:
     if isinstance(stmt.targets[0], gast.Subscript):
         parts += [stmt.targets[0].value, stmt.targets[0].slice]
     return {n.id for p in parts for n in S.walk(p) if isinstance(n, gast.Name)}
+
+
+def _reads(node, names) -> bool:
+    return any(isinstance(n, gast.Name) and n.id in names for n in S.walk(node))
 
 
 def _assign_to(names, value, lineno, unpack=False):

@@ -85,7 +85,9 @@ class _Fuser:
                 if fused is not None:
                     if out and _zero_init(out[-1], fused[-1].targets[0].id):
                         out.pop()  # h = 0.0 before the loop: the sum is h
-                        fused[-1].value = fused[-1].value.right
+                        *fused, add, copy = fused  # t = h + e; h = t
+                        copy.value = add.value.right
+                        fused.append(copy)
                     out.extend(fused)
                     continue
             for field in ("body", "orelse"):
@@ -191,7 +193,13 @@ class _Fuser:
         call = S.call(S.clone(einsum.func), [S.const(spec), *(S.name(s) for s in stacks)])
         out.append(S.assign(e, call, lineno))
         terms = (S.name(acc), S.name(e))  # + commutes; the sum goes on the right
-        out.append(S.assign(acc, gast.BinOp(left=terms[0], op=gast.Add(), right=terms[1]), lineno))
+        # into a temporary first, as the core form has it (`acc = acc + e` would overwrite the
+        # operand whose shape the adjoint needs where the sum broadcasts it up)
+        total = names.fresh(acc, always_suffix=True)
+        out.append(
+            S.assign(total, gast.BinOp(left=terms[0], op=gast.Add(), right=terms[1]), lineno)
+        )
+        out.append(S.assign(acc, S.name(total), lineno))
         return _live(out, acc)
 
     def accumulation(self, assigns, counters):

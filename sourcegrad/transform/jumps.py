@@ -43,6 +43,12 @@ def lower_jumps(fn: gast.FunctionDef, names: S.NameGen) -> None:
             end = gast.Return(value=S.name(ctx.result))
             end.lineno = last.lineno
             fn.body = start + rewritten + [tail, end]
+        elif any(isinstance(n, gast.Return) for n in S.walk(last)):
+            # `if c: return a` / `else: return b` as the last statement: every return is
+            # lowered, and the function returns the result (None where no branch returned)
+            end = gast.Return(value=S.name(ctx.result))
+            end.lineno = getattr(last, "end_lineno", None) or last.lineno
+            fn.body = start + ctx.block(body) + [end]
         else:
             fn.body = start + rewritten + [last]
     else:

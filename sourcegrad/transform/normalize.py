@@ -26,6 +26,7 @@ import gast
 from ..errors import UnsupportedSyntaxError
 from . import syntax as S
 from .jumps import lower_jumps
+from .lists import lower_list_operations
 from .parse import UNRESOLVED, Parsed, resolve
 
 #: names generated code may reference besides the user's own (kept free of collisions)
@@ -70,14 +71,17 @@ class Core:
     conditions: set = field(default_factory=set)  # names holding an if/while test, nothing else
 
 
-def normalize(parsed: Parsed) -> Core:
-    """Lower ``parsed`` to core form (see the module docstring for the guarantees)."""
-    return _Normalizer(parsed).run()
+def normalize(parsed: Parsed, examples=None) -> Core:
+    """Lower ``parsed`` to core form (see the module docstring for the guarantees).
+    ``examples``, the arguments the derivative is built for, tell which arguments are dicts
+    (a loop over a dict iterates its keys)."""
+    return _Normalizer(parsed, examples).run()
 
 
 class _Normalizer:
-    def __init__(self, parsed: Parsed):
+    def __init__(self, parsed: Parsed, examples=None):
         self.p = parsed
+        self.examples = examples
         fn = parsed.node
         args = fn.args
         where = (parsed.filename, fn.lineno)
@@ -93,6 +97,9 @@ class _Normalizer:
             if isinstance(node, (gast.Break, gast.Continue)) and not _inside_loop(fn, node):
                 self.refuse(f"`{type(node).__name__.lower()}` outside a loop", node)
         lower_jumps(fn, S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure)))
+        lower_list_operations(
+            fn, S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure)), examples
+        )
         stored = {
             n.id for n in S.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
         }
@@ -371,6 +378,13 @@ class _Normalizer:
                 self.emit(S.assign(t, S.call(S.name("min"), lengths)), temp=True)
                 length = S.name(t)
             return length, [g for p in parts for g in p[1]]
+        if self.is_dict(it):  # a dict iterates over its keys, which have no derivative
+            it = gast.Call(
+                func=gast.Attribute(value=it, attr="keys", ctx=gast.Load()), args=[], keywords=[]
+            )
+        if _dict_view(it):
+            # a dict's keys, values or items as a list, so that positions index it
+            it = gast.Call(func=S.name("list"), args=[it], keywords=[])
         seq = self.atom(it, "seq")
         if isinstance(seq, gast.Name) and seq.id in self.unversioned:
             t = self.names.fresh(seq.id + "_seq")
@@ -415,6 +429,43 @@ class _Normalizer:
             value = S.name(t)
         self.emit(gast.Return(value=value), temp=True)
 
+    def comprehension(self, e) -> str:
+        """``[elt for x in xs if c]`` (or a generator expression, which every caller here
+        consumes at once) as the loop that builds the list: ``items = []``, then
+        ``for x in xs: if c: items.append(elt)``. Its variables get names of their own, as
+        they do not leak from a comprehension in Python. Returns the list's name."""
+        gens = [S.clone(g) for g in e.generators]
+        elt = S.clone(e.elt)
+        mapping = {}
+        for g in gens:
+            for n in S.walk(g.target):
+                if isinstance(n, gast.Name):
+                    mapping.setdefault(n.id, self.names.fresh(n.id))
+                    n.id = mapping[n.id]
+        renamed = {old: S.name(new) for old, new in mapping.items()}
+        elt = S.rename(elt, renamed)
+        for i, g in enumerate(gens):
+            g.ifs = [S.rename(c, renamed) for c in g.ifs]
+            if i:  # the first iterable is evaluated where the comprehension stands
+                g.iter = S.rename(g.iter, renamed)
+        items = self.names.fresh("items")
+        self.names.reserve(items)
+        made = {items, *mapping.values()}
+        self.unversioned |= made
+        self.local_names |= made
+        append = gast.Attribute(value=S.name(items), attr="append", ctx=gast.Load())
+        stmt = gast.Expr(value=gast.Call(func=append, args=[elt], keywords=[]))
+        for g in reversed(gens):
+            for c in reversed(g.ifs):
+                stmt = gast.If(test=c, body=[stmt], orelse=[])
+            stmt = gast.For(target=g.target, iter=g.iter, body=[stmt], orelse=[], type_comment=None)
+        for n in S.walk(stmt):
+            if hasattr(n, "lineno") or isinstance(n, gast.stmt):
+                n.lineno = self.lineno
+        self.bind(items, gast.List(elts=[], ctx=gast.Load()))
+        self.statement(stmt)
+        return items
+
     def bind_target(self, target, value):
         if isinstance(target, gast.Name):
             self.bind(target.id, value)
@@ -423,6 +474,14 @@ class _Normalizer:
                 self.refuse("starred assignment targets are not supported; index explicitly")
             if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(target.elts):
                 atoms = [self.atom(e, _base(t)) for e, t in zip(value.elts, target.elts)]
+                # `a, b = b, a` reads every value before it binds a name: a value that is
+                # itself a name being bound is held in a temporary first
+                bound = _names(target) | {self.env.get(n) for n in _names(target)}
+                for i, a in enumerate(atoms):
+                    if isinstance(a, gast.Name) and a.id in bound:
+                        t = self.names.fresh(a.id, always_suffix=True)
+                        self.emit(S.assign(t, a), temp=True)
+                        atoms[i] = S.name(t)
                 for sub, a in zip(target.elts, atoms):
                     self.bind_target(sub, a)
                 return
@@ -539,6 +598,23 @@ class _Normalizer:
 
     def simple(self, e, base: str):
         """Lower ``e`` to a simple expression: one operation over atoms."""
+        if isinstance(e, (gast.ListComp, gast.GeneratorExp)):
+            return S.name(self.comprehension(e))
+        if (
+            isinstance(e, gast.Call)
+            and isinstance(e.func, gast.Name)
+            and e.func.id == "dict"
+            and "dict" not in self.local_names
+            and not e.args
+            and all(k.arg is not None for k in e.keywords)
+        ):  # `dict(a=x, b=y)` is the display `{"a": x, "b": y}`
+            display = gast.Dict(
+                keys=[S.const(k.arg) for k in e.keywords], values=[k.value for k in e.keywords]
+            )
+            return self.simple(display, base)
+        if isinstance(e, gast.NamedExpr):  # `(s := e)`: bind s, then read it
+            self.bind_target(e.target, e.value)
+            return self.simple(S.name(e.target.id), base)
         if isinstance(e, gast.Name):
             return S.name(self.env.get(e.id, e.id))
         if isinstance(e, gast.Constant):
@@ -715,6 +791,34 @@ class _Normalizer:
             return None  # the argument was reassigned
         return node.id, keys, syntax
 
+    def is_dict(self, e) -> bool:
+        """Whether ``e`` reads (through constant keys) an argument that is a dict in the
+        arguments the derivative is built for."""
+        if isinstance(e, gast.Name) and e.id in self.params:
+            if e.id in self.reassigned_params:
+                return False
+            root, keys = e.id, ()
+        else:
+            found = self.path(e)
+            if found is None:
+                return False
+            root, keys, _ = found
+        examples = self.examples
+        i = self.params.index(root)
+        if examples is None or i >= len(examples):
+            return False
+        value = examples[i]
+        for k in keys:
+            try:
+                value = (
+                    getattr(value, k)
+                    if isinstance(k, str) and not isinstance(value, dict)
+                    else value[k]
+                )
+            except (KeyError, IndexError, AttributeError, TypeError):
+                return False
+        return isinstance(value, dict)
+
     def path_of_user(self):
         return {k for k, v in self.env.items() if v in self.path_of}
 
@@ -861,6 +965,17 @@ def _inside_loop(fn, target) -> bool:
     return bool(visit(fn.body, False))
 
 
+def _dict_view(it) -> bool:
+    """``x.items()``, ``x.values()`` or ``x.keys()``."""
+    return (
+        isinstance(it, gast.Call)
+        and isinstance(it.func, gast.Attribute)
+        and it.func.attr in ("items", "values", "keys")
+        and not it.args
+        and not it.keywords
+    )
+
+
 def _names(target) -> set:
     return {n.id for n in S.walk(target) if isinstance(n, gast.Name)}
 
@@ -948,11 +1063,11 @@ def _path_name(root: str, keys: tuple) -> str:
     out = ""
     for k in keys:
         if isinstance(k, int):
-            out += str(k)
+            out += str(k) if k >= 0 else f"_m{-k}"  # w[-1]: w_m1
         else:
             clean = "".join(c if c.isalnum() or c == "_" else "_" for c in k)
             out = f"{out}_{clean}" if out else clean
-    if not out or out[0].isdigit():
+    if not out or out[0].isdigit() or out[0] == "_":
         out = root + out
     if not out.isidentifier():
         out = "p_" + out

@@ -104,11 +104,36 @@ def parse(fn) -> Parsed:
         if getattr(sub, "end_lineno", None) is not None:
             sub.end_lineno += first - 1
     node.decorator_list = []
+    _defaults_as_values(node, fn)
     closure = {}
     if fn.__closure__:
         closure = dict(zip(fn.__code__.co_freevars, fn.__closure__))
     lines = {first + i: line.strip() for i, line in enumerate(src_lines)}
     return Parsed(fn, node, filename, fn.__globals__, closure, lines)
+
+
+def _defaults_as_values(node, fn) -> None:
+    """Parameter defaults as constants. A derivative takes the function's own default values
+    (``__defaults__``, ``__kwdefaults__``); the expressions written in its ``def`` are only
+    shown, and one naming a global (``a=SCALE``) could not even be evaluated where generated
+    code is defined. A value that is not a plain constant shows as None."""
+
+    def constant(expr, value):
+        if isinstance(expr, gast.Constant):
+            return expr
+        plain = type(value) in (bool, int, float, complex, str, type(None)) and value == value
+        new = S.const(value if plain else None)
+        return gast.copy_location(new, expr)
+
+    args = node.args
+    defaults = fn.__defaults__ or ()
+    if len(defaults) == len(args.defaults):
+        args.defaults = [constant(e, v) for e, v in zip(args.defaults, defaults)]
+    kwdefaults = fn.__kwdefaults__ or {}
+    args.kw_defaults = [
+        e if e is None or a.id not in kwdefaults else constant(e, kwdefaults[a.id])
+        for a, e in zip(args.kwonlyargs, args.kw_defaults)
+    ]
 
 
 def _lambda_as_def(module, fn, filename, first):

@@ -477,6 +477,13 @@ class _Reverse:
         if isinstance(target, (gast.Tuple, gast.List)):
             self.distribute(target, value, block)
             return
+        if isinstance(target, gast.Dict):  # d = {"a": x, ...}: each value its key's part
+            piece = S.name(self.refs.ref(NAMESPACE["dict_piece"], "dict_piece"))
+            for k, v in zip(target.keys, target.values):
+                if self.varies_in(v):
+                    part = S.call(piece, [S.clone(value), S.clone(k), S.clone(v)])
+                    self.accumulate(v, part, block)
+            return
         if not isinstance(target, gast.Name) or not self.varies(target.id):
             return
         x = target.id
@@ -500,6 +507,10 @@ class _Reverse:
             return value.args[0]
         return value
 
+    def varies_in(self, node) -> bool:
+        """Whether a name in ``node`` (a name, or a tuple, list or dict display) varies."""
+        return any(isinstance(n, gast.Name) and self.varies(n.id) for n in S.walk(node))
+
     def varies(self, name: str) -> bool:
         """Whether ``name`` depends on ``wrt`` where the current statement reads it."""
         if name not in self.a.active:
@@ -508,7 +519,7 @@ class _Reverse:
 
     def distribute(self, target, value, block):
         elts = target.elts
-        if not any(isinstance(e, gast.Name) and self.varies(e.id) for e in elts):
+        if not self.varies_in(target):
             return
         if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(elts):
             for e, v in zip(elts, value.elts):

@@ -97,7 +97,45 @@ def instantiate(
             stmt = _with_tangents(stmt, rule, tangents)
             if stmt is None:
                 continue
-        out.extend(_substitute_stmt(stmt, rule, env, z, dz, renamed, refs))
+        out.extend(_leafwise(_substitute_stmt(stmt, rule, env, z, dz, renamed, refs), names))
+    return out
+
+
+def _leafwise(items, names: S.NameGen) -> list:
+    """``items`` with each contribution to a nested list of atoms (``d[a] += e`` for
+    ``np.array([[c, -s], [s, c]])``) made one to the flat tuple of its names: ``e`` is given
+    a name, and each name gets the part of it at its position (``e[1][0]``)."""
+    out = []
+    for item in items:
+        if isinstance(item, tuple) and item[0] == "if":
+            _, test, body, orelse = item
+            out.append(("if", test, _leafwise(body, names), _leafwise(orelse, names)))
+            continue
+        target = getattr(item, "target", None)
+        if not (
+            isinstance(item, Accum)
+            and isinstance(target, (gast.Tuple, gast.List))
+            and any(isinstance(e, (gast.Tuple, gast.List)) for e in target.elts)
+        ):
+            out.append(item)
+            continue
+        whole = names.fresh("dparts", always_suffix=True)
+        leaves = list(_name_leaves(target, ()))
+        if not leaves:
+            continue
+        out.append(S.assign(whole, item.value))
+        parts = []
+        for _, path in leaves:
+            part = S.name(whole)
+            for k in path:
+                part = gast.Subscript(value=part, slice=S.const(k), ctx=gast.Load())
+            parts.append(part)
+        out.append(
+            Accum(
+                gast.Tuple(elts=[S.clone(n) for n, _ in leaves], ctx=gast.Load()),
+                gast.Tuple(elts=parts, ctx=gast.Load()),
+            )
+        )
     return out
 
 
@@ -133,15 +171,25 @@ def _with_tangents(stmt, rule, tangents):
     return Sub().visit(stmt)
 
 
+def _name_leaves(node, path):
+    """``(name, position)`` for each name in a nested tuple or list of atoms."""
+    if isinstance(node, (gast.Tuple, gast.List)):
+        for k, e in enumerate(node.elts):
+            yield from _name_leaves(e, path + (k,))
+    elif isinstance(node, gast.Name):
+        yield node, path
+
+
 def _tangent_atom(t):
     """A tangent as an expression: None for zero; a tuple of tangents with None items."""
     if t is None:
         return None
-    if isinstance(t, (tuple, list)):
-        if all(x is None for x in t):
+    if isinstance(t, (tuple, list)):  # nested for a nested list operand
+        items = [_tangent_atom(x) for x in t]
+        if all(x is None for x in items):
             return None
         return gast.Tuple(
-            elts=[S.clone(x) if x is not None else S.const(None) for x in t], ctx=gast.Load()
+            elts=[x if x is not None else S.const(None) for x in items], ctx=gast.Load()
         )
     return S.clone(t)
 

@@ -1,0 +1,77 @@
+"""What a function value called inside a differentiated function stands for.
+
+A call whose function is only known when the derivative runs (``layer(h)`` for a layer taken
+from a list, ``self.act(z)`` with ``act`` an attribute, ``f(x)`` for ``f`` in a dict of
+functions) is differentiated through :func:`sourcegrad.api.vjp_of` / ``jvp_of``, which take
+the function *value*. :func:`as_function` turns that value into a plain Python function
+sourcegrad can transform, plus the leading arguments the call supplies:
+
+* a plain function (a ``def``, a lambda, a nested function): itself;
+* a bound method (``obj.forward``): its function, with ``obj`` passed first;
+* an object with a ``__call__`` method defined in Python: that method, with the object first;
+* a function with a derivative rule (a NumPy ufunc such as ``np.tanh``, a function declared
+  with ``sourcegrad.primitive``/``defvjp``): a one-line Python function that calls it, so that
+  its rule applies.
+
+Anything else (a function from a compiled extension without a rule) is refused with the way
+out.
+"""
+
+from __future__ import annotations
+
+import itertools
+import linecache
+import threading
+import types
+
+from . import rules as R
+from .errors import NoRuleError
+
+_APPLIERS: dict = {}  # (callable, number of arguments) -> a plain function calling it
+_LOCK = threading.Lock()
+_COUNTER = itertools.count()
+
+
+def as_function(fn, nargs: int):
+    """``(function, leading)``: a plain Python function and the arguments to put before the
+    call's own, so that ``function(*leading, *args)`` is ``fn(*args)``."""
+    if isinstance(fn, types.FunctionType):
+        return fn, ()
+    if isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType):
+        return fn.__func__, (fn.__self__,)
+    call = next(
+        (k.__dict__["__call__"] for k in type(fn).__mro__ if "__call__" in k.__dict__), None
+    )
+    if isinstance(call, types.FunctionType):
+        return call, (fn,)
+    if R.lookup(fn) is not None:
+        return _applier(fn, nargs), ()
+    raise NoRuleError(
+        f"{fn!r} is called with a differentiated argument, but it is not a Python function and "
+        "has no derivative rule; register one with sourcegrad.defvjp (and defjvp), or call a "
+        "Python function that computes it with NumPy"
+    )
+
+
+def _applier(fn, nargs: int):
+    """A plain function ``apply(a0, ..., an)`` that returns ``fn(a0, ..., an)``, with source
+    that sourcegrad can read (kept in ``linecache`` under a name of its own)."""
+    try:
+        key = (fn, nargs)
+        hash(key)
+    except TypeError:
+        key = (id(fn), nargs)
+    with _LOCK:
+        found = _APPLIERS.get(key)
+        if found is not None:
+            return found
+        params = ", ".join(f"a{i}" for i in range(nargs))
+        name = getattr(fn, "__name__", "fn")
+        name = name if name.isidentifier() else "fn"
+        text = f"def apply_{name}({params}):\n    return {name}({params})\n"
+        filename = f"<sourcegrad call of {name} #{next(_COUNTER)}>"
+        linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+        namespace = {name: fn}
+        exec(compile(text, filename, "exec"), namespace)  # noqa: S102 - our own source
+        found = _APPLIERS[key] = namespace[f"apply_{name}"]
+        return found
