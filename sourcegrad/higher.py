@@ -225,7 +225,8 @@ class Tower:
         return tuple(seeds)
 
     def _select(self, raw):
-        grads = raw if isinstance(raw, tuple) else (raw,)
+        # one gradient per argument in W; a single argument's gradient may itself be a tuple
+        grads = raw if len(self.W) > 1 else (raw,)
         picked = tuple(grads[self.W.index(i)] for i in self.read)
         return picked if self.read_tuple else picked[0]
 

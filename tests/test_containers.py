@@ -217,6 +217,11 @@ def dict_built_by_keywords(params, x):
     return np.sum(d["c"] ** 2)
 
 
+def tuple_argument(params, x):
+    W, b = params
+    return np.sum(np.tanh(x @ W + b) ** 2)
+
+
 DICTS = {"l0": {"W": W0, "b": B0}, "l1": {"W": W1, "b": B1}}
 TUPLES = [(W0, B0), (W1, B1)]
 LIST_OF_DICTS = [{"W": W0, "b": B0}, {"W": W1, "b": B1}]
@@ -225,6 +230,7 @@ NAMEDTUPLES = [Layer(W0, B0), Layer(W1, B1)]
 CASES = [
     (dict_to_helper, DICTS),
     (for_tuples, TUPLES),
+    (tuple_argument, (W0, B0)),
     (for_enumerate_tuples, TUPLES),
     (for_dicts, LIST_OF_DICTS),
     (index_dicts, LIST_OF_DICTS),

@@ -162,10 +162,6 @@ REF = {
 }
 
 # Known failures: {(model, idiom): {check: reason}} (check in "value", "grad", "agree", "hvp").
-HVP_TUPLE = (
-    "silently wrong: hvp with tuple/namedtuple params returns only the first leaf of H v "
-    "(the tuple v is taken as several tangents)"
-)
 HVP_DYNAMIC = (
     "refused: hvp through a call of a function value (a layer object, a bound method, a "
     "function from a list or an attribute, a nested def): forward mode over vjp_of(...)"
@@ -187,23 +183,16 @@ def _all(reason, hvp=None):
 
 
 XFAIL: dict[tuple, dict[str, str]] = {
-    ("mlp", "tuple_unpack"): {"hvp": HVP_TUPLE},
     ("mlp", "bound_method_self_act"): {"hvp": HVP_DYNAMIC},
     ("mlp", "lambda_and_nested_def"): {"hvp": HVP_DYNAMIC},
     ("cnn", "nested_dict_swv"): _all(SWV),
     ("cnn", "tuples_zip_acts_im2col"): {"hvp": HVP_DYNAMIC},
-    ("cnn", "namedtuple_enumerate_tensordot"): {"hvp": HVP_TUPLE},
-    ("cnn", "tuple_unpack_kwargs"): {"hvp": HVP_TUPLE},
     ("cnn", "bound_method_starcall"): _all(STAR),
     ("lstm", "gate_tuples_dictcomp_enumerate"): _all(DICTCOMP),
-    ("lstm", "namedtuples_zip_xs_ys"): {"hvp": HVP_TUPLE},
     ("lstm", "list_gates_listcomp_zip_acts"): {"hvp": HVP_DYNAMIC},
-    ("lstm", "tuple_dict_head_stack_readout"): {"hvp": HVP_TUPLE},
     ("lstm", "bound_method_dunder_call"): {"hvp": HVP_DYNAMIC},
     ("attn", "nested_dict_einsum"): _all(STARSTAR),
     ("attn", "fused_qkv_split_starcall"): _all(STAR),
-    ("attn", "namedtuple_inline_ln"): {"hvp": HVP_TUPLE},
-    ("attn", "tuple_unpack_batch_loop"): {"hvp": HVP_TUPLE},
     ("attn", "bound_method"): {"hvp": HVP_DYNAMIC},
     ("attn", "pairs_to_dict"): _all(DICT_CALL),
 }
