@@ -710,6 +710,27 @@ class _Called:
             return t(*leading, *args, t_in=t_in)
         return t(*leading, *args, g_out=g_out)
 
+    def jvp(self, wrt):
+        """Forward mode over this derivative, along its arguments ``wrt`` (positions among
+        the call's arguments, the seed last)."""
+        return _CalledJvp(self, wrt)
+
+
+class _CalledJvp:
+    """``jvp_of`` a :class:`_Called`: the jvp of the derivative of the plain function behind
+    it, with the leading arguments put first."""
+
+    def __init__(self, called: _Called, wrt):
+        self.called, self.wrt = called, wrt
+
+    def __call__(self, *args, t_in=None):
+        c = self.called
+        function, leading = as_function(c.fn, len(args) - 1)  # the seed comes last
+        n = len(leading)
+        inner = tuple(i + n for i in c.wrt) if isinstance(c.wrt, tuple) else c.wrt + n
+        wrt = tuple(i + n for i in self.wrt) if isinstance(self.wrt, tuple) else self.wrt + n
+        return jvp_of(_dynamic(function, inner, c.mode), wrt)(*leading, *args, t_in=t_in)
+
 
 class _Rebound:
     """A transform used for another function object with the same code."""
@@ -808,6 +829,8 @@ def jvp_of(fn: Callable, wrt):
     or a function made by sourcegrad. Called as ``jvp_of(fn, wrt)(*args, t_in=t)``."""
     from .higher import _Jvp, is_derivative
 
+    if isinstance(fn, _Called):
+        return fn.jvp(wrt)
     if is_derivative(fn):
         return _Jvp(fn, wrt)
     return _dynamic(fn, wrt, "jvp")

@@ -18,6 +18,7 @@ keyword-only) and ``post(fn(...))`` is what calling the object with ``args`` ret
 from __future__ import annotations
 
 import threading
+import types
 from collections.abc import Callable
 
 import numpy as np
@@ -377,11 +378,15 @@ def hvp(f: Callable, wrt: int = 0) -> Callable:
     """Hessian-vector product: ``hvp(f)(*args, v)`` is ``H v`` with ``H`` the Hessian of
     scalar ``f`` with respect to ``args[wrt]`` (forward mode over the reverse-mode gradient)."""
 
-    hv = tower(f, (), [wrt], (wrt,))
+    bound = ()
+    if isinstance(f, types.MethodType) and isinstance(f.__func__, types.FunctionType):
+        # a bound method: its function, with the object as the first argument
+        bound, f, wrt = (f.__self__,), f.__func__, wrt + 1 if wrt >= 0 else wrt
+    hv = tower(f, bound, [wrt], (wrt,))
 
     def run(*args, **kwargs):
         *primal, v = args
-        return hv.evaluate(tuple(primal), (v,), kwargs)
+        return hv.evaluate(bound + tuple(primal), (v,), kwargs)
 
     run.__name__ = "hvp_" + getattr(f, "__name__", "f")
     return run

@@ -163,8 +163,8 @@ REF = {
 
 # Known failures: {(model, idiom): {check: reason}} (check in "value", "grad", "agree", "hvp").
 HVP_DYNAMIC = (
-    "refused: hvp through a call of a function value (a layer object, a bound method, a "
-    "function from a list or an attribute, a nested def): forward mode over vjp_of(...)"
+    "refused: hvp through a nested def or lambda: forward mode over the vjp of a function "
+    "made while the function runs"
 )
 SWV = "refused: sliding_window_view of a differentiated value: NoRuleError"
 STAR = "refused: `*args` in a call: UnsupportedSyntaxError"
@@ -183,17 +183,12 @@ def _all(reason, hvp=None):
 
 
 XFAIL: dict[tuple, dict[str, str]] = {
-    ("mlp", "bound_method_self_act"): {"hvp": HVP_DYNAMIC},
     ("mlp", "lambda_and_nested_def"): {"hvp": HVP_DYNAMIC},
     ("cnn", "nested_dict_swv"): _all(SWV),
-    ("cnn", "tuples_zip_acts_im2col"): {"hvp": HVP_DYNAMIC},
     ("cnn", "bound_method_starcall"): _all(STAR),
     ("lstm", "gate_tuples_dictcomp_enumerate"): _all(DICTCOMP),
-    ("lstm", "list_gates_listcomp_zip_acts"): {"hvp": HVP_DYNAMIC},
-    ("lstm", "bound_method_dunder_call"): {"hvp": HVP_DYNAMIC},
     ("attn", "nested_dict_einsum"): _all(STARSTAR),
     ("attn", "fused_qkv_split_starcall"): _all(STAR),
-    ("attn", "bound_method"): {"hvp": HVP_DYNAMIC},
     ("attn", "pairs_to_dict"): _all(DICT_CALL),
 }
 

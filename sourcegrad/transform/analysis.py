@@ -319,11 +319,13 @@ def classify(core: Core, stmt) -> Op:
             if packs and (len(args) > 1 or (len(args) == 1 and _is_int_atom(args[0]))):
                 args = [gast.Tuple(elts=args, ctx=gast.Load())]
             return _bind(core, stmt, key, [func.value, *args], kwargs, label)
-        if isinstance(func, gast.Name) and not kwargs:
-            # a function made while the function runs (nested def, lambda): its vjp is found
-            # when the derivative runs, from the function object itself
-            op = _call_dynamic(core, func, list(value.args), None)
-            op.dynamic_call = (func, list(value.args))
+        if isinstance(func, gast.Name) and set(kwargs) <= {"g_out", "t_in"}:
+            # a function made while the function runs (nested def, lambda, a layer object, a
+            # derivative a derivative made): its vjp is found when the derivative runs, from
+            # the function object itself; a derivative's seed is its last positional argument
+            call_args = list(value.args) + list(kwargs.values())
+            op = _call_dynamic(core, func, call_args, None)
+            op.dynamic_call = (func, call_args)
             return op
         return Op(
             None,
