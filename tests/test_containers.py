@@ -11,6 +11,7 @@ from collections import namedtuple
 
 import numpy as np
 import pytest
+from numpy.lib.stride_tricks import sliding_window_view
 
 import sourcegrad as sg
 
@@ -22,6 +23,8 @@ Layer = namedtuple("Layer", "W b")
 
 
 def leaves(t):
+    if isinstance(t, str):
+        return []  # a name in the structure: no derivative
     if isinstance(t, dict):
         return [leaf for k in t for leaf in leaves(t[k])]
     if isinstance(t, (list, tuple)):
@@ -37,6 +40,8 @@ def tree_map(f, *trees):
         return type(t)(*[tree_map(f, *z) for z in zip(*trees)])
     if isinstance(t, (list, tuple)):
         return type(t)(tree_map(f, *z) for z in zip(*trees))
+    if isinstance(t, str):
+        return t
     return f(*trees)
 
 
@@ -222,6 +227,28 @@ def tuple_argument(params, x):
     return np.sum(np.tanh(x @ W + b) ** 2)
 
 
+def dict_comprehension(params, x):
+    scaled = {name: p["W"] * (i + 1.0) for i, (name, p) in enumerate(params.items())}
+    return np.sum(np.tanh(x @ scaled["l0"]) @ scaled["l1"])
+
+
+def dict_of_pairs(params, x):
+    p = dict([("W", params["l0"]["W"]), ("b", params["l0"]["b"])])
+    q = dict(zip(["W", "b"], [params["l1"]["W"], params["l1"]["b"]]))
+    return np.sum(dense(q, dense(p, x)) ** 2)
+
+
+def windows(params, x):
+    h = dense(params["l0"], x)  # (4, 4)
+    w = sliding_window_view(h, (2, 2))  # (3, 3, 2, 2)
+    return np.sum(np.tanh(np.einsum("ijkl,kl->ij", w, params["l1"]["W"][:2, :2])) ** 2)
+
+
+def pairs_with_names(params, x):
+    p = dict(params)
+    return np.sum(dense(p, x) ** 2)
+
+
 DICTS = {"l0": {"W": W0, "b": B0}, "l1": {"W": W1, "b": B1}}
 TUPLES = [(W0, B0), (W1, B1)]
 LIST_OF_DICTS = [{"W": W0, "b": B0}, {"W": W1, "b": B1}]
@@ -247,6 +274,10 @@ CASES = [
     (helper_returns_dict, LIST_OF_DICTS),
     (list_methods, LIST_OF_DICTS),
     (dict_built_by_keywords, LIST_OF_DICTS),
+    (dict_comprehension, DICTS),
+    (dict_of_pairs, DICTS),
+    (windows, DICTS),
+    (pairs_with_names, [("W", W0), ("b", B0)]),
 ]
 IDS = [f.__name__ for f, _ in CASES]
 
@@ -344,8 +375,8 @@ def test_python_semantics(f):
 
 
 def zipped_into_dict(w):
-    d = dict(zip(["a", "b"], [w * 2.0, np.sin(w)]))
-    return np.sum(d["a"] * d["b"])
+    pairs = list(zip(["a", "b"], [w * 2.0, np.sin(w)]))
+    return np.sum(pairs[0][1] * pairs[1][1])
 
 
 def test_zip_of_differentiated_values_is_refused_not_zero():

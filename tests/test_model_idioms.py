@@ -166,11 +166,8 @@ HVP_DYNAMIC = (
     "refused: hvp through a nested def or lambda: forward mode over the vjp of a function "
     "made while the function runs"
 )
-SWV = "refused: sliding_window_view of a differentiated value: NoRuleError"
 STAR = "refused: `*args` in a call: UnsupportedSyntaxError"
 STARSTAR = "refused: `**kwargs` in a call: UnsupportedSyntaxError"
-DICTCOMP = "refused: dict comprehension of differentiated values: UnsupportedSyntaxError"
-DICT_CALL = "refused: `dict(list_of_pairs)` of differentiated values: NoRuleError `dict`"
 
 ALL = ("value", "grad", "agree", "hvp")
 
@@ -184,13 +181,11 @@ def _all(reason, hvp=None):
 
 XFAIL: dict[tuple, dict[str, str]] = {
     ("mlp", "lambda_and_nested_def"): {"hvp": HVP_DYNAMIC},
-    ("cnn", "nested_dict_swv"): _all(SWV),
     ("cnn", "bound_method_starcall"): _all(STAR),
-    ("lstm", "gate_tuples_dictcomp_enumerate"): _all(DICTCOMP),
     ("attn", "nested_dict_einsum"): _all(STARSTAR),
     ("attn", "fused_qkv_split_starcall"): _all(STAR),
-    ("attn", "pairs_to_dict"): _all(DICT_CALL),
 }
+
 
 def params_for(check):
     out = []

@@ -47,6 +47,7 @@ from ..runtime.shape_helpers import (
     untake,
     untake_along_axis,
     untile,
+    unwindow,
 )
 from ..runtime.tangent_helpers import (
     append_tangent,
@@ -127,6 +128,11 @@ def _unsum(z, g, xs):
 @tangent(unclip)
 def _unclip(z, g, a, a_min, a_max, which):
     d[z] += unclip(d[g], a, a_min, a_max, which)
+
+
+@tangent(unwindow)
+def _unwindow(z, g, x, window_shape, axis=None):
+    d[z] += unwindow(d[g], x, window_shape, axis)
 
 
 # ---------------------------------------------------------------- trees.py

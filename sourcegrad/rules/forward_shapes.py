@@ -5,6 +5,7 @@ these operations are linear, so the tangent of the result is the same operation 
 operand's tangent. Indexing (``"getitem"``) is in ``forward_core.py``."""
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from ..runtime.tangent_helpers import pad_tangent, tangent_items
 from .registry import d, tangent
@@ -99,3 +100,8 @@ def _take(z, a, indices, axis=None):
 @tangent(np.take_along_axis)
 def _take_along_axis(z, arr, indices, axis):
     d[z] += np.take_along_axis(d[arr], indices, axis)
+
+
+@tangent(sliding_window_view)
+def _sliding_window_view(z, x, window_shape, axis=None, *, subok=False, writeable=False):
+    d[z] += sliding_window_view(d[x], window_shape, axis)

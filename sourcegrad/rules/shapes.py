@@ -1,6 +1,7 @@
 """Rules for shape operations, joining/splitting and indexing reads."""
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from ..runtime.helpers import sum_to, unindex
 from ..runtime.shape_helpers import (
@@ -10,6 +11,7 @@ from ..runtime.shape_helpers import (
     untake,
     untake_along_axis,
     untile,
+    unwindow,
 )
 from .registry import adjoint, d, nondifferentiable
 
@@ -129,3 +131,8 @@ nondifferentiable(
     np.empty, np.eye, np.identity, np.indices, np.meshgrid, np.tril_indices, np.triu_indices,
     np.diag_indices,
 )  # fmt: skip
+
+
+@adjoint(sliding_window_view)
+def _sliding_window_view(z, x, window_shape, axis=None, *, subok=False, writeable=False):
+    d[x] += unwindow(d[z], x, window_shape, axis)

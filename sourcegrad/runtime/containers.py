@@ -77,6 +77,8 @@ _EMPTY: dict = {}
 
 
 def _build(like, parts, seen):
+    if like is None or isinstance(like, (str, bytes)):
+        return like  # no derivative: a name or a marker in the structure
     whole = parts.get((), None)
     if whole is not None and len(parts) == 1 and _owned(like, whole, seen):
         return whole
@@ -163,6 +165,8 @@ def _owned(like, g, seen) -> bool:
 
 def _leaf(like, g, seen):
     """One gradient leaf: ``g`` itself when it is a fresh array of ``like``'s kind."""
+    if like is None or isinstance(like, (str, bytes)):
+        return like
     if _owned(like, g, seen):
         return g
     if isinstance(like, (float, np.generic)):
@@ -171,6 +175,8 @@ def _leaf(like, g, seen):
 
 
 def _zero_leaf(like):
+    if like is None or isinstance(like, (str, bytes)):
+        return like  # a name or a marker in the structure (a key in a list of pairs)
     if isinstance(like, (float, np.generic)):
         return scalar_gradient(like, 0)
     return np.zeros_like(like)

@@ -88,4 +88,30 @@ def untake_along_axis(g, arr, indices, axis):
     return out
 
 
-__all__ = ["sum_to", "unconcatenate", "untile", "unrepeat", "unpad", "untake", "untake_along_axis"]
+def unwindow(g, x, window_shape, axis=None):
+    """Adjoint of ``sliding_window_view(x, window_shape, axis)``: each window's part of ``g``
+    added back where the window reads ``x`` (one add per position in the window)."""
+    shape = np.shape(x)
+    window = (window_shape,) if np.ndim(window_shape) == 0 else tuple(window_shape)
+    if axis is None:
+        axes = tuple(range(len(shape)))
+    else:
+        axes = tuple(a % len(shape) for a in ((axis,) if np.ndim(axis) == 0 else axis))
+    if len(set(axes)) != len(axes):
+        raise SourcegradError(
+            "sliding_window_view with an axis named twice is not differentiated; take the "
+            "windows of that axis in one step"
+        )
+    out = np.zeros(shape, dtype=np.result_type(g, x))
+    for offset in np.ndindex(*window):
+        index = [slice(None)] * len(shape)
+        for a, j in zip(axes, offset):
+            index[a] = slice(j, j + np.shape(g)[a])
+        out[tuple(index)] += g[(Ellipsis, *offset)]
+    return out
+
+
+__all__ = [
+    "sum_to", "unconcatenate", "untile", "unrepeat", "unpad", "untake", "untake_along_axis",
+    "unwindow",
+]  # fmt: skip

@@ -432,10 +432,16 @@ class _Normalizer:
     def comprehension(self, e) -> str:
         """``[elt for x in xs if c]`` (or a generator expression, which every caller here
         consumes at once) as the loop that builds the list: ``items = []``, then
-        ``for x in xs: if c: items.append(elt)``. Its variables get names of their own, as
-        they do not leak from a comprehension in Python. Returns the list's name."""
+        ``for x in xs: if c: items.append(elt)``; a dict comprehension likewise with
+        ``items = {}`` and ``items[k] = v``. Its variables get names of their own, as they do
+        not leak from a comprehension in Python. Returns the name of what it builds."""
         gens = [S.clone(g) for g in e.generators]
-        elt = S.clone(e.elt)
+        is_dict = isinstance(e, gast.DictComp)
+        elt = (
+            gast.Tuple(elts=[S.clone(e.key), S.clone(e.value)], ctx=gast.Load())
+            if is_dict
+            else S.clone(e.elt)
+        )
         mapping = {}
         for g in gens:
             for n in S.walk(g.target):
@@ -453,8 +459,13 @@ class _Normalizer:
         made = {items, *mapping.values()}
         self.unversioned |= made
         self.local_names |= made
-        append = gast.Attribute(value=S.name(items), attr="append", ctx=gast.Load())
-        stmt = gast.Expr(value=gast.Call(func=append, args=[elt], keywords=[]))
+        if is_dict:  # {k: v for ...}: items[k] = v
+            key, value = elt.elts
+            target = gast.Subscript(value=S.name(items), slice=key, ctx=gast.Store())
+            stmt = gast.Assign(targets=[target], value=value, type_comment=None)
+        else:
+            append = gast.Attribute(value=S.name(items), attr="append", ctx=gast.Load())
+            stmt = gast.Expr(value=gast.Call(func=append, args=[elt], keywords=[]))
         for g in reversed(gens):
             for c in reversed(g.ifs):
                 stmt = gast.If(test=c, body=[stmt], orelse=[])
@@ -462,7 +473,8 @@ class _Normalizer:
         for n in S.walk(stmt):
             if hasattr(n, "lineno") or isinstance(n, gast.stmt):
                 n.lineno = self.lineno
-        self.bind(items, gast.List(elts=[], ctx=gast.Load()))
+        empty = gast.Dict(keys=[], values=[]) if is_dict else gast.List(elts=[], ctx=gast.Load())
+        self.bind(items, empty)
         self.statement(stmt)
         return items
 
@@ -598,8 +610,21 @@ class _Normalizer:
 
     def simple(self, e, base: str):
         """Lower ``e`` to a simple expression: one operation over atoms."""
-        if isinstance(e, (gast.ListComp, gast.GeneratorExp)):
+        if isinstance(e, (gast.ListComp, gast.GeneratorExp, gast.DictComp)):
             return S.name(self.comprehension(e))
+        if (
+            isinstance(e, gast.Call)
+            and isinstance(e.func, gast.Name)
+            and e.func.id == "dict"
+            and "dict" not in self.local_names
+            and len(e.args) == 1
+            and not e.keywords
+        ):  # `dict(pairs)` is `{k: v for k, v in pairs}`
+            k, v = self.names.fresh("k"), self.names.fresh("v")
+            pair = gast.Tuple(elts=[S.name(k, store=True), S.name(v, store=True)], ctx=gast.Store())
+            loop = gast.comprehension(target=pair, iter=e.args[0], ifs=[], is_async=0)
+            made = gast.DictComp(key=S.name(k), value=S.name(v), generators=[loop])
+            return S.name(self.comprehension(made))
         if (
             isinstance(e, gast.Call)
             and isinstance(e.func, gast.Name)
