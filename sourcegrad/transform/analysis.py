@@ -17,8 +17,10 @@ Operations on active values that have no rule are refused here, with the user's 
 
 from __future__ import annotations
 
+import inspect
 import sys
 import types
+import weakref
 from dataclasses import dataclass, field
 
 import gast
@@ -30,7 +32,7 @@ from ..runtime.trees import as_adjoint
 from . import syntax as S
 from .cfg import build_cfg, solve_backward, solve_forward
 from .normalize import Core
-from .parse import UNRESOLVED, resolve
+from .parse import UNRESOLVED, parse, resolve
 
 
 @dataclass
@@ -111,6 +113,8 @@ def analyze(
     varied = solve_forward(cfg, set(wrt_names), gen_varied)
     for stmt in _statements(core.node.body):
         op = ops.get(id(stmt))
+        if isinstance(stmt, gast.Expr):
+            _refuse_writing_helper(core, stmt, varied.get(("in", id(stmt)), set()))
         if op is not None and getattr(op, "dynamic_call", None):
             func, args = op.dynamic_call
             before = varied.get(("in", id(stmt)), set())
@@ -572,6 +576,54 @@ def _call_dynamic(core, func, args, varied) -> Op:
     return Op("dynamic", rule, params, operands, pure=False, label=label)
 
 
+def _refuse_writing_helper(core, stmt, varied) -> None:
+    """``helper(y)`` as a statement, where the helper writes into an argument it is given a
+    differentiated name for: Python changes ``y``, which the derivative would not follow."""
+    call = stmt.value
+    if not (isinstance(call, gast.Call) and isinstance(call.func, gast.Name)):
+        return
+    fn = resolve(core.parsed, call.func, _locals(core))
+    if not (_is_user_function(fn) and _lookup(core, fn) is None):
+        return
+    try:
+        callee = parse(fn)
+        bound = inspect.signature(fn).bind(*call.args, **{k.arg: k.value for k in call.keywords})
+    except (SourcegradError, TypeError, ValueError):
+        return
+    for name, arg in bound.arguments.items():
+        differentiated = isinstance(arg, gast.Name) and arg.id in varied
+        line = _writes_into(callee.node, name) if differentiated else None
+        if line is not None:
+            label = call.func.id
+            raise UnsupportedSyntaxError(
+                f"{label}() writes into its argument `{name}` ({callee.filename}:{line}); "
+                "sourcegrad follows values, not changes made in place: make "
+                f"{label}() return the new array and assign it (`{arg.id} = {label}(...)`)",
+                core.parsed.filename,
+                stmt.lineno,
+            )
+
+
+def _writes_into(fn_node, param: str):
+    """The line of a write ``param[k] = v`` (or ``param[k] += v``) into the parameter itself,
+    where the function never rebinds the name; else None."""
+    rebound = any(
+        isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store) and n.id == param
+        for n in S.walk(fn_node)
+    )
+    if rebound:
+        return None
+    for n in S.walk(fn_node):
+        if (
+            isinstance(n, gast.Subscript)
+            and isinstance(n.ctx, gast.Store)
+            and isinstance(n.value, gast.Name)
+            and n.value.id == param
+        ):
+            return n.lineno
+    return None
+
+
 def _may_vary(arg, varied) -> bool:
     """Whether a call's argument (a name, or a tuple, list or dict display of names) may
     depend on the differentiated arguments: then the call is differentiated with respect to
@@ -592,7 +644,8 @@ class _RuleNamespace:
         self.__globals__ = globals_
 
 
-_VJPS: dict = {}
+#: (function, wrt, forward) -> its derivative, while a rule made for a call of it is alive
+_VJPS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
 
 def _call_user_function(core, stmt, fn, args, kwargs, label, varied=None) -> Op:
@@ -600,7 +653,7 @@ def _call_user_function(core, stmt, fn, args, kwargs, label, varied=None) -> Op:
     that function, transformed from its own source (recursively, when it is first needed)."""
     import inspect
 
-    from ..api import jvp, vjp
+    from ..api import jvp_of, vjp_of
 
     try:
         sig = inspect.signature(fn)
@@ -614,7 +667,7 @@ def _call_user_function(core, stmt, fn, args, kwargs, label, varied=None) -> Op:
     from .parse import parse
 
     try:
-        parse(fn)
+        callee = parse(fn)
     except SourcegradError as exc:
         raise type(exc)(
             f"{label}() is called with a differentiated argument, but {exc.reason} "
@@ -636,10 +689,23 @@ def _call_user_function(core, stmt, fn, args, kwargs, label, varied=None) -> Op:
     operands = [*args, *kwargs.values()]
     if not wrt:
         return Op(fn, "constant", operands=operands, pure=False, label=label)
+    for i in wrt:
+        line = _writes_into(callee.node, names[i])
+        if line is not None:
+            raise UnsupportedSyntaxError(
+                f"{label}() writes into its argument `{names[i]}` ({callee.filename}:{line}), "
+                "which is being differentiated here; sourcegrad follows values, not changes made "
+                f"in place: make {label}() return the new array and assign it "
+                f"(`{_text(given[names[i]])} = {label}(...)`)",
+                core.parsed.filename,
+                stmt.lineno,
+            )
     forward = getattr(core, "forward", False)
     key = (fn, wrt, forward)
-    if key not in _VJPS:
-        _VJPS[key] = (jvp if forward else vjp)(fn, wrt if len(wrt) > 1 else wrt[0])
+    derivative = _VJPS.get(key)
+    if derivative is None:  # held by the rules that call it (_VJPS holds it weakly)
+        derivative = (jvp_of if forward else vjp_of)(fn, wrt if len(wrt) > 1 else wrt[0])
+        _VJPS[key] = derivative
     base = fn.__name__ if fn.__name__.isidentifier() else label.split(".")[-1]
     prefix = "jvp" if forward else "vjp"
     vjp_name = f"{prefix}_{base}" if base.isidentifier() else f"{prefix}_fn"
@@ -682,7 +748,7 @@ def _call_user_function(core, stmt, fn, args, kwargs, label, varied=None) -> Op:
     ]
     rule = R.Rule(
         key=fn,
-        fn=_RuleNamespace({vjp_name: _VJPS[key], "as_adjoint": as_adjoint}),
+        fn=_RuleNamespace({vjp_name: derivative, "as_adjoint": as_adjoint}),
         body=body,
         result="z",
         params=list(params),

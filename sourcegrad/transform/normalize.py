@@ -894,6 +894,26 @@ _VIEW_METHODS = frozenset(
 )
 
 
+#: NumPy functions whose result may share memory with their first argument
+_VIEW_FUNCTIONS = frozenset(
+    {
+        "flip", "fliplr", "flipud", "asarray", "asanyarray", "ascontiguousarray",
+        "asfortranarray", "require", "moveaxis", "rollaxis", "swapaxes", "transpose",
+        "permute_dims", "matrix_transpose", "reshape", "ravel", "squeeze", "expand_dims",
+        "atleast_1d", "atleast_2d", "atleast_3d", "broadcast_to", "broadcast_arrays",
+        "diagonal", "real", "imag", "split", "array_split", "hsplit", "vsplit", "dsplit",
+        "unstack", "sliding_window_view", "as_strided",
+    }
+)  # fmt: skip
+
+
+def _view_function(func) -> bool:
+    """``np.flip`` and the like (by the name called; a user's own ``flip`` counts too, which
+    can only make a refusal, never a wrong value)."""
+    name = func.attr if isinstance(func, gast.Attribute) else getattr(func, "id", None)
+    return name in _VIEW_FUNCTIONS
+
+
 def _aliases_of_written(fn) -> dict:
     """For each name written into (``x[k] = v``), the names that may share its memory
     (``y = x``, ``y = x[1:]``, ``y = x.T``, ``for y in x``, ``ys.append(x)``): ``(name, line,
@@ -921,6 +941,8 @@ def _aliases_of_written(fn) -> dict:
                 and node.func.attr in _VIEW_METHODS
             ):
                 node = node.func.value
+            elif isinstance(node, gast.Call) and _view_function(node.func) and node.args:
+                node = node.args[0]  # np.flip(y), np.asarray(y), np.split(y, 2), ...
             else:
                 break
         return node.id if isinstance(node, gast.Name) else None
@@ -932,6 +954,13 @@ def _aliases_of_written(fn) -> dict:
         if isinstance(node, gast.Assign) and len(node.targets) == 1:
             target = node.targets[0]
             src = source_name(node.value)
+            if src is not None and isinstance(target, (gast.Tuple, gast.List)):
+                for n in S.walk(target):  # `a, b = np.split(y, 2)`: each part a view of y
+                    if isinstance(n, gast.Name) and n.id != src:
+                        if src in written:
+                            add(src, n.id, node.lineno)
+                        if n.id in written:
+                            add(n.id, src, node.lineno)
             if src in written and isinstance(target, gast.Name) and target.id != src:
                 # `a = y[0]` is a view only when y has more than one axis: decided with ranks
                 element = isinstance(node.value, gast.Subscript) and isinstance(

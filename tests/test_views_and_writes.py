@@ -1,0 +1,83 @@
+"""Writes through views and into a helper's arguments: exactly Python's value, or a refusal
+that names the line; never a different value."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sourcegrad as sg
+
+X = np.array([0.5, -1.2, 2.0, 0.3])
+
+
+def flip_written(x):
+    y = x * 1.0
+    z = np.flip(y)
+    z[0] = 5.0
+    return np.sum(y * x)
+
+
+def asarray_written(x):
+    y = x * 1.0
+    z = np.asarray(y)
+    z[1] = z[1] * 2.0
+    return np.sum(y * x)
+
+
+def moveaxis_written(x):
+    y = (x * 1.0).reshape(2, 2)
+    z = np.moveaxis(y, 0, 1)
+    z[0, 1] = 7.0
+    return np.sum(y * x.reshape(2, 2))
+
+
+def split_written(x):
+    y = x * 1.0
+    a, b = np.split(y, 2)
+    a[0] = a[0] * 3.0
+    return np.sum(y * x)
+
+
+def scale_first(a):
+    a[0] = a[0] * 3.0
+
+
+def helper_writes_its_argument(x):
+    y = x * 1.0
+    scale_first(y)
+    return np.sum(y**2)
+
+
+@pytest.mark.parametrize(
+    "f", [flip_written, asarray_written, moveaxis_written, split_written], ids=lambda f: f.__name__
+)
+def test_a_write_through_a_view_is_refused_not_lost(f):
+    with pytest.raises(sg.UnsupportedSyntaxError) as info:
+        sg.grad(f)(X.copy())
+    assert "test_views_and_writes.py" in str(info.value) and "share" in str(info.value)
+
+
+def test_a_helper_that_writes_into_its_argument_is_refused_at_the_call():
+    with pytest.raises(sg.UnsupportedSyntaxError) as info:
+        sg.grad(helper_writes_its_argument)(X.copy())
+    message = str(info.value)
+    assert "scale_first() writes into its argument `a`" in message
+    assert "y = scale_first(...)" in message
+
+
+def scaled_first(a):
+    a = a.copy()
+    a[0] = a[0] * 3.0
+    return a
+
+
+def helper_returns_the_new_array(x):
+    y = scaled_first(x * 1.0)
+    return np.sum(y**2)
+
+
+def test_the_way_out_works():
+    got = sg.grad(helper_returns_the_new_array)(X.copy())
+    want = 2 * X * np.array([9.0, 1.0, 1.0, 1.0])
+    np.testing.assert_allclose(got, want, rtol=1e-12)
