@@ -65,7 +65,16 @@ def function_from_a_dict(params, x, fns):
     return np.sum(h**2)
 
 
+LAYER = Dense(np.tanh)
+FORWARD = Dense(softplus).forward
+
+
+def module_level_objects(params, x):
+    return np.sum(FORWARD(params[1], LAYER(params[0], x)) ** 2)
+
+
 CASES = [
+    ("objects in globals", module_level_objects, ()),
     ("bound method", MODEL.loss, ()),
     ("layer.forward", through_forward, (MODEL,)),
     ("ufunc from a list", activations_from_a_list, ()),

@@ -183,6 +183,10 @@ def list_display_to_helper(params, x):
     return weight_decay([params[0]["W"], params[1]["W"]]) + np.sum(dense(params[0], x))
 
 
+def display_with_a_constant_to_helper(params, x):
+    return weight_decay([params[0]["W"], np.ones((3, 4))]) + np.sum(dense(params[0], x))
+
+
 def weight_decay(Ws):
     return sum(np.sum(W**2) for W in Ws)
 
@@ -270,6 +274,7 @@ CASES = [
     (dict_get, {"W0": W0}),
     (cache_and_outputs, LIST_OF_DICTS),
     (list_display_to_helper, LIST_OF_DICTS),
+    (display_with_a_constant_to_helper, LIST_OF_DICTS),
     (nested_local_containers, LIST_OF_DICTS),
     (helper_returns_dict, LIST_OF_DICTS),
     (list_methods, LIST_OF_DICTS),

@@ -53,6 +53,7 @@ from ..runtime.tangent_helpers import (
     append_tangent,
     assign_tangent,
     broadcast_like,
+    complete_tangent,
     einsum_call,
     euclidean_weight,
     item_tangent,
@@ -151,6 +152,11 @@ def _add_adjoints(z, a, b):
 @tangent(dict_piece)
 def _dict_piece(z, adjoint, key, value):
     d[z] += dict_piece(d[adjoint], key, value)
+
+
+@tangent(complete_tangent)
+def _complete_tangent(z, t, x):
+    d[z] += complete_tangent(d[t], x)
 
 
 @tangent(unlist)

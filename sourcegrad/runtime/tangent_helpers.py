@@ -265,3 +265,16 @@ def get_tangent(dx, x, key, ddefault, default=None):
     if ddefault is None:
         return zero_tangent(default)
     return ddefault
+
+
+def complete_tangent(t, x):
+    """The tangent ``t`` of ``x`` with a zero tangent wherever a part of it is None (a
+    constant item of a display ``[x, c]`` handed to a function), in ``x``'s container types."""
+    if t is None:
+        return zero_tangent(x)
+    if isinstance(x, dict) and isinstance(t, dict):
+        return type(x)((k, complete_tangent(t.get(k), v)) for k, v in x.items())
+    if isinstance(x, (list, tuple)) and isinstance(t, (list, tuple)):
+        items = [complete_tangent(ti, v) for ti, v in zip(t, x)]
+        return type(x)(*items) if hasattr(type(x), "_fields") else type(x)(items)
+    return t

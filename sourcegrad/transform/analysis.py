@@ -28,6 +28,7 @@ import numpy as np
 
 from .. import rules as R
 from ..errors import NoRuleError, SourcegradError, UnsupportedSyntaxError
+from ..runtime.tangent_helpers import complete_tangent
 from ..runtime.trees import as_adjoint
 from . import syntax as S
 from .cfg import build_cfg, solve_backward, solve_forward
@@ -282,6 +283,11 @@ def classify(core: Core, stmt) -> Op:
                 call_args = list(value.args) + list(kwargs.values())
                 op = _call_dynamic(core, func, call_args, None)
                 op.dynamic_call = (func, call_args)
+                return op
+            if not kwargs and _lookup(core, obj) is None and _callable_object(obj):
+                # a layer object or a bound method kept in a global: found when it runs
+                op = _call_dynamic(core, func, list(value.args), None)
+                op.dynamic_call = (func, list(value.args))
                 return op
             op = _bind(core, stmt, obj, list(value.args), kwargs, label)
             module = getattr(obj, "__module__", "") or ""
@@ -545,6 +551,8 @@ def _call_dynamic(core, func, args, varied) -> Op:
     forward = getattr(core, "forward", False)
     dname = "diff" if forward else "z"
     dread = gast.Subscript(value=S.name("d"), slice=S.name(dname), ctx=gast.Load())
+    if forward and _has_display(args[i] for i in wrt):
+        dread = S.call(S.name("complete_tangent"), [dread, S.name("diff")])
     maker = "jvp_of" if forward else "vjp_of"
     call = gast.Call(
         func=gast.Call(func=S.name(maker), args=[S.name("fn"), which], keywords=[]),
@@ -565,7 +573,14 @@ def _call_dynamic(core, func, args, varied) -> Op:
     ]
     rule = R.Rule(
         key="dynamic",
-        fn=_RuleNamespace({"vjp_of": vjp_of, "jvp_of": jvp_of, "as_adjoint": as_adjoint}),
+        fn=_RuleNamespace(
+            {
+                "vjp_of": vjp_of,
+                "jvp_of": jvp_of,
+                "as_adjoint": as_adjoint,
+                "complete_tangent": complete_tangent,
+            }
+        ),
         body=body,
         result="z",
         params=list(params),
@@ -622,6 +637,23 @@ def _writes_into(fn_node, param: str):
         ):
             return n.lineno
     return None
+
+
+def _callable_object(obj) -> bool:
+    """An object whose class defines ``__call__`` in Python, or a bound method of a Python
+    function (not a class: calling it constructs an object)."""
+    if isinstance(obj, type):
+        return False
+    if isinstance(obj, types.MethodType):
+        return isinstance(obj.__func__, types.FunctionType)
+    call = next(
+        (k.__dict__["__call__"] for k in type(obj).__mro__ if "__call__" in k.__dict__), None
+    )
+    return isinstance(call, types.FunctionType)
+
+
+def _has_display(args) -> bool:
+    return any(isinstance(a, (gast.Tuple, gast.List, gast.Dict)) for a in args)
 
 
 def _may_vary(arg, varied) -> bool:
@@ -729,6 +761,9 @@ def _call_user_function(core, stmt, fn, args, kwargs, label, varied=None) -> Op:
     dread = gast.Subscript(
         value=S.name("d"), slice=S.name("diff" if forward else "z"), ctx=gast.Load()
     )
+    if forward and _has_display(given[names[i]] for i in wrt):
+        # a display's constant items have no tangent: zeros in their place
+        dread = S.call(S.name("complete_tangent"), [dread, S.name("diff")])
     call_kwargs.append(gast.keyword(arg="t_in" if forward else "g_out", value=dread))
     diff = [given[names[i]] for i in wrt]
     params["diff"] = diff[0] if len(diff) == 1 else gast.Tuple(elts=diff, ctx=gast.Load())
@@ -748,7 +783,9 @@ def _call_user_function(core, stmt, fn, args, kwargs, label, varied=None) -> Op:
     ]
     rule = R.Rule(
         key=fn,
-        fn=_RuleNamespace({vjp_name: derivative, "as_adjoint": as_adjoint}),
+        fn=_RuleNamespace(
+            {vjp_name: derivative, "as_adjoint": as_adjoint, "complete_tangent": complete_tangent}
+        ),
         body=body,
         result="z",
         params=list(params),

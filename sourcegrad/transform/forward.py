@@ -178,7 +178,8 @@ class _Forward:
     def contributions(self, stmt, op, varied, z):
         if op.key == "path":
             return [], [self.path_tangent(stmt, varied)]
-        if op.key == "pack":
+        displays = (gast.Tuple, gast.List, gast.Dict)
+        if op.key == "pack" or (op.key == "copy" and isinstance(stmt.value, displays)):
             return [], [self.pack_tangent(stmt.value, varied)]
         tangents = {}
         for p, atom in op.bound.items():
