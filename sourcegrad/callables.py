@@ -26,6 +26,7 @@ import types
 
 from . import rules as R
 from .errors import NoRuleError
+from .transform.parse import is_installed
 
 _APPLIERS: dict = {}  # (callable, number of arguments) -> a plain function calling it
 _LOCK = threading.Lock()
@@ -35,14 +36,15 @@ _COUNTER = itertools.count()
 def as_function(fn, nargs: int):
     """``(function, leading)``: a plain Python function and the arguments to put before the
     call's own, so that ``function(*leading, *args)`` is ``fn(*args)``."""
-    if isinstance(fn, types.FunctionType):
+    if isinstance(fn, types.FunctionType) and not is_installed(fn):
         return fn, ()
     if isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType):
-        return fn.__func__, (fn.__self__,)
+        if not is_installed(fn.__func__):
+            return fn.__func__, (fn.__self__,)
     call = next(
         (k.__dict__["__call__"] for k in type(fn).__mro__ if "__call__" in k.__dict__), None
     )
-    if isinstance(call, types.FunctionType):
+    if isinstance(call, types.FunctionType) and not is_installed(call):
         return call, (fn,)
     if R.lookup(fn) is not None:
         return _applier(fn, nargs), ()

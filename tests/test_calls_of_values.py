@@ -133,3 +133,29 @@ def test_a_compiled_function_without_a_rule_is_refused_with_the_way_out():
 
     with pytest.raises(sg.SourcegradError, match="defvjp"):
         sg.grad(loss)(np.array([0.5, 1.0]), [np.frexp])
+
+
+def test_a_function_of_an_installed_package_needs_a_rule(tmp_path, monkeypatch):
+    """A third-party function is never transformed from its source (its internals are not the
+    user's to review, and may use anything): the refusal names the user's call and the way
+    out."""
+    import importlib
+    import os
+    import sys
+
+    from sourcegrad.transform import parse
+
+    (tmp_path / "thirdparty_scale.py").write_text("def scale(x):\n    return 2.0 * x\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(parse, "_INSTALLED", (os.path.realpath(tmp_path) + os.sep,))
+    module = importlib.import_module("thirdparty_scale")
+    try:
+
+        def loss(w):
+            return np.sum(module.scale(w))
+
+        with pytest.raises(sg.NoRuleError) as info:
+            sg.grad(loss)(np.array([1.0, 2.0]))
+        assert "test_calls_of_values.py" in str(info.value) and "defvjp" in str(info.value)
+    finally:
+        sys.modules.pop("thirdparty_scale", None)

@@ -33,7 +33,7 @@ from ..runtime.trees import as_adjoint
 from . import syntax as S
 from .cfg import build_cfg, solve_backward, solve_forward
 from .normalize import Core
-from .parse import UNRESOLVED, parse, resolve
+from .parse import UNRESOLVED, is_installed, parse, resolve
 
 
 @dataclass
@@ -493,6 +493,7 @@ def _is_user_function(obj) -> bool:
         isinstance(obj, types.FunctionType)
         and module not in ("numpy", "sourcegrad")
         and module not in sys.stdlib_module_names
+        and not is_installed(obj)  # a third-party package's function needs a rule
     )
 
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 import builtins
 import inspect
 import linecache
+import os
+import site
+import sysconfig
 import textwrap
 import types
 from dataclasses import dataclass, field
@@ -198,3 +201,21 @@ def _is_namespace_like(obj) -> bool:
     # numpy.linalg, numpy.random and friends are modules; ufunc objects have attributes too but
     # reading them (np.add.reduce) is a static reference as well.
     return isinstance(obj, (types.ModuleType, type)) or type(obj).__name__ == "ufunc"
+
+
+def _installed_roots() -> tuple:
+    paths = sysconfig.get_paths()
+    roots = {paths.get("purelib"), paths.get("platlib"), *site.getsitepackages()}
+    return tuple(os.path.realpath(r) + os.sep for r in roots if r)
+
+
+_INSTALLED = _installed_roots()
+
+
+def is_installed(fn) -> bool:
+    """Whether ``fn`` comes from an installed package (site-packages): such a function is
+    never transformed from its source, it needs a rule."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return False
+    return os.path.realpath(code.co_filename).startswith(_INSTALLED)
