@@ -32,7 +32,7 @@ from ..runtime.tangent_helpers import complete_tangent
 from ..runtime.trees import as_adjoint
 from . import syntax as S
 from .cfg import build_cfg, solve_backward, solve_forward
-from .normalize import Core
+from .normalize import Core, follow_keys
 from .parse import UNRESOLVED, is_installed, parse, resolve
 
 
@@ -435,16 +435,9 @@ def _user_method(core, func):
     if root in core.params:
         i = core.params.index(root)
         if example is not None and i < len(example):
-            obj = example[i]
-            for k in keys:
-                try:
-                    obj = (
-                        getattr(obj, k)
-                        if isinstance(k, str) and not isinstance(obj, dict)
-                        else obj[k]
-                    )
-                except (AttributeError, KeyError, IndexError, TypeError):
-                    return None
+            obj = follow_keys(example[i], keys, UNRESOLVED)
+            if obj is UNRESOLVED:
+                return None
     elif receiver.id not in _locals(core):
         obj = resolve(core.parsed, receiver, _locals(core))
     if obj is UNRESOLVED or isinstance(obj, (np.ndarray, np.generic, list, tuple, dict)):
@@ -473,17 +466,7 @@ def _example_value(core, name: str):
     root, keys = core.paths[name] if name in core.paths else (name, ())
     if example is None or root not in core.params or core.params.index(root) >= len(example):
         return UNRESOLVED
-    value = example[core.params.index(root)]
-    for k in keys:
-        try:
-            value = (
-                getattr(value, k)
-                if isinstance(k, str) and not isinstance(value, dict)
-                else value[k]
-            )
-        except (AttributeError, KeyError, IndexError, TypeError):
-            return UNRESOLVED
-    return value
+    return follow_keys(example[core.params.index(root)], keys, UNRESOLVED)
 
 
 def _is_user_function(obj) -> bool:

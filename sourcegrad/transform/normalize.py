@@ -832,17 +832,7 @@ class _Normalizer:
         i = self.params.index(root)
         if examples is None or i >= len(examples):
             return False
-        value = examples[i]
-        for k in keys:
-            try:
-                value = (
-                    getattr(value, k)
-                    if isinstance(k, str) and not isinstance(value, dict)
-                    else value[k]
-                )
-            except (KeyError, IndexError, AttributeError, TypeError):
-                return False
-        return isinstance(value, dict)
+        return isinstance(follow_keys(examples[i], keys, None), dict)
 
     def path_of_user(self):
         return {k for k, v in self.env.items() if v in self.path_of}
@@ -1017,6 +1007,21 @@ def _inside_loop(fn, target) -> bool:
         return None
 
     return bool(visit(fn.body, False))
+
+
+def follow_keys(value, keys, missing):
+    """``value`` read through ``keys``: a dict's or list's items, an object's attributes (a
+    string key of anything but a dict); ``missing`` where one is not there."""
+    for k in keys:
+        try:
+            value = (
+                getattr(value, k)
+                if isinstance(k, str) and not isinstance(value, dict)
+                else value[k]
+            )
+        except (KeyError, IndexError, AttributeError, TypeError):
+            return missing
+    return value
 
 
 def _dict_view(it) -> bool:
