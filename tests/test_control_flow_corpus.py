@@ -373,7 +373,7 @@ CASES = [
     case(c.min_value_of_output_overwritten_in_branch, X3),
     case(c.min_helper_in_branch_reads_overwritten, X3),
     case(c.min_nested_def_in_branch_value, X3),
-    case(c.min_write_then_iterate, X3, xfail_generic=FALSE_REFUSAL),
+    case(c.min_write_then_iterate, X3),
     case(c.min_iterate_then_write, X3, xfail_generic=FALSE_REFUSAL),
     case(c.min_element_read_then_write, X3, xfail_generic=FALSE_REFUSAL_ELEMENT),
     case(c.min_element_read_rebound_then_write, X3, xfail_generic=FALSE_REFUSAL_ELEMENT),

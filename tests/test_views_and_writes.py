@@ -81,3 +81,16 @@ def test_the_way_out_works():
     got = sg.grad(helper_returns_the_new_array)(X.copy())
     want = 2 * X * np.array([9.0, 1.0, 1.0, 1.0])
     np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def alias_made_after_the_write(x):
+    y = x * 1.0
+    y[0] = y[0] * 2.0
+    z = y[1:]
+    return np.sum(z * x[1:]) + y[0]
+
+
+def test_an_alias_made_after_the_last_write_is_no_alias():
+    got = sg.grad(alias_made_after_the_write)(X.copy())
+    want = np.array([2.0, *(2 * X[1:])])
+    np.testing.assert_allclose(got, want, rtol=1e-12)

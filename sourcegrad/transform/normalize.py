@@ -545,11 +545,13 @@ class _Normalizer:
         # view of one is always taken after the write: nothing to check there
         generated = self.p.filename.startswith("<sourcegrad")
         for other, line, element in () if generated else self.aliases.get(user_name, ()):
+            if self.depth == 0 and line > target.lineno:
+                continue  # made after this write, outside any loop: it sees the new value
             message = (
-                f"`{user_name}[...] = ...` while `{other}` (line {line}) may share "
-                f"{user_name}'s memory: sourcegrad writes into a copy of {user_name}, so "
-                f"`{other}` would not see the change; make `{other}` an explicit copy "
-                f"(`{user_name}.copy()`), or index {user_name} directly"
+                f"`{user_name}[...] = ...` while `{other}` may share {user_name}'s memory (they "
+                f"are linked at line {line}): sourcegrad writes into a copy of {user_name}, so "
+                f"`{other}` would not see the change; make the value made at line {line} an "
+                f"explicit copy (add `.copy()` there), or write through one name only"
             )
             if not element:
                 self.refuse(message, target)
