@@ -154,6 +154,17 @@ def _identity(z, x, *args, **kwargs):
     d[x] += d[z]
 
 
+@adjoint(np.sinc)
+def _sinc(z, x):
+    # (cos(pi x) - sinc(x)) / x, and 0 at x = 0
+    d[x] += d[z] * np.where(x == 0, 0.0, (np.cos(np.pi * x) - z) / np.where(x == 0, 1.0, x))
+
+
+@adjoint(np.nan_to_num)
+def _nan_to_num(z, x, copy=True, nan=0.0, posinf=None, neginf=None):
+    d[x] += d[z] * np.isfinite(x)
+
+
 # A cast to an integer or boolean dtype is piecewise constant: its derivative is zero
 # (through_cast decides from the result's dtype when the derivative runs).
 
@@ -250,6 +261,12 @@ def _hypot(z, x1, x2):
 def _logaddexp(z, x1, x2):
     d[x1] += sum_to(d[z] * np.exp(x1 - z), x1)
     d[x2] += sum_to(d[z] * np.exp(x2 - z), x2)
+
+
+@adjoint(np.logaddexp2)
+def _logaddexp2(z, x1, x2):
+    d[x1] += sum_to(d[z] * np.exp2(x1 - z), x1)
+    d[x2] += sum_to(d[z] * np.exp2(x2 - z), x2)
 
 
 @adjoint(np.remainder, np.mod, "mod")

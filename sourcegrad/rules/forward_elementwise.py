@@ -7,7 +7,7 @@ smaller than the result (``x + y`` with only ``x`` varying)."""
 import numpy as np
 
 from ..runtime.array_helpers import fill_tangents, through_cast
-from ..runtime.tangent_helpers import broadcast_like
+from ..runtime.tangent_helpers import broadcast_like, exponent_tangent
 from .registry import d, diagonal, static, tangent
 
 # ---------------------------------------------------------------- unary
@@ -19,8 +19,13 @@ diagonal(
     np.sqrt, np.cbrt, np.square, np.reciprocal, np.sin, np.cos, np.tan, np.arcsin, np.arccos,
     np.arctan, np.sinh, np.cosh, np.tanh, np.arcsinh, np.arccosh, np.arctanh, np.abs,
     np.absolute, np.fabs, abs, np.deg2rad, np.radians, np.rad2deg, np.degrees, np.copy, float,
-    np.float64, np.float32, np.float16,
+    np.float64, np.float32, np.float16, np.sinc,
 )  # fmt: skip
+
+
+@tangent(np.nan_to_num)
+def _nan_to_num(z, x, copy=True, nan=0.0, posinf=None, neginf=None):
+    d[z] += d[x] * np.isfinite(x)
 
 
 @tangent(np.asarray)
@@ -70,7 +75,14 @@ def _divide(z, x, y):
 @tangent(np.power)
 def _power(z, x, y):
     d[z] += d[x] * y * x ** (y - 1)
-    d[z] += d[y] * z * np.log(np.where(x == 0, 1, x))
+    d[z] += exponent_tangent(d[y], z, x)
+
+
+@tangent(exponent_tangent)
+def _exponent_tangent(out, dy, z, x):
+    d[out] += exponent_tangent(d[dy], z, x)
+    d[out] += exponent_tangent(dy, d[z], x)
+    d[out] += dy * z * d[x] / np.where(x == 0, 1, x)
 
 
 # half of each operand's tangent at a tie, as the reverse rules (elementwise.py)
@@ -102,6 +114,12 @@ def _hypot(z, x1, x2):
 def _logaddexp(z, x1, x2):
     d[z] += d[x1] * np.exp(x1 - z)
     d[z] += d[x2] * np.exp(x2 - z)
+
+
+@tangent(np.logaddexp2)
+def _logaddexp2(z, x1, x2):
+    d[z] += d[x1] * np.exp2(x1 - z)
+    d[z] += d[x2] * np.exp2(x2 - z)
 
 
 @tangent(np.remainder, np.mod, "mod")

@@ -9,7 +9,14 @@ whose own tangent rules (``forward_runtime``) make the generated code differenti
 
 import numpy as np
 
-from ..runtime.linalg_helpers import unnorm
+from ..runtime.linalg_helpers import (
+    eigen_gaps,
+    sublist_operands,
+    sublist_subscripts,
+    sublist_tangents,
+    symmetric_from,
+    unnorm,
+)
 from ..runtime.tangent_helpers import (
     einsum_call,
     matvec_like,
@@ -58,10 +65,19 @@ def _tensordot(z, a, b, axes=2):
 def _einsum(z, subscripts, *operands):
     # the sum over the varying operands of einsum with that operand replaced by its tangent,
     # as one einsum (over stacks of the operands where more than one varies)
-    slots = tangent_slots(d[operands])
-    d[z] += einsum_call(
-        slot_subscripts(subscripts, slots), stack_slots(operands, d[operands], slots, operands)
-    )
+    if static(subscripts != 0):  # a constant string of subscripts
+        slots = tangent_slots(d[operands])
+        d[z] += einsum_call(
+            slot_subscripts(subscripts, slots), stack_slots(operands, d[operands], slots, operands)
+        )
+    else:  # the sublist form, or subscripts in a name
+        arrays = sublist_operands(subscripts, operands)
+        tangents = sublist_tangents(subscripts, operands, d[subscripts], d[operands])
+        slots = tangent_slots(tangents)
+        d[z] += einsum_call(
+            slot_subscripts(sublist_subscripts(subscripts, operands), slots),
+            stack_slots(arrays, tangents, slots, arrays),
+        )
 
 
 # ---------------------------------------------------------------- np.linalg
@@ -109,3 +125,18 @@ def _cholesky(z, a):
     # kept only because d[a] is the rule's one tangent (the rule is dropped when it is None)
     m = np.linalg.solve(z, np.swapaxes(np.linalg.solve(z, np.swapaxes(d[a], -1, -2)), -1, -2))
     d[z] += z @ (np.tril(m) - 0.5 * np.eye(np.shape(z)[-1], dtype=z.dtype) * m)
+
+
+@tangent(np.linalg.pinv)
+def _pinv(z, a, rcond=None, hermitian=False, **kwargs):
+    # dZ = -Z dA Z + Z Z^T dA^T (I - A Z) + (I - Z A) dA^T Z^T Z (a of full rank)
+    zt = np.swapaxes(z, -1, -2)
+    dat = np.swapaxes(d[a], -1, -2)
+    d[z] += -(z @ d[a] @ z) + z @ zt @ (dat - dat @ a @ z) + (dat - z @ a @ dat) @ zt @ z
+
+
+@tangent(np.linalg.eigh)
+def _eigh(z, a, UPLO="L"):
+    # m = V^T dA V: dw = diag(m), dV = V (F * m), F_ij = 1 / (w_j - w_i)
+    m = np.swapaxes(z[1], -1, -2) @ symmetric_from(d[a], UPLO) @ z[1]
+    d[z] += (np.diagonal(m, 0, -2, -1), z[1] @ (eigen_gaps(z[0]) * m))

@@ -73,3 +73,9 @@ def _cumsum(z, a, axis=None, dtype=None, out=None):
         d[z] += np.cumsum(d[a], axis)
     else:
         d[z] += np.cumsum(d[a], axis, dtype=dtype)
+
+
+@tangent(np.cumprod)
+def _cumprod(z, a, axis=None, dtype=None, out=None):
+    # d z_i = z_i sum_{j <= i} da_j / a_j
+    d[z] += z * np.cumsum(d[a] / a, axis)

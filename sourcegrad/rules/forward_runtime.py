@@ -28,6 +28,15 @@ from ..runtime.helpers import (
 from ..runtime.linalg_helpers import (
     batch_scale,
     contract,
+    eigen_gaps,
+    norm_curvature,
+    part_or_zeros,
+    sublist_operands,
+    sublist_scatter,
+    sublist_subscripts,
+    sublist_tangents,
+    symmetric_from,
+    triangle_of,
     uncholesky,
     undot_left,
     undot_right,
@@ -41,12 +50,26 @@ from ..runtime.linalg_helpers import (
     untensordot_right,
 )
 from ..runtime.shape_helpers import (
+    diff_part,
+    reselect,
+    unappend,
     unconcatenate,
+    uncross_a,
+    uncross_b,
+    undiag,
+    undiagonal,
+    undiff,
+    unjoin,
+    unkron_a,
+    unkron_b,
     unpad,
     unrepeat,
+    unselect,
+    unselect_default,
     untake,
     untake_along_axis,
     untile,
+    untrace,
     unwindow,
 )
 from ..runtime.tangent_helpers import (
@@ -262,6 +285,42 @@ def _uneinsum(z, g, subscripts, operands):
     )
 
 
+@tangent(sublist_operands)
+def _sublist_operands(z, first, rest):
+    d[z] += sublist_tangents(first, rest, d[first], d[rest])  # one call: linear in both
+
+
+@tangent(sublist_tangents)
+def _sublist_tangents(z, first, rest, dfirst, drest):
+    d[z] += sublist_tangents(first, rest, d[dfirst], d[drest])
+
+
+@tangent(sublist_scatter)
+def _sublist_scatter(z, parts, first, rest):
+    d[z] += sublist_scatter(d[parts], first, rest)
+
+
+@tangent(part_or_zeros)
+def _part_or_zeros(z, g, i, like):
+    d[z] += part_or_zeros(d[g], i, like)
+
+
+@tangent(triangle_of)
+def _triangle_of(z, s, UPLO="L"):
+    d[z] += triangle_of(d[s], UPLO)
+
+
+@tangent(symmetric_from)
+def _symmetric_from(z, t, UPLO="L"):
+    d[z] += symmetric_from(d[t], UPLO)
+
+
+@tangent(eigen_gaps)
+def _eigen_gaps(z, w):
+    # d (1 / (w_j - w_i)) = -(dw_j - dw_i) / (w_j - w_i)^2 = -F^2 (dw_j - dw_i)
+    d[z] += -(z * z) * (d[w][..., None, :] - d[w][..., :, None])
+
+
 @tangent(batch_scale)
 def _batch_scale(z, s, m):
     d[z] += batch_scale(d[s], m)
@@ -285,16 +344,16 @@ def _unsolve_a(z, g, a, b, x):
 
 @tangent(unnorm)
 def _unnorm(out, g, x, z, ord, axis, keepdims):
-    # 2-norm and Frobenius norm: g / z * x, linear in g, in x and in 1 / z; 1-norm and
-    # max-norm: g times a locally constant function of x
-    if static(ord is None or ord == 2 or ord == "fro"):
+    # 2-norm and Frobenius norm: g / z * x, linear in g, in x and in 1 / z; the norms with a
+    # locally constant gradient (1, inf, ...): g times a locally constant function of x
+    if static(ord is None or ord == "fro"):
         d[out] += unnorm(d[g], x, z, ord, axis, keepdims)
         d[out] += unnorm(g, d[x], z, None, axis, keepdims)
         d[out] += unnorm(-g * d[z] / z, x, z, None, axis, keepdims)
     elif static(ord == 1):
         d[out] += unnorm(d[g], x, z, ord, axis, keepdims)
-    else:  # ord known only when the derivative runs
-        weight = euclidean_weight(ord)
+    else:  # the kind of norm known only when the derivative runs
+        weight = norm_curvature(ord, x, axis)
         d[out] += unnorm(d[g], x, z, ord, axis, keepdims)
         d[out] += weight * unnorm(g, d[x], z, None, axis, keepdims)
         d[out] += weight * unnorm(-g * d[z] / z, x, z, None, axis, keepdims)
@@ -350,6 +409,80 @@ def _untake(z, g, a, indices, axis=None):
 @tangent(untake_along_axis)
 def _untake_along_axis(z, g, arr, indices, axis):
     d[z] += untake_along_axis(d[g], arr, indices, axis)
+
+
+@tangent(unjoin)
+def _unjoin(z, g, arrays, kind):
+    d[z] += unjoin(d[g], arrays, kind)
+
+
+@tangent(unappend)
+def _unappend(z, g, arr, values, axis, which):
+    d[z] += unappend(d[g], arr, values, axis, which)
+
+
+@tangent(undiag)
+def _undiag(z, g, v, k=0):
+    d[z] += undiag(d[g], v, k)
+
+
+@tangent(undiagonal)
+def _undiagonal(z, g, a, offset=0, axis1=0, axis2=1):
+    d[z] += undiagonal(d[g], a, offset, axis1, axis2)
+
+
+@tangent(untrace)
+def _untrace(z, g, a, offset=0, axis1=0, axis2=1):
+    d[z] += untrace(d[g], a, offset, axis1, axis2)
+
+
+@tangent(undiff)
+def _undiff(z, g, a, n, axis, prepend, append, which):
+    d[z] += undiff(d[g], a, n, axis, prepend, append, which)
+
+
+@tangent(diff_part)
+def _diff_part(z, t, a, n, axis, prepend, append, which):
+    d[z] += diff_part(d[t], a, n, axis, prepend, append, which)
+
+
+@tangent(unselect)
+def _unselect(z, g, condlist, choicelist):
+    d[z] += unselect(d[g], condlist, choicelist)
+
+
+@tangent(unselect_default)
+def _unselect_default(z, g, condlist, default):
+    d[z] += unselect_default(d[g], condlist, default)
+
+
+@tangent(reselect)
+def _reselect(z, condlist, choices, default, like):
+    d[z] += reselect(condlist, d[choices], d[default], like)  # one call: linear in both
+
+
+@tangent(uncross_a)
+def _uncross_a(z, g, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    d[z] += uncross_a(d[g], a, b, axisa, axisb, axisc, axis)  # bilinear in g and b
+    d[z] += uncross_a(g, a, d[b], axisa, axisb, axisc, axis)
+
+
+@tangent(uncross_b)
+def _uncross_b(z, g, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    d[z] += uncross_b(d[g], a, b, axisa, axisb, axisc, axis)  # bilinear in g and a
+    d[z] += uncross_b(g, d[a], b, axisa, axisb, axisc, axis)
+
+
+@tangent(unkron_a)
+def _unkron_a(z, g, a, b):
+    d[z] += unkron_a(d[g], a, b)
+    d[z] += unkron_a(g, a, d[b])
+
+
+@tangent(unkron_b)
+def _unkron_b(z, g, a, b):
+    d[z] += unkron_b(d[g], a, b)
+    d[z] += unkron_b(g, d[a], b)
 
 
 # ---------------------------------------------------------------- tangent_helpers.py
@@ -428,5 +561,5 @@ def _solve_like(z, a, w, x):
 # constants for differentiation: markers, shapes, zeros, the choices behind a tangent
 nondifferentiable(
     nondiff, shape_of, zero_adjoint, zero_tangent, tangent_slots, slot_subscripts,
-    euclidean_weight,
+    euclidean_weight, sublist_subscripts, norm_curvature,
 )  # fmt: skip

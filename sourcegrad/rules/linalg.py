@@ -2,9 +2,15 @@
 
 import numpy as np
 
-from ..runtime.helpers import sum_to
+from ..runtime.helpers import expand_to, sum_to
 from ..runtime.linalg_helpers import (
     batch_scale,
+    eigen_gaps,
+    part_or_zeros,
+    sublist_operands,
+    sublist_scatter,
+    sublist_subscripts,
+    triangle_of,
     uncholesky,
     undot_left,
     undot_right,
@@ -89,7 +95,20 @@ def _tensordot(z, a, b, axes=2):
 
 @adjoint(np.einsum)
 def _einsum(z, subscripts, *operands):
-    d[operands] += uneinsum(d[z], subscripts, operands)
+    if static(subscripts != 0):  # a constant string of subscripts
+        d[operands] += uneinsum(d[z], subscripts, operands)
+    else:  # the sublist form np.einsum(a, [0, 1], b, [1, 2], [0, 2]), or subscripts in a name
+        parts = sublist_scatter(
+            uneinsum(
+                d[z],
+                sublist_subscripts(subscripts, operands),
+                sublist_operands(subscripts, operands),
+            ),
+            subscripts,
+            operands,
+        )
+        d[subscripts] += parts[0]
+        d[operands] += parts[1:]
 
 
 @adjoint(np.linalg.inv)
@@ -135,6 +154,19 @@ def _slogdet(z, a):
 def _norm(z, x, ord=None, axis=None, keepdims=False):
     if static(ord is None and axis is None and not keepdims):
         d[x] += d[z] / z * x
+    elif static(ord is None or ord == "fro" or ord == "nuc" or ord == 0 or ord == 1 or ord == 2):
+        d[x] += unnorm(d[z], x, z, ord, axis, keepdims)
+    elif static(ord > 1e308):  # inf (np.inf and -np.inf themselves are not constants here)
+        d[x] += unnorm(d[z], x, z, ord, axis, keepdims)
+    elif static(
+        ord < 1e308
+        and ((np.ndim(axis) == 0 and axis is not None) or (axis is None and np.ndim(x) == 1))
+    ):
+        # a vector p-norm (p a constant): d z / d x = sign(x) |x|^(p-1) z^(1-p), written out
+        # so that it is differentiated again through NumPy's own rules
+        d[x] += expand_to(d[z] * z ** (1.0 - ord), x, axis, keepdims) * (
+            np.sign(x) * np.abs(x) ** (ord - 1.0)
+        )
     else:
         d[x] += unnorm(d[z], x, z, ord, axis, keepdims)
 
@@ -142,3 +174,24 @@ def _norm(z, x, ord=None, axis=None, keepdims=False):
 @adjoint(np.linalg.cholesky)
 def _cholesky(z, a):
     d[a] += uncholesky(d[z], z)
+
+
+@adjoint(np.linalg.pinv)
+def _pinv(z, a, rcond=None, hermitian=False, **kwargs):
+    # for a of full rank: -Z^T G Z^T + (I - A Z) G^T Z Z^T + Z^T Z G^T (I - Z A)
+    zt = np.swapaxes(z, -1, -2)
+    gt = np.swapaxes(d[z], -1, -2)
+    d[a] += -(zt @ d[z] @ zt) + (gt @ z - a @ (z @ gt @ z)) @ zt + zt @ (z @ gt - (z @ gt @ z) @ a)
+
+
+@adjoint(np.linalg.eigh)
+def _eigh(z, a, UPLO="L"):
+    # A = V diag(w) V^T: the adjoint of the symmetric matrix is
+    # V (diag(gw) + F * (V^T gV)) V^T, F_ij = 1 / (w_j - w_i); eigh reads one triangle of a
+    w = z[0]
+    v = z[1]
+    vt = np.swapaxes(v, -1, -2)
+    gw = part_or_zeros(d[z], 0, z)
+    gv = part_or_zeros(d[z], 1, z)
+    inner = np.eye(np.shape(w)[-1], dtype=w.dtype) * gw[..., None, :] + eigen_gaps(w) * (vt @ gv)
+    d[a] += triangle_of(v @ inner @ vt, UPLO)

@@ -62,6 +62,15 @@ def _cumsum(z, a, axis=None, dtype=None, out=None):
         d[a] += np.flip(np.cumsum(np.flip(d[z], axis), axis), axis)
 
 
+@adjoint(np.cumprod)
+def _cumprod(z, a, axis=None, dtype=None, out=None):
+    # d z_i / d a_j = z_i / a_j for j <= i (a without zeros): a reversed cumulative sum
+    if axis is None:
+        d[a] += np.reshape(np.flip(np.cumsum(np.flip(d[z] * z))), np.shape(a)) / a
+    else:
+        d[a] += np.flip(np.cumsum(np.flip(d[z] * z, axis), axis), axis) / a
+
+
 nondifferentiable(
     np.argmax, np.argmin, np.argsort, np.argwhere, np.nonzero, np.flatnonzero,
     np.count_nonzero, np.any, np.all, np.searchsorted, np.digitize, np.unique,

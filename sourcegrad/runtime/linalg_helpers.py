@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import SourcegradError
 from .helpers import sum_to
+from .trees import Pieces
 
 
 def _mT(a):
@@ -148,13 +149,119 @@ def contract(subscripts, a, b):
     return out if perm is None else np.transpose(out, perm)
 
 
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _expand_ellipsis(subscripts, operands):
+    """``(spec, wide, undo)``: ``np.einsum(subscripts, *operands)`` written with a letter for
+    every axis the ``...`` stand for, its operands broadcast against each other over those
+    axes (``wide``), and for each operand a function mapping an adjoint of its broadcast form
+    back to its own shape (summed over the broadcast axes)."""
+    spec = subscripts.replace(" ", "")
+    if "->" in spec:
+        ins, out = spec.split("->")
+    else:
+        ins = spec
+        letters = ins.replace(",", "").replace(".", "")
+        out = "..." + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    terms = ins.split(",")
+    shapes = [np.shape(x) for x in operands]
+    ell = []
+    for term, shape in zip(terms, shapes):
+        if "..." in term:
+            pos = term.index("...")
+            k = len(shape) - (len(term) - 3)
+            ell.append(shape[pos : pos + k])
+        else:
+            ell.append(None)
+    broad = np.broadcast_shapes(*[e for e in ell if e is not None])
+    n = len(broad)
+    fresh = [c for c in _LETTERS if c not in spec][:n]
+    names = "".join(fresh)
+    new_terms, wide, undo = [], [], []
+    for term, x, e in zip(terms, operands, ell):
+        if e is None:
+            new_terms.append(term)
+            wide.append(x)
+            undo.append(lambda gx: gx)
+            continue
+        pos = term.index("...")
+        shape = np.shape(x)
+        k = len(e)
+        padded = shape[:pos] + (1,) * (n - k) + shape[pos:]
+        full = shape[:pos] + broad + shape[pos + k :]
+        wide.append(np.broadcast_to(np.reshape(x, padded), full))
+        new_terms.append(term.replace("...", names))
+        undo.append(_unbroadcast(padded, full, shape))
+    return ",".join(new_terms) + "->" + out.replace("...", names), tuple(wide), undo
+
+
+def _unbroadcast(padded, full, shape):
+    axes = tuple(i for i, (p, f) in enumerate(zip(padded, full)) if p == 1 and f != 1)
+
+    def undo(gx):
+        if axes:
+            gx = np.sum(gx, axis=axes, keepdims=True)
+        return np.reshape(gx, shape)
+
+    return undo
+
+
+def _sublist_spec(args):
+    """The subscripts string of ``np.einsum(op0, sub0, op1, sub1, ..., [out])`` (``args``)."""
+
+    def term(sub):
+        return "".join("..." if i is Ellipsis else _LETTERS[i] for i in sub)
+
+    ins = ",".join(term(sub) for sub in args[1::2][: len(args) // 2])
+    if len(args) % 2:
+        return ins + "->" + term(args[-1])
+    return ins
+
+
+def sublist_subscripts(first, rest):
+    """The subscripts of ``np.einsum(first, *rest)`` as a string, in either form."""
+    if isinstance(first, str):
+        return first
+    return _sublist_spec((first, *rest))
+
+
+def sublist_operands(first, rest):
+    """The operands of ``np.einsum(first, *rest)``, in either form."""
+    if isinstance(first, str):
+        return tuple(rest)
+    return tuple((first, *rest)[0 : 2 * ((len(rest) + 1) // 2) : 2])
+
+
+def sublist_tangents(first, rest, dfirst, drest):
+    """The tangents of :func:`sublist_operands` from the tangents ``dfirst`` and ``drest`` of
+    ``first`` and the items of ``rest`` (None: zero). Linear in ``dfirst`` and ``drest``."""
+    drest = (None,) * len(rest) if drest is None else tuple(drest)
+    if isinstance(first, str):
+        return drest
+    return tuple((dfirst, *drest)[0 : 2 * ((len(rest) + 1) // 2) : 2])
+
+
+def sublist_scatter(parts, first, rest):
+    """The adjoints of ``first`` and each item of ``rest`` from the adjoints ``parts`` of
+    :func:`sublist_operands` (None for subscripts). Linear in ``parts``."""
+    n = len(rest) + 1
+    out = [None] * n
+    if isinstance(first, str):
+        out[1:] = list(parts)
+    else:
+        for j, p in enumerate(parts):
+            out[2 * j] = p
+    return Pieces(out)
+
+
 def uneinsum(g, subscripts, operands, needed=None):
     """Adjoints of the operands of ``np.einsum(subscripts, *operands)``: of every one, or of
     those whose flag in ``needed`` is true (None in the other places)."""
     if "..." in subscripts:
-        raise SourcegradError(
-            "the derivative of np.einsum with '...' is not supported; name every axis"
-        )
+        spec, wide, undo = _expand_ellipsis(subscripts, operands)
+        grads = uneinsum(g, spec, wide, needed)
+        return tuple(None if gx is None else u(gx) for gx, u in zip(grads, undo))
     ins, out = _terms(subscripts)
     grads = []
     for i, (term, x) in enumerate(zip(ins, operands)):
@@ -211,27 +318,84 @@ def unsolve_a(g, a, b, x):
     return sum_to(-(gb @ _mT(x)), a)
 
 
+def _norm_axes(x, axis):
+    """``(matrix, axes)``: whether ``np.linalg.norm(x, ord, axis)`` is a matrix norm, and the
+    axes it reduces (normalised to non-negative)."""
+    nd = np.ndim(x)
+    if axis is None:
+        axes = tuple(range(nd))
+    elif np.ndim(axis) == 0:
+        axes = (int(axis),)
+    else:
+        axes = tuple(axis)
+    axes = tuple(a % nd for a in axes) if nd else ()
+    return len(axes) == 2 and (axis is not None or nd == 2), axes
+
+
 def unnorm(g, x, z, ord, axis, keepdims):
-    """Adjoint of ``np.linalg.norm(x, ord, axis, keepdims)`` for the 2-norm/Frobenius norm,
-    the 1-norm and the max-norm of vectors."""
+    """Adjoint of ``np.linalg.norm(x, ord, axis, keepdims)``, for every ``ord``: vector
+    p-norms (2, 1, inf, -inf, 0 and any other p), matrix norms ('fro', 'nuc', 1, -1, 2, -2,
+    inf, -inf; the spectral and nuclear ones through the SVD). At a point where the norm is
+    not differentiable (a tie, a zero) it gives one subgradient."""
     from .helpers import expand_to
 
-    matrix = (axis is None and np.ndim(x) == 2) or (isinstance(axis, tuple) and len(axis) == 2)
-    if matrix and ord not in (None, "fro"):  # spectral, nuclear, max-row/column norms
-        raise SourcegradError(
-            f"the derivative of np.linalg.norm(x, ord={ord!r}) of a matrix is not supported; "
-            "use ord=None (Frobenius)"
-        )
+    matrix, axes = _norm_axes(x, axis)
     ge = expand_to(g, x, axis, keepdims)
     ze = expand_to(z, x, axis, keepdims)
-    if ord in (None, 2, "fro"):
+    if ord is None or (isinstance(ord, str) and ord == "fro"):
         return ge / ze * x
-    if ord == 1:
-        return ge * np.sign(x)
-    if ord == np.inf:
-        hit = np.abs(x) == ze
-        return ge * np.sign(x) * hit / np.sum(hit, axis, keepdims=True)
+    if isinstance(ord, str) and ord != "nuc":
+        raise SourcegradError(f"np.linalg.norm: invalid ord {ord!r}")
+    if not matrix:
+        if ord == 2:
+            return ge / ze * x
+        if ord == 1:
+            return ge * np.sign(x)
+        if ord == 0:
+            return np.zeros(np.shape(x), dtype=np.result_type(ge, x)) * ge
+        if np.isinf(ord):
+            hit = np.abs(x) == ze
+            return ge * np.sign(x) * hit / np.sum(hit, axes, keepdims=True)
+        return ge * np.sign(x) * np.abs(x) ** (ord - 1) * ze ** (1 - ord)
+    r, c = axes
+    if ord in (1, -1, np.inf, -np.inf):
+        # the largest (smallest) column (1) or row (inf) sum of |x|: locally linear
+        along = r if ord in (1, -1) else c
+        sums = np.sum(np.abs(x), axis=along, keepdims=True)
+        hit = sums == ze
+        return ge * np.sign(x) * hit / np.sum(hit, axes, keepdims=True)
+    if ord in ("nuc", 2, -2):
+        xm = np.moveaxis(x, (r, c), (-2, -1))
+        u, _, vh = np.linalg.svd(xm, full_matrices=False)
+        if ord == "nuc":
+            w = u @ vh
+        elif ord == 2:
+            w = u[..., :, :1] @ vh[..., :1, :]
+        else:
+            w = u[..., :, -1:] @ vh[..., -1:, :]
+        ge = np.asarray(ge)
+        if np.ndim(ge) < np.ndim(x):
+            ge = np.reshape(ge, (1,) * np.ndim(x))
+        gm = np.moveaxis(ge, (r, c), (-2, -1))
+        return np.moveaxis(gm * w, (-2, -1), (r, c))
     raise SourcegradError(f"the derivative of np.linalg.norm with ord={ord!r} is not supported")
+
+
+def norm_curvature(ord, x, axis):
+    """How :func:`unnorm` varies with ``x`` beyond ``g``: 1.0 for the 2-norm and the Frobenius
+    norm (``g / z * x``), 0.0 for the norms whose gradient is locally constant (1, inf, -inf,
+    0, and the matrix 1, -1, inf, -inf); the others (p-norms, spectral and nuclear norms) are
+    differentiated twice only through the rule of ``np.linalg.norm`` itself, where ``ord``
+    and the ranks are known when the derivative is made."""
+    matrix, _ = _norm_axes(x, axis)
+    if ord is None or (isinstance(ord, str) and ord == "fro") or (not matrix and ord == 2):
+        return 1.0
+    if not isinstance(ord, str) and (ord in (1, -1, 0) or np.isinf(ord)) and (matrix or ord != -1):
+        return 0.0
+    raise SourcegradError(
+        f"the second derivative of np.linalg.norm(x, ord={ord!r}) is supported only when ord "
+        "is a constant and the rank of x (or the axis) is known where the norm is called"
+    )
 
 
 def uncholesky(g, low):
@@ -242,3 +406,37 @@ def uncholesky(g, low):
     inv_low = np.linalg.inv(low)
     s = _mT(inv_low) @ phi @ inv_low
     return 0.5 * (s + _mT(s))
+
+
+def part_or_zeros(g, i, like):
+    """Item ``i`` of the adjoint (or tangent) ``g`` of a tuple result ``like``, zeros shaped
+    like ``like[i]`` where it is None (that item is not used). Linear in ``g``."""
+    part = None if g is None else g[i]
+    return np.zeros_like(like[i]) if part is None else part
+
+
+def eigen_gaps(w):
+    """``F[..., i, j] = 1 / (w[..., j] - w[..., i])`` off the diagonal, 0 on it (for distinct
+    ``w``)."""
+    gaps = w[..., None, :] - w[..., :, None]
+    eye = np.eye(np.shape(w)[-1], dtype=bool)
+    return np.where(eye, 0.0, 1.0 / np.where(eye, 1.0, gaps))
+
+
+def triangle_of(s, UPLO="L"):
+    """The adjoint of the triangle ``np.linalg.eigh`` reads (``UPLO``) from the adjoint ``s``
+    of the symmetric matrix it stands for: ``s + s^T`` below (above) the diagonal, ``s`` on it."""
+    st = np.swapaxes(s, -1, -2)
+    if UPLO == "L":
+        return np.tril(s + st, -1) + np.tril(np.triu(s))
+    return np.triu(s + st, 1) + np.tril(np.triu(s))
+
+
+def symmetric_from(t, UPLO="L"):
+    """The symmetric matrix ``np.linalg.eigh`` sees when given ``t``: its ``UPLO`` triangle
+    mirrored. Linear in ``t``."""
+    if UPLO == "L":
+        low = np.tril(t, -1)
+    else:
+        low = np.swapaxes(np.triu(t, 1), -1, -2)
+    return low + np.swapaxes(low, -1, -2) + np.tril(np.triu(t))

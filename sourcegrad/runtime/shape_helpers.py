@@ -111,7 +111,238 @@ def unwindow(g, x, window_shape, axis=None):
     return out
 
 
+# ---------------------------------------------------------------- joins, diagonals, differences
+
+
+def _join_axis(arrays, kind):
+    """The axis ``np.<kind>(arrays)`` concatenates along (after promoting the items)."""
+    if kind == "vstack":
+        return 0
+    if kind == "hstack":
+        return 0 if all(np.ndim(a) <= 1 for a in arrays) else 1
+    if kind == "column_stack":
+        return 1
+    if kind == "dstack":
+        return 2
+    raise SourcegradError(f"unknown join {kind!r}")
+
+
+def _promoted_shape(a, kind):
+    if kind == "vstack":
+        return np.shape(np.atleast_2d(np.empty(np.shape(a), dtype=np.int8)))
+    if kind == "hstack":
+        return np.shape(a) if np.ndim(a) else (1,)
+    if kind == "column_stack":
+        return (np.size(a), 1) if np.ndim(a) < 2 else np.shape(a)
+    return np.shape(np.atleast_3d(np.empty(np.shape(a), dtype=np.int8)))
+
+
+def unjoin(g, arrays, kind):
+    """Adjoints of the items of ``np.vstack`` / ``hstack`` / ``column_stack`` / ``dstack``
+    (``kind``) of ``arrays``: the pieces of ``g`` each item became, in the item's shape."""
+    axis = _join_axis(arrays, kind)
+    sizes = np.cumsum([_promoted_shape(a, kind)[axis] for a in arrays])[:-1]
+    return Pieces(np.reshape(p, np.shape(a)) for p, a in zip(np.split(g, sizes, axis), arrays))
+
+
+def unappend(g, arr, values, axis, which):
+    """Adjoint of ``arr`` (``which`` 0) or ``values`` (1) in ``np.append(arr, values, axis)``."""
+    if axis is None:
+        n = np.size(arr)
+        flat = np.ravel(g)
+        part = flat[:n] if which == 0 else flat[n:]
+        return np.reshape(part, np.shape(arr if which == 0 else values))
+    n = np.shape(arr)[axis]
+    index = [slice(None)] * np.ndim(g)
+    index[axis] = slice(None, n) if which == 0 else slice(n, None)
+    part = g[tuple(index)]
+    return np.reshape(part, np.shape(arr if which == 0 else values))
+
+
+def undiag(g, v, k=0):
+    """Adjoint of ``np.diag(v, k)``: the ``k``-th diagonal of ``g`` for a vector ``v``, ``g``
+    written on the ``k``-th diagonal of zeros for a matrix ``v``."""
+    if np.ndim(v) == 1:
+        return np.array(np.diagonal(g, k))
+    out = np.zeros(np.shape(v), dtype=np.result_type(g, v))
+    n = np.shape(g)[0]
+    i = np.arange(n)
+    out[i + max(-k, 0), i + max(k, 0)] = g
+    return out
+
+
+def undiagonal(g, a, offset=0, axis1=0, axis2=1):
+    """Adjoint of ``np.diagonal(a, offset, axis1, axis2)`` (the diagonal is ``g``'s last axis)."""
+    out = np.zeros(np.shape(a), dtype=np.result_type(g, a))
+    view = np.moveaxis(out, (axis1, axis2), (-2, -1))
+    n = np.shape(g)[-1]
+    i = np.arange(n)
+    view[..., i + max(-offset, 0), i + max(offset, 0)] = g
+    return out
+
+
+def untrace(g, a, offset=0, axis1=0, axis2=1):
+    """Adjoint of ``np.trace(a, offset, axis1, axis2)``: ``g`` on every element of the
+    diagonal."""
+    n = np.shape(np.diagonal(a, offset, axis1, axis2))[-1]
+    g = np.asarray(g)
+    return undiagonal(np.broadcast_to(g[..., None], np.shape(g) + (n,)), a, offset, axis1, axis2)
+
+
+def _diff_input(a, axis, prepend, append, which, t):
+    """The array ``np.diff`` differences: ``prepend``, ``a``, ``append`` joined along
+    ``axis`` with ``t`` in place of item ``which`` and zeros in place of the others."""
+    a = np.asanyarray(a)
+    axis = axis % a.ndim
+    parts = []
+    for k, item in ((1, prepend), (0, a), (2, append)):
+        if item is None:
+            continue
+        if k != 0:
+            shape = list(a.shape)
+            shape[axis] = 1
+            item = np.broadcast_to(item, shape) if np.ndim(item) == 0 else item
+        shape = np.shape(item)
+        if k == which:
+            parts.append(np.broadcast_to(t, shape))
+        else:
+            parts.append(np.zeros(shape, dtype=np.result_type(t, a)))
+    return parts, axis
+
+
+def diff_part(t, a, n, axis, prepend, append, which):
+    """``np.diff(a, n, axis, prepend=..., append=...)`` with the tangent ``t`` of item
+    ``which`` (0: ``a``, 1: ``prepend``, 2: ``append``) in place of that item and zeros in
+    place of the others: the item's part of the tangent of the result. Linear in ``t``."""
+    parts, axis = _diff_input(a, axis, prepend, append, which, t)
+    return np.diff(np.concatenate(parts, axis), n, axis)
+
+
+def undiff(g, a, n, axis, prepend, append, which):
+    """Adjoint of item ``which`` (0: ``a``, 1: ``prepend``, 2: ``append``) in
+    ``np.diff(a, n, axis, prepend=..., append=...)``."""
+    a = np.asanyarray(a)
+    axis = axis % a.ndim
+    out = g
+    for _ in range(n):
+        lo = [(0, 0)] * np.ndim(out)
+        hi = [(0, 0)] * np.ndim(out)
+        lo[axis] = (1, 0)
+        hi[axis] = (0, 1)
+        out = np.pad(out, lo) - np.pad(out, hi)
+    sizes = []
+    for item in (prepend, a, append):
+        if item is None:
+            sizes.append(0)
+        elif np.ndim(item) == 0:
+            sizes.append(1)
+        else:
+            sizes.append(np.shape(item)[axis])
+    start = {1: 0, 0: sizes[0], 2: sizes[0] + sizes[1]}[which]
+    stop = start + (sizes[1] if which == 0 else sizes[0] if which == 1 else sizes[2])
+    index = [slice(None)] * np.ndim(out)
+    index[axis] = slice(start, stop)
+    part = out[tuple(index)]
+    item = (a, prepend, append)[which]
+    return sum_to(part, item) if np.ndim(item) == 0 else np.reshape(part, np.shape(item))
+
+
+def unselect(g, condlist, choicelist):
+    """Adjoints of the choices of ``np.select(condlist, choicelist, default)``: ``g`` where a
+    choice's condition is the first that holds, summed to the choice's shape."""
+    taken = np.zeros(np.shape(g), dtype=bool)
+    out = []
+    for cond, choice in zip(condlist, choicelist):
+        here = np.logical_and(cond, np.logical_not(taken))
+        out.append(sum_to(np.where(here, g, 0.0), choice))
+        taken = np.logical_or(taken, here)
+    return Pieces(out)
+
+
+def unselect_default(g, condlist, default):
+    """Adjoint of ``default`` in ``np.select(condlist, choicelist, default)``."""
+    none = np.logical_not(np.any(np.broadcast_arrays(*condlist, g)[:-1], axis=0))
+    return sum_to(np.where(none, g, 0.0), default)
+
+
+def reselect(condlist, choices, default, like):
+    """``np.select(condlist, choices, default)`` broadcast to ``like``'s shape, a None choice
+    or default read as zero: the tangent of a select from the tangents of its choices and its
+    default. Linear in ``choices`` and ``default`` together."""
+    choices = (None,) * len(condlist) if choices is None else choices
+    items = [np.zeros_like(like) if c is None else c for c in choices]
+    out = np.select(condlist, items, 0.0 if default is None else default)
+    return np.broadcast_to(out, np.shape(like))
+
+
+def uncross_a(g, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    """Adjoint of ``a`` in ``np.cross(a, b, ...)`` (3- or 2-vectors): ``b x g``."""
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    am, bm = np.moveaxis(a, axisa, -1), np.moveaxis(b, axisb, -1)
+    if np.shape(am)[-1] == 3 and np.shape(bm)[-1] == 3:
+        r = np.cross(bm, np.moveaxis(g, axisc, -1))
+    elif np.shape(am)[-1] == 2 and np.shape(bm)[-1] == 2:
+        r = np.asarray(g)[..., None] * np.stack([bm[..., 1], -bm[..., 0]], -1)
+    else:
+        raise SourcegradError(
+            "the derivative of np.cross of 2- and 3-vectors mixed is not supported"
+        )
+    return np.moveaxis(sum_to(r, am), -1, axisa)
+
+
+def uncross_b(g, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    """Adjoint of ``b`` in ``np.cross(a, b, ...)`` (3- or 2-vectors): ``g x a``."""
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    am, bm = np.moveaxis(a, axisa, -1), np.moveaxis(b, axisb, -1)
+    if np.shape(am)[-1] == 3 and np.shape(bm)[-1] == 3:
+        r = np.cross(np.moveaxis(g, axisc, -1), am)
+    elif np.shape(am)[-1] == 2 and np.shape(bm)[-1] == 2:
+        r = np.asarray(g)[..., None] * np.stack([-am[..., 1], am[..., 0]], -1)
+    else:
+        raise SourcegradError(
+            "the derivative of np.cross of 2- and 3-vectors mixed is not supported"
+        )
+    return np.moveaxis(sum_to(r, bm), -1, axisb)
+
+
+def _kron_parts(g, a, b):
+    nd = max(np.ndim(a), np.ndim(b))
+    sa = (1,) * (nd - np.ndim(a)) + np.shape(a)
+    sb = (1,) * (nd - np.ndim(b)) + np.shape(b)
+    split = [n for pair in zip(sa, sb) for n in pair]
+    return np.reshape(g, split), sa, sb, nd
+
+
+def unkron_a(g, a, b):
+    """Adjoint of ``a`` in ``np.kron(a, b)`` (linear in ``g`` and in ``b``)."""
+    gg, sa, sb, nd = _kron_parts(g, a, b)
+    out = np.einsum(
+        gg,
+        list(range(2 * nd)),
+        np.reshape(b, sb),
+        list(range(1, 2 * nd, 2)),
+        list(range(0, 2 * nd, 2)),
+    )
+    return np.reshape(out, np.shape(a))
+
+
+def unkron_b(g, a, b):
+    """Adjoint of ``b`` in ``np.kron(a, b)`` (linear in ``g`` and in ``a``)."""
+    gg, sa, sb, nd = _kron_parts(g, a, b)
+    out = np.einsum(
+        gg,
+        list(range(2 * nd)),
+        np.reshape(a, sa),
+        list(range(0, 2 * nd, 2)),
+        list(range(1, 2 * nd, 2)),
+    )
+    return np.reshape(out, np.shape(b))
+
+
 __all__ = [
     "sum_to", "unconcatenate", "untile", "unrepeat", "unpad", "untake", "untake_along_axis",
-    "unwindow",
+    "unwindow", "unjoin", "unappend", "undiag", "undiagonal", "untrace", "diff_part", "undiff",
+    "unselect", "unselect_default", "reselect", "uncross_a", "uncross_b", "unkron_a", "unkron_b",
 ]  # fmt: skip

@@ -278,3 +278,12 @@ def complete_tangent(t, x):
         items = [complete_tangent(ti, v) for ti, v in zip(t, x)]
         return type(x)(*items) if hasattr(type(x), "_fields") else type(x)(items)
     return t
+
+
+def exponent_tangent(dy, z, x):
+    """The part of the tangent of ``z = x ** y`` that the exponent's tangent ``dy`` makes,
+    ``dy * z * log(x)``; nothing where ``dy`` is a plain zero (the tangent of an integer, such
+    as a loop counter in the exponent), so that a negative base gives no NaN there."""
+    if isinstance(dy, (int, float)) and dy == 0:
+        return 0.0
+    return dy * z * np.log(np.where(x == 0, 1, x))
