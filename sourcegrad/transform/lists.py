@@ -26,11 +26,13 @@ import gast
 from . import syntax as S
 
 
-def lower_list_operations(fn: gast.FunctionDef, names: S.NameGen, examples=None) -> None:
-    """Rewrite ``fn`` in place so that its lists grow only by ``append``."""
+def lower_list_operations(fn: gast.FunctionDef, names: S.NameGen, examples=None) -> set:
+    """Rewrite ``fn`` in place so that its lists grow only by ``append``; returns the names
+    known to hold lists."""
     lists = _list_names(fn, examples)
     if lists:
         fn.body = _Lowering(names, lists).block(fn.body)
+    return lists
 
 
 def _list_names(fn, examples) -> set:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import gast
+import numpy as np
 
 from ..errors import UnsupportedSyntaxError
 from . import syntax as S
@@ -97,7 +98,7 @@ class _Normalizer:
             if isinstance(node, (gast.Break, gast.Continue)) and not _inside_loop(fn, node):
                 self.refuse(f"`{type(node).__name__.lower()}` outside a loop", node)
         lower_jumps(fn, S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure)))
-        lower_list_operations(
+        self.list_names = lower_list_operations(
             fn, S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure)), examples
         )
         stored = {
@@ -329,9 +330,22 @@ class _Normalizer:
             if not isinstance(stmt.target, gast.Name):
                 self.refuse("iterate over range() with a single loop variable", stmt)
             target = stmt.target.id
-            self.env[target] = target
             header = S.call(S.name("range"), args)
-            body = self.block(stmt.body)
+            if _bound_otherwise(self.fn, target):
+                # the name also holds other values (a dict's keys in an earlier loop, ...): the
+                # counter gets a name of its own and is copied in, so that the copy, like any
+                # assignment, is saved where the adjoint needs the value it overwrites
+                counter = self.names.fresh(target + "_i")
+                self.names.reserve(counter)
+                copy = gast.Assign(
+                    targets=[S.name(target, store=True)], value=S.name(counter), type_comment=None
+                )
+                copy.lineno = stmt.lineno
+                body = self.block([copy, *stmt.body])
+                target = counter
+            else:
+                self.env[target] = target
+                body = self.block(stmt.body)
         else:
             # `for x in xs`, `zip`, `enumerate`: iterate over positions, read elements
             length, getters = self.iteration(it, stmt.target)
@@ -385,6 +399,17 @@ class _Normalizer:
         if _dict_view(it):
             # a dict's keys, values or items as a list, so that positions index it
             it = gast.Call(func=S.name("list"), args=[it], keywords=[])
+        elif self.may_be_dict(it):
+            # a name of the function's own whose kind shows only when it runs: a dict
+            # iterates over its keys (`for k in p` with p a layer's dict of parameters)
+            keys = gast.Attribute(value=S.clone(it), attr="keys", ctx=gast.Load())
+            listed = gast.Call(
+                func=S.name("list"), args=[gast.Call(func=keys, args=[], keywords=[])], keywords=[]
+            )
+            test = gast.Call(
+                func=S.name("isinstance"), args=[S.clone(it), S.name("dict")], keywords=[]
+            )
+            it = gast.IfExp(test=test, body=listed, orelse=it)
         seq = self.atom(it, "seq")
         if isinstance(seq, gast.Name) and seq.id in self.unversioned:
             t = self.names.fresh(seq.id + "_seq")
@@ -545,7 +570,7 @@ class _Normalizer:
         # view of one is always taken after the write: nothing to check there
         generated = self.p.filename.startswith("<sourcegrad")
         for other, line, element in () if generated else self.aliases.get(user_name, ()):
-            if self.depth == 0 and line > target.lineno:
+            if self.depth == 0 and line > getattr(target, "lineno", self.lineno):
                 continue  # made after this write, outside any loop: it sees the new value
             message = (
                 f"`{user_name}[...] = ...` while `{other}` may share {user_name}'s memory (they "
@@ -556,7 +581,9 @@ class _Normalizer:
             if not element:
                 self.refuse(message, target)
             # allowed if `other` turns out to be a number (ranks decide, in analysis)
-            self.alias_checks.append(((other, line), message, target.lineno))
+            self.alias_checks.append(
+                ((other, line), message, getattr(target, "lineno", self.lineno))
+            )
         v = self.atom(value, user_name)
         index = self.index(target.slice, user_name)
         current = S.name(self.env.get(user_name, user_name))
@@ -818,6 +845,17 @@ class _Normalizer:
             return None  # the argument was reassigned
         return node.id, keys, syntax
 
+    def may_be_dict(self, e) -> bool:
+        """Whether ``e`` is a name the function binds whose value may be a dict: not an
+        argument (its example decides), not a list the function builds."""
+        if not isinstance(e, gast.Name) or e.id not in self.local_names:
+            return False
+        if e.id in self.params and e.id not in self.reassigned_params:
+            return self.examples is None
+        if e.id in self.list_names or e.id in self.path_of_user():
+            return False
+        return _may_hold_dict(self.fn, e.id)
+
     def is_dict(self, e) -> bool:
         """Whether ``e`` reads (through constant keys) an argument that is a dict in the
         arguments the derivative is built for."""
@@ -1024,6 +1062,67 @@ def follow_keys(value, keys, missing):
         except (KeyError, IndexError, AttributeError, TypeError):
             return missing
     return value
+
+
+def _may_hold_dict(fn, name: str) -> bool:
+    """Whether some binding of ``name`` in ``fn`` may make a dict: anything but arithmetic,
+    comparisons, constants, list and tuple displays, NumPy calls and array methods (a loop
+    variable, an unpacked item, an item read from a container, a call of the user's)."""
+    for node in S.walk(fn):
+        if isinstance(node, gast.Assign) and any(
+            isinstance(t, gast.Name) and t.id == name for t in node.targets
+        ):
+            if not _makes_no_dict(node.value):
+                return True
+        elif isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store) and node.id == name:
+            parent_assign = any(
+                isinstance(a, gast.Assign) and node in a.targets for a in S.walk(fn)
+            )
+            if not parent_assign:
+                return True  # a loop variable, an unpacked item, a walrus, ...
+    return False
+
+
+def _makes_no_dict(value) -> bool:
+    if isinstance(
+        value,
+        (
+            gast.BinOp,
+            gast.UnaryOp,
+            gast.Compare,
+            gast.Constant,
+            gast.List,
+            gast.Tuple,
+            gast.ListComp,
+        ),
+    ):
+        return True
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute):
+        owner = value.func.value
+        if isinstance(owner, gast.Name) and owner.id in ("np", "numpy", "cp", "cupy"):
+            return True
+        return hasattr(np.ndarray, value.func.attr) and value.func.attr not in ("copy",)
+    return False
+
+
+def _bound_otherwise(fn, name: str) -> bool:
+    """Whether ``name`` is bound in ``fn`` by anything but ``for name in range(...)`` (or
+    ``reversed(range(...))``)."""
+    counters = {id(n.target) for n in S.walk(fn) if isinstance(n, gast.For) and _counts(n.iter)}
+    return any(
+        isinstance(n, gast.Name)
+        and isinstance(n.ctx, gast.Store)
+        and n.id == name
+        and id(n) not in counters
+        for n in S.walk(fn)
+    )
+
+
+def _counts(it) -> bool:
+    """``range(...)`` or ``reversed(range(...))``."""
+    if isinstance(it, gast.Call) and getattr(it.func, "id", None) == "reversed" and it.args:
+        it = it.args[0]
+    return isinstance(it, gast.Call) and getattr(it.func, "id", None) == "range"
 
 
 def _dict_view(it) -> bool:
