@@ -8,9 +8,13 @@ signature lookup.
 
 from __future__ import annotations
 
+import linecache
 import os
+import re
 import threading
 import types
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,7 +22,14 @@ import gast
 import numpy as np
 
 from .callables import as_function
-from .errors import NonScalarOutputError, SourcegradError, WrtTypeError
+from .errors import (
+    ArgumentError,
+    AuxError,
+    NonScalarOutputError,
+    SeedError,
+    SourcegradError,
+    WrtTypeError,
+)
 from .runtime.containers import (
     children,
     compile_guard,
@@ -29,7 +40,8 @@ from .runtime.containers import (
 from .runtime.tangent_helpers import float_gradient, typed_gradient
 from .transform import syntax as S
 from .transform.analysis import analyze
-from .transform.emit import Deferred, Emitted, emit
+from .transform.emit import Deferred, Emitted
+from .transform.emit import emit as _emit
 from .transform.forward import forward
 from .transform.fuse import fuse_contractions, may_fuse
 from .transform.normalize import normalize
@@ -42,7 +54,9 @@ from .transform.simplify import simplify
 _OPTIONS = {
     "optimize", "debug_hook", "with_forward", "with_gradients", "stable_gradients", "pool_buffers"
 }  # fmt: skip
-_INTERNAL_OPTIONS = {"select"}
+#: "select": the part of a jvp's result to compute; "internal": made for generated code (vjp_of,
+#: jvp_of), whose seeds are adjoints and tangents in sourcegrad's own forms, not checked
+_INTERNAL_OPTIONS = {"select", "internal"}
 #: the keyword a vjp's output gradient / a jvp's tangent may be passed by
 _SEED_KEYWORD = {
     "vjp": "g_out",
@@ -128,13 +142,416 @@ def _leaves(x, path=()):
         yield path, x
 
 
+# ---------------------------------------------------------------- generated source in linecache
+def emit(der) -> Emitted:
+    """:func:`sourcegrad.transform.emit.emit`, its text dropped from ``linecache`` with the
+    code compiled from it (a derivative dropped leaves no source behind)."""
+    run = _emit(der)
+    _forget_with_code(run)
+    return run
+
+
+def _forget_with_code(run: Emitted) -> None:
+    code = getattr(run.fn, "__code__", None)
+    if code is not None and code.co_filename == run.filename:
+        weakref.finalize(code, linecache.cache.pop, run.filename, None)
+
+
+class _Deferred(Deferred):
+    """:class:`Deferred` whose emitted text goes from ``linecache`` with its code (see
+    :func:`emit`)."""
+
+    def __getattr__(self, attr):
+        made = self._emitted is None
+        value = super().__getattr__(attr)
+        if made and self._emitted is not None:
+            _forget_with_code(self._emitted)
+        return value
+
+
+# ---------------------------------------------------------------- calls that do not fit
+def _quoted(names) -> str:
+    """Names as Python's argument errors list them: 'a', 'a' and 'b', 'a', 'b', and 'c'."""
+    q = [f"'{n}'" for n in names]
+    if len(q) <= 2:
+        return " and ".join(q)
+    return ", ".join(q[:-1]) + ", and " + q[-1]
+
+
+def _call_problem(f, nargs: int, kwnames=()) -> str | None:
+    """The message of the ``TypeError`` Python raises calling ``f`` with ``nargs`` positional
+    arguments and the keywords ``kwnames``; None where that call binds."""
+    code = getattr(f, "__code__", None)
+    if code is None:
+        return None
+    argcount, posonly, kwonly = code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount
+    varargs, varkw = code.co_flags & 0x04, code.co_flags & 0x08
+    names = code.co_varnames
+    pos_names, kw_names = names[:argcount], names[argcount : argcount + kwonly]
+    defaults = f.__defaults__ or ()
+    kwdefaults = f.__kwdefaults__ or {}
+    q = getattr(f, "__qualname__", getattr(f, "__name__", "f"))
+    given = set(pos_names[: min(nargs, argcount)])
+    kwonly_given = 0
+    for k in kwnames:
+        if k in pos_names[posonly:] or k in kw_names:
+            if k in given:
+                return f"{q}() got multiple values for argument '{k}'"
+            given.add(k)
+            kwonly_given += k in kw_names
+        elif not varkw:
+            if k in pos_names[:posonly]:
+                return (
+                    f"{q}() got some positional-only arguments passed as keyword arguments: "
+                    f"'{k}'"
+                )
+            return f"{q}() got an unexpected keyword argument '{k}'"
+    if nargs > argcount and not varargs:
+        if defaults:
+            sig, plural = f"from {argcount - len(defaults)} to {argcount}", "s"
+        else:
+            sig, plural = str(argcount), "s" if argcount != 1 else ""
+        extra = ""
+        if kwonly_given:
+            extra = (
+                f" positional argument{'s' if nargs != 1 else ''} (and {kwonly_given} "
+                f"keyword-only argument{'s' if kwonly_given != 1 else ''})"
+            )
+        was = "was" if nargs == 1 and not kwonly_given else "were"
+        return f"{q}() takes {sig} positional argument{plural} but {nargs}{extra} {was} given"
+    for kind, wanted in (
+        ("positional", pos_names[: argcount - len(defaults)]),
+        ("keyword-only", [n for n in kw_names if n not in kwdefaults]),
+    ):
+        missing = [n for n in wanted if n not in given]
+        if missing:
+            s = "s" if len(missing) != 1 else ""
+            return f"{q}() missing {len(missing)} required {kind} argument{s}: {_quoted(missing)}"
+    return None
+
+
+def _at_the_call(exc) -> bool:
+    """Whether ``exc``, caught where a generated function is called, was raised binding the
+    call's arguments: no frame of generated or user code below the one that caught it."""
+    tb = exc.__traceback__
+    tb = tb.tb_next if tb is not None else None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename != __file__:  # the scalar-gradient wrapper is ours
+            return False
+        tb = tb.tb_next
+    return True
+
+
+def check_call(f, args: tuple, kwargs: dict, wrt, who: str, seed=None, bound=()) -> None:
+    """Refuse a call ``who(*args, **kwargs)`` of a derivative of ``f`` (a function, or a bound
+    method) whose arguments do not fit ``f`` as Python would, or where ``wrt`` names none of
+    them. With ``seed`` (what it is called), the last of ``args`` is a tangent for
+    ``args[wrt]``: checked to have its shape and structure. ``bound``: arguments put first."""
+    name = getattr(f, "__name__", "f")
+    then = f", then {seed}" if seed else ""
+    if isinstance(f, types.MethodType) and isinstance(f.__func__, types.FunctionType):
+        f, bound = f.__func__, bound + (f.__self__,)
+        wrt = wrt + 1 if isinstance(wrt, int) and wrt >= 0 else wrt
+    if seed is not None and not args:
+        raise ArgumentError(
+            f"{who}() got no arguments ({who} takes the arguments of {name}(){then})"
+        )
+    primal = bound + tuple(args[:-1] if seed is not None else args)
+    code = getattr(f, "__code__", None)
+    n = len(primal)
+    if code is not None and (
+        kwargs
+        or code.co_kwonlyargcount
+        or not code.co_argcount - len(f.__defaults__ or ()) <= n <= code.co_argcount
+    ):
+        problem = _call_problem(f, n, tuple(kwargs))
+        if problem is not None:
+            raise ArgumentError(f"{problem} ({who} takes the arguments of {name}(){then})")
+    for i in wrt if isinstance(wrt, (tuple, list)) else (wrt,):
+        if not isinstance(i, int) or isinstance(i, bool) or not -n <= i < n:
+            k = n - len(bound)
+            raise WrtTypeError(
+                f"wrt={i!r} does not name an argument of {name}(): {who} was given {k} "
+                f"argument{'s' if k != 1 else ''} for it (wrt counts positions among them)"
+            )
+    if seed is not None and isinstance(wrt, int):
+        x, t = primal[wrt], args[-1]
+        if type(x) is np.ndarray and type(t) is np.ndarray and x.shape == t.shape:
+            return
+        names = getattr(code, "co_varnames", ())
+        what = names[wrt] if -len(names) <= wrt < len(names) else f"argument {wrt}"
+        problem = seed_problem(x, t, what, exact=True)
+        if problem is not None:
+            raise SeedError(f"{who}(): {problem}")
+
+
+def seed_problem(x, t, what: str, exact: bool) -> str | None:
+    """Why ``t`` is no output gradient (``exact=False``: broadcasting against ``x`` will do)
+    or no tangent (``exact=True``: ``x``'s shape) for the value ``x``; None where it is one.
+    ``what`` names ``x`` in the message."""
+    if t is None:
+        return f"{what} has no {'tangent' if exact else 'output gradient'} (None)"
+    if is_container(x):
+        if not is_container(t):
+            return (
+                f"{what} is a {type(x).__name__}; pass one of the same structure, not a "
+                f"{type(t).__name__}"
+            )
+        xs, ts = dict(children(x)), dict(children(t))
+        if set(xs) != set(ts):
+            which = "keys" if isinstance(x, dict) else "items"
+            return (
+                f"{what} has {which} {sorted(xs, key=repr)}, but the one passed for it has "
+                f"{sorted(ts, key=repr)}"
+            )
+        for k, v in xs.items():
+            problem = seed_problem(v, ts[k], f"{what}[{k!r}]", exact)
+            if problem is not None:
+                return problem
+        return None
+    if x is None or isinstance(x, (str, bytes)):
+        return None  # not differentiated: whatever stands for it is ignored
+    if is_container(t):
+        return f"{what} is not a container; pass an array or float for it, not a {type(t).__name__}"
+    if not (hasattr(t, "shape") or isinstance(t, (int, float, complex, np.number))):
+        return f"{what} needs an array or float, not a {type(t).__name__}"
+    xshape, tshape = np.shape(x), np.shape(t)
+    if xshape == tshape:
+        return None
+    if exact:
+        return f"the tangent of {what} has shape {tshape}; pass an array of shape {xshape}"
+    try:
+        np.broadcast_shapes(xshape, tshape)
+    except ValueError:
+        return (
+            f"the output gradient has shape {tshape}, which does not broadcast against the "
+            f"shape {xshape} of {what}; pass an array of shape {xshape}"
+        )
+    return None
+
+
+# ---------------------------------------------------------------- derivatives shared by code
+#: derivatives made by grad, value_and_grad, vjp and jvp (and for generated code by vjp_of and
+#: jvp_of), by the code of the function and the rest that decides the transformation (see
+#: _derivative); at most CODE_CACHE_SIZE of them, the least recently asked for dropped first
+CODE_CACHE_SIZE = int(os.environ.get("SOURCEGRAD_CODE_CACHE", "64"))
+_CODE_CACHE: OrderedDict = OrderedDict()
+_CODE_LOCK = threading.Lock()
+_GLOBAL_NAMES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: values read as data when the derivative runs: a transformation reads only their type
+_DATA_TYPES = frozenset(
+    {float, int, bool, complex, str, bytes, type(None), np.ndarray, list, tuple, dict}
+)
+_EMPTY_CELL = object()
+_STORE_LIMIT = 64  # builds kept for the derivatives of one function (beyond: made per object)
+
+
+def clear_cache() -> None:
+    """Forget the derivatives kept for reuse (each derivative object keeps its own builds)."""
+    with _CODE_LOCK:
+        _CODE_CACHE.clear()
+
+
+def _settings() -> tuple:
+    """The module settings and rule tables a build reads: a derivative made after one changes
+    is built again (a rule added with defvjp, a test's smaller block size)."""
+    from .rules import registry  # (imported once: then a lookup in sys.modules)
+    from .transform import chunk, fuse, pool
+
+    return (
+        chunk.BLOCK,
+        fuse.MAX_UNROLLED,
+        pool.RELEASED_BYTES,
+        pool.POOLED_BYTES,
+        len(registry.ADJOINTS),
+        len(registry.TANGENTS),
+        len(registry.NONDIFFERENTIABLE),
+        len(registry.PRIMITIVES),
+    )
+
+
+def _global_names(code) -> tuple:
+    """The global names ``code`` and the code nested in it may read."""
+    names = _GLOBAL_NAMES.get(code)
+    if names is None:
+        found, todo = set(), [code]
+        while todo:
+            c = todo.pop()
+            found.update(c.co_names)
+            todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+        names = _GLOBAL_NAMES[code] = tuple(sorted(found))
+    return names
+
+
+def _token(value):
+    """What a transformation reads of a global or closure value: data (read live when the
+    derivative runs) only by its type, anything else (a function called, a module, an object
+    whose methods are called) by identity."""
+    t = type(value)
+    return t if t in _DATA_TYPES or isinstance(value, np.generic) else value
+
+
+def _environment(fn) -> list:
+    """The objects a transformation of ``fn`` depends on besides its code: its globals (live
+    data, but resolved names), the values of its global names and closure cells (tokens)."""
+    g = fn.__globals__
+    env = [fn.__code__, g]
+    env.extend([_token(g.get(name, _EMPTY_CELL)) for name in _global_names(fn.__code__)])
+    for cell in fn.__closure__ or ():
+        try:
+            env.append(_token(cell.cell_contents))
+        except ValueError:
+            env.append(_EMPTY_CELL)
+    return env
+
+
+def _derivative(f, wrt, mode: str, has_aux: bool, with_value: bool, options: dict):
+    """``Transformed(f, ...)``, running the builds made before for a function with the same
+    code, ``wrt``, mode and options where the transformation would read the same objects
+    (:func:`_environment`): a derivative made again (``grad(f)`` in a training loop) builds
+    nothing. For another function object with that code the builds are rebound to its globals,
+    closure cells and defaults (what ``f`` reads when it runs is read when the derivative
+    runs)."""
+    fn, bound = f, ()
+    if isinstance(f, types.MethodType) and isinstance(f.__func__, types.FunctionType):
+        fn, bound = f.__func__, (f.__self__,)
+    if (
+        CODE_CACHE_SIZE <= 0
+        or type(fn) is not types.FunctionType
+        or options.get("stable_gradients")
+    ):
+        return Transformed(f, wrt, mode, has_aux, with_value, options)
+    try:
+        seq = isinstance(wrt, (tuple, list))
+        key = (seq, tuple(wrt) if seq else wrt, mode, has_aux, with_value)
+        key += tuple(sorted(options.items())) + _settings()
+        env = _environment(fn) + list(bound)
+        key += tuple([id(x) for x in env])
+        hash(key)
+    except TypeError:  # an unhashable wrt or option: refused (or made) by Transformed
+        return Transformed(f, wrt, mode, has_aux, with_value, options)
+    t = Transformed(f, wrt, mode, has_aux, with_value, options)
+    with _CODE_LOCK:
+        hit = _CODE_CACHE.get(key)
+        if hit is not None and all(a is b for a, b in zip(hit[0], env)):
+            _CODE_CACHE.move_to_end(key)
+            return t._attach(hit[1])
+    base = Transformed(f, wrt, mode, has_aux, with_value, options)
+    base._store, base._store_lock = {}, threading.RLock()
+    with _CODE_LOCK:
+        _CODE_CACHE[key] = (env, base)
+        while len(_CODE_CACHE) > CODE_CACHE_SIZE:
+            _CODE_CACHE.popitem(last=False)
+    return t._attach(base)
+
+
+def _rebinder(old, new):
+    """``rebind(fn)``: ``fn``, generated from ``old``'s code, as a function that reads
+    ``new``'s globals, closure cells and defaults in place of ``old``'s (itself where it reads
+    none of them)."""
+    cells = dict(zip(map(id, old.__closure__ or ()), new.__closure__ or ()))
+    memo: dict = {}
+
+    def rebind(fn):
+        if type(fn) is not types.FunctionType:
+            return fn
+        got = memo.get(id(fn))
+        if got is not None:
+            return got[1]
+        changed = False
+        closure = []
+        for cell in fn.__closure__ or ():
+            other = cells.get(id(cell))
+            if other is None:
+                try:
+                    value = cell.cell_contents
+                except ValueError:
+                    value = None
+                if type(value) is types.FunctionType and value.__code__.co_filename.startswith(
+                    "<sourcegrad"
+                ):
+                    rebound = rebind(value)  # a generated function a wrapper calls
+                    if rebound is not value:
+                        other = types.CellType(rebound)
+            changed = changed or (other is not None and other is not cell)
+            closure.append(cell if other is None else other)
+        glob, defaults, kwdefaults = fn.__globals__, fn.__defaults__, fn.__kwdefaults__
+        if glob is old.__globals__ and glob is not new.__globals__:
+            glob, changed = new.__globals__, True
+        if defaults is old.__defaults__ and defaults is not new.__defaults__:
+            defaults, changed = new.__defaults__, True
+        if kwdefaults and old.__kwdefaults__:
+            kwdefaults = dict(kwdefaults)
+            for k, v in old.__kwdefaults__.items():
+                if kwdefaults.get(k, _EMPTY_CELL) is v and new.__kwdefaults__[k] is not v:
+                    kwdefaults[k], changed = new.__kwdefaults__[k], True
+        result = fn
+        if changed:
+            result = types.FunctionType(
+                fn.__code__, glob, fn.__name__, defaults, tuple(closure) if closure else None
+            )
+            result.__kwdefaults__ = kwdefaults
+            result.__qualname__ = fn.__qualname__
+        memo[id(fn)] = (fn, result)  # fn kept: its id is not reused while memo lives
+        return result
+
+    return rebind
+
+
+def _lighten(entry) -> None:
+    """Let a build kept for reuse (past the derivative that made it) hold no more of the
+    user's data than it needs: the derivatives kept for more builds (``der``, the pure
+    derivative not yet compiled) copied all the module's globals when they were made, and
+    their analysis kept the arguments of the call it was made for."""
+    if not isinstance(entry, Emitted):
+        return
+    for der in (entry.der, getattr(entry.pure, "_der", None)):
+        refs = getattr(der, "refs", None)
+        if refs is not None:
+            used = refs.used_by_user
+            refs.user_globals = {k: v for k, v in refs.user_globals.items() if k in used}
+        core = getattr(getattr(der, "analysis", None), "core", None)
+        if core is not None:  # the first call's arguments: read by the analysis only
+            core.example_args = None
+
+
+def _with_call(call) -> type:
+    """A subclass of :class:`Transformed` whose ``__call__`` is ``call``."""
+    attrs = {"__module__": __name__, "__qualname__": Transformed.__qualname__, "__call__": call}
+    return type(Transformed.__name__, (Transformed,), attrs)
+
+
+class _Rebound:
+    """An :class:`Emitted` of another derivative object, its functions rebound (see
+    :func:`_rebinder`); everything else is the entry's own."""
+
+    def __init__(self, entry, owner):
+        self._entry = entry
+        self._owner = owner
+        self.fn = owner._bind(entry.fn)
+
+    def __getattr__(self, attr):
+        if attr.startswith("__") or attr in ("_entry", "_owner"):
+            raise AttributeError(attr)
+        return getattr(self._entry, attr)
+
+    @property
+    def pure(self):
+        pure = self._entry.pure
+        return None if pure is None else self._owner._rebound_entry(pure)
+
+    @property
+    def source_fn(self):
+        return (self.pure or self).fn
+
+
 class Transformed:
     """A derivative of ``f``: call it like ``f``; see :func:`grad` for what it returns."""
 
     def __init__(self, f: Callable, wrt, mode: str, has_aux: bool, with_value: bool, options: dict):
         unknown = set(options) - _OPTIONS - _INTERNAL_OPTIONS
         if unknown:
-            raise TypeError(f"unknown option(s) {sorted(unknown)}; known: {sorted(_OPTIONS)}")
+            raise ArgumentError(f"unknown option(s) {sorted(unknown)}; known: {sorted(_OPTIONS)}")
         self.wrt_tuple = isinstance(wrt, (tuple, list))
         self.wrt = tuple(wrt) if self.wrt_tuple else (wrt,)
         self.bound_self = ()
@@ -170,12 +587,71 @@ class Transformed:
         self._last = None
         self._remembered: dict = {}  # signature -> ((guard, entry), direct __call__ or None)
         self._lock = threading.Lock()
+        #: the derivative whose builds this one runs (the one kept for its code, see
+        #: _derivative), and what turns them into builds of this one's function (None: they
+        #: are, the same function object)
+        self._base: Transformed | None = None
+        self._bind = None
+        self._rebound: dict = {}  # id(entry of the base) -> (that entry, it rebound)
+        self._first: dict = {}  # rank signature -> the first shape signature it was built for
+        #: whether calls check their output gradient or tangent (not for generated code's)
+        self._checked = not (options.get("internal") or "select" in options)
         prefix = {"grad": "d", "vjp": "vjp", "jvp": "jvp"}[mode]
         self.__name__ = f"{prefix}_{getattr(f, '__name__', 'f')}"
         self.__doc__ = f"The {mode} of {getattr(f, '__qualname__', f)!r} (generated by sourcegrad)."
 
+    def _attach(self, base: Transformed) -> Transformed:
+        """Run ``base``'s builds (made once, kept in its ``_store``), rebound to this
+        derivative's function where that is another function object with the same code.
+        Everything else (which build a call runs, when shapes are specialised) is this
+        object's own, as for a derivative made from scratch."""
+        self._base = base
+        if base.f is not self.f:
+            self._bind = _rebinder(base.f, self.f)
+        return self
+
+    def _made(self, key, make, bind: bool = True):
+        """The build ``make()`` makes, made once for every derivative of the base (``key``
+        names it) and, with ``bind``, rebound to this one's function where needed."""
+        base = self._base
+        if base is None:
+            return make()
+        entry = base._store.get(key)
+        if entry is None:
+            with base._store_lock:
+                entry = base._store.get(key)
+                if entry is None:
+                    entry = make()
+                    if len(base._store) < _STORE_LIMIT:
+                        base._store[key] = entry
+                        _lighten(entry)
+        return entry if self._bind is None or not bind else self._rebound_entry(entry)
+
+    def _stored(self, key):
+        """The build ``key`` names, where one was made for a derivative of the base; else
+        None."""
+        if self._base is None:
+            return None
+        entry = self._base._store.get(key)
+        if entry is None or self._bind is None:
+            return entry
+        return self._rebound_entry(entry)
+
+    def _rebound_entry(self, entry):
+        got = self._rebound.get(id(entry))
+        if got is None:
+            got = self._rebound[id(entry)] = (entry, _Rebound(entry, self))
+        return got[1]
+
+    @staticmethod
+    def _unbound(entry):
+        """The base's own build behind ``entry``."""
+        return entry._entry if isinstance(entry, _Rebound) else entry
+
     # -------------------------------------------------------------- building
     def _parse(self) -> Parsed:
+        if self._base is not None:
+            return self._base._parse()
         if self._parsed is None:
             self._parsed = parse(self.f)
         return self._parsed
@@ -224,11 +700,11 @@ class Transformed:
                         fused.pure = general.pure or general
                     else:
                         mode = "vjp" if self.mode == "vjp" else "grad"
-                        fused.pure = Deferred(lambda: simplify(reverse(analysis, mode)))
+                        fused.pure = _Deferred(lambda: simplify(reverse(analysis, mode)))
                     return fused
                 if general is not None and getattr(general, "der", None) is not None:
                     # the pure derivative of these ranks is built already: optimize it again
-                    run = emit(self._optimize(general.der, args, shapes))
+                    run = self._emit_optimized(general.der, args, shapes)
                     run.pure = general.pure or general
                     return run
             optimizing = self.options.get("optimize", True)
@@ -239,7 +715,7 @@ class Transformed:
                     def shown(analysis=analysis):
                         return simplify(reverse(analysis, "grad"))
 
-                    run.pure = Deferred(shown)
+                    run.pure = _Deferred(shown)
                     return run
             der = reverse(analysis, "vjp" if self.mode == "vjp" else "grad")
         simplify(der)
@@ -254,16 +730,32 @@ class Transformed:
             run.der = der  # what the builds specialised to shapes start from
             return run
         run = emit(self._optimize(der, args, shapes))
-        run.pure = Deferred(der)  # compiled when shown or transformed again
+        run.pure = _Deferred(der)  # compiled when shown or transformed again
         return run
+
+    def _emit_optimized(self, der, args, shapes=None) -> Emitted:
+        """``emit(self._optimize(der, ...))`` for a ``der`` kept for more builds: the names the
+        pass takes (buffers, pools, masks) are given back after, so each build of ``der`` is
+        the one a derivative made from scratch would make, whatever was built before."""
+        refs = der.refs
+        taken, by_id, injected = set(refs.names.taken), dict(refs.by_id), dict(refs.injected)
+        try:
+            return emit(self._optimize(der, args, shapes))
+        finally:
+            refs.names.taken.intersection_update(taken)
+            refs.by_id, refs.injected = by_id, injected
 
     def _optimize(self, der, args, shapes=None):
         """``der`` optimized for ``args`` (and their ``shapes``), as the options ask."""
         return optimize(der, args, shapes, pools=self.options.get("pool_buffers", True))
 
+    def _optimized_for(self, rkey, general, args):
+        raw = self._unbound(general)
+        return self._made(("optimized", rkey), lambda: self._optimized(raw, args))
+
     def _optimized(self, general: Emitted, args) -> Emitted:
         """The provisional build ``general`` (pure) optimized for its ranks."""
-        run = emit(self._optimize(general.der, args))
+        run = self._emit_optimized(general.der, args)
         run.specialisable = True
         run.der = general.der
         run.pure = general
@@ -332,6 +824,14 @@ class Transformed:
         for i in wrt:
             if i >= len(args):
                 continue
+            x = args[i]
+            if self._checked and (x is None or isinstance(x, (str, bytes))):
+                raise WrtTypeError(
+                    f"{core.params[i]} is {type(x).__name__}, not a float, an array or a "
+                    "container of them, so it has no gradient; leave it out of wrt",
+                    parsed.filename,
+                    parsed.node.lineno,
+                )
             for path, leaf in _leaves(args[i]):
                 kind = getattr(getattr(leaf, "dtype", None), "kind", None)
                 integer = isinstance(leaf, (bool, int, np.integer)) or kind in ("i", "u", "b")
@@ -359,6 +859,34 @@ class Transformed:
             self._remember(key, args, entry)
         return entry
 
+    def _check_arity(self, args) -> None:
+        """Refuse positional arguments ``args`` where they are too many or too few for ``f``
+        (as Python would, calling ``f`` with them)."""
+        f = self.f
+        code = getattr(f, "__code__", None)
+        if code is None:
+            return
+        n, argcount, kwonly = len(args), code.co_argcount, code.co_kwonlyargcount
+        # generated code passes keyword-only values after the positional ones (split_args)
+        most = argcount if self._checked else argcount + kwonly
+        if argcount - len(f.__defaults__ or ()) <= n and (n <= most or code.co_flags & 0x04):
+            if not kwonly or not self._checked:
+                return
+            names = code.co_varnames[argcount : argcount + kwonly]
+            if all(name in (f.__kwdefaults__ or {}) for name in names):
+                return
+        problem = _call_problem(f, n)
+        if problem is not None:
+            raise self._argument_error(problem)
+
+    def _argument_error(self, problem: str) -> ArgumentError:
+        name = getattr(self.f, "__name__", "f")
+        then = {"grad": "", "vjp": ", then the output gradient", "jvp": ", then the tangent"}
+        return ArgumentError(
+            f"{problem} ({self.__name__}, made by sourcegrad, takes the arguments of "
+            f"{name}(){then[self.mode]})"
+        )
+
     def _remember(self, key, args, entry: Emitted) -> None:
         """Make ``args``' signature the one a call checks first: ``_last`` holds its guard, and
         a plain gradient gets a ``__call__`` of its own (on a class made for this object) that
@@ -366,17 +894,28 @@ class Transformed:
         frame between the caller and the derivative, ~0.1 µs. Built once per signature."""
         got = self._remembered.get(key)
         if got is None:
-            expr, namespace = guard_expression(args)
-            call = self._direct_call(expr, namespace, entry) if self._plain else None
-            got = self._remembered[key] = ((compile_guard(expr, namespace), entry), call)
+            raw = self._unbound(entry)
+            made = self._made(("call", key, id(raw)), lambda: self._guard(args, raw), bind=False)
+            guard, call, _ = made
+            if call is not None and raw is not entry:  # the same call of this one's function
+                namespace = dict(call.__globals__, fn=entry.fn, entry=entry)
+                call = types.FunctionType(call.__code__, namespace, "__call__")
+            got = self._remembered[key] = ((guard, entry), call)
         self._last = got[0]
-        if got[1] is not None:
-            cls = type(self)
-            if not cls.__dict__.get("_own_class"):
-                attrs = {"_own_class": True, "__module__": cls.__module__}
-                cls = type(cls.__name__, (cls,), dict(attrs, __qualname__=cls.__qualname__))
-                self.__class__ = cls
-            cls.__call__ = got[1]
+        call = got[1]
+        if call is not None and type(self).__dict__.get("__call__") is not call:
+            if self._base is not None:  # a class for this call, shared by the base's derivatives
+                self.__class__ = self._made(("class", id(call)), lambda: _with_call(call), False)
+            elif type(self) is Transformed:  # a class of its own, __call__ the last remembered
+                self.__class__ = _with_call(call)
+            else:
+                type(self).__call__ = call
+
+    def _guard(self, args, entry) -> tuple:
+        """``(guard, direct call or None, entry)`` for ``args``' signature (see _remember)."""
+        expr, namespace = guard_expression(args)
+        call = self._direct_call(expr, namespace, entry) if self._plain else None
+        return compile_guard(expr, namespace), call, entry
 
     def _direct_call(self, guard: str, namespace: dict, entry: Emitted):
         """``__call__`` for one argument signature (``guard``, an expression over ``args``):
@@ -419,31 +958,40 @@ class Transformed:
         rkey = tuple([_rank_signature(a) for a in args])
         general = self._ranked.get(rkey)
         if general is None:
-            general = self._ranked[rkey] = self._build(args)
-            general.first_key = key
-        elif general.provisional and key != general.first_key:
+            general = self._ranked[rkey] = self._made(("ranks", rkey), lambda: self._build(args))
+            self._first[rkey] = key
+        elif general.provisional and key != self._first.get(rkey):
             # a second signature of these ranks: the build for them is worth optimizing
-            general = self._ranked[rkey] = self._optimized(general, args)
+            general = self._ranked[rkey] = self._optimized_for(rkey, general, args)
         if not general.specialisable or self._specialised >= MAX_SPECIALISED:
             if general.provisional:
-                general = self._ranked[rkey] = self._optimized(general, args)
+                general = self._ranked[rkey] = self._optimized_for(rkey, general, args)
             self._cache[key] = general
             return general
-        seen = self._seen.get(key, 0) + 1
-        if seen < SPECIALISE_AFTER and not specialise:
-            self._seen[key] = seen
-            return general
-        entry = self._build(args, specialise=True, general=general)
+        entry = self._stored(("shapes", key))  # specialised for another derivative of f
+        if entry is None:
+            # calls of every derivative of the base count: one made per step specialises too
+            seen_by = self._seen if self._base is None else self._base._seen
+            seen = seen_by.get(key, 0) + 1
+            if seen < SPECIALISE_AFTER and not specialise:
+                if len(seen_by) >= _STORE_LIMIT:
+                    seen_by.clear()
+                seen_by[key] = seen
+                return general
+            raw = self._unbound(general)
+            entry = self._made(
+                ("shapes", key), lambda: self._build(args, specialise=True, general=raw)
+            )
         self._specialised += 1
         self._cache[key] = entry
-        self._seen.pop(key, None)
+        (self._seen if self._base is None else self._base._seen).pop(key, None)
         return entry
 
     def _generic(self) -> Emitted:
         entry = self._cache.get(None)
         if entry is None:
             with self._lock:
-                entry = self._cache.get(None) or self._build(None)
+                entry = self._cache.get(None) or self._made(("generic",), lambda: self._build(None))
                 self._cache[None] = entry
         return entry
 
@@ -479,9 +1027,14 @@ class Transformed:
     # -------------------------------------------------------------- calling
     def _tangents(self, entry: Emitted, t_in) -> dict:
         """The tangent keyword arguments of the generated jvp function."""
+        if self.wrt_tuple and not isinstance(t_in, (tuple, list)):
+            raise ArgumentError(
+                f"{self.__name__}() needs a tuple of {len(self.wrt)} tangents, one per wrt "
+                f"argument, got a {type(t_in).__name__}"
+            )
         ts = tuple(t_in) if self.wrt_tuple else (t_in,)
         if len(ts) != len(self.wrt):
-            raise TypeError(
+            raise ArgumentError(
                 f"{self.__name__}() needs one tangent per wrt argument ({len(self.wrt)}), "
                 f"got {len(ts)}"
             )
@@ -490,7 +1043,11 @@ class Transformed:
     def __call__(self, *args, **kwargs):
         if self._plain and not kwargs:  # the common case, with as little work as possible
             last = self._last
-            entry = last[1] if last is not None and last[0](args) else self._entry(args)
+            if last is not None and last[0](args):
+                entry = last[1]
+            else:
+                self._check_arity(args)
+                entry = self._entry(args)
             try:  # self._run, inlined: one call less on the path every call takes
                 value, grads = entry.fn(*args)
             except SourcegradError:
@@ -507,35 +1064,74 @@ class Transformed:
         seed_kw = _SEED_KEYWORD.get(self.mode)
         if seed_kw is not None and seed_kw not in kwargs:
             if not args:
-                what = "output gradient" if self.mode == "vjp" else "tangent"
-                raise TypeError(f"{self.__name__}() needs the {what} as its last argument")
+                raise self._argument_error(f"{self.__name__}() got no arguments")
             args, kwargs = args[:-1], dict(kwargs, **{seed_kw: args[-1]})
         seed = kwargs.pop(seed_kw) if seed_kw is not None else None
+        if seed is None and seed_kw is not None and self._checked:
+            what = "output gradient" if self.mode == "vjp" else "tangent"
+            raise ArgumentError(
+                f"{self.__name__}() got None for its {what} ({seed_kw}); pass an array or float "
+                f"shaped like {'the output' if self.mode == 'vjp' else 'the argument'} "
+                f"of {self.f.__name__}()"
+            )
         args = self.bound_self + args
         if kwargs:  # one value per parameter, keyword-only ones last (core.params' order)
-            args = full_args(self.f, args, kwargs)
+            try:
+                args = full_args(self.f, args, kwargs)
+            except TypeError:
+                problem = _call_problem(self.f, len(args), tuple(kwargs))
+                if problem is None:
+                    raise
+                raise self._argument_error(problem) from None
+        else:
+            self._check_arity(args)
         entry = self._entry(args)
         if not self.with_gradients:
             return self._run(entry, args)
         if self.mode == "vjp":
             value, grads = self._run(entry, args, g_out=seed)
+            if self._checked:
+                self._check_seed(value, seed)
         elif self.mode == "jvp":
-            value, grads = self._run(entry, args, **self._tangents(entry, seed))
+            tangents = self._tangents(entry, seed)
+            if self._checked:
+                self._check_tangents(args, tangents.values())
+            value, grads = self._run(entry, args, **tangents)
             return value, _not_aliasing(grads, seed)
         else:
             value, grads = self._run(entry, args)
         return self._finish(value, grads)
 
+    def _check_seed(self, out, g_out) -> None:
+        """Refuse an output gradient ``g_out`` that does not fit the output ``out``."""
+        if type(g_out) is np.ndarray and type(out) is np.ndarray and g_out.shape == out.shape:
+            return
+        problem = seed_problem(out, g_out, f"the output of {self.f.__name__}()", exact=False)
+        if problem is not None:
+            raise SeedError(f"{self.__name__}(): {problem}")
+
+    def _check_tangents(self, args, tangents) -> None:
+        """Refuse tangents that are not shaped like the arguments they go with."""
+        names = getattr(getattr(self.f, "__code__", None), "co_varnames", ())
+        for i, t in zip(self.wrt, tangents):
+            x = args[i]
+            if type(t) is np.ndarray and type(x) is np.ndarray and t.shape == x.shape:
+                continue
+            name = names[i] if -len(names) <= i < len(names) else f"argument {i}"
+            problem = seed_problem(x, t, name, exact=True)
+            if problem is not None:
+                raise SeedError(f"{self.__name__}(): {problem}")
+
     def _run(self, entry: Emitted, args, **kwargs):
         """``entry.fn(*args, **kwargs)``; an error that is not sourcegrad's is explained (the
         user's own function failing, a non-scalar output) before it propagates."""
-        args, kwonly = split_args(self.f, args)
+        pos, kwonly = split_args(self.f, args)
         try:
-            return entry.fn(*args, **kwonly, **kwargs)
+            return entry.fn(*pos, **kwonly, **kwargs)
         except SourcegradError:
             raise
         except Exception as exc:
-            self._explain(exc, entry, args)
+            self._explain(exc, entry, args, kwargs.get("g_out"))
             raise
 
     def _finish(self, value, grads):
@@ -548,11 +1144,13 @@ class Transformed:
             grads = (grads,)
         if self.mode == "vjp":
             return (value, grads) if self.with_value else grads
+        if self.has_aux:
+            self._check_aux(value)
         loss = value[0] if self.has_aux else value
-        if np.ndim(loss) != 0:
+        if isinstance(loss, tuple) or np.ndim(loss) != 0:
             self._non_scalar(loss)
         if self.has_aux:
-            aux = value[1] if len(value) == 2 else value[1:]
+            aux = value[1]
             if self.with_value:
                 return (loss, aux), grads
             return grads, aux
@@ -571,8 +1169,29 @@ class Transformed:
             return grads
         return _copy_into(kept, grads)
 
+    def _check_aux(self, out) -> None:
+        """Refuse an output that is not the pair ``(loss, aux)`` ``has_aux=True`` asks for."""
+        if isinstance(out, tuple) and len(out) == 2:
+            return
+        parsed = self._parse()
+        got = f"a tuple of {len(out)} values" if isinstance(out, tuple) else type(out).__name__
+        raise AuxError(
+            f"{parsed.node.name}() returned {got}; with has_aux=True it must return a pair "
+            "(loss, aux): put several auxiliary values in one tuple, or leave has_aux out "
+            "for a function that returns the loss alone",
+            parsed.filename,
+            parsed.node.body[-1].lineno,
+        )
+
     def _non_scalar(self, loss):
         parsed = self._parse()
+        if isinstance(loss, tuple):
+            raise NonScalarOutputError(
+                f"{parsed.node.name}() returned a tuple; grad needs a scalar. If the extra "
+                "values are auxiliary outputs pass has_aux=True; for several outputs use vjp",
+                parsed.filename,
+                parsed.node.body[-1].lineno,
+            )
         raise NonScalarOutputError(
             f"{parsed.node.name}() returned an array of shape {np.shape(loss)}; grad needs a "
             "scalar output (reduce it, e.g. with np.sum), or use sourcegrad.vjp for an "
@@ -581,17 +1200,25 @@ class Transformed:
             parsed.node.body[-1].lineno,
         )
 
-    def _explain(self, exc, entry: Emitted, args):
-        if self.mode == "grad":
+    def _explain(self, exc, entry: Emitted, args, g_out=None):
+        if isinstance(exc, TypeError) and _at_the_call(exc):  # the call itself does not fit
+            problem = re.sub(r"^[\w.<>]+\(\)", f"{self.f.__qualname__}()", str(exc), count=1)
+            raise self._argument_error(problem) from None
+        if self.mode == "grad" or (self.mode == "vjp" and self._checked):
             try:
                 pos, kwonly = split_args(self.f, args)
                 out = self.f(*pos, **kwonly)
             except Exception:  # noqa: BLE001 - the user's function fails by itself: keep exc
-                out = None
+                pass
             else:
-                loss = out[0] if self.has_aux else out
-                if not isinstance(loss, tuple) and np.ndim(loss) != 0:
-                    self._non_scalar(loss)
+                if self.mode == "vjp":
+                    self._check_seed(out, g_out)
+                else:
+                    if self.has_aux:
+                        self._check_aux(out)
+                    loss = out[0] if self.has_aux else out
+                    if not isinstance(loss, tuple) and np.ndim(loss) != 0:
+                        self._non_scalar(loss)
         tb = exc.__traceback__
         line = None
         while tb is not None:
@@ -663,10 +1290,6 @@ def _not_aliasing(tangent, given):
     return tangent
 
 
-_DYNAMIC: dict = {}
-_DYNAMIC_LOCK = threading.Lock()
-
-
 def vjp_of(fn: Callable, wrt):
     """The vjp of a function object made at run time (a nested ``def`` or a lambda).
 
@@ -683,13 +1306,9 @@ def vjp_of(fn: Callable, wrt):
 def _dynamic(fn, wrt, mode):
     if not isinstance(fn, types.FunctionType):
         return _Called(fn, wrt, mode)
-    code = fn.__code__
-    key = (code, wrt, mode)
-    t = _DYNAMIC.get(key)
-    if t is None:
-        with _DYNAMIC_LOCK:
-            t = _DYNAMIC.setdefault(key, Transformed(fn, wrt, mode, False, mode == "jvp", {}))
-    return t if fn is t.f else _Rebound(t, fn)
+    # functions with the same code (and what their transformation reads) share the builds,
+    # each run with its own closure (_derivative)
+    return _derivative(fn, wrt, mode, False, mode == "jvp", {"internal": True})
 
 
 class _Called:
@@ -732,26 +1351,6 @@ class _CalledJvp:
         return jvp_of(_dynamic(function, inner, c.mode), wrt)(*leading, *args, t_in=t_in)
 
 
-class _Rebound:
-    """A transform used for another function object with the same code."""
-
-    def __init__(self, transform: Transformed, fn):
-        self.t = transform
-        self.fn = fn
-
-    def __call__(self, *args, g_out=None, t_in=None):
-        entry = self.t._entry(args)
-        code = entry.fn.__code__
-        own = dict(zip(self.fn.__code__.co_freevars, self.fn.__closure__ or ()))
-        old = dict(zip(code.co_freevars, entry.fn.__closure__ or ()))
-        cells = tuple(own.get(name, old.get(name)) for name in code.co_freevars)
-        fn = types.FunctionType(code, self.fn.__globals__, entry.name, self.fn.__defaults__, cells)
-        if self.t.mode == "jvp":
-            return fn(*args, **self.t._tangents(entry, t_in))
-        value, grads = fn(*args, g_out=g_out)
-        return grads
-
-
 def _scalar_tangent(der, kind) -> bool:
     """Make the generated jvp ``der`` return its tangent as a scalar of ``kind`` (the gradient
     with respect to a float is a float, to a NumPy scalar one of its type; zero where the
@@ -792,7 +1391,7 @@ def grad(
 
     if is_derivative(f):
         return grad_of_derivative(f, wrt)
-    return Transformed(f, wrt, "grad", has_aux, False, options)
+    return _derivative(f, wrt, "grad", has_aux, False, options)
 
 
 def value_and_grad(
@@ -800,13 +1399,13 @@ def value_and_grad(
 ) -> Transformed:
     """Like :func:`grad`, but the call returns ``(value, gradient)``
     (``((value, aux), gradient)`` with ``has_aux``)."""
-    return Transformed(f, wrt, "grad", has_aux, True, options)
+    return _derivative(f, wrt, "grad", has_aux, True, options)
 
 
 def vjp(f: Callable, wrt: int | Sequence[int] = 0, **options: Any) -> Transformed:
     """Vector-Jacobian product: ``vjp(f)(*args, g_out)`` is the gradient of
     ``sum(f(*args) * g_out)`` with respect to ``args[wrt]``; ``f`` may return an array."""
-    return Transformed(f, wrt, "vjp", False, False, options)
+    return _derivative(f, wrt, "vjp", False, False, options)
 
 
 def jvp(f: Callable, wrt: int | Sequence[int] = 0, **options: Any) -> Transformed:
@@ -821,7 +1420,7 @@ def jvp(f: Callable, wrt: int | Sequence[int] = 0, **options: Any) -> Transforme
 
     if is_derivative(f):
         return _Jvp(f, wrt)
-    return Transformed(f, wrt, "jvp", False, True, options)
+    return _derivative(f, wrt, "jvp", False, True, options)
 
 
 def jvp_of(fn: Callable, wrt):

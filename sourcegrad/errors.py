@@ -40,3 +40,18 @@ class WrtTypeError(SourcegradError):
 
 class GradcheckError(SourcegradError):
     """``gradcheck`` found a gradient that disagrees with finite differences."""
+
+
+class ArgumentError(SourcegradError, TypeError):
+    """A derivative was called with arguments that do not fit the function it differentiates
+    (too many, too few, an unknown keyword) or without its output gradient or tangent. It is a
+    ``TypeError`` too, as Python's own error for such a call is."""
+
+
+class SeedError(SourcegradError, ValueError):
+    """An output gradient (``vjp``) or a tangent (``jvp``, ``hvp``) whose shape or structure
+    does not fit the output or the argument it goes with."""
+
+
+class AuxError(SourcegradError):
+    """``has_aux=True``, but the function does not return a pair ``(loss, aux)``."""

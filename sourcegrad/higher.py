@@ -19,15 +19,38 @@ from __future__ import annotations
 
 import threading
 import types
+from collections import OrderedDict
 from collections.abc import Callable
 
 import numpy as np
 
+from .api import check_call
 from .errors import NonScalarOutputError, SourcegradError
 from .runtime.containers import scalar_gradient
 
 _LOCK = threading.RLock()
-_JVPS: dict = {}  # (generated function, wrt) -> Transformed jvp of it
+#: (generated function, wrt, select) -> Transformed jvp of it; the _KEPT most recently used
+_JVPS: OrderedDict = OrderedDict()
+_KEPT = 256
+
+
+def _kept(cache: OrderedDict, key, make):
+    """``cache[key]``, made by ``make()`` where missing; ``cache`` keeps the :data:`_KEPT` most
+    recently used (what it holds is freed once no derivative uses it)."""
+    found = cache.get(key)
+    if found is not None:
+        try:
+            cache.move_to_end(key)
+        except KeyError:  # dropped by another thread meanwhile
+            pass
+        return found
+    with _LOCK:
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = make()
+            while len(cache) > _KEPT:
+                cache.popitem(last=False)
+    return found
 
 
 def is_derivative(obj) -> bool:
@@ -49,13 +72,11 @@ def _jvp_of_generated(fn, wrt: tuple, select: tuple = ()):
     ``(value, tangent)`` result (a path of tuple positions) so the rest is never computed."""
     from .api import Transformed
 
-    key = (fn, wrt, select)
-    t = _JVPS.get(key)
-    if t is None:
-        with _LOCK:
-            t = _JVPS.get(key) or Transformed(fn, wrt, "jvp", False, True, {"select": select})
-            _JVPS[key] = t
-    return t
+    return _kept(
+        _JVPS,
+        (fn, wrt, select),
+        lambda: Transformed(fn, wrt, "jvp", False, True, {"select": select}),
+    )
 
 
 def _source_call(obj, args):
@@ -195,6 +216,7 @@ class Tower:
         return entry
 
     def _build(self, values):
+        _refuse_non_scalar(self, values)
         return self._outermost(values).fn  # the optimized outermost level runs
 
     def _entry(self, values):
@@ -255,17 +277,34 @@ class Tower:
         return self._outermost(tuple(args) + self._seeds(args, seeds)).pretty()
 
 
-_TOWERS: dict = {}
+_TOWERS: OrderedDict = OrderedDict()  # the _KEPT most recently used
 
 
 def tower(f, bound_self, dirs, read, read_tuple=False) -> Tower:
     """The :class:`Tower` for these directions, made once and reused."""
     key = (f, tuple(id(b) for b in bound_self), tuple(dirs), tuple(read), read_tuple)
-    t = _TOWERS.get(key)
-    if t is None:
-        with _LOCK:
-            t = _TOWERS.setdefault(key, Tower(f, bound_self, dirs, read, read_tuple))
-    return t
+    return _kept(_TOWERS, key, lambda: Tower(f, bound_self, dirs, read, read_tuple))
+
+
+def _refuse_non_scalar(t: Tower, values) -> None:
+    """Refuse a tower of a function whose value at ``values`` (its arguments, then one seed
+    per direction) is not a scalar: checked once per argument signature, when it is built."""
+    n = len(values) - len(t.dirs)
+    g = t._grad()
+    try:
+        value, _ = g._run(g._entry(values[:n]), values[:n])
+    except NonScalarOutputError as exc:  # a function that returns a tuple, refused by grad
+        if "returns a tuple" not in exc.reason:
+            raise
+        value = ()
+    if isinstance(value, tuple) or np.ndim(value) != 0:
+        got = "a tuple" if isinstance(value, tuple) else f"an array of shape {np.shape(value)}"
+        raise NonScalarOutputError(
+            f"{getattr(t.f, '__name__', 'f')}() returned {got}; second derivatives (hvp, "
+            "hessian, grad of grad) need a scalar output; for an array-valued function use "
+            "sourcegrad.jacobian (or vjp and jvp)",
+            *_where(t.f),
+        )
 
 
 def _where(f):
@@ -314,6 +353,7 @@ class _Grad:
         self.__name__ = tower.__name__
 
     def __call__(self, *args, **kwargs):
+        check_call(self.tower.f, args, kwargs, (), self.__name__, bound=self.tower.bound_self)
         return self.tower(*(self.tower.bound_self + args), **kwargs)
 
     def _source_call(self, args):
@@ -385,6 +425,7 @@ def hvp(f: Callable, wrt: int = 0) -> Callable:
     hv = tower(f, bound, [wrt], (wrt,))
 
     def run(*args, **kwargs):
+        check_call(f, args, kwargs, wrt, run.__name__, seed="the vector v", bound=bound)
         *primal, v = args
         return hv.evaluate(bound + tuple(primal), (v,), kwargs)
 
@@ -414,6 +455,7 @@ def hessian(f: Callable, wrt: int = 0) -> Callable:
     h = hvp(f, wrt)
 
     def run(*args, **kwargs):
+        check_call(f, args, kwargs, wrt, run.__name__)
         x = args[wrt]
         _array_or_float(x, "hessian")
         if isinstance(x, (float, np.generic)):  # a float's kind: a float, a NumPy scalar
@@ -435,6 +477,7 @@ def jacobian(f: Callable, wrt: int = 0) -> Callable:
     rev = vjp(f, wrt)
 
     def run(*args, **kwargs):
+        check_call(f, args, kwargs, wrt, run.__name__)
         x = args[wrt]
         _array_or_float(x, "jacobian")
         y = f(*args, **kwargs)

@@ -162,10 +162,6 @@ REF = {
 }
 
 # Known failures: {(model, idiom): {check: reason}} (check in "value", "grad", "agree", "hvp").
-HVP_DYNAMIC = (
-    "refused: hvp through a nested def or lambda: forward mode over the vjp of a function "
-    "made while the function runs"
-)
 STAR = "refused: `*args` in a call: UnsupportedSyntaxError"
 STARSTAR = "refused: `**kwargs` in a call: UnsupportedSyntaxError"
 
@@ -180,7 +176,6 @@ def _all(reason, hvp=None):
 
 
 XFAIL: dict[tuple, dict[str, str]] = {
-    ("mlp", "lambda_and_nested_def"): {"hvp": HVP_DYNAMIC},
     ("cnn", "bound_method_starcall"): _all(STAR),
     ("attn", "nested_dict_einsum"): _all(STARSTAR),
     ("attn", "fused_qkv_split_starcall"): _all(STAR),
