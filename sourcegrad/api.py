@@ -834,6 +834,15 @@ class Transformed:
                 )
             for path, leaf in _leaves(args[i]):
                 kind = getattr(getattr(leaf, "dtype", None), "kind", None)
+                if isinstance(leaf, complex) or kind == "c":
+                    where = core.params[i] + "".join(f"[{k!r}]" for k in path)
+                    raise WrtTypeError(
+                        f"{where} is complex; sourcegrad differentiates with respect to real "
+                        f"values: pass its real and imaginary parts ({where}.real, "
+                        f"{where}.imag) as float arguments and build it inside the function",
+                        parsed.filename,
+                        parsed.node.lineno,
+                    )
                 integer = isinstance(leaf, (bool, int, np.integer)) or kind in ("i", "u", "b")
                 if integer:
                     where = core.params[i] + "".join(f"[{k!r}]" for k in path)

@@ -455,3 +455,13 @@ def test_what_is_kept_for_reuse_holds_no_derivative_and_no_argument():
         assert [r() for r in gone] == [None, None, None]
     finally:
         linecache.cache.pop("<test_edges kept>", None)
+
+
+def complex_loss(z):
+    return np.sum(np.abs(z * z) ** 2)
+
+
+def test_a_complex_argument_is_refused_not_differentiated_wrongly():
+    z = np.array([1.0 + 2.0j, 0.5 - 1.0j])
+    with pytest.raises(sg.WrtTypeError, match="complex"):
+        sg.grad(complex_loss)(z)
