@@ -8,6 +8,7 @@ signature lookup.
 
 from __future__ import annotations
 
+import dataclasses
 import linecache
 import os
 import re
@@ -834,6 +835,16 @@ class Transformed:
                 )
             for path, leaf in _leaves(args[i]):
                 kind = getattr(getattr(leaf, "dtype", None), "kind", None)
+                if dataclasses.is_dataclass(leaf) and not isinstance(leaf, type):
+                    where = core.params[i] + "".join(f"[{k!r}]" for k in path)
+                    raise WrtTypeError(
+                        f"{where} is a dataclass ({type(leaf).__name__}); gradients are built "
+                        "for dicts, lists, tuples and namedtuples of arrays: pass "
+                        f"dataclasses.asdict({where}) (or a namedtuple) and read its fields "
+                        "from that",
+                        parsed.filename,
+                        parsed.node.lineno,
+                    )
                 if isinstance(leaf, complex) or kind == "c":
                     where = core.params[i] + "".join(f"[{k!r}]" for k in path)
                     raise WrtTypeError(

@@ -10,6 +10,7 @@
 * Derivatives that are dropped are freed: no memory grows with the number made.
 """
 
+import dataclasses
 import gc
 import linecache
 import tracemalloc
@@ -465,3 +466,19 @@ def test_a_complex_argument_is_refused_not_differentiated_wrongly():
     z = np.array([1.0 + 2.0j, 0.5 - 1.0j])
     with pytest.raises(sg.WrtTypeError, match="complex"):
         sg.grad(complex_loss)(z)
+
+
+@dataclasses.dataclass
+class DenseLayer:
+    W: np.ndarray
+    b: np.ndarray
+
+
+def dataclass_loss(p, x):
+    return np.sum(np.tanh(x @ p.W + p.b) ** 2)
+
+
+def test_a_dataclass_in_wrt_is_refused_with_the_way_out():
+    p = DenseLayer(np.ones((3, 2)), np.zeros(2))
+    with pytest.raises(sg.WrtTypeError, match="asdict"):
+        sg.grad(dataclass_loss)(p, np.ones((4, 3)))
