@@ -94,3 +94,18 @@ def test_an_alias_made_after_the_last_write_is_no_alias():
     got = sg.grad(alias_made_after_the_write)(X.copy())
     want = np.array([2.0, *(2 * X[1:])])
     np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def alias_made_after_the_loop_that_writes(x):
+    z = np.zeros_like(x)
+    for i in range(len(x)):
+        z[i] = np.tanh(x[i] * (i + 1))
+    h = z
+    return np.sum(h**2)
+
+
+def test_an_alias_made_after_the_loop_that_writes_is_no_alias():
+    got = sg.grad(alias_made_after_the_loop_that_writes)(X.copy())
+    k = np.arange(1, len(X) + 1)
+    t = np.tanh(X * k)
+    np.testing.assert_allclose(got, 2 * t * (1 - t * t) * k, rtol=1e-12)

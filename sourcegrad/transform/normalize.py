@@ -142,6 +142,14 @@ class _Normalizer:
         for i, stmt in enumerate(body):
             self.group = i
             self.lineno = stmt.lineno
+            # the last line of this top-level statement (a loop or branch included)
+            self.top_end = max(
+                (
+                    getattr(n, "end_lineno", None) or getattr(n, "lineno", 0) or 0
+                    for n in S.walk(stmt)
+                ),
+                default=stmt.lineno,
+            )
             if isinstance(stmt, gast.Return) and i != len(body) - 1:
                 self.refuse("early `return` is not supported yet; return once, at the end", stmt)
             self.statement(stmt)
@@ -570,8 +578,8 @@ class _Normalizer:
         # view of one is always taken after the write: nothing to check there
         generated = self.p.filename.startswith("<sourcegrad")
         for other, line, element in () if generated else self.aliases.get(user_name, ()):
-            if self.depth == 0 and line > getattr(target, "lineno", self.lineno):
-                continue  # made after this write, outside any loop: it sees the new value
+            if line > self.top_end:
+                continue  # made after the statement holding this write: it sees the new value
             message = (
                 f"`{user_name}[...] = ...` while `{other}` may share {user_name}'s memory (they "
                 f"are linked at line {line}): sourcegrad writes into a copy of {user_name}, so "
