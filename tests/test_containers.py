@@ -387,7 +387,9 @@ def zipped_into_dict(w):
 def test_zip_of_differentiated_values_is_refused_not_zero():
     with pytest.raises(sg.SourcegradError) as info:
         sg.grad(zipped_into_dict)(np.array([0.5, 1.0]))
-    assert "zip" in str(info.value) and "test_containers.py" in str(info.value)
+    message = str(info.value)
+    assert "zip" in message and "test_containers.py" in message
+    assert "for a, b in zip(xs, ys)" in message  # the way out fits: no rule to register
 
 
 def test_every_runtime_helper_the_derivative_calls_has_a_tangent_rule():

@@ -828,13 +828,26 @@ def _refuse_undifferentiable(core, ops, varied, useful_in):
                 stmt.lineno,
             )
         define = "defjvp" if getattr(core, "forward", False) else "defvjp"
+        way_out = (_ITERATOR_HINTS.get(op.key) if isinstance(op.key, type) else None) or (
+            f"register one with sourcegrad.{define}({op.label.strip('.()')}, rule), or compute "
+            "the value with functions sourcegrad knows"
+        )
         raise NoRuleError(
             f"`{op.label}` has no derivative rule and a differentiated value flows through it "
-            f"(in `{text}`); register one with sourcegrad.{define}({op.label.strip('.()')}, rule), "
-            "or compute the value with functions sourcegrad knows",
+            f"(in `{text}`); {way_out}",
             core.parsed.filename,
             stmt.lineno,
         )
+
+
+#: the way out where a Python iterator is kept as a value instead of looped over
+_ITERATOR_HINTS = {
+    zip: "loop over it directly (`for a, b in zip(xs, ys):`) or index the lists (`xs[i]`)",
+    enumerate: "loop over it directly (`for i, x in enumerate(xs):`) or index the list",
+    map: "write the loop or a list comprehension (`[f(x) for x in xs]`) instead",
+    filter: "write a list comprehension with a condition (`[x for x in xs if c]`) instead",
+    reversed: "loop over it directly, or index the list backwards (`xs[::-1]`)",
+}
 
 
 # ------------------------------------------------------------------------- ranks
