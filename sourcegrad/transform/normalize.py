@@ -113,6 +113,17 @@ class _Normalizer:
         self.env = {p: p for p in self.params}
         self.unversioned = _assigned_in_compound(fn.body) | S.captured_names(fn)
         self.aliases = _aliases_of_written(fn)
+        self.loop_spans = [
+            (
+                n.lineno,
+                max(
+                    (getattr(m, "end_lineno", None) or getattr(m, "lineno", 0) or 0)
+                    for m in S.walk(n)
+                ),
+            )
+            for n in S.walk(fn)
+            if isinstance(n, (gast.For, gast.While))
+        ]
         self.element_sites = {
             (other, line) for facts in self.aliases.values() for other, line, e in facts if e
         }
@@ -142,14 +153,6 @@ class _Normalizer:
         for i, stmt in enumerate(body):
             self.group = i
             self.lineno = stmt.lineno
-            # the last line of this top-level statement (a loop or branch included)
-            self.top_end = max(
-                (
-                    getattr(n, "end_lineno", None) or getattr(n, "lineno", 0) or 0
-                    for n in S.walk(stmt)
-                ),
-                default=stmt.lineno,
-            )
             if isinstance(stmt, gast.Return) and i != len(body) - 1:
                 self.refuse("early `return` is not supported yet; return once, at the end", stmt)
             self.statement(stmt)
@@ -578,8 +581,8 @@ class _Normalizer:
         # view of one is always taken after the write: nothing to check there
         generated = self.p.filename.startswith("<sourcegrad")
         for other, line, element in () if generated else self.aliases.get(user_name, ()):
-            if line > self.top_end:
-                continue  # made after the statement holding this write: it sees the new value
+            if line > self.last_line_run_again(getattr(target, "lineno", self.lineno)):
+                continue  # made after this write, outside any loop around it: sees the new value
             message = (
                 f"`{user_name}[...] = ...` while `{other}` may share {user_name}'s memory (they "
                 f"are linked at line {line}): sourcegrad writes into a copy of {user_name}, so "
@@ -863,6 +866,12 @@ class _Normalizer:
         if e.id in self.list_names or e.id in self.path_of_user():
             return False
         return _may_hold_dict(self.fn, e.id)
+
+    def last_line_run_again(self, line: int) -> int:
+        """The last line of the outermost loop around ``line`` (``line`` itself outside
+        loops): nothing after it runs before the statement at ``line`` does."""
+        ends = [end for start, end in self.loop_spans if start <= line <= end]
+        return max(ends, default=line)
 
     def is_dict(self, e) -> bool:
         """Whether ``e`` reads (through constant keys) an argument that is a dict in the
