@@ -317,28 +317,25 @@ def _kron_parts(g, a, b):
 
 def unkron_a(g, a, b):
     """Adjoint of ``a`` in ``np.kron(a, b)`` (linear in ``g`` and in ``b``)."""
-    gg, sa, sb, nd = _kron_parts(g, a, b)
-    out = np.einsum(
-        gg,
-        list(range(2 * nd)),
-        np.reshape(b, sb),
-        list(range(1, 2 * nd, 2)),
-        list(range(0, 2 * nd, 2)),
-    )
-    return np.reshape(out, np.shape(a))
+    return _unkron(g, a, b, of_a=True)
 
 
 def unkron_b(g, a, b):
     """Adjoint of ``b`` in ``np.kron(a, b)`` (linear in ``g`` and in ``a``)."""
+    return _unkron(g, a, b, of_a=False)
+
+
+def _unkron(g, a, b, of_a):
+    """``g`` (split into the interleaved axes of ``a`` and ``b``) contracted with the other
+    operand over its axes, leaving the axes of the operand whose adjoint it is."""
     gg, sa, sb, nd = _kron_parts(g, a, b)
-    out = np.einsum(
-        gg,
-        list(range(2 * nd)),
-        np.reshape(a, sa),
-        list(range(0, 2 * nd, 2)),
-        list(range(1, 2 * nd, 2)),
-    )
-    return np.reshape(out, np.shape(b))
+    even, odd = list(range(0, 2 * nd, 2)), list(range(1, 2 * nd, 2))
+    if of_a:
+        other, other_axes, own_axes, own = np.reshape(b, sb), odd, even, a
+    else:
+        other, other_axes, own_axes, own = np.reshape(a, sa), even, odd, b
+    out = np.einsum(gg, list(range(2 * nd)), other, other_axes, own_axes)
+    return np.reshape(out, np.shape(own))
 
 
 __all__ = [
