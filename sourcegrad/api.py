@@ -65,7 +65,7 @@ _SEED_KEYWORD = {
 }  # jvp of generated code: which part of the result to return
 
 
-def _signature(x):
+def call_signature(x):
     """What a running derivative is specialised to: container structure, shapes, dtypes,
     array types."""
     t = type(x)
@@ -74,15 +74,15 @@ def _signature(x):
     if t is float:
         return "f"
     if t is dict:
-        return ("d",) + tuple([(k, _signature(v)) for k, v in x.items()])
+        return ("d",) + tuple([(k, call_signature(v)) for k, v in x.items()])
     if t is list or t is tuple:
-        return (t,) + tuple([_signature(v) for v in x])
+        return (t,) + tuple([call_signature(v) for v in x])
     if t is int or t is bool:
         return "i"
     if isinstance(x, (list, tuple)):
-        return (t,) + tuple([_signature(v) for v in x])
+        return (t,) + tuple([call_signature(v) for v in x])
     if isinstance(x, dict):
-        return (t,) + tuple([(k, _signature(v)) for k, v in x.items()])
+        return (t,) + tuple([(k, call_signature(v)) for k, v in x.items()])
     shape = getattr(x, "shape", None)
     if shape is not None:
         return (t, tuple(shape), x.dtype.char)
@@ -90,7 +90,7 @@ def _signature(x):
 
 
 def _rank_signature(x):
-    """:func:`_signature` with ranks in place of shapes: what a derivative's rules need."""
+    """:func:`call_signature` with ranks in place of shapes: what a derivative's rules need."""
     t = type(x)
     if t is dict:
         return ("d",) + tuple([(k, _rank_signature(v)) for k, v in x.items()])
@@ -101,7 +101,7 @@ def _rank_signature(x):
     nd = getattr(x, "ndim", None)
     if nd is not None and not isinstance(x, (float, int)):
         return (t, nd, x.dtype.char)
-    return _signature(x)
+    return call_signature(x)
 
 
 #: a running derivative is specialised to the argument shapes on the call that sees them for
@@ -868,7 +868,7 @@ class Transformed:
         last = self._last
         if last is not None and last[0](args):  # the signature of the previous call again
             return last[1]
-        key = tuple([_signature(a) for a in args])
+        key = tuple([call_signature(a) for a in args])
         entry = self._cache.get(key)
         if entry is None:
             with self._lock:
@@ -1182,7 +1182,7 @@ class Transformed:
         store = getattr(self._local, "kept", None)
         if store is None:
             store = self._local.kept = {}
-        key = _signature(grads)
+        key = call_signature(grads)
         kept = store.get(key)
         if kept is None:
             store[key] = grads
@@ -1436,22 +1436,22 @@ def jvp(f: Callable, wrt: int | Sequence[int] = 0, **options: Any) -> Transforme
     result's tangent has the structure of ``f``'s value. The generated code keeps ``f``'s
     control flow and computes each tangent right after its value.
     """
-    from .higher import _Jvp, is_derivative
+    from .higher import Jvp, is_derivative
 
     if is_derivative(f):
-        return _Jvp(f, wrt)
+        return Jvp(f, wrt)
     return _derivative(f, wrt, "jvp", False, True, options)
 
 
 def jvp_of(fn: Callable, wrt):
     """The jvp of a function known only when the derivative runs: a nested ``def``, a lambda,
     or a function made by sourcegrad. Called as ``jvp_of(fn, wrt)(*args, t_in=t)``."""
-    from .higher import _Jvp, is_derivative
+    from .higher import Jvp, is_derivative
 
     if isinstance(fn, _Called):
         return fn.jvp(wrt)
     if is_derivative(fn):
-        return _Jvp(fn, wrt)
+        return Jvp(fn, wrt)
     return _dynamic(fn, wrt, "jvp")
 
 

@@ -2,7 +2,7 @@
 
 Every function sourcegrad makes runs *generated source*, so it can be transformed again. Only
 forward mode is ever applied to generated code: a Jacobian-vector product of a derivative is
-the forward-mode transform of that derivative's own source (``_Jvp``). Reverse mode over a
+the forward-mode transform of that derivative's own source (``Jvp``). Reverse mode over a
 gradient uses the symmetry of second derivatives instead of differentiating the reverse sweep:
 the vector-Jacobian product of ``x -> grad f(x)`` with ``u`` is the Jacobian-vector product of
 ``grad f`` along ``u`` (Hessian-vector product, forward over reverse). So ``grad(grad(f))``,
@@ -56,7 +56,7 @@ def _kept(cache: OrderedDict, key, make):
 def is_derivative(obj) -> bool:
     from .api import Transformed
 
-    return isinstance(obj, (Transformed, _Jvp, Tower, _Grad))
+    return isinstance(obj, (Transformed, Jvp, Tower, _Grad))
 
 
 def _call(fn, values):
@@ -126,8 +126,8 @@ def _offset(obj) -> int:
     return len(getattr(obj, "bound_self", ()) or ())
 
 
-class _Jvp:
-    """``_Jvp(d, wrt)(*args, t)``: ``(d(*args), tangent of d(*args) along t)`` for a derivative
+class Jvp:
+    """``Jvp(d, wrt)(*args, t)``: ``(d(*args), tangent of d(*args) along t)`` for a derivative
     object ``d``, by forward mode over ``d``'s generated source."""
 
     def __init__(self, base, wrt):
@@ -220,9 +220,9 @@ class Tower:
         return self._outermost(values).fn  # the optimized outermost level runs
 
     def _entry(self, values):
-        from .api import _signature
+        from .api import call_signature
 
-        key = tuple([_signature(v) for v in values])
+        key = tuple([call_signature(v) for v in values])
         cache = self.__dict__.setdefault("_fns", {})
         fn = cache.get(key)
         if fn is None:

@@ -310,14 +310,14 @@ def _variants(rng):
 
 
 def test_signature_guard_is_true_exactly_for_the_same_signature(rng):
-    from sourcegrad.api import _signature
+    from sourcegrad.api import call_signature
     from sourcegrad.runtime.containers import signature_guard
 
     variants = list(_variants(rng))
     for a in variants:
         same = signature_guard((a, a["W"][0]))
         for b in variants:
-            want = _signature((b, b["W"][0])) == _signature((a, a["W"][0]))
+            want = call_signature((b, b["W"][0])) == call_signature((a, a["W"][0]))
             assert same((b, b["W"][0])) == want
         assert not same((a,)) and not same((a, a["W"][0], 1.0))
 

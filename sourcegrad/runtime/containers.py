@@ -260,7 +260,7 @@ def _gradient_builder(like, paths, known=frozenset()):
 
 def signature_guard(args):
     """A function ``same(args2)`` that is true exactly when ``args2`` has the argument
-    signature of ``args`` (``sourcegrad.api._signature``: container types, lengths and keys,
+    signature of ``args`` (``sourcegrad.api.call_signature``: container types, lengths and keys,
     array types, shapes and dtypes, Python number types), generated as one boolean
     expression so that a repeated call checks its arguments without building the signature."""
     return compile_guard(*guard_expression(args))

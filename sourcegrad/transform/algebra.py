@@ -27,6 +27,7 @@ import gast
 import numpy as np
 
 from . import syntax as S
+from .walk import mutated_names
 
 
 def collect_like_terms(body, rewrite, floats=frozenset(), negatable=frozenset()) -> bool:
@@ -42,7 +43,7 @@ def collect_like_terms(body, rewrite, floats=frozenset(), negatable=frozenset())
     ``s[0] = 1``, ``out=s``, ``np.copyto(s, ..)``) are never used."""
     changed = False
     _stored.epoch += 1  # statements may have changed since the last call
-    mutated = _mutated(body)
+    mutated = mutated_names(body)
     trusted = set(floats) - mutated
     negatable = (set(negatable) | trusted) - mutated
     for block in S.blocks(body):
@@ -120,37 +121,6 @@ def _with_previous(block, k, products, rewrite, mutated, trusted) -> bool:
     stmt.value = candidate
     del block[j]
     return True
-
-
-#: functions that write into their first argument
-_WRITES_FIRST = {"copyto", "put", "place", "putmask", "fill_diagonal", "shuffle", "at"}
-#: methods that leave their array as it was
-_READ_METHODS = {
-    "reshape", "transpose", "sum", "mean", "max", "min", "prod", "astype", "copy", "dot",
-    "ravel", "flatten", "squeeze", "swapaxes", "conj", "conjugate", "var", "std", "all", "any",
-    "argmax", "argmin", "clip", "cumsum", "round", "tolist", "item", "view",
-}  # fmt: skip
-
-
-def _mutated(body) -> set:
-    """Names that may be changed in place anywhere in ``body``."""
-    out = set()
-    for n in S.walk(gast.Module(body=body, type_ignores=[])):
-        if isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store):
-            out |= {m.id for m in S.walk(n.value) if isinstance(m, gast.Name)}
-        elif isinstance(n, gast.AugAssign):
-            out |= {m.id for m in S.walk(n.target) if isinstance(m, gast.Name)}
-        elif isinstance(n, gast.Call):
-            for k in n.keywords:
-                if k.arg == "out":
-                    out |= {m.id for m in S.walk(k.value) if isinstance(m, gast.Name)}
-            f = n.func
-            if isinstance(f, gast.Attribute):
-                if isinstance(f.value, gast.Name) and f.attr not in _READ_METHODS:
-                    out.add(f.value.id)  # s.fill(0), k.sort(): the receiver may change
-                if f.attr in _WRITES_FIRST and n.args:
-                    out |= {m.id for m in S.walk(n.args[0]) if isinstance(m, gast.Name)}
-    return out
 
 
 #: how many statements back an accumulation looks for the one it continues

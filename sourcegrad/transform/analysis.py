@@ -34,6 +34,7 @@ from . import syntax as S
 from .cfg import build_cfg, solve_backward, solve_forward
 from .normalize import Core, follow_keys
 from .parse import UNRESOLVED, is_installed, parse, resolve
+from .walk import walk_statements, written_names
 
 
 @dataclass
@@ -91,7 +92,7 @@ def analyze(
     ops = {}
     core.example_args = example_args
     core.forward = mode == "forward"
-    for stmt in _statements(core.node.body):
+    for stmt in walk_statements(core.node.body):
         if isinstance(stmt, gast.Assign):
             ops[id(stmt)] = classify(core, stmt)
         elif isinstance(stmt, gast.Expr):
@@ -108,11 +109,11 @@ def analyze(
         if op is None or not isinstance(stmt, gast.Assign):
             return varied
         hit = any(_reads(a) & varied for a in op.diff_atoms())
-        targets = _targets(stmt)
+        targets = written_names(stmt)
         return (varied | targets) if hit else (varied - targets)
 
     varied = solve_forward(cfg, set(wrt_names), gen_varied)
-    for stmt in _statements(core.node.body):
+    for stmt in walk_statements(core.node.body):
         op = ops.get(id(stmt))
         if isinstance(stmt, gast.Expr):
             _refuse_writing_helper(core, stmt, varied.get(("in", id(stmt)), set()))
@@ -144,7 +145,7 @@ def analyze(
         op = ops.get(id(stmt))
         if op is None or not isinstance(stmt, gast.Assign):
             return useful
-        targets = _targets(stmt)
+        targets = written_names(stmt)
         if targets & useful:
             useful = useful - targets
             for a in op.diff_atoms():
@@ -153,11 +154,11 @@ def analyze(
 
     useful_in = solve_backward(cfg, set(), gen_useful)
     active = set()
-    for stmt in _statements(core.node.body):
+    for stmt in walk_statements(core.node.body):
         if isinstance(stmt, gast.Assign):
             v = varied.get(id(stmt), set())  # varied after the statement
             u = useful_in.get(id(stmt), set())  # useful after the statement
-            for t in _targets(stmt):
+            for t in written_names(stmt):
                 if t in v and t in u:
                     active.add(t)
     active |= {n for n in wrt_names if n in useful_in.get("entry", set())}
@@ -170,12 +171,12 @@ def analyze(
     # a name assigned more than once (in a loop, in branches) may hold values of different
     # shapes: it is left out of every shape class
     defs: dict = {p: 1 for p in core.params}
-    for stmt in _statements(core.node.body):
+    for stmt in walk_statements(core.node.body):
         if isinstance(stmt, (gast.Assign, gast.For)):
-            for t in _targets(stmt) if isinstance(stmt, gast.Assign) else _reads(stmt.target):
+            for t in written_names(stmt) if isinstance(stmt, gast.Assign) else _reads(stmt.target):
                 defs[t] = defs.get(t, 0) + 1
     shapes.multi = {n for n, k in defs.items() if k > 1}
-    for stmt in _statements(core.node.body):
+    for stmt in walk_statements(core.node.body):
         op = ops.get(id(stmt))
         if op is not None and isinstance(stmt, gast.Assign):
             shapes.stmt = stmt
@@ -184,28 +185,12 @@ def analyze(
     return Analysis(core, tuple(wrt), ops, active, ranks, shapes, out, varied_in)
 
 
-def _statements(body):
-    for stmt in body:
-        yield stmt
-        for attr in ("body", "orelse"):
-            yield from _statements(getattr(stmt, attr, []) or [])
-
-
 def _output(core: Core):
     last = core.node.body[-1]
     value = last.value
     if isinstance(value, gast.Tuple):
         return value.elts[0]
     return value
-
-
-def _targets(stmt) -> set:
-    t = stmt.targets[0] if isinstance(stmt, gast.Assign) else stmt.target
-    if isinstance(t, gast.Subscript):
-        return {t.value.id}  # x[k] = v: a new value of x
-    if isinstance(t, gast.Name):
-        return {t.id}
-    return {e.id for e in t.elts}
 
 
 def _reads(atom) -> set:
@@ -805,7 +790,7 @@ _OPAQUE_HINTS = {
 
 
 def _refuse_undifferentiable(core, ops, varied, useful_in):
-    for stmt in _statements(core.node.body):
+    for stmt in walk_statements(core.node.body):
         op = ops.get(id(stmt))
         if op is None or op.differentiable or op.rule == "constant":
             continue
@@ -814,7 +799,7 @@ def _refuse_undifferentiable(core, ops, varied, useful_in):
         before = varied.get(("in", id(stmt)), set())
         after_useful = useful_in.get(id(stmt), set())
         reads = set().union(*[_reads(a) for a in op.operands]) if op.operands else set()
-        if not (reads & before and _targets(stmt) & after_useful):
+        if not (reads & before and written_names(stmt) & after_useful):
             continue
         text = core.parsed.line_text(stmt.lineno)
         if op.key == "opaque":
@@ -852,7 +837,7 @@ _ITERATOR_HINTS = {
 
 # ------------------------------------------------------------------------- ranks
 
-_REDUCTIONS = {np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin, np.var, np.std}
+REDUCTION_FUNCTIONS = {np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin, np.var, np.std}
 
 
 def _example_rank(value):
@@ -879,7 +864,7 @@ def infer_ranks(core: Core, ops: dict, example_args) -> dict:
 
 
 def _rank_sweep(core: Core, ops: dict, example_args, ranks: dict) -> None:
-    for stmt in _statements(core.node.body):
+    for stmt in walk_statements(core.node.body):
         if isinstance(stmt, gast.For) and isinstance(stmt.target, gast.Name):
             is_range = (
                 isinstance(stmt.iter, gast.Call) and getattr(stmt.iter.func, "id", "") == "range"
@@ -889,13 +874,13 @@ def _rank_sweep(core: Core, ops: dict, example_args, ranks: dict) -> None:
         if not isinstance(stmt, gast.Assign):
             continue
         op = ops[id(stmt)]
-        targets = _targets(stmt)
+        targets = written_names(stmt)
         if len(targets) != 1:
             continue
         (t,) = targets
         r = None
         if op.key == "path" and example_args is not None:
-            r = _example_rank(_follow_path(core, stmt, example_args))
+            r = _example_rank(follow_path(core, stmt, example_args))
         else:
             r = _rank_of(op, ranks)
         if t in ranks and ranks[t] != r:
@@ -903,7 +888,7 @@ def _rank_sweep(core: Core, ops: dict, example_args, ranks: dict) -> None:
         ranks[t] = r
 
 
-def _follow_path(core, stmt, example_args):
+def follow_path(core, stmt, example_args):
     """The example value a path read reads; a missing key or field is refused here."""
     root, keys = stmt.sg_path
     i = core.params.index(root)
@@ -961,7 +946,7 @@ def _rank_of(op: Op, ranks):
             if not isinstance(a, gast.Constant) or a.value is not None
         ]
         return max(known) if known and None not in known else None
-    if key in _REDUCTIONS:
+    if key in REDUCTION_FUNCTIONS:
         r = atom_rank(b.get("a"), ranks)
         axis = b.get("axis")
         keep = b.get("keepdims")
@@ -1105,7 +1090,7 @@ def _is_scalar_atom(atom, ranks) -> bool:
 
 
 def _shape_facts(shapes: ShapeClasses, stmt, op: Op, ranks):
-    targets = _targets(stmt)
+    targets = written_names(stmt)
     if len(targets) != 1:
         return
     (t,) = targets

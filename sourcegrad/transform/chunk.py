@@ -28,7 +28,7 @@ import gast
 import numpy as np
 
 from . import syntax as S
-from .shapes import _BINOPS, expression_dtype, reduce_all_call
+from .shapes import ARRAY_BINOPS, expression_dtype, reduce_all_call
 
 #: elements per block: 1 MiB of float64, a few temporaries of which fit in a core's L2 cache
 BLOCK = 1 << 17
@@ -356,10 +356,10 @@ class _Plan:
 
         v = stmt.value
         new = None
-        if isinstance(stmt, gast.AugAssign) and type(stmt.op) in _BINOPS:
-            new = ufunc(_BINOPS[type(stmt.op)].__name__, [S.name(o), v])
-        elif isinstance(v, gast.BinOp) and type(v.op) in _BINOPS:
-            new = ufunc(_BINOPS[type(v.op)].__name__, [v.left, v.right])
+        if isinstance(stmt, gast.AugAssign) and type(stmt.op) in ARRAY_BINOPS:
+            new = ufunc(ARRAY_BINOPS[type(stmt.op)].__name__, [S.name(o), v])
+        elif isinstance(v, gast.BinOp) and type(v.op) in ARRAY_BINOPS:
+            new = ufunc(ARRAY_BINOPS[type(v.op)].__name__, [v.left, v.right])
         elif isinstance(v, gast.UnaryOp) and isinstance(v.op, gast.USub):
             new = ufunc("negative", [v.operand])
         elif isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute):

@@ -17,9 +17,10 @@ import gast
 from ..errors import UnsupportedSyntaxError
 from ..runtime import NAMESPACE
 from . import syntax as S
-from .analysis import Analysis, _statements, _targets
-from .reverse import Derivative, _statement_text, shape_key
+from .analysis import Analysis
+from .reverse import Derivative, shape_key, statement_text
 from .templates import Accum, Refs, instantiate
+from .walk import walk_statements, written_names
 
 
 def forward(analysis: Analysis, select: tuple = ()) -> Derivative:
@@ -49,7 +50,7 @@ class _Forward:
         self.commented = None
         wrt_names = {self.core.params[i] for i in analysis.wrt}
         varied = set(wrt_names)
-        for stmt in _statements(self.core.node.body):
+        for stmt in walk_statements(self.core.node.body):
             varied |= analysis.varied_in.get(id(stmt), set())
         self.varied_anywhere = varied
 
@@ -110,7 +111,7 @@ class _Forward:
                 made = self.assign(stmt)
                 if stmt.lineno != self.commented and len(made) > 1:
                     self.commented = stmt.lineno
-                    text = _statement_text(self.core.parsed, stmt)
+                    text = statement_text(self.core.parsed, stmt)
                     made[0].sg_comment = f"line {stmt.lineno}: {text}"
                 out.extend(made)
             elif isinstance(stmt, gast.If):
@@ -144,7 +145,7 @@ class _Forward:
         op = self.a.ops.get(id(stmt))
         primal = S.clone(stmt)
         primal.sg_pure = op is not None and op.pure
-        targets = _targets(stmt)
+        targets = written_names(stmt)
         varied_before = self.a.varied_in.get(id(stmt), set())
         if not (targets & self.varied_anywhere):
             return [primal]

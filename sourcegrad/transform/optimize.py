@@ -45,8 +45,8 @@ from ..runtime import NAMESPACE
 from ..runtime.buffers import BufferPool
 from ..runtime.containers import gradient_builder
 from . import syntax as S
-from .algebra import _mutated, collect_like_terms
-from .analysis import _follow_path
+from .algebra import collect_like_terms
+from .analysis import follow_path
 from .chunk import chunk_elementwise
 from .pool import (
     FRESH_FUNCTIONS,
@@ -57,9 +57,9 @@ from .pool import (
     plan_pool,
     release_dead,
 )
-from .reverse import Derivative, _shape_only_reads, _shape_read
+from .reverse import Derivative, shape_only_reads, shape_read
 from .shapes import (
-    _BINOPS,
+    ARRAY_BINOPS,
     broadcast,
     expression_dtype,
     expression_kind,
@@ -68,19 +68,16 @@ from .shapes import (
     sum_to_axes,
 )
 from .simplify import (
-    _assigned_names,
-    _dead_stores,
-    _dead_tape,
-    _defs,
-    _drop_unused_tape,
-    _fold_all,
-    _is_adjoint,
-    _liveness,
-    _propagate,
-    _protect_aliases,
-    _uses,
-    _walk_stmts,
+    dead_stores,
+    dead_tape,
+    drop_unused_tape,
+    fold_all,
+    is_adjoint,
+    liveness,
+    propagate,
+    protect_aliases,
 )
+from .walk import assigned_names, definition_counts, load_counts, mutated_names, walk_statements
 
 #: NumPy functions whose result is always a new array (or an immutable scalar)
 _FRESH_NUMPY = FRESH_FUNCTIONS | {
@@ -114,7 +111,7 @@ def optimize(
     kinds: dict = {}  # dtypes of the names, where specialised: rewrites from here on keep them
     if shapes:
         shapes = _specialise_shapes(node, der, shapes, numpy_only)
-        _fold_all(node.body, der)  # 1.0 * e where unreduce(1.0, x) * e was
+        fold_all(node.body, der)  # 1.0 * e where unreduce(1.0, x) * e was
         floats = set(der.analysis.active) | set(der.adj_names.values())
         negatable = set()
         if numpy_only:  # known floating point: negation is exact
@@ -127,20 +124,20 @@ def optimize(
                 for n, dt in kinds.items()
                 if dt is float or (isinstance(dt, np.dtype) and dt == np.float64)
             }
-        collect_like_terms(node.body, _is_adjoint, floats, negatable)  # terms helpers hid
+        collect_like_terms(node.body, is_adjoint, floats, negatable)  # terms helpers hid
         if numpy_only:
             _shaped_unindex(node, der, shapes, kinds)
         core = der.analysis.core  # copies left where a sum_to went (dh2_1 = dh2_2)
-        _propagate(node.body, set(core.user_names) | set(core.params))
+        propagate(node.body, set(core.user_names) | set(core.params))
         # folding may leave a gradient that is an argument itself (dx = y): copy it
-        _protect_aliases(Derivative(node, der.refs, der.analysis, der.mode, der.adj_names))
+        protect_aliases(Derivative(node, der.refs, der.analysis, der.mode, der.adj_names))
     for stmt in node.body:  # `x = None` before a loop: only there for a tape push
         if isinstance(stmt, gast.Assign) and S.is_none(stmt.value):
             stmt.sg_pure = True
     # without the resets, values restored from the tape only for their shapes may be dead
-    while _dead_stores(node.body) | _dead_tape(node.body):
+    while dead_stores(node.body) | dead_tape(node.body):
         pass
-    _drop_unused_tape(node.body)
+    drop_unused_tape(node.body)
     _tape_shapes(node.body, der)
     if shapes and numpy_only:
         _repeated_values(node.body, np_name)
@@ -254,9 +251,9 @@ def _specialise_shapes(node, der: Derivative, shapes: dict, numpy_only: bool = F
 
     Rewrite().visit(node)
     # names the derivative itself assigns once (hit masks, gate products) get shapes too
-    counts = _defs(node.body)
+    counts = definition_counts(node.body)
     shapes = dict(shapes)
-    for stmt in _walk_stmts(node.body):
+    for stmt in walk_statements(node.body):
         if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
             t = stmt.targets[0].id
             if counts[t] == 1 and t not in shapes and t not in adj_of:
@@ -287,7 +284,7 @@ def _tape_shapes(body, der: Derivative) -> None:
         and getattr(stmt, "sg_tape_pair", None)
         and isinstance(stmt.value.args[0], gast.Name)
     ]
-    shapes = _shape_only_reads(adjoint, der.refs, np_name) & {
+    shapes = shape_only_reads(adjoint, der.refs, np_name) & {
         stmt.sg_tape_pair[1] for stmt in saved_pushes
     }
     if not shapes:
@@ -300,7 +297,7 @@ def _tape_shapes(body, der: Derivative) -> None:
     class Reads(gast.NodeTransformer):  # np.shape(x) of a restored Shape is not its shape
         def visit_Call(self, n):
             self.generic_visit(n)
-            if isinstance(n.func, gast.Attribute) and _shape_read(n, None, np_name) in shapes:
+            if isinstance(n.func, gast.Attribute) and shape_read(n, None, np_name) in shapes:
                 n.func = S.name(shape_of)
             return n
 
@@ -362,7 +359,7 @@ def _hoist_transposes(body, der: Derivative) -> None:
             continue
         assigned = {
             n.id
-            for stmt in _walk_stmts(loop.body)
+            for stmt in walk_statements(loop.body)
             for n in S.walk(stmt.targets[0] if isinstance(stmt, gast.Assign) else stmt)
             if isinstance(stmt, (gast.Assign, gast.AugAssign, gast.For))
             and isinstance(n, gast.Name)
@@ -521,8 +518,8 @@ def _repeated_values(body, np_name) -> None:
     if any(isinstance(n, _SCOPES) for st in body for n in S.walk(st)):
         return  # a name inside a lambda or nested function may be its own parameter
     sweep = next((i for i, st in enumerate(body) if getattr(st, "sg_sweep", False)), len(body))
-    counts = _defs(body)
-    mutated = _mutated(body)
+    counts = definition_counts(body)
+    mutated = mutated_names(body)
     seen: dict = {}  # gast.dump of a value -> the name that holds it
     renamed: dict = {}  # dropped name -> the name node it is read as
     keep = []
@@ -535,7 +532,7 @@ def _repeated_values(body, np_name) -> None:
         changed = set()
         for inner in S.walk(stmt) if isinstance(stmt, gast.stmt) else ():
             if isinstance(inner, gast.Assign):
-                changed |= _assigned_names(inner)
+                changed |= assigned_names(inner)
         if any(_foreign_call(n, np_name) for n in S.walk(stmt)):
             seen = {}  # a function that is not NumPy's may change the arrays passed to it
         if changed:  # values held by or read from a reassigned name are not the same any more
@@ -572,8 +569,8 @@ def _common_subexpressions(body, kinds: dict, np_name) -> None:
     assigned once, from pure arithmetic over names nothing changes in place, and only across
     simple statements that assign none of those names and call nothing but NumPy."""
     sweep = next((i for i, st in enumerate(body) if getattr(st, "sg_sweep", False)), len(body))
-    counts = _defs(body)
-    mutated = _mutated(body)
+    counts = definition_counts(body)
+    mutated = mutated_names(body)
 
     def floating(e) -> bool:
         dt = expression_dtype(e, kinds, np_name)
@@ -649,7 +646,7 @@ def _common_subexpressions(body, kinds: dict, np_name) -> None:
         first = None
         for i in range(j - 2, -1, -1):
             earlier = body[i]
-            if not simple(earlier) or (_assigned_names(earlier) & (reads | {name})):
+            if not simple(earlier) or (assigned_names(earlier) & (reads | {name})):
                 break
             if any(isinstance(n, gast.Name) and n.id == name for n in S.walk(earlier)):
                 break
@@ -674,7 +671,7 @@ def _sums_of_products(node, der: Derivative, shapes: dict, dtypes: dict) -> None
     if np_name is None:
         return
     adj_of = {v: k for k, v in der.adj_names.items()}
-    uses = _uses(node.body)
+    uses = load_counts(node.body)
 
     def float64(e):
         dt = expression_dtype(e, dtypes, np_name)
@@ -762,7 +759,7 @@ def _split_temporaries(body, der: Derivative, shapes: dict) -> None:
     np_name = der.refs.by_id.get(id(np))
     adj_of = {v: k for k, v in der.adj_names.items()}
     after: dict = {}
-    _liveness(body, after=after)
+    liveness(body, after=after)
 
     def shape(e):
         return expression_shape(e, shapes, adj_of, np_name)
@@ -875,7 +872,7 @@ def _early_masks(body, der: Derivative, shapes: dict) -> None:
     its last other read: the backward pass keeps boolean masks (one byte an element each, at
     most :data:`_MASKS_PER_VALUE` of them) instead of the value, and the value's buffer is free
     for the operation that reads it last (the ReLU itself, in place)."""
-    counts = _defs(body)
+    counts = definition_counts(body)
     where: dict = {}  # name -> top-level index of its one assignment
     for k, stmt in enumerate(body):
         if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
@@ -1026,7 +1023,7 @@ class _Owner:
             self.views.clear()  # kept simple: only straight-line code
             return
         value = getattr(stmt, "value", None)
-        touched = _mutated([stmt]) | _assigned_names(stmt)
+        touched = mutated_names([stmt]) | assigned_names(stmt)
         if value is not None and not isinstance(stmt, gast.Return):
             touched |= self.aliases(value)
         for t, src in list(self.views.items()):
@@ -1147,7 +1144,7 @@ class _InPlace:
         self.adj_of = {v: k for k, v in der.adj_names.items()}
         self.shapes = shapes
         self.after: dict = {}
-        _liveness(node.body, after=self.after)
+        liveness(node.body, after=self.after)
         self.dtypes = _dtypes(node, der, example_args, self.np_name)
 
     def shape(self, e):
@@ -1196,8 +1193,8 @@ class _InPlace:
         """``(e', buffer)``: e rewritten, and the free buffer its value is in (or None)."""
         if isinstance(e, gast.Name):
             return e, (e.id if e.id in self.free else None)
-        if isinstance(e, gast.BinOp) and type(e.op) in _BINOPS:
-            ufunc, operands = _BINOPS[type(e.op)].__name__, [e.left, e.right]
+        if isinstance(e, gast.BinOp) and type(e.op) in ARRAY_BINOPS:
+            ufunc, operands = ARRAY_BINOPS[type(e.op)].__name__, [e.left, e.right]
         elif isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.USub):
             ufunc, operands = "negative", [e.operand]
         elif _ufunc_call(e, self.np_name) is not None:
@@ -1285,7 +1282,7 @@ def _dtypes(node, der: Derivative, example_args, np_name) -> dict:
     fixed point, as for shapes); ``x = None`` and ``x = tape.pop()`` do not count."""
     core = der.analysis.core
     defs: dict = {}
-    for stmt in _walk_stmts(node.body):
+    for stmt in walk_statements(node.body):
         if not isinstance(stmt, gast.Assign):
             continue
         if S.is_none(stmt.value) or getattr(stmt, "sg_tape_pair", None):
@@ -1310,7 +1307,7 @@ def _dtypes(node, der: Derivative, example_args, np_name) -> dict:
         if stmt is None or not isinstance(stmt, gast.Assign):
             return stmt  # a parameter's dtype, or None
         if getattr(stmt, "sg_path", None):
-            leaf = _follow_path(core, stmt, example_args)
+            leaf = follow_path(core, stmt, example_args)
             if type(leaf) is np.ndarray:
                 return leaf.dtype
             return type(leaf) if type(leaf) in (float, int) else None

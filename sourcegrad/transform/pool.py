@@ -37,8 +37,8 @@ import gast
 import numpy as np
 
 from . import syntax as S
-from .shapes import _BINOPS
-from .simplify import _assigned_names
+from .shapes import ARRAY_BINOPS
+from .walk import assigned_names
 
 #: arrays at least this large are released (``del``) after their last use
 RELEASED_BYTES = 4096
@@ -97,7 +97,7 @@ def buffer_groups(body, owner) -> list:
                 last[n.id] = i
         if isinstance(stmt, (gast.If, gast.For, gast.While)):
             for inner in S.walk(stmt):
-                for t in _assigned_names(inner) if isinstance(inner, gast.Assign) else ():
+                for t in assigned_names(inner) if isinstance(inner, gast.Assign) else ():
                     if t in group:
                         group[t].dropped = True
             continue
@@ -351,7 +351,7 @@ def _loop_groups(stmts, owner) -> list:
             if isinstance(n, gast.Name):
                 first.setdefault(n.id, i)
         if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)):
-            for n in _assigned_names(stmt) if isinstance(stmt, gast.AugAssign) else ():
+            for n in assigned_names(stmt) if isinstance(stmt, gast.AugAssign) else ():
                 if n in group:
                     group[n].dropped = True
             continue
@@ -421,7 +421,7 @@ def _iterations(loop, body, owner):
     defs: dict = {}
     for stmt in S.walk(gast.Module(body=body, type_ignores=[])):
         if isinstance(stmt, (gast.Assign, gast.AugAssign, gast.For)):
-            for n in _assigned_names(stmt) if not isinstance(stmt, gast.For) else ():
+            for n in assigned_names(stmt) if not isinstance(stmt, gast.For) else ():
                 defs.setdefault(n, []).append(stmt)
             if isinstance(stmt, gast.For):
                 for n in S.walk(stmt.target):
@@ -578,8 +578,8 @@ def _into(value, np_name, slot):
     ufunc call or an operator on arrays (``out`` by position), ``np.dot``/``np.matmul`` of two
     operands, ``np.<ufunc>.reduce(e, axis)``."""
     f = getattr(value, "func", None)
-    if isinstance(value, gast.BinOp) and type(value.op) in _BINOPS:
-        ufunc = _BINOPS[type(value.op)]
+    if isinstance(value, gast.BinOp) and type(value.op) in ARRAY_BINOPS:
+        ufunc = ARRAY_BINOPS[type(value.op)]
         if ufunc is np.power:
             return None  # `x ** 2` takes NumPy's fast path for squares; np.power does not
         args = [value.left, value.right]

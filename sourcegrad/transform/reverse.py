@@ -23,8 +23,9 @@ import numpy as np
 from ..errors import UnsupportedSyntaxError
 from ..runtime import NAMESPACE
 from . import syntax as S
-from .analysis import Analysis, _targets
+from .analysis import Analysis
 from .templates import Accum, Refs, instantiate
+from .walk import written_names
 
 
 @dataclass
@@ -122,7 +123,7 @@ class _Reverse:
         self.recorded = (self.overwritable & read) - set(self.adj_of)
         # an argument the function reassigns is restored in full where the gradient's
         # container is built from it (gradient_like(x, dx)), not only as its shape
-        self.shape_only = (self.recorded & _shape_only_reads(adjoint, self.refs)) - in_grads
+        self.shape_only = (self.recorded & shape_only_reads(adjoint, self.refs)) - in_grads
         forward = self.fwd_block(main, top=True)
         adjoint = self.resolve_pops(adjoint)
         for stmt in adjoint:
@@ -223,7 +224,7 @@ class _Reverse:
         """Names whose old value the forward sweep saves before ``stmt`` overwrites them."""
         if isinstance(stmt.targets[0], gast.Subscript):
             return set()  # x[k] = v follows `x = x.copy()`: the value in between is never read
-        return (_targets(stmt) & self.recorded) & self.exists_before.get(id(stmt), set())
+        return (written_names(stmt) & self.recorded) & self.exists_before.get(id(stmt), set())
 
     def push(self, x, lineno):
         saved = S.name(x)
@@ -271,12 +272,12 @@ class _Reverse:
         out: list = []
         for stmt in reversed(stmts):
             if isinstance(stmt, (gast.Assign, gast.AugAssign)):
-                targets = _targets(stmt)
+                targets = written_names(stmt)
                 live = targets & self.defined
                 self.defined -= targets
                 block = self.adjoint_of(stmt, live)
                 if block:
-                    text = _statement_text(self.core.parsed, stmt)
+                    text = statement_text(self.core.parsed, stmt)
                     block[0].sg_comment = f"line {stmt.lineno}: {text}"
                     out.extend(block)
                 if targets & self.overwritable:
@@ -306,7 +307,7 @@ class _Reverse:
         node = gast.If(test=S.clone(stmt.test), body=body, orelse=orelse)
         node.lineno = stmt.lineno
         node.sg_adjoint = True
-        node.sg_comment = f"line {stmt.lineno}: {_statement_text(self.core.parsed, stmt)}"
+        node.sg_comment = f"line {stmt.lineno}: {statement_text(self.core.parsed, stmt)}"
         return [node]
 
     def rev_loop(self, stmt) -> list:
@@ -344,7 +345,7 @@ class _Reverse:
         )
         node.lineno = stmt.lineno
         node.sg_adjoint = True
-        node.sg_comment = f"line {stmt.lineno}: {_statement_text(self.core.parsed, stmt)}"
+        node.sg_comment = f"line {stmt.lineno}: {statement_text(self.core.parsed, stmt)}"
         if pre:
             pre[0].sg_comment = node.sg_comment
         return pre + [node]
@@ -355,7 +356,7 @@ class _Reverse:
         touched = set()
         for stmt in _walk(loop.body):
             if isinstance(stmt, gast.Assign):
-                touched |= _targets(stmt)
+                touched |= written_names(stmt)
                 op = self.a.ops.get(id(stmt))
                 if op is not None:
                     for atom in op.diff_atoms():
@@ -370,7 +371,7 @@ class _Reverse:
         on belongs to the values the targets had before)."""
         if not isinstance(stmt, (gast.Assign, gast.AugAssign)):
             return []
-        targets = _targets(stmt)
+        targets = written_names(stmt)
         if not targets & self.a.active:
             return []
         op = self.a.ops[id(stmt)]
@@ -617,7 +618,7 @@ def _hoist_invariants(body, analysis) -> None:
     defs: dict = {p: 1 for p in analysis.core.params}  # an argument has a value already
     for stmt in _walk(body):
         if isinstance(stmt, (gast.Assign, gast.AugAssign)):
-            for t in _targets(stmt):
+            for t in written_names(stmt):
                 defs[t] = defs.get(t, 0) + 1
 
     def visit(block):
@@ -666,11 +667,11 @@ def _assigned_in_loop(loop) -> set:
     )
     for stmt in _walk(loop.body):
         if isinstance(stmt, (gast.Assign, gast.AugAssign)):
-            out |= _targets(stmt)
+            out |= written_names(stmt)
     return out
 
 
-def _shape_only_reads(stmts, refs, np_name=None) -> set:
+def shape_only_reads(stmts, refs, np_name=None) -> set:
     """Names that the statements read only as the shape argument of ``sum_to`` (or, given
     the name NumPy goes by, in ``np.shape(x)``)."""
     sum_to_name = refs.by_id.get(id(NAMESPACE["sum_to"]))
@@ -680,13 +681,13 @@ def _shape_only_reads(stmts, refs, np_name=None) -> set:
         for n in S.walk(stmt):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
                 total[n.id] = total.get(n.id, 0) + 1
-            x = _shape_read(n, sum_to_name, np_name)
+            x = shape_read(n, sum_to_name, np_name)
             if x is not None:
                 as_shape[x] = as_shape.get(x, 0) + 1
     return {x for x, k in as_shape.items() if total.get(x) == k}
 
 
-def _shape_read(n, sum_to_name, np_name):
+def shape_read(n, sum_to_name, np_name):
     """``x`` when ``n`` is ``sum_to(g, x)`` or ``np.shape(x)`` (with ``np_name``)."""
     if not isinstance(n, gast.Call):
         return None
@@ -716,7 +717,7 @@ def _overwritable(stmts, params) -> set:
     def visit(block, looping):
         for stmt in block:
             if isinstance(stmt, gast.Assign):
-                for t in _targets(stmt):
+                for t in written_names(stmt):
                     counts[t] = counts.get(t, 0) + 1
                     if looping:
                         in_loop.add(t)
@@ -741,7 +742,7 @@ def _existence(stmts, params):
     definite: dict = {}
 
     def assigned(block):
-        return {t for s in _walk(block) if isinstance(s, gast.Assign) for t in _targets(s)}
+        return {t for s in _walk(block) if isinstance(s, gast.Assign) for t in written_names(s)}
 
     def visit(block, looping):
         for stmt in block:
@@ -771,8 +772,8 @@ def _existence(stmts, params):
             else:
                 exists[id(stmt)] = set(known)
                 if isinstance(stmt, gast.Assign):
-                    known.update(_targets(stmt))
-                    sure.update(_targets(stmt))
+                    known.update(written_names(stmt))
+                    sure.update(written_names(stmt))
 
     visit(stmts, False)
     return exists, inits, definite
@@ -838,7 +839,7 @@ def _parts_node(parts):
     return gast.Dict(keys=keys, values=[v for _, v in parts])
 
 
-def _statement_text(parsed, stmt) -> str:
+def statement_text(parsed, stmt) -> str:
     node = None
     for user_stmt in _walk(parsed.node.body):
         if getattr(user_stmt, "lineno", None) == stmt.lineno:

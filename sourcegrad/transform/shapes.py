@@ -19,7 +19,8 @@ import gast
 import numpy as np
 
 from . import syntax as S
-from .analysis import _REDUCTIONS, Analysis, _follow_path, _statements, _targets
+from .analysis import REDUCTION_FUNCTIONS, Analysis, follow_path
+from .walk import walk_statements, written_names
 
 
 def concrete_shapes(analysis: Analysis, example_args) -> dict:
@@ -36,7 +37,7 @@ def concrete_shapes(analysis: Analysis, example_args) -> dict:
     dropped: set = set()
     counters: set = set()  # targets of `for i in range(...)`: integers, values unknown
     count: dict = {p: 1 for p in core.params}
-    for stmt in _statements(body):
+    for stmt in walk_statements(body):
         if isinstance(stmt, gast.For):
             it = stmt.iter
             ranged = (
@@ -49,8 +50,8 @@ def concrete_shapes(analysis: Analysis, example_args) -> dict:
             (counters if ranged else dropped).update(names)
         elif isinstance(stmt, gast.Assign):
             if not isinstance(stmt.targets[0], gast.Name):
-                dropped |= set(_targets(stmt))  # a, b = f(x); x[k] = v
-            for t in _targets(stmt):
+                dropped |= set(written_names(stmt))  # a, b = f(x); x[k] = v
+            for t in written_names(stmt):
                 count[t] = count.get(t, 0) + 1
     multi = {t for t, k in count.items() if k > 1} | counters
 
@@ -69,7 +70,7 @@ def concrete_shapes(analysis: Analysis, example_args) -> dict:
     for _ in range(len(count) + 2):
         env = {t: sv for t, sv in first.items() if t not in dropped}
         found: dict = {t: [sv] for t, sv in env.items() if t not in counters}
-        for stmt in _statements(body):
+        for stmt in walk_statements(body):
             if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)):
                 continue
             t = stmt.targets[0].id
@@ -106,7 +107,7 @@ def _evaluate(op, stmt, env, core, example_args):
     :data:`_INT` where that is known and matters for later shapes), or None if unknown."""
     key = op.key
     if key == "path":
-        value = _follow_path(core, stmt, example_args)
+        value = follow_path(core, stmt, example_args)
         shape = _value_shape(value)
         return None if shape is None else (shape, _INT if type(value) is int else None)
     if key == "shape":
@@ -287,7 +288,7 @@ def _op_shape(op, known):
         if not isinstance(ops, gast.Tuple) or len(op.operands) != len(ops.elts) + 1:
             return None  # keywords (out=, optimize=) are not assumed
         return einsum_shape(spec.value, [_atom_shape(a, known) for a in ops.elts])
-    if key in _REDUCTIONS:
+    if key in REDUCTION_FUNCTIONS:
         b = op.bound
         if any(not _is_none(b.get(k)) for k in ("dtype", "out", "where", "initial")):
             return None
@@ -454,7 +455,7 @@ def sum_to_axes(g, x):
 
 _UNKNOWN = object()
 _REDUCTION_NAMES = ("sum", "mean", "max", "min", "prod", "amax", "amin")
-_BINOPS = {
+ARRAY_BINOPS = {
     gast.Add: np.add,
     gast.Sub: np.subtract,
     gast.Mult: np.multiply,
@@ -495,7 +496,7 @@ def _stand_in(e, dtypes, np_name):
         if type(v) in (int, float):  # (not np.float64, a float too)
             return -v  # a Python number stays one (np.negative would make it a strong float64)
         return _UNKNOWN if v is _UNKNOWN else _apply(np.negative, v)
-    if isinstance(e, gast.BinOp) and type(e.op) in _BINOPS:
+    if isinstance(e, gast.BinOp) and type(e.op) in ARRAY_BINOPS:
         a, b = _stand_in(e.left, dtypes, np_name), _stand_in(e.right, dtypes, np_name)
         if a is _UNKNOWN or b is _UNKNOWN:
             return _UNKNOWN
@@ -505,7 +506,7 @@ def _stand_in(e, dtypes, np_name):
                     return _UNKNOWN  # an int, or a float for a negative exponent
                 return 0.0 if isinstance(e.op, gast.Div) else 0
             return 0.0
-        return _apply(_BINOPS[type(e.op)], a, b)
+        return _apply(ARRAY_BINOPS[type(e.op)], a, b)
     if isinstance(e, gast.BinOp) and isinstance(e.op, gast.MatMult):
         a, b = _stand_in(e.left, dtypes, np_name), _stand_in(e.right, dtypes, np_name)
         if a is _UNKNOWN or b is _UNKNOWN or not hasattr(a, "dtype") or not hasattr(b, "dtype"):

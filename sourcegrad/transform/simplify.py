@@ -25,6 +25,7 @@ from ..runtime import NAMESPACE
 from . import syntax as S
 from .algebra import collect_like_terms, floating
 from .reverse import Derivative, shape_key
+from .walk import assigned_names, definition_counts, load_counts, read_parts, walk_statements
 
 _PASSTHROUGH = {
     "reshape", "transpose", "swapaxes", "moveaxis", "broadcast_to", "ravel", "squeeze",
@@ -40,82 +41,32 @@ def simplify(der: Derivative) -> Derivative:
     keep_names |= {der.adj_names[n] for n in keep_names if n in der.adj_names}
     floats = set(der.analysis.active) | set(der.adj_names.values())  # for like terms
     for _ in range(20):
-        changed = _propagate(body, keep_names)
-        changed |= _block_copies(body, keep_names, _defs(body))
-        changed |= _fold_all(body, der)
+        changed = propagate(body, keep_names)
+        changed |= _block_copies(body, keep_names, definition_counts(body))
+        changed |= fold_all(body, der)
         changed |= _scalar_broadcasts(body, der)
         changed |= _inline(body, keep_names)
-        changed |= collect_like_terms(body, _is_adjoint, floats)
+        changed |= collect_like_terms(body, is_adjoint, floats)
         changed |= _merge_accumulations(body)
-        changed |= _dead_stores(body)
-        changed |= _dead_tape(body)
+        changed |= dead_stores(body)
+        changed |= dead_tape(body)
         if not changed:
             break
-    _drop_unused_tape(body)
-    if _inline_tests(body, der.analysis.core.conditions, _uses(body)):
-        _unread_inits(body, _uses(body))  # `cond = None` before a loop, for its tape
+    drop_unused_tape(body)
+    if _inline_tests(body, der.analysis.core.conditions, load_counts(body)):
+        _unread_inits(body, load_counts(body))  # `cond = None` before a loop, for its tape
     if der.mode != "jvp":
-        _protect_aliases(der)
+        protect_aliases(der)
     return der
 
 
 # --------------------------------------------------------------------------- def/use
 
 
-def _defs(body):
-    counts: dict = {}
-    for stmt in _walk_stmts(body):
-        for name in _assigned_names(stmt):
-            counts[name] = counts.get(name, 0) + 1
-    return counts
-
-
-def _assigned_names(stmt) -> set:
-    """Names a (simple) statement gives a new value; ``x[k] = v`` gives ``x`` one."""
-    if not isinstance(stmt, gast.Assign):
-        return set()
-    target = stmt.targets[0]
-    if type(target) is gast.Name:
-        return {target.id}
-    if isinstance(target, gast.Subscript):
-        return {target.value.id}
-    return {n.id for n in S.walk(target) if isinstance(n, gast.Name)}
-
-
-def _uses(body):
-    counts: dict = {}
-    for stmt in _walk_stmts(body):
-        for node in _read_parts(stmt):
-            for n in S.walk(node):
-                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
-                    counts[n.id] = counts.get(n.id, 0) + 1
-    return counts
-
-
 _COMPOUND = (gast.If, gast.For, gast.While)
 
 
-def _read_parts(stmt):
-    if isinstance(stmt, gast.Assign):
-        if isinstance(stmt.targets[0], gast.Subscript):
-            return [stmt.value, stmt.targets[0].value, stmt.targets[0].slice]
-        return [stmt.value]
-    if isinstance(stmt, (gast.If, gast.While)):
-        return [stmt.test]
-    if isinstance(stmt, gast.For):
-        return [stmt.iter]
-    return [stmt]
-
-
-def _walk_stmts(body):
-    for stmt in body:
-        yield stmt
-        if isinstance(stmt, _COMPOUND):
-            yield from _walk_stmts(stmt.body)
-            yield from _walk_stmts(stmt.orelse)
-
-
-def _is_adjoint(stmt) -> bool:
+def is_adjoint(stmt) -> bool:
     return getattr(stmt, "sg_adjoint", False)
 
 
@@ -128,8 +79,8 @@ def _simple_target(stmt):
 # --------------------------------------------------------------------------- propagation
 
 
-def _propagate(body, keep):
-    defs = _defs(body)
+def propagate(body, keep):
+    defs = definition_counts(body)
     changed = False
     for stmt in list(body):
         t = _simple_target(stmt)
@@ -146,7 +97,7 @@ def _propagate(body, keep):
         ok |= (
             isinstance(v, gast.Name)
             and defs.get(v.id, 0) <= 1
-            and (_is_adjoint(stmt) or getattr(stmt, "sg_temp", False))
+            and (is_adjoint(stmt) or getattr(stmt, "sg_temp", False))
         )
         if not ok:
             continue
@@ -180,14 +131,14 @@ def _block_copies(body, keep, defs):
         if (
             t in keep
             or defs.get(t) != 1
-            or not (_is_adjoint(stmt) or getattr(stmt, "sg_temp", False))
+            or not (is_adjoint(stmt) or getattr(stmt, "sg_temp", False))
         ):
             continue
         start = body.index(stmt)
         for later in body[start + 1 :]:
             if isinstance(later, _COMPOUND) and _assigns(later) & {t, v}:
                 break  # a loop or branch that reassigns either: later reads may differ
-            for part in _read_parts(later) if not isinstance(later, _COMPOUND) else [later]:
+            for part in read_parts(later) if not isinstance(later, _COMPOUND) else [later]:
                 if any(isinstance(n, gast.Name) and n.id == t for n in S.walk(part)):
                     changed = True
             _replace_in(later, {t: stmt.value})
@@ -216,7 +167,7 @@ def _replace_in(stmt, mapping):
 
 
 def _replace_everywhere(body, mapping):
-    for stmt in _walk_stmts(body):
+    for stmt in walk_statements(body):
         if isinstance(stmt, gast.Assign):
             _replace_in(stmt, mapping)
         elif isinstance(stmt, (gast.If, gast.While)):
@@ -232,7 +183,7 @@ def _move_comment(body, stmt):
     i = body.index(stmt)
     if (
         i + 1 < len(body)
-        and _is_adjoint(body[i + 1])
+        and is_adjoint(body[i + 1])
         and not getattr(body[i + 1], "sg_comment", None)
     ):
         body[i + 1].sg_comment = stmt.sg_comment
@@ -439,14 +390,14 @@ def _strip_negation(e):
     return None
 
 
-def _fold_all(body, der):
+def fold_all(body, der):
     f = _Fold()
     f.floats = frozenset(der.analysis.active) | frozenset(der.adj_names.values())
     f.np_name = der.refs.by_id.get(id(np))
     f.unreduce_name = der.refs.by_id.get(id(NAMESPACE["unreduce"]))
     f.is_scalar = lambda e: shape_key(der.analysis, der.adj_of, e) == "scalar"
-    for stmt in _walk_stmts(body):
-        if _is_adjoint(stmt) or isinstance(stmt, gast.Return):
+    for stmt in walk_statements(body):
+        if is_adjoint(stmt) or isinstance(stmt, gast.Return):
             if isinstance(stmt, (gast.Assign, gast.Return)):
                 stmt.value = f.visit(stmt.value)
     return f.changed
@@ -506,8 +457,8 @@ def _scalar_broadcasts(body, der):
 
     t = T()
     changed = _spread_scalar_seeds(body, is_scalar_unreduce, T)
-    for stmt in _walk_stmts(body):
-        if _is_adjoint(stmt) and isinstance(stmt, gast.Assign):
+    for stmt in walk_statements(body):
+        if is_adjoint(stmt) and isinstance(stmt, gast.Assign):
             stmt.value = t.visit(stmt.value)
     return t.changed or changed
 
@@ -517,16 +468,16 @@ def _spread_scalar_seeds(body, is_scalar_unreduce, fold) -> bool:
     statements: put the call in each of them when the scalar rules of ``fold`` then remove
     it from every one, so the array is never made."""
     changed = False
-    defs = _defs(body)
-    stmts = list(_walk_stmts(body))
+    defs = definition_counts(body)
+    stmts = list(walk_statements(body))
     for stmt in stmts:
         g = _simple_target(stmt)
-        if not (_is_adjoint(stmt) and g and defs.get(g) == 1 and is_scalar_unreduce(stmt.value)):
+        if not (is_adjoint(stmt) and g and defs.get(g) == 1 and is_scalar_unreduce(stmt.value)):
             continue
         users = [u for u in stmts if u is not stmt and g in _reads_of(u)]
         if not users or not all(
             isinstance(u, gast.Assign)
-            and _is_adjoint(u)
+            and is_adjoint(u)
             and not isinstance(u.targets[0], gast.Subscript)
             for u in users
         ):
@@ -553,7 +504,7 @@ def _inline(body, keep, defs=None, uses=None):
     one call: inlining moves reads from one statement to another, so the def and use counts
     stay true for every other name)."""
     if defs is None:
-        defs, uses = _defs(body), _uses(body)
+        defs, uses = definition_counts(body), load_counts(body)
     changed = False
     for stmt in body:
         if isinstance(stmt, _COMPOUND):
@@ -573,7 +524,7 @@ def _loads(stmt, cache) -> set:
     """The names ``stmt`` reads (a compound statement: anywhere in it), cached by ``id``."""
     got = cache.get(id(stmt))
     if got is None:
-        parts = [stmt] if isinstance(stmt, _COMPOUND) else _read_parts(stmt)
+        parts = [stmt] if isinstance(stmt, _COMPOUND) else read_parts(stmt)
         got = cache[id(stmt)] = {
             n.id
             for part in parts
@@ -590,8 +541,8 @@ def _inline_one(body, keep, defs, uses, start, loads):
         t = _simple_target(stmt)
         if t is None or t in keep or defs.get(t) != 1 or uses.get(t) != 1:
             continue
-        forward_temp = getattr(stmt, "sg_temp", False) and not _is_adjoint(stmt)
-        if not (forward_temp or _is_adjoint(stmt)):
+        forward_temp = getattr(stmt, "sg_temp", False) and not is_adjoint(stmt)
+        if not (forward_temp or is_adjoint(stmt)):
             continue
         if forward_temp and not getattr(stmt, "sg_pure", False):
             continue
@@ -602,7 +553,7 @@ def _inline_one(body, keep, defs, uses, start, loads):
         if isinstance(user, _COMPOUND):
             continue
         if forward_temp and (
-            _is_adjoint(user) or getattr(user, "sg_group", None) != getattr(stmt, "sg_group", None)
+            is_adjoint(user) or getattr(user, "sg_group", None) != getattr(stmt, "sg_group", None)
         ):
             continue
         reads = {n.id for n in S.walk(stmt.value) if isinstance(n, gast.Name)}
@@ -628,7 +579,7 @@ def _use_site(body, start, name, lineno=None):
     for k in range(start, len(body)):
         if lineno is not None and getattr(body[k], "lineno", None) != lineno:
             return None
-        for part in _read_parts(body[k]) if not isinstance(body[k], _COMPOUND) else [body[k]]:
+        for part in read_parts(body[k]) if not isinstance(body[k], _COMPOUND) else [body[k]]:
             if any(
                 isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, gast.Load)
                 for n in S.walk(part)
@@ -639,8 +590,8 @@ def _use_site(body, start, name, lineno=None):
 
 def _assigns(stmt) -> set:
     out = set()
-    for s in _walk_stmts([stmt]):
-        out |= _assigned_names(s)
+    for s in walk_statements([stmt]):
+        out |= assigned_names(s)
     return out
 
 
@@ -649,7 +600,7 @@ def _merge_accumulations(body):
     ``a = e1 + e2``."""
     for i, stmt in enumerate(body):
         t = _simple_target(stmt)
-        if t is None or not _is_adjoint(stmt):
+        if t is None or not is_adjoint(stmt):
             continue
         # one block per user line: the accumulation must come from the same line
         j = _use_site(body, i + 1, t, getattr(stmt, "lineno", None))
@@ -658,7 +609,7 @@ def _merge_accumulations(body):
         nxt = body[j]
         if not (
             _simple_target(nxt) == t
-            and _is_adjoint(nxt)
+            and is_adjoint(nxt)
             and isinstance(nxt.value, gast.BinOp)
             and isinstance(nxt.value.op, gast.Add)
             and isinstance(nxt.value.left, gast.Name)
@@ -683,7 +634,7 @@ def _merge_accumulations(body):
 def _removable(stmt) -> bool:
     return (
         isinstance(stmt, gast.Assign)
-        and (_is_adjoint(stmt) or getattr(stmt, "sg_pure", False))
+        and (is_adjoint(stmt) or getattr(stmt, "sg_pure", False))
         and not getattr(stmt, "sg_keep", False)
     )
 
@@ -701,7 +652,7 @@ def _reads_of(stmt) -> set:
             return got
     reads = {
         n.id
-        for part in _read_parts(stmt)
+        for part in read_parts(stmt)
         for n in S.walk(part)
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
     }
@@ -710,7 +661,7 @@ def _reads_of(stmt) -> set:
     return reads
 
 
-def _liveness(body, **kwargs) -> set:
+def liveness(body, **kwargs) -> set:
     """:func:`_live_before` over a whole function body, with the reads of each statement
     computed once."""
     global _READS
@@ -748,7 +699,7 @@ def _live_before(stmts, live, remove=False, dead_pops=None, after=None) -> set:
         else:
             if after is not None:
                 after[id(stmt)] = set(live)
-            targets = _assigned_names(stmt)
+            targets = assigned_names(stmt)
             pair = getattr(stmt, "sg_tape_pair", None)
             if dead_pops is not None and pair and isinstance(stmt, gast.Assign):
                 if not (targets & live):
@@ -764,11 +715,11 @@ def _live_before(stmts, live, remove=False, dead_pops=None, after=None) -> set:
     return live
 
 
-def _dead_tape(body) -> bool:
+def dead_tape(body) -> bool:
     """Drop each value saved on the tape whose restored copy nothing reads: its push in the
     forward sweep and its pop in the adjoint sweep."""
     dead: set = set()
-    _liveness(body, dead_pops=dead)
+    liveness(body, dead_pops=dead)
     if not dead:
         return False
 
@@ -786,13 +737,13 @@ def _dead_tape(body) -> bool:
     return True
 
 
-def _dead_stores(body) -> bool:
+def dead_stores(body) -> bool:
     """Remove side-effect-free assignments whose value no later statement reads, on any
     path (a structured liveness analysis; loops iterate to a fixed point)."""
-    before = sum(1 for _ in _walk_stmts(body))
-    _liveness(body, remove=True)
+    before = sum(1 for _ in walk_statements(body))
+    liveness(body, remove=True)
     _empty_blocks(body, body)
-    return sum(1 for _ in _walk_stmts(body)) != before
+    return sum(1 for _ in walk_statements(body)) != before
 
 
 def _empty_blocks(stmts, whole) -> None:
@@ -905,7 +856,7 @@ def _range_call(it) -> bool:
     )
 
 
-def _drop_unused_tape(body):
+def drop_unused_tape(body):
     """``tape = []`` goes when nothing is pushed any more."""
     first = body[0] if body else None
     if not (
@@ -923,11 +874,11 @@ def _drop_unused_tape(body):
 # --------------------------------------------------------------------------- aliasing
 
 
-def _protect_aliases(der: Derivative):
+def protect_aliases(der: Derivative):
     body = der.node.body
     refs = der.refs
     helper_names = {refs.by_id.get(id(NAMESPACE[h])) for h in _PASSTHROUGH_HELPERS} - {None}
-    adjoint_defs = {t for s in _walk_stmts(body) if _is_adjoint(s) for t in _assigns(s)}
+    adjoint_defs = {t for s in walk_statements(body) if is_adjoint(s) for t in _assigns(s)}
     alias: dict = {}
 
     def of(expr) -> set:
@@ -947,8 +898,8 @@ def _protect_aliases(der: Derivative):
                 return of(expr.args[0])
         return set()
 
-    for stmt in _walk_stmts(body):
-        if isinstance(stmt, gast.Assign) and _is_adjoint(stmt):
+    for stmt in walk_statements(body):
+        if isinstance(stmt, gast.Assign) and is_adjoint(stmt):
             t = stmt.targets[0]
             if isinstance(t, gast.Name):
                 alias[t.id] = alias.get(t.id, set()) | of(stmt.value)

@@ -1,0 +1,108 @@
+"""Statement walks and read/write queries over core-form function bodies.
+
+The floor every pass stands on: which statements a body holds (nested ones included),
+which names a statement writes, which names a body reads or changes in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import gast
+
+from . import syntax as S
+
+#: functions that write into their first argument
+WRITES_FIRST = {"copyto", "put", "place", "putmask", "fill_diagonal", "shuffle", "at"}
+#: methods that leave their array as it was
+READ_METHODS = {
+    "reshape", "transpose", "sum", "mean", "max", "min", "prod", "astype", "copy", "dot",
+    "ravel", "flatten", "squeeze", "swapaxes", "conj", "conjugate", "var", "std", "all", "any",
+    "argmax", "argmin", "clip", "cumsum", "round", "tolist", "item", "view",
+}  # fmt: skip
+
+
+def walk_statements(body) -> Iterator[gast.stmt]:
+    """Every statement of ``body`` in source order, those nested in branches and loops too."""
+    for stmt in body:
+        yield stmt
+        for attr in ("body", "orelse"):
+            yield from walk_statements(getattr(stmt, attr, []) or [])
+
+
+def written_names(stmt) -> set:
+    """Names an assignment (plain or augmented) gives a new value; ``x[k] = v`` gives ``x``
+    one."""
+    t = stmt.targets[0] if isinstance(stmt, gast.Assign) else stmt.target
+    if isinstance(t, gast.Subscript):
+        return {t.value.id}  # x[k] = v: a new value of x
+    if isinstance(t, gast.Name):
+        return {t.id}
+    return {e.id for e in t.elts}
+
+
+def assigned_names(stmt) -> set:
+    """Names a (simple) statement gives a new value; ``x[k] = v`` gives ``x`` one; empty for
+    anything but an ``Assign``."""
+    if not isinstance(stmt, gast.Assign):
+        return set()
+    target = stmt.targets[0]
+    if type(target) is gast.Name:
+        return {target.id}
+    if isinstance(target, gast.Subscript):
+        return {target.value.id}
+    return {n.id for n in S.walk(target) if isinstance(n, gast.Name)}
+
+
+def definition_counts(body) -> dict:
+    """How many statements of ``body`` assign each name."""
+    counts: dict = {}
+    for stmt in walk_statements(body):
+        for name in assigned_names(stmt):
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def read_parts(stmt) -> list:
+    """The expressions a statement reads (not the bodies of a compound statement)."""
+    if isinstance(stmt, gast.Assign):
+        if isinstance(stmt.targets[0], gast.Subscript):
+            return [stmt.value, stmt.targets[0].value, stmt.targets[0].slice]
+        return [stmt.value]
+    if isinstance(stmt, (gast.If, gast.While)):
+        return [stmt.test]
+    if isinstance(stmt, gast.For):
+        return [stmt.iter]
+    return [stmt]
+
+
+def load_counts(body) -> dict:
+    """How many times ``body`` reads each name."""
+    counts: dict = {}
+    for stmt in walk_statements(body):
+        for node in read_parts(stmt):
+            for n in S.walk(node):
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                    counts[n.id] = counts.get(n.id, 0) + 1
+    return counts
+
+
+def mutated_names(body) -> set:
+    """Names that may be changed in place anywhere in ``body``."""
+    out = set()
+    for n in S.walk(gast.Module(body=body, type_ignores=[])):
+        if isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store):
+            out |= {m.id for m in S.walk(n.value) if isinstance(m, gast.Name)}
+        elif isinstance(n, gast.AugAssign):
+            out |= {m.id for m in S.walk(n.target) if isinstance(m, gast.Name)}
+        elif isinstance(n, gast.Call):
+            for k in n.keywords:
+                if k.arg == "out":
+                    out |= {m.id for m in S.walk(k.value) if isinstance(m, gast.Name)}
+            f = n.func
+            if isinstance(f, gast.Attribute):
+                if isinstance(f.value, gast.Name) and f.attr not in READ_METHODS:
+                    out.add(f.value.id)  # s.fill(0), k.sort(): the receiver may change
+                if f.attr in WRITES_FIRST and n.args:
+                    out |= {m.id for m in S.walk(n.args[0]) if isinstance(m, gast.Name)}
+    return out
