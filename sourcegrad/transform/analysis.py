@@ -30,6 +30,7 @@ from .. import rules as R
 from ..errors import NoRuleError, SourcegradError, UnsupportedSyntaxError
 from ..runtime.tangent_helpers import complete_tangent
 from ..runtime.trees import as_adjoint
+from . import derive
 from . import syntax as S
 from .cfg import build_cfg, solve_backward, solve_forward
 from .normalize import Core, follow_keys
@@ -493,16 +494,14 @@ def _free_names(core, name: str) -> set:
 def _is_derivative(obj) -> bool:
     """A function made by sourcegrad (grad, vjp, jvp, ...): differentiated through its own
     generated source, never its Python wrapper."""
-    from ..higher import is_derivative
-
-    return is_derivative(obj)
+    return derive.makers().is_derivative(obj)
 
 
 def _call_dynamic(core, func, args, varied) -> Op:
     """``d[args] += vjp_of(func, wrt)(*args, g_out=d[z])`` for a function ``func`` known only
     when the derivative runs (a nested function, a lambda, a function made by sourcegrad); in
     forward mode ``d[z] += jvp_of(func, wrt)(*args, t_in=d[args])[1]``."""
-    from ..api import jvp_of, vjp_of
+    vjp_of, jvp_of = derive.makers().vjp_of, derive.makers().jvp_of
 
     label = S.dotted(func) or _text(func)
     wrt = tuple(i for i, a in enumerate(args) if _may_vary(a, varied))
@@ -652,10 +651,7 @@ _VJPS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 def _call_user_function(core, stmt, fn, args, kwargs, label, varied=None) -> Op:
     """A call to one of the user's own functions: its derivative is sourcegrad's ``vjp`` of
     that function, transformed from its own source (recursively, when it is first needed)."""
-    import inspect
-
-    from ..api import jvp_of, vjp_of
-
+    vjp_of, jvp_of = derive.makers().vjp_of, derive.makers().jvp_of
     try:
         sig = inspect.signature(fn)
         bound = sig.bind(*args, **kwargs)
@@ -665,8 +661,6 @@ def _call_user_function(core, stmt, fn, args, kwargs, label, varied=None) -> Op:
             core.parsed.filename,
             stmt.lineno,
         ) from None
-    from .parse import parse
-
     try:
         callee = parse(fn)
     except SourcegradError as exc:

@@ -1,0 +1,41 @@
+"""The derivatives of functions the passes meet inside a user's function.
+
+A call to one of the user's own functions (or to a function value known only when the
+derivative runs) is differentiated through that function's own derivative. Building one is
+the job of the layer above the passes (``sourcegrad.api``), so the passes ask for it through
+this module instead of importing upward: the layer that builds derivatives installs its
+makers here when it is imported (:func:`install`), and the generated code calls the makers
+it was handed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Makers:
+    """``vjp_of(fn, wrt)`` and ``jvp_of(fn, wrt)`` return a derivative of ``fn`` called as
+    ``(*args, g_out=...)`` / ``(*args, t_in=...)``; ``is_derivative(obj)`` says whether
+    ``obj`` was made by sourcegrad (differentiated through its generated source)."""
+
+    vjp_of: Callable[[Callable, Any], Callable]
+    jvp_of: Callable[[Callable, Any], Callable]
+    is_derivative: Callable[[Any], bool]
+
+
+_installed: list[Makers] = []
+
+
+def install(makers: Makers) -> None:
+    """Make ``makers`` the ones every pass uses from now on."""
+    _installed[:] = [makers]
+
+
+def makers() -> Makers:
+    """The installed makers; importing ``sourcegrad`` installs them."""
+    if not _installed:  # a pass used before the package finished importing
+        import sourcegrad  # noqa: F401  (its import installs the makers)
+    return _installed[0]
