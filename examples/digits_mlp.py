@@ -89,7 +89,7 @@ def train(epochs, batch=32, lr=0.1, momentum=0.9, seed=0, plot="digits_mlp.png")
     step = sg.value_and_grad(loss)
     history = {"loss": [], "train": [], "test": []}
     start = time.perf_counter()
-    for epoch in (bar := tqdm(range(epochs), desc="digits MLP")):
+    for _ in (bar := tqdm(range(epochs), desc="digits MLP")):
         order = rng.permutation(len(x_train))
         losses = []
         for i in range(0, len(order), batch):

@@ -25,3 +25,29 @@ def test_digits_mlp_learns_in_three_epochs(tmp_path):
     assert history["test"][-1] > 0.9
     assert history["loss"][-1] < history["loss"][0]
     assert plot.stat().st_size > 0
+
+
+def test_physics_fit_recovers_the_launch_parameters(tmp_path):
+    pytest.importorskip("scipy", reason="the fit uses scipy.optimize (with scikit-learn)")
+    pytest.importorskip("matplotlib", reason="the examples plot (examples extra)")
+    example = load("physics_fit")
+    speed, drag, result = example.fit(100, plot=str(tmp_path / "fit.png"))
+    assert abs(speed - 30.0) < 0.5 and abs(drag - 0.02) < 0.002, (speed, drag)
+
+
+def test_physics_fit_gradient_through_the_landing_loop():
+    example = load("physics_fit")
+    import sourcegrad as sg
+
+    sg.gradcheck(example.misfit, *example.example_args())
+
+
+def test_newton_cg_with_hvp_classifies_breast_cancer():
+    pytest.importorskip("sklearn", reason="the data come with scikit-learn (examples extra)")
+    example = load("newton_cg")
+    result, accuracy = example.fit()
+    assert result.success and accuracy > 0.94
+    import sourcegrad as sg
+
+    w, x, y, penalty = example.example_args()
+    sg.gradcheck(example.loss, w + 0.1, x[:40], y[:40], penalty, order=2)
