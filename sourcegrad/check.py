@@ -6,7 +6,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .api import grad, jvp
 from .errors import GradcheckError
+from .higher import hvp
 from .runtime.containers import children, is_container, rebuild
 
 
@@ -60,8 +62,6 @@ def gradcheck(
     directional derivative of ``jvp(f, wrt)`` against the gradient's, and the Hessian-vector
     product ``hvp(f, wrt)`` against central differences of the gradient along it.
     """
-    from .api import grad
-
     rng = np.random.default_rng(seed)
     df = grad(f, wrt)
     first = df(*args)  # the build for the arguments' ranks; later calls run one for their shapes
@@ -150,8 +150,6 @@ def gradcheck(
 
 
 def _check_second_order(f, args, wrt, df, direction, plus, minus, eps, rtol, atol):
-    from .higher import hvp
-
     x = args[wrt]
     v = x
     for path, d in direction:
@@ -159,8 +157,6 @@ def _check_second_order(f, args, wrt, df, direction, plus, minus, eps, rtol, ato
         v = _replace(
             v, path, float(d) if isinstance(leaf, float) else d.astype(np.asarray(leaf).dtype)
         )
-    from .api import jvp
-
     gl = dict(_leaves(df(*args)))
     expected = sum(float(np.sum(np.asarray(gl[p]) * d)) for p, d in direction)
     tangent = float(jvp(f, wrt)(*args, v)[1])

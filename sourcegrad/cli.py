@@ -8,6 +8,7 @@ import importlib.util
 import os
 import sys
 
+from .api import show as show_source
 from .errors import SourcegradError
 
 
@@ -85,8 +86,6 @@ def main(argv=None) -> int:
     show.add_argument("--color", choices=["auto", "always", "never"], default="auto")
     ns = parser.parse_args(argv)
     try:
-        from .api import show as show_source
-
         module, fn = _load(ns.target)
         wrt = tuple(int(w) for w in ns.wrt.split(","))
         args = ()
