@@ -94,7 +94,7 @@ def jvp(f: Callable, wrt: int | Sequence[int] = 0, **options: Any) -> Callable:
     return jvp_transform(f, wrt, options)
 
 
-def source(df: Transformed, *example_args) -> str:
+def source(df: Transformed, *example_args: Any) -> str:
     """The generated source of ``df`` (black-formatted).
 
     Without ``example_args`` the derivative makes no assumption about ranks; with them it is the

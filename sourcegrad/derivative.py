@@ -102,7 +102,9 @@ class Transformed:
     """A derivative of ``f``: call it like ``f``; see :func:`sourcegrad.grad` for what it
     returns."""
 
-    def __init__(self, f: Callable, wrt, mode: str, has_aux: bool, with_value: bool, options: dict):
+    def __init__(
+        self, f: Callable, wrt: Any, mode: str, has_aux: bool, with_value: bool, options: dict
+    ):
         unknown = set(options) - _OPTIONS - _INTERNAL_OPTIONS
         if unknown:
             raise ArgumentError(f"unknown option(s) {sorted(unknown)}; known: {sorted(_OPTIONS)}")
@@ -335,7 +337,7 @@ class Transformed:
         return namespace["__call__"]
 
     # -------------------------------------------------------------- what users call
-    def generic(self, *args):
+    def generic(self, *args: Any) -> Any:
         """Call the derivative built without rank information (the code ``source(df)`` shows).
 
         Gives the same results as calling ``df``; it exists so that the rank-generic code path
@@ -358,7 +360,7 @@ class Transformed:
         pools = {id(p): p for e in entries for p in getattr(e, "held", ())}
         return sum(p.held_bytes() for p in pools.values())
 
-    def source(self, *example_args) -> str:
+    def source(self, *example_args: Any) -> str:
         """The derivative's source; specialised to ``example_args``' signature if given."""
         if example_args:
             return self._entry(self.bound_self + example_args, specialise=True).pretty()
@@ -423,7 +425,7 @@ class Transformed:
         if problem is not None:
             raise notes.argument_error(self, problem)
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._plain and not kwargs:  # the common case, with as little work as possible
             last = self._last
             if last is not None and last[0](args):

@@ -133,11 +133,11 @@ class BuildStore:
         self.builds: dict = {}
         self.lock = threading.RLock()
 
-    def get(self, key) -> Any:
+    def get(self, key: Any) -> Any:
         """The build ``key`` names; None where none was made."""
         return self.builds.get(key)
 
-    def made(self, key, make: Callable[[], Any]) -> Any:
+    def made(self, key: Any, make: Callable[[], Any]) -> Any:
         """The build ``key`` names, made by ``make()`` the first time."""
         entry = self.builds.get(key)
         if entry is None:
@@ -237,12 +237,12 @@ class Rebound:
         return getattr(self._entry, attr)
 
     @property
-    def pure(self):
+    def pure(self) -> Any:
         pure = self._entry.pure
         return None if pure is None else self._rebound(pure)
 
     @property
-    def source_fn(self):
+    def source_fn(self) -> Callable:
         return (self.pure or self).fn
 
 

@@ -90,7 +90,7 @@ class Jvp:
     """``Jvp(d, wrt)(*args, t)``: ``(d(*args), tangent of d(*args) along t)`` for a derivative
     object ``d``, by forward mode over ``d``'s generated source."""
 
-    def __init__(self, base, wrt):
+    def __init__(self, base: Any, wrt: Any):
         self.base = base
         self.wrt_tuple = isinstance(wrt, (tuple, list))
         self.wrt = tuple(wrt) if self.wrt_tuple else (wrt,)
@@ -120,11 +120,12 @@ class Jvp:
         fn = jt.emitted(values).source_fn
         return fn, values + ts, lambda raw: (post(raw[0]), post(raw[1]))
 
-    def source(self, *args) -> str:
+    def source(self, *args: Any) -> str:
+        """The generated source of the jvp for arguments like ``args`` (the tangent last)."""
         jt, values, _ = self._transform(args[:-1])
         return jt.source(*values)
 
-    def __call__(self, *args, t_in=None):
+    def __call__(self, *args: Any, t_in: Any = None) -> Any:
         if t_in is not None:
             args = args + (t_in,)
         fn, values, post = self.source_call(args)
@@ -144,7 +145,9 @@ class Tower:
     :func:`tower`), whatever the seeds.
     """
 
-    def __init__(self, f, bound_self, dirs, read, read_tuple=False):
+    def __init__(
+        self, f: Callable, bound_self: tuple, dirs: list, read: tuple, read_tuple: bool = False
+    ):
         self.f = f
         self.bound_self = bound_self
         self.dirs = list(dirs)
@@ -210,7 +213,9 @@ class Tower:
         picked = tuple(grads[self.W.index(i)] for i in self.read)
         return picked if self.read_tuple else picked[0]
 
-    def source_call(self, args: tuple, seeds: tuple | None = None, kwargs: dict | None = None):
+    def source_call(
+        self, args: tuple, seeds: tuple | None = None, kwargs: dict | None = None
+    ) -> tuple[Callable, tuple, Callable]:
         """``(fn, values, post)`` for evaluating the tower at ``args`` (see the module)."""
         kwonly = getattr(getattr(self.f, "__code__", None), "co_kwonlyargcount", 0)
         if not self.bound_self or kwargs or kwonly:
@@ -218,16 +223,16 @@ class Tower:
         values = tuple(args) + self._seeds(args, seeds)
         return self._entry(values), values, self._select
 
-    def evaluate(self, args, seeds=None, kwargs=None):
+    def evaluate(self, args: tuple, seeds: tuple | None = None, kwargs: dict | None = None) -> Any:
         """The derivative at ``args`` (and keyword arguments ``kwargs``) with ``seeds`` (one
         per direction; None: unit)."""
         fn, values, post = self.source_call(args, seeds, kwargs)
         return post(_call(fn, values))
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.evaluate(args, None, kwargs)
 
-    def source(self, *args, seeds=None) -> str:
+    def source(self, *args: Any, seeds: tuple | None = None) -> str:
         """The generated source of the outermost forward-mode transform; rank-generic without
         ``args``."""
         if not args:
@@ -238,7 +243,9 @@ class Tower:
 _TOWERS: OrderedDict = OrderedDict()  # the _KEPT most recently used
 
 
-def tower(f, bound_self, dirs, read, read_tuple=False) -> Tower:
+def tower(
+    f: Callable, bound_self: tuple, dirs: list, read: tuple, read_tuple: bool = False
+) -> Tower:
     """The :class:`Tower` for these directions, made once and reused."""
     key = (f, tuple(id(b) for b in bound_self), tuple(dirs), tuple(read), read_tuple)
     return _kept(_TOWERS, key, lambda: Tower(f, bound_self, dirs, read, read_tuple))
@@ -276,7 +283,7 @@ def _norm_wrt(wrt):
     return (tuple(wrt), True) if isinstance(wrt, (tuple, list)) else ((wrt,), False)
 
 
-def grad_of_derivative(d, wrt):
+def grad_of_derivative(d: Any, wrt: Any) -> Callable:
     """``grad(d, wrt)`` for a gradient ``d`` made by sourcegrad (its output must be a scalar)."""
     read, read_tuple = _norm_wrt(wrt)
     if isinstance(d, Transformed) and d.mode == "grad" and not d.has_aux and not d.with_value:
@@ -320,7 +327,7 @@ class _Grad:
         return self.tower.source(*(self.tower.bound_self + args))
 
 
-def derivative_vjp(d, wrt):
+def derivative_vjp(d: Any, wrt: Any) -> Callable:
     """``vjp_of`` for a gradient made by sourcegrad: ``(*args, g_out) -> grads``, by symmetry
     (the vjp of a gradient is a Hessian-vector product)."""
     read, read_tuple = _norm_wrt(wrt)
@@ -356,7 +363,7 @@ def derivative_vjp(d, wrt):
     )
 
 
-def source_of_order(f, wrt, order: int, args: tuple) -> str:
+def source_of_order(f: Callable, wrt: Any, order: int, args: tuple) -> str:
     """The source of the ``order``-th derivative of ``f`` as sourcegrad runs it: forward mode
     applied ``order - 1`` times to the reverse-mode gradient (Hessian-vector products for 2)."""
     w = wrt[0] if isinstance(wrt, (tuple, list)) else wrt
