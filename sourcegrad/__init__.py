@@ -4,7 +4,6 @@
 plain NumPy code that can be printed (``source``), reviewed and run at hand-written speed.
 """
 
-from . import api, higher
 from .api import Transformed, grad, jvp, show, source, value_and_grad, vjp
 from .check import gradcheck
 from .errors import (
@@ -18,12 +17,6 @@ from .errors import (
 )
 from .higher import hessian, hvp, jacobian
 from .rules import adjoint, defjvp, defvjp, nondifferentiable, primitive, tangent
-from .transform import derive as _derive
-
-# the passes differentiate calls to user functions through these (they never import upward)
-_derive.install(
-    _derive.Makers(vjp_of=api.vjp_of, jvp_of=api.jvp_of, is_derivative=higher.is_derivative)
-)
 
 __version__ = "0.1.0"
 

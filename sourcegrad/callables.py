@@ -23,6 +23,7 @@ import itertools
 import linecache
 import threading
 import types
+from typing import Any
 
 from . import rules as R
 from .errors import NoRuleError
@@ -33,7 +34,7 @@ _LOCK = threading.Lock()
 _COUNTER = itertools.count()
 
 
-def as_function(fn, nargs: int):
+def as_function(fn: Any, nargs: int) -> tuple[types.FunctionType, tuple]:
     """``(function, leading)``: a plain Python function and the arguments to put before the
     call's own, so that ``function(*leading, *args)`` is ``fn(*args)``."""
     if isinstance(fn, types.FunctionType) and not is_installed(fn):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
+from .api import grad, jvp
 from .errors import GradcheckError
+from .higher import hvp
 from .runtime.containers import children, is_container, rebuild
 
 
@@ -38,7 +41,7 @@ def _path_text(path) -> str:
 
 def gradcheck(
     f: Callable,
-    *args,
+    *args: Any,
     wrt: int = 0,
     eps: float = 1e-6,
     rtol: float = 1e-5,
@@ -60,45 +63,74 @@ def gradcheck(
     directional derivative of ``jvp(f, wrt)`` against the gradient's, and the Hessian-vector
     product ``hvp(f, wrt)`` against central differences of the gradient along it.
     """
-    from .api import grad
-
-    rng = np.random.default_rng(seed)
     df = grad(f, wrt)
     first = df(*args)  # the build for the arguments' ranks; later calls run one for their shapes
     g = df(*args)
     kept = _copy(g)
     g2 = df(*args)
-    x = args[wrt]
-
-    def f_at(new_x):
-        a = list(args)
-        a[wrt] = new_x
-        return float(f(*a))
-
+    check = _Differences(f, args, wrt, eps, rtol, atol, np.random.default_rng(seed))
     worst = (0.0, None, None, None, None)
-    for path, leaf in _leaves(x):
-        gleaf = dict(_leaves(g)).get(path)
-        gleaf2 = dict(_leaves(g2)).get(path)
-        if not np.array_equal(np.asarray(gleaf), np.asarray(gleaf2)):
-            raise GradcheckError(
-                f"gradient of {_path_text(path)} differs between two identical calls"
-            )
-        if not np.array_equal(np.asarray(gleaf), np.asarray(dict(_leaves(kept)).get(path))):
-            raise GradcheckError(f"gradient of {_path_text(path)} changed by the next call")
-        g1 = np.asarray(dict(_leaves(first)).get(path))
-        if not np.allclose(g1, np.asarray(gleaf), rtol=rtol, atol=atol):
-            raise GradcheckError(
-                f"gradient of {_path_text(path)} from the first call (built for the "
-                "arguments' ranks) differs from the later calls' (built for their shapes)"
-            )
+    for path, leaf in _leaves(check.x):
+        gleaf = _repeatable(path, first, g, g2, kept, rtol, atol)
+        found = check.worst_of_leaf(path, leaf, gleaf, max_elements)
+        if found[0] > worst[0]:
+            worst = found
+    if worst[0] > 1.0:
+        _, path, idx, num, ana = worst
+        raise GradcheckError(
+            f"gradient of {_path_text(path)} at index {tuple(int(i) for i in idx)}: sourcegrad "
+            f"gives {ana!r}, central differences give {num!r}"
+        )
+    direction, moved_plus, moved_minus = check.random_direction(g)
+    if order >= 2:
+        _check_second_order(f, args, wrt, df, direction, moved_plus, moved_minus, eps, rtol, atol)
+    return True
+
+
+def _repeatable(path: tuple, first, g, g2, kept, rtol: float, atol: float):
+    """The gradient ``g``'s leaf at ``path``; refused where the call after it (``g2``) gave
+    another, changed it (``kept``: its copy), or the first call (``first``, the build for the
+    ranks) is not within ``rtol``/``atol`` of it."""
+    gleaf = dict(_leaves(g)).get(path)
+    gleaf2 = dict(_leaves(g2)).get(path)
+    if not np.array_equal(np.asarray(gleaf), np.asarray(gleaf2)):
+        raise GradcheckError(f"gradient of {_path_text(path)} differs between two identical calls")
+    if not np.array_equal(np.asarray(gleaf), np.asarray(dict(_leaves(kept)).get(path))):
+        raise GradcheckError(f"gradient of {_path_text(path)} changed by the next call")
+    g1 = np.asarray(dict(_leaves(first)).get(path))
+    if not np.allclose(g1, np.asarray(gleaf), rtol=rtol, atol=atol):
+        raise GradcheckError(
+            f"gradient of {_path_text(path)} from the first call (built for the "
+            "arguments' ranks) differs from the later calls' (built for their shapes)"
+        )
+    return gleaf
+
+
+class _Differences:
+    """Central differences of ``f`` at ``args`` in argument ``wrt``, against a gradient."""
+
+    def __init__(self, f, args, wrt: int, eps: float, rtol: float, atol: float, rng):
+        self.f, self.args, self.wrt = f, args, wrt
+        self.x = args[wrt]
+        self.eps, self.rtol, self.atol = eps, rtol, atol
+        self.rng = rng
+
+    def f_at(self, new_x) -> float:
+        a = list(self.args)
+        a[self.wrt] = new_x
+        return float(self.f(*a))
+
+    def worst_of_leaf(self, path: tuple, leaf, gleaf, max_elements: int) -> tuple:
+        """``(error, path, index, difference, gradient)`` of the element of the leaf at
+        ``path`` whose gradient ``gleaf`` is furthest from the central difference (error in
+        units of the tolerance); a random sample of ``max_elements`` elements where larger."""
+        eps, rtol, atol, x = self.eps, self.rtol, self.atol, self.x
+        worst = (0.0, None, None, None, None)
         if isinstance(leaf, float):
-            num = (f_at(_replace(x, path, leaf + eps)) - f_at(_replace(x, path, leaf - eps))) / (
-                2 * eps
-            )
+            plus, minus = _replace(x, path, leaf + eps), _replace(x, path, leaf - eps)
+            num = (self.f_at(plus) - self.f_at(minus)) / (2 * eps)
             err = abs(num - gleaf) / (atol + rtol * abs(num))
-            if err > worst[0]:
-                worst = (err, path, (), num, gleaf)
-            continue
+            return (err, path, (), num, gleaf) if err > worst[0] else worst
         arr = np.asarray(leaf, dtype=float)
         gl = np.asarray(gleaf)
         if gl.shape != arr.shape:
@@ -107,51 +139,48 @@ def gradcheck(
             )
         flat = np.arange(arr.size)
         if arr.size > max_elements:
-            flat = rng.choice(arr.size, max_elements, replace=False)
+            flat = self.rng.choice(arr.size, max_elements, replace=False)
         for k in flat:
             idx = np.unravel_index(k, arr.shape)
             plus, minus = arr.copy(), arr.copy()
             plus[idx] += eps
             minus[idx] -= eps
-            num = (f_at(_replace(x, path, plus)) - f_at(_replace(x, path, minus))) / (2 * eps)
+            num = (self.f_at(_replace(x, path, plus)) - self.f_at(_replace(x, path, minus))) / (
+                2 * eps
+            )
             err = abs(num - gl[idx]) / (atol + rtol * abs(num))
             if err > worst[0]:
                 worst = (err, path, idx, num, gl[idx])
-    if worst[0] > 1.0:
-        _, path, idx, num, ana = worst
-        raise GradcheckError(
-            f"gradient of {_path_text(path)} at index {tuple(int(i) for i in idx)}: sourcegrad "
-            f"gives {ana!r}, central differences give {num!r}"
-        )
-    # one random direction through every leaf at once
-    direction = []
-    moved_plus, moved_minus = x, x
-    for path, leaf in _leaves(x):
-        v = rng.standard_normal(np.shape(leaf))
-        direction.append((path, v))
-        base = np.asarray(leaf, dtype=float)
-        plus = base + eps * v
-        minus = base - eps * v
-        if isinstance(leaf, float):
-            plus, minus = float(plus), float(minus)
-        moved_plus = _replace(moved_plus, path, plus)
-        moved_minus = _replace(moved_minus, path, minus)
-    num = (f_at(moved_plus) - f_at(moved_minus)) / (2 * eps)
-    gl = dict(_leaves(g))
-    ana = sum(float(np.sum(np.asarray(gl[p]) * v)) for p, v in direction)
-    if abs(num - ana) > atol + rtol * abs(num) * 10:
-        raise GradcheckError(
-            f"directional derivative along a random direction: sourcegrad gives {ana!r}, "
-            f"central differences give {num!r}"
-        )
-    if order >= 2:
-        _check_second_order(f, args, wrt, df, direction, moved_plus, moved_minus, eps, rtol, atol)
-    return True
+        return worst
+
+    def random_direction(self, g) -> tuple:
+        """Check the gradient ``g`` along one random direction through every leaf at once;
+        ``(direction, x moved forward along it, x moved back)``."""
+        eps, rtol, atol, x = self.eps, self.rtol, self.atol, self.x
+        direction = []
+        moved_plus, moved_minus = x, x
+        for path, leaf in _leaves(x):
+            v = self.rng.standard_normal(np.shape(leaf))
+            direction.append((path, v))
+            base = np.asarray(leaf, dtype=float)
+            plus = base + eps * v
+            minus = base - eps * v
+            if isinstance(leaf, float):
+                plus, minus = float(plus), float(minus)
+            moved_plus = _replace(moved_plus, path, plus)
+            moved_minus = _replace(moved_minus, path, minus)
+        num = (self.f_at(moved_plus) - self.f_at(moved_minus)) / (2 * eps)
+        gl = dict(_leaves(g))
+        ana = sum(float(np.sum(np.asarray(gl[p]) * v)) for p, v in direction)
+        if abs(num - ana) > atol + rtol * abs(num) * 10:
+            raise GradcheckError(
+                f"directional derivative along a random direction: sourcegrad gives {ana!r}, "
+                f"central differences give {num!r}"
+            )
+        return direction, moved_plus, moved_minus
 
 
 def _check_second_order(f, args, wrt, df, direction, plus, minus, eps, rtol, atol):
-    from .higher import hvp
-
     x = args[wrt]
     v = x
     for path, d in direction:
@@ -159,8 +188,6 @@ def _check_second_order(f, args, wrt, df, direction, plus, minus, eps, rtol, ato
         v = _replace(
             v, path, float(d) if isinstance(leaf, float) else d.astype(np.asarray(leaf).dtype)
         )
-    from .api import jvp
-
     gl = dict(_leaves(df(*args)))
     expected = sum(float(np.sum(np.asarray(gl[p]) * d)) for p, d in direction)
     tangent = float(jvp(f, wrt)(*args, v)[1])

@@ -8,6 +8,7 @@ import importlib.util
 import os
 import sys
 
+from .api import show as show_source
 from .errors import SourcegradError
 
 
@@ -46,7 +47,8 @@ def _colour(text: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def main(argv=None) -> int:
+def _parser() -> argparse.ArgumentParser:
+    """The command line: ``sourcegrad show TARGET [options]``."""
     parser = argparse.ArgumentParser(prog="sourcegrad", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     show = sub.add_parser("show", help="print the derivative of a function as Python source")
@@ -83,10 +85,13 @@ def main(argv=None) -> int:
         "of the pure derivative, which is what is transformed again for higher orders",
     )
     show.add_argument("--color", choices=["auto", "always", "never"], default="auto")
-    ns = parser.parse_args(argv)
-    try:
-        from .api import show as show_source
+    return parser
 
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line ``argv`` (``sys.argv[1:]`` by default); the exit status."""
+    ns = _parser().parse_args(argv)
+    try:
         module, fn = _load(ns.target)
         wrt = tuple(int(w) for w in ns.wrt.split(","))
         args = ()

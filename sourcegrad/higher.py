@@ -10,7 +10,7 @@ the vector-Jacobian product of ``x -> grad f(x)`` with ``u`` is the Jacobian-vec
 all forward-mode transforms of the pure reverse derivative (``Tower``); third order applies
 forward mode twice.
 
-A derivative object exposes ``_source_call(args) -> (fn, values, post)``: ``fn`` is a
+Every derivative object exposes ``source_call(args) -> (fn, values, post)``: ``fn`` is a
 generated function with source, ``values`` its arguments in parameter order (positional, then
 keyword-only) and ``post(fn(...))`` is what calling the object with ``args`` returns.
 """
@@ -21,12 +21,17 @@ import threading
 import types
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from .api import check_call
+from .arguments import check_call
+from .callables import as_function
+from .derivative import Transformed, derivative, with_defaults
 from .errors import NonScalarOutputError, SourcegradError
 from .runtime.containers import scalar_gradient
+from .runtime.signature import call_signature
+from .transform import derive
 
 _LOCK = threading.RLock()
 #: (generated function, wrt, select) -> Transformed jvp of it; the _KEPT most recently used
@@ -53,9 +58,9 @@ def _kept(cache: OrderedDict, key, make):
     return found
 
 
-def is_derivative(obj) -> bool:
-    from .api import Transformed
-
+def is_derivative(obj: Any) -> bool:
+    """Whether ``obj`` was made by sourcegrad (and is differentiated through its generated
+    source)."""
     return isinstance(obj, (Transformed, Jvp, Tower, _Grad))
 
 
@@ -70,56 +75,11 @@ def _call(fn, values):
 def _jvp_of_generated(fn, wrt: tuple, select: tuple = ()):
     """The jvp transform of generated function ``fn``; ``select`` picks one part of its
     ``(value, tangent)`` result (a path of tuple positions) so the rest is never computed."""
-    from .api import Transformed
-
     return _kept(
         _JVPS,
         (fn, wrt, select),
         lambda: Transformed(fn, wrt, "jvp", False, True, {"select": select}),
     )
-
-
-def _source_call(obj, args):
-    """``(fn, values, post)`` for calling derivative object ``obj`` with ``args``."""
-    from .api import Transformed
-
-    if not isinstance(obj, Transformed):
-        return obj._source_call(args)
-    bound = obj.bound_self
-    # every parameter gets its value, left-out defaults too: the seeds that follow go to the
-    # generated function's last keyword-only parameters (_call)
-    if obj.mode == "vjp":
-        primal, g = _with_defaults(obj.f, bound + tuple(args[:-1])), args[-1]
-        entry = obj._entry(primal)
-        values = primal + (g,)
-    elif obj.mode == "jvp":
-        primal, t = _with_defaults(obj.f, bound + tuple(args[:-1])), args[-1]
-        entry = obj._entry(primal)
-        ts = tuple(t) if obj.wrt_tuple else (t,)
-        values = primal + ts
-        return entry.source_fn, values, lambda raw: raw
-    else:
-        values = _with_defaults(obj.f, bound + tuple(args))
-        entry = obj._entry(values)
-    return entry.source_fn, values, lambda raw: obj._finish(*raw)
-
-
-def _with_defaults(f, args: tuple, kwargs=None) -> tuple:
-    """``args`` with the defaults of the positional parameters of ``f`` they leave out: the
-    levels of a tower take their values by position, the seeds after the arguments. Where
-    ``f`` has keyword-only parameters (or ``kwargs`` are given) every parameter gets a value,
-    keyword-only ones last (``api.full_args``): the seeds follow them."""
-    code, defaults = getattr(f, "__code__", None), getattr(f, "__defaults__", None)
-    if kwargs or getattr(code, "co_kwonlyargcount", 0):
-        from .api import full_args
-
-        return full_args(f, args, kwargs or {})
-    if code is None or not defaults or len(args) >= code.co_argcount:
-        return args
-    first = code.co_argcount - len(defaults)
-    if len(args) < first:
-        return args  # a required argument is missing: the call says so
-    return args + tuple(defaults[len(args) - first :])
 
 
 def _offset(obj) -> int:
@@ -130,7 +90,7 @@ class Jvp:
     """``Jvp(d, wrt)(*args, t)``: ``(d(*args), tangent of d(*args) along t)`` for a derivative
     object ``d``, by forward mode over ``d``'s generated source."""
 
-    def __init__(self, base, wrt):
+    def __init__(self, base: Any, wrt: Any):
         self.base = base
         self.wrt_tuple = isinstance(wrt, (tuple, list))
         self.wrt = tuple(wrt) if self.wrt_tuple else (wrt,)
@@ -139,7 +99,7 @@ class Jvp:
     def _transform(self, primal):
         """The jvp transform of the base's generated function, its arguments and the base's
         result packaging, for base arguments ``primal``."""
-        fn, values, post = _source_call(self.base, tuple(primal))
+        fn, values, post = self.base.source_call(tuple(primal))
         off = _offset(self.base)
         m = len(primal)
         seeds = 0  # the base's seed arguments: a vjp's output gradient, a jvp's tangent
@@ -152,21 +112,23 @@ class Jvp:
         wrt = tuple(off + (i % m if i % m < given else i % m + filled) for i in self.wrt)
         return _jvp_of_generated(fn, wrt), values, post
 
-    def _source_call(self, args):
+    def source_call(self, args: tuple) -> tuple[Callable, tuple, Callable]:
+        """``(fn, values, post)`` for calling this jvp with ``args`` (see the module)."""
         *primal, t = args
         jt, values, post = self._transform(primal)
         ts = tuple(t) if self.wrt_tuple else (t,)
-        fn = jt._entry(values).source_fn
+        fn = jt.emitted(values).source_fn
         return fn, values + ts, lambda raw: (post(raw[0]), post(raw[1]))
 
-    def source(self, *args) -> str:
+    def source(self, *args: Any) -> str:
+        """The generated source of the jvp for arguments like ``args`` (the tangent last)."""
         jt, values, _ = self._transform(args[:-1])
         return jt.source(*values)
 
-    def __call__(self, *args, t_in=None):
+    def __call__(self, *args: Any, t_in: Any = None) -> Any:
         if t_in is not None:
             args = args + (t_in,)
-        fn, values, post = self._source_call(args)
+        fn, values, post = self.source_call(args)
         return post(_call(fn, values))
 
 
@@ -183,7 +145,9 @@ class Tower:
     :func:`tower`), whatever the seeds.
     """
 
-    def __init__(self, f, bound_self, dirs, read, read_tuple=False):
+    def __init__(
+        self, f: Callable, bound_self: tuple, dirs: list, read: tuple, read_tuple: bool = False
+    ):
         self.f = f
         self.bound_self = bound_self
         self.dirs = list(dirs)
@@ -193,8 +157,6 @@ class Tower:
         self.__name__ = "d" * (len(self.dirs) + 1) + "_" + getattr(f, "__name__", "f")
 
     def _grad(self):
-        from .api import Transformed
-
         g = getattr(self, "_g", None)
         if g is None:
             g = Transformed(self.f, self.W, "grad", False, False, {})
@@ -209,10 +171,10 @@ class Tower:
         computed; each transforms the pure function of the level below."""
         n = None if values is None else len(values) - len(self.dirs)
         g = self._grad()
-        entry = g._generic() if values is None else g._entry(values[:n])
+        entry = g.emitted() if values is None else g.emitted(values[:n])
         for k, i in enumerate(self.dirs):
             jt = _jvp_of_generated(entry.source_fn, (i,), (1, 1) if k == 0 else (1,))
-            entry = jt._generic() if values is None else jt._entry(values[: n + k])
+            entry = jt.emitted() if values is None else jt.emitted(values[: n + k])
         return entry
 
     def _build(self, values):
@@ -220,8 +182,6 @@ class Tower:
         return self._outermost(values).fn  # the optimized outermost level runs
 
     def _entry(self, values):
-        from .api import call_signature
-
         key = tuple([call_signature(v) for v in values])
         cache = self.__dict__.setdefault("_fns", {})
         fn = cache.get(key)
@@ -253,23 +213,26 @@ class Tower:
         picked = tuple(grads[self.W.index(i)] for i in self.read)
         return picked if self.read_tuple else picked[0]
 
-    def _source_call(self, args, seeds=None, kwargs=None):
+    def source_call(
+        self, args: tuple, seeds: tuple | None = None, kwargs: dict | None = None
+    ) -> tuple[Callable, tuple, Callable]:
+        """``(fn, values, post)`` for evaluating the tower at ``args`` (see the module)."""
         kwonly = getattr(getattr(self.f, "__code__", None), "co_kwonlyargcount", 0)
         if not self.bound_self or kwargs or kwonly:
-            args = _with_defaults(self.f, tuple(args), kwargs)
+            args = with_defaults(self.f, tuple(args), kwargs)
         values = tuple(args) + self._seeds(args, seeds)
         return self._entry(values), values, self._select
 
-    def evaluate(self, args, seeds=None, kwargs=None):
+    def evaluate(self, args: tuple, seeds: tuple | None = None, kwargs: dict | None = None) -> Any:
         """The derivative at ``args`` (and keyword arguments ``kwargs``) with ``seeds`` (one
         per direction; None: unit)."""
-        fn, values, post = self._source_call(args, seeds, kwargs)
+        fn, values, post = self.source_call(args, seeds, kwargs)
         return post(_call(fn, values))
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.evaluate(args, None, kwargs)
 
-    def source(self, *args, seeds=None) -> str:
+    def source(self, *args: Any, seeds: tuple | None = None) -> str:
         """The generated source of the outermost forward-mode transform; rank-generic without
         ``args``."""
         if not args:
@@ -280,7 +243,9 @@ class Tower:
 _TOWERS: OrderedDict = OrderedDict()  # the _KEPT most recently used
 
 
-def tower(f, bound_self, dirs, read, read_tuple=False) -> Tower:
+def tower(
+    f: Callable, bound_self: tuple, dirs: list, read: tuple, read_tuple: bool = False
+) -> Tower:
     """The :class:`Tower` for these directions, made once and reused."""
     key = (f, tuple(id(b) for b in bound_self), tuple(dirs), tuple(read), read_tuple)
     return _kept(_TOWERS, key, lambda: Tower(f, bound_self, dirs, read, read_tuple))
@@ -292,7 +257,7 @@ def _refuse_non_scalar(t: Tower, values) -> None:
     n = len(values) - len(t.dirs)
     g = t._grad()
     try:
-        value, _ = g._run(g._entry(values[:n]), values[:n])
+        value, _ = g.run(g.emitted(values[:n]), values[:n])
     except NonScalarOutputError as exc:  # a function that returns a tuple, refused by grad
         if "returns a tuple" not in exc.reason:
             raise
@@ -318,10 +283,8 @@ def _norm_wrt(wrt):
     return (tuple(wrt), True) if isinstance(wrt, (tuple, list)) else ((wrt,), False)
 
 
-def grad_of_derivative(d, wrt):
+def grad_of_derivative(d: Any, wrt: Any) -> Callable:
     """``grad(d, wrt)`` for a gradient ``d`` made by sourcegrad (its output must be a scalar)."""
-    from .api import Transformed
-
     read, read_tuple = _norm_wrt(wrt)
     if isinstance(d, Transformed) and d.mode == "grad" and not d.has_aux and not d.with_value:
         off = len(d.bound_self)
@@ -356,18 +319,17 @@ class _Grad:
         check_call(self.tower.f, args, kwargs, (), self.__name__, bound=self.tower.bound_self)
         return self.tower(*(self.tower.bound_self + args), **kwargs)
 
-    def _source_call(self, args):
-        return self.tower._source_call(self.tower.bound_self + tuple(args))
+    def source_call(self, args: tuple) -> tuple[Callable, tuple, Callable]:
+        """``(fn, values, post)`` for calling this gradient with ``args`` (see the module)."""
+        return self.tower.source_call(self.tower.bound_self + tuple(args))
 
     def source(self, *args) -> str:
         return self.tower.source(*(self.tower.bound_self + args))
 
 
-def derivative_vjp(d, wrt):
+def derivative_vjp(d: Any, wrt: Any) -> Callable:
     """``vjp_of`` for a gradient made by sourcegrad: ``(*args, g_out) -> grads``, by symmetry
     (the vjp of a gradient is a Hessian-vector product)."""
-    from .api import Transformed
-
     read, read_tuple = _norm_wrt(wrt)
     if isinstance(d, Transformed) and d.mode == "grad" and not d.has_aux and not d.with_value:
         off = len(d.bound_self)
@@ -401,7 +363,7 @@ def derivative_vjp(d, wrt):
     )
 
 
-def source_of_order(f, wrt, order: int, args: tuple) -> str:
+def source_of_order(f: Callable, wrt: Any, order: int, args: tuple) -> str:
     """The source of the ``order``-th derivative of ``f`` as sourcegrad runs it: forward mode
     applied ``order - 1`` times to the reverse-mode gradient (Hessian-vector products for 2)."""
     w = wrt[0] if isinstance(wrt, (tuple, list)) else wrt
@@ -471,10 +433,8 @@ def jacobian(f: Callable, wrt: int = 0) -> Callable:
     """The Jacobian of array-valued ``f`` with respect to ``args[wrt]``: shape
     ``f(...).shape + x.shape``. Built from forward-mode columns when ``x`` has fewer elements
     than the output, else from reverse-mode rows."""
-    from .api import jvp, vjp
-
-    fwd = jvp(f, wrt)
-    rev = vjp(f, wrt)
+    fwd = jvp_transform(f, wrt, {})
+    rev = derivative(f, wrt, "vjp", False, False, {})
 
     def run(*args, **kwargs):
         check_call(f, args, kwargs, wrt, run.__name__)
@@ -496,3 +456,85 @@ def jacobian(f: Callable, wrt: int = 0) -> Callable:
 
     run.__name__ = "jacobian_" + getattr(f, "__name__", "f")
     return run
+
+
+def jvp_transform(f: Callable, wrt: Any, options: dict) -> Callable:
+    """``jvp(f, wrt, **options)``: forward mode over ``f``'s source, or over the generated
+    source of ``f`` where sourcegrad made it (:class:`Jvp`)."""
+    if is_derivative(f):
+        return Jvp(f, wrt)
+    return derivative(f, wrt, "jvp", False, True, options)
+
+
+# ---------------------------------------------------------------------- derivatives of values
+def vjp_of(fn: Callable, wrt: Any) -> Callable:
+    """The vjp of a function object made at run time (a nested ``def`` or a lambda).
+
+    Functions with the same code share one transform; each call runs it with the closure of
+    the function object it is given, so every instance sees its own captured variables.
+    """
+    if is_derivative(fn):
+        return derivative_vjp(fn, wrt)
+    return _dynamic(fn, wrt, "vjp")
+
+
+def _dynamic(fn, wrt, mode):
+    if not isinstance(fn, types.FunctionType):
+        return _Called(fn, wrt, mode)
+    # functions with the same code (and what their transformation reads) share the builds,
+    # each run with its own closure (sourcegrad.derivative.derivative)
+    return derivative(fn, wrt, mode, False, mode == "jvp", {"internal": True})
+
+
+class _Called:
+    """The vjp or jvp of a function value that is not a plain function (a bound method, an
+    object with ``__call__``, a NumPy function with a rule): the plain function behind it
+    (:func:`sourcegrad.callables.as_function`) with its leading arguments, looked up when the
+    derivative calls it."""
+
+    def __init__(self, fn, wrt, mode):
+        self.fn, self.wrt, self.mode = fn, wrt, mode
+
+    def __call__(self, *args, g_out=None, t_in=None):
+        function, leading = as_function(self.fn, len(args))
+        n = len(leading)
+        wrt = tuple(i + n for i in self.wrt) if isinstance(self.wrt, tuple) else self.wrt + n
+        t = _dynamic(function, wrt, self.mode)
+        if self.mode == "jvp":
+            return t(*leading, *args, t_in=t_in)
+        return t(*leading, *args, g_out=g_out)
+
+    def jvp(self, wrt):
+        """Forward mode over this derivative, along its arguments ``wrt`` (positions among
+        the call's arguments, the seed last)."""
+        return _CalledJvp(self, wrt)
+
+
+class _CalledJvp:
+    """``jvp_of`` a :class:`_Called`: the jvp of the derivative of the plain function behind
+    it, with the leading arguments put first."""
+
+    def __init__(self, called: _Called, wrt):
+        self.called, self.wrt = called, wrt
+
+    def __call__(self, *args, t_in=None):
+        c = self.called
+        function, leading = as_function(c.fn, len(args) - 1)  # the seed comes last
+        n = len(leading)
+        inner = tuple(i + n for i in c.wrt) if isinstance(c.wrt, tuple) else c.wrt + n
+        wrt = tuple(i + n for i in self.wrt) if isinstance(self.wrt, tuple) else self.wrt + n
+        return jvp_of(_dynamic(function, inner, c.mode), wrt)(*leading, *args, t_in=t_in)
+
+
+def jvp_of(fn: Callable, wrt: Any) -> Callable:
+    """The jvp of a function known only when the derivative runs: a nested ``def``, a lambda,
+    or a function made by sourcegrad. Called as ``jvp_of(fn, wrt)(*args, t_in=t)``."""
+    if isinstance(fn, _Called):
+        return fn.jvp(wrt)
+    if is_derivative(fn):
+        return Jvp(fn, wrt)
+    return _dynamic(fn, wrt, "jvp")
+
+
+# the passes differentiate calls of function values through these (they never import upward)
+derive.install(derive.Makers(vjp_of=vjp_of, jvp_of=jvp_of, is_derivative=is_derivative))

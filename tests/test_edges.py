@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import sourcegrad as sg
-from sourcegrad import api, errors, higher
+from sourcegrad import api, derivative_cache, errors, higher
 
 X = np.linspace(-1.0, 1.0, 3)
 W = np.linspace(0.5, 1.5, 3)
@@ -402,7 +402,7 @@ def _use_and_drop(fn, i):
 
 
 def test_dropped_derivatives_of_dropped_functions_are_freed(monkeypatch):
-    monkeypatch.setattr(api, "CODE_CACHE_SIZE", 4, raising=False)
+    monkeypatch.setattr(derivative_cache, "CODE_CACHE_SIZE", 4, raising=False)
     lines = len(linecache.cache)
     tracemalloc.start()
     try:

@@ -259,9 +259,9 @@ def test_shapes_changing_between_calls_each_get_their_gradient(rng):
 
 
 def test_at_most_max_specialised_shape_signatures(rng, monkeypatch):
-    from sourcegrad import api
+    from sourcegrad import derivative
 
-    monkeypatch.setattr(api, "MAX_SPECIALISED", 2)
+    monkeypatch.setattr(derivative, "MAX_SPECIALISED", 2)
     df = sg.grad(biased, 1)
     W, b = rng.standard_normal((3, 4)), rng.standard_normal(4)
     for n in (1, 1, 2, 2, 3, 3, 4, 4):
@@ -310,8 +310,7 @@ def _variants(rng):
 
 
 def test_signature_guard_is_true_exactly_for_the_same_signature(rng):
-    from sourcegrad.api import call_signature
-    from sourcegrad.runtime.containers import signature_guard
+    from sourcegrad.runtime.signature import call_signature, signature_guard
 
     variants = list(_variants(rng))
     for a in variants:

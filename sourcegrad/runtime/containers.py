@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 
 from .trees import add_adjoints, piece_of
@@ -256,80 +254,3 @@ def _gradient_builder(like, paths, known=frozenset()):
     namespace = {"_leaf": _leaf, "_zero_leaf": _zero_leaf}
     exec(compile(text, "<sourcegrad gradient builder>", "exec"), namespace)  # noqa: S102
     return namespace["build"]
-
-
-def signature_guard(args):
-    """A function ``same(args2)`` that is true exactly when ``args2`` has the argument
-    signature of ``args`` (``sourcegrad.api.call_signature``: container types, lengths and keys,
-    array types, shapes and dtypes, Python number types), generated as one boolean
-    expression so that a repeated call checks its arguments without building the signature."""
-    return compile_guard(*guard_expression(args))
-
-
-def compile_guard(expr: str, namespace: dict):
-    """The function ``same(args)`` returning ``expr`` (from :func:`guard_expression`)."""
-    text = "def same(args):\n    return " + expr + "\n"
-    namespace = dict(namespace)
-    exec(compile(text, "<sourcegrad signature guard>", "exec"), namespace)  # noqa: S102
-    return namespace["same"]
-
-
-def guard_expression(args):
-    """``(expression, namespace)``: the test of :func:`signature_guard` as Python source over
-    a tuple named ``args``, and the constants it reads."""
-    consts: dict = {}
-
-    def const(value):
-        name = f"c{len(consts)}"
-        consts[name] = value
-        return name
-
-    names = (f"v{i}" for i in itertools.count())
-
-    def bind(expr):
-        """``(first use, later uses)`` of ``expr``: named once (``(v3 := args[0]["W"])``) so
-        that a nested container is indexed once, not once per check."""
-        if expr.isidentifier():
-            return expr, expr
-        name = next(names)
-        return f"({name} := {expr})", name
-
-    def check(x, expr):
-        t = type(x)
-        if t is np.ndarray:
-            first, v = bind(expr)
-            return [
-                f"type({first}) is ndarray",
-                f"{v}.shape == {const(x.shape)}",
-                f"{v}.dtype is {const(x.dtype)}",  # stricter than dtype.char: may send an
-            ]  # equal dtype the slow way, never a different one the fast way
-        if t is float:
-            return [f"type({expr}) is float"]
-        if t is dict or (isinstance(x, dict) and t is not dict):
-            first, d = bind(expr)
-            out = [f"type({first}) is {const(t)}", f"tuple({d}) == {const(tuple(x))}"]
-            for k, v in x.items():
-                out += check(v, f"{d}[{const(k)}]")
-            return out
-        if isinstance(x, (list, tuple)):
-            first, d = bind(expr)
-            out = [f"type({first}) is {const(t)}", f"len({d}) == {len(x)}"]
-            for i, v in enumerate(x):
-                out += check(v, f"{d}[{i}]")
-            return out
-        if t is int or t is bool:
-            return [f"(type({expr}) is int or type({expr}) is bool)"]
-        shape = getattr(x, "shape", None)
-        if shape is not None:
-            first, v = bind(expr)
-            return [
-                f"type({first}) is {const(t)}",
-                f"tuple({v}.shape) == {const(tuple(shape))}",
-                f"{v}.dtype.char == {x.dtype.char!r}",
-            ]
-        return [f"type({expr}) is {const(t)}"]
-
-    parts = [f"len(args) == {len(args)}"]
-    for i, a in enumerate(args):
-        parts += check(a, f"args[{i}]")
-    return " and ".join(parts), dict(consts, ndarray=np.ndarray)

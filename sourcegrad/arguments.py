@@ -1,0 +1,203 @@
+"""Calls of a derivative checked against the function it differentiates.
+
+A derivative takes the arguments of ``f`` (then, for a vjp or jvp, a seed). A call that
+does not fit ``f`` is refused with the message Python gives calling ``f`` so (an
+:class:`~sourcegrad.errors.ArgumentError`), a seed that does not fit its value with a
+:class:`~sourcegrad.errors.SeedError`; :func:`full_args` and :func:`split_args` convert
+between a call and the one tuple of values, in ``f``'s parameter order, that derivatives are
+built for.
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from .errors import ArgumentError, SeedError, WrtTypeError
+from .runtime.containers import children, is_container
+
+
+def quoted(names: Iterable[str]) -> str:
+    """Names as Python's argument errors list them: 'a', 'a' and 'b', 'a', 'b', and 'c'."""
+    q = [f"'{n}'" for n in names]
+    if len(q) <= 2:
+        return " and ".join(q)
+    return ", ".join(q[:-1]) + ", and " + q[-1]
+
+
+def call_problem(f: Callable, nargs: int, kwnames: tuple = ()) -> str | None:
+    """The message of the ``TypeError`` Python raises calling ``f`` with ``nargs`` positional
+    arguments and the keywords ``kwnames``; None where that call binds."""
+    code = getattr(f, "__code__", None)
+    if code is None:
+        return None
+    argcount, posonly, kwonly = code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount
+    varargs, varkw = code.co_flags & 0x04, code.co_flags & 0x08
+    names = code.co_varnames
+    pos_names, kw_names = names[:argcount], names[argcount : argcount + kwonly]
+    defaults = f.__defaults__ or ()
+    kwdefaults = f.__kwdefaults__ or {}
+    q = getattr(f, "__qualname__", getattr(f, "__name__", "f"))
+    given = set(pos_names[: min(nargs, argcount)])
+    kwonly_given = 0
+    for k in kwnames:
+        if k in pos_names[posonly:] or k in kw_names:
+            if k in given:
+                return f"{q}() got multiple values for argument '{k}'"
+            given.add(k)
+            kwonly_given += k in kw_names
+        elif not varkw:
+            if k in pos_names[:posonly]:
+                return (
+                    f"{q}() got some positional-only arguments passed as keyword arguments: "
+                    f"'{k}'"
+                )
+            return f"{q}() got an unexpected keyword argument '{k}'"
+    if nargs > argcount and not varargs:
+        if defaults:
+            sig, plural = f"from {argcount - len(defaults)} to {argcount}", "s"
+        else:
+            sig, plural = str(argcount), "s" if argcount != 1 else ""
+        extra = ""
+        if kwonly_given:
+            extra = (
+                f" positional argument{'s' if nargs != 1 else ''} (and {kwonly_given} "
+                f"keyword-only argument{'s' if kwonly_given != 1 else ''})"
+            )
+        was = "was" if nargs == 1 and not kwonly_given else "were"
+        return f"{q}() takes {sig} positional argument{plural} but {nargs}{extra} {was} given"
+    for kind, wanted in (
+        ("positional", pos_names[: argcount - len(defaults)]),
+        ("keyword-only", [n for n in kw_names if n not in kwdefaults]),
+    ):
+        missing = [n for n in wanted if n not in given]
+        if missing:
+            s = "s" if len(missing) != 1 else ""
+            return f"{q}() missing {len(missing)} required {kind} argument{s}: {quoted(missing)}"
+    return None
+
+
+def check_call(
+    f: Callable,
+    args: tuple,
+    kwargs: dict,
+    wrt: Any,
+    who: str,
+    seed: str | None = None,
+    bound: tuple = (),
+) -> None:
+    """Refuse a call ``who(*args, **kwargs)`` of a derivative of ``f`` (a function, or a bound
+    method) whose arguments do not fit ``f`` as Python would, or where ``wrt`` names none of
+    them. With ``seed`` (what it is called), the last of ``args`` is a tangent for
+    ``args[wrt]``: checked to have its shape and structure. ``bound``: arguments put first."""
+    name = getattr(f, "__name__", "f")
+    then = f", then {seed}" if seed else ""
+    if isinstance(f, types.MethodType) and isinstance(f.__func__, types.FunctionType):
+        f, bound = f.__func__, bound + (f.__self__,)
+        wrt = wrt + 1 if isinstance(wrt, int) and wrt >= 0 else wrt
+    if seed is not None and not args:
+        raise ArgumentError(
+            f"{who}() got no arguments ({who} takes the arguments of {name}(){then})"
+        )
+    primal = bound + tuple(args[:-1] if seed is not None else args)
+    code = getattr(f, "__code__", None)
+    n = len(primal)
+    if code is not None and (
+        kwargs
+        or code.co_kwonlyargcount
+        or not code.co_argcount - len(f.__defaults__ or ()) <= n <= code.co_argcount
+    ):
+        problem = call_problem(f, n, tuple(kwargs))
+        if problem is not None:
+            raise ArgumentError(f"{problem} ({who} takes the arguments of {name}(){then})")
+    for i in wrt if isinstance(wrt, (tuple, list)) else (wrt,):
+        if not isinstance(i, int) or isinstance(i, bool) or not -n <= i < n:
+            k = n - len(bound)
+            raise WrtTypeError(
+                f"wrt={i!r} does not name an argument of {name}(): {who} was given {k} "
+                f"argument{'s' if k != 1 else ''} for it (wrt counts positions among them)"
+            )
+    if seed is not None and isinstance(wrt, int):
+        x, t = primal[wrt], args[-1]
+        if type(x) is np.ndarray and type(t) is np.ndarray and x.shape == t.shape:
+            return
+        names = getattr(code, "co_varnames", ())
+        what = names[wrt] if -len(names) <= wrt < len(names) else f"argument {wrt}"
+        problem = seed_problem(x, t, what, exact=True)
+        if problem is not None:
+            raise SeedError(f"{who}(): {problem}")
+
+
+def seed_problem(x: Any, t: Any, what: str, exact: bool) -> str | None:
+    """Why ``t`` is no output gradient (``exact=False``: broadcasting against ``x`` will do)
+    or no tangent (``exact=True``: ``x``'s shape) for the value ``x``; None where it is one.
+    ``what`` names ``x`` in the message."""
+    if t is None:
+        return f"{what} has no {'tangent' if exact else 'output gradient'} (None)"
+    if is_container(x):
+        if not is_container(t):
+            return (
+                f"{what} is a {type(x).__name__}; pass one of the same structure, not a "
+                f"{type(t).__name__}"
+            )
+        xs, ts = dict(children(x)), dict(children(t))
+        if set(xs) != set(ts):
+            which = "keys" if isinstance(x, dict) else "items"
+            return (
+                f"{what} has {which} {sorted(xs, key=repr)}, but the one passed for it has "
+                f"{sorted(ts, key=repr)}"
+            )
+        for k, v in xs.items():
+            problem = seed_problem(v, ts[k], f"{what}[{k!r}]", exact)
+            if problem is not None:
+                return problem
+        return None
+    if x is None or isinstance(x, (str, bytes)):
+        return None  # not differentiated: whatever stands for it is ignored
+    if is_container(t):
+        return f"{what} is not a container; pass an array or float for it, not a {type(t).__name__}"
+    if not (hasattr(t, "shape") or isinstance(t, (int, float, complex, np.number))):
+        return f"{what} needs an array or float, not a {type(t).__name__}"
+    xshape, tshape = np.shape(x), np.shape(t)
+    if xshape == tshape:
+        return None
+    if exact:
+        return f"the tangent of {what} has shape {tshape}; pass an array of shape {xshape}"
+    try:
+        np.broadcast_shapes(xshape, tshape)
+    except ValueError:
+        return (
+            f"the output gradient has shape {tshape}, which does not broadcast against the "
+            f"shape {xshape} of {what}; pass an array of shape {xshape}"
+        )
+    return None
+
+
+def full_args(f: Callable, args: tuple, kwargs: dict) -> tuple:
+    """The arguments of the call ``f(*args, **kwargs)`` as one tuple in the order of ``f``'s
+    parameters: every positional parameter (defaults filled in), then every keyword-only one.
+    This is how a derivative takes its example arguments (``core.params``' order);
+    :func:`split_args` turns it back into a call. ``args`` may hold keyword-only values
+    already, after the positional ones, in that order (as generated code passes them)."""
+    args, given = split_args(f, tuple(args))
+    sig = inspect.signature(f)
+    bound = sig.bind(*args, **given, **kwargs)
+    bound.apply_defaults()
+    kwonly = [p.name for p in sig.parameters.values() if p.kind is p.KEYWORD_ONLY]
+    return tuple(bound.args) + tuple(bound.arguments[name] for name in kwonly)
+
+
+def split_args(f: Callable, args: tuple) -> tuple[tuple, dict]:
+    """``(positional, keyword-only)``: ``args`` (in ``f``'s parameter order, as
+    :func:`full_args` makes them) as a call of ``f`` or of a derivative with ``f``'s
+    parameters; the values after ``f``'s positional parameters go by keyword."""
+    code = getattr(f, "__code__", None)
+    if code is None or len(args) <= code.co_argcount or code.co_flags & 0x04:  # CO_VARARGS
+        return args, {}
+    n = code.co_argcount
+    names = code.co_varnames[n : n + code.co_kwonlyargcount]
+    return args[:n], dict(zip(names, args[n:]))

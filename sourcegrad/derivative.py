@@ -1,0 +1,589 @@
+"""The derivative object: call it like the function it differentiates.
+
+A :class:`Transformed` parses its function once. For each *argument signature* (container
+structure, ranks, dtypes and array types of the arguments) it builds one derivative through a
+:class:`~sourcegrad.pipeline.Pipeline`, so that rank-specific rules emit plain NumPy
+(``dz @ W.T``); shapes seen again get a build specialised to them too (the *tiers*, see
+:meth:`Transformed._tier`). After that a call runs only the generated code plus a generated
+signature guard; a plain gradient gets a ``__call__`` of its own that runs the guard inline.
+Builds are shared between derivatives of the same code (:mod:`sourcegrad.derivative_cache`);
+what a call that goes wrong says is in :mod:`sourcegrad.notes`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import types
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import derivative_cache as cache
+from . import notes
+from .arguments import call_problem, full_args, split_args
+from .errors import ArgumentError, SourcegradError
+from .pipeline import Emitted, Parsed, Pipeline, parse
+from .runtime.containers import children, is_container, rebuild
+from .runtime.signature import call_signature, compile_guard, guard_expression, rank_signature
+
+_OPTIONS = {
+    "optimize", "debug_hook", "with_forward", "with_gradients", "stable_gradients", "pool_buffers"
+}  # fmt: skip
+#: "select": the part of a jvp's result to compute; "internal": made for generated code (vjp_of,
+#: jvp_of), whose seeds are adjoints and tangents in sourcegrad's own forms, not checked
+_INTERNAL_OPTIONS = {"select", "internal"}
+#: the keyword a vjp's output gradient / a jvp's tangent may be passed by
+_SEED_KEYWORD = {
+    "vjp": "g_out",
+    "jvp": "t_in",
+}  # jvp of generated code: which part of the result to return
+
+#: a running derivative is specialised to the argument shapes on the call that sees them for
+#: this many times (the first calls run the derivative specialised to ranks only, so that
+#: shapes seen once cost no transformation); at most MAX_SPECIALISED shape signatures each
+SPECIALISE_AFTER = int(os.environ.get("SOURCEGRAD_SPECIALISE_AFTER", "2"))
+MAX_SPECIALISED = 8
+
+
+def derivative(
+    f: Callable, wrt: Any, mode: str, has_aux: bool, with_value: bool, options: dict
+) -> Transformed:
+    """``Transformed(f, ...)``, running the builds made before for a function with the same
+    code, ``wrt``, mode and options where the transformation would read the same objects
+    (:func:`sourcegrad.derivative_cache.cache_key`): a derivative made again (``grad(f)`` in a
+    training loop) builds nothing. For another function object with that code the builds are
+    rebound to its globals, closure cells and defaults (what ``f`` reads when it runs is read
+    when the derivative runs)."""
+    found = cache.cache_key(f, wrt, mode, has_aux, with_value, options)
+    if found is None:
+        return Transformed(f, wrt, mode, has_aux, with_value, options)
+    key, env = found
+    t = Transformed(f, wrt, mode, has_aux, with_value, options)
+    base = cache.cached_base(key, env)
+    if base is None:
+        base = Transformed(f, wrt, mode, has_aux, with_value, options)
+        base._store = cache.BuildStore()
+        cache.keep_base(key, env, base)
+    return t._attach(base)
+
+
+def _with_call(call) -> type:
+    """A subclass of :class:`Transformed` whose ``__call__`` is ``call``."""
+    attrs = {"__module__": __name__, "__qualname__": Transformed.__qualname__, "__call__": call}
+    return type(Transformed.__name__, (Transformed,), attrs)
+
+
+def _direct_call_text(guard: str, with_value: bool, single_in_tuple: bool) -> str:
+    """The source of a plain gradient's ``__call__`` for one argument signature (``guard``,
+    an expression over ``args``): what :meth:`Transformed.__call__` does, nothing looked up."""
+    grads = "(grads,)" if single_in_tuple else "grads"
+    result = f"(value, {grads})" if with_value else grads
+    return (
+        "def __call__(self, *args, **kwargs):\n"
+        f"    if not kwargs and {guard}:\n"
+        "        try:\n"
+        "            value, grads = fn(*args)\n"
+        "        except SourcegradError:\n"
+        "            raise\n"
+        "        except Exception as exc:\n"
+        "            explain(self, exc, entry, args)\n"
+        "            raise\n"
+        '        if type(value) is not float and getattr(value, "ndim", None) != 0:\n'
+        "            if ndim(value) != 0:\n"
+        "                non_scalar(self, value)\n"
+        f"        return {result}\n"
+        "    return generic(self, *args, **kwargs)\n"
+    )
+
+
+class Transformed:
+    """A derivative of ``f``: call it like ``f``; see :func:`sourcegrad.grad` for what it
+    returns."""
+
+    def __init__(
+        self, f: Callable, wrt: Any, mode: str, has_aux: bool, with_value: bool, options: dict
+    ):
+        unknown = set(options) - _OPTIONS - _INTERNAL_OPTIONS
+        if unknown:
+            raise ArgumentError(f"unknown option(s) {sorted(unknown)}; known: {sorted(_OPTIONS)}")
+        self.wrt_tuple = isinstance(wrt, (tuple, list))
+        self.wrt = tuple(wrt) if self.wrt_tuple else (wrt,)
+        self.bound_self = ()
+        if isinstance(f, types.MethodType) and isinstance(f.__func__, types.FunctionType):
+            # a bound method: differentiate its function, with the object as first argument
+            self.bound_self = (f.__self__,)
+            f = f.__func__
+            self.wrt = tuple(i + 1 if isinstance(i, int) and i >= 0 else i for i in self.wrt)
+        self.f = f
+        self.mode = mode
+        self.has_aux = has_aux
+        self.with_value = with_value
+        self.options = options
+        if "with_forward" in options:  # the seed's name for returning the value too
+            self.with_value = bool(options["with_forward"])
+        self.with_gradients = bool(options.get("with_gradients", True))
+        self.stable = bool(options.get("stable_gradients", False))
+        if options.get("debug_hook") is not None:
+            raise SourcegradError("debug_hook is not available yet in this version of sourcegrad")
+        if self.stable:
+            self._local = threading.local()  # per thread: signature -> gradient arrays
+        #: a gradient of a method-less function, nothing but the gradient (and value) returned
+        self._plain = (
+            mode == "grad" and not has_aux and not self.stable and not self.bound_self
+        ) and self.with_gradients
+        #: whether calls check their output gradient or tangent (not for generated code's)
+        self.checked = not (options.get("internal") or "select" in options)
+        self._init_state()
+        prefix = {"grad": "d", "vjp": "vjp", "jvp": "jvp"}[mode]
+        self.__name__ = f"{prefix}_{getattr(f, '__name__', 'f')}"
+        self.__doc__ = f"The {mode} of {getattr(f, '__qualname__', f)!r} (generated by sourcegrad)."
+
+    def _init_state(self) -> None:
+        """The builds this object runs (none yet), by signature."""
+        self._parsed: Parsed | None = None
+        self._cache: dict = {}  # shape signature -> running derivative
+        self._ranked: dict = {}  # rank signature -> derivative specialised to ranks only
+        self._seen: dict = {}  # shape signature -> calls so far, until specialised
+        self._specialised = 0
+        #: (guard, entry) of the last signature called: the guard tells, without building the
+        #: signature, whether arguments have that signature
+        self._last = None
+        self._remembered: dict = {}  # signature -> ((guard, entry), direct __call__ or None)
+        self._lock = threading.Lock()
+        #: the derivative whose builds this one runs (the one kept for its code, see
+        #: derivative()), and what turns them into builds of this one's function (None: they
+        #: are, the same function object); a base keeps them in its _store
+        self._base: Transformed | None = None
+        self._store: cache.BuildStore | None = None
+        self._bind = None
+        self._rebound: dict = {}  # id(entry of the base) -> (that entry, it rebound)
+        self._first: dict = {}  # rank signature -> the first shape signature it was built for
+
+    # -------------------------------------------------------------- builds shared with a base
+    def _attach(self, base: Transformed) -> Transformed:
+        """Run ``base``'s builds (made once, kept in its ``_store``), rebound to this
+        derivative's function where that is another function object with the same code.
+        Everything else (which build a call runs, when shapes are specialised) is this
+        object's own, as for a derivative made from scratch."""
+        self._base = base
+        if base.f is not self.f:
+            self._bind = cache.rebinder(base.f, self.f)
+        return self
+
+    def _made(self, key, make, bind: bool = True):
+        """The build ``make()`` makes, made once for every derivative of the base (``key``
+        names it) and, with ``bind``, rebound to this one's function where needed."""
+        base = self._base
+        if base is None:
+            return make()
+        entry = base._store.made(key, make)
+        return entry if self._bind is None or not bind else self._rebound_entry(entry)
+
+    def _stored(self, key):
+        """The build ``key`` names, where one was made for a derivative of the base; else
+        None."""
+        if self._base is None:
+            return None
+        entry = self._base._store.get(key)
+        if entry is None or self._bind is None:
+            return entry
+        return self._rebound_entry(entry)
+
+    def _rebound_entry(self, entry):
+        got = self._rebound.get(id(entry))
+        if got is None:
+            rebound = cache.Rebound(entry, self._bind, self._rebound_entry)
+            got = self._rebound[id(entry)] = (entry, rebound)
+        return got[1]
+
+    # -------------------------------------------------------------- building
+    def parsed(self) -> Parsed:
+        """The parsed function (parsed once, shared with the base)."""
+        if self._base is not None:
+            return self._base.parsed()
+        if self._parsed is None:
+            self._parsed = parse(self.f)
+        return self._parsed
+
+    def _pipeline(self) -> Pipeline:
+        """What makes this derivative's builds (made per build: it refers back to this
+        object, which holds none)."""
+        return Pipeline(self.parsed, self.wrt, self.mode, self.has_aux, self.options, self.checked)
+
+    def _build(self, args, specialise: bool = False, general: Emitted | None = None) -> Emitted:
+        """The derivative for ``args``' signature (see :meth:`Pipeline.build`): every build
+        this object makes from its source is made here."""
+        return self._pipeline().build(args, specialise, general)
+
+    def _optimized_for(self, rkey, general, args):
+        raw = cache.unbound(general)
+        return self._made(("optimized", rkey), lambda: self._pipeline().optimized(raw, args))
+
+    def _tier(self, key, args, specialise: bool) -> Emitted:
+        """The derivative for ``args``: the one specialised to ranks, until these shapes have
+        been seen :data:`SPECIALISE_AFTER` times (or ``specialise``); then one specialised to
+        the shapes too, where its code has shape-dependent helpers to remove."""
+        rkey = tuple([rank_signature(a) for a in args])
+        general = self._ranked.get(rkey)
+        if general is None:
+            general = self._ranked[rkey] = self._made(("ranks", rkey), lambda: self._build(args))
+            self._first[rkey] = key
+        elif general.provisional and key != self._first.get(rkey):
+            # a second signature of these ranks: the build for them is worth optimizing
+            general = self._ranked[rkey] = self._optimized_for(rkey, general, args)
+        if not general.specialisable or self._specialised >= MAX_SPECIALISED:
+            if general.provisional:
+                general = self._ranked[rkey] = self._optimized_for(rkey, general, args)
+            self._cache[key] = general
+            return general
+        entry = self._stored(("shapes", key))  # specialised for another derivative of f
+        if entry is None:
+            # calls of every derivative of the base count: one made per step specialises too
+            seen_by = self._seen if self._base is None else self._base._seen
+            seen = seen_by.get(key, 0) + 1
+            if seen < SPECIALISE_AFTER and not specialise:
+                if len(seen_by) >= cache.STORE_LIMIT:
+                    seen_by.clear()
+                seen_by[key] = seen
+                return general
+            raw = cache.unbound(general)
+            entry = self._made(
+                ("shapes", key), lambda: self._build(args, specialise=True, general=raw)
+            )
+        self._specialised += 1
+        self._cache[key] = entry
+        (self._seen if self._base is None else self._base._seen).pop(key, None)
+        return entry
+
+    def _entry(self, args, specialise: bool = False) -> Emitted:
+        last = self._last
+        if last is not None and last[0](args):  # the signature of the previous call again
+            return last[1]
+        key = tuple([call_signature(a) for a in args])
+        entry = self._cache.get(key)
+        if entry is None:
+            with self._lock:
+                entry = self._cache.get(key)
+                if entry is None:
+                    entry = self._tier(key, args, specialise)
+        if self._cache.get(key) is entry:  # final for this signature: remember it
+            self._remember(key, args, entry)
+        return entry
+
+    def _generic(self) -> Emitted:
+        entry = self._cache.get(None)
+        if entry is None:
+            with self._lock:
+                entry = self._cache.get(None) or self._made(("generic",), lambda: self._build(None))
+                self._cache[None] = entry
+        return entry
+
+    def emitted(self, args: tuple | None = None, specialise: bool = False) -> Emitted:
+        """The build that runs for ``args`` (all of them, ``bound_self`` first; with
+        ``specialise``, the one specialised to their shapes at once); without ``args`` the one
+        that assumes no ranks (what ``source(df)`` shows)."""
+        return self._generic() if args is None else self._entry(args, specialise)
+
+    # -------------------------------------------------------------- the direct __call__
+    def _remember(self, key, args, entry: Emitted) -> None:
+        """Make ``args``' signature the one a call checks first: ``_last`` holds its guard, and
+        a plain gradient gets a ``__call__`` of its own (on a class made for this object) that
+        checks the signature inline and calls the generated function directly: one Python
+        frame between the caller and the derivative, ~0.1 µs. Built once per signature."""
+        got = self._remembered.get(key)
+        if got is None:
+            raw = cache.unbound(entry)
+            made = self._made(("call", key, id(raw)), lambda: self._guard(args, raw), bind=False)
+            guard, call, _ = made
+            if call is not None and raw is not entry:  # the same call of this one's function
+                namespace = dict(call.__globals__, fn=entry.fn, entry=entry)
+                call = types.FunctionType(call.__code__, namespace, "__call__")
+            got = self._remembered[key] = ((guard, entry), call)
+        self._last = got[0]
+        call = got[1]
+        if call is not None and type(self).__dict__.get("__call__") is not call:
+            if self._base is not None:  # a class for this call, shared by the base's derivatives
+                self.__class__ = self._made(("class", id(call)), lambda: _with_call(call), False)
+            elif type(self) is Transformed:  # a class of its own, __call__ the last remembered
+                self.__class__ = _with_call(call)
+            else:
+                type(self).__call__ = call
+
+    def _guard(self, args, entry) -> tuple:
+        """``(guard, direct call or None, entry)`` for ``args``' signature (see _remember)."""
+        expr, namespace = guard_expression(args)
+        call = self._direct_call(expr, namespace, entry) if self._plain else None
+        return compile_guard(expr, namespace), call, entry
+
+    def _direct_call(self, guard: str, namespace: dict, entry: Emitted):
+        """``__call__`` for one argument signature (``guard``, an expression over ``args``):
+        what :meth:`Transformed.__call__` does for a plain gradient, with nothing looked up."""
+        text = _direct_call_text(guard, self.with_value, self.wrt_tuple and len(self.wrt) == 1)
+        namespace = dict(
+            namespace,
+            fn=entry.fn,
+            entry=entry,
+            SourcegradError=SourcegradError,
+            ndim=np.ndim,
+            explain=notes.explain,
+            non_scalar=notes.non_scalar,
+            generic=Transformed.__call__,
+        )
+        exec(
+            compile(text, f"<sourcegrad call of {self.__name__}>", "exec"), namespace
+        )  # noqa: S102
+        return namespace["__call__"]
+
+    # -------------------------------------------------------------- what users call
+    def generic(self, *args: Any) -> Any:
+        """Call the derivative built without rank information (the code ``source(df)`` shows).
+
+        Gives the same results as calling ``df``; it exists so that the rank-generic code path
+        can be checked and timed.
+        """
+        if self.mode == "vjp":
+            value, grads = self._generic().fn(*self.bound_self, *args[:-1], g_out=args[-1])
+        elif self.mode == "jvp":
+            entry = self._generic()
+            value, grads = entry.fn(*self.bound_self, *args[:-1], **self._tangents(entry, args[-1]))
+        else:
+            value, grads = self._generic().fn(*self.bound_self, *args)
+        return self.finish(value, grads)
+
+    def held_bytes(self) -> int:
+        """Bytes of the buffers this derivative keeps from one call to the next (its pools,
+        in every thread; see ``pool_buffers``). They are freed with the derivative object,
+        or with the thread that made them."""
+        entries = list(self._cache.values()) + list(self._ranked.values())
+        pools = {id(p): p for e in entries for p in getattr(e, "held", ())}
+        return sum(p.held_bytes() for p in pools.values())
+
+    def source(self, *example_args: Any) -> str:
+        """The derivative's source; specialised to ``example_args``' signature if given."""
+        if example_args:
+            return self._entry(self.bound_self + example_args, specialise=True).pretty()
+        return self._generic().pretty()
+
+    def source_call(self, args: tuple) -> tuple[Callable, tuple, Callable]:
+        """``(fn, values, post)`` for calling this derivative with ``args``: ``fn`` is the
+        pure generated function (with source, to be transformed again), ``values`` its
+        arguments in parameter order (every parameter's value, defaults filled in, then the
+        seeds) and ``post(fn(*values))`` what the call returns."""
+        bound = self.bound_self
+        # every parameter gets its value, left-out defaults too: the seeds that follow go to the
+        # generated function's last keyword-only parameters
+        if self.mode == "vjp":
+            primal, g = with_defaults(self.f, bound + tuple(args[:-1])), args[-1]
+            entry = self._entry(primal)
+            values = primal + (g,)
+        elif self.mode == "jvp":
+            primal, t = with_defaults(self.f, bound + tuple(args[:-1])), args[-1]
+            entry = self._entry(primal)
+            ts = tuple(t) if self.wrt_tuple else (t,)
+            values = primal + ts
+            return entry.source_fn, values, lambda raw: raw
+        else:
+            values = with_defaults(self.f, bound + tuple(args))
+            entry = self._entry(values)
+        return entry.source_fn, values, lambda raw: self.finish(*raw)
+
+    # -------------------------------------------------------------- calling
+    def _tangents(self, entry: Emitted, t_in) -> dict:
+        """The tangent keyword arguments of the generated jvp function."""
+        if self.wrt_tuple and not isinstance(t_in, (tuple, list)):
+            raise ArgumentError(
+                f"{self.__name__}() needs a tuple of {len(self.wrt)} tangents, one per wrt "
+                f"argument, got a {type(t_in).__name__}"
+            )
+        ts = tuple(t_in) if self.wrt_tuple else (t_in,)
+        if len(ts) != len(self.wrt):
+            raise ArgumentError(
+                f"{self.__name__}() needs one tangent per wrt argument ({len(self.wrt)}), "
+                f"got {len(ts)}"
+            )
+        return dict(zip(entry.tangent_params, ts))
+
+    def _check_arity(self, args) -> None:
+        """Refuse positional arguments ``args`` where they are too many or too few for ``f``
+        (as Python would, calling ``f`` with them)."""
+        f = self.f
+        code = getattr(f, "__code__", None)
+        if code is None:
+            return
+        n, argcount, kwonly = len(args), code.co_argcount, code.co_kwonlyargcount
+        # generated code passes keyword-only values after the positional ones (split_args)
+        most = argcount if self.checked else argcount + kwonly
+        if argcount - len(f.__defaults__ or ()) <= n and (n <= most or code.co_flags & 0x04):
+            if not kwonly or not self.checked:
+                return
+            names = code.co_varnames[argcount : argcount + kwonly]
+            if all(name in (f.__kwdefaults__ or {}) for name in names):
+                return
+        problem = call_problem(f, n)
+        if problem is not None:
+            raise notes.argument_error(self, problem)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._plain and not kwargs:  # the common case, with as little work as possible
+            last = self._last
+            if last is not None and last[0](args):
+                entry = last[1]
+            else:
+                self._check_arity(args)
+                entry = self._entry(args)
+            try:  # self.run, inlined: one call less on the path every call takes
+                value, grads = entry.fn(*args)
+            except SourcegradError:
+                raise
+            except Exception as exc:
+                notes.explain(self, exc, entry, args)
+                raise
+            if type(value) is not float and getattr(value, "ndim", None) != 0:
+                if np.ndim(value) != 0:
+                    notes.non_scalar(self, value)
+            if self.wrt_tuple and len(self.wrt) == 1:
+                grads = (grads,)
+            return (value, grads) if self.with_value else grads
+        return self._seeded_call(args, kwargs)
+
+    def _split_seed(self, args: tuple, kwargs: dict) -> tuple[tuple, dict, Any]:
+        """``(args, kwargs, seed)``: the call's arguments with its seed (a vjp's output
+        gradient, a jvp's tangent: the last positional argument or the seed keyword) apart;
+        refused where it is missing."""
+        seed_kw = _SEED_KEYWORD.get(self.mode)
+        if seed_kw is not None and seed_kw not in kwargs:
+            if not args:
+                raise notes.argument_error(self, f"{self.__name__}() got no arguments")
+            args, kwargs = args[:-1], dict(kwargs, **{seed_kw: args[-1]})
+        seed = kwargs.pop(seed_kw) if seed_kw is not None else None
+        if seed is None and seed_kw is not None and self.checked:
+            what = "output gradient" if self.mode == "vjp" else "tangent"
+            raise ArgumentError(
+                f"{self.__name__}() got None for its {what} ({seed_kw}); pass an array or float "
+                f"shaped like {'the output' if self.mode == 'vjp' else 'the argument'} "
+                f"of {self.f.__name__}()"
+            )
+        return args, kwargs, seed
+
+    def _seeded_call(self, args: tuple, kwargs: dict):
+        """A call that is not the plain gradient's common case: a vjp or jvp (with a seed),
+        keyword arguments, a bound method, auxiliary output, stable gradients."""
+        args, kwargs, seed = self._split_seed(args, kwargs)
+        args = self.bound_self + args
+        if kwargs:  # one value per parameter, keyword-only ones last (core.params' order)
+            try:
+                args = full_args(self.f, args, kwargs)
+            except TypeError:
+                problem = call_problem(self.f, len(args), tuple(kwargs))
+                if problem is None:
+                    raise
+                raise notes.argument_error(self, problem) from None
+        else:
+            self._check_arity(args)
+        entry = self._entry(args)
+        if not self.with_gradients:
+            return self.run(entry, args)
+        if self.mode == "vjp":
+            value, grads = self.run(entry, args, g_out=seed)
+            if self.checked:
+                notes.check_seed(self, value, seed)
+        elif self.mode == "jvp":
+            tangents = self._tangents(entry, seed)
+            if self.checked:
+                notes.check_tangents(self, args, tangents.values())
+            value, grads = self.run(entry, args, **tangents)
+            return value, _not_aliasing(grads, seed)
+        else:
+            value, grads = self.run(entry, args)
+        return self.finish(value, grads)
+
+    def run(self, entry: Emitted, args: tuple, **kwargs: Any) -> Any:
+        """``entry.fn(*args, **kwargs)`` (``args`` in parameter order, see
+        :func:`~sourcegrad.arguments.full_args`); an error that is not sourcegrad's is
+        explained (the user's own function failing, a non-scalar output) before it
+        propagates."""
+        pos, kwonly = split_args(self.f, args)
+        try:
+            return entry.fn(*pos, **kwonly, **kwargs)
+        except SourcegradError:
+            raise
+        except Exception as exc:
+            notes.explain(self, exc, entry, args, kwargs.get("g_out"))
+            raise
+
+    def finish(self, value: Any, grads: Any) -> Any:
+        """What the call returns, from the generated function's ``(value, grads)``."""
+        if self.mode == "jvp":
+            return value, grads
+        if self.stable:
+            grads = self._stabilise(grads)
+        if self.wrt_tuple and len(self.wrt) == 1:
+            grads = (grads,)
+        if self.mode == "vjp":
+            return (value, grads) if self.with_value else grads
+        if self.has_aux:
+            notes.check_aux(self, value)
+        loss = value[0] if self.has_aux else value
+        if isinstance(loss, tuple) or np.ndim(loss) != 0:
+            notes.non_scalar(self, loss)
+        if self.has_aux:
+            aux = value[1]
+            if self.with_value:
+                return (loss, aux), grads
+            return grads, aux
+        return (value, grads) if self.with_value else grads
+
+    def _stabilise(self, grads):
+        """``stable_gradients=True``: the arrays handed out by this thread's first call for this
+        argument signature, overwritten with ``grads`` (float leaves are values, not buffers)."""
+        store = getattr(self._local, "kept", None)
+        if store is None:
+            store = self._local.kept = {}
+        key = call_signature(grads)
+        kept = store.get(key)
+        if kept is None:
+            store[key] = grads
+            return grads
+        return _copy_into(kept, grads)
+
+
+def with_defaults(f: Callable, args: tuple, kwargs: dict | None = None) -> tuple:
+    """``args`` with the defaults of the positional parameters of ``f`` they leave out: the
+    levels of a tower take their values by position, the seeds after the arguments. Where
+    ``f`` has keyword-only parameters (or ``kwargs`` are given) every parameter gets a value,
+    keyword-only ones last (:func:`~sourcegrad.arguments.full_args`): the seeds follow them."""
+    code, defaults = getattr(f, "__code__", None), getattr(f, "__defaults__", None)
+    if kwargs or getattr(code, "co_kwonlyargcount", 0):
+        return full_args(f, args, kwargs or {})
+    if code is None or not defaults or len(args) >= code.co_argcount:
+        return args
+    first = code.co_argcount - len(defaults)
+    if len(args) < first:
+        return args  # a required argument is missing: the call says so
+    return args + tuple(defaults[len(args) - first :])
+
+
+def _copy_into(kept, new):
+    """``kept`` with ``new``'s values written into its arrays (same structure)."""
+    if is_container(kept):
+        new_children = dict(children(new))
+        return rebuild(kept, {k: _copy_into(v, new_children[k]) for k, v in children(kept)})
+    if isinstance(kept, np.generic):  # a NumPy scalar is immutable, like a float
+        return new
+    if isinstance(kept, np.ndarray) or hasattr(kept, "__array_namespace__"):
+        kept[...] = new
+        return kept
+    return new
+
+
+def _not_aliasing(tangent, given):
+    """``tangent``, copied where it is one of the caller's own tangent arrays."""
+    given = given if isinstance(given, tuple) else (given,)
+    ids = {id(g) for g in given if hasattr(g, "shape")}
+    if id(tangent) in ids:
+        return tangent.copy()
+    if isinstance(tangent, tuple) and any(id(t) in ids for t in tangent):
+        return type(tangent)(t.copy() if id(t) in ids else t for t in tangent)
+    return tangent

@@ -1,0 +1,251 @@
+"""Builds shared by the derivatives of one function's code.
+
+``grad(f)`` made again (in a training loop, or for another closure of the same ``def``) runs
+the builds made before where the transformation would read the same objects: the same code,
+``wrt``, mode and options, module settings and rule tables, and the same values behind the
+names the code reads (:func:`cached_base`). The derivative kept for that key (the *base*)
+holds the builds; a derivative of another function object with that code runs them rebound to
+its own globals, closure cells and defaults (:func:`rebinder`, :class:`Rebound`).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import types
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .pipeline import Emitted, build_settings
+
+#: derivatives made by grad, value_and_grad, vjp and jvp (and for generated code by vjp_of and
+#: jvp_of), by the code of the function and the rest that decides the transformation (see
+#: cached_base); at most CODE_CACHE_SIZE of them, the least recently asked for dropped first
+CODE_CACHE_SIZE = int(os.environ.get("SOURCEGRAD_CODE_CACHE", "64"))
+_CODE_CACHE: OrderedDict = OrderedDict()
+_CODE_LOCK = threading.Lock()
+_GLOBAL_NAMES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: values read as data when the derivative runs: a transformation reads only their type
+_DATA_TYPES = frozenset(
+    {float, int, bool, complex, str, bytes, type(None), np.ndarray, list, tuple, dict}
+)
+_EMPTY_CELL = object()
+STORE_LIMIT = 64  # builds kept for the derivatives of one function (beyond: made per object)
+
+
+def clear_cache() -> None:
+    """Forget the derivatives kept for reuse (each derivative object keeps its own builds)."""
+    with _CODE_LOCK:
+        _CODE_CACHE.clear()
+
+
+def _global_names(code) -> tuple:
+    """The global names ``code`` and the code nested in it may read."""
+    names = _GLOBAL_NAMES.get(code)
+    if names is None:
+        found, todo = set(), [code]
+        while todo:
+            c = todo.pop()
+            found.update(c.co_names)
+            todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+        names = _GLOBAL_NAMES[code] = tuple(sorted(found))
+    return names
+
+
+def _token(value):
+    """What a transformation reads of a global or closure value: data (read live when the
+    derivative runs) only by its type, anything else (a function called, a module, an object
+    whose methods are called) by identity."""
+    t = type(value)
+    return t if t in _DATA_TYPES or isinstance(value, np.generic) else value
+
+
+def _environment(fn) -> list:
+    """The objects a transformation of ``fn`` depends on besides its code: its globals (live
+    data, but resolved names), the values of its global names and closure cells (tokens)."""
+    g = fn.__globals__
+    env = [fn.__code__, g]
+    env.extend([_token(g.get(name, _EMPTY_CELL)) for name in _global_names(fn.__code__)])
+    for cell in fn.__closure__ or ():
+        try:
+            env.append(_token(cell.cell_contents))
+        except ValueError:
+            env.append(_EMPTY_CELL)
+    return env
+
+
+def cache_key(
+    f: Callable, wrt: Any, mode: str, has_aux: bool, with_value: bool, options: dict
+) -> tuple[tuple, list] | None:
+    """``(key, environment)`` under which the builds of a derivative of ``f`` are kept for
+    reuse; None where they are not (a callable that is no plain function, an unhashable
+    ``wrt`` or option, stable gradients, the cache turned off)."""
+    fn, bound = f, ()
+    if isinstance(f, types.MethodType) and isinstance(f.__func__, types.FunctionType):
+        fn, bound = f.__func__, (f.__self__,)
+    if (
+        CODE_CACHE_SIZE <= 0
+        or type(fn) is not types.FunctionType
+        or options.get("stable_gradients")
+    ):
+        return None
+    try:
+        seq = isinstance(wrt, (tuple, list))
+        key = (seq, tuple(wrt) if seq else wrt, mode, has_aux, with_value)
+        key += tuple(sorted(options.items())) + build_settings()
+        env = _environment(fn) + list(bound)
+        key += tuple([id(x) for x in env])
+        hash(key)
+    except TypeError:  # an unhashable wrt or option: refused (or made) by Transformed
+        return None
+    return key, env
+
+
+def cached_base(key: tuple, env: list) -> Any:
+    """The base derivative kept for ``key`` (see :func:`cache_key`) where the objects it was
+    made for are still those of ``env``; else None."""
+    with _CODE_LOCK:
+        hit = _CODE_CACHE.get(key)
+        if hit is not None and all(a is b for a, b in zip(hit[0], env)):
+            _CODE_CACHE.move_to_end(key)
+            return hit[1]
+    return None
+
+
+def keep_base(key: tuple, env: list, base: Any) -> None:
+    """Keep ``base`` for ``key``, dropping the least recently used beyond
+    :data:`CODE_CACHE_SIZE`."""
+    with _CODE_LOCK:
+        _CODE_CACHE[key] = (env, base)
+        while len(_CODE_CACHE) > CODE_CACHE_SIZE:
+            _CODE_CACHE.popitem(last=False)
+
+
+class BuildStore:
+    """The builds of a base derivative, made once for every derivative that runs them:
+    ``key`` -> build, at most :data:`STORE_LIMIT` of them."""
+
+    def __init__(self):
+        self.builds: dict = {}
+        self.lock = threading.RLock()
+
+    def get(self, key: Any) -> Any:
+        """The build ``key`` names; None where none was made."""
+        return self.builds.get(key)
+
+    def made(self, key: Any, make: Callable[[], Any]) -> Any:
+        """The build ``key`` names, made by ``make()`` the first time."""
+        entry = self.builds.get(key)
+        if entry is None:
+            with self.lock:
+                entry = self.builds.get(key)
+                if entry is None:
+                    entry = make()
+                    if len(self.builds) < STORE_LIMIT:
+                        self.builds[key] = entry
+                        _lighten(entry)
+        return entry
+
+
+def rebinder(old: Callable, new: Callable) -> Callable[[Any], Any]:
+    """``rebind(fn)``: ``fn``, generated from ``old``'s code, as a function that reads
+    ``new``'s globals, closure cells and defaults in place of ``old``'s (itself where it reads
+    none of them)."""
+    cells = dict(zip(map(id, old.__closure__ or ()), new.__closure__ or ()))
+    memo: dict = {}
+
+    def rebind(fn):
+        if type(fn) is not types.FunctionType:
+            return fn
+        got = memo.get(id(fn))
+        if got is not None:
+            return got[1]
+        changed = False
+        closure = []
+        for cell in fn.__closure__ or ():
+            other = cells.get(id(cell))
+            if other is None:
+                try:
+                    value = cell.cell_contents
+                except ValueError:
+                    value = None
+                if type(value) is types.FunctionType and value.__code__.co_filename.startswith(
+                    "<sourcegrad"
+                ):
+                    rebound = rebind(value)  # a generated function a wrapper calls
+                    if rebound is not value:
+                        other = types.CellType(rebound)
+            changed = changed or (other is not None and other is not cell)
+            closure.append(cell if other is None else other)
+        glob, defaults, kwdefaults = fn.__globals__, fn.__defaults__, fn.__kwdefaults__
+        if glob is old.__globals__ and glob is not new.__globals__:
+            glob, changed = new.__globals__, True
+        if defaults is old.__defaults__ and defaults is not new.__defaults__:
+            defaults, changed = new.__defaults__, True
+        if kwdefaults and old.__kwdefaults__:
+            kwdefaults = dict(kwdefaults)
+            for k, v in old.__kwdefaults__.items():
+                if kwdefaults.get(k, _EMPTY_CELL) is v and new.__kwdefaults__[k] is not v:
+                    kwdefaults[k], changed = new.__kwdefaults__[k], True
+        result = fn
+        if changed:
+            result = types.FunctionType(
+                fn.__code__, glob, fn.__name__, defaults, tuple(closure) if closure else None
+            )
+            result.__kwdefaults__ = kwdefaults
+            result.__qualname__ = fn.__qualname__
+        memo[id(fn)] = (fn, result)  # fn kept: its id is not reused while memo lives
+        return result
+
+    return rebind
+
+
+def _lighten(entry) -> None:
+    """Let a build kept for reuse (past the derivative that made it) hold no more of the
+    user's data than it needs: the derivatives kept for more builds (``der``, the pure
+    derivative not yet compiled) copied all the module's globals when they were made, and
+    their analysis kept the arguments of the call it was made for."""
+    if not isinstance(entry, Emitted):
+        return
+    for der in (entry.der, getattr(entry.pure, "_der", None)):
+        refs = getattr(der, "refs", None)
+        if refs is not None:
+            used = refs.used_by_user
+            refs.user_globals = {k: v for k, v in refs.user_globals.items() if k in used}
+        core = getattr(getattr(der, "analysis", None), "core", None)
+        if core is not None:  # the first call's arguments: read by the analysis only
+            core.example_args = None
+
+
+class Rebound:
+    """An :class:`Emitted` of another derivative object, its functions rebound with ``bind``
+    (see :func:`rebinder`); everything else is the entry's own. ``rebound(entry)`` gives the
+    rebound form of another entry of the same derivative (its pure derivative)."""
+
+    def __init__(self, entry: Emitted, bind: Callable, rebound: Callable[[Any], Any]):
+        self._entry = entry
+        self._rebound = rebound
+        self.fn = bind(entry.fn)
+
+    def __getattr__(self, attr):
+        if attr.startswith("__") or attr in ("_entry", "_rebound"):
+            raise AttributeError(attr)
+        return getattr(self._entry, attr)
+
+    @property
+    def pure(self) -> Any:
+        pure = self._entry.pure
+        return None if pure is None else self._rebound(pure)
+
+    @property
+    def source_fn(self) -> Callable:
+        return (self.pure or self).fn
+
+
+def unbound(entry: Any) -> Any:
+    """The base's own build behind ``entry`` (itself where it is not :class:`Rebound`)."""
+    return entry._entry if isinstance(entry, Rebound) else entry

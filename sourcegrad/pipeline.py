@@ -1,0 +1,408 @@
+"""The passes, in order, that build one derivative of one function for one argument signature.
+
+``parse`` (once per function) → ``normalize`` → ``analyze`` → ``reverse`` (or ``forward``) →
+``simplify`` → ``optimize`` → ``emit``. This is the one module above the passes that calls
+them; a derivative object (:mod:`sourcegrad.derivative`) decides *which* build a call needs
+(the tier), a :class:`Pipeline` makes it.
+
+Each build normalizes the function once. Where a build needs a second core (fusing loops of
+products rewrites its core, the reverse pass rewrites the core of the shown derivative while a
+forward-mode gradient runs), it gets a copy of the first one instead of normalizing again.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import linecache
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import gast
+import numpy as np
+
+from .errors import NonScalarOutputError, SourcegradError, WrtTypeError
+from .rules import registry
+from .runtime.containers import children, is_container, scalar_gradient
+from .runtime.tangent_helpers import float_gradient, typed_gradient
+from .transform import chunk, fuse, pool
+from .transform import syntax as S
+from .transform.analysis import analyze
+from .transform.emit import Deferred, Emitted
+from .transform.emit import emit as emit_source
+from .transform.forward import forward
+from .transform.fuse import fuse_contractions, may_fuse
+from .transform.normalize import Core, normalize
+from .transform.optimize import known_dtypes, optimize
+from .transform.parse import Parsed, parse
+from .transform.reverse import reverse
+from .transform.shapes import concrete_shapes
+from .transform.simplify import simplify
+
+__all__ = ["Emitted", "Parsed", "Pipeline", "build_settings", "emit", "parse"]
+
+
+def build_settings() -> tuple:
+    """The module settings and rule tables a build reads: a derivative made after one changes
+    is built again (a rule added with defvjp, a test's smaller block size)."""
+    return (
+        chunk.BLOCK,
+        fuse.MAX_UNROLLED,
+        pool.RELEASED_BYTES,
+        pool.POOLED_BYTES,
+        len(registry.ADJOINTS),
+        len(registry.TANGENTS),
+        len(registry.NONDIFFERENTIABLE),
+        len(registry.PRIMITIVES),
+    )
+
+
+# ---------------------------------------------------------------- generated source in linecache
+def emit(der: Any) -> Emitted:
+    """:func:`sourcegrad.transform.emit.emit`, its text dropped from ``linecache`` with the
+    code compiled from it (a derivative dropped leaves no source behind)."""
+    run = emit_source(der)
+    _forget_with_code(run)
+    return run
+
+
+def _forget_with_code(run: Emitted) -> None:
+    code = getattr(run.fn, "__code__", None)
+    if code is not None and code.co_filename == run.filename:
+        weakref.finalize(code, linecache.cache.pop, run.filename, None)
+
+
+class _Deferred(Deferred):
+    """:class:`Deferred` whose emitted text goes from ``linecache`` with its code (see
+    :func:`emit`)."""
+
+    def __getattr__(self, attr):
+        made = self._emitted is None
+        value = super().__getattr__(attr)
+        if made and self._emitted is not None:
+            _forget_with_code(self._emitted)
+        return value
+
+
+# ---------------------------------------------------------------- facts about the arguments
+def _one_scalar(args, wrt) -> bool:
+    """Whether the gradient is taken with respect to a single float (a Python float, a NumPy
+    floating scalar, or a 0-d floating array)."""
+    if args is None or len(wrt) != 1 or wrt[0] >= len(args):
+        return False
+    x = args[wrt[0]]
+    if type(x) is float:
+        return True
+    return isinstance(x, (np.generic, np.ndarray)) and x.ndim == 0 and x.dtype.kind == "f"
+
+
+def _as_gradient(x, t):
+    """The tangent ``t`` of a scalar as the gradient of the scalar input ``x``, as reverse
+    mode gives it (:func:`gradient_like`): a float for a float, a NumPy scalar of x's dtype
+    for a NumPy scalar, else a new 0-d array of x's dtype."""
+    g = scalar_gradient(x, t)
+    return np.array(t, dtype=x.dtype) if g is None else g
+
+
+def _has_arrays(args) -> bool:
+    """Whether an argument holds an array: only then can shapes specialise anything."""
+    return any(hasattr(leaf, "shape") for a in args for _, leaf in _leaves(a))
+
+
+def _leaves(x, path=()):
+    if is_container(x):
+        for k, v in children(x):
+            yield from _leaves(v, path + (k,))
+    else:
+        yield path, x
+
+
+def _leaf_problem(leaf) -> str | None:
+    """Why the argument leaf ``leaf`` (named ``{where}`` in the text) has no gradient; None
+    where it has one."""
+    kind = getattr(getattr(leaf, "dtype", None), "kind", None)
+    if dataclasses.is_dataclass(leaf) and not isinstance(leaf, type):
+        return (
+            f"{{where}} is a dataclass ({type(leaf).__name__}); gradients are built "
+            "for dicts, lists, tuples and namedtuples of arrays: pass "
+            "dataclasses.asdict({where}) (or a namedtuple) and read its fields "
+            "from that"
+        )
+    if isinstance(leaf, complex) or kind == "c":
+        return (
+            "{where} is complex; sourcegrad differentiates with respect to real "
+            "values: pass its real and imaginary parts ({where}.real, "
+            "{where}.imag) as float arguments and build it inside the function"
+        )
+    if isinstance(leaf, (bool, int, np.integer)) or kind in ("i", "u", "b"):
+        return (
+            "{where} is an integer, so it has no gradient; pass floats (e.g. "
+            "{where}.astype(float)), or leave it out of wrt"
+        )
+    return None
+
+
+def _copy_core(core: Core) -> Core:
+    """A copy of a core that the passes may rewrite without touching ``core``: what
+    normalizing the function again for the same arguments would give."""
+    names = copy.copy(core.names)
+    names.taken = set(core.names.taken)
+    return dataclasses.replace(
+        core,
+        node=S.clone(core.node),
+        params=list(core.params),
+        names=names,
+        user_names=set(core.user_names),
+        paths=dict(core.paths),
+        alias_checks=list(core.alias_checks),
+        conditions=set(core.conditions),
+    )
+
+
+def _scalar_tangent(der, kind) -> bool:
+    """Make the generated jvp ``der`` return its tangent as a scalar of ``kind`` (the gradient
+    with respect to a float is a float, to a NumPy scalar one of its type; zero where the
+    output does not depend on it); False where its return is not ``(value, tangent)``."""
+    ret = der.node.body[-1]
+    if not (isinstance(ret, gast.Return) and isinstance(ret.value, gast.Tuple)):
+        return False
+    if len(ret.value.elts) != 2:
+        return False
+    helper, extra = (float_gradient, []) if kind is float else (typed_gradient, [kind])
+    args = [ret.value.elts[1]] + [S.name(der.refs.ref(k, k.__name__)) for k in extra]
+    ret.value.elts[1] = S.call(S.name(der.refs.ref(helper, helper.__name__)), args)
+    return True
+
+
+def _scalar_gradient_call(run: Emitted, i: int, x) -> Emitted:
+    """``run`` (a jvp along argument ``i``, a scalar like ``x``) called as a gradient: the
+    seed tangent given, the tangent returned as the gradient of ``x``."""
+    (param,) = run.tangent_params
+    jvp = run.fn
+    seed = x.dtype.type(1) if isinstance(x, np.generic) else None
+    jvp.__kwdefaults__ = dict(jvp.__kwdefaults__ or {}, **{param: seed})
+
+    def gradient(*a, **kw):  # kw: the function's keyword-only arguments
+        x = a[i]
+        if type(x) is np.ndarray:
+            kw = dict(kw, **{param: np.ones_like(x)})
+        value, t = jvp(*a, **kw)
+        return value, _as_gradient(x, t)
+
+    run.fn = gradient
+    return run
+
+
+def made_here(code: Any) -> bool:
+    """Whether the code object ``code`` is of this module (a wrapper of a generated
+    function, which a failing call of the generated function passes through)."""
+    return code.co_filename == __file__
+
+
+# ---------------------------------------------------------------- the passes for one signature
+class Pipeline:
+    """The builds of the derivative of one function: which passes run, in which order, for
+    the arguments of one call (their rank or call signature).
+
+    ``parsed()`` returns the parsed function (parsed once, shared by every build); ``wrt``
+    the argument positions differentiated; ``mode`` ``"grad"``, ``"vjp"`` or ``"jvp"``;
+    ``checked``: whether arguments that cannot have a gradient are refused by their type."""
+
+    def __init__(
+        self,
+        parsed: Callable[[], Parsed],
+        wrt: tuple,
+        mode: str,
+        has_aux: bool,
+        options: dict,
+        checked: bool,
+    ):
+        self.parsed = parsed
+        self.wrt = wrt
+        self.mode = mode
+        self.has_aux = has_aux
+        self.options = options
+        self.checked = checked
+        self.with_gradients = bool(options.get("with_gradients", True))
+        self.reverse_mode = "vjp" if mode == "vjp" else "grad"
+
+    def build(self, args: tuple | None, specialise: bool = False, general: Any = None) -> Emitted:
+        """The derivative for ``args``' signature (rank-generic for None): specialised to
+        ranks, or with ``specialise`` to shapes too (reusing the pure derivative of
+        ``general``, the build for the same ranks, where there is one)."""
+        parsed = self.parsed()
+        core = normalize(parsed, args)
+        wrt = self._wrt_of(parsed, core, args)
+        if not self.with_gradients:
+            # the function itself, compiled: the forward pass without tangents
+            der = forward(analyze(core, (), args, whole_output=True, mode="forward"), (0,))
+            der.node.name = "fwd_" + core.node.name
+            return self._emitted(der, args, specialise)
+        if self.mode == "jvp":
+            analysis = analyze(core, wrt, args, whole_output=True, mode="forward")
+            return self._emitted(
+                forward(analysis, self.options.get("select", ())), args, specialise
+            )
+        return self._reverse(core, wrt, args, specialise, general)
+
+    def _wrt_of(self, parsed: Parsed, core: Core, args) -> tuple:
+        """``wrt`` as positions among the parameters; refused where it names none of them,
+        where ``grad`` meets a tuple output, or where an argument has no gradient."""
+        n = len(core.params)
+        for i in self.wrt:
+            if not isinstance(i, int) or not -n <= i < n:
+                raise WrtTypeError(
+                    f"wrt={i!r} does not name an argument of {parsed.node.name}() "
+                    f"(it takes {n}: {', '.join(core.params)}); pass argument positions",
+                    parsed.filename,
+                    parsed.node.lineno,
+                )
+        wrt = tuple(i % n for i in self.wrt)
+        if core.returns_tuple and not self.has_aux and self.mode == "grad":
+            raise NonScalarOutputError(
+                f"{parsed.node.name}() returns a tuple; grad needs a scalar. If the extra values "
+                "are auxiliary outputs pass has_aux=True; for several outputs use vjp",
+                parsed.filename,
+                parsed.node.body[-1].lineno,
+            )
+        if args is not None:
+            self._check_wrt_args(parsed, core, wrt, args)
+        return wrt
+
+    def _check_wrt_args(self, parsed: Parsed, core: Core, wrt: tuple, args: tuple) -> None:
+        for i in wrt:
+            if i >= len(args):
+                continue
+            x = args[i]
+            if self.checked and (x is None or isinstance(x, (str, bytes))):
+                raise WrtTypeError(
+                    f"{core.params[i]} is {type(x).__name__}, not a float, an array or a "
+                    "container of them, so it has no gradient; leave it out of wrt",
+                    parsed.filename,
+                    parsed.node.lineno,
+                )
+            for path, leaf in _leaves(x):
+                problem = _leaf_problem(leaf)
+                if problem is not None:
+                    where = core.params[i] + "".join(f"[{k!r}]" for k in path)
+                    raise WrtTypeError(
+                        problem.format(where=where), parsed.filename, parsed.node.lineno
+                    )
+
+    def _reverse(self, core: Core, wrt: tuple, args, specialise: bool, general) -> Emitted:
+        """The reverse-mode build (see :meth:`build`)."""
+        optimizing = self.options.get("optimize", True)
+        scalar = optimizing and self.mode == "grad" and not self.has_aux and _one_scalar(args, wrt)
+        fusing = specialise and args is not None and may_fuse(core)
+        pristine = _copy_core(core) if scalar or fusing else None  # before analysis sets it
+        analysis = analyze(core, wrt, args, whole_output=self.mode == "vjp")
+        shapes = None
+        if specialise and args is not None:  # before reverse() rewrites the core
+            shapes = concrete_shapes(analysis, args)
+            fused = self._fused(_copy_core(pristine), wrt, args, shapes) if fusing else None
+            if fused is not None:  # shown: the derivative of the loops as written
+                if general is not None:
+                    fused.pure = general.pure or general
+                else:
+                    fused.pure = _Deferred(lambda: simplify(reverse(analysis, self.reverse_mode)))
+                return fused
+            if general is not None and getattr(general, "der", None) is not None:
+                # the pure derivative of these ranks is built already: optimize it again
+                run = self.emit_optimized(general.der, args, shapes)
+                run.pure = general.pure or general
+                return run
+        if scalar:
+            run = self._forward_gradient(_copy_core(pristine), wrt, args)
+            if run is not None:  # the reverse-mode derivative is only shown: made then
+                run.pure = _Deferred(lambda: simplify(reverse(analysis, "grad")))
+                return run
+        return self._emitted(reverse(analysis, self.reverse_mode), args, specialise, shapes)
+
+    def _emitted(self, der, args, specialise: bool, shapes=None) -> Emitted:
+        """``der`` simplified and emitted: pure (``optimize=False``, or a first build for
+        these ranks, see below), else optimized with the pure one kept to be shown."""
+        simplify(der)
+        if not self.options.get("optimize", True):
+            return emit(der)
+        if not specialise and args is not None and _has_arrays(args):
+            # the build for these ranks runs once before the one specialised to these shapes
+            # replaces it: it runs pure, and is optimized only where it is used for a second
+            # signature (see Transformed._tier); the first call pays no optimize pass it would
+            # not keep
+            run = emit(der)
+            run.specialisable = run.provisional = True
+            run.der = der  # what the builds specialised to shapes start from
+            return run
+        run = emit(self._optimize(der, args, shapes))
+        run.pure = _Deferred(der)  # compiled when shown or transformed again
+        return run
+
+    def emit_optimized(self, der: Any, args: tuple, shapes: dict | None = None) -> Emitted:
+        """``der`` (kept for more builds) optimized for ``args`` and emitted: the names the
+        pass takes (buffers, pools, masks) are given back after, so each build of ``der`` is
+        the one a derivative made from scratch would make, whatever was built before."""
+        refs = der.refs
+        taken, by_id, injected = set(refs.names.taken), dict(refs.by_id), dict(refs.injected)
+        try:
+            return emit(self._optimize(der, args, shapes))
+        finally:
+            refs.names.taken.intersection_update(taken)
+            refs.by_id, refs.injected = by_id, injected
+
+    def optimized(self, general: Emitted, args: tuple) -> Emitted:
+        """The provisional build ``general`` (pure) optimized for its ranks."""
+        run = self.emit_optimized(general.der, args)
+        run.specialisable = True
+        run.der = general.der
+        run.pure = general
+        return run
+
+    def _optimize(self, der, args, shapes=None):
+        """``der`` optimized for ``args`` (and their ``shapes``), as the options ask."""
+        return optimize(der, args, shapes, pools=self.options.get("pool_buffers", True))
+
+    def _fused(self, core: Core, wrt: tuple, args: tuple, shapes) -> Emitted | None:
+        """The running derivative of ``core`` (a fresh copy) with its loops of ``np.einsum``
+        products fused into one contraction each (:mod:`sourcegrad.transform.fuse`),
+        specialised to ``args``' shapes; None where nothing fuses, or where the stacked
+        operands' shapes are not known to agree."""
+        if not self.options.get("optimize", True):
+            return None
+        stacked = fuse_contractions(core, shapes)
+        if not stacked:
+            return None
+        analysis = analyze(core, wrt, args, whole_output=self.mode == "vjp")
+        fused_shapes = concrete_shapes(analysis, args)
+        if any(fused_shapes.get(name) is None for name in stacked):
+            return None  # operands of different shapes, or a product that broadcasts
+        der = reverse(analysis, self.reverse_mode)
+        simplify(der)
+        dtypes = known_dtypes(der, args)
+        if not all(getattr(dtypes.get(name), "kind", None) in ("f", "c") for name in stacked):
+            return None  # integers or booleans summed in one product would not promote
+        return emit(self._optimize(der, args, fused_shapes))
+
+    def _forward_gradient(self, core: Core, wrt: tuple, args: tuple) -> Emitted | None:
+        """The gradient with respect to one scalar, run in forward mode on ``core`` (a fresh
+        copy): one sweep with its tangent alongside, no tape (what a hand-written derivative
+        of a scalar function does). None where forward mode cannot be built; the
+        reverse-mode derivative runs then."""
+        try:
+            analysis = analyze(core, wrt, args, whole_output=True, mode="forward")
+            der = forward(analysis, ())
+            simplify(der)
+            fast = self._optimize(der, args)
+            (i,) = wrt
+            x = args[i]
+            kind = float if type(x) is float else type(x) if isinstance(x, np.floating) else None
+            scalar = kind is not None and _scalar_tangent(fast, kind)
+            run = emit(fast)
+        except SourcegradError:
+            return None
+        if scalar:  # it returns (value, kind(tangent)) itself: no call in between
+            (param,) = run.tangent_params
+            # the seed tangent, without a keyword per call (the function's own kept)
+            run.fn.__kwdefaults__ = dict(run.fn.__kwdefaults__ or {}, **{param: kind(1)})
+            return run
+        return _scalar_gradient_call(run, i, x)
