@@ -19,13 +19,12 @@ What the core cannot express is refused here with the user's file and line.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import gast
 import numpy as np
 
 from ..errors import UnsupportedSyntaxError
 from . import syntax as S
+from .forms import Core
 from .jumps import lower_jumps
 from .lists import lower_list_operations
 from .parse import UNRESOLVED, Parsed, resolve
@@ -54,22 +53,6 @@ _REFUSED_STATEMENTS = {
     gast.Raise: "`raise` is not supported yet in a differentiated function; check inputs in "
     "the caller",
 }
-
-
-@dataclass
-class Core:
-    """A function in core form plus what later passes need to know about it."""
-
-    parsed: Parsed
-    node: gast.FunctionDef
-    params: list
-    names: S.NameGen
-    user_names: set = field(default_factory=set)
-    paths: dict = field(default_factory=dict)  # path-read target -> (param, key tuple)
-    returns_tuple: bool = False
-    example_args: object = None  # the arguments of the call being specialised to, if any
-    alias_checks: list = field(default_factory=list)  # (name, message, line): name must be a number
-    conditions: set = field(default_factory=set)  # names holding an if/while test, nothing else
 
 
 def normalize(parsed: Parsed, examples=None) -> Core:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+
 import gast
+
+from .node_facts import get_fact
 
 
 def name(id_: str, store: bool = False) -> gast.Name:
@@ -175,7 +179,15 @@ def is_atom(node) -> bool:
         return True
     if isinstance(node, (gast.Tuple, gast.List)):
         return all(is_atom(e) for e in node.elts)
-    return getattr(node, "sg_static", False)
+    return get_fact(node, "static")
+
+
+def text(node) -> str:
+    """``node`` as Python source, for a message; its node type where it cannot be unparsed."""
+    try:
+        return ast.unparse(gast.gast_to_ast(node))
+    except Exception:  # noqa: BLE001 - only used to word a message
+        return type(node).__name__
 
 
 class NameGen:
