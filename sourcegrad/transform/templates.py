@@ -14,6 +14,7 @@ import numpy as np
 from ..errors import SourcegradError
 from ..rules.registry import Rule
 from . import syntax as S
+from .node_facts import get_fact, set_fact
 
 UNKNOWN = object()
 
@@ -155,7 +156,7 @@ def _with_tangents(stmt, rule, tangents):
             if _is_d(n) and isinstance(n.ctx, gast.Load):
                 t = _tangent_atom(tangents.get(n.slice.id)) or S.const(None)
                 for sub in S.walk(t):
-                    sub.sg_resolved = True  # already a name of the generated code
+                    set_fact(sub, "resolved", True)  # already a name of the generated code
                 return t
             self.generic_visit(n)
             return n
@@ -379,7 +380,7 @@ def _substitute_expr(node, rule, env, z, dz, renamed, refs):
             return n
 
         def visit_Name(self, n):
-            if not isinstance(n.ctx, gast.Load) or getattr(n, "sg_resolved", False):
+            if not isinstance(n.ctx, gast.Load) or get_fact(n, "resolved"):
                 return n
             if n.id == result_name:
                 return S.clone(z)
