@@ -22,8 +22,8 @@ from ..runtime.trees import as_adjoint
 from . import derive
 from . import syntax as S
 from .forms import Core, Op
-from .normalize import follow_keys
 from .parse import UNRESOLVED, parse, resolve
+from .path_reads import follow_keys
 from .rule_binding import is_user_function, local_names, lookup_rule
 
 
