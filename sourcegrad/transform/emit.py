@@ -81,7 +81,8 @@ class Deferred:
 
 
 def emit(der: Derivative) -> Emitted:
-    """Turn a simplified derivative into source text and a function object."""
+    """Turn a simplified derivative into source text and a function object (``der`` is
+    read, not changed)."""
     core = der.analysis.core
     parsed = core.parsed
     node = der.node

@@ -12,7 +12,7 @@ Guarantees to the next pass (``Core``):
 * a read of an argument through constant keys (``params["W"][0]``) is one *path read*
   statement, shared by every place that reads the same path;
 * every statement carries the user's line number (``lineno``), the index of the user statement
-  it came from (``sg_group``) and whether its target is a temporary (``sg_temp``).
+  it came from (node fact ``group``) and whether its target is a temporary (``temp``).
 
 What the core cannot express is refused here with the user's file and line.
 """

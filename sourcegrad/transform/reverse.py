@@ -5,7 +5,7 @@ the keyword ``g_out`` in ``vjp`` mode) and returns ``(value, gradient)``, and wr
 array it did not create. The forward sweep is the core-form user code, plus ``tape.append``
 of each value that it overwrites and the adjoint reads. The adjoint sweep holds, for each
 differentiated user statement in reverse order, the inlined rule templates of its operations
-(first statement tagged with ``sg_comment``: "line N: <user code>"), followed by ``tape.pop``
+(first statement with the node fact ``comment``: "line N: <user code>"), followed by ``tape.pop``
 restoring what the statement overwrote; loops run backwards (``reversed(range(...))``, or a
 while loop's recorded trip count) and branches replay their recorded conditions. Adjoints are
 named ``d<name>``; the first contribution assigns, later ones add; adjoints that live across

@@ -90,7 +90,7 @@ def dotted(node) -> str | None:
 
 
 def clone(node):
-    """A deep copy of a gast tree (with the passes' ``sg_*`` annotations), much faster than
+    """A deep copy of a gast tree (with the node facts of ``node_facts`` the passes attach), much faster than
     ``copy.deepcopy``."""
     if isinstance(node, list):
         return [clone(x) for x in node]
