@@ -210,7 +210,7 @@ def _dict_view(it) -> bool:
     )
 
 
-def _reversed_range(self, it):
+def _reversed_range(lowering, it):
     """``range(b - 1, a - 1, -1)`` for ``reversed(range(a, b))`` (step 1), else None."""
     if not (
         isinstance(it, gast.Call)
@@ -218,8 +218,8 @@ def _reversed_range(self, it):
         and it.func.id == "reversed"
         and len(it.args) == 1
         and not it.keywords
-        and resolve(self.p, it.func, self.local_names) is reversed
-        and _is_range(self, it.args[0])
+        and resolve(lowering.p, it.func, lowering.local_names) is reversed
+        and _is_range(lowering, it.args[0])
         and len(it.args[0].args) in (1, 2)
     ):
         return None
@@ -234,7 +234,7 @@ def _reversed_range(self, it):
     return S.call(S.name("range"), [minus_one(stop), minus_one(start), S.const(-1)])
 
 
-def _is_range(self, it) -> bool:
+def _is_range(lowering, it) -> bool:
     if not (isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "range"):
         return False
-    return resolve(self.p, it.func, self.local_names) is range and not it.keywords
+    return resolve(lowering.p, it.func, lowering.local_names) is range and not it.keywords
