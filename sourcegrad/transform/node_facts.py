@@ -85,3 +85,9 @@ def copy_facts(source, target, names) -> None:
     for name in names:
         if has_fact(source, name):
             setattr(target, PREFIX + name, getattr(source, PREFIX + name))
+
+
+def facts_of(node) -> dict:
+    """Every declared fact set on ``node``, by name (for passes that move facts between
+    nodes wholesale)."""
+    return {name: getattr(node, PREFIX + name) for name in FACTS if hasattr(node, PREFIX + name)}
