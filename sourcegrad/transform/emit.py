@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 import gast
 
 from . import syntax as S
-from .reverse import Derivative
+from .forms import Derivative
+from .node_facts import get_fact
 
 _counter = itertools.count()
 
@@ -80,7 +81,8 @@ class Deferred:
 
 
 def emit(der: Derivative) -> Emitted:
-    """Turn a simplified derivative into source text and a function object."""
+    """Turn a simplified derivative into source text and a function object (``der`` is
+    read, not changed)."""
     core = der.analysis.core
     parsed = core.parsed
     node = der.node
@@ -114,7 +116,7 @@ def emit(der: Derivative) -> Emitted:
     fn.__kwdefaults__ = user_fn.__kwdefaults__
     fn.__qualname__ = node.name
     line_map = {k + 2: v for k, v in line_users.items()}  # +1 for the factory line, 1-based
-    tangents = tuple(getattr(node, "sg_tangent_params", ()))
+    tangents = tuple(get_fact(node, "tangent_params"))
     return Emitted(fn, node.name, inner + "\n", filename, line_map, tangents, held=tuple(held))
 
 
@@ -122,16 +124,16 @@ def _render(node) -> tuple[str, dict]:
     """The function's text (comments included) and a map from its lines to user lines."""
     lines = [f"def {node.name}({_unparse(node.args)}):"]
     users: dict = {}
-    state = {"adjoint": getattr(node, "sg_interleaved", False), "comment": None}
+    state = {"adjoint": get_fact(node, "interleaved"), "comment": None}
 
     def block(stmts, indent):
         for stmt in stmts:
-            adjoint = getattr(stmt, "sg_adjoint", False) or isinstance(stmt, gast.Return)
+            adjoint = get_fact(stmt, "adjoint") or isinstance(stmt, gast.Return)
             if indent == 1 and adjoint and not state["adjoint"]:
                 state["adjoint"] = True
                 if len(lines) > 1:
                     lines.append("")
-            comment = getattr(stmt, "sg_comment", None)
+            comment = get_fact(stmt, "comment")
             if comment and comment != state["comment"]:
                 lines.append("    " * indent + "# " + comment)
                 state["comment"] = comment

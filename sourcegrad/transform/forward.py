@@ -17,8 +17,10 @@ import gast
 from ..errors import UnsupportedSyntaxError
 from ..runtime import NAMESPACE
 from . import syntax as S
-from .analysis import Analysis
-from .reverse import Derivative, shape_key, statement_text
+from .forms import Analysis, Derivative
+from .node_facts import copy_facts, get_fact, set_fact
+from .shape_keys import shape_key
+from .sweep_plan import statement_text
 from .templates import Accum, Refs, instantiate
 from .walk import walk_statements, written_names
 
@@ -27,7 +29,8 @@ def forward(analysis: Analysis, select: tuple = ()) -> Derivative:
     """Build the forward-mode derivative (jvp) of ``analysis.core`` for ``analysis.wrt``.
 
     ``select`` (a path of tuple positions) makes the function return only that part of
-    ``(value, tangent)``; what it does not need is then removed by the simplify pass."""
+    ``(value, tangent)``; what it does not need is then removed by the simplify pass. Returns
+    a new function: the core's statements are copied, never changed."""
     return _Forward(analysis).run(select)
 
 
@@ -99,8 +102,8 @@ class _Forward:
             type_comment=None,
         )
         fn.lineno = core.node.lineno
-        fn.sg_tangent_params = tangent_params
-        fn.sg_interleaved = True
+        set_fact(fn, "tangent_params", tangent_params)
+        set_fact(fn, "interleaved", True)
         return Derivative(fn, self.refs, self.a, "jvp", dict(self.tan))
 
     # ------------------------------------------------------------------ statements
@@ -112,7 +115,7 @@ class _Forward:
                 if stmt.lineno != self.commented and len(made) > 1:
                     self.commented = stmt.lineno
                     text = statement_text(self.core.parsed, stmt)
-                    made[0].sg_comment = f"line {stmt.lineno}: {text}"
+                    set_fact(made[0], "comment", f"line {stmt.lineno}: {text}")
                 out.extend(made)
             elif isinstance(stmt, gast.If):
                 node = gast.If(
@@ -137,14 +140,14 @@ class _Forward:
                 out.append(_meta(node, stmt))
             else:
                 new = S.clone(stmt)
-                new.sg_pure = False
+                set_fact(new, "pure", False)
                 out.append(new)
         return out
 
     def assign(self, stmt) -> list:
         op = self.a.ops.get(id(stmt))
         primal = S.clone(stmt)
-        primal.sg_pure = op is not None and op.pure
+        set_fact(primal, "pure", op is not None and op.pure)
         targets = written_names(stmt)
         varied_before = self.a.varied_in.get(id(stmt), set())
         if not (targets & self.varied_anywhere):
@@ -199,7 +202,7 @@ class _Forward:
                     stmt.lineno,
                 )
             else:
-                item.sg_adjoint = True
+                set_fact(item, "adjoint", True)
                 pre.append(item)
         return pre, values
 
@@ -214,7 +217,7 @@ class _Forward:
         if isinstance(target, gast.Subscript):
             # x[k] = v: the rule reads x as it was before the write, or only its shape
             tstmt = S.assign(self.tname(target.value.id), total, lineno)
-            tstmt.sg_adjoint = True
+            set_fact(tstmt, "adjoint", True)
             return [*pre, tstmt, primal]
         names = [target.id] if isinstance(target, gast.Name) else [e.id for e in target.elts]
         unpack = not isinstance(target, gast.Name)  # (g,) = f(...) unpacks a 1-tuple
@@ -230,7 +233,7 @@ class _Forward:
         out = [primal, *pre, _assign_to(fresh_t, total, lineno, unpack)]
         for n, t in zip(names, fresh_t):
             back = S.assign(n, S.name(rename[n]), lineno)
-            back.sg_pure = True
+            set_fact(back, "pure", True)
             out.append(back)
             out.append(_assign_to([self.tname(n)], S.name(t), lineno))
         return out
@@ -331,7 +334,7 @@ class _Forward:
 
     def path_tangent(self, stmt, varied):
         """``W0 = params["W"][0]`` -> ``dW0 = dparams["W"][0]``."""
-        root = stmt.sg_path[0]
+        root = get_fact(stmt, "path")[0]
         value = S.clone(stmt.value)
         for n in S.walk(value):
             if isinstance(n, gast.Name) and n.id == root:
@@ -340,7 +343,7 @@ class _Forward:
 
     def zero(self, x: str, lineno):
         s = S.assign(self.tname(x), S.call(self.helper("zero_tangent"), [S.name(x)]), lineno)
-        s.sg_adjoint = True
+        set_fact(s, "adjoint", True)
         return s
 
 
@@ -371,13 +374,11 @@ def _assign_to(names, value, lineno, unpack=False):
             type_comment=None,
         )
         stmt.lineno = lineno
-    stmt.sg_adjoint = True
+    set_fact(stmt, "adjoint", True)
     return stmt
 
 
 def _meta(node, like):
     node.lineno = getattr(like, "lineno", None)
-    for attr in ("sg_comment", "sg_group"):
-        if hasattr(like, attr):
-            setattr(node, attr, getattr(like, attr))
+    copy_facts(like, node, ("comment", "group"))
     return node

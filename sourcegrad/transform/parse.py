@@ -66,7 +66,8 @@ def _source_of(fn) -> tuple[list[str], int]:
 
 
 def parse(fn) -> Parsed:
-    """Parse ``fn`` (a plain Python function) into a :class:`Parsed` record."""
+    """Parse ``fn`` (a plain Python function) into a new :class:`Parsed` record (``fn`` is
+    only read)."""
     if isinstance(fn, types.MethodType):
         raise UnsupportedSyntaxError(
             "bound methods are not transformed yet; differentiate a plain function that takes "

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+
 import gast
+
+from .node_facts import get_fact
 
 
 def name(id_: str, store: bool = False) -> gast.Name:
@@ -86,7 +90,7 @@ def dotted(node) -> str | None:
 
 
 def clone(node):
-    """A deep copy of a gast tree (with the passes' ``sg_*`` annotations), much faster than
+    """A deep copy of a gast tree (with the node facts of ``node_facts`` the passes attach), much faster than
     ``copy.deepcopy``."""
     if isinstance(node, list):
         return [clone(x) for x in node]
@@ -175,7 +179,15 @@ def is_atom(node) -> bool:
         return True
     if isinstance(node, (gast.Tuple, gast.List)):
         return all(is_atom(e) for e in node.elts)
-    return getattr(node, "sg_static", False)
+    return get_fact(node, "static")
+
+
+def text(node) -> str:
+    """``node`` as Python source, for a message; its node type where it cannot be unparsed."""
+    try:
+        return ast.unparse(gast.gast_to_ast(node))
+    except Exception:  # noqa: BLE001 - only used to word a message
+        return type(node).__name__
 
 
 class NameGen:

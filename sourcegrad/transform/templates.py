@@ -14,6 +14,7 @@ import numpy as np
 from ..errors import SourcegradError
 from ..rules.registry import Rule
 from . import syntax as S
+from .node_facts import get_fact, set_fact
 
 UNKNOWN = object()
 
@@ -155,7 +156,7 @@ def _with_tangents(stmt, rule, tangents):
             if _is_d(n) and isinstance(n.ctx, gast.Load):
                 t = _tangent_atom(tangents.get(n.slice.id)) or S.const(None)
                 for sub in S.walk(t):
-                    sub.sg_resolved = True  # already a name of the generated code
+                    set_fact(sub, "resolved", True)  # already a name of the generated code
                 return t
             self.generic_visit(n)
             return n
@@ -231,18 +232,25 @@ def _truth(node, env, ranks):
     return UNKNOWN if v is UNKNOWN else bool(v)
 
 
+#: the comparisons a static test may make
+_COMPARISONS = {
+    gast.Eq: lambda a, b: a == b,
+    gast.NotEq: lambda a, b: a != b,
+    gast.Lt: lambda a, b: a < b,
+    gast.LtE: lambda a, b: a <= b,
+    gast.Gt: lambda a, b: a > b,
+    gast.GtE: lambda a, b: a >= b,
+    gast.Is: lambda a, b: a is b,
+    gast.IsNot: lambda a, b: a is not b,
+}
+
+
 def _value(node, env, ranks):
+    """The value of a template's test at transform time, or UNKNOWN."""
     if isinstance(node, gast.Constant):
         return node.value
     if isinstance(node, gast.Name):
-        if node.id not in env:
-            return UNKNOWN
-        atom = env[node.id]
-        if isinstance(atom, gast.Constant):
-            return atom.value
-        if isinstance(atom, gast.Tuple) and all(isinstance(e, gast.Constant) for e in atom.elts):
-            return tuple(e.value for e in atom.elts)
-        return UNKNOWN
+        return _name_value(node, env)
     if isinstance(node, gast.BoolOp):
         vals = [_value(v, env, ranks) for v in node.values]
         if isinstance(node.op, gast.And):
@@ -260,22 +268,29 @@ def _value(node, env, ranks):
         right = _value(node.comparators[0], env, ranks)
         if left is UNKNOWN or right is UNKNOWN:
             return UNKNOWN
-        op = node.ops[0]
-        table = {
-            gast.Eq: lambda a, b: a == b,
-            gast.NotEq: lambda a, b: a != b,
-            gast.Lt: lambda a, b: a < b,
-            gast.LtE: lambda a, b: a <= b,
-            gast.Gt: lambda a, b: a > b,
-            gast.GtE: lambda a, b: a >= b,
-            gast.Is: lambda a, b: a is b,
-            gast.IsNot: lambda a, b: a is not b,
-        }
-        fn = table.get(type(op))
+        fn = _COMPARISONS.get(type(node.ops[0]))
         return UNKNOWN if fn is None else fn(left, right)
+    if isinstance(node, gast.Call):
+        return _call_value(node, env, ranks)
+    return UNKNOWN
+
+
+def _name_value(node, env):
+    """A template parameter bound to a constant (or a tuple of constants)."""
+    if node.id not in env:
+        return UNKNOWN
+    atom = env[node.id]
+    if isinstance(atom, gast.Constant):
+        return atom.value
+    if isinstance(atom, gast.Tuple) and all(isinstance(e, gast.Constant) for e in atom.elts):
+        return tuple(e.value for e in atom.elts)
+    return UNKNOWN
+
+
+def _call_value(node, env, ranks):
+    """``np.ndim(x)`` where the rank of ``x`` is known; ``basic_index(i)``."""
     if (
-        isinstance(node, gast.Call)
-        and S.dotted(node.func) == "np.ndim"
+        S.dotted(node.func) == "np.ndim"
         and len(node.args) == 1
         and isinstance(node.args[0], gast.Name)
     ):
@@ -287,8 +302,7 @@ def _value(node, env, ranks):
             return UNKNOWN if r is None else r
         return UNKNOWN
     if (
-        isinstance(node, gast.Call)
-        and isinstance(node.func, gast.Name)
+        isinstance(node.func, gast.Name)
         and node.func.id == "basic_index"
         and len(node.args) == 1
         and isinstance(node.args[0], gast.Name)
@@ -379,7 +393,7 @@ def _substitute_expr(node, rule, env, z, dz, renamed, refs):
             return n
 
         def visit_Name(self, n):
-            if not isinstance(n.ctx, gast.Load) or getattr(n, "sg_resolved", False):
+            if not isinstance(n.ctx, gast.Load) or get_fact(n, "resolved"):
                 return n
             if n.id == result_name:
                 return S.clone(z)

@@ -106,3 +106,54 @@ def mutated_names(body) -> set:
                 if f.attr in WRITES_FIRST and n.args:
                     out |= {m.id for m in S.walk(n.args[0]) if isinstance(m, gast.Name)}
     return out
+
+
+def inside_loop(body, target) -> bool:
+    """Whether the statement ``target`` of ``body`` is nested in a ``for`` or ``while``."""
+
+    def visit(stmts, looping):
+        for s in stmts:
+            if s is target:
+                return looping
+            inner = looping or isinstance(s, (gast.For, gast.While))
+            for attr in ("body", "orelse"):
+                found = visit(getattr(s, attr, []) or [], inner)
+                if found is not None:
+                    return found
+        return None
+
+    return bool(visit(body, False))
+
+
+def rebound_names(stmts) -> set:
+    """Names user-level statements give a new value anywhere inside them: assigned names,
+    ``x`` of ``x[k] = v``, and ``xs`` of ``xs.append(v)`` and ``xs.pop()``."""
+    out = set()
+    for s in stmts:
+        for n in S.walk(s):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                out.add(n.id)
+            elif (
+                isinstance(n, gast.Subscript)
+                and isinstance(n.ctx, gast.Store)
+                and isinstance(n.value, gast.Name)
+            ):
+                out.add(n.value.id)
+            elif (
+                isinstance(n, gast.Call)
+                and isinstance(n.func, gast.Attribute)
+                and n.func.attr in ("append", "pop")
+                and isinstance(n.func.value, gast.Name)
+            ):
+                out.add(n.func.value.id)  # hs.append(h) gives hs a new value
+    return out
+
+
+def rebound_in_compound(stmts) -> set:
+    """:func:`rebound_names` of the if/for/while statements of ``stmts`` (loop variables
+    included)."""
+    out = set()
+    for s in stmts:
+        if isinstance(s, (gast.If, gast.For, gast.While)):
+            out |= rebound_names([s])
+    return out

@@ -1,0 +1,152 @@
+"""Activity: which names depend on a ``wrt`` argument (*varied*) and reach the output
+(*useful*) through differentiable operations, solved as two data-flow problems on the
+control-flow graph; and the refusals of differentiated values flowing where no rule is
+(part of the analysis pass)."""
+
+from __future__ import annotations
+
+import gast
+
+from ..errors import NoRuleError, UnsupportedSyntaxError
+from . import syntax as S
+from .calls import call_dynamic, call_user_function, free_names, refuse_writing_helper
+from .forms import Core
+from .walk import walk_statements, written_names
+
+
+def varied_transfer(ops: dict):
+    """The forward transfer function of *varied*: a statement's targets vary when a
+    differentiable operand of it varies."""
+
+    def gen_varied(stmt, varied):
+        if isinstance(stmt, gast.For):
+            return varied - S.names_in(stmt.target)  # the loop variable is a fresh integer
+        op = ops.get(id(stmt))
+        if op is None or not isinstance(stmt, gast.Assign):
+            return varied
+        hit = any(S.names_in(a) & varied for a in op.diff_atoms())
+        targets = written_names(stmt)
+        return (varied | targets) if hit else (varied - targets)
+
+    return gen_varied
+
+
+def useful_transfer(ops: dict, out):
+    """The backward transfer function of *useful*: an operand is useful when a target of its
+    statement is (the output is useful at the return)."""
+
+    def gen_useful(stmt, useful):
+        if isinstance(stmt, gast.Return):
+            return useful | S.names_in(out)
+        if isinstance(stmt, gast.For):
+            return useful - S.names_in(stmt.target)
+        op = ops.get(id(stmt))
+        if op is None or not isinstance(stmt, gast.Assign):
+            return useful
+        targets = written_names(stmt)
+        if targets & useful:
+            useful = useful - targets
+            for a in op.diff_atoms():
+                useful = useful | S.names_in(a)
+        return useful
+
+    return gen_useful
+
+
+def resolve_calls(core: Core, ops: dict, varied: dict) -> None:
+    """Replace the op of each call of a function value or of a user's function by one that
+    differentiates only with respect to the arguments that vary there; refuses helpers
+    writing into differentiated arguments and nested functions reading differentiated
+    values of the enclosing function."""
+    for stmt in walk_statements(core.node.body):
+        op = ops.get(id(stmt))
+        before = varied.get(("in", id(stmt)), set())
+        if isinstance(stmt, gast.Expr):
+            refuse_writing_helper(core, stmt, before)
+        if op is not None and op.dynamic_call:
+            func, args = op.dynamic_call
+            name = func.id if isinstance(func, gast.Name) else None
+            captured = free_names(core, name) & before if name else set()
+            if captured:
+                raise UnsupportedSyntaxError(
+                    f"the nested function `{func.id}` reads `{sorted(captured)[0]}` from the "
+                    "enclosing function, and that value is being differentiated; pass it to "
+                    f"`{func.id}` as an argument instead",
+                    core.parsed.filename,
+                    stmt.lineno,
+                )
+            ops[id(stmt)] = call_dynamic(core, func, args, before)
+        if op is not None and op.user_call:
+            # differentiate the user's function only with respect to what varies here
+            fn, args, kwargs = op.user_call
+            ops[id(stmt)] = call_user_function(core, stmt, fn, args, kwargs, op.label, before)
+
+
+def active_names(core: Core, varied: dict, useful_in: dict, wrt_names: set) -> set:
+    """Names both varied and useful after a statement that assigns them (and ``wrt``
+    arguments useful on entry)."""
+    active = set()
+    for stmt in walk_statements(core.node.body):
+        if isinstance(stmt, gast.Assign):
+            v = varied.get(id(stmt), set())  # varied after the statement
+            u = useful_in.get(id(stmt), set())  # useful after the statement
+            for t in written_names(stmt):
+                if t in v and t in u:
+                    active.add(t)
+    active |= {n for n in wrt_names if n in useful_in.get("entry", set())}
+    return active
+
+
+_OPAQUE_HINTS = {
+    gast.SetComp: "a set has no order: build a list ([... for v in xs]) instead",
+    gast.DictComp: "build the dict with a loop (d[k] = v) or dict(zip(keys, values))",
+    gast.Lambda: "define the function with `def` at module level",
+}
+
+
+def refuse_undifferentiable(core: Core, ops: dict, varied: dict, useful_in: dict) -> None:
+    """Refuse a varied value flowing into an operation without a rule whose result is
+    useful."""
+    for stmt in walk_statements(core.node.body):
+        op = ops.get(id(stmt))
+        if op is None or op.differentiable or op.rule == "constant":
+            continue
+        if not isinstance(stmt, gast.Assign):
+            continue
+        before = varied.get(("in", id(stmt)), set())
+        after_useful = useful_in.get(id(stmt), set())
+        reads = set().union(*[S.names_in(a) for a in op.operands]) if op.operands else set()
+        if not (reads & before and written_names(stmt) & after_useful):
+            continue
+        text = core.parsed.line_text(stmt.lineno)
+        if op.key == "opaque":
+            hint = _OPAQUE_HINTS.get(
+                type(op.operands[0]), "rewrite it with NumPy calls and operators"
+            )
+            raise UnsupportedSyntaxError(
+                f"`{op.label}` computes a differentiated value with syntax sourcegrad does not "
+                f"differentiate (in `{text}`); {hint}",
+                core.parsed.filename,
+                stmt.lineno,
+            )
+        define = "defjvp" if core.forward else "defvjp"
+        way_out = (_ITERATOR_HINTS.get(op.key) if isinstance(op.key, type) else None) or (
+            f"register one with sourcegrad.{define}({op.label.strip('.()')}, rule), or compute "
+            "the value with functions sourcegrad knows"
+        )
+        raise NoRuleError(
+            f"`{op.label}` has no derivative rule and a differentiated value flows through it "
+            f"(in `{text}`); {way_out}",
+            core.parsed.filename,
+            stmt.lineno,
+        )
+
+
+#: the way out where a Python iterator is kept as a value instead of looped over
+_ITERATOR_HINTS = {
+    zip: "loop over it directly (`for a, b in zip(xs, ys):`) or index the lists (`xs[i]`)",
+    enumerate: "loop over it directly (`for i, x in enumerate(xs):`) or index the list",
+    map: "write the loop or a list comprehension (`[f(x) for x in xs]`) instead",
+    filter: "write a list comprehension with a condition (`[x for x in xs if c]`) instead",
+    reversed: "loop over it directly, or index the list backwards (`xs[::-1]`)",
+}

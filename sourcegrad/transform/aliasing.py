@@ -1,0 +1,130 @@
+"""Which names may share memory with a name written into (``y = x``, ``y = x[1:]``,
+``y = x.T``, ``for y in x``, ``ys.append(x)``): sourcegrad writes into a copy, so a write
+through one of them is refused unless the other turns out to be a number."""
+
+from __future__ import annotations
+
+import gast
+
+from . import syntax as S
+
+_VIEW_METHODS = frozenset(
+    {"reshape", "ravel", "transpose", "squeeze", "swapaxes", "view", "T", "flat", "real", "imag"}
+)
+
+
+#: NumPy functions whose result may share memory with their first argument
+_VIEW_FUNCTIONS = frozenset(
+    {
+        "flip", "fliplr", "flipud", "asarray", "asanyarray", "ascontiguousarray",
+        "asfortranarray", "require", "moveaxis", "rollaxis", "swapaxes", "transpose",
+        "permute_dims", "matrix_transpose", "reshape", "ravel", "squeeze", "expand_dims",
+        "atleast_1d", "atleast_2d", "atleast_3d", "broadcast_to", "broadcast_arrays",
+        "diagonal", "real", "imag", "split", "array_split", "hsplit", "vsplit", "dsplit",
+        "unstack", "sliding_window_view", "as_strided",
+    }
+)  # fmt: skip
+
+
+def _view_function(func) -> bool:
+    """``np.flip`` and the like (by the name called; a user's own ``flip`` counts too, which
+    can only make a refusal, never a wrong value)."""
+    name = func.attr if isinstance(func, gast.Attribute) else getattr(func, "id", None)
+    return name in _VIEW_FUNCTIONS
+
+
+def aliases_of_written(fn) -> dict:
+    """For each name written into (``x[k] = v``), the names that may share its memory
+    (``y = x``, ``y = x[1:]``, ``y = x.T``, ``for y in x``, ``ys.append(x)``): ``(name, line,
+    element)``, ``element`` when it is a plain index or iteration, which shares memory only if
+    it leaves more than a number."""
+    written = {
+        n.value.id
+        for n in S.walk(fn)
+        if isinstance(n, gast.Subscript)
+        and isinstance(n.ctx, gast.Store)
+        and isinstance(n.value, gast.Name)
+    }
+    out: dict = {}
+    for node in S.walk(fn):
+        if isinstance(node, gast.Assign) and len(node.targets) == 1:
+            _assignment_aliases(node, written, out)
+        elif isinstance(node, gast.For):
+            _iteration_aliases(node, written, out)
+        elif (
+            isinstance(node, gast.Call)
+            and isinstance(node.func, gast.Attribute)
+            and node.func.attr == "append"
+            and node.args
+            and isinstance(node.args[0], gast.Name)
+            and node.args[0].id in written
+        ):
+            _add(out, node.args[0].id, S.text(node.func.value), node.lineno)
+    return out
+
+
+def _add(out: dict, name, other, line, element=False) -> None:
+    out.setdefault(name, []).append((other, line, element))
+
+
+def _source_name(value):
+    """The name whose memory ``value`` may share (through indexing, views, ``np.flip`` and
+    the like), or None."""
+    node = value
+    while True:
+        if isinstance(node, gast.Subscript):
+            node = node.value
+        elif isinstance(node, gast.Attribute) and node.attr in _VIEW_METHODS:
+            node = node.value
+        elif (
+            isinstance(node, gast.Call)
+            and isinstance(node.func, gast.Attribute)
+            and node.func.attr in _VIEW_METHODS
+        ):
+            node = node.func.value
+        elif isinstance(node, gast.Call) and _view_function(node.func) and node.args:
+            node = node.args[0]  # np.flip(y), np.asarray(y), np.split(y, 2), ...
+        else:
+            break
+    return node.id if isinstance(node, gast.Name) else None
+
+
+def _assignment_aliases(node, written: set, out: dict) -> None:
+    target = node.targets[0]
+    src = _source_name(node.value)
+    if src is not None and isinstance(target, (gast.Tuple, gast.List)):
+        for n in S.walk(target):  # `a, b = np.split(y, 2)`: each part a view of y
+            if isinstance(n, gast.Name) and n.id != src:
+                if src in written:
+                    _add(out, src, n.id, node.lineno)
+                if n.id in written:
+                    _add(out, n.id, src, node.lineno)
+    if src in written and isinstance(target, gast.Name) and target.id != src:
+        # `a = y[0]` is a view only when y has more than one axis: decided with ranks
+        element = isinstance(node.value, gast.Subscript) and isinstance(node.value.value, gast.Name)
+        _add(out, src, target.id, node.lineno, element)
+    if (
+        isinstance(target, gast.Name)
+        and target.id in written
+        and src is not None
+        and src != target.id
+    ):
+        # `z = y` (or a view of y), then `z[k] = v`: Python would change y too
+        _add(out, target.id, src, node.lineno)
+
+
+def _iteration_aliases(node, written: set, out: dict) -> None:
+    src = _source_name(node.iter)
+    if src in written:
+        # a write inside the loop would change the elements still to come: never allowed
+        inside = any(
+            isinstance(n, gast.Subscript)
+            and isinstance(n.ctx, gast.Store)
+            and isinstance(n.value, gast.Name)
+            and n.value.id == src
+            for n in S.walk(node)
+        )
+        element = (
+            isinstance(node.iter, gast.Name) and isinstance(node.target, gast.Name) and not inside
+        )
+        _add(out, src, S.text(node.target), node.lineno, element)

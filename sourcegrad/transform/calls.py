@@ -1,0 +1,379 @@
+"""Calls to functions with no rule of their own: the user's functions (differentiated through
+their own derivatives, made from their source) and function values known only when the
+derivative runs (nested functions, lambdas, layer objects, derivatives sourcegrad made).
+
+Part of the analysis pass; the derivatives come from ``derive`` (installed by the layer that
+builds them).
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+import weakref
+
+import gast
+import numpy as np
+
+from .. import rules as R
+from ..errors import SourcegradError, UnsupportedSyntaxError
+from ..runtime.tangent_helpers import complete_tangent
+from ..runtime.trees import as_adjoint
+from . import derive
+from . import syntax as S
+from .forms import Core, Op
+from .parse import UNRESOLVED, parse, resolve
+from .path_reads import follow_keys
+from .rule_binding import is_user_function, local_names, lookup_rule
+
+
+def user_method(core, func):
+    """The plain function behind ``obj.method`` when ``obj`` is one of the user's objects:
+    a global or closure variable, or an argument (its type taken from the example call)."""
+    receiver = func.value
+    if not isinstance(receiver, gast.Name):
+        return None
+    obj = UNRESOLVED
+    example = core.example_args
+    root, keys = receiver.id, ()
+    if receiver.id in core.paths:  # self.layer: an argument's attribute
+        root, keys = core.paths[receiver.id]
+    if root in core.params:
+        i = core.params.index(root)
+        if example is not None and i < len(example):
+            obj = follow_keys(example[i], keys, UNRESOLVED)
+            if obj is UNRESOLVED:
+                return None
+    elif receiver.id not in local_names(core):
+        obj = resolve(core.parsed, receiver, local_names(core))
+    if obj is UNRESOLVED or isinstance(obj, (np.ndarray, np.generic, list, tuple, dict)):
+        return None
+    attr = getattr(type(obj), func.attr, None)
+    return attr if is_user_function(attr) else None
+
+
+def called_attribute(core, func) -> bool:
+    """Whether ``obj.name(...)`` calls a function value held by one of the function's own
+    objects: ``obj`` a local name or an argument, ``name`` no array method (``x.cumprod()``
+    stays a method without a rule, refused where it is read)."""
+    receiver = func.value
+    if not isinstance(receiver, gast.Name) or hasattr(np.ndarray, func.attr):
+        return False
+    example = _example_value(core, receiver.id)
+    if example is not UNRESOLVED:  # an argument's value: its own kind decides
+        return not isinstance(example, (np.ndarray, np.generic, float, int, complex))
+    return receiver.id in local_names(core)
+
+
+def _example_value(core, name: str):
+    """The value an argument (or a path read from one) has in the call the derivative is
+    built for; UNRESOLVED where that is not known."""
+    example = core.example_args
+    root, keys = core.paths[name] if name in core.paths else (name, ())
+    if example is None or root not in core.params or core.params.index(root) >= len(example):
+        return UNRESOLVED
+    return follow_keys(example[core.params.index(root)], keys, UNRESOLVED)
+
+
+def free_names(core, name: str) -> set:
+    """Names a nested ``def name`` or ``name = lambda ...`` of the function reads from it."""
+    for node in S.walk(core.node):
+        if isinstance(node, gast.FunctionDef) and node.name == name and node is not core.node:
+            inner, params = node.body, node.args
+            break
+        if (
+            isinstance(node, gast.Assign)
+            and isinstance(node.targets[0], gast.Name)
+            and node.targets[0].id == name
+            and isinstance(node.value, gast.Lambda)
+        ):
+            inner, params = [node.value.body], node.value.args
+            break
+    else:
+        return set()
+    own = {a.id for a in params.args + params.kwonlyargs + params.posonlyargs}
+    read, bound = set(), set(own)
+    for stmt in inner:
+        for n in S.walk(stmt):
+            if isinstance(n, gast.Name):
+                (bound if isinstance(n.ctx, gast.Store) else read).add(n.id)
+    return (read - bound) & local_names(core)
+
+
+def is_derivative(obj) -> bool:
+    """A function made by sourcegrad (grad, vjp, jvp, ...): differentiated through its own
+    generated source, never its Python wrapper."""
+    return derive.makers().is_derivative(obj)
+
+
+def call_dynamic(core, func, args, varied) -> Op:
+    """``d[args] += vjp_of(func, wrt)(*args, g_out=d[z])`` for a function ``func`` known only
+    when the derivative runs (a nested function, a lambda, a function made by sourcegrad); in
+    forward mode ``d[z] += jvp_of(func, wrt)(*args, t_in=d[args])[1]``."""
+    vjp_of, jvp_of = derive.makers().vjp_of, derive.makers().jvp_of
+
+    label = S.dotted(func) or S.text(func)
+    wrt = tuple(i for i, a in enumerate(args) if _may_vary(a, varied))
+    operands = [func, *args]
+    if not wrt:
+        return Op(None, "constant", operands=operands, pure=False, label=label)
+    params = {"fn": func, **{f"a{i}": a for i, a in enumerate(args)}}
+    diff = [args[i] for i in wrt]
+    params["diff"] = diff[0] if len(diff) == 1 else gast.Tuple(elts=diff, ctx=gast.Load())
+    which = (
+        S.const(wrt[0])
+        if len(wrt) == 1
+        else gast.Tuple(elts=[S.const(i) for i in wrt], ctx=gast.Load())
+    )
+    forward = core.forward
+    dname = "diff" if forward else "z"
+    dread = gast.Subscript(value=S.name("d"), slice=S.name(dname), ctx=gast.Load())
+    if forward and _has_display(args[i] for i in wrt):
+        dread = S.call(S.name("complete_tangent"), [dread, S.name("diff")])
+    maker = "jvp_of" if forward else "vjp_of"
+    call = gast.Call(
+        func=gast.Call(func=S.name(maker), args=[S.name("fn"), which], keywords=[]),
+        args=[S.name(f"a{i}") for i in range(len(args))],
+        keywords=[gast.keyword(arg="t_in" if forward else "g_out", value=dread)],
+    )
+    body = [_contribution(call, forward)]
+    rule = R.Rule(
+        key="dynamic",
+        fn=_RuleNamespace(
+            {
+                "vjp_of": vjp_of,
+                "jvp_of": jvp_of,
+                "as_adjoint": as_adjoint,
+                "complete_tangent": complete_tangent,
+            }
+        ),
+        body=body,
+        result="z",
+        params=list(params),
+        signature=None,
+        differentiable=frozenset({"diff"}),
+        where="sourcegrad.api." + maker,
+    )
+    return Op("dynamic", rule, params, operands, pure=False, label=label)
+
+
+def refuse_writing_helper(core, stmt, varied) -> None:
+    """``helper(y)`` as a statement, where the helper writes into an argument it is given a
+    differentiated name for: Python changes ``y``, which the derivative would not follow."""
+    call = stmt.value
+    if not (isinstance(call, gast.Call) and isinstance(call.func, gast.Name)):
+        return
+    fn = resolve(core.parsed, call.func, local_names(core))
+    if not (is_user_function(fn) and lookup_rule(core, fn) is None):
+        return
+    try:
+        callee = parse(fn)
+        bound = inspect.signature(fn).bind(*call.args, **{k.arg: k.value for k in call.keywords})
+    except (SourcegradError, TypeError, ValueError):
+        return
+    for name, arg in bound.arguments.items():
+        differentiated = isinstance(arg, gast.Name) and arg.id in varied
+        line = _writes_into(callee.node, name) if differentiated else None
+        if line is not None:
+            label = call.func.id
+            raise UnsupportedSyntaxError(
+                f"{label}() writes into its argument `{name}` ({callee.filename}:{line}); "
+                "sourcegrad follows values, not changes made in place: make "
+                f"{label}() return the new array and assign it (`{arg.id} = {label}(...)`)",
+                core.parsed.filename,
+                stmt.lineno,
+            )
+
+
+def _writes_into(fn_node, param: str):
+    """The line of a write ``param[k] = v`` (or ``param[k] += v``) into the parameter itself,
+    where the function never rebinds the name; else None."""
+    rebound = any(
+        isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store) and n.id == param
+        for n in S.walk(fn_node)
+    )
+    if rebound:
+        return None
+    for n in S.walk(fn_node):
+        if (
+            isinstance(n, gast.Subscript)
+            and isinstance(n.ctx, gast.Store)
+            and isinstance(n.value, gast.Name)
+            and n.value.id == param
+        ):
+            return n.lineno
+    return None
+
+
+def callable_object(obj) -> bool:
+    """An object whose class defines ``__call__`` in Python, or a bound method of a Python
+    function (not a class: calling it constructs an object)."""
+    if isinstance(obj, type):
+        return False
+    if isinstance(obj, types.MethodType):
+        return isinstance(obj.__func__, types.FunctionType)
+    call = next(
+        (k.__dict__["__call__"] for k in type(obj).__mro__ if "__call__" in k.__dict__), None
+    )
+    return isinstance(call, types.FunctionType)
+
+
+def _has_display(args) -> bool:
+    return any(isinstance(a, (gast.Tuple, gast.List, gast.Dict)) for a in args)
+
+
+def _may_vary(arg, varied) -> bool:
+    """Whether a call's argument (a name, or a tuple, list or dict display of names) may
+    depend on the differentiated arguments: then the call is differentiated with respect to
+    it."""
+    if isinstance(arg, gast.Name):
+        return varied is None or arg.id in varied
+    if isinstance(arg, (gast.Tuple, gast.List, gast.Dict)):
+        return any(
+            isinstance(n, gast.Name) and (varied is None or n.id in varied) for n in S.walk(arg)
+        )
+    return False
+
+
+class _RuleNamespace:
+    """Stands in for a template function: what the generated rule's names refer to."""
+
+    def __init__(self, globals_: dict):
+        self.__globals__ = globals_
+
+
+#: (function, wrt, forward) -> its derivative, while a rule made for a call of it is alive
+_VJPS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+def call_user_function(core: Core, stmt, fn, args, kwargs, label, varied=None) -> Op:
+    """A call to one of the user's own functions: its derivative is sourcegrad's ``vjp`` of
+    that function, transformed from its own source (recursively, when it is first needed)."""
+    where = (core.parsed.filename, stmt.lineno)
+    sig, given, callee = _bind_user_call(fn, args, kwargs, label, where)
+    names = list(sig.parameters)
+    wrt = tuple(i for i, name in enumerate(names) if _may_vary(given.get(name), varied))
+    operands = [*args, *kwargs.values()]
+    if not wrt:
+        return Op(fn, "constant", operands=operands, pure=False, label=label)
+    for i in wrt:
+        line = _writes_into(callee.node, names[i])
+        if line is not None:
+            raise UnsupportedSyntaxError(
+                f"{label}() writes into its argument `{names[i]}` ({callee.filename}:{line}), "
+                "which is being differentiated here; sourcegrad follows values, not changes made "
+                f"in place: make {label}() return the new array and assign it "
+                f"(`{S.text(given[names[i]])} = {label}(...)`)",
+                *where,
+            )
+    forward = core.forward
+    derivative = _derivative_of(fn, wrt, forward)
+    base = fn.__name__ if fn.__name__.isidentifier() else label.split(".")[-1]
+    prefix = "jvp" if forward else "vjp"
+    vjp_name = f"{prefix}_{base}" if base.isidentifier() else f"{prefix}_fn"
+    params = {f"a{i}": given[name] for i, name in enumerate(names) if name in given}
+    call_args, call_kwargs = _call_arguments(sig, given)
+    dread = gast.Subscript(
+        value=S.name("d"), slice=S.name("diff" if forward else "z"), ctx=gast.Load()
+    )
+    if forward and _has_display(given[names[i]] for i in wrt):
+        # a display's constant items have no tangent: zeros in their place
+        dread = S.call(S.name("complete_tangent"), [dread, S.name("diff")])
+    call_kwargs.append(gast.keyword(arg="t_in" if forward else "g_out", value=dread))
+    diff = [given[names[i]] for i in wrt]
+    params["diff"] = diff[0] if len(diff) == 1 else gast.Tuple(elts=diff, ctx=gast.Load())
+    value = gast.Call(func=S.name(vjp_name), args=call_args, keywords=call_kwargs)
+    rule = R.Rule(
+        key=fn,
+        fn=_RuleNamespace(
+            {vjp_name: derivative, "as_adjoint": as_adjoint, "complete_tangent": complete_tangent}
+        ),
+        body=[_contribution(value, forward)],
+        result="z",
+        params=list(params),
+        signature=sig,
+        differentiable=frozenset({"diff"}),
+        where=f"{fn.__code__.co_filename}:{fn.__code__.co_firstlineno}",
+    )
+    op = Op(fn, rule, params, operands, pure=True, label=label)
+    op.user_call = (fn, args, kwargs)
+    return op
+
+
+def _bind_user_call(fn, args, kwargs, label, where):
+    """``(signature, {parameter: argument given}, parsed callee)`` of a call to ``fn``;
+    refuses a call that does not match, a callee without source, or *args / **kwargs."""
+    try:
+        sig = inspect.signature(fn)
+        bound = sig.bind(*args, **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise UnsupportedSyntaxError(
+            f"cannot match the arguments of the call to {label}() ({exc})", *where
+        ) from None
+    try:
+        callee = parse(fn)
+    except SourcegradError as exc:
+        raise type(exc)(
+            f"{label}() is called with a differentiated argument, but {exc.reason} "
+            f"({fn.__code__.co_filename}:{fn.__code__.co_firstlineno})",
+            *where,
+        ) from None
+    names = list(sig.parameters)
+    for p in sig.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise UnsupportedSyntaxError(
+                f"{label}() takes *args or **kwargs, so sourcegrad cannot differentiate calls to "
+                "it; give every argument a name",
+                *where,
+            )
+    given = {name: bound.arguments[name] for name in names if name in bound.arguments}
+    return sig, given, callee
+
+
+def _derivative_of(fn, wrt: tuple, forward: bool):
+    """The derivative of ``fn`` for ``wrt`` (shared while a rule that calls it is alive)."""
+    key = (fn, wrt, forward)
+    derivative = _VJPS.get(key)
+    if derivative is None:  # held by the rules that call it (_VJPS holds it weakly)
+        makers = derive.makers()
+        make = makers.jvp_of if forward else makers.vjp_of
+        derivative = make(fn, wrt if len(wrt) > 1 else wrt[0])
+        _VJPS[key] = derivative
+    return derivative
+
+
+def _call_arguments(sig, given) -> tuple:
+    """The positional and keyword arguments (``a0``, ``a1``, ...) the rule passes on to the
+    derivative, for the parameters ``given``."""
+    call_args, call_kwargs, gap = [], [], False
+    for i, name in enumerate(sig.parameters):
+        if name not in given:
+            default = sig.parameters[name].default
+            plain = type(default) in (bool, int, float, str, type(None))
+            if not gap and plain and default == default:  # (not NaN: no literal for it)
+                # a left-out plain default, written out: the call stays positional, which
+                # forward mode over this derivative (Hessian-vector products) needs
+                call_args.append(S.const(default))
+                continue
+            gap = True
+            continue
+        if gap:
+            call_kwargs.append(gast.keyword(arg=name, value=S.name(f"a{i}")))
+        else:
+            call_args.append(S.name(f"a{i}"))
+    return call_args, call_kwargs
+
+
+def _contribution(call, forward: bool):
+    """``d[z] += call[1]`` (forward) or ``d[diff] += as_adjoint(call)`` (reverse)."""
+    if forward:
+        value = gast.Subscript(value=call, slice=S.const(1), ctx=gast.Load())
+    else:  # a container argument's gradient, as an adjoint that adds leaf by leaf
+        value = S.call(S.name("as_adjoint"), [call])
+    return gast.AugAssign(
+        target=gast.Subscript(
+            value=S.name("d"), slice=S.name("z" if forward else "diff"), ctx=gast.Store()
+        ),
+        op=gast.Add(),
+        value=value,
+    )

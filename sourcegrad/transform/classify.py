@@ -1,0 +1,184 @@
+"""What each core statement computes: the :class:`Op` of an assignment or expression
+statement (part of the analysis pass)."""
+
+from __future__ import annotations
+
+import types
+
+import gast
+import numpy as np
+
+from .. import rules as R
+from . import syntax as S
+from .calls import (
+    call_dynamic,
+    call_user_function,
+    callable_object,
+    called_attribute,
+    is_derivative,
+    user_method,
+)
+from .forms import Core, Op
+from .node_facts import get_fact
+from .parse import UNRESOLVED, resolve
+from .rule_binding import (
+    PACK_RULE,
+    PATH_RULE,
+    PURE_CONSTANTS,
+    bind_rule,
+    is_int_atom,
+    is_user_function,
+    local_names,
+    lookup_rule,
+)
+
+
+def classify(core: Core, stmt) -> Op:
+    """The :class:`Op` a core assignment or expression statement performs."""
+    value = stmt.value
+    if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Subscript):
+        target = stmt.targets[0]
+        return bind_rule(core, stmt, "setitem", [target.value, target.slice, value], {}, "x[k] = v")
+    if get_fact(value, "opaque"):
+        return Op("opaque", None, operands=[value], pure=False, label=S.text(value))
+    path = get_fact(stmt, "path")
+    if path:
+        return Op("path", PATH_RULE, {"x": S.name(path[0])}, [value], label="path")
+    if S.is_atom(value):
+        return Op("copy", lookup_rule(core, "copy"), {"x": value}, [value], label="copy")
+    if isinstance(value, gast.BinOp):
+        key = R.BINOPS.get(type(value.op))
+        left = value.left
+        if key == "mod" and isinstance(left, gast.Constant) and isinstance(left.value, str):
+            key = "format"  # "loss %f" % x: string formatting, not a remainder
+        return bind_rule(core, stmt, key, [value.left, value.right], {}, S.text(value))
+    if isinstance(value, gast.UnaryOp):
+        key = R.UNARYOPS.get(type(value.op))
+        return bind_rule(core, stmt, key, [value.operand], {}, S.text(value))
+    if isinstance(value, gast.Compare):
+        return Op("compare", "constant", operands=[value.left, *value.comparators], label="compare")
+    if isinstance(value, gast.Attribute):
+        key = R.ATTRIBUTES.get(value.attr)
+        if (
+            key is None
+            and isinstance(value.value, gast.Name)
+            and value.value.id in local_names(core)
+        ):
+            # a field of a value the function holds (a namedtuple read in a loop)
+            field = [value.value, S.const(value.attr)]
+            return bind_rule(core, stmt, "field", field, {}, "." + value.attr)
+        return bind_rule(core, stmt, key, [value.value], {}, "." + value.attr)
+    if isinstance(value, gast.Subscript):
+        return bind_rule(core, stmt, "getitem", [value.value, value.slice], {}, "indexing")
+    if isinstance(value, gast.Dict):
+        if all(k is not None and S.is_atom(k) for k in value.keys):
+            return Op("pack", PACK_RULE, {"x": value}, list(value.values), label="dict")
+    if isinstance(value, (gast.Tuple, gast.List)):
+        return _classify_display(core, stmt, value)
+    if isinstance(value, gast.Call):
+        return _classify_call(core, stmt, value)
+    return Op("opaque", None, operands=[value], pure=False, label=S.text(value))
+
+
+def _classify_display(core: Core, stmt, value) -> Op:
+    """A tuple or list display; ``[*xs, x]`` is an append."""
+    starred = [isinstance(e, gast.Starred) for e in value.elts]
+    if starred == [True, False]:
+        return bind_rule(
+            core, stmt, "list_append", [value.elts[0].value, value.elts[1]], {}, ".append()"
+        )
+    if any(starred):
+        return Op("opaque", None, operands=[value], pure=True, label=S.text(value))
+    return Op("pack", PACK_RULE, {"x": value}, [value], label="tuple")
+
+
+def _dynamic(core: Core, func, args) -> Op:
+    """A call of a function value found when the derivative runs."""
+    op = call_dynamic(core, func, args, None)
+    op.dynamic_call = (func, args)
+    return op
+
+
+def _classify_call(core: Core, stmt, value) -> Op:
+    kwargs = {k.arg: k.value for k in value.keywords}
+    func = value.func
+    if get_fact(func, "static") or (
+        isinstance(func, gast.Name) and func.id not in local_names(core)
+    ):
+        return _classify_global_call(core, stmt, value, kwargs)
+    if isinstance(func, gast.Attribute):
+        return _classify_method_call(core, stmt, value, kwargs)
+    if isinstance(func, gast.Name) and set(kwargs) <= {"g_out", "t_in"}:
+        # a function made while the function runs (nested def, lambda, a layer object, a
+        # derivative a derivative made): its vjp is found when the derivative runs, from
+        # the function object itself; a derivative's seed is its last positional argument
+        return _dynamic(core, func, list(value.args) + list(kwargs.values()))
+    return Op(
+        None,
+        None,
+        operands=[func, *value.args, *kwargs.values()],
+        pure=False,
+        label=S.text(func),
+    )
+
+
+def _classify_global_call(core: Core, stmt, value, kwargs) -> Op:
+    """A call of a function fixed at transform time (a global, a module's attribute)."""
+    func = value.func
+    obj = resolve(core.parsed, func, local_names(core))
+    label = S.dotted(func) or S.text(func)
+    if obj is UNRESOLVED:
+        return Op(None, None, operands=[*value.args, *kwargs.values()], pure=False, label=label)
+    if (
+        lookup_rule(core, obj) is None
+        and is_user_function(obj)
+        and obj not in R.PRIMITIVES  # declared opaque: only its registered rules
+    ):
+        return call_user_function(core, stmt, obj, list(value.args), kwargs, label)
+    if is_derivative(obj) and set(kwargs) <= {"g_out", "t_in"}:
+        # the seed of a vjp (or tangent of a jvp) is its last positional argument
+        return _dynamic(core, func, list(value.args) + list(kwargs.values()))
+    if not kwargs and lookup_rule(core, obj) is None and callable_object(obj):
+        # a layer object or a bound method kept in a global: found when it runs
+        return _dynamic(core, func, list(value.args))
+    op = bind_rule(core, stmt, obj, list(value.args), kwargs, label)
+    module = getattr(obj, "__module__", "") or ""
+    if (
+        module.startswith("numpy.random")
+        or isinstance(obj, types.BuiltinMethodType)
+        and ("random" in repr(getattr(obj, "__self__", "")))
+    ):
+        op.pure = False
+        op.rule = "constant"
+    elif obj is print or not (isinstance(obj, np.ufunc) or op.differentiable):
+        op.pure = obj in PURE_CONSTANTS
+    return op
+
+
+def _classify_method_call(core: Core, stmt, value, kwargs) -> Op:
+    """``obj.name(...)``: an array method, a method of the user's, or a function value an
+    object holds."""
+    func = value.func
+    entry = R.METHODS.get(func.attr)
+    label = "." + func.attr + "()"
+    method = user_method(core, func)
+    if method is not None:
+        label = S.text(func)
+        return call_user_function(core, stmt, method, [func.value, *value.args], kwargs, label)
+    if entry is None and not kwargs and called_attribute(core, func):
+        # `layer.forward(h)`, `self.act(z)`: the function is found when the
+        # derivative runs, from the object
+        return _dynamic(core, func, list(value.args))
+    if entry is None:
+        return Op(
+            None,
+            None,
+            operands=[func.value, *value.args, *kwargs.values()],
+            pure=False,
+            label=label,
+        )
+    key, packs = entry
+    args = list(value.args)
+    if packs and (len(args) > 1 or (len(args) == 1 and is_int_atom(args[0]))):
+        args = [gast.Tuple(elts=args, ctx=gast.Load())]
+    return bind_rule(core, stmt, key, [func.value, *args], kwargs, label)

@@ -1,0 +1,204 @@
+"""Lowering expressions to core form: a *simple* expression applies one operation to atoms;
+its parts are computed first into temporaries. ``a if c else b``, ``and`` and ``or`` become
+branches, so that only the operand Python would evaluate is evaluated (a mixin of the
+normalize pass's builder)."""
+
+from __future__ import annotations
+
+import gast
+
+from . import syntax as S
+from .node_facts import set_fact
+
+
+class ExpressionLowering:
+    """Expressions. Expects of the builder: ``names``, ``env``, ``local_names``,
+    ``unversioned``, ``lineno``, and the methods ``refuse``, ``emit``, ``statement``,
+    ``bind_target``, ``comprehension``, ``path``, ``path_read`` and ``is_static``."""
+
+    def atom(self, e, base: str):
+        """Lower ``e`` to an atom, emitting temporaries for its parts."""
+        simple = self.simple(e, base)
+        if S.is_atom(simple):
+            return simple
+        t = self.names.fresh(base, always_suffix=True)
+        self.emit(S.assign(t, simple), temp=True)
+        return S.name(t)
+
+    def simple(self, e, base: str):
+        """Lower ``e`` to a simple expression: one operation over atoms."""
+        if isinstance(e, (gast.ListComp, gast.GeneratorExp, gast.DictComp)):
+            return S.name(self.comprehension(e))
+        if (
+            isinstance(e, gast.Call)
+            and isinstance(e.func, gast.Name)
+            and e.func.id == "dict"
+            and "dict" not in self.local_names
+        ):
+            made = self.dict_call(e, base)
+            if made is not None:
+                return made
+        if isinstance(e, gast.NamedExpr):  # `(s := e)`: bind s, then read it
+            self.bind_target(e.target, e.value)
+            return self.simple(S.name(e.target.id), base)
+        if isinstance(e, gast.Name):
+            return S.name(self.env.get(e.id, e.id))
+        if isinstance(e, gast.Constant):
+            return S.const(e.value)
+        if isinstance(e, (gast.Tuple, gast.List)):
+            elts = [
+                (
+                    gast.Starred(value=self.atom(x.value, base), ctx=gast.Load())
+                    if isinstance(x, gast.Starred)
+                    else self.atom(x, base)
+                )
+                for x in e.elts
+            ]
+            return type(e)(elts=elts, ctx=gast.Load())
+        if isinstance(e, gast.Dict) and all(
+            k is not None and S.is_atom(k) and not S.names_in(k) for k in e.keys
+        ):  # a dict with constant keys (the parts of a gradient in derivative code)
+            return gast.Dict(
+                keys=[S.clone(k) for k in e.keys], values=[self.atom(v, base) for v in e.values]
+            )
+        return self.operation(e, base)
+
+    def dict_call(self, e, base: str):
+        """``dict(pairs)`` (a loop) or ``dict(a=x, b=y)`` (a display); None for any other
+        call of ``dict``."""
+        if len(e.args) == 1 and not e.keywords:  # `dict(pairs)` is `{k: v for k, v in pairs}`
+            k, v = self.names.fresh("k"), self.names.fresh("v")
+            pair = gast.Tuple(elts=[S.name(k, store=True), S.name(v, store=True)], ctx=gast.Store())
+            loop = gast.comprehension(target=pair, iter=e.args[0], ifs=[], is_async=0)
+            made = gast.DictComp(key=S.name(k), value=S.name(v), generators=[loop])
+            return S.name(self.comprehension(made))
+        if not e.args and all(k.arg is not None for k in e.keywords):
+            # `dict(a=x, b=y)` is the display `{"a": x, "b": y}`
+            display = gast.Dict(
+                keys=[S.const(k.arg) for k in e.keywords], values=[k.value for k in e.keywords]
+            )
+            return self.simple(display, base)
+        return None
+
+    def operation(self, e, base: str):
+        """An operator, attribute, subscript or call over atoms; ``e`` kept whole (opaque)
+        where it is none of these."""
+        if isinstance(e, gast.UnaryOp):
+            if isinstance(e.operand, gast.Constant) and isinstance(e.op, gast.USub):
+                return S.const(-e.operand.value)
+            return gast.UnaryOp(op=e.op, operand=self.atom(e.operand, base))
+        if isinstance(e, gast.BinOp):
+            left = self.atom(e.left, base)
+            right = self.atom(e.right, base)
+            return gast.BinOp(left=left, op=e.op, right=right)
+        if isinstance(e, gast.Compare) and len(e.ops) == 1:
+            left = self.atom(e.left, base)
+            right = self.atom(e.comparators[0], base)
+            return gast.Compare(left=left, ops=e.ops, comparators=[right])
+        if isinstance(e, gast.Attribute):
+            path = self.path(e)
+            if path is not None:
+                return S.name(self.path_read(*path))
+            if self.is_static(e):
+                node = S.clone(e)
+                set_fact(node, "static", True)
+                return node
+            return gast.Attribute(value=self.atom(e.value, base), attr=e.attr, ctx=gast.Load())
+        if isinstance(e, gast.Subscript):
+            path = self.path(e)
+            if path is not None:
+                return S.name(self.path_read(*path))
+            value = self.atom(e.value, base)
+            return gast.Subscript(value=value, slice=self.index(e.slice, base), ctx=gast.Load())
+        if isinstance(e, gast.Call):
+            return self.call(e, base)
+        if isinstance(e, (gast.IfExp, gast.BoolOp)):
+            return self.choice(e, base)
+        return self.opaque(e)
+
+    def choice(self, e, base):
+        """``a if c else b``, ``a and b``, ``a or b``: an ``if`` statement assigning a new
+        name, so that only the operand Python would evaluate is evaluated (and differentiated)."""
+        if (
+            isinstance(e, gast.IfExp)
+            and type(e.body) is type(e.orelse)
+            and isinstance(e.body, (gast.Tuple, gast.List))
+            and len(e.body.elts) == len(e.orelse.elts)
+            and not any(isinstance(x, gast.Starred) for x in e.body.elts + e.orelse.elts)
+        ):  # (a, b) if c else (d, e): one choice per item, so each item has its own tangent
+            names = [self.fresh_choice(base) for _ in e.body.elts]
+            branches = [
+                [S.assign(n, v) for n, v in zip(names, side.elts)] for side in (e.body, e.orelse)
+            ]
+            self.lower_synthetic([gast.If(test=e.test, body=branches[0], orelse=branches[1])])
+            return type(e.body)(elts=[S.name(self.env[n]) for n in names], ctx=gast.Load())
+        t = self.fresh_choice(base)
+        if isinstance(e, gast.IfExp):
+            stmts = [
+                gast.If(test=e.test, body=[S.assign(t, e.body)], orelse=[S.assign(t, e.orelse)])
+            ]
+        else:  # a and b and c: t = a; if t: t = b; if t: t = c (nested), `or` with `not t`
+            stmts = [S.assign(t, e.values[0])]
+            inner = stmts
+            for value in e.values[1:]:
+                test = S.name(t)
+                if isinstance(e.op, gast.Or):
+                    test = gast.UnaryOp(op=gast.Not(), operand=test)
+                branch = gast.If(test=test, body=[S.assign(t, value)], orelse=[])
+                inner.append(branch)
+                inner = branch.body
+        self.lower_synthetic(stmts)
+        return S.name(self.env[t])
+
+    def fresh_choice(self, base) -> str:
+        t = self.names.fresh(base + "_choice")
+        self.unversioned.add(t)  # assigned in both branches: one name
+        self.local_names.add(t)
+        return t
+
+    def lower_synthetic(self, stmts) -> None:
+        """Lower statements made here (every one of them at the current user line)."""
+        for stmt in stmts:
+            for node in S.walk(stmt):
+                if isinstance(node, gast.stmt):
+                    node.lineno = self.lineno
+            self.statement(stmt)
+
+    def call(self, e, base):
+        func = e.func
+        if self.is_static(func):
+            func = S.clone(func)
+            set_fact(func, "static", True)
+        elif isinstance(func, gast.Attribute):
+            func = gast.Attribute(
+                value=self.atom(func.value, base), attr=func.attr, ctx=gast.Load()
+            )
+        else:
+            func = self.atom(func, base)
+        args = []
+        for a in e.args:
+            if isinstance(a, gast.Starred):
+                self.refuse(
+                    f"`*{S.text(a.value)}` in a call is not supported; pass arguments one by one", e
+                )
+            args.append(self.atom(a, base))
+        keywords = []
+        for kw in e.keywords:
+            if kw.arg is None:
+                self.refuse("`**kwargs` in a call is not supported; pass keywords one by one", e)
+            keywords.append(gast.keyword(arg=kw.arg, value=self.atom(kw.value, base)))
+        return gast.Call(func=func, args=args, keywords=keywords)
+
+    def index(self, s, base):
+        if isinstance(s, gast.Slice):
+            parts = [None if x is None else self.atom(x, base) for x in (s.lower, s.upper, s.step)]
+            return gast.Slice(lower=parts[0], upper=parts[1], step=parts[2])
+        if isinstance(s, gast.Tuple):
+            return gast.Tuple(elts=[self.index(x, base) for x in s.elts], ctx=gast.Load())
+        return self.atom(s, base)
+
+    def opaque(self, e):
+        mapping = {k: S.name(v) for k, v in self.env.items() if k != v}
+        node = S.rename(S.clone(e), mapping)
+        set_fact(node, "opaque", True)
+        return node

@@ -1,0 +1,240 @@
+"""Lowering loops to core form: every ``for`` becomes a loop over ``range`` (a loop over a
+sequence, ``zip`` or ``enumerate`` reads elements by position), and comprehensions and
+generator expressions become the loops that fill their list or dict (a mixin of the
+normalize pass's builder)."""
+
+from __future__ import annotations
+
+import gast
+
+from . import syntax as S
+from .parse import resolve
+from .walk import rebound_names
+
+
+class LoopLowering:
+    """Loops and comprehensions. Expects of the builder: ``p`` (the parsed function),
+    ``fn``, ``names``, ``env``, ``local_names``, ``unversioned``, ``lineno``, and the
+    methods ``refuse``, ``emit``, ``atom``, ``block``, ``bind``, ``statement``, ``is_dict``
+    and ``may_be_dict``."""
+
+    def for_(self, stmt):
+        if stmt.orelse:
+            self.refuse("`for ... else` is not supported; use a flag", stmt)
+        assigned = rebound_names(stmt.body) | S.names_in(stmt.target)
+        it = _reversed_range(self, stmt.iter) or stmt.iter
+        if _is_range(self, it):
+            args = []
+            for a in it.args:
+                atom = self.atom(a, "n")
+                if isinstance(atom, gast.Name) and atom.id in assigned:
+                    t = self.names.fresh(atom.id + "_start")
+                    self.emit(S.assign(t, atom), temp=True)
+                    atom = S.name(t)
+                args.append(atom)
+            if not isinstance(stmt.target, gast.Name):
+                self.refuse("iterate over range() with a single loop variable", stmt)
+            target = stmt.target.id
+            header = S.call(S.name("range"), args)
+            if _bound_otherwise(self.fn, target):
+                # the name also holds other values (a dict's keys in an earlier loop, ...): the
+                # counter gets a name of its own and is copied in, so that the copy, like any
+                # assignment, is saved where the adjoint needs the value it overwrites
+                counter = self.names.fresh(target + "_i")
+                self.names.reserve(counter)
+                copy = gast.Assign(
+                    targets=[S.name(target, store=True)], value=S.name(counter), type_comment=None
+                )
+                copy.lineno = stmt.lineno
+                body = self.block([copy, *stmt.body])
+                target = counter
+            else:
+                self.env[target] = target
+                body = self.block(stmt.body)
+        else:
+            # `for x in xs`, `zip`, `enumerate`: iterate over positions, read elements
+            length, getters = self.iteration(it, stmt.target)
+            target = self.names.fresh("k")
+            header = S.call(S.name("range"), [length])
+            body_stmts = [
+                gast.Assign(targets=[tgt], value=get(S.name(target)), type_comment=None)
+                for tgt, get in getters
+            ]
+            for b in body_stmts:
+                b.lineno = stmt.lineno
+            body = self.block(body_stmts + list(stmt.body))
+        loop = gast.For(
+            target=S.name(target, store=True),
+            iter=header,
+            body=body or [gast.Pass()],
+            orelse=[],
+            type_comment=None,
+        )
+        self.emit(loop, temp=False)
+
+    def iteration(self, it, target):
+        """``(length atom, [(target, index -> element expression)])`` for a loop over ``it``."""
+        if (
+            isinstance(it, gast.Call)
+            and isinstance(it.func, gast.Name)
+            and it.func.id in ("zip", "enumerate")
+            and not it.keywords
+        ):
+            if it.func.id == "enumerate":
+                if len(it.args) != 1 or not (
+                    isinstance(target, gast.Tuple) and len(target.elts) == 2
+                ):
+                    self.refuse("use `for i, x in enumerate(xs)`", it)
+                length, getters = self.iteration(it.args[0], target.elts[1])
+                return length, [(target.elts[0], lambda k: k)] + getters
+            if not (isinstance(target, gast.Tuple) and len(target.elts) == len(it.args)):
+                self.refuse("unpack zip() into as many names as it has arguments", it)
+            parts = [self.iteration(a, t) for a, t in zip(it.args, target.elts)]
+            lengths = [p[0] for p in parts]
+            length = lengths[0]
+            if len(lengths) > 1:
+                t = self.names.fresh("n")
+                self.emit(S.assign(t, S.call(S.name("min"), lengths)), temp=True)
+                length = S.name(t)
+            return length, [g for p in parts for g in p[1]]
+        if self.is_dict(it):  # a dict iterates over its keys, which have no derivative
+            it = gast.Call(
+                func=gast.Attribute(value=it, attr="keys", ctx=gast.Load()), args=[], keywords=[]
+            )
+        if _dict_view(it):
+            # a dict's keys, values or items as a list, so that positions index it
+            it = gast.Call(func=S.name("list"), args=[it], keywords=[])
+        elif self.may_be_dict(it):
+            # a name of the function's own whose kind shows only when it runs: a dict
+            # iterates over its keys (`for k in p` with p a layer's dict of parameters)
+            keys = gast.Attribute(value=S.clone(it), attr="keys", ctx=gast.Load())
+            listed = gast.Call(
+                func=S.name("list"), args=[gast.Call(func=keys, args=[], keywords=[])], keywords=[]
+            )
+            test = gast.Call(
+                func=S.name("isinstance"), args=[S.clone(it), S.name("dict")], keywords=[]
+            )
+            it = gast.IfExp(test=test, body=listed, orelse=it)
+        seq = self.atom(it, "seq")
+        if isinstance(seq, gast.Name) and seq.id in self.unversioned:
+            t = self.names.fresh(seq.id + "_seq")
+            self.emit(S.assign(t, seq), temp=True)
+            seq = S.name(t)
+        n = self.names.fresh("n")
+        self.emit(S.assign(n, S.call(S.name("len"), [seq])), temp=True)
+        return S.name(n), [
+            (
+                target,
+                lambda k, seq=seq: gast.Subscript(value=S.clone(seq), slice=k, ctx=gast.Load()),
+            )
+        ]
+
+    def comprehension(self, e) -> str:
+        """``[elt for x in xs if c]`` (or a generator expression, which every caller here
+        consumes at once) as the loop that builds the list: ``items = []``, then
+        ``for x in xs: if c: items.append(elt)``; a dict comprehension likewise with
+        ``items = {}`` and ``items[k] = v``. Its variables get names of their own, as they do
+        not leak from a comprehension in Python. Returns the name of what it builds."""
+        gens = [S.clone(g) for g in e.generators]
+        is_dict = isinstance(e, gast.DictComp)
+        elt = (
+            gast.Tuple(elts=[S.clone(e.key), S.clone(e.value)], ctx=gast.Load())
+            if is_dict
+            else S.clone(e.elt)
+        )
+        mapping = {}
+        for g in gens:
+            for n in S.walk(g.target):
+                if isinstance(n, gast.Name):
+                    mapping.setdefault(n.id, self.names.fresh(n.id))
+                    n.id = mapping[n.id]
+        renamed = {old: S.name(new) for old, new in mapping.items()}
+        elt = S.rename(elt, renamed)
+        for i, g in enumerate(gens):
+            g.ifs = [S.rename(c, renamed) for c in g.ifs]
+            if i:  # the first iterable is evaluated where the comprehension stands
+                g.iter = S.rename(g.iter, renamed)
+        items = self.names.fresh("items")
+        self.names.reserve(items)
+        made = {items, *mapping.values()}
+        self.unversioned |= made
+        self.local_names |= made
+        if is_dict:  # {k: v for ...}: items[k] = v
+            key, value = elt.elts
+            target = gast.Subscript(value=S.name(items), slice=key, ctx=gast.Store())
+            stmt = gast.Assign(targets=[target], value=value, type_comment=None)
+        else:
+            append = gast.Attribute(value=S.name(items), attr="append", ctx=gast.Load())
+            stmt = gast.Expr(value=gast.Call(func=append, args=[elt], keywords=[]))
+        for g in reversed(gens):
+            for c in reversed(g.ifs):
+                stmt = gast.If(test=c, body=[stmt], orelse=[])
+            stmt = gast.For(target=g.target, iter=g.iter, body=[stmt], orelse=[], type_comment=None)
+        for n in S.walk(stmt):
+            if hasattr(n, "lineno") or isinstance(n, gast.stmt):
+                n.lineno = self.lineno
+        empty = gast.Dict(keys=[], values=[]) if is_dict else gast.List(elts=[], ctx=gast.Load())
+        self.bind(items, empty)
+        self.statement(stmt)
+        return items
+
+
+def _bound_otherwise(fn, name: str) -> bool:
+    """Whether ``name`` is bound in ``fn`` by anything but ``for name in range(...)`` (or
+    ``reversed(range(...))``)."""
+    counters = {id(n.target) for n in S.walk(fn) if isinstance(n, gast.For) and _counts(n.iter)}
+    return any(
+        isinstance(n, gast.Name)
+        and isinstance(n.ctx, gast.Store)
+        and n.id == name
+        and id(n) not in counters
+        for n in S.walk(fn)
+    )
+
+
+def _counts(it) -> bool:
+    """``range(...)`` or ``reversed(range(...))``."""
+    if isinstance(it, gast.Call) and getattr(it.func, "id", None) == "reversed" and it.args:
+        it = it.args[0]
+    return isinstance(it, gast.Call) and getattr(it.func, "id", None) == "range"
+
+
+def _dict_view(it) -> bool:
+    """``x.items()``, ``x.values()`` or ``x.keys()``."""
+    return (
+        isinstance(it, gast.Call)
+        and isinstance(it.func, gast.Attribute)
+        and it.func.attr in ("items", "values", "keys")
+        and not it.args
+        and not it.keywords
+    )
+
+
+def _reversed_range(lowering, it):
+    """``range(b - 1, a - 1, -1)`` for ``reversed(range(a, b))`` (step 1), else None."""
+    if not (
+        isinstance(it, gast.Call)
+        and isinstance(it.func, gast.Name)
+        and it.func.id == "reversed"
+        and len(it.args) == 1
+        and not it.keywords
+        and resolve(lowering.p, it.func, lowering.local_names) is reversed
+        and _is_range(lowering, it.args[0])
+        and len(it.args[0].args) in (1, 2)
+    ):
+        return None
+    bounds = it.args[0].args
+    start, stop = (S.const(0), bounds[0]) if len(bounds) == 1 else bounds
+
+    def minus_one(e):
+        if isinstance(e, gast.Constant) and isinstance(e.value, int):
+            return S.const(e.value - 1)
+        return gast.BinOp(left=S.clone(e), op=gast.Sub(), right=S.const(1))
+
+    return S.call(S.name("range"), [minus_one(stop), minus_one(start), S.const(-1)])
+
+
+def _is_range(lowering, it) -> bool:
+    if not (isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "range"):
+        return False
+    return resolve(lowering.p, it.func, lowering.local_names) is range and not it.keywords

@@ -1,0 +1,349 @@
+"""Lowering statements to core form: assignments (plain, augmented, unpacking, into an
+item), expression statements, branches, ``while`` loops and the final ``return`` (a mixin of
+the normalize pass's builder)."""
+
+from __future__ import annotations
+
+import gast
+
+from . import syntax as S
+
+_REFUSED_STATEMENTS = {
+    gast.Break: "`break` outside a loop",
+    gast.Continue: "`continue` outside a loop",
+    gast.Try: "`try` is not supported in a differentiated function; move error handling to "
+    "the caller",
+    gast.With: "`with` is not supported in a differentiated function; move the context "
+    "manager to the caller",
+    gast.Global: "`global` is not supported; pass the value as an argument instead",
+    gast.Nonlocal: "`nonlocal` is not supported; pass the value as an argument instead",
+    gast.Delete: "`del` is not supported in a differentiated function; drop the statement",
+    gast.AsyncFunctionDef: "async functions cannot be differentiated",
+    gast.ClassDef: "class definitions are not supported inside a differentiated function",
+    gast.Import: "imports inside a differentiated function are not supported; import at "
+    "module level",
+    gast.ImportFrom: "imports inside a differentiated function are not supported; import at "
+    "module level",
+    gast.Raise: "`raise` is not supported yet in a differentiated function; check inputs in "
+    "the caller",
+}
+
+
+class StatementLowering:
+    """Statements. Expects of the builder: ``p`` (the parsed function), ``names``, ``env``,
+    ``out``, ``lineno``, ``depth``, ``local_names``, ``unversioned``, ``user_vars``,
+    ``conditions``, ``aliases``, ``alias_checks``, ``element_sites``, ``element_names``,
+    ``returns_tuple``, and the methods ``refuse``, ``emit``, ``atom``, ``simple``,
+    ``index``, ``opaque``, ``path``, ``path_read``, ``last_line_run_again`` and ``for_``."""
+
+    def statement(self, stmt):
+        """Lower one user statement, appending core statements to ``out``."""
+        kind = type(stmt)
+        if kind in _REFUSED_STATEMENTS:
+            self.refuse(_REFUSED_STATEMENTS[kind], stmt)
+        if isinstance(stmt, gast.Expr) and isinstance(stmt.value, (gast.Yield, gast.YieldFrom)):
+            self.refuse(
+                "generators (`yield`) cannot be differentiated; return an array (np.stack the "
+                "values) instead",
+                stmt,
+            )
+        if isinstance(stmt, gast.Assign):
+            self.assign_statement(stmt)
+        elif isinstance(stmt, gast.AugAssign):
+            self.augmented_assign(stmt)
+        elif isinstance(stmt, gast.AnnAssign):
+            if stmt.value is not None:
+                self.bind_target(stmt.target, stmt.value)
+        elif isinstance(stmt, gast.Expr):
+            self.expression_statement(stmt)
+        elif isinstance(stmt, gast.Return):
+            self.ret(stmt)
+        elif isinstance(stmt, gast.Pass):
+            return
+        elif isinstance(stmt, gast.FunctionDef):
+            # a nested helper: defined as written; calls to it differentiate through its vjp
+            if stmt.decorator_list:
+                self.refuse(
+                    "decorated nested functions are not supported; define it at " "module level",
+                    stmt,
+                )
+            self.env[stmt.name] = stmt.name
+            self.emit(S.clone(stmt), temp=False)
+        elif isinstance(stmt, gast.If):
+            self.if_(stmt)
+        elif isinstance(stmt, gast.For):
+            self.for_(stmt)
+        elif isinstance(stmt, gast.While):
+            self.while_(stmt)
+        elif isinstance(stmt, gast.Assert):
+            self.emit(self.opaque(stmt), temp=True)
+        else:
+            self.refuse(f"`{kind.__name__}` statements are not supported here", stmt)
+
+    def assign_statement(self, stmt):
+        popped = _popped_list(stmt.value)
+        if popped is not None and popped in self.local_names and len(stmt.targets) == 1:
+            # `x = xs.pop()` is `x = xs[-1]` and the new list `xs[:-1]`
+            last = gast.Subscript(value=S.name(popped), slice=S.const(-1), ctx=gast.Load())
+            self.bind_target(stmt.targets[0], last)
+            rest = gast.Subscript(
+                value=S.name(popped),
+                slice=gast.Slice(lower=None, upper=S.const(-1), step=None),
+                ctx=gast.Load(),
+            )
+            self.bind(popped, rest)
+            return
+        if len(stmt.targets) == 1:
+            self.bind_target(stmt.targets[0], stmt.value)
+        else:
+            value = self.atom(stmt.value, "t")
+            for target in stmt.targets:
+                self.bind_target(target, value)
+
+    def augmented_assign(self, stmt):
+        if isinstance(stmt.target, gast.Subscript):
+            # the index is evaluated once, as Python does: `y[f()] += v` calls f once
+            base = getattr(stmt.target.value, "id", "k")
+            target = gast.Subscript(
+                value=stmt.target.value,
+                slice=self.index(stmt.target.slice, base),
+                ctx=gast.Store(),
+            )
+            read = gast.Subscript(
+                value=S.clone(target.value), slice=S.clone(target.slice), ctx=gast.Load()
+            )
+            self.set_item(target, gast.BinOp(left=read, op=stmt.op, right=stmt.value))
+            return
+        if not isinstance(stmt.target, gast.Name):
+            self.refuse(f"cannot update `{S.text(stmt.target)}` in a differentiated function", stmt)
+        current = S.name(stmt.target.id)
+        self.bind_target(stmt.target, gast.BinOp(left=current, op=stmt.op, right=stmt.value))
+
+    def expression_statement(self, stmt):
+        if isinstance(stmt.value, gast.Constant):
+            return  # docstring or bare constant
+        v = stmt.value
+        if (
+            isinstance(v, gast.Call)
+            and isinstance(v.func, gast.Attribute)
+            and v.func.attr == "append"
+            and isinstance(v.func.value, gast.Name)
+            and v.func.value.id in self.local_names
+            and len(v.args) == 1
+            and not v.keywords
+        ):
+            # `hs.append(h)` is the new list `[*hs, h]`: earlier lists stay intact
+            name = v.func.value.id
+            grown = gast.List(
+                elts=[gast.Starred(value=S.name(name), ctx=gast.Load()), v.args[0]],
+                ctx=gast.Load(),
+            )
+            self.bind(name, grown)
+            return
+        self.emit(gast.Expr(value=self.simple(stmt.value, "t")), temp=True)
+
+    def block(self, stmts) -> list:
+        """Lower a nested statement list; returns the core statements."""
+        saved, saved_line = self.out, self.lineno
+        self.out = []
+        self.depth += 1
+        for sub in stmts:
+            self.lineno = sub.lineno
+            if isinstance(sub, gast.Return):
+                self.refuse(
+                    "`return` inside `if`/`for`/`while` is not supported yet; assign "
+                    "the result to a variable and return it at the end",
+                    sub,
+                )
+            self.statement(sub)
+        self.depth -= 1
+        out, self.out, self.lineno = self.out, saved, saved_line
+        return out
+
+    def condition(self, test):
+        """The test of an if/while as a temporary that nothing else assigns."""
+        simple = self.simple(test, "cond")
+        t = self.names.fresh("cond")
+        self.emit(S.assign(t, simple), temp=False)
+        self.user_vars.add(t)
+        self.conditions.add(t)
+        return S.name(t)
+
+    def if_(self, stmt):
+        test = self.condition(stmt.test)
+        body = self.block(stmt.body)
+        orelse = self.block(stmt.orelse)
+        node = gast.If(test=test, body=body or [gast.Pass()], orelse=orelse)
+        self.emit(node, temp=False)
+
+    def while_(self, stmt):
+        if stmt.orelse:
+            self.refuse("`while ... else` is not supported; use a flag", stmt)
+        test = self.condition(stmt.test)
+        body = self.block(stmt.body)
+        saved, self.out = self.out, body
+        self.depth += 1
+        self.lineno = stmt.lineno
+        simple = self.simple(stmt.test, "cond")
+        self.emit(S.assign(test.id, simple), temp=False)
+        self.depth -= 1
+        self.out = saved
+        loop = gast.While(test=S.clone(test), body=body, orelse=[])
+        self.emit(loop, temp=False)
+
+    def ret(self, stmt):
+        if stmt.value is None:
+            self.refuse("a differentiated function must return a value", stmt)
+        if isinstance(stmt.value, gast.Tuple):
+            self.returns_tuple = True
+            elts = [self.atom(e, "out" if i == 0 else "aux") for i, e in enumerate(stmt.value.elts)]
+            self.emit(gast.Return(value=gast.Tuple(elts=elts, ctx=gast.Load())), temp=True)
+            return
+        value = self.simple(stmt.value, "out")
+        if not S.is_atom(value):
+            t = self.names.fresh("out")
+            self.emit(S.assign(t, value), temp=True)
+            value = S.name(t)
+        self.emit(gast.Return(value=value), temp=True)
+
+    def bind_target(self, target, value):
+        if isinstance(target, gast.Name):
+            self.bind(target.id, value)
+        elif isinstance(target, (gast.Tuple, gast.List)):
+            if any(isinstance(e, gast.Starred) for e in target.elts):
+                self.refuse("starred assignment targets are not supported; index explicitly")
+            if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(target.elts):
+                atoms = [self.atom(e, _base(t)) for e, t in zip(value.elts, target.elts)]
+                # `a, b = b, a` reads every value before it binds a name: a value that is
+                # itself a name being bound is held in a temporary first
+                bound = S.names_in(target) | {self.env.get(n) for n in S.names_in(target)}
+                for i, a in enumerate(atoms):
+                    if isinstance(a, gast.Name) and a.id in bound:
+                        t = self.names.fresh(a.id, always_suffix=True)
+                        self.emit(S.assign(t, a), temp=True)
+                        atoms[i] = S.name(t)
+                for sub, a in zip(target.elts, atoms):
+                    self.bind_target(sub, a)
+                return
+            if isinstance(value, gast.Call) and all(isinstance(e, gast.Name) for e in target.elts):
+                # `a, b = f(x)`: one operation with several results
+                names = [e.id for e in target.elts]
+                if len(set(names)) == len(names) and not set(names) & self.unversioned:
+                    simple = self.simple(value, names[0])
+                    new = []
+                    for n in names:
+                        v = self.names.fresh(n) if n in self.env else n
+                        self.names.reserve(v)
+                        self.env[n] = v
+                        self.user_vars.add(v)
+                        new.append(S.name(v, store=True))
+                    multi = gast.Assign(
+                        targets=[gast.Tuple(elts=new, ctx=gast.Store())],
+                        value=simple,
+                        type_comment=None,
+                    )
+                    self.emit(multi, temp=False)
+                    return
+            whole = self.atom(value, "t")
+            for i, sub in enumerate(target.elts):
+                item = gast.Subscript(value=whole, slice=S.const(i), ctx=gast.Load())
+                self.bind_target(sub, item)
+        elif isinstance(target, gast.Subscript):
+            self.set_item(target, value)
+        else:
+            self.refuse(f"cannot assign to `{S.text(target)}` in a differentiated function", target)
+
+    def set_item(self, target, value):
+        """``x[k] = v``: a new value of ``x`` (a copy, so that the caller's array and any value
+        the adjoint still needs stay intact) with ``v`` written at ``k``."""
+        if not isinstance(target.value, gast.Name):
+            self.refuse(
+                f"assign into a named array (`x[k] = v`), not into `{S.text(target.value)}`", target
+            )
+        user_name = target.value.id
+        if user_name not in self.local_names:
+            self.refuse(
+                f"`{user_name}[...] = ...` writes into `{user_name}`, which this function does "
+                f"not make (a global or enclosing variable): sourcegrad writes into a copy, "
+                f"so `{user_name}` would not change; keep the value in a local variable and "
+                f"return it (has_aux=True)",
+                target,
+            )
+        # sourcegrad's own derivative code writes only into arrays it has just copied, so a
+        # view of one is always taken after the write: nothing to check there
+        generated = self.p.filename.startswith("<sourcegrad")
+        for other, line, element in () if generated else self.aliases.get(user_name, ()):
+            if line > self.last_line_run_again(getattr(target, "lineno", self.lineno)):
+                continue  # made after this write, outside any loop around it: sees the new value
+            message = (
+                f"`{user_name}[...] = ...` while `{other}` may share {user_name}'s memory (they "
+                f"are linked at line {line}): sourcegrad writes into a copy of {user_name}, so "
+                f"`{other}` would not see the change; make the value made at line {line} an "
+                f"explicit copy (add `.copy()` there), or write through one name only"
+            )
+            if not element:
+                self.refuse(message, target)
+            # allowed if `other` turns out to be a number (ranks decide, in analysis)
+            self.alias_checks.append(
+                ((other, line), message, getattr(target, "lineno", self.lineno))
+            )
+        v = self.atom(value, user_name)
+        index = self.index(target.slice, user_name)
+        current = S.name(self.env.get(user_name, user_name))
+        copy = S.call(gast.Attribute(value=current, attr="copy", ctx=gast.Load()))
+        if user_name in self.unversioned:
+            new = user_name
+        else:
+            new = self.names.fresh(user_name) if user_name in self.env else user_name
+        self.names.reserve(new)
+        self.env[user_name] = new
+        self.user_vars.add(new)
+        self.emit(S.assign(new, copy), temp=False)
+        store = gast.Subscript(value=S.name(new), slice=index, ctx=gast.Store())
+        self.emit(gast.Assign(targets=[store], value=v, type_comment=None), temp=False)
+
+    def bind(self, user_name: str, value):
+        path = self.path(value) if isinstance(value, (gast.Subscript, gast.Attribute)) else None
+        if path is not None and user_name not in self.env and user_name not in self.unversioned:
+            # `W = params["W"]`: the user's own name for a path read.
+            self.env[user_name] = self.path_read(*path, ident=user_name)
+            return
+        simple = self.simple(value, user_name)
+        if (
+            user_name in self.unversioned
+            and user_name in S.names_in(simple)
+            and not S.is_atom(simple)
+        ):
+            # `x = f(x)` overwrites an input of its own operation; computing into a temporary
+            # first keeps both values reachable for the adjoint
+            t = self.names.fresh(user_name, always_suffix=True)
+            self.emit(S.assign(t, simple), temp=True)
+            simple = S.name(t)
+        if user_name in self.unversioned:
+            new = user_name  # assigned inside control flow: one name, overwritten in place
+        else:
+            new = self.names.fresh(user_name) if user_name in self.env else user_name
+        self.names.reserve(new)
+        self.env[user_name] = new
+        self.user_vars.add(new)
+        if (user_name, self.lineno) in self.element_sites:
+            self.element_names[(user_name, self.lineno)] = new
+        self.emit(S.assign(new, simple), temp=False)
+
+
+def _popped_list(value):
+    """``xs`` for the expression ``xs.pop()``, else None."""
+    if (
+        isinstance(value, gast.Call)
+        and isinstance(value.func, gast.Attribute)
+        and value.func.attr == "pop"
+        and isinstance(value.func.value, gast.Name)
+        and not value.args
+        and not value.keywords
+    ):
+        return value.func.value.id
+    return None
+
+
+def _base(target) -> str:
+    return target.id if isinstance(target, gast.Name) else "t"

@@ -1,0 +1,204 @@
+"""Path reads: a read of an argument through constant keys or field names
+(``params["W"][0]``, ``p.enc.w``) becomes one statement, shared by every place that reads the
+same path, so that the gradient collects every contribution to that part in one place (a
+mixin of the normalize pass's builder); and what is known about arguments that are dicts."""
+
+from __future__ import annotations
+
+import gast
+import numpy as np
+
+from . import syntax as S
+from .parse import UNRESOLVED, resolve
+
+_ARRAY_ATTRIBUTES = frozenset({"T", "shape", "ndim", "size", "dtype", "real", "imag", "flat", "mT"})
+
+
+class PathReads:
+    """Path reads. Expects of the builder: ``p`` (the parsed function), ``fn``, ``params``,
+    ``examples``, ``names``, ``env``, ``local_names``, ``reassigned_params``, ``list_names``,
+    ``loop_spans``, ``paths``, ``path_of``, ``path_syntax``, ``user_vars``, ``depth``,
+    ``out``, ``top_out``, and the method ``emit``."""
+
+    def path(self, e):
+        """``(param, keys)`` when ``e`` reads an unmodified argument through constant keys
+        (``p["W"][0]``) or field names (``p.enc.w`` of a namedtuple)."""
+        keys = []
+        syntax = []
+        node = e
+        while isinstance(node, (gast.Subscript, gast.Attribute)):
+            if isinstance(node, gast.Attribute):
+                if node.attr in _ARRAY_ATTRIBUTES:
+                    return None
+                keys.append(node.attr)
+                syntax.append("attr")
+            else:
+                s = node.slice
+                if not (isinstance(s, gast.Constant) and type(s.value) in (int, str)):
+                    return None
+                keys.append(s.value)
+                syntax.append("item")
+            node = node.value
+        if not keys:
+            return None
+        keys, syntax = tuple(reversed(keys)), tuple(reversed(syntax))
+        if isinstance(node, gast.Name) and node.id in self.path_of_user():
+            root, prefix = self.path_of[self.env[node.id]]
+            return root, prefix + keys, self.path_syntax[(root, prefix)] + syntax
+        if isinstance(node, gast.Name) and node.id not in self.env and node.id in self.path_of:
+            # a temporary holding a path read: `W0, W1 = p["W"]` reads p["W"][0], p["W"][1]
+            root, prefix = self.path_of[node.id]
+            return root, prefix + keys, self.path_syntax[(root, prefix)] + syntax
+        if not (isinstance(node, gast.Name) and node.id in self.params):
+            return None
+        if node.id in self.reassigned_params or self.env.get(node.id) != node.id:
+            return None  # the argument was reassigned
+        return node.id, keys, syntax
+
+    def may_be_dict(self, e) -> bool:
+        """Whether ``e`` is a name the function binds whose value may be a dict: not an
+        argument (its example decides), not a list the function builds."""
+        if not isinstance(e, gast.Name) or e.id not in self.local_names:
+            return False
+        if e.id in self.params and e.id not in self.reassigned_params:
+            return self.examples is None
+        if e.id in self.list_names or e.id in self.path_of_user():
+            return False
+        return _may_hold_dict(self.fn, e.id)
+
+    def last_line_run_again(self, line: int) -> int:
+        """The last line of the outermost loop around ``line`` (``line`` itself outside
+        loops): nothing after it runs before the statement at ``line`` does."""
+        ends = [end for start, end in self.loop_spans if start <= line <= end]
+        return max(ends, default=line)
+
+    def is_dict(self, e) -> bool:
+        """Whether ``e`` reads (through constant keys) an argument that is a dict in the
+        arguments the derivative is built for."""
+        if isinstance(e, gast.Name) and e.id in self.params:
+            if e.id in self.reassigned_params:
+                return False
+            root, keys = e.id, ()
+        else:
+            found = self.path(e)
+            if found is None:
+                return False
+            root, keys, _ = found
+        examples = self.examples
+        i = self.params.index(root)
+        if examples is None or i >= len(examples):
+            return False
+        return isinstance(follow_keys(examples[i], keys, None), dict)
+
+    def path_of_user(self):
+        """User names that hold a path read."""
+        return {k for k, v in self.env.items() if v in self.path_of}
+
+    def path_read(self, root: str, keys: tuple, syntax: tuple, ident: str | None = None) -> str:
+        if (root, keys) in self.paths:
+            return self.paths[(root, keys)]
+        self.path_syntax[(root, keys)] = syntax
+        if ident is None:
+            ident = self.names.fresh(_path_name(root, keys))
+        self.names.reserve(ident)
+        self.user_vars.add(ident)
+        self.paths[(root, keys)] = ident
+        self.path_of[ident] = (root, keys)
+        if self.depth:
+            # inside if/for/while: read the argument once, before the outermost statement,
+            # so that the gradient collects every iteration's contribution in one place
+            saved, self.out = self.out, self.top_out
+            try:
+                return self.emit_path(ident, root, keys, syntax)
+            finally:
+                self.out = saved
+        return self.emit_path(ident, root, keys, syntax)
+
+    def emit_path(self, ident, root, keys, syntax):
+        value = S.name(root)
+        for k, how in zip(keys, syntax):
+            if how == "attr":
+                value = gast.Attribute(value=value, attr=k, ctx=gast.Load())
+            else:
+                value = gast.Subscript(value=value, slice=S.const(k), ctx=gast.Load())
+        self.emit(S.assign(ident, value), temp=False, path=(root, keys))
+        return ident
+
+    def is_static(self, e) -> bool:
+        """True for a reference fixed at transform time: a module, or a module's attribute."""
+        if S.dotted(e) is None:
+            return False
+        if isinstance(e, gast.Name):
+            return False
+        return resolve(self.p, e, self.local_names) is not UNRESOLVED
+
+
+def follow_keys(value, keys, missing):
+    """``value`` read through ``keys``: a dict's or list's items, an object's attributes (a
+    string key of anything but a dict); ``missing`` where one is not there."""
+    for k in keys:
+        try:
+            value = (
+                getattr(value, k)
+                if isinstance(k, str) and not isinstance(value, dict)
+                else value[k]
+            )
+        except (KeyError, IndexError, AttributeError, TypeError):
+            return missing
+    return value
+
+
+def _may_hold_dict(fn, name: str) -> bool:
+    """Whether some binding of ``name`` in ``fn`` may make a dict: anything but arithmetic,
+    comparisons, constants, list and tuple displays, NumPy calls and array methods (a loop
+    variable, an unpacked item, an item read from a container, a call of the user's)."""
+    for node in S.walk(fn):
+        if isinstance(node, gast.Assign) and any(
+            isinstance(t, gast.Name) and t.id == name for t in node.targets
+        ):
+            if not _makes_no_dict(node.value):
+                return True
+        elif isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store) and node.id == name:
+            parent_assign = any(
+                isinstance(a, gast.Assign) and node in a.targets for a in S.walk(fn)
+            )
+            if not parent_assign:
+                return True  # a loop variable, an unpacked item, a walrus, ...
+    return False
+
+
+def _makes_no_dict(value) -> bool:
+    if isinstance(
+        value,
+        (
+            gast.BinOp,
+            gast.UnaryOp,
+            gast.Compare,
+            gast.Constant,
+            gast.List,
+            gast.Tuple,
+            gast.ListComp,
+        ),
+    ):
+        return True
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute):
+        owner = value.func.value
+        if isinstance(owner, gast.Name) and owner.id in ("np", "numpy", "cp", "cupy"):
+            return True
+        return hasattr(np.ndarray, value.func.attr) and value.func.attr not in ("copy",)
+    return False
+
+
+def _path_name(root: str, keys: tuple) -> str:
+    out = ""
+    for k in keys:
+        if isinstance(k, int):
+            out += str(k) if k >= 0 else f"_m{-k}"  # w[-1]: w_m1
+        else:
+            clean = "".join(c if c.isalnum() or c == "_" else "_" for c in k)
+            out = f"{out}_{clean}" if out else clean
+    if not out or out[0].isdigit() or out[0] == "_":
+        out = root + out
+    if not out.isidentifier():
+        out = "p_" + out
+    return out

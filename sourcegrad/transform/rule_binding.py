@@ -1,0 +1,127 @@
+"""Binding an operation to its derivative rule: the rule table a pass uses, the names a
+function binds, and the internal rules of path reads and displays.
+
+Shared floor of ``classify`` and ``calls`` (part of the analysis pass).
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import gast
+import numpy as np
+
+from .. import rules as R
+from ..errors import NoRuleError
+from . import syntax as S
+from .forms import Core, Op
+from .parse import is_installed
+
+
+def local_names(core: Core) -> set:
+    """Names the function binds: its arguments, assigned names and nested functions
+    (computed once, then kept on the core)."""
+    cached = core.bound_locals
+    if cached is None:
+        cached = set(core.params) | {
+            n.id
+            for n in S.walk(core.node)
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+        }
+        cached |= {n.name for n in S.walk(core.node) if isinstance(n, gast.FunctionDef)} - {
+            core.node.name
+        }
+        core.bound_locals = cached
+    return cached
+
+
+def is_int_atom(atom) -> bool:
+    return isinstance(atom, gast.Constant) and isinstance(atom.value, int)
+
+
+#: keys whose derivative rule reshapes back in C order (see rules/shapes.py RESHAPES)
+RESHAPE_KEYS = (np.reshape, np.ravel, "reshape", "ravel")
+
+
+def lookup_rule(core: Core, key):
+    """The rule of ``key`` for the mode ``core`` is analysed in (None where it has none)."""
+    if key is None:
+        return None
+    return R.lookup_tangent(key) if core.forward else R.lookup(key)
+
+
+def bind_rule(core: Core, stmt, key, args, kwargs, label) -> Op:
+    """The :class:`Op` applying ``key``'s rule to ``args`` and ``kwargs`` (bound to the rule's
+    parameters); refuses arguments the rule does not accept."""
+    rule = lookup_rule(core, key)
+    operands = [*args, *kwargs.values()]
+    order = kwargs.get("order")
+    if (
+        isinstance(rule, R.Rule)
+        and key in RESHAPE_KEYS
+        and order is not None
+        and not (isinstance(order, gast.Constant) and order.value in ("C", "A", "K"))
+    ):  # the rule reshapes the gradient back in C order
+        raise NoRuleError(
+            f"{label}: reshaping with order={gast.unparse(order).strip()} is not supported; "
+            "transpose explicitly (x.T.reshape(...)) or reshape in C order",
+            core.parsed.filename,
+            stmt.lineno,
+        )
+    if not isinstance(rule, R.Rule):
+        return Op(key, rule, operands=operands, label=label)
+    try:
+        bound = rule.signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise NoRuleError(
+            f"{label}: the derivative rule does not accept these arguments ({exc}); "
+            f"the rule is defined at {rule.where}",
+            core.parsed.filename,
+            stmt.lineno,
+        ) from None
+    bound.apply_defaults()
+    params = {}
+    for p, v in bound.arguments.items():
+        kind = rule.signature.parameters[p].kind
+        if kind is kind.VAR_POSITIONAL:
+            params[p] = gast.Tuple(elts=list(v), ctx=gast.Load())
+        elif kind is kind.VAR_KEYWORD:
+            continue
+        elif isinstance(v, gast.AST):
+            params[p] = v
+        else:
+            params[p] = S.const(v)
+    return Op(key, rule, params, operands, label=label)
+
+
+PURE_CONSTANTS = {len, range, isinstance, type, int, bool, round, enumerate, zip, str}
+
+
+def is_user_function(obj) -> bool:
+    """A Python function of the user's (not NumPy's, sourcegrad's, or the standard library's)."""
+    module = (getattr(obj, "__module__", "") or "").split(".")[0]
+    return (
+        isinstance(obj, types.FunctionType)
+        and module not in ("numpy", "sourcegrad")
+        and module not in sys.stdlib_module_names
+        and not is_installed(obj)  # a third-party package's function needs a rule
+    )
+
+
+def _make_internal_rules():
+    def path_rule(z, x):
+        d[x] += d[z]  # noqa: F821 - handled by the reverse pass, never inlined
+
+    def pack_rule(z, x):
+        d[x] += d[z]  # noqa: F821
+
+    return R.registry.parse_template(path_rule, "path"), R.registry.parse_template(
+        pack_rule, "pack"
+    )
+
+
+PATH_RULE, PACK_RULE = _make_internal_rules()
+
+
+d = R.registry.d  # used by the internal rule templates above

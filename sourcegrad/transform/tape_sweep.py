@@ -1,0 +1,130 @@
+"""The forward sweep of a reverse-mode derivative: the core code, plus ``tape.append`` of each
+value it overwrites that the adjoint reads, and the tape pops that restore those values in
+the adjoint sweep (a mixin of the reverse pass's builder)."""
+
+from __future__ import annotations
+
+import gast
+
+from ..runtime import NAMESPACE
+from . import syntax as S
+from .node_facts import get_fact, set_fact
+from .walk import written_names
+
+
+class TapeSweep:
+    """The forward sweep and the tape. Expects of the builder: ``a`` (the analysis),
+    ``names``, ``refs``, ``tape``, ``recorded``, ``shape_only``, ``exists_before``,
+    ``loop_inits``, ``need_init``, ``counters``, ``taped_counters``."""
+
+    def tape_name(self) -> str:
+        if self.tape is None:
+            self.tape = self.names.fresh("tape")
+        return self.tape
+
+    def fwd_block(self, stmts, top=False) -> list:
+        out = []
+        for stmt in stmts:
+            if top and id(stmt) in self.loop_inits:
+                for x in sorted(self.loop_inits[id(stmt)] & (self.recorded | self.need_init)):
+                    init = S.assign(x, S.const(None), stmt.lineno)
+                    set_fact(init, "pure", False)
+                    out.append(init)
+            if isinstance(stmt, gast.Assign):
+                for t in sorted(self.pushed(stmt)):
+                    push = self.push(t, stmt.lineno)
+                    set_fact(push, "tape_pair", (id(stmt), t))
+                    out.append(push)
+                new = S.clone(stmt)
+                op = self.a.ops.get(id(stmt))
+                set_fact(new, "pure", op is not None and op.pure)
+                out.append(new)
+            elif isinstance(stmt, gast.If):
+                node = gast.If(
+                    test=S.clone(stmt.test),
+                    body=self.fwd_block(stmt.body) or [gast.Pass()],
+                    orelse=self.fwd_block(stmt.orelse),
+                )
+                out.append(self.meta(node, stmt))
+            elif isinstance(stmt, gast.For):
+                node = gast.For(
+                    target=S.clone(stmt.target),
+                    iter=S.clone(stmt.iter),
+                    body=self.fwd_block(stmt.body) or [gast.Pass()],
+                    orelse=[],
+                    type_comment=None,
+                )
+                out.append(self.meta(node, stmt))
+            elif isinstance(stmt, gast.While):
+                n = self.counters[id(stmt)]
+                out.append(self.meta(S.assign(n, S.const(0)), stmt))
+                body = self.fwd_block(stmt.body)
+                body.append(
+                    self.meta(
+                        S.assign(n, gast.BinOp(left=S.name(n), op=gast.Add(), right=S.const(1))),
+                        stmt,
+                    )
+                )
+                node = gast.While(test=S.clone(stmt.test), body=body, orelse=[])
+                out.append(self.meta(node, stmt))
+                if id(stmt) in self.taped_counters:
+                    out.append(self.push(n, stmt.lineno))
+            else:
+                new = S.clone(stmt)
+                set_fact(new, "pure", False)
+                out.append(new)
+        return out
+
+    @staticmethod
+    def meta(node, stmt):
+        node.lineno = stmt.lineno
+        set_fact(node, "pure", False)
+        set_fact(node, "group", get_fact(stmt, "group"))
+        return node
+
+    def pushed(self, stmt) -> set:
+        """Names whose old value the forward sweep saves before ``stmt`` overwrites them."""
+        if isinstance(stmt.targets[0], gast.Subscript):
+            return set()  # x[k] = v follows `x = x.copy()`: the value in between is never read
+        return (written_names(stmt) & self.recorded) & self.exists_before.get(id(stmt), set())
+
+    def push(self, x, lineno):
+        saved = S.name(x)
+        if x in self.shape_only:
+            # the adjoint reads x only for its shape (sum_to): keep the shape, not the array
+            shape_of = S.name(self.refs.ref(NAMESPACE["shape_of"], "shape_of"))
+            saved = S.call(shape_of, [saved])
+        call = S.call(
+            gast.Attribute(value=S.name(self.tape_name()), attr="append", ctx=gast.Load()),
+            [saved],
+        )
+        node = gast.Expr(value=call)
+        node.lineno = lineno
+        set_fact(node, "pure", False)
+        return node
+
+    def resolve_pops(self, stmts) -> list:
+        out = []
+        for stmt in stmts:
+            marker = get_fact(stmt, "pop")
+            if marker is not None:
+                names, origin = marker
+                for x in sorted(self.pushed(origin)):
+                    pop = S.call(
+                        gast.Attribute(value=S.name(self.tape_name()), attr="pop", ctx=gast.Load())
+                    )
+                    node = self.mark(S.assign(x, pop, origin.lineno))
+                    set_fact(node, "keep", True)
+                    set_fact(node, "tape_pair", (id(origin), x))
+                    out.append(node)
+                continue
+            for attr in ("body", "orelse"):
+                if getattr(stmt, attr, None):
+                    setattr(stmt, attr, self.resolve_pops(getattr(stmt, attr)))
+            if isinstance(stmt, (gast.If, gast.For, gast.While)):
+                if not stmt.body and not getattr(stmt, "orelse", None):
+                    continue
+                if not stmt.body:
+                    stmt.body = [gast.Pass()]
+            out.append(stmt)
+        return out
