@@ -253,6 +253,26 @@ def pairs_with_names(params, x):
     return np.sum(dense(p, x) ** 2)
 
 
+def starred_hidden_last(params, x):
+    *hidden, last = params
+    for p in hidden:
+        x = dense(p, x)
+    return np.sum((x @ last["W"] + last["b"]) ** 2)
+
+
+def starred_first_rest(params, x):
+    (W, b), *rest = params
+    h = np.tanh(x @ W + b)
+    for W2, b2 in rest:
+        h = np.tanh(h @ W2 + b2)
+    return np.sum(h**2) + len(rest)
+
+
+def starred_middle(params, x):
+    first, *middle, last = params
+    return np.sum(dense(first, x)) + len(middle) + np.sum(dense(last, x[:, :1] * np.ones(4)))
+
+
 DICTS = {"l0": {"W": W0, "b": B0}, "l1": {"W": W1, "b": B1}}
 TUPLES = [(W0, B0), (W1, B1)]
 LIST_OF_DICTS = [{"W": W0, "b": B0}, {"W": W1, "b": B1}]
@@ -283,8 +303,12 @@ CASES = [
     (dict_of_pairs, DICTS),
     (windows, DICTS),
     (pairs_with_names, [("W", W0), ("b", B0)]),
+    (starred_hidden_last, LIST_OF_DICTS),
+    (starred_first_rest, TUPLES),
+    (starred_first_rest, tuple(TUPLES)),
+    (starred_middle, [{"W": W0, "b": B0}, {"W": W0, "b": B0}, {"W": W1 @ W1.T, "b": B0}]),
 ]
-IDS = [f.__name__ for f, _ in CASES]
+IDS = [f"{f.__name__}-{type(p).__name__}" for f, p in CASES]
 
 
 @pytest.mark.parametrize("f,params", CASES, ids=IDS)

@@ -34,7 +34,10 @@ def rebuild(like, values: dict):
 
 
 def _key_of(like, key):
-    """Namedtuple fields may be read by position (``p[0]``) or by name (``p.w``)."""
+    """Namedtuple fields may be read by position (``p[0]``) or by name (``p.w``); a list or
+    tuple item by a negative position (``p[-1]``) too."""
+    if isinstance(key, int) and isinstance(like, (list, tuple)) and -len(like) <= key < 0:
+        key += len(like)
     if is_namedtuple(like) and isinstance(key, int):
         return like._fields[key]
     return key
@@ -84,10 +87,11 @@ def _build(like, parts, seen):
     if whole is None and (t is dict or t is list):
         grouped: dict = {}
         for p, g in parts.items():
-            sub = grouped.get(p[0])
+            key = _key_of(like, p[0])
+            sub = grouped.get(key)
             if sub is None:
-                sub = grouped[p[0]] = {}
-            sub[p[1:]] = g
+                sub = grouped[key] = {}
+            sub[p[1:]] = add_adjoints(sub[p[1:]], g) if p[1:] in sub else g
         if t is dict:
             return {k: _build(v, grouped.get(k, _EMPTY), seen) for k, v in like.items()}
         return [_build(v, grouped.get(i, _EMPTY), seen) for i, v in enumerate(like)]
@@ -95,7 +99,8 @@ def _build(like, parts, seen):
         grouped = {}
         for p, g in parts.items():
             if p:
-                grouped.setdefault(_key_of(like, p[0]), {})[p[1:]] = g
+                sub = grouped.setdefault(_key_of(like, p[0]), {})
+                sub[p[1:]] = add_adjoints(sub[p[1:]], g) if p[1:] in sub else g
         out = {}
         for key, child in children(like):
             sub = grouped.get(key, {})

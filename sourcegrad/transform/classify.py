@@ -71,7 +71,7 @@ def classify(core: Core, stmt) -> Op:
     if isinstance(value, gast.Subscript):
         return bind_rule(core, stmt, "getitem", [value.value, value.slice], {}, "indexing")
     if isinstance(value, gast.Dict):
-        if all(k is not None and S.is_atom(k) for k in value.keys):
+        if all(k is not None and (S.is_atom(k) or S.is_literal(k)) for k in value.keys):
             return Op("pack", PACK_RULE, {"x": value}, list(value.values), label="dict")
     if isinstance(value, (gast.Tuple, gast.List)):
         return _classify_display(core, stmt, value)

@@ -56,7 +56,8 @@ class ExpressionLowering:
             ]
             return type(e)(elts=elts, ctx=gast.Load())
         if isinstance(e, gast.Dict) and all(
-            k is not None and S.is_atom(k) and not S.names_in(k) for k in e.keys
+            k is not None and (S.is_literal(k) or S.is_atom(k) and not S.names_in(k))
+            for k in e.keys
         ):  # a dict with constant keys (the parts of a gradient in derivative code)
             return gast.Dict(
                 keys=[S.clone(k) for k in e.keys], values=[self.atom(v, base) for v in e.values]

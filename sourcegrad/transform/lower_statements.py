@@ -211,7 +211,8 @@ class StatementLowering:
             self.bind(target.id, value)
         elif isinstance(target, (gast.Tuple, gast.List)):
             if any(isinstance(e, gast.Starred) for e in target.elts):
-                self.refuse("starred assignment targets are not supported; index explicitly")
+                self.bind_starred(target, value)
+                return
             if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(target.elts):
                 atoms = [self.atom(e, _base(t)) for e, t in zip(value.elts, target.elts)]
                 # `a, b = b, a` reads every value before it binds a name: a value that is
@@ -252,6 +253,29 @@ class StatementLowering:
             self.set_item(target, value)
         else:
             self.refuse(f"cannot assign to `{S.text(target)}` in a differentiated function", target)
+
+    def bind_starred(self, target, value):
+        """``a, *b, c = v``: ``a = v[0]``, ``b = list(v[1:-1])``, ``c = v[-1]`` (a starred name
+        always holds a list, as in Python)."""
+        stars = [i for i, e in enumerate(target.elts) if isinstance(e, gast.Starred)]
+        if len(stars) > 1:
+            self.refuse("an assignment can have only one starred target", target)
+        s, n = stars[0], len(target.elts)
+        whole = self.atom(value, "t")
+        for i, sub in enumerate(target.elts):
+            if i == s:
+                after = n - s - 1
+                part = gast.Slice(
+                    lower=S.const(s) if s else None,
+                    upper=S.const(-after) if after else None,
+                    step=None,
+                )
+                rest = gast.Subscript(value=whole, slice=part, ctx=gast.Load())
+                self.bind_target(sub.value, S.call(S.name("list"), [rest]))
+            else:
+                index = i if i < s else i - n
+                item = gast.Subscript(value=whole, slice=S.const(index), ctx=gast.Load())
+                self.bind_target(sub, item)
 
     def set_item(self, target, value):
         """``x[k] = v``: a new value of ``x`` (a copy, so that the caller's array and any value

@@ -182,6 +182,18 @@ def is_atom(node) -> bool:
     return get_fact(node, "static")
 
 
+def is_literal(node) -> bool:
+    """A constant written out: a number or string (``-1`` too), or a tuple of them (the key
+    paths of a gradient's parts, ``(-1, "W")``)."""
+    if isinstance(node, gast.Constant):
+        return True
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, (gast.USub, gast.UAdd)):
+        return isinstance(node.operand, gast.Constant)
+    if isinstance(node, gast.Tuple):
+        return all(is_literal(e) for e in node.elts)
+    return False
+
+
 def text(node) -> str:
     """``node`` as Python source, for a message; its node type where it cannot be unparsed."""
     try:
