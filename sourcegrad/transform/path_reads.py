@@ -152,7 +152,10 @@ def _may_hold_dict(fn, name: str) -> bool:
     """Whether some binding of ``name`` in ``fn`` may make a dict: anything but arithmetic,
     comparisons, constants, list and tuple displays, NumPy calls and array methods (a loop
     variable, an unpacked item, an item read from a container, a call of the user's)."""
+    starred = {id(n.value) for n in S.walk(fn) if isinstance(n, gast.Starred)}  # lists
     for node in S.walk(fn):
+        if id(node) in starred:
+            continue
         if isinstance(node, gast.Assign) and any(
             isinstance(t, gast.Name) and t.id == name for t in node.targets
         ):
