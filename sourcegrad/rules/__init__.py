@@ -1,17 +1,13 @@
 """Derivative rules. Importing this package registers every built-in rule."""
 
 from . import (  # noqa: F401  (registration)
+    arrangements,
     assignment,
     containers,
     elementwise,
-    forward_core,
-    forward_elementwise,
-    forward_linalg,
-    forward_reductions,
-    forward_runtime,
-    forward_shapes,
     linalg,
     reductions,
+    runtime_rules,
     shapes,
 )
 from .registry import (

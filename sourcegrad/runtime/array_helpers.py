@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .facts import helper
+
 
 def _zeros_like(x):
     """Floating zeros shaped like ``x``: 0.0 for a Python number, a NumPy zero for a NumPy
@@ -26,6 +28,7 @@ def _zeros_like(x):
     return np.zeros_like(x, dtype=dtype)
 
 
+@helper(linear=("g",), like="z")
 def through_cast(g, z):
     """The derivative ``g`` carried through a dtype cast whose result is ``z``, in either
     direction (an adjoint or a tangent, shaped like ``z``): ``g`` itself where ``z`` is
@@ -36,6 +39,7 @@ def through_cast(g, z):
     return g if kind in ("f", "c") else _zeros_like(g)
 
 
+@helper(linear=("t",))
 def fill_tangents(t, x):
     """The tangent ``t`` of ``x`` (one value, or a nested list or tuple of values, as
     ``np.array`` takes them) with zeros shaped like the matching part of ``x`` wherever it is
