@@ -173,12 +173,6 @@ def _identity(z, x, *args, **kwargs):
     d[x] += d[z]
 
 
-@diagonal_rule(np.sinc)
-def _sinc(z, x):
-    # (cos(pi x) - sinc(x)) / x, and 0 at x = 0
-    d[x] += d[z] * np.where(x == 0, 0.0, (np.cos(np.pi * x) - z) / np.where(x == 0, 1.0, x))
-
-
 @adjoint(np.nan_to_num)
 def _nan_to_num(z, x, copy=True, nan=0.0, posinf=None, neginf=None):
     d[x] += d[z] * np.isfinite(x)
@@ -322,7 +316,7 @@ def _maximum(z, x, y):
     d[y] += sum_to(d[z] * (x < y) + 0.5 * d[z] * (x == y), y)
 
 
-# half of each operand's tangent at a tie, as the reverse rules (elementwise.py)
+# half of each operand's tangent at a tie, as the reverse rule above
 @tangent(np.maximum, np.fmax)
 def _maximum_tangent(z, x, y):
     d[z] += d[x] * (x > y) + 0.5 * d[x] * (x == y)

@@ -2,7 +2,8 @@
 ``np.asarray(x, t)``, ``np.array(nested list)``), in reverse and in forward mode.
 
 Each is linear in the derivative it maps, so its forward-mode rule is a call to itself
-(``rules/forward_core.py``): generated code that calls it can be differentiated again.
+(made from its ``@helper(linear=...)`` declaration): generated code that calls it can be
+differentiated again.
 """
 
 from __future__ import annotations
