@@ -168,6 +168,18 @@ def _rad2deg(z, x):
     d[x] += d[z] * (180.0 / np.pi)
 
 
+@diagonal_rule(np.sinc)
+def _sinc(z, x):
+    # (cos(pi x) - sinc(x)) / x, and 0 at x = 0; there the branch is the tangent line of the
+    # derivative (slope -pi^2 / 3), so that the rule is also right to second order at 0
+    d[x] += d[z] * np.where(
+        x == 0, -(np.pi**2 / 3.0) * x, (np.cos(np.pi * x) - z) / np.where(x == 0, 1.0, x)
+    )
+
+
+declare(np.sinc, rank=first_operand_rank, shape=first_operand_shape)
+
+
 @diagonal_rule(np.copy, float, np.float64, np.float32, np.float16, "copy", "item")
 def _identity(z, x, *args, **kwargs):
     d[x] += d[z]
