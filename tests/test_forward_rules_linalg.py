@@ -299,10 +299,6 @@ def test_matmul_same_operand():
     check(m_gram, make((3, 4), 14))
 
 
-def test_dot_python_float():
-    check(m_dot_scalar_float, 1.5, make((3,), 1), wrt=(0, 1))
-
-
 def m_outer(x, y):
     return np.outer(x, y)
 
@@ -672,10 +668,6 @@ def test_sum_to(f, gs, xs):
     check(f, make(gs, 1), make(xs, 2), wrt=(0, 1))
 
 
-def test_sum_to_python_float():
-    check(h_sum_to, 1.5, make((3,), 2), wrt=0)
-
-
 def h_expand_to(g, x, axis, keepdims):
     return expand_to(g, x, axis, keepdims)
 
@@ -704,10 +696,6 @@ def test_expand_to_unreduce(f, gs, axis, keepdims):
     check(f, make(gs, 3), make((2, 3, 4), 4), axis, keepdims, wrt=0)
 
 
-def test_unreduce_python_float():
-    check(h_unreduce_default, 0.7, make((2, 3), 4), wrt=0)
-
-
 def h_unindex(g, x, idx):
     return unindex(g, x, idx)
 
@@ -729,10 +717,6 @@ def h_unindex_pieces(g, x, y):
 )
 def test_unindex(gs, idx):
     check(h_unindex, make(gs, 5), make((3, 4), 6), idx, wrt=0)
-
-
-def test_unindex_pieces():
-    check(h_unindex_pieces, make((2,), 5), make((3,), 6), make((2,), 7), wrt=0)
 
 
 def h_zero_index(g, idx):
@@ -757,11 +741,6 @@ def h_unsum(g, x, y):
 
 def h_unsum_array(g, xs):
     return unsum(g, xs)
-
-
-def test_unsum():
-    check(h_unsum, make((3,), 9), make((3,), 10), make((2, 3), 11), wrt=0)
-    check(h_unsum_array, make((3,), 9), make((4, 3), 10), wrt=0)
 
 
 def h_unclip(g, a, lo, hi, which):
@@ -834,17 +813,6 @@ def test_gradient_like_parts_dict_argument():
     check(h_gradient_like_parts, x, parts, wrt=1)
 
 
-def test_gradient_like_dict_literal():
-    check(
-        h_gradient_like_dict_literal,
-        make((2,), 1),
-        make((3,), 2),
-        make((2,), 3),
-        make((3,), 4),
-        wrt=(2, 3),
-    )
-
-
 def h_uneinsum_unpack_one(g, x):
     (gx,) = uneinsum(g, "ij->ji", (x,))
     return gx
@@ -853,16 +821,6 @@ def h_uneinsum_unpack_one(g, x):
 def h_uneinsum_unpack_two(g, x, y):
     gx, gy = uneinsum(g, "ij,jk->ik", (x, y))
     return gy
-
-
-def test_tuple_result_unpacked():
-    check(h_uneinsum_unpack_two, make((2, 4), 1), make((2, 3), 2), make((3, 4), 3), wrt=(0, 1))
-
-
-def test_tuple_result_unpacked_one_item():
-    """Regression: `(gx,) = f(...)` got the tangent `dgx = <1-tuple>` (reverse code for einsum
-    with one operand has exactly this statement)."""
-    check(h_uneinsum_unpack_one, make((3, 2), 1), make((2, 3), 2), wrt=(0, 1))
 
 
 # linalg_helpers.py
@@ -1485,3 +1443,30 @@ def test_third_order_einsum():
 
     expected = (second(x + EPS * v3) - second(x - EPS * v3)) / (2 * EPS)
     np.testing.assert_allclose(third, expected, rtol=1e-5, atol=1e-6)
+
+
+# ============================================================================ one-case rules
+# (function, args, wrt): rules and helpers checked on one input (Python floats, containers)
+
+ONE_CASE = [
+    (m_dot_scalar_float, (1.5, make((3,), 1)), (0, 1)),
+    (h_sum_to, (1.5, make((3,), 2)), 0),
+    (h_unreduce_default, (0.7, make((2, 3), 4)), 0),
+    (h_unindex_pieces, (make((2,), 5), make((3,), 6), make((2,), 7)), 0),
+    (h_unsum, (make((3,), 9), make((3,), 10), make((2, 3), 11)), 0),
+    (h_unsum_array, (make((3,), 9), make((4, 3), 10)), 0),
+    (
+        h_gradient_like_dict_literal,
+        (make((2,), 1), make((3,), 2), make((2,), 3), make((3,), 4)),
+        (2, 3),
+    ),
+    (h_uneinsum_unpack_two, (make((2, 4), 1), make((2, 3), 2), make((3, 4), 3)), (0, 1)),
+    # regression: `(gx,) = f(...)` got the tangent `dgx = <1-tuple>` (reverse code for einsum
+    # with one operand has exactly this statement)
+    (h_uneinsum_unpack_one, (make((3, 2), 1), make((2, 3), 2)), (0, 1)),
+]
+
+
+@pytest.mark.parametrize("f, args, wrt", ONE_CASE, ids=[c[0].__name__ for c in ONE_CASE])
+def test_one_case(f, args, wrt):
+    check(f, *args, wrt=wrt)

@@ -1724,10 +1724,6 @@ def s_repeat_array(x, r, w):
     return np.sum(w * np.sin(np.repeat(x, r)))
 
 
-def test_repeat_counts_argument():
-    check(s_repeat_array, make("any", (4,), 27), np.array([2, 0, 1, 3]))
-
-
 # ---------------------------------------------------------------- joining and splitting
 
 
@@ -1982,21 +1978,11 @@ def test_integer_array_indexing(f, shape, idx):
     check(f, make("any", shape, 32), idx)
 
 
-def test_pair_of_integer_arrays():
-    x = make("any", (3, 4), 33)
-    check(i_pair_arrays, x, np.array([0, 2, 2, 0]), np.array([1, 3, 3, 1]))
-
-
 @pytest.mark.parametrize("shape", [(6,), (3, 4)], ids=_shape_id)
 def test_boolean_mask(shape):
     x = make("any", shape, 34)
     mask = np.random.default_rng(35).random(shape) > 0.4
     check(i_mask, x, mask)
-
-
-def test_boolean_mask_rows():
-    x = make("any", (4, 3), 36)
-    check(i_mask_rows, x, np.array([True, False, True, True]))
 
 
 def g_take(x, idx, w):
@@ -2042,10 +2028,6 @@ def test_take(f, shape, idx):
     check(f, make("any", shape, 37), np.array(idx))
 
 
-def test_take_literal_indices():
-    check(g_take_literal, make("any", (4,), 37))
-
-
 def g_tala(x, idx, w):
     return np.sum(w * np.sin(np.take_along_axis(x, idx, axis=1)))
 
@@ -2081,10 +2063,6 @@ TALA = [
 )
 def test_take_along_axis(f, shape, idx):
     check(f, make("any", shape, 38), np.array(idx))
-
-
-def test_take_along_axis_argsort():
-    check(g_tala_sorted, make("any", (3, 4), 39))
 
 
 # ============================================================================ method/attribute forms
@@ -2351,10 +2329,6 @@ def test_list_of_pieces(f):
     check(f, make("any", (5,), 49))
 
 
-def test_concatenate_list_variable():
-    check(c_concat_list_var, make("any", (2, 3), 50), make("any", (1, 3), 51), wrt=(0, 1))
-
-
 @pytest.mark.parametrize(
     "xs,idx",
     [((1, 4), [[0, 3], [1, 1], [2, 0]]), ((3, 4), [[3, 3]]), ((3, 1), [[0, 0]])],
@@ -2527,3 +2501,21 @@ def test_the_spectral_norm_is_not_the_frobenius_norm():
     x = make("any", (3, 4))
     got = sg.grad(n_spectral_axes)(x, np.ones(()))
     np.testing.assert_allclose(got, numerical_grad(n_spectral_axes, (x, np.ones(())), 0), rtol=1e-5)
+
+
+# ============================================================================ one-case rules
+# (function, args without the weights, wrt): rules and argument forms checked on one input
+
+ONE_CASE = [
+    (s_repeat_array, (make("any", (4,), 27), np.array([2, 0, 1, 3])), 0),
+    (i_pair_arrays, (make("any", (3, 4), 33), np.array([0, 2, 2, 0]), np.array([1, 3, 3, 1])), 0),
+    (i_mask_rows, (make("any", (4, 3), 36), np.array([True, False, True, True])), 0),
+    (g_take_literal, (make("any", (4,), 37),), 0),
+    (g_tala_sorted, (make("any", (3, 4), 39),), 0),
+    (c_concat_list_var, (make("any", (2, 3), 50), make("any", (1, 3), 51)), (0, 1)),
+]
+
+
+@pytest.mark.parametrize("f, args, wrt", ONE_CASE, ids=[c[0].__name__ for c in ONE_CASE])
+def test_one_case(f, args, wrt):
+    check(f, *args, wrt=wrt)

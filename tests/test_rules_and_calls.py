@@ -189,11 +189,6 @@ def sum_of_int(w):
     return np.sum(w.astype(int)) * 1.0
 
 
-def test_float_casts_stay_the_identity():
-    check_calls(astype_float, X)
-    check_second_order(astype_float, X, v=V)
-
-
 def test_casts_of_a_float_forward_mode():
     check_calls(cast_scalar, 2.3)
     assert sg.grad(cast_scalar)(2.3) == pytest.approx(2 + 2 + 2 + 2 * 2.3)
@@ -224,11 +219,6 @@ def test_std_at_zero_spread_follows_the_norm_convention():
 
 def std_spread(w):
     return np.std(w[:2]) * w[2]
-
-
-def test_std_of_spread_data():
-    check_calls(std_spread, X)
-    check_second_order(std_spread, X, v=V)
 
 
 # ============================================================================ 4. np.array of nested lists
@@ -386,18 +376,21 @@ def test_defaults_naming_module_globals(f):
     np.testing.assert_allclose(sg.hvp(f)(X, V), 6.0 * SCALE * X * V)
 
 
-def test_required_keyword_only_argument():
-    check_calls(required_keyword, X, kwargs={"a": 0.5})
-    check_second_order(required_keyword, X, v=V, kwargs={"a": 0.5})
+# ============================================================================ first and second order
+# (function, keyword arguments): checked by check_calls and check_second_order at X along V
 
-
-def test_user_function_called_with_a_keyword_only_argument():
-    check_calls(calls_helper_by_keyword, X)
-    check_second_order(calls_helper_by_keyword, X, v=V)
-
-
-def test_user_function_called_without_its_defaults_second_order():
+BOTH_ORDERS = [
+    (astype_float, None),  # float casts stay the identity
+    (std_spread, None),
+    (required_keyword, {"a": 0.5}),
+    (calls_helper_by_keyword, None),
     # the Hessian-vector product differentiates the helper's vjp, called without the
     # defaults, in forward mode: its output gradient must not take a default's place
-    check_calls(calls_helper_leaving_out_defaults, X)
-    check_second_order(calls_helper_leaving_out_defaults, X, v=V)
+    (calls_helper_leaving_out_defaults, None),
+]
+
+
+@pytest.mark.parametrize("f, kwargs", BOTH_ORDERS, ids=[c[0].__name__ for c in BOTH_ORDERS])
+def test_both_orders(f, kwargs):
+    check_calls(f, X, kwargs=kwargs)
+    check_second_order(f, X, v=V, kwargs=kwargs)

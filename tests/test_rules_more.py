@@ -169,10 +169,6 @@ def f_cumprod_method(x, w):
 # ============================================================================ elementwise
 
 
-def f_sinc(x, w):
-    return np.sum(w * np.sin(np.sinc(x)))
-
-
 def f_logaddexp2(x, y, w):
     return np.sum(w * np.sin(np.logaddexp2(x, y)))
 
@@ -373,7 +369,6 @@ CASES = [
     (f_cumprod, (away(2, 3),), 0),
     (f_cumprod_axis, (away(2, 3),), 0),
     (f_cumprod_method, (away(3, 2),), 0),
-    (f_sinc, (away(5),), 0),
     (f_logaddexp2, (rnd(2, 3), rnd(3, seed=1)), (0, 1)),
     (f_nan_to_num, (np.array([0.5, 1.5, 2.0, 0.7]),), 0),
     (f_sort, (distinct(6),), 0),

@@ -1,17 +1,20 @@
-"""Derivative rules. Importing this package registers every built-in rule."""
+"""Derivative rules. Importing this package registers every built-in rule.
+
+One module per family of functions holds, for each function, its reverse rule, its tangent rule
+and its declared facts (:mod:`.facts`: rank, shape, dtype, allocation): ``elementwise``,
+``reductions``, ``linalg``, ``shapes``, ``arrangements``, ``assignment``, ``containers``.
+``runtime_rules`` makes the tangent rules of the runtime helpers from the facts they declare
+(:mod:`sourcegrad.runtime.facts`). Adding a NumPy function is a change to its family module.
+"""
 
 from . import (  # noqa: F401  (registration)
+    arrangements,
     assignment,
     containers,
     elementwise,
-    forward_core,
-    forward_elementwise,
-    forward_linalg,
-    forward_reductions,
-    forward_runtime,
-    forward_shapes,
     linalg,
     reductions,
+    runtime_rules,
     shapes,
 )
 from .registry import (

@@ -1,7 +1,10 @@
-"""Rules for assignment into arrays: ``x[k] = v`` (and ``x[k] += v``, lowered to it)."""
+"""Assignment into arrays (``x[k] = v``, and ``x[k] += v`` lowered to it), list building and
+Python's ``sum``: the reverse rule and the tangent rule of each, side by side."""
 
 from ..runtime.helpers import sum_to, unsum, written_part, zero_index
-from .registry import adjoint, basic_index, d, static
+from ..runtime.tangent_helpers import append_tangent, assign_tangent, broadcast_like, sum_tangents
+from .facts import declare, first_operand_rank
+from .registry import adjoint, basic_index, d, static, tangent
 
 
 @adjoint("setitem")
@@ -13,12 +16,31 @@ def _setitem(z, x, index, v):  # z is x after `x[index] = v`
     d[x] += zero_index(d[z], index)
 
 
+@tangent("setitem")
+def _setitem_tangent(z, x, index, v):  # z is x after `x[index] = v`; the rule reads x before it
+    d[z] += assign_tangent(d[x], index, d[v], x)
+
+
 @adjoint("list_append")
 def _list_append(z, xs, v):  # z = [*xs, v]: the list after `xs.append(v)`
     d[xs] += d[z][:-1]
     d[v] += d[z][-1]
 
 
+@tangent("list_append")
+def _list_append_tangent(z, xs, v):  # z = [*xs, v]
+    d[z] += append_tangent(d[xs], d[v], xs, v)
+
+
 @adjoint(sum)
 def _builtin_sum(z, iterable, start=0):
     d[iterable] += unsum(d[z], iterable)
+
+
+@tangent(sum)
+def _builtin_sum_tangent(z, iterable, start=0):
+    d[z] += broadcast_like(sum_tangents(d[iterable]), z)
+    d[z] += broadcast_like(d[start], z)
+
+
+declare("setitem", rank=first_operand_rank)  # x after `x[index] = v`: x's rank

@@ -59,24 +59,3 @@ def _field_tangent(z, x, name):
 
 
 nondifferentiable("dict_keys")
-
-
-# the tangent helpers above are linear in the tangent they map: forward over forward
-@tangent(items_tangent)
-def _items_tangent_tangent(z, dx, x):
-    d[z] += items_tangent(d[dx], x)
-
-
-@tangent(values_tangent)
-def _values_tangent_tangent(z, dx, x):
-    d[z] += values_tangent(d[dx], x)
-
-
-@tangent(list_tangent)
-def _list_tangent_tangent(z, dx, x):
-    d[z] += list_tangent(d[dx], x)
-
-
-@tangent(get_tangent)
-def _get_tangent_tangent(z, dx, x, key, ddefault, default=None):
-    d[z] += get_tangent(d[dx], x, key, d[ddefault], default)

@@ -1,168 +1,198 @@
-"""Rules for NumPy's elementwise functions and Python's arithmetic operators."""
+"""NumPy's elementwise functions, casts and Python's arithmetic operators: the reverse rule
+and the tangent rule of each, side by side, and their rank, shape, dtype and allocation facts.
 
+A tangent rule reads operand tangents ``d[x]`` and contributes ``d[z] += e`` of the result's
+shape: ``broadcast_like`` where the operand alone may be smaller than the result (``x + y``
+with only ``x`` varying). Functions of one argument have a diagonal Jacobian, its own
+transpose: :func:`~.registry.diagonal_rule` derives their tangent rule from the reverse one.
+"""
+
+import gast
 import numpy as np
 
-from ..runtime.array_helpers import through_cast
+from ..runtime.array_helpers import fill_tangents, through_cast
 from ..runtime.helpers import sum_to, unclip
-from .registry import adjoint, d, nondifferentiable, static
+from ..runtime.tangent_helpers import broadcast_like, exponent_tangent
+from .facts import (
+    atom_rank,
+    atom_shape,
+    broadcast,
+    constant_rank,
+    declare,
+    first_operand_rank,
+    first_operand_shape,
+    operand_ranks,
+)
+from .registry import adjoint, d, diagonal_rule, nondifferentiable, static, tangent
 
 # ---------------------------------------------------------------- unary
 
 
-@adjoint(np.negative)
+@diagonal_rule(np.negative)
 def _neg(z, x):
     d[x] += -d[z]
 
 
-@adjoint(np.positive)
+@diagonal_rule(np.positive)
 def _pos(z, x):
     d[x] += d[z]
 
 
-@adjoint(np.exp)
+@diagonal_rule(np.exp)
 def _exp(z, x):
     d[x] += d[z] * z
 
 
-@adjoint(np.exp2)
+@diagonal_rule(np.exp2)
 def _exp2(z, x):
     d[x] += d[z] * z * np.log(2.0)
 
 
-@adjoint(np.expm1)
+@diagonal_rule(np.expm1)
 def _expm1(z, x):
     d[x] += d[z] * (z + 1.0)
 
 
-@adjoint(np.log)
+@diagonal_rule(np.log)
 def _log(z, x):
     d[x] += d[z] / x
 
 
-@adjoint(np.log2)
+@diagonal_rule(np.log2)
 def _log2(z, x):
     d[x] += d[z] / (x * np.log(2.0))
 
 
-@adjoint(np.log10)
+@diagonal_rule(np.log10)
 def _log10(z, x):
     d[x] += d[z] / (x * np.log(10.0))
 
 
-@adjoint(np.log1p)
+@diagonal_rule(np.log1p)
 def _log1p(z, x):
     d[x] += d[z] / (1.0 + x)
 
 
-@adjoint(np.sqrt)
+@diagonal_rule(np.sqrt)
 def _sqrt(z, x):
     d[x] += d[z] / (2.0 * z)
 
 
-@adjoint(np.cbrt)
+@diagonal_rule(np.cbrt)
 def _cbrt(z, x):
     d[x] += d[z] / (3.0 * z * z)
 
 
-@adjoint(np.square)
+@diagonal_rule(np.square)
 def _square(z, x):
     d[x] += d[z] * (2.0 * x)
 
 
-@adjoint(np.reciprocal)
+@diagonal_rule(np.reciprocal)
 def _reciprocal(z, x):
     d[x] += -d[z] * z * z
 
 
-@adjoint(np.sin)
+@diagonal_rule(np.sin)
 def _sin(z, x):
     d[x] += d[z] * np.cos(x)
 
 
-@adjoint(np.cos)
+@diagonal_rule(np.cos)
 def _cos(z, x):
     d[x] += -d[z] * np.sin(x)
 
 
-@adjoint(np.tan)
+@diagonal_rule(np.tan)
 def _tan(z, x):
     d[x] += d[z] * (1.0 + z * z)
 
 
-@adjoint(np.arcsin)
+@diagonal_rule(np.arcsin)
 def _arcsin(z, x):
     d[x] += d[z] / np.sqrt(1.0 - x * x)
 
 
-@adjoint(np.arccos)
+@diagonal_rule(np.arccos)
 def _arccos(z, x):
     d[x] += -d[z] / np.sqrt(1.0 - x * x)
 
 
-@adjoint(np.arctan)
+@diagonal_rule(np.arctan)
 def _arctan(z, x):
     d[x] += d[z] / (1.0 + x * x)
 
 
-@adjoint(np.sinh)
+@diagonal_rule(np.sinh)
 def _sinh(z, x):
     d[x] += d[z] * np.cosh(x)
 
 
-@adjoint(np.cosh)
+@diagonal_rule(np.cosh)
 def _cosh(z, x):
     d[x] += d[z] * np.sinh(x)
 
 
-@adjoint(np.tanh)
+@diagonal_rule(np.tanh)
 def _tanh(z, x):
     d[x] += d[z] * (1.0 - z * z)
 
 
-@adjoint(np.arcsinh)
+@diagonal_rule(np.arcsinh)
 def _arcsinh(z, x):
     d[x] += d[z] / np.sqrt(x * x + 1.0)
 
 
-@adjoint(np.arccosh)
+@diagonal_rule(np.arccosh)
 def _arccosh(z, x):
     d[x] += d[z] / np.sqrt(x * x - 1.0)
 
 
-@adjoint(np.arctanh)
+@diagonal_rule(np.arctanh)
 def _arctanh(z, x):
     d[x] += d[z] / (1.0 - x * x)
 
 
-@adjoint(np.abs, np.absolute, np.fabs, abs)
+@diagonal_rule(np.abs, np.absolute, np.fabs, abs)
 def _abs(z, x):
     d[x] += d[z] * np.sign(x)
 
 
-@adjoint(np.deg2rad, np.radians)
+@diagonal_rule(np.deg2rad, np.radians)
 def _deg2rad(z, x):
     d[x] += d[z] * (np.pi / 180.0)
 
 
-@adjoint(np.rad2deg, np.degrees)
+@diagonal_rule(np.rad2deg, np.degrees)
 def _rad2deg(z, x):
     d[x] += d[z] * (180.0 / np.pi)
 
 
-@adjoint(np.copy, float, np.float64, np.float32, np.float16, "copy", "item")
+@diagonal_rule(np.sinc)
+def _sinc(z, x):
+    # (cos(pi x) - sinc(x)) / x, and 0 at x = 0; there the branch is the tangent line of the
+    # derivative (slope -pi^2 / 3), so that the rule is also right to second order at 0
+    d[x] += d[z] * np.where(
+        x == 0, -(np.pi**2 / 3.0) * x, (np.cos(np.pi * x) - z) / np.where(x == 0, 1.0, x)
+    )
+
+
+declare(np.sinc, rank=first_operand_rank, shape=first_operand_shape)
+
+
+@diagonal_rule(np.copy, float, np.float64, np.float32, np.float16, "copy", "item")
 def _identity(z, x, *args, **kwargs):
     d[x] += d[z]
-
-
-@adjoint(np.sinc)
-def _sinc(z, x):
-    # (cos(pi x) - sinc(x)) / x, and 0 at x = 0
-    d[x] += d[z] * np.where(x == 0, 0.0, (np.cos(np.pi * x) - z) / np.where(x == 0, 1.0, x))
 
 
 @adjoint(np.nan_to_num)
 def _nan_to_num(z, x, copy=True, nan=0.0, posinf=None, neginf=None):
     d[x] += d[z] * np.isfinite(x)
+
+
+@tangent(np.nan_to_num)
+def _nan_to_num_tangent(z, x, copy=True, nan=0.0, posinf=None, neginf=None):
+    d[z] += d[x] * np.isfinite(x)
 
 
 # A cast to an integer or boolean dtype is piecewise constant: its derivative is zero
@@ -174,12 +204,25 @@ def _astype(z, x, dtype, *args, **kwargs):
     d[x] += through_cast(d[z], z)
 
 
+@tangent("astype")
+def _astype_tangent(z, x, dtype, *args, **kwargs):
+    d[z] += through_cast(d[x], z)  # zero for a cast to an integer or boolean dtype
+
+
 @adjoint(np.asarray)
 def _asarray(z, x, dtype=None, *args, **kwargs):
     if static(dtype is None):
         d[x] += d[z]
     else:
         d[x] += through_cast(d[z], z)
+
+
+@tangent(np.asarray)
+def _asarray_tangent(z, x, dtype=None, *args, **kwargs):
+    if static(dtype is None):
+        d[z] += d[x]
+    else:
+        d[z] += through_cast(d[x], z)
 
 
 @adjoint(np.array)
@@ -194,6 +237,15 @@ def _array(z, a, dtype=None, *, copy=True, order="K", subok=False, ndmin=0, like
         d[a] += np.reshape(through_cast(d[z], z), np.shape(a))
 
 
+@tangent(np.array)
+def _array_tangent(z, a, dtype=None, *, copy=True, order="K", subok=False, ndmin=0, like=None):
+    # `a` may be a nested list of values, some of them constants (their tangents None)
+    if static(ndmin == 0 and dtype is None):
+        d[z] += np.array(fill_tangents(d[a], a))
+    else:
+        d[z] += through_cast(np.reshape(np.array(fill_tangents(d[a], a)), np.shape(z)), z)
+
+
 # ---------------------------------------------------------------- binary (broadcasting)
 
 
@@ -203,16 +255,34 @@ def _add(z, x, y):
     d[y] += sum_to(d[z], y)
 
 
+@tangent(np.add)
+def _add_tangent(z, x, y):
+    d[z] += broadcast_like(d[x], z)
+    d[z] += broadcast_like(d[y], z)
+
+
 @adjoint(np.subtract)
 def _subtract(z, x, y):
     d[x] += sum_to(d[z], x)
     d[y] += sum_to(-d[z], y)
 
 
+@tangent(np.subtract)
+def _subtract_tangent(z, x, y):
+    d[z] += broadcast_like(d[x], z)
+    d[z] += broadcast_like(-d[y], z)
+
+
 @adjoint(np.multiply)
 def _multiply(z, x, y):
     d[x] += sum_to(d[z] * y, x)
     d[y] += sum_to(x * d[z], y)
+
+
+@tangent(np.multiply)
+def _multiply_tangent(z, x, y):
+    d[z] += d[x] * y
+    d[z] += x * d[y]
 
 
 @adjoint(np.true_divide, np.divide)
@@ -224,10 +294,29 @@ def _divide(z, x, y):
         d[y] += sum_to(-d[z] * z / y, y)
 
 
+@tangent(np.true_divide, np.divide)
+def _divide_tangent(z, x, y):
+    d[z] += d[x] / y
+    d[z] += -d[y] * z / y
+
+
 @adjoint(np.power)
 def _power(z, x, y):
     d[x] += sum_to(d[z] * y * x ** (y - 1), x)
     d[y] += sum_to(d[z] * z * np.log(np.where(x == 0, 1, x)), y)
+
+
+@tangent(np.power)
+def _power_tangent(z, x, y):
+    d[z] += d[x] * y * x ** (y - 1)
+    d[z] += exponent_tangent(d[y], z, x)
+
+
+@tangent(exponent_tangent)
+def _exponent_tangent(out, dy, z, x):
+    d[out] += exponent_tangent(d[dy], z, x)
+    d[out] += exponent_tangent(dy, d[z], x)
+    d[out] += dy * z * d[x] / np.where(x == 0, 1, x)
 
 
 # At a tie (x == y) each operand gets half the gradient, as in HIPS autograd and JAX: the
@@ -239,10 +328,23 @@ def _maximum(z, x, y):
     d[y] += sum_to(d[z] * (x < y) + 0.5 * d[z] * (x == y), y)
 
 
+# half of each operand's tangent at a tie, as the reverse rule above
+@tangent(np.maximum, np.fmax)
+def _maximum_tangent(z, x, y):
+    d[z] += d[x] * (x > y) + 0.5 * d[x] * (x == y)
+    d[z] += d[y] * (x < y) + 0.5 * d[y] * (x == y)
+
+
 @adjoint(np.minimum, np.fmin)
 def _minimum(z, x, y):
     d[x] += sum_to(d[z] * (x < y) + 0.5 * d[z] * (x == y), x)
     d[y] += sum_to(d[z] * (x > y) + 0.5 * d[z] * (x == y), y)
+
+
+@tangent(np.minimum, np.fmin)
+def _minimum_tangent(z, x, y):
+    d[z] += d[x] * (x < y) + 0.5 * d[x] * (x == y)
+    d[z] += d[y] * (x > y) + 0.5 * d[y] * (x == y)
 
 
 @adjoint(np.arctan2)
@@ -251,10 +353,22 @@ def _arctan2(z, x1, x2):
     d[x2] += sum_to(-d[z] * x1 / (x1 * x1 + x2 * x2), x2)
 
 
+@tangent(np.arctan2)
+def _arctan2_tangent(z, x1, x2):
+    d[z] += d[x1] * x2 / (x1 * x1 + x2 * x2)
+    d[z] += -d[x2] * x1 / (x1 * x1 + x2 * x2)
+
+
 @adjoint(np.hypot)
 def _hypot(z, x1, x2):
     d[x1] += sum_to(d[z] * x1 / z, x1)
     d[x2] += sum_to(d[z] * x2 / z, x2)
+
+
+@tangent(np.hypot)
+def _hypot_tangent(z, x1, x2):
+    d[z] += d[x1] * x1 / z
+    d[z] += d[x2] * x2 / z
 
 
 @adjoint(np.logaddexp)
@@ -263,10 +377,22 @@ def _logaddexp(z, x1, x2):
     d[x2] += sum_to(d[z] * np.exp(x2 - z), x2)
 
 
+@tangent(np.logaddexp)
+def _logaddexp_tangent(z, x1, x2):
+    d[z] += d[x1] * np.exp(x1 - z)
+    d[z] += d[x2] * np.exp(x2 - z)
+
+
 @adjoint(np.logaddexp2)
 def _logaddexp2(z, x1, x2):
     d[x1] += sum_to(d[z] * np.exp2(x1 - z), x1)
     d[x2] += sum_to(d[z] * np.exp2(x2 - z), x2)
+
+
+@tangent(np.logaddexp2)
+def _logaddexp2_tangent(z, x1, x2):
+    d[z] += d[x1] * np.exp2(x1 - z)
+    d[z] += d[x2] * np.exp2(x2 - z)
 
 
 @adjoint(np.remainder, np.mod, "mod")
@@ -276,6 +402,12 @@ def _remainder(z, x, y):
     d[y] += sum_to(-d[z] * np.floor_divide(x, y), y)
 
 
+@tangent(np.remainder, np.mod, "mod")
+def _remainder_tangent(z, x, y):
+    d[z] += broadcast_like(d[x], z)
+    d[z] += -d[y] * np.floor_divide(x, y)
+
+
 @adjoint(np.fmod)
 def _fmod(z, x, y):
     # z = x - trunc(x / y) * y (C's fmod: the sign of x)
@@ -283,10 +415,22 @@ def _fmod(z, x, y):
     d[y] += sum_to(-d[z] * np.trunc(x / y), y)
 
 
+@tangent(np.fmod)
+def _fmod_tangent(z, x, y):
+    d[z] += broadcast_like(d[x], z)
+    d[z] += -d[y] * np.trunc(x / y)
+
+
 @adjoint(np.where)
 def _where(z, condition, x, y):
     d[x] += sum_to(np.where(condition, d[z], 0.0), x)
     d[y] += sum_to(np.where(condition, 0.0, d[z]), y)
+
+
+@tangent(np.where)
+def _where_tangent(z, condition, x, y):
+    d[z] += np.where(condition, d[x], 0.0) * np.ones_like(z)
+    d[z] += np.where(condition, 0.0, d[y]) * np.ones_like(z)
 
 
 @adjoint(np.clip)
@@ -307,6 +451,13 @@ def _clip(z, a, a_min=None, a_max=None):
         d[a_max] += unclip(d[z], a, a_min, a_max, 2)
 
 
+@tangent(np.clip)
+def _clip_tangent(z, a, a_min=None, a_max=None):
+    d[z] += d[a] * (z == a)
+    d[z] += broadcast_like(d[a_min], z) * (z == a_min) * (z != a)
+    d[z] += broadcast_like(d[a_max], z) * (z == a_max) * (z != a) * (z != a_min)
+
+
 nondifferentiable(
     np.floor, np.ceil, np.round, np.around, np.rint, np.trunc, np.fix, np.sign,
     np.floor_divide, np.heaviside,
@@ -318,3 +469,39 @@ nondifferentiable(
     round, int, bool, len, range, print, isinstance, type, str, repr, id, hash,
     "compare", "not", "invert", "floordiv", "format", "shape", "ndim", "size", "dtype",
 )  # fmt: skip
+
+
+# ---------------------------------------------------------------- facts
+
+
+def _elementwise_rank(op, ranks):
+    known = [r for r in operand_ranks(op, ranks) if r is not None]
+    return max(known) if len(known) == len(op.operands) and known else None
+
+
+def _elementwise_shape(op, known):
+    if op.key.nin == 1:
+        return first_operand_shape(op, known)
+    if op.key.nin == 2 and len(op.operands) == 2:
+        return broadcast(*(atom_shape(a, known) for a in op.operands))
+    return None
+
+
+def _selection_rank(op, ranks):  # np.where, np.clip: the broadcast of the operands given
+    given = [a for a in op.operands if not (isinstance(a, gast.Constant) and a.value is None)]
+    known = [atom_rank(a, ranks) for a in given]
+    return max(known) if known and None not in known else None
+
+
+# every ufunc without facts of its own (np.matmul has its own, in linalg.py)
+declare(np.ufunc, rank=_elementwise_rank, shape=_elementwise_shape, dtype="ufunc")
+declare("copy", "astype", np.copy, np.asarray, np.array, rank=first_operand_rank)
+declare("copy", "astype", shape=first_operand_shape)
+declare("copy", dtype="operand")
+declare("item", float, rank=constant_rank(0))
+declare(np.where, np.clip, rank=_selection_rank, allocates="new")
+declare(np.copy, allocates="new")
+declare(np.asarray, np.array, allocates="view")
+# numbers and shapes read from arrays
+declare("shape", rank=constant_rank(1))  # a tuple of ints indexes like a vector
+declare("ndim", "size", len, int, np.ndim, np.size, rank=constant_rank(0))

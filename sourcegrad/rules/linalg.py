@@ -1,5 +1,14 @@
-"""Rules for matrix products and ``np.linalg``."""
+"""Matrix products and ``np.linalg``: the reverse rule and the tangent rule of each, side by
+side, and their rank, shape, dtype and allocation facts.
 
+The tangent rules hold for any ranks (NumPy's broadcasting and 1-D promotion carry over to the
+tangent), so they need no rank tests. Multilinear functions (``np.einsum``) and the
+vector-or-matrix convention of ``np.linalg.solve`` go through the helpers at the end of
+``tangent_helpers``, whose own tangent rules (``runtime_rules``) make the generated code
+differentiable again.
+"""
+
+import gast
 import numpy as np
 
 from ..runtime.helpers import expand_to, sum_to
@@ -10,6 +19,8 @@ from ..runtime.linalg_helpers import (
     sublist_operands,
     sublist_scatter,
     sublist_subscripts,
+    sublist_tangents,
+    symmetric_from,
     triangle_of,
     uncholesky,
     undot_left,
@@ -23,7 +34,27 @@ from ..runtime.linalg_helpers import (
     untensordot_left,
     untensordot_right,
 )
-from .registry import adjoint, d, static
+from ..runtime.tangent_helpers import (
+    einsum_call,
+    matvec_like,
+    slot_subscripts,
+    solve_like,
+    stack_slots,
+    tangent_slots,
+    zero_tangent,
+)
+from .facts import (
+    atom_rank,
+    atom_shape,
+    constant_rank,
+    declare,
+    einsum_shape,
+    first_operand_rank,
+    product_shape,
+)
+from .registry import adjoint, d, static, tangent
+
+# ---------------------------------------------------------------- products
 
 
 @adjoint(np.matmul)
@@ -48,6 +79,12 @@ def _matmul(z, x1, x2):
         d[x2] += unmatmul_right(d[z], x1, x2)
 
 
+@tangent(np.matmul)
+def _matmul_tangent(z, x1, x2):
+    d[z] += d[x1] @ x2
+    d[z] += x1 @ d[x2]
+
+
 @adjoint(np.dot)
 def _dot(z, a, b):
     if static(np.ndim(a) == 2 and np.ndim(b) == 2):
@@ -67,6 +104,12 @@ def _dot(z, a, b):
         d[b] += undot_right(d[z], a, b)
 
 
+@tangent(np.dot)
+def _dot_tangent(z, a, b):
+    d[z] += np.dot(d[a], b)
+    d[z] += np.dot(a, d[b])
+
+
 @adjoint(np.outer)
 def _outer(z, a, b):
     if static(np.ndim(a) == 1 and np.ndim(b) == 1):
@@ -75,6 +118,12 @@ def _outer(z, a, b):
     else:
         d[a] += np.reshape(d[z] @ np.ravel(b), np.shape(a))
         d[b] += np.reshape(np.ravel(a) @ d[z], np.shape(b))
+
+
+@tangent(np.outer)
+def _outer_tangent(z, a, b):
+    d[z] += np.outer(d[a], b)
+    d[z] += np.outer(a, d[b])
 
 
 @adjoint(np.inner)
@@ -87,10 +136,22 @@ def _inner(z, a, b):
         d[b] += untensordot_right(d[z], a, b, ([-1], [-1]))
 
 
+@tangent(np.inner)
+def _inner_tangent(z, a, b):
+    d[z] += np.inner(d[a], b)
+    d[z] += np.inner(a, d[b])
+
+
 @adjoint(np.tensordot)
 def _tensordot(z, a, b, axes=2):
     d[a] += untensordot_left(d[z], a, b, axes)
     d[b] += untensordot_right(d[z], a, b, axes)
+
+
+@tangent(np.tensordot)
+def _tensordot_tangent(z, a, b, axes=2):
+    d[z] += np.tensordot(d[a], b, axes)
+    d[z] += np.tensordot(a, d[b], axes)
 
 
 @adjoint(np.einsum)
@@ -111,12 +172,39 @@ def _einsum(z, subscripts, *operands):
         d[operands] += parts[1:]
 
 
+@tangent(np.einsum)
+def _einsum_tangent(z, subscripts, *operands):
+    # the sum over the varying operands of einsum with that operand replaced by its tangent,
+    # as one einsum (over stacks of the operands where more than one varies)
+    if static(subscripts != 0):  # a constant string of subscripts
+        slots = tangent_slots(d[operands])
+        d[z] += einsum_call(
+            slot_subscripts(subscripts, slots), stack_slots(operands, d[operands], slots, operands)
+        )
+    else:  # the sublist form, or subscripts in a name
+        arrays = sublist_operands(subscripts, operands)
+        tangents = sublist_tangents(subscripts, operands, d[subscripts], d[operands])
+        slots = tangent_slots(tangents)
+        d[z] += einsum_call(
+            slot_subscripts(sublist_subscripts(subscripts, operands), slots),
+            stack_slots(arrays, tangents, slots, arrays),
+        )
+
+
+# ---------------------------------------------------------------- np.linalg
+
+
 @adjoint(np.linalg.inv)
 def _inv(z, a):
     if static(np.ndim(a) == 2):
         d[a] += -z.T @ d[z] @ z.T
     else:
         d[a] += -np.swapaxes(z, -1, -2) @ d[z] @ np.swapaxes(z, -1, -2)
+
+
+@tangent(np.linalg.inv)
+def _inv_tangent(z, a):
+    d[z] += -(z @ d[a] @ z)
 
 
 @adjoint(np.linalg.solve)
@@ -134,6 +222,16 @@ def _solve(z, a, b):
         d[b] += unsolve_b(d[z], a, b, z)
 
 
+@tangent(np.linalg.solve)
+def _solve_tangent(z, a, b):
+    # x = a^-1 b:  dx = a^-1 db - a^-1 da x
+    d[z] += np.linalg.solve(a, d[b])
+    if static(np.ndim(a) == 2):
+        d[z] += -np.linalg.solve(a, d[a] @ z)
+    else:
+        d[z] += -solve_like(a, matvec_like(d[a], z, z), z)
+
+
 @adjoint(np.linalg.det)
 def _det(z, a):
     if static(np.ndim(a) == 2):
@@ -142,12 +240,23 @@ def _det(z, a):
         d[a] += batch_scale(d[z] * z, np.swapaxes(np.linalg.inv(a), -1, -2))
 
 
+@tangent(np.linalg.det)
+def _det_tangent(z, a):
+    d[z] += z * np.einsum("...ii->...", np.linalg.solve(a, d[a]))
+
+
 @adjoint(np.linalg.slogdet)
 def _slogdet(z, a):
     if static(np.ndim(a) == 2):
         d[a] += d[z][1] * np.linalg.inv(a).T
     else:
         d[a] += batch_scale(d[z][1], np.swapaxes(np.linalg.inv(a), -1, -2))
+
+
+@tangent(np.linalg.slogdet)
+def _slogdet_tangent(z, a):
+    # (sign, log|det|): the sign is locally constant
+    d[z] += (zero_tangent(z[0]), np.einsum("...ii->...", np.linalg.solve(a, d[a])))
 
 
 @adjoint(np.linalg.norm)
@@ -171,9 +280,27 @@ def _norm(z, x, ord=None, axis=None, keepdims=False):
         d[x] += unnorm(d[z], x, z, ord, axis, keepdims)
 
 
+@tangent(np.linalg.norm)
+def _norm_tangent(z, x, ord=None, axis=None, keepdims=False):
+    if static(ord is None and axis is None and not keepdims):
+        d[z] += np.sum(x * d[x]) / z
+    else:
+        # the reverse rule's weights (d z / d x, broadcast) times the tangent, reduced
+        d[z] += np.sum(unnorm(1.0, x, z, ord, axis, keepdims) * d[x], axis=axis, keepdims=keepdims)
+
+
 @adjoint(np.linalg.cholesky)
 def _cholesky(z, a):
     d[a] += uncholesky(d[z], z)
+
+
+@tangent(np.linalg.cholesky)
+def _cholesky_tangent(z, a):
+    # dL = L phi(L^-1 da L^-T), phi: the lower triangle with the diagonal halved; da is taken
+    # as symmetric, as the reverse rule does. The second statement reads no tangent: it is
+    # kept only because d[a] is the rule's one tangent (the rule is dropped when it is None)
+    m = np.linalg.solve(z, np.swapaxes(np.linalg.solve(z, np.swapaxes(d[a], -1, -2)), -1, -2))
+    d[z] += z @ (np.tril(m) - 0.5 * np.eye(np.shape(z)[-1], dtype=z.dtype) * m)
 
 
 @adjoint(np.linalg.pinv)
@@ -182,6 +309,14 @@ def _pinv(z, a, rcond=None, hermitian=False, **kwargs):
     zt = np.swapaxes(z, -1, -2)
     gt = np.swapaxes(d[z], -1, -2)
     d[a] += -(zt @ d[z] @ zt) + (gt @ z - a @ (z @ gt @ z)) @ zt + zt @ (z @ gt - (z @ gt @ z) @ a)
+
+
+@tangent(np.linalg.pinv)
+def _pinv_tangent(z, a, rcond=None, hermitian=False, **kwargs):
+    # dZ = -Z dA Z + Z Z^T dA^T (I - A Z) + (I - Z A) dA^T Z^T Z (a of full rank)
+    zt = np.swapaxes(z, -1, -2)
+    dat = np.swapaxes(d[a], -1, -2)
+    d[z] += -(z @ d[a] @ z) + z @ zt @ (dat - dat @ a @ z) + (dat - z @ a @ dat) @ zt @ z
 
 
 @adjoint(np.linalg.eigh)
@@ -195,3 +330,63 @@ def _eigh(z, a, UPLO="L"):
     gv = part_or_zeros(d[z], 1, z)
     inner = np.eye(np.shape(w)[-1], dtype=w.dtype) * gw[..., None, :] + eigen_gaps(w) * (vt @ gv)
     d[a] += triangle_of(v @ inner @ vt, UPLO)
+
+
+@tangent(np.linalg.eigh)
+def _eigh_tangent(z, a, UPLO="L"):
+    # m = V^T dA V: dw = diag(m), dV = V (F * m), F_ij = 1 / (w_j - w_i)
+    m = np.swapaxes(z[1], -1, -2) @ symmetric_from(d[a], UPLO) @ z[1]
+    d[z] += (np.diagonal(m, 0, -2, -1), z[1] @ (eigen_gaps(z[0]) * m))
+
+
+# ---------------------------------------------------------------- facts
+
+
+def _product_rank(op, ranks):
+    x, y = (atom_rank(a, ranks) for a in list(op.bound.values())[:2])
+    if x is None or y is None:
+        return None
+    if x == 0 or y == 0:
+        return max(x, y) if op.key is np.dot else None
+    if x == 1 and y == 1:
+        return 0
+    if x == 1 or y == 1:
+        return max(x, y) - 1
+    return max(x, y)
+
+
+def _product_shape(op, known):
+    if len(op.operands) != 2:
+        return None
+    return product_shape(op.key, *(atom_shape(a, known) for a in op.operands))
+
+
+def _einsum_shape(op, known):
+    spec, ops = op.bound.get("subscripts"), op.bound.get("operands")
+    if not (isinstance(spec, gast.Constant) and isinstance(spec.value, str)):
+        return None
+    if not isinstance(ops, gast.Tuple) or len(op.operands) != len(ops.elts) + 1:
+        return None  # keywords (out=, optimize=) are not assumed
+    return einsum_shape(spec.value, [atom_shape(a, known) for a in ops.elts])
+
+
+def _det_rank(op, ranks):
+    r = first_operand_rank(op, ranks)
+    return None if r is None else r - 2
+
+
+declare(np.matmul, np.dot, rank=_product_rank, shape=_product_shape, dtype="promote")
+declare(np.einsum, shape=_einsum_shape, dtype="promote", allocates="view")
+declare(np.outer, rank=constant_rank(2))
+declare(np.matmul, np.dot, np.outer, np.inner, np.tensordot, np.vdot, allocates="new")
+declare(np.linalg.inv, np.linalg.cholesky, rank=first_operand_rank)
+declare(np.linalg.det, rank=_det_rank)
+L = np.linalg
+# np.linalg functions whose result is always a new array (matrix_power(a, 1) may be a)
+declare(
+    L.inv, L.pinv, L.solve, L.lstsq, L.det, L.slogdet, L.norm, L.vector_norm, L.matrix_norm,
+    L.cholesky, L.qr, L.svd, L.svdvals, L.eig, L.eigh, L.eigvals, L.eigvalsh, L.cond,
+    L.matrix_rank, L.tensorinv, L.tensorsolve, L.multi_dot, L.outer, L.cross, L.vecdot,
+    L.matmul, L.tensordot, L.trace,
+    allocates="new",
+)  # fmt: skip

@@ -1,9 +1,16 @@
-"""Rules for reductions (``axis``/``keepdims`` aware) and cumulative sums."""
+"""Reductions (``axis``/``keepdims`` aware) and cumulative sums: the reverse rule and the
+tangent rule of each, side by side, and their rank, shape, dtype and allocation facts.
 
+The linear reductions apply themselves to the tangent; ``prod``, ``max``/``min``, ``var`` and
+``std`` use their derivative, with the reduced axes of the result put back by ``expand_to``
+where it must broadcast against the operand."""
+
+import gast
 import numpy as np
 
 from ..runtime.helpers import expand_to, unreduce
-from .registry import adjoint, d, nondifferentiable, static
+from .facts import atom_rank, atom_shape, declare, first_operand_rank, is_none, reduced_shape
+from .registry import adjoint, d, nondifferentiable, static, tangent
 
 
 @adjoint(np.sum)
@@ -14,6 +21,16 @@ def _sum(z, a, axis=None, dtype=None, out=None, keepdims=False):
         d[a] += unreduce(d[z], a, axis, keepdims)
 
 
+@tangent(np.sum)
+def _sum_tangent(z, a, axis=None, dtype=None, out=None, keepdims=False):
+    if static(axis is None and dtype is None and not keepdims):
+        d[z] += np.sum(d[a])
+    elif static(dtype is None and not keepdims):
+        d[z] += np.sum(d[a], axis)
+    else:
+        d[z] += np.sum(d[a], axis, dtype=dtype, keepdims=keepdims)
+
+
 @adjoint(np.mean)
 def _mean(z, a, axis=None, dtype=None, out=None, keepdims=False):
     if axis is None and not keepdims:
@@ -22,9 +39,25 @@ def _mean(z, a, axis=None, dtype=None, out=None, keepdims=False):
         d[a] += unreduce(d[z] * (np.size(z) / np.size(a)), a, axis, keepdims)
 
 
+@tangent(np.mean)
+def _mean_tangent(z, a, axis=None, dtype=None, out=None, keepdims=False):
+    if static(axis is None and dtype is None and not keepdims):
+        d[z] += np.mean(d[a])
+    elif static(dtype is None and not keepdims):
+        d[z] += np.mean(d[a], axis)
+    else:
+        d[z] += np.mean(d[a], axis, dtype=dtype, keepdims=keepdims)
+
+
 @adjoint(np.prod)
 def _prod(z, a, axis=None, dtype=None, out=None, keepdims=False):
     d[a] += unreduce(d[z] * z, a, axis, keepdims) / a
+
+
+@tangent(np.prod)
+def _prod_tangent(z, a, axis=None, dtype=None, out=None, keepdims=False):
+    # d prod = sum_i (prod / a_i) da_i, like the reverse rule (undefined where an a_i is 0)
+    d[z] += np.sum(d[a] * expand_to(z, a, axis, keepdims) / a, axis, dtype=dtype, keepdims=keepdims)
 
 
 @adjoint(np.max, np.amax, np.min, np.amin)
@@ -40,10 +73,32 @@ def _max(z, a, axis=None, out=None, keepdims=False):
         )
 
 
+@tangent(np.max, np.amax, np.min, np.amin)
+def _max_tangent(z, a, axis=None, out=None, keepdims=False):
+    if static(np.ndim(a) == 0):
+        d[z] += d[a]
+    else:
+        # the tangent at the extreme positions, averaged over ties (as the reverse rule splits
+        # the adjoint between them)
+        hit = a == expand_to(z, a, axis, keepdims)
+        d[z] += np.sum(d[a] * hit, axis, keepdims=keepdims) / np.sum(
+            hit, axis, keepdims=keepdims, dtype=z.dtype
+        )
+
+
 @adjoint(np.var)
 def _var(z, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     centered = a - np.mean(a, axis, keepdims=True)
     d[a] += unreduce(d[z] * (2.0 / (np.size(a) / np.size(z) - ddof)), a, axis, keepdims) * centered
+
+
+@tangent(np.var)
+def _var_tangent(z, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    # d var = 2 sum(centered * da) / (n - ddof): the mean's tangent drops out as sum(centered) = 0
+    centered = a - np.mean(a, axis, keepdims=True)
+    d[z] += np.sum(d[a] * centered, axis, dtype=dtype, keepdims=keepdims) * (
+        2.0 / (np.size(a) / np.size(z) - ddof)
+    )
 
 
 @adjoint(np.std)
@@ -54,12 +109,28 @@ def _std(z, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     d[a] += unreduce(d[z] / (z * (np.size(a) / np.size(z) - ddof)), a, axis, keepdims) * centered
 
 
+@tangent(np.std)
+def _std_tangent(z, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    centered = a - np.mean(a, axis, keepdims=True)
+    d[z] += np.sum(d[a] * centered, axis, dtype=dtype, keepdims=keepdims) / (
+        z * (np.size(a) / np.size(z) - ddof)
+    )
+
+
 @adjoint(np.cumsum)
 def _cumsum(z, a, axis=None, dtype=None, out=None):
     if axis is None:
         d[a] += np.reshape(np.flip(np.cumsum(np.flip(d[z]))), np.shape(a))
     else:
         d[a] += np.flip(np.cumsum(np.flip(d[z], axis), axis), axis)
+
+
+@tangent(np.cumsum)
+def _cumsum_tangent(z, a, axis=None, dtype=None, out=None):
+    if static(dtype is None):
+        d[z] += np.cumsum(d[a], axis)
+    else:
+        d[z] += np.cumsum(d[a], axis, dtype=dtype)
 
 
 @adjoint(np.cumprod)
@@ -71,7 +142,56 @@ def _cumprod(z, a, axis=None, dtype=None, out=None):
         d[a] += np.flip(np.cumsum(np.flip(d[z] * z, axis), axis), axis) / a
 
 
+@tangent(np.cumprod)
+def _cumprod_tangent(z, a, axis=None, dtype=None, out=None):
+    # d z_i = z_i sum_{j <= i} da_j / a_j
+    d[z] += z * np.cumsum(d[a] / a, axis)
+
+
 nondifferentiable(
     np.argmax, np.argmin, np.argsort, np.argwhere, np.nonzero, np.flatnonzero,
     np.count_nonzero, np.any, np.all, np.searchsorted, np.digitize, np.unique,
 )  # fmt: skip
+
+
+# ---------------------------------------------------------------- facts
+
+
+def _reduced_rank(op, ranks):
+    b = op.bound
+    r = atom_rank(b.get("a"), ranks)
+    axis, keep = b.get("axis"), b.get("keepdims")
+    none_axis = isinstance(axis, gast.Constant) and axis.value is None
+    if none_axis and isinstance(keep, gast.Constant) and not keep.value:
+        return 0
+    if (
+        r is None
+        or not isinstance(axis, (gast.Constant, gast.Tuple))
+        or not isinstance(keep, gast.Constant)
+    ):
+        return None
+    if keep.value:
+        return r
+    if isinstance(axis, gast.Constant):
+        return 0 if axis.value is None else r - 1
+    return r - len(axis.elts)
+
+
+def _reduced_shape(op, known):
+    b = op.bound
+    if any(not is_none(b.get(k)) for k in ("dtype", "out", "where", "initial")):
+        return None
+    return reduced_shape(atom_shape(b.get("a"), known), b.get("axis"), b.get("keepdims"))
+
+
+def _cumsum_rank(op, ranks):
+    axis = op.bound.get("axis")
+    if isinstance(axis, gast.Constant) and axis.value is None:
+        return 1  # over the flattened array
+    return first_operand_rank(op, ranks)
+
+
+REDUCTIONS = (np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin, np.var, np.std)
+declare(*REDUCTIONS, rank=_reduced_rank, shape=_reduced_shape, allocates="new", reduction=True)
+declare(np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin, dtype="reduced")
+declare(np.cumsum, rank=_cumsum_rank, allocates="new")

@@ -159,6 +159,63 @@ def diagonal(*keys) -> None:
         )
 
 
+def diagonal_rule(*keys):
+    """Register the decorated template as the reverse rule of every key in ``keys``, and its
+    transpose (:func:`diagonal`) as their tangent rule: for elementwise functions of one
+    argument, one template gives both modes."""
+
+    def register(fn):
+        adjoint(*keys)(fn)
+        diagonal(*keys)
+        return fn
+
+    return register
+
+
+class TemplateNamespace:
+    """Stands in for the function of a rule made without a template: what the names of its
+    body refer to (``rule.fn.__globals__``)."""
+
+    def __init__(self, globals_: dict):
+        self.__globals__ = globals_
+
+
+def linear_tangent(fn, linear, jointly=False) -> Rule:
+    """Register (and return) the tangent rule of ``fn``, a function linear in its parameters ``linear``: each on its
+    own (``d[z] += fn(d[g], x) + fn(g, d[x])`` for a bilinear ``fn(g, x)``), or all together
+    with ``jointly`` (one call ``fn(d[a], d[b])``, for results that ``+`` would concatenate).
+    Every parameter of ``fn`` is passed by position, in order."""
+    sig = inspect.signature(fn)
+    params = list(sig.parameters)
+    result = "out" if "z" in params else "z"
+    groups = [tuple(linear)] if jointly else [(p,) for p in linear]
+    body = []
+    for group in groups:
+        args = [_d_of(p, gast.Load()) if p in group else _name(p) for p in params]
+        call = gast.Call(func=_name(fn.__name__), args=args, keywords=[])
+        body.append(gast.AugAssign(target=_d_of(result, gast.Store()), op=gast.Add(), value=call))
+    code = fn.__code__
+    rule = TANGENTS[_key(fn)] = Rule(
+        key=fn,
+        fn=TemplateNamespace({fn.__name__: fn}),
+        body=body,
+        result=result,
+        params=params,
+        signature=sig,
+        differentiable=frozenset(linear),
+        where=f"{code.co_filename}:{code.co_firstlineno}",
+    )
+    return rule
+
+
+def _name(name: str):
+    return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
+
+
+def _d_of(name: str, ctx):
+    return gast.Subscript(value=_name("d"), slice=_name(name), ctx=ctx)
+
+
 def _swap_d(stmt, result: str, operand: str):
     for sub in gast.walk(stmt):
         if _is_d(sub):

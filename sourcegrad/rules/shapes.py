@@ -1,5 +1,12 @@
-"""Rules for shape operations, joining/splitting and indexing reads."""
+"""Shape operations, joins and splits, gathers and indexing reads, and arrays made from
+shapes: the reverse rule and the tangent rule of each, side by side, and their rank, shape,
+dtype and allocation facts.
 
+All of these operations are linear, so the tangent of the result is the same operation applied
+to the operand's tangent. Diagonals, triangles, rotations, differences and selections are in
+``arrangements.py``."""
+
+import gast
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -7,25 +14,24 @@ from ..runtime.helpers import sum_to, unindex
 from ..runtime.shape_helpers import (
     unappend,
     unconcatenate,
-    uncross_a,
-    uncross_b,
-    undiag,
-    undiagonal,
-    undiff,
     unjoin,
-    unkron_a,
-    unkron_b,
     unpad,
     unrepeat,
-    unselect,
-    unselect_default,
     untake,
     untake_along_axis,
     untile,
-    untrace,
     unwindow,
 )
-from .registry import adjoint, d, nondifferentiable
+from ..runtime.tangent_helpers import pad_tangent, tangent_items
+from .facts import (
+    atom_rank,
+    atom_shape,
+    constant_rank,
+    declare,
+    first_operand_rank,
+    is_none,
+)
+from .registry import adjoint, d, nondifferentiable, tangent
 
 #: functions that only change the shape (the values keep their order)
 RESHAPES = (
@@ -46,9 +52,19 @@ def _reshape(z, a, *args, **kwargs):
     d[a] += np.reshape(d[z], np.shape(a))
 
 
+@tangent(*RESHAPES)
+def _reshape_tangent(z, a, *args, **kwargs):
+    d[z] += np.reshape(d[a], np.shape(z))
+
+
 @adjoint("T")
 def _T(z, a):
     d[a] += d[z].T
+
+
+@tangent("T")
+def _T_tangent(z, a):
+    d[z] += d[a].T
 
 
 @adjoint(np.transpose)
@@ -59,9 +75,19 @@ def _transpose(z, a, axes=None):
         d[a] += np.transpose(d[z], np.argsort(axes))
 
 
+@tangent(np.transpose)
+def _transpose_tangent(z, a, axes=None):
+    d[z] += np.transpose(d[a], axes)
+
+
 @adjoint(np.swapaxes)
 def _swapaxes(z, a, axis1, axis2):
     d[a] += np.swapaxes(d[z], axis1, axis2)
+
+
+@tangent(np.swapaxes)
+def _swapaxes_tangent(z, a, axis1, axis2):
+    d[z] += np.swapaxes(d[a], axis1, axis2)
 
 
 @adjoint(np.moveaxis)
@@ -69,9 +95,19 @@ def _moveaxis(z, a, source, destination):
     d[a] += np.moveaxis(d[z], destination, source)
 
 
+@tangent(np.moveaxis)
+def _moveaxis_tangent(z, a, source, destination):
+    d[z] += np.moveaxis(d[a], source, destination)
+
+
 @adjoint(np.broadcast_to)
 def _broadcast_to(z, array, shape):
     d[array] += sum_to(d[z], array)
+
+
+@tangent(np.broadcast_to)
+def _broadcast_to_tangent(z, array, shape):
+    d[z] += np.broadcast_to(d[array], np.shape(z))
 
 
 @adjoint(np.flip)
@@ -79,9 +115,19 @@ def _flip(z, m, axis=None):
     d[m] += np.flip(d[z], axis)
 
 
+@tangent(np.flip)
+def _flip_tangent(z, m, axis=None):
+    d[z] += np.flip(d[m], axis)
+
+
 @adjoint(np.concatenate)
 def _concatenate(z, arrays, axis=0):
     d[arrays] += unconcatenate(d[z], arrays, axis)
+
+
+@tangent(np.concatenate)
+def _concatenate_tangent(z, arrays, axis=0):
+    d[z] += np.concatenate(tangent_items(d[arrays], arrays), axis)
 
 
 @adjoint(np.stack)
@@ -92,9 +138,24 @@ def _stack(z, arrays, axis=0):
         d[arrays] += np.moveaxis(d[z], axis, 0)
 
 
+@tangent(np.stack)
+def _stack_tangent(z, arrays, axis=0):
+    d[z] += np.stack(tangent_items(d[arrays], arrays), axis)
+
+
 @adjoint(np.split, np.array_split)
 def _split(z, ary, indices_or_sections, axis=0):
     d[ary] += np.concatenate(d[z], axis)
+
+
+@tangent(np.split)
+def _split_tangent(z, ary, indices_or_sections, axis=0):
+    d[z] += np.split(d[ary], indices_or_sections, axis)
+
+
+@tangent(np.array_split)
+def _array_split_tangent(z, ary, indices_or_sections, axis=0):
+    d[z] += np.array_split(d[ary], indices_or_sections, axis)
 
 
 @adjoint(np.tile)
@@ -102,9 +163,19 @@ def _tile(z, A, reps):
     d[A] += untile(d[z], A, reps)
 
 
+@tangent(np.tile)
+def _tile_tangent(z, A, reps):
+    d[z] += np.tile(d[A], reps)
+
+
 @adjoint(np.repeat)
 def _repeat(z, a, repeats, axis=None):
     d[a] += unrepeat(d[z], a, repeats, axis)
+
+
+@tangent(np.repeat)
+def _repeat_tangent(z, a, repeats, axis=None):
+    d[z] += np.repeat(d[a], repeats, axis)
 
 
 @adjoint(np.pad)
@@ -112,9 +183,19 @@ def _pad(z, array, pad_width, mode="constant", **kwargs):
     d[array] += unpad(d[z], array, pad_width, mode)
 
 
+@tangent(np.pad)
+def _pad_tangent(z, array, pad_width, mode="constant", **kwargs):
+    d[z] += pad_tangent(d[array], pad_width, mode)
+
+
 @adjoint("getitem")
 def _getitem(z, x, index):
     d[x] += unindex(d[z], x, index)
+
+
+@tangent("getitem")
+def _getitem_tangent(z, x, index):
+    d[z] += d[x][index]
 
 
 @adjoint(np.take)
@@ -122,9 +203,19 @@ def _take(z, a, indices, axis=None):
     d[a] += untake(d[z], a, indices, axis)
 
 
+@tangent(np.take)
+def _take_tangent(z, a, indices, axis=None):
+    d[z] += np.take(d[a], indices, axis)
+
+
 @adjoint(np.take_along_axis)
 def _take_along_axis(z, arr, indices, axis):
     d[arr] += untake_along_axis(d[z], arr, indices, axis)
+
+
+@tangent(np.take_along_axis)
+def _take_along_axis_tangent(z, arr, indices, axis):
+    d[z] += np.take_along_axis(d[arr], indices, axis)
 
 
 @adjoint(np.full)
@@ -132,9 +223,19 @@ def _full(z, shape, fill_value, dtype=None, order="C", *, like=None):
     d[fill_value] += sum_to(d[z], fill_value)
 
 
+@tangent(np.full)
+def _full_tangent(z, shape, fill_value, dtype=None, order="C", *, like=None):
+    d[z] += np.broadcast_to(d[fill_value], np.shape(z))
+
+
 @adjoint(np.full_like)
 def _full_like(z, a, fill_value, dtype=None, order="K", subok=True, shape=None, **kwargs):
     d[fill_value] += sum_to(d[z], fill_value)
+
+
+@tangent(np.full_like)
+def _full_like_tangent(z, a, fill_value, dtype=None, order="K", subok=True, shape=None, **kwargs):
+    d[z] += np.broadcast_to(d[fill_value], np.shape(z))
 
 
 # np.arange and np.linspace are not here: their values depend on their arguments, so a
@@ -151,6 +252,11 @@ def _sliding_window_view(z, x, window_shape, axis=None, *, subok=False, writeabl
     d[x] += unwindow(d[z], x, window_shape, axis)
 
 
+@tangent(sliding_window_view)
+def _sliding_window_view_tangent(z, x, window_shape, axis=None, *, subok=False, writeable=False):
+    d[z] += sliding_window_view(d[x], window_shape, axis)
+
+
 # ---------------------------------------------------------------- joins
 
 
@@ -159,9 +265,19 @@ def _vstack(z, tup, *, dtype=None, casting="same_kind"):
     d[tup] += unjoin(d[z], tup, "vstack")
 
 
+@tangent(np.vstack)
+def _vstack_tangent(z, tup, *, dtype=None, casting="same_kind"):
+    d[z] += np.vstack(tangent_items(d[tup], tup))
+
+
 @adjoint(np.hstack)
 def _hstack(z, tup, *, dtype=None, casting="same_kind"):
     d[tup] += unjoin(d[z], tup, "hstack")
+
+
+@tangent(np.hstack)
+def _hstack_tangent(z, tup, *, dtype=None, casting="same_kind"):
+    d[z] += np.hstack(tangent_items(d[tup], tup))
 
 
 @adjoint(np.column_stack)
@@ -169,9 +285,19 @@ def _column_stack(z, tup):
     d[tup] += unjoin(d[z], tup, "column_stack")
 
 
+@tangent(np.column_stack)
+def _column_stack_tangent(z, tup):
+    d[z] += np.column_stack(tangent_items(d[tup], tup))
+
+
 @adjoint(np.dstack)
 def _dstack(z, tup):
     d[tup] += unjoin(d[z], tup, "dstack")
+
+
+@tangent(np.dstack)
+def _dstack_tangent(z, tup):
+    d[z] += np.dstack(tangent_items(d[tup], tup))
 
 
 @adjoint(np.append)
@@ -180,86 +306,128 @@ def _append(z, arr, values, axis=None):
     d[values] += unappend(d[z], arr, values, axis, 1)
 
 
-# ---------------------------------------------------------------- diagonals and triangles
+@tangent(np.append)
+def _append_tangent(z, arr, values, axis=None):
+    d[z] += np.append(d[arr], np.zeros_like(values), axis)
+    d[z] += np.append(np.zeros_like(arr), d[values], axis)
 
 
-@adjoint(np.diag)
-def _diag(z, v, k=0):
-    d[v] += undiag(d[z], v, k)
+# ---------------------------------------------------------------- facts
 
 
-@adjoint(np.diagonal)
-def _diagonal(z, a, offset=0, axis1=0, axis2=1):
-    d[a] += undiagonal(d[z], a, offset, axis1, axis2)
+def _reshape_rank(op, ranks):
+    # the rule takes the shape through *args: read it from the operands
+    shape = op.operands[1] if len(op.operands) > 1 else None
+    if isinstance(shape, gast.Tuple):
+        return len(shape.elts)
+    if isinstance(shape, gast.Constant) and isinstance(shape.value, int):
+        return 1
+    return None
 
 
-@adjoint(np.trace)
-def _trace(z, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
-    d[a] += untrace(d[z], a, offset, axis1, axis2)
+def _index_rank(op, ranks):
+    x, index = op.operands[0], op.operands[1]
+    r = atom_rank(x, ranks)
+    if r is None:
+        return None
+    for it in index.elts if isinstance(index, gast.Tuple) else [index]:
+        if isinstance(it, gast.Slice):
+            continue
+        if isinstance(it, gast.Constant):
+            if it.value is None:
+                r += 1
+            elif isinstance(it.value, int):
+                r -= 1
+            else:
+                return None
+        elif isinstance(it, gast.Name) and ranks.get(it.id) == 0:
+            r -= 1  # an integer variable (a loop index)
+        else:
+            return None
+    return r
 
 
-@adjoint(np.tril)
-def _tril(z, m, k=0):
-    d[m] += np.tril(d[z], k)
+def _items(op):
+    arrays = op.bound.get("arrays")
+    if isinstance(arrays, (gast.Tuple, gast.List)) and arrays.elts:
+        return arrays.elts
+    return None
 
 
-@adjoint(np.triu)
-def _triu(z, m, k=0):
-    d[m] += np.triu(d[z], k)
+def _stack_rank(op, ranks):
+    items = _items(op)
+    r = None if items is None else atom_rank(items[0], ranks)
+    return None if r is None else r + 1
 
 
-# ---------------------------------------------------------------- rotations and flips
+def _concatenate_rank(op, ranks):
+    items = _items(op)
+    return None if items is None else atom_rank(items[0], ranks)
 
 
-@adjoint(np.roll)
-def _roll(z, a, shift, axis=None):
-    d[a] += np.roll(d[z], np.negative(shift), axis)
+def _expand_dims_rank(op, ranks):
+    r = first_operand_rank(op, ranks)
+    axis = op.operands[1] if len(op.operands) > 1 else None
+    if r is not None and isinstance(axis, gast.Constant) and isinstance(axis.value, int):
+        return r + 1
+    return None
 
 
-@adjoint(np.rot90)
-def _rot90(z, m, k=1, axes=(0, 1)):
-    d[m] += np.rot90(d[z], -k, axes)
+def _created_rank(op, ranks):
+    if not op.operands:
+        return None
+    shape = op.operands[0]
+    if isinstance(shape, gast.Tuple):
+        return len(shape.elts)
+    return 1 if atom_rank(shape, ranks) == 0 else None
 
 
-@adjoint(np.fliplr)
-def _fliplr(z, m):
-    d[m] += np.fliplr(d[z])
+def _transpose_shape(op, known):
+    x, axes = atom_shape(op.bound.get("a"), known), op.bound.get("axes")
+    if x is None:
+        return None
+    if is_none(axes):
+        return x[::-1]
+    items = axes.elts if isinstance(axes, gast.Tuple) else None
+    if items is None or not all(isinstance(i, gast.Constant) for i in items):
+        return None
+    order = [i.value for i in items]
+    if sorted(order) != list(range(len(x))):
+        return None
+    return tuple(x[i] for i in order)
 
 
-@adjoint(np.flipud)
-def _flipud(z, m):
-    d[m] += np.flipud(d[z])
+def _stack_shape(op, known):
+    arrays, axis = op.bound.get("arrays"), op.bound.get("axis")
+    if not isinstance(arrays, gast.Tuple) or not arrays.elts or not is_none(op.bound.get("out")):
+        return None
+    shapes = {atom_shape(a, known) for a in arrays.elts}
+    if len(shapes) != 1 or None in shapes or not isinstance(axis, gast.Constant):
+        return None
+    (one,) = shapes
+    if type(axis.value) is not int or not -len(one) - 1 <= axis.value <= len(one):
+        return None
+    at = axis.value % (len(one) + 1)
+    return one[:at] + (len(arrays.elts),) + one[at:]
 
 
-# ---------------------------------------------------------------- differences, selections
-
-
-@adjoint(np.diff)
-def _diff(z, a, n=1, axis=-1, prepend=None, append=None):
-    d[a] += undiff(d[z], a, n, axis, prepend, append, 0)
-    d[prepend] += undiff(d[z], a, n, axis, prepend, append, 1)
-    d[append] += undiff(d[z], a, n, axis, prepend, append, 2)
-
-
-@adjoint(np.sort)
-def _sort(z, a, axis=-1, kind=None, order=None):
-    # z is a gathered through the sorting permutation (ties: one of the equal orders)
-    d[a] += untake_along_axis(d[z], a, np.argsort(a, axis), axis)
-
-
-@adjoint(np.select)
-def _select(z, condlist, choicelist, default=0):
-    d[choicelist] += unselect(d[z], condlist, choicelist)
-    d[default] += unselect_default(d[z], condlist, default)
-
-
-@adjoint(np.cross)
-def _cross(z, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
-    d[a] += uncross_a(d[z], a, b, axisa, axisb, axisc, axis)
-    d[b] += uncross_b(d[z], a, b, axisa, axisb, axisc, axis)
-
-
-@adjoint(np.kron)
-def _kron(z, a, b):
-    d[a] += unkron_a(d[z], a, b)
-    d[b] += unkron_b(d[z], a, b)
+declare("T", np.transpose, np.swapaxes, np.moveaxis, np.flip, rank=first_operand_rank)
+declare(np.ravel, rank=constant_rank(1))
+declare(np.reshape, rank=_reshape_rank)
+declare("getitem", rank=_index_rank)
+declare(np.stack, rank=_stack_rank, shape=_stack_shape, dtype="promote")
+declare(np.concatenate, rank=_concatenate_rank)
+declare(np.expand_dims, rank=_expand_dims_rank)
+declare(np.transpose, shape=_transpose_shape)
+declare(np.reshape, np.transpose, "reshape", dtype="operand")
+declare(np.zeros, np.ones, np.empty, np.full, rank=_created_rank)
+declare(np.zeros, np.ones, np.empty, dtype="creation")
+declare(np.zeros_like, np.ones_like, np.empty_like, dtype="operand")
+declare(np.zeros_like, np.ones_like, np.full_like, np.empty_like, allocates="new")
+declare(np.concatenate, np.stack, allocates="new")
+declare(np.zeros, np.ones, np.full, np.empty, np.eye, np.arange, np.linspace, allocates="created")
+declare(
+    np.reshape, np.ravel, np.transpose, np.squeeze, np.expand_dims, np.ascontiguousarray,
+    np.broadcast_to, np.atleast_1d, np.atleast_2d, np.swapaxes, np.moveaxis,
+    allocates="view",
+)  # fmt: skip

@@ -1,10 +1,27 @@
 """What generated code calls. Nothing here imports from ``sourcegrad.transform``."""
 
-from . import containers, helpers, linalg_helpers, shape_helpers, tangent_helpers, trees
+from . import (
+    array_helpers,
+    containers,
+    helpers,
+    linalg_helpers,
+    shape_helpers,
+    tangent_helpers,
+    trees,
+)
 
 #: every helper a rule template may name, by that name
 NAMESPACE = {}
-for _module in (helpers, containers, linalg_helpers, shape_helpers, tangent_helpers, trees):
+_MODULES = (
+    helpers,
+    containers,
+    linalg_helpers,
+    shape_helpers,
+    tangent_helpers,
+    trees,
+    array_helpers,
+)
+for _module in _MODULES:
     for _name in getattr(_module, "__all__", None) or dir(_module):
         _obj = getattr(_module, _name)
         if (

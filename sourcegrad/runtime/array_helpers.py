@@ -2,12 +2,15 @@
 ``np.asarray(x, t)``, ``np.array(nested list)``), in reverse and in forward mode.
 
 Each is linear in the derivative it maps, so its forward-mode rule is a call to itself
-(``rules/forward_core.py``): generated code that calls it can be differentiated again.
+(made from its ``@helper(linear=...)`` declaration): generated code that calls it can be
+differentiated again.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from .facts import helper
 
 
 def _zeros_like(x):
@@ -26,6 +29,7 @@ def _zeros_like(x):
     return np.zeros_like(x, dtype=dtype)
 
 
+@helper(linear=("g",), like="z")
 def through_cast(g, z):
     """The derivative ``g`` carried through a dtype cast whose result is ``z``, in either
     direction (an adjoint or a tangent, shaped like ``z``): ``g`` itself where ``z`` is
@@ -36,6 +40,7 @@ def through_cast(g, z):
     return g if kind in ("f", "c") else _zeros_like(g)
 
 
+@helper(linear=("t",))
 def fill_tangents(t, x):
     """The tangent ``t`` of ``x`` (one value, or a nested list or tuple of values, as
     ``np.array`` takes them) with zeros shaped like the matching part of ``x`` wherever it is

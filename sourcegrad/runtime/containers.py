@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from .facts import declare_helpers, helper
 from .trees import add_adjoints, piece_of
 
+# the argument guards at the end of this module: the library calls them (never generated code)
+declare_helpers("signature_guard", "compile_guard", "guard_expression", called_by="library")
 
+
+@helper(called_by="library")
 def is_namedtuple(x) -> bool:
     return isinstance(x, tuple) and hasattr(type(x), "_fields")
 
 
+@helper(called_by="library")
 def is_container(x) -> bool:
     return isinstance(x, (dict, list, tuple))
 
 
+@helper(called_by="library")
 def children(x):
     """``(key, child)`` pairs of a container, in a deterministic order (namedtuples by field)."""
     if isinstance(x, dict):
@@ -24,6 +31,7 @@ def children(x):
     return list(enumerate(x))
 
 
+@helper(called_by="library")
 def rebuild(like, values: dict):
     """A container of ``like``'s type and keys holding ``values[key]``."""
     if isinstance(like, dict):
@@ -43,12 +51,14 @@ def _key_of(like, key):
     return key
 
 
+@helper(called_by="library")
 def zeros_like_tree(like):
     if is_container(like):
         return rebuild(like, {k: zeros_like_tree(v) for k, v in children(like)})
     return _zero_leaf(like)
 
 
+@helper(called_by="library")
 def scalar_gradient(like, g):
     """The gradient ``g`` of a scalar ``like`` in ``like``'s own kind: a float for a Python
     float, a NumPy scalar of ``like``'s dtype for a NumPy scalar; None for anything else."""
@@ -59,6 +69,7 @@ def scalar_gradient(like, g):
     return None
 
 
+@helper(linear=("parts",), like="like", passes=True)
 def gradient_like(like, parts):
     """The gradient of ``like`` assembled from ``parts``.
 
@@ -198,6 +209,7 @@ def _structure(x):
 _BUILDERS: dict = {}
 
 
+@helper(called_by="running")
 def gradient_builder(like, paths, known=frozenset()):
     """A function ``build(like, *values)`` equal to ``gradient_like(like, dict(zip(paths,
     values)))`` for every ``like`` of the same structure as this one (dicts with string keys,

@@ -9,18 +9,22 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SourcegradError
+from .facts import helper
 from .trees import DictPieces, Pieces, as_adjoint, zero_adjoint
 
 
+@helper(called_by="library")
 class Shape(tuple):
     """A shape kept on the tape in place of an array whose values the adjoint never reads."""
 
 
+@helper(constant=True)
 def shape_of(x):
     """The shape of ``x`` as a :class:`Shape` (``x`` itself when it is one)."""
     return x if type(x) is Shape else Shape(np.shape(x))
 
 
+@helper(linear=("g",), like="x", passes=True)
 def sum_to(g, x):
     """``g`` summed over the axes along which ``x`` was broadcast, so it has ``x``'s shape
     (``x`` may also be a :class:`Shape`). A part a container's adjoint does not hold
@@ -56,6 +60,7 @@ def sum_to(g, x):
 _ONES: dict = {}  # (length, dtype char) -> a read-only vector of ones, shared by all calls
 
 
+@helper(called_by="running", allocates="new")
 def sum_leading(g, k: int):
     """``g.sum(axis=tuple(range(k)))``: equal up to rounding. A C-contiguous float32/float64
     NumPy array is summed as ``ones @ g.reshape(m, -1)`` (one BLAS matrix-vector product), which
@@ -79,6 +84,7 @@ def sum_leading(g, k: int):
     return g.sum(axis=0) if k == 1 else g.sum(axis=tuple(range(k)))
 
 
+@helper(linear=("g",), like="out", passes=True)
 def seed_like(g, out):
     """The output gradient ``g`` of a vjp as the adjoint of ``out``: ``sum(out * g)`` is
     differentiated, so ``g`` is broadcast to the shape of that product and summed back to
@@ -105,6 +111,7 @@ def seed_like(g, out):
     return g if full == oshape else sum_to(g, out)
 
 
+@helper(linear=("g",), passes=True)
 def expand_to(g, x, axis, keepdims):
     """``g``, the adjoint of a reduction of ``x`` over ``axis``, with the reduced axes put back
     as length-1 axes so that it broadcasts against ``x``."""
@@ -120,6 +127,7 @@ def expand_to(g, x, axis, keepdims):
     return np.expand_dims(g, tuple(axes))
 
 
+@helper(linear=("g",), like="x", passes=True)
 def unreduce(g, x, axis=None, keepdims=False):
     """The adjoint of a sum of ``x`` over ``axis``: ``g`` broadcast back to ``x``'s shape,
     in ``x``'s dtype when ``g`` is a Python number."""
@@ -133,6 +141,7 @@ def _is_basic_index(idx) -> bool:
     return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in items)
 
 
+@helper(linear=("g",), like="x", allocates="outer")
 def unindex(g, x, idx):
     """The adjoint of ``x[idx]``: zeros shaped like ``x`` with ``g`` added at ``idx``
     (repeated integer indices accumulate). For a container ``x``, an adjoint container
@@ -151,6 +160,7 @@ def unindex(g, x, idx):
     return _scatter(np.zeros_like(x), g, idx)
 
 
+@helper(called_by="running", allocates="new")
 def unindex_shaped(g, shape, dtype, idx):
     """:func:`unindex` for a NumPy array ``x`` of ``shape`` and ``dtype`` (the code specialised
     to shapes calls it, so that ``x`` itself need not be kept for the adjoint sweep)."""
@@ -166,6 +176,7 @@ def _scatter(out, g, idx):
     return out
 
 
+@helper(linear=("g",))
 def unclip(g, a, a_min, a_max, which):
     """The adjoint of ``a`` (``which=0``), ``a_min`` (1) or ``a_max`` (2) in
     ``np.clip(a, a_min, a_max)``, where a bound may be None and the bounds may broadcast."""
@@ -182,11 +193,13 @@ def _is_mask(idx) -> bool:
     return getattr(idx, "dtype", None) is not None and idx.dtype == bool
 
 
+@helper(constant=True)
 def nondiff(value):
     """Identity: marks a value as a constant for differentiation."""
     return value
 
 
+@helper(linear=("g",), like="g", allocates="new")
 def zero_index(g, idx):
     """A copy of ``g`` with zeros at ``idx``: the adjoint of the value that ``x[idx] = v``
     overwrote. For a dict's or list's adjoint, the same container without that part."""
@@ -201,6 +214,7 @@ def zero_index(g, idx):
     return out
 
 
+@helper(linear=("g",), like="xs")
 def unsum(g, xs):
     """The adjoint of Python's ``sum(xs)``: ``g`` for every item (reduced to its shape)."""
     if isinstance(xs, (list, tuple)):
@@ -208,6 +222,7 @@ def unsum(g, xs):
     return np.broadcast_to(g, np.shape(xs))
 
 
+@helper(linear=("g",), like="g")
 def written_part(g, idx):
     """``g[idx]`` for the adjoint of ``x[idx] = v`` with an integer-array or mask index:
     where an index repeats, only the last write reached ``x``, so the earlier ones get zero.

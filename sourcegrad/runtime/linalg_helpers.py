@@ -11,6 +11,7 @@ import functools
 import numpy as np
 
 from ..errors import SourcegradError
+from .facts import helper
 from .helpers import sum_to
 from .trees import Pieces
 
@@ -19,6 +20,7 @@ def _mT(a):
     return np.swapaxes(a, -1, -2)
 
 
+@helper(linear=("g", "x2"), like="x1")
 def unmatmul_left(g, x1, x2):
     """Adjoint of ``x1`` in ``x1 @ x2`` for any ranks (NumPy's 1-D promotion rules)."""
     if not hasattr(g, "ndim"):
@@ -34,6 +36,7 @@ def unmatmul_left(g, x1, x2):
     return np.reshape(out, np.shape(x1))
 
 
+@helper(linear=("g", "x1"), like="x2")
 def unmatmul_right(g, x1, x2):
     """Adjoint of ``x2`` in ``x1 @ x2`` for any ranks."""
     if not hasattr(g, "ndim"):
@@ -49,6 +52,7 @@ def unmatmul_right(g, x1, x2):
     return np.reshape(out, np.shape(x2))
 
 
+@helper(linear=("g", "b"), like="a")
 def undot_left(g, a, b):
     """Adjoint of ``a`` in ``np.dot(a, b)`` for any ranks."""
     if np.ndim(a) == 0 or np.ndim(b) == 0:
@@ -58,6 +62,7 @@ def undot_left(g, a, b):
     return untensordot_left(g, a, b, ([np.ndim(a) - 1], [np.ndim(b) - 2]))
 
 
+@helper(linear=("g", "a"), like="b")
 def undot_right(g, a, b):
     """Adjoint of ``b`` in ``np.dot(a, b)`` for any ranks."""
     if np.ndim(a) == 0 or np.ndim(b) == 0:
@@ -76,6 +81,7 @@ def _axes(a, b, axes):
     return [i % np.ndim(a) for i in xa], [i % np.ndim(b) for i in xb]
 
 
+@helper(linear=("g", "b"), like="a")
 def untensordot_left(g, a, b, axes):
     """Adjoint of ``a`` in ``np.tensordot(a, b, axes)``."""
     xa, xb = _axes(a, b, axes)
@@ -90,6 +96,7 @@ def untensordot_left(g, a, b, axes):
     return np.transpose(t, np.argsort(current))
 
 
+@helper(linear=("g", "a"), like="b")
 def untensordot_right(g, a, b, axes):
     """Adjoint of ``b`` in ``np.tensordot(a, b, axes)``."""
     xa, xb = _axes(a, b, axes)
@@ -138,6 +145,7 @@ def _contraction(subscripts: str, ndim_a: int, ndim_b: int):
     return axes[0], axes[1], (None if perm == tuple(range(len(perm))) else perm)
 
 
+@helper(linear=("a", "b"), allocates="new")
 def contract(subscripts, a, b):
     """``np.einsum(subscripts, a, b)``, through ``np.tensordot`` (BLAS) when it is a plain
     contraction of two operands, as most are; equal up to rounding."""
@@ -219,6 +227,7 @@ def _sublist_spec(args):
     return ins
 
 
+@helper(constant=True)
 def sublist_subscripts(first, rest):
     """The subscripts of ``np.einsum(first, *rest)`` as a string, in either form."""
     if isinstance(first, str):
@@ -226,6 +235,7 @@ def sublist_subscripts(first, rest):
     return _sublist_spec((first, *rest))
 
 
+@helper(tangent_rule=True)
 def sublist_operands(first, rest):
     """The operands of ``np.einsum(first, *rest)``, in either form."""
     if isinstance(first, str):
@@ -233,6 +243,7 @@ def sublist_operands(first, rest):
     return tuple((first, *rest)[0 : 2 * ((len(rest) + 1) // 2) : 2])
 
 
+@helper(linear=("dfirst", "drest"), jointly=True)
 def sublist_tangents(first, rest, dfirst, drest):
     """The tangents of :func:`sublist_operands` from the tangents ``dfirst`` and ``drest`` of
     ``first`` and the items of ``rest`` (None: zero). Linear in ``dfirst`` and ``drest``."""
@@ -242,6 +253,7 @@ def sublist_tangents(first, rest, dfirst, drest):
     return tuple((dfirst, *drest)[0 : 2 * ((len(rest) + 1) // 2) : 2])
 
 
+@helper(linear=("parts",))
 def sublist_scatter(parts, first, rest):
     """The adjoints of ``first`` and each item of ``rest`` from the adjoints ``parts`` of
     :func:`sublist_operands` (None for subscripts). Linear in ``parts``."""
@@ -255,6 +267,7 @@ def sublist_scatter(parts, first, rest):
     return Pieces(out)
 
 
+@helper(tangent_rule=True)
 def uneinsum(g, subscripts, operands, needed=None):
     """Adjoints of the operands of ``np.einsum(subscripts, *operands)``: of every one, or of
     those whose flag in ``needed`` is true (None in the other places)."""
@@ -292,6 +305,7 @@ def uneinsum(g, subscripts, operands, needed=None):
     return tuple(grads)
 
 
+@helper(linear=("s", "m"))
 def batch_scale(s, m):
     """``s * m`` for a (batch of) scalar(s) ``s`` and a (batch of) matrices ``m``."""
     return np.asarray(s)[..., None, None] * m
@@ -305,11 +319,13 @@ def _solve_adjoint(g, a, x):
     return np.linalg.solve(_mT(a), g)
 
 
+@helper(tangent_rule=True, like="b")
 def unsolve_b(g, a, b, x):
     """Adjoint of ``b`` in ``x = np.linalg.solve(a, b)`` (summed over broadcast batch axes)."""
     return sum_to(_solve_adjoint(g, a, x), b)
 
 
+@helper(tangent_rule=True, like="a")
 def unsolve_a(g, a, b, x):
     """Adjoint of ``a`` in ``x = np.linalg.solve(a, b)`` (summed over broadcast batch axes)."""
     gb = _solve_adjoint(g, a, x)
@@ -332,6 +348,7 @@ def _norm_axes(x, axis):
     return len(axes) == 2 and (axis is not None or nd == 2), axes
 
 
+@helper(tangent_rule=True, like="x")
 def unnorm(g, x, z, ord, axis, keepdims):
     """Adjoint of ``np.linalg.norm(x, ord, axis, keepdims)``, for every ``ord``: vector
     p-norms (2, 1, inf, -inf, 0 and any other p), matrix norms ('fro', 'nuc', 1, -1, 2, -2,
@@ -381,6 +398,7 @@ def unnorm(g, x, z, ord, axis, keepdims):
     raise SourcegradError(f"the derivative of np.linalg.norm with ord={ord!r} is not supported")
 
 
+@helper(constant=True)
 def norm_curvature(ord, x, axis):
     """How :func:`unnorm` varies with ``x`` beyond ``g``: 1.0 for the 2-norm and the Frobenius
     norm (``g / z * x``), 0.0 for the norms whose gradient is locally constant (1, inf, -inf,
@@ -398,6 +416,7 @@ def norm_curvature(ord, x, axis):
     )
 
 
+@helper(tangent_rule=True, like="low")
 def uncholesky(g, low):
     """Adjoint of ``a`` in ``low = np.linalg.cholesky(a)`` (symmetric result)."""
     n = np.shape(low)[-1]
@@ -408,6 +427,7 @@ def uncholesky(g, low):
     return 0.5 * (s + _mT(s))
 
 
+@helper(linear=("g",))
 def part_or_zeros(g, i, like):
     """Item ``i`` of the adjoint (or tangent) ``g`` of a tuple result ``like``, zeros shaped
     like ``like[i]`` where it is None (that item is not used). Linear in ``g``."""
@@ -415,6 +435,7 @@ def part_or_zeros(g, i, like):
     return np.zeros_like(like[i]) if part is None else part
 
 
+@helper(tangent_rule=True)
 def eigen_gaps(w):
     """``F[..., i, j] = 1 / (w[..., j] - w[..., i])`` off the diagonal, 0 on it (for distinct
     ``w``)."""
@@ -423,6 +444,7 @@ def eigen_gaps(w):
     return np.where(eye, 0.0, 1.0 / np.where(eye, 1.0, gaps))
 
 
+@helper(linear=("s",), like="s")
 def triangle_of(s, UPLO="L"):
     """The adjoint of the triangle ``np.linalg.eigh`` reads (``UPLO``) from the adjoint ``s``
     of the symmetric matrix it stands for: ``s + s^T`` below (above) the diagonal, ``s`` on it."""
@@ -432,6 +454,7 @@ def triangle_of(s, UPLO="L"):
     return np.triu(s + st, 1) + np.tril(np.triu(s))
 
 
+@helper(linear=("t",), like="t")
 def symmetric_from(t, UPLO="L"):
     """The symmetric matrix ``np.linalg.eigh`` sees when given ``t``: its ``UPLO`` triangle
     mirrored. Linear in ``t``."""

@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SourcegradError
+from .facts import helper
 from .helpers import sum_to
 from .trees import Pieces
 
 
+@helper(linear=("g",))
 def unconcatenate(g, arrays, axis=0):
     """The pieces of ``g`` that came from each of ``arrays`` in ``np.concatenate(arrays, axis)``."""
     if axis is None:
@@ -20,6 +22,7 @@ def unconcatenate(g, arrays, axis=0):
     return Pieces(np.split(g, sizes, axis))
 
 
+@helper(linear=("g",), like="a")
 def untile(g, a, reps):
     """Adjoint of ``np.tile(a, reps)``: the tiles of ``g`` summed."""
     reps = (reps,) if np.ndim(reps) == 0 else tuple(reps)
@@ -34,6 +37,7 @@ def untile(g, a, reps):
     return np.reshape(out, np.shape(a))
 
 
+@helper(linear=("g",), like="a")
 def unrepeat(g, a, repeats, axis=None):
     """Adjoint of ``np.repeat(a, repeats, axis)``."""
     if axis is None:
@@ -49,6 +53,7 @@ def unrepeat(g, a, repeats, axis=None):
     return out
 
 
+@helper(linear=("g",), like="a")
 def unpad(g, a, pad_width, mode="constant"):
     """Adjoint of ``np.pad(a, pad_width)`` (constant mode): the interior of ``g``."""
     if mode != "constant":
@@ -58,6 +63,7 @@ def unpad(g, a, pad_width, mode="constant"):
     return g[index]
 
 
+@helper(linear=("g",), like="a")
 def untake(g, a, indices, axis=None):
     """Adjoint of ``np.take(a, indices, axis)``."""
     if axis is None:
@@ -70,6 +76,7 @@ def untake(g, a, indices, axis=None):
     return out
 
 
+@helper(linear=("g",), like="arr")
 def untake_along_axis(g, arr, indices, axis):
     """Adjoint of ``np.take_along_axis(arr, indices, axis)``."""
     out = np.zeros_like(arr)
@@ -88,6 +95,7 @@ def untake_along_axis(g, arr, indices, axis):
     return out
 
 
+@helper(linear=("g",), like="x")
 def unwindow(g, x, window_shape, axis=None):
     """Adjoint of ``sliding_window_view(x, window_shape, axis)``: each window's part of ``g``
     added back where the window reads ``x`` (one add per position in the window)."""
@@ -137,6 +145,7 @@ def _promoted_shape(a, kind):
     return np.shape(np.atleast_3d(np.empty(np.shape(a), dtype=np.int8)))
 
 
+@helper(linear=("g",))
 def unjoin(g, arrays, kind):
     """Adjoints of the items of ``np.vstack`` / ``hstack`` / ``column_stack`` / ``dstack``
     (``kind``) of ``arrays``: the pieces of ``g`` each item became, in the item's shape."""
@@ -145,6 +154,7 @@ def unjoin(g, arrays, kind):
     return Pieces(np.reshape(p, np.shape(a)) for p, a in zip(np.split(g, sizes, axis), arrays))
 
 
+@helper(linear=("g",))
 def unappend(g, arr, values, axis, which):
     """Adjoint of ``arr`` (``which`` 0) or ``values`` (1) in ``np.append(arr, values, axis)``."""
     if axis is None:
@@ -159,6 +169,7 @@ def unappend(g, arr, values, axis, which):
     return np.reshape(part, np.shape(arr if which == 0 else values))
 
 
+@helper(linear=("g",), like="v")
 def undiag(g, v, k=0):
     """Adjoint of ``np.diag(v, k)``: the ``k``-th diagonal of ``g`` for a vector ``v``, ``g``
     written on the ``k``-th diagonal of zeros for a matrix ``v``."""
@@ -171,6 +182,7 @@ def undiag(g, v, k=0):
     return out
 
 
+@helper(linear=("g",), like="a")
 def undiagonal(g, a, offset=0, axis1=0, axis2=1):
     """Adjoint of ``np.diagonal(a, offset, axis1, axis2)`` (the diagonal is ``g``'s last axis)."""
     out = np.zeros(np.shape(a), dtype=np.result_type(g, a))
@@ -181,6 +193,7 @@ def undiagonal(g, a, offset=0, axis1=0, axis2=1):
     return out
 
 
+@helper(linear=("g",), like="a")
 def untrace(g, a, offset=0, axis1=0, axis2=1):
     """Adjoint of ``np.trace(a, offset, axis1, axis2)``: ``g`` on every element of the
     diagonal."""
@@ -210,6 +223,7 @@ def _diff_input(a, axis, prepend, append, which, t):
     return parts, axis
 
 
+@helper(linear=("t",))
 def diff_part(t, a, n, axis, prepend, append, which):
     """``np.diff(a, n, axis, prepend=..., append=...)`` with the tangent ``t`` of item
     ``which`` (0: ``a``, 1: ``prepend``, 2: ``append``) in place of that item and zeros in
@@ -218,6 +232,7 @@ def diff_part(t, a, n, axis, prepend, append, which):
     return np.diff(np.concatenate(parts, axis), n, axis)
 
 
+@helper(linear=("g",))
 def undiff(g, a, n, axis, prepend, append, which):
     """Adjoint of item ``which`` (0: ``a``, 1: ``prepend``, 2: ``append``) in
     ``np.diff(a, n, axis, prepend=..., append=...)``."""
@@ -247,6 +262,7 @@ def undiff(g, a, n, axis, prepend, append, which):
     return sum_to(part, item) if np.ndim(item) == 0 else np.reshape(part, np.shape(item))
 
 
+@helper(linear=("g",))
 def unselect(g, condlist, choicelist):
     """Adjoints of the choices of ``np.select(condlist, choicelist, default)``: ``g`` where a
     choice's condition is the first that holds, summed to the choice's shape."""
@@ -259,12 +275,14 @@ def unselect(g, condlist, choicelist):
     return Pieces(out)
 
 
+@helper(linear=("g",))
 def unselect_default(g, condlist, default):
     """Adjoint of ``default`` in ``np.select(condlist, choicelist, default)``."""
     none = np.logical_not(np.any(np.broadcast_arrays(*condlist, g)[:-1], axis=0))
     return sum_to(np.where(none, g, 0.0), default)
 
 
+@helper(linear=("choices", "default"), jointly=True, like="like")
 def reselect(condlist, choices, default, like):
     """``np.select(condlist, choices, default)`` broadcast to ``like``'s shape, a None choice
     or default read as zero: the tangent of a select from the tangents of its choices and its
@@ -275,6 +293,7 @@ def reselect(condlist, choices, default, like):
     return np.broadcast_to(out, np.shape(like))
 
 
+@helper(linear=("g", "b"), like="a")
 def uncross_a(g, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     """Adjoint of ``a`` in ``np.cross(a, b, ...)`` (3- or 2-vectors): ``b x g``."""
     if axis is not None:
@@ -291,6 +310,7 @@ def uncross_a(g, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     return np.moveaxis(sum_to(r, am), -1, axisa)
 
 
+@helper(linear=("g", "a"), like="b")
 def uncross_b(g, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     """Adjoint of ``b`` in ``np.cross(a, b, ...)`` (3- or 2-vectors): ``g x a``."""
     if axis is not None:
@@ -315,11 +335,13 @@ def _kron_parts(g, a, b):
     return np.reshape(g, split), sa, sb, nd
 
 
+@helper(linear=("g", "b"), like="a")
 def unkron_a(g, a, b):
     """Adjoint of ``a`` in ``np.kron(a, b)`` (linear in ``g`` and in ``b``)."""
     return _unkron(g, a, b, of_a=True)
 
 
+@helper(linear=("g", "a"), like="b")
 def unkron_b(g, a, b):
     """Adjoint of ``b`` in ``np.kron(a, b)`` (linear in ``g`` and in ``a``)."""
     return _unkron(g, a, b, of_a=False)

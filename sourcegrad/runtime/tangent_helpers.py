@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .facts import helper
 from .helpers import Shape
 from .trees import Pieces
 
 
+@helper(constant=True)
 def zero_tangent(x):
     """A zero tangent for ``x``: zeros of its shape and dtype, item by item for containers;
     0.0 for an integer (a number whose tangent is zero: it may still be multiplied by one);
@@ -41,6 +43,7 @@ def zero_tangent(x):
     return None
 
 
+@helper(linear=("t",), like="z")
 def broadcast_like(t, z):
     """Tangent ``t`` broadcast to the shape of ``z`` (the result it is the tangent of); a
     container's tangent (the tangent of an adjoint of a list or dict) as it is."""
@@ -52,6 +55,7 @@ def broadcast_like(t, z):
     return np.broadcast_to(t, shape)
 
 
+@helper(linear=("dx", "dv"), jointly=True)
 def assign_tangent(dx, index, dv, x):
     """The tangent of ``x`` after ``x[index] = v``: ``dx`` (zeros when None) with ``dv`` (zero
     when None) written at ``index``; a new array, never a view of ``dx``. For a dict or a
@@ -69,6 +73,7 @@ def _keys(x):
     return x if isinstance(x, dict) else range(-len(x), len(x))
 
 
+@helper(linear=("dxs", "dv"), jointly=True)
 def append_tangent(dxs, dv, xs, v):
     """The tangent of ``[*xs, v]``."""
     if dxs is None:
@@ -76,23 +81,27 @@ def append_tangent(dxs, dv, xs, v):
     return [*dxs, zero_tangent(v) if dv is None else dv]
 
 
+@helper(called_by="running")
 def float_gradient(t) -> float:
     """A tangent as the gradient with respect to a float: a float, 0.0 for no tangent."""
     return 0.0 if t is None else float(t)
 
 
+@helper(called_by="running")
 def typed_gradient(t, kind):
     """A tangent as the gradient with respect to a NumPy scalar of type ``kind``: a ``kind``,
     zero for no tangent."""
     return kind(0) if t is None else kind(t)
 
 
+@helper(linear=("tangents",))
 def pack_tangent(kind, tangents, values):
     """The tangent of a tuple or list literal: each item's tangent, zeros where it is None."""
     items = [zero_tangent(v) if t is None else t for t, v in zip(tangents, values)]
     return items if kind is list else tuple(items)
 
 
+@helper(linear=("t",))
 def item_tangent(t, index):
     """The tangent of ``x[index]`` (``x`` an array, list or tuple) from the tangent of ``x``."""
     if t is None:
@@ -100,12 +109,14 @@ def item_tangent(t, index):
     return t[index]
 
 
+@helper(linear=("ts",))
 def tangent_items(ts, xs):
     """The tangents of the items of a sequence operand (``np.concatenate``'s ``arrays``): each
     item's tangent, zeros like the item where its tangent is None (a constant item)."""
     return [np.zeros_like(x) if t is None else t for t, x in zip(ts, xs)]
 
 
+@helper(linear=("t",))
 def pad_tangent(t, pad_width, mode="constant"):
     """The tangent of ``np.pad(a, pad_width, mode)`` from the tangent ``t`` of ``a``: padded
     with zeros in constant mode (the fill values are constants), padded like ``a`` in the
@@ -126,6 +137,7 @@ def pad_tangent(t, pad_width, mode="constant"):
 # again in forward mode.
 
 
+@helper(constant=True)
 def tangent_slots(tangents):
     """The positions of the items of ``tangents`` (a tuple of tangents) that are not None."""
     if tangents is None:
@@ -140,6 +152,7 @@ def _einsum_output(ins: str) -> str:
     return ("..." if "..." in ins else "") + once
 
 
+@helper(constant=True)
 def slot_subscripts(subscripts, slots):
     """Subscripts for :func:`stack_slots`'s operands: with two slots or more, each operand at a
     slot gets a new leading axis, summed over (or kept, for the operands of ``uneinsum``)."""
@@ -155,6 +168,7 @@ def slot_subscripts(subscripts, slots):
     return ",".join(terms) + "->" + out
 
 
+@helper(linear=("values", "tangents"), jointly=True)
 def stack_slots(values, tangents, slots, like):
     """The operands of a multilinear function's tangent as one call.
 
@@ -183,6 +197,7 @@ def stack_slots(values, tangents, slots, like):
     return tuple(out)
 
 
+@helper(tangent_rule=True)
 def unstack_slots(parts, slots):
     """The tangent of ``uneinsum`` through its operands, from ``uneinsum`` over
     :func:`stack_slots`'s operands: an operand's adjoint does not read the operand itself, so
@@ -198,16 +213,19 @@ def unstack_slots(parts, slots):
     return Pieces(out)
 
 
+@helper(tangent_rule=True)
 def einsum_call(subscripts, operands):
     """``np.einsum(subscripts, *operands)``."""
     return np.einsum(subscripts, *operands)
 
 
+@helper(tangent_rule=True)
 def pieces(parts):
     """``parts`` (a tuple of arrays) as :class:`Pieces`, which add item by item."""
     return Pieces(parts)
 
 
+@helper(linear=("m", "v"))
 def matvec_like(m, v, x, transpose=False):
     """``m @ v`` (``m^T @ v`` with ``transpose``) for a (batch of) matrices ``m``, where ``v``
     is a (batch of) vector(s) when ``x``, the solution of the ``np.linalg.solve`` it belongs
@@ -219,6 +237,7 @@ def matvec_like(m, v, x, transpose=False):
     return m @ v
 
 
+@helper(tangent_rule=True)
 def solve_like(a, w, x):
     """``np.linalg.solve(a, w)``, with ``w`` a (batch of) vector(s) when ``x`` is one (as in
     :func:`matvec_like`)."""
@@ -227,11 +246,13 @@ def solve_like(a, w, x):
     return np.linalg.solve(a, w)
 
 
+@helper(constant=True)
 def euclidean_weight(ord):
     """1.0 when ``np.linalg.norm(..., ord)`` is the 2-norm or Frobenius norm, else 0.0."""
     return 1.0 if ord is None or ord == "fro" or (not isinstance(ord, str) and ord == 2) else 0.0
 
 
+@helper(linear=("ts",))
 def sum_tangents(ts):
     """The tangent of Python's ``sum(xs)`` from the tangents of the items (None: zero)."""
     items = [t for t in ts if t is not None] if isinstance(ts, (list, tuple)) else ts
@@ -241,16 +262,19 @@ def sum_tangents(ts):
 # ---------------------------------------------------------------- containers
 
 
+@helper(linear=("dx",))
 def items_tangent(dx, x):
     """The tangent of ``list(x.items())``: pairs of no tangent for the key and the value's."""
     return [(None, dx[k]) for k in x]
 
 
+@helper(linear=("dx",))
 def values_tangent(dx, x):
     """The tangent of ``list(x.values())``."""
     return [dx[k] for k in x]
 
 
+@helper(linear=("dx",))
 def list_tangent(dx, x):
     """The tangent of ``list(x)``: none for a dict's keys, item by item otherwise."""
     if isinstance(x, (dict, type({}.keys()))):
@@ -258,6 +282,7 @@ def list_tangent(dx, x):
     return list(dx)
 
 
+@helper(linear=("dx", "ddefault"), jointly=True)
 def get_tangent(dx, x, key, ddefault, default=None):
     """The tangent of ``x.get(key, default)`` (zeros where the default has none)."""
     if key in x:
@@ -267,6 +292,7 @@ def get_tangent(dx, x, key, ddefault, default=None):
     return ddefault
 
 
+@helper(linear=("t",), like="x")
 def complete_tangent(t, x):
     """The tangent ``t`` of ``x`` with a zero tangent wherever a part of it is None (a
     constant item of a display ``[x, c]`` handed to a function), in ``x``'s container types."""
@@ -280,6 +306,7 @@ def complete_tangent(t, x):
     return t
 
 
+@helper(tangent_rule=True)
 def exponent_tangent(dy, z, x):
     """The part of the tangent of ``z = x ** y`` that the exponent's tangent ``dy`` makes,
     ``dy * z * log(x)``; nothing where ``dy`` is a plain zero (the tangent of an integer, such

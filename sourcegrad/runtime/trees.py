@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SourcegradError
+from .facts import helper
 
 __all__ = [
     "Pieces", "DictPieces", "add_adjoints", "dict_piece", "as_adjoint", "zero_adjoint", "piece_of", "unlist",
@@ -22,6 +23,7 @@ __all__ = [
 ]  # fmt: skip
 
 
+@helper(linear=("a", "b"), jointly=True)
 def add_adjoints(a, b):
     """``a + b`` for adjoints: leaf by leaf for containers, ``None`` and missing keys as
     zeros."""
@@ -49,6 +51,7 @@ def _is_zero_number(x) -> bool:
     return type(x) in (int, float) and x == 0
 
 
+@helper(called_by="library")
 class Pieces(tuple):
     """The adjoint of a tuple or list value, item by item (the pieces of ``np.split``, the
     fields of ``np.linalg.slogdet``, the layers of a parameter list). Adjoints accumulate with
@@ -71,6 +74,7 @@ class Pieces(tuple):
         return Pieces(got) if isinstance(item, slice) else got
 
 
+@helper(called_by="library")
 class DictPieces(dict):
     """The adjoint of a dict, key by key; a key that is missing is a zero. Adds key by key."""
 
@@ -89,6 +93,7 @@ class DictPieces(dict):
         return dict.get(self, key)  # a missing key: a zero (None)
 
 
+@helper(linear=("x",))
 def as_adjoint(x):
     """``x`` (a gradient in the user's container types, as a vjp returns it) as an adjoint
     that adds leaf by leaf. Arrays and numbers are returned as they are."""
@@ -99,6 +104,7 @@ def as_adjoint(x):
     return x
 
 
+@helper(constant=True, like="x", allocates="new")
 def zero_adjoint(x):
     """A zero adjoint for ``x``: zeros of its shape, item by item for a list or tuple, an
     empty :class:`DictPieces` for a dict, 0.0 for a number or a name not yet assigned."""
@@ -111,6 +117,7 @@ def zero_adjoint(x):
     return np.zeros_like(x)
 
 
+@helper(linear=("adjoint",))
 def piece_of(adjoint, key, like):
     """The part of a container ``adjoint`` at ``key`` of the container ``like`` it belongs to
     (None where it is zero). A namedtuple's field is found by name or by position."""
@@ -123,6 +130,7 @@ def piece_of(adjoint, key, like):
     return adjoint[key]
 
 
+@helper(linear=("adjoint",))
 def dict_piece(adjoint, key, value):
     """The adjoint of ``value``, stored at ``key`` of a dict, from the dict's adjoint: zeros
     shaped like ``value`` where the dict's adjoint has no part there."""
@@ -130,6 +138,7 @@ def dict_piece(adjoint, key, value):
     return zero_adjoint(value) if part is None else part
 
 
+@helper(linear=("g",), like="x")
 def unlist(g, x):
     """The adjoint of ``list(x)`` or ``tuple(x)``: nothing for a dict or its keys (the keys
     have no derivative), the rows stacked for an array, ``g`` item by item otherwise."""
@@ -141,6 +150,7 @@ def unlist(g, x):
     return as_adjoint(g)
 
 
+@helper(linear=("g",))
 def unitems(g, x):
     """The adjoint of the dict ``x`` from that of ``list(x.items())`` (pairs of key and
     value, in ``x``'s order)."""
@@ -152,21 +162,25 @@ def unitems(g, x):
     return out
 
 
+@helper(linear=("g",))
 def unvalues(g, x):
     """The adjoint of the dict ``x`` from that of ``list(x.values())``."""
     return DictPieces((k, v) for k, v in zip(x, g) if v is not None)
 
 
+@helper(linear=("g",))
 def unget(g, x, key):
     """The adjoint of the dict ``x`` in ``x.get(key, default)``."""
     return DictPieces({key: g}) if key in x else DictPieces()
 
 
+@helper(linear=("g",), like="default")
 def default_part(g, x, key, default):
     """The adjoint of ``default`` in ``x.get(key, default)``: ``g`` where ``key`` is missing."""
     return g if key not in x else zero_adjoint(default)
 
 
+@helper(linear=("g",), like="x")
 def unfield(g, x, name):
     """The adjoint of a namedtuple ``x`` from that of its field ``x.name``."""
     fields = getattr(type(x), "_fields", None)

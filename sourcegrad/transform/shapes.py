@@ -18,9 +18,31 @@ from __future__ import annotations
 import gast
 import numpy as np
 
+from ..rules.facts import (
+    broadcast,
+    einsum_shape,
+    numpy_names,
+    product_shape,
+    reduced_shape,
+)
+from ..rules.facts import shape_of as declared_shape
 from . import syntax as S
-from .analysis import REDUCTION_FUNCTIONS, Analysis, follow_path
+from .analysis import Analysis, follow_path
 from .walk import walk_statements, written_names
+
+__all__ = [
+    "ARRAY_BINOPS",
+    "broadcast",
+    "concrete_shapes",
+    "einsum_shape",
+    "expression_dtype",
+    "expression_kind",
+    "expression_shape",
+    "product_shape",
+    "reduce_all_call",
+    "reduced_shape",
+    "sum_to_axes",
+]
 
 
 def concrete_shapes(analysis: Analysis, example_args) -> dict:
@@ -33,11 +55,38 @@ def concrete_shapes(analysis: Analysis, example_args) -> dict:
     execution, every value such a name holds then has that shape. Values (integers, shapes)
     are used for later shapes (``np.zeros((n, H))``) only for names assigned once."""
     core = analysis.core
-    body = core.node.body
+    dropped, counters, count = _assignments(core)
+    multi = {t for t, k in count.items() if k > 1} | counters
+    first: dict = {}
+    for p, value in zip(core.params, example_args):
+        shape = _value_shape(value)
+        if shape is not None:  # an integer argument's value is not in the signature
+            first[p] = _kept(p, (shape, _INT if type(value) is int else None), multi)
+    for c in counters:
+        first[c] = ((), _INT)
+    for _ in range(len(count) + 2):
+        env = {t: sv for t, sv in first.items() if t not in dropped}
+        found = _sweep(analysis, example_args, env, dropped, counters, multi)
+        disagree = {
+            t
+            for t, results in found.items()
+            if t not in dropped and (None in results or any(r != results[0] for r in results))
+        }
+        if not disagree:
+            return {t: results[0][0] for t, results in found.items() if t not in dropped}
+        dropped |= disagree
+    return {}
+
+
+def _assignments(core):
+    """``(dropped, counters, count)``: the names never given a shape (targets of a tuple
+    assignment, of an item assignment, of a loop over anything but ``range``), the counters
+    of ``for i in range(...)`` loops (integers, values unknown), and how many times each name
+    (a parameter counting once) is assigned."""
     dropped: set = set()
-    counters: set = set()  # targets of `for i in range(...)`: integers, values unknown
+    counters: set = set()
     count: dict = {p: 1 for p in core.params}
-    for stmt in walk_statements(body):
+    for stmt in walk_statements(core.node.body):
         if isinstance(stmt, gast.For):
             it = stmt.iter
             ranged = (
@@ -53,45 +102,35 @@ def concrete_shapes(analysis: Analysis, example_args) -> dict:
                 dropped |= set(written_names(stmt))  # a, b = f(x); x[k] = v
             for t in written_names(stmt):
                 count[t] = count.get(t, 0) + 1
-    multi = {t for t, k in count.items() if k > 1} | counters
+    return dropped, counters, count
 
-    def kept(t, got):
-        if got is None or t not in multi:
-            return got
-        return got[0], _INT if _is_int(got[1]) else None
 
-    first: dict = {}
-    for p, value in zip(core.params, example_args):
-        shape = _value_shape(value)
-        if shape is not None:  # an integer argument's value is not in the signature
-            first[p] = kept(p, (shape, _INT if type(value) is int else None))
-    for c in counters:
-        first[c] = ((), _INT)
-    for _ in range(len(count) + 2):
-        env = {t: sv for t, sv in first.items() if t not in dropped}
-        found: dict = {t: [sv] for t, sv in env.items() if t not in counters}
-        for stmt in walk_statements(body):
-            if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)):
-                continue
-            t = stmt.targets[0].id
-            op = analysis.ops.get(id(stmt))
-            got = None
-            if op is not None and t not in dropped:
-                got = kept(t, _evaluate(op, stmt, env, core, example_args))
-            found.setdefault(t, []).append(got)
-            if got is None:
-                env.pop(t, None)
-            else:
-                env[t] = got
-        disagree = {
-            t
-            for t, results in found.items()
-            if t not in dropped and (None in results or any(r != results[0] for r in results))
-        }
-        if not disagree:
-            return {t: results[0][0] for t, results in found.items() if t not in dropped}
-        dropped |= disagree
-    return {}
+def _kept(t, got, multi):
+    """What a name keeps of ``(shape, value)``: the value only for a name assigned once (of
+    one assigned several times, only that it is an integer)."""
+    if got is None or t not in multi:
+        return got
+    return got[0], _INT if _is_int(got[1]) else None
+
+
+def _sweep(analysis, example_args, env, dropped, counters, multi) -> dict:
+    """One round of :func:`concrete_shapes`: name -> the ``(shape, value)`` each of its
+    assignments gives (None: unknown), evaluating the statements in order over ``env``."""
+    found: dict = {t: [sv] for t, sv in env.items() if t not in counters}
+    for stmt in walk_statements(analysis.core.node.body):
+        if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)):
+            continue
+        t = stmt.targets[0].id
+        op = analysis.ops.get(id(stmt))
+        got = None
+        if op is not None and t not in dropped:
+            got = _kept(t, _evaluate(op, stmt, env, analysis.core, example_args), multi)
+        found.setdefault(t, []).append(got)
+        if got is None:
+            env.pop(t, None)
+        else:
+            env[t] = got
+    return found
 
 
 _INT = "an integer"  # a value known to be an integer, not which
@@ -135,7 +174,7 @@ def _evaluate(op, stmt, env, core, example_args):
     if key in (np.zeros, np.ones, np.empty, np.full) and op.operands:
         dims = _dims(op.operands[0], env)
         return None if dims is None else (dims, None)
-    shape = _op_shape(op, {k: sv[0] for k, sv in env.items()})
+    shape = declared_shape(op, {k: sv[0] for k, sv in env.items()})
     if shape is None:
         return None
     arithmetic = (np.add, np.subtract, np.multiply, np.floor_divide)
@@ -234,149 +273,6 @@ def _value_shape(value):
     return tuple(shape) if isinstance(shape, tuple) else None
 
 
-def _atom_shape(atom, known):
-    if isinstance(atom, gast.Constant):
-        return () if isinstance(atom.value, (int, float, complex)) else None
-    if isinstance(atom, gast.Name):
-        return known.get(atom.id)
-    return None
-
-
-def _op_shape(op, known):
-    key = op.key
-    if key in ("copy", "astype") or (isinstance(key, np.ufunc) and key.nin == 1):
-        return _atom_shape(op.operands[0], known) if len(op.operands) == 1 else None
-    if isinstance(key, np.ufunc) and key.nin == 2 and key is not np.matmul:
-        if len(op.operands) != 2:
-            return None
-        return broadcast(*(_atom_shape(a, known) for a in op.operands))
-    if key in (np.matmul, np.dot) and len(op.operands) == 2:
-        return product_shape(key, *(_atom_shape(a, known) for a in op.operands))
-    if key is np.transpose:
-        x, axes = _atom_shape(op.bound.get("a"), known), op.bound.get("axes")
-        if x is None:
-            return None
-        if _is_none(axes):
-            return x[::-1]
-        items = axes.elts if isinstance(axes, gast.Tuple) else None
-        if items is None or not all(isinstance(i, gast.Constant) for i in items):
-            return None
-        order = [i.value for i in items]
-        if sorted(order) != list(range(len(x))):
-            return None
-        return tuple(x[i] for i in order)
-    if key is np.stack:
-        arrays, axis = op.bound.get("arrays"), op.bound.get("axis")
-        if (
-            not isinstance(arrays, gast.Tuple)
-            or not arrays.elts
-            or not _is_none(op.bound.get("out"))
-        ):
-            return None
-        shapes = {_atom_shape(a, known) for a in arrays.elts}
-        if len(shapes) != 1 or None in shapes or not isinstance(axis, gast.Constant):
-            return None
-        (one,) = shapes
-        if type(axis.value) is not int or not -len(one) - 1 <= axis.value <= len(one):
-            return None
-        at = axis.value % (len(one) + 1)
-        return one[:at] + (len(arrays.elts),) + one[at:]
-    if key is np.einsum:
-        spec, ops = op.bound.get("subscripts"), op.bound.get("operands")
-        if not (isinstance(spec, gast.Constant) and isinstance(spec.value, str)):
-            return None
-        if not isinstance(ops, gast.Tuple) or len(op.operands) != len(ops.elts) + 1:
-            return None  # keywords (out=, optimize=) are not assumed
-        return einsum_shape(spec.value, [_atom_shape(a, known) for a in ops.elts])
-    if key in REDUCTION_FUNCTIONS:
-        b = op.bound
-        if any(not _is_none(b.get(k)) for k in ("dtype", "out", "where", "initial")):
-            return None
-        return reduced_shape(_atom_shape(b.get("a"), known), b.get("axis"), b.get("keepdims"))
-    return None
-
-
-def einsum_shape(spec: str, shapes):
-    """The shape of ``np.einsum(spec, *operands)`` for operands of ``shapes``, for an
-    explicit output without ellipsis; None if unknown or inconsistent."""
-    spec = spec.replace(" ", "")
-    if "->" not in spec or "." in spec or any(s is None for s in shapes):
-        return None
-    ins, out = spec.split("->")
-    parts = ins.split(",")
-    if len(parts) != len(shapes):
-        return None
-    size: dict = {}
-    for letters, shape in zip(parts, shapes):
-        if len(letters) != len(shape):
-            return None
-        for c, n in zip(letters, shape):
-            if size.setdefault(c, n) != n:
-                return None  # no broadcasting of length-1 axes is assumed
-    if any(c not in size for c in out):
-        return None
-    return tuple(size[c] for c in out)
-
-
-def _is_none(atom) -> bool:
-    return atom is None or (isinstance(atom, gast.Constant) and atom.value is None)
-
-
-def broadcast(*shapes):
-    """NumPy's broadcast of ``shapes``; None when one is unknown or they do not broadcast."""
-    if any(s is None for s in shapes):
-        return None
-    try:
-        return tuple(np.broadcast_shapes(*shapes))
-    except ValueError:
-        return None
-
-
-def product_shape(key, a, b):
-    """The shape of ``a @ b`` (or ``np.dot`` of vectors and matrices)."""
-    if a is None or b is None or not a or not b:
-        return None
-    if key is np.dot and (len(a) > 2 or len(b) > 2):
-        return None
-    if a[-1] != (b[0] if len(b) == 1 else b[-2]):
-        return None
-    if len(a) == 1 and len(b) == 1:
-        return ()
-    if len(a) == 1:
-        return b[:-2] + b[-1:]
-    if len(b) == 1:
-        return a[:-1]
-    batch = broadcast(a[:-2], b[:-2])
-    return None if batch is None else batch + (a[-2], b[-1])
-
-
-def reduced_shape(shape, axis, keepdims):
-    """The shape of a reduction of an array of ``shape`` over the constant ``axis``."""
-    if shape is None:
-        return None
-    keep = False
-    if keepdims is not None:
-        if not (isinstance(keepdims, gast.Constant) and isinstance(keepdims.value, bool)):
-            return None
-        keep = keepdims.value
-    if axis is None or (isinstance(axis, gast.Constant) and axis.value is None):
-        axes = tuple(range(len(shape)))
-    elif isinstance(axis, gast.Constant) and isinstance(axis.value, int):
-        axes = (axis.value,)
-    elif isinstance(axis, gast.Tuple) and all(
-        isinstance(e, gast.Constant) and isinstance(e.value, int) for e in axis.elts
-    ):
-        axes = tuple(e.value for e in axis.elts)
-    else:
-        return None
-    if any(not -len(shape) <= a < len(shape) for a in axes):
-        return None
-    axes = {a % len(shape) for a in axes} if shape else set()
-    if keep:
-        return tuple(1 if i in axes else n for i, n in enumerate(shape))
-    return tuple(n for i, n in enumerate(shape) if i not in axes)
-
-
 def expression_shape(e, shapes: dict, adj_of: dict, np_name: str | None):
     """The shape of a derivative expression built from names of known shape (an adjoint has
     its value's shape), numbers, elementwise operators and NumPy ufuncs; None if unknown."""
@@ -405,17 +301,22 @@ def expression_shape(e, shapes: dict, adj_of: dict, np_name: str | None):
     if lead is not None:  # sum_leading(g, k), as optimize writes it
         inner = expression_shape(e.args[0], shapes, adj_of, np_name)
         return None if inner is None else inner[lead:]
-    if (
-        isinstance(e, gast.Call)
-        and isinstance(e.func, gast.Attribute)
-        and e.func.attr in ("sum", "reshape")
-        and not (isinstance(e.func.value, gast.Name) and e.func.value.id == np_name)
-    ):  # the reductions and reshapes specialisation writes: g.sum(axis=..), g.reshape(..)
-        inner = expression_shape(e.func.value, shapes, adj_of, np_name)
+    if isinstance(e, gast.Call) and isinstance(e.func, gast.Attribute):
+        return _call_shape(e, shapes, adj_of, np_name)
+    return None
+
+
+def _call_shape(e, shapes, adj_of, np_name):
+    """:func:`expression_shape` of a call of an attribute: ``g.sum(axis=..)`` and
+    ``g.reshape(..)`` as specialisation writes them, NumPy's reductions, ufuncs and products."""
+    receiver, attr = e.func.value, e.func.attr
+    numpy = isinstance(receiver, gast.Name) and receiver.id == np_name
+    if attr in ("sum", "reshape") and not numpy:
+        inner = expression_shape(receiver, shapes, adj_of, np_name)
         kw = {k.arg: k.value for k in e.keywords}
-        if e.func.attr == "sum" and not e.args and set(kw) <= {"axis", "keepdims"}:
+        if attr == "sum" and not e.args and set(kw) <= {"axis", "keepdims"}:
             return reduced_shape(inner, kw.get("axis"), kw.get("keepdims"))
-        if e.func.attr == "reshape" and len(e.args) == 1 and not kw:
+        if attr == "reshape" and len(e.args) == 1 and not kw:
             t = e.args[0]
             if isinstance(t, gast.Tuple) and all(
                 isinstance(n, gast.Constant) and isinstance(n.value, int) and n.value >= 0
@@ -423,21 +324,16 @@ def expression_shape(e, shapes: dict, adj_of: dict, np_name: str | None):
             ):
                 return tuple(n.value for n in t.elts)
         return None
-    if (
-        isinstance(e, gast.Call)
-        and isinstance(e.func, gast.Attribute)
-        and isinstance(e.func.value, gast.Name)
-        and e.func.value.id == np_name
-        and not e.keywords
-    ):
-        f = getattr(np, e.func.attr, None)
-        args = [expression_shape(a, shapes, adj_of, np_name) for a in e.args]
-        if e.func.attr in _REDUCTION_NAMES and len(args) == 1:  # np.sum(x): a number
-            return None if args[0] is None else ()
-        if isinstance(f, np.ufunc) and f is not np.matmul and len(args) == f.nin:
-            return broadcast(*args)
-        if f in (np.dot, np.matmul) and len(args) == 2:
-            return product_shape(f, *args)
+    if not numpy or e.keywords:
+        return None
+    f = getattr(np, attr, None)
+    args = [expression_shape(a, shapes, adj_of, np_name) for a in e.args]
+    if attr in _REDUCTION_NAMES and len(args) == 1:  # np.sum(x): a number
+        return None if args[0] is None else ()
+    if isinstance(f, np.ufunc) and f is not np.matmul and len(args) == f.nin:
+        return broadcast(*args)
+    if f in (np.dot, np.matmul) and len(args) == 2:
+        return product_shape(f, *args)
     return None
 
 
@@ -454,7 +350,8 @@ def sum_to_axes(g, x):
 
 
 _UNKNOWN = object()
-_REDUCTION_NAMES = ("sum", "mean", "max", "min", "prod", "amax", "amin")
+#: NumPy's reductions by name (``np.sum(x)``: one number of the reduced dtype)
+_REDUCTION_NAMES = numpy_names(dtype="reduced")
 ARRAY_BINOPS = {
     gast.Add: np.add,
     gast.Sub: np.subtract,
@@ -496,22 +393,8 @@ def _stand_in(e, dtypes, np_name):
         if type(v) in (int, float):  # (not np.float64, a float too)
             return -v  # a Python number stays one (np.negative would make it a strong float64)
         return _UNKNOWN if v is _UNKNOWN else _apply(np.negative, v)
-    if isinstance(e, gast.BinOp) and type(e.op) in ARRAY_BINOPS:
-        a, b = _stand_in(e.left, dtypes, np_name), _stand_in(e.right, dtypes, np_name)
-        if a is _UNKNOWN or b is _UNKNOWN:
-            return _UNKNOWN
-        if type(a) in (int, float) and type(b) in (int, float):  # Python arithmetic
-            if type(a) is int and type(b) is int:
-                if isinstance(e.op, gast.Pow):
-                    return _UNKNOWN  # an int, or a float for a negative exponent
-                return 0.0 if isinstance(e.op, gast.Div) else 0
-            return 0.0
-        return _apply(ARRAY_BINOPS[type(e.op)], a, b)
-    if isinstance(e, gast.BinOp) and isinstance(e.op, gast.MatMult):
-        a, b = _stand_in(e.left, dtypes, np_name), _stand_in(e.right, dtypes, np_name)
-        if a is _UNKNOWN or b is _UNKNOWN or not hasattr(a, "dtype") or not hasattr(b, "dtype"):
-            return _UNKNOWN
-        return np.zeros((), np.result_type(a, b))
+    if isinstance(e, gast.BinOp):
+        return _binop_stand_in(e, dtypes, np_name)
     if isinstance(e, gast.Attribute) and e.attr == "T":
         return _stand_in(e.value, dtypes, np_name)
     if (
@@ -536,47 +419,64 @@ def _stand_in(e, dtypes, np_name):
     if reduce_all_call(e, np_name):  # np.add.reduce(x, None)
         return _reduced_stand_in(_stand_in(e.args[0], dtypes, np_name))
     if isinstance(e, gast.Call) and isinstance(e.func, gast.Attribute):
-        receiver, attr = e.func.value, e.func.attr
-        kw = {k.arg: k.value for k in e.keywords}
-        if attr in ("transpose", "reshape", "copy") and not _is_np(receiver, np_name):
-            v = _stand_in(receiver, dtypes, np_name)  # x.transpose(..): x's dtype
-            return v if hasattr(v, "dtype") else _UNKNOWN
-        if attr in ("transpose", "reshape") and _is_np(receiver, np_name) and e.args:
-            v = _stand_in(e.args[0], dtypes, np_name)  # np.reshape(x, ..): x's dtype
-            return v if hasattr(v, "dtype") else _UNKNOWN
-        if attr == "sum" and not _is_np(receiver, np_name) and not e.args:
-            if set(kw) <= {"axis", "keepdims"}:  # x.sum(axis=..), as specialisation writes
-                return _reduced_stand_in(_stand_in(receiver, dtypes, np_name))
+        return _call_stand_in(e, dtypes, np_name)
+    return _UNKNOWN
+
+
+def _binop_stand_in(e, dtypes, np_name):
+    """:func:`_stand_in` of an operator: NumPy's promotion, Python's arithmetic of numbers."""
+    if type(e.op) in ARRAY_BINOPS:
+        a, b = _stand_in(e.left, dtypes, np_name), _stand_in(e.right, dtypes, np_name)
+        if a is _UNKNOWN or b is _UNKNOWN:
             return _UNKNOWN
-        if (
-            _is_np(receiver, np_name)
-            and attr == "sum"
-            and isinstance(kw.get("dtype"), gast.Attribute)
-        ):
-            d = kw["dtype"]  # np.sum(hit, 1, keepdims=True, dtype=z.dtype)
-            if d.attr == "dtype" and set(kw) <= {"axis", "keepdims", "dtype"}:
-                v = _stand_in(d.value, dtypes, np_name)
-                return np.zeros((), v.dtype) if hasattr(v, "dtype") else _UNKNOWN
+        if type(a) in (int, float) and type(b) in (int, float):  # Python arithmetic
+            if type(a) is int and type(b) is int:
+                if isinstance(e.op, gast.Pow):
+                    return _UNKNOWN  # an int, or a float for a negative exponent
+                return 0.0 if isinstance(e.op, gast.Div) else 0
+            return 0.0
+        return _apply(ARRAY_BINOPS[type(e.op)], a, b)
+    if isinstance(e.op, gast.MatMult):
+        a, b = _stand_in(e.left, dtypes, np_name), _stand_in(e.right, dtypes, np_name)
+        if a is _UNKNOWN or b is _UNKNOWN or not hasattr(a, "dtype") or not hasattr(b, "dtype"):
             return _UNKNOWN
-        if _is_np(receiver, np_name) and attr in ("dot", "vdot") and len(e.args) == 2 and not kw:
-            a, b = (_stand_in(x, dtypes, np_name) for x in e.args)
-            if not (hasattr(a, "dtype") and hasattr(b, "dtype")):
-                return _UNKNOWN
-            return np.zeros((), np.result_type(a, b))
-    if (
-        isinstance(e, gast.Call)
-        and isinstance(e.func, gast.Attribute)
-        and isinstance(e.func.value, gast.Name)
-        and e.func.value.id == np_name
-    ):
-        f = getattr(np, e.func.attr, None)
-        kw = {k.arg for k in e.keywords}
-        if e.func.attr in _REDUCTION_NAMES and e.args and kw <= {"axis", "keepdims"}:
+        return np.zeros((), np.result_type(a, b))
+    return _UNKNOWN
+
+
+def _call_stand_in(e, dtypes, np_name):
+    """:func:`_stand_in` of a call of an attribute: array methods, NumPy's functions."""
+    receiver, attr = e.func.value, e.func.attr
+    kw = {k.arg: k.value for k in e.keywords}
+    if attr in ("transpose", "reshape", "copy") and not _is_np(receiver, np_name):
+        v = _stand_in(receiver, dtypes, np_name)  # x.transpose(..): x's dtype
+        return v if hasattr(v, "dtype") else _UNKNOWN
+    if attr in ("transpose", "reshape") and _is_np(receiver, np_name) and e.args:
+        v = _stand_in(e.args[0], dtypes, np_name)  # np.reshape(x, ..): x's dtype
+        return v if hasattr(v, "dtype") else _UNKNOWN
+    if attr == "sum" and not _is_np(receiver, np_name) and not e.args:
+        if set(kw) <= {"axis", "keepdims"}:  # x.sum(axis=..), as specialisation writes
+            return _reduced_stand_in(_stand_in(receiver, dtypes, np_name))
+        return _UNKNOWN
+    if _is_np(receiver, np_name) and attr == "sum" and isinstance(kw.get("dtype"), gast.Attribute):
+        d = kw["dtype"]  # np.sum(hit, 1, keepdims=True, dtype=z.dtype)
+        if d.attr == "dtype" and set(kw) <= {"axis", "keepdims", "dtype"}:
+            v = _stand_in(d.value, dtypes, np_name)
+            return np.zeros((), v.dtype) if hasattr(v, "dtype") else _UNKNOWN
+        return _UNKNOWN
+    if _is_np(receiver, np_name) and attr in ("dot", "vdot") and len(e.args) == 2 and not kw:
+        a, b = (_stand_in(x, dtypes, np_name) for x in e.args)
+        if not (hasattr(a, "dtype") and hasattr(b, "dtype")):
+            return _UNKNOWN
+        return np.zeros((), np.result_type(a, b))
+    if _is_np(receiver, np_name):
+        f = getattr(np, attr, None)
+        if attr in _REDUCTION_NAMES and e.args and set(kw) <= {"axis", "keepdims"}:
             x = _stand_in(e.args[0], dtypes, np_name)
             if x is _UNKNOWN or not all(isinstance(a, gast.Constant) for a in e.args[1:]):
                 return _UNKNOWN
             return f(np.zeros((1,), np.asarray(x).dtype))  # the reduction's result dtype
-        if isinstance(f, np.ufunc) and len(e.args) == f.nin and kw <= {"out"}:
+        if isinstance(f, np.ufunc) and len(e.args) == f.nin and set(kw) <= {"out"}:
             args = [_stand_in(a, dtypes, np_name) for a in e.args]
             if any(a is _UNKNOWN for a in args):
                 return _UNKNOWN
