@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .facts import declare_helpers, helper
+from .facts import helper
 from .trees import add_adjoints, piece_of
 
 # the argument guards at the end of this module: the library calls them (never generated code)
-declare_helpers("signature_guard", "compile_guard", "guard_expression", called_by="library")
 
 
 @helper(called_by="library")

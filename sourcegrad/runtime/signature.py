@@ -17,6 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from .facts import declare_helpers
+
+declare_helpers("signature_guard", "compile_guard", "guard_expression", called_by="library")
+
 
 def call_signature(x: Any) -> Any:
     """What a running derivative is specialised to: container structure, shapes, dtypes,
