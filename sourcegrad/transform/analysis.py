@@ -32,16 +32,14 @@ from .activity import (
 from .cfg import build_cfg, solve_backward, solve_forward
 from .classify import classify
 from .forms import Analysis, Core, Op, ShapeClasses
-from .ranks import REDUCTION_FUNCTIONS, atom_rank, follow_path, infer_ranks
+from .ranks import follow_path, infer_ranks
 from .walk import walk_statements, written_names
 
 __all__ = [  # names other modules import from here (their homes: forms, classify, ranks)
-    "REDUCTION_FUNCTIONS",
     "Analysis",
     "Op",
     "ShapeClasses",
     "analyze",
-    "atom_rank",
     "classify",
     "follow_path",
     "infer_ranks",

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import rules as R
 from ..errors import SourcegradError, UnsupportedSyntaxError
+from ..rules.registry import TemplateNamespace
 from ..runtime.tangent_helpers import complete_tangent
 from ..runtime.trees import as_adjoint
 from . import derive
@@ -139,7 +140,7 @@ def call_dynamic(core, func, args, varied) -> Op:
     body = [_contribution(call, forward)]
     rule = R.Rule(
         key="dynamic",
-        fn=_RuleNamespace(
+        fn=TemplateNamespace(
             {
                 "vjp_of": vjp_of,
                 "jvp_of": jvp_of,
@@ -235,13 +236,6 @@ def _may_vary(arg, varied) -> bool:
     return False
 
 
-class _RuleNamespace:
-    """Stands in for a template function: what the generated rule's names refer to."""
-
-    def __init__(self, globals_: dict):
-        self.__globals__ = globals_
-
-
 #: (function, wrt, forward) -> its derivative, while a rule made for a call of it is alive
 _VJPS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
@@ -285,7 +279,7 @@ def call_user_function(core: Core, stmt, fn, args, kwargs, label, varied=None) -
     value = gast.Call(func=S.name(vjp_name), args=call_args, keywords=call_kwargs)
     rule = R.Rule(
         key=fn,
-        fn=_RuleNamespace(
+        fn=TemplateNamespace(
             {vjp_name: derivative, "as_adjoint": as_adjoint, "complete_tangent": complete_tangent}
         ),
         body=[_contribution(value, forward)],

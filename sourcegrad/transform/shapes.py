@@ -27,7 +27,8 @@ from ..rules.facts import (
 )
 from ..rules.facts import shape_of as declared_shape
 from . import syntax as S
-from .analysis import Analysis, follow_path
+from .forms import Analysis
+from .ranks import follow_path
 from .walk import walk_statements, written_names
 
 __all__ = [
