@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .rules import defjvp, defvjp, nondifferentiable, primitive
-from .rules.registry import d
+from .rules import d, defjvp, defvjp, nondifferentiable, primitive
 from .runtime.helpers import sum_to, unreduce
 from .util.functions import log_softmax, sigmoid, softmax, softplus
 from .util.tree import array_module

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..rules import defjvp, defvjp, nondifferentiable, primitive
-from ..rules.registry import d
+from ..rules import d, defjvp, defvjp, nondifferentiable, primitive
 from ..runtime.helpers import expand_to
 from .tree import array_module
 

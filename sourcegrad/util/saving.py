@@ -15,7 +15,8 @@ pickled, and files are read with ``allow_pickle=False``. A file is an ordinary `
 
 Writes are atomic: :func:`save` writes a temporary file in the destination's folder, flushes it
 to disk, then renames it over ``path`` (``os.replace``), so ``path`` holds either the old file
-or the new one, whatever happens during the write.
+or the new one, whatever happens during the write. An existing file's permissions are kept;
+a new file gets mode 0o644.
 """
 
 from __future__ import annotations

