@@ -179,8 +179,10 @@ def test_state_dict_of_another_optimizer_is_refused():
     params = {"w": np.ones(3)}
     with pytest.raises(optim.OptimizerStateError, match="'SGD' given to Adam"):
         optim.Adam(params).load_state_dict(optim.SGD(params).state_dict())
+    damaged = optim.Adam(params, amsgrad=True).state_dict()
+    del damaged["state"]["max_exp_avg_sq"]
     with pytest.raises(optim.OptimizerStateError, match="max_exp_avg_sq"):
-        optim.Adam(params).load_state_dict(optim.Adam(params, amsgrad=True).state_dict())
+        optim.Adam(params).load_state_dict(damaged)
     other = {"w": np.ones(4)}
     with pytest.raises(optim.OptimizerStateError, match=r"\['w'\] has shape \(4,\)"):
         optim.Adam(params).load_state_dict(optim.Adam(other).state_dict())
@@ -281,3 +283,21 @@ def test_cupy_leaves_use_cupy():
             opt_gpu.step(util.cast(g, "cupy"))
         for a, b in zip(array_leaves(cpu), util.tree_leaves(util.cast(gpu, "numpy"))):
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_a_state_dict_loaded_without_like_and_its_options_are_taken(tmp_path):
+    params = make_params(np.random.default_rng(0))
+    grads = gradient_sequence(params, 6)
+    opt = optim.RMSprop(params, lr=0.01, momentum=0.9, centered=True)
+    for g in grads[:3]:
+        opt.step(g)
+    util.save(tmp_path / "opt.npz", opt.state_dict())
+    twin = copy.deepcopy(params)
+    opt2 = optim.RMSprop(twin)  # other options: the state dict's are taken, as PyTorch does
+    opt2.load_state_dict(util.load(tmp_path / "opt.npz"))  # namedtuples re-made from the file
+    assert opt2.hyper["centered"] and opt2.hyper["momentum"] == 0.9
+    for g in grads[3:]:
+        opt.step(g)
+        opt2.step(g)
+    for a, b in zip(array_leaves(params), array_leaves(twin)):
+        np.testing.assert_array_equal(a, b)

@@ -147,7 +147,7 @@ class Optimizer:
         """Restore a :meth:`state_dict` of an optimizer of the same class over parameters of
         the same structure and shapes (its state arrays are copied into this optimizer's own,
         cast to the parameters' dtypes; hyperparameters, ``lr`` and the step count are taken
-        from it), so that the next steps are exactly those the saved optimizer would have
+        from it, as PyTorch takes them, and the state they need is made), so that the next steps are exactly those the saved optimizer would have
         taken. Raises :class:`OptimizerStateError` naming what differs."""
         sd = state_dict
         if sd.get("optimizer") != type(self).__name__:
@@ -158,18 +158,24 @@ class Optimizer:
             raise OptimizerStateError(
                 f"hyperparameters {sorted(sd['hyper'])}, expected {sorted(self.hyper)}"
             )
-        names = self.state_names()
-        if tuple(sd["state"]) != names:
-            raise OptimizerStateError(
-                f"state {tuple(sd['state'])}, this optimizer keeps {names} (other options?)"
-            )
-        for name in names:
-            self._check_state(name, sd["state"][name])
+        mine, self.hyper = self.hyper, {k: _plain(v) for k, v in sd["hyper"].items()}
+        names = self.state_names()  # under the loaded options (momentum, amsgrad, centered)
+        try:
+            if tuple(sd["state"]) != names:
+                raise OptimizerStateError(
+                    f"state {tuple(sd['state'])}, its options keep {names}: a damaged state dict"
+                )
+            for name in names:
+                self._check_state(name, sd["state"][name])
+        except OptimizerStateError:
+            self.hyper = mine
+            raise
+        if any(len(s.state) != len(names) for s in self._slots if s is not None):
+            self._slots = self._make_slots(self.params)  # other options keep other state
         for i, name in enumerate(names):
             for slot, (_, leaf) in zip(self._slots, tree_leaves_with_paths(sd["state"][name])):
                 if slot is not None:
                     slot.state[i][...] = leaf
-        self.hyper = {k: _plain(v) for k, v in sd["hyper"].items()}
         self.lr = float(sd["lr"])
         self.initial_lr = None if sd["initial_lr"] is None else float(sd["initial_lr"])
         self.steps = int(sd["steps"])
