@@ -1,0 +1,195 @@
+"""Losses to call inside functions that sourcegrad differentiates.
+
+Each returns the mean of the per-sample losses (``reduction="mean"``), their sum (``"sum"``)
+or the per-sample losses themselves (``"none"``), and agrees with PyTorch's function of the
+same purpose (``torch.nn.functional.cross_entropy``, ``binary_cross_entropy_with_logits``,
+``mse_loss``). Like :mod:`sourcegrad.util.functions`, each is a :func:`sourcegrad.primitive`
+computed in plain NumPy with reverse and forward rule templates built from operations that
+have both rules themselves, so derivatives of every order exist; the targets may be
+differentiated too (probability targets, regression targets).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .rules import d, defjvp, defvjp, nondifferentiable, primitive
+from .runtime.helpers import sum_to, unreduce
+from .util.functions import log_softmax, sigmoid, softmax, softplus
+from .util.tree import array_module
+
+__all__ = [
+    "binary_cross_entropy", "check_reduction", "cross_entropy", "is_index_labels", "least_squares",
+    "mean_scale", "reduce_losses", "target_probabilities",
+]  # fmt: skip
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def check_reduction(reduction):
+    """``reduction`` itself, or ``ValueError`` if it is not one of ``mean sum none``."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    return reduction
+
+
+def _reduce(losses, reduction):
+    check_reduction(reduction)
+    if reduction == "mean":
+        return np.mean(losses)
+    if reduction == "sum":
+        return np.sum(losses)
+    return losses
+
+
+def is_index_labels(labels) -> bool:
+    """Whether ``labels`` holds class indices (integers) rather than probabilities."""
+    dtype = getattr(labels, "dtype", None)
+    return np.dtype(dtype if dtype is not None else np.asarray(labels).dtype).kind in "iu"
+
+
+def target_probabilities(labels, logits, axis=-1):
+    """Target probabilities of ``logits``' shape: one-hot along ``axis`` (in ``logits``'
+    dtype) for integer class ``labels``, ``labels`` themselves otherwise."""
+    if not is_index_labels(labels):
+        return labels
+    xp = array_module(logits)
+    ndim = np.ndim(logits)
+    classes = np.shape(logits)[axis]
+    shape = [1] * ndim
+    shape[axis % ndim] = classes
+    hits = xp.expand_dims(xp.asarray(labels), axis) == xp.arange(classes).reshape(shape)
+    return hits.astype(logits.dtype)
+
+
+def mean_scale(a, b, axis=None):
+    """``1 / n`` for the number ``n`` of per-sample losses of operands shaped like ``a`` and
+    ``b`` (broadcast; ``axis`` reduced away, for cross-entropy)."""
+    shape = np.broadcast_shapes(np.shape(a), np.shape(b))
+    n = int(np.prod(shape, dtype=np.int64))
+    if axis is not None:
+        n //= shape[axis]
+    return 1.0 / max(n, 1)
+
+
+nondifferentiable(check_reduction, is_index_labels, target_probabilities, mean_scale)
+
+
+@primitive
+def reduce_losses(losses, reduction="mean"):
+    """The mean (``"mean"``) or sum (``"sum"``) of ``losses``, or a copy of ``losses``
+    (``"none"``)."""
+    out = _reduce(losses, reduction)
+    return np.copy(out) if out is losses else out
+
+
+def _reduce_losses_rule(z, losses, reduction="mean"):
+    if reduction == "none":
+        d[losses] += d[z]
+    elif reduction == "sum":
+        d[losses] += unreduce(d[z], losses)
+    else:
+        d[losses] += unreduce(d[z] / np.size(losses), losses)
+
+
+def _reduce_losses_tangent(z, losses, reduction="mean"):
+    d[z] += reduce_losses(d[losses], reduction)
+
+
+@primitive
+def cross_entropy(logits, labels, axis=-1, reduction="mean"):
+    """Softmax cross-entropy of ``logits`` (unnormalised scores, classes along ``axis``).
+
+    ``labels`` is either
+
+    * integer class indices, of ``logits``' shape without ``axis`` (``(N,)`` for logits of
+      shape ``(N, C)``): the loss of a sample is ``-log_softmax(logits)[label]``; or
+    * floating-point target probabilities of ``logits``' shape (one-hot rows from
+      ``sourcegrad.util.one_hot``, or soft labels): ``-sum(labels * log_softmax(logits))``.
+
+    Log-probabilities may be given as ``logits``: ``log_softmax`` leaves them unchanged, so the
+    result is then the negative log-likelihood. Equal to ``torch.nn.functional.cross_entropy``
+    with the classes on PyTorch's axis 1 (no class weights, label smoothing or ignored
+    index)."""
+    logp = log_softmax(logits, axis)
+    if is_index_labels(labels):
+        picked = np.take_along_axis(logp, np.expand_dims(labels, axis), axis=axis)
+        losses = -np.squeeze(picked, axis=axis)
+    else:
+        losses = -np.sum(labels * logp, axis=axis)
+    return _reduce(losses, reduction)
+
+
+def _cross_entropy_rule(z, logits, labels, axis=-1, reduction="mean"):
+    t = target_probabilities(labels, logits, axis)
+    if reduction == "none":
+        g = np.expand_dims(d[z], axis)
+    elif reduction == "sum":
+        g = d[z]
+    else:
+        g = d[z] * mean_scale(logits, t, axis)
+    d[logits] += g * (softmax(logits, axis) * np.sum(t, axis=axis, keepdims=True) - t)
+    d[labels] += sum_to(-(g * log_softmax(logits, axis)), labels)
+
+
+def _cross_entropy_tangent(z, logits, labels, axis=-1, reduction="mean"):
+    t = target_probabilities(labels, logits, axis)
+    slope = softmax(logits, axis) * np.sum(t, axis=axis, keepdims=True) - t
+    d[z] += reduce_losses(np.sum(slope * d[logits], axis=axis), reduction)
+    d[z] += reduce_losses(-np.sum(log_softmax(logits, axis) * d[labels], axis=axis), reduction)
+
+
+@primitive
+def binary_cross_entropy(logits, targets, reduction="mean"):
+    """Binary cross-entropy of ``sigmoid(logits)`` against ``targets`` in ``[0, 1]``,
+    elementwise, computed from the logits without overflow or ``log(0)``:
+    ``log(1 + exp(logits)) - targets * logits``. Equal to
+    ``torch.nn.functional.binary_cross_entropy_with_logits`` (pass logits, not
+    probabilities)."""
+    return _reduce(softplus(logits) - targets * logits, reduction)
+
+
+def _binary_cross_entropy_rule(z, logits, targets, reduction="mean"):
+    if reduction == "mean":
+        g = d[z] * mean_scale(logits, targets)
+    else:
+        g = d[z]
+    d[logits] += sum_to(g * (sigmoid(logits) - targets), logits)
+    d[targets] += sum_to(-(g * logits), targets)
+
+
+def _binary_cross_entropy_tangent(z, logits, targets, reduction="mean"):
+    d[z] += reduce_losses((sigmoid(logits) - targets) * d[logits], reduction)
+    d[z] += reduce_losses(-(logits * d[targets]), reduction)
+
+
+@primitive
+def least_squares(predictions, targets, reduction="mean"):
+    """Squared errors ``(predictions - targets) ** 2``, elementwise (``"mean"``: the mean
+    squared error, ``torch.nn.functional.mse_loss``)."""
+    residuals = predictions - targets
+    return _reduce(residuals * residuals, reduction)
+
+
+def _least_squares_rule(z, predictions, targets, reduction="mean"):
+    if reduction == "mean":
+        g = d[z] * mean_scale(predictions, targets)
+    else:
+        g = d[z]
+    d[predictions] += sum_to(g * (2.0 * (predictions - targets)), predictions)
+    d[targets] += sum_to(g * (2.0 * (targets - predictions)), targets)
+
+
+def _least_squares_tangent(z, predictions, targets, reduction="mean"):
+    d[z] += reduce_losses((2.0 * (predictions - targets)) * d[predictions], reduction)
+    d[z] += reduce_losses((2.0 * (targets - predictions)) * d[targets], reduction)
+
+
+for _fn, _rule, _tangent in [
+    (reduce_losses, _reduce_losses_rule, _reduce_losses_tangent),
+    (cross_entropy, _cross_entropy_rule, _cross_entropy_tangent),
+    (binary_cross_entropy, _binary_cross_entropy_rule, _binary_cross_entropy_tangent),
+    (least_squares, _least_squares_rule, _least_squares_tangent),
+]:
+    defvjp(_fn, _rule)
+    defjvp(_fn, _tangent)

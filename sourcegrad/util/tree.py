@@ -1,0 +1,287 @@
+"""Trees of parameters: nested dicts, lists, tuples and namedtuples with arrays at the leaves.
+
+A *container* is a dict, list or tuple (namedtuples included), exactly what sourcegrad walks
+when it builds a gradient shaped like its argument (``sourcegrad.runtime.containers``);
+anything else is a *leaf* (an array, a number, ``None``, a string). Children are visited in a
+fixed order: a dict by insertion order, a namedtuple by field, a list or tuple by position, so
+``tree_leaves(params)`` and ``tree_leaves(grads)`` line up leaf for leaf.
+
+Leaves that are ``None``, strings, Python ints or bools are *static*: they describe the
+structure (a name, a marker, a count) and carry no numbers to optimise; :func:`ravel` leaves
+them out of its vector and :func:`sourcegrad.optim` leaves them alone.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable
+
+import numpy as np
+
+from ..errors import SourcegradError
+from ..runtime.containers import children, is_container, is_namedtuple, rebuild
+
+__all__ = [
+    "TreeDef", "TreeStructureError", "array_module", "cast", "copy_into", "is_static_leaf",
+    "path_text", "tree_flatten", "tree_leaves",
+    "tree_leaves_with_paths", "tree_map", "tree_structure", "tree_unflatten",
+]  # fmt: skip
+
+
+class TreeStructureError(SourcegradError, ValueError):
+    """Two trees that should have the same structure (containers, keys, lengths) differ."""
+
+
+def path_text(path) -> str:
+    """``path`` (a tuple of keys) as Python indexing: ``['W'][0]``; ``(root)`` for ``()``."""
+    return "".join(f"[{k!r}]" for k in path) or "(root)"
+
+
+def is_static_leaf(x) -> bool:
+    """Whether ``x`` is a leaf that describes structure rather than holding numbers."""
+    return x is None or isinstance(x, (str, bytes, bool, int)) and not isinstance(x, np.generic)
+
+
+def array_module(x):
+    """The array module of ``x``: ``cupy`` for a CuPy array, else ``numpy`` (CuPy is never
+    imported here: a CuPy array exists only where it already is)."""
+    cupy = sys.modules.get("cupy")
+    if cupy is not None and isinstance(x, cupy.ndarray):
+        return cupy
+    return np
+
+
+def _node(x):
+    """The structure of ``x`` as a hashable nested tuple (leaves: None)."""
+    if not is_container(x):
+        return None
+    t = type(x)
+    if isinstance(x, dict):
+        keys = tuple(x)
+    elif is_namedtuple(x):
+        keys = x._fields
+    else:
+        keys = len(x)
+    return (t, keys, tuple(_node(v) for _, v in children(x)))
+
+
+class TreeDef:
+    """The structure of a tree without its leaves: container types, keys, lengths. Two trees
+    have equal ``TreeDef``\\ s exactly when their containers have the same types, keys (in the
+    same order) and lengths; it is hashable, and :meth:`unflatten` rebuilds a tree from
+    leaves in :func:`tree_leaves` order."""
+
+    __slots__ = ("node", "num_leaves")
+
+    def __init__(self, node):
+        self.node = node
+        self.num_leaves = _count(node)
+
+    def __eq__(self, other):
+        return isinstance(other, TreeDef) and self.node == other.node
+
+    def __hash__(self):
+        return hash(self.node)
+
+    def __repr__(self):
+        return f"TreeDef({_describe(self.node)})"
+
+    def unflatten(self, leaves):
+        """The tree of this structure holding ``leaves`` (in :func:`tree_leaves` order)."""
+        leaves = list(leaves)
+        if len(leaves) != self.num_leaves:
+            raise TreeStructureError(
+                f"this structure has {self.num_leaves} leaves, got {len(leaves)}"
+            )
+        it = iter(leaves)
+        return _build(self.node, it)
+
+
+def _count(node) -> int:
+    return 1 if node is None else sum(_count(c) for c in node[2])
+
+
+def _describe(node) -> str:
+    if node is None:
+        return "*"
+    t, keys, kids = node
+    inner = [_describe(c) for c in kids]
+    if t is dict or issubclass(t, dict):
+        return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(keys, inner)) + "}"
+    if isinstance(keys, tuple):  # namedtuple
+        return t.__name__ + "(" + ", ".join(f"{k}={v}" for k, v in zip(keys, inner)) + ")"
+    if t is list or issubclass(t, list):
+        return "[" + ", ".join(inner) + "]"
+    return "(" + ", ".join(inner) + ("," if len(inner) == 1 else "") + ")"
+
+
+def _build(node, it):
+    if node is None:
+        return next(it)
+    t, keys, kids = node
+    values = [_build(c, it) for c in kids]
+    if isinstance(keys, int):
+        return t(values)
+    if issubclass(t, dict):
+        return t(zip(keys, values))
+    return t(*values)  # namedtuple
+
+
+def tree_leaves(tree) -> list:
+    """The leaves of ``tree``, in the fixed order described in the module docstring."""
+    out: list = []
+    _collect(tree, out)
+    return out
+
+
+def _collect(x, out):
+    if is_container(x):
+        for _, v in children(x):
+            _collect(v, out)
+    else:
+        out.append(x)
+
+
+def tree_leaves_with_paths(tree, path=()) -> list:
+    """``(path, leaf)`` pairs in :func:`tree_leaves` order; a path is the tuple of keys
+    (dict keys, namedtuple field names, list and tuple positions) from the root."""
+    if not is_container(tree):
+        return [(path, tree)]
+    out = []
+    for k, v in children(tree):
+        out.extend(tree_leaves_with_paths(v, path + (k,)))
+    return out
+
+
+def tree_structure(tree) -> TreeDef:
+    """The :class:`TreeDef` of ``tree``."""
+    return TreeDef(_node(tree))
+
+
+def tree_flatten(tree):
+    """``(leaves, treedef)``, with ``treedef.unflatten(leaves)`` rebuilding ``tree``."""
+    return tree_leaves(tree), tree_structure(tree)
+
+
+def tree_unflatten(treedef: TreeDef, leaves):
+    """The tree of structure ``treedef`` holding ``leaves``."""
+    return treedef.unflatten(leaves)
+
+
+def tree_map(fn: Callable, tree, *rest):
+    """A tree of ``tree``'s structure holding ``fn(leaf, *leaves_of_rest)`` at each leaf.
+
+    Every tree of ``rest`` must have ``tree``'s structure (the same container types, keys and
+    lengths; a dict's keys may come in another order): else :class:`TreeStructureError`
+    naming the first path where they differ."""
+    return _map(fn, tree, rest, ())
+
+
+def _map(fn, tree, rest, path):
+    if not is_container(tree):
+        for r in rest:
+            if is_container(r):
+                raise TreeStructureError(
+                    f"at {path_text(path)}: a leaf in the first tree, a {type(r).__name__} "
+                    "in another"
+                )
+        return fn(tree, *rest)
+    kids = children(tree)
+    matched = [_same_children(tree, kids, r, path) for r in rest]
+    values = {k: _map(fn, v, [m[k] for m in matched], path + (k,)) for k, v in kids}
+    return rebuild(tree, values)
+
+
+def _same_children(tree, kids, other, path) -> dict:
+    """``other``'s children by key, checked to match ``tree``'s."""
+    where = path_text(path)
+    if type(other) is not type(tree):
+        raise TreeStructureError(
+            f"at {where}: a {type(tree).__name__} in the first tree, "
+            f"a {type(other).__name__} in another"
+        )
+    theirs = dict(children(other))
+    if len(theirs) != len(kids) or any(k not in theirs for k, _ in kids):
+        raise TreeStructureError(
+            f"at {where}: keys {[k for k, _ in kids]} in the first tree, "
+            f"{list(theirs)} in another"
+        )
+    return theirs
+
+
+def copy_into(dst, src):
+    """Copy every array leaf of ``src`` into the array at the same place in ``dst`` (in place:
+    an optimizer holding ``dst``'s arrays sees the new values) and return ``dst``. The trees
+    must have the same structure and each pair of arrays the same shape; static leaves are
+    left alone."""
+
+    def put(d, s):
+        if is_static_leaf(d):
+            return d
+        if not hasattr(d, "shape") or np.isscalar(d) or isinstance(d, np.generic):
+            raise TreeStructureError(
+                f"copy_into writes into arrays, not into a {type(d).__name__} leaf"
+            )
+        if tuple(np.shape(s)) != tuple(d.shape):
+            raise TreeStructureError(
+                f"copy_into: shape {tuple(np.shape(s))} into an array of shape {d.shape}"
+            )
+        d[...] = s
+        return d
+
+    tree_map(put, dst, src)
+    return dst
+
+
+_KINDS = ("float32", "float64", "numpy", "cupy")
+
+
+def cast(tree, kind):
+    """``tree`` with its leaves converted to ``kind``.
+
+    * ``"float32"``, ``"float64"`` (or a floating NumPy dtype): floating-point arrays and
+      NumPy floating scalars take that dtype (on their own device); integer and boolean
+      arrays, Python numbers and static leaves are unchanged.
+    * ``"cupy"``: NumPy arrays become CuPy arrays on the current device (CuPy must be
+      installed); ``"numpy"``: CuPy arrays are copied to the host.
+
+    Leaves already of the requested kind are returned as they are, not copied."""
+    if isinstance(kind, str) and kind in ("numpy", "cupy"):
+        if kind == "numpy":
+            return tree_map(_to_numpy, tree)
+        cupy = _import_cupy()
+        return tree_map(lambda x: cupy.asarray(x) if isinstance(x, np.ndarray) else x, tree)
+    try:
+        dtype = np.dtype(kind)
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype.kind != "f":
+        raise SourcegradError(
+            f"cast: kind must be one of {_KINDS} or a floating dtype, got {kind!r}"
+        )
+    return tree_map(lambda x: _to_dtype(x, dtype), tree)
+
+
+def _to_numpy(x):
+    cupy = sys.modules.get("cupy")
+    if cupy is not None and isinstance(x, cupy.ndarray):
+        return cupy.asnumpy(x)
+    return x
+
+
+def _to_dtype(x, dtype):
+    if isinstance(x, np.generic):
+        return dtype.type(x) if x.dtype.kind == "f" and x.dtype != dtype else x
+    dt = getattr(x, "dtype", None)
+    if dt is None or np.dtype(dt).kind != "f" or not hasattr(x, "astype"):
+        return x
+    return x if dt == dtype else x.astype(dtype)
+
+
+def _import_cupy():
+    """CuPy, an optional dependency, imported only when asked for."""
+    try:
+        return importlib.import_module("cupy")
+    except ImportError as e:
+        raise SourcegradError('cast(tree, "cupy") needs CuPy: pip install cupy-cuda12x') from e
