@@ -85,7 +85,7 @@ def train(epochs, batch=32, lr=0.1, momentum=0.9, seed=0, plot="digits_mlp.png")
     x_train, y_train, x_test, y_test = load_digits(seed)
     rng = np.random.default_rng(seed)
     params = init_params(rng)
-    velocity = [{k: np.zeros_like(v) for k, v in p.items()} for p in params]
+    optimizer = sg.optim.SGD(params, lr=lr, momentum=momentum)  # updates params in place
     step = sg.value_and_grad(loss)
     history = {"loss": [], "train": [], "test": []}
     start = time.perf_counter()
@@ -95,11 +95,7 @@ def train(epochs, batch=32, lr=0.1, momentum=0.9, seed=0, plot="digits_mlp.png")
         for i in range(0, len(order), batch):
             idx = order[i : i + batch]
             value, grads = step(params, x_train[idx], one_hot(y_train[idx]))
-            for p, g, v in zip(params, grads, velocity):
-                for k in p:
-                    v[k] *= momentum
-                    v[k] -= lr * g[k]
-                    p[k] += v[k]
+            optimizer.step(grads)
             losses.append(value)
         history["loss"].append(float(np.mean(losses)))
         history["train"].append(accuracy(params, x_train, y_train))

@@ -4,6 +4,7 @@
 plain NumPy code that can be printed (``source``), reviewed and run at hand-written speed.
 """
 
+from . import loss, optim, util  # noqa: E402  (the library, built on the API above)
 from .api import Transformed, grad, jvp, show, source, value_and_grad, vjp
 from .check import gradcheck
 from .errors import (
@@ -38,11 +39,14 @@ __all__ = [
     "hvp",
     "jacobian",
     "jvp",
+    "loss",
     "nondifferentiable",
+    "optim",
     "primitive",
     "show",
     "source",
     "tangent",
+    "util",
     "value_and_grad",
     "vjp",
 ]
