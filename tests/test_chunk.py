@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sourcegrad as sg
-from sourcegrad.transform.chunk import BLOCK, chunk_elementwise
+from sourcegrad.transform.optimize.chunk import BLOCK, chunk_elementwise
 
 from .fd import numerical_grad
 

@@ -12,8 +12,8 @@ import pytest
 import sourcegrad as sg
 from sourcegrad.runtime.helpers import sum_leading
 from sourcegrad.transform.analysis import analyze
-from sourcegrad.transform.fuse import fuse_contractions
 from sourcegrad.transform.normalize import normalize
+from sourcegrad.transform.optimize.fuse import fuse_contractions
 from sourcegrad.transform.parse import parse
 from sourcegrad.transform.shapes import concrete_shapes
 
