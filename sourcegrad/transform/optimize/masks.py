@@ -20,23 +20,7 @@ def early_masks(body, der: Derivative, shapes: dict) -> None:
     for k, stmt in enumerate(body):
         if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
             where.setdefault(stmt.targets[0].id, k)
-    compares: dict = {}  # name -> [(index, Compare node)]
-    others: dict = {}  # name -> last index of another read
-    for k, stmt in enumerate(body):
-        masked = set()
-        for n in _in_order(stmt):  # masks named in the order the comparisons are written
-            if (
-                isinstance(n, gast.Compare)
-                and len(n.ops) == 1
-                and isinstance(n.left, gast.Name)
-                and isinstance(n.comparators[0], gast.Constant)
-                and isinstance(n.comparators[0].value, (int, float))
-            ):
-                compares.setdefault(n.left.id, []).append((k, n))
-                masked.add(id(n.left))
-        for n in S.walk(stmt):
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and id(n) not in masked:
-                others[n.id] = k
+    compares, others = _comparisons(body)
     inserts = []
     for name, found in compares.items():
         k0 = where.get(name)
@@ -70,6 +54,29 @@ def early_masks(body, der: Derivative, shapes: dict) -> None:
         Replace().visit(gast.Module(body=body, type_ignores=[]))
         for k, stmt in reversed(sorted(inserts, key=lambda kv: kv[0])):  # (stable: in order)
             body.insert(k, stmt)
+
+
+def _comparisons(body) -> tuple:
+    """``(compares, others)``: name -> ``[(top-level index, Compare node)]`` of its
+    comparisons with a number, and name -> the last top-level index of another read."""
+    compares: dict = {}
+    others: dict = {}
+    for k, stmt in enumerate(body):
+        masked = set()
+        for n in _in_order(stmt):  # masks named in the order the comparisons are written
+            if (
+                isinstance(n, gast.Compare)
+                and len(n.ops) == 1
+                and isinstance(n.left, gast.Name)
+                and isinstance(n.comparators[0], gast.Constant)
+                and isinstance(n.comparators[0].value, (int, float))
+            ):
+                compares.setdefault(n.left.id, []).append((k, n))
+                masked.add(id(n.left))
+        for n in S.walk(stmt):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and id(n) not in masked:
+                others[n.id] = k
+    return compares, others
 
 
 def _in_order(node):

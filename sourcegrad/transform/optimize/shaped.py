@@ -20,93 +20,109 @@ from ..walk import definition_counts, walk_statements
 def specialise_shapes(node, der: Derivative, shapes: dict, numpy_only: bool = False) -> dict:
     """With the shapes known: ``sum_to(e, x)`` becomes ``e``, a reshape or a sum over fixed
     axes, and ``unreduce(c, x) * e`` becomes ``c * e`` where ``e`` already has the shape of
-    the product."""
-    np_name = der.refs.by_id.get(id(np))
-    sum_to = der.refs.by_id.get(id(NAMESPACE["sum_to"]))
-    unreduce = der.refs.by_id.get(id(NAMESPACE["unreduce"]))
-    expand_to = der.refs.by_id.get(id(NAMESPACE["expand_to"]))
-    adj_of = {v: k for k, v in der.adj_names.items()}
-    leading = der.refs.ref(NAMESPACE["sum_leading"], "sum_leading") if numpy_only else None
-
-    def shape(e):
-        return expression_shape(e, shapes, adj_of, np_name)
-
-    def helper(e, name, nargs):
-        return (
-            isinstance(e, gast.Call)
-            and isinstance(e.func, gast.Name)
-            and e.func.id == name
-            and len(e.args) == nargs
-            and not e.keywords
-        )
-
-    def method(e, attr, args, keywords=()):
-        f = gast.Attribute(value=e, attr=attr, ctx=gast.Load())
-        call = S.call(f, args)
-        call.keywords = [gast.keyword(arg=k, value=v) for k, v in keywords]
-        return call
-
-    def axes_node(axes):
-        return gast.Tuple(elts=[S.const(a) for a in axes], ctx=gast.Load())
-
-    class Rewrite(gast.NodeTransformer):
-        def visit_Call(self, e):
-            self.generic_visit(e)
-            if expand_to is not None and helper(e, expand_to, 4) and _true(e.args[3]):
-                return e.args[0]  # expand_to(g, x, axis, True) is g
-            if sum_to is None or not helper(e, sum_to, 2):
-                return e
-            g, x = e.args
-            sg_, sx = shape(g), shape(x)
-            if sg_ is None or sx is None:
-                return e
-            if sg_ == sx:
-                return g
-            axes = sum_to_axes(sg_, sx)
-            if axes is None:
-                return e
-            lead, ones = axes
-            reduced = lead + tuple(len(lead) + i for i in ones)
-            target = gast.Tuple(elts=[S.const(n) for n in sx], ctx=gast.Load())
-            if all(sg_[a] == 1 for a in reduced):  # only axes of length 1: a reshape
-                return method(g, "reshape", [target])
-            if not ones:
-                if numpy_only:  # over leading axes: through BLAS where it pays
-                    call = S.call(S.name(leading), [g, S.const(len(lead))])
-                    call.sg_sum_leading = len(lead)  # for expression_shape
-                    return call
-                return method(g, "sum", [], [("axis", axes_node(lead))])
-            kept = method(g, "sum", [], [("axis", axes_node(reduced)), ("keepdims", S.const(True))])
-            return method(kept, "reshape", [target]) if lead else kept
-
-        def visit_BinOp(self, e):
-            self.generic_visit(e)
-            if unreduce is None or not isinstance(e.op, gast.Mult):
-                return e
-            for side, other in (("left", e.right), ("right", e.left)):
-                u = getattr(e, side)
-                full = helper(u, unreduce, 2) and shape(u.args[0]) == ()
-                kept = helper(u, unreduce, 4) and _true(u.args[3]) and shape(u.args[0]) is not None
-                if not (full or kept):  # g broadcasts to x's shape by itself
-                    continue
-                so, sx = shape(other), shape(u.args[1])
-                if so is not None and sx is not None and broadcast(so, sx) == so:
-                    setattr(e, side, u.args[0])  # the product broadcasts the number itself
-            return e
-
-    Rewrite().visit(node)
+    the product. Returns ``shapes`` with those of the names the derivative assigns once."""
+    rewrite = _SumsTo(der, shapes, numpy_only)
+    rewrite.visit(node)
     # names the derivative itself assigns once (hit masks, gate products) get shapes too
     counts = definition_counts(node.body)
-    shapes = dict(shapes)
+    shapes = rewrite.shapes = dict(shapes)
     for stmt in walk_statements(node.body):
         if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
             t = stmt.targets[0].id
-            if counts[t] == 1 and t not in shapes and t not in adj_of:
-                found = shape(stmt.value)
+            if counts[t] == 1 and t not in shapes and t not in rewrite.adj_of:
+                found = rewrite.shape(stmt.value)
                 if found is not None:
                     shapes[t] = found
-    Rewrite().visit(node)
+    rewrite.visit(node)
     return shapes
+
+
+class _SumsTo(gast.NodeTransformer):
+    """The rewrites of :func:`specialise_shapes`, with the shapes in ``self.shapes``."""
+
+    def __init__(self, der: Derivative, shapes: dict, numpy_only: bool):
+        self.np_name = der.refs.by_id.get(id(np))
+        self.sum_to = der.refs.by_id.get(id(NAMESPACE["sum_to"]))
+        self.unreduce = der.refs.by_id.get(id(NAMESPACE["unreduce"]))
+        self.expand_to = der.refs.by_id.get(id(NAMESPACE["expand_to"]))
+        self.adj_of = {v: k for k, v in der.adj_names.items()}
+        self.numpy_only = numpy_only
+        self.leading = der.refs.ref(NAMESPACE["sum_leading"], "sum_leading") if numpy_only else None
+        self.shapes = shapes
+
+    def shape(self, e):
+        return expression_shape(e, self.shapes, self.adj_of, self.np_name)
+
+    def visit_Call(self, e):
+        self.generic_visit(e)
+        if self.expand_to is not None and _helper(e, self.expand_to, 4) and _true(e.args[3]):
+            return e.args[0]  # expand_to(g, x, axis, True) is g
+        if self.sum_to is None or not _helper(e, self.sum_to, 2):
+            return e
+        g, x = e.args
+        sg_, sx = self.shape(g), self.shape(x)
+        if sg_ is None or sx is None:
+            return e
+        if sg_ == sx:
+            return g
+        axes = sum_to_axes(sg_, sx)
+        return e if axes is None else self.summed(g, sg_, sx, axes)
+
+    def summed(self, g, sg_, sx, axes):
+        """``sum_to(g, x)`` as a reshape or a sum of ``g`` over fixed ``axes``."""
+        lead, ones = axes
+        reduced = lead + tuple(len(lead) + i for i in ones)
+        target = gast.Tuple(elts=[S.const(n) for n in sx], ctx=gast.Load())
+        if all(sg_[a] == 1 for a in reduced):  # only axes of length 1: a reshape
+            return _method(g, "reshape", [target])
+        if not ones:
+            if self.numpy_only:  # over leading axes: through BLAS where it pays
+                call = S.call(S.name(self.leading), [g, S.const(len(lead))])
+                call.sg_sum_leading = len(lead)  # for expression_shape
+                return call
+            return _method(g, "sum", [], [("axis", _axes_node(lead))])
+        kept = _method(g, "sum", [], [("axis", _axes_node(reduced)), ("keepdims", S.const(True))])
+        return _method(kept, "reshape", [target]) if lead else kept
+
+    def visit_BinOp(self, e):
+        self.generic_visit(e)
+        unreduce = self.unreduce
+        if unreduce is None or not isinstance(e.op, gast.Mult):
+            return e
+        for side, other in (("left", e.right), ("right", e.left)):
+            u = getattr(e, side)
+            full = _helper(u, unreduce, 2) and self.shape(u.args[0]) == ()
+            kept = (
+                _helper(u, unreduce, 4) and _true(u.args[3]) and self.shape(u.args[0]) is not None
+            )
+            if not (full or kept):  # g broadcasts to x's shape by itself
+                continue
+            so, sx = self.shape(other), self.shape(u.args[1])
+            if so is not None and sx is not None and broadcast(so, sx) == so:
+                setattr(e, side, u.args[0])  # the product broadcasts the number itself
+        return e
+
+
+def _helper(e, name, nargs) -> bool:
+    """Whether ``e`` calls the helper ``name`` with ``nargs`` positional arguments only."""
+    return (
+        isinstance(e, gast.Call)
+        and isinstance(e.func, gast.Name)
+        and e.func.id == name
+        and len(e.args) == nargs
+        and not e.keywords
+    )
+
+
+def _method(e, attr, args, keywords=()):
+    f = gast.Attribute(value=e, attr=attr, ctx=gast.Load())
+    call = S.call(f, args)
+    call.keywords = [gast.keyword(arg=k, value=v) for k, v in keywords]
+    return call
+
+
+def _axes_node(axes):
+    return gast.Tuple(elts=[S.const(a) for a in axes], ctx=gast.Load())
 
 
 def _true(atom) -> bool:
