@@ -157,17 +157,41 @@ def sums_of_products(node, der: Derivative, shapes: dict, dtypes: dict) -> None:
     np_name = der.refs.by_id.get(id(np))
     if np_name is None:
         return
-    adj_of = {v: k for k, v in der.adj_names.items()}
     uses = load_counts(node.body)
+    sums = _Vdots(np_name, shapes, {v: k for k, v in der.adj_names.items()}, dtypes)
+    for block in list(S.blocks(node.body)):
+        for k, stmt in enumerate(block):
+            if not isinstance(stmt, (gast.Assign, gast.Return)):
+                continue
+            before = block[k - 1] if k else None
+            sums.inline = {}
+            if (
+                isinstance(before, gast.Assign)
+                and isinstance(before.targets[0], gast.Name)
+                and uses.get(before.targets[0].id) == 1
+                and isinstance(before.value, gast.BinOp)
+            ):
+                sums.inline[before.targets[0].id] = before
+            sums.visit(stmt)
+        block[:] = [s for s in block if not getattr(s, "sg_dead", False)]
 
-    def float64(e):
-        dt = expression_dtype(e, dtypes, np_name)
+
+class _Vdots(gast.NodeTransformer):
+    """Full sums of products as ``np.vdot`` (see :func:`sums_of_products`); ``inline``: name
+    -> the statement right before, whose product a sum of the name reads as written there."""
+
+    def __init__(self, np_name, shapes: dict, adj_of: dict, dtypes: dict):
+        self.np_name, self.shapes, self.adj_of, self.dtypes = np_name, shapes, adj_of, dtypes
+        self.inline: dict = {}
+
+    def float64(self, e) -> bool:
+        dt = expression_dtype(e, self.dtypes, self.np_name)
         return dt is not None and dt == np.float64
 
-    def total(e):
+    def total(self, e):
         """``np.add.reduce(e, None)`` as ``np.vdot``, or None."""
         if isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.USub):
-            inner = total(e.operand)
+            inner = self.total(e.operand)
             return None if inner is None else gast.UnaryOp(op=gast.USub(), operand=inner)
         if (
             isinstance(e, gast.BinOp)
@@ -179,55 +203,31 @@ def sums_of_products(node, der: Derivative, shapes: dict, dtypes: dict) -> None:
         ):
             e = gast.BinOp(left=e.left, op=gast.Mult(), right=S.name(e.left.id))  # x ** 2
         if isinstance(e, gast.BinOp) and isinstance(e.op, gast.Mult):
-            sl = expression_shape(e.left, shapes, adj_of, np_name)
-            sr = expression_shape(e.right, shapes, adj_of, np_name)
+            sl = expression_shape(e.left, self.shapes, self.adj_of, self.np_name)
+            sr = expression_shape(e.right, self.shapes, self.adj_of, self.np_name)
             if (
                 sl is not None
                 and sl == sr
                 and len(sl) >= 1
-                and float64(e.left)
-                and float64(e.right)
+                and self.float64(e.left)
+                and self.float64(e.right)
             ):
-                f = gast.Attribute(value=S.name(np_name), attr="vdot", ctx=gast.Load())
+                f = gast.Attribute(value=S.name(self.np_name), attr="vdot", ctx=gast.Load())
                 return S.call(f, [e.left, e.right])
         return None
 
-    def rewrite(block):
-        for k, stmt in enumerate(block):
-            if not isinstance(stmt, (gast.Assign, gast.Return)):
-                continue
-            before = block[k - 1] if k else None
-            inline = {}
-            if (
-                isinstance(before, gast.Assign)
-                and isinstance(before.targets[0], gast.Name)
-                and uses.get(before.targets[0].id) == 1
-                and isinstance(before.value, gast.BinOp)
-            ):
-                inline[before.targets[0].id] = before
-
-            Sums(inline).visit(stmt)
-        block[:] = [s for s in block if not getattr(s, "sg_dead", False)]
-
-    class Sums(gast.NodeTransformer):
-        def __init__(self, inline):
-            self.inline = inline
-
-        def visit_Call(self, e):
-            self.generic_visit(e)
-            if not (np_call(e, np_name, "sum", 1) or reduce_all_call(e, np_name)):
-                return e
-            arg = e.args[0]
-            source = self.inline.get(getattr(arg, "id", None))
-            got = total(source.value if source is not None else arg)
-            if got is None:
-                return e
-            if source is not None:
-                source.sg_dead = True
-            return got
-
-    for block in list(S.blocks(node.body)):
-        rewrite(block)
+    def visit_Call(self, e):
+        self.generic_visit(e)
+        if not (np_call(e, self.np_name, "sum", 1) or reduce_all_call(e, self.np_name)):
+            return e
+        arg = e.args[0]
+        source = self.inline.get(getattr(arg, "id", None))
+        got = self.total(source.value if source is not None else arg)
+        if got is None:
+            return e
+        if source is not None:
+            source.sg_dead = True
+        return got
 
 
 def dots(node, der: Derivative) -> None:

@@ -94,61 +94,7 @@ def common_subexpressions(body, kinds: dict, np_name) -> None:
     sweep = next((i for i, st in enumerate(body) if getattr(st, "sg_sweep", False)), len(body))
     counts = definition_counts(body)
     mutated = mutated_names(body)
-
-    def floating(e) -> bool:
-        dt = expression_dtype(e, kinds, np_name)
-        return isinstance(dt, np.dtype) and dt.kind in "fc"
-
-    def simple(stmt) -> bool:
-        if not isinstance(stmt, gast.Assign):
-            return False
-        for n in S.walk(stmt):
-            if isinstance(n, gast.Call) and not (
-                isinstance(n.func, gast.Attribute) and S.dotted(n.func.value) == np_name
-            ):
-                return False
-        return True
-
-    dumps: dict = {}  # id of a node -> gast.dump of it, until the next rewrite
-
-    def dump(n) -> str:
-        got = dumps.get(id(n))
-        if got is None:
-            got = dumps[id(n)] = gast.dump(n)
-        return got
-
-    def match(n, key):
-        """``"same"`` if the BinOp ``n`` computes ``key``, ``"negated"`` if it computes minus
-        it (``(-a) * b`` for ``a * b``), else None."""
-        if dump(n) == key:
-            return "same"
-        if isinstance(n.op, gast.Mult):
-            for neg, other in ((n.left, n.right), (n.right, n.left)):
-                if (
-                    isinstance(neg, gast.UnaryOp)
-                    and isinstance(neg.op, gast.USub)
-                    and floating(neg.operand)
-                ):
-                    pair = (neg.operand, other) if neg is n.left else (other, neg.operand)
-                    if gast.dump(gast.BinOp(left=pair[0], op=n.op, right=pair[1])) == key:
-                        return "negated"
-        return None
-
-    def occurs(stmt, key) -> bool:
-        return any(isinstance(n, gast.BinOp) and match(n, key) for n in S.walk(stmt.value))
-
-    def replace(stmt, key, name) -> None:
-        class Swap(gast.NodeTransformer):
-            def visit_BinOp(self, n):
-                found = match(n, key)
-                if found == "same":
-                    return S.name(name)
-                if found == "negated":
-                    return gast.UnaryOp(op=gast.USub(), operand=S.name(name))
-                return self.generic_visit(n)
-
-        stmt.value = Swap().visit(stmt.value)
-
+    matcher = _Matcher(kinds, np_name)
     j = 0
     while j < sweep:
         stmt = body[j]
@@ -166,18 +112,91 @@ def common_subexpressions(body, kinds: dict, np_name) -> None:
         if reads & mutated:
             continue
         key = gast.dump(stmt.value)
-        first = None
-        for i in range(j - 2, -1, -1):
-            earlier = body[i]
-            if not simple(earlier) or (assigned_names(earlier) & (reads | {name})):
-                break
-            if any(isinstance(n, gast.Name) and n.id == name for n in S.walk(earlier)):
-                break
-            if occurs(earlier, key):
-                first = i
+        first = _first_computed(body, j - 1, key, reads | {name}, matcher)
         if first is None:
             continue
         for i in range(first, j - 1):
-            replace(body[i], key, name)
+            matcher.replace(body[i], key, name)
         body.insert(first, body.pop(j - 1))
-        dumps.clear()  # rewritten nodes: ids may be reused
+        matcher.dumps.clear()  # rewritten nodes: ids may be reused
+
+
+def _first_computed(body, at, key, names, matcher):
+    """The index of the first statement before ``body[at]`` that computes ``key``, looking
+    back only across simple statements that assign none of ``names`` and do not mention
+    ``body[at]``'s target (the last of ``names`` added); None if there is none."""
+    name = body[at].targets[0].id
+    first = None
+    for i in range(at - 1, -1, -1):
+        earlier = body[i]
+        if not matcher.simple(earlier) or (assigned_names(earlier) & names):
+            break
+        if any(isinstance(n, gast.Name) and n.id == name for n in S.walk(earlier)):
+            break
+        if matcher.occurs(earlier, key):
+            first = i
+    return first
+
+
+class _Matcher:
+    """Where a statement computes a value (a ``gast.dump``), or minus it."""
+
+    def __init__(self, kinds: dict, np_name):
+        self.kinds, self.np_name = kinds, np_name
+        self.dumps: dict = {}  # id of a node -> gast.dump of it, until the next rewrite
+
+    def floating(self, e) -> bool:
+        dt = expression_dtype(e, self.kinds, self.np_name)
+        return isinstance(dt, np.dtype) and dt.kind in "fc"
+
+    def simple(self, stmt) -> bool:
+        """Whether ``stmt`` is an assignment calling nothing but NumPy."""
+        if not isinstance(stmt, gast.Assign):
+            return False
+        for n in S.walk(stmt):
+            if isinstance(n, gast.Call) and not (
+                isinstance(n.func, gast.Attribute) and S.dotted(n.func.value) == self.np_name
+            ):
+                return False
+        return True
+
+    def dump(self, n) -> str:
+        got = self.dumps.get(id(n))
+        if got is None:
+            got = self.dumps[id(n)] = gast.dump(n)
+        return got
+
+    def match(self, n, key):
+        """``"same"`` if the BinOp ``n`` computes ``key``, ``"negated"`` if it computes minus
+        it (``(-a) * b`` for ``a * b``), else None."""
+        if self.dump(n) == key:
+            return "same"
+        if isinstance(n.op, gast.Mult):
+            for neg, other in ((n.left, n.right), (n.right, n.left)):
+                if (
+                    isinstance(neg, gast.UnaryOp)
+                    and isinstance(neg.op, gast.USub)
+                    and self.floating(neg.operand)
+                ):
+                    pair = (neg.operand, other) if neg is n.left else (other, neg.operand)
+                    if gast.dump(gast.BinOp(left=pair[0], op=n.op, right=pair[1])) == key:
+                        return "negated"
+        return None
+
+    def occurs(self, stmt, key) -> bool:
+        return any(isinstance(n, gast.BinOp) and self.match(n, key) for n in S.walk(stmt.value))
+
+    def replace(self, stmt, key, name) -> None:
+        """``stmt`` reading ``name`` wherever it computes ``key`` (or minus it)."""
+        match = self.match
+
+        class Swap(gast.NodeTransformer):
+            def visit_BinOp(self, n):
+                found = match(n, key)
+                if found == "same":
+                    return S.name(name)
+                if found == "negated":
+                    return gast.UnaryOp(op=gast.USub(), operand=S.name(name))
+                return self.generic_visit(n)
+
+        stmt.value = Swap().visit(stmt.value)

@@ -28,69 +28,21 @@ def split_temporaries(body, der: Derivative, shapes: dict) -> None:
     operation in the named buffer (``np.subtract(1.0, t_sq, out=t_sq)``), as a hand-written
     chain does. At most one temporary is named per statement (more could raise the peak), only
     for arrays of ``SPLIT_SIZE`` elements or more, and only out of pure arithmetic."""
-    np_name = der.refs.by_id.get(id(np))
-    adj_of = {v: k for k, v in der.adj_names.items()}
     after: dict = {}
     liveness(body, after=after)
-
-    def shape(e):
-        return expression_shape(e, shapes, adj_of, np_name)
-
-    def large(e, like) -> bool:
-        got = shape(e)
-        return got is not None and got == shape(like) and int(np.prod(got)) >= SPLIT_SIZE
-
-    def unary_ufunc(e) -> bool:
-        ufunc = ufunc_call(e, np_name)
-        return ufunc is not None and ufunc.nin == 1
-
-    def fresh(e) -> bool:
-        return isinstance(e, (gast.BinOp, gast.UnaryOp)) or unary_ufunc(e)
-
-    def candidate(e):
-        """The first (in evaluation order) operand worth naming, as (parent, field), or None."""
-        if isinstance(e, gast.BinOp):
-            found = candidate(e.left) or candidate(e.right)
-            if found is None and isinstance(e.op, (gast.Sub, gast.Div)):
-                if fresh(e.right) and not fresh(e.left) and large(e.right, e):
-                    found = (e, "right")
-            return found
-        if isinstance(e, gast.UnaryOp):
-            return candidate(e.operand)
-        if unary_ufunc(e):
-            found = candidate(e.args[0])
-            if found is None and fresh(e.args[0]) and large(e.args[0], e):
-                found = (e.args, 0)
-            return found
-        return None
-
+    splitter = _Splitter(der, shapes, after)
     for stmts in list(S.blocks(body)):
         for i in reversed(range(len(stmts))):
             stmt = stmts[i]
             if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)):
                 continue
-            v = stmt.value
-            if not pure(v, np_name, elementwise=True):
+            if not pure(stmt.value, splitter.np_name, elementwise=True):
                 continue
-            if unary_ufunc(v) and fresh(v.args[0]) and large(v.args[0], v):
-                name, (parent, field) = stmt.targets[0].id, (v.args, 0)  # t = f(e): into t
-                operand = v.args[0]
-            else:
-                where = candidate(v)
-                if where is None:
-                    continue
-                live = after.get(id(stmt), set())
-                parent, field = where
-                operand = parent[field] if isinstance(field, int) else getattr(parent, field)
-                inside = Counter(n.id for n in S.walk(operand) if isinstance(n, gast.Name))
-                everywhere = Counter(n.id for n in S.walk(v) if isinstance(n, gast.Name))
-                if any(n not in live and everywhere[n] == k for n, k in inside.items()):
-                    continue  # it reads a buffer that the reuse can write it into already
-                left = getattr(parent, "left", None)
-                if isinstance(left, gast.Name) and left.id not in live and everywhere[left.id] == 1:
-                    continue  # the reuse writes into the left operand's buffer
-                name = der.refs.names.fresh(stmt.targets[0].id + "_t")
-            shapes[name] = shape(operand)
+            found = splitter.where(stmt)
+            if found is None:
+                continue
+            name, parent, field, operand = found
+            shapes[name] = splitter.shape(operand)
             first = S.assign(name, operand, getattr(stmt, "lineno", None))
             for attr, val in stmt.__dict__.items():
                 if attr.startswith("sg_") and attr != "sg_tape_pair":
@@ -100,3 +52,65 @@ def split_temporaries(body, der: Derivative, shapes: dict) -> None:
             else:
                 setattr(parent, field, S.name(name))
             stmts.insert(i, first)
+
+
+class _Splitter:
+    """Where :func:`split_temporaries` names a temporary; ``after``: the names live after
+    each statement (by ``id``)."""
+
+    def __init__(self, der: Derivative, shapes: dict, after: dict):
+        self.np_name = der.refs.by_id.get(id(np))
+        self.adj_of = {v: k for k, v in der.adj_names.items()}
+        self.shapes, self.after, self.names = shapes, after, der.refs.names
+
+    def shape(self, e):
+        return expression_shape(e, self.shapes, self.adj_of, self.np_name)
+
+    def large(self, e, like) -> bool:
+        got = self.shape(e)
+        return got is not None and got == self.shape(like) and int(np.prod(got)) >= SPLIT_SIZE
+
+    def unary_ufunc(self, e) -> bool:
+        ufunc = ufunc_call(e, self.np_name)
+        return ufunc is not None and ufunc.nin == 1
+
+    def fresh(self, e) -> bool:
+        return isinstance(e, (gast.BinOp, gast.UnaryOp)) or self.unary_ufunc(e)
+
+    def candidate(self, e):
+        """The first (in evaluation order) operand worth naming, as (parent, field), or None."""
+        if isinstance(e, gast.BinOp):
+            found = self.candidate(e.left) or self.candidate(e.right)
+            if found is None and isinstance(e.op, (gast.Sub, gast.Div)):
+                if self.fresh(e.right) and not self.fresh(e.left) and self.large(e.right, e):
+                    found = (e, "right")
+            return found
+        if isinstance(e, gast.UnaryOp):
+            return self.candidate(e.operand)
+        if self.unary_ufunc(e):
+            found = self.candidate(e.args[0])
+            if found is None and self.fresh(e.args[0]) and self.large(e.args[0], e):
+                found = (e.args, 0)
+            return found
+        return None
+
+    def where(self, stmt):
+        """``(name, parent, field, operand)``: the temporary of the pure elementwise ``stmt``
+        to name ``name``, at ``parent``'s ``field``; None where none is worth it."""
+        v = stmt.value
+        if self.unary_ufunc(v) and self.fresh(v.args[0]) and self.large(v.args[0], v):
+            return stmt.targets[0].id, v.args, 0, v.args[0]  # t = f(e): into t
+        where = self.candidate(v)
+        if where is None:
+            return None
+        live = self.after.get(id(stmt), set())
+        parent, field = where
+        operand = parent[field] if isinstance(field, int) else getattr(parent, field)
+        inside = Counter(n.id for n in S.walk(operand) if isinstance(n, gast.Name))
+        everywhere = Counter(n.id for n in S.walk(v) if isinstance(n, gast.Name))
+        if any(n not in live and everywhere[n] == k for n, k in inside.items()):
+            return None  # it reads a buffer that the reuse can write it into already
+        left = getattr(parent, "left", None)
+        if isinstance(left, gast.Name) and left.id not in live and everywhere[left.id] == 1:
+            return None  # the reuse writes into the left operand's buffer
+        return self.names.fresh(stmt.targets[0].id + "_t"), parent, field, operand
