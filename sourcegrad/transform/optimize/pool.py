@@ -90,23 +90,13 @@ def plan_pool(body, owner, np_name, helpers=frozenset()) -> tuple:
     if any(isinstance(n, (gast.Return, gast.Yield, gast.YieldFrom)) for n in _inner(body)):
         return [], []
     captured = S.captured_names(gast.Module(body=body, type_ignores=[]))
-
-    def layouts(groups, stmts) -> list:
-        """``(group, (shape, dtype))`` of the groups whose array could go to a buffer."""
-        found = []
-        for g in groups:
-            made = stmts[g.start]
-            if g.dropped or captured.intersection(g.names) or made.targets[0].id != g.names[0]:
-                continue
-            if _into(made.value, np_name, S.name("_")) is not None:
-                layout = group_layout(g, owner, made.value)
-                if layout is not None:
-                    found.append((g, layout))
-        return found
-
-    candidates = layouts(buffer_groups(body, owner), body)
+    candidates = _layouts(buffer_groups(body, owner), body, captured, owner, np_name)
     loops = [  # (loop, its groups and their layouts, the number of iterations or None)
-        (stmt, layouts(loop_groups(stmt.body, owner), stmt.body), _iterations(stmt, body, owner))
+        (
+            stmt,
+            _layouts(loop_groups(stmt.body, owner), stmt.body, captured, owner, np_name),
+            _iterations(stmt, body, owner),
+        )
         for stmt in body
         if isinstance(stmt, gast.For) and _straight(stmt.body) and not getattr(stmt, "sg_blocks", 0)
     ]
@@ -117,40 +107,81 @@ def plan_pool(body, owner, np_name, helpers=frozenset()) -> tuple:
             members.setdefault(n, []).append(g)
     arrays = {n for n, dt in owner.in_place.dtypes.items() if isinstance(dt, np.dtype)}
     unsafe = escaping(body, members, np_name, helpers, stacks, arrays)
-    transposed = transposed_names(body)
     unsafe |= {n for n, gs in members.items() if len(gs) > 1}  # a name of two groups
-    requests = []  # (start, end, bytes, [entries]): memory live over top-level statements
-    entries = []  # [statement, (shape, dtype), loop counter or None, request]
+    plan = _Requests(body, unsafe, transposed_names(body), stacks)
     for g, layout in candidates:
-        if nbytes(layout) > POOLED_BYTES:
-            continue  # released after its last use instead: see POOLED_BYTES
-        if not (unsafe.intersection(g.names) or reads_transposed(body[g.start].value, transposed)):
-            entries.append([body[g.start], layout, None, None])
-            requests.append((g.start, g.end, nbytes(layout), [entries[-1]]))
+        plan.top_level(g, layout)
     for loop, found, count in loops:
-        at = body.index(loop)
-        outside = _mentioned_outside(body, loop)
-        taped = {n for s in loop.body for n in pushed(s, stacks)}
-        local: list = []  # this body's buffers: [bytes, last statement of the body, entries]
-        for g, layout in sorted(found, key=lambda c: c[0].start):
-            made = loop.body[g.start]
-            if unsafe.intersection(g.names) or reads_transposed(made.value, transposed):
-                continue
-            if not (g.carried or outside.intersection(g.names) or taped.intersection(g.names)):
-                entries.append([made, layout, None, None])  # one iteration's: one buffer
-                k = _fit(local, nbytes(layout), g.start, g.end)
-                local[k][2].append(entries[-1])
-            elif count is not None:  # a buffer per iteration, indexed by the loop counter
-                entries.append([made, ((count,) + layout[0], layout[1]), loop.target.id, None])
-                last = max([at] + [i for i, st in enumerate(body) if _mentions(st, g.names)])
-                requests.append((at, last, nbytes(entries[-1][1]), [entries[-1]]))
-        requests += [(at, at, size, group) for size, _, group in local]
+        plan.loop(loop, found, count)
     memory: list = []  # [bytes, last statement of the current request, ...]
-    for start, end, size, group in sorted(requests, key=lambda r: r[0]):
+    for start, end, size, group in sorted(plan.requests, key=lambda r: r[0]):
         k = _fit(memory, size, start, end)
         for entry in group:
             entry[3] = k
-    return [tuple(e) for e in entries], [m[0] for m in memory]
+    return [tuple(e) for e in plan.entries], [m[0] for m in memory]
+
+
+def _layouts(groups, stmts, captured, owner, np_name) -> list:
+    """``(group, (shape, dtype))`` of the groups whose array could go to a buffer."""
+    found = []
+    for g in groups:
+        made = stmts[g.start]
+        if g.dropped or captured.intersection(g.names) or made.targets[0].id != g.names[0]:
+            continue
+        if _into(made.value, np_name, S.name("_")) is not None:
+            layout = group_layout(g, owner, made.value)
+            if layout is not None:
+                found.append((g, layout))
+    return found
+
+
+class _Requests:
+    """The buffers of a plan: ``entries`` (``[statement, (shape, dtype), loop counter or
+    None, block]``) and ``requests`` (``(start, end, bytes, [entries])``: memory live over
+    top-level statements), for groups none of whose names is ``unsafe`` and whose array
+    does not read a ``transposed`` layout."""
+
+    def __init__(self, body, unsafe: set, transposed: set, stacks: set):
+        self.body, self.unsafe, self.transposed, self.stacks = body, unsafe, transposed, stacks
+        self.entries: list = []
+        self.requests: list = []
+
+    def skipped(self, g, made) -> bool:
+        return bool(self.unsafe.intersection(g.names)) or reads_transposed(
+            made.value, self.transposed
+        )
+
+    def top_level(self, g, layout) -> None:
+        """A top-level statement's group: a buffer over its lifetime, up to POOLED_BYTES."""
+        if nbytes(layout) > POOLED_BYTES:
+            return  # released after its last use instead: see POOLED_BYTES
+        if not self.skipped(g, self.body[g.start]):
+            self.entries.append([self.body[g.start], layout, None, None])
+            self.requests.append((g.start, g.end, nbytes(layout), [self.entries[-1]]))
+
+    def loop(self, loop, found, count) -> None:
+        """A loop body's groups (``found``, with layouts; ``count`` iterations or None): one
+        buffer for a group read only within its iteration, one per iteration (where the
+        count is known) for one read by a later iteration, after the loop or from the tape."""
+        body = self.body
+        at = body.index(loop)
+        outside = _mentioned_outside(body, loop)
+        taped = {n for s in loop.body for n in pushed(s, self.stacks)}
+        local: list = []  # this body's buffers: [bytes, last statement of the body, entries]
+        for g, layout in sorted(found, key=lambda c: c[0].start):
+            made = loop.body[g.start]
+            if self.skipped(g, made):
+                continue
+            if not (g.carried or outside.intersection(g.names) or taped.intersection(g.names)):
+                self.entries.append([made, layout, None, None])  # one iteration's: one buffer
+                k = _fit(local, nbytes(layout), g.start, g.end)
+                local[k][2].append(self.entries[-1])
+            elif count is not None:  # a buffer per iteration, indexed by the loop counter
+                entry = [made, ((count,) + layout[0], layout[1]), loop.target.id, None]
+                self.entries.append(entry)
+                last = max([at] + [i for i, st in enumerate(body) if _mentions(st, g.names)])
+                self.requests.append((at, last, nbytes(entry[1]), [entry]))
+        self.requests += [(at, at, size, group) for size, _, group in local]
 
 
 def _mentions(stmt, names) -> bool:
