@@ -76,9 +76,9 @@ class _Plan:
             return False
         self.pre, self.loop, self.post = [], [], []
         self.sums: dict = {}  # names assigned a full sum in the loop (an ordered set)
-        in_loop: set = set()  # names assigned in the loop
-        after_loop: set = set()  # names assigned after it
-        read_in_loop: set = set()
+        self.in_loop: set = set()  # names assigned in the loop
+        self.after_loop: set = set()  # names assigned after it
+        self.read_in_loop: set = set()
         work = [S.clone(stmt) for stmt in stmts]  # rewritten below: the body, only if it fits
         while work:
             stmt = work.pop(0)
@@ -86,45 +86,56 @@ class _Plan:
             if taken:
                 work[:0] = taken + [stmt]
                 continue
-            if isinstance(stmt, gast.AugAssign):
-                target, top = stmt.target, False
-            elif isinstance(stmt, gast.Assign) and len(stmt.targets) == 1:
-                target, top = stmt.targets[0], True
-            else:
+            if not self.place(stmt):
                 return False
-            if not isinstance(target, gast.Name):
-                return False
-            t = target.id
-            reads = _reads(stmt)
-            if self.big(t) or self.full_sum(stmt):
-                if self.big(t) and not self.elementwise(stmt.value, top=top):
-                    return False
-                if reads & (set(self.sums) | after_loop) or t in after_loop:
-                    return False  # the elements need a finished sum: two passes
-                if t in self.sums and t in in_loop:
-                    return False  # a sum assigned twice
-                if self.full_sum(stmt):
-                    self.sums[t] = None
-                self.loop.append(stmt)
-                in_loop.add(t)
-                read_in_loop |= reads
-            elif reads & (in_loop | after_loop):  # a scalar from the loop's sums: after it
-                if reads & in_loop - set(self.sums) or t in read_in_loop | in_loop:
-                    return False
-                self.post.append(stmt)
-                after_loop.add(t)
-            else:  # needs nothing of the loop: before it
-                if t in read_in_loop | in_loop | after_loop:
-                    return False
-                self.pre.append(stmt)
-        if not self.loop:
+        return bool(self.loop) and self.closed(ret)
+
+    def place(self, stmt) -> bool:
+        """Put ``stmt`` before, in or after the loop; False where the body does not fit."""
+        if isinstance(stmt, gast.AugAssign):
+            target, top = stmt.target, False
+        elif isinstance(stmt, gast.Assign) and len(stmt.targets) == 1:
+            target, top = stmt.targets[0], True
+        else:
             return False
+        if not isinstance(target, gast.Name):
+            return False
+        t = target.id
+        reads = _reads(stmt)
+        in_loop, after_loop = self.in_loop, self.after_loop
+        if self.big(t) or self.full_sum(stmt):
+            if self.big(t) and not self.elementwise(stmt.value, top=top):
+                return False
+            if reads & (set(self.sums) | after_loop) or t in after_loop:
+                return False  # the elements need a finished sum: two passes
+            if t in self.sums and t in in_loop:
+                return False  # a sum assigned twice
+            if self.full_sum(stmt):
+                self.sums[t] = None
+            self.loop.append(stmt)
+            in_loop.add(t)
+            self.read_in_loop |= reads
+        elif reads & (in_loop | after_loop):  # a scalar from the loop's sums: after it
+            if reads & in_loop - set(self.sums) or t in self.read_in_loop | in_loop:
+                return False
+            self.post.append(stmt)
+            after_loop.add(t)
+        else:  # needs nothing of the loop: before it
+            if t in self.read_in_loop | in_loop | after_loop:
+                return False
+            self.pre.append(stmt)
+        return True
+
+    def closed(self, ret) -> bool:
+        """Find the loop's outputs (read after it or by ``ret``) and inputs; False where an
+        output's dtype is unknown or the loop reads a name before it assigns it."""
+        in_loop = self.in_loop
         after = {n.id for s in self.post + [ret] for n in S.walk(s) if isinstance(n, gast.Name)}
         self.outputs = sorted(n for n in in_loop if self.big(n) and n in after)
         self.infer_dtypes()
         if any(not isinstance(self.dtypes.get(n), np.dtype) for n in self.outputs):
             return False
-        self.inputs = sorted(n for n in read_in_loop if self.big(n) and n not in in_loop)
+        self.inputs = sorted(n for n in self.read_in_loop if self.big(n) and n not in in_loop)
         seen: set = set()  # a name the loop reads before it assigns it: the last block's value
         for stmt in self.loop:
             if any(r in in_loop and r not in seen for r in _reads(stmt)):
@@ -275,14 +286,44 @@ class _Plan:
     def write(self, body, names) -> bool:
         ret = body[-1]
         size = int(np.prod(self.shape))
-        np_ = S.name(self.np_name)
         i = names.fresh("start")
 
         def window():
             stop = gast.BinOp(left=S.name(i), op=gast.Add(), right=S.const(BLOCK))
             return gast.Slice(lower=S.name(i), upper=stop, step=None)
 
-        before, inside, after = [], [], []
+        before, inside = [], []
+        rename = self.blocks_of_inputs(names, window, before, inside)
+        full = {}
+        for o in self.outputs:
+            full[o] = names.fresh(o + "_all")
+            empty = gast.Attribute(value=S.name(self.np_name), attr="empty", ctx=gast.Load())
+            dtype = gast.keyword(arg="dtype", value=S.const(str(self.dtypes[o])))
+            alloc = S.call(empty, [S.const(size)])
+            alloc.keywords = [dtype]
+            before.append(S.assign(full[o], alloc))
+        parts = {}
+        for s in self.sums:
+            parts[s] = names.fresh(s + "_parts")
+            before.append(S.assign(parts[s], gast.List(elts=[], ctx=gast.Load())))
+        self.block_statements(rename, parts, inside)
+        for o in self.outputs:
+            self.write_output(inside, o, full[o], window)
+        loop = gast.For(
+            target=S.name(i, store=True),
+            iter=S.call(S.name("range"), [S.const(0), S.const(size), S.const(BLOCK)]),
+            body=inside,
+            orelse=[],
+            type_comment=None,
+        )
+        loop.sg_blocks = True  # its names hold blocks: not the shapes the shape inference knows
+        after = self.gathered(parts, full)
+        body[:] = self.pre + before + [loop] + after + self.post + [ret]
+        return True
+
+    def blocks_of_inputs(self, names, window, before, inside) -> dict:
+        """Each input flattened before the loop and sliced to its block in it; the renaming
+        of the inputs to their blocks."""
         rename = {}
         for p in self.inputs:
             flat = names.fresh(p + "_flat")
@@ -292,18 +333,10 @@ class _Plan:
             rename[p] = S.name(block)
             sliced = gast.Subscript(value=S.name(flat), slice=window(), ctx=gast.Load())
             inside.append(S.assign(block, sliced))
-        full = {}
-        for o in self.outputs:
-            full[o] = names.fresh(o + "_all")
-            empty = gast.Attribute(value=np_, attr="empty", ctx=gast.Load())
-            dtype = gast.keyword(arg="dtype", value=S.const(str(self.dtypes[o])))
-            alloc = S.call(empty, [S.const(size)])
-            alloc.keywords = [dtype]
-            before.append(S.assign(full[o], alloc))
-        parts = {}
-        for s in self.sums:
-            parts[s] = names.fresh(s + "_parts")
-            before.append(S.assign(parts[s], gast.List(elts=[], ctx=gast.Load())))
+        return rename
+
+    def block_statements(self, rename, parts, inside) -> None:
+        """The loop's statements on blocks, a full sum appended to its list of ``parts``."""
         for stmt in self.loop:
             stmt.value = S.rename(stmt.value, rename)
             t = _target(stmt)
@@ -316,8 +349,11 @@ class _Plan:
                 inside.append(expr)
             else:
                 inside.append(stmt)
-        for o in self.outputs:
-            self.write_output(inside, o, full[o], window)
+
+    def gathered(self, parts, full) -> list:
+        """After the loop: each sum as the sum of its parts, each output reshaped."""
+        np_ = S.name(self.np_name)
+        after = []
         for s, p in parts.items():
             reduce = gast.Attribute(
                 value=gast.Attribute(value=np_, attr="add", ctx=gast.Load()),
@@ -330,16 +366,7 @@ class _Plan:
             reshape = gast.Attribute(value=S.name(full[o]), attr="reshape", ctx=gast.Load())
             shape = gast.Tuple(elts=[S.const(d) for d in self.shape], ctx=gast.Load())
             after.append(S.assign(o, S.call(reshape, [shape])))
-        loop = gast.For(
-            target=S.name(i, store=True),
-            iter=S.call(S.name("range"), [S.const(0), S.const(size), S.const(BLOCK)]),
-            body=inside,
-            orelse=[],
-            type_comment=None,
-        )
-        loop.sg_blocks = True  # its names hold blocks: not the shapes the shape inference knows
-        body[:] = self.pre + before + [loop] + after + self.post + [ret]
-        return True
+        return after
 
     def write_output(self, inside, o, full, window) -> None:
         """Make the block's last assignment to ``o`` write into ``full``'s window (with

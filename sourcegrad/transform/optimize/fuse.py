@@ -99,91 +99,32 @@ class _Fuser:
 
     def nest(self, loop):
         """The statements replacing ``loop``, or None where it is not a fusible nest."""
-        counters, extents, assigns = [], [], []
-        cur = loop
-        while True:
-            n = _literal_range(cur)
-            if n is None or not isinstance(cur.target, gast.Name) or cur.orelse:
-                return None
-            counters.append(cur.target.id)
-            extents.append(n)
-            *head, last = cur.body
-            inner = last if isinstance(last, gast.For) else None
-            level = head if inner is not None else cur.body
-            if not all(_simple_assign(s) for s in level):
-                return None
-            assigns.extend(level)
-            if inner is None:
-                break
-            cur = inner
-        total = math.prod(extents)
-        if not 2 <= total <= MAX_UNROLLED or len(set(counters)) != len(counters):
-            return None  # (a counter reused by an inner loop: not fused)
-        found = self.accumulation(assigns, counters)
-        if found is None:
-            return None
-        acc, skip, einsum, p, q = found
-        assigned = [s.targets[0].id for s in assigns]
-        if len(set(assigned)) != len(assigned):
-            return None
-        seen: set = set()
-        for s in assigns:  # nothing carried from one iteration to the next but acc
-            if (set(S.loaded_names(s.value)) & set(assigned)) - seen - {acc}:
-                return None
-            seen.add(s.targets[0].id)
-        outside = self.names_outside(loop)
-        if any(n in outside for n in set(assigned) | set(counters) if n != acc):
-            return None
-        parsed = _parse_spec(einsum.args[0])
+        levels = _levels(loop)
+        found = None if levels is None else self.fusible(loop, *levels)
+        parsed = None if found is None else _parse_spec(found[2].args[0])
         if parsed is None:
             return None
-        a, ops, out_letters = parsed
+        counters, extents, assigns = levels
+        acc, skip, einsum, p, q = found
+        assigned = {s.targets[0].id for s in assigns}
         lineno = getattr(einsum, "lineno", None) or getattr(loop, "lineno", None)
         out: list = []
-        operands = {p: [], q: []}
+        operands = self.unroll(levels, skip, (p, q), out, lineno)
         defs = {s.targets[0].id: s.value for s in assigns}
         names = self.core.names
-        for values in _iterations(extents):
-            mapping = {c: S.const(v) for c, v in zip(counters, values)}
-            for s in assigns:
-                if id(s) in skip:
-                    continue
-                t = s.targets[0].id
-                value = _fold(S.rename(S.clone(s.value), mapping))
-                if S.is_atom(value) and not isinstance(value, gast.Tuple):
-                    mapping[t] = value
-                    continue
-                fresh = names.fresh(t, always_suffix=True)
-                out.append(S.assign(fresh, value, lineno))
-                mapping[t] = S.name(fresh)
-            for o in operands:
-                operands[o].append(mapping[o])
-        base = einsum.func.value
+        a, ops, out_letters = parsed
         stacks, layouts = [], _layouts(a, ops, out_letters)
         for k, o in enumerate((p, q)):
             name = names.fresh(o + "_all")
-            reshape = self.as_reshape(defs[o], counters, extents, set(assigned))
-            if reshape is not None:
-                value = reshape
+            value = self.as_reshape(defs[o], counters, extents, assigned)
+            if value is not None:
                 layouts[k] = a + ops[k]
             else:
                 order = [ops[k].index(c) for c in layouts[k] if c != a]
                 parts = operands[o]
                 if order != sorted(order):  # each slice transposed to the layout, stacked once
-                    axes = gast.Tuple(elts=[S.const(i) for i in order], ctx=gast.Load())
-                    parts = []
-                    for part in operands[o]:
-                        t = names.fresh(o + "_t", always_suffix=True)
-                        f = gast.Attribute(value=S.clone(part), attr="transpose", ctx=gast.Load())
-                        out.append(S.assign(t, S.call(f, [axes]), lineno))
-                        parts.append(S.name(t))
-                elts = gast.Tuple(elts=parts, ctx=gast.Load())
-                stack = gast.Attribute(value=S.clone(base), attr="stack", ctx=gast.Load())
-                stack.sg_static = True  # a reference to numpy's function, like einsum's
-                value = S.call(stack, [elts])
-                axis = layouts[k].index(a)
-                if axis:
-                    value.keywords = [gast.keyword(arg="axis", value=S.const(axis))]
+                    parts = self.transposed(o, parts, order, out, lineno)
+                value = _stack_call(einsum.func.value, parts, layouts[k].index(a))
             out.append(S.assign(name, value, lineno))
             stacks.append(name)
         self.stacked.extend(stacks)
@@ -201,6 +142,63 @@ class _Fuser:
         )
         out.append(S.assign(acc, S.name(total), lineno))
         return _live(out, acc)
+
+    def fusible(self, loop, counters, extents, assigns):
+        """The nest's accumulation (as :meth:`accumulation`) where the nest can be fused:
+        few enough iterations, distinct counters and targets, nothing carried from one
+        iteration to the next but the sum, nothing it assigns read outside it; else None."""
+        total = math.prod(extents)
+        if not 2 <= total <= MAX_UNROLLED or len(set(counters)) != len(counters):
+            return None  # (a counter reused by an inner loop: not fused)
+        found = self.accumulation(assigns, counters)
+        if found is None:
+            return None
+        acc = found[0]
+        assigned = [s.targets[0].id for s in assigns]
+        if len(set(assigned)) != len(assigned):
+            return None
+        seen: set = set()
+        for s in assigns:  # nothing carried from one iteration to the next but acc
+            if (set(S.loaded_names(s.value)) & set(assigned)) - seen - {acc}:
+                return None
+            seen.add(s.targets[0].id)
+        outside = self.names_outside(loop)
+        if any(n in outside for n in set(assigned) | set(counters) if n != acc):
+            return None
+        return found
+
+    def unroll(self, levels, skip, operands, out, lineno) -> dict:
+        """The nest's assignments (but those in ``skip``) for every iteration, appended to
+        ``out``: operand name -> its value in each iteration, in order."""
+        counters, extents, assigns = levels
+        values_of: dict = {o: [] for o in operands}
+        for values in _iterations(extents):
+            mapping = {c: S.const(v) for c, v in zip(counters, values)}
+            for s in assigns:
+                if id(s) in skip:
+                    continue
+                t = s.targets[0].id
+                value = _fold(S.rename(S.clone(s.value), mapping))
+                if S.is_atom(value) and not isinstance(value, gast.Tuple):
+                    mapping[t] = value
+                    continue
+                fresh = self.core.names.fresh(t, always_suffix=True)
+                out.append(S.assign(fresh, value, lineno))
+                mapping[t] = S.name(fresh)
+            for o in values_of:
+                values_of[o].append(mapping[o])
+        return values_of
+
+    def transposed(self, o, parts, order, out, lineno) -> list:
+        """Each of ``parts`` transposed to ``order`` by a statement appended to ``out``."""
+        axes = gast.Tuple(elts=[S.const(i) for i in order], ctx=gast.Load())
+        names = []
+        for part in parts:
+            t = self.core.names.fresh(o + "_t", always_suffix=True)
+            f = gast.Attribute(value=S.clone(part), attr="transpose", ctx=gast.Load())
+            out.append(S.assign(t, S.call(f, [axes]), lineno))
+            names.append(S.name(t))
+        return names
 
     def accumulation(self, assigns, counters):
         """``(acc, skipped statement ids, einsum call, operand, operand)``
@@ -286,6 +284,39 @@ class _Fuser:
         return {
             n.id for n in S.walk(self.core.node) if isinstance(n, gast.Name) and id(n) not in inside
         }
+
+
+def _levels(loop):
+    """``(counters, extents, assignments)`` of a nest of ``for c in range(N)`` loops with
+    literal ``N``, each body simple assignments then at most one inner loop; else None."""
+    counters, extents, assigns = [], [], []
+    cur = loop
+    while True:
+        n = _literal_range(cur)
+        if n is None or not isinstance(cur.target, gast.Name) or cur.orelse:
+            return None
+        counters.append(cur.target.id)
+        extents.append(n)
+        *head, last = cur.body
+        inner = last if isinstance(last, gast.For) else None
+        level = head if inner is not None else cur.body
+        if not all(_simple_assign(s) for s in level):
+            return None
+        assigns.extend(level)
+        if inner is None:
+            return counters, extents, assigns
+        cur = inner
+
+
+def _stack_call(base, parts, axis):
+    """``base.stack((parts...), axis=axis)`` (no keyword for axis 0)."""
+    elts = gast.Tuple(elts=parts, ctx=gast.Load())
+    stack = gast.Attribute(value=S.clone(base), attr="stack", ctx=gast.Load())
+    stack.sg_static = True  # a reference to numpy's function, like einsum's
+    value = S.call(stack, [elts])
+    if axis:
+        value.keywords = [gast.keyword(arg="axis", value=S.const(axis))]
+    return value
 
 
 def _zero_init(stmt, acc) -> bool:
