@@ -25,11 +25,12 @@ results identical (up to rounding where a product runs through BLAS):
   (``tensordot``) and ``uneinsum`` computes only the adjoints read; full sums of NumPy arrays
   run as ``np.add.reduce``;
 * with shapes known and NumPy arguments only, also: a forward product computed twice is
-  computed once (``_common_subexpressions``), a large temporary NumPy would not reuse is named
-  so that the operation reading it runs in its buffer (``_split_temporaries``), sums of
+  computed once (:mod:`.subexpressions`), a large temporary NumPy would not reuse is named
+  so that the operation reading it runs in its buffer (:mod:`.temporaries`), sums of
   same-shape float64 products run as ``np.vdot``, a ReLU's mask is taken early, and a body
   that is one elementwise chain over large arrays runs block by block
-  (:mod:`.chunk`).
+  (:mod:`.chunk`); intermediates are computed into buffers kept from one call to the next,
+  and large ones released after their last use (:mod:`.pool`).
 
 The order of the rewrites, and the facts each needs, is the list
 :data:`~sourcegrad.transform.optimize.driver.REWRITES`; :mod:`.fuse` (loop nests of products

@@ -11,6 +11,8 @@ from .escape import out_buffer
 
 
 class BufferGroup:
+    """The names that reach one new array's memory, and where it lives (statement indices)."""
+
     __slots__ = ("names", "start", "end", "dropped", "carried")
 
     def __init__(self, name, start):
@@ -100,6 +102,7 @@ def _same(a, b) -> bool:
 
 
 def nbytes(layout) -> int:
+    """The size in bytes of an array of ``layout`` (``(shape, dtype)``)."""
     shape, dtype = layout
     return int(np.prod(shape)) * dtype.itemsize
 
@@ -150,4 +153,5 @@ def loop_groups(stmts, owner) -> list:
 
 
 def is_name(n, names) -> bool:
+    """Whether the node ``n`` is a name of ``names``."""
     return isinstance(n, gast.Name) and n.id in names

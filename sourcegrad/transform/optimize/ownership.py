@@ -18,6 +18,10 @@ FRESH_NUMPY = FRESH_FUNCTIONS | {
 
 
 class Owner:
+    """Which names hold an array the derivative made and nothing else reaches (*owned*), over
+    the structured code; :meth:`block` turns adjoint accumulations into owned arrays into
+    ``+=`` and, with :attr:`in_place`, computes elementwise operations into free buffers."""
+
     def __init__(self, np_name, helpers):
         self.np_name = np_name
         self.helpers = helpers
@@ -56,6 +60,7 @@ class Owner:
         return False
 
     def track_views(self, stmt, owned) -> None:
+        """Keep :attr:`views` true after ``stmt`` (straight-line code only)."""
         if isinstance(stmt, (gast.If, gast.For, gast.While)):
             self.views.clear()  # kept simple: only straight-line code
             return
@@ -124,6 +129,8 @@ class Owner:
         return out
 
     def block(self, stmts, owned: set) -> set:
+        """Rewrite ``stmts`` given the names ``owned`` before them (see the class docstring);
+        the names owned after them."""
         for i, stmt in enumerate(stmts):
             if isinstance(stmt, gast.Return):  # what the gradient builder may hand out as is
                 returned = S.names_in(stmt)

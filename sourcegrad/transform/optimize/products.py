@@ -231,6 +231,8 @@ class _Vdots(gast.NodeTransformer):
 
 
 def dots(node, der: Derivative) -> None:
+    """``a @ b`` of vectors and matrices (by rank) becomes ``np.dot(a, b)``: the same product,
+    without ``matmul``'s slow path for outer products at batch 1."""
     ranks = der.analysis.ranks
     primal_of = {v: k for k, v in der.adj_names.items()}
     sum_to = der.refs.by_id.get(id(NAMESPACE["sum_to"]))

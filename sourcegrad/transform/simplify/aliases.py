@@ -24,6 +24,8 @@ _PASSTHROUGH_HELPERS = {"sum_to", "unreduce", "expand_to", "gradient_like", "see
 
 
 def protect_aliases(der: Derivative):
+    """Copy (``np.copy``) each gradient the derivative returns that may share memory with the
+    user's data (an argument, or a view of one through adjoint copies and pass-through calls)."""
     body = der.node.body
     refs = der.refs
     helper_names = {refs.by_id.get(id(NAMESPACE[h])) for h in _PASSTHROUGH_HELPERS} - {None}

@@ -7,20 +7,24 @@ import gast
 from .. import syntax as S
 from ..walk import assigned_names, walk_statements
 
+#: statements with bodies of statements
 COMPOUND = (gast.If, gast.For, gast.While)
 
 
 def is_adjoint(stmt) -> bool:
+    """Whether ``stmt`` is a statement the reverse pass made for an adjoint (``sg_adjoint``)."""
     return getattr(stmt, "sg_adjoint", False)
 
 
 def simple_target(stmt):
+    """The name ``stmt`` assigns where it is ``name = value``, else None."""
     if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
         return stmt.targets[0].id
     return None
 
 
 def assigns(stmt) -> set:
+    """The names ``stmt`` assigns, at any depth."""
     out = set()
     for s in walk_statements([stmt]):
         out |= assigned_names(s)
@@ -28,6 +32,8 @@ def assigns(stmt) -> set:
 
 
 def replace_in(stmt, mapping):
+    """Replace the names of ``mapping`` (name -> expression) where ``stmt`` reads them, and
+    the array a subscript assignment writes into."""
     if isinstance(stmt, COMPOUND):
         if isinstance(stmt, (gast.If, gast.While)):
             stmt.test = S.rename(stmt.test, mapping)
@@ -47,6 +53,7 @@ def replace_in(stmt, mapping):
 
 
 def replace_everywhere(body, mapping):
+    """Replace the names of ``mapping`` where any statement of ``body`` reads them."""
     for stmt in walk_statements(body):
         if isinstance(stmt, gast.Assign):
             replace_in(stmt, mapping)

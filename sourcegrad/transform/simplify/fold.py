@@ -221,6 +221,8 @@ def _strip_negation(e):
 
 
 def fold_all(body, der):
+    """Fold algebra with known constants (``1.0 * e`` -> ``e``) in the adjoint statements and
+    returns of ``body``; True if anything changed."""
     f = _Fold()
     f.floats = frozenset(der.analysis.active) | frozenset(der.adj_names.values())
     f.np_name = der.refs.by_id.get(id(np))

@@ -29,6 +29,7 @@ _READS: dict | None = None
 
 
 def reads_of(stmt) -> set:
+    """The names ``stmt`` reads (cached while a :func:`liveness` analysis runs)."""
     cache = _READS
     if cache is not None:
         got = cache.get(id(stmt))

@@ -21,6 +21,8 @@ from .defuse import (
 
 
 def propagate(body, keep):
+    """Replace each name assigned once a number, or a copy of a name (adjoint or temporary),
+    by its value everywhere, except names of ``keep``; True if anything changed."""
     defs = definition_counts(body)
     changed = False
     for stmt in list(body):
