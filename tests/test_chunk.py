@@ -1,4 +1,4 @@
-"""Block-by-block evaluation of long elementwise chains (``sourcegrad.transform.chunk``): the
+"""Block-by-block evaluation of long elementwise chains (``sourcegrad.transform.optimize.chunk``): the
 running code loops over blocks where it may, gives the pure derivative's results up to the
 order of a sum, and keeps whole every function it must not cut."""
 

@@ -1,4 +1,4 @@
-"""Loop fusion (``sourcegrad.transform.fuse``): a static loop nest adding ``np.einsum`` products
+"""Loop fusion (``sourcegrad.transform.optimize.fuse``): a static loop nest adding ``np.einsum`` products
 runs as one contraction in the code specialised to shapes, gives the gradient of the loop as
 written, and is left alone wherever the conditions for the rewrite do not hold."""
 

@@ -188,35 +188,48 @@ def _pooled(run: Run) -> None:
 
 
 def _on_node(rewrite) -> Callable[[Run], None]:
+    """A rewrite of ``(node, der)`` as a rewrite of a :class:`Run`."""
     return lambda run: rewrite(run.node, run.der)
 
 
 def _on_body(rewrite) -> Callable[[Run], None]:
+    """A rewrite of ``(body, der)`` as a rewrite of a :class:`Run`."""
     return lambda run: rewrite(run.node.body, run.der)
 
 
-_SN = frozenset({SHAPES, NUMPY})
+#: the facts of a shape-specialised build of NumPy arguments
+_SHAPES_NUMPY = frozenset({SHAPES, NUMPY})
 
 #: the rewrites, in the order they run, with the facts each needs
 REWRITES: tuple[Rewrite, ...] = (
     Rewrite("drop zero resets", _zero_resets),
     Rewrite("specialise shapes", _shapes, frozenset({SHAPES})),
-    Rewrite("dtypes", _kinds, _SN),
+    Rewrite("dtypes", _kinds, _SHAPES_NUMPY),
     Rewrite("like terms", _like_terms, frozenset({SHAPES})),
-    Rewrite("shaped unindex", lambda r: shaped_unindex(r.node, r.der, r.shapes, r.kinds), _SN),
+    Rewrite(
+        "shaped unindex", lambda r: shaped_unindex(r.node, r.der, r.shapes, r.kinds), _SHAPES_NUMPY
+    ),
     Rewrite("propagate copies", _copies, frozenset({SHAPES})),
     Rewrite("dead code", _dead_code),
     Rewrite("tape shapes", _on_body(tape_shapes)),
-    Rewrite("repeated values", lambda r: repeated_values(r.node.body, r.np_name), _SN),
+    Rewrite("repeated values", lambda r: repeated_values(r.node.body, r.np_name), _SHAPES_NUMPY),
     Rewrite(
         "common subexpressions",
         lambda r: common_subexpressions(r.node.body, r.kinds, r.np_name),
-        _SN,
+        _SHAPES_NUMPY,
     ),
-    Rewrite("sums of products", lambda r: sums_of_products(r.node, r.der, r.shapes, r.kinds), _SN),
-    Rewrite("early masks", lambda r: early_masks(r.node.body, r.der, r.shapes), _SN),
-    Rewrite("split temporaries", lambda r: split_temporaries(r.node.body, r.der, r.shapes), _SN),
-    Rewrite("in-place operations", _in_place, _SN),
+    Rewrite(
+        "sums of products",
+        lambda r: sums_of_products(r.node, r.der, r.shapes, r.kinds),
+        _SHAPES_NUMPY,
+    ),
+    Rewrite("early masks", lambda r: early_masks(r.node.body, r.der, r.shapes), _SHAPES_NUMPY),
+    Rewrite(
+        "split temporaries",
+        lambda r: split_temporaries(r.node.body, r.der, r.shapes),
+        _SHAPES_NUMPY,
+    ),
+    Rewrite("in-place operations", _in_place, _SHAPES_NUMPY),
     Rewrite("owned accumulations", _owned_accumulations),
     Rewrite("scatter accumulations", _on_body(scatter_accumulations)),
     Rewrite("contractions", _on_node(contractions)),
@@ -228,9 +241,9 @@ REWRITES: tuple[Rewrite, ...] = (
     Rewrite("dots", _on_node(dots), frozenset({ARGS})),
     Rewrite("full sums", _on_node(full_sums), frozenset({ARGS, NUMPY})),
     Rewrite("hoist transposes", _on_body(hoist_transposes), frozenset({ARGS, NUMPY})),
-    Rewrite("chunks", _chunks, _SN),
+    Rewrite("chunks", _chunks, _SHAPES_NUMPY),
     Rewrite("pool plan", _pool_plan, frozenset({SHAPES, NUMPY, POOLS})),
-    Rewrite("released arrays", _released, _SN),
+    Rewrite("released arrays", _released, _SHAPES_NUMPY),
     Rewrite("pooled buffers", _pooled, frozenset({SHAPES, NUMPY, POOLS})),
 )
 
