@@ -1,4 +1,4 @@
-"""Block-by-block evaluation of long elementwise chains (``sourcegrad.transform.chunk``): the
+"""Block-by-block evaluation of long elementwise chains (``sourcegrad.transform.optimize.chunk``): the
 running code loops over blocks where it may, gives the pure derivative's results up to the
 order of a sum, and keeps whole every function it must not cut."""
 
@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sourcegrad as sg
-from sourcegrad.transform.chunk import BLOCK, chunk_elementwise
+from sourcegrad.transform.optimize.chunk import BLOCK, chunk_elementwise
 
 from .fd import numerical_grad
 

@@ -1,4 +1,4 @@
-"""Loop fusion (``sourcegrad.transform.fuse``): a static loop nest adding ``np.einsum`` products
+"""Loop fusion (``sourcegrad.transform.optimize.fuse``): a static loop nest adding ``np.einsum`` products
 runs as one contraction in the code specialised to shapes, gives the gradient of the loop as
 written, and is left alone wherever the conditions for the rewrite do not hold."""
 
@@ -12,8 +12,8 @@ import pytest
 import sourcegrad as sg
 from sourcegrad.runtime.helpers import sum_leading
 from sourcegrad.transform.analysis import analyze
-from sourcegrad.transform.fuse import fuse_contractions
 from sourcegrad.transform.normalize import normalize
+from sourcegrad.transform.optimize.fuse import fuse_contractions
 from sourcegrad.transform.parse import parse
 from sourcegrad.transform.shapes import concrete_shapes
 

@@ -722,7 +722,7 @@ def test_dead_arrays_are_released_before_later_allocations(rng):
 
 
 def test_released_arrays_lower_the_peak(rng, monkeypatch):
-    from sourcegrad.transform import pool
+    from sourcegrad.transform.optimize import pool
 
     W, V = rng.standard_normal((30, 400)), rng.standard_normal((400, 30))
     x = rng.standard_normal((256, 30))

@@ -1,0 +1,288 @@
+"""The order of the rewrites of the running derivative: :data:`REWRITES`, each row a named
+rewrite with the facts it needs (:data:`SHAPES`, :data:`ARGS`, :data:`NUMPY`, :data:`POOLS`).
+:func:`optimize` runs, in order, every row whose facts hold for the build.
+
+A new rewrite is a module of this package with a function of one :class:`Run` (or a
+function adapted to one here) and a row in :data:`REWRITES`. A rewrite must keep what the
+derivative computes (up to rounding where a product runs through BLAS) and may rely on
+every row before it having run where its facts held.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import gast
+import numpy as np
+
+from ...runtime import NAMESPACE
+from ...runtime.buffers import BufferPool
+from ...runtime.containers import children, is_container
+from .. import syntax as S
+from ..algebra import collect_like_terms
+from ..reverse import Derivative
+from ..simplify import (
+    dead_stores,
+    dead_tape,
+    drop_unused_tape,
+    fold_all,
+    is_adjoint,
+    propagate,
+    protect_aliases,
+)
+from .builders import builders
+from .chunk import chunk_elementwise
+from .dtypes import name_dtypes
+from .inplace import InPlace
+from .masks import early_masks
+from .ownership import Owner
+from .pool import apply_pool, plan_pool, release_dead
+from .products import contractions, dots, full_sums, hoist_transposes, sums_of_products
+from .resets import drop_zero_resets
+from .scatter import scatter_accumulations
+from .shaped import shaped_unindex, specialise_shapes, tape_shapes
+from .subexpressions import common_subexpressions, repeated_values
+from .temporaries import split_temporaries
+
+#: the argument shapes are known: a build specialised to them
+SHAPES = "shapes"
+#: example arguments are known: their container structure, ranks and dtypes
+ARGS = "args"
+#: every array argument is a NumPy ``ndarray`` (not a CuPy array): implies :data:`ARGS`
+NUMPY = "numpy"
+#: intermediates may be kept in buffers from one call to the next (option ``pool_buffers``)
+POOLS = "pools"
+
+#: runtime helpers whose result holds none of their arguments (unindex of a list holds g)
+_COPYING_HELPERS = ("zero_adjoint", "unindex_shaped", "zero_index", "sum_leading", "contract")
+#: runtime helpers that return a new array (or an immutable value)
+_FRESH_HELPERS = (
+    "zero_adjoint",
+    "unindex",
+    "unindex_shaped",
+    "zero_index",
+    "sum_leading",
+    "contract",
+)
+
+
+@dataclass
+class Run:
+    """What the rewrites of one :func:`optimize` call share: the function being rewritten
+    (``node``, a copy of the pure derivative's), the build's facts, and what earlier rows
+    found for later ones."""
+
+    node: gast.FunctionDef
+    der: Derivative
+    example_args: tuple | None
+    shapes: dict | None
+    np_name: str | None
+    facts: frozenset  # of SHAPES, ARGS, NUMPY, POOLS: those that hold for this build
+    kinds: dict = field(default_factory=dict)  # dtypes of names: later rewrites keep them
+    in_place: InPlace | None = None
+    owner: Owner | None = None
+    plan: tuple = ([], [])  # the pooled buffers (plan_pool)
+
+    def helper_names(self, helpers) -> set:
+        """The names the derivative calls the runtime ``helpers`` by (those it refers to)."""
+        by_id = self.der.refs.by_id
+        return {by_id.get(id(NAMESPACE[h])) for h in helpers} - {None}
+
+    def derivative(self) -> Derivative:
+        """The rewritten function as a ``Derivative`` of the same analysis."""
+        der = self.der
+        return Derivative(self.node, der.refs, der.analysis, der.mode, der.adj_names)
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """A named rewrite, run where every fact of ``needs`` holds."""
+
+    name: str
+    apply: Callable[[Run], None]
+    needs: frozenset = frozenset()
+
+
+def _zero_resets(run: Run) -> None:
+    zeros = run.helper_names(["zero_adjoint"])
+    drop_zero_resets(run.node.body, zeros, run.np_name, run.node.body)
+
+
+def _shapes(run: Run) -> None:
+    numpy_only = NUMPY in run.facts  # sums over leading axes through BLAS: NumPy only
+    run.shapes = specialise_shapes(run.node, run.der, run.shapes, numpy_only)
+    fold_all(run.node.body, run.der)  # 1.0 * e where unreduce(1.0, x) * e was
+
+
+def _kinds(run: Run) -> None:
+    run.kinds = name_dtypes(run.node, run.der, run.example_args, run.np_name)
+
+
+def _like_terms(run: Run) -> None:
+    """Like terms that helpers hid, with floating point names known from the dtypes (where
+    known): negation is exact for those."""
+    der, kinds = run.der, run.kinds
+    floats = set(der.analysis.active) | set(der.adj_names.values())
+    negatable = {n for n, dt in kinds.items() if isinstance(dt, np.dtype) and dt.kind in "fc"}
+    floats |= {
+        n
+        for n, dt in kinds.items()
+        if dt is float or (isinstance(dt, np.dtype) and dt == np.float64)
+    }
+    collect_like_terms(run.node.body, is_adjoint, floats, negatable)
+
+
+def _copies(run: Run) -> None:
+    core = run.der.analysis.core  # copies left where a sum_to went (dh2_1 = dh2_2)
+    propagate(run.node.body, set(core.user_names) | set(core.params))
+    # folding may leave a gradient that is an argument itself (dx = y): copy it
+    protect_aliases(run.derivative())
+
+
+def _dead_code(run: Run) -> None:
+    """Dead stores and tape entries: without the zero resets, values restored from the tape
+    only for their shapes may be dead."""
+    body = run.node.body
+    for stmt in body:  # `x = None` before a loop: only there for a tape push
+        if isinstance(stmt, gast.Assign) and S.is_none(stmt.value):
+            stmt.sg_pure = True
+    while dead_stores(body) | dead_tape(body):
+        pass
+    drop_unused_tape(body)
+
+
+def _in_place(run: Run) -> None:
+    run.in_place = InPlace(run.node, run.der, run.shapes, run.example_args)
+
+
+def _owned_accumulations(run: Run) -> None:
+    run.owner = Owner(run.np_name, run.helper_names(_FRESH_HELPERS))
+    run.owner.in_place = run.in_place
+    run.owner.block(run.node.body, set())
+
+
+def _chunks(run: Run) -> None:
+    der = run.der
+    adj_of = {v: k for k, v in der.adj_names.items()}
+    unreduce = der.refs.by_id.get(id(NAMESPACE["unreduce"]))
+    dtypes = run.in_place.dtypes
+    body, names = run.node.body, der.refs.names
+    chunk_elementwise(body, run.shapes, dtypes, adj_of, run.np_name, names, unreduce)
+
+
+def _pool_plan(run: Run) -> None:
+    run.owner.helpers = run.helper_names(_FRESH_HELPERS)
+    copying = run.helper_names(_COPYING_HELPERS)
+    run.plan = plan_pool(run.node.body, run.owner, run.np_name, copying)
+
+
+def _released(run: Run) -> None:
+    run.owner.helpers = run.helper_names(_FRESH_HELPERS)
+    pooled = {stmt.targets[0].id for stmt, *_ in run.plan[0]}
+    release_dead(run.node.body, run.owner, pooled)
+
+
+def _pooled(run: Run) -> None:
+    apply_pool(run.node.body, run.plan, run.der.refs, run.np_name, BufferPool.of)
+
+
+def _on_node(rewrite) -> Callable[[Run], None]:
+    """A rewrite of ``(node, der)`` as a rewrite of a :class:`Run`."""
+    return lambda run: rewrite(run.node, run.der)
+
+
+def _on_body(rewrite) -> Callable[[Run], None]:
+    """A rewrite of ``(body, der)`` as a rewrite of a :class:`Run`."""
+    return lambda run: rewrite(run.node.body, run.der)
+
+
+#: the facts of a shape-specialised build of NumPy arguments
+_SHAPES_NUMPY = frozenset({SHAPES, NUMPY})
+
+#: the rewrites, in the order they run, with the facts each needs
+REWRITES: tuple[Rewrite, ...] = (
+    Rewrite("drop zero resets", _zero_resets),
+    Rewrite("specialise shapes", _shapes, frozenset({SHAPES})),
+    Rewrite("dtypes", _kinds, _SHAPES_NUMPY),
+    Rewrite("like terms", _like_terms, frozenset({SHAPES})),
+    Rewrite(
+        "shaped unindex", lambda r: shaped_unindex(r.node, r.der, r.shapes, r.kinds), _SHAPES_NUMPY
+    ),
+    Rewrite("propagate copies", _copies, frozenset({SHAPES})),
+    Rewrite("dead code", _dead_code),
+    Rewrite("tape shapes", _on_body(tape_shapes)),
+    Rewrite("repeated values", lambda r: repeated_values(r.node.body, r.np_name), _SHAPES_NUMPY),
+    Rewrite(
+        "common subexpressions",
+        lambda r: common_subexpressions(r.node.body, r.kinds, r.np_name),
+        _SHAPES_NUMPY,
+    ),
+    Rewrite(
+        "sums of products",
+        lambda r: sums_of_products(r.node, r.der, r.shapes, r.kinds),
+        _SHAPES_NUMPY,
+    ),
+    Rewrite("early masks", lambda r: early_masks(r.node.body, r.der, r.shapes), _SHAPES_NUMPY),
+    Rewrite(
+        "split temporaries",
+        lambda r: split_temporaries(r.node.body, r.der, r.shapes),
+        _SHAPES_NUMPY,
+    ),
+    Rewrite("in-place operations", _in_place, _SHAPES_NUMPY),
+    Rewrite("owned accumulations", _owned_accumulations),
+    Rewrite("scatter accumulations", _on_body(scatter_accumulations)),
+    Rewrite("contractions", _on_node(contractions)),
+    Rewrite(
+        "gradient builders",
+        lambda r: builders(r.node, r.der, r.example_args, r.owner),
+        frozenset({ARGS}),
+    ),
+    Rewrite("dots", _on_node(dots), frozenset({ARGS})),
+    Rewrite("full sums", _on_node(full_sums), frozenset({ARGS, NUMPY})),
+    Rewrite("hoist transposes", _on_body(hoist_transposes), frozenset({ARGS, NUMPY})),
+    Rewrite("chunks", _chunks, _SHAPES_NUMPY),
+    Rewrite("pool plan", _pool_plan, frozenset({SHAPES, NUMPY, POOLS})),
+    Rewrite("released arrays", _released, _SHAPES_NUMPY),
+    Rewrite("pooled buffers", _pooled, frozenset({SHAPES, NUMPY, POOLS})),
+)
+
+
+def _numpy_only(args) -> bool:
+    """Whether no argument holds an array that is not a NumPy ``ndarray`` (a CuPy array)."""
+
+    def ok(x):
+        if is_container(x):
+            return all(ok(v) for _, v in children(x))
+        return type(x) is np.ndarray or not hasattr(x, "__array_function__")
+
+    return all(ok(a) for a in args)
+
+
+def facts(example_args, shapes, pools: bool) -> frozenset:
+    """The facts that hold for a build with these example arguments, shapes and option."""
+    found = set()
+    if shapes:
+        found.add(SHAPES)
+    if example_args is not None:
+        found.add(ARGS)
+        if _numpy_only(example_args):
+            found.add(NUMPY)
+    if pools:
+        found.add(POOLS)
+    return frozenset(found)
+
+
+def optimize(
+    der: Derivative, example_args=None, shapes: dict | None = None, pools: bool = True
+) -> Derivative:
+    """A faster copy of ``der`` computing the same results (see the package docstring);
+    with ``shapes`` (:func:`~sourcegrad.transform.shapes.concrete_shapes` of the arguments),
+    specialised to those shapes, and with ``pools`` its intermediates kept in buffers from
+    one call to the next (:mod:`sourcegrad.transform.optimize.pool`). ``der`` is unchanged."""
+    holding = facts(example_args, shapes, pools)
+    run = Run(S.clone(der.node), der, example_args, shapes, der.refs.by_id.get(id(np)), holding)
+    for rewrite in REWRITES:
+        if rewrite.needs <= holding:
+            rewrite.apply(run)
+    return run.derivative()

@@ -1,0 +1,154 @@
+"""Dtypes of the names of a derivative, as the example arguments decide them."""
+
+from __future__ import annotations
+
+import gast
+import numpy as np
+
+from .. import syntax as S
+from ..analysis import follow_path
+from ..reverse import Derivative
+from ..shapes import (
+    expression_dtype,
+    expression_kind,
+)
+from ..walk import walk_statements
+
+
+def known_dtypes(der: Derivative, example_args) -> dict:
+    """The dtypes of the names of ``der`` that the arguments decide (see :func:`name_dtypes`)."""
+    return name_dtypes(der.node, der, example_args, der.refs.by_id.get(id(np)))
+
+
+def same_dtype(a, b) -> bool:
+    """``a == b`` for dtypes or Python number types, without NumPy's equalities of a dtype
+    with None or ``float`` (both equal ``float64`` to NumPy, but None is unknown and a Python
+    float is weak in promotion)."""
+    if isinstance(a, np.dtype) and isinstance(b, np.dtype):
+        return a == b
+    return a is not None and a is b
+
+
+def name_dtypes(node, der: Derivative, example_args, np_name) -> dict:
+    """Dtypes of the names the derivative assigns: argument leaves read by path, products,
+    ``np.zeros``-like arrays and elementwise expressions of names of known dtype. A name
+    assigned in several places gets a dtype when all its assignments agree (an optimistic
+    fixed point, as for shapes); ``x = None`` and ``x = tape.pop()`` do not count."""
+    core = der.analysis.core
+    defs = _definitions(node)
+    params = {}
+    for p, a in zip(core.params, example_args):
+        if type(a) is np.ndarray:
+            params[p] = a.dtype
+        elif type(a) in (float, int):
+            params[p] = type(a)
+    for p, dt in params.items():
+        defs.setdefault(p, []).insert(0, dt)  # the value on entry
+
+    def of(stmt, dtypes):
+        return _assigned_dtype(stmt, dtypes, core, example_args, np_name)
+
+    bad: set = set()
+    for _ in range(len(defs) + 2):
+        dtypes = _resolve(defs, params, bad, of)
+        conflict = {
+            name
+            for name, stmts in defs.items()
+            if name not in bad
+            and (
+                dtypes.get(name) is None
+                or not all(same_dtype(of(st, dtypes), dtypes[name]) for st in stmts)
+            )
+        }
+        if not conflict:
+            return {k: v for k, v in dtypes.items() if v is not None}
+        bad |= conflict
+    return {}
+
+
+def _definitions(node) -> dict:
+    """name -> the statements that assign it (None for one that unpacks or stores into it)."""
+    defs: dict = {}
+    for stmt in walk_statements(node.body):
+        if not isinstance(stmt, gast.Assign):
+            continue
+        if S.is_none(stmt.value) or getattr(stmt, "sg_tape_pair", None):
+            continue
+        target = stmt.targets[0]
+        if isinstance(target, gast.Name):
+            defs.setdefault(target.id, []).append(stmt)
+        else:  # x[k] = v, a, b = f(..): no dtype for these names
+            for n in S.walk(target):
+                if isinstance(n, gast.Name):
+                    defs.setdefault(n.id, []).append(None)
+    return defs
+
+
+def _resolve(defs: dict, params: dict, bad: set, of) -> dict:
+    """One optimistic round: each name not in ``bad`` gets the dtype of its first
+    assignment that resolves (``of(stmt, dtypes)``), later names with earlier ones."""
+    dtypes = {}
+    for name in defs:  # optimistic: the first assignment that resolves
+        if name not in bad:
+            dtypes[name] = params.get(name)
+    for _ in range(3):  # later names first resolve with earlier ones
+        for name, stmts in defs.items():
+            if name in bad or dtypes.get(name) is not None:
+                continue
+            for stmt in stmts:
+                dt = of(stmt, dtypes)
+                if dt is not None:
+                    dtypes[name] = dt
+                    break
+    return dtypes
+
+
+def _assigned_dtype(stmt, dtypes, core, example_args, np_name):
+    """The dtype of the value ``stmt`` assigns, given ``dtypes`` of names, or None."""
+    if stmt is None or not isinstance(stmt, gast.Assign):
+        return stmt  # a parameter's dtype, or None
+    if getattr(stmt, "sg_path", None):
+        leaf = follow_path(core, stmt, example_args)
+        if type(leaf) is np.ndarray:
+            return leaf.dtype
+        return type(leaf) if type(leaf) in (float, int) else None
+    v = stmt.value
+    if isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute):
+        found = _call_dtype(v, dtypes, np_name)
+        if found is not _UNDECIDED:
+            return found
+    return expression_kind(v, dtypes, np_name)
+
+
+#: what :func:`_call_dtype` returns for a call it has no rule for
+_UNDECIDED = object()
+
+
+def _call_dtype(v, dtypes, np_name):
+    """The dtype of the method or NumPy call ``v`` (None where unknown), or
+    :data:`_UNDECIDED` where it is not one of the calls known here."""
+    attr = v.func.attr
+    kw = {k.arg: k.value for k in v.keywords}
+
+    def combined(args):
+        parts = [expression_dtype(a, dtypes, np_name) for a in args]
+        return None if not parts or any(p is None for p in parts) else np.result_type(*parts)
+
+    if attr == "einsum" and S.dotted(v.func.value) == np_name and not kw:
+        return combined(v.args[1:])
+    if attr == "stack" and len(v.args) == 1 and isinstance(v.args[0], gast.Tuple):
+        return None if set(kw) - {"axis"} else combined(v.args[0].elts)
+    if attr in ("reshape", "transpose") and S.dotted(v.func.value) != np_name:
+        return expression_dtype(v.func.value, dtypes, np_name)
+    if attr in ("dot", "matmul") and len(v.args) == 2:
+        return combined(v.args)
+    if attr in ("zeros", "ones", "empty") and len(v.args) == 1:
+        d = kw.get("dtype")
+        if d is None:
+            return np.dtype(float)
+        if isinstance(d, gast.Attribute) and d.attr == "dtype":
+            return expression_dtype(d.value, dtypes, np_name)
+        return None
+    if attr in ("zeros_like", "ones_like", "empty_like") and len(v.args) == 1 and not kw:
+        return expression_dtype(v.args[0], dtypes, np_name)
+    return _UNDECIDED

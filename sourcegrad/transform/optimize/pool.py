@@ -1,0 +1,382 @@
+"""Pass 5c — buffers: where the arrays of a shape-specialised derivative live.
+
+Rewrites over *buffer groups*: the names that reach one new array's memory (the name that
+made it, results written into it with ``out=``, its views), made by a top-level statement of
+the function body or by a statement of a top-level ``for`` loop's straight-line body.
+
+* :func:`plan_pool` / :func:`apply_pool`: a group whose memory never leaves the call (every
+  read of its names is an operand of arithmetic, of a NumPy function that makes a new array,
+  an index, a copy into another array, a push on the function's own tape read back into the
+  same name, or a view read in one of those ways; never returned, stored in a container,
+  captured or passed to another function) is computed into a buffer of a *pool* kept from one
+  call to the next: ``h1_1 = np.dot(x, W0, buffers[0])`` (top-level arrays up to
+  :data:`POOLED_BYTES`). A loop body's group read only within its iteration gets one buffer
+  for all iterations; one read by a later iteration, after the loop or from the tape goes,
+  where the argument shapes decide the loop's count, to its iteration's part of one
+  ``(count, ...)`` buffer: ``h_7 = np.dot(h_6, W_x, buffers[0][t])`` (a preallocated tape).
+  The buffers are views of a few memory blocks: arrays whose lifetimes do not overlap share
+  one, whatever their shapes and dtypes. A pool (:class:`~sourcegrad.runtime.buffers.BufferPool`) holds each thread's spare
+  buffer sets: a call takes one (or makes one, when the thread's are in use: the same
+  derivative reached again from inside itself) and puts it back right before it returns, so
+  no two running calls ever share a buffer. One pool per shape signature (each signature has
+  its own build).
+* :func:`release_dead`: ``del`` the names of a top-level group not pooled after its last use.
+
+Guarantees: the values computed are those of the code before (a buffer is written only
+where the array the code made there would have been new, and every name reaching it is
+dead before the next write); nothing a call returns, or lets another function see, is a
+pooled buffer.
+"""
+
+from __future__ import annotations
+
+import gast
+import numpy as np
+
+from .. import syntax as S
+from ..shapes import ARRAY_BINOPS
+from ..walk import assigned_names
+from .escape import escaping, pushed, reads_transposed, tape_stacks, transposed_names
+from .groups import buffer_groups, group_layout, is_name, loop_groups, nbytes
+
+#: arrays at least this large are released (``del``) after their last use
+RELEASED_BYTES = 4096
+
+
+#: arrays made by top-level statements are pooled up to this size; larger ones are released
+#: after their last use, so that their memory can serve what the call returns (which a pooled
+#: buffer cannot: the caller owns it). A warm allocator hands a large block back without page
+#: faults, and its cost is small next to the work on it; a loop's buffers are pooled at any
+#: size (their arrays are made once per iteration, and the tape keeps them all anyway)
+POOLED_BYTES = 16384
+
+
+def release_dead(body, owner, pooled=frozenset()) -> None:
+    """``del h1_1, h1_2, h1`` after the last statement of the function body that mentions
+    any name of a new array's buffer of at least :data:`RELEASED_BYTES`, so that its memory
+    is free for what comes later: a hand-written gradient's locals live until it returns,
+    these do not. Not for groups a branch or loop assigns, a nested function reads, that the
+    statement just before the return reads, or whose array is pooled (``pooled``: the names
+    of the statements that made them)."""
+    captured = S.captured_names(gast.Module(body=body, type_ignores=[]))
+    released: dict = {}
+    for g in buffer_groups(body, owner):
+        if g.dropped or g.end >= len(body) - 2 or captured.intersection(g.names):
+            continue
+        if g.names[0] in pooled:
+            continue
+        layout = group_layout(g, owner)
+        if layout is not None and nbytes(layout) >= RELEASED_BYTES:
+            released.setdefault(g.end, []).extend(g.names)
+    for i in sorted(released, reverse=True):
+        targets = [S.name(n) for n in released[i]]
+        for target in targets:
+            target.ctx = gast.Del()
+        node = gast.Delete(targets=targets)
+        node.lineno = getattr(body[i], "lineno", None)
+        node.sg_adjoint = getattr(body[i], "sg_adjoint", False)
+        body.insert(i + 1, node)
+
+
+def plan_pool(body, owner, np_name, helpers=frozenset()) -> tuple:
+    """The arrays of ``body`` to compute into pooled buffers (see the module docstring):
+    ``(buffers, blocks)``, ``buffers`` a list of ``(statement that makes the array, (shape,
+    dtype), loop counter indexing a buffer per iteration or None, block)`` and ``blocks`` the
+    sizes in bytes of the memory blocks the buffers are views of. Arrays whose lifetimes (over
+    the top-level statements) do not overlap share a block, whatever their shapes and dtypes.
+    Nothing where the body has a return or ``yield`` before its last statement."""
+    if np_name is None or not body or not isinstance(body[-1], gast.Return):
+        return [], []
+    if any(isinstance(n, (gast.Return, gast.Yield, gast.YieldFrom)) for n in _inner(body)):
+        return [], []
+    captured = S.captured_names(gast.Module(body=body, type_ignores=[]))
+    candidates = _layouts(buffer_groups(body, owner), body, captured, owner, np_name)
+    loops = [  # (loop, its groups and their layouts, the number of iterations or None)
+        (
+            stmt,
+            _layouts(loop_groups(stmt.body, owner), stmt.body, captured, owner, np_name),
+            _iterations(stmt, body, owner),
+        )
+        for stmt in body
+        if isinstance(stmt, gast.For) and _straight(stmt.body) and not getattr(stmt, "sg_blocks", 0)
+    ]
+    stacks = tape_stacks(body)
+    members: dict = {}
+    for g, _ in candidates + [c for _, found, _ in loops for c in found]:
+        for n in g.names:
+            members.setdefault(n, []).append(g)
+    arrays = {n for n, dt in owner.in_place.dtypes.items() if isinstance(dt, np.dtype)}
+    unsafe = escaping(body, members, np_name, helpers, stacks, arrays)
+    unsafe |= {n for n, gs in members.items() if len(gs) > 1}  # a name of two groups
+    plan = _Requests(body, unsafe, transposed_names(body), stacks)
+    for g, layout in candidates:
+        plan.top_level(g, layout)
+    for loop, found, count in loops:
+        plan.loop(loop, found, count)
+    memory: list = []  # [bytes, last statement of the current request, ...]
+    for start, end, size, group in sorted(plan.requests, key=lambda r: r[0]):
+        k = _fit(memory, size, start, end)
+        for entry in group:
+            entry[3] = k
+    return [tuple(e) for e in plan.entries], [m[0] for m in memory]
+
+
+def _layouts(groups, stmts, captured, owner, np_name) -> list:
+    """``(group, (shape, dtype))`` of the groups whose array could go to a buffer."""
+    found = []
+    for g in groups:
+        made = stmts[g.start]
+        if g.dropped or captured.intersection(g.names) or made.targets[0].id != g.names[0]:
+            continue
+        if _into(made.value, np_name, S.name("_")) is not None:
+            layout = group_layout(g, owner, made.value)
+            if layout is not None:
+                found.append((g, layout))
+    return found
+
+
+class _Requests:
+    """The buffers of a plan: ``entries`` (``[statement, (shape, dtype), loop counter or
+    None, block]``) and ``requests`` (``(start, end, bytes, [entries])``: memory live over
+    top-level statements), for groups none of whose names is ``unsafe`` and whose array
+    does not read a ``transposed`` layout."""
+
+    def __init__(self, body, unsafe: set, transposed: set, stacks: set):
+        self.body, self.unsafe, self.transposed, self.stacks = body, unsafe, transposed, stacks
+        self.entries: list = []
+        self.requests: list = []
+
+    def skipped(self, g, made) -> bool:
+        return bool(self.unsafe.intersection(g.names)) or reads_transposed(
+            made.value, self.transposed
+        )
+
+    def top_level(self, g, layout) -> None:
+        """A top-level statement's group: a buffer over its lifetime, up to POOLED_BYTES."""
+        if nbytes(layout) > POOLED_BYTES:
+            return  # released after its last use instead: see POOLED_BYTES
+        if not self.skipped(g, self.body[g.start]):
+            self.entries.append([self.body[g.start], layout, None, None])
+            self.requests.append((g.start, g.end, nbytes(layout), [self.entries[-1]]))
+
+    def loop(self, loop, found, count) -> None:
+        """A loop body's groups (``found``, with layouts; ``count`` iterations or None): one
+        buffer for a group read only within its iteration, one per iteration (where the
+        count is known) for one read by a later iteration, after the loop or from the tape."""
+        body = self.body
+        at = body.index(loop)
+        outside = _mentioned_outside(body, loop)
+        taped = {n for s in loop.body for n in pushed(s, self.stacks)}
+        local: list = []  # this body's buffers: [bytes, last statement of the body, entries]
+        for g, layout in sorted(found, key=lambda c: c[0].start):
+            made = loop.body[g.start]
+            if self.skipped(g, made):
+                continue
+            if not (g.carried or outside.intersection(g.names) or taped.intersection(g.names)):
+                self.entries.append([made, layout, None, None])  # one iteration's: one buffer
+                k = _fit(local, nbytes(layout), g.start, g.end)
+                local[k][2].append(self.entries[-1])
+            elif count is not None:  # a buffer per iteration, indexed by the loop counter
+                entry = [made, ((count,) + layout[0], layout[1]), loop.target.id, None]
+                self.entries.append(entry)
+                last = max([at] + [i for i, st in enumerate(body) if _mentions(st, g.names)])
+                self.requests.append((at, last, nbytes(entry[1]), [entry]))
+        self.requests += [(at, at, size, group) for size, _, group in local]
+
+
+def _mentions(stmt, names) -> bool:
+    return any(is_name(n, names) for n in S.walk(stmt))
+
+
+def _fit(memory, size, start, end) -> int:
+    """The index of a block of ``memory`` (``[bytes, end, ...]``) free before ``start``, made
+    at least ``size`` bytes (a new one if none is free), now taken until ``end``."""
+    free = [k for k, m in enumerate(memory) if m[1] < start]
+    if free:  # the smallest one large enough, else the largest (grown)
+        fits = [k for k in free if memory[k][0] >= size]
+        k = min(fits, key=lambda k: memory[k][0]) if fits else max(free, key=lambda k: memory[k][0])
+        memory[k][0] = max(memory[k][0], size)
+    else:
+        k = len(memory)
+        memory.append([size, None, []])
+    memory[k][1] = end
+    return k
+
+
+def _straight(stmts) -> bool:
+    """Whether ``stmts`` are assignments and expression statements only (no branch, loop,
+    ``break`` or ``continue``): each runs once per pass."""
+    return all(isinstance(s, (gast.Assign, gast.AugAssign, gast.Expr)) for s in stmts)
+
+
+def _mentioned_outside(body, loop) -> set:
+    """Names mentioned in ``body`` anywhere but inside ``loop``'s body."""
+    inside = {id(n) for s in loop.body for n in S.walk(s)}
+    return {
+        n.id
+        for n in S.walk(gast.Module(body=body, type_ignores=[]))
+        if isinstance(n, gast.Name) and id(n) not in inside
+    }
+
+
+def _iterations(loop, body, owner):
+    """The number of times ``for t in range(n)`` runs where the argument shapes decide it
+    (``n = xs.shape[0]``, assigned once), else None."""
+    it = loop.iter
+    if not (
+        isinstance(loop.target, gast.Name)
+        and isinstance(it, gast.Call)
+        and isinstance(it.func, gast.Name)
+        and it.func.id == "range"
+        and len(it.args) == 1
+        and not it.keywords
+    ):
+        return None
+    stored = {
+        n.id
+        for s in loop.body
+        for n in S.walk(s)
+        if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)
+    }
+    if loop.target.id in stored:
+        return None  # the counter changed in the body: not the iteration's index
+    defs: dict = {}
+    for stmt in S.walk(gast.Module(body=body, type_ignores=[])):
+        if isinstance(stmt, (gast.Assign, gast.AugAssign, gast.For)):
+            for n in assigned_names(stmt) if not isinstance(stmt, gast.For) else ():
+                defs.setdefault(n, []).append(stmt)
+            if isinstance(stmt, gast.For):
+                for n in S.walk(stmt.target):
+                    if isinstance(n, gast.Name):
+                        defs.setdefault(n.id, []).append(None)
+    n = _known_int(it.args[0], defs, owner, body)
+    return n if isinstance(n, int) and n >= 0 else None
+
+
+def _known_int(e, defs, owner, body, depth=0):
+    """The value of the int expression ``e`` where the argument shapes decide it, or None."""
+    if depth > 20:
+        return None
+    if isinstance(e, gast.Constant):
+        return e.value if type(e.value) is int else None
+    if isinstance(e, gast.Name):
+        assigned = defs.get(e.id, [])
+        if (
+            len(assigned) != 1
+            or assigned[0] not in body
+            or not isinstance(assigned[0], gast.Assign)
+        ):
+            return None
+        return _known_int(assigned[0].value, defs, owner, body, depth + 1)
+    if (
+        isinstance(e, gast.Subscript)
+        and isinstance(e.value, gast.Attribute)
+        and e.value.attr == "shape"
+        and isinstance(e.value.value, gast.Name)
+        and isinstance(e.slice, gast.Constant)
+        and type(e.slice.value) is int
+    ):
+        shape = owner.in_place.shapes_of(e.value.value.id)
+        if isinstance(shape, tuple) and -len(shape) <= e.slice.value < len(shape):
+            d = shape[e.slice.value]
+            return d if isinstance(d, int) else None
+        return None
+    if isinstance(e, gast.BinOp) and isinstance(e.op, (gast.Add, gast.Sub, gast.Mult)):
+        a = _known_int(e.left, defs, owner, body, depth + 1)
+        b = _known_int(e.right, defs, owner, body, depth + 1)
+        if a is None or b is None:
+            return None
+        return (
+            a + b if isinstance(e.op, gast.Add) else a - b if isinstance(e.op, gast.Sub) else a * b
+        )
+    return None
+
+
+def apply_pool(body, plan, refs, np_name, make_pool) -> None:
+    """Rewrite the statements of ``plan`` (:func:`plan_pool`) to compute into the buffers of
+    a pool made by ``make_pool(blocks, [(block, shape, dtype), ...])``: the body takes this
+    thread's spare set (or a new one) first and gives it back right before its return."""
+    entries, blocks = plan
+    if not entries:
+        return
+    views = [(block, shape, dtype) for _, (shape, dtype), _, block in entries]
+    pool = refs.ref(make_pool(blocks, views), "pool")
+    spare, buffers = refs.names.fresh("spare"), refs.names.fresh("buffers")
+    for k, (stmt, _, index, _) in enumerate(entries):
+        slot = gast.Subscript(
+            value=S.name(buffers), slice=gast.Constant(value=k, kind=None), ctx=gast.Load()
+        )
+        if index is not None:  # this iteration's part of a buffer for every iteration
+            slot = gast.Subscript(value=slot, slice=S.name(index), ctx=gast.Load())
+        stmt.value = _into(stmt.value, np_name, slot)
+
+    def method(obj, attr, args):
+        return S.call(gast.Attribute(value=S.name(obj), attr=attr, ctx=gast.Load()), args)
+
+    line = getattr(body[0], "lineno", None)
+    take = [
+        S.assign(spare, gast.Attribute(value=S.name(pool), attr="spare", ctx=gast.Load()), line),
+        S.assign(
+            buffers,
+            gast.IfExp(
+                test=S.name(spare), body=method(spare, "pop", []), orelse=method(pool, "new", [])
+            ),
+            line,
+        ),
+    ]
+    give = gast.Expr(value=method(spare, "append", [S.name(buffers)]))
+    give.lineno = getattr(body[-1], "lineno", None)
+    body.insert(len(body) - 1, give)
+    body[:0] = take
+
+
+def _inner(body):
+    """Every node of ``body`` but its last statement (the return) and nested scopes."""
+    for stmt in body[:-1]:
+        yield from S.walk(stmt)
+
+
+def _into(value, np_name, slot):
+    """``value`` (a new array) computed into ``slot``, or None where it cannot be: a NumPy
+    ufunc call or an operator on arrays (``out`` by position), ``np.dot``/``np.matmul`` of two
+    operands, ``np.<ufunc>.reduce(e, axis)``."""
+    f = getattr(value, "func", None)
+    if isinstance(value, gast.BinOp) and type(value.op) in ARRAY_BINOPS:
+        ufunc = ARRAY_BINOPS[type(value.op)]
+        if ufunc is np.power:
+            return None  # `x ** 2` takes NumPy's fast path for squares; np.power does not
+        args = [value.left, value.right]
+    elif isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.USub):
+        ufunc, args = np.negative, [value.operand]
+    elif (
+        isinstance(value, gast.Call)
+        and isinstance(f, gast.Attribute)
+        and not value.keywords
+        and S.dotted(f.value) == np_name
+    ):
+        ufunc = getattr(np, f.attr, None)
+        if f.attr == "dot" and len(value.args) == 2:
+            return S.call(S.clone(f), [*value.args, slot])
+        if not isinstance(ufunc, np.ufunc) or ufunc.nout != 1 or len(value.args) != ufunc.nin:
+            return None
+        args = list(value.args)
+    elif (
+        isinstance(value, gast.Call)
+        and isinstance(f, gast.Attribute)
+        and f.attr == "reduce"
+        and not value.keywords
+        and len(value.args) == 2
+        and isinstance(f.value, gast.Attribute)
+        and S.dotted(f.value.value) == np_name
+        and isinstance(getattr(np, f.value.attr, None), np.ufunc)
+        and not S.is_none(value.args[1])
+    ):
+        return S.call(S.clone(f), [*value.args, gast.Constant(value=None, kind=None), slot])
+    else:
+        return None
+    func = gast.Attribute(value=S.name(np_name), attr=ufunc.__name__, ctx=gast.Load())
+    if ufunc in (np.maximum, np.minimum):  # NumPy deprecates their `out` by position
+        call = S.call(func, args)
+        call.keywords = [gast.keyword(arg="out", value=slot)]
+        return call
+    return S.call(func, [*args, slot])

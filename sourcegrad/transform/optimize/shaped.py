@@ -1,0 +1,202 @@
+"""Rewrites the argument shapes decide: ``sum_to``/``unreduce``/``expand_to`` at transform
+time, tape entries kept as shapes, ``unindex`` of a known shape and dtype."""
+
+from __future__ import annotations
+
+import gast
+import numpy as np
+
+from ...runtime import NAMESPACE
+from .. import syntax as S
+from ..reverse import Derivative, shape_only_reads, shape_read
+from ..shapes import (
+    broadcast,
+    expression_shape,
+    sum_to_axes,
+)
+from ..walk import definition_counts, walk_statements
+
+
+def specialise_shapes(node, der: Derivative, shapes: dict, numpy_only: bool = False) -> dict:
+    """With the shapes known: ``sum_to(e, x)`` becomes ``e``, a reshape or a sum over fixed
+    axes, and ``unreduce(c, x) * e`` becomes ``c * e`` where ``e`` already has the shape of
+    the product. Returns ``shapes`` with those of the names the derivative assigns once."""
+    rewrite = _SumsTo(der, shapes, numpy_only)
+    rewrite.visit(node)
+    # names the derivative itself assigns once (hit masks, gate products) get shapes too
+    counts = definition_counts(node.body)
+    shapes = rewrite.shapes = dict(shapes)
+    for stmt in walk_statements(node.body):
+        if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
+            t = stmt.targets[0].id
+            if counts[t] == 1 and t not in shapes and t not in rewrite.adj_of:
+                found = rewrite.shape(stmt.value)
+                if found is not None:
+                    shapes[t] = found
+    rewrite.visit(node)
+    return shapes
+
+
+class _SumsTo(gast.NodeTransformer):
+    """The rewrites of :func:`specialise_shapes`, with the shapes in ``self.shapes``."""
+
+    def __init__(self, der: Derivative, shapes: dict, numpy_only: bool):
+        self.np_name = der.refs.by_id.get(id(np))
+        self.sum_to = der.refs.by_id.get(id(NAMESPACE["sum_to"]))
+        self.unreduce = der.refs.by_id.get(id(NAMESPACE["unreduce"]))
+        self.expand_to = der.refs.by_id.get(id(NAMESPACE["expand_to"]))
+        self.adj_of = {v: k for k, v in der.adj_names.items()}
+        self.numpy_only = numpy_only
+        self.leading = der.refs.ref(NAMESPACE["sum_leading"], "sum_leading") if numpy_only else None
+        self.shapes = shapes
+
+    def shape(self, e):
+        return expression_shape(e, self.shapes, self.adj_of, self.np_name)
+
+    def visit_Call(self, e):
+        self.generic_visit(e)
+        if self.expand_to is not None and _helper(e, self.expand_to, 4) and _true(e.args[3]):
+            return e.args[0]  # expand_to(g, x, axis, True) is g
+        if self.sum_to is None or not _helper(e, self.sum_to, 2):
+            return e
+        g, x = e.args
+        sg_, sx = self.shape(g), self.shape(x)
+        if sg_ is None or sx is None:
+            return e
+        if sg_ == sx:
+            return g
+        axes = sum_to_axes(sg_, sx)
+        return e if axes is None else self.summed(g, sg_, sx, axes)
+
+    def summed(self, g, sg_, sx, axes):
+        """``sum_to(g, x)`` as a reshape or a sum of ``g`` over fixed ``axes``."""
+        lead, ones = axes
+        reduced = lead + tuple(len(lead) + i for i in ones)
+        target = gast.Tuple(elts=[S.const(n) for n in sx], ctx=gast.Load())
+        if all(sg_[a] == 1 for a in reduced):  # only axes of length 1: a reshape
+            return _method(g, "reshape", [target])
+        if not ones:
+            if self.numpy_only:  # over leading axes: through BLAS where it pays
+                call = S.call(S.name(self.leading), [g, S.const(len(lead))])
+                call.sg_sum_leading = len(lead)  # for expression_shape
+                return call
+            return _method(g, "sum", [], [("axis", _axes_node(lead))])
+        kept = _method(g, "sum", [], [("axis", _axes_node(reduced)), ("keepdims", S.const(True))])
+        return _method(kept, "reshape", [target]) if lead else kept
+
+    def visit_BinOp(self, e):
+        self.generic_visit(e)
+        unreduce = self.unreduce
+        if unreduce is None or not isinstance(e.op, gast.Mult):
+            return e
+        for side, other in (("left", e.right), ("right", e.left)):
+            u = getattr(e, side)
+            full = _helper(u, unreduce, 2) and self.shape(u.args[0]) == ()
+            kept = (
+                _helper(u, unreduce, 4) and _true(u.args[3]) and self.shape(u.args[0]) is not None
+            )
+            if not (full or kept):  # g broadcasts to x's shape by itself
+                continue
+            so, sx = self.shape(other), self.shape(u.args[1])
+            if so is not None and sx is not None and broadcast(so, sx) == so:
+                setattr(e, side, u.args[0])  # the product broadcasts the number itself
+        return e
+
+
+def _helper(e, name, nargs) -> bool:
+    """Whether ``e`` calls the helper ``name`` with ``nargs`` positional arguments only."""
+    return (
+        isinstance(e, gast.Call)
+        and isinstance(e.func, gast.Name)
+        and e.func.id == name
+        and len(e.args) == nargs
+        and not e.keywords
+    )
+
+
+def _method(e, attr, args, keywords=()):
+    f = gast.Attribute(value=e, attr=attr, ctx=gast.Load())
+    call = S.call(f, args)
+    call.keywords = [gast.keyword(arg=k, value=v) for k, v in keywords]
+    return call
+
+
+def _axes_node(axes):
+    return gast.Tuple(elts=[S.const(a) for a in axes], ctx=gast.Load())
+
+
+def _true(atom) -> bool:
+    return isinstance(atom, gast.Constant) and atom.value is True
+
+
+def tape_shapes(body, der: Derivative) -> None:
+    """Values the adjoint sweep restores from the tape only to read their shapes (in
+    ``sum_to(g, x)`` or ``np.shape(x)``; reads that were zero resets are gone now) are saved as
+    shapes, so the tape holds no array for them."""
+    starts = [i for i, stmt in enumerate(body) if getattr(stmt, "sg_sweep", False)]
+    if not starts:
+        return
+    np_name = der.refs.by_id.get(id(np))
+    adjoint = body[starts[0] :]
+    saved_pushes = [
+        stmt
+        for stmt in S.walk(gast.Module(body=body[: starts[0]], type_ignores=[]))
+        if isinstance(stmt, gast.Expr)
+        and getattr(stmt, "sg_tape_pair", None)
+        and isinstance(stmt.value.args[0], gast.Name)
+    ]
+    shapes = shape_only_reads(adjoint, der.refs, np_name) & {
+        stmt.sg_tape_pair[1] for stmt in saved_pushes
+    }
+    if not shapes:
+        return
+    shape_of = der.refs.ref(NAMESPACE["shape_of"], "shape_of")
+    for stmt in saved_pushes:
+        if stmt.sg_tape_pair[1] in shapes:
+            stmt.value.args = [S.call(S.name(shape_of), stmt.value.args)]
+
+    class Reads(gast.NodeTransformer):  # np.shape(x) of a restored Shape is not its shape
+        def visit_Call(self, n):
+            self.generic_visit(n)
+            if isinstance(n.func, gast.Attribute) and shape_read(n, None, np_name) in shapes:
+                n.func = S.name(shape_of)
+            return n
+
+    for stmt in adjoint:
+        Reads().visit(stmt)
+
+
+def shaped_unindex(node, der: Derivative, shapes: dict, dtypes: dict) -> None:
+    """``unindex(g, x, idx)`` of an array ``x`` of known shape and dtype reads only those:
+    ``unindex_shaped(g, (32, 512), np.float64, idx)``, so the tape need not keep ``x`` (an
+    LSTM's gate pre-activations, read back only for the shape of their adjoint)."""
+    unindex = der.refs.by_id.get(id(NAMESPACE["unindex"]))
+    np_name = der.refs.by_id.get(id(np))
+    if unindex is None or np_name is None:
+        return
+    shaped = der.refs.ref(NAMESPACE["unindex_shaped"], "unindex_shaped")
+
+    class Rewrite(gast.NodeTransformer):
+        def visit_Call(self, e):
+            self.generic_visit(e)
+            if not (
+                isinstance(e.func, gast.Name)
+                and e.func.id == unindex
+                and len(e.args) == 3
+                and not e.keywords
+                and isinstance(e.args[1], gast.Name)
+            ):
+                return e
+            x = e.args[1].id
+            shape, dt = shapes.get(x), dtypes.get(x)
+            if (
+                shape is None
+                or not isinstance(dt, np.dtype)
+                or getattr(np, dt.name, None) is not dt.type
+            ):
+                return e
+            dims = gast.Tuple(elts=[S.const(n) for n in shape], ctx=gast.Load())
+            kind = gast.Attribute(value=S.name(np_name), attr=dt.name, ctx=gast.Load())
+            return S.call(S.name(shaped), [e.args[0], dims, kind, e.args[2]])
+
+    Rewrite().visit(node)

@@ -1,0 +1,63 @@
+"""Pass 5 — simplify: make the derivative read as if an expert wrote it.
+
+Guarantees to the next pass: the same function, computing the same values, with
+
+* constants and plain copies of temporaries propagated (``dout = 1.0`` disappears);
+* algebra with known constants folded (``1.0 * e`` -> ``e``, ``x ** 1`` -> ``x``);
+* temporaries used once inlined where they are used (forward temporaries only within the user
+  statement they came from, so evaluation order and side effects are unchanged);
+* statements without side effects whose results no later statement reads removed;
+* no gradient that aliases the user's data: such a result is copied.
+
+User-named variables (``h1``, ``dh1``) keep their names.
+"""
+
+from __future__ import annotations
+
+from ..algebra import collect_like_terms
+from ..reverse import Derivative
+from ..walk import definition_counts, load_counts
+from .aliases import protect_aliases
+from .conditions import inline_tests, unread_inits
+from .defuse import is_adjoint
+from .fold import fold_all, scalar_broadcasts
+from .liveness import dead_stores, dead_tape, drop_unused_tape, liveness
+from .propagation import block_copies, inline, merge_accumulations, propagate
+
+__all__ = [
+    "dead_stores",
+    "dead_tape",
+    "drop_unused_tape",
+    "fold_all",
+    "is_adjoint",
+    "liveness",
+    "propagate",
+    "protect_aliases",
+    "simplify",
+]
+
+
+def simplify(der: Derivative) -> Derivative:
+    """Simplify ``der.node`` in place (see the module docstring) and return ``der``."""
+    body = der.node.body
+    keep_names = set(der.analysis.core.user_names) | set(der.analysis.core.params)
+    keep_names |= {der.adj_names[n] for n in keep_names if n in der.adj_names}
+    floats = set(der.analysis.active) | set(der.adj_names.values())  # for like terms
+    for _ in range(20):
+        changed = propagate(body, keep_names)
+        changed |= block_copies(body, keep_names, definition_counts(body))
+        changed |= fold_all(body, der)
+        changed |= scalar_broadcasts(body, der)
+        changed |= inline(body, keep_names)
+        changed |= collect_like_terms(body, is_adjoint, floats)
+        changed |= merge_accumulations(body)
+        changed |= dead_stores(body)
+        changed |= dead_tape(body)
+        if not changed:
+            break
+    drop_unused_tape(body)
+    if inline_tests(body, der.analysis.core.conditions, load_counts(body)):
+        unread_inits(body, load_counts(body))  # `cond = None` before a loop, for its tape
+    if der.mode != "jvp":
+        protect_aliases(der)
+    return der

@@ -1,0 +1,212 @@
+"""Constants and copies propagated, single-use temporaries inlined, an assignment and the
+accumulation after it merged."""
+
+from __future__ import annotations
+
+import numbers
+
+import gast
+
+from .. import syntax as S
+from ..walk import definition_counts, load_counts, read_parts
+from .defuse import (
+    COMPOUND,
+    assigns,
+    is_adjoint,
+    move_comment,
+    replace_everywhere,
+    replace_in,
+    simple_target,
+)
+
+
+def propagate(body, keep):
+    """Replace each name assigned once a number, or a copy of a name (adjoint or temporary),
+    by its value everywhere, except names of ``keep``; True if anything changed."""
+    defs = definition_counts(body)
+    changed = False
+    for stmt in list(body):
+        t = simple_target(stmt)
+        if t is None or t in keep or defs.get(t) != 1 or stmt not in body:
+            continue
+        if getattr(stmt, "sg_keep", False):
+            continue
+        v = stmt.value
+        ok = (
+            isinstance(v, gast.Constant)
+            and isinstance(v.value, numbers.Number)
+            and not isinstance(v.value, bool)
+        )
+        ok |= (
+            isinstance(v, gast.Name)
+            and defs.get(v.id, 0) <= 1
+            and (is_adjoint(stmt) or getattr(stmt, "sg_temp", False))
+        )
+        if not ok:
+            continue
+        if getattr(stmt, "sg_comment", None):
+            move_comment(body, stmt)
+        body.remove(stmt)
+        replace_everywhere(body, {t: v})
+        changed = True
+    return changed
+
+
+def block_copies(body, keep, defs):
+    """Inside each block, ``t = v`` (a temporary copy of a name) is replaced by ``v`` in the
+    statements that follow it, up to the first reassignment of ``t`` or ``v``; a copy of a
+    name onto itself is dropped."""
+    changed = False
+    for stmt in list(body):
+        if isinstance(stmt, COMPOUND):
+            changed |= block_copies(stmt.body, keep, defs) | block_copies(stmt.orelse, keep, defs)
+    for stmt in list(body):
+        if stmt not in body:
+            continue
+        t = simple_target(stmt)
+        if t is None or getattr(stmt, "sg_keep", False) or not isinstance(stmt.value, gast.Name):
+            continue
+        v = stmt.value.id
+        if v == t:
+            body.remove(stmt)
+            changed = True
+            continue
+        if (
+            t in keep
+            or defs.get(t) != 1
+            or not (is_adjoint(stmt) or getattr(stmt, "sg_temp", False))
+        ):
+            continue
+        start = body.index(stmt)
+        for later in body[start + 1 :]:
+            if isinstance(later, COMPOUND) and assigns(later) & {t, v}:
+                break  # a loop or branch that reassigns either: later reads may differ
+            for part in read_parts(later) if not isinstance(later, COMPOUND) else [later]:
+                if any(isinstance(n, gast.Name) and n.id == t for n in S.walk(part)):
+                    changed = True
+            replace_in(later, {t: stmt.value})
+            if assigns(later) & {t, v}:
+                break
+    return changed
+
+
+def inline(body, keep, defs=None, uses=None):
+    """Inline single-use temporaries into their one use, within each block (all of them in
+    one call: inlining moves reads from one statement to another, so the def and use counts
+    stay true for every other name)."""
+    if defs is None:
+        defs, uses = definition_counts(body), load_counts(body)
+    changed = False
+    for stmt in body:
+        if isinstance(stmt, COMPOUND):
+            changed |= inline(stmt.body, keep, defs, uses)
+            changed |= inline(stmt.orelse, keep, defs, uses)
+    start = 0
+    loads: dict = {}  # id(statement) -> the names it reads, while it is not rewritten
+    while True:
+        i = _inline_one(body, keep, defs, uses, start, loads)
+        if i is None:
+            return changed
+        changed = True
+        start = max(i - 1, 0)
+
+
+def _loads(stmt, cache) -> set:
+    """The names ``stmt`` reads (a compound statement: anywhere in it), cached by ``id``."""
+    got = cache.get(id(stmt))
+    if got is None:
+        parts = [stmt] if isinstance(stmt, COMPOUND) else read_parts(stmt)
+        got = cache[id(stmt)] = {
+            n.id
+            for part in parts
+            for n in S.walk(part)
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
+        }
+    return got
+
+
+def _inline_one(body, keep, defs, uses, start, loads):
+    """Inline the first inlinable temporary from ``start``; its index, or None."""
+    for i in range(start, len(body)):
+        stmt = body[i]
+        t = simple_target(stmt)
+        if t is None or t in keep or defs.get(t) != 1 or uses.get(t) != 1:
+            continue
+        forward_temp = getattr(stmt, "sg_temp", False) and not is_adjoint(stmt)
+        if not (forward_temp or is_adjoint(stmt)):
+            continue
+        if forward_temp and not getattr(stmt, "sg_pure", False):
+            continue
+        j = next((k for k in range(i + 1, len(body)) if t in _loads(body[k], loads)), None)
+        if j is None:
+            continue
+        user = body[j]
+        if isinstance(user, COMPOUND):
+            continue
+        if forward_temp and (
+            is_adjoint(user) or getattr(user, "sg_group", None) != getattr(stmt, "sg_group", None)
+        ):
+            continue
+        reads = {n.id for n in S.walk(stmt.value) if isinstance(n, gast.Name)}
+        if any(assigns(body[k]) & reads for k in range(i + 1, j)):
+            continue
+        if forward_temp and any(not getattr(body[k], "sg_pure", True) for k in range(i + 1, j)):
+            continue
+        if isinstance(user, (gast.Assign, gast.Return, gast.Expr)):
+            replace_in(user, {t: stmt.value})
+            loads.pop(id(user), None)
+        if getattr(stmt, "sg_comment", None) and not getattr(user, "sg_comment", None):
+            user.sg_comment = stmt.sg_comment
+        del body[i]
+        loads.pop(id(stmt), None)
+        defs[t] = uses[t] = 0
+        return i
+    return None
+
+
+def _use_site(body, start, name, lineno=None):
+    """The index of the first statement from ``start`` that reads ``name``; with ``lineno``,
+    None as soon as a statement from another user line comes first."""
+    for k in range(start, len(body)):
+        if lineno is not None and getattr(body[k], "lineno", None) != lineno:
+            return None
+        for part in read_parts(body[k]) if not isinstance(body[k], COMPOUND) else [body[k]]:
+            if any(
+                isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, gast.Load)
+                for n in S.walk(part)
+            ):
+                return k
+    return None
+
+
+def merge_accumulations(body):
+    """``a = e1`` followed (with no read or store of ``a`` between) by ``a = a + e2`` ->
+    ``a = e1 + e2``."""
+    for i, stmt in enumerate(body):
+        t = simple_target(stmt)
+        if t is None or not is_adjoint(stmt):
+            continue
+        # one block per user line: the accumulation must come from the same line
+        j = _use_site(body, i + 1, t, getattr(stmt, "lineno", None))
+        if j is None:
+            continue
+        nxt = body[j]
+        if not (
+            simple_target(nxt) == t
+            and is_adjoint(nxt)
+            and isinstance(nxt.value, gast.BinOp)
+            and isinstance(nxt.value.op, gast.Add)
+            and isinstance(nxt.value.left, gast.Name)
+            and nxt.value.left.id == t
+            and not any(isinstance(n, gast.Name) and n.id == t for n in S.walk(nxt.value.right))
+        ):
+            continue
+        reads = {n.id for n in S.walk(stmt.value) if isinstance(n, gast.Name)}
+        if any(assigns(body[k]) & (reads | {t}) for k in range(i + 1, j)):
+            continue  # (a store to a in between: a = e1 is dead, and the sum is of that store)
+        nxt.value.left = stmt.value
+        if getattr(stmt, "sg_comment", None):
+            move_comment(body, stmt)
+        del body[i]
+        return True
+    return False
