@@ -26,15 +26,22 @@ from .errors import NonScalarOutputError, SourcegradError, WrtTypeError
 from .rules import registry
 from .runtime.containers import children, is_container, scalar_gradient
 from .runtime.tangent_helpers import float_gradient, typed_gradient
-from .transform import chunk, fuse, pool
 from .transform import syntax as S
 from .transform.analysis import analyze
 from .transform.emit import Deferred, Emitted
 from .transform.emit import emit as emit_source
+from .transform.forms import Core
 from .transform.forward import forward
-from .transform.fuse import fuse_contractions, may_fuse
-from .transform.normalize import Core, normalize
-from .transform.optimize import known_dtypes, optimize
+from .transform.normalize import normalize
+from .transform.optimize import (
+    chunk,
+    fuse,
+    fuse_contractions,
+    known_dtypes,
+    may_fuse,
+    optimize,
+    pool,
+)
 from .transform.parse import Parsed, parse
 from .transform.reverse import reverse
 from .transform.shapes import concrete_shapes
@@ -364,7 +371,7 @@ class Pipeline:
 
     def _fused(self, core: Core, wrt: tuple, args: tuple, shapes) -> Emitted | None:
         """The running derivative of ``core`` (a fresh copy) with its loops of ``np.einsum``
-        products fused into one contraction each (:mod:`sourcegrad.transform.fuse`),
+        products fused into one contraction each (:mod:`sourcegrad.transform.optimize.fuse`),
         specialised to ``args``' shapes; None where nothing fuses, or where the stacked
         operands' shapes are not known to agree."""
         if not self.options.get("optimize", True):

@@ -32,18 +32,10 @@ from .activity import (
 from .cfg import build_cfg, solve_backward, solve_forward
 from .classify import classify
 from .forms import Analysis, Core, Op, ShapeClasses
-from .ranks import follow_path, infer_ranks
+from .ranks import infer_ranks
 from .walk import walk_statements, written_names
 
-__all__ = [  # names other modules import from here (their homes: forms, classify, ranks)
-    "Analysis",
-    "Op",
-    "ShapeClasses",
-    "analyze",
-    "classify",
-    "follow_path",
-    "infer_ranks",
-]
+__all__ = ["analyze"]
 
 
 def analyze(

@@ -32,15 +32,10 @@ from .lower_loops import LoopLowering
 from .lower_statements import StatementLowering
 from .node_facts import set_fact
 from .parse import Parsed
-from .path_reads import PathReads, follow_keys
+from .path_reads import PathReads
 from .walk import inside_loop, rebound_in_compound
 
-__all__ = [
-    "RUNTIME_NAMES",
-    "Core",
-    "follow_keys",
-    "normalize",
-]  # Core: forms; follow_keys: path_reads
+__all__ = ["RUNTIME_NAMES", "normalize"]
 
 #: names generated code may reference besides the user's own (kept free of collisions)
 RUNTIME_NAMES = frozenset(

@@ -23,19 +23,12 @@ from . import syntax as S
 from .adjoint_sweep import AdjointSweep
 from .forms import Analysis, Derivative
 from .node_facts import set_fact
-from .shape_keys import shape_key, shape_only_reads, shape_read
-from .sweep_plan import existence, hoist_invariants, overwritable, parts_node, statement_text
+from .shape_keys import shape_only_reads
+from .sweep_plan import existence, hoist_invariants, overwritable, parts_node
 from .tape_sweep import TapeSweep
 from .templates import Refs
 
-__all__ = [  # names other modules import from here (their homes: forms, shape_keys, sweep_plan)
-    "Derivative",
-    "reverse",
-    "shape_key",
-    "shape_only_reads",
-    "shape_read",
-    "statement_text",
-]
+__all__ = ["reverse"]
 
 
 def reverse(analysis: Analysis, mode: str = "grad") -> Derivative:

@@ -8,7 +8,7 @@ import numpy as np
 from ...runtime import NAMESPACE
 from ...runtime.containers import gradient_builder
 from .. import syntax as S
-from ..reverse import Derivative
+from ..forms import Derivative
 
 
 def builders(node, der: Derivative, example_args, owner) -> None:

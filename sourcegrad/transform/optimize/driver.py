@@ -21,7 +21,7 @@ from ...runtime.buffers import BufferPool
 from ...runtime.containers import children, is_container
 from .. import syntax as S
 from ..algebra import collect_like_terms
-from ..reverse import Derivative
+from ..forms import Derivative
 from ..simplify import (
     dead_stores,
     dead_tape,

@@ -6,8 +6,8 @@ import gast
 import numpy as np
 
 from .. import syntax as S
-from ..analysis import follow_path
-from ..reverse import Derivative
+from ..forms import Derivative
+from ..ranks import follow_path
 from ..shapes import (
     expression_dtype,
     expression_kind,

@@ -6,7 +6,7 @@ import gast
 import numpy as np
 
 from .. import syntax as S
-from ..reverse import Derivative
+from ..forms import Derivative
 from ..shapes import (
     ARRAY_BINOPS,
     expression_dtype,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gast
 
 from .. import syntax as S
-from ..reverse import Derivative
+from ..forms import Derivative
 from ..walk import definition_counts
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from ...runtime import NAMESPACE
 from .. import syntax as S
-from ..reverse import Derivative
+from ..forms import Derivative
 from ..shapes import (
     expression_dtype,
     expression_shape,

@@ -6,7 +6,7 @@ import gast
 
 from ...runtime import NAMESPACE
 from .. import syntax as S
-from ..reverse import Derivative
+from ..forms import Derivative
 
 
 def scatter_accumulations(stmts, der: Derivative) -> None:

@@ -8,7 +8,8 @@ import numpy as np
 
 from ...runtime import NAMESPACE
 from .. import syntax as S
-from ..reverse import Derivative, shape_only_reads, shape_read
+from ..forms import Derivative
+from ..shape_keys import shape_only_reads, shape_read
 from ..shapes import (
     broadcast,
     expression_shape,

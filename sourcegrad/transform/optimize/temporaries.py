@@ -8,7 +8,7 @@ import gast
 import numpy as np
 
 from .. import syntax as S
-from ..reverse import Derivative
+from ..forms import Derivative
 from ..shapes import (
     expression_shape,
 )

@@ -15,7 +15,7 @@ User-named variables (``h1``, ``dh1``) keep their names.
 from __future__ import annotations
 
 from ..algebra import collect_like_terms
-from ..reverse import Derivative
+from ..forms import Derivative
 from ..walk import definition_counts, load_counts
 from .aliases import protect_aliases
 from .conditions import inline_tests, unread_inits

@@ -7,7 +7,7 @@ import numpy as np
 
 from ...runtime import NAMESPACE
 from .. import syntax as S
-from ..reverse import Derivative
+from ..forms import Derivative
 from ..walk import walk_statements
 from .defuse import (
     assigns,

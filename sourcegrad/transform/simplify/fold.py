@@ -13,7 +13,7 @@ import numpy as np
 from ...runtime import NAMESPACE
 from .. import syntax as S
 from ..algebra import floating
-from ..reverse import shape_key
+from ..shape_keys import shape_key
 from ..walk import definition_counts, walk_statements
 from .defuse import (
     is_adjoint,
