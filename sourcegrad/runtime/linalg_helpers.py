@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import SourcegradError
 from .facts import helper
-from .helpers import sum_to
+from .helpers import expand_to, sum_to
 from .trees import Pieces
 
 
@@ -354,8 +354,6 @@ def unnorm(g, x, z, ord, axis, keepdims):
     p-norms (2, 1, inf, -inf, 0 and any other p), matrix norms ('fro', 'nuc', 1, -1, 2, -2,
     inf, -inf; the spectral and nuclear ones through the SVD). At a point where the norm is
     not differentiable (a tie, a zero) it gives one subgradient."""
-    from .helpers import expand_to
-
     matrix, axes = _norm_axes(x, axis)
     ge = expand_to(g, x, axis, keepdims)
     ze = expand_to(z, x, axis, keepdims)

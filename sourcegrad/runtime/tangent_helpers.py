@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import SourcegradError
 from .facts import helper
 from .helpers import Shape
 from .trees import Pieces
@@ -125,8 +126,6 @@ def pad_tangent(t, pad_width, mode="constant"):
         return np.pad(t, pad_width)
     if mode in ("edge", "wrap"):
         return np.pad(t, pad_width, mode)
-    from ..errors import SourcegradError
-
     raise SourcegradError(f"the derivative of np.pad(mode={mode!r}) is not supported")
 
 

@@ -35,7 +35,8 @@ def install(makers: Makers) -> None:
 
 
 def makers() -> Makers:
-    """The installed makers; importing ``sourcegrad`` installs them."""
-    if not _installed:  # a pass used before the package finished importing
-        import sourcegrad  # noqa: F401  (its import installs the makers)
+    """The installed makers (importing any part of ``sourcegrad`` imports the package, whose
+    ``higher`` module installs them)."""
+    if not _installed:  # importing sourcegrad.higher installs them
+        raise RuntimeError("sourcegrad.higher was not imported: no derivative makers installed")
     return _installed[0]

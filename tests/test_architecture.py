@@ -1,0 +1,133 @@
+"""The package's structure: layers that import only downward, no import circle, no private
+names across modules, no imports hidden inside functions, small modules and functions.
+
+The layers, lowest first (a module may import from its own layer and the ones below):
+errors, runtime, rules, transform, pipeline, derivative (with derivative_cache, arguments,
+notes), callables, higher, api, check and cli, the library (util, loss, optim, nn), and the
+package itself.
+"""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent / "sourcegrad"
+LAYERS = [
+    {"errors"},
+    {"runtime"},
+    {"rules"},
+    {"transform"},
+    {"pipeline"},
+    {"derivative_cache", "arguments", "notes"},
+    {"derivative"},
+    {"callables"},
+    {"higher"},
+    {"api"},
+    {"check", "cli", "__main__"},
+    {"util", "loss", "optim", "nn", "model"},
+    {"sourcegrad"},
+]
+MAX_MODULE_LINES = 600
+MAX_FUNCTION_LINES = 60
+
+
+def modules() -> dict[str, pathlib.Path]:
+    out = {}
+    for path in ROOT.rglob("*.py"):
+        parts = list(path.relative_to(ROOT.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(parts)] = path
+    return out
+
+
+MODULES = modules()
+
+
+def imported(module: str, node: ast.ImportFrom) -> str | None:
+    if node.level == 0:
+        return node.module
+    base = module.split(".")
+    if MODULES[module].name != "__init__.py":
+        base = base[:-1]
+    base = base[: len(base) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def edges() -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {m: set() for m in MODULES}
+    for m, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                target = imported(m, node)
+                for alias in node.names:
+                    full = f"{target}.{alias.name}"
+                    if full in MODULES:
+                        out[m].add(full)
+                    elif target in MODULES:
+                        out[m].add(target)
+            elif isinstance(node, ast.Import):
+                out[m] |= {a.name for a in node.names if a.name in MODULES}
+    return out
+
+
+def layer_of(module: str) -> int:
+    parts = module.split(".")
+    group = parts[1] if len(parts) > 1 else "sourcegrad"
+    for i, layer in enumerate(LAYERS):
+        if group in layer:
+            return i
+    raise AssertionError(f"{module} is in no layer: add its group to LAYERS")
+
+
+def test_every_import_goes_down_or_stays_in_its_layer():
+    wrong = [
+        f"{m} imports {t}"
+        for m, targets in edges().items()
+        for t in targets
+        if layer_of(t) > layer_of(m)
+    ]
+    assert not wrong, wrong
+
+
+def test_no_import_circle():
+    graph = edges()
+    state: dict[str, int] = {}
+
+    def visit(m, path):
+        state[m] = 1
+        for t in graph[m]:
+            if state.get(t) == 1:
+                raise AssertionError("import circle: " + " -> ".join(path + [m, t]))
+            if t not in state:
+                visit(t, path + [m])
+        state[m] = 2
+
+    for m in graph:
+        if m not in state:
+            visit(m, [])
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_module_shape(module):
+    """No private name of another module, no sourcegrad import inside a function, no module
+    or function too long to read."""
+    source = MODULES[module].read_text()
+    assert len(source.splitlines()) <= MAX_MODULE_LINES
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and (imported(module, node) or "").startswith(
+            "sourcegrad"
+        ):
+            private = [a.name for a in node.names if a.name.startswith("_") and a.name[1] != "_"]
+            assert not private, f"{module}:{node.lineno} imports private {private}"
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            length = node.end_lineno - node.lineno + 1
+            assert length <= MAX_FUNCTION_LINES, f"{node.name} has {length} lines"
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.ImportFrom) and (imported(module, sub) or "").startswith(
+                    "sourcegrad"
+                ):
+                    raise AssertionError(f"{module}:{sub.lineno} imports inside {node.name}")
