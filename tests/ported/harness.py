@@ -163,7 +163,9 @@ def direction(x, seed=7):
         (
             0.7
             if isinstance(leaf, float)
-            else rng.uniform(0.5, 1.5, np.shape(leaf)) * rng.choice([-1.0, 1.0], np.shape(leaf))
+            else np.asarray(
+                rng.uniform(0.5, 1.5, np.shape(leaf)) * rng.choice([-1.0, 1.0], np.shape(leaf))
+            )
         )
         for leaf in leaves(x)
     ]
@@ -218,15 +220,15 @@ def check_hvp(case: Case):
             return df(*a)
 
         hi, lo = grad_at(eps), grad_at(-eps)
-        want = rebuild(
-            args[i],
-            iter(
-                [
-                    (float((p - q) / (2 * eps)) if isinstance(p, float) else (p - q) / (2 * eps))
-                    for p, q in zip(leaves(hi), leaves(lo))
-                ]
-            ),
-        )
+        diffs = [
+            (
+                float((p - q) / (2 * eps))
+                if isinstance(o, float)
+                else np.asarray((p - q) / (2 * eps))
+            )
+            for p, q, o in zip(leaves(hi), leaves(lo), leaves(args[i]))
+        ]
+        want = rebuild(args[i], iter(diffs))
         hf = sg.hvp(f, i)
         for call in range(CALLS):
             got = hf(*args, v)

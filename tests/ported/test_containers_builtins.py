@@ -452,6 +452,127 @@ def s_falsey(x):
     return np.sum(x)
 
 
+# ------------------------------------------------------------------ containers mixing wrt and
+# non-wrt values, container methods (found while porting; same style as test_dict/test_list)
+
+
+def mix_list(x, y):
+    lst = [x, y]
+    return np.sum(lst[0] * lst[1] ** 2)
+
+
+def mix_dict(x, y):
+    d = {"a": x, "b": y}
+    return np.sum(d["a"] * d["b"] ** 2)
+
+
+def mix_loop_over_list(x, y):
+    total = 0.0
+    for v in [x, y]:
+        total = total + np.sum(v**2) * np.sum(x)
+    return total
+
+
+def mix_generator(x, y):
+    return sum(np.sum(v * x) for v in [x, y])
+
+
+def mix_list_ctor(x, y):
+    lst = list((x, y))
+    return np.sum(lst[0] * lst[1])
+
+
+def dict_setitem_loop_unread(x):
+    d = {}
+    for i in range(len(x)):
+        d[i] = x[i] * 2.0
+    return d[1] ** 2
+
+
+def dict_update(x):
+    d = {"a": x}
+    d.update({"b": x * 2.0})
+    return np.sum(d["a"] * d["b"])
+
+
+def dict_pop(x):
+    d = {"a": x, "b": x * 2.0}
+    v = d.pop("a")
+    return np.sum(v * d["b"])
+
+
+def list_setitem(x):
+    lst = [x, x * 2.0]
+    lst[0] = x * 3.0
+    return np.sum(lst[0] * lst[1])
+
+
+def list_setitem_loop(x):
+    lst = [0.0, 0.0, 0.0]
+    for i in range(3):
+        lst[i] = x[i] ** 2
+    return lst[0] * lst[2]
+
+
+def list_slice_assign(x):
+    lst = [x, x, x]
+    lst[1:] = [x * 2.0, x * 3.0]
+    return np.sum(lst[1] * lst[2])
+
+
+def list_comp_unread(x):
+    lst = [x[i] * 2.0 for i in range(len(x))]
+    return lst[0] ** 2
+
+
+def list_insert(x):
+    lst = [x]
+    lst.insert(0, x * 3.0)
+    return np.sum(lst[0] * lst[1] ** 2)
+
+
+def list_index_by_arg(x, i):
+    lst = [x, x * 2.0, x * 3.0]
+    return np.sum(lst[i] ** 2)
+
+
+def helper_returns_dict(x):
+    d = _make_dict(x)
+    return np.sum(d["u"] ** 2)
+
+
+def _make_dict(x):
+    return {"u": x * 2.0, "v": x * 3.0}
+
+
+def while_grows_list(x):
+    hs = [x]
+    while len(hs) < 4:
+        hs.append(np.sin(hs[-1]))
+    return np.sum(hs[-1] * hs[1])
+
+
+def enumerate_dict_keys(d):
+    t = 0.0
+    for i, k in enumerate(d):
+        t = t + np.sum(d[k]) * (i + 1.0)
+    return t
+
+
+def sum_with_start(xs):
+    return np.sum(sum(xs, np.zeros(4)) ** 2)
+
+
+def list_of_rows(m):
+    rows = list(m)
+    return np.sum(rows[0] * rows[1])
+
+
+def tuple_of_array(x):
+    t = tuple(x)
+    return t[0] * t[1]
+
+
 CASES = [
     Case("dict_fun", dict_fun, ({"item_1": X, "item_2": Y},), order=2),
     Case("dict_iter", dict_iter, ({"a": X, "b": Y},), order=2),
@@ -584,6 +705,79 @@ CASES = [
     Case("sort", s_sort, (X,)),
     Case("falsey_branch_pos", s_falsey, (np.abs(X),)),
     Case("falsey_branch_neg", s_falsey, (-np.abs(X),)),
+    Case("mix_list_first_order", mix_list, (X, Y), wrt=0),
+    Case("mix_list_hvp", mix_list, (X, Y), wrt=0, order=2),
+    Case("mix_dict_hvp", mix_dict, (X, Y), wrt=1, order=2),
+    Case("mix_loop_over_list", mix_loop_over_list, (X, Y), wrt=0),
+    Case(
+        "mix_loop_over_list_hvp",
+        mix_loop_over_list,
+        (X, Y),
+        wrt=0,
+        order=2,
+        xfail="CRASH: hvp wrt x of a loop over [x, y]: y's tangent is None in the jvp code",
+    ),
+    Case("mix_generator", mix_generator, (X, Y), wrt=0),
+    Case(
+        "mix_generator_hvp",
+        mix_generator,
+        (X, Y),
+        wrt=0,
+        order=2,
+        xfail="CRASH: hvp wrt x of sum(... for v in [x, y]): y's tangent is None in the jvp code",
+    ),
+    Case("mix_list_ctor", mix_list_ctor, (X, Y), wrt=(0, 1)),
+    Case(
+        "mix_list_ctor_hvp",
+        mix_list_ctor,
+        (X, Y),
+        wrt=0,
+        order=2,
+        xfail="CRASH: hvp wrt x of list((x, y)): y's tangent is None in the jvp code",
+    ),
+    Case(
+        "dict_setitem_loop_unread",
+        dict_setitem_loop_unread,
+        (X,),
+        xfail="CRASH: TypeError in generated code: a dict entry written in a loop and never "
+        "read gets None as adjoint",
+    ),
+    Case(
+        "dict_update",
+        dict_update,
+        (X,),
+        xfail="WRONG: d.update({'b': 2x}) loses the adjoint of the updated entry "
+        "(gradient is half of the true one)",
+    ),
+    Case(
+        "dict_pop",
+        dict_pop,
+        (X,),
+        xfail="WRONG: v = d.pop('a') loses the adjoint of the popped value "
+        "(gradient is half of the true one; hvp is 0)",
+    ),
+    Case(
+        "list_setitem",
+        list_setitem,
+        (X,),
+        xfail="CRASH: TypeError (float + None) in generated code for lst[0] = v on a list",
+    ),
+    Case("list_setitem_loop", list_setitem_loop, (X,), order=2),
+    Case(
+        "list_slice_assign",
+        list_slice_assign,
+        (X,),
+        xfail="CRASH: TypeError 'can only assign an iterable' for lst[1:] = [...] on a list",
+    ),
+    Case("list_comp_unread", list_comp_unread, (X,), order=2),
+    Case("list_insert", list_insert, (X,), order=2),
+    Case("list_index_by_arg", list_index_by_arg, (X, 2), order=2),
+    Case("helper_returns_dict", helper_returns_dict, (X,), order=2),
+    Case("while_grows_list", while_grows_list, (X,), order=2),
+    Case("enumerate_dict_keys", enumerate_dict_keys, ({"a": X, "b": Y},), order=2),
+    Case("sum_with_start", sum_with_start, ([X, Y],), order=2),
+    Case("list_of_rows", list_of_rows, (M,), order=2),
+    Case("tuple_of_array", tuple_of_array, (X,), order=2),
 ]
 
 

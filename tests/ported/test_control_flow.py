@@ -402,6 +402,71 @@ def cumulative_product_write(x):
     return np.sum(out)
 
 
+def setitem_repeated_index(x):
+    y = np.zeros(3)
+    y[[0, 0, 1]] = x[:3]
+    return np.sum(y * np.array([1.0, 2.0, 3.0]))
+
+
+def augassign_repeated_index(x):
+    y = x * 1.0
+    y[[0, 0, 1]] += x[:3] * 2.0
+    return np.sum(y**2)
+
+
+def ufunc_add_at(x):
+    y = np.zeros(3)
+    np.add.at(y, [0, 0, 1], x[:3])
+    return np.sum(y**2)
+
+
+def setitem_broadcast(x):
+    y = np.zeros((5, 5))
+    y[:, 1] = x[0]
+    y[0] = x
+    return np.sum(y**2 * np.arange(25.0).reshape(5, 5))
+
+
+def setitem_negative_step(x):
+    y = np.zeros(5)
+    y[::-2] = x[:3]
+    return np.sum(y * np.arange(5.0))
+
+
+def setitem_2d_fancy(m):
+    y = m * 1.0
+    y[[0, 2], [1, 0]] = m[1, 1] * 3.0
+    return np.sum(y**2)
+
+
+def swap_rows(m):
+    y = m.copy()
+    y[[0, 1]] = y[[1, 0]]
+    return np.sum(y * np.arange(12.0).reshape(4, 3))
+
+
+def setitem_shift_self(x):
+    y = x * 1.0
+    y[1:] = y[:-1] * 2.0
+    return np.sum(y**2)
+
+
+def setitem_in_while(x):
+    y = np.zeros(3)
+    i = 0
+    while i < 3:
+        y[i] = np.sum(x[: i + 1] ** 2)
+        i += 1
+    return np.sum(y * y)
+
+
+def inplace_through_second_name(x):
+    y = x * 1.0
+    z = y
+    z += 1.0
+    return np.sum(y * z)
+
+
 # ------------------------------------------------------------------ PyTorch tutorials
 
 
@@ -497,6 +562,28 @@ CASES = [
         refused=(sg.UnsupportedSyntaxError, "copy"),
     ),
     Case("cumulative_product_write", cumulative_product_write, (X,), order=2),
+    Case("setitem_repeated_index", setitem_repeated_index, (X,), order=2),
+    Case("augassign_repeated_index", augassign_repeated_index, (X,), order=2),
+    Case(
+        "ufunc_add_at",
+        ufunc_add_at,
+        (X,),
+        xfail="WRONG: np.add.at(y, idx, x) writes into y in place; the write is not seen, "
+        "gradient 0 (silently, no refusal)",
+    ),
+    Case("setitem_broadcast", setitem_broadcast, (X,), order=2),
+    Case("setitem_negative_step", setitem_negative_step, (X,), order=2),
+    Case("setitem_2d_fancy", setitem_2d_fancy, (M,), order=2),
+    Case("swap_rows", swap_rows, (M,), order=2),
+    Case("setitem_shift_self", setitem_shift_self, (X,), order=2),
+    Case("setitem_in_while", setitem_in_while, (X,), order=2),
+    Case(
+        "inplace_through_second_name",
+        inplace_through_second_name,
+        (X,),
+        xfail="WRONG: z = y; z += 1.0 computes as if z were a new array: the value differs "
+        "from Python's (documented in README as not detected)",
+    ),
     Case("torch_poly_fit", torch_poly_fit, (R.standard_normal(4), XS, YS), order=2),
     Case(
         "torch_two_layer",

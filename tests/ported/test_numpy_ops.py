@@ -948,7 +948,72 @@ CONSTRUCTION = [
     Case("np_sum_of_list", c_list_sum, (A,)),
 ]
 
-ALL = UNARY + BINARY + REDUCTIONS + SHAPES + PRODUCTS + INDEXING + CONSTRUCTION
+
+# ------------------------------------------------------------------ edge points (autograd's
+# test_prod_4 has a zero entry; np.where with one argument; 0-d arrays)
+
+
+def e_prod_zero(x):
+    return np.prod(x)
+
+
+def e_prod_axis_zero(x):
+    return np.sum(np.prod(x, axis=1))
+
+
+def e_where_one_arg(x):
+    idx = np.where(x > 0)[0]
+    return np.sum(idx * 1.0) + np.sum(x**2)
+
+
+def e_zero_d(a):
+    return np.sin(a) * a
+
+
+def e_abs_at_zero(x):
+    return np.sum(np.abs(x))
+
+
+def e_maximum_tie(x):
+    return np.sum(np.maximum(x, 0.5))
+
+
+def e_where_nan_branch(x):
+    return np.sum(np.where(x > 0, np.log(np.abs(x)), x))
+
+
+def e_empty(x):
+    return np.sum(x) + 1.0
+
+
+EDGES = [
+    Case(
+        "prod_with_zero_entry",
+        e_prod_zero,
+        (np.array([0.0, 2.0, 3.0]),),
+        xfail="WRONG: np.prod's gradient is computed as prod/x: NaN where an entry is 0",
+    ),
+    Case(
+        "prod_axis_with_zero_entry",
+        e_prod_axis_zero,
+        (np.array([[0.0, 2.0], [1.5, 3.0]]),),
+        xfail="WRONG: np.prod's gradient is computed as prod/x: NaN where an entry is 0",
+    ),
+    Case(
+        "where_one_argument",
+        e_where_one_arg,
+        (A,),
+        xfail="BAD-REFUSAL: np.where(cond) (indices, no differentiated value) is refused as a "
+        "rule that 'does not accept these arguments', pointing at sourcegrad's rule file",
+    ),
+    Case("zero_d_array_arg", e_zero_d, (np.array(0.7),), order=2),
+    Case("abs_at_zero", e_abs_at_zero, (np.array([0.0, 1.0, -1.0]),)),
+    Case("maximum_tie", e_maximum_tie, (np.array([0.5, 1.0, -1.0]),)),
+    Case("where_nan_in_unused_branch", e_where_nan_branch, (A,), order=2),
+    Case("empty_array", e_empty, (np.zeros(0),), order=2),
+]
+
+ALL = UNARY + BINARY + REDUCTIONS + SHAPES + PRODUCTS + INDEXING + CONSTRUCTION + EDGES
 
 
 @pytest.mark.parametrize("case", params(ALL))
