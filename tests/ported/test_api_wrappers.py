@@ -60,6 +60,112 @@ def j_scalar_in(a):
     return np.array([a, a * a, np.sin(a)])
 
 
+def jj_setitem(x):
+    y = np.zeros(4)
+    for i in range(3):
+        y[i + 1] = y[i] * 0.5 + np.sin(x[i])
+    return y
+
+
+def jj_while(x):
+    while np.sum(x**2) < 20.0:
+        x = x * 1.5
+    return x
+
+
+def jj_inv(m):
+    return np.linalg.inv(m)
+
+
+def jj_solve(m):
+    return np.linalg.solve(m, np.ones(3))
+
+
+def jj_chol(m):
+    return np.linalg.cholesky(m @ m.T + np.eye(3))
+
+
+def jj_eigh(m):
+    w, v = np.linalg.eigh(m + m.T)
+    return w
+
+
+def jj_det_vec(m):
+    return np.array([np.linalg.det(m), np.trace(m)])
+
+
+def jj_max_axis(m):
+    return np.max(m, axis=1)
+
+
+def jj_sort(x):
+    return np.sort(x)
+
+
+def jj_cumprod(x):
+    return np.cumprod(x)
+
+
+def jj_where(x):
+    return np.where(x > 0, x**2, -x)
+
+
+def jj_list_stack(x):
+    hs = []
+    for i in range(3):
+        hs.append(x * (i + 1.0))
+    return np.stack(hs)
+
+
+def jj_break(x):
+    out = x
+    for _ in range(5):
+        if np.sum(out) > 3.0:
+            break
+        out = out * 1.7
+    return out
+
+
+def jj_norm_axis(m):
+    return np.linalg.norm(m, axis=0)
+
+
+def jj_slogdet(m):
+    return np.array(np.linalg.slogdet(m))
+
+
+def jj_recursive(x):
+    return _jrec(x, 3)
+
+
+def _jrec(x, n):
+    if n == 0:
+        return x
+    return np.sin(_jrec(x, n - 1)) + x
+
+
+def jj_fancy_set(x):
+    y = x * 1.0
+    y[[0, 2]] = y[[2, 0]] * 2.0
+    return y
+
+
+def jj_einsum(m):
+    return np.einsum("ij,jk->ik", m, m)
+
+
+def jj_mean_std(m):
+    return (m - m.mean(axis=0)) / m.std(axis=0)
+
+
+def jj_scalar_out_1d(x):
+    return np.sum(x**2, keepdims=True)
+
+
+def jj_tanh_matrix(m):
+    return np.tanh(m)
+
+
 JAC = [
     Case("jac_tanh", j_tanh, (X,), kind="jac"),
     Case("jac_matvec_x", j_matvec, (X, M), wrt=0, kind="jac"),
@@ -69,6 +175,27 @@ JAC = [
     Case("jac_cumsum", j_cumsum, (X,), kind="jac"),
     Case("jac_loop", j_loop, (X,), kind="jac"),
     Case("jac_polar", j_polar, (np.array([1.5, 0.3]),), kind="jac"),
+    Case("jac_setitem_recurrence", jj_setitem, (X,), kind="jac"),
+    Case("jac_while", jj_while, (X,), kind="jac"),
+    Case("jac_inv", jj_inv, (M + 3 * np.eye(3),), kind="jac"),
+    Case("jac_solve", jj_solve, (M + 3 * np.eye(3),), kind="jac"),
+    Case("jac_cholesky", jj_chol, (M,), kind="jac"),
+    Case("jac_eigh_values", jj_eigh, (M,), kind="jac"),
+    Case("jac_det_and_trace", jj_det_vec, (M,), kind="jac"),
+    Case("jac_max_axis", jj_max_axis, (M,), kind="jac"),
+    Case("jac_sort", jj_sort, (X,), kind="jac"),
+    Case("jac_cumprod", jj_cumprod, (X,), kind="jac"),
+    Case("jac_where", jj_where, (X,), kind="jac"),
+    Case("jac_list_stack", jj_list_stack, (X,), kind="jac"),
+    Case("jac_break", jj_break, (np.abs(X) * 0.3,), kind="jac"),
+    Case("jac_norm_axis", jj_norm_axis, (M,), kind="jac"),
+    Case("jac_slogdet", jj_slogdet, (M + 3 * np.eye(3),), kind="jac"),
+    Case("jac_recursive", jj_recursive, (X,), kind="jac"),
+    Case("jac_fancy_set", jj_fancy_set, (X,), kind="jac"),
+    Case("jac_einsum", jj_einsum, (M,), kind="jac"),
+    Case("jac_standardise", jj_mean_std, (M,), kind="jac"),
+    Case("jac_keepdims_sum", jj_scalar_out_1d, (X,), kind="jac"),
+    Case("jac_tanh_matrix", jj_tanh_matrix, (M,), kind="jac"),
 ]
 
 # ------------------------------------------------------------------ scalar functions
