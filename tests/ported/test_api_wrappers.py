@@ -14,7 +14,7 @@ import pytest
 import sourcegrad as sg
 from sourcegrad.errors import ArgumentError, AuxError, SeedError
 
-from .harness import Case, check, fresh, numerical, params
+from .harness import Case, check, direction, fresh, numerical, params
 
 R = np.random.default_rng(59)
 X = R.standard_normal(3)
@@ -445,3 +445,73 @@ def test_hvp_with_wrong_shape_direction_is_refused():
 def test_vjp_with_wrong_shape_g_out_is_refused():
     with pytest.raises(SeedError):
         sg.vjp(j_tanh)(X, np.ones(5))
+
+
+# ------------------------------------------------------------------ containers through the API
+
+
+def dict_loss(p):
+    return np.sum(np.tanh(p["W"] @ p["x"]) ** 2) + p["s"] ** 2 * np.sum(p["x"])
+
+
+def tuple_out(x):
+    return np.sin(x), np.cos(x) * 2.0
+
+
+def dict_out(x):
+    return {"a": np.sin(x), "b": x**2}
+
+
+def aux_from_loop(x):
+    hs = []
+    h = x
+    for _ in range(2):
+        h = np.tanh(h)
+        hs.append(h)
+    return np.sum(h**2), hs
+
+
+P = {"W": R.standard_normal((2, 3)), "x": R.standard_normal(3), "s": 0.7}
+
+
+def test_jvp_with_dict_argument_and_tangent():
+    v = direction(P)
+    g = numerical(dict_loss, (P,), 0)
+    want = sum(np.sum(np.asarray(g[k]) * np.asarray(v[k])) for k in P)
+    for value, tangent in _twice(sg.jvp(dict_loss), P, v):
+        np.testing.assert_allclose(value, dict_loss(P), rtol=1e-12)
+        np.testing.assert_allclose(tangent, want, rtol=1e-6)
+
+
+def test_vjp_of_tuple_and_dict_outputs():
+    want = numerical(lambda x: np.sum(np.sin(x)) + np.sum(np.cos(x) * 2.0), (X,), 0)
+    for got in _twice(sg.vjp(tuple_out), X, (np.ones(3), np.ones(3))):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
+    want = numerical(lambda x: np.sum(np.sin(x)) + np.sum(x**2), (X,), 0)
+    for got in _twice(sg.vjp(dict_out), X, {"a": np.ones(3), "b": np.ones(3)}):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
+
+
+def test_has_aux_with_list_built_in_a_loop():
+    want = numerical(lambda x: aux_from_loop(x)[0], (X,), 0)
+    for (value, hs), g in _twice(sg.value_and_grad(aux_from_loop, has_aux=True), X):
+        assert value == aux_from_loop(X)[0]
+        for a, b in zip(hs, aux_from_loop(X)[1], strict=True):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(g, want, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BAD-REFUSAL: hvp(f, wrt=(0, 1)) is refused with WrtTypeError 'wrt=(0, 1) does not "
+    "name an argument ... pass argument positions', though (0, 1) are positions (grad takes "
+    "them)",
+)
+def test_hvp_with_tuple_wrt():
+    v = (R.standard_normal(3), R.standard_normal(3))
+    h00 = sg.hessian(quad, 0)(X, Y)
+    dgx = sg.grad(quad, 0)
+    eps = 1e-5
+    cross = (dgx(X, Y + eps * v[1]) - dgx(X, Y - eps * v[1])) / (2 * eps)
+    for hx, _hy in _twice(sg.hvp(quad, (0, 1)), X, Y, v):
+        np.testing.assert_allclose(hx, h00 @ v[0] + cross, rtol=1e-5)

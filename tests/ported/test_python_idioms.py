@@ -8,13 +8,14 @@ tutorial's plain-Python losses."""
 from __future__ import annotations
 
 import functools
+import sys
 
 import numpy as np
 import pytest
 
 import sourcegrad as sg
 
-from .harness import Case, check, params
+from .harness import Case, assert_tree_close, check, numerical, params
 
 R = np.random.default_rng(71)
 X = R.standard_normal(3)
@@ -299,15 +300,13 @@ def broadcast_pair(x, y):
 
 
 def _close(f, args, got, wrt=0):
-    from .harness import assert_tree_close, numerical
-
     assert_tree_close(got, numerical(f, args, wrt), 1e-5, 1e-6, f.__name__)
 
 
 def test_global_changed_between_calls(monkeypatch):
     df = sg.grad(uses_global)
     for k in (2.0, 2.0, 5.0, -1.0):
-        monkeypatch.setattr(__import__(__name__, fromlist=["K"]), "K", k)
+        monkeypatch.setattr(sys.modules[__name__], "K", k)
         _close(uses_global, (X,), df(X))
 
 
