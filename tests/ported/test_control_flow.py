@@ -467,6 +467,117 @@ def inplace_through_second_name(x):
     return np.sum(y * z)
 
 
+def def_in_loop(x):
+    total = 0.0
+    for k in range(3):
+
+        def f(v, k=k):
+            return v * (k + 1.0)
+
+        total = total + np.sum(f(x))
+    return total
+
+
+def lambda_in_loop(x):
+    total = 0.0
+    for k in range(3):
+        g = lambda v, k=k: v * (k + 1.0)  # noqa: E731
+        total = total + np.sum(g(x) ** 2)
+    return total
+
+
+def for_else(m):
+    t = 0.0
+    for i in range(m.shape[0]):  # REFUSED
+        if m[i, 0] > 5.0:
+            break
+        t = t + np.sum(m[i] ** 2)
+    else:
+        t = t * 2.0
+    return t
+
+
+def while_continue(x):
+    i = 0
+    t = 0.0
+    while i < len(x):
+        i += 1
+        if x[i - 1] < 0:
+            continue
+        t = t + x[i - 1] ** 2
+    return t
+
+
+def return_in_nested_loops(m):
+    t = 0.0
+    for i in range(m.shape[0]):
+        for j in range(m.shape[1]):
+            t = t + np.sin(m[i, j])
+            if t > 1.5:
+                return t * 2.0
+    return t
+
+
+def setitem_then_break(x):
+    y = x.copy()
+    for i in range(len(y)):
+        y[i] = y[i] * 2.0 + y[i - 1]
+        if np.sum(y) > 3.0:
+            break
+    return np.sum(y**2)
+
+
+def dict_written_in_loop(p):
+    out = {}
+    for k, v in p.items():
+        out[k] = np.tanh(v) * 2.0
+    return sum(np.sum(v**2) for v in out.values())
+
+
+def swap_in_loop(x):
+    a, b = x[0], x[1]
+    for _ in range(3):
+        a, b = b, a * b + 1.0
+    return a + b
+
+
+def augassign_in_branches(x):
+    t = x * 1.0
+    for i in range(3):
+        if i % 2:
+            t += np.sin(t)
+        else:
+            t *= 1.5
+    return np.sum(t)
+
+
+def nested_while(x):
+    i = 0
+    t = 0.0
+    while i < 3:
+        j = 0
+        while j < 2:
+            t = t + x[i] * x[j]
+            j += 1
+        i += 1
+    return t
+
+
+def early_return_on_container(p):
+    if p["flag"] > 0:
+        return np.sum(p["a"] ** 2)
+    return np.sum(p["b"] ** 3)
+
+
+def while_on_array_state(x):
+    h = x
+    n = 0
+    while np.max(np.abs(h)) > 0.1 and n < 50:
+        h = h * 0.7
+        n += 1
+    return np.sum(h) * n
+
+
 # ------------------------------------------------------------------ PyTorch tutorials
 
 
@@ -584,6 +695,35 @@ CASES = [
         xfail="WRONG: z = y; z += 1.0 computes as if z were a new array: the value differs "
         "from Python's (documented in README as not detected)",
     ),
+    Case(
+        "def_in_loop",
+        def_in_loop,
+        (X,),
+        xfail="WRONG: a function defined in a loop body: the reverse pass calls the last "
+        "iteration's function in every iteration (function values are not on the tape)",
+    ),
+    Case("lambda_in_loop", lambda_in_loop, (X,), order=2),
+    Case("for_else", for_else, (M,), refused=(sg.UnsupportedSyntaxError, "use a flag")),
+    Case("while_continue", while_continue, (X,), order=2),
+    Case("return_in_nested_loops", return_in_nested_loops, (np.abs(M),), order=2),
+    Case("setitem_then_break", setitem_then_break, (np.abs(X),), order=2),
+    Case("dict_written_in_loop", dict_written_in_loop, ({"a": X, "b": X[:2]},), order=2),
+    Case("swap_in_loop", swap_in_loop, (X,), order=2),
+    Case("augassign_in_branches", augassign_in_branches, (X,), order=2),
+    Case("nested_while", nested_while, (X,), order=2),
+    Case(
+        "early_return_on_container_a",
+        early_return_on_container,
+        ({"flag": 1.0, "a": X, "b": X[:2]},),
+        order=2,
+    ),
+    Case(
+        "early_return_on_container_b",
+        early_return_on_container,
+        ({"flag": -1.0, "a": X, "b": X[:2]},),
+        order=2,
+    ),
+    Case("while_on_array_state", while_on_array_state, (X,), order=2),
     Case("torch_poly_fit", torch_poly_fit, (R.standard_normal(4), XS, YS), order=2),
     Case(
         "torch_two_layer",
