@@ -11,6 +11,7 @@ import functools
 import sys
 
 import numpy as np
+import numpy as onp
 import pytest
 
 import sourcegrad as sg
@@ -206,6 +207,91 @@ def recursion_on_dict(d, depth):
     return recursion_on_dict({"w": d["w"] * 1.5}, depth - 1) + np.sum(d["w"])
 
 
+# user names that the generated code also uses (tape, d, dx, out, helpers' names)
+def names_tape(x):
+    tape = x * 2.0
+    out = np.sum(tape**2)
+    return out
+
+
+def names_d(x):
+    d = x * 3.0
+    dx = d * x
+    return np.sum(dx)
+
+
+def names_helpers(x):
+    sum_to = x * 2.0
+    unreduce = sum_to * x
+    gradient_like = np.sum(unreduce)
+    return gradient_like
+
+
+def names_result(x):
+    result = np.sum(x)
+    returned = result * 2.0
+    cond = returned > 0
+    value = returned * result
+    if cond:
+        return value
+    return -value
+
+
+def names_items(x):
+    items = [x, x * 2.0]
+    n = len(items)
+    k = 0
+    v = items[k]
+    return np.sum(v * items[1]) * n
+
+
+def names_g_out(x):
+    g_out = x * 2.0
+    t = np.sum(g_out**2)
+    tx = t * 3.0
+    return tx
+
+
+def alias_numpy(x):
+    return onp.sum(onp.sin(x) ** 2)
+
+
+def shadow_np_local(x):
+    np_ = 3.0
+    return np.sum(x * np_)
+
+
+def local_named_like_global(x):
+    K = x * 2.0
+    return np.sum(K**2)
+
+
+def dx_name_arg(dx):
+    return np.sum(dx**3)
+
+
+def arg_named_d(d, x):
+    return np.sum(d * x**2)
+
+
+def name_vjp_of(x):
+    vjp_of = np.sin(x)
+    zero_index = vjp_of * 2.0
+    unindex = zero_index + x
+    return np.sum(unindex**2)
+
+
+def name_through_cast(x):
+    through_cast = x * 2.0
+    unsum = np.sum(through_cast)
+    build_gradient = unsum * 2.0
+    return build_gradient
+
+
+def name_tangent(x, tx):
+    return np.sum(x**2 * tx)
+
+
 NR = (sg.NoRuleError, "sourcegrad.defvjp(")
 CASES = [
     Case("map", use_map, ([X, Y],), refused=(sg.NoRuleError, "list comprehension")),
@@ -259,6 +345,20 @@ CASES = [
     Case("matmul_augassign", matmul_augassign, (M,), order=2),
     Case("global_array_read", global_array_read, (X,), order=2),
     Case("recursion_on_dict", recursion_on_dict, ({"w": X}, 3), order=2),
+    Case("names_tape_out", names_tape, (X,), order=2),
+    Case("names_d_dx", names_d, (X,), order=2),
+    Case("names_runtime_helpers", names_helpers, (X,), order=2),
+    Case("names_result_returned_cond", names_result, (X,), order=2),
+    Case("names_items_n_k_v", names_items, (X,), order=2),
+    Case("names_g_out_tx", names_g_out, (X,), order=2),
+    Case("numpy_alias", alias_numpy, (X,), order=2),
+    Case("local_np_", shadow_np_local, (X,), order=2),
+    Case("local_shadows_global", local_named_like_global, (X,), order=2),
+    Case("argument_named_dx", dx_name_arg, (X,), order=2),
+    Case("argument_named_d", arg_named_d, (X, Y), wrt=(0, 1), order=2),
+    Case("names_vjp_of_unindex", name_vjp_of, (X,), order=2),
+    Case("names_through_cast_unsum", name_through_cast, (X,), order=2),
+    Case("argument_named_tx", name_tangent, (X, Y), wrt=0, order=2),
 ]
 
 
