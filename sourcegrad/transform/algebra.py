@@ -27,6 +27,7 @@ import gast
 import numpy as np
 
 from . import syntax as S
+from .node_facts import get_fact, set_fact
 from .walk import mutated_names
 
 
@@ -138,10 +139,10 @@ def _stored(stmt) -> set:
     if isinstance(stmt, gast.Assign):
         target = stmt.targets[0]
         return {target.id} if isinstance(target, gast.Name) else _stores_in(target)
-    got = getattr(stmt, "sg_stored", None)  # a loop or branch: walked once per statement
+    got = get_fact(stmt, "stored", None)  # a loop or branch: walked once per statement
     if got is None or got[0] != _stored.epoch:
         got = (_stored.epoch, _stores_in(stmt))
-        stmt.sg_stored = got
+        set_fact(stmt, "stored", got)
     return got[1]
 
 

@@ -87,6 +87,16 @@ def copy_facts(source, target, names) -> None:
             setattr(target, PREFIX + name, getattr(source, PREFIX + name))
 
 
+def copy_all_facts(source, target, skip=(), lineno: bool = False) -> None:
+    """Copy every fact ``source`` has (but those in ``skip``) onto ``target``, and its line
+    number with ``lineno``: for a statement a pass rewrites into another form."""
+    for name, value in facts_of(source).items():
+        if name not in skip:
+            setattr(target, PREFIX + name, value)
+    if lineno and hasattr(source, "lineno"):
+        target.lineno = source.lineno
+
+
 def facts_of(node) -> dict:
     """Every declared fact set on ``node``, by name (for passes that move facts between
     nodes wholesale)."""

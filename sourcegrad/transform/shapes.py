@@ -28,6 +28,7 @@ from ..rules.facts import (
 from ..rules.facts import shape_of as declared_shape
 from . import syntax as S
 from .forms import Analysis
+from .node_facts import get_fact
 from .ranks import follow_path
 from .walk import walk_statements, written_names
 
@@ -298,7 +299,7 @@ def expression_shape(e, shapes: dict, adj_of: dict, np_name: str | None):
         return None if inner is None else inner[::-1]
     if reduce_all_call(e, np_name):  # np.add.reduce(x, None): a number
         return () if expression_shape(e.args[0], shapes, adj_of, np_name) is not None else None
-    lead = getattr(e, "sg_sum_leading", None)
+    lead = get_fact(e, "sum_leading", None)
     if lead is not None:  # sum_leading(g, k), as optimize writes it
         inner = expression_shape(e.args[0], shapes, adj_of, np_name)
         return None if inner is None else inner[lead:]
@@ -415,7 +416,7 @@ def _stand_in(e, dtypes, np_name):
         return v if hasattr(v, "dtype") else _UNKNOWN
     if isinstance(e, gast.Compare) and len(e.comparators) == 1:
         return np.zeros((), bool)
-    if getattr(e, "sg_sum_leading", None) is not None:  # sum_leading(g, k)
+    if get_fact(e, "sum_leading", None) is not None:  # sum_leading(g, k)
         return _reduced_stand_in(_stand_in(e.args[0], dtypes, np_name))
     if reduce_all_call(e, np_name):  # np.add.reduce(x, None)
         return _reduced_stand_in(_stand_in(e.args[0], dtypes, np_name))

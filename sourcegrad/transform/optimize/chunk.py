@@ -28,6 +28,7 @@ import gast
 import numpy as np
 
 from .. import syntax as S
+from ..node_facts import copy_all_facts, set_fact
 from ..shapes import ARRAY_BINOPS, expression_dtype, reduce_all_call
 
 #: elements per block: 1 MiB of float64, a few temporaries of which fit in a core's L2 cache
@@ -316,7 +317,8 @@ class _Plan:
             orelse=[],
             type_comment=None,
         )
-        loop.sg_blocks = True  # its names hold blocks: not the shapes the shape inference knows
+        # its names hold blocks: not the shapes the shape inference knows
+        set_fact(loop, "blocks", True)
         after = self.gathered(parts, full)
         body[:] = self.pre + before + [loop] + after + self.post + [ret]
         return True
@@ -343,9 +345,7 @@ class _Plan:
             if t in parts:
                 append = gast.Attribute(value=S.name(parts[t]), attr="append", ctx=gast.Load())
                 expr = gast.Expr(value=S.call(append, [stmt.value]))
-                for attr, v in stmt.__dict__.items():
-                    if attr.startswith("sg_") or attr == "lineno":
-                        setattr(expr, attr, v)
+                copy_all_facts(stmt, expr, lineno=True)
                 inside.append(expr)
             else:
                 inside.append(stmt)
@@ -400,9 +400,7 @@ class _Plan:
             )
             return
         assign = S.assign(o, new, getattr(stmt, "lineno", None))
-        for attr, val in stmt.__dict__.items():
-            if attr.startswith("sg_"):
-                setattr(assign, attr, val)
+        copy_all_facts(stmt, assign)
         inside[where] = assign
 
 

@@ -22,6 +22,7 @@ from ...runtime.containers import children, is_container
 from .. import syntax as S
 from ..algebra import collect_like_terms
 from ..forms import Derivative
+from ..node_facts import set_fact
 from ..simplify import (
     dead_stores,
     dead_tape,
@@ -146,7 +147,7 @@ def _dead_code(run: Run) -> None:
     body = run.node.body
     for stmt in body:  # `x = None` before a loop: only there for a tape push
         if isinstance(stmt, gast.Assign) and S.is_none(stmt.value):
-            stmt.sg_pure = True
+            set_fact(stmt, "pure", True)
     while dead_stores(body) | dead_tape(body):
         pass
     drop_unused_tape(body)

@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import syntax as S
 from ..forms import Derivative
+from ..node_facts import get_fact
 from ..ranks import follow_path
 from ..shapes import (
     expression_dtype,
@@ -72,7 +73,7 @@ def _definitions(node) -> dict:
     for stmt in walk_statements(node.body):
         if not isinstance(stmt, gast.Assign):
             continue
-        if S.is_none(stmt.value) or getattr(stmt, "sg_tape_pair", None):
+        if S.is_none(stmt.value) or get_fact(stmt, "tape_pair", None):
             continue
         target = stmt.targets[0]
         if isinstance(target, gast.Name):
@@ -107,7 +108,7 @@ def _assigned_dtype(stmt, dtypes, core, example_args, np_name):
     """The dtype of the value ``stmt`` assigns, given ``dtypes`` of names, or None."""
     if stmt is None or not isinstance(stmt, gast.Assign):
         return stmt  # a parameter's dtype, or None
-    if getattr(stmt, "sg_path", None):
+    if get_fact(stmt, "path", None):
         leaf = follow_path(core, stmt, example_args)
         if type(leaf) is np.ndarray:
             return leaf.dtype

@@ -33,6 +33,7 @@ import gast
 import numpy as np
 
 from .. import syntax as S
+from ..node_facts import set_fact
 from ..parse import resolve
 
 #: the most iterations a fused nest unrolls into (each becomes a slice in a stack)
@@ -312,7 +313,7 @@ def _stack_call(base, parts, axis):
     """``base.stack((parts...), axis=axis)`` (no keyword for axis 0)."""
     elts = gast.Tuple(elts=parts, ctx=gast.Load())
     stack = gast.Attribute(value=S.clone(base), attr="stack", ctx=gast.Load())
-    stack.sg_static = True  # a reference to numpy's function, like einsum's
+    set_fact(stack, "static", True)  # a reference to numpy's function, like einsum's
     value = S.call(stack, [elts])
     if axis:
         value.keywords = [gast.keyword(arg="axis", value=S.const(axis))]

@@ -6,6 +6,7 @@ import gast
 
 from .. import syntax as S
 from ..forms import Derivative
+from ..node_facts import get_fact, set_fact
 from ..walk import definition_counts
 
 
@@ -43,11 +44,11 @@ def early_masks(body, der: Derivative, shapes: dict) -> None:
             if name in shapes:
                 shapes[mask] = shapes[name]
             for node in same:
-                node.sg_mask = mask
+                set_fact(node, "mask", mask)
 
     class Replace(gast.NodeTransformer):
         def visit_Compare(self, n):
-            mask = getattr(n, "sg_mask", None)
+            mask = get_fact(n, "mask", None)
             return S.name(mask) if mask is not None else self.generic_visit(n)
 
     if inserts:

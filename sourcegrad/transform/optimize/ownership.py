@@ -7,6 +7,7 @@ import gast
 import numpy as np
 
 from .. import syntax as S
+from ..node_facts import copy_all_facts, get_fact
 from ..walk import assigned_names, mutated_names
 from .common import accumulation
 from .escape import FRESH_FUNCTIONS, FRESH_LINALG, FRESH_METHODS, out_position
@@ -150,15 +151,13 @@ class Owner:
             value = getattr(stmt, "value", None)
             if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
                 t = stmt.targets[0].id
-                if accumulation(stmt) and t in owned and getattr(stmt, "sg_adjoint", False):
+                if accumulation(stmt) and t in owned and get_fact(stmt, "adjoint", False):
                     if self.in_place is not None:  # the added term computed in place too
                         self.in_place.rewrite(stmt, owned - {t}, accumulated=True)
                     new = gast.AugAssign(
                         target=S.name(t, store=True), op=gast.Add(), value=stmt.value.right
                     )
-                    for attr, v in stmt.__dict__.items():
-                        if attr.startswith("sg_") or attr == "lineno":
-                            setattr(new, attr, v)
+                    copy_all_facts(stmt, new, lineno=True)
                     stmts[i] = new
                     owned -= self.aliases(stmt.value.right)
                     continue

@@ -34,6 +34,7 @@ import gast
 import numpy as np
 
 from .. import syntax as S
+from ..node_facts import get_fact, set_fact
 from ..shapes import ARRAY_BINOPS
 from ..walk import assigned_names
 from .escape import escaping, pushed, reads_transposed, tape_stacks, transposed_names
@@ -74,7 +75,7 @@ def release_dead(body, owner, pooled=frozenset()) -> None:
             target.ctx = gast.Del()
         node = gast.Delete(targets=targets)
         node.lineno = getattr(body[i], "lineno", None)
-        node.sg_adjoint = getattr(body[i], "sg_adjoint", False)
+        set_fact(node, "adjoint", get_fact(body[i], "adjoint", False))
         body.insert(i + 1, node)
 
 
@@ -98,7 +99,7 @@ def plan_pool(body, owner, np_name, helpers=frozenset()) -> tuple:
             _iterations(stmt, body, owner),
         )
         for stmt in body
-        if isinstance(stmt, gast.For) and _straight(stmt.body) and not getattr(stmt, "sg_blocks", 0)
+        if isinstance(stmt, gast.For) and _straight(stmt.body) and not get_fact(stmt, "blocks", 0)
     ]
     stacks = tape_stacks(body)
     members: dict = {}

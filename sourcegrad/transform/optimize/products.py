@@ -10,6 +10,7 @@ import numpy as np
 from ...runtime import NAMESPACE
 from .. import syntax as S
 from ..forms import Derivative
+from ..node_facts import get_fact, set_fact
 from ..shapes import (
     expression_dtype,
     expression_shape,
@@ -173,7 +174,7 @@ def sums_of_products(node, der: Derivative, shapes: dict, dtypes: dict) -> None:
             ):
                 sums.inline[before.targets[0].id] = before
             sums.visit(stmt)
-        block[:] = [s for s in block if not getattr(s, "sg_dead", False)]
+        block[:] = [s for s in block if not get_fact(s, "dead", False)]
 
 
 class _Vdots(gast.NodeTransformer):
@@ -226,7 +227,7 @@ class _Vdots(gast.NodeTransformer):
         if got is None:
             return e
         if source is not None:
-            source.sg_dead = True
+            set_fact(source, "dead", True)
         return got
 
 

@@ -7,6 +7,7 @@ import gast
 from ...runtime import NAMESPACE
 from .. import syntax as S
 from ..forms import Derivative
+from ..node_facts import copy_all_facts
 
 
 def scatter_accumulations(stmts, der: Derivative) -> None:
@@ -33,9 +34,7 @@ def scatter_accumulations(stmts, der: Derivative) -> None:
             op=gast.Add(),
             value=g,
         )
-        for attr, val in stmt.__dict__.items():
-            if attr.startswith("sg_") or attr == "lineno":
-                setattr(new, attr, val)
+        copy_all_facts(stmt, new, lineno=True)
         stmts[i] = new
 
 

@@ -9,6 +9,7 @@ import numpy as np
 from ...runtime import NAMESPACE
 from .. import syntax as S
 from ..forms import Derivative
+from ..node_facts import get_fact, set_fact
 from ..shape_keys import shape_only_reads, shape_read
 from ..shapes import (
     broadcast,
@@ -79,7 +80,7 @@ class _SumsTo(gast.NodeTransformer):
         if not ones:
             if self.numpy_only:  # over leading axes: through BLAS where it pays
                 call = S.call(S.name(self.leading), [g, S.const(len(lead))])
-                call.sg_sum_leading = len(lead)  # for expression_shape
+                set_fact(call, "sum_leading", len(lead))  # for expression_shape
                 return call
             return _method(g, "sum", [], [("axis", _axes_node(lead))])
         kept = _method(g, "sum", [], [("axis", _axes_node(reduced)), ("keepdims", S.const(True))])
@@ -134,7 +135,7 @@ def tape_shapes(body, der: Derivative) -> None:
     """Values the adjoint sweep restores from the tape only to read their shapes (in
     ``sum_to(g, x)`` or ``np.shape(x)``; reads that were zero resets are gone now) are saved as
     shapes, so the tape holds no array for them."""
-    starts = [i for i, stmt in enumerate(body) if getattr(stmt, "sg_sweep", False)]
+    starts = [i for i, stmt in enumerate(body) if get_fact(stmt, "sweep", False)]
     if not starts:
         return
     np_name = der.refs.by_id.get(id(np))
@@ -143,17 +144,17 @@ def tape_shapes(body, der: Derivative) -> None:
         stmt
         for stmt in S.walk(gast.Module(body=body[: starts[0]], type_ignores=[]))
         if isinstance(stmt, gast.Expr)
-        and getattr(stmt, "sg_tape_pair", None)
+        and get_fact(stmt, "tape_pair", None)
         and isinstance(stmt.value.args[0], gast.Name)
     ]
     shapes = shape_only_reads(adjoint, der.refs, np_name) & {
-        stmt.sg_tape_pair[1] for stmt in saved_pushes
+        get_fact(stmt, "tape_pair")[1] for stmt in saved_pushes
     }
     if not shapes:
         return
     shape_of = der.refs.ref(NAMESPACE["shape_of"], "shape_of")
     for stmt in saved_pushes:
-        if stmt.sg_tape_pair[1] in shapes:
+        if get_fact(stmt, "tape_pair")[1] in shapes:
             stmt.value.args = [S.call(S.name(shape_of), stmt.value.args)]
 
     class Reads(gast.NodeTransformer):  # np.shape(x) of a restored Shape is not its shape

@@ -7,6 +7,7 @@ import gast
 import numpy as np
 
 from .. import syntax as S
+from ..node_facts import get_fact
 from ..shapes import (
     expression_dtype,
 )
@@ -40,7 +41,7 @@ def repeated_values(body, np_name) -> None:
     ``e`` reads."""
     if any(isinstance(n, _SCOPES) for st in body for n in S.walk(st)):
         return  # a name inside a lambda or nested function may be its own parameter
-    sweep = next((i for i, st in enumerate(body) if getattr(st, "sg_sweep", False)), len(body))
+    sweep = next((i for i, st in enumerate(body) if get_fact(st, "sweep", False)), len(body))
     counts = definition_counts(body)
     mutated = mutated_names(body)
     seen: dict = {}  # gast.dump of a value -> the name that holds it
@@ -91,7 +92,7 @@ def common_subexpressions(body, kinds: dict, np_name) -> None:
     is exact there, and rounding symmetric); nothing else is reassociated. Only values
     assigned once, from pure arithmetic over names nothing changes in place, and only across
     simple statements that assign none of those names and call nothing but NumPy."""
-    sweep = next((i for i, st in enumerate(body) if getattr(st, "sg_sweep", False)), len(body))
+    sweep = next((i for i, st in enumerate(body) if get_fact(st, "sweep", False)), len(body))
     counts = definition_counts(body)
     mutated = mutated_names(body)
     matcher = _Matcher(kinds, np_name)

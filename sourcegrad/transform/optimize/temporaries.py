@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import syntax as S
 from ..forms import Derivative
+from ..node_facts import copy_all_facts
 from ..shapes import (
     expression_shape,
 )
@@ -44,9 +45,7 @@ def split_temporaries(body, der: Derivative, shapes: dict) -> None:
             name, parent, field, operand = found
             shapes[name] = splitter.shape(operand)
             first = S.assign(name, operand, getattr(stmt, "lineno", None))
-            for attr, val in stmt.__dict__.items():
-                if attr.startswith("sg_") and attr != "sg_tape_pair":
-                    setattr(first, attr, val)
+            copy_all_facts(stmt, first, skip=("tape_pair",))
             if isinstance(field, int):
                 parent[field] = S.name(name)
             else:

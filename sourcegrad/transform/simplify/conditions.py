@@ -5,6 +5,7 @@ from __future__ import annotations
 import gast
 
 from .. import syntax as S
+from ..node_facts import get_fact, set_fact
 from .defuse import (
     COMPOUND,
     simple_target,
@@ -43,8 +44,8 @@ def inline_tests(stmts, conditions, uses) -> bool:
                 continue
             del stmt.body[k]
         stmt.test = before.value
-        if getattr(before, "sg_comment", None) and not getattr(stmt, "sg_comment", None):
-            stmt.sg_comment = before.sg_comment
+        if get_fact(before, "comment", None) and not get_fact(stmt, "comment", None):
+            set_fact(stmt, "comment", get_fact(before, "comment"))
         del stmts[j]
         changed = True
     return changed

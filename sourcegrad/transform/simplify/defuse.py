@@ -5,6 +5,7 @@ from __future__ import annotations
 import gast
 
 from .. import syntax as S
+from ..node_facts import get_fact, set_fact
 from ..walk import assigned_names, walk_statements
 
 #: statements with bodies of statements
@@ -13,7 +14,7 @@ COMPOUND = (gast.If, gast.For, gast.While)
 
 def is_adjoint(stmt) -> bool:
     """Whether ``stmt`` is a statement the reverse pass made for an adjoint (``sg_adjoint``)."""
-    return getattr(stmt, "sg_adjoint", False)
+    return get_fact(stmt, "adjoint", False)
 
 
 def simple_target(stmt):
@@ -68,9 +69,5 @@ def replace_everywhere(body, mapping):
 def move_comment(body, stmt):
     """Hand a removed statement's block comment to the next statement of its block."""
     i = body.index(stmt)
-    if (
-        i + 1 < len(body)
-        and is_adjoint(body[i + 1])
-        and not getattr(body[i + 1], "sg_comment", None)
-    ):
-        body[i + 1].sg_comment = stmt.sg_comment
+    if i + 1 < len(body) and is_adjoint(body[i + 1]) and not get_fact(body[i + 1], "comment", None):
+        set_fact(body[i + 1], "comment", get_fact(stmt, "comment"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gast
 
 from .. import syntax as S
+from ..node_facts import get_fact
 from ..walk import assigned_names, read_parts, walk_statements
 from .defuse import (
     COMPOUND,
@@ -18,8 +19,8 @@ from .defuse import (
 def _removable(stmt) -> bool:
     return (
         isinstance(stmt, gast.Assign)
-        and (is_adjoint(stmt) or getattr(stmt, "sg_pure", False))
-        and not getattr(stmt, "sg_keep", False)
+        and (is_adjoint(stmt) or get_fact(stmt, "pure", False))
+        and not get_fact(stmt, "keep", False)
     )
 
 
@@ -85,12 +86,12 @@ def _live_before(stmts, live, remove=False, dead_pops=None, after=None) -> set:
             if after is not None:
                 after[id(stmt)] = set(live)
             targets = assigned_names(stmt)
-            pair = getattr(stmt, "sg_tape_pair", None)
+            pair = get_fact(stmt, "tape_pair", None)
             if dead_pops is not None and pair and isinstance(stmt, gast.Assign):
                 if not (targets & live):
                     dead_pops.add(pair)
             if remove and _removable(stmt) and not (targets & live):
-                if getattr(stmt, "sg_comment", None):
+                if get_fact(stmt, "comment", None):
                     move_comment(stmts, stmt)
                 stmts.remove(stmt)
                 continue
@@ -110,7 +111,7 @@ def dead_tape(body) -> bool:
 
     def strip(stmts):
         for stmt in list(stmts):
-            if getattr(stmt, "sg_tape_pair", None) in dead:
+            if get_fact(stmt, "tape_pair", None) in dead:
                 stmts.remove(stmt)
             elif isinstance(stmt, COMPOUND):
                 strip(stmt.body)

@@ -8,6 +8,7 @@ import numbers
 import gast
 
 from .. import syntax as S
+from ..node_facts import get_fact, set_fact
 from ..walk import definition_counts, load_counts, read_parts
 from .defuse import (
     COMPOUND,
@@ -29,7 +30,7 @@ def propagate(body, keep):
         t = simple_target(stmt)
         if t is None or t in keep or defs.get(t) != 1 or stmt not in body:
             continue
-        if getattr(stmt, "sg_keep", False):
+        if get_fact(stmt, "keep", False):
             continue
         v = stmt.value
         ok = (
@@ -40,11 +41,11 @@ def propagate(body, keep):
         ok |= (
             isinstance(v, gast.Name)
             and defs.get(v.id, 0) <= 1
-            and (is_adjoint(stmt) or getattr(stmt, "sg_temp", False))
+            and (is_adjoint(stmt) or get_fact(stmt, "temp", False))
         )
         if not ok:
             continue
-        if getattr(stmt, "sg_comment", None):
+        if get_fact(stmt, "comment", None):
             move_comment(body, stmt)
         body.remove(stmt)
         replace_everywhere(body, {t: v})
@@ -64,18 +65,14 @@ def block_copies(body, keep, defs):
         if stmt not in body:
             continue
         t = simple_target(stmt)
-        if t is None or getattr(stmt, "sg_keep", False) or not isinstance(stmt.value, gast.Name):
+        if t is None or get_fact(stmt, "keep", False) or not isinstance(stmt.value, gast.Name):
             continue
         v = stmt.value.id
         if v == t:
             body.remove(stmt)
             changed = True
             continue
-        if (
-            t in keep
-            or defs.get(t) != 1
-            or not (is_adjoint(stmt) or getattr(stmt, "sg_temp", False))
-        ):
+        if t in keep or defs.get(t) != 1 or not (is_adjoint(stmt) or get_fact(stmt, "temp", False)):
             continue
         start = body.index(stmt)
         for later in body[start + 1 :]:
@@ -132,10 +129,10 @@ def _inline_one(body, keep, defs, uses, start, loads):
         t = simple_target(stmt)
         if t is None or t in keep or defs.get(t) != 1 or uses.get(t) != 1:
             continue
-        forward_temp = getattr(stmt, "sg_temp", False) and not is_adjoint(stmt)
+        forward_temp = get_fact(stmt, "temp", False) and not is_adjoint(stmt)
         if not (forward_temp or is_adjoint(stmt)):
             continue
-        if forward_temp and not getattr(stmt, "sg_pure", False):
+        if forward_temp and not get_fact(stmt, "pure", False):
             continue
         j = next((k for k in range(i + 1, len(body)) if t in _loads(body[k], loads)), None)
         if j is None:
@@ -144,19 +141,19 @@ def _inline_one(body, keep, defs, uses, start, loads):
         if isinstance(user, COMPOUND):
             continue
         if forward_temp and (
-            is_adjoint(user) or getattr(user, "sg_group", None) != getattr(stmt, "sg_group", None)
+            is_adjoint(user) or get_fact(user, "group", None) != get_fact(stmt, "group", None)
         ):
             continue
         reads = {n.id for n in S.walk(stmt.value) if isinstance(n, gast.Name)}
         if any(assigns(body[k]) & reads for k in range(i + 1, j)):
             continue
-        if forward_temp and any(not getattr(body[k], "sg_pure", True) for k in range(i + 1, j)):
+        if forward_temp and any(not get_fact(body[k], "pure", True) for k in range(i + 1, j)):
             continue
         if isinstance(user, (gast.Assign, gast.Return, gast.Expr)):
             replace_in(user, {t: stmt.value})
             loads.pop(id(user), None)
-        if getattr(stmt, "sg_comment", None) and not getattr(user, "sg_comment", None):
-            user.sg_comment = stmt.sg_comment
+        if get_fact(stmt, "comment", None) and not get_fact(user, "comment", None):
+            set_fact(user, "comment", get_fact(stmt, "comment"))
         del body[i]
         loads.pop(id(stmt), None)
         defs[t] = uses[t] = 0
@@ -205,7 +202,7 @@ def merge_accumulations(body):
         if any(assigns(body[k]) & (reads | {t}) for k in range(i + 1, j)):
             continue  # (a store to a in between: a = e1 is dead, and the sum is of that store)
         nxt.value.left = stmt.value
-        if getattr(stmt, "sg_comment", None):
+        if get_fact(stmt, "comment", None):
             move_comment(body, stmt)
         del body[i]
         return True
