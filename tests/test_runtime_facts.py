@@ -51,8 +51,8 @@ def test_like_names_a_parameter(name):
 
 
 def test_helper_fact_queries_give_the_transform_modules_lists():
-    """The lists the optimize and simplify passes keep by name today (the lead switches them
-    to these queries): copies of them, so that the facts cannot drift from them."""
+    """The helper lists the optimize and simplify passes query: what they were when they
+    were written out by hand, so that a new declaration that changes them is noticed."""
     copying = {"zero_adjoint", "unindex_shaped", "zero_index", "sum_leading", "contract"}
     assert helpers_where(allocates="new") == copying  # optimize._COPYING_HELPERS
     fresh = helpers_where(allocates="new") | helpers_where(allocates="outer")
@@ -88,8 +88,8 @@ VIEW_FUNCTIONS = {
 
 
 def test_allocation_facts_give_the_pool_lists():
-    """Copies of pool.FRESH_FUNCTIONS, FRESH_LINALG, _VIEW_FUNCTIONS and optimize._FRESH_NUMPY
-    (the lead switches those to these queries)."""
+    """The allocation lists the optimizer queries (escape.FRESH_FUNCTIONS, FRESH_LINALG, the
+    view functions, ownership.FRESH_NUMPY): what they were when written out by hand."""
     assert F.numpy_names(allocates="new") == FRESH_FUNCTIONS
     assert F.numpy_names(np.linalg, allocates="new") == FRESH_LINALG
     assert F.numpy_names(allocates="view") == VIEW_FUNCTIONS

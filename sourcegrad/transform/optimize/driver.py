@@ -19,6 +19,7 @@ import numpy as np
 from ...runtime import NAMESPACE
 from ...runtime.buffers import BufferPool
 from ...runtime.containers import children, is_container
+from ...runtime.facts import helpers_where
 from .. import syntax as S
 from ..algebra import collect_like_terms
 from ..forms import Derivative
@@ -56,16 +57,9 @@ NUMPY = "numpy"
 POOLS = "pools"
 
 #: runtime helpers whose result holds none of their arguments (unindex of a list holds g)
-_COPYING_HELPERS = ("zero_adjoint", "unindex_shaped", "zero_index", "sum_leading", "contract")
+_COPYING_HELPERS = helpers_where(allocates="new")
 #: runtime helpers that return a new array (or an immutable value)
-_FRESH_HELPERS = (
-    "zero_adjoint",
-    "unindex",
-    "unindex_shaped",
-    "zero_index",
-    "sum_leading",
-    "contract",
-)
+_FRESH_HELPERS = _COPYING_HELPERS | helpers_where(allocates="outer")
 
 
 @dataclass

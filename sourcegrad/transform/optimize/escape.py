@@ -9,6 +9,7 @@ import inspect
 import gast
 import numpy as np
 
+from ...rules.facts import numpy_names
 from .. import syntax as S
 
 
@@ -33,28 +34,17 @@ _VIEW_ATTRIBUTES = {"T", "reshape", "ravel", "transpose", "squeeze", "real", "im
 FRESH_METHODS = {"copy", "sum", "mean", "prod", "dot", "cumsum", "var", "std", "max", "min"}
 
 
-#: NumPy functions of arrays whose result is a new array (not ``np.array``: ``copy=False``)
-FRESH_FUNCTIONS = {
-    "zeros_like", "ones_like", "full_like", "empty_like", "outer", "dot", "matmul", "inner",
-    "tensordot", "copy", "concatenate", "stack", "where", "sum", "mean", "prod", "cumsum",
-    "var", "std", "max", "min", "amax", "amin", "clip", "vdot",
-}  # fmt: skip
+#: NumPy functions of arrays whose result is a new array (not ``np.array``: ``copy=False``),
+#: as declared next to their rules
+FRESH_FUNCTIONS = numpy_names(allocates="new")
 
 
 #: np.linalg functions whose result is always a new array (matrix_power(a, 1) may be a)
-FRESH_LINALG = {
-    "inv", "pinv", "solve", "lstsq", "det", "slogdet", "norm", "vector_norm", "matrix_norm",
-    "cholesky", "qr", "svd", "svdvals", "eig", "eigh", "eigvals", "eigvalsh", "cond",
-    "matrix_rank", "tensorinv", "tensorsolve", "multi_dot", "outer", "cross", "vecdot",
-    "matmul", "tensordot", "trace",
-}  # fmt: skip
+FRESH_LINALG = numpy_names(np.linalg, allocates="new")
 
 
 #: NumPy functions whose result may share the memory of an argument
-_VIEW_FUNCTIONS = {
-    "reshape", "ravel", "transpose", "squeeze", "expand_dims", "asarray", "ascontiguousarray",
-    "broadcast_to", "atleast_1d", "atleast_2d", "swapaxes", "moveaxis", "array", "einsum",
-}  # fmt: skip
+_VIEW_FUNCTIONS = numpy_names(allocates="view")
 
 
 _TRANSPOSING = {"T", "transpose", "swapaxes", "moveaxis", "matrix_transpose", "mT"}

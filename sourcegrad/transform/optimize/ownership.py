@@ -6,6 +6,7 @@ from __future__ import annotations
 import gast
 import numpy as np
 
+from ...rules.facts import numpy_names
 from .. import syntax as S
 from ..node_facts import copy_all_facts, get_fact
 from ..walk import assigned_names, mutated_names
@@ -13,9 +14,7 @@ from .common import accumulation
 from .escape import FRESH_FUNCTIONS, FRESH_LINALG, FRESH_METHODS, out_position
 
 #: NumPy functions whose result is always a new array (or an immutable scalar)
-FRESH_NUMPY = FRESH_FUNCTIONS | {
-    "zeros", "ones", "full", "empty", "array", "eye", "arange", "linspace"
-}  # fmt: skip
+FRESH_NUMPY = FRESH_FUNCTIONS | numpy_names(allocates="created") | {"array"}
 
 
 class Owner:

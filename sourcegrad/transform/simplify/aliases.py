@@ -6,6 +6,7 @@ import gast
 import numpy as np
 
 from ...runtime import NAMESPACE
+from ...runtime.facts import helpers_where
 from .. import syntax as S
 from ..forms import Derivative
 from ..walk import walk_statements
@@ -20,7 +21,7 @@ _PASSTHROUGH = {
 }  # fmt: skip
 
 
-_PASSTHROUGH_HELPERS = {"sum_to", "unreduce", "expand_to", "gradient_like", "seed_like"}
+_PASSTHROUGH_HELPERS = helpers_where(passes=True)
 
 
 def protect_aliases(der: Derivative):
