@@ -1,0 +1,218 @@
+"""Criteria as primitives: ``mse_loss``, ``nll_loss``, ``cross_entropy``, ``bce_loss``,
+``bce_with_logits_loss``, each with ``reduction`` ``"mean"`` (default), ``"sum"`` or
+``"none"``, as PyTorch.
+
+An elementwise criterion ``reduce(l(input, target))`` has the gradient
+``expand(g) * dl/dinput`` (:func:`loss_grad_scale` spreads the output adjoint ``g`` back over
+the elements) and the tangent ``reduce(dl/dinput * t)`` (:func:`reduce_loss`).
+``nll_loss`` is linear in its input, and bilinear in input and target for probability
+targets; its adjoint ``nll_loss_grad`` is linear too, so the pair is closed under
+differentiation. ``cross_entropy`` is ``nll_loss(log_softmax(input, 1), target)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..rules import defjvp, defvjp, primitive
+from ..rules.registry import d
+from .activations import log_softmax, log_softmax_tangent, sigmoid, softmax
+from .backend import array_module
+
+__all__ = [
+    "reduce_loss",
+    "loss_grad_scale",
+    "mse_loss",
+    "nll_loss",
+    "nll_loss_grad",
+    "cross_entropy",
+    "cross_entropy_grad",
+    "bce_loss",
+    "bce_loss_slopes",
+    "bce_with_logits_loss",
+]
+
+LOG_FLOOR = -100.0  # PyTorch clamps the logarithms of binary cross-entropy at -100
+BCE_EPS = 1e-12  # and the denominator of its gradient at 1e-12
+
+
+def reduce_loss(loss, reduction):
+    """``loss`` (elementwise) reduced as ``reduction`` says."""
+    if reduction == "mean":
+        return np.mean(loss)
+    if reduction == "sum":
+        return np.sum(loss)
+    return loss
+
+
+def loss_grad_scale(g, like, reduction):
+    """The output adjoint ``g`` of :func:`reduce_loss` spread over the elements of ``like``
+    (a scalar for ``"mean"`` and ``"sum"``, which then broadcasts; ``g`` itself for
+    ``"none"``)."""
+    if reduction == "mean":
+        return g / like.size
+    return g
+
+
+@primitive
+def mse_loss(input, target, reduction="mean"):
+    """The squared error ``(input - target) ** 2``, reduced."""
+    diff = input - target
+    return reduce_loss(diff * diff, reduction)
+
+
+def _mse_adjoint(z, input, target, reduction="mean"):
+    d[input] += loss_grad_scale(d[z], input, reduction) * (2.0 * (input - target))
+    d[target] += loss_grad_scale(d[z], input, reduction) * (2.0 * (target - input))
+
+
+def _mse_tangent(z, input, target, reduction="mean"):
+    d[z] += reduce_loss((2.0 * (input - target)) * d[input], reduction)
+    d[z] += reduce_loss((2.0 * (target - input)) * d[target], reduction)
+
+
+defvjp(mse_loss, _mse_adjoint)
+defjvp(mse_loss, _mse_tangent)
+
+
+def _is_index(target) -> bool:
+    return array_module(target).issubdtype(target.dtype, np.integer)
+
+
+@primitive
+def nll_loss(input, target, reduction="mean"):
+    """The negative log-likelihood of ``input`` (log-probabilities, classes on axis 1) at the
+    integer class indices ``target``, or ``-sum(target * input, axis=1)`` for probability
+    targets of ``input``'s shape; reduced (``"mean"`` divides by the number of samples)."""
+    xp = array_module(input)
+    if _is_index(target):
+        picked = xp.take_along_axis(input, xp.expand_dims(target, 1), axis=1)
+        per_sample = -picked.squeeze(1)
+    else:
+        per_sample = -(target * input).sum(axis=1)
+    return reduce_loss(per_sample, reduction)
+
+
+@primitive
+def nll_loss_grad(g, input, target, reduction="mean"):
+    """The gradient of ``nll_loss`` with respect to ``input`` for the output adjoint ``g``
+    (``input`` gives only the shape and dtype): linear in ``g``, and in ``target`` for
+    probability targets."""
+    xp = array_module(g, input)
+    samples = input.size // input.shape[1]
+    scale = xp.asarray(g / samples if reduction == "mean" else g, xp.result_type(g, input))
+    per_sample = xp.broadcast_to(scale, input.shape[:1] + input.shape[2:])
+    if _is_index(target):
+        out = xp.zeros_like(input, dtype=per_sample.dtype)
+        index = xp.expand_dims(target, 1)
+        xp.put_along_axis(out, index, -xp.expand_dims(per_sample, 1), axis=1)
+        return out
+    return -xp.expand_dims(per_sample, 1) * target
+
+
+def _nll_adjoint(z, input, target, reduction="mean"):
+    d[input] += nll_loss_grad(d[z], input, target, reduction)
+    d[target] += nll_loss_grad(d[z], target, input, reduction)
+
+
+def _nll_tangent(z, input, target, reduction="mean"):
+    d[z] += nll_loss(d[input], target, reduction)
+    d[z] += nll_loss(input, d[target], reduction)
+
+
+def _nll_grad_adjoint(z, g, input, target, reduction="mean"):
+    d[g] += nll_loss(d[z], target, reduction)
+    d[target] += nll_loss_grad(g, input, d[z], reduction)
+
+
+def _nll_grad_tangent(z, g, input, target, reduction="mean"):
+    d[z] += nll_loss_grad(d[g], input, target, reduction)
+    d[z] += nll_loss_grad(g, input, d[target], reduction)
+
+
+defvjp(nll_loss, _nll_adjoint)
+defjvp(nll_loss, _nll_tangent)
+defvjp(nll_loss_grad, _nll_grad_adjoint)
+defjvp(nll_loss_grad, _nll_grad_tangent)
+
+
+@primitive
+def cross_entropy(input, target, reduction="mean"):
+    """PyTorch's ``cross_entropy``: ``nll_loss(log_softmax(input, 1), target)``, with integer
+    class indices or class probabilities as ``target``."""
+    return nll_loss(log_softmax(input, 1), target, reduction)
+
+
+def cross_entropy_grad(g, input, target, reduction="mean"):
+    """The gradient of ``cross_entropy`` with respect to ``input``: the gradient ``G`` of
+    ``nll_loss`` pulled back through ``log_softmax``, ``G - softmax * sum(G)``."""
+    grad = nll_loss_grad(g, input, target, reduction)
+    return grad - softmax(input, 1) * np.sum(grad, axis=1, keepdims=True)
+
+
+def _cross_entropy_adjoint(z, input, target, reduction="mean"):
+    d[input] += cross_entropy_grad(d[z], input, target, reduction)
+    d[target] += nll_loss_grad(d[z], target, log_softmax(input, 1), reduction)
+
+
+def _cross_entropy_tangent(z, input, target, reduction="mean"):
+    d[z] += nll_loss(log_softmax_tangent(d[input], log_softmax(input, 1), 1), target, reduction)
+    d[z] += nll_loss(log_softmax(input, 1), d[target], reduction)
+
+
+defvjp(cross_entropy, _cross_entropy_adjoint)
+defjvp(cross_entropy, _cross_entropy_tangent)
+
+
+def bce_loss_slopes(input, target):
+    """``(dl/dinput, dl/dtarget)`` of the elementwise binary cross-entropy, with PyTorch's
+    clamps."""
+    log_p = np.maximum(np.log(input), LOG_FLOOR)
+    log_q = np.maximum(np.log(1.0 - input), LOG_FLOOR)
+    return (input - target) / np.maximum(input * (1.0 - input), BCE_EPS), log_q - log_p
+
+
+@primitive
+def bce_loss(input, target, reduction="mean"):
+    """Binary cross-entropy of probabilities ``input`` against ``target`` (logarithms clamped
+    at -100, as PyTorch)."""
+    xp = array_module(input)
+    log_p = xp.maximum(xp.log(input), LOG_FLOOR)
+    log_q = xp.maximum(xp.log(1.0 - input), LOG_FLOOR)
+    return reduce_loss(-(target * log_p + (1.0 - target) * log_q), reduction)
+
+
+def _bce_adjoint(z, input, target, reduction="mean"):
+    d[input] += loss_grad_scale(d[z], input, reduction) * bce_loss_slopes(input, target)[0]
+    d[target] += loss_grad_scale(d[z], input, reduction) * bce_loss_slopes(input, target)[1]
+
+
+def _bce_tangent(z, input, target, reduction="mean"):
+    d[z] += reduce_loss(bce_loss_slopes(input, target)[0] * d[input], reduction)
+    d[z] += reduce_loss(bce_loss_slopes(input, target)[1] * d[target], reduction)
+
+
+defvjp(bce_loss, _bce_adjoint)
+defjvp(bce_loss, _bce_tangent)
+
+
+@primitive
+def bce_with_logits_loss(input, target, reduction="mean"):
+    """Binary cross-entropy of ``sigmoid(input)`` against ``target``, computed stably as
+    ``(1 - target) * input + log(1 + exp(-input))``."""
+    xp = array_module(input)
+    return reduce_loss((1.0 - target) * input + xp.logaddexp(0.0, -input), reduction)
+
+
+def _bce_logits_adjoint(z, input, target, reduction="mean"):
+    d[input] += loss_grad_scale(d[z], input, reduction) * (sigmoid(input) - target)
+    d[target] += loss_grad_scale(d[z], input, reduction) * -input
+
+
+def _bce_logits_tangent(z, input, target, reduction="mean"):
+    d[z] += reduce_loss((sigmoid(input) - target) * d[input], reduction)
+    d[z] += reduce_loss(-input * d[target], reduction)
+
+
+defvjp(bce_with_logits_loss, _bce_logits_adjoint)
+defjvp(bce_with_logits_loss, _bce_logits_tangent)
