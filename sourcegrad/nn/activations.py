@@ -1,9 +1,9 @@
 """Activations as primitives: ``relu``, ``tanh``, ``sigmoid``, ``gelu``, ``softmax``,
 ``log_softmax``, the error function ``erf``; and ``dropout``.
 
-The backward functions are plain NumPy over these primitives, so sourcegrad differentiates
-them from their source at higher orders (``relu`` has zero second derivative; the others
-are smooth).
+The rules are NumPy expressions over these primitives, inlined into the derivative, so
+sourcegrad differentiates them again at higher orders (``relu`` has zero second derivative;
+the others are smooth).
 """
 
 from __future__ import annotations
@@ -22,12 +22,8 @@ __all__ = [
     "sigmoid",
     "erf",
     "gelu",
-    "gelu_grad",
     "softmax",
-    "softmax_backward",
     "log_softmax",
-    "log_softmax_backward",
-    "log_softmax_tangent",
     "dropout",
     "dropout_mask",
 ]
@@ -107,22 +103,26 @@ def gelu(x, approximate="none"):
     return x * 0.5 * (1.0 + erf_values(x * SQRT_HALF))
 
 
-def gelu_grad(x, approximate="none"):
-    """The derivative of :func:`gelu`, elementwise."""
+def _gelu_rule(z, x, approximate="none"):
     if approximate == "tanh":
         x2 = x * x
         t = tanh(SQRT_2_OVER_PI * (x + GELU_CUBIC * (x2 * x)))
         slope = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_CUBIC * x2)
-        return 0.5 * (1.0 + t) + 0.5 * x * ((1.0 - t * t) * slope)
-    return 0.5 * (1.0 + erf(x * SQRT_HALF)) + x * (INV_SQRT_2PI * np.exp(-0.5 * (x * x)))
-
-
-def _gelu_rule(z, x, approximate="none"):
-    d[x] += d[z] * gelu_grad(x, approximate)
+        d[x] += d[z] * (0.5 * (1.0 + t) + 0.5 * x * ((1.0 - t * t) * slope))
+    else:
+        phi = INV_SQRT_2PI * np.exp(-0.5 * (x * x))
+        d[x] += d[z] * (0.5 * (1.0 + erf(x * SQRT_HALF)) + x * phi)
 
 
 def _gelu_tangent(z, x, approximate="none"):
-    d[z] += d[x] * gelu_grad(x, approximate)
+    if approximate == "tanh":
+        x2 = x * x
+        t = tanh(SQRT_2_OVER_PI * (x + GELU_CUBIC * (x2 * x)))
+        slope = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_CUBIC * x2)
+        d[z] += d[x] * (0.5 * (1.0 + t) + 0.5 * x * ((1.0 - t * t) * slope))
+    else:
+        phi = INV_SQRT_2PI * np.exp(-0.5 * (x * x))
+        d[z] += d[x] * (0.5 * (1.0 + erf(x * SQRT_HALF)) + x * phi)
 
 
 @primitive
@@ -133,18 +133,12 @@ def softmax(x, dim=-1):
     return e / e.sum(axis=dim, keepdims=True)
 
 
-def softmax_backward(g, z, dim=-1):
-    """The gradient of ``softmax`` (value ``z``) for the output adjoint ``g``; the Jacobian
-    is symmetric, so this is also its tangent map."""
-    return z * (g - np.sum(g * z, axis=dim, keepdims=True))
-
-
 def _softmax_rule(z, x, dim=-1):
-    d[x] += softmax_backward(d[z], z, dim)
+    d[x] += z * (d[z] - np.sum(d[z] * z, axis=dim, keepdims=True))
 
 
-def _softmax_tangent(z, x, dim=-1):
-    d[z] += softmax_backward(d[x], z, dim)
+def _softmax_tangent(z, x, dim=-1):  # the Jacobian is symmetric
+    d[z] += z * (d[x] - np.sum(d[x] * z, axis=dim, keepdims=True))
 
 
 @primitive
@@ -155,22 +149,12 @@ def log_softmax(x, dim=-1):
     return shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
 
 
-def log_softmax_backward(g, z, dim=-1):
-    """The gradient of ``log_softmax`` (value ``z``) for the output adjoint ``g``."""
-    return g - np.exp(z) * np.sum(g, axis=dim, keepdims=True)
-
-
-def log_softmax_tangent(t, z, dim=-1):
-    """The tangent of ``log_softmax`` (value ``z``) along the input tangent ``t``."""
-    return t - np.sum(np.exp(z) * t, axis=dim, keepdims=True)
-
-
 def _log_softmax_rule(z, x, dim=-1):
-    d[x] += log_softmax_backward(d[z], z, dim)
+    d[x] += d[z] - np.exp(z) * np.sum(d[z], axis=dim, keepdims=True)
 
 
 def _log_softmax_tangent(z, x, dim=-1):
-    d[z] += log_softmax_tangent(d[x], z, dim)
+    d[z] += d[x] - np.sum(np.exp(z) * d[x], axis=dim, keepdims=True)
 
 
 for _fn, _rule, _tangent in [
@@ -205,9 +189,11 @@ nondifferentiable(dropout_mask)
 
 def dropout(x, p=0.5, training=True, generator=None):
     """Inverted dropout: in training mode ``x`` times :func:`dropout_mask` (drawn from
-    ``generator``, an explicit ``numpy.random.Generator``), else ``x`` itself. Differentiated
-    from its source: the mask is a constant, so the gradient is ``g * mask`` with the same
-    mask as the forward pass."""
+    ``generator``, an explicit ``numpy.random.Generator``), else ``x`` itself. The mask is a
+    constant, so the gradient is ``g * mask`` with the forward pass's own mask. Inside a
+    function sourcegrad differentiates, write ``x * dropout_mask(x, p, generator)`` (or use
+    the ``Dropout`` layer): sourcegrad does not read the source of its own package's plain
+    functions."""
     if not training or p == 0.0:
         return x
     return x * dropout_mask(x, p, generator)

@@ -59,7 +59,9 @@ class Linear(Module):
         return params
 
     def __call__(self, params, x):
-        return F.linear(x, params["weight"], params.get("bias"))
+        if self.bias:  # a literal None without: the rules then drop the bias
+            return F.linear(x, params["weight"], params.get("bias"))
+        return F.linear(x, params["weight"], None)
 
 
 class Conv2d(Module):
@@ -87,9 +89,10 @@ class Conv2d(Module):
         return params
 
     def __call__(self, params, x):
-        return F.conv2d(
-            x, params["weight"], params.get("bias"), self.stride, self.padding, self.dilation
-        )
+        w, s, p, d = params["weight"], self.stride, self.padding, self.dilation
+        if self.bias:
+            return F.conv2d(x, w, params.get("bias"), s, p, d)
+        return F.conv2d(x, w, None, s, p, d)
 
 
 class MaxPool2d(Module):
@@ -141,7 +144,9 @@ class GELU(Module):
         self.approximate = approximate
 
     def __call__(self, x):
-        return F.gelu(x, self.approximate)
+        if self.approximate == "tanh":  # a constant for each call: the rules branch on it
+            return F.gelu(x, "tanh")
+        return F.gelu(x, "none")
 
 
 class SoftMax(Module):
@@ -184,7 +189,9 @@ class Dropout(Module):
         self.generator = np.random.default_rng() if generator is None else generator
 
     def __call__(self, x):
-        return F.dropout(x, self.p, self.training, self.generator)
+        if not self.training or self.p == 0.0:
+            return x
+        return x * F.dropout_mask(x, self.p, self.generator)
 
 
 class _BatchNorm(Module):
@@ -249,17 +256,18 @@ class _BatchNorm(Module):
         }
 
     def __call__(self, params, x):
-        return F.batch_norm(
-            x,
-            self.running_mean,
-            self.running_var,
-            params.get("weight"),
-            params.get("bias"),
-            self.uses_batch_stats,
-            self.momentum,
-            self.eps,
-            self.record,
-        )
+        mean, var, record = self.running_mean, self.running_var, self.record
+        # the mode, and None for absent parameters, are literals in each call: the forward
+        # rules cannot branch on values known only when the derivative runs
+        if self.affine and self.uses_batch_stats:
+            w, b = params.get("weight"), params.get("bias")
+            return F.batch_norm(x, mean, var, w, b, True, self.momentum, self.eps, record)
+        if self.affine:
+            w, b = params.get("weight"), params.get("bias")
+            return F.batch_norm(x, mean, var, w, b, False, self.momentum, self.eps, record)
+        if self.uses_batch_stats:
+            return F.batch_norm(x, mean, var, None, None, True, self.momentum, self.eps, record)
+        return F.batch_norm(x, mean, var, None, None, False, self.momentum, self.eps, record)
 
 
 class BatchNorm1d(_BatchNorm):
@@ -293,9 +301,10 @@ class LayerNorm(Module):
         }
 
     def __call__(self, params, x):
-        return F.layer_norm(
-            x, self.normalized_shape, params.get("weight"), params.get("bias"), self.eps
-        )
+        if self.elementwise_affine:
+            w, b = params.get("weight"), params.get("bias")
+            return F.layer_norm(x, self.normalized_shape, w, b, self.eps)
+        return F.layer_norm(x, self.normalized_shape, None, None, self.eps)
 
 
 class Embedding(Module):

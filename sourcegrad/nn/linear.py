@@ -2,11 +2,13 @@
 
 Each is a :func:`sourcegrad.primitive`: sourcegrad never reads its source; the reverse and
 forward templates registered below are inlined into the derivative instead, and call the
-hand-written backward functions of this module. Those backward functions are plain NumPy
-(differentiated from their source at higher orders) or primitives with rules of their own.
+hand-written backward functions of this module, themselves primitives with rules (each map is
+linear or bilinear, so the family is closed under differentiation and every order works).
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from ..rules import defjvp, defvjp, primitive
 from ..rules.registry import d
@@ -33,15 +35,35 @@ def linear(x, weight, bias=None):
     return z
 
 
+@primitive
 def linear_weight_grad(g, x):
     """The gradient of ``linear`` with respect to ``weight`` for the output adjoint ``g``:
-    ``g.T @ x`` over all leading axes (one GEMM)."""
+    ``g.T @ x`` over all leading axes (one GEMM); bilinear in ``g`` and ``x``."""
     return g.reshape(-1, g.shape[-1]).T @ x.reshape(-1, x.shape[-1])
 
 
+@primitive
 def linear_bias_grad(g):
     """The gradient of ``linear`` with respect to ``bias``: ``g`` summed over leading axes."""
     return g.reshape(-1, g.shape[-1]).sum(axis=0)
+
+
+def _weight_grad_adjoint(z, g, x):
+    d[g] += x @ d[z].T
+    d[x] += g @ d[z]
+
+
+def _weight_grad_tangent(z, g, x):
+    d[z] += linear_weight_grad(d[g], x)
+    d[z] += linear_weight_grad(g, d[x])
+
+
+def _bias_grad_adjoint(z, g):
+    d[g] += d[z] * np.ones_like(g)
+
+
+def _bias_grad_tangent(z, g):
+    d[z] += linear_bias_grad(d[g])
 
 
 def _linear_adjoint(z, x, weight, bias=None):
@@ -58,6 +80,10 @@ def _linear_tangent(z, x, weight, bias=None):
 
 defvjp(linear, _linear_adjoint)
 defjvp(linear, _linear_tangent)
+defvjp(linear_weight_grad, _weight_grad_adjoint)
+defjvp(linear_weight_grad, _weight_grad_tangent)
+defvjp(linear_bias_grad, _bias_grad_adjoint)
+defjvp(linear_bias_grad, _bias_grad_tangent)
 
 
 @primitive

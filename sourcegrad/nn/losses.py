@@ -2,12 +2,13 @@
 ``bce_with_logits_loss``, each with ``reduction`` ``"mean"`` (default), ``"sum"`` or
 ``"none"``, as PyTorch.
 
-An elementwise criterion ``reduce(l(input, target))`` has the gradient
-``expand(g) * dl/dinput`` (:func:`loss_grad_scale` spreads the output adjoint ``g`` back over
-the elements) and the tangent ``reduce(dl/dinput * t)`` (:func:`reduce_loss`).
-``nll_loss`` is linear in its input, and bilinear in input and target for probability
-targets; its adjoint ``nll_loss_grad`` is linear too, so the pair is closed under
-differentiation. ``cross_entropy`` is ``nll_loss(log_softmax(input, 1), target)``.
+An elementwise criterion ``reduce(l(input, target))`` has the gradient ``scale * dl/dinput``
+(``scale`` is the output adjoint, divided by the number of elements for ``"mean"``) and the
+tangent ``reduce(dl/dinput * t)``. The reverse rules are NumPy expressions, differentiated
+again at higher orders; the forward rules call :func:`reduce_loss`, so that ``reduction`` may
+be a value known only when the derivative runs (a criterion's attribute). ``nll_loss`` is linear in its input, and bilinear in input and target for
+probability targets; its adjoint ``nll_loss_grad`` is linear too, so the pair is closed
+under differentiation. ``cross_entropy`` is ``nll_loss(log_softmax(input, 1), target)``.
 """
 
 from __future__ import annotations
@@ -16,19 +17,16 @@ import numpy as np
 
 from ..rules import defjvp, defvjp, primitive
 from ..rules.registry import d
-from .activations import log_softmax, log_softmax_tangent, sigmoid, softmax
+from .activations import log_softmax, sigmoid, softmax
 from .backend import array_module
 
 __all__ = [
     "reduce_loss",
-    "loss_grad_scale",
     "mse_loss",
     "nll_loss",
     "nll_loss_grad",
     "cross_entropy",
-    "cross_entropy_grad",
     "bce_loss",
-    "bce_loss_slopes",
     "bce_with_logits_loss",
 ]
 
@@ -39,19 +37,10 @@ BCE_EPS = 1e-12  # and the denominator of its gradient at 1e-12
 def reduce_loss(loss, reduction):
     """``loss`` (elementwise) reduced as ``reduction`` says."""
     if reduction == "mean":
-        return np.mean(loss)
+        return loss.mean()
     if reduction == "sum":
-        return np.sum(loss)
+        return loss.sum()
     return loss
-
-
-def loss_grad_scale(g, like, reduction):
-    """The output adjoint ``g`` of :func:`reduce_loss` spread over the elements of ``like``
-    (a scalar for ``"mean"`` and ``"sum"``, which then broadcasts; ``g`` itself for
-    ``"none"``)."""
-    if reduction == "mean":
-        return g / like.size
-    return g
 
 
 @primitive
@@ -62,13 +51,14 @@ def mse_loss(input, target, reduction="mean"):
 
 
 def _mse_adjoint(z, input, target, reduction="mean"):
-    d[input] += loss_grad_scale(d[z], input, reduction) * (2.0 * (input - target))
-    d[target] += loss_grad_scale(d[z], input, reduction) * (2.0 * (target - input))
+    scale = d[z] / input.size if reduction == "mean" else d[z]
+    d[input] += scale * (2.0 * (input - target))
+    d[target] += scale * (2.0 * (target - input))
 
 
 def _mse_tangent(z, input, target, reduction="mean"):
-    d[z] += reduce_loss((2.0 * (input - target)) * d[input], reduction)
-    d[z] += reduce_loss((2.0 * (target - input)) * d[target], reduction)
+    d[z] += reduce_loss(2.0 * (input - target) * d[input], reduction)
+    d[z] += reduce_loss(2.0 * (target - input) * d[target], reduction)
 
 
 defvjp(mse_loss, _mse_adjoint)
@@ -143,20 +133,15 @@ def cross_entropy(input, target, reduction="mean"):
     return nll_loss(log_softmax(input, 1), target, reduction)
 
 
-def cross_entropy_grad(g, input, target, reduction="mean"):
-    """The gradient of ``cross_entropy`` with respect to ``input``: the gradient ``G`` of
-    ``nll_loss`` pulled back through ``log_softmax``, ``G - softmax * sum(G)``."""
-    grad = nll_loss_grad(g, input, target, reduction)
-    return grad - softmax(input, 1) * np.sum(grad, axis=1, keepdims=True)
-
-
 def _cross_entropy_adjoint(z, input, target, reduction="mean"):
-    d[input] += cross_entropy_grad(d[z], input, target, reduction)
+    grad = nll_loss_grad(d[z], input, target, reduction)  # then back through log_softmax
+    d[input] += grad - softmax(input, 1) * np.sum(grad, axis=1, keepdims=True)
     d[target] += nll_loss_grad(d[z], target, log_softmax(input, 1), reduction)
 
 
 def _cross_entropy_tangent(z, input, target, reduction="mean"):
-    d[z] += nll_loss(log_softmax_tangent(d[input], log_softmax(input, 1), 1), target, reduction)
+    p = softmax(input, 1)
+    d[z] += nll_loss(d[input] - np.sum(p * d[input], axis=1, keepdims=True), target, reduction)
     d[z] += nll_loss(log_softmax(input, 1), d[target], reduction)
 
 
@@ -164,32 +149,32 @@ defvjp(cross_entropy, _cross_entropy_adjoint)
 defjvp(cross_entropy, _cross_entropy_tangent)
 
 
-def bce_loss_slopes(input, target):
-    """``(dl/dinput, dl/dtarget)`` of the elementwise binary cross-entropy, with PyTorch's
-    clamps."""
-    log_p = np.maximum(np.log(input), LOG_FLOOR)
-    log_q = np.maximum(np.log(1.0 - input), LOG_FLOOR)
-    return (input - target) / np.maximum(input * (1.0 - input), BCE_EPS), log_q - log_p
+def _bce_logs(input):
+    xp = array_module(input)
+    return xp.maximum(xp.log(input), LOG_FLOOR), xp.maximum(xp.log(1.0 - input), LOG_FLOOR)
 
 
 @primitive
 def bce_loss(input, target, reduction="mean"):
     """Binary cross-entropy of probabilities ``input`` against ``target`` (logarithms clamped
-    at -100, as PyTorch)."""
-    xp = array_module(input)
-    log_p = xp.maximum(xp.log(input), LOG_FLOOR)
-    log_q = xp.maximum(xp.log(1.0 - input), LOG_FLOOR)
+    at -100 and the gradient's denominator at 1e-12, as PyTorch)."""
+    log_p, log_q = _bce_logs(input)
     return reduce_loss(-(target * log_p + (1.0 - target) * log_q), reduction)
 
 
 def _bce_adjoint(z, input, target, reduction="mean"):
-    d[input] += loss_grad_scale(d[z], input, reduction) * bce_loss_slopes(input, target)[0]
-    d[target] += loss_grad_scale(d[z], input, reduction) * bce_loss_slopes(input, target)[1]
+    scale = d[z] / input.size if reduction == "mean" else d[z]
+    denominator = np.maximum(input * (1.0 - input), BCE_EPS)
+    d[input] += scale * ((input - target) / denominator)
+    log_ratio = np.maximum(np.log(1.0 - input), LOG_FLOOR) - np.maximum(np.log(input), LOG_FLOOR)
+    d[target] += scale * log_ratio
 
 
 def _bce_tangent(z, input, target, reduction="mean"):
-    d[z] += reduce_loss(bce_loss_slopes(input, target)[0] * d[input], reduction)
-    d[z] += reduce_loss(bce_loss_slopes(input, target)[1] * d[target], reduction)
+    slope = (input - target) / np.maximum(input * (1.0 - input), BCE_EPS)
+    log_ratio = np.maximum(np.log(1.0 - input), LOG_FLOOR) - np.maximum(np.log(input), LOG_FLOOR)
+    d[z] += reduce_loss(slope * d[input], reduction)
+    d[z] += reduce_loss(log_ratio * d[target], reduction)
 
 
 defvjp(bce_loss, _bce_adjoint)
@@ -205,12 +190,14 @@ def bce_with_logits_loss(input, target, reduction="mean"):
 
 
 def _bce_logits_adjoint(z, input, target, reduction="mean"):
-    d[input] += loss_grad_scale(d[z], input, reduction) * (sigmoid(input) - target)
-    d[target] += loss_grad_scale(d[z], input, reduction) * -input
+    scale = d[z] / input.size if reduction == "mean" else d[z]
+    d[input] += scale * (sigmoid(input) - target)
+    d[target] += scale * -input
 
 
 def _bce_logits_tangent(z, input, target, reduction="mean"):
-    d[z] += reduce_loss((sigmoid(input) - target) * d[input], reduction)
+    slope = sigmoid(input) - target
+    d[z] += reduce_loss(slope * d[input], reduction)
     d[z] += reduce_loss(-input * d[target], reduction)
 
 

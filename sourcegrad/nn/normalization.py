@@ -2,8 +2,11 @@
 
 Both normalise ``x`` over some axes: ``xhat = (x - mean) / sqrt(var + eps)`` (biased
 variance), then scale and shift. The Jacobian of ``xhat`` with respect to ``x`` is a symmetric
-projection scaled by ``1 / std``, applied by :func:`normalize_grad` in both directions; the
-backward functions are plain NumPy, differentiated from their source at higher orders.
+projection scaled by ``1 / std``, the same in both directions. The rules are NumPy
+expressions, inlined into the derivative and differentiated again at higher orders. A
+forward rule cannot branch when the derivative runs, so ``training`` must be a constant where
+forward mode (or a second order) is asked for; ``weight`` and ``bias`` are None only as the
+literal ``None``.
 
 Running statistics: called with ``running_mean``/``running_var`` in training mode,
 ``batch_norm`` updates them in place (PyTorch's functional behaviour) on every evaluation. A
@@ -19,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..rules import defjvp, defvjp, primitive
-from ..rules.registry import d
+from ..rules.registry import d, static
 from ..runtime.tangent_helpers import broadcast_like
 
 __all__ = [
@@ -27,15 +30,6 @@ __all__ = [
     "blend_running_stats",
     "layer_norm",
     "normalized",
-    "normalize_grad",
-    "batch_norm_input_grad",
-    "batch_norm_input_tangent",
-    "batch_norm_weight_grad",
-    "batch_norm_weight_tangent",
-    "layer_norm_input_grad",
-    "layer_norm_input_tangent",
-    "layer_norm_weight_grad",
-    "layer_norm_bias_grad",
 ]
 
 
@@ -44,17 +38,6 @@ def normalized(x, axes, eps):
     centred = x - np.mean(x, axis=axes, keepdims=True)
     var = np.mean(centred * centred, axis=axes, keepdims=True)
     return centred / np.sqrt(var + eps)
-
-
-def normalize_grad(g, x, axes, eps):
-    """The Jacobian of :func:`normalized` (symmetric) applied to ``g``."""
-    centred = x - np.mean(x, axis=axes, keepdims=True)
-    var = np.mean(centred * centred, axis=axes, keepdims=True)
-    inv_std = 1.0 / np.sqrt(var + eps)
-    xhat = centred * inv_std
-    mean_g = np.mean(g, axis=axes, keepdims=True)
-    mean_gx = np.mean(g * xhat, axis=axes, keepdims=True)
-    return inv_std * (g - mean_g - xhat * mean_gx)
 
 
 def _channel_axes(x):
@@ -117,41 +100,6 @@ def blend_running_stats(running_mean, running_var, mean, var, momentum):
     running_var += momentum * var.astype(running_var.dtype, copy=False)
 
 
-def batch_norm_input_grad(g, x, running_var, weight, training, eps):
-    """The gradient of ``batch_norm`` with respect to its input for the output adjoint
-    ``g``."""
-    axes, shape = _channel_axes(x)
-    if weight is not None:
-        g = g * weight.reshape(shape)
-    if training:
-        return normalize_grad(g, x, axes, eps)
-    return g / np.sqrt(running_var.reshape(shape) + eps)
-
-
-def batch_norm_input_tangent(t, x, running_var, weight, training, eps):
-    """The tangent of ``batch_norm`` along the input tangent ``t``."""
-    axes, shape = _channel_axes(x)
-    if training:
-        out = normalize_grad(t, x, axes, eps)
-    else:
-        out = t / np.sqrt(running_var.reshape(shape) + eps)
-    if weight is not None:
-        out = out * weight.reshape(shape)
-    return out
-
-
-def batch_norm_weight_grad(g, x, running_mean, running_var, training, eps):
-    """The gradient of ``batch_norm`` with respect to ``weight``."""
-    axes, _ = _channel_axes(x)
-    return np.sum(g * _stats(x, running_mean, running_var, training, eps), axis=axes)
-
-
-def batch_norm_weight_tangent(t, x, running_mean, running_var, training, eps):
-    """The tangent of ``batch_norm`` along the weight tangent ``t``."""
-    _, shape = _channel_axes(x)
-    return _stats(x, running_mean, running_var, training, eps) * t.reshape(shape)
-
-
 def _batch_norm_adjoint(
     z,
     input,
@@ -164,9 +112,27 @@ def _batch_norm_adjoint(
     eps=1e-5,
     record=None,
 ):
-    d[input] += batch_norm_input_grad(d[z], input, running_var, weight, training, eps)
-    d[weight] += batch_norm_weight_grad(d[z], input, running_mean, running_var, training, eps)
-    d[bias] += np.sum(d[z], axis=(0,) + tuple(range(2, np.ndim(input))))
+    axes = (0,) + tuple(range(2, np.ndim(input)))
+    shape = (1, -1) + (1,) * (np.ndim(input) - 2)
+    if training:
+        centred = input - np.mean(input, axis=axes, keepdims=True)
+        inv_std = 1.0 / np.sqrt(np.mean(centred * centred, axis=axes, keepdims=True) + eps)
+        xhat = centred * inv_std
+    else:
+        inv_std = 1.0 / np.sqrt(running_var.reshape(shape) + eps)
+        xhat = (input - running_mean.reshape(shape)) * inv_std
+    if static(weight is None):
+        scale = inv_std
+    else:
+        scale = inv_std * weight.reshape(shape)
+    if training:  # the Jacobian of xhat: a symmetric projection over the batch, over std
+        mean_g = np.mean(d[z], axis=axes, keepdims=True)
+        mean_gx = np.mean(d[z] * xhat, axis=axes, keepdims=True)
+        d[input] += scale * (d[z] - mean_g - xhat * mean_gx)
+    else:
+        d[input] += scale * d[z]
+    d[weight] += np.sum(d[z] * xhat, axis=axes)
+    d[bias] += np.sum(d[z], axis=axes)
 
 
 def _batch_norm_tangent(
@@ -181,9 +147,29 @@ def _batch_norm_tangent(
     eps=1e-5,
     record=None,
 ):
-    d[z] += batch_norm_input_tangent(d[input], input, running_var, weight, training, eps)
-    d[z] += batch_norm_weight_tangent(d[weight], input, running_mean, running_var, training, eps)
-    d[z] += broadcast_like(d[bias].reshape((1, -1) + (1,) * (np.ndim(input) - 2)), z)
+    axes = (0,) + tuple(range(2, np.ndim(input)))
+    shape = (1, -1) + (1,) * (np.ndim(input) - 2)
+    if training:
+        centred = input - np.mean(input, axis=axes, keepdims=True)
+        inv_std = 1.0 / np.sqrt(np.mean(centred * centred, axis=axes, keepdims=True) + eps)
+        xhat = centred * inv_std
+    else:
+        inv_std = 1.0 / np.sqrt(running_var.reshape(shape) + eps)
+        xhat = (input - running_mean.reshape(shape)) * inv_std
+    if static(weight is None):
+        scale = inv_std
+    else:
+        scale = inv_std * weight.reshape(shape)
+    if training:
+        d[z] += scale * (
+            d[input]
+            - np.mean(d[input], axis=axes, keepdims=True)
+            - xhat * np.mean(d[input] * xhat, axis=axes, keepdims=True)
+        )
+    else:
+        d[z] += scale * d[input]
+    d[z] += xhat * d[weight].reshape(shape)
+    d[z] += broadcast_like(d[bias].reshape(shape), z)
 
 
 defvjp(batch_norm, _batch_norm_adjoint)
@@ -206,41 +192,38 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     return out
 
 
-def layer_norm_input_grad(g, x, normalized_shape, weight, eps):
-    """The gradient of ``layer_norm`` with respect to its input."""
-    if weight is not None:
-        g = g * weight
-    return normalize_grad(g, x, _trailing_axes(x, normalized_shape), eps)
-
-
-def layer_norm_input_tangent(t, x, normalized_shape, weight, eps):
-    """The tangent of ``layer_norm`` along the input tangent ``t``."""
-    out = normalize_grad(t, x, _trailing_axes(x, normalized_shape), eps)
-    if weight is not None:
-        out = out * weight
-    return out
-
-
-def layer_norm_weight_grad(g, x, normalized_shape, eps):
-    """The gradient of ``layer_norm`` with respect to ``weight``."""
-    xhat = normalized(x, _trailing_axes(x, normalized_shape), eps)
-    return np.sum(g * xhat, axis=tuple(range(np.ndim(x) - len(normalized_shape))))
-
-
-def layer_norm_bias_grad(g, normalized_shape):
-    """The gradient of ``layer_norm`` with respect to ``bias``."""
-    return np.sum(g, axis=tuple(range(np.ndim(g) - len(normalized_shape))))
-
-
 def _layer_norm_adjoint(z, input, normalized_shape, weight=None, bias=None, eps=1e-5):
-    d[input] += layer_norm_input_grad(d[z], input, normalized_shape, weight, eps)
-    d[weight] += layer_norm_weight_grad(d[z], input, normalized_shape, eps)
-    d[bias] += layer_norm_bias_grad(d[z], normalized_shape)
+    axes = tuple(range(np.ndim(input) - len(normalized_shape), np.ndim(input)))
+    leading = tuple(range(np.ndim(input) - len(normalized_shape)))
+    centred = input - np.mean(input, axis=axes, keepdims=True)
+    inv_std = 1.0 / np.sqrt(np.mean(centred * centred, axis=axes, keepdims=True) + eps)
+    xhat = centred * inv_std
+    if static(weight is None):
+        g = d[z]
+    else:
+        g = d[z] * weight
+    mean_g = np.mean(g, axis=axes, keepdims=True)
+    mean_gx = np.mean(g * xhat, axis=axes, keepdims=True)
+    d[input] += inv_std * (g - mean_g - xhat * mean_gx)
+    d[weight] += np.sum(d[z] * xhat, axis=leading)
+    d[bias] += np.sum(d[z], axis=leading)
 
 
 def _layer_norm_tangent(z, input, normalized_shape, weight=None, bias=None, eps=1e-5):
-    d[z] += layer_norm_input_tangent(d[input], input, normalized_shape, weight, eps)
-    d[z] += d[weight] * normalized(input, _trailing_axes(input, normalized_shape), eps)
+    axes = tuple(range(np.ndim(input) - len(normalized_shape), np.ndim(input)))
+    centred = input - np.mean(input, axis=axes, keepdims=True)
+    inv_std = 1.0 / np.sqrt(np.mean(centred * centred, axis=axes, keepdims=True) + eps)
+    xhat = centred * inv_std
+    if static(weight is None):
+        scale = inv_std
+    else:
+        scale = inv_std * weight
+    d[z] += scale * (
+        d[input]
+        - np.mean(d[input], axis=axes, keepdims=True)
+        - xhat * np.mean(d[input] * xhat, axis=axes, keepdims=True)
+    )
+    d[z] += d[weight] * xhat
     d[z] += broadcast_like(d[bias], z)
 
 
