@@ -58,9 +58,18 @@ class Linear(Module):
             params["bias"] = _uniform(rng, bound, (self.out_features,), dtype)
         return params
 
+    def __new__(cls, *args, bias=True, **kwargs):
+        return super().__new__(cls if bias else UnbiasedLinear)
+
     def __call__(self, params, x):
-        if self.bias:  # a literal None without: the rules then drop the bias
-            return F.linear(x, params["weight"], params.get("bias"))
+        return F.linear(x, params["weight"], params["bias"])
+
+
+class UnbiasedLinear(Linear):
+    """``Linear(..., bias=False)``: ``y = x @ weight.T``. A class of its own so that the
+    bias is the literal None in the call, which the rules then drop."""
+
+    def __call__(self, params, x):
         return F.linear(x, params["weight"], None)
 
 
@@ -88,11 +97,19 @@ class Conv2d(Module):
             params["bias"] = _uniform(rng, bound, (self.out_channels,), dtype)
         return params
 
+    def __new__(cls, *args, bias=True, **kwargs):
+        return super().__new__(cls if bias else UnbiasedConv2d)
+
     def __call__(self, params, x):
-        w, s, p, d = params["weight"], self.stride, self.padding, self.dilation
-        if self.bias:
-            return F.conv2d(x, w, params.get("bias"), s, p, d)
-        return F.conv2d(x, w, None, s, p, d)
+        w, b = params["weight"], params["bias"]
+        return F.conv2d(x, w, b, self.stride, self.padding, self.dilation)
+
+
+class UnbiasedConv2d(Conv2d):
+    """``Conv2d(..., bias=False)``: the bias is the literal None in the call."""
+
+    def __call__(self, params, x):
+        return F.conv2d(x, params["weight"], None, self.stride, self.padding, self.dilation)
 
 
 class MaxPool2d(Module):

@@ -45,11 +45,16 @@ class Module:
         default initialisation, in ``dtype``; ``{}`` for a module without parameters."""
         return {}
 
-    def apply(self, params, *inputs):
-        """The output for ``params`` (ignored without parameters): one calling convention for
-        every module, used by :class:`Sequential`."""
+    def apply(self, params, x):
+        """The output for the input ``x`` and ``params`` (ignored without parameters): one
+        calling convention for every layer, used by :class:`Sequential`."""
         if self.has_params:
-            return self(params, *inputs)
+            return self(params, x)
+        return self(x)
+
+    def _run(self, *inputs):
+        if self.has_params:
+            return self(self.parameters(), *inputs)
         return self(*inputs)
 
     def train(self, mode=True):
@@ -73,7 +78,7 @@ class Module:
     def forward(self, *inputs):
         """The output for the held parameters; the inputs are kept for :meth:`backward`."""
         self.last_inputs = inputs
-        return self.apply(self.parameters(), *inputs)
+        return self._run(*inputs)
 
     def zero_grad(self):
         """Forget the gradients accumulated by :meth:`backward`."""
@@ -86,7 +91,7 @@ class Module:
         gradient with respect to the first input."""
         inputs = self.last_inputs
         if g_out is None:
-            g_out = np.ones_like(self.apply(self.parameters(), *inputs))
+            g_out = np.ones_like(self._run(*inputs))
         if not self.has_params:
             dx = vjp(self.__call__, 0)(*inputs, g_out=g_out)
             update_running_stats(self)
