@@ -317,3 +317,36 @@ def test_shown_cnn_derivative_calls_the_backward_functions():
         assert _calls_in(adjoint, name) == 1, name
     assert "conv2d_input_grad" not in adjoint  # x is not differentiated
     assert sg.gradcheck(cnn, params, x, labels, order=2)
+
+
+def scaled_tanh(x, weight, bias):
+    return np.tanh(x * weight + bias)
+
+
+def squared_log_error(input, target):
+    return (np.log1p(input) - np.log1p(target)) ** 2
+
+
+ScaledTanh = nn.AutoModule("ScaledTanh")(scaled_tanh, weight=(3,), bias=(3,))
+SquaredLogError = nn.AutoCriterion("SquaredLogError")(squared_log_error)
+SCALED = ScaledTanh()
+SLE = SquaredLogError(reduction="sum")
+
+
+def auto_loss(params, x, y):
+    return SLE(1.0 + SCALED(params, x), y)
+
+
+def test_auto_module_and_criterion():
+    assert ScaledTanh.__name__ == "ScaledTanh" and isinstance(SCALED, nn.Module)
+    params = SCALED.init(RNG)
+    assert params["weight"].shape == (3,) and params["bias"].shape == (3,)
+    x, y = RNG.standard_normal((4, 3)), RNG.uniform(0.5, 1.5, (4, 3))
+    expected = np.sum((np.log1p(1.0 + scaled_tanh(x, **params)) - np.log1p(y)) ** 2)
+    np.testing.assert_allclose(auto_loss(params, x, y), expected)
+    assert sg.gradcheck(auto_loss, params, x, y, order=2)
+    free = nn.AutoModule("Square")(np.square)()
+    assert not free.has_params and free.init() == {}
+    np.testing.assert_array_equal(free(x), x * x)
+    with pytest.raises(ValueError, match="bias needs a weight"):
+        nn.AutoModule("Bad")(scaled_tanh, bias=(3,))

@@ -16,6 +16,7 @@ higher orders work too.
 """
 
 from . import functional
+from .auto import AutoCriterion, AutoModule
 from .criteria import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .layers import (
     GELU,
@@ -45,6 +46,8 @@ __all__ = [
     "Module",
     "Sequential",
     "functionalize",
+    "AutoModule",
+    "AutoCriterion",
     "update_running_stats",
     "Linear",
     "Conv2d",

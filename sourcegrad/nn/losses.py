@@ -93,10 +93,8 @@ def nll_loss_grad(g, input, target, reduction="mean"):
     scale = xp.asarray(g / samples if reduction == "mean" else g, xp.result_type(g, input))
     per_sample = xp.broadcast_to(scale, input.shape[:1] + input.shape[2:])
     if _is_index(target):
-        out = xp.zeros_like(input, dtype=per_sample.dtype)
-        index = xp.expand_dims(target, 1)
-        xp.put_along_axis(out, index, -xp.expand_dims(per_sample, 1), axis=1)
-        return out
+        classes = xp.arange(input.shape[1]).reshape((1, -1) + (1,) * (input.ndim - 2))
+        target = xp.expand_dims(target, 1) == classes  # one-hot
     return -xp.expand_dims(per_sample, 1) * target
 
 
