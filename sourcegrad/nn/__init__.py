@@ -17,6 +17,7 @@ higher orders work too.
 
 from . import functional
 from .auto import AutoCriterion, AutoModule
+from .convert import functionalize
 from .criteria import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .layers import (
     GELU,
@@ -39,13 +40,15 @@ from .layers import (
     Softmax,
     Tanh,
 )
-from .modules import Module, Sequential, functionalize, update_running_stats
+from .modules import Module, Sequential, update_running_stats
+from .torch_bridge import TorchFunction
 
 __all__ = [
     "functional",
     "Module",
     "Sequential",
     "functionalize",
+    "TorchFunction",
     "AutoModule",
     "AutoCriterion",
     "update_running_stats",

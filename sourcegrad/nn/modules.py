@@ -20,7 +20,7 @@ import numpy as np
 from ..api import vjp
 from ..runtime.containers import children, is_container, rebuild
 
-__all__ = ["Module", "Sequential", "functionalize", "update_running_stats"]
+__all__ = ["Module", "Sequential", "update_running_stats"]
 
 
 def _tree_map(fn, tree, *rest):
@@ -134,16 +134,6 @@ class Sequential(Module):
 
     def __getitem__(self, index):
         return self.layers[index]
-
-
-def functionalize(module, rng=None):
-    """``(f, params)`` with ``f(params, *inputs)`` the module's output as a function
-    sourcegrad differentiates, and ``params`` the module's held parameters (made from
-    ``rng`` if it holds none yet); ``f`` alone, ``f(*inputs)``, for a module without
-    parameters."""
-    if not module.has_params:
-        return module.__call__
-    return module.__call__, module.parameters(rng)
 
 
 def update_running_stats(module):
