@@ -1,0 +1,47 @@
+"""The array module of an input (NumPy or CuPy) and the few special functions NumPy lacks.
+
+Every kernel of :mod:`sourcegrad.nn` allocates through :func:`array_module` of its inputs, so
+CuPy arrays stay on the device. CuPy is never imported here: a CuPy array can only exist once
+the caller has imported it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import sys
+
+import numpy as np
+
+try:  # optional: scipy's erf is vectorised; without it math.erf runs element by element
+    from scipy import special as scipy_special
+except ImportError:  # pragma: no cover - exercised only where scipy is missing
+    scipy_special = None
+
+
+def array_module(*arrays):
+    """``cupy`` if any of ``arrays`` is a CuPy array, else ``numpy``."""
+    cupy = sys.modules.get("cupy")
+    if cupy is not None and any(isinstance(a, cupy.ndarray) for a in arrays):
+        return cupy
+    return np
+
+
+def pair(value) -> tuple:
+    """``(v, v)`` for an int, the pair itself for a pair (PyTorch's ``_pair``)."""
+    if isinstance(value, (int, np.integer)):
+        return (int(value), int(value))
+    first, second = value
+    return (int(first), int(second))
+
+
+def erf_values(x):
+    """The error function, elementwise, in ``x``'s dtype (to within an ulp of ``math.erf``)."""
+    xp = array_module(x)
+    if xp is not np:
+        return importlib.import_module("cupyx.scipy.special").erf(x)
+    if scipy_special is not None:
+        return scipy_special.erf(x)
+    x = np.asarray(x)
+    flat = np.fromiter((math.erf(v) for v in x.ravel().tolist()), np.float64, x.size)
+    return flat.reshape(x.shape).astype(x.dtype, copy=False)

@@ -1,0 +1,144 @@
+"""2-D convolution (NCHW, PyTorch's cross-correlation, ``groups=1``) as primitives.
+
+``conv2d``, its input gradient ``conv2d_input_grad`` (a transposed convolution) and its weight
+gradient ``conv2d_weight_grad`` are bilinear maps ``<g, conv2d(x, w)>`` read three ways, so
+each one's derivatives are the other two: the family is closed under differentiation and
+every order runs on these three kernels. Each kernel is one GEMM (``tensordot``) over an
+im2col view made with ``sliding_window_view`` (no copy until the GEMM packs it); the input
+gradient adds the GEMM's columns back with one strided add per kernel position.
+"""
+
+from __future__ import annotations
+
+from ..rules import defjvp, defvjp, primitive
+from ..rules.registry import d
+from ..runtime.tangent_helpers import broadcast_like
+from .backend import array_module, pair
+
+__all__ = [
+    "conv2d",
+    "conv2d_input_grad",
+    "conv2d_weight_grad",
+    "pad2d",
+    "windows2d",
+    "fold_windows2d",
+    "output_size2d",
+]
+
+
+def pad2d(x, padding, value=0.0):
+    """``x`` (``N, C, H, W``) padded by ``padding = (ph, pw)`` on both sides of H and W."""
+    ph, pw = padding
+    if ph == 0 and pw == 0:
+        return x
+    xp = array_module(x)
+    return xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
+
+
+def windows2d(x, kernel, stride, dilation):
+    """A view ``(N, C, Ho, Wo, kh, kw)`` of the windows of the (already padded) ``x``."""
+    xp = array_module(x)
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    span = ((kh - 1) * dh + 1, (kw - 1) * dw + 1)
+    view = xp.lib.stride_tricks.sliding_window_view(x, span, axis=(2, 3))
+    return view[:, :, ::sh, ::sw, ::dh, ::dw]
+
+
+def output_size2d(size, kernel, stride, padding, dilation) -> tuple:
+    """``(Ho, Wo)`` of a window operation over spatial ``size = (H, W)``."""
+    return tuple(
+        (n + 2 * p - dl * (k - 1) - 1) // s + 1
+        for n, k, s, p, dl in zip(size, kernel, stride, padding, dilation)
+    )
+
+
+def fold_windows2d(cols, x_shape, stride, padding, dilation):
+    """The adjoint of :func:`windows2d` after padding: ``cols`` ``(N, C, Ho, Wo, kh, kw)``
+    added into a zero array of ``x_shape`` at the positions each window read (overlaps add
+    up), padding cropped away."""
+    xp = array_module(cols)
+    n, c, ho, wo, kh, kw = cols.shape
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    h, w = x_shape[2] + 2 * ph, x_shape[3] + 2 * pw
+    out = xp.zeros_like(cols, shape=(n, c, h, w))
+    for i in range(kh):
+        for j in range(kw):
+            rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
+            columns = slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)
+            out[:, :, rows, columns] += cols[:, :, :, :, i, j]
+    return out[:, :, ph : ph + x_shape[2], pw : pw + x_shape[3]]
+
+
+@primitive
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """PyTorch's ``conv2d``: ``x`` ``(N, C, H, W)``, ``weight`` ``(O, C, kh, kw)``, ``bias``
+    ``(O,)``; ``stride``, ``padding`` (zeros), ``dilation`` an int or a pair; ``groups=1``."""
+    if groups != 1:
+        raise NotImplementedError("sourcegrad.nn.conv2d supports groups=1 only")
+    xp = array_module(x, weight)
+    stride, padding, dilation = pair(stride), pair(padding), pair(dilation)
+    view = windows2d(pad2d(x, padding), weight.shape[2:], stride, dilation)
+    out = xp.tensordot(view, weight, axes=([1, 4, 5], [1, 2, 3]))  # (N, Ho, Wo, O)
+    if bias is not None:
+        out += bias
+    return xp.ascontiguousarray(out.transpose(0, 3, 1, 2))
+
+
+@primitive
+def conv2d_input_grad(g, weight, x_shape, stride=1, padding=0, dilation=1):
+    """The gradient of ``conv2d`` with respect to its input (of shape ``x_shape``) for the
+    output adjoint ``g``: a transposed convolution, linear in ``g`` and in ``weight``."""
+    xp = array_module(g, weight)
+    stride, padding, dilation = pair(stride), pair(padding), pair(dilation)
+    cols = xp.tensordot(g, weight, axes=([1], [0]))  # (N, Ho, Wo, C, kh, kw)
+    return fold_windows2d(cols.transpose(0, 3, 1, 2, 4, 5), x_shape, stride, padding, dilation)
+
+
+@primitive
+def conv2d_weight_grad(g, x, weight_shape, stride=1, padding=0, dilation=1):
+    """The gradient of ``conv2d`` with respect to its weight (of shape ``weight_shape``) for
+    the output adjoint ``g``: linear in ``g`` and in ``x``."""
+    xp = array_module(g, x)
+    stride, padding, dilation = pair(stride), pair(padding), pair(dilation)
+    view = windows2d(pad2d(x, padding), weight_shape[2:], stride, dilation)
+    return xp.tensordot(g, view, axes=([0, 2, 3], [0, 2, 3]))  # (O, C, kh, kw)
+
+
+def _conv2d_adjoint(z, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    d[x] += conv2d_input_grad(d[z], weight, x.shape, stride, padding, dilation)
+    d[weight] += conv2d_weight_grad(d[z], x, weight.shape, stride, padding, dilation)
+    d[bias] += d[z].sum(axis=(0, 2, 3))
+
+
+def _conv2d_tangent(z, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    d[z] += conv2d(d[x], weight, None, stride, padding, dilation)
+    d[z] += conv2d(x, d[weight], None, stride, padding, dilation)
+    d[z] += broadcast_like(d[bias].reshape(-1, 1, 1), z)
+
+
+def _input_grad_adjoint(z, g, weight, x_shape, stride=1, padding=0, dilation=1):
+    d[g] += conv2d(d[z], weight, None, stride, padding, dilation)
+    d[weight] += conv2d_weight_grad(g, d[z], weight.shape, stride, padding, dilation)
+
+
+def _input_grad_tangent(z, g, weight, x_shape, stride=1, padding=0, dilation=1):
+    d[z] += conv2d_input_grad(d[g], weight, x_shape, stride, padding, dilation)
+    d[z] += conv2d_input_grad(g, d[weight], x_shape, stride, padding, dilation)
+
+
+def _weight_grad_adjoint(z, g, x, weight_shape, stride=1, padding=0, dilation=1):
+    d[g] += conv2d(x, d[z], None, stride, padding, dilation)
+    d[x] += conv2d_input_grad(g, d[z], x.shape, stride, padding, dilation)
+
+
+def _weight_grad_tangent(z, g, x, weight_shape, stride=1, padding=0, dilation=1):
+    d[z] += conv2d_weight_grad(d[g], x, weight_shape, stride, padding, dilation)
+    d[z] += conv2d_weight_grad(g, d[x], weight_shape, stride, padding, dilation)
+
+
+defvjp(conv2d, _conv2d_adjoint)
+defjvp(conv2d, _conv2d_tangent)
+defvjp(conv2d_input_grad, _input_grad_adjoint)
+defjvp(conv2d_input_grad, _input_grad_tangent)
+defvjp(conv2d_weight_grad, _weight_grad_adjoint)
+defjvp(conv2d_weight_grad, _weight_grad_tangent)

@@ -1,0 +1,54 @@
+"""Criteria: ``criterion(input, target)`` is one call of a loss primitive of
+:mod:`sourcegrad.nn.functional`, with PyTorch's ``reduction`` (``"mean"``, ``"sum"``,
+``"none"``)."""
+
+from __future__ import annotations
+
+from . import functional as F
+from .modules import Module
+
+__all__ = ["MSELoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss"]
+
+
+class _Criterion(Module):
+    def __init__(self, reduction="mean"):
+        if reduction not in ("mean", "sum", "none"):
+            raise ValueError(f"reduction must be 'mean', 'sum' or 'none', not {reduction!r}")
+        self.reduction = reduction
+
+
+class MSELoss(_Criterion):
+    """The mean (or summed) squared error."""
+
+    def __call__(self, input, target):
+        return F.mse_loss(input, target, self.reduction)
+
+
+class CrossEntropyLoss(_Criterion):
+    """Cross-entropy of logits (classes on axis 1) against integer class indices or class
+    probabilities."""
+
+    def __call__(self, input, target):
+        return F.cross_entropy(input, target, self.reduction)
+
+
+class NLLLoss(_Criterion):
+    """Negative log-likelihood of log-probabilities (classes on axis 1) at integer class
+    indices (or against class probabilities)."""
+
+    def __call__(self, input, target):
+        return F.nll_loss(input, target, self.reduction)
+
+
+class BCELoss(_Criterion):
+    """Binary cross-entropy of probabilities."""
+
+    def __call__(self, input, target):
+        return F.bce_loss(input, target, self.reduction)
+
+
+class BCEWithLogitsLoss(_Criterion):
+    """Binary cross-entropy of ``sigmoid(input)``, computed stably from the logits."""
+
+    def __call__(self, input, target):
+        return F.bce_with_logits_loss(input, target, self.reduction)

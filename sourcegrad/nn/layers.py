@@ -1,0 +1,365 @@
+"""Layers with parameters and activations, PyTorch's names, layouts and initialisation.
+
+Every ``__call__`` is one call of a primitive of :mod:`sourcegrad.nn.functional`, so the
+derivative of a loss that uses a layer shows that call forward and its hand-written backward
+functions in the adjoint.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import functional as F
+from .modules import Module
+
+__all__ = [
+    "Linear",
+    "Conv2d",
+    "MaxPool2d",
+    "AvgPool2d",
+    "ReLU",
+    "Tanh",
+    "Sigmoid",
+    "GELU",
+    "SoftMax",
+    "LogSoftMax",
+    "Softmax",
+    "LogSoftmax",
+    "Dropout",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "LayerNorm",
+    "Embedding",
+    "Flatten",
+    "Reshape",
+]
+
+
+def _uniform(rng, bound, shape, dtype):
+    return rng.uniform(-bound, bound, shape).astype(dtype)
+
+
+class Linear(Module):
+    """``y = x @ weight.T + bias``; ``weight`` ``(out_features, in_features)``, both drawn
+    from U(-1/sqrt(in), 1/sqrt(in)) (PyTorch's default)."""
+
+    has_params = True
+
+    def __init__(self, in_features, out_features, bias=True):
+        self.in_features, self.out_features, self.bias = in_features, out_features, bias
+
+    def init(self, rng=None, dtype=np.float64):
+        rng = np.random.default_rng() if rng is None else rng
+        bound = 1.0 / math.sqrt(self.in_features)
+        params = {"weight": _uniform(rng, bound, (self.out_features, self.in_features), dtype)}
+        if self.bias:
+            params["bias"] = _uniform(rng, bound, (self.out_features,), dtype)
+        return params
+
+    def __new__(cls, *args, bias=True, **kwargs):
+        return super().__new__(cls if bias else UnbiasedLinear)
+
+    def __call__(self, params, x):
+        return F.linear(x, params["weight"], params["bias"])
+
+
+class UnbiasedLinear(Linear):
+    """``Linear(..., bias=False)``: ``y = x @ weight.T``. A class of its own so that the
+    bias is the literal None in the call, which the rules then drop."""
+
+    def __call__(self, params, x):
+        return F.linear(x, params["weight"], None)
+
+
+class Conv2d(Module):
+    """2-D convolution over NCHW input; ``weight`` ``(out, in, kh, kw)``, ``bias``
+    ``(out,)``, both drawn from U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (PyTorch's default)."""
+
+    has_params = True
+
+    def __init__(
+        self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=True
+    ):
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size = F.pair(kernel_size)
+        self.stride, self.padding, self.dilation = stride, padding, dilation
+        self.bias = bias
+
+    def init(self, rng=None, dtype=np.float64):
+        rng = np.random.default_rng() if rng is None else rng
+        kh, kw = self.kernel_size
+        bound = 1.0 / math.sqrt(self.in_channels * kh * kw)
+        shape = (self.out_channels, self.in_channels, kh, kw)
+        params = {"weight": _uniform(rng, bound, shape, dtype)}
+        if self.bias:
+            params["bias"] = _uniform(rng, bound, (self.out_channels,), dtype)
+        return params
+
+    def __new__(cls, *args, bias=True, **kwargs):
+        return super().__new__(cls if bias else UnbiasedConv2d)
+
+    def __call__(self, params, x):
+        w, b = params["weight"], params["bias"]
+        return F.conv2d(x, w, b, self.stride, self.padding, self.dilation)
+
+
+class UnbiasedConv2d(Conv2d):
+    """``Conv2d(..., bias=False)``: the bias is the literal None in the call."""
+
+    def __call__(self, params, x):
+        return F.conv2d(x, params["weight"], None, self.stride, self.padding, self.dilation)
+
+
+class MaxPool2d(Module):
+    """Max pooling over NCHW input (``stride`` defaults to ``kernel_size``)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1):
+        self.kernel_size, self.stride = kernel_size, stride
+        self.padding, self.dilation = padding, dilation
+
+    def __call__(self, x):
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation)
+
+
+class AvgPool2d(Module):
+    """Average pooling over NCHW input (zero padding counted, as PyTorch's default)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+
+    def __call__(self, x):
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+
+class ReLU(Module):
+    """``max(x, 0)`` (gradient 0 at 0)."""
+
+    def __call__(self, x):
+        return F.relu(x)
+
+
+class Tanh(Module):
+    """The hyperbolic tangent."""
+
+    def __call__(self, x):
+        return F.tanh(x)
+
+
+class Sigmoid(Module):
+    """The logistic function."""
+
+    def __call__(self, x):
+        return F.sigmoid(x)
+
+
+class GELU(Module):
+    """GELU, exact (``approximate="none"``) or its tanh approximation."""
+
+    def __init__(self, approximate="none"):
+        self.approximate = approximate
+
+    def __call__(self, x):
+        if self.approximate == "tanh":  # a constant for each call: the rules branch on it
+            return F.gelu(x, "tanh")
+        return F.gelu(x, "none")
+
+
+class SoftMax(Module):
+    """Softmax along ``dim``."""
+
+    def __init__(self, dim=-1):
+        self.dim = dim
+
+    def __call__(self, x):
+        return F.softmax(x, self.dim)
+
+
+class LogSoftMax(Module):
+    """Log-softmax along ``dim``."""
+
+    def __init__(self, dim=-1):
+        self.dim = dim
+
+    def __call__(self, x):
+        return F.log_softmax(x, self.dim)
+
+
+Softmax = SoftMax
+LogSoftmax = LogSoftMax
+
+
+class Dropout(Module):
+    """Inverted dropout with probability ``p``.
+
+    State: the mask is drawn from ``generator`` (an explicit ``numpy.random.Generator``;
+    ``None`` makes an unseeded one) once per call of the loss or of its derivative, and is a
+    constant for differentiation, so the gradient uses the forward pass's own mask. In eval
+    mode (``layer.eval()``) the layer is the identity. ``sg.gradcheck`` of a loss with
+    dropout in training mode needs the same mask on every call: build the generator inside the
+    loss from a fixed seed, or check in eval mode.
+    """
+
+    def __init__(self, p=0.5, generator=None):
+        self.p = p
+        self.generator = np.random.default_rng() if generator is None else generator
+
+    def __call__(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        return x * F.dropout_mask(x, self.p, self.generator)
+
+
+class _BatchNorm(Module):
+    """Batch normalization over the channel axis 1; ``weight`` ones, ``bias`` zeros.
+
+    State: ``running_mean`` and ``running_var`` are arrays held by the layer, not in
+    ``params``, and never differentiated. In train mode a call normalises with the batch's
+    statistics and *records* them (``pending``: set, not accumulated, so the extra
+    evaluations a derivative makes change nothing); :meth:`update_running_stats` then applies
+    the recorded batch once (PyTorch's ``momentum`` rule, unbiased variance). Call it once
+    per training step, outside the differentiated function (``sourcegrad.nn.
+    update_running_stats(model)`` walks a model; :meth:`Module.backward` does it itself). In
+    eval mode the running statistics are used. ``init(rng, dtype)`` resets them in ``dtype``.
+    With ``track_running_stats=False`` batch statistics are used in both modes.
+    """
+
+    has_params = True
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True):
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        self.pending = {}
+        self.reset_running_stats()
+
+    def reset_running_stats(self, dtype=np.float64):
+        """Running mean 0 and variance 1 (none without ``track_running_stats``); forgets a
+        recorded batch."""
+        self.running_mean = self.running_var = None
+        self.pending.clear()
+        if self.track_running_stats:
+            self.running_mean = np.zeros(self.num_features, dtype)
+            self.running_var = np.ones(self.num_features, dtype)
+
+    def update_running_stats(self):
+        """Blend the batch recorded by the last train-mode call into the running statistics
+        (once: the record is then cleared). Returns the layer."""
+        if self.pending and self.running_mean is not None:
+            p = self.pending
+            F.blend_running_stats(
+                self.running_mean, self.running_var, p["mean"], p["var"], self.momentum
+            )
+        self.pending.clear()
+        return self
+
+    @property
+    def uses_batch_stats(self):
+        """Whether the forward pass normalises with the batch's own statistics."""
+        return self.training or self.running_mean is None
+
+    @property
+    def record(self):
+        """Where a train-mode call records its batch statistics (None when not tracked)."""
+        return self.pending if self.running_mean is not None else None
+
+    def init(self, rng=None, dtype=np.float64):
+        self.reset_running_stats(dtype)
+        if not self.affine:
+            return {}
+        return {
+            "weight": np.ones(self.num_features, dtype),
+            "bias": np.zeros(self.num_features, dtype),
+        }
+
+    def __call__(self, params, x):
+        mean, var, record = self.running_mean, self.running_var, self.record
+        # the mode, and None for absent parameters, are literals in each call: the forward
+        # rules cannot branch on values known only when the derivative runs
+        if self.affine and self.uses_batch_stats:
+            w, b = params.get("weight"), params.get("bias")
+            return F.batch_norm(x, mean, var, w, b, True, self.momentum, self.eps, record)
+        if self.affine:
+            w, b = params.get("weight"), params.get("bias")
+            return F.batch_norm(x, mean, var, w, b, False, self.momentum, self.eps, record)
+        if self.uses_batch_stats:
+            return F.batch_norm(x, mean, var, None, None, True, self.momentum, self.eps, record)
+        return F.batch_norm(x, mean, var, None, None, False, self.momentum, self.eps, record)
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalization of ``(N, C)`` or ``(N, C, L)`` input (see the base class for the
+    running statistics)."""
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalization of ``(N, C, H, W)`` input (see the base class for the running
+    statistics)."""
+
+
+class LayerNorm(Module):
+    """Layer normalization over the trailing ``normalized_shape`` axes; ``weight`` ones and
+    ``bias`` zeros of that shape."""
+
+    has_params = True
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True):
+        if isinstance(normalized_shape, int):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(normalized_shape)
+        self.eps, self.elementwise_affine = eps, elementwise_affine
+
+    def init(self, rng=None, dtype=np.float64):
+        if not self.elementwise_affine:
+            return {}
+        return {
+            "weight": np.ones(self.normalized_shape, dtype),
+            "bias": np.zeros(self.normalized_shape, dtype),
+        }
+
+    def __call__(self, params, x):
+        if self.elementwise_affine:
+            w, b = params.get("weight"), params.get("bias")
+            return F.layer_norm(x, self.normalized_shape, w, b, self.eps)
+        return F.layer_norm(x, self.normalized_shape, None, None, self.eps)
+
+
+class Embedding(Module):
+    """Rows of ``weight`` ``(num_embeddings, embedding_dim)``, drawn from N(0, 1), at integer
+    indices."""
+
+    has_params = True
+
+    def __init__(self, num_embeddings, embedding_dim):
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+
+    def init(self, rng=None, dtype=np.float64):
+        rng = np.random.default_rng() if rng is None else rng
+        shape = (self.num_embeddings, self.embedding_dim)
+        return {"weight": rng.standard_normal(shape).astype(dtype)}
+
+    def __call__(self, params, indices):
+        return F.embedding(indices, params["weight"])
+
+
+class Flatten(Module):
+    """Axes ``start_dim..end_dim`` merged into one."""
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def __call__(self, x):
+        return F.flatten(x, self.start_dim, self.end_dim)
+
+
+class Reshape(Module):
+    """Each sample reshaped to ``shape``: ``(N, ...)`` to ``(N,) + shape``."""
+
+    def __init__(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        # not named `shape`: sourcegrad would take an object with a `shape` for an array
+        self.sample_shape = tuple(shape)
+
+    def __call__(self, x):
+        return F.reshape(x, (x.shape[0],) + self.sample_shape)

@@ -1,0 +1,152 @@
+"""``Module``: the base of every layer and criterion; ``Sequential``; ``functionalize``.
+
+A module is *functional* first: ``params = module.init(rng)`` makes its parameters (a dict of
+arrays, ``{}`` for a module without any), and ``module(params, x)`` (``module(x)`` for one
+without parameters) computes its output. That call is plain code sourcegrad differentiates
+from its source, so a layer can be used inside any loss that ``sourcegrad.grad`` handles.
+
+For code written in PyTorch's style, a module also keeps parameters of its own
+(:meth:`Module.parameters`), computes with them (:meth:`Module.forward`), and accumulates
+their gradients (:meth:`Module.backward`, :meth:`Module.zero_grad`).
+
+State that is not differentiated (BatchNorm's running statistics, Dropout's generator, the
+``training`` flag) lives on the module object, never in ``params``: see each layer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..api import vjp
+from ..runtime.containers import children, is_container, rebuild
+
+__all__ = ["Module", "Sequential", "update_running_stats"]
+
+
+def _tree_map(fn, tree, *rest):
+    if is_container(tree):
+        parts = [dict(children(r)) for r in rest]
+        return rebuild(
+            tree, {k: _tree_map(fn, v, *(p[k] for p in parts)) for k, v in children(tree)}
+        )
+    return fn(tree, *rest)
+
+
+class Module:
+    """The base class. Subclasses set ``has_params`` and define ``init`` and ``__call__``."""
+
+    #: whether ``__call__`` takes ``params`` first (``module(params, x)``) or not
+    has_params = False
+    #: train mode (batch statistics, dropout on) or eval mode; see :meth:`train`
+    training = True
+
+    def init(self, rng=None, dtype=np.float64):
+        """Fresh parameters drawn from ``rng`` (a ``numpy.random.Generator``), PyTorch's
+        default initialisation, in ``dtype``; ``{}`` for a module without parameters."""
+        return {}
+
+    def apply(self, params, x):
+        """The output for the input ``x`` and ``params`` (ignored without parameters): one
+        calling convention for every layer, used by :class:`Sequential`."""
+        if self.has_params:
+            return self(params, x)
+        return self(x)
+
+    def _run(self, *inputs):
+        if self.has_params:
+            return self(self.parameters(), *inputs)
+        return self(*inputs)
+
+    def train(self, mode=True):
+        """Set train mode (``mode=True``) or eval mode; returns the module."""
+        self.training = mode
+        return self
+
+    def eval(self):
+        """Set eval mode; returns the module."""
+        return self.train(False)
+
+    # ------------------------------------------------------------- PyTorch-style state
+
+    def parameters(self, rng=None):
+        """The parameters this module holds, made by :meth:`init` on first use (from
+        ``rng``, or a generator seeded with 0)."""
+        if getattr(self, "params", None) is None:
+            self.params = self.init(np.random.default_rng(0) if rng is None else rng)
+        return self.params
+
+    def forward(self, *inputs):
+        """The output for the held parameters; the inputs are kept for :meth:`backward`."""
+        self.last_inputs = inputs
+        return self._run(*inputs)
+
+    def zero_grad(self):
+        """Forget the gradients accumulated by :meth:`backward`."""
+        self.grads = None
+
+    def backward(self, g_out=None):
+        """Differentiate the last :meth:`forward`: adds the gradient of
+        ``sum(output * g_out)`` (``g_out`` defaults to 1 for a scalar output) with respect
+        to the held parameters into ``self.grads`` (structured like them), and returns the
+        gradient with respect to the first input."""
+        inputs = self.last_inputs
+        if g_out is None:
+            g_out = np.ones_like(self._run(*inputs))
+        if not self.has_params:
+            dx = vjp(self.__call__, 0)(*inputs, g_out=g_out)
+            update_running_stats(self)
+            return dx
+        dparams, dx = vjp(self.__call__, (0, 1))(self.parameters(), *inputs, g_out=g_out)
+        old = getattr(self, "grads", None)
+        self.grads = dparams if old is None else _tree_map(np.add, old, dparams)
+        update_running_stats(self)
+        return dx
+
+
+class Sequential(Module):
+    """Layers applied in order: ``params = seq.init(rng)`` is the list of the layers'
+    parameters (``{}`` for a layer without any), ``seq(params, x)`` the output."""
+
+    has_params = True
+
+    def __init__(self, *layers):
+        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+            layers = tuple(layers[0])
+        self.layers = list(layers)
+
+    def init(self, rng=None, dtype=np.float64):
+        rng = np.random.default_rng() if rng is None else rng
+        return [layer.init(rng, dtype) for layer in self.layers]
+
+    def train(self, mode=True):
+        self.training = mode
+        for layer in self.layers:
+            layer.train(mode)
+        return self
+
+    def __call__(self, params, x):
+        for layer, p in zip(self.layers, params):
+            x = layer.apply(p, x)
+        return x
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __getitem__(self, index):
+        return self.layers[index]
+
+
+def update_running_stats(module):
+    """Apply, once, the batch statistics recorded by the train-mode calls of every
+    normalization layer in ``module`` (a module, a :class:`Sequential`, or a list or tuple of
+    them, nested). Call it once per training step, outside the differentiated function."""
+    if isinstance(module, (list, tuple)):
+        for item in module:
+            update_running_stats(item)
+        return
+    if isinstance(module, Sequential):
+        update_running_stats(module.layers)
+        return
+    update = getattr(module, "update_running_stats", None)
+    if update is not None:
+        update()
