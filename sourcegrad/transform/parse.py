@@ -8,6 +8,7 @@ itself resolves them (its globals, closure cells and builtins) and to quote its 
 from __future__ import annotations
 
 import builtins
+import functools
 import inspect
 import linecache
 import os
@@ -219,4 +220,9 @@ def is_installed(fn) -> bool:
     code = getattr(fn, "__code__", None)
     if code is None:
         return False
-    return os.path.realpath(code.co_filename).startswith(_INSTALLED)
+    return _installed_file(code.co_filename)
+
+
+@functools.lru_cache(maxsize=1024)
+def _installed_file(filename: str) -> bool:
+    return os.path.realpath(filename).startswith(_INSTALLED)
