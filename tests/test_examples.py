@@ -51,3 +51,13 @@ def test_newton_cg_with_hvp_classifies_breast_cancer():
 
     w, x, y, penalty = example.example_args()
     sg.gradcheck(example.loss, w + 0.1, x[:40], y[:40], penalty, order=2)
+
+
+def test_digits_cnn_learns_in_two_epochs(tmp_path, monkeypatch):
+    pytest.importorskip("sklearn", reason="the digits come with scikit-learn (examples extra)")
+    pytest.importorskip("tqdm", reason="the examples show a tqdm bar (examples extra)")
+    monkeypatch.syspath_prepend(str(EXAMPLES))  # it plots with digits_mlp's save_curves
+    example = load("digits_cnn")
+    _, history = example.train(2, plot="")
+    assert history["test"][-1] > 0.8
+    assert history["loss"][-1] < history["loss"][0]
