@@ -1,4 +1,4 @@
-"""Derivative rules written as templates (DESIGN §5).
+"""Derivative rules written as templates, and the tables that hold them.
 
 A rule is a Python function whose body is *inlined* into the derivative with its parameters
 replaced by the operation's operands::

@@ -1,4 +1,4 @@
-"""Gradients shaped like the arguments they belong to (FEATURES A2)."""
+"""Gradients shaped like the arguments they belong to: the same containers, keys and leaf types."""
 
 from __future__ import annotations
 
