@@ -1,6 +1,7 @@
 """Golden files hold the emitted source of the examples.
 
-To accept a deliberate change: SOURCEGRAD_UPDATE_GOLDEN=1 python -m pytest tests/test_golden.py
+Shown code (``name.py``, ``.generic``, ``.forward``, ``.order2``) and the running, optimized
+code (``.running``). To accept a deliberate change: SOURCEGRAD_UPDATE_GOLDEN=1 python -m pytest tests/test_golden.py
 and read the diff (git diff tests/golden) before committing.
 """
 
@@ -69,6 +70,14 @@ def test_second_order_source_matches_golden(name):
     fn = getattr(cases, name)
     text = sg.show(fn, order=2, args=cases.example_args(name))
     _check_golden(text, GOLDEN / f"{name}.order2.py")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_running_source_matches_golden(name):
+    """The optimized code that runs (from the second call on) is reviewed too."""
+    fn = getattr(cases, name)
+    text = sg.show(fn, args=cases.example_args(name), optimized=True)
+    _check_golden(text, GOLDEN / f"{name}.running.py")
 
 
 @pytest.mark.parametrize("name", NAMES)
