@@ -1,6 +1,5 @@
-"""Regression tests for wrong values and crashes the fourth adversarial review found in the
-code that runs from the second call on (specialised to shapes): deletions of dead arrays,
-values computed once, arrays counted as new. Each compares every call with plain Python and
+"""The code that runs from the second call on (specialised to shapes) keeps values and
+gradients where it deletes dead arrays, computes values once and counts arrays as new. Each compares every call with plain Python and
 central differences; the first call runs the pure derivative, so a wrong optimisation shows
 from the second call on."""
 

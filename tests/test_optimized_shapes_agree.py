@@ -1,6 +1,5 @@
-"""Regression tests for wrong values and crashes an adversarial review found in the
-optimisations of the code specialised to shapes (loop fusion, like terms, sums of products,
-dtype inference for buffer reuse). Each compares the code that runs (from the second call on,
+"""The optimisations of the code specialised to shapes (loop fusion, like terms, sums of
+products, dtype inference for buffer reuse) keep values and gradients. Each compares the code that runs (from the second call on,
 specialised to the arguments' shapes) with the unoptimised derivative and with central
 differences."""
 
