@@ -9,22 +9,15 @@ from __future__ import annotations
 
 import importlib
 import math
-import sys
 
 import numpy as np
+
+from ..util.tree import array_module  # noqa: F401  (the layers' array module)
 
 try:  # optional: scipy's erf is vectorised; without it math.erf runs element by element
     from scipy import special as scipy_special
 except ImportError:  # pragma: no cover - exercised only where scipy is missing
     scipy_special = None
-
-
-def array_module(*arrays):
-    """``cupy`` if any of ``arrays`` is a CuPy array, else ``numpy``."""
-    cupy = sys.modules.get("cupy")
-    if cupy is not None and any(isinstance(a, cupy.ndarray) for a in arrays):
-        return cupy
-    return np
 
 
 def pair(value) -> tuple:

@@ -43,11 +43,11 @@ def is_static_leaf(x) -> bool:
     return x is None or isinstance(x, (str, bytes, bool, int)) and not isinstance(x, np.generic)
 
 
-def array_module(x):
-    """The array module of ``x``: ``cupy`` for a CuPy array, else ``numpy`` (CuPy is never
-    imported here: a CuPy array exists only where it already is)."""
+def array_module(*arrays):
+    """``cupy`` if any of ``arrays`` is a CuPy array, else ``numpy`` (CuPy is never imported
+    here: a CuPy array exists only where it already is)."""
     cupy = sys.modules.get("cupy")
-    if cupy is not None and isinstance(x, cupy.ndarray):
+    if cupy is not None and any(isinstance(a, cupy.ndarray) for a in arrays):
         return cupy
     return np
 
