@@ -187,7 +187,7 @@ class _Forward:
             return [], [self.pack_tangent(stmt.value, varied)]
         tangents = {}
         for p, atom in op.bound.items():
-            tangents[p] = self.tangent_atoms(atom, varied)
+            tangents[p] = self.completed(self.tangent_atoms(atom, varied), atom)
         items = instantiate(
             op.rule, op.bound, z, None, self.a.ranks, self.refs, self.names, tangents=tangents
         )
@@ -286,6 +286,21 @@ class _Forward:
             return tuple(self.tangent_atoms(e, varied) for e in atom.elts)
         return None
 
+    def completed(self, t, atom):
+        """A tuple of tangents ``t`` of the display ``atom`` with ``zero_tangent(item)`` for
+        each constant item, so that reading an item (``(tx, ty)[k]``) never gives None; a
+        tangent with no varied item stays None (the rule contributes nothing)."""
+        if not isinstance(t, tuple) or not _varies(t):
+            return t
+        return tuple(
+            (
+                self.completed(ti, e)
+                if ti is not None
+                else S.call(self.helper("zero_tangent"), [S.clone(e)])
+            )
+            for ti, e in zip(t, atom.elts)
+        )
+
     def tangent_of(self, value, varied):
         """An expression for the tangent of ``value`` (zeros where it is constant)."""
         if isinstance(value, gast.Name):
@@ -345,6 +360,13 @@ class _Forward:
         s = S.assign(self.tname(x), S.call(self.helper("zero_tangent"), [S.name(x)]), lineno)
         set_fact(s, "adjoint", True)
         return s
+
+
+def _varies(t) -> bool:
+    """Whether the tangent atom ``t`` (a name, None or a tuple of those) has a name."""
+    if isinstance(t, tuple):
+        return any(_varies(x) for x in t)
+    return t is not None
 
 
 def _reads_any(op, varied) -> bool:
