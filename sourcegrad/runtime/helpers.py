@@ -224,8 +224,9 @@ def _zero_part(part):
 
 @helper(linear=("g",), like="xs")
 def unsum(g, xs):
-    """The adjoint of Python's ``sum(xs)``: ``g`` for every item (reduced to its shape)."""
-    if isinstance(xs, (list, tuple)):
+    """The adjoint of Python's ``sum(xs)``: ``g`` for every item (reduced to its shape), for
+    a list, a tuple or a dict's values as for an array's rows."""
+    if isinstance(xs, (list, tuple, type({}.values()))):
         return Pieces(sum_to(g, x) for x in xs)
     return np.broadcast_to(g, np.shape(xs))
 

@@ -11,6 +11,7 @@ import numpy as np
 from ..errors import SourcegradError
 from .facts import helper
 from .helpers import Shape
+from .shape_helpers import index_items
 from .trees import Pieces
 
 
@@ -313,3 +314,28 @@ def exponent_tangent(dy, z, x):
     if isinstance(dy, (int, float)) and dy == 0:
         return 0.0
     return dy * z * np.log(np.where(x == 0, 1, x))
+
+
+@helper(linear=("ts",), like="z")
+def join_index_tangent(ts, x, index, z):
+    """The tangent of ``z = x[index]`` from the tangent ``ts`` of a differentiated ``index``:
+    for ``np.r_`` and ``np.c_`` (linear in their items), the same join of the items' tangents,
+    zeros for constant items and ranges; for indexing an array, zeros (an index is an
+    integer, with no derivative)."""
+    items = index_items(x, index)
+    if items is None:
+        return zero_tangent(z)
+    tangents = ts if isinstance(index, tuple) else (ts,)
+    parts = tuple(
+        np.zeros(np.shape(x[it] if isinstance(it, slice) else it)) if t is None else t
+        for t, it in zip(tangents, items)
+    )
+    return x[parts if isinstance(index, tuple) else parts[0]]
+
+
+@helper(linear=("ts",), jointly=True)
+def meshgrid_tangent(ts, xi, indexing="xy", sparse=False):
+    """The tangent of ``np.meshgrid(*xi, indexing=indexing, sparse=sparse)`` (linear in each
+    input): the grids of the inputs' tangents, zeros for a constant input."""
+    items = [np.zeros(np.shape(x)) if t is None else t for t, x in zip(ts, xi)]
+    return np.meshgrid(*items, indexing=indexing, sparse=sparse)

@@ -7,14 +7,16 @@ being rebound to a new dict, which the core differentiates:
 * ``d.update({k: v, ...}, name=w)``  -> ``d[k] = v`` for each key, in order (the display's
   keys and values evaluated first, as in the call)
 * ``d.update(e)`` (``e`` a dict)      -> ``for k in e: d[k] = e[k]``
-* ``v = d.pop(k)``                    -> ``v = d[k]``, then ``d = {j: d[j] for j in d if j != k}``
-* ``v = d.pop(k, default)``           -> ``v = d.get(k, default)``, then the same new dict
-* ``d.pop(k)`` (the value unused)     -> the same, the value read into a fresh name
+* ``v = d.pop(k)``                    -> ``d[k]`` (its KeyError), ``t = d.get(k); d[k] = t;
+  v = t``, then ``d = {j: d[j] for j in d if j != k}`` (the write makes ``d`` a name written
+  into, so that another name sharing the dict is refused as for any item assignment)
+* ``v = d.pop(k, default)``           -> the same with ``t = d.get(k, default)``
+* ``d.pop(k)`` (the value unused)     -> the same without ``v``
 
 The rewritten function computes the same values. Only names known to hold dicts are
 rewritten: names every assignment of which makes a dict (a display, a comprehension,
 ``dict(...)`` or a name known to hold a dict), and arguments that are dicts in the call the
-derivative is built for. Another name that holds the same dict does not see the change.
+derivative is built for.
 """
 
 from __future__ import annotations
@@ -157,7 +159,9 @@ class _Lowering:
         return evaluated + writes
 
     def pop(self, target, d: str, call) -> list | None:
-        """``d.pop(k[, default])``: the value read, then ``d`` rebound without ``k``."""
+        """``d.pop(k[, default])``: the value read, written back (a write into ``d``, so that
+        another name holding the same dict is refused by transform/aliasing.py, as for any
+        item assignment: it would not see the key go), then ``d`` rebound without ``k``."""
         if call.keywords or not 1 <= len(call.args) <= 2:
             return None
         out = []
@@ -166,14 +170,14 @@ class _Lowering:
             k = self.names.fresh("key")
             out.append(_assign(k, key))
             key = S.name(k)
-        if len(call.args) == 2:
-            method = gast.Attribute(value=S.name(d), attr="get", ctx=gast.Load())
-            read = S.call(method, [S.clone(key), call.args[1]])
-        else:
-            read = _item(S.name(d), S.clone(key))
-        if target is None:
-            target = S.name(self.names.fresh(d + "_popped"), store=True)
-        out.append(gast.Assign(targets=[target], value=read, type_comment=None))
+        if len(call.args) == 1:
+            out.append(gast.Expr(value=_item(S.name(d), S.clone(key))))  # KeyError as pop's
+        get = gast.Attribute(value=S.name(d), attr="get", ctx=gast.Load())
+        popped = self.names.fresh(d + "_popped")
+        out.append(_assign(popped, S.call(get, [S.clone(key), *call.args[1:]])))
+        out.append(_set_item(d, S.clone(key), S.name(popped)))
+        if target is not None:
+            out.append(gast.Assign(targets=[target], value=S.name(popped), type_comment=None))
         j = self.names.fresh("key")
         rest = gast.DictComp(
             key=S.name(j),

@@ -295,7 +295,7 @@ class _Forward:
         return tuple(
             (
                 self.completed(ti, e)
-                if ti is not None
+                if ti is not None or isinstance(e, gast.Slice)  # a range: no tangent
                 else S.call(self.helper("zero_tangent"), [S.clone(e)])
             )
             for ti, e in zip(t, atom.elts)
