@@ -160,6 +160,15 @@ def mix_dict_zip(x, y):
     return np.sum(d["p"] ** 2 * d["q"])
 
 
+def mix_asarray(x, y):
+    return np.sum(np.asarray((x, y)) ** 2 * x)
+
+
+def mix_concatenate_einsum(x, y):
+    z = np.concatenate([x, y])
+    return np.einsum("i,i->", z, np.concatenate([y, x])) * np.sum(x**2)
+
+
 def mix_tuple_index(x, y, k):
     return np.sum(np.sin((x, y)[k]) * x)
 
@@ -236,6 +245,8 @@ CASES = [
     Case("mix_list_ctor", mix_list_ctor, (X, Y), wrt=0, order=2),
     Case("mix_dict_zip_x", mix_dict_zip, (X, Y), wrt=0, order=2),
     Case("mix_dict_zip_y", mix_dict_zip, (X, Y), wrt=1, order=2),
+    Case("mix_asarray", mix_asarray, (X, Y), wrt=0, order=2),
+    Case("mix_concatenate_einsum", mix_concatenate_einsum, (X, Y), wrt=0, order=2),
     Case("mix_tuple_index", mix_tuple_index, (X, Y, 1), wrt=0, order=2),
     Case("r_pair", r_pair, (X3, Y3), wrt=(0, 1), order=2),
     Case("r_scalar_and_range", r_scalar_and_range, (X3, Y3), wrt=(0, 1), order=2),

@@ -276,9 +276,12 @@ def values_tangent(dx, x):
 
 @helper(linear=("dx",))
 def list_tangent(dx, x):
-    """The tangent of ``list(x)``: none for a dict's keys, item by item otherwise."""
+    """The tangent of ``list(x)``: none for a dict's keys, item by item otherwise (zeros for
+    an item whose tangent is None)."""
     if isinstance(x, (dict, type({}.keys()))):
         return [None] * len(x)
+    if isinstance(dx, (list, tuple)) and isinstance(x, (list, tuple)):
+        return [zero_tangent(v) if t is None else t for t, v in zip(dx, x)]
     return list(dx)
 
 

@@ -186,8 +186,10 @@ class _Forward:
         if op.key == "pack" or (op.key == "copy" and isinstance(stmt.value, displays)):
             return [], [self.pack_tangent(stmt.value, varied)]
         tangents = {}
+        raw = _read_raw(op.rule)
         for p, atom in op.bound.items():
-            tangents[p] = self.completed(self.tangent_atoms(atom, varied), atom)
+            t = self.tangent_atoms(atom, varied)
+            tangents[p] = self.completed(t, atom) if p in raw else t
         items = instantiate(
             op.rule, op.bound, z, None, self.a.ranks, self.refs, self.names, tangents=tangents
         )
@@ -360,6 +362,32 @@ class _Forward:
         s = S.assign(self.tname(x), S.call(self.helper("zero_tangent"), [S.name(x)]), lineno)
         set_fact(s, "adjoint", True)
         return s
+
+
+def _read_raw(rule) -> set:
+    """The parameters ``p`` whose tangent ``d[p]`` the tangent template ``rule`` reads other
+    than as an argument of a runtime helper (helpers take a None item as a zero, and some,
+    like einsum's, skip it): in an index, arithmetic or a NumPy call, where a tuple of
+    tangents must hold no None."""
+    body = getattr(rule, "body", None) or ()
+    helper_args = {
+        id(a)
+        for stmt in body
+        for n in S.walk(stmt)
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in NAMESPACE
+        for a in n.args
+    }
+    return {
+        n.slice.id
+        for stmt in body
+        for n in S.walk(stmt)
+        if isinstance(n, gast.Subscript)
+        and isinstance(n.value, gast.Name)
+        and n.value.id == "d"
+        and isinstance(n.slice, gast.Name)
+        and isinstance(n.ctx, gast.Load)
+        and id(n) not in helper_args
+    }
 
 
 def _varies(t) -> bool:
