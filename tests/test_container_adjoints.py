@@ -75,6 +75,18 @@ def dict_update_from_dict(x):
     return np.sum(d["a"] * d["b"])
 
 
+def dict_update_pairs(x):
+    d = {"a": x}
+    d.update(zip(["b", "a"], [x * 2.0, np.exp(x)]))
+    return np.sum(d["a"] * d["b"])
+
+
+def dict_update_unknown(x, e):
+    d = {"a": x}
+    d.update(e)
+    return np.sum(d["a"] * d["b"] * x)
+
+
 def dict_update_in_loop(x):
     d = {"s": x}
     for i in range(3):
@@ -230,6 +242,9 @@ CASES = [
     Case("dict_update", dict_update, (X,), order=2),
     Case("dict_update_overwrites", dict_update_overwrites, (X,), order=2),
     Case("dict_update_from_dict", dict_update_from_dict, (X,), order=2),
+    Case("dict_update_pairs", dict_update_pairs, (X,), order=2),
+    Case("dict_update_unknown_dict", dict_update_unknown, (X, {"b": Y}), wrt=(0, 1), order=2),
+    Case("dict_update_unknown_pairs", dict_update_unknown, (X, [("b", Y)]), wrt=0, order=2),
     Case("dict_update_in_loop", dict_update_in_loop, (X,), order=2),
     Case("dict_comprehension_one_read", dict_comprehension_one_read, (X,), order=2),
     Case("dict_loop_one_read", dict_loop_one_read, (X,), order=2),

@@ -198,12 +198,20 @@ def _pad_tangent(z, array, pad_width, mode="constant", **kwargs):
 @adjoint("getitem")
 def _getitem(z, x, index):
     d[x] += unindex(d[z], x, index)
-    d[index] += unjoin_index(d[z], x, index)  # np.r_[x, y], np.c_[x, y]: a join of its items
 
 
 @tangent("getitem")
 def _getitem_tangent(z, x, index):
     d[z] += d[x][index]
+
+
+@adjoint("join_index")
+def _join_index(z, x, index):  # z = np.r_[index] or np.c_[index]: the index's items joined
+    d[index] += unjoin_index(d[z], x, index)
+
+
+@tangent("join_index")
+def _join_index_tangent(z, x, index):
     d[z] += join_index_tangent(d[index], x, index, z)
 
 

@@ -62,13 +62,39 @@ def assign_tangent(dx, index, dv, x):
     """The tangent of ``x`` after ``x[index] = v``: ``dx`` (zeros when None) with ``dv`` (zero
     when None) written at ``index``; a new array, never a view of ``dx``. For a dict or a
     list ``x``, a new container of the same kind."""
-    if isinstance(x, (dict, list)):
+    if isinstance(x, dict):
+        out = _DictTangent(zero_tangent(x) if dx is None else dx, like=x)
+        if dv is None:  # zeros shaped like the value written, read when it is there
+            out.pop(index, None)
+        else:
+            out[index] = dv
+        return out
+    if isinstance(x, list):
         out = zero_tangent(x) if dx is None else type(dx)(dx)
         out[index] = zero_tangent(x[index]) if dv is None and index in _keys(x) else dv
         return out
     out = np.zeros_like(x) if dx is None else np.array(dx, copy=True)
     out[index] = 0.0 if dv is None else dv
     return out
+
+
+class _DictTangent(dict):
+    """The tangent of a dict after ``x[k] = v`` (``like`` is ``x``, which the generated code
+    writes into right after): a key it lacks but ``like`` holds reads as zeros shaped like
+    ``like``'s value there, the value just written."""
+
+    __slots__ = ("like",)
+
+    def __init__(self, items, like):
+        dict.__init__(self, items)
+        self.like = like
+
+    def __getitem__(self, key):
+        if key in self:
+            return dict.__getitem__(self, key)
+        if key in self.like:
+            return zero_tangent(self.like[key])
+        raise KeyError(key)
 
 
 def _keys(x):

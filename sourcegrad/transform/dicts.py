@@ -6,7 +6,8 @@ being rebound to a new dict, which the core differentiates:
 
 * ``d.update({k: v, ...}, name=w)``  -> ``d[k] = v`` for each key, in order (the display's
   keys and values evaluated first, as in the call)
-* ``d.update(e)`` (``e`` a dict)      -> ``for k in e: d[k] = e[k]``
+* ``d.update(e)``                     -> ``for k in e: d[k] = e[k]`` where ``e`` is a dict,
+  ``for k, v in e: d[k] = v`` otherwise (pairs: ``zip(...)``), decided when it runs
 * ``v = d.pop(k)``                    -> ``d[k]`` (its KeyError), ``t = d.get(k); d[k] = t;
   v = t``, then ``d = {j: d[j] for j in d if j != k}`` (the write makes ``d`` a name written
   into, so that another name sharing the dict is refused as for any item assignment)
@@ -75,6 +76,10 @@ def _makes_dict(e, dicts) -> bool:
     return isinstance(e, gast.Call) and isinstance(e.func, gast.Name) and e.func.id == "dict"
 
 
+def _is_zip(e) -> bool:
+    return isinstance(e, gast.Call) and isinstance(e.func, gast.Name) and e.func.id == "zip"
+
+
 def _method_call(value, dicts, method: str):
     """``(d, call)`` for ``d.method(...)`` with ``d`` a name known to hold a dict."""
     if (
@@ -124,7 +129,7 @@ class _Lowering:
 
     def update(self, d: str, call) -> list | None:
         """The writes of ``d.update(...)``, after every key and value is evaluated, as in the
-        call; None where the argument is not known to be a dict (left as written)."""
+        call; None for ``**`` arguments (left as written)."""
         if len(call.args) > 1 or any(kw.arg is None for kw in call.keywords):
             return None
         pairs, evaluated, writes = [], [], []
@@ -132,21 +137,12 @@ class _Lowering:
             other = call.args[0]
             if isinstance(other, gast.Dict) and all(k is not None for k in other.keys):
                 pairs = list(zip(other.keys, other.values))
-            elif _makes_dict(other, self.dicts):
-                source = self.names.fresh(d + "_update")
-                key = self.names.fresh("key")
-                evaluated.append(_assign(source, other))
-                writes.append(
-                    gast.For(
-                        target=S.name(key, store=True),
-                        iter=S.name(source),
-                        body=[_set_item(d, S.name(key), _item(S.name(source), S.name(key)))],
-                        orelse=[],
-                        type_comment=None,
-                    )
-                )
+            elif _is_zip(other) and not call.keywords:  # pairs, iterated where they are made
+                writes.append(self.copy_pairs(d, other))
             else:
-                return None
+                source = self.names.fresh(d + "_update")
+                evaluated.append(_assign(source, other))
+                writes.append(self.copy_all(d, source, _makes_dict(other, self.dicts)))
         pairs += [(S.const(kw.arg), kw.value) for kw in call.keywords]
         for key, value in pairs:
             if not isinstance(key, gast.Constant):
@@ -157,6 +153,35 @@ class _Lowering:
             evaluated.append(_assign(v, value))
             writes.append(_set_item(d, key, S.name(v)))
         return evaluated + writes
+
+    def copy_all(self, d: str, source: str, known_dict: bool):
+        """``d[k] = v`` for each pair of ``source``, as ``d.update(source)`` reads it: a
+        dict's items (``known_dict``: it is one), or else pairs."""
+        key = self.names.fresh("key")
+        from_dict = gast.For(
+            target=S.name(key, store=True),
+            iter=S.name(source),
+            body=[_set_item(d, S.name(key), _item(S.name(source), S.name(key)))],
+            orelse=[],
+            type_comment=None,
+        )
+        if known_dict:
+            return from_dict
+        is_dict = S.call(S.name("isinstance"), [S.name(source), S.name("dict")])
+        return gast.If(test=is_dict, body=[from_dict], orelse=[self.copy_pairs(d, S.name(source))])
+
+    def copy_pairs(self, d: str, pairs):
+        """``for k, v in pairs: d[k] = v``."""
+        key, value = self.names.fresh("key"), self.names.fresh(d + "_item")
+        return gast.For(
+            target=gast.Tuple(
+                elts=[S.name(key, store=True), S.name(value, store=True)], ctx=gast.Store()
+            ),
+            iter=pairs,
+            body=[_set_item(d, S.name(key), S.name(value))],
+            orelse=[],
+            type_comment=None,
+        )
 
     def pop(self, target, d: str, call) -> list | None:
         """``d.pop(k[, default])``: the value read, written back (a write into ``d``, so that
