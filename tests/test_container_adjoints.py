@@ -44,6 +44,20 @@ def dict_pop_unused(x):
     return np.sum(sum(d.values()) ** 2)
 
 
+def dict_pop_in_expression(x):
+    d = {"a": x, "b": x * 2.0}
+    y = np.sin(d.pop("a")) * 2.0
+    return np.sum(y * d["b"]) * len(d)
+
+
+def dict_pop_in_loop(x):
+    d = {0: x, 1: x * 2.0, 2: np.cos(x)}
+    total = 0.0
+    for k in [2, 0]:
+        total = total + np.sum(d.pop(k) * x)
+    return total * np.sum(d[1])
+
+
 def dict_pop_key_in_name(x):
     d = {"a": x, "b": x * 3.0}
     k = "b"
@@ -237,6 +251,8 @@ CASES = [
     Case("dict_pop", dict_pop, (X,), order=2),
     Case("dict_pop_default", dict_pop_default, (X,), order=2),
     Case("dict_pop_unused", dict_pop_unused, (X,), order=2),
+    Case("dict_pop_in_expression", dict_pop_in_expression, (X,), order=2),
+    Case("dict_pop_in_loop", dict_pop_in_loop, (X,), order=2),
     Case("dict_pop_key_in_name", dict_pop_key_in_name, (X,), order=2),
     Case("dict_pop_argument", dict_pop_argument, ({"w": X, "b": Y},), order=2),
     Case("dict_update", dict_update, (X,), order=2),

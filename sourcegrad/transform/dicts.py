@@ -125,7 +125,34 @@ class _Lowering:
             popped = _method_call(s.value, self.dicts, "pop")
             if popped is not None:
                 return self.pop(s.targets[0], *popped) or [s]
+        if isinstance(s, (gast.Assign, gast.AugAssign, gast.Expr, gast.Return)):
+            return self.nested_pop(s)
         return [s]
+
+    def nested_pop(self, s) -> list:
+        """``y = f(d.pop(k))``: the pop first, its value in a fresh name, where the statement
+        evaluates it unconditionally and reads ``d`` nowhere else (else left as written)."""
+        value = s.value
+        if value is None:
+            return [s]
+        found = [
+            (n, hit)
+            for n in _unconditional(value)
+            for hit in [_method_call(n, self.dicts, "pop")]
+            if hit is not None
+        ]
+        if len(found) != 1:
+            return [s]
+        node, (d, call) = found[0]
+        reads = [n for n in S.walk(s) if isinstance(n, gast.Name) and n.id == d]
+        if len(reads) != 1:
+            return [s]
+        name = self.names.fresh(d + "_value")
+        lowered = self.pop(S.name(name, store=True), d, call)
+        if lowered is None:
+            return [s]
+        s.value = _replaced(value, node, S.name(name))
+        return lowered + [s]
 
     def update(self, d: str, call) -> list | None:
         """The writes of ``d.update(...)``, after every key and value is evaluated, as in the
@@ -218,6 +245,40 @@ class _Lowering:
         )
         out.append(_assign(d, rest))
         return out
+
+
+def _unconditional(e):
+    """The nodes of the expression ``e`` that evaluating it always evaluates, once: not
+    inside a lambda, a comprehension, ``a if c else b``, ``a and b`` or ``a or b``."""
+    yield e
+    if isinstance(e, (gast.Lambda, gast.IfExp, gast.BoolOp)) or isinstance(
+        e, (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
+    ):
+        return
+    for child in gast.iter_child_nodes(e):
+        if isinstance(child, gast.expr):
+            yield from _unconditional(child)
+
+
+def _replaced(e, old, new):
+    """``e`` with the node ``old`` replaced by ``new``."""
+    if e is old:
+        return new
+    for field, value in gast.iter_fields(e):
+        if value is old:
+            setattr(e, field, new)
+        elif isinstance(value, list):
+            setattr(
+                e,
+                field,
+                [
+                    new if v is old else _replaced(v, old, new) if isinstance(v, gast.AST) else v
+                    for v in value
+                ],
+            )
+        elif isinstance(value, gast.AST):
+            _replaced(value, old, new)
+    return e
 
 
 def _assign(name: str, value):
