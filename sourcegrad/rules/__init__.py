@@ -33,7 +33,7 @@ from .registry import (
     primitive,
     tangent,
 )
-from .syntax_keys import ATTRIBUTES, BINOPS, METHODS, UNARYOPS
+from .syntax_keys import ATTRIBUTES, BINOPS, METHODS, UNARYOPS, subscript_key
 
 __all__ = [
     "ADJOINTS",
@@ -54,4 +54,5 @@ __all__ = [
     "tangent",
     "lookup",
     "nondifferentiable",
+    "subscript_key",
 ]

@@ -219,10 +219,11 @@ def _asarray(z, x, dtype=None, *args, **kwargs):
 
 @tangent(np.asarray)
 def _asarray_tangent(z, x, dtype=None, *args, **kwargs):
+    # `x` may be a list or tuple of values, some of them constants (their tangents None)
     if static(dtype is None):
-        d[z] += d[x]
+        d[z] += np.asarray(fill_tangents(d[x], x))
     else:
-        d[z] += through_cast(d[x], z)
+        d[z] += through_cast(np.asarray(fill_tangents(d[x], x)), z)
 
 
 @adjoint(np.array)

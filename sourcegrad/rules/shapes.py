@@ -15,6 +15,8 @@ from ..runtime.shape_helpers import (
     unappend,
     unconcatenate,
     unjoin,
+    unjoin_index,
+    unmeshgrid,
     unpad,
     unrepeat,
     untake,
@@ -22,7 +24,12 @@ from ..runtime.shape_helpers import (
     untile,
     unwindow,
 )
-from ..runtime.tangent_helpers import pad_tangent, tangent_items
+from ..runtime.tangent_helpers import (
+    join_index_tangent,
+    meshgrid_tangent,
+    pad_tangent,
+    tangent_items,
+)
 from .facts import (
     atom_rank,
     atom_shape,
@@ -198,6 +205,26 @@ def _getitem_tangent(z, x, index):
     d[z] += d[x][index]
 
 
+@adjoint("join_index")
+def _join_index(z, x, index):  # z = np.r_[index] or np.c_[index]: the index's items joined
+    d[index] += unjoin_index(d[z], x, index)
+
+
+@tangent("join_index")
+def _join_index_tangent(z, x, index):
+    d[z] += join_index_tangent(d[index], x, index, z)
+
+
+@adjoint(np.meshgrid)
+def _meshgrid(z, *xi, copy=True, sparse=False, indexing="xy"):
+    d[xi] += unmeshgrid(d[z], xi, indexing)
+
+
+@tangent(np.meshgrid)
+def _meshgrid_tangent(z, *xi, copy=True, sparse=False, indexing="xy"):
+    d[z] += meshgrid_tangent(d[xi], xi, indexing, sparse)
+
+
 @adjoint(np.take)
 def _take(z, a, indices, axis=None):
     d[a] += untake(d[z], a, indices, axis)
@@ -242,7 +269,7 @@ def _full_like_tangent(z, a, fill_value, dtype=None, order="K", subok=True, shap
 # differentiated value passed to them is refused (no rule) rather than given a zero gradient
 nondifferentiable(
     np.shape, np.ndim, np.size, np.zeros_like, np.ones_like, np.empty_like, np.zeros, np.ones,
-    np.empty, np.eye, np.identity, np.indices, np.meshgrid, np.tril_indices, np.triu_indices,
+    np.empty, np.eye, np.identity, np.indices, np.tril_indices, np.triu_indices,
     np.diag_indices,
 )  # fmt: skip
 

@@ -59,3 +59,14 @@ METHODS = {
 
 #: array attribute -> rule key
 ATTRIBUTES = {"T": "T", "shape": "shape", "ndim": "ndim", "size": "size", "dtype": "dtype"}
+
+
+#: objects subscripted to make an array of the items of the index: ``np.r_[x, y]``
+_JOINERS = (np.r_, np.c_)
+
+
+def subscript_key(obj) -> str:
+    """The rule key of ``obj[index]``, given the object ``obj`` resolves to at transform time
+    (anything else where it is a local value): ``"join_index"`` for ``np.r_`` and ``np.c_``,
+    whose value joins the index's items (which are then differentiated), else ``"getitem"``."""
+    return "join_index" if any(obj is j for j in _JOINERS) else "getitem"

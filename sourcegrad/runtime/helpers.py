@@ -148,7 +148,7 @@ def unindex(g, x, idx):
     (:mod:`sourcegrad.runtime.trees`) with ``g`` at ``idx`` and zeros elsewhere: a dict's other
     keys are left out, a list's or tuple's other items are zeros of their own structure."""
     if isinstance(x, dict):
-        return DictPieces({idx: g})
+        return DictPieces({idx: g}, like=x)
     if isinstance(x, (tuple, list)):
         pieces = [zero_adjoint(v) for v in x]
         if isinstance(idx, slice):
@@ -204,20 +204,29 @@ def zero_index(g, idx):
     """A copy of ``g`` with zeros at ``idx``: the adjoint of the value that ``x[idx] = v``
     overwrote. For a dict's or list's adjoint, the same container without that part."""
     if isinstance(g, dict):
-        return DictPieces((k, v) for k, v in g.items() if k != idx)
+        return DictPieces(((k, v) for k, v in g.items() if k != idx), like=getattr(g, "like", None))
     if isinstance(g, (list, tuple)):
         parts = list(g)
-        parts[idx] = None
+        if isinstance(idx, slice):
+            parts[idx] = [_zero_part(p) for p in parts[idx]]
+        else:
+            parts[idx] = _zero_part(parts[idx])
         return Pieces(parts)
     out = g.copy() if hasattr(g, "copy") else np.array(g)
     out[idx] = 0
     return out
 
 
+def _zero_part(part):
+    """Zeros of the structure of the adjoint ``part`` (None stays None: a zero already)."""
+    return None if part is None else zero_adjoint(part)
+
+
 @helper(linear=("g",), like="xs")
 def unsum(g, xs):
-    """The adjoint of Python's ``sum(xs)``: ``g`` for every item (reduced to its shape)."""
-    if isinstance(xs, (list, tuple)):
+    """The adjoint of Python's ``sum(xs)``: ``g`` for every item (reduced to its shape), for
+    a list, a tuple or a dict's values as for an array's rows."""
+    if isinstance(xs, (list, tuple, type({}.values()))):
         return Pieces(sum_to(g, x) for x in xs)
     return np.broadcast_to(g, np.shape(xs))
 

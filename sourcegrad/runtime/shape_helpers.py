@@ -7,7 +7,7 @@ import numpy as np
 from ..errors import SourcegradError
 from .facts import helper
 from .helpers import sum_to
-from .trees import Pieces
+from .trees import Pieces, zero_adjoint
 
 
 @helper(linear=("g",))
@@ -364,4 +364,67 @@ __all__ = [
     "sum_to", "unconcatenate", "untile", "unrepeat", "unpad", "untake", "untake_along_axis",
     "unwindow", "unjoin", "unappend", "undiag", "undiagonal", "untrace", "diff_part", "undiff",
     "unselect", "unselect_default", "reselect", "uncross_a", "uncross_b", "unkron_a", "unkron_b",
+    "unjoin_index", "unmeshgrid",
 ]  # fmt: skip
+
+
+#: the classes of ``np.r_`` and ``np.c_``, which join their index items into one array
+_JOINERS = (type(np.r_), type(np.c_))
+
+
+def index_items(x, index) -> tuple | None:
+    """The items ``x[index]`` joins when ``x`` is ``np.r_`` or ``np.c_`` (None for any other
+    ``x``). A directive string (``np.r_["0,2", ...]``) is refused."""
+    if not isinstance(x, _JOINERS):
+        return None
+    items = index if isinstance(index, tuple) else (index,)
+    if any(isinstance(it, str) for it in items):
+        raise SourcegradError(
+            "a directive string in np.r_[...] / np.c_[...] with a differentiated value is not "
+            "supported; use np.concatenate, np.stack or np.column_stack"
+        )
+    return items
+
+
+@helper(linear=("g",), like="index")
+def unjoin_index(g, x, index):
+    """The adjoint of ``index`` in ``x[index]``: for ``np.r_`` and ``np.c_``, each item's part
+    of ``g`` (none for a range ``a:b``); for indexing an array, zeros (an index is an integer,
+    with no derivative)."""
+    items = index_items(x, index)
+    if items is None:
+        return zero_adjoint(index)
+    axis = 0 if isinstance(x, type(np.r_)) else -1
+    blocks = [x[it] for it in items]
+    bounds = np.cumsum([np.shape(b)[axis] for b in blocks])[:-1]
+    pieces = np.split(np.asarray(g), bounds, axis)
+    out = []
+    for it, block, piece in zip(items, blocks, pieces):
+        if isinstance(it, slice):
+            out.append(None)
+        elif np.size(piece) != np.size(it):
+            raise SourcegradError(
+                f"np.r_ / np.c_ spread an item of shape {np.shape(it)} over {np.shape(block)}; "
+                "join arrays of matching shapes with np.concatenate or np.column_stack"
+            )
+        else:
+            out.append(np.reshape(piece, np.shape(it)))
+    return Pieces(out) if isinstance(index, tuple) else out[0]
+
+
+@helper(linear=("g",), like="xi")
+def unmeshgrid(g, xi, indexing="xy"):
+    """The adjoints of the inputs of ``np.meshgrid(*xi, indexing=indexing)``: each output
+    spreads one input along every axis but its own, so each input gets its output's adjoint
+    summed over the other axes."""
+    out = []
+    for k, x in enumerate(xi):
+        gk = None if g is None else g[k]
+        if gk is None:
+            out.append(zero_adjoint(x))
+            continue
+        axis = 1 - k if indexing == "xy" and len(xi) > 1 and k < 2 else k
+        gk = np.asarray(gk)
+        other = tuple(a for a in range(gk.ndim) if a != axis)
+        out.append(np.reshape(np.sum(gk, axis=other), np.shape(x)))
+    return Pieces(out)

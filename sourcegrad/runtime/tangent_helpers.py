@@ -11,6 +11,7 @@ import numpy as np
 from ..errors import SourcegradError
 from .facts import helper
 from .helpers import Shape
+from .shape_helpers import index_items
 from .trees import Pieces
 
 
@@ -61,13 +62,39 @@ def assign_tangent(dx, index, dv, x):
     """The tangent of ``x`` after ``x[index] = v``: ``dx`` (zeros when None) with ``dv`` (zero
     when None) written at ``index``; a new array, never a view of ``dx``. For a dict or a
     list ``x``, a new container of the same kind."""
-    if isinstance(x, (dict, list)):
+    if isinstance(x, dict):
+        out = _DictTangent(zero_tangent(x) if dx is None else dx, like=x)
+        if dv is None:  # zeros shaped like the value written, read when it is there
+            out.pop(index, None)
+        else:
+            out[index] = dv
+        return out
+    if isinstance(x, list):
         out = zero_tangent(x) if dx is None else type(dx)(dx)
         out[index] = zero_tangent(x[index]) if dv is None and index in _keys(x) else dv
         return out
     out = np.zeros_like(x) if dx is None else np.array(dx, copy=True)
     out[index] = 0.0 if dv is None else dv
     return out
+
+
+class _DictTangent(dict):
+    """The tangent of a dict after ``x[k] = v`` (``like`` is ``x``, which the generated code
+    writes into right after): a key it lacks but ``like`` holds reads as zeros shaped like
+    ``like``'s value there, the value just written."""
+
+    __slots__ = ("like",)
+
+    def __init__(self, items, like):
+        dict.__init__(self, items)
+        self.like = like
+
+    def __getitem__(self, key):
+        if key in self:
+            return dict.__getitem__(self, key)
+        if key in self.like:
+            return zero_tangent(self.like[key])
+        raise KeyError(key)
 
 
 def _keys(x):
@@ -275,9 +302,12 @@ def values_tangent(dx, x):
 
 @helper(linear=("dx",))
 def list_tangent(dx, x):
-    """The tangent of ``list(x)``: none for a dict's keys, item by item otherwise."""
+    """The tangent of ``list(x)``: none for a dict's keys, item by item otherwise (zeros for
+    an item whose tangent is None)."""
     if isinstance(x, (dict, type({}.keys()))):
         return [None] * len(x)
+    if isinstance(dx, (list, tuple)) and isinstance(x, (list, tuple)):
+        return [zero_tangent(v) if t is None else t for t, v in zip(dx, x)]
     return list(dx)
 
 
@@ -313,3 +343,28 @@ def exponent_tangent(dy, z, x):
     if isinstance(dy, (int, float)) and dy == 0:
         return 0.0
     return dy * z * np.log(np.where(x == 0, 1, x))
+
+
+@helper(linear=("ts",), like="z")
+def join_index_tangent(ts, x, index, z):
+    """The tangent of ``z = x[index]`` from the tangent ``ts`` of a differentiated ``index``:
+    for ``np.r_`` and ``np.c_`` (linear in their items), the same join of the items' tangents,
+    zeros for constant items and ranges; for indexing an array, zeros (an index is an
+    integer, with no derivative)."""
+    items = index_items(x, index)
+    if items is None:
+        return zero_tangent(z)
+    tangents = ts if isinstance(index, tuple) else (ts,)
+    parts = tuple(
+        np.zeros(np.shape(x[it] if isinstance(it, slice) else it)) if t is None else t
+        for t, it in zip(tangents, items)
+    )
+    return x[parts if isinstance(index, tuple) else parts[0]]
+
+
+@helper(linear=("ts",), jointly=True)
+def meshgrid_tangent(ts, xi, indexing="xy", sparse=False):
+    """The tangent of ``np.meshgrid(*xi, indexing=indexing, sparse=sparse)`` (linear in each
+    input): the grids of the inputs' tangents, zeros for a constant input."""
+    items = [np.zeros(np.shape(x)) if t is None else t for t, x in zip(ts, xi)]
+    return np.meshgrid(*items, indexing=indexing, sparse=sparse)

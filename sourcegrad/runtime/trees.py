@@ -32,9 +32,10 @@ def add_adjoints(a, b):
     if b is None:
         return a
     if isinstance(a, dict) and isinstance(b, dict):
-        out = DictPieces(a)
+        like = getattr(a, "like", None)
+        out = DictPieces(a, like=getattr(b, "like", None) if like is None else like)
         for k, v in b.items():
-            out[k] = add_adjoints(out[k], v) if k in out else v
+            out[k] = add_adjoints(dict.__getitem__(out, k), v) if k in out else v
         return out
     if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
         if len(a) != len(b):
@@ -76,9 +77,17 @@ class Pieces(tuple):
 
 @helper(called_by="library")
 class DictPieces(dict):
-    """The adjoint of a dict, key by key; a key that is missing is a zero. Adds key by key."""
+    """The adjoint of a dict, key by key; a key that is missing is a zero. Adds key by key.
 
-    __slots__ = ()
+    ``like``, where known, is the dict this is the adjoint of: reading a key it holds but the
+    adjoint does not gives zeros shaped like its value there, so that generated code can read
+    the adjoint of any entry (``dd[k]``); without it a missing key reads as None."""
+
+    __slots__ = ("like",)
+
+    def __init__(self, *args, like=None):
+        dict.__init__(self, *args)
+        self.like = like
 
     def __add__(self, other):
         if other is None or _is_zero_number(other):
@@ -90,7 +99,12 @@ class DictPieces(dict):
     __radd__ = __add__
 
     def __getitem__(self, key):
-        return dict.get(self, key)  # a missing key: a zero (None)
+        if key in self:
+            return dict.__getitem__(self, key)
+        like = self.like
+        if like is not None and key in like:
+            return zero_adjoint(like[key])
+        return None  # a zero of unknown shape
 
 
 @helper(linear=("x",))
@@ -109,7 +123,7 @@ def zero_adjoint(x):
     """A zero adjoint for ``x``: zeros of its shape, item by item for a list or tuple, an
     empty :class:`DictPieces` for a dict, 0.0 for a number or a name not yet assigned."""
     if isinstance(x, dict):
-        return DictPieces()
+        return DictPieces(like=x)
     if isinstance(x, (list, tuple)):
         return Pieces([zero_adjoint(v) for v in x])
     if x is None or isinstance(x, (float, int, str)):

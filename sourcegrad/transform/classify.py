@@ -69,7 +69,8 @@ def classify(core: Core, stmt) -> Op:
             return bind_rule(core, stmt, "field", field, {}, "." + value.attr)
         return bind_rule(core, stmt, key, [value.value], {}, "." + value.attr)
     if isinstance(value, gast.Subscript):
-        return bind_rule(core, stmt, "getitem", [value.value, value.slice], {}, "indexing")
+        key = R.subscript_key(resolve(core.parsed, value.value, local_names(core)))
+        return bind_rule(core, stmt, key, [value.value, value.slice], {}, "indexing")
     if isinstance(value, gast.Dict):
         if all(k is not None and (S.is_atom(k) or S.is_literal(k)) for k in value.keys):
             return Op("pack", PACK_RULE, {"x": value}, list(value.values), label="dict")

@@ -186,8 +186,10 @@ class _Forward:
         if op.key == "pack" or (op.key == "copy" and isinstance(stmt.value, displays)):
             return [], [self.pack_tangent(stmt.value, varied)]
         tangents = {}
+        raw = _read_raw(op.rule)
         for p, atom in op.bound.items():
-            tangents[p] = self.tangent_atoms(atom, varied)
+            t = self.tangent_atoms(atom, varied)
+            tangents[p] = self.completed(t, atom) if p in raw else t
         items = instantiate(
             op.rule, op.bound, z, None, self.a.ranks, self.refs, self.names, tangents=tangents
         )
@@ -286,6 +288,21 @@ class _Forward:
             return tuple(self.tangent_atoms(e, varied) for e in atom.elts)
         return None
 
+    def completed(self, t, atom):
+        """A tuple of tangents ``t`` of the display ``atom`` with ``zero_tangent(item)`` for
+        each constant item, so that reading an item (``(tx, ty)[k]``) never gives None; a
+        tangent with no varied item stays None (the rule contributes nothing)."""
+        if not isinstance(t, tuple) or not _varies(t):
+            return t
+        return tuple(
+            (
+                self.completed(ti, e)
+                if ti is not None or isinstance(e, gast.Slice)  # a range: no tangent
+                else S.call(self.helper("zero_tangent"), [S.clone(e)])
+            )
+            for ti, e in zip(t, atom.elts)
+        )
+
     def tangent_of(self, value, varied):
         """An expression for the tangent of ``value`` (zeros where it is constant)."""
         if isinstance(value, gast.Name):
@@ -345,6 +362,39 @@ class _Forward:
         s = S.assign(self.tname(x), S.call(self.helper("zero_tangent"), [S.name(x)]), lineno)
         set_fact(s, "adjoint", True)
         return s
+
+
+def _read_raw(rule) -> set:
+    """The parameters ``p`` whose tangent ``d[p]`` the tangent template ``rule`` reads other
+    than as an argument of a runtime helper (helpers take a None item as a zero, and some,
+    like einsum's, skip it): in an index, arithmetic or a NumPy call, where a tuple of
+    tangents must hold no None."""
+    body = getattr(rule, "body", None) or ()
+    helper_args = {
+        id(a)
+        for stmt in body
+        for n in S.walk(stmt)
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in NAMESPACE
+        for a in n.args
+    }
+    return {
+        n.slice.id
+        for stmt in body
+        for n in S.walk(stmt)
+        if isinstance(n, gast.Subscript)
+        and isinstance(n.value, gast.Name)
+        and n.value.id == "d"
+        and isinstance(n.slice, gast.Name)
+        and isinstance(n.ctx, gast.Load)
+        and id(n) not in helper_args
+    }
+
+
+def _varies(t) -> bool:
+    """Whether the tangent atom ``t`` (a name, None or a tuple of those) has a name."""
+    if isinstance(t, tuple):
+        return any(_varies(x) for x in t)
+    return t is not None
 
 
 def _reads_any(op, varied) -> bool:

@@ -24,11 +24,14 @@ from __future__ import annotations
 import gast
 
 from . import syntax as S
+from .dicts import lower_dict_operations
 
 
 def lower_list_operations(fn: gast.FunctionDef, names: S.NameGen, examples=None) -> set:
-    """Rewrite ``fn`` in place so that its lists grow only by ``append``; returns the names
-    known to hold lists."""
+    """Rewrite ``fn`` in place so that its lists grow only by ``append``, and its dicts change
+    only by item assignment and rebinding (:mod:`.dicts`, first); returns the names known to
+    hold lists."""
+    lower_dict_operations(fn, names, examples)
     lists = _list_names(fn, examples)
     if lists:
         fn.body = _Lowering(names, lists).block(fn.body)

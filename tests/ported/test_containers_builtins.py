@@ -587,13 +587,11 @@ CASES = [
         dict_comprehension,
         (X,),
         order=2,
-        xfail="CRASH: TypeError in generated code: a dict comprehension entry that is never read gets None as adjoint",
     ),
     Case(
         "dict_comprehension_unread_keys",
         dict_comprehension_unread,
         (X,),
-        xfail="WRONG: gradient NaN (not 0) for entries of a dict comprehension that are never read",
     ),
     Case("dict_isinstance", dict_isinstance, ({"a": X},)),
     Case("dict_zip", dict_zip, (X, Y), wrt=(0, 1)),
@@ -603,7 +601,6 @@ CASES = [
         (X, Y),
         wrt=(0, 1),
         order=2,
-        xfail="CRASH: hvp of dict(zip(keys, [x, y])) wrt x: the tangent of y is None in the jvp code",
     ),
     Case(
         "dict_nested_params",
@@ -715,7 +712,6 @@ CASES = [
         (X, Y),
         wrt=0,
         order=2,
-        xfail="CRASH: hvp wrt x of a loop over [x, y]: y's tangent is None in the jvp code",
     ),
     Case("mix_generator", mix_generator, (X, Y), wrt=0),
     Case(
@@ -724,7 +720,6 @@ CASES = [
         (X, Y),
         wrt=0,
         order=2,
-        xfail="CRASH: hvp wrt x of sum(... for v in [x, y]): y's tangent is None in the jvp code",
     ),
     Case("mix_list_ctor", mix_list_ctor, (X, Y), wrt=(0, 1)),
     Case(
@@ -733,41 +728,32 @@ CASES = [
         (X, Y),
         wrt=0,
         order=2,
-        xfail="CRASH: hvp wrt x of list((x, y)): y's tangent is None in the jvp code",
     ),
     Case(
         "dict_setitem_loop_unread",
         dict_setitem_loop_unread,
         (X,),
-        xfail="CRASH: TypeError in generated code: a dict entry written in a loop and never "
-        "read gets None as adjoint",
     ),
     Case(
         "dict_update",
         dict_update,
         (X,),
-        xfail="WRONG: d.update({'b': 2x}) loses the adjoint of the updated entry "
-        "(gradient is half of the true one)",
     ),
     Case(
         "dict_pop",
         dict_pop,
         (X,),
-        xfail="WRONG: v = d.pop('a') loses the adjoint of the popped value "
-        "(gradient is half of the true one; hvp is 0)",
     ),
     Case(
         "list_setitem",
         list_setitem,
         (X,),
-        xfail="CRASH: TypeError (float + None) in generated code for lst[0] = v on a list",
     ),
     Case("list_setitem_loop", list_setitem_loop, (X,), order=2),
     Case(
         "list_slice_assign",
         list_slice_assign,
         (X,),
-        xfail="CRASH: TypeError 'can only assign an iterable' for lst[1:] = [...] on a list",
     ),
     Case("list_comp_unread", list_comp_unread, (X,), order=2),
     Case("list_insert", list_insert, (X,), order=2),
