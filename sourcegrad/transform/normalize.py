@@ -51,6 +51,37 @@ def normalize(parsed: Parsed, examples=None) -> Core:
     return _Normalizer(parsed, examples).run()
 
 
+def rebind_nested_defs(fn, names: S.NameGen) -> None:
+    """A nested ``def f`` that runs more than once (in a loop) or whose name is bound
+    elsewhere too becomes ``def f_def`` followed by ``f = f_def``, in place: an assignment,
+    which the reverse pass saves on the tape like any other, so that the adjoint of each call
+    of ``f`` differentiates the function that call ran."""
+    bindings: dict = {}
+    for node in S.walk(fn):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Param)):
+            bindings[node.id] = bindings.get(node.id, 0) + 1
+        elif isinstance(node, gast.FunctionDef) and node is not fn:
+            bindings[node.name] = bindings.get(node.name, 0) + 1
+
+    def visit(block, looping):
+        out = []
+        for stmt in block:
+            out.append(stmt)
+            if isinstance(stmt, gast.FunctionDef):
+                if looping or bindings.get(stmt.name, 0) > 1:
+                    user = stmt.name
+                    stmt.name = names.fresh(user + "_def")
+                    out.append(S.assign(user, S.name(stmt.name), stmt.lineno))
+                continue
+            inner = looping or isinstance(stmt, (gast.For, gast.While))
+            for attr in ("body", "orelse"):
+                if getattr(stmt, attr, None):
+                    setattr(stmt, attr, visit(getattr(stmt, attr), inner))
+        return out
+
+    fn.body = visit(fn.body, False)
+
+
 class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads):
     def __init__(self, parsed: Parsed, examples=None):
         self.p = parsed
@@ -71,6 +102,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
             if isinstance(node, (gast.Break, gast.Continue)) and not inside_loop(fn.body, node):
                 self.refuse(f"`{type(node).__name__.lower()}` outside a loop", node)
         lower_jumps(fn, S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure)))
+        rebind_nested_defs(fn, S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure)))
         self.list_names = lower_list_operations(
             fn, S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure)), examples
         )

@@ -699,8 +699,7 @@ CASES = [
         "def_in_loop",
         def_in_loop,
         (X,),
-        xfail="WRONG: a function defined in a loop body: the reverse pass calls the last "
-        "iteration's function in every iteration (function values are not on the tape)",
+        order=2,
     ),
     Case("lambda_in_loop", lambda_in_loop, (X,), order=2),
     Case("for_else", for_else, (M,), refused=(sg.UnsupportedSyntaxError, "use a flag")),
