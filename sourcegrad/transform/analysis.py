@@ -33,7 +33,9 @@ from .cfg import build_cfg, solve_backward, solve_forward
 from .classify import classify
 from .forms import Analysis, Core, Op, ShapeClasses
 from .ranks import infer_ranks
+from .rule_binding import local_names
 from .walk import walk_statements, written_names
+from .writes import refuse_unmodelled_writes
 
 __all__ = ["analyze"]
 
@@ -59,6 +61,7 @@ def analyze(
     active = active_names(core, varied, useful_in, wrt_names)
     refuse_undifferentiable(core, ops, varied, useful_in)
     ranks = infer_ranks(core, ops, example_args)
+    refuse_unmodelled_writes(core, varied, local_names(core), ranks)
     for name, message, line in core.alias_checks:
         if name is None or ranks.get(name) != 0:
             raise UnsupportedSyntaxError(message, core.parsed.filename, line)

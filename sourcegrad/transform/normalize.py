@@ -23,7 +23,7 @@ import gast
 
 from ..errors import UnsupportedSyntaxError
 from . import syntax as S
-from .aliasing import aliases_of_written
+from .aliasing import aliases_of_written, augmented_names
 from .forms import Core
 from .jumps import lower_jumps
 from .lists import lower_list_operations
@@ -34,6 +34,7 @@ from .node_facts import set_fact
 from .parse import Parsed
 from .path_reads import PathReads
 from .walk import inside_loop, rebound_in_compound
+from .writes import lower_writes
 
 __all__ = ["RUNTIME_NAMES", "normalize"]
 
@@ -49,6 +50,10 @@ def normalize(parsed: Parsed, examples=None) -> Core:
     (a loop over a dict iterates its keys). ``parsed`` is not changed: the core is built
     from a copy of its tree."""
     return _Normalizer(parsed, examples).run()
+
+
+def _stored(fn) -> set:
+    return {n.id for n in S.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
 
 
 def rebind_nested_defs(fn, names: S.NameGen) -> None:
@@ -106,10 +111,9 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         self.list_names = lower_list_operations(
             fn, S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure)), examples
         )
-        stored = {
-            n.id for n in S.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
-        }
         nested = {n.name for n in S.walk(fn) if isinstance(n, gast.FunctionDef) and n is not fn}
+        lower_writes(fn, parsed, set(self.params) | _stored(fn) | nested)
+        stored = _stored(fn)
         self.local_names = set(self.params) | stored | nested
         # an argument assigned anywhere is read as a value, never by path: in a loop, its
         # path read would be made once before the loop, from the value it had on entry
@@ -133,6 +137,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         """The names that may share memory with names written into, and the loops' line
         spans (a write in a loop may come after a link made later in the loop's body)."""
         self.aliases = aliases_of_written(fn)
+        self.augmented_aliases = aliases_of_written(fn, augmented_names(fn))
         self.loop_spans = [
             (
                 n.lineno,

@@ -1,0 +1,266 @@
+"""NumPy calls that write into an existing array (part of normalize and analysis).
+
+:func:`lower_writes` rewrites a user function's syntax tree in place, before it is lowered, so
+that every write it can follow exactly becomes a write into an item, which normalize lowers
+like any other (a new value of the array, and a refusal where another name may share the
+array's memory):
+
+* ``f(..., out=y)`` (or a ufunc's positional output, ``np.exp(x, y)``) as a statement:
+  ``y[...] = f(...)``;
+* ``np.copyto(y, x)``: ``y[...] = x``;
+* ``y.fill(v)``: ``y[...] = v``;
+* ``y.sort(...)``: ``y[...] = np.sort(y, ...)`` where ``y`` is an array when it runs (a
+  branch on ``isinstance(y, np.ndarray)``; a list is sorted as written).
+
+A call with ``out=`` whose result is read, whose output is not a plain name, or that also
+takes ``where=`` is refused with the user's line. :func:`refuse_unmodelled_writes` refuses,
+in analysis, the writes left (``y.sort()``, ``np.put``, ``np.add.at``, ...) where they
+touch a differentiated value.
+"""
+
+from __future__ import annotations
+
+import gast
+import numpy as np
+
+from ..errors import UnsupportedSyntaxError
+from . import syntax as S
+from .parse import resolve
+from .walk import walk_statements
+
+#: methods of an array that change it in place, and the way out for each
+IN_PLACE_METHODS = {
+    "sort": "`{y} = np.sort({y})`",
+    "partition": "`{y} = np.partition({y}, k)`",
+    "put": "`{y}[idx] = v`",
+    "itemset": "`{y}[idx] = v`",
+    "resize": "`{y} = np.resize({y}, shape)`",
+    "setfield": "a new array",
+    "byteswap": "`{y} = {y}.byteswap()`",
+}
+
+#: NumPy functions that write into their first argument, and the way out for each
+WRITING_FUNCTIONS = {
+    np.put: "`{y}[idx] = v` (on a 1-d array)",
+    np.place: "`{y} = np.where(mask, values, {y})`",
+    np.putmask: "`{y} = np.where(mask, values, {y})`",
+    np.fill_diagonal: "`{y} = {y} * (1 - np.eye(n)) + v * np.eye(n)`",
+    np.random.shuffle: "`{y} = np.random.permutation({y})`",
+}
+
+
+def lower_writes(fn, parsed, local_names: set) -> None:
+    """Rewrite, in place, the writes of ``fn``'s statements that can be followed exactly into
+    writes into an item (see the module docstring); refuse ``out=`` where it cannot be.
+    Nested functions are left as they are."""
+    for stmt in list(walk_statements(fn.body)):
+        for attr in ("body", "orelse"):
+            block = getattr(stmt, attr, None)
+            if block and isinstance(block[0], gast.stmt) and not isinstance(stmt, gast.FunctionDef):
+                setattr(stmt, attr, [_lowered(s, parsed, local_names) for s in block])
+    fn.body = [_lowered(s, parsed, local_names) for s in fn.body]
+    for stmt in walk_statements(fn.body):
+        if isinstance(stmt, gast.FunctionDef):
+            continue
+        for node in S.walk(stmt):
+            if isinstance(node, gast.Call) and _output_of(node, parsed, local_names) is not None:
+                _refuse(
+                    parsed,
+                    node,
+                    f"`{S.text(node)}` writes its result into an existing array, and its value is "
+                    "read as well; assign the result instead of `out=` "
+                    f"(`{S.text(_without_output(node, parsed, local_names))}`), then read it",
+                )
+
+
+def _lowered(stmt, parsed, local_names):
+    """``stmt`` as a write into an item where it is one of the calls followed exactly."""
+    if not (isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Call)):
+        return stmt
+    call = stmt.value
+    out = _output_of(call, parsed, local_names)
+    if out is not None:
+        if any(k.arg == "where" for k in call.keywords):
+            _refuse(
+                parsed,
+                call,
+                f"`{S.text(call)}` writes only where `where` holds, which sourcegrad does not "
+                "follow; compute the new array with np.where(mask, new, old) and assign it",
+            )
+        if isinstance(out, gast.Tuple) and len(out.elts) == 1:
+            out = out.elts[0]
+        if not isinstance(out, gast.Name):
+            _refuse(
+                parsed,
+                call,
+                f"`{S.text(call)}` writes into `{S.text(out)}`; assign the result to a name "
+                "instead of `out=`",
+            )
+        return _write_all(out.id, _without_output(call, parsed, local_names), stmt)
+    target = _copy_or_fill(call, parsed, local_names)
+    if target is not None:
+        return _write_all(target[0], target[1], stmt)
+    if _sorts_in_place(call, parsed, local_names):
+        # an array's sort as `y[...] = np.sort(y)`; a list's stays as written
+        y = call.func.value.id
+        test = S.call(S.name("isinstance"), [S.name(y), S.attr_chain("np.ndarray")])
+        value = S.call(S.attr_chain("np.sort"), [S.name(y), *S.clone(call.args)])
+        value.keywords = S.clone(call.keywords)
+        branch = gast.If(test=test, body=[_write_all(y, value, stmt)], orelse=[stmt])
+        return gast.copy_location(branch, stmt)
+    return stmt
+
+
+def _sorts_in_place(call, parsed, local_names) -> bool:
+    """``y.sort(...)`` on a name of the function, where ``np`` and ``isinstance`` are
+    NumPy and the builtin."""
+    return (
+        isinstance(call.func, gast.Attribute)
+        and call.func.attr == "sort"
+        and isinstance(call.func.value, gast.Name)
+        and call.func.value.id in local_names
+        and numpy_in_scope(parsed, local_names)
+    )
+
+
+def numpy_in_scope(parsed, local_names) -> bool:
+    """Whether the function reads NumPy as ``np`` and ``isinstance`` as the builtin."""
+    return (
+        resolve(parsed, S.name("np"), local_names) is np
+        and resolve(parsed, S.name("isinstance"), local_names) is isinstance
+    )
+
+
+def _copy_or_fill(call, parsed, local_names):
+    """``(y, value)`` for ``np.copyto(y, value)`` or ``y.fill(value)``, else None."""
+    fn = resolve(parsed, call.func, local_names)
+    if (
+        fn is np.copyto
+        and len(call.args) == 2
+        and not call.keywords
+        and isinstance(call.args[0], gast.Name)
+    ):
+        return call.args[0].id, call.args[1]
+    if (
+        isinstance(call.func, gast.Attribute)
+        and call.func.attr == "fill"
+        and isinstance(call.func.value, gast.Name)
+        and call.func.value.id in local_names
+        and len(call.args) == 1
+        and not call.keywords
+    ):
+        return call.func.value.id, call.args[0]
+    return None
+
+
+def _write_all(name: str, value, stmt):
+    target = gast.Subscript(value=S.name(name), slice=S.const(Ellipsis), ctx=gast.Store())
+    new = gast.Assign(targets=[target], value=value, type_comment=None)
+    return gast.copy_location(new, stmt)
+
+
+def _positional_output(call, parsed, local_names) -> bool:
+    fn = resolve(parsed, call.func, local_names)
+    return isinstance(fn, np.ufunc) and len(call.args) == fn.nin + fn.nout and fn.nout == 1
+
+
+def _output_of(call, parsed, local_names):
+    """The output argument of a call that writes its result into it, else None."""
+    for k in call.keywords:
+        if k.arg == "out" and not S.is_none(k.value):
+            return k.value
+    if _positional_output(call, parsed, local_names):
+        return call.args[-1]
+    return None
+
+
+def _without_output(call, parsed, local_names):
+    """A copy of ``call`` without its output argument."""
+    args = call.args[:-1] if _positional_output(call, parsed, local_names) else call.args
+    keywords = [k for k in call.keywords if k.arg != "out"]
+    return gast.Call(func=S.clone(call.func), args=S.clone(args), keywords=S.clone(keywords))
+
+
+def _refuse(parsed, node, message: str):
+    raise UnsupportedSyntaxError(message, parsed.filename, getattr(node, "lineno", None))
+
+
+def refuse_unmodelled_writes(core, varied: dict, local: set, ranks: dict) -> None:
+    """Refuse a call that writes into an array in place (``y.sort()`` of a list,
+    ``np.put(y, ...)``, ``np.add.at(y, ...)``) where the array or a value written into it is
+    differentiated (``varied`` before the statement): the derivative would not follow the
+    write. ``local``: the names the function binds; ``ranks``: known ranks (an array's
+    ``y.sort()`` is the branch :func:`lower_writes` made that never runs)."""
+    if core.parsed.filename.startswith("<sourcegrad"):
+        return  # derivative code: the user's own writes were checked when it was made
+    sorts_arrays = numpy_in_scope(core.parsed, local)
+    for stmt in walk_statements(core.node.body):
+        if not isinstance(stmt, (gast.Expr, gast.Assign)) or not isinstance(stmt.value, gast.Call):
+            continue
+        call = stmt.value
+        if unmodelled_write(core.parsed, call, local) is None:
+            continue
+        if sorts_arrays and call.func.attr == "sort" and (ranks.get(call.func.value.id) or 0):
+            continue
+        before = varied.get(("in", id(stmt)), set())
+        operands = [call.func.value] if isinstance(call.func, gast.Attribute) else []
+        operands += list(call.args) + [k.value for k in call.keywords]
+        if not any(S.names_in(a) & before for a in operands):
+            continue
+        name, way_out = _as_written(core.parsed, stmt.lineno, local) or unmodelled_write(
+            core.parsed, call, local
+        )
+        raise UnsupportedSyntaxError(
+            f"`{core.parsed.line_text(stmt.lineno)}` writes into `{name}` in place, which "
+            "sourcegrad does not follow for a differentiated value; compute the new array "
+            f"and assign it instead: {way_out}",
+            core.parsed.filename,
+            stmt.lineno,
+        )
+
+
+def _as_written(parsed, line: int, local: set):
+    """:func:`unmodelled_write` of the call as the user wrote it at ``line`` (user names)."""
+    for stmt in walk_statements(parsed.node.body):
+        if getattr(stmt, "lineno", None) != line or isinstance(stmt, gast.FunctionDef):
+            continue
+        for node in S.walk(stmt):
+            if isinstance(node, gast.Call):
+                found = unmodelled_write(parsed, node, local)
+                if found is not None:
+                    return found
+    return None
+
+
+def unmodelled_write(parsed, call, local: set):
+    """``(name written into, way out)`` for a call that writes into an array in place and
+    that sourcegrad does not follow, else None."""
+    func = call.func
+    if isinstance(func, gast.Attribute) and func.attr == "at" and call.args:
+        ufunc = resolve(parsed, func.value, local)
+        if isinstance(ufunc, np.ufunc):
+            y = S.text(call.args[0])
+            return y, (
+                f"a loop (`for i, k in enumerate(idx): {y}[k] = {y}[k] + v[i]`), since "
+                f"np.{ufunc.__name__}.at applies at every repeat of an index"
+            )
+    fn = resolve(parsed, func, local)
+    if _is_writing_function(fn) and call.args:
+        y = S.text(call.args[0])
+        return y, WRITING_FUNCTIONS[fn].format(y=y)
+    if (
+        isinstance(func, gast.Attribute)
+        and func.attr in IN_PLACE_METHODS
+        and isinstance(func.value, gast.Name)
+        and func.value.id in local
+    ):
+        y = func.value.id
+        return y, IN_PLACE_METHODS[func.attr].format(y=y)
+    return None
+
+
+def _is_writing_function(fn) -> bool:
+    try:
+        return fn in WRITING_FUNCTIONS
+    except TypeError:  # an unhashable value
+        return False
