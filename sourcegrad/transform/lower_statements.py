@@ -133,7 +133,7 @@ class StatementLowering:
                 continue  # made after this update, outside any loop around it
             sign = _SIGNS.get(type(stmt.op), "+")
             message = (
-                f"`{self.p.line_text(stmt.lineno)}` changes `{name}` in place while `{other}` "
+                f"`{S.text(stmt)}` changes `{name}` in place while `{other}` "
                 f"may share its memory (they are linked at line {line}): Python changes "
                 f"`{other}` too, which sourcegrad does not follow; write `{name} = {name} {sign} "
                 f"...` (a new array), or make the value made at line {line} an explicit copy "

@@ -63,13 +63,15 @@ def lower_writes(fn, parsed, local_names: set) -> None:
         if isinstance(stmt, gast.FunctionDef):
             continue
         for node in S.walk(stmt):
-            if isinstance(node, gast.Call) and _output_of(node, parsed, local_names) is not None:
+            out = _output_of(node, parsed, local_names) if isinstance(node, gast.Call) else None
+            if out is not None:
+                call = S.text(_without_output(node, parsed, local_names))
                 _refuse(
                     parsed,
                     node,
-                    f"`{S.text(node)}` writes its result into an existing array, and its value is "
-                    "read as well; assign the result instead of `out=` "
-                    f"(`{S.text(_without_output(node, parsed, local_names))}`), then read it",
+                    f"`{S.text(node)}` writes its result into an existing array, and its value "
+                    f"is read as well; write `{S.text(out)} = {call}` on a line of its own "
+                    "instead of `out=`, then read it",
                 )
 
 
@@ -207,11 +209,12 @@ def refuse_unmodelled_writes(core, varied: dict, local: set, ranks: dict) -> Non
         operands += list(call.args) + [k.value for k in call.keywords]
         if not any(S.names_in(a) & before for a in operands):
             continue
-        name, way_out = _as_written(core.parsed, stmt.lineno, local) or unmodelled_write(
-            core.parsed, call, local
+        written, name, way_out = _as_written(core.parsed, stmt.lineno, local) or (
+            call,
+            *unmodelled_write(core.parsed, call, local),
         )
         raise UnsupportedSyntaxError(
-            f"`{core.parsed.line_text(stmt.lineno)}` writes into `{name}` in place, which "
+            f"`{S.text(written)}` writes into `{name}` in place, which "
             "sourcegrad does not follow for a differentiated value; compute the new array "
             f"and assign it instead: {way_out}",
             core.parsed.filename,
@@ -220,7 +223,8 @@ def refuse_unmodelled_writes(core, varied: dict, local: set, ranks: dict) -> Non
 
 
 def _as_written(parsed, line: int, local: set):
-    """:func:`unmodelled_write` of the call as the user wrote it at ``line`` (user names)."""
+    """``(call, name, way out)``: :func:`unmodelled_write` of the call as the user wrote it at
+    ``line`` (with the user's names), or None."""
     for stmt in walk_statements(parsed.node.body):
         if getattr(stmt, "lineno", None) != line or isinstance(stmt, gast.FunctionDef):
             continue
@@ -228,7 +232,7 @@ def _as_written(parsed, line: int, local: set):
             if isinstance(node, gast.Call):
                 found = unmodelled_write(parsed, node, local)
                 if found is not None:
-                    return found
+                    return (node, *found)
     return None
 
 
