@@ -64,6 +64,29 @@ def out_as_tuple(x):
     return np.sum(y**2)
 
 
+def method_out(m):
+    y = np.zeros(3)
+    m2 = m * m
+    m2.sum(axis=0, out=y)
+    return np.sum(y * np.arange(3.0))
+
+
+def clip_method_into_itself(x):
+    y = x * 1.0
+    y.clip(-0.5, 0.5, out=y)
+    return np.sum(y**2)
+
+
+def own_function(a, out=None):
+    return a * 2.0 if out is None else a * 3.0
+
+
+def own_function_taking_out(x):
+    y = np.zeros(3)
+    z = own_function(x, out=y)  # not NumPy's out=: the function decides what it means
+    return np.sum(z * x)
+
+
 def copyto_broadcast(x):
     y = np.zeros((2, 3))
     np.copyto(y, x)
@@ -150,6 +173,28 @@ def fill_diagonal(x):
     y = np.outer(x, x)
     np.fill_diagonal(y, 0.0)  # REFUSED
     return np.sum(y)
+
+
+def fill_diagonal_after_a_differentiated_read(x):
+    a = np.ones((3, 3))
+    z = a @ x
+    np.fill_diagonal(a, 0.0)  # REFUSED
+    return np.sum(z**2) + np.sum(a @ x)
+
+
+def put_in_loop_after_a_differentiated_read(x):
+    y = np.zeros(3)
+    t = 0.0
+    for i in range(3):
+        t = t + np.sum(y * x)
+        np.put(y, [i], 1.0)  # REFUSED
+    return t
+
+
+def put_into_a_constant_before_it_is_read(x):
+    y = np.zeros(3)
+    np.put(y, [0], 1.0)
+    return np.sum(y * x**2)
 
 
 def sort_differentiated_list(x):
@@ -269,6 +314,36 @@ def comprehension_in_lambda_body(x):
     return np.sum(f(x) ** 2) + k
 
 
+def lambda_reads_variable_changed_later(x):
+    total = 0.0
+    s = 1.0
+    for _ in range(3):
+        s = s + 1.0
+        g = lambda v: v * s  # noqa: E731, B023
+        total = total + np.sum(g(x) ** 2)  # REFUSED
+    return total
+
+
+def def_reads_variable_changed_before(x):
+    s = 1.0
+    s = s * 3.0
+
+    def g(v):
+        return v * s
+
+    return np.sum(g(x) ** 2)
+
+
+def lambda_reads_variable_as_default(x):
+    total = 0.0
+    s = 1.0
+    for _ in range(3):
+        s = s + 1.0
+        g = lambda v, s=s: v * s  # noqa: E731
+        total = total + np.sum(g(x) ** 2)
+    return total
+
+
 CASES = [
     Case("out_keyword", out_keyword, (X,), order=2),
     Case("out_by_position", out_by_position, (X,), order=2),
@@ -276,6 +351,9 @@ CASES = [
     Case("out_in_loop", out_in_loop, (X,), order=2),
     Case("out_of_reduction", out_of_reduction, (M,), order=2),
     Case("out_as_tuple", out_as_tuple, (X,), order=2),
+    Case("method_out", method_out, (M,), order=2),
+    Case("clip_method_into_itself", clip_method_into_itself, (X,), order=2),
+    Case("own_function_taking_out", own_function_taking_out, (X,), order=2),
     Case("copyto_broadcast", copyto_broadcast, (X,), order=2),
     Case("fill_then_read", fill_then_read, (X,), order=2),
     Case("sort_method", sort_method, (X,), order=2),
@@ -294,6 +372,19 @@ CASES = [
     Case("put", put_into, (X,), refused=(sg.UnsupportedSyntaxError, "`y[idx] = v`")),
     Case("add_at", add_at, (X,), refused=(sg.UnsupportedSyntaxError, "for i, k in enumerate")),
     Case("fill_diagonal", fill_diagonal, (X,), refused=(sg.UnsupportedSyntaxError, "np.eye")),
+    Case(
+        "fill_diagonal_after_a_differentiated_read",
+        fill_diagonal_after_a_differentiated_read,
+        (X,),
+        refused=(sg.UnsupportedSyntaxError, "np.eye"),
+    ),
+    Case(
+        "put_in_loop_after_a_differentiated_read",
+        put_in_loop_after_a_differentiated_read,
+        (X,),
+        refused=(sg.UnsupportedSyntaxError, "`y[idx] = v`"),
+    ),
+    Case("put_into_a_constant", put_into_a_constant_before_it_is_read, (X,), order=2),
     Case(
         "sort_differentiated_list",
         sort_differentiated_list,
@@ -324,6 +415,14 @@ CASES = [
     Case("def_in_loop_reading_counter", def_in_loop_reading_counter, (X,), order=2),
     Case("def_redefined", def_redefined, (X,), order=2),
     Case("def_with_return_in_loop", def_in_loop_with_return_in_loop, (X,), order=2),
+    Case(
+        "lambda_reads_variable_changed_later",
+        lambda_reads_variable_changed_later,
+        (X,),
+        refused=(sg.UnsupportedSyntaxError, "lambda ..., s=s: ..."),
+    ),
+    Case("def_reads_variable_changed_before", def_reads_variable_changed_before, (X,), order=2),
+    Case("lambda_reads_variable_as_default", lambda_reads_variable_as_default, (X,), order=2),
     Case("lambdas_in_comprehension", lambdas_in_comprehension, (X,), order=2),
     Case("lambda_parameter_shadows", lambda_parameter_named_like_a_versioned_local, (X,), order=2),
     Case("comprehension_in_lambda_body", comprehension_in_lambda_body, (X,), order=2),

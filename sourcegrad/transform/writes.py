@@ -26,7 +26,7 @@ import numpy as np
 from ..errors import UnsupportedSyntaxError
 from . import syntax as S
 from .parse import resolve
-from .walk import walk_statements
+from .walk import statements_in_loops_around, walk_statements, written_names
 
 #: methods of an array that change it in place, and the way out for each
 IN_PLACE_METHODS = {
@@ -167,13 +167,40 @@ def _positional_output(call, parsed, local_names) -> bool:
 
 
 def _output_of(call, parsed, local_names):
-    """The output argument of a call that writes its result into it, else None."""
-    for k in call.keywords:
-        if k.arg == "out" and not S.is_none(k.value):
-            return k.value
+    """The output argument of a NumPy call that writes its result into it, else None."""
+    if _is_numpy_call(call, parsed, local_names):
+        for k in call.keywords:
+            if k.arg == "out" and not S.is_none(k.value):
+                return k.value
     if _positional_output(call, parsed, local_names):
         return call.args[-1]
     return None
+
+
+#: array methods that take ``out=``
+_OUT_METHODS = frozenset(
+    {
+        "sum", "mean", "prod", "max", "min", "cumsum", "cumprod", "clip", "round", "dot",
+        "std", "var", "any", "all", "argmax", "argmin", "trace", "conj", "conjugate", "take",
+        "choose", "compress", "ptp",
+    }
+)  # fmt: skip
+
+
+def _is_numpy_call(call, parsed, local_names) -> bool:
+    """A call of a NumPy function, or of an array method that takes ``out=`` on a name of
+    the function (a function of the user's own may mean something else by ``out``)."""
+    fn = resolve(parsed, call.func, local_names)
+    module = getattr(fn, "__module__", None) or ""
+    if isinstance(fn, np.ufunc) or module == "numpy" or module.startswith("numpy."):
+        return True
+    func = call.func
+    return (
+        isinstance(func, gast.Attribute)
+        and func.attr in _OUT_METHODS
+        and isinstance(func.value, gast.Name)
+        and func.value.id in local_names
+    )
 
 
 def _without_output(call, parsed, local_names):
@@ -187,39 +214,54 @@ def _refuse(parsed, node, message: str):
     raise UnsupportedSyntaxError(message, parsed.filename, getattr(node, "lineno", None))
 
 
-def refuse_unmodelled_writes(core, varied: dict, local: set, ranks: dict) -> None:
+def refuse_unmodelled_writes(core, analysis_facts) -> None:
     """Refuse a call that writes into an array in place (``y.sort()`` of a list,
     ``np.put(y, ...)``, ``np.add.at(y, ...)``) where the array or a value written into it is
-    differentiated (``varied`` before the statement): the derivative would not follow the
-    write. ``local``: the names the function binds; ``ranks``: known ranks (an array's
-    ``y.sort()`` is the branch :func:`lower_writes` made that never runs)."""
+    differentiated, or where a differentiated operation read the array before the write (its
+    adjoint would read the array as written): the derivative would not follow the write.
+    ``analysis_facts``: ``(ops, varied, active, ranks, local names)`` of the analysis."""
     if core.parsed.filename.startswith("<sourcegrad"):
         return  # derivative code: the user's own writes were checked when it was made
+    ops, varied, active, ranks, local = analysis_facts
     sorts_arrays = numpy_in_scope(core.parsed, local)
-    for stmt in walk_statements(core.node.body):
+    order = list(walk_statements(core.node.body))
+    for i, stmt in enumerate(order):
         if not isinstance(stmt, (gast.Expr, gast.Assign)) or not isinstance(stmt.value, gast.Call):
             continue
         call = stmt.value
-        if unmodelled_write(core.parsed, call, local) is None:
+        found = unmodelled_write(core.parsed, call, local)
+        if found is None:
             continue
-        if sorts_arrays and call.func.attr == "sort" and (ranks.get(call.func.value.id) or 0):
-            continue
+        receiver = getattr(found[0], "id", None)
+        if sorts_arrays and S.dotted(call.func) == f"{receiver}.sort" and ranks.get(receiver):
+            continue  # the branch lower_writes made for a list, never run for an array
         before = varied.get(("in", id(stmt)), set())
-        operands = [call.func.value] if isinstance(call.func, gast.Attribute) else []
-        operands += list(call.args) + [k.value for k in call.keywords]
-        if not any(S.names_in(a) & before for a in operands):
+        operands = [found[0]] + list(call.args) + [k.value for k in call.keywords]
+        earlier = order[:i] + statements_in_loops_around(core.node.body, stmt)
+        if not any(S.names_in(a) & before for a in operands) and not _read_differentiated(
+            receiver, earlier, ops, active
+        ):
             continue
-        written, name, way_out = _as_written(core.parsed, stmt.lineno, local) or (
-            call,
-            *unmodelled_write(core.parsed, call, local),
-        )
+        written, target, way_out = _as_written(core.parsed, stmt.lineno, local) or (call, *found)
+        name = S.text(target)
         raise UnsupportedSyntaxError(
-            f"`{S.text(written)}` writes into `{name}` in place, which "
-            "sourcegrad does not follow for a differentiated value; compute the new array "
-            f"and assign it instead: {way_out}",
+            f"`{S.text(written)}` writes into `{name}` in place, which sourcegrad does not "
+            "follow where it meets a differentiated value; compute the new array and assign it "
+            f"instead: {way_out}",
             core.parsed.filename,
             stmt.lineno,
         )
+
+
+def _read_differentiated(name, stmts, ops: dict, active: set) -> bool:
+    """Whether one of ``stmts`` reads ``name`` in an operation whose result is active."""
+    for stmt in stmts:
+        op = ops.get(id(stmt))
+        if op is None or not isinstance(stmt, gast.Assign) or not written_names(stmt) & active:
+            continue
+        if any(name in S.names_in(a) for a in op.diff_atoms()):
+            return True
+    return False
 
 
 def _as_written(parsed, line: int, local: set):
@@ -237,29 +279,27 @@ def _as_written(parsed, line: int, local: set):
 
 
 def unmodelled_write(parsed, call, local: set):
-    """``(name written into, way out)`` for a call that writes into an array in place and
+    """``(node written into, way out)`` for a call that writes into an array in place and
     that sourcegrad does not follow, else None."""
     func = call.func
     if isinstance(func, gast.Attribute) and func.attr == "at" and call.args:
         ufunc = resolve(parsed, func.value, local)
         if isinstance(ufunc, np.ufunc):
             y = S.text(call.args[0])
-            return y, (
+            return call.args[0], (
                 f"a loop (`for i, k in enumerate(idx): {y}[k] = {y}[k] + v[i]`), since "
                 f"np.{ufunc.__name__}.at applies at every repeat of an index"
             )
     fn = resolve(parsed, func, local)
     if _is_writing_function(fn) and call.args:
-        y = S.text(call.args[0])
-        return y, WRITING_FUNCTIONS[fn].format(y=y)
+        return call.args[0], WRITING_FUNCTIONS[fn].format(y=S.text(call.args[0]))
     if (
         isinstance(func, gast.Attribute)
         and func.attr in IN_PLACE_METHODS
         and isinstance(func.value, gast.Name)
         and func.value.id in local
     ):
-        y = func.value.id
-        return y, IN_PLACE_METHODS[func.attr].format(y=y)
+        return func.value, IN_PLACE_METHODS[func.attr].format(y=func.value.id)
     return None
 
 
