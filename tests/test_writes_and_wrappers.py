@@ -197,6 +197,13 @@ def put_into_a_constant_before_it_is_read(x):
     return np.sum(y * x**2)
 
 
+def shuffle_with_a_generator(x):
+    y = x * 2.0
+    rng = np.random.default_rng(0)
+    rng.shuffle(y)  # REFUSED
+    return np.sum(y * np.arange(3.0))
+
+
 def sort_differentiated_list(x):
     ys = [x[0], x[1] * 2.0]
     ys.sort()  # REFUSED
@@ -383,6 +390,12 @@ CASES = [
         put_in_loop_after_a_differentiated_read,
         (X,),
         refused=(sg.UnsupportedSyntaxError, "`y[idx] = v`"),
+    ),
+    Case(
+        "shuffle_with_a_generator",
+        shuffle_with_a_generator,
+        (X,),
+        refused=(sg.UnsupportedSyntaxError, "rng.permutation(y)"),
     ),
     Case("put_into_a_constant", put_into_a_constant_before_it_is_read, (X,), order=2),
     Case(

@@ -14,8 +14,9 @@ array's memory):
 
 A call with ``out=`` whose result is read, whose output is not a plain name, or that also
 takes ``where=`` is refused with the user's line. :func:`refuse_unmodelled_writes` refuses,
-in analysis, the writes left (``y.sort()``, ``np.put``, ``np.add.at``, ...) where they
-touch a differentiated value.
+in analysis, the writes left (a list's ``sort()``, ``np.put``, ``np.add.at``, ``shuffle``,
+...) where they touch a differentiated value, or write into an array that a differentiated
+operation read before (its adjoint would read the array as written).
 """
 
 from __future__ import annotations
@@ -45,7 +46,6 @@ WRITING_FUNCTIONS = {
     np.place: "`{y} = np.where(mask, values, {y})`",
     np.putmask: "`{y} = np.where(mask, values, {y})`",
     np.fill_diagonal: "`{y} = {y} * (1 - np.eye(n)) + v * np.eye(n)`",
-    np.random.shuffle: "`{y} = np.random.permutation({y})`",
 }
 
 
@@ -53,16 +53,32 @@ def lower_writes(fn, parsed, local_names: set) -> None:
     """Rewrite, in place, the writes of ``fn``'s statements that can be followed exactly into
     writes into an item (see the module docstring); refuse ``out=`` where it cannot be.
     Nested functions are left as they are."""
-    for stmt in list(walk_statements(fn.body)):
-        for attr in ("body", "orelse"):
-            block = getattr(stmt, attr, None)
-            if block and isinstance(block[0], gast.stmt) and not isinstance(stmt, gast.FunctionDef):
-                setattr(stmt, attr, [_lowered(s, parsed, local_names) for s in block])
-    fn.body = [_lowered(s, parsed, local_names) for s in fn.body]
-    for stmt in walk_statements(fn.body):
-        if isinstance(stmt, gast.FunctionDef):
-            continue
-        for node in S.walk(stmt):
+
+    def lower(block):
+        out = []
+        for stmt in block:
+            if not isinstance(stmt, gast.FunctionDef):
+                for attr in ("body", "orelse"):
+                    inner = getattr(stmt, attr, None)
+                    if inner and isinstance(inner[0], gast.stmt):
+                        setattr(stmt, attr, lower(inner))
+                _refuse_output_read(stmt, parsed, local_names)
+            out.append(_lowered(stmt, parsed, local_names))
+        return out
+
+    fn.body = lower(fn.body)
+
+
+def _refuse_output_read(stmt, parsed, local_names) -> None:
+    """Refuse a NumPy call with ``out=`` inside an expression (its value read) in ``stmt``
+    (not in the statements nested in it)."""
+    if isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Call):
+        parts = [*stmt.value.args, *[k.value for k in stmt.value.keywords]]
+    else:
+        parts = [getattr(stmt, f, None) for f in ("value", "test", "iter", "target")]
+        parts += list(getattr(stmt, "targets", None) or [])
+    for part in parts:
+        for node in S.walk(part) if part is not None else ():
             out = _output_of(node, parsed, local_names) if isinstance(node, gast.Call) else None
             if out is not None:
                 call = S.text(_without_output(node, parsed, local_names))
@@ -290,6 +306,9 @@ def unmodelled_write(parsed, call, local: set):
                 f"a loop (`for i, k in enumerate(idx): {y}[k] = {y}[k] + v[i]`), since "
                 f"np.{ufunc.__name__}.at applies at every repeat of an index"
             )
+    if isinstance(func, gast.Attribute) and func.attr == "shuffle" and call.args:
+        y = S.text(call.args[0])  # np.random.shuffle(y), rng.shuffle(y)
+        return call.args[0], f"`{y} = np.random.permutation({y})` (`rng.permutation({y})`)"
     fn = resolve(parsed, func, local)
     if _is_writing_function(fn) and call.args:
         return call.args[0], WRITING_FUNCTIONS[fn].format(y=S.text(call.args[0]))
