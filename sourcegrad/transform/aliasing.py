@@ -33,18 +33,19 @@ def _view_function(func) -> bool:
     return name in _VIEW_FUNCTIONS
 
 
-def aliases_of_written(fn) -> dict:
-    """For each name written into (``x[k] = v``), the names that may share its memory
-    (``y = x``, ``y = x[1:]``, ``y = x.T``, ``for y in x``, ``ys.append(x)``): ``(name, line,
-    element)``, ``element`` when it is a plain index or iteration, which shares memory only if
-    it leaves more than a number."""
-    written = {
-        n.value.id
-        for n in S.walk(fn)
-        if isinstance(n, gast.Subscript)
-        and isinstance(n.ctx, gast.Store)
-        and isinstance(n.value, gast.Name)
-    }
+def aliases_of_written(fn, written: set | None = None) -> dict:
+    """For each name written into (``x[k] = v``; or each name of ``written``), the names that
+    may share its memory (``y = x``, ``y = x[1:]``, ``y = x.T``, ``for y in x``,
+    ``ys.append(x)``): ``(name, line, element)``, ``element`` when it is a plain index or
+    iteration, which shares memory only if it leaves more than a number."""
+    if written is None:
+        written = {
+            n.value.id
+            for n in S.walk(fn)
+            if isinstance(n, gast.Subscript)
+            and isinstance(n.ctx, gast.Store)
+            and isinstance(n.value, gast.Name)
+        }
     out: dict = {}
     for node in S.walk(fn):
         if isinstance(node, gast.Assign) and len(node.targets) == 1:
@@ -128,3 +129,13 @@ def _iteration_aliases(node, written: set, out: dict) -> None:
             isinstance(node.iter, gast.Name) and isinstance(node.target, gast.Name) and not inside
         )
         _add(out, src, S.text(node.target), node.lineno, element)
+
+
+def augmented_names(fn) -> set:
+    """Names updated by an augmented assignment (``z += v``), which changes an array in place
+    (and every other name of its memory with it)."""
+    return {
+        n.target.id
+        for n in S.walk(fn)
+        if isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name)
+    }

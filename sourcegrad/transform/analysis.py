@@ -29,11 +29,14 @@ from .activity import (
     useful_transfer,
     varied_transfer,
 )
+from .captures import refuse_changed_captures
 from .cfg import build_cfg, solve_backward, solve_forward
 from .classify import classify
 from .forms import Analysis, Core, Op, ShapeClasses
 from .ranks import infer_ranks
+from .rule_binding import local_names
 from .walk import walk_statements, written_names
+from .writes import refuse_unmodelled_writes
 
 __all__ = ["analyze"]
 
@@ -55,10 +58,12 @@ def analyze(
     cfg = build_cfg(core.node.body)
     varied = solve_forward(cfg, set(wrt_names), varied_transfer(ops))
     resolve_calls(core, ops, varied)
+    refuse_changed_captures(core, ops)
     useful_in = solve_backward(cfg, set(), useful_transfer(ops, out))
     active = active_names(core, varied, useful_in, wrt_names)
     refuse_undifferentiable(core, ops, varied, useful_in)
     ranks = infer_ranks(core, ops, example_args)
+    refuse_unmodelled_writes(core, (ops, varied, active, ranks, local_names(core)))
     for name, message, line in core.alias_checks:
         if name is None or ranks.get(name) != 0:
             raise UnsupportedSyntaxError(message, core.parsed.filename, line)

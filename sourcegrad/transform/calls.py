@@ -76,8 +76,9 @@ def _example_value(core, name: str):
     return follow_keys(example[core.params.index(root)], keys, UNRESOLVED)
 
 
-def free_names(core, name: str) -> set:
-    """Names a nested ``def name`` or ``name = lambda ...`` of the function reads from it."""
+def free_names(core, name: str, seen: frozenset = frozenset()) -> set:
+    """Names a nested ``def name`` or ``name = lambda ...`` (or ``name = other`` naming one)
+    of the function reads from it."""
     for node in S.walk(core.node):
         if isinstance(node, gast.FunctionDef) and node.name == name and node is not core.node:
             inner, params = node.body, node.args
@@ -90,6 +91,14 @@ def free_names(core, name: str) -> set:
         ):
             inner, params = [node.value.body], node.value.args
             break
+        if (
+            isinstance(node, gast.Assign)
+            and isinstance(node.targets[0], gast.Name)
+            and node.targets[0].id == name
+            and isinstance(node.value, gast.Name)
+            and node.value.id not in seen | {name}
+        ):
+            return free_names(core, node.value.id, seen | {name})  # `f = f_def`
     else:
         return set()
     own = {a.id for a in params.args + params.kwonlyargs + params.posonlyargs}

@@ -18,8 +18,8 @@ from . import syntax as S
 def lower_jumps(fn: gast.FunctionDef, names: S.NameGen) -> None:
     """Rewrite ``fn`` in place so that it contains no break/continue/early return."""
     body = fn.body
-    early = any(isinstance(n, gast.Return) for s in body if _compound(s) for n in S.walk(s))
-    jumps = any(isinstance(n, (gast.Break, gast.Continue)) for n in S.walk(fn))
+    early = any(isinstance(n, gast.Return) for s in body if _compound(s) for n in _own_walk(s))
+    jumps = any(isinstance(n, (gast.Break, gast.Continue)) for n in _own_walk(fn))
     if not early and not jumps:
         return
     ctx = _Ctx(names, returned=names.fresh("returned") if early else None)
@@ -115,7 +115,7 @@ class _Ctx:
         if isinstance(s, gast.If):
             return any(self._jumps(x) for x in s.body + s.orelse)
         if isinstance(s, (gast.For, gast.While)):
-            return bool(self.returned) and any(isinstance(n, gast.Return) for n in S.walk(s))
+            return bool(self.returned) and any(isinstance(n, gast.Return) for n in _own_walk(s))
         return False
 
     def _loop(self, loop):
@@ -124,7 +124,7 @@ class _Ctx:
         own = [n for n in _own_nodes(loop.body)]
         cont = self.names.fresh("skip") if any(isinstance(n, gast.Continue) for n in own) else None
         brk = self.names.fresh("stop") if any(isinstance(n, gast.Break) for n in own) else None
-        returns = bool(self.returned) and any(isinstance(n, gast.Return) for n in S.walk(loop))
+        returns = bool(self.returned) and any(isinstance(n, gast.Return) for n in _own_walk(loop))
         self.loop_flags.append((cont, brk))
         body = self.block(loop.body)
         self.loop_flags.pop()
@@ -141,6 +141,15 @@ class _Ctx:
         loop.body = body or [gast.Pass()]
         before = [_assign(brk, gast.Constant(value=False, kind=None), line)] if brk else []
         return returns, before
+
+
+def _own_walk(node):
+    """The nodes of ``node`` (itself included) outside the functions defined in it: their
+    ``return``, ``break`` and ``continue`` are their own."""
+    yield node
+    for child in gast.iter_child_nodes(node):
+        if not isinstance(child, (gast.FunctionDef, gast.Lambda)):
+            yield from _own_walk(child)
 
 
 def _own_nodes(stmts):

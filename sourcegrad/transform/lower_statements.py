@@ -32,9 +32,10 @@ _REFUSED_STATEMENTS = {
 class StatementLowering:
     """Statements. Expects of the builder: ``p`` (the parsed function), ``names``, ``env``,
     ``out``, ``lineno``, ``depth``, ``local_names``, ``unversioned``, ``user_vars``,
-    ``conditions``, ``aliases``, ``alias_checks``, ``element_sites``, ``element_names``,
-    ``returns_tuple``, and the methods ``refuse``, ``emit``, ``atom``, ``simple``,
-    ``index``, ``opaque``, ``path``, ``path_read``, ``last_line_run_again`` and ``for_``."""
+    ``conditions``, ``aliases``, ``augmented_aliases``, ``alias_checks``, ``element_sites``,
+    ``element_names``, ``returns_tuple``, and the methods ``refuse``, ``emit``, ``atom``,
+    ``simple``, ``index``, ``opaque``, ``path``, ``path_read``, ``last_line_run_again`` and ``for_``.
+    """
 
     def statement(self, stmt):
         """Lower one user statement, appending core statements to ``out``."""
@@ -116,8 +117,32 @@ class StatementLowering:
             return
         if not isinstance(stmt.target, gast.Name):
             self.refuse(f"cannot update `{S.text(stmt.target)}` in a differentiated function", stmt)
+        self.check_augmented_aliases(stmt)
         current = S.name(stmt.target.id)
         self.bind_target(stmt.target, gast.BinOp(left=current, op=stmt.op, right=stmt.value))
+
+    def check_augmented_aliases(self, stmt):
+        """``z += v`` changes an array in place, so every other name of its memory too
+        (``z = y`` before it): allowed only where ``z`` turns out to be a number (ranks
+        decide, in analysis)."""
+        name = stmt.target.id
+        if self.p.filename.startswith("<sourcegrad"):
+            return
+        for other, line, _ in self.augmented_aliases.get(name, ()):
+            if line > self.last_line_run_again(stmt.lineno):
+                continue  # made after this update, outside any loop around it
+            sign = _SIGNS.get(type(stmt.op), "+")
+            message = (
+                f"`{S.text(stmt)}` changes `{name}` in place while `{other}` "
+                f"may share its memory (they are linked at line {line}): Python changes "
+                f"`{other}` too, which sourcegrad does not follow; write `{name} = {name} {sign} "
+                f"...` (a new array), or make the value made at line {line} an explicit copy "
+                "(`.copy()`)"
+            )
+            current = self.env.get(name, name)
+            site = (current, stmt.lineno)
+            self.element_names[site] = current
+            self.alias_checks.append((site, message, stmt.lineno))
 
     def expression_statement(self, stmt):
         if isinstance(stmt.value, gast.Constant):
@@ -353,6 +378,13 @@ class StatementLowering:
         if (user_name, self.lineno) in self.element_sites:
             self.element_names[(user_name, self.lineno)] = new
         self.emit(S.assign(new, simple), temp=False)
+
+
+_SIGNS = {
+    gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.FloorDiv: "//",
+    gast.Mod: "%", gast.Pow: "**", gast.MatMult: "@", gast.BitAnd: "&", gast.BitOr: "|",
+    gast.BitXor: "^", gast.LShift: "<<", gast.RShift: ">>",
+}  # fmt: skip
 
 
 def _popped_list(value):

@@ -23,7 +23,7 @@ import gast
 
 from ..errors import UnsupportedSyntaxError
 from . import syntax as S
-from .aliasing import aliases_of_written
+from .aliasing import aliases_of_written, augmented_names
 from .forms import Core
 from .jumps import lower_jumps
 from .lists import lower_list_operations
@@ -34,6 +34,7 @@ from .node_facts import set_fact
 from .parse import Parsed
 from .path_reads import PathReads
 from .walk import inside_loop, rebound_in_compound
+from .writes import lower_writes
 
 __all__ = ["RUNTIME_NAMES", "normalize"]
 
@@ -49,6 +50,41 @@ def normalize(parsed: Parsed, examples=None) -> Core:
     (a loop over a dict iterates its keys). ``parsed`` is not changed: the core is built
     from a copy of its tree."""
     return _Normalizer(parsed, examples).run()
+
+
+def _stored(fn) -> set:
+    return {n.id for n in S.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+
+
+def rebind_nested_defs(fn, names: S.NameGen) -> None:
+    """A nested ``def f`` that runs more than once (in a loop) or whose name is bound
+    elsewhere too becomes ``def f_def`` followed by ``f = f_def``, in place: an assignment,
+    which the reverse pass saves on the tape like any other, so that the adjoint of each call
+    of ``f`` differentiates the function that call ran."""
+    bindings: dict = {}
+    for node in S.walk(fn):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Param)):
+            bindings[node.id] = bindings.get(node.id, 0) + 1
+        elif isinstance(node, gast.FunctionDef) and node is not fn:
+            bindings[node.name] = bindings.get(node.name, 0) + 1
+
+    def visit(block, looping):
+        out = []
+        for stmt in block:
+            out.append(stmt)
+            if isinstance(stmt, gast.FunctionDef):
+                if looping or bindings.get(stmt.name, 0) > 1:
+                    user = stmt.name
+                    stmt.name = names.fresh(user + "_def")
+                    out.append(S.assign(user, S.name(stmt.name), stmt.lineno))
+                continue
+            inner = looping or isinstance(stmt, (gast.For, gast.While))
+            for attr in ("body", "orelse"):
+                if getattr(stmt, attr, None):
+                    setattr(stmt, attr, visit(getattr(stmt, attr), inner))
+        return out
+
+    fn.body = visit(fn.body, False)
 
 
 class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads):
@@ -71,13 +107,13 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
             if isinstance(node, (gast.Break, gast.Continue)) and not inside_loop(fn.body, node):
                 self.refuse(f"`{type(node).__name__.lower()}` outside a loop", node)
         lower_jumps(fn, S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure)))
+        rebind_nested_defs(fn, S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure)))
         self.list_names = lower_list_operations(
             fn, S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure)), examples
         )
-        stored = {
-            n.id for n in S.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
-        }
         nested = {n.name for n in S.walk(fn) if isinstance(n, gast.FunctionDef) and n is not fn}
+        lower_writes(fn, parsed, set(self.params) | _stored(fn) | nested)
+        stored = _stored(fn)
         self.local_names = set(self.params) | stored | nested
         # an argument assigned anywhere is read as a value, never by path: in a loop, its
         # path read would be made once before the loop, from the value it had on entry
@@ -101,6 +137,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         """The names that may share memory with names written into, and the loops' line
         spans (a write in a loop may come after a link made later in the loop's body)."""
         self.aliases = aliases_of_written(fn)
+        self.augmented_aliases = aliases_of_written(fn, augmented_names(fn))
         self.loop_spans = [
             (
                 n.lineno,

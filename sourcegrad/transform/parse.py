@@ -47,11 +47,13 @@ UNRESOLVED = Unresolved()
 
 
 def _source_of(fn) -> tuple[list[str], int]:
+    # The source of the code that runs: ``inspect.getsourcelines(fn)`` would follow
+    # ``__wrapped__`` (set by ``functools.wraps``) to the wrapped function instead.
+    code = fn.__code__
     try:
-        return inspect.getsourcelines(fn)
+        return inspect.getsourcelines(code)
     except (OSError, TypeError):
         pass
-    code = fn.__code__
     lines = linecache.getlines(code.co_filename)
     if lines:
         start = code.co_firstlineno - 1
@@ -94,7 +96,7 @@ def parse(fn) -> Parsed:
             first,
         ) from None
     node = module.body[0] if module.body else None
-    if fn.__name__ == "<lambda>":
+    if fn.__code__.co_name == "<lambda>":
         node = _lambda_as_def(module, fn, filename, first)
     if not isinstance(node, gast.FunctionDef):
         raise UnsupportedSyntaxError(

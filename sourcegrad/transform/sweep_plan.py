@@ -63,6 +63,8 @@ def _assigned_in_loop(loop) -> set:
     for stmt in walk_statements(loop.body):
         if isinstance(stmt, (gast.Assign, gast.AugAssign)):
             out |= written_names(stmt)
+        elif isinstance(stmt, gast.FunctionDef):
+            out.add(stmt.name)  # a `def` in the loop makes a new function each time
     return out
 
 

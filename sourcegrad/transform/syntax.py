@@ -158,6 +158,10 @@ def rename(node, mapping: dict):
 
 
 def _rename_in(node, mapping: dict) -> None:
+    scoped = _SCOPED.get(type(node))
+    if scoped is not None:
+        scoped(node, mapping)
+        return
     for field in _WALKED.get(type(node)) or _walked(type(node)):
         v = getattr(node, field, None)
         if type(v) is list:
@@ -172,6 +176,87 @@ def _rename_in(node, mapping: dict) -> None:
                 setattr(node, field, clone(mapping[v.id]))
         elif isinstance(v, gast.AST):
             _rename_in(v, mapping)
+
+
+def _rename_parts(parts, mapping: dict) -> None:
+    """:func:`rename` over the nodes of ``parts`` (None entries skipped)."""
+    if not mapping:
+        return
+    holder = gast.List(elts=[p for p in parts if p is not None], ctx=gast.Load())
+    _rename_in(holder, mapping)
+    kept = iter(holder.elts)
+    parts[:] = [p if p is None else next(kept) for p in parts]
+
+
+def _parameters(args) -> set:
+    params = args.posonlyargs + args.args + args.kwonlyargs + [args.vararg, args.kwarg]
+    return {a.id for a in params if a is not None}
+
+
+def _without(mapping: dict, shadowed: set) -> dict:
+    return {k: v for k, v in mapping.items() if k not in shadowed}
+
+
+def _rename_lambda(node, mapping: dict) -> None:
+    """Defaults are read where the lambda stands; its parameters shadow in its body."""
+    _rename_parts(node.args.defaults, mapping)
+    _rename_parts(node.args.kw_defaults, mapping)
+    body = [node.body]
+    _rename_parts(body, _without(mapping, _parameters(node.args)))
+    node.body = body[0]
+
+
+def _rename_def(node, mapping: dict) -> None:
+    """Decorators and defaults are read where the ``def`` stands; its parameters and the
+    names its body assigns (not declared global or nonlocal) shadow in its body."""
+    _rename_parts(node.decorator_list, mapping)
+    _rename_parts(node.args.defaults, mapping)
+    _rename_parts(node.args.kw_defaults, mapping)
+    declared = {
+        n for s in walk(node) if isinstance(s, (gast.Global, gast.Nonlocal)) for n in s.names
+    }
+    local = {
+        n.id
+        for s in node.body
+        for n in walk(s)
+        if isinstance(n, gast.Name)
+        and n.ctx is not None
+        and isinstance(n.ctx, (gast.Store, gast.Del))
+    }
+    _rename_parts(node.body, _without(mapping, _parameters(node.args) | (local - declared)))
+
+
+def _rename_comprehension(node, mapping: dict) -> None:
+    """The first iterable is read where the comprehension stands; the names its ``for``
+    clauses bind shadow in the rest."""
+    first = [node.generators[0].iter]
+    _rename_parts(first, mapping)
+    node.generators[0].iter = first[0]
+    bound = {n.id for g in node.generators for n in walk(g.target) if isinstance(n, gast.Name)}
+    inner = _without(mapping, bound)
+    if not inner:
+        return
+    for i, g in enumerate(node.generators):
+        if i:
+            it = [g.iter]
+            _rename_parts(it, inner)
+            g.iter = it[0]
+        _rename_parts(g.ifs, inner)
+    for field in ("elt", "key", "value"):
+        if getattr(node, field, None) is not None:
+            part = [getattr(node, field)]
+            _rename_parts(part, inner)
+            setattr(node, field, part[0])
+
+
+_SCOPED = {
+    gast.Lambda: _rename_lambda,
+    gast.FunctionDef: _rename_def,
+    gast.ListComp: _rename_comprehension,
+    gast.SetComp: _rename_comprehension,
+    gast.DictComp: _rename_comprehension,
+    gast.GeneratorExp: _rename_comprehension,
+}
 
 
 def is_atom(node) -> bool:

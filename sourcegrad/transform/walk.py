@@ -125,6 +125,25 @@ def inside_loop(body, target) -> bool:
     return bool(visit(body, False))
 
 
+def statements_in_loops_around(body, target) -> list:
+    """The statements of the ``for`` and ``while`` loops of ``body`` that contain the
+    statement ``target`` (they may run again after it)."""
+    out: list = []
+
+    def visit(stmts) -> bool:
+        for s in stmts:
+            if s is target:
+                return True
+            if any(visit(getattr(s, attr, None) or []) for attr in ("body", "orelse")):
+                if isinstance(s, (gast.For, gast.While)):
+                    out.extend(walk_statements(s.body))
+                return True
+        return False
+
+    visit(body)
+    return out
+
+
 def rebound_names(stmts) -> set:
     """Names user-level statements give a new value anywhere inside them: assigned names,
     ``x`` of ``x[k] = v``, and ``xs`` of ``xs.append(v)`` and ``xs.pop()``."""

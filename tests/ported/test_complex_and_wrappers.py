@@ -140,17 +140,12 @@ CASES = [
         decorated_with_wraps,
         (Xn,),
         order=2,
-        xfail="WRONG: a function decorated with a functools.wraps wrapper is differentiated "
-        "from the inner function's source: the wrapper (2 * fn(x)) is dropped, value and "
-        "gradient are halved",
     ),
     Case(
         "calls_decorated_with_functools_wraps",
         calls_decorated,
         (Xn,),
         order=2,
-        xfail="WRONG: a helper decorated with a functools.wraps wrapper is differentiated from "
-        "the inner function's source: the wrapper is dropped",
     ),
     Case("decorated_without_wraps", decorated_without_wraps, (Xn,), order=2),
     Case("decorated_registering", decorated_registering, (Xn,), order=2),

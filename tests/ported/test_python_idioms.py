@@ -320,15 +320,13 @@ CASES = [
         "lambdas_in_comprehension",
         lambdas_in_comprehension,
         (X,),
-        xfail="WRONG: in [lambda v, k=k: v * k for k in ...] the body's k (the lambda's "
-        "parameter) is renamed to the comprehension variable: every lambda uses the last k",
+        order=2,
     ),
     Case(
         "lambdas_in_comprehension_sum",
         lambdas_in_comprehension_sum,
         (X,),
-        xfail="WRONG: in [lambda v, k=k: v * k for k in ...] the body's k (the lambda's "
-        "parameter) is renamed to the comprehension variable: every lambda uses the last k",
+        order=2,
     ),
     Case("lambdas_in_comprehension_renamed", lambdas_in_comprehension_renamed, (X,), order=2),
     Case("lambdas_appended_in_loop", lambdas_appended_in_loop, (X,), order=2),

@@ -1,0 +1,329 @@
+"""NumPy calls that write into an existing array (part of normalize and analysis).
+
+:func:`lower_writes` rewrites a user function's syntax tree in place, before it is lowered, so
+that every write it can follow exactly becomes a write into an item, which normalize lowers
+like any other (a new value of the array, and a refusal where another name may share the
+array's memory):
+
+* ``f(..., out=y)`` (or a ufunc's positional output, ``np.exp(x, y)``) as a statement:
+  ``y[...] = f(...)``;
+* ``np.copyto(y, x)``: ``y[...] = x``;
+* ``y.fill(v)``: ``y[...] = v``;
+* ``y.sort(...)``: ``y[...] = np.sort(y, ...)`` where ``y`` is an array when it runs (a
+  branch on ``isinstance(y, np.ndarray)``; a list is sorted as written).
+
+A call with ``out=`` whose result is read, whose output is not a plain name, or that also
+takes ``where=`` is refused with the user's line. :func:`refuse_unmodelled_writes` refuses,
+in analysis, the writes left (a list's ``sort()``, ``np.put``, ``np.add.at``, ``shuffle``,
+...) where they touch a differentiated value, or write into an array that a differentiated
+operation read before (its adjoint would read the array as written).
+"""
+
+from __future__ import annotations
+
+import gast
+import numpy as np
+
+from ..errors import UnsupportedSyntaxError
+from . import syntax as S
+from .parse import resolve
+from .walk import statements_in_loops_around, walk_statements, written_names
+
+#: methods of an array that change it in place, and the way out for each
+IN_PLACE_METHODS = {
+    "sort": "`{y} = np.sort({y})`",
+    "partition": "`{y} = np.partition({y}, k)`",
+    "put": "`{y}[idx] = v`",
+    "itemset": "`{y}[idx] = v`",
+    "resize": "`{y} = np.resize({y}, shape)`",
+    "setfield": "a new array",
+    "byteswap": "`{y} = {y}.byteswap()`",
+}
+
+#: NumPy functions that write into their first argument, and the way out for each
+WRITING_FUNCTIONS = {
+    np.put: "`{y}[idx] = v` (on a 1-d array)",
+    np.place: "`{y} = np.where(mask, values, {y})`",
+    np.putmask: "`{y} = np.where(mask, values, {y})`",
+    np.fill_diagonal: "`{y} = {y} * (1 - np.eye(n)) + v * np.eye(n)`",
+}
+
+
+def lower_writes(fn, parsed, local_names: set) -> None:
+    """Rewrite, in place, the writes of ``fn``'s statements that can be followed exactly into
+    writes into an item (see the module docstring); refuse ``out=`` where it cannot be.
+    Nested functions are left as they are."""
+
+    def lower(block):
+        out = []
+        for stmt in block:
+            if not isinstance(stmt, gast.FunctionDef):
+                for attr in ("body", "orelse"):
+                    inner = getattr(stmt, attr, None)
+                    if inner and isinstance(inner[0], gast.stmt):
+                        setattr(stmt, attr, lower(inner))
+                _refuse_output_read(stmt, parsed, local_names)
+            out.append(_lowered(stmt, parsed, local_names))
+        return out
+
+    fn.body = lower(fn.body)
+
+
+def _refuse_output_read(stmt, parsed, local_names) -> None:
+    """Refuse a NumPy call with ``out=`` inside an expression (its value read) in ``stmt``
+    (not in the statements nested in it)."""
+    if isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Call):
+        parts = [*stmt.value.args, *[k.value for k in stmt.value.keywords]]
+    else:
+        parts = [getattr(stmt, f, None) for f in ("value", "test", "iter", "target")]
+        parts += list(getattr(stmt, "targets", None) or [])
+    for part in parts:
+        for node in S.walk(part) if part is not None else ():
+            out = _output_of(node, parsed, local_names) if isinstance(node, gast.Call) else None
+            if out is not None:
+                call = S.text(_without_output(node, parsed, local_names))
+                _refuse(
+                    parsed,
+                    node,
+                    f"`{S.text(node)}` writes its result into an existing array, and its value "
+                    f"is read as well; write `{S.text(out)} = {call}` on a line of its own "
+                    "instead of `out=`, then read it",
+                )
+
+
+def _lowered(stmt, parsed, local_names):
+    """``stmt`` as a write into an item where it is one of the calls followed exactly."""
+    if not (isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Call)):
+        return stmt
+    call = stmt.value
+    out = _output_of(call, parsed, local_names)
+    if out is not None:
+        if any(k.arg == "where" for k in call.keywords):
+            _refuse(
+                parsed,
+                call,
+                f"`{S.text(call)}` writes only where `where` holds, which sourcegrad does not "
+                "follow; compute the new array with np.where(mask, new, old) and assign it",
+            )
+        if isinstance(out, gast.Tuple) and len(out.elts) == 1:
+            out = out.elts[0]
+        if not isinstance(out, gast.Name):
+            _refuse(
+                parsed,
+                call,
+                f"`{S.text(call)}` writes into `{S.text(out)}`; assign the result to a name "
+                "instead of `out=`",
+            )
+        return _write_all(out.id, _without_output(call, parsed, local_names), stmt)
+    target = _copy_or_fill(call, parsed, local_names)
+    if target is not None:
+        return _write_all(target[0], target[1], stmt)
+    if _sorts_in_place(call, parsed, local_names):
+        # an array's sort as `y[...] = np.sort(y)`; a list's stays as written
+        y = call.func.value.id
+        test = S.call(S.name("isinstance"), [S.name(y), S.attr_chain("np.ndarray")])
+        value = S.call(S.attr_chain("np.sort"), [S.name(y), *S.clone(call.args)])
+        value.keywords = S.clone(call.keywords)
+        branch = gast.If(test=test, body=[_write_all(y, value, stmt)], orelse=[stmt])
+        return gast.copy_location(branch, stmt)
+    return stmt
+
+
+def _sorts_in_place(call, parsed, local_names) -> bool:
+    """``y.sort(...)`` on a name of the function, where ``np`` and ``isinstance`` are
+    NumPy and the builtin."""
+    return (
+        isinstance(call.func, gast.Attribute)
+        and call.func.attr == "sort"
+        and isinstance(call.func.value, gast.Name)
+        and call.func.value.id in local_names
+        and numpy_in_scope(parsed, local_names)
+    )
+
+
+def numpy_in_scope(parsed, local_names) -> bool:
+    """Whether the function reads NumPy as ``np`` and ``isinstance`` as the builtin."""
+    return (
+        resolve(parsed, S.name("np"), local_names) is np
+        and resolve(parsed, S.name("isinstance"), local_names) is isinstance
+    )
+
+
+def _copy_or_fill(call, parsed, local_names):
+    """``(y, value)`` for ``np.copyto(y, value)`` or ``y.fill(value)``, else None."""
+    fn = resolve(parsed, call.func, local_names)
+    if (
+        fn is np.copyto
+        and len(call.args) == 2
+        and not call.keywords
+        and isinstance(call.args[0], gast.Name)
+    ):
+        return call.args[0].id, call.args[1]
+    if (
+        isinstance(call.func, gast.Attribute)
+        and call.func.attr == "fill"
+        and isinstance(call.func.value, gast.Name)
+        and call.func.value.id in local_names
+        and len(call.args) == 1
+        and not call.keywords
+    ):
+        return call.func.value.id, call.args[0]
+    return None
+
+
+def _write_all(name: str, value, stmt):
+    target = gast.Subscript(value=S.name(name), slice=S.const(Ellipsis), ctx=gast.Store())
+    new = gast.Assign(targets=[target], value=value, type_comment=None)
+    return gast.copy_location(new, stmt)
+
+
+def _positional_output(call, parsed, local_names) -> bool:
+    fn = resolve(parsed, call.func, local_names)
+    return isinstance(fn, np.ufunc) and len(call.args) == fn.nin + fn.nout and fn.nout == 1
+
+
+def _output_of(call, parsed, local_names):
+    """The output argument of a NumPy call that writes its result into it, else None."""
+    if _is_numpy_call(call, parsed, local_names):
+        for k in call.keywords:
+            if k.arg == "out" and not S.is_none(k.value):
+                return k.value
+    if _positional_output(call, parsed, local_names):
+        return call.args[-1]
+    return None
+
+
+#: array methods that take ``out=``
+_OUT_METHODS = frozenset(
+    {
+        "sum", "mean", "prod", "max", "min", "cumsum", "cumprod", "clip", "round", "dot",
+        "std", "var", "any", "all", "argmax", "argmin", "trace", "conj", "conjugate", "take",
+        "choose", "compress", "ptp",
+    }
+)  # fmt: skip
+
+
+def _is_numpy_call(call, parsed, local_names) -> bool:
+    """A call of a NumPy function, or of an array method that takes ``out=`` on a name of
+    the function (a function of the user's own may mean something else by ``out``)."""
+    fn = resolve(parsed, call.func, local_names)
+    module = getattr(fn, "__module__", None) or ""
+    if isinstance(fn, np.ufunc) or module == "numpy" or module.startswith("numpy."):
+        return True
+    func = call.func
+    return (
+        isinstance(func, gast.Attribute)
+        and func.attr in _OUT_METHODS
+        and isinstance(func.value, gast.Name)
+        and func.value.id in local_names
+    )
+
+
+def _without_output(call, parsed, local_names):
+    """A copy of ``call`` without its output argument."""
+    args = call.args[:-1] if _positional_output(call, parsed, local_names) else call.args
+    keywords = [k for k in call.keywords if k.arg != "out"]
+    return gast.Call(func=S.clone(call.func), args=S.clone(args), keywords=S.clone(keywords))
+
+
+def _refuse(parsed, node, message: str):
+    raise UnsupportedSyntaxError(message, parsed.filename, getattr(node, "lineno", None))
+
+
+def refuse_unmodelled_writes(core, analysis_facts) -> None:
+    """Refuse a call that writes into an array in place (``y.sort()`` of a list,
+    ``np.put(y, ...)``, ``np.add.at(y, ...)``) where the array or a value written into it is
+    differentiated, or where a differentiated operation read the array before the write (its
+    adjoint would read the array as written): the derivative would not follow the write.
+    ``analysis_facts``: ``(ops, varied, active, ranks, local names)`` of the analysis."""
+    if core.parsed.filename.startswith("<sourcegrad"):
+        return  # derivative code: the user's own writes were checked when it was made
+    ops, varied, active, ranks, local = analysis_facts
+    sorts_arrays = numpy_in_scope(core.parsed, local)
+    order = list(walk_statements(core.node.body))
+    for i, stmt in enumerate(order):
+        if not isinstance(stmt, (gast.Expr, gast.Assign)) or not isinstance(stmt.value, gast.Call):
+            continue
+        call = stmt.value
+        found = unmodelled_write(core.parsed, call, local)
+        if found is None:
+            continue
+        receiver = getattr(found[0], "id", None)
+        if sorts_arrays and S.dotted(call.func) == f"{receiver}.sort" and ranks.get(receiver):
+            continue  # the branch lower_writes made for a list, never run for an array
+        before = varied.get(("in", id(stmt)), set())
+        operands = [found[0]] + list(call.args) + [k.value for k in call.keywords]
+        earlier = order[:i] + statements_in_loops_around(core.node.body, stmt)
+        if not any(S.names_in(a) & before for a in operands) and not _read_differentiated(
+            receiver, earlier, ops, active
+        ):
+            continue
+        written, target, way_out = _as_written(core.parsed, stmt.lineno, local) or (call, *found)
+        name = S.text(target)
+        raise UnsupportedSyntaxError(
+            f"`{S.text(written)}` writes into `{name}` in place, which sourcegrad does not "
+            "follow where it meets a differentiated value; compute the new array and assign it "
+            f"instead: {way_out}",
+            core.parsed.filename,
+            stmt.lineno,
+        )
+
+
+def _read_differentiated(name, stmts, ops: dict, active: set) -> bool:
+    """Whether one of ``stmts`` reads ``name`` in an operation whose result is active."""
+    for stmt in stmts:
+        op = ops.get(id(stmt))
+        if op is None or not isinstance(stmt, gast.Assign) or not written_names(stmt) & active:
+            continue
+        if any(name in S.names_in(a) for a in op.diff_atoms()):
+            return True
+    return False
+
+
+def _as_written(parsed, line: int, local: set):
+    """``(call, name, way out)``: :func:`unmodelled_write` of the call as the user wrote it at
+    ``line`` (with the user's names), or None."""
+    for stmt in walk_statements(parsed.node.body):
+        if getattr(stmt, "lineno", None) != line or isinstance(stmt, gast.FunctionDef):
+            continue
+        for node in S.walk(stmt):
+            if isinstance(node, gast.Call):
+                found = unmodelled_write(parsed, node, local)
+                if found is not None:
+                    return (node, *found)
+    return None
+
+
+def unmodelled_write(parsed, call, local: set):
+    """``(node written into, way out)`` for a call that writes into an array in place and
+    that sourcegrad does not follow, else None."""
+    func = call.func
+    if isinstance(func, gast.Attribute) and func.attr == "at" and call.args:
+        ufunc = resolve(parsed, func.value, local)
+        if isinstance(ufunc, np.ufunc):
+            y = S.text(call.args[0])
+            return call.args[0], (
+                f"a loop (`for i, k in enumerate(idx): {y}[k] = {y}[k] + v[i]`), since "
+                f"np.{ufunc.__name__}.at applies at every repeat of an index"
+            )
+    if isinstance(func, gast.Attribute) and func.attr == "shuffle" and call.args:
+        y = S.text(call.args[0])  # np.random.shuffle(y), rng.shuffle(y)
+        return call.args[0], f"`{y} = np.random.permutation({y})` (`rng.permutation({y})`)"
+    fn = resolve(parsed, func, local)
+    if _is_writing_function(fn) and call.args:
+        return call.args[0], WRITING_FUNCTIONS[fn].format(y=S.text(call.args[0]))
+    if (
+        isinstance(func, gast.Attribute)
+        and func.attr in IN_PLACE_METHODS
+        and isinstance(func.value, gast.Name)
+        and func.value.id in local
+    ):
+        return func.value, IN_PLACE_METHODS[func.attr].format(y=func.value.id)
+    return None
+
+
+def _is_writing_function(fn) -> bool:
+    try:
+        return fn in WRITING_FUNCTIONS
+    except TypeError:  # an unhashable value
+        return False
