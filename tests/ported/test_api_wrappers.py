@@ -437,11 +437,6 @@ def test_hvp_with_wrong_shape_direction_is_refused():
         sg.hvp(rosenbrock)(X, np.ones(5))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BAD-REFUSAL: a wrong-shaped g_out raises the base SourcegradError, "
-    "not the SeedError the README documents (the message itself is right)",
-)
 def test_vjp_with_wrong_shape_g_out_is_refused():
     with pytest.raises(SeedError):
         sg.vjp(j_tanh)(X, np.ones(5))
