@@ -241,8 +241,6 @@ SCALAR = [
         penalised,
         (X, M),
         order=2,
-        xfail="BAD-REFUSAL: hvp of a function that calls sg.grad(...) names sourcegrad/higher.py "
-        "(run() takes *args) instead of the user's line",
     ),
     Case("rosenbrock", rosenbrock, (R.standard_normal(5),), order=2),
 ]
@@ -496,12 +494,6 @@ def test_has_aux_with_list_built_in_a_loop():
         np.testing.assert_allclose(g, want, rtol=1e-6, atol=1e-8)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BAD-REFUSAL: hvp(f, wrt=(0, 1)) is refused with WrtTypeError 'wrt=(0, 1) does not "
-    "name an argument ... pass argument positions', though (0, 1) are positions (grad takes "
-    "them)",
-)
 def test_hvp_with_tuple_wrt():
     v = (R.standard_normal(3), R.standard_normal(3))
     h00 = sg.hessian(quad, 0)(X, Y)
