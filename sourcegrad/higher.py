@@ -220,22 +220,29 @@ class Tower:
         picked = tuple(grads[self.W.index(i)] for i in self.read)
         return picked if self.read_tuple else picked[0]
 
-    def source_call(
-        self, args: tuple, seeds: tuple | None = None, kwargs: dict | None = None
-    ) -> tuple[Callable, tuple, Callable]:
-        """``(fn, values, post)`` for evaluating the tower at ``args`` (see the module)."""
+    def _values(self, args: tuple, seeds: tuple | None, kwargs: dict | None) -> tuple:
+        """The generated function's arguments: ``args`` (defaults filled in), then seeds."""
         kwonly = getattr(getattr(self.f, "__code__", None), "co_kwonlyargcount", 0)
         if not self.bound_self or kwargs or kwonly:
             args = with_defaults(self.f, tuple(args), kwargs)
-        values = tuple(args) + self._seeds(args, seeds)
-        return self._entry(values), values, self._select
+        return tuple(args) + self._seeds(args, seeds)
+
+    def source_call(
+        self, args: tuple, seeds: tuple | None = None, kwargs: dict | None = None
+    ) -> tuple[Callable, tuple, Callable]:
+        """``(fn, values, post)`` for evaluating the tower at ``args`` (see the module): the
+        pure outermost level, which forward mode transforms again."""
+        values = self._values(args, seeds, kwargs)
+        self._entry(values)  # built, and its output checked, once per signature
+        return self._outermost(values).source_fn, values, self._select
 
     def evaluate(self, args: tuple, seeds: tuple | None = None, kwargs: dict | None = None) -> Any:
         """The derivative at ``args`` (and keyword arguments ``kwargs``) with ``seeds`` (one
-        per direction; None: unit)."""
-        fn, values, post = self.source_call(args, seeds, kwargs)
+        per direction; None: unit), by the optimized outermost level."""
+        values = self._values(args, seeds, kwargs)
+        fn = self._entry(values)
         try:
-            return post(_call(fn, values))
+            return self._select(_call(fn, values))
         except SourcegradError as exc:
             if exc.lineno is not None:
                 raise
@@ -386,14 +393,16 @@ class GradientVjp:
     def source_call(self, args: tuple) -> tuple[Callable, tuple, Callable]:
         """``(fn, values, post)`` for calling this vjp with ``args`` (the seed last)."""
         *primal, g_out = args
-        seeds = (None,) * self.units + (g_out,)
-        return self.tower.source_call(self.bound_self + tuple(primal), seeds)
+        return self.tower.source_call(self.bound_self + tuple(primal), self._seeds(g_out))
 
     def __call__(self, *args: Any, g_out: Any = None) -> Any:
         if g_out is not None:
             args = args + (g_out,)
-        fn, values, post = self.source_call(args)
-        return post(_call(fn, values))
+        *primal, g_out = args
+        return self.tower.evaluate(self.bound_self + tuple(primal), self._seeds(g_out))
+
+    def _seeds(self, g_out) -> tuple:
+        return (None,) * self.units + (g_out,)
 
 
 def source_of_order(f: Callable, wrt: Any, order: int, args: tuple) -> str:

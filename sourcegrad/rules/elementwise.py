@@ -522,7 +522,7 @@ declare("copy", dtype="operand")
 declare("item", float, rank=constant_rank(0))
 declare(np.where, np.clip, rank=_selection_rank, allocates="new")
 declare(np.copy, allocates="new")
-declare(np.asarray, np.array, np.real, allocates="view")
+declare(np.asarray, np.array, allocates="view")
 nondifferentiable(np.imag)  # zeros, for a real value
 # numbers and shapes read from arrays
 declare("shape", rank=constant_rank(1))  # a tuple of ints indexes like a vector

@@ -44,7 +44,7 @@ def _flat(a, axes: tuple):
     return flat, back
 
 
-@helper(tangent_rule=True, like="a", allocates="new")
+@helper(tangent_rule=True, like="a")
 def prod_others(a, z, axis=None, keepdims=False, t=None):
     """For ``z = np.prod(a, axis, keepdims=keepdims)``: at each entry ``a_i``, the product of
     the other entries of its reduction (``t`` None), or that product's derivative along the
@@ -80,7 +80,7 @@ def prod_others(a, z, axis=None, keepdims=False, t=None):
     return back(out)
 
 
-@helper(tangent_rule=True, like="a", allocates="new")
+@helper(tangent_rule=True, like="a")
 def prod_others_curvature(a, z, axis, keepdims, t, s):
     """The derivative of ``prod_others(a, z, axis, keepdims, t)`` along ``s`` (the third
     derivative of ``np.prod``): ``sum_{j != l, both != i} t_j s_l prod_{k != i, j, l} a_k``.
