@@ -9,7 +9,7 @@ import gast
 import numpy as np
 
 from ..runtime.helpers import expand_to, unreduce
-from ..runtime.products import prod_others, prod_others_curvature, refuse_prod_order
+from ..runtime.products import prod_others, prod_others_curvature, refuse_prod_order, unprod
 from .facts import atom_rank, atom_shape, declare, first_operand_rank, is_none, reduced_shape
 from .registry import adjoint, d, nondifferentiable, static, tangent
 
@@ -54,12 +54,24 @@ def _mean_tangent(z, a, axis=None, dtype=None, out=None, keepdims=False):
 # one is, to second order (runtime/products.py)
 @adjoint(np.prod)
 def _prod(z, a, axis=None, dtype=None, out=None, keepdims=False):
-    d[a] += unreduce(d[z], a, axis, keepdims) * prod_others(a, z, axis, keepdims)
+    d[a] += unprod(d[z], a, z, axis, keepdims)
 
 
 @tangent(np.prod)
 def _prod_tangent(z, a, axis=None, dtype=None, out=None, keepdims=False):
     d[z] += np.sum(d[a] * prod_others(a, z, axis, keepdims), axis, dtype=dtype, keepdims=keepdims)
+
+
+@tangent(unprod)
+def _unprod_tangent(out, g, a, z, axis=None, keepdims=False, t=None):
+    d[out] += unprod(d[g], a, z, axis, keepdims, t)
+    if static(t is None):
+        d[out] += unreduce(g, a, axis, keepdims) * prod_others(a, z, axis, keepdims, d[a])
+    else:
+        d[out] += unprod(g, a, z, axis, keepdims, d[t])
+        d[out] += unreduce(g, a, axis, keepdims) * prod_others_curvature(
+            a, z, axis, keepdims, t, d[a]
+        )
 
 
 @tangent(prod_others)

@@ -4,8 +4,8 @@ The derivative of ``z = prod(a)`` with respect to ``a_i`` is the product of the 
 entries. ``z / a_i`` computes it only where no entry is zero (NaN at a zero); where one is,
 the products of the others come from the count of zeros along the reduced axes and the
 product of the nonzero entries, which gives them exactly (products, no division by a zero).
-Which way is decided when the derivative runs, once per call: arrays without zeros keep the
-one division.
+Which way is decided when the derivative runs, once per call, from the products themselves
+(a product is zero where an entry is): arrays without zeros keep the one division.
 
 :func:`prod_others` with a direction ``t`` is the derivative of the products of the others
 along ``t`` (the second derivative of ``prod``), exact at zeros as well; the third derivative
@@ -18,9 +18,9 @@ import numpy as np
 
 from ..errors import SourcegradError
 from .facts import helper
-from .helpers import expand_to
+from .helpers import expand_to, unreduce
 
-__all__ = ["prod_others", "prod_others_curvature", "refuse_prod_order"]
+__all__ = ["unprod", "prod_others", "prod_others_curvature", "refuse_prod_order"]
 
 
 def _axes(a, axis) -> tuple:
@@ -45,13 +45,23 @@ def _flat(a, axes: tuple):
 
 
 @helper(tangent_rule=True, like="a")
+def unprod(g, a, z, axis=None, keepdims=False, t=None):
+    """The adjoint of ``a`` from the adjoint ``g`` of ``z = np.prod(a, axis, keepdims=...)``:
+    ``g`` broadcast back to ``a``'s shape times :func:`prod_others` (with ``t``: times its
+    derivative along ``t``). Where no entry is zero, ``g * z / a`` with one division."""
+    if t is None and np.all(z != 0):
+        return expand_to(g * z, a, axis, keepdims) / a
+    return unreduce(g, a, axis, keepdims) * prod_others(a, z, axis, keepdims, t)
+
+
+@helper(tangent_rule=True, like="a")
 def prod_others(a, z, axis=None, keepdims=False, t=None):
     """For ``z = np.prod(a, axis, keepdims=keepdims)``: at each entry ``a_i``, the product of
     the other entries of its reduction (``t`` None), or that product's derivative along the
     direction ``t`` (shaped like ``a``): ``sum_{j != i} t_j prod_{k != i, j} a_k``. Exact
     where entries are zero."""
     a = np.asarray(a)
-    if not (a == 0).any():
+    if np.all(z != 0):  # no entry is zero (a product of zero or underflow: the exact way)
         others = expand_to(z, a, axis, keepdims) / a
         if t is None:
             return others
@@ -86,7 +96,7 @@ def prod_others_curvature(a, z, axis, keepdims, t, s):
     derivative of ``np.prod``): ``sum_{j != l, both != i} t_j s_l prod_{k != i, j, l} a_k``.
     Refused where an entry is zero."""
     a = np.asarray(a)
-    if (a == 0).any():
+    if not np.all(z != 0):
         refuse_prod_order(a)
     axes = _axes(a, axis)
     others = expand_to(z, a, axis, keepdims) / a
