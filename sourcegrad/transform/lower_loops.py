@@ -82,7 +82,8 @@ class LoopLowering:
         ):
             if it.func.id == "enumerate":
                 start = [*it.args[1:], *(k.value for k in it.keywords)]
-                if len(start) > 1 or not (isinstance(target, gast.Tuple) and len(target.elts) == 2):
+                pair = isinstance(target, gast.Tuple) and len(target.elts) == 2
+                if not it.args or len(start) > 1 or not pair:
                     self.refuse("use `for i, x in enumerate(xs)` or `enumerate(xs, start)`", it)
                 length, getters = self.iteration(it.args[0], target.elts[1])
                 first = self.atom(start[0], "start") if start else None
