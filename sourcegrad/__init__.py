@@ -8,10 +8,13 @@ from . import loss, nn, optim, util  # noqa: E402  (the library, built on the AP
 from .api import Transformed, grad, jvp, show, source, value_and_grad, vjp
 from .check import gradcheck
 from .errors import (
+    ArgumentError,
+    AuxError,
     GradcheckError,
     NonScalarOutputError,
     NoRuleError,
     NoSourceError,
+    SeedError,
     SourcegradError,
     UnsupportedSyntaxError,
     WrtTypeError,
@@ -22,10 +25,13 @@ from .rules import adjoint, defjvp, defvjp, nondifferentiable, primitive, tangen
 __version__ = "0.1.0"
 
 __all__ = [
+    "ArgumentError",
+    "AuxError",
     "GradcheckError",
     "NoRuleError",
     "NoSourceError",
     "NonScalarOutputError",
+    "SeedError",
     "SourcegradError",
     "Transformed",
     "UnsupportedSyntaxError",

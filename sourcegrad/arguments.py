@@ -121,15 +121,32 @@ def check_call(
                 f"wrt={i!r} does not name an argument of {name}(): {who} was given {k} "
                 f"argument{'s' if k != 1 else ''} for it (wrt counts positions among them)"
             )
-    if seed is not None and isinstance(wrt, int):
-        x, t = primal[wrt], args[-1]
-        if type(x) is np.ndarray and type(t) is np.ndarray and x.shape == t.shape:
-            return
-        names = getattr(code, "co_varnames", ())
-        what = names[wrt] if -len(names) <= wrt < len(names) else f"argument {wrt}"
-        problem = seed_problem(x, t, what, exact=True)
-        if problem is not None:
-            raise SeedError(f"{who}(): {problem}")
+    if seed is None:
+        return
+    if isinstance(wrt, int):
+        _check_tangent(primal, wrt, args[-1], code, who)
+        return
+    v = args[-1]
+    if not isinstance(v, (tuple, list)) or len(v) != len(wrt):
+        raise SeedError(
+            f"{who}(): wrt={tuple(wrt)!r} names {len(wrt)} arguments, so {seed} is a tuple of "
+            f"{len(wrt)} directions, one shaped like each of them; got "
+            + (f"{len(v)}" if isinstance(v, (tuple, list)) else f"a {type(v).__name__}")
+        )
+    for i, t in zip(wrt, v):
+        _check_tangent(primal, i, t, code, who)
+
+
+def _check_tangent(primal: tuple, i: int, t: Any, code: Any, who: str) -> None:
+    """Refuse a tangent ``t`` not shaped like the argument ``primal[i]`` it goes with."""
+    x = primal[i]
+    if type(x) is np.ndarray and type(t) is np.ndarray and x.shape == t.shape:
+        return
+    names = getattr(code, "co_varnames", ())
+    what = names[i] if -len(names) <= i < len(names) else f"argument {i}"
+    problem = seed_problem(x, t, what, exact=True)
+    if problem is not None:
+        raise SeedError(f"{who}(): {problem}")
 
 
 def seed_problem(x: Any, t: Any, what: str, exact: bool) -> str | None:

@@ -85,7 +85,8 @@ def _direct_call_text(guard: str, with_value: bool, single_in_tuple: bool) -> st
         f"    if not kwargs and {guard}:\n"
         "        try:\n"
         "            value, grads = fn(*args)\n"
-        "        except SourcegradError:\n"
+        "        except SourcegradError as exc:\n"
+        "            refuse_located(self, exc, entry)\n"
         "            raise\n"
         "        except Exception as exc:\n"
         "            explain(self, exc, entry, args)\n"
@@ -328,6 +329,7 @@ class Transformed:
             SourcegradError=SourcegradError,
             ndim=np.ndim,
             explain=notes.explain,
+            refuse_located=notes.refuse_located,
             non_scalar=notes.non_scalar,
             generic=Transformed.__call__,
         )
@@ -435,7 +437,8 @@ class Transformed:
                 entry = self._entry(args)
             try:  # self.run, inlined: one call less on the path every call takes
                 value, grads = entry.fn(*args)
-            except SourcegradError:
+            except SourcegradError as exc:
+                notes.refuse_located(self, exc, entry)
                 raise
             except Exception as exc:
                 notes.explain(self, exc, entry, args)
@@ -507,7 +510,10 @@ class Transformed:
         pos, kwonly = split_args(self.f, args)
         try:
             return entry.fn(*pos, **kwonly, **kwargs)
-        except SourcegradError:
+        except SourcegradError as exc:
+            if type(exc) is SourcegradError and self.mode == "vjp" and self.checked:
+                notes.refuse_seed(self, args, kwargs.get("g_out"))  # a SeedError where it is one
+            notes.refuse_located(self, exc, entry)
             raise
         except Exception as exc:
             notes.explain(self, exc, entry, args, kwargs.get("g_out"))

@@ -61,7 +61,7 @@ def _kept(cache: OrderedDict, key, make):
 def is_derivative(obj: Any) -> bool:
     """Whether ``obj`` was made by sourcegrad (and is differentiated through its generated
     source)."""
-    return isinstance(obj, (Transformed, Jvp, Tower, _Grad))
+    return isinstance(obj, (Transformed, Jvp, Tower, _Grad, GradientVjp))
 
 
 def _call(fn, values):
@@ -141,8 +141,9 @@ class Tower:
 
     ``dirs`` lists argument indices; each is given a seed when the tower is evaluated, where
     None means a unit seed, which needs that argument to be a scalar (so the derivative taken
-    before it had a scalar output). The transforms are built once per tower (see
-    :func:`tower`), whatever the seeds.
+    before it had a scalar output). A direction may be a tuple of indices (a direction in
+    several arguments at once, ``hvp(f, wrt=(0, 1))``): its seed is a tuple, one per index.
+    The transforms are built once per tower (see :func:`tower`), whatever the seeds.
     """
 
     def __init__(
@@ -153,7 +154,8 @@ class Tower:
         self.dirs = list(dirs)
         self.read = tuple(read)
         self.read_tuple = read_tuple
-        self.W = tuple(sorted(set(self.dirs) | set(self.read)))
+        self.W = tuple(sorted({i for k in self.dirs for i in _indices(k)} | set(self.read)))
+        self.nseeds = sum(len(_indices(k)) for k in self.dirs)
         self.__name__ = "d" * (len(self.dirs) + 1) + "_" + getattr(f, "__name__", "f")
 
     def _grad(self):
@@ -169,12 +171,14 @@ class Tower:
         per direction), rank-generic without ``values``. Each forward-mode level returns only
         the tangent of the level below's gradient, so nothing the derivative does not need is
         computed; each transforms the pure function of the level below."""
-        n = None if values is None else len(values) - len(self.dirs)
+        n = None if values is None else len(values) - self.nseeds
         g = self._grad()
         entry = g.emitted() if values is None else g.emitted(values[:n])
+        given = 0  # the seeds of the levels below
         for k, i in enumerate(self.dirs):
-            jt = _jvp_of_generated(entry.source_fn, (i,), (1, 1) if k == 0 else (1,))
-            entry = jt.emitted() if values is None else jt.emitted(values[: n + k])
+            jt = _jvp_of_generated(entry.source_fn, _indices(i), (1, 1) if k == 0 else (1,))
+            entry = jt.emitted() if values is None else jt.emitted(values[: n + given])
+            given += len(_indices(i))
         return entry
 
     def _build(self, values):
@@ -194,6 +198,9 @@ class Tower:
     def _seeds(self, args, given=None):
         seeds = []
         for i, seed in zip(self.dirs, given or (None,) * len(self.dirs)):
+            if isinstance(i, tuple):  # a joint direction: one seed per argument
+                seeds.extend(seed)
+                continue
             if seed is None:
                 x = args[i]
                 if isinstance(x, float) or (hasattr(x, "ndim") and x.ndim == 0):
@@ -213,21 +220,33 @@ class Tower:
         picked = tuple(grads[self.W.index(i)] for i in self.read)
         return picked if self.read_tuple else picked[0]
 
-    def source_call(
-        self, args: tuple, seeds: tuple | None = None, kwargs: dict | None = None
-    ) -> tuple[Callable, tuple, Callable]:
-        """``(fn, values, post)`` for evaluating the tower at ``args`` (see the module)."""
+    def _values(self, args: tuple, seeds: tuple | None, kwargs: dict | None) -> tuple:
+        """The generated function's arguments: ``args`` (defaults filled in), then seeds."""
         kwonly = getattr(getattr(self.f, "__code__", None), "co_kwonlyargcount", 0)
         if not self.bound_self or kwargs or kwonly:
             args = with_defaults(self.f, tuple(args), kwargs)
-        values = tuple(args) + self._seeds(args, seeds)
-        return self._entry(values), values, self._select
+        return tuple(args) + self._seeds(args, seeds)
+
+    def source_call(
+        self, args: tuple, seeds: tuple | None = None, kwargs: dict | None = None
+    ) -> tuple[Callable, tuple, Callable]:
+        """``(fn, values, post)`` for evaluating the tower at ``args`` (see the module): the
+        pure outermost level, which forward mode transforms again."""
+        values = self._values(args, seeds, kwargs)
+        self._entry(values)  # built, and its output checked, once per signature
+        return self._outermost(values).source_fn, values, self._select
 
     def evaluate(self, args: tuple, seeds: tuple | None = None, kwargs: dict | None = None) -> Any:
         """The derivative at ``args`` (and keyword arguments ``kwargs``) with ``seeds`` (one
-        per direction; None: unit)."""
-        fn, values, post = self.source_call(args, seeds, kwargs)
-        return post(_call(fn, values))
+        per direction; None: unit), by the optimized outermost level."""
+        values = self._values(args, seeds, kwargs)
+        fn = self._entry(values)
+        try:
+            return self._select(_call(fn, values))
+        except SourcegradError as exc:
+            if exc.lineno is not None:
+                raise
+            raise type(exc)(exc.reason, *_where(self.f)).with_traceback(exc.__traceback__) from None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.evaluate(args, None, kwargs)
@@ -254,7 +273,7 @@ def tower(
 def _refuse_non_scalar(t: Tower, values) -> None:
     """Refuse a tower of a function whose value at ``values`` (its arguments, then one seed
     per direction) is not a scalar: checked once per argument signature, when it is built."""
-    n = len(values) - len(t.dirs)
+    n = len(values) - t.nseeds
     g = t._grad()
     try:
         value, _ = g.run(g.emitted(values[:n]), values[:n])
@@ -277,6 +296,11 @@ def _where(f):
     if code is None:
         return ("<unknown>", None)
     return (code.co_filename, code.co_firstlineno)
+
+
+def _indices(direction) -> tuple:
+    """The argument indices of a :class:`Tower` direction (an index or a tuple of them)."""
+    return direction if isinstance(direction, tuple) else (direction,)
 
 
 def _norm_wrt(wrt):
@@ -341,26 +365,44 @@ def derivative_vjp(d: Any, wrt: Any) -> Callable:
                 "a gradient with several wrt arguments is called inside a function being "
                 "differentiated; use one gradient per argument"
             )
-        hv = tower(d.f, d.bound_self, [dw[0]], read, read_tuple)
-
-        def run(*args, g_out):
-            return hv.evaluate(d.bound_self + args, (g_out,))
-
-        return run
+        return GradientVjp(tower(d.f, d.bound_self, [dw[0]], read, read_tuple), 0)
     if isinstance(d, _Grad):
         t = d.tower
-
         read2 = tuple(i + d.off for i in read)
         higher = tower(t.f, t.bound_self, t.dirs + [t.read[0]], read2, read_tuple)
-
-        def run_tower(*args, g_out):
-            return higher.evaluate(t.bound_self + args, (None,) * len(t.dirs) + (g_out,))
-
-        return run_tower
+        return GradientVjp(higher, len(t.dirs))
     raise SourcegradError(
         f"{getattr(d, '__name__', d)!r} is called inside a function being differentiated in "
         "reverse mode; only gradients (grad(f)) can be used there"
     )
+
+
+class GradientVjp:
+    """``(*args, g_out) -> grads``: the vjp of a gradient made by sourcegrad, a Hessian-vector
+    product (:class:`Tower` ``t`` with ``units`` unit seeds before ``g_out``). It is a
+    derivative object itself (``source_call``): forward mode over it, for a Hessian-vector
+    product of a function that calls a gradient, transforms its generated source."""
+
+    mode = "vjp"
+
+    def __init__(self, t: Tower, units: int):
+        self.tower, self.units = t, units
+        self.bound_self = t.bound_self
+        self.__name__ = "vjp_" + t.__name__
+
+    def source_call(self, args: tuple) -> tuple[Callable, tuple, Callable]:
+        """``(fn, values, post)`` for calling this vjp with ``args`` (the seed last)."""
+        *primal, g_out = args
+        return self.tower.source_call(self.bound_self + tuple(primal), self._seeds(g_out))
+
+    def __call__(self, *args: Any, g_out: Any = None) -> Any:
+        if g_out is not None:
+            args = args + (g_out,)
+        *primal, g_out = args
+        return self.tower.evaluate(self.bound_self + tuple(primal), self._seeds(g_out))
+
+    def _seeds(self, g_out) -> tuple:
+        return (None,) * self.units + (g_out,)
 
 
 def source_of_order(f: Callable, wrt: Any, order: int, args: tuple) -> str:
@@ -376,15 +418,20 @@ def source_of_order(f: Callable, wrt: Any, order: int, args: tuple) -> str:
 # ---------------------------------------------------------------------- public entry points
 
 
-def hvp(f: Callable, wrt: int = 0) -> Callable:
+def hvp(f: Callable, wrt: int | tuple = 0) -> Callable:
     """Hessian-vector product: ``hvp(f)(*args, v)`` is ``H v`` with ``H`` the Hessian of
-    scalar ``f`` with respect to ``args[wrt]`` (forward mode over the reverse-mode gradient)."""
+    scalar ``f`` with respect to ``args[wrt]`` (forward mode over the reverse-mode gradient).
+    For a tuple ``wrt``, ``v`` is a tuple (one direction per argument) and so is the result:
+    the Hessian with respect to all those arguments times ``v``, split by argument."""
 
     bound = ()
+    joint = isinstance(wrt, (tuple, list))
+    wrt = tuple(wrt) if joint else wrt
     if isinstance(f, types.MethodType) and isinstance(f.__func__, types.FunctionType):
         # a bound method: its function, with the object as the first argument
-        bound, f, wrt = (f.__self__,), f.__func__, wrt + 1 if wrt >= 0 else wrt
-    hv = tower(f, bound, [wrt], (wrt,))
+        bound, f = (f.__self__,), f.__func__
+        wrt = tuple(i + 1 if i >= 0 else i for i in wrt) if joint else wrt + 1 if wrt >= 0 else wrt
+    hv = tower(f, bound, [wrt], wrt if joint else (wrt,), joint)
 
     def run(*args, **kwargs):
         check_call(f, args, kwargs, wrt, run.__name__, seed="the vector v", bound=bound)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .arguments import seed_problem, split_args
-from .errors import ArgumentError, AuxError, NonScalarOutputError, SeedError
+from .errors import ArgumentError, AuxError, NonScalarOutputError, SeedError, SourcegradError
 from .pipeline import Emitted, made_here
 
 #: what a derivative takes after the function's arguments, by mode
@@ -101,6 +101,13 @@ def _at_the_call(exc: BaseException) -> bool:
     return True
 
 
+def refuse_seed(d: Any, args: tuple, g_out: Any) -> None:
+    """Raise the :class:`~sourcegrad.errors.SeedError` for an output gradient ``g_out`` that
+    does not fit what the vjp ``d``'s function returns at ``args``; nothing where it fits (or
+    where the function fails by itself)."""
+    _refuse_what_f_does(d, args, g_out)
+
+
 def _refuse_what_f_does(d: Any, args: tuple, g_out: Any) -> None:
     """Run ``d.f`` at ``args`` and refuse what it returns where the call of ``d`` cannot take
     it (a non-scalar loss, a mis-shaped output gradient); nothing where ``f`` fails itself."""
@@ -119,6 +126,30 @@ def _refuse_what_f_does(d: Any, args: tuple, g_out: Any) -> None:
         non_scalar(d, loss)
 
 
+def _user_line(d: Any, exc: BaseException, entry: Emitted) -> tuple[int | None, int | None]:
+    """``(generated line, user line)`` of the innermost frame of ``entry``'s generated code
+    in ``exc``'s traceback (None where none is)."""
+    tb = exc.__traceback__
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == entry.filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line, (entry.line_map.get(line) if line is not None else None)
+
+
+def refuse_located(d: Any, exc: SourcegradError, entry: Emitted) -> None:
+    """Raise ``exc``, raised inside ``entry``'s generated code without a place, as the same
+    error starting with the user's ``file:line`` it differentiates; return where ``exc`` has
+    a place already or no line of the user's is known (the caller re-raises it)."""
+    if exc.lineno is not None:
+        return
+    _, user_line = _user_line(d, exc, entry)
+    if user_line is not None:
+        place = type(exc)(exc.reason, d.parsed().filename, user_line)
+        raise place.with_traceback(exc.__traceback__) from None
+
+
 def explain(d: Any, exc: BaseException, entry: Emitted, args: tuple, g_out: Any = None) -> None:
     """Explain ``exc``, raised calling ``entry`` (a build of ``d``) with ``args``: raise the
     error that says what does not fit where the call does not (arguments, output, seed);
@@ -129,16 +160,10 @@ def explain(d: Any, exc: BaseException, entry: Emitted, args: tuple, g_out: Any 
         raise argument_error(d, problem) from None
     if d.mode == "grad" or (d.mode == "vjp" and d.checked):
         _refuse_what_f_does(d, args, g_out)
-    tb = exc.__traceback__
-    line = None
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == entry.filename:
-            line = tb.tb_lineno
-        tb = tb.tb_next
+    line, user_line = _user_line(d, exc, entry)
     if line is None or not hasattr(exc, "add_note"):
         return
     parsed = d.parsed()
-    user_line = entry.line_map.get(line)
     text = parsed.line_text(user_line) if user_line else ""
     exc.add_note(
         f"sourcegrad: raised in generated {entry.name} (line {line - 1}), which "

@@ -12,7 +12,8 @@ import numpy as np
 
 from ..runtime.array_helpers import fill_tangents, through_cast
 from ..runtime.helpers import sum_to, unclip
-from ..runtime.tangent_helpers import broadcast_like, exponent_tangent
+from ..runtime.tangent_helpers import broadcast_like, exponent_tangent, list_tangent
+from ..runtime.trees import unlist
 from .facts import (
     atom_rank,
     atom_shape,
@@ -180,9 +181,27 @@ def _sinc(z, x):
 declare(np.sinc, rank=first_operand_rank, shape=first_operand_shape)
 
 
-@diagonal_rule(np.copy, float, np.float64, np.float32, np.float16, "copy", "item")
+# np.conj and np.real of the real values sourcegrad differentiates are the identity (complex
+# values made from differentiated ones are refused where they are made)
+@diagonal_rule(np.copy, float, np.float64, np.float32, np.float16, "copy", "item", np.conj, np.real)
 def _identity(z, x, *args, **kwargs):
     d[x] += d[z]
+
+
+@adjoint("tolist")
+def _tolist(z, x):  # z = x.tolist(): a float for a 0-d array, else (nested) lists of floats
+    if static(np.ndim(x) == 0):
+        d[x] += d[z]
+    else:
+        d[x] += unlist(d[z], x)
+
+
+@tangent("tolist")
+def _tolist_tangent(z, x):
+    if static(np.ndim(x) == 0):
+        d[z] += d[x]
+    else:
+        d[z] += list_tangent(d[x], x)
 
 
 @adjoint(np.nan_to_num)
@@ -490,19 +509,22 @@ def _elementwise_shape(op, known):
 
 def _selection_rank(op, ranks):  # np.where, np.clip: the broadcast of the operands given
     given = [a for a in op.operands if not (isinstance(a, gast.Constant) and a.value is None)]
+    if op.key is np.where and len(op.operands) == 1:
+        return None  # np.where(condition): a tuple of index arrays
     known = [atom_rank(a, ranks) for a in given]
     return max(known) if known and None not in known else None
 
 
 # every ufunc without facts of its own (np.matmul has its own, in linalg.py)
 declare(np.ufunc, rank=_elementwise_rank, shape=_elementwise_shape, dtype="ufunc")
-declare("copy", "astype", np.copy, np.asarray, np.array, rank=first_operand_rank)
-declare("copy", "astype", shape=first_operand_shape)
+declare("copy", "astype", np.copy, np.asarray, np.array, np.real, rank=first_operand_rank)
+declare("copy", "astype", np.real, shape=first_operand_shape)
 declare("copy", dtype="operand")
 declare("item", float, rank=constant_rank(0))
 declare(np.where, np.clip, rank=_selection_rank, allocates="new")
 declare(np.copy, allocates="new")
 declare(np.asarray, np.array, allocates="view")
+nondifferentiable(np.imag)  # zeros, for a real value
 # numbers and shapes read from arrays
 declare("shape", rank=constant_rank(1))  # a tuple of ints indexes like a vector
 declare("ndim", "size", len, int, np.ndim, np.size, rank=constant_rank(0))

@@ -9,6 +9,7 @@ import gast
 import numpy as np
 
 from ..runtime.helpers import expand_to, unreduce
+from ..runtime.products import prod_others, prod_others_curvature, refuse_prod_order, unprod
 from .facts import atom_rank, atom_shape, declare, first_operand_rank, is_none, reduced_shape
 from .registry import adjoint, d, nondifferentiable, static, tangent
 
@@ -49,15 +50,44 @@ def _mean_tangent(z, a, axis=None, dtype=None, out=None, keepdims=False):
         d[z] += np.mean(d[a], axis, dtype=dtype, keepdims=keepdims)
 
 
+# the products of the other entries (prod_others): z / a where no entry is zero, exact where
+# one is, to second order (runtime/products.py)
 @adjoint(np.prod)
 def _prod(z, a, axis=None, dtype=None, out=None, keepdims=False):
-    d[a] += unreduce(d[z] * z, a, axis, keepdims) / a
+    d[a] += unprod(d[z], a, z, axis, keepdims)
 
 
 @tangent(np.prod)
 def _prod_tangent(z, a, axis=None, dtype=None, out=None, keepdims=False):
-    # d prod = sum_i (prod / a_i) da_i, like the reverse rule (undefined where an a_i is 0)
-    d[z] += np.sum(d[a] * expand_to(z, a, axis, keepdims) / a, axis, dtype=dtype, keepdims=keepdims)
+    d[z] += np.sum(d[a] * prod_others(a, z, axis, keepdims), axis, dtype=dtype, keepdims=keepdims)
+
+
+@tangent(unprod)
+def _unprod_tangent(out, g, a, z, axis=None, keepdims=False, t=None):
+    d[out] += unprod(d[g], a, z, axis, keepdims, t)
+    if static(t is None):
+        d[out] += unreduce(g, a, axis, keepdims) * prod_others(a, z, axis, keepdims, d[a])
+    else:
+        d[out] += unprod(g, a, z, axis, keepdims, d[t])
+        d[out] += unreduce(g, a, axis, keepdims) * prod_others_curvature(
+            a, z, axis, keepdims, t, d[a]
+        )
+
+
+@tangent(prod_others)
+def _prod_others_tangent(out, a, z, axis=None, keepdims=False, t=None):
+    if static(t is None):
+        d[out] += prod_others(a, z, axis, keepdims, d[a])
+    else:
+        d[out] += prod_others(a, z, axis, keepdims, d[t])
+        d[out] += prod_others_curvature(a, z, axis, keepdims, t, d[a])
+
+
+@tangent(prod_others_curvature)
+def _prod_others_curvature_tangent(out, a, z, axis, keepdims, t, s):
+    d[out] += prod_others_curvature(a, z, axis, keepdims, d[t], s)
+    d[out] += prod_others_curvature(a, z, axis, keepdims, t, d[s])
+    d[out] += refuse_prod_order(a) * d[a]  # a fourth derivative
 
 
 @adjoint(np.max, np.amax, np.min, np.amin)

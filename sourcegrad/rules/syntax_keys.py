@@ -50,6 +50,9 @@ METHODS = {
     "any": (np.any, False),
     "all": (np.all, False),
     "nonzero": (np.nonzero, False),
+    "conj": (np.conj, False),
+    "conjugate": (np.conj, False),
+    "tolist": ("tolist", False),
     # a dict's methods
     "items": ("dict_items", False),
     "values": ("dict_values", False),
@@ -58,7 +61,15 @@ METHODS = {
 }
 
 #: array attribute -> rule key
-ATTRIBUTES = {"T": "T", "shape": "shape", "ndim": "ndim", "size": "size", "dtype": "dtype"}
+ATTRIBUTES = {
+    "T": "T",
+    "shape": "shape",
+    "ndim": "ndim",
+    "size": "size",
+    "dtype": "dtype",
+    "real": np.real,
+    "imag": np.imag,
+}
 
 
 #: objects subscripted to make an array of the items of the index: ``np.r_[x, y]``

@@ -5,6 +5,7 @@ from . import (
     containers,
     helpers,
     linalg_helpers,
+    products,
     shape_helpers,
     tangent_helpers,
     trees,
@@ -20,6 +21,7 @@ _MODULES = (
     tangent_helpers,
     trees,
     array_helpers,
+    products,
 )
 for _module in _MODULES:
     for _name in getattr(_module, "__all__", None) or dir(_module):

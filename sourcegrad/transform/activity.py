@@ -6,11 +6,21 @@ control-flow graph; and the refusals of differentiated values flowing where no r
 from __future__ import annotations
 
 import gast
+import numpy as np
 
 from ..errors import NoRuleError, UnsupportedSyntaxError
 from . import syntax as S
-from .calls import call_dynamic, call_user_function, free_names, refuse_writing_helper
+from .calls import (
+    call_dynamic,
+    call_user_function,
+    example_value,
+    free_names,
+    refuse_writing_helper,
+)
 from .forms import Core
+from .node_facts import get_fact
+from .parse import UNRESOLVED, resolve
+from .rule_binding import local_names
 from .walk import walk_statements, written_names
 
 
@@ -106,7 +116,8 @@ _OPAQUE_HINTS = {
 
 def refuse_undifferentiable(core: Core, ops: dict, varied: dict, useful_in: dict) -> None:
     """Refuse a varied value flowing into an operation without a rule whose result is
-    useful."""
+    useful, and a complex value made from a varied one (:func:`refuse_complex`)."""
+    refuse_complex(core, ops, varied, useful_in)
     for stmt in walk_statements(core.node.body):
         op = ops.get(id(stmt))
         if op is None or op.differentiable or op.rule == "constant":
@@ -129,10 +140,8 @@ def refuse_undifferentiable(core: Core, ops: dict, varied: dict, useful_in: dict
                 core.parsed.filename,
                 stmt.lineno,
             )
-        define = "defjvp" if core.forward else "defvjp"
         way_out = (_ITERATOR_HINTS.get(op.key) if isinstance(op.key, type) else None) or (
-            f"register one with sourcegrad.{define}({op.label.strip('.()')}, rule), or compute "
-            "the value with functions sourcegrad knows"
+            _no_rule_hint(op.label, "defjvp" if core.forward else "defvjp")
         )
         raise NoRuleError(
             f"`{op.label}` has no derivative rule and a differentiated value flows through it "
@@ -140,6 +149,22 @@ def refuse_undifferentiable(core: Core, ops: dict, varied: dict, useful_in: dict
             core.parsed.filename,
             stmt.lineno,
         )
+
+
+def _no_rule_hint(label: str, define: str) -> str:
+    """The way out for an operation ``label`` without a derivative rule: a function gets one
+    with ``sourcegrad.defvjp``; a method or attribute (``.name()``, ``.name``) is no name to
+    register, so the value is computed another way or inside a function of the user's."""
+    if not label.startswith("."):
+        return (
+            f"register one with sourcegrad.{define}({label}, rule), or compute the value with "
+            "functions sourcegrad knows"
+        )
+    return (
+        f"`{label}` is a method or attribute sourcegrad has no rule for: compute the value "
+        "with NumPy functions sourcegrad differentiates, or move it into a function of your "
+        f"own and register that function's rule with sourcegrad.{define}(your_function, rule)"
+    )
 
 
 #: the way out where a Python iterator is kept as a value instead of looped over
@@ -150,3 +175,99 @@ _ITERATOR_HINTS = {
     filter: "write a list comprehension with a condition (`[x for x in xs if c]`) instead",
     reversed: "loop over it directly, or index the list backwards (`xs[::-1]`)",
 }
+
+
+# ------------------------------------------------------------------ complex values
+
+#: operations whose result is real (or no number) whatever their operands
+_REAL_RESULTS = (
+    np.real, np.imag, np.abs, np.angle, np.iscomplexobj, np.isrealobj, np.iscomplex, np.isreal,
+    "shape", "ndim", "size", "dtype", "compare", len,
+)  # fmt: skip
+
+
+def refuse_complex(core: Core, ops: dict, varied: dict, useful_in: dict) -> None:
+    """Refuse a statement that makes a complex value from a varied one where the result is
+    useful: sourcegrad's rules are those of real functions (``np.abs`` of ``x * 1j`` would
+    get the derivative of ``|x|`` with the wrong sign). Complex values are known at transform
+    time: complex literals, complex dtypes (``astype(complex)``, ``dtype=np.complex128``,
+    ``complex(x)``), complex arguments of the call the derivative is built for, and complex
+    globals, followed through the operations that read them."""
+    complex_names = {p for p in core.params if _is_complex(example_value(core, p))}
+    changed = True
+    while changed:  # to a fixed point: a loop may carry a complex value round
+        changed = False
+        for stmt in walk_statements(core.node.body):
+            op = ops.get(id(stmt))
+            targets = written_names(stmt) if isinstance(stmt, gast.Assign) else set()
+            if op is None or not targets or targets <= complex_names:
+                continue
+            if not _makes_complex(core, stmt, op, complex_names):
+                continue
+            before = varied.get(("in", id(stmt)), set())
+            reads = set().union(set(), *[S.names_in(a) for a in op.operands])
+            if reads & before and targets & useful_in.get(id(stmt), set()):
+                raise NoRuleError(
+                    f"`{core.parsed.line_text(stmt.lineno)}` makes a complex value from a "
+                    "differentiated one; sourcegrad differentiates real functions only: split "
+                    "into real and imaginary parts (two real arrays, with the arithmetic of "
+                    "complex numbers written out on them)",
+                    core.parsed.filename,
+                    stmt.lineno,
+                )
+            complex_names |= targets
+            changed = True
+
+
+def _makes_complex(core: Core, stmt, op, complex_names: set) -> bool:
+    """Whether the statement's result is complex: a complex dtype asked for, or a complex
+    operand of an operation whose result is not real by nature."""
+    if any(op.key is k for k in _REAL_RESULTS) or op.rule == "constant" and op.key != "copy":
+        return _asks_complex(core, stmt.value)
+    if _asks_complex(core, stmt.value):
+        return True
+    if get_fact(stmt, "path"):
+        return _is_complex(example_value(core, next(iter(written_names(stmt)))))
+    for atom in op.operands:
+        for n in S.walk(atom):
+            if isinstance(n, gast.Constant) and isinstance(n.value, complex):
+                return True
+            if isinstance(n, gast.Name) and n.id in complex_names:
+                return True
+            if isinstance(n, (gast.Name, gast.Attribute)) and _is_complex(
+                resolve(core.parsed, n, local_names(core))
+            ):
+                return True
+    return False
+
+
+def _asks_complex(core: Core, value) -> bool:
+    """``complex(x)``, ``np.complex128(x)``, ``x.astype(complex)``, ``dtype=complex``."""
+    if not isinstance(value, gast.Call):
+        return False
+    asked = [k.value for k in value.keywords if k.arg == "dtype"] + [value.func]
+    if isinstance(value.func, gast.Attribute) and value.func.attr == "astype":
+        asked += value.args[:1]
+    return any(_complex_dtype(core, a) for a in asked)
+
+
+def _complex_dtype(core: Core, atom) -> bool:
+    if isinstance(atom, gast.Constant) and isinstance(atom.value, str):
+        try:
+            return np.dtype(atom.value).kind == "c"
+        except TypeError:
+            return False
+    obj = resolve(core.parsed, atom, local_names(core))
+    if obj is UNRESOLVED or not isinstance(obj, (type, np.dtype)):
+        return False
+    try:
+        return np.dtype(obj).kind == "c"
+    except TypeError:
+        return False
+
+
+def _is_complex(value) -> bool:
+    if isinstance(value, complex):
+        return True
+    dtype = getattr(value, "dtype", None)
+    return isinstance(dtype, np.dtype) and dtype.kind == "c"

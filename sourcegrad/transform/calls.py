@@ -8,6 +8,7 @@ builds them).
 
 from __future__ import annotations
 
+import functools
 import inspect
 import types
 import weakref
@@ -60,13 +61,13 @@ def called_attribute(core, func) -> bool:
     receiver = func.value
     if not isinstance(receiver, gast.Name) or hasattr(np.ndarray, func.attr):
         return False
-    example = _example_value(core, receiver.id)
+    example = example_value(core, receiver.id)
     if example is not UNRESOLVED:  # an argument's value: its own kind decides
         return not isinstance(example, (np.ndarray, np.generic, float, int, complex))
     return receiver.id in local_names(core)
 
 
-def _example_value(core, name: str):
+def example_value(core, name: str):
     """The value an argument (or a path read from one) has in the call the derivative is
     built for; UNRESOLVED where that is not known."""
     example = core.example_args
@@ -216,10 +217,12 @@ def _writes_into(fn_node, param: str):
 
 
 def callable_object(obj) -> bool:
-    """An object whose class defines ``__call__`` in Python, or a bound method of a Python
-    function (not a class: calling it constructs an object)."""
+    """An object whose class defines ``__call__`` in Python, a bound method of a Python
+    function (not a class: calling it constructs an object), or a ``functools.partial``."""
     if isinstance(obj, type):
         return False
+    if isinstance(obj, functools.partial):  # called with the arguments it binds
+        return True
     if isinstance(obj, types.MethodType):
         return isinstance(obj.__func__, types.FunctionType)
     call = next(
@@ -365,6 +368,52 @@ def _call_arguments(sig, given) -> tuple:
         else:
             call_args.append(S.name(f"a{i}"))
     return call_args, call_kwargs
+
+
+def is_namedtuple_class(obj) -> bool:
+    """A class made by ``collections.namedtuple`` (or ``typing.NamedTuple``)."""
+    return isinstance(obj, type) and issubclass(obj, tuple) and hasattr(obj, "_fields")
+
+
+def construct_namedtuple(core: Core, stmt, cls, args, kwargs, label) -> Op:
+    """``P(x, y)`` for a namedtuple class ``P``: a container like the tuple ``(x, y)``, its
+    fields in order (defaults filled in); its adjoint is shared out field by field, its
+    tangent is a ``P`` of the fields' tangents."""
+    where = (core.parsed.filename, stmt.lineno)
+    try:
+        bound = inspect.signature(cls).bind(*args, **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise UnsupportedSyntaxError(
+            f"cannot match the arguments of the call to {label}() ({exc})", *where
+        ) from None
+    bound.apply_defaults()
+    fields = []
+    for name in cls._fields:
+        v = bound.arguments[name]
+        if not isinstance(v, gast.AST):
+            if type(v) not in (bool, int, float, str, type(None)):
+                return Op(cls, None, operands=[*args, *kwargs.values()], pure=True, label=label)
+            v = S.const(v)
+        fields.append(v)
+    display = gast.Tuple(elts=fields, ctx=gast.Load())
+    rule = NAMEDTUPLE_TANGENT if core.forward else NAMEDTUPLE_ADJOINT
+    return Op(cls, rule, {"x": display}, [*args, *kwargs.values()], label=label)
+
+
+def _make_namedtuple_rules():
+    def construct(z, x):  # z = P(*x): each field's adjoint from the container's
+        d[x] += d[z]  # noqa: F821
+
+    def construct_tangent(z, x):  # zeros for the fields that are constants
+        d[z] += complete_tangent(d[x], z)  # noqa: F821
+
+    return R.registry.parse_template(construct, "namedtuple"), R.registry.parse_template(
+        construct_tangent, "namedtuple"
+    )
+
+
+NAMEDTUPLE_ADJOINT, NAMEDTUPLE_TANGENT = _make_namedtuple_rules()
+d = R.registry.d  # read by the rule templates above
 
 
 def _contribution(call, forward: bool):

@@ -15,7 +15,9 @@ from .calls import (
     call_user_function,
     callable_object,
     called_attribute,
+    construct_namedtuple,
     is_derivative,
+    is_namedtuple_class,
     user_method,
 )
 from .forms import Core, Op
@@ -136,6 +138,8 @@ def _classify_global_call(core: Core, stmt, value, kwargs) -> Op:
         and obj not in R.PRIMITIVES  # declared opaque: only its registered rules
     ):
         return call_user_function(core, stmt, obj, list(value.args), kwargs, label)
+    if is_namedtuple_class(obj):
+        return construct_namedtuple(core, stmt, obj, list(value.args), kwargs, label)
     if is_derivative(obj) and set(kwargs) <= {"g_out", "t_in"}:
         # the seed of a vjp (or tangent of a jvp) is its last positional argument
         return _dynamic(core, func, list(value.args) + list(kwargs.values()))

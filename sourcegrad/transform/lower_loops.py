@@ -78,15 +78,16 @@ class LoopLowering:
             isinstance(it, gast.Call)
             and isinstance(it.func, gast.Name)
             and it.func.id in ("zip", "enumerate")
-            and not it.keywords
+            and all(k.arg == "start" and it.func.id == "enumerate" for k in it.keywords)
         ):
             if it.func.id == "enumerate":
-                if len(it.args) != 1 or not (
-                    isinstance(target, gast.Tuple) and len(target.elts) == 2
-                ):
-                    self.refuse("use `for i, x in enumerate(xs)`", it)
+                start = [*it.args[1:], *(k.value for k in it.keywords)]
+                pair = isinstance(target, gast.Tuple) and len(target.elts) == 2
+                if not it.args or len(start) > 1 or not pair:
+                    self.refuse("use `for i, x in enumerate(xs)` or `enumerate(xs, start)`", it)
                 length, getters = self.iteration(it.args[0], target.elts[1])
-                return length, [(target.elts[0], lambda k: k)] + getters
+                first = self.atom(start[0], "start") if start else None
+                return length, [(target.elts[0], lambda k: _counted(k, first))] + getters
             if not (isinstance(target, gast.Tuple) and len(target.elts) == len(it.args)):
                 self.refuse("unpack zip() into as many names as it has arguments", it)
             parts = [self.iteration(a, t) for a, t in zip(it.args, target.elts)]
@@ -238,3 +239,10 @@ def _is_range(lowering, it) -> bool:
     if not (isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "range"):
         return False
     return resolve(lowering.p, it.func, lowering.local_names) is range and not it.keywords
+
+
+def _counted(k, start):
+    """The count of position ``k`` in ``enumerate(xs, start)``."""
+    if start is None:
+        return k
+    return gast.BinOp(left=k, op=gast.Add(), right=S.clone(start))

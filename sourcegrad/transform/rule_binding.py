@@ -71,6 +71,9 @@ def bind_rule(core: Core, stmt, key, args, kwargs, label) -> Op:
         )
     if not isinstance(rule, R.Rule):
         return Op(key, rule, operands=operands, label=label)
+    if key is np.where and len(operands) == 1:
+        # np.where(condition): the indices where it holds, no differentiated value
+        return Op(key, "constant", operands=operands, label=label)
     try:
         bound = rule.signature.bind(*args, **kwargs)
     except TypeError as exc:

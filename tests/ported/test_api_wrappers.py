@@ -241,8 +241,6 @@ SCALAR = [
         penalised,
         (X, M),
         order=2,
-        xfail="BAD-REFUSAL: hvp of a function that calls sg.grad(...) names sourcegrad/higher.py "
-        "(run() takes *args) instead of the user's line",
     ),
     Case("rosenbrock", rosenbrock, (R.standard_normal(5),), order=2),
 ]
@@ -437,11 +435,6 @@ def test_hvp_with_wrong_shape_direction_is_refused():
         sg.hvp(rosenbrock)(X, np.ones(5))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BAD-REFUSAL: a wrong-shaped g_out raises the base SourcegradError, "
-    "not the SeedError the README documents (the message itself is right)",
-)
 def test_vjp_with_wrong_shape_g_out_is_refused():
     with pytest.raises(SeedError):
         sg.vjp(j_tanh)(X, np.ones(5))
@@ -501,12 +494,6 @@ def test_has_aux_with_list_built_in_a_loop():
         np.testing.assert_allclose(g, want, rtol=1e-6, atol=1e-8)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BAD-REFUSAL: hvp(f, wrt=(0, 1)) is refused with WrtTypeError 'wrt=(0, 1) does not "
-    "name an argument ... pass argument positions', though (0, 1) are positions (grad takes "
-    "them)",
-)
 def test_hvp_with_tuple_wrt():
     v = (R.standard_normal(3), R.standard_normal(3))
     h00 = sg.hessian(quad, 0)(X, Y)

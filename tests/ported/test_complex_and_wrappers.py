@@ -16,26 +16,28 @@ from .harness import Case, check, params
 
 X = np.array([1.0, 2.0, 3.0])
 Xn = np.array([0.5, -1.2, 2.0])
+#: a complex value made from a differentiated one: refused where it is made
+COMPLEX = (sg.NoRuleError, "split into real and imaginary parts")
 
 
 def abs_of_imaginary(x):
-    z = x * 1j
+    z = x * 1j  # REFUSED
     return np.sum(np.abs(z) ** 2)
 
 
 def abs_of_complex_scaled(x):
-    z = x * (1.0 + 2.0j)
+    z = x * (1.0 + 2.0j)  # REFUSED
     return np.sum(np.abs(z))
 
 
 def conj_product(x):
-    z = x + 1j
-    return np.sum((z * np.conj(z)).real)  # REFUSED
+    z = x + 1j  # REFUSED
+    return np.sum((z * np.conj(z)).real)
 
 
 def real_part_of_exp(x):
-    z = np.exp(1j * x)
-    return np.sum(z.real)  # REFUSED
+    z = np.exp(1j * x)  # REFUSED
+    return np.sum(z.real)
 
 
 def scaled(fn):
@@ -82,7 +84,7 @@ def calls_decorated(x):
 
 def partial_of_numpy(x):
     f = functools.partial(np.sum, axis=0)
-    return f(x**2)  # REFUSED
+    return f(x**2)
 
 
 @functools.lru_cache
@@ -112,29 +114,10 @@ def bool_scaling(x):
 
 
 CASES = [
-    Case(
-        "abs_of_imaginary",
-        abs_of_imaginary,
-        (Xn,),
-        xfail="WRONG: |x*1j|**2 gets gradient -2x (true +2x): abs's rule on a complex value "
-        "lacks the conjugate; no refusal",
-    ),
-    Case(
-        "abs_of_complex_scaled",
-        abs_of_complex_scaled,
-        (Xn,),
-        xfail="WRONG: |x*(1+2j)| gets gradient -3/sqrt(5)*sign(x) (true sqrt(5)*sign(x)): "
-        "abs's rule on a complex value lacks the conjugate; no refusal",
-    ),
-    Case("conj_product", conj_product, (Xn,), refused=(sg.NoRuleError, "sourcegrad.defvjp(")),
-    Case(
-        "real_part_of_exp",
-        real_part_of_exp,
-        (Xn,),
-        refused=(sg.SourcegradError, "complex"),
-        xfail="BAD-REFUSAL: z.real of a complex array is refused without file:line, with "
-        "advice about holding parameters in dicts/lists",
-    ),
+    Case("abs_of_imaginary", abs_of_imaginary, (Xn,), refused=COMPLEX),
+    Case("abs_of_complex_scaled", abs_of_complex_scaled, (Xn,), refused=COMPLEX),
+    Case("conj_product", conj_product, (Xn,), refused=COMPLEX),
+    Case("real_part_of_exp", real_part_of_exp, (Xn,), refused=COMPLEX),
     Case(
         "decorated_with_functools_wraps",
         decorated_with_wraps,
@@ -149,14 +132,7 @@ CASES = [
     ),
     Case("decorated_without_wraps", decorated_without_wraps, (Xn,), order=2),
     Case("decorated_registering", decorated_registering, (Xn,), order=2),
-    Case(
-        "partial_of_numpy",
-        partial_of_numpy,
-        (Xn,),
-        refused=(sg.NoRuleError, "sourcegrad.defvjp"),
-        xfail="BAD-REFUSAL: the NoRuleError for calling a functools.partial does not name the "
-        "user's file:line",
-    ),
+    Case("partial_of_numpy", partial_of_numpy, (Xn,), order=2),
     Case("calls_cached_constant", calls_cached_constant, (Xn,), order=2),
     Case("random_draws_inside", random_draws_inside, (Xn,), order=2),
     Case(

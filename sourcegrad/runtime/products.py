@@ -1,0 +1,114 @@
+"""Derivatives of ``np.prod``, exact where entries are zero.
+
+The derivative of ``z = prod(a)`` with respect to ``a_i`` is the product of the *other*
+entries. ``z / a_i`` computes it only where no entry is zero (NaN at a zero); where one is,
+the products of the others come from the count of zeros along the reduced axes and the
+product of the nonzero entries, which gives them exactly (products, no division by a zero).
+Which way is decided when the derivative runs, once per call, from the products themselves
+(a product is zero where an entry is): arrays without zeros keep the one division.
+
+:func:`prod_others` with a direction ``t`` is the derivative of the products of the others
+along ``t`` (the second derivative of ``prod``), exact at zeros as well; the third derivative
+(:func:`prod_others_curvature`) is exact away from zeros and refused at them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import SourcegradError
+from .facts import helper
+from .helpers import expand_to, unreduce
+
+__all__ = ["unprod", "prod_others", "prod_others_curvature", "refuse_prod_order"]
+
+
+def _axes(a, axis) -> tuple:
+    nd = np.ndim(a)
+    if axis is None:
+        return tuple(range(nd))
+    return tuple(sorted(i % nd for i in (axis if isinstance(axis, tuple) else (axis,))))
+
+
+def _flat(a, axes: tuple):
+    """``a`` with the axes ``axes`` moved last and merged into one; and the function that
+    puts an array of that layout back into ``a``'s."""
+    kept = [i for i in range(np.ndim(a)) if i not in axes]
+    order = kept + list(axes)
+    moved = np.transpose(a, order)
+    flat = np.reshape(moved, moved.shape[: len(kept)] + (-1,))
+
+    def back(y):
+        return np.transpose(np.reshape(y, moved.shape), np.argsort(order))
+
+    return flat, back
+
+
+@helper(tangent_rule=True, like="a")
+def unprod(g, a, z, axis=None, keepdims=False, t=None):
+    """The adjoint of ``a`` from the adjoint ``g`` of ``z = np.prod(a, axis, keepdims=...)``:
+    ``g`` broadcast back to ``a``'s shape times :func:`prod_others` (with ``t``: times its
+    derivative along ``t``). Where no entry is zero, ``g * z / a`` with one division."""
+    if t is None and np.all(z != 0):
+        return expand_to(g * z, a, axis, keepdims) / a
+    return unreduce(g, a, axis, keepdims) * prod_others(a, z, axis, keepdims, t)
+
+
+@helper(tangent_rule=True, like="a")
+def prod_others(a, z, axis=None, keepdims=False, t=None):
+    """For ``z = np.prod(a, axis, keepdims=keepdims)``: at each entry ``a_i``, the product of
+    the other entries of its reduction (``t`` None), or that product's derivative along the
+    direction ``t`` (shaped like ``a``): ``sum_{j != i} t_j prod_{k != i, j} a_k``. Exact
+    where entries are zero."""
+    a = np.asarray(a)
+    if np.all(z != 0):  # no entry is zero (a product of zero or underflow: the exact way)
+        others = expand_to(z, a, axis, keepdims) / a
+        if t is None:
+            return others
+        u = t / a
+        return others * (np.sum(u, _axes(a, axis), keepdims=True) - u)
+    flat, back = _flat(a, _axes(a, axis))
+    zero = flat == 0
+    nz = np.sum(zero, -1, keepdims=True)
+    safe = np.where(zero, 1, flat)
+    p = np.prod(safe, -1, keepdims=True)  # the product of the nonzero entries
+    if t is None:
+        return back(np.where(nz == 0, p / safe, np.where(zero & (nz == 1), p, 0 * p)))
+    tf, _ = _flat(np.broadcast_to(t, a.shape), _axes(a, axis))
+    u = tf / safe
+    s = np.sum(np.where(zero, 0, u), -1, keepdims=True)  # over the nonzero entries
+    t0 = np.sum(np.where(zero, tf, 0), -1, keepdims=True)  # over the zero entries
+    out = np.select(
+        [nz == 0, nz == 1, nz == 2],
+        [
+            p / safe * (s - u),
+            np.where(zero, p * s, t0 * p / safe),
+            np.where(zero, p * (t0 - tf), 0),
+        ],
+        0 * u,
+    )
+    return back(out)
+
+
+@helper(tangent_rule=True, like="a")
+def prod_others_curvature(a, z, axis, keepdims, t, s):
+    """The derivative of ``prod_others(a, z, axis, keepdims, t)`` along ``s`` (the third
+    derivative of ``np.prod``): ``sum_{j != l, both != i} t_j s_l prod_{k != i, j, l} a_k``.
+    Refused where an entry is zero."""
+    a = np.asarray(a)
+    if not np.all(z != 0):
+        refuse_prod_order(a)
+    axes = _axes(a, axis)
+    others = expand_to(z, a, axis, keepdims) / a
+    u, v = t / a, s / a
+    su, sv = np.sum(u, axes, keepdims=True), np.sum(v, axes, keepdims=True)
+    return others * ((su - u) * (sv - v) - (np.sum(u * v, axes, keepdims=True) - u * v))
+
+
+@helper(constant=True)
+def refuse_prod_order(a):
+    """Refuse a derivative of ``np.prod`` that sourcegrad does not compute exactly."""
+    raise SourcegradError(
+        "the third and higher derivatives of np.prod are computed only where no entry is zero "
+        "(and the fourth not at all); write the product out as multiplications for these"
+    )
