@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import sourcegrad as sg
-from sourcegrad.transform.algebra import collect_like_terms
 
 from .fd import numerical_grad
+from .internals import collect_like_terms
 
 
 def _run(code: str) -> str:

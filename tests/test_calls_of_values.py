@@ -143,7 +143,7 @@ def test_a_function_of_an_installed_package_needs_a_rule(tmp_path, monkeypatch):
     import os
     import sys
 
-    from sourcegrad.transform import parse
+    from .internals import parse_module as parse
 
     (tmp_path / "thirdparty_scale.py").write_text("def scale(x):\n    return 2.0 * x\n")
     monkeypatch.syspath_prepend(str(tmp_path))

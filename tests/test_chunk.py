@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sourcegrad as sg
-from sourcegrad.transform.optimize.chunk import BLOCK, chunk_elementwise
 
 from .fd import numerical_grad
+from .internals import BLOCK, chunk_elementwise
 
 LOOP = "for start in range(0, "
 

@@ -420,8 +420,7 @@ def test_every_runtime_helper_the_derivative_calls_has_a_tangent_rule():
     """Generated code is differentiated again in forward mode: each helper it may call needs a
     tangent rule. Left out: classes, the gradient builder's own machinery, and helpers that
     only the running (optimized) code calls, which is never differentiated again."""
-    from sourcegrad.rules import lookup_tangent
-    from sourcegrad.runtime import NAMESPACE
+    from .internals import NAMESPACE, lookup_tangent
 
     not_called_by_pure_code = {
         "Shape", "Pieces", "DictPieces", "children", "compile_guard", "gradient_builder",

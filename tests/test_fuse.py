@@ -10,14 +10,9 @@ import numpy as np
 import pytest
 
 import sourcegrad as sg
-from sourcegrad.runtime.helpers import sum_leading
-from sourcegrad.transform.analysis import analyze
-from sourcegrad.transform.normalize import normalize
-from sourcegrad.transform.optimize.fuse import fuse_contractions
-from sourcegrad.transform.parse import parse
-from sourcegrad.transform.shapes import concrete_shapes
 
 from .fd import numerical_grad
+from .internals import analyze, concrete_shapes, fuse_contractions, normalize, parse, sum_leading
 
 
 def conv(K, x):

@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sourcegrad as sg
-from sourcegrad.runtime.linalg_helpers import contract, uneinsum
 
 from .fd import numerical_grad
+from .internals import contract, uneinsum
 
 
 def _running(f, *args):
@@ -310,7 +310,7 @@ def _variants(rng):
 
 
 def test_signature_guard_is_true_exactly_for_the_same_signature(rng):
-    from sourcegrad.runtime.signature import call_signature, signature_guard
+    from .internals import call_signature, signature_guard
 
     variants = list(_variants(rng))
     for a in variants:
@@ -722,7 +722,7 @@ def test_dead_arrays_are_released_before_later_allocations(rng):
 
 
 def test_released_arrays_lower_the_peak(rng, monkeypatch):
-    from sourcegrad.transform.optimize import pool
+    from .internals import pool
 
     W, V = rng.standard_normal((30, 400)), rng.standard_normal((400, 30))
     x = rng.standard_normal((256, 30))

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 import sourcegrad as sg
-from sourcegrad.runtime.buffers import BufferPool
 
 from .fd import numerical_grad
+from .internals import BufferPool
 
 
 def _running(df, *args) -> str:
@@ -115,7 +115,7 @@ def test_large_arrays_are_released_rather_than_pooled(rng):
     """An array made by a top-level statement above POOLED_BYTES is deleted after its last
     use: its memory can then serve the gradients the call returns (held in a pool it would
     add to the peak)."""
-    from sourcegrad.transform.optimize.pool import POOLED_BYTES
+    from .internals import POOLED_BYTES
 
     args = _mlp_args(rng, batch=POOLED_BYTES // (32 * 8) + 1)  # h over the limit
     running = _running(sg.grad(mlp, (0, 1)), *args)

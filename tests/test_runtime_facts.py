@@ -8,10 +8,8 @@ import gast
 import numpy as np
 import pytest
 
-from sourcegrad.rules import TANGENTS, lookup_tangent
-from sourcegrad.rules import facts as F
-from sourcegrad.runtime import NAMESPACE
-from sourcegrad.runtime.facts import HELPER_FACTS, HELPERS, helpers_where
+from .internals import HELPER_FACTS, HELPERS, NAMESPACE, TANGENTS, helpers_where, lookup_tangent
+from .internals import facts_rules as F
 
 
 def test_every_helper_generated_code_can_call_declares_its_facts():
@@ -62,7 +60,7 @@ def test_helper_fact_queries_give_the_transform_modules_lists():
 
 
 def test_helper_tangent_of_sum_tangents_is_linear():
-    from sourcegrad.runtime.tangent_helpers import sum_tangents
+    from .internals import sum_tangents
 
     assert sum_tangents([np.ones(2), None, 2 * np.ones(2)]).tolist() == [3.0, 3.0]
     assert TANGENTS[sum_tangents].differentiable == frozenset({"ts"})

@@ -8,12 +8,9 @@ import numpy as np
 import pytest
 
 import sourcegrad as sg
-from sourcegrad.transform.analysis import analyze
-from sourcegrad.transform.normalize import normalize
-from sourcegrad.transform.parse import parse
-from sourcegrad.transform.shapes import concrete_shapes
 
 from .fd import numerical_grad
+from .internals import analyze, concrete_shapes, normalize, parse
 
 
 def shapes_of(f, *args, wrt=(0,)):
@@ -159,7 +156,7 @@ def test_specialised_rnn_runs_without_sum_to(rng):
 def test_expression_dtypes_follow_numpys_promotion(source, want):
     import gast
 
-    from sourcegrad.transform.shapes import expression_dtype
+    from .internals import expression_dtype
 
     e = gast.parse(source).body[0].value
     dtypes = {"y": np.dtype(np.float32), "n": int, "f64": np.dtype(np.float64)}
