@@ -153,6 +153,8 @@ def seed_problem(x: Any, t: Any, what: str, exact: bool) -> str | None:
     """Why ``t`` is no output gradient (``exact=False``: broadcasting against ``x`` will do)
     or no tangent (``exact=True``: ``x``'s shape) for the value ``x``; None where it is one.
     ``what`` names ``x`` in the message."""
+    if x is None or isinstance(x, (str, bytes)):
+        return None  # not differentiated: whatever stands for it is ignored
     if t is None:
         return f"{what} has no {'tangent' if exact else 'output gradient'} (None)"
     if is_container(x):
@@ -173,8 +175,6 @@ def seed_problem(x: Any, t: Any, what: str, exact: bool) -> str | None:
             if problem is not None:
                 return problem
         return None
-    if x is None or isinstance(x, (str, bytes)):
-        return None  # not differentiated: whatever stands for it is ignored
     if is_container(t):
         return f"{what} is not a container; pass an array or float for it, not a {type(t).__name__}"
     if not (hasattr(t, "shape") or isinstance(t, (int, float, complex, np.number))):

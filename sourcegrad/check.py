@@ -14,10 +14,12 @@ from .runtime.containers import children, is_container, rebuild
 
 
 def _leaves(x, path=()):
+    """The differentiable leaves of ``x`` with their paths (``None``, strings and other markers
+    in a parameter structure have no derivative: skipped)."""
     if is_container(x):
         for k, v in children(x):
             yield from _leaves(v, path + (k,))
-    else:
+    elif x is not None and not isinstance(x, (str, bytes)):
         yield path, x
 
 

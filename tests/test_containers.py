@@ -434,3 +434,19 @@ def test_every_runtime_helper_the_derivative_calls_has_a_tangent_rule():
         if name not in not_called_by_pure_code and lookup_tangent(helper) is None
     )
     assert missing == []
+
+
+def skips_none(params, x):
+    h = x
+    for p in params:
+        if p is not None:
+            h = np.tanh(h @ p["W"])
+    return np.sum(h**2)
+
+
+def test_gradcheck_and_hvp_skip_none_in_a_parameter_list():
+    """A parameter-free layer's None in a list of parameters has no derivative: gradcheck
+    (first and second order) and the jvp it runs take None for it."""
+    params = [{"W": W0[:, :3]}, None, {"W": W1[:3]}]
+    assert sg.gradcheck(skips_none, params, X, order=2)
+    assert sg.grad(skips_none)(params, X)[1] is None
