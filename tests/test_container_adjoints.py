@@ -316,3 +316,22 @@ def test_np_r_directive_string_is_refused():
     for _ in range(2):
         with pytest.raises(sg.SourcegradError, match="np.concatenate"):
             sg.grad(r_directive)(X3)
+
+
+def setdefault_of_argument(d, x):
+    v = d.setdefault("a", 0.0)
+    return np.sum(v * x)
+
+
+def popitem_of_argument(d, x):
+    _, v = d.popitem()
+    return np.sum(v * x)
+
+
+@pytest.mark.parametrize("f", [setdefault_of_argument, popitem_of_argument])
+def test_method_of_a_differentiated_dict_without_a_rule_is_refused(f):
+    """Its result used to be taken as a constant: a zero gradient, silently."""
+    with pytest.raises(
+        sg.NoRuleError, match=r"test_container_adjoints.py:\d+: `\.(setdefault|popitem)\(\)`"
+    ):
+        sg.grad(f)({"a": np.array([3.0, 4.0])}, np.array([1.0, 2.0]))

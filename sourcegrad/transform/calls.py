@@ -117,6 +117,10 @@ def is_derivative(obj) -> bool:
     return derive.makers().is_derivative(obj)
 
 
+#: dict and list methods that return (or keep) an item of the container
+_ITEM_METHODS = frozenset({"setdefault", "popitem", "pop", "copy", "__getitem__"})
+
+
 def call_dynamic(core, func, args, varied) -> Op:
     """``d[args] += vjp_of(func, wrt)(*args, g_out=d[z])`` for a function ``func`` known only
     when the derivative runs (a nested function, a lambda, a function made by sourcegrad); in
@@ -127,6 +131,16 @@ def call_dynamic(core, func, args, varied) -> Op:
     wrt = tuple(i for i, a in enumerate(args) if _may_vary(a, varied))
     operands = [func, *args]
     if not wrt:
+        if (
+            isinstance(func, gast.Attribute)
+            and func.attr in _ITEM_METHODS
+            and varied is not None
+            and _may_vary(func.value, varied)
+        ):
+            # an item of a differentiated container read by a method without a rule
+            # (`d.setdefault(k)`, `d.popitem()`): refused where its result is used, never
+            # taken as a constant
+            return Op(None, None, operands=operands, pure=False, label="." + func.attr + "()")
         return Op(None, "constant", operands=operands, pure=False, label=label)
     params = {"fn": func, **{f"a{i}": a for i, a in enumerate(args)}}
     diff = [args[i] for i in wrt]
