@@ -25,6 +25,7 @@ from __future__ import annotations
 import gast
 
 from . import syntax as S
+from .walk import rewrite_blocks
 
 
 def lower_dict_operations(fn: gast.FunctionDef, names: S.NameGen, examples=None) -> set:
@@ -99,19 +100,7 @@ class _Lowering:
         self.dicts = dicts
 
     def block(self, stmts) -> list:
-        out = []
-        for s in stmts:
-            for attr in ("body", "orelse"):
-                inner = getattr(s, attr, None)
-                if inner and not isinstance(s, gast.FunctionDef):
-                    setattr(s, attr, self.block(inner))
-            new = self.statement(s)
-            for n in new:
-                for sub in S.walk(n):
-                    if isinstance(sub, (gast.stmt, gast.expr)) and not hasattr(sub, "lineno"):
-                        sub.lineno = s.lineno
-            out.extend(new)
-        return out
+        return rewrite_blocks(stmts, self.statement)
 
     def statement(self, s) -> list:
         if isinstance(s, gast.Expr):

@@ -25,6 +25,7 @@ import gast
 
 from . import syntax as S
 from .dicts import lower_dict_operations
+from .walk import rewrite_blocks
 
 
 def lower_list_operations(fn: gast.FunctionDef, names: S.NameGen, examples=None) -> set:
@@ -97,19 +98,7 @@ class _Lowering:
         self.lists = lists
 
     def block(self, stmts) -> list:
-        out = []
-        for s in stmts:
-            for attr in ("body", "orelse"):
-                inner = getattr(s, attr, None)
-                if inner and not isinstance(s, gast.FunctionDef):
-                    setattr(s, attr, self.block(inner))
-            new = self.statement(s)
-            for n in new:
-                for sub in S.walk(n):
-                    if isinstance(sub, (gast.stmt, gast.expr)) and not hasattr(sub, "lineno"):
-                        sub.lineno = s.lineno
-            out.extend(new)
-        return out
+        return rewrite_blocks(stmts, self.statement)
 
     def is_list(self, e) -> bool:
         return _makes_list(e, self.lists)

@@ -176,3 +176,22 @@ def rebound_in_compound(stmts) -> set:
         if isinstance(s, (gast.If, gast.For, gast.While)):
             out |= rebound_names([s])
     return out
+
+
+def rewrite_blocks(stmts, statement) -> list:
+    """``stmts`` with each statement replaced by the list ``statement(s)`` returns for it,
+    the blocks nested in branches and loops first (not those of nested functions); a new node
+    without a line number gets the line of the statement it replaces."""
+    out = []
+    for s in stmts:
+        for attr in ("body", "orelse"):
+            inner = getattr(s, attr, None)
+            if inner and not isinstance(s, gast.FunctionDef):
+                setattr(s, attr, rewrite_blocks(inner, statement))
+        new = statement(s)
+        for n in new:
+            for sub in S.walk(n):
+                if isinstance(sub, (gast.stmt, gast.expr)) and not hasattr(sub, "lineno"):
+                    sub.lineno = s.lineno
+        out.extend(new)
+    return out
