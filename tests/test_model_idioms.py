@@ -162,8 +162,6 @@ REF = {
 }
 
 # Known failures: {(model, idiom): {check: reason}} (check in "value", "grad", "agree", "hvp").
-STAR = "refused: `*args` in a call: UnsupportedSyntaxError"
-STARSTAR = "refused: `**kwargs` in a call: UnsupportedSyntaxError"
 
 ALL = ("value", "grad", "agree", "hvp")
 
@@ -175,11 +173,7 @@ def _all(reason, hvp=None):
     return out
 
 
-XFAIL: dict[tuple, dict[str, str]] = {
-    ("cnn", "bound_method_starcall"): _all(STAR),
-    ("attn", "nested_dict_einsum"): _all(STARSTAR),
-    ("attn", "fused_qkv_split_starcall"): _all(STAR),
-}
+XFAIL: dict[tuple, dict[str, str]] = {}
 
 
 def params_for(check):

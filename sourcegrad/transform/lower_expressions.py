@@ -46,14 +46,14 @@ class ExpressionLowering:
         if isinstance(e, gast.Constant):
             return S.const(e.value)
         if isinstance(e, (gast.Tuple, gast.List)):
-            elts = [
-                (
-                    gast.Starred(value=self.atom(x.value, base), ctx=gast.Load())
-                    if isinstance(x, gast.Starred)
-                    else self.atom(x, base)
-                )
-                for x in e.elts
-            ]
+            elts = []
+            for x in e.elts:
+                if not isinstance(x, gast.Starred):
+                    elts.append(self.atom(x, base))
+                elif isinstance(self.example_value(x.value), (tuple, list)):
+                    elts += [self.atom(item, base) for item in self.star_items(x.value, e)]
+                else:  # a list the function builds: the list lowering splices it
+                    elts.append(gast.Starred(value=self.atom(x.value, base), ctx=gast.Load()))
             return type(e)(elts=elts, ctx=gast.Load())
         if isinstance(e, gast.Dict) and all(
             k is not None and (S.is_literal(k) or S.is_atom(k) and not S.names_in(k))
@@ -179,16 +179,51 @@ class ExpressionLowering:
         args = []
         for a in e.args:
             if isinstance(a, gast.Starred):
-                self.refuse(
-                    f"`*{S.text(a.value)}` in a call is not supported; pass arguments one by one", e
-                )
-            args.append(self.atom(a, base))
+                args += [self.atom(x, base) for x in self.star_items(a.value, e)]
+            else:
+                args.append(self.atom(a, base))
         keywords = []
         for kw in e.keywords:
-            if kw.arg is None:
-                self.refuse("`**kwargs` in a call is not supported; pass keywords one by one", e)
-            keywords.append(gast.keyword(arg=kw.arg, value=self.atom(kw.value, base)))
+            pairs = [(kw.arg, kw.value)] if kw.arg is not None else self.star_keywords(kw.value, e)
+            for name, value in pairs:
+                if any(k.arg == name for k in keywords):
+                    self.refuse(f"keyword argument {name!r} given twice in this call", e)
+                keywords.append(gast.keyword(arg=name, value=self.atom(value, base)))
         return gast.Call(func=func, args=args, keywords=keywords)
+
+    def star_items(self, v, call) -> list:
+        """The items ``*v`` passes: a display's own items, or ``v[0]``, ..., ``v[n-1]`` where
+        ``v`` reads an argument whose length every call of this build shares."""
+        if isinstance(v, (gast.Tuple, gast.List)) and not any(
+            isinstance(x, gast.Starred) for x in v.elts
+        ):
+            return list(v.elts)
+        known = self.example_value(v)
+        if not isinstance(known, (tuple, list)):
+            self.refuse(
+                f"`*{S.text(v)}` in a call: sourcegrad splices `*` only of a tuple or list whose "
+                "length it knows when it builds the derivative (a display, or an argument read "
+                "through constant keys); pass the arguments one by one",
+                call,
+            )
+        held = self.atom(v, "star")
+        return [
+            gast.Subscript(value=held, slice=S.const(i), ctx=gast.Load()) for i in range(len(known))
+        ]
+
+    def star_keywords(self, v, call) -> list:
+        """The ``(name, value)`` pairs ``**v`` passes, where ``v`` reads a dict argument whose
+        keys every call of this build shares: ``(k, v[k])`` for each key."""
+        known = self.example_value(v)
+        if not (isinstance(known, dict) and all(type(k) is str for k in known)):
+            self.refuse(
+                f"`**{S.text(v)}` in a call: sourcegrad splices `**` only of a dict argument (read "
+                "through constant keys) whose string keys it knows when it builds the derivative; "
+                "pass the keywords one by one",
+                call,
+            )
+        held = self.atom(v, "star")
+        return [(k, gast.Subscript(value=held, slice=S.const(k), ctx=gast.Load())) for k in known]
 
     def index(self, s, base):
         if isinstance(s, gast.Slice):

@@ -15,8 +15,8 @@ from .walk import rebound_names
 class LoopLowering:
     """Loops and comprehensions. Expects of the builder: ``p`` (the parsed function),
     ``fn``, ``names``, ``env``, ``local_names``, ``unversioned``, ``lineno``, and the
-    methods ``refuse``, ``emit``, ``atom``, ``block``, ``bind``, ``statement``, ``is_dict``
-    and ``may_be_dict``."""
+    methods ``refuse``, ``emit``, ``atom``, ``block``, ``bind``, ``statement``, ``is_dict``,
+    ``may_be_dict`` and ``note_loop_item``."""
 
     def for_(self, stmt):
         if stmt.orelse:
@@ -98,6 +98,8 @@ class LoopLowering:
                 self.emit(S.assign(t, S.call(S.name("min"), lengths)), temp=True)
                 length = S.name(t)
             return length, [g for p in parts for g in p[1]]
+        if isinstance(target, gast.Name):
+            self.note_loop_item(target.id, it)
         if self.is_dict(it):  # a dict iterates over its keys, which have no derivative
             it = gast.Call(
                 func=gast.Attribute(value=it, attr="keys", ctx=gast.Load()), args=[], keywords=[]

@@ -123,6 +123,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         self.unversioned = rebound_in_compound(fn.body) | S.captured_names(fn)
         self.find_aliases(fn)
         self.depth = 0  # nesting of if/for/while around the statement being lowered
+        self.item_examples: dict = {}  # loop variable -> the structure all its items share
         self.paths = {}  # (param, keys) -> name
         self.path_of = {}  # name -> (param, keys)
         self.path_syntax = {}  # (param, keys) -> ("item" | "attr", ...)

@@ -8,15 +8,19 @@ from __future__ import annotations
 import gast
 import numpy as np
 
+from ..runtime.signature import rank_signature
 from . import syntax as S
 from .parse import UNRESOLVED, resolve
+
+#: what :meth:`PathReads.example_value` returns for a value it cannot tell
+UNKNOWN = object()
 
 _ARRAY_ATTRIBUTES = frozenset({"T", "shape", "ndim", "size", "dtype", "real", "imag", "flat", "mT"})
 
 
 class PathReads:
     """Path reads. Expects of the builder: ``p`` (the parsed function), ``fn``, ``params``,
-    ``examples``, ``names``, ``env``, ``local_names``, ``reassigned_params``, ``list_names``,
+    ``examples``, ``item_examples``, ``names``, ``env``, ``local_names``, ``reassigned_params``, ``list_names``,
     ``loop_spans``, ``paths``, ``path_of``, ``path_syntax``, ``user_vars``, ``depth``,
     ``out``, ``top_out``, and the method ``emit``."""
 
@@ -90,6 +94,70 @@ class PathReads:
             return False
         return isinstance(follow_keys(examples[i], keys, None), dict)
 
+    def example_value(self, e):
+        """The value ``e`` has in the arguments the derivative is built for, where ``e`` reads
+        an unmodified argument through constant keys, field names, ``.shape`` and constant
+        slices; :data:`UNKNOWN` otherwise. Only its container structure (lengths, keys, ranks) may
+        be relied on: that is what every call of this build shares."""
+        if self.examples is None:
+            return UNKNOWN
+        if isinstance(e, gast.Attribute) and e.attr == "shape":
+            shape = getattr(self.example_value(e.value), "shape", None)
+            return UNKNOWN if shape is None else tuple(shape)
+        if isinstance(e, gast.Subscript) and isinstance(e.slice, gast.Slice):
+            bounds = [_constant_int(x) for x in (e.slice.lower, e.slice.upper, e.slice.step)]
+            inner = self.example_value(e.value)
+            if UNKNOWN in bounds or not isinstance(inner, (tuple, list)):
+                return UNKNOWN
+            return inner[slice(*bounds)]
+        if isinstance(e, gast.Name) and e.id in self.item_examples:
+            return self.item_examples[e.id]
+        if isinstance(e, gast.Name) and e.id in self.params:
+            if e.id in self.reassigned_params or self.env.get(e.id) != e.id:
+                return UNKNOWN
+            root, keys = e.id, ()
+        else:
+            found = self.path(e) if isinstance(e, (gast.Subscript, gast.Attribute)) else None
+            if found is None and isinstance(e, gast.Name):
+                found = self.path_of.get(self.env.get(e.id, e.id))
+            if found is None:
+                return self.example_item(e)
+            root, keys = found[0], found[1]
+        i = self.params.index(root)
+        if i >= len(self.examples):
+            return UNKNOWN
+        return follow_keys(self.examples[i], keys, UNKNOWN)
+
+    def example_item(self, e):
+        """:meth:`example_value` of ``v[k]`` or ``v.k`` (constant ``k``) where ``v`` is not
+        an argument's path but its value is known (a loop's item)."""
+        if isinstance(e, gast.Subscript) and isinstance(e.slice, gast.Constant):
+            key = e.slice.value
+        elif isinstance(e, gast.Attribute) and e.attr not in _ARRAY_ATTRIBUTES:
+            key = e.attr
+        else:
+            return UNKNOWN
+        inner = self.example_value(e.value)
+        return UNKNOWN if inner is UNKNOWN else follow_keys(inner, (key,), UNKNOWN)
+
+    def note_loop_item(self, name: str, it) -> None:
+        """Remember the structure of ``name``, bound only by ``for name in it``, where every
+        item of ``it`` in the arguments the derivative is built for has the same structure
+        (lengths, keys, ranks): then ``*name`` and ``**name`` can be spliced."""
+        items = self.example_value(it)
+        if not isinstance(items, (list, tuple)) or not items:
+            return
+        if len({repr(rank_signature(x)) for x in items}) != 1:
+            return
+        if (
+            sum(
+                isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store) and n.id == name
+                for n in S.walk(self.fn)
+            )
+            == 1
+        ):
+            self.item_examples[name] = items[0]
+
     def path_of_user(self):
         """User names that hold a path read."""
         return {k for k, v in self.env.items() if v in self.path_of}
@@ -146,6 +214,18 @@ def follow_keys(value, keys, missing):
         except (KeyError, IndexError, AttributeError, TypeError):
             return missing
     return value
+
+
+def _constant_int(node):
+    """The int a slice bound is (None for an absent one); :data:`UNKNOWN` for anything else."""
+    if node is None:
+        return None
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+        value = _constant_int(node.operand)
+        return UNKNOWN if value is UNKNOWN or value is None else -value
+    if isinstance(node, gast.Constant) and type(node.value) is int:
+        return node.value
+    return UNKNOWN
 
 
 def _may_hold_dict(fn, name: str) -> bool:

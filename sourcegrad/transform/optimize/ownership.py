@@ -47,7 +47,7 @@ class Owner:
                 return f.id in self.helpers
             if isinstance(f, gast.Attribute):
                 base = S.dotted(f.value)
-                if base == self.np_name or base == f"{self.np_name}.linalg":
+                if base is not None and base in (self.np_name, f"{self.np_name}.linalg"):
                     obj = getattr(np.linalg if base.endswith("linalg") else np, f.attr, None)
                     if f.attr == "einsum":  # of one operand it may return a view of it
                         return len(e.args) >= 3
