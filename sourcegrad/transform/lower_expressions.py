@@ -55,6 +55,12 @@ class ExpressionLowering:
                 else:  # a list the function builds: the list lowering splices it
                     elts.append(gast.Starred(value=self.atom(x.value, base), ctx=gast.Load()))
             return type(e)(elts=elts, ctx=gast.Load())
+        if isinstance(e, gast.BinOp) and isinstance(e.op, gast.BitOr):
+            if isinstance(e.left, gast.Dict) or isinstance(e.right, gast.Dict):
+                # `a | {...}`: a dict merge (an array | a dict raises in Python)
+                e = gast.Dict(keys=[None, None], values=[e.left, e.right])
+        if isinstance(e, gast.Dict) and None in e.keys:
+            return self.merge(e, base)
         if isinstance(e, gast.Dict) and all(
             k is not None and (S.is_literal(k) or S.is_atom(k) and not S.names_in(k))
             for k in e.keys
@@ -64,22 +70,102 @@ class ExpressionLowering:
             )
         return self.operation(e, base)
 
+    def merge(self, e, base: str):
+        """``{**a, "k": v, ...}``: a display of the merged keys (:meth:`merged_display`); where
+        the first part is a dict of the function's own whose keys show only when it runs,
+        ``t = a.copy()`` and then ``t[k] = v`` for the keys that follow."""
+        first = e.values[0]
+        if e.keys[0] is not None or not isinstance(first, gast.Name):
+            return self.simple(self.merged_display(e), base)
+        if isinstance(self.example_value(first), dict) or not self.may_be_dict(first):
+            return self.simple(self.merged_display(e), base)
+        rest = self.merged_display(gast.Dict(keys=e.keys[1:], values=e.values[1:]))
+        t = self.names.fresh(base + "_merged")
+        self.local_names.add(t)
+        copy = gast.Call(
+            func=gast.Attribute(value=S.clone(first), attr="copy", ctx=gast.Load()),
+            args=[],
+            keywords=[],
+        )
+        writes = [
+            gast.Assign(
+                targets=[gast.Subscript(value=S.name(t), slice=k, ctx=gast.Store())],
+                value=v,
+                type_comment=None,
+            )
+            for k, v in zip(rest.keys, rest.values)
+        ]
+        self.lower_synthetic([S.assign(t, copy), *writes])
+        return S.name(self.env[t])
+
+    def merged_display(self, e):
+        """``{**a, "k": v, **b}`` as a display of one value per key, in Python's order (a
+        key's first place, its last value), where the keys of each ``**`` part are known when
+        the derivative is built (a display, or a dict argument read through constant keys)."""
+        merged: dict = {}
+        for key, value in zip(e.keys, e.values):
+            if key is not None:
+                merged[_display_key(key)] = (key, value)
+                continue
+            for k, v in self.known_items(value, e).items():
+                merged[k] = (S.const(k), v)
+        return gast.Dict(
+            keys=[k for k, _ in merged.values()], values=[v for _, v in merged.values()]
+        )
+
+    def known_items(self, v, where) -> dict:
+        """``{key: expression}`` of a dict ``v`` whose keys are known when the derivative is
+        built: a display (constant keys), or an argument read through constant keys."""
+        if isinstance(v, gast.Dict) and None not in v.keys:
+            return {_display_key(k): x for k, x in zip(v.keys, v.values)}
+        if isinstance(v, gast.Dict):
+            return self.known_items(self.merged_display(v), where)
+        known = self.example_value(v)
+        if not isinstance(known, dict) or not all(type(k) in (str, int) for k in known):
+            self.refuse(
+                f"`**{S.text(v)}` in a dict display: sourcegrad merges only dicts whose keys it "
+                "knows when it builds the derivative (a display, or a dict argument); copy the "
+                f"dict and assign the new keys instead (`d = {S.text(v)}.copy(); d[k] = ...`)",
+                where,
+            )
+        held = self.atom(v, "merged")
+        return {k: gast.Subscript(value=held, slice=S.const(k), ctx=gast.Load()) for k in known}
+
     def dict_call(self, e, base: str):
-        """``dict(pairs)`` (a loop) or ``dict(a=x, b=y)`` (a display); None for any other
-        call of ``dict``."""
-        if len(e.args) == 1 and not e.keywords:  # `dict(pairs)` is `{k: v for k, v in pairs}`
-            k, v = self.names.fresh("k"), self.names.fresh("v")
-            pair = gast.Tuple(elts=[S.name(k, store=True), S.name(v, store=True)], ctx=gast.Store())
-            loop = gast.comprehension(target=pair, iter=e.args[0], ifs=[], is_async=0)
-            made = gast.DictComp(key=S.name(k), value=S.name(v), generators=[loop])
-            return S.name(self.comprehension(made))
-        if not e.args and all(k.arg is not None for k in e.keywords):
-            # `dict(a=x, b=y)` is the display `{"a": x, "b": y}`
+        """``dict(d)`` (a copy), ``dict(pairs)`` (a loop) or ``dict(a=x, b=y)`` (a display);
+        None for any other call of ``dict``."""
+        if len(e.args) == 1 and not e.keywords:
+            return self.dict_of(e.args[0], base)
+        if len(e.args) <= 1 and all(k.arg is not None for k in e.keywords):
+            # `dict(d, a=x, b=y)` is the display `{**d, "a": x, "b": y}`
             display = gast.Dict(
-                keys=[S.const(k.arg) for k in e.keywords], values=[k.value for k in e.keywords]
+                keys=[None] * len(e.args) + [S.const(k.arg) for k in e.keywords],
+                values=list(e.args) + [k.value for k in e.keywords],
             )
             return self.simple(display, base)
         return None
+
+    def dict_of(self, arg, base: str):
+        """``dict(arg)``: a copy of a dict argument as a display of its known keys; of a name
+        that may hold a dict, ``arg.copy()`` when it is one when the code runs; the loop
+        ``{k: v for k, v in arg}`` over pairs otherwise."""
+        if isinstance(self.example_value(arg), dict) or isinstance(arg, gast.Dict):
+            return self.simple(gast.Dict(keys=[None], values=[arg]), base)
+        k, v = self.names.fresh("k"), self.names.fresh("v")
+        pair = gast.Tuple(elts=[S.name(k, store=True), S.name(v, store=True)], ctx=gast.Store())
+        loop = gast.comprehension(target=pair, iter=arg, ifs=[], is_async=0)
+        pairs = gast.DictComp(key=S.name(k), value=S.name(v), generators=[loop])
+        if not self.may_be_dict(arg):
+            return S.name(self.comprehension(pairs))
+        copy = gast.Call(
+            func=gast.Attribute(value=S.clone(arg), attr="copy", ctx=gast.Load()),
+            args=[],
+            keywords=[],
+        )
+        test = gast.Call(
+            func=S.name("isinstance"), args=[S.clone(arg), S.name("dict")], keywords=[]
+        )
+        return self.simple(gast.IfExp(test=test, body=copy, orelse=pairs), base)
 
     def operation(self, e, base: str):
         """An operator, attribute, subscript or call over atoms; ``e`` kept whole (opaque)
@@ -238,3 +324,9 @@ class ExpressionLowering:
         node = S.rename(S.clone(e), mapping)
         set_fact(node, "opaque", True)
         return node
+
+
+def _display_key(key):
+    """The value of a dict display's key: a constant, or the node itself (compared by
+    identity) for a computed key."""
+    return key.value if isinstance(key, gast.Constant) else key
