@@ -17,6 +17,7 @@ keyword-only) and ``post(fn(...))`` is what calling the object with ``args`` ret
 
 from __future__ import annotations
 
+import inspect
 import threading
 import types
 from collections import OrderedDict
@@ -28,7 +29,7 @@ import numpy as np
 from .arguments import check_call
 from .callables import as_function
 from .derivative import Transformed, derivative, with_defaults
-from .errors import NonScalarOutputError, SourcegradError
+from .errors import NonScalarOutputError, SourcegradError, UnsupportedSyntaxError
 from .runtime.containers import scalar_gradient
 from .runtime.signature import call_signature
 from .transform import derive
@@ -528,6 +529,13 @@ def vjp_of(fn: Callable, wrt: Any) -> Callable:
 def _dynamic(fn, wrt, mode):
     if not isinstance(fn, types.FunctionType):
         return _Called(fn, wrt, mode)
+    if fn.__code__.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS):
+        raise UnsupportedSyntaxError(
+            f"{fn.__name__}() takes *args or **kwargs and is made while the derivative "
+            "runs (a nested def or lambda); sourcegrad differentiates calls of such a function "
+            "only when it is defined at module level: move it there, or give every argument "
+            "a name"
+        )
     # functions with the same code (and what their transformation reads) share the builds,
     # each run with its own closure (sourcegrad.derivative.derivative)
     return derivative(fn, wrt, mode, False, mode == "jvp", {"internal": True})

@@ -75,7 +75,10 @@ def missing_field(p):
 
 
 def calls_helper(x):
-    return np.sum(helper(x))  # REFUSE: calls_helper
+    def nested(*xs):
+        return xs[0] * 2.0
+
+    return np.sum(nested(x))  # REFUSE: calls_helper
 
 
 STORE: dict = {}

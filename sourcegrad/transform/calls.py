@@ -24,7 +24,7 @@ from ..runtime.trees import as_adjoint
 from . import derive
 from . import syntax as S
 from .forms import Core, Op
-from .parse import UNRESOLVED, parse, resolve
+from .parse import UNRESOLVED, packed, parse, resolve
 from .path_reads import follow_keys
 from .rule_binding import is_user_function, local_names, lookup_rule
 
@@ -270,7 +270,8 @@ def call_user_function(core: Core, stmt, fn, args, kwargs, label, varied=None) -
     """A call to one of the user's own functions: its derivative is sourcegrad's ``vjp`` of
     that function, transformed from its own source (recursively, when it is first needed)."""
     where = (core.parsed.filename, stmt.lineno)
-    sig, given, callee = _bind_user_call(fn, args, kwargs, label, where)
+    user_fn = fn
+    fn, sig, given, callee = _bind_user_call(fn, args, kwargs, label, where)
     names = list(sig.parameters)
     wrt = tuple(i for i, name in enumerate(names) if _may_vary(given.get(name), varied))
     operands = [*args, *kwargs.values()]
@@ -316,13 +317,15 @@ def call_user_function(core: Core, stmt, fn, args, kwargs, label, varied=None) -
         where=f"{fn.__code__.co_filename}:{fn.__code__.co_firstlineno}",
     )
     op = Op(fn, rule, params, operands, pure=True, label=label)
-    op.user_call = (fn, args, kwargs)
+    op.user_call = (user_fn, args, kwargs)
     return op
 
 
 def _bind_user_call(fn, args, kwargs, label, where):
-    """``(signature, {parameter: argument given}, parsed callee)`` of a call to ``fn``;
-    refuses a call that does not match, a callee without source, or *args / **kwargs."""
+    """``(function, signature, {parameter: argument given}, parsed callee)`` of a call to
+    ``fn``: for a ``fn`` with ``*args`` or ``**kwargs``, its :func:`~.parse.packed` form and
+    the variable arguments as one tuple and one dict display; refuses a call that does not
+    match or a callee without source."""
     try:
         sig = inspect.signature(fn)
         bound = sig.bind(*args, **kwargs)
@@ -339,15 +342,25 @@ def _bind_user_call(fn, args, kwargs, label, where):
             *where,
         ) from None
     names = list(sig.parameters)
+    if not any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in sig.parameters.values()):
+        given = {name: bound.arguments[name] for name in names if name in bound.arguments}
+        return fn, sig, given, callee
+    # `def f(x, *xs, **kw)`: differentiated as `f(x, xs, kw=kw)` with one tuple and one dict
+    given = {}
     for p in sig.parameters.values():
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            raise UnsupportedSyntaxError(
-                f"{label}() takes *args or **kwargs, so sourcegrad cannot differentiate calls to "
-                "it; give every argument a name",
-                *where,
-            )
-    given = {name: bound.arguments[name] for name in names if name in bound.arguments}
-    return sig, given, callee
+        value = bound.arguments.get(p.name, {} if p.kind is p.VAR_KEYWORD else ())
+        if p.kind is p.VAR_POSITIONAL:
+            value = gast.Tuple(elts=list(value), ctx=gast.Load())
+        elif p.kind is p.VAR_KEYWORD:
+            value = gast.Dict(keys=[S.const(k) for k in value], values=list(value.values()))
+        elif p.name not in bound.arguments:
+            continue
+        given[p.name] = value
+    try:
+        fn = packed(fn)
+    except SourcegradError as exc:
+        raise type(exc)(exc.reason, *where) from None
+    return fn, inspect.signature(fn), given, parse(fn)
 
 
 def _derivative_of(fn, wrt: tuple, forward: bool):

@@ -286,6 +286,8 @@ class _Forward:
             return None
         if isinstance(atom, (gast.Tuple, gast.List)):
             return tuple(self.tangent_atoms(e, varied) for e in atom.elts)
+        if isinstance(atom, gast.Dict) and _reads(atom, varied):
+            return self.pack_tangent(atom, varied)  # a dict display: a dict of tangents
         return None
 
     def completed(self, t, atom):

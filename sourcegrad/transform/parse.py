@@ -16,6 +16,7 @@ import site
 import sysconfig
 import textwrap
 import types
+import weakref
 from dataclasses import dataclass, field
 
 import gast
@@ -68,9 +69,95 @@ def _source_of(fn) -> tuple[list[str], int]:
     )
 
 
+#: the attribute of a function made by :func:`packed` that holds the function it packs
+PACKS = "__sourcegrad_packs__"
+_PACKED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def packed(fn: types.FunctionType) -> types.FunctionType:
+    """``fn`` with its ``*args`` parameter taking one tuple and its ``**kwargs`` parameter one
+    dict (plain parameters of the same names, defaults ``()`` and ``{}``): the form in which a
+    call to it is differentiated, its variable arguments being one container each.
+    :func:`parse` of it gives ``fn``'s own syntax tree with those two parameters made plain."""
+    made = _PACKED.get(fn)
+    if made is not None:
+        return made
+    code = fn.__code__
+    if fn.__closure__:
+        raise UnsupportedSyntaxError(
+            f"{fn.__qualname__}() takes *args or **kwargs and reads variables of an enclosing "
+            "function; sourcegrad differentiates calls of such a function only when it is "
+            "defined at module level (or takes named arguments)",
+            code.co_filename,
+            code.co_firstlineno,
+        )
+    sig = inspect.signature(fn)
+    plain, keyword_only, passed = [], [], []
+    for p in sig.parameters.values():
+        if p.kind is p.VAR_POSITIONAL:
+            plain.append(p.name)
+            passed.append("*" + p.name)
+        elif p.kind is p.VAR_KEYWORD:
+            keyword_only.append(p.name)
+            passed.append("**" + p.name)
+        elif p.kind is p.KEYWORD_ONLY:
+            keyword_only.append(p.name)
+            passed.append(f"{p.name}={p.name}")
+        else:
+            plain.append(p.name)
+            passed.append(p.name)
+    head = ", ".join(plain + (["*"] if keyword_only else []) + keyword_only)
+    name = code.co_name if code.co_name.isidentifier() else "lambda_"
+    text = f"def {name}({head}):\n    return {PACKS}({', '.join(passed)})\n"
+    namespace = {PACKS: fn}
+    exec(compile(text, code.co_filename, "exec"), namespace)  # noqa: S102
+    made = namespace[name]
+    made.__code__ = made.__code__.replace(co_firstlineno=code.co_firstlineno)
+    defaults = list(fn.__defaults__ or ())
+    kwdefaults = dict(fn.__kwdefaults__ or {})
+    for p in sig.parameters.values():
+        if p.kind is p.VAR_POSITIONAL:
+            defaults.append(())
+        elif p.kind is p.VAR_KEYWORD:
+            kwdefaults[p.name] = {}
+    made.__defaults__ = tuple(defaults) or None
+    made.__kwdefaults__ = kwdefaults or None
+    made.__qualname__ = fn.__qualname__
+    made.__module__ = fn.__module__
+    setattr(made, PACKS, fn)
+    _PACKED[fn] = made
+    return made
+
+
+def _unpacked_parameters(node: gast.FunctionDef) -> None:
+    """``def f(a, *xs, k=1, **kw)`` as ``def f(a, xs=(), *, k=1, kw={})`` (in place)."""
+    args = node.args
+    if args.vararg is not None:
+        args.defaults = [*args.defaults, gast.Constant(value=(), kind=None)]
+        args.args = [
+            *args.args,
+            gast.Name(id=args.vararg.id, ctx=gast.Param(), annotation=None, type_comment=None),
+        ]
+        args.vararg = None
+    if args.kwarg is not None:
+        args.kwonlyargs = [
+            *args.kwonlyargs,
+            gast.Name(id=args.kwarg.id, ctx=gast.Param(), annotation=None, type_comment=None),
+        ]
+        args.kw_defaults = [*args.kw_defaults, gast.Constant(value=None, kind=None)]
+        args.kwarg = None
+
+
 def parse(fn) -> Parsed:
     """Parse ``fn`` (a plain Python function) into a new :class:`Parsed` record (``fn`` is
-    only read)."""
+    only read); of a function made by :func:`packed`, the function it packs, its variable
+    arguments made plain parameters."""
+    original = getattr(fn, PACKS, None)
+    if original is not None:
+        parsed = parse(original)
+        _unpacked_parameters(parsed.node)
+        parsed.fn = fn
+        return parsed
     if isinstance(fn, types.MethodType):
         raise UnsupportedSyntaxError(
             "bound methods are not transformed yet; differentiate a plain function that takes "
