@@ -14,14 +14,8 @@ from .arguments import check_call, full_args, seed_problem, split_args
 from .derivative import Transformed, derivative
 from .derivative_cache import clear_cache
 from .errors import SourcegradError
-from .higher import (
-    grad_of_derivative,
-    is_derivative,
-    jvp_of,
-    jvp_transform,
-    source_of_order,
-    vjp_of,
-)
+from .function_values import jvp_of, vjp_of
+from .higher import grad_of_derivative, is_derivative, jvp_transform, source_of_order
 from .runtime.signature import call_signature
 
 __all__ = [

@@ -19,6 +19,7 @@ import numpy as np
 
 from .errors import ArgumentError, SeedError, WrtTypeError
 from .runtime.containers import children, is_container
+from .runtime.records import is_static_leaf
 
 
 def quoted(names: Iterable[str]) -> str:
@@ -153,8 +154,8 @@ def seed_problem(x: Any, t: Any, what: str, exact: bool) -> str | None:
     """Why ``t`` is no output gradient (``exact=False``: broadcasting against ``x`` will do)
     or no tangent (``exact=True``: ``x``'s shape) for the value ``x``; None where it is one.
     ``what`` names ``x`` in the message."""
-    if x is None or isinstance(x, (str, bytes)):
-        return None  # not differentiated: whatever stands for it is ignored
+    if x is None or is_static_leaf(x):
+        return None  # not differentiated (a record's settings too): what stands for it is ignored
     if t is None:
         return f"{what} has no {'tangent' if exact else 'output gradient'} (None)"
     if is_container(x):

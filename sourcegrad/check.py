@@ -11,15 +11,17 @@ from .api import grad, jvp
 from .errors import GradcheckError
 from .higher import hvp
 from .runtime.containers import children, is_container, rebuild
+from .runtime.records import is_static_leaf
 
 
 def _leaves(x, path=()):
     """The differentiable leaves of ``x`` with their paths (``None``, strings and other markers
-    in a parameter structure have no derivative: skipped)."""
+    in a parameter structure, a record's settings and functions have no derivative:
+    skipped)."""
     if is_container(x):
         for k, v in children(x):
             yield from _leaves(v, path + (k,))
-    elif x is not None and not isinstance(x, (str, bytes)):
+    elif not is_static_leaf(x):
         yield path, x
 
 

@@ -17,7 +17,6 @@ keyword-only) and ``post(fn(...))`` is what calling the object with ``args`` ret
 
 from __future__ import annotations
 
-import inspect
 import threading
 import types
 from collections import OrderedDict
@@ -27,12 +26,10 @@ from typing import Any
 import numpy as np
 
 from .arguments import check_call
-from .callables import as_function
 from .derivative import Transformed, derivative, with_defaults
-from .errors import NonScalarOutputError, SourcegradError, UnsupportedSyntaxError
+from .errors import NonScalarOutputError, SourcegradError
 from .runtime.containers import scalar_gradient
 from .runtime.signature import call_signature
-from .transform import derive
 
 _LOCK = threading.RLock()
 #: (generated function, wrt, select) -> Transformed jvp of it; the _KEPT most recently used
@@ -512,84 +509,3 @@ def jvp_transform(f: Callable, wrt: Any, options: dict) -> Callable:
     if is_derivative(f):
         return Jvp(f, wrt)
     return derivative(f, wrt, "jvp", False, True, options)
-
-
-# ---------------------------------------------------------------------- derivatives of values
-def vjp_of(fn: Callable, wrt: Any) -> Callable:
-    """The vjp of a function object made at run time (a nested ``def`` or a lambda).
-
-    Functions with the same code share one transform; each call runs it with the closure of
-    the function object it is given, so every instance sees its own captured variables.
-    """
-    if is_derivative(fn):
-        return derivative_vjp(fn, wrt)
-    return _dynamic(fn, wrt, "vjp")
-
-
-def _dynamic(fn, wrt, mode):
-    if not isinstance(fn, types.FunctionType):
-        return _Called(fn, wrt, mode)
-    if fn.__code__.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS):
-        raise UnsupportedSyntaxError(
-            f"{fn.__name__}() takes *args or **kwargs and is made while the derivative "
-            "runs (a nested def or lambda); sourcegrad differentiates calls of such a function "
-            "only when it is defined at module level: move it there, or give every argument "
-            "a name"
-        )
-    # functions with the same code (and what their transformation reads) share the builds,
-    # each run with its own closure (sourcegrad.derivative.derivative)
-    return derivative(fn, wrt, mode, False, mode == "jvp", {"internal": True})
-
-
-class _Called:
-    """The vjp or jvp of a function value that is not a plain function (a bound method, an
-    object with ``__call__``, a NumPy function with a rule): the plain function behind it
-    (:func:`sourcegrad.callables.as_function`) with its leading arguments, looked up when the
-    derivative calls it."""
-
-    def __init__(self, fn, wrt, mode):
-        self.fn, self.wrt, self.mode = fn, wrt, mode
-
-    def __call__(self, *args, g_out=None, t_in=None):
-        function, leading = as_function(self.fn, len(args))
-        n = len(leading)
-        wrt = tuple(i + n for i in self.wrt) if isinstance(self.wrt, tuple) else self.wrt + n
-        t = _dynamic(function, wrt, self.mode)
-        if self.mode == "jvp":
-            return t(*leading, *args, t_in=t_in)
-        return t(*leading, *args, g_out=g_out)
-
-    def jvp(self, wrt):
-        """Forward mode over this derivative, along its arguments ``wrt`` (positions among
-        the call's arguments, the seed last)."""
-        return _CalledJvp(self, wrt)
-
-
-class _CalledJvp:
-    """``jvp_of`` a :class:`_Called`: the jvp of the derivative of the plain function behind
-    it, with the leading arguments put first."""
-
-    def __init__(self, called: _Called, wrt):
-        self.called, self.wrt = called, wrt
-
-    def __call__(self, *args, t_in=None):
-        c = self.called
-        function, leading = as_function(c.fn, len(args) - 1)  # the seed comes last
-        n = len(leading)
-        inner = tuple(i + n for i in c.wrt) if isinstance(c.wrt, tuple) else c.wrt + n
-        wrt = tuple(i + n for i in self.wrt) if isinstance(self.wrt, tuple) else self.wrt + n
-        return jvp_of(_dynamic(function, inner, c.mode), wrt)(*leading, *args, t_in=t_in)
-
-
-def jvp_of(fn: Callable, wrt: Any) -> Callable:
-    """The jvp of a function known only when the derivative runs: a nested ``def``, a lambda,
-    or a function made by sourcegrad. Called as ``jvp_of(fn, wrt)(*args, t_in=t)``."""
-    if isinstance(fn, _Called):
-        return fn.jvp(wrt)
-    if is_derivative(fn):
-        return Jvp(fn, wrt)
-    return _dynamic(fn, wrt, "jvp")
-
-
-# the passes differentiate calls of function values through these (they never import upward)
-derive.install(derive.Makers(vjp_of=vjp_of, jvp_of=jvp_of, is_derivative=is_derivative))

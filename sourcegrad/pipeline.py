@@ -25,6 +25,7 @@ import numpy as np
 from .errors import NonScalarOutputError, SourcegradError, WrtTypeError
 from .rules import registry
 from .runtime.containers import children, is_container, scalar_gradient
+from .runtime.records import is_record, is_static_leaf
 from .runtime.tangent_helpers import float_gradient, typed_gradient
 from .transform import syntax as S
 from .transform.analysis import analyze
@@ -114,27 +115,33 @@ def _as_gradient(x, t):
 
 def _has_arrays(args) -> bool:
     """Whether an argument holds an array: only then can shapes specialise anything."""
-    return any(hasattr(leaf, "shape") for a in args for _, leaf in _leaves(a))
+    return any(hasattr(leaf, "shape") for a in args for _, leaf, _ in _leaves(a))
 
 
-def _leaves(x, path=()):
+def _leaves(x, path=(), in_record=False):
+    """``(path, leaf, in_record)`` of every leaf of ``x``; ``in_record``: the leaf is a field
+    of a record (a dataclass instance)."""
     if is_container(x):
+        record = is_record(x)
         for k, v in children(x):
-            yield from _leaves(v, path + (k,))
+            yield from _leaves(v, path + (k,), record)
     else:
-        yield path, x
+        yield path, x, in_record
 
 
-def _leaf_problem(leaf) -> str | None:
+def _leaf_problem(leaf, in_record: bool) -> str | None:
     """Why the argument leaf ``leaf`` (named ``{where}`` in the text) has no gradient; None
-    where it has one."""
+    where it has one, or where it is a record's field that carries none (a number of layers,
+    a name, an activation function: kept as it is in the gradient)."""
+    if in_record and is_static_leaf(leaf):
+        return None
     kind = getattr(getattr(leaf, "dtype", None), "kind", None)
-    if dataclasses.is_dataclass(leaf) and not isinstance(leaf, type):
+    numeric = isinstance(leaf, (float, int, complex, np.generic)) or kind is not None
+    if not numeric and leaf is not None and not isinstance(leaf, (str, bytes)):
         return (
-            f"{{where}} is a dataclass ({type(leaf).__name__}); gradients are built "
-            "for dicts, lists, tuples and namedtuples of arrays: pass "
-            "dataclasses.asdict({where}) (or a namedtuple) and read its fields "
-            "from that"
+            f"{{where}} is an object of class {type(leaf).__name__}; gradients are built for arrays "
+            "and floats in dicts, lists, tuples, namedtuples and dataclasses: make "
+            f"{type(leaf).__name__} a dataclass, or pass its arrays in one of those"
         )
     if isinstance(leaf, complex) or kind == "c":
         return (
@@ -289,8 +296,8 @@ class Pipeline:
                     parsed.filename,
                     parsed.node.lineno,
                 )
-            for path, leaf in _leaves(x):
-                problem = _leaf_problem(leaf)
+            for path, leaf, in_record in _leaves(x):
+                problem = _leaf_problem(leaf, in_record)
                 if problem is not None:
                     where = core.params[i] + "".join(f"[{k!r}]" for k in path)
                     raise WrtTypeError(

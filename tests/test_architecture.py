@@ -25,6 +25,7 @@ LAYERS = [
     {"derivative"},
     {"callables"},
     {"higher"},
+    {"function_values"},
     {"api"},
     {"check", "cli", "__main__"},
     {"util", "loss", "optim", "nn", "model"},

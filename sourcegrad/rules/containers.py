@@ -2,7 +2,13 @@
 ``values()``, ``keys()`` and ``get()``, and a namedtuple's fields read by name. Their
 adjoints are containers that add leaf by leaf (:mod:`sourcegrad.runtime.trees`)."""
 
-from ..runtime.tangent_helpers import get_tangent, items_tangent, list_tangent, values_tangent
+from ..runtime.tangent_helpers import (
+    field_tangent,
+    get_tangent,
+    items_tangent,
+    list_tangent,
+    values_tangent,
+)
 from ..runtime.trees import default_part, unfield, unget, unitems, unlist, unvalues
 from .registry import adjoint, d, nondifferentiable, tangent
 
@@ -55,7 +61,7 @@ def _field(z, x, name):  # z = x.name, a namedtuple's field
 
 @tangent("field")
 def _field_tangent(z, x, name):
-    d[z] += getattr(d[x], name)
+    d[z] += field_tangent(d[x], x, name)
 
 
 nondifferentiable("dict_keys")

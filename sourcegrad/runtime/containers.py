@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .facts import helper
+from .records import is_record, is_static_leaf, rebuilt_record, record_fields
 from .trees import add_adjoints, piece_of
 
 # the argument guards at the end of this module: the library calls them (never generated code)
@@ -17,16 +18,20 @@ def is_namedtuple(x) -> bool:
 
 @helper(called_by="library")
 def is_container(x) -> bool:
-    return isinstance(x, (dict, list, tuple))
+    """A dict, list, tuple (namedtuples included) or record (a dataclass instance)."""
+    return isinstance(x, (dict, list, tuple)) or is_record(x)
 
 
 @helper(called_by="library")
 def children(x):
-    """``(key, child)`` pairs of a container, in a deterministic order (namedtuples by field)."""
+    """``(key, child)`` pairs of a container, in a deterministic order (namedtuples and
+    records by field)."""
     if isinstance(x, dict):
         return list(x.items())
     if is_namedtuple(x):
         return list(zip(x._fields, x))
+    if is_record(x):
+        return list(record_fields(x).items())
     return list(enumerate(x))
 
 
@@ -37,6 +42,8 @@ def rebuild(like, values: dict):
         return type(like)((k, values[k]) for k in like)
     if is_namedtuple(like):
         return type(like)(*[values[f] for f in like._fields])
+    if is_record(like):
+        return rebuilt_record(like, values)
     return type(like)([values[i] for i in range(len(like))])
 
 
@@ -88,8 +95,8 @@ _EMPTY: dict = {}
 
 
 def _build(like, parts, seen):
-    if like is None or isinstance(like, (str, bytes)):
-        return like  # no derivative: a name or a marker in the structure
+    if like is None or isinstance(like, (str, bytes)) or is_static_leaf(like):
+        return like  # no derivative: a name, a marker in the structure, a record's setting
     whole = parts.get((), None)
     if whole is not None and len(parts) == 1 and _owned(like, whole, seen):
         return whole
@@ -188,7 +195,7 @@ def _leaf(like, g, seen):
 
 
 def _zero_leaf(like):
-    if like is None or isinstance(like, (str, bytes)):
+    if like is None or isinstance(like, (str, bytes)) or is_static_leaf(like):
         return like  # a name or a marker in the structure (a key in a list of pairs)
     if isinstance(like, (float, np.generic)):
         return scalar_gradient(like, 0)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .facts import declare_helpers
+from .records import is_record, record_fields
 
 declare_helpers("signature_guard", "compile_guard", "guard_expression", called_by="library")
 
@@ -43,6 +44,8 @@ def call_signature(x: Any) -> Any:
     shape = getattr(x, "shape", None)
     if shape is not None:
         return (t, tuple(shape), x.dtype.char)
+    if is_record(x):
+        return ("r", t) + tuple([(k, call_signature(v)) for k, v in record_fields(x).items()])
     return t
 
 
@@ -58,6 +61,8 @@ def rank_signature(x: Any) -> Any:
     nd = getattr(x, "ndim", None)
     if nd is not None and not isinstance(x, (float, int)):
         return (t, nd, x.dtype.char)
+    if is_record(x):
+        return ("r", t) + tuple([(k, rank_signature(v)) for k, v in record_fields(x).items()])
     return call_signature(x)
 
 
@@ -141,4 +146,10 @@ class _GuardWriter:
                 f"tuple({v}.shape) == {self.const(tuple(shape))}",
                 f"{v}.dtype.char == {x.dtype.char!r}",
             ]
+        if is_record(x):
+            first, d = self.bind(expr)
+            out = [f"type({first}) is {self.const(t)}"]
+            for k, v in record_fields(x).items():
+                out += self.check(v, f"{d}.{k}")
+            return out
         return [f"type({expr}) is {self.const(t)}"]

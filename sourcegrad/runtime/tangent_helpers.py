@@ -11,6 +11,7 @@ import numpy as np
 from ..errors import SourcegradError
 from .facts import helper
 from .helpers import Shape
+from .records import is_record, rebuilt_record, record_fields
 from .shape_helpers import index_items
 from .trees import Pieces
 
@@ -37,6 +38,8 @@ def zero_tangent(x):
         return type(x)(*[zero_tangent(v) for v in x])
     if isinstance(x, (list, tuple)):
         return type(x)(zero_tangent(v) for v in x)
+    if is_record(x):
+        return rebuilt_record(x, {k: zero_tangent(v) for k, v in record_fields(x).items()})
     dtype = getattr(x, "dtype", None)
     if dtype is not None and dtype.kind in "fc":
         return np.zeros_like(x)
@@ -319,6 +322,16 @@ def get_tangent(dx, x, key, ddefault, default=None):
     if ddefault is None:
         return zero_tangent(default)
     return ddefault
+
+
+@helper(linear=("t",))
+def field_tangent(t, x, name):
+    """The tangent of ``x.name`` (a namedtuple's or record's field) from ``x``'s tangent
+    ``t``; a zero where ``t`` is None (an object that only seems to vary: restored from a
+    tape that holds varying values)."""
+    if t is None:
+        return zero_tangent(getattr(x, name))
+    return getattr(t, name)
 
 
 @helper(linear=("t",), like="x")

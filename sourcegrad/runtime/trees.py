@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import SourcegradError
 from .facts import helper
+from .records import is_record, is_static_leaf, record_fields
 
 __all__ = [
     "Pieces", "DictPieces", "add_adjoints", "dict_piece", "as_adjoint", "zero_adjoint", "piece_of", "unlist",
@@ -115,6 +116,9 @@ def as_adjoint(x):
         return DictPieces((k, as_adjoint(v)) for k, v in x.items())
     if isinstance(x, (tuple, list)):
         return Pieces([as_adjoint(v) for v in x])
+    if is_record(x):  # a record's gradient: adds field by field, as a dict does
+        fields = record_fields(x).items()
+        return DictPieces((k, as_adjoint(v)) for k, v in fields if not is_static_leaf(v))
     return x
 
 
@@ -126,6 +130,8 @@ def zero_adjoint(x):
         return DictPieces(like=x)
     if isinstance(x, (list, tuple)):
         return Pieces([zero_adjoint(v) for v in x])
+    if is_record(x):
+        return DictPieces(like=record_fields(x))
     if x is None or isinstance(x, (float, int, str)):
         return 0.0  # a name the forward sweep never reached on this path
     return np.zeros_like(x)
@@ -196,12 +202,14 @@ def default_part(g, x, key, default):
 
 @helper(linear=("g",), like="x")
 def unfield(g, x, name):
-    """The adjoint of a namedtuple ``x`` from that of its field ``x.name``."""
+    """The adjoint of a namedtuple or record ``x`` from that of its field ``x.name``."""
+    if is_record(x):
+        return DictPieces({name: g}, like=record_fields(x))
     fields = getattr(type(x), "_fields", None)
     if fields is None:
         raise SourcegradError(
             f"`.{name}` is read from a {type(x).__name__} object with a differentiated value "
-            "inside; sourcegrad differentiates through dicts, lists, tuples and namedtuples: "
-            "hold the parameters in one of those"
+            "inside; sourcegrad differentiates through dicts, lists, tuples, namedtuples and "
+            "dataclasses: hold the parameters in one of those"
         )
     return Pieces([g if f == name else zero_adjoint(v) for f, v in zip(fields, x)])

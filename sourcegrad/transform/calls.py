@@ -77,31 +77,13 @@ def example_value(core, name: str):
     return follow_keys(example[core.params.index(root)], keys, UNRESOLVED)
 
 
-def free_names(core, name: str, seen: frozenset = frozenset()) -> set:
+def free_names(core, name: str) -> set:
     """Names a nested ``def name`` or ``name = lambda ...`` (or ``name = other`` naming one)
     of the function reads from it."""
-    for node in S.walk(core.node):
-        if isinstance(node, gast.FunctionDef) and node.name == name and node is not core.node:
-            inner, params = node.body, node.args
-            break
-        if (
-            isinstance(node, gast.Assign)
-            and isinstance(node.targets[0], gast.Name)
-            and node.targets[0].id == name
-            and isinstance(node.value, gast.Lambda)
-        ):
-            inner, params = [node.value.body], node.value.args
-            break
-        if (
-            isinstance(node, gast.Assign)
-            and isinstance(node.targets[0], gast.Name)
-            and node.targets[0].id == name
-            and isinstance(node.value, gast.Name)
-            and node.value.id not in seen | {name}
-        ):
-            return free_names(core, node.value.id, seen | {name})  # `f = f_def`
-    else:
+    found = _nested_function(core, name)
+    if found is None:
         return set()
+    inner, params = found
     own = {a.id for a in params.args + params.kwonlyargs + params.posonlyargs}
     read, bound = set(), set(own)
     for stmt in inner:
@@ -109,6 +91,25 @@ def free_names(core, name: str, seen: frozenset = frozenset()) -> set:
             if isinstance(n, gast.Name):
                 (bound if isinstance(n.ctx, gast.Store) else read).add(n.id)
     return (read - bound) & local_names(core)
+
+
+def _nested_function(core, name: str, seen: frozenset = frozenset()):
+    """``(body, arguments)`` of the nested ``def name`` or ``name = lambda ...`` (or
+    ``name = other`` naming one) of the function; None where ``name`` is neither."""
+    for node in S.walk(core.node):
+        if isinstance(node, gast.FunctionDef) and node.name == name and node is not core.node:
+            return node.body, node.args
+        if not (
+            isinstance(node, gast.Assign)
+            and isinstance(node.targets[0], gast.Name)
+            and node.targets[0].id == name
+        ):
+            continue
+        if isinstance(node.value, gast.Lambda):
+            return [node.value.body], node.value.args
+        if isinstance(node.value, gast.Name) and node.value.id not in seen | {name}:
+            return _nested_function(core, node.value.id, seen | {name})  # `f = f_def`
+    return None
 
 
 def is_derivative(obj) -> bool:
@@ -128,7 +129,7 @@ def call_dynamic(core, func, args, varied) -> Op:
     vjp_of, jvp_of = derive.makers().vjp_of, derive.makers().jvp_of
 
     label = S.dotted(func) or S.text(func)
-    wrt = tuple(i for i, a in enumerate(args) if _may_vary(a, varied))
+    receiver, wrt = _dynamic_wrt(core, func, args, varied)
     operands = [func, *args]
     if not wrt:
         if (
@@ -143,7 +144,7 @@ def call_dynamic(core, func, args, varied) -> Op:
             return Op(None, None, operands=operands, pure=False, label="." + func.attr + "()")
         return Op(None, "constant", operands=operands, pure=False, label=label)
     params = {"fn": func, **{f"a{i}": a for i, a in enumerate(args)}}
-    diff = [args[i] for i in wrt]
+    diff = [receiver if i == derive.RECEIVER else args[i] for i in wrt]
     params["diff"] = diff[0] if len(diff) == 1 else gast.Tuple(elts=diff, ctx=gast.Load())
     which = (
         S.const(wrt[0])
@@ -153,7 +154,7 @@ def call_dynamic(core, func, args, varied) -> Op:
     forward = core.forward
     dname = "diff" if forward else "z"
     dread = gast.Subscript(value=S.name("d"), slice=S.name(dname), ctx=gast.Load())
-    if forward and _has_display(args[i] for i in wrt):
+    if forward and _has_display(diff):
         dread = S.call(S.name("complete_tangent"), [dread, S.name("diff")])
     maker = "jvp_of" if forward else "vjp_of"
     call = gast.Call(
@@ -180,6 +181,22 @@ def call_dynamic(core, func, args, varied) -> Op:
         where="sourcegrad.api." + maker,
     )
     return Op("dynamic", rule, params, operands, pure=False, label=label)
+
+
+def _dynamic_wrt(core, func, args, varied) -> tuple:
+    """``(receiver, wrt)`` of a call of a function value: the positions of the arguments
+    that may vary, after :data:`~.derive.RECEIVER` where the object the function is taken
+    from may (``layer(h)``, ``self.forward(h)`` with the object holding differentiated
+    values)."""
+    wrt = tuple(i for i, a in enumerate(args) if _may_vary(a, varied))
+    receiver = func.value if isinstance(func, gast.Attribute) else func
+    if (
+        isinstance(receiver, gast.Name)
+        and _may_vary(receiver, varied)
+        and _nested_function(core, receiver.id) is None  # holds nothing: its reads are checked
+    ):
+        wrt = (derive.RECEIVER, *wrt)
+    return receiver, wrt
 
 
 def refuse_writing_helper(core, stmt, varied) -> None:

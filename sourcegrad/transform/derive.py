@@ -26,6 +26,10 @@ class Makers:
     is_derivative: Callable[[Any], bool]
 
 
+#: a position in the ``wrt`` of ``vjp_of``/``jvp_of``: the object the called function is
+#: bound to (a method's ``self``, an object with ``__call__``), differentiated as an argument
+RECEIVER = "self"
+
 _installed: list[Makers] = []
 
 

@@ -1,0 +1,78 @@
+"""Dataclass instances as parameters: read field by field, handed to helpers, called as
+layer objects (``layer(h)``, ``self.act(z)``, methods), in lists and nested; the gradient is
+an instance of the same class with the gradient in each array or float field and the other
+fields (names, counts, activation functions) as they were. First and second order against
+central differences."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+import sourcegrad as sg
+from tests import dataclass_cases as c
+
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(4, 3))
+
+
+def _w():
+    return RNG.normal(size=(3, 3)) * 0.7
+
+
+def _b():
+    return RNG.normal(size=3)
+
+
+LIN = c.Linear(_w(), _b())
+DENSE = c.Dense(_w(), _b(), act=np.sin, depth=2)
+MODEL = c.MLP([c.Dense(_w(), _b()), c.Linear(_w(), _b()), c.Dense(_w(), _b(), act=np.cos)], 1.5)
+
+CASES = [
+    (c.fields_inline, LIN),
+    (c.fields_in_helper, DENSE),
+    (c.called_object, LIN),
+    (c.called_object, DENSE),
+    (c.method_calls_itself, DENSE),
+    (c.model_object, MODEL),
+    (c.list_of_layers, [LIN, c.Linear(_w(), _b())]),
+    (c.loop_over_fields, MODEL),
+]
+
+
+@pytest.mark.parametrize(
+    "f,params", CASES, ids=[f"{f.__name__}-{type(p).__name__}" for f, p in CASES]
+)
+def test_gradient_to_second_order(f, params):
+    df = sg.value_and_grad(f)
+    for _ in range(3):  # the optimized code runs from the second call on
+        value, grads = df(params, X)
+        # the optimized code may sum in another order (np.sum(t * t) as np.vdot(t, t))
+        np.testing.assert_allclose(value, f(params, X), rtol=1e-14)
+    assert type(grads) is type(params)
+    assert sg.gradcheck(f, params, X, order=2)
+
+
+def test_the_gradient_keeps_the_settings_and_copies_nothing_into_the_parameters():
+    kept = dataclasses.replace(DENSE, W=DENSE.W.copy(), b=DENSE.b.copy())
+    g = sg.grad(c.method_calls_itself)(DENSE, X)
+    assert (g.act, g.name, g.depth) == (np.sin, "dense", 2)
+    assert g.W.shape == DENSE.W.shape and g is not DENSE
+    np.testing.assert_array_equal(DENSE.W, kept.W)
+    np.testing.assert_array_equal(DENSE.b, kept.b)
+
+
+def test_a_frozen_dataclass_gradient_is_frozen_too():
+    g = sg.grad(c.called_object)(LIN, X)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        g.W = None
+
+
+class Plain:
+    def __init__(self, W):
+        self.W = W
+
+
+def test_a_plain_object_holding_arrays_is_refused_not_zeroed():
+    with pytest.raises(sg.WrtTypeError, match="make Plain a dataclass"):
+        sg.grad(c.fields_inline)([Plain(_w())][0], X)
