@@ -97,3 +97,10 @@ def helpers_where(**wanted) -> frozenset:
         for name, facts in HELPER_FACTS.items()
         if all(getattr(facts, k) == v for k, v in wanted.items())
     )
+
+
+def helper_functions_where(**wanted) -> frozenset:
+    """The helpers themselves (the functions, for generated code to be matched by identity)
+    whose facts have every attribute value in ``wanted``, of those declared with
+    :func:`helper`."""
+    return frozenset(HELPERS[name] for name in helpers_where(**wanted) if name in HELPERS)

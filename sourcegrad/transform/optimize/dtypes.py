@@ -18,7 +18,7 @@ from ..walk import walk_statements
 
 def known_dtypes(der: Derivative, example_args) -> dict:
     """The dtypes of the names of ``der`` that the arguments decide (see :func:`name_dtypes`)."""
-    return name_dtypes(der.node, der, example_args, der.refs.by_id.get(id(np)))
+    return name_dtypes(der.node, der, example_args, der.refs.name_of(np))
 
 
 def same_dtype(a, b) -> bool:
