@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+
 import gast
 import numpy as np
 
+from ...rules.facts import dtype_rule
+from ...rules.syntax_keys import METHODS
 from .. import syntax as S
 from ..forms import Derivative
 from ..node_facts import get_fact
@@ -121,35 +126,69 @@ def _assigned_dtype(stmt, dtypes, core, example_args, np_name):
     return expression_kind(v, dtypes, np_name)
 
 
-#: what :func:`_call_dtype` returns for a call it has no rule for
+#: what :func:`_call_dtype` returns for a call whose callee declares no dtype rule it reads
 _UNDECIDED = object()
 
 
 def _call_dtype(v, dtypes, np_name):
-    """The dtype of the method or NumPy call ``v`` (None where unknown), or
-    :data:`_UNDECIDED` where it is not one of the calls known here."""
-    attr = v.func.attr
-    kw = {k.arg: k.value for k in v.keywords}
-
-    def combined(args):
-        parts = [expression_dtype(a, dtypes, np_name) for a in args]
-        return None if not parts or any(p is None for p in parts) else np.result_type(*parts)
-
-    if attr == "einsum" and S.dotted(v.func.value) == np_name and not kw:
-        return combined(v.args[1:])
-    if attr == "stack" and len(v.args) == 1 and isinstance(v.args[0], gast.Tuple):
-        return None if set(kw) - {"axis"} else combined(v.args[0].elts)
-    if attr in ("reshape", "transpose") and S.dotted(v.func.value) != np_name:
-        return expression_dtype(v.func.value, dtypes, np_name)
-    if attr in ("dot", "matmul") and len(v.args) == 2:
-        return combined(v.args)
-    if attr in ("zeros", "ones", "empty") and len(v.args) == 1:
-        d = kw.get("dtype")
-        if d is None:
-            return np.dtype(float)
-        if isinstance(d, gast.Attribute) and d.attr == "dtype":
-            return expression_dtype(d.value, dtypes, np_name)
+    """The dtype of the method or NumPy call ``v`` (None where unknown), by the ``dtype`` rule
+    its callee declares (:func:`sourcegrad.rules.facts.dtype_rule`), or :data:`_UNDECIDED`
+    where the callee declares none read here (elementwise functions and reductions: their
+    stand-ins in :func:`~sourcegrad.transform.shapes.expression_kind`)."""
+    key, operands = _callee(v, np_name)
+    by_rule = _BY_RULE.get(dtype_rule(key)) if key is not None else None
+    if by_rule is None:
+        return _UNDECIDED
+    given = {k.arg: k.value for k in v.keywords}.get("dtype")
+    at = _dtype_position(key)
+    if given is None and at is not None and at < len(operands):
+        given = operands[at]
+    if given is not None:  # dtype=x.dtype, else not known here
+        if isinstance(given, gast.Attribute) and given.attr == "dtype":
+            return expression_dtype(given.value, dtypes, np_name)
         return None
-    if attr in ("zeros_like", "ones_like", "empty_like") and len(v.args) == 1 and not kw:
-        return expression_dtype(v.args[0], dtypes, np_name)
-    return _UNDECIDED
+    return by_rule(operands, lambda e: expression_dtype(e, dtypes, np_name))
+
+
+def _promoted(operands, dtype_of):
+    """``np.result_type`` of the array operands (``np.stack((a, b))``: of ``a`` and ``b``)."""
+    if len(operands) == 1 and isinstance(operands[0], (gast.Tuple, gast.List)):
+        operands = operands[0].elts
+    parts = [
+        dtype_of(a)
+        for a in operands
+        if not (isinstance(a, gast.Constant) and isinstance(a.value, str))  # einsum's spec
+    ]
+    return None if not parts or any(p is None for p in parts) else np.result_type(*parts)
+
+
+#: the declared dtype rules read here, each a function of the operands and a dtype query
+_BY_RULE = {
+    "promote": _promoted,
+    "operand": lambda operands, dtype_of: dtype_of(operands[0]) if operands else None,
+    "creation": lambda operands, dtype_of: np.dtype(float),  # no dtype given
+}
+
+
+def _callee(v, np_name):
+    """``(key, operands)`` of the call ``v`` of an attribute: a NumPy function
+    (``np.f(a, b)``: its arguments), an array method (``x.f(a)``: the receiver, then its
+    arguments; the key of :data:`~sourcegrad.rules.syntax_keys.METHODS`), else ``(None, [])``."""
+    receiver, attr = v.func.value, v.func.attr
+    dotted = S.dotted(receiver) if np_name is not None else None
+    if dotted == np_name and dotted is not None:
+        return getattr(np, attr, None), list(v.args)
+    if attr in METHODS and not (dotted or "").startswith(f"{np_name}."):  # not np.linalg.f
+        return METHODS[attr][0], [receiver, *v.args]
+    return None, []
+
+
+@functools.cache
+def _dtype_position(key):
+    """The position of ``key``'s ``dtype`` parameter (``np.zeros(shape, dtype)``: 1), or None
+    where its signature has none or is not known (a string key)."""
+    try:
+        params = list(inspect.signature(key).parameters)
+    except (TypeError, ValueError):
+        return None
+    return params.index("dtype") if "dtype" in params else None
