@@ -1,5 +1,6 @@
 """The package's structure: layers that import only downward, no import circle, no private
-names across modules, no imports hidden inside functions, small modules and functions.
+names across modules, no imports hidden inside functions, small modules and functions, and no
+pass that names a runtime helper by its spelling.
 
 The layers, lowest first (a module may import from its own layer and the ones below):
 errors, runtime, rules, transform, pipeline, derivative (with derivative_cache, arguments,
@@ -13,6 +14,8 @@ import ast
 import pathlib
 
 import pytest
+
+from .internals import NAMESPACE
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent / "sourcegrad"
 LAYERS = [
@@ -132,3 +135,57 @@ def test_module_shape(module):
                     "sourcegrad"
                 ):
                     raise AssertionError(f"{module}:{sub.lineno} imports inside {node.name}")
+
+
+#: transform modules allowed to spell a runtime helper's name as a string literal
+HELPER_LITERALS_ALLOWED: frozenset = frozenset()
+
+
+def helper_literals(source: str) -> list[str]:
+    """Where ``source`` spells a runtime helper's name as a string literal: an index of the
+    runtime namespace (``NAMESPACE["sum_to"]``), a comparison of a call's name with one
+    (``f.id == "unreduce"``), a name list or a constructed name (``S.name("as_adjoint")``)."""
+    found, indexes = [], set()
+    for node in ast.walk(ast.parse(source)):
+        if (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "NAMESPACE"
+            and isinstance(node.slice, ast.Constant)
+        ):
+            indexes.add(id(node.slice))
+            found.append((node.lineno, f"NAMESPACE[{node.slice.value!r}]"))
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and node.value in NAMESPACE
+            and id(node) not in indexes
+        ):
+            found.append((node.lineno, repr(node.value)))
+    return [f"line {line}: {what}" for line, what in sorted(found)]
+
+
+def test_helper_literals_are_found():
+    source = (
+        "f = NAMESPACE['sum_to']\n"
+        "ok = call.func.id == 'unreduce'\n"
+        "names = {'np', 'gradient_like'}\n"
+        "text = 'a sentence naming sum_to'\n"
+    )
+    assert helper_literals(source) == [
+        "line 1: NAMESPACE['sum_to']",
+        "line 2: 'unreduce'",
+        "line 3: 'gradient_like'",
+    ]
+
+
+@pytest.mark.parametrize(
+    "module", sorted(m for m in MODULES if m.startswith("sourcegrad.transform"))
+)
+def test_transform_names_no_runtime_helper_by_string(module):
+    """A pass reaches a runtime helper through the imported function (``refs.helper(sum_to)``,
+    ``refs.is_call_of(call, sum_to)``), so a call is matched by identity, not by spelling."""
+    if module in HELPER_LITERALS_ALLOWED:
+        return
+    found = helper_literals(MODULES[module].read_text())
+    assert not found, f"{module} names runtime helpers by string: {found}"

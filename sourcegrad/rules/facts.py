@@ -7,7 +7,8 @@ rules it holds, with :func:`declare`:
   -> rank or None), or None when they do not decide it;
 * ``shape(op, known)``: the result's shape from the operands' shapes (``known``: name ->
   shape tuple), or None;
-* ``dtype``: how the result's dtype follows from the operands', one of :data:`DTYPE_RULES`;
+* ``dtype``: how the result's dtype follows from the operands', one of :data:`DTYPE_RULES`
+  (the runtime helpers declare theirs with the same rules);
 * ``allocates``: ``"new"`` (a new array, made from array arguments, that shares no memory
   with them), ``"created"`` (a new array made from shapes or values: ``np.zeros``),
   ``"view"`` (may share an argument's memory), or None (not declared);
@@ -30,14 +31,8 @@ from dataclasses import dataclass
 import gast
 import numpy as np
 
-#: how a result's dtype follows from its operands'
-DTYPE_RULES = {
-    "ufunc": "NumPy's own promotion of the operands (evaluated on 0-d stand-ins)",
-    "promote": "np.result_type of the array operands (products: einsum, dot, matmul, stack)",
-    "operand": "the dtype of the (first) array operand (reshape, transpose, zeros_like)",
-    "creation": "the dtype keyword where given, else float64 (zeros, ones, empty)",
-    "reduced": "the dtype of the function applied to a one-element array of the operand's",
-}
+from ..runtime.facts import DTYPE_RULES, helper_facts
+
 ALLOCATIONS = ("new", "created", "view")
 
 
@@ -106,9 +101,14 @@ def shape_of(op, known: dict):
 
 
 def dtype_rule(key):
-    """How ``key``'s result dtype follows from its operands' (a :data:`DTYPE_RULES` key), or
-    None where nothing is declared."""
-    return facts_of(key).dtype
+    """How ``key``'s result dtype follows from its operands' (a :data:`DTYPE_RULES` key), as
+    declared here or, for a runtime helper, with its ``@helper(dtype=...)``; None where
+    nothing is declared."""
+    declared = facts_of(key).dtype
+    if declared is None:
+        helper = helper_facts(key)
+        declared = None if helper is None else helper.dtype
+    return declared
 
 
 def allocation(key):

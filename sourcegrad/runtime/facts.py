@@ -22,6 +22,15 @@ CALLERS = ("derivative", "running", "library")
 #: ``"new"``: a new array holding no argument's memory; ``"outer"``: a new object (a list,
 #: an array) that may hold an argument's arrays (``unindex`` of a list holds ``g``'s items)
 ALLOCATIONS = ("new", "outer")
+#: how a result's dtype follows from the operands' (declared by runtime helpers with
+#: ``dtype=`` and by NumPy functions in ``sourcegrad/rules``)
+DTYPE_RULES = {
+    "ufunc": "NumPy's own promotion of the operands (evaluated on 0-d stand-ins)",
+    "promote": "np.result_type of the array operands (products: einsum, dot, matmul, stack)",
+    "operand": "the dtype of the (first) array operand (reshape, transpose, zeros_like)",
+    "creation": "the dtype keyword where given, else float64 (zeros, ones, empty)",
+    "reduced": "the dtype of the function applied to a one-element array of the operand's",
+}
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,7 @@ class HelperFacts:
     allocates: str | None = None
     passes: bool = False
     called_by: str = "derivative"
+    dtype: str | None = None
 
     @property
     def needs_tangent(self) -> bool:
@@ -61,7 +71,9 @@ def helper(**facts):
     * ``like``: the parameter whose shape (and rank) its result has, where one has;
     * ``allocates``: one of :data:`ALLOCATIONS`, or None where the result may be an argument;
       ``passes=True``: it may return its first argument itself;
-    * ``called_by``: one of :data:`CALLERS` (default ``"derivative"``).
+    * ``called_by``: one of :data:`CALLERS` (default ``"derivative"``);
+    * ``dtype``: how its result's dtype follows from its arguments', one of
+      :data:`DTYPE_RULES`, where one rule holds for every array argument.
     """
     declared = _facts(**facts)
 
@@ -86,6 +98,8 @@ def _facts(*, linear=(), called_by="derivative", allocates=None, **flags) -> Hel
         raise ValueError(f"called_by {called_by!r} is not one of {CALLERS}")
     if allocates is not None and allocates not in ALLOCATIONS:
         raise ValueError(f"allocates {allocates!r} is not one of {ALLOCATIONS}")
+    if flags.get("dtype") is not None and flags["dtype"] not in DTYPE_RULES:
+        raise ValueError(f"dtype rule {flags['dtype']!r} is not one of {sorted(DTYPE_RULES)}")
     return HelperFacts(linear=tuple(linear), called_by=called_by, allocates=allocates, **flags)
 
 
@@ -97,3 +111,17 @@ def helpers_where(**wanted) -> frozenset:
         for name, facts in HELPER_FACTS.items()
         if all(getattr(facts, k) == v for k, v in wanted.items())
     )
+
+
+def helper_functions_where(**wanted) -> frozenset:
+    """The helpers themselves (the functions, for generated code to be matched by identity)
+    whose facts have every attribute value in ``wanted``, of those declared with
+    :func:`helper`."""
+    return frozenset(HELPERS[name] for name in helpers_where(**wanted) if name in HELPERS)
+
+
+def helper_facts(fn) -> HelperFacts | None:
+    """The facts the helper ``fn`` declared with :func:`helper` (by identity: a function of
+    the same name that is not the helper has none), or None."""
+    name = getattr(fn, "__name__", None)
+    return HELPER_FACTS.get(name) if name in HELPERS and HELPERS[name] is fn else None

@@ -199,7 +199,7 @@ def nondiff(value):
     return value
 
 
-@helper(linear=("g",), like="g", allocates="new")
+@helper(linear=("g",), like="g", allocates="new", dtype="operand")
 def zero_index(g, idx):
     """A copy of ``g`` with zeros at ``idx``: the adjoint of the value that ``x[idx] = v``
     overwrote. For a dict's or list's adjoint, the same container without that part."""

@@ -7,7 +7,8 @@ from __future__ import annotations
 import gast
 import numpy as np
 
-from ..runtime import NAMESPACE
+from ..runtime.helpers import sum_to, unreduce
+from ..runtime.trees import as_adjoint, dict_piece, zero_adjoint
 from . import syntax as S
 from .node_facts import get_fact, set_fact
 from .shape_keys import shape_key
@@ -211,7 +212,7 @@ class AdjointSweep:
         if x in self.definite.get(id(if_stmt), ()):
             return self.zeros_like(x)
         self.need_init.add(x)
-        return S.call(S.name(self.refs.ref(NAMESPACE["zero_adjoint"], "zero_adjoint")), [S.name(x)])
+        return S.call(S.name(self.refs.helper(zero_adjoint)), [S.name(x)])
 
     def zeros_like(self, x):
         if self.a.ranks.get(x) == 0:  # a number (or 0-d array): a plain 0.0 adds to either
@@ -220,7 +221,7 @@ class AdjointSweep:
             np_name = self.refs.ref(np, "np")
             func = gast.Attribute(value=S.name(np_name), attr="zeros_like", ctx=gast.Load())
         else:  # it may be a list or tuple
-            func = S.name(self.refs.ref(NAMESPACE["zero_adjoint"], "zero_adjoint"))
+            func = S.name(self.refs.helper(zero_adjoint))
         return S.call(func, [S.name(x)])
 
     @staticmethod
@@ -234,7 +235,7 @@ class AdjointSweep:
             self.distribute(target, value, block)
             return
         if isinstance(target, gast.Dict):  # d = {"a": x, ...}: each value its key's part
-            piece = S.name(self.refs.ref(NAMESPACE["dict_piece"], "dict_piece"))
+            piece = S.name(self.refs.helper(dict_piece))
             for k, v in zip(target.keys, target.values):
                 if self.varies_in(v):
                     part = S.call(piece, [S.clone(value), S.clone(k), S.clone(v)])
@@ -252,7 +253,7 @@ class AdjointSweep:
 
     def drop_as_adjoint(self, x: str, value):
         """``as_adjoint(e)`` is ``e`` where ``x`` is known to be an array or a number."""
-        name = self.refs.by_id.get(id(NAMESPACE["as_adjoint"]))
+        name = self.refs.name_of(as_adjoint)
         if (
             name is not None
             and self.a.ranks.get(x) is not None
@@ -310,7 +311,7 @@ class AdjointSweep:
 
     def drop_sum_to(self, value):
         """``sum_to(e, x)`` is ``e`` where shapes are provably equal."""
-        sum_to_name = self.refs.by_id.get(id(NAMESPACE["sum_to"]))
+        sum_to_name = self.refs.name_of(sum_to)
         if not (
             isinstance(value, gast.Call)
             and isinstance(value.func, gast.Name)
@@ -323,7 +324,7 @@ class AdjointSweep:
         # shapes equal at this statement only, by its own operation (a name assigned more than
         # once is in no class, but its value here relates to the others)
         local = {frozenset(find(n) for n in pair) for pair in self.local_shapes}
-        self.a.unreduce_name = self.refs.by_id.get(id(NAMESPACE["unreduce"]))
+        self.a.unreduce_name = self.refs.name_of(unreduce)
         ke = shape_key(self.a, self.adj_of, e, local)
         kx = shape_key(self.a, self.adj_of, x, local)
         if ke == "scalar" and kx == "scalar":

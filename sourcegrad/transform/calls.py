@@ -155,7 +155,7 @@ def call_dynamic(core, func, args, varied) -> Op:
     dname = "diff" if forward else "z"
     dread = gast.Subscript(value=S.name("d"), slice=S.name(dname), ctx=gast.Load())
     if forward and _has_display(diff):
-        dread = S.call(S.name("complete_tangent"), [dread, S.name("diff")])
+        dread = S.call(S.name(complete_tangent.__name__), [dread, S.name("diff")])
     maker = "jvp_of" if forward else "vjp_of"
     call = gast.Call(
         func=gast.Call(func=S.name(maker), args=[S.name("fn"), which], keywords=[]),
@@ -169,8 +169,8 @@ def call_dynamic(core, func, args, varied) -> Op:
             {
                 "vjp_of": vjp_of,
                 "jvp_of": jvp_of,
-                "as_adjoint": as_adjoint,
-                "complete_tangent": complete_tangent,
+                as_adjoint.__name__: as_adjoint,
+                complete_tangent.__name__: complete_tangent,
             }
         ),
         body=body,
@@ -316,7 +316,7 @@ def call_user_function(core: Core, stmt, fn, args, kwargs, label, varied=None) -
     )
     if forward and _has_display(given[names[i]] for i in wrt):
         # a display's constant items have no tangent: zeros in their place
-        dread = S.call(S.name("complete_tangent"), [dread, S.name("diff")])
+        dread = S.call(S.name(complete_tangent.__name__), [dread, S.name("diff")])
     call_kwargs.append(gast.keyword(arg="t_in" if forward else "g_out", value=dread))
     diff = [given[names[i]] for i in wrt]
     params["diff"] = diff[0] if len(diff) == 1 else gast.Tuple(elts=diff, ctx=gast.Load())
@@ -324,7 +324,11 @@ def call_user_function(core: Core, stmt, fn, args, kwargs, label, varied=None) -
     rule = R.Rule(
         key=fn,
         fn=TemplateNamespace(
-            {vjp_name: derivative, "as_adjoint": as_adjoint, "complete_tangent": complete_tangent}
+            {
+                vjp_name: derivative,
+                as_adjoint.__name__: as_adjoint,
+                complete_tangent.__name__: complete_tangent,
+            }
         ),
         body=[_contribution(value, forward)],
         result="z",
@@ -465,7 +469,7 @@ def _contribution(call, forward: bool):
     if forward:
         value = gast.Subscript(value=call, slice=S.const(1), ctx=gast.Load())
     else:  # a container argument's gradient, as an adjoint that adds leaf by leaf
-        value = S.call(S.name("as_adjoint"), [call])
+        value = S.call(S.name(as_adjoint.__name__), [call])
     return gast.AugAssign(
         target=gast.Subscript(
             value=S.name("d"), slice=S.name("z" if forward else "diff"), ctx=gast.Store()

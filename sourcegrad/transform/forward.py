@@ -16,6 +16,7 @@ import gast
 
 from ..errors import UnsupportedSyntaxError
 from ..runtime import NAMESPACE
+from ..runtime.tangent_helpers import broadcast_like, pack_tangent, zero_tangent
 from . import syntax as S
 from .forms import Analysis, Derivative
 from .node_facts import copy_facts, get_fact, set_fact
@@ -62,8 +63,9 @@ class _Forward:
             self.tan[x] = self.names.fresh(self.prefix + x)
         return self.tan[x]
 
-    def helper(self, name: str):
-        return S.name(self.refs.ref(NAMESPACE[name], name))
+    def helper(self, fn):
+        """A name reaching the runtime helper ``fn`` in generated code."""
+        return S.name(self.refs.helper(fn))
 
     def run(self, select=()) -> Derivative:
         core = self.core
@@ -243,7 +245,7 @@ class _Forward:
     def unwrap_broadcasts(self, values):
         """``broadcast_like(dx, z) + broadcast_like(dy, z)`` is ``dx + dy``: the tangents of
         all operands together already broadcast to the result's shape."""
-        name = self.refs.by_id.get(id(NAMESPACE["broadcast_like"]))
+        name = self.refs.name_of(broadcast_like)
 
         def wrapped(v):
             return (
@@ -259,7 +261,7 @@ class _Forward:
 
     def drop_broadcasts(self, value, z):
         """``broadcast_like(e, z)`` is ``e`` where the shapes are provably equal."""
-        name = self.refs.by_id.get(id(NAMESPACE["broadcast_like"]))
+        name = self.refs.name_of(broadcast_like)
         if name is None:
             return value
         adj_of = {t: p for p, t in self.tan.items()}
@@ -300,7 +302,7 @@ class _Forward:
             (
                 self.completed(ti, e)
                 if ti is not None or isinstance(e, gast.Slice)  # a range: no tangent
-                else S.call(self.helper("zero_tangent"), [S.clone(e)])
+                else S.call(self.helper(zero_tangent), [S.clone(e)])
             )
             for ti, e in zip(t, atom.elts)
         )
@@ -310,12 +312,12 @@ class _Forward:
         if isinstance(value, gast.Name):
             if value.id in varied:
                 return S.name(self.tname(value.id))
-            return S.call(self.helper("zero_tangent"), [S.clone(value)])
+            return S.call(self.helper(zero_tangent), [S.clone(value)])
         if isinstance(value, gast.Tuple):
             return gast.Tuple(
                 elts=[self.tangent_of(e, varied) for e in value.elts], ctx=gast.Load()
             )
-        return S.call(self.helper("zero_tangent"), [S.clone(value)])
+        return S.call(self.helper(zero_tangent), [S.clone(value)])
 
     def pack_tangent(self, value, varied):
         """The tangent of a tuple, list or dict display, displays inside it item by item."""
@@ -327,7 +329,7 @@ class _Forward:
                     continue
                 t = self.tangent_atoms(v, varied)
                 if t is None or isinstance(t, tuple):
-                    t = S.call(self.helper("zero_tangent"), [S.clone(v)])
+                    t = S.call(self.helper(zero_tangent), [S.clone(v)])
                 vals.append(t)
             return gast.Dict(keys=[S.clone(k) for k in value.keys], values=vals)
         kind = S.name("list") if isinstance(value, gast.List) else S.name("tuple")
@@ -347,7 +349,7 @@ class _Forward:
                 else gast.List(elts=list(tangents.elts), ctx=gast.Load())
             )
         return S.call(
-            self.helper("pack_tangent"),
+            self.helper(pack_tangent),
             [kind, tangents, gast.Tuple(elts=[S.clone(e) for e in value.elts], ctx=gast.Load())],
         )
 
@@ -361,9 +363,13 @@ class _Forward:
         return value
 
     def zero(self, x: str, lineno):
-        s = S.assign(self.tname(x), S.call(self.helper("zero_tangent"), [S.name(x)]), lineno)
+        s = S.assign(self.tname(x), S.call(self.helper(zero_tangent), [S.name(x)]), lineno)
         set_fact(s, "adjoint", True)
         return s
+
+
+#: the runtime helpers, by identity (what a template's name resolves to decides, not its spelling)
+_HELPER_IDS = frozenset(id(fn) for fn in NAMESPACE.values())
 
 
 def _read_raw(rule) -> set:
@@ -372,11 +378,14 @@ def _read_raw(rule) -> set:
     like einsum's, skip it): in an index, arithmetic or a NumPy call, where a tuple of
     tangents must hold no None."""
     body = getattr(rule, "body", None) or ()
+    template_globals = getattr(getattr(rule, "fn", None), "__globals__", {})
     helper_args = {
         id(a)
         for stmt in body
         for n in S.walk(stmt)
-        if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in NAMESPACE
+        if isinstance(n, gast.Call)
+        and isinstance(n.func, gast.Name)
+        and id(template_globals.get(n.func.id)) in _HELPER_IDS
         for a in n.args
     }
     return {

@@ -45,7 +45,7 @@ FACTS: dict[str, Fact] = {
     # --- optimize and its helpers
     "dead": Fact(bool, False, "a statement the optimize pass is about to drop"),
     "mask": Fact(str, None, "the name of a ReLU mask taken before its input is overwritten"),
-    "sum_leading": Fact(int, None, "a sum_leading(g, k) call: k, for the shape inference"),
+    "leading_summed": Fact(int, None, "a sum_leading(g, k) call: k, for the shape inference"),
     "blocks": Fact(bool, False, "a loop over cache-sized blocks (chunk): names hold blocks"),
     "stored": Fact(tuple, None, "(epoch, names) a compound statement stores: algebra's cache"),
 }

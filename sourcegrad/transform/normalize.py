@@ -22,6 +22,8 @@ from __future__ import annotations
 import gast
 
 from ..errors import UnsupportedSyntaxError
+from ..runtime.containers import gradient_like
+from ..runtime.helpers import expand_to, nondiff, seed_like, sum_to, unindex, unreduce
 from . import syntax as S
 from .aliasing import aliases_of_written, augmented_names
 from .forms import Core
@@ -40,7 +42,11 @@ __all__ = ["RUNTIME_NAMES", "normalize"]
 
 #: names generated code may reference besides the user's own (kept free of collisions)
 RUNTIME_NAMES = frozenset(
-    {"np", "sum_to", "unreduce", "expand_to", "unindex", "gradient_like", "seed_like", "nondiff"}
+    {"np"}
+    | {
+        fn.__name__
+        for fn in (sum_to, unreduce, expand_to, unindex, gradient_like, seed_like, nondiff)
+    }
 )
 
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 import gast
 
 from ..errors import UnsupportedSyntaxError
-from ..runtime import NAMESPACE
+from ..runtime.containers import gradient_like
+from ..runtime.helpers import seed_like
 from . import syntax as S
 from .adjoint_sweep import AdjointSweep
 from .forms import Analysis, Derivative
@@ -141,8 +142,7 @@ class _Reverse(TapeSweep, AdjointSweep):
         )
         args.kw_defaults.append(None)
         # g_out may broadcast against the output: the seed is the output's share of it
-        seed_like = S.name(self.refs.ref(NAMESPACE["seed_like"], "seed_like"))
-        return args, S.call(seed_like, [S.name("g_out"), S.clone(out)])
+        return args, S.call(S.name(self.refs.helper(seed_like)), [S.name("g_out"), S.clone(out)])
 
     def plan_tape(self, adjoint: list, grads) -> None:
         """Which names the tape records (``recorded``), and which of them only as shapes."""
@@ -172,7 +172,7 @@ class _Reverse(TapeSweep, AdjointSweep):
             if p in self.defined:
                 parts.append(((), S.name(self.adjname(p))))
             entries.append((p, parts))
-        gl = S.name(self.refs.ref(NAMESPACE["gradient_like"], "gradient_like"))
+        gl = S.name(self.refs.helper(gradient_like))
         if len(entries) == 1:
             p, parts = entries[0]
             return S.call(gl, [S.name(p), parts_node(parts)])

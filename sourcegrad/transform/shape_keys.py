@@ -6,7 +6,7 @@ from __future__ import annotations
 import gast
 import numpy as np
 
-from ..runtime import NAMESPACE
+from ..runtime.helpers import sum_to
 from . import syntax as S
 from .forms import Analysis
 
@@ -14,7 +14,7 @@ from .forms import Analysis
 def shape_only_reads(stmts, refs, np_name=None) -> set:
     """Names that the statements read only as the shape argument of ``sum_to`` (or, given
     the name NumPy goes by, in ``np.shape(x)``)."""
-    sum_to_name = refs.by_id.get(id(NAMESPACE["sum_to"]))
+    sum_to_name = refs.name_of(sum_to)
     total: dict = {}
     as_shape: dict = {}
     for stmt in stmts:

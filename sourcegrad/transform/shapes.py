@@ -299,7 +299,7 @@ def expression_shape(e, shapes: dict, adj_of: dict, np_name: str | None):
         return None if inner is None else inner[::-1]
     if reduce_all_call(e, np_name):  # np.add.reduce(x, None): a number
         return () if expression_shape(e.args[0], shapes, adj_of, np_name) is not None else None
-    lead = get_fact(e, "sum_leading", None)
+    lead = get_fact(e, "leading_summed", None)
     if lead is not None:  # sum_leading(g, k), as optimize writes it
         inner = expression_shape(e.args[0], shapes, adj_of, np_name)
         return None if inner is None else inner[lead:]
@@ -416,7 +416,7 @@ def _stand_in(e, dtypes, np_name):
         return v if hasattr(v, "dtype") else _UNKNOWN
     if isinstance(e, gast.Compare) and len(e.comparators) == 1:
         return np.zeros((), bool)
-    if get_fact(e, "sum_leading", None) is not None:  # sum_leading(g, k)
+    if get_fact(e, "leading_summed", None) is not None:  # sum_leading(g, k)
         return _reduced_stand_in(_stand_in(e.args[0], dtypes, np_name))
     if reduce_all_call(e, np_name):  # np.add.reduce(x, None)
         return _reduced_stand_in(_stand_in(e.args[0], dtypes, np_name))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import gast
 
-from ..runtime import NAMESPACE
+from ..runtime.helpers import shape_of
 from . import syntax as S
 from .node_facts import get_fact, set_fact
 from .walk import written_names
@@ -92,8 +92,7 @@ class TapeSweep:
         saved = S.name(x)
         if x in self.shape_only:
             # the adjoint reads x only for its shape (sum_to): keep the shape, not the array
-            shape_of = S.name(self.refs.ref(NAMESPACE["shape_of"], "shape_of"))
-            saved = S.call(shape_of, [saved])
+            saved = S.call(S.name(self.refs.helper(shape_of)), [saved])
         call = S.call(
             gast.Attribute(value=S.name(self.tape_name()), attr="append", ctx=gast.Load()),
             [saved],

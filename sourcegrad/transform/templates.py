@@ -68,6 +68,29 @@ class Refs:
         self.by_id[key] = name
         return name
 
+    def helper(self, fn) -> str:
+        """The name under which generated code calls the runtime helper ``fn`` (its own name
+        where that is free), referring to it if nothing did yet."""
+        return self.ref(fn, fn.__name__)
+
+    def name_of(self, obj) -> str | None:
+        """The name generated code reaches ``obj`` by, or None where nothing refers to it."""
+        return self.by_id.get(id(obj))
+
+    def names_of(self, objs) -> set:
+        """The names generated code reaches those of ``objs`` it refers to by."""
+        return {self.by_id[id(o)] for o in objs if id(o) in self.by_id}
+
+    def is_call_of(self, node, fn) -> bool:
+        """Whether ``node`` is a call ``name(...)`` of the object ``fn`` (by identity: ``name``
+        is the name generated code reaches ``fn`` by, whatever it is spelled)."""
+        return (
+            isinstance(node, gast.Call)
+            and isinstance(node.func, gast.Name)
+            and id(fn) in self.by_id
+            and node.func.id == self.by_id[id(fn)]
+        )
+
 
 def instantiate(
     rule: Rule, bound: dict, z, dz, ranks: dict, refs: Refs, names: S.NameGen, tangents=None

@@ -5,8 +5,7 @@ from __future__ import annotations
 import gast
 import numpy as np
 
-from ...runtime import NAMESPACE
-from ...runtime.containers import gradient_builder
+from ...runtime.containers import gradient_builder, gradient_like
 from .. import syntax as S
 from ..forms import Derivative
 
@@ -15,7 +14,7 @@ def builders(node, der: Derivative, example_args, owner) -> None:
     """``gradient_like(params, {path: value})`` as a call of a builder generated for the
     argument's structure; a value the ``owner`` analysis found owned when the function
     returns, of known shape and dtype, is placed as it is where those are its leaf's."""
-    gl_name = der.refs.by_id.get(id(NAMESPACE["gradient_like"]))
+    gl_name = der.refs.name_of(gradient_like)
     if gl_name is None:
         return
     params = der.analysis.core.params

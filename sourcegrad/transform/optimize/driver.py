@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 import gast
 import numpy as np
 
-from ...runtime import NAMESPACE
 from ...runtime.buffers import BufferPool
 from ...runtime.containers import children, is_container
-from ...runtime.facts import helpers_where
+from ...runtime.facts import helper_functions_where
+from ...runtime.helpers import unreduce
+from ...runtime.trees import zero_adjoint
 from .. import syntax as S
 from ..algebra import collect_like_terms
 from ..forms import Derivative
@@ -57,9 +58,9 @@ NUMPY = "numpy"
 POOLS = "pools"
 
 #: runtime helpers whose result holds none of their arguments (unindex of a list holds g)
-_COPYING_HELPERS = helpers_where(allocates="new")
+_COPYING_HELPERS = helper_functions_where(allocates="new")
 #: runtime helpers that return a new array (or an immutable value)
-_FRESH_HELPERS = _COPYING_HELPERS | helpers_where(allocates="outer")
+_FRESH_HELPERS = _COPYING_HELPERS | helper_functions_where(allocates="outer")
 
 
 @dataclass
@@ -80,9 +81,9 @@ class Run:
     plan: tuple = ([], [])  # the pooled buffers (plan_pool)
 
     def helper_names(self, helpers) -> set:
-        """The names the derivative calls the runtime ``helpers`` by (those it refers to)."""
-        by_id = self.der.refs.by_id
-        return {by_id.get(id(NAMESPACE[h])) for h in helpers} - {None}
+        """The names the derivative calls the runtime ``helpers`` (functions) by, of those
+        it refers to."""
+        return self.der.refs.names_of(helpers)
 
     def derivative(self) -> Derivative:
         """The rewritten function as a ``Derivative`` of the same analysis."""
@@ -100,7 +101,7 @@ class Rewrite:
 
 
 def _zero_resets(run: Run) -> None:
-    zeros = run.helper_names(["zero_adjoint"])
+    zeros = run.helper_names([zero_adjoint])
     drop_zero_resets(run.node.body, zeros, run.np_name, run.node.body)
 
 
@@ -160,10 +161,10 @@ def _owned_accumulations(run: Run) -> None:
 def _chunks(run: Run) -> None:
     der = run.der
     adj_of = {v: k for k, v in der.adj_names.items()}
-    unreduce = der.refs.by_id.get(id(NAMESPACE["unreduce"]))
+    unreduce_name = der.refs.name_of(unreduce)
     dtypes = run.in_place.dtypes
     body, names = run.node.body, der.refs.names
-    chunk_elementwise(body, run.shapes, dtypes, adj_of, run.np_name, names, unreduce)
+    chunk_elementwise(body, run.shapes, dtypes, adj_of, run.np_name, names, unreduce_name)
 
 
 def _pool_plan(run: Run) -> None:
@@ -276,7 +277,7 @@ def optimize(
     specialised to those shapes, and with ``pools`` its intermediates kept in buffers from
     one call to the next (:mod:`sourcegrad.transform.optimize.pool`). ``der`` is unchanged."""
     holding = facts(example_args, shapes, pools)
-    run = Run(S.clone(der.node), der, example_args, shapes, der.refs.by_id.get(id(np)), holding)
+    run = Run(S.clone(der.node), der, example_args, shapes, der.refs.name_of(np), holding)
     for rewrite in REWRITES:
         if rewrite.needs <= holding:
             rewrite.apply(run)

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from dataclasses import dataclass
+
 import gast
 import numpy as np
 
+from ...rules.facts import dtype_rule
+from ...rules.syntax_keys import METHODS
+from ...runtime import NAMESPACE
+from ...runtime.facts import helper_facts
 from .. import syntax as S
 from ..forms import Derivative
 from ..node_facts import get_fact
@@ -18,7 +26,7 @@ from ..walk import walk_statements
 
 def known_dtypes(der: Derivative, example_args) -> dict:
     """The dtypes of the names of ``der`` that the arguments decide (see :func:`name_dtypes`)."""
-    return name_dtypes(der.node, der, example_args, der.refs.by_id.get(id(np)))
+    return name_dtypes(der.node, der, example_args, der.refs.name_of(np))
 
 
 def same_dtype(a, b) -> bool:
@@ -46,8 +54,10 @@ def name_dtypes(node, der: Derivative, example_args, np_name) -> dict:
     for p, dt in params.items():
         defs.setdefault(p, []).insert(0, dt)  # the value on entry
 
+    callees = Callees(np_name, _typed_helpers(der.refs))
+
     def of(stmt, dtypes):
-        return _assigned_dtype(stmt, dtypes, core, example_args, np_name)
+        return _assigned_dtype(stmt, dtypes, core, example_args, callees)
 
     bad: set = set()
     for _ in range(len(defs) + 2):
@@ -104,7 +114,44 @@ def _resolve(defs: dict, params: dict, bad: set, of) -> dict:
     return dtypes
 
 
-def _assigned_dtype(stmt, dtypes, core, example_args, np_name):
+@dataclass(frozen=True)
+class Callees:
+    """How the derivative reaches the functions whose result dtypes calls are known by:
+    ``np_name``, the name of NumPy, and ``helpers``, name -> each runtime helper it refers to
+    that declares a dtype."""
+
+    np_name: str | None
+    helpers: dict
+
+    def of(self, v):
+        """``(key, operands)`` of the call ``v``: a NumPy function (``np.f(a, b)``: its
+        arguments), a runtime helper (``sum_to(g, x)``: the same), an array method (``x.f(a)``:
+        the receiver, then its arguments; its key in
+        :data:`~sourcegrad.rules.syntax_keys.METHODS`), else ``(None, [])``."""
+        if isinstance(v.func, gast.Name):
+            return self.helpers.get(v.func.id), list(v.args)
+        if not isinstance(v.func, gast.Attribute):
+            return None, []
+        receiver, attr, np_name = v.func.value, v.func.attr, self.np_name
+        dotted = S.dotted(receiver) if np_name is not None else None
+        if dotted == np_name and dotted is not None:
+            return getattr(np, attr, None), list(v.args)
+        if attr in METHODS and not (dotted or "").startswith(f"{np_name}."):  # not np.linalg.f
+            return METHODS[attr][0], [receiver, *v.args]
+        return None, []
+
+
+def _typed_helpers(refs) -> dict:
+    """name -> helper, of the runtime helpers ``refs`` names that declare a dtype rule."""
+    out = {}
+    for fn in NAMESPACE.values():
+        facts = helper_facts(fn)
+        if facts is not None and facts.dtype is not None and refs.name_of(fn) is not None:
+            out[refs.name_of(fn)] = fn
+    return out
+
+
+def _assigned_dtype(stmt, dtypes, core, example_args, callees: Callees):
     """The dtype of the value ``stmt`` assigns, given ``dtypes`` of names, or None."""
     if stmt is None or not isinstance(stmt, gast.Assign):
         return stmt  # a parameter's dtype, or None
@@ -114,42 +161,64 @@ def _assigned_dtype(stmt, dtypes, core, example_args, np_name):
             return leaf.dtype
         return type(leaf) if type(leaf) in (float, int) else None
     v = stmt.value
-    if isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute):
-        found = _call_dtype(v, dtypes, np_name)
+    if isinstance(v, gast.Call):
+        found = _call_dtype(v, dtypes, callees)
         if found is not _UNDECIDED:
             return found
-    return expression_kind(v, dtypes, np_name)
+    return expression_kind(v, dtypes, callees.np_name)
 
 
-#: what :func:`_call_dtype` returns for a call it has no rule for
+#: what :func:`_call_dtype` returns for a call whose callee declares no dtype rule it reads
 _UNDECIDED = object()
 
 
-def _call_dtype(v, dtypes, np_name):
-    """The dtype of the method or NumPy call ``v`` (None where unknown), or
-    :data:`_UNDECIDED` where it is not one of the calls known here."""
-    attr = v.func.attr
-    kw = {k.arg: k.value for k in v.keywords}
-
-    def combined(args):
-        parts = [expression_dtype(a, dtypes, np_name) for a in args]
-        return None if not parts or any(p is None for p in parts) else np.result_type(*parts)
-
-    if attr == "einsum" and S.dotted(v.func.value) == np_name and not kw:
-        return combined(v.args[1:])
-    if attr == "stack" and len(v.args) == 1 and isinstance(v.args[0], gast.Tuple):
-        return None if set(kw) - {"axis"} else combined(v.args[0].elts)
-    if attr in ("reshape", "transpose") and S.dotted(v.func.value) != np_name:
-        return expression_dtype(v.func.value, dtypes, np_name)
-    if attr in ("dot", "matmul") and len(v.args) == 2:
-        return combined(v.args)
-    if attr in ("zeros", "ones", "empty") and len(v.args) == 1:
-        d = kw.get("dtype")
-        if d is None:
-            return np.dtype(float)
-        if isinstance(d, gast.Attribute) and d.attr == "dtype":
-            return expression_dtype(d.value, dtypes, np_name)
+def _call_dtype(v, dtypes, callees: Callees):
+    """The dtype of the call ``v`` (None where unknown), by the ``dtype`` rule
+    its callee declares (:func:`sourcegrad.rules.facts.dtype_rule`), or :data:`_UNDECIDED`
+    where the callee declares none read here (elementwise functions and reductions: their
+    stand-ins in :func:`~sourcegrad.transform.shapes.expression_kind`)."""
+    key, operands = callees.of(v)
+    np_name = callees.np_name
+    by_rule = _BY_RULE.get(dtype_rule(key)) if key is not None else None
+    if by_rule is None:
+        return _UNDECIDED
+    given = {k.arg: k.value for k in v.keywords}.get("dtype")
+    at = _dtype_position(key)
+    if given is None and at is not None and at < len(operands):
+        given = operands[at]
+    if given is not None:  # dtype=x.dtype, else not known here
+        if isinstance(given, gast.Attribute) and given.attr == "dtype":
+            return expression_dtype(given.value, dtypes, np_name)
         return None
-    if attr in ("zeros_like", "ones_like", "empty_like") and len(v.args) == 1 and not kw:
-        return expression_dtype(v.args[0], dtypes, np_name)
-    return _UNDECIDED
+    return by_rule(operands, lambda e: expression_dtype(e, dtypes, np_name))
+
+
+def _promoted(operands, dtype_of):
+    """``np.result_type`` of the array operands (``np.stack((a, b))``: of ``a`` and ``b``)."""
+    if len(operands) == 1 and isinstance(operands[0], (gast.Tuple, gast.List)):
+        operands = operands[0].elts
+    parts = [
+        dtype_of(a)
+        for a in operands
+        if not (isinstance(a, gast.Constant) and isinstance(a.value, str))  # einsum's spec
+    ]
+    return None if not parts or any(p is None for p in parts) else np.result_type(*parts)
+
+
+#: the declared dtype rules read here, each a function of the operands and a dtype query
+_BY_RULE = {
+    "promote": _promoted,
+    "operand": lambda operands, dtype_of: dtype_of(operands[0]) if operands else None,
+    "creation": lambda operands, dtype_of: np.dtype(float),  # no dtype given
+}
+
+
+@functools.cache
+def _dtype_position(key):
+    """The position of ``key``'s ``dtype`` parameter (``np.zeros(shape, dtype)``: 1), or None
+    where its signature has none or is not known (a string key)."""
+    try:
+        params = list(inspect.signature(key).parameters)
+    except (TypeError, ValueError):
+        return None
+    return params.index("dtype") if "dtype" in params else None

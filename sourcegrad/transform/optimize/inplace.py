@@ -24,7 +24,7 @@ class InPlace:
     out=h1_1)``, as a hand-written gradient would do it."""
 
     def __init__(self, node, der: Derivative, shapes: dict, example_args):
-        self.np_name = der.refs.by_id.get(id(np))
+        self.np_name = der.refs.name_of(np)
         self.adj_of = {v: k for k, v in der.adj_names.items()}
         self.shapes = shapes
         self.after: dict = {}

@@ -7,7 +7,8 @@ from __future__ import annotations
 import gast
 import numpy as np
 
-from ...runtime import NAMESPACE
+from ...runtime.helpers import sum_to
+from ...runtime.linalg_helpers import contract, uneinsum
 from .. import syntax as S
 from ..forms import Derivative
 from ..node_facts import get_fact, set_fact
@@ -23,8 +24,7 @@ from .common import np_call
 def contractions(node, der: Derivative) -> None:
     """``np.einsum`` of two operands runs as :func:`contract` (BLAS through ``tensordot``),
     and a ``uneinsum`` computes only the adjoints that some statement reads."""
-    np_name = der.refs.by_id.get(id(np))
-    uneinsum = der.refs.by_id.get(id(NAMESPACE["uneinsum"]))
+    np_name = der.refs.name_of(np)
     read = {n.id for n in S.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
 
     class Rewrite(gast.NodeTransformer):
@@ -34,9 +34,7 @@ def contractions(node, der: Derivative) -> None:
             if (
                 isinstance(target, gast.Tuple)
                 and all(isinstance(e, gast.Name) for e in target.elts)
-                and isinstance(value, gast.Call)
-                and isinstance(value.func, gast.Name)
-                and value.func.id == uneinsum
+                and der.refs.is_call_of(value, uneinsum)
                 and len(value.args) == 3
                 and not value.keywords
             ):
@@ -54,7 +52,7 @@ def contractions(node, der: Derivative) -> None:
                 and isinstance(e.args[0].value, str)
                 and not any(isinstance(a, gast.Starred) for a in e.args)
             ):
-                return S.call(S.name(der.refs.ref(NAMESPACE["contract"], "contract")), e.args)
+                return S.call(S.name(der.refs.helper(contract)), e.args)
             return e
 
     Rewrite().visit(node)
@@ -64,7 +62,7 @@ def hoist_transposes(body, der: Derivative) -> None:
     """``np.dot(g, W.T)`` in a loop that does not assign ``W`` reads a contiguous copy made
     once before the loop: BLAS multiplies by a transposed (Fortran-order) matrix at about half
     the speed (a 32x128 by 128x128 float32 product: 19 µs, 10 µs contiguous)."""
-    np_name = der.refs.by_id.get(id(np))
+    np_name = der.refs.name_of(np)
     if np_name is None:
         return
     used = {n.id for stmt in body for n in S.walk(stmt) if isinstance(n, gast.Name)}
@@ -127,7 +125,7 @@ class _Transposes(gast.NodeTransformer):
 def full_sums(node, der: Derivative) -> None:
     """``np.sum(e)`` becomes ``np.add.reduce(e, None)``: the same reduction (NumPy's ``sum``
     calls it) without ``sum``'s dispatch, about 2 µs less per call; NumPy arguments only."""
-    np_name = der.refs.by_id.get(id(np))
+    np_name = der.refs.name_of(np)
 
     class Rewrite(gast.NodeTransformer):
         def visit_Lambda(self, e):
@@ -155,7 +153,7 @@ def sums_of_products(node, der: Derivative, shapes: dict, dtypes: dict) -> None:
     here, counts as written inline. Only float64: BLAS sums float32 in float32 with fewer
     partial sums than NumPy's pairwise summation. Sums of sums are not split (a sum of a
     difference of nearly equal arrays would lose its digits)."""
-    np_name = der.refs.by_id.get(id(np))
+    np_name = der.refs.name_of(np)
     if np_name is None:
         return
     uses = load_counts(node.body)
@@ -236,14 +234,13 @@ def dots(node, der: Derivative) -> None:
     without ``matmul``'s slow path for outer products at batch 1."""
     ranks = der.analysis.ranks
     primal_of = {v: k for k, v in der.adj_names.items()}
-    sum_to = der.refs.by_id.get(id(NAMESPACE["sum_to"]))
 
     def rank(e):
         if isinstance(e, gast.Name):
             return ranks.get(primal_of.get(e.id, e.id))
         if isinstance(e, gast.Attribute) and e.attr == "T":
             return rank(e.value)
-        if isinstance(e, gast.Call) and isinstance(e.func, gast.Name) and e.func.id == sum_to:
+        if der.refs.is_call_of(e, sum_to):
             return rank(e.args[1])  # reduced to the shape of its second argument
         return None
 

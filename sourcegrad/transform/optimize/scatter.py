@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gast
 
-from ...runtime import NAMESPACE
+from ...runtime.helpers import unindex, unindex_shaped
 from .. import syntax as S
 from ..forms import Derivative
 from ..node_facts import copy_all_facts
@@ -13,9 +13,9 @@ from ..node_facts import copy_all_facts
 def scatter_accumulations(stmts, der: Derivative) -> None:
     """``a += unindex(g, x, idx)`` (zeros shaped like ``x`` with ``g`` at ``idx``, added to an
     array the derivative owns) is ``a[idx] += g`` for a basic index: no array of zeros."""
-    unindex = der.refs.by_id.get(id(NAMESPACE["unindex"]))
-    shaped = der.refs.by_id.get(id(NAMESPACE["unindex_shaped"]))
-    if unindex is None and shaped is None:
+    unindex_name = der.refs.name_of(unindex)
+    shaped = der.refs.name_of(unindex_shaped)
+    if unindex_name is None and shaped is None:
         return
     ranks = der.analysis.ranks
     for i, stmt in enumerate(stmts):
@@ -23,7 +23,7 @@ def scatter_accumulations(stmts, der: Derivative) -> None:
             inner = getattr(stmt, attr, None)
             if inner:
                 scatter_accumulations(inner, der)
-        found = _scattered(stmt, unindex, shaped, ranks)
+        found = _scattered(stmt, unindex_name, shaped, ranks)
         if found is None:
             continue
         g, index = found
@@ -38,7 +38,7 @@ def scatter_accumulations(stmts, der: Derivative) -> None:
         stmts[i] = new
 
 
-def _scattered(stmt, unindex, shaped, ranks):
+def _scattered(stmt, unindex_name, shaped, ranks):
     """``(g, index)`` where ``stmt`` is ``a += unindex(g, x, idx)`` (or ``unindex_shaped``)
     of an array ``x`` and a basic index, else None."""
     v = getattr(stmt, "value", None)
@@ -48,7 +48,7 @@ def _scattered(stmt, unindex, shaped, ranks):
         and isinstance(v, gast.Call)
         and isinstance(v.func, gast.Name)
         and (
-            (v.func.id == unindex and len(v.args) == 3)
+            (v.func.id == unindex_name and len(v.args) == 3)
             or (v.func.id == shaped and len(v.args) == 4)
         )
     ):

@@ -6,7 +6,15 @@ from __future__ import annotations
 import gast
 import numpy as np
 
-from ...runtime import NAMESPACE
+from ...runtime.helpers import (
+    expand_to,
+    shape_of,
+    sum_leading,
+    sum_to,
+    unindex,
+    unindex_shaped,
+    unreduce,
+)
 from .. import syntax as S
 from ..forms import Derivative
 from ..node_facts import get_fact, set_fact
@@ -43,13 +51,13 @@ class _SumsTo(gast.NodeTransformer):
     """The rewrites of :func:`specialise_shapes`, with the shapes in ``self.shapes``."""
 
     def __init__(self, der: Derivative, shapes: dict, numpy_only: bool):
-        self.np_name = der.refs.by_id.get(id(np))
-        self.sum_to = der.refs.by_id.get(id(NAMESPACE["sum_to"]))
-        self.unreduce = der.refs.by_id.get(id(NAMESPACE["unreduce"]))
-        self.expand_to = der.refs.by_id.get(id(NAMESPACE["expand_to"]))
+        self.np_name = der.refs.name_of(np)
+        self.sum_to = der.refs.name_of(sum_to)
+        self.unreduce = der.refs.name_of(unreduce)
+        self.expand_to = der.refs.name_of(expand_to)
         self.adj_of = {v: k for k, v in der.adj_names.items()}
         self.numpy_only = numpy_only
-        self.leading = der.refs.ref(NAMESPACE["sum_leading"], "sum_leading") if numpy_only else None
+        self.leading = der.refs.helper(sum_leading) if numpy_only else None
         self.shapes = shapes
 
     def shape(self, e):
@@ -80,7 +88,7 @@ class _SumsTo(gast.NodeTransformer):
         if not ones:
             if self.numpy_only:  # over leading axes: through BLAS where it pays
                 call = S.call(S.name(self.leading), [g, S.const(len(lead))])
-                set_fact(call, "sum_leading", len(lead))  # for expression_shape
+                set_fact(call, "leading_summed", len(lead))  # for expression_shape
                 return call
             return _method(g, "sum", [], [("axis", _axes_node(lead))])
         kept = _method(g, "sum", [], [("axis", _axes_node(reduced)), ("keepdims", S.const(True))])
@@ -138,7 +146,7 @@ def tape_shapes(body, der: Derivative) -> None:
     starts = [i for i, stmt in enumerate(body) if get_fact(stmt, "sweep", False)]
     if not starts:
         return
-    np_name = der.refs.by_id.get(id(np))
+    np_name = der.refs.name_of(np)
     adjoint = body[starts[0] :]
     saved_pushes = [
         stmt
@@ -152,16 +160,16 @@ def tape_shapes(body, der: Derivative) -> None:
     }
     if not shapes:
         return
-    shape_of = der.refs.ref(NAMESPACE["shape_of"], "shape_of")
+    shape_of_name = der.refs.helper(shape_of)
     for stmt in saved_pushes:
         if get_fact(stmt, "tape_pair")[1] in shapes:
-            stmt.value.args = [S.call(S.name(shape_of), stmt.value.args)]
+            stmt.value.args = [S.call(S.name(shape_of_name), stmt.value.args)]
 
     class Reads(gast.NodeTransformer):  # np.shape(x) of a restored Shape is not its shape
         def visit_Call(self, n):
             self.generic_visit(n)
             if isinstance(n.func, gast.Attribute) and shape_read(n, None, np_name) in shapes:
-                n.func = S.name(shape_of)
+                n.func = S.name(shape_of_name)
             return n
 
     for stmt in adjoint:
@@ -172,18 +180,16 @@ def shaped_unindex(node, der: Derivative, shapes: dict, dtypes: dict) -> None:
     """``unindex(g, x, idx)`` of an array ``x`` of known shape and dtype reads only those:
     ``unindex_shaped(g, (32, 512), np.float64, idx)``, so the tape need not keep ``x`` (an
     LSTM's gate pre-activations, read back only for the shape of their adjoint)."""
-    unindex = der.refs.by_id.get(id(NAMESPACE["unindex"]))
-    np_name = der.refs.by_id.get(id(np))
-    if unindex is None or np_name is None:
+    np_name = der.refs.name_of(np)
+    if der.refs.name_of(unindex) is None or np_name is None:
         return
-    shaped = der.refs.ref(NAMESPACE["unindex_shaped"], "unindex_shaped")
+    shaped = der.refs.helper(unindex_shaped)
 
     class Rewrite(gast.NodeTransformer):
         def visit_Call(self, e):
             self.generic_visit(e)
             if not (
-                isinstance(e.func, gast.Name)
-                and e.func.id == unindex
+                der.refs.is_call_of(e, unindex)
                 and len(e.args) == 3
                 and not e.keywords
                 and isinstance(e.args[1], gast.Name)

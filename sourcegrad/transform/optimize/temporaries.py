@@ -58,7 +58,7 @@ class _Splitter:
     each statement (by ``id``)."""
 
     def __init__(self, der: Derivative, shapes: dict, after: dict):
-        self.np_name = der.refs.by_id.get(id(np))
+        self.np_name = der.refs.name_of(np)
         self.adj_of = {v: k for k, v in der.adj_names.items()}
         self.shapes, self.after, self.names = shapes, after, der.refs.names
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import gast
 import numpy as np
 
-from ...runtime import NAMESPACE
-from ...runtime.facts import helpers_where
+from ...runtime.facts import helper_functions_where
 from .. import syntax as S
 from ..forms import Derivative
 from ..walk import walk_statements
@@ -21,7 +20,7 @@ _PASSTHROUGH = {
 }  # fmt: skip
 
 
-_PASSTHROUGH_HELPERS = helpers_where(passes=True)
+_PASSTHROUGH_HELPERS = helper_functions_where(passes=True)
 
 
 def protect_aliases(der: Derivative):
@@ -29,7 +28,7 @@ def protect_aliases(der: Derivative):
     user's data (an argument, or a view of one through adjoint copies and pass-through calls)."""
     body = der.node.body
     refs = der.refs
-    helper_names = {refs.by_id.get(id(NAMESPACE[h])) for h in _PASSTHROUGH_HELPERS} - {None}
+    helper_names = refs.names_of(_PASSTHROUGH_HELPERS)
     adjoint_defs = {t for s in walk_statements(body) if is_adjoint(s) for t in assigns(s)}
     alias: dict = {}
 

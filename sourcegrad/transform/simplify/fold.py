@@ -10,7 +10,7 @@ import operator
 import gast
 import numpy as np
 
-from ...runtime import NAMESPACE
+from ...runtime.helpers import unreduce
 from .. import syntax as S
 from ..algebra import floating
 from ..shape_keys import shape_key
@@ -225,8 +225,8 @@ def fold_all(body, der):
     returns of ``body``; True if anything changed."""
     f = _Fold()
     f.floats = frozenset(der.analysis.active) | frozenset(der.adj_names.values())
-    f.np_name = der.refs.by_id.get(id(np))
-    f.unreduce_name = der.refs.by_id.get(id(NAMESPACE["unreduce"]))
+    f.np_name = der.refs.name_of(np)
+    f.unreduce_name = der.refs.name_of(unreduce)
     f.is_scalar = lambda e: shape_key(der.analysis, der.adj_of, e) == "scalar"
     for stmt in walk_statements(body):
         if is_adjoint(stmt) or isinstance(stmt, gast.Return):
@@ -238,7 +238,7 @@ def fold_all(body, der):
 def scalar_broadcasts(body, der):
     """``unreduce(c, x) * e`` -> ``c * e`` when ``c`` is a scalar and ``e`` has ``x``'s shape:
     the product broadcasts ``c`` by itself."""
-    unreduce_name = der.refs.by_id.get(id(NAMESPACE["unreduce"]))
+    unreduce_name = der.refs.name_of(unreduce)
     if unreduce_name is None:
         return False
     adj_of = der.adj_of
