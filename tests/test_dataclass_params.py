@@ -76,3 +76,23 @@ class Plain:
 def test_a_plain_object_holding_arrays_is_refused_not_zeroed():
     with pytest.raises(sg.WrtTypeError, match="make Plain a dataclass"):
         sg.grad(c.fields_inline)([Plain(_w())][0], X)
+
+
+def _library_function():
+    def forward(params, x):
+        return np.tanh(x @ params["W"])
+
+    forward.__module__ = "sourcegrad.model.example"  # as a constructor in the library makes it
+    return forward
+
+
+LIBRARY_FORWARD = _library_function()
+
+
+def library_loss(params, x):
+    return np.sum(LIBRARY_FORWARD(params, x) ** 2)
+
+
+def test_a_function_of_sourcegrads_library_is_differentiated_from_its_source():
+    params = {"W": _w()}
+    assert sg.gradcheck(library_loss, params, X, order=2)

@@ -303,11 +303,21 @@ def _installed_roots() -> tuple:
 _INSTALLED = _installed_roots()
 
 
+#: sourcegrad's own library: written to be differentiated from its source, installed or not
+LIBRARY_MODULES = ("sourcegrad.nn", "sourcegrad.model", "sourcegrad.util", "sourcegrad.loss")
+
+
+def is_library(fn) -> bool:
+    """Whether ``fn`` is a function of sourcegrad's library (:data:`LIBRARY_MODULES`)."""
+    module = getattr(fn, "__module__", "") or ""
+    return any(module == m or module.startswith(m + ".") for m in LIBRARY_MODULES)
+
+
 def is_installed(fn) -> bool:
     """Whether ``fn`` comes from an installed package (site-packages): such a function is
-    never transformed from its source, it needs a rule."""
+    never transformed from its source, it needs a rule (sourcegrad's library excepted)."""
     code = getattr(fn, "__code__", None)
-    if code is None:
+    if code is None or is_library(fn):
         return False
     return _installed_file(code.co_filename)
 

@@ -16,7 +16,7 @@ from .. import rules as R
 from ..errors import NoRuleError
 from . import syntax as S
 from .forms import Core, Op
-from .parse import is_installed
+from .parse import is_installed, is_library
 
 
 def local_names(core: Core) -> set:
@@ -102,7 +102,10 @@ PURE_CONSTANTS = {len, range, isinstance, type, int, bool, round, enumerate, zip
 
 
 def is_user_function(obj) -> bool:
-    """A Python function of the user's (not NumPy's, sourcegrad's, or the standard library's)."""
+    """A Python function of the user's, or of sourcegrad's library (not NumPy's, sourcegrad's
+    engine's, or the standard library's)."""
+    if isinstance(obj, types.FunctionType) and is_library(obj):
+        return True
     module = (getattr(obj, "__module__", "") or "").split(".")[0]
     return (
         isinstance(obj, types.FunctionType)
