@@ -125,3 +125,15 @@ def test_spatial_network_matches_torch():
     x = np.random.default_rng(15).standard_normal((2, 1, 8, 8))
     expected = net(torch.from_numpy(x)).detach().numpy()
     np.testing.assert_allclose(f(params, x), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_a_model_holds_the_params_it_returns_for_the_module_api():
+    f, params = model.NeuralNetwork(3, [4, 2], "Tanh", rng=16)
+    assert f.parameters() is params
+    x = np.random.default_rng(17).standard_normal((5, 3))
+    g_out = np.random.default_rng(18).standard_normal((5, 2))
+    np.testing.assert_array_equal(f.forward(x), f(params, x))
+    f.backward(g_out)
+    expected = sg.grad(lambda p, x, g: np.sum(g * f(p, x)))(params, x, g_out)
+    for got, want in zip(f.grads, expected):
+        np.testing.assert_allclose(got["weight"], want["weight"], rtol=1e-13)

@@ -69,20 +69,27 @@ def test_a_list_of_steps_is_the_same_as_an_array(kind):
         np.testing.assert_allclose(grads_l[k], grads[k], rtol=1e-13, atol=1e-15)
 
 
-def test_cells_step_inside_a_users_own_loop():
-    params = model.init_recurrent(F_IN, H, gates=4, rng=3)
+@pytest.mark.parametrize("kind", sorted(CONSTRUCTORS))
+def test_cells_step_inside_a_users_own_loop(kind):
+    gates = {"rnn": 1, "lstm": 4, "gru": 3}[kind]
+    params = model.init_recurrent(F_IN, H, gates=gates, rng=3)
     x, w = inputs(2)
 
     def loss(params, x, w):
         h = np.zeros((N, H))
         c = np.zeros((N, H))
         for t in range(len(x)):
-            h, c = model.lstm_cell(params, x[t], h, c)
+            if kind == "lstm":
+                h, c = model.lstm_cell(params, x[t], h, c)
+            elif kind == "gru":
+                h = model.gru_cell(params, x[t], h)
+            else:
+                h = model.rnn_cell(params, x[t], h)
         return np.sum(w[-1] * h)
 
-    f, _ = model.RecurrentLSTMNetwork(F_IN, H)
-    assert loss(params, x, w) == pytest.approx(np.sum(w[-1] * f(params, x)), rel=1e-14)
-    assert sg.gradcheck(loss, params, x, w)
+    f, _ = CONSTRUCTORS[kind](F_IN, H)
+    assert loss(params, x, w) == pytest.approx(np.sum(w[-1] * f(params, x)), rel=1e-13)
+    assert sg.gradcheck(loss, params, x[:2], w, order=2)
 
 
 def test_an_unknown_output_type_is_refused():

@@ -115,7 +115,8 @@ def NeuralNetwork(  # noqa: N802 - the seed's name for a model constructor
     """
     sizes = [input_features, *hidden_features]
     f = MLP(sizes, activations, classifier, dropout_probs, dropout_generator)
-    return f, f.init(rng, dtype)
+    f.params = f.init(rng, dtype)  # held too: f.forward and f.backward use them
+    return f, f.params
 
 
 def SpatialNetwork(  # noqa: N802 - the seed's name for a model constructor
@@ -154,7 +155,8 @@ def SpatialNetwork(  # noqa: N802 - the seed's name for a model constructor
         flat = flat_size(channels[-1], input_size, kernel_size, poolings, len(hidden_features))
         head = MLP([flat, *head_features], activations, classifier, None, masks)
     f = ConvNet(channels, kernel_size, poolings, activations, dropout_probs, masks, head)
-    return f, f.init(rng, dtype)
+    f.params = f.init(rng, dtype)  # held too: f.forward and f.backward use them
+    return f, f.params
 
 
 def flat_size(channels, input_size, kernel_size, poolings, n):

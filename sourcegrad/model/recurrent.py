@@ -198,7 +198,8 @@ def RecurrentNetwork(  # noqa: N802 - the seed's name for a model constructor
     """``(f, params)`` of an Elman network (an :class:`RNN`; see the module's docstring),
     ``params`` drawn from ``rng`` (a generator or seed) in ``dtype``."""
     f = RNN(input_features, hidden_features, output_type)
-    return f, f.init(rng, dtype)
+    f.params = f.init(rng, dtype)  # held too: f.forward and f.backward use them
+    return f, f.params
 
 
 def RecurrentLSTMNetwork(  # noqa: N802 - the seed's name for a model constructor
@@ -207,7 +208,8 @@ def RecurrentLSTMNetwork(  # noqa: N802 - the seed's name for a model constructo
     """``(f, params)`` of an LSTM (an :class:`LSTM`; see the module's docstring), ``params``
     drawn from ``rng`` (a generator or seed) in ``dtype``."""
     f = LSTM(input_features, hidden_features, output_type)
-    return f, f.init(rng, dtype)
+    f.params = f.init(rng, dtype)  # held too: f.forward and f.backward use them
+    return f, f.params
 
 
 def RecurrentGRUNetwork(  # noqa: N802 - the seed's name for a model constructor
@@ -216,4 +218,5 @@ def RecurrentGRUNetwork(  # noqa: N802 - the seed's name for a model constructor
     """``(f, params)`` of a GRU (a :class:`GRU`; see the module's docstring), ``params`` drawn
     from ``rng`` (a generator or seed) in ``dtype``."""
     f = GRU(input_features, hidden_features, output_type)
-    return f, f.init(rng, dtype)
+    f.params = f.init(rng, dtype)  # held too: f.forward and f.backward use them
+    return f, f.params
