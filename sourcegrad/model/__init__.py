@@ -1,10 +1,11 @@
 """``sourcegrad.model``: constructors of standard models, the seed's model primitives.
 
-Each returns ``(f, params)``: ``f`` is a :class:`sourcegrad.nn.Module` whose ``f(params, x)``
-is plain code over NumPy and :mod:`sourcegrad.nn` layers, which ``sourcegrad.grad``
-differentiates from its source wherever ``f`` is called, and ``params`` its parameters (dicts and lists of arrays, initialised as PyTorch initialises the
-same layers). ``f`` holds ``params`` too (``f.parameters()``), so the module API
-(``f.forward(x)``, ``f.backward(g)``, ``f.grads``) uses them::
+Each returns ``(f, params)``: ``f`` is a :class:`sourcegrad.nn.Module` whose
+``f(params, x)`` is plain code over NumPy and :mod:`sourcegrad.nn` layers, which
+``sourcegrad.grad`` differentiates from its source wherever ``f`` is called; ``params`` are its
+parameters (dicts and lists of arrays, initialised as PyTorch initialises the same layers).
+``f`` holds ``params`` too (``f.parameters()``), so the module API (``f.forward(x)``,
+``f.backward(g)``, ``f.grads``) uses them::
 
     f, params = sourcegrad.model.NeuralNetwork(
         input_features=10, hidden_features=[100, 10], activations="ReLU", classifier=True
