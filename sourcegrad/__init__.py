@@ -4,7 +4,7 @@
 plain NumPy code that can be printed (``source``), reviewed and run at hand-written speed.
 """
 
-from . import loss, nn, optim, util  # noqa: E402  (the library, built on the API above)
+from . import loss, model, nn, optim, util  # noqa: E402  (the library, built on the API above)
 from .api import Transformed, grad, jvp, show, source, value_and_grad, vjp
 from .check import gradcheck
 from .errors import (
@@ -46,6 +46,7 @@ __all__ = [
     "jacobian",
     "jvp",
     "loss",
+    "model",
     "nn",
     "nondifferentiable",
     "optim",

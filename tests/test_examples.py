@@ -3,6 +3,7 @@
 import importlib.util
 import pathlib
 
+import numpy as np
 import pytest
 
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
@@ -61,3 +62,44 @@ def test_digits_cnn_learns_in_two_epochs(tmp_path, monkeypatch):
     _, history = example.train(2, plot="")
     assert history["test"][-1] > 0.8
     assert history["loss"][-1] < history["loss"][0]
+
+
+def test_char_lstm_loss_falls_and_it_samples(capsys):
+    example = load("char_lstm")
+    _, losses, text = example.train(12, length=12, size=8, every=4)
+    assert np.mean(losses[-3:]) < np.mean(losses[:3])
+    assert text.startswith("Beautiful is ") and len(text) == len("Beautiful is ") + 120
+    assert "sample:" in capsys.readouterr().out
+    example.main(["--steps", "2", "--length", "6", "--batch", "2"])
+
+
+def test_char_lstm_gradient_with_clipping():
+    example = load("char_lstm")
+    import sourcegrad as sg
+
+    params, chars, targets = example.example_args()
+    small = (chars[:3, :2], targets[:3, :2])
+    assert sg.gradcheck(example.loss, params, *small, max_elements=20)
+    grads = sg.grad(example.loss)(params, *small)
+    norm = example.clip_by_global_norm(grads, 1e-3)
+    assert norm > 1e-3
+    clipped = sg.util.tree_leaves(grads)
+    assert np.sqrt(sum(np.sum(g * g) for g in clipped)) == pytest.approx(1e-3)
+
+
+def test_auto_module_fit_learns_the_exponentials():
+    example = load("auto_module_fit")
+    _, losses = example.fit(300, every=100)
+    assert np.mean(losses[-20:]) < 0.1 * np.mean(losses[:20])
+    example.main(["--steps", "3"])
+
+
+def test_transfer_learning_trains_a_new_head(capsys):
+    pytest.importorskip("sklearn", reason="the digits come with scikit-learn (examples extra)")
+    example = load("transfer_learning")
+    if importlib.util.find_spec("torch") is None:
+        assert example.main(["--pretrain-epochs", "1", "--epochs", "1"]) == 0
+        assert "needs torch" in capsys.readouterr().out
+        return
+    accuracy = example.transfer(pretrain_epochs=1, epochs=2)
+    assert accuracy > 0.5  # five classes: chance is 0.2

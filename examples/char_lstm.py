@@ -1,0 +1,148 @@
+"""A character-level LSTM language model on text that ships with Python.
+
+    python examples/char_lstm.py               # 300 steps, well under a minute
+    python examples/char_lstm.py --steps 3     # a smoke run (what the tests do, a bit longer)
+    sourcegrad show examples/char_lstm.py:loss --args "example_args()"
+
+The text is the Zen of Python (``this``, decoded from its rot13) and the docstrings of a few
+standard-library modules. Each character is embedded (``sourcegrad.nn.Embedding``), read by
+``sourcegrad.model.RecurrentLSTMNetwork`` (a Python ``for`` over the steps) and scored by a
+linear head against the next character. sourcegrad differentiates the whole loss from its
+source; ``sourcegrad.optim.Adam`` updates the parameters after clipping the gradient's global
+norm. At the end the model writes a few lines, one character at a time, stepping
+``sourcegrad.model.lstm_cell`` itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import codecs
+import contextlib
+import importlib
+import io
+import time
+
+import numpy as np
+
+import sourcegrad as sg
+from sourcegrad import model, nn
+
+DOC_MODULES = ("textwrap", "string", "json", "heapq", "bisect", "functools")
+
+
+def load_text():
+    """The Zen of Python and some standard-library docstrings, as one string."""
+    with contextlib.redirect_stdout(io.StringIO()):  # importing `this` prints the Zen
+        this = importlib.import_module("this")
+    parts = [codecs.decode(this.s, "rot13")]
+    parts += [importlib.import_module(name).__doc__ or "" for name in DOC_MODULES]
+    return "\n\n".join(part.strip() for part in parts)
+
+
+TEXT = load_text()
+CHARS = sorted(set(TEXT))
+INDEX = {ch: i for i, ch in enumerate(CHARS)}
+DATA = np.array([INDEX[ch] for ch in TEXT])
+VOCAB, EMBED, HIDDEN = len(CHARS), 24, 96
+
+EMBEDDING = nn.Embedding(VOCAB, EMBED)
+LSTM, _ = model.RecurrentLSTMNetwork(EMBED, HIDDEN, output_type="all")
+HEAD = nn.Linear(HIDDEN, VOCAB)
+CRITERION = nn.CrossEntropyLoss()
+
+
+def init_params(rng):
+    return {
+        "embed": EMBEDDING.init(rng),
+        "lstm": LSTM.init(rng),
+        "head": HEAD.init(rng),
+    }
+
+
+def loss(params, chars, targets):
+    """Mean cross entropy of the next character; ``chars`` and ``targets`` are ``(T, N)``
+    character indices."""
+    hidden = LSTM(params["lstm"], EMBEDDING(params["embed"], chars))  # (T, N, HIDDEN)
+    logits = HEAD(params["head"], hidden)
+    return CRITERION(logits.reshape(-1, VOCAB), targets.reshape(-1))
+
+
+def batch(rng, length, size):
+    """``size`` random windows of ``length + 1`` characters: inputs and next characters,
+    each ``(length, size)``."""
+    starts = rng.integers(0, len(DATA) - length - 1, size)
+    windows = np.stack([DATA[s : s + length + 1] for s in starts], axis=1)
+    return windows[:-1], windows[1:]
+
+
+def clip_by_global_norm(grads, max_norm):
+    """Scale every gradient leaf in place so that their global 2-norm is at most
+    ``max_norm``; returns the norm before clipping."""
+    leaves = sg.util.tree_leaves(grads)
+    norm = float(np.sqrt(sum(np.sum(g * g) for g in leaves)))
+    if norm > max_norm:
+        for g in leaves:
+            g *= max_norm / norm
+    return norm
+
+
+def sample(params, prompt, length, rng, temperature=0.7):
+    """``prompt`` followed by ``length`` characters drawn one at a time from the model."""
+    h = np.zeros((1, HIDDEN))
+    c = np.zeros((1, HIDDEN))
+    out = list(prompt)
+    logits = None
+    for ch in prompt:
+        x = EMBEDDING(params["embed"], np.array([INDEX[ch]]))
+        h, c = model.lstm_cell(params["lstm"], x, h, c)
+    for _ in range(length):
+        logits = HEAD(params["head"], h)[0] / temperature
+        p = np.exp(logits - logits.max())
+        nxt = rng.choice(VOCAB, p=p / p.sum())
+        out.append(CHARS[nxt])
+        x = EMBEDDING(params["embed"], np.array([nxt]))
+        h, c = model.lstm_cell(params["lstm"], x, h, c)
+    return "".join(out)
+
+
+def example_args(seed=0):
+    """Parameters and one batch, for ``sourcegrad show``."""
+    rng = np.random.default_rng(seed)
+    return (init_params(rng), *batch(rng, 8, 4))
+
+
+def train(steps, length=32, size=16, lr=1e-2, max_norm=1.0, seed=0, every=50):
+    """Train for ``steps`` Adam steps; returns the parameters, the losses and a sample."""
+    rng = np.random.default_rng(seed)
+    params = init_params(rng)
+    optimizer = sg.optim.Adam(params, lr=lr)
+    step = sg.value_and_grad(loss)
+    losses = []
+    print(f"{len(TEXT)} characters, {VOCAB} distinct; LSTM {EMBED} -> {HIDDEN}")
+    start = time.perf_counter()
+    for i in range(steps):
+        value, grads = step(params, *batch(rng, length, size))
+        clip_by_global_norm(grads, max_norm)
+        optimizer.step(grads)
+        losses.append(float(value))
+        if i % every == 0 or i == steps - 1:
+            recent = np.mean(losses[-every:])
+            print(f"step {i:4d}  loss {recent:.3f}  ({time.perf_counter() - start:.1f} s)")
+    text = sample(params, "Beautiful is ", 120, rng)
+    print("sample:", text)
+    return params, losses, text
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--length", type=int, default=32, help="characters per window")
+    parser.add_argument("--batch", type=int, default=16, help="windows per step")
+    parser.add_argument("--lr", type=float, default=1e-2)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    train(args.steps, args.length, args.batch, args.lr, seed=args.seed)
+
+
+if __name__ == "__main__":
+    main()

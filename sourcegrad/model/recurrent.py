@@ -1,0 +1,222 @@
+"""Recurrent models: :func:`RecurrentNetwork` (Elman, tanh), :func:`RecurrentLSTMNetwork`
+and :func:`RecurrentGRUNetwork`, and the cells they step.
+
+The cells compute exactly ``torch.nn.RNNCell`` / ``LSTMCell`` / ``GRUCell`` (gate layout and
+equations) with PyTorch's parameter names and layouts: ``weight_ih`` ``(G * hidden, input)``,
+``weight_hh`` ``(G * hidden, hidden)``, ``bias_ih`` and ``bias_hh`` ``(G * hidden,)``, the
+``G`` gates stacked in PyTorch's order (LSTM: input, forget, cell, output; GRU: reset, update,
+new), all drawn from U(-1/sqrt(hidden), 1/sqrt(hidden)) as PyTorch draws them.
+
+A network ``f`` is a :class:`sourcegrad.nn.Module`: ``f(params, x)`` steps its cell with a
+Python ``for`` over the steps of ``x`` (an array ``(T, N, input)`` or a list of ``(N, input)``
+steps) from zero states, and returns the last hidden state ``(N, hidden)``
+(``output_type="last"``) or all of them stacked, ``(T, N, hidden)`` (``output_type="all"``).
+sourcegrad differentiates the loop as written.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import nn
+from ..nn import functional as F
+from .options import generator
+
+__all__ = [
+    "RNNCell",
+    "LSTMCell",
+    "GRUCell",
+    "rnn_cell",
+    "lstm_cell",
+    "gru_cell",
+    "init_recurrent",
+    "RNN",
+    "LSTM",
+    "GRU",
+    "RecurrentNetwork",
+    "RecurrentLSTMNetwork",
+    "RecurrentGRUNetwork",
+]
+
+OUTPUT_TYPES = ("last", "all")
+
+
+def init_recurrent(input_features, hidden_features, gates=1, rng=None, dtype=np.float64):
+    """``{"weight_ih", "weight_hh", "bias_ih", "bias_hh"}`` for a cell of ``gates`` stacked
+    gates, drawn from U(-1/sqrt(hidden), 1/sqrt(hidden)) (PyTorch's default) in ``dtype``."""
+    rng = generator(rng)
+    bound = 1.0 / math.sqrt(hidden_features)
+    rows = gates * hidden_features
+    shapes = {
+        "weight_ih": (rows, input_features),
+        "weight_hh": (rows, hidden_features),
+        "bias_ih": (rows,),
+        "bias_hh": (rows,),
+    }
+    return {k: rng.uniform(-bound, bound, shape).astype(dtype) for k, shape in shapes.items()}
+
+
+class RNNCell(nn.Module):
+    """``cell(params, x, h)``: the next hidden state ``tanh(x W_ih^T + b_ih + h W_hh^T +
+    b_hh)``, as ``torch.nn.RNNCell``."""
+
+    has_params = True
+    gates = 1
+
+    def __call__(self, params, x, h):
+        return np.tanh(
+            F.linear(x, params["weight_ih"], params["bias_ih"])
+            + F.linear(h, params["weight_hh"], params["bias_hh"])
+        )
+
+
+class LSTMCell(nn.Module):
+    """``cell(params, x, h, c)``: the next ``(h, c)``, as ``torch.nn.LSTMCell``: gates
+    ``i, f, g, o`` stacked in that order, ``c' = f * c + i * g``, ``h' = o * tanh(c')``."""
+
+    has_params = True
+    gates = 4
+
+    def __call__(self, params, x, h, c):
+        gates = F.linear(x, params["weight_ih"], params["bias_ih"]) + F.linear(
+            h, params["weight_hh"], params["bias_hh"]
+        )
+        i, f, g, o = np.split(gates, 4, axis=-1)
+        c = F.sigmoid(f) * c + F.sigmoid(i) * np.tanh(g)
+        h = F.sigmoid(o) * np.tanh(c)
+        return h, c
+
+
+class GRUCell(nn.Module):
+    """``cell(params, x, h)``: the next hidden state, as ``torch.nn.GRUCell``: gates
+    ``r, z, n`` stacked in that order, ``n = tanh(x_n + r * h_n)``, ``h' = (1 - z) * n + z *
+    h``."""
+
+    has_params = True
+    gates = 3
+
+    def __call__(self, params, x, h):
+        xr, xz, xn = np.split(F.linear(x, params["weight_ih"], params["bias_ih"]), 3, axis=-1)
+        hr, hz, hn = np.split(F.linear(h, params["weight_hh"], params["bias_hh"]), 3, axis=-1)
+        r = F.sigmoid(xr + hr)
+        z = F.sigmoid(xz + hz)
+        n = np.tanh(xn + r * hn)
+        return (1.0 - z) * n + z * h
+
+
+#: the cells, ready to call inside a differentiated function: ``h, c = lstm_cell(p, x, h, c)``
+rnn_cell, lstm_cell, gru_cell = RNNCell(), LSTMCell(), GRUCell()
+
+
+class Recurrent(nn.Module):
+    """A one-layer recurrent network over the steps of ``x``, its cell's step written out in
+    the loop: a call of the cell per step would make the derivative call the cell's own
+    derivative per step, about twice as slow."""
+
+    has_params = True
+    cell = rnn_cell
+
+    def __init__(self, input_features, hidden_features, output_type="last"):
+        if output_type not in OUTPUT_TYPES:
+            raise ValueError(f"output_type must be 'last' or 'all', not {output_type!r}")
+        self.input_features, self.hidden_features = input_features, hidden_features
+        self.all_states = output_type == "all"
+
+    def init(self, rng=None, dtype=np.float64):
+        gates = self.cell.gates
+        return init_recurrent(self.input_features, self.hidden_features, gates, rng, dtype)
+
+
+class RNN(Recurrent):
+    """``torch.nn.RNN`` (tanh, one layer, zero initial state) as ``f(params, x)``: steps
+    :class:`RNNCell`."""
+
+    def __call__(self, params, x):
+        h = np.zeros((x[0].shape[0], self.hidden_features), dtype=x[0].dtype)
+        hs = []
+        for x_t in x:
+            h = np.tanh(
+                F.linear(x_t, params["weight_ih"], params["bias_ih"])
+                + F.linear(h, params["weight_hh"], params["bias_hh"])
+            )
+            hs.append(h)
+        if self.all_states:
+            return np.stack(hs)
+        return h
+
+
+class LSTM(Recurrent):
+    """``torch.nn.LSTM`` (one layer, zero initial ``h`` and ``c``) as ``f(params, x)``:
+    steps :class:`LSTMCell`."""
+
+    cell = lstm_cell
+
+    def __call__(self, params, x):
+        h = np.zeros((x[0].shape[0], self.hidden_features), dtype=x[0].dtype)
+        c = np.zeros((x[0].shape[0], self.hidden_features), dtype=x[0].dtype)
+        hs = []
+        for x_t in x:
+            gates = F.linear(x_t, params["weight_ih"], params["bias_ih"]) + F.linear(
+                h, params["weight_hh"], params["bias_hh"]
+            )
+            i, f, g, o = np.split(gates, 4, axis=-1)
+            c = F.sigmoid(f) * c + F.sigmoid(i) * np.tanh(g)
+            h = F.sigmoid(o) * np.tanh(c)
+            hs.append(h)
+        if self.all_states:
+            return np.stack(hs)
+        return h
+
+
+class GRU(Recurrent):
+    """``torch.nn.GRU`` (one layer, zero initial state) as ``f(params, x)``: steps
+    :class:`GRUCell`."""
+
+    cell = gru_cell
+
+    def __call__(self, params, x):
+        h = np.zeros((x[0].shape[0], self.hidden_features), dtype=x[0].dtype)
+        hs = []
+        for x_t in x:
+            xi = F.linear(x_t, params["weight_ih"], params["bias_ih"])
+            xr, xz, xn = np.split(xi, 3, axis=-1)
+            hr, hz, hn = np.split(F.linear(h, params["weight_hh"], params["bias_hh"]), 3, axis=-1)
+            r = F.sigmoid(xr + hr)
+            z = F.sigmoid(xz + hz)
+            h = (1.0 - z) * np.tanh(xn + r * hn) + z * h
+            hs.append(h)
+        if self.all_states:
+            return np.stack(hs)
+        return h
+
+
+def RecurrentNetwork(  # noqa: N802 - the seed's name for a model constructor
+    input_features=100, hidden_features=200, output_type="last", *, rng=None, dtype=np.float64
+):
+    """``(f, params)`` of an Elman network (an :class:`RNN`; see the module's docstring),
+    ``params`` drawn from ``rng`` (a generator or seed) in ``dtype``."""
+    f = RNN(input_features, hidden_features, output_type)
+    f.params = f.init(rng, dtype)  # held too: f.forward and f.backward use them
+    return f, f.params
+
+
+def RecurrentLSTMNetwork(  # noqa: N802 - the seed's name for a model constructor
+    input_features=100, hidden_features=200, output_type="last", *, rng=None, dtype=np.float64
+):
+    """``(f, params)`` of an LSTM (an :class:`LSTM`; see the module's docstring), ``params``
+    drawn from ``rng`` (a generator or seed) in ``dtype``."""
+    f = LSTM(input_features, hidden_features, output_type)
+    f.params = f.init(rng, dtype)  # held too: f.forward and f.backward use them
+    return f, f.params
+
+
+def RecurrentGRUNetwork(  # noqa: N802 - the seed's name for a model constructor
+    input_features=100, hidden_features=200, output_type="last", *, rng=None, dtype=np.float64
+):
+    """``(f, params)`` of a GRU (a :class:`GRU`; see the module's docstring), ``params`` drawn
+    from ``rng`` (a generator or seed) in ``dtype``."""
+    f = GRU(input_features, hidden_features, output_type)
+    f.params = f.init(rng, dtype)  # held too: f.forward and f.backward use them
+    return f, f.params
