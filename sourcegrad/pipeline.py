@@ -22,6 +22,7 @@ from typing import Any
 import gast
 import numpy as np
 
+from . import debug
 from .errors import NonScalarOutputError, SourcegradError, WrtTypeError
 from .rules import registry
 from .runtime.containers import children, is_container, scalar_gradient
@@ -330,6 +331,11 @@ class Pipeline:
         """``der`` simplified and emitted: pure (``optimize=False``, or a first build for
         these ranks, see below), else optimized with the pure one kept to be shown."""
         simplify(der)
+        if self.options.get("debug_hook") is not None:  # optimize=False with it (derivative.py)
+            parsed = self.parsed()
+            return debug.instrument(
+                emit(der), self.options["debug_hook"], parsed.filename, parsed.line_text
+            )
         if not self.options.get("optimize", True):
             return emit(der)
         if not specialise and args is not None and _has_arrays(args):

@@ -20,6 +20,7 @@ LAYERS = [
     {"runtime"},
     {"rules"},
     {"transform"},
+    {"debug"},
     {"pipeline"},
     {"derivative_cache", "arguments", "notes"},
     {"derivative"},
