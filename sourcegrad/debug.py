@@ -11,7 +11,6 @@ the computation as a GraphViz DOT graph); the call then goes on as without the h
 from __future__ import annotations
 
 import ast
-import linecache
 import os
 import shutil
 import tempfile
@@ -22,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from . import disk_cache
 from .errors import SourcegradError
 from .runtime.containers import children, is_container
 from .transform.emit import Emitted
@@ -293,14 +293,12 @@ class Watch:
                 self.hook(Debugger(self, index, name, value, inputs))
 
 
-def instrument(
-    run: Emitted, hook, user_file: str, line_text: Callable, place: Callable | None = None
-) -> Emitted:
+def instrument(run: Emitted, hook, user_file: str, line_text: Callable) -> Emitted:
     """``run`` (a pure, unwrapped generated function) with every assignment followed by a
     check of the values it assigns (``hook`` called at a call's first non-finite one, see
     :class:`Watch`; None: shapes only recorded). Runs the same statements on the same
-    values, so it returns what ``run`` returns. ``place(text, name)`` gives the filename to
-    compile the text under (default: one registered with ``linecache`` only)."""
+    values, so it returns what ``run`` returns. The text is compiled from a file of the cache
+    directory (:func:`sourcegrad.disk_cache.placed`)."""
     graph = graph_of(run)
     watch = Watch(graph, run.text, hook, user_file, line_text)
     tree = ast.parse(run.text)
@@ -313,7 +311,7 @@ def instrument(
     inner = ast.unparse(tree)
     body = "\n".join("    " + line if line else "" for line in inner.splitlines())
     text = f"def __sg_make__({params}):\n{body}\n    return {fn_node.name}\n"
-    filename = place(text, run.name) if place is not None else _registered(text, run.name)
+    filename = disk_cache.placed(text, run.name)
     namespace: dict = {}
     exec(compile(text, filename, "exec"), namespace)  # noqa: S102 - our own generated code
     made = namespace["__sg_make__"](*([None] * (len(old) + 1)))
@@ -331,12 +329,6 @@ def instrument(
     run.fn = fn
     run.watch = watch
     return run
-
-
-def _registered(text: str, name: str) -> str:
-    filename = f"<sourcegrad debug {name} #{id(text)}>"
-    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
-    return filename
 
 
 def _stmt(text: str) -> ast.stmt:

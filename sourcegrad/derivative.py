@@ -212,7 +212,8 @@ class Transformed:
     def _pipeline(self) -> Pipeline:
         """What makes this derivative's builds (made per build: it refers back to this
         object, which holds none)."""
-        return Pipeline(self.parsed, self.wrt, self.mode, self.has_aux, self.options, self.checked)
+        p = self.parsed, self.wrt, self.mode, self.has_aux, self.options, self.checked
+        return Pipeline(*p, fn=self.f)
 
     def _build(self, args, specialise: bool = False, general: Emitted | None = None) -> Emitted:
         """The derivative for ``args``' signature (see :meth:`Pipeline.build`): every build

@@ -20,6 +20,7 @@ LAYERS = [
     {"runtime"},
     {"rules"},
     {"transform"},
+    {"disk_cache"},
     {"debug"},
     {"pipeline"},
     {"derivative_cache", "arguments", "notes"},
