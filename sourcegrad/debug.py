@@ -11,10 +11,14 @@ the computation as a GraphViz DOT graph); the call then goes on as without the h
 from __future__ import annotations
 
 import ast
+import dataclasses
 import os
+import pathlib
 import shutil
+import subprocess
 import tempfile
 import types
+import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -217,7 +221,9 @@ class Debugger:
 
     def __init__(self, watch: Watch, index: int, name: str, value: Any, inputs: dict):
         site = watch.graph.sites[index]
-        self.graph, self.index = watch.graph, index
+        # the shapes seen so far in this call (the next call records its own)
+        self.graph = dataclasses.replace(watch.graph, shapes=dict(watch.graph.shapes))
+        self.index = index
         self.name, self.value, self.inputs = name, value, inputs
         self.generated_source = watch.text
         self.generated_line = site.line
@@ -246,19 +252,26 @@ class Debugger:
         return text
 
     def show_dot(self, view: bool = True) -> str | None:
-        """Render the graph to an SVG file with the ``graphviz`` package and the ``dot``
-        program (and open it, with ``view``); the file's path, or None where either is
-        missing (nothing rendered)."""
+        """Render the graph to an SVG file with the ``dot`` program (see :func:`render_dot`)
+        and open it, with ``view``; the file's path, or None where ``dot`` is missing."""
         return render_dot(self.generate_dot(), view)
 
 
 def render_dot(text: str, view: bool = False) -> str | None:
-    """``text`` (DOT) rendered to an SVG file in a new temporary directory: its path, or None
-    where the ``graphviz`` package or the ``dot`` program is missing."""
-    if graphviz is None or shutil.which("dot") is None:
+    """``text`` (DOT) rendered by the ``dot`` program to an SVG file in a new temporary
+    directory (through the ``graphviz`` package where it is installed), opened in a browser
+    with ``view``: the file's path, or None where ``dot`` is missing (nothing rendered)."""
+    exe = shutil.which("dot")
+    if exe is None:
         return None
     folder = tempfile.mkdtemp(prefix="sourcegrad-dot-")
-    return graphviz.Source(text).render(os.path.join(folder, "graph"), format="svg", view=view)
+    if graphviz is not None:
+        return graphviz.Source(text).render(os.path.join(folder, "graph"), format="svg", view=view)
+    path = os.path.join(folder, "graph.svg")
+    subprocess.run([exe, "-Tsvg", "-o", path], input=text, text=True, check=True, timeout=120)
+    if view:
+        webbrowser.open(pathlib.Path(path).as_uri())
+    return path
 
 
 class Watch:
