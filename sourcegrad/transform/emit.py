@@ -1,8 +1,9 @@
 """Pass 6 — emit: source text, a live function, and black-formatted text for people.
 
 Guarantees: the function runs the derivative exactly as the returned ``text`` says (that text
-is what is compiled, and it is registered with ``linecache`` so tracebacks, ``pdb`` and
-``inspect.getsource`` see it); it reads the user's globals live and shares the user's closure
+is what is compiled: from a file holding it where the caller gives one, so that tracebacks,
+``pdb``, IDEs and coverage read it, else registered with ``linecache``; code transformed again
+is known by its ``<sourcegrad ...>`` name, :meth:`Emitted.source_fn`); it reads the user's globals live and shares the user's closure
 cells, so nothing is frozen at transform time; ``pretty()`` is the same function formatted by
 black, with a comment heading each adjoint block. Output is deterministic.
 """
