@@ -23,22 +23,21 @@ import numpy as np
 from . import derivative_cache as cache
 from . import notes
 from .arguments import call_problem, full_args, split_args
+from .debug import check_gradients
 from .errors import ArgumentError, SourcegradError
 from .pipeline import Emitted, Parsed, Pipeline, parse
 from .runtime.containers import children, is_container, rebuild
 from .runtime.signature import call_signature, compile_guard, guard_expression, rank_signature
 
 _OPTIONS = {
-    "optimize", "debug_hook", "with_forward", "with_gradients", "stable_gradients", "pool_buffers"
+    "optimize", "debug_hook", "check_finite", "with_forward", "with_gradients",
+    "stable_gradients", "pool_buffers",
 }  # fmt: skip
 #: "select": the part of a jvp's result to compute; "internal": made for generated code (vjp_of,
 #: jvp_of), whose seeds are adjoints and tangents in sourcegrad's own forms, not checked
 _INTERNAL_OPTIONS = {"select", "internal"}
 #: the keyword a vjp's output gradient / a jvp's tangent may be passed by
-_SEED_KEYWORD = {
-    "vjp": "g_out",
-    "jvp": "t_in",
-}  # jvp of generated code: which part of the result to return
+_SEED_KEYWORD = {"vjp": "g_out", "jvp": "t_in"}
 
 #: a running derivative is specialised to the argument shapes on the call that sees them for
 #: this many times (the first calls run the derivative specialised to ranks only, so that
@@ -121,19 +120,21 @@ class Transformed:
         self.mode = mode
         self.has_aux = has_aux
         self.with_value = with_value
-        self.options = options
         if "with_forward" in options:  # the seed's name for returning the value too
             self.with_value = bool(options["with_forward"])
         self.with_gradients = bool(options.get("with_gradients", True))
         self.stable = bool(options.get("stable_gradients", False))
-        if options.get("debug_hook") is not None:
-            raise SourcegradError("debug_hook is not available yet in this version of sourcegrad")
+        if options.get("debug_hook") is not None:  # the pure derivative, checked (debug.py)
+            options = dict(options, optimize=False)
+        self.options = options
         if self.stable:
             self._local = threading.local()  # per thread: signature -> gradient arrays
         #: a gradient of a method-less function, nothing but the gradient (and value) returned
         self._plain = (
-            mode == "grad" and not has_aux and not self.stable and not self.bound_self
-        ) and self.with_gradients
+            (mode == "grad" and not has_aux and not self.stable and not self.bound_self)
+            and self.with_gradients
+            and not options.get("check_finite")
+        )
         #: whether calls check their output gradient or tangent (not for generated code's)
         self.checked = not (options.get("internal") or "select" in options)
         self._init_state()
@@ -211,7 +212,8 @@ class Transformed:
     def _pipeline(self) -> Pipeline:
         """What makes this derivative's builds (made per build: it refers back to this
         object, which holds none)."""
-        return Pipeline(self.parsed, self.wrt, self.mode, self.has_aux, self.options, self.checked)
+        p = self.parsed, self.wrt, self.mode, self.has_aux, self.options, self.checked
+        return Pipeline(*p, fn=self.f)
 
     def _build(self, args, specialise: bool = False, general: Emitted | None = None) -> Emitted:
         """The derivative for ``args``' signature (see :meth:`Pipeline.build`): every build
@@ -523,6 +525,8 @@ class Transformed:
         """What the call returns, from the generated function's ``(value, grads)``."""
         if self.mode == "jvp":
             return value, grads
+        if self.options.get("check_finite"):
+            check_gradients(self, grads)
         if self.stable:
             grads = self._stabilise(grads)
         if self.wrt_tuple and len(self.wrt) == 1:

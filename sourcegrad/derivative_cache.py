@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .disk_cache import is_generated
 from .pipeline import Emitted, build_settings
 
 #: derivatives made by grad, value_and_grad, vjp and jvp (and for generated code by vjp_of and
@@ -173,9 +174,7 @@ def rebinder(old: Callable, new: Callable) -> Callable[[Any], Any]:
                     value = cell.cell_contents
                 except ValueError:
                     value = None
-                if type(value) is types.FunctionType and value.__code__.co_filename.startswith(
-                    "<sourcegrad"
-                ):
+                if type(value) is types.FunctionType and is_generated(value.__code__.co_filename):
                     rebound = rebind(value)  # a generated function a wrapper calls
                     if rebound is not value:
                         other = types.CellType(rebound)
@@ -229,10 +228,11 @@ class Rebound:
     def __init__(self, entry: Emitted, bind: Callable, rebound: Callable[[Any], Any]):
         self._entry = entry
         self._rebound = rebound
+        self._bind = bind
         self.fn = bind(entry.fn)
 
     def __getattr__(self, attr):
-        if attr.startswith("__") or attr in ("_entry", "_rebound"):
+        if attr.startswith("__") or attr in ("_entry", "_rebound", "_bind"):
             raise AttributeError(attr)
         return getattr(self._entry, attr)
 
@@ -243,7 +243,8 @@ class Rebound:
 
     @property
     def source_fn(self) -> Callable:
-        return (self.pure or self).fn
+        pure = self.pure
+        return pure.source_fn if pure is not None else self._bind(self._entry.source_fn)
 
 
 def unbound(entry: Any) -> Any:

@@ -22,10 +22,12 @@ from typing import Any
 import gast
 import numpy as np
 
+from . import debug, disk_cache
 from .errors import NonScalarOutputError, SourcegradError, WrtTypeError
 from .rules import registry
 from .runtime.containers import children, is_container, scalar_gradient
 from .runtime.records import is_record, is_static_leaf
+from .runtime.signature import call_signature, rank_signature
 from .runtime.tangent_helpers import float_gradient, typed_gradient
 from .transform import syntax as S
 from .transform.analysis import analyze
@@ -70,7 +72,7 @@ def build_settings() -> tuple:
 def emit(der: Any) -> Emitted:
     """:func:`sourcegrad.transform.emit.emit`, its text dropped from ``linecache`` with the
     code compiled from it (a derivative dropped leaves no source behind)."""
-    run = emit_source(der)
+    run = emit_source(der, disk_cache.placed)
     _forget_with_code(run)
     return run
 
@@ -84,6 +86,9 @@ def _forget_with_code(run: Emitted) -> None:
 class _Deferred(Deferred):
     """:class:`Deferred` whose emitted text goes from ``linecache`` with its code (see
     :func:`emit`)."""
+
+    def __init__(self, der):
+        super().__init__(der, disk_cache.placed)
 
     def __getattr__(self, attr):
         made = self._emitted is None
@@ -231,8 +236,10 @@ class Pipeline:
         has_aux: bool,
         options: dict,
         checked: bool,
+        fn: Any = None,
     ):
         self.parsed = parsed
+        self.fn = fn  # the function itself, for builds kept on disk (disk_cache.py); or None
         self.wrt = wrt
         self.mode = mode
         self.has_aux = has_aux
@@ -244,7 +251,29 @@ class Pipeline:
     def build(self, args: tuple | None, specialise: bool = False, general: Any = None) -> Emitted:
         """The derivative for ``args``' signature (rank-generic for None): specialised to
         ranks, or with ``specialise`` to shapes too (reusing the pure derivative of
-        ``general``, the build for the same ranks, where there is one)."""
+        ``general``, the build for the same ranks, where there is one). A build kept on disk
+        by another process for the same key is read instead (:mod:`sourcegrad.disk_cache`);
+        one that can be kept is written there."""
+        key = self._disk_key(args, specialise)
+        run = disk_cache.load(key, self.fn) if key is not None else None
+        if run is None:
+            run = self._build(args, specialise, general)
+            if key is not None:
+                disk_cache.store(key, run, self.fn)
+        return run
+
+    def _disk_key(self, args: tuple | None, specialise: bool) -> str | None:
+        """The key of the build for ``args`` kept on disk; None where none is kept."""
+        if self.fn is None or self.options.get("debug_hook") is not None:
+            return None
+        signature = rank_signature if not specialise else call_signature
+        sig = None if args is None else tuple([signature(a) for a in args])
+        options = tuple(sorted(self.options.items()))
+        what = (self.mode, self.wrt, self.has_aux, self.checked, options, build_settings())
+        return disk_cache.build_key(self.fn, what, sig)
+
+    def _build(self, args: tuple | None, specialise: bool, general: Any) -> Emitted:
+        """:meth:`build`, always made here."""
         parsed = self.parsed()
         core = normalize(parsed, args)
         wrt = self._wrt_of(parsed, core, args)
@@ -337,6 +366,11 @@ class Pipeline:
         """``der`` simplified and emitted: pure (``optimize=False``, or a first build for
         these ranks, see below), else optimized with the pure one kept to be shown."""
         simplify(der)
+        if self.options.get("debug_hook") is not None:  # optimize=False with it (derivative.py)
+            parsed = self.parsed()
+            return debug.instrument(
+                emit(der), self.options["debug_hook"], parsed.filename, parsed.line_text
+            )
         if not self.options.get("optimize", True):
             return emit(der)
         if not specialise and args is not None and _has_arrays(args):
@@ -366,9 +400,12 @@ class Pipeline:
 
     def optimized(self, general: Emitted, args: tuple) -> Emitted:
         """The provisional build ``general`` (pure) optimized for its ranks."""
-        run = self.emit_optimized(general.der, args)
+        der = general.der
+        if der is None:  # read from disk: the pure derivative is made again, once
+            der = self._build(args, False, None).der
+        run = self.emit_optimized(der, args)
         run.specialisable = True
-        run.der = general.der
+        run.der = der
         run.pure = general
         return run
 

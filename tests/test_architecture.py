@@ -23,6 +23,8 @@ LAYERS = [
     {"runtime"},
     {"rules"},
     {"transform"},
+    {"disk_cache"},
+    {"debug"},
     {"pipeline"},
     {"derivative_cache", "arguments", "notes"},
     {"derivative"},

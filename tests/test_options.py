@@ -113,8 +113,7 @@ def test_shapes_change_between_calls_with_stable_gradients(rng):
 def test_unknown_and_unavailable_options_are_refused():
     with pytest.raises(TypeError, match="unknown option"):
         sg.grad(c.quadratic, fast=True)
-    with pytest.raises(sg.SourcegradError, match="debug_hook"):
-        sg.grad(c.quadratic, debug_hook=print)
+    assert callable(sg.grad(c.quadratic, debug_hook=print))  # available now: test_debugger.py
 
 
 def test_optimized_code_accumulates_in_place_and_pure_code_is_shown(rng):

@@ -1,8 +1,9 @@
 """Pass 6 — emit: source text, a live function, and black-formatted text for people.
 
 Guarantees: the function runs the derivative exactly as the returned ``text`` says (that text
-is what is compiled, and it is registered with ``linecache`` so tracebacks, ``pdb`` and
-``inspect.getsource`` see it); it reads the user's globals live and shares the user's closure
+is what is compiled: from a file holding it where the caller gives one, so that tracebacks,
+``pdb``, IDEs and coverage read it, else registered with ``linecache``; code transformed again
+is known by its ``<sourcegrad ...>`` name, :meth:`Emitted.source_fn`); it reads the user's globals live and shares the user's closure
 cells, so nothing is frozen at transform time; ``pretty()`` is the same function formatted by
 black, with a comment heading each adjoint block. Output is deterministic.
 """
@@ -14,6 +15,7 @@ import itertools
 import linecache
 import math
 import types
+import weakref
 from dataclasses import dataclass, field
 
 import gast
@@ -45,11 +47,36 @@ class Emitted:
     first_key: object = None  # the argument signature it was built for
     #: what the code keeps from one call to the next (buffer pools: ``held_bytes()``)
     held: tuple = ()
+    #: the ``<sourcegrad ...>`` name passes know generated code by, where ``filename`` is a file
+    label: str = ""
+    _named: types.FunctionType | None = None
 
     @property
     def source_fn(self) -> types.FunctionType:
-        """The function whose source higher derivatives transform (the pure derivative)."""
-        return (self.pure or self).fn
+        """The function whose source higher derivatives transform (the pure derivative),
+        compiled under its ``<sourcegrad ...>`` name (see :meth:`named_fn`)."""
+        return (self.pure or self).named_fn()
+
+    def named_fn(self) -> types.FunctionType:
+        """``fn``, or where it was compiled from a file, the same function compiled under
+        ``label`` (its text registered with ``linecache``): code read again (higher orders)
+        is known as generated code by that name."""
+        fn = self.fn
+        code = getattr(fn, "__code__", None)
+        if not self.label or code is None or code.co_filename != self.filename:
+            return fn
+        if self._named is None:
+            lines = linecache.getlines(self.filename)
+            linecache.cache[self.label] = (sum(map(len, lines)), None, lines, self.label)
+            named = types.FunctionType(
+                _renamed(code, self.label), fn.__globals__, fn.__name__, fn.__defaults__,
+                fn.__closure__,
+            )  # fmt: skip
+            named.__kwdefaults__ = fn.__kwdefaults__
+            named.__qualname__ = fn.__qualname__
+            weakref.finalize(named.__code__, linecache.cache.pop, self.label, None)
+            self._named = named
+        return self._named
 
     def pretty(self, optimized: bool = False) -> str:
         """The derivative's source, formatted by black: the pure derivative, or with
@@ -63,26 +90,37 @@ class Emitted:
         return self._pretty
 
 
+def _renamed(code: types.CodeType, filename: str) -> types.CodeType:
+    """``code`` and the code nested in it with ``filename`` as their file name."""
+    consts = tuple(
+        _renamed(c, filename) if isinstance(c, types.CodeType) else c for c in code.co_consts
+    )
+    return code.replace(co_filename=filename, co_consts=consts)
+
+
 class Deferred:
     """An :class:`Emitted` made only when one of its attributes is first read: the pure
     derivative, which runs only where it is shown or transformed again."""
 
-    def __init__(self, der):
+    def __init__(self, der, place=None):
         self._der = der  # a Derivative, or a function that makes one
+        self._place = place
         self._emitted: Emitted | None = None
 
     def __getattr__(self, attr):
-        if attr.startswith("__") or attr in ("_der", "_emitted"):
+        if attr.startswith("__") or attr in ("_der", "_emitted", "_place"):
             raise AttributeError(attr)
         if self._emitted is None:
             der = self._der if isinstance(self._der, Derivative) else self._der()
-            self._emitted = emit(der)
+            self._emitted = emit(der, self._place)
         return getattr(self._emitted, attr)
 
 
-def emit(der: Derivative) -> Emitted:
+def emit(der: Derivative, place=None) -> Emitted:
     """Turn a simplified derivative into source text and a function object (``der`` is
-    read, not changed)."""
+    read, not changed). ``place(text, name)`` gives the filename the text is compiled under
+    (a file holding it); without it, or where it gives None, the text is registered with
+    ``linecache`` under a name of its own."""
     core = der.analysis.core
     parsed = core.parsed
     node = der.node
@@ -95,8 +133,11 @@ def emit(der: Derivative) -> Emitted:
     text = "\n".join(
         [f"def __sg_make__({', '.join(factory_params)}):", *indented, f"    return {node.name}", ""]
     )
-    filename = f"<sourcegrad {node.name} #{next(_counter)} of {parsed.filename}:{node.lineno}>"
-    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+    label = f"<sourcegrad {node.name} #{next(_counter)} of {parsed.filename}:{node.lineno}>"
+    filename = place(text, node.name) if place is not None else None
+    if filename is None:
+        filename = label
+        linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
     namespace: dict = {}
     exec(compile(text, filename, "exec"), namespace)  # noqa: S102 - our own generated code
     made = namespace["__sg_make__"](*([None] * len(factory_params)))
@@ -117,7 +158,10 @@ def emit(der: Derivative) -> Emitted:
     fn.__qualname__ = node.name
     line_map = {k + 2: v for k, v in line_users.items()}  # +1 for the factory line, 1-based
     tangents = tuple(get_fact(node, "tangent_params"))
-    return Emitted(fn, node.name, inner + "\n", filename, line_map, tangents, held=tuple(held))
+    held = tuple(held)
+    return Emitted(
+        fn, node.name, inner + "\n", filename, line_map, tangents, held=held, label=label
+    )
 
 
 def _render(node) -> tuple[str, dict]:

@@ -1,0 +1,397 @@
+"""Generated code on disk: files tracebacks can show, and builds kept across processes.
+
+The directory is ``$SOURCEGRAD_CACHE_DIR``, else ``sourcegrad`` under the user cache directory
+(``$XDG_CACHE_HOME``, else ``~/.cache``). Where it cannot be written, nothing is written and
+generated code is registered with ``linecache`` only.
+
+* ``code/``: each emitted function's text, one file per text, named by its content hash
+  (:func:`source_file`). Code is compiled from that file's name, so a traceback, ``pdb``, an
+  IDE and coverage read the generated lines.
+* ``builds/``: a build (:func:`store`) of a derivative for one argument signature, keyed by
+  :func:`build_key` (the function's source, file and line, what its global names and closure
+  cells hold, sourcegrad's own source, the mode, ``wrt``, options and signature). An entry is
+  JSON holding the generated text and what its free names are bound to, with a checksum;
+  written atomically (a temporary file renamed), read back only where the checksum, the key
+  and every reference check out (:func:`load`), else built again and overwritten. Only builds
+  that are the pure derivative itself and whose free names are the user's closure cells or
+  importable module-level objects (sourcegrad's runtime helpers, NumPy) are kept: not
+  optimized builds (their buffer pools, generated container builders) nor derivatives that
+  call a user function's derivative (an object made at transform time). Code objects are not
+  kept: the text is compiled again in each process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import itertools
+import json
+import linecache
+import os
+import re
+import tempfile
+import types
+import weakref
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .rules import registry
+from .transform.emit import Emitted
+
+#: the version of the builds on disk: sourcegrad's own source (see _own_hash)
+_OWN_HASH: list = []
+#: the code directories written in this process (generated code lives there)
+_CODE_DIRS: set = set()
+_WRITABLE: dict = {}
+_SOURCES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: a signature naming another class than these is not kept (its fields are not in its repr)
+_CLASS = re.compile(r"<class '([\w.]+)'>")
+_KNOWN_CLASS = re.compile(r"(numpy\.[\w.]+|list|tuple|dict|float|int|bool|complex|NoneType)$")
+_COUNTER = itertools.count()
+_FIXED_MODULES = frozenset(
+    {
+        "numpy",
+        "math",
+        "cmath",
+        "builtins",
+        "sourcegrad",
+        "functools",
+        "operator",
+        "itertools",
+        "collections",
+        "cupy",
+        "scipy",
+    }
+)
+_DATA = (float, int, bool, complex, str, bytes, type(None), np.ndarray, np.generic)
+
+
+def cache_dir() -> Path | None:
+    """The cache directory (made if missing); None where it cannot be written."""
+    given = os.environ.get("SOURCEGRAD_CACHE_DIR")
+    if given:
+        path = Path(given)
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        path = Path(base) / "sourcegrad"
+    ok = _WRITABLE.get(path)
+    if ok is None:
+        try:
+            (path / "code").mkdir(parents=True, exist_ok=True)
+            (path / "builds").mkdir(exist_ok=True)
+            ok = os.access(path / "code", os.W_OK) and os.access(path / "builds", os.W_OK)
+        except OSError:
+            ok = False
+        _WRITABLE[path] = ok
+    return path if ok else None
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``: another process sees the old file or the whole new one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def source_file(text: str, name: str) -> str | None:
+    """The path of a file holding exactly ``text`` (made where missing), to compile ``text``
+    from; None where the cache directory cannot be written."""
+    root = cache_dir()
+    if root is None:
+        return None
+    digest = hashlib.sha256(text.encode()).hexdigest()[:24]
+    stem = re.sub(r"[^\w]", "_", name)[:60]
+    path = root / "code" / f"{stem}_{digest}.py"
+    try:  # the name holds the content's hash: a file of the same size holds the text
+        if not path.exists() or path.stat().st_size != len(text.encode()):
+            _write_atomically(path, text)
+    except OSError:
+        return None
+    _CODE_DIRS.add(str(path.parent))
+    linecache.checkcache(str(path))
+    return str(path)
+
+
+def placed(text: str, name: str) -> str:
+    """The filename to compile the generated ``text`` under: a file of the cache directory,
+    else a name registered with ``linecache``."""
+    filename = source_file(text, name)
+    if filename is None:
+        filename = f"<sourcegrad {name} #{next(_COUNTER)}>"
+        linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+    return filename
+
+
+def is_generated(filename: str) -> bool:
+    """Whether ``filename`` is that of code sourcegrad generated."""
+    return filename.startswith("<sourcegrad") or os.path.dirname(filename) in _CODE_DIRS
+
+
+# ---------------------------------------------------------------- keys
+def _own_hash() -> str:
+    """A hash of sourcegrad's own source files: builds made by other code are not read."""
+    if not _OWN_HASH:
+        digest = hashlib.sha256()
+        root = Path(__file__).parent
+        for path in sorted(root.rglob("*.py")):
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+        _OWN_HASH.append(digest.hexdigest())
+    return _OWN_HASH[0]
+
+
+def _describe(value: Any, depth: int = 0) -> str | None:
+    """What a transformation reads of a global or closure value, as text stable across
+    processes; None where that cannot be said (then the build is not kept)."""
+    if isinstance(value, _DATA) or type(value) in (list, tuple, dict):
+        return f"data:{type(value).__module__}.{type(value).__qualname__}"
+    if isinstance(value, types.ModuleType):
+        return _module_text(value)
+    if isinstance(value, types.FunctionType):
+        if depth > 2:
+            return None
+        text = _function_text(value, depth + 1)
+        rules = _rules_of(value)
+        return None if text is None or rules is None else text + rules
+    if isinstance(value, (type, types.BuiltinFunctionType, np.ufunc)):
+        module = getattr(value, "__module__", None) or "builtins"
+        name = getattr(value, "__qualname__", getattr(value, "__name__", None))
+        if module.startswith(("numpy", "builtins", "math", "collections")):
+            return f"object:{module}.{name}"
+    return None
+
+
+def _source(code: types.CodeType) -> str | None:
+    """The source lines of ``code`` (read once per code object)."""
+    text = _SOURCES.get(code)
+    if text is None:
+        lines = linecache.getlines(code.co_filename)
+        if not lines:
+            return None
+        try:
+            text = "".join(inspect.getblock(lines[code.co_firstlineno - 1 :]))
+        except (IndexError, SyntaxError, ValueError):
+            return None
+        _SOURCES[code] = text
+    return text
+
+
+def _module_text(module: types.ModuleType) -> str | None:
+    """A module by name, and by its file's content where it is not NumPy's, the standard
+    library's or sourcegrad's (a user module whose functions the derivative reads)."""
+    name = module.__name__
+    if name.split(".")[0] in _FIXED_MODULES:
+        return f"module:{name}"
+    path = getattr(module, "__file__", None)
+    try:
+        data = Path(path).read_bytes() if path else None
+    except OSError:
+        data = None
+    if data is None:
+        return None
+    return f"module:{name}:{hashlib.sha256(data).hexdigest()}"
+
+
+def _rules_of(fn: types.FunctionType) -> str | None:
+    """The rules registered for ``fn`` (``defvjp``, ``defjvp``, ``primitive``, ...) as text;
+    None where a rule's template has no source."""
+    parts = []
+    for table in (registry.ADJOINTS, registry.TANGENTS):
+        rule = table.get(fn)
+        if rule is not None:
+            template = getattr(rule.fn, "__code__", None)
+            source = _source(template) if template is not None else None
+            if source is None:
+                return None
+            parts.append(f"\nrule {rule.where}\n{source}")
+    if fn in registry.NONDIFFERENTIABLE:
+        parts.append("\nnondifferentiable")
+    if fn in registry.PRIMITIVES:
+        parts.append("\nprimitive")
+    return "".join(parts)
+
+
+def _function_text(fn: types.FunctionType, depth: int) -> str | None:
+    """The source, place and environment of ``fn`` as text; None where not describable."""
+    code = fn.__code__
+    source = _source(code)
+    if source is None:
+        return None
+    parts = [f"fn:{code.co_filename}:{code.co_firstlineno}:{fn.__qualname__}", source]
+    names = set()
+    todo = [code]
+    while todo:
+        c = todo.pop()
+        names.update(c.co_names)
+        todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+    glob = fn.__globals__
+    for name in sorted(names):
+        if name in glob:
+            described = _describe(glob[name], depth)
+            if described is None:
+                return None
+            parts.append(f"{name}={described}")
+    for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
+        try:
+            described = _describe(cell.cell_contents, depth)
+        except ValueError:
+            described = "empty"
+        if described is None:
+            return None
+        parts.append(f"cell {name}={described}")
+    for default in (fn.__defaults__ or ()) + tuple((fn.__kwdefaults__ or {}).values()):
+        described = _describe(default, depth)
+        if described is None:
+            return None
+        parts.append(f"default={described}")
+    return "\n".join(parts)
+
+
+def build_key(fn: Any, what: tuple, signature: Any) -> str | None:
+    """The key of a build of ``fn`` (a plain function): ``what`` (mode, ``wrt`` and the
+    rest that decides the transformation: numbers, strings, booleans, None and tuples of
+    them) and ``signature`` (the arguments' rank or call signature); None where the build is
+    not kept (see the module's docstring)."""
+    if type(fn) is not types.FunctionType or fn.__code__.co_filename.startswith("<"):
+        return None  # generated code (transformed again: higher orders) is not kept
+    if cache_dir() is None:
+        return None
+    text = _function_text(fn, 0)
+    sig = repr(signature)
+    if text is None or " at 0x" in sig:
+        return None
+    if not all(_KNOWN_CLASS.match(c) for c in _CLASS.findall(sig)):
+        return None
+    try:
+        spec = json.dumps([repr(w) for w in what])
+    except TypeError:
+        return None
+    if " at 0x" in spec or "<" in spec:  # an option that is an object (a hook, a callable)
+        return None
+    return hashlib.sha256("\n".join([_own_hash(), text, spec, sig]).encode()).hexdigest()
+
+
+# ---------------------------------------------------------------- builds
+def _references(run: Emitted, fn: types.FunctionType) -> list | None:
+    """What each free name of ``run``'s function is bound to: ``["cell", name]`` for a
+    closure cell of ``fn``, ``["ref", module, qualname]`` for an importable object; None
+    where any is neither."""
+    user = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+    refs = []
+    for name, cell in zip(run.fn.__code__.co_freevars, run.fn.__closure__ or ()):
+        if user.get(name) is cell:
+            refs.append([name, "cell"])
+            continue
+        obj = cell.cell_contents
+        module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+        if not (module and qualname) or not module.startswith(("sourcegrad.", "numpy")):
+            return None
+        if _resolve(module, qualname) is not obj:
+            return None
+        refs.append([name, "ref", module, qualname])
+    return refs
+
+
+def _resolve(module: str, qualname: str) -> Any:
+    try:
+        obj = importlib.import_module(module)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError):
+        return None
+    return obj
+
+
+def store(key: str, run: Emitted, fn: Any) -> bool:
+    """Keep ``run``, a build of ``fn``, under ``key`` where it can be kept (the pure
+    derivative, free names that are ``fn``'s cells or importable); whether it was kept."""
+    root = cache_dir()
+    if root is None or run.pure is not None or type(run.fn) is not types.FunctionType:
+        return False
+    code = run.fn.__code__
+    if not is_generated(code.co_filename) or code.co_name != run.name:
+        return False
+    refs = _references(run, fn)
+    if refs is None:
+        return False
+    payload = {
+        "key": key,
+        "name": run.name,
+        "text": run.text,
+        "file_text": "".join(linecache.getlines(code.co_filename)),
+        "refs": refs,
+        "line_map": sorted(run.line_map.items(), key=lambda kv: kv[0]),
+        "tangent_params": list(run.tangent_params),
+        "specialisable": run.specialisable,
+        "provisional": run.provisional,
+    }
+    if not payload["file_text"]:
+        return False
+    body = json.dumps(payload, sort_keys=True)
+    entry = json.dumps({"sha256": hashlib.sha256(body.encode()).hexdigest(), "payload": body})
+    try:
+        _write_atomically(root / "builds" / f"{key}.json", entry)
+    except OSError:
+        return False
+    return True
+
+
+def load(key: str, fn: types.FunctionType) -> Emitted | None:
+    """The build kept under ``key``, bound to ``fn``'s globals, closure cells and defaults;
+    None where there is none or it does not check out (the caller builds it again)."""
+    root = cache_dir()
+    if root is None:
+        return None
+    try:
+        entry = json.loads((root / "builds" / f"{key}.json").read_text(encoding="utf-8"))
+        body = entry["payload"]
+        if hashlib.sha256(body.encode()).hexdigest() != entry["sha256"]:
+            return None
+        payload = json.loads(body)
+        if payload["key"] != key:
+            return None
+        return _compiled(payload, fn)
+    except (OSError, ValueError, KeyError, TypeError, SyntaxError):
+        return None
+
+
+def _compiled(payload: dict, fn: types.FunctionType) -> Emitted | None:
+    """The :class:`Emitted` of a checked ``payload``; None where a reference is gone."""
+    user = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+    cells = {}
+    for name, kind, *where in payload["refs"]:
+        if kind == "cell":
+            if name not in user:
+                return None
+            cells[name] = user[name]
+        else:
+            obj = _resolve(*where)
+            if obj is None:
+                return None
+            cells[name] = types.CellType(obj)
+    text, name = payload["file_text"], payload["name"]
+    filename = placed(text, name)
+    namespace: dict = {}
+    exec(compile(text, filename, "exec"), namespace)  # noqa: S102 - checked generated code
+    made = namespace["__sg_make__"](*([None] * len(cells)))
+    if set(made.__code__.co_freevars) != set(cells):
+        return None
+    closure = tuple(cells[n] for n in made.__code__.co_freevars)
+    new = types.FunctionType(made.__code__, fn.__globals__, name, fn.__defaults__, closure)
+    new.__kwdefaults__ = fn.__kwdefaults__
+    new.__qualname__ = name
+    line_map = {int(k): v for k, v in payload["line_map"]}
+    label = f"<sourcegrad {name} #d{next(_COUNTER)} of {fn.__code__.co_filename}>"
+    tangents = tuple(payload["tangent_params"])
+    run = Emitted(new, name, payload["text"], filename, line_map, tangents, label=label)
+    run.specialisable, run.provisional = payload["specialisable"], payload["provisional"]
+    return run
