@@ -2,7 +2,7 @@
 
 One module per family of functions holds, for each function, its reverse rule, its tangent rule
 and its declared facts (:mod:`.facts`: rank, shape, dtype, allocation): ``elementwise``,
-``reductions``, ``linalg``, ``shapes``, ``arrangements``, ``assignment``, ``containers``.
+``reductions``, ``linalg``, ``decompositions``, ``shapes``, ``arrangements``, ``assignment``, ``containers``.
 ``runtime_rules`` makes the tangent rules of the runtime helpers from the facts they declare
 (:mod:`sourcegrad.runtime.facts`). Adding a NumPy function is a change to its family module.
 """
@@ -11,6 +11,7 @@ from . import (  # noqa: F401  (registration)
     arrangements,
     assignment,
     containers,
+    decompositions,
     elementwise,
     linalg,
     reductions,
