@@ -34,8 +34,9 @@ from .registry import adjoint, d, static, tangent
 # ---------------------------------------------------------------- singular values
 
 
+# hermitian=True (an SVD of one triangle) is refused: the rules take no such argument
 @adjoint(np.linalg.svd)
-def _svd(z, a, full_matrices=True, compute_uv=True, hermitian=False):
+def _svd(z, a, full_matrices=True, compute_uv=True):
     # A = U S Vt, F_ij = 1 / (s_j^2 - s_i^2), J = U^T gU, K = Vt gVt^T:
     # gA = U [(F * (J - J^T)) S + diag(gs) + S (F * (K - K^T))] Vt
     #      + (gU - U J) S^-1 Vt + U S^-1 (gVt - K^T Vt)   (the last two: outside U's, V's span)
@@ -67,7 +68,7 @@ def _svd(z, a, full_matrices=True, compute_uv=True, hermitian=False):
 
 
 @tangent(np.linalg.svd)
-def _svd_tangent(z, a, full_matrices=True, compute_uv=True, hermitian=False):
+def _svd_tangent(z, a, full_matrices=True, compute_uv=True):
     # P = U^T dA V: ds = diag(P), dU = U (F * (P S + S P^T)) + (dA V - U P) S^-1,
     # dVt = -(F * (S P + P^T S)) Vt + S^-1 (U^T dA - P Vt)
     if compute_uv:
@@ -114,12 +115,12 @@ def _qr(z, a, mode="reduced"):
     # symmetric matrix with M's lower triangle
     if static(mode == "r"):
         q = np.linalg.qr(a)[0]
-        r = square_qr_factor(z)
+        r = square_qr_factor(z, mode)
         gq = np.zeros_like(q)
         gr = d[z]
     else:
         q = z[0]
-        r = square_qr_factor(z[1])
+        r = square_qr_factor(z[1], mode)
         gq = part_or_zeros(d[z], 0, z)
         gr = part_or_zeros(d[z], 1, z)
     m = r @ np.swapaxes(gr, -1, -2) - np.swapaxes(gq, -1, -2) @ q
@@ -134,10 +135,10 @@ def _qr_tangent(z, a, mode="reduced"):
     # dR = (C - Omega) R, dQ = Y - Q (C - Omega)
     if static(mode == "r"):
         q = np.linalg.qr(a)[0]
-        r = square_qr_factor(z)
+        r = square_qr_factor(z, mode)
     else:
         q = z[0]
-        r = square_qr_factor(z[1])
+        r = square_qr_factor(z[1], mode)
     y = np.swapaxes(np.linalg.solve(np.swapaxes(r, -1, -2), np.swapaxes(d[a], -1, -2)), -1, -2)
     c = np.swapaxes(q, -1, -2) @ y
     upper = np.triu(c) + np.swapaxes(np.tril(c, -1), -1, -2)  # C - Omega

@@ -482,16 +482,16 @@ def reduced_svd_factor(u, vt):
 
 
 @helper(linear=("r",), like="r")
-def square_qr_factor(r):
-    """``r`` itself where the ``R`` factor of a QR decomposition is square (a square or tall
-    matrix, ``mode="reduced"``). Raises :class:`SourcegradError` for a wide matrix (or
-    ``mode="complete"`` of a tall one), whose ``Q`` and ``R`` the derivative rule does not
-    cover."""
-    if np.shape(r)[-2] != np.shape(r)[-1]:
+def square_qr_factor(r, mode):
+    """``r`` itself where it is the square ``R`` factor of ``np.linalg.qr(a, mode)`` (``a``
+    square or tall, ``mode`` "reduced" or "r"; "complete" of a square matrix). Raises
+    :class:`SourcegradError` for a wide matrix, ``mode="complete"`` of a tall one and
+    ``mode="raw"``, which the derivative rule does not cover."""
+    if mode not in ("reduced", "complete", "r") or np.shape(r)[-2] != np.shape(r)[-1]:
         raise SourcegradError(
-            "the derivative of np.linalg.qr is supported for square and tall matrices with "
-            'mode="reduced" (or "r"); for a wide matrix, differentiate the QR decomposition of '
-            "its transpose or of its leading square block"
+            f"np.linalg.qr with mode={mode!r} giving an R of shape {np.shape(r)} has no "
+            'derivative rule: it is differentiated for square and tall matrices with mode="reduced" '
+            '(or "r"); for a wide matrix, differentiate the QR decomposition of its transpose'
         )
     return r
 
