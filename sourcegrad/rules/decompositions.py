@@ -8,11 +8,12 @@ second order (``hvp``, ``hessian``) goes through the tangent rules here. All of 
 batches of matrices (leading axes).
 
 Where a decomposition has no derivative the rule refuses when the derivative runs, with a
-:class:`~sourcegrad.errors.SourcegradError` that starts with the user's line: the full SVD of
-a non-square matrix (its extra singular vectors are arbitrary), the QR decomposition of a wide
-matrix, and complex eigenvalues of a real matrix (``eig``, ``eigvals``: sourcegrad
-differentiates real values only, so it refuses rather than follow autograd's complex
-convention). Eigenvalues and singular values must be distinct, as for ``eigh``.
+:class:`~sourcegrad.errors.SourcegradError` (starting with the user's line in reverse mode and
+``hvp``): the full SVD of a non-square matrix (its extra singular vectors are arbitrary), the
+QR decomposition of a wide matrix, and complex eigenvalues of a real matrix (``eig``,
+``eigvals``: sourcegrad differentiates real values only, so it refuses rather than follow
+autograd's complex convention). Eigenvalues and singular values must be distinct, as for
+``eigh`` (and the singular values of a non-square matrix nonzero).
 """
 
 import numpy as np
