@@ -1,5 +1,6 @@
 """The rules of ``sourcegrad/rules/decompositions.py`` (``np.linalg.svd``, ``svdvals``, ``qr``,
-``eig``, ``eigvals``, ``eigvalsh``, ``matrix_power``) and every order of ``np.linalg.norm``,
+``eig``, ``eigvals``, ``eigvalsh``, ``matrix_power``; the fields of NumPy 2's result
+namedtuples, ``eigh``'s and ``slogdet``'s too) and every order of ``np.linalg.norm``,
 through the public API against central differences in float64: the gradient (shape-specialised
 and rank-generic builds), ``jvp`` and ``hvp`` (second order) through :func:`tests.fd.check`,
 then ``value_and_grad`` called three times (the code specialised to the shapes runs from the
@@ -164,6 +165,36 @@ def p_power_variable(a, n, w):
     return np.sum(w * np.sin(np.linalg.matrix_power(a, n)))
 
 
+# ============================================================================ result fields
+# NumPy 2 returns namedtuples (SVDResult, QRResult, EigResult, EighResult, SlogdetResult):
+# their fields are read by name, in forward mode too (the tangent has the result's type)
+
+
+def f_svd_fields(a, w):
+    res = np.linalg.svd(a, full_matrices=False)
+    return np.sum(w * np.sin(res.S)) + np.sum(np.cos((res.U * res.S) @ res.Vh))
+
+
+def f_qr_fields(a, w):
+    res = np.linalg.qr(a)
+    return np.sum(w * np.sin(res.Q)) + np.sum(res.R**2)
+
+
+def f_eig_fields(a, w):
+    res = np.linalg.eig(a)
+    return np.sum(w * np.sin(res.eigenvalues)) + np.sum(0.3 * res.eigenvectors**2)
+
+
+def f_eigh_fields(a, w):
+    res = np.linalg.eigh(a)
+    return np.sum(w * np.sin(res.eigenvalues)) + np.sum(0.3 * res.eigenvectors**4)
+
+
+def f_slogdet_fields(a, w):
+    res = np.linalg.slogdet(a)
+    return np.sum(w * np.sin(res.logabsdet)) * res.sign
+
+
 DIAG3 = np.diag([1.0, 2.0, 3.5])
 CASES = [
     (s_svd, (rnd(4, 3),)),
@@ -192,6 +223,11 @@ CASES = [
     (e_eigvalsh, (symmetric(3, batch=(2,)),)),
     *[(POWERS[n], (rnd(3, 3) + 2.0 * np.eye(3),)) for n in POWERS],
     (POWERS[3], (rnd(2, 3, 3),)),
+    (f_svd_fields, (rnd(4, 3),)),
+    (f_qr_fields, (rnd(4, 3),)),
+    (f_eig_fields, (with_eigenvalues([1.0, 2.0, 3.5], seed=4),)),
+    (f_eigh_fields, (symmetric(3),)),
+    (f_slogdet_fields, (rnd(3, 3) + 2.0 * np.eye(3),)),
 ]
 
 

@@ -25,6 +25,7 @@ from ..runtime.linalg_helpers import (
     part_or_zeros,
     real_eigen,
     reduced_svd_factor,
+    result_like,
     square_qr_factor,
     symmetric_from,
     triangle_of,
@@ -84,11 +85,15 @@ def _svd_tangent(z, a, full_matrices=True, compute_uv=True):
         uta = np.swapaxes(u, -1, -2) @ d[a]
         p = np.swapaxes(u, -1, -2) @ av
         pt = np.swapaxes(p, -1, -2)
-        d[z] += (
-            u @ (f * (p * s[..., None, :] + s[..., :, None] * pt)) + (av - u @ p) / s[..., None, :],
-            np.diagonal(p, 0, -2, -1),
-            (uta - p @ vt) / s[..., :, None]
-            - (f * (s[..., :, None] * p + pt * s[..., None, :])) @ vt,
+        d[z] += result_like(
+            (
+                u @ (f * (p * s[..., None, :] + s[..., :, None] * pt))
+                + (av - u @ p) / s[..., None, :],
+                np.diagonal(p, 0, -2, -1),
+                (uta - p @ vt) / s[..., :, None]
+                - (f * (s[..., :, None] * p + pt * s[..., None, :])) @ vt,
+            ),
+            z,
         )
     else:
         usv = np.linalg.svd(a, full_matrices=False)
@@ -146,7 +151,7 @@ def _qr_tangent(z, a, mode="reduced"):
     if static(mode == "r"):
         d[z] += upper @ r
     else:
-        d[z] += (y - q @ upper, upper @ r)
+        d[z] += result_like((y - q @ upper, upper @ r), z)
 
 
 # ---------------------------------------------------------------- eigenvalues
@@ -175,7 +180,9 @@ def _eig_tangent(z, a):
     p = np.linalg.solve(v, d[a] @ v)
     x = eigen_gaps(w) * p
     eye = np.eye(np.shape(w)[-1], dtype=w.dtype)
-    d[z] += (np.diagonal(p, 0, -2, -1), v @ x - v @ (eye * (np.swapaxes(v, -1, -2) @ v @ x)))
+    d[z] += result_like(
+        (np.diagonal(p, 0, -2, -1), v @ x - v @ (eye * (np.swapaxes(v, -1, -2) @ v @ x))), z
+    )
 
 
 @adjoint(np.linalg.eigvals)

@@ -533,3 +533,13 @@ def corner_block(m):
     derivative block of :func:`block_pair`. Linear in ``m``."""
     n = np.shape(m)[-1] // 2
     return m[..., :n, n:]
+
+
+@helper(linear=("parts",))
+def result_like(parts, like):
+    """The tangents ``parts`` of a decomposition's items, in the type of its result ``like``:
+    NumPy 2's ``SVDResult``, ``QRResult``, ``EigResult`` and ``EighResult`` are namedtuples
+    whose fields the user's code may read (``res.S``); a plain tuple stays a tuple. A None part
+    (a constant) is zeros like its item. Linear in ``parts``."""
+    items = [np.zeros_like(x) if t is None else t for t, x in zip(parts, like)]
+    return type(like)(*items) if hasattr(type(like), "_fields") else tuple(items)
