@@ -276,32 +276,78 @@ def test_other_scipy_functions_are_refused(f, hint, make):
     assert hint in message, message
 
 
-def test_sourcegrad_works_without_scipy(tmp_path):
-    """With scipy unimportable, sourcegrad imports, registers no scipy rule and
-    differentiates as before."""
-    program = tmp_path / "without_scipy.py"
-    program.write_text(textwrap.dedent("""
-            import sys
-
-            sys.modules["scipy"] = None  # `import scipy` raises ImportError
-            import numpy as np
-
-            import sourcegrad as sg
-            from sourcegrad.rules import scipy_special
-
-
-            def f(x):
-                return np.sum(np.linalg.svd(x, compute_uv=False) ** 2)
-
-
-            assert scipy_special.special is None
-            x = np.arange(6.0).reshape(2, 3)
-            assert np.allclose(sg.grad(f)(x), 2 * x)
-            print("ok")
-            """))
+def run_program(tmp_path, text):
+    """Run ``text`` as a program of its own (a fresh interpreter); returns its output."""
+    program = tmp_path / "program.py"
+    program.write_text(textwrap.dedent(text))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     done = subprocess.run(
         [sys.executable, str(program)], capture_output=True, text=True, env=env, timeout=120
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "ok"
+    return done.stdout.strip()
+
+
+def test_sourcegrad_works_without_scipy(tmp_path):
+    """With scipy unimportable, sourcegrad imports, registers no scipy rule and
+    differentiates as before."""
+    out = run_program(
+        tmp_path,
+        """
+        import sys
+
+        sys.modules["scipy"] = None  # `import scipy` raises ImportError
+        import numpy as np
+
+        import sourcegrad as sg
+        from sourcegrad.rules import scipy_special
+
+
+        def f(x):
+            return np.sum(np.linalg.svd(x, compute_uv=False) ** 2)
+
+
+        assert scipy_special.scipy is None
+        x = np.arange(6.0).reshape(2, 3)
+        assert np.allclose(sg.grad(f)(x), 2 * x)
+        print("ok")
+        """,
+    )
+    assert out == "ok"
+
+
+@needs_scipy
+def test_rules_register_when_scipy_stats_is_imported_after_sourcegrad(tmp_path):
+    """``import sourcegrad`` does not import ``scipy.stats`` (about a second); the rules of
+    ``scipy.stats.norm`` are registered when the program imports it, and the import hook
+    then leaves ``sys.meta_path``."""
+    out = run_program(
+        tmp_path,
+        """
+        import sys
+
+        import numpy as np
+
+        import sourcegrad as sg
+
+        assert "scipy.stats" not in sys.modules
+        from scipy.special import expit
+        from scipy.stats import norm
+
+        PDF = norm.pdf
+
+
+        def f(x):
+            return np.sum(expit(x) * PDF(x, 0.5, 2.0))
+
+
+        x = np.linspace(-1.0, 1.0, 5)
+        t = (x - 0.5) / 2.0
+        pdf = np.exp(-0.5 * t * t) / np.sqrt(2 * np.pi) / 2.0
+        s = 1.0 / (1.0 + np.exp(-x))
+        assert np.allclose(sg.grad(f)(x), s * (1 - s) * pdf - s * pdf * t / 2.0)
+        assert not any(type(m).__name__ == "RegisterOnImport" for m in sys.meta_path)
+        print("ok")
+        """,
+    )
+    assert out == "ok"

@@ -8,11 +8,17 @@ Covered: ``expit``, ``logit``, ``erf``, ``erfc``, ``gammaln``, ``digamma`` (``ps
 is written with NumPy functions and these functions themselves, so second order works.
 Any other scipy function has no rule: it is refused (scipy's source is never transformed).
 
-The templates are defined whether or not scipy imports, and registered (:func:`_register`)
-only where it does. The methods of ``scipy.stats.norm`` are keyed by the bound method
-(``scipy.stats.norm.pdf``): bound methods of one object compare and hash equal, so the rule is
-found for the method object the user's code names.
+The templates are defined whether or not scipy imports. They are registered for
+``scipy.special``'s functions when that module is imported (at once where the program has
+imported it already, else by an import hook), for ``scipy.stats.norm`` when ``scipy.stats``
+is: ``import sourcegrad`` does not import them (``scipy.stats`` takes about a second). The
+methods of ``scipy.stats.norm`` are keyed by the bound method (``scipy.stats.norm.pdf``): bound
+methods of one object compare and hash equal, so the rule is found for the method object the
+user's code names.
 """
+
+import importlib.abc
+import sys
 
 import numpy as np
 
@@ -21,9 +27,9 @@ from .facts import declare, first_operand_rank
 from .registry import adjoint, d, diagonal_rule, static, tangent
 
 try:
-    from scipy import special, stats
+    import scipy  # the package alone: its submodules are imported by the user's code
 except ImportError:  # pragma: no cover - scipy is optional
-    special = stats = None
+    scipy = None
 
 #: the half log of 2 pi, in the normal density
 HALF_LOG_2PI = 0.5 * float(np.log(2.0 * np.pi))
@@ -51,19 +57,19 @@ def _erfc(z, x):
 
 
 def _gammaln(z, x):
-    d[x] += d[z] * special.digamma(x)
+    d[x] += d[z] * scipy.special.digamma(x)
 
 
 def _digamma(z, x):
-    d[x] += d[z] * special.polygamma(1, x)
+    d[x] += d[z] * scipy.special.polygamma(1, x)
 
 
 def _polygamma(z, n, x):
-    d[x] += sum_to(d[z] * special.polygamma(n + 1, x), x)
+    d[x] += sum_to(d[z] * scipy.special.polygamma(n + 1, x), x)
 
 
 def _polygamma_tangent(z, n, x):
-    d[z] += d[x] * special.polygamma(n + 1, x)
+    d[z] += d[x] * scipy.special.polygamma(n + 1, x)
 
 
 def _xlogy(z, x, y):
@@ -208,25 +214,35 @@ def _logcdf_tangent(z, x, loc=0.0, scale=1.0):
 # ---------------------------------------------------------------- registration
 
 
-def _register() -> None:
-    """Register every template above for its scipy function, and their facts."""
-    S, norm = special, stats.norm
+def register_special(special) -> None:
+    """Register the templates above for the functions of the module ``scipy.special``."""
     for key, rule in (
-        (S.expit, _expit),
-        (S.logit, _logit),
-        (S.erf, _erf),
-        (S.erfc, _erfc),
-        (S.gammaln, _gammaln),
-        (S.digamma, _digamma),  # scipy.special.psi is the same function
+        (special.expit, _expit),
+        (special.logit, _logit),
+        (special.erf, _erf),
+        (special.erfc, _erfc),
+        (special.gammaln, _gammaln),
+        (special.digamma, _digamma),  # scipy.special.psi is the same function
     ):
         diagonal_rule(key)(rule)
     for key, rule, tangent_rule in (
-        (S.polygamma, _polygamma, _polygamma_tangent),
-        (S.xlogy, _xlogy, _xlogy_tangent),
-        (S.xlog1py, _xlog1py, _xlog1py_tangent),
-        (S.logsumexp, _logsumexp, _logsumexp_tangent),
-        (S.softmax, _softmax, _softmax_tangent),
-        (S.log_softmax, _log_softmax, _log_softmax_tangent),
+        (special.polygamma, _polygamma, _polygamma_tangent),
+        (special.xlogy, _xlogy, _xlogy_tangent),
+        (special.xlog1py, _xlog1py, _xlog1py_tangent),
+        (special.logsumexp, _logsumexp, _logsumexp_tangent),
+        (special.softmax, _softmax, _softmax_tangent),
+        (special.log_softmax, _log_softmax, _log_softmax_tangent),
+    ):
+        adjoint(key)(rule)
+        tangent(key)(tangent_rule)
+    declare(special.polygamma, special.logsumexp, allocates="new")
+    declare(special.softmax, special.log_softmax, rank=first_operand_rank, allocates="new")
+
+
+def register_stats(stats) -> None:
+    """Register the templates above for the methods of ``stats.norm`` (module ``scipy.stats``)."""
+    norm = stats.norm
+    for key, rule, tangent_rule in (
         (norm.pdf, _pdf, _pdf_tangent),
         (norm.logpdf, _logpdf, _logpdf_tangent),
         (norm.cdf, _cdf, _cdf_tangent),
@@ -235,10 +251,68 @@ def _register() -> None:
     ):
         adjoint(key)(rule)
         tangent(key)(tangent_rule)
-    fresh = (S.polygamma, S.logsumexp, norm.pdf, norm.logpdf, norm.cdf, norm.logcdf, norm.sf)
-    declare(*fresh, allocates="new")
-    declare(S.softmax, S.log_softmax, rank=first_operand_rank, allocates="new")
+    declare(norm.pdf, norm.logpdf, norm.cdf, norm.logcdf, norm.sf, allocates="new")
 
 
-if special is not None:
-    _register()
+class _ThenRegister(importlib.abc.Loader):
+    """A module's own loader, followed by the registration of its rules once the module has
+    run (any other attribute is the wrapped loader's)."""
+
+    def __init__(self, loader, action):
+        self.loader = loader
+        self.action = action
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        self.loader.exec_module(module)
+        self.action(module)
+
+    def __getattr__(self, name):
+        return getattr(self.loader, name)
+
+
+class RegisterOnImport(importlib.abc.MetaPathFinder):
+    """Registers the rules of a module right after its first import, found by the finders
+    after this one: importing ``scipy.stats`` takes about a second, which ``import
+    sourcegrad`` should not cost a program that never uses it. Leaves ``sys.meta_path`` once
+    every action has run."""
+
+    def __init__(self, actions: dict):
+        self.actions = dict(actions)
+
+    def find_spec(self, name, path=None, target=None):
+        action = self.actions.get(name)
+        if action is None:
+            return None
+        others = sys.meta_path[sys.meta_path.index(self) + 1 :] if self in sys.meta_path else []
+        for finder in others:
+            spec = getattr(finder, "find_spec", lambda *a: None)(name, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        del self.actions[name]
+        if not self.actions:
+            sys.meta_path.remove(self)
+        spec.loader = _ThenRegister(spec.loader, action)
+        return spec
+
+
+def _register_now_or_on_import(actions: dict) -> None:
+    """Run each action on its module where it is imported already; the others on import."""
+    later = {}
+    for name, action in actions.items():
+        if name in sys.modules:
+            action(sys.modules[name])
+        else:
+            later[name] = action
+    if later:
+        sys.meta_path.insert(0, RegisterOnImport(later))
+
+
+if scipy is not None:
+    _register_now_or_on_import({"scipy.special": register_special, "scipy.stats": register_stats})
