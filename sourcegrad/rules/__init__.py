@@ -2,7 +2,8 @@
 
 One module per family of functions holds, for each function, its reverse rule, its tangent rule
 and its declared facts (:mod:`.facts`: rank, shape, dtype, allocation): ``elementwise``,
-``reductions``, ``linalg``, ``shapes``, ``arrangements``, ``assignment``, ``containers``.
+``reductions``, ``linalg``, ``decompositions``, ``shapes``, ``arrangements``, ``assignment``,
+``containers``, and ``scipy_special`` (registers nothing where scipy does not import).
 ``runtime_rules`` makes the tangent rules of the runtime helpers from the facts they declare
 (:mod:`sourcegrad.runtime.facts`). Adding a NumPy function is a change to its family module.
 """
@@ -11,10 +12,12 @@ from . import (  # noqa: F401  (registration)
     arrangements,
     assignment,
     containers,
+    decompositions,
     elementwise,
     linalg,
     reductions,
     runtime_rules,
+    scipy_special,
     shapes,
 )
 from .registry import (

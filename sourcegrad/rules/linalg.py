@@ -16,6 +16,7 @@ from ..runtime.linalg_helpers import (
     batch_scale,
     eigen_gaps,
     part_or_zeros,
+    result_like,
     sublist_operands,
     sublist_scatter,
     sublist_subscripts,
@@ -256,7 +257,7 @@ def _slogdet(z, a):
 @tangent(np.linalg.slogdet)
 def _slogdet_tangent(z, a):
     # (sign, log|det|): the sign is locally constant
-    d[z] += (zero_tangent(z[0]), np.einsum("...ii->...", np.linalg.solve(a, d[a])))
+    d[z] += result_like((zero_tangent(z[0]), np.einsum("...ii->...", np.linalg.solve(a, d[a]))), z)
 
 
 @adjoint(np.linalg.norm)
@@ -336,7 +337,7 @@ def _eigh(z, a, UPLO="L"):
 def _eigh_tangent(z, a, UPLO="L"):
     # m = V^T dA V: dw = diag(m), dV = V (F * m), F_ij = 1 / (w_j - w_i)
     m = np.swapaxes(z[1], -1, -2) @ symmetric_from(d[a], UPLO) @ z[1]
-    d[z] += (np.diagonal(m, 0, -2, -1), z[1] @ (eigen_gaps(z[0]) * m))
+    d[z] += result_like((np.diagonal(m, 0, -2, -1), z[1] @ (eigen_gaps(z[0]) * m)), z)
 
 
 # ---------------------------------------------------------------- facts

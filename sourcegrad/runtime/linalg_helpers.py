@@ -461,3 +461,85 @@ def symmetric_from(t, UPLO="L"):
     else:
         low = np.swapaxes(np.triu(t, 1), -1, -2)
     return low + np.swapaxes(low, -1, -2) + np.tril(np.triu(t))
+
+
+# ------------------------------------------------------------------ decompositions
+
+
+@helper(linear=("u",), like="u")
+def reduced_svd_factor(u, vt):
+    """``u`` itself where ``(u, s, vt)`` is a reduced SVD: ``full_matrices=False``, or a square
+    matrix, whose full and reduced SVDs are one. Raises :class:`SourcegradError` for the full
+    SVD of a non-square matrix: its extra singular vectors are any basis of a complement,
+    which the matrix does not determine, so they have no derivative."""
+    if np.shape(u)[-1] != np.shape(vt)[-2]:
+        raise SourcegradError(
+            "np.linalg.svd of a non-square matrix with full_matrices=True (NumPy's default) "
+            "has no derivative: its extra singular vectors are not determined by the matrix; "
+            "pass full_matrices=False"
+        )
+    return u
+
+
+@helper(linear=("r",), like="r")
+def square_qr_factor(r, mode):
+    """``r`` itself where it is the square ``R`` factor of ``np.linalg.qr(a, mode)`` (``a``
+    square or tall, ``mode`` "reduced" or "r"; "complete" of a square matrix). Raises
+    :class:`SourcegradError` for a wide matrix, ``mode="complete"`` of a tall one and
+    ``mode="raw"``, which the derivative rule does not cover."""
+    if mode not in ("reduced", "complete", "r") or np.shape(r)[-2] != np.shape(r)[-1]:
+        raise SourcegradError(
+            f"np.linalg.qr with mode={mode!r} giving an R of shape {np.shape(r)} has no "
+            'derivative rule: it is differentiated for square and tall matrices with mode="reduced" '
+            '(or "r"); for a wide matrix, differentiate the QR decomposition of its transpose'
+        )
+    return r
+
+
+@helper(linear=("x",), like="x")
+def real_eigen(x):
+    """``x`` itself where it is real: the eigenvalues (or eigenvectors) ``np.linalg.eig`` found
+    for a real matrix. Raises :class:`SourcegradError` where they are complex: sourcegrad
+    differentiates real values only, and a complex eigen pair of a real matrix would need
+    complex adjoints."""
+    if np.iscomplexobj(x):
+        raise SourcegradError(
+            "np.linalg.eig (or eigvals) returned complex eigenvalues for this real matrix, and "
+            "sourcegrad differentiates real values only; for a symmetric matrix use "
+            "np.linalg.eigh (or eigvalsh), whose eigenvalues are real"
+        )
+    return x
+
+
+@helper(linear=("a", "e"), jointly=True)
+def block_pair(a, e):
+    """The block matrix ``[[a, e], [0, a]]`` (batched over leading axes; None for ``a`` or
+    ``e`` is zeros). A matrix function ``f`` of it is ``[[f(a), Df(a)[e]], [0, f(a)]]``: its
+    upper right block is the derivative of ``f`` at ``a`` along ``e``. Linear in ``(a, e)``."""
+    like = e if a is None else a
+    a = np.zeros_like(like) if a is None else a
+    e = np.zeros_like(like) if e is None else e
+    shape = np.broadcast_shapes(np.shape(a), np.shape(e))
+    a = np.broadcast_to(a, shape)
+    zero = np.zeros(shape, dtype=np.result_type(a, e))
+    return np.concatenate(
+        [np.concatenate([a, e], axis=-1), np.concatenate([zero, a], axis=-1)], axis=-2
+    )
+
+
+@helper(linear=("m",))
+def corner_block(m):
+    """The upper right quarter of the (batch of) square matrices ``m`` of even size: the
+    derivative block of :func:`block_pair`. Linear in ``m``."""
+    n = np.shape(m)[-1] // 2
+    return m[..., :n, n:]
+
+
+@helper(linear=("parts",))
+def result_like(parts, like):
+    """The tangents ``parts`` of a decomposition's items, in the type of its result ``like``:
+    NumPy 2's ``SVDResult``, ``QRResult``, ``EigResult`` and ``EighResult`` are namedtuples
+    whose fields the user's code may read (``res.S``); a plain tuple stays a tuple. A None part
+    (a constant) is zeros like its item. Linear in ``parts``."""
+    items = [np.zeros_like(x) if t is None else t for t, x in zip(parts, like)]
+    return type(like)(*items) if hasattr(type(like), "_fields") else tuple(items)
