@@ -940,13 +940,17 @@ def normalize_message(text: str) -> str:
     return text[:140]
 
 
+#: the directory of the sourcegrad package under test, with a trailing slash
+_PACKAGE = os.path.dirname(os.path.abspath(sg.__file__)).replace("\\", "/") + "/"
+
+
 def classify_exception(exc: BaseException) -> str:
     if isinstance(exc, FuzzTimeout):
         return "timeout"
     if isinstance(exc, sg.SourcegradError):
         tb = traceback.extract_tb(exc.__traceback__)
         where = tb[-1].filename.replace("\\", "/") if tb else ""
-        return "internal" if "sourcegrad/runtime" in where else "refusal"
+        return "internal" if where.startswith(_PACKAGE + "runtime/") else "refusal"
     return "internal"
 
 
@@ -958,10 +962,8 @@ def _exception_result(seed, exc, phase) -> Result:
     if tb:
         frame = tb[-1]
         fname = frame.filename.replace("\\", "/")
-        if "/sourcegrad/" in fname:  # a line of the library
-            where = (
-                f" at sourcegrad/{fname.rsplit('/sourcegrad/', 1)[1]}:{frame.lineno} ({frame.name})"
-            )
+        if fname.startswith(_PACKAGE):  # a line of the library (not generated code in a cache)
+            where = f" at sourcegrad/{fname[len(_PACKAGE):]}:{frame.lineno} ({frame.name})"
         else:  # generated code (its line numbers depend on the program)
             where = f" in generated {frame.name.split('_')[0]}"
     detail = f"{type(exc).__name__}: {str(exc)[:2000]}{where if category != 'refusal' else ''}"

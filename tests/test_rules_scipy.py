@@ -209,13 +209,6 @@ def test_rule_on_later_calls(f, args, wrt):
 
 
 @needs_scipy
-@pytest.mark.xfail(
-    strict=True,
-    reason="scipy.stats.norm.pdf(...) named through the norm object: transform/parse.py's "
-    "resolve() does not read an attribute of an object that is not a module or a class, so "
-    "the bound method (whose rule exists) is never looked up; a method of a global object "
-    "that has a rule needs resolving there",
-)
 def test_norm_methods_named_through_the_object():
     check(n_direct, ANY, ROW - 1.0, POS, wrt=(0, 1, 2))
 

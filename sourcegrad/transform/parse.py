@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import gast
 
+from .. import rules as R
 from ..errors import NoSourceError, UnsupportedSyntaxError
 from . import syntax as S
 
@@ -282,9 +283,16 @@ def resolve(parsed: Parsed, expr, local_names) -> object:
         return getattr(builtins, name, UNRESOLVED)
     if isinstance(expr, gast.Attribute):
         base = resolve(parsed, expr.value, local_names)
-        if base is UNRESOLVED or not _is_namespace_like(base):
+        if base is UNRESOLVED:
             return UNRESOLVED
-        return getattr(base, expr.attr, UNRESOLVED)
+        if _is_namespace_like(base):
+            return getattr(base, expr.attr, UNRESOLVED)
+        # a method of a global object that has a rule (scipy.stats.norm.pdf)
+        method = getattr(type(base), expr.attr, None)
+        if isinstance(method, types.FunctionType):
+            bound = getattr(base, expr.attr, None)
+            if R.lookup(bound) is not None or R.lookup_tangent(bound) is not None:
+                return bound
     return UNRESOLVED
 
 

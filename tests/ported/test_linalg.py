@@ -132,20 +132,20 @@ def l_eigh_vectors(x):
 
 
 def l_eigvalsh(x):
-    return np.sum(np.linalg.eigvalsh(x + x.T) * np.array([1.0, 2.0, 3.0]))  # REFUSED
+    return np.sum(np.linalg.eigvalsh(x + x.T) * np.array([1.0, 2.0, 3.0]))
 
 
 def l_svd_s(x):
-    return np.sum(np.linalg.svd(x, compute_uv=False) * np.array([1.0, 0.5]))  # REFUSED
+    return np.sum(np.linalg.svd(x, compute_uv=False) * np.array([1.0, 0.5]))
 
 
 def l_svd_full(x):
-    u, s, vt = np.linalg.svd(x, full_matrices=False)  # REFUSED
+    u, s, vt = np.linalg.svd(x, full_matrices=False)
     return np.sum((u * s) @ vt)
 
 
 def l_qr(x):
-    q, r = np.linalg.qr(x)  # REFUSED
+    q, r = np.linalg.qr(x)
     return np.sum(np.abs(np.diag(r))) + np.sum((q @ r) ** 2)
 
 
@@ -154,7 +154,7 @@ def l_pinv(x):
 
 
 def l_matrix_power(x):
-    return np.sum(WM * np.linalg.matrix_power(x, 3))  # REFUSED
+    return np.sum(WM * np.linalg.matrix_power(x, 3))
 
 
 def l_multi_dot(x, y):
@@ -202,13 +202,13 @@ CASES = [
     Case("cholesky_batch", l_cholesky_batch, (BATCH,)),
     Case("eigh_values", l_eigh_values, (M,), order=2),
     Case("eigh_vectors", l_eigh_vectors, (M,)),
-    Case("eigvalsh", l_eigvalsh, (M,), refused=NR),
-    Case("svd_values_wide", l_svd_s, (WIDE,), refused=NR),
-    Case("svd_values_tall", l_svd_s, (TALL,), refused=NR),
-    Case("svd_reconstruct", l_svd_full, (TALL,), refused=NR),
-    Case("qr", l_qr, (TALL,), refused=NR),
+    Case("eigvalsh", l_eigvalsh, (M,), order=2),
+    Case("svd_values_wide", l_svd_s, (WIDE,), order=2),
+    Case("svd_values_tall", l_svd_s, (TALL,), order=2),
+    Case("svd_reconstruct", l_svd_full, (TALL,), order=2),
+    Case("qr", l_qr, (TALL,), order=2),
     Case("pinv", l_pinv, (TALL,)),
-    Case("matrix_power", l_matrix_power, (M,), order=2, refused=NR),
+    Case("matrix_power", l_matrix_power, (M,), order=2),
     Case("multi_dot", l_multi_dot, (M, M2), wrt=(0, 1), refused=NR),
     Case("quadratic_form_solve", l_quadratic_form, (VEC, SPD), wrt=(0, 1), order=2),
     Case("gaussian_logpdf", l_gaussian_logpdf, (VEC, SPD), wrt=(0, 1), order=2),
