@@ -21,7 +21,6 @@ from .derivative import derivative
 from .errors import UnsupportedSyntaxError
 from .higher import Jvp, derivative_vjp, is_derivative
 from .rules import adjoint, d, tangent
-from .runtime.containers import is_container
 from .runtime.trees import zero_adjoint
 from .transform import derive
 
@@ -42,14 +41,14 @@ def vjp_of(fn: Callable, wrt: Any) -> Callable:
 
 
 def _bound_to_nothing(fn) -> bool:
-    """A plain function, a derivative sourcegrad made, or a built-in method of something
-    that is no container or array (``name.startswith``): no object that holds
-    differentiated values is bound to it (a function value restored from a tape varies with
-    the tape, but holds nothing)."""
-    if isinstance(fn, (types.BuiltinMethodType, types.MethodWrapperType)):
-        owner = getattr(fn, "__self__", None)
-        return not (is_container(owner) or hasattr(owner, "shape"))
-    return isinstance(fn, types.FunctionType) or is_derivative(fn)
+    """A plain function, a derivative sourcegrad made, or a built-in method (``name.
+    startswith``, ``params.index(p)``: the methods that return a differentiated container's
+    items are refused when the derivative is built): nothing it is bound to is
+    differentiated through it (a function value restored from a tape varies with the tape,
+    but holds nothing)."""
+    return isinstance(
+        fn, (types.FunctionType, types.BuiltinMethodType, types.MethodWrapperType)
+    ) or is_derivative(fn)
 
 
 class _Unbound:

@@ -194,6 +194,7 @@ def _dynamic_wrt(core, func, args, varied) -> tuple:
         isinstance(receiver, gast.Name)
         and _may_vary(receiver, varied)
         and _nested_function(core, receiver.id) is None  # holds nothing: its reads are checked
+        and not (isinstance(func, gast.Attribute) and func.attr in _ITEM_METHODS)
     ):
         wrt = (derive.RECEIVER, *wrt)
     return receiver, wrt
