@@ -6,11 +6,36 @@ Every refusal is a :class:`SourcegradError` whose message starts with the user's
 
 from __future__ import annotations
 
+#: generated code's file name -> (the user's file, {line of the generated file: user's line})
+GENERATED_LINES: dict = {}
+
+
+def register_generated(filename: str, user_file: str, line_map: dict) -> None:
+    """Record where the lines of the generated file ``filename`` come from, so that a refusal
+    met in generated code (a nested ``def`` transformed while the derivative runs, code
+    transformed again for a higher order) names the user's line."""
+    if len(GENERATED_LINES) > 20000:  # a bound: the oldest maps are the least likely read
+        GENERATED_LINES.clear()
+    GENERATED_LINES[filename] = (user_file, line_map)
+
+
+def user_location(filename: str | None, lineno: int | None) -> tuple:
+    """``(filename, lineno)``, or the user's file and line where they are in generated code."""
+    found = GENERATED_LINES.get(filename) if filename else None
+    if found is None or lineno is None:
+        return filename, lineno
+    user_file, line_map = found
+    before = [k for k in line_map if k <= lineno]
+    if not before:
+        return filename, lineno
+    return user_location(user_file, line_map[max(before)])
+
 
 class SourcegradError(Exception):
     """Base class of every error sourcegrad raises on purpose."""
 
     def __init__(self, message: str, filename: str | None = None, lineno: int | None = None):
+        filename, lineno = user_location(filename, lineno)
         self.filename = filename
         self.lineno = lineno
         self.reason = message

@@ -483,3 +483,21 @@ def test_a_dataclass_in_wrt_gets_a_gradient_of_its_own_class():
     g = sg.grad(dataclass_loss)(p, np.ones((4, 3)))
     assert type(g) is DenseLayer and g.W.shape == (3, 2) and g.b.shape == (2,)
     assert sg.gradcheck(dataclass_loss, p, np.ones((4, 3)), order=2)
+
+
+def nested_def_with_try(x):
+    def g(v):
+        try:
+            return v * 2.0
+        except ValueError:
+            return v
+
+    return np.sum(g(x))
+
+
+def test_a_refusal_inside_a_nested_def_names_the_users_file_not_generated_code():
+    with pytest.raises(sg.UnsupportedSyntaxError) as info:
+        sg.grad(nested_def_with_try)(np.ones(3))
+    first = nested_def_with_try.__code__.co_firstlineno
+    assert info.value.filename == __file__
+    assert first + 1 <= info.value.lineno <= first + 3  # the nested def, or the `try` in it

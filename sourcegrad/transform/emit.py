@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import gast
 
+from ..errors import register_generated
 from . import syntax as S
 from .forms import Derivative
 from .node_facts import get_fact
@@ -157,6 +158,8 @@ def emit(der: Derivative, place=None) -> Emitted:
     fn.__kwdefaults__ = user_fn.__kwdefaults__
     fn.__qualname__ = node.name
     line_map = {k + 2: v for k, v in line_users.items()}  # +1 for the factory line, 1-based
+    for name in {filename, label}:
+        register_generated(name, parsed.filename, line_map)
     tangents = tuple(get_fact(node, "tangent_params"))
     held = tuple(held)
     return Emitted(
