@@ -25,6 +25,7 @@ LAYERS = [
     {"derivative"},
     {"callables"},
     {"higher"},
+    {"show", "export", "export_source"},
     {"api"},
     {"check", "cli", "__main__"},
     {"util", "loss", "optim", "nn", "model"},
