@@ -24,6 +24,7 @@ import io
 import os
 import re
 import sys
+import textwrap
 import tokenize
 import types
 from collections.abc import Callable, Sequence
@@ -46,6 +47,11 @@ _DIGEST_LINE = re.compile(r"^# source sha256: ([0-9a-f]{64}) of (.*)$", re.M)
 _BUILDER_FILE = "<sourcegrad gradient builder>"
 #: the line length an export is formatted to (sourcegrad's own, so copied helpers keep theirs)
 LINE_LENGTH = 100
+_SUPPORT = (
+    "# " + "-" * 76 + "\n# What the derivative reads: sourcegrad's runtime helpers (copied from "
+    "its source),\n# the functions of yours it calls and the globals it reads (their values "
+    "when exported).\n"
+)
 
 
 # ---------------------------------------------------------------------------- staleness
@@ -155,7 +161,7 @@ class _Writer:
                 renames[var] = target
         self.ns.read_globals(fn, what)
         body = with_header(rename(text, renames), name, fn.__defaults__, fn.__kwdefaults__, what)
-        self.ns.add_block(f"# {what}\n" + body)
+        self.ns.add_block(f"# {what}\n" + body, derivative=True)
         return name
 
     def injected(self, var: str, value: Any, what: str) -> str:
@@ -208,7 +214,7 @@ class _Writer:
                 f", for {describe_value(args)}" if len(entries) > 1 else ""
             )
             runs.append((self.generated(entry.fn, entry.text, run, described), args))
-        self.ns.add_block(_callee_wrapper(name, runs, t, entries[0][1]))
+        self.ns.add_block(_callee_wrapper(name, runs, t, entries[0][1]), derivative=True)
         if t.mode == "jvp":
             self.ns.bind("_not_aliasing", None, name, derivative_module.__name__)
         return name
@@ -417,7 +423,7 @@ def _module_text(f, df: Transformed, entry, runs: dict, args: tuple) -> str:
     main = public if direct else f"run_{public}"
     writer.generated(entry.fn, entry.text, main, _describe(df, "derivative"))
     if not direct:
-        writer.ns.add_block(_public_wrapper(public, main, df, entry))
+        writer.ns.add_block(_public_wrapper(public, main, df, entry), derivative=True)
     for fn in list(writer.ns.bound.values()):
         if type(fn) is types.FunctionType and not fn.__code__.co_filename.startswith("<"):
             own = (fn.__module__ or "").split(".")[0] == __name__.split(".")[0]
@@ -425,7 +431,9 @@ def _module_text(f, df: Transformed, entry, runs: dict, args: tuple) -> str:
                 writer.user_functions.append(fn)
     header = _header(f, df, args, writer.user_functions, public)
     parts = [header, _import_block(writer.ns.imports), f"__all__ = [{public!r}]\n"]
-    text = "\n\n".join(p.rstrip("\n") + "\n" for p in parts + writer.ns.blocks)
+    parts += writer.ns.derived[::-1]  # the public function first, then what it calls
+    parts += [_SUPPORT] + writer.ns.blocks
+    text = "\n\n".join(p.rstrip("\n") + "\n" for p in parts)
     return black.format_str(text, mode=black.Mode(line_length=LINE_LENGTH))
 
 
@@ -469,26 +477,28 @@ def _header(f, df: Transformed, args: tuple, functions: list, public: str) -> st
     params = code.co_varnames[: code.co_argcount]
     wrt = ", ".join(params[i] if 0 <= i < len(params) else str(i) for i in df.wrt)
     version = getattr(sys.modules.get(__name__.split(".")[0]), "__version__", "unknown")
-    signature = "\n".join(
-        f"#   {p}: {describe_value(a)}" for p, a in zip(params + ("*",) * len(args), args)
-    )
-    names = ", ".join(fn.__name__ for fn in functions)
     call = ", ".join(params)
+    wrt_arg = df.wrt if df.wrt_tuple else df.wrt[0]
     if df.mode == "grad":
         what = (
-            f"# {public}({call}) returns ({f.__name__}({call}), its gradient with respect to "
-            f"{wrt}),\n# as sourcegrad.value_and_grad({f.__name__}, wrt={df.wrt[0] if not df.wrt_tuple else df.wrt}) does.\n"
+            f"{public}({call}) returns ({f.__name__}({call}), its gradient with respect to "
+            f"{wrt}), as sourcegrad.value_and_grad({f.__name__}, wrt={wrt_arg}) does."
         )
     else:
         what = (
-            f"# {public}({call}, t_in) returns ({f.__name__}({call}), its derivative along the "
-            f"tangent t_in of {wrt}),\n# as sourcegrad.jvp({f.__name__}) does.\n"
+            f"{public}({call}, t_in) returns ({f.__name__}({call}), its derivative along the "
+            f"tangent t_in of {wrt}), as sourcegrad.jvp({f.__name__}, wrt={wrt_arg}) does."
         )
-    return (
-        f'"""The derivative of {f.__name__}, exported by sourcegrad {version}."""\n\n'
-        f"# Made by sourcegrad.export from {f.__qualname__} in {code.co_filename}, line "
-        f"{code.co_firstlineno}.\n{what}"
-        "# It is the code that sourcegrad runs for arguments of this signature, and only for\n"
-        f"# them (other shapes or dtypes need another export):\n{signature}\n"
-        f"# source sha256: {source_digest(functions)} of {names}\n"
-    )
+    paragraphs = [
+        f"Made by sourcegrad.export from {f.__qualname__} in {code.co_filename}, line "
+        f"{code.co_firstlineno}. {what}",
+        "It is the code sourcegrad runs (optimized, specialised to the shapes) for arguments "
+        "of this signature, and only for them: other shapes or dtypes need another export.",
+    ]
+    lines = [f'"""The derivative of {f.__name__}, exported by sourcegrad {version}."""', ""]
+    for text in paragraphs:
+        lines += textwrap.wrap(text, LINE_LENGTH - 2, initial_indent="# ", subsequent_indent="# ")
+    lines += [f"#   {p}: {describe_value(a)}" for p, a in zip(params + ("*",) * len(args), args)]
+    names = ", ".join(fn.__name__ for fn in functions)
+    lines.append(f"# source sha256: {source_digest(functions)} of {names}")
+    return "\n".join(lines) + "\n"

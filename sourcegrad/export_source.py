@@ -198,11 +198,13 @@ class Namespace:
     """The module-level names of an export, each bound once, with the source that binds it.
 
     ``blocks`` holds the definitions in an order where each statement that runs at import
-    follows what it reads; ``imports`` the import lines."""
+    follows what it reads, ``derived`` the functions of the derivative itself (in the order
+    made: callees first); ``imports`` the import lines."""
 
     def __init__(self):
         self.bound: dict[str, Any] = {}
         self.blocks: list[str] = []
+        self.derived: list[str] = []
         self.imports: dict[str, None] = {}
         self.reserved: set[str] = set()
 
@@ -231,9 +233,10 @@ class Namespace:
         self.bound[name] = value
         return True
 
-    def add_block(self, text: str) -> None:
-        """Append a definition (its source)."""
-        self.blocks.append(text.rstrip("\n") + "\n")
+    def add_block(self, text: str, derivative: bool = False) -> None:
+        """Append a definition (its source); ``derivative``: a function of the derivative
+        itself (a ``def`` that reads nothing when it is defined), printed first."""
+        (self.derived if derivative else self.blocks).append(text.rstrip("\n") + "\n")
 
     # ------------------------------------------------------------------ objects
     def bind(self, name: str, value: Any, what: str, module_name: str | None = None) -> None:
