@@ -47,6 +47,8 @@ _DIGEST_LINE = re.compile(r"^# source sha256: ([0-9a-f]{64}) of (.*)$", re.M)
 _BUILDER_FILE = "<sourcegrad gradient builder>"
 #: the line length an export is formatted to (sourcegrad's own, so copied helpers keep theirs)
 LINE_LENGTH = 100
+#: the modules of sourcegrad whose helpers generated code calls, copied into an export
+_RUNTIME = __name__.rpartition(".")[0] + ".runtime"
 _SUPPORT = (
     "# " + "-" * 76 + "\n# What the derivative reads: sourcegrad's runtime helpers (copied from "
     "its source),\n# the functions of yours it calls and the globals it reads (their values "
@@ -111,7 +113,7 @@ def rename(text: str, names: dict) -> str:
     return "".join(lines)
 
 
-def with_header(text: str, name: str, defaults, kwdefaults, what: str) -> str:
+def with_def_line(text: str, name: str, defaults, kwdefaults, what: str) -> str:
     """``text`` (a function, ``def`` on its first line) renamed ``name``, with the
     ``defaults`` and ``kwdefaults`` it runs with written into its ``def`` line."""
     first, _, rest = text.partition("\n")
@@ -160,7 +162,7 @@ class _Writer:
             if target != var:
                 renames[var] = target
         self.ns.read_globals(fn, what)
-        body = with_header(rename(text, renames), name, fn.__defaults__, fn.__kwdefaults__, what)
+        body = with_def_line(rename(text, renames), name, fn.__defaults__, fn.__kwdefaults__, what)
         self.ns.add_block(f"# {what}\n" + body, derivative=True)
         return name
 
@@ -180,6 +182,13 @@ class _Writer:
         if type(value) is types.FunctionType and value.__code__.co_filename.startswith("<"):
             raise ExportError(f"{what} calls {var}, generated code an export cannot write yet")
         own = getattr(value, "__module__", "") or ""
+        if own.split(".")[0] == __name__.split(".")[0] and not own.startswith(_RUNTIME):
+            raise ExportError(
+                f"{what} calls {var} ({own}.{getattr(value, '__name__', '')}): the derivative "
+                "of a function value known only when it runs (a function from a list or a "
+                "dict, a layer object, a lambda); an export writes the derivatives of "
+                "functions called by name: call a module-level function"
+            )
         if own.split(".")[0] == __name__.split(".")[0] and hasattr(value, "__name__"):
             self.ns.bind(value.__name__, value, what, own)
             return value.__name__
@@ -424,6 +433,8 @@ def _module_text(f, df: Transformed, entry, runs: dict, args: tuple) -> str:
     writer.generated(entry.fn, entry.text, main, _describe(df, "derivative"))
     if not direct:
         writer.ns.add_block(_public_wrapper(public, main, df, entry), derivative=True)
+        if df.mode == "jvp":
+            writer.ns.bind("_not_aliasing", None, public, derivative_module.__name__)
     for fn in list(writer.ns.bound.values()):
         if type(fn) is types.FunctionType and not fn.__code__.co_filename.startswith("<"):
             own = (fn.__module__ or "").split(".")[0] == __name__.split(".")[0]

@@ -32,6 +32,8 @@ MAX_LITERAL_ELEMENTS = 1 << 16
 #: the only packages an export may import besides the standard library
 ALLOWED_PACKAGES = ("numpy", "cupy")
 _OWN_PACKAGE = __name__.split(".")[0]
+#: the modules of sourcegrad an export copies from: what generated code calls, and what that reads
+_COPIED = tuple(f"{_OWN_PACKAGE}.{m}" for m in ("runtime", "errors", "derivative"))
 #: decorators dropped when a helper of sourcegrad's is copied: they only declare its facts
 _FACT_DECORATORS = ("helper",)
 
@@ -315,6 +317,10 @@ class Namespace:
     def _bind_own(self, name: str, module_name: str, what: str) -> None:
         """Copy the statement of sourcegrad's module ``module_name`` that defines ``name``,
         and what it reads."""
+        if not module_name.startswith(_COPIED):
+            raise ExportError(
+                f"{what} reads {name!r} of {module_name}, which an export does not copy"
+            )
         defs, lines = _module_statements(module_name)
         stmt = defs.get(name)
         if stmt is None:
@@ -351,8 +357,7 @@ class Namespace:
             self._bind_own(name, source, what)
         elif source and source.split(".")[0] in sys.stdlib_module_names:
             if self.claim(name, value, what):
-                base = "." * 0 + source
-                self.imports.setdefault(f"from {_public_module(base, name)} import {name}", None)
+                self.imports.setdefault(f"from {_public_module(source, name)} import {name}", None)
         else:
             self.bind(name, value, what)
 

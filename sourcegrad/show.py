@@ -107,16 +107,27 @@ def _generic_callees(df: Transformed) -> list:
 
 
 def where(f: Callable) -> str:
-    """``file:line`` of the function ``f`` (the file's base name)."""
+    """``file:line`` of the function ``f`` (the file's base name); for a function made in
+    generated code (a lambda, a nested ``def``), the user's function that makes it."""
     code = getattr(f, "__code__", None)
     if code is None:
         return "<unknown>"
+    wrapped = _WRAPPER.match(code.co_filename)
+    if wrapped is not None:  # a function with a rule, called as a value (callables.as_function)
+        return f"{wrapped.group(1)} called as a function value"
+    made_in = _GENERATED.match(code.co_filename)
+    if made_in is not None:
+        return f"{os.path.basename(made_in.group(1))}:{made_in.group(2)}"
     return f"{os.path.basename(code.co_filename)}:{code.co_firstlineno}"
+
+
+_GENERATED = re.compile(r"^<sourcegrad .* of (.*):(\d+)>$")
+_WRAPPER = re.compile(r"^<sourcegrad call of (\S+) #\d+>$")
 
 
 def _callee_header(t: Transformed) -> str:
     kind = {"vjp": "vjp", "jvp": "jvp", "grad": "gradient"}[t.mode]
-    name = getattr(t.f, "__qualname__", t.__name__)
+    name = getattr(t.f, "__qualname__", t.__name__).rpartition(".<locals>.")[2]
     return f"# {t.__name__}: the {kind} of {name}, {where(t.f)}\n"
 
 

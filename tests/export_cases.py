@@ -86,3 +86,18 @@ SCALED = make_scaled(3.0)
 
 def calls_a_closure(x):
     return np.sum(SCALED(x) ** 2)
+
+
+ACTIVATIONS = [np.tanh, np.sin]
+
+
+def calls_function_values(x):
+    total = 0.0
+    for act in ACTIVATIONS:
+        total = total + np.sum(act(x) ** 2)
+    return total
+
+
+def calls_a_lambda(x):
+    square = lambda v: v * v  # noqa: E731
+    return np.sum(square(x))

@@ -143,12 +143,14 @@ def test_export_of_a_tuple_wrt_and_of_several_helpers(tmp_path):
     assert same(got, steady(sg.value_and_grad(c.two_layers, (1,)), params, x))
 
 
-def test_forward_mode_export_matches_jvp(tmp_path):
-    params, x = c.helper_args()
-    tangent = {k: np.ones_like(v) for k, v in params.items()}
-    text = sg.export(c.helper_loss, params, x, mode="forward")
-    got = run_isolated(tmp_path, text, "d_helper_loss", (params, x, tangent))
-    assert same(got, steady(sg.jvp(c.helper_loss), params, x, tangent))
+@pytest.mark.parametrize("case", ["helper", "lstm"])
+def test_forward_mode_export_matches_jvp(case, tmp_path):
+    f, args = CASES[case]()
+    rng = np.random.default_rng(2)
+    tangent = {k: rng.standard_normal(v.shape) for k, v in args[0].items()}
+    text = sg.export(f, *args, mode="forward")
+    got = run_isolated(tmp_path, text, f"d_{f.__name__}", (*args, tangent))
+    assert same(got, steady(sg.jvp(f), *args, tangent))
 
 
 def test_export_is_black_formatted_ruff_clean_and_imports_only_numpy(tmp_path):
@@ -205,6 +207,8 @@ def test_is_stale_tells_an_export_made_from_other_source(tmp_path):
     [
         (c.reads_an_object, "OPAQUE"),
         (c.calls_a_closure, "make_scaled.<locals>.scaled"),
+        (c.calls_function_values, "a function value known only when it runs"),
+        (c.calls_a_lambda, "vjp_of"),
     ],
 )
 def test_what_cannot_be_exported_is_refused_by_name(f, needle):

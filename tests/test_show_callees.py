@@ -69,6 +69,16 @@ def test_each_signature_a_helper_is_called_with_is_shown():
     assert text.count(f"the vjp of dense, {HERE}:") == 2
 
 
+def test_the_derivatives_of_function_values_are_shown_too():
+    x = np.arange(3.0)
+    text = sg.show(c.calls_function_values, args=(x,))
+    assert "# vjp_apply_tanh: the vjp of apply_tanh, tanh called as a function value" in text
+    assert "# vjp_apply_sin: the vjp of apply_sin, sin called as a function value" in text
+    text = sg.show(c.calls_a_lambda, args=(x,))
+    line = c.calls_a_lambda.__code__.co_firstlineno
+    assert f"# vjp_<lambda>: the vjp of <lambda>, {HERE}:{line}\n" in text
+
+
 def test_optimized_show_prints_the_running_callees():
     text = sg.show(c.helper_loss, args=c.helper_args(), optimized=True)
     callee = text.split("def vjp_encode")[1]
