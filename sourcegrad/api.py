@@ -119,8 +119,9 @@ def show(
     ``mode="forward"`` shows the jvp; ``order=2`` the Hessian-vector product (forward mode over
     the reverse-mode gradient), ``order=3`` forward mode over that, and so on; their comments
     cite your ``file:line``. ``optimized`` shows the code that runs (in-place accumulation,
-    generated container builders) instead of the pure derivative. With ``args``, an
-    array-valued ``f`` is shown as its vjp (with ``g_out``), and a header comment says so.
+    generated container builders) instead of the pure derivative. With ``args``, ``f`` and
+    its derivative run once (to find the builds the callees run for the arguments they get),
+    and an array-valued ``f`` is shown as its vjp (with ``g_out``), a header comment saying so.
     """
     return show_source(
         f, wrt, mode=mode, args=args, order=order, optimized=optimized, callees=callees
