@@ -246,6 +246,12 @@ class Namespace:
         reader in errors) evaluate to ``value`` in the export."""
         if getattr(builtins, name, _MISSING) is value:
             return
+        if module_name is None and isinstance(value, (type, types.FunctionType)):
+            own = getattr(value, "__module__", None) or ""
+            if own.split(".")[0] == _OWN_PACKAGE:  # one of sourcegrad's, copied from its module
+                if value.__name__ != name:
+                    raise ExportError(f"{what} reads {own}.{value.__name__} as {name!r}")
+                module_name = own
         if module_name is not None and module_name.split(".")[0] == _OWN_PACKAGE:
             self._bind_own(name, module_name, what)
             return
@@ -255,8 +261,6 @@ class Namespace:
             self._bind_module(name, value, what)
         elif type(value) is types.FunctionType:
             self.bind_function(name, value, what)
-        elif isinstance(value, type) and value.__module__.split(".")[0] == _OWN_PACKAGE:
-            self._bind_own(name, value.__module__, what)
         else:
             alias = numpy_alias(value)
             if alias is not None:
@@ -284,11 +288,6 @@ class Namespace:
 
     def bind_function(self, name: str, fn: types.FunctionType, what: str) -> None:
         """Copy the user's function ``fn`` (bound under ``name``) and what it reads."""
-        module = getattr(fn, "__module__", None) or ""
-        if module.split(".")[0] == _OWN_PACKAGE:
-            self.bound.pop(name, None)
-            self._bind_own(name, module, what)
-            return
         if fn.__code__.co_filename.startswith("<"):
             raise ExportError(f"{what} reads {fn.__qualname__}, a function without a source file")
         if fn.__closure__:

@@ -23,6 +23,8 @@ import pytest
 import sourcegrad as sg
 from sourcegrad import cli
 from sourcegrad.export import is_stale, source_digest
+from sourcegrad.export_source import Namespace, literal
+from sourcegrad.runtime.trees import Pieces
 
 from . import export_cases as c
 from . import golden_cases as gc
@@ -266,3 +268,34 @@ def test_export_runs_in_a_fresh_venv_with_only_numpy(tmp_path):
     with open(tmp_path / "out.pkl", "rb") as file:
         got = pickle.load(file)
     assert same(got, steady(sg.value_and_grad(f), *args))
+
+
+def test_a_runtime_class_a_global_names_is_copied_with_what_it_reads():
+    ns = Namespace()
+    ns.bind("Pieces", Pieces, "test")
+    text = "".join(ns.blocks)
+    assert "class Pieces(tuple):" in text and "def add_adjoints(" in text
+    assert "@helper" not in text
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        1.5,
+        float("nan"),
+        -float("inf"),
+        np.float32(0.1),
+        np.arange(6, dtype=np.float32).reshape(2, 3) / 7,
+        {"a": (1, 2.5), "b": [np.int64(3), None, "s"]},
+        complex(1.0, -2.0),
+    ],
+)
+def test_literals_read_back_bit_for_bit(value):
+    back = eval(literal(value, "value"), {"np": np})  # noqa: S307 - our own literal
+    assert type(back) is type(value)
+    if isinstance(value, dict):
+        assert literal(back, "") == literal(value, "")
+    elif isinstance(value, np.ndarray):
+        assert back.dtype == value.dtype and np.array_equal(back, value)
+    else:
+        assert back == value or (back != back and value != value)
