@@ -34,6 +34,7 @@ import black
 import numpy as np
 
 from . import derivative as derivative_module
+from . import pipeline
 from .derivative import Transformed, derivative
 from .errors import SourcegradError
 from .export_source import ExportError, Namespace, literal
@@ -420,21 +421,19 @@ def _module_text(f, df: Transformed, entry, runs: dict, args: tuple) -> str:
     writer = _Writer(runs)
     writer.user_functions.append(f)
     public = f"d_{f.__name__}"
-    if getattr(entry.fn, "__code__", None) is None or not entry.fn.__code__.co_filename.startswith(
-        "<sourcegrad"
-    ):
-        raise ExportError(
-            f"the derivative of {f.__qualname__} for these arguments runs through a wrapper "
-            "(a gradient with respect to a 0-d array or NumPy scalar); an export cannot write "
-            "it yet: pass a Python float"
-        )
-    direct = df.mode == "grad" and not (df.wrt_tuple and len(df.wrt) == 1)
-    main = public if direct else f"run_{public}"
-    writer.generated(entry.fn, entry.text, main, _describe(df, "derivative"))
-    if not direct:
-        writer.ns.add_block(_public_wrapper(public, main, df, entry), derivative=True)
-        if df.mode == "jvp":
-            writer.ns.bind("_not_aliasing", None, public, derivative_module.__name__)
+    code = getattr(entry.fn, "__code__", None)
+    if code is not None and code.co_filename == pipeline.__file__:
+        _scalar_gradient(writer, entry.fn, public, df)
+    elif code is None or not code.co_filename.startswith("<sourcegrad"):
+        raise ExportError(f"the derivative of {f.__qualname__} runs through {entry.fn!r}")
+    else:
+        direct = df.mode == "grad" and not (df.wrt_tuple and len(df.wrt) == 1)
+        main = public if direct else f"run_{public}"
+        writer.generated(entry.fn, entry.text, main, _describe(df, "derivative"))
+        if not direct:
+            writer.ns.add_block(_public_wrapper(public, main, df, entry), derivative=True)
+            if df.mode == "jvp":
+                writer.ns.bind("_not_aliasing", None, public, derivative_module.__name__)
     for fn in list(writer.ns.bound.values()):
         if type(fn) is types.FunctionType and not fn.__code__.co_filename.startswith("<"):
             own = (fn.__module__ or "").split(".")[0] == __name__.split(".")[0]
@@ -459,6 +458,32 @@ def _import_block(imports) -> str:
     blocks = ["from __future__ import annotations"]
     blocks += ["\n".join(sorted(g, key=key)) for g in groups if g]
     return "\n\n".join(blocks) + "\n"
+
+
+def _scalar_gradient(writer: _Writer, fn: types.FunctionType, public: str, df) -> None:
+    """Write the gradient with respect to a 0-d array, which runs in forward mode through a
+    wrapper of the pipeline's (:func:`sourcegrad.pipeline.Pipeline` calls the jvp with a
+    seed of ones and returns the tangent as the gradient)."""
+    try:
+        closure = dict(zip(fn.__code__.co_freevars, (c.cell_contents for c in fn.__closure__)))
+        jvp, i, param = closure["jvp"], closure["i"], closure["param"]
+    except (KeyError, TypeError, ValueError):
+        raise ExportError(f"the derivative of {df.f.__qualname__} runs through {fn!r}") from None
+    try:  # the generated text, registered with linecache
+        inner = textwrap.dedent(inspect.getsource(jvp))
+    except (OSError, TypeError):
+        raise ExportError(f"the source of {jvp.__qualname__} cannot be read") from None
+    run = writer.generated(jvp, inner, f"run_{public}", _describe(df, "derivative"))
+    writer.ns.bind("_as_gradient", None, public, pipeline.__name__)
+    writer.ns.add_block(
+        f"def {public}(*args, **kwargs):\n"
+        f"    x = args[{i}]\n"
+        "    if type(x) is np.ndarray:\n"
+        f"        kwargs = dict(kwargs, {param}=np.ones_like(x))\n"
+        f"    value, tangent = {run}(*args, **kwargs)\n"
+        "    return value, _as_gradient(x, tangent)\n",
+        derivative=True,
+    )
 
 
 def _public_wrapper(public: str, run: str, df: Transformed, entry) -> str:

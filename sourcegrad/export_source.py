@@ -33,7 +33,7 @@ MAX_LITERAL_ELEMENTS = 1 << 16
 ALLOWED_PACKAGES = ("numpy", "cupy")
 _OWN_PACKAGE = __name__.split(".")[0]
 #: the modules of sourcegrad an export copies from: what generated code calls, and what that reads
-_COPIED = tuple(f"{_OWN_PACKAGE}.{m}" for m in ("runtime", "errors", "derivative"))
+_COPIED = tuple(f"{_OWN_PACKAGE}.{m}" for m in ("runtime", "errors", "derivative", "pipeline"))
 #: decorators dropped when a helper of sourcegrad's is copied: they only declare its facts
 _FACT_DECORATORS = ("helper",)
 

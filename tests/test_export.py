@@ -116,6 +116,8 @@ CASES = {
     "seed_mlp": seed_mlp,
     "lstm": lambda: (c.lstm_loss, c.lstm_args()),
     "newton_while": lambda: (gc.newton_sqrt, (2.0,)),
+    "newton_while_float64": lambda: (gc.newton_sqrt, (np.float64(2.0),)),
+    "newton_while_0d": lambda: (gc.newton_sqrt, (np.array(2.0),)),
     "newton_cg": newton_cg_loss,
     "helper": lambda: (c.helper_loss, c.helper_args()),
 }
