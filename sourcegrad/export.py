@@ -185,10 +185,10 @@ class _Writer:
         own = getattr(value, "__module__", "") or ""
         if own.split(".")[0] == __name__.split(".")[0] and not own.startswith(_RUNTIME):
             raise ExportError(
-                f"{what} calls {var} ({own}.{getattr(value, '__name__', '')}): the derivative "
-                "of a function value known only when it runs (a function from a list or a "
-                "dict, a layer object, a lambda); an export writes the derivatives of "
-                "functions called by name: call a module-level function"
+                f"{what} calls {var} ({own}.{getattr(value, '__name__', '')}): a derivative "
+                "taken when the code runs, of a function value (a function from a list or a "
+                "dict, a layer object, a lambda) or, at order 2, of a helper's derivative; an "
+                "export writes the derivatives of functions called by name, at order 1"
             )
         if own.split(".")[0] == __name__.split(".")[0] and hasattr(value, "__name__"):
             self.ns.bind(value.__name__, value, what, own)
@@ -388,13 +388,26 @@ def export(
     like ``args`` (see the module docstring); written to ``path`` too where given."""
     if mode not in ("reverse", "forward"):
         raise SourcegradError(f"mode={mode!r} is not available; use 'reverse' or 'forward'")
-    if order != 1:
+    if order not in (1, 2) or (order == 2 and mode != "reverse"):
         raise ExportError(
-            f"order={order!r}: an export writes first derivatives only in this version"
+            f"order={order!r}, mode={mode!r}: an export writes gradients, jvps and (order=2) "
+            "Hessian-vector products"
         )
     if not isinstance(f, types.FunctionType):
         raise ExportError(f"export takes a plain function, got {f!r}")
     args = tuple(args)
+    if order == 2:
+        text = _hvp_module_text(f, wrt, args)
+    else:
+        text = _first_order_text(f, wrt, mode, args)
+    if path is not None:
+        with open(path, "w", encoding="utf-8") as file:
+            file.write(text)
+    return text
+
+
+def _first_order_text(f, wrt, mode: str, args: tuple) -> str:
+    """The export of the gradient (``mode="reverse"``) or jvp of ``f`` for ``args``."""
     if mode == "reverse":
         df = derivative(f, wrt, "grad", False, True, {})
         call = lambda: df(*args)  # noqa: E731
@@ -410,11 +423,32 @@ def export(
         got = runs.setdefault(id(t), [])
         if all(e is not ran for _, e in got):
             got.append((targs, ran))
-    text = _module_text(f, df, entry, runs, args)
-    if path is not None:
-        with open(path, "w", encoding="utf-8") as file:
-            file.write(text)
-    return text
+    return _module_text(f, df, entry, runs, args)
+
+
+def _hvp_module_text(f, wrt, args: tuple) -> str:
+    """The export of ``sg.hvp(f, wrt)`` for ``args`` (then the vector): the forward-mode
+    transform of the pure gradient, built as :class:`sourcegrad.higher.Tower` builds it and
+    run as it runs it (the first build for these arguments, kept)."""
+    if isinstance(wrt, (tuple, list)):
+        raise ExportError("order=2: an export writes the Hessian-vector product along one wrt")
+    g = Transformed(f, (wrt,), "grad", False, False, {})
+    gradient = g.emitted(args)
+    jt = Transformed(gradient.source_fn, (wrt,), "jvp", False, True, {"select": (1, 1)})
+    entry = jt.emitted(args)
+    writer = _Writer({})
+    writer.user_functions.append(f)
+    public = f"d_{f.__name__}"
+    what = _describe(g, "Hessian-vector product (forward mode over it)").replace(
+        "the gradient of", "the gradient of the gradient of", 1
+    )
+    run = writer.generated(entry.fn, entry.text, f"run_{public}", what)
+    (param,) = entry.tangent_params
+    writer.ns.add_block(
+        f"def {public}(*args):\n    *args, v = args\n    return {run}(*args, {param}=v)\n",
+        derivative=True,
+    )
+    return _assemble(writer, lambda: _header(f, g, args, writer.user_functions, public, 2), public)
 
 
 def _module_text(f, df: Transformed, entry, runs: dict, args: tuple) -> str:
@@ -434,13 +468,17 @@ def _module_text(f, df: Transformed, entry, runs: dict, args: tuple) -> str:
             writer.ns.add_block(_public_wrapper(public, main, df, entry), derivative=True)
             if df.mode == "jvp":
                 writer.ns.bind("_not_aliasing", None, public, derivative_module.__name__)
+    return _assemble(writer, lambda: _header(f, df, args, writer.user_functions, public), public)
+
+
+def _assemble(writer: _Writer, header: Callable[[], str], public: str) -> str:
+    """The module's text: ``header``, imports, the derivative, then what it reads."""
     for fn in list(writer.ns.bound.values()):
         if type(fn) is types.FunctionType and not fn.__code__.co_filename.startswith("<"):
             own = (fn.__module__ or "").split(".")[0] == __name__.split(".")[0]
             if not own and fn not in writer.user_functions:
                 writer.user_functions.append(fn)
-    header = _header(f, df, args, writer.user_functions, public)
-    parts = [header, _import_block(writer.ns.imports), f"__all__ = [{public!r}]\n"]
+    parts = [header(), _import_block(writer.ns.imports), f"__all__ = [{public!r}]\n"]
     parts += writer.ns.derived[::-1]  # the public function first, then what it calls
     parts += [_SUPPORT] + writer.ns.blocks
     text = "\n\n".join(p.rstrip("\n") + "\n" for p in parts)
@@ -508,14 +546,19 @@ def _public_wrapper(public: str, run: str, df: Transformed, entry) -> str:
     )
 
 
-def _header(f, df: Transformed, args: tuple, functions: list, public: str) -> str:
+def _header(f, df: Transformed, args: tuple, functions: list, public: str, order: int = 1) -> str:
     code = f.__code__
     params = code.co_varnames[: code.co_argcount]
     wrt = ", ".join(params[i] if 0 <= i < len(params) else str(i) for i in df.wrt)
     version = getattr(sys.modules.get(__name__.split(".")[0]), "__version__", "unknown")
     call = ", ".join(params)
     wrt_arg = df.wrt if df.wrt_tuple else df.wrt[0]
-    if df.mode == "grad":
+    if order == 2:
+        what = (
+            f"{public}({call}, v) returns the Hessian of {f.__name__} with respect to {wrt} "
+            f"times v, as sourcegrad.hvp({f.__name__}, wrt={wrt_arg}) does."
+        )
+    elif df.mode == "grad":
         what = (
             f"{public}({call}) returns ({f.__name__}({call}), its gradient with respect to "
             f"{wrt}), as sourcegrad.value_and_grad({f.__name__}, wrt={wrt_arg}) does."

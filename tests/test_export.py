@@ -157,6 +157,32 @@ def test_forward_mode_export_matches_jvp(case, tmp_path):
     assert same(got, steady(sg.jvp(f), *args, tangent))
 
 
+def _like(x, rng):
+    """Random values of ``x``'s structure and shapes."""
+    if isinstance(x, dict):
+        return {k: _like(v, rng) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_like(v, rng) for v in x]
+    if isinstance(x, float):
+        return 0.75
+    return rng.standard_normal(x.shape)
+
+
+@pytest.mark.parametrize("case", ["seed_mlp", "lstm", "newton_while", "newton_cg"])
+def test_second_order_export_matches_hvp(case, tmp_path):
+    f, args = CASES[case]()
+    rng = np.random.default_rng(4)
+    x = args[0]
+    v = _like(x, rng)
+    text = sg.export(f, *args, order=2)
+    assert "sourcegrad.hvp(" in text.split("from __future__")[0]
+    got = run_isolated(tmp_path, text, f"d_{f.__name__}", (*args, v))
+    want = sg.hvp(f)(*args, v)
+    for _ in range(2):
+        want = sg.hvp(f)(*args, v)
+    assert same(got, want), (got, want)
+
+
 def test_export_is_black_formatted_ruff_clean_and_imports_only_numpy(tmp_path):
     f, args = c.lstm_loss, c.lstm_args()
     text = sg.export(f, *args)
@@ -211,7 +237,7 @@ def test_is_stale_tells_an_export_made_from_other_source(tmp_path):
     [
         (c.reads_an_object, "OPAQUE"),
         (c.calls_a_closure, "make_scaled.<locals>.scaled"),
-        (c.calls_function_values, "a function value known only when it runs"),
+        (c.calls_function_values, "a derivative taken when the code runs"),
         (c.calls_a_lambda, "vjp_of"),
     ],
 )
@@ -224,7 +250,11 @@ def test_export_options_are_checked():
     with pytest.raises(sg.SourcegradError, match="mode"):
         sg.export(c.helper_loss, *c.helper_args(), mode="sideways")
     with pytest.raises(sg.SourcegradError, match="order"):
+        sg.export(c.helper_loss, *c.helper_args(), order=3)
+    with pytest.raises(sg.SourcegradError, match="at order 2, of a helper's derivative"):
         sg.export(c.helper_loss, *c.helper_args(), order=2)
+    with pytest.raises(sg.SourcegradError, match="order"):
+        sg.export(c.helper_loss, *c.helper_args(), order=2, mode="forward")
 
 
 def test_cli_export_writes_the_module(tmp_path, capsys):
