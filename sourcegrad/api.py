@@ -141,7 +141,8 @@ def export(
 
     Its one public function ``d_<name>(*args)`` returns what ``value_and_grad(f, wrt)``
     returns (``mode="forward"``: ``d_<name>(*args, t)`` returns ``jvp(f, wrt)``'s
-    ``(value, tangent)``), bit for bit: it is the code sourcegrad runs for arguments of this
+    ``(value, tangent)``; ``order=2``: ``d_<name>(*args, v)`` returns ``hvp(f, wrt)``'s
+    Hessian-vector product), bit for bit: it is the code sourcegrad runs for arguments of this
     signature, with the derivatives of your helpers, your own functions it calls, the runtime
     helpers as source and the globals it reads as literals. It imports only NumPy (or CuPy)
     and the standard library. A header names the function, file, argument signature,

@@ -149,7 +149,8 @@ def _parser() -> argparse.ArgumentParser:
         help="write the derivative as a standalone module that needs only NumPy",
         description="Write a module with one function, d_FUNC, that returns (value, gradient) "
         "as sourcegrad.value_and_grad does (forward mode: (value, tangent) as sourcegrad.jvp), "
-        "bit for bit, for arguments like --args: the code sourcegrad runs for them, with your "
+        "bit for bit, for arguments like --args (--order 2: d_FUNC(*args, v) returns the "
+        "Hessian-vector product, as sourcegrad.hvp): the code sourcegrad runs for them, with your "
         "helpers' derivatives and the runtime helpers as source. It imports only NumPy (or "
         "CuPy) and the standard library.",
     )

@@ -5,7 +5,8 @@ that returns what ``sg.value_and_grad(f, wrt)`` returns for arguments of that si
 (``sg.jvp``'s ``(value, tangent)`` in forward mode), computed by the same code: the
 *running* build, the one a derivative runs from its second call with those shapes on
 (optimized, specialised to the shapes, with its buffer pools), so the numbers agree with
-``value_and_grad`` bit for bit. Next to it: the generated derivative of every helper of the
+``value_and_grad`` bit for bit (``order=2``: ``sg.hvp``'s Hessian-vector product, the
+forward-mode transform of the gradient that ``hvp`` runs). Next to it: the generated derivative of every helper of the
 user's that it calls (found by running the derivative once), the user's functions the forward
 sweep calls, every runtime helper, as source, and the globals it reads as literals
 (:mod:`sourcegrad.export_source`). It imports NumPy (or CuPy) and the standard library only,
