@@ -5,7 +5,7 @@ plain NumPy code that can be printed (``source``), reviewed and run at hand-writ
 """
 
 from . import loss, model, nn, optim, util  # noqa: E402  (the library, built on the API above)
-from .api import Transformed, grad, jvp, show, source, value_and_grad, vjp
+from .api import Transformed, export, grad, jvp, show, source, value_and_grad, vjp
 from .check import gradcheck
 from .errors import (
     ArgumentError,
@@ -39,6 +39,7 @@ __all__ = [
     "adjoint",
     "defjvp",
     "defvjp",
+    "export",
     "gradcheck",
     "grad",
     "hessian",

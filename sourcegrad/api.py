@@ -1,4 +1,5 @@
-"""The public transforms: ``grad``, ``value_and_grad``, ``vjp``, ``jvp``, ``source``, ``show``.
+"""The public transforms: ``grad``, ``value_and_grad``, ``vjp``, ``jvp``, ``source``, ``show``,
+``export``.
 
 Each makes a derivative object (:class:`~sourcegrad.derivative.Transformed`, or for a function
 that is itself a derivative one of :mod:`sourcegrad.higher`'s); what the derivative builds,
@@ -14,15 +15,18 @@ from .arguments import check_call, full_args, seed_problem, split_args
 from .derivative import Transformed, derivative
 from .derivative_cache import clear_cache
 from .errors import SourcegradError
+from .export import export as export_module
 from .function_values import jvp_of, vjp_of
-from .higher import grad_of_derivative, is_derivative, jvp_transform, source_of_order
+from .higher import grad_of_derivative, is_derivative, jvp_transform
 from .runtime.signature import call_signature
+from .show import show_source
 
 __all__ = [
     "Transformed",
     "call_signature",
     "check_call",
     "clear_cache",
+    "export",
     "full_args",
     "grad",
     "jvp",
@@ -107,27 +111,43 @@ def show(
     args: Sequence | None = None,
     order: int = 1,
     optimized: bool = False,
+    callees: bool = True,
 ) -> str:
-    """The derivative source of ``f`` as :func:`source` prints it.
+    """The derivative source of ``f`` as :func:`source` prints it, followed (``callees``) by
+    every generated function it calls: the vjps/jvps of your helpers and methods, each headed
+    by a comment naming the function and its ``file:line``.
 
     ``mode="forward"`` shows the jvp; ``order=2`` the Hessian-vector product (forward mode over
-    the reverse-mode gradient), ``order=3`` forward mode over that, and so on. ``optimized``
-    shows the code that runs (in-place accumulation, generated container builders) instead of
-    the pure derivative.
+    the reverse-mode gradient), ``order=3`` forward mode over that, and so on; their comments
+    cite your ``file:line``. ``optimized`` shows the code that runs (in-place accumulation,
+    generated container builders) instead of the pure derivative. With ``args``, ``f`` and
+    its derivative run once (to find the builds the callees run for the arguments they get),
+    and an array-valued ``f`` is shown as its vjp (with ``g_out``), a header comment saying so.
     """
-    if mode not in ("reverse", "forward"):
-        raise SourcegradError(f"mode={mode!r} is not available; use 'reverse' or 'forward'")
-    if not isinstance(order, int) or order < 1:
-        raise SourcegradError(f"order={order!r}: pass a positive integer")
-    if order == 1:
-        df = grad(f, wrt) if mode == "reverse" else jvp(f, wrt)
-        if optimized:
-            entry = df.emitted(df.bound_self + tuple(args), True) if args else df.emitted()
-            return entry.pretty(optimized=True)
-        return df.source(*(args or ()))
-    if mode == "forward":
-        raise SourcegradError(
-            "--order above 1 is forward mode over the reverse-mode gradient; leave out "
-            "--mode forward"
-        )
-    return source_of_order(f, wrt, order, tuple(args or ()))
+    return show_source(
+        f, wrt, mode=mode, args=args, order=order, optimized=optimized, callees=callees
+    )
+
+
+def export(
+    f: Callable,
+    *args: Any,
+    path: str | None = None,
+    wrt: int | Sequence[int] = 0,
+    mode: str = "reverse",
+    order: int = 1,
+) -> str:
+    """The source of a standalone module computing the derivative of ``f`` for arguments
+    like ``args``, also written to ``path`` where given.
+
+    Its one public function ``d_<name>(*args)`` returns what ``value_and_grad(f, wrt)``
+    returns (``mode="forward"``: ``d_<name>(*args, t)`` returns ``jvp(f, wrt)``'s
+    ``(value, tangent)``; ``order=2``: ``d_<name>(*args, v)`` returns ``hvp(f, wrt)``'s
+    Hessian-vector product), bit for bit: it is the code sourcegrad runs for arguments of this
+    signature, with the derivatives of your helpers, your own functions it calls, the runtime
+    helpers as source and the globals it reads as literals. It imports only NumPy (or CuPy)
+    and the standard library. A header names the function, file, argument signature,
+    sourcegrad version and a sha256 of the source (:func:`sourcegrad.export.is_stale`).
+    Refused with a :class:`SourcegradError` naming what cannot be written as source.
+    """
+    return export_module(f, args, path=path, wrt=wrt, mode=mode, order=order)

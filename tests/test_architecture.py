@@ -31,6 +31,7 @@ LAYERS = [
     {"callables"},
     {"higher"},
     {"function_values"},
+    {"show", "export", "export_source"},
     {"api"},
     {"check", "cli", "__main__"},
     {"util", "loss", "optim", "nn", "model"},

@@ -1,0 +1,413 @@
+"""Python objects as the source of one standalone module: what :mod:`sourcegrad.export` writes.
+
+A :class:`Namespace` collects module-level definitions under names. Each object it is given
+becomes source: an import (NumPy, CuPy and the standard library only), a literal (numbers,
+strings, NumPy arrays and scalars, tuples, lists and dicts of them, written so that they read
+back bit for bit), a function or class copied with its source (a user's function with
+``inspect.getsource``; a sourcegrad helper as the statement that defines it in its module),
+each with everything it reads, transitively. What cannot be written so (an object of another
+kind, a function with a closure, another package's module) is refused with a
+:class:`~sourcegrad.errors.SourcegradError` that names it.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import dis
+import functools
+import inspect
+import math
+import sys
+import textwrap
+import types
+from typing import Any
+
+import numpy as np
+
+from .errors import SourcegradError
+
+#: arrays above this many elements are not written into an export as literals
+MAX_LITERAL_ELEMENTS = 1 << 16
+#: the only packages an export may import besides the standard library
+ALLOWED_PACKAGES = ("numpy", "cupy")
+_OWN_PACKAGE = __name__.split(".")[0]
+#: the modules of sourcegrad an export copies from: what generated code calls, and what that reads
+_COPIED = tuple(f"{_OWN_PACKAGE}.{m}" for m in ("runtime", "errors", "derivative", "pipeline"))
+#: decorators dropped when a helper of sourcegrad's is copied: they only declare its facts
+_FACT_DECORATORS = ("helper",)
+
+
+class ExportError(SourcegradError):
+    """Part of a derivative cannot be written as standalone source."""
+
+
+# ---------------------------------------------------------------------------- literals
+def literal(value: Any, what: str) -> str:
+    """Python source that evaluates to ``value`` exactly (given ``import numpy as np``):
+    numbers, strings, bytes, None, NumPy scalars and arrays, and tuples, lists and dicts of
+    them. Refused (naming ``what``) for anything else."""
+    t = type(value)
+    if value is None or t in (bool, int, str, bytes):
+        return repr(value)
+    if t is float:
+        return _float(value)
+    if t is complex:
+        return f"complex({_float(value.real)}, {_float(value.imag)})"
+    if isinstance(value, np.generic):
+        dtype = value.dtype
+        if dtype.kind in "fciub":
+            return f"np.{dtype.name}({literal(value.item(), what)})"
+    if t is np.ndarray:
+        return _array(value, what)
+    if t in (tuple, list):
+        items = [literal(v, f"{what}[{i}]") for i, v in enumerate(value)]
+        if t is tuple:
+            return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+        return "[" + ", ".join(items) + "]"
+    if t is dict:
+        parts = [f"{literal(k, what)}: {literal(v, f'{what}[{k!r}]')}" for k, v in value.items()]
+        return "{" + ", ".join(parts) + "}"
+    raise ExportError(
+        f"{what} is a {t.__module__}.{t.__qualname__} object; an export holds only NumPy "
+        "arrays, numbers, strings and tuples, lists and dicts of them: pass it as an argument "
+        "or make it one of those"
+    )
+
+
+def _float(x: float) -> str:
+    if math.isfinite(x):
+        return repr(x)
+    if math.isnan(x):
+        return 'float("nan")'
+    return 'float("inf")' if x > 0 else '-float("inf")'
+
+
+def _array(a: np.ndarray, what: str) -> str:
+    if a.dtype.kind not in "fciub":
+        raise ExportError(f"{what} is an array of dtype {a.dtype}, which an export cannot hold")
+    if a.size > MAX_LITERAL_ELEMENTS:
+        raise ExportError(
+            f"{what} is an array of {a.size} elements, too large to write into an export "
+            f"(at most {MAX_LITERAL_ELEMENTS}): pass it as an argument instead"
+        )
+    items = literal(a.ravel().tolist(), what)
+    return f"np.array({items}, dtype={a.dtype.str!r}).reshape({a.shape!r})"
+
+
+# ---------------------------------------------------------------------------- source reading
+def loaded_globals(code: types.CodeType) -> list[str]:
+    """The global names ``code`` (and the code nested in it) reads, in order of first use."""
+    names: dict = {}
+    todo = [code]
+    while todo:
+        c = todo.pop(0)
+        for ins in dis.get_instructions(c):
+            if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
+                names.setdefault(ins.argval, None)
+        todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+    return list(names)
+
+
+def names_read(node: ast.AST) -> list[str]:
+    """The names ``node`` reads (annotations left out: an export postpones them)."""
+    found: dict = {}
+
+    def visit(n):
+        if isinstance(n, (ast.arg, ast.AnnAssign)):
+            for field, child in ast.iter_fields(n):
+                if field != "annotation" and isinstance(child, ast.AST):
+                    visit(child)
+            return
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            kept = [d for d in n.decorator_list if not _is_fact_decorator(d)]
+            rest = (n.args,) if not isinstance(n, ast.ClassDef) else (*n.bases, *n.keywords)
+            for child in (*kept, *rest, *n.body):
+                visit(child)
+            return
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
+            found.setdefault(n.id, None)
+        for child in ast.iter_child_nodes(n):
+            visit(child)
+
+    visit(node)
+    return list(found)
+
+
+@functools.lru_cache(maxsize=64)
+def _module_statements(module_name: str) -> tuple[dict, list[str]]:
+    """``(name -> defining top-level statement, source lines)`` of a module of sourcegrad."""
+    module = sys.modules[module_name]
+    text = inspect.getsource(module)
+    tree = ast.parse(text)
+    defs: dict = {}
+    for stmt in tree.body:
+        for name in _bound_by(stmt):
+            defs.setdefault(name, stmt)
+    return defs, text.splitlines()
+
+
+def _bound_by(stmt: ast.stmt) -> list[str]:
+    if isinstance(stmt, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
+        return [stmt.name]
+    if isinstance(stmt, ast.Assign):
+        return [t.id for t in stmt.targets if isinstance(t, ast.Name)]
+    if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+        return [stmt.target.id]
+    if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+        return [(a.asname or a.name).split(".")[0] for a in stmt.names]
+    return []
+
+
+def _statement_text(stmt: ast.stmt, lines: list[str]) -> str:
+    """The source of ``stmt``, without the decorators that only declare a helper's facts."""
+    start = stmt.lineno
+    if isinstance(stmt, (ast.FunctionDef, ast.ClassDef)):
+        kept = [d for d in stmt.decorator_list if not _is_fact_decorator(d)]
+        if len(kept) != len(stmt.decorator_list):
+            if kept:
+                raise ExportError(f"{stmt.name} has decorators an export cannot keep")
+        else:
+            start = min([d.lineno for d in stmt.decorator_list] + [stmt.lineno])
+    return "\n".join(lines[start - 1 : stmt.end_lineno]) + "\n"
+
+
+def _is_fact_decorator(node: ast.expr) -> bool:
+    call = node.func if isinstance(node, ast.Call) else node
+    return isinstance(call, ast.Name) and call.id in _FACT_DECORATORS
+
+
+def function_source(fn: types.FunctionType) -> str:
+    """The source of the user's function ``fn`` as a module-level ``def``, decorators
+    dropped (sourcegrad differentiates a function's own source, without them)."""
+    try:
+        text = textwrap.dedent(inspect.getsource(fn))
+    except (OSError, TypeError) as exc:
+        raise ExportError(f"the source of {fn.__qualname__} cannot be read: {exc}") from None
+    tree = ast.parse(text)
+    node = tree.body[0]
+    if not isinstance(node, ast.FunctionDef):
+        raise ExportError(f"{fn.__qualname__} is not written as a def; an export copies defs")
+    lines = text.splitlines()
+    body = "\n".join(lines[node.lineno - 1 : node.end_lineno]) + "\n"
+    if node.name != fn.__name__:
+        raise ExportError(f"{fn.__qualname__}: its source does not define {fn.__name__}")
+    return body
+
+
+# ---------------------------------------------------------------------------- the namespace
+class Namespace:
+    """The module-level names of an export, each bound once, with the source that binds it.
+
+    ``blocks`` holds the definitions in an order where each statement that runs at import
+    follows what it reads, ``derived`` the functions of the derivative itself (in the order
+    made: callees first); ``imports`` the import lines."""
+
+    def __init__(self):
+        self.bound: dict[str, Any] = {}
+        self.blocks: list[str] = []
+        self.derived: list[str] = []
+        self.imports: dict[str, None] = {}
+        self.reserved: set[str] = set()
+
+    # ------------------------------------------------------------------ names
+    def free_name(self, base: str, value: Any) -> str:
+        """``base``, or ``base_2``, ``base_3``...: the first that is free or bound to
+        ``value`` already."""
+        name, k = base, 1
+        while name in self.reserved or (name in self.bound and self.bound[name] is not value):
+            k += 1
+            name = f"{base}_{k}"
+        return name
+
+    def claim(self, name: str, value: Any, what: str) -> bool:
+        """Bind ``name`` to ``value``; False where it is bound to it already. Refused where
+        ``name`` is bound to another object (``what`` says where it is read)."""
+        if name in self.bound:
+            if self.bound[name] is value or _same_value(self.bound[name], value):
+                return False
+            raise ExportError(
+                f"{what} reads {name!r}, which another part of the export reads as another "
+                "object; rename one of them"
+            )
+        if name in self.reserved:
+            raise ExportError(f"{what} reads {name!r}, a name the export itself defines")
+        self.bound[name] = value
+        return True
+
+    def add_block(self, text: str, derivative: bool = False) -> None:
+        """Append a definition (its source); ``derivative``: a function of the derivative
+        itself (a ``def`` that reads nothing when it is defined), printed first."""
+        (self.derived if derivative else self.blocks).append(text.rstrip("\n") + "\n")
+
+    # ------------------------------------------------------------------ objects
+    def bind(self, name: str, value: Any, what: str, module_name: str | None = None) -> None:
+        """Make ``name`` (as read by code of module ``module_name``; ``what`` names the
+        reader in errors) evaluate to ``value`` in the export."""
+        if getattr(builtins, name, _MISSING) is value:
+            return
+        if module_name is None and isinstance(value, (type, types.FunctionType)):
+            own = getattr(value, "__module__", None) or ""
+            if own.split(".")[0] == _OWN_PACKAGE:  # one of sourcegrad's, copied from its module
+                if value.__name__ != name:
+                    raise ExportError(f"{what} reads {own}.{value.__name__} as {name!r}")
+                module_name = own
+        if module_name is not None and module_name.split(".")[0] == _OWN_PACKAGE:
+            self._bind_own(name, module_name, what)
+            return
+        if not self.claim(name, value, what):
+            return
+        if isinstance(value, types.ModuleType):
+            self._bind_module(name, value, what)
+        elif type(value) is types.FunctionType:
+            self.bind_function(name, value, what)
+        else:
+            alias = numpy_alias(value)
+            if alias is not None:
+                self.imports.setdefault("import numpy as np", None)
+                if alias != name:
+                    self.add_block(f"{name} = {alias}")
+                return
+            self.imports.setdefault("import numpy as np", None)
+            self.add_block(f"{name} = {literal(value, f'{what}: the global {name!r}')}")
+
+    def _bind_module(self, name: str, module: types.ModuleType, what: str) -> None:
+        full = module.__name__
+        top = full.split(".")[0]
+        if top not in ALLOWED_PACKAGES and top not in sys.stdlib_module_names:
+            raise ExportError(
+                f"{what} reads the module {full}; an export imports only NumPy, CuPy and "
+                "the standard library"
+            )
+        if "." in full:
+            parent, _, leaf = full.rpartition(".")
+            line = f"from {parent} import {leaf}" + ("" if leaf == name else f" as {name}")
+        else:
+            line = f"import {full}" + ("" if full == name else f" as {name}")
+        self.imports.setdefault(line, None)
+
+    def bind_function(self, name: str, fn: types.FunctionType, what: str) -> None:
+        """Copy the user's function ``fn`` (bound under ``name``) and what it reads."""
+        if fn.__code__.co_filename.startswith("<"):
+            raise ExportError(f"{what} reads {fn.__qualname__}, a function without a source file")
+        if fn.__closure__:
+            raise ExportError(
+                f"{what} calls {fn.__qualname__}, which reads variables of an enclosing "
+                f"function ({', '.join(fn.__code__.co_freevars)}); an export copies "
+                "module-level functions: move it to module level"
+            )
+        if fn.__defaults__ or fn.__kwdefaults__:
+            raise ExportError(f"{what} calls {fn.__qualname__}, whose defaults an export omits")
+        text = function_source(fn)
+        if fn.__name__ != name:
+            text += f"\n\n{name} = {fn.__name__}\n"
+            self.claim(fn.__name__, fn, what)
+        self.read_globals(fn, f"{fn.__qualname__} ({fn.__code__.co_filename})")
+        self.add_block(text)
+
+    def read_globals(self, fn: types.FunctionType, what: str) -> None:
+        """Bind every global name the (copied or generated) function ``fn`` reads."""
+        for name in loaded_globals(fn.__code__):
+            if name in fn.__globals__:
+                self.bind(name, fn.__globals__[name], what)
+            elif not hasattr(builtins, name):
+                raise ExportError(f"{what} reads {name!r}, which is not defined")
+
+    def _bind_own(self, name: str, module_name: str, what: str) -> None:
+        """Copy the statement of sourcegrad's module ``module_name`` that defines ``name``,
+        and what it reads."""
+        if not module_name.startswith(_COPIED):
+            raise ExportError(
+                f"{what} reads {name!r} of {module_name}, which an export does not copy"
+            )
+        defs, lines = _module_statements(module_name)
+        stmt = defs.get(name)
+        if stmt is None:
+            raise ExportError(f"{what} reads {name!r}, which {module_name} does not define")
+        if isinstance(stmt, ast.ImportFrom):
+            self._bind_imported(name, stmt, module_name, what)
+            return
+        if isinstance(stmt, ast.Import):
+            value = sys.modules[module_name].__dict__[name]
+            if self.claim(name, value, what):
+                self._bind_module(name, value, what)
+            return
+        if not self.claim(name, sys.modules[module_name].__dict__.get(name, stmt), what):
+            return
+        where = f"{module_name}.{name}"
+        for read in names_read(stmt):
+            if read == name or read in _locally_bound(stmt):
+                continue
+            if read in defs:
+                self._bind_own(read, module_name, where)
+            elif not hasattr(builtins, read):
+                raise ExportError(f"{where} reads {read!r}, which is not defined")
+        self.add_block(_statement_text(stmt, lines))
+
+    def _bind_imported(self, name: str, stmt: ast.ImportFrom, module_name: str, what: str):
+        if stmt.module == "__future__":
+            return
+        value = sys.modules[module_name].__dict__[name]
+        source = getattr(value, "__module__", None)
+        if isinstance(value, types.ModuleType):
+            if self.claim(name, value, what):
+                self._bind_module(name, value, what)
+        elif source and source.split(".")[0] == _OWN_PACKAGE:
+            self._bind_own(name, source, what)
+        elif source and source.split(".")[0] in sys.stdlib_module_names:
+            if self.claim(name, value, what):
+                self.imports.setdefault(f"from {_public_module(source, name)} import {name}", None)
+        else:
+            self.bind(name, value, what)
+
+
+def _public_module(module: str, name: str) -> str:
+    """``module``, or its parent package where that exports ``name`` too (``collections.abc``
+    for ``_collections_abc``)."""
+    if module.startswith("_"):
+        for candidate in ("collections.abc", module.lstrip("_")):
+            try:
+                __import__(candidate)
+            except ImportError:
+                continue
+            if hasattr(sys.modules[candidate], name):
+                return candidate
+    return module
+
+
+def _locally_bound(stmt: ast.stmt) -> set:
+    """Names ``stmt`` binds inside itself (parameters, assignments in a function body)."""
+    found = set()
+    for n in ast.walk(stmt):
+        if isinstance(n, ast.arg):
+            found.add(n.arg)
+        elif isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+            found.add(n.id)
+        elif isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n is not stmt:
+            found.add(n.name)
+    return found
+
+
+def numpy_alias(value: Any) -> str | None:
+    """``np.NAME`` (or ``np.SUB.NAME``) where ``value`` is that object of NumPy's; else None."""
+    if isinstance(value, (np.ufunc, type)) or callable(value):
+        name = getattr(value, "__name__", None)
+        if name is None:
+            return None
+        for prefix, space in (("np", np), ("np.linalg", np.linalg), ("np.fft", np.fft)):
+            if getattr(space, name, None) is value:
+                return f"{prefix}.{name}"
+    return None
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """Whether two data values bound to one name write the same literal."""
+    if type(a) is not type(b) or isinstance(a, (types.FunctionType, type, types.ModuleType)):
+        return False
+    try:
+        return literal(a, "") == literal(b, "")
+    except SourcegradError:
+        return False
+
+
+_MISSING = object()

@@ -1,0 +1,333 @@
+"""``sg.export`` / ``sourcegrad export``: a derivative as a standalone module.
+
+The exports of the seed MLP, an LSTM and Newton's ``while`` loop run in a Python that cannot
+import sourcegrad (``python -I -S`` with a path holding only the export and NumPy) and give
+``sg.value_and_grad``'s numbers bit for bit.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pathlib
+import pickle
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import black
+import numpy as np
+import pytest
+
+import sourcegrad as sg
+from sourcegrad import cli
+from sourcegrad.export import is_stale, source_digest
+from sourcegrad.export_source import Namespace, literal
+from sourcegrad.runtime.trees import Pieces
+
+from . import export_cases as c
+from . import golden_cases as gc
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+NUMPY_SITE = str(pathlib.Path(np.__file__).resolve().parent.parent)
+
+#: run in the isolated interpreter: the export's d_NAME on the pickled arguments, three times
+#: (its buffers are reused from the second call on), the last result pickled back
+_CHILD = """
+import pickle, sys
+sys.path[:0] = [{here!r}, {numpy_site!r}]
+try:
+    import sourcegrad
+    found = True
+except ImportError:
+    found = False
+import exported
+with open("args.pkl", "rb") as f:
+    args = pickle.load(f)
+for _ in range(3):
+    out = exported.{name}(*args)
+with open("out.pkl", "wb") as f:
+    pickle.dump((found, sorted(sys.modules), out), f)
+"""
+
+
+def load(path: pathlib.Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_isolated(tmp_path: pathlib.Path, text: str, name: str, args: tuple):
+    """``d_NAME(*args)`` of the export ``text``, run by ``python -I -S`` in ``tmp_path``."""
+    (tmp_path / "exported.py").write_text(text)
+    with open(tmp_path / "args.pkl", "wb") as f:
+        pickle.dump(args, f)
+    code = _CHILD.format(here=str(tmp_path), numpy_site=NUMPY_SITE, name=name)
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ.get("PATH", "")},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    with open(tmp_path / "out.pkl", "rb") as f:
+        found, modules, out = pickle.load(f)
+    assert not found, "sourcegrad was importable in the isolated interpreter"
+    assert not any(m == "sourcegrad" or m.startswith("sourcegrad.") for m in modules)
+    return out
+
+
+def same(a, b) -> bool:
+    """Bit for bit: the same structure, types, dtypes and values."""
+    if isinstance(a, dict):
+        return type(a) is type(b) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(map(same, a, b))
+    if isinstance(a, np.ndarray):
+        return type(b) is np.ndarray and a.dtype == b.dtype and np.array_equal(a, b)
+    return type(a) is type(b) and (a == b or (a != a and b != b))
+
+
+def steady(df, *args):
+    """What ``df`` returns once it runs its final build (from the second call on)."""
+    for _ in range(3):
+        out = df(*args)
+    return out
+
+
+def seed_mlp():
+    example = load(ROOT / "examples" / "mlp.py", "sourcegrad_example_mlp")
+    return example.neural_net, example.example_args()
+
+
+def newton_cg_loss():
+    example = load(ROOT / "examples" / "newton_cg.py", "sourcegrad_example_newton_cg")
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((40, 6))
+    y = (rng.standard_normal(40) > 0).astype(float)
+    return example.loss, (rng.standard_normal(7) * 0.1, x, y, 1e-2)
+
+
+CASES = {
+    "seed_mlp": seed_mlp,
+    "lstm": lambda: (c.lstm_loss, c.lstm_args()),
+    "newton_while": lambda: (gc.newton_sqrt, (2.0,)),
+    "newton_while_float64": lambda: (gc.newton_sqrt, (np.float64(2.0),)),
+    "newton_while_0d": lambda: (gc.newton_sqrt, (np.array(2.0),)),
+    "newton_cg": newton_cg_loss,
+    "helper": lambda: (c.helper_loss, c.helper_args()),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_export_runs_without_sourcegrad_and_matches_bit_for_bit(case, tmp_path):
+    f, args = CASES[case]()
+    text = sg.export(f, *args)
+    got = run_isolated(tmp_path, text, f"d_{f.__name__}", args)
+    want = steady(sg.value_and_grad(f), *args)
+    assert same(got, want), (got, want)
+
+
+def test_export_of_a_tuple_wrt_and_of_several_helpers(tmp_path):
+    rng = np.random.default_rng(1)
+    params = [
+        {"W": rng.standard_normal((3, 4)), "b": rng.standard_normal(4)},
+        {"W": rng.standard_normal((4, 2)), "b": rng.standard_normal(2)},
+    ]
+    x = rng.standard_normal((5, 3))
+    text = sg.export(c.two_layers, params, x, wrt=(0, 1))
+    got = run_isolated(tmp_path, text, "d_two_layers", (params, x))
+    assert same(got, steady(sg.value_and_grad(c.two_layers, (0, 1)), params, x))
+    text = sg.export(c.two_layers, params, x, wrt=(1,))
+    got = run_isolated(tmp_path, text, "d_two_layers", (params, x))
+    assert same(got, steady(sg.value_and_grad(c.two_layers, (1,)), params, x))
+
+
+@pytest.mark.parametrize("case", ["helper", "lstm"])
+def test_forward_mode_export_matches_jvp(case, tmp_path):
+    f, args = CASES[case]()
+    rng = np.random.default_rng(2)
+    tangent = {k: rng.standard_normal(v.shape) for k, v in args[0].items()}
+    text = sg.export(f, *args, mode="forward")
+    got = run_isolated(tmp_path, text, f"d_{f.__name__}", (*args, tangent))
+    assert same(got, steady(sg.jvp(f), *args, tangent))
+
+
+def _like(x, rng):
+    """Random values of ``x``'s structure and shapes."""
+    if isinstance(x, dict):
+        return {k: _like(v, rng) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_like(v, rng) for v in x]
+    if isinstance(x, float):
+        return 0.75
+    return rng.standard_normal(x.shape)
+
+
+@pytest.mark.parametrize("case", ["seed_mlp", "lstm", "newton_while", "newton_cg"])
+def test_second_order_export_matches_hvp(case, tmp_path):
+    f, args = CASES[case]()
+    rng = np.random.default_rng(4)
+    x = args[0]
+    v = _like(x, rng)
+    text = sg.export(f, *args, order=2)
+    assert "sourcegrad.hvp(" in text.split("from __future__")[0]
+    got = run_isolated(tmp_path, text, f"d_{f.__name__}", (*args, v))
+    want = sg.hvp(f)(*args, v)
+    for _ in range(2):
+        want = sg.hvp(f)(*args, v)
+    assert same(got, want), (got, want)
+
+
+def test_export_is_black_formatted_ruff_clean_and_imports_only_numpy(tmp_path):
+    f, args = c.lstm_loss, c.lstm_args()
+    text = sg.export(f, *args)
+    assert black.format_str(text, mode=black.Mode(line_length=100)) == text
+    imports = [line for line in text.splitlines() if line.startswith(("import ", "from "))]
+    for line in imports:
+        top = line.split()[1].split(".")[0]
+        assert top in ("__future__", "numpy") or top in sys.stdlib_module_names, line
+    assert "sourcegrad" not in "\n".join(imports)
+    ruff = shutil.which("ruff") or shutil.which("ruff", path=os.path.dirname(sys.executable))
+    if ruff is None:
+        pytest.skip("ruff is not installed")
+    path = tmp_path / "exported.py"
+    path.write_text(text)
+    done = subprocess.run(
+        [ruff, "check", "--isolated", "--select", "E,F,W,I", "--ignore", "E501", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout
+
+
+def test_export_header_says_what_where_which_signature_version_and_digest():
+    params, x = c.helper_args()
+    text = sg.export(c.helper_loss, params, x)
+    header = text.split("from __future__")[0]
+    assert "helper_loss" in header and c.__file__ in header
+    assert "params: {W: float64[3, 4], b: float64[4]}" in header
+    assert "x: float64[5, 3]" in header
+    assert f"sourcegrad {sg.__version__}" in header
+    assert source_digest([c.helper_loss, c.encode]) in header
+    assert '__all__ = ["d_helper_loss"]' in text
+
+
+def test_is_stale_tells_an_export_made_from_other_source(tmp_path):
+    module = tmp_path / "model.py"
+    module.write_text("import numpy as np\n\n\ndef loss(x):\n    return np.sum(x**2)\n")
+    first = load(module, "sourcegrad_stale_first")
+    x = np.arange(3.0)
+    out = tmp_path / "d_loss.py"
+    sg.export(first.loss, x, path=str(out))
+    assert not is_stale(out, first.loss)
+    assert not is_stale(out.read_text(), first.loss)
+    module.write_text("import numpy as np\n\n\ndef loss(x):\n    return np.sum(x**3)\n")
+    second = load(module, "sourcegrad_stale_second")
+    assert is_stale(out, second.loss)
+    assert is_stale("no header here\n", first.loss)
+
+
+@pytest.mark.parametrize(
+    "f, needle",
+    [
+        (c.reads_an_object, "OPAQUE"),
+        (c.calls_a_closure, "make_scaled.<locals>.scaled"),
+        (c.calls_function_values, "a derivative taken when the code runs"),
+        (c.calls_a_lambda, "vjp_of"),
+    ],
+)
+def test_what_cannot_be_exported_is_refused_by_name(f, needle):
+    with pytest.raises(sg.SourcegradError, match=needle.replace(".", r"\.")):
+        sg.export(f, np.arange(3.0))
+
+
+def test_export_options_are_checked():
+    with pytest.raises(sg.SourcegradError, match="mode"):
+        sg.export(c.helper_loss, *c.helper_args(), mode="sideways")
+    with pytest.raises(sg.SourcegradError, match="order"):
+        sg.export(c.helper_loss, *c.helper_args(), order=3)
+    with pytest.raises(sg.SourcegradError, match="at order 2, of a helper's derivative"):
+        sg.export(c.helper_loss, *c.helper_args(), order=2)
+    with pytest.raises(sg.SourcegradError, match="order"):
+        sg.export(c.helper_loss, *c.helper_args(), order=2, mode="forward")
+
+
+def test_cli_export_writes_the_module(tmp_path, capsys):
+    out = tmp_path / "d_helper.py"
+    target = f"{c.__file__}:helper_loss"
+    assert cli.main(["export", target, "--args", "helper_args()", "-o", str(out)]) == 0
+    assert capsys.readouterr().out == ""
+    params, x = c.helper_args()
+    assert out.read_text() == sg.export(c.helper_loss, params, x)
+    assert cli.main(["export", target, "--args", "helper_args()"]) == 0
+    assert capsys.readouterr().out == out.read_text()
+    with pytest.raises(SystemExit):  # --args is required
+        cli.main(["export", target])
+
+
+@pytest.mark.skipif(
+    not os.environ.get("SOURCEGRAD_TEST_FRESH_VENV"),
+    reason="slow and needs NumPy from an index: set SOURCEGRAD_TEST_FRESH_VENV=1",
+)
+def test_export_runs_in_a_fresh_venv_with_only_numpy(tmp_path):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "numpy"], check=True)
+    f, args = seed_mlp()
+    (tmp_path / "exported.py").write_text(sg.export(f, *args))
+    with open(tmp_path / "args.pkl", "wb") as file:
+        pickle.dump(args, file)
+    code = textwrap.dedent("""
+        import pickle, exported
+        args = pickle.load(open("args.pkl", "rb"))
+        for _ in range(3):
+            out = exported.d_neural_net(*args)
+        pickle.dump(out, open("out.pkl", "wb"))
+        try:
+            import sourcegrad
+        except ImportError:
+            pass
+        else:
+            raise SystemExit("sourcegrad importable")
+        """)
+    subprocess.run([str(python), "-c", code], cwd=tmp_path, check=True)
+    with open(tmp_path / "out.pkl", "rb") as file:
+        got = pickle.load(file)
+    assert same(got, steady(sg.value_and_grad(f), *args))
+
+
+def test_a_runtime_class_a_global_names_is_copied_with_what_it_reads():
+    ns = Namespace()
+    ns.bind("Pieces", Pieces, "test")
+    text = "".join(ns.blocks)
+    assert "class Pieces(tuple):" in text and "def add_adjoints(" in text
+    assert "@helper" not in text
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        1.5,
+        float("nan"),
+        -float("inf"),
+        np.float32(0.1),
+        np.arange(6, dtype=np.float32).reshape(2, 3) / 7,
+        {"a": (1, 2.5), "b": [np.int64(3), None, "s"]},
+        complex(1.0, -2.0),
+    ],
+)
+def test_literals_read_back_bit_for_bit(value):
+    back = eval(literal(value, "value"), {"np": np})  # noqa: S307 - our own literal
+    assert type(back) is type(value)
+    if isinstance(value, dict):
+        assert literal(back, "") == literal(value, "")
+    elif isinstance(value, np.ndarray):
+        assert back.dtype == value.dtype and np.array_equal(back, value)
+    else:
+        assert back == value or (back != back and value != value)
