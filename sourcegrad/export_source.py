@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .disk_cache import is_generated
 from .errors import SourcegradError
 
 #: arrays above this many elements are not written into an export as literals
@@ -288,7 +289,7 @@ class Namespace:
 
     def bind_function(self, name: str, fn: types.FunctionType, what: str) -> None:
         """Copy the user's function ``fn`` (bound under ``name``) and what it reads."""
-        if fn.__code__.co_filename.startswith("<"):
+        if fn.__code__.co_filename.startswith("<") or is_generated(fn.__code__.co_filename):
             raise ExportError(f"{what} reads {fn.__qualname__}, a function without a source file")
         if fn.__closure__:
             raise ExportError(

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .derivative import Transformed, derivative
-from .errors import SourcegradError
+from .errors import SourcegradError, user_location
 from .higher import grad_of_derivative, is_derivative, jvp_transform, source_of_order
 
 __all__ = [
@@ -118,7 +118,8 @@ def where(f: Callable) -> str:
     made_in = _GENERATED.match(code.co_filename)
     if made_in is not None:
         return f"{os.path.basename(made_in.group(1))}:{made_in.group(2)}"
-    return f"{os.path.basename(code.co_filename)}:{code.co_firstlineno}"
+    filename, line = user_location(code.co_filename, code.co_firstlineno)
+    return f"{os.path.basename(filename)}:{line}"
 
 
 _GENERATED = re.compile(r"^<sourcegrad .* of (.*):(\d+)>$")

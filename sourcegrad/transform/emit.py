@@ -158,8 +158,8 @@ def emit(der: Derivative, place=None) -> Emitted:
     fn.__kwdefaults__ = user_fn.__kwdefaults__
     fn.__qualname__ = node.name
     line_map = {k + 2: v for k, v in line_users.items()}  # +1 for the factory line, 1-based
-    for name in {filename, label}:
-        register_generated(name, parsed.filename, line_map)
+    for name in {filename, label}:  # line 2 is the generated def: the user's def line
+        register_generated(name, parsed.filename, {2: node.lineno, **line_map})
     tangents = tuple(get_fact(node, "tangent_params"))
     held = tuple(held)
     return Emitted(

@@ -12,6 +12,11 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import functools
+import types
+
 import numpy as np
 
 __all__ = ["d_helper_loss"]
@@ -103,6 +108,16 @@ def add_adjoints(a, b):
     return a + b
 
 
+def is_record(x) -> bool:
+    """Whether ``x`` is an instance (not the class) of a dataclass."""
+    return dataclasses.is_dataclass(x) and not isinstance(x, type)
+
+
+def record_fields(x) -> dict:
+    """``{field name: value}`` of the record ``x``, in the order the class declares them."""
+    return {f.name: getattr(x, f.name) for f in dataclasses.fields(x)}
+
+
 def zero_adjoint(x):
     """A zero adjoint for ``x``: zeros of its shape, item by item for a list or tuple, an
     empty :class:`DictPieces` for a dict, 0.0 for a number or a name not yet assigned."""
@@ -110,6 +125,8 @@ def zero_adjoint(x):
         return DictPieces(like=x)
     if isinstance(x, (list, tuple)):
         return Pieces([zero_adjoint(v) for v in x])
+    if is_record(x):
+        return DictPieces(like=record_fields(x))
     if x is None or isinstance(x, (float, int, str)):
         return 0.0  # a name the forward sweep never reached on this path
     return np.zeros_like(x)
@@ -146,6 +163,18 @@ class DictPieces(dict):
         return None  # a zero of unknown shape
 
 
+_STATIC = (
+    str, bytes, bool, int, np.integer, np.bool_, type, np.ufunc, functools.partial,
+    types.FunctionType, types.BuiltinFunctionType, types.MethodType,
+)  # fmt: skip
+
+
+def is_static_leaf(x) -> bool:
+    """Whether ``x``, a record's field, carries no derivative and is kept as it is in the
+    record's gradient: None, a string, an integer or bool, a function or class."""
+    return x is None or isinstance(x, _STATIC)
+
+
 def as_adjoint(x):
     """``x`` (a gradient in the user's container types, as a vjp returns it) as an adjoint
     that adds leaf by leaf. Arrays and numbers are returned as they are."""
@@ -153,6 +182,9 @@ def as_adjoint(x):
         return DictPieces((k, as_adjoint(v)) for k, v in x.items())
     if isinstance(x, (tuple, list)):
         return Pieces([as_adjoint(v) for v in x])
+    if is_record(x):  # a record's gradient: adds field by field, as a dict does
+        fields = record_fields(x).items()
+        return DictPieces((k, as_adjoint(v)) for k, v in fields if not is_static_leaf(v))
     return x
 
 
@@ -190,15 +222,19 @@ _EMPTY: dict = {}
 
 
 def is_container(x) -> bool:
-    return isinstance(x, (dict, list, tuple))
+    """A dict, list, tuple (namedtuples included) or record (a dataclass instance)."""
+    return isinstance(x, (dict, list, tuple)) or is_record(x)
 
 
 def children(x):
-    """``(key, child)`` pairs of a container, in a deterministic order (namedtuples by field)."""
+    """``(key, child)`` pairs of a container, in a deterministic order (namedtuples and
+    records by field)."""
     if isinstance(x, dict):
         return list(x.items())
     if is_namedtuple(x):
         return list(zip(x._fields, x))
+    if is_record(x):
+        return list(record_fields(x).items())
     return list(enumerate(x))
 
 
@@ -214,12 +250,23 @@ def piece_of(adjoint, key, like):
     return adjoint[key]
 
 
+def rebuilt_record(like, values: dict):
+    """A shallow copy of the record ``like`` with each field ``k`` set to ``values[k]``
+    (frozen dataclasses included)."""
+    out = copy.copy(like)
+    for k, v in values.items():
+        object.__setattr__(out, k, v)
+    return out
+
+
 def rebuild(like, values: dict):
     """A container of ``like``'s type and keys holding ``values[key]``."""
     if isinstance(like, dict):
         return type(like)((k, values[k]) for k in like)
     if is_namedtuple(like):
         return type(like)(*[values[f] for f in like._fields])
+    if is_record(like):
+        return rebuilt_record(like, values)
     return type(like)([values[i] for i in range(len(like))])
 
 
@@ -234,7 +281,7 @@ def scalar_gradient(like, g):
 
 
 def _zero_leaf(like):
-    if like is None or isinstance(like, (str, bytes)):
+    if like is None or isinstance(like, (str, bytes)) or is_static_leaf(like):
         return like  # a name or a marker in the structure (a key in a list of pairs)
     if isinstance(like, (float, np.generic)):
         return scalar_gradient(like, 0)
@@ -263,8 +310,8 @@ def _fresh(like, g, seen):
 
 
 def _build(like, parts, seen):
-    if like is None or isinstance(like, (str, bytes)):
-        return like  # no derivative: a name or a marker in the structure
+    if like is None or isinstance(like, (str, bytes)) or is_static_leaf(like):
+        return like  # no derivative: a name, a marker in the structure, a record's setting
     whole = parts.get((), None)
     if whole is not None and len(parts) == 1 and _owned(like, whole, seen):
         return whole
@@ -345,10 +392,26 @@ def build_gradient(like, v0, v1):
     return {"W": _leaf(like["W"], v0, seen), "b": _leaf(like["b"], v1, seen)}
 
 
+GENERATED_LINES: dict = {}
+
+
+def user_location(filename: str | None, lineno: int | None) -> tuple:
+    """``(filename, lineno)``, or the user's file and line where they are in generated code."""
+    found = GENERATED_LINES.get(filename) if filename else None
+    if found is None or lineno is None:
+        return filename, lineno
+    user_file, line_map = found
+    before = [k for k in line_map if k <= lineno]
+    if not before:
+        return filename, lineno
+    return user_location(user_file, line_map[max(before)])
+
+
 class SourcegradError(Exception):
     """Base class of every error sourcegrad raises on purpose."""
 
     def __init__(self, message: str, filename: str | None = None, lineno: int | None = None):
+        filename, lineno = user_location(filename, lineno)
         self.filename = filename
         self.lineno = lineno
         self.reason = message
