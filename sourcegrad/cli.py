@@ -17,7 +17,9 @@ import os
 import sys
 
 from .api import export as export_module
+from .api import grad
 from .api import show as show_source
+from .debug import dot_source
 from .errors import SourcegradError
 from .show import diff_source
 
@@ -133,6 +135,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     show.add_argument("target", help="FILE.py:FUNC or package.module:func")
     _shown(show)
+    show.add_argument(
+        "--dot",
+        action="store_true",
+        help="print the computation as a DOT graph (forward and adjoint nodes, with the shapes "
+        "of one run at --args) instead of source; render it with `dot -Tsvg`",
+    )
     diff = sub.add_parser(
         "diff",
         help="a unified diff of the derivative of FUNC in two versions of a file",
@@ -189,6 +197,9 @@ def _show(ns, target: str) -> str:
 
 def _run(ns) -> str:
     """What the command ``ns`` prints."""
+    if ns.command == "show" and ns.dot:
+        module, fn = _load(ns.target)
+        return dot_source(grad(fn, _wrt(ns)), *_example_args(module, ns.args))
     if ns.command == "show":
         return _show(ns, ns.target)
     if ns.command == "diff":

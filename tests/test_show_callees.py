@@ -173,3 +173,11 @@ def test_cli_help_documents_callees_diff_and_export(capsys):
     with pytest.raises(SystemExit):
         cli.main(["show", "--help"])
     assert "--no-callees" in capsys.readouterr().out
+
+
+def test_cli_show_dot_prints_the_graph_with_shapes(capsys):
+    target = f"{c.__file__}:helper_loss"
+    assert cli.main(["show", target, "--args", "helper_args()", "--dot"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith('digraph "d_helper_loss"')
+    assert "cluster_forward" in out and "float64" in out
