@@ -71,10 +71,43 @@ class _Unbound:
             return jvp_of(self.fn, self.rest)(*args, t_in=t)
         if self.rest == ():
             return None if self.single else (None,) * len(self.wrt)
-        grads = vjp_of(self.fn, self.rest)(*args, g_out=g_out)
+        return self.with_receiver(vjp_of(self.fn, self.rest)(*args, g_out=g_out))
+
+    def with_receiver(self, grads):
+        """The parts ``grads`` of :attr:`rest` with None (a zero) in the receiver's place."""
         parts = list(grads) if isinstance(self.rest, tuple) else [grads]
         full = tuple(None if i == derive.RECEIVER else parts.pop(0) for i in self.wrt)
         return full[0] if self.single else full
+
+    def jvp(self, wrt):
+        """Forward mode over this vjp (a Hessian-vector product through the call)."""
+        return _UnboundJvp(self, wrt)
+
+
+class _UnboundJvp:
+    """``jvp_of`` an :class:`_Unbound` vjp along the call's arguments ``wrt`` (the seed
+    last); its receiver, bound to nothing, has no tangent to pass on."""
+
+    def __init__(self, of: _Unbound, wrt):
+        self.of = of
+        self.single = not isinstance(wrt, tuple)
+        self.wrt = (wrt,) if self.single else wrt
+
+    def __call__(self, *args, t_in=None):
+        of, ws, t = self.of, self.wrt, t_in
+        if derive.RECEIVER in ws:
+            t = None if self.single else _without_receiver(t, ws, self.single)
+            ws = tuple(i for i in ws if i != derive.RECEIVER)
+        if of.rest == ():
+            value = of(*args[:-1], g_out=args[-1])
+            return value, value
+        inner = vjp_of(of.fn, of.rest)
+        if not ws:  # along the receiver alone: no tangent
+            grads = inner(*args[:-1], g_out=args[-1])
+            tangent = zero_adjoint(grads)
+        else:
+            grads, tangent = jvp_of(inner, ws[0] if len(ws) == 1 else ws)(*args, t_in=t)
+        return of.with_receiver(grads), of.with_receiver(tangent)
 
 
 def _has_receiver(wrt) -> bool:
@@ -269,7 +302,7 @@ def _bound(fn, leading: tuple) -> bool:
 def jvp_of(fn: Callable, wrt: Any) -> Callable:
     """The jvp of a function known only when the derivative runs: a nested ``def``, a lambda,
     or a function made by sourcegrad. Called as ``jvp_of(fn, wrt)(*args, t_in=t)``."""
-    if isinstance(fn, (_Called, _OfReceiver)):
+    if isinstance(fn, (_Called, _OfReceiver, _Unbound)):
         return fn.jvp(wrt)
     if _has_receiver(wrt):
         return _Unbound(fn, wrt, "jvp") if _bound_to_nothing(fn) else _OfReceiver(fn, wrt, "jvp")

@@ -503,6 +503,70 @@ def mlp_lambda(params, x, y):
     return xent(z, y) + WD * np.sum(np.array([np.sum(p["W"] ** 2) for p in params]))
 
 
+# 23. dataclass layers holding their parameters, called as objects (equinox style)
+@dataclass
+class DenseLayer:
+    W: np.ndarray
+    b: np.ndarray
+    act: Callable = np.tanh
+
+    def __call__(self, h):
+        return self.act(h @ self.W + self.b)
+
+
+def _identity(t):
+    return t
+
+
+def _layers_pack(b):
+    acts = [np.tanh, np.tanh, _identity]
+    return [DenseLayer(b[f"W{i}"], b[f"b{i}"], acts[i]) for i in range(3)]
+
+
+def _layers_unpack(t):
+    out = {}
+    for i, layer in enumerate(t):
+        out[f"W{i}"], out[f"b{i}"] = layer.W, layer.b
+    return out
+
+
+@idiom("mlp", "dataclass_layers_called", _layers_pack, _layers_unpack)
+def mlp_dataclass_layers(layers, x, y):
+    h = x
+    for layer in layers:
+        h = layer(h)
+    return xent(h, y) + WD * sum(np.sum(layer.W**2) for layer in layers)
+
+
+# 24. a dataclass model whose method loops over its dataclass layers
+@dataclass
+class DenseModel:
+    layers: list
+    name: str = "mlp"
+
+    def forward(self, x):
+        h = x
+        for layer in self.layers:
+            h = layer(h)
+        return h
+
+
+def _model_pack(b):
+    return DenseModel(_layers_pack(b))
+
+
+def _model_unpack(t):
+    return _layers_unpack(t.layers)
+
+
+@idiom("mlp", "dataclass_model_method", _model_pack, _model_unpack)
+def mlp_dataclass_model(model, x, y):
+    reg = 0.0
+    for layer in model.layers:
+        reg = reg + np.sum(layer.W * layer.W)
+    return xent(model.forward(x), y) + WD * reg
+
+
 # ======================================================================================== CNN
 # x (2, 1, 6, 6) -> conv 3x3 (1 -> 2) + tanh -> conv 3x3 (2 -> 2) + softplus -> (2, 8) -> (8 -> 3)
 

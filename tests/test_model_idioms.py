@@ -15,6 +15,7 @@ marks fail loudly once fixed.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -44,13 +45,20 @@ def leaves(tree, path=()):
     elif isinstance(tree, (list, tuple)):
         for i, v in enumerate(tree):
             yield from leaves(v, path + (i,))
+    elif _is_record(tree):
+        for f in dataclasses.fields(tree):
+            yield from leaves(getattr(tree, f.name), path + (f.name,))
     elif isinstance(tree, (np.ndarray, float, np.floating)):
         yield path, tree
 
 
+def _is_record(x):
+    return dataclasses.is_dataclass(x) and not isinstance(x, type)
+
+
 def get(tree, path):
     for k in path:
-        tree = tree[k]
+        tree = getattr(tree, k) if _is_record(tree) else tree[k]
     return tree
 
 
@@ -58,6 +66,8 @@ def replace(tree, path, value):
     if not path:
         return value
     k, rest = path[0], path[1:]
+    if _is_record(tree):
+        return dataclasses.replace(tree, **{k: replace(getattr(tree, k), rest, value)})
     if isinstance(tree, dict):
         new = type(tree)(tree)
         new[k] = replace(tree[k], rest, value)
@@ -89,6 +99,10 @@ def same_structure(a, b, path="params"):
         else:
             for i, (x, y) in enumerate(zip(a, b)):
                 same_structure(x, y, f"{path}[{i}]")
+    elif _is_record(a):
+        assert type(a) is type(b), f"{path}: {type(b).__name__} where params has {type(a).__name__}"
+        for f in dataclasses.fields(a):
+            same_structure(getattr(a, f.name), getattr(b, f.name), f"{path}.{f.name}")
     elif isinstance(a, np.ndarray):
         assert np.shape(b) == a.shape, f"{path}: shape {np.shape(b)} != {a.shape}"
 
