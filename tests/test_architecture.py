@@ -3,9 +3,9 @@ names across modules, no imports hidden inside functions, small modules and func
 pass that names a runtime helper by its spelling.
 
 The layers, lowest first (a module may import from its own layer and the ones below):
-errors, runtime, rules, transform, pipeline, derivative (with derivative_cache, arguments,
-notes), callables, higher, api, check and cli, the library (util, loss, optim, nn), and the
-package itself.
+errors, runtime, rules, transform, disk_cache, debug, pipeline, derivative (with
+derivative_cache, arguments, notes), callables, higher, function_values, show/export, api,
+check and cli, the library (util, loss, optim, nn, model), and the package itself.
 """
 
 from __future__ import annotations
