@@ -96,3 +96,17 @@ def library_loss(params, x):
 def test_a_function_of_sourcegrads_library_is_differentiated_from_its_source():
     params = {"W": _w()}
     assert sg.gradcheck(library_loss, params, X, order=2)
+
+
+def test_an_int_setting_has_no_tangent_even_where_the_direction_holds_one():
+    p = c.Powered(_w() * 0.5)
+    v = c.Powered(_w(), 3)  # the direction repeats the setting: it is no tangent of it
+    hv = sg.hvp(c.int_setting_used)(p, X, v)
+    g = sg.grad(c.int_setting_used)
+    eps = 1e-5
+    up = g(c.Powered(p.W + eps * v.W), X).W
+    down = g(c.Powered(p.W - eps * v.W), X).W
+    np.testing.assert_allclose(hv.W, (up - down) / (2 * eps), rtol=1e-5, atol=1e-7)
+    _, tangent = sg.jvp(c.int_setting_used)(p, X, v)
+    assert np.isfinite(tangent)
+    assert sg.gradcheck(c.int_setting_used, p, X, order=2)

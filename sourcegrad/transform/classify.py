@@ -9,6 +9,7 @@ import gast
 import numpy as np
 
 from .. import rules as R
+from ..runtime.records import is_static_leaf
 from . import syntax as S
 from .calls import (
     call_dynamic,
@@ -23,6 +24,7 @@ from .calls import (
 from .forms import Core, Op
 from .node_facts import get_fact
 from .parse import UNRESOLVED, resolve
+from .path_reads import follow_keys
 from .rule_binding import (
     PACK_RULE,
     PATH_RULE,
@@ -35,6 +37,20 @@ from .rule_binding import (
 )
 
 
+def _is_setting(core: Core, path) -> bool:
+    """Whether the argument's part at ``path`` carries no derivative in the arguments the
+    build is for: a setting (an int, a string, a function) such as a record's field."""
+    root, keys = path[0], path[1]
+    example = core.example_args
+    if example is None or root not in core.params:
+        return False
+    i = core.params.index(root)
+    if i >= len(example):
+        return False
+    value = follow_keys(example[i], keys, UNRESOLVED)
+    return value is not UNRESOLVED and is_static_leaf(value)
+
+
 def classify(core: Core, stmt) -> Op:
     """The :class:`Op` a core assignment or expression statement performs."""
     value = stmt.value
@@ -44,6 +60,8 @@ def classify(core: Core, stmt) -> Op:
     if get_fact(value, "opaque"):
         return Op("opaque", None, operands=[value], pure=False, label=S.text(value))
     path = get_fact(stmt, "path")
+    if path and _is_setting(core, path):  # a record's int, str or function field
+        return Op(None, "constant", operands=[value], pure=True, label="path")
     if path:
         return Op("path", PATH_RULE, {"x": S.name(path[0])}, [value], label="path")
     if S.is_atom(value):
