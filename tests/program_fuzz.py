@@ -206,269 +206,296 @@ class Builder:
         return np.where(np.abs(v) < 0.05, np.sign(v + 1e-12) * 0.05 + v, v)
 
 
+def _splice_layers(b: Builder, star: str, loop: str | None, items: list[str]) -> None:
+    """Defines ``dense(h, W, b)`` and emits ``h`` through the layers, each spliced into the
+    call with ``star`` (``*`` or ``**``): in a loop over ``params`` binding ``loop``, or unrolled
+    over the layers' sources ``items`` when ``loop`` is None."""
+    b.helpers["dense"] = f"def dense(h, W, b):\n    return {b.act('h @ W + b')}\n"
+    if loop:
+        b.emit(f"h = x\nfor {loop} in params:\n    h = dense(h, {star}{loop})")
+    else:
+        for i, item in enumerate(items):
+            b.emit(f"h = dense({'h' if i else 'x'}, {star}{item})")
+
+
+def _net_list_tuples(b: Builder, dims: list[int], Ws: list, bs: list):
+    """A list of ``(W, b)`` tuples; emits the lines computing ``h``."""
+    n = len(Ws)
+    act = b.act
+    params = [(W, c) for W, c in zip(Ws, bs)]
+    pattern = b.pick(
+        ["for_unpack", "enumerate", "helper_loop", "helper_unrolled", "range", "zip", "inline"]
+        + ["star_loop", "star_index"]
+    )
+    if pattern in ("star_loop", "star_index"):
+        loop = "layer" if pattern == "star_loop" else None
+        _splice_layers(b, "*", loop, [f"params[{i}]" for i in range(n)])
+    elif pattern == "for_unpack":
+        b.emit(f"h = x\nfor W, b in params:\n    h = {act('h @ W + b')}")
+    elif pattern == "enumerate":
+        b.emit(
+            "h = x\nfor i, (W, b) in enumerate(params):\n    z = h @ W + b\n"
+            f"    h = {act('z')} if i < len(params) - 1 else z"
+        )
+    elif pattern in ("helper_loop", "helper_unrolled"):
+        b.helpers["dense"] = (
+            "def dense(layer, h, act=True):\n    W, b = layer\n    z = h @ W + b\n"
+            f"    if act:\n        return {act('z')}\n    return z\n"
+        )
+        if pattern == "helper_loop":
+            b.emit("h = x\nfor layer in params:\n    h = dense(layer, h)")
+        else:
+            b.emit("h = dense(params[0], x)")
+            for i in range(1, n):
+                last = ", act=False" if i == n - 1 and b.p(0.5) else ""
+                b.emit(f"h = dense(params[{i}], h{last})")
+    elif pattern == "range":
+        b.emit(
+            f"h = x\nfor i in range(len(params)):\n    W, b = params[i]\n"
+            f"    h = {act('h @ W + b')}"
+        )
+    elif pattern == "zip":
+        b.emit(
+            "Ws = [W for W, _ in params]\nbs = [layer[1] for layer in params]\nh = x\n"
+            f"for W, b in zip(Ws, bs):\n    h = {act('h @ W + b')}"
+        )
+    else:
+        b.emit(f"W0, b0 = params[0]\nh = {act('x @ W0 + b0')}")
+        for i in range(1, n):
+            b.emit(f"h = {act(f'h @ params[{i}][0] + params[{i}][1]')}")
+    b.knob(f"net:list_tuples:{pattern}")
+    reg_options = [
+        "reg = sum(np.sum(W * W) for W, _ in params)",
+        "reg = 0.0\nfor W, b in params:\n    reg = reg + np.sum(W ** 2) + np.sum(b ** 2)",
+        "reg = sum([np.sum(layer[0] ** 2) for layer in params])",
+    ]
+    first_W, last_b = "params[0][0]", "params[-1][1]"
+    b.splices = [
+        "acc = acc + 0.01 * norm2(*params[0])",
+        "for layer in params:\n    acc = acc + 0.01 * norm2(*layer)",
+    ]
+    return params, reg_options, first_W, last_b
+
+
+def _net_list_dicts(b: Builder, dims: list[int], Ws: list, bs: list):
+    """A list of ``{"W": W, "b": b}`` dicts; emits the lines computing ``h``."""
+    n = len(Ws)
+    act = b.act
+    params = [{"W": W, "b": c} for W, c in zip(Ws, bs)]
+    pattern = b.pick(["for_p", "helper_kw", "enumerate", "inline", "dstar", "merge"])
+    if pattern == "dstar":
+        loop = "p" if b.p(0.5) else None
+        _splice_layers(b, "**", loop, [f"params[{i}]" for i in range(n)])
+    elif pattern == "merge":
+        merged = b.pick(
+            [
+                '{**p, "b": 0.5 * p["b"]}',
+                'p | {"b": np.tanh(p["b"])}',
+                'dict(p, b=p["b"] + 0.1)',
+            ]
+        )
+        z = 'h @ q["W"] + q["b"]'
+        b.emit(f"h = x\nfor p in params:\n    q = {merged}\n    h = {act(z)}")
+    elif pattern == "for_p":
+        z = 'h @ p["W"] + p["b"]'
+        b.emit(f"h = x\nfor p in params:\n    h = {act(z)}")
+    elif pattern == "helper_kw":
+        b.helpers["dense"] = (
+            "def dense(p, h, *, gain=1.0, act=True):\n"
+            '    z = gain * (h @ p["W"]) + p["b"]\n'
+            f"    return {act('z')} if act else z\n"
+        )
+        if b.p(0.5):
+            gain = ", gain=0.9" if b.p(0.5) else ""
+            b.emit(f"h = x\nfor p in params:\n    h = dense(p, h{gain})")
+        else:
+            b.emit("h = dense(params[0], x)")
+            for i in range(1, n):
+                last = ", act=False" if i == n - 1 and b.p(0.5) else ""
+                b.emit(f"h = dense(params[{i}], h{last}, gain=1.1)")
+    elif pattern == "enumerate":
+        b.emit(
+            'h = x\nfor i, p in enumerate(params):\n    z = h @ p["W"] + p["b"]\n'
+            f"    h = {act('z')} if i + 1 < len(params) else z"
+        )
+    else:
+        z = 'x @ params[0]["W"] + params[0]["b"]'
+        b.emit(f"h = {act(z)}")
+        for i in range(1, n):
+            z = f'h @ params[{i}]["W"] + params[{i}]["b"]'
+            b.emit(f"h = {act(z)}")
+    b.knob(f"net:list_dicts:{pattern}")
+    reg_options = [
+        "reg = 0.0\nfor p in params:\n    for k in p:\n        reg = reg + np.sum(p[k] ** 2)",
+        "reg = sum(np.sum(v * v) for p in params for v in p.values())",
+        'reg = 0.0\nfor p in params:\n    for k, v in p.items():\n        if k == "W":\n'
+        "            reg = reg + np.sum(v ** 2)",
+    ]
+    first_W, last_b = 'params[0]["W"]', 'params[-1]["b"]'
+    b.dict_param = ("params[0]", "W", "b")
+    b.splices = [
+        "acc = acc + 0.01 * norm2(**params[0])",
+        "for p in params:\n    acc = acc + 0.01 * norm2(**p)",
+    ]
+    return params, reg_options, first_W, last_b
+
+
+def _net_dict(b: Builder, dims: list[int], Ws: list, bs: list):
+    """One dict ``{"W1": ..., "b1": ..., ...}`` (sometimes with a float ``gain``); emits the lines computing ``h``."""
+    n = len(Ws)
+    act = b.act
+    params = {}
+    for i in range(n):
+        params[f"W{i + 1}"] = Ws[i]
+        params[f"b{i + 1}"] = bs[i]
+    gain = b.p(0.4)
+    if gain:
+        params["gain"] = float(round(b.r.uniform(0.6, 1.4), 3))
+    pattern = b.pick(["inline", "fstring", "helper_args", "helper_opts"])
+    if pattern == "helper_opts":
+        scaled = act('opts.get("gain", 1.0) * z')
+        b.helpers["layer"] = (
+            "def layer(x, W, b=None, **opts):\n    z = x @ W\n    if b is not None:\n"
+            f"        z = z + b\n    return {scaled}\n"
+        )
+        src = "x"
+        for i in range(1, n + 1):
+            extra = b.pick(["", ", gain=0.9", f', gain=1.0 + 0.1 * np.mean(params["b{i}"])'])
+            bias = b.pick([f', params["b{i}"]', f', b=params["b{i}"]', ""])
+            b.emit(f'h = layer({src}, params["W{i}"]{bias}{extra})')
+            src = "h"
+    elif pattern == "inline":
+        src = "x"
+        for i in range(1, n + 1):
+            z = f'{src} @ params["W{i}"] + params["b{i}"]'
+            b.emit(f"h = {act(z)}")
+            src = "h"
+    elif pattern == "fstring":
+        key = b.pick(['f"W{i}"', '"W" + str(i)'])
+        bkey = key.replace("W", "b")
+        b.emit(
+            f"h = x\nfor i in range(1, {n + 1}):\n"
+            f"    h = {act(f'h @ params[{key}] + params[{bkey}]')}"
+        )
+    else:
+        b.helpers["layer"] = f"def layer(W, b, h):\n    return {act('h @ W + b')}\n"
+        b.emit('h = layer(params["W1"], params["b1"], x)')
+        for i in range(2, n + 1):
+            if b.p(0.5):
+                b.emit(f'h = layer(h=h, W=params["W{i}"], b=params["b{i}"])')
+            else:
+                b.emit(f'h = layer(params["W{i}"], params["b{i}"], h)')
+    if gain:
+        b.emit('h = params["gain"] * h')
+    b.knob(f"net:dict:{pattern}" + (":float_leaf" if gain else ""))
+    reg_options = [
+        "reg = 0.0\nfor k in params:\n    reg = reg + np.sum(params[k] ** 2)",
+        "reg = sum(np.sum(v ** 2) for v in params.values())",
+        'reg = 0.0\nfor k, v in params.items():\n    if k.startswith("W"):\n'
+        "        reg = reg + np.sum(v * v)",
+    ]
+    first_W, last_b = 'params["W1"]', f'params["b{n}"]'
+    b.dict_param = ("params", "W1", "b1")
+    b.splices = ['acc = acc + 0.01 * norm2(*[params["W1"], params["b1"]])']
+    return params, reg_options, first_W, last_b
+
+
+def _net_nested(b: Builder, dims: list[int], Ws: list, bs: list):
+    """A dict of layer dicts by name (sometimes with a ``head``); emits the lines computing ``h``."""
+    n = len(Ws)
+    act = b.act
+    names = ["enc", "mid", "dec"][3 - n :] if n < 3 else ["enc", "mid", "dec"]
+    params = {name: {"W": W, "b": c} for name, W, c in zip(names, Ws, bs)}
+    head = b.p(0.3)
+    if head:
+        params["head"] = {"w": b.nudged(dims[-1])}
+    options = ["names_loop", "inline", "dstar"] + ([] if head else ["items", "values"])
+    pattern = b.pick(options)
+    if pattern == "dstar":
+        _splice_layers(b, "**", None, [f'params["{name}"]' for name in names])
+    elif pattern == "names_loop":
+        b.helpers["dense"] = "def dense(p, h):\n    return " + act('h @ p["W"] + p["b"]') + "\n"
+        b.emit(f"h = x\nfor name in {tuple(names)!r}:\n    h = dense(params[name], h)")
+    elif pattern == "inline":
+        src = "x"
+        for name in names:
+            z = f'{src} @ params["{name}"]["W"] + params["{name}"]["b"]'
+            b.emit(f"h = {act(z)}")
+            src = "h"
+    elif pattern == "items":
+        b.emit(
+            "h = x\nfor name, layer in params.items():\n"
+            "    h = " + act('h @ layer["W"] + layer["b"]')
+        )
+    else:
+        b.emit(
+            "h = x\nfor layer in params.values():\n" "    h = " + act('h @ layer["W"] + layer["b"]')
+        )
+    if head:
+        b.emit('h = h * params["head"]["w"]')
+    b.knob(f"net:nested:{pattern}" + (":head" if head else ""))
+    reg_options = [
+        "reg = 0.0\nfor sub in params.values():\n    for v in sub.values():\n"
+        "        reg = reg + np.sum(v ** 2)",
+        "reg = sum(np.sum(v ** 2) for sub in params.values() for v in sub.values())",
+    ]
+    first_W, last_b = f'params["{names[0]}"]["W"]', f'params["{names[-1]}"]["b"]'
+    b.dict_param = (f'params["{names[0]}"]', "W", "b")
+    b.splices = [f'acc = acc + 0.01 * norm2(**params["{names[0]}"])']
+    return params, reg_options, first_W, last_b
+
+
+def _net_namedtuple(b: Builder, dims: list[int], Ws: list, bs: list):
+    """A list of ``Layer`` namedtuples (sometimes wrapped in a ``Net``); emits the lines computing ``h``."""
+    n = len(Ws)
+    act = b.act
+    b.preamble.append("from collections import namedtuple")
+    b.preamble.append('Layer = namedtuple("Layer", ["W", "b"])')
+    layers = [NT("Layer", {"W": W, "b": c}) for W, c in zip(Ws, bs)]
+    wrapped = b.p(0.35)
+    if wrapped:
+        b.preamble.append('Net = namedtuple("Net", ["layers", "out"])')
+        params = NT("Net", {"layers": layers, "out": b.nudged(dims[-1])})
+        seq = "params.layers"
+    else:
+        params = layers
+        seq = "params"
+    pattern = b.pick(["attr_loop", "unpack", "helper", "inline"])
+    if pattern == "attr_loop":
+        b.emit(f"h = x\nfor layer in {seq}:\n    h = {act('h @ layer.W + layer.b')}")
+    elif pattern == "unpack":
+        b.emit(f"h = x\nfor W, b in {seq}:\n    h = {act('h @ W + b')}")
+    elif pattern == "helper":
+        b.helpers["dense"] = f"def dense(layer, h):\n    return {act('h @ layer.W + layer.b')}\n"
+        b.emit(f"h = x\nfor layer in {seq}:\n    h = dense(layer, h)")
+    else:
+        src = "x"
+        for i in range(n):
+            b.emit(f"h = {act(f'{src} @ {seq}[{i}].W + {seq}[{i}].b')}")
+            src = "h"
+    if wrapped:
+        b.emit("h = h + 0.5 * params.out")
+    b.knob(f"net:namedtuple:{pattern}" + (":wrapped" if wrapped else ""))
+    reg_options = [
+        f"reg = sum(np.sum(l.W ** 2) + np.sum(l.b ** 2) for l in {seq})",
+        f"reg = 0.0\nfor layer in {seq}:\n    for v in layer:\n        reg = reg + np.sum(v * v)",
+    ]
+    first_W, last_b = f"{seq}[0].W", f"{seq}[-1].b"
+    b.splices = [
+        f"acc = acc + 0.01 * norm2(*{seq}[0])",
+        f"for layer in {seq}:\n    acc = acc + 0.01 * norm2(*layer)",
+    ]
+    return params, reg_options, first_W, last_b
+
+
 def _network(b: Builder, struct: str, dims: list[int]):
-    """Parameters of ``struct`` for layer widths ``dims``; emits the lines computing ``h``."""
+    """Parameters of ``struct`` for layer widths ``dims``; emits the lines computing ``h``;
+    returns them, the statements that may compute ``reg``, and the sources of the first
+    layer's weight and the last layer's bias."""
     n = len(dims) - 1
     Ws = [b.weight(dims[i], dims[i + 1]) for i in range(n)]
     bs = [b.bias(dims[i + 1]) for i in range(n)]
-    act = b.act
-    reg_options: list[str] = []
-    if struct == "list_tuples":
-        params = [(W, c) for W, c in zip(Ws, bs)]
-        pattern = b.pick(
-            ["for_unpack", "enumerate", "helper_loop", "helper_unrolled", "range", "zip", "inline"]
-            + ["star_loop", "star_index"]
-        )
-        if pattern in ("star_loop", "star_index"):
-            b.helpers["dense"] = f"def dense(h, W, b):\n    return {act('h @ W + b')}\n"
-            if pattern == "star_loop":
-                b.emit("h = x\nfor layer in params:\n    h = dense(h, *layer)")
-            else:
-                for i in range(n):
-                    b.emit(f"h = dense({'h' if i else 'x'}, *params[{i}])")
-        elif pattern == "for_unpack":
-            b.emit(f"h = x\nfor W, b in params:\n    h = {act('h @ W + b')}")
-        elif pattern == "enumerate":
-            b.emit(
-                "h = x\nfor i, (W, b) in enumerate(params):\n    z = h @ W + b\n"
-                f"    h = {act('z')} if i < len(params) - 1 else z"
-            )
-        elif pattern in ("helper_loop", "helper_unrolled"):
-            b.helpers["dense"] = (
-                "def dense(layer, h, act=True):\n    W, b = layer\n    z = h @ W + b\n"
-                f"    if act:\n        return {act('z')}\n    return z\n"
-            )
-            if pattern == "helper_loop":
-                b.emit("h = x\nfor layer in params:\n    h = dense(layer, h)")
-            else:
-                b.emit("h = dense(params[0], x)")
-                for i in range(1, n):
-                    last = ", act=False" if i == n - 1 and b.p(0.5) else ""
-                    b.emit(f"h = dense(params[{i}], h{last})")
-        elif pattern == "range":
-            b.emit(
-                f"h = x\nfor i in range(len(params)):\n    W, b = params[i]\n"
-                f"    h = {act('h @ W + b')}"
-            )
-        elif pattern == "zip":
-            b.emit(
-                "Ws = [W for W, _ in params]\nbs = [layer[1] for layer in params]\nh = x\n"
-                f"for W, b in zip(Ws, bs):\n    h = {act('h @ W + b')}"
-            )
-        else:
-            b.emit(f"W0, b0 = params[0]\nh = {act('x @ W0 + b0')}")
-            for i in range(1, n):
-                b.emit(f"h = {act(f'h @ params[{i}][0] + params[{i}][1]')}")
-        b.knob(f"net:{struct}:{pattern}")
-        reg_options = [
-            "reg = sum(np.sum(W * W) for W, _ in params)",
-            "reg = 0.0\nfor W, b in params:\n    reg = reg + np.sum(W ** 2) + np.sum(b ** 2)",
-            "reg = sum([np.sum(layer[0] ** 2) for layer in params])",
-        ]
-        first_W, last_b = "params[0][0]", "params[-1][1]"
-        b.splices = [
-            "acc = acc + 0.01 * norm2(*params[0])",
-            "for layer in params:\n    acc = acc + 0.01 * norm2(*layer)",
-        ]
-    elif struct == "list_dicts":
-        params = [{"W": W, "b": c} for W, c in zip(Ws, bs)]
-        pattern = b.pick(["for_p", "helper_kw", "enumerate", "inline", "dstar", "merge"])
-        if pattern == "dstar":
-            b.helpers["dense"] = f"def dense(h, W, b):\n    return {act('h @ W + b')}\n"
-            if b.p(0.5):
-                b.emit("h = x\nfor p in params:\n    h = dense(h, **p)")
-            else:
-                for i in range(n):
-                    b.emit(f"h = dense({'h' if i else 'x'}, **params[{i}])")
-        elif pattern == "merge":
-            merged = b.pick(
-                [
-                    '{**p, "b": 0.5 * p["b"]}',
-                    'p | {"b": np.tanh(p["b"])}',
-                    'dict(p, b=p["b"] + 0.1)',
-                ]
-            )
-            z = 'h @ q["W"] + q["b"]'
-            b.emit(f"h = x\nfor p in params:\n    q = {merged}\n    h = {act(z)}")
-        elif pattern == "for_p":
-            z = 'h @ p["W"] + p["b"]'
-            b.emit(f"h = x\nfor p in params:\n    h = {act(z)}")
-        elif pattern == "helper_kw":
-            b.helpers["dense"] = (
-                "def dense(p, h, *, gain=1.0, act=True):\n"
-                '    z = gain * (h @ p["W"]) + p["b"]\n'
-                f"    return {act('z')} if act else z\n"
-            )
-            if b.p(0.5):
-                gain = ", gain=0.9" if b.p(0.5) else ""
-                b.emit(f"h = x\nfor p in params:\n    h = dense(p, h{gain})")
-            else:
-                b.emit("h = dense(params[0], x)")
-                for i in range(1, n):
-                    last = ", act=False" if i == n - 1 and b.p(0.5) else ""
-                    b.emit(f"h = dense(params[{i}], h{last}, gain=1.1)")
-        elif pattern == "enumerate":
-            b.emit(
-                'h = x\nfor i, p in enumerate(params):\n    z = h @ p["W"] + p["b"]\n'
-                f"    h = {act('z')} if i + 1 < len(params) else z"
-            )
-        else:
-            z = 'x @ params[0]["W"] + params[0]["b"]'
-            b.emit(f"h = {act(z)}")
-            for i in range(1, n):
-                z = f'h @ params[{i}]["W"] + params[{i}]["b"]'
-                b.emit(f"h = {act(z)}")
-        b.knob(f"net:{struct}:{pattern}")
-        reg_options = [
-            "reg = 0.0\nfor p in params:\n    for k in p:\n        reg = reg + np.sum(p[k] ** 2)",
-            "reg = sum(np.sum(v * v) for p in params for v in p.values())",
-            'reg = 0.0\nfor p in params:\n    for k, v in p.items():\n        if k == "W":\n'
-            "            reg = reg + np.sum(v ** 2)",
-        ]
-        first_W, last_b = 'params[0]["W"]', 'params[-1]["b"]'
-        b.dict_param = ("params[0]", "W", "b")
-        b.splices = [
-            "acc = acc + 0.01 * norm2(**params[0])",
-            "for p in params:\n    acc = acc + 0.01 * norm2(**p)",
-        ]
-    elif struct == "dict":
-        params = {}
-        for i in range(n):
-            params[f"W{i + 1}"] = Ws[i]
-            params[f"b{i + 1}"] = bs[i]
-        gain = b.p(0.4)
-        if gain:
-            params["gain"] = float(round(b.r.uniform(0.6, 1.4), 3))
-        pattern = b.pick(["inline", "fstring", "helper_args", "helper_opts"])
-        if pattern == "helper_opts":
-            scaled = act('opts.get("gain", 1.0) * z')
-            b.helpers["layer"] = (
-                "def layer(x, W, b=None, **opts):\n    z = x @ W\n    if b is not None:\n"
-                f"        z = z + b\n    return {scaled}\n"
-            )
-            src = "x"
-            for i in range(1, n + 1):
-                extra = b.pick(["", ", gain=0.9", f', gain=1.0 + 0.1 * np.mean(params["b{i}"])'])
-                bias = b.pick([f', params["b{i}"]', f', b=params["b{i}"]', ""])
-                b.emit(f'h = layer({src}, params["W{i}"]{bias}{extra})')
-                src = "h"
-        elif pattern == "inline":
-            src = "x"
-            for i in range(1, n + 1):
-                z = f'{src} @ params["W{i}"] + params["b{i}"]'
-                b.emit(f"h = {act(z)}")
-                src = "h"
-        elif pattern == "fstring":
-            key = b.pick(['f"W{i}"', '"W" + str(i)'])
-            bkey = key.replace("W", "b")
-            b.emit(
-                f"h = x\nfor i in range(1, {n + 1}):\n"
-                f"    h = {act(f'h @ params[{key}] + params[{bkey}]')}"
-            )
-        else:
-            b.helpers["layer"] = f"def layer(W, b, h):\n    return {act('h @ W + b')}\n"
-            b.emit('h = layer(params["W1"], params["b1"], x)')
-            for i in range(2, n + 1):
-                if b.p(0.5):
-                    b.emit(f'h = layer(h=h, W=params["W{i}"], b=params["b{i}"])')
-                else:
-                    b.emit(f'h = layer(params["W{i}"], params["b{i}"], h)')
-        if gain:
-            b.emit('h = params["gain"] * h')
-        b.knob(f"net:{struct}:{pattern}" + (":float_leaf" if gain else ""))
-        reg_options = [
-            "reg = 0.0\nfor k in params:\n    reg = reg + np.sum(params[k] ** 2)",
-            "reg = sum(np.sum(v ** 2) for v in params.values())",
-            'reg = 0.0\nfor k, v in params.items():\n    if k.startswith("W"):\n'
-            "        reg = reg + np.sum(v * v)",
-        ]
-        first_W, last_b = 'params["W1"]', f'params["b{n}"]'
-        b.dict_param = ("params", "W1", "b1")
-        b.splices = ['acc = acc + 0.01 * norm2(*[params["W1"], params["b1"]])']
-    elif struct == "nested":
-        names = ["enc", "mid", "dec"][3 - n :] if n < 3 else ["enc", "mid", "dec"]
-        params = {name: {"W": W, "b": c} for name, W, c in zip(names, Ws, bs)}
-        head = b.p(0.3)
-        if head:
-            params["head"] = {"w": b.nudged(dims[-1])}
-        options = ["names_loop", "inline", "dstar"] + ([] if head else ["items", "values"])
-        pattern = b.pick(options)
-        if pattern == "dstar":
-            b.helpers["dense"] = f"def dense(h, W, b):\n    return {act('h @ W + b')}\n"
-            for i, name in enumerate(names):
-                b.emit(f'h = dense({"h" if i else "x"}, **params["{name}"])')
-        elif pattern == "names_loop":
-            b.helpers["dense"] = "def dense(p, h):\n    return " + act('h @ p["W"] + p["b"]') + "\n"
-            b.emit(f"h = x\nfor name in {tuple(names)!r}:\n    h = dense(params[name], h)")
-        elif pattern == "inline":
-            src = "x"
-            for name in names:
-                z = f'{src} @ params["{name}"]["W"] + params["{name}"]["b"]'
-                b.emit(f"h = {act(z)}")
-                src = "h"
-        elif pattern == "items":
-            b.emit(
-                "h = x\nfor name, layer in params.items():\n"
-                "    h = " + act('h @ layer["W"] + layer["b"]')
-            )
-        else:
-            b.emit(
-                "h = x\nfor layer in params.values():\n"
-                "    h = " + act('h @ layer["W"] + layer["b"]')
-            )
-        if head:
-            b.emit('h = h * params["head"]["w"]')
-        b.knob(f"net:{struct}:{pattern}" + (":head" if head else ""))
-        reg_options = [
-            "reg = 0.0\nfor sub in params.values():\n    for v in sub.values():\n"
-            "        reg = reg + np.sum(v ** 2)",
-            "reg = sum(np.sum(v ** 2) for sub in params.values() for v in sub.values())",
-        ]
-        first_W, last_b = f'params["{names[0]}"]["W"]', f'params["{names[-1]}"]["b"]'
-        b.dict_param = (f'params["{names[0]}"]', "W", "b")
-        b.splices = [f'acc = acc + 0.01 * norm2(**params["{names[0]}"])']
-    elif struct == "dataclass":
-        return _dataclass_network(b, dims, Ws, bs)
-    else:  # namedtuple
-        b.preamble.append("from collections import namedtuple")
-        b.preamble.append('Layer = namedtuple("Layer", ["W", "b"])')
-        layers = [NT("Layer", {"W": W, "b": c}) for W, c in zip(Ws, bs)]
-        wrapped = b.p(0.35)
-        if wrapped:
-            b.preamble.append('Net = namedtuple("Net", ["layers", "out"])')
-            params = NT("Net", {"layers": layers, "out": b.nudged(dims[-1])})
-            seq = "params.layers"
-        else:
-            params = layers
-            seq = "params"
-        pattern = b.pick(["attr_loop", "unpack", "helper", "inline"])
-        if pattern == "attr_loop":
-            b.emit(f"h = x\nfor layer in {seq}:\n    h = {act('h @ layer.W + layer.b')}")
-        elif pattern == "unpack":
-            b.emit(f"h = x\nfor W, b in {seq}:\n    h = {act('h @ W + b')}")
-        elif pattern == "helper":
-            b.helpers["dense"] = (
-                f"def dense(layer, h):\n    return {act('h @ layer.W + layer.b')}\n"
-            )
-            b.emit(f"h = x\nfor layer in {seq}:\n    h = dense(layer, h)")
-        else:
-            src = "x"
-            for i in range(n):
-                b.emit(f"h = {act(f'{src} @ {seq}[{i}].W + {seq}[{i}].b')}")
-                src = "h"
-        if wrapped:
-            b.emit("h = h + 0.5 * params.out")
-        b.knob(f"net:{struct}:{pattern}" + (":wrapped" if wrapped else ""))
-        reg_options = [
-            f"reg = sum(np.sum(l.W ** 2) + np.sum(l.b ** 2) for l in {seq})",
-            f"reg = 0.0\nfor layer in {seq}:\n    for v in layer:\n        reg = reg + np.sum(v * v)",
-        ]
-        first_W, last_b = f"{seq}[0].W", f"{seq}[-1].b"
-        b.splices = [
-            f"acc = acc + 0.01 * norm2(*{seq}[0])",
-            f"for layer in {seq}:\n    acc = acc + 0.01 * norm2(*layer)",
-        ]
-    return params, reg_options, first_W, last_b
+    return NETWORKS[struct](b, dims, Ws, bs)
 
 
 DENSE_CLASS = """@dataclass{frozen}
@@ -492,7 +519,7 @@ class Model:
 ACT_SOURCES = {"tanh": "np.tanh", "sin": "np.sin", "softplus": "softplus"}
 
 
-def _dataclass_network(b: Builder, dims: list[int], Ws: list, bs: list):
+def _net_dataclass(b: Builder, dims: list[int], Ws: list, bs: list):
     """Parameters in module-level dataclasses (layers with a function, an int and a string
     setting; optionally a model holding the list of layers); emits the lines computing ``h``."""
     n = len(Ws)
@@ -545,6 +572,16 @@ def _dataclass_network(b: Builder, dims: list[int], Ws: list, bs: list):
     ]
     b.splices = [f"acc = acc + 0.01 * norm2(*[{seq}[0].W, {seq}[0].b])"]
     return params, reg_options, f"{seq}[0].W", f"{seq}[-1].b"
+
+
+NETWORKS = {
+    "list_tuples": _net_list_tuples,
+    "list_dicts": _net_list_dicts,
+    "dict": _net_dict,
+    "nested": _net_nested,
+    "namedtuple": _net_namedtuple,
+    "dataclass": _net_dataclass,
+}
 
 
 # ----------------------------------------------------------------------------------- features
