@@ -1,17 +1,21 @@
 """A random-program fuzzer for sourcegrad: programs written the way users write them.
 
-``tests/test_random_programs.py`` draws straight-line and control-flow programs over a fixed set
-of array variables. This generator writes *model-like* programs instead: parameters in the
-containers users keep them in (a dict of arrays, a list of ``(W, b)`` tuples, a list of dicts,
-nested dicts, namedtuples), read inline, in loops (``for W, b in params``, ``.items()``,
-``.values()``, ``enumerate``, ``zip``) and through helper functions of the same module (with
-keyword arguments and defaults); local lists and dicts of differentiated values (``append``,
-``extend``, ``+=``, ``insert``, ``pop``, comprehensions, ``sum(... for ...)``), tuples returned
-from helpers and unpacked; views and aliases (``h[1:]``, ``h.T``, ``h.reshape``), writes into
-local copies (``z[i] = ...``, ``z[k] += ...``), in-place updates of locals in loops; keyword-only
-arguments, tuple swaps, ``(-1) ** k``, negative powers of positive values, sums of masks,
-comparisons, ``np.where``, early returns, bounded data-dependent ``while`` loops,
-``break``/``continue``; smooth elementwise functions, matmul, reductions over axes, broadcasting.
+``tests/test_random_programs.py`` draws straight-line and control-flow programs over a fixed set of
+array variables. This generator writes *model-like* programs instead: parameters in the containers
+users keep them in (a dict of arrays, a list of ``(W, b)`` tuples, a list of dicts, nested dicts,
+namedtuples, module-level dataclasses, frozen or not, with function, int and string settings,
+called as layer objects or holding a list of layers), read inline, in loops (``for W, b in
+params``, ``.items()``, ``.values()``, ``enumerate``, ``zip``) and through helper functions of the
+same module (with keyword arguments and defaults, ``*xs`` and ``**opts``); star calls (``dense(h,
+*layer)``, ``dense(h, **p)``, ``h.reshape(*x.shape[:-1], 1, -1)``, ``np.stack([*hs, h])``); dict
+copies and merges (``dict(p)``, ``dict(p, b=...)``, ``{**p, "b": ...}``, ``p | {...}``,
+``p.copy()``); local lists and dicts of differentiated values (``append``, ``extend``, ``+=``,
+``insert``, ``pop``, comprehensions, ``sum(... for ...)``), tuples returned from helpers and
+unpacked; views and aliases (``h[1:]``, ``h.T``, ``h.reshape``), writes into local copies (``z[i] =
+...``, ``z[k] += ...``), in-place updates of locals in loops; keyword-only arguments, tuple swaps,
+``(-1) ** k``, negative powers of positive values, sums of masks, comparisons, ``np.where``, early
+returns, bounded data-dependent ``while`` loops, ``break``/``continue``; smooth elementwise
+functions, matmul, reductions over axes, broadcasting.
 
 Every program is drawn from its own integer seed (:func:`generate`), so a failure is reproduced
 by its seed alone. A program is written to a module file in a temporary directory (sourcegrad
@@ -40,6 +44,7 @@ counted as "near a boundary" and not compared.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import importlib.util
 import itertools
 import os
@@ -98,6 +103,23 @@ class NT:
 
 
 @dataclass
+class Setting:
+    """A dataclass field that is a setting (a function, an int, a string): the source
+    expression of its value, evaluated in the program's module when loaded."""
+
+    expr: str
+
+
+@dataclass
+class DC:
+    """A dataclass instance in the argument tree, built from the module's own class when loaded;
+    ``fields`` in declaration order, settings as :class:`Setting`."""
+
+    cls: str
+    fields: dict
+
+
+@dataclass
 class Program:
     seed: int
     source: str
@@ -146,6 +168,8 @@ class Builder:
         self.body: list[str] = []
         self.knobs: list[str] = []
         self.kwonly = False
+        self.dict_param: tuple[str, str, str] | None = None  # a parameter dict, its W and b keys
+        self.splices: list[str] = []  # statements calling norm2(W, b) with a spliced layer
 
     # -- small utilities
     def p(self, prob: float) -> bool:
@@ -182,209 +206,382 @@ class Builder:
         return np.where(np.abs(v) < 0.05, np.sign(v + 1e-12) * 0.05 + v, v)
 
 
+def _splice_layers(b: Builder, star: str, loop: str | None, items: list[str]) -> None:
+    """Defines ``dense(h, W, b)`` and emits ``h`` through the layers, each spliced into the
+    call with ``star`` (``*`` or ``**``): in a loop over ``params`` binding ``loop``, or unrolled
+    over the layers' sources ``items`` when ``loop`` is None."""
+    b.helpers["dense"] = f"def dense(h, W, b):\n    return {b.act('h @ W + b')}\n"
+    if loop:
+        b.emit(f"h = x\nfor {loop} in params:\n    h = dense(h, {star}{loop})")
+    else:
+        for i, item in enumerate(items):
+            b.emit(f"h = dense({'h' if i else 'x'}, {star}{item})")
+
+
+def _net_list_tuples(b: Builder, dims: list[int], Ws: list, bs: list):
+    """A list of ``(W, b)`` tuples; emits the lines computing ``h``."""
+    n = len(Ws)
+    act = b.act
+    params = [(W, c) for W, c in zip(Ws, bs)]
+    pattern = b.pick(
+        ["for_unpack", "enumerate", "helper_loop", "helper_unrolled", "range", "zip", "inline"]
+        + ["star_loop", "star_index"]
+    )
+    if pattern in ("star_loop", "star_index"):
+        loop = "layer" if pattern == "star_loop" else None
+        _splice_layers(b, "*", loop, [f"params[{i}]" for i in range(n)])
+    elif pattern == "for_unpack":
+        b.emit(f"h = x\nfor W, b in params:\n    h = {act('h @ W + b')}")
+    elif pattern == "enumerate":
+        b.emit(
+            "h = x\nfor i, (W, b) in enumerate(params):\n    z = h @ W + b\n"
+            f"    h = {act('z')} if i < len(params) - 1 else z"
+        )
+    elif pattern in ("helper_loop", "helper_unrolled"):
+        b.helpers["dense"] = (
+            "def dense(layer, h, act=True):\n    W, b = layer\n    z = h @ W + b\n"
+            f"    if act:\n        return {act('z')}\n    return z\n"
+        )
+        if pattern == "helper_loop":
+            b.emit("h = x\nfor layer in params:\n    h = dense(layer, h)")
+        else:
+            b.emit("h = dense(params[0], x)")
+            for i in range(1, n):
+                last = ", act=False" if i == n - 1 and b.p(0.5) else ""
+                b.emit(f"h = dense(params[{i}], h{last})")
+    elif pattern == "range":
+        b.emit(
+            f"h = x\nfor i in range(len(params)):\n    W, b = params[i]\n"
+            f"    h = {act('h @ W + b')}"
+        )
+    elif pattern == "zip":
+        b.emit(
+            "Ws = [W for W, _ in params]\nbs = [layer[1] for layer in params]\nh = x\n"
+            f"for W, b in zip(Ws, bs):\n    h = {act('h @ W + b')}"
+        )
+    else:
+        b.emit(f"W0, b0 = params[0]\nh = {act('x @ W0 + b0')}")
+        for i in range(1, n):
+            b.emit(f"h = {act(f'h @ params[{i}][0] + params[{i}][1]')}")
+    b.knob(f"net:list_tuples:{pattern}")
+    reg_options = [
+        "reg = sum(np.sum(W * W) for W, _ in params)",
+        "reg = 0.0\nfor W, b in params:\n    reg = reg + np.sum(W ** 2) + np.sum(b ** 2)",
+        "reg = sum([np.sum(layer[0] ** 2) for layer in params])",
+    ]
+    first_W, last_b = "params[0][0]", "params[-1][1]"
+    b.splices = [
+        "acc = acc + 0.01 * norm2(*params[0])",
+        "for layer in params:\n    acc = acc + 0.01 * norm2(*layer)",
+    ]
+    return params, reg_options, first_W, last_b
+
+
+def _net_list_dicts(b: Builder, dims: list[int], Ws: list, bs: list):
+    """A list of ``{"W": W, "b": b}`` dicts; emits the lines computing ``h``."""
+    n = len(Ws)
+    act = b.act
+    params = [{"W": W, "b": c} for W, c in zip(Ws, bs)]
+    pattern = b.pick(["for_p", "helper_kw", "enumerate", "inline", "dstar", "merge"])
+    if pattern == "dstar":
+        loop = "p" if b.p(0.5) else None
+        _splice_layers(b, "**", loop, [f"params[{i}]" for i in range(n)])
+    elif pattern == "merge":
+        merged = b.pick(
+            [
+                '{**p, "b": 0.5 * p["b"]}',
+                'p | {"b": np.tanh(p["b"])}',
+                'dict(p, b=p["b"] + 0.1)',
+            ]
+        )
+        z = 'h @ q["W"] + q["b"]'
+        b.emit(f"h = x\nfor p in params:\n    q = {merged}\n    h = {act(z)}")
+    elif pattern == "for_p":
+        z = 'h @ p["W"] + p["b"]'
+        b.emit(f"h = x\nfor p in params:\n    h = {act(z)}")
+    elif pattern == "helper_kw":
+        b.helpers["dense"] = (
+            "def dense(p, h, *, gain=1.0, act=True):\n"
+            '    z = gain * (h @ p["W"]) + p["b"]\n'
+            f"    return {act('z')} if act else z\n"
+        )
+        if b.p(0.5):
+            gain = ", gain=0.9" if b.p(0.5) else ""
+            b.emit(f"h = x\nfor p in params:\n    h = dense(p, h{gain})")
+        else:
+            b.emit("h = dense(params[0], x)")
+            for i in range(1, n):
+                last = ", act=False" if i == n - 1 and b.p(0.5) else ""
+                b.emit(f"h = dense(params[{i}], h{last}, gain=1.1)")
+    elif pattern == "enumerate":
+        b.emit(
+            'h = x\nfor i, p in enumerate(params):\n    z = h @ p["W"] + p["b"]\n'
+            f"    h = {act('z')} if i + 1 < len(params) else z"
+        )
+    else:
+        z = 'x @ params[0]["W"] + params[0]["b"]'
+        b.emit(f"h = {act(z)}")
+        for i in range(1, n):
+            z = f'h @ params[{i}]["W"] + params[{i}]["b"]'
+            b.emit(f"h = {act(z)}")
+    b.knob(f"net:list_dicts:{pattern}")
+    reg_options = [
+        "reg = 0.0\nfor p in params:\n    for k in p:\n        reg = reg + np.sum(p[k] ** 2)",
+        "reg = sum(np.sum(v * v) for p in params for v in p.values())",
+        'reg = 0.0\nfor p in params:\n    for k, v in p.items():\n        if k == "W":\n'
+        "            reg = reg + np.sum(v ** 2)",
+    ]
+    first_W, last_b = 'params[0]["W"]', 'params[-1]["b"]'
+    b.dict_param = ("params[0]", "W", "b")
+    b.splices = [
+        "acc = acc + 0.01 * norm2(**params[0])",
+        "for p in params:\n    acc = acc + 0.01 * norm2(**p)",
+    ]
+    return params, reg_options, first_W, last_b
+
+
+def _net_dict(b: Builder, dims: list[int], Ws: list, bs: list):
+    """One dict ``{"W1": ..., "b1": ..., ...}`` (sometimes with a float ``gain``); emits the lines computing ``h``."""
+    n = len(Ws)
+    act = b.act
+    params = {}
+    for i in range(n):
+        params[f"W{i + 1}"] = Ws[i]
+        params[f"b{i + 1}"] = bs[i]
+    gain = b.p(0.4)
+    if gain:
+        params["gain"] = float(round(b.r.uniform(0.6, 1.4), 3))
+    pattern = b.pick(["inline", "fstring", "helper_args", "helper_opts"])
+    if pattern == "helper_opts":
+        scaled = act('opts.get("gain", 1.0) * z')
+        b.helpers["layer"] = (
+            "def layer(x, W, b=None, **opts):\n    z = x @ W\n    if b is not None:\n"
+            f"        z = z + b\n    return {scaled}\n"
+        )
+        src = "x"
+        for i in range(1, n + 1):
+            extra = b.pick(["", ", gain=0.9", f', gain=1.0 + 0.1 * np.mean(params["b{i}"])'])
+            bias = b.pick([f', params["b{i}"]', f', b=params["b{i}"]', ""])
+            b.emit(f'h = layer({src}, params["W{i}"]{bias}{extra})')
+            src = "h"
+    elif pattern == "inline":
+        src = "x"
+        for i in range(1, n + 1):
+            z = f'{src} @ params["W{i}"] + params["b{i}"]'
+            b.emit(f"h = {act(z)}")
+            src = "h"
+    elif pattern == "fstring":
+        key = b.pick(['f"W{i}"', '"W" + str(i)'])
+        bkey = key.replace("W", "b")
+        b.emit(
+            f"h = x\nfor i in range(1, {n + 1}):\n"
+            f"    h = {act(f'h @ params[{key}] + params[{bkey}]')}"
+        )
+    else:
+        b.helpers["layer"] = f"def layer(W, b, h):\n    return {act('h @ W + b')}\n"
+        b.emit('h = layer(params["W1"], params["b1"], x)')
+        for i in range(2, n + 1):
+            if b.p(0.5):
+                b.emit(f'h = layer(h=h, W=params["W{i}"], b=params["b{i}"])')
+            else:
+                b.emit(f'h = layer(params["W{i}"], params["b{i}"], h)')
+    if gain:
+        b.emit('h = params["gain"] * h')
+    b.knob(f"net:dict:{pattern}" + (":float_leaf" if gain else ""))
+    reg_options = [
+        "reg = 0.0\nfor k in params:\n    reg = reg + np.sum(params[k] ** 2)",
+        "reg = sum(np.sum(v ** 2) for v in params.values())",
+        'reg = 0.0\nfor k, v in params.items():\n    if k.startswith("W"):\n'
+        "        reg = reg + np.sum(v * v)",
+    ]
+    first_W, last_b = 'params["W1"]', f'params["b{n}"]'
+    b.dict_param = ("params", "W1", "b1")
+    b.splices = ['acc = acc + 0.01 * norm2(*[params["W1"], params["b1"]])']
+    return params, reg_options, first_W, last_b
+
+
+def _net_nested(b: Builder, dims: list[int], Ws: list, bs: list):
+    """A dict of layer dicts by name (sometimes with a ``head``); emits the lines computing ``h``."""
+    n = len(Ws)
+    act = b.act
+    names = ["enc", "mid", "dec"][3 - n :] if n < 3 else ["enc", "mid", "dec"]
+    params = {name: {"W": W, "b": c} for name, W, c in zip(names, Ws, bs)}
+    head = b.p(0.3)
+    if head:
+        params["head"] = {"w": b.nudged(dims[-1])}
+    options = ["names_loop", "inline", "dstar"] + ([] if head else ["items", "values"])
+    pattern = b.pick(options)
+    if pattern == "dstar":
+        _splice_layers(b, "**", None, [f'params["{name}"]' for name in names])
+    elif pattern == "names_loop":
+        b.helpers["dense"] = "def dense(p, h):\n    return " + act('h @ p["W"] + p["b"]') + "\n"
+        b.emit(f"h = x\nfor name in {tuple(names)!r}:\n    h = dense(params[name], h)")
+    elif pattern == "inline":
+        src = "x"
+        for name in names:
+            z = f'{src} @ params["{name}"]["W"] + params["{name}"]["b"]'
+            b.emit(f"h = {act(z)}")
+            src = "h"
+    elif pattern == "items":
+        b.emit(
+            "h = x\nfor name, layer in params.items():\n"
+            "    h = " + act('h @ layer["W"] + layer["b"]')
+        )
+    else:
+        b.emit(
+            "h = x\nfor layer in params.values():\n" "    h = " + act('h @ layer["W"] + layer["b"]')
+        )
+    if head:
+        b.emit('h = h * params["head"]["w"]')
+    b.knob(f"net:nested:{pattern}" + (":head" if head else ""))
+    reg_options = [
+        "reg = 0.0\nfor sub in params.values():\n    for v in sub.values():\n"
+        "        reg = reg + np.sum(v ** 2)",
+        "reg = sum(np.sum(v ** 2) for sub in params.values() for v in sub.values())",
+    ]
+    first_W, last_b = f'params["{names[0]}"]["W"]', f'params["{names[-1]}"]["b"]'
+    b.dict_param = (f'params["{names[0]}"]', "W", "b")
+    b.splices = [f'acc = acc + 0.01 * norm2(**params["{names[0]}"])']
+    return params, reg_options, first_W, last_b
+
+
+def _net_namedtuple(b: Builder, dims: list[int], Ws: list, bs: list):
+    """A list of ``Layer`` namedtuples (sometimes wrapped in a ``Net``); emits the lines computing ``h``."""
+    n = len(Ws)
+    act = b.act
+    b.preamble.append("from collections import namedtuple")
+    b.preamble.append('Layer = namedtuple("Layer", ["W", "b"])')
+    layers = [NT("Layer", {"W": W, "b": c}) for W, c in zip(Ws, bs)]
+    wrapped = b.p(0.35)
+    if wrapped:
+        b.preamble.append('Net = namedtuple("Net", ["layers", "out"])')
+        params = NT("Net", {"layers": layers, "out": b.nudged(dims[-1])})
+        seq = "params.layers"
+    else:
+        params = layers
+        seq = "params"
+    pattern = b.pick(["attr_loop", "unpack", "helper", "inline"])
+    if pattern == "attr_loop":
+        b.emit(f"h = x\nfor layer in {seq}:\n    h = {act('h @ layer.W + layer.b')}")
+    elif pattern == "unpack":
+        b.emit(f"h = x\nfor W, b in {seq}:\n    h = {act('h @ W + b')}")
+    elif pattern == "helper":
+        b.helpers["dense"] = f"def dense(layer, h):\n    return {act('h @ layer.W + layer.b')}\n"
+        b.emit(f"h = x\nfor layer in {seq}:\n    h = dense(layer, h)")
+    else:
+        src = "x"
+        for i in range(n):
+            b.emit(f"h = {act(f'{src} @ {seq}[{i}].W + {seq}[{i}].b')}")
+            src = "h"
+    if wrapped:
+        b.emit("h = h + 0.5 * params.out")
+    b.knob(f"net:namedtuple:{pattern}" + (":wrapped" if wrapped else ""))
+    reg_options = [
+        f"reg = sum(np.sum(l.W ** 2) + np.sum(l.b ** 2) for l in {seq})",
+        f"reg = 0.0\nfor layer in {seq}:\n    for v in layer:\n        reg = reg + np.sum(v * v)",
+    ]
+    first_W, last_b = f"{seq}[0].W", f"{seq}[-1].b"
+    b.splices = [
+        f"acc = acc + 0.01 * norm2(*{seq}[0])",
+        f"for layer in {seq}:\n    acc = acc + 0.01 * norm2(*layer)",
+    ]
+    return params, reg_options, first_W, last_b
+
+
 def _network(b: Builder, struct: str, dims: list[int]):
-    """Parameters of ``struct`` for layer widths ``dims``; emits the lines computing ``h``."""
+    """Parameters of ``struct`` for layer widths ``dims``; emits the lines computing ``h``;
+    returns them, the statements that may compute ``reg``, and the sources of the first
+    layer's weight and the last layer's bias."""
     n = len(dims) - 1
     Ws = [b.weight(dims[i], dims[i + 1]) for i in range(n)]
     bs = [b.bias(dims[i + 1]) for i in range(n)]
-    act = b.act
-    reg_options: list[str] = []
-    if struct == "list_tuples":
-        params = [(W, c) for W, c in zip(Ws, bs)]
-        pattern = b.pick(
-            ["for_unpack", "enumerate", "helper_loop", "helper_unrolled", "range", "zip", "inline"]
+    return NETWORKS[struct](b, dims, Ws, bs)
+
+
+DENSE_CLASS = """@dataclass{frozen}
+class Dense:
+    W: np.ndarray
+    b: np.ndarray
+    act: Callable = np.tanh
+    n: int = 1
+    name: str = "dense"
+
+    def __call__(self, h):
+        return self.act(h @ self.W + self.b) / self.n
+"""
+MODEL_CLASS = """@dataclass{frozen}
+class Model:
+    layers: list
+    out: np.ndarray
+    scale: float = 1.0
+    name: str = "model"
+"""
+ACT_SOURCES = {"tanh": "np.tanh", "sin": "np.sin", "softplus": "softplus"}
+
+
+def _net_dataclass(b: Builder, dims: list[int], Ws: list, bs: list):
+    """Parameters in module-level dataclasses (layers with a function, an int and a string
+    setting; optionally a model holding the list of layers); emits the lines computing ``h``."""
+    n = len(Ws)
+    b.preamble += ["from dataclasses import dataclass", "from typing import Callable"]
+    frozen = "(frozen=True)" if b.p(0.5) else ""
+    b.helpers["class Dense"] = DENSE_CLASS.format(frozen=frozen)
+    act_options = ["np.tanh", "np.sin"] + (["softplus"] if "softplus" in b.helpers else [])
+    layers = [
+        DC(
+            "Dense",
+            {
+                "W": W,
+                "b": c,
+                "act": Setting(b.pick(act_options)),
+                "n": Setting(str(b.pick([1, 1, 2]))),
+                "name": Setting(repr(f"layer{i}")),
+            },
         )
-        if pattern == "for_unpack":
-            b.emit(f"h = x\nfor W, b in params:\n    h = {act('h @ W + b')}")
-        elif pattern == "enumerate":
-            b.emit(
-                "h = x\nfor i, (W, b) in enumerate(params):\n    z = h @ W + b\n"
-                f"    h = {act('z')} if i < len(params) - 1 else z"
-            )
-        elif pattern in ("helper_loop", "helper_unrolled"):
-            b.helpers["dense"] = (
-                "def dense(layer, h, act=True):\n    W, b = layer\n    z = h @ W + b\n"
-                f"    if act:\n        return {act('z')}\n    return z\n"
-            )
-            if pattern == "helper_loop":
-                b.emit("h = x\nfor layer in params:\n    h = dense(layer, h)")
-            else:
-                b.emit("h = dense(params[0], x)")
-                for i in range(1, n):
-                    last = ", act=False" if i == n - 1 and b.p(0.5) else ""
-                    b.emit(f"h = dense(params[{i}], h{last})")
-        elif pattern == "range":
-            b.emit(
-                f"h = x\nfor i in range(len(params)):\n    W, b = params[i]\n"
-                f"    h = {act('h @ W + b')}"
-            )
-        elif pattern == "zip":
-            b.emit(
-                "Ws = [W for W, _ in params]\nbs = [layer[1] for layer in params]\nh = x\n"
-                f"for W, b in zip(Ws, bs):\n    h = {act('h @ W + b')}"
-            )
-        else:
-            b.emit(f"W0, b0 = params[0]\nh = {act('x @ W0 + b0')}")
-            for i in range(1, n):
-                b.emit(f"h = {act(f'h @ params[{i}][0] + params[{i}][1]')}")
-        b.knob(f"net:{struct}:{pattern}")
-        reg_options = [
-            "reg = sum(np.sum(W * W) for W, _ in params)",
-            "reg = 0.0\nfor W, b in params:\n    reg = reg + np.sum(W ** 2) + np.sum(b ** 2)",
-            "reg = sum([np.sum(layer[0] ** 2) for layer in params])",
-        ]
-        first_W, last_b = "params[0][0]", "params[-1][1]"
-    elif struct == "list_dicts":
-        params = [{"W": W, "b": c} for W, c in zip(Ws, bs)]
-        pattern = b.pick(["for_p", "helper_kw", "enumerate", "inline"])
-        if pattern == "for_p":
-            z = 'h @ p["W"] + p["b"]'
-            b.emit(f"h = x\nfor p in params:\n    h = {act(z)}")
-        elif pattern == "helper_kw":
-            b.helpers["dense"] = (
-                "def dense(p, h, *, gain=1.0, act=True):\n"
-                '    z = gain * (h @ p["W"]) + p["b"]\n'
-                f"    return {act('z')} if act else z\n"
-            )
-            if b.p(0.5):
-                gain = ", gain=0.9" if b.p(0.5) else ""
-                b.emit(f"h = x\nfor p in params:\n    h = dense(p, h{gain})")
-            else:
-                b.emit("h = dense(params[0], x)")
-                for i in range(1, n):
-                    last = ", act=False" if i == n - 1 and b.p(0.5) else ""
-                    b.emit(f"h = dense(params[{i}], h{last}, gain=1.1)")
-        elif pattern == "enumerate":
-            b.emit(
-                'h = x\nfor i, p in enumerate(params):\n    z = h @ p["W"] + p["b"]\n'
-                f"    h = {act('z')} if i + 1 < len(params) else z"
-            )
-        else:
-            z = 'x @ params[0]["W"] + params[0]["b"]'
-            b.emit(f"h = {act(z)}")
-            for i in range(1, n):
-                z = f'h @ params[{i}]["W"] + params[{i}]["b"]'
-                b.emit(f"h = {act(z)}")
-        b.knob(f"net:{struct}:{pattern}")
-        reg_options = [
-            "reg = 0.0\nfor p in params:\n    for k in p:\n        reg = reg + np.sum(p[k] ** 2)",
-            "reg = sum(np.sum(v * v) for p in params for v in p.values())",
-            'reg = 0.0\nfor p in params:\n    for k, v in p.items():\n        if k == "W":\n'
-            "            reg = reg + np.sum(v ** 2)",
-        ]
-        first_W, last_b = 'params[0]["W"]', 'params[-1]["b"]'
-    elif struct == "dict":
-        params = {}
+        for i, (W, c) in enumerate(zip(Ws, bs))
+    ]
+    wrapped = b.p(0.35)
+    if wrapped:
+        b.helpers["class Model"] = MODEL_CLASS.format(frozen="" if b.p(0.5) else "(frozen=True)")
+        scale = float(round(b.r.uniform(0.6, 1.4), 3))
+        out = b.nudged(dims[-1])
+        params = DC("Model", {"layers": layers, "out": out, "scale": scale, "name": Setting("'m'")})
+        seq = "params.layers"
+    else:
+        params = layers
+        seq = "params"
+    pattern = b.pick(["call_loop", "call_inline", "attr_loop", "act_field", "helper"])
+    if pattern == "call_loop":
+        b.emit(f"h = x\nfor layer in {seq}:\n    h = layer(h)")
+    elif pattern == "call_inline":
         for i in range(n):
-            params[f"W{i + 1}"] = Ws[i]
-            params[f"b{i + 1}"] = bs[i]
-        gain = b.p(0.4)
-        if gain:
-            params["gain"] = float(round(b.r.uniform(0.6, 1.4), 3))
-        pattern = b.pick(["inline", "fstring", "helper_args"])
-        if pattern == "inline":
-            src = "x"
-            for i in range(1, n + 1):
-                z = f'{src} @ params["W{i}"] + params["b{i}"]'
-                b.emit(f"h = {act(z)}")
-                src = "h"
-        elif pattern == "fstring":
-            key = b.pick(['f"W{i}"', '"W" + str(i)'])
-            bkey = key.replace("W", "b")
-            b.emit(
-                f"h = x\nfor i in range(1, {n + 1}):\n"
-                f"    h = {act(f'h @ params[{key}] + params[{bkey}]')}"
-            )
-        else:
-            b.helpers["layer"] = f"def layer(W, b, h):\n    return {act('h @ W + b')}\n"
-            b.emit('h = layer(params["W1"], params["b1"], x)')
-            for i in range(2, n + 1):
-                if b.p(0.5):
-                    b.emit(f'h = layer(h=h, W=params["W{i}"], b=params["b{i}"])')
-                else:
-                    b.emit(f'h = layer(params["W{i}"], params["b{i}"], h)')
-        if gain:
-            b.emit('h = params["gain"] * h')
-        b.knob(f"net:{struct}:{pattern}" + (":float_leaf" if gain else ""))
-        reg_options = [
-            "reg = 0.0\nfor k in params:\n    reg = reg + np.sum(params[k] ** 2)",
-            "reg = sum(np.sum(v ** 2) for v in params.values())",
-            'reg = 0.0\nfor k, v in params.items():\n    if k.startswith("W"):\n'
-            "        reg = reg + np.sum(v * v)",
-        ]
-        first_W, last_b = 'params["W1"]', f'params["b{n}"]'
-    elif struct == "nested":
-        names = ["enc", "mid", "dec"][3 - n :] if n < 3 else ["enc", "mid", "dec"]
-        params = {name: {"W": W, "b": c} for name, W, c in zip(names, Ws, bs)}
-        head = b.p(0.3)
-        if head:
-            params["head"] = {"w": b.nudged(dims[-1])}
-        options = ["names_loop", "inline"] + ([] if head else ["items", "values"])
-        pattern = b.pick(options)
-        if pattern == "names_loop":
-            b.helpers["dense"] = "def dense(p, h):\n    return " + act('h @ p["W"] + p["b"]') + "\n"
-            b.emit(f"h = x\nfor name in {tuple(names)!r}:\n    h = dense(params[name], h)")
-        elif pattern == "inline":
-            src = "x"
-            for name in names:
-                z = f'{src} @ params["{name}"]["W"] + params["{name}"]["b"]'
-                b.emit(f"h = {act(z)}")
-                src = "h"
-        elif pattern == "items":
-            b.emit(
-                "h = x\nfor name, layer in params.items():\n"
-                "    h = " + act('h @ layer["W"] + layer["b"]')
-            )
-        else:
-            b.emit(
-                "h = x\nfor layer in params.values():\n"
-                "    h = " + act('h @ layer["W"] + layer["b"]')
-            )
-        if head:
-            b.emit('h = h * params["head"]["w"]')
-        b.knob(f"net:{struct}:{pattern}" + (":head" if head else ""))
-        reg_options = [
-            "reg = 0.0\nfor sub in params.values():\n    for v in sub.values():\n"
-            "        reg = reg + np.sum(v ** 2)",
-            "reg = sum(np.sum(v ** 2) for sub in params.values() for v in sub.values())",
-        ]
-        first_W, last_b = f'params["{names[0]}"]["W"]', f'params["{names[-1]}"]["b"]'
-    else:  # namedtuple
-        b.preamble.append("from collections import namedtuple")
-        b.preamble.append('Layer = namedtuple("Layer", ["W", "b"])')
-        layers = [NT("Layer", {"W": W, "b": c}) for W, c in zip(Ws, bs)]
-        wrapped = b.p(0.35)
-        if wrapped:
-            b.preamble.append('Net = namedtuple("Net", ["layers", "out"])')
-            params = NT("Net", {"layers": layers, "out": b.nudged(dims[-1])})
-            seq = "params.layers"
-        else:
-            params = layers
-            seq = "params"
-        pattern = b.pick(["attr_loop", "unpack", "helper", "inline"])
-        if pattern == "attr_loop":
-            b.emit(f"h = x\nfor layer in {seq}:\n    h = {act('h @ layer.W + layer.b')}")
-        elif pattern == "unpack":
-            b.emit(f"h = x\nfor W, b in {seq}:\n    h = {act('h @ W + b')}")
-        elif pattern == "helper":
-            b.helpers["dense"] = (
-                f"def dense(layer, h):\n    return {act('h @ layer.W + layer.b')}\n"
-            )
-            b.emit(f"h = x\nfor layer in {seq}:\n    h = dense(layer, h)")
-        else:
-            src = "x"
-            for i in range(n):
-                b.emit(f"h = {act(f'{src} @ {seq}[{i}].W + {seq}[{i}].b')}")
-                src = "h"
-        if wrapped:
-            b.emit("h = h + 0.5 * params.out")
-        b.knob(f"net:{struct}:{pattern}" + (":wrapped" if wrapped else ""))
-        reg_options = [
-            f"reg = sum(np.sum(l.W ** 2) + np.sum(l.b ** 2) for l in {seq})",
-            f"reg = 0.0\nfor layer in {seq}:\n    for v in layer:\n        reg = reg + np.sum(v * v)",
-        ]
-        first_W, last_b = f"{seq}[0].W", f"{seq}[-1].b"
-    return params, reg_options, first_W, last_b
+            b.emit(f"h = {seq}[{i}]({'h' if i else 'x'})")
+    elif pattern == "attr_loop":
+        b.emit(f"h = x\nfor layer in {seq}:\n    h = {b.act('h @ layer.W + layer.b')}")
+    elif pattern == "act_field":
+        b.emit(f"h = x\nfor p in {seq}:\n    h = p.act(h @ p.W + p.b) / p.n")
+    else:
+        b.helpers["dense"] = f"def dense(layer, h):\n    return {b.act('h @ layer.W + layer.b')}\n"
+        b.emit(f"h = x\nfor layer in {seq}:\n    h = dense(layer, h)")
+    if wrapped:
+        b.emit("h = params.scale * h + 0.5 * params.out")
+    b.knob(f"net:dataclass:{pattern}" + (":wrapped" if wrapped else ""))
+    reg_options = [
+        f"reg = sum(np.sum(l.W ** 2) + np.sum(l.b ** 2) for l in {seq})",
+        f"reg = 0.0\nfor layer in {seq}:\n    reg = reg + np.sum(layer.W * layer.W)",
+    ]
+    b.splices = [f"acc = acc + 0.01 * norm2(*[{seq}[0].W, {seq}[0].b])"]
+    return params, reg_options, f"{seq}[0].W", f"{seq}[-1].b"
+
+
+NETWORKS = {
+    "list_tuples": _net_list_tuples,
+    "list_dicts": _net_list_dicts,
+    "dict": _net_dict,
+    "nested": _net_nested,
+    "namedtuple": _net_namedtuple,
+    "dataclass": _net_dataclass,
+}
 
 
 # ----------------------------------------------------------------------------------- features
@@ -710,6 +907,80 @@ def f_kwonly(b: Builder, nd: int) -> None:
     b.emit(b.pick(["h = scale * h", "for i in range(steps):\n    h = np.tanh(h + 0.1 * scale)"]))
 
 
+NORM2 = "def norm2(W, b):\n    return np.sum(W * W) + 0.5 * np.sum(b * b)\n"
+
+
+def f_star(b: Builder, nd: int) -> None:
+    """Star calls: ``*``/``**`` of a parameter path or loop item, ``*x.shape``, ``[*hs, h]``."""
+    options = [
+        "r = h.reshape(*x.shape[:-1], 1, -1)\nacc = acc + np.sum(np.tanh(r) * r)",
+        "r = h.reshape(*x.shape[:-1], -1, 1)\nh = np.sin(r).reshape(h.shape)",
+        "hs = [np.tanh(h), np.sin(h)]\nh = np.mean(np.stack([*hs, h]), axis=0)",
+    ]
+    if b.p(0.6):
+        b.helpers["norm2"] = NORM2
+        b.emit(b.pick(b.splices))
+    else:
+        b.emit(b.pick(options))
+
+
+COMBINE = {
+    "index": "def combine(*xs):\n    out = xs[0]\n    for i in range(1, len(xs)):\n"
+    "        out = out + 0.5 * xs[i]\n    return out / len(xs)\n",
+    "loop": "def combine(*xs):\n    s = 0.0\n    for v in xs:\n        s = s + np.tanh(v)\n"
+    "    return s * (1.0 / len(xs))\n",
+    "head": "def combine(z, *xs):\n    for v in xs:\n        z = z * 0.5 + 0.5 * np.sin(v)\n"
+    "    return z\n",
+}
+SHIFTED = (
+    "def shifted(z, w=None, **opts):\n"
+    '    out = opts.get("gain", 1.0) * z + opts["shift"]\n'
+    "    if w is not None:\n        out = out * w\n    return np.tanh(out)\n"
+)
+
+
+def f_varargs(b: Builder, nd: int) -> None:
+    if b.p(0.5):
+        b.helpers["combine"] = COMBINE[b.pick(sorted(COMBINE))]
+        extras = ["np.sin(h)", "0.5 * h", "np.tanh(h) * h"][: b.r.randint(0, 2)]
+        call = "combine(" + ", ".join(["h"] + extras) + ")"
+        b.emit(b.pick([f"h = {call}", f"acc = acc + 0.2 * np.sum({call} ** 2)"]))
+        return
+    b.helpers["shifted"] = SHIFTED
+    w = b.pick(["", "np.cos(h), ", "w=0.5 * h, "])
+    gain = b.pick(["", "gain=0.8, ", "gain=1.0 + 0.1 * np.mean(h), "])
+    shift = b.pick(["0.1", "0.2 * np.mean(h)", "np.sin(h)", f"0.1 * {b.last_b}"])
+    b.emit(
+        b.pick(
+            [
+                f"h = shifted(h, {w}{gain}shift={shift})",
+                f"acc = acc + np.mean(shifted(h, {w}{gain}shift={shift}))",
+            ]
+        )
+    )
+
+
+def f_dict_copy(b: Builder, nd: int) -> None:
+    if b.dict_param is not None and b.p(0.7):
+        base, wk, bk = b.dict_param
+        read = f'acc = acc + 0.1 * np.sum(np.tanh(x @ q["{wk}"] + q["{bk}"]) ** 2)'
+    else:
+        base, wk, bk = "d", "a", "c"
+        b.emit('d = {"a": h, "c": np.tanh(h)}')
+        read = 'acc = acc + 0.1 * np.sum(q["a"] * q["c"])'
+    copies = [
+        f"q = dict({base})",
+        f"q = dict({base}, {bk}=0.5 * {base}[{bk!r}])",
+        f"q = {{**{base}, {bk!r}: np.tanh({base}[{bk!r}])}}",
+        f"q = {base} | {{{bk!r}: {base}[{bk!r}] + 0.1}}",
+        f"q = {base}.copy()\nq[{wk!r}] = q[{wk!r}] * 2.0",
+    ]
+    b.emit(b.pick(copies).replace("'", '"'))
+    b.emit(read)
+    if b.p(0.5):
+        b.emit(f'acc = acc + 0.05 * np.sum({base}["{wk}"] ** 2)')
+
+
 FEATURES = {
     "list": f_list,
     "dict": f_dict,
@@ -727,12 +998,19 @@ FEATURES = {
     "smooth": f_smooth,
     "reduce": f_reduce,
     "params_use": f_params_use,
+    "star": f_star,
+    "varargs": f_varargs,
+    "dict_copy": f_dict_copy,
 }
 
 
 def _v_like(b: Builder, tree):
     if isinstance(tree, NT):
         return NT(tree.cls, {k: _v_like(b, v) for k, v in tree.fields.items()})
+    if isinstance(tree, DC):
+        return DC(tree.cls, {k: _v_like(b, v) for k, v in tree.fields.items()})
+    if isinstance(tree, Setting):
+        return tree
     if isinstance(tree, dict):
         return {k: _v_like(b, v) for k, v in tree.items()}
     if isinstance(tree, tuple):
@@ -750,7 +1028,7 @@ def generate(seed: int) -> Program:
     b.act_name = b.pick(["tanh", "tanh", "sin", "softplus"])
     if b.act_name == "softplus":
         b.helpers["softplus"] = SOFTPLUS
-    struct = b.pick(["dict", "list_tuples", "list_dicts", "nested", "namedtuple"])
+    struct = b.pick(["dict", "list_tuples", "list_dicts", "nested", "namedtuple", "dataclass"])
     n_layers = b.pick([1, 2, 2, 3])
     dims = [b.r.randint(2, 4) for _ in range(n_layers + 1)]
     batch = b.pick([None, 2, 3])
@@ -769,7 +1047,7 @@ def generate(seed: int) -> Program:
             kwargs["steps"] = 3
         if b.p(0.5):
             f_kwonly(b, nd)
-    names = b.r.sample(sorted(FEATURES), b.r.randint(1, 4))
+    names = b.r.sample(sorted(FEATURES), b.r.randint(1, 5))
     reg = b.p(0.35)
     if reg:
         b.emit(b.pick(reg_options))
@@ -802,10 +1080,13 @@ def generate(seed: int) -> Program:
 
 
 def realize(tree, module):
-    """The argument tree with NT markers made into the module's namedtuples (fresh arrays)."""
-    if isinstance(tree, NT):
+    """The argument tree with NT and DC markers made into the module's namedtuples and
+    dataclass instances, settings evaluated in the module (fresh arrays)."""
+    if isinstance(tree, (NT, DC)):
         cls = getattr(module, tree.cls)
         return cls(**{k: realize(v, module) for k, v in tree.fields.items()})
+    if isinstance(tree, Setting):
+        return eval(tree.expr, vars(module))  # noqa: S307 - an expression the generator wrote
     if isinstance(tree, dict):
         return {k: realize(v, module) for k, v in tree.items()}
     if isinstance(tree, tuple):
@@ -817,7 +1098,28 @@ def realize(tree, module):
     return np.array(tree, dtype=np.float64)
 
 
+def is_record(x) -> bool:
+    """Whether ``x`` is a dataclass instance (not a class)."""
+    return dataclasses.is_dataclass(x) and not isinstance(x, type)
+
+
+def is_setting(x) -> bool:
+    """Whether ``x``, a dataclass field, is a setting (no derivative; kept as it is)."""
+    if is_record(x):
+        return False
+    return x is None or isinstance(x, (str, bytes, int, np.integer, np.bool_)) or callable(x)
+
+
+def record_leaf_fields(x) -> dict:
+    """``{name: value}`` of the record ``x``'s non-setting fields, in declaration order."""
+    values = {f.name: getattr(x, f.name) for f in dataclasses.fields(x)}
+    return {k: v for k, v in values.items() if not is_setting(v)}
+
+
 def leaves(tree) -> list:
+    """The float and array leaves of ``tree`` in order (a record's settings skipped)."""
+    if is_record(tree):
+        return [leaf for v in record_leaf_fields(tree).values() for leaf in leaves(v)]
     if isinstance(tree, dict):
         return [leaf for k in tree for leaf in leaves(tree[k])]
     if isinstance(tree, (list, tuple)):
@@ -826,6 +1128,11 @@ def leaves(tree) -> list:
 
 
 def unflatten(like, it):
+    if is_record(like):
+        out = copy.copy(like)
+        for k, v in record_leaf_fields(like).items():
+            object.__setattr__(out, k, unflatten(v, it))
+        return out
     if isinstance(like, dict):
         return {k: unflatten(like[k], it) for k in like}
     if isinstance(like, tuple) and hasattr(like, "_fields"):
@@ -855,7 +1162,21 @@ def from_vector(like, vec: np.ndarray):
 
 
 def structure_mismatch(got, like, path="") -> str | None:
-    """Why ``got`` does not have the structure (containers, keys, leaf kinds/shapes) of ``like``."""
+    """Why ``got`` does not have the structure (containers, keys, leaf kinds/shapes) of ``like``;
+    a record must be of ``like``'s class with the same settings."""
+    if is_record(like):
+        if type(got) is not type(like):
+            return f"{path or 'root'}: {type(got).__name__} for {type(like).__name__}"
+        for fld in dataclasses.fields(like):
+            g, c = getattr(got, fld.name), getattr(like, fld.name)
+            if is_setting(c):
+                if g is not c and g != c:
+                    return f"{path}.{fld.name}: setting {g!r} for {c!r}"
+                continue
+            m = structure_mismatch(g, c, f"{path}.{fld.name}")
+            if m:
+                return m
+        return None
     if isinstance(like, dict):
         if not isinstance(got, dict) or list(got) != list(like):
             return f"{path or 'root'}: {type(got).__name__} {list(got) if isinstance(got, dict) else ''} for dict {list(like)}"
@@ -1208,8 +1529,11 @@ def run_one(
 
 
 def literal(tree) -> str:
-    """Python source that builds ``tree`` (NT as the module's namedtuple)."""
-    if isinstance(tree, NT):
+    """Python source that builds ``tree`` (NT as the module's namedtuple, DC as its
+    dataclass)."""
+    if isinstance(tree, Setting):
+        return tree.expr
+    if isinstance(tree, (NT, DC)):
         inner = ", ".join(f"{k}={literal(v)}" for k, v in tree.fields.items())
         return f"{tree.cls}({inner})"
     if isinstance(tree, dict):
@@ -1252,6 +1576,16 @@ def repro_text(prog: Program, result: Result) -> str:
     return "\n".join(lines) + "\n"
 
 
+def setting_source(value) -> str:
+    """The source of a setting read back from a reproducer: a NumPy ufunc as ``np.name``, a
+    module function by its name, anything else by its repr."""
+    if isinstance(value, np.ufunc):
+        return f"np.{value.__name__}"
+    if callable(value):
+        return value.__name__
+    return repr(value)
+
+
 def check_source_file(path, wrt=0, do_hvp=False) -> Result:
     """Re-run the checks on a reproducer written by :func:`repro_text`."""
     import tempfile
@@ -1263,6 +1597,13 @@ def check_source_file(path, wrt=0, do_hvp=False) -> Result:
     exec(compile(text.split('if __name__ == "__main__":')[0], str(path), "exec"), namespace)
 
     def unrealize(tree):
+        if is_record(tree):
+            return DC(
+                type(tree).__name__,
+                {f.name: unrealize(getattr(tree, f.name)) for f in dataclasses.fields(tree)},
+            )
+        if is_setting(tree):
+            return Setting(setting_source(tree))
         if isinstance(tree, tuple) and hasattr(tree, "_fields"):
             return NT(type(tree).__name__, {k: unrealize(getattr(tree, k)) for k in tree._fields})
         if isinstance(tree, dict):

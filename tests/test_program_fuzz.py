@@ -1,6 +1,7 @@
 """A fixed sample of the random-program fuzzer (tests/program_fuzz.py; benchmarks/fuzz.py runs
 many more): programs written the way users write them (parameters in dicts, lists of tuples,
-lists of dicts, nested dicts and namedtuples, helpers, local lists and dicts, views, writes into
+lists of dicts, nested dicts, namedtuples and dataclasses, star calls, helpers with
+variable arguments, dict copies and merges, helpers, local lists and dicts, views, writes into
 local copies, early returns, bounded while loops, ...), checked against ``f`` itself (value),
 central finite differences (gradient, calls 1-3) and differences of the gradient (hvp, ~30%).
 
@@ -26,7 +27,15 @@ N_PROGRAMS = 120
 #: (Fixed since the fuzzer was written: `for k in d` over a dict that is not a top-level
 #: argument, hvp NaN from an integer exponent over a negative base, an augmented write then an
 #: alias.)
-KNOWN_FAILURES: dict[int, str] = {}
+_SETTING_TANGENT = (
+    "hvp reads an int setting field of the direction record (Dense.n, used as a divisor) as a "
+    "tangent: the error scales with v.n and vanishes with v.n = 0"
+)
+KNOWN_FAILURES: dict[int, str] = {
+    33: _SETTING_TANGENT,
+    108: _SETTING_TANGENT,
+    112: _SETTING_TANGENT,
+}
 
 
 def _params():
@@ -62,7 +71,7 @@ def test_sample_covers_every_knob():
             knobs[k.split(":")[0] + ":" + k.split(":")[1] if k.startswith("net:") else k] += 1
         knobs["wrt_tuple"] += isinstance(p.wrt, tuple)
         knobs["hvp"] += p.hvp
-    for struct in ("dict", "list_tuples", "list_dicts", "nested", "namedtuple"):
+    for struct in ("dict", "list_tuples", "list_dicts", "nested", "namedtuple", "dataclass"):
         assert knobs[f"net:{struct}"] > 0, struct
     for feature in list(pf.FEATURES) + ["reg", "kwonly", "wrt_tuple", "hvp"]:
         assert knobs[feature] > 0, feature
