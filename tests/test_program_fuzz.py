@@ -26,16 +26,8 @@ N_PROGRAMS = 120
 #: program seed -> category and cause; ``python benchmarks/fuzz.py --seeds S`` shows the program.
 #: (Fixed since the fuzzer was written: `for k in d` over a dict that is not a top-level
 #: argument, hvp NaN from an integer exponent over a negative base, an augmented write then an
-#: alias.)
-_SETTING_TANGENT = (
-    "hvp reads an int setting field of the direction record (Dense.n, used as a divisor) as a "
-    "tangent: the error scales with v.n and vanishes with v.n = 0"
-)
-KNOWN_FAILURES: dict[int, str] = {
-    33: _SETTING_TANGENT,
-    108: _SETTING_TANGENT,
-    112: _SETTING_TANGENT,
-}
+#: alias, an int setting of a dataclass direction read as a tangent.)
+KNOWN_FAILURES: dict[int, str] = {}
 
 
 def _params():

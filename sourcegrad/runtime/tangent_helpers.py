@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import SourcegradError
 from .facts import helper
 from .helpers import Shape
-from .records import is_record, rebuilt_record, record_fields
+from .records import is_record, is_static_leaf, rebuilt_record, record_fields
 from .shape_helpers import index_items
 from .trees import Pieces
 
@@ -329,8 +329,9 @@ def field_tangent(t, x, name):
     """The tangent of ``x.name`` (a namedtuple's or record's field) from ``x``'s tangent
     ``t``; a zero where ``t`` is None (an object that only seems to vary: restored from a
     tape that holds varying values)."""
-    if t is None:
-        return zero_tangent(getattr(x, name))
+    value = getattr(x, name)
+    if t is None or (is_record(x) and is_static_leaf(value)):
+        return zero_tangent(value)  # a record's setting (an int, a function) has none
     return getattr(t, name)
 
 
