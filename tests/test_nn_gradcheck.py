@@ -115,3 +115,30 @@ def test_criterion_input_and_target(criterion, input, target, reduction):
 def test_criterion_with_labels(criterion):
     labels = np.array([2, 0, 1, 1])
     assert sg.gradcheck(criterion_of_input, LOGITS, criterion(), labels, order=2)
+
+
+WEIGHT = np.array([0.5, 2.0, 1.5])
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize(
+    "options",
+    [dict(weight=WEIGHT), dict(label_smoothing=0.2), dict(weight=WEIGHT, label_smoothing=0.1)],
+)
+def test_cross_entropy_options_input_and_target(reduction, options):
+    criterion = nn.CrossEntropyLoss(reduction, **options)
+    assert sg.gradcheck(criterion_of, (LOGITS, PROBS), criterion, None, order=2)
+
+
+@pytest.mark.parametrize(
+    "criterion",
+    [
+        nn.CrossEntropyLoss(weight=WEIGHT, ignore_index=1, label_smoothing=0.2),
+        nn.CrossEntropyLoss("sum", weight=WEIGHT, ignore_index=0),
+        nn.NLLLoss(weight=WEIGHT, ignore_index=2),
+        nn.NLLLoss("none", weight=WEIGHT),
+    ],
+)
+def test_criterion_options_with_labels(criterion):
+    labels = np.array([2, 0, 1, 1])
+    assert sg.gradcheck(criterion_of_input, LOGITS, criterion, labels, order=2)
