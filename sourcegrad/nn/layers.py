@@ -12,10 +12,10 @@ import math
 import numpy as np
 
 from . import functional as F
-from .conv import conv2d_input_grad, conv2d_weight_grad
+from .conv import conv2d_columns, conv2d_input_grad, conv2d_weight_grad, output_size2d
 from .linear import linear_bias_grad, linear_weight_grad
 from .modules import Module
-from .pooling import avg_pool2d_grad, max_pool2d_grad
+from .pooling import avg_pool2d_grad, max_pool2d_scatter, max_pool2d_with_argmax
 
 __all__ = [
     "Linear",
@@ -124,12 +124,32 @@ class Conv2d(Module):
         w, b = params["weight"], params["bias"]
         return F.conv2d(x, w, b, self.stride, self.padding, self.dilation, self.groups)
 
+    def forward_with_residuals(self, params, x):
+        """The output, and (``groups=1``) the im2col matrix of ``x`` that made it, which the
+        weight gradient reuses."""
+        w = params["weight"]
+        b = params["bias"] if self.bias else None
+        geometry = (self.stride, self.padding, self.dilation)
+        if self.groups != 1:
+            return F.conv2d(x, w, b, *geometry, self.groups), None
+        cols = conv2d_columns(x, w.shape[2:], *geometry)
+        out = cols @ w.reshape(w.shape[0], -1).T  # (N * Ho * Wo, O)
+        if b is not None:
+            out += b
+        size = output_size2d(x.shape[2:], w.shape[2:], *(F.pair(v) for v in geometry))
+        out = out.reshape((x.shape[0],) + size + (w.shape[0],)).transpose(0, 3, 1, 2)
+        return F.array_module(out).ascontiguousarray(out), cols
+
     def backward_from_residuals(self, params, x, out, residuals, g, wants):
         w = params["weight"]
         geometry = (self.stride, self.padding, self.dilation, self.groups)
         grads = {}
         if wants[0]:
-            grads["weight"] = conv2d_weight_grad(g, x, w.shape, *geometry)
+            if residuals is None:
+                grads["weight"] = conv2d_weight_grad(g, x, w.shape, *geometry)
+            else:
+                rows = g.transpose(0, 2, 3, 1).reshape(-1, w.shape[0])
+                grads["weight"] = (rows.T @ residuals).reshape(w.shape)
             if self.bias:
                 grads["bias"] = F.array_module(g).einsum("nchw->c", g)  # faster than sum
         dx = conv2d_input_grad(g, w, x.shape, *geometry) if wants[1] else None
@@ -159,26 +179,22 @@ class MaxPool2d(Module):
         self.padding, self.dilation, self.ceil_mode = padding, dilation, bool(ceil_mode)
 
     def __call__(self, x):
-        k, s, p, dl, ceil = (
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.dilation,
-            self.ceil_mode,
-        )
-        return F.max_pool2d(x, k, s, p, dl, ceil)
+        k, s, p = self.kernel_size, self.stride, self.padding
+        return F.max_pool2d(x, k, s, p, self.dilation, self.ceil_mode)
+
+    @property
+    def geometry(self) -> tuple:
+        """``(kernel_size, stride, padding, dilation, ceil_mode)``."""
+        return (self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
+
+    def forward_with_residuals(self, params, x):
+        """The output and the positions of the window maxima, for the backward."""
+        return max_pool2d_with_argmax(x, *self.geometry)
 
     def backward_from_residuals(self, params, x, out, residuals, g, wants):
         if not wants[1]:
             return {}, None
-        k, s, p, dl, ceil = (
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.dilation,
-            self.ceil_mode,
-        )
-        return {}, max_pool2d_grad(g, x, k, s, p, dl, ceil)
+        return {}, max_pool2d_scatter(g, residuals, x.shape, *self.geometry)
 
 
 class AvgPool2d(Module):

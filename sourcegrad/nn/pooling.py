@@ -28,6 +28,8 @@ __all__ = [
     "max_pool2d",
     "max_pool2d_select",
     "max_pool2d_grad",
+    "max_pool2d_with_argmax",
+    "max_pool2d_scatter",
     "avg_pool2d",
     "avg_pool2d_grad",
 ]
@@ -99,9 +101,9 @@ def _cropped(padded, x_shape, geo):
     return padded[:, :, top : top + x_shape[2], left : left + x_shape[3]]
 
 
-def _argmax_windows(x, geo):
-    """The position ``(N, C, Ho, Wo)`` in its window of each window's first maximum (a NaN
-    counts as the maximum, as in ``argmax``)."""
+def _window_maxima(x, geo):
+    """``(maxima, where)``: each window's maximum and the position ``(N, C, Ho, Wo)`` in its
+    window of its first maximum (a NaN counts as the maximum, as in ``argmax``)."""
     xp = array_module(x)
     parts = _slices(pad2d(x, geo.sides, -float("inf")), geo)
     best = parts[0].copy()
@@ -111,7 +113,31 @@ def _argmax_windows(x, geo):
         better |= (part != part) & (best == best)
         xp.copyto(best, part, where=better)
         xp.copyto(where, k, where=better)
-    return where
+    return best, where
+
+
+def _scatter(g, where, x_shape, geo):
+    """Each element of ``g`` added at position ``where`` of its window (overlaps add up)."""
+    xp = array_module(g)
+    out = _padded_zeros(g, x_shape, geo)
+    for k, part in enumerate(_slices(out, geo)):
+        part += xp.where(where == k, g, 0.0)
+    return _cropped(out, x_shape, geo)
+
+
+def max_pool2d_with_argmax(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """``(max_pool2d(x, ...), where)``: also the position of each window's first maximum,
+    for :func:`max_pool2d_scatter` (what the layer keeps for its backward)."""
+    geo = pool_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
+    return _window_maxima(x, geo)
+
+
+def max_pool2d_scatter(
+    g, where, x_shape, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
+):
+    """:func:`max_pool2d_grad` given the positions ``where`` of the maxima."""
+    geo = pool_geometry(x_shape, kernel_size, stride, padding, dilation, ceil_mode)
+    return _scatter(g, where, x_shape, geo)
 
 
 @primitive
@@ -132,7 +158,7 @@ def max_pool2d_select(u, x, kernel_size, stride=None, padding=0, dilation=1, cei
     """``u`` read at the positions of the window maxima of ``x`` (same shape as ``x``)."""
     xp = array_module(u, x)
     geo = pool_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
-    where = _argmax_windows(x, geo)
+    _, where = _window_maxima(x, geo)
     parts = _slices(pad2d(u, geo.sides), geo)
     out = parts[0].copy()
     for k, part in enumerate(parts[1:], 1):
@@ -144,13 +170,8 @@ def max_pool2d_select(u, x, kernel_size, stride=None, padding=0, dilation=1, cei
 def max_pool2d_grad(g, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
     """The gradient of ``max_pool2d`` at ``x`` for the output adjoint ``g``: each element of
     ``g`` added at its window's maximum (overlapping windows add up)."""
-    xp = array_module(g)
     geo = pool_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
-    where = _argmax_windows(x, geo)
-    out = _padded_zeros(g, x.shape, geo)
-    for k, part in enumerate(_slices(out, geo)):
-        part += xp.where(where == k, g, 0.0)
-    return _cropped(out, x.shape, geo)
+    return _scatter(g, _window_maxima(x, geo)[1], x.shape, geo)
 
 
 def _max_pool_adjoint(z, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
