@@ -108,3 +108,14 @@ def test_empty_sequential_is_the_identity():
     model = nn.Sequential()
     x = RNG.standard_normal((2, 3))
     assert sg.grad(lambda x: np.sum(model([], x) ** 2))(x) == pytest.approx(2 * x)
+
+
+@pytest.mark.parametrize("last", [nn.Tanh(), nn.Dropout(0.5).eval(), nn.Flatten()])
+def test_a_trace_lives_as_long_as_its_output(last):
+    model = nn.Sequential(nn.Linear(3, 2), last)
+    params, x = model.init(RNG), RNG.standard_normal((4, 3))
+    before = len(chain._TRACES)
+    out = model(params, x)
+    assert len(chain._TRACES) == before + 1
+    del out
+    assert len(chain._TRACES) == before

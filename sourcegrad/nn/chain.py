@@ -62,6 +62,24 @@ class Trace:
     outputs: list = field(default_factory=list)
     residuals: list = field(default_factory=list)
     stash: tuple | None = None
+    output: object = None  # a weak reference to the chain's output, once kept
+
+    def layer_input(self, i, z):
+        """Layer ``i``'s input (``z``, the chain's output, where that was it)."""
+        h = self.inputs[i]
+        return z if h is None else h
+
+    def layer_output(self, i, z):
+        """Layer ``i``'s output (``z`` where that was the chain's output)."""
+        h = self.outputs[i]
+        return z if h is None else h
+
+    def drop(self, out):
+        """Forget every reference to ``out``: the trace lives only as long as ``out``, so
+        holding it would keep both alive forever."""
+        self.inputs = [None if h is out else h for h in self.inputs]
+        self.outputs = [None if h is out else h for h in self.outputs]
+        self.output = weakref.ref(out)
 
 
 _TRACES: dict = {}  # id(output) -> Trace, while that output lives
@@ -100,6 +118,7 @@ def chain(model, params, x):
             weakref.finalize(out, _forget, id(out))
         except TypeError:
             return out
+        trace.drop(out)
         with _LOCK:
             _TRACES[id(out)] = trace
     return out
@@ -109,31 +128,30 @@ def _trace_of(model, params, x, z) -> Trace:
     """The trace of the forward pass that returned ``z`` for these arguments, or a new one."""
     with _LOCK:
         trace = _TRACES.get(id(z))
-    if trace is not None and _output(trace) is z and trace.model is model:
+    if trace is not None and trace.output() is z and trace.model is model:
         if trace.params is params and trace.x is x:
             return trace
     return _forward(model, params, x)
 
 
-def _walk(trace: Trace, params, g, want_params: bool, first: int):
+def _walk(trace: Trace, z, params, g, want_params: bool, first: int):
     """Back through layers ``last .. first``: ``(param_grads, g)`` with ``g`` the adjoint
     of layer ``first``'s input and ``param_grads[i]`` the gradient of layer ``i``'s
     parameters for the layers walked (``{}`` elsewhere, and without ``want_params``)."""
     layers = trace.model.layers
     grads = [{} for _ in layers]
     for i in reversed(range(first, len(layers))):
-        dp, g = layers[i].backward_from_residuals(
-            params[i], trace.inputs[i], trace.outputs[i], trace.residuals[i], g,
-            (want_params, True),
-        )  # fmt: skip
+        h, out = trace.layer_input(i, z), trace.layer_output(i, z)
+        wants = (want_params, True)
+        dp, g = layers[i].backward_from_residuals(params[i], h, out, trace.residuals[i], g, wants)
         grads[i] = dp if want_params else {}
     return grads, g
 
 
-def _first_layer(trace: Trace, params, g, wants):
+def _first_layer(trace: Trace, z, params, g, wants):
     layer = trace.model.layers[0]
-    args = (params[0], trace.inputs[0], trace.outputs[0], trace.residuals[0], g, wants)
-    return layer.backward_from_residuals(*args)
+    args = (params[0], trace.layer_input(0, z), trace.layer_output(0, z), trace.residuals[0])
+    return layer.backward_from_residuals(*args, g, wants)
 
 
 @primitive
@@ -141,9 +159,9 @@ def chain_param_grads(model, params, x, z, g):
     """The gradient of ``<g, chain(model, params, x)>`` with respect to ``params`` (``z``:
     the chain's output, whose trace it uses), as an adjoint container."""
     trace = _trace_of(model, params, x, z)
-    grads, seed = _walk(trace, params, g, True, 1)
+    grads, seed = _walk(trace, z, params, g, True, 1)
     if grads:
-        grads[0], _ = _first_layer(trace, params, seed, (True, False))
+        grads[0], _ = _first_layer(trace, z, params, seed, (True, False))
     trace.stash = (g, params, seed)
     return as_adjoint(grads)
 
@@ -156,8 +174,8 @@ def chain_input_grad(model, params, x, z, g):
     trace = _trace_of(model, params, x, z)
     stash = trace.stash
     if model.layers and stash is not None and stash[0] is g and stash[1] is params:
-        return _first_layer(trace, params, stash[2], (False, True))[1]
-    return _walk(trace, params, g, False, 0)[1]
+        return _first_layer(trace, z, params, stash[2], (False, True))[1]
+    return _walk(trace, z, params, g, False, 0)[1]
 
 
 def along(f, args, tangents):

@@ -108,9 +108,11 @@ def _window_maxima(x, geo):
     parts = _slices(pad2d(x, geo.sides, -float("inf")), geo)
     best = parts[0].copy()
     where = xp.zeros(best.shape, xp.intp)
+    has_nan = bool(xp.isnan(x).any())  # one pass, instead of two more per window position
     for k, part in enumerate(parts[1:], 1):
         better = part > best
-        better |= (part != part) & (best == best)
+        if has_nan:
+            better |= (part != part) & (best == best)
         xp.copyto(best, part, where=better)
         xp.copyto(where, k, where=better)
     return best, where
