@@ -110,7 +110,8 @@ def cross_entropy(logits, labels, axis=-1, reduction="mean"):
     Log-probabilities may be given as ``logits``: ``log_softmax`` leaves them unchanged, so the
     result is then the negative log-likelihood. Equal to ``torch.nn.functional.cross_entropy``
     with the classes on PyTorch's axis 1 (no class weights, label smoothing or ignored
-    index)."""
+    index: :func:`sourcegrad.nn.functional.cross_entropy` has them, with the classes on axis
+    1 always). Both take their log-probabilities from :func:`sourcegrad.util.log_softmax`."""
     logp = log_softmax(logits, axis)
     if is_index_labels(labels):
         picked = np.take_along_axis(logp, np.expand_dims(labels, axis), axis=axis)

@@ -89,3 +89,81 @@ def test_bce_with_logits(reduction):
 def test_unknown_reduction_is_refused():
     with pytest.raises(ValueError, match="reduction"):
         nn.MSELoss("average")
+
+
+CLASS_WEIGHT = np.array([0.5, 2.0, 1.0, 1.5])
+LABELS_IGNORED = np.array([0, -100, 3, 1, 2])
+SPATIAL_LOGITS = RNG.standard_normal((2, 4, 3, 2))
+SPATIAL_LABELS = np.random.default_rng(4).integers(0, 4, (2, 3, 2))
+SPATIAL_LABELS[0, 1, 1] = 7  # ignored below
+
+
+def _with(reference, **options):
+    """``reference`` with PyTorch's keyword options fixed (class weights as tensors)."""
+    if "weight" in options:
+        options = dict(options, weight=torch.tensor(options["weight"]))
+
+    def run(input, target, reduction):
+        return reference(input, target, reduction=reduction, **options)
+
+    return run
+
+
+CE_OPTIONS = [
+    dict(weight=CLASS_WEIGHT),
+    dict(label_smoothing=0.2),
+    dict(weight=CLASS_WEIGHT, label_smoothing=0.1),
+]
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("options", CE_OPTIONS + [dict(weight=CLASS_WEIGHT, ignore_index=-100)])
+@pytest.mark.parametrize("labels", [LABELS, LABELS_IGNORED], ids=["all", "ignored"])
+def test_cross_entropy_options_with_labels(reduction, options, labels):
+    criterion = nn.CrossEntropyLoss(reduction, **options)
+    compare(criterion, _with(TF.cross_entropy, **options), LOGITS, labels)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("options", CE_OPTIONS)
+def test_cross_entropy_options_with_probabilities(reduction, options):
+    criterion = nn.CrossEntropyLoss(reduction, **options)
+    reference = _with(TF.cross_entropy, **options)
+    compare(criterion, reference, LOGITS, PROBS, target_grad=True)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize(
+    "options",
+    [dict(ignore_index=7), dict(weight=CLASS_WEIGHT, ignore_index=7, label_smoothing=0.3)],
+)
+def test_cross_entropy_options_spatial(reduction, options):
+    criterion = nn.CrossEntropyLoss(reduction, **options)
+    compare(criterion, _with(TF.cross_entropy, **options), SPATIAL_LOGITS, SPATIAL_LABELS)
+
+
+NLL_CASES = [
+    (dict(weight=CLASS_WEIGHT), LABELS),
+    (dict(ignore_index=-100), LABELS_IGNORED),
+    (dict(weight=CLASS_WEIGHT, ignore_index=3), LABELS),
+]
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("options, labels", NLL_CASES)
+def test_nll_options(reduction, options, labels):
+    logp = torch.log_softmax(torch.tensor(LOGITS), 1).numpy()
+    criterion = nn.NLLLoss(reduction, **options)
+    compare(criterion, _with(TF.nll_loss, **options), logp, labels)
+
+
+def test_criteria_refuse_bad_options():
+    with pytest.raises(ValueError, match="label_smoothing"):
+        nn.CrossEntropyLoss(label_smoothing=1.5)
+
+
+def test_every_sample_ignored_gives_nan_as_torch():
+    labels = np.full(5, -100)
+    value = nn.CrossEntropyLoss()(LOGITS, labels)
+    reference = TF.cross_entropy(torch.tensor(LOGITS), torch.tensor(labels)).item()
+    assert np.isnan(value) and np.isnan(reference)

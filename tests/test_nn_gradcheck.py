@@ -34,6 +34,8 @@ WITH_PARAMS = [
     (nn.Linear(4, 3), (5, 4), 2),
     (nn.Conv2d(2, 3, 3, stride=2, padding=1), (2, 2, 5, 5), 2),
     (nn.Conv2d(2, 2, (2, 3), dilation=(2, 1), bias=False), (1, 2, 5, 6), 2),
+    (nn.Conv2d(4, 6, 3, padding=1, groups=2), (2, 4, 4, 5), 2),
+    (nn.Conv2d(3, 3, 2, stride=2, groups=3), (1, 3, 5, 4), 2),
     (nn.BatchNorm1d(3), (6, 3), 2),
     (nn.BatchNorm2d(2), (3, 2, 3, 3), 2),
     (nn.BatchNorm2d(2).eval(), (3, 2, 3, 3), 2),
@@ -72,6 +74,9 @@ FREE = [
     (nn.MaxPool2d(2), 2),
     (nn.MaxPool2d(3, stride=2, padding=1), 1),
     (nn.AvgPool2d(3, stride=2, padding=1), 2),
+    (nn.MaxPool2d(3, stride=2, ceil_mode=True), 1),
+    (nn.AvgPool2d(3, stride=2, ceil_mode=True), 2),
+    (nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True, count_include_pad=False), 2),
     (nn.Flatten(), 2),
     (nn.Reshape(3, 24), 2),
     (nn.Dropout(0.5).eval(), 2),
@@ -110,3 +115,30 @@ def test_criterion_input_and_target(criterion, input, target, reduction):
 def test_criterion_with_labels(criterion):
     labels = np.array([2, 0, 1, 1])
     assert sg.gradcheck(criterion_of_input, LOGITS, criterion(), labels, order=2)
+
+
+WEIGHT = np.array([0.5, 2.0, 1.5])
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize(
+    "options",
+    [dict(weight=WEIGHT), dict(label_smoothing=0.2), dict(weight=WEIGHT, label_smoothing=0.1)],
+)
+def test_cross_entropy_options_input_and_target(reduction, options):
+    criterion = nn.CrossEntropyLoss(reduction, **options)
+    assert sg.gradcheck(criterion_of, (LOGITS, PROBS), criterion, None, order=2)
+
+
+@pytest.mark.parametrize(
+    "criterion",
+    [
+        nn.CrossEntropyLoss(weight=WEIGHT, ignore_index=1, label_smoothing=0.2),
+        nn.CrossEntropyLoss("sum", weight=WEIGHT, ignore_index=0),
+        nn.NLLLoss(weight=WEIGHT, ignore_index=2),
+        nn.NLLLoss("none", weight=WEIGHT),
+    ],
+)
+def test_criterion_options_with_labels(criterion):
+    labels = np.array([2, 0, 1, 1])
+    assert sg.gradcheck(criterion_of_input, LOGITS, criterion, labels, order=2)

@@ -79,18 +79,42 @@ CONVS = [
     dict(kernel_size=(2, 3), stride=(2, 1), padding=(1, 0)),
     dict(kernel_size=1, bias=False),
 ]
+GROUPED = [
+    (6, 4, dict(kernel_size=3, groups=2)),
+    (6, 6, dict(kernel_size=3, padding=1, groups=6)),  # depthwise
+    (4, 8, dict(kernel_size=(2, 3), stride=2, dilation=(1, 2), groups=4, bias=False)),
+    (6, 3, dict(kernel_size=1, groups=3)),
+]
+CONV_KEYS = [("stride", 1), ("padding", 0), ("dilation", 1), ("groups", 1)]
 
 
-@pytest.mark.parametrize("options", CONVS)
-def test_conv2d(options):
-    conv = nn.Conv2d(3, 4, **options)
+def _conv_case(c_in, c_out, options):
+    conv = nn.Conv2d(c_in, c_out, **options)
     params = conv.init(np.random.default_rng(0))
-    o = {k: options.get(k, d) for k, d in [("stride", 1), ("padding", 0), ("dilation", 1)]}
+    o = {k: options.get(k, d) for k, d in CONV_KEYS}
 
     def reference(p, x):
         return TF.conv2d(x, p["weight"], p.get("bias"), **o)
 
+    return conv, params, reference
+
+
+@pytest.mark.parametrize("options", CONVS)
+def test_conv2d(options):
+    conv, params, reference = _conv_case(3, 4, options)
     compare(conv, reference, params, _x(2, 3, 9, 8))
+
+
+@pytest.mark.parametrize("c_in, c_out, options", GROUPED)
+def test_grouped_conv2d(c_in, c_out, options):
+    conv, params, reference = _conv_case(c_in, c_out, options)
+    assert params["weight"].shape[1] == c_in // options["groups"]
+    compare(conv, reference, params, _x(2, c_in, 7, 8))
+
+
+def test_grouped_conv2d_refuses_indivisible_channels():
+    with pytest.raises(ValueError, match="divisible by groups"):
+        nn.Conv2d(3, 4, 3, groups=2)
 
 
 POOLS = [
@@ -108,6 +132,38 @@ def test_max_pool2d(options):
 @pytest.mark.parametrize("options", POOLS)
 def test_avg_pool2d(options):
     compare(nn.AvgPool2d(**options), lambda p, x: TF.avg_pool2d(x, **options), {}, _x(2, 3, 7, 8))
+
+
+CEIL_POOLS = [
+    dict(kernel_size=2, ceil_mode=True),
+    dict(kernel_size=3, stride=2, ceil_mode=True),
+    dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+    dict(kernel_size=(3, 2), stride=(2, 3), padding=(1, 0), ceil_mode=True),
+    dict(kernel_size=2, stride=3, ceil_mode=True),
+]
+
+
+@pytest.mark.parametrize("options", CEIL_POOLS + [dict(kernel_size=3, stride=2, dilation=2,
+                                                       padding=1, ceil_mode=True)])  # fmt: skip
+@pytest.mark.parametrize("shape", [(2, 3, 7, 8), (1, 2, 6, 9)])
+def test_max_pool2d_ceil_mode(options, shape):
+    compare(nn.MaxPool2d(**options), lambda p, x: TF.max_pool2d(x, **options), {}, _x(*shape))
+
+
+@pytest.mark.parametrize("options", CEIL_POOLS + [dict(kernel_size=2)])
+@pytest.mark.parametrize("count_include_pad", [True, False])
+@pytest.mark.parametrize("shape", [(2, 3, 7, 8), (1, 2, 6, 9)])
+def test_avg_pool2d_ceil_mode_and_padding_count(options, count_include_pad, shape):
+    o = dict(options, count_include_pad=count_include_pad)
+    compare(nn.AvgPool2d(**o), lambda p, x: TF.avg_pool2d(x, **o), {}, _x(*shape))
+
+
+def test_max_pool2d_ties_and_nan_follow_torch():
+    x = np.zeros((1, 1, 4, 4))
+    x[0, 0, 0, 1] = np.nan
+    compare(nn.MaxPool2d(2), lambda p, t: TF.max_pool2d(t, 2), {}, np.where(np.isnan(x), 0, x))
+    out = nn.MaxPool2d(2)(x)
+    assert np.isnan(out[0, 0, 0, 0]) and (out.ravel()[1:] == 0).all()
 
 
 ACTIVATIONS = [

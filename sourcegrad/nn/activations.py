@@ -14,6 +14,7 @@ import numpy as np
 
 from ..rules import defjvp, defvjp, nondifferentiable, primitive
 from ..rules.registry import d
+from ..util import functions
 from .backend import array_module, erf_values
 
 __all__ = [
@@ -65,10 +66,9 @@ def _tanh_tangent(z, x):
 
 @primitive
 def sigmoid(x):
-    """The logistic function ``1 / (1 + exp(-x))``, without overflow for large ``|x|``."""
-    xp = array_module(x)
-    e = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+    """The logistic function ``1 / (1 + exp(-x))``, without overflow for large ``|x|``:
+    :func:`sourcegrad.util.sigmoid`, the one implementation of it."""
+    return functions.sigmoid(x)
 
 
 def _sigmoid_rule(z, x):
@@ -127,10 +127,10 @@ def _gelu_tangent(z, x, approximate="none"):
 
 @primitive
 def softmax(x, dim=-1):
-    """``exp(x) / sum(exp(x))`` along ``dim``, computed from ``x - max(x)``."""
-    xp = array_module(x)
-    e = xp.exp(x - x.max(axis=dim, keepdims=True))
-    return e / e.sum(axis=dim, keepdims=True)
+    """``exp(x) / sum(exp(x))`` along ``dim``, computed from ``x - max(x)``:
+    :func:`sourcegrad.util.softmax` with PyTorch's name for its axis (the rules below are its
+    rules, written with ``dim``)."""
+    return functions.softmax(x, dim)
 
 
 def _softmax_rule(z, x, dim=-1):
@@ -143,10 +143,9 @@ def _softmax_tangent(z, x, dim=-1):  # the Jacobian is symmetric
 
 @primitive
 def log_softmax(x, dim=-1):
-    """``x - log(sum(exp(x)))`` along ``dim``, computed from ``x - max(x)``."""
-    xp = array_module(x)
-    shifted = x - x.max(axis=dim, keepdims=True)
-    return shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
+    """``x - log(sum(exp(x)))`` along ``dim``, computed from ``x - max(x)``:
+    :func:`sourcegrad.util.log_softmax` with PyTorch's name for its axis."""
+    return functions.log_softmax(x, dim)
 
 
 def _log_softmax_rule(z, x, dim=-1):

@@ -26,18 +26,32 @@ class MSELoss(_Criterion):
 
 class CrossEntropyLoss(_Criterion):
     """Cross-entropy of logits (classes on axis 1) against integer class indices or class
-    probabilities."""
+    probabilities, with PyTorch's ``weight`` (one factor per class, an array of shape
+    ``(C,)``), ``ignore_index`` (integer targets only) and ``label_smoothing``."""
+
+    def __init__(self, reduction="mean", *, weight=None, ignore_index=-100, label_smoothing=0.0):
+        super().__init__(reduction)
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(f"label_smoothing must lie in [0, 1], not {label_smoothing!r}")
+        self.weight, self.ignore_index = weight, int(ignore_index)
+        self.label_smoothing = float(label_smoothing)
 
     def __call__(self, input, target):
-        return F.cross_entropy(input, target, self.reduction)
+        w, ignored, smoothing = self.weight, self.ignore_index, self.label_smoothing
+        return F.cross_entropy(input, target, self.reduction, w, ignored, smoothing)
 
 
 class NLLLoss(_Criterion):
     """Negative log-likelihood of log-probabilities (classes on axis 1) at integer class
-    indices (or against class probabilities)."""
+    indices (or against class probabilities), with PyTorch's ``weight`` and
+    ``ignore_index``."""
+
+    def __init__(self, reduction="mean", *, weight=None, ignore_index=-100):
+        super().__init__(reduction)
+        self.weight, self.ignore_index = weight, int(ignore_index)
 
     def __call__(self, input, target):
-        return F.nll_loss(input, target, self.reduction)
+        return F.nll_loss(input, target, self.reduction, self.weight, self.ignore_index)
 
 
 class BCELoss(_Criterion):

@@ -12,7 +12,10 @@ import math
 import numpy as np
 
 from . import functional as F
+from .conv import conv2d_columns, conv2d_input_grad, conv2d_weight_grad, output_size2d
+from .linear import linear_bias_grad, linear_weight_grad
 from .modules import Module
+from .pooling import avg_pool2d_grad, max_pool2d_scatter, max_pool2d_with_argmax
 
 __all__ = [
     "Linear",
@@ -64,6 +67,14 @@ class Linear(Module):
     def __call__(self, params, x):
         return F.linear(x, params["weight"], params["bias"])
 
+    def backward_from_residuals(self, params, x, out, residuals, g, wants):
+        grads = {}
+        if wants[0]:
+            grads["weight"] = linear_weight_grad(g, x)
+            if self.bias:
+                grads["bias"] = linear_bias_grad(g)
+        return grads, (g @ params["weight"] if wants[1] else None)
+
 
 class UnbiasedLinear(Linear):
     """``Linear(..., bias=False)``: ``y = x @ weight.T``. A class of its own so that the
@@ -74,24 +85,33 @@ class UnbiasedLinear(Linear):
 
 
 class Conv2d(Module):
-    """2-D convolution over NCHW input; ``weight`` ``(out, in, kh, kw)``, ``bias``
-    ``(out,)``, both drawn from U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (PyTorch's default)."""
+    """2-D convolution over NCHW input; ``weight`` ``(out, in / groups, kh, kw)``, ``bias``
+    ``(out,)``, both drawn from U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (PyTorch's default).
+    ``groups`` splits the channels into groups convolved separately (``groups=in_channels``:
+    depthwise)."""
 
     has_params = True
 
     def __init__(
-        self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=True
-    ):
+        self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+        groups=1, bias=True,
+    ):  # fmt: skip
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(
+                f"Conv2d: in_channels ({in_channels}) and out_channels ({out_channels}) must "
+                f"be divisible by groups ({groups})"
+            )
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size = F.pair(kernel_size)
         self.stride, self.padding, self.dilation = stride, padding, dilation
-        self.bias = bias
+        self.groups, self.bias = groups, bias
 
     def init(self, rng=None, dtype=np.float64):
         rng = np.random.default_rng() if rng is None else rng
         kh, kw = self.kernel_size
-        bound = 1.0 / math.sqrt(self.in_channels * kh * kw)
-        shape = (self.out_channels, self.in_channels, kh, kw)
+        per_group = self.in_channels // self.groups
+        bound = 1.0 / math.sqrt(per_group * kh * kw)
+        shape = (self.out_channels, per_group, kh, kw)
         params = {"weight": _uniform(rng, bound, shape, dtype)}
         if self.bias:
             params["bias"] = _uniform(rng, bound, (self.out_channels,), dtype)
@@ -102,35 +122,105 @@ class Conv2d(Module):
 
     def __call__(self, params, x):
         w, b = params["weight"], params["bias"]
-        return F.conv2d(x, w, b, self.stride, self.padding, self.dilation)
+        return F.conv2d(x, w, b, self.stride, self.padding, self.dilation, self.groups)
+
+    def forward_with_residuals(self, params, x):
+        """The output, and (``groups=1``) the im2col matrix of ``x`` that made it, which the
+        weight gradient reuses."""
+        w = params["weight"]
+        b = params["bias"] if self.bias else None
+        geometry = (self.stride, self.padding, self.dilation)
+        if self.groups != 1:
+            return F.conv2d(x, w, b, *geometry, self.groups), None
+        cols = conv2d_columns(x, w.shape[2:], *geometry)
+        out = cols @ w.reshape(w.shape[0], -1).T  # (N * Ho * Wo, O)
+        if b is not None:
+            out += b
+        size = output_size2d(x.shape[2:], w.shape[2:], *(F.pair(v) for v in geometry))
+        out = out.reshape((x.shape[0],) + size + (w.shape[0],)).transpose(0, 3, 1, 2)
+        return F.array_module(out).ascontiguousarray(out), cols
+
+    def backward_from_residuals(self, params, x, out, residuals, g, wants):
+        w = params["weight"]
+        geometry = (self.stride, self.padding, self.dilation, self.groups)
+        grads = {}
+        if wants[0]:
+            if residuals is None:
+                grads["weight"] = conv2d_weight_grad(g, x, w.shape, *geometry)
+            else:
+                rows = g.transpose(0, 2, 3, 1).reshape(-1, w.shape[0])
+                grads["weight"] = (rows.T @ residuals).reshape(w.shape)
+            if self.bias:
+                grads["bias"] = F.array_module(g).einsum("nchw->c", g)  # faster than sum
+        dx = conv2d_input_grad(g, w, x.shape, *geometry) if wants[1] else None
+        return grads, dx
 
 
 class UnbiasedConv2d(Conv2d):
     """``Conv2d(..., bias=False)``: the bias is the literal None in the call."""
 
     def __call__(self, params, x):
-        return F.conv2d(x, params["weight"], None, self.stride, self.padding, self.dilation)
+        return F.conv2d(
+            x, params["weight"], None, self.stride, self.padding, self.dilation, self.groups
+        )
 
 
 class MaxPool2d(Module):
-    """Max pooling over NCHW input (``stride`` defaults to ``kernel_size``)."""
+    """Max pooling over NCHW input (``stride`` defaults to ``kernel_size``; ``ceil_mode``
+    keeps the last, partial windows). ``return_indices`` is not supported."""
 
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1):
+    def __init__(
+        self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
+        ceil_mode=False,
+    ):  # fmt: skip
+        if return_indices:
+            raise NotImplementedError("MaxPool2d(return_indices=True) is not supported")
         self.kernel_size, self.stride = kernel_size, stride
-        self.padding, self.dilation = padding, dilation
+        self.padding, self.dilation, self.ceil_mode = padding, dilation, bool(ceil_mode)
 
     def __call__(self, x):
-        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation)
+        k, s, p = self.kernel_size, self.stride, self.padding
+        return F.max_pool2d(x, k, s, p, self.dilation, self.ceil_mode)
+
+    @property
+    def geometry(self) -> tuple:
+        """``(kernel_size, stride, padding, dilation, ceil_mode)``."""
+        return (self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
+
+    def forward_with_residuals(self, params, x):
+        """The output and the positions of the window maxima, for the backward."""
+        return max_pool2d_with_argmax(x, *self.geometry)
+
+    def backward_from_residuals(self, params, x, out, residuals, g, wants):
+        if not wants[1]:
+            return {}, None
+        return {}, max_pool2d_scatter(g, residuals, x.shape, *self.geometry)
 
 
 class AvgPool2d(Module):
-    """Average pooling over NCHW input (zero padding counted, as PyTorch's default)."""
+    """Average pooling over NCHW input: zero padding counted in the mean with
+    ``count_include_pad`` (PyTorch's default), not otherwise; ``ceil_mode`` keeps the last,
+    partial windows (never counting what they reach beyond the padding).
+    ``divisor_override`` is not supported."""
 
-    def __init__(self, kernel_size, stride=None, padding=0):
+    def __init__(
+        self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+        divisor_override=None,
+    ):  # fmt: skip
+        if divisor_override is not None:
+            raise NotImplementedError("AvgPool2d(divisor_override=...) is not supported")
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.ceil_mode, self.count_include_pad = bool(ceil_mode), bool(count_include_pad)
 
     def __call__(self, x):
-        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+        k, s, p = self.kernel_size, self.stride, self.padding
+        return F.avg_pool2d(x, k, s, p, self.ceil_mode, self.count_include_pad)
+
+    def backward_from_residuals(self, params, x, out, residuals, g, wants):
+        if not wants[1]:
+            return {}, None
+        k, s, p = self.kernel_size, self.stride, self.padding
+        return {}, avg_pool2d_grad(g, x.shape, k, s, p, self.ceil_mode, self.count_include_pad)
 
 
 class ReLU(Module):
@@ -139,6 +229,9 @@ class ReLU(Module):
     def __call__(self, x):
         return F.relu(x)
 
+    def backward_from_residuals(self, params, x, out, residuals, g, wants):
+        return {}, (g * (x > 0) if wants[1] else None)
+
 
 class Tanh(Module):
     """The hyperbolic tangent."""
@@ -146,12 +239,18 @@ class Tanh(Module):
     def __call__(self, x):
         return F.tanh(x)
 
+    def backward_from_residuals(self, params, x, out, residuals, g, wants):
+        return {}, (g * (1.0 - out * out) if wants[1] else None)
+
 
 class Sigmoid(Module):
     """The logistic function."""
 
     def __call__(self, x):
         return F.sigmoid(x)
+
+    def backward_from_residuals(self, params, x, out, residuals, g, wants):
+        return {}, (g * (out * (1.0 - out)) if wants[1] else None)
 
 
 class GELU(Module):
@@ -209,6 +308,18 @@ class Dropout(Module):
         if not self.training or self.p == 0.0:
             return x
         return x * F.dropout_mask(x, self.p, self.generator)
+
+    def forward_with_residuals(self, params, x):
+        """The output and the mask it used (None in eval mode)."""
+        if not self.training or self.p == 0.0:
+            return x, None
+        mask = F.dropout_mask(x, self.p, self.generator)
+        return x * mask, mask
+
+    def backward_from_residuals(self, params, x, out, residuals, g, wants):
+        if not wants[1]:
+            return {}, None
+        return {}, (g if residuals is None else g * residuals)
 
 
 class _BatchNorm(Module):
@@ -351,6 +462,9 @@ class Flatten(Module):
     def __call__(self, x):
         return F.flatten(x, self.start_dim, self.end_dim)
 
+    def backward_from_residuals(self, params, x, out, residuals, g, wants):
+        return {}, (g.reshape(x.shape) if wants[1] else None)
+
 
 class Reshape(Module):
     """Each sample reshaped to ``shape``: ``(N, ...)`` to ``(N,) + shape``."""
@@ -363,3 +477,6 @@ class Reshape(Module):
 
     def __call__(self, x):
         return F.reshape(x, (x.shape[0],) + self.sample_shape)
+
+    def backward_from_residuals(self, params, x, out, residuals, g, wants):
+        return {}, (g.reshape(x.shape) if wants[1] else None)

@@ -9,19 +9,24 @@ again at higher orders; the forward rules call :func:`reduce_loss`, so that ``re
 be a value known only when the derivative runs (a criterion's attribute). ``nll_loss`` is linear in its input, and bilinear in input and target for
 probability targets; its adjoint ``nll_loss_grad`` is linear too, so the pair is closed
 under differentiation. ``cross_entropy`` is ``nll_loss(log_softmax(input, 1), target)``.
+Class weights, an ignored index and label smoothing (PyTorch's) enter both only through
+:func:`class_coefficients` (the per-class factors of each sample's loss) and
+:func:`mean_denominator` (what ``"mean"`` divides by).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..rules import defjvp, defvjp, primitive
+from ..rules import defjvp, defvjp, nondifferentiable, primitive
 from ..rules.registry import d
 from .activations import log_softmax, sigmoid, softmax
 from .backend import array_module
 
 __all__ = [
     "reduce_loss",
+    "class_coefficients",
+    "mean_denominator",
     "mse_loss",
     "nll_loss",
     "nll_loss_grad",
@@ -69,53 +74,125 @@ def _is_index(target) -> bool:
     return array_module(target).issubdtype(target.dtype, np.integer)
 
 
+def class_coefficients(shape, dtype, target, weight=None, ignore_index=-100, label_smoothing=0.0):
+    """``A`` of ``shape`` ``(N, C, ...)`` with the per-sample loss ``-sum(A * input, axis=1)``:
+    one-hot rows of the integer ``target`` (zero rows where it is ``ignore_index``), or the
+    probability ``target`` itself; mixed with the uniform ``1 / C`` by ``label_smoothing``
+    and scaled by the class ``weight`` (PyTorch's rules)."""
+    xp = array_module(target)
+    classes = shape[1]
+    axis_shape = (1, classes) + (1,) * (len(shape) - 2)
+    if _is_index(target):
+        valid = target != ignore_index
+        hits = xp.expand_dims(xp.where(valid, target, 0), 1) == xp.arange(classes).reshape(
+            axis_shape
+        )
+        coef = hits.astype(dtype)
+        if label_smoothing:
+            coef = coef * (1.0 - label_smoothing) + label_smoothing / classes
+        coef = coef * xp.expand_dims(valid, 1)
+    else:
+        coef = target
+        if label_smoothing:
+            coef = coef * (1.0 - label_smoothing) + label_smoothing / classes
+    if weight is not None:
+        coef = coef * weight.astype(dtype, copy=False).reshape(axis_shape)
+    return coef
+
+
+def mean_denominator(shape, dtype, target, weight=None, ignore_index=-100):
+    """What ``reduction="mean"`` divides the summed loss by, in ``dtype``: the total class
+    weight of the samples not ignored for integer targets (their number without ``weight``),
+    the number of samples for probability targets."""
+    if not _is_index(target):
+        return np.dtype(dtype).type(shape[0] * int(np.prod(shape[2:], dtype=np.int64)))
+    xp = array_module(target)
+    valid = target != ignore_index
+    if weight is None:
+        return valid.sum().astype(dtype)
+    return xp.where(valid, weight[xp.where(valid, target, 0)], 0.0).sum().astype(dtype)
+
+
+nondifferentiable(mean_denominator)
+
+
+def _reduce_weighted(per_sample, reduction, denominator):
+    if reduction == "mean":
+        with np.errstate(invalid="ignore", divide="ignore"):  # all ignored: nan, as PyTorch
+            return per_sample.sum() / denominator
+    if reduction == "sum":
+        return per_sample.sum()
+    return per_sample
+
+
 @primitive
-def nll_loss(input, target, reduction="mean"):
+def nll_loss(input, target, reduction="mean", weight=None, ignore_index=-100, label_smoothing=0.0):
     """The negative log-likelihood of ``input`` (log-probabilities, classes on axis 1) at the
     integer class indices ``target``, or ``-sum(target * input, axis=1)`` for probability
-    targets of ``input``'s shape; reduced (``"mean"`` divides by the number of samples)."""
-    xp = array_module(input)
-    if _is_index(target):
-        picked = xp.take_along_axis(input, xp.expand_dims(target, 1), axis=1)
-        per_sample = -picked.squeeze(1)
-    else:
-        per_sample = -(target * input).sum(axis=1)
-    return reduce_loss(per_sample, reduction)
+    targets of ``input``'s shape; PyTorch's class ``weight`` (each sample's loss times its
+    class's weight; ``"mean"`` divides by the total weight) and ``ignore_index`` (those
+    samples lose nothing and do not count). ``label_smoothing`` mixes the target with the
+    uniform distribution (what ``cross_entropy`` passes on; PyTorch's ``nll_loss`` has none)."""
+    coef = class_coefficients(
+        input.shape, input.dtype, target, weight, ignore_index, label_smoothing
+    )
+    per_sample = -(coef * input).sum(axis=1)
+    denominator = mean_denominator(input.shape, input.dtype, target, weight, ignore_index)
+    return _reduce_weighted(per_sample, reduction, denominator)
 
 
 @primitive
-def nll_loss_grad(g, input, target, reduction="mean"):
+def nll_loss_grad(
+    g, input, target, reduction="mean", weight=None, ignore_index=-100, label_smoothing=0.0
+):
     """The gradient of ``nll_loss`` with respect to ``input`` for the output adjoint ``g``
     (``input`` gives only the shape and dtype): linear in ``g``, and in ``target`` for
-    probability targets."""
+    probability targets without ``label_smoothing``."""
     xp = array_module(g, input)
-    samples = input.size // input.shape[1]
-    scale = xp.asarray(g / samples if reduction == "mean" else g, xp.result_type(g, input))
+    if reduction == "mean":
+        g = g / mean_denominator(input.shape, input.dtype, target, weight, ignore_index)
+    scale = xp.asarray(g, xp.result_type(g, input))
     per_sample = xp.broadcast_to(scale, input.shape[:1] + input.shape[2:])
-    if _is_index(target):
-        classes = xp.arange(input.shape[1]).reshape((1, -1) + (1,) * (input.ndim - 2))
-        target = xp.expand_dims(target, 1) == classes  # one-hot
-    return -xp.expand_dims(per_sample, 1) * target
+    coef = class_coefficients(
+        input.shape, input.dtype, target, weight, ignore_index, label_smoothing
+    )
+    return -xp.expand_dims(per_sample, 1) * coef
 
 
-def _nll_adjoint(z, input, target, reduction="mean"):
-    d[input] += nll_loss_grad(d[z], input, target, reduction)
-    d[target] += nll_loss_grad(d[z], target, input, reduction)
+# ``label_smoothing`` makes the loss affine in a probability target: its derivative with
+# respect to the target is ``1 - label_smoothing`` times the unsmoothed one.
+def _nll_adjoint(
+    z, input, target, reduction="mean", weight=None, ignore_index=-100, label_smoothing=0.0
+):
+    d[input] += nll_loss_grad(d[z], input, target, reduction, weight, ignore_index, label_smoothing)
+    d[target] += (1.0 - label_smoothing) * nll_loss_grad(
+        d[z], target, input, reduction, weight, ignore_index
+    )
 
 
-def _nll_tangent(z, input, target, reduction="mean"):
-    d[z] += nll_loss(d[input], target, reduction)
-    d[z] += nll_loss(input, d[target], reduction)
+def _nll_tangent(
+    z, input, target, reduction="mean", weight=None, ignore_index=-100, label_smoothing=0.0
+):
+    d[z] += nll_loss(d[input], target, reduction, weight, ignore_index, label_smoothing)
+    d[z] += (1.0 - label_smoothing) * nll_loss(input, d[target], reduction, weight, ignore_index)
 
 
-def _nll_grad_adjoint(z, g, input, target, reduction="mean"):
-    d[g] += nll_loss(d[z], target, reduction)
-    d[target] += nll_loss_grad(g, input, d[z], reduction)
+def _nll_grad_adjoint(
+    z, g, input, target, reduction="mean", weight=None, ignore_index=-100, label_smoothing=0.0
+):
+    d[g] += nll_loss(d[z], target, reduction, weight, ignore_index, label_smoothing)
+    d[target] += (1.0 - label_smoothing) * nll_loss_grad(
+        g, input, d[z], reduction, weight, ignore_index
+    )
 
 
-def _nll_grad_tangent(z, g, input, target, reduction="mean"):
-    d[z] += nll_loss_grad(d[g], input, target, reduction)
-    d[z] += nll_loss_grad(g, input, d[target], reduction)
+def _nll_grad_tangent(
+    z, g, input, target, reduction="mean", weight=None, ignore_index=-100, label_smoothing=0.0
+):
+    d[z] += nll_loss_grad(d[g], input, target, reduction, weight, ignore_index, label_smoothing)
+    d[z] += (1.0 - label_smoothing) * nll_loss_grad(
+        g, input, d[target], reduction, weight, ignore_index
+    )
 
 
 defvjp(nll_loss, _nll_adjoint)
@@ -125,22 +202,41 @@ defjvp(nll_loss_grad, _nll_grad_tangent)
 
 
 @primitive
-def cross_entropy(input, target, reduction="mean"):
+def cross_entropy(
+    input, target, reduction="mean", weight=None, ignore_index=-100, label_smoothing=0.0
+):
     """PyTorch's ``cross_entropy``: ``nll_loss(log_softmax(input, 1), target)``, with integer
-    class indices or class probabilities as ``target``."""
-    return nll_loss(log_softmax(input, 1), target, reduction)
+    class indices or class probabilities as ``target``, class ``weight``, ``ignore_index``
+    (integer targets only) and ``label_smoothing`` as PyTorch has them."""
+    logp = log_softmax(input, 1)
+    return nll_loss(logp, target, reduction, weight, ignore_index, label_smoothing)
 
 
-def _cross_entropy_adjoint(z, input, target, reduction="mean"):
-    grad = nll_loss_grad(d[z], input, target, reduction)  # then back through log_softmax
+def _cross_entropy_adjoint(
+    z, input, target, reduction="mean", weight=None, ignore_index=-100, label_smoothing=0.0
+):
+    grad = nll_loss_grad(d[z], input, target, reduction, weight, ignore_index, label_smoothing)
     d[input] += grad - softmax(input, 1) * np.sum(grad, axis=1, keepdims=True)
-    d[target] += nll_loss_grad(d[z], target, log_softmax(input, 1), reduction)
+    d[target] += (1.0 - label_smoothing) * nll_loss_grad(
+        d[z], target, log_softmax(input, 1), reduction, weight, ignore_index
+    )
 
 
-def _cross_entropy_tangent(z, input, target, reduction="mean"):
+def _cross_entropy_tangent(
+    z, input, target, reduction="mean", weight=None, ignore_index=-100, label_smoothing=0.0
+):
     p = softmax(input, 1)
-    d[z] += nll_loss(d[input] - np.sum(p * d[input], axis=1, keepdims=True), target, reduction)
-    d[z] += nll_loss(log_softmax(input, 1), d[target], reduction)
+    d[z] += nll_loss(
+        d[input] - np.sum(p * d[input], axis=1, keepdims=True),
+        target,
+        reduction,
+        weight,
+        ignore_index,
+        label_smoothing,
+    )
+    d[z] += (1.0 - label_smoothing) * nll_loss(
+        log_softmax(input, 1), d[target], reduction, weight, ignore_index
+    )
 
 
 defvjp(cross_entropy, _cross_entropy_adjoint)

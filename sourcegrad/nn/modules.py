@@ -19,8 +19,9 @@ import numpy as np
 
 from ..api import vjp
 from ..runtime.containers import children, is_container, rebuild
+from .chain import chain
 
-__all__ = ["Module", "Sequential", "update_running_stats"]
+__all__ = ["Module", "Sequential", "update_running_stats", "layer_vjp"]
 
 
 def _tree_map(fn, tree, *rest):
@@ -51,6 +52,20 @@ class Module:
         if self.has_params:
             return self(params, x)
         return self(x)
+
+    def forward_with_residuals(self, params, x):
+        """``(output, residuals)``: :meth:`apply`'s output and whatever
+        :meth:`backward_from_residuals` needs beyond the input and output (None here;
+        layers with a hand-written backward keep a mask, for instance)."""
+        return self.apply(params, x), None
+
+    def backward_from_residuals(self, params, x, out, residuals, g, wants):
+        """``(param_grads, input_grad)`` of ``sum(output * g)`` at ``params`` and ``x``
+        (``out`` and ``residuals`` from :meth:`forward_with_residuals`), each computed only
+        where ``wants = (params_wanted, input_wanted)`` asks for it (``{}`` and None
+        otherwise). Here by the derivative of ``__call__``, which runs the forward again;
+        the built-in layers override it with kernels that do not."""
+        return layer_vjp(self, params, x, g, wants)
 
     def _run(self, *inputs):
         if self.has_params:
@@ -125,15 +140,43 @@ class Sequential(Module):
         return self
 
     def __call__(self, params, x):
-        for layer, p in zip(self.layers, params):
-            x = layer.apply(p, x)
-        return x
+        # one primitive whose backward reuses the forward's values (sourcegrad.nn.chain)
+        return chain(self, params, x)
 
     def __len__(self):
         return len(self.layers)
 
     def __getitem__(self, index):
         return self.layers[index]
+
+
+_CALL_VJPS: dict = {}  # (class, wrt) -> the vjp of the class's __call__
+
+
+def layer_vjp(layer, params, x, g, wants):
+    """``(param_grads, input_grad)`` of ``sum(layer(params, x) * g)`` (``layer(x)`` for a
+    layer without parameters: ``{}`` for its parameters), by sourcegrad's derivative of the
+    layer's ``__call__``; only what ``wants = (params_wanted, input_wanted)`` asks for is
+    computed (``{}`` and None otherwise)."""
+    cls = type(layer)
+    want_params, want_input = wants
+    if not layer.has_params:
+        return {}, (_call_vjp(cls, 1)(layer, x, g_out=g) if want_input else None)
+    if want_params and want_input:
+        return _call_vjp(cls, (1, 2))(layer, params, x, g_out=g)
+    if want_params:
+        return _call_vjp(cls, 1)(layer, params, x, g_out=g), None
+    if want_input:
+        return {}, _call_vjp(cls, 2)(layer, params, x, g_out=g)
+    return {}, None
+
+
+def _call_vjp(cls, wrt):
+    key = (cls, wrt)
+    found = _CALL_VJPS.get(key)
+    if found is None:
+        found = _CALL_VJPS[key] = vjp(cls.__call__, wrt)
+    return found
 
 
 def update_running_stats(module):

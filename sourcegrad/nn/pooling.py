@@ -1,91 +1,203 @@
-"""2-D max and average pooling (NCHW, ``ceil_mode=False``) as primitives.
+"""2-D max and average pooling (NCHW) as primitives, with PyTorch's ``ceil_mode`` and
+``count_include_pad``.
 
 Max pooling selects one element per window: ``max_pool2d(x) = max_pool2d_select(x, x)``
 where ``max_pool2d_select(u, x)`` reads ``u`` at the positions of ``x``'s window maxima (the
 first maximum of a window, as PyTorch). Its adjoint ``max_pool2d_grad(g, x)`` adds ``g`` back
 at those positions. Both are linear in their first operand and constant in ``x`` (almost
 everywhere), each the other's transpose: the family is closed under differentiation.
-Average pooling (``count_include_pad=True``, PyTorch's default) is linear; its adjoint is
-``avg_pool2d_grad``.
+Average pooling is linear; its adjoint is ``avg_pool2d_grad``.
+
+Every kernel works on the ``kh * kw`` strided views of the input that hold one position of
+every window (one elementwise operation each), not on window views reduced over their small
+trailing axes, which NumPy does slowly.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..rules import defjvp, defvjp, primitive
 from ..rules.registry import d
 from .backend import array_module, pair
-from .conv import fold_windows2d, pad2d, windows2d
+from .conv import pad2d
 
 __all__ = [
+    "PoolGeometry",
+    "pool_geometry",
     "max_pool2d",
     "max_pool2d_select",
     "max_pool2d_grad",
+    "max_pool2d_with_argmax",
+    "max_pool2d_scatter",
     "avg_pool2d",
     "avg_pool2d_grad",
 ]
 
 
-def _geometry(kernel_size, stride, padding, dilation=1):
+@dataclass(frozen=True)
+class PoolGeometry:
+    """Where the windows of a pooling lie: ``sides`` is the padding per side
+    ``((top, bottom), (left, right))``, the bottom and right sides grown by ``ceil_mode``'s
+    last, partial windows; ``out`` is ``(Ho, Wo)``."""
+
+    kernel: tuple
+    stride: tuple
+    padding: tuple
+    sides: tuple
+    dilation: tuple
+    out: tuple
+
+    @property
+    def tiles(self) -> bool:
+        """Whether the windows tile the input: no overlap, gap, padding or dilation."""
+        unpadded = all(a == b == 0 for a, b in self.sides)
+        return self.stride == self.kernel and self.dilation == (1, 1) and unpadded
+
+
+def _out_size(n, k, s, p, dl, ceil_mode):
+    span = dl * (k - 1) + 1
+    if not ceil_mode:
+        return (n + 2 * p - span) // s + 1
+    out = -(-(n + 2 * p - span) // s) + 1
+    # PyTorch: the last window must start inside the input or its left padding
+    return out - 1 if (out - 1) * s >= n + p else out
+
+
+def pool_geometry(x_shape, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """The :class:`PoolGeometry` of a pooling of an input of shape ``x_shape`` (``stride``
+    None: the kernel), output sizes as PyTorch computes them."""
     kernel = pair(kernel_size)
-    return kernel, pair(kernel if stride is None else stride), pair(padding), pair(dilation)
+    stride = pair(kernel if stride is None else stride)
+    padding, dilation = pair(padding), pair(dilation)
+    out, sides = [], []
+    for n, k, s, p, dl in zip(x_shape[2:], kernel, stride, padding, dilation):
+        o = _out_size(n, k, s, p, dl, ceil_mode)
+        extra = max((o - 1) * s + dl * (k - 1) + 1 - (n + 2 * p), 0)
+        out.append(o)
+        sides.append((p, p + extra))
+    return PoolGeometry(kernel, stride, padding, tuple(sides), dilation, tuple(out))
 
 
-def _argmax_windows(x, kernel, stride, padding, dilation):
-    """The flat in-window position ``(N, C, Ho, Wo)`` of each window's first maximum."""
-    view = windows2d(pad2d(x, padding, value=-float("inf")), kernel, stride, dilation)
-    return view.reshape(view.shape[:4] + (-1,)).argmax(axis=-1)
+def _slices(a, geo):
+    """The ``kh * kw`` strided views ``(N, C, Ho, Wo)`` of the (padded) ``a`` at each
+    position of the window, in row-major order: window position ``k`` of every window."""
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = geo.kernel, geo.stride, geo.dilation, geo.out
+    return [
+        a[:, :, i * dh : i * dh + sh * (ho - 1) + 1 : sh, j * dw : j * dw + sw * (wo - 1) + 1 : sw]
+        for i in range(kh)
+        for j in range(kw)
+    ]
+
+
+def _padded_zeros(g, x_shape, geo):
+    (top, bottom), (left, right) = geo.sides
+    shape = tuple(x_shape[:2]) + (x_shape[2] + top + bottom, x_shape[3] + left + right)
+    return array_module(g).zeros_like(g, shape=shape)
+
+
+def _cropped(padded, x_shape, geo):
+    (top, _), (left, _) = geo.sides
+    return padded[:, :, top : top + x_shape[2], left : left + x_shape[3]]
+
+
+def _window_maxima(x, geo):
+    """``(maxima, where)``: each window's maximum and the position ``(N, C, Ho, Wo)`` in its
+    window of its first maximum (a NaN counts as the maximum, as in ``argmax``)."""
+    xp = array_module(x)
+    parts = _slices(pad2d(x, geo.sides, -float("inf")), geo)
+    best = parts[0].copy()
+    where = xp.zeros(best.shape, xp.intp)
+    has_nan = bool(xp.isnan(x).any())  # one pass, instead of two more per window position
+    for k, part in enumerate(parts[1:], 1):
+        better = part > best
+        if has_nan:
+            better |= (part != part) & (best == best)
+        xp.copyto(best, part, where=better)
+        xp.copyto(where, k, where=better)
+    return best, where
+
+
+def _scatter(g, where, x_shape, geo):
+    """Each element of ``g`` added at position ``where`` of its window (overlaps add up)."""
+    xp = array_module(g)
+    out = _padded_zeros(g, x_shape, geo)
+    for k, part in enumerate(_slices(out, geo)):
+        part += xp.where(where == k, g, 0.0)
+    return _cropped(out, x_shape, geo)
+
+
+def max_pool2d_with_argmax(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """``(max_pool2d(x, ...), where)``: also the position of each window's first maximum,
+    for :func:`max_pool2d_scatter` (what the layer keeps for its backward)."""
+    geo = pool_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
+    return _window_maxima(x, geo)
+
+
+def max_pool2d_scatter(
+    g, where, x_shape, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
+):
+    """:func:`max_pool2d_grad` given the positions ``where`` of the maxima."""
+    geo = pool_geometry(x_shape, kernel_size, stride, padding, dilation, ceil_mode)
+    return _scatter(g, where, x_shape, geo)
 
 
 @primitive
-def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
-    """PyTorch's ``max_pool2d`` (padding with -inf; ``stride`` defaults to the kernel)."""
-    return max_pool2d_select(x, x, kernel_size, stride, padding, dilation)
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """PyTorch's ``max_pool2d`` (padding with -inf; ``stride`` defaults to the kernel;
+    ``ceil_mode`` keeps the last, partial windows)."""
+    xp = array_module(x)
+    geo = pool_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
+    parts = _slices(pad2d(x, geo.sides, -float("inf")), geo)
+    out = parts[0].copy()
+    for part in parts[1:]:
+        xp.maximum(out, part, out=out)
+    return out
 
 
 @primitive
-def max_pool2d_select(u, x, kernel_size, stride=None, padding=0, dilation=1):
+def max_pool2d_select(u, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
     """``u`` read at the positions of the window maxima of ``x`` (same shape as ``x``)."""
     xp = array_module(u, x)
-    kernel, stride, padding, dilation = _geometry(kernel_size, stride, padding, dilation)
-    where = _argmax_windows(x, kernel, stride, padding, dilation)
-    view = windows2d(pad2d(u, padding), kernel, stride, dilation)
-    flat = view.reshape(view.shape[:4] + (-1,))
-    return xp.take_along_axis(flat, where[..., None], axis=-1)[..., 0]
+    geo = pool_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
+    _, where = _window_maxima(x, geo)
+    parts = _slices(pad2d(u, geo.sides), geo)
+    out = parts[0].copy()
+    for k, part in enumerate(parts[1:], 1):
+        xp.copyto(out, part, where=where == k)
+    return out
 
 
 @primitive
-def max_pool2d_grad(g, x, kernel_size, stride=None, padding=0, dilation=1):
+def max_pool2d_grad(g, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
     """The gradient of ``max_pool2d`` at ``x`` for the output adjoint ``g``: each element of
     ``g`` added at its window's maximum (overlapping windows add up)."""
-    kernel, stride, padding, dilation = _geometry(kernel_size, stride, padding, dilation)
-    where = _argmax_windows(x, kernel, stride, padding, dilation)
-    positions = array_module(g).arange(kernel[0] * kernel[1]).reshape(kernel)
-    cols = g[..., None, None] * (where[..., None, None] == positions)
-    return fold_windows2d(cols, x.shape, stride, padding, dilation)
+    geo = pool_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
+    return _scatter(g, _window_maxima(x, geo)[1], x.shape, geo)
 
 
-def _max_pool_adjoint(z, x, kernel_size, stride=None, padding=0, dilation=1):
-    d[x] += max_pool2d_grad(d[z], x, kernel_size, stride, padding, dilation)
+def _max_pool_adjoint(z, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    d[x] += max_pool2d_grad(d[z], x, kernel_size, stride, padding, dilation, ceil_mode)
 
 
-def _max_pool_tangent(z, x, kernel_size, stride=None, padding=0, dilation=1):
-    d[z] += max_pool2d_select(d[x], x, kernel_size, stride, padding, dilation)
+def _max_pool_tangent(z, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    d[z] += max_pool2d_select(d[x], x, kernel_size, stride, padding, dilation, ceil_mode)
 
 
-def _select_adjoint(z, u, x, kernel_size, stride=None, padding=0, dilation=1):
-    d[u] += max_pool2d_grad(d[z], x, kernel_size, stride, padding, dilation)
+def _select_adjoint(z, u, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    d[u] += max_pool2d_grad(d[z], x, kernel_size, stride, padding, dilation, ceil_mode)
 
 
-def _select_tangent(z, u, x, kernel_size, stride=None, padding=0, dilation=1):
-    d[z] += max_pool2d_select(d[u], x, kernel_size, stride, padding, dilation)
+def _select_tangent(z, u, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    d[z] += max_pool2d_select(d[u], x, kernel_size, stride, padding, dilation, ceil_mode)
 
 
-def _max_grad_adjoint(z, g, x, kernel_size, stride=None, padding=0, dilation=1):
-    d[g] += max_pool2d_select(d[z], x, kernel_size, stride, padding, dilation)
+def _max_grad_adjoint(z, g, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    d[g] += max_pool2d_select(d[z], x, kernel_size, stride, padding, dilation, ceil_mode)
 
 
-def _max_grad_tangent(z, g, x, kernel_size, stride=None, padding=0, dilation=1):
-    d[z] += max_pool2d_grad(d[g], x, kernel_size, stride, padding, dilation)
+def _max_grad_tangent(z, g, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    d[z] += max_pool2d_grad(d[g], x, kernel_size, stride, padding, dilation, ceil_mode)
 
 
 defvjp(max_pool2d, _max_pool_adjoint)
@@ -96,39 +208,76 @@ defvjp(max_pool2d_grad, _max_grad_adjoint)
 defjvp(max_pool2d_grad, _max_grad_tangent)
 
 
-@primitive
-def avg_pool2d(x, kernel_size, stride=None, padding=0):
-    """PyTorch's ``avg_pool2d`` (zero padding counted in the mean; ``ceil_mode=False``)."""
-    kernel, stride, padding, dilation = _geometry(kernel_size, stride, padding)
-    view = windows2d(pad2d(x, padding), kernel, stride, dilation)
-    return view.mean(axis=(4, 5))
+def _divisor(xp, x_shape, geo, count_include_pad, dtype):
+    """``(Ho, Wo)``: how many elements each window averages (PyTorch's rule: the padding
+    counts with ``count_include_pad``, the part ``ceil_mode`` adds never does)."""
+    if geo.tiles:
+        return float(geo.kernel[0] * geo.kernel[1])
+    (top, bottom), (left, right) = geo.sides
+    h, w = x_shape[2], x_shape[3]
+    mask = xp.zeros((1, 1, h + top + bottom, w + left + right), dtype)
+    if count_include_pad:
+        mask[:, :, : h + 2 * top, : w + 2 * left] = 1.0
+    else:
+        mask[:, :, top : top + h, left : left + w] = 1.0
+    return sum(_slices(mask, geo))[0, 0]
 
 
 @primitive
-def avg_pool2d_grad(g, x_shape, kernel_size, stride=None, padding=0):
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """PyTorch's ``avg_pool2d``: the mean of each window, zero padding counted in it with
+    ``count_include_pad`` (the default) and not otherwise; ``ceil_mode`` keeps the last,
+    partial windows."""
+    xp = array_module(x)
+    geo = pool_geometry(x.shape, kernel_size, stride, padding, 1, ceil_mode)
+    parts = _slices(pad2d(x, geo.sides), geo)
+    total = parts[0].copy()
+    for part in parts[1:]:
+        total += part
+    return total / _divisor(xp, x.shape, geo, count_include_pad, x.dtype)
+
+
+@primitive
+def avg_pool2d_grad(
+    g, x_shape, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True
+):
     """The gradient of ``avg_pool2d`` over an input of shape ``x_shape`` for the output
     adjoint ``g``: each element of ``g`` spread evenly over its window."""
     xp = array_module(g)
-    kernel, stride, padding, dilation = _geometry(kernel_size, stride, padding)
-    share = g / (kernel[0] * kernel[1])
-    cols = xp.broadcast_to(share[..., None, None], share.shape + kernel)
-    return fold_windows2d(cols, x_shape, stride, padding, dilation)
+    geo = pool_geometry(x_shape, kernel_size, stride, padding, 1, ceil_mode)
+    share = g / _divisor(xp, x_shape, geo, count_include_pad, g.dtype)
+    out = _padded_zeros(share, x_shape, geo)
+    for part in _slices(out, geo):
+        part += share
+    return _cropped(out, x_shape, geo)
 
 
-def _avg_pool_adjoint(z, x, kernel_size, stride=None, padding=0):
-    d[x] += avg_pool2d_grad(d[z], x.shape, kernel_size, stride, padding)
+def _avg_pool_adjoint(
+    z, x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True
+):
+    d[x] += avg_pool2d_grad(
+        d[z], x.shape, kernel_size, stride, padding, ceil_mode, count_include_pad
+    )
 
 
-def _avg_pool_tangent(z, x, kernel_size, stride=None, padding=0):
-    d[z] += avg_pool2d(d[x], kernel_size, stride, padding)
+def _avg_pool_tangent(
+    z, x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True
+):
+    d[z] += avg_pool2d(d[x], kernel_size, stride, padding, ceil_mode, count_include_pad)
 
 
-def _avg_grad_adjoint(z, g, x_shape, kernel_size, stride=None, padding=0):
-    d[g] += avg_pool2d(d[z], kernel_size, stride, padding)
+def _avg_grad_adjoint(
+    z, g, x_shape, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True
+):
+    d[g] += avg_pool2d(d[z], kernel_size, stride, padding, ceil_mode, count_include_pad)
 
 
-def _avg_grad_tangent(z, g, x_shape, kernel_size, stride=None, padding=0):
-    d[z] += avg_pool2d_grad(d[g], x_shape, kernel_size, stride, padding)
+def _avg_grad_tangent(
+    z, g, x_shape, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True
+):
+    d[z] += avg_pool2d_grad(
+        d[g], x_shape, kernel_size, stride, padding, ceil_mode, count_include_pad
+    )
 
 
 defvjp(avg_pool2d, _avg_pool_adjoint)

@@ -13,6 +13,8 @@
 (NumPy or CuPy); ``None``, strings, ints and bools in it are left alone. There is no
 ``zero_grad``: gradients are returned, not accumulated. ``opt.state_dict()`` and
 ``opt.load_state_dict(...)`` save and resume exactly (``sourcegrad.util.save`` writes them).
+PyTorch's parameter groups work too: ``Adam([{"params": head, "lr": 1e-2}, {"params":
+body}], lr=1e-3)`` then steps with ``opt.step([grads_head, grads_body])``.
 """
 
 from .base import Optimizer, OptimizerStateError, Slot

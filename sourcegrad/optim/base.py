@@ -3,7 +3,15 @@ without allocation, ``state_dict`` / ``load_state_dict``.
 
 An optimizer holds the parameter tree it was made with and updates its arrays **in place**:
 ``opt.step(grads)`` with ``grads`` shaped like the parameters (what ``sourcegrad.grad``
-returns). Every array a step writes (the optimizer's state and two scratch arrays per dtype,
+returns).
+
+*Parameter groups* are PyTorch's: ``Adam([{"params": tree_a, "lr": 1e-4}, {"params":
+tree_b}], lr=1e-3)`` gives each group its own hyperparameters (a group's own, else the
+constructor's). Gradients are returned here, not stored on the parameters, so such an
+optimizer steps with one gradient tree per group, in the groups' order:
+``opt.step([grads_a, grads_b])`` (for a loss of ``(tree_a, tree_b)`` that is exactly what
+``sourcegrad.grad(loss)`` returns). Each group is an optimizer of the same class
+(``opt.groups[i]``: its ``lr`` is what a schedule made on it sets). Every array a step writes (the optimizer's state and two scratch arrays per dtype,
 shared by all leaves of that dtype) is allocated when the optimizer is made, so steps allocate
 nothing that grows with the parameters. Each leaf is computed with its own array module
 (NumPy, or CuPy for CuPy arrays) and in its own dtype: float32 stays float32.
@@ -26,7 +34,17 @@ from ..util.tree import (
     tree_structure,
 )
 
-__all__ = ["Optimizer", "Slot", "OptimizerStateError"]
+__all__ = ["Optimizer", "Slot", "OptimizerStateError", "is_param_groups"]
+
+
+def is_param_groups(params) -> bool:
+    """Whether ``params`` is a list of PyTorch-style parameter groups (dicts with a
+    ``"params"`` entry) rather than one tree of parameters."""
+    return (
+        isinstance(params, (list, tuple))
+        and len(params) > 0
+        and all(isinstance(g, dict) and "params" in g for g in params)
+    )
 
 
 class OptimizerStateError(SourcegradError, ValueError):
@@ -55,14 +73,38 @@ class Optimizer:
     def __init__(self, params, lr: float, hyper: dict):
         if not lr >= 0.0:
             raise ValueError(f"invalid learning rate: {lr}")
-        self.params = params
         self.lr = float(lr)
         self.hyper = dict(hyper)
         self.initial_lr = None  # set by the first learning-rate schedule, as torch does
         self.steps = 0
         self.now: dict = {}
-        self._treedef = tree_structure(params)
-        self._slots = self._make_slots(params)
+        #: one optimizer of this class per parameter group (None without groups)
+        self.groups = self._make_groups(params) if is_param_groups(params) else None
+        self.params = params if self.groups is None else [g.params for g in self.groups]
+        self._treedef = tree_structure(self.params)
+        self._slots = self._make_slots(params) if self.groups is None else []
+
+    def _make_groups(self, groups) -> list:
+        made, seen = [], set()
+        for i, group in enumerate(groups):
+            options = {"lr": self.lr, **self.hyper}
+            options.update((k, v) for k, v in group.items() if k in options)
+            made.append(type(self)(group["params"], **options))
+            for path, leaf in tree_leaves_with_paths(group["params"]):
+                if not is_static_leaf(leaf) and id(leaf) in seen:
+                    raise OptimizerStateError(
+                        f"the parameter at {path_text(path)} of group {i} is also in an "
+                        "earlier group: it would be updated twice per step"
+                    )
+                seen.add(id(leaf))
+        return made
+
+    @property
+    def param_groups(self) -> list:
+        """PyTorch's ``param_groups``: one dict per group, its ``"params"`` and its
+        hyperparameters (one group holding everything without groups)."""
+        parts = [self] if self.groups is None else self.groups
+        return [{"params": g.params, "lr": g.lr, **g.hyper} for g in parts]
 
     # ----- what subclasses define -----
     def state_names(self) -> tuple:
@@ -82,7 +124,23 @@ class Optimizer:
     # ----- stepping -----
     def step(self, grads) -> None:
         """One optimisation step: update every parameter array in place from ``grads`` (a tree
-        of the parameters' structure; at static leaves anything, it is not read)."""
+        of the parameters' structure; at static leaves anything, it is not read; with
+        parameter groups a list of such trees, one per group). Nothing is updated when any
+        gradient does not fit."""
+        if self.groups is None:
+            self._apply(self._checked_leaves(grads))
+            return
+        if not isinstance(grads, (list, tuple)) or len(grads) != len(self.groups):
+            raise TreeStructureError(
+                f"an optimizer of {len(self.groups)} parameter groups steps with a list of "
+                f"{len(self.groups)} gradient trees, one per group: nothing was updated"
+            )
+        checked = [group._checked_leaves(g) for group, g in zip(self.groups, grads)]
+        self.steps += 1
+        for group, leaves in zip(self.groups, checked):
+            group._apply(leaves)
+
+    def _checked_leaves(self, grads) -> list:
         leaves, treedef = tree_flatten(grads)
         if treedef != self._treedef:
             leaves = tree_leaves(tree_map(lambda p, g: g, self.params, grads))
@@ -92,6 +150,9 @@ class Optimizer:
                     f"a gradient of shape {getattr(g, 'shape', ())} for a parameter of shape "
                     f"{slot.param.shape}: nothing was updated"
                 )
+        return leaves
+
+    def _apply(self, leaves) -> None:
         self.steps += 1
         self.begin_step()
         for slot, g in zip(self._slots, leaves):
@@ -126,18 +187,24 @@ class Optimizer:
         """A snapshot of everything a step depends on, as a new tree of copies (later steps do
         not change it): ``{"optimizer": class name, "steps": int, "lr": float, "initial_lr":
         float or None, "hyper": {...}, "state": {name: tree shaped like the parameters}}``.
-        ``sourcegrad.util.save`` writes it; :meth:`load_state_dict` restores it."""
+        ``sourcegrad.util.save`` writes it; :meth:`load_state_dict` restores it. With
+        parameter groups, ``"groups"`` holds each group's state dict and ``"state"`` is
+        empty."""
+        if self.groups is not None:
+            return {**self._header(), "state": {}, "groups": [g.state_dict() for g in self.groups]}
         state = {}
         for i, name in enumerate(self.state_names()):
             arrays = [leaf if s is None else s.state[i].copy() for s, leaf in self._pairs()]
             state[name] = self._treedef.unflatten(arrays)
+        return {**self._header(), "state": state}
+
+    def _header(self) -> dict:
         return {
             "optimizer": type(self).__name__,
             "steps": self.steps,
             "lr": self.lr,
             "initial_lr": self.initial_lr,
             "hyper": dict(self.hyper),
-            "state": state,
         }
 
     def _pairs(self):
@@ -154,6 +221,14 @@ class Optimizer:
             raise OptimizerStateError(
                 f"a state dict of {sd.get('optimizer')!r} given to {type(self).__name__}"
             )
+        if (self.groups is None) != ("groups" not in sd):
+            raise OptimizerStateError(
+                "a state dict with parameter groups given to an optimizer without, or the "
+                "other way round"
+            )
+        if self.groups is not None:
+            self._load_groups(sd)
+            return
         if set(sd["hyper"]) != set(self.hyper):
             raise OptimizerStateError(
                 f"hyperparameters {sorted(sd['hyper'])}, expected {sorted(self.hyper)}"
@@ -178,6 +253,25 @@ class Optimizer:
                     slot.state[i][...] = leaf
         self.lr = float(sd["lr"])
         self.initial_lr = None if sd["initial_lr"] is None else float(sd["initial_lr"])
+        self.steps = int(sd["steps"])
+
+    def _load_groups(self, sd) -> None:
+        if len(sd["groups"]) != len(self.groups):
+            raise OptimizerStateError(
+                f"a state dict of {len(sd['groups'])} parameter groups given to an optimizer "
+                f"of {len(self.groups)}"
+            )
+        before = [g.state_dict() for g in self.groups]
+        try:
+            for group, theirs in zip(self.groups, sd["groups"]):
+                group.load_state_dict(theirs)
+        except OptimizerStateError:
+            for group, mine in zip(self.groups, before):  # all or nothing
+                group.load_state_dict(mine)
+            raise
+        self.lr = float(sd["lr"])
+        self.initial_lr = None if sd["initial_lr"] is None else float(sd["initial_lr"])
+        self.hyper = {k: _plain(v) for k, v in sd["hyper"].items()}
         self.steps = int(sd["steps"])
 
     def _check_state(self, name, tree) -> None:

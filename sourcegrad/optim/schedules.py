@@ -28,6 +28,12 @@ class LRScheduler:
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(optimizer).__name__} is not a sourcegrad Optimizer")
+        if optimizer.groups is not None:
+            raise TypeError(
+                "a schedule sets one learning rate: make one schedule per parameter group, "
+                "on optimizer.groups[i] (each group's rate follows the schedule from its own "
+                "initial rate, as PyTorch's schedules do)"
+            )
         self.optimizer = optimizer
         if last_epoch == -1:
             if optimizer.initial_lr is None:
