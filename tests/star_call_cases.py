@@ -56,3 +56,20 @@ def list_built_here(p, x):
 
 def keyword_twice(p, x):
     return np.sum(norm(x, g=p["ln"]["g"], **p["ln"]))
+
+
+def loop_name_bound_again(p, x):
+    h = x
+    for layer in p:
+        h = dense(h, *layer)
+    for layer in p:
+        h = h + 0.0 * np.sum(layer[1])
+    return np.sum(h) + sum(np.sum(layer[0]) for layer in p)
+
+
+def loop_item_rebound_before_the_splice(p, x):
+    h = x
+    for layer in p:
+        layer = (layer[0], layer[1], layer[1])
+        h = dense(h, *layer)
+    return np.sum(h)

@@ -21,6 +21,7 @@ CASES = [
     (c.loop_over_norms, ([{"g": B, "b": 0.1 * B}, {"g": 1.0 + B * B, "b": B}], X)),
     (c.slice_spliced, ((W, B, 2.0 * B), X)),
     (c.display_spliced, (W, B, X)),
+    (c.loop_name_bound_again, ([(W, B), (0.5 * W, -B)], X)),
 ]
 
 
@@ -70,3 +71,8 @@ def test_items_of_different_structure_are_refused_not_guessed():
     p = [(W, B), (W, B, B)]  # the second layer would get three arguments: Python raises
     with pytest.raises(sg.SourcegradError, match=r"`\*layer` in a call"):
         sg.grad(c.loop_over_layers)(p, X)
+
+
+def test_an_item_rebound_in_the_loop_is_no_longer_known():
+    with pytest.raises(sg.SourcegradError, match=r"`\*layer` in a call"):
+        sg.grad(c.loop_item_rebound_before_the_splice)([(W, B)], X)

@@ -50,6 +50,7 @@ class LoopLowering:
                 target = counter
             else:
                 self.env[target] = target
+                self.item_examples.pop(target, None)
                 body = self.block(stmt.body)
         else:
             # `for x in xs`, `zip`, `enumerate`: iterate over positions, read elements
@@ -62,6 +63,8 @@ class LoopLowering:
             ]
             for b in body_stmts:
                 b.lineno = stmt.lineno
+                if isinstance(b.targets[0], gast.Name):  # the loop's own binding of an item
+                    self.loop_getters[id(b.value)] = b.targets[0].id
             body = self.block(body_stmts + list(stmt.body))
         loop = gast.For(
             target=S.name(target, store=True),

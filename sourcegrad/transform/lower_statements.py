@@ -102,6 +102,7 @@ class StatementLowering:
                 self.bind_target(target, value)
 
     def augmented_assign(self, stmt):
+        self.track_binding(stmt.target, stmt.value)
         if isinstance(stmt.target, gast.Subscript):
             # the index is evaluated once, as Python does: `y[f()] += v` calls f once
             base = getattr(stmt.target.value, "id", "k")
@@ -232,6 +233,7 @@ class StatementLowering:
         self.emit(gast.Return(value=value), temp=True)
 
     def bind_target(self, target, value):
+        self.track_binding(target, value)
         if isinstance(target, gast.Name):
             self.bind(target.id, value)
         elif isinstance(target, (gast.Tuple, gast.List)):

@@ -20,7 +20,7 @@ _ARRAY_ATTRIBUTES = frozenset({"T", "shape", "ndim", "size", "dtype", "real", "i
 
 class PathReads:
     """Path reads. Expects of the builder: ``p`` (the parsed function), ``fn``, ``params``,
-    ``examples``, ``item_examples``, ``names``, ``env``, ``local_names``, ``reassigned_params``, ``list_names``,
+    ``examples``, ``item_examples``, ``pending_items``, ``loop_getters``, ``names``, ``env``, ``local_names``, ``reassigned_params``, ``list_names``,
     ``loop_spans``, ``paths``, ``path_of``, ``path_syntax``, ``user_vars``, ``depth``,
     ``out``, ``top_out``, and the method ``emit``."""
 
@@ -141,22 +141,28 @@ class PathReads:
         return UNKNOWN if inner is UNKNOWN else follow_keys(inner, (key,), UNKNOWN)
 
     def note_loop_item(self, name: str, it) -> None:
-        """Remember the structure of ``name``, bound only by ``for name in it``, where every
-        item of ``it`` in the arguments the derivative is built for has the same structure
-        (lengths, keys, ranks): then ``*name`` and ``**name`` can be spliced."""
+        """Note the structure of the items of ``for name in it`` where every item of ``it``
+        in the arguments the derivative is built for has the same structure (lengths, keys,
+        ranks): from the loop's own binding of ``name`` until ``name`` is bound again,
+        ``*name`` and ``**name`` can be spliced (:meth:`track_binding`)."""
         items = self.example_value(it)
-        if not isinstance(items, (list, tuple)) or not items:
-            return
-        if len({repr(rank_signature(x)) for x in items}) != 1:
-            return
-        if (
-            sum(
-                isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store) and n.id == name
-                for n in S.walk(self.fn)
-            )
-            == 1
-        ):
-            self.item_examples[name] = items[0]
+        self.pending_items.pop(name, None)
+        if isinstance(items, (list, tuple)) and items:
+            if len({repr(rank_signature(x)) for x in items}) == 1:
+                self.pending_items[name] = items[0]
+
+    def track_binding(self, target, value) -> None:
+        """Keep :attr:`item_examples` true where ``target = value`` runs: the loop's own
+        binding of an item (registered in :attr:`loop_getters`) makes its structure known;
+        any other binding of a name, or write into it, makes it unknown."""
+        name = self.loop_getters.pop(id(value), None)
+        if name is not None and isinstance(target, gast.Name) and target.id == name:
+            if name in self.pending_items:
+                self.item_examples[name] = self.pending_items.pop(name)
+                return
+        for n in S.walk(target):
+            if isinstance(n, gast.Name):
+                self.item_examples.pop(n.id, None)
 
     def path_of_user(self):
         """User names that hold a path read."""
