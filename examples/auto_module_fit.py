@@ -42,9 +42,11 @@ AutoLinear = nn.AutoModule("AutoLinear")(linear, (FEATURES, HIDDEN), (FEATURES,)
 AutoMSE = nn.AutoCriterion("AutoMSE")(squared_error)
 
 
-def fit(steps, batch=32, lr=0.05, momentum=0.9, seed=0, every=250):
-    """Train for ``steps`` SGD steps on fresh random batches; returns the model and the
-    losses."""
+def fit(steps, batch=32, lr=0.05, momentum=0.9, seed=0, every=250, plot=""):
+    """Train for ``steps`` SGD steps on fresh random batches (a progress bar shows the mean
+    squared error; ``plot``: a file for the loss curve); returns the model and the losses."""
+    from tqdm import tqdm
+
     rng = np.random.default_rng(seed)
     alpha = rng.uniform(0.0, 1.0, FEATURES)
     model = nn.Sequential(AutoLinearReLU(), AutoLinear())
@@ -52,7 +54,7 @@ def fit(steps, batch=32, lr=0.05, momentum=0.9, seed=0, every=250):
     params = model.parameters(rng)  # held by the model: the updates below change them
     optimizer = sg.optim.SGD(params, lr=lr, momentum=momentum)
     losses = []
-    for i in range(steps):
+    for i in (bar := tqdm(range(steps), desc="AutoModule fit")):
         x = rng.uniform(-1.0, 1.0, (batch, FEATURES))
         target = np.exp(alpha * x)
         model.zero_grad()
@@ -61,16 +63,36 @@ def fit(steps, batch=32, lr=0.05, momentum=0.9, seed=0, every=250):
         model.backward(criterion.backward())
         optimizer.step(model.grads)
         if i % every == 0 or i == steps - 1:
-            print(f"step {i:5d}  mse {np.mean(losses[-every:]):.5f}")
+            bar.set_postfix(mse=f"{np.mean(losses[-every:]):.5f}")
+    print(f"mse {np.mean(losses[-every:]):.5f} after {steps} steps")
+    if plot:
+        save_loss_curve(losses, plot, "exp(alpha * x) by AutoModule")
     return model, losses
+
+
+def save_loss_curve(losses, path, title):
+    """The training loss per step, as a PNG at ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot(losses)
+    ax.set(xlabel="step", ylabel="training loss", yscale="log", title=title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    print(f"loss curve saved to {path}")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--plot", default="auto_module_fit.png", help="'' for no plot")
     args = parser.parse_args(argv)
-    fit(args.steps, lr=args.lr)
+    fit(args.steps, lr=args.lr, plot=args.plot)
 
 
 if __name__ == "__main__":

@@ -111,8 +111,11 @@ def example_args(seed=0):
     return (init_params(rng), *batch(rng, 8, 4))
 
 
-def train(steps, length=32, size=16, lr=1e-2, max_norm=1.0, seed=0, every=50):
-    """Train for ``steps`` Adam steps; returns the parameters, the losses and a sample."""
+def train(steps, length=32, size=16, lr=1e-2, max_norm=1.0, seed=0, every=50, plot=""):
+    """Train for ``steps`` Adam steps (a progress bar shows the loss; ``plot``: a file for
+    the loss curve); returns the parameters, the losses and a sample."""
+    from tqdm import tqdm
+
     rng = np.random.default_rng(seed)
     params = init_params(rng)
     optimizer = sg.optim.Adam(params, lr=lr)
@@ -120,17 +123,38 @@ def train(steps, length=32, size=16, lr=1e-2, max_norm=1.0, seed=0, every=50):
     losses = []
     print(f"{len(TEXT)} characters, {VOCAB} distinct; LSTM {EMBED} -> {HIDDEN}")
     start = time.perf_counter()
-    for i in range(steps):
+    for i in (bar := tqdm(range(steps), desc="char LSTM")):
         value, grads = step(params, *batch(rng, length, size))
         clip_by_global_norm(grads, max_norm)
         optimizer.step(grads)
         losses.append(float(value))
         if i % every == 0 or i == steps - 1:
-            recent = np.mean(losses[-every:])
-            print(f"step {i:4d}  loss {recent:.3f}  ({time.perf_counter() - start:.1f} s)")
+            bar.set_postfix(loss=f"{np.mean(losses[-every:]):.3f}")
+    print(
+        f"loss {np.mean(losses[-every:]):.3f} after {steps} steps, "
+        f"{time.perf_counter() - start:.1f} s"
+    )
     text = sample(params, "Beautiful is ", 120, rng)
     print("sample:", text)
+    if plot:
+        save_loss_curve(losses, plot, "character LSTM")
     return params, losses, text
+
+
+def save_loss_curve(losses, path, title):
+    """The training loss per step, as a PNG at ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot(losses)
+    ax.set(xlabel="step", ylabel="training loss", yscale="log", title=title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    print(f"loss curve saved to {path}")
 
 
 def main(argv=None):
@@ -140,8 +164,9 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=16, help="windows per step")
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--plot", default="char_lstm.png", help="'' for no plot")
     args = parser.parse_args(argv)
-    train(args.steps, args.length, args.batch, args.lr, seed=args.seed)
+    train(args.steps, args.length, args.batch, args.lr, seed=args.seed, plot=args.plot)
 
 
 if __name__ == "__main__":

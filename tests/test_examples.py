@@ -64,13 +64,15 @@ def test_digits_cnn_learns_in_two_epochs(tmp_path, monkeypatch):
     assert history["loss"][-1] < history["loss"][0]
 
 
-def test_char_lstm_loss_falls_and_it_samples(capsys):
+def test_char_lstm_loss_falls_and_it_samples(capsys, tmp_path):
+    pytest.importorskip("matplotlib", reason="the examples plot (examples extra)")
     example = load("char_lstm")
-    _, losses, text = example.train(12, length=12, size=8, every=4)
+    _, losses, text = example.train(12, length=12, size=8, every=4, plot=str(tmp_path / "l.png"))
+    assert (tmp_path / "l.png").stat().st_size > 0
     assert np.mean(losses[-3:]) < np.mean(losses[:3])
     assert text.startswith("Beautiful is ") and len(text) == len("Beautiful is ") + 120
     assert "sample:" in capsys.readouterr().out
-    example.main(["--steps", "2", "--length", "6", "--batch", "2"])
+    example.main(["--steps", "2", "--length", "6", "--batch", "2", "--plot", ""])
 
 
 def test_char_lstm_gradient_with_clipping():
@@ -87,11 +89,13 @@ def test_char_lstm_gradient_with_clipping():
     assert np.sqrt(sum(np.sum(g * g) for g in clipped)) == pytest.approx(1e-3)
 
 
-def test_auto_module_fit_learns_the_exponentials():
+def test_auto_module_fit_learns_the_exponentials(tmp_path):
+    pytest.importorskip("matplotlib", reason="the examples plot (examples extra)")
     example = load("auto_module_fit")
-    _, losses = example.fit(300, every=100)
+    _, losses = example.fit(300, every=100, plot=str(tmp_path / "fit.png"))
+    assert (tmp_path / "fit.png").stat().st_size > 0
     assert np.mean(losses[-20:]) < 0.1 * np.mean(losses[:20])
-    example.main(["--steps", "3"])
+    example.main(["--steps", "3", "--plot", ""])
 
 
 def test_transfer_learning_trains_a_new_head(capsys):
