@@ -75,9 +75,8 @@ class _Unbound:
 
     def with_receiver(self, grads):
         """The parts ``grads`` of :attr:`rest` with None (a zero) in the receiver's place."""
-        parts = list(grads) if isinstance(self.rest, tuple) else [grads]
-        full = tuple(None if i == derive.RECEIVER else parts.pop(0) for i in self.wrt)
-        return full[0] if self.single else full
+        count = len(self.rest) if isinstance(self.rest, tuple) else 1
+        return _with_receiver(grads, count, self.wrt, self.single)
 
     def jvp(self, wrt):
         """Forward mode over this vjp (a Hessian-vector product through the call)."""
@@ -152,11 +151,9 @@ class _OfReceiver:
         return grads if bound else self.with_receiver(grads, len(inner))
 
     def with_receiver(self, grads, count: int):
-        """The ``count`` parts ``grads`` (one, or a tuple) of the arguments in ``wrt``, with
-        None (a zero) in the receiver's place."""
-        parts = list(grads) if count > 1 else [grads]
-        full = tuple(None if i == derive.RECEIVER else parts.pop(0) for i in self.wrt)
-        return full[0] if self.single else full
+        """The ``count`` parts ``grads`` of the arguments in ``wrt``, with None (a zero) in
+        the receiver's place."""
+        return _with_receiver(grads, count, self.wrt, self.single)
 
     def jvp(self, wrt):
         """Forward mode over this vjp (a Hessian-vector product through the call)."""
@@ -199,6 +196,14 @@ class _OfReceiverJvp:
             grads = vjp(*leading, *args[:-1], g_out=args[-1])
             tangent = zero_adjoint(grads)
         return of.with_receiver(grads, len(inner)), of.with_receiver(tangent, len(inner))
+
+
+def _with_receiver(grads, count: int, wrt: tuple, single: bool):
+    """``grads`` (one part, or a tuple of ``count``) for the positions of ``wrt`` other than
+    the receiver, with None (a zero) in the receiver's place; one part for a ``single`` wrt."""
+    parts = list(grads) if count > 1 else [grads]
+    full = tuple(None if i == derive.RECEIVER else parts.pop(0) for i in wrt)
+    return full[0] if single else full
 
 
 def _receiver_tangent(t_in, wrt, single):

@@ -264,8 +264,9 @@ class ExpressionLowering:
             func = self.atom(func, base)
         args = []
         for a in e.args:
-            if isinstance(a, gast.Starred):
-                args += [self.atom(x, base) for x in self.star_items(a.value, e)]
+            if isinstance(a, gast.Starred):  # the items named after what is spliced
+                part = a.value.id if isinstance(a.value, gast.Name) else base
+                args += [self.atom(x, part) for x in self.star_items(a.value, e)]
             else:
                 args.append(self.atom(a, base))
         keywords = []
