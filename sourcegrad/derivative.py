@@ -34,8 +34,9 @@ _OPTIONS = {
     "stable_gradients", "pool_buffers",
 }  # fmt: skip
 #: "select": the part of a jvp's result to compute; "internal": made for generated code (vjp_of,
-#: jvp_of), whose seeds are adjoints and tangents in sourcegrad's own forms, not checked
-_INTERNAL_OPTIONS = {"select", "internal"}
+#: jvp_of), whose seeds are adjoints and tangents in sourcegrad's own forms, not checked;
+#: "keep_forward": False for builds that call each callee's vjp whole (an export's)
+_INTERNAL_OPTIONS = {"select", "internal", "keep_forward"}
 #: the keyword a vjp's output gradient / a jvp's tangent may be passed by
 _SEED_KEYWORD = {"vjp": "g_out", "jvp": "t_in"}
 

@@ -43,6 +43,7 @@ from .export_source import ExportError, Namespace, literal
 from .runtime.buffers import BufferPool
 from .runtime.signature import guard_expression
 from .show import traced_runs
+from .transform import derive
 
 __all__ = ["ExportError", "export", "is_stale", "source_digest"]
 
@@ -398,23 +399,28 @@ def export(
     if not isinstance(f, types.FunctionType):
         raise ExportError(f"export takes a plain function, got {f!r}")
     args = tuple(args)
-    if order == 2:
-        text = _hvp_module_text(f, wrt, args)
-    else:
-        text = _first_order_text(f, wrt, mode, args)
+    with derive.whole_vjps():  # each callee's vjp is written whole
+        if order == 2:
+            text = _hvp_module_text(f, wrt, args)
+        else:
+            text = _first_order_text(f, wrt, mode, args)
     if path is not None:
         with open(path, "w", encoding="utf-8") as file:
             file.write(text)
     return text
 
 
+#: the options of an export's derivatives: builds apart from those that keep forward sweeps
+_WHOLE = {"keep_forward": False}
+
+
 def _first_order_text(f, wrt, mode: str, args: tuple) -> str:
     """The export of the gradient (``mode="reverse"``) or jvp of ``f`` for ``args``."""
     if mode == "reverse":
-        df = derivative(f, wrt, "grad", False, True, {})
+        df = derivative(f, wrt, "grad", False, True, _WHOLE)
         call = lambda: df(*args)  # noqa: E731
     else:
-        df = derivative(f, wrt, "jvp", False, True, {})
+        df = derivative(f, wrt, "jvp", False, True, _WHOLE)
         seed = tuple(args[i] for i in df.wrt) if df.wrt_tuple else args[df.wrt[0]]
         call = lambda: df(*args, seed)  # noqa: E731
     for _ in range(derivative_module.SPECIALISE_AFTER + 1):  # until the running build runs
@@ -434,9 +440,9 @@ def _hvp_module_text(f, wrt, args: tuple) -> str:
     run as it runs it (the first build for these arguments, kept)."""
     if isinstance(wrt, (tuple, list)):
         raise ExportError("order=2: an export writes the Hessian-vector product along one wrt")
-    g = Transformed(f, (wrt,), "grad", False, False, {})
+    g = Transformed(f, (wrt,), "grad", False, False, _WHOLE)
     gradient = g.emitted(args)
-    jt = Transformed(gradient.source_fn, (wrt,), "jvp", False, True, {"select": (1, 1)})
+    jt = Transformed(gradient.source_fn, (wrt,), "jvp", False, True, {"select": (1, 1), **_WHOLE})
     entry = jt.emitted(args)
     writer = _Writer({})
     writer.user_functions.append(f)

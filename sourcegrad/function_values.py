@@ -20,6 +20,7 @@ from .callables import as_function
 from .derivative import derivative
 from .errors import UnsupportedSyntaxError
 from .higher import Jvp, derivative_vjp, is_derivative
+from .kept import backward_kept, forward_kept, forward_kept_of
 from .rules import adjoint, d, tangent
 from .runtime.trees import zero_adjoint
 from .transform import derive
@@ -243,7 +244,12 @@ def _dynamic(fn, wrt, mode):
         )
     # functions with the same code (and what their transformation reads) share the builds,
     # each run with its own closure (sourcegrad.derivative.derivative)
-    return derivative(fn, wrt, mode, False, mode == "jvp", {"internal": True})
+    options = {"internal": True} if derive.keeping_forward() else _WHOLE
+    return derivative(fn, wrt, mode, False, mode == "jvp", options)
+
+
+#: the options of a callee's derivative made for an export (see derive.whole_vjps)
+_WHOLE = {"internal": True, "keep_forward": False}
 
 
 class _Called:
@@ -256,13 +262,18 @@ class _Called:
         self.fn, self.wrt, self.mode = fn, wrt, mode
 
     def __call__(self, *args, g_out=None, t_in=None):
-        function, leading = as_function(self.fn, len(args))
-        n = len(leading)
-        wrt = tuple(i + n for i in self.wrt) if isinstance(self.wrt, tuple) else self.wrt + n
-        t = _dynamic(function, wrt, self.mode)
+        t, leading = self.as_derivative(len(args))
         if self.mode == "jvp":
             return t(*leading, *args, t_in=t_in)
         return t(*leading, *args, g_out=g_out)
+
+    def as_derivative(self, nargs: int) -> tuple:
+        """``(derivative, leading)``: the derivative of the plain function behind the call
+        of ``nargs`` arguments, called with ``leading`` before them."""
+        function, leading = as_function(self.fn, nargs)
+        n = len(leading)
+        wrt = tuple(i + n for i in self.wrt) if isinstance(self.wrt, tuple) else self.wrt + n
+        return _dynamic(function, wrt, self.mode), leading
 
     def jvp(self, wrt):
         """Forward mode over this derivative, along its arguments ``wrt`` (positions among
@@ -317,7 +328,16 @@ def jvp_of(fn: Callable, wrt: Any) -> Callable:
 
 
 # the passes differentiate calls of function values through these (they never import upward)
-derive.install(derive.Makers(vjp_of=vjp_of, jvp_of=jvp_of, is_derivative=is_derivative))
+derive.install(
+    derive.Makers(
+        vjp_of=vjp_of,
+        jvp_of=jvp_of,
+        is_derivative=is_derivative,
+        forward_kept=forward_kept,
+        forward_kept_of=forward_kept_of,
+        backward_kept=backward_kept,
+    )
+)
 
 
 # A derivative that calls `vjp_of(layer, "self")` is itself differentiated (a Hessian-vector

@@ -24,6 +24,7 @@ import numpy as np
 from .derivative import Transformed, derivative
 from .errors import SourcegradError, user_location
 from .higher import grad_of_derivative, is_derivative, jvp_transform, source_of_order
+from .kept import forward_kept
 
 __all__ = [
     "callee_builds", "diff_source", "higher_order_source", "show_source", "traced_runs", "where"
@@ -39,6 +40,7 @@ def traced_runs(call: Callable[[], Any]) -> list:
     makes, in order: the arguments it got (in parameter order) and the build that ran."""
     found: list = []
     code = Transformed.run.__code__
+    kept = forward_kept.__code__  # a callee whose forward sweep is kept for its adjoint
 
     def profile(frame, event, arg):
         if event == "call" and frame.f_code is code:
@@ -46,6 +48,10 @@ def traced_runs(call: Callable[[], Any]) -> list:
             t = local["self"]
             if not t.checked:
                 found.append((t, local["args"], local["entry"]))
+        elif event == "return" and frame.f_code is kept:
+            local = frame.f_locals
+            if local.get("halves") is not None:
+                found.append((local["twin"], local["args"], local["entry"]))
 
     previous = sys.getprofile()
     sys.setprofile(profile)

@@ -28,7 +28,7 @@ LAYERS = [
     {"pipeline"},
     {"derivative_cache", "arguments", "notes"},
     {"derivative"},
-    {"callables"},
+    {"callables", "kept"},
     {"higher"},
     {"function_values"},
     {"show", "export", "export_source"},

@@ -85,7 +85,7 @@ def resolve_calls(core: Core, ops: dict, varied: dict) -> None:
                     core.parsed.filename,
                     stmt.lineno,
                 )
-            ops[id(stmt)] = call_dynamic(core, func, args, before)
+            ops[id(stmt)] = call_dynamic(core, func, args, before, stmt)
         if op is not None and op.user_call:
             # differentiate the user's function only with respect to what varies here
             fn, args, kwargs = op.user_call

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 import types
 import weakref
 
@@ -24,6 +25,7 @@ from ..runtime.trees import as_adjoint
 from . import derive
 from . import syntax as S
 from .forms import Core, Op
+from .node_facts import set_fact
 from .parse import UNRESOLVED, packed, parse, resolve
 from .path_reads import follow_keys
 from .rule_binding import is_user_function, local_names, lookup_rule
@@ -122,7 +124,7 @@ def is_derivative(obj) -> bool:
 _ITEM_METHODS = frozenset({"setdefault", "popitem", "pop", "copy", "__getitem__"})
 
 
-def call_dynamic(core, func, args, varied) -> Op:
+def call_dynamic(core, func, args, varied, stmt=None) -> Op:
     """``d[args] += vjp_of(func, wrt)(*args, g_out=d[z])`` for a function ``func`` known only
     when the derivative runs (a nested function, a lambda, a function made by sourcegrad); in
     forward mode ``d[z] += jvp_of(func, wrt)(*args, t_in=d[args])[1]``."""
@@ -162,7 +164,7 @@ def call_dynamic(core, func, args, varied) -> Op:
         args=[S.name(f"a{i}") for i in range(len(args))],
         keywords=[gast.keyword(arg="t_in" if forward else "g_out", value=dread)],
     )
-    body = [_contribution(call, forward)]
+    body = [_contribution(call, forward, stmt)]
     rule = R.Rule(
         key="dynamic",
         fn=TemplateNamespace(
@@ -331,7 +333,7 @@ def call_user_function(core: Core, stmt, fn, args, kwargs, label, varied=None) -
                 complete_tangent.__name__: complete_tangent,
             }
         ),
-        body=[_contribution(value, forward)],
+        body=[_contribution(value, forward, stmt)],
         result="z",
         params=list(params),
         signature=sig,
@@ -341,6 +343,20 @@ def call_user_function(core: Core, stmt, fn, args, kwargs, label, varied=None) -
     op = Op(fn, rule, params, operands, pure=True, label=label)
     op.user_call = (user_fn, args, kwargs)
     return op
+
+
+_SITES = itertools.count()
+
+
+def _pair(stmt, vjp_call) -> None:
+    """Mark the statement calling a function and the call of its vjp in the rule as one
+    site, so the running code may keep the callee's forward sweep for its adjoint
+    (``transform/optimize/kept_calls.py``)."""
+    if stmt is None or not isinstance(stmt, gast.Assign):
+        return
+    site = next(_SITES)
+    set_fact(stmt, "kept", site)
+    set_fact(vjp_call, "kept", site)
 
 
 def _bind_user_call(fn, args, kwargs, label, where):
@@ -387,7 +403,7 @@ def _bind_user_call(fn, args, kwargs, label, where):
 
 def _derivative_of(fn, wrt: tuple, forward: bool):
     """The derivative of ``fn`` for ``wrt`` (shared while a rule that calls it is alive)."""
-    key = (fn, wrt, forward)
+    key = (fn, wrt, forward, derive.keeping_forward())
     derivative = _VJPS.get(key)
     if derivative is None:  # held by the rules that call it (_VJPS holds it weakly)
         makers = derive.makers()
@@ -465,8 +481,11 @@ NAMEDTUPLE_ADJOINT, NAMEDTUPLE_TANGENT = _make_namedtuple_rules()
 d = R.registry.d  # read by the rule templates above
 
 
-def _contribution(call, forward: bool):
-    """``d[z] += call[1]`` (forward) or ``d[diff] += as_adjoint(call)`` (reverse)."""
+def _contribution(call, forward: bool, stmt=None):
+    """``d[z] += call[1]`` (forward) or ``d[diff] += as_adjoint(call)`` (reverse), the vjp
+    call paired with ``stmt``, the statement making the call (see :func:`_pair`)."""
+    if not forward:
+        _pair(stmt, call)
     if forward:
         value = gast.Subscript(value=call, slice=S.const(1), ctx=gast.Load())
     else:  # a container argument's gradient, as an adjoint that adds leaf by leaf

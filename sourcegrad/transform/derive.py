@@ -10,7 +10,9 @@ it was handed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,11 +21,18 @@ from typing import Any
 class Makers:
     """``vjp_of(fn, wrt)`` and ``jvp_of(fn, wrt)`` return a derivative of ``fn`` called as
     ``(*args, g_out=...)`` / ``(*args, t_in=...)``; ``is_derivative(obj)`` says whether
-    ``obj`` was made by sourcegrad (differentiated through its generated source)."""
+    ``obj`` was made by sourcegrad (differentiated through its generated source).
+
+    The running code keeps a called function's forward sweep for its adjoint through
+    ``forward_kept(vjp, *args)`` / ``forward_kept_of(fn, wrt, *args)`` (each ``(value,
+    kept)``) and ``backward_kept(kept, g_out=...)`` (what the vjp returns)."""
 
     vjp_of: Callable[[Callable, Any], Callable]
     jvp_of: Callable[[Callable, Any], Callable]
     is_derivative: Callable[[Any], bool]
+    forward_kept: Callable[..., tuple]
+    forward_kept_of: Callable[..., tuple]
+    backward_kept: Callable[..., Any]
 
 
 #: a position in the ``wrt`` of ``vjp_of``/``jvp_of``: the object the called function is
@@ -44,3 +53,25 @@ def makers() -> Makers:
     if not _installed:  # importing sourcegrad.higher installs them
         raise RuntimeError("sourcegrad.higher was not imported: no derivative makers installed")
     return _installed[0]
+
+
+#: whether running code keeps a callee's forward sweep for its adjoint (off while a module is
+#: exported: an export writes each callee's vjp whole)
+_KEEP_FORWARD: contextvars.ContextVar[bool] = contextvars.ContextVar("keep_forward", default=True)
+
+
+def keeping_forward() -> bool:
+    """Whether builds made now keep callees' forward sweeps (see :func:`whole_vjps`)."""
+    return _KEEP_FORWARD.get()
+
+
+@contextlib.contextmanager
+def whole_vjps() -> Iterator[None]:
+    """Builds made inside call each callee's vjp whole (its forward again in the adjoint);
+    derivatives made for callees inside carry the option ``keep_forward=False``, so these
+    builds are kept apart from the others."""
+    token = _KEEP_FORWARD.set(False)
+    try:
+        yield
+    finally:
+        _KEEP_FORWARD.reset(token)

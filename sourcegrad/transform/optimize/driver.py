@@ -38,6 +38,7 @@ from .builders import builders
 from .chunk import chunk_elementwise
 from .dtypes import name_dtypes
 from .inplace import InPlace
+from .kept_calls import keep_forward_sweeps
 from .masks import early_masks
 from .ownership import Owner
 from .pool import apply_pool, plan_pool, release_dead
@@ -241,6 +242,7 @@ REWRITES: tuple[Rewrite, ...] = (
     Rewrite("pool plan", _pool_plan, frozenset({SHAPES, NUMPY, POOLS})),
     Rewrite("released arrays", _released, _SHAPES_NUMPY),
     Rewrite("pooled buffers", _pooled, frozenset({SHAPES, NUMPY, POOLS})),
+    Rewrite("kept forward sweeps", lambda r: keep_forward_sweeps(r.node, r.der)),
 )
 
 

@@ -1,0 +1,307 @@
+"""A called function's forward sweep, kept for its adjoint: the running code of a derivative
+that calls one of the user's functions (``h = dense(p, x)``) runs the callee's forward once.
+
+The pure derivative calls the callee's vjp in its adjoint sweep (``vjp_dense(p, x,
+g_out=dh)``), which computes the callee's forward again before its adjoint. The running code
+instead calls :func:`forward_kept` where the forward sweep called the function: it runs the
+forward half of the callee's running vjp, returning the value and what the adjoint half
+reads (the *kept* state); :func:`backward_kept` runs the adjoint half on it where the vjp was
+called. Both halves are cut from the callee's generated code where its adjoint sweep starts,
+so the values are those of the vjp they replace.
+
+The callee's builds for this use keep no buffer from one call to the next: the kept state of
+one call must survive the next call's forward (a loop calling the helper every step).
+"""
+
+from __future__ import annotations
+
+import ast
+import types
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import notes
+from .arguments import full_args, split_args
+from .derivative import Transformed, derivative
+from .errors import SourcegradError
+from .transform import derive
+from .transform.emit import Emitted
+
+#: the name of the kept state's parameter in the adjoint half
+_STATE = "kept__"
+
+
+@dataclass(frozen=True)
+class Halves:
+    """The forward half (the vjp's parameters but its seed; returns ``(value, state)``) and
+    the adjoint half (``(state, *, g_out)``; returns the vjp's ``(value, gradients)``)."""
+
+    forward: types.FunctionType
+    adjoint: types.FunctionType
+
+
+#: a function -> {(wrt, options): the twin of its vjp, which pools no buffer (see the module
+#: docstring)}; by function, as a vjp of a function value is made again on every call
+_TWINS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: a generated vjp function -> its :class:`Halves` (None: it cannot be cut)
+_HALVES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def forward_kept(vjp: Callable, *args: Any, **kwargs: Any) -> tuple:
+    """``(value, kept)`` of the call whose vjp is ``vjp(*args, g_out=..., **kwargs)``:
+    ``value`` is what the function returns; ``kept`` is handed to :func:`backward_kept`."""
+    twin, leading = _twin(vjp, len(args))
+    if twin is None:
+        return _called(vjp, args, kwargs), ("call", vjp, args, kwargs)
+    args = leading + args
+    if kwargs:
+        args = full_args(twin.f, args, kwargs)
+    entry = twin.emitted(args)
+    halves = halves_of(entry)
+    if halves is None:
+        return _called(twin, args, {}), ("call", twin, args, {})
+    pos, kwonly = split_args(twin.f, args)
+    try:
+        value, state = halves.forward(*pos, **kwonly)
+    except SourcegradError as exc:
+        notes.refuse_located(twin, exc, entry)
+        raise
+    except Exception as exc:
+        notes.explain(twin, exc, entry, args)
+        raise
+    return value, (halves.adjoint, state, twin, entry, args)
+
+
+def forward_kept_of(fn: Callable, wrt: Any, *args: Any) -> tuple:
+    """:func:`forward_kept` of ``vjp_of(fn, wrt)``: a function value known only when the
+    derivative runs (``layer(h)``, ``model(params, x)``)."""
+    vjp = derive.makers().vjp_of(fn, wrt)
+    twin, _ = _twin(vjp, len(args))
+    if twin is None:  # the function itself gives the value; its vjp runs in the adjoint
+        return fn(*args), ("call", vjp, args, {})
+    return forward_kept(vjp, *args)
+
+
+def backward_kept(kept: tuple, *, g_out: Any) -> Any:
+    """What the vjp replaced by :func:`forward_kept` returns for the output gradient
+    ``g_out``."""
+    if kept[0] == "call":
+        _, vjp, args, kwargs = kept
+        return vjp(*args, g_out=g_out, **kwargs)
+    adjoint, state, twin, entry, args = kept
+    try:
+        value, grads = adjoint(state, g_out=g_out)
+    except SourcegradError as exc:
+        notes.refuse_located(twin, exc, entry)
+        raise
+    except Exception as exc:
+        notes.explain(twin, exc, entry, args, g_out)
+        raise
+    return twin.finish(value, grads)
+
+
+def _called(vjp, args: tuple, kwargs: dict):
+    """The value of the call a vjp (a :class:`Transformed`) differentiates."""
+    if kwargs:
+        args = full_args(vjp.f, vjp.bound_self + args, kwargs)
+    else:
+        args = vjp.bound_self + args
+    pos, kwonly = split_args(vjp.f, args)
+    return vjp.f(*pos, **kwonly)
+
+
+def _twin(vjp, nargs: int) -> tuple:
+    """``(twin, leading arguments)``: the derivative whose halves run for ``vjp`` (a plain
+    vjp made by sourcegrad, or one of a callable object's function), or ``(None, ())``."""
+    leading = ()
+    as_derivative = getattr(vjp, "as_derivative", None)
+    if as_derivative is not None:
+        vjp, leading = as_derivative(nargs)
+    if not (
+        isinstance(vjp, Transformed)
+        and vjp.mode == "vjp"
+        and not vjp.bound_self
+        and not vjp.with_value
+        and vjp.with_gradients
+    ):
+        return None, ()
+    if vjp.options.get("pool_buffers", True) is False:
+        return vjp, leading
+    wrt = vjp.wrt if vjp.wrt_tuple else vjp.wrt[0]
+    key = (wrt, vjp.has_aux, tuple(sorted(vjp.options.items(), key=lambda kv: kv[0])))
+    twins = _TWINS.get(vjp.f)
+    if twins is None:
+        twins = {}
+        if vjp.f.__closure__ is None:  # a twin holds its function: made per call for closures
+            _TWINS[vjp.f] = twins
+    twin = twins.get(key)
+    if twin is None:
+        options = dict(vjp.options, pool_buffers=False)
+        twin = twins[key] = derivative(vjp.f, wrt, "vjp", vjp.has_aux, False, options)
+    return twin, leading
+
+
+def halves_of(entry: Emitted) -> Halves | None:
+    """The two halves of ``entry``'s function (a vjp), cut where its adjoint sweep starts;
+    None where it has no such place or its forward sweep reads the seed."""
+    fn = entry.fn
+    if fn in _HALVES:
+        return _HALVES[fn]
+    halves = _HALVES[fn] = _cut(fn, entry.text)
+    return halves
+
+
+def _cut(fn: types.FunctionType, text: str) -> Halves | None:
+    lines = text.splitlines()
+    if "" not in lines:
+        return None
+    start = lines.index("") + 1  # emit leaves one empty line, where the adjoint starts
+    node = ast.parse(text).body[0]
+    if not isinstance(node, ast.FunctionDef) or "g_out" not in _kwonly(node):
+        return None
+    forward = [s for s in node.body if s.lineno < start]
+    adjoint = [s for s in node.body if s.lineno >= start]
+    last = node.body[-1]
+    if not (
+        forward
+        and isinstance(last, ast.Return)
+        and isinstance(last.value, ast.Tuple)
+        and len(last.value.elts) == 2
+        and isinstance(last.value.elts[0], (ast.Name, ast.Constant))
+        and "g_out" not in _read(forward)
+    ):
+        return None
+    params = _params(node)
+    kept = sorted(_read(adjoint) & (_assigned(forward) | params) - {"g_out"} - _gone(forward))
+    value = last.value.elts[0]
+    unsure = sorted(_assigned_inside(forward) & set(kept) - params)
+    module = _halves_module(node, forward, adjoint, value, kept, unsure, fn)
+    ast.increment_lineno(module, fn.__code__.co_firstlineno - node.lineno)
+    code = compile(module, fn.__code__.co_filename, "exec")
+    made = _functions(code, fn)
+    return Halves(made[node.name + "_forward"], made[node.name + "_adjoint"])
+
+
+def _halves_module(node, forward, adjoint, value, kept, unsure, fn) -> ast.Module:
+    """``def factory(): cells...; def name_forward(...); def name_adjoint(...)``, the cells
+    standing for ``fn``'s closure so the halves read the same variables."""
+    state = ast.Tuple([ast.Name(n, ast.Load()) for n in kept], ast.Load())
+    first = []
+    if unsure:  # assigned in a branch or loop only: defined on every path the halves take
+        targets = [ast.Name(n, ast.Store()) for n in unsure]
+        first = [ast.Assign(targets=targets, value=ast.Constant(None))]
+    fwd_args = ast.arguments(
+        posonlyargs=list(node.args.posonlyargs),
+        args=list(node.args.args),
+        vararg=None,
+        kwonlyargs=[a for a in node.args.kwonlyargs if a.arg != "g_out"],
+        kw_defaults=[
+            d for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults) if a.arg != "g_out"
+        ],
+        kwarg=None,
+        defaults=list(node.args.defaults),
+    )
+    ret = ast.Return(ast.Tuple([value, state], ast.Load()))
+    fwd = _function(node.name + "_forward", fwd_args, first + forward + [ret])
+    adj_args = ast.arguments(
+        posonlyargs=[],
+        args=[ast.arg(_STATE)],
+        vararg=None,
+        kwonlyargs=[ast.arg("g_out")],
+        kw_defaults=[None],
+        kwarg=None,
+        defaults=[],
+    )
+    unpack = []
+    if kept:
+        targets = ast.Tuple([ast.Name(n, ast.Store()) for n in kept], ast.Store())
+        unpack = [ast.Assign(targets=[targets], value=ast.Name(_STATE, ast.Load()))]
+    adj = _function(node.name + "_adjoint", adj_args, unpack + adjoint)
+    cells = [ast.Name(n, ast.Store()) for n in fn.__code__.co_freevars]
+    factory_body = [ast.Assign(targets=cells, value=ast.Constant(None))] if cells else []
+    factory_body += [fwd, adj]
+    factory = _function("factory__", _no_args(), factory_body)
+    for made in (fwd, adj, factory):
+        ast.copy_location(made, node)
+    module = ast.Module([factory], [])
+    return ast.fix_missing_locations(module)
+
+
+def _functions(code: types.CodeType, fn: types.FunctionType) -> dict:
+    """The functions defined in the factory compiled as ``code``, made with ``fn``'s
+    globals, defaults and closure cells."""
+    factory = next(c for c in code.co_consts if isinstance(c, types.CodeType))
+    cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+    kwdefaults = {k: v for k, v in (fn.__kwdefaults__ or {}).items() if k != "g_out"}
+    made = {}
+    for c in factory.co_consts:
+        if not isinstance(c, types.CodeType):
+            continue
+        closure = tuple(cells[n] for n in c.co_freevars) or None
+        f = types.FunctionType(c, fn.__globals__, c.co_name, None, closure)
+        if c.co_name.endswith("_forward"):
+            f.__defaults__ = fn.__defaults__
+            f.__kwdefaults__ = kwdefaults or None
+        made[c.co_name] = f
+    return made
+
+
+def _function(name: str, args: ast.arguments, body: list) -> ast.FunctionDef:
+    return ast.FunctionDef(name=name, args=args, body=body, decorator_list=[], returns=None)
+
+
+def _no_args() -> ast.arguments:
+    return ast.arguments(
+        posonlyargs=[], args=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]
+    )
+
+
+def _kwonly(node: ast.FunctionDef) -> set:
+    return {a.arg for a in node.args.kwonlyargs}
+
+
+def _params(node: ast.FunctionDef) -> set:
+    a = node.args
+    return {p.arg for p in a.posonlyargs + a.args + a.kwonlyargs}
+
+
+def _read(stmts) -> set:
+    return {
+        n.id
+        for s in stmts
+        for n in ast.walk(s)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    }
+
+
+def _assigned(stmts) -> set:
+    return {
+        n.id
+        for s in stmts
+        for n in ast.walk(s)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del))
+    }
+
+
+def _gone(stmts) -> set:
+    """Names a ``del`` may leave unbound at the end of ``stmts`` (the adjoint assigns them
+    before it reads them: it would fail where it read a name the forward sweep deleted)."""
+    gone: set = set()
+    for s in stmts:
+        if isinstance(s, ast.Assign):
+            gone -= _assigned([s])
+        gone |= {
+            t.id
+            for n in ast.walk(s)
+            if isinstance(n, ast.Delete)
+            for t in n.targets
+            if isinstance(t, ast.Name)
+        }
+    return gone
+
+
+def _assigned_inside(stmts) -> set:
+    """Names assigned inside a compound statement (a branch or a loop body may not run)."""
+    return _assigned([s for s in stmts if isinstance(s, (ast.If, ast.For, ast.While))])
