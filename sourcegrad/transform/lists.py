@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import gast
 
+from ..errors import UnsupportedSyntaxError
 from . import syntax as S
 from .dicts import lower_dict_operations
 from .walk import rewrite_blocks
@@ -34,6 +35,10 @@ def lower_list_operations(fn: gast.FunctionDef, names: S.NameGen, examples=None)
     hold lists."""
     lower_dict_operations(fn, names, examples)
     lists = _list_names(fn, examples)
+    shared = shared_list(fn, lists)
+    if shared is not None:
+        stmt, message = shared
+        raise UnsupportedSyntaxError(message, None, stmt.lineno)
     if lists:
         fn.body = _Lowering(names, lists).block(fn.body)
     return lists
@@ -90,6 +95,68 @@ def _makes_list(e, lists) -> bool:
     if isinstance(e, gast.BinOp) and isinstance(e.op, gast.Mult):
         return _makes_list(e.left, lists) or _makes_list(e.right, lists)
     return False
+
+
+#: the list methods that change the list in place
+_MUTATORS = frozenset({"append", "extend", "insert", "pop", "reverse", "remove", "clear", "sort"})
+
+
+def shared_list(fn: gast.FunctionDef, lists: set):
+    """``(statement, message)`` for the first name bound to a list that the function changes
+    in place afterwards (``first = hs``, then ``hs.append(h)``): Python changes both, while
+    the derivative follows values (the list each name was given); None where there is none."""
+    changes: dict = {}  # list name -> lines where it changes in place
+    for n in S.walk(fn):
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute):
+            owner = n.func.value
+            if isinstance(owner, gast.Name) and n.func.attr in _MUTATORS:
+                changes.setdefault(owner.id, []).append(n.lineno)
+        elif isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
+            changes.setdefault(n.target.id, []).append(n.lineno)
+    loops = [n for n in S.walk(fn) if isinstance(n, (gast.For, gast.While))]
+    for n in S.walk(fn):
+        if not isinstance(n, gast.Assign):
+            continue
+        for src, shown in _shared_by(n, lists):
+            for name in (src, *[t.id for t in n.targets if isinstance(t, gast.Name)]):
+                later = any(line > n.lineno for line in changes.get(name, ()))
+                looped = any(n in S.walk(loop) and _changes_in(loop, name) for loop in loops)
+                if later or looped:
+                    return n, (
+                        f"`{shown}` makes a second reference to the list `{src}`, and the list "
+                        f"then changes in place (`{name}.append(...)` or similar); sourcegrad "
+                        "follows values, not shared lists: copy it (`list("
+                        f"{src})`) or build the second list apart"
+                    )
+    return None
+
+
+def _shared_by(assign, lists: set) -> list:
+    """``[(list name, text)]``: the lists an assignment gives another reference to, as the
+    value itself (``first = hs``) or an item of a display (``pair = (hs, x)``)."""
+    value = assign.value
+    if isinstance(value, gast.Name):
+        named = [t for t in assign.targets if isinstance(t, gast.Name) and t.id != value.id]
+        items = [value] if named else []
+    elif isinstance(value, (gast.List, gast.Tuple, gast.Set)):
+        items = [e for e in value.elts if isinstance(e, gast.Name)]
+    elif isinstance(value, gast.Dict):
+        items = [e for e in value.values if isinstance(e, gast.Name)]
+    else:
+        items = []
+    text = S.text(assign).strip()
+    return [(e.id, text) for e in items if e.id in lists]
+
+
+def _changes_in(loop, name: str) -> bool:
+    return any(
+        isinstance(n, gast.Call)
+        and isinstance(n.func, gast.Attribute)
+        and isinstance(n.func.value, gast.Name)
+        and n.func.value.id == name
+        and n.func.attr in _MUTATORS
+        for n in S.walk(loop)
+    )
 
 
 class _Lowering:

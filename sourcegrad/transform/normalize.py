@@ -114,9 +114,12 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
                 self.refuse(f"`{type(node).__name__.lower()}` outside a loop", node)
         lower_jumps(fn, S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure)))
         rebind_nested_defs(fn, S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure)))
-        self.list_names = lower_list_operations(
-            fn, S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure)), examples
-        )
+        try:
+            self.list_names = lower_list_operations(
+                fn, S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure)), examples
+            )
+        except UnsupportedSyntaxError as exc:  # placed in the user's file here
+            self.refuse(exc.reason, exc)
         nested = {n.name for n in S.walk(fn) if isinstance(n, gast.FunctionDef) and n is not fn}
         lower_writes(fn, parsed, set(self.params) | _stored(fn) | nested)
         stored = _stored(fn)

@@ -34,6 +34,7 @@ from ..simplify import (
     propagate,
     protect_aliases,
 )
+from .appends import grow_in_place
 from .builders import builders
 from .chunk import chunk_elementwise
 from .dtypes import name_dtypes
@@ -242,6 +243,7 @@ REWRITES: tuple[Rewrite, ...] = (
     Rewrite("pool plan", _pool_plan, frozenset({SHAPES, NUMPY, POOLS})),
     Rewrite("released arrays", _released, _SHAPES_NUMPY),
     Rewrite("pooled buffers", _pooled, frozenset({SHAPES, NUMPY, POOLS})),
+    Rewrite("lists grown in place", lambda r: grow_in_place(r.node, r.der, r.np_name)),
     Rewrite("kept forward sweeps", lambda r: keep_forward_sweeps(r.node, r.der)),
 )
 
