@@ -253,3 +253,14 @@ def test_a_raising_torch_rank_ends_the_job_with_its_error(tmp_path):
         WORKERS / "mlp_worker.py", "--out", tmp_path / "x.npz", "--raise-at", "3", expect_ok=False
     )
     assert status != 0 and "a failure on rank 1 at step 3" in output
+
+
+# ----- the example -----
+
+
+def test_the_digits_example_trains_on_two_mpi_ranks():
+    pytest.importorskip("sklearn", reason="the digits come with scikit-learn (examples extra)")
+    _, output = mpi(2, ROOT / "examples" / "digits_parallel.py", "--quick")
+    last = output.strip().splitlines()[-1]
+    assert last.startswith("2 rank(s) (mpi): test accuracy"), output
+    assert float(last.split()[5]) > 0.85, output
