@@ -264,3 +264,13 @@ def test_the_digits_example_trains_on_two_mpi_ranks():
     last = output.strip().splitlines()[-1]
     assert last.startswith("2 rank(s) (mpi): test accuracy"), output
     assert float(last.split()[5]) > 0.85, output
+
+
+def test_ranks_sharing_a_machine_without_a_thread_count_are_warned(recwarn):
+    warn = sg.parallel.engines.warn_of_shared_cores
+    comm = sg.parallel.SingleProcess()
+    warn(comm, {"MPI_LOCALNRANKS": "2", "OMP_NUM_THREADS": "1"})
+    warn(comm, {"MPI_LOCALNRANKS": "1"})
+    assert not recwarn.list
+    with pytest.warns(RuntimeWarning, match="2 ranks share this machine.*OMP_NUM_THREADS=1"):
+        warn(comm, {"MPI_LOCALNRANKS": "2"})

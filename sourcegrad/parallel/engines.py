@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 from .comm import Communicator, ParallelError, SingleProcess, record_job
 from .mpi import MPICommunicator, under_mpi
@@ -55,4 +56,31 @@ def init(engine: str | None = None, **options) -> Communicator:
     else:
         raise ParallelError(f"unknown engine {engine!r}: expected one of {', '.join(ENGINES)}")
     record_job(comm)
+    warn_of_shared_cores(comm, os.environ)
     return comm
+
+
+#: variables naming how many ranks share this machine (MPICH, Open MPI, torchrun, Slurm)
+LOCAL_SIZE_VARIABLES = (
+    "MPI_LOCALNRANKS",
+    "OMPI_COMM_WORLD_LOCAL_SIZE",
+    "LOCAL_WORLD_SIZE",
+    "SLURM_NTASKS_PER_NODE",
+)
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def warn_of_shared_cores(comm: Communicator, environ) -> None:
+    """Warn (once, on rank 0) when several ranks share this machine and no BLAS thread count
+    is set: each rank's BLAS would start a thread per core and they would slow each other
+    down several times over."""
+    local = max((int(environ[v]) for v in LOCAL_SIZE_VARIABLES if environ.get(v, "").isdigit()),
+                default=1)  # fmt: skip
+    if comm.rank == 0 and local > 1 and not any(v in environ for v in THREAD_VARIABLES):
+        warnings.warn(
+            f"{local} ranks share this machine and OMP_NUM_THREADS is not set: each rank's "
+            "BLAS uses every core. Start the job with OMP_NUM_THREADS=1 (mpiexec -env "
+            "OMP_NUM_THREADS 1, or export it), or set it to the cores per rank",
+            RuntimeWarning,
+            stacklevel=3,
+        )
