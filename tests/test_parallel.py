@@ -274,3 +274,24 @@ def test_ranks_sharing_a_machine_without_a_thread_count_are_warned(recwarn):
     assert not recwarn.list
     with pytest.warns(RuntimeWarning, match="2 ranks share this machine.*OMP_NUM_THREADS=1"):
         warn(comm, {"MPI_LOCALNRANKS": "2"})
+
+
+def test_a_torch_communicator_from_a_file_rendezvous(tmp_path):
+    pytest.importorskip("torch", reason="the torch.distributed engine needs PyTorch")
+    comm = sg.parallel.TorchCommunicator(
+        init_method=f"file://{tmp_path / 'rendezvous'}", rank=0, size=1
+    )
+    try:
+        assert (comm.rank, comm.size, comm.engine) == (0, 1, "torch")
+        buffer = np.arange(5.0)
+        comm.allreduce(buffer)
+        comm.broadcast(buffer)
+        assert buffer.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+        assert comm.broadcast_bytes(b"loss source") == b"loss source"
+        comm.barrier()
+    finally:
+        comm.close()
+    import torch.distributed as dist
+
+    assert not dist.is_initialized()
+    comm.close()  # a second close does nothing
