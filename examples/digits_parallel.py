@@ -39,6 +39,8 @@ def train(epochs, batch=64, lr=3e-3, seed=0, checkpoint=None, every=50, comm=Non
     )
     history = {"loss": [], "train": [], "test": []}
     losses = []
+    if comm.rank == 0:
+        print(f"training on {comm.size} rank(s) ({comm.engine})", flush=True)
 
     def end_of_step(step, loss):
         losses.append(loss)
