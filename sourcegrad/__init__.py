@@ -4,7 +4,7 @@
 plain NumPy code that can be printed (``source``), reviewed and run at hand-written speed.
 """
 
-from . import loss, model, nn, optim, util  # noqa: E402  (the library, built on the API above)
+from . import loss, model, nn, optim, parallel, util  # noqa: E402  (the library, on the API)
 from .api import Transformed, export, grad, jvp, show, source, value_and_grad, vjp
 from .check import gradcheck
 from .errors import (
@@ -51,6 +51,7 @@ __all__ = [
     "nn",
     "nondifferentiable",
     "optim",
+    "parallel",
     "primitive",
     "show",
     "source",

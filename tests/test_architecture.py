@@ -34,7 +34,7 @@ LAYERS = [
     {"show", "export", "export_source"},
     {"api"},
     {"check", "cli", "__main__"},
-    {"util", "loss", "optim", "nn", "model"},
+    {"util", "loss", "optim", "nn", "model", "parallel"},
     {"sourcegrad"},
 ]
 MAX_MODULE_LINES = 600

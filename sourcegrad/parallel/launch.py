@@ -1,0 +1,99 @@
+"""``python -m sourcegrad.parallel.launch -n 2 train.py [args]``: ``mpiexec`` with a report.
+
+It runs ``mpiexec -n N python train.py args`` (``--mpiexec`` names another launcher command,
+``--`` ends its options) and passes its output through. Each rank records its process id,
+and rank 0 each checkpoint it writes, in a job folder; when the job fails, the launcher says
+which rank died or raised (Hydra's report gives only a process id) and which checkpoint a
+relaunch of the same command resumes from. Its exit status is ``mpiexec``'s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+
+from .comm import JOB_DIRECTORY
+
+__all__ = ["main", "failure_report"]
+
+DIED = re.compile(r"PID (\d+) RUNNING AT (\S+)")
+EXIT = re.compile(r"EXIT CODE: (-?\d+)")
+SIGNALS = {9: "SIGKILL", 15: "SIGTERM", 11: "SIGSEGV", 6: "SIGABRT", 2: "SIGINT"}
+
+
+def read_records(folder: str) -> tuple[dict, dict | None]:
+    """``({pid: record}, last checkpoint record or None)`` from a job folder."""
+    ranks = {}
+    for path in glob.glob(os.path.join(folder, "rank-*.json")):
+        with open(path) as f:
+            entry = json.load(f)
+        ranks[entry["pid"]] = entry
+    checkpoint = None
+    path = os.path.join(folder, "checkpoint.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            checkpoint = json.load(f)
+    return ranks, checkpoint
+
+
+def failure_report(folder: str, output: str, status: int) -> str:
+    """The message for a failed job: the rank that raised or died (from the records and
+    Hydra's ``PID ... RUNNING AT`` line in ``output``) and the last checkpoint."""
+    ranks, checkpoint = read_records(folder)
+    raised = sorted(e["rank"] for e in ranks.values() if e.get("raised"))
+    died = DIED.search(output)
+    if raised:
+        what = f"rank {', '.join(map(str, raised))} raised (its traceback is above)"
+    elif died:
+        pid, host = int(died.group(1)), died.group(2)
+        code = EXIT.search(output)
+        number = int(code.group(1)) if code else status
+        how = f"exit code {number}" + (f", {SIGNALS[number]}" if number in SIGNALS else "")
+        rank = ranks.get(pid, {}).get("rank", "?")
+        what = f"rank {rank} (pid {pid} on {host}) died ({how}) and mpiexec ended the job"
+    else:
+        what = f"the job failed (mpiexec exit status {status})"
+    if checkpoint:
+        where = (
+            f"last checkpoint: {checkpoint['path']} at step {checkpoint['step']}; run the same "
+            "command again to resume from it"
+        )
+    else:
+        where = "no checkpoint was written (DataParallel(..., checkpoint=path, every=N) keeps one)"
+    return f"sourcegrad.parallel: {what}; {where}"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sourcegrad.parallel.launch")
+    parser.add_argument("-n", "--ranks", type=int, default=2, help="number of ranks")
+    parser.add_argument("--mpiexec", default="mpiexec", help="the MPI launcher command")
+    parser.add_argument("script", help="the Python script every rank runs")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="the script's arguments")
+    options = parser.parse_args(argv)
+    command = [*shlex.split(options.mpiexec), "-n", str(options.ranks)]
+    command += [sys.executable, options.script, *options.args]
+    with tempfile.TemporaryDirectory(prefix="sourcegrad-job-") as folder:
+        env = {**os.environ, JOB_DIRECTORY: folder}
+        process = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        seen = []
+        for line in process.stdout:
+            sys.stdout.write(line)
+            seen.append(line)
+        status = process.wait()
+        sys.stdout.flush()
+        if status != 0:
+            print(failure_report(folder, "".join(seen), status), file=sys.stderr, flush=True)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
