@@ -47,6 +47,7 @@ from .products import contractions, dots, full_sums, hoist_transposes, sums_of_p
 from .resets import drop_zero_resets
 from .scatter import scatter_accumulations
 from .shaped import shaped_unindex, specialise_shapes, tape_shapes
+from .splits import concatenate_split_adjoints
 from .subexpressions import common_subexpressions, repeated_values
 from .temporaries import split_temporaries
 
@@ -201,6 +202,7 @@ _SHAPES_NUMPY = frozenset({SHAPES, NUMPY})
 #: the rewrites, in the order they run, with the facts each needs
 REWRITES: tuple[Rewrite, ...] = (
     Rewrite("drop zero resets", _zero_resets),
+    Rewrite("split adjoints", lambda r: concatenate_split_adjoints(r.node, r.der, r.np_name)),
     Rewrite("specialise shapes", _shapes, frozenset({SHAPES})),
     Rewrite("dtypes", _kinds, _SHAPES_NUMPY),
     Rewrite("like terms", _like_terms, frozenset({SHAPES})),
