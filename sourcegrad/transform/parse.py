@@ -84,14 +84,6 @@ def packed(fn: types.FunctionType) -> types.FunctionType:
     if made is not None:
         return made
     code = fn.__code__
-    if fn.__closure__:
-        raise UnsupportedSyntaxError(
-            f"{fn.__qualname__}() takes *args or **kwargs and reads variables of an enclosing "
-            "function; sourcegrad differentiates calls of such a function only when it is "
-            "defined at module level (or takes named arguments)",
-            code.co_filename,
-            code.co_firstlineno,
-        )
     sig = inspect.signature(fn)
     plain, keyword_only, passed = [], [], []
     for p in sig.parameters.values():
