@@ -24,6 +24,7 @@ import sourcegrad as sg
 from sourcegrad import cli
 from sourcegrad.export import is_stale, source_digest
 from sourcegrad.export_source import Namespace, literal
+from sourcegrad.higher import tower
 from sourcegrad.runtime.trees import Pieces
 
 from . import export_cases as c
@@ -183,6 +184,46 @@ def test_second_order_export_matches_hvp(case, tmp_path):
     assert same(got, want), (got, want)
 
 
+@pytest.mark.parametrize("case", ["seed_mlp", "newton_while", "lstm"])
+@pytest.mark.parametrize("order", [3, 4])
+def test_higher_order_export_matches_the_tower_bit_for_bit(case, order, tmp_path):
+    """Order N: forward mode N - 1 times over the gradient, all along v, as sourcegrad runs
+    it in process (:class:`sourcegrad.higher.Tower`)."""
+    f, args = CASES[case]()
+    v = _like(args[0], np.random.default_rng(5))
+    text = sg.export(f, *args, order=order)
+    assert f"derivative of order {order}" in text.split("from __future__")[0]
+    got = run_isolated(tmp_path, text, f"d_{f.__name__}", (*args, v))
+    levels = tower(f, (), [0] * (order - 1), (0,))
+    for _ in range(3):
+        want = levels.evaluate(args, (v,) * (order - 1))
+    assert same(got, want), (got, want)
+    if order == 3:  # and it is the third derivative: the hvp's derivative along v
+        hv, e = sg.hvp(f), 1e-4
+        plus, minus = _shifted(args, v, e), _shifted(args, v, -e)
+        fd = _tree_map(lambda a, b: (a - b) / (2 * e), hv(*plus, v), hv(*minus, v))
+        _tree_map(lambda a, b: _close(a, b, 1e-4), got, fd)
+
+
+def _close(a, b, tol):
+    """``a`` within ``tol`` of ``b`` relative to ``b``'s norm (central differences of a
+    Hessian-vector product lose digits where its entries are small)."""
+    err = np.linalg.norm(np.ravel(np.asarray(a) - np.asarray(b)))
+    assert err <= tol * max(np.linalg.norm(np.ravel(b)), 1.0), (a, b)
+
+
+def _shifted(args, v, e):
+    return (_tree_map(lambda a, b: a + e * b, args[0], v), *args[1:])
+
+
+def _tree_map(fn, a, b):
+    if isinstance(a, dict):
+        return {k: _tree_map(fn, a[k], b[k]) for k in a}
+    if isinstance(a, (list, tuple)):
+        return type(a)(_tree_map(fn, x, y) for x, y in zip(a, b))
+    return fn(a, b)
+
+
 def test_export_is_black_formatted_ruff_clean_and_imports_only_numpy(tmp_path):
     f, args = c.lstm_loss, c.lstm_args()
     text = sg.export(f, *args)
@@ -237,7 +278,8 @@ def test_is_stale_tells_an_export_made_from_other_source(tmp_path):
     [
         (c.reads_an_object, "OPAQUE"),
         (c.calls_a_closure, "make_scaled.<locals>.scaled"),
-        (c.calls_function_values, "a derivative taken when the code runs"),
+        (c.calls_function_values, "of a function value"),
+        (c.calls_function_values, "Call a module-level function by its name"),
         (c.calls_a_lambda, "vjp_of"),
     ],
 )
@@ -250,9 +292,10 @@ def test_export_options_are_checked():
     with pytest.raises(sg.SourcegradError, match="mode"):
         sg.export(c.helper_loss, *c.helper_args(), mode="sideways")
     with pytest.raises(sg.SourcegradError, match="order"):
-        sg.export(c.helper_loss, *c.helper_args(), order=3)
-    with pytest.raises(sg.SourcegradError, match="at order 2, of a helper's derivative"):
-        sg.export(c.helper_loss, *c.helper_args(), order=2)
+        sg.export(c.helper_loss, *c.helper_args(), order=0)
+    for order in (2, 3):
+        with pytest.raises(sg.SourcegradError, match="at order 2 and up, of a helper's deriv"):
+            sg.export(c.helper_loss, *c.helper_args(), order=order)
     with pytest.raises(sg.SourcegradError, match="order"):
         sg.export(c.helper_loss, *c.helper_args(), order=2, mode="forward")
 
