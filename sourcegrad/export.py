@@ -39,7 +39,7 @@ from . import pipeline
 from .derivative import Transformed, derivative
 from .disk_cache import is_generated
 from .errors import SourcegradError
-from .export_source import ExportError, Namespace, literal
+from .export_source import ExportError, Namespace, builder_source, literal
 from .runtime.buffers import BufferPool
 from .runtime.signature import guard_expression
 from .show import traced_runs
@@ -187,12 +187,7 @@ class _Writer:
             raise ExportError(f"{what} calls {var}, generated code an export cannot write yet")
         own = getattr(value, "__module__", "") or ""
         if own.split(".")[0] == __name__.split(".")[0] and not own.startswith(_RUNTIME):
-            raise ExportError(
-                f"{what} calls {var} ({own}.{getattr(value, '__name__', '')}): a derivative "
-                "taken when the code runs, of a function value (a function from a list or a "
-                "dict, a layer object, a lambda) or, at order 2, of a helper's derivative; an "
-                "export writes the derivatives of functions called by name, at order 1"
-            )
+            raise ExportError(_taken_when_run(what, var, own, value))
         if own.split(".")[0] == __name__.split(".")[0] and hasattr(value, "__name__"):
             self.ns.bind(value.__name__, value, what, own)
             return value.__name__
@@ -246,6 +241,26 @@ class _Writer:
                 self.ns.bind(helper, value, var, value.__module__)
         self.ns.add_block(text)
         return name
+
+
+def _taken_when_run(what: str, var: str, own: str, value) -> str:
+    """Why the derivative ``var`` that generated code takes while it runs cannot be exported,
+    and what to do instead."""
+    head = f"{what} calls {var} ({own}.{getattr(value, '__name__', '')}): a derivative taken "
+    if var.startswith("jvp_of"):
+        return (
+            head + "when the code runs, at order 2 and up, of a helper's derivative (forward "
+            "mode over the helper's vjp, resolved from the objects it gets); an export writes "
+            "only code built before it runs. Export order=1 (the gradient) or mode='forward', "
+            "or write the helper's body into the function for a higher-order export"
+        )
+    return (
+        head + "when the code runs, of a function value (a function from a list or a dict, a "
+        "layer object, a lambda): which function it is, and the variables it reads from an "
+        "enclosing function, are known only when the code runs, and an export writes only code "
+        "built before. Call a module-level function by its name instead, so that its derivative "
+        "is built with the function's"
+    )
 
 
 def _callee_wrapper(name: str, runs: list, t: Transformed, entry) -> str:
@@ -305,54 +320,6 @@ def _guard_constant(value: Any) -> str:
     return literal(value, "a signature")
 
 
-# ---------------------------------------------------------------------------- gradient builders
-class _Like:
-    """A stand-in for a builder's ``like`` argument that records the path it is read at."""
-
-    def __init__(self, path: str = "like"):
-        self.path = path
-
-    def __getitem__(self, key):
-        return _Like(f"{self.path}[{key!r}]")
-
-
-class _Marker:
-    def __init__(self, text: str):
-        self.text = text
-
-
-def builder_source(fn: types.FunctionType, name: str) -> str:
-    """The source of the generated gradient builder ``fn`` (``build(like, v0, v1, ...)``):
-    run on markers, with its helpers replaced by recorders, its result says where each
-    value goes and which leaves are zeros."""
-    code = fn.__code__
-    n = code.co_argcount - 1
-    values = [_Marker(f"v{i}") for i in range(n)]
-
-    def leaf(like, g, seen):
-        return _Marker(f"_leaf({like.path}, {g.text}, seen)")
-
-    def zero_leaf(like):
-        return _Marker(f"_zero_leaf({like.path})")
-
-    probe = types.FunctionType(code, {"_leaf": leaf, "_zero_leaf": zero_leaf, "set": set})
-    body = _builder_text(probe(_Like(), *values))
-    params = ", ".join(["like"] + [f"v{i}" for i in range(n)])
-    seen = "    seen = set()\n" if "seen" in body else ""
-    return f"def {name}({params}):\n{seen}    return {body}\n"
-
-
-def _builder_text(x) -> str:
-    if isinstance(x, _Marker):
-        return x.text
-    if type(x) is dict:
-        return "{" + ", ".join(f"{k!r}: {_builder_text(v)}" for k, v in x.items()) + "}"
-    items = [_builder_text(v) for v in x]
-    if type(x) is list:
-        return "[" + ", ".join(items) + "]"
-    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
-
-
 # ---------------------------------------------------------------------------- descriptions
 def describe_value(x: Any) -> str:
     """A short description of an argument's signature: ``float64[3, 4]``, ``{W: ...}``."""
@@ -391,17 +358,18 @@ def export(
     like ``args`` (see the module docstring); written to ``path`` too where given."""
     if mode not in ("reverse", "forward"):
         raise SourcegradError(f"mode={mode!r} is not available; use 'reverse' or 'forward'")
-    if order not in (1, 2) or (order == 2 and mode != "reverse"):
+    if type(order) is not int or order < 1 or (order >= 2 and mode != "reverse"):
         raise ExportError(
-            f"order={order!r}, mode={mode!r}: an export writes gradients, jvps and (order=2) "
-            "Hessian-vector products"
+            f"order={order!r}, mode={mode!r}: an export writes gradients, jvps (order=1) and, "
+            "in reverse mode, derivatives of order 2 and up along a vector (order=2: "
+            "Hessian-vector products)"
         )
     if not isinstance(f, types.FunctionType):
         raise ExportError(f"export takes a plain function, got {f!r}")
     args = tuple(args)
     with derive.whole_vjps():  # each callee's vjp is written whole
-        if order == 2:
-            text = _hvp_module_text(f, wrt, args)
+        if order >= 2:
+            text = _tower_module_text(f, wrt, args, order)
         else:
             text = _first_order_text(f, wrt, mode, args)
     if path is not None:
@@ -434,29 +402,39 @@ def _first_order_text(f, wrt, mode: str, args: tuple) -> str:
     return _module_text(f, df, entry, runs, args)
 
 
-def _hvp_module_text(f, wrt, args: tuple) -> str:
-    """The export of ``sg.hvp(f, wrt)`` for ``args`` (then the vector): the forward-mode
-    transform of the pure gradient, built as :class:`sourcegrad.higher.Tower` builds it and
-    run as it runs it (the first build for these arguments, kept)."""
+def _tower_module_text(f, wrt, args: tuple, order: int) -> str:
+    """The export of the ``order``-th derivative of ``f`` along one vector ``v`` for ``args``
+    (then ``v``): forward mode applied ``order - 1`` times to the pure gradient, each level
+    transforming the pure code of the one below, built as :class:`sourcegrad.higher.Tower`
+    builds it and run as it runs it (``order=2``: ``sg.hvp``'s Hessian-vector product)."""
     if isinstance(wrt, (tuple, list)):
-        raise ExportError("order=2: an export writes the Hessian-vector product along one wrt")
+        raise ExportError(
+            f"order={order}: an export writes the derivative along one wrt (an argument "
+            "position); export each argument's, or pack the arguments into one"
+        )
     g = Transformed(f, (wrt,), "grad", False, False, _WHOLE)
-    gradient = g.emitted(args)
-    jt = Transformed(gradient.source_fn, (wrt,), "jvp", False, True, {"select": (1, 1), **_WHOLE})
-    entry = jt.emitted(args)
+    entry = g.emitted(args)
+    values = tuple(args)
+    for k in range(order - 1):
+        select = (1, 1) if k == 0 else (1,)
+        jt = Transformed(entry.source_fn, (wrt,), "jvp", False, True, {"select": select, **_WHOLE})
+        entry = jt.emitted(values)
+        values += (args[wrt],)  # a seed of v's structure: the build does not read its values
     writer = _Writer({})
     writer.user_functions.append(f)
     public = f"d_{f.__name__}"
-    what = _describe(g, "Hessian-vector product (forward mode over it)").replace(
-        "the gradient of", "the gradient of the gradient of", 1
-    )
+    what = _describe(g, f"derivative of order {order} (forward mode over it, {order - 1}x)")
+    what = what.replace("the gradient of", "the gradient of the gradient of", 1)
     run = writer.generated(entry.fn, entry.text, f"run_{public}", what)
-    (param,) = entry.tangent_params
+    code = entry.fn.__code__  # the seeds: its last keyword-only parameters, one per level
+    kwonly = code.co_varnames[code.co_argcount : code.co_argcount + code.co_kwonlyargcount]
+    seeds = ", ".join(f"{p}=v" for p in kwonly[-(order - 1) :])
     writer.ns.add_block(
-        f"def {public}(*args):\n    *args, v = args\n    return {run}(*args, {param}=v)\n",
+        f"def {public}(*args):\n    *args, v = args\n    return {run}(*args, {seeds})\n",
         derivative=True,
     )
-    return _assemble(writer, lambda: _header(f, g, args, writer.user_functions, public, 2), public)
+    header = lambda: _header(f, g, args, writer.user_functions, public, order)  # noqa: E731
+    return _assemble(writer, header, public)
 
 
 def _module_text(f, df: Transformed, entry, runs: dict, args: tuple) -> str:
@@ -565,6 +543,14 @@ def _header(f, df: Transformed, args: tuple, functions: list, public: str, order
         what = (
             f"{public}({call}, v) returns the Hessian of {f.__name__} with respect to {wrt} "
             f"times v, as sourcegrad.hvp({f.__name__}, wrt={wrt_arg}) does."
+        )
+    elif order > 2:
+        what = (
+            f"{public}({call}, v) returns the derivative of order {order} of {f.__name__} with "
+            f"respect to {wrt} applied {order - 1} times to v (the gradient of the "
+            f"{order - 1}-th derivative of {f.__name__} along v): forward mode {order - 1} "
+            f"times over the gradient, as sourcegrad.hvp({f.__name__}, wrt={wrt_arg}) is for "
+            "order 2."
         )
     elif df.mode == "grad":
         what = (

@@ -277,12 +277,15 @@ def _read(stmts) -> set:
 
 
 def _assigned(stmts) -> set:
-    return {
-        n.id
-        for s in stmts
-        for n in ast.walk(s)
-        if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del))
-    }
+    """Names bound in ``stmts``: assigned, deleted, or named by a ``def`` or ``class``."""
+    found = set()
+    for s in stmts:
+        for n in ast.walk(s):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del)):
+                found.add(n.id)
+            elif isinstance(n, (ast.FunctionDef, ast.ClassDef)):
+                found.add(n.name)
+    return found
 
 
 def _gone(stmts) -> set:

@@ -24,6 +24,7 @@ import sourcegrad as sg
 from sourcegrad import cli
 from sourcegrad.export import is_stale, source_digest
 from sourcegrad.export_source import Namespace, literal
+from sourcegrad.higher import tower
 from sourcegrad.runtime.trees import Pieces
 
 from . import export_cases as c
@@ -183,6 +184,46 @@ def test_second_order_export_matches_hvp(case, tmp_path):
     assert same(got, want), (got, want)
 
 
+@pytest.mark.parametrize("case", ["seed_mlp", "newton_while", "lstm"])
+@pytest.mark.parametrize("order", [3, 4])
+def test_higher_order_export_matches_the_tower_bit_for_bit(case, order, tmp_path):
+    """Order N: forward mode N - 1 times over the gradient, all along v, as sourcegrad runs
+    it in process (:class:`sourcegrad.higher.Tower`)."""
+    f, args = CASES[case]()
+    v = _like(args[0], np.random.default_rng(5))
+    text = sg.export(f, *args, order=order)
+    assert f"derivative of order {order}" in text.split("from __future__")[0]
+    got = run_isolated(tmp_path, text, f"d_{f.__name__}", (*args, v))
+    levels = tower(f, (), [0] * (order - 1), (0,))
+    for _ in range(3):
+        want = levels.evaluate(args, (v,) * (order - 1))
+    assert same(got, want), (got, want)
+    if order == 3:  # and it is the third derivative: the hvp's derivative along v
+        hv, e = sg.hvp(f), 1e-4
+        plus, minus = _shifted(args, v, e), _shifted(args, v, -e)
+        fd = _tree_map(lambda a, b: (a - b) / (2 * e), hv(*plus, v), hv(*minus, v))
+        _tree_map(lambda a, b: _close(a, b, 1e-4), got, fd)
+
+
+def _close(a, b, tol):
+    """``a`` within ``tol`` of ``b`` relative to ``b``'s norm (central differences of a
+    Hessian-vector product lose digits where its entries are small)."""
+    err = np.linalg.norm(np.ravel(np.asarray(a) - np.asarray(b)))
+    assert err <= tol * max(np.linalg.norm(np.ravel(b)), 1.0), (a, b)
+
+
+def _shifted(args, v, e):
+    return (_tree_map(lambda a, b: a + e * b, args[0], v), *args[1:])
+
+
+def _tree_map(fn, a, b):
+    if isinstance(a, dict):
+        return {k: _tree_map(fn, a[k], b[k]) for k in a}
+    if isinstance(a, (list, tuple)):
+        return type(a)(_tree_map(fn, x, y) for x, y in zip(a, b))
+    return fn(a, b)
+
+
 def test_export_is_black_formatted_ruff_clean_and_imports_only_numpy(tmp_path):
     f, args = c.lstm_loss, c.lstm_args()
     text = sg.export(f, *args)
@@ -237,7 +278,8 @@ def test_is_stale_tells_an_export_made_from_other_source(tmp_path):
     [
         (c.reads_an_object, "OPAQUE"),
         (c.calls_a_closure, "make_scaled.<locals>.scaled"),
-        (c.calls_function_values, "a derivative taken when the code runs"),
+        (c.calls_function_values, "of a function value"),
+        (c.calls_function_values, "Call a module-level function by its name"),
         (c.calls_a_lambda, "vjp_of"),
     ],
 )
@@ -250,9 +292,10 @@ def test_export_options_are_checked():
     with pytest.raises(sg.SourcegradError, match="mode"):
         sg.export(c.helper_loss, *c.helper_args(), mode="sideways")
     with pytest.raises(sg.SourcegradError, match="order"):
-        sg.export(c.helper_loss, *c.helper_args(), order=3)
-    with pytest.raises(sg.SourcegradError, match="at order 2, of a helper's derivative"):
-        sg.export(c.helper_loss, *c.helper_args(), order=2)
+        sg.export(c.helper_loss, *c.helper_args(), order=0)
+    for order in (2, 3):
+        with pytest.raises(sg.SourcegradError, match="at order 2 and up, of a helper's deriv"):
+            sg.export(c.helper_loss, *c.helper_args(), order=order)
     with pytest.raises(sg.SourcegradError, match="order"):
         sg.export(c.helper_loss, *c.helper_args(), order=2, mode="forward")
 
@@ -270,36 +313,70 @@ def test_cli_export_writes_the_module(tmp_path, capsys):
         cli.main(["export", target])
 
 
-@pytest.mark.skipif(
-    not os.environ.get("SOURCEGRAD_TEST_FRESH_VENV"),
-    reason="slow and needs NumPy from an index: set SOURCEGRAD_TEST_FRESH_VENV=1",
-)
+def _ran(command: list, what: str, timeout: float) -> None:
+    """Runs ``command``; a skip saying why where it fails or takes over ``timeout`` s."""
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pytest.skip(f"{what} took over {timeout:.0f} s (no package index reachable?)")
+    if done.returncode != 0:
+        pytest.skip(f"{what} failed here: {(done.stderr or done.stdout).strip()[-300:]}")
+
+
 def test_export_runs_in_a_fresh_venv_with_only_numpy(tmp_path):
+    """A venv made by ``python -m venv`` with NumPy installed by pip from the index (about
+    15 s); skipped, saying why, where there is no ``venv``/``ensurepip`` or no index."""
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    _ran([sys.executable, "-m", "venv", str(venv)], "python -m venv (with ensurepip)", 60)
     python = venv / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "numpy"], check=True)
+    install = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "numpy"]
+    _ran(install, "pip install numpy", 120)
+    _export_runs_in(python, tmp_path)
+
+
+def _venv_with_numpy(venv: pathlib.Path) -> pathlib.Path:
+    """A new venv (no pip, no ``.pth``) whose site-packages links only this NumPy; its
+    python, or a skip saying why one cannot be made here."""
+    made = subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(venv)], capture_output=True, text=True
+    )
+    if made.returncode != 0:
+        pytest.skip(f"this Python cannot make a venv: {made.stderr.strip()[-300:]}")
+    (site,) = venv.glob("lib/python*/site-packages")
+    here = pathlib.Path(NUMPY_SITE)
+    for entry in here.iterdir():
+        if entry.name == "numpy" or entry.name.startswith(("numpy.libs", "numpy-")):
+            (site / entry.name).symlink_to(entry)
+    return venv / "bin" / "python"
+
+
+def _export_runs_in(python: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    """The seed MLP's export, run by ``python`` (a venv's, without sourcegrad's path), gives
+    ``sg.value_and_grad``'s numbers bit for bit, and sourcegrad cannot be found there."""
     f, args = seed_mlp()
     (tmp_path / "exported.py").write_text(sg.export(f, *args))
     with open(tmp_path / "args.pkl", "wb") as file:
         pickle.dump(args, file)
     code = textwrap.dedent("""
-        import pickle, exported
+        import importlib.util, pickle, sys, exported
         args = pickle.load(open("args.pkl", "rb"))
         for _ in range(3):
             out = exported.d_neural_net(*args)
-        pickle.dump(out, open("out.pkl", "wb"))
-        try:
-            import sourcegrad
-        except ImportError:
-            pass
-        else:
-            raise SystemExit("sourcegrad importable")
+        found = importlib.util.find_spec("sourcegrad") is not None
+        pickle.dump((found, sys.prefix != sys.base_prefix, out), open("out.pkl", "wb"))
         """)
-    subprocess.run([str(python), "-c", code], cwd=tmp_path, check=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    subprocess.run([str(python), "-c", code], cwd=tmp_path, env=env, check=True)
     with open(tmp_path / "out.pkl", "rb") as file:
-        got = pickle.load(file)
+        found, in_venv, got = pickle.load(file)
+    assert in_venv and not found  # a venv where sourcegrad cannot be imported
     assert same(got, steady(sg.value_and_grad(f), *args))
+
+
+def test_export_runs_in_a_new_venv_holding_only_numpy(tmp_path):
+    """A venv without pip whose site-packages links this NumPy only: runs everywhere a venv
+    can be made, in about a second."""
+    _export_runs_in(_venv_with_numpy(tmp_path / "venv"), tmp_path)
 
 
 def test_a_runtime_class_a_global_names_is_copied_with_what_it_reads():

@@ -33,7 +33,8 @@ def make(rng, batch=4, dtype=np.float64):
 def test_with_gradients_false_is_the_function_compiled(rng):
     args = make(rng)
     fwd = sg.grad(mlp, with_gradients=False)
-    assert fwd(*args) == pytest.approx(mlp(*args), rel=1e-14)
+    for _ in range(2):  # the optimized forward runs from the second call on
+        assert fwd(*args) == mlp(*args)
     assert "def fwd_mlp(params, x, y):" in fwd.source(*args)
     assert "d" + "W" not in fwd.source(*args)  # no gradient code at all
 

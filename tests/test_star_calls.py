@@ -1,6 +1,7 @@
 """``f(*t)`` and ``f(**d)``: spliced where sourcegrad knows the length or keys when it builds
 the derivative (a display, an argument read through constant keys, ``x.shape[...]``, a loop
-over an argument whose items share their structure), refused naming the line otherwise."""
+over an argument whose items share their structure, a list the function builds with a fixed
+number of items), refused naming the line otherwise."""
 
 import numpy as np
 import pytest
@@ -22,6 +23,7 @@ CASES = [
     (c.slice_spliced, ((W, B, 2.0 * B), X)),
     (c.display_spliced, (W, B, X)),
     (c.loop_name_bound_again, ([(W, B), (0.5 * W, -B)], X)),
+    (c.list_built_here, ((W, B), X)),  # its length is the argument's (test_star_lists.py)
 ]
 
 
@@ -53,7 +55,6 @@ def test_a_new_length_builds_again():
 @pytest.mark.parametrize(
     "f,args,words",
     [
-        (c.list_built_here, ((W, B), X), "`*q` in a call"),
         (c.keyword_twice, ({"ln": {"g": B, "b": B}}, X), "'g' given twice"),
     ],
 )

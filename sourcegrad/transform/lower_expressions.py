@@ -50,7 +50,12 @@ class ExpressionLowering:
             for x in e.elts:
                 if not isinstance(x, gast.Starred):
                     elts.append(self.atom(x, base))
-                elif isinstance(self.example_value(x.value), (tuple, list)):
+                elif isinstance(self.example_value(x.value), (tuple, list)) or (
+                    hasattr(e, "lineno")  # the user's display, not `xs.append(v)` lowered
+                    and isinstance(x.value, gast.Name)
+                    and x.value.id in self.local_names
+                    and isinstance(self.list_length(x.value.id, e), int)
+                ):
                     elts += [self.atom(item, base) for item in self.star_items(x.value, e)]
                 else:  # a list the function builds: the list lowering splices it
                     elts.append(gast.Starred(value=self.atom(x.value, base), ctx=gast.Load()))
@@ -280,22 +285,38 @@ class ExpressionLowering:
 
     def star_items(self, v, call) -> list:
         """The items ``*v`` passes: a display's own items, or ``v[0]``, ..., ``v[n-1]`` where
-        ``v`` reads an argument whose length every call of this build shares."""
+        ``v`` reads an argument whose length every call of this build shares, or is a list
+        the function builds whose length is fixed when the derivative is built
+        (:meth:`list_length`)."""
         if isinstance(v, (gast.Tuple, gast.List)) and not any(
             isinstance(x, gast.Starred) for x in v.elts
         ):
             return list(v.elts)
         known = self.example_value(v)
-        if not isinstance(known, (tuple, list)):
+        if isinstance(known, (tuple, list)):
+            length = len(known)
+        elif isinstance(v, gast.Name) and v.id in self.local_names:
+            length = self.list_length(v.id, call)
+            if isinstance(length, str):
+                self.refuse(
+                    f"`*{v.id}` in a call: sourcegrad splices `*` of a list the function builds "
+                    f"only where its length is fixed when it builds the derivative, and here "
+                    f"{length}; build `{v.id}` with a fixed number of items (a display, a "
+                    "comprehension without `if` over `range(N)` or over an argument, `append` "
+                    "in a `for` loop over those), or pass the arguments one by one",
+                    call,
+                )
+        else:
             self.refuse(
                 f"`*{S.text(v)}` in a call: sourcegrad splices `*` only of a tuple or list whose "
-                "length it knows when it builds the derivative (a display, or an argument read "
-                "through constant keys); pass the arguments one by one",
+                "length it knows when it builds the derivative (a display, an argument read "
+                "through constant keys, a list built with a fixed number of items); pass the "
+                "arguments one by one",
                 call,
             )
         held = self.atom(v, "star")
         return [
-            gast.Subscript(value=held, slice=S.const(i), ctx=gast.Load()) for i in range(len(known))
+            gast.Subscript(value=held, slice=S.const(i), ctx=gast.Load()) for i in range(length)
         ]
 
     def star_keywords(self, v, call) -> list:

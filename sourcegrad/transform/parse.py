@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import gast
 
 from .. import rules as R
-from ..errors import NoSourceError, UnsupportedSyntaxError
+from ..errors import NoSourceError, UnsupportedSyntaxError, user_location
 from . import syntax as S
 
 
@@ -84,14 +84,6 @@ def packed(fn: types.FunctionType) -> types.FunctionType:
     if made is not None:
         return made
     code = fn.__code__
-    if fn.__closure__:
-        raise UnsupportedSyntaxError(
-            f"{fn.__qualname__}() takes *args or **kwargs and reads variables of an enclosing "
-            "function; sourcegrad differentiates calls of such a function only when it is "
-            "defined at module level (or takes named arguments)",
-            code.co_filename,
-            code.co_firstlineno,
-        )
     sig = inspect.signature(fn)
     plain, keyword_only, passed = [], [], []
     for p in sig.parameters.values():
@@ -204,7 +196,38 @@ def parse(fn) -> Parsed:
     if fn.__closure__:
         closure = dict(zip(fn.__code__.co_freevars, fn.__closure__))
     lines = {first + i: line.strip() for i, line in enumerate(src_lines)}
+    found = _user_lines(node, filename, first)
+    if found is not None:
+        filename, lines = found
     return Parsed(fn, node, filename, fn.__globals__, closure, lines)
+
+
+def _user_lines(node: gast.FunctionDef, filename: str, first: int):
+    """Where ``node`` was read from generated code (a nested ``def`` the derivative copied),
+    its line numbers made those of the user's own ``def`` (in place), and ``(user's file,
+    its lines)``; None where the user's ``def`` cannot be read or is not ``node``'s shape (the
+    generated lines then map to the ``def``'s line only, through :func:`user_location`)."""
+    user_file, user_first = user_location(filename, first)
+    if (user_file, user_first) == (filename, first) or user_first is None:
+        return None
+    source = linecache.getlines(user_file)
+    if not source or user_first > len(source):
+        return None
+    block = inspect.getblock(source[user_first - 1 :])
+    try:
+        mine = gast.parse(textwrap.dedent("".join(block))).body[0]
+    except (SyntaxError, IndexError):
+        return None
+    ours, theirs = list(S.walk(node)), list(S.walk(mine))
+    if not isinstance(mine, gast.FunctionDef) or [type(n) for n in ours] != [
+        type(n) for n in theirs
+    ]:
+        return None
+    for here, there in zip(ours, theirs):
+        for attr in ("lineno", "end_lineno"):
+            if getattr(there, attr, None) is not None and hasattr(here, attr):
+                setattr(here, attr, getattr(there, attr) + user_first - 1)
+    return user_file, {user_first + i: line.strip() for i, line in enumerate(block)}
 
 
 def _defaults_as_values(node, fn) -> None:

@@ -7,7 +7,7 @@ def d_indexing(x, idx):
     d = x[idx]
     out = (
         np.add.reduce(a, None)
-        + np.vdot(b, b)
+        + np.add.reduce(b * b, None)
         + np.add.reduce(c**3, None)
         + x[2, 1]
         + np.add.reduce(np.sin(d), None)

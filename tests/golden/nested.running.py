@@ -9,7 +9,7 @@ def d_nested(params, x):
     out_1 = np.dot(h, dec0, buffers[1])
     scale = params["scale"]
     out = np.multiply(out_1, scale, buffers[2])
-    out_3 = np.vdot(out, out)
+    out_3 = np.add.reduce(out**2, None)
 
     # line 44: return np.sum(out**2)
     dout = np.multiply(2.0, out, out=out)

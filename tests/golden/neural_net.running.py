@@ -12,7 +12,8 @@ def d_neural_net(params, x, y):
     y_hat_1 = np.exp(h2, buffers[2])
     y_hat_2 = np.add.reduce(y_hat_1, None)
     y_hat = np.subtract(h2, np.log(y_hat_2), buffers[3])
-    out = -np.vdot(y_hat, y)
+    out_1 = np.multiply(y_hat, y, out=y_hat)
+    out = -np.add.reduce(out_1, None)
 
     # line 16: y_hat = h2 - np.log(np.sum(np.exp(h2)))
     dh2 = np.subtract(

@@ -21,10 +21,33 @@ from ..walk import load_counts, walk_statements
 from .common import np_call
 
 
+def adjoint_nodes(body) -> set[int]:
+    """The ``id`` of every node inside a statement of the adjoint (or tangent) code of
+    ``body``. The other statements compute the value the derivative returns, which must be
+    Python's own bit for bit: rewrites that sum in another order leave them as written."""
+    found: set[int] = set()
+
+    def mark(stmts, inside: bool) -> None:
+        for stmt in stmts:
+            here = inside or get_fact(stmt, "adjoint", False)
+            if here:
+                found.update(id(n) for n in S.walk(stmt))
+            else:
+                for field in ("body", "orelse"):
+                    inner = getattr(stmt, field, None)
+                    if isinstance(inner, list):
+                        mark(inner, False)
+
+    mark(body, False)
+    return found
+
+
 def contractions(node, der: Derivative) -> None:
-    """``np.einsum`` of two operands runs as :func:`contract` (BLAS through ``tensordot``),
-    and a ``uneinsum`` computes only the adjoints that some statement reads."""
+    """``np.einsum`` of two operands in the adjoint code runs as :func:`contract` (BLAS
+    through ``tensordot``, which sums in another order: the forward code keeps the user's
+    ``einsum``), and a ``uneinsum`` computes only the adjoints that some statement reads."""
     np_name = der.refs.name_of(np)
+    adjoint = adjoint_nodes(node.body)
     read = {n.id for n in S.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
 
     class Rewrite(gast.NodeTransformer):
@@ -48,6 +71,7 @@ def contractions(node, der: Derivative) -> None:
             self.generic_visit(e)
             if (
                 np_call(e, np_name, "einsum", 3)
+                and id(e) in adjoint
                 and isinstance(e.args[0], gast.Constant)
                 and isinstance(e.args[0].value, str)
                 and not any(isinstance(a, gast.Starred) for a in e.args)
@@ -148,8 +172,9 @@ def full_sums(node, der: Derivative) -> None:
 
 def sums_of_products(node, der: Derivative, shapes: dict, dtypes: dict) -> None:
     """With shapes known, a full sum of a product of two same-shape float64 arrays (or of a
-    square) is ``np.vdot``: no array is made for the product (``np.sum(y * log_p)``,
-    ``np.sum((h - y) ** 2)``). A product assigned by the statement right before, read only
+    square) in the adjoint code is ``np.vdot``: no array is made for the product
+    (``np.sum(y * log_p)``, ``np.sum((h - y) ** 2)``). The forward code keeps the user's sum:
+    BLAS adds in another order, and the value returned is Python's bit for bit. A product assigned by the statement right before, read only
     here, counts as written inline. Only float64: BLAS sums float32 in float32 with fewer
     partial sums than NumPy's pairwise summation. Sums of sums are not split (a sum of a
     difference of nearly equal arrays would lose its digits)."""
@@ -158,9 +183,10 @@ def sums_of_products(node, der: Derivative, shapes: dict, dtypes: dict) -> None:
         return
     uses = load_counts(node.body)
     sums = _Vdots(np_name, shapes, {v: k for k, v in der.adj_names.items()}, dtypes)
+    adjoint = adjoint_nodes(node.body)
     for block in list(S.blocks(node.body)):
         for k, stmt in enumerate(block):
-            if not isinstance(stmt, (gast.Assign, gast.Return)):
+            if not isinstance(stmt, (gast.Assign, gast.Return)) or id(stmt) not in adjoint:
                 continue
             before = block[k - 1] if k else None
             sums.inline = {}
