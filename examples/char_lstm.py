@@ -1,7 +1,7 @@
 """A character-level LSTM language model on text that ships with Python.
 
     python examples/char_lstm.py               # 300 steps, well under a minute
-    python examples/char_lstm.py --steps 3     # a smoke run (what the tests do, a bit longer)
+    python examples/char_lstm.py --quick       # 20 short steps (what CI runs)
     sourcegrad show examples/char_lstm.py:loss --args "example_args()"
 
 The text is the Zen of Python (``this``, decoded from its rot13) and the docstrings of a few
@@ -137,28 +137,15 @@ def train(steps, length=32, size=16, lr=1e-2, max_norm=1.0, seed=0, every=50, pl
     text = sample(params, "Beautiful is ", 120, rng)
     print("sample:", text)
     if plot:
+        from curves import save_loss_curve
+
         save_loss_curve(losses, plot, "character LSTM")
     return params, losses, text
 
 
-def save_loss_curve(losses, path, title):
-    """The training loss per step, as a PNG at ``path``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.plot(losses)
-    ax.set(xlabel="step", ylabel="training loss", yscale="log", title=title)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    print(f"loss curve saved to {path}")
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="20 short steps (CI)")
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--length", type=int, default=32, help="characters per window")
     parser.add_argument("--batch", type=int, default=16, help="windows per step")
@@ -166,6 +153,8 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plot", default="char_lstm.png", help="'' for no plot")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.steps, args.length, args.batch = 20, 12, 8
     train(args.steps, args.length, args.batch, args.lr, seed=args.seed, plot=args.plot)
 
 
