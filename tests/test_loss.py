@@ -260,3 +260,11 @@ def test_rules_are_shared_only_between_matching_parameters():
 
     with pytest.raises(sg.SourcegradError, match="cannot share the rules"):
         share_rules(other, sg.nn.functional.cross_entropy, logits="input", labels="target")
+
+
+def test_cross_entropy_takes_labels_as_a_list():
+    logits = np.array([[2.0, 0.5, -1.0], [0.0, 1.0, 3.0]])
+    want = L.cross_entropy(logits, np.array([0, 2]))
+    assert L.cross_entropy(logits, [0, 2]) == want
+    assert L.cross_entropy(logits[0], 0) == L.cross_entropy(logits[:1], np.array([0]))
+    assert util.to_module_of(logits, np.zeros(1)) is logits  # already NumPy: not copied

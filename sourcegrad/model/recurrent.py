@@ -134,7 +134,7 @@ class RNN(Recurrent):
     :class:`RNNCell`."""
 
     def __call__(self, params, x):
-        h = np.zeros((x[0].shape[0], self.hidden_features), dtype=x[0].dtype)
+        h = np.zeros_like(x[0], shape=(x[0].shape[0], self.hidden_features))
         hs = []
         for x_t in x:
             h = np.tanh(
@@ -154,8 +154,8 @@ class LSTM(Recurrent):
     cell = lstm_cell
 
     def __call__(self, params, x):
-        h = np.zeros((x[0].shape[0], self.hidden_features), dtype=x[0].dtype)
-        c = np.zeros((x[0].shape[0], self.hidden_features), dtype=x[0].dtype)
+        h = np.zeros_like(x[0], shape=(x[0].shape[0], self.hidden_features))
+        c = np.zeros_like(x[0], shape=(x[0].shape[0], self.hidden_features))
         hs = []
         for x_t in x:
             gates = F.linear(x_t, params["weight_ih"], params["bias_ih"]) + F.linear(
@@ -177,7 +177,7 @@ class GRU(Recurrent):
     cell = gru_cell
 
     def __call__(self, params, x):
-        h = np.zeros((x[0].shape[0], self.hidden_features), dtype=x[0].dtype)
+        h = np.zeros_like(x[0], shape=(x[0].shape[0], self.hidden_features))
         hs = []
         for x_t in x:
             xi = F.linear(x_t, params["weight_ih"], params["bias_ih"])

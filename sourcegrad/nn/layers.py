@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from ..util.tree import to_module_of
 from . import functional as F
 from .conv import conv2d_columns, conv2d_input_grad, conv2d_weight_grad, output_size2d
 from .linear import linear_bias_grad, linear_weight_grad
@@ -358,6 +359,9 @@ class _BatchNorm(Module):
         (once: the record is then cleared). Returns the layer."""
         if self.pending and self.running_mean is not None:
             p = self.pending
+            # the statistics follow the data: a model trained on CuPy arrays keeps them there
+            self.running_mean = to_module_of(self.running_mean, p["mean"])
+            self.running_var = to_module_of(self.running_var, p["mean"])
             F.blend_running_stats(
                 self.running_mean, self.running_var, p["mean"], p["var"], self.momentum
             )

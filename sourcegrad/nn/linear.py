@@ -13,6 +13,7 @@ import numpy as np
 from ..rules import defjvp, defvjp, primitive
 from ..rules.registry import d
 from ..runtime.tangent_helpers import broadcast_like
+from ..util.tree import to_module_of
 from .backend import array_module
 
 __all__ = [
@@ -88,8 +89,9 @@ defjvp(linear_bias_grad, _bias_grad_tangent)
 
 @primitive
 def embedding(input, weight):
-    """Rows of ``weight`` at the integer indices ``input``: shape ``input.shape + (dim,)``."""
-    return weight[input]
+    """Rows of ``weight`` at the integer indices ``input``: shape ``input.shape + (dim,)``
+    (host indices of device weights are copied to the device)."""
+    return weight[to_module_of(input, weight)]
 
 
 @primitive
@@ -98,7 +100,7 @@ def embedding_grad(g, input, num_embeddings):
     ``(num_embeddings, dim)`` array at ``input`` (repeated indices add up)."""
     xp = array_module(g)
     out = xp.zeros_like(g, shape=(num_embeddings, g.shape[-1]))
-    xp.add.at(out, input.reshape(-1), g.reshape(-1, g.shape[-1]))
+    xp.add.at(out, to_module_of(input, g).reshape(-1), g.reshape(-1, g.shape[-1]))
     return out
 
 

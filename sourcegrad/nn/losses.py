@@ -21,6 +21,7 @@ import numpy as np
 
 from ..rules import defjvp, defvjp, nondifferentiable, primitive
 from ..rules.registry import d
+from ..util.tree import to_module_of
 from .activations import log_softmax, sigmoid, softmax
 from .backend import array_module
 
@@ -28,6 +29,7 @@ __all__ = [
     "reduce_loss",
     "class_coefficients",
     "mean_denominator",
+    "target_like",
     "mse_loss",
     "nll_loss",
     "nll_loss_grad",
@@ -77,6 +79,11 @@ def _is_index(target) -> bool:
     return np.dtype(dtype if dtype is not None else np.asarray(target).dtype).kind in "iu"
 
 
+def target_like(target, input):
+    """``target`` (an array, a list or a number) as an array of ``input``'s array module."""
+    return to_module_of(array_module(target).asarray(target), input)
+
+
 def class_coefficients(
     shape, dtype, target, weight=None, ignore_index=-100, label_smoothing=0.0, axis=1
 ):
@@ -89,7 +96,6 @@ def class_coefficients(
     classes = shape[axis]
     axis_shape = tuple(classes if i == axis else 1 for i in range(len(shape)))
     if _is_index(target):
-        target = xp.asarray(target)
         valid = target != ignore_index
         classes_of = xp.expand_dims(xp.where(valid, target, 0), axis)
         coef = (classes_of == xp.arange(classes).reshape(axis_shape)).astype(dtype)
@@ -101,7 +107,7 @@ def class_coefficients(
         if label_smoothing:
             coef = coef * (1.0 - label_smoothing) + label_smoothing / classes
     if weight is not None:
-        coef = coef * weight.astype(dtype, copy=False).reshape(axis_shape)
+        coef = coef * to_module_of(weight, target).astype(dtype, copy=False).reshape(axis_shape)
     return coef
 
 
@@ -113,10 +119,10 @@ def mean_denominator(shape, dtype, target, weight=None, ignore_index=-100, axis=
         classes = shape[axis % len(shape)]
         return np.dtype(dtype).type(int(np.prod(shape, dtype=np.int64)) // max(classes, 1))
     xp = array_module(target)
-    target = xp.asarray(target)
     valid = target != ignore_index
     if weight is None:
         return valid.sum().astype(dtype)
+    weight = to_module_of(weight, target)
     return xp.where(valid, weight[xp.where(valid, target, 0)], 0.0).sum().astype(dtype)
 
 
@@ -145,7 +151,7 @@ def nll_loss(
     total weight) and ``ignore_index`` (those samples lose nothing and do not count).
     ``label_smoothing`` mixes the target with the uniform distribution (what
     ``cross_entropy`` passes on; PyTorch's ``nll_loss`` has none)."""
-    shape, dtype = input.shape, input.dtype
+    shape, dtype, target = input.shape, input.dtype, target_like(target, input)
     coef = class_coefficients(shape, dtype, target, weight, ignore_index, label_smoothing, axis)
     per_sample = -(coef * input).sum(axis=axis)
     denominator = mean_denominator(shape, dtype, target, weight, ignore_index, axis)
@@ -160,7 +166,7 @@ def nll_loss_grad(
     (``input`` gives only the shape and dtype): linear in ``g``, and in ``target`` for
     probability targets without ``label_smoothing``."""
     xp = array_module(g, input)
-    shape, dtype = input.shape, input.dtype
+    shape, dtype, target = input.shape, input.dtype, target_like(target, input)
     if reduction == "mean":
         g = g / mean_denominator(shape, dtype, target, weight, ignore_index, axis)
     scale = xp.asarray(g, xp.result_type(g, input))

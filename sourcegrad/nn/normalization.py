@@ -21,15 +21,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..rules import defjvp, defvjp, primitive
+from ..rules import defjvp, defvjp, nondifferentiable, primitive
 from ..rules.registry import d, static
 from ..runtime.tangent_helpers import broadcast_like
+from .backend import array_module
 
 __all__ = [
     "batch_norm",
     "blend_running_stats",
     "layer_norm",
     "normalized",
+    "stat_like",
 ]
 
 
@@ -38,6 +40,15 @@ def normalized(x, axes, eps):
     centred = x - np.mean(x, axis=axes, keepdims=True)
     var = np.mean(centred * centred, axis=axes, keepdims=True)
     return centred / np.sqrt(var + eps)
+
+
+def stat_like(stat, x, shape):
+    """The running statistic ``stat`` reshaped to ``shape``, as an array of ``x``'s array
+    module (copied to the device where ``x`` is a CuPy array and ``stat`` is on the host)."""
+    return array_module(x).asarray(stat).reshape(shape)
+
+
+nondifferentiable(stat_like)
 
 
 def _channel_axes(x):
@@ -52,7 +63,7 @@ def _stats(x, running_mean, running_var, training, eps):
     axes, shape = _channel_axes(x)
     if training:
         return normalized(x, axes, eps)
-    return (x - running_mean.reshape(shape)) / np.sqrt(running_var.reshape(shape) + eps)
+    return (x - stat_like(running_mean, x, shape)) / np.sqrt(stat_like(running_var, x, shape) + eps)
 
 
 @primitive
@@ -93,7 +104,7 @@ def batch_norm(
 
 def blend_running_stats(running_mean, running_var, mean, var, momentum):
     """PyTorch's update, in place: ``running = (1 - momentum) * running + momentum * batch``
-    (``var`` is the batch's unbiased variance)."""
+    (``var`` is the batch's unbiased variance; all four arrays of one array module)."""
     running_mean *= 1.0 - momentum
     running_mean += momentum * mean.astype(running_mean.dtype, copy=False)
     running_var *= 1.0 - momentum
@@ -119,8 +130,8 @@ def _batch_norm_adjoint(
         inv_std = 1.0 / np.sqrt(np.mean(centred * centred, axis=axes, keepdims=True) + eps)
         xhat = centred * inv_std
     else:
-        inv_std = 1.0 / np.sqrt(running_var.reshape(shape) + eps)
-        xhat = (input - running_mean.reshape(shape)) * inv_std
+        inv_std = 1.0 / np.sqrt(stat_like(running_var, input, shape) + eps)
+        xhat = (input - stat_like(running_mean, input, shape)) * inv_std
     if static(weight is None):
         scale = inv_std
     else:
@@ -154,8 +165,8 @@ def _batch_norm_tangent(
         inv_std = 1.0 / np.sqrt(np.mean(centred * centred, axis=axes, keepdims=True) + eps)
         xhat = centred * inv_std
     else:
-        inv_std = 1.0 / np.sqrt(running_var.reshape(shape) + eps)
-        xhat = (input - running_mean.reshape(shape)) * inv_std
+        inv_std = 1.0 / np.sqrt(stat_like(running_var, input, shape) + eps)
+        xhat = (input - stat_like(running_mean, input, shape)) * inv_std
     if static(weight is None):
         scale = inv_std
     else:

@@ -19,8 +19,10 @@ import sys
 
 import numpy as np
 
+from ..errors import SourcegradError
 from ..rules import defjvp, defvjp, primitive
 from ..rules.registry import d
+from .backend import array_module
 from .modules import Module
 
 __all__ = [
@@ -60,6 +62,11 @@ class TorchBridge:
 
 
 def _tensor(a, requires_grad=False):
+    if array_module(a) is not np:
+        raise SourcegradError(
+            "a functionalized torch module runs on the CPU, on NumPy arrays; got a CuPy "
+            "array: hand it sourcegrad.util.cast(x, 'numpy')"
+        )
     torch = sys.modules["torch"]
     t = torch.from_numpy(np.ascontiguousarray(a))
     return t.requires_grad_() if requires_grad else t

@@ -24,7 +24,7 @@ from ..runtime.containers import children, is_container, is_namedtuple, rebuild
 
 __all__ = [
     "TreeDef", "TreeStructureError", "array_module", "cast", "copy_into", "is_static_leaf",
-    "path_text", "tree_flatten", "tree_leaves",
+    "path_text", "to_module_of", "tree_flatten", "tree_leaves",
     "tree_leaves_with_paths", "tree_map", "tree_structure", "tree_unflatten",
 ]  # fmt: skip
 
@@ -50,6 +50,15 @@ def array_module(*arrays):
     if cupy is not None and any(isinstance(a, cupy.ndarray) for a in arrays):
         return cupy
     return np
+
+
+def to_module_of(x, like):
+    """``x`` as an array of ``like``'s array module: ``x`` itself where it already is one,
+    else a copy to the device (NumPy to CuPy) or to the host (CuPy to NumPy)."""
+    xp = array_module(like)
+    if array_module(x) is xp:
+        return x
+    return _to_numpy(x) if xp is np else xp.asarray(x)
 
 
 def _node(x):
