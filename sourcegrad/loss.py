@@ -20,6 +20,7 @@ from .nn.rule_alias import share_rules
 from .rules import d, defjvp, defvjp, nondifferentiable, primitive
 from .runtime.helpers import sum_to, unreduce
 from .util.functions import sigmoid, softplus
+from .util.tree import Array
 
 __all__ = [
     "binary_cross_entropy", "check_reduction", "cross_entropy", "least_squares", "mean_scale",
@@ -29,7 +30,7 @@ __all__ = [
 REDUCTIONS = ("mean", "sum", "none")
 
 
-def check_reduction(reduction):
+def check_reduction(reduction: str) -> str:
     """``reduction`` itself, or ``ValueError`` if it is not one of ``mean sum none``."""
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
@@ -45,7 +46,7 @@ def _reduce(losses, reduction):
     return losses
 
 
-def mean_scale(a, b):
+def mean_scale(a: Array, b) -> float:
     """``1 / n`` for the number ``n`` of per-sample losses of operands shaped like ``a`` and
     ``b`` (broadcast)."""
     n = int(np.prod(np.broadcast_shapes(np.shape(a), np.shape(b)), dtype=np.int64))
@@ -56,7 +57,7 @@ nondifferentiable(check_reduction, mean_scale)
 
 
 @primitive
-def reduce_losses(losses, reduction="mean"):
+def reduce_losses(losses: Array, reduction: str = "mean") -> Array:
     """The mean (``"mean"``) or sum (``"sum"``) of ``losses``, or a copy of ``losses``
     (``"none"``)."""
     out = _reduce(losses, reduction)
@@ -78,8 +79,14 @@ def _reduce_losses_tangent(z, losses, reduction="mean"):
 
 @primitive
 def cross_entropy(
-    logits, labels, axis=-1, reduction="mean", weight=None, ignore_index=-100, label_smoothing=0.0
-):
+    logits: Array,
+    labels: Array,
+    axis: int = -1,
+    reduction: str = "mean",
+    weight: Array | None = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+) -> Array:
     """Softmax cross-entropy of ``logits`` (unnormalised scores, classes along ``axis``).
 
     ``labels`` is either
@@ -102,7 +109,7 @@ share_rules(cross_entropy, nn_cross_entropy, logits="input", labels="target")
 
 
 @primitive
-def binary_cross_entropy(logits, targets, reduction="mean"):
+def binary_cross_entropy(logits: Array, targets: Array, reduction: str = "mean") -> Array:
     """Binary cross-entropy of ``sigmoid(logits)`` against ``targets`` in ``[0, 1]``,
     elementwise, computed from the logits without overflow or ``log(0)``:
     ``log(1 + exp(logits)) - targets * logits``. Equal to
@@ -126,7 +133,7 @@ def _binary_cross_entropy_tangent(z, logits, targets, reduction="mean"):
 
 
 @primitive
-def least_squares(predictions, targets, reduction="mean"):
+def least_squares(predictions: Array, targets: Array, reduction: str = "mean") -> Array:
     """Squared errors ``(predictions - targets) ** 2``, elementwise (``"mean"``: the mean
     squared error, ``torch.nn.functional.mse_loss``)."""
     residuals = predictions - targets

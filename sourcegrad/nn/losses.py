@@ -18,10 +18,11 @@ cross-entropy of sourcegrad (:func:`sourcegrad.loss.cross_entropy` shares its ru
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from ..rules import defjvp, defvjp, nondifferentiable, primitive
 from ..rules.registry import d
-from ..util.tree import to_module_of
+from ..util.tree import Array, to_module_of
 from .activations import log_softmax, sigmoid, softmax
 from .backend import array_module
 
@@ -42,7 +43,7 @@ LOG_FLOOR = -100.0  # PyTorch clamps the logarithms of binary cross-entropy at -
 BCE_EPS = 1e-12  # and the denominator of its gradient at 1e-12
 
 
-def reduce_loss(loss, reduction):
+def reduce_loss(loss, reduction: str) -> Array:
     """``loss`` (elementwise) reduced as ``reduction`` says."""
     if reduction == "mean":
         return loss.mean()
@@ -52,7 +53,7 @@ def reduce_loss(loss, reduction):
 
 
 @primitive
-def mse_loss(input, target, reduction="mean"):
+def mse_loss(input: Array, target: Array, reduction: str = "mean") -> Array:
     """The squared error ``(input - target) ** 2``, reduced."""
     diff = input - target
     return reduce_loss(diff * diff, reduction)
@@ -79,14 +80,20 @@ def _is_index(target) -> bool:
     return np.dtype(dtype if dtype is not None else np.asarray(target).dtype).kind in "iu"
 
 
-def target_like(target, input):
+def target_like(target: Array, input: Array) -> Array:
     """``target`` (an array, a list or a number) as an array of ``input``'s array module."""
     return to_module_of(array_module(target).asarray(target), input)
 
 
 def class_coefficients(
-    shape, dtype, target, weight=None, ignore_index=-100, label_smoothing=0.0, axis=1
-):
+    shape: tuple[int, ...],
+    dtype: DTypeLike,
+    target: Array,
+    weight: Array | None = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+    axis: int = 1,
+) -> Array:
     """``A`` of ``shape`` with the per-sample loss ``-sum(A * input, axis)``, the classes along
     ``axis``: one-hot of the integer ``target`` (zero where it is ``ignore_index``), or the
     probability ``target`` itself; mixed with the uniform ``1 / C`` by ``label_smoothing``
@@ -111,7 +118,14 @@ def class_coefficients(
     return coef
 
 
-def mean_denominator(shape, dtype, target, weight=None, ignore_index=-100, axis=1):
+def mean_denominator(
+    shape: tuple[int, ...],
+    dtype: DTypeLike,
+    target: Array,
+    weight: Array | None = None,
+    ignore_index: int = -100,
+    axis: int = 1,
+) -> Array:
     """What ``reduction="mean"`` divides the summed loss by, in ``dtype``: the total class
     weight of the samples not ignored for integer targets (their number without ``weight``),
     the number of samples (``shape``'s size without ``axis``) for probability targets."""
@@ -142,8 +156,14 @@ def _reduce_weighted(per_sample, reduction, denominator):
 
 @primitive
 def nll_loss(
-    input, target, reduction="mean", weight=None, ignore_index=-100, label_smoothing=0.0, axis=1
-):
+    input: Array,
+    target: Array,
+    reduction: str = "mean",
+    weight: Array | None = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+    axis: int = 1,
+) -> Array:
     """The negative log-likelihood of ``input`` (log-probabilities, classes along ``axis``,
     PyTorch's 1 by default) at the integer class indices ``target``, or
     ``-sum(target * input, axis)`` for probability targets of ``input``'s shape; PyTorch's
@@ -160,8 +180,15 @@ def nll_loss(
 
 @primitive
 def nll_loss_grad(
-    g, input, target, reduction="mean", weight=None, ignore_index=-100, label_smoothing=0.0, axis=1
-):
+    g: Array,
+    input: Array,
+    target: Array,
+    reduction: str = "mean",
+    weight: Array | None = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+    axis: int = 1,
+) -> Array:
     """The gradient of ``nll_loss`` with respect to ``input`` for the output adjoint ``g``
     (``input`` gives only the shape and dtype): linear in ``g``, and in ``target`` for
     probability targets without ``label_smoothing``."""
@@ -242,8 +269,14 @@ defjvp(nll_loss_grad, _nll_grad_tangent)
 
 @primitive
 def cross_entropy(
-    input, target, reduction="mean", weight=None, ignore_index=-100, label_smoothing=0.0, axis=1
-):
+    input: Array,
+    target: Array,
+    reduction: str = "mean",
+    weight: Array | None = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+    axis: int = 1,
+) -> Array:
     """PyTorch's ``cross_entropy``: ``nll_loss(log_softmax(input, axis), target)``, with
     integer class indices or class probabilities as ``target``, class ``weight``,
     ``ignore_index`` (integer targets only) and ``label_smoothing`` as PyTorch has them; the
@@ -293,7 +326,7 @@ def _bce_logs(input):
 
 
 @primitive
-def bce_loss(input, target, reduction="mean"):
+def bce_loss(input: Array, target: Array, reduction: str = "mean") -> Array:
     """Binary cross-entropy of probabilities ``input`` against ``target`` (logarithms clamped
     at -100 and the gradient's denominator at 1e-12, as PyTorch)."""
     log_p, log_q = _bce_logs(input)
@@ -320,7 +353,7 @@ defjvp(bce_loss, _bce_tangent)
 
 
 @primitive
-def bce_with_logits_loss(input, target, reduction="mean"):
+def bce_with_logits_loss(input: Array, target: Array, reduction: str = "mean") -> Array:
     """Binary cross-entropy of ``sigmoid(input)`` against ``target``, computed stably as
     ``(1 - target) * input + log(1 + exp(-input))``."""
     xp = array_module(input)
