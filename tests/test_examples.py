@@ -71,25 +71,31 @@ def test_digits_cnn_learns_in_two_epochs(tmp_path):
     assert history["loss"][-1] < history["loss"][0]
 
 
-def test_char_lstm_loss_falls_and_it_samples(capsys, tmp_path):
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_char_lstm_loss_falls_and_it_samples(capsys, tmp_path, cell):
     pytest.importorskip("matplotlib", reason="the examples plot (examples extra)")
     example = load("char_lstm")
-    _, losses, text = example.train(12, length=12, size=8, every=4, plot=str(tmp_path / "l.png"))
+    _, losses, text = example.train(
+        12, length=12, size=8, every=4, plot=str(tmp_path / "l.png"), cell=cell
+    )
     assert (tmp_path / "l.png").stat().st_size > 0
     assert np.mean(losses[-3:]) < np.mean(losses[:3])
     assert text.startswith("Beautiful is ") and len(text) == len("Beautiful is ") + 120
-    assert "sample:" in capsys.readouterr().out
-    example.main(["--quick", "--plot", ""])
+    out = capsys.readouterr().out
+    assert "sample:" in out and f"{cell.upper()} 24 -> 96" in out
+    example.main(["--quick", "--cell", cell, "--plot", ""])
 
 
-def test_char_lstm_gradient_with_clipping():
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_char_lstm_gradient_with_clipping(cell):
     example = load("char_lstm")
     import sourcegrad as sg
 
-    params, chars, targets = example.example_args()
+    params, chars, targets = example.example_args(cell=cell)
     small = (chars[:3, :2], targets[:3, :2])
-    assert sg.gradcheck(example.loss, params, *small, max_elements=20)
-    grads = sg.grad(example.loss)(params, *small)
+    loss = example.LOSSES[cell]
+    assert sg.gradcheck(loss, params, *small, max_elements=20)
+    grads = sg.grad(loss)(params, *small)
     norm = example.clip_by_global_norm(grads, 1e-3)
     assert norm > 1e-3
     clipped = sg.util.tree_leaves(grads)
