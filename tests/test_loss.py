@@ -218,9 +218,13 @@ def test_cross_entropy_is_the_nn_implementation():
     assert "nll_loss_grad(" in show and "vjp" not in show  # the rule inlined, no wrapper call
 
 
-def test_cross_entropy_refuses_an_unknown_reduction():
+def test_nn_losses_refuse_an_unknown_reduction():
+    F = sg.nn.functional
     with pytest.raises(ValueError, match="reduction"):
-        sg.nn.functional.cross_entropy(np.zeros((2, 3)), np.array([0, 1]), "average")
+        F.cross_entropy(np.zeros((2, 3)), np.array([0, 1]), "average")
+    for loss in (F.mse_loss, F.bce_loss, F.bce_with_logits_loss):
+        with pytest.raises(ValueError, match="reduction"):
+            loss(np.full(3, 0.5), np.full(3, 0.25), "average")
 
 
 def soft_target_model(q, logits):

@@ -43,13 +43,16 @@ LOG_FLOOR = -100.0  # PyTorch clamps the logarithms of binary cross-entropy at -
 BCE_EPS = 1e-12  # and the denominator of its gradient at 1e-12
 
 
-def reduce_loss(loss, reduction: str) -> Array:
-    """``loss`` (elementwise) reduced as ``reduction`` says."""
+def reduce_loss(loss: Array, reduction: str) -> Array:
+    """``loss`` (elementwise) reduced as ``reduction`` says (``ValueError`` for anything but
+    ``"mean"``, ``"sum"`` and ``"none"``)."""
     if reduction == "mean":
         return loss.mean()
     if reduction == "sum":
         return loss.sum()
-    return loss
+    if reduction == "none":
+        return loss
+    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', not {reduction!r}")
 
 
 @primitive
