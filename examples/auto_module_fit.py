@@ -3,7 +3,7 @@ example, ``sourcegrad.nn.AutoModule`` and ``AutoCriterion`` in a ``Sequential`` 
 PyTorch way (``zero_grad``, ``forward``, ``backward``, an SGD step).
 
     python examples/auto_module_fit.py             # 2000 steps, a few seconds
-    python examples/auto_module_fit.py --steps 3   # a smoke run
+    python examples/auto_module_fit.py --quick     # 300 steps (what CI runs)
 
 ``linear_relu``, ``linear`` and ``squared_error`` are the user's NumPy functions; each module
 calls its function, and sourcegrad differentiates it from its source when the module's
@@ -66,33 +66,20 @@ def fit(steps, batch=32, lr=0.05, momentum=0.9, seed=0, every=250, plot=""):
             bar.set_postfix(mse=f"{np.mean(losses[-every:]):.5f}")
     print(f"mse {np.mean(losses[-every:]):.5f} after {steps} steps")
     if plot:
+        from curves import save_loss_curve
+
         save_loss_curve(losses, plot, "exp(alpha * x) by AutoModule")
     return model, losses
 
 
-def save_loss_curve(losses, path, title):
-    """The training loss per step, as a PNG at ``path``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.plot(losses)
-    ax.set(xlabel="step", ylabel="training loss", yscale="log", title=title)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    print(f"loss curve saved to {path}")
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="300 steps (CI)")
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--plot", default="auto_module_fit.png", help="'' for no plot")
     args = parser.parse_args(argv)
-    fit(args.steps, lr=args.lr, plot=args.plot)
+    fit(300 if args.quick else args.steps, lr=args.lr, plot=args.plot)
 
 
 if __name__ == "__main__":

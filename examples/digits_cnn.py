@@ -84,9 +84,9 @@ def train(epochs, batch=32, lr=3e-3, seed=0, plot="digits_cnn.png"):
     seconds = time.perf_counter() - start
     print(f"test accuracy: {history['test'][-1]:.4f} ({epochs} epochs, {seconds:.1f} s)")
     if plot:
-        from digits_mlp import save_curves
+        from curves import save_curves
 
-        save_curves(history, plot)
+        save_curves(history, plot, "digits CNN")
     return params, history
 
 

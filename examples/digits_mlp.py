@@ -104,26 +104,10 @@ def train(epochs, batch=32, lr=0.1, momentum=0.9, seed=0, plot="digits_mlp.png")
     seconds = time.perf_counter() - start
     print(f"test accuracy: {history['test'][-1]:.4f} ({epochs} epochs, {seconds:.1f} s)")
     if plot:
-        save_curves(history, plot)
+        from curves import save_curves
+
+        save_curves(history, plot, "digits MLP")
     return params, history
-
-
-def save_curves(history, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
-    left.plot(history["loss"])
-    left.set(xlabel="epoch", ylabel="training loss", yscale="log")
-    right.plot(history["train"], label="train")
-    right.plot(history["test"], label="test")
-    right.set(xlabel="epoch", ylabel="accuracy")
-    right.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    print(f"curves saved to {path}")
 
 
 def main(argv=None):

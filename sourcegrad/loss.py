@@ -6,27 +6,31 @@ same purpose (``torch.nn.functional.cross_entropy``, ``binary_cross_entropy_with
 ``mse_loss``). Like :mod:`sourcegrad.util.functions`, each is a :func:`sourcegrad.primitive`
 computed in plain NumPy with reverse and forward rule templates built from operations that
 have both rules themselves, so derivatives of every order exist; the targets may be
-differentiated too (probability targets, regression targets).
+differentiated too (probability targets, regression targets). ``cross_entropy`` is
+:func:`sourcegrad.nn.functional.cross_entropy` under its own signature (one implementation,
+its rules shared).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .nn.losses import cross_entropy as nn_cross_entropy
+from .nn.rule_alias import share_rules
 from .rules import d, defjvp, defvjp, nondifferentiable, primitive
 from .runtime.helpers import sum_to, unreduce
-from .util.functions import log_softmax, sigmoid, softmax, softplus
-from .util.tree import array_module
+from .util.functions import sigmoid, softplus
+from .util.tree import Array
 
 __all__ = [
-    "binary_cross_entropy", "check_reduction", "cross_entropy", "is_index_labels", "least_squares",
-    "mean_scale", "reduce_losses", "target_probabilities",
+    "binary_cross_entropy", "check_reduction", "cross_entropy", "least_squares", "mean_scale",
+    "reduce_losses",
 ]  # fmt: skip
 
 REDUCTIONS = ("mean", "sum", "none")
 
 
-def check_reduction(reduction):
+def check_reduction(reduction: str) -> str:
     """``reduction`` itself, or ``ValueError`` if it is not one of ``mean sum none``."""
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
@@ -42,41 +46,18 @@ def _reduce(losses, reduction):
     return losses
 
 
-def is_index_labels(labels) -> bool:
-    """Whether ``labels`` holds class indices (integers) rather than probabilities."""
-    dtype = getattr(labels, "dtype", None)
-    return np.dtype(dtype if dtype is not None else np.asarray(labels).dtype).kind in "iu"
-
-
-def target_probabilities(labels, logits, axis=-1):
-    """Target probabilities of ``logits``' shape: one-hot along ``axis`` (in ``logits``'
-    dtype) for integer class ``labels``, ``labels`` themselves otherwise."""
-    if not is_index_labels(labels):
-        return labels
-    xp = array_module(logits)
-    ndim = np.ndim(logits)
-    classes = np.shape(logits)[axis]
-    shape = [1] * ndim
-    shape[axis % ndim] = classes
-    hits = xp.expand_dims(xp.asarray(labels), axis) == xp.arange(classes).reshape(shape)
-    return hits.astype(logits.dtype)
-
-
-def mean_scale(a, b, axis=None):
+def mean_scale(a: Array, b) -> float:
     """``1 / n`` for the number ``n`` of per-sample losses of operands shaped like ``a`` and
-    ``b`` (broadcast; ``axis`` reduced away, for cross-entropy)."""
-    shape = np.broadcast_shapes(np.shape(a), np.shape(b))
-    n = int(np.prod(shape, dtype=np.int64))
-    if axis is not None:
-        n //= shape[axis]
+    ``b`` (broadcast)."""
+    n = int(np.prod(np.broadcast_shapes(np.shape(a), np.shape(b)), dtype=np.int64))
     return 1.0 / max(n, 1)
 
 
-nondifferentiable(check_reduction, is_index_labels, target_probabilities, mean_scale)
+nondifferentiable(check_reduction, mean_scale)
 
 
 @primitive
-def reduce_losses(losses, reduction="mean"):
+def reduce_losses(losses: Array, reduction: str = "mean") -> Array:
     """The mean (``"mean"``) or sum (``"sum"``) of ``losses``, or a copy of ``losses``
     (``"none"``)."""
     out = _reduce(losses, reduction)
@@ -97,7 +78,15 @@ def _reduce_losses_tangent(z, losses, reduction="mean"):
 
 
 @primitive
-def cross_entropy(logits, labels, axis=-1, reduction="mean"):
+def cross_entropy(
+    logits: Array,
+    labels: Array,
+    axis: int = -1,
+    reduction: str = "mean",
+    weight: Array | None = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+) -> Array:
     """Softmax cross-entropy of ``logits`` (unnormalised scores, classes along ``axis``).
 
     ``labels`` is either
@@ -108,40 +97,19 @@ def cross_entropy(logits, labels, axis=-1, reduction="mean"):
       ``sourcegrad.util.one_hot``, or soft labels): ``-sum(labels * log_softmax(logits))``.
 
     Log-probabilities may be given as ``logits``: ``log_softmax`` leaves them unchanged, so the
-    result is then the negative log-likelihood. Equal to ``torch.nn.functional.cross_entropy``
-    with the classes on PyTorch's axis 1 (no class weights, label smoothing or ignored
-    index: :func:`sourcegrad.nn.functional.cross_entropy` has them, with the classes on axis
-    1 always). Both take their log-probabilities from :func:`sourcegrad.util.log_softmax`."""
-    logp = log_softmax(logits, axis)
-    if is_index_labels(labels):
-        picked = np.take_along_axis(logp, np.expand_dims(labels, axis), axis=axis)
-        losses = -np.squeeze(picked, axis=axis)
-    else:
-        losses = -np.sum(labels * logp, axis=axis)
-    return _reduce(losses, reduction)
+    result is then the negative log-likelihood. ``weight``, ``ignore_index`` and
+    ``label_smoothing`` are PyTorch's. This is :func:`sourcegrad.nn.functional.cross_entropy`
+    with the class axis last by default (PyTorch's is 1: pass ``axis=1`` for images), the
+    same implementation with the same derivative rules, equal to
+    ``torch.nn.functional.cross_entropy``."""
+    return nn_cross_entropy(logits, labels, reduction, weight, ignore_index, label_smoothing, axis)
 
 
-def _cross_entropy_rule(z, logits, labels, axis=-1, reduction="mean"):
-    t = target_probabilities(labels, logits, axis)
-    if reduction == "none":
-        g = np.expand_dims(d[z], axis)
-    elif reduction == "sum":
-        g = d[z]
-    else:
-        g = d[z] * mean_scale(logits, t, axis)
-    d[logits] += g * (softmax(logits, axis) * np.sum(t, axis=axis, keepdims=True) - t)
-    d[labels] += sum_to(-(g * log_softmax(logits, axis)), labels)
-
-
-def _cross_entropy_tangent(z, logits, labels, axis=-1, reduction="mean"):
-    t = target_probabilities(labels, logits, axis)
-    slope = softmax(logits, axis) * np.sum(t, axis=axis, keepdims=True) - t
-    d[z] += reduce_losses(np.sum(slope * d[logits], axis=axis), reduction)
-    d[z] += reduce_losses(-np.sum(log_softmax(logits, axis) * d[labels], axis=axis), reduction)
+share_rules(cross_entropy, nn_cross_entropy, logits="input", labels="target")
 
 
 @primitive
-def binary_cross_entropy(logits, targets, reduction="mean"):
+def binary_cross_entropy(logits: Array, targets: Array, reduction: str = "mean") -> Array:
     """Binary cross-entropy of ``sigmoid(logits)`` against ``targets`` in ``[0, 1]``,
     elementwise, computed from the logits without overflow or ``log(0)``:
     ``log(1 + exp(logits)) - targets * logits``. Equal to
@@ -165,7 +133,7 @@ def _binary_cross_entropy_tangent(z, logits, targets, reduction="mean"):
 
 
 @primitive
-def least_squares(predictions, targets, reduction="mean"):
+def least_squares(predictions: Array, targets: Array, reduction: str = "mean") -> Array:
     """Squared errors ``(predictions - targets) ** 2``, elementwise (``"mean"``: the mean
     squared error, ``torch.nn.functional.mse_loss``)."""
     residuals = predictions - targets
@@ -188,7 +156,6 @@ def _least_squares_tangent(z, predictions, targets, reduction="mean"):
 
 for _fn, _rule, _tangent in [
     (reduce_losses, _reduce_losses_rule, _reduce_losses_tangent),
-    (cross_entropy, _cross_entropy_rule, _cross_entropy_tangent),
     (binary_cross_entropy, _binary_cross_entropy_rule, _binary_cross_entropy_tangent),
     (least_squares, _least_squares_rule, _least_squares_tangent),
 ]:

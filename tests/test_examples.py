@@ -2,11 +2,19 @@
 
 import importlib.util
 import pathlib
+import re
 
 import numpy as np
 import pytest
 
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.fixture(autouse=True)
+def examples_on_path(monkeypatch):
+    """``python examples/NAME.py`` puts the examples' folder on ``sys.path`` (they plot with
+    ``curves.py``); so do the tests."""
+    monkeypatch.syspath_prepend(str(EXAMPLES))
 
 
 def load(name):
@@ -54,35 +62,40 @@ def test_newton_cg_with_hvp_classifies_breast_cancer():
     sg.gradcheck(example.loss, w + 0.1, x[:40], y[:40], penalty, order=2)
 
 
-def test_digits_cnn_learns_in_two_epochs(tmp_path, monkeypatch):
+def test_digits_cnn_learns_in_two_epochs(tmp_path):
     pytest.importorskip("sklearn", reason="the digits come with scikit-learn (examples extra)")
     pytest.importorskip("tqdm", reason="the examples show a tqdm bar (examples extra)")
-    monkeypatch.syspath_prepend(str(EXAMPLES))  # it plots with digits_mlp's save_curves
     example = load("digits_cnn")
     _, history = example.train(2, plot="")
     assert history["test"][-1] > 0.8
     assert history["loss"][-1] < history["loss"][0]
 
 
-def test_char_lstm_loss_falls_and_it_samples(capsys, tmp_path):
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_char_lstm_loss_falls_and_it_samples(capsys, tmp_path, cell):
     pytest.importorskip("matplotlib", reason="the examples plot (examples extra)")
     example = load("char_lstm")
-    _, losses, text = example.train(12, length=12, size=8, every=4, plot=str(tmp_path / "l.png"))
+    _, losses, text = example.train(
+        12, length=12, size=8, every=4, plot=str(tmp_path / "l.png"), cell=cell
+    )
     assert (tmp_path / "l.png").stat().st_size > 0
     assert np.mean(losses[-3:]) < np.mean(losses[:3])
     assert text.startswith("Beautiful is ") and len(text) == len("Beautiful is ") + 120
-    assert "sample:" in capsys.readouterr().out
-    example.main(["--steps", "2", "--length", "6", "--batch", "2", "--plot", ""])
+    out = capsys.readouterr().out
+    assert "sample:" in out and f"{cell.upper()} 24 -> 96" in out
+    example.main(["--quick", "--cell", cell, "--plot", ""])
 
 
-def test_char_lstm_gradient_with_clipping():
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_char_lstm_gradient_with_clipping(cell):
     example = load("char_lstm")
     import sourcegrad as sg
 
-    params, chars, targets = example.example_args()
+    params, chars, targets = example.example_args(cell=cell)
     small = (chars[:3, :2], targets[:3, :2])
-    assert sg.gradcheck(example.loss, params, *small, max_elements=20)
-    grads = sg.grad(example.loss)(params, *small)
+    loss = example.LOSSES[cell]
+    assert sg.gradcheck(loss, params, *small, max_elements=20)
+    grads = sg.grad(loss)(params, *small)
     norm = example.clip_by_global_norm(grads, 1e-3)
     assert norm > 1e-3
     clipped = sg.util.tree_leaves(grads)
@@ -95,15 +108,20 @@ def test_auto_module_fit_learns_the_exponentials(tmp_path):
     _, losses = example.fit(300, every=100, plot=str(tmp_path / "fit.png"))
     assert (tmp_path / "fit.png").stat().st_size > 0
     assert np.mean(losses[-20:]) < 0.1 * np.mean(losses[:20])
-    example.main(["--steps", "3", "--plot", ""])
+    example.main(["--quick", "--plot", ""])
 
 
-def test_transfer_learning_trains_a_new_head(capsys):
+def test_transfer_learning_trains_a_new_head(capsys, tmp_path):
     pytest.importorskip("sklearn", reason="the digits come with scikit-learn (examples extra)")
+    pytest.importorskip("tqdm", reason="the examples show a tqdm bar (examples extra)")
+    pytest.importorskip("matplotlib", reason="the examples plot (examples extra)")
     example = load("transfer_learning")
+    plot = tmp_path / "curves.png"
+    assert example.main(["--quick", "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
     if importlib.util.find_spec("torch") is None:
-        assert example.main(["--pretrain-epochs", "1", "--epochs", "1"]) == 0
-        assert "needs torch" in capsys.readouterr().out
+        assert "needs torch" in out
         return
-    accuracy = example.transfer(pretrain_epochs=1, epochs=2)
+    accuracy = float(re.search(r"test accuracy on the new digits: ([0-9.]+)", out).group(1))
     assert accuracy > 0.5  # five classes: chance is 0.2
+    assert plot.stat().st_size > 0

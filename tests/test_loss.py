@@ -90,6 +90,10 @@ def test_binary_cross_entropy_is_stable():
     np.testing.assert_allclose(losses, [0.0, 40.0, np.log(2.0), 40.0, 0.0], atol=1e-15)
 
 
+def summed_ce(logits, labels, reduction, options):
+    return np.sum(L.cross_entropy(logits, labels, reduction=reduction, **options))
+
+
 class TestAgainstTorch:
     torch = pytest.importorskip("torch")
 
@@ -114,6 +118,35 @@ class TestAgainstTorch:
         expected = F.cross_entropy(self.torch.tensor(logits), self.torch.tensor(labels))
         got = L.cross_entropy(logits, labels, axis=1)
         np.testing.assert_allclose(got, expected.numpy(), rtol=1e-13)
+
+    @pytest.mark.parametrize(
+        "options",
+        [
+            {"weight": True},
+            {"ignore_index": 2},
+            {"label_smoothing": 0.2},
+            {"weight": True, "label_smoothing": 0.1},
+        ],
+    )
+    def test_cross_entropy_options_with_classes_last(self, problem, options):
+        """Values and gradients equal PyTorch's (classes on axis 1) for classes on the last
+        axis, with PyTorch's options."""
+        F = self.torch.nn.functional
+        _, _, _, rng = problem
+        logits = 3.0 * rng.standard_normal((3, 5, 4))
+        labels = rng.integers(0, 4, (3, 5))
+        if options.get("weight"):
+            options = {**options, "weight": rng.uniform(0.5, 2.0, 4)}
+        t_options = {k: self.torch.tensor(v) if k == "weight" else v for k, v in options.items()}
+        t_logits = self.torch.tensor(np.moveaxis(logits, -1, 1), requires_grad=True)
+        for reduction in ("mean", "sum", "none"):
+            expected = F.cross_entropy(
+                t_logits, self.torch.tensor(labels), reduction=reduction, **t_options
+            )
+            got, grad = sg.value_and_grad(summed_ce)(logits, labels, reduction, options)
+            np.testing.assert_allclose(got, expected.sum().item(), rtol=1e-12)
+            (t_grad,) = self.torch.autograd.grad(expected.sum(), t_logits)
+            np.testing.assert_allclose(grad, np.moveaxis(t_grad.numpy(), 1, -1), atol=1e-12)
 
     def test_binary_cross_entropy_and_least_squares(self, problem):
         F = self.torch.nn.functional
@@ -140,6 +173,58 @@ class TestAgainstTorch:
         out.backward()
         np.testing.assert_allclose(g["W"], tW.grad.numpy(), rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(g["b"], tb.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def ce_options_model(p, x, labels, weight):
+    """Classes on the last axis of a (N, d, C) batch, PyTorch's options, keyword arguments."""
+    logits = np.tanh(x @ p["W"] + p["b"]).reshape(2, 3, 4)
+    return L.cross_entropy(
+        labels=labels, logits=logits, weight=weight, ignore_index=1, label_smoothing=0.1
+    )
+
+
+def test_cross_entropy_options_gradcheck_second_order(problem):
+    p, x, labels, rng = problem
+    weight = rng.uniform(0.5, 2.0, 4)
+    assert sg.gradcheck(ce_options_model, p, x, labels.reshape(2, 3), weight, order=2)
+
+
+def test_cross_entropy_is_the_nn_implementation():
+    """``loss.cross_entropy`` is ``nn.functional.cross_entropy`` with the class axis last by
+    default: the same values, and derivatives from the same rules."""
+    rng = np.random.default_rng(2)
+    logits, labels = rng.standard_normal((4, 3, 5)), rng.integers(0, 5, (4, 3))
+    F = sg.nn.functional
+    kwargs = {"weight": rng.uniform(0.5, 2.0, 5), "ignore_index": 0, "label_smoothing": 0.3}
+    moved = np.moveaxis(logits, -1, 1)
+    for reduction in ("mean", "sum", "none"):
+        want = F.cross_entropy(moved, labels, reduction, **kwargs)
+        np.testing.assert_array_equal(
+            L.cross_entropy(logits, labels, -1, reduction, **kwargs), want
+        )
+        np.testing.assert_array_equal(
+            F.cross_entropy(logits, labels, reduction, axis=-1, **kwargs), want
+        )
+
+    def through_loss(z, options):
+        return L.cross_entropy(z, labels, -1, "mean", **options)
+
+    def through_nn(z, options):
+        return F.cross_entropy(z, labels, "mean", axis=-1, **options)
+
+    want = sg.grad(through_nn)(logits, kwargs)
+    np.testing.assert_array_equal(sg.grad(through_loss)(logits, kwargs), want)
+    show = sg.source(sg.grad(through_loss), logits, kwargs)
+    assert "nll_loss_grad(" in show and "vjp" not in show  # the rule inlined, no wrapper call
+
+
+def test_nn_losses_refuse_an_unknown_reduction():
+    F = sg.nn.functional
+    with pytest.raises(ValueError, match="reduction"):
+        F.cross_entropy(np.zeros((2, 3)), np.array([0, 1]), "average")
+    for loss in (F.mse_loss, F.bce_loss, F.bce_with_logits_loss):
+        with pytest.raises(ValueError, match="reduction"):
+            loss(np.full(3, 0.5), np.full(3, 0.25), "average")
 
 
 def soft_target_model(q, logits):
@@ -169,3 +254,21 @@ def test_third_order_through_a_loss():
     eps = 1e-4
     d2 = sg.grad(sg.grad(f))
     np.testing.assert_allclose(d3, (d2(0.3 + eps) - d2(0.3 - eps)) / (2 * eps), rtol=1e-6)
+
+
+def test_rules_are_shared_only_between_matching_parameters():
+    from sourcegrad.nn.rule_alias import share_rules
+
+    def other(logits, labels, axis=-1):  # lacks `reduction` and the options
+        return logits
+
+    with pytest.raises(sg.SourcegradError, match="cannot share the rules"):
+        share_rules(other, sg.nn.functional.cross_entropy, logits="input", labels="target")
+
+
+def test_cross_entropy_takes_labels_as_a_list():
+    logits = np.array([[2.0, 0.5, -1.0], [0.0, 1.0, 3.0]])
+    want = L.cross_entropy(logits, np.array([0, 2]))
+    assert L.cross_entropy(logits, [0, 2]) == want
+    assert L.cross_entropy(logits[0], 0) == L.cross_entropy(logits[:1], np.array([0]))
+    assert util.to_module_of(logits, np.zeros(1)) is logits  # already NumPy: not copied

@@ -10,10 +10,14 @@ initialised as PyTorch initialises ``nn.Linear`` / ``nn.Conv2d``. Dropout is on 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .. import nn
 from ..nn import functional as F
+from ..util.tree import Array, Tree
 from .options import activation_layer, generator, per_layer
 
 __all__ = ["MLP", "ConvNet", "NeuralNetwork", "SpatialNetwork"]
@@ -25,7 +29,7 @@ class MLP(nn.Module):
 
     has_params = True
 
-    def __init__(self, sizes, activation, classifier, dropout_probs, dropout_generator):
+    def __init__(self, sizes, activation, classifier, dropout_probs, dropout_generator) -> None:
         self.layers = [nn.Linear(m, n) for m, n in zip(sizes[:-1], sizes[1:])]
         self.activation = activation_layer(activation)
         self.classifier = classifier
@@ -33,11 +37,13 @@ class MLP(nn.Module):
         self.masks = generator(dropout_generator)
         self.last = len(self.layers) - 1
 
-    def init(self, rng=None, dtype=np.float64):
+    def init(
+        self, rng: np.random.Generator | int | None = None, dtype: DTypeLike = np.float64
+    ) -> Tree:
         rng = generator(rng)
         return [layer.init(rng, dtype) for layer in self.layers]
 
-    def __call__(self, params, x):
+    def __call__(self, params: Tree, x: Array) -> Array:
         for i, layer in enumerate(self.layers):
             if self.training and self.dropout_probs[i] > 0.0:
                 x = x * F.dropout_mask(x, self.dropout_probs[i], self.masks)
@@ -54,7 +60,16 @@ class ConvNet(nn.Module):
 
     has_params = True
 
-    def __init__(self, channels, kernel_size, poolings, activation, dropout_probs, masks, head):
+    def __init__(
+        self,
+        channels,
+        kernel_size: int | tuple[int, int],
+        poolings,
+        activation,
+        dropout_probs,
+        masks,
+        head,
+    ) -> None:
         n = len(channels) - 1
         pad = kernel_size // 2
         self.convs = [
@@ -67,17 +82,19 @@ class ConvNet(nn.Module):
         self.masks = masks
         self.head = head
 
-    def init(self, rng=None, dtype=np.float64):
+    def init(
+        self, rng: np.random.Generator | int | None = None, dtype: DTypeLike = np.float64
+    ) -> Tree:
         rng = generator(rng)
         conv = [layer.init(rng, dtype) for layer in self.convs]
         return {"conv": conv, "head": [] if self.head is None else self.head.init(rng, dtype)}
 
-    def train(self, mode=True):
+    def train(self, mode: bool = True) -> nn.Module:
         if self.head is not None:
             self.head.train(mode)
         return super().train(mode)
 
-    def __call__(self, params, x):
+    def __call__(self, params: Tree, x: Array) -> Array:
         for i, conv in enumerate(self.convs):
             if self.training and self.dropout_probs[i] > 0.0:
                 x = x * F.dropout_mask(x, self.dropout_probs[i], self.masks)
@@ -90,16 +107,16 @@ class ConvNet(nn.Module):
 
 
 def NeuralNetwork(  # noqa: N802 - the seed's name for a model constructor
-    input_features=10,
-    hidden_features=(100, 2),
-    activations="ReLU",
-    classifier=False,
-    dropout_probs=None,
+    input_features: int = 10,
+    hidden_features: Sequence[int] = (100, 2),
+    activations: str | Callable = "ReLU",
+    classifier: bool = False,
+    dropout_probs: float | Sequence[float] | None = None,
     *,
-    rng=None,
-    dtype=np.float64,
-    dropout_generator=None,
-):
+    rng: np.random.Generator | int | None = None,
+    dtype: DTypeLike = np.float64,
+    dropout_generator: np.random.Generator | int | None = None,
+) -> tuple[MLP, Tree]:
     """``(f, params)`` of a multilayer perceptron (an :class:`MLP`).
 
     ``hidden_features`` lists each layer's output size (the last is the network's output);
@@ -120,20 +137,20 @@ def NeuralNetwork(  # noqa: N802 - the seed's name for a model constructor
 
 
 def SpatialNetwork(  # noqa: N802 - the seed's name for a model constructor
-    input_features=3,
-    hidden_features=(16, 32),
-    poolings=(2, 2),
-    activations="Sigmoid",
-    kernel_size=3,
-    dropout_probs=None,
+    input_features: int = 3,
+    hidden_features: Sequence[int] = (16, 32),
+    poolings: int | Sequence[int] = (2, 2),
+    activations: str | Callable = "Sigmoid",
+    kernel_size: int | tuple[int, int] = 3,
+    dropout_probs: float | Sequence[float] | None = None,
     *,
-    input_size=None,
-    head_features=(),
-    classifier=True,
-    rng=None,
-    dtype=np.float64,
-    dropout_generator=None,
-):
+    input_size: tuple[int, int] | None = None,
+    head_features: Sequence[int] = (),
+    classifier: bool = True,
+    rng: np.random.Generator | int | None = None,
+    dtype: DTypeLike = np.float64,
+    dropout_generator: np.random.Generator | int | None = None,
+) -> tuple[ConvNet, Tree]:
     """``(f, params)`` of a convolutional network over NCHW images (a :class:`ConvNet`).
 
     Layer ``i`` is an ``nn.Conv2d`` to ``hidden_features[i]`` channels (``kernel_size``
@@ -159,7 +176,7 @@ def SpatialNetwork(  # noqa: N802 - the seed's name for a model constructor
     return f, f.params
 
 
-def flat_size(channels, input_size, kernel_size, poolings, n):
+def flat_size(channels, input_size, kernel_size: int | tuple[int, int], poolings, n):
     """The number of features per image after ``n`` conv layers of ``kernel_size`` ("same"
     padding) and their max-pools, for images of ``input_size`` ``(H, W)``."""
     if input_size is None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import nn
+from ..util.tree import Array
 
 __all__ = ["ACTIVATIONS", "activation_layer", "per_layer", "generator"]
 
@@ -33,7 +34,7 @@ def activation_layer(activation):
         ) from None
 
 
-def per_layer(values, n, name, default):
+def per_layer(values: Array, n, name: str, default):
     """``values`` as a list of ``n`` entries: a single value repeated, a shorter sequence
     padded with ``default`` (the seed's convention for ``dropoutProbs``), or ``n`` values."""
     if values is None:
@@ -46,7 +47,7 @@ def per_layer(values, n, name, default):
     return values + [default] * (n - len(values))
 
 
-def generator(rng):
+def generator(rng: np.random.Generator | int | None):
     """A random generator from ``rng``: a ``numpy.random.Generator`` or any object with its
     methods (returned as it is), a seed, or None (a fresh unseeded generator)."""
     if rng is not None and hasattr(rng, "random"):

@@ -19,9 +19,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .. import nn
 from ..nn import functional as F
+from ..util.tree import Array, Tree
 from .options import generator
 
 __all__ = [
@@ -43,7 +45,13 @@ __all__ = [
 OUTPUT_TYPES = ("last", "all")
 
 
-def init_recurrent(input_features, hidden_features, gates=1, rng=None, dtype=np.float64):
+def init_recurrent(
+    input_features: int,
+    hidden_features,
+    gates: int = 1,
+    rng: np.random.Generator | int | None = None,
+    dtype: DTypeLike = np.float64,
+):
     """``{"weight_ih", "weight_hh", "bias_ih", "bias_hh"}`` for a cell of ``gates`` stacked
     gates, drawn from U(-1/sqrt(hidden), 1/sqrt(hidden)) (PyTorch's default) in ``dtype``."""
     rng = generator(rng)
@@ -65,7 +73,7 @@ class RNNCell(nn.Module):
     has_params = True
     gates = 1
 
-    def __call__(self, params, x, h):
+    def __call__(self, params: Tree, x: Array, h: Array) -> Array:
         return np.tanh(
             F.linear(x, params["weight_ih"], params["bias_ih"])
             + F.linear(h, params["weight_hh"], params["bias_hh"])
@@ -79,7 +87,7 @@ class LSTMCell(nn.Module):
     has_params = True
     gates = 4
 
-    def __call__(self, params, x, h, c):
+    def __call__(self, params: Tree, x: Array, h: Array, c: Array) -> tuple[Array, Array]:
         gates = F.linear(x, params["weight_ih"], params["bias_ih"]) + F.linear(
             h, params["weight_hh"], params["bias_hh"]
         )
@@ -97,7 +105,7 @@ class GRUCell(nn.Module):
     has_params = True
     gates = 3
 
-    def __call__(self, params, x, h):
+    def __call__(self, params: Tree, x: Array, h: Array) -> Array:
         xr, xz, xn = np.split(F.linear(x, params["weight_ih"], params["bias_ih"]), 3, axis=-1)
         hr, hz, hn = np.split(F.linear(h, params["weight_hh"], params["bias_hh"]), 3, axis=-1)
         r = F.sigmoid(xr + hr)
@@ -118,13 +126,15 @@ class Recurrent(nn.Module):
     has_params = True
     cell = rnn_cell
 
-    def __init__(self, input_features, hidden_features, output_type="last"):
+    def __init__(self, input_features: int, hidden_features, output_type: str = "last") -> None:
         if output_type not in OUTPUT_TYPES:
             raise ValueError(f"output_type must be 'last' or 'all', not {output_type!r}")
         self.input_features, self.hidden_features = input_features, hidden_features
         self.all_states = output_type == "all"
 
-    def init(self, rng=None, dtype=np.float64):
+    def init(
+        self, rng: np.random.Generator | int | None = None, dtype: DTypeLike = np.float64
+    ) -> Tree:
         gates = self.cell.gates
         return init_recurrent(self.input_features, self.hidden_features, gates, rng, dtype)
 
@@ -133,8 +143,8 @@ class RNN(Recurrent):
     """``torch.nn.RNN`` (tanh, one layer, zero initial state) as ``f(params, x)``: steps
     :class:`RNNCell`."""
 
-    def __call__(self, params, x):
-        h = np.zeros((x[0].shape[0], params["weight_hh"].shape[1]), dtype=x[0].dtype)
+    def __call__(self, params: Tree, x: Array) -> Array:
+        h = np.zeros_like(x[0], shape=(x[0].shape[0], self.hidden_features))
         hs = []
         for x_t in x:
             h = np.tanh(
@@ -153,9 +163,9 @@ class LSTM(Recurrent):
 
     cell = lstm_cell
 
-    def __call__(self, params, x):
-        h = np.zeros((x[0].shape[0], params["weight_hh"].shape[1]), dtype=x[0].dtype)
-        c = np.zeros((x[0].shape[0], params["weight_hh"].shape[1]), dtype=x[0].dtype)
+    def __call__(self, params: Tree, x: Array) -> Array:
+        h = np.zeros_like(x[0], shape=(x[0].shape[0], self.hidden_features))
+        c = np.zeros_like(x[0], shape=(x[0].shape[0], self.hidden_features))
         hs = []
         for x_t in x:
             gates = F.linear(x_t, params["weight_ih"], params["bias_ih"]) + F.linear(
@@ -176,8 +186,8 @@ class GRU(Recurrent):
 
     cell = gru_cell
 
-    def __call__(self, params, x):
-        h = np.zeros((x[0].shape[0], params["weight_hh"].shape[1]), dtype=x[0].dtype)
+    def __call__(self, params: Tree, x: Array) -> Array:
+        h = np.zeros_like(x[0], shape=(x[0].shape[0], self.hidden_features))
         hs = []
         for x_t in x:
             xi = F.linear(x_t, params["weight_ih"], params["bias_ih"])
@@ -193,8 +203,13 @@ class GRU(Recurrent):
 
 
 def RecurrentNetwork(  # noqa: N802 - the seed's name for a model constructor
-    input_features=100, hidden_features=200, output_type="last", *, rng=None, dtype=np.float64
-):
+    input_features: int = 100,
+    hidden_features: int = 200,
+    output_type: str = "last",
+    *,
+    rng: np.random.Generator | int | None = None,
+    dtype: DTypeLike = np.float64,
+) -> tuple[RNN, Tree]:
     """``(f, params)`` of an Elman network (an :class:`RNN`; see the module's docstring),
     ``params`` drawn from ``rng`` (a generator or seed) in ``dtype``."""
     f = RNN(input_features, hidden_features, output_type)
@@ -203,8 +218,13 @@ def RecurrentNetwork(  # noqa: N802 - the seed's name for a model constructor
 
 
 def RecurrentLSTMNetwork(  # noqa: N802 - the seed's name for a model constructor
-    input_features=100, hidden_features=200, output_type="last", *, rng=None, dtype=np.float64
-):
+    input_features: int = 100,
+    hidden_features: int = 200,
+    output_type: str = "last",
+    *,
+    rng: np.random.Generator | int | None = None,
+    dtype: DTypeLike = np.float64,
+) -> tuple[LSTM, Tree]:
     """``(f, params)`` of an LSTM (an :class:`LSTM`; see the module's docstring), ``params``
     drawn from ``rng`` (a generator or seed) in ``dtype``."""
     f = LSTM(input_features, hidden_features, output_type)
@@ -213,8 +233,13 @@ def RecurrentLSTMNetwork(  # noqa: N802 - the seed's name for a model constructo
 
 
 def RecurrentGRUNetwork(  # noqa: N802 - the seed's name for a model constructor
-    input_features=100, hidden_features=200, output_type="last", *, rng=None, dtype=np.float64
-):
+    input_features: int = 100,
+    hidden_features: int = 200,
+    output_type: str = "last",
+    *,
+    rng: np.random.Generator | int | None = None,
+    dtype: DTypeLike = np.float64,
+) -> tuple[GRU, Tree]:
     """``(f, params)`` of a GRU (a :class:`GRU`; see the module's docstring), ``params`` drawn
     from ``rng`` (a generator or seed) in ``dtype``."""
     f = GRU(input_features, hidden_features, output_type)

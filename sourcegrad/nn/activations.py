@@ -15,6 +15,7 @@ import numpy as np
 from ..rules import defjvp, defvjp, nondifferentiable, primitive
 from ..rules.registry import d
 from ..util import functions
+from ..util.tree import Array
 from .backend import array_module, erf_values
 
 __all__ = [
@@ -37,7 +38,7 @@ GELU_CUBIC = 0.044715
 
 
 @primitive
-def relu(x):
+def relu(x: Array) -> Array:
     """``max(x, 0)``; its gradient at 0 is 0, as PyTorch's."""
     return array_module(x).maximum(x, 0)
 
@@ -51,7 +52,7 @@ def _relu_tangent(z, x):
 
 
 @primitive
-def tanh(x):
+def tanh(x: Array) -> Array:
     """The hyperbolic tangent."""
     return array_module(x).tanh(x)
 
@@ -65,7 +66,7 @@ def _tanh_tangent(z, x):
 
 
 @primitive
-def sigmoid(x):
+def sigmoid(x: Array) -> Array:
     """The logistic function ``1 / (1 + exp(-x))``, without overflow for large ``|x|``:
     :func:`sourcegrad.util.sigmoid`, the one implementation of it."""
     return functions.sigmoid(x)
@@ -80,7 +81,7 @@ def _sigmoid_tangent(z, x):
 
 
 @primitive
-def erf(x):
+def erf(x: Array) -> Array:
     """The error function, elementwise (scipy's when installed, else ``math.erf``)."""
     return erf_values(x)
 
@@ -94,7 +95,7 @@ def _erf_tangent(z, x):
 
 
 @primitive
-def gelu(x, approximate="none"):
+def gelu(x: Array, approximate: str = "none") -> Array:
     """PyTorch's GELU: ``x * Phi(x)`` (``approximate="none"``), or its tanh approximation
     ``0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))`` (``approximate="tanh"``)."""
     xp = array_module(x)
@@ -126,7 +127,7 @@ def _gelu_tangent(z, x, approximate="none"):
 
 
 @primitive
-def softmax(x, dim=-1):
+def softmax(x: Array, dim: int = -1) -> Array:
     """``exp(x) / sum(exp(x))`` along ``dim``, computed from ``x - max(x)``:
     :func:`sourcegrad.util.softmax` with PyTorch's name for its axis (the rules below are its
     rules, written with ``dim``)."""
@@ -142,7 +143,7 @@ def _softmax_tangent(z, x, dim=-1):  # the Jacobian is symmetric
 
 
 @primitive
-def log_softmax(x, dim=-1):
+def log_softmax(x: Array, dim: int = -1) -> Array:
     """``x - log(sum(exp(x)))`` along ``dim``, computed from ``x - max(x)``:
     :func:`sourcegrad.util.log_softmax` with PyTorch's name for its axis."""
     return functions.log_softmax(x, dim)
@@ -169,7 +170,7 @@ for _fn, _rule, _tangent in [
     defjvp(_fn, _tangent)
 
 
-def dropout_mask(x, p, generator):
+def dropout_mask(x: Array, p: float, generator: np.random.Generator | None) -> Array:
     """The scaled keep-mask of inverted dropout for an array like ``x``: ``1 / (1 - p)``
     where ``generator.random`` draws at least ``p``, 0 elsewhere, in ``x``'s dtype and array
     module. A constant for differentiation: its draws are made once per call of the
@@ -186,7 +187,9 @@ def dropout_mask(x, p, generator):
 nondifferentiable(dropout_mask)
 
 
-def dropout(x, p=0.5, training=True, generator=None):
+def dropout(
+    x: Array, p: float = 0.5, training: bool = True, generator: np.random.Generator | None = None
+) -> Array:
     """Inverted dropout: in training mode ``x`` times :func:`dropout_mask` (drawn from
     ``generator``, an explicit ``numpy.random.Generator``), else ``x`` itself. The mask is a
     constant, so the gradient is ``g * mask`` with the forward pass's own mask. Inside a

@@ -25,9 +25,12 @@ used inside a differentiated function.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
+from numpy.typing import DTypeLike
 
+from ..util.tree import Array, Tree
 from .modules import Module
 
 __all__ = ["AutoModule", "AutoCriterion"]
@@ -44,11 +47,13 @@ class _AutoModule(Module):
     weight_shape = None
     bias_shape = None
 
-    def __init__(self):
+    def __init__(self) -> None:
         # an instance attribute: sourcegrad reads a class attribute as a method taking self
         self.fn = self.function
 
-    def init(self, rng=None, dtype=np.float64):
+    def init(
+        self, rng: np.random.Generator | int | None = None, dtype: DTypeLike = np.float64
+    ) -> Tree:
         """``weight`` and ``bias`` drawn from U(-1/sqrt(fan_in), 1/sqrt(fan_in)), PyTorch's
         default for its layers, with ``fan_in`` the product of the weight's shape after its
         first axis (its length for a vector)."""
@@ -66,29 +71,31 @@ class _AutoModule(Module):
 
 
 class _WeightAndBias(_AutoModule):
-    def __call__(self, params, x):
+    def __call__(self, params: Tree, x: Array) -> Array:
         return self.fn(x, params["weight"], params["bias"])
 
 
 class _WeightOnly(_AutoModule):
-    def __call__(self, params, x):
+    def __call__(self, params: Tree, x: Array) -> Array:
         return self.fn(x, params["weight"])
 
 
 class _NoParameters(_AutoModule):
     has_params = False
 
-    def __call__(self, x):
+    def __call__(self, x: Array) -> Array:
         return self.fn(x)
 
 
-def AutoModule(name):  # noqa: N802 - it makes classes, and reads like one
+def AutoModule(  # noqa: N802 - it makes classes, and reads like one
+    name: str,
+) -> Callable[..., type[Module]]:
     """``AutoModule(name)(fn, weight=None, bias=None)``: a :class:`Module` class called
     ``name`` whose instances compute ``fn(x, params["weight"], params["bias"])``.
     ``weight`` and ``bias`` are the parameters' shapes (a bias needs a weight); with neither,
     the module has no parameters and computes ``fn(x)``."""
 
-    def build(fn, weight=None, bias=None):
+    def build(fn, weight: Array | None = None, bias: Array | None = None):
         if bias is not None and weight is None:
             raise ValueError("AutoModule: a bias needs a weight")
         base = _NoParameters if weight is None else _WeightOnly if bias is None else _WeightAndBias
@@ -106,13 +113,13 @@ def AutoModule(name):  # noqa: N802 - it makes classes, and reads like one
 class _AutoCriterion(Module):
     """A criterion ``fn(input, target)``, elementwise, reduced as ``reduction`` says."""
 
-    def __init__(self, reduction="mean"):
+    def __init__(self, reduction: str = "mean") -> None:
         if reduction not in ("mean", "sum", "none"):
             raise ValueError(f"reduction must be 'mean', 'sum' or 'none', not {reduction!r}")
         self.reduction = reduction
         self.fn = self.function  # an instance attribute, as in _AutoModule
 
-    def __call__(self, input, target):
+    def __call__(self, input: Array, target: Array) -> Array:
         loss = self.fn(input, target)
         if self.reduction == "mean":
             return np.mean(loss)
@@ -121,7 +128,9 @@ class _AutoCriterion(Module):
         return loss
 
 
-def AutoCriterion(name):  # noqa: N802 - it makes classes, and reads like one
+def AutoCriterion(  # noqa: N802 - it makes classes, and reads like one
+    name: str,
+) -> Callable[..., type[Module]]:
     """``AutoCriterion(name)(fn)``: a criterion class called ``name`` whose instances
     (``name(reduction="mean")``) reduce the elementwise loss ``fn(input, target)``."""
 

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import importlib
 import math
+from typing import TypeAlias
 
 import numpy as np
 
-from ..util.tree import array_module  # noqa: F401  (the layers' array module)
+from ..util.tree import (
+    Array,
+    array_module,  # noqa: F401  (the layers' array module)
+)
 
 try:  # optional: scipy's erf is vectorised; without it math.erf runs element by element
     from scipy import special as scipy_special
@@ -20,7 +24,11 @@ except ImportError:  # pragma: no cover - exercised only where scipy is missing
     scipy_special = None
 
 
-def pair(value) -> tuple:
+#: a size for both spatial axes, or one per axis (PyTorch's ``_size_2_t``)
+IntPair: TypeAlias = int | tuple[int, int]
+
+
+def pair(value: IntPair) -> tuple[int, int]:
     """``(v, v)`` for an int, the pair itself for a pair (PyTorch's ``_pair``)."""
     if isinstance(value, (int, np.integer)):
         return (int(value), int(value))
@@ -28,7 +36,7 @@ def pair(value) -> tuple:
     return (int(first), int(second))
 
 
-def erf_values(x):
+def erf_values(x: Array) -> Array:
     """The error function, elementwise, in ``x``'s dtype (to within an ulp of ``math.erf``)."""
     xp = array_module(x)
     if xp is not np:

@@ -26,6 +26,7 @@ from ..api import jvp, vjp
 from ..rules import defjvp, defvjp, primitive
 from ..rules.registry import d
 from ..runtime.trees import as_adjoint
+from ..util.tree import Array, Tree
 
 __all__ = [
     "run_layers",
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 
-def run_layers(layers, params, x):
+def run_layers(layers, params: Tree, x: Array):
     """``x`` through ``layers`` in order, layer ``i`` with ``params[i]`` (ignored for a layer
     without parameters): plain code, differentiated from its source by higher orders."""
     for layer, p in zip(layers, params):
@@ -64,17 +65,17 @@ class Trace:
     stash: tuple | None = None
     output: object = None  # a weak reference to the chain's output, once kept
 
-    def layer_input(self, i, z):
+    def layer_input(self, i, z: Array):
         """Layer ``i``'s input (``z``, the chain's output, where that was it)."""
         h = self.inputs[i]
         return z if h is None else h
 
-    def layer_output(self, i, z):
+    def layer_output(self, i, z: Array):
         """Layer ``i``'s output (``z`` where that was the chain's output)."""
         h = self.outputs[i]
         return z if h is None else h
 
-    def drop(self, out):
+    def drop(self, out: Array):
         """Forget every reference to ``out``: the trace lives only as long as ``out``, so
         holding it would keep both alive forever."""
         self.inputs = [None if h is out else h for h in self.inputs]
@@ -107,7 +108,7 @@ def _output(trace: Trace):
 
 
 @primitive
-def chain(model, params, x):
+def chain(model, params: Tree, x: Array):
     """``run_layers(model.layers, params, x)``, keeping its trace for the backward while the
     output lives (an output that is an input, or that cannot be weakly referenced, keeps
     none)."""
@@ -155,7 +156,7 @@ def _first_layer(trace: Trace, z, params, g, wants):
 
 
 @primitive
-def chain_param_grads(model, params, x, z, g):
+def chain_param_grads(model, params: Tree, x: Array, z: Array, g: Array):
     """The gradient of ``<g, chain(model, params, x)>`` with respect to ``params`` (``z``:
     the chain's output, whose trace it uses), as an adjoint container."""
     trace = _trace_of(model, params, x, z)
@@ -167,7 +168,7 @@ def chain_param_grads(model, params, x, z, g):
 
 
 @primitive
-def chain_input_grad(model, params, x, z, g):
+def chain_input_grad(model, params: Tree, x: Array, z: Array, g: Array):
     """The gradient of ``<g, chain(model, params, x)>`` with respect to ``x``; after
     :func:`chain_param_grads` for the same ``g`` only the first layer's input gradient is
     left to compute."""
@@ -201,13 +202,13 @@ def _reference_vjp(wrt):
 
 
 @primitive
-def chain_jvp(model, params, x, dparams, dx):
+def chain_jvp(model, params: Tree, x: Array, dparams: Tree, dx):
     """The tangent of ``chain(model, params, x)`` along ``dparams`` and ``dx``."""
     return along(run_layers, (model.layers, params, x), {1: dparams, 2: dx})
 
 
 @primitive
-def chain_param_grads_jvp(model, params, x, g, dparams, dx, dg):
+def chain_param_grads_jvp(model, params: Tree, x: Array, g: Array, dparams: Tree, dx, dg):
     """The tangent of :func:`chain_param_grads` along ``dparams``, ``dx`` and ``dg``."""
     args = (model.layers, params, x, g)
     tangent = along(_reference_vjp(1), args, {1: dparams, 2: dx, 3: dg})
@@ -215,7 +216,7 @@ def chain_param_grads_jvp(model, params, x, g, dparams, dx, dg):
 
 
 @primitive
-def chain_input_grad_jvp(model, params, x, g, dparams, dx, dg):
+def chain_input_grad_jvp(model, params: Tree, x: Array, g: Array, dparams: Tree, dx, dg):
     """The tangent of :func:`chain_input_grad` along ``dparams``, ``dx`` and ``dg``."""
     return along(_reference_vjp(2), (model.layers, params, x, g), {1: dparams, 2: dx, 3: dg})
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 from ..rules import defjvp, defvjp, primitive
 from ..rules.registry import d
 from ..runtime.tangent_helpers import broadcast_like
-from .backend import array_module, pair
+from ..util.tree import Array
+from .backend import IntPair, array_module, pair
 
 __all__ = [
     "conv2d",
@@ -29,7 +30,7 @@ __all__ = [
 ]
 
 
-def pad2d(x, padding, value=0.0):
+def pad2d(x: Array, padding: IntPair, value: float = 0.0):
     """``x`` (``N, C, H, W``) padded by ``padding``: ``(ph, pw)`` on both sides of H and W,
     or ``((top, bottom), (left, right))``."""
     (top, bottom), (left, right) = sides2d(padding)
@@ -41,7 +42,7 @@ def pad2d(x, padding, value=0.0):
     return out
 
 
-def sides2d(padding) -> tuple:
+def sides2d(padding: IntPair) -> tuple:
     """``((top, bottom), (left, right))`` for a padding given as ``(ph, pw)`` (both sides
     alike) or already per side."""
     ph, pw = padding
@@ -50,7 +51,7 @@ def sides2d(padding) -> tuple:
     return ((ph, ph), (pw, pw))
 
 
-def windows2d(x, kernel, stride, dilation):
+def windows2d(x: Array, kernel, stride: IntPair, dilation: IntPair):
     """A view ``(N, C, Ho, Wo, kh, kw)`` of the windows of the (already padded) ``x``."""
     xp = array_module(x)
     (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
@@ -59,7 +60,13 @@ def windows2d(x, kernel, stride, dilation):
     return view[:, :, ::sh, ::sw, ::dh, ::dw]
 
 
-def output_size2d(size, kernel, stride, padding, dilation) -> tuple:
+def output_size2d(
+    size,
+    kernel,
+    stride: IntPair,
+    padding: IntPair,
+    dilation: IntPair,
+) -> tuple:
     """``(Ho, Wo)`` of a window operation over spatial ``size = (H, W)``."""
     return tuple(
         (n + 2 * p - dl * (k - 1) - 1) // s + 1
@@ -67,7 +74,13 @@ def output_size2d(size, kernel, stride, padding, dilation) -> tuple:
     )
 
 
-def fold_windows2d(cols, x_shape, stride, padding, dilation):
+def fold_windows2d(
+    cols: Array,
+    x_shape,
+    stride: IntPair,
+    padding: IntPair,
+    dilation: IntPair,
+):
     """The adjoint of :func:`windows2d` after :func:`pad2d`: ``cols`` ``(N, C, Ho, Wo, kh,
     kw)`` added into a zero array of ``x_shape`` at the positions each window read (overlaps
     add up), padding (``(ph, pw)`` or per side) cropped away."""
@@ -100,7 +113,15 @@ def _split_channels(a, axis, groups):
 
 
 @primitive
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def conv2d(
+    x: Array,
+    weight: Array,
+    bias: Array | None = None,
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+    groups: int = 1,
+) -> Array:
     """PyTorch's ``conv2d``: ``x`` ``(N, C, H, W)``, ``weight`` ``(O, C / groups, kh, kw)``,
     ``bias`` ``(O,)``; ``stride``, ``padding`` (zeros), ``dilation`` an int or a pair; the
     channels split into ``groups`` groups convolved separately (output channels in group
@@ -120,7 +141,13 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return xp.ascontiguousarray(out.transpose(0, 3, 1, 2))
 
 
-def conv2d_columns(x, kernel, stride=1, padding=0, dilation=1):
+def conv2d_columns(
+    x: Array,
+    kernel,
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+):
     """The im2col matrix ``(N * Ho * Wo, C * kh * kw)`` of ``x`` (a copy, rows in ``(n, ho,
     wo)`` order): ``conv2d`` (``groups=1``) is its product with ``weight.reshape(O, -1).T``,
     and its weight gradient the product of the output adjoint with it."""
@@ -131,7 +158,15 @@ def conv2d_columns(x, kernel, stride=1, padding=0, dilation=1):
 
 
 @primitive
-def conv2d_input_grad(g, weight, x_shape, stride=1, padding=0, dilation=1, groups=1):
+def conv2d_input_grad(
+    g: Array,
+    weight: Array,
+    x_shape,
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+    groups: int = 1,
+) -> Array:
     """The gradient of ``conv2d`` with respect to its input (of shape ``x_shape``) for the
     output adjoint ``g``: a transposed convolution, linear in ``g`` and in ``weight``."""
     xp = array_module(g, weight)
@@ -147,7 +182,15 @@ def conv2d_input_grad(g, weight, x_shape, stride=1, padding=0, dilation=1, group
 
 
 @primitive
-def conv2d_weight_grad(g, x, weight_shape, stride=1, padding=0, dilation=1, groups=1):
+def conv2d_weight_grad(
+    g: Array,
+    x: Array,
+    weight_shape,
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+    groups: int = 1,
+) -> Array:
     """The gradient of ``conv2d`` with respect to its weight (of shape ``weight_shape``) for
     the output adjoint ``g``: linear in ``g`` and in ``x``."""
     xp = array_module(g, x)

@@ -3,12 +3,16 @@ as a function of its parameters that sourcegrad differentiates."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+
 from .torch_bridge import TorchFunction, is_torch_module
 
 __all__ = ["functionalize"]
 
 
-def functionalize(module, rng=None):
+def functionalize(module: Any, rng: np.random.Generator | int | None = None) -> Any:
     """``(f, params)`` with ``f(params, x)`` the module's output as a function sourcegrad
     differentiates, and ``params`` the module's held parameters (made from ``rng`` if it
     holds none yet); ``f`` alone, ``f(x)``, for a module without parameters.

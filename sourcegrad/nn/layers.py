@@ -8,10 +8,14 @@ functions in the adjoint.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
+from ..util.tree import Array, Tree, to_module_of
 from . import functional as F
+from .backend import IntPair
 from .conv import conv2d_columns, conv2d_input_grad, conv2d_weight_grad, output_size2d
 from .linear import linear_bias_grad, linear_weight_grad
 from .modules import Module
@@ -50,10 +54,12 @@ class Linear(Module):
 
     has_params = True
 
-    def __init__(self, in_features, out_features, bias=True):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
         self.in_features, self.out_features, self.bias = in_features, out_features, bias
 
-    def init(self, rng=None, dtype=np.float64):
+    def init(
+        self, rng: np.random.Generator | int | None = None, dtype: DTypeLike = np.float64
+    ) -> Tree:
         rng = np.random.default_rng() if rng is None else rng
         bound = 1.0 / math.sqrt(self.in_features)
         params = {"weight": _uniform(rng, bound, (self.out_features, self.in_features), dtype)}
@@ -64,10 +70,12 @@ class Linear(Module):
     def __new__(cls, *args, bias=True, **kwargs):
         return super().__new__(cls if bias else UnbiasedLinear)
 
-    def __call__(self, params, x):
+    def __call__(self, params: Tree, x: Array) -> Array:
         return F.linear(x, params["weight"], params["bias"])
 
-    def backward_from_residuals(self, params, x, out, residuals, g, wants):
+    def backward_from_residuals(
+        self, params: Tree, x: Array, out: Array, residuals: Any, g: Array, wants: tuple[bool, ...]
+    ) -> tuple[Tree, Array | None]:
         grads = {}
         if wants[0]:
             grads["weight"] = linear_weight_grad(g, x)
@@ -80,7 +88,7 @@ class UnbiasedLinear(Linear):
     """``Linear(..., bias=False)``: ``y = x @ weight.T``. A class of its own so that the
     bias is the literal None in the call, which the rules then drop."""
 
-    def __call__(self, params, x):
+    def __call__(self, params: Tree, x: Array) -> Array:
         return F.linear(x, params["weight"], None)
 
 
@@ -93,9 +101,9 @@ class Conv2d(Module):
     has_params = True
 
     def __init__(
-        self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-        groups=1, bias=True,
-    ):  # fmt: skip
+        self, in_channels: int, out_channels: int, kernel_size: IntPair, stride: IntPair = 1,
+        padding: IntPair = 0, dilation: IntPair = 1, groups: int = 1, bias: bool = True,
+    ) -> None:  # fmt: skip
         if in_channels % groups or out_channels % groups:
             raise ValueError(
                 f"Conv2d: in_channels ({in_channels}) and out_channels ({out_channels}) must "
@@ -106,7 +114,9 @@ class Conv2d(Module):
         self.stride, self.padding, self.dilation = stride, padding, dilation
         self.groups, self.bias = groups, bias
 
-    def init(self, rng=None, dtype=np.float64):
+    def init(
+        self, rng: np.random.Generator | int | None = None, dtype: DTypeLike = np.float64
+    ) -> Tree:
         rng = np.random.default_rng() if rng is None else rng
         kh, kw = self.kernel_size
         per_group = self.in_channels // self.groups
@@ -120,11 +130,11 @@ class Conv2d(Module):
     def __new__(cls, *args, bias=True, **kwargs):
         return super().__new__(cls if bias else UnbiasedConv2d)
 
-    def __call__(self, params, x):
+    def __call__(self, params: Tree, x: Array) -> Array:
         w, b = params["weight"], params["bias"]
         return F.conv2d(x, w, b, self.stride, self.padding, self.dilation, self.groups)
 
-    def forward_with_residuals(self, params, x):
+    def forward_with_residuals(self, params: Tree, x: Array) -> tuple[Array, Any]:
         """The output, and (``groups=1``) the im2col matrix of ``x`` that made it, which the
         weight gradient reuses."""
         w = params["weight"]
@@ -140,7 +150,9 @@ class Conv2d(Module):
         out = out.reshape((x.shape[0],) + size + (w.shape[0],)).transpose(0, 3, 1, 2)
         return F.array_module(out).ascontiguousarray(out), cols
 
-    def backward_from_residuals(self, params, x, out, residuals, g, wants):
+    def backward_from_residuals(
+        self, params: Tree, x: Array, out: Array, residuals: Any, g: Array, wants: tuple[bool, ...]
+    ) -> tuple[Tree, Array | None]:
         w = params["weight"]
         geometry = (self.stride, self.padding, self.dilation, self.groups)
         grads = {}
@@ -159,7 +171,7 @@ class Conv2d(Module):
 class UnbiasedConv2d(Conv2d):
     """``Conv2d(..., bias=False)``: the bias is the literal None in the call."""
 
-    def __call__(self, params, x):
+    def __call__(self, params: Tree, x: Array) -> Array:
         return F.conv2d(
             x, params["weight"], None, self.stride, self.padding, self.dilation, self.groups
         )
@@ -170,15 +182,15 @@ class MaxPool2d(Module):
     keeps the last, partial windows). ``return_indices`` is not supported."""
 
     def __init__(
-        self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
-        ceil_mode=False,
-    ):  # fmt: skip
+        self, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0,
+        dilation: IntPair = 1, return_indices: bool = False, ceil_mode: bool = False,
+    ) -> None:  # fmt: skip
         if return_indices:
             raise NotImplementedError("MaxPool2d(return_indices=True) is not supported")
         self.kernel_size, self.stride = kernel_size, stride
         self.padding, self.dilation, self.ceil_mode = padding, dilation, bool(ceil_mode)
 
-    def __call__(self, x):
+    def __call__(self, x: Array) -> Array:
         k, s, p = self.kernel_size, self.stride, self.padding
         return F.max_pool2d(x, k, s, p, self.dilation, self.ceil_mode)
 
@@ -187,11 +199,13 @@ class MaxPool2d(Module):
         """``(kernel_size, stride, padding, dilation, ceil_mode)``."""
         return (self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
 
-    def forward_with_residuals(self, params, x):
+    def forward_with_residuals(self, params: Tree, x: Array) -> tuple[Array, Any]:
         """The output and the positions of the window maxima, for the backward."""
         return max_pool2d_with_argmax(x, *self.geometry)
 
-    def backward_from_residuals(self, params, x, out, residuals, g, wants):
+    def backward_from_residuals(
+        self, params: Tree, x: Array, out: Array, residuals: Any, g: Array, wants: tuple[bool, ...]
+    ) -> tuple[Tree, Array | None]:
         if not wants[1]:
             return {}, None
         return {}, max_pool2d_scatter(g, residuals, x.shape, *self.geometry)
@@ -204,19 +218,21 @@ class AvgPool2d(Module):
     ``divisor_override`` is not supported."""
 
     def __init__(
-        self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-        divisor_override=None,
-    ):  # fmt: skip
+        self, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0,
+        ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: None = None,
+    ) -> None:  # fmt: skip
         if divisor_override is not None:
             raise NotImplementedError("AvgPool2d(divisor_override=...) is not supported")
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         self.ceil_mode, self.count_include_pad = bool(ceil_mode), bool(count_include_pad)
 
-    def __call__(self, x):
+    def __call__(self, x: Array) -> Array:
         k, s, p = self.kernel_size, self.stride, self.padding
         return F.avg_pool2d(x, k, s, p, self.ceil_mode, self.count_include_pad)
 
-    def backward_from_residuals(self, params, x, out, residuals, g, wants):
+    def backward_from_residuals(
+        self, params: Tree, x: Array, out: Array, residuals: Any, g: Array, wants: tuple[bool, ...]
+    ) -> tuple[Tree, Array | None]:
         if not wants[1]:
             return {}, None
         k, s, p = self.kernel_size, self.stride, self.padding
@@ -226,40 +242,46 @@ class AvgPool2d(Module):
 class ReLU(Module):
     """``max(x, 0)`` (gradient 0 at 0)."""
 
-    def __call__(self, x):
+    def __call__(self, x: Array) -> Array:
         return F.relu(x)
 
-    def backward_from_residuals(self, params, x, out, residuals, g, wants):
+    def backward_from_residuals(
+        self, params: Tree, x: Array, out: Array, residuals: Any, g: Array, wants: tuple[bool, ...]
+    ) -> tuple[Tree, Array | None]:
         return {}, (g * (x > 0) if wants[1] else None)
 
 
 class Tanh(Module):
     """The hyperbolic tangent."""
 
-    def __call__(self, x):
+    def __call__(self, x: Array) -> Array:
         return F.tanh(x)
 
-    def backward_from_residuals(self, params, x, out, residuals, g, wants):
+    def backward_from_residuals(
+        self, params: Tree, x: Array, out: Array, residuals: Any, g: Array, wants: tuple[bool, ...]
+    ) -> tuple[Tree, Array | None]:
         return {}, (g * (1.0 - out * out) if wants[1] else None)
 
 
 class Sigmoid(Module):
     """The logistic function."""
 
-    def __call__(self, x):
+    def __call__(self, x: Array) -> Array:
         return F.sigmoid(x)
 
-    def backward_from_residuals(self, params, x, out, residuals, g, wants):
+    def backward_from_residuals(
+        self, params: Tree, x: Array, out: Array, residuals: Any, g: Array, wants: tuple[bool, ...]
+    ) -> tuple[Tree, Array | None]:
         return {}, (g * (out * (1.0 - out)) if wants[1] else None)
 
 
 class GELU(Module):
     """GELU, exact (``approximate="none"``) or its tanh approximation."""
 
-    def __init__(self, approximate="none"):
+    def __init__(self, approximate: str = "none") -> None:
         self.approximate = approximate
 
-    def __call__(self, x):
+    def __call__(self, x: Array) -> Array:
         if self.approximate == "tanh":  # a constant for each call: the rules branch on it
             return F.gelu(x, "tanh")
         return F.gelu(x, "none")
@@ -268,20 +290,20 @@ class GELU(Module):
 class SoftMax(Module):
     """Softmax along ``dim``."""
 
-    def __init__(self, dim=-1):
+    def __init__(self, dim: int = -1) -> None:
         self.dim = dim
 
-    def __call__(self, x):
+    def __call__(self, x: Array) -> Array:
         return F.softmax(x, self.dim)
 
 
 class LogSoftMax(Module):
     """Log-softmax along ``dim``."""
 
-    def __init__(self, dim=-1):
+    def __init__(self, dim: int = -1) -> None:
         self.dim = dim
 
-    def __call__(self, x):
+    def __call__(self, x: Array) -> Array:
         return F.log_softmax(x, self.dim)
 
 
@@ -300,23 +322,25 @@ class Dropout(Module):
     loss from a fixed seed, or check in eval mode.
     """
 
-    def __init__(self, p=0.5, generator=None):
+    def __init__(self, p: float = 0.5, generator: np.random.Generator | None = None) -> None:
         self.p = p
         self.generator = np.random.default_rng() if generator is None else generator
 
-    def __call__(self, x):
+    def __call__(self, x: Array) -> Array:
         if not self.training or self.p == 0.0:
             return x
         return x * F.dropout_mask(x, self.p, self.generator)
 
-    def forward_with_residuals(self, params, x):
+    def forward_with_residuals(self, params: Tree, x: Array) -> tuple[Array, Any]:
         """The output and the mask it used (None in eval mode)."""
         if not self.training or self.p == 0.0:
             return x, None
         mask = F.dropout_mask(x, self.p, self.generator)
         return x * mask, mask
 
-    def backward_from_residuals(self, params, x, out, residuals, g, wants):
+    def backward_from_residuals(
+        self, params: Tree, x: Array, out: Array, residuals: Any, g: Array, wants: tuple[bool, ...]
+    ) -> tuple[Tree, Array | None]:
         if not wants[1]:
             return {}, None
         return {}, (g if residuals is None else g * residuals)
@@ -338,13 +362,20 @@ class _BatchNorm(Module):
 
     has_params = True
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True):
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+    ) -> None:
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         self.pending = {}
         self.reset_running_stats()
 
-    def reset_running_stats(self, dtype=np.float64):
+    def reset_running_stats(self, dtype: DTypeLike = np.float64) -> None:
         """Running mean 0 and variance 1 (none without ``track_running_stats``); forgets a
         recorded batch."""
         self.running_mean = self.running_var = None
@@ -353,11 +384,14 @@ class _BatchNorm(Module):
             self.running_mean = np.zeros(self.num_features, dtype)
             self.running_var = np.ones(self.num_features, dtype)
 
-    def update_running_stats(self):
+    def update_running_stats(self) -> Module:
         """Blend the batch recorded by the last train-mode call into the running statistics
         (once: the record is then cleared). Returns the layer."""
         if self.pending and self.running_mean is not None:
             p = self.pending
+            # the statistics follow the data: a model trained on CuPy arrays keeps them there
+            self.running_mean = to_module_of(self.running_mean, p["mean"])
+            self.running_var = to_module_of(self.running_var, p["mean"])
             F.blend_running_stats(
                 self.running_mean, self.running_var, p["mean"], p["var"], self.momentum
             )
@@ -374,7 +408,9 @@ class _BatchNorm(Module):
         """Where a train-mode call records its batch statistics (None when not tracked)."""
         return self.pending if self.running_mean is not None else None
 
-    def init(self, rng=None, dtype=np.float64):
+    def init(
+        self, rng: np.random.Generator | int | None = None, dtype: DTypeLike = np.float64
+    ) -> Tree:
         self.reset_running_stats(dtype)
         if not self.affine:
             return {}
@@ -383,7 +419,7 @@ class _BatchNorm(Module):
             "bias": np.zeros(self.num_features, dtype),
         }
 
-    def __call__(self, params, x):
+    def __call__(self, params: Tree, x: Array) -> Array:
         mean, var, record = self.running_mean, self.running_var, self.record
         # the mode, and None for absent parameters, are literals in each call: the forward
         # rules cannot branch on values known only when the derivative runs
@@ -414,13 +450,17 @@ class LayerNorm(Module):
 
     has_params = True
 
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True):
+    def __init__(
+        self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True
+    ) -> None:
         if isinstance(normalized_shape, int):
             normalized_shape = (normalized_shape,)
         self.normalized_shape = tuple(normalized_shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
 
-    def init(self, rng=None, dtype=np.float64):
+    def init(
+        self, rng: np.random.Generator | int | None = None, dtype: DTypeLike = np.float64
+    ) -> Tree:
         if not self.elementwise_affine:
             return {}
         return {
@@ -428,7 +468,7 @@ class LayerNorm(Module):
             "bias": np.zeros(self.normalized_shape, dtype),
         }
 
-    def __call__(self, params, x):
+    def __call__(self, params: Tree, x: Array) -> Array:
         if self.elementwise_affine:
             w, b = params.get("weight"), params.get("bias")
             return F.layer_norm(x, self.normalized_shape, w, b, self.eps)
@@ -441,42 +481,48 @@ class Embedding(Module):
 
     has_params = True
 
-    def __init__(self, num_embeddings, embedding_dim):
+    def __init__(self, num_embeddings: int, embedding_dim: int) -> None:
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
 
-    def init(self, rng=None, dtype=np.float64):
+    def init(
+        self, rng: np.random.Generator | int | None = None, dtype: DTypeLike = np.float64
+    ) -> Tree:
         rng = np.random.default_rng() if rng is None else rng
         shape = (self.num_embeddings, self.embedding_dim)
         return {"weight": rng.standard_normal(shape).astype(dtype)}
 
-    def __call__(self, params, indices):
+    def __call__(self, params: Tree, indices: Array) -> Array:
         return F.embedding(indices, params["weight"])
 
 
 class Flatten(Module):
     """Axes ``start_dim..end_dim`` merged into one."""
 
-    def __init__(self, start_dim=1, end_dim=-1):
+    def __init__(self, start_dim: int = 1, end_dim=-1) -> None:
         self.start_dim, self.end_dim = start_dim, end_dim
 
-    def __call__(self, x):
+    def __call__(self, x: Array) -> Array:
         return F.flatten(x, self.start_dim, self.end_dim)
 
-    def backward_from_residuals(self, params, x, out, residuals, g, wants):
+    def backward_from_residuals(
+        self, params: Tree, x: Array, out: Array, residuals: Any, g: Array, wants: tuple[bool, ...]
+    ) -> tuple[Tree, Array | None]:
         return {}, (g.reshape(x.shape) if wants[1] else None)
 
 
 class Reshape(Module):
     """Each sample reshaped to ``shape``: ``(N, ...)`` to ``(N,) + shape``."""
 
-    def __init__(self, *shape):
+    def __init__(self, *shape) -> None:
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
         # not named `shape`: sourcegrad would take an object with a `shape` for an array
         self.sample_shape = tuple(shape)
 
-    def __call__(self, x):
+    def __call__(self, x: Array) -> Array:
         return F.reshape(x, (x.shape[0],) + self.sample_shape)
 
-    def backward_from_residuals(self, params, x, out, residuals, g, wants):
+    def backward_from_residuals(
+        self, params: Tree, x: Array, out: Array, residuals: Any, g: Array, wants: tuple[bool, ...]
+    ) -> tuple[Tree, Array | None]:
         return {}, (g.reshape(x.shape) if wants[1] else None)

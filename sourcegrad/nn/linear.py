@@ -13,6 +13,7 @@ import numpy as np
 from ..rules import defjvp, defvjp, primitive
 from ..rules.registry import d
 from ..runtime.tangent_helpers import broadcast_like
+from ..util.tree import Array, to_module_of
 from .backend import array_module
 
 __all__ = [
@@ -27,7 +28,7 @@ __all__ = [
 
 
 @primitive
-def linear(x, weight, bias=None):
+def linear(x: Array, weight: Array, bias: Array | None = None) -> Array:
     """``x @ weight.T + bias`` (PyTorch's layout: ``weight`` is ``(out, in)``)."""
     z = x @ weight.T
     if bias is not None:
@@ -36,14 +37,14 @@ def linear(x, weight, bias=None):
 
 
 @primitive
-def linear_weight_grad(g, x):
+def linear_weight_grad(g: Array, x: Array) -> Array:
     """The gradient of ``linear`` with respect to ``weight`` for the output adjoint ``g``:
     ``g.T @ x`` over all leading axes (one GEMM); bilinear in ``g`` and ``x``."""
     return g.reshape(-1, g.shape[-1]).T @ x.reshape(-1, x.shape[-1])
 
 
 @primitive
-def linear_bias_grad(g):
+def linear_bias_grad(g: Array) -> Array:
     """The gradient of ``linear`` with respect to ``bias``: ``g`` summed over leading axes."""
     return g.reshape(-1, g.shape[-1]).sum(axis=0)
 
@@ -87,18 +88,19 @@ defjvp(linear_bias_grad, _bias_grad_tangent)
 
 
 @primitive
-def embedding(input, weight):
-    """Rows of ``weight`` at the integer indices ``input``: shape ``input.shape + (dim,)``."""
-    return weight[input]
+def embedding(input: Array, weight: Array) -> Array:
+    """Rows of ``weight`` at the integer indices ``input``: shape ``input.shape + (dim,)``
+    (host indices of device weights are copied to the device)."""
+    return weight[to_module_of(input, weight)]
 
 
 @primitive
-def embedding_grad(g, input, num_embeddings):
+def embedding_grad(g: Array, input: Array, num_embeddings: int) -> Array:
     """The gradient of ``embedding`` with respect to ``weight``: the rows of ``g`` added into a
     ``(num_embeddings, dim)`` array at ``input`` (repeated indices add up)."""
     xp = array_module(g)
     out = xp.zeros_like(g, shape=(num_embeddings, g.shape[-1]))
-    xp.add.at(out, input.reshape(-1), g.reshape(-1, g.shape[-1]))
+    xp.add.at(out, to_module_of(input, g).reshape(-1), g.reshape(-1, g.shape[-1]))
     return out
 
 
@@ -125,7 +127,7 @@ defjvp(embedding_grad, _embedding_grad_tangent)
 
 
 @primitive
-def flatten(x, start_dim=1, end_dim=-1):
+def flatten(x: Array, start_dim: int = 1, end_dim=-1) -> Array:
     """``x`` with axes ``start_dim..end_dim`` merged into one (``torch.flatten``); a view
     where NumPy can make one."""
     start = start_dim % x.ndim
@@ -134,7 +136,7 @@ def flatten(x, start_dim=1, end_dim=-1):
 
 
 @primitive
-def reshape(x, shape):
+def reshape(x: Array, shape: tuple[int, ...]) -> Array:
     """``x.reshape(shape)``."""
     return x.reshape(shape)
 

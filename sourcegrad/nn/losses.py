@@ -8,8 +8,9 @@ tangent ``reduce(dl/dinput * t)``. The reverse rules are NumPy expressions, diff
 again at higher orders; the forward rules call :func:`reduce_loss`, so that ``reduction`` may
 be a value known only when the derivative runs (a criterion's attribute). ``nll_loss`` is linear in its input, and bilinear in input and target for
 probability targets; its adjoint ``nll_loss_grad`` is linear too, so the pair is closed
-under differentiation. ``cross_entropy`` is ``nll_loss(log_softmax(input, 1), target)``.
-Class weights, an ignored index and label smoothing (PyTorch's) enter both only through
+under differentiation. ``cross_entropy`` is ``nll_loss(log_softmax(input, axis), target)``
+with the classes on PyTorch's axis 1 unless ``axis`` says otherwise; it is the one softmax
+cross-entropy of sourcegrad (:func:`sourcegrad.loss.cross_entropy` shares its rules). Class weights, an ignored index and label smoothing (PyTorch's) enter both only through
 :func:`class_coefficients` (the per-class factors of each sample's loss) and
 :func:`mean_denominator` (what ``"mean"`` divides by).
 """
@@ -17,9 +18,11 @@ Class weights, an ignored index and label smoothing (PyTorch's) enter both only 
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from ..rules import defjvp, defvjp, nondifferentiable, primitive
 from ..rules.registry import d
+from ..util.tree import Array, to_module_of
 from .activations import log_softmax, sigmoid, softmax
 from .backend import array_module
 
@@ -27,6 +30,7 @@ __all__ = [
     "reduce_loss",
     "class_coefficients",
     "mean_denominator",
+    "target_like",
     "mse_loss",
     "nll_loss",
     "nll_loss_grad",
@@ -39,17 +43,20 @@ LOG_FLOOR = -100.0  # PyTorch clamps the logarithms of binary cross-entropy at -
 BCE_EPS = 1e-12  # and the denominator of its gradient at 1e-12
 
 
-def reduce_loss(loss, reduction):
-    """``loss`` (elementwise) reduced as ``reduction`` says."""
+def reduce_loss(loss: Array, reduction: str) -> Array:
+    """``loss`` (elementwise) reduced as ``reduction`` says (``ValueError`` for anything but
+    ``"mean"``, ``"sum"`` and ``"none"``)."""
     if reduction == "mean":
         return loss.mean()
     if reduction == "sum":
         return loss.sum()
-    return loss
+    if reduction == "none":
+        return loss
+    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', not {reduction!r}")
 
 
 @primitive
-def mse_loss(input, target, reduction="mean"):
+def mse_loss(input: Array, target: Array, reduction: str = "mean") -> Array:
     """The squared error ``(input - target) ** 2``, reduced."""
     diff = input - target
     return reduce_loss(diff * diff, reduction)
@@ -71,45 +78,68 @@ defjvp(mse_loss, _mse_tangent)
 
 
 def _is_index(target) -> bool:
-    return array_module(target).issubdtype(target.dtype, np.integer)
+    """Whether ``target`` holds class indices (integers) rather than class probabilities."""
+    dtype = getattr(target, "dtype", None)
+    return np.dtype(dtype if dtype is not None else np.asarray(target).dtype).kind in "iu"
 
 
-def class_coefficients(shape, dtype, target, weight=None, ignore_index=-100, label_smoothing=0.0):
-    """``A`` of ``shape`` ``(N, C, ...)`` with the per-sample loss ``-sum(A * input, axis=1)``:
-    one-hot rows of the integer ``target`` (zero rows where it is ``ignore_index``), or the
+def target_like(target: Array, input: Array) -> Array:
+    """``target`` (an array, a list or a number) as an array of ``input``'s array module."""
+    return to_module_of(array_module(target).asarray(target), input)
+
+
+def class_coefficients(
+    shape: tuple[int, ...],
+    dtype: DTypeLike,
+    target: Array,
+    weight: Array | None = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+    axis: int = 1,
+) -> Array:
+    """``A`` of ``shape`` with the per-sample loss ``-sum(A * input, axis)``, the classes along
+    ``axis``: one-hot of the integer ``target`` (zero where it is ``ignore_index``), or the
     probability ``target`` itself; mixed with the uniform ``1 / C`` by ``label_smoothing``
     and scaled by the class ``weight`` (PyTorch's rules)."""
     xp = array_module(target)
-    classes = shape[1]
-    axis_shape = (1, classes) + (1,) * (len(shape) - 2)
+    axis %= len(shape)
+    classes = shape[axis]
+    axis_shape = tuple(classes if i == axis else 1 for i in range(len(shape)))
     if _is_index(target):
         valid = target != ignore_index
-        hits = xp.expand_dims(xp.where(valid, target, 0), 1) == xp.arange(classes).reshape(
-            axis_shape
-        )
-        coef = hits.astype(dtype)
+        classes_of = xp.expand_dims(xp.where(valid, target, 0), axis)
+        coef = (classes_of == xp.arange(classes).reshape(axis_shape)).astype(dtype)
         if label_smoothing:
             coef = coef * (1.0 - label_smoothing) + label_smoothing / classes
-        coef = coef * xp.expand_dims(valid, 1)
+        coef = coef * xp.expand_dims(valid, axis)
     else:
         coef = target
         if label_smoothing:
             coef = coef * (1.0 - label_smoothing) + label_smoothing / classes
     if weight is not None:
-        coef = coef * weight.astype(dtype, copy=False).reshape(axis_shape)
+        coef = coef * to_module_of(weight, target).astype(dtype, copy=False).reshape(axis_shape)
     return coef
 
 
-def mean_denominator(shape, dtype, target, weight=None, ignore_index=-100):
+def mean_denominator(
+    shape: tuple[int, ...],
+    dtype: DTypeLike,
+    target: Array,
+    weight: Array | None = None,
+    ignore_index: int = -100,
+    axis: int = 1,
+) -> Array:
     """What ``reduction="mean"`` divides the summed loss by, in ``dtype``: the total class
     weight of the samples not ignored for integer targets (their number without ``weight``),
-    the number of samples for probability targets."""
+    the number of samples (``shape``'s size without ``axis``) for probability targets."""
     if not _is_index(target):
-        return np.dtype(dtype).type(shape[0] * int(np.prod(shape[2:], dtype=np.int64)))
+        classes = shape[axis % len(shape)]
+        return np.dtype(dtype).type(int(np.prod(shape, dtype=np.int64)) // max(classes, 1))
     xp = array_module(target)
     valid = target != ignore_index
     if weight is None:
         return valid.sum().astype(dtype)
+    weight = to_module_of(weight, target)
     return xp.where(valid, weight[xp.where(valid, target, 0)], 0.0).sum().astype(dtype)
 
 
@@ -122,76 +152,115 @@ def _reduce_weighted(per_sample, reduction, denominator):
             return per_sample.sum() / denominator
     if reduction == "sum":
         return per_sample.sum()
-    return per_sample
+    if reduction == "none":
+        return per_sample
+    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', not {reduction!r}")
 
 
 @primitive
-def nll_loss(input, target, reduction="mean", weight=None, ignore_index=-100, label_smoothing=0.0):
-    """The negative log-likelihood of ``input`` (log-probabilities, classes on axis 1) at the
-    integer class indices ``target``, or ``-sum(target * input, axis=1)`` for probability
-    targets of ``input``'s shape; PyTorch's class ``weight`` (each sample's loss times its
-    class's weight; ``"mean"`` divides by the total weight) and ``ignore_index`` (those
-    samples lose nothing and do not count). ``label_smoothing`` mixes the target with the
-    uniform distribution (what ``cross_entropy`` passes on; PyTorch's ``nll_loss`` has none)."""
-    coef = class_coefficients(
-        input.shape, input.dtype, target, weight, ignore_index, label_smoothing
-    )
-    per_sample = -(coef * input).sum(axis=1)
-    denominator = mean_denominator(input.shape, input.dtype, target, weight, ignore_index)
+def nll_loss(
+    input: Array,
+    target: Array,
+    reduction: str = "mean",
+    weight: Array | None = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+    axis: int = 1,
+) -> Array:
+    """The negative log-likelihood of ``input`` (log-probabilities, classes along ``axis``,
+    PyTorch's 1 by default) at the integer class indices ``target``, or
+    ``-sum(target * input, axis)`` for probability targets of ``input``'s shape; PyTorch's
+    class ``weight`` (each sample's loss times its class's weight; ``"mean"`` divides by the
+    total weight) and ``ignore_index`` (those samples lose nothing and do not count).
+    ``label_smoothing`` mixes the target with the uniform distribution (what
+    ``cross_entropy`` passes on; PyTorch's ``nll_loss`` has none)."""
+    shape, dtype, target = input.shape, input.dtype, target_like(target, input)
+    coef = class_coefficients(shape, dtype, target, weight, ignore_index, label_smoothing, axis)
+    per_sample = -(coef * input).sum(axis=axis)
+    denominator = mean_denominator(shape, dtype, target, weight, ignore_index, axis)
     return _reduce_weighted(per_sample, reduction, denominator)
 
 
 @primitive
 def nll_loss_grad(
-    g, input, target, reduction="mean", weight=None, ignore_index=-100, label_smoothing=0.0
-):
+    g: Array,
+    input: Array,
+    target: Array,
+    reduction: str = "mean",
+    weight: Array | None = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+    axis: int = 1,
+) -> Array:
     """The gradient of ``nll_loss`` with respect to ``input`` for the output adjoint ``g``
     (``input`` gives only the shape and dtype): linear in ``g``, and in ``target`` for
     probability targets without ``label_smoothing``."""
     xp = array_module(g, input)
+    shape, dtype, target = input.shape, input.dtype, target_like(target, input)
     if reduction == "mean":
-        g = g / mean_denominator(input.shape, input.dtype, target, weight, ignore_index)
+        g = g / mean_denominator(shape, dtype, target, weight, ignore_index, axis)
     scale = xp.asarray(g, xp.result_type(g, input))
-    per_sample = xp.broadcast_to(scale, input.shape[:1] + input.shape[2:])
-    coef = class_coefficients(
-        input.shape, input.dtype, target, weight, ignore_index, label_smoothing
-    )
-    return -xp.expand_dims(per_sample, 1) * coef
+    axis %= len(shape)
+    per_sample = xp.broadcast_to(scale, shape[:axis] + shape[axis + 1 :])
+    coef = class_coefficients(shape, dtype, target, weight, ignore_index, label_smoothing, axis)
+    return -xp.expand_dims(per_sample, axis) * coef
 
 
 # ``label_smoothing`` makes the loss affine in a probability target: its derivative with
 # respect to the target is ``1 - label_smoothing`` times the unsmoothed one.
 def _nll_adjoint(
-    z, input, target, reduction="mean", weight=None, ignore_index=-100, label_smoothing=0.0
+    z, input, target, reduction="mean", weight=None, ignore_index=-100, label_smoothing=0.0, axis=1
 ):
-    d[input] += nll_loss_grad(d[z], input, target, reduction, weight, ignore_index, label_smoothing)
+    d[input] += nll_loss_grad(
+        d[z], input, target, reduction, weight, ignore_index, label_smoothing, axis
+    )
     d[target] += (1.0 - label_smoothing) * nll_loss_grad(
-        d[z], target, input, reduction, weight, ignore_index
+        d[z], target, input, reduction, weight, ignore_index, 0.0, axis
     )
 
 
 def _nll_tangent(
-    z, input, target, reduction="mean", weight=None, ignore_index=-100, label_smoothing=0.0
+    z, input, target, reduction="mean", weight=None, ignore_index=-100, label_smoothing=0.0, axis=1
 ):
-    d[z] += nll_loss(d[input], target, reduction, weight, ignore_index, label_smoothing)
-    d[z] += (1.0 - label_smoothing) * nll_loss(input, d[target], reduction, weight, ignore_index)
+    d[z] += nll_loss(d[input], target, reduction, weight, ignore_index, label_smoothing, axis)
+    d[z] += (1.0 - label_smoothing) * nll_loss(
+        input, d[target], reduction, weight, ignore_index, 0.0, axis
+    )
 
 
 def _nll_grad_adjoint(
-    z, g, input, target, reduction="mean", weight=None, ignore_index=-100, label_smoothing=0.0
+    z,
+    g,
+    input,
+    target,
+    reduction="mean",
+    weight=None,
+    ignore_index=-100,
+    label_smoothing=0.0,
+    axis=1,
 ):
-    d[g] += nll_loss(d[z], target, reduction, weight, ignore_index, label_smoothing)
+    d[g] += nll_loss(d[z], target, reduction, weight, ignore_index, label_smoothing, axis)
     d[target] += (1.0 - label_smoothing) * nll_loss_grad(
-        g, input, d[z], reduction, weight, ignore_index
+        g, input, d[z], reduction, weight, ignore_index, 0.0, axis
     )
 
 
 def _nll_grad_tangent(
-    z, g, input, target, reduction="mean", weight=None, ignore_index=-100, label_smoothing=0.0
+    z,
+    g,
+    input,
+    target,
+    reduction="mean",
+    weight=None,
+    ignore_index=-100,
+    label_smoothing=0.0,
+    axis=1,
 ):
-    d[z] += nll_loss_grad(d[g], input, target, reduction, weight, ignore_index, label_smoothing)
+    d[z] += nll_loss_grad(
+        d[g], input, target, reduction, weight, ignore_index, label_smoothing, axis
+    )
     d[z] += (1.0 - label_smoothing) * nll_loss_grad(
-        g, input, d[target], reduction, weight, ignore_index
+        g, input, d[target], reduction, weight, ignore_index, 0.0, axis
     )
 
 
@@ -203,39 +272,50 @@ defjvp(nll_loss_grad, _nll_grad_tangent)
 
 @primitive
 def cross_entropy(
-    input, target, reduction="mean", weight=None, ignore_index=-100, label_smoothing=0.0
-):
-    """PyTorch's ``cross_entropy``: ``nll_loss(log_softmax(input, 1), target)``, with integer
-    class indices or class probabilities as ``target``, class ``weight``, ``ignore_index``
-    (integer targets only) and ``label_smoothing`` as PyTorch has them."""
-    logp = log_softmax(input, 1)
-    return nll_loss(logp, target, reduction, weight, ignore_index, label_smoothing)
+    input: Array,
+    target: Array,
+    reduction: str = "mean",
+    weight: Array | None = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+    axis: int = 1,
+) -> Array:
+    """PyTorch's ``cross_entropy``: ``nll_loss(log_softmax(input, axis), target)``, with
+    integer class indices or class probabilities as ``target``, class ``weight``,
+    ``ignore_index`` (integer targets only) and ``label_smoothing`` as PyTorch has them; the
+    classes along ``axis`` (PyTorch's 1 by default). The one implementation of softmax
+    cross-entropy: :func:`sourcegrad.loss.cross_entropy` is this function with its rules."""
+    logp = log_softmax(input, axis)
+    return nll_loss(logp, target, reduction, weight, ignore_index, label_smoothing, axis)
 
 
 def _cross_entropy_adjoint(
-    z, input, target, reduction="mean", weight=None, ignore_index=-100, label_smoothing=0.0
+    z, input, target, reduction="mean", weight=None, ignore_index=-100, label_smoothing=0.0, axis=1
 ):
-    grad = nll_loss_grad(d[z], input, target, reduction, weight, ignore_index, label_smoothing)
-    d[input] += grad - softmax(input, 1) * np.sum(grad, axis=1, keepdims=True)
+    grad = nll_loss_grad(
+        d[z], input, target, reduction, weight, ignore_index, label_smoothing, axis
+    )
+    d[input] += grad - softmax(input, axis) * np.sum(grad, axis=axis, keepdims=True)
     d[target] += (1.0 - label_smoothing) * nll_loss_grad(
-        d[z], target, log_softmax(input, 1), reduction, weight, ignore_index
+        d[z], target, log_softmax(input, axis), reduction, weight, ignore_index, 0.0, axis
     )
 
 
 def _cross_entropy_tangent(
-    z, input, target, reduction="mean", weight=None, ignore_index=-100, label_smoothing=0.0
+    z, input, target, reduction="mean", weight=None, ignore_index=-100, label_smoothing=0.0, axis=1
 ):
-    p = softmax(input, 1)
+    p = softmax(input, axis)
     d[z] += nll_loss(
-        d[input] - np.sum(p * d[input], axis=1, keepdims=True),
+        d[input] - np.sum(p * d[input], axis=axis, keepdims=True),
         target,
         reduction,
         weight,
         ignore_index,
         label_smoothing,
+        axis,
     )
     d[z] += (1.0 - label_smoothing) * nll_loss(
-        log_softmax(input, 1), d[target], reduction, weight, ignore_index
+        log_softmax(input, axis), d[target], reduction, weight, ignore_index, 0.0, axis
     )
 
 
@@ -249,7 +329,7 @@ def _bce_logs(input):
 
 
 @primitive
-def bce_loss(input, target, reduction="mean"):
+def bce_loss(input: Array, target: Array, reduction: str = "mean") -> Array:
     """Binary cross-entropy of probabilities ``input`` against ``target`` (logarithms clamped
     at -100 and the gradient's denominator at 1e-12, as PyTorch)."""
     log_p, log_q = _bce_logs(input)
@@ -276,7 +356,7 @@ defjvp(bce_loss, _bce_tangent)
 
 
 @primitive
-def bce_with_logits_loss(input, target, reduction="mean"):
+def bce_with_logits_loss(input: Array, target: Array, reduction: str = "mean") -> Array:
     """Binary cross-entropy of ``sigmoid(input)`` against ``target``, computed stably as
     ``(1 - target) * input + log(1 + exp(-input))``."""
     xp = array_module(input)

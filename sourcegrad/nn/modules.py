@@ -15,10 +15,14 @@ State that is not differentiated (BatchNorm's running statistics, Dropout's gene
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import DTypeLike
 
 from ..api import vjp
 from ..runtime.containers import children, is_container, rebuild
+from ..util.tree import Array, Tree
 from .chain import chain
 
 __all__ = ["Module", "Sequential", "update_running_stats", "layer_vjp"]
@@ -41,25 +45,29 @@ class Module:
     #: train mode (batch statistics, dropout on) or eval mode; see :meth:`train`
     training = True
 
-    def init(self, rng=None, dtype=np.float64):
+    def init(
+        self, rng: np.random.Generator | int | None = None, dtype: DTypeLike = np.float64
+    ) -> Tree:
         """Fresh parameters drawn from ``rng`` (a ``numpy.random.Generator``), PyTorch's
         default initialisation, in ``dtype``; ``{}`` for a module without parameters."""
         return {}
 
-    def apply(self, params, x):
+    def apply(self, params: Tree, x: Array) -> Array:
         """The output for the input ``x`` and ``params`` (ignored without parameters): one
         calling convention for every layer, used by :class:`Sequential`."""
         if self.has_params:
             return self(params, x)
         return self(x)
 
-    def forward_with_residuals(self, params, x):
+    def forward_with_residuals(self, params: Tree, x: Array) -> tuple[Array, Any]:
         """``(output, residuals)``: :meth:`apply`'s output and whatever
         :meth:`backward_from_residuals` needs beyond the input and output (None here;
         layers with a hand-written backward keep a mask, for instance)."""
         return self.apply(params, x), None
 
-    def backward_from_residuals(self, params, x, out, residuals, g, wants):
+    def backward_from_residuals(
+        self, params: Tree, x: Array, out: Array, residuals: Any, g: Array, wants: tuple[bool, ...]
+    ) -> tuple[Tree, Array | None]:
         """``(param_grads, input_grad)`` of ``sum(output * g)`` at ``params`` and ``x``
         (``out`` and ``residuals`` from :meth:`forward_with_residuals`), each computed only
         where ``wants = (params_wanted, input_wanted)`` asks for it (``{}`` and None
@@ -72,34 +80,34 @@ class Module:
             return self(self.parameters(), *inputs)
         return self(*inputs)
 
-    def train(self, mode=True):
+    def train(self, mode: bool = True) -> Module:
         """Set train mode (``mode=True``) or eval mode; returns the module."""
         self.training = mode
         return self
 
-    def eval(self):
+    def eval(self) -> Module:
         """Set eval mode; returns the module."""
         return self.train(False)
 
     # ------------------------------------------------------------- PyTorch-style state
 
-    def parameters(self, rng=None):
+    def parameters(self, rng: np.random.Generator | int | None = None) -> Tree:
         """The parameters this module holds, made by :meth:`init` on first use (from
         ``rng``, or a generator seeded with 0)."""
         if getattr(self, "params", None) is None:
             self.params = self.init(np.random.default_rng(0) if rng is None else rng)
         return self.params
 
-    def forward(self, *inputs):
+    def forward(self, *inputs: Any) -> Any:
         """The output for the held parameters; the inputs are kept for :meth:`backward`."""
         self.last_inputs = inputs
         return self._run(*inputs)
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         """Forget the gradients accumulated by :meth:`backward`."""
         self.grads = None
 
-    def backward(self, g_out=None):
+    def backward(self, g_out: Array | None = None) -> Any:
         """Differentiate the last :meth:`forward`: adds the gradient of
         ``sum(output * g_out)`` (``g_out`` defaults to 1 for a scalar output) with respect
         to the held parameters into ``self.grads`` (structured like them), and returns the
@@ -124,22 +132,24 @@ class Sequential(Module):
 
     has_params = True
 
-    def __init__(self, *layers):
+    def __init__(self, *layers: Module) -> None:
         if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
             layers = tuple(layers[0])
         self.layers = list(layers)
 
-    def init(self, rng=None, dtype=np.float64):
+    def init(
+        self, rng: np.random.Generator | int | None = None, dtype: DTypeLike = np.float64
+    ) -> Tree:
         rng = np.random.default_rng() if rng is None else rng
         return [layer.init(rng, dtype) for layer in self.layers]
 
-    def train(self, mode=True):
+    def train(self, mode: bool = True) -> Module:
         self.training = mode
         for layer in self.layers:
             layer.train(mode)
         return self
 
-    def __call__(self, params, x):
+    def __call__(self, params: Tree, x: Array) -> Array:
         # one primitive whose backward reuses the forward's values (sourcegrad.nn.chain)
         return chain(self, params, x)
 
@@ -153,7 +163,7 @@ class Sequential(Module):
 _CALL_VJPS: dict = {}  # (class, wrt) -> the vjp of the class's __call__
 
 
-def layer_vjp(layer, params, x, g, wants):
+def layer_vjp(layer, params: Tree, x: Array, g: Array, wants: tuple[bool, ...]):
     """``(param_grads, input_grad)`` of ``sum(layer(params, x) * g)`` (``layer(x)`` for a
     layer without parameters: ``{}`` for its parameters), by sourcegrad's derivative of the
     layer's ``__call__``; only what ``wants = (params_wanted, input_wanted)`` asks for is
@@ -179,7 +189,7 @@ def _call_vjp(cls, wrt):
     return found
 
 
-def update_running_stats(module):
+def update_running_stats(module: Module | list | tuple) -> None:
     """Apply, once, the batch statistics recorded by the train-mode calls of every
     normalization layer in ``module`` (a module, a :class:`Sequential`, or a list or tuple of
     them, nested). Call it once per training step, outside the differentiated function."""

@@ -21,23 +21,35 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..rules import defjvp, defvjp, primitive
+from ..rules import defjvp, defvjp, nondifferentiable, primitive
 from ..rules.registry import d, static
 from ..runtime.tangent_helpers import broadcast_like
+from ..util.tree import Array
+from .backend import array_module
 
 __all__ = [
     "batch_norm",
     "blend_running_stats",
     "layer_norm",
     "normalized",
+    "stat_like",
 ]
 
 
-def normalized(x, axes, eps):
+def normalized(x: Array, axes, eps: float) -> Array:
     """``(x - mean) / sqrt(var + eps)`` with mean and biased variance over ``axes``."""
     centred = x - np.mean(x, axis=axes, keepdims=True)
     var = np.mean(centred * centred, axis=axes, keepdims=True)
     return centred / np.sqrt(var + eps)
+
+
+def stat_like(stat: Array, x: Array, shape: tuple[int, ...]) -> Array:
+    """The running statistic ``stat`` reshaped to ``shape``, as an array of ``x``'s array
+    module (copied to the device where ``x`` is a CuPy array and ``stat`` is on the host)."""
+    return array_module(x).asarray(stat).reshape(shape)
+
+
+nondifferentiable(stat_like)
 
 
 def _channel_axes(x):
@@ -52,21 +64,21 @@ def _stats(x, running_mean, running_var, training, eps):
     axes, shape = _channel_axes(x)
     if training:
         return normalized(x, axes, eps)
-    return (x - running_mean.reshape(shape)) / np.sqrt(running_var.reshape(shape) + eps)
+    return (x - stat_like(running_mean, x, shape)) / np.sqrt(stat_like(running_var, x, shape) + eps)
 
 
 @primitive
 def batch_norm(
-    input,
-    running_mean,
-    running_var,
-    weight=None,
-    bias=None,
-    training=False,
-    momentum=0.1,
-    eps=1e-5,
+    input: Array,
+    running_mean: Array,
+    running_var: Array,
+    weight: Array | None = None,
+    bias: Array | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
     record=None,
-):
+) -> Array:
     """PyTorch's ``batch_norm`` over ``(N, C)`` or ``(N, C, ...)``: batch statistics in
     training mode, the running statistics otherwise. In training mode, ``record`` (a dict)
     is set to the batch's ``mean``, unbiased ``var`` and ``count``; without ``record``,
@@ -91,9 +103,11 @@ def batch_norm(
     return out
 
 
-def blend_running_stats(running_mean, running_var, mean, var, momentum):
+def blend_running_stats(
+    running_mean: Array, running_var: Array, mean, var, momentum: float
+) -> None:
     """PyTorch's update, in place: ``running = (1 - momentum) * running + momentum * batch``
-    (``var`` is the batch's unbiased variance)."""
+    (``var`` is the batch's unbiased variance; all four arrays of one array module)."""
     running_mean *= 1.0 - momentum
     running_mean += momentum * mean.astype(running_mean.dtype, copy=False)
     running_var *= 1.0 - momentum
@@ -119,8 +133,8 @@ def _batch_norm_adjoint(
         inv_std = 1.0 / np.sqrt(np.mean(centred * centred, axis=axes, keepdims=True) + eps)
         xhat = centred * inv_std
     else:
-        inv_std = 1.0 / np.sqrt(running_var.reshape(shape) + eps)
-        xhat = (input - running_mean.reshape(shape)) * inv_std
+        inv_std = 1.0 / np.sqrt(stat_like(running_var, input, shape) + eps)
+        xhat = (input - stat_like(running_mean, input, shape)) * inv_std
     if static(weight is None):
         scale = inv_std
     else:
@@ -154,8 +168,8 @@ def _batch_norm_tangent(
         inv_std = 1.0 / np.sqrt(np.mean(centred * centred, axis=axes, keepdims=True) + eps)
         xhat = centred * inv_std
     else:
-        inv_std = 1.0 / np.sqrt(running_var.reshape(shape) + eps)
-        xhat = (input - running_mean.reshape(shape)) * inv_std
+        inv_std = 1.0 / np.sqrt(stat_like(running_var, input, shape) + eps)
+        xhat = (input - stat_like(running_mean, input, shape)) * inv_std
     if static(weight is None):
         scale = inv_std
     else:
@@ -181,7 +195,13 @@ def _trailing_axes(x, normalized_shape):
 
 
 @primitive
-def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+def layer_norm(
+    input: Array,
+    normalized_shape,
+    weight: Array | None = None,
+    bias: Array | None = None,
+    eps: float = 1e-5,
+) -> Array:
     """PyTorch's ``layer_norm``: normalise over the trailing ``normalized_shape`` axes, then
     scale by ``weight`` and shift by ``bias`` (both of shape ``normalized_shape``)."""
     out = normalized(input, _trailing_axes(input, tuple(normalized_shape)), eps)

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 from ..rules import defjvp, defvjp, primitive
 from ..rules.registry import d
-from .backend import array_module, pair
+from ..util.tree import Array
+from .backend import IntPair, array_module, pair
 from .conv import pad2d
 
 __all__ = [
@@ -64,7 +65,14 @@ def _out_size(n, k, s, p, dl, ceil_mode):
     return out - 1 if (out - 1) * s >= n + p else out
 
 
-def pool_geometry(x_shape, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+def pool_geometry(
+    x_shape,
+    kernel_size: IntPair,
+    stride: IntPair | None = None,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+    ceil_mode: bool = False,
+):
     """The :class:`PoolGeometry` of a pooling of an input of shape ``x_shape`` (``stride``
     None: the kernel), output sizes as PyTorch computes them."""
     kernel = pair(kernel_size)
@@ -127,7 +135,14 @@ def _scatter(g, where, x_shape, geo):
     return _cropped(out, x_shape, geo)
 
 
-def max_pool2d_with_argmax(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+def max_pool2d_with_argmax(
+    x: Array,
+    kernel_size: IntPair,
+    stride: IntPair | None = None,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+    ceil_mode: bool = False,
+):
     """``(max_pool2d(x, ...), where)``: also the position of each window's first maximum,
     for :func:`max_pool2d_scatter` (what the layer keeps for its backward)."""
     geo = pool_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
@@ -135,7 +150,14 @@ def max_pool2d_with_argmax(x, kernel_size, stride=None, padding=0, dilation=1, c
 
 
 def max_pool2d_scatter(
-    g, where, x_shape, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
+    g: Array,
+    where,
+    x_shape,
+    kernel_size: IntPair,
+    stride: IntPair | None = None,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+    ceil_mode: bool = False,
 ):
     """:func:`max_pool2d_grad` given the positions ``where`` of the maxima."""
     geo = pool_geometry(x_shape, kernel_size, stride, padding, dilation, ceil_mode)
@@ -143,7 +165,14 @@ def max_pool2d_scatter(
 
 
 @primitive
-def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+def max_pool2d(
+    x: Array,
+    kernel_size: IntPair,
+    stride: IntPair | None = None,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+    ceil_mode: bool = False,
+) -> Array:
     """PyTorch's ``max_pool2d`` (padding with -inf; ``stride`` defaults to the kernel;
     ``ceil_mode`` keeps the last, partial windows)."""
     xp = array_module(x)
@@ -156,7 +185,15 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
 
 
 @primitive
-def max_pool2d_select(u, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+def max_pool2d_select(
+    u: Array,
+    x: Array,
+    kernel_size: IntPair,
+    stride: IntPair | None = None,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+    ceil_mode: bool = False,
+):
     """``u`` read at the positions of the window maxima of ``x`` (same shape as ``x``)."""
     xp = array_module(u, x)
     geo = pool_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
@@ -169,7 +206,15 @@ def max_pool2d_select(u, x, kernel_size, stride=None, padding=0, dilation=1, cei
 
 
 @primitive
-def max_pool2d_grad(g, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+def max_pool2d_grad(
+    g: Array,
+    x: Array,
+    kernel_size: IntPair,
+    stride: IntPair | None = None,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+    ceil_mode: bool = False,
+):
     """The gradient of ``max_pool2d`` at ``x`` for the output adjoint ``g``: each element of
     ``g`` added at its window's maximum (overlapping windows add up)."""
     geo = pool_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
@@ -224,7 +269,14 @@ def _divisor(xp, x_shape, geo, count_include_pad, dtype):
 
 
 @primitive
-def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+def avg_pool2d(
+    x: Array,
+    kernel_size: IntPair,
+    stride: IntPair | None = None,
+    padding: IntPair = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> Array:
     """PyTorch's ``avg_pool2d``: the mean of each window, zero padding counted in it with
     ``count_include_pad`` (the default) and not otherwise; ``ceil_mode`` keeps the last,
     partial windows."""
@@ -239,7 +291,13 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
 
 @primitive
 def avg_pool2d_grad(
-    g, x_shape, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True
+    g: Array,
+    x_shape,
+    kernel_size: IntPair,
+    stride: IntPair | None = None,
+    padding: IntPair = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
 ):
     """The gradient of ``avg_pool2d`` over an input of shape ``x_shape`` for the output
     adjoint ``g``: each element of ``g`` spread evenly over its window."""

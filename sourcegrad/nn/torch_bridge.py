@@ -18,9 +18,13 @@ import math
 import sys
 
 import numpy as np
+from numpy.typing import DTypeLike
 
+from ..errors import SourcegradError
 from ..rules import defjvp, defvjp, primitive
 from ..rules.registry import d
+from ..util.tree import Array, Tree
+from .backend import array_module
 from .modules import Module
 
 __all__ = [
@@ -42,14 +46,14 @@ def is_torch_module(obj) -> bool:
 class TorchBridge:
     """A torch module with the layout of its parameters in one flat vector."""
 
-    def __init__(self, module):
+    def __init__(self, module) -> None:
         self.module = module
         named = list(module.named_parameters())
         self.names = [name for name, _ in named]
         self.sizes = [math.prod(p.shape) for _, p in named]
         self.param_shapes = [tuple(p.shape) for _, p in named]
 
-    def run(self, flat, x):
+    def run(self, flat: Array, x: Array):
         """The module's output for the torch tensors ``flat`` (all parameters) and ``x``."""
         torch = sys.modules["torch"]
         tensors, offset = {}, 0
@@ -60,13 +64,18 @@ class TorchBridge:
 
 
 def _tensor(a, requires_grad=False):
+    if array_module(a) is not np:
+        raise SourcegradError(
+            "a functionalized torch module runs on the CPU, on NumPy arrays; got a CuPy "
+            "array: hand it sourcegrad.util.cast(x, 'numpy')"
+        )
     torch = sys.modules["torch"]
     t = torch.from_numpy(np.ascontiguousarray(a))
     return t.requires_grad_() if requires_grad else t
 
 
 @primitive
-def torch_call(bridge, flat, x):
+def torch_call(bridge, flat: Array, x: Array):
     """The module's output (a NumPy array) at the flat parameter vector ``flat``."""
     torch = sys.modules["torch"]
     with torch.no_grad():
@@ -84,19 +93,19 @@ def _pulled_back(bridge, flat, x, g, wrt_input):
 
 
 @primitive
-def torch_vjp_params(bridge, flat, x, g):
+def torch_vjp_params(bridge, flat: Array, x: Array, g: Array):
     """The gradient with respect to ``flat`` of ``sum(output * g)``, by torch.autograd."""
     return _pulled_back(bridge, flat, x, g, wrt_input=False)
 
 
 @primitive
-def torch_vjp_input(bridge, flat, x, g):
+def torch_vjp_input(bridge, flat: Array, x: Array, g: Array):
     """The gradient with respect to ``x`` of ``sum(output * g)``, by torch.autograd."""
     return _pulled_back(bridge, flat, x, g, wrt_input=True)
 
 
 @primitive
-def torch_jvp(bridge, flat, x, dflat, dx):
+def torch_jvp(bridge, flat: Array, x: Array, dflat, dx):
     """The output's tangent along ``dflat`` and ``dx`` (None for zero): the vjp of the vjp,
     by torch.autograd (``J t`` is the gradient of ``<J^T u, t>`` with respect to ``u``)."""
     torch = sys.modules["torch"]
@@ -128,15 +137,17 @@ class TorchFunction(Module):
 
     has_params = True
 
-    def __init__(self, module):
+    def __init__(self, module) -> None:
         self.bridge = TorchBridge(module)
         self.names = list(self.bridge.names)
 
-    def init(self, rng=None, dtype=None):
+    def init(
+        self, rng: np.random.Generator | int | None = None, dtype: DTypeLike | None = None
+    ) -> Tree:
         """The module's own parameters as NumPy arrays sharing their memory (``rng`` and
         ``dtype`` are ignored: the module is already initialised)."""
         return {n: p.detach().numpy() for n, p in self.bridge.module.named_parameters()}
 
-    def __call__(self, params, x):
+    def __call__(self, params: Tree, x: Array) -> Array:
         flat = np.concatenate([np.ravel(params[name]) for name in self.names])
         return torch_call(self.bridge, flat, x)

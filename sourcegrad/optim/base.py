@@ -19,10 +19,14 @@ nothing that grows with the parameters. Each leaf is computed with its own array
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import numpy as np
 
 from ..errors import SourcegradError
 from ..util.tree import (
+    Array,
+    Tree,
     TreeStructureError,
     array_module,
     is_static_leaf,
@@ -37,7 +41,7 @@ from ..util.tree import (
 __all__ = ["Optimizer", "Slot", "OptimizerStateError", "is_param_groups"]
 
 
-def is_param_groups(params) -> bool:
+def is_param_groups(params: Tree) -> bool:
     """Whether ``params`` is a list of PyTorch-style parameter groups (dicts with a
     ``"params"`` entry) rather than one tree of parameters."""
     return (
@@ -58,7 +62,7 @@ class Slot:
 
     __slots__ = ("param", "state", "s0", "s1", "xp")
 
-    def __init__(self, param, state, s0, s1, xp):
+    def __init__(self, param: Array, state: list, s0: Array, s1: Array, xp: ModuleType) -> None:
         self.param, self.state, self.s0, self.s1, self.xp = param, state, s0, s1, xp
 
 
@@ -70,7 +74,7 @@ class Optimizer:
     ``lr`` is an attribute (learning-rate schedules set it); the other hyperparameters are in
     ``opt.hyper``. ``opt.steps`` counts the steps taken."""
 
-    def __init__(self, params, lr: float, hyper: dict):
+    def __init__(self, params: Tree, lr: float, hyper: dict) -> None:
         if not lr >= 0.0:
             raise ValueError(f"invalid learning rate: {lr}")
         self.lr = float(lr)
@@ -111,18 +115,20 @@ class Optimizer:
         """The names of the per-leaf state arrays, given ``self.hyper``."""
         return ()
 
-    def initial_state(self, name: str, param):
+    def initial_state(self, name: str, param: Array) -> Array:
         """The initial value of state ``name`` for ``param``: zeros unless overridden."""
         return array_module(param).zeros_like(param)
 
     def begin_step(self) -> None:
         """Numbers shared by all leaves in this step (``self.now``), after ``steps`` grew."""
 
-    def update(self, slot: Slot, g) -> None:  # pragma: no cover - abstract
+    def update(self, slot: Slot, g: Array) -> None:  # pragma: no cover - abstract
+        """One leaf's step, in place: ``slot.param`` and ``slot.state`` take their new values
+        for the gradient ``g``, with no allocation (``slot.s0`` and ``slot.s1`` are scratch)."""
         raise NotImplementedError
 
     # ----- stepping -----
-    def step(self, grads) -> None:
+    def step(self, grads: Tree) -> None:
         """One optimisation step: update every parameter array in place from ``grads`` (a tree
         of the parameters' structure; at static leaves anything, it is not read; with
         parameter groups a list of such trees, one per group). Nothing is updated when any

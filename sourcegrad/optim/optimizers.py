@@ -9,13 +9,13 @@ defaults are PyTorch's. All arithmetic runs as ufuncs into the optimizer's own a
 
 from __future__ import annotations
 
-from ..util.tree import array_module
+from ..util.tree import Array, Tree, array_module
 from .base import Optimizer, Slot
 
 __all__ = ["SGD", "Adam", "AdamW", "Adagrad", "RMSprop"]
 
 
-def effective_grad(slot: Slot, g, maximize: bool, weight_decay: float):
+def effective_grad(slot: Slot, g: Array, maximize: bool, weight_decay: float):
     """``-g`` when maximizing, plus ``weight_decay * param`` (an L2 penalty): ``g`` itself
     when neither applies, else ``slot.s0`` holding the result (``slot.s1`` is overwritten)."""
     xp = slot.xp
@@ -39,7 +39,7 @@ def lerp_(xp, start, end, weight: float, tmp) -> None:
         xp.subtract(end, tmp, out=start)
 
 
-def addcmul_(xp, target, a, b, value: float, tmp) -> None:
+def addcmul_(xp, target: Array, a: Array, b, value: float, tmp) -> None:
     """``target += value * a * b`` in place, as ``torch.Tensor.addcmul_``; ``tmp`` is
     overwritten."""
     xp.multiply(a, value, out=tmp)
@@ -47,7 +47,7 @@ def addcmul_(xp, target, a, b, value: float, tmp) -> None:
     xp.add(target, tmp, out=target)
 
 
-def addcdiv_(xp, target, a, b, value: float, tmp) -> None:
+def addcdiv_(xp, target: Array, a: Array, b, value: float, tmp) -> None:
     """``target += value * a / b`` in place, as ``torch.Tensor.addcdiv_``; ``tmp`` may be
     ``b`` or ``a`` and is overwritten."""
     xp.multiply(a, value, out=tmp)
@@ -68,7 +68,7 @@ class SGD(Optimizer):
 
     def __init__(
         self,
-        params,
+        params: Tree,
         lr: float = 1e-3,
         momentum: float = 0.0,
         dampening: float = 0.0,
@@ -76,7 +76,7 @@ class SGD(Optimizer):
         nesterov: bool = False,
         *,
         maximize: bool = False,
-    ):
+    ) -> None:
         _check(momentum >= 0.0, f"invalid momentum: {momentum}")
         _check(weight_decay >= 0.0, f"invalid weight_decay: {weight_decay}")
         _check(
@@ -95,7 +95,7 @@ class SGD(Optimizer):
     def state_names(self):
         return ("momentum_buffer",) if self.hyper["momentum"] != 0 else ()
 
-    def update(self, slot: Slot, g) -> None:
+    def update(self, slot: Slot, g: Array) -> None:
         h, xp, s0, s1 = self.hyper, slot.xp, slot.s0, slot.s1
         g = effective_grad(slot, g, h["maximize"], h["weight_decay"])
         momentum = h["momentum"]
@@ -128,7 +128,7 @@ class Adam(Optimizer):
 
     def __init__(
         self,
-        params,
+        params: Tree,
         lr: float = 1e-3,
         betas: tuple = (0.9, 0.999),
         eps: float = 1e-8,
@@ -136,7 +136,7 @@ class Adam(Optimizer):
         amsgrad: bool = False,
         *,
         maximize: bool = False,
-    ):
+    ) -> None:
         _check(eps >= 0.0, f"invalid epsilon: {eps}")
         _check(0.0 <= betas[0] < 1.0, f"invalid beta parameter at index 0: {betas[0]}")
         _check(0.0 <= betas[1] < 1.0, f"invalid beta parameter at index 1: {betas[1]}")
@@ -160,7 +160,7 @@ class Adam(Optimizer):
         self.now["step_size"] = self.lr / (1 - beta1**step)
         self.now["bias_correction2_sqrt"] = (1 - beta2**step) ** 0.5
 
-    def update(self, slot: Slot, g) -> None:
+    def update(self, slot: Slot, g: Array) -> None:
         h, xp, p, s0, s1 = self.hyper, slot.xp, slot.param, slot.s0, slot.s1
         beta1, beta2 = h["betas"]
         wd = h["weight_decay"]
@@ -188,7 +188,7 @@ class AdamW(Adam):
 
     def __init__(
         self,
-        params,
+        params: Tree,
         lr: float = 1e-3,
         betas: tuple = (0.9, 0.999),
         eps: float = 1e-8,
@@ -196,7 +196,7 @@ class AdamW(Adam):
         amsgrad: bool = False,
         *,
         maximize: bool = False,
-    ):
+    ) -> None:
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
 
 
@@ -207,7 +207,7 @@ class Adagrad(Optimizer):
 
     def __init__(
         self,
-        params,
+        params: Tree,
         lr: float = 1e-2,
         lr_decay: float = 0.0,
         weight_decay: float = 0.0,
@@ -215,7 +215,7 @@ class Adagrad(Optimizer):
         eps: float = 1e-10,
         *,
         maximize: bool = False,
-    ):
+    ) -> None:
         _check(lr_decay >= 0.0, f"invalid lr_decay value: {lr_decay}")
         _check(weight_decay >= 0.0, f"invalid weight_decay value: {weight_decay}")
         _check(
@@ -235,13 +235,13 @@ class Adagrad(Optimizer):
     def state_names(self):
         return ("sum",)
 
-    def initial_state(self, name, param):
+    def initial_state(self, name: str, param: Array) -> Array:
         return array_module(param).full_like(param, self.hyper["initial_accumulator_value"])
 
     def begin_step(self) -> None:
         self.now["clr"] = self.lr / (1 + (float(self.steps) - 1) * self.hyper["lr_decay"])
 
-    def update(self, slot: Slot, g) -> None:
+    def update(self, slot: Slot, g: Array) -> None:
         h, xp, s0, s1 = self.hyper, slot.xp, slot.s0, slot.s1
         g = effective_grad(slot, g, h["maximize"], h["weight_decay"])
         state_sum = slot.state[0]
@@ -259,7 +259,7 @@ class RMSprop(Optimizer):
 
     def __init__(
         self,
-        params,
+        params: Tree,
         lr: float = 1e-2,
         alpha: float = 0.99,
         eps: float = 1e-8,
@@ -268,7 +268,7 @@ class RMSprop(Optimizer):
         centered: bool = False,
         *,
         maximize: bool = False,
-    ):
+    ) -> None:
         _check(eps >= 0.0, f"invalid epsilon value: {eps}")
         _check(momentum >= 0.0, f"invalid momentum value: {momentum}")
         _check(weight_decay >= 0.0, f"invalid weight_decay value: {weight_decay}")
@@ -291,7 +291,7 @@ class RMSprop(Optimizer):
             names += ("momentum_buffer",)
         return names
 
-    def update(self, slot: Slot, g) -> None:
+    def update(self, slot: Slot, g: Array) -> None:
         h, xp, s0, s1 = self.hyper, slot.xp, slot.s0, slot.s1
         g = effective_grad(slot, g, h["maximize"], h["weight_decay"])
         alpha = h["alpha"]

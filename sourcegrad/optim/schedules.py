@@ -25,7 +25,7 @@ class LRScheduler:
     """The base of the schedules: subclasses define :meth:`get_lr`, the learning rate for
     ``self.last_epoch`` (which :meth:`step` has just advanced)."""
 
-    def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
+    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(optimizer).__name__} is not a sourcegrad Optimizer")
         if optimizer.groups is not None:
@@ -51,6 +51,8 @@ class LRScheduler:
         self.initial = False
 
     def get_lr(self) -> float:  # pragma: no cover - abstract
+        """The learning rate for epoch ``self.last_epoch`` (just advanced), as PyTorch's
+        schedule of the same name computes it."""
         raise NotImplementedError
 
     def step(self) -> None:
@@ -77,7 +79,7 @@ class LRScheduler:
 class StepLR(LRScheduler):
     """Multiply the learning rate by ``gamma`` every ``step_size`` epochs."""
 
-    def __init__(self, optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1):
+    def __init__(self, optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
         self.step_size = step_size
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
@@ -121,7 +123,7 @@ class CosineAnnealingLR(LRScheduler):
 class LambdaLR(LRScheduler):
     """The initial learning rate times ``lr_lambda(epoch)``."""
 
-    def __init__(self, optimizer, lr_lambda: Callable[[int], float], last_epoch: int = -1):
+    def __init__(self, optimizer, lr_lambda: Callable[[int], float], last_epoch: int = -1) -> None:
         self.lr_lambda = lr_lambda
         super().__init__(optimizer, last_epoch)
 

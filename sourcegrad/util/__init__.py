@@ -2,7 +2,8 @@
 ``scipy.optimize``), stable functions to call inside differentiated losses, and saving.
 
 * trees (:mod:`.tree`): ``tree_map``, ``tree_leaves``, ``tree_leaves_with_paths``,
-  ``tree_structure``, ``tree_flatten``/``tree_unflatten``, ``copy_into``, ``cast``;
+  ``tree_structure``, ``tree_flatten``/``tree_unflatten``, ``copy_into``, ``cast``,
+  ``array_module``, ``to_module_of``;
 * vectors (:mod:`.flat`): ``ravel``, ``flat_objective``;
 * functions (:mod:`.functions`), differentiable by sourcegrad to any order: ``log_sum_exp``,
   ``log_softmax``, ``softmax``, ``sigmoid``, ``log_sigmoid``, ``softplus``, ``cat``,
@@ -32,6 +33,7 @@ from .tree import (
     copy_into,
     is_static_leaf,
     path_text,
+    to_module_of,
     tree_flatten,
     tree_leaves,
     tree_leaves_with_paths,
@@ -44,6 +46,6 @@ __all__ = [
     "CheckpointError", "TreeDef", "TreeStructureError", "Unravel", "array_module", "cast",
     "cat", "copy_into", "flat_objective", "is_static_leaf", "load", "log_sigmoid",
     "log_softmax", "log_sum_exp", "max_shift", "one_hot", "path_text", "ravel", "save",
-    "sigmoid", "softmax", "softplus", "stop_gradient", "tree_flatten", "tree_leaves",
+    "sigmoid", "softmax", "softplus", "stop_gradient", "to_module_of", "tree_flatten", "tree_leaves",
     "tree_leaves_with_paths", "tree_map", "tree_structure", "tree_unflatten",
 ]  # fmt: skip

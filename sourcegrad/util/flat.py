@@ -15,6 +15,8 @@ from collections.abc import Callable
 import numpy as np
 
 from .tree import (
+    Array,
+    Tree,
     TreeStructureError,
     array_module,
     is_static_leaf,
@@ -39,7 +41,7 @@ class Unravel:
     Static leaves (None, strings, ints, bools) are not in the vector; :meth:`__call__` puts
     back the ones of the tree the layout was made from."""
 
-    def __init__(self, like):
+    def __init__(self, like: Array) -> None:
         self.treedef = tree_structure(like)
         self.layout: list = []  # per leaf: ("static", leaf) or (kind, start, stop, shape, dtype)
         dtypes = []
@@ -74,7 +76,7 @@ class Unravel:
         self.dtype = np.result_type(*dtypes) if dtypes else np.dtype(np.float64)
         self.xp = xp if xp is not None else np
 
-    def __call__(self, vector):
+    def __call__(self, vector: Array) -> Array:
         """The tree, like the one this layout was made from, holding ``vector``'s entries:
         new arrays (never views of ``vector``) of each leaf's own shape and dtype, floats for
         float leaves, NumPy scalars for NumPy scalars."""
@@ -98,7 +100,7 @@ class Unravel:
                 leaves.append(piece.reshape(shape).astype(dtype, copy=True))
         return self.treedef.unflatten(leaves)
 
-    def ravel(self, tree):
+    def ravel(self, tree: Tree):
         """``tree`` (of the structure this layout was made from: a gradient) as one new
         vector of ``self.dtype`` laid out as this layout says; static places are skipped."""
         if tree_structure(tree) != self.treedef:
@@ -118,7 +120,7 @@ class Unravel:
         return out
 
 
-def ravel(tree):
+def ravel(tree: Tree):
     """``(vector, unravel)``: every non-static leaf of ``tree`` in one new vector (the
     result dtype of the leaves: float32 leaves give float32, mixed give float64; NumPy or
     CuPy as the leaves are), and the :class:`Unravel` that turns such a vector back into a
@@ -128,7 +130,7 @@ def ravel(tree):
     return unravel.ravel(tree), unravel
 
 
-def flat_objective(value_and_grad_fn: Callable, params):
+def flat_objective(value_and_grad_fn: Callable, params: Tree):
     """``(x0, fun, unravel)`` for optimizers over vectors.
 
     ``value_and_grad_fn(params, *args)`` returns ``(value, grads)`` with ``grads`` shaped like
@@ -137,7 +139,7 @@ def flat_objective(value_and_grad_fn: Callable, params):
     args=args, jac=True)`` calls. ``x0`` is ``params`` raveled (a new vector)."""
     x0, unravel = ravel(params)
 
-    def fun(x, *args):
+    def fun(x: Array, *args):
         value, grads = value_and_grad_fn(unravel(x), *args)
         return float(value), unravel.ravel(grads)
 

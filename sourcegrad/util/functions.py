@@ -14,10 +14,11 @@ Each works along any ``axis`` (``None``: over all elements) and keeps float32 fl
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from ..rules import d, defjvp, defvjp, nondifferentiable, primitive
 from ..runtime.helpers import expand_to
-from .tree import array_module
+from .tree import Array, array_module
 
 __all__ = [
     "cat", "log_sigmoid", "log_softmax", "log_sum_exp", "max_shift", "one_hot", "sigmoid",
@@ -29,12 +30,12 @@ __all__ = [
 cat = np.concatenate
 
 
-def stop_gradient(x):
+def stop_gradient(x: Array) -> Array:
     """``x`` itself, as a constant for differentiation: no gradient flows through it."""
     return x
 
 
-def max_shift(x, axis=-1):
+def max_shift(x: Array, axis: int = -1) -> Array:
     """The maximum of ``x`` along ``axis`` (kept as a length-1 axis), with non-finite maxima
     replaced by 0: the shift that keeps ``exp(x - shift)`` from overflowing. A constant for
     differentiation (the functions below are exact whatever the shift)."""
@@ -42,7 +43,7 @@ def max_shift(x, axis=-1):
     return np.where(np.isfinite(m), m, 0.0)
 
 
-def one_hot(labels, n, dtype=np.float64):
+def one_hot(labels: Array, n, dtype: DTypeLike = np.float64) -> Array:
     """Rows of the identity: ``out[..., k] == (labels[...] == k)``, of shape
     ``labels.shape + (n,)`` and ``dtype``, on the device of ``labels``. Labels outside
     ``0 .. n-1`` raise ``ValueError``. A constant for differentiation."""
@@ -59,7 +60,7 @@ nondifferentiable(stop_gradient, max_shift, one_hot)
 
 
 @primitive
-def log_sum_exp(x, axis=-1, keepdims=False):
+def log_sum_exp(x: Array, axis: int = -1, keepdims: bool = False) -> Array:
     """``log(sum(exp(x), axis))`` without overflow or underflow: exact for any finite ``x``,
     ``inf`` where an element is ``inf``, ``-inf`` where all are ``-inf``. Its gradient is
     ``softmax(x, axis)``."""
@@ -77,7 +78,7 @@ def _log_sum_exp_tangent(z, x, axis=-1, keepdims=False):
 
 
 @primitive
-def log_softmax(x, axis=-1):
+def log_softmax(x: Array, axis: int = -1) -> Array:
     """``x - log_sum_exp(x, axis)``: log-probabilities from unnormalised scores, exact for
     large scores (no ``log(0)`` where the softmax underflows)."""
     shifted = x - max_shift(x, axis)
@@ -93,7 +94,7 @@ def _log_softmax_tangent(z, x, axis=-1):
 
 
 @primitive
-def softmax(x, axis=-1):
+def softmax(x: Array, axis: int = -1) -> Array:
     """``exp(x) / sum(exp(x), axis)`` without overflow; sums to 1 along ``axis``."""
     e = np.exp(x - max_shift(x, axis))
     return e / np.sum(e, axis=axis, keepdims=True)
@@ -108,7 +109,7 @@ def _softmax_tangent(z, x, axis=-1):
 
 
 @primitive
-def sigmoid(x):
+def sigmoid(x: Array) -> Array:
     """``1 / (1 + exp(-x))`` with no overflow for any ``x`` and full relative precision for
     very negative ``x`` (``sigmoid(-40.0)`` is ``4.25e-18``, not 0)."""
     return np.exp(-np.logaddexp(0.0, -x))
@@ -123,7 +124,7 @@ def _sigmoid_tangent(z, x):
 
 
 @primitive
-def log_sigmoid(x):
+def log_sigmoid(x: Array) -> Array:
     """``log(sigmoid(x))``, exact for large ``|x|`` (``x`` for very negative ``x``)."""
     return -np.logaddexp(0.0, -x)
 
@@ -137,7 +138,7 @@ def _log_sigmoid_tangent(z, x):
 
 
 @primitive
-def softplus(x):
+def softplus(x: Array) -> Array:
     """``log(1 + exp(x))``, exact for large ``|x|`` (``x`` for very large ``x``); its
     derivative is ``sigmoid(x)``."""
     return np.logaddexp(0.0, x)

@@ -33,7 +33,7 @@ from numpy.lib import format as npy_format
 
 from ..errors import SourcegradError
 from ..runtime.containers import children, is_container, is_namedtuple
-from .tree import TreeStructureError, array_module, path_text
+from .tree import Array, Tree, TreeStructureError, array_module, path_text
 
 __all__ = ["CheckpointError", "load", "save"]
 
@@ -46,7 +46,7 @@ class CheckpointError(SourcegradError):
     """A tree that cannot be saved, or a file that is not a tree saved by :func:`save`."""
 
 
-def save(path, tree, *, compress: bool = False) -> None:
+def save(path: str | os.PathLike, tree: Tree, *, compress: bool = False) -> None:
     """Write ``tree`` to the file ``path`` (used exactly as given: no suffix is added),
     atomically: on any failure (an error, an interrupt, a full disk) ``path`` keeps its previous
     content and the temporary file is removed. ``compress=True`` deflates the entries.
@@ -142,7 +142,7 @@ def _encode_key(k, path):
     )
 
 
-def load(path, like=None):
+def load(path: str | os.PathLike, like: Array | None = None):
     """The tree saved in ``path`` by :func:`save`.
 
     Without ``like``: dicts, lists and tuples as saved, NumPy arrays, and namedtuples as

@@ -16,15 +16,23 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Callable
+from types import ModuleType
+from typing import Any, TypeAlias
 
 import numpy as np
 
 from ..errors import SourcegradError
 from ..runtime.containers import children, is_container, is_namedtuple, rebuild
 
+#: a NumPy array, or a CuPy array where the inputs are CuPy arrays (for annotations)
+Array: TypeAlias = Any
+#: arrays (and static leaves) in any nesting of dicts, lists, tuples, namedtuples and
+#: dataclasses: parameters, their gradients, optimizer state (for annotations)
+Tree: TypeAlias = Any
+
 __all__ = [
-    "TreeDef", "TreeStructureError", "array_module", "cast", "copy_into", "is_static_leaf",
-    "path_text", "tree_flatten", "tree_leaves",
+    "Array", "Tree", "TreeDef", "TreeStructureError", "array_module", "cast", "copy_into", "is_static_leaf",
+    "path_text", "to_module_of", "tree_flatten", "tree_leaves",
     "tree_leaves_with_paths", "tree_map", "tree_structure", "tree_unflatten",
 ]  # fmt: skip
 
@@ -33,23 +41,32 @@ class TreeStructureError(SourcegradError, ValueError):
     """Two trees that should have the same structure (containers, keys, lengths) differ."""
 
 
-def path_text(path) -> str:
+def path_text(path: tuple) -> str:
     """``path`` (a tuple of keys) as Python indexing: ``['W'][0]``; ``(root)`` for ``()``."""
     return "".join(f"[{k!r}]" for k in path) or "(root)"
 
 
-def is_static_leaf(x) -> bool:
+def is_static_leaf(x: Array) -> bool:
     """Whether ``x`` is a leaf that describes structure rather than holding numbers."""
     return x is None or isinstance(x, (str, bytes, bool, int)) and not isinstance(x, np.generic)
 
 
-def array_module(*arrays):
+def array_module(*arrays: Any) -> ModuleType:
     """``cupy`` if any of ``arrays`` is a CuPy array, else ``numpy`` (CuPy is never imported
     here: a CuPy array exists only where it already is)."""
     cupy = sys.modules.get("cupy")
     if cupy is not None and any(isinstance(a, cupy.ndarray) for a in arrays):
         return cupy
     return np
+
+
+def to_module_of(x: Array, like: Array) -> Array:
+    """``x`` as an array of ``like``'s array module: ``x`` itself where it already is one,
+    else a copy to the device (NumPy to CuPy) or to the host (CuPy to NumPy)."""
+    xp = array_module(like)
+    if array_module(x) is xp:
+        return x
+    return _to_numpy(x) if xp is np else xp.asarray(x)
 
 
 def _node(x):
@@ -74,7 +91,7 @@ class TreeDef:
 
     __slots__ = ("node", "num_leaves")
 
-    def __init__(self, node):
+    def __init__(self, node) -> None:
         self.node = node
         self.num_leaves = _count(node)
 
@@ -87,7 +104,7 @@ class TreeDef:
     def __repr__(self):
         return f"TreeDef({_describe(self.node)})"
 
-    def unflatten(self, leaves):
+    def unflatten(self, leaves: list) -> Tree:
         """The tree of this structure holding ``leaves`` (in :func:`tree_leaves` order)."""
         leaves = list(leaves)
         if len(leaves) != self.num_leaves:
@@ -128,7 +145,7 @@ def _build(node, it):
     return t(*values)  # namedtuple
 
 
-def tree_leaves(tree) -> list:
+def tree_leaves(tree: Tree) -> list:
     """The leaves of ``tree``, in the fixed order described in the module docstring."""
     out: list = []
     _collect(tree, out)
@@ -143,7 +160,7 @@ def _collect(x, out):
         out.append(x)
 
 
-def tree_leaves_with_paths(tree, path=()) -> list:
+def tree_leaves_with_paths(tree: Tree, path: tuple = ()) -> list:
     """``(path, leaf)`` pairs in :func:`tree_leaves` order; a path is the tuple of keys
     (dict keys, namedtuple field names, list and tuple positions) from the root."""
     if not is_container(tree):
@@ -154,12 +171,12 @@ def tree_leaves_with_paths(tree, path=()) -> list:
     return out
 
 
-def tree_structure(tree) -> TreeDef:
+def tree_structure(tree: Tree) -> TreeDef:
     """The :class:`TreeDef` of ``tree``."""
     return TreeDef(_node(tree))
 
 
-def tree_flatten(tree):
+def tree_flatten(tree: Tree):
     """``(leaves, treedef)``, with ``treedef.unflatten(leaves)`` rebuilding ``tree``."""
     return tree_leaves(tree), tree_structure(tree)
 
@@ -169,7 +186,7 @@ def tree_unflatten(treedef: TreeDef, leaves):
     return treedef.unflatten(leaves)
 
 
-def tree_map(fn: Callable, tree, *rest):
+def tree_map(fn: Callable, tree: Tree, *rest):
     """A tree of ``tree``'s structure holding ``fn(leaf, *leaves_of_rest)`` at each leaf.
 
     Every tree of ``rest`` must have ``tree``'s structure (the same container types, keys and
@@ -210,7 +227,7 @@ def _same_children(tree, kids, other, path) -> dict:
     return theirs
 
 
-def copy_into(dst, src):
+def copy_into(dst: Tree, src: Tree) -> Tree:
     """Copy every array leaf of ``src`` into the array at the same place in ``dst`` (in place:
     an optimizer holding ``dst``'s arrays sees the new values) and return ``dst``. The trees
     must have the same structure and each pair of arrays the same shape; static leaves are
@@ -237,7 +254,7 @@ def copy_into(dst, src):
 _KINDS = ("float32", "float64", "numpy", "cupy")
 
 
-def cast(tree, kind):
+def cast(tree: Tree, kind: str):
     """``tree`` with its leaves converted to ``kind``.
 
     * ``"float32"``, ``"float64"`` (or a floating NumPy dtype): floating-point arrays and
