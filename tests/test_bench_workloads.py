@@ -6,6 +6,7 @@ matrix-product adjoints those workloads run (a stack of rows times a matrix)."""
 from __future__ import annotations
 
 import pathlib
+import re
 import sys
 import types
 
@@ -247,3 +248,39 @@ def test_unmatmul_helpers_match_the_batched_form(xs, ws, rng):
         right = np.sum(right, axis=axis, keepdims=True)
     np.testing.assert_allclose(unmatmul_left(g, x, W), np.reshape(left, x.shape), rtol=1e-12)
     np.testing.assert_allclose(unmatmul_right(g, x, W), right, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- power rule
+def powers(x):
+    return np.sum(np.tanh(x**0.5) + 0.1 * x**4 + x**3)
+
+
+def root_and_fourth(x):
+    return np.sum(np.tanh(x**0.5) + 0.1 * x**4)
+
+
+def scalar_powers(a):
+    return a**0.5 + a**4 - a**3
+
+
+def test_small_constant_powers_reverse_first_and_later_calls():
+    x = np.linspace(0.5, 2.0, 7)
+    want = _fd(powers, [x], 0)
+    df = sg.grad(powers)
+    for _ in range(3):
+        np.testing.assert_allclose(df(x), want, rtol=1e-7, atol=1e-9)
+
+
+def test_small_constant_powers_without_general_power_in_the_rule():
+    """x ** 0.5 and x ** 4 differentiate to a division and a product, not x ** -0.5, x ** 3."""
+    text = sg.source(sg.grad(root_and_fourth), np.ones(3))
+    assert "0.5" in text and "-0.5" not in text
+    assert "x * x * x" in text and not re.search(r"\*\* ?\(?3", text)
+
+
+def test_small_constant_powers_forward_mode_and_second_order():
+    a = 1.7
+    first = 0.5 * a**-0.5 + 4 * a**3 - 3 * a**2
+    second = -0.25 * a**-1.5 + 12 * a**2 - 6 * a
+    assert sg.grad(scalar_powers)(a) == pytest.approx(first, rel=1e-12)  # forward mode
+    assert sg.grad(sg.grad(scalar_powers))(a) == pytest.approx(second, rel=1e-10)
