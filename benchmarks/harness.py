@@ -406,7 +406,10 @@ def blas_info() -> dict:
     try:  # threadpoolctl, when it is installed, knows every BLAS
         import threadpoolctl
 
-        for pool in threadpoolctl.threadpool_info():
+        pools = [p for p in threadpoolctl.threadpool_info() if p.get("user_api") == "blas"]
+        # NumPy's own first: SciPy (imported by scikit-learn) may bring another OpenBLAS
+        pools.sort(key=lambda p: "numpy" not in os.path.dirname(p.get("filepath") or ""))
+        for pool in pools:
             if pool.get("user_api") == "blas":
                 info.update(
                     library=pool.get("internal_api"),

@@ -1,14 +1,21 @@
-"""Run the sourcegrad benchmarks (FEATURES.md section E) and print one table.
+"""Run the sourcegrad benchmarks (FEATURES.md section E, issue 18) and print one table.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/run.py
-    python benchmarks/run.py --quick                # a smoke run, about a minute
+    python benchmarks/run.py --quick                # a smoke run, a few minutes
     python benchmarks/run.py --only mlp,newton      # some workloads (keys or prefixes)
     python benchmarks/run.py --no-peers             # hand-written and sourcegrad only
+    python benchmarks/run.py --threads all          # NumPy's BLAS and every peer on all cores
+    python benchmarks/run.py --extras none          # no machine lines, steps or varying T
     python benchmarks/run.py --json results.json    # also dump every number
 
-Workloads (each in float64 and float32): seed-b1, seed-b256, mlp, rnn, lstm, elementwise,
-newton, cnn; see suite.py. Candidates: hand-written (the reference), sourcegrad, and where
-installed autograd, jax, jax.jit, torch and tangent. See benchmarks/README.md.
+Workloads (each in float64 and float32): seed-b1, seed-b256, mlp, mlp-helpers, rnn, lstm,
+elementwise, newton, cnn, gru, transformer, transformer-helpers; see suite.py and catalog.py.
+Candidates: hand-written (the reference), sourcegrad, and where installed autograd, jax,
+jax.jit, torch and tangent. Extras (all by default, none with --only unless --extras names
+them): ``machine`` (CPU, BLAS kernel, STREAM bandwidth and GEMM peak, and the elementwise
+chain's and the MLP's figures against them), ``steps`` (the training steps of training.py and
+training_lstm.py as rows of the table), ``varying`` (LSTM with T fixed vs T from 5..35, and
+sourcegrad's builds). See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -22,21 +29,48 @@ import pathlib
 import platform
 import statistics
 import sys
+import tempfile
 import time
 
 HERE = pathlib.Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
+
+def _all_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def _reexec_for_all_cores(argv: list[str]) -> None:
+    """With ``--threads all``, run again with every thread-count variable at the number of
+    cores where one is set lower: a BLAS reads them once, when NumPy is imported."""
+    if "--threads=all" not in argv and "--threads all" not in " ".join(argv):
+        return
+    n = _all_cores()
+    low = [v for v in THREAD_VARIABLES if os.environ.get(v, str(n)) != str(n)]
+    if low:
+        env = {**os.environ, **{v: str(n) for v in low}}
+        os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
+if __name__ == "__main__":
+    _reexec_for_all_cores(sys.argv[1:])
+
+import catalog  # noqa: E402
+import machine  # noqa: E402
 import numpy as np  # noqa: E402
 import recurrent  # noqa: E402
+import steps  # noqa: E402
 import suite  # noqa: E402
+import varying  # noqa: E402
 from harness import (  # noqa: E402
     Result,
     blas_info,
     candidate_peak_kib,
     environment,
     layout,
+    optional_import,
     page_faults,
     run_workload,
     set_blas_threads,
@@ -57,7 +91,10 @@ PEER_DISTS = {
 
 
 def call_seconds(fn, calls: int = 2) -> float:
-    """The fastest of ``calls`` calls (after one warm-up call), in seconds."""
+    """The fastest of ``calls`` calls (after one warm-up call), in seconds. One untimed call
+    comes first: sourcegrad's second call builds the derivative specialised to shapes, which
+    on a loaded machine takes long enough to pass for the call's own cost."""
+    fn()
     t0 = time.perf_counter()
     fn()
     best = time.perf_counter() - t0
@@ -99,28 +136,46 @@ def plan(workload, secs, *, budget, min_samples, max_rounds, rewarm, rounds=None
     return n_rounds
 
 
-def first_call_times(spec, dtype, samples: int) -> list[tuple[float, float, float]]:
-    """``(first call, first call minus a later call, second call minus a later call)`` in
-    seconds, per fresh ``sg.value_and_grad`` object. The first call parses, analyses, emits
-    and compiles the derivative specialised to ranks; the second call with the same shapes
-    builds the one specialised to shapes (no second build where no argument is an array); the
-    third call runs only generated code."""
-    args = spec.inputs(dtype)
+def _three_calls(spec, args) -> tuple[float, float, float]:
+    """The times of a fresh ``sg.value_and_grad``'s first three calls, in seconds (the
+    object's making counted with the first)."""
     clock = time.perf_counter
+    sg.api.clear_cache()  # a new process's first call: no build kept in memory for reuse
+    t0 = clock()
+    vg = sg.value_and_grad(spec.loss)
+    vg(*args)
+    t1 = clock()
+    vg(*args)
+    t2 = clock()
+    vg(*args)
+    t3 = clock()
+    return t1 - t0, t2 - t1, t3 - t2
+
+
+def first_call_times(spec, dtype, samples: int) -> list[tuple[float, float, float, float]]:
+    """``(first call, first call minus a later call, second call minus a later call, first
+    call with the disk cache warm)`` in seconds, per fresh ``sg.value_and_grad`` object. The
+    first call parses, analyses, emits and compiles the derivative specialised to ranks; the
+    second call with the same shapes builds the one specialised to shapes (no second build
+    where no argument is an array); the third call runs only generated code. Each sample runs
+    with an empty disk cache (``SOURCEGRAD_CACHE_DIR``, a new directory), as a new user's
+    first process does; the last figure is a new object's first call in the same directory
+    afterwards, as a later process's is (nothing kept in memory, the builds on disk)."""
+    args = spec.inputs(dtype)
     out = []
-    for _ in range(samples):
-        sg.api.clear_cache()  # a new process's first call: no build kept for reuse
-        t0 = clock()
-        vg = sg.value_and_grad(spec.loss)
-        vg(*args)
-        t1 = clock()
-        vg(*args)
-        t2 = clock()
-        vg(*args)
-        t3 = clock()
-        later = t3 - t2
-        out.append((t1 - t0, (t1 - t0) - later, (t2 - t1) - later))
-        del vg
+    saved = os.environ.get("SOURCEGRAD_CACHE_DIR")
+    try:
+        for _ in range(samples):
+            with tempfile.TemporaryDirectory(prefix="sg-first-call-") as fresh:
+                os.environ["SOURCEGRAD_CACHE_DIR"] = fresh
+                first, second, later = _three_calls(spec, args)
+                warm_disk = _three_calls(spec, args)[0]
+            out.append((first, first - later, second - later, warm_disk))
+    finally:
+        if saved is None:
+            os.environ.pop("SOURCEGRAD_CACHE_DIR", None)
+        else:
+            os.environ["SOURCEGRAD_CACHE_DIR"] = saved
     return out
 
 
@@ -167,11 +222,75 @@ def peer_versions() -> dict[str, str | None]:
     return out
 
 
+EXTRAS = ("machine", "steps", "varying")
+
+
+def choose_extras(extras: str | None, only: str | None) -> set[str]:
+    """The extras named in ``extras`` (all by default; none by default with ``only``)."""
+    if extras is None:
+        return set() if only else set(EXTRAS)
+    chosen = {e.strip() for e in extras.split(",") if e.strip()} - {"none"}
+    unknown = chosen - set(EXTRAS)
+    if unknown:
+        raise ValueError(f"unknown extras {sorted(unknown)}; known: {', '.join(EXTRAS)}, none")
+    return chosen
+
+
+def machine_limits(threads: int) -> dict:
+    """STREAM bandwidth and GEMM peaks, measured now (before any workload is timed)."""
+    got = {"cpu": machine.cpu_name(), "blas": machine.blas_line()}
+    got["stream"] = machine.stream(threads)
+    got["gemm_gflops"] = {
+        np.dtype(d).name: machine.gemm_gflops(d) for d in (np.float64, np.float32)
+    }
+    return got
+
+
+def machine_lines(limits: dict, results: list[Result]) -> list[str]:
+    """The machine's lines, then each workload's figures against them."""
+    st, peaks = limits["stream"], limits["gemm_gflops"]
+    out = [
+        f"machine: {limits['cpu']}; BLAS {limits['blas']}",
+        f"STREAM: copy {st['copy']:.1f} GB/s, triad {st['triad']:.1f} GB/s ({st['triad_how']})",
+        f"GEMM {machine.GEMM_N}x{machine.GEMM_N}: "
+        + ", ".join(f"{k} {v:.1f} GFLOP/s" for k, v in peaks.items()),
+    ]
+    out += machine.bandwidth_lines(results, st["best"], suite.ELEMENTWISE_N)
+    out += machine.gflops_lines(results, peaks, suite.MLP_SIZES, suite.MLP_BATCH)
+    return out
+
+
+PAIRS = (("mlp-helpers", "mlp"), ("transformer-helpers", "transformer"))
+
+
+def pair_lines(results: list[Result]) -> list[str]:
+    """sourcegrad's time for each model written with helpers over the same model inline."""
+    med = {(r.workload, r.candidate): r.median_us for r in results}
+    out = []
+    for helpers, inline in PAIRS:
+        for (w, c), t in med.items():
+            key, _, dtype = w.rpartition(" ")
+            twin = med.get((f"{inline} {dtype}", c))
+            if key == helpers and c == "sourcegrad" and twin:
+                out.append(f"{helpers} / {inline} {dtype}, {c}: {t / twin:.2f}")
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="a smoke run: small budgets (~1 min)")
     ap.add_argument(
-        "--only", metavar="NAME[,NAME]", help="workloads: " + ", ".join(suite.SPEC_KEYS)
+        "--only", metavar="NAME[,NAME]", help="workloads: " + ", ".join(catalog.SPEC_KEYS)
+    )
+    ap.add_argument(
+        "--extras",
+        metavar="NAME[,NAME]",
+        help="machine, steps, varying, or none (default: all; none with --only)",
+    )
+    ap.add_argument(
+        "--threads",
+        choices=("1", "all"),
+        help="all: NumPy's BLAS, torch, jax and numexpr on every core (overrides --blas-threads)",
     )
     ap.add_argument("--dtypes", default="float64,float32", help="default: float64,float32")
     ap.add_argument("--no-peers", action="store_true", help="only hand-written and sourcegrad")
@@ -213,9 +332,12 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     try:
-        specs = suite.select(args.only)
+        specs = catalog.select(args.only)
+        extras = choose_extras(args.extras, args.only)
     except ValueError as exc:
         ap.error(str(exc))
+    if args.threads:
+        args.blas_threads = _all_cores() if args.threads == "all" else 1
     try:
         dtypes = [DTYPE_NAMES[d.strip()] for d in args.dtypes.split(",") if d.strip()]
     except KeyError as exc:
@@ -233,11 +355,13 @@ def main(argv=None) -> int:
         print(f"warning: could not set NumPy's BLAS to {args.blas_threads} thread(s)")
     if not args.cold_malloc:
         warm_allocator(recurrent.WARM_ALLOCATOR_BYTES)
+    ne = optional_import("numexpr")
+    if ne is not None:  # for sourcegrad's fused backend where it uses numexpr, and STREAM
+        ne.set_num_threads(max(1, args.blas_threads or _all_cores()))
     blas = blas_info()
     print(
         f"python {platform.python_version()}, numpy {np.__version__}, sourcegrad {sg.__version__}; "
-        f"{os.cpu_count()} CPUs; BLAS {blas.get('library', '?')} {blas.get('core', '?')} "
-        f"with {blas.get('threads', '?')} thread(s)"
+        f"{os.cpu_count()} CPUs: {machine.cpu_name()}; BLAS {machine.blas_line()}"
     )
     versions = peer_versions()
     if args.no_peers:
@@ -257,7 +381,8 @@ def main(argv=None) -> int:
         )
     print("\nworkloads:")
     for s in specs:
-        print(f"  {s.key:12s} {s.describe}")
+        print(f"  {s.key:19s} {s.describe}")
+    limits = machine_limits(args.blas_threads or _all_cores()) if "machine" in extras else {}
 
     # ------------------------------------------------------------------ build and check
     workloads = []
@@ -266,6 +391,8 @@ def main(argv=None) -> int:
         exclude = {"jax", "jax.jit"} if quick and s.key in ("rnn", "lstm") else set()
         for d in dtypes:
             workloads.append(suite.make_workload(s, d, peers=not args.no_peers, exclude=exclude))
+    if "steps" in extras:
+        workloads += steps.workloads(peers=not args.no_peers)
     if any(s.key == "cnn" for s in specs):
         print(f"cnn data: {suite.digits_source()}")
     print(
@@ -339,7 +466,13 @@ def main(argv=None) -> int:
     overall = geomean(sg_ratios.values()) if sg_ratios else None
     if overall is not None:
         print(f"sourcegrad / hand-written, geometric mean over all {len(sg_ratios)}: {overall:.2f}")
-    missing = [w.name for w in workloads if w.name not in sg_ratios]
+    for line in pair_lines(results):
+        print(line)
+    missing = [
+        w.name
+        for w in workloads
+        if w.name not in sg_ratios and w.name.rpartition(" ")[0] not in steps.KEYS
+    ]
     if missing:
         print(f"  (sourcegrad missing from: {', '.join(missing)})")
     candidates = []
@@ -385,13 +518,16 @@ def main(argv=None) -> int:
         print(f"  {n}")
 
     print(
-        "\nsourcegrad first call (a fresh sg.value_and_grad: parse, analyse, emit, compile, run), "
-        "its transform (first call minus a later call) and the shape specialisation of the "
-        f"second call (second minus a later call), median of {first_samples}, ms:"
+        "\nsourcegrad first call (a fresh sg.value_and_grad, empty disk cache: parse, analyse, "
+        "emit, compile, run), its transform (first call minus a later call), the shape "
+        "specialisation of the second call (second minus a later call), and a first call with "
+        f"the builds on disk (a later process), median of {first_samples}, ms:"
     )
     first = {}
-    header = "  ".join(f"{np.dtype(d).name:>8s} first  transform  2nd: shapes" for d in dtypes)
-    print(f"  {'workload':12s}  {header}")
+    header = "  ".join(
+        f"{np.dtype(d).name:>8s} first  transform  2nd: shapes  disk warm" for d in dtypes
+    )
+    print(f"  {'workload':19s}  {header}")
     for s in specs:
         cells = []
         for d in dtypes:
@@ -399,18 +535,27 @@ def main(argv=None) -> int:
             try:
                 samples = first_call_times(s, d, first_samples)
             except Exception as exc:  # noqa: BLE001 - reported in the table already
-                cells.append(f"{'failed':>14s}  {type(exc).__name__:>22s}")
+                cells.append(f"{'failed':>14s}  {type(exc).__name__:>33s}")
                 continue
-            a = statistics.median(x[0] for x in samples) * 1e3
-            b = statistics.median(x[1] for x in samples) * 1e3
-            c = statistics.median(x[2] for x in samples) * 1e3
+            a, b, c, w = (statistics.median(x[k] for x in samples) * 1e3 for k in range(4))
             first[name] = {
                 "first_call_ms": [x[0] * 1e3 for x in samples],
                 "transform_ms": [x[1] * 1e3 for x in samples],
                 "shape_specialisation_ms": [x[2] * 1e3 for x in samples],
+                "first_call_disk_warm_ms": [x[3] * 1e3 for x in samples],
             }
-            cells.append(f"{a:14.1f}  {b:9.1f}  {c:11.1f}")
-        print(f"  {s.key:12s}  " + "  ".join(cells))
+            cells.append(f"{a:14.1f}  {b:9.1f}  {c:11.1f}  {w:9.1f}")
+        print(f"  {s.key:19s}  " + "  ".join(cells))
+
+    if limits:
+        print()
+        for line in machine_lines(limits, results):
+            print(line)
+    varied = None
+    if "varying" in extras:
+        varied = varying.run(steps=60 if quick else 200)
+        print()
+        print("\n".join(varying.lines(varied)))
 
     elapsed = time.perf_counter() - started
     print(f"\ntotal {elapsed:.0f} s")
@@ -435,6 +580,8 @@ def main(argv=None) -> int:
             "sourcegrad_geomean": {**by_dtype, "overall": overall},
             "notes": notes,
             "sourcegrad_first_call": first,
+            "machine": limits,
+            "varying_length": varied,
             "total_s": elapsed,
         }
         pathlib.Path(args.json).write_text(json.dumps(doc, indent=2) + "\n")

@@ -30,11 +30,7 @@ cnn            8x8 digits (``sklearn.datasets.load_digits`` if importable, else 
 from __future__ import annotations
 
 import copy
-import types
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -53,6 +49,13 @@ try:  # run as a script from benchmarks/ (python benchmarks/run.py) or as a pack
         jax_candidates,
         optional_import,
     )
+    from spec import (
+        REFERENCE,
+        Spec,
+        rebind_numpy,
+        torch_candidate,
+        torch_leaves,
+    )
 except ImportError:  # pragma: no cover
     from . import recurrent
     from . import workloads as seed
@@ -66,11 +69,15 @@ except ImportError:  # pragma: no cover
         jax_candidates,
         optional_import,
     )
+    from .spec import (
+        REFERENCE,
+        Spec,
+        rebind_numpy,
+        torch_candidate,
+        torch_leaves,
+    )
 
-REFERENCE = "hand-written"
 DTYPES = (np.float64, np.float32)
-# (rtol, atol as a fraction of the largest |value| of the reference leaf), per dtype
-DEFAULT_TOLERANCES = {np.dtype(np.float64): (1e-7, 1e-10), np.dtype(np.float32): (1e-4, 1e-5)}
 
 
 # =========================================================================== the losses
@@ -322,69 +329,12 @@ def recurrent_inputs(model):
 
 
 # =========================================================================== torch versions
-def _torch_leaves(torch, tree):
-    """The same nesting as ``tree`` (dict / list / array), as leaf tensors requiring grad."""
-    if isinstance(tree, dict):
-        return {k: _torch_leaves(torch, v) for k, v in tree.items()}
-    if isinstance(tree, (list, tuple)):
-        return [_torch_leaves(torch, v) for v in tree]
-    return torch.tensor(tree, requires_grad=True)
-
-
-def _flat_tensors(tree):
-    if isinstance(tree, dict):
-        return [t for v in tree.values() for t in _flat_tensors(v)]
-    if isinstance(tree, (list, tuple)):
-        return [t for v in tree for t in _flat_tensors(v)]
-    return [tree]
-
-
-def _unflatten(tree, flat):
-    it = iter(flat)
-
-    def build(node):
-        if isinstance(node, dict):
-            return {k: build(v) for k, v in node.items()}
-        if isinstance(node, (list, tuple)):
-            return [build(v) for v in node]
-        return next(it)
-
-    return build(tree)
-
-
-def _torch_numpy(out):
-    loss, grads = out
-
-    def conv(node):
-        if isinstance(node, dict):
-            return {k: conv(v) for k, v in node.items()}
-        if isinstance(node, (list, tuple)):
-            return [conv(v) for v in node]
-        return node.detach().numpy()
-
-    return loss.detach().numpy(), conv(grads)
-
-
-def _torch_candidate(torch, leaves, loss_fn, note):
-    """``loss_fn()`` differentiated by ``torch.autograd.grad`` w.r.t. the tree ``leaves``."""
-    flat = _flat_tensors(leaves)
-
-    def value_and_grad():
-        loss = loss_fn()
-        return loss.detach(), _unflatten(leaves, torch.autograd.grad(loss, flat))
-
-    note = (
-        f"eager, {torch.get_num_threads()} thread(s){note}; torch buffers not seen by tracemalloc"
-    )
-    return Candidate("torch", value_and_grad, _torch_numpy, memory_tracked=False, note=note)
-
-
 def torch_mlp(params, x, y):
     torch = import_torch()
     if torch is None:
         return None
     F = torch.nn.functional
-    p = _torch_leaves(torch, params)
+    p = torch_leaves(torch, params)
     tx, ty = torch.from_numpy(x), torch.from_numpy(y)
     (W0, W1, W2), (b0, b1, b2) = p["W"], p["b"]
 
@@ -393,7 +343,7 @@ def torch_mlp(params, x, y):
         h2 = torch.relu(h1 @ W1 + b1)
         return F.cross_entropy(h2 @ W2 + b2, ty)  # probability targets: the same loss
 
-    return _torch_candidate(torch, p, loss, "; F.cross_entropy")
+    return torch_candidate(torch, p, loss, "; F.cross_entropy")
 
 
 def torch_elementwise(x, a):
@@ -405,7 +355,7 @@ def torch_elementwise(x, a):
     def loss():
         return torch.sum(torch.tanh(tx * a) * torch.exp(-tx * tx) + torch.log1p(tx * tx))
 
-    return _torch_candidate(torch, tx, loss, "")
+    return torch_candidate(torch, tx, loss, "")
 
 
 def torch_newton(a, tol):
@@ -417,7 +367,7 @@ def torch_newton(a, tol):
     def loss():
         return newton_cbrt(ta, tol)  # the same code: tensors support >, abs, * and /
 
-    return _torch_candidate(torch, ta, loss, "; 0-d tensors")
+    return torch_candidate(torch, ta, loss, "; 0-d tensors")
 
 
 def torch_cnn(params, x, y):
@@ -425,7 +375,7 @@ def torch_cnn(params, x, y):
     if torch is None:
         return None
     F = torch.nn.functional
-    p = _torch_leaves(torch, params)
+    p = torch_leaves(torch, params)
     tx, ty = torch.from_numpy(x), torch.from_numpy(y)
     n = x.shape[0]
 
@@ -435,7 +385,7 @@ def torch_cnn(params, x, y):
         z = h.permute(0, 2, 3, 1).reshape(n, -1) @ p["W"] + p["b"]
         return F.cross_entropy(z, ty)
 
-    return _torch_candidate(torch, p, loss, "; F.conv2d, F.cross_entropy")
+    return torch_candidate(torch, p, loss, "; F.conv2d, F.cross_entropy")
 
 
 def torch_seed(params, x, y):
@@ -450,18 +400,6 @@ def torch_recurrent(model):
 
 
 # =========================================================================== specs
-@dataclass
-class Spec:
-    key: str  # the workload's name in the table, before the dtype; --only selects by it
-    describe: str  # one line: sizes and what the loss is
-    loss: Callable  # plain NumPy: what sourcegrad, autograd, jax and tangent differentiate
-    inputs: Callable[[Any], tuple]  # dtype -> args; the gradient is w.r.t. args[0]
-    hand: Callable  # args -> (loss, gradient): the reference
-    torch: Callable | None = None  # args -> Candidate or None
-    jit_note: str = ""
-    tolerances: dict = field(default_factory=lambda: DEFAULT_TOLERANCES)
-
-
 def _recurrent_spec(model: str, describe: str) -> Spec:
     """The RNN or LSTM of ``recurrent.py``, against its hand-written BPTT."""
     return Spec(
@@ -537,19 +475,22 @@ SPECS = [
 SPEC_KEYS = [s.key for s in SPECS]
 
 
-def select(only: str | None) -> list[Spec]:
-    """The specs named in ``only`` (comma-separated keys or key prefixes: ``seed`` is both
-    seed MLPs); all of them when ``only`` is empty. Raises ValueError on an unknown name."""
+def select(only: str | None, specs: list[Spec] | None = None) -> list[Spec]:
+    """The specs of ``specs`` (default :data:`SPECS`) named in ``only`` (comma-separated keys
+    or key prefixes: ``seed`` is both seed MLPs); all of them when ``only`` is empty. Raises
+    ValueError on an unknown name."""
+    specs = SPECS if specs is None else specs
     if not only:
-        return list(SPECS)
+        return list(specs)
     wanted = [w.strip() for w in only.split(",") if w.strip()]
     chosen = []
     for w in wanted:
-        hits = [s for s in SPECS if s.key == w] or [s for s in SPECS if s.key.startswith(w)]
+        hits = [s for s in specs if s.key == w] or [s for s in specs if s.key.startswith(w)]
         if not hits:
-            raise ValueError(f"unknown workload {w!r}; known: {', '.join(SPEC_KEYS)}")
+            known = ", ".join(s.key for s in specs)
+            raise ValueError(f"unknown workload {w!r}; known: {known}")
         chosen += [s for s in hits if s not in chosen]
-    return [s for s in SPECS if s in chosen]  # table order
+    return [s for s in specs if s in chosen]  # table order
 
 
 # =========================================================================== checks
@@ -586,11 +527,6 @@ def check(name, got, ref, want, dtype, workload, tolerances) -> list[str]:
 
 
 # =========================================================================== candidates
-def rebind_numpy(fn, module, name: str):
-    """``fn`` with the same code, but with the global ``np`` bound to ``module``."""
-    return types.FunctionType(fn.__code__, {**fn.__globals__, "np": module}, name)
-
-
 def _autograd(spec, args):
     autograd = optional_import("autograd", label="HIPS autograd")
     if autograd is None:

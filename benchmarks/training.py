@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import pathlib
-import platform
 import sys
 
 import numpy as np
@@ -38,6 +37,7 @@ from harness import (  # noqa: E402
     run_workload,
     set_blas_threads,
 )
+from machine import cpu_name  # noqa: E402
 
 import sourcegrad as sg  # noqa: E402
 
@@ -169,8 +169,7 @@ def candidates(params, x, labels):
 
     out.append(Candidate("sourcegrad.nn", sg_step))
     torch = import_torch()
-    if torch is not None:
-        torch.set_num_threads(1)
+    if torch is not None:  # as many threads as NumPy's BLAS (harness.import_torch)
         nn = torch.nn
         model = nn.Sequential(
             nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
@@ -191,7 +190,8 @@ def candidates(params, x, labels):
             opt.step()
             return loss
 
-        out.append(Candidate("torch", torch_step, memory_tracked=False, note="eager, 1 thread"))
+        note = f"eager, {torch.get_num_threads()} thread(s)"
+        out.append(Candidate("torch", torch_step, memory_tracked=False, note=note))
     return out
 
 
@@ -203,16 +203,6 @@ def check_first_step(params, x, labels):
     for g, h in zip(grads, sg_grads):
         for k in g:
             np.testing.assert_allclose(g[k], h[k], rtol=1e-8, atol=1e-12)
-
-
-def cpu_name() -> str:
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main(argv=None) -> int:

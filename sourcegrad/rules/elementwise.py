@@ -320,15 +320,27 @@ def _divide_tangent(z, x, y):
     d[z] += -d[y] * z / y
 
 
+# Constant exponents whose power rule NumPy would otherwise compute as a general power, tens of
+# times slower than a product or a division (x ** -0.5 and x ** 3; x ** 2 is NumPy's square).
 @adjoint(np.power)
 def _power(z, x, y):
-    d[x] += sum_to(d[z] * y * x ** (y - 1), x)
+    if static(y == 0.5):
+        d[x] += sum_to(d[z] * 0.5 / z, x)
+    elif static(y == 4):
+        d[x] += sum_to(d[z] * 4 * (x * x * x), x)
+    else:
+        d[x] += sum_to(d[z] * y * x ** (y - 1), x)
     d[y] += sum_to(d[z] * z * np.log(np.where(x == 0, 1, x)), y)
 
 
 @tangent(np.power)
 def _power_tangent(z, x, y):
-    d[z] += d[x] * y * x ** (y - 1)
+    if static(y == 0.5):
+        d[z] += d[x] * 0.5 / z
+    elif static(y == 4):
+        d[z] += d[x] * 4 * (x * x * x)
+    else:
+        d[z] += d[x] * y * x ** (y - 1)
     d[z] += exponent_tangent(d[y], z, x)
 
 

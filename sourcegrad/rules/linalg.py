@@ -75,6 +75,13 @@ def _matmul(z, x1, x2):
     elif static(np.ndim(x1) > 2 and np.ndim(x2) > 2):
         d[x1] += sum_to(d[z] @ np.swapaxes(x2, -1, -2), x1)
         d[x2] += sum_to(np.swapaxes(x1, -1, -2) @ d[z], x2)
+    elif static(np.ndim(x1) > 2 and np.ndim(x2) == 2):
+        # a stack of rows times one matrix: one 2-D product each way over the flattened stack
+        d[x1] += np.reshape(np.reshape(d[z], (-1, np.shape(x2)[1])) @ x2.T, np.shape(x1))
+        d[x2] += np.reshape(x1, (-1, np.shape(x2)[0])).T @ np.reshape(d[z], (-1, np.shape(x2)[1]))
+    elif static(np.ndim(x1) == 2 and np.ndim(x2) > 2):
+        d[x1] += sum_to(d[z] @ np.swapaxes(x2, -1, -2), x1)
+        d[x2] += x1.T @ d[z]
     else:
         d[x1] += unmatmul_left(d[z], x1, x2)
         d[x2] += unmatmul_right(d[z], x1, x2)

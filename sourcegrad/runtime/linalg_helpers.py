@@ -25,6 +25,9 @@ def unmatmul_left(g, x1, x2):
     """Adjoint of ``x1`` in ``x1 @ x2`` for any ranks (NumPy's 1-D promotion rules)."""
     if not hasattr(g, "ndim"):
         g = np.asarray(g)
+    if np.ndim(x1) > 2 and np.ndim(x2) == 2 and np.shape(g)[:-1] == np.shape(x1)[:-1]:
+        # a stack of rows times one matrix: one 2-D product over the flattened stack
+        return np.reshape(np.reshape(g, (-1, np.shape(x2)[1])) @ _mT(x2), np.shape(x1))
     a = x1[None, :] if np.ndim(x1) == 1 else x1
     b = x2[:, None] if np.ndim(x2) == 1 else x2
     gg = g
@@ -41,6 +44,10 @@ def unmatmul_right(g, x1, x2):
     """Adjoint of ``x2`` in ``x1 @ x2`` for any ranks."""
     if not hasattr(g, "ndim"):
         g = np.asarray(g)
+    if np.ndim(x1) > 2 and np.ndim(x2) == 2 and np.shape(g)[:-1] == np.shape(x1)[:-1]:
+        # the sum over the stack of x1's matrices is one 2-D product of the flattened stacks
+        k, n = np.shape(x2)
+        return _mT(np.reshape(x1, (-1, k))) @ np.reshape(g, (-1, n))
     a = x1[None, :] if np.ndim(x1) == 1 else x1
     b = x2[:, None] if np.ndim(x2) == 1 else x2
     gg = g
