@@ -287,10 +287,13 @@ def scalar_broadcasts(body, der):
                     return out
             return n
 
+    def calls_unreduce(e) -> bool:  # T changes nothing in an expression without the call
+        return any(type(n) is gast.Name and n.id == unreduce_name for n in S.walk(e))
+
     t = T()
     changed = _spread_scalar_seeds(body, is_scalar_unreduce, T)
     for stmt in walk_statements(body):
-        if is_adjoint(stmt) and isinstance(stmt, gast.Assign):
+        if is_adjoint(stmt) and isinstance(stmt, gast.Assign) and calls_unreduce(stmt.value):
             stmt.value = t.visit(stmt.value)
     return t.changed or changed
 
@@ -300,12 +303,15 @@ def _spread_scalar_seeds(body, is_scalar_unreduce, fold) -> bool:
     statements: put the call in each of them when the scalar rules of ``fold`` then remove
     it from every one, so the array is never made."""
     changed = False
-    defs = definition_counts(body)
     stmts = list(walk_statements(body))
-    for stmt in stmts:
+    seeds = [s for s in stmts if is_scalar_unreduce(getattr(s, "value", None))]
+    if not seeds:
+        return False
+    defs = definition_counts(body)
+    for stmt in seeds:
         g = simple_target(stmt)
         if not (is_adjoint(stmt) and g and defs.get(g) == 1 and is_scalar_unreduce(stmt.value)):
-            continue
+            continue  # (its value may have changed since: it read an earlier seed)
         users = [u for u in stmts if u is not stmt and g in reads_of(u)]
         if not users or not all(
             isinstance(u, gast.Assign)
