@@ -2,6 +2,7 @@
 
     python benchmarks/startup.py                 # seed MLP and LSTM, 5 processes each
     python benchmarks/startup.py --samples 9     # more processes per workload
+    python benchmarks/startup.py --cpu           # CPU time of the measured thread, not wall
     python benchmarks/startup.py --profile lstm  # cProfile of the LSTM's first two calls
 
 Every sample runs in a new process in which numpy, gast, black and sourcegrad are already
@@ -17,7 +18,9 @@ processes, in ms:
 
 ``import sourcegrad`` is timed in new processes too (after numpy and gast), with and without
 bytecode caches (``PYTHONDONTWRITEBYTECODE`` set, as on some machines, recompiles every module
-at each import). NumPy's BLAS runs one thread. Timings vary with the machine's load: compare runs made side by side.
+at each import). NumPy's BLAS runs one thread. Timings vary with the machine's load: compare runs
+made side by side; on a busy machine ``--cpu`` (the measured thread's CPU time, and the import's
+process CPU time) is steadier than wall time.
 """
 
 from __future__ import annotations
@@ -69,21 +72,22 @@ def _workload(name: str):
 
 
 class PhaseTimer:
-    """Wraps the phase functions: each call's time, less the time of phases nested in it,
-    is added to its label (``self.own``)."""
+    """Wraps the phase functions: each call's time on ``clock``, less the time of phases
+    nested in it, is added to its label (``self.own``)."""
 
-    def __init__(self):
+    def __init__(self, clock=time.perf_counter):
         self.own: dict = {}
         self._stack: list = []
+        self.clock = clock
 
     def wrap(self, label: str, fn):
         def timed(*args, **kwargs):
             self._stack.append(0.0)
-            t0 = time.perf_counter()
+            t0 = self.clock()
             try:
                 return fn(*args, **kwargs)
             finally:
-                spent = time.perf_counter() - t0
+                spent = self.clock() - t0
                 nested = self._stack.pop()
                 self.own[label] = self.own.get(label, 0.0) + spent - nested
                 if self._stack:
@@ -103,21 +107,23 @@ class PhaseTimer:
         return out
 
 
-def child(name: str, profile: bool) -> dict:
-    """One sample, in this (fresh) process: the first three calls of a new derivative."""
+def child(name: str, profile: bool, cpu: bool = False) -> dict:
+    """One sample, in this (fresh) process: the first three calls of a new derivative, timed
+    by wall clock or, with ``cpu``, by this thread's CPU time."""
     import gast  # noqa: F401 - imported before, as in a program that uses sourcegrad
     import numpy as np  # noqa: F401
 
-    t0 = time.perf_counter()
+    clock = time.thread_time if cpu else time.perf_counter
+    t0 = clock()
     import sourcegrad as sg
 
-    import_s = time.perf_counter() - t0
+    import_s = clock() - t0
     black_loaded = "black" in sys.modules
     import black  # noqa: F401 - the measured process has it imported
 
     fn, args = _workload(name)
     os.environ["SOURCEGRAD_CACHE_DIR"] = tempfile.mkdtemp(prefix="sgcache-startup-")
-    timer = PhaseTimer()
+    timer = PhaseTimer(clock)
     if profile:
         import cProfile
         import pstats
@@ -132,7 +138,6 @@ def child(name: str, profile: bool) -> dict:
             pstats.Stats(pr).sort_stats(key).print_stats(45)
         return {}
     timer.install()
-    clock = time.perf_counter
     t0 = clock()
     vg = sg.value_and_grad(fn)
     t1 = clock()
@@ -158,12 +163,12 @@ def child(name: str, profile: bool) -> dict:
 
 
 # ---------------------------------------------------------------- the driver
-def _run_child(name: str) -> dict:
+def _run_child(name: str, cpu: bool) -> dict:
     # one BLAS thread, as benchmarks/run.py runs by default: on a busy machine a second
     # thread's spin-waits can cost the LSTM's call seconds, hiding what the transform costs
     env = dict(os.environ, PYTHONPATH=str(ROOT), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
     out = subprocess.run(
-        [sys.executable, __file__, "--child", name],
+        [sys.executable, __file__, "--child", name] + (["--cpu"] if cpu else []),
         env=env,
         check=True,
         capture_output=True,
@@ -172,12 +177,14 @@ def _run_child(name: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def import_times(samples: int, bytecode: bool) -> list[float]:
-    """Seconds of ``import sourcegrad`` after numpy and gast, each in a new process; with
-    ``bytecode`` the modules' bytecode is cached (in a temporary prefix), else recompiled."""
+def import_times(samples: int, bytecode: bool, cpu: bool) -> list[float]:
+    """Seconds of ``import sourcegrad`` after numpy and gast, each in a new process (wall
+    clock, or with ``cpu`` the process's CPU time); with ``bytecode`` the modules' bytecode
+    is cached (in a temporary prefix), else recompiled."""
+    clock = "process_time" if cpu else "perf_counter"
     code = (
-        "import time, numpy, gast; t = time.perf_counter(); import sourcegrad; "
-        "print(time.perf_counter() - t)"
+        f"import time, numpy, gast; t = time.{clock}(); import sourcegrad; "
+        f"print(time.{clock}() - t)"
     )
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -206,16 +213,16 @@ def _phase_rows(samples: list[dict], key: str) -> dict:
     }
 
 
-def report(samples_per: int) -> None:
-    print(f"load average before: {os.getloadavg()}")
+def report(samples_per: int, cpu: bool) -> None:
+    print(f"load average before: {os.getloadavg()}; timed: {'CPU time' if cpu else 'wall'}")
     for bytecode in (True, False):
-        times = import_times(samples_per, bytecode)
+        times = import_times(samples_per, bytecode, cpu)
         what = "bytecode cached" if bytecode else "no bytecode cache (recompiled)"
         print(
             f"import sourcegrad (after numpy, gast), {what}: median "
             f"{statistics.median(times) * 1e3:.0f} ms (min {min(times) * 1e3:.0f})"
         )
-    results = {name: [_run_child(name) for _ in range(samples_per)] for name in WORKLOADS}
+    results = {name: [_run_child(name, cpu) for _ in range(samples_per)] for name in WORKLOADS}
     any_sample = results[WORKLOADS[0]][0]
     print(
         f"black imported by `import sourcegrad`: {any_sample['black_after_import']}; "
@@ -246,15 +253,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--samples", type=int, default=5, help="processes per workload")
     ap.add_argument("--profile", choices=WORKLOADS, help="cProfile the first two calls")
+    ap.add_argument("--cpu", action="store_true", help="time CPU use instead of wall clock")
     ap.add_argument("--child", choices=WORKLOADS, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, profile=False)))
+        print(json.dumps(child(args.child, profile=False, cpu=args.cpu)))
     elif args.profile:
         os.environ["SOURCEGRAD_CACHE_DIR"] = tempfile.mkdtemp(prefix="sgcache-startup-")
         child(args.profile, profile=True)
     else:
-        report(args.samples)
+        report(args.samples, args.cpu)
 
 
 if __name__ == "__main__":
