@@ -105,9 +105,8 @@ def instantiate(
     or None for a constant operand; a contribution ``d[z] += e`` becomes ``Accum(z, e)``, and is
     dropped when every tangent it reads is None.
     """
-    body = [S.clone(s) for s in rule.body]
     env = {p: v for p, v in bound.items()}
-    body = _fold(body, env, ranks)
+    body = [S.clone(s) for s in _fold(rule.body, env, ranks)]  # the branches kept, only
     local_names = {
         n.id
         for s in body
@@ -222,6 +221,9 @@ def _tangent_atom(t):
 
 
 def _fold(stmts, env, ranks):
+    """``stmts`` (a template's, left unchanged) with each ``if`` decided at transform time
+    replaced by the branch it takes; an undecided ``if`` is a new node (sharing its test)
+    with its branches folded."""
     out = []
     for s in stmts:
         if isinstance(s, gast.If):
@@ -231,9 +233,11 @@ def _fold(stmts, env, ranks):
             if value is UNKNOWN and is_static:
                 value = False
             if value is UNKNOWN:
-                s.body = _fold(s.body, env, ranks)
-                s.orelse = _fold(s.orelse, env, ranks)
-                out.append(s)
+                kept = gast.If.__new__(gast.If)
+                kept.__dict__.update(s.__dict__)
+                kept.body = _fold(s.body, env, ranks)
+                kept.orelse = _fold(s.orelse, env, ranks)
+                out.append(kept)
             else:
                 out.extend(_fold(s.body if value else s.orelse, env, ranks))
         else:
