@@ -136,6 +136,51 @@ def walk(node):
                 push(v)
 
 
+class Transformer(gast.NodeTransformer):
+    """``gast.NodeTransformer`` that rewrites the same trees the same way, faster: each
+    ``visit_<Class>`` method found once per class, and expression contexts and operators
+    (``n.ctx``, ``n.op``, ``n.ops``) not visited, as :func:`walk` does. A subclass must
+    not define ``visit_`` methods for those (``visit_Load``, ``visit_Add``, ...)."""
+
+    _visitors: dict = {}  # node class -> the method visiting it; one dict per subclass
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._visitors = {}
+
+    def visit(self, node):
+        method = self._visitors.get(type(node))
+        if method is None:
+            cls = type(self)
+            method = getattr(cls, "visit_" + type(node).__name__, None) or cls.generic_visit
+            self._visitors[type(node)] = method
+        return method(self, node)
+
+    def generic_visit(self, node):
+        AST = gast.AST
+        for field in _WALKED.get(type(node)) or _walked(type(node)):
+            old = getattr(node, field, None)
+            if type(old) is list:
+                new = []
+                for value in old:
+                    if isinstance(value, AST):
+                        value = self.visit(value)
+                        if value is None:
+                            continue
+                        if not isinstance(value, AST):
+                            new.extend(value)
+                            continue
+                    new.append(value)
+                old[:] = new
+            elif isinstance(old, AST):
+                value = self.visit(old)
+                if value is None:
+                    delattr(node, field)
+                else:
+                    setattr(node, field, value)
+        return node
+
+
 def blocks(body):
     """``body`` and every statement list nested in it (loop and branch bodies, ``else``
     parts), outer before inner."""

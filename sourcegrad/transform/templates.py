@@ -173,7 +173,7 @@ def _with_tangents(stmt, rule, tangents):
     if read and all(_tangent_atom(tangents.get(n.slice.id)) is None for n in read):
         return None
 
-    class Sub(gast.NodeTransformer):
+    class Sub(S.Transformer):
         def visit_Subscript(self, n):
             if _is_d(n) and isinstance(n.ctx, gast.Load):
                 t = _tangent_atom(tangents.get(n.slice.id)) or S.const(None)
@@ -403,7 +403,7 @@ def _substitute_expr(node, rule, env, z, dz, renamed, refs):
     result_name = rule.result
     template_globals = getattr(rule.fn, "__globals__", {})
 
-    class Sub(gast.NodeTransformer):
+    class Sub(S.Transformer):
         def visit_Subscript(self, n):
             if _is_d(n):
                 if n.slice.id == result_name:

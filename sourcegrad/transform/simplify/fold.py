@@ -30,7 +30,7 @@ def _num(node):
     )
 
 
-class _Fold(gast.NodeTransformer):
+class _Fold(S.Transformer):
     changed = False
     floats: frozenset = frozenset()  # names known to hold floating point values
 
@@ -257,7 +257,7 @@ def scalar_broadcasts(body, der):
             return factors(n.left) + factors(n.right)
         return [n]
 
-    class T(gast.NodeTransformer):
+    class T(S.Transformer):
         changed = False
 
         def visit_BinOp(self, n):
