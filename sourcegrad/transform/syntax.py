@@ -105,8 +105,15 @@ def clone(node):
 
 
 #: per node class, the fields ``walk`` descends into: all but the expression context
-#: (``Load``/``Store``) and the operator nodes, which no pass looks for by walking
-_WALKED: dict = {}
+#: (``Load``/``Store``) and the operator nodes, which no pass looks for by walking, and the
+#: fields of the most frequent nodes that never hold a node (a name's ``id``, a constant's
+#: ``value``)
+_WALKED: dict = {
+    gast.Constant: (),
+    gast.Name: ("annotation",),
+    gast.Attribute: ("value",),
+    gast.keyword: ("value",),
+}
 _SKIPPED = frozenset({"ctx", "op", "ops"})
 
 
@@ -127,9 +134,13 @@ def walk(node):
     while stack:
         n = pop()
         yield n
-        fields = walked.get(type(n)) or _walked(type(n))
+        fields = walked.get(type(n))
+        if fields is None:
+            fields = _walked(type(n))
         for field in fields:
             v = getattr(n, field, None)
+            if v is None:
+                continue
             if type(v) is list:
                 extend([x for x in v if isinstance(x, AST)])
             elif isinstance(v, AST):
@@ -158,7 +169,8 @@ class Transformer(gast.NodeTransformer):
 
     def generic_visit(self, node):
         AST = gast.AST
-        for field in _WALKED.get(type(node)) or _walked(type(node)):
+        fields = _WALKED.get(type(node))
+        for field in fields if fields is not None else _walked(type(node)):
             old = getattr(node, field, None)
             if type(old) is list:
                 new = []
