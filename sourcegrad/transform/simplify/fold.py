@@ -252,11 +252,6 @@ def scalar_broadcasts(body, der):
             and shape_key(der.analysis, adj_of, n.args[0]) == "scalar"
         )
 
-    def factors(n):
-        if isinstance(n, gast.BinOp) and isinstance(n.op, gast.Mult):
-            return factors(n.left) + factors(n.right)
-        return [n]
-
     class T(S.Transformer):
         changed = False
 
@@ -270,7 +265,7 @@ def scalar_broadcasts(body, der):
                 return n
             if not isinstance(n.op, gast.Mult):
                 return n
-            fs = factors(n)
+            fs = _factors(n)
             for i, f in enumerate(fs):
                 if not is_scalar_unreduce(f):
                     continue
@@ -287,15 +282,25 @@ def scalar_broadcasts(body, der):
                     return out
             return n
 
-    def calls_unreduce(e) -> bool:  # T changes nothing in an expression without the call
-        return any(type(n) is gast.Name and n.id == unreduce_name for n in S.walk(e))
-
     t = T()
     changed = _spread_scalar_seeds(body, is_scalar_unreduce, T)
     for stmt in walk_statements(body):
-        if is_adjoint(stmt) and isinstance(stmt, gast.Assign) and calls_unreduce(stmt.value):
-            stmt.value = t.visit(stmt.value)
+        if is_adjoint(stmt) and isinstance(stmt, gast.Assign):
+            if _mentions(stmt.value, unreduce_name):  # else T changes nothing there
+                stmt.value = t.visit(stmt.value)
     return t.changed or changed
+
+
+def _factors(n) -> list:
+    """The factors of a product ``a * b * ...``, left to right (``[n]`` for no product)."""
+    if isinstance(n, gast.BinOp) and isinstance(n.op, gast.Mult):
+        return _factors(n.left) + _factors(n.right)
+    return [n]
+
+
+def _mentions(e, name: str) -> bool:
+    """Whether the name ``name`` occurs in ``e``."""
+    return any(type(n) is gast.Name and n.id == name for n in S.walk(e))
 
 
 def _spread_scalar_seeds(body, is_scalar_unreduce, fold) -> bool:
