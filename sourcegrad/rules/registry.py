@@ -17,8 +17,11 @@ control flow otherwise. Names assigned inside a template are renamed apart.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import inspect
+import linecache
 import textwrap
+import types
 from dataclasses import dataclass
 
 import gast
@@ -58,8 +61,7 @@ def _key(obj):
 
 def parse_template(fn, key=None) -> Rule:
     """Parse a template function into a :class:`Rule` (raises if it is malformed)."""
-    src = textwrap.dedent(inspect.getsource(fn))
-    node = gast.parse(src).body[0]
+    node = _parsed_def(fn)
     if not isinstance(node, gast.FunctionDef):
         raise SourcegradError(f"a derivative rule must be a `def` function, got {fn!r}")
     sig = inspect.signature(fn)
@@ -94,6 +96,51 @@ def parse_template(fn, key=None) -> Rule:
     )
 
 
+def _parsed_def(fn):
+    """The gast tree of ``fn``'s definition (decorators included), as parsing
+    ``inspect.getsource(fn)`` gives it: read from the lines its code object spans, which
+    needs no tokenizing of the file; through ``inspect`` where those lines do not parse."""
+    code = getattr(fn, "__code__", None)
+    lines = linecache.getlines(code.co_filename) if code is not None else []
+    end = _last_line(code) if lines else None
+    if end is not None and _block_ends(lines, code.co_firstlineno, end):
+        src = textwrap.dedent("".join(lines[code.co_firstlineno - 1 : end]))
+        try:
+            body = gast.parse(src).body
+        except SyntaxError:
+            body = []
+        if body and isinstance(body[0], gast.FunctionDef) and body[0].name == fn.__name__:
+            return body[0]
+    return gast.parse(textwrap.dedent(inspect.getsource(fn))).body[0]
+
+
+def _block_ends(lines: list, first: int, end: int) -> bool:
+    """Whether the indented block starting at line ``first`` ends at line ``end``: the next
+    line with code (not blank, not a comment) is indented no deeper than line ``first``
+    (a statement that compiles to nothing, like a final ``pass``, has no position)."""
+    if not 0 < first <= end <= len(lines):
+        return False
+    depth = len(lines[first - 1]) - len(lines[first - 1].lstrip())
+    for line in lines[end:]:
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            return len(line) - len(line.lstrip()) <= depth
+    return True
+
+
+def _last_line(code) -> int | None:
+    """The last source line of ``code`` and the code nested in it (their positions)."""
+    last = None
+    todo = [code]
+    while todo:
+        c = todo.pop()
+        todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+        for _, end, _, _ in c.co_positions():
+            if end is not None and (last is None or end > last):
+                last = end
+    return last
+
+
 def _is_d(node) -> bool:
     return (
         isinstance(node, gast.Subscript)
@@ -107,8 +154,9 @@ def adjoint(*keys):
     """Register the decorated template as the reverse-mode rule of every key in ``keys``."""
 
     def register(fn):
+        rule = parse_template(fn)  # once: the keys share the parsed template
         for key in keys:
-            ADJOINTS[_key(key)] = parse_template(fn, key)
+            ADJOINTS[_key(key)] = dataclasses.replace(rule, key=key)
         return fn
 
     return register
@@ -129,8 +177,9 @@ def tangent(*keys):
     """
 
     def register(fn):
+        rule = parse_template(fn)
         for key in keys:
-            TANGENTS[_key(key)] = parse_template(fn, key)
+            TANGENTS[_key(key)] = dataclasses.replace(rule, key=key)
         return fn
 
     return register
@@ -143,10 +192,14 @@ def diagonal(*keys) -> None:
     with the roles of ``d[x]`` and ``d[z]`` exchanged is the tangent rule
     ``d[z] += d[x] * f'(x)``.
     """
+    swapped: dict = {}  # keys registered by one template share its transpose
     for key in keys:
         adj = ADJOINTS[_key(key)]
         (operand,) = [p for p in adj.params if p in adj.differentiable]
-        body = [_swap_d(copy.deepcopy(stmt), adj.result, operand) for stmt in adj.body]
+        body = swapped.get(id(adj.body))
+        if body is None:
+            body = [_swap_d(copy.deepcopy(stmt), adj.result, operand) for stmt in adj.body]
+            swapped[id(adj.body)] = body
         TANGENTS[_key(key)] = Rule(
             key=key,
             fn=adj.fn,

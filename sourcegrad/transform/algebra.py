@@ -199,7 +199,7 @@ def _expanded(got, products):
     return coef, factors
 
 
-class _Terms(gast.NodeTransformer):
+class _Terms(S.Transformer):
     def __init__(self, products, trusted=frozenset()):
         self.products = products
         self.trusted = trusted  # names that may be taken out of a sum as a common factor

@@ -105,8 +105,15 @@ def clone(node):
 
 
 #: per node class, the fields ``walk`` descends into: all but the expression context
-#: (``Load``/``Store``) and the operator nodes, which no pass looks for by walking
-_WALKED: dict = {}
+#: (``Load``/``Store``) and the operator nodes, which no pass looks for by walking, and the
+#: fields of the most frequent nodes that never hold a node (a name's ``id``, a constant's
+#: ``value``)
+_WALKED: dict = {
+    gast.Constant: (),
+    gast.Name: ("annotation",),
+    gast.Attribute: ("value",),
+    gast.keyword: ("value",),
+}
 _SKIPPED = frozenset({"ctx", "op", "ops"})
 
 
@@ -127,13 +134,63 @@ def walk(node):
     while stack:
         n = pop()
         yield n
-        fields = walked.get(type(n)) or _walked(type(n))
+        fields = walked.get(type(n))
+        if fields is None:
+            fields = _walked(type(n))
         for field in fields:
             v = getattr(n, field, None)
+            if v is None:
+                continue
             if type(v) is list:
                 extend([x for x in v if isinstance(x, AST)])
             elif isinstance(v, AST):
                 push(v)
+
+
+class Transformer(gast.NodeTransformer):
+    """``gast.NodeTransformer`` that rewrites the same trees the same way, faster: each
+    ``visit_<Class>`` method found once per class, and expression contexts and operators
+    (``n.ctx``, ``n.op``, ``n.ops``) not visited, as :func:`walk` does. A subclass must
+    not define ``visit_`` methods for those (``visit_Load``, ``visit_Add``, ...)."""
+
+    _visitors: dict = {}  # node class -> the method visiting it; one dict per subclass
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._visitors = {}
+
+    def visit(self, node):
+        method = self._visitors.get(type(node))
+        if method is None:
+            cls = type(self)
+            method = getattr(cls, "visit_" + type(node).__name__, None) or cls.generic_visit
+            self._visitors[type(node)] = method
+        return method(self, node)
+
+    def generic_visit(self, node):
+        AST = gast.AST
+        fields = _WALKED.get(type(node))
+        for field in fields if fields is not None else _walked(type(node)):
+            old = getattr(node, field, None)
+            if type(old) is list:
+                new = []
+                for value in old:
+                    if isinstance(value, AST):
+                        value = self.visit(value)
+                        if value is None:
+                            continue
+                        if not isinstance(value, AST):
+                            new.extend(value)
+                            continue
+                    new.append(value)
+                old[:] = new
+            elif isinstance(old, AST):
+                value = self.visit(old)
+                if value is None:
+                    delattr(node, field)
+                else:
+                    setattr(node, field, value)
+        return node
 
 
 def blocks(body):

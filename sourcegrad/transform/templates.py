@@ -105,9 +105,8 @@ def instantiate(
     or None for a constant operand; a contribution ``d[z] += e`` becomes ``Accum(z, e)``, and is
     dropped when every tangent it reads is None.
     """
-    body = [S.clone(s) for s in rule.body]
     env = {p: v for p, v in bound.items()}
-    body = _fold(body, env, ranks)
+    body = [S.clone(s) for s in _fold(rule.body, env, ranks)]  # the branches kept, only
     local_names = {
         n.id
         for s in body
@@ -174,7 +173,7 @@ def _with_tangents(stmt, rule, tangents):
     if read and all(_tangent_atom(tangents.get(n.slice.id)) is None for n in read):
         return None
 
-    class Sub(gast.NodeTransformer):
+    class Sub(S.Transformer):
         def visit_Subscript(self, n):
             if _is_d(n) and isinstance(n.ctx, gast.Load):
                 t = _tangent_atom(tangents.get(n.slice.id)) or S.const(None)
@@ -222,6 +221,9 @@ def _tangent_atom(t):
 
 
 def _fold(stmts, env, ranks):
+    """``stmts`` (a template's, left unchanged) with each ``if`` decided at transform time
+    replaced by the branch it takes; an undecided ``if`` is a new node (sharing its test)
+    with its branches folded."""
     out = []
     for s in stmts:
         if isinstance(s, gast.If):
@@ -231,9 +233,11 @@ def _fold(stmts, env, ranks):
             if value is UNKNOWN and is_static:
                 value = False
             if value is UNKNOWN:
-                s.body = _fold(s.body, env, ranks)
-                s.orelse = _fold(s.orelse, env, ranks)
-                out.append(s)
+                kept = gast.If.__new__(gast.If)
+                kept.__dict__.update(s.__dict__)
+                kept.body = _fold(s.body, env, ranks)
+                kept.orelse = _fold(s.orelse, env, ranks)
+                out.append(kept)
             else:
                 out.extend(_fold(s.body if value else s.orelse, env, ranks))
         else:
@@ -399,7 +403,7 @@ def _substitute_expr(node, rule, env, z, dz, renamed, refs):
     result_name = rule.result
     template_globals = getattr(rule.fn, "__globals__", {})
 
-    class Sub(gast.NodeTransformer):
+    class Sub(S.Transformer):
         def visit_Subscript(self, n):
             if _is_d(n):
                 if n.slice.id == result_name:

@@ -30,7 +30,7 @@ def _num(node):
     )
 
 
-class _Fold(gast.NodeTransformer):
+class _Fold(S.Transformer):
     changed = False
     floats: frozenset = frozenset()  # names known to hold floating point values
 
@@ -252,12 +252,7 @@ def scalar_broadcasts(body, der):
             and shape_key(der.analysis, adj_of, n.args[0]) == "scalar"
         )
 
-    def factors(n):
-        if isinstance(n, gast.BinOp) and isinstance(n.op, gast.Mult):
-            return factors(n.left) + factors(n.right)
-        return [n]
-
-    class T(gast.NodeTransformer):
+    class T(S.Transformer):
         changed = False
 
         def visit_BinOp(self, n):
@@ -270,7 +265,7 @@ def scalar_broadcasts(body, der):
                 return n
             if not isinstance(n.op, gast.Mult):
                 return n
-            fs = factors(n)
+            fs = _factors(n)
             for i, f in enumerate(fs):
                 if not is_scalar_unreduce(f):
                     continue
@@ -291,8 +286,21 @@ def scalar_broadcasts(body, der):
     changed = _spread_scalar_seeds(body, is_scalar_unreduce, T)
     for stmt in walk_statements(body):
         if is_adjoint(stmt) and isinstance(stmt, gast.Assign):
-            stmt.value = t.visit(stmt.value)
+            if _mentions(stmt.value, unreduce_name):  # else T changes nothing there
+                stmt.value = t.visit(stmt.value)
     return t.changed or changed
+
+
+def _factors(n) -> list:
+    """The factors of a product ``a * b * ...``, left to right (``[n]`` for no product)."""
+    if isinstance(n, gast.BinOp) and isinstance(n.op, gast.Mult):
+        return _factors(n.left) + _factors(n.right)
+    return [n]
+
+
+def _mentions(e, name: str) -> bool:
+    """Whether the name ``name`` occurs in ``e``."""
+    return any(type(n) is gast.Name and n.id == name for n in S.walk(e))
 
 
 def _spread_scalar_seeds(body, is_scalar_unreduce, fold) -> bool:
@@ -300,12 +308,15 @@ def _spread_scalar_seeds(body, is_scalar_unreduce, fold) -> bool:
     statements: put the call in each of them when the scalar rules of ``fold`` then remove
     it from every one, so the array is never made."""
     changed = False
-    defs = definition_counts(body)
     stmts = list(walk_statements(body))
-    for stmt in stmts:
+    seeds = [s for s in stmts if is_scalar_unreduce(getattr(s, "value", None))]
+    if not seeds:
+        return False
+    defs = definition_counts(body)
+    for stmt in seeds:
         g = simple_target(stmt)
         if not (is_adjoint(stmt) and g and defs.get(g) == 1 and is_scalar_unreduce(stmt.value)):
-            continue
+            continue  # (its value may have changed since: it read an earlier seed)
         users = [u for u in stmts if u is not stmt and g in reads_of(u)]
         if not users or not all(
             isinstance(u, gast.Assign)

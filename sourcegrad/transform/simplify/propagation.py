@@ -122,6 +122,18 @@ def _loads(stmt, cache) -> set:
     return got
 
 
+def _first_read(body, start, name, loads):
+    """The index of the first statement of ``body`` from ``start`` that reads ``name``
+    (:func:`_loads`, cached in ``loads``); None if none does."""
+    for k in range(start, len(body)):
+        got = loads.get(id(body[k]))
+        if got is None:
+            got = _loads(body[k], loads)
+        if name in got:
+            return k
+    return None
+
+
 def _inline_one(body, keep, defs, uses, start, loads):
     """Inline the first inlinable temporary from ``start``; its index, or None."""
     for i in range(start, len(body)):
@@ -134,7 +146,7 @@ def _inline_one(body, keep, defs, uses, start, loads):
             continue
         if forward_temp and not get_fact(stmt, "pure", False):
             continue
-        j = next((k for k in range(i + 1, len(body)) if t in _loads(body[k], loads)), None)
+        j = _first_read(body, i + 1, t, loads)
         if j is None:
             continue
         user = body[j]

@@ -1,0 +1,269 @@
+"""Start-up time: ``import sourcegrad``, and the first calls of a fresh derivative, by phase.
+
+    python benchmarks/startup.py                 # seed MLP and LSTM, 5 processes each
+    python benchmarks/startup.py --samples 9     # more processes per workload
+    python benchmarks/startup.py --cpu           # CPU time of the measured thread, not wall
+    python benchmarks/startup.py --profile lstm  # cProfile of the LSTM's first two calls
+
+Every sample runs in a new process in which numpy, gast, black and sourcegrad are already
+imported, with ``SOURCEGRAD_CACHE_DIR`` pointing at a new empty directory: the first call is
+cold (nothing built in this process nor kept on disk). Per workload it prints, median over the
+processes, in ms:
+
+* ``first``: the first call of a fresh ``sg.value_and_grad`` (parse, normalize, analyze,
+  reverse, simplify, emit, compile, run), and ``transform``: the first call minus a later one;
+* ``second``: the second call, which builds the code specialised to the shapes (optimize);
+* ``create + 3 calls``: making the derivative and calling it three times;
+* each phase's own time (time in nested phases counted there) in the first and second calls.
+
+``import sourcegrad`` is timed in new processes too (after numpy and gast), with and without
+bytecode caches (``PYTHONDONTWRITEBYTECODE`` set, as on some machines, recompiles every module
+at each import). NumPy's BLAS runs one thread. Timings vary with the machine's load: compare runs
+made side by side; on a busy machine ``--cpu`` (the measured thread's CPU time, and the import's
+process CPU time) is steadier than wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+#: the phases timed, as (label, module, attribute): each attribute is wrapped by a timer
+PHASES = (
+    ("parse", "sourcegrad.derivative", "parse"),
+    ("normalize", "sourcegrad.pipeline", "normalize"),
+    ("analyze", "sourcegrad.pipeline", "analyze"),
+    ("shapes", "sourcegrad.pipeline", "concrete_shapes"),
+    ("reverse", "sourcegrad.pipeline", "reverse"),
+    ("forward", "sourcegrad.pipeline", "forward"),
+    ("simplify", "sourcegrad.pipeline", "simplify"),
+    ("optimize", "sourcegrad.pipeline", "optimize"),
+    ("emit+compile", "sourcegrad.pipeline", "emit_source"),
+    ("disk cache", "sourcegrad.disk_cache", "build_key"),
+    ("disk cache", "sourcegrad.disk_cache", "load"),
+    ("disk cache", "sourcegrad.disk_cache", "store"),
+)
+WORKLOADS = ("mlp", "lstm")
+
+
+# ---------------------------------------------------------------- in the measured process
+def _workload(name: str):
+    """``(function, args)`` of a workload: the seed MLP (batch 1) or the benchmark LSTM."""
+    import numpy as np
+
+    sys.path.insert(0, str(HERE))
+    if name == "mlp":
+        import workloads
+
+        return workloads.neural_net, workloads.make_inputs(1, np.float64)
+    import recurrent
+
+    return recurrent.lstm_loss, recurrent.make_inputs("lstm", np.float64)
+
+
+class PhaseTimer:
+    """Wraps the phase functions: each call's time on ``clock``, less the time of phases
+    nested in it, is added to its label (``self.own``)."""
+
+    def __init__(self, clock=time.perf_counter):
+        self.own: dict = {}
+        self._stack: list = []
+        self.clock = clock
+
+    def wrap(self, label: str, fn):
+        def timed(*args, **kwargs):
+            self._stack.append(0.0)
+            t0 = self.clock()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent = self.clock() - t0
+                nested = self._stack.pop()
+                self.own[label] = self.own.get(label, 0.0) + spent - nested
+                if self._stack:
+                    self._stack[-1] += spent
+
+        return timed
+
+    def install(self) -> None:
+        import importlib
+
+        for label, module, attr in PHASES:
+            mod = importlib.import_module(module)
+            setattr(mod, attr, self.wrap(label, getattr(mod, attr)))
+
+    def take(self) -> dict:
+        out, self.own = self.own, {}
+        return out
+
+
+def child(name: str, profile: bool, cpu: bool = False) -> dict:
+    """One sample, in this (fresh) process: the first three calls of a new derivative, timed
+    by wall clock or, with ``cpu``, by this thread's CPU time."""
+    import gast  # noqa: F401 - imported before, as in a program that uses sourcegrad
+    import numpy as np  # noqa: F401
+
+    clock = time.thread_time if cpu else time.perf_counter
+    t0 = clock()
+    import sourcegrad as sg
+
+    import_s = clock() - t0
+    black_loaded = "black" in sys.modules
+    import black  # noqa: F401 - the measured process has it imported
+
+    fn, args = _workload(name)
+    os.environ["SOURCEGRAD_CACHE_DIR"] = tempfile.mkdtemp(prefix="sgcache-startup-")
+    timer = PhaseTimer(clock)
+    if profile:
+        import cProfile
+        import pstats
+
+        vg = sg.value_and_grad(fn)
+        pr = cProfile.Profile()
+        pr.enable()
+        vg(*args)
+        vg(*args)
+        pr.disable()
+        for key in ("cumtime", "tottime"):
+            pstats.Stats(pr).sort_stats(key).print_stats(45)
+        return {}
+    timer.install()
+    t0 = clock()
+    vg = sg.value_and_grad(fn)
+    t1 = clock()
+    vg(*args)
+    t2 = clock()
+    first_phases = timer.take()
+    vg(*args)
+    t3 = clock()
+    second_phases = timer.take()
+    vg(*args)
+    t4 = clock()
+    return {
+        "import_s": import_s,
+        "black_after_import": black_loaded,
+        "black_after_calls": "black" in sys.modules,
+        "first": t2 - t1,
+        "second": t3 - t2,
+        "third": t4 - t3,
+        "create_and_3": t4 - t0,
+        "first_phases": first_phases,
+        "second_phases": second_phases,
+    }
+
+
+# ---------------------------------------------------------------- the driver
+def _run_child(name: str, cpu: bool) -> dict:
+    # one BLAS thread, as benchmarks/run.py runs by default: on a busy machine a second
+    # thread's spin-waits can cost the LSTM's call seconds, hiding what the transform costs
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", name] + (["--cpu"] if cpu else []),
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def import_times(samples: int, bytecode: bool, cpu: bool) -> list[float]:
+    """Seconds of ``import sourcegrad`` after numpy and gast, each in a new process (wall
+    clock, or with ``cpu`` the process's CPU time); with ``bytecode`` the modules' bytecode
+    is cached (in a temporary prefix), else recompiled."""
+    clock = "process_time" if cpu else "perf_counter"
+    code = (
+        f"import time, numpy, gast; t = time.{clock}(); import sourcegrad; "
+        f"print(time.{clock}() - t)"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    if bytecode:
+        env["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="sg-pyc-")
+        subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    out = []
+    for _ in range(samples):
+        done = subprocess.run(
+            [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
+        )
+        out.append(float(done.stdout.split()[-1]))
+    return out
+
+
+def _median_ms(samples: list[dict], key: str) -> float:
+    return statistics.median(s[key] for s in samples) * 1e3
+
+
+def _phase_rows(samples: list[dict], key: str) -> dict:
+    labels = dict.fromkeys(label for label, _, _ in PHASES)
+    return {
+        label: statistics.median(s[key].get(label, 0.0) for s in samples) * 1e3 for label in labels
+    }
+
+
+def report(samples_per: int, cpu: bool) -> None:
+    print(f"load average before: {os.getloadavg()}; timed: {'CPU time' if cpu else 'wall'}")
+    for bytecode in (True, False):
+        times = import_times(samples_per, bytecode, cpu)
+        what = "bytecode cached" if bytecode else "no bytecode cache (recompiled)"
+        print(
+            f"import sourcegrad (after numpy, gast), {what}: median "
+            f"{statistics.median(times) * 1e3:.0f} ms (min {min(times) * 1e3:.0f})"
+        )
+    results = {name: [_run_child(name, cpu) for _ in range(samples_per)] for name in WORKLOADS}
+    any_sample = results[WORKLOADS[0]][0]
+    print(
+        f"black imported by `import sourcegrad`: {any_sample['black_after_import']}; "
+        f"by the calls: {any_sample['black_after_calls']}"
+    )
+    print(f"\nmedian of {samples_per} fresh processes, ms (empty disk cache):")
+    header = f"  {'':22s}" + "".join(f"{name:>10s}" for name in WORKLOADS)
+    print(header)
+    rows = [
+        ("first call", lambda s: _median_ms(s, "first")),
+        ("  transform", lambda s: _median_ms(s, "first") - _median_ms(s, "third")),
+        ("second call", lambda s: _median_ms(s, "second")),
+        ("  optimizing build", lambda s: _median_ms(s, "second") - _median_ms(s, "third")),
+        ("third call", lambda s: _median_ms(s, "third")),
+        ("create + 3 calls", lambda s: _median_ms(s, "create_and_3")),
+    ]
+    for label, value in rows:
+        print(f"  {label:22s}" + "".join(f"{value(results[n]):10.1f}" for n in WORKLOADS))
+    for key, title in (("first_phases", "first call"), ("second_phases", "second call")):
+        print(f"\n  phases of the {title} (own time, ms):")
+        per = {name: _phase_rows(results[name], key) for name in WORKLOADS}
+        for label in per[WORKLOADS[0]]:
+            print(f"    {label:20s}" + "".join(f"{per[n][label]:10.1f}" for n in WORKLOADS))
+    print(f"\nload average after: {os.getloadavg()}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--samples", type=int, default=5, help="processes per workload")
+    ap.add_argument("--profile", choices=WORKLOADS, help="cProfile the first two calls")
+    ap.add_argument("--cpu", action="store_true", help="time CPU use instead of wall clock")
+    ap.add_argument("--child", choices=WORKLOADS, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, profile=False, cpu=args.cpu)))
+    elif args.profile:
+        os.environ["SOURCEGRAD_CACHE_DIR"] = tempfile.mkdtemp(prefix="sgcache-startup-")
+        child(args.profile, profile=True)
+    else:
+        report(args.samples, args.cpu)
+
+
+if __name__ == "__main__":
+    main()
