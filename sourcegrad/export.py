@@ -31,7 +31,6 @@ import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import black
 import numpy as np
 
 from . import derivative as derivative_module
@@ -468,6 +467,8 @@ def _assemble(writer: _Writer, header: Callable[[], str], public: str) -> str:
     parts += writer.ns.derived[::-1]  # the public function first, then what it calls
     parts += [_SUPPORT] + writer.ns.blocks
     text = "\n\n".join(p.rstrip("\n") + "\n" for p in parts)
+    import black  # only where a module is written: `import sourcegrad` stays light
+
     return black.format_str(text, mode=black.Mode(line_length=LINE_LENGTH))
 
 

@@ -18,10 +18,19 @@ from ..util.tree import (
     array_module,  # noqa: F401  (the layers' array module)
 )
 
-try:  # optional: scipy's erf is vectorised; without it math.erf runs element by element
-    from scipy import special as scipy_special
-except ImportError:  # pragma: no cover - exercised only where scipy is missing
-    scipy_special = None
+#: scipy.special where scipy is installed (imported at the first erf: it costs about 150 ms)
+_SPECIAL: list = []
+
+
+def _scipy_special():
+    """``scipy.special``, or None without scipy; its vectorised erf beats ``math.erf`` run
+    element by element."""
+    if not _SPECIAL:
+        try:
+            _SPECIAL.append(importlib.import_module("scipy.special"))
+        except ImportError:  # pragma: no cover - exercised only where scipy is missing
+            _SPECIAL.append(None)
+    return _SPECIAL[0]
 
 
 #: a size for both spatial axes, or one per axis (PyTorch's ``_size_2_t``)
@@ -41,8 +50,9 @@ def erf_values(x: Array) -> Array:
     xp = array_module(x)
     if xp is not np:
         return importlib.import_module("cupyx.scipy.special").erf(x)
-    if scipy_special is not None:
-        return scipy_special.erf(x)
+    special = _scipy_special()
+    if special is not None:
+        return special.erf(x)
     x = np.asarray(x)
     flat = np.fromiter((math.erf(v) for v in x.ravel().tolist()), np.float64, x.size)
     return flat.reshape(x.shape).astype(x.dtype, copy=False)
