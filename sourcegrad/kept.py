@@ -16,6 +16,7 @@ one call must survive the next call's forward (a loop calling the helper every s
 from __future__ import annotations
 
 import ast
+import contextlib
 import types
 import weakref
 from collections.abc import Callable
@@ -63,14 +64,8 @@ def forward_kept(vjp: Callable, *args: Any, **kwargs: Any) -> tuple:
     if halves is None:
         return _called(twin, args, {}), ("call", twin, args, {})
     pos, kwonly = split_args(twin.f, args)
-    try:
+    with _explained(twin, entry, args):
         value, state = halves.forward(*pos, **kwonly)
-    except SourcegradError as exc:
-        notes.refuse_located(twin, exc, entry)
-        raise
-    except Exception as exc:
-        notes.explain(twin, exc, entry, args)
-        raise
     return value, (halves.adjoint, state, twin, entry, args)
 
 
@@ -91,15 +86,23 @@ def backward_kept(kept: tuple, *, g_out: Any) -> Any:
         _, vjp, args, kwargs = kept
         return vjp(*args, g_out=g_out, **kwargs)
     adjoint, state, twin, entry, args = kept
-    try:
+    with _explained(twin, entry, args, g_out):
         value, grads = adjoint(state, g_out=g_out)
+    return twin.finish(value, grads)
+
+
+@contextlib.contextmanager
+def _explained(twin: Transformed, entry: Emitted, args: tuple, g_out: Any = None):
+    """An error raised by a half of ``entry`` explained as the whole vjp's would be: placed
+    at the user's line, or with a note naming it."""
+    try:
+        yield
     except SourcegradError as exc:
         notes.refuse_located(twin, exc, entry)
         raise
     except Exception as exc:
         notes.explain(twin, exc, entry, args, g_out)
         raise
-    return twin.finish(value, grads)
 
 
 def _called(vjp, args: tuple, kwargs: dict):

@@ -169,3 +169,18 @@ def _hvp(f, i):
 def _param_name(f, i):
     names = f.__code__.co_varnames[: f.__code__.co_argcount]
     return names[i] if i < len(names) else str(i)
+
+
+def check_running_code(f, *args, wrt=0, calls=4):
+    """``sg.value_and_grad(f, wrt)`` on ``calls`` calls (the running code from the second on):
+    the value exactly ``f(*args)``, the gradient that of central differences and of the pure
+    derivative (``optimize=False``) to rounding."""
+    want = f(*args)
+    fd = numerical_grad(lambda *a: f(*a[:-1]) * a[-1], (*args, 1.0), wrt)
+    vg = sg.value_and_grad(f, wrt)
+    _, pure = sg.value_and_grad(f, wrt, optimize=False)(*args)
+    for call in range(calls):
+        value, g = vg(*args)
+        assert value == want, f"call {call}: value {value!r} != Python's {want!r}"
+        np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8, err_msg=f"call {call}")
+        np.testing.assert_allclose(g, pure, rtol=1e-12, atol=1e-14, err_msg=f"call {call}")

@@ -4,27 +4,17 @@ pure derivative's, on the first and later calls."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 import sourcegrad as sg
 
 from . import list_growth_cases as L
-from .fd import numerical_grad
+from .fd import check_running_code
 
 
 @pytest.mark.parametrize("f", L.CASES, ids=lambda f: f.__name__)
 def test_values_and_gradients(f):
-    W, xs = L.make_args()
-    want = f(W, xs)
-    fd = numerical_grad(lambda W, xs, w: f(W, xs) * w, (W, xs, 1.0), 0)
-    vg = sg.value_and_grad(f)
-    _, pure = sg.value_and_grad(f, optimize=False)(W, xs)
-    for call in range(4):
-        value, g = vg(W, xs)
-        assert value == want, f"call {call}"
-        np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8, err_msg=f"call {call}")
-        np.testing.assert_allclose(g, pure, rtol=1e-12, atol=1e-14, err_msg=f"call {call}")
+    check_running_code(f, *L.make_args())
 
 
 def test_running_code_appends():

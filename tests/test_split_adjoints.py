@@ -3,27 +3,17 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 import sourcegrad as sg
 
 from . import split_cases as C
-from .fd import numerical_grad
+from .fd import check_running_code
 
 
 @pytest.mark.parametrize("f", C.CASES, ids=lambda f: f.__name__)
 def test_values_and_gradients(f):
-    W, xs = C.make_args()
-    want = f(W, xs)
-    fd = numerical_grad(lambda W, xs, w: f(W, xs) * w, (W, xs, 1.0), 0)
-    vg = sg.value_and_grad(f)
-    _, pure = sg.value_and_grad(f, optimize=False)(W, xs)
-    for call in range(4):
-        value, g = vg(W, xs)
-        assert value == want, f"call {call}"
-        np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8, err_msg=f"call {call}")
-        np.testing.assert_allclose(g, pure, rtol=1e-12, atol=1e-14, err_msg=f"call {call}")
+    check_running_code(f, *C.make_args())
 
 
 def test_every_piece_used_is_one_concatenation():
