@@ -357,6 +357,9 @@ CASES = [
     (f_trace_axes, (rnd(2, 3, 4),), 0),
     (f_tril, (rnd(3, 4),), 0),
     (f_triu, (rnd(4, 3),), 0),
+    (f_tril, (rnd(4),), 0),  # a vector: broadcast over the rows, then the triangle
+    (f_triu, (rnd(3),), 0),
+    (f_tril, (rnd(2, 3, 3),), 0),  # a stack of matrices
     (f_roll, (rnd(5),), 0),
     (f_roll_axes, (rnd(3, 4),), 0),
     (f_rot90, (rnd(3, 4),), 0),

@@ -18,6 +18,7 @@ from ..runtime.shape_helpers import (
     untake_along_axis,
     untrace,
 )
+from .facts import atom_rank, atom_shape, declare
 from .registry import adjoint, d, tangent
 
 # ---------------------------------------------------------------- diagonals and triangles
@@ -55,7 +56,10 @@ def _trace_tangent(z, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
 
 @adjoint(np.tril)
 def _tril(z, m, k=0):
-    d[m] += np.tril(d[z], k)
+    if np.ndim(m) == 1:  # a vector is broadcast over the rows first: summed back
+        d[m] += np.sum(np.tril(d[z], k), axis=0)
+    else:
+        d[m] += np.tril(d[z], k)
 
 
 @tangent(np.tril)
@@ -65,7 +69,10 @@ def _tril_tangent(z, m, k=0):
 
 @adjoint(np.triu)
 def _triu(z, m, k=0):
-    d[m] += np.triu(d[z], k)
+    if np.ndim(m) == 1:
+        d[m] += np.sum(np.triu(d[z], k), axis=0)
+    else:
+        d[m] += np.triu(d[z], k)
 
 
 @tangent(np.triu)
@@ -177,3 +184,20 @@ def _kron(z, a, b):
 def _kron_tangent(z, a, b):
     d[z] += np.kron(d[a], b)
     d[z] += np.kron(a, d[b])
+
+
+def _triangle_rank(op, ranks: dict):
+    """``np.tril``/``np.triu`` keep the rank of a matrix or stack (a vector becomes a
+    matrix)."""
+    rank = atom_rank(op.operands[0], ranks) if op.operands else None
+    return None if rank is None else max(rank, 2)
+
+
+def _triangle_shape(op, known: dict):
+    shape = atom_shape(op.operands[0], known) if op.operands else None
+    if shape is None:
+        return None
+    return shape * 2 if len(shape) == 1 else shape
+
+
+declare(np.tril, np.triu, rank=_triangle_rank, shape=_triangle_shape)
