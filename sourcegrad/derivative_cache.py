@@ -316,6 +316,7 @@ class Patterns:
     def __init__(self):
         self.states: dict = {}  # pattern key -> [lengths seen, families, tries]
         self.family_of: dict = {}
+        self.after = SYMBOLIC_AFTER  # (as it was when the derivative was made)
 
     def find(self, args, due: bool, allowed: bool, make: Callable) -> Any:
         """The build for every call of ``args``' shape pattern: the one made before, or the
@@ -358,7 +359,7 @@ class Patterns:
         seen, values = state[0], pattern.values
         if SYMBOLIC_FIRST and due:
             free = list(range(len(values)))
-        elif len(seen) >= SYMBOLIC_AFTER:
+        elif len(seen) >= self.after:
             free = [k for k, v in enumerate(values) if any(o[k] != v for o in seen)]
         else:
             return None

@@ -134,7 +134,7 @@ def test_thirty_sequence_lengths_make_a_few_builds(rng):
     assert _builds(df) <= 3
     # and the build that serves them all runs optimized code, its lengths read at run time
     text = df.emitted((params, xs, y)).text
-    assert "pool.take(spare, (xs.shape[0],))" in text
+    assert "buffers = pool.take(spare, (xs.shape[0]," in text
 
 
 def test_lengths_and_batch_sizes_that_vary_agree_with_the_pure_derivative(rng):
@@ -214,6 +214,9 @@ def test_every_length_free_from_the_first_call(rng, monkeypatch):
     assert _builds(df) <= 3
 
 
+@pytest.mark.skipif(
+    derivative_cache.SYMBOLIC_FIRST, reason="every length free from the first call (forced)"
+)
 def test_fixed_shapes_still_get_the_build_for_their_shapes(rng):
     df = sg.grad(rnn)
     args = _rnn_args(rng, 5)

@@ -18,8 +18,8 @@ the function body or by a statement of a top-level ``for`` loop's straight-line 
   one, whatever their shapes and dtypes. A pool (:class:`~sourcegrad.runtime.buffers.BufferPool`) holds each thread's spare
   buffer sets: a call takes one (or makes one, when the thread's are in use: the same
   derivative reached again from inside itself) and puts it back right before it returns, so
-  no two running calls ever share a buffer. One pool per shape signature (each signature has
-  its own build).
+  no two running calls ever share a buffer. One pool per build: a build for a shape pattern
+  has symbolic buffers, sized for each call's free lengths (``pool.take(spare, lengths)``).
 * :func:`release_dead`: ``del`` the names of a top-level group not pooled after its last use.
 
 Guarantees: the values computed are those of the code before (a buffer is written only
