@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import weakref
 
 import numpy as np
 
+#: sets of buffers of symbolic shapes keep their views for this many lengths
+KEPT_VIEWS = 64
+
 
 class BufferSet(list):
     """One call's buffers (a list of arrays), with the dimensions they were sized for
-    (``dims``, empty for a pool of fixed shapes) and the memory blocks they are views of."""
+    (``dims``, empty for a pool of fixed shapes), the memory blocks they are views of and,
+    for symbolic shapes, the views made for other dimensions (``cut``: dims -> views)."""
 
-    __slots__ = ("dims", "blocks")
+    __slots__ = ("dims", "blocks", "cut")
 
 
 class BufferPool(threading.local):
@@ -57,7 +62,7 @@ class BufferPool(threading.local):
         """Bytes each memory block needs for buffers of ``shapes``."""
         sizes = list(self.blocks)
         for (b, _, dtype), shape in zip(self.views, shapes):
-            sizes[b] = max(sizes[b], int(np.prod(shape, dtype=np.int64)) * dtype.itemsize)
+            sizes[b] = max(sizes[b], math.prod(shape) * dtype.itemsize)
         return sizes
 
     def new(self, dims: tuple = ()) -> BufferSet:
@@ -72,10 +77,10 @@ class BufferPool(threading.local):
 
     def _viewed(self, got: BufferSet, blocks, shapes, dims) -> BufferSet:
         got[:] = [
-            blocks[b][: int(np.prod(shape)) * dtype.itemsize].view(dtype).reshape(shape)
+            blocks[b][: math.prod(shape) * dtype.itemsize].view(dtype).reshape(shape)
             for (b, _, dtype), shape in zip(self.views, shapes)
         ]
-        got.dims, got.blocks = dims, blocks
+        got.dims, got.blocks, got.cut = dims, blocks, {dims: list(got)}
         return got
 
     def take(self, spare: list, dims: tuple) -> BufferSet:
@@ -88,11 +93,20 @@ class BufferPool(threading.local):
         got = spare.pop()
         if got.dims == dims:
             return got
+        views = got.cut.get(dims)
+        if views is not None:  # cut for these lengths before
+            got[:] = views
+            got.dims = dims
+            return got
         shapes = self.shapes(dims)
         sizes = self._sizes(shapes)
         if any(block.nbytes < size for block, size in zip(got.blocks, sizes)):
             return self.new(dims)  # the old set's memory goes with it
-        return self._viewed(got, got.blocks, shapes, dims)
+        cut = got.cut if len(got.cut) < KEPT_VIEWS else {}
+        self._viewed(got, got.blocks, shapes, dims)
+        cut[dims] = got.cut[dims]
+        got.cut = cut
+        return got
 
     def held_bytes(self) -> int:
         """Bytes of the memory blocks this pool has made that are still alive, in every
