@@ -441,8 +441,8 @@ class Pipeline:
         if self.mode == "jvp" or not self.with_gradients or not general.specialisable:
             return None  # (no shape-specialised rewrites to generalise there)
         der = general.der
-        if der is None:  # read from disk: the pure derivative is made again, once
-            der = general.der = self._build(args, False, None).der
+        if der is None:  # read from disk: the pure derivative is made again (not kept: it
+            der = self._build(args, False, None).der  # would keep the arguments alive)
             if der is None:
                 return None
         parsed = self.parsed()
@@ -461,11 +461,11 @@ class Pipeline:
             order = (first, 1 - first, 2)
             lengths = [[values[i][k] for k in free] for i in order]
             sizes = Sizes({n: j for j, n in enumerate(lengths[0])}, [reads[k] for k in free])
-            try:
+            try:  # (where this fails, the build for the call's shapes is made instead)
                 shapes = symbolic_shapes(analysis, [examples[i] for i in order], lengths, sizes)
-            except SourcegradError:  # `x[2]` of a stand-in of length 2: not every length works
-                return None
-            runs.append(self.emit_optimized(der, examples[first], shapes))
+                runs.append(self.emit_optimized(der, examples[first], shapes))
+            except (SourcegradError, ArithmeticError, LookupError, TypeError, ValueError):
+                return None  # `x[2]` of a stand-in of length 2: not every length works
         run, check = runs
         if run.text != check.text or _layouts(run) != _layouts(check):
             return None

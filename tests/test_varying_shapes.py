@@ -59,6 +59,10 @@ def scaled(x, s):
     return np.sum(np.tanh(x * s) ** 2)
 
 
+def picks(x, w):
+    return x[0] * x[2] + np.sum(np.tanh(x * w) ** 2)
+
+
 def neighbours(x):
     return np.sum(x[1:] * x[:-1]) + np.sum(np.sin(x))
 
@@ -202,6 +206,12 @@ def test_shapes_computed_from_a_varying_length_are_not_assumed(rng):
     df = _agrees_with_pure(neighbours, argsets)
     x = argsets[2][0]
     np.testing.assert_allclose(df(x)[1], numerical_grad(neighbours, (x,), 0), rtol=1e-5)
+
+
+def test_items_read_at_constant_positions_of_a_varying_length(rng):
+    # x[2] needs a length of 3 or more: no build for every length of the pattern is made
+    argsets = [(rng.standard_normal(n), rng.standard_normal(n)) for n in (5, 7, 9, 3, 4)]
+    _agrees_with_pure(picks, argsets, wrt=(0, 1))
 
 
 def test_every_length_free_from_the_first_call(rng, monkeypatch):
