@@ -119,10 +119,10 @@ def free_index(lengths: list, n):
 
 def specialise_shapes(node, der: Derivative, shapes: dict, numpy_only: bool = False) -> dict:
     """With the shapes known: ``sum_to(e, x)`` becomes ``e``, a reshape or a sum over fixed
-        axes, and ``unreduce(c, x) * e`` becomes ``c * e`` where ``e`` already has the shape of
-        the product. Returns ``shapes`` with those of the names the derivative assigns once. Where
-    ``shapes`` has free lengths (:class:`~sourcegrad.transform.shapes.SymbolicShapes`), a
-    reshape reads them from the arguments at run time."""
+    axes, and ``unreduce(c, x) * e`` becomes ``c * e`` where ``e`` already has the shape of
+    the product. Returns ``shapes`` with those of the names the derivative assigns once. Where
+    ``shapes`` has free lengths (:class:`SymbolicShapes`), a reshape reads them from the
+    arguments at run time."""
     rewrite = _SumsTo(der, shapes, numpy_only)
     rewrite.visit(node)
     # names the derivative itself assigns once (hit masks, gate products) get shapes too
