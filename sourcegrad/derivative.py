@@ -12,6 +12,7 @@ what a call that goes wrong says is in :mod:`sourcegrad.notes`.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import types
@@ -73,30 +74,6 @@ def _with_call(call) -> type:
     """A subclass of :class:`Transformed` whose ``__call__`` is ``call``."""
     attrs = {"__module__": __name__, "__qualname__": Transformed.__qualname__, "__call__": call}
     return type(Transformed.__name__, (Transformed,), attrs)
-
-
-def _direct_call_text(guard: str, with_value: bool, single_in_tuple: bool) -> str:
-    """The source of a plain gradient's ``__call__`` for one argument signature (``guard``,
-    an expression over ``args``): what :meth:`Transformed.__call__` does, nothing looked up."""
-    grads = "(grads,)" if single_in_tuple else "grads"
-    result = f"(value, {grads})" if with_value else grads
-    return (
-        "def __call__(self, *args, **kwargs):\n"
-        f"    if not kwargs and {guard}:\n"
-        "        try:\n"
-        "            value, grads = fn(*args)\n"
-        "        except SourcegradError as exc:\n"
-        "            refuse_located(self, exc, entry)\n"
-        "            raise\n"
-        "        except Exception as exc:\n"
-        "            explain(self, exc, entry, args)\n"
-        "            raise\n"
-        '        if type(value) is not float and getattr(value, "ndim", None) != 0:\n'
-        "            if ndim(value) != 0:\n"
-        "                non_scalar(self, value)\n"
-        f"        return {result}\n"
-        "    return generic(self, *args, **kwargs)\n"
-    )
 
 
 class Transformed:
@@ -163,6 +140,7 @@ class Transformed:
         self._bind = None
         self._rebound: dict = {}  # id(entry of the base) -> (that entry, it rebound)
         self._first: dict = {}  # rank signature -> the first shape signature it was built for
+        self._patterns = cache.Patterns()  # the shape patterns called, their builds
 
     # -------------------------------------------------------------- builds shared with a base
     def _attach(self, base: Transformed) -> Transformed:
@@ -228,7 +206,9 @@ class Transformed:
     def _tier(self, key, args, specialise: bool) -> Emitted:
         """The derivative for ``args``: the one specialised to ranks, until these shapes have
         been seen :data:`SPECIALISE_AFTER` times (or ``specialise``); then one specialised to
-        the shapes too, where its code has shape-dependent helpers to remove."""
+        the shapes too, where its code has shape-dependent helpers to remove. A shape pattern
+        called with several signatures gets one build for all of them instead, where one can
+        be made (:meth:`_family`)."""
         rkey = tuple([rank_signature(a) for a in args])
         general = self._ranked.get(rkey)
         if general is None:
@@ -247,7 +227,12 @@ class Transformed:
             # calls of every derivative of the base count: one made per step specialises too
             seen_by = self._seen if self._base is None else self._base._seen
             seen = seen_by.get(key, 0) + 1
-            if seen < SPECIALISE_AFTER and not specialise:
+            due = seen >= SPECIALISE_AFTER or specialise
+            entry = None if specialise else self._family(args, general, due)
+            if entry is not None:
+                self._cache[key] = entry
+                return entry
+            if not due:
                 if len(seen_by) >= cache.STORE_LIMIT:
                     seen_by.clear()
                 seen_by[key] = seen
@@ -260,6 +245,21 @@ class Transformed:
         self._cache[key] = entry
         (self._seen if self._base is None else self._base._seen).pop(key, None)
         return entry
+
+    def _family(self, args, general: Emitted, due: bool) -> Emitted | None:
+        """The build for every call of ``args``' shape pattern (``due``: these shapes are due
+        for specialising), see :meth:`~sourcegrad.derivative_cache.Patterns.find`."""
+        raw = cache.unbound(general)
+
+        def make(key, pattern, other):
+            symbolic = self._pipeline().symbolic
+            entry = self._made(key, lambda: symbolic(raw, args, pattern, other) or False, False)
+            if entry is False:
+                return None
+            self._specialised += 1
+            return entry if self._bind is None else self._rebound_entry(entry)
+
+        return self._patterns.find(args, due, self._specialised < MAX_SPECIALISED, make)
 
     def _entry(self, args, specialise: bool = False) -> Emitted:
         last = self._last
@@ -296,11 +296,12 @@ class Transformed:
         a plain gradient gets a ``__call__`` of its own (on a class made for this object) that
         checks the signature inline and calls the generated function directly: one Python
         frame between the caller and the derivative, ~0.1 µs. Built once per signature."""
+        key, expression = self._patterns.guard_of(entry, key)  # a pattern's build: its guard
         got = self._remembered.get(key)
         if got is None:
             raw = cache.unbound(entry)
-            made = self._made(("call", key, id(raw)), lambda: self._guard(args, raw), bind=False)
-            guard, call, _ = made
+            make = functools.partial(self._guard, args, raw, expression)
+            guard, call, _ = self._made(("call", key, id(raw)), make, bind=False)
             if call is not None and raw is not entry:  # the same call of this one's function
                 namespace = dict(call.__globals__, fn=entry.fn, entry=entry)
                 call = types.FunctionType(call.__code__, namespace, "__call__")
@@ -315,16 +316,16 @@ class Transformed:
             else:
                 type(self).__call__ = call
 
-    def _guard(self, args, entry) -> tuple:
-        """``(guard, direct call or None, entry)`` for ``args``' signature (see _remember)."""
-        expr, namespace = guard_expression(args)
+    def _guard(self, args, entry, expression: tuple | None = None) -> tuple:
+        """``(guard, direct call or None, entry)`` for ``args``' signature (or ``expression``)."""
+        expr, namespace = expression or guard_expression(args)
         call = self._direct_call(expr, namespace, entry) if self._plain else None
         return compile_guard(expr, namespace), call, entry
 
     def _direct_call(self, guard: str, namespace: dict, entry: Emitted):
         """``__call__`` for one argument signature (``guard``, an expression over ``args``):
         what :meth:`Transformed.__call__` does for a plain gradient, with nothing looked up."""
-        text = _direct_call_text(guard, self.with_value, self.wrt_tuple and len(self.wrt) == 1)
+        text = cache.direct_call_text(guard, self.with_value, self.wrt_tuple and len(self.wrt) == 1)
         namespace = dict(
             namespace,
             fn=entry.fn,

@@ -6,6 +6,9 @@ the builds made before where the transformation would read the same objects: the
 names the code reads (:func:`cached_base`). The derivative kept for that key (the *base*)
 holds the builds; a derivative of another function object with that code runs them rebound to
 its own globals, closure cells and defaults (:func:`rebinder`, :class:`Rebound`).
+
+A derivative also keeps the shape patterns it is called with (:class:`Patterns`): which
+build serves a whole pattern, and when one is made.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import numpy as np
 
 from .disk_cache import is_generated
 from .pipeline import Emitted, build_settings
+from .runtime.signature import compile_guard, family_guard_expression, shape_pattern
 
 #: derivatives made by grad, value_and_grad, vjp and jvp (and for generated code by vjp_of and
 #: jvp_of), by the code of the function and the rest that decides the transformation (see
@@ -250,3 +254,144 @@ class Rebound:
 def unbound(entry: Any) -> Any:
     """The base's own build behind ``entry`` (itself where it is not :class:`Rebound`)."""
     return entry._entry if isinstance(entry, Rebound) else entry
+
+
+def direct_call_text(guard: str, with_value: bool, single_in_tuple: bool) -> str:
+    """The source of a plain gradient's ``__call__`` for one argument signature (``guard``,
+    an expression over ``args``): what ``Transformed.__call__`` does, nothing looked up;
+    compiled once per signature, shared by the derivatives of one base."""
+    grads = "(grads,)" if single_in_tuple else "grads"
+    result = f"(value, {grads})" if with_value else grads
+    return (
+        "def __call__(self, *args, **kwargs):\n"
+        f"    if not kwargs and {guard}:\n"
+        "        try:\n"
+        "            value, grads = fn(*args)\n"
+        "        except SourcegradError as exc:\n"
+        "            refuse_located(self, exc, entry)\n"
+        "            raise\n"
+        "        except Exception as exc:\n"
+        "            explain(self, exc, entry, args)\n"
+        "            raise\n"
+        '        if type(value) is not float and getattr(value, "ndim", None) != 0:\n'
+        "            if ndim(value) != 0:\n"
+        "                non_scalar(self, value)\n"
+        f"        return {result}\n"
+        "    return generic(self, *args, **kwargs)\n"
+    )
+
+
+# ---------------------------------------------------------------- builds for shape patterns
+#: a build for a shape pattern (its lengths read at run time) is tried when a pattern is
+#: called with SYMBOLIC_AFTER signatures (two alternating shapes, a training and a test batch,
+#: keep a fully specialised build each); with SYMBOLIC_FIRST (or SOURCEGRAD_SPECIALISE_AFTER=1)
+#: on the first call due for specialising, every length of 2 or more free
+SYMBOLIC_AFTER = 3
+SYMBOLIC_FIRST = (
+    os.environ.get("SOURCEGRAD_SPECIALISE_AFTER") == "1"
+    or os.environ.get("SOURCEGRAD_SYMBOLIC_SHAPES") == "1"
+)
+#: builds for shape patterns tried per pattern (one that fails runs the code for its shapes)
+MAX_FAMILY_TRIES = 2
+
+
+class Family:
+    """A build that serves every call of one shape pattern, some lengths free: ``guard``
+    tests the pattern, ``expression`` is its source and namespace (for a direct
+    ``__call__``), made from ``(args, pattern, free)``."""
+
+    __slots__ = ("key", "guard", "expression", "entry")
+
+    def __init__(self, key, made_for: tuple, entry: Emitted):
+        self.key, self.entry = key, entry
+        self.expression = family_guard_expression(*made_for)
+        self.guard = compile_guard(*self.expression)
+
+
+class Patterns:
+    """The shape patterns one derivative was called with: per pattern the lengths seen, the
+    builds for it (:class:`Family`, newest first) and how many were tried; ``family_of``:
+    ``id(entry)`` -> the family whose build it is."""
+
+    def __init__(self):
+        self.states: dict = {}  # pattern key -> [lengths seen, families, tries]
+        self.family_of: dict = {}
+        self.after = SYMBOLIC_AFTER  # (as it was when the derivative was made)
+
+    def find(self, args, due: bool, allowed: bool, make: Callable) -> Any:
+        """The build for every call of ``args``' shape pattern: the one made before, or the
+        one ``make(key, pattern, other lengths)`` makes (None where it cannot) where
+        :meth:`plan` says one is tried now; None where there is none."""
+        pattern, entry = self.lookup(args)
+        if entry is not None or pattern is None:
+            return entry
+        plan = self.plan(pattern, due, allowed)
+        if plan is None:
+            return None
+        key, other, free = plan
+        entry = make(key, pattern, other)
+        if entry is not None:
+            self.add(key, (args, pattern, free), entry)
+        return entry
+
+    def lookup(self, args) -> tuple:
+        """``(pattern, build)``: ``args``' shape pattern (None where it has none) and the
+        build that serves it (None where there is none yet)."""
+        pattern = shape_pattern(args)
+        if pattern is None or not pattern.values:
+            return None, None
+        state = self.states.get(pattern.key)
+        if state is None:
+            state = self.states[pattern.key] = [{}, [], 0]
+        for family in state[1]:
+            if family.guard(args):
+                return pattern, family.entry
+        if len(state[0]) < STORE_LIMIT:
+            state[0][pattern.values] = True
+        return pattern, None
+
+    def plan(self, pattern, due: bool, allowed: bool) -> tuple | None:
+        """``(key, other lengths, free classes)`` of the build to try for ``pattern`` (called
+        by :meth:`lookup` before): free the lengths that differed among its
+        :data:`SYMBOLIC_AFTER` signatures (with :data:`SYMBOLIC_FIRST`, once ``due``, every
+        length); None where none is tried now (or none is ``allowed``)."""
+        state = self.states[pattern.key]
+        seen, values = state[0], pattern.values
+        if SYMBOLIC_FIRST and due:
+            free = list(range(len(values)))
+        elif len(seen) >= self.after:
+            free = [k for k, v in enumerate(values) if any(o[k] != v for o in seen)]
+        else:
+            return None
+        if state[2] >= MAX_FAMILY_TRIES or not allowed:
+            return None
+        state[2] += 1
+        fixed = tuple(None if k in free else v for k, v in enumerate(values))
+        return ("pattern", pattern.key, fixed), other_lengths(values, free), frozenset(free)
+
+    def guard_of(self, entry, key) -> tuple:
+        """``(key, guard expression)`` a call remembers ``entry`` by: its pattern's where it
+        is the build for one, else ``(key, None)`` (the guard of the call's signature)."""
+        family = self.family_of.get(id(entry))
+        return (key, None) if family is None else (family.key, family.expression)
+
+    def add(self, key, made_for: tuple, entry) -> None:
+        """Run ``entry`` for every call of the pattern ``made_for`` (``(args, pattern,
+        free)``) tells."""
+        family = Family(key, made_for, entry)
+        self.states[made_for[1].key][1].insert(0, family)
+        self.family_of[id(entry)] = family
+
+
+def other_lengths(values: tuple, free) -> tuple:
+    """``values`` (a length per class of a shape pattern) with each class of ``free`` given
+    another length, keeping the pattern (distinct lengths of 2 or more, none of them a length
+    of ``values``): the stand-ins a build for the pattern is checked against."""
+    out, used = list(values), set(values)
+    for k in sorted(free, key=lambda k: values[k]):
+        n = values[k] + 1
+        while n in used:
+            n += 1
+        out[k] = n
+        used.add(n)
+    return tuple(out)

@@ -25,9 +25,10 @@ import numpy as np
 from . import debug, disk_cache
 from .errors import NonScalarOutputError, SourcegradError, WrtTypeError
 from .rules import registry
+from .runtime.buffers import BufferPool
 from .runtime.containers import children, is_container, scalar_gradient
 from .runtime.records import is_record, is_static_leaf
-from .runtime.signature import call_signature, rank_signature
+from .runtime.signature import Pattern, call_signature, rank_signature, resized
 from .runtime.tangent_helpers import float_gradient, typed_gradient
 from .transform import syntax as S
 from .transform.analysis import analyze
@@ -45,6 +46,7 @@ from .transform.optimize import (
     optimize,
     pool,
 )
+from .transform.optimize.shaped import Sizes, symbolic_shapes
 from .transform.parse import Parsed, parse
 from .transform.reverse import reverse
 from .transform.shapes import concrete_shapes
@@ -211,6 +213,24 @@ def _scalar_gradient_call(run: Emitted, i: int, x) -> Emitted:
 
     run.fn = gradient
     return run
+
+
+def _smallest(values: tuple, free: list) -> tuple:
+    """``values`` (a length per class of a shape pattern) with the classes of ``free`` given
+    the smallest lengths that keep the pattern (2 or more, distinct, in their order)."""
+    taken = {v for k, v in enumerate(values) if k not in free}
+    out, n = list(values), 2
+    for k in sorted(free, key=lambda k: values[k]):
+        while n in taken:
+            n += 1
+        out[k] = n
+        n += 1
+    return tuple(out)
+
+
+def _layouts(run: Emitted) -> list:
+    """The buffers' layouts of ``run``'s pools (free lengths symbolic)."""
+    return [held.layouts for held in run.held if isinstance(held, BufferPool)]
 
 
 def made_here(code: Any) -> bool:
@@ -407,6 +427,50 @@ class Pipeline:
         run.specialisable = True
         run.der = der
         run.pure = general
+        return run
+
+    def symbolic(self, general: Emitted, args: tuple, pattern: Pattern, other: tuple) -> Any:
+        """The running derivative for every call whose arguments have ``args``' shape
+        ``pattern`` with the lengths of the classes that ``other`` (a length per class) changes
+        free: ``general``'s pure derivative optimized for ``args``' shapes, reading the free
+        lengths from the arguments at run time. None where such a build cannot be had: made for
+        ``args`` and for stand-ins of ``other``'s lengths, its text (and its buffers' shapes,
+        free lengths symbolic) must come out the same, so nothing in it depends on a free
+        length beyond the pattern; shapes computed from free lengths (``n - 1``, also checked
+        against stand-ins with the smallest such lengths) are not assumed."""
+        if self.mode == "jvp" or not self.with_gradients or not general.specialisable:
+            return None  # (no shape-specialised rewrites to generalise there)
+        der = general.der
+        if der is None:  # read from disk: the pure derivative is made again (not kept: it
+            der = self._build(args, False, None).der  # would keep the arguments alive)
+            if der is None:
+                return None
+        parsed = self.parsed()
+        core = normalize(parsed, args)
+        wrt = self._wrt_of(parsed, core, args)
+        if may_fuse(core) or (self.mode == "grad" and not self.has_aux and _one_scalar(args, wrt)):
+            return None
+        analysis = analyze(core, wrt, args, whole_output=self.mode == "vjp")
+        free = [k for k, (a, b) in enumerate(zip(pattern.values, other)) if a != b]
+        small = _smallest(pattern.values, free)
+        examples = [args, resized(args, pattern, other), resized(args, pattern, small)]
+        values = [pattern.values, other, small]
+        reads = [(core.params[at], path, axis) for at, path, axis in pattern.sites]
+        runs = []
+        for first in (0, 1):
+            order = (first, 1 - first, 2)
+            lengths = [[values[i][k] for k in free] for i in order]
+            sizes = Sizes({n: j for j, n in enumerate(lengths[0])}, [reads[k] for k in free])
+            try:  # (where this fails, the build for the call's shapes is made instead)
+                shapes = symbolic_shapes(analysis, [examples[i] for i in order], lengths, sizes)
+                runs.append(self.emit_optimized(der, examples[first], shapes))
+            except (SourcegradError, ArithmeticError, LookupError, TypeError, ValueError):
+                return None  # `x[2]` of a stand-in of length 2: not every length works
+        run, check = runs
+        if run.text != check.text or _layouts(run) != _layouts(check):
+            return None
+        run.specialisable = True
+        run.pure = general.pure or general
         return run
 
     def _optimize(self, der, args, shapes=None):

@@ -7,6 +7,10 @@ ranks, dtypes, array types) and, for shapes seen again, once per *call signature
 *guard* (:func:`signature_guard`), one generated boolean expression that is true exactly when
 the arguments have the call signature of the ones it was made from, instead of building the
 signature again.
+
+A build may also serve every argument signature of one *shape pattern* (:func:`shape_pattern`:
+which lengths are 1 and which are equal to each other), its lengths read at run time; its
+guard (:func:`family_guard_expression`) tests the pattern.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .containers import children, rebuild
 from .facts import declare_helpers
 from .records import is_record, record_fields
 
@@ -112,16 +117,20 @@ class _GuardWriter:
         name = next(self.names)
         return f"({name} := {expr})", name
 
+    def array(self, x: np.ndarray, expr: str) -> list:
+        """The conditions that a value ``expr`` is an ``ndarray`` of ``x``'s shape and dtype."""
+        first, v = self.bind(expr)
+        return [
+            f"type({first}) is ndarray",
+            f"{v}.shape == {self.const(x.shape)}",
+            f"{v}.dtype is {self.const(x.dtype)}",  # stricter than dtype.char: may send an
+        ]  # equal dtype the slow way, never a different one the fast way
+
     def check(self, x, expr: str) -> list:
         """The conditions that a value ``expr`` has the call signature of ``x``."""
         t = type(x)
         if t is np.ndarray:
-            first, v = self.bind(expr)
-            return [
-                f"type({first}) is ndarray",
-                f"{v}.shape == {self.const(x.shape)}",
-                f"{v}.dtype is {self.const(x.dtype)}",  # stricter than dtype.char: may send an
-            ]  # equal dtype the slow way, never a different one the fast way
+            return self.array(x, expr)
         if t is float:
             return [f"type({expr}) is float"]
         if t is dict or (isinstance(x, dict) and t is not dict):
@@ -153,3 +162,128 @@ class _GuardWriter:
                 out += self.check(v, f"{d}.{k}")
             return out
         return [f"type({expr}) is {self.const(t)}"]
+
+
+# ---------------------------------------------------------------- shape patterns
+class Pattern:
+    """The *shape pattern* of arguments: their call signature with each array length of 2
+    or more replaced by its *class*, the lengths equal to each other sharing one (``key``:
+    class ``k`` written ``-1 - k``; lengths 0 and 1 kept, as broadcasting tells them apart);
+    ``values``: each class's length; ``sites``: where each class is first met, ``(argument
+    position, path, axis)`` with path steps ``("item", key)`` or ``("attr", name)``. Equal
+    keys: the same broadcasting and the same reductions to an operand's shape."""
+
+    __slots__ = ("key", "values", "sites")
+
+    def __init__(self, key, values: tuple, sites: tuple):
+        self.key, self.values, self.sites = key, values, sites
+
+
+class _NoPattern(Exception):
+    """An argument holds an array that is not a NumPy ``ndarray``."""
+
+
+def shape_pattern(args: tuple) -> Pattern | None:
+    """The :class:`Pattern` of ``args``; None where an array among them is not a NumPy
+    ``ndarray`` (its shape is kept whole in the signature)."""
+    values: list = []
+    index: dict = {}
+    sites: list = []
+
+    def walk(x, at, path):
+        t = type(x)
+        if t is np.ndarray:
+            codes = []
+            for axis, n in enumerate(x.shape):
+                if n < 2:
+                    codes.append(n)
+                    continue
+                if n not in index:
+                    index[n] = len(values)
+                    values.append(n)
+                    sites.append((at, path, axis))
+                codes.append(-1 - index[n])
+            return (tuple(codes), x.dtype.char)
+        if t is float or t is int or t is bool or isinstance(x, np.generic):
+            return call_signature(x)
+        if isinstance(x, dict):
+            tag = "d" if t is dict else t
+            return (tag,) + tuple([(k, walk(v, at, path + (("item", k),))) for k, v in x.items()])
+        if isinstance(x, (list, tuple)):
+            return (t,) + tuple([walk(v, at, path + (("item", i),)) for i, v in enumerate(x)])
+        if getattr(x, "shape", None) is not None:
+            raise _NoPattern
+        if is_record(x):
+            fields = record_fields(x).items()
+            return ("r", t) + tuple([(k, walk(v, at, path + (("attr", k),))) for k, v in fields])
+        return t
+
+    try:
+        key = tuple([walk(a, i, ()) for i, a in enumerate(args)])
+    except _NoPattern:
+        return None
+    return Pattern(key, tuple(values), tuple(sites))
+
+
+def resized(args: tuple, pattern: Pattern, values: tuple) -> tuple:
+    """Arguments like ``args`` (of ``pattern``) with the lengths of each class ``k`` made
+    ``values[k]``: every array a read-only stand-in of no memory (all its elements one), for
+    transformations that read shapes and dtypes only."""
+    lengths = dict(zip(pattern.values, values))
+
+    def stand_in(x):
+        if type(x) is np.ndarray:
+            shape = tuple(lengths.get(n, n) for n in x.shape)
+            one = np.zeros(1, x.dtype)
+            return np.lib.stride_tricks.as_strided(one, shape, (0,) * len(shape), writeable=False)
+        if isinstance(x, (dict, list, tuple)) or is_record(x):
+            return rebuild(x, {k: stand_in(v) for k, v in children(x)})
+        return x
+
+    return tuple([stand_in(a) for a in args])
+
+
+def family_guard_expression(args: tuple, pattern: Pattern, varying: frozenset) -> tuple:
+    """``(expression, namespace)`` as :func:`guard_expression`, true exactly when the
+    arguments have ``args``' shape pattern with the lengths of the classes not in
+    ``varying`` those of ``args`` (the classes in ``varying`` any lengths of 2 or more,
+    distinct from each other and from the others: the same pattern)."""
+    writer = _PatternGuardWriter(pattern, varying)
+    parts = [f"len(args) == {len(args)}"]
+    for i, a in enumerate(args):
+        parts += writer.check(a, f"args[{i}]")
+    bound = list(writer.bound.values())
+    fixed = frozenset(v for k, v in enumerate(pattern.values) if k not in varying)
+    if bound:
+        found = f"{{{', '.join(bound)}}} | {writer.const(fixed)}"
+        parts.append(f"len({found}) == {len(pattern.values)}")
+    return " and ".join(parts), dict(writer.consts, ndarray=np.ndarray)
+
+
+class _PatternGuardWriter(_GuardWriter):
+    """The conditions of a guard of a shape pattern (see :func:`family_guard_expression`)."""
+
+    def __init__(self, pattern: Pattern, varying: frozenset):
+        super().__init__()
+        self.index = {v: k for k, v in enumerate(pattern.values)}
+        self.varying = varying
+        self.bound: dict = {}  # class -> the name its length is bound to
+
+    def array(self, x: np.ndarray, expr: str) -> list:
+        first, v = self.bind(expr)
+        s = next(self.names)
+        out = [
+            f"type({first}) is ndarray",
+            f"{v}.dtype is {self.const(x.dtype)}",
+            f"len(({s} := {v}.shape)) == {x.ndim}",
+        ]
+        for axis, n in enumerate(x.shape):
+            k = self.index.get(n)
+            if k is None or k not in self.varying:
+                out.append(f"{s}[{axis}] == {n}")
+            elif k in self.bound:
+                out.append(f"{s}[{axis}] == {self.bound[k]}")
+            else:
+                self.bound[k] = name = next(self.names)
+                out.append(f"({name} := {s}[{axis}]) >= 2")
+        return out

@@ -10,7 +10,8 @@ about it. :func:`expression_shape` extends this to expressions of the derivative
 adjoint ``dx`` has the shape of ``x``.
 
 The shapes hold for every call with the same argument shapes: the running derivative built
-from them is cached per shape signature (see ``sourcegrad.api``).
+from them is cached per shape signature (see ``sourcegrad.api``); for a build that serves
+every shape of a pattern, ``optimize.shaped.symbolic_shapes`` keeps those that hold for all.
 """
 
 from __future__ import annotations

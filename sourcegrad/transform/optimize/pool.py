@@ -18,8 +18,8 @@ the function body or by a statement of a top-level ``for`` loop's straight-line 
   one, whatever their shapes and dtypes. A pool (:class:`~sourcegrad.runtime.buffers.BufferPool`) holds each thread's spare
   buffer sets: a call takes one (or makes one, when the thread's are in use: the same
   derivative reached again from inside itself) and puts it back right before it returns, so
-  no two running calls ever share a buffer. One pool per shape signature (each signature has
-  its own build).
+  no two running calls ever share a buffer. One pool per build: a build for a shape pattern
+  has symbolic buffers, sized for each call's free lengths (``pool.take(spare, lengths)``).
 * :func:`release_dead`: ``del`` the names of a top-level group not pooled after its last use.
 
 Guarantees: the values computed are those of the code before (a buffer is written only
@@ -81,15 +81,17 @@ def release_dead(body, owner, pooled=frozenset()) -> None:
 
 def plan_pool(body, owner, np_name, helpers=frozenset()) -> tuple:
     """The arrays of ``body`` to compute into pooled buffers (see the module docstring):
-    ``(buffers, blocks)``, ``buffers`` a list of ``(statement that makes the array, (shape,
+    ``(buffers, blocks, sizes)``, ``buffers`` a list of ``(statement that makes the array, (shape,
     dtype), loop counter indexing a buffer per iteration or None, block)`` and ``blocks`` the
     sizes in bytes of the memory blocks the buffers are views of. Arrays whose lifetimes (over
     the top-level statements) do not overlap share a block, whatever their shapes and dtypes.
-    Nothing where the body has a return or ``yield`` before its last statement."""
+    ``sizes``: the free lengths of a build for a shape pattern
+    (:class:`~sourcegrad.transform.shapes.Sizes`), or None. Nothing where the body has a
+    return or ``yield`` before its last statement."""
     if np_name is None or not body or not isinstance(body[-1], gast.Return):
-        return [], []
+        return [], [], None
     if any(isinstance(n, (gast.Return, gast.Yield, gast.YieldFrom)) for n in _inner(body)):
-        return [], []
+        return [], [], None
     captured = S.captured_names(gast.Module(body=body, type_ignores=[]))
     candidates = _layouts(buffer_groups(body, owner), body, captured, owner, np_name)
     loops = [  # (loop, its groups and their layouts, the number of iterations or None)
@@ -119,7 +121,8 @@ def plan_pool(body, owner, np_name, helpers=frozenset()) -> tuple:
         k = _fit(memory, size, start, end)
         for entry in group:
             entry[3] = k
-    return [tuple(e) for e in plan.entries], [m[0] for m in memory]
+    sizes = getattr(getattr(owner.in_place, "shapes", None), "sizes", None)
+    return [tuple(e) for e in plan.entries], [m[0] for m in memory], sizes
 
 
 def _layouts(groups, stmts, captured, owner, np_name) -> list:
@@ -296,11 +299,18 @@ def _known_int(e, defs, owner, body, depth=0):
 def apply_pool(body, plan, refs, np_name, make_pool) -> None:
     """Rewrite the statements of ``plan`` (:func:`plan_pool`) to compute into the buffers of
     a pool made by ``make_pool(blocks, [(block, shape, dtype), ...])``: the body takes this
-    thread's spare set (or a new one) first and gives it back right before its return."""
-    entries, blocks = plan
+    thread's spare set (or a new one) first and gives it back right before its return.
+    Where the plan has free lengths, the buffers' shapes are symbolic and the set is sized
+    for the lengths of the call: ``buffers = pool.take(spare, (xs.shape[0],))``."""
+    entries, blocks, sizes = plan if len(plan) == 3 else (*plan, None)
     if not entries:
         return
     views = [(block, shape, dtype) for _, (shape, dtype), _, block in entries]
+    if sizes is not None and sizes.reads:
+        views = [(block, sizes.symbolic(shape), dtype) for block, shape, dtype in views]
+        blocks = [0] * len(blocks)  # sized for each call's lengths
+    else:
+        sizes = None
     pool = refs.ref(make_pool(blocks, views), "pool")
     spare, buffers = refs.names.fresh("spare"), refs.names.fresh("buffers")
     for k, (stmt, _, index, _) in enumerate(entries):
@@ -315,15 +325,15 @@ def apply_pool(body, plan, refs, np_name, make_pool) -> None:
         return S.call(gast.Attribute(value=S.name(obj), attr=attr, ctx=gast.Load()), args)
 
     line = getattr(body[0], "lineno", None)
+    if sizes is None:
+        taken = gast.IfExp(
+            test=S.name(spare), body=method(spare, "pop", []), orelse=method(pool, "new", [])
+        )
+    else:
+        taken = method(pool, "take", [S.name(spare), sizes.all_read()])
     take = [
         S.assign(spare, gast.Attribute(value=S.name(pool), attr="spare", ctx=gast.Load()), line),
-        S.assign(
-            buffers,
-            gast.IfExp(
-                test=S.name(spare), body=method(spare, "pop", []), orelse=method(pool, "new", [])
-            ),
-            line,
-        ),
+        S.assign(buffers, taken, line),
     ]
     give = gast.Expr(value=method(spare, "append", [S.name(buffers)]))
     give.lineno = getattr(body[-1], "lineno", None)

@@ -1,5 +1,9 @@
 """Rewrites the argument shapes decide: ``sum_to``/``unreduce``/``expand_to`` at transform
-time, tape entries kept as shapes, ``unindex`` of a known shape and dtype."""
+time, tape entries kept as shapes, ``unindex`` of a known shape and dtype.
+
+For a build that serves every shape of a pattern, :func:`symbolic_shapes` keeps only the
+shapes whose lengths are constants or the same argument length in every example, and says how
+the code reads those lengths at run time (:class:`Sizes`)."""
 
 from __future__ import annotations
 
@@ -16,26 +20,114 @@ from ...runtime.helpers import (
     unreduce,
 )
 from .. import syntax as S
-from ..forms import Derivative
+from ..forms import Analysis, Derivative
 from ..node_facts import get_fact, set_fact
 from ..shape_keys import shape_only_reads, shape_read
 from ..shapes import (
     broadcast,
+    concrete_shapes,
     expression_shape,
     sum_to_axes,
 )
 from ..walk import definition_counts, walk_statements
 
 
+class Sizes:
+    """The argument lengths a build for a shape pattern reads at run time: ``lengths`` maps
+    each free length of the example the build is made for to its position ``j``, ``reads``
+    holds where the ``j``-th is read, ``(parameter, path, axis)`` (path steps ``("item",
+    key)`` or ``("attr", name)``)."""
+
+    def __init__(self, lengths: dict, reads: list):
+        self.lengths, self.reads = lengths, reads
+
+    def node(self, n):
+        """The expression of the length ``n``: a read of an argument's shape where ``n`` is
+        a free length, else the constant."""
+        j = self.lengths.get(n)
+        return S.const(n) if j is None else self.read(j)
+
+    def read(self, j):
+        """``params["W"].shape[1]``: the ``j``-th free length, read from its argument."""
+        param, path, axis = self.reads[j]
+        e = S.name(param)
+        for kind, key in path:
+            if kind == "attr":
+                e = gast.Attribute(value=e, attr=key, ctx=gast.Load())
+            else:
+                e = gast.Subscript(value=e, slice=S.const(key), ctx=gast.Load())
+        shape = gast.Attribute(value=e, attr="shape", ctx=gast.Load())
+        return gast.Subscript(value=shape, slice=S.const(axis), ctx=gast.Load())
+
+    def all_read(self):
+        """A tuple of every free length, in order."""
+        return gast.Tuple(elts=[self.read(j) for j in range(len(self.reads))], ctx=gast.Load())
+
+    def symbolic(self, shape: tuple) -> tuple:
+        """``shape`` with each free length ``j`` written ``-1 - j``."""
+        return tuple(-1 - self.lengths[n] if n in self.lengths else n for n in shape)
+
+
+class SymbolicShapes(dict):
+    """Name -> shape, as :func:`concrete_shapes`, for a build that serves every shape of a
+    pattern: ``sizes`` (:class:`Sizes`) says which lengths are free and how to read them."""
+
+    sizes: Sizes
+
+
+def with_sizes(shapes: dict, like) -> dict:
+    """``shapes``, carrying ``like``'s :class:`Sizes` where it has some."""
+    sizes = getattr(like, "sizes", None)
+    if sizes is None:
+        return shapes
+    got = SymbolicShapes(shapes)
+    got.sizes = sizes
+    return got
+
+
+def symbolic_shapes(analysis: Analysis, examples: list, lengths: list, sizes: Sizes) -> dict:
+    """:func:`concrete_shapes` of ``examples[0]`` (arguments of one shape pattern, the free
+    lengths of each given by ``lengths``, one list per example, ``sizes`` for the first),
+    keeping only the names whose every length is, in all ``examples``, one constant or the
+    same free length: what holds for every shape of the pattern as far as the examples tell
+    (a length computed from a free one, ``n - 1``, is not kept)."""
+    found = [concrete_shapes(analysis, ex) for ex in examples]
+    kept = SymbolicShapes()
+    kept.sizes = sizes
+    for name, shape in found[0].items():
+        others = [f.get(name) for f in found[1:]]
+        if any(o is None or len(o) != len(shape) for o in others):
+            continue
+        ok = True
+        for axis, n in enumerate(shape):
+            dims = [n] + [o[axis] for o in others]
+            if all(d == n for d in dims):
+                continue
+            free = [free_index(ls, d) for ls, d in zip(lengths, dims)]
+            if free[0] is None or any(f != free[0] for f in free):
+                ok = False
+                break
+        if ok:
+            kept[name] = shape
+    return kept
+
+
+def free_index(lengths: list, n):
+    """The position of ``n`` among the free ``lengths``, or None."""
+    return lengths.index(n) if n in lengths else None
+
+
 def specialise_shapes(node, der: Derivative, shapes: dict, numpy_only: bool = False) -> dict:
     """With the shapes known: ``sum_to(e, x)`` becomes ``e``, a reshape or a sum over fixed
     axes, and ``unreduce(c, x) * e`` becomes ``c * e`` where ``e`` already has the shape of
-    the product. Returns ``shapes`` with those of the names the derivative assigns once."""
+    the product. Returns ``shapes`` with those of the names the derivative assigns once. Where
+    ``shapes`` has free lengths (:class:`SymbolicShapes`), a reshape reads them from the
+    arguments at run time."""
     rewrite = _SumsTo(der, shapes, numpy_only)
     rewrite.visit(node)
     # names the derivative itself assigns once (hit masks, gate products) get shapes too
     counts = definition_counts(node.body)
-    shapes = rewrite.shapes = dict(shapes)
+    shapes = rewrite.shapes = with_sizes(dict(shapes), shapes)
     for stmt in walk_statements(node.body):
         if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
             t = stmt.targets[0].id
@@ -59,6 +151,8 @@ class _SumsTo(gast.NodeTransformer):
         self.numpy_only = numpy_only
         self.leading = der.refs.helper(sum_leading) if numpy_only else None
         self.shapes = shapes
+        sizes = getattr(shapes, "sizes", None)
+        self.length = S.const if sizes is None else sizes.node
 
     def shape(self, e):
         return expression_shape(e, self.shapes, self.adj_of, self.np_name)
@@ -82,7 +176,7 @@ class _SumsTo(gast.NodeTransformer):
         """``sum_to(g, x)`` as a reshape or a sum of ``g`` over fixed ``axes``."""
         lead, ones = axes
         reduced = lead + tuple(len(lead) + i for i in ones)
-        target = gast.Tuple(elts=[S.const(n) for n in sx], ctx=gast.Load())
+        target = gast.Tuple(elts=[self.length(n) for n in sx], ctx=gast.Load())
         if all(sg_[a] == 1 for a in reduced):  # only axes of length 1: a reshape
             return _method(g, "reshape", [target])
         if not ones:
@@ -179,11 +273,14 @@ def tape_shapes(body, der: Derivative) -> None:
 def shaped_unindex(node, der: Derivative, shapes: dict, dtypes: dict) -> None:
     """``unindex(g, x, idx)`` of an array ``x`` of known shape and dtype reads only those:
     ``unindex_shaped(g, (32, 512), np.float64, idx)``, so the tape need not keep ``x`` (an
-    LSTM's gate pre-activations, read back only for the shape of their adjoint)."""
+    LSTM's gate pre-activations, read back only for the shape of their adjoint); free
+    lengths (see :func:`specialise_shapes`) read from the arguments."""
     np_name = der.refs.name_of(np)
     if der.refs.name_of(unindex) is None or np_name is None:
         return
     shaped = der.refs.helper(unindex_shaped)
+    sizes = getattr(shapes, "sizes", None)
+    length = S.const if sizes is None else sizes.node
 
     class Rewrite(gast.NodeTransformer):
         def visit_Call(self, e):
@@ -203,7 +300,7 @@ def shaped_unindex(node, der: Derivative, shapes: dict, dtypes: dict) -> None:
                 or getattr(np, dt.name, None) is not dt.type
             ):
                 return e
-            dims = gast.Tuple(elts=[S.const(n) for n in shape], ctx=gast.Load())
+            dims = gast.Tuple(elts=[length(n) for n in shape], ctx=gast.Load())
             kind = gast.Attribute(value=S.name(np_name), attr=dt.name, ctx=gast.Load())
             return S.call(S.name(shaped), [e.args[0], dims, kind, e.args[2]])
 
