@@ -34,9 +34,8 @@ _OPTIONS = {
     "optimize", "debug_hook", "check_finite", "with_forward", "with_gradients",
     "stable_gradients", "pool_buffers",
 }  # fmt: skip
-#: "select": the part of a jvp's result to compute; "internal": made for generated code (vjp_of,
-#: jvp_of), whose seeds are adjoints and tangents in sourcegrad's own forms, not checked;
-#: "keep_forward": False for builds that call each callee's vjp whole (an export's)
+#: "select": the part of a jvp's result to compute; "internal": made for generated code, seeds
+#: in sourcegrad's own forms, unchecked; "keep_forward": False: callees' vjps run whole
 _INTERNAL_OPTIONS = {"select", "internal", "keep_forward"}
 #: the keyword a vjp's output gradient / a jvp's tangent may be passed by
 _SEED_KEYWORD = {"vjp": "g_out", "jvp": "t_in"}
