@@ -3,6 +3,10 @@ rule tables. When an internal moves, this file changes, not every test."""
 
 # ruff: noqa: F401
 
+# ---------------------------------------------------------------- the tiers a test checks
+import pytest as _pytest  # noqa: E402
+
+from sourcegrad.derivative_cache import SYMBOLIC_FIRST as _SYMBOLIC_FIRST  # noqa: E402
 from sourcegrad.rules import ADJOINTS, TANGENTS, lookup_tangent
 from sourcegrad.rules import arrangements as arrangements_rules
 from sourcegrad.rules import facts as facts_rules
@@ -80,3 +84,12 @@ from sourcegrad.transform.optimize.fuse import fuse_contractions
 from sourcegrad.transform.optimize.pool import POOLED_BYTES
 from sourcegrad.transform.parse import parse
 from sourcegrad.transform.shapes import concrete_shapes, expression_dtype
+
+#: a test of the default tiers (a build for ranks, then one per shape signature, each with
+#: buffers of its shapes); skipped where every length is free from the first specialised
+#: build (SOURCEGRAD_SPECIALISE_AFTER=1 or SOURCEGRAD_SYMBOLIC_SHAPES=1)
+DEFAULT_TIERS = _pytest.mark.skipif(
+    _SYMBOLIC_FIRST,
+    reason="checks the default tiers (one build per shape signature); with "
+    "SOURCEGRAD_SPECIALISE_AFTER=1 every length is free from the first specialised build",
+)

@@ -16,6 +16,7 @@ from sourcegrad import disk_cache
 from sourcegrad.pipeline import Pipeline
 
 from . import golden_cases as cases
+from .internals import DEFAULT_TIERS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,6 +54,7 @@ def _run(tmp_path, out, cache):
     return int(done.stdout.split()[-1])
 
 
+@DEFAULT_TIERS
 def test_a_second_process_runs_the_first_call_without_transforming(tmp_path):
     cache = tmp_path / "cache"
     assert _run(tmp_path, tmp_path / "cold.npz", cache) == 1
@@ -93,6 +95,7 @@ def _first_call(name):
     return sg.grad(getattr(cases, name))(*args)
 
 
+@DEFAULT_TIERS
 def test_a_build_read_from_disk_gives_the_same_gradients_and_is_optimized_later(fresh_dir, counted):
     cold = _first_call("neural_net")
     assert len(counted) == 1
@@ -121,6 +124,7 @@ def test_a_build_read_from_disk_gives_the_same_gradients_and_is_optimized_later(
     ],
     ids=["truncated", "garbage", "tampered"],
 )
+@DEFAULT_TIERS
 def test_a_corrupt_entry_is_built_again_and_replaced(fresh_dir, counted, spoil):
     cold = _first_call("neural_net")
     (entry,) = (fresh_dir / "builds").glob("*.json")

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import sourcegrad as sg
 
 from .fd import numerical_grad
-from .internals import contract, uneinsum
+from .internals import DEFAULT_TIERS, contract, uneinsum
 
 
 def _running(f, *args):
@@ -273,6 +273,7 @@ def test_at_most_max_specialised_shape_signatures(rng, monkeypatch):
     assert not ranked.provisional  # final for the shapes not specialised to: optimized
 
 
+@DEFAULT_TIERS
 def test_the_first_call_runs_the_pure_build_until_a_second_signature(rng):
     # the build for the first call's ranks is replaced by the one for its shapes on the
     # second call: it runs pure (no optimize pass for one call) unless another shape
@@ -338,6 +339,7 @@ def scaled_tanh(x, b, s):
     return np.sum(np.tanh(x * s + b))
 
 
+@DEFAULT_TIERS
 def test_each_remembered_signature_gets_a_direct_call_built_once(rng):
     # a plain gradient's repeated signature is checked inline by a __call__ of its own
     df = sg.value_and_grad(scaled_tanh, (1, 2))

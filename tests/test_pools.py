@@ -15,7 +15,7 @@ import pytest
 import sourcegrad as sg
 
 from .fd import numerical_grad
-from .internals import BufferPool
+from .internals import DEFAULT_TIERS, BufferPool
 
 
 def _running(df, *args) -> str:
@@ -76,6 +76,7 @@ def _mlp_args(rng, batch=16, dtype=np.float64):
     return W0, W1, x, y
 
 
+@DEFAULT_TIERS
 def test_intermediates_are_computed_into_pooled_buffers(rng):
     args = _mlp_args(rng)
     df = sg.grad(mlp, (0, 1))
@@ -95,6 +96,7 @@ def test_intermediates_are_computed_into_pooled_buffers(rng):
         np.testing.assert_allclose(df(*args)[i], want, rtol=1e-6, atol=1e-8)
 
 
+@DEFAULT_TIERS
 def test_arrays_whose_lifetimes_do_not_overlap_share_memory(rng):
     args = _mlp_args(rng)
     df = sg.grad(mlp, (0, 1))
@@ -111,6 +113,7 @@ def test_arrays_whose_lifetimes_do_not_overlap_share_memory(rng):
         assert a.flags.c_contiguous and (a.shape, a.dtype) == pool.layouts[i]
 
 
+@DEFAULT_TIERS
 def test_large_arrays_are_released_rather_than_pooled(rng):
     """An array made by a top-level statement above POOLED_BYTES is deleted after its last
     use: its memory can then serve the gradients the call returns (held in a pool it would
@@ -233,6 +236,7 @@ def test_a_call_that_raises_leaves_later_calls_right(rng):
         np.testing.assert_array_equal(df(x, 0.5), want)
 
 
+@DEFAULT_TIERS
 def test_threads_use_buffers_of_their_own(rng):
     args = [_mlp_args(rng, batch=64) for _ in range(8)]
     df = sg.grad(mlp, (0, 1))
@@ -244,6 +248,7 @@ def test_threads_use_buffers_of_their_own(rng):
     assert df.held_bytes() == sum(pool.blocks)
 
 
+@DEFAULT_TIERS
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_each_signature_has_buffers_of_its_shapes_and_dtype(dtype, rng):
     df = sg.grad(mlp, (0, 1))
@@ -318,6 +323,7 @@ def _rnn_args(rng, steps=5, batch=3):
     return W_x, W_h, rng.standard_normal((steps, batch, 4)), rng.standard_normal((steps, batch, 6))
 
 
+@DEFAULT_TIERS
 def test_values_a_loop_saves_go_to_a_buffer_per_iteration(rng):
     """The hidden state of each step is on the tape: it is computed into its step's part of
     a pooled (steps, ...) buffer; a product read only within its step gets one buffer."""

@@ -20,6 +20,7 @@ from sourcegrad import cli
 
 from . import export_cases as c
 from . import golden_cases as gc
+from .internals import DEFAULT_TIERS
 
 GOLDEN = pathlib.Path(__file__).parent / "golden"
 HERE = os.path.basename(c.__file__)
@@ -57,6 +58,7 @@ def test_no_callees_prints_the_main_derivative_only():
     assert sg.show(c.helper_loss, args=args).startswith(only)
 
 
+@DEFAULT_TIERS
 def test_each_signature_a_helper_is_called_with_is_shown():
     rng = np.random.default_rng(1)
     params = [
