@@ -183,3 +183,26 @@ def test_an_unknown_backend_or_a_missing_package_is_refused(monkeypatch, rng):
         df = sg.grad(g, fuse="numexpr")
         df(x)
         df(x)
+
+
+def numexprs_names(x, where):
+    sign = x * where
+    exp = sign * sign + where
+    return np.sum(exp * x - sign / (1.0 + where * where))
+
+
+def test_names_numexpr_reads_as_its_own_are_renamed(rng):
+    x, w = rng.standard_normal(N), rng.standard_normal(N)
+    running = _agree(numexprs_names, (x, w), wrt=(0, 1))
+    assert EVALUATE in running
+
+
+def with_integers(x, k):
+    return np.sum(x * k + x * x * k - (x + 1.0) * (x - 1.0) * x)
+
+
+def test_integer_operands_keep_numpy(rng):
+    x, k = rng.standard_normal(N), rng.integers(-3, 4, N)
+    running = _agree(with_integers, (x, k))
+    assert EVALUATE in running  # the float trees only
+    assert '"k": k' not in running  # an integer array is no operand of a fused tree

@@ -191,10 +191,7 @@ def _pooled(run: Run) -> None:
 
 
 def _fused(run: Run) -> None:
-    der = run.der
-    adj_of = {v: k for k, v in der.adj_names.items()}
-    dtypes = run.in_place.dtypes
-    fuse_elementwise(run.node, der.refs, run.shapes, dtypes, adj_of, run.np_name)
+    fuse_elementwise(run.node, run.der, run.shapes, run.in_place.dtypes)
 
 
 def _on_node(rewrite) -> Callable[[Run], None]:

@@ -1,37 +1,30 @@
 """Fused elementwise evaluation (option ``fuse="numexpr"``): a statement of the running
-derivative that is a tree of elementwise arithmetic over large arrays becomes one
-``ne.evaluate("...", local_dict={...}, out=...)`` call of `numexpr`_, which evaluates the
-whole tree in cache-sized blocks without the whole-array temporaries NumPy makes for each
-operation::
+derivative that is a tree of elementwise arithmetic over large arrays becomes one call of
+`numexpr`, which evaluates the whole tree in cache-sized blocks without the whole-array
+temporaries NumPy makes for each operation::
 
     dx = ne.evaluate(
         "2.0 * (x / (1.0 + out_7)) + out_5 * (a * (1.0 - out_2 * out_2) - 2.0 * (out_2 * x))",
         local_dict={"x": x, "out_7": out_7, "out_5": out_5, "a": a, "out_2": out_2},
     )
 
-What is fused: ``+ - * /`` and unary ``-`` (as operators or as the ufunc calls the in-place
-rewrites make, ``np.add(a, b, out=a)``), ``np.sqrt`` and ``np.abs`` (correctly rounded in both
-libraries), and, only where numexpr runs them through Intel's VML (``numexpr.use_vml``), the
-transcendental functions of :data:`TRANSCENDENTAL`. Without VML numexpr computes those one
-element at a time with the C library, 5-13x slower than NumPy's vectorised loops, so they stay
-NumPy calls whose results are operands of the fused tree. Consecutive statements merge where
-the first one's value is read only by the next (``dx_t = out_2 * out_2; dx =
-np.subtract(1.0, dx_t, out=dx_t)`` is one tree), so a tree is as large as the code allows.
+Fused: ``+ - * /`` and unary ``-`` (operators, or the ufunc calls of the in-place rewrites,
+``np.add(a, b, out=a)``), ``np.sqrt`` and ``np.abs`` (correctly rounded in both libraries),
+and only where numexpr has Intel's VML (``numexpr.use_vml``) the functions of
+:data:`TRANSCENDENTAL`: without VML numexpr computes those with the C library one element at a
+time, 5-13x slower than NumPy's vectorised loops, so they stay NumPy calls, operands of the
+tree. A statement whose value only the next one reads (``del`` statements aside) merges into
+it, so a tree is as large as the code allows; an array of ones seeding a gradient
+(``unreduce(1.0, out)``) is the number 1.0 in the trees. Only where:
 
-Where, exactly:
-
-* every operand is a float32 or float64 array of the tree's own dtype, or a number; its shape
-  and dtype are known from the build's shapes and the names' dtypes; operands broadcast as
-  NumPy broadcasts them (numexpr broadcasts the same way);
-* the result has at least :data:`MIN_ELEMENTS` elements and the tree at least two operations
-  (below that NumPy's own loops are as fast, measured: ``benchmarks/fused.py``);
+* every operand is a float32 or float64 array of the tree's dtype (shapes broadcast as in
+  NumPy) or a number, its shape and dtype known from the build;
+* the result has at least :data:`MIN_ELEMENTS` elements and the tree two operations or more;
 * the result dtype is NumPy's: numexpr makes ``float32 * 2.0`` a float64, NumPy a float32, so
-  in a float32 tree every number (a constant, a Python float argument) is an ``np.float32``
-  operand, which is what NumPy's promotion does with it.
+  in a float32 tree each number is an ``np.float32`` operand, as NumPy's promotion makes it.
 
-Results are NumPy's up to rounding: numexpr applies the same IEEE operations in the same order
-(the tree's parentheses are kept), so arithmetic agrees bit for bit; VML's transcendental
-functions differ from NumPy's in the last bit.
+Results are NumPy's up to rounding: the same IEEE operations in the same order (the tree's
+parentheses are kept); VML's transcendental functions differ from NumPy's in the last bit.
 """
 
 from __future__ import annotations
@@ -41,7 +34,9 @@ import math
 import gast
 import numpy as np
 
+from ...runtime.helpers import unreduce
 from .. import syntax as S
+from ..forms import Derivative
 from ..node_facts import copy_all_facts
 from ..shapes import expression_kind, expression_shape
 from .dtypes import same_dtype
@@ -63,20 +58,14 @@ _UFUNCS = {gast.Add: "add", gast.Sub: "subtract", gast.Mult: "multiply", gast.Di
 #: NumPy functions numexpr computes correctly rounded, as NumPy does: always fused
 _EXACT_FUNCTIONS = {"sqrt": "sqrt", "abs": "abs", "absolute": "abs"}
 #: NumPy functions numexpr computes with the same meaning, fused only where numexpr has VML
-TRANSCENDENTAL = {
-    name: name
-    for name in (
-        "exp", "expm1", "log", "log1p", "log10", "tanh", "sinh", "cosh", "sin", "cos", "tan",
-        "arctan", "arcsin", "arccos", "arcsinh", "arccosh", "arctanh",
-    )
-}  # fmt: skip
+TRANSCENDENTAL = frozenset(
+    "exp expm1 log log1p log10 tanh sinh cosh sin cos tan arctan arcsin arccos arcsinh arccosh "
+    "arctanh".split()
+)
 #: names numexpr reads as its own (functions, constants): an operand of that name is renamed
 _RESERVED = frozenset(
-    set(TRANSCENDENTAL) | set(_EXACT_FUNCTIONS)
-    | {"where", "sum", "prod", "real", "imag", "complex", "conj", "contains", "arctan2",
-       "log2", "fmod", "floor", "ceil", "round", "trunc", "isnan", "isinf", "isfinite",
-       "signbit", "copysign", "nextafter", "hypot", "maximum", "minimum", "True", "False",
-       "None", "inf", "nan"}
+    set(TRANSCENDENTAL) | set(_EXACT_FUNCTIONS) | {"True", "False", "None", "inf", "nan"}
+    | set(getattr(getattr(numexpr, "expressions", None), "functions", ()))
 )  # fmt: skip
 _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
 _UNARY, _ATOM = 3, 4
@@ -88,28 +77,98 @@ def available(backend: str) -> bool:
     return backend == "numexpr" and numexpr is not None
 
 
-def fuse_elementwise(node, refs, shapes: dict, dtypes: dict, adj_of: dict, np_name) -> None:
-    """Rewrite the function ``node`` (in place) so that each statement that is a tree of at
-    least two elementwise operations over large float arrays (see the module docstring) runs
-    as one ``numexpr.evaluate``; statements whose value only the next one reads are merged
-    into it first. ``shapes``/``dtypes``: the names' concrete shapes and dtypes (an adjoint,
-    named in ``adj_of``, has its value's shape); ``refs``: the derivative's references, to
-    reach numexpr by. Values are unchanged up to rounding."""
+def fuse_elementwise(node, der: Derivative, shapes: dict, dtypes: dict) -> None:
+    """Rewrite the function ``node`` (in place; the running copy of ``der``'s) so that each
+    statement that is a tree of at least two elementwise operations over large float arrays
+    (see the module docstring) runs as one ``numexpr.evaluate``; statements whose value only
+    the next one reads are merged into it first, and an array filled with a number
+    (``dout = unreduce(1.0, out)``) is that number in the trees. ``shapes``/``dtypes``: the
+    names' concrete shapes and dtypes. Values are unchanged up to rounding."""
+    np_name = der.refs.name_of(np)
     if numexpr is None or np_name is None:
         return
-    fusing = _Fusing(refs, shapes, dtypes, adj_of, np_name)
+    adj_of = {v: k for k, v in der.adj_names.items()}
+    fusing = _Fusing(der.refs, shapes, dtypes, adj_of, np_name)
     fusing.transcendental = bool(getattr(numexpr, "use_vml", False))
-    for body in list(S.blocks(node.body)):
+    fusing.fills = _fills(node, der.refs.name_of(unreduce), fusing)
+    fusing.assigned = {
+        stmt.targets[0].id: stmt.value
+        for body in S.blocks(node.body)
+        for stmt in body
+        if _simple(stmt)
+        and fusing.operation(stmt.value) is not None
+        and _stores(node, stmt.targets[0].id) == 1
+    }
+    fusing.envs = {}
+    blocks = list(S.blocks(node.body))
+    for body in blocks:
+        fusing.bind(body)
+    for body in blocks:
         _merge(body, node, fusing)
-    for body in list(S.blocks(node.body)):
+    for stmt in (stmt for body in S.blocks(node.body) for stmt in body):
+        fusing.at(stmt).translate(stmt)
+    for name, (stmt, _, _) in fusing.fills.items():
+        if not _loads(node, name):
+            for body in S.blocks(node.body):
+                if stmt in body:
+                    body.remove(stmt)
+            _forget(node, name)
+
+
+def _fills(node, unreduce_name, fusing) -> dict:
+    """``name -> (statement, number, like)`` of the names assigned once, by ``name =
+    unreduce(number, like)``: an array of ``like``'s shape and float dtype filled with the
+    number."""
+    found = {}
+    for body in S.blocks(node.body):
         for stmt in body:
-            fusing.translate(stmt)
+            if not (_simple(stmt) and isinstance(stmt.value, gast.Call)):
+                continue
+            call = stmt.value
+            if not (isinstance(call.func, gast.Name) and call.func.id == unreduce_name):
+                continue
+            if call.keywords or len(call.args) != 2 or not isinstance(call.args[1], gast.Name):
+                continue
+            number, like = call.args
+            if not (isinstance(number, gast.Constant) and type(number.value) in (int, float)):
+                continue
+            dtype = fusing.kind(like)
+            if isinstance(dtype, np.dtype) and dtype in _FLOATS and fusing.shape(like):
+                name = stmt.targets[0].id
+                if _stores(node, name) == 1:
+                    found[name] = (stmt, number, like)
+    return found
 
 
 class _Fusing:
     """What one rewrite knows: the names' shapes and dtypes, and how to write a tree."""
 
     transcendental = False
+    fills: dict = {}  # noqa: RUF012 (set per rewrite, see fuse_elementwise)
+    assigned: dict = {}  # noqa: RUF012 name -> the fused tree it is assigned once
+    env: dict = {}  # noqa: RUF012 name -> dtype of its binding at the statement rewritten
+    envs: dict = {}  # noqa: RUF012 id(statement) -> its env: bindings earlier in its block
+
+    def at(self, stmt) -> _Fusing:
+        """Ready to rewrite ``stmt``: names read as assigned earlier in its block."""
+        self.env = self.envs.get(id(stmt), {})
+        return self
+
+    def bind(self, body: list) -> None:
+        """Record, for each statement of ``body``, the dtypes of the names assigned before
+        it in ``body`` (where the whole function's dtypes cannot say: assigned twice)."""
+        env: dict = {}
+        for stmt in body:
+            self.envs[id(stmt)] = self.env = dict(env)
+            if _simple(stmt):
+                kind = self.kind(stmt.value)
+                if kind is not None:
+                    env[stmt.targets[0].id] = kind
+                else:
+                    env.pop(stmt.targets[0].id, None)
+            else:
+                for name in S.bound_names(stmt):
+                    env.pop(name, None)
 
     def __init__(self, refs, shapes, dtypes, adj_of, np_name):
         self.refs, self.shapes, self.dtypes = refs, shapes, dtypes
@@ -118,6 +177,8 @@ class _Fusing:
     def shape(self, e):
         """The shape of ``e``: of a fused operation, its operands' broadcast."""
         op = self.operation(e)
+        if isinstance(e, gast.Name) and e.id in self.fills:
+            return self.shape(self.fills[e.id][2])
         if op is None:
             return expression_shape(e, self.shapes, self.adj_of, self.np_name)
         shapes = [self.shape(a) for a in op[1]]
@@ -132,6 +193,12 @@ class _Fusing:
         """The dtype of ``e`` (``float``/``int`` for a Python number), None if unknown: of
         a fused operation, NumPy's promotion of its float operands (numbers are weak)."""
         op = self.operation(e)
+        if isinstance(e, gast.Name) and e.id in self.fills:
+            return self.kind(self.fills[e.id][2])
+        if isinstance(e, gast.Name) and e.id in self.env:
+            return self.env[e.id]
+        if isinstance(e, gast.Name) and e.id not in self.dtypes and e.id in self.assigned:
+            return self.kind(self.assigned.pop(e.id))  # popped: no cycle, asked once
         if op is None:
             return expression_kind(e, self.dtypes, self.np_name)
         kinds = [self.kind(a) for a in op[1]]
@@ -164,7 +231,8 @@ class _Fusing:
             return _OPERATOR_CALLS[fn], list(e.args), out
         if fn == "negative" and len(e.args) == 1:
             return "neg", list(e.args), out
-        functions = dict(_EXACT_FUNCTIONS, **(TRANSCENDENTAL if self.transcendental else {}))
+        vml = {f: f for f in TRANSCENDENTAL} if self.transcendental else {}
+        functions = dict(_EXACT_FUNCTIONS, **vml)
         if fn in functions and len(e.args) == 1:
             return functions[fn] + "()", list(e.args), out
         return None
@@ -247,6 +315,9 @@ class _Tree:
         if op is None:
             return self.operand(e)
         symbol, args, _ = op  # an inner out= is a buffer of NumPy's own: not needed
+        ones = [self.one(a) for a in args]
+        if symbol == "*" and any(ones) or symbol == "/" and ones[1]:
+            return self.render(args[1] if ones[0] else args[0])  # 1.0 * e is e, exactly
         parts = [self.render(a) for a in args]
         if any(p is None for p in parts):
             return None
@@ -260,6 +331,14 @@ class _Tree:
         right = _wrapped(parts[1], prec + 1)  # a + (b + c) keeps its order: rounding
         return f"{left} {symbol} {right}", prec
 
+    def one(self, e) -> bool:
+        """Whether ``e`` is an array of ones (``unreduce(1.0, x)``) of the tree's dtype and
+        shape: the seed of a gradient."""
+        fill = isinstance(e, gast.Name) and self.fusing.fills.get(e.id)
+        if not fill or fill[1].value != 1:
+            return False
+        return self.fusing.shape(e) == self.shape and self.fusing.kind(e) == self.dtype
+
     def operand(self, e):
         """An operand of the tree (a name, a number, an expression NumPy computes): its
         text, or None where its dtype or shape would not be NumPy's in numexpr."""
@@ -269,6 +348,9 @@ class _Tree:
             if self.dtype == np.float64:
                 return repr(e.value), (_UNARY if e.value < 0 else _ATOM)
             return self.named(e, self.as_dtype(e)), _ATOM
+        fill = isinstance(e, gast.Name) and self.fusing.fills.get(e.id)
+        if fill and self.fusing.shape(e) == self.shape and self.fusing.kind(e) == self.dtype:
+            return self.operand(fill[1])  # the number, in the tree's dtype
         kind = self.fusing.kind(e)
         if kind is float or kind is int:  # a Python number: weak in NumPy's promotion
             value = e if self.dtype == np.float64 else self.as_dtype(e)
@@ -290,13 +372,13 @@ class _Tree:
         source = S.text(value)
         if source in self.by_text:
             return self.by_text[source]
-        if isinstance(e, gast.Name) and e is value and e.id not in _RESERVED:
+        if isinstance(e, gast.Name) and e is value and _plain(e.id):
             name = e.id
         else:
             name = _stem(e)
         taken = set(self.operands)
         base, k = name, 1
-        while name in taken or name in _RESERVED:
+        while name in taken or not _plain(name):
             name, k = f"{base}_{k}", k + 1
         self.operands[name] = value
         self.by_text[source] = name
@@ -327,6 +409,12 @@ def _replace_operand(e, i: int, value) -> None:
         e.args[i] = value
 
 
+def _plain(name: str) -> bool:
+    """Whether numexpr reads ``name`` as a variable (not its own function, not refused as a
+    dunder name, ASCII)."""
+    return name not in _RESERVED and not name.startswith("__") and name.isascii()
+
+
 def _wrapped(part, least: int) -> str:
     text, prec = part
     return f"({text})" if prec < least else text
@@ -336,14 +424,17 @@ def _stem(e) -> str:
     """A readable name for an operand that is an expression: its function's or its name."""
     if isinstance(e, gast.Call):
         f = e.func
-        return f.attr if isinstance(f, gast.Attribute) else getattr(f, "id", "v")
-    if isinstance(e, gast.Name):
-        return e.id + "_"
-    if isinstance(e, gast.Constant):
-        return "c"
-    if isinstance(e, (gast.Subscript, gast.Attribute)):
-        return _stem(e.value)
-    return "v"
+        stem = f.attr if isinstance(f, gast.Attribute) else getattr(f, "id", "v")
+    elif isinstance(e, gast.Name):
+        stem = e.id + "_"
+    elif isinstance(e, gast.Constant):
+        stem = "c"
+    elif isinstance(e, (gast.Subscript, gast.Attribute)):
+        stem = _stem(e.value)
+    else:
+        stem = "v"
+    stem = stem.lstrip("_")
+    return stem if stem and stem.isascii() else "v"
 
 
 # ---------------------------------------------------------------- merging statements
@@ -353,23 +444,34 @@ def _merge(body: list, node, fusing: _Fusing) -> None:
     i = 0
     while i + 1 < len(body):
         if _merged(body, i, node, fusing):
-            i = max(i - 1, 0)  # the merged statement may merge into its predecessor's place
+            i = max(i - 1, 0)  # the merged statement may take in the one before it
+            while i > 0 and isinstance(body[i], gast.Delete):
+                i -= 1
         else:
             i += 1
 
 
 def _merged(body: list, i: int, node, fusing: _Fusing) -> bool:
     """Merge ``body[i]`` into ``body[i + 1]`` (see :func:`_merge`); True if it did."""
-    first, second = body[i], body[i + 1]
+    j = i + 1
+    while j < len(body) and isinstance(body[j], gast.Delete):
+        j += 1
+    if j == len(body):
+        return False
+    first, second, dels = body[i], body[j], body[i + 1 : j]
     if not (_simple(first) and (_simple(second) or _accumulation(second))):
         return False
     name = first.targets[0].id
+    fusing.at(second)
+    deleted = {t.id for d in dels for t in d.targets if isinstance(t, gast.Name)}
+    target = second.target if _accumulation(second) else second.targets[0]
+    if name in deleted or target.id in deleted:
+        return False  # the deletions move after the merged statement
     op1, op2 = fusing.operation(first.value), fusing.operation(second.value)
     if op1 is None or op2 is None:
         return False
-    target = second.target if _accumulation(second) else second.targets[0]
     if _accumulation(second) and target.id == name:
-        return _merged_accumulation(body, i, fusing)
+        return _merged_accumulation(body, i, j, fusing)
     out = op2[2]
     out_is_name = isinstance(out, gast.Name) and out.id == name
     if _tree_loads(fusing, second.value, name) != 1:
@@ -393,17 +495,18 @@ def _merged(body: list, i: int, node, fusing: _Fusing) -> bool:
         return False
     second.value = value
     copy_all_facts(first, second, lineno=True)  # the heading comment of the first
-    del body[i]
+    body[i : j + 1] = [second, *dels]
     if not rebinds:
         _forget(node, name)
     return True
 
 
-def _merged_accumulation(body: list, i: int, fusing: _Fusing) -> bool:
-    """``t = a`` then ``t += b`` (``b`` not reading ``t``) as ``t = a + b``, written where ``a``
-    was, where that fuses."""
-    first, second = body[i], body[i + 1]
+def _merged_accumulation(body: list, i: int, j: int, fusing: _Fusing) -> bool:
+    """``t = a`` then ``t += b`` (``b`` not reading ``t``; ``body[j]``, after ``del``
+    statements only) as ``t = a + b`` where that fuses, the deletions after it."""
+    first, second = body[i], body[j]
     name = first.targets[0].id
+    fusing.at(first)
     if _tree_loads(fusing, second.value, name) or _loads(second.value, name):
         return False
     out = fusing.operation(first.value)[2]
@@ -413,7 +516,7 @@ def _merged_accumulation(body: list, i: int, fusing: _Fusing) -> bool:
     if fusing.tree(value) is None:
         return False
     first.value = value
-    del body[i + 1]
+    body[i : j + 1] = [first, *body[i + 1 : j]]
     return True
 
 
@@ -460,11 +563,7 @@ def _out_keyword(call):
 
 
 def _loads(node, name: str) -> int:
-    return sum(
-        1
-        for n in S.walk(node)
-        if isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, gast.Load)
-    )
+    return S.loaded_names(node).count(name)
 
 
 def _stores(node, name: str) -> int:
