@@ -245,8 +245,8 @@ class _Fusing:
             return None
         dtype = self.kind(value)
         shape = self.shape(value)
-        if not (isinstance(dtype, np.dtype) and dtype in _FLOATS) or shape is None:
-            return None
+        if not (isinstance(dtype, np.dtype) and dtype in _FLOATS) or not shape:
+            return None  # a number, or unknown: numexpr would make a 0-d array of a number
         if math.prod(shape) < MIN_ELEMENTS:
             return None
         out = op[2] if extra_out is None else extra_out
