@@ -99,7 +99,6 @@ def fuse_elementwise(node, der: Derivative, shapes: dict, dtypes: dict) -> None:
         and fusing.operation(stmt.value) is not None
         and _stores(node, stmt.targets[0].id) == 1
     }
-    fusing.envs = {}
     blocks = list(S.blocks(node.body))
     for body in blocks:
         fusing.bind(body)
@@ -143,11 +142,14 @@ def _fills(node, unreduce_name, fusing) -> dict:
 class _Fusing:
     """What one rewrite knows: the names' shapes and dtypes, and how to write a tree."""
 
-    transcendental = False
-    fills: dict = {}  # noqa: RUF012 (set per rewrite, see fuse_elementwise)
-    assigned: dict = {}  # noqa: RUF012 name -> the fused tree it is assigned once
-    env: dict = {}  # noqa: RUF012 name -> dtype of its binding at the statement rewritten
-    envs: dict = {}  # noqa: RUF012 id(statement) -> its env: bindings earlier in its block
+    def __init__(self, refs, shapes, dtypes, adj_of, np_name):
+        self.refs, self.shapes, self.dtypes = refs, shapes, dtypes
+        self.adj_of, self.np_name = adj_of, np_name
+        self.transcendental = False  # numexpr's exp, tanh, ... fused (VML)
+        self.fills: dict = {}  # name -> (statement, number, like): see _fills
+        self.assigned: dict = {}  # name -> the fused tree it is assigned, once
+        self.env: dict = {}  # name -> dtype of its binding at the statement rewritten
+        self.envs: dict = {}  # id(statement) -> its env: bindings earlier in its block
 
     def at(self, stmt) -> _Fusing:
         """Ready to rewrite ``stmt``: names read as assigned earlier in its block."""
@@ -169,10 +171,6 @@ class _Fusing:
             else:
                 for name in S.bound_names(stmt):
                     env.pop(name, None)
-
-    def __init__(self, refs, shapes, dtypes, adj_of, np_name):
-        self.refs, self.shapes, self.dtypes = refs, shapes, dtypes
-        self.adj_of, self.np_name = adj_of, np_name
 
     def shape(self, e):
         """The shape of ``e``: of a fused operation, its operands' broadcast."""
