@@ -71,15 +71,15 @@ def rational(x, a):
     return np.sum(x * (1.0 - a * x) / (1.0 + x * x) + 0.5 * a * (x * x - 1.0) * x)
 
 
-def candidates(loss, x, a, hand=None) -> list:
+def candidates(loss, x, a, hand=None, jax_too=True) -> list:
     """The implementations of ``loss``'s value and gradient, each checked against the
-    hand-written one (or the first) before it is timed."""
+    hand-written one (or the first) before it is timed; ``jax_too``: jax.jit among them."""
     found = [_sourcegrad("sourcegrad", loss, x, a)]
     if hand is not None:
         found.insert(0, Candidate("hand-written", lambda: hand(x, a)))
     if fused_backend.available("numexpr"):
         found.append(_sourcegrad("sourcegrad fuse", loss, x, a, fuse="numexpr"))
-    jax = import_jax()
+    jax = import_jax() if jax_too else None
     if jax is not None:
         f = jax.jit(jax.value_and_grad(rebind_numpy(loss, jax.numpy, f"{loss.__name__}_jax")))
         xs = jax.device_put(x)
@@ -120,7 +120,8 @@ def main(argv=None) -> None:
         "--clock",
         default="wall",
         choices=["wall", "cpu"],
-        help="cpu: the calling thread's CPU time, for a loaded machine (one thread only)",
+        help="cpu: the calling thread's CPU time, for a loaded machine (one thread only: "
+        "without jax.jit, whose work runs on XLA's threads)",
     )
     opts = p.parse_args(argv)
     if fused_backend.numexpr is not None:
@@ -139,7 +140,7 @@ def main(argv=None) -> None:
          elementwise_hand),
         ("arithmetic chain (rational)", rational, None),
     ):  # fmt: skip
-        found = candidates(loss, x, a, hand)
+        found = candidates(loss, x, a, hand, jax_too=opts.clock == "wall")  # XLA's threads
         times = time_interleaved(found, rounds=opts.rounds, warmup=3, rewarm=0, clock=opts.clock)
         report(title, found, times, bound)
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
