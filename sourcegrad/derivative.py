@@ -32,7 +32,7 @@ from .runtime.signature import call_signature, compile_guard, guard_expression, 
 
 _OPTIONS = {
     "optimize", "debug_hook", "check_finite", "with_forward", "with_gradients",
-    "stable_gradients", "pool_buffers",
+    "stable_gradients", "pool_buffers", "fuse",
 }  # fmt: skip
 #: "select": the part of a jvp's result to compute; "internal": made for generated code, seeds
 #: in sourcegrad's own forms, unchecked; "keep_forward": False: callees' vjps run whole

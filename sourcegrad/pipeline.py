@@ -475,7 +475,13 @@ class Pipeline:
 
     def _optimize(self, der, args, shapes=None):
         """``der`` optimized for ``args`` (and their ``shapes``), as the options ask."""
-        return optimize(der, args, shapes, pools=self.options.get("pool_buffers", True))
+        return optimize(
+            der,
+            args,
+            shapes,
+            pools=self.options.get("pool_buffers", True),
+            fuse=self.options.get("fuse"),
+        )
 
     def _fused(self, core: Core, wrt: tuple, args: tuple, shapes) -> Emitted | None:
         """The running derivative of ``core`` (a fresh copy) with its loops of ``np.einsum``

@@ -1,5 +1,6 @@
 """The order of the rewrites of the running derivative: :data:`REWRITES`, each row a named
-rewrite with the facts it needs (:data:`SHAPES`, :data:`ARGS`, :data:`NUMPY`, :data:`POOLS`).
+rewrite with the facts it needs (:data:`SHAPES`, :data:`ARGS`, :data:`NUMPY`, :data:`POOLS`,
+:data:`FUSED`).
 :func:`optimize` runs, in order, every row whose facts hold for the build.
 
 A new rewrite is a module of this package with a function of one :class:`Run` (or a
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 import gast
 import numpy as np
 
+from ...errors import SourcegradError
 from ...runtime.buffers import BufferPool
 from ...runtime.containers import children, is_container
 from ...runtime.facts import helper_functions_where
@@ -38,6 +40,7 @@ from .appends import grow_in_place
 from .builders import builders
 from .chunk import chunk_elementwise
 from .dtypes import name_dtypes
+from .fused import BACKENDS, available, fuse_elementwise
 from .inplace import InPlace
 from .kept_calls import keep_forward_sweeps
 from .masks import early_masks
@@ -59,6 +62,8 @@ ARGS = "args"
 NUMPY = "numpy"
 #: intermediates may be kept in buffers from one call to the next (option ``pool_buffers``)
 POOLS = "pools"
+#: elementwise trees run fused through numexpr (option ``fuse="numexpr"``), in place of chunks
+FUSED = "fused"
 
 #: runtime helpers whose result holds none of their arguments (unindex of a list holds g)
 _COPYING_HELPERS = helper_functions_where(allocates="new")
@@ -77,7 +82,7 @@ class Run:
     example_args: tuple | None
     shapes: dict | None
     np_name: str | None
-    facts: frozenset  # of SHAPES, ARGS, NUMPY, POOLS: those that hold for this build
+    facts: frozenset  # of SHAPES, ARGS, NUMPY, POOLS, FUSED: those that hold for this build
     kinds: dict = field(default_factory=dict)  # dtypes of names: later rewrites keep them
     in_place: InPlace | None = None
     owner: Owner | None = None
@@ -162,6 +167,8 @@ def _owned_accumulations(run: Run) -> None:
 
 
 def _chunks(run: Run) -> None:
+    if FUSED in run.facts:  # numexpr blocks the fused trees itself
+        return
     der = run.der
     adj_of = {v: k for k, v in der.adj_names.items()}
     unreduce_name = der.refs.name_of(unreduce)
@@ -184,6 +191,10 @@ def _released(run: Run) -> None:
 
 def _pooled(run: Run) -> None:
     apply_pool(run.node.body, run.plan, run.der.refs, run.np_name, BufferPool.of)
+
+
+def _fused(run: Run) -> None:
+    fuse_elementwise(run.node, run.der, run.shapes, run.in_place.dtypes)
 
 
 def _on_node(rewrite) -> Callable[[Run], None]:
@@ -246,6 +257,9 @@ REWRITES: tuple[Rewrite, ...] = (
     Rewrite("released arrays", _released, _SHAPES_NUMPY),
     Rewrite("pooled buffers", _pooled, frozenset({SHAPES, NUMPY, POOLS})),
     Rewrite("lists grown in place", lambda r: grow_in_place(r.node, r.der, r.np_name)),
+    Rewrite("fused elementwise", _fused, _SHAPES_NUMPY | {FUSED}),
+    # last: every rewrite before saw a callee's vjp read its arguments where the adjoint
+    # calls it (see kept_calls)
     Rewrite("kept forward sweeps", lambda r: keep_forward_sweeps(r.node, r.der)),
 )
 
@@ -261,9 +275,22 @@ def _numpy_only(args) -> bool:
     return all(ok(a) for a in args)
 
 
-def facts(example_args, shapes, pools: bool) -> frozenset:
-    """The facts that hold for a build with these example arguments, shapes and option."""
+def facts(example_args, shapes, pools: bool, fuse=None) -> frozenset:
+    """The facts that hold for a build with these example arguments, shapes and options
+    (``fuse``: a backend of :data:`~sourcegrad.transform.optimize.fused.BACKENDS`, or None;
+    refused where its package is not installed)."""
     found = set()
+    if fuse:
+        if fuse not in BACKENDS:
+            raise SourcegradError(
+                f"fuse={fuse!r} is not a fused backend; pass fuse='numexpr', or leave it out"
+            )
+        if not available(fuse):
+            raise SourcegradError(
+                f"fuse={fuse!r} needs the {fuse} package: pip install {fuse} (or "
+                "sourcegrad[fast]), or leave fuse out to run NumPy's own loops"
+            )
+        found.add(FUSED)
     if shapes:
         found.add(SHAPES)
     if example_args is not None:
@@ -276,13 +303,19 @@ def facts(example_args, shapes, pools: bool) -> frozenset:
 
 
 def optimize(
-    der: Derivative, example_args=None, shapes: dict | None = None, pools: bool = True
+    der: Derivative,
+    example_args=None,
+    shapes: dict | None = None,
+    pools: bool = True,
+    fuse: str | None = None,
 ) -> Derivative:
     """A faster copy of ``der`` computing the same results (see the package docstring);
     with ``shapes`` (:func:`~sourcegrad.transform.shapes.concrete_shapes` of the arguments),
     specialised to those shapes, and with ``pools`` its intermediates kept in buffers from
-    one call to the next (:mod:`sourcegrad.transform.optimize.pool`). ``der`` is unchanged."""
-    holding = facts(example_args, shapes, pools)
+    one call to the next (:mod:`sourcegrad.transform.optimize.pool`), and with ``fuse``
+    (``"numexpr"``) its elementwise trees over large arrays fused
+    (:mod:`sourcegrad.transform.optimize.fused`). ``der`` is unchanged."""
+    holding = facts(example_args, shapes, pools, fuse)
     run = Run(S.clone(der.node), der, example_args, shapes, der.refs.name_of(np), holding)
     for rewrite in REWRITES:
         if rewrite.needs <= holding:
