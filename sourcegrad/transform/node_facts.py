@@ -38,6 +38,9 @@ FACTS: dict[str, Fact] = {
     "sweep": Fact(bool, False, "a statement of the adjoint sweep (where it starts)"),
     "tape_pair": Fact(tuple, None, "(id of the statement, name): pairs a tape push and pop"),
     "pop": Fact(tuple, None, "placeholder for the tape pops after a statement: (names, stmt)"),
+    "reordered": Fact(
+        bool, False, "a call summing in another order than the user's code (a fused loop)"
+    ),
     "kept": Fact(int, None, "pairs a call of a function and the call of its vjp (one per site)"),
     "tangent_params": Fact(list, (), "on a jvp FunctionDef: its tangent parameter names"),
     "interleaved": Fact(bool, False, "on a FunctionDef: tangent code interleaved with primal"),

@@ -133,6 +133,7 @@ class _Fuser:
         self.stacked.append(e)  # the caller checks its shape is known: no broadcasting
         spec = f"{layouts[0]},{layouts[1]}->{out_letters}"
         call = S.call(S.clone(einsum.func), [S.const(spec), *(S.name(s) for s in stacks)])
+        set_fact(call, "reordered", True)  # one sum for the loop's: BLAS may sum it too
         out.append(S.assign(e, call, lineno))
         terms = (S.name(acc), S.name(e))  # + commutes; the sum goes on the right
         # into a temporary first, as the core form has it (`acc = acc + e` would overwrite the

@@ -45,7 +45,8 @@ def adjoint_nodes(body) -> set[int]:
 def contractions(node, der: Derivative) -> None:
     """``np.einsum`` of two operands in the adjoint code runs as :func:`contract` (BLAS
     through ``tensordot``, which sums in another order: the forward code keeps the user's
-    ``einsum``), and a ``uneinsum`` computes only the adjoints that some statement reads."""
+    ``einsum``, but for one that sums a fused loop, in another order already), and a
+    ``uneinsum`` computes only the adjoints that some statement reads."""
     np_name = der.refs.name_of(np)
     adjoint = adjoint_nodes(node.body)
     read = {n.id for n in S.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
@@ -71,7 +72,7 @@ def contractions(node, der: Derivative) -> None:
             self.generic_visit(e)
             if (
                 np_call(e, np_name, "einsum", 3)
-                and id(e) in adjoint
+                and (id(e) in adjoint or get_fact(e, "reordered"))
                 and isinstance(e.args[0], gast.Constant)
                 and isinstance(e.args[0].value, str)
                 and not any(isinstance(a, gast.Starred) for a in e.args)
