@@ -24,6 +24,7 @@ from .kept import backward_kept, forward_kept, forward_kept_of
 from .rules import adjoint, d, tangent
 from .runtime.trees import zero_adjoint
 from .transform import derive
+from .transform.parse import packed
 
 
 def vjp_of(fn: Callable, wrt: Any) -> Callable:
@@ -235,13 +236,14 @@ def _without_receiver(t_in, wrt, single):
 def _dynamic(fn, wrt, mode):
     if not isinstance(fn, types.FunctionType):
         return _Called(fn, wrt, mode)
-    if fn.__code__.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS):
+    if fn.__code__.co_flags & inspect.CO_VARKEYWORDS:
         raise UnsupportedSyntaxError(
-            f"{fn.__name__}() takes *args or **kwargs and is made while the derivative "
-            "runs (a nested def or lambda); sourcegrad differentiates calls of such a function "
-            "only when it is defined at module level: move it there, or give every argument "
-            "a name"
+            f"{fn.__name__}() takes **kwargs and is made while the derivative runs (a nested "
+            "def or lambda); sourcegrad differentiates calls of such a function only when it "
+            "is defined at module level: move it there, or give every argument a name"
         )
+    if fn.__code__.co_flags & inspect.CO_VARARGS:
+        return _Packed(fn, wrt, mode)
     # functions with the same code (and what their transformation reads) share the builds,
     # each run with its own closure (sourcegrad.derivative.derivative)
     options = {"internal": True} if derive.keeping_forward() else _WHOLE
@@ -250,6 +252,79 @@ def _dynamic(fn, wrt, mode):
 
 #: the options of a callee's derivative made for an export (see derive.whole_vjps)
 _WHOLE = {"internal": True, "keep_forward": False}
+
+
+class _Packed:
+    """The vjp or jvp of a function value taking ``*args``: the derivative of its
+    :func:`~sourcegrad.transform.parse.packed` form, the arguments past the named ones passed
+    as one tuple; the tuple's gradient (tangent) goes back to the positions it packs."""
+
+    def __init__(self, fn, wrt, mode):
+        self.fn, self.mode = fn, mode
+        self.single = not isinstance(wrt, tuple)
+        self.wrt = (wrt,) if self.single else wrt
+        self.named = fn.__code__.co_argcount
+
+    def inner(self, nargs: int) -> tuple:
+        """The positions of the packed form's arguments ``wrt`` names (the tuple's once)."""
+        last = min(nargs, self.named)
+        return tuple(dict.fromkeys(min(i, last) for i in self.wrt))
+
+    def regroup(self, parts, inner: tuple, nargs: int):
+        """The packed form's parts for ``inner`` as this derivative's for ``wrt``."""
+        by = dict(zip(inner, (parts,) if len(inner) == 1 else parts))
+        last = min(nargs, self.named)
+        out = tuple(by[i] if i < last else by[last][i - last] for i in self.wrt)
+        return out[0] if self.single else out
+
+    def derivative(self, inner: tuple, mode: str):
+        return _dynamic(packed(self.fn), inner if len(inner) > 1 else inner[0], mode)
+
+    def __call__(self, *args, g_out=None, t_in=None):
+        n = min(len(args), self.named)
+        head, rest, inner = args[:n], tuple(args[n:]), self.inner(len(args))
+        t = self.derivative(inner, self.mode)
+        if self.mode == "vjp":
+            return self.regroup(t(*head, rest, g_out=g_out), inner, len(args))
+        given = dict(zip(self.wrt, (t_in,) if self.single else tuple(t_in)))
+        tangents = tuple(packed_tangent(given, rest, n) if i == n else given[i] for i in inner)
+        return t(*head, rest, t_in=tangents[0] if len(inner) == 1 else tangents)
+
+    def jvp(self, wrt):
+        """Forward mode over this vjp, along its arguments ``wrt`` (the seed last)."""
+        return _PackedJvp(self, wrt)
+
+
+class _PackedJvp:
+    """``jvp_of`` a :class:`_Packed` vjp: the jvp of the packed form's vjp, its arguments and
+    tangents packed the same way, its value and tangent regrouped."""
+
+    def __init__(self, of: _Packed, wrt):
+        self.of = of
+        self.single = not isinstance(wrt, tuple)
+        self.wrt = (wrt,) if self.single else wrt
+
+    def __call__(self, *args, t_in=None):
+        of, nargs = self.of, len(args) - 1  # the seed last
+        n = min(nargs, of.named)
+        head, rest, seed = args[:n], tuple(args[n:nargs]), args[-1]
+        inner = of.inner(nargs)
+        vjp = of.derivative(inner, "vjp")
+        given = dict(zip(self.wrt, (t_in,) if self.single else tuple(t_in)))
+        outer = tuple(dict.fromkeys(i if i < n else (n + 1 if i == nargs else n) for i in self.wrt))
+        tangents = tuple(
+            packed_tangent(given, rest, n) if j == n else given[nargs if j == n + 1 else j]
+            for j in outer
+        )
+        t = jvp_of(vjp, outer[0] if len(outer) == 1 else outer)
+        value, tangent = t(*head, rest, seed, t_in=tangents[0] if len(outer) == 1 else tangents)
+        return of.regroup(value, inner, nargs), of.regroup(tangent, inner, nargs)
+
+
+def packed_tangent(given: dict, rest: tuple, first: int) -> tuple:
+    """The tangent of the packed tuple ``rest`` (its items at positions ``first`` on): the
+    tangents ``given`` by position, zeros for the others."""
+    return tuple(given.get(i, zero_adjoint(a)) for i, a in enumerate(rest, first))
 
 
 class _Called:
@@ -318,7 +393,7 @@ def _bound(fn, leading: tuple) -> bool:
 def jvp_of(fn: Callable, wrt: Any) -> Callable:
     """The jvp of a function known only when the derivative runs: a nested ``def``, a lambda,
     or a function made by sourcegrad. Called as ``jvp_of(fn, wrt)(*args, t_in=t)``."""
-    if isinstance(fn, (_Called, _OfReceiver, _Unbound)):
+    if isinstance(fn, (_Called, _OfReceiver, _Unbound, _Packed)):
         return fn.jvp(wrt)
     if _has_receiver(wrt):
         return _Unbound(fn, wrt, "jvp") if _bound_to_nothing(fn) else _OfReceiver(fn, wrt, "jvp")

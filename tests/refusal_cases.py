@@ -75,8 +75,8 @@ def missing_field(p):
 
 
 def calls_helper(x):
-    def nested(*xs):
-        return xs[0] * 2.0
+    def nested(x, **kw):
+        return x * kw.get("scale", 2.0)
 
     return np.sum(nested(x))  # REFUSE: calls_helper
 

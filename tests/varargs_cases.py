@@ -41,7 +41,7 @@ def f_total(params, x):
     return total(*params[0]) + total(x) + total()
 
 
-def f_closure(params, x):  # refused: a *args function reading an enclosing variable
+def f_closure(params, x):  # a *args function reading an enclosing variable
     c = 2.0
 
     def scaled(*xs):

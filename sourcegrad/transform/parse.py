@@ -107,11 +107,22 @@ def packed(fn: types.FunctionType) -> types.FunctionType:
             passed.append(p.name)
     head = ", ".join(plain + (["*"] if keyword_only else []) + keyword_only)
     name = code.co_name if code.co_name.isidentifier() else "lambda_"
-    text = f"def {name}({head}):\n    return {PACKS}({', '.join(passed)})\n"
-    namespace = {PACKS: fn}
+    # the function it packs is a closure cell, not a global: ``made`` reads ``fn``'s globals,
+    # which the derivative made from ``fn``'s source reads too
+    text = (
+        f"def factory__({PACKS}):\n    def {name}({head}):\n"
+        f"        return {PACKS}({', '.join(passed)})\n    return {name}\n"
+    )
+    namespace: dict = {}
     exec(compile(text, code.co_filename, "exec"), namespace)  # noqa: S102
-    made = namespace[name]
-    made.__code__ = made.__code__.replace(co_firstlineno=code.co_firstlineno)
+    wrapper = namespace["factory__"](fn)
+    made = types.FunctionType(
+        wrapper.__code__.replace(co_firstlineno=code.co_firstlineno),
+        fn.__globals__,
+        name,
+        None,
+        wrapper.__closure__,
+    )
     defaults = list(fn.__defaults__ or ())
     kwdefaults = dict(fn.__kwdefaults__ or {})
     for p in sig.parameters.values():
