@@ -167,6 +167,38 @@ def test_resume_in_one_process_equals_the_uninterrupted_run(tmp_path):
         np.testing.assert_array_equal(again.params[key], params[key])
 
 
+def test_a_schedule_resumes_with_the_checkpoint(tmp_path):
+    """The learning-rate schedule's state is in the checkpoint: a relaunch that steps the same
+    schedule ends with the uninterrupted run's parameters and learning rate."""
+    batches = sg.parallel.Batches(*MLP.data(), batch_size=MLP.BATCH)
+    vg = sg.value_and_grad(MLP.loss)
+
+    def trainer(path):
+        return sg.parallel.DataParallel(
+            vg,
+            MLP.init_params(),
+            MLP.optimizer,
+            checkpoint=path,
+            every=3,
+            schedule=lambda opt: sg.optim.StepLR(opt, step_size=2, gamma=0.5),
+        )
+
+    def run(t, steps):  # the schedule steps after every optimizer step
+        t.train(batches, steps, callback=lambda step, loss: t.schedule.step())
+
+    whole = trainer(tmp_path / "whole.npz")
+    run(whole, 10)
+    first = trainer(tmp_path / "cut.npz")
+    run(first, 7)  # saved at step 6; step 7 is lost
+    again = trainer(tmp_path / "cut.npz")
+    assert again.resumed and again.steps == 6
+    assert again.optimizer.lr == 0.5**3 * whole.schedule.base_lr
+    run(again, 10)
+    assert again.optimizer.lr == whole.optimizer.lr
+    for key in whole.params:
+        np.testing.assert_array_equal(again.params[key], whole.params[key])
+
+
 def test_the_engine_is_chosen_from_the_launcher_environment():
     detect = sg.parallel.detect_engine
     assert detect({}) == "single"

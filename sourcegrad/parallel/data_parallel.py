@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import SourcegradError
 from ..optim.base import Optimizer
+from ..optim.schedules import LRScheduler
 from .checkpoint import checkpoint_exists, read_checkpoint, write_checkpoint
 from .comm import Communicator, ParallelError
 from .engines import init
@@ -96,6 +97,7 @@ class DataParallel:
         every: int = 0,
         reduction: str = "mean",
         shard: Sequence[bool] | None = None,
+        schedule: Callable[[Optimizer], LRScheduler] | None = None,
     ):
         if isinstance(optimizer, Optimizer):
             raise ParallelError(
@@ -119,6 +121,8 @@ class DataParallel:
         self.params = self.flat.tree
         self.grads = self.flat.same_layout()
         self.optimizer = optimizer(self.params)
+        #: the learning-rate schedule (you step it, as with PyTorch); kept in checkpoints
+        self.schedule = None if schedule is None else schedule(self.optimizer)
         self.steps = 0
         self.position: dict = {"step": 0}
         self.resumed = False
@@ -178,10 +182,12 @@ class DataParallel:
         return losses
 
     def state(self) -> dict:
-        """What a checkpoint holds: ``{"params", "optimizer", "step", "data", "ranks"}``."""
+        """What a checkpoint holds: ``{"params", "optimizer", "schedule", "step", "data",
+        "ranks"}``."""
         return {
             "params": self.params,
             "optimizer": self.optimizer.state_dict(),
+            "schedule": {} if self.schedule is None else self.schedule.state_dict(),
             "step": self.steps,
             "data": dict(self.position),
             "ranks": self.comm.size,
@@ -209,6 +215,15 @@ class DataParallel:
             raise ParallelError(f"the checkpoint {source} does not fit this run: {e}") from e
         self.flat.assign(saved["params"])
         self.optimizer.load_state_dict(saved["optimizer"])
+        if self.schedule is not None:  # after the optimizer's, as PyTorch's order is
+            self.schedule.load_state_dict(_plain(saved["schedule"]))
         self.steps = int(saved["step"])
         self.position = dict(saved["data"])
         self.resumed = True
+
+
+def _plain(state: dict) -> dict:
+    """A schedule's state as read back from a checkpoint: 0-d arrays as Python numbers."""
+    return {
+        k: v.item() if isinstance(v, np.ndarray) and v.ndim == 0 else v for k, v in state.items()
+    }
