@@ -287,6 +287,21 @@ def test_a_raising_torch_rank_ends_the_job_with_its_error(tmp_path):
     assert status != 0 and "a failure on rank 1 at step 3" in output
 
 
+def test_a_killed_torch_rank_is_named_with_the_last_checkpoint_and_resumes(tmp_path):
+    pytest.importorskip("torch", reason="the torch.distributed engine needs PyTorch")
+    worker, out, checkpoint = WORKERS / "mlp_worker.py", tmp_path / "r.npz", tmp_path / "c.npz"
+    args = ["--steps", "10", "--out", str(out), "--checkpoint", str(checkpoint), "--every", "3"]
+    command = [sys.executable, "-m", "sourcegrad.parallel.launch", "--torchrun", "-n", "2"]
+    status, output = run([*command, str(worker), *args, "--die-after", "7"], False)
+    assert status != 0 and not out.exists()
+    assert "rank 1 (pid" in output and "SIGKILL" in output and "torchrun ended" in output, output
+    assert f"last checkpoint: {checkpoint} at step 6" in output, output
+    run([*command, str(worker), *args], True)
+    final = sg.util.load(out)
+    assert final["start"] == 6
+    assert_params_close(final["params"], MLP.serial(10)[0])
+
+
 # ----- the example -----
 
 

@@ -1,7 +1,8 @@
 """``python -m sourcegrad.parallel.launch -n 2 train.py [args]``: ``mpiexec`` with a report.
 
 It runs ``mpiexec -n N python train.py args`` (``--mpiexec`` names another launcher command,
-``--`` ends its options) and passes its output through. Each rank records its process id,
+``--`` ends its options; ``--torchrun`` runs ``torchrun --standalone --nproc-per-node N``
+instead) and passes its output through. Each rank records its process id,
 and rank 0 each checkpoint it writes, in a job folder; when the job fails, the launcher says
 which rank died or raised (Hydra's report gives only a process id) and which checkpoint a
 relaunch of the same command resumes from. Its exit status is ``mpiexec``'s.
@@ -25,6 +26,11 @@ __all__ = ["main", "failure_report"]
 
 DIED = re.compile(r"PID (\d+) RUNNING AT (\S+)")
 EXIT = re.compile(r"EXIT CODE: (-?\d+)")
+#: torchrun's summary of the first failure: ``rank : 1 (local_rank: 1)``, ``exitcode : -9
+#: (pid: 1234)``, ``host : name``
+TORCH_RANK = re.compile(r"rank\s*:\s*(\d+)")
+TORCH_EXIT = re.compile(r"exitcode\s*:\s*(-?\d+)\s*\(pid:\s*(\d+)\)")
+TORCH_HOST = re.compile(r"host\s*:\s*(\S+)")
 SIGNALS = {9: "SIGKILL", 15: "SIGTERM", 11: "SIGSEGV", 6: "SIGABRT", 2: "SIGINT"}
 
 
@@ -49,8 +55,18 @@ def failure_report(folder: str, output: str, status: int) -> str:
     ranks, checkpoint = read_records(folder)
     raised = sorted(e["rank"] for e in ranks.values() if e.get("raised"))
     died = DIED.search(output)
+    cause = output[max(output.find("Root Cause"), 0) :]  # torchrun: the first failure
+    torch_died = TORCH_EXIT.search(cause)
     if raised:
         what = f"rank {', '.join(map(str, raised))} raised (its traceback is above)"
+    elif torch_died and int(torch_died.group(1)) < 0:  # killed by a signal
+        number, pid = -int(torch_died.group(1)), int(torch_died.group(2))
+        rank = TORCH_RANK.search(cause[: torch_died.start()])
+        rank = ranks.get(pid, {}).get("rank", rank.group(1) if rank else "?")
+        host = TORCH_HOST.search(cause)
+        how = f"signal {number}" + (f", {SIGNALS[number]}" if number in SIGNALS else "")
+        on = f" on {host.group(1)}" if host else ""
+        what = f"rank {rank} (pid {pid}{on}) died ({how}) and torchrun ended the job"
     elif died:
         pid, host = int(died.group(1)), died.group(2)
         code = EXIT.search(output)
@@ -74,11 +90,18 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sourcegrad.parallel.launch")
     parser.add_argument("-n", "--ranks", type=int, default=2, help="number of ranks")
     parser.add_argument("--mpiexec", default="mpiexec", help="the MPI launcher command")
+    parser.add_argument(
+        "--torchrun", action="store_true", help="launch with torchrun (torch.distributed, gloo)"
+    )
     parser.add_argument("script", help="the Python script every rank runs")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="the script's arguments")
     options = parser.parse_args(argv)
-    command = [*shlex.split(options.mpiexec), "-n", str(options.ranks)]
-    command += [sys.executable, options.script, *options.args]
+    if options.torchrun:
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+        command += ["--nproc-per-node", str(options.ranks), options.script, *options.args]
+    else:
+        command = [*shlex.split(options.mpiexec), "-n", str(options.ranks)]
+        command += [sys.executable, options.script, *options.args]
     with tempfile.TemporaryDirectory(prefix="sourcegrad-job-") as folder:
         env = {**os.environ, JOB_DIRECTORY: folder}
         process = subprocess.Popen(
