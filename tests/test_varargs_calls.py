@@ -83,3 +83,33 @@ def test_a_varargs_helper_reading_an_enclosing_variable():
             assert value == f(x, w)
         assert sg.gradcheck(f, x, w, wrt=0, order=2)
         assert sg.gradcheck(f, x, w, wrt=1, order=2)
+
+
+class _Scaled:
+    def __init__(self, W):
+        self.W = W
+
+    def __call__(self, x, scale=1.0):
+        return np.tanh(x @ self.W) * scale
+
+
+SCALED = [_Scaled(0.5 * W), _Scaled(0.1 * W)]
+
+
+def _by_keyword(x):
+    for layer in SCALED:
+        x = layer(x, scale=2.0)
+    return np.sum(x * x)
+
+
+def _by_position(x):
+    for layer in SCALED:
+        x = layer(x, 2.0)
+    return np.sum(x * x)
+
+
+def test_a_function_value_called_with_keywords_is_refused_saying_pass_them_by_position():
+    with pytest.raises(sg.SourcegradError, match="passed by position") as info:
+        sg.grad(_by_keyword)(X)
+    assert "test_varargs_calls.py:" in str(info.value)
+    assert sg.gradcheck(_by_position, X, order=2)  # the way out works

@@ -143,6 +143,15 @@ def refuse_undifferentiable(core: Core, ops: dict, varied: dict, useful_in: dict
         way_out = (_ITERATOR_HINTS.get(op.key) if isinstance(op.key, type) else None) or (
             _no_rule_hint(op.label, "defjvp" if core.forward else "defvjp")
         )
+        if op.key == "keywords":
+            raise NoRuleError(
+                f"`{op.label}` is a function value (a nested def, a lambda, a layer object) "
+                f"called with keyword arguments on a differentiated value (in `{text}`); "
+                "sourcegrad differentiates such calls with the arguments passed by position: "
+                "pass them in the order of its parameters, without names",
+                core.parsed.filename,
+                stmt.lineno,
+            )
         raise NoRuleError(
             f"`{op.label}` has no derivative rule and a differentiated value flows through it "
             f"(in `{text}`); {way_out}",

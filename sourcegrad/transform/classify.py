@@ -134,8 +134,9 @@ def _classify_call(core: Core, stmt, value) -> Op:
         # derivative a derivative made): its vjp is found when the derivative runs, from
         # the function object itself; a derivative's seed is its last positional argument
         return _dynamic(core, func, list(value.args) + list(kwargs.values()))
+    key = "keywords" if isinstance(func, gast.Name) else None  # a function value's keywords
     return Op(
-        None,
+        key,
         None,
         operands=[func, *value.args, *kwargs.values()],
         pure=False,
@@ -161,8 +162,11 @@ def _classify_global_call(core: Core, stmt, value, kwargs) -> Op:
     if is_derivative(obj) and set(kwargs) <= {"g_out", "t_in"}:
         # the seed of a vjp (or tangent of a jvp) is its last positional argument
         return _dynamic(core, func, list(value.args) + list(kwargs.values()))
-    if not kwargs and lookup_rule(core, obj) is None and callable_object(obj):
+    if lookup_rule(core, obj) is None and callable_object(obj):
         # a layer object or a bound method kept in a global: found when it runs
+        if kwargs:
+            operands = [*value.args, *kwargs.values()]
+            return Op("keywords", None, operands=operands, pure=False, label=label)
         return _dynamic(core, func, list(value.args))
     op = bind_rule(core, stmt, obj, list(value.args), kwargs, label)
     module = getattr(obj, "__module__", "") or ""
