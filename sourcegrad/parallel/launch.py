@@ -57,7 +57,11 @@ def failure_report(folder: str, output: str, status: int) -> str:
     died = DIED.search(output)
     cause = output[max(output.find("Root Cause"), 0) :]  # torchrun: the first failure
     torch_died = TORCH_EXIT.search(cause)
-    if raised:
+    code = EXIT.search(output)
+    number = int(code.group(1)) if code else status
+    # a rank killed by a signal comes first: another rank may raise only because it died
+    killed = died is not None and number in SIGNALS
+    if raised and not killed and not (torch_died and int(torch_died.group(1)) < 0):
         what = f"rank {', '.join(map(str, raised))} raised (its traceback is above)"
     elif torch_died and int(torch_died.group(1)) < 0:  # killed by a signal
         number, pid = -int(torch_died.group(1)), int(torch_died.group(2))
@@ -69,8 +73,6 @@ def failure_report(folder: str, output: str, status: int) -> str:
         what = f"rank {rank} (pid {pid}{on}) died ({how}) and torchrun ended the job"
     elif died:
         pid, host = int(died.group(1)), died.group(2)
-        code = EXIT.search(output)
-        number = int(code.group(1)) if code else status
         how = f"exit code {number}" + (f", {SIGNALS[number]}" if number in SIGNALS else "")
         rank = ranks.get(pid, {}).get("rank", "?")
         what = f"rank {rank} (pid {pid} on {host}) died ({how}) and mpiexec ended the job"

@@ -527,6 +527,12 @@ def _selection_rank(op, ranks):  # np.where, np.clip: the broadcast of the opera
     return max(known) if known and None not in known else None
 
 
+def _where_shape(op, known):  # np.where(condition, x, y): the broadcast of the three
+    if op.key is not np.where or len(op.operands) != 3:
+        return None
+    return broadcast(*(atom_shape(a, known) for a in op.operands))
+
+
 # every ufunc without facts of its own (np.matmul has its own, in linalg.py)
 declare(np.ufunc, rank=_elementwise_rank, shape=_elementwise_shape, dtype="ufunc")
 declare("copy", "astype", np.copy, np.asarray, np.array, np.real, rank=first_operand_rank)
@@ -534,6 +540,7 @@ declare("copy", "astype", np.real, shape=first_operand_shape)
 declare("copy", dtype="operand")
 declare("item", float, rank=constant_rank(0))
 declare(np.where, np.clip, rank=_selection_rank, allocates="new")
+declare(np.where, shape=_where_shape)
 declare(np.copy, allocates="new")
 declare(np.asarray, np.array, allocates="view")
 nondifferentiable(np.imag)  # zeros, for a real value

@@ -424,6 +424,20 @@ def _transpose_shape(op, known):
     return tuple(x[i] for i in order)
 
 
+def _swapaxes_shape(op, known):
+    """``np.swapaxes(a, i, j)``: ``a``'s shape with lengths ``i`` and ``j`` swapped."""
+    x = atom_shape(op.bound.get("a"), known)
+    i, j = op.bound.get("axis1"), op.bound.get("axis2")
+    if x is None or not all(isinstance(k, gast.Constant) for k in (i, j)):
+        return None
+    i, j = i.value, j.value
+    if not all(type(k) is int and -len(x) <= k < len(x) for k in (i, j)):
+        return None
+    out = list(x)
+    out[i], out[j] = out[j], out[i]
+    return tuple(out)
+
+
 def _stack_shape(op, known):
     arrays, axis = op.bound.get("arrays"), op.bound.get("axis")
     if not isinstance(arrays, gast.Tuple) or not arrays.elts or not is_none(op.bound.get("out")):
@@ -446,6 +460,7 @@ declare(np.stack, rank=_stack_rank, shape=_stack_shape, dtype="promote")
 declare(np.concatenate, rank=_concatenate_rank)
 declare(np.expand_dims, rank=_expand_dims_rank)
 declare(np.transpose, shape=_transpose_shape)
+declare(np.swapaxes, shape=_swapaxes_shape)
 declare(np.reshape, np.transpose, "reshape", dtype="operand")
 declare(np.zeros, np.ones, np.empty, np.full, rank=_created_rank)
 declare(np.zeros, np.ones, np.empty, dtype="creation")

@@ -170,6 +170,8 @@ def _evaluate(op, stmt, env, core, example_args):
         return None if shape is None else (shape, None)
     if key in _NUMBERS:
         return (), _INT
+    if key == "floordiv" and len(op.operands) == 2:  # `C // nh`: a length, as np.floor_divide's
+        return _floor_division(*(_atom(x, env) for x in op.operands))
     if key == "copy" and len(op.operands) == 1:  # h = h_6, ho = ho_3: the value goes along
         return _atom(op.operands[0], env)
     if key is np.reshape:
@@ -190,6 +192,16 @@ def _evaluate(op, stmt, env, core, example_args):
         if _is_int(a) and _is_int(b):
             return (), _INT
     return shape, None
+
+
+def _floor_division(a, b):
+    """``(shape, value)`` of ``a // b`` for two numbers known by ``(shape, value)``; None
+    where either is unknown or an array (its shape would follow NumPy's broadcasting)."""
+    if a is None or b is None or a[0] != () or b[0] != ():
+        return None
+    if type(a[1]) is int and type(b[1]) is int:
+        return ((), a[1] // b[1]) if b[1] else None
+    return ((), _INT) if _is_int(a[1]) and _is_int(b[1]) else None
 
 
 def _reshaped(a, args, env):
