@@ -37,26 +37,13 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 # every build made here, none read from an earlier run's disk cache
 os.environ["SOURCEGRAD_CACHE_DIR"] = tempfile.mkdtemp(prefix="sg-varying-")
 
+from recurrent import lstm_loss  # noqa: E402  (the LSTM of the recurrent workloads)
+
 import sourcegrad as sg  # noqa: E402
 from sourcegrad import derivative_cache  # noqa: E402
 
 BATCH, D_IN, HIDDEN = 32, 64, 128
 LENGTHS = range(5, 36)
-
-
-def lstm_loss(params, xs, y):
-    n = xs.shape[1]
-    H = params["W_h"].shape[0]
-    h = np.zeros((n, H), dtype=xs.dtype)
-    c = np.zeros((n, H), dtype=xs.dtype)
-    for t in range(xs.shape[0]):
-        z = xs[t] @ params["W_x"] + h @ params["W_h"] + params["b"]
-        s = 1.0 / (1.0 + np.exp(-z[:, : 3 * H]))
-        g = np.tanh(z[:, 3 * H :])
-        c = s[:, H : 2 * H] * c + s[:, :H] * g
-        h = s[:, 2 * H : 3 * H] * np.tanh(c)
-    lse = np.log(np.sum(np.exp(h), axis=1, keepdims=True))
-    return -np.sum(y * (h - lse)) / n
 
 
 def inputs(seed: int = 0):

@@ -88,7 +88,7 @@ def _run_at(body, i, names, pieces, np_name):
     if got is None:
         return None
     acc, (a, t, k) = first.targets[0].id, got
-    found, drop, read = {k: a}, [first], _names(a)
+    found, drop, read = {k: a}, [first], S.names_in(a)
     for j in range(i + 1, len(body)):
         stmt = body[j]
         more = _added(stmt, acc)
@@ -98,7 +98,7 @@ def _run_at(body, i, names, pieces, np_name):
                 return None
             found[got[2]] = got[0]
             drop.append(stmt)
-            read |= _names(got[0])
+            read |= S.names_in(got[0])
             continue
         if sorted(found) == list(range(pieces[t])):
             axis = _concatenation_of(stmt, acc, np_name)
@@ -108,16 +108,12 @@ def _run_at(body, i, names, pieces, np_name):
             call = S.call(S.attr_chain(f"{np_name}.concatenate"), [parts, axis])
             made = gast.Assign(targets=[stmt.targets[0]], value=call, type_comment=None)
             return j, made, drop
-        mentioned = _names(stmt)
+        mentioned = S.names_in(stmt)
         if isinstance(stmt, (gast.If, gast.For, gast.While)) or acc in mentioned:
             return None
         if _stored(stmt) & read:
             return None
     return None
-
-
-def _names(node) -> set:
-    return {n.id for n in S.walk(node) if isinstance(n, gast.Name)}
 
 
 def _stored(stmt) -> set:
