@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import inspect
 import itertools
 import json
 import linecache
@@ -41,6 +40,7 @@ import numpy as np
 
 from .rules import registry
 from .transform.emit import Emitted
+from .transform.source_lines import definition_lines
 
 #: the version of the builds on disk: sourcegrad's own source (see _own_hash)
 _OWN_HASH: list = []
@@ -141,15 +141,25 @@ def is_generated(filename: str) -> bool:
 def _own_hash() -> str:
     """A hash of sourcegrad's own source files, by name, size and modification time (as
     Python's bytecode cache knows a changed source): builds made by other code are not read.
-    Reading no file's content keeps this off a process's first build (1-2 ms, not 3-4)."""
+    Reading no file's content (and walking with ``os.scandir``, not ``Path.rglob``) keeps this
+    off a process's first build (0.4 ms, not 2-4)."""
     if not _OWN_HASH:
-        digest = hashlib.sha256()
-        root = Path(__file__).parent
-        for path in sorted(root.rglob("*.py")):
-            st = path.stat()
-            digest.update(f"{path.relative_to(root)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
-        _OWN_HASH.append(digest.hexdigest())
+        entries: list[str] = []
+        _own_files(str(Path(__file__).parent), "", entries)
+        _OWN_HASH.append(hashlib.sha256("".join(sorted(entries)).encode()).hexdigest())
     return _OWN_HASH[0]
+
+
+def _own_files(folder: str, prefix: str, entries: list[str]) -> None:
+    """Adds ``name:size:mtime`` of every ``.py`` file under ``folder`` to ``entries``."""
+    with os.scandir(folder) as found:
+        for entry in found:
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name != "__pycache__":
+                    _own_files(entry.path, f"{prefix}{entry.name}/", entries)
+            elif entry.name.endswith(".py"):
+                st = entry.stat()
+                entries.append(f"{prefix}{entry.name}:{st.st_size}:{st.st_mtime_ns}\n")
 
 
 def _describe(value: Any, depth: int = 0) -> str | None:
@@ -181,7 +191,7 @@ def _source(code: types.CodeType) -> str | None:
         if not lines:
             return None
         try:
-            text = "".join(inspect.getblock(lines[code.co_firstlineno - 1 :]))
+            text = "".join(definition_lines(lines, code))
         except (IndexError, SyntaxError, ValueError):
             return None
         _SOURCES[code] = text

@@ -24,6 +24,7 @@ import gast
 from .. import rules as R
 from ..errors import NoSourceError, UnsupportedSyntaxError, user_location
 from . import syntax as S
+from .source_lines import definition_lines
 
 
 @dataclass
@@ -57,7 +58,7 @@ def _source_of(fn) -> tuple[list[str], int]:
     lines = linecache.getlines(code.co_filename, fn.__globals__)
     start = code.co_firstlineno - 1
     if 0 <= start < len(lines) and lines[start].lstrip().startswith(("def ", "async def ", "@")):
-        return inspect.getblock(lines[start:]), code.co_firstlineno
+        return definition_lines(lines, code), code.co_firstlineno
     try:
         return inspect.getsourcelines(code)
     except (OSError, TypeError):
@@ -158,6 +159,34 @@ def _unpacked_parameters(node: gast.FunctionDef) -> None:
         args.kwarg = None
 
 
+def _parse_lines(src_lines: list[str]) -> tuple[gast.Module | None, str]:
+    """The module of the dedented lines, or None and why they do not parse on their own (e.g.
+    a lambda taken out of the middle of a line)."""
+    try:
+        return gast.parse(textwrap.dedent("".join(src_lines))), ""
+    except SyntaxError as exc:
+        return None, str(exc.msg)
+
+
+def _parsed_source(fn) -> tuple[list[str], int, gast.Module]:
+    """``fn``'s source lines, its first line's number, and the module they parse to."""
+    filename = fn.__code__.co_filename
+    src_lines, first = _source_of(fn)
+    module, error = _parse_lines(src_lines)
+    if module is None:  # the end read from the code object was wrong: tokenize to find it
+        lines = linecache.getlines(filename, fn.__globals__)
+        src_lines = inspect.getblock(lines[first - 1 :]) if lines else src_lines
+        module, error = _parse_lines(src_lines)
+    if module is None:
+        raise UnsupportedSyntaxError(
+            f"cannot parse the source of {fn.__qualname__!r} on its own ({error}); "
+            "define it with `def` on lines of its own",
+            filename,
+            first,
+        )
+    return src_lines, first, module
+
+
 def parse(fn) -> Parsed:
     """Parse ``fn`` (a plain Python function) into a new :class:`Parsed` record (``fn`` is
     only read); of a function made by :func:`packed`, the function it packs, its variable
@@ -181,17 +210,7 @@ def parse(fn) -> Parsed:
             "defined with `def`, or register a rule for it with sourcegrad.defvjp"
         )
     filename = fn.__code__.co_filename
-    src_lines, first = _source_of(fn)
-    text = textwrap.dedent("".join(src_lines))
-    try:
-        module = gast.parse(text)
-    except SyntaxError as exc:  # e.g. a lambda taken out of the middle of a line
-        raise UnsupportedSyntaxError(
-            f"cannot parse the source of {fn.__qualname__!r} on its own ({exc.msg}); "
-            "define it with `def` on lines of its own",
-            filename,
-            first,
-        ) from None
+    src_lines, first, module = _parsed_source(fn)
     node = module.body[0] if module.body else None
     if fn.__code__.co_name == "<lambda>":
         node = _lambda_as_def(module, fn, filename, first)
