@@ -3,7 +3,7 @@
 One module per family of functions holds, for each function, its reverse rule, its tangent rule
 and its declared facts (:mod:`.facts`: rank, shape, dtype, allocation): ``elementwise``,
 ``reductions``, ``linalg``, ``decompositions``, ``shapes``, ``arrangements``, ``assignment``,
-``containers``, and ``scipy_special`` (registers nothing where scipy does not import).
+``containers``, ``python_numbers`` (``max``, ``min``, ``pow``, ``math``, ``operator``), and ``scipy_special`` (registers nothing where scipy does not import).
 ``runtime_rules`` makes the tangent rules of the runtime helpers from the facts they declare
 (:mod:`sourcegrad.runtime.facts`). Adding a NumPy function is a change to its family module.
 """
@@ -15,6 +15,7 @@ from . import (  # noqa: F401  (registration)
     decompositions,
     elementwise,
     linalg,
+    python_numbers,
     reductions,
     runtime_rules,
     scipy_special,

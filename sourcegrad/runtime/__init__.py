@@ -6,6 +6,7 @@ from . import (
     helpers,
     linalg_helpers,
     products,
+    python_helpers,
     shape_helpers,
     tangent_helpers,
     trees,
@@ -22,6 +23,7 @@ _MODULES = (
     trees,
     array_helpers,
     products,
+    python_helpers,
 )
 for _module in _MODULES:
     for _name in getattr(_module, "__all__", None) or dir(_module):

@@ -78,8 +78,9 @@ def bind_rule(core: Core, stmt, key, args, kwargs, label) -> Op:
         bound = rule.signature.bind(*args, **kwargs)
     except TypeError as exc:
         raise NoRuleError(
-            f"{label}: the derivative rule does not accept these arguments ({exc}); "
-            f"the rule is defined at {rule.where}",
+            f"{label}: the derivative rule does not accept these arguments ({exc}); it is "
+            f"differentiated when called as {label.strip('.()')}{rule.signature} (the rule is "
+            f"defined at {rule.where})",
             core.parsed.filename,
             stmt.lineno,
         ) from None

@@ -1,0 +1,50 @@
+"""Helpers for the derivatives of Python's own ``max`` and ``min``: which operand Python
+returns, found by the comparisons Python makes, so that ties and NaNs pick as Python does."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .facts import helper
+from .trees import Pieces
+
+
+def _better(item, best, largest: bool) -> bool:
+    return bool(item > best) if largest else bool(item < best)
+
+
+@helper(constant=True)
+def takes_second(a, b, largest):
+    """Whether ``max(a, b)`` (``largest``) or ``min(a, b)`` returns ``b``: Python keeps the
+    first operand unless the second compares strictly greater (less)."""
+    return _better(b, a, largest)
+
+
+def _picked(xs, largest: bool) -> int:
+    """The position of the item ``max(xs)`` (``min(xs)``) returns: the first extreme one."""
+    best, position = None, -1
+    for i, item in enumerate(xs):
+        if position < 0 or _better(item, best, largest):
+            best, position = item, i
+    return position
+
+
+@helper(linear=("g",), allocates="outer")
+def picked_adjoint(g, xs, largest):
+    """The adjoint of ``max(xs)`` / ``min(xs)``: ``g`` at the item Python returns, zero at
+    the others; an array for an array (along its first axis), else a :class:`Pieces` (a
+    list, a tuple, a dict's values)."""
+    k = _picked(xs, largest)
+    if getattr(xs, "shape", None) is None:
+        return Pieces(g if i == k else np.zeros_like(x) for i, x in enumerate(xs))
+    out = np.zeros_like(xs, dtype=np.result_type(xs, g))
+    out[k] = g
+    return out
+
+
+@helper(linear=("ts",), jointly=True)
+def picked_tangent(ts, xs, largest):
+    """The tangent of ``max(xs)`` / ``min(xs)``: the tangent of the item Python returns
+    (``ts`` holds the items' tangents: a list, None for zero, or an array)."""
+    t = ts[_picked(xs, largest)]
+    return 0.0 if t is None else t
