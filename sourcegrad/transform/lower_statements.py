@@ -7,6 +7,7 @@ from __future__ import annotations
 import gast
 
 from . import syntax as S
+from .aliasing import fresh_rebinding_line
 
 _REFUSED_STATEMENTS = {
     gast.Break: "`break` outside a loop",
@@ -31,7 +32,7 @@ _REFUSED_STATEMENTS = {
 
 class StatementLowering:
     """Statements. Expects of the builder: ``p`` (the parsed function), ``names``, ``env``,
-    ``out``, ``lineno``, ``depth``, ``local_names``, ``unversioned``, ``user_vars``,
+    ``fn`` (the function being lowered), ``out``, ``lineno``, ``depth``, ``local_names``, ``unversioned``, ``user_vars``,
     ``conditions``, ``aliases``, ``augmented_aliases``, ``alias_checks``, ``element_sites``,
     ``element_names``, ``returns_tuple``, and the methods ``refuse``, ``emit``, ``atom``,
     ``simple``, ``index``, ``opaque``, ``path``, ``path_read``, ``last_line_run_again`` and ``for_``.
@@ -132,6 +133,8 @@ class StatementLowering:
         for other, line, _ in self.augmented_aliases.get(name, ()):
             if line > self.last_line_run_again(stmt.lineno):
                 continue  # made after this update, outside any loop around it
+            if line < fresh_rebinding_line(self.fn, name, stmt.lineno):
+                continue  # `name` holds a new array since the link was made
             sign = _SIGNS.get(type(stmt.op), "+")
             message = (
                 f"`{S.text(stmt)}` changes `{name}` in place while `{other}` "
@@ -323,9 +326,12 @@ class StatementLowering:
         # sourcegrad's own derivative code writes only into arrays it has just copied, so a
         # view of one is always taken after the write: nothing to check there
         generated = self.p.filename.startswith("<sourcegrad")
+        write_line = getattr(target, "lineno", self.lineno)
         for other, line, element in () if generated else self.aliases.get(user_name, ()):
-            if line > self.last_line_run_again(getattr(target, "lineno", self.lineno)):
+            if line > self.last_line_run_again(write_line):
                 continue  # made after this write, outside any loop around it: sees the new value
+            if line < fresh_rebinding_line(self.fn, user_name, write_line):
+                continue  # `user_name` holds a new array since the link was made
             message = (
                 f"`{user_name}[...] = ...` while `{other}` may share {user_name}'s memory (they "
                 f"are linked at line {line}): sourcegrad writes into a copy of {user_name}, so "

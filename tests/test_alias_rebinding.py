@@ -1,0 +1,104 @@
+"""A name linked to another's memory (``y = x.reshape(...)``) and then given a new array
+(``y = y - m``) no longer shares it: writing into it (``y /= s``, ``y[0] = v``) is differentiated,
+not refused. A new array given only on some paths, or before the link, keeps the refusal."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sourcegrad as sg
+
+from .fd import check_running_code
+
+
+def standardize_in_place(x):
+    y = x.reshape(2, -1)
+    y = y - y.mean(axis=1, keepdims=True)
+    y /= y.std(axis=1, keepdims=True) + 1e-5
+    return np.sum(y**3)
+
+
+def scaled_then_shifted(x):
+    y = x.reshape(2, -1)
+    y = y * 2.0
+    y += 1.0
+    return np.sum(np.sin(y))
+
+
+def written_after_new_array(x):
+    y = x[1:]
+    y = np.exp(y)
+    y[0] = y[0] * 3.0
+    return np.sum(y * x[1:])
+
+
+def new_array_in_the_loop_body(x):
+    total = 0.0
+    for k in range(3):
+        y = x.T
+        y = y.copy()
+        y *= k + 1.0
+        total = total + np.sum(y * y)
+    return total
+
+
+def negated_then_written(x):
+    y = x[::2]
+    y = -y
+    y[1] = 0.5
+    return np.sum(y * y) + np.sum(x)
+
+
+ACCEPTED = [
+    standardize_in_place,
+    scaled_then_shifted,
+    written_after_new_array,
+    new_array_in_the_loop_body,
+    negated_then_written,
+]
+
+
+@pytest.mark.parametrize("f", ACCEPTED)
+def test_accepted_and_right(f):
+    x = np.linspace(-0.8, 1.1, 6)
+    kept = x.copy()
+    check_running_code(f, x)
+    np.testing.assert_array_equal(x, kept)
+
+
+def new_array_on_one_path(x, flag):
+    y = x.reshape(2, -1)
+    if flag:
+        y = y * 2.0
+    y += 1.0
+    return np.sum(y)
+
+
+def new_array_before_the_link(x):
+    y = x * 2.0
+    y = x.reshape(2, -1)
+    y += 1.0
+    return np.sum(y)
+
+
+def source_given_a_new_array(x):
+    y = x[1:]
+    x = x * 2.0
+    y[0] = 1.0
+    return np.sum(y) + np.sum(x)
+
+
+@pytest.mark.parametrize(
+    "f, args",
+    [
+        (new_array_on_one_path, (True,)),
+        (new_array_before_the_link, ()),
+        (source_given_a_new_array, ()),
+    ],
+)
+def test_still_refused_where_the_memory_may_be_shared(f, args):
+    with pytest.raises(sg.SourcegradError) as info:
+        sg.grad(f)(np.linspace(-0.8, 1.1, 6), *args)
+    assert "may share" in str(info.value)
+    assert "test_alias_rebinding.py" in str(info.value)
