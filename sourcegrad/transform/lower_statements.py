@@ -25,8 +25,6 @@ _REFUSED_STATEMENTS = {
     "module level",
     gast.ImportFrom: "imports inside a differentiated function are not supported; import at "
     "module level",
-    gast.Raise: "`raise` is not supported yet in a differentiated function; check inputs in "
-    "the caller",
 }
 
 
@@ -77,7 +75,8 @@ class StatementLowering:
             self.for_(stmt)
         elif isinstance(stmt, gast.While):
             self.while_(stmt)
-        elif isinstance(stmt, gast.Assert):
+        elif isinstance(stmt, (gast.Assert, gast.Raise)):
+            # input checks: kept in the forward code as written (a raise ends the call there)
             self.emit(self.opaque(stmt), temp=True)
         else:
             self.refuse(f"`{kind.__name__}` statements are not supported here", stmt)
