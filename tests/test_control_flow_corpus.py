@@ -353,6 +353,7 @@ CASES = [
     case(c.append_then_stack, M43, X3, wrt=(0, 1)),
     # minimal reproducers of failures this corpus found on earlier revisions
     case(c.min_loop_var_shadows_active, X3),
+    case(c.nested_def_captures_active, X3),
     case(c.min_while_in_for, np.array([1.5])),
     case(
         c.min_loop_over_ragged_list,
@@ -459,7 +460,6 @@ REFUSALS = [
     "for_else",
     "while_else",
     "try_in_loop",
-    "nested_def_captures_active",
 ]
 
 

@@ -18,6 +18,7 @@ from .calls import (
     refuse_writing_helper,
 )
 from .forms import Core
+from .lift_closures import free_reads
 from .node_facts import get_fact
 from .parse import UNRESOLVED, resolve
 from .rule_binding import local_names
@@ -31,6 +32,11 @@ def varied_transfer(ops: dict):
     def gen_varied(stmt, varied):
         if isinstance(stmt, gast.For):
             return varied - S.names_in(stmt.target)  # the loop variable is a fresh integer
+        function = _function_defined(stmt)
+        if function is not None:  # a closure over a varied value varies: it carries it
+            name, node = function
+            reads = free_reads(node) | _default_reads(node)
+            return (varied | {name}) if reads & varied else (varied - {name})
         op = ops.get(id(stmt))
         if op is None or not isinstance(stmt, gast.Assign):
             return varied
@@ -39,6 +45,31 @@ def varied_transfer(ops: dict):
         return (varied | targets) if hit else (varied - targets)
 
     return gen_varied
+
+
+def _function_defined(stmt):
+    """``(name, node)`` of ``def name`` or ``name = lambda ...``; None for other statements."""
+    if isinstance(stmt, gast.FunctionDef):
+        return stmt.name, stmt
+    if (
+        isinstance(stmt, gast.Assign)
+        and isinstance(stmt.value, gast.Lambda)
+        and isinstance(stmt.targets[0], gast.Name)
+    ):
+        return stmt.targets[0].id, stmt.value
+    return None
+
+
+def _default_reads(node) -> set:
+    """The names a nested function's default values read (when it is defined)."""
+    args = node.args
+    return {
+        n.id
+        for default in [*args.defaults, *args.kw_defaults]
+        if default is not None
+        for n in S.walk(default)
+        if isinstance(n, gast.Name)
+    }
 
 
 def useful_transfer(ops: dict, out):
@@ -85,11 +116,37 @@ def resolve_calls(core: Core, ops: dict, varied: dict) -> None:
                     core.parsed.filename,
                     stmt.lineno,
                 )
+            if name in before:
+                raise UnsupportedSyntaxError(
+                    f"the function called in `{core.parsed.line_text(stmt.lineno)}` carries "
+                    "differentiated values (a nested function reading them, from a default "
+                    "value or from the function that made it), which sourcegrad cannot follow "
+                    "into the call; pass them to it as arguments",
+                    core.parsed.filename,
+                    stmt.lineno,
+                )
+            _refuse_closure_arguments(core, stmt, args, before, name or S.text(func))
             ops[id(stmt)] = call_dynamic(core, func, args, before, stmt)
         if op is not None and op.user_call:
             # differentiate the user's function only with respect to what varies here
             fn, args, kwargs = op.user_call
+            _refuse_closure_arguments(core, stmt, [*args, *kwargs.values()], before, op.label)
             ops[id(stmt)] = call_user_function(core, stmt, fn, args, kwargs, op.label, before)
+
+
+def _refuse_closure_arguments(core: Core, stmt, args, varied: set, callee: str) -> None:
+    """A nested function reading differentiated values, passed to another function, carries
+    them where the derivative cannot follow: refused (it was a zero gradient)."""
+    for a in args:
+        if isinstance(a, gast.Name) and a.id in varied and free_names(core, a.id):
+            raise UnsupportedSyntaxError(
+                f"`{a.id}` reads differentiated values of this function "
+                f"(`{sorted(free_names(core, a.id) & varied)[0]}`) and is passed to `{callee}`, "
+                f"where sourcegrad cannot follow them; call `{a.id}` in this function, or pass "
+                "those values to it as arguments",
+                core.parsed.filename,
+                stmt.lineno,
+            )
 
 
 def active_names(core: Core, varied: dict, useful_in: dict, wrt_names: set) -> set:

@@ -39,8 +39,7 @@ def refuse_changed_captures(core, ops: dict) -> None:
             raise UnsupportedSyntaxError(
                 f"`{func.id}` reads `{hit[0]}` from the enclosing function, and `{hit[0]}` "
                 "changes after this call: its derivative would see the later value; pass "
-                f"the value as a default argument (`def {func.id}(..., {hit[0]}={hit[0]})` or "
-                f"`lambda ..., {hit[0]}={hit[0]}: ...`) or as an argument",
+                f"the value to it as an argument (`{func.id}(..., {hit[0]})`)",
                 core.parsed.filename,
                 stmt.lineno,
             )

@@ -38,6 +38,16 @@ class ExpressionLowering:
             made = self.dict_call(e, base)
             if made is not None:
                 return made
+        if (
+            isinstance(e, gast.Call)
+            and isinstance(e.func, gast.Name)
+            and e.func.id in ("max", "min")
+            and e.func.id not in self.local_names
+            and len(e.args) > 2
+            and not e.keywords
+            and not any(isinstance(a, gast.Starred) for a in e.args)
+        ):  # max(a, b, c) picks as max([a, b, c]) does: differentiated in that form
+            e = gast.Call(func=e.func, args=[gast.List(elts=e.args, ctx=gast.Load())], keywords=[])
         if isinstance(e, gast.NamedExpr):  # `(s := e)`: bind s, then read it
             self.bind_target(e.target, e.value)
             return self.simple(S.name(e.target.id), base)

@@ -97,9 +97,7 @@ class LoopLowering:
             lengths = [p[0] for p in parts]
             length = lengths[0]
             if len(lengths) > 1:
-                t = self.names.fresh("n")
-                self.emit(S.assign(t, S.call(S.name("min"), lengths)), temp=True)
-                length = S.name(t)
+                length = self.atom(S.call(S.name("min"), lengths), "n")
             return length, [g for p in parts for g in p[1]]
         if isinstance(target, gast.Name):
             self.note_loop_item(target.id, it)

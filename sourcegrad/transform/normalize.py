@@ -28,6 +28,7 @@ from . import syntax as S
 from .aliasing import aliases_of_written, augmented_names
 from .forms import Core
 from .jumps import lower_jumps
+from .lift_closures import lift_captured_variables
 from .lists import lower_list_operations
 from .lower_expressions import ExpressionLowering
 from .lower_loops import LoopLowering
@@ -113,6 +114,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
             if isinstance(node, (gast.Break, gast.Continue)) and not inside_loop(fn.body, node):
                 self.refuse(f"`{type(node).__name__.lower()}` outside a loop", node)
         lower_jumps(fn, S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure)))
+        lift_captured_variables(fn)
         rebind_nested_defs(fn, S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure)))
         try:
             self.list_names = lower_list_operations(

@@ -238,7 +238,7 @@ def nested_def_reads_active(x):
     def inner(v):
         return v * y
 
-    return np.sum(inner(x))  # REFUSED
+    return np.sum(inner(x))
 
 
 def lambda_local(x):
@@ -639,12 +639,7 @@ CASES = [
     Case("calls_kwonly", calls_kwonly, (X,), order=2),
     Case("nested_def", nested_def, (X,), order=2),
     Case("nested_def_reads_const", nested_def_reads_const, (X,), order=2),
-    Case(
-        "nested_def_reads_active",
-        nested_def_reads_active,
-        (X,),
-        refused=(sg.UnsupportedSyntaxError, "argument"),
-    ),
+    Case("nested_def_reads_active", nested_def_reads_active, (X,), order=2),
     Case("lambda_local", lambda_local, (X,), order=2),
     Case("lambda_closure_const", lambda_closure_const, (X,), order=2),
     Case("global_closure", global_closure, (X,), order=2),

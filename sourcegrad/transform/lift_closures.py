@@ -1,0 +1,178 @@
+"""Nested functions that read the enclosing function's variables take them as arguments
+(part of the normalize pass).
+
+A nested ``def step(h): return np.tanh(h @ W)`` reads ``W`` when it is called. Where every use
+of ``step`` is a call made in the function (also from its own body, or from other nested
+functions lifted the same way), ``step`` becomes ``def step(W, h)`` and each call ``step(h)``
+becomes ``step(W, h)``: the same value read at the same time, now an argument, through which
+the derivative flows as through any helper's. A nested function used otherwise (passed on,
+stored), or whose variables a calling nested function binds itself, is left as written.
+"""
+
+from __future__ import annotations
+
+import gast
+
+from . import syntax as S
+
+
+def lift_captured_variables(fn: gast.FunctionDef) -> None:
+    """Rewrite ``fn`` in place as the module docstring says."""
+    nested = _nested_functions(fn)
+    if not nested:
+        return
+    locals_ = _local_names(fn) - set(nested)
+    liftable = _liftable(fn, nested)
+    direct = {name: free_reads(node) & locals_ for name, node in nested.items()}
+    captured = _captured(nested, direct, liftable)
+    for name in sorted(liftable):
+        if captured[name]:
+            _add_parameters(nested[name], sorted(captured[name]))
+    for call in S.walk(fn):
+        if isinstance(call, gast.Call) and isinstance(call.func, gast.Name):
+            names = sorted(captured.get(call.func.id, ())) if call.func.id in liftable else ()
+            if names:
+                call.args = [S.name(n) for n in names] + call.args
+
+
+def _nested_functions(fn) -> dict:
+    """``name -> def or lambda`` of the functions defined in ``fn``'s own statements (any
+    nesting of ``if``/``for``/``while``): ``def name`` and ``name = lambda ...``."""
+    found: dict = {}
+
+    def visit(block):
+        for stmt in block:
+            if isinstance(stmt, gast.FunctionDef):
+                found[stmt.name] = stmt
+            elif (
+                isinstance(stmt, gast.Assign)
+                and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], gast.Name)
+                and isinstance(stmt.value, gast.Lambda)
+            ):
+                found[stmt.targets[0].id] = stmt.value
+            elif isinstance(stmt, (gast.If, gast.For, gast.While)):
+                visit(stmt.body)
+                visit(stmt.orelse)
+
+    visit(fn.body)
+    return found
+
+
+def _local_names(fn) -> set:
+    """``fn``'s parameters and the names it assigns in its own scope."""
+    names = {a.id for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs}
+    todo = list(fn.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, gast.FunctionDef):
+            names.add(node.name)
+            continue
+        if isinstance(node, gast.Lambda):
+            continue
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+            names.add(node.id)
+        todo.extend(gast.iter_child_nodes(node))
+    return names
+
+
+def _body(node) -> list:
+    return node.body if isinstance(node, gast.FunctionDef) else [node.body]
+
+
+def _bound(node) -> set:
+    """Names ``node`` (a def or lambda) binds: its parameters, what its body assigns, and
+    the parameters of functions inside it (a conservative over-approximation)."""
+    args = node.args
+    bound = {a.id for a in args.posonlyargs + args.args + args.kwonlyargs}
+    bound |= {a.id for a in (args.vararg, args.kwarg) if a is not None}
+    for part in _body(node):
+        for n in S.walk(part):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param)):
+                bound.add(n.id)
+            elif isinstance(n, gast.FunctionDef):
+                bound.add(n.name)
+    return bound
+
+
+def free_reads(node) -> set:
+    """The names a nested ``def`` or lambda reads from outside itself (what it does not bind)."""
+    reads = {
+        n.id
+        for part in _body(node)
+        for n in S.walk(part)
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
+    }
+    return reads - _bound(node)
+
+
+def _liftable(fn, nested: dict) -> set:
+    """The nested functions bound once and only ever called by name."""
+    bindings: dict = {}
+    called: set = set()
+    for n in S.walk(fn):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param)):
+            bindings[n.id] = bindings.get(n.id, 0) + 1
+        elif isinstance(n, gast.FunctionDef) and n is not fn:
+            bindings[n.name] = bindings.get(n.name, 0) + 1
+        elif isinstance(n, gast.Call) and isinstance(n.func, gast.Name):
+            called.add(id(n.func))
+    used_otherwise = {
+        n.id
+        for n in S.walk(fn)
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and id(n) not in called
+    }
+    return {
+        name
+        for name, node in nested.items()
+        if bindings.get(name) == 1
+        and name not in used_otherwise
+        and not getattr(node, "decorator_list", None)
+        and not _makes_functions(node)
+    }
+
+
+def _makes_functions(node) -> bool:
+    """Whether a nested function defines functions (which would keep reading its lifted
+    arguments after it returns: left as written)."""
+    return any(
+        isinstance(n, (gast.FunctionDef, gast.Lambda)) for part in _body(node) for n in S.walk(part)
+    )
+
+
+def _captured(nested: dict, direct: dict, liftable: set) -> dict:
+    """Each nested function's variables of the enclosing function, with those of the lifted
+    functions it calls; a lifted function called where one of its variables is bound to
+    something else is not lifted (``liftable`` shrinks in place)."""
+    calls = {
+        name: {
+            c.func.id
+            for part in _body(node)
+            for c in S.walk(part)
+            if isinstance(c, gast.Call) and isinstance(c.func, gast.Name) and c.func.id in nested
+        }
+        for name, node in nested.items()
+    }
+    while True:
+        captured = {name: set(direct[name]) for name in nested}
+        for _ in range(len(nested) + 1):
+            for name in nested:
+                for callee in calls[name] & liftable:
+                    captured[name] |= captured[callee] - {name}
+        clash = {
+            callee
+            for name, node in nested.items()
+            for callee in calls[name] & liftable
+            if callee != name and captured[callee] & _bound(node)
+        }
+        if not clash:
+            return captured
+        liftable -= clash
+
+
+def _add_parameters(node, names: list) -> None:
+    params = [gast.Name(id=n, ctx=gast.Param(), annotation=None, type_comment=None) for n in names]
+    if node.args.posonlyargs:
+        node.args.posonlyargs = params + node.args.posonlyargs
+    else:
+        node.args.args = params + node.args.args
