@@ -981,6 +981,66 @@ def f_dict_copy(b: Builder, nd: int) -> None:
         b.emit(f'acc = acc + 0.05 * np.sum({base}["{wk}"] ** 2)')
 
 
+def f_closures(b: Builder, nd: int) -> None:
+    """Nested functions and lambdas reading differentiated values of the function."""
+    b.emit(
+        b.pick(
+            [
+                "w0 = np.mean(h)\ndef bump(u):\n    return u + w0 * np.sin(u)\nh = bump(bump(h))",
+                "c0 = np.tanh(h)\nsq = lambda u: u * c0\nacc = acc + np.sum(sq(h))",
+                "def rep(u, k):\n    if k == 0:\n        return u\n    return rep(np.tanh(u + w1), k - 1)"
+                "\nw1 = 0.5 * h\nh = rep(h, 2)",
+                "m = 0.3 * h\ndef stp(u):\n    return np.sin(u) * m\nfor i in range(2):\n"
+                "    h = stp(h) + h\n    m = m * 0.5",
+                "def inner(u):\n    return u * np.mean(h)\ndef outer(u):\n    return np.tanh(inner(u))"
+                "\nacc = acc + np.sum(outer(h))",
+            ]
+        )
+    )
+
+
+def f_python_numbers(b: Builder, nd: int) -> None:
+    """Python's own max/min, math and float on differentiated values."""
+    t = b.thr(-0.5, 0.5)
+    b.emit(
+        b.pick(
+            [
+                f"acc = acc + max(np.sum(h), {t}) + min(np.mean(h), {t - 0.4})",
+                f"acc = acc + max([np.sum(h), np.mean(h) * 2.0, {t}])",
+                "s = float(np.sum(h * h)) + 0.5\nacc = acc + math.log(s) + math.sqrt(s) + math.exp(-s)",
+                "acc = acc + min(abs(np.sum(h)), math.tanh(np.mean(h)) + 2.0)",
+                "acc = acc + pow(np.mean(h * h) + 0.2, 1.5)",
+            ]
+        )
+    )
+
+
+def f_checks(b: Builder, nd: int) -> None:
+    """Input checks kept in the forward code (they never fire on the programs' inputs)."""
+    b.emit(
+        b.pick(
+            [
+                "if not np.all(np.isfinite(h)):\n    raise FloatingPointError('h is not finite')",
+                "assert h.ndim >= 1, 'an array expected'",
+                "if np.max(np.abs(h)) > 1e6:\n    raise ValueError(f'too large: {np.max(h)}')",
+            ]
+        )
+    )
+
+
+def f_rebound_writes(b: Builder, nd: int) -> None:
+    """A view given a new array, then written in place: no longer shares memory."""
+    b.emit(
+        b.pick(
+            [
+                "z = h.reshape(-1)\nz = z * 0.5\nz += 0.1\nacc = acc + np.sum(z ** 2)",
+                "v = h[::2]\nv = np.tanh(v)\nv[0] = 0.3\nacc = acc + np.sum(v * v)",
+                "t = h.T\nt = t - np.mean(t)\nt /= 2.0\nh = h + 0.1 * t.T",
+            ]
+        )
+    )
+
+
 FEATURES = {
     "list": f_list,
     "dict": f_dict,
@@ -1001,6 +1061,10 @@ FEATURES = {
     "star": f_star,
     "varargs": f_varargs,
     "dict_copy": f_dict_copy,
+    "closures": f_closures,
+    "python_numbers": f_python_numbers,
+    "checks": f_checks,
+    "rebound_writes": f_rebound_writes,
 }
 
 
@@ -1065,7 +1129,7 @@ def generate(seed: int) -> Program:
     b.emit(f"return {loss}")
 
     sig = "params, x, y, *, scale=0.8, steps=2" if b.kwonly else "params, x, y"
-    parts = ["import numpy as np"] + b.preamble + [""]
+    parts = ["import math", "", "import numpy as np"] + b.preamble + [""]
     for text in b.helpers.values():
         parts += ["", text]
     parts += ["", f"def f({sig}):"] + ["    " + line for line in b.body]

@@ -54,7 +54,7 @@ def test_helper_fact_queries_give_the_transform_modules_lists():
     copying = {"zero_adjoint", "unindex_shaped", "zero_index", "sum_leading", "contract"}
     assert helpers_where(allocates="new") == copying  # optimize._COPYING_HELPERS
     fresh = helpers_where(allocates="new") | helpers_where(allocates="outer")
-    assert fresh == copying | {"unindex"}  # optimize._FRESH_HELPERS
+    assert fresh == copying | {"unindex", "picked_adjoint"}  # optimize._FRESH_HELPERS
     passing = {"sum_to", "unreduce", "expand_to", "gradient_like", "seed_like"}
     assert helpers_where(passes=True) == passing  # simplify._PASSTHROUGH_HELPERS
 

@@ -327,7 +327,7 @@ def lambda_reads_variable_changed_later(x):
     for _ in range(3):
         s = s + 1.0
         g = lambda v: v * s  # noqa: E731, B023
-        total = total + np.sum(g(x) ** 2)  # REFUSED
+        total = total + np.sum(g(x) ** 2)  # s is passed to g as an argument
     return total
 
 
@@ -428,12 +428,7 @@ CASES = [
     Case("def_in_loop_reading_counter", def_in_loop_reading_counter, (X,), order=2),
     Case("def_redefined", def_redefined, (X,), order=2),
     Case("def_with_return_in_loop", def_in_loop_with_return_in_loop, (X,), order=2),
-    Case(
-        "lambda_reads_variable_changed_later",
-        lambda_reads_variable_changed_later,
-        (X,),
-        refused=(sg.UnsupportedSyntaxError, "lambda ..., s=s: ..."),
-    ),
+    Case("lambda_reads_variable_changed_later", lambda_reads_variable_changed_later, (X,), order=2),
     Case("def_reads_variable_changed_before", def_reads_variable_changed_before, (X,), order=2),
     Case("lambda_reads_variable_as_default", lambda_reads_variable_as_default, (X,), order=2),
     Case("lambdas_in_comprehension", lambdas_in_comprehension, (X,), order=2),

@@ -47,6 +47,28 @@ def varied_transfer(ops: dict):
     return gen_varied
 
 
+def closure_transfer(varied: dict):
+    """The forward transfer function of the names that may hold a nested function reading
+    varied values (a closure carrying them): made by its ``def`` or lambda, then passed on by
+    any statement reading such a name (into a container, out of one, a loop over one)."""
+
+    def gen_closures(stmt, held):
+        if isinstance(stmt, gast.For):
+            targets = S.names_in(stmt.target)
+            return (held | targets) if S.names_in(stmt.iter) & held else (held - targets)
+        function = _function_defined(stmt)
+        if function is not None:
+            name, node = function
+            reads = free_reads(node) | _default_reads(node)
+            return (held | {name}) if reads & varied.get(("in", id(stmt)), set()) else held
+        if not isinstance(stmt, gast.Assign):
+            return held
+        targets = written_names(stmt)
+        return (held | targets) if S.names_in(stmt.value) & held else (held - targets)
+
+    return gen_closures
+
+
 def _function_defined(stmt):
     """``(name, node)`` of ``def name`` or ``name = lambda ...``; None for other statements."""
     if isinstance(stmt, gast.FunctionDef):
@@ -94,7 +116,7 @@ def useful_transfer(ops: dict, out):
     return gen_useful
 
 
-def resolve_calls(core: Core, ops: dict, varied: dict) -> None:
+def resolve_calls(core: Core, ops: dict, varied: dict, closures: dict) -> None:
     """Replace the op of each call of a function value or of a user's function by one that
     differentiates only with respect to the arguments that vary there; refuses helpers
     writing into differentiated arguments and nested functions reading differentiated
@@ -116,7 +138,7 @@ def resolve_calls(core: Core, ops: dict, varied: dict) -> None:
                     core.parsed.filename,
                     stmt.lineno,
                 )
-            if name in before:
+            if name in closures.get(("in", id(stmt)), ()):
                 raise UnsupportedSyntaxError(
                     f"the function called in `{core.parsed.line_text(stmt.lineno)}` carries "
                     "differentiated values (a nested function reading them, from a default "

@@ -24,6 +24,7 @@ from ..errors import UnsupportedSyntaxError
 from . import syntax as S
 from .activity import (
     active_names,
+    closure_transfer,
     refuse_undifferentiable,
     resolve_calls,
     useful_transfer,
@@ -57,7 +58,7 @@ def analyze(
     out = core.node.body[-1].value if whole_output else _output(core)
     cfg = build_cfg(core.node.body)
     varied = solve_forward(cfg, set(wrt_names), varied_transfer(ops))
-    resolve_calls(core, ops, varied)
+    resolve_calls(core, ops, varied, solve_forward(cfg, set(), closure_transfer(varied)))
     refuse_changed_captures(core, ops)
     useful_in = solve_backward(cfg, set(), useful_transfer(ops, out))
     active = active_names(core, varied, useful_in, wrt_names)
