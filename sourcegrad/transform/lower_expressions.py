@@ -48,6 +48,20 @@ class ExpressionLowering:
             and not any(isinstance(a, gast.Starred) for a in e.args)
         ):  # max(a, b, c) picks as max([a, b, c]) does: differentiated in that form
             e = gast.Call(func=e.func, args=[gast.List(elts=e.args, ctx=gast.Load())], keywords=[])
+        if self.is_tuple_concatenation(e):  # `args + (x,)`: the tuple of both sides' items
+            e = gast.Tuple(elts=_tuple_items(e.left) + _tuple_items(e.right), ctx=gast.Load())
+        elif (
+            isinstance(e, gast.BinOp)
+            and isinstance(e.op, gast.Add)
+            and any(isinstance(side, gast.Tuple) for side in (e.left, e.right))
+        ):
+            self.refuse(
+                f"`{S.text(e)}` joins a tuple whose items sourcegrad does not know when it "
+                "builds the derivative; make both sides tuple displays or arguments, or build "
+                "a list with append",
+                e,
+            )
+            e.lineno = self.lineno
         if isinstance(e, gast.NamedExpr):  # `(s := e)`: bind s, then read it
             self.bind_target(e.target, e.value)
             return self.simple(S.name(e.target.id), base)
@@ -351,11 +365,30 @@ class ExpressionLowering:
             return gast.Tuple(elts=[self.index(x, base) for x in s.elts], ctx=gast.Load())
         return self.atom(s, base)
 
+    def is_tuple_concatenation(self, e) -> bool:
+        """``a + b`` of two tuples whose items are known: tuple displays, or values that
+        are tuples in the arguments the derivative is built for (``args + (x,)``)."""
+        return (
+            isinstance(e, gast.BinOp)
+            and isinstance(e.op, gast.Add)
+            and all(
+                isinstance(side, gast.Tuple) or type(self.example_value(side)) is tuple
+                for side in (e.left, e.right)
+            )
+        )
+
     def opaque(self, e):
         mapping = {k: S.name(v) for k, v in self.env.items() if k != v}
         node = S.rename(S.clone(e), mapping)
         set_fact(node, "opaque", True)
         return node
+
+
+def _tuple_items(side) -> list:
+    """The items of a tuple display, or the starred tuple (spliced by its known items)."""
+    return (
+        side.elts if isinstance(side, gast.Tuple) else [gast.Starred(value=side, ctx=gast.Load())]
+    )
 
 
 def _display_key(key):

@@ -1,0 +1,69 @@
+"""Tuples joined with ``+`` (``args + (x,)``, as HIPS autograd's RNN example builds the input
+of ``np.hstack``): the items of both sides, differentiated one by one; a join whose items are
+not known when the derivative is built is refused (it crashed inside the runtime)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sourcegrad as sg
+
+from .fd import check_running_code
+
+
+def concat_and_multiply(weights, *args):
+    cat_state = np.hstack(args + (np.ones((args[0].shape[0], 1)),))
+    return np.dot(cat_state, weights)
+
+
+def rnn_step(W, x, h):
+    return np.sum(np.tanh(concat_and_multiply(W, x, h)) ** 2)
+
+
+def displays_joined(x):
+    parts = (x, x * 2.0) + (np.sin(x),)
+    return np.sum(np.stack(parts) ** 2)
+
+
+def argument_tuples_joined(pair, other):
+    both = pair + other
+    return np.sum(both[0] * both[3]) + np.sum(both[1] * both[2])
+
+
+@pytest.mark.parametrize("wrt", [0, 1, 2])
+def test_autograd_rnn_concat_and_multiply(wrt):
+    rng = np.random.default_rng(0)
+    args = [
+        rng.standard_normal((6, 3)) * 0.5,
+        rng.standard_normal((2, 2)),
+        rng.standard_normal((2, 3)),
+    ]
+    check_running_code(rnn_step, *args, wrt=wrt)
+    assert sg.gradcheck(rnn_step, *args, wrt=wrt, order=2)
+
+
+def test_displays_joined():
+    check_running_code(displays_joined, np.linspace(-1.0, 1.0, 4))
+
+
+def test_argument_tuples_joined():
+    rng = np.random.default_rng(1)
+    pair = (rng.standard_normal(3), rng.standard_normal(3))
+    other = (rng.standard_normal(3), rng.standard_normal(3))
+    value, (g_pair, g_other) = sg.value_and_grad(argument_tuples_joined, (0, 1))(pair, other)
+    assert value == argument_tuples_joined(pair, other)
+    np.testing.assert_allclose(g_pair[0], other[1])
+    np.testing.assert_allclose(g_other[1], pair[0])
+
+
+def unknown_join(x, n):
+    items = tuple(x[:k] for k in range(1, n))
+    both = (x,) + items
+    return np.sum(both[0])
+
+
+def test_a_join_of_unknown_items_is_refused():
+    with pytest.raises(sg.SourcegradError) as info:
+        sg.grad(unknown_join)(np.ones(4), 3)
+    assert "test_tuple_joins.py" in str(info.value)
