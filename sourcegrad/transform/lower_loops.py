@@ -99,6 +99,21 @@ class LoopLowering:
             if len(lengths) > 1:
                 length = self.atom(S.call(S.name("min"), lengths), "n")
             return length, [g for p in parts for g in p[1]]
+        if (
+            isinstance(it, gast.Call)
+            and isinstance(it.func, gast.Name)
+            and it.func.id == "reversed"
+            and len(it.args) == 1
+            and not it.keywords
+            and resolve(self.p, it.func, self.local_names) is reversed
+            and not self.is_dict(it.args[0])
+            and not _is_range(self, it.args[0])
+        ):  # the same items as the sequence read backwards
+            it = gast.Subscript(
+                value=it.args[0],
+                slice=gast.Slice(lower=None, upper=None, step=S.const(-1)),
+                ctx=gast.Load(),
+            )
         if isinstance(target, gast.Name):
             self.note_loop_item(target.id, it)
         if self.is_dict(it):  # a dict iterates over its keys, which have no derivative

@@ -300,7 +300,7 @@ def b_zip_three(x, y):
 def b_reversed(x):
     total = 0.0
     k = 1.0
-    for v in reversed(x):  # REFUSED
+    for v in reversed(x):
         total = total + v * k
         k = k * 2.0
     return total
@@ -647,7 +647,7 @@ CASES = [
     Case("enumerate_start", b_enumerate_start, (X,), order=2),
     Case("zip", b_zip, (X, Y), wrt=(0, 1), order=2),
     Case("zip_three", b_zip_three, (X, Y), wrt=(0, 1), order=2),
-    Case("reversed", b_reversed, (X,), refused=(sg.NoRuleError, "xs[::-1]")),
+    Case("reversed", b_reversed, (X,), order=2),
     Case("float_cast", b_float_cast, (X,), order=2),
     Case("isinstance_float", b_isinstance_float, (0.7,), order=2),
     Case("round_int_const", b_round_in_loop, (X,)),

@@ -1,6 +1,7 @@
-"""Tuples joined with ``+`` (``args + (x,)``, as HIPS autograd's RNN example builds the input
+"""Sequences as people handle them. Tuples joined with ``+`` (``args + (x,)``, as HIPS autograd's RNN example builds the input
 of ``np.hstack``): the items of both sides, differentiated one by one; a join whose items are
-not known when the derivative is built is refused (it crashed inside the runtime)."""
+not known when the derivative is built is refused (it crashed inside the runtime). Loops
+over ``reversed(layers)``."""
 
 from __future__ import annotations
 
@@ -66,4 +67,32 @@ def unknown_join(x, n):
 def test_a_join_of_unknown_items_is_refused():
     with pytest.raises(sg.SourcegradError) as info:
         sg.grad(unknown_join)(np.ones(4), 3)
-    assert "test_tuple_joins.py" in str(info.value)
+    assert "test_sequence_idioms.py" in str(info.value)
+
+
+def backwards_through_layers(layers, x):
+    for W in reversed(layers):
+        x = np.tanh(W @ x)
+    for i, W in enumerate(reversed(layers)):
+        x = np.sin(W @ x) * (i + 1.0)
+    return np.sum(x)
+
+
+def test_loops_over_reversed_lists():
+    """``for W in reversed(layers)`` reads the list backwards (it was refused, with advice
+    to loop over it directly, which it did)."""
+    rng = np.random.default_rng(2)
+    layers = [rng.standard_normal((3, 3)) * 0.6 for _ in range(3)]
+    x = rng.standard_normal(3)
+    check_running_code(backwards_through_layers, layers, x, wrt=1)
+    assert sg.gradcheck(backwards_through_layers, layers, x, wrt=1, order=2)
+    value, g = sg.value_and_grad(backwards_through_layers)(layers, x)
+    eps = 1e-6
+    for k in range(3):
+        for i in np.ndindex(3, 3):
+            up = [w.copy() for w in layers]
+            down = [w.copy() for w in layers]
+            up[k][i] += eps
+            down[k][i] -= eps
+            fd = (backwards_through_layers(up, x) - backwards_through_layers(down, x)) / (2 * eps)
+            np.testing.assert_allclose(g[k][i], fd, rtol=1e-6, atol=1e-8)
