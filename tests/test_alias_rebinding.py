@@ -102,3 +102,19 @@ def test_still_refused_where_the_memory_may_be_shared(f, args):
         sg.grad(f)(np.linspace(-0.8, 1.1, 6), *args)
     assert "may share" in str(info.value)
     assert "test_alias_rebinding.py" in str(info.value)
+
+
+def after_an_early_return(x):
+    if np.sum(x) > 100.0:
+        return np.sum(x)
+    t = x.reshape(2, -1).T
+    t = t - np.mean(t)
+    t /= 2.0
+    return np.sum(np.sin(t))
+
+
+def test_a_new_array_after_an_early_return():
+    """The statements after an early return sit in a guard the passes add: the new array
+    still counts (it was refused)."""
+    x = np.linspace(-0.8, 1.1, 6)
+    check_running_code(after_an_early_return, x)

@@ -178,8 +178,8 @@ def fresh_rebinding_line(fn, name: str, line: int) -> int:
     while block:
         inner = None
         for stmt in block:
-            end = getattr(stmt, "end_lineno", None) or stmt.lineno
-            if stmt.lineno <= line <= end:
+            first, last = _span(stmt)
+            if first <= line <= last:
                 inner = stmt
                 break
             if (
@@ -188,6 +188,7 @@ def fresh_rebinding_line(fn, name: str, line: int) -> int:
                 and isinstance(stmt.targets[0], gast.Name)
                 and stmt.targets[0].id == name
                 and _is_fresh(stmt.value)
+                and getattr(stmt, "lineno", None) is not None
             ):
                 found = stmt.lineno
         if inner is None or not isinstance(inner, (gast.If, gast.For, gast.While)):
@@ -196,8 +197,21 @@ def fresh_rebinding_line(fn, name: str, line: int) -> int:
             (
                 b
                 for b in (inner.body, inner.orelse)
-                if b and b[0].lineno <= line <= (getattr(b[-1], "end_lineno", None) or line)
+                if b and _span(b[0])[0] <= line <= _span(b[-1])[1]
             ),
             None,
         )
     return found
+
+
+def _span(stmt) -> tuple:
+    """The first and last line of ``stmt``, from the nodes in it that have lines (statements
+    the passes made, such as the guard of an early return, have none of their own)."""
+    lines = [
+        (n.lineno, getattr(n, "end_lineno", None) or n.lineno)
+        for n in S.walk(stmt)
+        if getattr(n, "lineno", None) is not None
+    ]
+    if not lines:
+        return (0, -1)
+    return min(a for a, _ in lines), max(b for _, b in lines)
