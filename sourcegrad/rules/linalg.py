@@ -271,6 +271,19 @@ def _slogdet_tangent(z, a):
 def _norm(z, x, ord=None, axis=None, keepdims=False):
     if static(ord is None and axis is None and not keepdims):
         d[x] += d[z] / z * x
+    elif static(axis is None and np.ndim(x) == 2 and (ord == "nuc" or ord == 2 or ord == -2)):
+        # the nuclear norm's gradient is u @ vh, the spectral norms' the outer product of the
+        # singular vectors of the largest (smallest) singular value: written out so that a
+        # second derivative goes through the rule of np.linalg.svd
+        usv = np.linalg.svd(x, full_matrices=False)
+        u = usv[0]
+        vh = usv[2]
+        if static(ord == "nuc"):
+            d[x] += d[z] * (u @ vh)
+        elif static(ord == 2):
+            d[x] += d[z] * (u[:, :1] @ vh[:1, :])
+        else:
+            d[x] += d[z] * (u[:, -1:] @ vh[-1:, :])
     elif static(ord is None or ord == "fro" or ord == "nuc" or ord == 0 or ord == 1 or ord == 2):
         d[x] += unnorm(d[z], x, z, ord, axis, keepdims)
     elif static(ord > 1e308):  # inf (np.inf and -np.inf themselves are not constants here)
