@@ -8,6 +8,7 @@ from __future__ import annotations
 import collections
 import functools
 import inspect
+import itertools
 
 import numpy as np
 import pytest
@@ -194,6 +195,54 @@ def real_of_complex_constants(x):
     return np.sum(np.abs(Z) * x) + np.sum(np.real(Z) * x**2) + np.sum(np.imag(Z) * np.sin(x))
 
 
+# ----------------------------------------- iteration helpers: the advice is the loop to write
+
+
+def reduce_layers(x):
+    return functools.reduce(lambda acc, w: np.tanh(acc * w), [W, Y], x).sum()  # REFUSED
+
+
+def sorted_items(x):
+    p = {"b": x * 2.0, "a": x}
+    return sum(np.sum(v**2) for k, v in sorted(p.items()))  # REFUSED
+
+
+def pairwise_steps(x):
+    xs = [x, x * 2.0, np.sin(x)]
+    return sum(np.sum((b - a) ** 2) for a, b in itertools.pairwise(xs))  # REFUSED
+
+
+def reduce_as_loop(x):
+    acc = x
+    for w in [W, Y]:
+        acc = np.tanh(acc * w)
+    return acc.sum()
+
+
+def sorted_keys_loop(x):
+    p = {"b": x * 2.0, "a": x}
+    total = 0.0
+    for k in ("a", "b"):
+        total = total + np.sum(p[k] ** 2)
+    return total
+
+
+def sorted_argument_keys(p):
+    total = 0.0
+    for k in sorted(p):
+        total = total + np.sum(p[k] ** 2) * len(k)
+    return total
+
+
+def pairwise_as_positions(x):
+    xs = [x, x * 2.0, np.sin(x)]
+    total = 0.0
+    for i in range(len(xs) - 1):
+        a, b = xs[i], xs[i + 1]
+        total = total + np.sum((b - a) ** 2)
+    return total
+
+
 COMPLEX = (sg.NoRuleError, "split into real and imaginary parts")
 
 CASES = [
@@ -210,6 +259,10 @@ CASES = [
     Case("where_indices", where_indices, (X,), order=2),
     Case("real_of_complex_constants", real_of_complex_constants, (X,), order=2),
     *PROD_CASES,
+    Case("reduce_as_loop", reduce_as_loop, (X,), order=2),
+    Case("sorted_keys_loop", sorted_keys_loop, (X,), order=2),
+    Case("sorted_argument_keys", sorted_argument_keys, ({"bb": X, "a": Y},), order=2),
+    Case("pairwise_as_positions", pairwise_as_positions, (X,), order=2),
 ]
 
 REFUSALS = [
@@ -220,6 +273,9 @@ REFUSALS = [
         (X,),
         refused=(sg.NoRuleError, "move it into a function of your own"),
     ),
+    Case("reduce_layers", reduce_layers, (X,), refused=(sg.NoRuleError, "write the loop")),
+    Case("sorted_items", sorted_items, (X,), refused=(sg.NoRuleError, "for k in ('a', 'b')")),
+    Case("pairwise_steps", pairwise_steps, (X,), refused=(sg.NoRuleError, "range(len(xs) - 1)")),
     Case("times_imaginary", times_imaginary, (X,), refused=COMPLEX),
     Case("times_complex_global", times_complex_global, (X,), refused=COMPLEX),
     Case("times_complex_argument", times_complex_argument, (X, Z), refused=COMPLEX),

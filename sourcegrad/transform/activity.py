@@ -5,6 +5,9 @@ control-flow graph; and the refusals of differentiated values flowing where no r
 
 from __future__ import annotations
 
+import functools
+import itertools
+
 import gast
 import numpy as np
 
@@ -219,9 +222,8 @@ def refuse_undifferentiable(core: Core, ops: dict, varied: dict, useful_in: dict
                 core.parsed.filename,
                 stmt.lineno,
             )
-        way_out = (_ITERATOR_HINTS.get(op.key) if isinstance(op.key, type) else None) or (
-            _no_rule_hint(op.label, "defjvp" if core.forward else "defvjp")
-        )
+        way_out = _ITERATOR_HINTS.get(op.key) if _hashable(op.key) else None
+        way_out = way_out or (_no_rule_hint(op.label, "defjvp" if core.forward else "defvjp"))
         if op.key == "keywords":
             raise NoRuleError(
                 f"`{op.label}` is a function value (a nested def, a lambda, a layer object) "
@@ -262,7 +264,22 @@ _ITERATOR_HINTS = {
     map: "write the loop or a list comprehension (`[f(x) for x in xs]`) instead",
     filter: "write a list comprehension with a condition (`[x for x in xs if c]`) instead",
     reversed: "loop over it directly, or index the list backwards (`xs[::-1]`)",
+    functools.reduce: "write the loop (`acc = x` then `for p in ps: acc = f(acc, p)`)",
+    sorted: "sort arrays with np.sort (differentiated), or loop over the keys in the order "
+    "you need (`for k in sorted(params): ... params[k]` for a dict argument, or `for k in "
+    "('a', 'b'):`)",
+    itertools.pairwise: "loop over positions (`for i in range(len(xs) - 1): a, b = xs[i], "
+    "xs[i + 1]`)",
+    itertools.chain: "join the lists with `+`, or loop over each",
 }
+
+
+def _hashable(key) -> bool:
+    try:
+        hash(key)
+    except TypeError:
+        return False
+    return True
 
 
 # ------------------------------------------------------------------ complex values

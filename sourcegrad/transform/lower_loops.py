@@ -114,6 +114,18 @@ class LoopLowering:
                 slice=gast.Slice(lower=None, upper=None, step=S.const(-1)),
                 ctx=gast.Load(),
             )
+        if (
+            isinstance(it, gast.Call)
+            and len(it.args) == 1
+            and self.is_dict(it.args[0])
+            and resolve(self.p, it.func, self.local_names) is sorted
+        ):  # a dict's keys, sorted: no derivative flows through them
+            keys = gast.Attribute(value=it.args[0], attr="keys", ctx=gast.Load())
+            it = gast.Call(
+                func=it.func,
+                args=[gast.Call(func=keys, args=[], keywords=[])],
+                keywords=it.keywords,
+            )
         if isinstance(target, gast.Name):
             self.note_loop_item(target.id, it)
         if self.is_dict(it):  # a dict iterates over its keys, which have no derivative
