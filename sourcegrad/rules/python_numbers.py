@@ -14,7 +14,7 @@ import operator
 
 import numpy as np
 
-from ..runtime.python_helpers import picked_adjoint, picked_tangent, takes_second
+from ..runtime.python_helpers import picked_adjoint, picked_tangent, takes_first, takes_second
 from .facts import constant_rank, declare
 from .registry import ADJOINTS, TANGENTS, adjoint, d, nondifferentiable, static, tangent
 
@@ -107,7 +107,7 @@ def _python_max(z, a, b=None):
     if static(b is None):  # max(iterable)
         d[a] += picked_adjoint(d[z], a, True)
     else:
-        d[a] += d[z] * (not takes_second(a, b, True))
+        d[a] += d[z] * takes_first(a, b, True)
         d[b] += d[z] * takes_second(a, b, True)
 
 
@@ -116,7 +116,7 @@ def _python_max_tangent(z, a, b=None):
     if static(b is None):
         d[z] += picked_tangent(d[a], a, True)
     else:
-        d[z] += d[a] * (not takes_second(a, b, True))
+        d[z] += d[a] * takes_first(a, b, True)
         d[z] += d[b] * takes_second(a, b, True)
 
 
@@ -125,7 +125,7 @@ def _python_min(z, a, b=None):
     if static(b is None):  # min(iterable)
         d[a] += picked_adjoint(d[z], a, False)
     else:
-        d[a] += d[z] * (not takes_second(a, b, False))
+        d[a] += d[z] * takes_first(a, b, False)
         d[b] += d[z] * takes_second(a, b, False)
 
 
@@ -134,7 +134,7 @@ def _python_min_tangent(z, a, b=None):
     if static(b is None):
         d[z] += picked_tangent(d[a], a, False)
     else:
-        d[z] += d[a] * (not takes_second(a, b, False))
+        d[z] += d[a] * takes_first(a, b, False)
         d[z] += d[b] * takes_second(a, b, False)
 
 

@@ -20,6 +20,13 @@ def takes_second(a, b, largest):
     return _better(b, a, largest)
 
 
+@helper(constant=True)
+def takes_first(a, b, largest):
+    """Whether ``max(a, b)`` (``largest``) or ``min(a, b)`` returns ``a`` (see
+    :func:`takes_second`)."""
+    return not _better(b, a, largest)
+
+
 def _picked(xs, largest: bool) -> int:
     """The position of the item ``max(xs)`` (``min(xs)``) returns: the first extreme one."""
     best, position = None, -1
