@@ -196,10 +196,47 @@ _OPAQUE_HINTS = {
 }
 
 
+def _refuse_sequence_sums(core: Core, varied: dict) -> None:
+    """``a + b`` of differentiated values where a side is a tuple or list whose items were not
+    known when the function was lowered (tuples whose items are known are joined item by item
+    then, and lists grow by append): ``+`` would be taken for an array sum."""
+    made: dict = {}
+    for stmt in walk_statements(core.node.body):
+        if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
+            made.setdefault(stmt.targets[0].id, []).append(stmt.value)
+
+    def sequence(atom) -> bool:
+        values = made.get(atom.id, ()) if isinstance(atom, gast.Name) else (atom,)
+        return bool(values) and all(
+            isinstance(v, (gast.Tuple, gast.List))
+            or isinstance(v, gast.Call)
+            and isinstance(v.func, gast.Name)
+            and v.func.id in ("tuple", "list")
+            for v in values
+        )
+
+    for stmt in walk_statements(core.node.body):
+        value = stmt.value if isinstance(stmt, gast.Assign) else None
+        if not (isinstance(value, gast.BinOp) and isinstance(value.op, gast.Add)):
+            continue
+        sides = (value.left, value.right)
+        before = varied.get(("in", id(stmt)), set())
+        if any(S.names_in(a) & before for a in sides) and any(sequence(a) for a in sides):
+            raise UnsupportedSyntaxError(
+                f"`{core.parsed.line_text(stmt.lineno)}` joins a tuple or list of "
+                "differentiated values whose items sourcegrad does not know when it builds "
+                "the derivative; join displays or arguments (`args + (x,)`), or build a list "
+                "with append",
+                core.parsed.filename,
+                stmt.lineno,
+            )
+
+
 def refuse_undifferentiable(core: Core, ops: dict, varied: dict, useful_in: dict) -> None:
     """Refuse a varied value flowing into an operation without a rule whose result is
     useful, and a complex value made from a varied one (:func:`refuse_complex`)."""
     refuse_complex(core, ops, varied, useful_in)
+    _refuse_sequence_sums(core, varied)
     for stmt in walk_statements(core.node.body):
         op = ops.get(id(stmt))
         if op is None or op.differentiable or op.rule == "constant":

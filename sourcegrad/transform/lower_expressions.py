@@ -38,30 +38,7 @@ class ExpressionLowering:
             made = self.dict_call(e, base)
             if made is not None:
                 return made
-        if (
-            isinstance(e, gast.Call)
-            and isinstance(e.func, gast.Name)
-            and e.func.id in ("max", "min")
-            and e.func.id not in self.local_names
-            and len(e.args) > 2
-            and not e.keywords
-            and not any(isinstance(a, gast.Starred) for a in e.args)
-        ):  # max(a, b, c) picks as max([a, b, c]) does: differentiated in that form
-            e = gast.Call(func=e.func, args=[gast.List(elts=e.args, ctx=gast.Load())], keywords=[])
-        if self.is_tuple_concatenation(e):  # `args + (x,)`: the tuple of both sides' items
-            e = gast.Tuple(elts=_tuple_items(e.left) + _tuple_items(e.right), ctx=gast.Load())
-        elif (
-            isinstance(e, gast.BinOp)
-            and isinstance(e.op, gast.Add)
-            and any(isinstance(side, gast.Tuple) for side in (e.left, e.right))
-        ):
-            self.refuse(
-                f"`{S.text(e)}` joins a tuple whose items sourcegrad does not know when it "
-                "builds the derivative; make both sides tuple displays or arguments, or build "
-                "a list with append",
-                e,
-            )
-            e.lineno = self.lineno
+        e = self.python_form(e)
         if isinstance(e, gast.NamedExpr):  # `(s := e)`: bind s, then read it
             self.bind_target(e.target, e.value)
             return self.simple(S.name(e.target.id), base)
@@ -364,6 +341,24 @@ class ExpressionLowering:
         if isinstance(s, gast.Tuple):
             return gast.Tuple(elts=[self.index(x, base) for x in s.elts], ctx=gast.Load())
         return self.atom(s, base)
+
+    def python_form(self, e):
+        """``e`` in the form it is differentiated in: ``max(a, b, c)`` as ``max([a, b, c])``
+        (Python picks the same item), a join of tuples whose items are known as the tuple of
+        them (``args + (x,)``)."""
+        if (
+            isinstance(e, gast.Call)
+            and isinstance(e.func, gast.Name)
+            and e.func.id in ("max", "min")
+            and e.func.id not in self.local_names
+            and len(e.args) > 2
+            and not e.keywords
+            and not any(isinstance(a, gast.Starred) for a in e.args)
+        ):  # max(a, b, c) picks as max([a, b, c]) does: differentiated in that form
+            e = gast.Call(func=e.func, args=[gast.List(elts=e.args, ctx=gast.Load())], keywords=[])
+        if self.is_tuple_concatenation(e):  # `args + (x,)`: the tuple of both sides' items
+            e = gast.Tuple(elts=_tuple_items(e.left) + _tuple_items(e.right), ctx=gast.Load())
+        return e
 
     def is_tuple_concatenation(self, e) -> bool:
         """``a + b`` of two tuples whose items are known: tuple displays, or values that

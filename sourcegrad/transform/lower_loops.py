@@ -75,30 +75,9 @@ class LoopLowering:
         )
         self.emit(loop, temp=False)
 
-    def iteration(self, it, target):
-        """``(length atom, [(target, index -> element expression)])`` for a loop over ``it``."""
-        if (
-            isinstance(it, gast.Call)
-            and isinstance(it.func, gast.Name)
-            and it.func.id in ("zip", "enumerate")
-            and all(k.arg == "start" and it.func.id == "enumerate" for k in it.keywords)
-        ):
-            if it.func.id == "enumerate":
-                start = [*it.args[1:], *(k.value for k in it.keywords)]
-                pair = isinstance(target, gast.Tuple) and len(target.elts) == 2
-                if not it.args or len(start) > 1 or not pair:
-                    self.refuse("use `for i, x in enumerate(xs)` or `enumerate(xs, start)`", it)
-                length, getters = self.iteration(it.args[0], target.elts[1])
-                first = self.atom(start[0], "start") if start else None
-                return length, [(target.elts[0], lambda k: _counted(k, first))] + getters
-            if not (isinstance(target, gast.Tuple) and len(target.elts) == len(it.args)):
-                self.refuse("unpack zip() into as many names as it has arguments", it)
-            parts = [self.iteration(a, t) for a, t in zip(it.args, target.elts)]
-            lengths = [p[0] for p in parts]
-            length = lengths[0]
-            if len(lengths) > 1:
-                length = self.atom(S.call(S.name("min"), lengths), "n")
-            return length, [g for p in parts for g in p[1]]
+    def iterated(self, it):
+        """The sequence a loop over ``it`` reads, where that is plainer: ``reversed(xs)`` as
+        ``xs[::-1]``, ``sorted(d)`` of a dict argument as ``sorted(d.keys())``."""
         if (
             isinstance(it, gast.Call)
             and isinstance(it.func, gast.Name)
@@ -126,6 +105,33 @@ class LoopLowering:
                 args=[gast.Call(func=keys, args=[], keywords=[])],
                 keywords=it.keywords,
             )
+        return it
+
+    def iteration(self, it, target):
+        """``(length atom, [(target, index -> element expression)])`` for a loop over ``it``."""
+        if (
+            isinstance(it, gast.Call)
+            and isinstance(it.func, gast.Name)
+            and it.func.id in ("zip", "enumerate")
+            and all(k.arg == "start" and it.func.id == "enumerate" for k in it.keywords)
+        ):
+            if it.func.id == "enumerate":
+                start = [*it.args[1:], *(k.value for k in it.keywords)]
+                pair = isinstance(target, gast.Tuple) and len(target.elts) == 2
+                if not it.args or len(start) > 1 or not pair:
+                    self.refuse("use `for i, x in enumerate(xs)` or `enumerate(xs, start)`", it)
+                length, getters = self.iteration(it.args[0], target.elts[1])
+                first = self.atom(start[0], "start") if start else None
+                return length, [(target.elts[0], lambda k: _counted(k, first))] + getters
+            if not (isinstance(target, gast.Tuple) and len(target.elts) == len(it.args)):
+                self.refuse("unpack zip() into as many names as it has arguments", it)
+            parts = [self.iteration(a, t) for a, t in zip(it.args, target.elts)]
+            lengths = [p[0] for p in parts]
+            length = lengths[0]
+            if len(lengths) > 1:
+                length = self.atom(S.call(S.name("min"), lengths), "n")
+            return length, [g for p in parts for g in p[1]]
+        it = self.iterated(it)
         if isinstance(target, gast.Name):
             self.note_loop_item(target.id, it)
         if self.is_dict(it):  # a dict iterates over its keys, which have no derivative
