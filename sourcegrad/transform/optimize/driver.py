@@ -120,7 +120,7 @@ def _shapes(run: Run) -> None:
 
 
 def _kinds(run: Run) -> None:
-    run.kinds = name_dtypes(run.node, run.der, run.example_args, run.np_name)
+    run.kinds = name_dtypes(run.node, run.der, run.example_args, run.np_name, run.shapes)
 
 
 def _like_terms(run: Run) -> None:

@@ -29,7 +29,7 @@ class InPlace:
         self.shapes = shapes
         self.after: dict = {}
         liveness(node.body, after=self.after)
-        self.dtypes = name_dtypes(node, der, example_args, self.np_name)
+        self.dtypes = name_dtypes(node, der, example_args, self.np_name, shapes)
 
     def shape(self, e):
         return expression_shape(e, self.shapes, self.adj_of, self.np_name)
