@@ -1,4 +1,4 @@
-"""The dtypes of names that lengths of shapes (``B, T, C = x.shape``, ``C // nh``) and NumPy
+"""The dtypes and ranks of names that lengths of shapes (``B, T, C = x.shape``, ``C // nh``) and NumPy
 functions without a declared dtype rule (``np.swapaxes``, ``np.where``, ``np.tril``) decide
 are known to the running code, so that the in-place rewrites apply after them (the transformer
 block's attention ran every later operation into a new array, 96 MB peak against 47 MB).
@@ -47,8 +47,15 @@ def test_scores_values_and_gradients():
 
 def test_operations_after_swapaxes_and_where_run_in_place():
     text = sg.show(attention_scores, args=_scores_args(), optimized=True)
-    assert "np.divide(s_2, s_3, out=s_2)" in text, text  # after `hd = C // nh`, swapaxes
-    assert "np.exp(s_6, out=s_6)" in text, text  # after np.where
+    assert "np.exp(s_6, out=s_6)" in text, text  # after `hd = C // nh`, swapaxes, np.where
+
+
+def test_batched_product_adjoints_are_plain_products():
+    """The ranks after ``C // 2`` are known (no rank-generic ``unmatmul_*`` helpers), and the
+    shapes of products, swapped axes and ``np.where`` (no ``sum_to`` left)."""
+    text = sg.show(attention_scores, args=_scores_args(), optimized=True)
+    assert "unmatmul" not in text and "sum_to(" not in text, text
+    assert "ds_2 @ np.swapaxes(s_1, -1, -2)" in text, text
 
 
 @pytest.mark.parametrize("calls", [1, 4])
