@@ -160,7 +160,7 @@ def unindex(g, x, idx):
     return _scatter(np.zeros_like(x), g, idx)
 
 
-@helper(called_by="running", allocates="new")
+@helper(called_by="running", allocates="new", dtype="creation")
 def unindex_shaped(g, shape, dtype, idx):
     """:func:`unindex` for a NumPy array ``x`` of ``shape`` and ``dtype`` (the code specialised
     to shapes calls it, so that ``x`` itself need not be kept for the adjoint sweep)."""

@@ -19,6 +19,7 @@ from ..forms import Derivative
 from ..node_facts import get_fact
 from ..ranks import follow_path
 from ..shapes import (
+    ARRAY_BINOPS,
     expression_dtype,
     expression_kind,
 )
@@ -94,11 +95,22 @@ def _definitions(node) -> dict:
         target = stmt.targets[0]
         if isinstance(target, gast.Name):
             defs.setdefault(target.id, []).append(stmt)
-        else:  # x[k] = v, a, b = f(..): no dtype for these names
-            for n in S.walk(target):
-                if isinstance(n, gast.Name):
-                    defs.setdefault(n.id, []).append(None)
+        else:  # a, b = f(..): no dtype for these names
+            for n in _bound_names(target):
+                defs.setdefault(n, []).append(None)
     return defs
+
+
+def _bound_names(target) -> list:
+    """The names an assignment to ``target`` binds: not those of an item or attribute written
+    (``dW[:, k:] = ...`` keeps the array ``dW`` and its dtype, and only reads ``k``)."""
+    if isinstance(target, gast.Name):
+        return [target.id]
+    if isinstance(target, (gast.Tuple, gast.List)):
+        return [n for elt in target.elts for n in _bound_names(elt)]
+    if isinstance(target, gast.Starred):
+        return _bound_names(target.value)
+    return []
 
 
 def _resolve(defs: dict, params: dict, bad: set, of) -> dict:
@@ -234,14 +246,45 @@ def _assigned_dtype(stmt, dtypes, core, example_args, facts: _Facts):
         if type(leaf) is np.ndarray:
             return leaf.dtype
         return type(leaf) if type(leaf) in (float, int) else None
-    v = stmt.value
+    return _kind(stmt.value, dtypes, facts)
+
+
+def _kind(v, dtypes, facts: _Facts):
+    """The dtype of the expression ``v`` (a Python number's type for one), or None: calls by
+    their callees' dtype rules, also as operands of arithmetic (``dW + unindex_shaped(..)``),
+    the rest by :func:`~sourcegrad.transform.shapes.expression_kind`."""
     if _int_value(v, dtypes, facts):
         return int
     if isinstance(v, gast.Call):
         found = _call_dtype(v, dtypes, facts)
         if found is not _UNDECIDED:
             return found
+    elif isinstance(v, gast.BinOp) and any(isinstance(x, gast.Call) for x in (v.left, v.right)):
+        return _binop_kind(v, dtypes, facts)
     return expression_kind(v, dtypes, facts.callees.np_name)
+
+
+def _binop_kind(v, dtypes, facts: _Facts):
+    """:func:`_kind` of an arithmetic operator: NumPy's promotion of its operands' kinds
+    (Python numbers weak), on 0-d stand-ins."""
+    op = type(v.op)
+    kinds = [_kind(x, dtypes, facts) for x in (v.left, v.right)]
+    if any(k is None for k in kinds) or (op not in ARRAY_BINOPS and op is not gast.MatMult):
+        return None
+    numbers = [k is int or k is float for k in kinds]  # (np.dtype(float) == float)
+    if all(numbers):  # Python's own arithmetic of numbers
+        ints = kinds[0] is int and kinds[1] is int
+        if ints and op is gast.Pow:
+            return None  # an int, or a float for a negative exponent
+        return int if ints and op is not gast.Div else float
+    stand_ins = [k(0) if n else np.zeros((), k) for k, n in zip(kinds, numbers)]
+    if op is gast.MatMult:
+        return np.result_type(*stand_ins)
+    try:
+        with np.errstate(all="ignore"):
+            return ARRAY_BINOPS[op](*stand_ins).dtype
+    except TypeError:  # NumPy refuses the dtypes: no dtype
+        return None
 
 
 #: what :func:`_call_dtype` returns for a call whose callee declares no dtype rule it reads
