@@ -50,6 +50,15 @@ def test_operations_after_swapaxes_and_where_run_in_place():
     assert "np.exp(s_6, out=s_6)" in text, text  # after `hd = C // nh`, swapaxes, np.where
 
 
+def test_softmax_adjoint_runs_in_place():
+    """The adjoints' dtypes through ``unreduce`` and ``np.where`` and the shapes of reductions
+    with keywords are known: the softmax and max adjoints write into their own buffers."""
+    text = sg.show(attention_scores, args=_scores_args(), optimized=True)
+    assert "ds_6 = np.multiply(de, e, out=de)" in text, text
+    assert "out=ds_6," in text, text  # ds_6 + (-ds_6).sum(..) * hit_1 / np.sum(hit_1, ..)
+    assert "ds_2 = np.divide(ds, s_3, out=ds)" in text, text
+
+
 def test_batched_product_adjoints_are_plain_products():
     """The ranks after ``C // 2`` are known (no rank-generic ``unmatmul_*`` helpers), and the
     shapes of products, swapped axes and ``np.where`` (no ``sum_to`` left)."""

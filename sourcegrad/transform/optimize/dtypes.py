@@ -61,6 +61,7 @@ def name_dtypes(node, der: Derivative, example_args, np_name, shapes=None) -> di
     callees = Callees(np_name, _typed_helpers(der.refs))
     ranks = dict(der.analysis.ranks)
     ranks.update((n, len(sh)) for n, sh in (shapes or {}).items() if isinstance(sh, tuple))
+    ranks.update((a, ranks[v]) for v, a in der.adj_names.items() if v in ranks)  # its value's
     facts = _Facts(callees, _shape_tuples(defs, np_name), ranks, der.refs)
 
     def of(stmt, dtypes):
@@ -259,9 +260,17 @@ def _kind(v, dtypes, facts: _Facts):
         found = _call_dtype(v, dtypes, facts)
         if found is not _UNDECIDED:
             return found
-    elif isinstance(v, gast.BinOp) and any(isinstance(x, gast.Call) for x in (v.left, v.right)):
+    elif isinstance(v, gast.BinOp):
         return _binop_kind(v, dtypes, facts)
+    elif isinstance(v, gast.UnaryOp) and isinstance(v.op, gast.USub):
+        return _kind(v.operand, dtypes, facts)  # a number stays one; an array its dtype
     return expression_kind(v, dtypes, facts.callees.np_name)
+
+
+def _array_kind(v, dtypes, facts: _Facts):
+    """:func:`_kind` of ``v`` where it is a NumPy dtype, else None (a Python number)."""
+    found = _kind(v, dtypes, facts)
+    return found if isinstance(found, np.dtype) else None
 
 
 def _binop_kind(v, dtypes, facts: _Facts):
@@ -314,7 +323,7 @@ def _call_dtype(v, dtypes, facts: _Facts):
         if isinstance(given, gast.Attribute) and given.attr == "dtype":
             return expression_dtype(given.value, dtypes, np_name)
         return facts.named_dtype(given)
-    return by_rule(operands, lambda e: expression_dtype(e, dtypes, np_name))
+    return by_rule(operands, lambda e: _array_kind(e, dtypes, facts))
 
 
 def _numpy_function(v, np_name) -> bool:
@@ -343,7 +352,9 @@ def _evaluated_dtype(key, v, dtypes, facts: _Facts):
             got = key(*args, **kwargs)
     except Exception:  # noqa: BLE001 - a refusal of the stand-ins: the dtype is not known
         return _UNDECIDED
-    return got.dtype if isinstance(got, np.ndarray) else _UNDECIDED
+    if isinstance(got, (np.ndarray, np.generic)):
+        return got.dtype
+    return type(got) if type(got) in (int, float) else _UNDECIDED  # np.size(x): an int
 
 
 def _unit_stand_in(e, dtypes, facts: _Facts):

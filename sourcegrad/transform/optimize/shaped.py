@@ -10,7 +10,6 @@ from __future__ import annotations
 import gast
 import numpy as np
 
-from ...rules.facts import product_shape
 from ...runtime.helpers import (
     expand_to,
     shape_of,
@@ -27,10 +26,10 @@ from ..shape_keys import shape_only_reads, shape_read
 from ..shapes import (
     broadcast,
     concrete_shapes,
-    expression_shape,
     sum_to_axes,
 )
 from ..walk import definition_counts, walk_statements
+from .expression_shapes import known_shape
 
 
 class Sizes:
@@ -156,17 +155,7 @@ class _SumsTo(gast.NodeTransformer):
         self.length = S.const if sizes is None else sizes.node
 
     def shape(self, e):
-        """The shape of ``e``: :func:`expression_shape`, and besides the products, swapped
-        axes and selections the adjoints of batched products and masks write
-        (``do_1 @ np.swapaxes(v, -1, -2)``, ``np.where(mask, ds_4, 0.0)``)."""
-        if isinstance(e, gast.BinOp) and isinstance(e.op, gast.MatMult):
-            return product_shape(np.matmul, self.shape(e.left), self.shape(e.right))
-        call = _numpy_call(e, self.np_name)
-        if call == "swapaxes" and len(e.args) == 3:
-            return _swapped(self.shape(e.args[0]), e.args[1], e.args[2])
-        if call == "where" and len(e.args) == 3:
-            return broadcast(*(self.shape(a) for a in e.args))
-        return expression_shape(e, self.shapes, self.adj_of, self.np_name)
+        return known_shape(e, self.shapes, self.adj_of, self.np_name)
 
     def visit_Call(self, e):
         self.generic_visit(e)
@@ -216,28 +205,6 @@ class _SumsTo(gast.NodeTransformer):
             if so is not None and sx is not None and broadcast(so, sx) == so:
                 setattr(e, side, u.args[0])  # the product broadcasts the number itself
         return e
-
-
-def _numpy_call(e, np_name):
-    """``f`` for a call ``np.f(...)`` with positional arguments only, else None."""
-    if not (isinstance(e, gast.Call) and isinstance(e.func, gast.Attribute)) or e.keywords:
-        return None
-    return e.func.attr if np_name is not None and S.dotted(e.func.value) == np_name else None
-
-
-def _swapped(shape, i, j):
-    """``shape`` with the constant axes ``i`` and ``j`` swapped, or None."""
-    if shape is None or not all(
-        isinstance(a, gast.Constant)
-        and type(a.value) is int
-        and -len(shape) <= a.value < len(shape)
-        for a in (i, j)
-    ):
-        return None
-    out = list(shape)
-    a, b = i.value % len(shape), j.value % len(shape)
-    out[a], out[b] = out[b], out[a]
-    return tuple(out)
 
 
 def _helper(e, name, nargs) -> bool:
