@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import gast
 import numpy as np
 
-from ...rules.facts import dtype_rule
+from ...rules.facts import Facts, dtype_rule, facts_of
 from ...rules.syntax_keys import METHODS
 from ...runtime import NAMESPACE
 from ...runtime.facts import helper_facts
@@ -312,7 +312,7 @@ def _call_dtype(v, dtypes, facts: _Facts):
     rule = dtype_rule(key) if key is not None else None
     by_rule = _BY_RULE.get(rule)
     if by_rule is None:
-        if rule is None and key is not None and _numpy_function(v, np_name):
+        if rule is None and _numpy_function(v, np_name) and facts_of(key) != Facts():
             return _evaluated_dtype(key, v, dtypes, facts)
         return _UNDECIDED
     given = {k.arg: k.value for k in v.keywords}.get("dtype")
@@ -338,7 +338,8 @@ def _numpy_function(v, np_name) -> bool:
 
 
 def _evaluated_dtype(key, v, dtypes, facts: _Facts):
-    """The dtype of ``np.f(...)`` (``v``, no declared dtype rule) found by calling ``f`` on
+    """The dtype of ``np.f(...)`` (``v``, no declared dtype rule, but other facts declared
+    beside its rules: an array function without side effects) found by calling ``f`` on
     one-element stand-ins of its operands: an array of the operand's dtype and rank, a Python
     number of its type, a constant as written; :data:`_UNDECIDED` where an operand has none
     (or ``f`` refuses the stand-ins). NumPy's result dtypes follow from the operands' dtypes
