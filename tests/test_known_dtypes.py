@@ -124,3 +124,24 @@ def test_gated_loop_adjoint_runs_in_place():
     text = sg.show(gated_loop, args=_gated_args(), optimized=True)
     adjoint = text.split("reversed(")[1]
     assert "out=dzr)" in adjoint, text
+
+
+DT = np.float32
+
+
+def global_dtype_mask(x):
+    """``dtype=`` naming a global: its dtype is known (float32 here, as Python computes)."""
+    m = np.tril(np.ones((x.shape[0], x.shape[0]), dtype=DT))
+    s = np.swapaxes(x, 0, 1) @ m
+    return np.sum(np.exp(s * 0.5))
+
+
+def test_a_dtype_named_by_a_global_keeps_python_values():
+    x = np.random.default_rng(7).standard_normal((6, 6)).astype(np.float32)
+    want = global_dtype_mask(x)
+    _, pure = sg.value_and_grad(global_dtype_mask, optimize=False)(x)
+    vg = sg.value_and_grad(global_dtype_mask)
+    for _ in range(4):
+        value, g = vg(x)
+        assert value == want and value.dtype == want.dtype
+        np.testing.assert_allclose(g, pure, rtol=1e-5)

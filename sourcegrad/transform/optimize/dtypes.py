@@ -189,11 +189,13 @@ class _Facts:
             obj = self.refs.user_globals.get(e.id, default)
         elif isinstance(e, gast.Attribute) and S.dotted(e.value) == self.callees.np_name:
             obj = getattr(np, e.attr, None)
-        if obj in (bool, int, float, complex) or (
+        if isinstance(obj, np.dtype):
+            return obj
+        if any(obj is t for t in (bool, int, float, complex)) or (
             isinstance(obj, type) and issubclass(obj, np.generic)
         ):
             return np.dtype(obj)
-        return None
+        return None  # (never `obj in (...)`: a global may be an array)
 
 
 def _shape_tuples(defs: dict, np_name) -> frozenset:
@@ -367,7 +369,7 @@ def _unit_stand_in(e, dtypes, facts: _Facts):
         return -inner if type(inner) in (int, float) else _UNDECIDED
     if isinstance(e, gast.Tuple):
         elts = [_unit_stand_in(x, dtypes, facts) for x in e.elts]
-        return _UNDECIDED if _UNDECIDED in elts else tuple(elts)
+        return _UNDECIDED if any(x is _UNDECIDED for x in elts) else tuple(elts)
     dt = expression_dtype(e, dtypes, facts.callees.np_name)
     rank = _expression_rank(e, facts.ranks)
     if isinstance(dt, np.dtype) and isinstance(rank, int):
