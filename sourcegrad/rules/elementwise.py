@@ -535,6 +535,8 @@ def _where_shape(op, known):  # np.where(condition, x, y): the broadcast of the 
 
 # every ufunc without facts of its own (np.matmul has its own, in linalg.py)
 declare(np.ufunc, rank=_elementwise_rank, shape=_elementwise_shape, dtype="ufunc")
+# `C // nh`, `i % n`: the broadcast of the operands, as np.floor_divide's and np.remainder's
+declare("floordiv", "mod", rank=_elementwise_rank)
 declare("copy", "astype", np.copy, np.asarray, np.array, np.real, rank=first_operand_rank)
 declare("copy", "astype", np.real, shape=first_operand_shape)
 declare("copy", dtype="operand")

@@ -111,7 +111,7 @@ def seed_like(g, out):
     return g if full == oshape else sum_to(g, out)
 
 
-@helper(linear=("g",), passes=True)
+@helper(linear=("g",), passes=True, dtype="operand")
 def expand_to(g, x, axis, keepdims):
     """``g``, the adjoint of a reduction of ``x`` over ``axis``, with the reduced axes put back
     as length-1 axes so that it broadcasts against ``x``."""
@@ -127,7 +127,7 @@ def expand_to(g, x, axis, keepdims):
     return np.expand_dims(g, tuple(axes))
 
 
-@helper(linear=("g",), like="x", passes=True)
+@helper(linear=("g",), like="x", passes=True, dtype="operand")
 def unreduce(g, x, axis=None, keepdims=False):
     """The adjoint of a sum of ``x`` over ``axis``: ``g`` broadcast back to ``x``'s shape,
     in ``x``'s dtype when ``g`` is a Python number."""
@@ -160,7 +160,7 @@ def unindex(g, x, idx):
     return _scatter(np.zeros_like(x), g, idx)
 
 
-@helper(called_by="running", allocates="new")
+@helper(called_by="running", allocates="new", dtype="creation")
 def unindex_shaped(g, shape, dtype, idx):
     """:func:`unindex` for a NumPy array ``x`` of ``shape`` and ``dtype`` (the code specialised
     to shapes calls it, so that ``x`` itself need not be kept for the adjoint sweep)."""

@@ -120,7 +120,7 @@ def _shapes(run: Run) -> None:
 
 
 def _kinds(run: Run) -> None:
-    run.kinds = name_dtypes(run.node, run.der, run.example_args, run.np_name)
+    run.kinds = name_dtypes(run.node, run.der, run.example_args, run.np_name, run.shapes)
 
 
 def _like_terms(run: Run) -> None:
@@ -186,7 +186,8 @@ def _pool_plan(run: Run) -> None:
 def _released(run: Run) -> None:
     run.owner.helpers = run.helper_names(_FRESH_HELPERS)
     pooled = {stmt.targets[0].id for stmt, *_ in run.plan[0]}
-    release_dead(run.node.body, run.owner, pooled)
+    split = any(a.id == "g_out" for a in run.node.args.kwonlyargs)  # a vjp: see release_dead
+    release_dead(run.node.body, run.owner, pooled, split)
 
 
 def _pooled(run: Run) -> None:

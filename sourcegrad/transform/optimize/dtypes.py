@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import functools
 import inspect
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 import gast
 import numpy as np
 
-from ...rules.facts import dtype_rule
+from ...rules.facts import Facts, dtype_rule, facts_of
 from ...rules.syntax_keys import METHODS
 from ...runtime import NAMESPACE
 from ...runtime.facts import helper_facts
@@ -18,6 +19,7 @@ from ..forms import Derivative
 from ..node_facts import get_fact
 from ..ranks import follow_path
 from ..shapes import (
+    ARRAY_BINOPS,
     expression_dtype,
     expression_kind,
 )
@@ -38,9 +40,11 @@ def same_dtype(a, b) -> bool:
     return a is not None and a is b
 
 
-def name_dtypes(node, der: Derivative, example_args, np_name) -> dict:
+def name_dtypes(node, der: Derivative, example_args, np_name, shapes=None) -> dict:
     """Dtypes of the names the derivative assigns: argument leaves read by path, products,
-    ``np.zeros``-like arrays and elementwise expressions of names of known dtype. A name
+    ``np.zeros``-like arrays, elementwise expressions of names of known dtype, and other NumPy
+    functions of names of known dtype and rank (the analysis's ranks, or those of the
+    ``shapes`` where given: name -> shape tuple). A name
     assigned in several places gets a dtype when all its assignments agree (an optimistic
     fixed point, as for shapes); ``x = None`` and ``x = tape.pop()`` do not count."""
     core = der.analysis.core
@@ -55,9 +59,13 @@ def name_dtypes(node, der: Derivative, example_args, np_name) -> dict:
         defs.setdefault(p, []).insert(0, dt)  # the value on entry
 
     callees = Callees(np_name, _typed_helpers(der.refs))
+    ranks = dict(der.analysis.ranks)
+    ranks.update((n, len(sh)) for n, sh in (shapes or {}).items() if isinstance(sh, tuple))
+    ranks.update((a, ranks[v]) for v, a in der.adj_names.items() if v in ranks)  # its value's
+    facts = _Facts(callees, _shape_tuples(defs, np_name), ranks, der.refs)
 
     def of(stmt, dtypes):
-        return _assigned_dtype(stmt, dtypes, core, example_args, callees)
+        return _assigned_dtype(stmt, dtypes, core, example_args, facts)
 
     bad: set = set()
     for _ in range(len(defs) + 2):
@@ -88,11 +96,22 @@ def _definitions(node) -> dict:
         target = stmt.targets[0]
         if isinstance(target, gast.Name):
             defs.setdefault(target.id, []).append(stmt)
-        else:  # x[k] = v, a, b = f(..): no dtype for these names
-            for n in S.walk(target):
-                if isinstance(n, gast.Name):
-                    defs.setdefault(n.id, []).append(None)
+        else:  # a, b = f(..): no dtype for these names
+            for n in _bound_names(target):
+                defs.setdefault(n, []).append(None)
     return defs
+
+
+def _bound_names(target) -> list:
+    """The names an assignment to ``target`` binds: not those of an item or attribute written
+    (``dW[:, k:] = ...`` keeps the array ``dW`` and its dtype, and only reads ``k``)."""
+    if isinstance(target, gast.Name):
+        return [target.id]
+    if isinstance(target, (gast.Tuple, gast.List)):
+        return [n for elt in target.elts for n in _bound_names(elt)]
+    if isinstance(target, gast.Starred):
+        return _bound_names(target.value)
+    return []
 
 
 def _resolve(defs: dict, params: dict, bad: set, of) -> dict:
@@ -151,7 +170,77 @@ def _typed_helpers(refs) -> dict:
     return out
 
 
-def _assigned_dtype(stmt, dtypes, core, example_args, callees: Callees):
+@dataclass(frozen=True)
+class _Facts:
+    """What :func:`_assigned_dtype` reads besides the dtypes found so far: the ``callees``,
+    the names that hold an array's shape (``t = x.shape``: ``tuples``) and the ``ranks`` of
+    the core's names."""
+
+    callees: Callees
+    tuples: frozenset
+    ranks: dict
+    refs: object  # the derivative's Refs: what a global name is
+
+    def named_dtype(self, e):
+        """The dtype a ``dtype=`` argument names (``bool``, ``np.float32``), or None."""
+        obj = None
+        if isinstance(e, gast.Name) and e.id not in self.refs.local:
+            default = getattr(builtins, e.id, None)
+            obj = self.refs.user_globals.get(e.id, default)
+        elif isinstance(e, gast.Attribute) and S.dotted(e.value) == self.callees.np_name:
+            obj = getattr(np, e.attr, None)
+        if isinstance(obj, np.dtype):
+            return obj
+        if any(obj is t for t in (bool, int, float, complex)) or (
+            isinstance(obj, type) and issubclass(obj, np.generic)
+        ):
+            return np.dtype(obj)
+        return None  # (never `obj in (...)`: a global may be an array)
+
+
+def _shape_tuples(defs: dict, np_name) -> frozenset:
+    """The names every assignment of which reads an array's shape (``t_1 = x.shape``, as
+    normalize writes ``B, T, C = x.shape``): their items are Python ints."""
+
+    def shape_read(stmt):
+        v = getattr(stmt, "value", None)
+        if isinstance(v, gast.Attribute) and v.attr == "shape":
+            return True
+        return (
+            isinstance(v, gast.Call)
+            and isinstance(v.func, gast.Attribute)
+            and v.func.attr == "shape"
+            and S.dotted(v.func.value) == np_name
+        )
+
+    return frozenset(
+        name
+        for name, stmts in defs.items()
+        if all(isinstance(st, gast.Assign) and shape_read(st) for st in stmts)
+    )
+
+
+def _int_value(v, dtypes, facts: _Facts) -> bool:
+    """Whether ``v`` is a Python int by forms the stand-ins leave undecided: an item of a
+    shape (``t_1[2]``) and the floor division or remainder of two ints (``C // nh``)."""
+    if isinstance(v, gast.Subscript):
+        key = v.slice
+        return (
+            isinstance(v.value, gast.Name)
+            and v.value.id in facts.tuples
+            and isinstance(key, gast.Constant)
+            and type(key.value) is int
+        )
+    if isinstance(v, gast.BinOp) and isinstance(v.op, (gast.FloorDiv, gast.Mod)):
+        np_name = facts.callees.np_name
+        return all(
+            _int_value(x, dtypes, facts) or expression_kind(x, dtypes, np_name) is int
+            for x in (v.left, v.right)
+        )
+    return False
+
+
+def _assigned_dtype(stmt, dtypes, core, example_args, facts: _Facts):
     """The dtype of the value ``stmt`` assigns, given ``dtypes`` of names, or None."""
     if stmt is None or not isinstance(stmt, gast.Assign):
         return stmt  # a parameter's dtype, or None
@@ -160,37 +249,146 @@ def _assigned_dtype(stmt, dtypes, core, example_args, callees: Callees):
         if type(leaf) is np.ndarray:
             return leaf.dtype
         return type(leaf) if type(leaf) in (float, int) else None
-    v = stmt.value
+    return _kind(stmt.value, dtypes, facts)
+
+
+def _kind(v, dtypes, facts: _Facts):
+    """The dtype of the expression ``v`` (a Python number's type for one), or None: calls by
+    their callees' dtype rules, also as operands of arithmetic (``dW + unindex_shaped(..)``),
+    the rest by :func:`~sourcegrad.transform.shapes.expression_kind`."""
+    if _int_value(v, dtypes, facts):
+        return int
     if isinstance(v, gast.Call):
-        found = _call_dtype(v, dtypes, callees)
+        found = _call_dtype(v, dtypes, facts)
         if found is not _UNDECIDED:
             return found
-    return expression_kind(v, dtypes, callees.np_name)
+    elif isinstance(v, gast.BinOp):
+        return _binop_kind(v, dtypes, facts)
+    elif isinstance(v, gast.UnaryOp) and isinstance(v.op, gast.USub):
+        return _kind(v.operand, dtypes, facts)  # a number stays one; an array its dtype
+    return expression_kind(v, dtypes, facts.callees.np_name)
+
+
+def _array_kind(v, dtypes, facts: _Facts):
+    """:func:`_kind` of ``v`` where it is a NumPy dtype, else None (a Python number)."""
+    found = _kind(v, dtypes, facts)
+    return found if isinstance(found, np.dtype) else None
+
+
+def _binop_kind(v, dtypes, facts: _Facts):
+    """:func:`_kind` of an arithmetic operator: NumPy's promotion of its operands' kinds
+    (Python numbers weak), on 0-d stand-ins."""
+    op = type(v.op)
+    kinds = [_kind(x, dtypes, facts) for x in (v.left, v.right)]
+    if any(k is None for k in kinds) or (op not in ARRAY_BINOPS and op is not gast.MatMult):
+        return None
+    numbers = [k is int or k is float for k in kinds]  # (np.dtype(float) == float)
+    if all(numbers):  # Python's own arithmetic of numbers
+        ints = kinds[0] is int and kinds[1] is int
+        if ints and op is gast.Pow:
+            return None  # an int, or a float for a negative exponent
+        return int if ints and op is not gast.Div else float
+    stand_ins = [k(0) if n else np.zeros((), k) for k, n in zip(kinds, numbers)]
+    if op is gast.MatMult:
+        return np.result_type(*stand_ins)
+    try:
+        with np.errstate(all="ignore"):
+            return ARRAY_BINOPS[op](*stand_ins).dtype
+    except TypeError:  # NumPy refuses the dtypes: no dtype
+        return None
 
 
 #: what :func:`_call_dtype` returns for a call whose callee declares no dtype rule it reads
 _UNDECIDED = object()
 
 
-def _call_dtype(v, dtypes, callees: Callees):
+def _call_dtype(v, dtypes, facts: _Facts):
     """The dtype of the call ``v`` (None where unknown), by the ``dtype`` rule
     its callee declares (:func:`sourcegrad.rules.facts.dtype_rule`), or :data:`_UNDECIDED`
     where the callee declares none read here (elementwise functions and reductions: their
-    stand-ins in :func:`~sourcegrad.transform.shapes.expression_kind`)."""
+    stand-ins in :func:`~sourcegrad.transform.shapes.expression_kind`; other NumPy functions
+    evaluated on stand-ins of the operands' ranks, :func:`_evaluated_dtype`)."""
+    callees = facts.callees
     key, operands = callees.of(v)
     np_name = callees.np_name
-    by_rule = _BY_RULE.get(dtype_rule(key)) if key is not None else None
+    rule = dtype_rule(key) if key is not None else None
+    by_rule = _BY_RULE.get(rule)
     if by_rule is None:
+        if rule is None and _numpy_function(v, np_name) and facts_of(key) != Facts():
+            return _evaluated_dtype(key, v, dtypes, facts)
         return _UNDECIDED
     given = {k.arg: k.value for k in v.keywords}.get("dtype")
     at = _dtype_position(key)
     if given is None and at is not None and at < len(operands):
         given = operands[at]
-    if given is not None:  # dtype=x.dtype, else not known here
+    if given is not None:  # dtype=x.dtype, dtype=bool, else not known here
         if isinstance(given, gast.Attribute) and given.attr == "dtype":
             return expression_dtype(given.value, dtypes, np_name)
-        return None
-    return by_rule(operands, lambda e: expression_dtype(e, dtypes, np_name))
+        return facts.named_dtype(given)
+    return by_rule(operands, lambda e: _array_kind(e, dtypes, facts))
+
+
+def _numpy_function(v, np_name) -> bool:
+    """Whether the call ``v`` is ``np.f(...)`` of a function that is no ufunc."""
+    f = v.func
+    return (
+        isinstance(f, gast.Attribute)
+        and np_name is not None
+        and S.dotted(f.value) == np_name
+        and not isinstance(getattr(np, f.attr, None), np.ufunc)
+    )
+
+
+def _evaluated_dtype(key, v, dtypes, facts: _Facts):
+    """The dtype of ``np.f(...)`` (``v``, no declared dtype rule, but other facts declared
+    beside its rules: an array function without side effects) found by calling ``f`` on
+    one-element stand-ins of its operands: an array of the operand's dtype and rank, a Python
+    number of its type, a constant as written; :data:`_UNDECIDED` where an operand has none
+    (or ``f`` refuses the stand-ins). NumPy's result dtypes follow from the operands' dtypes
+    and ranks, never from their values or lengths."""
+    args = [_unit_stand_in(a, dtypes, facts) for a in v.args]
+    kwargs = {k.arg: _unit_stand_in(k.value, dtypes, facts) for k in v.keywords}
+    if None in kwargs or any(a is _UNDECIDED for a in [*args, *kwargs.values()]):
+        return _UNDECIDED  # (None: ``**kw``)
+    try:
+        with np.errstate(all="ignore"):
+            got = key(*args, **kwargs)
+    except Exception:  # noqa: BLE001 - a refusal of the stand-ins: the dtype is not known
+        return _UNDECIDED
+    if isinstance(got, (np.ndarray, np.generic)):
+        return got.dtype
+    return type(got) if type(got) in (int, float) else _UNDECIDED  # np.size(x): an int
+
+
+def _unit_stand_in(e, dtypes, facts: _Facts):
+    """A one-element value like ``e`` for :func:`_evaluated_dtype`, or :data:`_UNDECIDED`."""
+    if isinstance(e, gast.Constant):
+        return e.value
+    if isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.USub):
+        inner = _unit_stand_in(e.operand, dtypes, facts)
+        return -inner if type(inner) in (int, float) else _UNDECIDED
+    if isinstance(e, gast.Tuple):
+        elts = [_unit_stand_in(x, dtypes, facts) for x in e.elts]
+        return _UNDECIDED if any(x is _UNDECIDED for x in elts) else tuple(elts)
+    dt = expression_dtype(e, dtypes, facts.callees.np_name)
+    rank = _expression_rank(e, facts.ranks)
+    if isinstance(dt, np.dtype) and isinstance(rank, int):
+        return np.zeros((1,) * rank, dt)
+    return _UNDECIDED
+
+
+def _expression_rank(e, ranks: dict):
+    """The rank of a name, or of an elementwise operator's result (``x * 2.0``), or None."""
+    if isinstance(e, gast.Name):
+        return ranks.get(e.id)
+    if isinstance(e, gast.Constant):
+        return 0
+    if isinstance(e, gast.UnaryOp):
+        return _expression_rank(e.operand, ranks)
+    if isinstance(e, gast.BinOp) and not isinstance(e.op, gast.MatMult):
+        a, b = _expression_rank(e.left, ranks), _expression_rank(e.right, ranks)
+        return None if a is None or b is None else max(a, b)
+    return None
 
 
 def _promoted(operands, dtype_of):

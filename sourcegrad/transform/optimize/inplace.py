@@ -10,11 +10,11 @@ from ..forms import Derivative
 from ..shapes import (
     ARRAY_BINOPS,
     expression_dtype,
-    expression_shape,
 )
 from ..simplify import liveness
 from .common import ufunc_call
 from .dtypes import name_dtypes, same_dtype
+from .expression_shapes import known_shape
 
 
 class InPlace:
@@ -29,10 +29,10 @@ class InPlace:
         self.shapes = shapes
         self.after: dict = {}
         liveness(node.body, after=self.after)
-        self.dtypes = name_dtypes(node, der, example_args, self.np_name)
+        self.dtypes = name_dtypes(node, der, example_args, self.np_name, shapes)
 
     def shape(self, e):
-        return expression_shape(e, self.shapes, self.adj_of, self.np_name)
+        return known_shape(e, self.shapes, self.adj_of, self.np_name)
 
     def dtype(self, e):
         return expression_dtype(e, self.dtypes, self.np_name)

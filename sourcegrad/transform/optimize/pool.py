@@ -36,7 +36,7 @@ import numpy as np
 from .. import syntax as S
 from ..node_facts import get_fact, set_fact
 from ..shapes import ARRAY_BINOPS
-from ..walk import assigned_names
+from ..walk import assigned_names, walk_statements
 from .escape import escaping, pushed, reads_transposed, tape_stacks, transposed_names
 from .groups import buffer_groups, group_layout, is_name, loop_groups, nbytes
 
@@ -52,14 +52,18 @@ RELEASED_BYTES = 4096
 POOLED_BYTES = 16384
 
 
-def release_dead(body, owner, pooled=frozenset()) -> None:
+def release_dead(body, owner, pooled=frozenset(), split=False) -> None:
     """``del h1_1, h1_2, h1`` after the last statement of the function body that mentions
     any name of a new array's buffer of at least :data:`RELEASED_BYTES`, so that its memory
     is free for what comes later: a hand-written gradient's locals live until it returns,
     these do not. Not for groups a branch or loop assigns, a nested function reads, that the
     statement just before the return reads, or whose array is pooled (``pooled``: the names
-    of the statements that made them)."""
+    of the statements that made them). With ``split`` (a vjp, whose adjoint sweep may run as
+    a half of its own, handed the forward sweep's names: :mod:`sourcegrad.kept`), the adjoint
+    sweep deletes none of the names the forward sweep assigns."""
     captured = S.captured_names(gast.Module(body=body, type_ignores=[]))
+    sweep = next((i for i, st in enumerate(body) if get_fact(st, "sweep", False)), len(body))
+    forward = {n for st in walk_statements(body[:sweep]) for n in assigned_names(st)}
     released: dict = {}
     for g in buffer_groups(body, owner):
         if g.dropped or g.end >= len(body) - 2 or captured.intersection(g.names):
@@ -68,7 +72,9 @@ def release_dead(body, owner, pooled=frozenset()) -> None:
             continue
         layout = group_layout(g, owner)
         if layout is not None and nbytes(layout) >= RELEASED_BYTES:
-            released.setdefault(g.end, []).extend(g.names)
+            names = [n for n in g.names if g.end < sweep or not split or n not in forward]
+            released.setdefault(g.end, []).extend(names)
+    released = {i: names for i, names in released.items() if names}
     for i in sorted(released, reverse=True):
         targets = [S.name(n) for n in released[i]]
         for target in targets:

@@ -26,10 +26,10 @@ from ..shape_keys import shape_only_reads, shape_read
 from ..shapes import (
     broadcast,
     concrete_shapes,
-    expression_shape,
     sum_to_axes,
 )
 from ..walk import definition_counts, walk_statements
+from .expression_shapes import known_shape
 
 
 class Sizes:
@@ -155,7 +155,7 @@ class _SumsTo(gast.NodeTransformer):
         self.length = S.const if sizes is None else sizes.node
 
     def shape(self, e):
-        return expression_shape(e, self.shapes, self.adj_of, self.np_name)
+        return known_shape(e, self.shapes, self.adj_of, self.np_name)
 
     def visit_Call(self, e):
         self.generic_visit(e)
