@@ -106,8 +106,8 @@ def _assignments(core):
             names = {n.id for n in S.walk(stmt.target) if isinstance(n, gast.Name)}
             (counters if ranged else dropped).update(names)
         elif isinstance(stmt, gast.Assign):
-            if not isinstance(stmt.targets[0], gast.Name):
-                dropped |= set(written_names(stmt))  # a, b = f(x); x[k] = v
+            if not isinstance(stmt.targets[0], gast.Name) and not _unpacked(stmt):
+                dropped |= set(written_names(stmt))  # x[k] = v; a, (b, c) = f(x)
             for t in written_names(stmt):
                 count[t] = count.get(t, 0) + 1
     return dropped, counters, count
@@ -129,18 +129,47 @@ def _sweep(analysis, example_args, env, dropped, counters, multi) -> dict:
     found: dict = {t: [sv] for t, sv in env.items() if t not in counters}
     for stmt in walk_statements(analysis.core.node.body):
         if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)):
+            if _unpacked(stmt):
+                _sweep_unpacked(analysis, stmt, env, found, dropped)
             continue
         t = stmt.targets[0].id
         op = analysis.ops.get(id(stmt))
         got = None
         if op is not None and t not in dropped:
             got = _kept(t, _evaluate(op, stmt, env, analysis.core, example_args), multi)
-        found.setdefault(t, []).append(got)
-        if got is None:
-            env.pop(t, None)
-        else:
-            env[t] = got
+        _found(t, got, env, found)
     return found
+
+
+def _found(t, got, env, found) -> None:
+    """Record that ``t`` is assigned ``got`` (``(shape, value)`` or None: unknown)."""
+    found.setdefault(t, []).append(got)
+    if got is None:
+        env.pop(t, None)
+    else:
+        env[t] = got
+
+
+def _unpacked(stmt) -> bool:
+    """Whether ``stmt`` is ``a, b, ... = <call>``, names alone on the left."""
+    target = stmt.targets[0] if isinstance(stmt, gast.Assign) else None
+    return isinstance(target, gast.Tuple) and all(isinstance(e, gast.Name) for e in target.elts)
+
+
+def _sweep_unpacked(analysis, stmt, env, found, dropped) -> None:
+    """``a, b, c = np.split(x, 3)``: each name gets its piece's shape; the names of any other
+    unpacking (or of a split of another count of pieces) are unknown."""
+    names = [e.id for e in stmt.targets[0].elts]
+    op = analysis.ops.get(id(stmt))
+    got = (
+        None
+        if op is None or op.key not in (np.split, np.array_split)
+        else _split(op.key, op.bound, env)
+    )
+    shapes = got[1].shapes if got is not None else ()
+    for k, t in enumerate(names):
+        known = len(shapes) == len(names) and t not in dropped
+        _found(t, (shapes[k], None) if known else None, env, found)
 
 
 _INT = "an integer"  # a value known to be an integer, not which
