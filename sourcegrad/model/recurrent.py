@@ -7,11 +7,14 @@ equations) with PyTorch's parameter names and layouts: ``weight_ih`` ``(G * hidd
 ``G`` gates stacked in PyTorch's order (LSTM: input, forget, cell, output; GRU: reset, update,
 new), all drawn from U(-1/sqrt(hidden), 1/sqrt(hidden)) as PyTorch draws them.
 
-A network ``f`` is a :class:`sourcegrad.nn.Module`: ``f(params, x)`` steps its cell with a
-Python ``for`` over the steps of ``x`` (an array ``(T, N, input)`` or a list of ``(N, input)``
-steps) from zero states, and returns the last hidden state ``(N, hidden)``
-(``output_type="last"``) or all of them stacked, ``(T, N, hidden)`` (``output_type="all"``).
-sourcegrad differentiates the loop as written.
+A network ``f`` is a :class:`sourcegrad.nn.Module`: ``f(params, x)`` reads ``x`` (an array
+``(T, N, input)`` or a list of ``(N, input)`` steps, :func:`as_sequence`), projects the input of
+every step in one ``F.linear`` of the whole sequence (one GEMM, as a fast library does), then
+steps its cell's recurrence with a Python ``for`` from zero states, and returns the last hidden
+state ``(N, hidden)`` (``output_type="last"``) or all of them stacked, ``(T, N, hidden)``
+(``output_type="all"``). sourcegrad differentiates the loop as written: the adjoint of the
+projected sequence is one ``(T, N, G * hidden)`` array that each step's adjoint is added into,
+and one GEMM after the loop gives the input weights' gradient.
 """
 
 from __future__ import annotations
@@ -158,9 +161,10 @@ rnn_cell, lstm_cell, gru_cell = RNNCell(), LSTMCell(), GRUCell()
 
 
 class Recurrent(nn.Module):
-    """A one-layer recurrent network over the steps of ``x``, its cell's step written out in
-    the loop: a call of the cell per step would make the derivative call the cell's own
-    derivative per step, about twice as slow."""
+    """A one-layer recurrent network over the steps of ``x``: the input projections of all
+    steps first, then the cell's recurrence written out in the loop (a call of the cell per
+    step would make the derivative call the cell's own derivative per step, about twice as
+    slow)."""
 
     has_params = True
     cell = rnn_cell
