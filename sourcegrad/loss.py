@@ -3,23 +3,23 @@
 Each returns the mean of the per-sample losses (``reduction="mean"``), their sum (``"sum"``)
 or the per-sample losses themselves (``"none"``), and agrees with PyTorch's function of the
 same purpose (``torch.nn.functional.cross_entropy``, ``binary_cross_entropy_with_logits``,
-``mse_loss``). Like :mod:`sourcegrad.util.functions`, each is a :func:`sourcegrad.primitive`
-computed in plain NumPy with reverse and forward rule templates built from operations that
-have both rules themselves, so derivatives of every order exist; the targets may be
-differentiated too (probability targets, regression targets). ``cross_entropy`` is
-:func:`sourcegrad.nn.functional.cross_entropy` under its own signature (one implementation,
-its rules shared).
+``mse_loss``). Each is one of :mod:`sourcegrad.nn.functional`'s criteria under its own
+signature, the same implementation with its rules shared (``cross_entropy``,
+``bce_with_logits_loss``, ``mse_loss``): a :func:`sourcegrad.primitive` computed in plain
+NumPy with reverse and forward rule templates built from operations that have both rules
+themselves, so derivatives of every order exist; the targets may be differentiated too
+(probability targets, regression targets).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .nn.losses import bce_with_logits_loss, mean_scale, mse_loss
 from .nn.losses import cross_entropy as nn_cross_entropy
 from .nn.rule_alias import share_rules
 from .rules import d, defjvp, defvjp, nondifferentiable, primitive
-from .runtime.helpers import sum_to, unreduce
-from .util.functions import sigmoid, softplus
+from .runtime.helpers import unreduce
 from .util.tree import Array
 
 __all__ = [
@@ -46,14 +46,7 @@ def _reduce(losses, reduction):
     return losses
 
 
-def mean_scale(a: Array, b) -> float:
-    """``1 / n`` for the number ``n`` of per-sample losses of operands shaped like ``a`` and
-    ``b`` (broadcast)."""
-    n = int(np.prod(np.broadcast_shapes(np.shape(a), np.shape(b)), dtype=np.int64))
-    return 1.0 / max(n, 1)
-
-
-nondifferentiable(check_reduction, mean_scale)
+nondifferentiable(check_reduction)
 
 
 @primitive
@@ -114,50 +107,20 @@ def binary_cross_entropy(logits: Array, targets: Array, reduction: str = "mean")
     elementwise, computed from the logits without overflow or ``log(0)``:
     ``log(1 + exp(logits)) - targets * logits``. Equal to
     ``torch.nn.functional.binary_cross_entropy_with_logits`` (pass logits, not
-    probabilities)."""
-    return _reduce(softplus(logits) - targets * logits, reduction)
-
-
-def _binary_cross_entropy_rule(z, logits, targets, reduction="mean"):
-    if reduction == "mean":
-        g = d[z] * mean_scale(logits, targets)
-    else:
-        g = d[z]
-    d[logits] += sum_to(g * (sigmoid(logits) - targets), logits)
-    d[targets] += sum_to(-(g * logits), targets)
-
-
-def _binary_cross_entropy_tangent(z, logits, targets, reduction="mean"):
-    d[z] += reduce_losses((sigmoid(logits) - targets) * d[logits], reduction)
-    d[z] += reduce_losses(-(logits * d[targets]), reduction)
+    probabilities): :func:`sourcegrad.nn.functional.bce_with_logits_loss` under its own
+    signature, the same implementation with the same derivative rules."""
+    return bce_with_logits_loss(logits, targets, check_reduction(reduction))
 
 
 @primitive
 def least_squares(predictions: Array, targets: Array, reduction: str = "mean") -> Array:
     """Squared errors ``(predictions - targets) ** 2``, elementwise (``"mean"``: the mean
-    squared error, ``torch.nn.functional.mse_loss``)."""
-    residuals = predictions - targets
-    return _reduce(residuals * residuals, reduction)
+    squared error, ``torch.nn.functional.mse_loss``): :func:`sourcegrad.nn.functional.mse_loss`
+    under its own signature, the same implementation with the same derivative rules."""
+    return mse_loss(predictions, targets, check_reduction(reduction))
 
 
-def _least_squares_rule(z, predictions, targets, reduction="mean"):
-    if reduction == "mean":
-        g = d[z] * mean_scale(predictions, targets)
-    else:
-        g = d[z]
-    d[predictions] += sum_to(g * (2.0 * (predictions - targets)), predictions)
-    d[targets] += sum_to(g * (2.0 * (targets - predictions)), targets)
-
-
-def _least_squares_tangent(z, predictions, targets, reduction="mean"):
-    d[z] += reduce_losses((2.0 * (predictions - targets)) * d[predictions], reduction)
-    d[z] += reduce_losses((2.0 * (targets - predictions)) * d[targets], reduction)
-
-
-for _fn, _rule, _tangent in [
-    (reduce_losses, _reduce_losses_rule, _reduce_losses_tangent),
-    (binary_cross_entropy, _binary_cross_entropy_rule, _binary_cross_entropy_tangent),
-    (least_squares, _least_squares_rule, _least_squares_tangent),
-]:
-    defvjp(_fn, _rule)
-    defjvp(_fn, _tangent)
+share_rules(binary_cross_entropy, bce_with_logits_loss, logits="input", targets="target")
+share_rules(least_squares, mse_loss, predictions="input", targets="target")
+defvjp(reduce_losses, _reduce_losses_rule)
+defjvp(reduce_losses, _reduce_losses_tangent)

@@ -8,6 +8,8 @@ import pytest
 import sourcegrad as sg
 from sourcegrad import model
 
+from .fd import numerical_grad
+
 CONSTRUCTORS = {
     "rnn": model.RecurrentNetwork,
     "lstm": model.RecurrentLSTMNetwork,
@@ -90,6 +92,40 @@ def test_cells_step_inside_a_users_own_loop(kind):
     f, _ = CONSTRUCTORS[kind](F_IN, H)
     assert loss(params, x, w) == pytest.approx(np.sum(w[-1] * f(params, x)), rel=1e-13)
     assert sg.gradcheck(loss, params, x[:2], w, order=2)
+
+
+@pytest.mark.parametrize("kind", sorted(CONSTRUCTORS))
+def test_gradient_in_the_steps_on_first_and_later_calls(kind):
+    f, params = CONSTRUCTORS[kind](F_IN, H, "all", rng=5)
+    x, w = inputs(4)
+    loss = weighted(f)
+    want = numerical_grad(loss, (params, x, w), 1)
+    for steps in (x, list(x), tuple(x)):
+        df = sg.grad(loss, wrt=1)
+        for _ in range(3):  # the build for the ranks, then the one specialised to the shapes
+            got = df(params, steps, w)
+            assert type(got) is type(steps)
+            np.testing.assert_allclose(np.asarray(got), want, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("kind", sorted(CONSTRUCTORS))
+def test_steps_of_another_rank_are_refused(kind):
+    f, params = CONSTRUCTORS[kind](F_IN, H, rng=0)
+    x, _ = inputs()
+    with pytest.raises(ValueError, match=r"\(T, N, features\)"):
+        f(params, x[0])
+    with pytest.raises(ValueError, match="at least one step"):
+        f(params, [])
+
+
+def test_the_lstms_running_derivative_adds_each_step_into_one_buffer():
+    f, params = model.RecurrentLSTMNetwork(F_IN, H, rng=6)
+    x, w = inputs(5)
+    shown = sg.show(weighted(f), args=(params, x, w), optimized=True)
+    running = shown[shown.index("xw = F.linear(") :]  # the network's vjp, after the loss's
+    assert "xw = F.linear(" in running and "dxw[t] += " in running  # in place, one buffer
+    assert "unindex(" not in running and "sum_to(" not in running  # specialised to shapes
+    assert running.count("linear_weight_grad(dxw, ") == 1  # one GEMM after the loop
 
 
 def test_an_unknown_output_type_is_refused():

@@ -7,11 +7,14 @@ equations) with PyTorch's parameter names and layouts: ``weight_ih`` ``(G * hidd
 ``G`` gates stacked in PyTorch's order (LSTM: input, forget, cell, output; GRU: reset, update,
 new), all drawn from U(-1/sqrt(hidden), 1/sqrt(hidden)) as PyTorch draws them.
 
-A network ``f`` is a :class:`sourcegrad.nn.Module`: ``f(params, x)`` steps its cell with a
-Python ``for`` over the steps of ``x`` (an array ``(T, N, input)`` or a list of ``(N, input)``
-steps) from zero states, and returns the last hidden state ``(N, hidden)``
-(``output_type="last"``) or all of them stacked, ``(T, N, hidden)`` (``output_type="all"``).
-sourcegrad differentiates the loop as written.
+A network ``f`` is a :class:`sourcegrad.nn.Module`: ``f(params, x)`` reads ``x`` (an array
+``(T, N, input)`` or a list of ``(N, input)`` steps, :func:`as_sequence`), projects the input of
+every step in one ``F.linear`` of the whole sequence (one GEMM, as a fast library does), then
+steps its cell's recurrence with a Python ``for`` from zero states, and returns the last hidden
+state ``(N, hidden)`` (``output_type="last"``) or all of them stacked, ``(T, N, hidden)``
+(``output_type="all"``). sourcegrad differentiates the loop as written: the adjoint of the
+projected sequence is one ``(T, N, G * hidden)`` array that each step's adjoint is added into,
+and one GEMM after the loop gives the input weights' gradient.
 """
 
 from __future__ import annotations
@@ -23,6 +26,11 @@ from numpy.typing import DTypeLike
 
 from .. import nn
 from ..nn import functional as F
+from ..nn.backend import array_module
+from ..rules import defjvp, defvjp, primitive
+from ..rules.facts import constant_rank, declare, first_operand_shape
+from ..rules.registry import d
+from ..runtime.array_helpers import fill_tangents
 from ..util.tree import Array, Tree
 from .options import generator
 
@@ -34,6 +42,7 @@ __all__ = [
     "lstm_cell",
     "gru_cell",
     "init_recurrent",
+    "as_sequence",
     "RNN",
     "LSTM",
     "GRU",
@@ -114,14 +123,48 @@ class GRUCell(nn.Module):
         return (1.0 - z) * n + z * h
 
 
+@primitive
+def as_sequence(x: Array | list) -> Array:
+    """``x`` as one ``(T, N, features)`` array: ``x`` itself (no copy) when it is an array, its
+    steps stacked when it is a list or tuple of ``(N, features)`` arrays; ``ValueError`` for a
+    sequence of any other rank. Its derivative hands the adjoint back in ``x``'s form."""
+    if not isinstance(x, (list, tuple)):
+        seq = x
+    elif not x:
+        raise ValueError("a recurrent network needs at least one step")
+    else:
+        seq = array_module(x[0]).stack(x)
+    if seq.ndim != 3:
+        raise ValueError(
+            f"a recurrent network reads a (T, N, features) array or a list of (N, features) "
+            f"steps, not an array of shape {seq.shape}"
+        )
+    return seq
+
+
+def _as_sequence_adjoint(z, x):
+    d[x] += d[z]
+
+
+def _as_sequence_tangent(z, x):
+    d[z] += as_sequence(fill_tangents(d[x], x))
+
+
+defvjp(as_sequence, _as_sequence_adjoint)
+defjvp(as_sequence, _as_sequence_tangent)
+# (T, N, features) or refused; an array's own shape
+declare(as_sequence, rank=constant_rank(3), shape=first_operand_shape, allocates="view")
+
+
 #: the cells, ready to call inside a differentiated function: ``h, c = lstm_cell(p, x, h, c)``
 rnn_cell, lstm_cell, gru_cell = RNNCell(), LSTMCell(), GRUCell()
 
 
 class Recurrent(nn.Module):
-    """A one-layer recurrent network over the steps of ``x``, its cell's step written out in
-    the loop: a call of the cell per step would make the derivative call the cell's own
-    derivative per step, about twice as slow."""
+    """A one-layer recurrent network over the steps of ``x``: the input projections of all
+    steps first, then the cell's recurrence written out in the loop (a call of the cell per
+    step would make the derivative call the cell's own derivative per step, about twice as
+    slow)."""
 
     has_params = True
     cell = rnn_cell
@@ -144,13 +187,11 @@ class RNN(Recurrent):
     :class:`RNNCell`."""
 
     def __call__(self, params: Tree, x: Array) -> Array:
-        h = np.zeros_like(x[0], shape=(x[0].shape[0], self.hidden_features))
+        xw = F.linear(as_sequence(x), params["weight_ih"], params["bias_ih"])
+        h = np.zeros_like(xw[0, :, : params["weight_hh"].shape[1]])
         hs = []
-        for x_t in x:
-            h = np.tanh(
-                F.linear(x_t, params["weight_ih"], params["bias_ih"])
-                + F.linear(h, params["weight_hh"], params["bias_hh"])
-            )
+        for t in range(len(xw)):
+            h = np.tanh(xw[t] + F.linear(h, params["weight_hh"], params["bias_hh"]))
             hs.append(h)
         if self.all_states:
             return np.stack(hs)
@@ -164,13 +205,12 @@ class LSTM(Recurrent):
     cell = lstm_cell
 
     def __call__(self, params: Tree, x: Array) -> Array:
-        h = np.zeros_like(x[0], shape=(x[0].shape[0], self.hidden_features))
-        c = np.zeros_like(x[0], shape=(x[0].shape[0], self.hidden_features))
+        xw = F.linear(as_sequence(x), params["weight_ih"], params["bias_ih"])
+        h = np.zeros_like(xw[0, :, : params["weight_hh"].shape[1]])
+        c = np.zeros_like(h)
         hs = []
-        for x_t in x:
-            gates = F.linear(x_t, params["weight_ih"], params["bias_ih"]) + F.linear(
-                h, params["weight_hh"], params["bias_hh"]
-            )
+        for t in range(len(xw)):
+            gates = xw[t] + F.linear(h, params["weight_hh"], params["bias_hh"])
             i, f, g, o = np.split(gates, 4, axis=-1)
             c = F.sigmoid(f) * c + F.sigmoid(i) * np.tanh(g)
             h = F.sigmoid(o) * np.tanh(c)
@@ -187,11 +227,11 @@ class GRU(Recurrent):
     cell = gru_cell
 
     def __call__(self, params: Tree, x: Array) -> Array:
-        h = np.zeros_like(x[0], shape=(x[0].shape[0], self.hidden_features))
+        xw = F.linear(as_sequence(x), params["weight_ih"], params["bias_ih"])
+        h = np.zeros_like(xw[0, :, : params["weight_hh"].shape[1]])
         hs = []
-        for x_t in x:
-            xi = F.linear(x_t, params["weight_ih"], params["bias_ih"])
-            xr, xz, xn = np.split(xi, 3, axis=-1)
+        for t in range(len(xw)):
+            xr, xz, xn = np.split(xw[t], 3, axis=-1)
             hr, hz, hn = np.split(F.linear(h, params["weight_hh"], params["bias_hh"]), 3, axis=-1)
             r = F.sigmoid(xr + hr)
             z = F.sigmoid(xz + hz)

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from ..rules import defjvp, defvjp, nondifferentiable, primitive
+from ..rules.facts import declare, first_operand_rank, first_operand_shape
 from ..rules.registry import d
 from ..util import functions
 from ..util.tree import Array
@@ -168,6 +169,10 @@ for _fn, _rule, _tangent in [
 ]:
     defvjp(_fn, _rule)
     defjvp(_fn, _tangent)
+declare(
+    relu, tanh, sigmoid, erf, gelu, softmax, log_softmax,
+    rank=first_operand_rank, shape=first_operand_shape, allocates="new",
+)  # fmt: skip
 
 
 def dropout_mask(x: Array, p: float, generator: np.random.Generator | None) -> Array:

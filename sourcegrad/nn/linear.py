@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..rules import defjvp, defvjp, primitive
+from ..rules.facts import atom_rank, atom_shape, declare, is_none
 from ..rules.registry import d
 from ..runtime.tangent_helpers import broadcast_like
 from ..util.tree import Array, to_module_of
@@ -79,6 +80,26 @@ def _linear_tangent(z, x, weight, bias=None):
     d[z] += broadcast_like(d[bias], z)
 
 
+def _linear_rank(op, ranks):
+    """The rank of ``linear(x, weight, bias)``: ``x``'s, for a matrix ``weight``."""
+    r = atom_rank(op.bound.get("x"), ranks)
+    return r if r is not None and r >= 1 and atom_rank(op.bound.get("weight"), ranks) == 2 else None
+
+
+def _linear_shape(op, known):
+    """The shape of ``linear(x, weight, bias)``: ``x.shape[:-1] + (out,)`` for ``x`` of
+    ``in`` features, ``weight`` ``(out, in)`` and ``bias`` ``(out,)`` or None."""
+    x = atom_shape(op.bound.get("x"), known)
+    w = atom_shape(op.bound.get("weight"), known)
+    if x is None or w is None or len(w) != 2 or not x or x[-1] != w[1]:
+        return None
+    bias = op.bound.get("bias")
+    if not is_none(bias) and atom_shape(bias, known) != w[:1]:
+        return None
+    return x[:-1] + w[:1]
+
+
+declare(linear, rank=_linear_rank, shape=_linear_shape, dtype="promote", allocates="new")
 defvjp(linear, _linear_adjoint)
 defjvp(linear, _linear_tangent)
 defvjp(linear_weight_grad, _weight_grad_adjoint)

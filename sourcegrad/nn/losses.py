@@ -22,12 +22,14 @@ from numpy.typing import DTypeLike
 
 from ..rules import defjvp, defvjp, nondifferentiable, primitive
 from ..rules.registry import d
+from ..runtime.helpers import sum_to
 from ..util.tree import Array, to_module_of
 from .activations import log_softmax, sigmoid, softmax
 from .backend import array_module
 
 __all__ = [
     "reduce_loss",
+    "mean_scale",
     "class_coefficients",
     "mean_denominator",
     "target_like",
@@ -47,25 +49,35 @@ def reduce_loss(loss: Array, reduction: str) -> Array:
     """``loss`` (elementwise) reduced as ``reduction`` says (``ValueError`` for anything but
     ``"mean"``, ``"sum"`` and ``"none"``)."""
     if reduction == "mean":
-        return loss.mean()
+        return np.mean(loss)
     if reduction == "sum":
-        return loss.sum()
+        return np.sum(loss)
     if reduction == "none":
         return loss
     raise ValueError(f"reduction must be 'mean', 'sum' or 'none', not {reduction!r}")
 
 
+def mean_scale(a: Array, b) -> float:
+    """``1 / n`` for the number ``n`` of elementwise losses of operands shaped like ``a`` and
+    ``b`` (broadcast): what ``reduction="mean"`` scales the output adjoint by."""
+    n = int(np.prod(np.broadcast_shapes(np.shape(a), np.shape(b)), dtype=np.int64))
+    return 1.0 / max(n, 1)
+
+
+nondifferentiable(mean_scale)
+
+
 @primitive
 def mse_loss(input: Array, target: Array, reduction: str = "mean") -> Array:
-    """The squared error ``(input - target) ** 2``, reduced."""
+    """The squared error ``(input - target) ** 2`` (the operands broadcast), reduced."""
     diff = input - target
     return reduce_loss(diff * diff, reduction)
 
 
 def _mse_adjoint(z, input, target, reduction="mean"):
-    scale = d[z] / input.size if reduction == "mean" else d[z]
-    d[input] += scale * (2.0 * (input - target))
-    d[target] += scale * (2.0 * (target - input))
+    scale = d[z] * mean_scale(input, target) if reduction == "mean" else d[z]
+    d[input] += sum_to(scale * (2.0 * (input - target)), input)
+    d[target] += sum_to(scale * (2.0 * (target - input)), target)
 
 
 def _mse_tangent(z, input, target, reduction="mean"):
@@ -357,16 +369,16 @@ defjvp(bce_loss, _bce_tangent)
 
 @primitive
 def bce_with_logits_loss(input: Array, target: Array, reduction: str = "mean") -> Array:
-    """Binary cross-entropy of ``sigmoid(input)`` against ``target``, computed stably as
-    ``(1 - target) * input + log(1 + exp(-input))``."""
+    """Binary cross-entropy of ``sigmoid(input)`` against ``target`` (the operands
+    broadcast), computed stably as ``(1 - target) * input + log(1 + exp(-input))``."""
     xp = array_module(input)
     return reduce_loss((1.0 - target) * input + xp.logaddexp(0.0, -input), reduction)
 
 
 def _bce_logits_adjoint(z, input, target, reduction="mean"):
-    scale = d[z] / input.size if reduction == "mean" else d[z]
-    d[input] += scale * (sigmoid(input) - target)
-    d[target] += scale * -input
+    scale = d[z] * mean_scale(input, target) if reduction == "mean" else d[z]
+    d[input] += sum_to(scale * (sigmoid(input) - target), input)
+    d[target] += sum_to(-(scale * input), target)
 
 
 def _bce_logits_tangent(z, input, target, reduction="mean"):

@@ -111,18 +111,21 @@ def _cropped(padded, x_shape, geo):
 
 def _window_maxima(x, geo):
     """``(maxima, where)``: each window's maximum and the position ``(N, C, Ho, Wo)`` in its
-    window of its first maximum (a NaN counts as the maximum, as in ``argmax``)."""
+    window of its first maximum (a NaN counts as the maximum, as in ``argmax``). The maxima
+    by ``maximum`` (NaN propagates), then the first position holding each, found from the last
+    position back: two passes per window position, not three masked copies."""
     xp = array_module(x)
     parts = _slices(pad2d(x, geo.sides, -float("inf")), geo)
     best = parts[0].copy()
-    where = xp.zeros(best.shape, xp.intp)
-    has_nan = bool(xp.isnan(x).any())  # one pass, instead of two more per window position
-    for k, part in enumerate(parts[1:], 1):
-        better = part > best
+    for part in parts[1:]:
+        xp.maximum(best, part, out=best)
+    where = xp.full(best.shape, len(parts) - 1, xp.intp)
+    has_nan = bool(xp.isnan(best).any())  # a window holding a NaN has the maximum NaN
+    for k in range(len(parts) - 2, -1, -1):
+        hit = parts[k] == best
         if has_nan:
-            better |= (part != part) & (best == best)
-        xp.copyto(best, part, where=better)
-        xp.copyto(where, k, where=better)
+            hit |= parts[k] != parts[k]
+        xp.copyto(where, k, where=hit)
     return best, where
 
 
@@ -131,7 +134,10 @@ def _scatter(g, where, x_shape, geo):
     xp = array_module(g)
     out = _padded_zeros(g, x_shape, geo)
     for k, part in enumerate(_slices(out, geo)):
-        part += xp.where(where == k, g, 0.0)
+        if geo.tiles:  # no two windows share an element: written once, no add
+            part[...] = xp.where(where == k, g, 0.0)
+        else:
+            part += xp.where(where == k, g, 0.0)
     return _cropped(out, x_shape, geo)
 
 

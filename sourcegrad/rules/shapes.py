@@ -409,6 +409,11 @@ def _created_rank(op, ranks):
     return 1 if atom_rank(shape, ranks) == 0 else None
 
 
+def _like_rank(op, ranks):
+    """``np.zeros_like(a)`` (and its kin) given ``a`` alone: ``a``'s rank."""
+    return atom_rank(op.operands[0], ranks) if len(op.operands) == 1 else None
+
+
 def _transpose_shape(op, known):
     x, axes = atom_shape(op.bound.get("a"), known), op.bound.get("axes")
     if x is None:
@@ -465,6 +470,7 @@ declare(np.reshape, np.transpose, "reshape", dtype="operand")
 declare(np.zeros, np.ones, np.empty, np.full, rank=_created_rank)
 declare(np.zeros, np.ones, np.empty, dtype="creation")
 declare(np.zeros_like, np.ones_like, np.empty_like, dtype="operand")
+declare(np.zeros_like, np.ones_like, np.empty_like, rank=_like_rank)
 declare(np.zeros_like, np.ones_like, np.full_like, np.empty_like, allocates="new")
 declare(np.concatenate, np.stack, allocates="new")
 declare(np.zeros, np.ones, np.full, np.empty, np.eye, np.arange, np.linspace, allocates="created")

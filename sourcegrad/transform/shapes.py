@@ -31,6 +31,7 @@ from . import syntax as S
 from .forms import Analysis
 from .node_facts import get_fact
 from .ranks import follow_path
+from .split_shapes import SplitPieces, split_pieces
 from .walk import walk_statements, written_names
 
 __all__ = [
@@ -76,7 +77,11 @@ def concrete_shapes(analysis: Analysis, example_args) -> dict:
             if t not in dropped and (None in results or any(r != results[0] for r in results))
         }
         if not disagree:
-            return {t: results[0][0] for t, results in found.items() if t not in dropped}
+            return {
+                t: results[0][0]
+                for t, results in found.items()
+                if t not in dropped and not isinstance(results[0][1], SplitPieces)
+            }
         dropped |= disagree
     return {}
 
@@ -101,8 +106,8 @@ def _assignments(core):
             names = {n.id for n in S.walk(stmt.target) if isinstance(n, gast.Name)}
             (counters if ranged else dropped).update(names)
         elif isinstance(stmt, gast.Assign):
-            if not isinstance(stmt.targets[0], gast.Name):
-                dropped |= set(written_names(stmt))  # a, b = f(x); x[k] = v
+            if not isinstance(stmt.targets[0], gast.Name) and not _unpacked(stmt):
+                dropped |= set(written_names(stmt))  # x[k] = v; a, (b, c) = f(x)
             for t in written_names(stmt):
                 count[t] = count.get(t, 0) + 1
     return dropped, counters, count
@@ -113,6 +118,8 @@ def _kept(t, got, multi):
     one assigned several times, only that it is an integer)."""
     if got is None or t not in multi:
         return got
+    if isinstance(got[1], SplitPieces):
+        return None  # what a split assigned in several places holds is not followed
     return got[0], _INT if _is_int(got[1]) else None
 
 
@@ -122,18 +129,47 @@ def _sweep(analysis, example_args, env, dropped, counters, multi) -> dict:
     found: dict = {t: [sv] for t, sv in env.items() if t not in counters}
     for stmt in walk_statements(analysis.core.node.body):
         if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)):
+            if _unpacked(stmt):
+                _sweep_unpacked(analysis, stmt, env, found, dropped)
             continue
         t = stmt.targets[0].id
         op = analysis.ops.get(id(stmt))
         got = None
         if op is not None and t not in dropped:
             got = _kept(t, _evaluate(op, stmt, env, analysis.core, example_args), multi)
-        found.setdefault(t, []).append(got)
-        if got is None:
-            env.pop(t, None)
-        else:
-            env[t] = got
+        _found(t, got, env, found)
     return found
+
+
+def _found(t, got, env, found) -> None:
+    """Record that ``t`` is assigned ``got`` (``(shape, value)`` or None: unknown)."""
+    found.setdefault(t, []).append(got)
+    if got is None:
+        env.pop(t, None)
+    else:
+        env[t] = got
+
+
+def _unpacked(stmt) -> bool:
+    """Whether ``stmt`` is ``a, b, ... = <call>``, names alone on the left."""
+    target = stmt.targets[0] if isinstance(stmt, gast.Assign) else None
+    return isinstance(target, gast.Tuple) and all(isinstance(e, gast.Name) for e in target.elts)
+
+
+def _sweep_unpacked(analysis, stmt, env, found, dropped) -> None:
+    """``a, b, c = np.split(x, 3)``: each name gets its piece's shape; the names of any other
+    unpacking (or of a split of another count of pieces) are unknown."""
+    names = [e.id for e in stmt.targets[0].elts]
+    op = analysis.ops.get(id(stmt))
+    got = (
+        None
+        if op is None or op.key not in (np.split, np.array_split)
+        else _split(op.key, op.bound, env)
+    )
+    shapes = got[1].shapes if got is not None else ()
+    for k, t in enumerate(names):
+        known = len(shapes) == len(names) and t not in dropped
+        _found(t, (shapes[k], None) if known else None, env, found)
 
 
 _INT = "an integer"  # a value known to be an integer, not which
@@ -156,29 +192,23 @@ def _evaluate(op, stmt, env, core, example_args):
         x = _atom(op.operands[0], env) if op.operands else None
         return None if x is None else ((len(x[0]),), x[0])
     if key == "getitem":
-        x, index = _atom(op.bound.get("x"), env), op.bound.get("index")
-        if x is None:
-            return None
-        if isinstance(x[1], tuple):  # an item of a shape: a number
-            if isinstance(index, gast.Constant) and type(index.value) is int:
-                try:
-                    return (), x[1][index.value]
-                except IndexError:
-                    return None
-            return (), _INT if _is_int(_value(index, env)) else None
-        shape = _index_shape(x[0], index, env)
-        return None if shape is None else (shape, None)
+        return _item(_atom(op.bound.get("x"), env), op.bound.get("index"), env)
     if key in _NUMBERS:
         return (), _INT
     if key == "floordiv" and len(op.operands) == 2:  # `C // nh`: a length, as np.floor_divide's
         return _floor_division(*(_atom(x, env) for x in op.operands))
     if key == "copy" and len(op.operands) == 1:  # h = h_6, ho = ho_3: the value goes along
         return _atom(op.operands[0], env)
+    if key in (np.split, np.array_split):
+        return _split(key, op.bound, env)
     if key is np.reshape:
         return _reshaped(op.bound.get("a"), op.bound.get("args"), env)
     if key in (np.zeros, np.ones, np.empty, np.full) and op.operands:
         dims = _dims(op.operands[0], env)
         return None if dims is None else (dims, None)
+    if key in (np.zeros_like, np.ones_like, np.empty_like) and len(op.operands) == 1:
+        a = _atom(op.operands[0], env)  # np.zeros_like(a): a's shape
+        return None if a is None or isinstance(a[1], SplitPieces) else (a[0], None)
     shape = declared_shape(op, {k: sv[0] for k, sv in env.items()})
     if shape is None:
         return None
@@ -192,6 +222,35 @@ def _evaluate(op, stmt, env, core, example_args):
         if _is_int(a) and _is_int(b):
             return (), _INT
     return shape, None
+
+
+def _item(x, index, env):
+    """``(shape, value)`` of ``x[index]`` for ``x`` known by ``(shape, value)``: an item of a
+    shape (a number), a piece of a split, or a basic index of an array; None if unknown."""
+    if x is None:
+        return None
+    if isinstance(x[1], SplitPieces):  # a piece of a split: a constant index picks it
+        return x[1].piece(index)
+    if isinstance(x[1], tuple):  # an item of a shape: a number
+        if isinstance(index, gast.Constant) and type(index.value) is int:
+            try:
+                return (), x[1][index.value]
+            except IndexError:
+                return None
+        return (), _INT if _is_int(_value(index, env)) else None
+    shape = _index_shape(x[0], index, env)
+    return None if shape is None else (shape, None)
+
+
+def _split(key, bound, env):
+    """``(stand-in shape, SplitPieces)`` of ``np.split`` / ``np.array_split`` (the stand-in is
+    never handed out: see :class:`~sourcegrad.transform.split_shapes.SplitPieces`); None if unknown.
+    """
+    x = _atom(bound.get("ary"), env)
+    if x is None:
+        return None
+    got = split_pieces(key, x[0], bound.get("indices_or_sections"), bound.get("axis"))
+    return None if got is None else ((len(got.shapes),), got)
 
 
 def _floor_division(a, b):
