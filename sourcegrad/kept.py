@@ -271,11 +271,13 @@ def _params(node: ast.FunctionDef) -> set:
 
 
 def _read(stmts) -> set:
+    """The names ``stmts`` read; ``del name`` counts (the adjoint half deletes names the
+    forward half made: they must be handed over to it)."""
     return {
         n.id
         for s in stmts
         for n in ast.walk(s)
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Load, ast.Del))
     }
 
 
