@@ -187,11 +187,12 @@ class RNN(Recurrent):
     :class:`RNNCell`."""
 
     def __call__(self, params: Tree, x: Array) -> Array:
-        xw = F.linear(as_sequence(x), params["weight_ih"], params["bias_ih"])
+        bias = params["bias_ih"] + params["bias_hh"]  # both biases added once, in the GEMM
+        xw = F.linear(as_sequence(x), params["weight_ih"], bias)
         h = np.zeros_like(xw[0, :, : params["weight_hh"].shape[1]])
         hs = []
         for t in range(len(xw)):
-            h = np.tanh(xw[t] + F.linear(h, params["weight_hh"], params["bias_hh"]))
+            h = np.tanh(xw[t] + F.linear(h, params["weight_hh"]))
             hs.append(h)
         if self.all_states:
             return np.stack(hs)
@@ -205,12 +206,13 @@ class LSTM(Recurrent):
     cell = lstm_cell
 
     def __call__(self, params: Tree, x: Array) -> Array:
-        xw = F.linear(as_sequence(x), params["weight_ih"], params["bias_ih"])
+        bias = params["bias_ih"] + params["bias_hh"]  # both biases added once, in the GEMM
+        xw = F.linear(as_sequence(x), params["weight_ih"], bias)
         h = np.zeros_like(xw[0, :, : params["weight_hh"].shape[1]])
         c = np.zeros_like(h)
         hs = []
         for t in range(len(xw)):
-            gates = xw[t] + F.linear(h, params["weight_hh"], params["bias_hh"])
+            gates = xw[t] + F.linear(h, params["weight_hh"])
             i, f, g, o = np.split(gates, 4, axis=-1)
             c = F.sigmoid(f) * c + F.sigmoid(i) * np.tanh(g)
             h = F.sigmoid(o) * np.tanh(c)
