@@ -108,3 +108,12 @@ def test_specialised_derivatives_agree_with_differences(f, make, rng):
 def test_second_order_through_the_facts(rng):
     W, U, b, xs = gates_args(rng)
     assert sg.gradcheck(gates, W, U, b, xs[:2], order=2)
+
+
+def transposed(W, x):
+    return np.sum(np.tanh(x @ W.T))
+
+
+def test_a_transpose_attribute_has_the_reversed_shape(rng):
+    shapes = shapes_of(transposed, rng.standard_normal((4, 3)), rng.standard_normal((2, 3)))
+    assert (3, 4) in shapes.values() and (2, 4) in shapes.values()

@@ -429,6 +429,12 @@ def _transpose_shape(op, known):
     return tuple(x[i] for i in order)
 
 
+def _reversed_shape(op, known):
+    """``x.T``: ``x``'s shape reversed."""
+    x = atom_shape(op.operands[0], known) if op.operands else None
+    return None if x is None else x[::-1]
+
+
 def _swapaxes_shape(op, known):
     """``np.swapaxes(a, i, j)``: ``a``'s shape with lengths ``i`` and ``j`` swapped."""
     x = atom_shape(op.bound.get("a"), known)
@@ -465,6 +471,7 @@ declare(np.stack, rank=_stack_rank, shape=_stack_shape, dtype="promote")
 declare(np.concatenate, rank=_concatenate_rank)
 declare(np.expand_dims, rank=_expand_dims_rank)
 declare(np.transpose, shape=_transpose_shape)
+declare("T", shape=_reversed_shape)
 declare(np.swapaxes, shape=_swapaxes_shape)
 declare(np.reshape, np.transpose, "reshape", dtype="operand")
 declare(np.zeros, np.ones, np.empty, np.full, rank=_created_rank)
