@@ -164,7 +164,42 @@ def method_value_with_keywords(W, x, s):
     return np.sum(m.act(x @ W, alpha=s) ** 2)
 
 
+def lambdas_in_a_loop(W, x):
+    acts = [lambda z, a=1.0: np.tanh(a * z), lambda z, a=1.0, *, b=0.0: np.sin(a * z) + b]
+    h = x
+    for act in acts:
+        h = act(h @ W, a=0.5)
+    return np.sum(h * h)
+
+
+def kwargs_nested_def_made_in_a_loop(W, x):
+    h = x
+    for k in range(3):
+
+        def step(v, m, *, scale=1.0, **kw):
+            return np.tanh(v @ m * scale) + kw.get("shift", 0.0) * k  # noqa: B023
+
+        h = step(h, W, scale=0.9, shift=0.1)
+    return np.sum(h * h)
+
+
+def kwargs_lambda(W, x, s):
+    f = lambda v, **kw: v * kw["s"] + kw.get("t", 0.0)  # noqa: E731
+    return np.sum(np.tanh(f(x @ W, s=s, t=0.5)) ** 2)
+
+
+LAYER = Dense(W, B)
+
+
+def global_layer_object(W, x):
+    return np.sum(LAYER(x @ W, training=True) ** 2)
+
+
 CASES = [
+    (lambdas_in_a_loop, (W, X)),
+    (kwargs_nested_def_made_in_a_loop, (W, X)),
+    (kwargs_lambda, (W, X, S)),
+    (global_layer_object, (W, X)),
     (layers_of_a_dict, (W, X)),
     (keyword_only_and_default, (W, X)),
     (closure_with_a_differentiated_keyword, (W, X, S)),
@@ -287,3 +322,15 @@ def test_the_kwargs_nested_def_once_refused_differentiates():
         value, g = df(x)
         assert value == f(x)
     np.testing.assert_allclose(g, numerical_grad(f, (x,), 0), rtol=1e-5, atol=1e-7)
+
+
+def calls_a_derivative_by_keyword(W, x):
+    g = sg.grad(lambda w, s=1.0: np.sum(np.sin(w * s)))
+    return np.sum(g(W, s=2.0) * W)  # REFUSED
+
+
+def test_a_derivative_called_by_keyword_is_refused_naming_the_line():
+    with pytest.raises(sg.SourcegradError, match="pass its arguments by position") as info:
+        sg.grad(calls_a_derivative_by_keyword)(W, X)
+    line = calls_a_derivative_by_keyword.__code__.co_firstlineno + 2
+    assert f"test_function_value_keywords.py:{line}:" in str(info.value)
