@@ -26,7 +26,7 @@ from .kept import backward_kept, forward_kept, forward_kept_of
 from .rules import adjoint, d, tangent
 from .runtime.trees import zero_adjoint
 from .transform import derive
-from .transform.parse import packed
+from .transform.parse import call_plan, packed
 
 
 def vjp_of(fn: Callable, wrt: Any, keywords: tuple = ()) -> Callable:
@@ -412,29 +412,22 @@ class Binding:
                 "by position"
             )
         n = len(args) - len(keywords)
-        self.fn, self.args, self.n = fn, tuple(args), n
+        self.fn, self.args, self.n, self.keywords = fn, tuple(args), n, keywords
         pos, kw, lead = self.args[:n], dict(zip(keywords, self.args[n:])), ()
         inner = fn
         while isinstance(inner, functools.partial):  # its bound arguments come first
             lead, kw, inner = inner.args + lead, {**inner.keywords, **kw}, inner.func
         function, leading = as_function(inner, len(lead) + n)
         self.receiver = (0, None) if _bound(fn, leading) else None
-        self.keywords, self.offset = keywords, len(leading) + len(lead)
+        self.head, self.names = len(leading) + len(lead) + n, tuple(kw)
+        flat = (*leading, *lead, *pos, *kw.values())
         if function is not inner and not leading:  # a function with a rule: an applier
-            self.target = keyword_applier(inner, len(lead) + n, tuple(kw))
-            self.values, self.sig = (*lead, *pos, *kw.values()), None
+            self.target, self.values = keyword_applier(inner, self.head, self.names), flat
+            self.places = tuple((k, None) for k in range(len(flat)))
             return
-        self.sig = inspect.signature(function)
-        bound = self.sig.bind(*leading, *lead, *pos, **kw)
-        bound.apply_defaults()
-        params = list(self.sig.parameters.values())
-        self.values = tuple(bound.arguments[p.name] for p in params)
-        self.values = tuple(
-            tuple(v) if p.kind is p.VAR_POSITIONAL else dict(v) if p.kind is p.VAR_KEYWORD else v
-            for p, v in zip(params, self.values)
-        )
-        packs = any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params)
-        self.target = packed(function) if packs else function
+        plan = call_plan(function, self.head, self.names)
+        self.values, self.places = plan.values(function, flat), plan.places
+        self.target = packed(function) if plan.packs else function
 
     def where(self, i):
         """``(parameter, item)``: where the call's argument ``i`` went (``item`` its position
@@ -442,21 +435,9 @@ class Binding:
         None for a receiver bound to nothing."""
         if i == derive.RECEIVER:
             return self.receiver
-        if self.sig is None:  # an applier: one parameter per argument
-            return (i + self.offset, None)
-        params = list(self.sig.parameters.values())
-        kinds = [p.kind for p in params]
         if i < self.n:
-            k = self.offset + i
-            named = sum(kd in (inspect.Parameter.POSITIONAL_ONLY, _PLAIN) for kd in kinds)
-            if k < named:
-                return (k, None)
-            return (kinds.index(inspect.Parameter.VAR_POSITIONAL), k - named)
-        name = self.keywords[i - self.n]
-        p = self.sig.parameters.get(name)
-        if p is not None and p.kind in (_PLAIN, inspect.Parameter.KEYWORD_ONLY):
-            return (params.index(p), None)
-        return (kinds.index(inspect.Parameter.VAR_KEYWORD), name)
+            return self.places[self.head - self.n + i]
+        return self.places[self.head + self.names.index(self.keywords[i - self.n])]
 
     def inner(self, wrt: tuple) -> tuple:
         """The parameters the arguments ``wrt`` went to, each once, in order."""
@@ -509,7 +490,6 @@ class Binding:
         return out[0] if len(out) == 1 else tuple(out)
 
 
-_PLAIN = inspect.Parameter.POSITIONAL_OR_KEYWORD
 #: (function, positional count, keywords) -> its keyword applier
 _APPLIERS: dict = {}
 
