@@ -191,6 +191,13 @@ def kwargs_lambda(W, x, s):
 LAYER = Dense(W, B)
 
 
+def partials_with_keywords_overridden(W, x, s):
+    reduce = functools.partial(np.mean, axis=0)  # a function with a rule, through a partial
+    act = functools.partial(soft, beta=2.0, shift=0.5)
+    h = act(x @ W, beta=s)  # the call's beta wins over the partial's
+    return np.sum(reduce(h * h, keepdims=True) ** 2)
+
+
 def global_layer_object(W, x):
     return np.sum(LAYER(x @ W, training=True) ** 2)
 
@@ -200,6 +207,7 @@ CASES = [
     (kwargs_nested_def_made_in_a_loop, (W, X)),
     (kwargs_lambda, (W, X, S)),
     (global_layer_object, (W, X)),
+    (partials_with_keywords_overridden, (W, X, S)),
     (layers_of_a_dict, (W, X)),
     (keyword_only_and_default, (W, X)),
     (closure_with_a_differentiated_keyword, (W, X, S)),
