@@ -346,17 +346,19 @@ class Keywords:
 
     def __call__(self, *args, g_out=None, t_in=None):
         call = Binding(self.fn, args, self.keywords)
-        inner = call.inner(self.wrt)
-        if not inner:  # along a receiver bound to nothing: no derivative
-            if self.mode == "jvp":
+        if self.mode == "jvp":  # along the parameters given a tangent (a receiver's may be None)
+            given = call.given(self.wrt, (t_in,) if self.single else tuple(t_in))
+            inner = tuple(dict.fromkeys(j for j, _ in given))
+            if not inner:  # along a receiver bound to nothing (or holding nothing)
                 value = call.value()
                 return value, zero_adjoint(value)
+            t = call.derivative(inner, "jvp")
+            return t(*call.values, t_in=call.tangents(inner, given))
+        inner = call.inner(self.wrt)
+        if not inner:  # along a receiver bound to nothing: no derivative
             return None if self.single else (None,) * len(self.wrt)
-        t = call.derivative(inner, self.mode)
-        if self.mode == "vjp":
-            return call.regroup(t(*call.values, g_out=g_out), inner, self.wrt, self.single)
-        given = call.given(self.wrt, (t_in,) if self.single else tuple(t_in))
-        return t(*call.values, t_in=call.tangents(inner, given))
+        grads = call.derivative(inner, "vjp")(*call.values, g_out=g_out)
+        return call.regroup(grads, inner, self.wrt, self.single)
 
     def jvp(self, wrt):
         """Forward mode over this vjp, along its arguments ``wrt`` (the seed last)."""

@@ -279,6 +279,7 @@ def test_layer_objects_called_with_keywords_differentiate_their_weights():
                 getattr(grads.layers[k], field), expected, rtol=1e-5, atol=1e-7
             )
     assert sg.gradcheck(model_of_layer_objects, model, X, wrt=1, order=2)
+    assert sg.gradcheck(model_of_layer_objects, model, X, wrt=0, order=2)  # the layers' own
 
 
 def unknown_keyword(W, x):
