@@ -498,6 +498,8 @@ class Pipeline:
         fused_shapes = concrete_shapes(analysis, args)
         if any(fused_shapes.get(name) is None for name in stacked):
             return None  # operands of different shapes, or a product that broadcasts
+        if not fusion.pays(fused_shapes):
+            return None  # stacks whose copy costs more than the adjoint's calls it saves
         der = reverse(analysis, self.reverse_mode)
         fusion.keep_loop_sums(der)  # the forward sums as the loop does: Python's value
         simplify(der)
