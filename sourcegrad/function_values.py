@@ -11,7 +11,9 @@ Importing this module installs the two makers for the passes (:mod:`.transform.d
 
 from __future__ import annotations
 
+import functools
 import inspect
+import linecache
 import types
 from collections.abc import Callable
 from typing import Any
@@ -24,17 +26,20 @@ from .kept import backward_kept, forward_kept, forward_kept_of
 from .rules import adjoint, d, tangent
 from .runtime.trees import zero_adjoint
 from .transform import derive
-from .transform.parse import packed
+from .transform.parse import call_plan, packed
 
 
-def vjp_of(fn: Callable, wrt: Any) -> Callable:
+def vjp_of(fn: Callable, wrt: Any, keywords: tuple = ()) -> Callable:
     """The vjp of a function object made at run time (a nested ``def`` or a lambda).
 
     Functions with the same code share one transform; each call runs it with the closure of
     the function object it is given, so every instance sees its own captured variables.
     ``wrt`` may hold :data:`~sourcegrad.transform.derive.RECEIVER`: the object ``fn`` is
-    bound to (a method's ``self``, a callable object), differentiated too.
+    bound to (a method's ``self``, a callable object), differentiated too. The last
+    ``len(keywords)`` arguments of the call go by those names (:class:`Keywords`).
     """
+    if keywords:
+        return Keywords(fn, wrt, keywords, "vjp")
     if _has_receiver(wrt):
         return _Unbound(fn, wrt, "vjp") if _bound_to_nothing(fn) else _OfReceiver(fn, wrt, "vjp")
     if is_derivative(fn):
@@ -236,14 +241,8 @@ def _without_receiver(t_in, wrt, single):
 def _dynamic(fn, wrt, mode):
     if not isinstance(fn, types.FunctionType):
         return _Called(fn, wrt, mode)
-    if fn.__code__.co_flags & inspect.CO_VARKEYWORDS:
-        raise UnsupportedSyntaxError(
-            f"{fn.__name__}() takes **kwargs and is made while the derivative runs (a nested "
-            "def or lambda); sourcegrad differentiates calls of such a function only when it "
-            "is defined at module level: move it there, or give every argument a name"
-        )
-    if fn.__code__.co_flags & inspect.CO_VARARGS:
-        return _Packed(fn, wrt, mode)
+    if fn.__code__.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS):
+        return Keywords(fn, wrt, (), mode)  # through its packed form
     # functions with the same code (and what their transformation reads) share the builds,
     # each run with its own closure (sourcegrad.derivative.derivative)
     options = {"internal": True} if derive.keeping_forward() else _WHOLE
@@ -252,79 +251,6 @@ def _dynamic(fn, wrt, mode):
 
 #: the options of a callee's derivative made for an export (see derive.whole_vjps)
 _WHOLE = {"internal": True, "keep_forward": False}
-
-
-class _Packed:
-    """The vjp or jvp of a function value taking ``*args``: the derivative of its
-    :func:`~sourcegrad.transform.parse.packed` form, the arguments past the named ones passed
-    as one tuple; the tuple's gradient (tangent) goes back to the positions it packs."""
-
-    def __init__(self, fn, wrt, mode):
-        self.fn, self.mode = fn, mode
-        self.single = not isinstance(wrt, tuple)
-        self.wrt = (wrt,) if self.single else wrt
-        self.named = fn.__code__.co_argcount
-
-    def inner(self, nargs: int) -> tuple:
-        """The positions of the packed form's arguments ``wrt`` names (the tuple's once)."""
-        last = min(nargs, self.named)
-        return tuple(dict.fromkeys(min(i, last) for i in self.wrt))
-
-    def regroup(self, parts, inner: tuple, nargs: int):
-        """The packed form's parts for ``inner`` as this derivative's for ``wrt``."""
-        by = dict(zip(inner, (parts,) if len(inner) == 1 else parts))
-        last = min(nargs, self.named)
-        out = tuple(by[i] if i < last else by[last][i - last] for i in self.wrt)
-        return out[0] if self.single else out
-
-    def derivative(self, inner: tuple, mode: str):
-        return _dynamic(packed(self.fn), inner if len(inner) > 1 else inner[0], mode)
-
-    def __call__(self, *args, g_out=None, t_in=None):
-        n = min(len(args), self.named)
-        head, rest, inner = args[:n], tuple(args[n:]), self.inner(len(args))
-        t = self.derivative(inner, self.mode)
-        if self.mode == "vjp":
-            return self.regroup(t(*head, rest, g_out=g_out), inner, len(args))
-        given = dict(zip(self.wrt, (t_in,) if self.single else tuple(t_in)))
-        tangents = tuple(packed_tangent(given, rest, n) if i == n else given[i] for i in inner)
-        return t(*head, rest, t_in=tangents[0] if len(inner) == 1 else tangents)
-
-    def jvp(self, wrt):
-        """Forward mode over this vjp, along its arguments ``wrt`` (the seed last)."""
-        return _PackedJvp(self, wrt)
-
-
-class _PackedJvp:
-    """``jvp_of`` a :class:`_Packed` vjp: the jvp of the packed form's vjp, its arguments and
-    tangents packed the same way, its value and tangent regrouped."""
-
-    def __init__(self, of: _Packed, wrt):
-        self.of = of
-        self.single = not isinstance(wrt, tuple)
-        self.wrt = (wrt,) if self.single else wrt
-
-    def __call__(self, *args, t_in=None):
-        of, nargs = self.of, len(args) - 1  # the seed last
-        n = min(nargs, of.named)
-        head, rest, seed = args[:n], tuple(args[n:nargs]), args[-1]
-        inner = of.inner(nargs)
-        vjp = of.derivative(inner, "vjp")
-        given = dict(zip(self.wrt, (t_in,) if self.single else tuple(t_in)))
-        outer = tuple(dict.fromkeys(i if i < n else (n + 1 if i == nargs else n) for i in self.wrt))
-        tangents = tuple(
-            packed_tangent(given, rest, n) if j == n else given[nargs if j == n + 1 else j]
-            for j in outer
-        )
-        t = jvp_of(vjp, outer[0] if len(outer) == 1 else outer)
-        value, tangent = t(*head, rest, seed, t_in=tangents[0] if len(outer) == 1 else tangents)
-        return of.regroup(value, inner, nargs), of.regroup(tangent, inner, nargs)
-
-
-def packed_tangent(given: dict, rest: tuple, first: int) -> tuple:
-    """The tangent of the packed tuple ``rest`` (its items at positions ``first`` on): the
-    tangents ``given`` by position, zeros for the others."""
-    return tuple(given.get(i, zero_adjoint(a)) for i, a in enumerate(rest, first))
 
 
 class _Called:
@@ -390,16 +316,213 @@ def _bound(fn, leading: tuple) -> bool:
     return len(leading) == 1 and (isinstance(fn, types.MethodType) or leading[0] is fn)
 
 
-def jvp_of(fn: Callable, wrt: Any) -> Callable:
+def jvp_of(fn: Callable, wrt: Any, keywords: tuple = ()) -> Callable:
     """The jvp of a function known only when the derivative runs: a nested ``def``, a lambda,
-    or a function made by sourcegrad. Called as ``jvp_of(fn, wrt)(*args, t_in=t)``."""
-    if isinstance(fn, (_Called, _OfReceiver, _Unbound, _Packed)):
+    or a function made by sourcegrad. Called as ``jvp_of(fn, wrt)(*args, t_in=t)``; the last
+    ``len(keywords)`` arguments go by those names (:class:`Keywords`)."""
+    if keywords:
+        return Keywords(fn, wrt, keywords, "jvp")
+    if isinstance(fn, (_Called, _OfReceiver, _Unbound, Keywords)):
         return fn.jvp(wrt)
     if _has_receiver(wrt):
         return _Unbound(fn, wrt, "jvp") if _bound_to_nothing(fn) else _OfReceiver(fn, wrt, "jvp")
     if is_derivative(fn):
         return Jvp(fn, wrt)
     return _dynamic(fn, wrt, "jvp")
+
+
+class Keywords:
+    """The vjp or jvp of a call of a function value with keyword arguments, or of one taking
+    ``**kwargs``: ``fn(*args[:n], **dict(zip(keywords, args[n:])))``. Each call binds the
+    arguments to the parameters of the function behind ``fn`` as Python does
+    (:class:`Binding`: defaults filled in, keyword-only parameters, ``*args`` and ``**kwargs``
+    packed into one tuple and one dict) and differentiates that function called with every
+    parameter by position; the gradients (tangents) go back to the call's own arguments."""
+
+    def __init__(self, fn, wrt, keywords, mode):
+        self.fn, self.keywords, self.mode = fn, tuple(keywords), mode
+        self.single = not isinstance(wrt, tuple)
+        self.wrt = (wrt,) if self.single else wrt
+
+    def __call__(self, *args, g_out=None, t_in=None):
+        call = Binding(self.fn, args, self.keywords)
+        if self.mode == "jvp":  # along the parameters given a tangent (a receiver's may be None)
+            given = call.given(self.wrt, (t_in,) if self.single else tuple(t_in))
+            inner = tuple(dict.fromkeys(j for j, _ in given))
+            if not inner:  # along a receiver bound to nothing (or holding nothing)
+                value = call.value()
+                return value, zero_adjoint(value)
+            t = call.derivative(inner, "jvp")
+            return t(*call.values, t_in=call.tangents(inner, given))
+        inner = call.inner(self.wrt)
+        if not inner:  # along a receiver bound to nothing: no derivative
+            return None if self.single else (None,) * len(self.wrt)
+        grads = call.derivative(inner, "vjp")(*call.values, g_out=g_out)
+        return call.regroup(grads, inner, self.wrt, self.single)
+
+    def jvp(self, wrt):
+        """Forward mode over this vjp, along its arguments ``wrt`` (the seed last)."""
+        return _KeywordsJvp(self, wrt)
+
+
+class _KeywordsJvp:
+    """``jvp_of`` a :class:`Keywords` vjp: the jvp of the bound function's vjp, along the
+    parameters the call's arguments ``wrt`` went to (the seed last), regrouped the same way."""
+
+    def __init__(self, of: Keywords, wrt):
+        self.of = of
+        self.single = not isinstance(wrt, tuple)
+        self.wrt = (wrt,) if self.single else wrt
+
+    def __call__(self, *args, t_in=None):
+        of, seed = self.of, args[-1]
+        call = Binding(of.fn, args[:-1], of.keywords)
+        inner = call.inner(of.wrt)
+        if not inner:
+            value = of(*args[:-1], g_out=seed)
+            return value, value
+        vjp = call.derivative(inner, "vjp")
+        ts = (t_in,) if self.single else tuple(t_in)
+        given = call.given(self.wrt, ts, seed_at=len(args) - 1)
+        outer = tuple(dict.fromkeys(j for j, _ in given))
+        if not outer:  # only a receiver that holds nothing varies
+            grads = vjp(*call.values, g_out=seed)
+            tangent = zero_adjoint(grads)
+        else:
+            tangents = call.tangents(outer, given, seed)
+            jvp = jvp_of(vjp, outer[0] if len(outer) == 1 else outer)
+            grads, tangent = jvp(*call.values, seed, t_in=tangents)
+        regroup = call.regroup
+        return regroup(grads, inner, of.wrt, of.single), regroup(tangent, inner, of.wrt, of.single)
+
+
+class Binding:
+    """The call ``fn(*args[:n], **dict(zip(keywords, args[n:])))`` bound to the parameters of
+    the plain function behind ``fn`` (:func:`~sourcegrad.callables.as_function`, through any
+    ``functools.partial``) as Python binds it, defaults filled in. ``target`` is that function
+    (its :func:`~sourcegrad.transform.parse.packed` form where it takes ``*args`` or
+    ``**kwargs``, or a function with a rule called by keyword through an applier) and
+    ``values`` its arguments, one per parameter, keyword-only ones last: ``target(*values)``
+    as a derivative takes it is the call. Raises Python's TypeError where the call does not
+    bind (the call itself raised it first, in the forward sweep)."""
+
+    def __init__(self, fn, args: tuple, keywords: tuple):
+        if is_derivative(fn):
+            raise UnsupportedSyntaxError(
+                f"{getattr(fn, '__name__', 'a derivative')}() is a derivative sourcegrad made, "
+                "called with keyword arguments on a differentiated value; pass its arguments "
+                "by position"
+            )
+        n = len(args) - len(keywords)
+        self.fn, self.args, self.n, self.keywords = fn, tuple(args), n, keywords
+        pos, kw, lead = self.args[:n], dict(zip(keywords, self.args[n:])), ()
+        inner = fn
+        while isinstance(inner, functools.partial):  # its bound arguments come first
+            lead, kw, inner = inner.args + lead, {**inner.keywords, **kw}, inner.func
+        function, leading = as_function(inner, len(lead) + n)
+        self.receiver = (0, None) if _bound(fn, leading) else None
+        self.head, self.names = len(leading) + len(lead) + n, tuple(kw)
+        flat = (*leading, *lead, *pos, *kw.values())
+        if function is not inner and not leading:  # a function with a rule: an applier
+            self.target, self.values = keyword_applier(inner, self.head, self.names), flat
+            self.places = tuple((k, None) for k in range(len(flat)))
+            return
+        plan = call_plan(function, self.head, self.names)
+        self.values, self.places = plan.values(function, flat), plan.places
+        self.target = packed(function) if plan.packs else function
+
+    def where(self, i):
+        """``(parameter, item)``: where the call's argument ``i`` went (``item`` its position
+        in the packed ``*args`` tuple or its key in the packed ``**kwargs`` dict, else None);
+        None for a receiver bound to nothing."""
+        if i == derive.RECEIVER:
+            return self.receiver
+        if i < self.n:
+            return self.places[self.head - self.n + i]
+        return self.places[self.head + self.names.index(self.keywords[i - self.n])]
+
+    def inner(self, wrt: tuple) -> tuple:
+        """The parameters the arguments ``wrt`` went to, each once, in order."""
+        found = (self.where(i) for i in wrt)
+        return tuple(dict.fromkeys(loc[0] for loc in found if loc is not None))
+
+    def derivative(self, inner: tuple, mode: str):
+        """The ``mode`` derivative of :attr:`target` along the parameters ``inner``."""
+        return _dynamic(self.target, inner[0] if len(inner) == 1 else inner, mode)
+
+    def value(self):
+        """What the call returns."""
+        return self.fn(*self.args[: self.n], **dict(zip(self.keywords, self.args[self.n :])))
+
+    def regroup(self, parts, inner: tuple, wrt: tuple, single: bool):
+        """The parts (gradients) of the parameters ``inner`` as the call's arguments ``wrt``'s;
+        None (a zero) for a receiver bound to nothing."""
+        by = dict(zip(inner, (parts,) if len(inner) == 1 else parts))
+        out = []
+        for i in wrt:
+            loc = self.where(i)
+            part = None if loc is None else by[loc[0]]
+            out.append(part if loc is None or loc[1] is None else part[loc[1]])
+        return out[0] if single else tuple(out)
+
+    def given(self, wrt: tuple, tangents: tuple, seed_at: int = -1) -> dict:
+        """``{(parameter, item): tangent}`` of the call's arguments ``wrt`` (the argument
+        ``seed_at`` is a vjp's seed, after every parameter); a receiver's tangent is left out
+        where it is bound to nothing or None (an object that only seems to vary)."""
+        out = {}
+        for i, t in zip(wrt, tangents):
+            loc = (len(self.values), None) if i == seed_at else self.where(i)
+            if loc is not None and not (i == derive.RECEIVER and t is None):
+                out[loc] = t
+        return out
+
+    def tangents(self, params: tuple, given: dict, seed=None):
+        """The tangents of the parameters ``params`` (of the vjp's seed, after them): those
+        ``given``, a packed tuple's or dict's completed with zeros for its constant items."""
+        values = (*self.values, seed)
+        out = []
+        for j in params:
+            v = values[j]
+            if (j, None) in given:
+                out.append(given[(j, None)])
+            elif isinstance(v, dict):
+                out.append({k: given.get((j, k), zero_adjoint(x)) for k, x in v.items()})
+            else:
+                out.append(tuple(given.get((j, k), zero_adjoint(x)) for k, x in enumerate(v)))
+        return out[0] if len(out) == 1 else tuple(out)
+
+
+#: (function, positional count, keywords) -> its keyword applier
+_APPLIERS: dict = {}
+
+
+def keyword_applier(fn, npos: int, keywords: tuple) -> types.FunctionType:
+    """A plain function ``apply(a0, ..., an)`` that returns ``fn(a0, ..., k=an)``: its first
+    ``npos`` parameters passed by position, the others by the names ``keywords``; with
+    source sourcegrad reads (kept in ``linecache``), so that ``fn``'s rule binds them."""
+    key = (fn if _hashable(fn) else id(fn), npos, keywords)
+    found = _APPLIERS.get(key)
+    if found is not None:
+        return found
+    name = getattr(fn, "__name__", "fn")
+    name = name if name.isidentifier() else "fn"
+    params = [f"a{i}" for i in range(npos + len(keywords))]
+    passed = params[:npos] + [f"{k}={a}" for k, a in zip(keywords, params[npos:])]
+    text = f"def apply_{name}({', '.join(params)}):\n    return {name}({', '.join(passed)})\n"
+    filename = f"<sourcegrad keyword call of {name} #{len(_APPLIERS)}>"
+    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+    namespace = {name: fn}
+    exec(compile(text, filename, "exec"), namespace)  # noqa: S102 - our own source
+    found = _APPLIERS[key] = namespace[f"apply_{name}"]
+    return found
+
+
+def _hashable(obj) -> bool:
+    try:
+        hash(obj)
+    except TypeError:
+        return False
+    return True
 
 
 # the passes differentiate calls of function values through these (they never import upward)
@@ -419,20 +542,20 @@ derive.install(
 # product) with the layer object varying: the derivative function made holds the layer, so
 # its tangent is the layer's, read by `jvp_of` of it as its receiver's.
 @adjoint(vjp_of)
-def _vjp_of(z, fn, wrt):
+def _vjp_of(z, fn, wrt, keywords=()):
     d[fn] += d[z]
 
 
 @tangent(vjp_of)
-def _vjp_of_tangent(z, fn, wrt):
+def _vjp_of_tangent(z, fn, wrt, keywords=()):
     d[z] += d[fn]
 
 
 @adjoint(jvp_of)
-def _jvp_of(z, fn, wrt):
+def _jvp_of(z, fn, wrt, keywords=()):
     d[fn] += d[z]
 
 
 @tangent(jvp_of)
-def _jvp_of_tangent(z, fn, wrt):
+def _jvp_of_tangent(z, fn, wrt, keywords=()):
     d[z] += d[fn]

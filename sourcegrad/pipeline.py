@@ -490,17 +490,22 @@ class Pipeline:
         operands' shapes are not known to agree."""
         if not self.options.get("optimize", True):
             return None
-        stacked = fuse_contractions(core, shapes)
+        fusion = fuse_contractions(core, shapes)
+        stacked = fusion.stacked
         if not stacked:
             return None
         analysis = analyze(core, wrt, args, whole_output=self.mode == "vjp")
         fused_shapes = concrete_shapes(analysis, args)
         if any(fused_shapes.get(name) is None for name in stacked):
             return None  # operands of different shapes, or a product that broadcasts
+        if not fusion.pays(fused_shapes):
+            return None  # stacks whose copy costs more than the adjoint's calls it saves
         der = reverse(analysis, self.reverse_mode)
+        fusion.keep_loop_sums(der)  # the forward sums as the loop does: Python's value
         simplify(der)
         dtypes = known_dtypes(der, args)
-        if not all(getattr(dtypes.get(name), "kind", None) in ("f", "c") for name in stacked):
+        read = fusion.operands_read(der)
+        if not all(getattr(dtypes.get(name), "kind", None) in ("f", "c") for name in read):
             return None  # integers or booleans summed in one product would not promote
         return emit(self._optimize(der, args, fused_shapes))
 

@@ -18,6 +18,7 @@ from .calls import (
     call_user_function,
     example_value,
     free_names,
+    keyword_call,
     refuse_writing_helper,
 )
 from .forms import Core
@@ -129,29 +130,13 @@ def resolve_calls(core: Core, ops: dict, varied: dict, closures: dict) -> None:
         before = varied.get(("in", id(stmt)), set())
         if isinstance(stmt, gast.Expr):
             refuse_writing_helper(core, stmt, before)
-        if op is not None and op.dynamic_call:
-            func, args = op.dynamic_call
-            name = func.id if isinstance(func, gast.Name) else None
-            captured = free_names(core, name) & before if name else set()
-            if captured:
-                raise UnsupportedSyntaxError(
-                    f"the nested function `{func.id}` reads `{sorted(captured)[0]}` from the "
-                    "enclosing function, and that value is being differentiated; pass it to "
-                    f"`{func.id}` as an argument instead",
-                    core.parsed.filename,
-                    stmt.lineno,
-                )
-            if name in closures.get(("in", id(stmt)), ()):
-                raise UnsupportedSyntaxError(
-                    f"the function called in `{core.parsed.line_text(stmt.lineno)}` carries "
-                    "differentiated values (a nested function reading them, from a default "
-                    "value or from the function that made it), which sourcegrad cannot follow "
-                    "into the call; pass them to it as arguments",
-                    core.parsed.filename,
-                    stmt.lineno,
-                )
-            _refuse_closure_arguments(core, stmt, args, before, name or S.text(func))
-            ops[id(stmt)] = call_dynamic(core, func, args, before, stmt)
+        found = keyword_call(core, stmt, op) if op is not None else None
+        if found is not None or (op is not None and op.dynamic_call):
+            func, args, keywords = found or (*op.dynamic_call, ())
+            _refuse_captured(core, stmt, func, before, closures.get(("in", id(stmt)), ()))
+            name = func.id if isinstance(func, gast.Name) else S.text(func)
+            _refuse_closure_arguments(core, stmt, args, before, name)
+            ops[id(stmt)] = call_dynamic(core, func, args, before, stmt, keywords)
         if op is not None and op.user_call:
             # differentiate the user's function only with respect to what varies here
             fn, args, kwargs = op.user_call
@@ -172,6 +157,31 @@ def _refuse_closure_arguments(core: Core, stmt, args, varied: set, callee: str) 
                 core.parsed.filename,
                 stmt.lineno,
             )
+
+
+def _refuse_captured(core: Core, stmt, func, before: set, closures) -> None:
+    """Refuse a call of a nested function reading a differentiated value of the enclosing
+    function (its derivative would not see that value vary), and of a function value that
+    carries such a closure (``closures``: the names that may hold one)."""
+    name = func.id if isinstance(func, gast.Name) else None
+    captured = free_names(core, name) & before if name else set()
+    if captured:
+        raise UnsupportedSyntaxError(
+            f"the nested function `{func.id}` reads `{sorted(captured)[0]}` from the "
+            "enclosing function, and that value is being differentiated; pass it to "
+            f"`{func.id}` as an argument instead",
+            core.parsed.filename,
+            stmt.lineno,
+        )
+    if name in closures:
+        raise UnsupportedSyntaxError(
+            f"the function called in `{core.parsed.line_text(stmt.lineno)}` carries "
+            "differentiated values (a nested function reading them, from a default "
+            "value or from the function that made it), which sourcegrad cannot follow "
+            "into the call; pass them to it as arguments",
+            core.parsed.filename,
+            stmt.lineno,
+        )
 
 
 def active_names(core: Core, varied: dict, useful_in: dict, wrt_names: set) -> set:
@@ -261,15 +271,6 @@ def refuse_undifferentiable(core: Core, ops: dict, varied: dict, useful_in: dict
             )
         way_out = _ITERATOR_HINTS.get(op.key) if _hashable(op.key) else None
         way_out = way_out or (_no_rule_hint(op.label, "defjvp" if core.forward else "defvjp"))
-        if op.key == "keywords":
-            raise NoRuleError(
-                f"`{op.label}` is a function value (a nested def, a lambda, a layer object) "
-                f"called with keyword arguments on a differentiated value (in `{text}`); "
-                "sourcegrad differentiates such calls with the arguments passed by position: "
-                "pass them in the order of its parameters, without names",
-                core.parsed.filename,
-                stmt.lineno,
-            )
         raise NoRuleError(
             f"`{op.label}` has no derivative rule and a differentiated value flows through it "
             f"(in `{text}`); {way_out}",

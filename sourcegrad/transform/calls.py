@@ -52,6 +52,8 @@ def user_method(core, func):
         obj = resolve(core.parsed, receiver, local_names(core))
     if obj is UNRESOLVED or isinstance(obj, (np.ndarray, np.generic, list, tuple, dict)):
         return None
+    if isinstance(inspect.getattr_static(type(obj), func.attr, None), staticmethod):
+        return None  # a function value the class holds: called without the object
     attr = getattr(type(obj), func.attr, None)
     return attr if is_user_function(attr) else None
 
@@ -124,10 +126,38 @@ def is_derivative(obj) -> bool:
 _ITEM_METHODS = frozenset({"setdefault", "popitem", "pop", "copy", "__getitem__"})
 
 
-def call_dynamic(core, func, args, varied, stmt=None) -> Op:
+def keyword_call(core, stmt, op) -> tuple | None:
+    """``(func, args, keywords)`` where ``stmt`` calls a function value with keyword arguments
+    (``act(z, alpha=0.1)``, ``layer.forward(h, training=True)``, a layer object kept in a
+    global): the keyword values follow the positional ones in ``args``, ``keywords`` names
+    them in order. None for any other statement (a call of the user's own function binds
+    its keywords when the derivative is built)."""
+    call = stmt.value if isinstance(stmt, gast.Assign) else None
+    if not (isinstance(call, gast.Call) and call.keywords) or op.rule is not None:
+        return None
+    if any(k.arg is None for k in call.keywords) or any(
+        isinstance(a, gast.Starred) for a in call.args
+    ):
+        return None
+    func = call.func
+    if op.key != "keywords" and not (
+        op.key is None
+        and isinstance(func, gast.Attribute)
+        and R.METHODS.get(func.attr) is None
+        and user_method(core, func) is None
+        and called_attribute(core, func)
+    ):
+        return None
+    values = [*call.args, *(k.value for k in call.keywords)]
+    return func, values, tuple(k.arg for k in call.keywords)
+
+
+def call_dynamic(core, func, args, varied, stmt=None, keywords: tuple = ()) -> Op:
     """``d[args] += vjp_of(func, wrt)(*args, g_out=d[z])`` for a function ``func`` known only
     when the derivative runs (a nested function, a lambda, a function made by sourcegrad); in
-    forward mode ``d[z] += jvp_of(func, wrt)(*args, t_in=d[args])[1]``."""
+    forward mode ``d[z] += jvp_of(func, wrt)(*args, t_in=d[args])[1]``. The last
+    ``len(keywords)`` of ``args`` are passed by those names: ``vjp_of(func, wrt, keywords)``
+    binds them to the function's parameters when it runs, as Python does."""
     vjp_of, jvp_of = derive.makers().vjp_of, derive.makers().jvp_of
 
     label = S.dotted(func) or S.text(func)
@@ -148,11 +178,6 @@ def call_dynamic(core, func, args, varied, stmt=None) -> Op:
     params = {"fn": func, **{f"a{i}": a for i, a in enumerate(args)}}
     diff = [receiver if i == derive.RECEIVER else args[i] for i in wrt]
     params["diff"] = diff[0] if len(diff) == 1 else gast.Tuple(elts=diff, ctx=gast.Load())
-    which = (
-        S.const(wrt[0])
-        if len(wrt) == 1
-        else gast.Tuple(elts=[S.const(i) for i in wrt], ctx=gast.Load())
-    )
     forward = core.forward
     dname = "diff" if forward else "z"
     dread = gast.Subscript(value=S.name("d"), slice=S.name(dname), ctx=gast.Load())
@@ -160,7 +185,7 @@ def call_dynamic(core, func, args, varied, stmt=None) -> Op:
         dread = S.call(S.name(complete_tangent.__name__), [dread, S.name("diff")])
     maker = "jvp_of" if forward else "vjp_of"
     call = gast.Call(
-        func=gast.Call(func=S.name(maker), args=[S.name("fn"), which], keywords=[]),
+        func=_maker_call(maker, wrt, keywords),
         args=[S.name(f"a{i}") for i in range(len(args))],
         keywords=[gast.keyword(arg="t_in" if forward else "g_out", value=dread)],
     )
@@ -183,6 +208,19 @@ def call_dynamic(core, func, args, varied, stmt=None) -> Op:
         where="sourcegrad.api." + maker,
     )
     return Op("dynamic", rule, params, operands, pure=False, label=label)
+
+
+def _maker_call(maker: str, wrt: tuple, keywords: tuple) -> gast.Call:
+    """``vjp_of(fn, wrt)`` (``jvp_of``), with the names of the keyword arguments third."""
+    which = (
+        S.const(wrt[0])
+        if len(wrt) == 1
+        else gast.Tuple(elts=[S.const(i) for i in wrt], ctx=gast.Load())
+    )
+    args = [S.name("fn"), which]
+    if keywords:
+        args.append(gast.Tuple(elts=[S.const(k) for k in keywords], ctx=gast.Load()))
+    return gast.Call(func=S.name(maker), args=args, keywords=[])
 
 
 def _dynamic_wrt(core, func, args, varied) -> tuple:

@@ -140,6 +140,88 @@ def packed(fn: types.FunctionType) -> types.FunctionType:
     return made
 
 
+@dataclass(frozen=True)
+class CallPlan:
+    """How a call of a function with ``nhead`` arguments by position, then arguments by the
+    names ``names``, binds to its parameters, as Python binds it: ``slots``, one per
+    parameter in order (``("arg", k)``: the call's ``k``-th argument; ``("default", i)`` and
+    ``("kwdefault", name)``: the function's default; ``("tuple", ks)`` and ``("dict",
+    ((key, k), ...))``: its ``*args`` and ``**kwargs``, packed as :func:`packed` takes them),
+    and ``places``: for the call's ``k``-th argument, ``(parameter, item)`` with ``item`` its
+    position in the packed tuple or its key in the packed dict, else None."""
+
+    slots: tuple
+    places: tuple
+    packs: bool
+
+    def values(self, fn: types.FunctionType, args: tuple) -> tuple:
+        """The value of each parameter of ``fn`` (or of its packed form) for the call with
+        ``args`` (those by name last, in the plan's order), defaults read from ``fn``."""
+        out = []
+        for kind, x in self.slots:
+            if kind == "arg":
+                out.append(args[x])
+            elif kind == "default":
+                out.append(fn.__defaults__[x])
+            elif kind == "kwdefault":
+                out.append(fn.__kwdefaults__[x])
+            elif kind == "tuple":
+                out.append(tuple(args[k] for k in x))
+            else:
+                out.append({key: args[k] for key, k in x})
+        return tuple(out)
+
+
+#: (code, defaults' count, keyword defaults' names, nhead, names) -> its CallPlan
+_PLANS: dict = {}
+
+
+def call_plan(fn: types.FunctionType, nhead: int, names: tuple) -> CallPlan:
+    """The :class:`CallPlan` of ``fn`` called with ``nhead`` arguments by position, then
+    arguments by the ``names``; the same for every function of the same code and defaults.
+    Raises Python's TypeError where the call does not bind."""
+    kwdefaults = tuple(fn.__kwdefaults__ or ())
+    key = (fn.__code__, len(fn.__defaults__ or ()), kwdefaults, nhead, names)
+    plan = _PLANS.get(key)
+    if plan is None:
+        if len(_PLANS) > 4096:
+            _PLANS.clear()
+        plan = _PLANS[key] = _plan(fn, nhead, names)
+    return plan
+
+
+class _Arg(int):
+    """The position of one of the call's arguments, bound in its place."""
+
+
+def _plan(fn, nhead: int, names: tuple) -> CallPlan:
+    sig = inspect.signature(fn)
+    args = [_Arg(k) for k in range(nhead + len(names))]
+    bound = sig.bind(*args[:nhead], **dict(zip(names, args[nhead:]))).arguments
+    slots, places = [], [None] * len(args)
+    first_default = fn.__code__.co_argcount - len(fn.__defaults__ or ())
+    for j, p in enumerate(sig.parameters.values()):
+        if p.kind is p.VAR_POSITIONAL:
+            ks = tuple(int(k) for k in bound.get(p.name, ()))
+            slots.append(("tuple", ks))
+            for item, k in enumerate(ks):
+                places[k] = (j, item)
+        elif p.kind is p.VAR_KEYWORD:
+            items = tuple((key, int(k)) for key, k in bound.get(p.name, {}).items())
+            slots.append(("dict", items))
+            for key, k in items:
+                places[k] = (j, key)
+        elif p.name in bound:
+            slots.append(("arg", int(bound[p.name])))
+            places[bound[p.name]] = (j, None)
+        elif p.kind is p.KEYWORD_ONLY:
+            slots.append(("kwdefault", p.name))
+        else:
+            slots.append(("default", j - first_default))
+    packs = any(kind in ("tuple", "dict") for kind, _ in slots)
+    return CallPlan(tuple(slots), tuple(places), packs)
+
+
 def _unpacked_parameters(node: gast.FunctionDef) -> None:
     """``def f(a, *xs, k=1, **kw)`` as ``def f(a, xs=(), *, k=1, kw={})`` (in place)."""
     args = node.args

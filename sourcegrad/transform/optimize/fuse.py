@@ -14,11 +14,14 @@ runs nine small products and, in its derivative, nine more. Fused, it is one pro
 The rewrite is on the core form, before the derivative is taken, and only for the code that
 runs in a build specialised to the argument shapes: the caller checks that the stacked
 operands have one shape (what the argument shapes decide), and ``show`` still prints the
-derivative of the loop as written. The sum is reassociated (the products are added together
-before they are added to ``h``), which changes results only by rounding.
+derivative of the loop as written. The fused product is the adjoint's only: the forward sweep
+computes ``h`` as the loop does, each product by ``np.einsum`` as written and added in the
+loop's order (:meth:`Fusion.keep_loop_sums`, after the derivative is taken), so the value a
+derivative returns is Python's own bit for bit; the adjoint reads only the stacked operands.
 
 A nest is fused when: every loop is ``for c in range(N)`` with a literal ``N`` (at most
-:data:`MAX_UNROLLED` iterations in all), without ``else``; each loop body is assignments
+:data:`MAX_UNROLLED` iterations in all, each stacked operand at most :data:`MAX_STACKED`
+elements: :meth:`Fusion.pays`), without ``else``; each loop body is assignments
 followed by at most one inner loop; one name is updated, once, as ``acc = acc + e`` with ``e``
 an ``np.einsum`` of a literal specification and two operands computed in the nest; every other
 assignment computes an index, slice, shape or arithmetic value (no call); and no name the nest
@@ -28,16 +31,21 @@ assigns (counters included), other than ``acc``, is read outside it.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import gast
 import numpy as np
 
 from .. import syntax as S
-from ..node_facts import set_fact
+from ..node_facts import copy_all_facts, get_fact, set_fact
 from ..parse import resolve
 
 #: the most iterations a fused nest unrolls into (each becomes a slice in a stack)
 MAX_UNROLLED = 64
+#: the most elements a stacked operand may have: the forward runs the loop's own products
+#: (Python's value), so fusing saves only the adjoint's calls, which a larger stack's copy
+#: costs more than (a 3x3 convolution of 16x8x32x32 floats: 54 ms fused, 44 ms as a loop)
+MAX_STACKED = 32768
 
 _PURE_NODES = (
     gast.Name, gast.Constant, gast.BinOp, gast.UnaryOp, gast.Subscript, gast.Slice, gast.Tuple,
@@ -45,10 +53,64 @@ _PURE_NODES = (
 )  # fmt: skip
 
 
-def fuse_contractions(core, shapes: dict) -> list[str]:
+@dataclass
+class LoopSum:
+    """A fused nest's sum as the loop computes it: ``target = ((init + e_0) + e_1) + ...``
+    with ``e_k = einsum(spec, *operands[k])``, the operands as the loop's iteration ``k``
+    wrote them (over names assigned before the nest)."""
+
+    target: str
+    fused: str  # the fused product's name, which the replaced statement reads
+    init: gast.expr
+    einsum: gast.expr
+    spec: gast.expr
+    operands: list
+
+
+@dataclass
+class Fusion:
+    """What :func:`fuse_contractions` did: the names of the stacked ``operands`` (the caller
+    checks their shapes and dtypes) and of the fused ``products`` (their shapes), and each
+    nest's :class:`LoopSum`."""
+
+    operands: list = field(default_factory=list)
+    products: list = field(default_factory=list)
+    sums: list = field(default_factory=list)
+
+    @property
+    def stacked(self) -> list:
+        """The stacked operands and the fused products (empty when nothing was fused)."""
+        return self.operands + self.products
+
+    def pays(self, shapes: dict) -> bool:
+        """Whether every stacked operand has at most :data:`MAX_STACKED` elements, given the
+        fused core's ``shapes`` (those it does not know count as small)."""
+        return all(math.prod(shapes.get(n) or ()) <= MAX_STACKED for n in self.operands)
+
+    def operands_read(self, der) -> list:
+        """The stacked operands the derivative ``der`` still reads (an operand only the
+        adjoint of an argument outside ``wrt`` read is gone)."""
+        read = {n.id for n in S.walk(der.node) if isinstance(n, gast.Name)}
+        return [name for name in self.operands if name in read]
+
+    def keep_loop_sums(self, der) -> None:
+        """In the forward sweep of ``der`` (a fused core's derivative, before it is
+        simplified), compute each nest's sum as the loop does: the statement adding the fused
+        product to the accumulator becomes the loop's own chain of products and additions, so
+        the value is Python's bit for bit; the fused product stays the adjoint's (it is
+        computed only where the adjoint reads it)."""
+        for loop_sum in self.sums:
+            for body, stmt in _forward_statements(der.node.body):
+                if _adds_fused(stmt, loop_sum):
+                    chain = _chain(loop_sum, der.refs.names, stmt)
+                    at = body.index(stmt)
+                    body[at:at] = chain
+                    break
+
+
+def fuse_contractions(core, shapes: dict) -> Fusion:
     """Fuse, in place, every nest of ``core`` that the module docstring describes; returns
-    the names of the stacked operands and of the fused products (empty when nothing was
-    fused), whose shapes and dtypes the caller checks. ``shapes`` (from
+    the :class:`Fusion` (its ``stacked`` empty when nothing was fused). ``shapes`` (from
     :func:`~sourcegrad.transform.shapes.concrete_shapes` of the unfused core) decides where
     ``K[i, j]`` over the whole of ``K``'s leading axes is a reshape rather than a stack."""
     local = {
@@ -58,7 +120,7 @@ def fuse_contractions(core, shapes: dict) -> list[str]:
     } | set(core.params)
     fuser = _Fuser(core, shapes, local)
     fuser.block(core.node.body)
-    return fuser.stacked
+    return fuser.fusion
 
 
 def may_fuse(core) -> bool:
@@ -76,7 +138,7 @@ class _Fuser:
         self.core = core
         self.shapes = shapes
         self.local = local
-        self.stacked: list[str] = []
+        self.fusion = Fusion()
 
     def block(self, stmts) -> None:
         out = []
@@ -84,15 +146,17 @@ class _Fuser:
             if isinstance(stmt, gast.For):
                 fused = self.nest(stmt)
                 if fused is not None:
+                    loop_sum = self.fusion.sums[-1]
                     if out and _zero_init(out[-1], fused[-1].targets[0].id):
-                        out.pop()  # h = 0.0 before the loop: the sum is h
+                        loop_sum.init = out.pop().value  # h = 0.0 before the loop: the sum is h
                         *fused, add, copy = fused  # t = h + e; h = t
                         copy.value = add.value.right
                         fused.append(copy)
+                        loop_sum.target = copy.targets[0].id
                     out.extend(fused)
                     continue
-            for field in ("body", "orelse"):
-                inner = getattr(stmt, field, None)
+            for part in ("body", "orelse"):
+                inner = getattr(stmt, part, None)
                 if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
                     self.block(inner)
             out.append(stmt)
@@ -110,7 +174,7 @@ class _Fuser:
         assigned = {s.targets[0].id for s in assigns}
         lineno = getattr(einsum, "lineno", None) or getattr(loop, "lineno", None)
         out: list = []
-        operands = self.unroll(levels, skip, (p, q), out, lineno)
+        operands, written = self.unroll(levels, skip, (p, q), out, lineno)
         defs = {s.targets[0].id: s.value for s in assigns}
         names = self.core.names
         a, ops, out_letters = parsed
@@ -120,6 +184,7 @@ class _Fuser:
             value = self.as_reshape(defs[o], counters, extents, assigned)
             if value is not None:
                 layouts[k] = a + ops[k]
+                operands[o] = written[o]  # the slices are not kept: the loop sum reads them
             else:
                 order = [ops[k].index(c) for c in layouts[k] if c != a]
                 parts = operands[o]
@@ -128,9 +193,9 @@ class _Fuser:
                 value = _stack_call(einsum.func.value, parts, layouts[k].index(a))
             out.append(S.assign(name, value, lineno))
             stacks.append(name)
-        self.stacked.extend(stacks)
+        self.fusion.operands.extend(stacks)
         e = names.fresh(acc + "_sum")
-        self.stacked.append(e)  # the caller checks its shape is known: no broadcasting
+        self.fusion.products.append(e)  # the caller checks its shape is known: no broadcasting
         spec = f"{layouts[0]},{layouts[1]}->{out_letters}"
         call = S.call(S.clone(einsum.func), [S.const(spec), *(S.name(s) for s in stacks)])
         set_fact(call, "reordered", True)  # one sum for the loop's: BLAS may sum it too
@@ -143,6 +208,10 @@ class _Fuser:
             S.assign(total, gast.BinOp(left=terms[0], op=gast.Add(), right=terms[1]), lineno)
         )
         out.append(S.assign(acc, S.name(total), lineno))
+        pairs = list(zip(operands[p], operands[q]))
+        self.fusion.sums.append(
+            LoopSum(total, e, S.name(acc), S.clone(einsum.func), S.clone(einsum.args[0]), pairs)
+        )
         return _live(out, acc)
 
     def fusible(self, loop, counters, extents, assigns):
@@ -169,17 +238,22 @@ class _Fuser:
             return None
         return found
 
-    def unroll(self, levels, skip, operands, out, lineno) -> dict:
+    def unroll(self, levels, skip, operands, out, lineno) -> tuple[dict, dict]:
         """The nest's assignments (but those in ``skip``) for every iteration, appended to
-        ``out``: operand name -> its value in each iteration, in order."""
+        ``out``; returns ``(values, written)``: operand name -> its value in each iteration,
+        in order, as a name of ``out`` or an atom (``values``) and as the expression the
+        iteration computes over names assigned before the nest (``written``)."""
         counters, extents, assigns = levels
         values_of: dict = {o: [] for o in operands}
+        written: dict = {o: [] for o in operands}
         for values in _iterations(extents):
             mapping = {c: S.const(v) for c, v in zip(counters, values)}
+            whole = dict(mapping)
             for s in assigns:
                 if id(s) in skip:
                     continue
                 t = s.targets[0].id
+                whole[t] = _fold(S.rename(S.clone(s.value), whole))
                 value = _fold(S.rename(S.clone(s.value), mapping))
                 if S.is_atom(value) and not isinstance(value, gast.Tuple):
                     mapping[t] = value
@@ -189,7 +263,8 @@ class _Fuser:
                 mapping[t] = S.name(fresh)
             for o in values_of:
                 values_of[o].append(mapping[o])
-        return values_of
+                written[o].append(whole[o])
+        return values_of, written
 
     def transposed(self, o, parts, order, out, lineno) -> list:
         """Each of ``parts`` transposed to ``order`` by a statement appended to ``out``."""
@@ -286,6 +361,54 @@ class _Fuser:
         return {
             n.id for n in S.walk(self.core.node) if isinstance(n, gast.Name) and id(n) not in inside
         }
+
+
+def _forward_statements(body):
+    """``(body, statement)`` for each assignment of the forward sweep, at any depth."""
+    for stmt in list(body):
+        if isinstance(stmt, gast.Assign) and not get_fact(stmt, "adjoint"):
+            yield body, stmt
+        for field_name in ("body", "orelse"):
+            inner = getattr(stmt, field_name, None)
+            if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
+                yield from _forward_statements(inner)
+
+
+def _adds_fused(stmt, loop_sum: LoopSum) -> bool:
+    """Whether ``stmt`` is the nest's ``target = acc + fused`` (``target = fused`` where the
+    nest started from zero)."""
+    target, value = stmt.targets[0], stmt.value
+    if not (isinstance(target, gast.Name) and target.id == loop_sum.target):
+        return False
+    if isinstance(value, gast.Name):
+        return value.id == loop_sum.fused
+    return (
+        isinstance(value, gast.BinOp)
+        and isinstance(value.op, gast.Add)
+        and isinstance(value.right, gast.Name)
+        and value.right.id == loop_sum.fused
+    )
+
+
+def _chain(loop_sum: LoopSum, names, stmt) -> list:
+    """The statements before ``stmt`` computing the loop's sum in its order; ``stmt`` itself
+    (kept, with its facts) becomes the last addition."""
+    made, total = [], S.clone(loop_sum.init)
+    for k, (a, b) in enumerate(loop_sum.operands):
+        product = S.call(S.clone(loop_sum.einsum), [S.clone(loop_sum.spec), S.clone(a), S.clone(b)])
+        term = names.fresh(loop_sum.target + "_term", always_suffix=True)
+        made.append(S.assign(term, product, stmt.lineno))
+        value = gast.BinOp(left=total, op=gast.Add(), right=S.name(term))
+        if k == len(loop_sum.operands) - 1:
+            stmt.value = value
+            break
+        partial = names.fresh(loop_sum.target + "_part", always_suffix=True)
+        made.append(S.assign(partial, value, stmt.lineno))
+        total = S.name(partial)
+    for new in made:
+        copy_all_facts(stmt, new, skip=("comment", "tape_pair", "pop", "kept"))
+        gast.fix_missing_locations(new)
+    return made
 
 
 def _levels(loop):
