@@ -299,9 +299,11 @@ class Pipeline:
         wrt = self._wrt_of(parsed, core, args)
         if not self.with_gradients:
             # the function itself, compiled: the forward pass without tangents
-            der = forward(analyze(core, (), args, whole_output=True, mode="forward"), (0,))
+            analysis = analyze(core, (), args, whole_output=True, mode="forward")
+            shapes = concrete_shapes(analysis, args) if specialise and args is not None else None
+            der = forward(analysis, (0,))
             der.node.name = "fwd_" + core.node.name
-            return self._emitted(der, args, specialise)
+            return self._emitted(der, args, specialise, shapes)
         if self.mode == "jvp":
             analysis = analyze(core, wrt, args, whole_output=True, mode="forward")
             return self._emitted(
