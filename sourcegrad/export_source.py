@@ -40,6 +40,14 @@ _COPIED = tuple(f"{_OWN_PACKAGE}.{m}" for m in ("runtime", "errors", "derivative
 _FACT_DECORATORS = ("helper",)
 
 
+#: why a function that takes derivatives with sourcegrad while it runs is not exported
+_TAKES_DERIVATIVES = (
+    "{what} reads {name!r}, sourcegrad itself: the function takes a derivative while it runs "
+    "(a gradient called inside it), which an export does not write (it holds no sourcegrad); "
+    "export that derivative apart, or write the function without it"
+)
+
+
 class ExportError(SourcegradError):
     """Part of a derivative cannot be written as standalone source."""
 
@@ -47,8 +55,8 @@ class ExportError(SourcegradError):
 # ---------------------------------------------------------------------------- literals
 def literal(value: Any, what: str) -> str:
     """Python source that evaluates to ``value`` exactly (given ``import numpy as np``):
-    numbers, strings, bytes, None, NumPy scalars and arrays, and tuples, lists and dicts of
-    them. Refused (naming ``what``) for anything else."""
+    numbers, strings, bytes, None, NumPy scalars, arrays and functions, and tuples, lists and
+    dicts of them. Refused (naming ``what``) for anything else."""
     t = type(value)
     if value is None or t in (bool, int, str, bytes):
         return repr(value)
@@ -70,6 +78,9 @@ def literal(value: Any, what: str) -> str:
     if t is dict:
         parts = [f"{literal(k, what)}: {literal(v, f'{what}[{k!r}]')}" for k, v in value.items()]
         return "{" + ", ".join(parts) + "}"
+    alias = numpy_alias(value)  # a NumPy function (in a list or dict of functions)
+    if alias is not None:
+        return alias
     raise ExportError(
         f"{what} is a {t.__module__}.{t.__qualname__} object; an export holds only NumPy "
         "arrays, numbers, strings and tuples, lists and dicts of them: pass it as an argument "
@@ -270,12 +281,16 @@ class Namespace:
                 if alias != name:
                     self.add_block(f"{name} = {alias}")
                 return
+            if type(value).__module__.split(".")[0] == _OWN_PACKAGE:
+                raise ExportError(_TAKES_DERIVATIVES.format(what=what, name=name))
             self.imports.setdefault("import numpy as np", None)
             self.add_block(f"{name} = {literal(value, f'{what}: the global {name!r}')}")
 
     def _bind_module(self, name: str, module: types.ModuleType, what: str) -> None:
         full = module.__name__
         top = full.split(".")[0]
+        if top == _OWN_PACKAGE:
+            raise ExportError(_TAKES_DERIVATIVES.format(what=what, name=name))
         if top not in ALLOWED_PACKAGES and top not in sys.stdlib_module_names:
             raise ExportError(
                 f"{what} reads the module {full}; an export imports only NumPy, CuPy and "
@@ -292,20 +307,36 @@ class Namespace:
         """Copy the user's function ``fn`` (bound under ``name``) and what it reads."""
         if fn.__code__.co_filename.startswith("<") or is_generated(fn.__code__.co_filename):
             raise ExportError(f"{what} reads {fn.__qualname__}, a function without a source file")
-        if fn.__closure__:
-            raise ExportError(
-                f"{what} calls {fn.__qualname__}, which reads variables of an enclosing "
-                f"function ({', '.join(fn.__code__.co_freevars)}); an export copies "
-                "module-level functions: move it to module level"
-            )
         if fn.__defaults__ or fn.__kwdefaults__:
             raise ExportError(f"{what} calls {fn.__qualname__}, whose defaults an export omits")
         text = function_source(fn)
-        if fn.__name__ != name:
+        if fn.__closure__:
+            text = self._closure(name, fn, text, what)
+        elif fn.__name__ != name:
             text += f"\n\n{name} = {fn.__name__}\n"
             self.claim(fn.__name__, fn, what)
         self.read_globals(fn, f"{fn.__qualname__} ({fn.__code__.co_filename})")
         self.add_block(text)
+
+    def _closure(self, name: str, fn: types.FunctionType, text: str, what: str) -> str:
+        """``name = closure_of_f(<values>)``: the global function ``fn`` made by an enclosing
+        function, as a factory of the variables it reads from there, called with their
+        values (literals: a global's closure is made once, when its module is imported)."""
+        factory = self.free_name(f"closure_of_{fn.__name__}", fn)
+        self.claim(factory, fn, what)
+        values = []
+        for var, cell in zip(fn.__code__.co_freevars, fn.__closure__):
+            try:
+                value = cell.cell_contents
+            except ValueError:
+                raise ExportError(f"{what}: {fn.__qualname__} reads {var!r}, not set") from None
+            values.append(literal(value, f"{what}: the variable {var!r} {fn.__qualname__} reads"))
+        params = ", ".join(fn.__code__.co_freevars)
+        body = textwrap.indent(text, "    ")
+        return (
+            f"def {factory}({params}):\n{body}    return {fn.__name__}\n\n\n"
+            f"{name} = {factory}({', '.join(values)})\n"
+        )
 
     def read_globals(self, fn: types.FunctionType, what: str) -> None:
         """Bind every global name the (copied or generated) function ``fn`` reads."""

@@ -84,6 +84,41 @@ def _offset(obj) -> int:
     return len(getattr(obj, "bound_self", ()) or ())
 
 
+def as_values(d: Any, args: tuple, i: int, x: Any) -> tuple:
+    """The values of the generated function of the derivative ``d`` (called with ``args``,
+    its seed last) that ``x`` is in the place of argument ``i``: ``(x,)``, or one value per
+    tangent where ``d`` takes a tuple of tangents apart there (a jvp along several arguments,
+    and forward mode over one, at every level)."""
+    n = len(args)
+    if isinstance(d, Jvp):
+        if i % n == n - 1:  # its tangent
+            return d.flat_tangents(args[:-1], x)
+        return as_values(d.base, args[:-1], i, x)
+    if getattr(d, "mode", None) == "jvp" and d.wrt_tuple and i % n == n - 1:
+        return tuple(x)
+    return (x,)
+
+
+def value_positions(d: Any, args: tuple, nvalues: int) -> list[list[int]]:
+    """For each argument of the call of derivative ``d`` with ``args``, the positions of the
+    ``nvalues`` values of its generated function that it is (the leading object of a method
+    and the defaults the call leaves out belong to no argument)."""
+    if isinstance(d, Jvp):
+        *primal, t = args
+        n_t = len(d.flat_tangents(tuple(primal), t))
+        return value_positions(d.base, tuple(primal), nvalues - n_t) + [
+            list(range(nvalues - n_t, nvalues))
+        ]
+    off, m = _offset(d), len(args)
+    seeded = getattr(d, "mode", None) in ("vjp", "jvp") and m > 0
+    width = len(as_values(d, args, m - 1, args[-1])) if seeded else 0
+    given = m - (1 if width else 0)
+    positions = [[off + k] for k in range(given)]
+    if width:  # the seeds come last, after the defaults the call left out
+        positions.append(list(range(nvalues - width, nvalues)))
+    return positions
+
+
 class Jvp:
     """``Jvp(d, wrt)(*args, t)``: ``(d(*args), tangent of d(*args) along t)`` for a derivative
     object ``d``, by forward mode over ``d``'s generated source."""
@@ -94,28 +129,32 @@ class Jvp:
         self.wrt = tuple(wrt) if self.wrt_tuple else (wrt,)
         self.__name__ = "jvp_" + getattr(base, "__name__", "f")
 
+    def flat_tangents(self, primal, t) -> tuple:
+        """The values of the generated function that the tangent ``t`` of a call with
+        arguments ``primal`` is, after the base's values: each ``wrt`` position's tangent as
+        the base takes that argument apart (:func:`as_values`)."""
+        ts: list = []
+        for i, ti in zip(self.wrt, tuple(t) if self.wrt_tuple else (t,)):
+            if ti is None:  # zeros, as many as the argument's values
+                ts.extend((None,) * len(as_values(self.base, primal, i, primal[i])))
+            else:
+                ts.extend(as_values(self.base, primal, i, ti))
+        return tuple(ts)
+
     def _transform(self, primal):
         """The jvp transform of the base's generated function, its arguments and the base's
         result packaging, for base arguments ``primal``."""
         fn, values, post = self.base.source_call(tuple(primal))
-        off = _offset(self.base)
-        m = len(primal)
-        seeds = 0  # the base's seed arguments: a vjp's output gradient, a jvp's tangent
-        if getattr(self.base, "mode", None) in ("vjp", "jvp"):
-            last = primal[-1] if primal else None
-            seeds = len(tuple(last)) if self.base.mode == "jvp" and self.base.wrt_tuple else 1
-        given = m - (1 if seeds else 0)
-        # in values, the defaults the call left out come between the arguments and the seeds
-        filled = len(values) - off - given - seeds
-        wrt = tuple(off + (i % m if i % m < given else i % m + filled) for i in self.wrt)
+        positions = value_positions(self.base, tuple(primal), len(values))
+        wrt = tuple(p for i in self.wrt for p in positions[i % len(primal)])
         return _jvp_of_generated(fn, wrt), values, post
 
     def source_call(self, args: tuple) -> tuple[Callable, tuple, Callable]:
         """``(fn, values, post)`` for calling this jvp with ``args`` (see the module)."""
         *primal, t = args
         jt, values, post = self._transform(primal)
-        ts = tuple(t) if self.wrt_tuple else (t,)
         fn = jt.emitted(values).source_fn
+        ts = self.flat_tangents(primal, t)
         return fn, values + ts, lambda raw: (post(raw[0]), post(raw[1]))
 
     def source(self, *args: Any) -> str:

@@ -31,7 +31,7 @@ LAYERS = [
     {"callables", "kept"},
     {"higher"},
     {"function_values"},
-    {"show", "export", "export_source"},
+    {"show", "export", "export_source", "export_text", "export_values"},
     {"api"},
     {"check", "cli", "__main__"},
     {"util", "loss", "optim", "nn", "model", "parallel"},
