@@ -5,14 +5,16 @@ that returns what ``sg.value_and_grad(f, wrt)`` returns for arguments of that si
 (``sg.jvp``'s ``(value, tangent)`` in forward mode), computed by the same code: the
 *running* build, the one a derivative runs from its second call with those shapes on
 (optimized, specialised to the shapes, with its buffer pools), so the numbers agree with
-``value_and_grad`` bit for bit (``order=2``: ``sg.hvp``'s Hessian-vector product, the
-forward-mode transform of the gradient that ``hvp`` runs). Next to it: the generated derivative of every helper of the
-user's that it calls (found by running the derivative once), the user's functions the forward
-sweep calls, every runtime helper, as source, and the globals it reads as literals
-(:mod:`sourcegrad.export_source`). It imports NumPy (or CuPy) and the standard library only,
-is formatted by black, and starts with a header that says what it differentiates, for which
-argument signature, made by which sourcegrad, from which source (:func:`source_digest`,
-:func:`is_stale`).
+``value_and_grad`` bit for bit (``order=N``: the tower's, forward mode ``N - 1`` times over
+the gradient; ``order=2`` is ``sg.hvp``'s Hessian-vector product). Next to it: the
+generated derivative of every helper of the user's that it calls, every derivative its code
+resolves while it runs (the vjps of function values, forward mode over helpers' derivatives;
+:mod:`sourcegrad.export_values`), all found by running the derivative once, the user's
+functions the forward sweep calls, every runtime helper, as source, and the globals it reads
+as literals (:mod:`sourcegrad.export_source`). It imports NumPy (or CuPy) and the standard
+library only, is formatted by black, and starts with a header that says what it
+differentiates, for which argument signature, made by which sourcegrad, from which source
+(:func:`source_digest`, :func:`is_stale`).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from . import pipeline
 from .derivative import Transformed, derivative
 from .disk_cache import is_generated
 from .errors import SourcegradError
-from .export_source import ExportError, Namespace, builder_source
+from .export_source import ExportError, Namespace
 from .export_text import (
     callee_wrapper,
     describe_value,
@@ -54,13 +56,16 @@ from .export_values import (
     traced,
     values_text,
 )
+from .higher import Tower
+from .outputs import not_aliasing
+from .pipeline import as_gradient
 from .runtime.buffers import BufferPool
 from .transform import derive
+from .version import __version__
 
 __all__ = ["ExportError", "export", "is_stale", "source_digest"]
 
 _DIGEST_LINE = re.compile(r"^# source sha256: ([0-9a-f]{64}) of (.*)$", re.M)
-_BUILDER_FILE = "<sourcegrad gradient builder>"
 #: the line length an export is formatted to (sourcegrad's own, so copied helpers keep theirs)
 LINE_LENGTH = 100
 #: the modules of sourcegrad whose helpers generated code calls, copied into an export
@@ -277,7 +282,7 @@ class _Writer:
             return target
         if is_resolver(value):
             return self.resolver(value)
-        if type(value) is types.FunctionType and value.__code__.co_filename == _BUILDER_FILE:
+        if type(value) is types.FunctionType and hasattr(value, "builder_source"):
             return self.builder(var, value)
         if type(value) is types.FunctionType and _made_here(value.__code__.co_filename):
             raise ExportError(f"{what} calls {var}, generated code an export cannot write yet")
@@ -321,22 +326,18 @@ class _Writer:
             runs.append((self.generated(entry.fn, entry.text, run, described), args))
         self.ns.add_block(callee_wrapper(name, runs, t, entries[0][1]), derivative=True)
         if t.mode == "jvp":
-            self.ns.bind("_not_aliasing", None, name, derivative_module.__name__)
+            self.ns.bind("not_aliasing", not_aliasing, name)
         return name
 
     def builder(self, var: str, fn: types.FunctionType) -> str:
         """A gradient builder (:func:`~sourcegrad.runtime.containers.gradient_builder`) as
-        source: the text it was made from, recovered by running it on markers."""
+        source: the text it was made from, and the helpers it reads."""
         name = self.ns.free_name(var, fn)
         if not self.ns.claim(name, fn, var):
             return name
         self.ns.reserved.add(name)
-        text = builder_source(fn, name)
-        for helper in ("_leaf", "_zero_leaf"):
-            if helper in fn.__code__.co_names:
-                value = fn.__globals__[helper]
-                self.ns.bind(helper, value, var, value.__module__)
-        self.ns.add_block(text)
+        self.ns.read_globals(fn, var)
+        self.ns.add_block(with_def_line(fn.builder_source, name, None, None, var))
         return name
 
 
@@ -428,14 +429,10 @@ def _tower_module_text(f, wrt, args: tuple, order: int) -> str:
             f"order={order}: an export writes the derivative along one wrt (an argument "
             "position); export each argument's, or pack the arguments into one"
         )
-    g = Transformed(f, (wrt,), "grad", False, False, _WHOLE)
-    entry = g.emitted(args)
-    values = tuple(args)
-    for k in range(order - 1):
-        select = (1, 1) if k == 0 else (1,)
-        jt = Transformed(entry.source_fn, (wrt,), "jvp", False, True, {"select": select, **_WHOLE})
-        entry = jt.emitted(values)
-        values += (args[wrt],)  # a seed of v's structure: the build does not read its values
+    levels = Tower(f, (), [wrt] * (order - 1), (wrt,), options=_WHOLE)
+    g = levels.gradient()
+    values = tuple(args) + (args[wrt],) * (order - 1)  # seeds of v's structure (values unread)
+    entry = levels.outermost(values)
     code = entry.fn.__code__  # the seeds: its last keyword-only parameters, one per level
     kwonly = code.co_varnames[code.co_argcount : code.co_argcount + code.co_kwonlyargcount]
     rest = values[code.co_argcount :]  # by keyword, the last ones (as the tower calls it)
@@ -475,7 +472,7 @@ def _module_text(f, df: Transformed, entry, trace: Trace, args: tuple) -> str:
         if not direct:
             writer.ns.add_block(public_wrapper(public, main, df, entry), derivative=True)
             if df.mode == "jvp":
-                writer.ns.bind("_not_aliasing", None, public, derivative_module.__name__)
+                writer.ns.bind("not_aliasing", not_aliasing, public)
     writer.resolved()
     return _assemble(writer, lambda: _header(f, df, args, writer.user_functions, public), public)
 
@@ -523,14 +520,14 @@ def _scalar_gradient(writer: _Writer, fn: types.FunctionType, public: str, df) -
     except (OSError, TypeError):
         raise ExportError(f"the source of {jvp.__qualname__} cannot be read") from None
     run = writer.generated(jvp, inner, f"run_{public}", _describe(df, "derivative"))
-    writer.ns.bind("_as_gradient", None, public, pipeline.__name__)
+    writer.ns.bind("as_gradient", as_gradient, public)
     writer.ns.add_block(
         f"def {public}(*args, **kwargs):\n"
         f"    x = args[{i}]\n"
         "    if type(x) is np.ndarray:\n"
         f"        kwargs = dict(kwargs, {param}=np.ones_like(x))\n"
         f"    value, tangent = {run}(*args, **kwargs)\n"
-        "    return value, _as_gradient(x, tangent)\n",
+        "    return value, as_gradient(x, tangent)\n",
         derivative=True,
     )
 
@@ -539,7 +536,7 @@ def _header(f, df: Transformed, args: tuple, functions: list, public: str, order
     code = f.__code__
     params = code.co_varnames[: code.co_argcount]
     wrt = ", ".join(params[i] if 0 <= i < len(params) else str(i) for i in df.wrt)
-    version = getattr(sys.modules.get(__name__.split(".")[0]), "__version__", "unknown")
+    version = __version__
     call = ", ".join(params)
     wrt_arg = df.wrt if df.wrt_tuple else df.wrt[0]
     if order == 2:

@@ -6,9 +6,8 @@ strings, NumPy arrays and scalars, tuples, lists and dicts of them, written so t
 back bit for bit), a function or class copied with its source (a user's function with
 ``inspect.getsource``; a sourcegrad helper as the statement that defines it in its module),
 each with everything it reads, transitively. What cannot be written so (an object of another
-kind, a function with a closure, another package's module) is refused with a
-:class:`~sourcegrad.errors.SourcegradError` that names it. A generated gradient builder
-becomes source by :func:`builder_source`.
+kind, another package's module) is refused with a :class:`~sourcegrad.errors.SourcegradError`
+that names it.
 """
 
 from __future__ import annotations
@@ -35,7 +34,7 @@ MAX_LITERAL_ELEMENTS = 1 << 16
 ALLOWED_PACKAGES = ("numpy", "cupy")
 _OWN_PACKAGE = __name__.split(".")[0]
 #: the modules of sourcegrad an export copies from: what generated code calls, and what that reads
-_COPIED = tuple(f"{_OWN_PACKAGE}.{m}" for m in ("runtime", "errors", "derivative", "pipeline"))
+_COPIED = tuple(f"{_OWN_PACKAGE}.{m}" for m in ("runtime", "errors", "outputs", "pipeline"))
 #: decorators dropped when a helper of sourcegrad's is copied: they only declare its facts
 _FACT_DECORATORS = ("helper",)
 
@@ -444,51 +443,3 @@ def _same_value(a: Any, b: Any) -> bool:
 
 
 _MISSING = object()
-
-
-# ---------------------------------------------------------------------------- gradient builders
-class _Like:
-    """A stand-in for a builder's ``like`` argument that records the path it is read at."""
-
-    def __init__(self, path: str = "like"):
-        self.path = path
-
-    def __getitem__(self, key):
-        return _Like(f"{self.path}[{key!r}]")
-
-
-class _Marker:
-    def __init__(self, text: str):
-        self.text = text
-
-
-def builder_source(fn: types.FunctionType, name: str) -> str:
-    """The source of the generated gradient builder ``fn`` (``build(like, v0, v1, ...)``):
-    run on markers, with its helpers replaced by recorders, its result says where each
-    value goes and which leaves are zeros."""
-    code = fn.__code__
-    n = code.co_argcount - 1
-    values = [_Marker(f"v{i}") for i in range(n)]
-
-    def leaf(like, g, seen):
-        return _Marker(f"_leaf({like.path}, {g.text}, seen)")
-
-    def zero_leaf(like):
-        return _Marker(f"_zero_leaf({like.path})")
-
-    probe = types.FunctionType(code, {"_leaf": leaf, "_zero_leaf": zero_leaf, "set": set})
-    body = _builder_text(probe(_Like(), *values))
-    params = ", ".join(["like"] + [f"v{i}" for i in range(n)])
-    seen = "    seen = set()\n" if "seen" in body else ""
-    return f"def {name}({params}):\n{seen}    return {body}\n"
-
-
-def _builder_text(x) -> str:
-    if isinstance(x, _Marker):
-        return x.text
-    if type(x) is dict:
-        return "{" + ", ".join(f"{k!r}: {_builder_text(v)}" for k, v in x.items()) + "}"
-    items = [_builder_text(v) for v in x]
-    if type(x) is list:
-        return "[" + ", ".join(items) + "]"
-    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"

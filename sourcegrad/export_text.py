@@ -152,7 +152,7 @@ def callee_wrapper(name: str, runs: list, t, entry) -> str:
             call += ", ".join(f"{p}={p}" for p in params) + ")"
         else:
             head, call = "t_in", "value, tangent = {run}(*args, **kwargs, " + f"{params[0]}=t_in)"
-        tail = "    return value, _not_aliasing(tangent, t_in)\n"
+        tail = "    return value, not_aliasing(tangent, t_in)\n"
     else:
         raise ExportError(f"{name}: a {t.mode} callee; an export cannot write it yet")
     lines = [f"def {name}(*args, {head}, **kwargs):"]
@@ -188,5 +188,5 @@ def public_wrapper(public: str, run: str, df, entry) -> str:
         "    *args, t_in = args\n"
         f"{unpack}"
         f"    value, tangent = {run}(*args, {seeds})\n"
-        "    return value, _not_aliasing(tangent, t_in)\n"
+        "    return value, not_aliasing(tangent, t_in)\n"
     )

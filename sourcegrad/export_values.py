@@ -27,17 +27,16 @@ from __future__ import annotations
 
 import ast
 import re
-import sys
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .derivative import Transformed
+from .derivative import Transformed, recording_runs
 from .export_source import ExportError, numpy_alias
 from .export_text import guard_source
 from .function_values import jvp_of, vjp_of
-from .higher import Jvp
+from .higher import Jvp, recording_jvps
 
 __all__ = [
     "RUNTIME", "Trace", "check_jvp_base", "code_path", "flat_values", "function_key",
@@ -62,25 +61,15 @@ class Trace:
 def traced(call: Callable[[], Any]) -> Trace:
     """``call()`` run once, recording what it runs (see :class:`Trace`)."""
     found = Trace()
-    run_code = Transformed.run.__code__
-    jvp_code = Jvp.source_call.__code__
 
-    def profile(frame, event, arg):
-        if event == "call" and frame.f_code is run_code:
-            local = frame.f_locals
-            if not local["self"].checked:
-                found.runs.append((local["self"], local["args"], local["entry"]))
-        elif event == "return" and frame.f_code is jvp_code and arg is not None:
-            fn, values, _ = arg
-            local = frame.f_locals
-            found.jvps.append((local["self"], local["args"], fn, values))
+    def run(t, args, entry):
+        found.runs.append((t, args, entry))
 
-    previous = sys.getprofile()
-    sys.setprofile(profile)
-    try:
+    def jvp(jv, args, fn, values):
+        found.jvps.append((jv, args, fn, values))
+
+    with recording_runs(run), recording_jvps(jvp):
         call()
-    finally:
-        sys.setprofile(previous)
     return found
 
 

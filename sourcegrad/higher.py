@@ -17,10 +17,11 @@ keyword-only) and ``post(fn(...))`` is what calling the object with ``args`` ret
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import types
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -56,6 +57,22 @@ def _kept(cache: OrderedDict, key, make):
     return found
 
 
+#: ``record(jvp, args, fn, values)`` for each call of a :class:`Jvp` (forward mode over a
+#: derivative, resolved while generated code runs): its arguments, the generated function it
+#: runs and that function's arguments (see :func:`recording_jvps`)
+JVP_RECORDERS: list = []
+
+
+@contextlib.contextmanager
+def recording_jvps(record: Callable[[Any, tuple, Callable, tuple], None]) -> Iterator[None]:
+    """Inside, ``record(jvp, args, fn, values)`` is told of every call of a :class:`Jvp`."""
+    JVP_RECORDERS.append(record)
+    try:
+        yield
+    finally:
+        JVP_RECORDERS.remove(record)
+
+
 def is_derivative(obj: Any) -> bool:
     """Whether ``obj`` was made by sourcegrad (and is differentiated through its generated
     source)."""
@@ -70,13 +87,15 @@ def _call(fn, values):
     return fn(*values[:npos], **dict(zip(kwnames[max(0, len(kwnames) - len(rest)) :], rest)))
 
 
-def _jvp_of_generated(fn, wrt: tuple, select: tuple = ()):
+def _jvp_of_generated(fn, wrt: tuple, select: tuple = (), options: dict | None = None):
     """The jvp transform of generated function ``fn``; ``select`` picks one part of its
-    ``(value, tangent)`` result (a path of tuple positions) so the rest is never computed."""
+    ``(value, tangent)`` result (a path of tuple positions) so the rest is never computed;
+    ``options``: more options of the transform."""
+    options = {"select": select, **(options or {})}
     return _kept(
         _JVPS,
-        (fn, wrt, select),
-        lambda: Transformed(fn, wrt, "jvp", False, True, {"select": select}),
+        (fn, wrt, tuple(sorted(options.items()))),
+        lambda: Transformed(fn, wrt, "jvp", False, True, options),
     )
 
 
@@ -154,8 +173,10 @@ class Jvp:
         *primal, t = args
         jt, values, post = self._transform(primal)
         fn = jt.emitted(values).source_fn
-        ts = self.flat_tangents(primal, t)
-        return fn, values + ts, lambda raw: (post(raw[0]), post(raw[1]))
+        values = values + self.flat_tangents(primal, t)
+        for record in JVP_RECORDERS:
+            record(self, args, fn, values)
+        return fn, values, lambda raw: (post(raw[0]), post(raw[1]))
 
     def source(self, *args: Any) -> str:
         """The generated source of the jvp for arguments like ``args`` (the tangent last)."""
@@ -184,9 +205,17 @@ class Tower:
     """
 
     def __init__(
-        self, f: Callable, bound_self: tuple, dirs: list, read: tuple, read_tuple: bool = False
+        self,
+        f: Callable,
+        bound_self: tuple,
+        dirs: list,
+        read: tuple,
+        read_tuple: bool = False,
+        options: dict | None = None,
     ):
         self.f = f
+        #: options of every level's derivative (an export's: each callee's vjp written whole)
+        self.options = dict(options or {})
         self.bound_self = bound_self
         self.dirs = list(dirs)
         self.read = tuple(read)
@@ -195,32 +224,41 @@ class Tower:
         self.nseeds = sum(len(_indices(k)) for k in self.dirs)
         self.__name__ = "d" * (len(self.dirs) + 1) + "_" + getattr(f, "__name__", "f")
 
-    def _grad(self):
+    def gradient(self) -> Transformed:
+        """The reverse-mode gradient the levels transform (with respect to :attr:`W`)."""
         g = getattr(self, "_g", None)
         if g is None:
-            g = Transformed(self.f, self.W, "grad", False, False, {})
+            g = Transformed(self.f, self.W, "grad", False, False, self.options)
             g.bound_self = self.bound_self
             self._g = g
         return g
 
-    def _outermost(self, values=None):
-        """The emitted outermost level for arguments like ``values`` (arguments, then one seed
-        per direction), rank-generic without ``values``. Each forward-mode level returns only
-        the tangent of the level below's gradient, so nothing the derivative does not need is
-        computed; each transforms the pure function of the level below."""
+    def levels(self, values=None) -> list:
+        """The emitted levels for arguments like ``values`` (arguments, then one seed per
+        direction), rank-generic without ``values``: the gradient, then one forward-mode
+        transform per direction, each of the pure function of the level below (each returns
+        only the tangent of the level below's gradient, so nothing the derivative does not
+        need is computed). The last, the outermost, is the one that runs."""
         n = None if values is None else len(values) - self.nseeds
-        g = self._grad()
+        g = self.gradient()
         entry = g.emitted() if values is None else g.emitted(values[:n])
+        found = [entry]
         given = 0  # the seeds of the levels below
         for k, i in enumerate(self.dirs):
-            jt = _jvp_of_generated(entry.source_fn, _indices(i), (1, 1) if k == 0 else (1,))
+            select = (1, 1) if k == 0 else (1,)
+            jt = _jvp_of_generated(entry.source_fn, _indices(i), select, self.options)
             entry = jt.emitted() if values is None else jt.emitted(values[: n + given])
+            found.append(entry)
             given += len(_indices(i))
-        return entry
+        return found
+
+    def outermost(self, values=None):
+        """The emitted outermost level (see :meth:`levels`)."""
+        return self.levels(values)[-1]
 
     def _build(self, values):
         _refuse_non_scalar(self, values)
-        return self._outermost(values).fn  # the optimized outermost level runs
+        return self.outermost(values).fn  # the optimized outermost level runs
 
     def _entry(self, values):
         key = tuple([call_signature(v) for v in values])
@@ -271,7 +309,7 @@ class Tower:
         pure outermost level, which forward mode transforms again."""
         values = self._values(args, seeds, kwargs)
         self._entry(values)  # built, and its output checked, once per signature
-        return self._outermost(values).source_fn, values, self._select
+        return self.outermost(values).source_fn, values, self._select
 
     def evaluate(self, args: tuple, seeds: tuple | None = None, kwargs: dict | None = None) -> Any:
         """The derivative at ``args`` (and keyword arguments ``kwargs``) with ``seeds`` (one
@@ -292,8 +330,8 @@ class Tower:
         """The generated source of the outermost forward-mode transform; rank-generic without
         ``args``."""
         if not args:
-            return self._outermost().pretty()
-        return self._outermost(tuple(args) + self._seeds(args, seeds)).pretty()
+            return self.outermost().pretty()
+        return self.outermost(tuple(args) + self._seeds(args, seeds)).pretty()
 
 
 _TOWERS: OrderedDict = OrderedDict()  # the _KEPT most recently used
@@ -311,7 +349,7 @@ def _refuse_non_scalar(t: Tower, values) -> None:
     """Refuse a tower of a function whose value at ``values`` (its arguments, then one seed
     per direction) is not a scalar: checked once per argument signature, when it is built."""
     n = len(values) - t.nseeds
-    g = t._grad()
+    g = t.gradient()
     try:
         value, _ = g.run(g.emitted(values[:n]), values[:n])
     except NonScalarOutputError as exc:  # a function that returns a tuple, refused by grad

@@ -19,14 +19,14 @@ from .internals import NAMESPACE
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent / "sourcegrad"
 LAYERS = [
-    {"errors"},
+    {"errors", "version"},
     {"runtime"},
     {"rules"},
     {"transform"},
     {"disk_cache"},
     {"debug"},
     {"pipeline"},
-    {"derivative_cache", "arguments", "notes"},
+    {"derivative_cache", "arguments", "notes", "outputs"},
     {"derivative"},
     {"callables", "kept"},
     {"higher"},
