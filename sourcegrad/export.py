@@ -183,11 +183,12 @@ class _Writer:
         return value.__name__
 
     def resolved(self) -> None:
-        """Write what generated code resolved when it ran: the derivatives of function values
-        (in the order they ran: a value's before what its derivative calls) and forward mode
-        over helpers' vjps, until each one's build is written."""
-        for stage in (self.function_values, self.derivative_jvps, self.function_values):
-            stage()
+        """Write what generated code resolved when it ran: forward mode over helpers'
+        derivatives (their builds' callees are written as they are met), then the derivatives
+        of function values, the derivatives left (in the order they ran: a value's before
+        what its derivative calls)."""
+        self.derivative_jvps()
+        self.function_values()
 
     def function_values(self) -> None:
         for t, _, _ in self.trace.runs:

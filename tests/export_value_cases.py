@@ -83,3 +83,27 @@ def autoencoder_args(seed=0):
         "V": rng.standard_normal((4, 3)) / 2,
     }
     return params, rng.standard_normal((5, 3))
+
+
+def dense(W, b, x):
+    return np.tanh(x @ W + b)
+
+
+def two_dense(params, x):
+    h = dense(params["W"], params["b"], x)
+    return dense(params["V"], params["c"], h)
+
+
+def nested_loss(params, x):
+    return np.sum(two_dense(params, x) ** 2)
+
+
+def nested_args(seed=0):
+    rng = np.random.default_rng(seed)
+    params = {
+        "W": rng.standard_normal((3, 4)) / 2,
+        "b": rng.standard_normal(4) * 0.1,
+        "V": rng.standard_normal((4, 2)) / 2,
+        "c": rng.standard_normal(2) * 0.1,
+    }
+    return params, rng.standard_normal((5, 3))

@@ -108,6 +108,7 @@ def _vector(x, rng):
 HIGHER = {
     "helper": (c.helper_loss, c.helper_args),
     "two helpers, a dict of parameters": (v.autoencoder_loss, v.autoencoder_args),
+    "a helper calling a helper": (v.nested_loss, v.nested_args),
 }
 
 
