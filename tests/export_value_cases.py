@@ -107,3 +107,26 @@ def nested_args(seed=0):
         "c": rng.standard_normal(2) * 0.1,
     }
     return params, rng.standard_normal((5, 3))
+
+
+@dataclass
+class Scaled:
+    W: np.ndarray
+    k: float
+
+    def forward(self, x):
+        return np.sin(x @ self.W) * self.k
+
+
+def method_loss(layers, x):
+    h = x
+    for layer in layers:
+        h = layer.forward(h)
+    return np.sum(h**2)
+
+
+def method_args(seed=0):
+    rng = np.random.default_rng(seed)
+    return [
+        Scaled(rng.standard_normal((3, 3)) / 2, 0.5 + k) for k in range(2)
+    ], rng.standard_normal((4, 3))

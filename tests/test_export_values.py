@@ -53,6 +53,7 @@ def steady(df, *args):
 
 FIRST_ORDER = {
     "layer objects in a loop": (v.layers_loss, v.layers_args),
+    "a method of layer objects in a loop": (v.method_loss, v.method_args),
     "lambda activation": (v.lambda_loss, v.dict_args),
     "nested def reading an argument": (v.scaled_loss, lambda: (*v.dict_args(), 0.5)),
     "NumPy functions from a dict": (v.activations_loss, v.dict_args),
