@@ -6,9 +6,12 @@ against the function itself.
 
 ``sg.grad(f, with_gradients=False)`` returns ``f``'s value only. Its first call runs ``f``
 in core form (one operation per statement); from the second call with the same argument
-shapes on, the optimized build runs (``np.dot`` for products of vectors and matrices,
-``np.add.reduce`` for full sums, arrays of 4 KiB or more deleted after their last use). The
-value is checked to equal ``f``'s exactly before timing.
+shapes on, the optimized build runs as the gradient's running code does: every array an
+expression computes on the way is named, computed into a pooled buffer (small arrays) or
+in place into an operand's (``np.tanh(h1_t, out=h1_t)``), ``np.dot`` for products of vectors
+and matrices, ``np.add.reduce`` for full sums, arrays of 4 KiB or more deleted after their
+last use; nothing it returns is a buffer. The value is checked to equal ``f``'s exactly
+before timing. The table of a run is in ``benchmarks/README.md``.
 
 Workloads (float64): the seed MLP at batch 1 and 256 (``workloads.neural_net``), the RNN and
 LSTM losses of ``recurrent.py`` (T = 50 steps), and the elementwise chain of ``suite.py``

@@ -21,8 +21,7 @@ from .errors import (
 )
 from .higher import hessian, hvp, jacobian
 from .rules import adjoint, defjvp, defvjp, nondifferentiable, primitive, tangent
-
-__version__ = "0.1.0"
+from .version import __version__ as __version__
 
 __all__ = [
     "ArgumentError",

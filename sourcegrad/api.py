@@ -143,11 +143,14 @@ def export(
     Its one public function ``d_<name>(*args)`` returns what ``value_and_grad(f, wrt)``
     returns (``mode="forward"``: ``d_<name>(*args, t)`` returns ``jvp(f, wrt)``'s
     ``(value, tangent)``; ``order=2``: ``d_<name>(*args, v)`` returns ``hvp(f, wrt)``'s
-    Hessian-vector product), bit for bit: it is the code sourcegrad runs for arguments of this
-    signature, with the derivatives of your helpers, your own functions it calls, the runtime
-    helpers as source and the globals it reads as literals. It imports only NumPy (or CuPy)
-    and the standard library. A header names the function, file, argument signature,
-    sourcegrad version and a sha256 of the source (:func:`sourcegrad.export.is_stale`).
+    Hessian-vector product; ``order=N``: forward mode ``N - 1`` times along ``v``), bit for
+    bit: it is the code sourcegrad runs for arguments of this signature, with the derivatives
+    of your helpers (at every order) and of the function values it calls (layer objects, a
+    lambda, a nested ``def``: their variables read when it runs), your own functions it calls,
+    the runtime helpers as source and the globals it reads as literals. It imports only
+    NumPy (or CuPy) and the standard library. A header names the function, file, argument
+    signature, sourcegrad version and a sha256 of the source
+    (:func:`sourcegrad.export.is_stale`).
     Refused with a :class:`SourcegradError` naming what cannot be written as source.
     """
     return export_module(f, args, path=path, wrt=wrt, mode=mode, order=order)

@@ -159,8 +159,9 @@ def _parser() -> argparse.ArgumentParser:
         "as sourcegrad.value_and_grad does (forward mode: (value, tangent) as sourcegrad.jvp), "
         "bit for bit, for arguments like --args (--order 2: d_FUNC(*args, v) returns the "
         "Hessian-vector product, as sourcegrad.hvp): the code sourcegrad runs for them, with your "
-        "helpers' derivatives and the runtime helpers as source. It imports only NumPy (or "
-        "CuPy) and the standard library.",
+        "helpers' derivatives (at every order), the vjps of the function values it calls and "
+        "the runtime helpers as source. It imports only NumPy (or CuPy) and the standard "
+        "library.",
     )
     export.add_argument("target", help="FILE.py:FUNC or package.module:func")
     _derivative_options(export, args_required=True)

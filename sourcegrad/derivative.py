@@ -12,11 +12,12 @@ what a call that goes wrong says is in :mod:`sourcegrad.notes`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import threading
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -26,8 +27,8 @@ from . import notes
 from .arguments import call_problem, full_args, split_args
 from .debug import check_gradients
 from .errors import ArgumentError, SourcegradError
+from .outputs import copy_into, not_aliasing
 from .pipeline import Emitted, Parsed, Pipeline, parse
-from .runtime.containers import children, is_container, rebuild
 from .runtime.signature import call_signature, compile_guard, guard_expression, rank_signature
 
 _OPTIONS = {
@@ -45,6 +46,22 @@ _SEED_KEYWORD = {"vjp": "g_out", "jvp": "t_in"}
 #: shapes seen once cost no transformation); at most MAX_SPECIALISED shape signatures each
 SPECIALISE_AFTER = int(os.environ.get("SOURCEGRAD_SPECIALISE_AFTER", "2"))
 MAX_SPECIALISED = 8
+
+
+#: ``record(derivative, args, build)`` for each run of a derivative made for generated code (a
+#: helper's vjp, a function value's): what ran, for which arguments (see :func:`recording_runs`)
+RUN_RECORDERS: list[Callable[[Any, tuple, Emitted], None]] = []
+
+
+@contextlib.contextmanager
+def recording_runs(record: Callable[[Any, tuple, Emitted], None]) -> Iterator[None]:
+    """Inside, ``record(derivative, args, build)`` is told of every run of a derivative made
+    for generated code (``args`` in parameter order, ``build`` the emitted build that ran)."""
+    RUN_RECORDERS.append(record)
+    try:
+        yield
+    finally:
+        RUN_RECORDERS.remove(record)
 
 
 def derivative(
@@ -500,7 +517,7 @@ class Transformed:
             if self.checked:
                 notes.check_tangents(self, args, tangents.values())
             value, grads = self.run(entry, args, **tangents)
-            return value, _not_aliasing(grads, seed)
+            return value, not_aliasing(grads, seed)
         else:
             value, grads = self.run(entry, args)
         return self.finish(value, grads)
@@ -509,7 +526,10 @@ class Transformed:
         """``entry.fn(*args, **kwargs)`` (``args`` in parameter order, see
         :func:`~sourcegrad.arguments.full_args`); an error that is not sourcegrad's is
         explained (the user's own function failing, a non-scalar output) before it
-        propagates."""
+        propagates. A derivative made for generated code tells :data:`RUN_RECORDERS`."""
+        if RUN_RECORDERS and not self.checked:
+            for record in RUN_RECORDERS:
+                record(self, args, entry)
         pos, kwonly = split_args(self.f, args)
         try:
             return entry.fn(*pos, **kwonly, **kwargs)
@@ -557,7 +577,7 @@ class Transformed:
         if kept is None:
             store[key] = grads
             return grads
-        return _copy_into(kept, grads)
+        return copy_into(kept, grads)
 
 
 def with_defaults(f: Callable, args: tuple, kwargs: dict | None = None) -> tuple:
@@ -574,27 +594,3 @@ def with_defaults(f: Callable, args: tuple, kwargs: dict | None = None) -> tuple
     if len(args) < first:
         return args  # a required argument is missing: the call says so
     return args + tuple(defaults[len(args) - first :])
-
-
-def _copy_into(kept, new):
-    """``kept`` with ``new``'s values written into its arrays (same structure)."""
-    if is_container(kept):
-        new_children = dict(children(new))
-        return rebuild(kept, {k: _copy_into(v, new_children[k]) for k, v in children(kept)})
-    if isinstance(kept, np.generic):  # a NumPy scalar is immutable, like a float
-        return new
-    if isinstance(kept, np.ndarray) or hasattr(kept, "__array_namespace__"):
-        kept[...] = new
-        return kept
-    return new
-
-
-def _not_aliasing(tangent, given):
-    """``tangent``, copied where it is one of the caller's own tangent arrays."""
-    given = given if isinstance(given, tuple) else (given,)
-    ids = {id(g) for g in given if hasattr(g, "shape")}
-    if id(tangent) in ids:
-        return tangent.copy()
-    if isinstance(tangent, tuple) and any(id(t) in ids for t in tangent):
-        return type(tangent)(t.copy() if id(t) in ids else t for t in tangent)
-    return tangent

@@ -5,49 +5,67 @@ that returns what ``sg.value_and_grad(f, wrt)`` returns for arguments of that si
 (``sg.jvp``'s ``(value, tangent)`` in forward mode), computed by the same code: the
 *running* build, the one a derivative runs from its second call with those shapes on
 (optimized, specialised to the shapes, with its buffer pools), so the numbers agree with
-``value_and_grad`` bit for bit (``order=2``: ``sg.hvp``'s Hessian-vector product, the
-forward-mode transform of the gradient that ``hvp`` runs). Next to it: the generated derivative of every helper of the
-user's that it calls (found by running the derivative once), the user's functions the forward
-sweep calls, every runtime helper, as source, and the globals it reads as literals
-(:mod:`sourcegrad.export_source`). It imports NumPy (or CuPy) and the standard library only,
-is formatted by black, and starts with a header that says what it differentiates, for which
-argument signature, made by which sourcegrad, from which source (:func:`source_digest`,
-:func:`is_stale`).
+``value_and_grad`` bit for bit (``order=N``: the tower's, forward mode ``N - 1`` times over
+the gradient; ``order=2`` is ``sg.hvp``'s Hessian-vector product). Next to it: the
+generated derivative of every helper of the user's that it calls, every derivative its code
+resolves while it runs (the vjps of function values, forward mode over helpers' derivatives;
+:mod:`sourcegrad.export_values`), all found by running the derivative once, the user's
+functions the forward sweep calls, every runtime helper, as source, and the globals it reads
+as literals (:mod:`sourcegrad.export_source`). It imports NumPy (or CuPy) and the standard
+library only, is formatted by black, and starts with a header that says what it
+differentiates, for which argument signature, made by which sourcegrad, from which source
+(:func:`source_digest`, :func:`is_stale`).
 """
 
 from __future__ import annotations
 
-import ast
-import builtins
 import hashlib
 import inspect
-import io
 import os
 import re
 import sys
 import textwrap
-import tokenize
 import types
 from collections.abc import Callable, Sequence
 from typing import Any
-
-import numpy as np
 
 from . import derivative as derivative_module
 from . import pipeline
 from .derivative import Transformed, derivative
 from .disk_cache import is_generated
 from .errors import SourcegradError
-from .export_source import ExportError, Namespace, builder_source, literal
+from .export_source import ExportError, Namespace
+from .export_text import (
+    callee_wrapper,
+    describe_value,
+    public_wrapper,
+    rename,
+    with_def_line,
+)
+from .export_values import (
+    RUNTIME,
+    Trace,
+    check_jvp_base,
+    code_path,
+    flat_values,
+    function_key,
+    is_resolver,
+    jvp_key,
+    jvp_wrapper,
+    runtime_names,
+    traced,
+    values_text,
+)
+from .higher import Tower
+from .outputs import not_aliasing
+from .pipeline import as_gradient
 from .runtime.buffers import BufferPool
-from .runtime.signature import guard_expression
-from .show import traced_runs
 from .transform import derive
+from .version import __version__
 
 __all__ = ["ExportError", "export", "is_stale", "source_digest"]
 
 _DIGEST_LINE = re.compile(r"^# source sha256: ([0-9a-f]{64}) of (.*)$", re.M)
-_BUILDER_FILE = "<sourcegrad gradient builder>"
 #: the line length an export is formatted to (sourcegrad's own, so copied helpers keep theirs)
 LINE_LENGTH = 100
 #: the modules of sourcegrad whose helpers generated code calls, copied into an export
@@ -93,70 +111,39 @@ def is_stale(export_text_or_path: str | os.PathLike, f: Callable) -> bool:
     return source_digest(functions) != found.group(1)
 
 
-# ---------------------------------------------------------------------------- text edits
-def rename(text: str, names: dict) -> str:
-    """``text`` with the names ``names`` maps renamed where they are read as variables (not
-    attributes, not keyword arguments)."""
-    if not names:
-        return text
-    lines = text.splitlines(keepends=True)
-    tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
-    edits = []
-    for k, tok in enumerate(tokens):
-        if tok.type != tokenize.NAME or tok.string not in names:
-            continue
-        before = tokens[k - 1].string if k else ""
-        after = tokens[k + 1].string if k + 1 < len(tokens) else ""
-        if before == "." or after == "=":
-            continue
-        edits.append((tok.start, tok.end, names[tok.string]))
-    for (row, col), (_, end), new in reversed(edits):
-        line = lines[row - 1]
-        lines[row - 1] = line[:col] + new + line[end:]
-    return "".join(lines)
-
-
-def with_def_line(text: str, name: str, defaults, kwdefaults, what: str) -> str:
-    """``text`` (a function, ``def`` on its first line) renamed ``name``, with the
-    ``defaults`` and ``kwdefaults`` it runs with written into its ``def`` line."""
-    first, _, rest = text.partition("\n")
-    node = ast.parse(first + "\n    pass\n").body[0]
-    node.name = name
-    if defaults:
-        node.args.defaults = [_expr(v, what) for v in defaults]
-    if kwdefaults:
-        node.args.kw_defaults = [
-            _expr(kwdefaults[a.arg], what) if a.arg in kwdefaults else None
-            for a in node.args.kwonlyargs
-        ]
-    header = ast.unparse(node).splitlines()[0]
-    return header + "\n" + rest
-
-
-def _expr(value: Any, what: str):
-    return ast.parse(literal(value, f"a default of {what}"), mode="eval").body
-
-
 # ---------------------------------------------------------------------------- the writer
 class _Writer:
     """The export of one derivative: its generated functions, with what they read, in a
     :class:`Namespace`."""
 
-    def __init__(self, runs: dict):
+    def __init__(self, trace: Trace):
         self.ns = Namespace()
-        self.runs = runs
-        self.written: dict = {}  # id(generated function) -> its name in the export
+        self.trace = trace
+        self.runs: dict = {}  # id(derivative) -> [(arguments, the build that ran)], each once
+        for t, targs, ran in trace.runs:
+            got = self.runs.setdefault(id(t), [])
+            if all(e is not ran for _, e in got):
+                got.append((targs, ran))
+        self.written: dict = {}  # id(generated function or derivative) -> its name
+        self.values: dict = {}  # id(derivative of a function value) -> its wrapper's name
+        self.jvps: dict = {}  # (id(a helper's vjp), wrt) -> the wrapper of forward mode over it
+        self.codes: dict = {}  # id(generated function) -> (it, its code in the export)
         self.user_functions: list = []
 
-    def generated(self, fn: types.FunctionType, text: str, name: str, what: str) -> str:
-        """Write the generated function ``fn`` (its source ``text``) as ``name``."""
+    def generated(self, fn: types.FunctionType, text: str, name: str, what: str, closure=()) -> str:
+        """Write the generated function ``fn`` (its source ``text``) as ``name``; where it
+        reads variables ``closure`` of a function value, as the factory ``make_<name>`` that
+        takes them."""
         got = self.written.get(id(fn))
         if got is not None:
             return got
         self.ns.reserved.add(name)
         self.written[id(fn)] = name
-        renames = {}
+        renames, params = {}, []
         for var, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
+            if var in closure:  # read from the function value when the export runs
+                params.append(var)
+                continue
             try:
                 value = cell.cell_contents
             except ValueError:
@@ -166,8 +153,122 @@ class _Writer:
                 renames[var] = target
         self.ns.read_globals(fn, what)
         body = with_def_line(rename(text, renames), name, fn.__defaults__, fn.__kwdefaults__, what)
+        code = f"{name}.__code__"
+        if params:
+            self.ns.reserved.add(f"make_{name}")
+            inner = textwrap.indent(body, "    ")
+            body = f"def make_{name}({', '.join(params)}, **_):\n{inner}    return {name}\n"
+            code = f"code_at(make_{name}.__code__, (0,))"
+        self.codes[id(fn)] = (fn, code)
         self.ns.add_block(f"# {what}\n" + body, derivative=True)
         return name
+
+    def local_code(self, code: types.CodeType) -> str | None:
+        """Source for ``code`` where a function the export writes defines it (a lambda or a
+        nested ``def`` of generated code), else None."""
+        for fn, owner in list(self.codes.values()):
+            path = code_path(fn.__code__, code)
+            if path is not None:
+                return f"code_at({owner}, {path!r})"
+        return None
+
+    def resolver(self, value) -> str:
+        """The export's own ``vjp_of`` / ``jvp_of`` (:data:`~sourcegrad.export_values.
+        RUNTIME`), written once."""
+        if "FUNCTION_VALUES" not in self.ns.bound:
+            for name in runtime_names():
+                self.ns.claim(name, RUNTIME, "the export's vjp_of and jvp_of")
+            self.ns.imports.setdefault("import types", None)
+            self.ns.add_block(RUNTIME)
+        return value.__name__
+
+    def resolved(self) -> None:
+        """Write what generated code resolved when it ran: forward mode over helpers'
+        derivatives (their builds' callees are written as they are met), then the derivatives
+        of function values, the derivatives left (in the order they ran: a value's before
+        what its derivative calls)."""
+        self.derivative_jvps()
+        self.function_values()
+
+    def function_values(self) -> None:
+        for t, _, _ in self.trace.runs:
+            if id(t) not in self.written and id(t) not in self.values:
+                self.function_value(t)
+
+    def function_value(self, t: Transformed) -> None:
+        """The wrapper of the builds of the derivative ``t`` of a function value, in the
+        export's table of them."""
+        if t.mode != "vjp" or t.bound_self or t.with_value or not t.wrt:
+            raise ExportError(
+                f"the {t.mode} of the function value {t.f.__qualname__} ({_where(t.f)}): an "
+                "export writes the vjps of function values (a lambda, a nested def, a layer "
+                "object), for the gradient (order=1, mode='reverse'), and no other derivative "
+                "of them; export the gradient, or call a module-level function by its name"
+            )
+        key = function_key(t.f, self.local_code)
+        base = "vjp_" + (t.f.__name__ if t.f.__name__.isidentifier() else "lambda")
+        name = self.ns.free_name(base, t)
+        self.ns.claim(name, t, base)
+        self.values[id(t)] = name
+        closure = t.f.__code__.co_freevars
+        entries = self.runs[id(t)]
+        runs = []
+        for k, (args, entry) in enumerate(entries):
+            run = f"run_{name}" + (f"_{k + 1}" if k else "")
+            described = _describe(t, "derivative", "the function value ") + (
+                f", for {describe_value(args)}" if len(entries) > 1 else ""
+            )
+            made = self.generated(entry.fn, entry.text, run, described, closure)
+            runs.append((f"make_{made}(**closure_values(function))" if closure else made, args))
+        wrapper = callee_wrapper(name, runs, t, entries[0][1]).replace(
+            "(*args,", "(function, *args,", 1
+        )
+        self.ns.add_block(wrapper, derivative=True)
+        if key.startswith("np."):
+            self.ns.add_block(f"RULE_FUNCTIONS.add({key})")
+        wrt = t.wrt if t.wrt_tuple else t.wrt[0]
+        self.ns.add_block(f"FUNCTION_VALUES[({key}, {wrt!r})] = {name}")
+
+    def derivative_jvps(self) -> None:
+        """Forward mode over helpers' derivatives (``jvp_of(vjp_helper, wrt)`` in a
+        derivative of order 2 and up, and over that again at order 3 and up): for each
+        derivative and ``wrt``, a wrapper that runs the build made for the arguments'
+        signature, in the export's table of them (inner ones first: they ran first)."""
+        groups: dict = {}
+        for jv, args, fn, values in self.trace.jvps:
+            base = check_jvp_base(jv)
+            flat = flat_values(jv, args)
+            if len(flat) != len(values) or any(a is not b for a, b in zip(flat, values)):
+                raise ExportError(
+                    f"forward mode over {base.__name__}, called without every argument: an "
+                    "export of order 2 and up writes helpers called with every argument"
+                )
+            jv_key = jvp_key(jv)
+            group = groups.setdefault(jv_key, (jv, []))[1]
+            if all(ran is not fn for _, ran, _ in group):
+                group.append((args[:-1], fn, len(values)))
+            if values_text(jv, args[:-1]) != values_text(jv, group[0][0]):
+                raise ExportError(
+                    f"forward mode over {base.__name__} along tangents of several kinds"
+                )
+        for jv_key, (jv, group) in groups.items():
+            base = jv.base
+            if isinstance(base, Transformed):
+                inner = self.callee(base.__name__, base)
+            else:
+                inner = self.jvps[jvp_key(base)]
+            name = self.ns.free_name(f"jvp_{inner}", jv_key)
+            self.ns.claim(name, jv_key, inner)
+            self.ns.reserved.add(name)
+            self.jvps[jv_key] = name
+            what = f"forward mode over {inner}, the derivative that runs (order 2 and up)"
+            runs = []
+            for k, (targs, ran, n) in enumerate(group):
+                run = f"run_{name}" + (f"_{k + 1}" if k else "")
+                text = textwrap.dedent(inspect.getsource(ran))
+                runs.append((self.generated(ran, text, run, what), targs, ran, n))
+            self.ns.add_block(jvp_wrapper(name, runs, jv), derivative=True)
+            self.ns.add_block(f"DERIVATIVE_JVPS[({inner}, {jv_key[2]!r})] = {name}")
 
     def injected(self, var: str, value: Any, what: str) -> str:
         """The module-level name of the object ``value`` generated code reads as ``var``."""
@@ -180,7 +281,9 @@ class _Writer:
                 views = tuple((b, s, d.str) for b, s, d in value.views)
                 self.ns.add_block(f"{target} = BufferPool.of({value.blocks!r}, {views!r})")
             return target
-        if type(value) is types.FunctionType and value.__code__.co_filename == _BUILDER_FILE:
+        if is_resolver(value):
+            return self.resolver(value)
+        if type(value) is types.FunctionType and hasattr(value, "builder_source"):
             return self.builder(var, value)
         if type(value) is types.FunctionType and _made_here(value.__code__.co_filename):
             raise ExportError(f"{what} calls {var}, generated code an export cannot write yet")
@@ -206,7 +309,8 @@ class _Writer:
         entries = self.runs.get(id(t), [])
         if t.bound_self:
             raise ExportError(f"{var}: the derivative of a method; an export cannot write it yet")
-        self.user_functions.append(t.f)
+        if t.f not in self.user_functions:
+            self.user_functions.append(t.f)
         if not entries:  # never reached for the arguments exported
             self.ns.add_block(
                 f"def {name}(*args, **kwargs):\n"
@@ -221,126 +325,46 @@ class _Writer:
                 f", for {describe_value(args)}" if len(entries) > 1 else ""
             )
             runs.append((self.generated(entry.fn, entry.text, run, described), args))
-        self.ns.add_block(_callee_wrapper(name, runs, t, entries[0][1]), derivative=True)
+        self.ns.add_block(callee_wrapper(name, runs, t, entries[0][1]), derivative=True)
         if t.mode == "jvp":
-            self.ns.bind("_not_aliasing", None, name, derivative_module.__name__)
+            self.ns.bind("not_aliasing", not_aliasing, name)
         return name
 
     def builder(self, var: str, fn: types.FunctionType) -> str:
         """A gradient builder (:func:`~sourcegrad.runtime.containers.gradient_builder`) as
-        source: the text it was made from, recovered by running it on markers."""
+        source: the text it was made from, and the helpers it reads."""
         name = self.ns.free_name(var, fn)
         if not self.ns.claim(name, fn, var):
             return name
         self.ns.reserved.add(name)
-        text = builder_source(fn, name)
-        for helper in ("_leaf", "_zero_leaf"):
-            if helper in fn.__code__.co_names:
-                value = fn.__globals__[helper]
-                self.ns.bind(helper, value, var, value.__module__)
-        self.ns.add_block(text)
+        self.ns.read_globals(fn, var)
+        self.ns.add_block(with_def_line(fn.builder_source, name, None, None, var))
         return name
 
 
 def _taken_when_run(what: str, var: str, own: str, value) -> str:
-    """Why the derivative ``var`` that generated code takes while it runs cannot be exported,
-    and what to do instead."""
-    head = f"{what} calls {var} ({own}.{getattr(value, '__name__', '')}): a derivative taken "
-    if var.startswith("jvp_of"):
-        return (
-            head + "when the code runs, at order 2 and up, of a helper's derivative (forward "
-            "mode over the helper's vjp, resolved from the objects it gets); an export writes "
-            "only code built before it runs. Export order=1 (the gradient) or mode='forward', "
-            "or write the helper's body into the function for a higher-order export"
-        )
+    """Why generated code's call of ``var``, a part of sourcegrad that is no runtime helper,
+    cannot be exported, and what to do instead."""
     return (
-        head + "when the code runs, of a function value (a function from a list or a dict, a "
-        "layer object, a lambda): which function it is, and the variables it reads from an "
-        "enclosing function, are known only when the code runs, and an export writes only code "
-        "built before. Call a module-level function by its name instead, so that its derivative "
-        "is built with the function's"
+        f"{what} calls {var} ({own}.{getattr(value, '__name__', '')}), a part of sourcegrad "
+        "itself that works while the code runs (a derivative made by sourcegrad called inside "
+        "the function: grad of the loss in the loss); an export writes only sourcegrad's "
+        "runtime helpers. Differentiate the function without it, or export it apart"
     )
 
 
-def _callee_wrapper(name: str, runs: list, t: Transformed, entry) -> str:
-    """A function that calls the builds ``runs`` (``[(function name, the arguments it ran
-    for)]``) of ``t`` as generated code calls ``t``: the one for the arguments' signature."""
-    if t.mode == "vjp":
-        grads = "(grads,)" if t.wrt_tuple and len(t.wrt) == 1 else "grads"
-        result = f"(value, {grads})" if t.with_value else grads
-        head, call = "g_out", "value, grads = {run}(*args, **kwargs, g_out=g_out)"
-        tail = f"    return {result}\n"
-    elif t.mode == "jvp":
-        params = entry.tangent_params
-        if t.wrt_tuple:
-            head = "t_in"
-            call = f"({', '.join(params)},) = t_in\n" + "value, tangent = {run}(*args, **kwargs, "
-            call += ", ".join(f"{p}={p}" for p in params) + ")"
-        else:
-            head, call = "t_in", "value, tangent = {run}(*args, **kwargs, " + f"{params[0]}=t_in)"
-        tail = "    return value, _not_aliasing(tangent, t_in)\n"
-    else:
-        raise ExportError(f"{name}: a {t.mode} callee; an export cannot write it yet")
-    lines = [f"def {name}(*args, {head}, **kwargs):"]
-    if len(runs) == 1:
-        lines += ["    " + part for part in call.format(run=runs[0][0]).split("\n")]
-    else:
-        for k, (run, args) in enumerate(runs):
-            lines.append(f"    {'if' if k == 0 else 'elif'} {guard_source(args)}:")
-            lines += ["        " + part for part in call.format(run=run).split("\n")]
-        lines += [
-            "    else:",
-            f'        raise TypeError("{name}: arguments of a signature this module was not '
-            'exported for")',
-        ]
-    return "\n".join(lines) + "\n" + tail
-
-
-def guard_source(args: tuple) -> str:
-    """A Python expression over ``args`` that is true for arguments of ``args``' signature
-    (:func:`~sourcegrad.runtime.signature.guard_expression`, its constants written out)."""
-    expr, namespace = guard_expression(args)
-    values = {name: _guard_constant(value) for name, value in namespace.items()}
-    text = rename(expr, values)
-    return re.sub(r" is (np\.dtype\()", r" == \1", text)
-
-
-def _guard_constant(value: Any) -> str:
-    if isinstance(value, np.dtype):
-        return f"np.dtype({value.str!r})"
-    if isinstance(value, type):
-        if getattr(builtins, value.__name__, None) is value:
-            return value.__name__
-        if getattr(np, value.__name__, None) is value:
-            return f"np.{value.__name__}"
-        raise ExportError(
-            f"an argument of type {value.__qualname__} cannot be checked in an export"
-        )
-    return literal(value, "a signature")
-
-
 # ---------------------------------------------------------------------------- descriptions
-def describe_value(x: Any) -> str:
-    """A short description of an argument's signature: ``float64[3, 4]``, ``{W: ...}``."""
-    if isinstance(x, np.ndarray) or hasattr(x, "__array_namespace__"):
-        kind = "" if type(x) is np.ndarray else f"{type(x).__module__}.{type(x).__name__} "
-        return f"{kind}{x.dtype}[{', '.join(map(str, x.shape))}]"
-    if isinstance(x, np.generic):
-        return f"np.{x.dtype.name}"
-    if isinstance(x, dict):
-        return "{" + ", ".join(f"{k}: {describe_value(v)}" for k, v in x.items()) + "}"
-    if isinstance(x, (list, tuple)):
-        inner = ", ".join(describe_value(v) for v in x)
-        return f"[{inner}]" if isinstance(x, list) else f"({inner}{',' if len(x) == 1 else ''})"
-    return type(x).__name__
+def _where(f) -> str:
+    code = getattr(f, "__code__", None)
+    return f"{os.path.basename(code.co_filename)}:{code.co_firstlineno}" if code else "?"
 
 
-def _describe(t: Transformed, what: str) -> str:
+def _describe(t: Transformed, what: str, prefix: str = "the ") -> str:
     f = t.f
     code = getattr(f, "__code__", None)
     where = f" ({os.path.basename(code.co_filename)}:{code.co_firstlineno})" if code else ""
     mode = {"grad": "gradient", "vjp": "vjp", "jvp": "jvp"}[t.mode]
-    return f"the {mode} of {getattr(f, '__qualname__', f)}{where}, the {what} that runs"
+    return f"{prefix}{mode} of {getattr(f, '__qualname__', f)}{where}, the {what} that runs"
 
 
 # ---------------------------------------------------------------------------- export
@@ -393,12 +417,7 @@ def _first_order_text(f, wrt, mode: str, args: tuple) -> str:
     for _ in range(derivative_module.SPECIALISE_AFTER + 1):  # until the running build runs
         call()
     entry = df.emitted(args)
-    runs: dict = {}
-    for t, targs, ran in traced_runs(call):
-        got = runs.setdefault(id(t), [])
-        if all(e is not ran for _, e in got):
-            got.append((targs, ran))
-    return _module_text(f, df, entry, runs, args)
+    return _module_text(f, df, entry, traced(call), args)
 
 
 def _tower_module_text(f, wrt, args: tuple, order: int) -> str:
@@ -411,33 +430,35 @@ def _tower_module_text(f, wrt, args: tuple, order: int) -> str:
             f"order={order}: an export writes the derivative along one wrt (an argument "
             "position); export each argument's, or pack the arguments into one"
         )
-    g = Transformed(f, (wrt,), "grad", False, False, _WHOLE)
-    entry = g.emitted(args)
-    values = tuple(args)
-    for k in range(order - 1):
-        select = (1, 1) if k == 0 else (1,)
-        jt = Transformed(entry.source_fn, (wrt,), "jvp", False, True, {"select": select, **_WHOLE})
-        entry = jt.emitted(values)
-        values += (args[wrt],)  # a seed of v's structure: the build does not read its values
-    writer = _Writer({})
+    levels = Tower(f, (), [wrt] * (order - 1), (wrt,), options=_WHOLE)
+    g = levels.gradient()
+    values = tuple(args) + (args[wrt],) * (order - 1)  # seeds of v's structure (values unread)
+    entry = levels.outermost(values)
+    code = entry.fn.__code__  # the seeds: its last keyword-only parameters, one per level
+    kwonly = code.co_varnames[code.co_argcount : code.co_argcount + code.co_kwonlyargcount]
+    rest = values[code.co_argcount :]  # by keyword, the last ones (as the tower calls it)
+    named = dict(zip(kwonly[len(kwonly) - len(rest) :], rest))
+    call = lambda: entry.fn(*values[: code.co_argcount], **named)  # noqa: E731
+    for _ in range(derivative_module.SPECIALISE_AFTER + 1):  # until the callees' builds run
+        call()
+    writer = _Writer(traced(call))
     writer.user_functions.append(f)
     public = f"d_{f.__name__}"
     what = _describe(g, f"derivative of order {order} (forward mode over it, {order - 1}x)")
     what = what.replace("the gradient of", "the gradient of the gradient of", 1)
     run = writer.generated(entry.fn, entry.text, f"run_{public}", what)
-    code = entry.fn.__code__  # the seeds: its last keyword-only parameters, one per level
-    kwonly = code.co_varnames[code.co_argcount : code.co_argcount + code.co_kwonlyargcount]
     seeds = ", ".join(f"{p}=v" for p in kwonly[-(order - 1) :])
     writer.ns.add_block(
         f"def {public}(*args):\n    *args, v = args\n    return {run}(*args, {seeds})\n",
         derivative=True,
     )
+    writer.resolved()
     header = lambda: _header(f, g, args, writer.user_functions, public, order)  # noqa: E731
     return _assemble(writer, header, public)
 
 
-def _module_text(f, df: Transformed, entry, runs: dict, args: tuple) -> str:
-    writer = _Writer(runs)
+def _module_text(f, df: Transformed, entry, trace: Trace, args: tuple) -> str:
+    writer = _Writer(trace)
     writer.user_functions.append(f)
     public = f"d_{f.__name__}"
     code = getattr(entry.fn, "__code__", None)
@@ -450,9 +471,10 @@ def _module_text(f, df: Transformed, entry, runs: dict, args: tuple) -> str:
         main = public if direct else f"run_{public}"
         writer.generated(entry.fn, entry.text, main, _describe(df, "derivative"))
         if not direct:
-            writer.ns.add_block(_public_wrapper(public, main, df, entry), derivative=True)
+            writer.ns.add_block(public_wrapper(public, main, df, entry), derivative=True)
             if df.mode == "jvp":
-                writer.ns.bind("_not_aliasing", None, public, derivative_module.__name__)
+                writer.ns.bind("not_aliasing", not_aliasing, public)
+    writer.resolved()
     return _assemble(writer, lambda: _header(f, df, args, writer.user_functions, public), public)
 
 
@@ -499,37 +521,15 @@ def _scalar_gradient(writer: _Writer, fn: types.FunctionType, public: str, df) -
     except (OSError, TypeError):
         raise ExportError(f"the source of {jvp.__qualname__} cannot be read") from None
     run = writer.generated(jvp, inner, f"run_{public}", _describe(df, "derivative"))
-    writer.ns.bind("_as_gradient", None, public, pipeline.__name__)
+    writer.ns.bind("as_gradient", as_gradient, public)
     writer.ns.add_block(
         f"def {public}(*args, **kwargs):\n"
         f"    x = args[{i}]\n"
         "    if type(x) is np.ndarray:\n"
         f"        kwargs = dict(kwargs, {param}=np.ones_like(x))\n"
         f"    value, tangent = {run}(*args, **kwargs)\n"
-        "    return value, _as_gradient(x, tangent)\n",
+        "    return value, as_gradient(x, tangent)\n",
         derivative=True,
-    )
-
-
-def _public_wrapper(public: str, run: str, df: Transformed, entry) -> str:
-    if df.mode == "grad":  # a tuple wrt of one argument: a tuple of one gradient
-        return (
-            f"def {public}(*args):\n"
-            f"    value, grads = {run}(*args)\n"
-            "    return value, (grads,)\n"
-        )
-    params = entry.tangent_params
-    if df.wrt_tuple:
-        unpack = f"    ({', '.join(params)},) = t_in\n"
-        seeds = ", ".join(f"{p}={p}" for p in params)
-    else:
-        unpack, seeds = "", f"{params[0]}=t_in"
-    return (
-        f"def {public}(*args):\n"
-        "    *args, t_in = args\n"
-        f"{unpack}"
-        f"    value, tangent = {run}(*args, {seeds})\n"
-        "    return value, _not_aliasing(tangent, t_in)\n"
     )
 
 
@@ -537,7 +537,7 @@ def _header(f, df: Transformed, args: tuple, functions: list, public: str, order
     code = f.__code__
     params = code.co_varnames[: code.co_argcount]
     wrt = ", ".join(params[i] if 0 <= i < len(params) else str(i) for i in df.wrt)
-    version = getattr(sys.modules.get(__name__.split(".")[0]), "__version__", "unknown")
+    version = __version__
     call = ", ".join(params)
     wrt_arg = df.wrt if df.wrt_tuple else df.wrt[0]
     if order == 2:

@@ -6,9 +6,8 @@ strings, NumPy arrays and scalars, tuples, lists and dicts of them, written so t
 back bit for bit), a function or class copied with its source (a user's function with
 ``inspect.getsource``; a sourcegrad helper as the statement that defines it in its module),
 each with everything it reads, transitively. What cannot be written so (an object of another
-kind, a function with a closure, another package's module) is refused with a
-:class:`~sourcegrad.errors.SourcegradError` that names it. A generated gradient builder
-becomes source by :func:`builder_source`.
+kind, another package's module) is refused with a :class:`~sourcegrad.errors.SourcegradError`
+that names it.
 """
 
 from __future__ import annotations
@@ -35,9 +34,17 @@ MAX_LITERAL_ELEMENTS = 1 << 16
 ALLOWED_PACKAGES = ("numpy", "cupy")
 _OWN_PACKAGE = __name__.split(".")[0]
 #: the modules of sourcegrad an export copies from: what generated code calls, and what that reads
-_COPIED = tuple(f"{_OWN_PACKAGE}.{m}" for m in ("runtime", "errors", "derivative", "pipeline"))
+_COPIED = tuple(f"{_OWN_PACKAGE}.{m}" for m in ("runtime", "errors", "outputs", "pipeline"))
 #: decorators dropped when a helper of sourcegrad's is copied: they only declare its facts
 _FACT_DECORATORS = ("helper",)
+
+
+#: why a function that takes derivatives with sourcegrad while it runs is not exported
+_TAKES_DERIVATIVES = (
+    "{what} reads {name!r}, sourcegrad itself: the function takes a derivative while it runs "
+    "(a gradient called inside it), which an export does not write (it holds no sourcegrad); "
+    "export that derivative apart, or write the function without it"
+)
 
 
 class ExportError(SourcegradError):
@@ -47,8 +54,8 @@ class ExportError(SourcegradError):
 # ---------------------------------------------------------------------------- literals
 def literal(value: Any, what: str) -> str:
     """Python source that evaluates to ``value`` exactly (given ``import numpy as np``):
-    numbers, strings, bytes, None, NumPy scalars and arrays, and tuples, lists and dicts of
-    them. Refused (naming ``what``) for anything else."""
+    numbers, strings, bytes, None, NumPy scalars, arrays and functions, and tuples, lists and
+    dicts of them. Refused (naming ``what``) for anything else."""
     t = type(value)
     if value is None or t in (bool, int, str, bytes):
         return repr(value)
@@ -70,6 +77,9 @@ def literal(value: Any, what: str) -> str:
     if t is dict:
         parts = [f"{literal(k, what)}: {literal(v, f'{what}[{k!r}]')}" for k, v in value.items()]
         return "{" + ", ".join(parts) + "}"
+    alias = numpy_alias(value)  # a NumPy function (in a list or dict of functions)
+    if alias is not None:
+        return alias
     raise ExportError(
         f"{what} is a {t.__module__}.{t.__qualname__} object; an export holds only NumPy "
         "arrays, numbers, strings and tuples, lists and dicts of them: pass it as an argument "
@@ -270,12 +280,16 @@ class Namespace:
                 if alias != name:
                     self.add_block(f"{name} = {alias}")
                 return
+            if type(value).__module__.split(".")[0] == _OWN_PACKAGE:
+                raise ExportError(_TAKES_DERIVATIVES.format(what=what, name=name))
             self.imports.setdefault("import numpy as np", None)
             self.add_block(f"{name} = {literal(value, f'{what}: the global {name!r}')}")
 
     def _bind_module(self, name: str, module: types.ModuleType, what: str) -> None:
         full = module.__name__
         top = full.split(".")[0]
+        if top == _OWN_PACKAGE:
+            raise ExportError(_TAKES_DERIVATIVES.format(what=what, name=name))
         if top not in ALLOWED_PACKAGES and top not in sys.stdlib_module_names:
             raise ExportError(
                 f"{what} reads the module {full}; an export imports only NumPy, CuPy and "
@@ -292,20 +306,36 @@ class Namespace:
         """Copy the user's function ``fn`` (bound under ``name``) and what it reads."""
         if fn.__code__.co_filename.startswith("<") or is_generated(fn.__code__.co_filename):
             raise ExportError(f"{what} reads {fn.__qualname__}, a function without a source file")
-        if fn.__closure__:
-            raise ExportError(
-                f"{what} calls {fn.__qualname__}, which reads variables of an enclosing "
-                f"function ({', '.join(fn.__code__.co_freevars)}); an export copies "
-                "module-level functions: move it to module level"
-            )
         if fn.__defaults__ or fn.__kwdefaults__:
             raise ExportError(f"{what} calls {fn.__qualname__}, whose defaults an export omits")
         text = function_source(fn)
-        if fn.__name__ != name:
+        if fn.__closure__:
+            text = self._closure(name, fn, text, what)
+        elif fn.__name__ != name:
             text += f"\n\n{name} = {fn.__name__}\n"
             self.claim(fn.__name__, fn, what)
         self.read_globals(fn, f"{fn.__qualname__} ({fn.__code__.co_filename})")
         self.add_block(text)
+
+    def _closure(self, name: str, fn: types.FunctionType, text: str, what: str) -> str:
+        """``name = closure_of_f(<values>)``: the global function ``fn`` made by an enclosing
+        function, as a factory of the variables it reads from there, called with their
+        values (literals: a global's closure is made once, when its module is imported)."""
+        factory = self.free_name(f"closure_of_{fn.__name__}", fn)
+        self.claim(factory, fn, what)
+        values = []
+        for var, cell in zip(fn.__code__.co_freevars, fn.__closure__):
+            try:
+                value = cell.cell_contents
+            except ValueError:
+                raise ExportError(f"{what}: {fn.__qualname__} reads {var!r}, not set") from None
+            values.append(literal(value, f"{what}: the variable {var!r} {fn.__qualname__} reads"))
+        params = ", ".join(fn.__code__.co_freevars)
+        body = textwrap.indent(text, "    ")
+        return (
+            f"def {factory}({params}):\n{body}    return {fn.__name__}\n\n\n"
+            f"{name} = {factory}({', '.join(values)})\n"
+        )
 
     def read_globals(self, fn: types.FunctionType, what: str) -> None:
         """Bind every global name the (copied or generated) function ``fn`` reads."""
@@ -413,51 +443,3 @@ def _same_value(a: Any, b: Any) -> bool:
 
 
 _MISSING = object()
-
-
-# ---------------------------------------------------------------------------- gradient builders
-class _Like:
-    """A stand-in for a builder's ``like`` argument that records the path it is read at."""
-
-    def __init__(self, path: str = "like"):
-        self.path = path
-
-    def __getitem__(self, key):
-        return _Like(f"{self.path}[{key!r}]")
-
-
-class _Marker:
-    def __init__(self, text: str):
-        self.text = text
-
-
-def builder_source(fn: types.FunctionType, name: str) -> str:
-    """The source of the generated gradient builder ``fn`` (``build(like, v0, v1, ...)``):
-    run on markers, with its helpers replaced by recorders, its result says where each
-    value goes and which leaves are zeros."""
-    code = fn.__code__
-    n = code.co_argcount - 1
-    values = [_Marker(f"v{i}") for i in range(n)]
-
-    def leaf(like, g, seen):
-        return _Marker(f"_leaf({like.path}, {g.text}, seen)")
-
-    def zero_leaf(like):
-        return _Marker(f"_zero_leaf({like.path})")
-
-    probe = types.FunctionType(code, {"_leaf": leaf, "_zero_leaf": zero_leaf, "set": set})
-    body = _builder_text(probe(_Like(), *values))
-    params = ", ".join(["like"] + [f"v{i}" for i in range(n)])
-    seen = "    seen = set()\n" if "seen" in body else ""
-    return f"def {name}({params}):\n{seen}    return {body}\n"
-
-
-def _builder_text(x) -> str:
-    if isinstance(x, _Marker):
-        return x.text
-    if type(x) is dict:
-        return "{" + ", ".join(f"{k!r}: {_builder_text(v)}" for k, v in x.items()) + "}"
-    items = [_builder_text(v) for v in x]
-    if type(x) is list:
-        return "[" + ", ".join(items) + "]"
-    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"

@@ -17,10 +17,11 @@ keyword-only) and ``post(fn(...))`` is what calling the object with ``args`` ret
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import types
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -56,6 +57,22 @@ def _kept(cache: OrderedDict, key, make):
     return found
 
 
+#: ``record(jvp, args, fn, values)`` for each call of a :class:`Jvp` (forward mode over a
+#: derivative, resolved while generated code runs): its arguments, the generated function it
+#: runs and that function's arguments (see :func:`recording_jvps`)
+JVP_RECORDERS: list = []
+
+
+@contextlib.contextmanager
+def recording_jvps(record: Callable[[Any, tuple, Callable, tuple], None]) -> Iterator[None]:
+    """Inside, ``record(jvp, args, fn, values)`` is told of every call of a :class:`Jvp`."""
+    JVP_RECORDERS.append(record)
+    try:
+        yield
+    finally:
+        JVP_RECORDERS.remove(record)
+
+
 def is_derivative(obj: Any) -> bool:
     """Whether ``obj`` was made by sourcegrad (and is differentiated through its generated
     source)."""
@@ -70,18 +87,55 @@ def _call(fn, values):
     return fn(*values[:npos], **dict(zip(kwnames[max(0, len(kwnames) - len(rest)) :], rest)))
 
 
-def _jvp_of_generated(fn, wrt: tuple, select: tuple = ()):
+def _jvp_of_generated(fn, wrt: tuple, select: tuple = (), options: dict | None = None):
     """The jvp transform of generated function ``fn``; ``select`` picks one part of its
-    ``(value, tangent)`` result (a path of tuple positions) so the rest is never computed."""
+    ``(value, tangent)`` result (a path of tuple positions) so the rest is never computed;
+    ``options``: more options of the transform."""
+    options = {"select": select, **(options or {})}
     return _kept(
         _JVPS,
-        (fn, wrt, select),
-        lambda: Transformed(fn, wrt, "jvp", False, True, {"select": select}),
+        (fn, wrt, tuple(sorted(options.items()))),
+        lambda: Transformed(fn, wrt, "jvp", False, True, options),
     )
 
 
 def _offset(obj) -> int:
     return len(getattr(obj, "bound_self", ()) or ())
+
+
+def as_values(d: Any, args: tuple, i: int, x: Any) -> tuple:
+    """The values of the generated function of the derivative ``d`` (called with ``args``,
+    its seed last) that ``x`` is in the place of argument ``i``: ``(x,)``, or one value per
+    tangent where ``d`` takes a tuple of tangents apart there (a jvp along several arguments,
+    and forward mode over one, at every level)."""
+    n = len(args)
+    if isinstance(d, Jvp):
+        if i % n == n - 1:  # its tangent
+            return d.flat_tangents(args[:-1], x)
+        return as_values(d.base, args[:-1], i, x)
+    if getattr(d, "mode", None) == "jvp" and d.wrt_tuple and i % n == n - 1:
+        return tuple(x)
+    return (x,)
+
+
+def value_positions(d: Any, args: tuple, nvalues: int) -> list[list[int]]:
+    """For each argument of the call of derivative ``d`` with ``args``, the positions of the
+    ``nvalues`` values of its generated function that it is (the leading object of a method
+    and the defaults the call leaves out belong to no argument)."""
+    if isinstance(d, Jvp):
+        *primal, t = args
+        n_t = len(d.flat_tangents(tuple(primal), t))
+        return value_positions(d.base, tuple(primal), nvalues - n_t) + [
+            list(range(nvalues - n_t, nvalues))
+        ]
+    off, m = _offset(d), len(args)
+    seeded = getattr(d, "mode", None) in ("vjp", "jvp") and m > 0
+    width = len(as_values(d, args, m - 1, args[-1])) if seeded else 0
+    given = m - (1 if width else 0)
+    positions = [[off + k] for k in range(given)]
+    if width:  # the seeds come last, after the defaults the call left out
+        positions.append(list(range(nvalues - width, nvalues)))
+    return positions
 
 
 class Jvp:
@@ -94,29 +148,35 @@ class Jvp:
         self.wrt = tuple(wrt) if self.wrt_tuple else (wrt,)
         self.__name__ = "jvp_" + getattr(base, "__name__", "f")
 
+    def flat_tangents(self, primal, t) -> tuple:
+        """The values of the generated function that the tangent ``t`` of a call with
+        arguments ``primal`` is, after the base's values: each ``wrt`` position's tangent as
+        the base takes that argument apart (:func:`as_values`)."""
+        ts: list = []
+        for i, ti in zip(self.wrt, tuple(t) if self.wrt_tuple else (t,)):
+            if ti is None:  # zeros, as many as the argument's values
+                ts.extend((None,) * len(as_values(self.base, primal, i, primal[i])))
+            else:
+                ts.extend(as_values(self.base, primal, i, ti))
+        return tuple(ts)
+
     def _transform(self, primal):
         """The jvp transform of the base's generated function, its arguments and the base's
         result packaging, for base arguments ``primal``."""
         fn, values, post = self.base.source_call(tuple(primal))
-        off = _offset(self.base)
-        m = len(primal)
-        seeds = 0  # the base's seed arguments: a vjp's output gradient, a jvp's tangent
-        if getattr(self.base, "mode", None) in ("vjp", "jvp"):
-            last = primal[-1] if primal else None
-            seeds = len(tuple(last)) if self.base.mode == "jvp" and self.base.wrt_tuple else 1
-        given = m - (1 if seeds else 0)
-        # in values, the defaults the call left out come between the arguments and the seeds
-        filled = len(values) - off - given - seeds
-        wrt = tuple(off + (i % m if i % m < given else i % m + filled) for i in self.wrt)
+        positions = value_positions(self.base, tuple(primal), len(values))
+        wrt = tuple(p for i in self.wrt for p in positions[i % len(primal)])
         return _jvp_of_generated(fn, wrt), values, post
 
     def source_call(self, args: tuple) -> tuple[Callable, tuple, Callable]:
         """``(fn, values, post)`` for calling this jvp with ``args`` (see the module)."""
         *primal, t = args
         jt, values, post = self._transform(primal)
-        ts = tuple(t) if self.wrt_tuple else (t,)
         fn = jt.emitted(values).source_fn
-        return fn, values + ts, lambda raw: (post(raw[0]), post(raw[1]))
+        values = values + self.flat_tangents(primal, t)
+        for record in JVP_RECORDERS:
+            record(self, args, fn, values)
+        return fn, values, lambda raw: (post(raw[0]), post(raw[1]))
 
     def source(self, *args: Any) -> str:
         """The generated source of the jvp for arguments like ``args`` (the tangent last)."""
@@ -145,9 +205,17 @@ class Tower:
     """
 
     def __init__(
-        self, f: Callable, bound_self: tuple, dirs: list, read: tuple, read_tuple: bool = False
+        self,
+        f: Callable,
+        bound_self: tuple,
+        dirs: list,
+        read: tuple,
+        read_tuple: bool = False,
+        options: dict | None = None,
     ):
         self.f = f
+        #: options of every level's derivative (an export's: each callee's vjp written whole)
+        self.options = dict(options or {})
         self.bound_self = bound_self
         self.dirs = list(dirs)
         self.read = tuple(read)
@@ -156,32 +224,41 @@ class Tower:
         self.nseeds = sum(len(_indices(k)) for k in self.dirs)
         self.__name__ = "d" * (len(self.dirs) + 1) + "_" + getattr(f, "__name__", "f")
 
-    def _grad(self):
+    def gradient(self) -> Transformed:
+        """The reverse-mode gradient the levels transform (with respect to :attr:`W`)."""
         g = getattr(self, "_g", None)
         if g is None:
-            g = Transformed(self.f, self.W, "grad", False, False, {})
+            g = Transformed(self.f, self.W, "grad", False, False, self.options)
             g.bound_self = self.bound_self
             self._g = g
         return g
 
-    def _outermost(self, values=None):
-        """The emitted outermost level for arguments like ``values`` (arguments, then one seed
-        per direction), rank-generic without ``values``. Each forward-mode level returns only
-        the tangent of the level below's gradient, so nothing the derivative does not need is
-        computed; each transforms the pure function of the level below."""
+    def levels(self, values=None) -> list:
+        """The emitted levels for arguments like ``values`` (arguments, then one seed per
+        direction), rank-generic without ``values``: the gradient, then one forward-mode
+        transform per direction, each of the pure function of the level below (each returns
+        only the tangent of the level below's gradient, so nothing the derivative does not
+        need is computed). The last, the outermost, is the one that runs."""
         n = None if values is None else len(values) - self.nseeds
-        g = self._grad()
+        g = self.gradient()
         entry = g.emitted() if values is None else g.emitted(values[:n])
+        found = [entry]
         given = 0  # the seeds of the levels below
         for k, i in enumerate(self.dirs):
-            jt = _jvp_of_generated(entry.source_fn, _indices(i), (1, 1) if k == 0 else (1,))
+            select = (1, 1) if k == 0 else (1,)
+            jt = _jvp_of_generated(entry.source_fn, _indices(i), select, self.options)
             entry = jt.emitted() if values is None else jt.emitted(values[: n + given])
+            found.append(entry)
             given += len(_indices(i))
-        return entry
+        return found
+
+    def outermost(self, values=None):
+        """The emitted outermost level (see :meth:`levels`)."""
+        return self.levels(values)[-1]
 
     def _build(self, values):
         _refuse_non_scalar(self, values)
-        return self._outermost(values).fn  # the optimized outermost level runs
+        return self.outermost(values).fn  # the optimized outermost level runs
 
     def _entry(self, values):
         key = tuple([call_signature(v) for v in values])
@@ -232,7 +309,7 @@ class Tower:
         pure outermost level, which forward mode transforms again."""
         values = self._values(args, seeds, kwargs)
         self._entry(values)  # built, and its output checked, once per signature
-        return self._outermost(values).source_fn, values, self._select
+        return self.outermost(values).source_fn, values, self._select
 
     def evaluate(self, args: tuple, seeds: tuple | None = None, kwargs: dict | None = None) -> Any:
         """The derivative at ``args`` (and keyword arguments ``kwargs``) with ``seeds`` (one
@@ -253,8 +330,8 @@ class Tower:
         """The generated source of the outermost forward-mode transform; rank-generic without
         ``args``."""
         if not args:
-            return self._outermost().pretty()
-        return self._outermost(tuple(args) + self._seeds(args, seeds)).pretty()
+            return self.outermost().pretty()
+        return self.outermost(tuple(args) + self._seeds(args, seeds)).pretty()
 
 
 _TOWERS: OrderedDict = OrderedDict()  # the _KEPT most recently used
@@ -272,7 +349,7 @@ def _refuse_non_scalar(t: Tower, values) -> None:
     """Refuse a tower of a function whose value at ``values`` (its arguments, then one seed
     per direction) is not a scalar: checked once per argument signature, when it is built."""
     n = len(values) - t.nseeds
-    g = t._grad()
+    g = t.gradient()
     try:
         value, _ = g.run(g.emitted(values[:n]), values[:n])
     except NonScalarOutputError as exc:  # a function that returns a tuple, refused by grad

@@ -112,7 +112,7 @@ def _one_scalar(args, wrt) -> bool:
     return isinstance(x, (np.generic, np.ndarray)) and x.ndim == 0 and x.dtype.kind == "f"
 
 
-def _as_gradient(x, t):
+def as_gradient(x, t):
     """The tangent ``t`` of a scalar as the gradient of the scalar input ``x``, as reverse
     mode gives it (:func:`gradient_like`): a float for a float, a NumPy scalar of x's dtype
     for a NumPy scalar, else a new 0-d array of x's dtype."""
@@ -209,7 +209,7 @@ def _scalar_gradient_call(run: Emitted, i: int, x) -> Emitted:
         if type(x) is np.ndarray:
             kw = dict(kw, **{param: np.ones_like(x)})
         value, t = jvp(*a, **kw)
-        return value, _as_gradient(x, t)
+        return value, as_gradient(x, t)
 
     run.fn = gradient
     return run
@@ -299,9 +299,11 @@ class Pipeline:
         wrt = self._wrt_of(parsed, core, args)
         if not self.with_gradients:
             # the function itself, compiled: the forward pass without tangents
-            der = forward(analyze(core, (), args, whole_output=True, mode="forward"), (0,))
+            analysis = analyze(core, (), args, whole_output=True, mode="forward")
+            shapes = concrete_shapes(analysis, args) if specialise and args is not None else None
+            der = forward(analysis, (0,))
             der.node.name = "fwd_" + core.node.name
-            return self._emitted(der, args, specialise)
+            return self._emitted(der, args, specialise, shapes)
         if self.mode == "jvp":
             analysis = analyze(core, wrt, args, whole_output=True, mode="forward")
             return self._emitted(

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from .derivative import Transformed, derivative
+from .derivative import Transformed, derivative, recording_runs
 from .errors import SourcegradError, user_location
-from .higher import grad_of_derivative, is_derivative, jvp_transform, source_of_order
+from .higher import grad_of_derivative, is_derivative, jvp_transform, source_of_order, tower
 from .kept import forward_kept
 
 __all__ = [
@@ -39,24 +39,22 @@ def traced_runs(call: Callable[[], Any]) -> list:
     object made for generated code (the vjps and jvps of helpers, functions values) that it
     makes, in order: the arguments it got (in parameter order) and the build that ran."""
     found: list = []
-    code = Transformed.run.__code__
     kept = forward_kept.__code__  # a callee whose forward sweep is kept for its adjoint
 
-    def profile(frame, event, arg):
-        if event == "call" and frame.f_code is code:
-            local = frame.f_locals
-            t = local["self"]
-            if not t.checked:
-                found.append((t, local["args"], local["entry"]))
-        elif event == "return" and frame.f_code is kept:
+    def profile(frame, event, arg):  # (kept.py tells no recorder of its halves)
+        if event == "return" and frame.f_code is kept:
             local = frame.f_locals
             if local.get("halves") is not None:
                 found.append((local["twin"], local["args"], local["entry"]))
 
+    def record(t, args, entry):
+        found.append((t, args, entry))
+
     previous = sys.getprofile()
     sys.setprofile(profile)
     try:
-        call()
+        with recording_runs(record):
+            call()
     finally:
         sys.setprofile(previous)
     return found
@@ -200,17 +198,9 @@ def _level_maps(f: Callable, w: int, order: int, args: tuple) -> list[dict]:
     """The line maps of the levels of the ``order``-th derivative (as
     :func:`~sourcegrad.higher.source_of_order` builds them): level ``k``'s lines to the lines
     of level ``k - 1``, level 0's (the gradient) to the user's."""
-    g = Transformed(f, (w,), "grad", False, False, {})
-    entry = g.emitted(args) if args else g.emitted()
-    maps = [(entry.pure or entry).line_map]
-    values = tuple(args)
-    for k in range(order - 2):
-        select = (1, 1) if k == 0 else (1,)
-        jt = Transformed(entry.source_fn, (w,), "jvp", False, True, {"select": select})
-        entry = jt.emitted(values) if args else jt.emitted()
-        maps.append((entry.pure or entry).line_map)
-        values = values + (args[w],) if args else values
-    return maps
+    levels = tower(f, (), [w] * (order - 1), (w,))
+    values = tuple(args) + (args[w],) * (order - 1) if args else None
+    return [(entry.pure or entry).line_map for entry in levels.levels(values)[:-1]]
 
 
 def higher_order_source(f: Callable, wrt: Any, order: int, args: tuple) -> str:

@@ -19,19 +19,19 @@ from .internals import NAMESPACE
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent / "sourcegrad"
 LAYERS = [
-    {"errors"},
+    {"errors", "version"},
     {"runtime"},
     {"rules"},
     {"transform"},
     {"disk_cache"},
     {"debug"},
     {"pipeline"},
-    {"derivative_cache", "arguments", "notes"},
+    {"derivative_cache", "arguments", "notes", "outputs"},
     {"derivative"},
     {"callables", "kept"},
     {"higher"},
     {"function_values"},
-    {"show", "export", "export_source"},
+    {"show", "export", "export_source", "export_text", "export_values"},
     {"api"},
     {"check", "cli", "__main__"},
     {"util", "loss", "optim", "nn", "model", "parallel"},

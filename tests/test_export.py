@@ -277,10 +277,7 @@ def test_is_stale_tells_an_export_made_from_other_source(tmp_path):
     "f, needle",
     [
         (c.reads_an_object, "OPAQUE"),
-        (c.calls_a_closure, "make_scaled.<locals>.scaled"),
-        (c.calls_function_values, "of a function value"),
-        (c.calls_function_values, "Call a module-level function by its name"),
-        (c.calls_a_lambda, "vjp_of"),
+        (c.reads_an_object, "pass it as an argument"),
     ],
 )
 def test_what_cannot_be_exported_is_refused_by_name(f, needle):
@@ -293,9 +290,10 @@ def test_export_options_are_checked():
         sg.export(c.helper_loss, *c.helper_args(), mode="sideways")
     with pytest.raises(sg.SourcegradError, match="order"):
         sg.export(c.helper_loss, *c.helper_args(), order=0)
-    for order in (2, 3):
-        with pytest.raises(sg.SourcegradError, match="at order 2 and up, of a helper's deriv"):
-            sg.export(c.helper_loss, *c.helper_args(), order=order)
+    for order in (2, 3):  # a helper's derivative at every order: tests/test_export_values.py
+        assert "DERIVATIVE_JVPS[(vjp_encode, (0, 2))]" in sg.export(
+            c.helper_loss, *c.helper_args(), order=order
+        )
     with pytest.raises(sg.SourcegradError, match="order"):
         sg.export(c.helper_loss, *c.helper_args(), order=2, mode="forward")
 

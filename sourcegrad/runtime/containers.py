@@ -226,7 +226,11 @@ def gradient_builder(like, paths, known=frozenset()):
     reads the leaves and checks each value is fresh. ``known`` holds ``(position, shape,
     dtype)`` for values the caller guarantees are new NumPy arrays of that shape and dtype
     that nothing else holds: where those are the leaf's own (a leaf of at least one
-    dimension: NumPy makes scalars of 0-d results), the value is placed as it is."""
+    dimension: NumPy makes scalars of 0-d results), the value is placed as it is.
+
+    The function's attribute ``builder_source`` is the text it was compiled from (``def
+    build(like, v0, ...): ...``, reading the helpers its globals hold), so that it can be
+    written out (``sourcegrad.export``)."""
     try:
         key = (_structure(like), tuple(tuple(p) for p in paths), known)
         hash(key)
@@ -276,4 +280,6 @@ def _gradient_builder(like, paths, known=frozenset()):
     text = f"def build({params}):\n{seen}    return {body}\n"
     namespace = {"_leaf": _leaf, "_zero_leaf": _zero_leaf}
     exec(compile(text, "<sourcegrad gradient builder>", "exec"), namespace)  # noqa: S102
-    return namespace["build"]
+    build = namespace["build"]
+    build.builder_source = text  # what an export writes (see gradient_builder)
+    return build

@@ -44,6 +44,7 @@ from .fused import BACKENDS, available, fuse_elementwise
 from .inplace import InPlace
 from .kept_calls import keep_forward_sweeps
 from .masks import early_masks
+from .operands import name_operands
 from .ownership import Owner
 from .pool import apply_pool, plan_pool, release_dead
 from .products import contractions, dots, full_sums, hoist_transposes, sums_of_products
@@ -141,7 +142,14 @@ def _copies(run: Run) -> None:
     core = run.der.analysis.core  # copies left where a sum_to went (dh2_1 = dh2_2)
     propagate(run.node.body, set(core.user_names) | set(core.params))
     # folding may leave a gradient that is an argument itself (dx = y): copy it
-    protect_aliases(run.derivative())
+    if not value_only(run.der):  # (a compiled forward returns no gradient)
+        protect_aliases(run.derivative())
+
+
+def value_only(der: Derivative) -> bool:
+    """Whether ``der`` is a compiled forward (``with_gradients=False``): forward mode along
+    nothing, returning what the function returns and no derivative."""
+    return der.mode == "jvp" and not der.adj_names
 
 
 def _dead_code(run: Run) -> None:
@@ -168,6 +176,8 @@ def _owned_accumulations(run: Run) -> None:
 
 def _chunks(run: Run) -> None:
     if FUSED in run.facts:  # numexpr blocks the fused trees itself
+        return
+    if value_only(run.der):  # f's value exactly: a sum of blocks' sums would round otherwise
         return
     der = run.der
     adj_of = {v: k for k, v in der.adj_names.items()}
@@ -196,6 +206,11 @@ def _pooled(run: Run) -> None:
 
 def _fused(run: Run) -> None:
     fuse_elementwise(run.node, run.der, run.shapes, run.in_place.dtypes)
+
+
+def _named_operands(run: Run) -> None:
+    if value_only(run.der):  # the gradient's forward sweep keeps what its adjoint reads
+        name_operands(run.node.body, run.shapes, run.np_name, run.der.refs.names)
 
 
 def _on_node(rewrite) -> Callable[[Run], None]:
@@ -236,6 +251,7 @@ REWRITES: tuple[Rewrite, ...] = (
         _SHAPES_NUMPY,
     ),
     Rewrite("early masks", lambda r: early_masks(r.node.body, r.der, r.shapes), _SHAPES_NUMPY),
+    Rewrite("named operands", _named_operands, _SHAPES_NUMPY),
     Rewrite(
         "split temporaries",
         lambda r: split_temporaries(r.node.body, r.der, r.shapes),
@@ -317,7 +333,12 @@ def optimize(
     (``"numexpr"``) its elementwise trees over large arrays fused
     (:mod:`sourcegrad.transform.optimize.fused`). ``der`` is unchanged."""
     holding = facts(example_args, shapes, pools, fuse)
-    run = Run(S.clone(der.node), der, example_args, shapes, der.refs.name_of(np), holding)
+    np_name = der.refs.name_of(np)
+    if np_name is None and value_only(der):
+        # a compiled forward (``with_gradients=False``) reads NumPy by the user's own name;
+        # the rewrites that write NumPy calls need one
+        np_name = der.refs.ref(np, "np")
+    run = Run(S.clone(der.node), der, example_args, shapes, np_name, holding)
     for rewrite in REWRITES:
         if rewrite.needs <= holding:
             rewrite.apply(run)

@@ -1,0 +1,132 @@
+"""Programs whose derivatives call function values, exported by tests/test_export_values.py:
+a list of layer objects called in a loop, a lambda activation, a nested ``def`` reading a
+variable of the loss, NumPy functions from a list; and a dict of parameters through a helper
+at order 2. Imports NumPy only: the isolated interpreter of the export tests imports it (its
+layer objects are pickled)."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Dense:
+    W: np.ndarray
+    b: np.ndarray
+
+    def __call__(self, x):
+        return np.tanh(x @ self.W + self.b)
+
+
+def layers_loss(layers, x):
+    h = x
+    for layer in layers:
+        h = layer(h)
+    return np.sum(h**2)
+
+
+def layers_args(seed=0, sizes=(3, 5, 4, 2)):
+    rng = np.random.default_rng(seed)
+    layers = [
+        Dense(rng.standard_normal((m, n)) / np.sqrt(m), rng.standard_normal(n) * 0.1)
+        for m, n in zip(sizes[:-1], sizes[1:])
+    ]
+    return layers, rng.standard_normal((6, sizes[0]))
+
+
+def lambda_loss(params, x):
+    act = lambda z: z * np.tanh(z)  # noqa: E731
+    h = act(x @ params["W"] + params["b"])
+    return np.sum(h**2)
+
+
+def scaled_loss(params, x, k):
+    def scaled(z):
+        return np.sin(z) * k
+
+    return np.sum(scaled(x @ params["W"]) ** 2)
+
+
+ACTIVATIONS = {"hidden": np.tanh, "out": np.sin}
+
+
+def activations_loss(params, x):
+    h = ACTIVATIONS["hidden"](x @ params["W"] + params["b"])
+    return np.sum(ACTIVATIONS["out"](h) ** 2)
+
+
+def dict_args(seed=0):
+    rng = np.random.default_rng(seed)
+    params = {"W": rng.standard_normal((3, 4)) / 2, "b": rng.standard_normal(4) * 0.1}
+    return params, rng.standard_normal((5, 3))
+
+
+def encode(params, x):
+    return np.tanh(x @ params["W"] + params["b"])
+
+
+def decode(params, h):
+    return h @ params["V"]
+
+
+def autoencoder_loss(params, x):
+    h = encode(params, x)
+    y = decode(params, h)
+    return 0.5 * np.sum((y - x) ** 2) + 1e-2 * np.sum(params["W"] ** 2)
+
+
+def autoencoder_args(seed=0):
+    rng = np.random.default_rng(seed)
+    params = {
+        "W": rng.standard_normal((3, 4)) / 2,
+        "b": rng.standard_normal(4) * 0.1,
+        "V": rng.standard_normal((4, 3)) / 2,
+    }
+    return params, rng.standard_normal((5, 3))
+
+
+def dense(W, b, x):
+    return np.tanh(x @ W + b)
+
+
+def two_dense(params, x):
+    h = dense(params["W"], params["b"], x)
+    return dense(params["V"], params["c"], h)
+
+
+def nested_loss(params, x):
+    return np.sum(two_dense(params, x) ** 2)
+
+
+def nested_args(seed=0):
+    rng = np.random.default_rng(seed)
+    params = {
+        "W": rng.standard_normal((3, 4)) / 2,
+        "b": rng.standard_normal(4) * 0.1,
+        "V": rng.standard_normal((4, 2)) / 2,
+        "c": rng.standard_normal(2) * 0.1,
+    }
+    return params, rng.standard_normal((5, 3))
+
+
+@dataclass
+class Scaled:
+    W: np.ndarray
+    k: float
+
+    def forward(self, x):
+        return np.sin(x @ self.W) * self.k
+
+
+def method_loss(layers, x):
+    h = x
+    for layer in layers:
+        h = layer.forward(h)
+    return np.sum(h**2)
+
+
+def method_args(seed=0):
+    rng = np.random.default_rng(seed)
+    return [
+        Scaled(rng.standard_normal((3, 3)) / 2, 0.5 + k) for k in range(2)
+    ], rng.standard_normal((4, 3))

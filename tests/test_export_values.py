@@ -1,0 +1,179 @@
+"""``sg.export`` of derivatives resolved while the code runs: function values (a list of layer
+objects called in a loop, a lambda activation, a nested ``def`` reading a variable of the
+loss, NumPy functions from a dict) and helpers' derivatives at order 2 and up (a dict of
+parameters through a helper). Each export runs in a Python that cannot import sourcegrad
+(``python -I -S``) and gives the in-process numbers bit for bit; the derivatives themselves
+are checked against central differences (first and later calls)."""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import shutil
+
+import numpy as np
+import pytest
+
+import sourcegrad as sg
+from sourcegrad.higher import tower
+
+from . import export_cases as c
+from . import export_value_cases as v
+from .test_export import run_isolated
+
+
+def same(a, b) -> bool:
+    """Bit for bit: the same structure, types, dtypes and values (dataclass fields too)."""
+    if dataclasses.is_dataclass(a) and not isinstance(a, type):
+        fields = [f.name for f in dataclasses.fields(a)]
+        return type(a) is type(b) and all(same(getattr(a, n), getattr(b, n)) for n in fields)
+    if isinstance(a, dict):
+        return type(a) is type(b) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(map(same, a, b))
+    if isinstance(a, np.ndarray):
+        return type(b) is np.ndarray and a.dtype == b.dtype and np.array_equal(a, b)
+    return type(a) is type(b) and (a == b or (a != a and b != b))
+
+
+def isolated(tmp_path: pathlib.Path, text: str, name: str, args: tuple):
+    """``run_isolated`` with the cases' module importable there (its layer objects are
+    pickled), NumPy only besides."""
+    (tmp_path / "tests").mkdir(exist_ok=True)
+    (tmp_path / "tests" / "__init__.py").write_text("")
+    shutil.copy(v.__file__, tmp_path / "tests" / "export_value_cases.py")
+    return run_isolated(tmp_path, text, name, args)
+
+
+def steady(df, *args):
+    for _ in range(3):
+        out = df(*args)
+    return out
+
+
+FIRST_ORDER = {
+    "layer objects in a loop": (v.layers_loss, v.layers_args),
+    "a method of layer objects in a loop": (v.method_loss, v.method_args),
+    "lambda activation": (v.lambda_loss, v.dict_args),
+    "nested def reading an argument": (v.scaled_loss, lambda: (*v.dict_args(), 0.5)),
+    "NumPy functions from a dict": (v.activations_loss, v.dict_args),
+    "a global closure": (c.calls_a_closure, lambda: (np.arange(3.0),)),
+    "NumPy functions from a list": (c.calls_function_values, lambda: (np.arange(3.0),)),
+    "a lambda": (c.calls_a_lambda, lambda: (np.arange(3.0),)),
+}
+
+
+@pytest.mark.parametrize("case", list(FIRST_ORDER))
+def test_function_values_export_and_match_bit_for_bit(case, tmp_path):
+    f, make = FIRST_ORDER[case]
+    args = make()
+    text = sg.export(f, *args)
+    got = isolated(tmp_path, text, f"d_{f.__name__}", args)
+    want = steady(sg.value_and_grad(f), *args)
+    assert same(got, want), (got, want)
+
+
+def test_a_closure_reads_its_variable_when_the_export_runs(tmp_path):
+    """The nested ``def`` reads ``k``, an argument: the export made for ``k = 0.5`` gives the
+    derivative for ``k = 2.0`` too (nothing of the exported call is baked in)."""
+    params, x = v.dict_args()
+    text = sg.export(v.scaled_loss, params, x, 0.5)
+    got = isolated(tmp_path, text, "d_scaled_loss", (params, x, 2.0))
+    assert same(got, steady(sg.value_and_grad(v.scaled_loss), params, x, 2.0))
+
+
+def test_layer_gradients_are_right(tmp_path):
+    """The export's numbers are the derivative: central differences of the loss."""
+    layers, x = v.layers_args()
+    text = sg.export(v.layers_loss, layers, x)
+    value, grads = isolated(tmp_path, text, "d_layers_loss", (layers, x))
+    assert value == v.layers_loss(layers, x)
+    e = 1e-6
+    for k, layer in enumerate(layers):
+        for field in ("W", "b"):
+            a = getattr(layer, field)
+            for index in np.ndindex(a.shape):
+                a[index] += e
+                plus = v.layers_loss(layers, x)
+                a[index] -= 2 * e
+                minus = v.layers_loss(layers, x)
+                a[index] += e
+                fd = (plus - minus) / (2 * e)
+                assert abs(getattr(grads[k], field)[index] - fd) < 1e-6 * max(1.0, abs(fd))
+
+
+def _vector(x, rng):
+    return {k: rng.standard_normal(a.shape) for k, a in x.items()}
+
+
+HIGHER = {
+    "helper": (c.helper_loss, c.helper_args),
+    "two helpers, a dict of parameters": (v.autoencoder_loss, v.autoencoder_args),
+    "a helper calling a helper": (v.nested_loss, v.nested_args),
+}
+
+
+@pytest.mark.parametrize("order", [2, 3, 4])
+@pytest.mark.parametrize("case", list(HIGHER))
+def test_a_helpers_derivative_exports_at_every_order(case, order, tmp_path):
+    f, make = HIGHER[case]
+    args = make()
+    vec = _vector(args[0], np.random.default_rng(order))
+    text = sg.export(f, *args, order=order)
+    got = isolated(tmp_path, text, f"d_{f.__name__}", (*args, vec))
+    levels = tower(f, (), [0] * (order - 1), (0,))
+    for _ in range(3):
+        want = levels.evaluate(args, (vec,) * (order - 1))
+    assert same(got, want), (got, want)
+    if order == 2:
+        assert same(got, steady(sg.hvp(f), *args, vec))
+
+
+@pytest.mark.parametrize("case", list(HIGHER))
+def test_the_third_derivative_through_a_helper_is_right(case):
+    """The tower through a helper's vjp at order 3 (forward mode over forward mode over the
+    vjp, a tuple of tangents among its arguments) against central differences of the HVP."""
+    f, make = HIGHER[case]
+    params, x = make()
+    vec = _vector(params, np.random.default_rng(7))
+    levels = tower(f, (), [0, 0], (0,))
+    hv, e = sg.hvp(f), 1e-4
+    plus = hv({k: params[k] + e * vec[k] for k in params}, x, vec)
+    minus = hv({k: params[k] - e * vec[k] for k in params}, x, vec)
+    for _ in range(3):  # first and later calls
+        got = levels.evaluate((params, x), (vec, vec))
+        for k in params:
+            fd = (plus[k] - minus[k]) / (2 * e)
+            assert np.linalg.norm(got[k] - fd) <= 1e-5 * max(np.linalg.norm(fd), 1.0)
+
+
+@pytest.mark.parametrize("options", [{"order": 2}, {"mode": "forward"}])
+def test_other_derivatives_of_function_values_are_refused_saying_why(options):
+    """Forward mode through a function value (a jvp, or order 2 and up) is built while the
+    code runs from the value it gets; an export writes the vjps of function values only."""
+    with pytest.raises(sg.SourcegradError, match=r"the jvp of the function value .*<lambda>"):
+        sg.export(v.lambda_loss, *v.dict_args(), **options)
+
+
+def cube(z):
+    return np.sum(z**3)
+
+
+D_CUBE = sg.grad(cube)
+
+
+def penalty(x):
+    return np.sum(D_CUBE(x) ** 2)
+
+
+def penalty_made_inside(x):
+    d = sg.grad(cube)
+    return np.sum(d(x) ** 2)
+
+
+@pytest.mark.parametrize("f", [penalty, penalty_made_inside])
+def test_a_gradient_taken_inside_the_function_is_refused_saying_why(f):
+    """The function itself runs sourcegrad (a gradient penalty): nothing an export can hold."""
+    assert np.isfinite(sg.grad(f)(np.arange(3.0))).all()  # differentiated in process
+    with pytest.raises(sg.SourcegradError, match="takes a derivative while it runs"):
+        sg.export(f, np.arange(3.0))
