@@ -564,12 +564,16 @@ def _header(f, df: Transformed, args: tuple, functions: list, public: str, order
             f"tangent t_in of {wrt}), as sourcegrad.jvp({f.__name__}, wrt={wrt_arg}) does."
         )
     paragraphs = [
-        f"Made by sourcegrad.export from {f.__qualname__} in {code.co_filename}, line "
-        f"{code.co_firstlineno}. {what}",
+        what,
         "It is the code sourcegrad runs (optimized, specialised to the shapes) for arguments "
         "of this signature, and only for them: other shapes or dtypes need another export.",
     ]
     lines = [f'"""The derivative of {f.__name__}, exported by sourcegrad {version}."""', ""]
+    # a line of its own, never wrapped: the words after a path do not move with its length
+    lines.append(
+        f"# Made by sourcegrad.export from {f.__qualname__} in {code.co_filename}, line "
+        f"{code.co_firstlineno}."
+    )
     for text in paragraphs:
         lines += textwrap.wrap(text, LINE_LENGTH - 2, initial_indent="# ", subsequent_indent="# ")
     lines += [f"#   {p}: {describe_value(a)}" for p, a in zip(params + ("*",) * len(args), args)]
