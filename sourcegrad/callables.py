@@ -30,6 +30,7 @@ from typing import Any
 
 from . import rules as R
 from .errors import NoRuleError
+from .rules.registry import hashable_key
 from .transform.parse import is_installed
 
 _APPLIERS: dict = {}  # (callable, number of arguments) -> a plain function calling it
@@ -96,13 +97,13 @@ def _partial_applier(fn: functools.partial, nargs: int) -> tuple[types.FunctionT
     signature = ", ".join(params + own)
     call = ", ".join(pos + own + kws)
     text = f"def apply_{name}({signature}):\n    return {name}({call})\n"
-    return _compiled(("partial", fn.func, text), name, fn.func, text), tuple(leading)
+    return compiled_applier(("partial", fn.func, text), name, fn.func, text), tuple(leading)
 
 
-def _compiled(key, name: str, fn, text: str):
+def compiled_applier(key, name: str, fn, text: str):
     """The function ``apply_<name>`` defined by ``text`` (with ``name`` standing for ``fn``),
     made once per ``key``."""
-    key = tuple(k if _hashable(k) else id(k) for k in key)
+    key = tuple(hashable_key(k) for k in key)
     with _LOCK:
         found = _APPLIERS.get(key)
         if found is None:
@@ -114,14 +115,6 @@ def _compiled(key, name: str, fn, text: str):
         return found
 
 
-def _hashable(k) -> bool:
-    try:
-        hash(k)
-    except TypeError:
-        return False
-    return True
-
-
 def _applier(fn, nargs: int):
     """A plain function ``apply(a0, ..., an)`` that returns ``fn(a0, ..., an)``, with source
     that sourcegrad can read (kept in ``linecache`` under a name of its own)."""
@@ -129,4 +122,4 @@ def _applier(fn, nargs: int):
     name = getattr(fn, "__name__", "fn")
     name = name if name.isidentifier() else "fn"
     text = f"def apply_{name}({params}):\n    return {name}({params})\n"
-    return _compiled((fn, nargs), name, fn, text)
+    return compiled_applier((fn, nargs), name, fn, text)

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import functools
 import inspect
-import linecache
 import types
 from collections.abc import Callable
 from typing import Any
 
-from .callables import as_function
+from .callables import as_function, compiled_applier
 from .derivative import derivative
 from .errors import UnsupportedSyntaxError
 from .higher import Jvp, derivative_vjp, is_derivative
@@ -492,37 +491,16 @@ class Binding:
         return out[0] if len(out) == 1 else tuple(out)
 
 
-#: (function, positional count, keywords) -> its keyword applier
-_APPLIERS: dict = {}
-
-
 def keyword_applier(fn, npos: int, keywords: tuple) -> types.FunctionType:
     """A plain function ``apply(a0, ..., an)`` that returns ``fn(a0, ..., k=an)``: its first
     ``npos`` parameters passed by position, the others by the names ``keywords``; with
     source sourcegrad reads (kept in ``linecache``), so that ``fn``'s rule binds them."""
-    key = (fn if _hashable(fn) else id(fn), npos, keywords)
-    found = _APPLIERS.get(key)
-    if found is not None:
-        return found
     name = getattr(fn, "__name__", "fn")
     name = name if name.isidentifier() else "fn"
     params = [f"a{i}" for i in range(npos + len(keywords))]
     passed = params[:npos] + [f"{k}={a}" for k, a in zip(keywords, params[npos:])]
     text = f"def apply_{name}({', '.join(params)}):\n    return {name}({', '.join(passed)})\n"
-    filename = f"<sourcegrad keyword call of {name} #{len(_APPLIERS)}>"
-    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
-    namespace = {name: fn}
-    exec(compile(text, filename, "exec"), namespace)  # noqa: S102 - our own source
-    found = _APPLIERS[key] = namespace[f"apply_{name}"]
-    return found
-
-
-def _hashable(obj) -> bool:
-    try:
-        hash(obj)
-    except TypeError:
-        return False
-    return True
+    return compiled_applier(("keywords", fn, npos, keywords), name, fn, text)
 
 
 # the passes differentiate calls of function values through these (they never import upward)

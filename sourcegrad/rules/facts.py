@@ -32,6 +32,7 @@ import gast
 import numpy as np
 
 from ..runtime.facts import DTYPE_RULES, helper_facts
+from .registry import hashable_key
 
 ALLOCATIONS = ("new", "created", "view")
 
@@ -51,14 +52,6 @@ class Facts:
 FACTS: dict = {}
 
 
-def _key(obj):
-    try:
-        hash(obj)
-        return obj
-    except TypeError:
-        return id(obj)
-
-
 def declare(*keys, rank=None, shape=None, dtype=None, allocates=None, reduction=False) -> None:
     """Declare the facts of every key in ``keys`` (see the module docstring). A key declared
     twice gets the facts of both, the later declaration winning where both give one."""
@@ -67,8 +60,8 @@ def declare(*keys, rank=None, shape=None, dtype=None, allocates=None, reduction=
     if allocates is not None and allocates not in ALLOCATIONS:
         raise ValueError(f"allocation {allocates!r} is not one of {ALLOCATIONS}")
     for key in keys:
-        old = FACTS.get(_key(key), Facts())
-        FACTS[_key(key)] = Facts(
+        old = FACTS.get(hashable_key(key), Facts())
+        FACTS[hashable_key(key)] = Facts(
             rank=rank or old.rank,
             shape=shape or old.shape,
             dtype=dtype or old.dtype,
@@ -79,7 +72,7 @@ def declare(*keys, rank=None, shape=None, dtype=None, allocates=None, reduction=
 
 def facts_of(key) -> Facts:
     """The facts declared for ``key``, else for its type, else none (an empty :class:`Facts`)."""
-    got = FACTS.get(_key(key))
+    got = FACTS.get(hashable_key(key))
     if got is None:
         got = FACTS.get(type(key))
     return got if got is not None else Facts()

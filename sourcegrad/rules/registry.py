@@ -51,7 +51,8 @@ TANGENTS: dict = {}
 NONDIFFERENTIABLE: set = set()
 
 
-def _key(obj):
+def hashable_key(obj):
+    """``obj`` where it can key a dict, else its ``id`` (a rule table's key, an applier's)."""
     try:
         hash(obj)
         return obj
@@ -156,7 +157,7 @@ def adjoint(*keys):
     def register(fn):
         rule = parse_template(fn)  # once: the keys share the parsed template
         for key in keys:
-            ADJOINTS[_key(key)] = dataclasses.replace(rule, key=key)
+            ADJOINTS[hashable_key(key)] = dataclasses.replace(rule, key=key)
         return fn
 
     return register
@@ -179,7 +180,7 @@ def tangent(*keys):
     def register(fn):
         rule = parse_template(fn)
         for key in keys:
-            TANGENTS[_key(key)] = dataclasses.replace(rule, key=key)
+            TANGENTS[hashable_key(key)] = dataclasses.replace(rule, key=key)
         return fn
 
     return register
@@ -194,13 +195,13 @@ def diagonal(*keys) -> None:
     """
     swapped: dict = {}  # keys registered by one template share its transpose
     for key in keys:
-        adj = ADJOINTS[_key(key)]
+        adj = ADJOINTS[hashable_key(key)]
         (operand,) = [p for p in adj.params if p in adj.differentiable]
         body = swapped.get(id(adj.body))
         if body is None:
             body = [_swap_d(copy.deepcopy(stmt), adj.result, operand) for stmt in adj.body]
             swapped[id(adj.body)] = body
-        TANGENTS[_key(key)] = Rule(
+        TANGENTS[hashable_key(key)] = Rule(
             key=key,
             fn=adj.fn,
             body=body,
@@ -248,7 +249,7 @@ def linear_tangent(fn, linear, jointly=False) -> Rule:
         call = gast.Call(func=_name(fn.__name__), args=args, keywords=[])
         body.append(gast.AugAssign(target=_d_of(result, gast.Store()), op=gast.Add(), value=call))
     code = fn.__code__
-    rule = TANGENTS[_key(fn)] = Rule(
+    rule = TANGENTS[hashable_key(fn)] = Rule(
         key=fn,
         fn=TemplateNamespace({fn.__name__: fn}),
         body=body,
@@ -278,7 +279,7 @@ def _swap_d(stmt, result: str, operand: str):
 
 def lookup_tangent(key):
     """The forward-mode :class:`Rule` for ``key``, ``"constant"``, or None."""
-    k = _key(key)
+    k = hashable_key(key)
     rule = TANGENTS.get(k)
     if rule is not None:
         return rule
@@ -290,12 +291,12 @@ def lookup_tangent(key):
 def nondifferentiable(*keys) -> None:
     """Declare that the results of ``keys`` are constants for differentiation."""
     for key in keys:
-        NONDIFFERENTIABLE.add(_key(key))
+        NONDIFFERENTIABLE.add(hashable_key(key))
 
 
 def lookup(key):
     """The :class:`Rule` for ``key``, ``"constant"`` for non-differentiable keys, else None."""
-    k = _key(key)
+    k = hashable_key(key)
     rule = ADJOINTS.get(k)
     if rule is not None:
         return rule
@@ -317,7 +318,7 @@ def defvjp(fn, template) -> None:
 
         sourcegrad.defvjp(softplus, softplus_rule)
     """
-    ADJOINTS[_key(fn)] = parse_template(template, fn)
+    ADJOINTS[hashable_key(fn)] = parse_template(template, fn)
 
 
 def defjvp(fn, template) -> None:
@@ -331,7 +332,7 @@ def defjvp(fn, template) -> None:
 
         sourcegrad.defjvp(softplus, softplus_tangent)
     """
-    TANGENTS[_key(fn)] = parse_template(template, fn)
+    TANGENTS[hashable_key(fn)] = parse_template(template, fn)
 
 
 #: functions the user declared opaque with :func:`primitive`: never transformed, only their
@@ -343,7 +344,7 @@ def primitive(fn):
     """Declare ``fn`` opaque: sourcegrad never reads its source, and differentiates calls to it
     only with the rules given by :func:`defvjp` / :func:`defjvp` (for example a layer whose
     hand-written backward the rule calls). Returns ``fn`` itself, so it works as a decorator."""
-    PRIMITIVES.add(_key(fn))
+    PRIMITIVES.add(hashable_key(fn))
     return fn
 
 

@@ -12,6 +12,7 @@ import gast
 import numpy as np
 
 from ..errors import NoRuleError, UnsupportedSyntaxError
+from ..rules.registry import hashable_key
 from . import syntax as S
 from .calls import (
     call_dynamic,
@@ -269,7 +270,7 @@ def refuse_undifferentiable(core: Core, ops: dict, varied: dict, useful_in: dict
                 core.parsed.filename,
                 stmt.lineno,
             )
-        way_out = _ITERATOR_HINTS.get(op.key) if _hashable(op.key) else None
+        way_out = _ITERATOR_HINTS.get(hashable_key(op.key))
         way_out = way_out or (_no_rule_hint(op.label, "defjvp" if core.forward else "defvjp"))
         raise NoRuleError(
             f"`{op.label}` has no derivative rule and a differentiated value flows through it "
@@ -310,14 +311,6 @@ _ITERATOR_HINTS = {
     "xs[i + 1]`)",
     itertools.chain: "join the lists with `+`, or loop over each",
 }
-
-
-def _hashable(key) -> bool:
-    try:
-        hash(key)
-    except TypeError:
-        return False
-    return True
 
 
 # ------------------------------------------------------------------ complex values

@@ -79,12 +79,7 @@ class LoopLowering:
         """The sequence a loop over ``it`` reads, where that is plainer: ``reversed(xs)`` as
         ``xs[::-1]``, ``sorted(d)`` of a dict argument as ``sorted(d.keys())``."""
         if (
-            isinstance(it, gast.Call)
-            and isinstance(it.func, gast.Name)
-            and it.func.id == "reversed"
-            and len(it.args) == 1
-            and not it.keywords
-            and resolve(self.p, it.func, self.local_names) is reversed
+            _is_reversed_call(self, it)
             and not self.is_dict(it.args[0])
             and not _is_range(self, it.args[0])
         ):  # the same items as the sequence read backwards
@@ -250,12 +245,7 @@ def _dict_view(it) -> bool:
 def _reversed_range(lowering, it):
     """``range(b - 1, a - 1, -1)`` for ``reversed(range(a, b))`` (step 1), else None."""
     if not (
-        isinstance(it, gast.Call)
-        and isinstance(it.func, gast.Name)
-        and it.func.id == "reversed"
-        and len(it.args) == 1
-        and not it.keywords
-        and resolve(lowering.p, it.func, lowering.local_names) is reversed
+        _is_reversed_call(lowering, it)
         and _is_range(lowering, it.args[0])
         and len(it.args[0].args) in (1, 2)
     ):
@@ -269,6 +259,18 @@ def _reversed_range(lowering, it):
         return gast.BinOp(left=S.clone(e), op=gast.Sub(), right=S.const(1))
 
     return S.call(S.name("range"), [minus_one(stop), minus_one(start), S.const(-1)])
+
+
+def _is_reversed_call(lowering, it) -> bool:
+    """``reversed(xs)``: Python's own ``reversed`` of one sequence."""
+    return (
+        isinstance(it, gast.Call)
+        and isinstance(it.func, gast.Name)
+        and it.func.id == "reversed"
+        and len(it.args) == 1
+        and not it.keywords
+        and resolve(lowering.p, it.func, lowering.local_names) is reversed
+    )
 
 
 def _is_range(lowering, it) -> bool:
