@@ -118,3 +118,21 @@ def test_a_new_array_after_an_early_return():
     still counts (it was refused)."""
     x = np.linspace(-0.8, 1.1, 6)
     check_running_code(after_an_early_return, x)
+
+
+def mask_then_value_in_a_loop(x):
+    """A name holding a mask, then a differentiated value updated in a loop: the tangent the
+    tape hands back for the mask is a zero, not None (the HVP raised a TypeError)."""
+    m = x > 0.5
+    acc = np.sum(m * x)
+    m = 0.3 * x
+    for _ in range(2):
+        x = np.sin(x) * m + x
+        m = m * 0.5
+    return np.sum(x**2) + acc
+
+
+def test_hvp_of_a_name_that_held_a_mask():
+    x = np.array([0.3, -0.5, 0.8, 1.2])
+    assert sg.gradcheck(mask_then_value_in_a_loop, x, order=2)
+    check_running_code(mask_then_value_in_a_loop, x)

@@ -19,12 +19,13 @@ from .trees import Pieces
 @helper(constant=True)
 def zero_tangent(x):
     """A zero tangent for ``x``: zeros of its shape and dtype, item by item for containers;
-    0.0 for an integer (a number whose tangent is zero: it may still be multiplied by one);
-    None for values that carry no derivative (booleans, shapes, None). A NumPy scalar gets a
-    zero of its own type."""
-    if isinstance(x, (bool, np.bool_)) or x is None or isinstance(x, (str, Shape)):
+    0.0 for an integer or boolean number or array (its tangent is zero, and it may still be
+    multiplied by one: a name that holds a mask before it holds a differentiated value);
+    None for values that carry no derivative (Python's booleans, shapes, None). A NumPy
+    float scalar gets a zero of its own type."""
+    if isinstance(x, bool) or x is None or isinstance(x, (str, Shape)):
         return None
-    if isinstance(x, (int, np.integer)):
+    if isinstance(x, (int, np.integer, np.bool_)):
         return 0.0
     if isinstance(x, np.generic):
         return x.dtype.type(0) if x.dtype.kind in "fc" else None
@@ -43,6 +44,8 @@ def zero_tangent(x):
     dtype = getattr(x, "dtype", None)
     if dtype is not None and dtype.kind in "fc":
         return np.zeros_like(x)
+    if dtype is not None and dtype.kind in "biu":
+        return 0.0
     if isinstance(x, (complex, np.floating)):
         return 0.0
     return None
