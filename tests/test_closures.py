@@ -187,3 +187,22 @@ def test_closures_the_derivative_cannot_follow_are_refused(f):
     with pytest.raises(sg.SourcegradError) as info:
         sg.grad(f)(*_args())
     assert "test_closures.py" in str(info.value)
+
+
+w = np.array([0.5, -1.0, 2.0])  # a global a nested function reads
+
+
+def comprehension_variable_named_like_a_global(params, x):
+    def scaled(h):
+        return np.tanh(h @ params["W"]) * w  # the global w, not the comprehension's
+
+    return sum(np.sum(scaled(x) * w) for w in (1.0, 2.0))
+
+
+def test_a_comprehension_variable_is_not_passed_for_a_global():
+    params, x = _args()
+    vg = sg.value_and_grad(comprehension_variable_named_like_a_global)
+    for _ in range(3):
+        value, _ = vg(params, x)
+        assert value == comprehension_variable_named_like_a_global(params, x)
+    assert sg.gradcheck(comprehension_variable_named_like_a_global, params, x, wrt=1)

@@ -68,8 +68,10 @@ def _local_names(fn) -> set:
         if isinstance(node, gast.FunctionDef):
             names.add(node.name)
             continue
-        if isinstance(node, gast.Lambda):
-            continue
+        if isinstance(
+            node, (gast.Lambda, gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
+        ):
+            continue  # their own scopes: a comprehension's variable is not the function's
         if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
             names.add(node.id)
         todo.extend(gast.iter_child_nodes(node))
