@@ -9,6 +9,7 @@ import sourcegrad as sg
 from sourcegrad import model
 
 from .fd import numerical_grad
+from .internals import DEFAULT_TIERS
 
 CONSTRUCTORS = {
     "rnn": model.RecurrentNetwork,
@@ -118,6 +119,7 @@ def test_steps_of_another_rank_are_refused(kind):
         f(params, [])
 
 
+@DEFAULT_TIERS
 def test_the_lstms_running_derivative_adds_each_step_into_one_buffer():
     f, params = model.RecurrentLSTMNetwork(F_IN, H, rng=6)
     x, w = inputs(5)
