@@ -34,6 +34,7 @@ from .captures import refuse_changed_captures
 from .cfg import build_cfg, solve_backward, solve_forward
 from .classify import classify
 from .forms import Analysis, Core, Op, ShapeClasses
+from .mutations import refuse_container_mutations
 from .ranks import infer_ranks
 from .rule_binding import local_names
 from .walk import walk_statements, written_names
@@ -58,6 +59,7 @@ def analyze(
     out = core.node.body[-1].value if whole_output else _output(core)
     cfg = build_cfg(core.node.body)
     varied = solve_forward(cfg, set(wrt_names), varied_transfer(ops))
+    refuse_container_mutations(core, ops)
     resolve_calls(core, ops, varied, solve_forward(cfg, set(), closure_transfer(varied)))
     refuse_changed_captures(core, ops)
     useful_in = solve_backward(cfg, set(), useful_transfer(ops, out))

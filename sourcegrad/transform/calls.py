@@ -84,7 +84,7 @@ def example_value(core, name: str):
 def free_names(core, name: str) -> set:
     """Names a nested ``def name`` or ``name = lambda ...`` (or ``name = other`` naming one)
     of the function reads from it."""
-    found = _nested_function(core, name)
+    found = nested_function(core, name)
     if found is None:
         return set()
     inner, params = found
@@ -97,7 +97,7 @@ def free_names(core, name: str) -> set:
     return (read - bound) & local_names(core)
 
 
-def _nested_function(core, name: str, seen: frozenset = frozenset()):
+def nested_function(core, name: str, seen: frozenset = frozenset()):
     """``(body, arguments)`` of the nested ``def name`` or ``name = lambda ...`` (or
     ``name = other`` naming one) of the function; None where ``name`` is neither."""
     for node in S.walk(core.node):
@@ -112,7 +112,7 @@ def _nested_function(core, name: str, seen: frozenset = frozenset()):
         if isinstance(node.value, gast.Lambda):
             return [node.value.body], node.value.args
         if isinstance(node.value, gast.Name) and node.value.id not in seen | {name}:
-            return _nested_function(core, node.value.id, seen | {name})  # `f = f_def`
+            return nested_function(core, node.value.id, seen | {name})  # `f = f_def`
     return None
 
 
@@ -233,7 +233,7 @@ def _dynamic_wrt(core, func, args, varied) -> tuple:
     if (
         isinstance(receiver, gast.Name)
         and _may_vary(receiver, varied)
-        and _nested_function(core, receiver.id) is None  # holds nothing: its reads are checked
+        and nested_function(core, receiver.id) is None  # holds nothing: its reads are checked
         and not (isinstance(func, gast.Attribute) and func.attr in _ITEM_METHODS)
     ):
         wrt = (derive.RECEIVER, *wrt)
