@@ -16,9 +16,11 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 from .comm import JOB_DIRECTORY
 
@@ -88,6 +90,15 @@ def failure_report(folder: str, output: str, status: int) -> str:
     return f"sourcegrad.parallel: {what}; {where}"
 
 
+def _beside_python(program: str) -> str:
+    """``program`` as found on the PATH, else beside this Python (a virtual environment's
+    ``bin``, where pip installs ``mpich``'s ``mpiexec``, need not be on the PATH)."""
+    if shutil.which(program) is not None:
+        return program
+    beside = Path(sys.executable).parent / program
+    return str(beside) if beside.exists() else program
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sourcegrad.parallel.launch")
     parser.add_argument("-n", "--ranks", type=int, default=2, help="number of ranks")
@@ -102,7 +113,9 @@ def main(argv=None) -> int:
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
         command += ["--nproc-per-node", str(options.ranks), options.script, *options.args]
     else:
-        command = [*shlex.split(options.mpiexec), "-n", str(options.ranks)]
+        launcher = shlex.split(options.mpiexec)
+        launcher[0] = _beside_python(launcher[0])
+        command = [*launcher, "-n", str(options.ranks)]
         command += [sys.executable, options.script, *options.args]
     with tempfile.TemporaryDirectory(prefix="sourcegrad-job-") as folder:
         env = {**os.environ, JOB_DIRECTORY: folder}
