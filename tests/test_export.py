@@ -7,6 +7,7 @@ import sourcegrad (``python -I -S`` with a path holding only the export and NumP
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import pathlib
@@ -83,7 +84,10 @@ def run_isolated(tmp_path: pathlib.Path, text: str, name: str, args: tuple):
 
 
 def same(a, b) -> bool:
-    """Bit for bit: the same structure, types, dtypes and values."""
+    """Bit for bit: the same structure, types, dtypes and values (dataclass fields too)."""
+    if dataclasses.is_dataclass(a) and not isinstance(a, type):
+        fields = [f.name for f in dataclasses.fields(a)]
+        return type(a) is type(b) and all(same(getattr(a, n), getattr(b, n)) for n in fields)
     if isinstance(a, dict):
         return type(a) is type(b) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)):

@@ -7,7 +7,6 @@ are checked against central differences (first and later calls)."""
 
 from __future__ import annotations
 
-import dataclasses
 import pathlib
 import shutil
 
@@ -19,21 +18,7 @@ from sourcegrad.higher import tower
 
 from . import export_cases as c
 from . import export_value_cases as v
-from .test_export import run_isolated
-
-
-def same(a, b) -> bool:
-    """Bit for bit: the same structure, types, dtypes and values (dataclass fields too)."""
-    if dataclasses.is_dataclass(a) and not isinstance(a, type):
-        fields = [f.name for f in dataclasses.fields(a)]
-        return type(a) is type(b) and all(same(getattr(a, n), getattr(b, n)) for n in fields)
-    if isinstance(a, dict):
-        return type(a) is type(b) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)):
-        return type(a) is type(b) and len(a) == len(b) and all(map(same, a, b))
-    if isinstance(a, np.ndarray):
-        return type(b) is np.ndarray and a.dtype == b.dtype and np.array_equal(a, b)
-    return type(a) is type(b) and (a == b or (a != a and b != b))
+from .test_export import run_isolated, same
 
 
 def isolated(tmp_path: pathlib.Path, text: str, name: str, args: tuple):
