@@ -22,10 +22,12 @@ import threading
 import weakref
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..api import jvp, vjp
 from ..rules import defjvp, defvjp, primitive
 from ..rules.registry import d
-from ..runtime.trees import as_adjoint
+from ..runtime.trees import DictPieces, Pieces, as_adjoint
 from ..util.tree import Array, Tree
 
 __all__ = [
@@ -164,6 +166,14 @@ def chain_param_grads(model, params: Tree, x: Array, z: Array, g: Array):
     if grads:
         grads[0], _ = _first_layer(trace, z, params, seed, (True, False))
     trace.stash = (g, params, seed)
+    return Pieces([_layer_adjoint(dp) for dp in grads])
+
+
+def _layer_adjoint(grads):
+    """A layer's parameter gradients as an adjoint: :func:`as_adjoint`, without its walk
+    over the leaves for the common dict of arrays."""
+    if type(grads) is dict and all(type(v) is np.ndarray for v in grads.values()):
+        return DictPieces(grads)
     return as_adjoint(grads)
 
 

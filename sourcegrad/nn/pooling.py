@@ -15,6 +15,7 @@ trailing axes, which NumPy does slowly.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,7 +78,27 @@ def pool_geometry(
     ceil_mode: bool = False,
 ):
     """The :class:`PoolGeometry` of a pooling of an input of shape ``x_shape`` (``stride``
-    None: the kernel), output sizes as PyTorch computes them."""
+    None: the kernel), output sizes as PyTorch computes them (cached by its arguments)."""
+    key = (tuple(x_shape), kernel_size, stride, padding, dilation, ceil_mode)
+    try:
+        return _cached_geometry(*key)
+    except TypeError:  # an unhashable argument (a list for a pair)
+        return _geometry(*key)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_geometry(*key):
+    return _geometry(*key)
+
+
+def _geometry(
+    x_shape,
+    kernel_size: IntPair,
+    stride: IntPair | None = None,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+    ceil_mode: bool = False,
+):
     kernel = pair(kernel_size)
     stride = pair(kernel if stride is None else stride)
     padding, dilation = pair(padding), pair(dilation)
