@@ -170,13 +170,11 @@ def conv2d_from_columns(cols: Array, weight: Array, bias, n: int, size, groups: 
     the result out as NCHW and adds the bias."""
     xp = array_module(cols, weight)
     o = weight.shape[0]
-    rows = _group_matmul(weight.reshape(o, -1), cols, groups)  # (O, N * Ho * Wo)
+    rows = _group_matmul(weight.reshape(o, -1), cols, groups)  # (O, N * Ho * Wo), fresh
+    if bias is not None:  # along the rows: a broadcast in the transposing pass is slower
+        xp.add(rows, bias.reshape(-1, 1), out=rows, casting="same_kind")
     out = xp.empty((n, o) + tuple(size), rows.dtype)
-    source = rows.reshape(o, n, -1).transpose(1, 0, 2)
-    if bias is None:
-        out.reshape(n, o, -1)[...] = source
-    else:
-        xp.add(source, bias.reshape(-1, 1), out=out.reshape(n, o, -1))
+    out.reshape(n, o, -1)[...] = rows.reshape(o, n, -1).transpose(1, 0, 2)
     return out
 
 

@@ -248,7 +248,13 @@ class ReLU(Module):
     def backward_from_residuals(
         self, params: Tree, x: Array, out: Array, residuals: Any, g: Array, wants: tuple[bool, ...]
     ) -> tuple[Tree, Array | None]:
-        return {}, (g * (x > 0) if wants[1] else None)
+        if not wants[1]:
+            return {}, None
+        xp = F.array_module(g, x)
+        dtype = xp.result_type(g, xp.bool_)  # that of g * (x > 0)
+        dx = xp.greater(x, 0, out=xp.empty(x.shape, dtype))  # 1.0 or 0.0: no mask to cast
+        dx *= g
+        return {}, dx
 
 
 class Tanh(Module):
