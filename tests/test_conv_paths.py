@@ -169,3 +169,18 @@ def test_outputs_of_earlier_calls_are_not_overwritten():
         for k in want:
             np.testing.assert_array_equal(got[k], want[k])
     np.testing.assert_array_equal(out1, kept_out)
+
+
+def test_max_pool_with_more_than_256_positions_per_window():
+    """A window's first maximum is counted in bytes only where the count fits."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 2, 19, 18))
+    x[0, 0, 16, 16] = 9.0  # the last position of the first window
+    model = nn.Sequential(nn.MaxPool2d(17, stride=1))
+    w = rng.standard_normal((2, 2, 3, 2))
+    tx = torch.tensor(x, requires_grad=True)
+    tout = torch.nn.functional.max_pool2d(tx, 17, stride=1)
+    (tout * torch.from_numpy(w)).sum().backward()
+    np.testing.assert_array_equal(model([{}], x), tout.detach().numpy())
+    dx = sg.grad(weighted, 1)([{}], x, model, w)
+    np.testing.assert_array_equal(dx, tx.grad.numpy())

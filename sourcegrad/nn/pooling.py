@@ -175,15 +175,16 @@ def _gathered_maxima(x, index, geo):
     windows = gather_windows(x, index, -float("inf"), padded)  # (kh * kw, N * C * Ho * Wo)
     best = windows.max(axis=0)
     has_nan = bool(xp.isnan(best).any())
-    row = xp.zeros(best.shape, xp.intp)
+    small = len(windows) <= 256  # the counts fit in bytes
+    count = xp.zeros(best.shape, xp.uint8 if small else xp.intp)
     missed = None
     for k in range(len(windows) - 1):
         miss = windows[k] != best
         if has_nan:
             miss &= windows[k] == windows[k]
         missed = miss if missed is None else xp.logical_and(missed, miss, out=missed)
-        row += missed
-    row *= best.size
+        count += missed.view(xp.uint8) if small else missed  # bytes 0/1: no cast
+    row = xp.multiply(count, best.size, dtype=xp.intp)
     row += xp.arange(best.size)
     return best.reshape(x.shape[:2] + geo.out), xp.take(index, row)
 
