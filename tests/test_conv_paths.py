@@ -184,3 +184,33 @@ def test_max_pool_with_more_than_256_positions_per_window():
     np.testing.assert_array_equal(model([{}], x), tout.detach().numpy())
     dx = sg.grad(weighted, 1)([{}], x, model, w)
     np.testing.assert_array_equal(dx, tx.grad.numpy())
+
+
+@pytest.mark.parametrize("nan", [False, True])
+@pytest.mark.parametrize("first", [True, False])
+def test_relu_then_max_pool_run_as_one(first, nan):
+    """ReLU then MaxPool2d run as max-pool then ReLU inside a Sequential (past its first
+    layer): the values and gradients of the layers run one by one, where windows are all
+    negative, tie at zero or at a positive value, or hold a NaN (ReLU's gradient there is
+    sourcegrad's 0, not torch's pass-through); torch's without NaN."""
+    x = np.random.default_rng(5).standard_normal((2, 2, 4, 6))
+    x[0, 0, :2, :2] = -1.0  # all negative
+    x[0, 0, :2, 2:4] = [[0.0, -1.0], [0.0, 0.0]]  # ties at zero
+    x[0, 1, 2:, :2] = [[-1.0, 3.0], [3.0, 2.0]]  # ties at a positive maximum
+    if nan:
+        x[1, 1, 0, 5] = np.nan
+    layers = [nn.ReLU(), nn.MaxPool2d(2)]
+    if not first:
+        layers.insert(0, nn.MaxPool2d(1))  # the identity
+    model = nn.Sequential(*layers)
+    params = [{} for _ in layers]
+    w = np.random.default_rng(6).standard_normal((2, 2, 2, 3))
+    tx = torch.tensor(x, requires_grad=True)
+    tout = torch.nn.functional.max_pool2d(torch.relu(tx), 2)
+    (tout * torch.from_numpy(w)).sum().backward()
+    np.testing.assert_array_equal(model(params, x), tout.detach().numpy())
+    for _ in range(2):
+        dx = sg.grad(weighted, 1)(params, x, model, w)
+        np.testing.assert_array_equal(dx, sg.grad(weighted_one_by_one, 1)(params, x, model, w))
+        if not nan:
+            np.testing.assert_array_equal(dx, tx.grad.numpy())

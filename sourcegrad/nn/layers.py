@@ -245,6 +245,13 @@ class ReLU(Module):
     def __call__(self, x: Array) -> Array:
         return F.relu(x)
 
+    def fused_with(self, following: Module):
+        """A ReLU followed by a MaxPool2d (both exactly these classes) runs as one
+        (:class:`ReLUMaxPool`)."""
+        if type(self) is ReLU and type(following) is MaxPool2d:
+            return ReLUMaxPool(following)
+        return None
+
     def backward_from_residuals(
         self, params: Tree, x: Array, out: Array, residuals: Any, g: Array, wants: tuple[bool, ...]
     ) -> tuple[Tree, Array | None]:
@@ -255,6 +262,26 @@ class ReLU(Module):
         dx = xp.greater(x, 0, out=xp.empty(x.shape, dtype))  # 1.0 or 0.0: no mask to cast
         dx *= g
         return {}, dx
+
+
+class ReLUMaxPool:
+    """``MaxPool2d`` of ``ReLU``, run as ``relu(max_pool(x))`` (equal, as ``max(x, 0)``
+    is monotone): the ReLU on the pooled values only, and in the backward the ReLU's mask
+    read on them (``relu(m) > 0`` exactly where ``m > 0``) before the pool's scatter."""
+
+    def __init__(self, pool: MaxPool2d) -> None:
+        self.pool = pool
+
+    def forward_with_residuals(self, x: Array) -> tuple[Array, Any]:
+        pooled, where = max_pool2d_with_argmax(x, *self.pool.geometry)
+        return F.array_module(pooled).maximum(pooled, 0, out=pooled), where
+
+    def backward_from_residuals(self, x: Array, out: Array, residuals: Any, g: Array) -> Array:
+        xp = F.array_module(g, out)
+        dtype = xp.result_type(g, xp.bool_)
+        masked = xp.greater(out, 0, out=xp.empty(out.shape, dtype))
+        masked *= g
+        return max_pool2d_scatter(masked, residuals, x.shape, *self.pool.geometry)
 
 
 class Tanh(Module):
