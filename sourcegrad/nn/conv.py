@@ -6,10 +6,11 @@ each one's derivatives are the other two: the family is closed under differentia
 every order runs on these three kernels.
 
 Each kernel is one GEMM per group over the transposed im2col matrix ``(C * kh * kw, N * Ho *
-Wo)`` (:func:`conv2d_columns`): on small images one gather by a cached index and its adjoint
-one ``bincount`` (:mod:`sourcegrad.nn.gather`), on large ones a strided copy and one strided
-add per kernel position. Channels lead the matrix so that groups are blocks of rows and the
-weight is used as it is laid out; one pass lays the GEMM's result out as NCHW.
+Wo)`` (:func:`conv2d_columns`). On small images the matrix is one gather by a cached index and
+its adjoint one gather by the inverse index and a sum (:mod:`sourcegrad.nn.gather`); on large
+ones a strided copy and one strided add per kernel position. Channels lead the matrix so that
+groups are blocks of rows and the weight is used as it is laid out; one pass lays the GEMM's
+result out as NCHW.
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ from ..rules.registry import d
 from ..runtime.tangent_helpers import broadcast_like
 from ..util.tree import Array
 from .backend import IntPair, array_module, pair
-from .gather import can_scatter, gather_windows, scatter_windows, window_index
+from .gather import (
+    add_columns,
+    column_sources,
+    gather_windows,
+    slotted_columns,
+    window_index,
+)
 
 __all__ = [
     "conv2d",
@@ -128,23 +135,25 @@ def conv2d_columns(
     return xp.ascontiguousarray(view.transpose(1, 4, 5, 0, 2, 3)).reshape(c * kh * kw, -1)
 
 
-def _columns_adjoint(cols: Array, x_shape, kernel, stride, padding, dilation):
-    """The adjoint of :func:`conv2d_columns`: each element of ``cols`` added back at the
-    element of an input of ``x_shape`` it was read from."""
+def _columns_adjoint(buffer: Array, cols: Array, x_shape, kernel, stride, padding, dilation):
+    """The adjoint of :func:`conv2d_columns`: each element of ``cols`` (the matrix over
+    ``buffer``, see :func:`slotted_columns`) added back at the element of an input of
+    ``x_shape`` it was read from."""
     xp = array_module(cols)
     sides = sides2d(padding)
-    index = window_index("conv", x_shape, kernel, stride, sides, dilation, xp)
-    if index is not None and can_scatter(cols):
-        return scatter_windows(cols, index, x_shape)
+    sources = column_sources(x_shape, kernel, stride, sides, dilation, xp)
+    if sources is not None:
+        return add_columns(buffer, sources, x_shape)
     n, c = x_shape[:2]
     (kh, kw), size = kernel, output_size2d(x_shape[2:], kernel, stride, padding, dilation)
     six = cols.reshape((c, kh, kw, n) + size).transpose(3, 0, 4, 5, 1, 2)
     return fold_windows2d(six, x_shape, stride, padding, dilation)
 
 
-def _group_matmul(a: Array, b: Array, groups: int, transpose_a=False, transpose_b=False):
+def _group_matmul(a: Array, b: Array, groups: int, transpose_a=False, transpose_b=False, out=None):
     """``a @ b`` block by block: row block ``k`` of ``a`` times row block ``k`` of ``b``
-    (each transposed as asked), the ``groups`` products stacked by rows."""
+    (each transposed as asked), the ``groups`` products stacked by rows (into the matrix
+    ``out`` where given, else a new one)."""
     xp = array_module(a, b)
     a = a.reshape(groups, -1, a.shape[-1])
     b = b.reshape(groups, -1, b.shape[-1])
@@ -152,8 +161,10 @@ def _group_matmul(a: Array, b: Array, groups: int, transpose_a=False, transpose_
         a = a.transpose(0, 2, 1)
     if transpose_b:
         b = b.transpose(0, 2, 1)
-    product = a[0] @ b[0] if groups == 1 else xp.matmul(a, b)
-    return product.reshape(-1, product.shape[-1])
+    if out is None:
+        out = xp.empty((groups * a.shape[1], b.shape[2]), xp.result_type(a, b))
+    xp.matmul(a, b, out=out.reshape(groups, a.shape[1], b.shape[2]))
+    return out
 
 
 def output_rows(g: Array) -> Array:
@@ -180,17 +191,23 @@ def conv2d_from_columns(cols: Array, weight: Array, bias, n: int, size, groups: 
 
 def weight_grad_from_columns(rows: Array, cols: Array, weight_shape, groups: int = 1):
     """The weight gradient of ``conv2d`` from the output adjoint as :func:`output_rows` and
-    the input's :func:`conv2d_columns`: one GEMM per group."""
-    return _group_matmul(rows, cols, groups, transpose_b=True).reshape(weight_shape)
+    the input's :func:`conv2d_columns`: one GEMM per group, into a fresh array of its own."""
+    xp = array_module(rows, cols)
+    out = xp.empty(tuple(weight_shape), xp.result_type(rows, cols))
+    _group_matmul(rows, cols, groups, transpose_b=True, out=out.reshape(weight_shape[0], -1))
+    return out
 
 
 def input_grad_from_rows(rows: Array, weight: Array, x_shape, stride, padding, dilation, groups):
     """The input gradient of ``conv2d`` from the output adjoint as :func:`output_rows`: one
     GEMM per group back to columns, then their adjoint scatter (``stride``, ``padding`` and
     ``dilation`` pairs)."""
+    xp = array_module(rows, weight)
     o = weight.shape[0]
-    cols = _group_matmul(weight.reshape(o, -1), rows, groups, transpose_a=True)
-    return _columns_adjoint(cols, x_shape, weight.shape[2:], stride, padding, dilation)
+    k = weight[0].size * groups
+    buffer, cols = slotted_columns(k, rows.shape[1], xp.result_type(rows, weight), xp)
+    _group_matmul(weight.reshape(o, -1), rows, groups, transpose_a=True, out=cols)
+    return _columns_adjoint(buffer, cols, x_shape, weight.shape[2:], stride, padding, dilation)
 
 
 @primitive

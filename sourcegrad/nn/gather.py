@@ -1,13 +1,13 @@
-"""Window operations on small images as one gather and one scatter, by a precomputed index.
+"""Window operations on small images as gathers by precomputed indices.
 
 A window operation (convolution, pooling) reads, for every window and every position in it,
 one element of the padded input. :func:`window_index` lists those reads once per input shape
 and geometry: a matrix of flat positions into the input, with the padding mapped to one extra
 *slot* past the input's last element. Then the im2col matrix is one ``take`` of the input with
 the slot appended (:func:`gather_windows`), and its adjoint, the sum of each window's
-elements back at the positions they were read from, one ``bincount`` (:func:`scatter_windows`).
-Both are single passes over contiguous memory, where strided copies of small images run
-NumPy's inner loops a few elements at a time.
+elements back at the positions they were read from, one more gather by the inverse index and a
+sum (:func:`add_columns`). All are passes over contiguous memory, where strided copies of small
+images run NumPy's inner loops a few elements at a time.
 
 The index is cached per shape (a few of them) and only made where it is small enough
 (:data:`INDEX_LIMIT` elements): the callers fall back to strided copies, which are fast on
@@ -28,8 +28,10 @@ __all__ = [
     "window_index",
     "slotted",
     "gather_windows",
-    "scatter_windows",
     "can_scatter",
+    "column_sources",
+    "slotted_columns",
+    "add_columns",
 ]
 
 #: the most elements an index may hold (8 MiB of intp): beyond, strided copies are as fast
@@ -98,17 +100,49 @@ def gather_windows(x: Array, index: Array, fill: float = 0.0, padded: bool = Tru
     return xp.take(source, index)
 
 
+@functools.lru_cache(maxsize=32)
+def _cached_sources(shape, kernel, stride, sides, dilation, xp):
+    forward = _cached_index("conv", shape, kernel, stride, sides, dilation, np)
+    if forward is None:
+        return None
+    size, flat = int(np.prod(shape)), forward.reshape(-1)
+    order = np.argsort(flat, kind="stable")  # the columns' entries by the element they read
+    targets = flat[order]
+    counts = np.bincount(flat, minlength=size + 1)
+    rank = np.arange(flat.size) - (np.cumsum(counts) - counts)[targets]
+    read = targets < size  # entries reading the padding add to nothing
+    sources = np.full((int(counts[:size].max(initial=0)), size), flat.size, np.intp)
+    sources[rank[read], targets[read]] = order[read]
+    return sources if xp is np else xp.asarray(sources)
+
+
+def column_sources(shape, kernel, stride, sides, dilation, xp=np):
+    """The adjoint of the ``"conv"`` :func:`window_index` as a gather: a ``(k, N * C * H *
+    W)`` matrix (``k <= kh * kw``) whose column ``q`` lists the flat positions in the im2col
+    matrix of the entries read from input element ``q``, padded with the position just past
+    the matrix (a slot holding zero, see :func:`slotted_columns`); None where the index is
+    not made. Cached and shared: never write into it."""
+    key = (tuple(shape), tuple(kernel), tuple(stride), tuple(sides), tuple(dilation))
+    return _cached_sources(*key, xp)
+
+
+def slotted_columns(rows: int, columns: int, dtype, xp=np) -> tuple:
+    """``(buffer, matrix)``: a flat array of ``rows * columns + 1`` elements, the last zero
+    (the slot of :func:`column_sources`), and the ``(rows, columns)`` matrix over the others,
+    for a GEMM to write into."""
+    buffer = xp.empty(rows * columns + 1, dtype)
+    buffer[-1] = 0
+    return buffer, buffer[:-1].reshape(rows, columns)
+
+
+def add_columns(buffer: Array, sources: Array, x_shape) -> Array:
+    """The im2col adjoint: each element of the input (``x_shape``) the sum of the entries of
+    the im2col matrix read from it (``buffer`` from :func:`slotted_columns`, ``sources``
+    from :func:`column_sources`): one gather and one sum over its short leading axis, in the
+    matrix's dtype."""
+    return array_module(buffer).take(buffer, sources).sum(axis=0).reshape(x_shape)
+
+
 def can_scatter(a: Array) -> bool:
-    """Whether :func:`scatter_windows` takes ``a``'s dtype (``bincount`` adds reals only)."""
+    """Whether ``bincount`` adds ``a``'s dtype (reals only)."""
     return a.dtype.kind == "f"
-
-
-def scatter_windows(values: Array, index: Array, x_shape) -> Array:
-    """The adjoint of :func:`gather_windows`: a zero array of ``x_shape`` with each element
-    of ``values`` (shaped like ``index``) added at its position (what reaches the padding is
-    dropped). Sums in float64, returned in ``values``' dtype (real floats only, see
-    :func:`can_scatter`)."""
-    xp = array_module(values)
-    size = int(np.prod(x_shape))
-    sums = xp.bincount(index.reshape(-1), weights=values.reshape(-1), minlength=size + 1)
-    return sums[:size].reshape(x_shape).astype(values.dtype, copy=False)
