@@ -5,8 +5,8 @@ and trained with ``sourcegrad.optim.Adam``.
     python examples/digits_cnn.py --quick    # 2 epochs (what CI runs)
     sourcegrad show examples/digits_cnn.py:loss --args "example_args()"
 
-Each layer is one call in the derivative, its backward hand-written NumPy (im2col through
-``sliding_window_view`` and one matrix product each way for the convolutions).
+The model is one call in the derivative; each layer's backward is hand-written NumPy (for the
+convolutions an im2col gather by a cached index and one matrix product each way).
 """
 
 from __future__ import annotations

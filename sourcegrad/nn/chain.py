@@ -22,10 +22,12 @@ import threading
 import weakref
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..api import jvp, vjp
 from ..rules import defjvp, defvjp, primitive
 from ..rules.registry import d
-from ..runtime.trees import as_adjoint
+from ..runtime.trees import DictPieces, Pieces, as_adjoint
 from ..util.tree import Array, Tree
 
 __all__ = [
@@ -92,14 +94,33 @@ def _forget(key):
         _TRACES.pop(key, None)
 
 
+#: what a trace holds for the value between two layers run as one (never made)
+FUSED = object()
+
+
 def _forward(model, params, x) -> Trace:
+    """Each layer run once (two together where the first is past the first layer and
+    :meth:`Module.fused_with` joins it with the next): its input, output and residuals kept.
+    A joined pair keeps :data:`FUSED` for the value between its layers, and its joint
+    residuals with the second layer."""
     trace = Trace(model, params, x)
-    h = x
-    for layer, p in zip(model.layers, params):
+    layers = model.layers
+    n = min(len(layers), len(params))
+    h, i = x, 0
+    while i < n:
+        pair = layers[i].fused_with(layers[i + 1]) if 0 < i < n - 1 else None
+        if pair is not None:
+            trace.inputs += [h, FUSED]
+            h, residuals = pair.forward_with_residuals(h)
+            trace.outputs += [FUSED, h]
+            trace.residuals += [None, (pair, residuals)]
+            i += 2
+            continue
         trace.inputs.append(h)
-        h, residuals = layer.forward_with_residuals(p, h)
+        h, residuals = layers[i].forward_with_residuals(params[i], h)
         trace.outputs.append(h)
         trace.residuals.append(residuals)
+        i += 1
     return trace
 
 
@@ -141,11 +162,18 @@ def _walk(trace: Trace, z, params, g, want_params: bool, first: int):
     parameters for the layers walked (``{}`` elsewhere, and without ``want_params``)."""
     layers = trace.model.layers
     grads = [{} for _ in layers]
-    for i in reversed(range(first, len(layers))):
-        h, out = trace.layer_input(i, z), trace.layer_output(i, z)
-        wants = (want_params, True)
+    i = len(layers) - 1
+    while i >= first:
+        out = trace.layer_output(i, z)
+        if trace.inputs[i] is FUSED:  # layers i - 1 and i, run as one (never layer 0)
+            pair, residuals = trace.residuals[i]
+            g = pair.backward_from_residuals(trace.layer_input(i - 1, z), out, residuals, g)
+            i -= 2
+            continue
+        h, wants = trace.layer_input(i, z), (want_params, True)
         dp, g = layers[i].backward_from_residuals(params[i], h, out, trace.residuals[i], g, wants)
         grads[i] = dp if want_params else {}
+        i -= 1
     return grads, g
 
 
@@ -164,6 +192,14 @@ def chain_param_grads(model, params: Tree, x: Array, z: Array, g: Array):
     if grads:
         grads[0], _ = _first_layer(trace, z, params, seed, (True, False))
     trace.stash = (g, params, seed)
+    return Pieces([_layer_adjoint(dp) for dp in grads])
+
+
+def _layer_adjoint(grads):
+    """A layer's parameter gradients as an adjoint: :func:`as_adjoint`, without its walk
+    over the leaves for the common dict of arrays."""
+    if type(grads) is dict and all(type(v) is np.ndarray for v in grads.values()):
+        return DictPieces(grads)
     return as_adjoint(grads)
 
 

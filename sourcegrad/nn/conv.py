@@ -3,10 +3,14 @@
 ``conv2d``, its input gradient ``conv2d_input_grad`` (a transposed convolution) and its weight
 gradient ``conv2d_weight_grad`` are bilinear maps ``<g, conv2d(x, w)>`` read three ways, so
 each one's derivatives are the other two: the family is closed under differentiation and
-every order runs on these three kernels. Each kernel is one GEMM (``tensordot``) over an
-im2col view made with ``sliding_window_view`` (no copy until the GEMM packs it); the input
-gradient adds the GEMM's columns back with one strided add per kernel position. With
-``groups > 1`` each group is one GEMM over its own channels.
+every order runs on these three kernels.
+
+Each kernel is one GEMM per group over the transposed im2col matrix ``(C * kh * kw, N * Ho *
+Wo)`` (:func:`conv2d_columns`). On small images the matrix is one gather by a cached index and
+its adjoint one gather by the inverse index and a sum (:mod:`sourcegrad.nn.gather`); on large
+ones a strided copy and one strided add per kernel position. Channels lead the matrix so that
+groups are blocks of rows and the weight is used as it is laid out; one pass lays the GEMM's
+result out as NCHW.
 """
 
 from __future__ import annotations
@@ -16,6 +20,13 @@ from ..rules.registry import d
 from ..runtime.tangent_helpers import broadcast_like
 from ..util.tree import Array
 from .backend import IntPair, array_module, pair
+from .gather import (
+    add_columns,
+    column_sources,
+    gather_windows,
+    slotted_columns,
+    window_index,
+)
 
 __all__ = [
     "conv2d",
@@ -27,6 +38,10 @@ __all__ = [
     "fold_windows2d",
     "output_size2d",
     "conv2d_columns",
+    "conv2d_from_columns",
+    "output_rows",
+    "weight_grad_from_columns",
+    "input_grad_from_rows",
 ]
 
 
@@ -98,18 +113,101 @@ def fold_windows2d(
     return out[:, :, top : top + x_shape[2], left : left + x_shape[3]]
 
 
-def _grouped(groups, parts, axis, xp):
-    """One kernel's result for ``groups`` channel groups: ``parts(k)`` for each group ``k``
-    joined along ``axis`` (the one call itself for a single group)."""
-    if groups == 1:
-        return parts(0)
-    return xp.concatenate([parts(k) for k in range(groups)], axis=axis)
+def conv2d_columns(
+    x: Array,
+    kernel,
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+):
+    """The im2col matrix of ``x``, transposed: ``(C * kh * kw, N * Ho * Wo)``, rows in
+    ``(c, i, j)`` order (``weight.reshape(O, -1)``'s columns), columns in ``(n, ho, wo)``
+    order; a fresh array. One gather by a cached index on small images, a strided copy on
+    large ones."""
+    xp = array_module(x)
+    stride, dilation = pair(stride), pair(dilation)
+    sides = sides2d(pair(padding))
+    index = window_index("conv", x.shape, kernel, stride, sides, dilation, xp)
+    if index is not None:
+        return gather_windows(x, index, 0.0, padded=any(sides[0] + sides[1]))
+    view = windows2d(pad2d(x, sides), kernel, stride, dilation)  # (N, C, Ho, Wo, kh, kw)
+    n, c, ho, wo, kh, kw = view.shape
+    return xp.ascontiguousarray(view.transpose(1, 4, 5, 0, 2, 3)).reshape(c * kh * kw, -1)
 
 
-def _split_channels(a, axis, groups):
-    """``a`` with its axis ``axis`` split into ``(groups, size / groups)`` (a view)."""
-    size = a.shape[axis]
-    return a.reshape(a.shape[:axis] + (groups, size // groups) + a.shape[axis + 1 :])
+def _columns_adjoint(buffer: Array, cols: Array, x_shape, kernel, stride, padding, dilation):
+    """The adjoint of :func:`conv2d_columns`: each element of ``cols`` (the matrix over
+    ``buffer``, see :func:`slotted_columns`) added back at the element of an input of
+    ``x_shape`` it was read from."""
+    xp = array_module(cols)
+    sides = sides2d(padding)
+    sources = column_sources(x_shape, kernel, stride, sides, dilation, xp)
+    if sources is not None:
+        return add_columns(buffer, sources, x_shape)
+    n, c = x_shape[:2]
+    (kh, kw), size = kernel, output_size2d(x_shape[2:], kernel, stride, padding, dilation)
+    six = cols.reshape((c, kh, kw, n) + size).transpose(3, 0, 4, 5, 1, 2)
+    return fold_windows2d(six, x_shape, stride, padding, dilation)
+
+
+def _group_matmul(a: Array, b: Array, groups: int, transpose_a=False, transpose_b=False, out=None):
+    """``a @ b`` block by block: row block ``k`` of ``a`` times row block ``k`` of ``b``
+    (each transposed as asked), the ``groups`` products stacked by rows (into the matrix
+    ``out`` where given, else a new one)."""
+    xp = array_module(a, b)
+    a = a.reshape(groups, -1, a.shape[-1])
+    b = b.reshape(groups, -1, b.shape[-1])
+    if transpose_a:
+        a = a.transpose(0, 2, 1)
+    if transpose_b:
+        b = b.transpose(0, 2, 1)
+    if out is None:
+        out = xp.empty((groups * a.shape[1], b.shape[2]), xp.result_type(a, b))
+    xp.matmul(a, b, out=out.reshape(groups, a.shape[1], b.shape[2]))
+    return out
+
+
+def output_rows(g: Array) -> Array:
+    """An output (or output adjoint) ``(N, O, Ho, Wo)`` as the matrix ``(O, N * Ho * Wo)``
+    the GEMMs take (a fresh array)."""
+    n, o = g.shape[:2]
+    xp = array_module(g)
+    return xp.ascontiguousarray(g.reshape(n, o, -1).transpose(1, 0, 2)).reshape(o, -1)
+
+
+def conv2d_from_columns(cols: Array, weight: Array, bias, n: int, size, groups: int = 1):
+    """``conv2d`` of the input whose :func:`conv2d_columns` are ``cols``: ``(N, O, Ho, Wo)``
+    for ``n`` images of output size ``size``; one GEMM per group, then one pass that lays
+    the result out as NCHW and adds the bias."""
+    xp = array_module(cols, weight)
+    o = weight.shape[0]
+    rows = _group_matmul(weight.reshape(o, -1), cols, groups)  # (O, N * Ho * Wo), fresh
+    if bias is not None:  # along the rows: a broadcast in the transposing pass is slower
+        xp.add(rows, bias.reshape(-1, 1), out=rows, casting="same_kind")
+    out = xp.empty((n, o) + tuple(size), rows.dtype)
+    out.reshape(n, o, -1)[...] = rows.reshape(o, n, -1).transpose(1, 0, 2)
+    return out
+
+
+def weight_grad_from_columns(rows: Array, cols: Array, weight_shape, groups: int = 1):
+    """The weight gradient of ``conv2d`` from the output adjoint as :func:`output_rows` and
+    the input's :func:`conv2d_columns`: one GEMM per group, into a fresh array of its own."""
+    xp = array_module(rows, cols)
+    out = xp.empty(tuple(weight_shape), xp.result_type(rows, cols))
+    _group_matmul(rows, cols, groups, transpose_b=True, out=out.reshape(weight_shape[0], -1))
+    return out
+
+
+def input_grad_from_rows(rows: Array, weight: Array, x_shape, stride, padding, dilation, groups):
+    """The input gradient of ``conv2d`` from the output adjoint as :func:`output_rows`: one
+    GEMM per group back to columns, then their adjoint scatter (``stride``, ``padding`` and
+    ``dilation`` pairs)."""
+    xp = array_module(rows, weight)
+    o = weight.shape[0]
+    k = weight[0].size * groups
+    buffer, cols = slotted_columns(k, rows.shape[1], xp.result_type(rows, weight), xp)
+    _group_matmul(weight.reshape(o, -1), rows, groups, transpose_a=True, out=cols)
+    return _columns_adjoint(buffer, cols, x_shape, weight.shape[2:], stride, padding, dilation)
 
 
 @primitive
@@ -126,35 +224,10 @@ def conv2d(
     ``bias`` ``(O,)``; ``stride``, ``padding`` (zeros), ``dilation`` an int or a pair; the
     channels split into ``groups`` groups convolved separately (output channels in group
     order, as PyTorch)."""
-    xp = array_module(x, weight)
     stride, padding, dilation = pair(stride), pair(padding), pair(dilation)
-    view = windows2d(pad2d(x, padding), weight.shape[2:], stride, dilation)
-    views = _split_channels(view, 1, groups)  # (N, G, C / G, Ho, Wo, kh, kw)
-    weights = _split_channels(weight, 0, groups)  # (G, O / G, C / G, kh, kw)
-
-    def part(k):
-        return xp.tensordot(views[:, k], weights[k], axes=([1, 4, 5], [1, 2, 3]))
-
-    out = _grouped(groups, part, -1, xp)  # (N, Ho, Wo, O)
-    if bias is not None:
-        out += bias
-    return xp.ascontiguousarray(out.transpose(0, 3, 1, 2))
-
-
-def conv2d_columns(
-    x: Array,
-    kernel,
-    stride: IntPair = 1,
-    padding: IntPair = 0,
-    dilation: IntPair = 1,
-):
-    """The im2col matrix ``(N * Ho * Wo, C * kh * kw)`` of ``x`` (a copy, rows in ``(n, ho,
-    wo)`` order): ``conv2d`` (``groups=1``) is its product with ``weight.reshape(O, -1).T``,
-    and its weight gradient the product of the output adjoint with it."""
-    stride, padding, dilation = pair(stride), pair(padding), pair(dilation)
-    view = windows2d(pad2d(x, padding), kernel, stride, dilation)
-    n, c, ho, wo, kh, kw = view.shape
-    return view.transpose(0, 2, 3, 1, 4, 5).reshape(n * ho * wo, c * kh * kw)
+    cols = conv2d_columns(x, weight.shape[2:], stride, padding, dilation)
+    size = output_size2d(x.shape[2:], weight.shape[2:], stride, padding, dilation)
+    return conv2d_from_columns(cols, weight, bias, x.shape[0], size, groups)
 
 
 @primitive
@@ -169,16 +242,9 @@ def conv2d_input_grad(
 ) -> Array:
     """The gradient of ``conv2d`` with respect to its input (of shape ``x_shape``) for the
     output adjoint ``g``: a transposed convolution, linear in ``g`` and in ``weight``."""
-    xp = array_module(g, weight)
     stride, padding, dilation = pair(stride), pair(padding), pair(dilation)
-    gs = _split_channels(g, 1, groups)  # (N, G, O / G, Ho, Wo)
-    weights = _split_channels(weight, 0, groups)
-
-    def part(k):
-        return xp.tensordot(gs[:, k], weights[k], axes=([1], [0]))  # (N, Ho, Wo, C/G, kh, kw)
-
-    cols = _grouped(groups, part, 3, xp)
-    return fold_windows2d(cols.transpose(0, 3, 1, 2, 4, 5), x_shape, stride, padding, dilation)
+    rows = output_rows(g)
+    return input_grad_from_rows(rows, weight, tuple(x_shape), stride, padding, dilation, groups)
 
 
 @primitive
@@ -193,15 +259,9 @@ def conv2d_weight_grad(
 ) -> Array:
     """The gradient of ``conv2d`` with respect to its weight (of shape ``weight_shape``) for
     the output adjoint ``g``: linear in ``g`` and in ``x``."""
-    xp = array_module(g, x)
     stride, padding, dilation = pair(stride), pair(padding), pair(dilation)
-    view = windows2d(pad2d(x, padding), weight_shape[2:], stride, dilation)
-    views, gs = _split_channels(view, 1, groups), _split_channels(g, 1, groups)
-
-    def part(k):
-        return xp.tensordot(gs[:, k], views[:, k], axes=([0, 2, 3], [0, 2, 3]))
-
-    return _grouped(groups, part, 0, xp)  # (O, C / G, kh, kw)
+    cols = conv2d_columns(x, weight_shape[2:], stride, padding, dilation)
+    return weight_grad_from_columns(output_rows(g), cols, tuple(weight_shape), groups)
 
 
 def _conv2d_adjoint(z, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):

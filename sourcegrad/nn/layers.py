@@ -16,7 +16,14 @@ from numpy.typing import DTypeLike
 from ..util.tree import Array, Tree, to_module_of
 from . import functional as F
 from .backend import IntPair
-from .conv import conv2d_columns, conv2d_input_grad, conv2d_weight_grad, output_size2d
+from .conv import (
+    conv2d_columns,
+    conv2d_from_columns,
+    input_grad_from_rows,
+    output_rows,
+    output_size2d,
+    weight_grad_from_columns,
+)
 from .linear import linear_bias_grad, linear_weight_grad
 from .modules import Module
 from .pooling import avg_pool2d_grad, max_pool2d_scatter, max_pool2d_with_argmax
@@ -135,36 +142,29 @@ class Conv2d(Module):
         return F.conv2d(x, w, b, self.stride, self.padding, self.dilation, self.groups)
 
     def forward_with_residuals(self, params: Tree, x: Array) -> tuple[Array, Any]:
-        """The output, and (``groups=1``) the im2col matrix of ``x`` that made it, which the
-        weight gradient reuses."""
+        """The output, and the im2col matrix of ``x`` that made it, which the weight
+        gradient reuses."""
         w = params["weight"]
         b = params["bias"] if self.bias else None
-        geometry = (self.stride, self.padding, self.dilation)
-        if self.groups != 1:
-            return F.conv2d(x, w, b, *geometry, self.groups), None
+        geometry = tuple(F.pair(v) for v in (self.stride, self.padding, self.dilation))
         cols = conv2d_columns(x, w.shape[2:], *geometry)
-        out = cols @ w.reshape(w.shape[0], -1).T  # (N * Ho * Wo, O)
-        if b is not None:
-            out += b
-        size = output_size2d(x.shape[2:], w.shape[2:], *(F.pair(v) for v in geometry))
-        out = out.reshape((x.shape[0],) + size + (w.shape[0],)).transpose(0, 3, 1, 2)
-        return F.array_module(out).ascontiguousarray(out), cols
+        size = output_size2d(x.shape[2:], w.shape[2:], *geometry)
+        return conv2d_from_columns(cols, w, b, x.shape[0], size, self.groups), cols
 
     def backward_from_residuals(
         self, params: Tree, x: Array, out: Array, residuals: Any, g: Array, wants: tuple[bool, ...]
     ) -> tuple[Tree, Array | None]:
         w = params["weight"]
-        geometry = (self.stride, self.padding, self.dilation, self.groups)
+        geometry = tuple(F.pair(v) for v in (self.stride, self.padding, self.dilation))
+        rows = output_rows(g)  # (O, N * Ho * Wo), for both GEMMs
         grads = {}
         if wants[0]:
-            if residuals is None:
-                grads["weight"] = conv2d_weight_grad(g, x, w.shape, *geometry)
-            else:
-                rows = g.transpose(0, 2, 3, 1).reshape(-1, w.shape[0])
-                grads["weight"] = (rows.T @ residuals).reshape(w.shape)
+            grads["weight"] = weight_grad_from_columns(rows, residuals, w.shape, self.groups)
             if self.bias:
-                grads["bias"] = F.array_module(g).einsum("nchw->c", g)  # faster than sum
-        dx = conv2d_input_grad(g, w, x.shape, *geometry) if wants[1] else None
+                grads["bias"] = rows.sum(axis=1)
+        dx = None
+        if wants[1]:
+            dx = input_grad_from_rows(rows, w, x.shape, *geometry, self.groups)
         return grads, dx
 
 
@@ -245,10 +245,43 @@ class ReLU(Module):
     def __call__(self, x: Array) -> Array:
         return F.relu(x)
 
+    def fused_with(self, following: Module):
+        """A ReLU followed by a MaxPool2d (both exactly these classes) runs as one
+        (:class:`ReLUMaxPool`)."""
+        if type(self) is ReLU and type(following) is MaxPool2d:
+            return ReLUMaxPool(following)
+        return None
+
     def backward_from_residuals(
         self, params: Tree, x: Array, out: Array, residuals: Any, g: Array, wants: tuple[bool, ...]
     ) -> tuple[Tree, Array | None]:
-        return {}, (g * (x > 0) if wants[1] else None)
+        if not wants[1]:
+            return {}, None
+        xp = F.array_module(g, x)
+        dtype = xp.result_type(g, xp.bool_)  # that of g * (x > 0)
+        dx = xp.greater(x, 0, out=xp.empty(x.shape, dtype))  # 1.0 or 0.0: no mask to cast
+        dx *= g
+        return {}, dx
+
+
+class ReLUMaxPool:
+    """``MaxPool2d`` of ``ReLU``, run as ``relu(max_pool(x))`` (equal, as ``max(x, 0)``
+    is monotone): the ReLU on the pooled values only, and in the backward the ReLU's mask
+    read on them (``relu(m) > 0`` exactly where ``m > 0``) before the pool's scatter."""
+
+    def __init__(self, pool: MaxPool2d) -> None:
+        self.pool = pool
+
+    def forward_with_residuals(self, x: Array) -> tuple[Array, Any]:
+        pooled, where = max_pool2d_with_argmax(x, *self.pool.geometry)
+        return F.array_module(pooled).maximum(pooled, 0, out=pooled), where
+
+    def backward_from_residuals(self, x: Array, out: Array, residuals: Any, g: Array) -> Array:
+        xp = F.array_module(g, out)
+        dtype = xp.result_type(g, xp.bool_)
+        masked = xp.greater(out, 0, out=xp.empty(out.shape, dtype))
+        masked *= g
+        return max_pool2d_scatter(masked, residuals, x.shape, *self.pool.geometry)
 
 
 class Tanh(Module):

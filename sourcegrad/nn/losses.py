@@ -32,6 +32,7 @@ __all__ = [
     "mean_scale",
     "class_coefficients",
     "mean_denominator",
+    "plain_labels",
     "target_like",
     "mse_loss",
     "nll_loss",
@@ -158,6 +159,27 @@ def mean_denominator(
 nondifferentiable(mean_denominator)
 
 
+def plain_labels(shape, target, weight, ignore_index, label_smoothing, axis):
+    """``target`` where it is the common case that :func:`nll_loss` and
+    :func:`nll_loss_grad` compute by indexing: NumPy integer labels ``(N,)`` of ``(N, C)``
+    inputs (classes on axis 1), none of them ``ignore_index``, without class weights or
+    smoothing (then the coefficients are a one-hot and the mean divides by ``N``); None
+    otherwise."""
+    if (
+        type(target) is not np.ndarray
+        or target.dtype.kind not in "iu"
+        or target.ndim != 1
+        or len(shape) != 2
+        or axis % 2 != 1
+        or weight is not None
+        or label_smoothing
+        or shape[0] != target.shape[0]
+        or (target == ignore_index).any()
+    ):
+        return None
+    return target
+
+
 def _reduce_weighted(per_sample, reduction, denominator):
     if reduction == "mean":
         with np.errstate(invalid="ignore", divide="ignore"):  # all ignored: nan, as PyTorch
@@ -187,6 +209,10 @@ def nll_loss(
     ``label_smoothing`` mixes the target with the uniform distribution (what
     ``cross_entropy`` passes on; PyTorch's ``nll_loss`` has none)."""
     shape, dtype, target = input.shape, input.dtype, target_like(target, input)
+    labels = plain_labels(shape, target, weight, ignore_index, label_smoothing, axis)
+    if labels is not None and type(input) is np.ndarray:
+        per_sample = -input[np.arange(shape[0]), labels]
+        return _reduce_weighted(per_sample, reduction, np.dtype(dtype).type(shape[0]))
     coef = class_coefficients(shape, dtype, target, weight, ignore_index, label_smoothing, axis)
     per_sample = -(coef * input).sum(axis=axis)
     denominator = mean_denominator(shape, dtype, target, weight, ignore_index, axis)
@@ -209,6 +235,14 @@ def nll_loss_grad(
     probability targets without ``label_smoothing``."""
     xp = array_module(g, input)
     shape, dtype, target = input.shape, input.dtype, target_like(target, input)
+    labels = plain_labels(shape, target, weight, ignore_index, label_smoothing, axis)
+    if labels is not None and xp is np and np.ndim(g) == 0:
+        scale = np.asarray(g, np.result_type(g, input))
+        if reduction == "mean":
+            scale = scale / shape[0]
+        out = np.zeros(shape, scale.dtype)
+        out[np.arange(shape[0]), labels] = -scale
+        return out
     if reduction == "mean":
         g = g / mean_denominator(shape, dtype, target, weight, ignore_index, axis)
     scale = xp.asarray(g, xp.result_type(g, input))

@@ -75,6 +75,14 @@ class Module:
         the built-in layers override it with kernels that do not."""
         return layer_vjp(self, params, x, g, wants)
 
+    def fused_with(self, following: Module):
+        """An object that runs this layer and ``following`` as one step of a
+        :class:`Sequential` (``forward_with_residuals(x)`` giving ``(output, residuals)``,
+        ``backward_from_residuals(x, output, residuals, g)`` giving the input's adjoint), for
+        a pair of layers without parameters whose value between them nothing else reads; None
+        (the default): run each alone."""
+        return None
+
     def _run(self, *inputs):
         if self.has_params:
             return self(self.parameters(), *inputs)

@@ -15,13 +15,17 @@ trailing axes, which NumPy does slowly.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+
+import numpy as np
 
 from ..rules import defjvp, defvjp, primitive
 from ..rules.registry import d
 from ..util.tree import Array
 from .backend import IntPair, array_module, pair
 from .conv import pad2d
+from .gather import can_scatter, gather_windows, slotted, window_index
 
 __all__ = [
     "PoolGeometry",
@@ -74,7 +78,27 @@ def pool_geometry(
     ceil_mode: bool = False,
 ):
     """The :class:`PoolGeometry` of a pooling of an input of shape ``x_shape`` (``stride``
-    None: the kernel), output sizes as PyTorch computes them."""
+    None: the kernel), output sizes as PyTorch computes them (cached by its arguments)."""
+    key = (tuple(x_shape), kernel_size, stride, padding, dilation, ceil_mode)
+    try:
+        return _cached_geometry(*key)
+    except TypeError:  # an unhashable argument (a list for a pair)
+        return _geometry(*key)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_geometry(*key):
+    return _geometry(*key)
+
+
+def _geometry(
+    x_shape,
+    kernel_size: IntPair,
+    stride: IntPair | None = None,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+    ceil_mode: bool = False,
+):
     kernel = pair(kernel_size)
     stride = pair(kernel if stride is None else stride)
     padding, dilation = pair(padding), pair(dilation)
@@ -120,13 +144,92 @@ def _window_maxima(x, geo):
     for part in parts[1:]:
         xp.maximum(best, part, out=best)
     where = xp.full(best.shape, len(parts) - 1, xp.intp)
+    _first_hits(xp, parts, best, lambda k, hit: xp.copyto(where, k, where=hit))
+    return best, where
+
+
+def _first_hits(xp, parts, best, mark):
+    """``mark(k, hit)`` for window positions ``k`` from the second last back to the first,
+    ``hit`` where ``parts[k]`` holds the window's maximum ``best`` (or is a NaN, where one
+    is): what each call marks overrides the later positions' marks."""
     has_nan = bool(xp.isnan(best).any())  # a window holding a NaN has the maximum NaN
     for k in range(len(parts) - 2, -1, -1):
         hit = parts[k] == best
         if has_nan:
             hit |= parts[k] != parts[k]
-        xp.copyto(where, k, where=hit)
-    return best, where
+        mark(k, hit)
+
+
+def _pool_index(x_shape, geo, xp):
+    """The gather index ``(kh * kw, N * C * Ho * Wo)`` of the windows, or None (too large)."""
+    return window_index("pool", x_shape, geo.kernel, geo.stride, geo.sides, geo.dilation, xp)
+
+
+def _gathered_maxima(x, index, geo):
+    """``(maxima, positions)`` by the gather ``index``: each window's maximum ``(N, C, Ho,
+    Wo)`` and the flat position in ``x`` of its first maximum (``x.size``: the padding).
+    The row of the first maximum is counted without branches: the number of rows before
+    it, each missing the maximum (a NaN never misses: it is the maximum of its window)."""
+    xp = array_module(x)
+    padded = any(geo.sides[0] + geo.sides[1])
+    windows = gather_windows(x, index, -float("inf"), padded)  # (kh * kw, N * C * Ho * Wo)
+    best = windows.max(axis=0)
+    has_nan = bool(xp.isnan(best).any())
+    small = len(windows) <= 256  # the counts fit in bytes
+    count = xp.zeros(best.shape, xp.uint8 if small else xp.intp)
+    missed = None
+    for k in range(len(windows) - 1):
+        miss = windows[k] != best
+        if has_nan:
+            miss &= windows[k] == windows[k]
+        missed = miss if missed is None else xp.logical_and(missed, miss, out=missed)
+        count += missed.view(xp.uint8) if small else missed  # bytes 0/1: no cast
+    row = xp.multiply(count, best.size, dtype=xp.intp)
+    row += xp.arange(best.size)
+    return best.reshape(x.shape[:2] + geo.out), xp.take(index, row)
+
+
+def _maxima(x, geo):
+    """``(maxima, residual)``: each window's maximum and what :func:`_scatter_maxima` and
+    :func:`_select_maxima` need: the flat positions of the maxima (small inputs) or their
+    positions in their windows (large ones)."""
+    index = _pool_index(x.shape, geo, array_module(x))
+    if index is None:
+        return _window_maxima(x, geo)
+    return _gathered_maxima(x, index, geo)
+
+
+def _scatter_maxima(g, residual, x_shape, geo):
+    """Each element of ``g`` added at its window's maximum (``residual`` from
+    :func:`_maxima`)."""
+    xp = array_module(g)
+    if _pool_index(x_shape, geo, xp) is None:
+        return _scatter(g, residual, x_shape, geo)
+    size = int(np.prod(x_shape))
+    if geo.tiles:  # no two windows share an element: one assignment
+        out = xp.zeros(size + 1, g.dtype)
+        out[residual] = g.reshape(-1)
+    elif can_scatter(g):
+        out = xp.bincount(residual, weights=g.reshape(-1), minlength=size + 1)
+        out = out.astype(g.dtype, copy=False)
+    else:
+        out = xp.zeros(size + 1, g.dtype)
+        xp.add.at(out, residual, g.reshape(-1))
+    return out[:size].reshape(x_shape)
+
+
+def _select_maxima(u, residual, x_shape, geo):
+    """``u`` read at the maxima of the windows (``residual`` from :func:`_maxima`)."""
+    xp = array_module(u)
+    if _pool_index(x_shape, geo, xp) is None:
+        parts = _slices(pad2d(u, geo.sides), geo)
+        out = parts[0].copy()
+        for k, part in enumerate(parts[1:], 1):
+            xp.copyto(out, part, where=residual == k)
+        return out
+    padded = any(geo.sides[0] + geo.sides[1])
+    source = slotted(u, 0.0) if padded else u.reshape(-1)
+    return xp.take(source, residual).reshape(tuple(x_shape[:2]) + geo.out)
 
 
 def _scatter(g, where, x_shape, geo):
@@ -149,10 +252,11 @@ def max_pool2d_with_argmax(
     dilation: IntPair = 1,
     ceil_mode: bool = False,
 ):
-    """``(max_pool2d(x, ...), where)``: also the position of each window's first maximum,
-    for :func:`max_pool2d_scatter` (what the layer keeps for its backward)."""
+    """``(max_pool2d(x, ...), where)``: also where each window's first maximum lies (an
+    opaque residual), for :func:`max_pool2d_scatter` (what the layer keeps for its
+    backward)."""
     geo = pool_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
-    return _window_maxima(x, geo)
+    return _maxima(x, geo)
 
 
 def max_pool2d_scatter(
@@ -165,9 +269,9 @@ def max_pool2d_scatter(
     dilation: IntPair = 1,
     ceil_mode: bool = False,
 ):
-    """:func:`max_pool2d_grad` given the positions ``where`` of the maxima."""
+    """:func:`max_pool2d_grad` given ``where`` from :func:`max_pool2d_with_argmax`."""
     geo = pool_geometry(x_shape, kernel_size, stride, padding, dilation, ceil_mode)
-    return _scatter(g, where, x_shape, geo)
+    return _scatter_maxima(g, where, x_shape, geo)
 
 
 @primitive
@@ -183,6 +287,11 @@ def max_pool2d(
     ``ceil_mode`` keeps the last, partial windows)."""
     xp = array_module(x)
     geo = pool_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
+    index = _pool_index(x.shape, geo, xp)
+    if index is not None:
+        padded = any(geo.sides[0] + geo.sides[1])
+        windows = gather_windows(x, index, -float("inf"), padded)
+        return windows.max(axis=0).reshape(x.shape[:2] + geo.out)
     parts = _slices(pad2d(x, geo.sides, -float("inf")), geo)
     out = parts[0].copy()
     for part in parts[1:]:
@@ -201,14 +310,8 @@ def max_pool2d_select(
     ceil_mode: bool = False,
 ):
     """``u`` read at the positions of the window maxima of ``x`` (same shape as ``x``)."""
-    xp = array_module(u, x)
     geo = pool_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
-    _, where = _window_maxima(x, geo)
-    parts = _slices(pad2d(u, geo.sides), geo)
-    out = parts[0].copy()
-    for k, part in enumerate(parts[1:], 1):
-        xp.copyto(out, part, where=where == k)
-    return out
+    return _select_maxima(u, _maxima(x, geo)[1], x.shape, geo)
 
 
 @primitive
@@ -224,7 +327,7 @@ def max_pool2d_grad(
     """The gradient of ``max_pool2d`` at ``x`` for the output adjoint ``g``: each element of
     ``g`` added at its window's maximum (overlapping windows add up)."""
     geo = pool_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
-    return _scatter(g, _window_maxima(x, geo)[1], x.shape, geo)
+    return _scatter_maxima(g, _maxima(x, geo)[1], x.shape, geo)
 
 
 def _max_pool_adjoint(z, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):

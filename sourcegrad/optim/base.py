@@ -24,6 +24,7 @@ from types import ModuleType
 import numpy as np
 
 from ..errors import SourcegradError
+from ..runtime.containers import is_container
 from ..util.tree import (
     Array,
     Tree,
@@ -37,6 +38,7 @@ from ..util.tree import (
     tree_map,
     tree_structure,
 )
+from .packs import make_packs
 
 __all__ = ["Optimizer", "Slot", "OptimizerStateError", "is_param_groups"]
 
@@ -86,7 +88,11 @@ class Optimizer:
         self.groups = self._make_groups(params) if is_param_groups(params) else None
         self.params = params if self.groups is None else [g.params for g in self.groups]
         self._treedef = tree_structure(self.params)
-        self._slots = self._make_slots(params) if self.groups is None else []
+        self._slots: list = []
+        self._packs: list = []
+        self._alone: list = []
+        if self.groups is None:
+            self._set_slots(self._make_slots(params))
 
     def _make_groups(self, groups) -> list:
         made, seen = [], set()
@@ -147,9 +153,11 @@ class Optimizer:
             group._apply(leaves)
 
     def _checked_leaves(self, grads) -> list:
-        leaves, treedef = tree_flatten(grads)
-        if treedef != self._treedef:
-            leaves = tree_leaves(tree_map(lambda p, g: g, self.params, grads))
+        leaves: list = []
+        if not _plain_leaves(self.params, grads, leaves):  # another kind of tree
+            leaves, treedef = tree_flatten(grads)
+            if treedef != self._treedef:
+                leaves = tree_leaves(tree_map(lambda p, g: g, self.params, grads))
         for slot, g in zip(self._slots, leaves):
             if slot is not None and getattr(g, "shape", ()) != slot.param.shape:
                 raise TreeStructureError(
@@ -161,9 +169,18 @@ class Optimizer:
     def _apply(self, leaves) -> None:
         self.steps += 1
         self.begin_step()
-        for slot, g in zip(self._slots, leaves):
-            if slot is not None:
-                self.update(slot, g)
+        for i in self._alone:
+            self.update(self._slots[i], leaves[i])
+        for pack in self._packs:
+            pack.step(self.update, self._slots, leaves)
+
+    def _set_slots(self, slots: list) -> None:
+        """Use ``slots``: the small leaves stepped in packs (:mod:`sourcegrad.optim.packs`),
+        the others (``_alone``, by index) one by one."""
+        self._slots = slots
+        self._packs = make_packs(slots, Slot)
+        packed = {i for pack in self._packs for i in pack.members}
+        self._alone = [i for i, s in enumerate(slots) if s is not None and i not in packed]
 
     # ----- setup -----
     def _make_slots(self, params) -> list:
@@ -252,7 +269,7 @@ class Optimizer:
             self.hyper = mine
             raise
         if any(len(s.state) != len(names) for s in self._slots if s is not None):
-            self._slots = self._make_slots(self.params)  # other options keep other state
+            self._set_slots(self._make_slots(self.params))  # other options, other state
         for i, name in enumerate(names):
             for slot, (_, leaf) in zip(self._slots, tree_leaves_with_paths(sd["state"][name])):
                 if slot is not None:
@@ -294,6 +311,25 @@ class Optimizer:
                     f"state {name!r} at {path_text(path)} has shape {tuple(np.shape(leaf))}, "
                     f"the parameter {slot.param.shape}"
                 )
+
+
+def _plain_leaves(like, tree, out: list) -> bool:
+    """Whether ``tree`` has the structure of ``like`` built of plain dicts, lists and tuples
+    only (a dict's keys in any order); if so its leaves, in ``like``'s order, are appended to
+    ``out``. The common case, walked without building tree definitions."""
+    t = type(like)
+    if t is dict:
+        if type(tree) is not dict or tree.keys() != like.keys():
+            return False
+        return all(_plain_leaves(v, tree[k], out) for k, v in like.items())
+    if t is list or t is tuple:
+        if type(tree) is not t or len(tree) != len(like):
+            return False
+        return all(_plain_leaves(v, g, out) for v, g in zip(like, tree))
+    if is_container(like) or is_container(tree):
+        return False
+    out.append(tree)
+    return True
 
 
 def _plain(v):
