@@ -284,6 +284,12 @@ def _no_rule_hint(label: str, define: str) -> str:
     """The way out for an operation ``label`` without a derivative rule: a function gets one
     with ``sourcegrad.defvjp``; a method or attribute (``.name()``, ``.name``) is no name to
     register, so the value is computed another way or inside a function of the user's."""
+    if label == ".pop()":
+        return (
+            "pop the item in a statement of its own (`v = xs.pop()`), then use `v`: "
+            "sourcegrad follows a list's pop where it is its own statement, or where "
+            "nothing else in the statement reads the list"
+        )
     if not label.startswith("."):
         return (
             f"register one with sourcegrad.{define}({label}, rule), or compute the value with "

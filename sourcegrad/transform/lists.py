@@ -171,6 +171,9 @@ class _Lowering:
         return _makes_list(e, self.lists)
 
     def statement(self, s) -> list:
+        popped = self.hoisted_pop(s)
+        if popped is not None:
+            return self.statement(popped) + self.statement(s)
         call = s.value if isinstance(s, gast.Expr) else None
         if isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute):
             owner = call.func.value
@@ -215,6 +218,27 @@ class _Lowering:
                     )
                     return self.repeated(target.id, seq, count)
         return [s]
+
+    def hoisted_pop(self, s):
+        """``v = xs.pop(...)`` for a pop of a list nested in ``s``'s expression, which then
+        reads ``v`` in its place (``total = total + np.sum(xs.pop() ** 2)``); None where there
+        is none or moving it first could change what runs: the pop under a branch of the
+        expression (``and``, ``or``, ``if``-``else``, a lambda or comprehension) or ``xs``
+        read elsewhere in the statement."""
+        if isinstance(s, gast.Assign) and _popped_list(s.value) is not None:
+            return None  # already its own statement
+        for expr in _evaluated_first(s):
+            found = _pop_call(expr, self.lists)
+            if found is None:
+                continue
+            call, xs = found
+            reads = [n for n in S.walk(expr) if isinstance(n, gast.Name) and n.id == xs]
+            if len(reads) != 1 or _under_branch(expr, call):
+                return None
+            v = self.names.fresh(xs + "_item")
+            _replace(s, call, S.name(v))
+            return _assign(v, call)
+        return None
 
     def append_all(self, xs: str, ys):
         v = self.names.fresh("item")
@@ -270,6 +294,60 @@ class _Lowering:
             _assign(xs, _slice(S.name(xs), upper=S.const(index))),
             self.append_all(xs, S.name(tail)),
         ]
+
+
+def _popped_list(value):
+    """``xs`` for ``xs.pop()`` or ``xs.pop(i)`` (no keywords), else None."""
+    if (
+        isinstance(value, gast.Call)
+        and isinstance(value.func, gast.Attribute)
+        and value.func.attr == "pop"
+        and isinstance(value.func.value, gast.Name)
+        and len(value.args) <= 1
+        and not value.keywords
+    ):
+        return value.func.value.id
+    return None
+
+
+def _evaluated_first(s) -> list:
+    """The expressions a simple statement (or a compound one's header) evaluates before
+    anything else of it runs."""
+    if isinstance(s, (gast.Assign, gast.AugAssign, gast.Expr, gast.Return)):
+        return [s.value] if s.value is not None else []
+    if isinstance(s, gast.If):
+        return [s.test]
+    if isinstance(s, gast.For):
+        return [s.iter]
+    return []
+
+
+def _pop_call(expr, lists: set):
+    """``(call, xs)`` for the first ``xs.pop(...)`` of a list in ``expr``, else None."""
+    for n in S.walk(expr):
+        xs = _popped_list(n)
+        if xs is not None and xs in lists:
+            return n, xs
+    return None
+
+
+_BRANCHING = (gast.BoolOp, gast.IfExp, gast.Lambda, gast.ListComp, gast.SetComp, gast.DictComp,
+              gast.GeneratorExp)  # fmt: skip
+
+
+def _under_branch(expr, call) -> bool:
+    """Whether ``call`` is inside a part of ``expr`` that may run zero or many times."""
+    return any(call in S.walk(n) for n in S.walk(expr) if isinstance(n, _BRANCHING))
+
+
+def _replace(s, old, new) -> None:
+    """Put ``new`` where ``old`` is in the expressions :func:`_evaluated_first` of ``s``."""
+    for n in [s, *[e for expr in _evaluated_first(s) for e in S.walk(expr)]]:
+        for field, value in gast.iter_fields(n):
+            if value is old:
+                setattr(n, field, new)
+            elif isinstance(value, list):
+                value[:] = [new if v is old else v for v in value]
 
 
 def _popped_at(value):

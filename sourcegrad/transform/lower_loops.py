@@ -20,7 +20,11 @@ class LoopLowering:
 
     def for_(self, stmt):
         if stmt.orelse:
-            self.refuse("`for ... else` is not supported; use a flag", stmt)
+            self.refuse(
+                "the `else` of this `for` loop breaks out of (or continues) the enclosing loop, "
+                "which is not supported; set a flag in it and test the flag after the loop",
+                stmt,
+            )
         assigned = rebound_names(stmt.body) | S.names_in(stmt.target)
         it = _reversed_range(self, stmt.iter) or stmt.iter
         if _is_range(self, it):
