@@ -57,7 +57,18 @@ class PathReads:
             return None
         if node.id in self.reassigned_params or self.env.get(node.id) != node.id:
             return None  # the argument was reassigned
+        if self.lacks_path(node.id, keys):
+            return None  # read where it runs: on a branch this argument does not take
         return node.id, keys, syntax
+
+    def lacks_path(self, root: str, keys: tuple) -> bool:
+        """Whether the argument ``root`` the derivative is built for has no item or field at
+        ``keys`` (``node["W"]`` under ``if "W" in node:`` of a node without one): such a read
+        is not moved before the statement it is in, where it would run on every path."""
+        i = self.params.index(root)
+        if self.examples is None or i >= len(self.examples):
+            return False
+        return follow_keys(self.examples[i], keys, UNKNOWN) is UNKNOWN
 
     def may_be_dict(self, e) -> bool:
         """Whether ``e`` is a name the function binds whose value may be a dict: not an

@@ -13,6 +13,7 @@ from typing import NamedTuple
 import numpy as np
 import pytest
 
+import sourcegrad as sg
 from sourcegrad.errors import NoRuleError, UnsupportedSyntaxError
 
 from .harness import Case, check, params
@@ -244,6 +245,23 @@ def keyword_only_helper(x, W):
     return np.sum(layer(x, weight=W) + layer(x, weight=W, act=np.sin))
 
 
+def tree_of_layers(tree, x):
+    def apply(node, h):
+        if "children" in node:  # an inner node: no "W" of its own
+            for child in node["children"]:
+                h = apply(child, h)
+            return h
+        return np.tanh(h @ node["W"])
+
+    return np.sum(apply(tree, x) ** 2)
+
+
+def misspelt_key(params, x):
+    h = np.tanh(x @ params["W"])
+    return np.sum(h @ params["Wout"])
+
+
+TREE = {"children": [{"W": r(3, 3)}, {"children": [{"W": r(3, 3)}, {"W": r(3, 3)}]}]}
 LAYERS3 = [(r(3, 4), r(4)), (r(4, 4), r(4)), (r(4, 2), r(2))]
 
 CASES = [
@@ -286,9 +304,22 @@ CASES = [
     Case("partial_tensordot", partial_tensordot, (r(3), r(3, 3)), wrt=(0, 1)),
     Case("net_method", net_method, ([r(3, 4), r(4, 2)], r(2, 3)), wrt=(0, 1)),
     Case("keyword_only_helper", keyword_only_helper, (r(2, 3), r(3, 3)), wrt=(0, 1)),
+    Case("tree_of_layers", tree_of_layers, (TREE, r(2, 3)), order=2),
 ]
 
 
 @pytest.mark.parametrize("case", params(CASES))
 def test_statement_forms(case):
     check(case)
+
+
+def test_misspelt_key_raises_keyerror_at_its_line():
+    """A key the argument does not have raises Python's own KeyError where the read runs,
+    with a note naming the user's line (the read may be on a branch not taken, so it is not
+    refused when the derivative is made)."""
+    df = sg.grad(misspelt_key)
+    for _ in range(2):
+        with pytest.raises(KeyError) as info:
+            df({"W": r(3, 3), "Wo": r(3, 2)}, r(2, 3))
+        notes = "\n".join(getattr(info.value, "__notes__", []))
+        assert "test_statement_forms.py" in notes and 'params["Wout"]' in notes, notes
