@@ -1,5 +1,6 @@
 """Statement forms people write around the numerics: ``match`` dispatch on a setting, loops
-with ``else``, a list's ``pop()`` inside an expression, ``min``/``max`` with ``key=``, and
+with ``else``, a list's ``pop()`` inside an expression, ``min``/``max`` with ``key=``, lists
+and arrays mixed in ``*`` and ``+`` (``array * [1.0, 2.0]`` against ``[h] * n``), and
 model code in the JAX tutorial's and PyTorch's styles (``for w, b in params[:-1]``, star
 unpacking, named tuples, ``functools.partial``, static methods and properties). Each is
 checked against Python's value and central differences on repeated calls, and to second order
@@ -261,6 +262,27 @@ def misspelt_key(params, x):
     return np.sum(h @ params["Wout"])
 
 
+def array_times_list(x):
+    y = np.tanh(x) * [1.0, 2.0, 3.0]  # NumPy's elementwise product, not a repetition
+    return np.sum(y)
+
+
+def list_plus_array(x):
+    t = x * 2.0
+    z = [1.0, 0.0, 2.0] + t  # elementwise
+    w = t * [1.0, 2.0, 3.0]
+    k = 2
+    reps = [t] * k  # repetition: k is an int
+    more = [t * 0.5] * 2 + reps
+    return np.sum(z * w) + np.sum(more[0] * more[-1]) + len(more)
+
+
+def list_joins(xs, n):
+    hs = xs + [xs[0] * 2.0]
+    gs = [x * 3.0 for x in xs] * (n // 2)
+    return np.sum(hs[-1] * gs[-1]) + len(gs)
+
+
 TREE = {"children": [{"W": r(3, 3)}, {"children": [{"W": r(3, 3)}, {"W": r(3, 3)}]}]}
 LAYERS3 = [(r(3, 4), r(4)), (r(4, 4), r(4)), (r(4, 2), r(2))]
 
@@ -305,6 +327,9 @@ CASES = [
     Case("net_method", net_method, ([r(3, 4), r(4, 2)], r(2, 3)), wrt=(0, 1)),
     Case("keyword_only_helper", keyword_only_helper, (r(2, 3), r(3, 3)), wrt=(0, 1)),
     Case("tree_of_layers", tree_of_layers, (TREE, r(2, 3)), order=2),
+    Case("array_times_list", array_times_list, (r(3),), order=2),
+    Case("list_plus_array", list_plus_array, (r(3),), order=2),
+    Case("list_joins", list_joins, ([r(3), r(3)], 5), order=2),
 ]
 
 
