@@ -2,7 +2,7 @@
 
 One module per family of functions holds, for each function, its reverse rule, its tangent rule
 and its declared facts (:mod:`.facts`: rank, shape, dtype, allocation): ``elementwise``,
-``reductions``, ``order_statistics`` (median, quantiles), ``convolutions``, ``linalg``,
+``reductions``, ``statistics`` (median, quantiles, weighted and NaN-skipping means), ``convolutions``, ``linalg``,
 ``decompositions``, ``shapes``, ``arrangements``, ``assignment``, ``containers``,
 ``python_numbers`` (``max``, ``min``, ``pow``, ``math``, ``operator``), ``scipy_special`` and
 ``scipy_linalg`` (register nothing where scipy does not import). ``runtime_rules`` makes the
@@ -18,13 +18,13 @@ from . import (  # noqa: F401  (registration)
     decompositions,
     elementwise,
     linalg,
-    order_statistics,
     python_numbers,
     reductions,
     runtime_rules,
     scipy_linalg,
     scipy_special,
     shapes,
+    statistics,
 )
 from .registry import (
     ADJOINTS,

@@ -8,8 +8,8 @@ from . import (
     linalg_helpers,
     products,
     python_helpers,
-    quantile_helpers,
     shape_helpers,
+    statistics_helpers,
     tangent_helpers,
     trees,
     triangular_helpers,
@@ -28,7 +28,7 @@ _MODULES = (
     products,
     python_helpers,
     triangular_helpers,
-    quantile_helpers,
+    statistics_helpers,
     convolution_helpers,
 )
 for _module in _MODULES:

@@ -1,5 +1,6 @@
 """Rules added for code found in models and tutorials: ``np.median``, ``np.quantile`` and
-``np.percentile`` (linear interpolation, ``axis``, ``keepdims``), ``np.convolve`` and
+``np.percentile`` (linear interpolation, ``axis``, ``keepdims``), ``np.average`` (weights),
+``np.nansum``, ``np.nanmean``, ``np.vdot``, ``np.copysign``, ``np.convolve`` and
 ``np.correlate`` in every mode, and ``scipy.linalg``'s Cholesky factors and triangular solves
 (``cholesky``, ``cho_factor``, ``cho_solve``, ``solve_triangular``) as a Gaussian process's
 negative log likelihood is written. Checked against Python's value and central differences on
@@ -41,6 +42,27 @@ def correlations(a, v):
     valid = np.sum(np.correlate(a, v) ** 2)
     full = np.sum(np.correlate(a, v, "full") * np.arange(8.0))
     return valid + full + np.sum(np.correlate(v, a, "same") ** 3)
+
+
+def averages(a, w):
+    plain = np.average(a) ** 2
+    weighted = np.average(a, weights=w) * 3.0
+    rows = np.average(a.reshape(2, 3), axis=1, weights=w[:3])
+    return plain + weighted + np.sum(rows**2)
+
+
+def nan_skipping(a):
+    b = np.where(a > 0.5, np.nan, a)
+    by_column = np.nanmean(b.reshape(2, 3), axis=0)
+    return np.nansum(b**2) + np.nanmean(b) * 2.0 + np.sum(by_column**2)
+
+
+def vdots(a, b):
+    return np.vdot(a, b) ** 2 + np.vdot(a.reshape(2, 3), b.reshape(3, 2))
+
+
+def copysigns(a, b):
+    return np.sum(np.copysign(a, b) ** 3)
 
 
 def gp_nll(log_ls, X, y):
@@ -85,6 +107,10 @@ CASES = [
     Case("quantiles", quantiles, (r(6),), order=2),
     Case("convolutions", convolutions, (r(6), r(3)), wrt=(0, 1), order=2),
     Case("correlations", correlations, (r(6), r(3)), wrt=(0, 1), order=2),
+    Case("averages", averages, (r(6), np.abs(r(6)) + 0.1), wrt=(0, 1), order=2),
+    Case("nan_skipping", nan_skipping, (np.array([0.1, 0.9, -0.3, 0.7, -1.2, 0.2]),), order=2),
+    Case("vdots", vdots, (r(6), r(6)), wrt=(0, 1), order=2),
+    Case("copysigns", copysigns, (r(6), r(6)), wrt=(0, 1), order=2),
     Case("gp_nll", gp_nll, (r(2) * 0.3, X52, r(5)), order=2),
     Case("gp_nll_upper", gp_nll_upper, (r(2) * 0.3, X52, r(5)), order=2),
     Case("lower_factor", lower_factor, (r(3, 3),), order=2),

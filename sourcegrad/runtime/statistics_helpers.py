@@ -91,3 +91,31 @@ def quantile_tangent(t, a, q, axis=None, keepdims=False):
         for ax in sorted(ax % np.ndim(a) for ax in axes):
             out = np.expand_dims(out, np.ndim(q) + ax)
     return out
+
+
+@helper(linear=("w",), like="a")
+def weights_like(w, a, axis=None):
+    """The weights ``w`` of ``np.average(a, axis, weights=w)`` shaped to broadcast against
+    ``a``: ``w`` itself where it has ``a``'s shape, a 1-D ``w`` laid along ``axis``."""
+    if np.shape(w) == np.shape(a):
+        return w
+    shape = [1] * np.ndim(a)
+    shape[axis % np.ndim(a)] = np.shape(w)[0]
+    return np.reshape(w, shape)
+
+
+@helper(linear=("g",), like="w")
+def unweights(g, w, a, axis=None):
+    """``g`` (shaped like ``a``) summed back to the shape of the weights ``w`` of
+    ``np.average(a, axis, weights=w)``: the adjoint of :func:`weights_like`."""
+    if np.shape(w) == np.shape(a):
+        return g
+    other = tuple(ax for ax in range(np.ndim(a)) if ax != axis % np.ndim(a))
+    return np.sum(g, axis=other)
+
+
+@helper(constant=True)
+def present(a):
+    """1.0 where ``a`` is not NaN, 0.0 where it is, in ``a``'s dtype: what ``np.nansum`` and
+    ``np.nanmean`` count."""
+    return (~np.isnan(a)).astype(np.result_type(a, 1.0))
