@@ -283,6 +283,24 @@ def list_joins(xs, n):
     return np.sum(hs[-1] * gs[-1]) + len(gs)
 
 
+def pairs_by_stride(x):
+    if x.ndim == 2:
+        x = x.reshape(-1)
+    total = 0.0
+    for i in range(0, x.shape[0], 2):
+        total = total + x[i] * x[i + 1] if i + 1 < x.shape[0] else total + x[i]
+    return total
+
+
+def reversed_strides(x):
+    total = 0.0
+    for i in reversed(range(0, x.shape[0], 2)):
+        total = total * 0.5 + x[i] ** 2
+    for j in reversed(range(x.shape[0] - 1, -1, -3)):
+        total = total * 0.9 + np.sin(x[j])
+    return total
+
+
 TREE = {"children": [{"W": r(3, 3)}, {"children": [{"W": r(3, 3)}, {"W": r(3, 3)}]}]}
 LAYERS3 = [(r(3, 4), r(4)), (r(4, 4), r(4)), (r(4, 2), r(2))]
 
@@ -330,6 +348,9 @@ CASES = [
     Case("array_times_list", array_times_list, (r(3),), order=2),
     Case("list_plus_array", list_plus_array, (r(3),), order=2),
     Case("list_joins", list_joins, ([r(3), r(3)], 5), order=2),
+    Case("pairs_by_stride_even", pairs_by_stride, (r(2, 3),), order=2),
+    Case("pairs_by_stride_odd", pairs_by_stride, (r(5),), order=2),
+    Case("reversed_strides", reversed_strides, (r(7),), order=2),
 ]
 
 
