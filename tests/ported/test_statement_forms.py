@@ -301,6 +301,30 @@ def reversed_strides(x):
     return total
 
 
+ACTIVATIONS = {
+    "relu": lambda z: np.maximum(z, 0.0),
+    "leaky": lambda z: np.where(z > 0, z, 0.01 * z),
+}
+
+
+# fmt: off
+SPREAD_TABLE = {
+    "smooth": lambda z: np.log1p(
+        np.exp(z)
+    ),  # a lambda over several lines of a display
+    "cube": lambda z: z ** 3,  # ünïcode before: columns count bytes
+}
+# fmt: on
+
+
+def spread_table(W, x, name):
+    return np.sum(SPREAD_TABLE[name](x @ W))
+
+
+def activation_table(W, x, name):
+    return np.sum(ACTIVATIONS[name](x @ W) ** 2)
+
+
 TREE = {"children": [{"W": r(3, 3)}, {"children": [{"W": r(3, 3)}, {"W": r(3, 3)}]}]}
 LAYERS3 = [(r(3, 4), r(4)), (r(4, 4), r(4)), (r(4, 2), r(2))]
 
@@ -351,6 +375,10 @@ CASES = [
     Case("pairs_by_stride_even", pairs_by_stride, (r(2, 3),), order=2),
     Case("pairs_by_stride_odd", pairs_by_stride, (r(5),), order=2),
     Case("reversed_strides", reversed_strides, (r(7),), order=2),
+    *[
+        Case(f"spread_table_{k}", spread_table, (r(3, 3), r(2, 3), k), order=2)
+        for k in SPREAD_TABLE
+    ],
 ]
 
 
@@ -369,3 +397,11 @@ def test_misspelt_key_raises_keyerror_at_its_line():
             df({"W": r(3, 3), "Wo": r(3, 2)}, r(2, 3))
         notes = "\n".join(getattr(info.value, "__notes__", []))
         assert "test_statement_forms.py" in notes and 'params["Wout"]' in notes, notes
+
+
+def test_two_lambdas_on_one_line_are_told_apart():
+    """Each lambda of a one-line table differentiates as itself, also where the other's
+    derivative was made first in this process and is kept on disk."""
+    W, x = r(3, 3), r(4, 3)
+    for name in ("relu", "leaky", "relu", "leaky"):
+        check(Case(f"activation_table_{name}", activation_table, (W, x, name), order=2))
