@@ -2,7 +2,8 @@
 
 One module per family of functions holds, for each function, its reverse rule, its tangent rule
 and its declared facts (:mod:`.facts`: rank, shape, dtype, allocation): ``elementwise``,
-``reductions``, ``statistics`` (median, quantiles, weighted and NaN-skipping means), ``convolutions``, ``linalg``,
+``reductions``, ``statistics`` (median, quantiles, weighted and NaN-skipping means),
+``convolutions``, ``ufunc_methods`` (``np.add.reduce``, ``np.maximum.reduce``, ...), ``linalg``,
 ``decompositions``, ``shapes``, ``arrangements``, ``assignment``, ``containers``,
 ``python_numbers`` (``max``, ``min``, ``pow``, ``math``, ``operator``), ``scipy_special`` and
 ``scipy_linalg`` (register nothing where scipy does not import). ``runtime_rules`` makes the
@@ -25,6 +26,7 @@ from . import (  # noqa: F401  (registration)
     scipy_special,
     shapes,
     statistics,
+    ufunc_methods,
 )
 from .registry import (
     ADJOINTS,

@@ -1,6 +1,7 @@
 """Rules added for code found in models and tutorials: ``np.median``, ``np.quantile`` and
 ``np.percentile`` (linear interpolation, ``axis``, ``keepdims``), ``np.average`` (weights),
-``np.nansum``, ``np.nanmean``, ``np.vdot``, ``np.copysign``, ``np.convolve`` and
+``np.nansum``, ``np.nanmean``, ``np.vdot``, ``np.copysign``, the ufuncs' ``reduce`` and
+``accumulate`` methods (``np.logaddexp.reduce``, ...), ``np.convolve`` and
 ``np.correlate`` in every mode, and ``scipy.linalg``'s Cholesky factors and triangular solves
 (``cholesky``, ``cho_factor``, ``cho_solve``, ``solve_triangular``) as a Gaussian process's
 negative log likelihood is written. Checked against Python's value and central differences on
@@ -65,6 +66,14 @@ def copysigns(a, b):
     return np.sum(np.copysign(a, b) ** 3)
 
 
+def ufunc_reductions(m):
+    lse = np.sum(np.logaddexp.reduce(m, axis=1) ** 2)
+    columns = np.sum(np.add.reduce(m) * np.arange(3.0)) + np.sum(np.multiply.reduce(m, axis=1))
+    running = np.sum(np.add.accumulate(m, axis=1) ** 2) + np.add.reduce(m, None)
+    extremes = np.sum(np.maximum.reduce(m)) + np.sum(np.minimum.reduce(m * 2.0, axis=1))
+    return lse + columns + running + extremes
+
+
 def gp_nll(log_ls, X, y):
     ls = np.exp(log_ls)
     d2 = np.sum((X[:, None, :] - X[None, :, :]) ** 2 / ls**2, axis=-1)
@@ -111,6 +120,7 @@ CASES = [
     Case("nan_skipping", nan_skipping, (np.array([0.1, 0.9, -0.3, 0.7, -1.2, 0.2]),), order=2),
     Case("vdots", vdots, (r(6), r(6)), wrt=(0, 1), order=2),
     Case("copysigns", copysigns, (r(6), r(6)), wrt=(0, 1), order=2),
+    Case("ufunc_reductions", ufunc_reductions, (r(2, 3),), order=2),
     Case("gp_nll", gp_nll, (r(2) * 0.3, X52, r(5)), order=2),
     Case("gp_nll_upper", gp_nll_upper, (r(2) * 0.3, X52, r(5)), order=2),
     Case("lower_factor", lower_factor, (r(3, 3),), order=2),
