@@ -525,11 +525,20 @@ def _unit(x, k):
     return e.reshape(np.shape(x))
 
 
+#: what takes nested parameters instead of each function that takes one array
+_NESTED_WAY_OUT = {
+    "hessian": "hvp (any structure: one Hessian-vector product per direction)",
+    "jacobian": "vjp or jvp (any structure: one row or column per call)",
+}
+
+
 def _array_or_float(x, what):
     if not (isinstance(x, float) or hasattr(x, "shape")):
         raise SourcegradError(
             f"{what}() takes an array or float argument, got {type(x).__name__}; for nested "
-            "parameters use hvp (any structure) or flatten them into one array"
+            f"parameters use {_NESTED_WAY_OUT.get(what, 'hvp (any structure)')}, or make "
+            "them one vector with sourcegrad.util.ravel (`flat, unravel = ravel(params)`, "
+            "then differentiate `lambda flat: f(unravel(flat), ...)` written as a `def`)"
         )
 
 

@@ -9,8 +9,11 @@ reads (the *kept* state); :func:`backward_kept` runs the adjoint half on it wher
 called. Both halves are cut from the callee's generated code where its adjoint sweep starts,
 so the values are those of the vjp they replace.
 
-The callee's builds for this use keep no buffer from one call to the next: the kept state of
-one call must survive the next call's forward (a loop calling the helper every step).
+The callee's running code pools its buffers as any build does: its first statement takes a
+set from the pool and its last gives it back, so the forward half takes the set and the
+adjoint half returns it. A call's kept state survives the next call's forward (a loop calling
+the helper every step takes one set per step); nothing the halves return lives in a set (the
+returned names escape, and escaping names are never pooled).
 """
 
 from __future__ import annotations
@@ -43,8 +46,8 @@ class Halves:
     adjoint: types.FunctionType
 
 
-#: a function -> {(wrt, options): the twin of its vjp, which pools no buffer (see the module
-#: docstring)}; by function, as a vjp of a function value is made again on every call
+#: a function -> {(wrt, options): the twin of its vjp, whose halves run}; by function, as a
+#: vjp of a function value is made again on every call
 _TWINS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 #: a generated vjp function -> its :class:`Halves` (None: it cannot be cut)
 _HALVES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -130,8 +133,6 @@ def _twin(vjp, nargs: int) -> tuple:
         and vjp.with_gradients
     ):
         return None, ()
-    if vjp.options.get("pool_buffers", True) is False:
-        return vjp, leading
     wrt = vjp.wrt if vjp.wrt_tuple else vjp.wrt[0]
     key = (wrt, vjp.has_aux, tuple(sorted(vjp.options.items(), key=lambda kv: kv[0])))
     twins = _TWINS.get(vjp.f)
@@ -141,8 +142,7 @@ def _twin(vjp, nargs: int) -> tuple:
             _TWINS[vjp.f] = twins
     twin = twins.get(key)
     if twin is None:
-        options = dict(vjp.options, pool_buffers=False)
-        twin = twins[key] = derivative(vjp.f, wrt, "vjp", vjp.has_aux, False, options)
+        twin = twins[key] = derivative(vjp.f, wrt, "vjp", vjp.has_aux, False, dict(vjp.options))
     return twin, leading
 
 

@@ -884,7 +884,7 @@ def subscript_assign_nested(x):
 
 
 def for_else(x):
-    for v in x:  # REFUSE: for_else
+    for v in x:
         x = x * v
     else:
         x = x + 1.0
@@ -892,7 +892,7 @@ def for_else(x):
 
 
 def while_else(x):
-    while np.sum(x) > 0.1:  # REFUSE: while_else
+    while np.sum(x) > 0.1:
         x = x * 0.5
     else:
         x = x + 1.0

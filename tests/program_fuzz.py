@@ -1041,6 +1041,33 @@ def f_rebound_writes(b: Builder, nd: int) -> None:
     )
 
 
+def f_statement_forms(b: Builder, nd: int) -> None:
+    """``match``, loops with ``else``, a list's pop inside an expression, ``min`` with
+    ``key=``, an array times a list, order statistics and strided reversed loops."""
+    t = b.thr(-0.5, 0.5)
+    mode = b.pick(["a", "b", "c", "z"])
+    b.emit(
+        b.pick(
+            [
+                f"mode = {mode!r}\nmatch mode:\n    case 'a':\n        h = np.tanh(h)\n"
+                "    case 'b' | 'c':\n        h = np.sin(h) * 0.5\n"
+                "    case _:\n        acc = acc + np.sum(h * h)",
+                f"for i in range(len(h)):\n    if np.sum(h[i]) > {t}:\n        break\n"
+                "    acc = acc + 0.3 * np.sum(np.sin(h[i]))\nelse:\n    acc = acc * 1.5",
+                f"k = 0\nwhile k < 2:\n    h = 0.8 * h + 0.1 * np.tanh(h)\n    k += 1\n"
+                f"else:\n    acc = acc + np.mean(h) * {t}",
+                "stack = [h * 0.5, np.sin(h)]\nwhile stack:\n"
+                "    acc = acc + 0.2 * np.sum(stack.pop() ** 2)",
+                "acc = acc + np.sum(min([h, h * 0.5 + 0.1], key=lambda v: float(np.sum(v))) ** 2)",
+                "h = h * list(np.linspace(0.5, 1.5, h.shape[-1]))",
+                f"acc = acc + np.median(h) + np.quantile(h, {abs(t):.3f}) * 0.5",
+                "for i in reversed(range(0, h.shape[-1], 2)):\n"
+                "    acc = acc * 0.9 + np.sum(np.tanh(h[..., i]))",
+            ]
+        )
+    )
+
+
 FEATURES = {
     "list": f_list,
     "dict": f_dict,
@@ -1065,6 +1092,7 @@ FEATURES = {
     "python_numbers": f_python_numbers,
     "checks": f_checks,
     "rebound_writes": f_rebound_writes,
+    "statement_forms": f_statement_forms,
 }
 
 

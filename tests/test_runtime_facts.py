@@ -72,6 +72,7 @@ FRESH_FUNCTIONS = {
     "zeros_like", "ones_like", "full_like", "empty_like", "outer", "dot", "matmul", "inner",
     "tensordot", "copy", "concatenate", "stack", "where", "sum", "mean", "prod", "cumsum",
     "var", "std", "max", "min", "amax", "amin", "clip", "vdot",
+    "median", "quantile", "percentile", "average", "nansum", "nanmean", "convolve", "correlate",
 }  # fmt: skip
 FRESH_LINALG = {
     "inv", "pinv", "solve", "lstsq", "det", "slogdet", "norm", "vector_norm", "matrix_norm",

@@ -2,9 +2,12 @@
 
 One module per family of functions holds, for each function, its reverse rule, its tangent rule
 and its declared facts (:mod:`.facts`: rank, shape, dtype, allocation): ``elementwise``,
-``reductions``, ``linalg``, ``decompositions``, ``shapes``, ``arrangements``, ``assignment``,
-``containers``, ``python_numbers`` (``max``, ``min``, ``pow``, ``math``, ``operator``), and ``scipy_special`` (registers nothing where scipy does not import).
-``runtime_rules`` makes the tangent rules of the runtime helpers from the facts they declare
+``reductions``, ``statistics`` (median, quantiles, weighted and NaN-skipping means),
+``convolutions``, ``ufunc_methods`` (``np.add.reduce``, ``np.maximum.reduce``, ...), ``linalg``,
+``decompositions``, ``shapes``, ``arrangements``, ``assignment``, ``containers``,
+``python_numbers`` (``max``, ``min``, ``pow``, ``math``, ``operator``), ``scipy_special`` and
+``scipy_linalg`` (register nothing where scipy does not import). ``runtime_rules`` makes the
+tangent rules of the runtime helpers from the facts they declare
 (:mod:`sourcegrad.runtime.facts`). Adding a NumPy function is a change to its family module.
 """
 
@@ -12,14 +15,18 @@ from . import (  # noqa: F401  (registration)
     arrangements,
     assignment,
     containers,
+    convolutions,
     decompositions,
     elementwise,
     linalg,
     python_numbers,
     reductions,
     runtime_rules,
+    scipy_linalg,
     scipy_special,
     shapes,
+    statistics,
+    ufunc_methods,
 )
 from .registry import (
     ADJOINTS,

@@ -159,6 +159,17 @@ def _abs(z, x):
     d[x] += d[z] * np.sign(x)
 
 
+@adjoint(np.copysign)
+def _copysign(z, x1, x2):
+    # |x1| with the sign of x2: a constant in x2
+    d[x1] += sum_to(d[z] * np.sign(x1) * np.copysign(1.0, x2), x1)
+
+
+@tangent(np.copysign)
+def _copysign_tangent(z, x1, x2):
+    d[z] += broadcast_like(d[x1] * np.sign(x1) * np.copysign(1.0, x2), z)
+
+
 @diagonal_rule(np.deg2rad, np.radians)
 def _deg2rad(z, x):
     d[x] += d[z] * (np.pi / 180.0)

@@ -134,6 +134,19 @@ def _outer_tangent(z, a, b):
     d[z] += np.outer(a, d[b])
 
 
+@adjoint(np.vdot)
+def _vdot(z, a, b):
+    # real arrays: the sum of the products of the flattened operands
+    d[a] += np.reshape(d[z] * b, np.shape(a))
+    d[b] += np.reshape(d[z] * a, np.shape(b))
+
+
+@tangent(np.vdot)
+def _vdot_tangent(z, a, b):
+    d[z] += np.vdot(d[a], b)
+    d[z] += np.vdot(a, d[b])
+
+
 @adjoint(np.inner)
 def _inner(z, a, b):
     if static(np.ndim(a) == 1 and np.ndim(b) == 1):

@@ -103,39 +103,59 @@ def _math_erfc_tangent(z, x):
 
 
 @adjoint(max)
-def _python_max(z, a, b=None):
-    if static(b is None):  # max(iterable)
+def _python_max(z, a, b=None, key=None):
+    if static(b is None and key is None):  # max(iterable)
         d[a] += picked_adjoint(d[z], a, True)
-    else:
+    elif static(b is None):  # max(iterable, key=...)
+        d[a] += picked_adjoint(d[z], a, True, key)
+    elif static(key is None):
         d[a] += d[z] * takes_first(a, b, True)
         d[b] += d[z] * takes_second(a, b, True)
+    else:
+        d[a] += d[z] * takes_first(a, b, True, key)
+        d[b] += d[z] * takes_second(a, b, True, key)
 
 
 @tangent(max)
-def _python_max_tangent(z, a, b=None):
-    if static(b is None):
+def _python_max_tangent(z, a, b=None, key=None):
+    if static(b is None and key is None):
         d[z] += picked_tangent(d[a], a, True)
-    else:
+    elif static(b is None):
+        d[z] += picked_tangent(d[a], a, True, key)
+    elif static(key is None):
         d[z] += d[a] * takes_first(a, b, True)
         d[z] += d[b] * takes_second(a, b, True)
+    else:
+        d[z] += d[a] * takes_first(a, b, True, key)
+        d[z] += d[b] * takes_second(a, b, True, key)
 
 
 @adjoint(min)
-def _python_min(z, a, b=None):
-    if static(b is None):  # min(iterable)
+def _python_min(z, a, b=None, key=None):
+    if static(b is None and key is None):  # min(iterable)
         d[a] += picked_adjoint(d[z], a, False)
-    else:
+    elif static(b is None):  # min(iterable, key=...)
+        d[a] += picked_adjoint(d[z], a, False, key)
+    elif static(key is None):
         d[a] += d[z] * takes_first(a, b, False)
         d[b] += d[z] * takes_second(a, b, False)
+    else:
+        d[a] += d[z] * takes_first(a, b, False, key)
+        d[b] += d[z] * takes_second(a, b, False, key)
 
 
 @tangent(min)
-def _python_min_tangent(z, a, b=None):
-    if static(b is None):
+def _python_min_tangent(z, a, b=None, key=None):
+    if static(b is None and key is None):
         d[z] += picked_tangent(d[a], a, False)
-    else:
+    elif static(b is None):
+        d[z] += picked_tangent(d[a], a, False, key)
+    elif static(key is None):
         d[z] += d[a] * takes_first(a, b, False)
         d[z] += d[b] * takes_second(a, b, False)
+    else:
+        d[z] += d[a] * takes_first(a, b, False, key)
+        d[z] += d[b] * takes_second(a, b, False, key)
 
 
 nondifferentiable(

@@ -302,7 +302,7 @@ class RegisterOnImport(importlib.abc.MetaPathFinder):
         return spec
 
 
-def _register_now_or_on_import(actions: dict) -> None:
+def register_now_or_on_import(actions: dict) -> None:
     """Run each action on its module where it is imported already; the others on import."""
     later = {}
     for name, action in actions.items():
@@ -315,4 +315,4 @@ def _register_now_or_on_import(actions: dict) -> None:
 
 
 if scipy is not None:
-    _register_now_or_on_import({"scipy.special": register_special, "scipy.stats": register_stats})
+    register_now_or_on_import({"scipy.special": register_special, "scipy.stats": register_stats})

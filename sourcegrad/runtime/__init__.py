@@ -3,13 +3,16 @@
 from . import (
     array_helpers,
     containers,
+    convolution_helpers,
     helpers,
     linalg_helpers,
     products,
     python_helpers,
     shape_helpers,
+    statistics_helpers,
     tangent_helpers,
     trees,
+    triangular_helpers,
 )
 
 #: every helper a rule template may name, by that name
@@ -24,6 +27,9 @@ _MODULES = (
     array_helpers,
     products,
     python_helpers,
+    triangular_helpers,
+    statistics_helpers,
+    convolution_helpers,
 )
 for _module in _MODULES:
     for _name in getattr(_module, "__all__", None) or dir(_module):

@@ -9,39 +9,42 @@ from .facts import helper
 from .trees import Pieces
 
 
-def _better(item, best, largest: bool) -> bool:
+def _better(item, best, largest: bool, key=None) -> bool:
+    if key is not None:
+        item, best = key(item), key(best)
     return bool(item > best) if largest else bool(item < best)
 
 
 @helper(constant=True)
-def takes_second(a, b, largest):
-    """Whether ``max(a, b)`` (``largest``) or ``min(a, b)`` returns ``b``: Python keeps the
-    first operand unless the second compares strictly greater (less)."""
-    return _better(b, a, largest)
+def takes_second(a, b, largest, key=None):
+    """Whether ``max(a, b)`` (``largest``) or ``min(a, b)`` returns ``b``, ``key=`` given or
+    not: Python keeps the first operand unless the second compares strictly greater (less)."""
+    return _better(b, a, largest, key)
 
 
 @helper(constant=True)
-def takes_first(a, b, largest):
+def takes_first(a, b, largest, key=None):
     """Whether ``max(a, b)`` (``largest``) or ``min(a, b)`` returns ``a`` (see
     :func:`takes_second`)."""
-    return not _better(b, a, largest)
+    return not _better(b, a, largest, key)
 
 
-def _picked(xs, largest: bool) -> int:
-    """The position of the item ``max(xs)`` (``min(xs)``) returns: the first extreme one."""
+def _picked(xs, largest: bool, key=None) -> int:
+    """The position of the item ``max(xs, key=key)`` (``min``) returns: the first extreme
+    one."""
     best, position = None, -1
     for i, item in enumerate(xs):
-        if position < 0 or _better(item, best, largest):
+        if position < 0 or _better(item, best, largest, key):
             best, position = item, i
     return position
 
 
 @helper(linear=("g",), allocates="outer")
-def picked_adjoint(g, xs, largest):
+def picked_adjoint(g, xs, largest, key=None):
     """The adjoint of ``max(xs)`` / ``min(xs)``: ``g`` at the item Python returns, zero at
     the others; an array for an array (along its first axis), else a :class:`Pieces` (a
     list, a tuple, a dict's values)."""
-    k = _picked(xs, largest)
+    k = _picked(xs, largest, key)
     if getattr(xs, "shape", None) is None:
         return Pieces(g if i == k else np.zeros_like(x) for i, x in enumerate(xs))
     out = np.zeros_like(xs, dtype=np.result_type(xs, g))
@@ -50,8 +53,8 @@ def picked_adjoint(g, xs, largest):
 
 
 @helper(linear=("ts",), jointly=True)
-def picked_tangent(ts, xs, largest):
+def picked_tangent(ts, xs, largest, key=None):
     """The tangent of ``max(xs)`` / ``min(xs)``: the tangent of the item Python returns
     (``ts`` holds the items' tangents: a list, None for zero, or an array)."""
-    t = ts[_picked(xs, largest)]
+    t = ts[_picked(xs, largest, key)]
     return 0.0 if t is None else t

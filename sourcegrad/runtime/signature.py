@@ -46,6 +46,8 @@ def call_signature(x: Any) -> Any:
         return (t,) + tuple([call_signature(v) for v in x])
     if isinstance(x, dict):
         return (t,) + tuple([(k, call_signature(v)) for k, v in x.items()])
+    if isinstance(x, np.dtype):  # has .shape and .ndim, but is a setting, not an array
+        return (t, x.str)
     shape = getattr(x, "shape", None)
     if shape is not None:
         return (t, tuple(shape), x.dtype.char)
@@ -64,7 +66,7 @@ def rank_signature(x: Any) -> Any:
     if isinstance(x, dict):
         return (t,) + tuple([(k, rank_signature(v)) for k, v in x.items()])
     nd = getattr(x, "ndim", None)
-    if nd is not None and not isinstance(x, (float, int)):
+    if nd is not None and not isinstance(x, (float, int, np.dtype)):
         return (t, nd, x.dtype.char)
     if is_record(x):
         return ("r", t) + tuple([(k, rank_signature(v)) for k, v in record_fields(x).items()])

@@ -226,13 +226,21 @@ def _refuse_sequence_sums(core: Core, varied: dict) -> None:
             for v in values
         )
 
+    def array(atom) -> bool:  # made by NumPy or arithmetic: `array + [1.0, 2.0]` adds
+        values = made.get(atom.id, ()) if isinstance(atom, gast.Name) else (atom,)
+        return bool(values) and all(_array_valued(v) for v in values)
+
     for stmt in walk_statements(core.node.body):
         value = stmt.value if isinstance(stmt, gast.Assign) else None
         if not (isinstance(value, gast.BinOp) and isinstance(value.op, gast.Add)):
             continue
         sides = (value.left, value.right)
         before = varied.get(("in", id(stmt)), set())
-        if any(S.names_in(a) & before for a in sides) and any(sequence(a) for a in sides):
+        joined = [a for a in sides if sequence(a)]
+        if joined and all(array(b) for a, b in (sides, sides[::-1]) if sequence(a)):
+            if not any(S.names_in(a) & before for a in joined):
+                continue  # constants added to an array elementwise
+        if any(S.names_in(a) & before for a in sides) and joined:
             raise UnsupportedSyntaxError(
                 f"`{core.parsed.line_text(stmt.lineno)}` joins a tuple or list of "
                 "differentiated values whose items sourcegrad does not know when it builds "
@@ -241,6 +249,15 @@ def _refuse_sequence_sums(core: Core, varied: dict) -> None:
                 core.parsed.filename,
                 stmt.lineno,
             )
+
+
+def _array_valued(value) -> bool:
+    """Whether a core value is sure to be a NumPy array or number: arithmetic or a call of a
+    NumPy function."""
+    if isinstance(value, (gast.BinOp, gast.UnaryOp)):
+        return True
+    dotted = S.dotted(value.func) if isinstance(value, gast.Call) else None
+    return bool(dotted) and dotted.split(".")[0] in ("np", "numpy", "cupy", "cp")
 
 
 def refuse_undifferentiable(core: Core, ops: dict, varied: dict, useful_in: dict) -> None:
@@ -284,6 +301,12 @@ def _no_rule_hint(label: str, define: str) -> str:
     """The way out for an operation ``label`` without a derivative rule: a function gets one
     with ``sourcegrad.defvjp``; a method or attribute (``.name()``, ``.name``) is no name to
     register, so the value is computed another way or inside a function of the user's."""
+    if label == ".pop()":
+        return (
+            "pop the item in a statement of its own (`v = xs.pop()`), then use `v`: "
+            "sourcegrad follows a list's pop where it is its own statement, or where "
+            "nothing else in the statement reads the list"
+        )
     if not label.startswith("."):
         return (
             f"register one with sourcegrad.{define}({label}, rule), or compute the value with "

@@ -5,7 +5,8 @@ that it has no jumps left, only ``if`` statements on boolean flags: ``continue``
 that guards the rest of the loop body, ``break`` also stops the loop (``while ... and not
 flag``; a ``for`` runs its remaining iterations with the body skipped), and ``return v`` in a
 branch or loop stores ``v`` and skips everything after it. The rewritten function computes
-the same values, and its control flow is what the reverse pass differentiates.
+the same values, and its control flow is what the reverse pass differentiates. A loop's
+``else`` block runs after the loop, guarded by the flag of its ``break``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ def lower_jumps(fn: gast.FunctionDef, names: S.NameGen) -> None:
     body = fn.body
     early = any(isinstance(n, gast.Return) for s in body if _compound(s) for n in _own_walk(s))
     jumps = any(isinstance(n, (gast.Break, gast.Continue)) for n in _own_walk(fn))
-    if not early and not jumps:
+    elses = any(isinstance(n, (gast.For, gast.While)) and n.orelse for n in _own_walk(fn))
+    if not early and not jumps and not elses:
         return
     ctx = _Ctx(names, returned=names.fresh("returned") if early else None)
     if early:
@@ -92,9 +94,10 @@ class _Ctx:
                 s.orelse = self.block(s.orelse)
                 out.append(s)
             elif isinstance(s, (gast.For, gast.While)):
-                jumps, before = self._loop(s)
+                jumps, before, after = self._loop(s)
                 out.extend(before)
                 out.append(s)
+                out.extend(after)
             else:
                 out.append(s)
                 continue
@@ -140,7 +143,24 @@ class _Ctx:
             loop.test = gast.BoolOp(op=gast.And(), values=[_none_set(exits), loop.test])
         loop.body = body or [gast.Pass()]
         before = [_assign(brk, gast.Constant(value=False, kind=None), line)] if brk else []
-        return returns, before
+        return returns, before, self._else(loop, exits)
+
+    def _else(self, loop, exits: list) -> list:
+        """The statements of the loop's ``else`` block, to run after it: guarded by the flags
+        of a ``break`` or ``return`` inside it (Python runs them only where the loop ended
+        without one). An ``else`` that itself jumps out of an enclosing loop is left in place
+        (and refused later)."""
+        if not loop.orelse or any(
+            isinstance(n, (gast.Break, gast.Continue)) for n in _own_nodes(loop.orelse)
+        ):
+            return []
+        stmts = self.block(loop.orelse)
+        loop.orelse = []
+        if not exits:
+            return stmts
+        guard = gast.If(test=_none_set(exits), body=stmts or [gast.Pass()], orelse=[])
+        guard.lineno = stmts[0].lineno if stmts else loop.lineno
+        return [guard]
 
 
 def _own_walk(node):

@@ -22,6 +22,7 @@ for; ``+`` and ``*`` on anything else keep their meaning (arrays add, tuples con
 from __future__ import annotations
 
 import gast
+import numpy as np
 
 from ..errors import UnsupportedSyntaxError
 from . import syntax as S
@@ -34,18 +35,37 @@ def lower_list_operations(fn: gast.FunctionDef, names: S.NameGen, examples=None)
     only by item assignment and rebinding (:mod:`.dicts`, first); returns the names known to
     hold lists."""
     lower_dict_operations(fn, names, examples)
-    lists = _list_names(fn, examples)
+    lists, kinds = _list_names(fn, examples)
     shared = shared_list(fn, lists)
     if shared is not None:
         stmt, message = shared
         raise UnsupportedSyntaxError(message, None, stmt.lineno)
     if lists:
-        fn.body = _Lowering(names, lists).block(fn.body)
+        fn.body = _Lowering(names, lists, kinds).block(fn.body)
     return lists
 
 
-def _list_names(fn, examples) -> set:
+def _list_names(fn, examples) -> tuple:
+    """``(lists, (ints, numbers))``: the names known to hold lists, ints and numbers or
+    arrays (a list times an int repeats it, a list times anything else is NumPy's elementwise
+    product; a list plus a number or array adds elementwise)."""
     params = [a.id for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs]
+    values = _assigned_values(fn)
+    example = dict(zip(params, examples)) if examples is not None else {}
+    ints = _fixed_point(
+        values, {p for p, v in example.items() if type(v) is int}, params, _is_int_like
+    )
+    arrays = {p for p, v in example.items() if isinstance(v, (np.ndarray, np.generic, float))}
+    numbers = _fixed_point(values, arrays, params, lambda v, known: _numeric(v, known, ints))
+    list_args = {p for p, v in example.items() if type(v) is list}
+    kinds = (ints, numbers)
+    lists = _fixed_point(values, list_args, params, lambda v, known: _makes_list(v, known, kinds))
+    return lists, kinds
+
+
+def _assigned_values(fn) -> dict:
+    """name -> the values assigned to it (None for one not known: an unpacked item, a loop
+    variable other than a ``range``'s)."""
     values: dict = {}
     for node in S.walk(fn):
         if isinstance(node, gast.Assign):
@@ -56,6 +76,12 @@ def _list_names(fn, examples) -> set:
                     for n in S.walk(t):
                         if isinstance(n, gast.Name):
                             values.setdefault(n.id, []).append(None)  # unknown
+        elif (
+            isinstance(node, gast.For)
+            and isinstance(node.target, gast.Name)
+            and _is_range(node.iter)
+        ):
+            values.setdefault(node.target.id, []).append(S.const(0))  # an int
         elif isinstance(node, (gast.AugAssign, gast.AnnAssign, gast.For, gast.NamedExpr)):
             target = node.target
             for n in S.walk(target):
@@ -63,25 +89,54 @@ def _list_names(fn, examples) -> set:
                     isinstance(node, gast.AugAssign) and isinstance(node.op, (gast.Add, gast.Mult))
                 ):
                     values.setdefault(n.id, []).append(None)
-    list_args = {
-        p
-        for i, p in enumerate(params)
-        if examples is not None and i < len(examples) and type(examples[i]) is list
-    }
+    return values
+
+
+def _fixed_point(values: dict, given: set, params: list, holds) -> set:
+    """The names every assigned value of which ``holds(value, known)``, grown from ``given``
+    to a fixed point (a list made from lists is a list); other arguments are not known."""
     known: set = set()
     changed = True
-    while changed:  # grows to a fixed point: a list made from lists is a list
+    while changed:
         changed = False
-        for name in set(values) | list_args:
-            if name in known or (name in params and name not in list_args):
+        for name in set(values) | given:
+            if name in known or (name in params and name not in given):
                 continue
-            if all(v is not None and _makes_list(v, known) for v in values.get(name, ())):
+            if all(v is not None and holds(v, known) for v in values.get(name, ())):
                 known.add(name)
                 changed = True
     return known
 
 
-def _makes_list(e, lists) -> bool:
+def _is_range(e) -> bool:
+    return isinstance(e, gast.Call) and isinstance(e.func, gast.Name) and e.func.id == "range"
+
+
+_INT_OPS = (gast.Add, gast.Sub, gast.Mult, gast.FloorDiv, gast.Mod)
+
+
+def _is_int_like(e, ints) -> bool:
+    """Whether ``e`` is sure to be an int: a literal, ``len(...)``, ``int(...)``, an item of a
+    ``.shape``, a name known to hold one, and integer arithmetic of those."""
+    if isinstance(e, gast.Constant):
+        return type(e.value) in (int, bool)
+    if isinstance(e, gast.Name):
+        return e.id in ints
+    if isinstance(e, gast.Call) and isinstance(e.func, gast.Name):
+        return e.func.id in ("len", "int")
+    if isinstance(e, gast.Subscript) and isinstance(e.value, gast.Attribute):
+        return e.value.attr == "shape"
+    if isinstance(e, gast.BinOp) and isinstance(e.op, _INT_OPS):
+        return _is_int_like(e.left, ints) and _is_int_like(e.right, ints)
+    if isinstance(e, gast.UnaryOp) and isinstance(e.op, (gast.USub, gast.UAdd)):
+        return _is_int_like(e.operand, ints)
+    return False
+
+
+def _makes_list(e, lists, kinds=(frozenset(), frozenset())) -> bool:
+    """Whether ``e`` makes a list, given the names known to hold ``lists`` and the names
+    ``kinds`` knows to hold ints and numbers (or arrays)."""
+    ints, numbers = kinds
     if isinstance(e, (gast.List, gast.ListComp)):
         return True
     if isinstance(e, gast.Name):
@@ -91,10 +146,38 @@ def _makes_list(e, lists) -> bool:
     if isinstance(e, gast.Subscript) and isinstance(e.slice, gast.Slice):
         return _makes_list(e.value, lists)
     if isinstance(e, gast.BinOp) and isinstance(e.op, gast.Add):
-        return _makes_list(e.left, lists) or _makes_list(e.right, lists)
+        left, right = _makes_list(e.left, lists, kinds), _makes_list(e.right, lists, kinds)
+        # `array + [1.0, 2.0]` adds elementwise: a list joins only what may be a list
+        return (left and not _numeric(e.right, numbers, ints)) or (
+            right and not _numeric(e.left, numbers, ints)
+        )
     if isinstance(e, gast.BinOp) and isinstance(e.op, gast.Mult):
-        return _makes_list(e.left, lists) or _makes_list(e.right, lists)
+        # `[h] * n` repeats; `array * [1.0, 2.0]` multiplies elementwise
+        return (_makes_list(e.left, lists, kinds) and _is_int_like(e.right, ints)) or (
+            _makes_list(e.right, lists, kinds) and _is_int_like(e.left, ints)
+        )
     return False
+
+
+def _numeric(e, numbers, ints=frozenset()) -> bool:
+    """Whether ``e`` is sure not to be a list: a number, arithmetic, a NumPy call, a name in
+    ``numbers`` or ``ints``."""
+    if isinstance(e, gast.Constant):
+        return isinstance(e.value, (int, float, complex))
+    if isinstance(e, gast.Name):
+        return e.id in numbers or e.id in ints
+    if isinstance(e, gast.BinOp) and isinstance(e.op, gast.Add):
+        return _numeric(e.left, numbers, ints) or _numeric(e.right, numbers, ints)
+    if isinstance(e, gast.BinOp) and isinstance(e.op, gast.Mult):  # not `[h] * n`
+        left, right = _numeric(e.left, numbers, ints), _numeric(e.right, numbers, ints)
+        return (left and right) or any(
+            known and not _is_int_like(side, ints)
+            for known, side in ((left, e.left), (right, e.right))
+        )
+    if isinstance(e, (gast.BinOp, gast.UnaryOp)):
+        return True
+    dotted = S.dotted(e.func) if isinstance(e, gast.Call) else None
+    return bool(dotted) and dotted.split(".")[0] in ("np", "numpy", "math", "cupy", "cp")
 
 
 #: the list methods that change the list in place
@@ -160,17 +243,21 @@ def _changes_in(loop, name: str) -> bool:
 
 
 class _Lowering:
-    def __init__(self, names: S.NameGen, lists: set):
+    def __init__(self, names: S.NameGen, lists: set, kinds: tuple):
         self.names = names
         self.lists = lists
+        self.kinds = kinds
 
     def block(self, stmts) -> list:
         return rewrite_blocks(stmts, self.statement)
 
     def is_list(self, e) -> bool:
-        return _makes_list(e, self.lists)
+        return _makes_list(e, self.lists, self.kinds)
 
     def statement(self, s) -> list:
+        popped = self.hoisted_pop(s)
+        if popped is not None:
+            return self.statement(popped) + self.statement(s)
         call = s.value if isinstance(s, gast.Expr) else None
         if isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute):
             owner = call.func.value
@@ -216,6 +303,27 @@ class _Lowering:
                     return self.repeated(target.id, seq, count)
         return [s]
 
+    def hoisted_pop(self, s):
+        """``v = xs.pop(...)`` for a pop of a list nested in ``s``'s expression, which then
+        reads ``v`` in its place (``total = total + np.sum(xs.pop() ** 2)``); None where there
+        is none or moving it first could change what runs: the pop under a branch of the
+        expression (``and``, ``or``, ``if``-``else``, a lambda or comprehension) or ``xs``
+        read elsewhere in the statement."""
+        if isinstance(s, gast.Assign) and _popped_list(s.value) is not None:
+            return None  # already its own statement
+        for expr in _evaluated_first(s):
+            found = _pop_call(expr, self.lists)
+            if found is None:
+                continue
+            call, xs = found
+            reads = [n for n in S.walk(expr) if isinstance(n, gast.Name) and n.id == xs]
+            if len(reads) != 1 or _under_branch(expr, call):
+                return None
+            v = self.names.fresh(xs + "_item")
+            _replace(s, call, S.name(v))
+            return _assign(v, call)
+        return None
+
     def append_all(self, xs: str, ys):
         v = self.names.fresh("item")
         return gast.For(
@@ -228,11 +336,11 @@ class _Lowering:
 
     def concatenated(self, zs: str, left, right) -> list:
         head = self.names.fresh("head")
-        out = [_assign(head, left)]  # read before zs is bound: `xs = ys + xs`
+        out = self.statement(_assign(head, left))  # read before zs is bound: `xs = ys + xs`
         tail = right
-        if isinstance(right, gast.Name) and right.id == zs:
+        if isinstance(right, gast.Name) and right.id == zs or isinstance(right, gast.BinOp):
             tail_name = self.names.fresh("tail")
-            out.append(_assign(tail_name, right))
+            out += self.statement(_assign(tail_name, right))  # `[h] * 2` repeated first
             tail = S.name(tail_name)
         out.append(_assign(zs, _slice(S.name(head))))
         out.append(self.append_all(zs, tail))
@@ -249,7 +357,7 @@ class _Lowering:
             type_comment=None,
         )
         return [
-            _assign(items, seq),
+            *self.statement(_assign(items, seq)),
             _assign(times, count),
             _assign(zs, gast.List(elts=[], ctx=gast.Load())),
             loop,
@@ -270,6 +378,60 @@ class _Lowering:
             _assign(xs, _slice(S.name(xs), upper=S.const(index))),
             self.append_all(xs, S.name(tail)),
         ]
+
+
+def _popped_list(value):
+    """``xs`` for ``xs.pop()`` or ``xs.pop(i)`` (no keywords), else None."""
+    if (
+        isinstance(value, gast.Call)
+        and isinstance(value.func, gast.Attribute)
+        and value.func.attr == "pop"
+        and isinstance(value.func.value, gast.Name)
+        and len(value.args) <= 1
+        and not value.keywords
+    ):
+        return value.func.value.id
+    return None
+
+
+def _evaluated_first(s) -> list:
+    """The expressions a simple statement (or a compound one's header) evaluates before
+    anything else of it runs."""
+    if isinstance(s, (gast.Assign, gast.AugAssign, gast.Expr, gast.Return)):
+        return [s.value] if s.value is not None else []
+    if isinstance(s, gast.If):
+        return [s.test]
+    if isinstance(s, gast.For):
+        return [s.iter]
+    return []
+
+
+def _pop_call(expr, lists: set):
+    """``(call, xs)`` for the first ``xs.pop(...)`` of a list in ``expr``, else None."""
+    for n in S.walk(expr):
+        xs = _popped_list(n)
+        if xs is not None and xs in lists:
+            return n, xs
+    return None
+
+
+_BRANCHING = (gast.BoolOp, gast.IfExp, gast.Lambda, gast.ListComp, gast.SetComp, gast.DictComp,
+              gast.GeneratorExp)  # fmt: skip
+
+
+def _under_branch(expr, call) -> bool:
+    """Whether ``call`` is inside a part of ``expr`` that may run zero or many times."""
+    return any(call in S.walk(n) for n in S.walk(expr) if isinstance(n, _BRANCHING))
+
+
+def _replace(s, old, new) -> None:
+    """Put ``new`` where ``old`` is in the expressions :func:`_evaluated_first` of ``s``."""
+    for n in [s, *[e for expr in _evaluated_first(s) for e in S.walk(expr)]]:
+        for field, value in gast.iter_fields(n):
+            if value is old:
+                setattr(n, field, new)
+            elif isinstance(value, list):
+                value[:] = [new if v is old else v for v in value]
 
 
 def _popped_at(value):

@@ -20,7 +20,11 @@ class LoopLowering:
 
     def for_(self, stmt):
         if stmt.orelse:
-            self.refuse("`for ... else` is not supported; use a flag", stmt)
+            self.refuse(
+                "the `else` of this `for` loop breaks out of (or continues) the enclosing loop, "
+                "which is not supported; set a flag in it and test the flag after the loop",
+                stmt,
+            )
         assigned = rebound_names(stmt.body) | S.names_in(stmt.target)
         it = _reversed_range(self, stmt.iter) or stmt.iter
         if _is_range(self, it):
@@ -243,13 +247,13 @@ def _dict_view(it) -> bool:
 
 
 def _reversed_range(lowering, it):
-    """``range(b - 1, a - 1, -1)`` for ``reversed(range(a, b))`` (step 1), else None."""
-    if not (
-        _is_reversed_call(lowering, it)
-        and _is_range(lowering, it.args[0])
-        and len(it.args[0].args) in (1, 2)
-    ):
+    """``range(b - 1, a - 1, -1)`` for ``reversed(range(a, b))``; ``range(a, b, s)[::-1]`` (a
+    range too, any step) for ``reversed(range(a, b, s))``; else None."""
+    if not (_is_reversed_call(lowering, it) and _is_range(lowering, it.args[0])):
         return None
+    if len(it.args[0].args) == 3:
+        back = gast.Slice(lower=None, upper=None, step=S.const(-1))
+        return gast.Subscript(value=S.clone(it.args[0]), slice=back, ctx=gast.Load())
     bounds = it.args[0].args
     start, stop = (S.const(0), bounds[0]) if len(bounds) == 1 else bounds
 

@@ -206,7 +206,11 @@ class StatementLowering:
 
     def while_(self, stmt):
         if stmt.orelse:
-            self.refuse("`while ... else` is not supported; use a flag", stmt)
+            self.refuse(
+                "the `else` of this `while` loop breaks out of (or continues) the enclosing loop, "
+                "which is not supported; set a flag in it and test the flag after the loop",
+                stmt,
+            )
         test = self.condition(stmt.test)
         body = self.block(stmt.body)
         saved, self.out = self.out, body

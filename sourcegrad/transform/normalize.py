@@ -33,6 +33,7 @@ from .lists import lower_list_operations
 from .lower_expressions import ExpressionLowering
 from .lower_loops import LoopLowering
 from .lower_statements import StatementLowering
+from .matches import lower_matches
 from .node_facts import set_fact
 from .parse import Parsed
 from .path_reads import PathReads
@@ -110,6 +111,10 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         self.params = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs]
         self.fn = fn = S.clone(fn)  # the parsed tree is shared by every build: rewrite a copy
         self.lineno = fn.lineno
+        try:
+            lower_matches(fn, S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure)))
+        except UnsupportedSyntaxError as exc:  # placed in the user's file here
+            self.refuse(exc.reason, exc)
         for node in S.walk(fn):
             if isinstance(node, (gast.Break, gast.Continue)) and not inside_loop(fn.body, node):
                 self.refuse(f"`{type(node).__name__.lower()}` outside a loop", node)

@@ -250,6 +250,38 @@ def _parse_lines(src_lines: list[str]) -> tuple[gast.Module | None, str]:
         return None, str(exc.msg)
 
 
+def _dedented_by(src_lines: list[str]) -> int:
+    """How many columns :func:`_parse_lines` took off the front of every line."""
+    text = "".join(src_lines)
+    first = src_lines[0] if src_lines else ""
+    dedented = textwrap.dedent(text).splitlines()
+    return len(first.rstrip("\n")) - len(dedented[0]) if dedented else 0
+
+
+def _lambda_text(fn, lines: list[str]) -> tuple[list[str], int] | None:
+    """``(lines, first line)``: the text of the lambda that made ``fn`` alone, in parentheses
+    (``(lambda z: ...)``), cut out of the file's ``lines`` where its code's instructions say
+    its body is; None where that cannot be told."""
+    spans = [
+        (line, col, end_line, end_col)
+        for line, end_line, col, end_col in fn.__code__.co_positions()
+        if line and col and end_line and end_col is not None
+    ]
+    if not spans or not lines:
+        return None
+    start, col = min((line, c) for line, c, _, _ in spans)
+    end, end_col = max((end_line, c) for _, _, end_line, c in spans)
+    if end > len(lines):
+        return None
+    raw = [line.encode() for line in lines[start - 1 : end]]  # columns count bytes
+    keyword = raw[0].rfind(b"lambda", 0, col)
+    if keyword < 0:
+        return None
+    raw[-1] = raw[-1][:end_col].rstrip(b"\n") + b")"
+    raw[0] = b"(" + raw[0][keyword:]
+    return [part.decode().rstrip("\n") + "\n" for part in raw], start
+
+
 def _parsed_source(fn) -> tuple[list[str], int, gast.Module]:
     """``fn``'s source lines, its first line's number, and the module they parse to."""
     filename = fn.__code__.co_filename
@@ -259,6 +291,11 @@ def _parsed_source(fn) -> tuple[list[str], int, gast.Module]:
         lines = linecache.getlines(filename, fn.__globals__)
         src_lines = inspect.getblock(lines[first - 1 :]) if lines else src_lines
         module, error = _parse_lines(src_lines)
+    if module is None and fn.__code__.co_name == "<lambda>":
+        # a lambda in a display written over several lines (`"relu": lambda z: ...,`)
+        found = _lambda_text(fn, linecache.getlines(filename, fn.__globals__))
+        if found is not None:
+            (src_lines, first), (module, error) = found, _parse_lines(found[0])
     if module is None:
         raise UnsupportedSyntaxError(
             f"cannot parse the source of {fn.__qualname__!r} on its own ({error}); "
@@ -295,7 +332,7 @@ def parse(fn) -> Parsed:
     src_lines, first, module = _parsed_source(fn)
     node = module.body[0] if module.body else None
     if fn.__code__.co_name == "<lambda>":
-        node = _lambda_as_def(module, fn, filename, first)
+        node = _lambda_as_def(module, fn, filename, first, _dedented_by(src_lines))
     if not isinstance(node, gast.FunctionDef):
         raise UnsupportedSyntaxError(
             f"{fn.__qualname__!r} is not defined with `def` (lambdas and async functions are not "
@@ -372,8 +409,26 @@ def _defaults_as_values(node, fn) -> None:
     ]
 
 
-def _lambda_as_def(module, fn, filename, first):
-    """The ``lambda`` that made ``fn``, as an equivalent one-line ``def``."""
+def _by_columns(lambdas: list, code, first: int, shift: int) -> list:
+    """The one of ``lambdas`` (parsed from lines starting at line ``first``, dedented by
+    ``shift`` columns) whose body holds the source positions of ``code``'s instructions
+    (``[]`` where not exactly one does)."""
+    spots = [(line, col) for line, _, col, _ in code.co_positions() if line and col]
+
+    def inside(lam) -> int:
+        body = lam.body
+        start = (body.lineno + first - 1, body.col_offset + shift)
+        end = (body.end_lineno + first - 1, body.end_col_offset + shift)
+        return sum(start <= spot <= end for spot in spots)
+
+    scores = [inside(lam) for lam in lambdas]
+    best = [lam for lam, score in zip(lambdas, scores) if score and score == max(scores)]
+    return best if len(best) == 1 else []
+
+
+def _lambda_as_def(module, fn, filename, first, shift=0):
+    """The ``lambda`` that made ``fn``, as an equivalent one-line ``def`` (its lines start at
+    line ``first`` and were dedented by ``shift`` columns)."""
     code = fn.__code__
     params = list(code.co_varnames[: code.co_argcount])
     found = [
@@ -383,6 +438,8 @@ def _lambda_as_def(module, fn, filename, first):
         and [a.id for a in n.args.args] == params
         and n.lineno + first - 1 == code.co_firstlineno
     ]
+    if len(found) > 1:  # several on one line: the one whose body the code's columns are in
+        found = _by_columns(found, code, first, shift)
     if len(found) != 1:
         raise UnsupportedSyntaxError(
             "cannot tell which lambda on this line to differentiate; define it with `def`",

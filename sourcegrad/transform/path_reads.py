@@ -22,7 +22,7 @@ class PathReads:
     """Path reads. Expects of the builder: ``p`` (the parsed function), ``fn``, ``params``,
     ``examples``, ``item_examples``, ``pending_items``, ``loop_getters``, ``names``, ``env``, ``local_names``, ``reassigned_params``, ``list_names``,
     ``loop_spans``, ``paths``, ``path_of``, ``path_syntax``, ``user_vars``, ``depth``,
-    ``out``, ``top_out``, and the method ``emit``."""
+    ``out``, ``top_out``, and the methods ``emit`` and ``refuse``."""
 
     def path(self, e):
         """``(param, keys)`` when ``e`` reads an unmodified argument through constant keys
@@ -57,7 +57,24 @@ class PathReads:
             return None
         if node.id in self.reassigned_params or self.env.get(node.id) != node.id:
             return None  # the argument was reassigned
+        if self.lacks_path(node.id, keys):
+            if not self.depth:  # read on every path: Python would fail there
+                self.refuse(
+                    f"`{S.text(e)}` reads {keys[-1]!r}, which argument {node.id!r} does not "
+                    "have; check the key, or pass a value that has it",
+                    e,
+                )
+            return None  # read where it runs: on a branch this argument may not take
         return node.id, keys, syntax
+
+    def lacks_path(self, root: str, keys: tuple) -> bool:
+        """Whether the argument ``root`` the derivative is built for has no item or field at
+        ``keys`` (``node["W"]`` under ``if "W" in node:`` of a node without one): such a read
+        is not moved before the statement it is in, where it would run on every path."""
+        i = self.params.index(root)
+        if self.examples is None or i >= len(self.examples):
+            return False
+        return follow_keys(self.examples[i], keys, UNKNOWN) is UNKNOWN
 
     def may_be_dict(self, e) -> bool:
         """Whether ``e`` is a name the function binds whose value may be a dict: not an

@@ -14,6 +14,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..rules import defjvp, defvjp, primitive
+from ..rules.registry import d
 from .tree import (
     Array,
     Tree,
@@ -26,7 +28,7 @@ from .tree import (
     tree_structure,
 )
 
-__all__ = ["Unravel", "flat_objective", "ravel"]
+__all__ = ["Unravel", "flat_objective", "ravel", "ravel_adjoint", "unravel_vector"]
 
 _ARRAY, _FLOAT, _SCALAR = "array", "float", "scalar"
 
@@ -79,7 +81,13 @@ class Unravel:
     def __call__(self, vector: Array) -> Array:
         """The tree, like the one this layout was made from, holding ``vector``'s entries:
         new arrays (never views of ``vector``) of each leaf's own shape and dtype, floats for
-        float leaves, NumPy scalars for NumPy scalars."""
+        float leaves, NumPy scalars for NumPy scalars. Differentiable (to any order) inside a
+        function sourcegrad differentiates: ``loss(unravel(flat), x)`` has a gradient in
+        ``flat``."""
+        return unravel_vector(vector, self)
+
+    def unflattened(self, vector: Array) -> Array:
+        """What :meth:`__call__` returns (the function :func:`unravel_vector` runs)."""
         if tuple(np.shape(vector)) != (self.size,):
             raise TreeStructureError(
                 f"unravel: expected a vector of shape ({self.size},), got {np.shape(vector)}"
@@ -118,6 +126,66 @@ class Unravel:
                 )
             out[a:b] = leaf.reshape(-1) if hasattr(leaf, "reshape") else leaf
         return out
+
+
+@primitive
+def unravel_vector(vector: Array, layout: Unravel) -> Array:
+    """``layout(vector)``: the tree ``layout`` describes, holding ``vector``'s entries. A
+    primitive: its adjoint lays the adjoint tree out as a vector, its tangent is itself."""
+    return layout.unflattened(vector)
+
+
+@primitive
+def ravel_adjoint(g: Tree, layout: Unravel) -> Array:
+    """The adjoint of ``vector`` in ``unravel_vector(vector, layout)`` from the adjoint ``g``
+    of the tree: each leaf's adjoint at its place in the vector, zeros where a leaf's adjoint
+    is absent (None: the leaf was not used). Linear in ``g``."""
+    out = layout.xp.zeros(layout.size, dtype=layout.dtype)
+    for entry, leaf in zip(layout.layout, _adjoint_leaves(g, layout.treedef.node)):
+        if entry[0] != "static" and leaf is not None:
+            _, a, b, _, _ = entry
+            out[a:b] = np.reshape(leaf, -1) if hasattr(leaf, "shape") else leaf
+    return out
+
+
+def _adjoint_leaves(g, node) -> list:
+    """The leaves of the adjoint ``g`` of a tree of structure ``node`` (a
+    :class:`~sourcegrad.util.tree.TreeDef`'s), None for a missing one: an adjoint may be a
+    plain container, one of sourcegrad's adjoint containers, or None (all zero)."""
+    if node is None:
+        return [g]
+    t, keys, kids = node
+    out = []
+    for i, kid in enumerate(kids):
+        key = keys[i] if issubclass(t, dict) else i
+        try:
+            child = None if g is None else g[key]
+        except (KeyError, IndexError, TypeError):
+            child = None
+        out += _adjoint_leaves(child, kid)
+    return out
+
+
+def _unravel_adjoint(z, vector, layout):
+    d[vector] += ravel_adjoint(d[z], layout)
+
+
+def _unravel_tangent(z, vector, layout):
+    d[z] += unravel_vector(d[vector], layout)
+
+
+def _ravel_adjoint_adjoint(z, g, layout):
+    d[g] += unravel_vector(d[z], layout)
+
+
+def _ravel_adjoint_tangent(z, g, layout):
+    d[z] += ravel_adjoint(d[g], layout)
+
+
+defvjp(unravel_vector, _unravel_adjoint)
+defjvp(unravel_vector, _unravel_tangent)
+defvjp(ravel_adjoint, _ravel_adjoint_adjoint)
+defjvp(ravel_adjoint, _ravel_adjoint_tangent)
 
 
 def ravel(tree: Tree):

@@ -488,7 +488,7 @@ def lambda_in_loop(x):
 
 def for_else(m):
     t = 0.0
-    for i in range(m.shape[0]):  # REFUSED
+    for i in range(m.shape[0]):
         if m[i, 0] > 5.0:
             break
         t = t + np.sum(m[i] ** 2)
@@ -695,7 +695,8 @@ CASES = [
         order=2,
     ),
     Case("lambda_in_loop", lambda_in_loop, (X,), order=2),
-    Case("for_else", for_else, (M,), refused=(sg.UnsupportedSyntaxError, "use a flag")),
+    Case("for_else", for_else, (M,), order=2),
+    Case("for_else_broken", for_else, (M * 20.0 + 0.5,)),
     Case("while_continue", while_continue, (X,), order=2),
     Case("return_in_nested_loops", return_in_nested_loops, (np.abs(M),), order=2),
     Case("setitem_then_break", setitem_then_break, (np.abs(X),), order=2),

@@ -277,7 +277,7 @@ def b_remainder(x, y):
 
 
 def b_copysign(x, y):
-    return np.sum(WT * np.copysign(x, y))  # REFUSED
+    return np.sum(WT * np.copysign(x, y))
 
 
 def b_add_fn(x, y):
@@ -310,7 +310,7 @@ BINARY = [
     Case("mod", b_mod, (A * 3, POS), wrt=(0, 1)),
     Case("fmod", b_fmod, (A * 3, POS), wrt=(0, 1)),
     Case("remainder", b_remainder, (A * 3, POS), wrt=(0, 1)),
-    Case("copysign", b_copysign, (A, B), wrt=0, refused=(sg.NoRuleError, "sourcegrad.defvjp(")),
+    Case("copysign", b_copysign, (A, B), wrt=(0, 1), order=2),
     Case("add_sub_mul_fns", b_add_fn, (A, B), wrt=(0, 1), order=2),
     Case("divide_fn", b_divide_fn, (A, POS), wrt=(0, 1)),
 ]
@@ -448,11 +448,11 @@ def r_norm_like(x):
 
 
 def r_average(x):
-    return np.average(x) ** 2  # REFUSED
+    return np.average(x) ** 2
 
 
 def r_nansum(x):
-    return np.nansum(x**2)  # REFUSED
+    return np.nansum(x**2)
 
 
 def r_trace(x):
@@ -492,8 +492,8 @@ REDUCTIONS = [
     Case("method_var_std", r_method_var_std, (A,), order=2),
     Case("logsumexp", r_logsumexp, (A,), order=2),
     Case("norm_like", r_norm_like, (A,), order=2),
-    Case("average", r_average, (A,), refused=(sg.NoRuleError, "sourcegrad.defvjp(")),
-    Case("nansum", r_nansum, (A,), refused=(sg.NoRuleError, "sourcegrad.defvjp(")),
+    Case("average", r_average, (A,), order=2),
+    Case("nansum", r_nansum, (A,), order=2),
     Case("trace", r_trace, (R.standard_normal((3, 3)),), order=2),
 ]
 
@@ -766,7 +766,7 @@ def p_einsum_outer(x, y):
 
 
 def p_vdot(x, y):
-    return np.vdot(x, y) ** 2  # REFUSED
+    return np.vdot(x, y) ** 2
 
 
 def p_kron(x, y):
@@ -794,7 +794,7 @@ PRODUCTS = [
     Case("einsum_trace", p_einsum_trace, (M33,)),
     Case("einsum_batch", p_einsum_batch, (T, R.standard_normal((2, 4, 2))), wrt=(0, 1)),
     Case("einsum_outer", p_einsum_outer, (A[:, 0], V4), wrt=(0, 1)),
-    Case("vdot", p_vdot, (A, B), wrt=(0, 1), refused=(sg.NoRuleError, "sourcegrad.defvjp(")),
+    Case("vdot", p_vdot, (A, B), wrt=(0, 1), order=2),
     Case("kron", p_kron, (R.standard_normal((2, 2)), M33), wrt=(0, 1)),
     Case("cross", p_cross, (M33, R.standard_normal((3, 3))), wrt=(0, 1)),
 ]
@@ -1061,7 +1061,7 @@ def n_interp(x):
 
 
 def n_convolve(x, k):
-    return np.sum(np.convolve(x, k) ** 2)  # REFUSED
+    return np.sum(np.convolve(x, k) ** 2)
 
 
 def n_meshgrid(x, y):
@@ -1138,7 +1138,7 @@ def n_heaviside(x):
 
 
 def n_median(x):
-    return np.median(x) ** 2  # REFUSED
+    return np.median(x) ** 2
 
 
 def n_sort_axis0(m):
@@ -1182,13 +1182,7 @@ MORE = [
     Case("diag_k", n_diag_k, (X3,), order=2),
     Case("select", n_select, (np.array([-0.5, 0.5, 1.5]),), order=2),
     Case("interp", n_interp, (X3,), refused=(sg.NoRuleError, "sourcegrad.defvjp(")),
-    Case(
-        "convolve",
-        n_convolve,
-        (X3, Y3[:2]),
-        wrt=(0, 1),
-        refused=(sg.NoRuleError, "sourcegrad.defvjp("),
-    ),
+    Case("convolve", n_convolve, (X3, Y3[:2]), wrt=(0, 1), order=2),
     Case(
         "meshgrid",
         n_meshgrid,
@@ -1213,7 +1207,7 @@ MORE = [
     Case("count_nonzero", n_count, (X3,), order=2),
     Case("reverse_cumsum", n_cumsum_rev_axis, (M33,), order=2),
     Case("heaviside", n_heaviside, (X3,), order=2),
-    Case("median", n_median, (X3,), refused=(sg.NoRuleError, "sourcegrad.defvjp(")),
+    Case("median", n_median, (X3,), order=2),
     Case("sort_axis0", n_sort_axis0, (M33,)),
     Case("argsort_take", n_argsort_take, (X3,), order=2),
     Case("isclose", n_isclose, (X3,), order=2),

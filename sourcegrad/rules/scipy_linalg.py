@@ -1,0 +1,126 @@
+"""``scipy.linalg``'s Cholesky factors and triangular solves: the reverse rule and the tangent
+rule of each, side by side, registered only where scipy imports (scipy is not a dependency),
+when ``scipy.linalg`` is imported.
+
+Covered: ``cholesky`` (``lower``), ``cho_factor`` (``lower``; the factor's other triangle is
+``a``'s, as LAPACK leaves it), ``cho_solve`` (a vector or matrix right-hand side) and
+``solve_triangular`` (``trans`` 0/"N" or 1/"T", ``lower``, ``unit_diagonal``), for real
+2-D matrices: the calls a Gaussian process or a whitened least-squares fit is written with. As
+for ``np.linalg.cholesky``, the matrix a factor is taken of counts as symmetric. Every rule is
+written with these functions, NumPy's and the linear helpers of
+``runtime/triangular_helpers.py``, so second order works.
+"""
+
+import numpy as np
+
+from ..runtime.linalg_helpers import part_or_zeros, result_like, uncholesky
+from ..runtime.triangular_helpers import (
+    factor_adjoint,
+    factor_product,
+    first_item_adjoint,
+    lower_form,
+    other_trans,
+    triangle,
+    triangular_adjoint,
+    triangular_product,
+)
+from .facts import declare
+from .registry import adjoint, d, tangent
+from .scipy_special import register_now_or_on_import
+
+try:
+    import scipy
+except ImportError:  # pragma: no cover - scipy is optional
+    scipy = None
+
+
+def _cholesky(z, a, lower=False, overwrite_a=False, check_finite=True):
+    d[a] += uncholesky(lower_form(d[z], lower), lower_form(z, lower))
+
+
+def _cholesky_tangent(z, a, lower=False, overwrite_a=False, check_finite=True):
+    # dL = L phi(L^-1 da L^-T) for the lower factor L (an upper factor is its transpose)
+    low = lower_form(z, lower)
+    m = np.linalg.solve(low, np.swapaxes(np.linalg.solve(low, np.swapaxes(d[a], -1, -2)), -1, -2))
+    eye = np.eye(np.shape(z)[-1], dtype=z.dtype)
+    d[z] += lower_form(low @ (np.tril(m) - 0.5 * eye * m), lower)
+
+
+def _cho_factor(z, a, lower=False, overwrite_a=False, check_finite=True):
+    g = part_or_zeros(d[z], 0, z)
+    low = lower_form(triangle(z[0], lower), lower)
+    d[a] += uncholesky(lower_form(triangle(g, lower), lower), low)
+    d[a] += triangle(g, not lower, True)  # the other triangle is a's own
+
+
+def _cho_factor_tangent(z, a, lower=False, overwrite_a=False, check_finite=True):
+    low = lower_form(triangle(z[0], lower), lower)
+    m = np.linalg.solve(low, np.swapaxes(np.linalg.solve(low, np.swapaxes(d[a], -1, -2)), -1, -2))
+    eye = np.eye(np.shape(low)[-1], dtype=low.dtype)
+    d[z] += result_like(
+        (
+            lower_form(low @ (np.tril(m) - 0.5 * eye * m), lower) + triangle(d[a], not lower, True),
+            None,
+        ),
+        z,
+    )
+
+
+def _cho_solve(z, c_and_lower, b, overwrite_b=False, check_finite=True):
+    db = scipy.linalg.cho_solve(c_and_lower, d[z])
+    d[b] += db
+    d[c_and_lower] += first_item_adjoint(
+        factor_adjoint(db, z, c_and_lower[0], c_and_lower[1]), c_and_lower
+    )
+
+
+def _cho_solve_tangent(z, c_and_lower, b, overwrite_b=False, check_finite=True):
+    # x = A^-1 b: dx = A^-1 (db - dA x)
+    d[z] += scipy.linalg.cho_solve(c_and_lower, d[b])
+    d[z] += -scipy.linalg.cho_solve(
+        c_and_lower,
+        factor_product(part_or_zeros(d[c_and_lower], 0, c_and_lower), *c_and_lower[:2], z),
+    )
+
+
+def _solve_triangular(
+    z, a, b, trans=0, lower=False, unit_diagonal=False, overwrite_b=False, check_finite=True
+):
+    db = scipy.linalg.solve_triangular(
+        a, d[z], trans=other_trans(trans), lower=lower, unit_diagonal=unit_diagonal
+    )
+    d[b] += db
+    d[a] += triangular_adjoint(db, z, trans, lower, unit_diagonal)
+
+
+def _solve_triangular_tangent(
+    z, a, b, trans=0, lower=False, unit_diagonal=False, overwrite_b=False, check_finite=True
+):
+    # x = op(T)^-1 b: dx = op(T)^-1 (db - op(dT) x)
+    d[z] += scipy.linalg.solve_triangular(
+        a, d[b], trans=trans, lower=lower, unit_diagonal=unit_diagonal
+    )
+    d[z] += -scipy.linalg.solve_triangular(
+        a,
+        triangular_product(d[a], z, trans, lower, unit_diagonal),
+        trans=trans,
+        lower=lower,
+        unit_diagonal=unit_diagonal,
+    )
+
+
+def register_linalg(linalg) -> None:
+    """Register the templates above for the functions of ``linalg`` (``scipy.linalg``)."""
+    for fn, rule, tangent_rule in (
+        (linalg.cholesky, _cholesky, _cholesky_tangent),
+        (linalg.cho_factor, _cho_factor, _cho_factor_tangent),
+        (linalg.cho_solve, _cho_solve, _cho_solve_tangent),
+        (linalg.solve_triangular, _solve_triangular, _solve_triangular_tangent),
+    ):
+        adjoint(fn)(rule)
+        tangent(fn)(tangent_rule)
+    declare(linalg.cholesky, linalg.cho_solve, linalg.solve_triangular, allocates="new")
+
+
+if scipy is not None:
+    register_now_or_on_import({"scipy.linalg": register_linalg})

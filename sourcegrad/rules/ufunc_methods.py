@@ -1,0 +1,89 @@
+"""The reductions and accumulations of NumPy's ufuncs called as methods (``np.add.reduce``,
+``np.maximum.reduce``, ``np.logaddexp.reduce``, ``np.add.accumulate``, ...): the reverse rule
+and the tangent rule of each, as those of the NumPy function each equals (``np.sum``,
+``np.max``, a log-sum-exp, ``np.cumsum``, ...), with the methods' own default ``axis=0``."""
+
+import numpy as np
+
+from ..runtime.helpers import expand_to, unreduce
+from ..runtime.products import prod_others, unprod
+from .facts import declare
+from .registry import adjoint, d, static, tangent
+
+
+@adjoint(np.add.reduce)
+def _add_reduce(z, a, axis=0, dtype=None, out=None, keepdims=False):
+    d[a] += unreduce(d[z], a, axis, keepdims)
+
+
+@tangent(np.add.reduce)
+def _add_reduce_tangent(z, a, axis=0, dtype=None, out=None, keepdims=False):
+    d[z] += np.add.reduce(d[a], axis, keepdims=keepdims)
+
+
+@adjoint(np.multiply.reduce)
+def _multiply_reduce(z, a, axis=0, dtype=None, out=None, keepdims=False):
+    d[a] += unprod(d[z], a, z, axis, keepdims)
+
+
+@tangent(np.multiply.reduce)
+def _multiply_reduce_tangent(z, a, axis=0, dtype=None, out=None, keepdims=False):
+    d[z] += np.sum(d[a] * prod_others(a, z, axis, keepdims), axis, keepdims=keepdims)
+
+
+@adjoint(np.maximum.reduce, np.minimum.reduce, np.fmax.reduce, np.fmin.reduce)
+def _extreme_reduce(z, a, axis=0, dtype=None, out=None, keepdims=False):
+    if static(np.ndim(a) == 0):
+        d[a] += d[z]
+    else:  # ties share the adjoint, as np.max's rule splits it
+        hit = a == expand_to(z, a, axis, keepdims)
+        d[a] += (
+            unreduce(d[z], a, axis, keepdims)
+            * hit
+            / np.sum(hit, axis, keepdims=True, dtype=z.dtype)
+        )
+
+
+@tangent(np.maximum.reduce, np.minimum.reduce, np.fmax.reduce, np.fmin.reduce)
+def _extreme_reduce_tangent(z, a, axis=0, dtype=None, out=None, keepdims=False):
+    if static(np.ndim(a) == 0):
+        d[z] += d[a]
+    else:
+        hit = a == expand_to(z, a, axis, keepdims)
+        d[z] += np.sum(d[a] * hit, axis, keepdims=keepdims) / np.sum(
+            hit, axis, keepdims=keepdims, dtype=z.dtype
+        )
+
+
+@adjoint(np.logaddexp.reduce)
+def _logaddexp_reduce(z, a, axis=0, dtype=None, out=None, keepdims=False):
+    # the weights of a log-sum-exp: exp(a - z) along the axis
+    d[a] += unreduce(d[z], a, axis, keepdims) * np.exp(a - expand_to(z, a, axis, keepdims))
+
+
+@tangent(np.logaddexp.reduce)
+def _logaddexp_reduce_tangent(z, a, axis=0, dtype=None, out=None, keepdims=False):
+    d[z] += np.sum(d[a] * np.exp(a - expand_to(z, a, axis, keepdims)), axis, keepdims=keepdims)
+
+
+@adjoint(np.add.accumulate)
+def _add_accumulate(z, a, axis=0, dtype=None, out=None):
+    d[a] += np.flip(np.cumsum(np.flip(d[z], axis), axis), axis)
+
+
+@tangent(np.add.accumulate)
+def _add_accumulate_tangent(z, a, axis=0, dtype=None, out=None):
+    d[z] += np.add.accumulate(d[a], axis)
+
+
+declare(
+    np.add.reduce,
+    np.multiply.reduce,
+    np.maximum.reduce,
+    np.minimum.reduce,
+    np.fmax.reduce,
+    np.fmin.reduce,
+    np.logaddexp.reduce,
+    np.add.accumulate,
+    allocates="new",
+)
