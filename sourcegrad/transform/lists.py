@@ -144,8 +144,11 @@ def _shared_by(assign, lists: set) -> list:
         items = [e for e in value.values if isinstance(e, gast.Name)]
     else:
         items = []
+    shared = [e.id for e in items if e.id in lists]
+    if not shared:
+        return []
     text = S.text(assign).strip()
-    return [(e.id, text) for e in items if e.id in lists]
+    return [(name, text) for name in shared]
 
 
 def _changes_in(loop, name: str) -> bool:

@@ -25,9 +25,7 @@ def local_names(core: Core) -> set:
     cached = core.bound_locals
     if cached is None:
         cached = set(core.params) | {
-            n.id
-            for n in S.walk(core.node)
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+            n.id for n in S.name_nodes(core.node) if isinstance(n.ctx, gast.Store)
         }
         cached |= {n.name for n in S.walk(core.node) if isinstance(n, gast.FunctionDef)} - {
             core.node.name

@@ -39,7 +39,7 @@ def attr_chain(dotted: str):
 
 def names_in(node) -> set[str]:
     """Every identifier read or written anywhere under ``node``."""
-    return {n.id for n in walk(node) if isinstance(n, gast.Name)}
+    return {n.id for n in name_nodes(node)}
 
 
 def is_none(node) -> bool:
@@ -53,22 +53,18 @@ def captured_names(node) -> set[str]:
     out: set = set()
     for inner in walk(node):
         if inner is not node and isinstance(inner, (gast.FunctionDef, gast.Lambda)):
-            out |= {n.id for n in walk(inner) if isinstance(n, gast.Name)}
+            out |= {n.id for n in name_nodes(inner)}
     return out
 
 
 def bound_names(node) -> set[str]:
     """Names ``node`` binds (assignment targets, parameters, loop variables)."""
-    return {
-        n.id
-        for n in walk(node)
-        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param))
-    }
+    return {n.id for n in name_nodes(node) if isinstance(n.ctx, (gast.Store, gast.Param))}
 
 
 def loaded_names(node) -> list[str]:
     """Identifiers read under ``node``, in evaluation order, with repeats."""
-    return [n.id for n in walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)]
+    return [n.id for n in name_nodes(node) if isinstance(n.ctx, gast.Load)]
 
 
 def target_name(stmt) -> str | None:
@@ -145,6 +141,35 @@ def walk(node):
                 extend([x for x in v if isinstance(x, AST)])
             elif isinstance(v, AST):
                 push(v)
+
+
+def name_nodes(node) -> list:
+    """The ``Name`` nodes under ``node`` (itself included), in the order :func:`walk` gives
+    them; one list, without a generator's cost per node (the queries of names use it)."""
+    out: list = []
+    stack = [node]
+    pop, push, extend, found = stack.pop, stack.append, stack.extend, out.append
+    AST, Name = gast.AST, gast.Name
+    walked = _WALKED
+    while stack:
+        n = pop()
+        cls = type(n)
+        if cls is Name:
+            found(n)
+            if n.annotation is None:
+                continue
+        fields = walked.get(cls)
+        if fields is None:
+            fields = _walked(cls)
+        for field in fields:
+            v = getattr(n, field, None)
+            if v is None:
+                continue
+            if type(v) is list:
+                extend([x for x in v if isinstance(x, AST)])
+            elif isinstance(v, AST):
+                push(v)
+    return out
 
 
 class Transformer(gast.NodeTransformer):

@@ -39,8 +39,8 @@ def reads_of(stmt) -> set:
     reads = {
         n.id
         for part in read_parts(stmt)
-        for n in S.walk(part)
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
+        for n in S.name_nodes(part)
+        if isinstance(n.ctx, gast.Load)
     }
     if cache is not None:
         cache[id(stmt)] = reads
