@@ -43,6 +43,9 @@ class Emitted:
     specialisable: bool = False
     #: the simplified derivative this one was optimized from, kept for that build
     der: object = None
+    #: the normalized function ``der`` was built from, as normalizing gave it (before any
+    #: analysis): the builds specialised to shapes start from a copy of it
+    core: object = None
     #: a pure build for ranks that runs until the build specialised to shapes replaces it
     provisional: bool = False
     first_key: object = None  # the argument signature it was built for
