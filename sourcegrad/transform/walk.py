@@ -23,11 +23,22 @@ READ_METHODS = {
 
 
 def walk_statements(body) -> Iterator[gast.stmt]:
-    """Every statement of ``body`` in source order, those nested in branches and loops too."""
-    for stmt in body:
-        yield stmt
-        for attr in ("body", "orelse"):
-            yield from walk_statements(getattr(stmt, attr, []) or [])
+    """Every statement of ``body`` in source order, those nested in branches and loops too
+    (each block read when the walk reaches it, as a nested ``for`` would)."""
+    stack: list = [iter(body)]  # one generator, not one per level of nesting
+    while stack:
+        top = stack[-1]
+        if type(top) is tuple:  # (statement,) whose body is done: its else part next
+            stack[-1] = iter(getattr(top[0], "orelse", None) or ())
+            continue
+        for stmt in top:
+            yield stmt
+            if hasattr(stmt, "body"):
+                stack.append((stmt,))
+                stack.append(iter(stmt.body or ()))
+                break
+        else:
+            stack.pop()
 
 
 def written_names(stmt) -> set:
