@@ -88,15 +88,29 @@ def dotted(node) -> str | None:
 def clone(node):
     """A deep copy of a gast tree (with the node facts of ``node_facts`` the passes attach), much faster than
     ``copy.deepcopy``."""
-    if isinstance(node, list):
+    if type(node) is list:
         return [clone(x) for x in node]
     if not isinstance(node, gast.AST):
         return node
+    return _clone_node(node)
+
+
+def _clone_node(node):
+    AST = gast.AST
     cls = type(node)
     new = cls.__new__(cls)
     d = new.__dict__
     for k, v in node.__dict__.items():
-        d[k] = clone(v) if isinstance(v, (gast.AST, list)) else v
+        if isinstance(v, AST):
+            if v.__dict__:
+                d[k] = _clone_node(v)
+            else:  # an expression context or an operator: nothing to copy inside
+                leaf = type(v)
+                d[k] = leaf.__new__(leaf)
+        elif type(v) is list:
+            d[k] = [_clone_node(x) if isinstance(x, AST) else clone(x) for x in v]
+        else:
+            d[k] = v
     return new
 
 
