@@ -106,8 +106,9 @@ def instantiate(
     dropped when every tangent it reads is None.
     """
     env = {p: v for p, v in bound.items()}
-    body = [S.clone(s) for s in _fold(rule.body, env, ranks)]  # the branches kept, only
-    local_names = {n.id for s in body for n in S.name_nodes(s) if isinstance(n.ctx, gast.Store)}
+    folded = _fold(rule.body, env, ranks)  # the branches kept, only
+    local_names = set().union(*[_template_stores(s) for s in folded])
+    body = [S.clone(s) for s in folded]
     renamed = {n: names.fresh(n, always_suffix=True) for n in sorted(local_names)}
     out = []
     for stmt in body:
@@ -213,6 +214,23 @@ def _tangent_atom(t):
 
 
 # ------------------------------------------------------------------ static evaluation
+
+
+def _template_stores(stmt) -> frozenset:
+    """The names a statement of a template (or of :func:`_fold`'s copy of one) assigns,
+    found once per template statement."""
+    if isinstance(stmt, gast.If):  # (a folded copy: its branches folded too)
+        test = [n.id for n in S.name_nodes(stmt.test) if isinstance(n.ctx, gast.Store)]
+        return frozenset(test).union(*[_template_stores(s) for s in stmt.body + stmt.orelse])
+    got = _STORES.get(id(stmt))
+    if got is None or got[0] is not stmt:
+        names = frozenset(n.id for n in S.name_nodes(stmt) if isinstance(n.ctx, gast.Store))
+        got = _STORES[id(stmt)] = (stmt, names)
+    return got[1]
+
+
+#: id of a template statement -> (the statement, the names it assigns)
+_STORES: dict = {}
 
 
 def _fold(stmts, env, ranks):
