@@ -186,6 +186,33 @@ def name_nodes(node) -> list:
     return out
 
 
+def nodes_of(node, classes: tuple) -> list:
+    """The nodes under ``node`` (itself included) whose class is one of ``classes`` (exactly,
+    not a subclass), in the order :func:`walk` gives them; one list, like :func:`name_nodes`."""
+    out: list = []
+    stack = [node]
+    pop, push, extend, found = stack.pop, stack.append, stack.extend, out.append
+    AST = gast.AST
+    walked = _WALKED
+    while stack:
+        n = pop()
+        cls = type(n)
+        if cls in classes:
+            found(n)
+        fields = walked.get(cls)
+        if fields is None:
+            fields = _walked(cls)
+        for field in fields:
+            v = getattr(n, field, None)
+            if v is None:
+                continue
+            if type(v) is list:
+                extend([x for x in v if isinstance(x, AST)])
+            elif isinstance(v, AST):
+                push(v)
+    return out
+
+
 class Transformer(gast.NodeTransformer):
     """``gast.NodeTransformer`` that rewrites the same trees the same way, faster: each
     ``visit_<Class>`` method found once per class, and expression contexts and operators

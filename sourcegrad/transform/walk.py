@@ -98,10 +98,13 @@ def load_counts(body) -> dict:
     return counts
 
 
+_MAY_MUTATE = (gast.Subscript, gast.AugAssign, gast.Call)
+
+
 def mutated_names(body) -> set:
     """Names that may be changed in place anywhere in ``body``."""
     out = set()
-    for n in S.walk(gast.Module(body=body, type_ignores=[])):
+    for n in S.nodes_of(gast.Module(body=body, type_ignores=[]), _MAY_MUTATE):
         if isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store):
             out |= {m.id for m in S.name_nodes(n.value)}
         elif isinstance(n, gast.AugAssign):
