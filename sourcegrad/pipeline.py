@@ -444,13 +444,14 @@ class Pipeline:
 
     def optimized(self, general: Emitted, args: tuple) -> Emitted:
         """The provisional build ``general`` (pure) optimized for its ranks."""
-        der = general.der
+        der, core = general.der, general.core
         if der is None:  # read from disk: the pure derivative is made again, once
-            der = self._build(args, False, None).der
+            built = self._build(args, False, None)
+            der, core = built.der, built.core
         run = self.emit_optimized(der, args)
         run.specialisable = True
         run.der = der
-        run.core = general.core
+        run.core = core
         run.pure = general
         return run
 
