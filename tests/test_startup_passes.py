@@ -24,7 +24,7 @@ from sourcegrad import pipeline
 from sourcegrad.errors import SourcegradError
 from sourcegrad.transform import syntax as S
 from sourcegrad.transform.node_facts import get_fact, set_fact
-from sourcegrad.transform.simplify import _fixpoint
+from sourcegrad.transform.simplify import run_to_fixpoint
 from sourcegrad.transform.walk import walk_statements
 
 from .fd import numerical_grad
@@ -119,7 +119,7 @@ def _model_steps(rng, n_steps, state, log):
 def test_fixpoint_leaves_what_whole_rounds_leave(seed):
     n, rounds = 1 + seed % 9, 1 + seed % 20
     states = []
-    for fixpoint in (_whole_rounds, _fixpoint):
+    for fixpoint in (_whole_rounds, run_to_fixpoint):
         state, log = [seed], []
         steps = _model_steps(random.Random(seed), n, state, log)
         fixpoint(steps, rounds)
@@ -141,7 +141,7 @@ def test_fixpoint_skips_the_rest_of_a_round_that_can_change_nothing():
     def other(k):
         return lambda: (log.append(k), (False, False))[1]
 
-    _fixpoint((first, other(1), other(2)), rounds=20)
+    run_to_fixpoint((first, other(1), other(2)), rounds=20)
     assert log == [0, 1, 2, 0]  # steps 1 and 2 saw this body already
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "liveness",
     "propagate",
     "protect_aliases",
+    "run_to_fixpoint",
     "simplify",
 ]
 
@@ -54,7 +55,7 @@ def simplify(der: Derivative) -> Derivative:
         lambda: prune_dead_stores(body),
         lambda: _said(dead_tape(body)),
     )
-    _fixpoint(steps, rounds=20)
+    run_to_fixpoint(steps, rounds=20)
     drop_unused_tape(body)
     if inline_tests(body, der.analysis.core.conditions, load_counts(body)):
         unread_inits(body, load_counts(body))  # `cond = None` before a loop, for its tape
@@ -67,7 +68,7 @@ def _said(changed) -> tuple[bool, bool]:
     return bool(changed), bool(changed)
 
 
-def _fixpoint(steps: tuple, rounds: int) -> None:
+def run_to_fixpoint(steps: tuple, rounds: int) -> None:
     """Run ``steps`` in order, round after round, until a round in which none says it
     changed the body, or ``rounds`` rounds; the body is left as those rounds leave it. Each
     step rewrites the body in place and returns ``(says it changed it, changed it)``, and is
