@@ -7,7 +7,10 @@ them; a derivative object (:mod:`sourcegrad.derivative`) decides *which* build a
 
 Each build normalizes the function once. Where a build needs a second core (fusing loops of
 products rewrites its core, the reverse pass rewrites the core of the shown derivative while a
-forward-mode gradient runs), it gets a copy of the first one instead of normalizing again.
+forward-mode gradient runs), it gets a copy of the first one instead of normalizing again. The
+first (provisional) build for a rank signature keeps a copy of its core as normalizing gave it
+(``Emitted.core``): the builds for those ranks that follow (specialised to shapes, to a shape
+pattern) start from a copy of that, and do not normalize the function again.
 """
 
 from __future__ import annotations
