@@ -12,6 +12,9 @@ processes, in ms:
 
 * ``first``: the first call of a fresh ``sg.value_and_grad`` (parse, normalize, analyze,
   reverse, simplify, emit, compile, run), and ``transform``: the first call minus a later one;
+  ``all phases``: the time in the timed phases (the transformation itself), and ``outside the
+  phases``: the rest of the first call, mostly running the derivative built for the ranks
+  (pure, not optimized: slower than the third call's code, and run cold);
 * ``second``: the second call, which builds the code specialised to the shapes (optimize);
 * ``create + 3 calls``: making the derivative and calling it three times;
 * each phase's own time (time in nested phases counted there) in the first and second calls.
@@ -206,6 +209,17 @@ def _median_ms(samples: list[dict], key: str) -> float:
     return statistics.median(s[key] for s in samples) * 1e3
 
 
+def _median_of(samples: list[dict], value) -> float:
+    return statistics.median(value(s) for s in samples) * 1e3
+
+
+def _outside_phases(sample: dict) -> float:
+    """The first call's time outside every timed phase: running the code built for the
+    ranks (the pure derivative, slower than the optimized code the third call runs, and cold)
+    and the call's own bookkeeping."""
+    return sample["first"] - sum(sample["first_phases"].values())
+
+
 def _phase_rows(samples: list[dict], key: str) -> dict:
     labels = dict.fromkeys(label for label, _, _ in PHASES)
     return {
@@ -234,6 +248,8 @@ def report(samples_per: int, cpu: bool) -> None:
     rows = [
         ("first call", lambda s: _median_ms(s, "first")),
         ("  transform", lambda s: _median_ms(s, "first") - _median_ms(s, "third")),
+        ("  all phases", lambda s: _median_of(s, lambda x: sum(x["first_phases"].values()))),
+        ("  outside the phases", lambda s: _median_of(s, _outside_phases)),
         ("second call", lambda s: _median_ms(s, "second")),
         ("  optimizing build", lambda s: _median_ms(s, "second") - _median_ms(s, "third")),
         ("third call", lambda s: _median_ms(s, "third")),

@@ -7,7 +7,10 @@ them; a derivative object (:mod:`sourcegrad.derivative`) decides *which* build a
 
 Each build normalizes the function once. Where a build needs a second core (fusing loops of
 products rewrites its core, the reverse pass rewrites the core of the shown derivative while a
-forward-mode gradient runs), it gets a copy of the first one instead of normalizing again.
+forward-mode gradient runs), it gets a copy of the first one instead of normalizing again. The
+first (provisional) build for a rank signature keeps a copy of its core as normalizing gave it
+(``Emitted.core``): the builds for those ranks that follow (specialised to shapes, to a shape
+pattern) start from a copy of that, and do not normalize the function again.
 """
 
 from __future__ import annotations
@@ -181,6 +184,13 @@ def _copy_core(core: Core) -> Core:
     )
 
 
+def _normalized(parsed: Parsed, args: tuple | None, general: Any) -> Core:
+    """The core of ``parsed`` for ``args``: a copy of the one kept by ``general`` (a build
+    for the same ranks, which normalizing gives again), else normalized here."""
+    kept = getattr(general, "core", None)
+    return _copy_core(kept) if kept is not None else normalize(parsed, args)
+
+
 def _scalar_tangent(der, kind) -> bool:
     """Make the generated jvp ``der`` return its tangent as a scalar of ``kind`` (the gradient
     with respect to a float is a float, to a NumPy scalar one of its type; zero where the
@@ -295,7 +305,7 @@ class Pipeline:
     def _build(self, args: tuple | None, specialise: bool, general: Any) -> Emitted:
         """:meth:`build`, always made here."""
         parsed = self.parsed()
-        core = normalize(parsed, args)
+        core = _normalized(parsed, args, general)
         wrt = self._wrt_of(parsed, core, args)
         if not self.with_gradients:
             # the function itself, compiled: the forward pass without tangents
@@ -309,7 +319,22 @@ class Pipeline:
             return self._emitted(
                 forward(analysis, self.options.get("select", ())), args, specialise
             )
-        return self._reverse(core, wrt, args, specialise, general)
+        kept = _copy_core(core) if self._provisional(args, specialise) else None
+        run = self._reverse(core, wrt, args, specialise, general)
+        if kept is not None and run.provisional:
+            run.core = kept  # what the builds specialised to shapes start from
+        return run
+
+    def _provisional(self, args: tuple | None, specialise: bool) -> bool:
+        """Whether the reverse-mode build for ``args`` may be a provisional one (see
+        :meth:`_emitted`): builds specialised to shapes follow it."""
+        return (
+            not specialise
+            and args is not None
+            and self.options.get("optimize", True)
+            and self.options.get("debug_hook") is None
+            and _has_arrays(args)
+        )
 
     def _wrt_of(self, parsed: Parsed, core: Core, args) -> tuple:
         """``wrt`` as positions among the parameters; refused where it names none of them,
@@ -422,12 +447,14 @@ class Pipeline:
 
     def optimized(self, general: Emitted, args: tuple) -> Emitted:
         """The provisional build ``general`` (pure) optimized for its ranks."""
-        der = general.der
+        der, core = general.der, general.core
         if der is None:  # read from disk: the pure derivative is made again, once
-            der = self._build(args, False, None).der
+            built = self._build(args, False, None)
+            der, core = built.der, built.core
         run = self.emit_optimized(der, args)
         run.specialisable = True
         run.der = der
+        run.core = core
         run.pure = general
         return run
 
@@ -448,7 +475,7 @@ class Pipeline:
             if der is None:
                 return None
         parsed = self.parsed()
-        core = normalize(parsed, args)
+        core = _normalized(parsed, args, general)
         wrt = self._wrt_of(parsed, core, args)
         if may_fuse(core) or (self.mode == "grad" and not self.has_aux and _one_scalar(args, wrt)):
             return None

@@ -116,7 +116,7 @@ class AdjointSweep:
                 op = self.a.ops.get(id(stmt))
                 if op is not None:
                     for atom in op.diff_atoms():
-                        touched |= {n.id for n in S.walk(atom) if isinstance(n, gast.Name)}
+                        touched |= {n.id for n in S.name_nodes(atom)}
         existing = self.exists_before.get(id(loop), set()) | self.defined
         return touched & existing & self.a.active
 
@@ -151,7 +151,7 @@ class AdjointSweep:
         if isinstance(target, gast.Name):
             z = S.name(target.id)
             dz = S.name(self.adjname(target.id))
-            reads = {n.id for a in op.operands for n in S.walk(a) if isinstance(n, gast.Name)}
+            reads = {n.id for a in op.operands for n in S.name_nodes(a)}
             if target.id in reads:
                 # `x[k] = v` and friends: the statement reads the name it writes
                 copy = self.names.fresh("d" + target.id, always_suffix=True)

@@ -150,9 +150,7 @@ _stored.epoch = 0
 
 
 def _stores_in(stmt) -> set:
-    return {
-        n.id for n in S.walk(stmt) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
-    }
+    return {n.id for n in S.name_nodes(stmt) if isinstance(n.ctx, gast.Store)}
 
 
 def _number(e) -> bool:

@@ -173,8 +173,8 @@ def call_dynamic(core, func, args, varied, stmt=None, keywords: tuple = ()) -> O
             # an item of a differentiated container read by a method without a rule
             # (`d.setdefault(k)`, `d.popitem()`): refused where its result is used, never
             # taken as a constant
-            return Op(None, None, operands=operands, pure=False, label="." + func.attr + "()")
-        return Op(None, "constant", operands=operands, pure=False, label=label)
+            return Op(None, None, operands=operands, pure=False, described="." + func.attr + "()")
+        return Op(None, "constant", operands=operands, pure=False, described=label)
     params = {"fn": func, **{f"a{i}": a for i, a in enumerate(args)}}
     diff = [receiver if i == derive.RECEIVER else args[i] for i in wrt]
     params["diff"] = diff[0] if len(diff) == 1 else gast.Tuple(elts=diff, ctx=gast.Load())
@@ -207,7 +207,7 @@ def call_dynamic(core, func, args, varied, stmt=None, keywords: tuple = ()) -> O
         differentiable=frozenset({"diff"}),
         where="sourcegrad.api." + maker,
     )
-    return Op("dynamic", rule, params, operands, pure=False, label=label)
+    return Op("dynamic", rule, params, operands, pure=False, described=label)
 
 
 def _maker_call(maker: str, wrt: tuple, keywords: tuple) -> gast.Call:
@@ -334,7 +334,7 @@ def call_user_function(core: Core, stmt, fn, args, kwargs, label, varied=None) -
     wrt = tuple(i for i, name in enumerate(names) if _may_vary(given.get(name), varied))
     operands = [*args, *kwargs.values()]
     if not wrt:
-        return Op(fn, "constant", operands=operands, pure=False, label=label)
+        return Op(fn, "constant", operands=operands, pure=False, described=label)
     for i in wrt:
         line = _writes_into(callee.node, names[i])
         if line is not None:
@@ -378,7 +378,7 @@ def call_user_function(core: Core, stmt, fn, args, kwargs, label, varied=None) -
         differentiable=frozenset({"diff"}),
         where=f"{fn.__code__.co_filename}:{fn.__code__.co_firstlineno}",
     )
-    op = Op(fn, rule, params, operands, pure=True, label=label)
+    op = Op(fn, rule, params, operands, pure=True, described=label)
     op.user_call = (user_fn, args, kwargs)
     return op
 
@@ -495,12 +495,12 @@ def construct_namedtuple(core: Core, stmt, cls, args, kwargs, label) -> Op:
         v = bound.arguments[name]
         if not isinstance(v, gast.AST):
             if type(v) not in (bool, int, float, str, type(None)):
-                return Op(cls, None, operands=[*args, *kwargs.values()], pure=True, label=label)
+                return Op(cls, None, operands=[*args, *kwargs.values()], pure=True, described=label)
             v = S.const(v)
         fields.append(v)
     display = gast.Tuple(elts=fields, ctx=gast.Load())
     rule = NAMEDTUPLE_TANGENT if core.forward else NAMEDTUPLE_ADJOINT
-    return Op(cls, rule, {"x": display}, [*args, *kwargs.values()], label=label)
+    return Op(cls, rule, {"x": display}, [*args, *kwargs.values()], described=label)
 
 
 def _make_namedtuple_rules():

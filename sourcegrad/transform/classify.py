@@ -58,25 +58,27 @@ def classify(core: Core, stmt) -> Op:
         target = stmt.targets[0]
         return bind_rule(core, stmt, "setitem", [target.value, target.slice, value], {}, "x[k] = v")
     if get_fact(value, "opaque"):
-        return Op("opaque", None, operands=[value], pure=False, label=S.text(value))
+        return Op("opaque", None, operands=[value], pure=False, described=value)
     path = get_fact(stmt, "path")
     if path and _is_setting(core, path):  # a record's int, str or function field
-        return Op(None, "constant", operands=[value], pure=True, label="path")
+        return Op(None, "constant", operands=[value], pure=True, described="path")
     if path:
-        return Op("path", PATH_RULE, {"x": S.name(path[0])}, [value], label="path")
+        return Op("path", PATH_RULE, {"x": S.name(path[0])}, [value], described="path")
     if S.is_atom(value):
-        return Op("copy", lookup_rule(core, "copy"), {"x": value}, [value], label="copy")
+        return Op("copy", lookup_rule(core, "copy"), {"x": value}, [value], described="copy")
     if isinstance(value, gast.BinOp):
         key = R.BINOPS.get(type(value.op))
         left = value.left
         if key == "mod" and isinstance(left, gast.Constant) and isinstance(left.value, str):
             key = "format"  # "loss %f" % x: string formatting, not a remainder
-        return bind_rule(core, stmt, key, [value.left, value.right], {}, S.text(value))
+        return bind_rule(core, stmt, key, [value.left, value.right], {}, value)
     if isinstance(value, gast.UnaryOp):
         key = R.UNARYOPS.get(type(value.op))
-        return bind_rule(core, stmt, key, [value.operand], {}, S.text(value))
+        return bind_rule(core, stmt, key, [value.operand], {}, value)
     if isinstance(value, gast.Compare):
-        return Op("compare", "constant", operands=[value.left, *value.comparators], label="compare")
+        return Op(
+            "compare", "constant", operands=[value.left, *value.comparators], described="compare"
+        )
     if isinstance(value, gast.Attribute):
         key = R.ATTRIBUTES.get(value.attr)
         if (
@@ -93,12 +95,12 @@ def classify(core: Core, stmt) -> Op:
         return bind_rule(core, stmt, key, [value.value, value.slice], {}, "indexing")
     if isinstance(value, gast.Dict):
         if all(k is not None and (S.is_atom(k) or S.is_literal(k)) for k in value.keys):
-            return Op("pack", PACK_RULE, {"x": value}, list(value.values), label="dict")
+            return Op("pack", PACK_RULE, {"x": value}, list(value.values), described="dict")
     if isinstance(value, (gast.Tuple, gast.List)):
         return _classify_display(core, stmt, value)
     if isinstance(value, gast.Call):
         return _classify_call(core, stmt, value)
-    return Op("opaque", None, operands=[value], pure=False, label=S.text(value))
+    return Op("opaque", None, operands=[value], pure=False, described=value)
 
 
 def _classify_display(core: Core, stmt, value) -> Op:
@@ -109,8 +111,8 @@ def _classify_display(core: Core, stmt, value) -> Op:
             core, stmt, "list_append", [value.elts[0].value, value.elts[1]], {}, ".append()"
         )
     if any(starred):
-        return Op("opaque", None, operands=[value], pure=True, label=S.text(value))
-    return Op("pack", PACK_RULE, {"x": value}, [value], label="tuple")
+        return Op("opaque", None, operands=[value], pure=True, described=value)
+    return Op("pack", PACK_RULE, {"x": value}, [value], described="tuple")
 
 
 def _dynamic(core: Core, func, args) -> Op:
@@ -140,7 +142,7 @@ def _classify_call(core: Core, stmt, value) -> Op:
         None,
         operands=[func, *value.args, *kwargs.values()],
         pure=False,
-        label=S.text(func),
+        described=func,
     )
 
 
@@ -150,7 +152,7 @@ def _classify_global_call(core: Core, stmt, value, kwargs) -> Op:
     obj = resolve(core.parsed, func, local_names(core))
     label = S.dotted(func) or S.text(func)
     if obj is UNRESOLVED:
-        return Op(None, None, operands=[*value.args, *kwargs.values()], pure=False, label=label)
+        return Op(None, None, operands=[*value.args, *kwargs.values()], pure=False, described=label)
     if (
         lookup_rule(core, obj) is None
         and is_user_function(obj)
@@ -166,7 +168,7 @@ def _classify_global_call(core: Core, stmt, value, kwargs) -> Op:
         # a layer object or a bound method kept in a global: found when it runs
         if kwargs:
             operands = [*value.args, *kwargs.values()]
-            return Op("keywords", None, operands=operands, pure=False, label=label)
+            return Op("keywords", None, operands=operands, pure=False, described=label)
         return _dynamic(core, func, list(value.args))
     op = bind_rule(core, stmt, obj, list(value.args), kwargs, label)
     module = getattr(obj, "__module__", "") or ""
@@ -202,7 +204,7 @@ def _classify_method_call(core: Core, stmt, value, kwargs) -> Op:
             None,
             operands=[func.value, *value.args, *kwargs.values()],
             pure=False,
-            label=label,
+            described=label,
         )
     key, packs = entry
     args = list(value.args)

@@ -43,6 +43,9 @@ class Emitted:
     specialisable: bool = False
     #: the simplified derivative this one was optimized from, kept for that build
     der: object = None
+    #: the normalized function ``der`` was built from, as normalizing gave it (before any
+    #: analysis): the builds specialised to shapes start from a copy of it
+    core: object = None
     #: a pure build for ranks that runs until the build specialised to shapes replaces it
     provisional: bool = False
     first_key: object = None  # the argument signature it was built for
@@ -126,7 +129,7 @@ def emit(der: Derivative, place=None) -> Emitted:
     parsed = core.parsed
     node = der.node
     inner, line_users = _render(node)
-    used = {n.id for n in S.walk(node) if isinstance(n, gast.Name)}
+    used = {n.id for n in S.name_nodes(node)}
     free_user = sorted(n for n in parsed.closure if n in used)
     injected = sorted(n for n in der.refs.injected if n in used)
     factory_params = injected + free_user
@@ -216,12 +219,20 @@ def _unparse(node) -> str:
 
 
 def _to_ast(node):
-    """The ``ast`` tree of a gast tree, for ``ast.unparse`` (which reads no positions): each
-    node as the ``ast`` class of the same name with that class's fields, a parameter (a gast
-    ``Name`` in ``Param`` context) as an ``ast.arg``, every position line 1. Several times
-    faster than ``gast.gast_to_ast``, which converts positions and type comments too."""
-    if isinstance(node, list):
+    """The ``ast`` tree of a gast tree, for ``ast.unparse`` (which reads no positions and no
+    expression contexts): each node as the ``ast`` class of the same name with that class's
+    fields but ``ctx``, a parameter (a gast ``Name`` in ``Param`` context) as an ``ast.arg``,
+    every position line 1. Several times faster than ``gast.gast_to_ast``, which converts
+    positions, contexts and type comments too."""
+    if type(node) is list:
         return [_to_ast(x) for x in node]
+    if type(node) is gast.Name and node.annotation is None and type(node.ctx) is not gast.Param:
+        got = _NAMES.get(node.id)  # (the unparser keeps no state on a name: one serves all)
+        if got is None:
+            if len(_NAMES) > 4096:
+                _NAMES.clear()
+            got = _NAMES[node.id] = ast.Name(id=node.id)
+        return got
     if not isinstance(node, gast.AST):
         return node
     if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Param):
@@ -231,18 +242,27 @@ def _to_ast(node):
         # stands: ``(-1) ** k`` would come out as ``-1 ** k``, which is ``-(1 ** k)``. As a
         # negation of a positive number it is parenthesised where precedence needs it.
         return ast.UnaryOp(op=ast.USub(), operand=ast.Constant(value=-node.value, kind=None))
-    cls = _AST_CLASSES.get(type(node))
-    if cls is None:
-        cls = _AST_CLASSES[type(node)] = getattr(ast, type(node).__name__)
+    made = _AST_CLASSES.get(type(node))
+    if made is None:
+        made = _AST_CLASSES[type(node)] = _ast_class(type(node))
+    cls, fields, positioned = made
     new = cls.__new__(cls)
-    for name in cls._fields:
-        setattr(new, name, _to_ast(getattr(node, name, None)))
-    if "lineno" in cls._attributes:  # read for type comments: any line will do
+    for name in fields:
+        v = getattr(node, name, None)
+        setattr(new, name, _to_ast(v) if isinstance(v, (gast.AST, list)) else v)
+    if positioned:  # read for type comments: any line will do
         new.lineno = new.end_lineno = 1
     return new
 
 
+def _ast_class(gast_class) -> tuple:
+    """``(ast class, the fields to convert, whether it has a position)`` of a gast class."""
+    cls = getattr(ast, gast_class.__name__)
+    return cls, tuple(f for f in cls._fields if f != "ctx"), "lineno" in cls._attributes
+
+
 _AST_CLASSES: dict = {}
+_NAMES: dict = {}  # identifier -> its ast.Name
 
 
 def _negative_number(value) -> bool:

@@ -48,9 +48,18 @@ class Op:
     bound: dict = field(default_factory=dict)  # rule parameter -> atom (or tuple of atoms)
     operands: list = field(default_factory=list)  # every atom the operation reads
     pure: bool = True
-    label: str = ""  # how the operation reads in an error message
+    #: how the operation reads in an error message (:attr:`label`): its text, or the node
+    #: whose source text it is (unparsed only where a message reads it)
+    described: object = ""
     user_call: tuple = ()  # (function, args, kwargs) for a call to the user's own function
     dynamic_call: tuple = ()  # (function name, args) for a call to a local function
+
+    @property
+    def label(self) -> str:
+        """How the operation reads in an error message."""
+        if not isinstance(self.described, str):
+            self.described = S.text(self.described)
+        return self.described
 
     @property
     def differentiable(self) -> bool:

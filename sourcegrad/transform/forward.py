@@ -418,7 +418,7 @@ def _operand_names(stmt) -> set:
     parts = [stmt.value]
     if isinstance(stmt.targets[0], gast.Subscript):
         parts += [stmt.targets[0].value, stmt.targets[0].slice]
-    return {n.id for p in parts for n in S.walk(p) if isinstance(n, gast.Name)}
+    return {n.id for p in parts for n in S.name_nodes(p)}
 
 
 def _reads(node, names) -> bool:

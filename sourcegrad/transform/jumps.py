@@ -19,6 +19,8 @@ from . import syntax as S
 def lower_jumps(fn: gast.FunctionDef, names: S.NameGen) -> None:
     """Rewrite ``fn`` in place so that it contains no break/continue/early return."""
     body = fn.body
+    if not _may_jump([s for s in body if not isinstance(s, gast.Return)]):
+        return  # (the one walk below that looks at every node is the slow part)
     early = any(isinstance(n, gast.Return) for s in body if _compound(s) for n in _own_walk(s))
     jumps = any(isinstance(n, (gast.Break, gast.Continue)) for n in _own_walk(fn))
     elses = any(isinstance(n, (gast.For, gast.While)) and n.orelse for n in _own_walk(fn))
@@ -161,6 +163,22 @@ class _Ctx:
         guard = gast.If(test=_none_set(exits), body=stmts or [gast.Pass()], orelse=[])
         guard.lineno = stmts[0].lineno if stmts else loop.lineno
         return [guard]
+
+
+def _may_jump(stmts) -> bool:
+    """Whether a ``break``, ``continue`` or ``return`` statement is anywhere in ``stmts``,
+    nested functions included (statements are found only in statement lists)."""
+    for s in stmts:
+        if isinstance(s, (gast.Break, gast.Continue, gast.Return)):
+            return True
+        for field in ("body", "orelse", "finalbody"):
+            inner = getattr(s, field, None)
+            if inner and _may_jump(inner):
+                return True
+        for part in (getattr(s, "handlers", None) or []) + (getattr(s, "cases", None) or []):
+            if _may_jump(part.body):
+                return True
+    return False
 
 
 def _own_walk(node):

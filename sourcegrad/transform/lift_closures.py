@@ -100,10 +100,7 @@ def _bound(node) -> set:
 def free_reads(node) -> set:
     """The names a nested ``def`` or lambda reads from outside itself (what it does not bind)."""
     reads = {
-        n.id
-        for part in _body(node)
-        for n in S.walk(part)
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
+        n.id for part in _body(node) for n in S.name_nodes(part) if isinstance(n.ctx, gast.Load)
     }
     return reads - _bound(node)
 
@@ -120,9 +117,7 @@ def _liftable(fn, nested: dict) -> set:
         elif isinstance(n, gast.Call) and isinstance(n.func, gast.Name):
             called.add(id(n.func))
     used_otherwise = {
-        n.id
-        for n in S.walk(fn)
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and id(n) not in called
+        n.id for n in S.name_nodes(fn) if isinstance(n.ctx, gast.Load) and id(n) not in called
     }
     return {
         name

@@ -189,6 +189,7 @@ def shared_list(fn: gast.FunctionDef, lists: set):
     in place afterwards (``first = hs``, then ``hs.append(h)``): Python changes both, while
     the derivative follows values (the list each name was given); None where there is none."""
     changes: dict = {}  # list name -> lines where it changes in place
+    loops, assigns = [], []
     for n in S.walk(fn):
         if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute):
             owner = n.func.value
@@ -196,10 +197,11 @@ def shared_list(fn: gast.FunctionDef, lists: set):
                 changes.setdefault(owner.id, []).append(n.lineno)
         elif isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
             changes.setdefault(n.target.id, []).append(n.lineno)
-    loops = [n for n in S.walk(fn) if isinstance(n, (gast.For, gast.While))]
-    for n in S.walk(fn):
-        if not isinstance(n, gast.Assign):
-            continue
+        elif isinstance(n, (gast.For, gast.While)):
+            loops.append(n)
+        elif isinstance(n, gast.Assign):
+            assigns.append(n)
+    for n in assigns:
         for src, shown in _shared_by(n, lists):
             for name in (src, *[t.id for t in n.targets if isinstance(t, gast.Name)]):
                 later = any(line > n.lineno for line in changes.get(name, ()))
@@ -227,8 +229,11 @@ def _shared_by(assign, lists: set) -> list:
         items = [e for e in value.values if isinstance(e, gast.Name)]
     else:
         items = []
+    shared = [e.id for e in items if e.id in lists]
+    if not shared:
+        return []
     text = S.text(assign).strip()
-    return [(e.id, text) for e in items if e.id in lists]
+    return [(name, text) for name in shared]
 
 
 def _changes_in(loop, name: str) -> bool:

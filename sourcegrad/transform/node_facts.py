@@ -64,10 +64,17 @@ def _declared(name: str) -> Fact:
     return fact
 
 
+#: fact name -> (the attribute holding it, its declared default), filled as facts are read
+_READ: dict = {}
+
+
 def get_fact(node, name: str, default=_MISSING):
     """The fact ``name`` of ``node``: its declared default (or ``default``) where unset."""
-    fact = _declared(name)
-    return getattr(node, PREFIX + name, fact.default if default is _MISSING else default)
+    read = _READ.get(name)
+    if read is None:
+        read = _READ[name] = (PREFIX + name, _declared(name).default)
+    attr, declared = read
+    return getattr(node, attr, declared if default is _MISSING else default)
 
 
 def has_fact(node, name: str) -> bool:

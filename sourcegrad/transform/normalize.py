@@ -61,7 +61,7 @@ def normalize(parsed: Parsed, examples=None) -> Core:
 
 
 def _stored(fn) -> set:
-    return {n.id for n in S.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    return {n.id for n in S.name_nodes(fn) if isinstance(n.ctx, gast.Store)}
 
 
 def rebind_nested_defs(fn, names: S.NameGen) -> None:

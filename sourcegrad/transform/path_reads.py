@@ -463,7 +463,7 @@ def _shared_names(fn) -> set:
     names = set()
     for node in S.walk(fn):
         if node is not fn and isinstance(node, (gast.FunctionDef, gast.Lambda)):
-            names |= {n.id for n in S.walk(node) if isinstance(n, gast.Name)}
+            names |= {n.id for n in S.name_nodes(node)}
         elif isinstance(node, gast.Call) and not _keeps_lists(node.func):
             parts = [*node.args, *(k.value for k in node.keywords)]
             names |= {a.id for a in parts if isinstance(a, gast.Name)}

@@ -149,11 +149,7 @@ class _Reverse(TapeSweep, AdjointSweep):
         # the tape keeps only what the adjoint reads and the forward sweep overwrites
         read = set()
         for stmt in adjoint:
-            read |= {
-                n.id
-                for n in S.walk(stmt)
-                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
-            }
+            read |= {n.id for n in S.name_nodes(stmt) if isinstance(n.ctx, gast.Load)}
         in_grads = S.names_in(grads)
         read |= in_grads
         self.recorded = (self.overwritable & read) - set(self.adj_of)

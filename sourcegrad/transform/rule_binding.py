@@ -25,9 +25,7 @@ def local_names(core: Core) -> set:
     cached = core.bound_locals
     if cached is None:
         cached = set(core.params) | {
-            n.id
-            for n in S.walk(core.node)
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+            n.id for n in S.name_nodes(core.node) if isinstance(n.ctx, gast.Store)
         }
         cached |= {n.name for n in S.walk(core.node) if isinstance(n, gast.FunctionDef)} - {
             core.node.name
@@ -51,9 +49,10 @@ def lookup_rule(core: Core, key):
     return R.lookup_tangent(key) if core.forward else R.lookup(key)
 
 
-def bind_rule(core: Core, stmt, key, args, kwargs, label) -> Op:
+def bind_rule(core: Core, stmt, key, args, kwargs, described) -> Op:
     """The :class:`Op` applying ``key``'s rule to ``args`` and ``kwargs`` (bound to the rule's
-    parameters); refuses arguments the rule does not accept."""
+    parameters), described by ``described`` (see ``Op.described``); refuses arguments the rule
+    does not accept."""
     rule = lookup_rule(core, key)
     operands = [*args, *kwargs.values()]
     order = kwargs.get("order")
@@ -64,19 +63,20 @@ def bind_rule(core: Core, stmt, key, args, kwargs, label) -> Op:
         and not (isinstance(order, gast.Constant) and order.value in ("C", "A", "K"))
     ):  # the rule reshapes the gradient back in C order
         raise NoRuleError(
-            f"{label}: reshaping with order={gast.unparse(order).strip()} is not supported; "
+            f"{_text(described)}: reshaping with order={gast.unparse(order).strip()} is not supported; "
             "transpose explicitly (x.T.reshape(...)) or reshape in C order",
             core.parsed.filename,
             stmt.lineno,
         )
     if not isinstance(rule, R.Rule):
-        return Op(key, rule, operands=operands, label=label)
+        return Op(key, rule, operands=operands, described=described)
     if key is np.where and len(operands) == 1:
         # np.where(condition): the indices where it holds, no differentiated value
-        return Op(key, "constant", operands=operands, label=label)
+        return Op(key, "constant", operands=operands, described=described)
     try:
         bound = rule.signature.bind(*args, **kwargs)
     except TypeError as exc:
+        label = _text(described)
         raise NoRuleError(
             f"{label}: the derivative rule does not accept these arguments ({exc}); it is "
             f"differentiated when called as {label.strip('.()')}{rule.signature} (the rule is "
@@ -96,7 +96,11 @@ def bind_rule(core: Core, stmt, key, args, kwargs, label) -> Op:
             params[p] = v
         else:
             params[p] = S.const(v)
-    return Op(key, rule, params, operands, label=label)
+    return Op(key, rule, params, operands, described=described)
+
+
+def _text(described) -> str:
+    return described if isinstance(described, str) else S.text(described)
 
 
 PURE_CONSTANTS = {len, range, isinstance, type, int, bool, round, enumerate, zip, str}

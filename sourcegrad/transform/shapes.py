@@ -103,7 +103,7 @@ def _assignments(core):
                 and isinstance(it.func, gast.Name)
                 and it.func.id == "range"
             )
-            names = {n.id for n in S.walk(stmt.target) if isinstance(n, gast.Name)}
+            names = {n.id for n in S.name_nodes(stmt.target)}
             (counters if ranged else dropped).update(names)
         elif isinstance(stmt, gast.Assign):
             if not isinstance(stmt.targets[0], gast.Name) and not _unpacked(stmt):

@@ -55,11 +55,7 @@ def hoist_invariants(body, analysis: Analysis) -> None:
 
 
 def _assigned_in_loop(loop) -> set:
-    out = (
-        {n.id for n in S.walk(loop.target) if isinstance(n, gast.Name)}
-        if isinstance(loop, gast.For)
-        else set()
-    )
+    out = {n.id for n in S.name_nodes(loop.target)} if isinstance(loop, gast.For) else set()
     for stmt in walk_statements(loop.body):
         if isinstance(stmt, (gast.Assign, gast.AugAssign)):
             out |= written_names(stmt)
@@ -114,7 +110,7 @@ def existence(stmts, params):
             if isinstance(stmt, (gast.For, gast.While)):
                 inner = assigned(stmt.body)
                 if isinstance(stmt, gast.For):
-                    inner |= {n.id for n in S.walk(stmt.target) if isinstance(n, gast.Name)}
+                    inner |= {n.id for n in S.name_nodes(stmt.target)}
                 if not looping:
                     inits[id(stmt)] = inner - known
                 exists[id(stmt)] = set(known)

@@ -39,7 +39,7 @@ def attr_chain(dotted: str):
 
 def names_in(node) -> set[str]:
     """Every identifier read or written anywhere under ``node``."""
-    return {n.id for n in walk(node) if isinstance(n, gast.Name)}
+    return {n.id for n in name_nodes(node)}
 
 
 def is_none(node) -> bool:
@@ -53,22 +53,18 @@ def captured_names(node) -> set[str]:
     out: set = set()
     for inner in walk(node):
         if inner is not node and isinstance(inner, (gast.FunctionDef, gast.Lambda)):
-            out |= {n.id for n in walk(inner) if isinstance(n, gast.Name)}
+            out |= {n.id for n in name_nodes(inner)}
     return out
 
 
 def bound_names(node) -> set[str]:
     """Names ``node`` binds (assignment targets, parameters, loop variables)."""
-    return {
-        n.id
-        for n in walk(node)
-        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param))
-    }
+    return {n.id for n in name_nodes(node) if isinstance(n.ctx, (gast.Store, gast.Param))}
 
 
 def loaded_names(node) -> list[str]:
     """Identifiers read under ``node``, in evaluation order, with repeats."""
-    return [n.id for n in walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)]
+    return [n.id for n in name_nodes(node) if isinstance(n.ctx, gast.Load)]
 
 
 def target_name(stmt) -> str | None:
@@ -92,15 +88,29 @@ def dotted(node) -> str | None:
 def clone(node):
     """A deep copy of a gast tree (with the node facts of ``node_facts`` the passes attach), much faster than
     ``copy.deepcopy``."""
-    if isinstance(node, list):
+    if type(node) is list:
         return [clone(x) for x in node]
     if not isinstance(node, gast.AST):
         return node
+    return _clone_node(node)
+
+
+def _clone_node(node):
+    AST = gast.AST
     cls = type(node)
     new = cls.__new__(cls)
     d = new.__dict__
     for k, v in node.__dict__.items():
-        d[k] = clone(v) if isinstance(v, (gast.AST, list)) else v
+        if isinstance(v, AST):
+            if v.__dict__:
+                d[k] = _clone_node(v)
+            else:  # an expression context or an operator: nothing to copy inside
+                leaf = type(v)
+                d[k] = leaf.__new__(leaf)
+        elif type(v) is list:
+            d[k] = [_clone_node(x) if isinstance(x, AST) else clone(x) for x in v]
+        else:
+            d[k] = v
     return new
 
 
@@ -145,6 +155,62 @@ def walk(node):
                 extend([x for x in v if isinstance(x, AST)])
             elif isinstance(v, AST):
                 push(v)
+
+
+def name_nodes(node) -> list:
+    """The ``Name`` nodes under ``node`` (itself included), in the order :func:`walk` gives
+    them; one list, without a generator's cost per node (the queries of names use it)."""
+    out: list = []
+    stack = [node]
+    pop, push, extend, found = stack.pop, stack.append, stack.extend, out.append
+    AST, Name = gast.AST, gast.Name
+    walked = _WALKED
+    while stack:
+        n = pop()
+        cls = type(n)
+        if cls is Name:
+            found(n)
+            if n.annotation is None:
+                continue
+        fields = walked.get(cls)
+        if fields is None:
+            fields = _walked(cls)
+        for field in fields:
+            v = getattr(n, field, None)
+            if v is None:
+                continue
+            if type(v) is list:
+                extend([x for x in v if isinstance(x, AST)])
+            elif isinstance(v, AST):
+                push(v)
+    return out
+
+
+def nodes_of(node, classes: tuple) -> list:
+    """The nodes under ``node`` (itself included) whose class is one of ``classes`` (exactly,
+    not a subclass), in the order :func:`walk` gives them; one list, like :func:`name_nodes`."""
+    out: list = []
+    stack = [node]
+    pop, push, extend, found = stack.pop, stack.append, stack.extend, out.append
+    AST = gast.AST
+    walked = _WALKED
+    while stack:
+        n = pop()
+        cls = type(n)
+        if cls in classes:
+            found(n)
+        fields = walked.get(cls)
+        if fields is None:
+            fields = _walked(cls)
+        for field in fields:
+            v = getattr(n, field, None)
+            if v is None:
+                continue
+            if type(v) is list:
+                extend([x for x in v if isinstance(x, AST)])
+            elif isinstance(v, AST):
+                push(v)
+    return out
 
 
 class Transformer(gast.NodeTransformer):

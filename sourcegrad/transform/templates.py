@@ -106,13 +106,9 @@ def instantiate(
     dropped when every tangent it reads is None.
     """
     env = {p: v for p, v in bound.items()}
-    body = [S.clone(s) for s in _fold(rule.body, env, ranks)]  # the branches kept, only
-    local_names = {
-        n.id
-        for s in body
-        for n in S.walk(s)
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
-    }
+    folded = _fold(rule.body, env, ranks)  # the branches kept, only
+    local_names = set().union(*[_template_stores(s) for s in folded])
+    body = [S.clone(s) for s in folded]
     renamed = {n: names.fresh(n, always_suffix=True) for n in sorted(local_names)}
     out = []
     for stmt in body:
@@ -218,6 +214,23 @@ def _tangent_atom(t):
 
 
 # ------------------------------------------------------------------ static evaluation
+
+
+def _template_stores(stmt) -> frozenset:
+    """The names a statement of a template (or of :func:`_fold`'s copy of one) assigns,
+    found once per template statement."""
+    if isinstance(stmt, gast.If):  # (a folded copy: its branches folded too)
+        test = [n.id for n in S.name_nodes(stmt.test) if isinstance(n.ctx, gast.Store)]
+        return frozenset(test).union(*[_template_stores(s) for s in stmt.body + stmt.orelse])
+    got = _STORES.get(id(stmt))
+    if got is None or got[0] is not stmt:
+        names = frozenset(n.id for n in S.name_nodes(stmt) if isinstance(n.ctx, gast.Store))
+        got = _STORES[id(stmt)] = (stmt, names)
+    return got[1]
+
+
+#: id of a template statement -> (the statement, the names it assigns)
+_STORES: dict = {}
 
 
 def _fold(stmts, env, ranks):
@@ -400,47 +413,56 @@ def _substitute_stmt(stmt, rule, env, z, dz, renamed, refs):
 
 
 def _substitute_expr(node, rule, env, z, dz, renamed, refs):
-    result_name = rule.result
-    template_globals = getattr(rule.fn, "__globals__", {})
+    return _Substitution(rule, env, z, dz, renamed, refs).visit(node)
 
-    class Sub(S.Transformer):
-        def visit_Subscript(self, n):
-            if _is_d(n):
-                if n.slice.id == result_name:
-                    return S.clone(dz)
-                raise SourcegradError(
-                    f"rule at {rule.where}: a template may read only d[{result_name}]"
-                )
-            index = n.slice
-            if isinstance(index, gast.Name) and index.id in env and _has_slice(env[index.id]):
-                n.value = self.visit(n.value)
-                n.slice = S.clone(env[index.id])  # x[index] with a slice: written as one
-                return n
-            self.generic_visit(n)
+
+class _Substitution(S.Transformer):
+    """A template expression of ``rule`` for one operation: ``d[result]`` is ``dz``, the
+    result ``z``, each parameter its atom of ``env``, each local name its new name of
+    ``renamed``, each global of the template a reference of ``refs``."""
+
+    def __init__(self, rule, env, z, dz, renamed, refs):
+        self.rule, self.env, self.renamed, self.refs = rule, env, renamed, refs
+        self.z, self.dz = z, dz
+        self.template_globals = getattr(rule.fn, "__globals__", {})
+
+    def visit_Subscript(self, n):
+        if _is_d(n):
+            if n.slice.id == self.rule.result:
+                return S.clone(self.dz)
+            raise SourcegradError(
+                f"rule at {self.rule.where}: a template may read only d[{self.rule.result}]"
+            )
+        index = n.slice
+        env = self.env
+        if isinstance(index, gast.Name) and index.id in env and _has_slice(env[index.id]):
+            n.value = self.visit(n.value)
+            n.slice = S.clone(env[index.id])  # x[index] with a slice: written as one
             return n
+        self.generic_visit(n)
+        return n
 
-        def visit_Name(self, n):
-            if not isinstance(n.ctx, gast.Load) or get_fact(n, "resolved"):
-                return n
-            if n.id == result_name:
-                return S.clone(z)
-            if n.id in env:
-                value = env[n.id]
-                if _has_slice(value):  # an index used as a value: np.s_[1:, None]
-                    s_ = gast.Attribute(
-                        value=S.name(refs.ref(np, "np")), attr="s_", ctx=gast.Load()
-                    )
-                    return gast.Subscript(value=s_, slice=S.clone(value), ctx=gast.Load())
-                return S.clone(value)
-            if n.id in renamed:
-                return S.name(renamed[n.id])
-            obj = template_globals.get(n.id, getattr(builtins, n.id, UNKNOWN))
-            if obj is UNKNOWN:
-                raise SourcegradError(
-                    f"rule at {rule.where}: unknown name {n.id!r} in the template"
+    def visit_Name(self, n):
+        if not isinstance(n.ctx, gast.Load) or get_fact(n, "resolved"):
+            return n
+        if n.id == self.rule.result:
+            return S.clone(self.z)
+        env = self.env
+        if n.id in env:
+            value = env[n.id]
+            if _has_slice(value):  # an index used as a value: np.s_[1:, None]
+                s_ = gast.Attribute(
+                    value=S.name(self.refs.ref(np, "np")), attr="s_", ctx=gast.Load()
                 )
-            if getattr(builtins, n.id, None) is obj:
-                return n
-            return S.name(refs.ref(obj, n.id))
-
-    return Sub().visit(node)
+                return gast.Subscript(value=s_, slice=S.clone(value), ctx=gast.Load())
+            return S.clone(value)
+        if n.id in self.renamed:
+            return S.name(self.renamed[n.id])
+        obj = self.template_globals.get(n.id, getattr(builtins, n.id, UNKNOWN))
+        if obj is UNKNOWN:
+            raise SourcegradError(
+                f"rule at {self.rule.where}: unknown name {n.id!r} in the template"
+            )
+        if getattr(builtins, n.id, None) is obj:
+            return n
+        return S.name(self.refs.ref(obj, n.id))

@@ -23,11 +23,22 @@ READ_METHODS = {
 
 
 def walk_statements(body) -> Iterator[gast.stmt]:
-    """Every statement of ``body`` in source order, those nested in branches and loops too."""
-    for stmt in body:
-        yield stmt
-        for attr in ("body", "orelse"):
-            yield from walk_statements(getattr(stmt, attr, []) or [])
+    """Every statement of ``body`` in source order, those nested in branches and loops too
+    (each block read when the walk reaches it, as a nested ``for`` would)."""
+    stack: list = [iter(body)]  # one generator, not one per level of nesting
+    while stack:
+        top = stack[-1]
+        if type(top) is tuple:  # (statement,) whose body is done: its else part next
+            stack[-1] = iter(getattr(top[0], "orelse", None) or ())
+            continue
+        for stmt in top:
+            yield stmt
+            if hasattr(stmt, "body"):
+                stack.append((stmt,))
+                stack.append(iter(stmt.body or ()))
+                break
+        else:
+            stack.pop()
 
 
 def written_names(stmt) -> set:
@@ -51,7 +62,7 @@ def assigned_names(stmt) -> set:
         return {target.id}
     if isinstance(target, gast.Subscript):
         return {target.value.id}
-    return {n.id for n in S.walk(target) if isinstance(n, gast.Name)}
+    return {n.id for n in S.name_nodes(target)}
 
 
 def definition_counts(body) -> dict:
@@ -81,30 +92,33 @@ def load_counts(body) -> dict:
     counts: dict = {}
     for stmt in walk_statements(body):
         for node in read_parts(stmt):
-            for n in S.walk(node):
-                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+            for n in S.name_nodes(node):
+                if isinstance(n.ctx, gast.Load):
                     counts[n.id] = counts.get(n.id, 0) + 1
     return counts
+
+
+_MAY_MUTATE = (gast.Subscript, gast.AugAssign, gast.Call)
 
 
 def mutated_names(body) -> set:
     """Names that may be changed in place anywhere in ``body``."""
     out = set()
-    for n in S.walk(gast.Module(body=body, type_ignores=[])):
+    for n in S.nodes_of(gast.Module(body=body, type_ignores=[]), _MAY_MUTATE):
         if isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store):
-            out |= {m.id for m in S.walk(n.value) if isinstance(m, gast.Name)}
+            out |= {m.id for m in S.name_nodes(n.value)}
         elif isinstance(n, gast.AugAssign):
-            out |= {m.id for m in S.walk(n.target) if isinstance(m, gast.Name)}
+            out |= {m.id for m in S.name_nodes(n.target)}
         elif isinstance(n, gast.Call):
             for k in n.keywords:
                 if k.arg == "out":
-                    out |= {m.id for m in S.walk(k.value) if isinstance(m, gast.Name)}
+                    out |= {m.id for m in S.name_nodes(k.value)}
             f = n.func
             if isinstance(f, gast.Attribute):
                 if isinstance(f.value, gast.Name) and f.attr not in READ_METHODS:
                     out.add(f.value.id)  # s.fill(0), k.sort(): the receiver may change
                 if f.attr in WRITES_FIRST and n.args:
-                    out |= {m.id for m in S.walk(n.args[0]) if isinstance(m, gast.Name)}
+                    out |= {m.id for m in S.name_nodes(n.args[0])}
     return out
 
 

@@ -21,7 +21,7 @@ from .aliases import protect_aliases
 from .conditions import inline_tests, unread_inits
 from .defuse import is_adjoint
 from .fold import fold_all, scalar_broadcasts
-from .liveness import dead_stores, dead_tape, drop_unused_tape, liveness
+from .liveness import dead_stores, dead_tape, drop_unused_tape, liveness, prune_dead_stores
 from .propagation import block_copies, inline, merge_accumulations, propagate
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "liveness",
     "propagate",
     "protect_aliases",
+    "run_to_fixpoint",
     "simplify",
 ]
 
@@ -43,21 +44,46 @@ def simplify(der: Derivative) -> Derivative:
     keep_names = set(der.analysis.core.user_names) | set(der.analysis.core.params)
     keep_names |= {der.adj_names[n] for n in keep_names if n in der.adj_names}
     floats = set(der.analysis.active) | set(der.adj_names.values())  # for like terms
-    for _ in range(20):
-        changed = propagate(body, keep_names)
-        changed |= block_copies(body, keep_names, definition_counts(body))
-        changed |= fold_all(body, der)
-        changed |= scalar_broadcasts(body, der)
-        changed |= inline(body, keep_names)
-        changed |= collect_like_terms(body, is_adjoint, floats)
-        changed |= merge_accumulations(body)
-        changed |= dead_stores(body)
-        changed |= dead_tape(body)
-        if not changed:
-            break
+    steps = (
+        lambda: _said(propagate(body, keep_names)),
+        lambda: _said(block_copies(body, keep_names, definition_counts(body))),
+        lambda: _said(fold_all(body, der)),
+        lambda: _said(scalar_broadcasts(body, der)),
+        lambda: _said(inline(body, keep_names)),
+        lambda: _said(collect_like_terms(body, is_adjoint, floats)),
+        lambda: _said(merge_accumulations(body)),
+        lambda: prune_dead_stores(body),
+        lambda: _said(dead_tape(body)),
+    )
+    run_to_fixpoint(steps, rounds=20)
     drop_unused_tape(body)
     if inline_tests(body, der.analysis.core.conditions, load_counts(body)):
         unread_inits(body, load_counts(body))  # `cond = None` before a loop, for its tape
     if der.mode != "jvp":
         protect_aliases(der)
     return der
+
+
+def _said(changed) -> tuple[bool, bool]:
+    return bool(changed), bool(changed)
+
+
+def run_to_fixpoint(steps: tuple, rounds: int) -> None:
+    """Run ``steps`` in order, round after round, until a round in which none says it
+    changed the body, or ``rounds`` rounds; the body is left as those rounds leave it. Each
+    step rewrites the body in place and returns ``(says it changed it, changed it)``, and is
+    a function of the body alone: once every step has run on the same body without changing
+    it, the rest of the round would change nothing, and is not run."""
+    n = len(steps)
+    last_change, said = -1, False
+    for i in range(rounds * n):
+        if i % n == 0:
+            if i and not said:
+                return
+            said = False
+        if i - last_change > n:
+            return
+        says, changed = steps[i % n]()
+        said |= says
+        if says or changed:
+            last_change = i

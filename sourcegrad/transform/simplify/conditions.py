@@ -69,7 +69,7 @@ def _computed_at(body, c, end):
     k = next((k for k in range(end - 1, -1, -1) if simple_target(body[k]) == c), None)
     if k is None:
         return None
-    reads = {n.id for n in S.walk(body[k].value) if isinstance(n, gast.Name)}
+    reads = {n.id for n in S.name_nodes(body[k].value)}
     for later in body[k + 1 : end]:
         t = simple_target(later)
         if t is None or t in reads or any(isinstance(n, gast.Call) for n in S.walk(later.value)):

@@ -252,43 +252,53 @@ def scalar_broadcasts(body, der):
             and shape_key(der.analysis, adj_of, n.args[0]) == "scalar"
         )
 
-    class T(S.Transformer):
-        changed = False
+    def fold():
+        return _ScalarBroadcasts(der, is_scalar_unreduce)
 
-        def visit_BinOp(self, n):
-            self.generic_visit(n)
-            if isinstance(n.op, gast.Div) and is_scalar_unreduce(n.left):
-                target = shape_key(der.analysis, adj_of, n.left.args[1])
-                if target is not None and shape_key(der.analysis, adj_of, n.right) == target:
-                    self.changed = True  # unreduce(c, x) / e -> c / e
-                    n.left = n.left.args[0]
-                return n
-            if not isinstance(n.op, gast.Mult):
-                return n
-            fs = _factors(n)
-            for i, f in enumerate(fs):
-                if not is_scalar_unreduce(f):
-                    continue
-                target = shape_key(der.analysis, adj_of, f.args[1])
-                others = fs[:i] + fs[i + 1 :]
-                if target is not None and any(
-                    shape_key(der.analysis, adj_of, o) == target for o in others
-                ):
-                    self.changed = True
-                    fs[i] = f.args[0]
-                    out = fs[0]
-                    for g in fs[1:]:
-                        out = gast.BinOp(left=out, op=gast.Mult(), right=g)
-                    return out
-            return n
-
-    t = T()
-    changed = _spread_scalar_seeds(body, is_scalar_unreduce, T)
+    t = fold()
+    changed = _spread_scalar_seeds(body, is_scalar_unreduce, fold)
     for stmt in walk_statements(body):
         if is_adjoint(stmt) and isinstance(stmt, gast.Assign):
-            if _mentions(stmt.value, unreduce_name):  # else T changes nothing there
+            if _mentions(stmt.value, unreduce_name):  # else nothing to rewrite there
                 stmt.value = t.visit(stmt.value)
     return t.changed or changed
+
+
+class _ScalarBroadcasts(S.Transformer):
+    """The rewrite of :func:`scalar_broadcasts` in an expression (``changed``: whether it
+    rewrote anything)."""
+
+    def __init__(self, der, is_scalar_unreduce):
+        self.der, self.is_scalar_unreduce = der, is_scalar_unreduce
+        self.changed = False
+
+    def shape(self, e):
+        return shape_key(self.der.analysis, self.der.adj_of, e)
+
+    def visit_BinOp(self, n):
+        self.generic_visit(n)
+        if isinstance(n.op, gast.Div) and self.is_scalar_unreduce(n.left):
+            target = self.shape(n.left.args[1])
+            if target is not None and self.shape(n.right) == target:
+                self.changed = True  # unreduce(c, x) / e -> c / e
+                n.left = n.left.args[0]
+            return n
+        if not isinstance(n.op, gast.Mult):
+            return n
+        fs = _factors(n)
+        for i, f in enumerate(fs):
+            if not self.is_scalar_unreduce(f):
+                continue
+            target = self.shape(f.args[1])
+            others = fs[:i] + fs[i + 1 :]
+            if target is not None and any(self.shape(o) == target for o in others):
+                self.changed = True
+                fs[i] = f.args[0]
+                out = fs[0]
+                for g in fs[1:]:
+                    out = gast.BinOp(left=out, op=gast.Mult(), right=g)
+                return out
+        return n
 
 
 def _factors(n) -> list:

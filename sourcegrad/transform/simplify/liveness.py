@@ -39,8 +39,8 @@ def reads_of(stmt) -> set:
     reads = {
         n.id
         for part in read_parts(stmt)
-        for n in S.walk(part)
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
+        for n in S.name_nodes(part)
+        if isinstance(n.ctx, gast.Load)
     }
     if cache is not None:
         cache[id(stmt)] = reads
@@ -125,11 +125,19 @@ def dead_tape(body) -> bool:
 
 def dead_stores(body) -> bool:
     """Remove side-effect-free assignments whose value no later statement reads, on any
-    path (a structured liveness analysis; loops iterate to a fixed point)."""
-    before = sum(1 for _ in walk_statements(body))
+    path (a structured liveness analysis; loops iterate to a fixed point); returns whether
+    the number of statements changed."""
+    return prune_dead_stores(body)[0]
+
+
+def prune_dead_stores(body) -> tuple[bool, bool]:
+    """:func:`dead_stores`, and whether it changed ``body`` at all: a branch emptied and
+    given ``pass``, or a test negated, can leave the number of statements as it was."""
+    before = [id(s) for s in walk_statements(body)]
     liveness(body, remove=True)
     _empty_blocks(body, body)
-    return sum(1 for _ in walk_statements(body)) != before
+    after = [id(s) for s in walk_statements(body)]
+    return len(after) != len(before), after != before
 
 
 def _empty_blocks(stmts, whole) -> None:

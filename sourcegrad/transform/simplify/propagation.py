@@ -114,10 +114,7 @@ def _loads(stmt, cache) -> set:
     if got is None:
         parts = [stmt] if isinstance(stmt, COMPOUND) else read_parts(stmt)
         got = cache[id(stmt)] = {
-            n.id
-            for part in parts
-            for n in S.walk(part)
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
+            n.id for part in parts for n in S.name_nodes(part) if isinstance(n.ctx, gast.Load)
         }
     return got
 
@@ -156,7 +153,7 @@ def _inline_one(body, keep, defs, uses, start, loads):
             is_adjoint(user) or get_fact(user, "group", None) != get_fact(stmt, "group", None)
         ):
             continue
-        reads = {n.id for n in S.walk(stmt.value) if isinstance(n, gast.Name)}
+        reads = {n.id for n in S.name_nodes(stmt.value)}
         if any(assigns(body[k]) & reads for k in range(i + 1, j)):
             continue
         if forward_temp and any(not get_fact(body[k], "pure", True) for k in range(i + 1, j)):
@@ -210,7 +207,7 @@ def merge_accumulations(body):
             and not any(isinstance(n, gast.Name) and n.id == t for n in S.walk(nxt.value.right))
         ):
             continue
-        reads = {n.id for n in S.walk(stmt.value) if isinstance(n, gast.Name)}
+        reads = {n.id for n in S.name_nodes(stmt.value)}
         if any(assigns(body[k]) & (reads | {t}) for k in range(i + 1, j)):
             continue  # (a store to a in between: a = e1 is dead, and the sum is of that store)
         nxt.value.left = stmt.value
