@@ -166,10 +166,13 @@ class _Ctx:
 
 
 def _may_jump(stmts) -> bool:
-    """Whether a ``break``, ``continue`` or ``return`` statement is anywhere in ``stmts``,
-    nested functions included (statements are found only in statement lists)."""
+    """Whether a ``break``, ``continue`` or ``return`` statement, or a loop with an ``else``,
+    is anywhere in ``stmts``, nested functions included (statements are found only in
+    statement lists)."""
     for s in stmts:
         if isinstance(s, (gast.Break, gast.Continue, gast.Return)):
+            return True
+        if isinstance(s, (gast.For, gast.While)) and s.orelse:
             return True
         for field in ("body", "orelse", "finalbody"):
             inner = getattr(s, field, None)
