@@ -34,13 +34,14 @@ from typing import Any
 
 from .derivative import Transformed, recording_runs
 from .export_source import ExportError, numpy_alias
-from .export_text import guard_source
+from .export_text import flat_values, values_text, where_defined
 from .function_values import jvp_of, vjp_of
 from .higher import Jvp, recording_jvps
 
 __all__ = [
-    "RUNTIME", "Trace", "check_jvp_base", "code_path", "flat_values", "function_key",
-    "is_resolver", "jvp_key", "jvp_wrapper", "runtime_names", "traced", "values_text",
+    "RUNTIME", "Trace", "check_function_value", "check_jvp_base", "code_path", "jvp_depth",
+    "function_key", "held_derivatives", "is_resolver", "jvp_groups", "root_of", "runtime_names",
+    "traced",
 ]  # fmt: skip
 
 _APPLIER = re.compile(r"^<sourcegrad call of (\S+) #\d+>$")
@@ -129,41 +130,49 @@ RUNTIME = '''
 RECEIVER = "self"
 #: the builds of the derivatives of function values: (function key, wrt) -> its wrapper
 FUNCTION_VALUES = {}
+FUNCTION_JVPS = {}
+#: forward mode over the derivative of a function value: (its wrapper, wrt) -> the wrapper
+VALUE_JVPS = {}
 #: the NumPy functions called as function values, differentiated by their rules
 RULE_FUNCTIONS = set()
 #: forward mode over the derivatives this module defines: (derivative, wrt) -> its wrapper
 DERIVATIVE_JVPS = {}
+PLAIN = (types.FunctionType, types.BuiltinMethodType, types.MethodWrapperType)
 
 
 def vjp_of(fn, wrt):
     """The vjp of the function value fn along wrt, as sourcegrad's vjp_of: one of the builds
     this module was exported with."""
-    if wrt == RECEIVER or (isinstance(wrt, tuple) and RECEIVER in wrt):
-        plain = (types.FunctionType, types.BuiltinMethodType, types.MethodWrapperType)
-        return Unbound(fn, wrt) if isinstance(fn, plain) else OfReceiver(fn, wrt)
-    return dynamic(fn, wrt)
+    return of_value(fn, wrt, "vjp")
 
 
 def jvp_of(fn, wrt):
-    """Forward mode over a derivative this module defines (a helper's vjp, order 2 and up)."""
+    """The jvp of the function value fn along wrt, or forward mode over a derivative (a
+    helper's or a function value's, order 2 and up), as sourcegrad's jvp_of."""
+    if isinstance(fn, (Built, Called, OfReceiver, Unbound)):
+        return fn.jvp(wrt)
     try:
         found = DERIVATIVE_JVPS.get((fn, wrt))
     except TypeError:
         found = None
-    if found is None:
-        raise TypeError(f"jvp_of({fn!r}, {wrt!r}): a derivative this module was not exported for")
-    return found
+    return of_value(fn, wrt, "jvp") if found is None else found
 
 
-def dynamic(fn, wrt):
-    """The vjp of fn along wrt (positions of its arguments)."""
+def of_value(fn, wrt, mode):
+    if has_receiver(wrt):
+        return Unbound(fn, wrt, mode) if isinstance(fn, PLAIN) else OfReceiver(fn, wrt, mode)
+    return dynamic(fn, wrt, mode)
+
+
+def has_receiver(wrt):
+    return wrt == RECEIVER or (isinstance(wrt, tuple) and RECEIVER in wrt)
+
+
+def dynamic(fn, wrt, mode):
+    """The mode derivative of fn along wrt (positions of its arguments)."""
     if is_rule_function(fn) or isinstance(fn, types.FunctionType):
-
-        def vjp(*args, g_out=None):
-            return build_of(fn, wrt)(fn, *args, g_out=g_out)
-
-        return vjp
-    return Called(fn, wrt)
+        return Built(fn, wrt, mode)
+    return Called(fn, wrt, mode)
 
 
 def is_rule_function(fn):
@@ -173,20 +182,63 @@ def is_rule_function(fn):
         return False
 
 
-def build_of(function, wrt):
-    """The wrapper of the builds of function's vjp along wrt."""
+def build_of(function, wrt, mode):
+    """The wrapper of the builds of function's derivative (mode) along wrt."""
     if isinstance(function, types.FunctionType) and not is_rule_function(function):
         keys = (function.__code__, (function.__module__, function.__qualname__))
     else:
         keys = (function,)
+    table = FUNCTION_VALUES if mode == "vjp" else FUNCTION_JVPS
     for key in keys:
-        found = FUNCTION_VALUES.get((key, wrt))
+        found = table.get((key, wrt))
         if found is not None:
             return found
     raise TypeError(
-        f"the vjp of {function!r} along {wrt!r}: a function value this module was not "
+        f"the {mode} of {function!r} along {wrt!r}: a function value this module was not "
         "exported for"
     )
+
+
+class Built:
+    """The derivative (mode) of the plain function fn along wrt, by the build this module
+    holds for it; with of, forward mode along wrt over the derivative of."""
+
+    def __init__(self, fn, wrt, mode, of=None):
+        self.fn, self.wrt, self.mode, self.of = fn, wrt, mode, of
+
+    def wrapper(self):
+        if self.of is None:
+            return build_of(self.fn, self.wrt, self.mode)
+        found = VALUE_JVPS.get((self.of.wrapper(), self.wrt))
+        if found is None:
+            raise TypeError(
+                f"forward mode along {self.wrt!r} over a derivative of {self.fn!r}: one this "
+                "module was not exported for"
+            )
+        return found
+
+    def __call__(self, *args, **kwargs):
+        return self.wrapper()(self.fn, *args, **kwargs)
+
+    def jvp(self, wrt):
+        return BoundToNothing(self, wrt) if has_receiver(wrt) else Built(self.fn, wrt, "jvp", self)
+
+
+class BoundToNothing:
+    """Forward mode along wrt (the seed last) over the derivative of, a plain function's:
+    the receiver in wrt varies (restored from a tape), but has no tangent to pass on."""
+
+    def __init__(self, of, wrt):
+        self.of, self.wrt = of, wrt
+
+    def __call__(self, *args, t_in=None):
+        single = not isinstance(self.wrt, tuple)
+        ws = () if single else tuple(i for i in self.wrt if i != RECEIVER)
+        if not ws:
+            value = self.of(*args[:-1], g_out=args[-1])
+            return value, zero_adjoint(value)
+        t = without_receiver(t_in, self.wrt, single)
+        return Built(self.of.fn, ws[0] if len(ws) == 1 else ws, "jvp", self.of)(*args, t_in=t)
 
 
 def plain_function(fn):
@@ -216,6 +268,15 @@ def code_at(code, path):
     return code
 
 
+def shifted(wrt, n):
+    return tuple(i + n for i in wrt) if isinstance(wrt, tuple) else wrt + n
+
+
+def is_bound(fn, leading):
+    """Whether leading (from plain_function) is the one object fn is bound to."""
+    return len(leading) == 1 and (isinstance(fn, types.MethodType) or leading[0] is fn)
+
+
 def with_receiver(grads, count, wrt, single):
     """grads of the positions of wrt other than the receiver, None in the receiver's place."""
     parts = list(grads) if count > 1 else [grads]
@@ -223,53 +284,197 @@ def with_receiver(grads, count, wrt, single):
     return full[0] if single else full
 
 
+def receiver_tangent(t_in, wrt, single):
+    if RECEIVER not in wrt:
+        return ()
+    return t_in if single else t_in[wrt.index(RECEIVER)]
+
+
+def without_receiver(t_in, wrt, single):
+    if single:
+        return None
+    kept = tuple(t for i, t in zip(wrt, t_in) if i != RECEIVER)
+    return kept if len(kept) > 1 else kept[0]
+
+
+def drop_zero_receiver(wrt, t_in, single):
+    """(wrt, t_in, single) without the receiver where its tangent is None."""
+    if RECEIVER not in wrt or receiver_tangent(t_in, wrt, single) is not None:
+        return wrt, t_in, single
+    t_in = None if single else without_receiver(t_in, wrt, single)
+    wrt = tuple(i for i in wrt if i != RECEIVER)
+    return wrt, t_in, len(wrt) == 1
+
+
 class Called:
-    """The vjp of a function value that is not a plain function: the function behind it."""
+    """The derivative of a function value that is not a plain function: the function behind
+    it, its leading arguments first."""
 
-    def __init__(self, fn, wrt):
-        self.fn, self.wrt = fn, wrt
+    def __init__(self, fn, wrt, mode):
+        self.fn, self.wrt, self.mode = fn, wrt, mode
 
-    def __call__(self, *args, g_out=None):
+    def __call__(self, *args, **kwargs):
         function, leading = plain_function(self.fn)
+        derivative = dynamic(function, shifted(self.wrt, len(leading)), self.mode)
+        return derivative(*leading, *args, **kwargs)
+
+    def jvp(self, wrt):
+        return CalledJvp(self, wrt)
+
+
+class CalledJvp:
+    """Forward mode along wrt (the seed last) over a Called derivative."""
+
+    def __init__(self, called, wrt):
+        self.called, self.wrt = called, wrt
+
+    def __call__(self, *args, t_in=None):
+        c = self.called
+        function, leading = plain_function(c.fn)
         n = len(leading)
-        wrt = tuple(i + n for i in self.wrt) if isinstance(self.wrt, tuple) else self.wrt + n
-        return dynamic(function, wrt)(*leading, *args, g_out=g_out)
+        single = not isinstance(self.wrt, tuple)
+        ws = (self.wrt,) if single else self.wrt
+        if RECEIVER in ws and is_bound(c.fn, leading):
+            ws, t_in, single = drop_zero_receiver(ws, t_in, single)
+        elif RECEIVER in ws:
+            t_in = without_receiver(t_in, ws, single)
+            ws = tuple(i for i in ws if i != RECEIVER)
+            single = len(ws) == 1
+        if not ws:
+            value = c(*args[:-1], g_out=args[-1])
+            return value, zero_adjoint(value)
+        wrt = tuple(0 if i == RECEIVER else i + n for i in ws)
+        inner = dynamic(function, shifted(c.wrt, n), c.mode)
+        return jvp_of(inner, wrt[0] if single else wrt)(*leading, *args, t_in=t_in)
 
 
 class OfReceiver:
-    """The vjp of a call of an object (or of its bound method), the object differentiated."""
+    """The derivative of a call of an object (or of its bound method), the object itself
+    differentiated: the function behind it with the object first."""
 
-    def __init__(self, fn, wrt):
-        self.fn = fn
+    def __init__(self, fn, wrt, mode):
+        self.fn, self.mode = fn, mode
         self.single = not isinstance(wrt, tuple)
         self.wrt = (wrt,) if self.single else wrt
 
-    def __call__(self, *args, g_out=None):
+    def plan(self, drop=False):
         function, leading = plain_function(self.fn)
+        bound = is_bound(self.fn, leading) and not drop
         n = len(leading)
-        bound = n == 1 and (isinstance(self.fn, types.MethodType) or leading[0] is self.fn)
         inner = tuple(0 if i == RECEIVER else i + n for i in self.wrt if bound or i != RECEIVER)
+        return function, leading, bound, inner
+
+    def __call__(self, *args, g_out=None, t_in=None):
+        zero = self.mode == "jvp" and receiver_tangent(t_in, self.wrt, self.single) is None
+        function, leading, bound, inner = self.plan(drop=zero)
+        if self.mode == "jvp" and not bound:
+            t_in = without_receiver(t_in, self.wrt, self.single)
         if not inner:
+            if self.mode == "jvp":
+                value = function(*leading, *args)
+                return value, zero_adjoint(value)
             return None if self.single else (None,) * len(self.wrt)
-        vjp = dynamic(function, inner if len(inner) > 1 else inner[0])
-        grads = vjp(*leading, *args, g_out=g_out)
+        d = dynamic(function, inner if len(inner) > 1 else inner[0], self.mode)
+        if self.mode == "jvp":
+            return d(*leading, *args, t_in=t_in)
+        grads = d(*leading, *args, g_out=g_out)
         return grads if bound else with_receiver(grads, len(inner), self.wrt, self.single)
+
+    def jvp(self, wrt):
+        return OfReceiverJvp(self, wrt)
+
+
+class OfReceiverJvp:
+    """Forward mode along wrt (the seed last) over an OfReceiver vjp."""
+
+    def __init__(self, of, wrt):
+        self.of = of
+        self.single = not isinstance(wrt, tuple)
+        self.wrt = (wrt,) if self.single else wrt
+
+    def __call__(self, *args, t_in=None):
+        of = self.of
+        function, leading, bound, inner = of.plan()
+        vjp = dynamic(function, inner if len(inner) > 1 else inner[0], of.mode)
+        if bound:
+            ws, t_in, single = drop_zero_receiver(self.wrt, t_in, self.single)
+            if not ws:
+                value = of(*args[:-1], g_out=args[-1])
+                return value, zero_adjoint(value)
+            outer = tuple(0 if i == RECEIVER else i + len(leading) for i in ws)
+            return jvp_of(vjp, outer[0] if single else outer)(*leading, *args, t_in=t_in)
+        if not inner:
+            value = of(*args[:-1], g_out=args[-1])
+            return value, value
+        outer = tuple(i + len(leading) for i in self.wrt if i != RECEIVER)
+        if outer:
+            t = without_receiver(t_in, self.wrt, self.single)
+            grads, tangent = jvp_of(vjp, outer if len(outer) > 1 else outer[0])(
+                *leading, *args, t_in=t
+            )
+        else:
+            grads = vjp(*leading, *args[:-1], g_out=args[-1])
+            tangent = zero_adjoint(grads)
+        count = len(inner)
+        return (
+            with_receiver(grads, count, of.wrt, of.single),
+            with_receiver(tangent, count, of.wrt, of.single),
+        )
 
 
 class Unbound:
-    """The vjp of a plain function with the receiver in wrt: None (a zero) in its place."""
+    """The derivative of a plain function with the receiver in wrt: None (a zero) in its
+    place."""
 
-    def __init__(self, fn, wrt):
-        self.fn = fn
+    def __init__(self, fn, wrt, mode):
+        self.fn, self.mode = fn, mode
+        self.single = not isinstance(wrt, tuple)
+        self.wrt = (wrt,) if self.single else wrt
+        rest = tuple(i for i in self.wrt if i != RECEIVER)
+        self.rest = rest[0] if len(rest) == 1 else rest
+
+    def __call__(self, *args, g_out=None, t_in=None):
+        if self.mode == "jvp":
+            if self.rest == ():
+                value = self.fn(*args)
+                return value, zero_adjoint(value)
+            t = without_receiver(t_in, self.wrt, self.single)
+            return jvp_of(self.fn, self.rest)(*args, t_in=t)
+        if self.rest == ():
+            return None if self.single else (None,) * len(self.wrt)
+        return self.with_receiver(vjp_of(self.fn, self.rest)(*args, g_out=g_out))
+
+    def with_receiver(self, grads):
+        count = len(self.rest) if isinstance(self.rest, tuple) else 1
+        return with_receiver(grads, count, self.wrt, self.single)
+
+    def jvp(self, wrt):
+        return UnboundJvp(self, wrt)
+
+
+class UnboundJvp:
+    """Forward mode along wrt (the seed last) over an Unbound vjp."""
+
+    def __init__(self, of, wrt):
+        self.of = of
         self.single = not isinstance(wrt, tuple)
         self.wrt = (wrt,) if self.single else wrt
 
-    def __call__(self, *args, g_out=None):
-        rest = tuple(i for i in self.wrt if i != RECEIVER)
-        if not rest:
-            return None if self.single else (None,) * len(self.wrt)
-        grads = vjp_of(self.fn, rest[0] if len(rest) == 1 else rest)(*args, g_out=g_out)
-        return with_receiver(grads, len(rest), self.wrt, self.single)
+    def __call__(self, *args, t_in=None):
+        of, ws, t = self.of, self.wrt, t_in
+        if RECEIVER in ws:
+            t = None if self.single else without_receiver(t, ws, self.single)
+            ws = tuple(i for i in ws if i != RECEIVER)
+        if of.rest == ():
+            value = of(*args[:-1], g_out=args[-1])
+            return value, value
+        inner = vjp_of(of.fn, of.rest)
+        if not ws:
+            grads = inner(*args[:-1], g_out=args[-1])
+            tangent = zero_adjoint(grads)
+        else:
+            grads, tangent = jvp_of(inner, ws[0] if len(ws) == 1 else ws)(*args, t_in=t)
+        return of.with_receiver(grads), of.with_receiver(tangent)
 '''
 
 
@@ -307,109 +512,65 @@ def runtime_names() -> list[str]:
     return names
 
 
-# ---------------------------------------------------------------------------- forward mode over derivatives
-def flat_values(jv, args: tuple) -> tuple:
-    """The values the generated function of the forward mode ``jv`` runs on for its call
-    with ``args`` (the tangent last), as :meth:`~sourcegrad.higher.Jvp.source_call` makes
-    them where every argument is given."""
-    *primal, t = args
-    return _base_values(jv.base, tuple(primal)) + jv.flat_tangents(tuple(primal), t)
+def held_derivatives(fns: list) -> set:
+    """The ids of the derivatives the generated functions ``fns`` hold in their closures:
+    helpers' (a function value's derivative is resolved when the code runs instead)."""
+    found = set()
+    for fn in fns:
+        for cell in getattr(fn, "__closure__", None) or ():
+            try:
+                value = cell.cell_contents
+            except ValueError:
+                continue
+            if isinstance(value, Transformed):
+                found.add(id(value))
+    return found
 
 
-def _base_values(base, args: tuple) -> tuple:
-    """The values of ``base``'s generated function for its call with ``args``."""
-    if isinstance(base, Transformed):
-        if base.mode == "jvp" and base.wrt_tuple:  # its own tangents: one value each
-            return (*args[:-1], *args[-1])
-        return tuple(args)
-    return flat_values(base, args)
+def root_of(jv) -> Transformed:
+    """The derivative at the bottom of the forward mode ``jv`` (over forward mode...)."""
+    while not isinstance(jv, Transformed):
+        jv = jv.base
+    return jv
 
 
-def values_text(jv, primal: tuple) -> str:
-    """Source for :func:`flat_values` of ``(*args, t_in)``, for a call like one with
-    ``primal``."""
-    return ", ".join(_base_items(jv.base, primal, "args") + _tangent_items(jv, primal, "t_in"))
+def jvp_depth(jv) -> int:
+    return 0 if isinstance(jv, Transformed) else 1 + jvp_depth(jv.base)
 
 
-def _base_items(base, args: tuple, expr: str) -> list:
-    if isinstance(base, Transformed):
-        if base.mode == "jvp" and base.wrt_tuple:
-            return [f"*{expr}[:-1]", f"*{expr}[-1]"]
-        return [f"*{expr}"]
-    primal = args[:-1]
-    return _base_items(base.base, primal, f"{expr}[:-1]") + _tangent_items(
-        base, primal, f"{expr}[-1]"
-    )
+def check_function_value(t: Transformed) -> None:
+    """Refuse the derivative ``t`` of a function value where an export cannot write it."""
+    if (
+        t.mode not in ("vjp", "jvp")
+        or t.bound_self
+        or not t.wrt
+        or (t.mode == "vjp" and t.with_value)
+    ):
+        raise ExportError(
+            f"the {t.mode} of the function value {t.f.__qualname__} ({where_defined(t.f)}): an "
+            "export writes the vjps and jvps of function values (a lambda, a nested def, a "
+            "layer object), and no other derivative of them; call a module-level function by "
+            "its name"
+        )
 
 
-def _tangent_items(jv, primal: tuple, t: str) -> list:
-    """Source for :meth:`~sourcegrad.higher.Jvp.flat_tangents` of ``t``."""
-    items: list = []
-    for k, i in enumerate(jv.wrt):
-        items += _value_items(jv.base, primal, i, f"{t}[{k}]" if jv.wrt_tuple else t)
-    return items
-
-
-def _value_items(d, args: tuple, i: int, expr: str) -> list:
-    """Source for :func:`~sourcegrad.higher.as_values` of ``expr``."""
-    n = len(args)
-    if not isinstance(d, Transformed):
-        if i % n == n - 1:
-            return _tangent_items(d, args[:-1], expr)
-        return _value_items(d.base, args[:-1], i, expr)
-    return [f"*{expr}"] if d.mode == "jvp" and d.wrt_tuple and i % n == n - 1 else [expr]
-
-
-def jvp_key(jv) -> tuple:
-    """What identifies the forward mode ``jv`` in an export: the derivative it transforms (a
-    helper's, or forward mode over one, by its own key) and its ``wrt`` as given."""
-    base = jv.base
-    inner = id(base) if isinstance(base, Transformed) else jvp_key(base)
-    return ("jvp", inner, jv.wrt if jv.wrt_tuple else jv.wrt[0])
-
-
-def _result(base, raw: str) -> str:
-    """Source for what the derivative ``base`` returns, from its generated function's result
-    ``raw`` (``post`` of :meth:`~sourcegrad.derivative.Transformed.source_call`)."""
-    if not isinstance(base, Transformed):  # forward mode: each part as its base returns it
-        return f"({_result(base.base, raw + '[0]')}, {_result(base.base, raw + '[1]')})"
-    if base.mode == "jvp":
-        return raw
-    grads = f"({raw}[1],)" if base.wrt_tuple and len(base.wrt) == 1 else f"{raw}[1]"
-    return f"({raw}[0], {grads})" if base.with_value else grads
-
-
-def jvp_wrapper(name: str, runs: list, jv) -> str:
-    """A function that computes forward mode over a derivative as ``jv`` does (``(what it
-    returns, its tangent)``), running the build of ``runs`` (``[(function name, the arguments
-    it ran for, the function, how many values it takes)]``) for the signature of its
-    arguments."""
-    result = _result(jv.base, "raw")
-    lines = [
-        f"def {name}(*args, t_in):",
-        f"    values = ({values_text(jv, runs[0][1])},)",
-        "",
-        "    def post(raw):  # what the vjp returns, from its generated function's result",
-        f"        return {result}",
-        "",
-    ]
-    for k, (run, targs, ran, n) in enumerate(runs):
-        code = ran.__code__
-        npos = code.co_argcount
-        kwnames = code.co_varnames[npos : npos + code.co_kwonlyargcount]
-        keywords = kwnames[len(kwnames) - (n - npos) :]
-        call = f"raw = {run}(*values[:{npos}], "
-        call += ", ".join(f"{kw}=values[{npos + j}]" for j, kw in enumerate(keywords)) + ")"
-        if len(runs) == 1:
-            lines.append("    " + call)
-            continue
-        lines.append(f"    {'if' if k == 0 else 'elif'} {guard_source(targs)}:")
-        lines.append("        " + call)
-    if len(runs) > 1:
-        lines += [
-            "    else:",
-            f'        raise TypeError("{name}: arguments of a signature this module was not '
-            'exported for")',
-        ]
-    lines.append("    return post(raw[0]), post(raw[1])")
-    return "\n".join(lines) + "\n"
+def jvp_groups(jvps: list, key_of: Callable) -> dict:
+    """``{key: (a jvp, [(arguments, the build that ran, how many values it takes)])}``: the
+    recorded forward modes over derivatives (:class:`~sourcegrad.export_values.Trace`) by
+    ``key_of(jvp)``, each build once; refused where a call left arguments out or the calls
+    of one key passed tangents of several kinds."""
+    groups: dict = {}
+    for jv, args, fn, values in jvps:
+        base = check_jvp_base(jv)
+        flat = flat_values(jv, args)
+        if len(flat) != len(values) or any(a is not b for a, b in zip(flat, values)):
+            raise ExportError(
+                f"forward mode over {base.__name__}, called without every argument: an "
+                "export of order 2 and up writes helpers called with every argument"
+            )
+        group = groups.setdefault(key_of(jv), (jv, []))[1]
+        if all(ran is not fn for _, ran, _ in group):
+            group.append((args[:-1], fn, len(values)))
+        if values_text(jv, args[:-1]) != values_text(jv, group[0][0]):
+            raise ExportError(f"forward mode over {base.__name__} along tangents of several kinds")
+    return groups
