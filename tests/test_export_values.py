@@ -20,6 +20,7 @@ from sourcegrad.higher import tower
 from . import export_cases as c
 from . import export_value_cases as v
 from .test_export import run_isolated, same
+from .test_show_callees import GOLDEN, check_golden
 
 
 def isolated(tmp_path: pathlib.Path, text: str, name: str, args: tuple):
@@ -223,3 +224,11 @@ def test_a_gradient_taken_inside_the_function_is_refused_saying_why(f):
     assert np.isfinite(sg.grad(f)(np.arange(3.0))).all()  # differentiated in process
     with pytest.raises(sg.SourcegradError, match="takes a derivative while it runs"):
         sg.export(f, np.arange(3.0))
+
+
+def test_an_export_through_a_lambda_at_order_2_matches_golden():
+    """The lambda's vjp and jvp builds, forward mode over its vjp, and the export's own
+    ``vjp_of`` / ``jvp_of`` picking them (``tests/golden/lambda_loss.order2.export.py``)."""
+    text = sg.export(v.lambda_loss, *v.dict_args(), order=2)
+    text = text.replace(v.__file__, "tests/export_value_cases.py")
+    check_golden(text, GOLDEN / "lambda_loss.order2.export.py")
