@@ -31,12 +31,19 @@ from . import pipeline
 from .derivative import Transformed, derivative
 from .disk_cache import is_generated
 from .errors import SourcegradError
-from .export_source import ExportError, Namespace
+from .export_source import (
+    ExportError,
+    Namespace,
+    check_function_value,
+    check_jvp_base,
+    function_key,
+)
 from .export_text import (
     LINE_LENGTH,
     callee_wrapper,
     describe,
     describe_value,
+    flat_values,
     header,
     import_block,
     is_stale,
@@ -46,18 +53,16 @@ from .export_text import (
     public_wrapper,
     rename,
     source_digest,
+    values_text,
     with_def_line,
 )
 from .export_values import (
     RUNTIME,
     Trace,
-    check_function_value,
     code_path,
-    function_key,
     held_derivatives,
     is_resolver,
     jvp_depth,
-    jvp_groups,
     root_of,
     runtime_names,
     traced,
@@ -104,10 +109,13 @@ class _Writer:
         self.helpers: set = set()  # ids of helpers' derivatives (generated code holds them)
         self.by_key: dict = {}  # Writer.value_key of a function value's derivative -> wrapper
 
-    def generated(self, fn: types.FunctionType, text: str, name: str, what: str, closure=()) -> str:
-        """Write the generated function ``fn`` (its source ``text``) as ``name``; where it
-        reads variables ``closure`` of a function value, as the factory ``make_<name>`` that
-        takes them."""
+    def generated(
+        self, fn: types.FunctionType, text: str, name: str, what: str, closure=None
+    ) -> str:
+        """Write the generated function ``fn`` (its source ``text``) as ``name``. A build of a
+        function value's derivative (``closure``: the variables it reads from the value) is
+        written without defaults (the export's ``vjp_of`` passes the value's own), and where
+        it reads variables of the value, as the factory ``make_<name>`` that takes them."""
         got = self.written.get(id(fn))
         if got is not None:
             return got
@@ -115,7 +123,7 @@ class _Writer:
         self.written[id(fn)] = name
         renames, params = {}, []
         for var, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
-            if var in closure:  # read from the function value when the export runs
+            if var in (closure or ()):  # read from the function value when the export runs
                 params.append(var)
                 continue
             try:
@@ -126,7 +134,11 @@ class _Writer:
             if target != var:
                 renames[var] = target
         self.ns.read_globals(fn, what)
-        body = with_def_line(rename(text, renames), name, fn.__defaults__, fn.__kwdefaults__, what)
+        text = rename(text, renames)
+        if closure is None:
+            body = with_def_line(text, name, fn.__defaults__, fn.__kwdefaults__, what)
+        else:  # the export's vjp_of passes the function value's defaults
+            body = with_def_line(text, name, None, None, what)
         code = f"{name}.__code__"
         if params:
             self.ns.reserved.add(f"make_{name}")
@@ -181,8 +193,13 @@ class _Writer:
 
     def value_key(self, t: Transformed) -> tuple:
         """What the derivatives of function values that share a wrapper have in common."""
-        check_function_value(t)
-        return (function_key(t.f, self.local_code), t.mode, t.wrt, t.wrt_tuple)
+        check_function_value(t, self.user_functions[0])
+        return (
+            function_key(t.f, self.local_code, self.user_functions[0]),
+            t.mode,
+            t.wrt,
+            t.wrt_tuple,
+        )
 
     def value_wrapper(self, t: Transformed) -> str:
         """The name of the wrapper of the derivative ``t`` of a function value (written
@@ -243,7 +260,7 @@ class _Writer:
         derivative of order 2 and up, and over that again at order 3 and up): for each
         derivative and ``wrt``, a wrapper that runs the build made for the arguments'
         signature, in the export's table of them."""
-        for jv_key, (jv, group) in jvp_groups(jvps, jvp_key).items():
+        for jv_key, (jv, group) in jvp_groups(jvps, jvp_key, self.user_functions[0]).items():
             base = jv.base
             if isinstance(base, Transformed):
                 inner = self.callee(base.__name__, base)
@@ -260,7 +277,9 @@ class _Writer:
         them; the inner ones first, as the outer ones are known by the inner ones' names."""
         for level_depth in sorted({jvp_depth(jv) for jv, _, _, _ in jvps}):
             level = [item for item in jvps if jvp_depth(item[0]) == level_depth]
-            for key, (jv, group) in jvp_groups(level, self.value_jvp_key).items():
+            for key, (jv, group) in jvp_groups(
+                level, self.value_jvp_key, self.user_functions[0]
+            ).items():
                 closure = root_of(jv).f.__code__.co_freevars
                 name = self.jvp_of(jv, key, key[0], group, closure)
                 self.by_key[key] = name
@@ -297,14 +316,14 @@ class _Writer:
         self.ns.reserved.add(name)
         self.jvps[key] = name
         what = f"forward mode over {inner}, the derivative that runs (order 2 and up)"
+        function = id(root_of(jv)) not in self.helpers
         runs = []
         for k, (targs, ran, n) in enumerate(group):
             run = f"run_{name}" + (f"_{k + 1}" if k else "")
             text = textwrap.dedent(inspect.getsource(ran))
-            made = self.generated(ran, text, run, what, closure)
+            made = self.generated(ran, text, run, what, closure if function else None)
             call = f"make_{made}(**closure_values(function))" if closure else made
             runs.append((call, targs, ran, n))
-        function = id(root_of(jv)) not in self.helpers
         self.ns.add_block(jvp_wrapper(name, runs, jv, function), derivative=True)
         return name
 
@@ -546,3 +565,25 @@ def _scalar_gradient(writer: _Writer, fn: types.FunctionType, public: str, df) -
 def _made_here(filename: str) -> bool:
     """Code with no file of the user's: generated by sourcegrad, or compiled from a string."""
     return filename.startswith("<") or is_generated(filename)
+
+
+def jvp_groups(jvps: list, key_of: Callable, user: Callable) -> dict:
+    """``{key: (a jvp, [(arguments, the build that ran, how many values it takes)])}``: the
+    recorded forward modes over derivatives (:class:`~sourcegrad.export_values.Trace`) by
+    ``key_of(jvp)``, each build once; refused where a call left arguments out or the calls
+    of one key passed tangents of several kinds."""
+    groups: dict = {}
+    for jv, args, fn, values in jvps:
+        base = check_jvp_base(jv, user)
+        flat = flat_values(jv, args)
+        if len(flat) != len(values) or any(a is not b for a, b in zip(flat, values)):
+            raise ExportError(
+                f"forward mode over {base.__name__}, called without every argument: an "
+                "export of order 2 and up writes helpers called with every argument"
+            )
+        group = groups.setdefault(key_of(jv), (jv, []))[1]
+        if all(ran is not fn for _, ran, _ in group):
+            group.append((args[:-1], fn, len(values)))
+        if values_text(jv, args[:-1]) != values_text(jv, group[0][0]):
+            raise ExportError(f"forward mode over {base.__name__} along tangents of several kinds")
+    return groups

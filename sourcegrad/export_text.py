@@ -29,7 +29,7 @@ from .version import __version__
 __all__ = [
     "LINE_LENGTH", "callee_wrapper", "describe", "describe_value", "flat_values", "guard_source",
     "header", "import_block", "is_stale", "jvp_key", "jvp_wrapper", "not_reached",
-    "public_wrapper", "rename", "source_digest", "values_text", "where_defined", "with_def_line",
+    "public_wrapper", "rename", "source_digest", "values_text", "with_def_line",
 ]  # fmt: skip
 
 
@@ -359,12 +359,6 @@ def not_reached(name: str) -> str:
         f"def {name}(*args, **kwargs):\n"
         f'    raise NotImplementedError("{name} was not reached when this module was exported")\n'
     )
-
-
-def where_defined(f) -> str:
-    """``file:line`` of the function ``f``."""
-    code = getattr(f, "__code__", None)
-    return f"{os.path.basename(code.co_filename)}:{code.co_firstlineno}" if code else "?"
 
 
 def describe(t: Transformed, what: str, prefix: str = "the ") -> str:

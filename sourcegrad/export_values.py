@@ -26,25 +26,19 @@ up of a function that calls function values).
 from __future__ import annotations
 
 import ast
-import re
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .derivative import Transformed, recording_runs
-from .export_source import ExportError, numpy_alias
-from .export_text import flat_values, values_text, where_defined
 from .function_values import jvp_of, vjp_of
-from .higher import Jvp, recording_jvps
+from .higher import recording_jvps
 
 __all__ = [
-    "RUNTIME", "Trace", "check_function_value", "check_jvp_base", "code_path", "jvp_depth",
-    "function_key", "held_derivatives", "is_resolver", "jvp_groups", "root_of", "runtime_names",
-    "traced",
+    "RUNTIME", "Trace", "code_path", "held_derivatives", "is_resolver", "jvp_depth", "root_of",
+    "runtime_names", "traced",
 ]  # fmt: skip
-
-_APPLIER = re.compile(r"^<sourcegrad call of (\S+) #\d+>$")
 
 
 @dataclass
@@ -94,37 +88,6 @@ def code_path(outer: types.CodeType, inner: types.CodeType) -> tuple | None:
     return None
 
 
-def function_key(fn: types.FunctionType, local: Callable[[types.CodeType], str | None]) -> str:
-    """Source for the key under which the export finds ``fn``'s builds: a NumPy function
-    with a rule (called through sourcegrad's applier), the code object of a function the
-    export defines (``local(code)`` finds it, or None), or ``(module, qualified name)``."""
-    found = _APPLIER.match(fn.__code__.co_filename)
-    if found is not None:
-        target = fn.__globals__.get(found.group(1))
-        alias = numpy_alias(target)
-        if alias is None:
-            raise ExportError(
-                f"{target!r} is called as a function value with its derivative rule; an "
-                "export writes the rules of NumPy's functions only"
-            )
-        return alias
-    if fn.__defaults__ or fn.__kwdefaults__ or fn.__code__.co_kwonlyargcount:
-        raise ExportError(
-            f"{fn.__qualname__} is called as a function value and has defaults or keyword-only "
-            "parameters, which an export does not write for a function value: give every "
-            "argument at the call"
-        )
-    if fn.__code__.co_flags & 0x0C:  # *args, **kwargs
-        raise ExportError(
-            f"{fn.__qualname__} is called as a function value and takes *args or **kwargs, "
-            "which an export does not write: call a function with named parameters"
-        )
-    local_key = local(fn.__code__)
-    if local_key is not None:
-        return local_key
-    return repr((fn.__module__, fn.__qualname__))
-
-
 #: the module-level definitions an export holds where its code calls ``vjp_of`` / ``jvp_of``
 RUNTIME = '''
 RECEIVER = "self"
@@ -140,16 +103,18 @@ DERIVATIVE_JVPS = {}
 PLAIN = (types.FunctionType, types.BuiltinMethodType, types.MethodWrapperType)
 
 
-def vjp_of(fn, wrt):
+def vjp_of(fn, wrt, keywords=()):
     """The vjp of the function value fn along wrt, as sourcegrad's vjp_of: one of the builds
-    this module was exported with."""
-    return of_value(fn, wrt, "vjp")
+    this module was exported with; the last len(keywords) arguments go by those names."""
+    return Keywords(fn, wrt, keywords, "vjp") if keywords else of_value(fn, wrt, "vjp")
 
 
-def jvp_of(fn, wrt):
+def jvp_of(fn, wrt, keywords=()):
     """The jvp of the function value fn along wrt, or forward mode over a derivative (a
     helper's or a function value's, order 2 and up), as sourcegrad's jvp_of."""
-    if isinstance(fn, (Built, Called, OfReceiver, Unbound)):
+    if keywords:
+        return Keywords(fn, wrt, keywords, "jvp")
+    if isinstance(fn, (Built, Called, Keywords, OfReceiver, Unbound)):
         return fn.jvp(wrt)
     try:
         found = DERIVATIVE_JVPS.get((fn, wrt))
@@ -218,6 +183,8 @@ class Built:
         return found
 
     def __call__(self, *args, **kwargs):
+        if self.of is None and isinstance(self.fn, types.FunctionType):
+            args, kwargs = with_defaults(self.fn, args, kwargs)
         return self.wrapper()(self.fn, *args, **kwargs)
 
     def jvp(self, wrt):
@@ -239,6 +206,17 @@ class BoundToNothing:
             return value, zero_adjoint(value)
         t = without_receiver(t_in, self.wrt, single)
         return Built(self.of.fn, ws[0] if len(ws) == 1 else ws, "jvp", self.of)(*args, t_in=t)
+
+
+def with_defaults(function, args, kwargs):
+    """args and kwargs of a call of function with its defaults added by name (its own, as
+    sourcegrad's derivative of it reads them)."""
+    code = function.__code__
+    n = code.co_argcount
+    defaults = function.__defaults__ or ()
+    names = code.co_varnames[n - len(defaults) : n]
+    added = {p: d for p, d in zip(names, defaults) if p not in code.co_varnames[: len(args)]}
+    return args, {**added, **(function.__kwdefaults__ or {}), **kwargs}
 
 
 def plain_function(fn):
@@ -304,6 +282,99 @@ def drop_zero_receiver(wrt, t_in, single):
     t_in = None if single else without_receiver(t_in, wrt, single)
     wrt = tuple(i for i in wrt if i != RECEIVER)
     return wrt, t_in, len(wrt) == 1
+
+
+class Keywords:
+    """The derivative of a call of the function value fn whose last len(keywords) arguments
+    go by those names: the function behind fn with every parameter given (defaults filled
+    in), as sourcegrad binds the call; the parts go back to the call's own arguments."""
+
+    def __init__(self, fn, wrt, keywords, mode):
+        self.fn, self.keywords, self.mode = fn, tuple(keywords), mode
+        self.single = not isinstance(wrt, tuple)
+        self.wrt = (wrt,) if self.single else wrt
+
+    def bind(self, args):
+        """(function, its values by parameter, the parameter each argument went to)."""
+        function, leading = plain_function(self.fn)
+        code = function.__code__
+        names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+        n = len(args) - len(self.keywords)
+        given = dict(zip(names, (*leading, *args[:n])))
+        given.update(zip(self.keywords, args[n:]))
+        defaults = with_defaults(function, (), {})[1]
+        values = [given[p] if p in given else defaults[p] for p in names]
+        where = {i: len(leading) + i for i in range(n)}
+        where.update((n + k, names.index(name)) for k, name in enumerate(self.keywords))
+        if is_bound(self.fn, leading):
+            where[RECEIVER] = 0
+        return function, names, values, where
+
+    def __call__(self, *args, g_out=None, t_in=None):
+        function, names, values, where = self.bind(args)
+        npos = function.__code__.co_argcount
+        call = dict(zip(names[npos:], values[npos:]))
+        if self.mode == "jvp":
+            ts = (t_in,) if self.single else tuple(t_in)
+            given = {where[i]: t for i, t in zip(self.wrt, ts) if i in where and t is not None}
+            inner = tuple(given)
+            if not inner:
+                value = function(*values[:npos], **call)
+                return value, zero_adjoint(value)
+            call["t_in"] = given[inner[0]] if len(inner) == 1 else tuple(given.values())
+        else:
+            inner = tuple(dict.fromkeys(where[i] for i in self.wrt if i in where))
+            if not inner:
+                return None if self.single else (None,) * len(self.wrt)
+            call["g_out"] = g_out
+        derivative = dynamic(function, inner[0] if len(inner) == 1 else inner, self.mode)
+        out = derivative(*values[:npos], **call)
+        if self.mode == "jvp":
+            return out
+        return self.regroup(out, inner, where)
+
+    def regroup(self, out, inner, where):
+        """The parts out of the parameters inner as the call's arguments'."""
+        by = dict(zip(inner, (out,) if len(inner) == 1 else out))
+        parts = tuple(by.get(where.get(i)) for i in self.wrt)
+        return parts[0] if self.single else parts
+
+    def jvp(self, wrt):
+        return KeywordsJvp(self, wrt)
+
+
+class KeywordsJvp:
+    """Forward mode along wrt (the seed last) over a Keywords vjp: over the vjp of the
+    function behind it, along the parameters the arguments went to, regrouped the same way."""
+
+    def __init__(self, of, wrt):
+        self.of = of
+        self.single = not isinstance(wrt, tuple)
+        self.wrt = (wrt,) if self.single else wrt
+
+    def __call__(self, *args, t_in=None):
+        of, seed = self.of, args[-1]
+        function, names, values, where = of.bind(args[:-1])
+        inner = tuple(dict.fromkeys(where[i] for i in of.wrt if i in where))
+        if not inner:
+            value = of(*args[:-1], g_out=seed)
+            return value, value
+        vjp = dynamic(function, inner[0] if len(inner) == 1 else inner, "vjp")
+        given = {}
+        for i, t in zip(self.wrt, (t_in,) if self.single else tuple(t_in)):
+            at = len(names) if i == len(args) - 1 else where.get(i)
+            if at is not None and not (i == RECEIVER and t is None):
+                given[at] = t
+        if not given:  # only a receiver that holds nothing varies
+            npos = function.__code__.co_argcount
+            grads = vjp(*values[:npos], g_out=seed, **dict(zip(names[npos:], values[npos:])))
+            tangent = zero_adjoint(grads)
+        else:
+            outer = tuple(given)
+            ts = given[outer[0]] if len(outer) == 1 else tuple(given.values())
+            jvp = jvp_of(vjp, outer[0] if len(outer) == 1 else outer)
+            grads, tangent = jvp(*values, seed, t_in=ts)
+        return of.regroup(grads, inner, where), of.regroup(tangent, inner, where)
 
 
 class Called:
@@ -478,29 +549,6 @@ class UnboundJvp:
 '''
 
 
-def check_jvp_base(jv: Jvp) -> Any:
-    """The derivative that the forward mode ``jv`` transforms: a helper's vjp or jvp, or
-    forward mode over one (order 3 and up); refused for any other."""
-    base = jv.base
-    if isinstance(base, Jvp):
-        check_jvp_base(base)
-        return base
-    if isinstance(base, Transformed) and base.mode in ("vjp", "jvp") and not base.bound_self:
-        if base.f.__defaults__ or base.f.__kwdefaults__:
-            raise ExportError(
-                f"forward mode over the derivative of {base.f.__qualname__}, which has "
-                "defaults: an export of order 2 and up writes helpers called with every argument"
-            )
-        return base
-    what = getattr(base, "__name__", repr(base))
-    raise ExportError(
-        f"forward mode over {what} (a derivative taken while the code runs, at order 2 and up: "
-        "of a function value, a method, or a gradient called inside the function) is not "
-        "written by an export; export order=1 (the gradient) or mode='forward', or call a "
-        "module-level function by its name for a higher-order export"
-    )
-
-
 def runtime_names() -> list[str]:
     """The module-level names :data:`RUNTIME` defines."""
     names = []
@@ -536,41 +584,3 @@ def root_of(jv) -> Transformed:
 
 def jvp_depth(jv) -> int:
     return 0 if isinstance(jv, Transformed) else 1 + jvp_depth(jv.base)
-
-
-def check_function_value(t: Transformed) -> None:
-    """Refuse the derivative ``t`` of a function value where an export cannot write it."""
-    if (
-        t.mode not in ("vjp", "jvp")
-        or t.bound_self
-        or not t.wrt
-        or (t.mode == "vjp" and t.with_value)
-    ):
-        raise ExportError(
-            f"the {t.mode} of the function value {t.f.__qualname__} ({where_defined(t.f)}): an "
-            "export writes the vjps and jvps of function values (a lambda, a nested def, a "
-            "layer object), and no other derivative of them; call a module-level function by "
-            "its name"
-        )
-
-
-def jvp_groups(jvps: list, key_of: Callable) -> dict:
-    """``{key: (a jvp, [(arguments, the build that ran, how many values it takes)])}``: the
-    recorded forward modes over derivatives (:class:`~sourcegrad.export_values.Trace`) by
-    ``key_of(jvp)``, each build once; refused where a call left arguments out or the calls
-    of one key passed tangents of several kinds."""
-    groups: dict = {}
-    for jv, args, fn, values in jvps:
-        base = check_jvp_base(jv)
-        flat = flat_values(jv, args)
-        if len(flat) != len(values) or any(a is not b for a, b in zip(flat, values)):
-            raise ExportError(
-                f"forward mode over {base.__name__}, called without every argument: an "
-                "export of order 2 and up writes helpers called with every argument"
-            )
-        group = groups.setdefault(key_of(jv), (jv, []))[1]
-        if all(ran is not fn for _, ran, _ in group):
-            group.append((args[:-1], fn, len(values)))
-        if values_text(jv, args[:-1]) != values_text(jv, group[0][0]):
-            raise ExportError(f"forward mode over {base.__name__} along tangents of several kinds")
-    return groups

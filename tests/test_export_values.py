@@ -165,11 +165,14 @@ def test_forward_mode_through_function_values_exports_bit_for_bit(case, tmp_path
 ORDER_3 = ["lambda activation", "nested def reading an argument", "a global closure", "a lambda"]
 
 
-@pytest.mark.parametrize("case, order", [(k, 2) for k in FIRST_ORDER] + [(k, 3) for k in ORDER_3])
+@pytest.mark.parametrize(
+    "case, order",
+    [(k, 2) for k in FIRST_ORDER] + [(k, 3) for k in ORDER_3] + [("a lambda called by keyword", 2)],
+)
 def test_higher_orders_through_function_values_export_bit_for_bit(case, order, tmp_path):
     """Order 2 and 3 of a function calling function values: forward mode over their vjps
     (``VALUE_JVPS``) and their jvps, as the in-process tower runs them."""
-    f, make = FIRST_ORDER[case]
+    f, make = {**FIRST_ORDER, **DEFAULTS}[case]
     args = make()
     vec = _like(args[0], np.random.default_rng(order))
     text = sg.export(f, *args, order=order)
@@ -232,3 +235,76 @@ def test_an_export_through_a_lambda_at_order_2_matches_golden():
     text = sg.export(v.lambda_loss, *v.dict_args(), order=2)
     text = text.replace(v.__file__, "tests/export_value_cases.py")
     check_golden(text, GOLDEN / "lambda_loss.order2.export.py")
+
+
+#: function values with defaults, keyword-only parameters, keyword arguments
+DEFAULTS = {
+    "a lambda with a default": (v.default_loss, v.dict_args),
+    "lambdas with their own defaults": (v.defaults_in_a_loop_loss, v.dict_args),
+    "a lambda called by keyword": (v.keyword_loss, v.dict_args),
+    "a layer with a keyword-only default": (v.train_loss, v.train_args),
+}
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("case", list(DEFAULTS))
+def test_function_values_with_defaults_export_bit_for_bit(case, mode, tmp_path):
+    """Each function value runs with its own defaults (read from it when the export runs:
+    two lambdas of one line with different defaults share a build), as in process."""
+    f, make = DEFAULTS[case]
+    args = make()
+    text = sg.export(f, *args, mode=mode)
+    if mode == "reverse":
+        got = isolated(tmp_path, text, f"d_{f.__name__}", args)
+        want = steady(sg.value_and_grad(f), *args)
+    else:
+        tangent = _like(args[0], np.random.default_rng(1))
+        got = isolated(tmp_path, text, f"d_{f.__name__}", (*args, tangent))
+        want = steady(sg.jvp(f), *args, tangent)
+    assert same(got, want), (got, want)
+
+
+def test_lambdas_with_defaults_have_the_right_gradient():
+    """Central differences: the second lambda's default (2.0), not the first's, is used."""
+    params, x = v.dict_args()
+    grads = steady(sg.grad(v.defaults_in_a_loop_loss), params, x)
+    e, W = 1e-6, params["W"]
+    for index in np.ndindex(W.shape):
+        W[index] += e
+        plus = v.defaults_in_a_loop_loss(params, x)
+        W[index] -= 2 * e
+        minus = v.defaults_in_a_loop_loss(params, x)
+        W[index] += e
+        fd = (plus - minus) / (2 * e)
+        assert abs(grads["W"][index] - fd) < 1e-6 * max(1.0, abs(fd))
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_function_value_taking_star_args_is_refused_at_the_users_line(mode):
+    """Differentiated in process through a packed form made while the code runs; the export
+    names the user's method and line and the way out."""
+    args = v.pair_args()
+    assert same(*(steady(sg.grad(v.pair_loss), *args) for _ in range(2)))
+    line = v.Pair.__call__.__code__.co_firstlineno
+    with pytest.raises(
+        sg.SourcegradError, match=rf"Pair.__call__ \(export_value_cases.py:{line}\) .*\*args"
+    ):
+        sg.export(v.pair_loss, *args, mode=mode)
+
+
+def test_a_nested_def_taking_star_args_is_refused_at_its_line():
+    line = v.star_loss.__code__.co_firstlineno + 1
+    with pytest.raises(
+        sg.SourcegradError, match=rf"the total in star_loss \(export_value_cases.py:{line}\)"
+    ):
+        sg.export(v.star_loss, *v.dict_args())
+
+
+def test_forward_mode_over_a_function_value_with_defaults_is_refused_saying_why():
+    """Order 2 through a lambda with a default: refused naming the lambda's line."""
+    line = v.default_loss.__code__.co_firstlineno + 1
+    with pytest.raises(
+        sg.SourcegradError,
+        match=rf"the <lambda> in default_loss \(export_value_cases.py:{line}\), which has defaults",
+    ):
+        sg.export(v.default_loss, *v.dict_args(), order=2)

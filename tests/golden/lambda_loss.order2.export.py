@@ -463,16 +463,18 @@ DERIVATIVE_JVPS = {}
 PLAIN = (types.FunctionType, types.BuiltinMethodType, types.MethodWrapperType)
 
 
-def vjp_of(fn, wrt):
+def vjp_of(fn, wrt, keywords=()):
     """The vjp of the function value fn along wrt, as sourcegrad's vjp_of: one of the builds
-    this module was exported with."""
-    return of_value(fn, wrt, "vjp")
+    this module was exported with; the last len(keywords) arguments go by those names."""
+    return Keywords(fn, wrt, keywords, "vjp") if keywords else of_value(fn, wrt, "vjp")
 
 
-def jvp_of(fn, wrt):
+def jvp_of(fn, wrt, keywords=()):
     """The jvp of the function value fn along wrt, or forward mode over a derivative (a
     helper's or a function value's, order 2 and up), as sourcegrad's jvp_of."""
-    if isinstance(fn, (Built, Called, OfReceiver, Unbound)):
+    if keywords:
+        return Keywords(fn, wrt, keywords, "jvp")
+    if isinstance(fn, (Built, Called, Keywords, OfReceiver, Unbound)):
         return fn.jvp(wrt)
     try:
         found = DERIVATIVE_JVPS.get((fn, wrt))
@@ -541,6 +543,8 @@ class Built:
         return found
 
     def __call__(self, *args, **kwargs):
+        if self.of is None and isinstance(self.fn, types.FunctionType):
+            args, kwargs = with_defaults(self.fn, args, kwargs)
         return self.wrapper()(self.fn, *args, **kwargs)
 
     def jvp(self, wrt):
@@ -562,6 +566,17 @@ class BoundToNothing:
             return value, zero_adjoint(value)
         t = without_receiver(t_in, self.wrt, single)
         return Built(self.of.fn, ws[0] if len(ws) == 1 else ws, "jvp", self.of)(*args, t_in=t)
+
+
+def with_defaults(function, args, kwargs):
+    """args and kwargs of a call of function with its defaults added by name (its own, as
+    sourcegrad's derivative of it reads them)."""
+    code = function.__code__
+    n = code.co_argcount
+    defaults = function.__defaults__ or ()
+    names = code.co_varnames[n - len(defaults) : n]
+    added = {p: d for p, d in zip(names, defaults) if p not in code.co_varnames[: len(args)]}
+    return args, {**added, **(function.__kwdefaults__ or {}), **kwargs}
 
 
 def plain_function(fn):
@@ -627,6 +642,99 @@ def drop_zero_receiver(wrt, t_in, single):
     t_in = None if single else without_receiver(t_in, wrt, single)
     wrt = tuple(i for i in wrt if i != RECEIVER)
     return wrt, t_in, len(wrt) == 1
+
+
+class Keywords:
+    """The derivative of a call of the function value fn whose last len(keywords) arguments
+    go by those names: the function behind fn with every parameter given (defaults filled
+    in), as sourcegrad binds the call; the parts go back to the call's own arguments."""
+
+    def __init__(self, fn, wrt, keywords, mode):
+        self.fn, self.keywords, self.mode = fn, tuple(keywords), mode
+        self.single = not isinstance(wrt, tuple)
+        self.wrt = (wrt,) if self.single else wrt
+
+    def bind(self, args):
+        """(function, its values by parameter, the parameter each argument went to)."""
+        function, leading = plain_function(self.fn)
+        code = function.__code__
+        names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+        n = len(args) - len(self.keywords)
+        given = dict(zip(names, (*leading, *args[:n])))
+        given.update(zip(self.keywords, args[n:]))
+        defaults = with_defaults(function, (), {})[1]
+        values = [given[p] if p in given else defaults[p] for p in names]
+        where = {i: len(leading) + i for i in range(n)}
+        where.update((n + k, names.index(name)) for k, name in enumerate(self.keywords))
+        if is_bound(self.fn, leading):
+            where[RECEIVER] = 0
+        return function, names, values, where
+
+    def __call__(self, *args, g_out=None, t_in=None):
+        function, names, values, where = self.bind(args)
+        npos = function.__code__.co_argcount
+        call = dict(zip(names[npos:], values[npos:]))
+        if self.mode == "jvp":
+            ts = (t_in,) if self.single else tuple(t_in)
+            given = {where[i]: t for i, t in zip(self.wrt, ts) if i in where and t is not None}
+            inner = tuple(given)
+            if not inner:
+                value = function(*values[:npos], **call)
+                return value, zero_adjoint(value)
+            call["t_in"] = given[inner[0]] if len(inner) == 1 else tuple(given.values())
+        else:
+            inner = tuple(dict.fromkeys(where[i] for i in self.wrt if i in where))
+            if not inner:
+                return None if self.single else (None,) * len(self.wrt)
+            call["g_out"] = g_out
+        derivative = dynamic(function, inner[0] if len(inner) == 1 else inner, self.mode)
+        out = derivative(*values[:npos], **call)
+        if self.mode == "jvp":
+            return out
+        return self.regroup(out, inner, where)
+
+    def regroup(self, out, inner, where):
+        """The parts out of the parameters inner as the call's arguments'."""
+        by = dict(zip(inner, (out,) if len(inner) == 1 else out))
+        parts = tuple(by.get(where.get(i)) for i in self.wrt)
+        return parts[0] if self.single else parts
+
+    def jvp(self, wrt):
+        return KeywordsJvp(self, wrt)
+
+
+class KeywordsJvp:
+    """Forward mode along wrt (the seed last) over a Keywords vjp: over the vjp of the
+    function behind it, along the parameters the arguments went to, regrouped the same way."""
+
+    def __init__(self, of, wrt):
+        self.of = of
+        self.single = not isinstance(wrt, tuple)
+        self.wrt = (wrt,) if self.single else wrt
+
+    def __call__(self, *args, t_in=None):
+        of, seed = self.of, args[-1]
+        function, names, values, where = of.bind(args[:-1])
+        inner = tuple(dict.fromkeys(where[i] for i in of.wrt if i in where))
+        if not inner:
+            value = of(*args[:-1], g_out=seed)
+            return value, value
+        vjp = dynamic(function, inner[0] if len(inner) == 1 else inner, "vjp")
+        given = {}
+        for i, t in zip(self.wrt, (t_in,) if self.single else tuple(t_in)):
+            at = len(names) if i == len(args) - 1 else where.get(i)
+            if at is not None and not (i == RECEIVER and t is None):
+                given[at] = t
+        if not given:  # only a receiver that holds nothing varies
+            npos = function.__code__.co_argcount
+            grads = vjp(*values[:npos], g_out=seed, **dict(zip(names[npos:], values[npos:])))
+            tangent = zero_adjoint(grads)
+        else:
+            outer = tuple(given)
+            ts = given[outer[0]] if len(outer) == 1 else tuple(given.values())
+            jvp = jvp_of(vjp, outer[0] if len(outer) == 1 else outer)
+            grads, tangent = jvp(*values, seed, t_in=ts)
+        return of.regroup(grads, inner, where), of.regroup(tangent, inner, where)
 
 
 class Called:
