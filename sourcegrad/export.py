@@ -93,8 +93,9 @@ class _Writer:
     """The export of one derivative: its generated functions, with what they read, in a
     :class:`Namespace`."""
 
-    def __init__(self, trace: Trace):
+    def __init__(self, trace: Trace, user: Callable):
         self.ns = Namespace()
+        self.ns.user = user
         self.trace = trace
         self.runs: dict = {}  # id(derivative) -> [(arguments, the build that ran)], each once
         for t, targs, ran in trace.runs:
@@ -105,7 +106,7 @@ class _Writer:
         self.values: dict = {}  # id(derivative of a function value) -> its wrapper's name
         self.jvps: dict = {}  # (id(a helper's vjp), wrt) -> the wrapper of forward mode over it
         self.codes: dict = {}  # id(generated function) -> (it, its code in the export)
-        self.user_functions: list = []
+        self.user_functions: list = [user]
         self.helpers: set = set()  # ids of helpers' derivatives (generated code holds them)
         self.by_key: dict = {}  # Writer.value_key of a function value's derivative -> wrapper
 
@@ -483,8 +484,7 @@ def _tower_module_text(f, wrt, args: tuple, order: int) -> str:
     call = lambda: entry.fn(*values[: code.co_argcount], **named)  # noqa: E731
     for _ in range(derivative_module.SPECIALISE_AFTER + 1):  # until the callees' builds run
         call()
-    writer = _Writer(traced(call))
-    writer.user_functions.append(f)
+    writer = _Writer(traced(call), f)
     public = f"d_{f.__name__}"
     what = describe(g, f"derivative of order {order} (forward mode over it, {order - 1}x)")
     what = what.replace("the gradient of", "the gradient of the gradient of", 1)
@@ -500,8 +500,7 @@ def _tower_module_text(f, wrt, args: tuple, order: int) -> str:
 
 
 def _module_text(f, df: Transformed, entry, trace: Trace, args: tuple) -> str:
-    writer = _Writer(trace)
-    writer.user_functions.append(f)
+    writer = _Writer(trace, f)
     public = f"d_{f.__name__}"
     code = getattr(entry.fn, "__code__", None)
     if code is not None and code.co_filename == pipeline.__file__:

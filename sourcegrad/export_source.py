@@ -214,6 +214,19 @@ def function_source(fn: types.FunctionType) -> str:
 
 
 # ---------------------------------------------------------------------------- the namespace
+def global_read_line(fn: Callable, name: str) -> int | None:
+    """The first line of ``fn`` (or of a function it defines) that reads the global
+    ``name``; None where none does."""
+    todo = [fn.__code__]
+    while todo:
+        code = todo.pop(0)
+        for ins in dis.get_instructions(code):
+            if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME") and ins.argval == name:
+                return ins.positions.lineno
+        todo += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+    return None
+
+
 class Namespace:
     """The module-level names of an export, each bound once, with the source that binds it.
 
@@ -227,6 +240,8 @@ class Namespace:
         self.derived: list[str] = []
         self.imports: dict[str, None] = {}
         self.reserved: set[str] = set()
+        #: the function exported (where a refusal of a global it reads points)
+        self.user: Callable | None = None
 
     # ------------------------------------------------------------------ names
     def free_name(self, base: str, value: Any) -> str:
@@ -289,7 +304,29 @@ class Namespace:
             if type(value).__module__.split(".")[0] == _OWN_PACKAGE:
                 raise ExportError(_TAKES_DERIVATIVES.format(what=what, name=name))
             self.imports.setdefault("import numpy as np", None)
-            self.add_block(f"{name} = {literal(value, f'{what}: the global {name!r}')}")
+            try:
+                text = literal(value, f"{what}: the global {name!r}")
+            except ExportError as exc:
+                raise self.global_refused(name, exc) from None
+            self.add_block(f"{name} = {text}")
+
+    def global_refused(self, name: str, exc: ExportError) -> ExportError:
+        """The refusal ``exc`` of the global ``name``, placed at the line of the exported
+        function that reads it, with the way out."""
+        user = self.user
+        line = None if user is None else global_read_line(user, name)
+        if line is None:
+            return exc
+        detail = exc.reason.partition("the global ")[2].partition(";")[0] or exc.reason
+        return ExportError(
+            f"{user.__qualname__} reads the global {name!r}, which an export cannot write: "
+            f"{detail}, and an export holds only NumPy arrays, numbers, strings and tuples, "
+            f"lists and dicts of them as globals: pass it as an argument ({name} to "
+            f"{user.__name__}: it is then an argument of the exported d_{user.__name__}, "
+            "which can be differentiated)",
+            user.__code__.co_filename,
+            line,
+        )
 
     def _bind_module(self, name: str, module: types.ModuleType, what: str) -> None:
         full = module.__name__

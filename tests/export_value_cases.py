@@ -198,3 +198,21 @@ def pair_loss(layers, x):
 def pair_args(seed=0):
     rng = np.random.default_rng(seed)
     return [Pair(rng.standard_normal((3, 3)) / 2) for _ in range(2)], rng.standard_normal((4, 3))
+
+
+_rng = np.random.default_rng(11)
+LAYERS = [
+    Dense(_rng.standard_normal((3, 4)) / 2, _rng.standard_normal(4) * 0.1),
+    Dense(_rng.standard_normal((4, 2)) / 2, _rng.standard_normal(2) * 0.1),
+]
+
+
+def global_layers_loss(x):
+    h = x
+    for layer in LAYERS:
+        h = layer(h)
+    return np.sum(h**2)
+
+
+def global_layers_args(seed=0):
+    return (np.random.default_rng(seed).standard_normal((5, 3)),)

@@ -308,3 +308,17 @@ def test_forward_mode_over_a_function_value_with_defaults_is_refused_saying_why(
         match=rf"the <lambda> in default_loss \(export_value_cases.py:{line}\), which has defaults",
     ):
         sg.export(v.default_loss, *v.dict_args(), order=2)
+
+
+@pytest.mark.parametrize("options", [{}, {"mode": "forward"}, {"order": 2}])
+def test_layer_objects_held_in_a_global_are_refused_at_the_line_reading_them(options):
+    """``LAYERS = [Dense(...), ...]`` read by the loss: an export writes globals as literals,
+    and a layer object is none; the refusal points at the loss's line reading it, and its way
+    out (the layers as an argument) exports."""
+    (x,) = v.global_layers_args()
+    assert np.isfinite(sg.grad(v.global_layers_loss)(x)).all()  # differentiated in process
+    line = v.global_layers_loss.__code__.co_firstlineno + 2
+    where = rf"export_value_cases.py:{line}: global_layers_loss reads the global 'LAYERS'"
+    with pytest.raises(sg.SourcegradError, match=where + r".*Dense object.*as an argument"):
+        sg.export(v.global_layers_loss, x, **options)
+    sg.export(v.layers_loss, v.LAYERS, x, **options)
