@@ -48,8 +48,10 @@ _FACT_DECORATORS = ("helper",)
 #: why a function that takes derivatives with sourcegrad while it runs is not exported
 _TAKES_DERIVATIVES = (
     "{what} reads {name!r}, sourcegrad itself: the function takes a derivative while it runs "
-    "(a gradient called inside it), which an export does not write (it holds no sourcegrad); "
-    "export that derivative apart, or write the function without it"
+    "(a gradient called inside it), which an export does not write: the derivative of that "
+    "call (a Hessian-vector product through it) is built by sourcegrad from the inner "
+    "function's source when the code runs, and the module holds no sourcegrad; export that "
+    "derivative apart, or write the function without it"
 )
 
 
@@ -302,7 +304,7 @@ class Namespace:
                     self.add_block(f"{name} = {alias}")
                 return
             if type(value).__module__.split(".")[0] == _OWN_PACKAGE:
-                raise ExportError(_TAKES_DERIVATIVES.format(what=what, name=name))
+                raise self.at_read(name, _TAKES_DERIVATIVES.format(what=what, name=name))
             self.imports.setdefault("import numpy as np", None)
             try:
                 text = literal(value, f"{what}: the global {name!r}")
@@ -311,28 +313,34 @@ class Namespace:
             self.add_block(f"{name} = {text}")
 
     def global_refused(self, name: str, exc: ExportError) -> ExportError:
-        """The refusal ``exc`` of the global ``name``, placed at the line of the exported
-        function that reads it, with the way out."""
+        """The refusal ``exc`` of the global ``name`` (no literal holds it), with the way
+        out, at the line of the exported function that reads it."""
         user = self.user
-        line = None if user is None else global_read_line(user, name)
-        if line is None:
+        if user is None or global_read_line(user, name) is None:
             return exc
         detail = exc.reason.partition("the global ")[2].partition(";")[0] or exc.reason
-        return ExportError(
+        return self.at_read(
+            name,
             f"{user.__qualname__} reads the global {name!r}, which an export cannot write: "
             f"{detail}, and an export holds only NumPy arrays, numbers, strings and tuples, "
             f"lists and dicts of them as globals: pass it as an argument ({name} to "
             f"{user.__name__}: it is then an argument of the exported d_{user.__name__}, "
             "which can be differentiated)",
-            user.__code__.co_filename,
-            line,
         )
+
+    def at_read(self, name: str, message: str) -> ExportError:
+        """An :class:`ExportError` saying ``message``, placed at the first line of the
+        exported function that reads the global ``name`` (where one does)."""
+        line = None if self.user is None else global_read_line(self.user, name)
+        if line is None:
+            return ExportError(message)
+        return ExportError(message, self.user.__code__.co_filename, line)
 
     def _bind_module(self, name: str, module: types.ModuleType, what: str) -> None:
         full = module.__name__
         top = full.split(".")[0]
         if top == _OWN_PACKAGE:
-            raise ExportError(_TAKES_DERIVATIVES.format(what=what, name=name))
+            raise self.at_read(name, _TAKES_DERIVATIVES.format(what=what, name=name))
         if top not in ALLOWED_PACKAGES and top not in sys.stdlib_module_names:
             raise ExportError(
                 f"{what} reads the module {full}; an export imports only NumPy, CuPy and "

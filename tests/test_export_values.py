@@ -322,3 +322,11 @@ def test_layer_objects_held_in_a_global_are_refused_at_the_line_reading_them(opt
     with pytest.raises(sg.SourcegradError, match=where + r".*Dense object.*as an argument"):
         sg.export(v.global_layers_loss, x, **options)
     sg.export(v.layers_loss, v.LAYERS, x, **options)
+
+
+@pytest.mark.parametrize("f", [penalty, penalty_made_inside])
+def test_the_refused_inner_gradient_points_at_the_users_line(f):
+    with pytest.raises(sg.SourcegradError) as caught:
+        sg.export(f, np.arange(3.0), order=2)
+    assert caught.value.filename == __file__
+    assert caught.value.lineno == f.__code__.co_firstlineno + 1  # where it reads sourcegrad
