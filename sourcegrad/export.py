@@ -433,11 +433,17 @@ def export(
     if not isinstance(f, types.FunctionType):
         raise ExportError(f"export takes a plain function, got {f!r}")
     args = tuple(args)
-    with derive.whole_vjps():  # each callee's vjp is written whole
-        if order >= 2:
-            text = _tower_module_text(f, wrt, args, order)
-        else:
-            text = _first_order_text(f, wrt, mode, args)
+    code = f.__code__
+    try:
+        with derive.whole_vjps():  # each callee's vjp is written whole
+            if order >= 2:
+                text = _tower_module_text(f, wrt, args, order)
+            else:
+                text = _first_order_text(f, wrt, mode, args)
+    except SourcegradError as exc:
+        if exc.filename is not None:
+            raise
+        raise type(exc)(exc.reason, code.co_filename, code.co_firstlineno) from None
     if path is not None:
         with open(path, "w", encoding="utf-8") as file:
             file.write(text)

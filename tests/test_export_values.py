@@ -330,3 +330,19 @@ def test_the_refused_inner_gradient_points_at_the_users_line(f):
         sg.export(f, np.arange(3.0), order=2)
     assert caught.value.filename == __file__
     assert caught.value.lineno == f.__code__.co_firstlineno + 1  # where it reads sourcegrad
+
+
+@pytest.mark.parametrize("case", ["layer objects in a loop", "NumPy functions from a dict"])
+def test_order_3_through_a_layer_object_is_refused_in_the_users_file(case):
+    """Forward mode over forward mode over a layer object's vjp is not built in process; the
+    tower and the export both say so in the user's file, not in sourcegrad's."""
+    f, make = FIRST_ORDER[case]
+    args = make()
+    levels = tower(f, (), [0, 0], (0,))
+    for run in (
+        lambda: levels.evaluate(args, (args[0], args[0])),
+        lambda: sg.export(f, *args, order=3),
+    ):
+        with pytest.raises(sg.SourcegradError, match="order 3 or more through a layer") as e:
+            run()
+        assert e.value.filename == v.__file__
