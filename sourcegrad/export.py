@@ -8,8 +8,8 @@ that returns what ``sg.value_and_grad(f, wrt)`` returns for arguments of that si
 ``value_and_grad`` bit for bit (``order=N``: the tower's, forward mode ``N - 1`` times over
 the gradient; ``order=2`` is ``sg.hvp``'s Hessian-vector product). Next to it: the
 generated derivative of every helper of the user's that it calls, every derivative its code
-resolves while it runs (the vjps of function values, forward mode over helpers' derivatives;
-:mod:`sourcegrad.export_values`), all found by running the derivative once, the user's
+resolves while it runs (the vjps and jvps of function values, forward mode over helpers' and
+function values' derivatives; :mod:`sourcegrad.export_values`), all found by running the derivative once, the user's
 functions the forward sweep calls, every runtime helper, as source, and the globals it reads
 as literals (:mod:`sourcegrad.export_source`). It imports NumPy (or CuPy) and the standard
 library only, is formatted by black, and starts with a header that says what it

@@ -1,26 +1,30 @@
 """Derivatives an export meets only while its code runs: of function values, and forward mode
-over a helper's vjp.
+over a derivative.
 
 Generated code differentiates a call of a function *value* (a lambda, a nested ``def``, a layer
-object from a list, a NumPy function from a dict) through ``vjp_of(fn, wrt)``, and a
-derivative of order 2 and up calls ``jvp_of(vjp_helper, wrt)``: which derivative runs is
-decided by the objects they get. :func:`traced` runs the derivative once and records every
-build those made and ran; the export writes each one (:meth:`sourcegrad.export._Writer`) and
-puts :data:`RUNTIME` in the module: ``vjp_of`` / ``jvp_of`` of its own that resolve a function
-value the way :mod:`sourcegrad.function_values` does (a bound method or an object with
-``__call__`` as its function with the object first, the object itself differentiated where
-``wrt`` holds ``"self"``) and pick, from the tables the export fills, the build made for that
-function, ``wrt`` and the arguments' signature. A function is known by its code object where
-the export defines it (a lambda or nested ``def`` of the exported code, found again by its
-place among the code's nested code objects, :func:`code_path`), else by its module and
-qualified name (a method of the user's class, whose objects come with the arguments), and a
-NumPy function by itself. The variables a function value reads from an enclosing function
-are read from the value when the export runs (each build is made by a factory taking them).
+object from a list, a NumPy function from a dict) through ``vjp_of(fn, wrt)`` /
+``jvp_of(fn, wrt)``, and a derivative of order 2 and up calls ``jvp_of(vjp, wrt)`` over a
+helper's vjp or a function value's: which derivative runs is decided by the objects they get.
+:func:`traced` runs the derivative once and records every build those made and ran; the export
+writes each one (:class:`sourcegrad.export._Writer`) and puts :data:`RUNTIME` in the module:
+``vjp_of`` / ``jvp_of`` of its own that resolve a function value the way
+:mod:`sourcegrad.function_values` does (a bound method or an object with ``__call__`` as its
+function with the object first, the object itself differentiated where ``wrt`` holds
+``"self"``; a call with keyword arguments bound to the parameters, defaults filled in from the
+value itself) and pick, from the tables the export fills, the build made for that function,
+mode, ``wrt`` and the arguments' signature (``FUNCTION_VALUES``, ``FUNCTION_JVPS``; forward
+mode over a function value's derivative in ``VALUE_JVPS``, over a helper's in
+``DERIVATIVE_JVPS``). A function is known by its code object where the export defines it (a
+lambda or nested ``def`` of the exported code, found again by its place among the code's
+nested code objects, :func:`code_path`), else by its module and qualified name (a method of
+the user's class, whose objects come with the arguments), and a NumPy function by itself. The
+variables a function value reads from an enclosing function are read from the value when the
+export runs (each build is made by a factory taking them).
 
-Refused, naming the call: the derivative of a derivative made by sourcegrad called inside the
-function (``grad`` in the loss), a function value with ``*args``, defaults or keyword-only
-parameters, and forward mode over a function value's derivative (an export of order 2 and
-up of a function that calls function values).
+Refused (:mod:`sourcegrad.export_source`), naming the user's line: a function value taking
+``*args`` or ``**kwargs``, forward mode over the derivative of one with defaults, and the
+derivative of a derivative made by sourcegrad called inside the function (``grad`` in the
+loss).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import sourcegrad as sg
+from sourcegrad import cli
 from sourcegrad.higher import tower
 
 from . import export_cases as c
@@ -167,7 +168,10 @@ ORDER_3 = ["lambda activation", "nested def reading an argument", "a global clos
 
 @pytest.mark.parametrize(
     "case, order",
-    [(k, 2) for k in FIRST_ORDER] + [(k, 3) for k in ORDER_3] + [("a lambda called by keyword", 2)],
+    [(k, 2) for k in FIRST_ORDER]
+    + [(k, 3) for k in ORDER_3]
+    + [("lambda activation", 4), ("nested def reading an argument", 4)]
+    + [("a lambda called by keyword", 2)],
 )
 def test_higher_orders_through_function_values_export_bit_for_bit(case, order, tmp_path):
     """Order 2 and 3 of a function calling function values: forward mode over their vjps
@@ -346,3 +350,18 @@ def test_order_3_through_a_layer_object_is_refused_in_the_users_file(case):
         with pytest.raises(sg.SourcegradError, match="order 3 or more through a layer") as e:
             run()
         assert e.value.filename == v.__file__
+
+
+@pytest.mark.parametrize("options", [["--mode", "forward"], ["--order", "2"]])
+def test_cli_exports_forward_mode_and_order_2_through_a_lambda(options, tmp_path):
+    out = tmp_path / "d_lambda_loss.py"
+    target = f"{v.__file__}:lambda_loss"
+    assert cli.main(["export", target, "--args", "dict_args()", "-o", str(out), *options]) == 0
+    args = v.dict_args()
+    tangent = _like(args[0], np.random.default_rng(1))
+    got = isolated(tmp_path, out.read_text(), "d_lambda_loss", (*args, tangent))
+    if options[0] == "--mode":
+        want = steady(sg.jvp(v.lambda_loss), *args, tangent)
+    else:
+        want = steady(sg.hvp(v.lambda_loss), *args, tangent)
+    assert same(got, want), (got, want)
