@@ -37,6 +37,7 @@ from .export_source import (
     check_function_value,
     check_jvp_base,
     function_key,
+    named,
 )
 from .export_text import (
     LINE_LENGTH,
@@ -106,6 +107,7 @@ class _Writer:
         self.values: dict = {}  # id(derivative of a function value) -> its wrapper's name
         self.jvps: dict = {}  # (id(a helper's vjp), wrt) -> the wrapper of forward mode over it
         self.codes: dict = {}  # id(generated function) -> (it, its code in the export)
+        self.user = user  # the function exported
         self.user_functions: list = [user]
         self.helpers: set = set()  # ids of helpers' derivatives (generated code holds them)
         self.by_key: dict = {}  # Writer.value_key of a function value's derivative -> wrapper
@@ -194,9 +196,9 @@ class _Writer:
 
     def value_key(self, t: Transformed) -> tuple:
         """What the derivatives of function values that share a wrapper have in common."""
-        check_function_value(t, self.user_functions[0])
+        check_function_value(t, self.user)
         return (
-            function_key(t.f, self.local_code, self.user_functions[0]),
+            function_key(t.f, self.local_code, self.user),
             t.mode,
             t.wrt,
             t.wrt_tuple,
@@ -234,7 +236,7 @@ class _Writer:
         runs = []
         for k, (args, entry) in enumerate(entries):
             run = f"run_{name}" + (f"_{k + 1}" if k else "")
-            described = describe(t, "derivative", "the function value ") + (
+            described = f"the function value {t.mode} of {named(t.f, self.user)}" + (
                 f", for {describe_value(args)}" if len(entries) > 1 else ""
             )
             made = self.generated(entry.fn, entry.text, run, described, closure)
@@ -261,7 +263,7 @@ class _Writer:
         derivative of order 2 and up, and over that again at order 3 and up): for each
         derivative and ``wrt``, a wrapper that runs the build made for the arguments'
         signature, in the export's table of them."""
-        for jv_key, (jv, group) in jvp_groups(jvps, jvp_key, self.user_functions[0]).items():
+        for jv_key, (jv, group) in jvp_groups(jvps, jvp_key, self.user).items():
             base = jv.base
             if isinstance(base, Transformed):
                 inner = self.callee(base.__name__, base)
@@ -278,9 +280,7 @@ class _Writer:
         them; the inner ones first, as the outer ones are known by the inner ones' names."""
         for level_depth in sorted({jvp_depth(jv) for jv, _, _, _ in jvps}):
             level = [item for item in jvps if jvp_depth(item[0]) == level_depth]
-            for key, (jv, group) in jvp_groups(
-                level, self.value_jvp_key, self.user_functions[0]
-            ).items():
+            for key, (jv, group) in jvp_groups(level, self.value_jvp_key, self.user).items():
                 closure = root_of(jv).f.__code__.co_freevars
                 name = self.jvp_of(jv, key, key[0], group, closure)
                 self.by_key[key] = name

@@ -63,7 +63,7 @@ def vjp_lambda(function, *args, g_out, **kwargs):
     return grads
 
 
-# the function value vjp of __sg_make__.<locals>.jvp_d_lambda_loss.<locals>.<lambda> (jvp_d_lambda_loss_adb73465391c90a6d92abdd0.py:3), the derivative that runs
+# the function value vjp of the <lambda> in lambda_loss (export_value_cases.py:38)
 def run_vjp_lambda(z, *, g_out):
     spare = pool.spare
     buffers = spare.pop() if spare else pool.new()
@@ -81,7 +81,7 @@ def jvp_lambda(function, *args, t_in, **kwargs):
     return value, not_aliasing(tangent, t_in)
 
 
-# the function value jvp of __sg_make__.<locals>.jvp_d_lambda_loss.<locals>.<lambda> (jvp_d_lambda_loss_adb73465391c90a6d92abdd0.py:3), the derivative that runs
+# the function value jvp of the <lambda> in lambda_loss (export_value_cases.py:38)
 def run_jvp_lambda(z, *, dz):
     # line 3: act = lambda z: z * np.tanh(z)
     out_1 = np.tanh(z)
