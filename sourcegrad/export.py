@@ -8,8 +8,8 @@ that returns what ``sg.value_and_grad(f, wrt)`` returns for arguments of that si
 ``value_and_grad`` bit for bit (``order=N``: the tower's, forward mode ``N - 1`` times over
 the gradient; ``order=2`` is ``sg.hvp``'s Hessian-vector product). Next to it: the
 generated derivative of every helper of the user's that it calls, every derivative its code
-resolves while it runs (the vjps of function values, forward mode over helpers' derivatives;
-:mod:`sourcegrad.export_values`), all found by running the derivative once, the user's
+resolves while it runs (the vjps and jvps of function values, forward mode over helpers' and
+function values' derivatives; :mod:`sourcegrad.export_values`), all found by running the derivative once, the user's
 functions the forward sweep calls, every runtime helper, as source, and the globals it reads
 as literals (:mod:`sourcegrad.export_source`). It imports NumPy (or CuPy) and the standard
 library only, is formatted by black, and starts with a header that says what it
@@ -19,11 +19,8 @@ differentiates, for which argument signature, made by which sourcegrad, from whi
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import os
-import re
-import sys
 import textwrap
 import types
 from collections.abc import Callable, Sequence
@@ -34,40 +31,52 @@ from . import pipeline
 from .derivative import Transformed, derivative
 from .disk_cache import is_generated
 from .errors import SourcegradError
-from .export_source import ExportError, Namespace
+from .export_source import (
+    ExportError,
+    Namespace,
+    check_function_value,
+    check_jvp_base,
+    function_key,
+    named,
+)
 from .export_text import (
+    LINE_LENGTH,
     callee_wrapper,
+    describe,
     describe_value,
+    flat_values,
+    header,
+    import_block,
+    is_stale,
+    jvp_key,
+    jvp_wrapper,
+    not_reached,
     public_wrapper,
     rename,
+    source_digest,
+    values_text,
     with_def_line,
 )
 from .export_values import (
     RUNTIME,
     Trace,
-    check_jvp_base,
     code_path,
-    flat_values,
-    function_key,
+    held_derivatives,
     is_resolver,
-    jvp_key,
-    jvp_wrapper,
+    jvp_depth,
+    root_of,
     runtime_names,
     traced,
-    values_text,
 )
 from .higher import Tower
 from .outputs import not_aliasing
 from .pipeline import as_gradient
 from .runtime.buffers import BufferPool
+from .runtime.trees import zero_adjoint
 from .transform import derive
-from .version import __version__
 
 __all__ = ["ExportError", "export", "is_stale", "source_digest"]
 
-_DIGEST_LINE = re.compile(r"^# source sha256: ([0-9a-f]{64}) of (.*)$", re.M)
-#: the line length an export is formatted to (sourcegrad's own, so copied helpers keep theirs)
-LINE_LENGTH = 100
 #: the modules of sourcegrad whose helpers generated code calls, copied into an export
 _RUNTIME = __name__.rpartition(".")[0] + ".runtime"
 _SUPPORT = (
@@ -78,37 +87,6 @@ _SUPPORT = (
 
 
 # ---------------------------------------------------------------------------- staleness
-def source_digest(functions: Sequence[Callable]) -> str:
-    """sha256 of the source of ``functions`` (in order): what an export's header records,
-    so that a changed function makes its export stale."""
-    h = hashlib.sha256()
-    for fn in functions:
-        try:
-            h.update(inspect.getsource(fn).encode())
-        except (OSError, TypeError):
-            h.update(repr(fn).encode())
-        h.update(b"\0")
-    return h.hexdigest()
-
-
-def is_stale(export_text_or_path: str | os.PathLike, f: Callable) -> bool:
-    """Whether an export (its text, or the path of its file) was made from other source than
-    ``f`` and the helpers it names have now (or records no digest)."""
-    text = str(export_text_or_path)
-    if "\n" not in text and os.path.exists(text):
-        with open(text, encoding="utf-8") as file:
-            text = file.read()
-    found = _DIGEST_LINE.search(text)
-    if found is None:
-        return True
-    names = [n.strip() for n in found.group(2).split(",")]
-    functions = [f]
-    for name in names[1:]:
-        fn = getattr(f, "__globals__", {}).get(name)
-        if fn is None:
-            return True
-        functions.append(fn)
-    return source_digest(functions) != found.group(1)
 
 
 # ---------------------------------------------------------------------------- the writer
@@ -116,8 +94,9 @@ class _Writer:
     """The export of one derivative: its generated functions, with what they read, in a
     :class:`Namespace`."""
 
-    def __init__(self, trace: Trace):
+    def __init__(self, trace: Trace, user: Callable):
         self.ns = Namespace()
+        self.ns.user = user
         self.trace = trace
         self.runs: dict = {}  # id(derivative) -> [(arguments, the build that ran)], each once
         for t, targs, ran in trace.runs:
@@ -128,12 +107,18 @@ class _Writer:
         self.values: dict = {}  # id(derivative of a function value) -> its wrapper's name
         self.jvps: dict = {}  # (id(a helper's vjp), wrt) -> the wrapper of forward mode over it
         self.codes: dict = {}  # id(generated function) -> (it, its code in the export)
-        self.user_functions: list = []
+        self.user = user  # the function exported
+        self.user_functions: list = [user]
+        self.helpers: set = set()  # ids of helpers' derivatives (generated code holds them)
+        self.by_key: dict = {}  # Writer.value_key of a function value's derivative -> wrapper
 
-    def generated(self, fn: types.FunctionType, text: str, name: str, what: str, closure=()) -> str:
-        """Write the generated function ``fn`` (its source ``text``) as ``name``; where it
-        reads variables ``closure`` of a function value, as the factory ``make_<name>`` that
-        takes them."""
+    def generated(
+        self, fn: types.FunctionType, text: str, name: str, what: str, closure=None
+    ) -> str:
+        """Write the generated function ``fn`` (its source ``text``) as ``name``. A build of a
+        function value's derivative (``closure``: the variables it reads from the value) is
+        written without defaults (the export's ``vjp_of`` passes the value's own), and where
+        it reads variables of the value, as the factory ``make_<name>`` that takes them."""
         got = self.written.get(id(fn))
         if got is not None:
             return got
@@ -141,7 +126,7 @@ class _Writer:
         self.written[id(fn)] = name
         renames, params = {}, []
         for var, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
-            if var in closure:  # read from the function value when the export runs
+            if var in (closure or ()):  # read from the function value when the export runs
                 params.append(var)
                 continue
             try:
@@ -152,7 +137,11 @@ class _Writer:
             if target != var:
                 renames[var] = target
         self.ns.read_globals(fn, what)
-        body = with_def_line(rename(text, renames), name, fn.__defaults__, fn.__kwdefaults__, what)
+        text = rename(text, renames)
+        if closure is None:
+            body = with_def_line(text, name, fn.__defaults__, fn.__kwdefaults__, what)
+        else:  # the export's vjp_of passes the function value's defaults
+            body = with_def_line(text, name, None, None, what)
         code = f"{name}.__code__"
         if params:
             self.ns.reserved.add(f"make_{name}")
@@ -179,43 +168,75 @@ class _Writer:
             for name in runtime_names():
                 self.ns.claim(name, RUNTIME, "the export's vjp_of and jvp_of")
             self.ns.imports.setdefault("import types", None)
+            self.ns.bind("zero_adjoint", zero_adjoint, "jvp_of", zero_adjoint.__module__)
             self.ns.add_block(RUNTIME)
         return value.__name__
 
     def resolved(self) -> None:
         """Write what generated code resolved when it ran: forward mode over helpers'
-        derivatives (their builds' callees are written as they are met), then the derivatives
-        of function values, the derivatives left (in the order they ran: a value's before
-        what its derivative calls)."""
-        self.derivative_jvps()
+        derivatives (their builds' callees are written as they are met), the derivatives of
+        function values, then forward mode over those (order 2 and up)."""
+        fns = [fn for fn, _ in self.codes.values()] + [e.fn for _, _, e in self.trace.runs]
+        self.helpers = held_derivatives(fns + [fn for _, _, fn, _ in self.trace.jvps])
+        jvps = sorted(self.trace.jvps, key=lambda item: jvp_depth(item[0]))  # inner ones first
+        self.derivative_jvps([j for j in jvps if id(root_of(j[0])) in self.helpers])
         self.function_values()
+        self.value_jvps([j for j in jvps if id(root_of(j[0])) not in self.helpers])
 
     def function_values(self) -> None:
+        """The wrappers of the derivatives of function values: one for each function, mode
+        and ``wrt``, running the build made for the arguments' signature (a list of layers
+        of several shapes: one build each)."""
+        groups: dict = {}
         for t, _, _ in self.trace.runs:
-            if id(t) not in self.written and id(t) not in self.values:
-                self.function_value(t)
+            if id(t) not in self.written and id(t) not in self.helpers:
+                groups.setdefault(self.value_key(t), []).append(t)
+        for key, ts in groups.items():
+            self.function_value(key, ts)
 
-    def function_value(self, t: Transformed) -> None:
-        """The wrapper of the builds of the derivative ``t`` of a function value, in the
-        export's table of them."""
-        if t.mode != "vjp" or t.bound_self or t.with_value or not t.wrt:
-            raise ExportError(
-                f"the {t.mode} of the function value {t.f.__qualname__} ({_where(t.f)}): an "
-                "export writes the vjps of function values (a lambda, a nested def, a layer "
-                "object), for the gradient (order=1, mode='reverse'), and no other derivative "
-                "of them; export the gradient, or call a module-level function by its name"
-            )
-        key = function_key(t.f, self.local_code)
-        base = "vjp_" + (t.f.__name__ if t.f.__name__.isidentifier() else "lambda")
+    def value_key(self, t: Transformed) -> tuple:
+        """What the derivatives of function values that share a wrapper have in common."""
+        check_function_value(t, self.user)
+        return (
+            function_key(t.f, self.local_code, self.user),
+            t.mode,
+            t.wrt,
+            t.wrt_tuple,
+        )
+
+    def value_wrapper(self, t: Transformed) -> str:
+        """The name of the wrapper of the derivative ``t`` of a function value (written
+        where no derivative of its kind ran: forward mode over it did)."""
+        if id(t) not in self.values:
+            key = self.value_key(t)
+            if key not in self.by_key:
+                self.function_value(key, [t])
+            self.values[id(t)] = self.by_key[key]
+        return self.values[id(t)]
+
+    def function_value(self, key: tuple, ts: list) -> None:
+        """The wrapper of the builds of the derivatives ``ts`` (of one function value, mode
+        and ``wrt``: ``key``), in the export's table of them."""
+        t = ts[0]
+        base = t.mode + "_" + (t.f.__name__ if t.f.__name__.isidentifier() else "lambda")
         name = self.ns.free_name(base, t)
         self.ns.claim(name, t, base)
-        self.values[id(t)] = name
+        self.by_key[key] = name
+        for other in ts:
+            self.values[id(other)] = name
         closure = t.f.__code__.co_freevars
-        entries = self.runs[id(t)]
+        entries: list = []
+        for other in ts:
+            got = self.runs.get(id(other), [])
+            entries += [e for e in got if all(e[1] is not r for _, r in entries)]
+        if not entries:  # forward mode over it ran, not it
+            self.ns.add_block(not_reached(name), derivative=True)
+            self.table_entry(key, name)
+            return
         runs = []
         for k, (args, entry) in enumerate(entries):
             run = f"run_{name}" + (f"_{k + 1}" if k else "")
-            described = _describe(t, "derivative", "the function value ") + (
+            described = f"the function value {t.mode} of {named(t.f, self.user)}" + (
                 f", for {describe_value(args)}" if len(entries) > 1 else ""
             )
             made = self.generated(entry.fn, entry.text, run, described, closure)
@@ -224,51 +245,88 @@ class _Writer:
             "(*args,", "(function, *args,", 1
         )
         self.ns.add_block(wrapper, derivative=True)
-        if key.startswith("np."):
-            self.ns.add_block(f"RULE_FUNCTIONS.add({key})")
-        wrt = t.wrt if t.wrt_tuple else t.wrt[0]
-        self.ns.add_block(f"FUNCTION_VALUES[({key}, {wrt!r})] = {name}")
+        if t.mode == "jvp":
+            self.ns.bind("not_aliasing", not_aliasing, name)
+        self.table_entry(key, name)
 
-    def derivative_jvps(self) -> None:
+    def table_entry(self, key: tuple, name: str) -> None:
+        """``name`` in the export's table of the derivatives of function values, at ``key``
+        (:meth:`value_key`)."""
+        function, mode, wrt, wrt_tuple = key
+        if function.startswith("np."):
+            self.ns.add_block(f"RULE_FUNCTIONS.add({function})")
+        table = "FUNCTION_VALUES" if mode == "vjp" else "FUNCTION_JVPS"
+        self.ns.add_block(f"{table}[({function}, {wrt if wrt_tuple else wrt[0]!r})] = {name}")
+
+    def derivative_jvps(self, jvps: list) -> None:
         """Forward mode over helpers' derivatives (``jvp_of(vjp_helper, wrt)`` in a
         derivative of order 2 and up, and over that again at order 3 and up): for each
         derivative and ``wrt``, a wrapper that runs the build made for the arguments'
-        signature, in the export's table of them (inner ones first: they ran first)."""
-        groups: dict = {}
-        for jv, args, fn, values in self.trace.jvps:
-            base = check_jvp_base(jv)
-            flat = flat_values(jv, args)
-            if len(flat) != len(values) or any(a is not b for a, b in zip(flat, values)):
-                raise ExportError(
-                    f"forward mode over {base.__name__}, called without every argument: an "
-                    "export of order 2 and up writes helpers called with every argument"
-                )
-            jv_key = jvp_key(jv)
-            group = groups.setdefault(jv_key, (jv, []))[1]
-            if all(ran is not fn for _, ran, _ in group):
-                group.append((args[:-1], fn, len(values)))
-            if values_text(jv, args[:-1]) != values_text(jv, group[0][0]):
-                raise ExportError(
-                    f"forward mode over {base.__name__} along tangents of several kinds"
-                )
-        for jv_key, (jv, group) in groups.items():
+        signature, in the export's table of them."""
+        for jv_key, (jv, group) in jvp_groups(jvps, jvp_key, self.user).items():
             base = jv.base
             if isinstance(base, Transformed):
                 inner = self.callee(base.__name__, base)
             else:
                 inner = self.jvps[jvp_key(base)]
-            name = self.ns.free_name(f"jvp_{inner}", jv_key)
-            self.ns.claim(name, jv_key, inner)
-            self.ns.reserved.add(name)
-            self.jvps[jv_key] = name
-            what = f"forward mode over {inner}, the derivative that runs (order 2 and up)"
-            runs = []
-            for k, (targs, ran, n) in enumerate(group):
-                run = f"run_{name}" + (f"_{k + 1}" if k else "")
-                text = textwrap.dedent(inspect.getsource(ran))
-                runs.append((self.generated(ran, text, run, what), targs, ran, n))
-            self.ns.add_block(jvp_wrapper(name, runs, jv), derivative=True)
+            name = self.jvp_of(jv, jv_key, inner, group, ())
             self.ns.add_block(f"DERIVATIVE_JVPS[({inner}, {jv_key[2]!r})] = {name}")
+
+    def value_jvps(self, jvps: list) -> None:
+        """Forward mode over the derivatives of function values (``jvp_of(vjp, wrt)`` of what
+        ``vjp_of(layer, wrt)`` returned, at order 2 and up, and over that at order 3 and up):
+        for each derivative wrapper and ``wrt``, a wrapper taking the function value first
+        (what it reads from an enclosing function is read from it), in the export's table of
+        them; the inner ones first, as the outer ones are known by the inner ones' names."""
+        for level_depth in sorted({jvp_depth(jv) for jv, _, _, _ in jvps}):
+            level = [item for item in jvps if jvp_depth(item[0]) == level_depth]
+            for key, (jv, group) in jvp_groups(level, self.value_jvp_key, self.user).items():
+                closure = root_of(jv).f.__code__.co_freevars
+                name = self.jvp_of(jv, key, key[0], group, closure)
+                self.by_key[key] = name
+                self.ns.add_block(f"VALUE_JVPS[({key[0]}, {key[1]!r})] = {name}")
+
+    def value_jvp_key(self, jv) -> tuple:
+        """``(the wrapper it transforms, wrt)``: what identifies forward mode over the
+        derivative of a function value in the export's table of them."""
+        base = jv.base
+        if isinstance(base, Transformed):
+            inner = self.value_wrapper(base)
+        else:
+            inner = self.value_jvp_name(base)
+        return (inner, jv.wrt if jv.wrt_tuple else jv.wrt[0])
+
+    def value_jvp_name(self, jv) -> str:
+        """The wrapper of the forward mode ``jv`` over a function value's derivative, which
+        stands in the export's table where the mode over it ran and it did not."""
+        key = self.value_jvp_key(jv)
+        if key not in self.by_key:
+            name = self.ns.free_name(f"jvp_{key[0]}", key)
+            self.ns.claim(name, key, key[0])
+            self.ns.add_block(not_reached(name), derivative=True)
+            self.ns.add_block(f"VALUE_JVPS[({key[0]}, {key[1]!r})] = {name}")
+            self.by_key[key] = name
+        return self.by_key[key]
+
+    def jvp_of(self, jv, key, inner: str, group: list, closure: tuple) -> str:
+        """The wrapper of forward mode over ``inner`` (its builds ``group``, made for ``jv``
+        and the jvps like it), named for it; taking the function value first where the
+        derivative is a function value's (``closure``: the variables read from it)."""
+        name = self.ns.free_name(f"jvp_{inner}", key)
+        self.ns.claim(name, key, inner)
+        self.ns.reserved.add(name)
+        self.jvps[key] = name
+        what = f"forward mode over {inner}, the derivative that runs (order 2 and up)"
+        function = id(root_of(jv)) not in self.helpers
+        runs = []
+        for k, (targs, ran, n) in enumerate(group):
+            run = f"run_{name}" + (f"_{k + 1}" if k else "")
+            text = textwrap.dedent(inspect.getsource(ran))
+            made = self.generated(ran, text, run, what, closure if function else None)
+            call = f"make_{made}(**closure_values(function))" if closure else made
+            runs.append((call, targs, ran, n))
+        self.ns.add_block(jvp_wrapper(name, runs, jv, function), derivative=True)
+        return name
 
     def injected(self, var: str, value: Any, what: str) -> str:
         """The module-level name of the object ``value`` generated code reads as ``var``."""
@@ -312,16 +370,12 @@ class _Writer:
         if t.f not in self.user_functions:
             self.user_functions.append(t.f)
         if not entries:  # never reached for the arguments exported
-            self.ns.add_block(
-                f"def {name}(*args, **kwargs):\n"
-                f'    raise NotImplementedError("{name} was not reached when this module was '
-                'exported")\n'
-            )
+            self.ns.add_block(not_reached(name))
             return name
         runs = []
         for k, (args, entry) in enumerate(entries):
             run = f"run_{name}" + (f"_{k + 1}" if k else "")
-            described = _describe(t, "derivative") + (
+            described = describe(t, "derivative") + (
                 f", for {describe_value(args)}" if len(entries) > 1 else ""
             )
             runs.append((self.generated(entry.fn, entry.text, run, described), args))
@@ -354,17 +408,6 @@ def _taken_when_run(what: str, var: str, own: str, value) -> str:
 
 
 # ---------------------------------------------------------------------------- descriptions
-def _where(f) -> str:
-    code = getattr(f, "__code__", None)
-    return f"{os.path.basename(code.co_filename)}:{code.co_firstlineno}" if code else "?"
-
-
-def _describe(t: Transformed, what: str, prefix: str = "the ") -> str:
-    f = t.f
-    code = getattr(f, "__code__", None)
-    where = f" ({os.path.basename(code.co_filename)}:{code.co_firstlineno})" if code else ""
-    mode = {"grad": "gradient", "vjp": "vjp", "jvp": "jvp"}[t.mode]
-    return f"{prefix}{mode} of {getattr(f, '__qualname__', f)}{where}, the {what} that runs"
 
 
 # ---------------------------------------------------------------------------- export
@@ -390,11 +433,17 @@ def export(
     if not isinstance(f, types.FunctionType):
         raise ExportError(f"export takes a plain function, got {f!r}")
     args = tuple(args)
-    with derive.whole_vjps():  # each callee's vjp is written whole
-        if order >= 2:
-            text = _tower_module_text(f, wrt, args, order)
-        else:
-            text = _first_order_text(f, wrt, mode, args)
+    code = f.__code__
+    try:
+        with derive.whole_vjps():  # each callee's vjp is written whole
+            if order >= 2:
+                text = _tower_module_text(f, wrt, args, order)
+            else:
+                text = _first_order_text(f, wrt, mode, args)
+    except SourcegradError as exc:
+        if exc.filename is not None:
+            raise
+        raise type(exc)(exc.reason, code.co_filename, code.co_firstlineno) from None
     if path is not None:
         with open(path, "w", encoding="utf-8") as file:
             file.write(text)
@@ -441,10 +490,9 @@ def _tower_module_text(f, wrt, args: tuple, order: int) -> str:
     call = lambda: entry.fn(*values[: code.co_argcount], **named)  # noqa: E731
     for _ in range(derivative_module.SPECIALISE_AFTER + 1):  # until the callees' builds run
         call()
-    writer = _Writer(traced(call))
-    writer.user_functions.append(f)
+    writer = _Writer(traced(call), f)
     public = f"d_{f.__name__}"
-    what = _describe(g, f"derivative of order {order} (forward mode over it, {order - 1}x)")
+    what = describe(g, f"derivative of order {order} (forward mode over it, {order - 1}x)")
     what = what.replace("the gradient of", "the gradient of the gradient of", 1)
     run = writer.generated(entry.fn, entry.text, f"run_{public}", what)
     seeds = ", ".join(f"{p}=v" for p in kwonly[-(order - 1) :])
@@ -453,13 +501,12 @@ def _tower_module_text(f, wrt, args: tuple, order: int) -> str:
         derivative=True,
     )
     writer.resolved()
-    header = lambda: _header(f, g, args, writer.user_functions, public, order)  # noqa: E731
-    return _assemble(writer, header, public)
+    make_header = lambda: header(f, g, args, writer.user_functions, public, order)  # noqa: E731
+    return _assemble(writer, make_header, public)
 
 
 def _module_text(f, df: Transformed, entry, trace: Trace, args: tuple) -> str:
-    writer = _Writer(trace)
-    writer.user_functions.append(f)
+    writer = _Writer(trace, f)
     public = f"d_{f.__name__}"
     code = getattr(entry.fn, "__code__", None)
     if code is not None and code.co_filename == pipeline.__file__:
@@ -469,42 +516,29 @@ def _module_text(f, df: Transformed, entry, trace: Trace, args: tuple) -> str:
     else:
         direct = df.mode == "grad" and not (df.wrt_tuple and len(df.wrt) == 1)
         main = public if direct else f"run_{public}"
-        writer.generated(entry.fn, entry.text, main, _describe(df, "derivative"))
+        writer.generated(entry.fn, entry.text, main, describe(df, "derivative"))
         if not direct:
             writer.ns.add_block(public_wrapper(public, main, df, entry), derivative=True)
             if df.mode == "jvp":
                 writer.ns.bind("not_aliasing", not_aliasing, public)
     writer.resolved()
-    return _assemble(writer, lambda: _header(f, df, args, writer.user_functions, public), public)
+    return _assemble(writer, lambda: header(f, df, args, writer.user_functions, public), public)
 
 
-def _assemble(writer: _Writer, header: Callable[[], str], public: str) -> str:
-    """The module's text: ``header``, imports, the derivative, then what it reads."""
+def _assemble(writer: _Writer, make_header: Callable[[], str], public: str) -> str:
+    """The module's text: ``make_header()``, imports, the derivative, then what it reads."""
     for fn in list(writer.ns.bound.values()):
         if type(fn) is types.FunctionType and not _made_here(fn.__code__.co_filename):
             own = (fn.__module__ or "").split(".")[0] == __name__.split(".")[0]
             if not own and fn not in writer.user_functions:
                 writer.user_functions.append(fn)
-    parts = [header(), _import_block(writer.ns.imports), f"__all__ = [{public!r}]\n"]
+    parts = [make_header(), import_block(writer.ns.imports), f"__all__ = [{public!r}]\n"]
     parts += writer.ns.derived[::-1]  # the public function first, then what it calls
     parts += [_SUPPORT] + writer.ns.blocks
     text = "\n\n".join(p.rstrip("\n") + "\n" for p in parts)
     import black  # only where a module is written: `import sourcegrad` stays light
 
     return black.format_str(text, mode=black.Mode(line_length=LINE_LENGTH))
-
-
-def _import_block(imports) -> str:
-    """The imports, as isort orders them: ``__future__``, the standard library, then NumPy
-    or CuPy; plain imports before ``from`` imports in each group."""
-    groups: list[list[str]] = [[], []]
-    for line in imports:
-        top = line.split()[1].split(".")[0]
-        groups[0 if top in sys.stdlib_module_names else 1].append(line)
-    key = lambda line: (line.startswith("from"), line.split()[1])  # noqa: E731
-    blocks = ["from __future__ import annotations"]
-    blocks += ["\n".join(sorted(g, key=key)) for g in groups if g]
-    return "\n\n".join(blocks) + "\n"
 
 
 def _scalar_gradient(writer: _Writer, fn: types.FunctionType, public: str, df) -> None:
@@ -520,7 +554,7 @@ def _scalar_gradient(writer: _Writer, fn: types.FunctionType, public: str, df) -
         inner = textwrap.dedent(inspect.getsource(jvp))
     except (OSError, TypeError):
         raise ExportError(f"the source of {jvp.__qualname__} cannot be read") from None
-    run = writer.generated(jvp, inner, f"run_{public}", _describe(df, "derivative"))
+    run = writer.generated(jvp, inner, f"run_{public}", describe(df, "derivative"))
     writer.ns.bind("as_gradient", as_gradient, public)
     writer.ns.add_block(
         f"def {public}(*args, **kwargs):\n"
@@ -533,55 +567,28 @@ def _scalar_gradient(writer: _Writer, fn: types.FunctionType, public: str, df) -
     )
 
 
-def _header(f, df: Transformed, args: tuple, functions: list, public: str, order: int = 1) -> str:
-    code = f.__code__
-    params = code.co_varnames[: code.co_argcount]
-    wrt = ", ".join(params[i] if 0 <= i < len(params) else str(i) for i in df.wrt)
-    version = __version__
-    call = ", ".join(params)
-    wrt_arg = df.wrt if df.wrt_tuple else df.wrt[0]
-    if order == 2:
-        what = (
-            f"{public}({call}, v) returns the Hessian of {f.__name__} with respect to {wrt} "
-            f"times v, as sourcegrad.hvp({f.__name__}, wrt={wrt_arg}) does."
-        )
-    elif order > 2:
-        what = (
-            f"{public}({call}, v) returns the derivative of order {order} of {f.__name__} with "
-            f"respect to {wrt} applied {order - 1} times to v (the gradient of the "
-            f"{order - 1}-th derivative of {f.__name__} along v): forward mode {order - 1} "
-            f"times over the gradient, as sourcegrad.hvp({f.__name__}, wrt={wrt_arg}) is for "
-            "order 2."
-        )
-    elif df.mode == "grad":
-        what = (
-            f"{public}({call}) returns ({f.__name__}({call}), its gradient with respect to "
-            f"{wrt}), as sourcegrad.value_and_grad({f.__name__}, wrt={wrt_arg}) does."
-        )
-    else:
-        what = (
-            f"{public}({call}, t_in) returns ({f.__name__}({call}), its derivative along the "
-            f"tangent t_in of {wrt}), as sourcegrad.jvp({f.__name__}, wrt={wrt_arg}) does."
-        )
-    paragraphs = [
-        what,
-        "It is the code sourcegrad runs (optimized, specialised to the shapes) for arguments "
-        "of this signature, and only for them: other shapes or dtypes need another export.",
-    ]
-    lines = [f'"""The derivative of {f.__name__}, exported by sourcegrad {version}."""', ""]
-    # a line of its own, never wrapped: the words after a path do not move with its length
-    lines.append(
-        f"# Made by sourcegrad.export from {f.__qualname__} in {code.co_filename}, line "
-        f"{code.co_firstlineno}."
-    )
-    for text in paragraphs:
-        lines += textwrap.wrap(text, LINE_LENGTH - 2, initial_indent="# ", subsequent_indent="# ")
-    lines += [f"#   {p}: {describe_value(a)}" for p, a in zip(params + ("*",) * len(args), args)]
-    names = ", ".join(fn.__name__ for fn in functions)
-    lines.append(f"# source sha256: {source_digest(functions)} of {names}")
-    return "\n".join(lines) + "\n"
-
-
 def _made_here(filename: str) -> bool:
     """Code with no file of the user's: generated by sourcegrad, or compiled from a string."""
     return filename.startswith("<") or is_generated(filename)
+
+
+def jvp_groups(jvps: list, key_of: Callable, user: Callable) -> dict:
+    """``{key: (a jvp, [(arguments, the build that ran, how many values it takes)])}``: the
+    recorded forward modes over derivatives (:class:`~sourcegrad.export_values.Trace`) by
+    ``key_of(jvp)``, each build once; refused where a call left arguments out or the calls
+    of one key passed tangents of several kinds."""
+    groups: dict = {}
+    for jv, args, fn, values in jvps:
+        base = check_jvp_base(jv, user)
+        flat = flat_values(jv, args)
+        if len(flat) != len(values) or any(a is not b for a, b in zip(flat, values)):
+            raise ExportError(
+                f"forward mode over {base.__name__}, called without every argument: an "
+                "export of order 2 and up writes helpers called with every argument"
+            )
+        group = groups.setdefault(key_of(jv), (jv, []))[1]
+        if all(ran is not fn for _, ran, _ in group):
+            group.append((args[:-1], fn, len(values)))
+        if values_text(jv, args[:-1]) != values_text(jv, group[0][0]):
+            raise ExportError(f"forward mode over {base.__name__} along tangents of several kinds")
+    return groups

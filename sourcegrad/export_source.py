@@ -18,15 +18,21 @@ import dis
 import functools
 import inspect
 import math
+import os
+import re
 import sys
 import textwrap
 import types
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from .derivative import Transformed
 from .disk_cache import is_generated
 from .errors import SourcegradError
+from .higher import Jvp
+from .transform.parse import PACKS
 
 #: arrays above this many elements are not written into an export as literals
 MAX_LITERAL_ELEMENTS = 1 << 16
@@ -42,8 +48,10 @@ _FACT_DECORATORS = ("helper",)
 #: why a function that takes derivatives with sourcegrad while it runs is not exported
 _TAKES_DERIVATIVES = (
     "{what} reads {name!r}, sourcegrad itself: the function takes a derivative while it runs "
-    "(a gradient called inside it), which an export does not write (it holds no sourcegrad); "
-    "export that derivative apart, or write the function without it"
+    "(a gradient called inside it), which an export does not write: the derivative of that "
+    "call (a Hessian-vector product through it) is built by sourcegrad from the inner "
+    "function's source when the code runs, and the module holds no sourcegrad; export that "
+    "derivative apart, or write the function without it"
 )
 
 
@@ -208,6 +216,19 @@ def function_source(fn: types.FunctionType) -> str:
 
 
 # ---------------------------------------------------------------------------- the namespace
+def global_read_line(fn: Callable, name: str) -> int | None:
+    """The first line of ``fn`` (or of a function it defines) that reads the global
+    ``name``; None where none does."""
+    todo = [fn.__code__]
+    while todo:
+        code = todo.pop(0)
+        for ins in dis.get_instructions(code):
+            if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME") and ins.argval == name:
+                return ins.positions.lineno
+        todo += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+    return None
+
+
 class Namespace:
     """The module-level names of an export, each bound once, with the source that binds it.
 
@@ -221,6 +242,8 @@ class Namespace:
         self.derived: list[str] = []
         self.imports: dict[str, None] = {}
         self.reserved: set[str] = set()
+        #: the function exported (where a refusal of a global it reads points)
+        self.user: Callable | None = None
 
     # ------------------------------------------------------------------ names
     def free_name(self, base: str, value: Any) -> str:
@@ -281,15 +304,43 @@ class Namespace:
                     self.add_block(f"{name} = {alias}")
                 return
             if type(value).__module__.split(".")[0] == _OWN_PACKAGE:
-                raise ExportError(_TAKES_DERIVATIVES.format(what=what, name=name))
+                raise self.at_read(name, _TAKES_DERIVATIVES.format(what=what, name=name))
             self.imports.setdefault("import numpy as np", None)
-            self.add_block(f"{name} = {literal(value, f'{what}: the global {name!r}')}")
+            try:
+                text = literal(value, f"{what}: the global {name!r}")
+            except ExportError as exc:
+                raise self.global_refused(name, exc) from None
+            self.add_block(f"{name} = {text}")
+
+    def global_refused(self, name: str, exc: ExportError) -> ExportError:
+        """The refusal ``exc`` of the global ``name`` (no literal holds it), with the way
+        out, at the line of the exported function that reads it."""
+        user = self.user
+        if user is None or global_read_line(user, name) is None:
+            return exc
+        detail = exc.reason.partition("the global ")[2].partition(";")[0] or exc.reason
+        return self.at_read(
+            name,
+            f"{user.__qualname__} reads the global {name!r}, which an export cannot write: "
+            f"{detail}, and an export holds only NumPy arrays, numbers, strings and tuples, "
+            f"lists and dicts of them as globals: pass it as an argument ({name} to "
+            f"{user.__name__}: it is then an argument of the exported d_{user.__name__}, "
+            "which can be differentiated)",
+        )
+
+    def at_read(self, name: str, message: str) -> ExportError:
+        """An :class:`ExportError` saying ``message``, placed at the first line of the
+        exported function that reads the global ``name`` (where one does)."""
+        line = None if self.user is None else global_read_line(self.user, name)
+        if line is None:
+            return ExportError(message)
+        return ExportError(message, self.user.__code__.co_filename, line)
 
     def _bind_module(self, name: str, module: types.ModuleType, what: str) -> None:
         full = module.__name__
         top = full.split(".")[0]
         if top == _OWN_PACKAGE:
-            raise ExportError(_TAKES_DERIVATIVES.format(what=what, name=name))
+            raise self.at_read(name, _TAKES_DERIVATIVES.format(what=what, name=name))
         if top not in ALLOWED_PACKAGES and top not in sys.stdlib_module_names:
             raise ExportError(
                 f"{what} reads the module {full}; an export imports only NumPy, CuPy and "
@@ -443,3 +494,102 @@ def _same_value(a: Any, b: Any) -> bool:
 
 
 _MISSING = object()
+
+
+def where_defined(f) -> str:
+    """``file:line`` of the function ``f``."""
+    code = getattr(f, "__code__", None)
+    return f"{os.path.basename(code.co_filename)}:{code.co_firstlineno}" if code else "?"
+
+
+def named(fn, user) -> str:
+    """How a message names the function value ``fn``: its name and ``file:line``, those of
+    the user's source where generated code defines it (a lambda or nested ``def`` of the
+    user's function ``user``, the function exported)."""
+    code = fn.__code__
+    if not (code.co_filename.startswith("<") or is_generated(code.co_filename)):
+        return f"{fn.__qualname__} ({where_defined(fn)})"
+    here = os.path.basename(user.__code__.co_filename)
+    stack = [user.__code__]
+    while stack:
+        inner = stack.pop()
+        if inner.co_name == code.co_name and inner is not user.__code__:
+            return f"the {code.co_name} in {user.__qualname__} ({here}:{inner.co_firstlineno})"
+        stack += [c for c in inner.co_consts if isinstance(c, types.CodeType)]
+    return f"the {code.co_name} in {user.__qualname__} ({where_defined(user)})"
+
+
+_APPLIER = re.compile(r"^<sourcegrad call of (\S+) #\d+>$")
+
+
+def function_key(fn: types.FunctionType, local: Callable, user: Callable) -> str:
+    """Source for the key under which the export finds ``fn``'s builds: a NumPy function
+    with a rule (called through sourcegrad's applier), the code object of a function the
+    export defines (``local(code)`` finds it, or None), or ``(module, qualified name)``;
+    refused for a function taking ``*args`` or ``**kwargs`` (``user``: the function
+    exported, where the message points)."""
+    found = _APPLIER.match(fn.__code__.co_filename)
+    if found is not None:
+        target = fn.__globals__.get(found.group(1))
+        alias = numpy_alias(target)
+        if alias is None:
+            raise ExportError(
+                f"{target!r} is called as a function value with its derivative rule; an "
+                "export writes the rules of NumPy's functions only"
+            )
+        return alias
+    if PACKS in fn.__code__.co_freevars:  # the packed form of one taking *args, **kwargs
+        fn = fn.__closure__[fn.__code__.co_freevars.index(PACKS)].cell_contents
+    if fn.__code__.co_flags & 0x0C:
+        raise ExportError(
+            f"{named(fn, user)} is called as a function value and takes *args or **kwargs, "
+            "which an export does not write (sourcegrad differentiates such a call through "
+            "a form of the function it makes while the code runs): give the function named "
+            "parameters, or call a module-level function by its name"
+        )
+    local_key = local(fn.__code__)
+    if local_key is not None:
+        return local_key
+    return repr((fn.__module__, fn.__qualname__))
+
+
+def check_jvp_base(jv: Jvp, user: Callable) -> Any:
+    """The derivative that the forward mode ``jv`` transforms: a helper's or a function
+    value's vjp or jvp, or forward mode over one (order 3 and up); refused for any other
+    (``user``: the function exported, where the message points)."""
+    base = jv.base
+    if isinstance(base, Jvp):
+        check_jvp_base(base, user)
+        return base
+    if isinstance(base, Transformed) and base.mode in ("vjp", "jvp") and not base.bound_self:
+        if base.f.__defaults__ or base.f.__kwdefaults__:
+            raise ExportError(
+                f"forward mode over the derivative of {named(base.f, user)}, which has "
+                "defaults: an export of order 2 and up writes functions called with every "
+                "argument; give them all at the call, or export order=1 or mode='forward'"
+            )
+        return base
+    what = getattr(base, "__name__", repr(base))
+    raise ExportError(
+        f"forward mode over {what} (a derivative taken while the code runs, at order 2 and up: "
+        "of a function value, a method, or a gradient called inside the function) is not "
+        "written by an export; export order=1 (the gradient) or mode='forward', or call a "
+        "module-level function by its name for a higher-order export"
+    )
+
+
+def check_function_value(t: Transformed, user: Callable) -> None:
+    """Refuse the derivative ``t`` of a function value where an export cannot write it
+    (``user``: the function exported, where the message points)."""
+    if (
+        t.mode not in ("vjp", "jvp")
+        or t.bound_self
+        or not t.wrt
+        or (t.mode == "vjp" and t.with_value)
+    ):
+        raise ExportError(
+            f"the {t.mode} of the function value {named(t.f, user)}: an "
+            "export writes the vjps and jvps of function values (a lambda, a nested def, a "
+            "layer object), and no other derivative of them; call a module-level function by "
+            "its name"
+        )

@@ -1,23 +1,35 @@
 """Text edits of generated source for an export: names renamed where read as variables, a
 function's ``def`` line with the defaults it runs with, the test of an argument signature as
-source, and short descriptions of signatures (:mod:`sourcegrad.export` writes them)."""
+source, short descriptions of signatures, and the wrappers that call generated functions as
+sourcegrad calls them (forward mode over a derivative included); :mod:`sourcegrad.export`
+writes them."""
 
 from __future__ import annotations
 
 import ast
 import builtins
+import hashlib
+import inspect
 import io
+import os
 import re
+import sys
+import textwrap
 import tokenize
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from .derivative import Transformed
 from .export_source import ExportError, literal
 from .runtime.signature import guard_expression
+from .version import __version__
 
 __all__ = [
-    "callee_wrapper", "describe_value", "guard_source", "public_wrapper", "rename", "with_def_line",
+    "LINE_LENGTH", "callee_wrapper", "describe", "describe_value", "flat_values", "guard_source",
+    "header", "import_block", "is_stale", "jvp_key", "jvp_wrapper", "not_reached",
+    "public_wrapper", "rename", "source_digest", "values_text", "with_def_line",
 ]  # fmt: skip
 
 
@@ -70,10 +82,12 @@ def guard_source(args: tuple) -> str:
     """A Python expression over ``args`` that is true for arguments of ``args``' signature
     (:func:`~sourcegrad.runtime.signature.guard_expression`, its constants written out)."""
     expr, namespace = guard_expression(args)
-    for name, value in namespace.items():
-        if isinstance(value, type) and not _importable_type(value):
-            expr = _type_by_name(expr, name, value)
-    values = {name: _guard_constant(value) for name, value in namespace.items()}
+    by_name = {
+        n: v for n, v in namespace.items() if isinstance(v, type) and not _importable_type(v)
+    }
+    for name, value in by_name.items():
+        expr = _type_by_name(expr, name, value)
+    values = {n: _guard_constant(v) for n, v in namespace.items() if n not in by_name}
     text = rename(expr, values)
     return re.sub(r" is (np\.dtype\()", r" == \1", text)
 
@@ -190,3 +204,228 @@ def public_wrapper(public: str, run: str, df, entry) -> str:
         f"    value, tangent = {run}(*args, {seeds})\n"
         "    return value, not_aliasing(tangent, t_in)\n"
     )
+
+
+# ---------------------------------------------------------------------------- forward mode over derivatives
+def flat_values(jv, args: tuple) -> tuple:
+    """The values the generated function of the forward mode ``jv`` runs on for its call
+    with ``args`` (the tangent last), as :meth:`~sourcegrad.higher.Jvp.source_call` makes
+    them where every argument is given."""
+    *primal, t = args
+    return _base_values(jv.base, tuple(primal)) + jv.flat_tangents(tuple(primal), t)
+
+
+def _base_values(base, args: tuple) -> tuple:
+    """The values of ``base``'s generated function for its call with ``args``."""
+    if isinstance(base, Transformed):
+        if base.mode == "jvp" and base.wrt_tuple:  # its own tangents: one value each
+            return (*args[:-1], *args[-1])
+        return tuple(args)
+    return flat_values(base, args)
+
+
+def values_text(jv, primal: tuple) -> str:
+    """Source for :func:`flat_values` of ``(*args, t_in)``, for a call like one with
+    ``primal``."""
+    return ", ".join(_base_items(jv.base, primal, "args") + _tangent_items(jv, primal, "t_in"))
+
+
+def _base_items(base, args: tuple, expr: str) -> list:
+    if isinstance(base, Transformed):
+        if base.mode == "jvp" and base.wrt_tuple:
+            return [f"*{expr}[:-1]", f"*{expr}[-1]"]
+        return [f"*{expr}"]
+    primal = args[:-1]
+    return _base_items(base.base, primal, f"{expr}[:-1]") + _tangent_items(
+        base, primal, f"{expr}[-1]"
+    )
+
+
+def _tangent_items(jv, primal: tuple, t: str) -> list:
+    """Source for :meth:`~sourcegrad.higher.Jvp.flat_tangents` of ``t``."""
+    items: list = []
+    for k, i in enumerate(jv.wrt):
+        items += _value_items(jv.base, primal, i, f"{t}[{k}]" if jv.wrt_tuple else t)
+    return items
+
+
+def _value_items(d, args: tuple, i: int, expr: str) -> list:
+    """Source for :func:`~sourcegrad.higher.as_values` of ``expr``."""
+    n = len(args)
+    if not isinstance(d, Transformed):
+        if i % n == n - 1:
+            return _tangent_items(d, args[:-1], expr)
+        return _value_items(d.base, args[:-1], i, expr)
+    return [f"*{expr}"] if d.mode == "jvp" and d.wrt_tuple and i % n == n - 1 else [expr]
+
+
+def jvp_key(jv) -> tuple:
+    """What identifies the forward mode ``jv`` in an export: the derivative it transforms (a
+    helper's, or forward mode over one, by its own key) and its ``wrt`` as given."""
+    base = jv.base
+    inner = id(base) if isinstance(base, Transformed) else jvp_key(base)
+    return ("jvp", inner, jv.wrt if jv.wrt_tuple else jv.wrt[0])
+
+
+def _result(base, raw: str) -> str:
+    """Source for what the derivative ``base`` returns, from its generated function's result
+    ``raw`` (``post`` of :meth:`~sourcegrad.derivative.Transformed.source_call`)."""
+    if not isinstance(base, Transformed):  # forward mode: each part as its base returns it
+        return f"({_result(base.base, raw + '[0]')}, {_result(base.base, raw + '[1]')})"
+    if base.mode == "jvp":
+        return raw
+    grads = f"({raw}[1],)" if base.wrt_tuple and len(base.wrt) == 1 else f"{raw}[1]"
+    return f"({raw}[0], {grads})" if base.with_value else grads
+
+
+def jvp_wrapper(name: str, runs: list, jv, function: bool = False) -> str:
+    """A function that computes forward mode over a derivative as ``jv`` does (``(what it
+    returns, its tangent)``), running the build of ``runs`` (``[(source of the function, the
+    arguments it ran for, the function, how many values it takes)]``) for the signature of
+    its arguments; ``function``: taking the function value whose derivative it is first."""
+    result = _result(jv.base, "raw")
+    lines = [
+        f"def {name}({'function, ' if function else ''}*args, t_in):",
+        f"    values = ({values_text(jv, runs[0][1])},)",
+        "",
+        "    def post(raw):  # what the vjp returns, from its generated function's result",
+        f"        return {result}",
+        "",
+    ]
+    for k, (run, targs, ran, n) in enumerate(runs):
+        code = ran.__code__
+        npos = code.co_argcount
+        kwnames = code.co_varnames[npos : npos + code.co_kwonlyargcount]
+        keywords = kwnames[len(kwnames) - (n - npos) :]
+        call = f"raw = {run}(*values[:{npos}], "
+        call += ", ".join(f"{kw}=values[{npos + j}]" for j, kw in enumerate(keywords)) + ")"
+        if len(runs) == 1:
+            lines.append("    " + call)
+            continue
+        lines.append(f"    {'if' if k == 0 else 'elif'} {guard_source(targs)}:")
+        lines.append("        " + call)
+    if len(runs) > 1:
+        lines += [
+            "    else:",
+            f'        raise TypeError("{name}: arguments of a signature this module was not '
+            'exported for")',
+        ]
+    lines.append("    return post(raw[0]), post(raw[1])")
+    return "\n".join(lines) + "\n"
+
+
+_DIGEST_LINE = re.compile(r"^# source sha256: ([0-9a-f]{64}) of (.*)$", re.M)
+
+
+#: the line length an export is formatted to (sourcegrad's own, so copied helpers keep theirs)
+LINE_LENGTH = 100
+
+
+def source_digest(functions: Sequence[Callable]) -> str:
+    """sha256 of the source of ``functions`` (in order): what an export's header records,
+    so that a changed function makes its export stale."""
+    h = hashlib.sha256()
+    for fn in functions:
+        try:
+            h.update(inspect.getsource(fn).encode())
+        except (OSError, TypeError):
+            h.update(repr(fn).encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def is_stale(export_text_or_path: str | os.PathLike, f: Callable) -> bool:
+    """Whether an export (its text, or the path of its file) was made from other source than
+    ``f`` and the helpers it names have now (or records no digest)."""
+    text = str(export_text_or_path)
+    if "\n" not in text and os.path.exists(text):
+        with open(text, encoding="utf-8") as file:
+            text = file.read()
+    found = _DIGEST_LINE.search(text)
+    if found is None:
+        return True
+    names = [n.strip() for n in found.group(2).split(",")]
+    functions = [f]
+    for name in names[1:]:
+        fn = getattr(f, "__globals__", {}).get(name)
+        if fn is None:
+            return True
+        functions.append(fn)
+    return source_digest(functions) != found.group(1)
+
+
+def not_reached(name: str) -> str:
+    return (
+        f"def {name}(*args, **kwargs):\n"
+        f'    raise NotImplementedError("{name} was not reached when this module was exported")\n'
+    )
+
+
+def describe(t: Transformed, what: str, prefix: str = "the ") -> str:
+    f = t.f
+    code = getattr(f, "__code__", None)
+    where = f" ({os.path.basename(code.co_filename)}:{code.co_firstlineno})" if code else ""
+    mode = {"grad": "gradient", "vjp": "vjp", "jvp": "jvp"}[t.mode]
+    return f"{prefix}{mode} of {getattr(f, '__qualname__', f)}{where}, the {what} that runs"
+
+
+def import_block(imports) -> str:
+    """The imports, as isort orders them: ``__future__``, the standard library, then NumPy
+    or CuPy; plain imports before ``from`` imports in each group."""
+    groups: list[list[str]] = [[], []]
+    for line in imports:
+        top = line.split()[1].split(".")[0]
+        groups[0 if top in sys.stdlib_module_names else 1].append(line)
+    key = lambda line: (line.startswith("from"), line.split()[1])  # noqa: E731
+    blocks = ["from __future__ import annotations"]
+    blocks += ["\n".join(sorted(g, key=key)) for g in groups if g]
+    return "\n\n".join(blocks) + "\n"
+
+
+def header(f, df: Transformed, args: tuple, functions: list, public: str, order: int = 1) -> str:
+    code = f.__code__
+    params = code.co_varnames[: code.co_argcount]
+    wrt = ", ".join(params[i] if 0 <= i < len(params) else str(i) for i in df.wrt)
+    version = __version__
+    call = ", ".join(params)
+    wrt_arg = df.wrt if df.wrt_tuple else df.wrt[0]
+    if order == 2:
+        what = (
+            f"{public}({call}, v) returns the Hessian of {f.__name__} with respect to {wrt} "
+            f"times v, as sourcegrad.hvp({f.__name__}, wrt={wrt_arg}) does."
+        )
+    elif order > 2:
+        what = (
+            f"{public}({call}, v) returns the derivative of order {order} of {f.__name__} with "
+            f"respect to {wrt} applied {order - 1} times to v (the gradient of the "
+            f"{order - 1}-th derivative of {f.__name__} along v): forward mode {order - 1} "
+            f"times over the gradient, as sourcegrad.hvp({f.__name__}, wrt={wrt_arg}) is for "
+            "order 2."
+        )
+    elif df.mode == "grad":
+        what = (
+            f"{public}({call}) returns ({f.__name__}({call}), its gradient with respect to "
+            f"{wrt}), as sourcegrad.value_and_grad({f.__name__}, wrt={wrt_arg}) does."
+        )
+    else:
+        what = (
+            f"{public}({call}, t_in) returns ({f.__name__}({call}), its derivative along the "
+            f"tangent t_in of {wrt}), as sourcegrad.jvp({f.__name__}, wrt={wrt_arg}) does."
+        )
+    paragraphs = [
+        what,
+        "It is the code sourcegrad runs (optimized, specialised to the shapes) for arguments "
+        "of this signature, and only for them: other shapes or dtypes need another export.",
+    ]
+    lines = [f'"""The derivative of {f.__name__}, exported by sourcegrad {version}."""', ""]
+    # a line of its own, never wrapped: the words after a path do not move with its length
+    lines.append(
+        f"# Made by sourcegrad.export from {f.__qualname__} in {code.co_filename}, line "
+        f"{code.co_firstlineno}."
+    )
+    for text in paragraphs:
+        lines += textwrap.wrap(text, LINE_LENGTH - 2, initial_indent="# ", subsequent_indent="# ")
+    lines += [f"#   {p}: {describe_value(a)}" for p, a in zip(params + ("*",) * len(args), args)]
+    names = ", ".join(fn.__name__ for fn in functions)
+    lines.append(f"# source sha256: {source_digest(functions)} of {names}")
+    return "\n".join(lines) + "\n"

@@ -1,49 +1,48 @@
 """Derivatives an export meets only while its code runs: of function values, and forward mode
-over a helper's vjp.
+over a derivative.
 
 Generated code differentiates a call of a function *value* (a lambda, a nested ``def``, a layer
-object from a list, a NumPy function from a dict) through ``vjp_of(fn, wrt)``, and a
-derivative of order 2 and up calls ``jvp_of(vjp_helper, wrt)``: which derivative runs is
-decided by the objects they get. :func:`traced` runs the derivative once and records every
-build those made and ran; the export writes each one (:meth:`sourcegrad.export._Writer`) and
-puts :data:`RUNTIME` in the module: ``vjp_of`` / ``jvp_of`` of its own that resolve a function
-value the way :mod:`sourcegrad.function_values` does (a bound method or an object with
-``__call__`` as its function with the object first, the object itself differentiated where
-``wrt`` holds ``"self"``) and pick, from the tables the export fills, the build made for that
-function, ``wrt`` and the arguments' signature. A function is known by its code object where
-the export defines it (a lambda or nested ``def`` of the exported code, found again by its
-place among the code's nested code objects, :func:`code_path`), else by its module and
-qualified name (a method of the user's class, whose objects come with the arguments), and a
-NumPy function by itself. The variables a function value reads from an enclosing function
-are read from the value when the export runs (each build is made by a factory taking them).
+object from a list, a NumPy function from a dict) through ``vjp_of(fn, wrt)`` /
+``jvp_of(fn, wrt)``, and a derivative of order 2 and up calls ``jvp_of(vjp, wrt)`` over a
+helper's vjp or a function value's: which derivative runs is decided by the objects they get.
+:func:`traced` runs the derivative once and records every build those made and ran; the export
+writes each one (:class:`sourcegrad.export._Writer`) and puts :data:`RUNTIME` in the module:
+``vjp_of`` / ``jvp_of`` of its own that resolve a function value the way
+:mod:`sourcegrad.function_values` does (a bound method or an object with ``__call__`` as its
+function with the object first, the object itself differentiated where ``wrt`` holds
+``"self"``; a call with keyword arguments bound to the parameters, defaults filled in from the
+value itself) and pick, from the tables the export fills, the build made for that function,
+mode, ``wrt`` and the arguments' signature (``FUNCTION_VALUES``, ``FUNCTION_JVPS``; forward
+mode over a function value's derivative in ``VALUE_JVPS``, over a helper's in
+``DERIVATIVE_JVPS``). A function is known by its code object where the export defines it (a
+lambda or nested ``def`` of the exported code, found again by its place among the code's
+nested code objects, :func:`code_path`), else by its module and qualified name (a method of
+the user's class, whose objects come with the arguments), and a NumPy function by itself. The
+variables a function value reads from an enclosing function are read from the value when the
+export runs (each build is made by a factory taking them).
 
-Refused, naming the call: the derivative of a derivative made by sourcegrad called inside the
-function (``grad`` in the loss), a function value with ``*args``, defaults or keyword-only
-parameters, and forward mode over a function value's derivative (an export of order 2 and
-up of a function that calls function values).
+Refused (:mod:`sourcegrad.export_source`), naming the user's line: a function value taking
+``*args`` or ``**kwargs``, forward mode over the derivative of one with defaults, and the
+derivative of a derivative made by sourcegrad called inside the function (``grad`` in the
+loss).
 """
 
 from __future__ import annotations
 
 import ast
-import re
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .derivative import Transformed, recording_runs
-from .export_source import ExportError, numpy_alias
-from .export_text import guard_source
 from .function_values import jvp_of, vjp_of
-from .higher import Jvp, recording_jvps
+from .higher import recording_jvps
 
 __all__ = [
-    "RUNTIME", "Trace", "check_jvp_base", "code_path", "flat_values", "function_key",
-    "is_resolver", "jvp_key", "jvp_wrapper", "runtime_names", "traced", "values_text",
+    "RUNTIME", "Trace", "code_path", "held_derivatives", "is_resolver", "jvp_depth", "root_of",
+    "runtime_names", "traced",
 ]  # fmt: skip
-
-_APPLIER = re.compile(r"^<sourcegrad call of (\S+) #\d+>$")
 
 
 @dataclass
@@ -93,77 +92,56 @@ def code_path(outer: types.CodeType, inner: types.CodeType) -> tuple | None:
     return None
 
 
-def function_key(fn: types.FunctionType, local: Callable[[types.CodeType], str | None]) -> str:
-    """Source for the key under which the export finds ``fn``'s builds: a NumPy function
-    with a rule (called through sourcegrad's applier), the code object of a function the
-    export defines (``local(code)`` finds it, or None), or ``(module, qualified name)``."""
-    found = _APPLIER.match(fn.__code__.co_filename)
-    if found is not None:
-        target = fn.__globals__.get(found.group(1))
-        alias = numpy_alias(target)
-        if alias is None:
-            raise ExportError(
-                f"{target!r} is called as a function value with its derivative rule; an "
-                "export writes the rules of NumPy's functions only"
-            )
-        return alias
-    if fn.__defaults__ or fn.__kwdefaults__ or fn.__code__.co_kwonlyargcount:
-        raise ExportError(
-            f"{fn.__qualname__} is called as a function value and has defaults or keyword-only "
-            "parameters, which an export does not write for a function value: give every "
-            "argument at the call"
-        )
-    if fn.__code__.co_flags & 0x0C:  # *args, **kwargs
-        raise ExportError(
-            f"{fn.__qualname__} is called as a function value and takes *args or **kwargs, "
-            "which an export does not write: call a function with named parameters"
-        )
-    local_key = local(fn.__code__)
-    if local_key is not None:
-        return local_key
-    return repr((fn.__module__, fn.__qualname__))
-
-
 #: the module-level definitions an export holds where its code calls ``vjp_of`` / ``jvp_of``
 RUNTIME = '''
 RECEIVER = "self"
 #: the builds of the derivatives of function values: (function key, wrt) -> its wrapper
 FUNCTION_VALUES = {}
+FUNCTION_JVPS = {}
+#: forward mode over the derivative of a function value: (its wrapper, wrt) -> the wrapper
+VALUE_JVPS = {}
 #: the NumPy functions called as function values, differentiated by their rules
 RULE_FUNCTIONS = set()
 #: forward mode over the derivatives this module defines: (derivative, wrt) -> its wrapper
 DERIVATIVE_JVPS = {}
+PLAIN = (types.FunctionType, types.BuiltinMethodType, types.MethodWrapperType)
 
 
-def vjp_of(fn, wrt):
+def vjp_of(fn, wrt, keywords=()):
     """The vjp of the function value fn along wrt, as sourcegrad's vjp_of: one of the builds
-    this module was exported with."""
-    if wrt == RECEIVER or (isinstance(wrt, tuple) and RECEIVER in wrt):
-        plain = (types.FunctionType, types.BuiltinMethodType, types.MethodWrapperType)
-        return Unbound(fn, wrt) if isinstance(fn, plain) else OfReceiver(fn, wrt)
-    return dynamic(fn, wrt)
+    this module was exported with; the last len(keywords) arguments go by those names."""
+    return Keywords(fn, wrt, keywords, "vjp") if keywords else of_value(fn, wrt, "vjp")
 
 
-def jvp_of(fn, wrt):
-    """Forward mode over a derivative this module defines (a helper's vjp, order 2 and up)."""
+def jvp_of(fn, wrt, keywords=()):
+    """The jvp of the function value fn along wrt, or forward mode over a derivative (a
+    helper's or a function value's, order 2 and up), as sourcegrad's jvp_of."""
+    if keywords:
+        return Keywords(fn, wrt, keywords, "jvp")
+    if isinstance(fn, (Built, Called, Keywords, OfReceiver, Unbound)):
+        return fn.jvp(wrt)
     try:
         found = DERIVATIVE_JVPS.get((fn, wrt))
     except TypeError:
         found = None
-    if found is None:
-        raise TypeError(f"jvp_of({fn!r}, {wrt!r}): a derivative this module was not exported for")
-    return found
+    return of_value(fn, wrt, "jvp") if found is None else found
 
 
-def dynamic(fn, wrt):
-    """The vjp of fn along wrt (positions of its arguments)."""
+def of_value(fn, wrt, mode):
+    if has_receiver(wrt):
+        return Unbound(fn, wrt, mode) if isinstance(fn, PLAIN) else OfReceiver(fn, wrt, mode)
+    return dynamic(fn, wrt, mode)
+
+
+def has_receiver(wrt):
+    return wrt == RECEIVER or (isinstance(wrt, tuple) and RECEIVER in wrt)
+
+
+def dynamic(fn, wrt, mode):
+    """The mode derivative of fn along wrt (positions of its arguments)."""
     if is_rule_function(fn) or isinstance(fn, types.FunctionType):
-
-        def vjp(*args, g_out=None):
-            return build_of(fn, wrt)(fn, *args, g_out=g_out)
-
-        return vjp
-    return Called(fn, wrt)
+        return Built(fn, wrt, mode)
+    return Called(fn, wrt, mode)
 
 
 def is_rule_function(fn):
@@ -173,20 +151,76 @@ def is_rule_function(fn):
         return False
 
 
-def build_of(function, wrt):
-    """The wrapper of the builds of function's vjp along wrt."""
+def build_of(function, wrt, mode):
+    """The wrapper of the builds of function's derivative (mode) along wrt."""
     if isinstance(function, types.FunctionType) and not is_rule_function(function):
         keys = (function.__code__, (function.__module__, function.__qualname__))
     else:
         keys = (function,)
+    table = FUNCTION_VALUES if mode == "vjp" else FUNCTION_JVPS
     for key in keys:
-        found = FUNCTION_VALUES.get((key, wrt))
+        found = table.get((key, wrt))
         if found is not None:
             return found
     raise TypeError(
-        f"the vjp of {function!r} along {wrt!r}: a function value this module was not "
+        f"the {mode} of {function!r} along {wrt!r}: a function value this module was not "
         "exported for"
     )
+
+
+class Built:
+    """The derivative (mode) of the plain function fn along wrt, by the build this module
+    holds for it; with of, forward mode along wrt over the derivative of."""
+
+    def __init__(self, fn, wrt, mode, of=None):
+        self.fn, self.wrt, self.mode, self.of = fn, wrt, mode, of
+
+    def wrapper(self):
+        if self.of is None:
+            return build_of(self.fn, self.wrt, self.mode)
+        found = VALUE_JVPS.get((self.of.wrapper(), self.wrt))
+        if found is None:
+            raise TypeError(
+                f"forward mode along {self.wrt!r} over a derivative of {self.fn!r}: one this "
+                "module was not exported for"
+            )
+        return found
+
+    def __call__(self, *args, **kwargs):
+        if self.of is None and isinstance(self.fn, types.FunctionType):
+            args, kwargs = with_defaults(self.fn, args, kwargs)
+        return self.wrapper()(self.fn, *args, **kwargs)
+
+    def jvp(self, wrt):
+        return BoundToNothing(self, wrt) if has_receiver(wrt) else Built(self.fn, wrt, "jvp", self)
+
+
+class BoundToNothing:
+    """Forward mode along wrt (the seed last) over the derivative of, a plain function's:
+    the receiver in wrt varies (restored from a tape), but has no tangent to pass on."""
+
+    def __init__(self, of, wrt):
+        self.of, self.wrt = of, wrt
+
+    def __call__(self, *args, t_in=None):
+        single = not isinstance(self.wrt, tuple)
+        ws = () if single else tuple(i for i in self.wrt if i != RECEIVER)
+        if not ws:
+            value = self.of(*args[:-1], g_out=args[-1])
+            return value, zero_adjoint(value)
+        t = without_receiver(t_in, self.wrt, single)
+        return Built(self.of.fn, ws[0] if len(ws) == 1 else ws, "jvp", self.of)(*args, t_in=t)
+
+
+def with_defaults(function, args, kwargs):
+    """args and kwargs of a call of function with its defaults added by name (its own, as
+    sourcegrad's derivative of it reads them)."""
+    code = function.__code__
+    n = code.co_argcount
+    defaults = function.__defaults__ or ()
+    names = code.co_varnames[n - len(defaults) : n]
+    added = {p: d for p, d in zip(names, defaults) if p not in code.co_varnames[: len(args)]}
+    return args, {**added, **(function.__kwdefaults__ or {}), **kwargs}
 
 
 def plain_function(fn):
@@ -216,6 +250,15 @@ def code_at(code, path):
     return code
 
 
+def shifted(wrt, n):
+    return tuple(i + n for i in wrt) if isinstance(wrt, tuple) else wrt + n
+
+
+def is_bound(fn, leading):
+    """Whether leading (from plain_function) is the one object fn is bound to."""
+    return len(leading) == 1 and (isinstance(fn, types.MethodType) or leading[0] is fn)
+
+
 def with_receiver(grads, count, wrt, single):
     """grads of the positions of wrt other than the receiver, None in the receiver's place."""
     parts = list(grads) if count > 1 else [grads]
@@ -223,77 +266,291 @@ def with_receiver(grads, count, wrt, single):
     return full[0] if single else full
 
 
-class Called:
-    """The vjp of a function value that is not a plain function: the function behind it."""
+def receiver_tangent(t_in, wrt, single):
+    if RECEIVER not in wrt:
+        return ()
+    return t_in if single else t_in[wrt.index(RECEIVER)]
 
-    def __init__(self, fn, wrt):
-        self.fn, self.wrt = fn, wrt
 
-    def __call__(self, *args, g_out=None):
+def without_receiver(t_in, wrt, single):
+    if single:
+        return None
+    kept = tuple(t for i, t in zip(wrt, t_in) if i != RECEIVER)
+    return kept if len(kept) > 1 else kept[0]
+
+
+def drop_zero_receiver(wrt, t_in, single):
+    """(wrt, t_in, single) without the receiver where its tangent is None."""
+    if RECEIVER not in wrt or receiver_tangent(t_in, wrt, single) is not None:
+        return wrt, t_in, single
+    t_in = None if single else without_receiver(t_in, wrt, single)
+    wrt = tuple(i for i in wrt if i != RECEIVER)
+    return wrt, t_in, len(wrt) == 1
+
+
+class Keywords:
+    """The derivative of a call of the function value fn whose last len(keywords) arguments
+    go by those names: the function behind fn with every parameter given (defaults filled
+    in), as sourcegrad binds the call; the parts go back to the call's own arguments."""
+
+    def __init__(self, fn, wrt, keywords, mode):
+        self.fn, self.keywords, self.mode = fn, tuple(keywords), mode
+        self.single = not isinstance(wrt, tuple)
+        self.wrt = (wrt,) if self.single else wrt
+
+    def bind(self, args):
+        """(function, its values by parameter, the parameter each argument went to)."""
         function, leading = plain_function(self.fn)
+        code = function.__code__
+        names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+        n = len(args) - len(self.keywords)
+        given = dict(zip(names, (*leading, *args[:n])))
+        given.update(zip(self.keywords, args[n:]))
+        defaults = with_defaults(function, (), {})[1]
+        values = [given[p] if p in given else defaults[p] for p in names]
+        where = {i: len(leading) + i for i in range(n)}
+        where.update((n + k, names.index(name)) for k, name in enumerate(self.keywords))
+        if is_bound(self.fn, leading):
+            where[RECEIVER] = 0
+        return function, names, values, where
+
+    def __call__(self, *args, g_out=None, t_in=None):
+        function, names, values, where = self.bind(args)
+        npos = function.__code__.co_argcount
+        call = dict(zip(names[npos:], values[npos:]))
+        if self.mode == "jvp":
+            ts = (t_in,) if self.single else tuple(t_in)
+            given = {where[i]: t for i, t in zip(self.wrt, ts) if i in where and t is not None}
+            inner = tuple(given)
+            if not inner:
+                value = function(*values[:npos], **call)
+                return value, zero_adjoint(value)
+            call["t_in"] = given[inner[0]] if len(inner) == 1 else tuple(given.values())
+        else:
+            inner = tuple(dict.fromkeys(where[i] for i in self.wrt if i in where))
+            if not inner:
+                return None if self.single else (None,) * len(self.wrt)
+            call["g_out"] = g_out
+        derivative = dynamic(function, inner[0] if len(inner) == 1 else inner, self.mode)
+        out = derivative(*values[:npos], **call)
+        if self.mode == "jvp":
+            return out
+        return self.regroup(out, inner, where)
+
+    def regroup(self, out, inner, where):
+        """The parts out of the parameters inner as the call's arguments'."""
+        by = dict(zip(inner, (out,) if len(inner) == 1 else out))
+        parts = tuple(by.get(where.get(i)) for i in self.wrt)
+        return parts[0] if self.single else parts
+
+    def jvp(self, wrt):
+        return KeywordsJvp(self, wrt)
+
+
+class KeywordsJvp:
+    """Forward mode along wrt (the seed last) over a Keywords vjp: over the vjp of the
+    function behind it, along the parameters the arguments went to, regrouped the same way."""
+
+    def __init__(self, of, wrt):
+        self.of = of
+        self.single = not isinstance(wrt, tuple)
+        self.wrt = (wrt,) if self.single else wrt
+
+    def __call__(self, *args, t_in=None):
+        of, seed = self.of, args[-1]
+        function, names, values, where = of.bind(args[:-1])
+        inner = tuple(dict.fromkeys(where[i] for i in of.wrt if i in where))
+        if not inner:
+            value = of(*args[:-1], g_out=seed)
+            return value, value
+        vjp = dynamic(function, inner[0] if len(inner) == 1 else inner, "vjp")
+        given = {}
+        for i, t in zip(self.wrt, (t_in,) if self.single else tuple(t_in)):
+            at = len(names) if i == len(args) - 1 else where.get(i)
+            if at is not None and not (i == RECEIVER and t is None):
+                given[at] = t
+        if not given:  # only a receiver that holds nothing varies
+            npos = function.__code__.co_argcount
+            grads = vjp(*values[:npos], g_out=seed, **dict(zip(names[npos:], values[npos:])))
+            tangent = zero_adjoint(grads)
+        else:
+            outer = tuple(given)
+            ts = given[outer[0]] if len(outer) == 1 else tuple(given.values())
+            jvp = jvp_of(vjp, outer[0] if len(outer) == 1 else outer)
+            grads, tangent = jvp(*values, seed, t_in=ts)
+        return of.regroup(grads, inner, where), of.regroup(tangent, inner, where)
+
+
+class Called:
+    """The derivative of a function value that is not a plain function: the function behind
+    it, its leading arguments first."""
+
+    def __init__(self, fn, wrt, mode):
+        self.fn, self.wrt, self.mode = fn, wrt, mode
+
+    def __call__(self, *args, **kwargs):
+        function, leading = plain_function(self.fn)
+        derivative = dynamic(function, shifted(self.wrt, len(leading)), self.mode)
+        return derivative(*leading, *args, **kwargs)
+
+    def jvp(self, wrt):
+        return CalledJvp(self, wrt)
+
+
+class CalledJvp:
+    """Forward mode along wrt (the seed last) over a Called derivative."""
+
+    def __init__(self, called, wrt):
+        self.called, self.wrt = called, wrt
+
+    def __call__(self, *args, t_in=None):
+        c = self.called
+        function, leading = plain_function(c.fn)
         n = len(leading)
-        wrt = tuple(i + n for i in self.wrt) if isinstance(self.wrt, tuple) else self.wrt + n
-        return dynamic(function, wrt)(*leading, *args, g_out=g_out)
+        single = not isinstance(self.wrt, tuple)
+        ws = (self.wrt,) if single else self.wrt
+        if RECEIVER in ws and is_bound(c.fn, leading):
+            ws, t_in, single = drop_zero_receiver(ws, t_in, single)
+        elif RECEIVER in ws:
+            t_in = without_receiver(t_in, ws, single)
+            ws = tuple(i for i in ws if i != RECEIVER)
+            single = len(ws) == 1
+        if not ws:
+            value = c(*args[:-1], g_out=args[-1])
+            return value, zero_adjoint(value)
+        wrt = tuple(0 if i == RECEIVER else i + n for i in ws)
+        inner = dynamic(function, shifted(c.wrt, n), c.mode)
+        return jvp_of(inner, wrt[0] if single else wrt)(*leading, *args, t_in=t_in)
 
 
 class OfReceiver:
-    """The vjp of a call of an object (or of its bound method), the object differentiated."""
+    """The derivative of a call of an object (or of its bound method), the object itself
+    differentiated: the function behind it with the object first."""
 
-    def __init__(self, fn, wrt):
-        self.fn = fn
+    def __init__(self, fn, wrt, mode):
+        self.fn, self.mode = fn, mode
         self.single = not isinstance(wrt, tuple)
         self.wrt = (wrt,) if self.single else wrt
 
-    def __call__(self, *args, g_out=None):
+    def plan(self, drop=False):
         function, leading = plain_function(self.fn)
+        bound = is_bound(self.fn, leading) and not drop
         n = len(leading)
-        bound = n == 1 and (isinstance(self.fn, types.MethodType) or leading[0] is self.fn)
         inner = tuple(0 if i == RECEIVER else i + n for i in self.wrt if bound or i != RECEIVER)
+        return function, leading, bound, inner
+
+    def __call__(self, *args, g_out=None, t_in=None):
+        zero = self.mode == "jvp" and receiver_tangent(t_in, self.wrt, self.single) is None
+        function, leading, bound, inner = self.plan(drop=zero)
+        if self.mode == "jvp" and not bound:
+            t_in = without_receiver(t_in, self.wrt, self.single)
         if not inner:
+            if self.mode == "jvp":
+                value = function(*leading, *args)
+                return value, zero_adjoint(value)
             return None if self.single else (None,) * len(self.wrt)
-        vjp = dynamic(function, inner if len(inner) > 1 else inner[0])
-        grads = vjp(*leading, *args, g_out=g_out)
+        d = dynamic(function, inner if len(inner) > 1 else inner[0], self.mode)
+        if self.mode == "jvp":
+            return d(*leading, *args, t_in=t_in)
+        grads = d(*leading, *args, g_out=g_out)
         return grads if bound else with_receiver(grads, len(inner), self.wrt, self.single)
+
+    def jvp(self, wrt):
+        return OfReceiverJvp(self, wrt)
+
+
+class OfReceiverJvp:
+    """Forward mode along wrt (the seed last) over an OfReceiver vjp."""
+
+    def __init__(self, of, wrt):
+        self.of = of
+        self.single = not isinstance(wrt, tuple)
+        self.wrt = (wrt,) if self.single else wrt
+
+    def __call__(self, *args, t_in=None):
+        of = self.of
+        function, leading, bound, inner = of.plan()
+        vjp = dynamic(function, inner if len(inner) > 1 else inner[0], of.mode)
+        if bound:
+            ws, t_in, single = drop_zero_receiver(self.wrt, t_in, self.single)
+            if not ws:
+                value = of(*args[:-1], g_out=args[-1])
+                return value, zero_adjoint(value)
+            outer = tuple(0 if i == RECEIVER else i + len(leading) for i in ws)
+            return jvp_of(vjp, outer[0] if single else outer)(*leading, *args, t_in=t_in)
+        if not inner:
+            value = of(*args[:-1], g_out=args[-1])
+            return value, value
+        outer = tuple(i + len(leading) for i in self.wrt if i != RECEIVER)
+        if outer:
+            t = without_receiver(t_in, self.wrt, self.single)
+            grads, tangent = jvp_of(vjp, outer if len(outer) > 1 else outer[0])(
+                *leading, *args, t_in=t
+            )
+        else:
+            grads = vjp(*leading, *args[:-1], g_out=args[-1])
+            tangent = zero_adjoint(grads)
+        count = len(inner)
+        return (
+            with_receiver(grads, count, of.wrt, of.single),
+            with_receiver(tangent, count, of.wrt, of.single),
+        )
 
 
 class Unbound:
-    """The vjp of a plain function with the receiver in wrt: None (a zero) in its place."""
+    """The derivative of a plain function with the receiver in wrt: None (a zero) in its
+    place."""
 
-    def __init__(self, fn, wrt):
-        self.fn = fn
+    def __init__(self, fn, wrt, mode):
+        self.fn, self.mode = fn, mode
+        self.single = not isinstance(wrt, tuple)
+        self.wrt = (wrt,) if self.single else wrt
+        rest = tuple(i for i in self.wrt if i != RECEIVER)
+        self.rest = rest[0] if len(rest) == 1 else rest
+
+    def __call__(self, *args, g_out=None, t_in=None):
+        if self.mode == "jvp":
+            if self.rest == ():
+                value = self.fn(*args)
+                return value, zero_adjoint(value)
+            t = without_receiver(t_in, self.wrt, self.single)
+            return jvp_of(self.fn, self.rest)(*args, t_in=t)
+        if self.rest == ():
+            return None if self.single else (None,) * len(self.wrt)
+        return self.with_receiver(vjp_of(self.fn, self.rest)(*args, g_out=g_out))
+
+    def with_receiver(self, grads):
+        count = len(self.rest) if isinstance(self.rest, tuple) else 1
+        return with_receiver(grads, count, self.wrt, self.single)
+
+    def jvp(self, wrt):
+        return UnboundJvp(self, wrt)
+
+
+class UnboundJvp:
+    """Forward mode along wrt (the seed last) over an Unbound vjp."""
+
+    def __init__(self, of, wrt):
+        self.of = of
         self.single = not isinstance(wrt, tuple)
         self.wrt = (wrt,) if self.single else wrt
 
-    def __call__(self, *args, g_out=None):
-        rest = tuple(i for i in self.wrt if i != RECEIVER)
-        if not rest:
-            return None if self.single else (None,) * len(self.wrt)
-        grads = vjp_of(self.fn, rest[0] if len(rest) == 1 else rest)(*args, g_out=g_out)
-        return with_receiver(grads, len(rest), self.wrt, self.single)
+    def __call__(self, *args, t_in=None):
+        of, ws, t = self.of, self.wrt, t_in
+        if RECEIVER in ws:
+            t = None if self.single else without_receiver(t, ws, self.single)
+            ws = tuple(i for i in ws if i != RECEIVER)
+        if of.rest == ():
+            value = of(*args[:-1], g_out=args[-1])
+            return value, value
+        inner = vjp_of(of.fn, of.rest)
+        if not ws:
+            grads = inner(*args[:-1], g_out=args[-1])
+            tangent = zero_adjoint(grads)
+        else:
+            grads, tangent = jvp_of(inner, ws[0] if len(ws) == 1 else ws)(*args, t_in=t)
+        return of.with_receiver(grads), of.with_receiver(tangent)
 '''
-
-
-def check_jvp_base(jv: Jvp) -> Any:
-    """The derivative that the forward mode ``jv`` transforms: a helper's vjp or jvp, or
-    forward mode over one (order 3 and up); refused for any other."""
-    base = jv.base
-    if isinstance(base, Jvp):
-        check_jvp_base(base)
-        return base
-    if isinstance(base, Transformed) and base.mode in ("vjp", "jvp") and not base.bound_self:
-        if base.f.__defaults__ or base.f.__kwdefaults__:
-            raise ExportError(
-                f"forward mode over the derivative of {base.f.__qualname__}, which has "
-                "defaults: an export of order 2 and up writes helpers called with every argument"
-            )
-        return base
-    what = getattr(base, "__name__", repr(base))
-    raise ExportError(
-        f"forward mode over {what} (a derivative taken while the code runs, at order 2 and up: "
-        "of a function value, a method, or a gradient called inside the function) is not "
-        "written by an export; export order=1 (the gradient) or mode='forward', or call a "
-        "module-level function by its name for a higher-order export"
-    )
 
 
 def runtime_names() -> list[str]:
@@ -307,109 +564,27 @@ def runtime_names() -> list[str]:
     return names
 
 
-# ---------------------------------------------------------------------------- forward mode over derivatives
-def flat_values(jv, args: tuple) -> tuple:
-    """The values the generated function of the forward mode ``jv`` runs on for its call
-    with ``args`` (the tangent last), as :meth:`~sourcegrad.higher.Jvp.source_call` makes
-    them where every argument is given."""
-    *primal, t = args
-    return _base_values(jv.base, tuple(primal)) + jv.flat_tangents(tuple(primal), t)
+def held_derivatives(fns: list) -> set:
+    """The ids of the derivatives the generated functions ``fns`` hold in their closures:
+    helpers' (a function value's derivative is resolved when the code runs instead)."""
+    found = set()
+    for fn in fns:
+        for cell in getattr(fn, "__closure__", None) or ():
+            try:
+                value = cell.cell_contents
+            except ValueError:
+                continue
+            if isinstance(value, Transformed):
+                found.add(id(value))
+    return found
 
 
-def _base_values(base, args: tuple) -> tuple:
-    """The values of ``base``'s generated function for its call with ``args``."""
-    if isinstance(base, Transformed):
-        if base.mode == "jvp" and base.wrt_tuple:  # its own tangents: one value each
-            return (*args[:-1], *args[-1])
-        return tuple(args)
-    return flat_values(base, args)
+def root_of(jv) -> Transformed:
+    """The derivative at the bottom of the forward mode ``jv`` (over forward mode...)."""
+    while not isinstance(jv, Transformed):
+        jv = jv.base
+    return jv
 
 
-def values_text(jv, primal: tuple) -> str:
-    """Source for :func:`flat_values` of ``(*args, t_in)``, for a call like one with
-    ``primal``."""
-    return ", ".join(_base_items(jv.base, primal, "args") + _tangent_items(jv, primal, "t_in"))
-
-
-def _base_items(base, args: tuple, expr: str) -> list:
-    if isinstance(base, Transformed):
-        if base.mode == "jvp" and base.wrt_tuple:
-            return [f"*{expr}[:-1]", f"*{expr}[-1]"]
-        return [f"*{expr}"]
-    primal = args[:-1]
-    return _base_items(base.base, primal, f"{expr}[:-1]") + _tangent_items(
-        base, primal, f"{expr}[-1]"
-    )
-
-
-def _tangent_items(jv, primal: tuple, t: str) -> list:
-    """Source for :meth:`~sourcegrad.higher.Jvp.flat_tangents` of ``t``."""
-    items: list = []
-    for k, i in enumerate(jv.wrt):
-        items += _value_items(jv.base, primal, i, f"{t}[{k}]" if jv.wrt_tuple else t)
-    return items
-
-
-def _value_items(d, args: tuple, i: int, expr: str) -> list:
-    """Source for :func:`~sourcegrad.higher.as_values` of ``expr``."""
-    n = len(args)
-    if not isinstance(d, Transformed):
-        if i % n == n - 1:
-            return _tangent_items(d, args[:-1], expr)
-        return _value_items(d.base, args[:-1], i, expr)
-    return [f"*{expr}"] if d.mode == "jvp" and d.wrt_tuple and i % n == n - 1 else [expr]
-
-
-def jvp_key(jv) -> tuple:
-    """What identifies the forward mode ``jv`` in an export: the derivative it transforms (a
-    helper's, or forward mode over one, by its own key) and its ``wrt`` as given."""
-    base = jv.base
-    inner = id(base) if isinstance(base, Transformed) else jvp_key(base)
-    return ("jvp", inner, jv.wrt if jv.wrt_tuple else jv.wrt[0])
-
-
-def _result(base, raw: str) -> str:
-    """Source for what the derivative ``base`` returns, from its generated function's result
-    ``raw`` (``post`` of :meth:`~sourcegrad.derivative.Transformed.source_call`)."""
-    if not isinstance(base, Transformed):  # forward mode: each part as its base returns it
-        return f"({_result(base.base, raw + '[0]')}, {_result(base.base, raw + '[1]')})"
-    if base.mode == "jvp":
-        return raw
-    grads = f"({raw}[1],)" if base.wrt_tuple and len(base.wrt) == 1 else f"{raw}[1]"
-    return f"({raw}[0], {grads})" if base.with_value else grads
-
-
-def jvp_wrapper(name: str, runs: list, jv) -> str:
-    """A function that computes forward mode over a derivative as ``jv`` does (``(what it
-    returns, its tangent)``), running the build of ``runs`` (``[(function name, the arguments
-    it ran for, the function, how many values it takes)]``) for the signature of its
-    arguments."""
-    result = _result(jv.base, "raw")
-    lines = [
-        f"def {name}(*args, t_in):",
-        f"    values = ({values_text(jv, runs[0][1])},)",
-        "",
-        "    def post(raw):  # what the vjp returns, from its generated function's result",
-        f"        return {result}",
-        "",
-    ]
-    for k, (run, targs, ran, n) in enumerate(runs):
-        code = ran.__code__
-        npos = code.co_argcount
-        kwnames = code.co_varnames[npos : npos + code.co_kwonlyargcount]
-        keywords = kwnames[len(kwnames) - (n - npos) :]
-        call = f"raw = {run}(*values[:{npos}], "
-        call += ", ".join(f"{kw}=values[{npos + j}]" for j, kw in enumerate(keywords)) + ")"
-        if len(runs) == 1:
-            lines.append("    " + call)
-            continue
-        lines.append(f"    {'if' if k == 0 else 'elif'} {guard_source(targs)}:")
-        lines.append("        " + call)
-    if len(runs) > 1:
-        lines += [
-            "    else:",
-            f'        raise TypeError("{name}: arguments of a signature this module was not '
-            'exported for")',
-        ]
-    lines.append("    return post(raw[0]), post(raw[1])")
-    return "\n".join(lines) + "\n"
+def jvp_depth(jv) -> int:
+    return 0 if isinstance(jv, Transformed) else 1 + jvp_depth(jv.base)

@@ -323,6 +323,13 @@ def jvp_of(fn: Callable, wrt: Any, keywords: tuple = ()) -> Callable:
         return Keywords(fn, wrt, keywords, "jvp")
     if isinstance(fn, (_Called, _OfReceiver, _Unbound, Keywords)):
         return fn.jvp(wrt)
+    if isinstance(fn, (_CalledJvp, _OfReceiverJvp, _UnboundJvp, _KeywordsJvp)):
+        raise UnsupportedSyntaxError(
+            "a derivative of order 3 or more through a layer object, a bound method, a NumPy "
+            "function taken from a container or a call with keyword arguments (forward mode "
+            "over forward mode over its vjp) is not built; take order 2 (sg.hvp), or call a "
+            "module-level function by its name"
+        )
     if _has_receiver(wrt):
         return _Unbound(fn, wrt, "jvp") if _bound_to_nothing(fn) else _OfReceiver(fn, wrt, "jvp")
     if is_derivative(fn):

@@ -28,7 +28,7 @@ from typing import Any
 
 from . import notes
 from .arguments import full_args, split_args
-from .derivative import Transformed, derivative
+from .derivative import RUN_RECORDERS, Transformed, derivative
 from .errors import SourcegradError
 from .transform import derive
 from .transform.emit import Emitted
@@ -69,6 +69,8 @@ def forward_kept(vjp: Callable, *args: Any, **kwargs: Any) -> tuple:
     pos, kwonly = split_args(twin.f, args)
     with _explained(twin, entry, args):
         value, state = halves.forward(*pos, **kwonly)
+    for record in RUN_RECORDERS:  # the build ran, in halves (what `show` lists as callees)
+        record(twin, args, entry)
     return value, (halves.adjoint, state, twin, entry, args)
 
 

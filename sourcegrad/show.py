@@ -15,7 +15,6 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,7 +23,6 @@ import numpy as np
 from .derivative import Transformed, derivative, recording_runs
 from .errors import SourcegradError, user_location
 from .higher import grad_of_derivative, is_derivative, jvp_transform, source_of_order, tower
-from .kept import forward_kept
 
 __all__ = [
     "callee_builds", "diff_source", "higher_order_source", "show_source", "traced_runs", "where"
@@ -37,26 +35,15 @@ _COMMENT = re.compile(r"^(\s*)# line (\d+): .*$")
 def traced_runs(call: Callable[[], Any]) -> list:
     """``call()`` run once: ``[(derivative, args, build)]`` for every call of a derivative
     object made for generated code (the vjps and jvps of helpers, functions values) that it
-    makes, in order: the arguments it got (in parameter order) and the build that ran."""
+    makes, in order (one whose forward sweep is kept for its adjoint when its forward half
+    has run): the arguments it got (in parameter order) and the build that ran."""
     found: list = []
-    kept = forward_kept.__code__  # a callee whose forward sweep is kept for its adjoint
-
-    def profile(frame, event, arg):  # (kept.py tells no recorder of its halves)
-        if event == "return" and frame.f_code is kept:
-            local = frame.f_locals
-            if local.get("halves") is not None:
-                found.append((local["twin"], local["args"], local["entry"]))
 
     def record(t, args, entry):
         found.append((t, args, entry))
 
-    previous = sys.getprofile()
-    sys.setprofile(profile)
-    try:
-        with recording_runs(record):
-            call()
-    finally:
-        sys.setprofile(previous)
+    with recording_runs(record):
+        call()
     return found
 
 

@@ -130,3 +130,89 @@ def method_args(seed=0):
     return [
         Scaled(rng.standard_normal((3, 3)) / 2, 0.5 + k) for k in range(2)
     ], rng.standard_normal((4, 3))
+
+
+def default_loss(params, x):
+    act = lambda z, a=0.5: z * np.tanh(a * z)  # noqa: E731
+    h = act(x @ params["W"] + params["b"])
+    return np.sum(h**2)
+
+
+def defaults_in_a_loop_loss(params, x):
+    acts = [lambda z, a=a: np.tanh(a * z) for a in (0.5, 2.0)]
+    h = x @ params["W"]
+    for act in acts:
+        h = act(h)
+    return np.sum(h**2)
+
+
+def keyword_loss(params, x):
+    act = lambda z, a: z * np.tanh(a * z)  # noqa: E731
+    h = act(x @ params["W"] + params["b"], a=0.5)
+    return np.sum(h**2)
+
+
+def star_loss(params, x):
+    def total(*zs):
+        return zs[0] * np.tanh(zs[1])
+
+    h = x @ params["W"]
+    return np.sum(total(h, h + params["b"]) ** 2)
+
+
+@dataclass
+class Dropout:
+    W: np.ndarray
+
+    def __call__(self, h, *, train=False):
+        return np.tanh(h @ self.W) * (0.5 if train else 1.0)
+
+
+def train_loss(layers, x):
+    h = x
+    for layer in layers:
+        h = layer(h)
+    return np.sum(h**2)
+
+
+def train_args(seed=0):
+    rng = np.random.default_rng(seed)
+    return [Dropout(rng.standard_normal((3, 3)) / 2) for _ in range(2)], rng.standard_normal((4, 3))
+
+
+@dataclass
+class Pair:
+    W: np.ndarray
+
+    def __call__(self, *hs):
+        return np.tanh(hs[0] @ self.W) + hs[-1]
+
+
+def pair_loss(layers, x):
+    h = x
+    for layer in layers:
+        h = layer(h, x)
+    return np.sum(h**2)
+
+
+def pair_args(seed=0):
+    rng = np.random.default_rng(seed)
+    return [Pair(rng.standard_normal((3, 3)) / 2) for _ in range(2)], rng.standard_normal((4, 3))
+
+
+_rng = np.random.default_rng(11)
+LAYERS = [
+    Dense(_rng.standard_normal((3, 4)) / 2, _rng.standard_normal(4) * 0.1),
+    Dense(_rng.standard_normal((4, 2)) / 2, _rng.standard_normal(2) * 0.1),
+]
+
+
+def global_layers_loss(x):
+    h = x
+    for layer in LAYERS:
+        h = layer(h)
+    return np.sum(h**2)
+
+
+def global_layers_args(seed=0):
+    return (np.random.default_rng(seed).standard_normal((5, 3)),)

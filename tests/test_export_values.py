@@ -7,6 +7,7 @@ are checked against central differences (first and later calls)."""
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 import shutil
 
@@ -14,11 +15,13 @@ import numpy as np
 import pytest
 
 import sourcegrad as sg
+from sourcegrad import cli
 from sourcegrad.higher import tower
 
 from . import export_cases as c
 from . import export_value_cases as v
 from .test_export import run_isolated, same
+from .test_show_callees import GOLDEN, check_golden
 
 
 def isolated(tmp_path: pathlib.Path, text: str, name: str, args: tuple):
@@ -132,12 +135,78 @@ def test_the_third_derivative_through_a_helper_is_right(case):
             assert np.linalg.norm(got[k] - fd) <= 1e-5 * max(np.linalg.norm(fd), 1.0)
 
 
-@pytest.mark.parametrize("options", [{"order": 2}, {"mode": "forward"}])
-def test_other_derivatives_of_function_values_are_refused_saying_why(options):
-    """Forward mode through a function value (a jvp, or order 2 and up) is built while the
-    code runs from the value it gets; an export writes the vjps of function values only."""
-    with pytest.raises(sg.SourcegradError, match=r"the jvp of the function value .*<lambda>"):
-        sg.export(v.lambda_loss, *v.dict_args(), **options)
+def _like(x, rng):
+    """Random values of ``x``'s structure and shapes (a layer object's fields too)."""
+    if dataclasses.is_dataclass(x):
+        fields = {f.name: _like(getattr(x, f.name), rng) for f in dataclasses.fields(x)}
+        return dataclasses.replace(x, **fields)
+    if isinstance(x, dict):
+        return {k: _like(a, rng) for k, a in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(_like(a, rng) for a in x)
+    if isinstance(x, float):
+        return 0.75
+    return rng.standard_normal(x.shape)
+
+
+@pytest.mark.parametrize("case", list(FIRST_ORDER))
+def test_forward_mode_through_function_values_exports_bit_for_bit(case, tmp_path):
+    """``mode="forward"``: the module's own ``jvp_of`` runs the jvp builds of the lambda,
+    nested def or layer object that ``sg.jvp`` ran."""
+    f, make = FIRST_ORDER[case]
+    args = make()
+    tangent = _like(args[0], np.random.default_rng(1))
+    text = sg.export(f, *args, mode="forward")
+    got = isolated(tmp_path, text, f"d_{f.__name__}", (*args, tangent))
+    assert same(got, steady(sg.jvp(f), *args, tangent)), got
+
+
+#: the third derivative through a layer object or a NumPy function from a container is not
+#: built in process (forward mode over the jvp of its vjp): order 2 only for those
+ORDER_3 = ["lambda activation", "nested def reading an argument", "a global closure", "a lambda"]
+
+
+@pytest.mark.parametrize(
+    "case, order",
+    [(k, 2) for k in FIRST_ORDER]
+    + [(k, 3) for k in ORDER_3]
+    + [("lambda activation", 4), ("nested def reading an argument", 4)]
+    + [("a lambda called by keyword", 2)],
+)
+def test_higher_orders_through_function_values_export_bit_for_bit(case, order, tmp_path):
+    """Order 2 and 3 of a function calling function values: forward mode over their vjps
+    (``VALUE_JVPS``) and their jvps, as the in-process tower runs them."""
+    f, make = {**FIRST_ORDER, **DEFAULTS}[case]
+    args = make()
+    vec = _like(args[0], np.random.default_rng(order))
+    text = sg.export(f, *args, order=order)
+    got = isolated(tmp_path, text, f"d_{f.__name__}", (*args, vec))
+    levels = tower(f, (), [0] * (order - 1), (0,))
+    for _ in range(3):
+        want = levels.evaluate(args, (vec,) * (order - 1))
+    assert same(got, want), (got, want)
+    if order == 2:
+        assert same(got, steady(sg.hvp(f), *args, vec))
+
+
+def test_the_exported_hvp_through_layer_objects_is_right(tmp_path):
+    """The exported Hessian-vector product through a list of layer objects against central
+    differences of the gradient along v."""
+    layers, x = v.layers_args()
+    vec = _like(layers, np.random.default_rng(3))
+    text = sg.export(v.layers_loss, layers, x, order=2)
+    got = isolated(tmp_path, text, "d_layers_loss", (layers, x, vec))
+    e, df = 1e-5, sg.grad(v.layers_loss)
+
+    def moved(s):
+        return [v.Dense(a.W + s * t.W, a.b + s * t.b) for a, t in zip(layers, vec)]
+
+    plus, minus = df(moved(e), x), df(moved(-e), x)
+    for k in range(len(layers)):
+        for name in ("W", "b"):
+            fd = (getattr(plus[k], name) - getattr(minus[k], name)) / (2 * e)
+            err = np.linalg.norm(getattr(got[k], name) - fd)
+            assert err <= 1e-6 * max(1.0, np.linalg.norm(fd)), (k, name, err)
 
 
 def cube(z):
@@ -162,3 +231,137 @@ def test_a_gradient_taken_inside_the_function_is_refused_saying_why(f):
     assert np.isfinite(sg.grad(f)(np.arange(3.0))).all()  # differentiated in process
     with pytest.raises(sg.SourcegradError, match="takes a derivative while it runs"):
         sg.export(f, np.arange(3.0))
+
+
+def test_an_export_through_a_lambda_at_order_2_matches_golden():
+    """The lambda's vjp and jvp builds, forward mode over its vjp, and the export's own
+    ``vjp_of`` / ``jvp_of`` picking them (``tests/golden/lambda_loss.order2.export.py``)."""
+    text = sg.export(v.lambda_loss, *v.dict_args(), order=2)
+    text = text.replace(v.__file__, "tests/export_value_cases.py")
+    check_golden(text, GOLDEN / "lambda_loss.order2.export.py")
+
+
+#: function values with defaults, keyword-only parameters, keyword arguments
+DEFAULTS = {
+    "a lambda with a default": (v.default_loss, v.dict_args),
+    "lambdas with their own defaults": (v.defaults_in_a_loop_loss, v.dict_args),
+    "a lambda called by keyword": (v.keyword_loss, v.dict_args),
+    "a layer with a keyword-only default": (v.train_loss, v.train_args),
+}
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("case", list(DEFAULTS))
+def test_function_values_with_defaults_export_bit_for_bit(case, mode, tmp_path):
+    """Each function value runs with its own defaults (read from it when the export runs:
+    two lambdas of one line with different defaults share a build), as in process."""
+    f, make = DEFAULTS[case]
+    args = make()
+    text = sg.export(f, *args, mode=mode)
+    if mode == "reverse":
+        got = isolated(tmp_path, text, f"d_{f.__name__}", args)
+        want = steady(sg.value_and_grad(f), *args)
+    else:
+        tangent = _like(args[0], np.random.default_rng(1))
+        got = isolated(tmp_path, text, f"d_{f.__name__}", (*args, tangent))
+        want = steady(sg.jvp(f), *args, tangent)
+    assert same(got, want), (got, want)
+
+
+def test_lambdas_with_defaults_have_the_right_gradient():
+    """Central differences: the second lambda's default (2.0), not the first's, is used."""
+    params, x = v.dict_args()
+    grads = steady(sg.grad(v.defaults_in_a_loop_loss), params, x)
+    e, W = 1e-6, params["W"]
+    for index in np.ndindex(W.shape):
+        W[index] += e
+        plus = v.defaults_in_a_loop_loss(params, x)
+        W[index] -= 2 * e
+        minus = v.defaults_in_a_loop_loss(params, x)
+        W[index] += e
+        fd = (plus - minus) / (2 * e)
+        assert abs(grads["W"][index] - fd) < 1e-6 * max(1.0, abs(fd))
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_function_value_taking_star_args_is_refused_at_the_users_line(mode):
+    """Differentiated in process through a packed form made while the code runs; the export
+    names the user's method and line and the way out."""
+    args = v.pair_args()
+    assert same(*(steady(sg.grad(v.pair_loss), *args) for _ in range(2)))
+    line = v.Pair.__call__.__code__.co_firstlineno
+    with pytest.raises(
+        sg.SourcegradError, match=rf"Pair.__call__ \(export_value_cases.py:{line}\) .*\*args"
+    ):
+        sg.export(v.pair_loss, *args, mode=mode)
+
+
+def test_a_nested_def_taking_star_args_is_refused_at_its_line():
+    line = v.star_loss.__code__.co_firstlineno + 1
+    with pytest.raises(
+        sg.SourcegradError, match=rf"the total in star_loss \(export_value_cases.py:{line}\)"
+    ):
+        sg.export(v.star_loss, *v.dict_args())
+
+
+def test_forward_mode_over_a_function_value_with_defaults_is_refused_saying_why():
+    """Order 2 through a lambda with a default: refused naming the lambda's line."""
+    line = v.default_loss.__code__.co_firstlineno + 1
+    with pytest.raises(
+        sg.SourcegradError,
+        match=rf"the <lambda> in default_loss \(export_value_cases.py:{line}\), which has defaults",
+    ):
+        sg.export(v.default_loss, *v.dict_args(), order=2)
+
+
+@pytest.mark.parametrize("options", [{}, {"mode": "forward"}, {"order": 2}])
+def test_layer_objects_held_in_a_global_are_refused_at_the_line_reading_them(options):
+    """``LAYERS = [Dense(...), ...]`` read by the loss: an export writes globals as literals,
+    and a layer object is none; the refusal points at the loss's line reading it, and its way
+    out (the layers as an argument) exports."""
+    (x,) = v.global_layers_args()
+    assert np.isfinite(sg.grad(v.global_layers_loss)(x)).all()  # differentiated in process
+    line = v.global_layers_loss.__code__.co_firstlineno + 2
+    where = rf"export_value_cases.py:{line}: global_layers_loss reads the global 'LAYERS'"
+    with pytest.raises(sg.SourcegradError, match=where + r".*Dense object.*as an argument"):
+        sg.export(v.global_layers_loss, x, **options)
+    sg.export(v.layers_loss, v.LAYERS, x, **options)
+
+
+@pytest.mark.parametrize("f", [penalty, penalty_made_inside])
+def test_the_refused_inner_gradient_points_at_the_users_line(f):
+    with pytest.raises(sg.SourcegradError) as caught:
+        sg.export(f, np.arange(3.0), order=2)
+    assert caught.value.filename == __file__
+    assert caught.value.lineno == f.__code__.co_firstlineno + 1  # where it reads sourcegrad
+
+
+@pytest.mark.parametrize("case", ["layer objects in a loop", "NumPy functions from a dict"])
+def test_order_3_through_a_layer_object_is_refused_in_the_users_file(case):
+    """Forward mode over forward mode over a layer object's vjp is not built in process; the
+    tower and the export both say so in the user's file, not in sourcegrad's."""
+    f, make = FIRST_ORDER[case]
+    args = make()
+    levels = tower(f, (), [0, 0], (0,))
+    for run in (
+        lambda: levels.evaluate(args, (args[0], args[0])),
+        lambda: sg.export(f, *args, order=3),
+    ):
+        with pytest.raises(sg.SourcegradError, match="order 3 or more through a layer") as e:
+            run()
+        assert e.value.filename == v.__file__
+
+
+@pytest.mark.parametrize("options", [["--mode", "forward"], ["--order", "2"]])
+def test_cli_exports_forward_mode_and_order_2_through_a_lambda(options, tmp_path):
+    out = tmp_path / "d_lambda_loss.py"
+    target = f"{v.__file__}:lambda_loss"
+    assert cli.main(["export", target, "--args", "dict_args()", "-o", str(out), *options]) == 0
+    args = v.dict_args()
+    tangent = _like(args[0], np.random.default_rng(1))
+    got = isolated(tmp_path, out.read_text(), "d_lambda_loss", (*args, tangent))
+    if options[0] == "--mode":
+        want = steady(sg.jvp(v.lambda_loss), *args, tangent)
+    else:
+        want = steady(sg.hvp(v.lambda_loss), *args, tangent)
+    assert same(got, want), (got, want)

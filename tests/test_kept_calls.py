@@ -92,3 +92,13 @@ def test_pure_derivative_unchanged():
     params, x = K.make_args()
     text = sg.show(K.straight, args=(params, x), callees=False)
     assert "forward_kept" not in text and "vjp_dense" in text
+
+
+def test_shown_running_code_lists_the_vjps_it_runs_in_halves():
+    """The helper's vjp runs as a kept forward half and its adjoint half: ``forward_kept``
+    tells the run recorders, so ``show`` lists it after the running code."""
+    params, x = K.make_args()
+    text = sg.show(K.straight, args=(params, x), optimized=True)
+    main, *callees = text.split("\n\n\n")
+    assert "forward_kept(" in main and "vjp_dense(" not in main.split("\n\n", 1)[1]
+    assert callees and all(c.startswith("# vjp_dense: the vjp of dense") for c in callees)
