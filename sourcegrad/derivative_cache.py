@@ -16,16 +16,14 @@ from __future__ import annotations
 import os
 import threading
 import types
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from .disk_cache import is_generated
 from .pipeline import Emitted, build_settings
 from .runtime.signature import compile_guard, family_guard_expression, shape_pattern
+from .transform.environment import EMPTY_CELL, environment
 
 #: derivatives made by grad, value_and_grad, vjp and jvp (and for generated code by vjp_of and
 #: jvp_of), by the code of the function and the rest that decides the transformation (see
@@ -33,12 +31,6 @@ from .runtime.signature import compile_guard, family_guard_expression, shape_pat
 CODE_CACHE_SIZE = int(os.environ.get("SOURCEGRAD_CODE_CACHE", "64"))
 _CODE_CACHE: OrderedDict = OrderedDict()
 _CODE_LOCK = threading.Lock()
-_GLOBAL_NAMES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-#: values read as data when the derivative runs: a transformation reads only their type
-_DATA_TYPES = frozenset(
-    {float, int, bool, complex, str, bytes, type(None), np.ndarray, list, tuple, dict}
-)
-_EMPTY_CELL = object()
 STORE_LIMIT = 64  # builds kept for the derivatives of one function (beyond: made per object)
 
 
@@ -46,41 +38,6 @@ def clear_cache() -> None:
     """Forget the derivatives kept for reuse (each derivative object keeps its own builds)."""
     with _CODE_LOCK:
         _CODE_CACHE.clear()
-
-
-def _global_names(code) -> tuple:
-    """The global names ``code`` and the code nested in it may read."""
-    names = _GLOBAL_NAMES.get(code)
-    if names is None:
-        found, todo = set(), [code]
-        while todo:
-            c = todo.pop()
-            found.update(c.co_names)
-            todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
-        names = _GLOBAL_NAMES[code] = tuple(sorted(found))
-    return names
-
-
-def _token(value):
-    """What a transformation reads of a global or closure value: data (read live when the
-    derivative runs) only by its type, anything else (a function called, a module, an object
-    whose methods are called) by identity."""
-    t = type(value)
-    return t if t in _DATA_TYPES or isinstance(value, np.generic) else value
-
-
-def _environment(fn) -> list:
-    """The objects a transformation of ``fn`` depends on besides its code: its globals (live
-    data, but resolved names), the values of its global names and closure cells (tokens)."""
-    g = fn.__globals__
-    env = [fn.__code__, g]
-    env.extend([_token(g.get(name, _EMPTY_CELL)) for name in _global_names(fn.__code__)])
-    for cell in fn.__closure__ or ():
-        try:
-            env.append(_token(cell.cell_contents))
-        except ValueError:
-            env.append(_EMPTY_CELL)
-    return env
 
 
 def cache_key(
@@ -102,7 +59,7 @@ def cache_key(
         seq = isinstance(wrt, (tuple, list))
         key = (seq, tuple(wrt) if seq else wrt, mode, has_aux, with_value)
         key += tuple(sorted(options.items())) + build_settings()
-        env = _environment(fn) + list(bound)
+        env = environment(fn) + list(bound)
         key += tuple([id(x) for x in env])
         hash(key)
     except TypeError:  # an unhashable wrt or option: refused (or made) by Transformed
@@ -192,7 +149,7 @@ def rebinder(old: Callable, new: Callable) -> Callable[[Any], Any]:
         if kwdefaults and old.__kwdefaults__:
             kwdefaults = dict(kwdefaults)
             for k, v in old.__kwdefaults__.items():
-                if kwdefaults.get(k, _EMPTY_CELL) is v and new.__kwdefaults__[k] is not v:
+                if kwdefaults.get(k, EMPTY_CELL) is v and new.__kwdefaults__[k] is not v:
                     kwdefaults[k], changed = new.__kwdefaults__[k], True
         result = fn
         if changed:

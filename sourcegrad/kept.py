@@ -46,8 +46,8 @@ class Halves:
     adjoint: types.FunctionType
 
 
-#: a function -> {(wrt, options): the twin of its vjp, whose halves run}; by function, as a
-#: vjp of a function value is made again on every call
+#: a vjp's base (or its function) -> {(wrt, options): the twin of the vjp, whose halves
+#: run}; not by vjp, as a vjp of a function value is made again on every call
 _TWINS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 #: a generated vjp function -> its :class:`Halves` (None: it cannot be cut)
 _HALVES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -137,11 +137,14 @@ def _twin(vjp, nargs: int) -> tuple:
         return None, ()
     wrt = vjp.wrt if vjp.wrt_tuple else vjp.wrt[0]
     key = (wrt, vjp.has_aux, tuple(sorted(vjp.options.items(), key=lambda kv: kv[0])))
-    twins = _TWINS.get(vjp.f)
+    # by the base (the builds kept for the function and what it reads: a helper whose
+    # globals were rebound has another), else by the function
+    owner = vjp._base if vjp._base is not None else vjp.f
+    twins = _TWINS.get(owner)
     if twins is None:
         twins = {}
         if vjp.f.__closure__ is None:  # a twin holds its function: made per call for closures
-            _TWINS[vjp.f] = twins
+            _TWINS[owner] = twins
     twin = twins.get(key)
     if twin is None:
         twin = twins[key] = derivative(vjp.f, wrt, "vjp", vjp.has_aux, False, dict(vjp.options))
