@@ -25,6 +25,7 @@ from .kept import backward_kept, forward_kept, forward_kept_of
 from .rules import adjoint, d, tangent
 from .runtime.trees import zero_adjoint
 from .transform import derive
+from .transform.environment import environment
 from .transform.parse import call_plan, packed
 
 
@@ -243,9 +244,27 @@ def _dynamic(fn, wrt, mode):
     if fn.__code__.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS):
         return Keywords(fn, wrt, (), mode)  # through its packed form
     # functions with the same code (and what their transformation reads) share the builds,
-    # each run with its own closure (sourcegrad.derivative.derivative)
-    options = {"internal": True} if derive.keeping_forward() else _WHOLE
-    return derivative(fn, wrt, mode, False, mode == "jvp", options)
+    # each run with its own closure (sourcegrad.derivative.derivative); the derivative of one
+    # function object is made once while what it reads stays the same (a layer called every
+    # step looked it up, 20 us, at every call)
+    keeping = derive.keeping_forward()
+    env = environment(fn)
+    key = (fn, wrt, mode, keeping, *map(id, env))
+    found = _MADE.get(key)
+    if found is not None:
+        return found[1]
+    options = {"internal": True} if keeping else _WHOLE
+    made = derivative(fn, wrt, mode, False, mode == "jvp", options)
+    if len(_MADE) >= MADE_LIMIT:  # the oldest first (dicts keep insertion order)
+        _MADE.pop(next(iter(_MADE)), None)
+    _MADE[key] = (env, made)  # env kept alive with it: the ids in the key stay its own
+    return made
+
+
+#: (function, wrt, mode, keeping forward sweeps, ids of what it reads) -> (what it reads,
+#: its derivative), for the MADE_LIMIT function values made last
+_MADE: dict = {}
+MADE_LIMIT = 256
 
 
 #: the options of a callee's derivative made for an export (see derive.whole_vjps)

@@ -46,8 +46,8 @@ class Halves:
     adjoint: types.FunctionType
 
 
-#: a vjp's base (or its function) -> {(wrt, options): the twin of the vjp, whose halves
-#: run}; not by vjp, as a vjp of a function value is made again on every call
+#: a function -> {(wrt, options, base): the twin of its vjp, whose halves run}; not by vjp,
+#: as a vjp of a function value is made again on every call
 _TWINS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 #: a generated vjp function -> its :class:`Halves` (None: it cannot be cut)
 _HALVES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -59,7 +59,12 @@ def forward_kept(vjp: Callable, *args: Any, **kwargs: Any) -> tuple:
     twin, leading = _twin(vjp, len(args))
     if twin is None:
         return _called(vjp, args, kwargs), ("call", vjp, args, kwargs)
-    args = leading + args
+    return _forward_half(twin, leading + args, kwargs)
+
+
+def _forward_half(twin: Transformed, args: tuple, kwargs: dict) -> tuple:
+    """:func:`forward_kept`'s result, for the derivative ``twin`` whose halves run and its
+    arguments ``args`` (the leading ones first) and ``kwargs``."""
     if kwargs:
         args = full_args(twin.f, args, kwargs)
     entry = twin.emitted(args)
@@ -78,10 +83,10 @@ def forward_kept_of(fn: Callable, wrt: Any, *args: Any) -> tuple:
     """:func:`forward_kept` of ``vjp_of(fn, wrt)``: a function value known only when the
     derivative runs (``layer(h)``, ``model(params, x)``)."""
     vjp = derive.makers().vjp_of(fn, wrt)
-    twin, _ = _twin(vjp, len(args))
+    twin, leading = _twin(vjp, len(args))
     if twin is None:  # the function itself gives the value; its vjp runs in the adjoint
         return fn(*args), ("call", vjp, args, {})
-    return forward_kept(vjp, *args)
+    return _forward_half(twin, leading + args, {})  # (the twin found once per call)
 
 
 def backward_kept(kept: tuple, *, g_out: Any) -> Any:
@@ -137,14 +142,14 @@ def _twin(vjp, nargs: int) -> tuple:
         return None, ()
     wrt = vjp.wrt if vjp.wrt_tuple else vjp.wrt[0]
     key = (wrt, vjp.has_aux, tuple(sorted(vjp.options.items(), key=lambda kv: kv[0])))
-    # by the base (the builds kept for the function and what it reads: a helper whose
-    # globals were rebound has another), else by the function
-    owner = vjp._base if vjp._base is not None else vjp.f
-    twins = _TWINS.get(owner)
+    # by function (a twin runs its function's defaults) and base (the builds kept for what
+    # the function reads: a helper whose globals were rebound has another base)
+    key += (vjp._base,)
+    twins = _TWINS.get(vjp.f)
     if twins is None:
         twins = {}
         if vjp.f.__closure__ is None:  # a twin holds its function: made per call for closures
-            _TWINS[owner] = twins
+            _TWINS[vjp.f] = twins
     twin = twins.get(key)
     if twin is None:
         twin = twins[key] = derivative(vjp.f, wrt, "vjp", vjp.has_aux, False, dict(vjp.options))
