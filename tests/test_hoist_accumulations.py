@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import sourcegrad as sg
-from sourcegrad.runtime.helpers import sum_leading
+from sourcegrad.runtime.helpers import sum_leading, unindex_shaped
 from sourcegrad.transform.optimize.hoist import hoist_accumulations
 from sourcegrad.transform.optimize.ownership import Owner
 
@@ -164,7 +164,7 @@ def _rewritten(source: str, shapes: dict):
     owner.in_place = _InPlace(shapes)
     names = iter(f"stack{k}" for k in range(100))
     before = gast.dump(node)
-    hoist_accumulations(node.body, owner, "np", "sum_leading", lambda stem: next(names))
+    hoist_accumulations(node.body, owner, "np", HELPERS, lambda stem: next(names))
     moved = gast.dump(node) != before
     return _compiled(source), _compiled_node(node), moved
 
@@ -177,11 +177,12 @@ def _compiled_node(node):
     import ast  # noqa: PLC0415 - only to compile the rewritten tree
 
     tree = ast.fix_missing_locations(gast.gast_to_ast(gast.Module(body=[node], type_ignores=[])))
-    scope = {"np": np, "sum_leading": sum_leading}
+    scope = {"np": np, "sum_leading": sum_leading, "unindex_shaped": unindex_shaped}
     exec(compile(tree, "<hoist-test>", "exec"), scope)  # noqa: S102 - the test's own code
     return scope[node.name]
 
 
+HELPERS = {sum_leading: "sum_leading", unindex_shaped: "unindex_shaped"}
 SHAPES = {"xs": (6, 3, 4), "p": (3, 4), "q": (3, 5), "acc": (4, 5), "bias": (5,)}
 
 BASIC = """
@@ -219,7 +220,7 @@ def test_rows_of_a_stacked_array_are_read_from_it(rng):
     node = gast.parse(BASIC).body[0]
     owner = Owner("np", frozenset())
     owner.in_place = _InPlace(SHAPES)
-    stacks = hoist_accumulations(node.body, owner, "np", "sum_leading", lambda s: s + "_steps")
+    stacks = hoist_accumulations(node.body, owner, "np", HELPERS, lambda s: s + "_steps")
     assert [layout for _, layout in stacks] == [((6, 3, 5), np.dtype(np.float64))]  # q only
 
 
@@ -287,3 +288,41 @@ def f(xs, qs):
 """
     _, _, moved = _rewritten(source, SHAPES)
     assert not moved
+
+
+SCATTERED = """
+def f(xs, qs):
+    n = xs.shape[0]
+    acc = np.zeros((4, 5))
+    for t in reversed(range(n)):
+        g = qs[t, :, :3] * 2.0
+        q = unindex_shaped(g, (3, 5), np.float64, np.s_[:, :3])
+        q_1 = q
+        q_1[:, 1:] += 1.0
+        p = xs[t] + 0.0
+        acc += np.dot(p.T, q_1)
+    return acc
+"""
+
+
+@pytest.mark.parametrize("later", ["", "        q *= 3.0\n", "        np.negative(q_1, out=q_1)\n"])
+def test_a_scattered_adjoint_is_made_in_its_row_unless_changed_later(later, rng):
+    """``q = unindex_shaped(...)`` is made in its row of the stack (no copy) where nothing
+    writes into it after the accumulation read it; else it is copied as read."""
+    source = SCATTERED.replace("    return acc", later + "    return acc")
+    shapes = {**SHAPES, "q_1": (3, 5), "q": (3, 5)}
+    before, after, moved = _rewritten(source, shapes)
+    assert moved
+    _agree(before, after, *_inputs(rng))
+    node = gast.parse(source).body[0]
+    owner = Owner("np", frozenset())
+    owner.in_place = _InPlace(shapes)
+    hoist_accumulations(node.body, owner, "np", HELPERS, lambda s: s + "_steps")
+    text = gast.unparse(node) if hasattr(gast, "unparse") else _text(node)
+    assert ("q.fill(0)" in text) == (not later), text
+
+
+def _text(node):
+    import ast  # noqa: PLC0415 - only to print the rewritten tree
+
+    return ast.unparse(gast.gast_to_ast(node))

@@ -34,13 +34,19 @@ from __future__ import annotations
 import gast
 import numpy as np
 
+from ...runtime.helpers import sum_leading, unindex_shaped
 from .. import syntax as S
 from ..node_facts import get_fact, set_fact
-from ..walk import assigned_names
 from .pool import known_count
-
-#: NumPy functions that read their array arguments and return a new array (two operands)
-_READERS = {"dot", "outer", "matmul", "sum", "multiply", "add", "subtract", "divide", "negative"}
+from .step_arrays import (
+    call_of,
+    copied_to,
+    made_by_copies,
+    may_write,
+    same_array,
+    stacked_rows,
+    stored,
+)
 
 
 class _Accumulation:
@@ -59,9 +65,11 @@ class _Accumulation:
 class _Hoist:
     """The rewrite of one function body (see the module docstring)."""
 
-    def __init__(self, body, owner, np_name, sum_leading, fresh):
+    def __init__(self, body, owner, np_name, helpers, fresh):
         self.body, self.owner, self.np_name = body, owner, np_name
-        self.sum_leading, self.fresh = sum_leading, fresh
+        self.sum_leading = helpers.get(sum_leading)
+        self.unindex_shaped = helpers.get(unindex_shaped)
+        self.fresh = fresh
         self.stacks: list = []  # (statement making a stack, its layout), for the pool
         self._layouts: dict = {}  # stack name -> (shape, dtype), of the loop being rewritten
         self._moving: list = []  # the accumulations of that loop that move
@@ -78,12 +86,11 @@ class _Hoist:
         it = loop.iter
         if not (
             isinstance(loop.target, gast.Name)
-            and _call_of(it, "reversed", 1)
-            and _call_of(it.args[0], "range", 1)
+            and call_of(it, "reversed", 1)
+            and call_of(it.args[0], "range", 1)
         ):
             return None
-        stored = {n for s in loop.body for n in _stored(s)}
-        if loop.target.id in stored:
+        if loop.target.id in {n for s in loop.body for n in stored(s)}:
             return None
         return known_count(it.args[0].args[0], self.body, self.owner)
 
@@ -131,12 +138,12 @@ class _Hoist:
             for n in S.walk(s)
             if isinstance(n, gast.Name) and id(n) not in ids
         }
-        stored = {n for s in loop.body for n in _stored(s)} | {loop.target.id}
+        changed = {n for s in loop.body for n in stored(s)} | {loop.target.id}
         ok = []
         for a in found:
             index = S.names_in(a.stmt.target.slice) if a.base != S.dotted(a.stmt.target) else set()
             operands = {a.q} | ({a.p} if a.p else set())
-            if a.base in elsewhere or a.base in operands or index & stored:
+            if a.base in elsewhere or a.base in operands or index & changed:
                 continue
             if not self._owned_before(loop, a.base):
                 continue
@@ -195,18 +202,62 @@ class _Hoist:
         at = loop.body.index(stmt)
         moving = {id(a.stmt) for a in self._moving}
         for copied, stack in stacks.items():
-            if _same_array(loop.body, copied, name, at, moving):
+            if same_array(loop.body, copied, name, at, moving):
                 return stack
         stack = self.fresh(f"{name}_steps")
         shape, dtype = self._layout(name)
         self._layouts[stack] = ((count, *shape), dtype)
+        if self._into_row(loop, name, at, stack, moving):
+            stacks[(name, loop.body.index(stmt))] = stack
+            return stack
+        stacks[(name, at)] = stack
         target = gast.Subscript(value=S.name(stack), slice=S.name(loop.target.id), ctx=gast.Store())
         copy = gast.Assign(targets=[target], value=S.name(name), type_comment=None)
         copy.lineno = getattr(stmt, "lineno", None)
         set_fact(copy, "adjoint", get_fact(stmt, "adjoint", False))
         loop.body.insert(at, copy)
-        stacks[(name, at)] = stack
         return stack
+
+    def _into_row(self, loop, name, at, stack, moving) -> bool:
+        """Where ``name``, read by ``loop.body[at]``, is the array of ``x = unindex_shaped(g,
+        shape, dtype, np.s_[basic index])`` of this iteration, unchanged after ``at`` and
+        read nowhere else: ``x`` made in its row of ``stack`` instead (``x = stack[t];
+        x.fill(0); x[index] = g``), so that no copy is needed."""
+        body = loop.body
+        names, made = made_by_copies(body[:at], name)
+        if made is None or not self.unindex_shaped:
+            return False
+        names = copied_to(body, names)
+        v = body[made].value
+        if not (call_of(v, self.unindex_shaped, 4) and _basic_index(v.args[3], self.np_name)):
+            return False
+        dtype = self._layouts[stack][1]
+        if any(self.owner.in_place.dtypes.get(n) != dtype for n in names):
+            return False
+        mentioned = {
+            n.id
+            for s in body[:made] + [x for x in self.body if x is not loop]
+            for n in S.walk(s)
+            if isinstance(n, gast.Name)
+        }
+        later = [s for s in body[at + 1 :] if id(s) not in moving]
+        if mentioned & names or any(may_write(s, names) for s in later):
+            return False
+        x, t = body[made].targets[0].id, loop.target.id
+        row = gast.Subscript(value=S.name(stack), slice=S.name(t), ctx=gast.Load())
+        fill = gast.Expr(value=S.call(_attr(S.name(x), "fill"), [S.const(0)]))
+        index = S.clone(v.args[3].slice)
+        put = gast.Assign(
+            targets=[gast.Subscript(value=S.name(x), slice=index, ctx=gast.Store())],
+            value=v.args[0],
+            type_comment=None,
+        )
+        body[made].value = row
+        for new in (fill, put):
+            new.lineno = getattr(body[made], "lineno", None)
+            set_fact(new, "adjoint", get_fact(body[made], "adjoint", False))
+        body[made + 1 : made + 1] = [fill, put]
+        return True
 
     def _left(self, loop, acc, count, stacks):
         """The stacked left operand: the array the forward loop read rows of, or a stack."""
@@ -251,126 +302,17 @@ class _Hoist:
         return stmt
 
 
-def hoist_accumulations(body, owner, np_name, sum_leading, fresh) -> list:
+def hoist_accumulations(body, owner, np_name, helpers: dict, fresh) -> list:
     """Rewrite the accumulations of ``body``'s reversed loops as one product after each loop
     (see the module docstring); returns ``(statement, (shape, dtype))`` of the statements
     making the stacks (``name = np.empty(shape, dtype)``), for :func:`~.pool.plan_pool` to
     give them buffers where it pools.
-    ``sum_leading``: the name the derivative calls that helper by (or None); ``fresh``: makes
-    a new name from a stem."""
+    ``helpers``: the names the derivative calls the runtime helpers ``sum_leading`` and
+    ``unindex_shaped`` by (function -> name, or None); ``fresh``: makes a new name from a
+    stem."""
     if np_name is None:
         return []
-    return _Hoist(body, owner, np_name, sum_leading, fresh).run()
-
-
-def stacked_rows(body, loop, p, use):
-    """The array ``X`` whose row ``X[t]`` the name ``p`` holds where the statement ``use`` of
-    the reversed ``loop`` reads it, where that is certain, else None: ``p`` is assigned once in
-    the forward loop over the same count (``p = X[t]``, at its top level, ``X`` never written),
-    only restored from the tape (``p = tape.pop()``) in ``loop`` after ``use``, and otherwise
-    only set to None before the forward loop."""
-    forward = _forward_loop(body, loop)
-    if forward is None:
-        return None
-    rows = None
-    for s in forward.body:
-        if p in _stored(s):
-            rows = _row_of(s, p, forward.target.id) if rows is None else False
-    if not rows:
-        return None
-    used, popped = loop.body.index(use), None
-    for i, s in enumerate(loop.body):
-        if p in _stored(s):
-            if popped is not None or not _is_pop(s):
-                return None
-            popped = i
-    if popped is None or popped < used:
-        return None
-    for s in body:
-        if s is forward or s is loop:
-            continue
-        if p in _stored(s) and not (_is_none_assign(s) and body.index(s) < body.index(forward)):
-            return None
-        if rows in _stored(s) or any(rows in _stored(inner) for inner in _nested(s)):
-            return None
-    if any(rows in _stored(s) for s in _nested(forward) + _nested(loop)):
-        return None
-    return rows
-
-
-def _forward_loop(body, loop):
-    """The top-level ``for t in range(n)`` before ``loop`` (``for t in reversed(range(n))``)
-    with the same counter and bound name, the bound assigned nowhere between them."""
-    bound = loop.iter.args[0].args[0]
-    if not isinstance(bound, gast.Name):
-        return None
-    at = body.index(loop)
-    for s in reversed(body[:at]):
-        if bound.id in {n for inner in [s, *_nested(s)] for n in _stored(inner)}:
-            return None
-        if (
-            isinstance(s, gast.For)
-            and isinstance(s.target, gast.Name)
-            and s.target.id == loop.target.id
-            and _call_of(s.iter, "range", 1)
-            and isinstance(s.iter.args[0], gast.Name)
-            and s.iter.args[0].id == bound.id
-        ):
-            stored = {n for inner in _nested(s) for n in _stored(inner)}
-            return None if s.target.id in stored else s
-    return None
-
-
-def _row_of(stmt, p, counter):
-    """``X`` where ``stmt`` is ``p = X[counter]``, else False."""
-    v = stmt.value if isinstance(stmt, gast.Assign) else None
-    if (
-        isinstance(v, gast.Subscript)
-        and isinstance(v.value, gast.Name)
-        and isinstance(v.slice, gast.Name)
-        and v.slice.id == counter
-        and isinstance(stmt.targets[0], gast.Name)
-    ):
-        return v.value.id
-    return False
-
-
-def _is_pop(stmt) -> bool:
-    v = stmt.value if isinstance(stmt, gast.Assign) else None
-    return (
-        isinstance(stmt, gast.Assign)
-        and isinstance(stmt.targets[0], gast.Name)
-        and isinstance(v, gast.Call)
-        and isinstance(v.func, gast.Attribute)
-        and v.func.attr == "pop"
-        and isinstance(v.func.value, gast.Name)
-        and not v.args
-    )
-
-
-def _is_none_assign(stmt) -> bool:
-    return isinstance(stmt, gast.Assign) and S.is_none(stmt.value)
-
-
-def _nested(stmt) -> list:
-    """Every statement nested in ``stmt`` (not ``stmt`` itself)."""
-    out = []
-    for attr in ("body", "orelse"):
-        for s in getattr(stmt, attr, []) or []:
-            out += [s, *_nested(s)]
-    return out
-
-
-def _stored(stmt) -> set:
-    """Names ``stmt`` (a simple statement, or a compound one's header) binds or writes into:
-    assignment targets, ``x[k] = v``, ``x += v``, a loop's target."""
-    if isinstance(stmt, gast.AugAssign):
-        t = stmt.target
-        t = t.value if isinstance(t, gast.Subscript) else t
-        return {n.id for n in S.walk(t) if isinstance(n, gast.Name)}
-    if isinstance(stmt, gast.For):
-        return {n.id for n in S.walk(stmt.target) if isinstance(n, gast.Name)}
-    return assigned_names(stmt)
+    return _Hoist(body, owner, np_name, helpers, fresh).run()
 
 
 def _form(stmt, np_name, sum_leading):
@@ -429,76 +371,27 @@ def _np_call(e, np_name, attr, nargs) -> bool:
     )
 
 
-def _call_of(e, func, nargs) -> bool:
-    return (
-        isinstance(e, gast.Call)
-        and isinstance(e.func, gast.Name)
-        and e.func.id == func
-        and len(e.args) == nargs
-        and not e.keywords
-    )
-
-
 def _reads(acc, name) -> bool:
     """Whether the accumulation ``acc`` reads ``name`` in its value."""
     return name in S.names_in(acc.stmt.value)
 
 
-def _same_array(stmts, copied, name, at, moving) -> bool:
-    """Whether ``name`` read by ``stmts[at]`` is the array that ``copied`` (``(name, index
-    of its copy into a stack)``) was copied from, unchanged: the names are bound to one
-    array by plain copies (``dz_4 = dz``), and no statement between may write into it through
-    any name bound to it there (the accumulations in ``moving``, ids of statements, only
-    read)."""
-    first, start = copied
-    same: dict = {}  # name -> id of the array it holds, as far as plain copies tell
-    fresh = iter(range(1 << 30))
-    held = set()  # every name bound to the copied array between the two statements
-    for i, s in enumerate(stmts[:at]):
-        if i == start:
-            same[first] = same.get(first, next(fresh))
-            held.add(first)
-        if isinstance(s, gast.Assign) and isinstance(s.value, gast.Name) and _plain(s):
-            src = s.value.id
-            same[s.targets[0].id] = same.setdefault(src, next(fresh))
-        else:
-            for n in _stored(s):
-                same[n] = next(fresh)
-        if i >= start:
-            held |= {n for n, k in same.items() if k == same.get(first)}
-    if start >= at or same.get(name) != same.get(first):
+def _basic_index(e, np_name) -> bool:
+    """Whether ``e`` is ``np.s_[...]`` of slices, int constants, ``...`` and None only."""
+    if not (
+        isinstance(e, gast.Subscript)
+        and isinstance(e.value, gast.Attribute)
+        and e.value.attr == "s_"
+        and S.dotted(e.value.value) == np_name
+    ):
         return False
-    between = [s for s in stmts[start + 1 : at] if id(s) not in moving]
-    return not any(_may_write(s, held) for s in between)
-
-
-def _plain(stmt) -> bool:
-    return isinstance(stmt.targets[0], gast.Name)
-
-
-def _may_write(stmt, names) -> bool:
-    """Whether ``stmt`` may change the array of one of ``names`` in place (conservative: a
-    call passing one of them, other than a NumPy reader of its operands, counts); binding a
-    name anew does not change the array it held."""
-    rebinds = isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)
-    if not rebinds and _stored(stmt) & names:
-        return True
-    for n in S.walk(stmt):
-        if not isinstance(n, gast.Call):
-            continue
-        passed = [a for a in [*n.args, *(k.value for k in n.keywords)] if a is not None]
-        if not any(names & S.names_in(a) for a in passed):
-            continue
-        f = n.func
-        reader = (
-            isinstance(f, gast.Attribute)
-            and f.attr in _READERS
-            and not n.keywords
-            and len(n.args) <= 2
-        )
-        if not reader:
-            return True
-    return False
+    items = e.slice.elts if isinstance(e.slice, gast.Tuple) else [e.slice]
+    return all(
+        isinstance(i, gast.Slice)
+        or isinstance(i, gast.Constant)
+        and (i.value is None or i.value is Ellipsis or type(i.value) is int)
+        for i in items
+    )
 
 
 def _np(np_name, attr, args):
