@@ -11,6 +11,9 @@ in place after the accumulation read it is copied as it was.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import gast
 import numpy as np
 import pytest
@@ -21,6 +24,9 @@ from sourcegrad.transform.optimize.hoist import hoist_accumulations
 from sourcegrad.transform.optimize.ownership import Owner
 
 from .fd import numerical_grad
+from .internals import DEFAULT_TIERS
+
+GOLDEN = Path(__file__).parent / "golden" / "gru.running.py"
 
 
 def gru(params, xs, y):
@@ -118,6 +124,16 @@ def test_the_running_code_computes_one_product_after_the_loop(f, make, rng):
     assert "np.dot(h.T" not in loop and "sum_leading" not in loop
     assert "reshape(-1, xs.shape[-1]).T" in after  # the inputs read as the stacked array
     assert "sum_leading(" in after
+
+
+@DEFAULT_TIERS
+def test_the_gru_running_code_matches_its_golden_file():
+    """The GRU's running code, reviewed: to accept a deliberate change, run with
+    SOURCEGRAD_UPDATE_GOLDEN=1 and read ``git diff tests/golden``."""
+    text = sg.show(gru, args=_gru_args(5, np.random.default_rng(0), 4, 3, 6), optimized=True)
+    if os.environ.get("SOURCEGRAD_UPDATE_GOLDEN"):
+        GOLDEN.write_text(text)
+    assert text == GOLDEN.read_text()
 
 
 def test_varying_lengths_share_one_build_and_agree(rng, monkeypatch):
