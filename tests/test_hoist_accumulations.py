@@ -321,7 +321,10 @@ def f(xs, qs):
 """
 
 
-@pytest.mark.parametrize("later", ["", "        q *= 3.0\n", "        np.negative(q_1, out=q_1)\n"])
+@pytest.mark.parametrize(
+    "later",
+    ["", "        q *= 3.0\n", "        np.negative(q_1, out=q_1)\n", "        q_1.fill(1.0)\n"],
+)
 def test_a_scattered_adjoint_is_made_in_its_row_unless_changed_later(later, rng):
     """``q = unindex_shaped(...)`` is made in its row of the stack (no copy) where nothing
     writes into it after the accumulation read it; else it is copied as read."""

@@ -11,12 +11,14 @@ from the tape holds (:func:`stacked_rows`). Each answers conservatively: "no" wh
 from __future__ import annotations
 
 import gast
+import numpy as np
 
 from .. import syntax as S
-from ..walk import assigned_names
+from ..walk import READ_METHODS, assigned_names
 
-#: NumPy functions that read their array arguments and return a new array (two operands)
-_READERS = {"dot", "outer", "matmul", "sum", "multiply", "add", "subtract", "divide", "negative"}
+#: NumPy functions that write into none of their (at most two) arguments (an output array
+#: would be a third)
+_READERS = {"dot", "outer", "matmul", "sum", "zeros_like", "ones_like", "empty_like", "shape"}
 
 
 def stacked_rows(body, loop, p, use):
@@ -222,24 +224,32 @@ def plain_binding(stmt) -> bool:
 
 def may_write(stmt, names) -> bool:
     """Whether ``stmt`` may change the array of one of ``names`` in place (conservative: a
-    call passing one of them, other than a NumPy reader of its operands, counts); binding a
-    name anew does not change the array it held."""
+    method of one of them other than a reading one, and a call passing one of them other
+    than a NumPy function reading its operands, count); binding a name anew does not change
+    the array it held."""
     rebinds = isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)
     if not rebinds and stored(stmt) & names:
         return True
     for n in S.walk(stmt):
         if not isinstance(n, gast.Call):
             continue
-        passed = [a for a in [*n.args, *(k.value for k in n.keywords)] if a is not None]
-        if not any(names & S.names_in(a) for a in passed):
-            continue
         f = n.func
-        reader = (
-            isinstance(f, gast.Attribute)
-            and f.attr in _READERS
-            and not n.keywords
-            and len(n.args) <= 2
-        )
-        if not reader:
+        if isinstance(f, gast.Attribute) and names & S.names_in(f.value):
+            if f.attr not in READ_METHODS:
+                return True  # x.fill(0), x.sort(): may write into x
+        passed = [a for a in [*n.args, *(k.value for k in n.keywords)] if a is not None]
+        if any(names & S.names_in(a) for a in passed) and not _reads_only(n):
             return True
     return False
+
+
+def _reads_only(call) -> bool:
+    """Whether ``call`` is a NumPy function (by its name) that writes into none of its
+    arguments: a ufunc without an output argument, or one of :data:`_READERS`."""
+    f = call.func
+    if not isinstance(f, gast.Attribute) or any(k.arg == "out" for k in call.keywords):
+        return False
+    ufunc = getattr(np, f.attr, None)
+    if isinstance(ufunc, np.ufunc):
+        return len(call.args) <= ufunc.nin
+    return f.attr in _READERS and len(call.args) <= 2
