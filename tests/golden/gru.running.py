@@ -94,13 +94,9 @@ def d_gru(params, xs, y):
         dr = np.multiply(dc_3, h, buffers[13])
         dh += np.multiply(r, dc_3, out=dc_3)
         c_3 = tape.pop()
-        da = da_steps[t]
-        da.fill(0)
-        da[:, zr_1:] = dc_7
+        da = unindex_shaped(dc_7, (4, 18), np.float64, np.s_[:, zr_1:])
         # line 43: r = zr[:, H:]
-        dzr = dzr_5_steps[t]
-        dzr.fill(0)
-        dzr[:, H:] = dr
+        dzr = unindex_shaped(dr, (4, 12), np.float64, np.s_[:, H:])
         r = tape.pop()
         # line 42: z = zr[:, :H]
         dzr[:, :H] += dz
@@ -115,9 +111,11 @@ def d_gru(params, xs, y):
         dzr_6 = np.negative(dzr_7, out=dzr_7)
         dzr_5 = dzr_6
         dh += np.dot(dzr_5, zr_4.T)
+        dzr_5_steps[t] = dzr_5
         h_steps[t] = h
         zr_4 = tape.pop()
         da[:, :zr_1] += dzr_6
+        da_steps[t] = da
         a_1 = tape.pop()
     dW_h[:, zr_1:] += np.dot(
         c_3_steps.reshape(-1, c_3_steps.shape[-1]).T,

@@ -21,7 +21,7 @@ from ...errors import SourcegradError
 from ...runtime.buffers import BufferPool
 from ...runtime.containers import children, is_container
 from ...runtime.facts import helper_functions_where
-from ...runtime.helpers import sum_leading, unindex_shaped, unreduce
+from ...runtime.helpers import sum_leading, unreduce
 from ...runtime.trees import zero_adjoint
 from .. import syntax as S
 from ..algebra import collect_like_terms
@@ -204,7 +204,7 @@ def _released(run: Run) -> None:
 
 def _hoisted(run: Run) -> None:
     refs = run.der.refs
-    helpers = {fn: refs.name_of(fn) for fn in (sum_leading, unindex_shaped)}
+    helpers = {sum_leading: refs.name_of(sum_leading)}
     run.stacks = hoist_accumulations(
         run.node.body, run.owner, run.np_name, helpers, refs.names.fresh
     )

@@ -34,15 +34,12 @@ from __future__ import annotations
 import gast
 import numpy as np
 
-from ...runtime.helpers import sum_leading, unindex_shaped
+from ...runtime.helpers import sum_leading
 from .. import syntax as S
 from ..node_facts import get_fact, set_fact
 from .pool import known_count
 from .step_arrays import (
     call_of,
-    copied_to,
-    made_by_copies,
-    may_write,
     same_array,
     stacked_rows,
     stored,
@@ -68,7 +65,6 @@ class _Hoist:
     def __init__(self, body, owner, np_name, helpers, fresh):
         self.body, self.owner, self.np_name = body, owner, np_name
         self.sum_leading = helpers.get(sum_leading)
-        self.unindex_shaped = helpers.get(unindex_shaped)
         self.fresh = fresh
         self.stacks: list = []  # (statement making a stack, its layout), for the pool
         self._layouts: dict = {}  # stack name -> (shape, dtype), of the loop being rewritten
@@ -207,9 +203,6 @@ class _Hoist:
         stack = self.fresh(f"{name}_steps")
         shape, dtype = self._layout(name)
         self._layouts[stack] = ((count, *shape), dtype)
-        if self._into_row(loop, name, at, stack, moving):
-            stacks[(name, loop.body.index(stmt))] = stack
-            return stack
         stacks[(name, at)] = stack
         target = gast.Subscript(value=S.name(stack), slice=S.name(loop.target.id), ctx=gast.Store())
         copy = gast.Assign(targets=[target], value=S.name(name), type_comment=None)
@@ -217,47 +210,6 @@ class _Hoist:
         set_fact(copy, "adjoint", get_fact(stmt, "adjoint", False))
         loop.body.insert(at, copy)
         return stack
-
-    def _into_row(self, loop, name, at, stack, moving) -> bool:
-        """Where ``name``, read by ``loop.body[at]``, is the array of ``x = unindex_shaped(g,
-        shape, dtype, np.s_[basic index])`` of this iteration, unchanged after ``at`` and
-        read nowhere else: ``x`` made in its row of ``stack`` instead (``x = stack[t];
-        x.fill(0); x[index] = g``), so that no copy is needed."""
-        body = loop.body
-        names, made = made_by_copies(body[:at], name)
-        if made is None or not self.unindex_shaped:
-            return False
-        names = copied_to(body, names)
-        v = body[made].value
-        if not (call_of(v, self.unindex_shaped, 4) and _basic_index(v.args[3], self.np_name)):
-            return False
-        dtype = self._layouts[stack][1]
-        if any(self.owner.in_place.dtypes.get(n) != dtype for n in names):
-            return False
-        mentioned = {
-            n.id
-            for s in body[:made] + [x for x in self.body if x is not loop]
-            for n in S.walk(s)
-            if isinstance(n, gast.Name)
-        }
-        later = [s for s in body[at + 1 :] if id(s) not in moving]
-        if mentioned & names or any(may_write(s, names) for s in later):
-            return False
-        x, t = body[made].targets[0].id, loop.target.id
-        row = gast.Subscript(value=S.name(stack), slice=S.name(t), ctx=gast.Load())
-        fill = gast.Expr(value=S.call(_attr(S.name(x), "fill"), [S.const(0)]))
-        index = S.clone(v.args[3].slice)
-        put = gast.Assign(
-            targets=[gast.Subscript(value=S.name(x), slice=index, ctx=gast.Store())],
-            value=v.args[0],
-            type_comment=None,
-        )
-        body[made].value = row
-        for new in (fill, put):
-            new.lineno = getattr(body[made], "lineno", None)
-            set_fact(new, "adjoint", get_fact(body[made], "adjoint", False))
-        body[made + 1 : made + 1] = [fill, put]
-        return True
 
     def _left(self, loop, acc, count, stacks):
         """The stacked left operand: the array the forward loop read rows of, or a stack."""
@@ -307,9 +259,8 @@ def hoist_accumulations(body, owner, np_name, helpers: dict, fresh) -> list:
     (see the module docstring); returns ``(statement, (shape, dtype))`` of the statements
     making the stacks (``name = np.empty(shape, dtype)``), for :func:`~.pool.plan_pool` to
     give them buffers where it pools.
-    ``helpers``: the names the derivative calls the runtime helpers ``sum_leading`` and
-    ``unindex_shaped`` by (function -> name, or None); ``fresh``: makes a new name from a
-    stem."""
+    ``helpers``: the name the derivative calls the runtime helper ``sum_leading`` by
+    (function -> name, or None); ``fresh``: makes a new name from a stem."""
     if np_name is None:
         return []
     return _Hoist(body, owner, np_name, helpers, fresh).run()
@@ -374,24 +325,6 @@ def _np_call(e, np_name, attr, nargs) -> bool:
 def _reads(acc, name) -> bool:
     """Whether the accumulation ``acc`` reads ``name`` in its value."""
     return name in S.names_in(acc.stmt.value)
-
-
-def _basic_index(e, np_name) -> bool:
-    """Whether ``e`` is ``np.s_[...]`` of slices, int constants, ``...`` and None only."""
-    if not (
-        isinstance(e, gast.Subscript)
-        and isinstance(e.value, gast.Attribute)
-        and e.value.attr == "s_"
-        and S.dotted(e.value.value) == np_name
-    ):
-        return False
-    items = e.slice.elts if isinstance(e.slice, gast.Tuple) else [e.slice]
-    return all(
-        isinstance(i, gast.Slice)
-        or isinstance(i, gast.Constant)
-        and (i.value is None or i.value is Ellipsis or type(i.value) is int)
-        for i in items
-    )
 
 
 def _np(np_name, attr, args):

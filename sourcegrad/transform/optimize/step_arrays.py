@@ -1,11 +1,10 @@
 """Which array a name of a loop body holds where a statement reads it (for :mod:`.hoist`).
 
-Queries over the straight-line body of a loop in the derivative's code: the statement that
-made the array a name holds (:func:`made_by_copies`), the names bound to one array by plain
-copies and ``out=`` results (:func:`copied_to`), whether a name read at one statement holds
-the array an earlier statement read, unchanged (:func:`same_array`), whether a statement may
-write into an array (:func:`may_write`), and the array whose row ``xs[t]`` a name restored
-from the tape holds (:func:`stacked_rows`). Each answers conservatively: "no" where unsure.
+Queries over the straight-line body of a loop in the derivative's code: whether a name read
+at one statement holds the array an earlier statement read, unchanged (:func:`same_array`),
+whether a statement may write into an array (:func:`may_write`), and the array whose row
+``xs[t]`` a name restored from the tape holds (:func:`stacked_rows`). Each answers
+conservatively: "no" where unsure.
 """
 
 from __future__ import annotations
@@ -167,55 +166,6 @@ def same_array(stmts, copied, name, at, moving) -> bool:
         return False
     between = [s for s in stmts[start + 1 : at] if id(s) not in moving]
     return not any(may_write(s, held) for s in between)
-
-
-def made_by_copies(stmts, name):
-    """``(names, index)``: the statement of ``stmts`` that made the array ``name`` holds at
-    their end, passed on only by plain copies (``dz_4 = dz``) and results written into it
-    (``dz_3 = np.negative(dz, out=dz)``), each of those names bound once; ``(set(), None)``
-    where that is not so."""
-    bound: dict = {}
-    for i, s in enumerate(stmts):
-        if isinstance(s, gast.Assign) and not isinstance(s.targets[0], gast.Subscript):
-            for n in assigned_names(s):  # (x[k] = v writes into x: it binds nothing)
-                bound.setdefault(n, []).append(i)
-    names, current = {name}, name
-    while True:
-        if len(bound.get(current, ())) != 1:
-            return set(), None
-        s = stmts[bound[current][0]]
-        source = same_as(s)
-        if source is None:
-            return names, bound[current][0]
-        current = source
-        names.add(current)
-
-
-def same_as(stmt):
-    """``b`` where ``stmt`` binds a name to the array of the name ``b``: ``a = b``, ``a =
-    np.f(..., out=b)``; else None."""
-    if not (isinstance(stmt, gast.Assign) and plain_binding(stmt)):
-        return None
-    v = stmt.value
-    if isinstance(v, gast.Name):
-        return v.id
-    if isinstance(v, gast.Call):
-        out = [k.value for k in v.keywords if k.arg == "out"]
-        if len(out) == 1 and isinstance(out[0], gast.Name):
-            return out[0].id
-    return None
-
-
-def copied_to(stmts, names) -> set:
-    """``names`` and every name ``stmts`` bind to the array of one of them (:func:`same_as`),
-    transitively."""
-    names = set(names)
-    grown = True
-    while grown:
-        copies = {s.targets[0].id for s in stmts if same_as(s) in names}
-        grown = not copies <= names
-        names |= copies
-    return names
 
 
 def plain_binding(stmt) -> bool:
