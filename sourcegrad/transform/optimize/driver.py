@@ -21,7 +21,7 @@ from ...errors import SourcegradError
 from ...runtime.buffers import BufferPool
 from ...runtime.containers import children, is_container
 from ...runtime.facts import helper_functions_where
-from ...runtime.helpers import unreduce
+from ...runtime.helpers import sum_leading, unreduce
 from ...runtime.trees import zero_adjoint
 from .. import syntax as S
 from ..algebra import collect_like_terms
@@ -41,6 +41,7 @@ from .builders import builders
 from .chunk import chunk_elementwise
 from .dtypes import name_dtypes
 from .fused import BACKENDS, available, fuse_elementwise
+from .hoist import hoist_accumulations
 from .inplace import InPlace
 from .kept_calls import keep_forward_sweeps
 from .masks import early_masks
@@ -88,6 +89,7 @@ class Run:
     in_place: InPlace | None = None
     owner: Owner | None = None
     plan: tuple = ([], [])  # the pooled buffers (plan_pool)
+    stacks: list = field(default_factory=list)  # stacks of hoisted accumulations, to pool
 
     def helper_names(self, helpers) -> set:
         """The names the derivative calls the runtime ``helpers`` (functions) by, of those
@@ -190,7 +192,7 @@ def _chunks(run: Run) -> None:
 def _pool_plan(run: Run) -> None:
     run.owner.helpers = run.helper_names(_FRESH_HELPERS)
     copying = run.helper_names(_COPYING_HELPERS)
-    run.plan = plan_pool(run.node.body, run.owner, run.np_name, copying)
+    run.plan = plan_pool(run.node.body, run.owner, run.np_name, copying, run.stacks)
 
 
 def _released(run: Run) -> None:
@@ -198,6 +200,14 @@ def _released(run: Run) -> None:
     pooled = {stmt.targets[0].id for stmt, *_ in run.plan[0]}
     split = any(a.id == "g_out" for a in run.node.args.kwonlyargs)  # a vjp: see release_dead
     release_dead(run.node.body, run.owner, pooled, split)
+
+
+def _hoisted(run: Run) -> None:
+    refs = run.der.refs
+    helpers = {sum_leading: refs.name_of(sum_leading)}
+    run.stacks = hoist_accumulations(
+        run.node.body, run.owner, run.np_name, helpers, refs.names.fresh
+    )
 
 
 def _pooled(run: Run) -> None:
@@ -269,6 +279,7 @@ REWRITES: tuple[Rewrite, ...] = (
     Rewrite("dots", _on_node(dots), frozenset({ARGS})),
     Rewrite("full sums", _on_node(full_sums), frozenset({ARGS, NUMPY})),
     Rewrite("hoist transposes", _on_body(hoist_transposes), frozenset({ARGS, NUMPY})),
+    Rewrite("hoisted accumulations", _hoisted, _SHAPES_NUMPY),
     Rewrite("chunks", _chunks, _SHAPES_NUMPY),
     Rewrite("pool plan", _pool_plan, frozenset({SHAPES, NUMPY, POOLS})),
     Rewrite("released arrays", _released, _SHAPES_NUMPY),

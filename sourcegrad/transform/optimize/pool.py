@@ -85,18 +85,26 @@ def release_dead(body, owner, pooled=frozenset(), split=False) -> None:
         body.insert(i + 1, node)
 
 
-def plan_pool(body, owner, np_name, helpers=frozenset()) -> tuple:
+def poolable(body) -> bool:
+    """Whether :func:`plan_pool` gives ``body``'s arrays buffers: it ends in its one
+    ``return`` and has no ``yield``."""
+    if not body or not isinstance(body[-1], gast.Return):
+        return False
+    return not any(isinstance(n, (gast.Return, gast.Yield, gast.YieldFrom)) for n in _inner(body))
+
+
+def plan_pool(body, owner, np_name, helpers=frozenset(), steps=()) -> tuple:
     """The arrays of ``body`` to compute into pooled buffers (see the module docstring):
     ``(buffers, blocks, sizes)``, ``buffers`` a list of ``(statement that makes the array, (shape,
     dtype), loop counter indexing a buffer per iteration or None, block)`` and ``blocks`` the
     sizes in bytes of the memory blocks the buffers are views of. Arrays whose lifetimes (over
     the top-level statements) do not overlap share a block, whatever their shapes and dtypes.
     ``sizes``: the free lengths of a build for a shape pattern
-    (:class:`~sourcegrad.transform.shapes.Sizes`), or None. Nothing where the body has a
-    return or ``yield`` before its last statement."""
-    if np_name is None or not body or not isinstance(body[-1], gast.Return):
-        return [], [], None
-    if any(isinstance(n, (gast.Return, gast.Yield, gast.YieldFrom)) for n in _inner(body)):
+    (:class:`~sourcegrad.transform.shapes.Sizes`), or None. ``steps``: ``(statement, (shape,
+    dtype))`` of top-level statements ``name = np.empty(shape, dtype)`` whose array never
+    leaves the call (:mod:`.hoist`), each given a buffer at any size. Nothing where the body
+    is not :func:`poolable`."""
+    if np_name is None or not poolable(body):
         return [], [], None
     captured = S.captured_names(gast.Module(body=body, type_ignores=[]))
     candidates = _layouts(buffer_groups(body, owner), body, captured, owner, np_name)
@@ -115,6 +123,7 @@ def plan_pool(body, owner, np_name, helpers=frozenset()) -> tuple:
         for n in g.names:
             members.setdefault(n, []).append(g)
     arrays = {n for n, dt in owner.in_place.dtypes.items() if isinstance(dt, np.dtype)}
+    arrays |= {stmt.targets[0].id for stmt, _ in steps}  # a copy into a row stays a copy
     unsafe = escaping(body, members, np_name, helpers, stacks, arrays)
     unsafe |= {n for n, gs in members.items() if len(gs) > 1}  # a name of two groups
     plan = _Requests(body, unsafe, transposed_names(body), stacks)
@@ -122,6 +131,8 @@ def plan_pool(body, owner, np_name, helpers=frozenset()) -> tuple:
         plan.top_level(g, layout)
     for loop, found, count in loops:
         plan.loop(loop, found, count)
+    for stmt, layout in steps:
+        plan.stack(stmt, layout)
     memory: list = []  # [bytes, last statement of the current request, ...]
     for start, end, size, group in sorted(plan.requests, key=lambda r: r[0]):
         k = _fit(memory, size, start, end)
@@ -168,6 +179,16 @@ class _Requests:
         if not self.skipped(g, self.body[g.start]):
             self.entries.append([self.body[g.start], layout, None, None])
             self.requests.append((g.start, g.end, nbytes(layout), [self.entries[-1]]))
+
+    def stack(self, stmt, layout) -> None:
+        """A top-level statement's array known never to leave the call: a buffer over its
+        lifetime, at any size."""
+        body = self.body
+        at = body.index(stmt)
+        name = stmt.targets[0].id
+        last = max(i for i, st in enumerate(body) if _mentions(st, (name,)))
+        self.entries.append([stmt, layout, None, None])
+        self.requests.append((at, last, nbytes(layout), [self.entries[-1]]))
 
     def loop(self, loop, found, count) -> None:
         """A loop body's groups (``found``, with layouts; ``count`` iterations or None): one
@@ -229,6 +250,23 @@ def _mentioned_outside(body, loop) -> set:
     }
 
 
+def known_count(e, body, owner):
+    """The value of the int expression ``e`` of ``body`` (a loop's count: ``n`` where ``n =
+    xs.shape[0]`` is assigned once) where the argument shapes decide it and it is not
+    negative, else None."""
+    defs: dict = {}
+    for stmt in S.walk(gast.Module(body=body, type_ignores=[])):
+        if isinstance(stmt, (gast.Assign, gast.AugAssign)):
+            for n in assigned_names(stmt):
+                defs.setdefault(n, []).append(stmt)
+        if isinstance(stmt, gast.For):
+            for n in S.walk(stmt.target):
+                if isinstance(n, gast.Name):
+                    defs.setdefault(n.id, []).append(None)
+    n = _known_int(e, defs, owner, body)
+    return n if isinstance(n, int) and n >= 0 else None
+
+
 def _iterations(loop, body, owner):
     """The number of times ``for t in range(n)`` runs where the argument shapes decide it
     (``n = xs.shape[0]``, assigned once), else None."""
@@ -250,17 +288,7 @@ def _iterations(loop, body, owner):
     }
     if loop.target.id in stored:
         return None  # the counter changed in the body: not the iteration's index
-    defs: dict = {}
-    for stmt in S.walk(gast.Module(body=body, type_ignores=[])):
-        if isinstance(stmt, (gast.Assign, gast.AugAssign, gast.For)):
-            for n in assigned_names(stmt) if not isinstance(stmt, gast.For) else ():
-                defs.setdefault(n, []).append(stmt)
-            if isinstance(stmt, gast.For):
-                for n in S.walk(stmt.target):
-                    if isinstance(n, gast.Name):
-                        defs.setdefault(n.id, []).append(None)
-    n = _known_int(it.args[0], defs, owner, body)
-    return n if isinstance(n, int) and n >= 0 else None
+    return known_count(it.args[0], body, owner)
 
 
 def _known_int(e, defs, owner, body, depth=0):
@@ -325,7 +353,7 @@ def apply_pool(body, plan, refs, np_name, make_pool) -> None:
         )
         if index is not None:  # this iteration's part of a buffer for every iteration
             slot = gast.Subscript(value=slot, slice=S.name(index), ctx=gast.Load())
-        stmt.value = _into(stmt.value, np_name, slot)
+        stmt.value = _into(stmt.value, np_name, slot) or _empty_into(stmt.value, np_name, slot)
 
     def method(obj, attr, args):
         return S.call(gast.Attribute(value=S.name(obj), attr=attr, ctx=gast.Load()), args)
@@ -351,6 +379,14 @@ def _inner(body):
     """Every node of ``body`` but its last statement (the return) and nested scopes."""
     for stmt in body[:-1]:
         yield from S.walk(stmt)
+
+
+def _empty_into(value, np_name, slot):
+    """``slot`` where ``value`` is ``np.empty(...)`` (a stack of :mod:`.hoist`), else None."""
+    f = getattr(value, "func", None)
+    if isinstance(f, gast.Attribute) and f.attr == "empty" and S.dotted(f.value) == np_name:
+        return slot
+    return None
 
 
 def _into(value, np_name, slot):

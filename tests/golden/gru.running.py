@@ -1,0 +1,137 @@
+def d_gru(params, xs, y):
+    spare = pool.spare
+    buffers = spare.pop() if spare else pool.new()
+    tape = []
+    n = xs.shape[1]
+    W_h_1 = params["W_h"]
+    H = W_h_1.shape[0]
+    W_x_1 = params["W_x"]
+    b_1 = params["b"]
+    W_x = W_x_1
+    W_h = W_h_1
+    b = b_1
+    h = np.zeros((n, H), dtype=xs.dtype)
+    n_3 = xs.shape[0]
+    zr_1 = 2 * H
+    a_1 = None
+    c = None
+    c_3 = None
+    c_5 = None
+    h_2 = None
+    r = None
+    z = None
+    zr = None
+    zr_4 = None
+    zr_8 = None
+    for t in range(n_3):
+        tape.append(a_1)
+        a_1 = xs[t]
+        a_2 = np.dot(a_1, W_x, buffers[2])
+        a = np.add(a_2, b, out=a_2)
+        zr_2 = a[:, :zr_1]
+        tape.append(zr_4)
+        zr_4 = W_h[:, :zr_1]
+        zr_5 = np.dot(h, zr_4, buffers[3][t])
+        zr_7 = np.negative(np.add(zr_2, zr_5, out=zr_5), out=zr_5)
+        tape.append(zr_8)
+        zr_8 = np.exp(zr_7, out=zr_7)
+        zr_9 = np.add(1.0, zr_8, buffers[4][t])
+        tape.append(zr)
+        zr = np.divide(1.0, zr_9, out=zr_9)
+        tape.append(z)
+        z = zr[:, :H]
+        tape.append(r)
+        r = zr[:, H:]
+        c_2 = a[:, zr_1:]
+        tape.append(c_3)
+        c_3 = np.multiply(r, h, buffers[5][t])
+        tape.append(c_5)
+        c_5 = W_h[:, zr_1:]
+        c_6 = np.dot(c_3, c_5, buffers[6][t])
+        c_7 = np.add(c_2, c_6, out=c_6)
+        tape.append(c)
+        c = np.tanh(c_7, out=c_7)
+        tape.append(h_2)
+        h_2 = np.subtract(1.0, z, buffers[7][t])
+        h_3 = np.multiply(h_2, h, buffers[8][t])
+        h_4 = np.multiply(z, c, buffers[9])
+        tape.append(h)
+        h = np.add(h_3, h_4, out=h_3)
+    out_1 = np.multiply(y, h, buffers[0])
+    out_3 = np.multiply(h, h, buffers[1])
+    out = np.add.reduce(out_1, None) + 0.1 * np.add.reduce(out_3, None)
+
+    # line 46: return np.sum(y * h) + 0.1 * np.sum(h * h)
+    dh = 0.1 * h
+    dh = np.add(np.multiply(2.0, dh, out=dh), y * 1.0, out=dh)
+    # line 39: for t in range(xs.shape[0]):
+    dW_h = np.zeros_like(W_h)
+    dW_x = np.zeros_like(W_x)
+    db = np.zeros_like(b)
+    dc_6_steps = buffers[14]
+    c_3_steps = buffers[15]
+    dzr_5_steps = buffers[16]
+    h_steps = buffers[17]
+    da_steps = buffers[18]
+    for t in reversed(range(n_3)):
+        # line 45: h = (1.0 - z) * h + z * c
+        dh_3 = dh
+        dh_4 = dh
+        h = tape.pop()
+        dz = np.multiply(dh_4, c, buffers[10])
+        dc = np.multiply(z, dh_4, buffers[11])
+        dh = h_2 * dh_3
+        dz = np.subtract(dz, dh_3 * h, out=dz)
+        h_2 = tape.pop()
+        # line 44: c = np.tanh(a[:, 2 * H :] + (r * h) @ W_h[:, 2 * H :])
+        dc_7 = np.multiply(dc, 1.0 - c * c, out=dc)
+        c = tape.pop()
+        dc_6 = dc_7
+        dc_3 = np.dot(dc_6, c_5.T, buffers[12])
+        dc_6_steps[t] = dc_6
+        c_3_steps[t] = c_3
+        c_5 = tape.pop()
+        dr = np.multiply(dc_3, h, buffers[13])
+        dh += np.multiply(r, dc_3, out=dc_3)
+        c_3 = tape.pop()
+        da = unindex_shaped(dc_7, (4, 18), np.float64, np.s_[:, zr_1:])
+        # line 43: r = zr[:, H:]
+        dzr = unindex_shaped(dr, (4, 12), np.float64, np.s_[:, H:])
+        r = tape.pop()
+        # line 42: z = zr[:, :H]
+        dzr[:, :H] += dz
+        z = tape.pop()
+        # line 41: zr = 1.0 / (1.0 + np.exp(-(a[:, : 2 * H] + h @ W_h[:, : 2 * H])))
+        dzr_9 = np.multiply(
+            np.multiply(np.negative(dzr, out=dzr), zr, out=dzr), zr, out=dzr
+        )
+        zr = tape.pop()
+        dzr_7 = np.multiply(dzr_9, zr_8, out=dzr_9)
+        zr_8 = tape.pop()
+        dzr_6 = np.negative(dzr_7, out=dzr_7)
+        dzr_5 = dzr_6
+        dh += np.dot(dzr_5, zr_4.T)
+        dzr_5_steps[t] = dzr_5
+        h_steps[t] = h
+        zr_4 = tape.pop()
+        da[:, :zr_1] += dzr_6
+        da_steps[t] = da
+        a_1 = tape.pop()
+    dW_h[:, zr_1:] += np.dot(
+        c_3_steps.reshape(-1, c_3_steps.shape[-1]).T,
+        dc_6_steps.reshape(-1, dc_6_steps.shape[-1]),
+    )
+    dW_h[:, :zr_1] += np.dot(
+        h_steps.reshape(-1, h_steps.shape[-1]).T,
+        dzr_5_steps.reshape(-1, dzr_5_steps.shape[-1]),
+    )
+    db += sum_leading(da_steps, 2)
+    dW_x += np.dot(
+        xs.reshape(-1, xs.shape[-1]).T, da_steps.reshape(-1, da_steps.shape[-1])
+    )
+    # line 37: W_x, W_h, b = params["W_x"], params["W_h"], params["b"]
+    db_1 = db
+    dW_h_1 = dW_h
+    dW_x_1 = dW_x
+    spare.append(buffers)
+    return (out, build_gradient(params, dW_h_1, dW_x_1, db_1))
