@@ -5,6 +5,8 @@ mixin of the normalize pass's builder); and what is known about arguments that a
 
 from __future__ import annotations
 
+from dataclasses import is_dataclass
+
 import gast
 import numpy as np
 
@@ -74,7 +76,14 @@ class PathReads:
         i = self.params.index(root)
         if self.examples is None or i >= len(self.examples):
             return False
-        return follow_keys(self.examples[i], keys, UNKNOWN) is UNKNOWN
+        value = self.examples[i]
+        for k in keys:
+            if not (isinstance(value, (dict, list, tuple)) or is_dataclass(value)):
+                return False  # another object: what it holds is for later checks to say
+            value = follow_keys(value, (k,), UNKNOWN)
+            if value is UNKNOWN:
+                return True
+        return False
 
     def may_be_dict(self, e) -> bool:
         """Whether ``e`` is a name the function binds whose value may be a dict: not an
