@@ -314,7 +314,7 @@ class _Lowering:
         is none or moving it first could change what runs: the pop under a branch of the
         expression (``and``, ``or``, ``if``-``else``, a lambda or comprehension) or ``xs``
         read elsewhere in the statement."""
-        if isinstance(s, gast.Assign) and _popped_list(s.value) is not None:
+        if isinstance(s, gast.Assign) and popped_list(s.value) is not None:
             return None  # already its own statement
         for expr in _evaluated_first(s):
             found = _pop_call(expr, self.lists)
@@ -385,14 +385,15 @@ class _Lowering:
         ]
 
 
-def _popped_list(value):
-    """``xs`` for ``xs.pop()`` or ``xs.pop(i)`` (no keywords), else None."""
+def popped_list(value, most_args: int = 1):
+    """``xs`` for ``xs.pop()`` (or ``xs.pop(i)`` where ``most_args`` is 1; no keywords),
+    else None."""
     if (
         isinstance(value, gast.Call)
         and isinstance(value.func, gast.Attribute)
         and value.func.attr == "pop"
         and isinstance(value.func.value, gast.Name)
-        and len(value.args) <= 1
+        and len(value.args) <= most_args
         and not value.keywords
     ):
         return value.func.value.id
@@ -414,7 +415,7 @@ def _evaluated_first(s) -> list:
 def _pop_call(expr, lists: set):
     """``(call, xs)`` for the first ``xs.pop(...)`` of a list in ``expr``, else None."""
     for n in S.walk(expr):
-        xs = _popped_list(n)
+        xs = popped_list(n)
         if xs is not None and xs in lists:
             return n, xs
     return None

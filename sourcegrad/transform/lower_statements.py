@@ -8,6 +8,7 @@ import gast
 
 from . import syntax as S
 from .aliasing import fresh_rebinding_line
+from .lists import popped_list
 
 _REFUSED_STATEMENTS = {
     gast.Break: "`break` outside a loop",
@@ -82,7 +83,7 @@ class StatementLowering:
             self.refuse(f"`{kind.__name__}` statements are not supported here", stmt)
 
     def assign_statement(self, stmt):
-        popped = _popped_list(stmt.value)
+        popped = popped_list(stmt.value, most_args=0)
         if popped is not None and popped in self.local_names and len(stmt.targets) == 1:
             # `x = xs.pop()` is `x = xs[-1]` and the new list `xs[:-1]`
             last = gast.Subscript(value=S.name(popped), slice=S.const(-1), ctx=gast.Load())
@@ -396,20 +397,6 @@ _SIGNS = {
     gast.Mod: "%", gast.Pow: "**", gast.MatMult: "@", gast.BitAnd: "&", gast.BitOr: "|",
     gast.BitXor: "^", gast.LShift: "<<", gast.RShift: ">>",
 }  # fmt: skip
-
-
-def _popped_list(value):
-    """``xs`` for the expression ``xs.pop()``, else None."""
-    if (
-        isinstance(value, gast.Call)
-        and isinstance(value.func, gast.Attribute)
-        and value.func.attr == "pop"
-        and isinstance(value.func.value, gast.Name)
-        and not value.args
-        and not value.keywords
-    ):
-        return value.func.value.id
-    return None
 
 
 def _base(target) -> str:
