@@ -307,6 +307,18 @@ ACTIVATIONS = {
 }
 
 
+def settings_block(p, x):
+    h = np.tanh(x @ p["W"])
+    for _ in range(p["depth"]):
+        h = np.tanh(h * 1.1)
+    return h * p["scale"]
+
+
+def settings_built_inside(W, x):
+    p = {"W": W, "depth": 2, "scale": 0.5}  # an int setting handed to a helper
+    return np.sum(settings_block(p, x) ** 2)
+
+
 # fmt: off
 SPREAD_TABLE = {
     "smooth": lambda z: np.log1p(
