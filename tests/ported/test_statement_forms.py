@@ -391,6 +391,7 @@ CASES = [
         Case(f"spread_table_{k}", spread_table, (r(3, 3), r(2, 3), k), order=2)
         for k in SPREAD_TABLE
     ],
+    Case("settings_built_inside", settings_built_inside, (r(3, 2), r(4, 3)), order=2),
 ]
 
 
