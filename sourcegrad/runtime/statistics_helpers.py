@@ -11,13 +11,21 @@ import numpy as np
 from .facts import helper
 
 
+def _reduced(a, axis) -> tuple:
+    """The axes of ``a`` that ``axis`` names (every axis for None), non-negative, in the
+    order given."""
+    if axis is None:
+        return tuple(range(np.ndim(a)))
+    axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
+    return tuple(ax % np.ndim(a) for ax in axes)
+
+
 def _moved(a, axis):
     """``a`` with the axes ``axis`` reduces flattened into its last axis (all of them for
     ``axis=None``)."""
     if axis is None:
         return np.reshape(a, (-1,))
-    axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
-    axes = tuple(ax % np.ndim(a) for ax in axes)
+    axes = _reduced(a, axis)
     kept = [ax for ax in range(np.ndim(a)) if ax not in axes]
     moved = np.transpose(a, kept + list(axes))
     return np.reshape(moved, moved.shape[: len(kept)] + (-1,))
@@ -41,8 +49,7 @@ def _lanes(g, q, keep_shape, keepdims, a, axis):
     g = np.asarray(g)
     nq = int(np.size(q))
     if keepdims:
-        axes = range(np.ndim(a)) if axis is None else (axis,) if np.ndim(axis) == 0 else axis
-        g = np.squeeze(g, axis=tuple(np.ndim(q) + (ax % np.ndim(a)) for ax in axes))
+        g = np.squeeze(g, axis=tuple(np.ndim(q) + ax for ax in _reduced(a, axis)))
     return np.broadcast_to(g, np.shape(q) + keep_shape).reshape((nq,) + keep_shape)
 
 
@@ -66,8 +73,7 @@ def _unmoved(moved, a, axis):
     """``moved`` (``a``'s elements with the reduced axes flattened last) in ``a``'s layout."""
     if axis is None:
         return np.reshape(moved, np.shape(a))
-    axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
-    axes = tuple(ax % np.ndim(a) for ax in axes)
+    axes = _reduced(a, axis)
     kept = [ax for ax in range(np.ndim(a)) if ax not in axes]
     perm = kept + list(axes)
     shaped = np.reshape(moved, tuple(np.shape(a)[ax] for ax in perm))
@@ -87,8 +93,7 @@ def quantile_tangent(t, a, q, axis=None, keepdims=False):
         parts.append((1.0 - w[k]) * at_lo + w[k] * at_hi)
     out = np.reshape(np.stack(parts), np.shape(q) + moved.shape[:-1])
     if keepdims:
-        axes = range(np.ndim(a)) if axis is None else (axis,) if np.ndim(axis) == 0 else axis
-        for ax in sorted(ax % np.ndim(a) for ax in axes):
+        for ax in sorted(_reduced(a, axis)):
             out = np.expand_dims(out, np.ndim(q) + ax)
     return out
 

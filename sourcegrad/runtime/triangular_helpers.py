@@ -36,12 +36,17 @@ def other_trans(trans):
     return 1 if trans in _PLAIN else 0
 
 
+def _outer(g, x):
+    """``g x^T`` for the right-hand sides ``g`` and ``x`` of a solve (vectors or matrices)."""
+    return np.multiply.outer(g, x) if np.ndim(x) == 1 else g @ np.swapaxes(x, -1, -2)
+
+
 @helper(linear=("g", "x"))
 def triangular_adjoint(g, x, trans, lower, unit_diagonal):
     """The adjoint of ``a`` in ``x = solve_triangular(a, b, trans, lower, unit_diagonal)``
     from ``g``, the adjoint of ``b``: ``-g x^T`` (``-x g^T`` for a transposed solve), in the
     triangle the call read."""
-    outer = np.multiply.outer(g, x) if np.ndim(x) == 1 else g @ np.swapaxes(x, -1, -2)
+    outer = _outer(g, x)
     if trans not in _PLAIN:
         outer = np.swapaxes(outer, -1, -2)
     return -triangle(outer, lower, unit_diagonal)
@@ -62,7 +67,7 @@ def factor_adjoint(g, x, c, lower):
     """The adjoint of the factor ``c`` in ``x = cho_solve((c, lower), b)`` from ``g``, the
     adjoint of ``b``: with ``S = -(g x^T + x g^T)``, ``tril(S L)`` for a lower factor,
     ``triu(U S)`` for an upper one (the other triangle of ``c`` is not read)."""
-    outer = np.multiply.outer(g, x) if np.ndim(x) == 1 else g @ np.swapaxes(x, -1, -2)
+    outer = _outer(g, x)
     s = -(outer + np.swapaxes(outer, -1, -2))
     f = triangle(c, lower)
     return np.tril(s @ f) if lower else np.triu(f @ s)

@@ -254,10 +254,7 @@ def _refuse_sequence_sums(core: Core, varied: dict) -> None:
 def _array_valued(value) -> bool:
     """Whether a core value is sure to be a NumPy array or number: arithmetic or a call of a
     NumPy function."""
-    if isinstance(value, (gast.BinOp, gast.UnaryOp)):
-        return True
-    dotted = S.dotted(value.func) if isinstance(value, gast.Call) else None
-    return bool(dotted) and dotted.split(".")[0] in ("np", "numpy", "cupy", "cp")
+    return isinstance(value, (gast.BinOp, gast.UnaryOp)) or S.calls_module(value)
 
 
 def refuse_undifferentiable(core: Core, ops: dict, varied: dict, useful_in: dict) -> None:

@@ -12,7 +12,6 @@ import functools
 import inspect
 import itertools
 import types
-import weakref
 
 import gast
 import numpy as np
@@ -24,7 +23,6 @@ from ..runtime.tangent_helpers import complete_tangent
 from ..runtime.trees import as_adjoint
 from . import derive
 from . import syntax as S
-from .environment import environment
 from .forms import Core, Op
 from .node_facts import set_fact
 from .parse import UNRESOLVED, packed, parse, resolve
@@ -322,9 +320,6 @@ def _may_vary(arg, varied) -> bool:
 
 
 #: (function, wrt, forward) -> its derivative, while a rule made for a call of it is alive
-_VJPS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
-#: a derivative in _VJPS -> the environment its key names by identity (kept alive with it)
-_ENVIRONMENTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def call_user_function(core: Core, stmt, fn, args, kwargs, label, varied=None) -> Op:
@@ -443,17 +438,12 @@ def _bind_user_call(fn, args, kwargs, label, where):
 
 
 def _derivative_of(fn, wrt: tuple, forward: bool):
-    """The derivative of ``fn`` for ``wrt`` (shared while a rule that calls it is alive)."""
-    env = environment(fn)  # a helper whose globals were rebound gets a new derivative
-    key = (fn, wrt, forward, derive.keeping_forward(), *map(id, env))
-    derivative = _VJPS.get(key)
-    if derivative is None:  # held by the rules that call it (_VJPS holds it weakly)
-        makers = derive.makers()
-        make = makers.jvp_of if forward else makers.vjp_of
-        derivative = make(fn, wrt if len(wrt) > 1 else wrt[0])
-        _VJPS[key] = derivative
-        _ENVIRONMENTS[derivative] = env  # alive while the derivative is: ids stay theirs
-    return derivative
+    """The derivative of ``fn`` for ``wrt``: the one made for it before while what it reads
+    is the same (``vjp_of``/``jvp_of`` keep them by that), so a helper whose globals were
+    rebound gets a new one."""
+    makers = derive.makers()
+    make = makers.jvp_of if forward else makers.vjp_of
+    return make(fn, wrt if len(wrt) > 1 else wrt[0])
 
 
 def _call_arguments(sig, given) -> tuple:

@@ -176,8 +176,7 @@ def _numeric(e, numbers, ints=frozenset()) -> bool:
         )
     if isinstance(e, (gast.BinOp, gast.UnaryOp)):
         return True
-    dotted = S.dotted(e.func) if isinstance(e, gast.Call) else None
-    return bool(dotted) and dotted.split(".")[0] in ("np", "numpy", "math", "cupy", "cp")
+    return S.calls_module(e, (*S.ARRAY_MODULES, "math"))
 
 
 #: the list methods that change the list in place

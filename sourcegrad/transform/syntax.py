@@ -73,6 +73,17 @@ def target_name(stmt) -> str | None:
     return None
 
 
+#: the names NumPy and CuPy are imported as by convention (a syntactic reading)
+ARRAY_MODULES = ("np", "numpy", "cupy", "cp")
+
+
+def calls_module(node, modules=ARRAY_MODULES) -> bool:
+    """Whether ``node`` is a call of a function of one of ``modules`` by name (``np.exp(x)``,
+    ``np.linalg.norm(x)``)."""
+    name = dotted(node.func) if isinstance(node, gast.Call) else None
+    return bool(name) and name.split(".")[0] in modules
+
+
 def dotted(node) -> str | None:
     """``np.linalg.norm`` for an attribute chain of names, else None."""
     parts = []
