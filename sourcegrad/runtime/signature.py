@@ -48,11 +48,11 @@ def call_signature(x: Any) -> Any:
         return (t,) + tuple([(k, call_signature(v)) for k, v in x.items()])
     if isinstance(x, np.dtype):  # has .shape and .ndim, but is a setting, not an array
         return (t, x.str)
+    if is_record(x):  # before the array test: a record may have a ``shape`` property
+        return ("r", t) + tuple([(k, call_signature(v)) for k, v in record_fields(x).items()])
     shape = getattr(x, "shape", None)
     if shape is not None:
         return (t, tuple(shape), x.dtype.char)
-    if is_record(x):
-        return ("r", t) + tuple([(k, call_signature(v)) for k, v in record_fields(x).items()])
     return t
 
 
@@ -65,11 +65,11 @@ def rank_signature(x: Any) -> Any:
         return (t,) + tuple([rank_signature(v) for v in x])
     if isinstance(x, dict):
         return (t,) + tuple([(k, rank_signature(v)) for k, v in x.items()])
+    if is_record(x):
+        return ("r", t) + tuple([(k, rank_signature(v)) for k, v in record_fields(x).items()])
     nd = getattr(x, "ndim", None)
     if nd is not None and not isinstance(x, (float, int, np.dtype)):
         return (t, nd, x.dtype.char)
-    if is_record(x):
-        return ("r", t) + tuple([(k, rank_signature(v)) for k, v in record_fields(x).items()])
     return call_signature(x)
 
 
@@ -149,6 +149,12 @@ class _GuardWriter:
             return out
         if t is int or t is bool:
             return [f"(type({expr}) is int or type({expr}) is bool)"]
+        if is_record(x):
+            first, d = self.bind(expr)
+            out = [f"type({first}) is {self.const(t)}"]
+            for k, v in record_fields(x).items():
+                out += self.check(v, f"{d}.{k}")
+            return out
         shape = getattr(x, "shape", None)
         if shape is not None:
             first, v = self.bind(expr)
@@ -157,12 +163,6 @@ class _GuardWriter:
                 f"tuple({v}.shape) == {self.const(tuple(shape))}",
                 f"{v}.dtype.char == {x.dtype.char!r}",
             ]
-        if is_record(x):
-            first, d = self.bind(expr)
-            out = [f"type({first}) is {self.const(t)}"]
-            for k, v in record_fields(x).items():
-                out += self.check(v, f"{d}.{k}")
-            return out
         return [f"type({expr}) is {self.const(t)}"]
 
 
@@ -213,11 +213,11 @@ def shape_pattern(args: tuple) -> Pattern | None:
             return (tag,) + tuple([(k, walk(v, at, path + (("item", k),))) for k, v in x.items()])
         if isinstance(x, (list, tuple)):
             return (t,) + tuple([walk(v, at, path + (("item", i),)) for i, v in enumerate(x)])
-        if getattr(x, "shape", None) is not None:
-            raise _NoPattern
         if is_record(x):
             fields = record_fields(x).items()
             return ("r", t) + tuple([(k, walk(v, at, path + (("attr", k),))) for k, v in fields])
+        if getattr(x, "shape", None) is not None:
+            raise _NoPattern
         return t
 
     try:

@@ -304,6 +304,11 @@ def _no_rule_hint(label: str, define: str) -> str:
             "sourcegrad follows a list's pop where it is its own statement, or where "
             "nothing else in the statement reads the list"
         )
+    if label == "._replace()":
+        return (
+            "build the namedtuple anew (`P(W=p.W, b=new_b)` for `p._replace(b=new_b)`): "
+            "sourcegrad differentiates the construction of a namedtuple"
+        )
     if not label.startswith("."):
         return (
             f"register one with sourcegrad.{define}({label}, rule), or compute the value with "

@@ -66,8 +66,17 @@ def called_attribute(core, func) -> bool:
         return False
     example = example_value(core, receiver.id)
     if example is not UNRESOLVED:  # an argument's value: its own kind decides
-        return not isinstance(example, (np.ndarray, np.generic, float, int, complex))
-    return receiver.id in local_names(core)
+        if isinstance(example, (np.ndarray, np.generic, float, int, complex)):
+            return False
+        method = getattr(type(example), func.attr, None)
+        # a library's method (a namedtuple's `_replace`) has no source of the user's to
+        # transform: it stays an operation without a rule, refused at the user's line
+        return not (isinstance(method, types.FunctionType) and not is_user_function(method))
+    # a namedtuple's own methods are the standard library's (no rule, refused at the line)
+    return receiver.id in local_names(core) and func.attr not in _NAMEDTUPLE_METHODS
+
+
+_NAMEDTUPLE_METHODS = frozenset({"_replace", "_asdict", "_make"})
 
 
 def example_value(core, name: str):

@@ -27,6 +27,7 @@ from ..runtime.helpers import expand_to, nondiff, seed_like, sum_to, unindex, un
 from . import syntax as S
 from .aliasing import aliases_of_written, augmented_names
 from .forms import Core
+from .iterator_calls import lower_iterator_calls
 from .jumps import lower_jumps
 from .lift_closures import lift_captured_variables
 from .lists import lower_list_operations
@@ -35,7 +36,7 @@ from .lower_loops import LoopLowering
 from .lower_statements import StatementLowering
 from .matches import lower_matches
 from .node_facts import set_fact
-from .parse import Parsed
+from .parse import Parsed, resolve
 from .path_reads import PathReads
 from .walk import inside_loop, rebound_in_compound
 from .writes import lower_writes
@@ -115,6 +116,12 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
             lower_matches(fn, S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure)))
         except UnsupportedSyntaxError as exc:  # placed in the user's file here
             self.refuse(exc.reason, exc)
+        bound = set(self.params) | _stored(fn)
+        lower_iterator_calls(
+            fn,
+            lambda e: resolve(parsed, e, bound),
+            S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure)),
+        )
         for node in S.walk(fn):
             if isinstance(node, (gast.Break, gast.Continue)) and not inside_loop(fn.body, node):
                 self.refuse(f"`{type(node).__name__.lower()}` outside a loop", node)

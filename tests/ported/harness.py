@@ -57,7 +57,20 @@ def params(cases):
 # ------------------------------------------------------------------ trees
 
 
+def _is_record(t):
+    return dataclasses.is_dataclass(t) and not isinstance(t, type)
+
+
+def _record_leaves(t):
+    """The fields of the record ``t`` that carry derivatives (settings such as a string, an
+    int or None are kept as they are in its gradient)."""
+    static = (str, int, bool, type(None))
+    return [f.name for f in dataclasses.fields(t) if not isinstance(getattr(t, f.name), static)]
+
+
 def leaves(t):
+    if _is_record(t):
+        return [leaf for k in _record_leaves(t) for leaf in leaves(getattr(t, k))]
     if isinstance(t, dict):
         return [leaf for k in t for leaf in leaves(t[k])]
     if isinstance(t, (list, tuple)):
@@ -67,6 +80,9 @@ def leaves(t):
 
 def rebuild(t, it):
     """``t``'s structure with leaves taken from the iterator ``it``."""
+    if _is_record(t):
+        fields = {k: rebuild(getattr(t, k), it) for k in _record_leaves(t)}
+        return dataclasses.replace(t, **fields)
     if isinstance(t, dict):
         return type(t)((k, rebuild(t[k], it)) for k in t)
     if isinstance(t, tuple) and hasattr(t, "_fields"):
@@ -77,7 +93,11 @@ def rebuild(t, it):
 
 
 def assert_same_structure(got, like, what):
-    if isinstance(like, dict):
+    if _is_record(like):
+        assert type(got) is type(like), f"{what}: {type(got).__name__} != {type(like).__name__}"
+        for k in _record_leaves(like):
+            assert_same_structure(getattr(got, k), getattr(like, k), f"{what}.{k}")
+    elif isinstance(like, dict):
         assert isinstance(got, dict), f"{what}: {type(got).__name__}, expected dict"
         assert list(got) == list(like), f"{what}: keys {list(got)} != {list(like)}"
         for k in like:
@@ -139,6 +159,9 @@ def assert_tree_close(got, want, rtol, atol, what):
 def assert_unchanged(args, kept):
     """The caller's arguments are never modified."""
     for n, (a, k) in enumerate(zip(leaves(list(args)), leaves(list(kept)))):
+        if hasattr(a, "__dict__") and not isinstance(a, np.ndarray):  # a layer object
+            assert_unchanged(list(vars(a).values()), list(vars(k).values()))
+            continue
         np.testing.assert_array_equal(a, k, err_msg=f"argument leaf {n} was modified")
 
 
