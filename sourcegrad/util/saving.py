@@ -3,7 +3,8 @@
 What a file keeps:
 
 * containers: dicts (keys: strings and ints; a dict subclass is saved as a dict), lists,
-  tuples, namedtuples (their class name and fields);
+  tuples, namedtuples and dataclass instances (their class name and fields; loaded without
+  ``like`` as a namedtuple of that name and fields, with ``like`` in ``like``'s class);
 * leaves: NumPy and CuPy arrays of any non-object dtype (CuPy arrays are copied to the host),
   NumPy scalars (their dtype kept), Python floats (exactly, ``nan`` and ``inf`` included),
   ints, bools, strings and ``None``.
@@ -33,6 +34,7 @@ from numpy.lib import format as npy_format
 
 from ..errors import SourcegradError
 from ..runtime.containers import children, is_container, is_namedtuple
+from ..runtime.records import is_record, rebuilt_record
 from .tree import Array, Tree, TreeStructureError, array_module, path_text
 
 __all__ = ["CheckpointError", "load", "save"]
@@ -102,8 +104,9 @@ def _encode(x, arrays: list, path):
         kids = [_encode(v, arrays, path + (k,)) for k, v in children(x)]
         if isinstance(x, dict):
             return {"t": "dict", "k": [_encode_key(k, path) for k in x], "c": kids}
-        if is_namedtuple(x):
-            return {"t": "namedtuple", "name": type(x).__name__, "f": list(x._fields), "c": kids}
+        if is_namedtuple(x) or is_record(x):
+            fields = [k for k, _ in children(x)]
+            return {"t": _kind_of(x), "name": type(x).__name__, "f": fields, "c": kids}
         return {"t": "list" if isinstance(x, list) else "tuple", "c": kids}
     if x is None:
         return {"t": "none"}
@@ -177,6 +180,7 @@ def load(path: str | os.PathLike, like: Array | None = None):
 
 
 _NAMEDTUPLES: dict = {}
+_CONTAINERS = ("dict", "list", "tuple", "namedtuple", "dataclass")
 #: leaf kinds that are values rather than structure: ``load(like=...)`` takes them from the file
 _VALUES = ("none", "bool", "int", "float", "str")
 
@@ -194,7 +198,7 @@ def _decode_key(k):
 
 def _decode(node, arrays):
     t = node["t"]
-    if t in ("dict", "list", "tuple", "namedtuple"):
+    if t in _CONTAINERS:
         kids = [_decode(c, arrays) for c in node["c"]]
         if t == "dict":
             return {_decode_key(k): v for k, v in zip(node["k"], kids)}
@@ -202,7 +206,7 @@ def _decode(node, arrays):
             return kids
         if t == "tuple":
             return tuple(kids)
-        return _namedtuple(node["name"], tuple(node["f"]))(*kids)
+        return _namedtuple(node["name"], tuple(node["f"]))(*kids)  # a record's too
     if t == "array":
         return arrays[str(node["i"])]
     if t == "scalar":
@@ -216,6 +220,8 @@ def _kind_of(x) -> str:
         return "dict"
     if is_namedtuple(x):
         return "namedtuple"
+    if is_record(x):
+        return "dataclass"
     if isinstance(x, (list, tuple)):
         return "list" if isinstance(x, list) else "tuple"
     if x is None:
@@ -232,8 +238,8 @@ def _describe(node, arrays) -> str:
     if t in ("array", "scalar"):
         a = arrays[str(node["i"])]
         return f"{'an array' if t == 'array' else 'a scalar'} of shape {a.shape} {a.dtype}"
-    if t == "namedtuple":
-        return f"a namedtuple {node['name']}{tuple(node['f'])}"
+    if t in ("namedtuple", "dataclass"):
+        return f"a {t} {node['name']}{tuple(node['f'])}"
     return _a(t) + (f" of length {len(node['c'])}" if "c" in node else "")
 
 
@@ -241,8 +247,9 @@ def _describe_like(x) -> str:
     if hasattr(x, "shape") and hasattr(x, "dtype") and not is_container(x):
         kind = "a scalar" if isinstance(x, np.generic) else "an array"
         return f"{kind} of shape {tuple(x.shape)} {np.dtype(x.dtype)}"
-    if is_namedtuple(x):
-        return f"a namedtuple {type(x).__name__}{tuple(x._fields)}"
+    if is_namedtuple(x) or is_record(x):
+        fields = tuple(k for k, _ in children(x))
+        return f"a {_kind_of(x)} {type(x).__name__}{fields}"
     return _a(_kind_of(x)) + (f" of length {len(x)}" if is_container(x) else "")
 
 
@@ -262,7 +269,7 @@ def _decode_like(node, arrays, like, path, filename):
         return None if node["t"] == "none" else node["v"]  # a value, not structure
     if node["t"] != kind:
         raise mismatch()
-    if kind in ("dict", "list", "tuple", "namedtuple"):
+    if kind in _CONTAINERS:
         pairs = children(like)
         if kind == "dict":
             keys = [_decode_key(k) for k in node["k"]]
@@ -270,9 +277,9 @@ def _decode_like(node, arrays, like, path, filename):
                 raise mismatch(f"the file has keys {keys}, `like` has {[k for k, _ in pairs]}")
         if len(node["c"]) != len(pairs):
             raise mismatch()
-        if kind == "namedtuple" and (node["name"], node["f"]) != (
+        if kind in ("namedtuple", "dataclass") and (node["name"], node["f"]) != (
             type(like).__name__,
-            list(like._fields),
+            [k for k, _ in pairs],
         ):
             raise mismatch()
         values = [
@@ -282,6 +289,8 @@ def _decode_like(node, arrays, like, path, filename):
             return type(like)(zip([k for k, _ in pairs], values))
         if kind == "namedtuple":
             return type(like)(*values)
+        if kind == "dataclass":
+            return rebuilt_record(like, dict(zip([k for k, _ in pairs], values)))
         return type(like)(values)
     if kind in ("array", "scalar"):
         a = arrays[str(node["i"])]

@@ -1,6 +1,6 @@
 """Trees of parameters: nested dicts, lists, tuples and namedtuples with arrays at the leaves.
 
-A *container* is a dict, list or tuple (namedtuples included), exactly what sourcegrad walks
+A *container* is a dict, list or tuple (namedtuples included) or a dataclass instance, exactly what sourcegrad walks
 when it builds a gradient shaped like its argument (``sourcegrad.runtime.containers``);
 anything else is a *leaf* (an array, a number, ``None``, a string). Children are visited in a
 fixed order: a dict by insertion order, a namedtuple by field, a list or tuple by position, so
@@ -13,6 +13,7 @@ them out of its vector and :func:`sourcegrad.optim` leaves them alone.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import sys
 from collections.abc import Callable
@@ -23,6 +24,7 @@ import numpy as np
 
 from ..errors import SourcegradError
 from ..runtime.containers import children, is_container, is_namedtuple, rebuild
+from ..runtime.records import is_record
 
 #: a NumPy array, or a CuPy array where the inputs are CuPy arrays (for annotations)
 Array: TypeAlias = Any
@@ -76,8 +78,8 @@ def _node(x):
     t = type(x)
     if isinstance(x, dict):
         keys = tuple(x)
-    elif is_namedtuple(x):
-        keys = x._fields
+    elif is_namedtuple(x) or is_record(x):
+        keys = tuple(k for k, _ in children(x))
     else:
         keys = len(x)
     return (t, keys, tuple(_node(v) for _, v in children(x)))
@@ -142,6 +144,11 @@ def _build(node, it):
         return t(values)
     if issubclass(t, dict):
         return t(zip(keys, values))
+    if dataclasses.is_dataclass(t):
+        out = object.__new__(t)  # the fields as they were, without running __init__ again
+        for k, v in zip(keys, values):
+            object.__setattr__(out, k, v)
+        return out
     return t(*values)  # namedtuple
 
 
