@@ -27,6 +27,9 @@ from .chain import chain
 
 __all__ = ["Module", "Sequential", "update_running_stats", "layer_vjp"]
 
+#: the ``forward`` functions that PyTorch-style subclasses are called through
+_FROM_FORWARD: set = set()
+
 
 def _tree_map(fn, tree, *rest):
     if is_container(tree):
@@ -38,19 +41,53 @@ def _tree_map(fn, tree, *rest):
 
 
 class Module:
-    """The base class. Subclasses set ``has_params`` and define ``init`` and ``__call__``."""
+    """The base class. Subclasses set ``has_params`` and define ``init`` and ``__call__``.
+
+    A subclass written in PyTorch's style works too: one that defines ``forward`` and no
+    ``__call__`` is called through its ``forward``; its ``has_params`` is true where
+    ``forward``'s first argument after ``self`` is named ``params`` (set it yourself
+    otherwise); and the default :meth:`init` gives the parameters of the modules it holds in
+    attributes, by attribute name (a list or tuple of modules: a list of theirs), so that
+    ``forward(self, params, x)`` calls ``self.l1(params["l1"], x)``."""
 
     #: whether ``__call__`` takes ``params`` first (``module(params, x)``) or not
     has_params = False
     #: train mode (batch statistics, dropout on) or eval mode; see :meth:`train`
     training = True
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        forward = cls.__dict__.get("forward")
+        if forward is None or not (
+            cls.__call__ is Module.__call__ or cls.__call__ in _FROM_FORWARD
+        ):
+            return
+        cls.__call__ = forward
+        _FROM_FORWARD.add(forward)
+        if "has_params" not in cls.__dict__:
+            names = forward.__code__.co_varnames[1 : forward.__code__.co_argcount]
+            cls.has_params = bool(names) and names[0] == "params"
+
+    def __call__(self, *inputs):
+        raise TypeError(
+            f"{type(self).__name__} defines neither __call__ nor forward: define one of them"
+        )
+
     def init(
         self, rng: np.random.Generator | int | None = None, dtype: DTypeLike = np.float64
     ) -> Tree:
         """Fresh parameters drawn from ``rng`` (a ``numpy.random.Generator``), PyTorch's
-        default initialisation, in ``dtype``; ``{}`` for a module without parameters."""
-        return {}
+        default initialisation, in ``dtype``; ``{}`` for a module without parameters. The
+        base class gives those of the modules held in attributes (see the class)."""
+        rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+        params = {}
+        for name, child in vars(self).items():
+            if isinstance(child, Module) and child.has_params:
+                params[name] = child.init(rng, dtype)
+            elif isinstance(child, (list, tuple)) and child:
+                if all(isinstance(c, Module) for c in child) and any(c.has_params for c in child):
+                    params[name] = [c.init(rng, dtype) for c in child]
+        return params
 
     def apply(self, params: Tree, x: Array) -> Array:
         """The output for the input ``x`` and ``params`` (ignored without parameters): one

@@ -62,7 +62,7 @@ def called_attribute(core, func) -> bool:
     objects: ``obj`` a local name or an argument, ``name`` no array method (``x.cumprod()``
     stays a method without a rule, refused where it is read)."""
     receiver = func.value
-    if not isinstance(receiver, gast.Name) or hasattr(np.ndarray, func.attr):
+    if not isinstance(receiver, gast.Name) or func.attr in _ARRAY_ATTRIBUTES:
         return False
     example = example_value(core, receiver.id)
     if example is not UNRESOLVED:  # an argument's value: its own kind decides
@@ -76,6 +76,8 @@ def called_attribute(core, func) -> bool:
     return receiver.id in local_names(core) and func.attr not in _NAMEDTUPLE_METHODS
 
 
+#: what an array instance has (``hasattr(np.ndarray, "__call__")`` is the class's own)
+_ARRAY_ATTRIBUTES = frozenset(dir(np.ndarray))
 _NAMEDTUPLE_METHODS = frozenset({"_replace", "_asdict", "_make"})
 
 

@@ -61,6 +61,28 @@ def normalize(parsed: Parsed, examples=None) -> Core:
     return _Normalizer(parsed, examples).run()
 
 
+def _explicit_super(fn, receiver: str) -> None:
+    """``super()`` in a method as ``super(__class__, self)``, in place: the zero-argument form
+    finds its class in the method's own frame, which the derivative's code does not have (the
+    ``__class__`` cell is passed to it as a closure variable)."""
+    nested = {
+        id(n)
+        for d in S.walk(fn)
+        if d is not fn and isinstance(d, (gast.FunctionDef, gast.Lambda))
+        for n in S.walk(d)
+    }
+    for node in S.walk(fn):
+        if (
+            id(node) not in nested
+            and isinstance(node, gast.Call)
+            and isinstance(node.func, gast.Name)
+            and node.func.id == "super"
+            and not node.args
+            and not node.keywords
+        ):
+            node.args = [S.name("__class__"), S.name(receiver)]
+
+
 def _stored(fn) -> set:
     return {n.id for n in S.name_nodes(fn) if isinstance(n.ctx, gast.Store)}
 
@@ -116,6 +138,8 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
             lower_matches(fn, S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure)))
         except UnsupportedSyntaxError as exc:  # placed in the user's file here
             self.refuse(exc.reason, exc)
+        if "__class__" in parsed.closure and args.args:
+            _explicit_super(fn, args.args[0].id)
         bound = set(self.params) | _stored(fn)
         lower_iterator_calls(
             fn,

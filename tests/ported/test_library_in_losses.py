@@ -60,24 +60,6 @@ def dict_quad(p):
     return np.sum(p["a"] ** 2 * p["b"]) + np.sum(np.sin(p["a"]))
 
 
-# a Module subclass the user writes
-class TwoLayer(sg.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.l1 = sg.nn.Linear(3, 5)
-        self.l2 = sg.nn.Linear(5, 1)
-
-    def forward(self, params, x):
-        return self.l2(params["l2"], np.tanh(self.l1(params["l1"], x)))
-
-
-NET = TwoLayer()
-
-
-def module_loss(params, x, y):
-    return np.mean((NET(params, x)[:, 0] - y) ** 2)
-
-
 # model from sg.model
 F_MLP, P_MLP = sg.model.NeuralNetwork(
     input_features=3,
