@@ -222,6 +222,12 @@ def _plan(fn, nhead: int, names: tuple) -> CallPlan:
     return CallPlan(tuple(slots), tuple(places), packs)
 
 
+def _defined_at(fn) -> tuple:
+    """``(filename, line)`` of a function's ``def``, or ``(None, None)``."""
+    code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+    return (code.co_filename, code.co_firstlineno) if code is not None else (None, None)
+
+
 def _unpacked_parameters(node: gast.FunctionDef) -> None:
     """``def f(a, *xs, k=1, **kw)`` as ``def f(a, xs=(), *, k=1, kw={})`` (in place)."""
     args = node.args
@@ -322,6 +328,15 @@ def parse(fn) -> Parsed:
             "the object's arrays as arguments",
             fn.__func__.__code__.co_filename,
             fn.__func__.__code__.co_firstlineno,
+        )
+    if isinstance(fn, functools.partial):
+        name = getattr(fn.func, "__name__", "the function")
+        raise NoSourceError(
+            f"a functools.partial of {name} is differentiated; differentiate {name} itself "
+            f"and pass the bound values when you call the derivative (sg.grad({name})(params, "
+            "x, y) in place of sg.grad(partial(" + name + ", x=x, y=y))(params)), or wrap the "
+            "call in a function defined with `def`",
+            *_defined_at(fn.func),
         )
     if not isinstance(fn, types.FunctionType):
         raise NoSourceError(
