@@ -20,11 +20,15 @@ def _mT(a):
     return np.swapaxes(a, -1, -2)
 
 
+def _arrays(*xs):
+    """``xs`` with lists and numbers as arrays (``x @ [1.0, 2.0]`` is a product in Python)."""
+    return [x if hasattr(x, "ndim") else np.asarray(x) for x in xs]
+
+
 @helper(linear=("g", "x2"), like="x1")
 def unmatmul_left(g, x1, x2):
     """Adjoint of ``x1`` in ``x1 @ x2`` for any ranks (NumPy's 1-D promotion rules)."""
-    if not hasattr(g, "ndim"):
-        g = np.asarray(g)
+    g, x1, x2 = _arrays(g, x1, x2)
     if np.ndim(x1) > 2 and np.ndim(x2) == 2 and np.shape(g)[:-1] == np.shape(x1)[:-1]:
         # a stack of rows times one matrix: one 2-D product over the flattened stack
         return np.reshape(np.reshape(g, (-1, np.shape(x2)[1])) @ _mT(x2), np.shape(x1))
@@ -42,8 +46,7 @@ def unmatmul_left(g, x1, x2):
 @helper(linear=("g", "x1"), like="x2")
 def unmatmul_right(g, x1, x2):
     """Adjoint of ``x2`` in ``x1 @ x2`` for any ranks."""
-    if not hasattr(g, "ndim"):
-        g = np.asarray(g)
+    g, x1, x2 = _arrays(g, x1, x2)
     if np.ndim(x1) > 2 and np.ndim(x2) == 2 and np.shape(g)[:-1] == np.shape(x1)[:-1]:
         # the sum over the stack of x1's matrices is one 2-D product of the flattened stacks
         k, n = np.shape(x2)

@@ -42,7 +42,44 @@ def lower_list_operations(fn: gast.FunctionDef, names: S.NameGen, examples=None)
         raise UnsupportedSyntaxError(message, None, stmt.lineno)
     if lists:
         fn.body = _Lowering(names, lists, kinds).block(fn.body)
+    params = [a.id for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs]
+    tuples = {p for p, v in zip(params, examples or ()) if type(v) is tuple}
+    if lists or tuples:
+        _operands_as_arrays(fn, lists | tuples)
     return lists
+
+
+def _operands_as_arrays(fn, lists: set) -> None:
+    """``np.square(xs)`` with ``xs`` a list (or a tuple argument) as
+    ``np.square(np.asarray(xs))``, in place: the same value (NumPy converts an array-like
+    operand so), and the rules' adjoints and tangents compute with an array (``2.0 * xs`` of
+    a list is an error, not a product). Every operand of a ufunc, and the first of other NumPy
+    functions, except those that take a sequence of arrays (``np.stack(xs)``)."""
+    for node in S.walk(fn):
+        if not (S.calls_module(node) and isinstance(node.func, gast.Attribute)):
+            continue
+        if node.func.attr in _SEQUENCE_TAKERS:
+            continue
+        every = isinstance(getattr(np, node.func.attr, None), np.ufunc)
+        module = S.dotted(node.func).split(".")[0]  # `np` of `np.linalg.norm`
+        node.args = [
+            (
+                S.call(gast.Attribute(value=S.name(module), attr="asarray", ctx=gast.Load()), [a])
+                if isinstance(a, gast.Name) and a.id in lists and (every or k == 0)
+                else a
+            )
+            for k, a in enumerate(node.args)
+        ]
+
+
+#: NumPy functions whose first argument is a sequence of arrays (or made into one as it is)
+_SEQUENCE_TAKERS = frozenset(
+    {"concatenate", "stack", "vstack", "hstack", "dstack", "column_stack", "row_stack",
+     "block", "array", "asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "select",
+     "piecewise", "multi_dot", "broadcast_arrays", "meshgrid", "ix_", "einsum", "append",
+     "unique", "sort", "copy", "zeros", "ones", "empty", "full", "eye", "identity", "arange",
+     "linspace", "logspace", "random", "fft"}
+)  # fmt: skip
 
 
 def _list_names(fn, examples) -> tuple:

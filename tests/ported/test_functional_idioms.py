@@ -1,7 +1,7 @@
 """Model code written in the functional and everyday styles: ``functools.reduce`` over layers,
 ``map``/``filter`` with lambdas and named functions, generator-expression penalties over a
 dict's values, f-string keys, ``enumerate(zip(...))``, namedtuples and dataclasses (one with a
-``shape`` property), early returns and fixed-point ``while`` loops, layer objects in lists.
+``shape`` property), a list or tuple of floats as a NumPy operand (``x @ w``, ``np.square(w)``), early returns and fixed-point ``while`` loops, layer objects in lists.
 Each is checked against Python's value and central differences on repeated calls; the forms
 still refused name their line and a way out that fits (``sorted`` of differentiated values, a
 namedtuple's ``_replace``)."""
@@ -444,7 +444,19 @@ def reduce_in_loop(params, x):
     return total
 
 
+def sequence_operands(w, x):
+    return (
+        np.sum((x @ w) ** 2)
+        + np.sum(np.square(w) * x)
+        + np.sum(np.outer(w, w))
+        + np.linalg.norm(w)
+        + np.max(w)
+    )
+
+
 CASES_C = [
+    Case("list_operands", sequence_operands, ([0.3, -1.2, 2.0], r(2, 3)), order=2),
+    Case("tuple_operands", sequence_operands, ((0.3, -1.2, 2.0), r(2, 3)), order=2),
     Case("reduce_layers2", reduce_layers, (LAYERS, r(5, 3))),
     Case("map_l2", map_l2, (LAYERS, r(5, 3))),
     Case("map_named", map_named, ([r(3) for _ in range(4)], r(3))),
