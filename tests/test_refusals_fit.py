@@ -198,10 +198,6 @@ def real_of_complex_constants(x):
 # ----------------------------------------- iteration helpers: the advice is the loop to write
 
 
-def reduce_layers(x):
-    return functools.reduce(lambda acc, w: np.tanh(acc * w), [W, Y], x).sum()  # REFUSED
-
-
 def sorted_items(x):
     p = {"b": x * 2.0, "a": x}
     return sum(np.sum(v**2) for k, v in sorted(p.items()))  # REFUSED
@@ -273,7 +269,6 @@ REFUSALS = [
         (X,),
         refused=(sg.NoRuleError, "move it into a function of your own"),
     ),
-    Case("reduce_layers", reduce_layers, (X,), refused=(sg.NoRuleError, "write the loop")),
     Case("sorted_items", sorted_items, (X,), refused=(sg.NoRuleError, "for k in ('a', 'b')")),
     Case("pairwise_steps", pairwise_steps, (X,), refused=(sg.NoRuleError, "range(len(xs) - 1)")),
     Case("times_imaginary", times_imaginary, (X,), refused=COMPLEX),

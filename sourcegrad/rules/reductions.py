@@ -8,6 +8,12 @@ where it must broadcast against the operand."""
 import gast
 import numpy as np
 
+from ..runtime.cumulative_helpers import (
+    at_first_zero,
+    before_first_zero,
+    cumprod_curvature,
+    refuse_cumprod_curvature,
+)
 from ..runtime.helpers import expand_to, unreduce
 from ..runtime.products import prod_others, prod_others_curvature, refuse_prod_order, unprod
 from .facts import atom_rank, atom_shape, declare, first_operand_rank, is_none, reduced_shape
@@ -165,17 +171,51 @@ def _cumsum_tangent(z, a, axis=None, dtype=None, out=None):
 
 @adjoint(np.cumprod)
 def _cumprod(z, a, axis=None, dtype=None, out=None):
-    # d z_i / d a_j = z_i / a_j for j <= i (a without zeros): a reversed cumulative sum
+    # d z_k / d a_i = z_k / a_i for i <= k before the first zero p along the axis; at p, the
+    # product of the others (the cumprod with a_p = 1); after p, zero (runtime.cumulative_helpers)
     if axis is None:
-        d[a] += np.reshape(np.flip(np.cumsum(np.flip(d[z] * z))), np.shape(a)) / a
+        flat = np.ravel(a)
+        before = before_first_zero(flat, 0)
+        at = at_first_zero(flat, 0)
+        g = np.ravel(d[z])
+        kept = np.flip(np.cumsum(np.flip(g * np.ravel(z)))) / np.where(before, flat, 1.0)
+        lifted = np.flip(np.cumsum(np.flip(g * np.cumprod(np.where(at, 1.0, flat)))))
+        d[a] += np.reshape(np.where(before, kept, np.where(at, lifted, 0.0)), np.shape(a))
+        d[a] += cumprod_curvature(a)
     else:
-        d[a] += np.flip(np.cumsum(np.flip(d[z] * z, axis), axis), axis) / a
+        before = before_first_zero(a, axis)
+        at = at_first_zero(a, axis)
+        kept = np.flip(np.cumsum(np.flip(d[z] * z, axis), axis), axis) / np.where(before, a, 1.0)
+        lifted = np.cumprod(np.where(at, 1.0, a), axis)
+        lifted = np.flip(np.cumsum(np.flip(d[z] * lifted, axis), axis), axis)
+        d[a] += np.where(before, kept, np.where(at, lifted, 0.0))
+        d[a] += cumprod_curvature(a)
+
+
+@tangent(cumprod_curvature)
+def _cumprod_curvature_tangent(out, a, axis=None):
+    d[out] += refuse_cumprod_curvature(a) * d[a]
 
 
 @tangent(np.cumprod)
 def _cumprod_tangent(z, a, axis=None, dtype=None, out=None):
-    # d z_i = z_i sum_{j <= i} da_j / a_j
-    d[z] += z * np.cumsum(d[a] / a, axis)
+    # d z_k = z_k sum_{i <= k} da_i / a_i before the first zero p; from p on, da_p times the
+    # cumprod with a_p = 1 (the other terms keep the zero at p)
+    if axis is None:
+        flat = np.ravel(a)
+        before = before_first_zero(flat, 0)
+        at = at_first_zero(flat, 0)
+        t = np.ravel(d[a])
+        kept = z * np.cumsum(np.where(before, t / np.where(before, flat, 1.0), 0.0))
+        lifted = np.sum(np.where(at, t, 0.0)) * np.cumprod(np.where(at, 1.0, flat))
+        d[z] += np.where(before, kept, lifted)
+    else:
+        before = before_first_zero(a, axis)
+        at = at_first_zero(a, axis)
+        u = np.where(before, d[a] / np.where(before, a, 1.0), 0.0)
+        lifted = np.cumprod(np.where(at, 1.0, a), axis)
+        lifted = np.sum(np.where(at, d[a], 0.0), axis, keepdims=True) * lifted
+        d[z] += np.where(before, z * np.cumsum(u, axis), lifted)
 
 
 nondifferentiable(

@@ -4,6 +4,7 @@ from . import (
     array_helpers,
     containers,
     convolution_helpers,
+    cumulative_helpers,
     helpers,
     linalg_helpers,
     products,
@@ -30,6 +31,7 @@ _MODULES = (
     triangular_helpers,
     statistics_helpers,
     convolution_helpers,
+    cumulative_helpers,
 )
 for _module in _MODULES:
     for _name in getattr(_module, "__all__", None) or dir(_module):

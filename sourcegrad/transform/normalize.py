@@ -134,30 +134,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         self.params = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs]
         self.fn = fn = S.clone(fn)  # the parsed tree is shared by every build: rewrite a copy
         self.lineno = fn.lineno
-        try:
-            lower_matches(fn, S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure)))
-        except UnsupportedSyntaxError as exc:  # placed in the user's file here
-            self.refuse(exc.reason, exc)
-        if "__class__" in parsed.closure and args.args:
-            _explicit_super(fn, args.args[0].id)
-        bound = set(self.params) | _stored(fn)
-        lower_iterator_calls(
-            fn,
-            lambda e: resolve(parsed, e, bound),
-            S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure)),
-        )
-        for node in S.walk(fn):
-            if isinstance(node, (gast.Break, gast.Continue)) and not inside_loop(fn.body, node):
-                self.refuse(f"`{type(node).__name__.lower()}` outside a loop", node)
-        lower_jumps(fn, S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure)))
-        lift_captured_variables(fn)
-        rebind_nested_defs(fn, S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure)))
-        try:
-            self.list_names = lower_list_operations(
-                fn, S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure)), examples
-            )
-        except UnsupportedSyntaxError as exc:  # placed in the user's file here
-            self.refuse(exc.reason, exc)
+        self.list_names = self.lower_python_forms(fn, examples)
         nested = {n.name for n in S.walk(fn) if isinstance(n, gast.FunctionDef) and n is not fn}
         lower_writes(fn, parsed, set(self.params) | _stored(fn) | nested)
         stored = _stored(fn)
@@ -206,6 +183,39 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         self.alias_checks: list = []  # ((user name, line), message, line of the write)
 
     # ---------------------------------------------------------------- errors
+    def lower_python_forms(self, fn, examples) -> set:
+        """Rewrite ``fn`` in place into the forms the lowering below reads: ``match``, ``map``/
+        ``filter``/``reduce``, ``super()``, jumps, closures, nested defs and list operations;
+        returns the names known to hold lists."""
+        parsed, args = self.p, fn.args
+
+        def names():  # fresh names, given what the function uses by now
+            return S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure))
+
+        try:
+            lower_matches(fn, names())
+        except UnsupportedSyntaxError as exc:  # placed in the user's file here
+            self.refuse(exc.reason, exc)
+        if "__class__" in parsed.closure and args.args:
+            _explicit_super(fn, args.args[0].id)
+        bound = set(self.params) | _stored(fn)
+        lower_iterator_calls(
+            fn,
+            lambda e: resolve(parsed, e, bound),
+            names(),
+        )
+        for node in S.walk(fn):
+            if isinstance(node, (gast.Break, gast.Continue)) and not inside_loop(fn.body, node):
+                self.refuse(f"`{type(node).__name__.lower()}` outside a loop", node)
+        lower_jumps(fn, names())
+        lift_captured_variables(fn)
+        rebind_nested_defs(fn, names())
+        try:
+            return lower_list_operations(fn, names(), examples)
+        except UnsupportedSyntaxError as exc:  # placed in the user's file here
+            self.refuse(exc.reason, exc)
+        return set()  # (refuse raises)
+
     def refuse(self, message: str, node=None):
         lineno = getattr(node, "lineno", None) or self.lineno
         raise UnsupportedSyntaxError(message, self.p.filename, lineno)
