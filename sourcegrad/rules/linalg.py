@@ -11,6 +11,7 @@ differentiable again.
 import gast
 import numpy as np
 
+from ..runtime.determinant_helpers import det_cofactors, refuse_singular_curvature
 from ..runtime.helpers import expand_to, sum_to
 from ..runtime.linalg_helpers import (
     batch_scale,
@@ -255,15 +256,23 @@ def _solve_tangent(z, a, b):
 
 @adjoint(np.linalg.det)
 def _det(z, a):
+    # the cofactor matrix: z * inv(a).T where a is invertible, defined where it is not
     if static(np.ndim(a) == 2):
-        d[a] += d[z] * z * np.linalg.inv(a).T
+        d[a] += d[z] * det_cofactors(a, z)
     else:
-        d[a] += batch_scale(d[z] * z, np.swapaxes(np.linalg.inv(a), -1, -2))
+        d[a] += batch_scale(d[z], det_cofactors(a, z))
 
 
 @tangent(np.linalg.det)
 def _det_tangent(z, a):
-    d[z] += z * np.einsum("...ii->...", np.linalg.solve(a, d[a]))
+    d[z] += np.sum(det_cofactors(a, z) * d[a], axis=(-2, -1))
+
+
+@tangent(det_cofactors)
+def _det_cofactors_tangent(out, a, z):
+    # d(z inv(a).T) = d[z] inv(a).T - z inv(a).T d[a].T inv(a).T, at invertible a only
+    inv_t = np.swapaxes(np.linalg.inv(refuse_singular_curvature(a)), -1, -2)
+    d[out] += batch_scale(d[z], inv_t) - batch_scale(z, inv_t @ np.swapaxes(d[a], -1, -2) @ inv_t)
 
 
 @adjoint(np.linalg.slogdet)

@@ -5,6 +5,7 @@ from . import (
     containers,
     convolution_helpers,
     cumulative_helpers,
+    determinant_helpers,
     helpers,
     linalg_helpers,
     products,
@@ -32,6 +33,7 @@ _MODULES = (
     statistics_helpers,
     convolution_helpers,
     cumulative_helpers,
+    determinant_helpers,
 )
 for _module in _MODULES:
     for _name in getattr(_module, "__all__", None) or dir(_module):
