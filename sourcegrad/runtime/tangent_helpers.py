@@ -6,6 +6,8 @@ return is always a value of the primal's structure, so later code never tests fo
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 
 from ..errors import SourcegradError
@@ -333,6 +335,10 @@ def field_tangent(t, x, name):
     ``t``; a zero where ``t`` is None (an object that only seems to vary: restored from a
     tape that holds varying values)."""
     value = getattr(x, name)
+    if isinstance(value, types.MethodType) and value.__self__ is x:
+        # a method bound to x (`layer.forward`): its tangent is x's own, read by the
+        # derivative of the method as the tangent of its receiver
+        return zero_tangent(x) if t is None else t
     if t is None or (is_record(x) and is_static_leaf(value)):
         return zero_tangent(value)  # a record's setting (an int, a function) has none
     return getattr(t, name)
