@@ -51,10 +51,13 @@ def captured_names(node) -> set[str]:
     """Names read or bound inside the functions and lambdas nested in ``node`` (not ``node``
     itself): such a function may run at any later time and sees those variables."""
     out: set = set()
-    for inner in walk(node):
-        if inner is not node and isinstance(inner, (gast.FunctionDef, gast.Lambda)):
+    for inner in nodes_of(node, _SCOPES):
+        if inner is not node:
             out |= {n.id for n in name_nodes(inner)}
     return out
+
+
+_SCOPES = (gast.FunctionDef, gast.Lambda)
 
 
 def bound_names(node) -> set[str]:

@@ -29,9 +29,8 @@ def buffer_groups(body, owner) -> list:
     group: dict = {}  # name -> its BufferGroup
     last: dict = {}
     for i, stmt in enumerate(body):
-        for n in S.walk(stmt):
-            if isinstance(n, gast.Name):
-                last[n.id] = i
+        for n in S.name_nodes(stmt):
+            last[n.id] = i
         if isinstance(stmt, (gast.If, gast.For, gast.While)):
             for inner in S.walk(stmt):
                 for t in assigned_names(inner) if isinstance(inner, gast.Assign) else ():
@@ -115,10 +114,11 @@ def loop_groups(stmts, owner) -> list:
     group (dropped groups are left out)."""
     group: dict = {}
     first: dict = {}  # name -> index of the first statement mentioning it
+    last: dict = {}  # name -> index of the last statement mentioning it
     for i, stmt in enumerate(stmts):
-        for n in S.walk(stmt):
-            if isinstance(n, gast.Name):
-                first.setdefault(n.id, i)
+        for n in S.name_nodes(stmt):
+            first.setdefault(n.id, i)
+            last[n.id] = i
         if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)):
             for n in assigned_names(stmt) if isinstance(stmt, gast.AugAssign) else ():
                 if n in group:
@@ -148,7 +148,7 @@ def loop_groups(stmts, owner) -> list:
         group[t] = merged
     groups = [g for g in {id(g): g for g in group.values()}.values() if not g.dropped]
     for g in groups:
-        g.end = max(i for i, s in enumerate(stmts) for n in S.walk(s) if is_name(n, g.names))
+        g.end = max(last[n] for n in g.names)
     return groups
 
 
