@@ -11,6 +11,7 @@ import numpy as np
 
 from ...rules.facts import numpy_names
 from .. import syntax as S
+from ..signatures import parameters
 
 
 def out_buffer(e):
@@ -288,13 +289,12 @@ def _numpy_out_position(attr):
     fn = getattr(np, attr, None)
     if isinstance(fn, np.ufunc):
         return fn.nin
-    try:
-        params = list(inspect.signature(fn).parameters.values())
-    except (TypeError, ValueError):
+    params = parameters(fn)
+    if params is None:
         return 0  # unknown: any positional argument may be an out
-    for k, param in enumerate(params):
-        if param.kind not in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+    for k, (name, kind) in enumerate(params):
+        if kind not in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
             return None  # *operands (einsum), then keyword-only: none by position
-        if param.name == "out":
+        if name == "out":
             return k
     return None
