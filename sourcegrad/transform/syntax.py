@@ -200,6 +200,36 @@ def name_nodes(node) -> list:
     return out
 
 
+def parent_map(node) -> dict:
+    """``id(child) -> parent`` for every node under ``node`` that :func:`walk` visits (not
+    ``node`` itself; expression contexts and operators are left out): what a map made from
+    ``ast.iter_child_nodes`` of each node :func:`walk` gives holds for those nodes, made in
+    one pass."""
+    out: dict = {}
+    stack = [node]
+    pop, push = stack.pop, stack.append
+    AST = gast.AST
+    walked = _WALKED
+    while stack:
+        n = pop()
+        fields = walked.get(type(n))
+        if fields is None:
+            fields = _walked(type(n))
+        for field in fields:
+            v = getattr(n, field, None)
+            if v is None:
+                continue
+            if type(v) is list:
+                for x in v:
+                    if isinstance(x, AST):
+                        out[id(x)] = n
+                        push(x)
+            elif isinstance(v, AST):
+                out[id(v)] = n
+                push(v)
+    return out
+
+
 def nodes_of(node, classes: tuple) -> list:
     """The nodes under ``node`` (itself included) whose class is one of ``classes`` (exactly,
     not a subclass), in the order :func:`walk` gives them; one list, like :func:`name_nodes`."""

@@ -77,7 +77,7 @@ def _reached(value, group: dict, owner) -> list:
         return [group[out]]
     if owner.fresh(value):
         return []
-    return [group[n.id] for n in S.walk(value) if isinstance(n, gast.Name) and n.id in group]
+    return [group[n.id] for n in S.name_nodes(value) if n.id in group]
 
 
 def group_layout(g, owner, value=None):
@@ -133,7 +133,7 @@ def loop_groups(stmts, owner) -> list:
                     g.dropped = True
             continue
         # read before it is bound here: the iteration before's value (also in this statement)
-        before = first[t] < i or any(is_name(n, (t,)) for n in S.walk(value))
+        before = first[t] < i or any(n.id == t for n in S.name_nodes(value))
         if not reached:
             if owner.fresh(value):
                 group[t] = BufferGroup(t, i)

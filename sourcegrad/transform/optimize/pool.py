@@ -245,11 +245,9 @@ def _straight(stmts) -> bool:
 
 def _mentioned_outside(body, loop) -> set:
     """Names mentioned in ``body`` anywhere but inside ``loop``'s body."""
-    inside = {id(n) for s in loop.body for n in S.walk(s)}
+    inside = {id(n) for s in loop.body for n in S.name_nodes(s)}
     return {
-        n.id
-        for n in S.walk(gast.Module(body=body, type_ignores=[]))
-        if isinstance(n, gast.Name) and id(n) not in inside
+        n.id for n in S.name_nodes(gast.Module(body=body, type_ignores=[])) if id(n) not in inside
     }
 
 

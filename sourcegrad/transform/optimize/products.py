@@ -90,7 +90,7 @@ def hoist_transposes(body, der: Derivative) -> None:
     np_name = der.refs.name_of(np)
     if np_name is None:
         return
-    used = {n.id for stmt in body for n in S.walk(stmt) if isinstance(n, gast.Name)}
+    used = {n.id for stmt in body for n in S.name_nodes(stmt)}
     for i in reversed(range(len(body))):
         loop = body[i]
         if not isinstance(loop, (gast.For, gast.While)):
