@@ -19,7 +19,8 @@ def _with_text_signatures():
             with warnings.catch_warnings():  # deprecated attributes warn when read
                 warnings.simplefilter("ignore")
                 fn = getattr(module, name, None)
-            for f in [fn] + [getattr(fn, m, None) for m in ("reduce", "accumulate", "outer")]:
+                methods = [getattr(fn, m, None) for m in ("reduce", "accumulate", "outer")]
+            for f in [fn] + methods:
                 text = getattr(f, "__text_signature__", None)
                 if isinstance(text, str):
                     found[f"{module.__name__}.{name}:{getattr(f, '__name__', '')}"] = f
