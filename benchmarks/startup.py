@@ -5,16 +5,19 @@
     python benchmarks/startup.py --cpu           # CPU time of the measured thread, not wall
     python benchmarks/startup.py --profile lstm  # cProfile of the LSTM's first two calls
 
-Every sample runs in a new process in which numpy, gast, black and sourcegrad are already
-imported, with ``SOURCEGRAD_CACHE_DIR`` pointing at a new empty directory: the first call is
-cold (nothing built in this process nor kept on disk). Per workload it prints, median over the
+Every sample runs in a new process in which numpy, gast and sourcegrad are already imported
+(black is not: a gradient call never formats text, and the report says whether the calls
+imported it), with ``SOURCEGRAD_CACHE_DIR`` pointing at a new empty directory: the first call
+is cold (nothing built in this process nor kept on disk). Per workload it prints, median over the
 processes, in ms:
 
 * ``first``: the first call of a fresh ``sg.value_and_grad`` (parse, normalize, analyze,
   reverse, simplify, emit, compile, run), and ``transform``: the first call minus a later one;
   ``all phases``: the time in the timed phases (the transformation itself), and ``outside the
   phases``: the rest of the first call, mostly running the derivative built for the ranks
-  (pure, not optimized: slower than the third call's code, and run cold);
+  (pure, not optimized: slower than the third call's code, and run cold); ``pure build,
+  warm``: a later call of that same pure derivative (``optimize=False``), the part of the
+  first call no transformation work can remove;
 * ``second``: the second call, which builds the code specialised to the shapes (optimize);
 * ``create + 3 calls``: making the derivative and calling it three times;
 * each phase's own time (time in nested phases counted there) in the first and second calls.
@@ -122,7 +125,6 @@ def child(name: str, profile: bool, cpu: bool = False) -> dict:
 
     import_s = clock() - t0
     black_loaded = "black" in sys.modules
-    import black  # noqa: F401 - the measured process has it imported
 
     fn, args = _workload(name)
     os.environ["SOURCEGRAD_CACHE_DIR"] = tempfile.mkdtemp(prefix="sgcache-startup-")
@@ -152,10 +154,17 @@ def child(name: str, profile: bool, cpu: bool = False) -> dict:
     second_phases = timer.take()
     vg(*args)
     t4 = clock()
+    black_after_calls = "black" in sys.modules
+    pure = sg.value_and_grad(fn, optimize=False)  # what the first call runs, here warm
+    pure(*args)
+    t5 = clock()
+    pure(*args)
+    t6 = clock()
     return {
         "import_s": import_s,
         "black_after_import": black_loaded,
-        "black_after_calls": "black" in sys.modules,
+        "black_after_calls": black_after_calls,
+        "pure_warm": t6 - t5,
         "first": t2 - t1,
         "second": t3 - t2,
         "third": t4 - t3,
@@ -250,6 +259,7 @@ def report(samples_per: int, cpu: bool) -> None:
         ("  transform", lambda s: _median_ms(s, "first") - _median_ms(s, "third")),
         ("  all phases", lambda s: _median_of(s, lambda x: sum(x["first_phases"].values()))),
         ("  outside the phases", lambda s: _median_of(s, _outside_phases)),
+        ("  pure build, warm", lambda s: _median_ms(s, "pure_warm")),
         ("second call", lambda s: _median_ms(s, "second")),
         ("  optimizing build", lambda s: _median_ms(s, "second") - _median_ms(s, "third")),
         ("third call", lambda s: _median_ms(s, "third")),

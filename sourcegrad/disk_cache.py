@@ -30,6 +30,7 @@ import json
 import linecache
 import os
 import re
+import sys
 import tempfile
 import types
 import weakref
@@ -319,7 +320,7 @@ def _references(run: Emitted, fn: types.FunctionType) -> list | None:
 
 def _resolve(module: str, qualname: str) -> Any:
     try:
-        obj = importlib.import_module(module)
+        obj = sys.modules.get(module) or importlib.import_module(module)
         for part in qualname.split("."):
             obj = getattr(obj, part)
     except (ImportError, AttributeError):

@@ -293,8 +293,12 @@ class Pipeline:
         return run
 
     def _disk_key(self, args: tuple | None, specialise: bool) -> str | None:
-        """The key of the build for ``args`` kept on disk; None where none is kept."""
+        """The key of the build for ``args`` kept on disk; None where none is kept (an
+        optimized build never is: see :func:`sourcegrad.disk_cache.store`, and a build
+        specialised to shapes is optimized unless ``optimize=False``)."""
         if self.fn is None or self.options.get("debug_hook") is not None:
+            return None
+        if specialise and self.options.get("optimize", True):
             return None
         signature = rank_signature if not specialise else call_signature
         sig = None if args is None else tuple([signature(a) for a in args])

@@ -129,9 +129,7 @@ _LOOK_BACK = 8
 
 
 def _has_sum(e) -> bool:
-    return any(
-        isinstance(n, gast.BinOp) and isinstance(n.op, (gast.Add, gast.Sub)) for n in S.walk(e)
-    )
+    return any(isinstance(n.op, (gast.Add, gast.Sub)) for n in S.nodes_of(e, (gast.BinOp,)))
 
 
 def _stored(stmt) -> set:

@@ -218,13 +218,10 @@ class LoopLowering:
 def _bound_otherwise(fn, name: str) -> bool:
     """Whether ``name`` is bound in ``fn`` by anything but ``for name in range(...)`` (or
     ``reversed(range(...))``)."""
-    counters = {id(n.target) for n in S.walk(fn) if isinstance(n, gast.For) and _counts(n.iter)}
+    counters = {id(n.target) for n in S.nodes_of(fn, (gast.For,)) if _counts(n.iter)}
     return any(
-        isinstance(n, gast.Name)
-        and isinstance(n.ctx, gast.Store)
-        and n.id == name
-        and id(n) not in counters
-        for n in S.walk(fn)
+        isinstance(n.ctx, gast.Store) and n.id == name and id(n) not in counters
+        for n in S.name_nodes(fn)
     )
 
 

@@ -51,10 +51,13 @@ def captured_names(node) -> set[str]:
     """Names read or bound inside the functions and lambdas nested in ``node`` (not ``node``
     itself): such a function may run at any later time and sees those variables."""
     out: set = set()
-    for inner in walk(node):
-        if inner is not node and isinstance(inner, (gast.FunctionDef, gast.Lambda)):
+    for inner in nodes_of(node, _SCOPES):
+        if inner is not node:
             out |= {n.id for n in name_nodes(inner)}
     return out
+
+
+_SCOPES = (gast.FunctionDef, gast.Lambda)
 
 
 def bound_names(node) -> set[str]:
@@ -193,6 +196,36 @@ def name_nodes(node) -> list:
             if type(v) is list:
                 extend([x for x in v if isinstance(x, AST)])
             elif isinstance(v, AST):
+                push(v)
+    return out
+
+
+def parent_map(node) -> dict:
+    """``id(child) -> parent`` for every node under ``node`` that :func:`walk` visits (not
+    ``node`` itself; expression contexts and operators are left out): what a map made from
+    ``ast.iter_child_nodes`` of each node :func:`walk` gives holds for those nodes, made in
+    one pass."""
+    out: dict = {}
+    stack = [node]
+    pop, push = stack.pop, stack.append
+    AST = gast.AST
+    walked = _WALKED
+    while stack:
+        n = pop()
+        fields = walked.get(type(n))
+        if fields is None:
+            fields = _walked(type(n))
+        for field in fields:
+            v = getattr(n, field, None)
+            if v is None:
+                continue
+            if type(v) is list:
+                for x in v:
+                    if isinstance(x, AST):
+                        out[id(x)] = n
+                        push(x)
+            elif isinstance(v, AST):
+                out[id(v)] = n
                 push(v)
     return out
 

@@ -19,7 +19,7 @@ def builders(node, der: Derivative, example_args, owner) -> None:
         return
     params = der.analysis.core.params
 
-    class Rewrite(gast.NodeTransformer):
+    class Rewrite(S.Transformer):
         def visit_Call(self, call):
             self.generic_visit(call)
             if not (isinstance(call.func, gast.Name) and call.func.id == gl_name):

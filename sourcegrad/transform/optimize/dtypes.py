@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import builtins
 import functools
-import inspect
 from dataclasses import dataclass
 
 import gast
@@ -23,6 +22,7 @@ from ..shapes import (
     expression_dtype,
     expression_kind,
 )
+from ..signatures import parameters
 from ..walk import walk_statements
 
 
@@ -415,8 +415,8 @@ _BY_RULE = {
 def _dtype_position(key):
     """The position of ``key``'s ``dtype`` parameter (``np.zeros(shape, dtype)``: 1), or None
     where its signature has none or is not known (a string key)."""
-    try:
-        params = list(inspect.signature(key).parameters)
-    except (TypeError, ValueError):
+    params = parameters(key)
+    if params is None:
         return None
-    return params.index("dtype") if "dtype" in params else None
+    names = [name for name, _ in params]
+    return names.index("dtype") if "dtype" in names else None

@@ -11,6 +11,7 @@ import numpy as np
 
 from ...rules.facts import numpy_names
 from .. import syntax as S
+from ..signatures import parameters
 
 
 def out_buffer(e):
@@ -57,8 +58,8 @@ def transposed_names(body) -> set:
     names: set = set()
     assigns = [
         s
-        for s in S.walk(gast.Module(body=body, type_ignores=[]))
-        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+        for s in S.nodes_of(gast.Module(body=body, type_ignores=[]), (gast.Assign,))
+        if isinstance(s.targets[0], gast.Name)
     ]
     while True:
         more = {s.targets[0].id for s in assigns if reads_transposed(s.value, names)} - names
@@ -72,10 +73,8 @@ def reads_transposed(e, transposed) -> bool:
     ``np.matmul``: C order), transposes an array or reads a name of ``transposed``."""
     if isinstance(e, gast.Call) and getattr(e.func, "attr", None) in ("dot", "matmul"):
         return False
-    for n in S.walk(e):
-        if isinstance(n, gast.Attribute) and n.attr in _TRANSPOSING:
-            return True
-        if isinstance(n, gast.Name) and n.id in transposed:
+    for n in S.nodes_of(e, (gast.Attribute, gast.Name)):
+        if n.attr in _TRANSPOSING if type(n) is gast.Attribute else n.id in transposed:
             return True
     return False
 
@@ -95,7 +94,7 @@ def tape_stacks(body) -> set:
     for stmt in S.walk(gast.Module(body=body, type_ignores=[])):
         if not isinstance(stmt, gast.stmt) or isinstance(stmt, (gast.If, gast.For, gast.While)):
             continue
-        used = {n.id for n in S.walk(stmt) if isinstance(n, gast.Name)} & ok
+        used = {n.id for n in S.name_nodes(stmt)} & ok
         if used and not (id(stmt) in made or pushed(stmt, used) or _popped(stmt, used)):
             ok -= used
     return ok
@@ -148,12 +147,9 @@ def escaping(body, members: dict, np_name, helpers, stacks, arrays) -> set:
     on one of ``stacks`` (the tape) is read where it is popped into the same name."""
     unsafe = set()
     for stmt in body:
-        parents = {}
-        for parent in S.walk(stmt):
-            for child in gast.iter_child_nodes(parent):
-                parents[id(child)] = parent
-        for n in S.walk(stmt):
-            if isinstance(n, gast.Name) and n.id in members:
+        parents = S.parent_map(stmt)
+        for n in S.name_nodes(stmt):
+            if n.id in members:
                 parent = parents.get(id(n))
                 if isinstance(n.ctx, gast.Load):
                     statement = parents.get(id(parent)) if parent is not None else None
@@ -288,13 +284,12 @@ def _numpy_out_position(attr):
     fn = getattr(np, attr, None)
     if isinstance(fn, np.ufunc):
         return fn.nin
-    try:
-        params = list(inspect.signature(fn).parameters.values())
-    except (TypeError, ValueError):
+    params = parameters(fn)
+    if params is None:
         return 0  # unknown: any positional argument may be an out
-    for k, param in enumerate(params):
-        if param.kind not in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+    for k, (name, kind) in enumerate(params):
+        if kind not in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
             return None  # *operands (einsum), then keyword-only: none by position
-        if param.name == "out":
+        if name == "out":
             return k
     return None

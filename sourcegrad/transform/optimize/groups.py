@@ -29,9 +29,8 @@ def buffer_groups(body, owner) -> list:
     group: dict = {}  # name -> its BufferGroup
     last: dict = {}
     for i, stmt in enumerate(body):
-        for n in S.walk(stmt):
-            if isinstance(n, gast.Name):
-                last[n.id] = i
+        for n in S.name_nodes(stmt):
+            last[n.id] = i
         if isinstance(stmt, (gast.If, gast.For, gast.While)):
             for inner in S.walk(stmt):
                 for t in assigned_names(inner) if isinstance(inner, gast.Assign) else ():
@@ -78,7 +77,7 @@ def _reached(value, group: dict, owner) -> list:
         return [group[out]]
     if owner.fresh(value):
         return []
-    return [group[n.id] for n in S.walk(value) if isinstance(n, gast.Name) and n.id in group]
+    return [group[n.id] for n in S.name_nodes(value) if n.id in group]
 
 
 def group_layout(g, owner, value=None):
@@ -115,10 +114,11 @@ def loop_groups(stmts, owner) -> list:
     group (dropped groups are left out)."""
     group: dict = {}
     first: dict = {}  # name -> index of the first statement mentioning it
+    last: dict = {}  # name -> index of the last statement mentioning it
     for i, stmt in enumerate(stmts):
-        for n in S.walk(stmt):
-            if isinstance(n, gast.Name):
-                first.setdefault(n.id, i)
+        for n in S.name_nodes(stmt):
+            first.setdefault(n.id, i)
+            last[n.id] = i
         if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)):
             for n in assigned_names(stmt) if isinstance(stmt, gast.AugAssign) else ():
                 if n in group:
@@ -133,7 +133,7 @@ def loop_groups(stmts, owner) -> list:
                     g.dropped = True
             continue
         # read before it is bound here: the iteration before's value (also in this statement)
-        before = first[t] < i or any(is_name(n, (t,)) for n in S.walk(value))
+        before = first[t] < i or any(n.id == t for n in S.name_nodes(value))
         if not reached:
             if owner.fresh(value):
                 group[t] = BufferGroup(t, i)
@@ -148,7 +148,7 @@ def loop_groups(stmts, owner) -> list:
         group[t] = merged
     groups = [g for g in {id(g): g for g in group.values()}.values() if not g.dropped]
     for g in groups:
-        g.end = max(i for i, s in enumerate(stmts) for n in S.walk(s) if is_name(n, g.names))
+        g.end = max(last[n] for n in g.names)
     return groups
 
 

@@ -59,11 +59,7 @@ class InPlace:
         }
         if not self.free:
             return False
-        self.parents = {
-            id(child): parent
-            for parent in S.walk(stmt.value)
-            for child in gast.iter_child_nodes(parent)
-        }
+        self.parents = S.parent_map(stmt.value)
         if accumulated:
             stmt.value.right = self.visit(stmt.value.right)[0]
             return False
@@ -134,7 +130,7 @@ class InPlace:
 
 
 def _count_reads(e, name) -> int:
-    return sum(1 for n in S.walk(e) if isinstance(n, gast.Name) and n.id == name)
+    return sum(1 for n in S.name_nodes(e) if n.id == name)
 
 
 def _new_array(e, np_name) -> bool:

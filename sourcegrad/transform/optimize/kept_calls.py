@@ -101,9 +101,8 @@ def _marked_statements(node) -> tuple[dict, dict]:
 def _marked_calls(node) -> dict:
     """``{site: [call]}`` of the vjp calls marked ``kept``."""
     found: dict = {}
-    for n in S.walk(node):
-        if isinstance(n, gast.Call):
-            site = get_fact(n, "kept")
-            if site is not None:
-                found.setdefault(site, []).append(n)
+    for n in S.nodes_of(node, (gast.Call,)):
+        site = get_fact(n, "kept")
+        if site is not None:
+            found.setdefault(site, []).append(n)
     return found

@@ -46,7 +46,7 @@ def early_masks(body, der: Derivative, shapes: dict) -> None:
             for node in same:
                 set_fact(node, "mask", mask)
 
-    class Replace(gast.NodeTransformer):
+    class Replace(S.Transformer):
         def visit_Compare(self, n):
             mask = get_fact(n, "mask", None)
             return S.name(mask) if mask is not None else self.generic_visit(n)

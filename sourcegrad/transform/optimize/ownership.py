@@ -65,12 +65,13 @@ class Owner:
             self.views.clear()  # kept simple: only straight-line code
             return
         value = getattr(stmt, "value", None)
-        touched = mutated_names([stmt]) | assigned_names(stmt)
-        if value is not None and not isinstance(stmt, gast.Return):
-            touched |= self.aliases(value)
-        for t, src in list(self.views.items()):
-            if {t, src} & touched:
-                del self.views[t]
+        if self.views:  # (what the statement touches matters only to the views kept)
+            touched = mutated_names([stmt]) | assigned_names(stmt)
+            if value is not None and not isinstance(stmt, gast.Return):
+                touched |= self.aliases(value)
+            for t, src in list(self.views.items()):
+                if {t, src} & touched:
+                    del self.views[t]
         if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
             source = self.reshaped(value)
             t = stmt.targets[0].id

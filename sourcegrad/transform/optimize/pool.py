@@ -38,7 +38,7 @@ from ..node_facts import get_fact, set_fact
 from ..shapes import ARRAY_BINOPS
 from ..walk import assigned_names, walk_statements
 from .escape import escaping, pushed, reads_transposed, tape_stacks, transposed_names
-from .groups import buffer_groups, group_layout, is_name, loop_groups, nbytes
+from .groups import buffer_groups, group_layout, loop_groups, nbytes
 
 #: arrays at least this large are released (``del``) after their last use
 RELEASED_BYTES = 4096
@@ -90,7 +90,8 @@ def poolable(body) -> bool:
     ``return`` and has no ``yield``."""
     if not body or not isinstance(body[-1], gast.Return):
         return False
-    return not any(isinstance(n, (gast.Return, gast.Yield, gast.YieldFrom)) for n in _inner(body))
+    exits = (gast.Return, gast.Yield, gast.YieldFrom)
+    return not any(S.nodes_of(stmt, exits) for stmt in body[:-1])
 
 
 def plan_pool(body, owner, np_name, helpers=frozenset(), steps=()) -> tuple:
@@ -166,6 +167,13 @@ class _Requests:
         self.body, self.unsafe, self.transposed, self.stacks = body, unsafe, transposed, stacks
         self.entries: list = []
         self.requests: list = []
+        self.mentioned = [S.names_in(st) for st in body]  # per top-level statement
+
+    def last_mention(self, names, at: int) -> int:
+        """The index of the last top-level statement that mentions a name of ``names``, or
+        ``at`` where none after it does."""
+        hits = [i for i, seen in enumerate(self.mentioned) if not seen.isdisjoint(names)]
+        return max([at] + hits)
 
     def skipped(self, g, made) -> bool:
         return bool(self.unsafe.intersection(g.names)) or reads_transposed(
@@ -185,8 +193,7 @@ class _Requests:
         lifetime, at any size."""
         body = self.body
         at = body.index(stmt)
-        name = stmt.targets[0].id
-        last = max(i for i, st in enumerate(body) if _mentions(st, (name,)))
+        last = self.last_mention((stmt.targets[0].id,), at)
         self.entries.append([stmt, layout, None, None])
         self.requests.append((at, last, nbytes(layout), [self.entries[-1]]))
 
@@ -210,13 +217,9 @@ class _Requests:
             elif count is not None:  # a buffer per iteration, indexed by the loop counter
                 entry = [made, ((count,) + layout[0], layout[1]), loop.target.id, None]
                 self.entries.append(entry)
-                last = max([at] + [i for i, st in enumerate(body) if _mentions(st, g.names)])
+                last = self.last_mention(g.names, at)
                 self.requests.append((at, last, nbytes(entry[1]), [entry]))
         self.requests += [(at, at, size, group) for size, _, group in local]
-
-
-def _mentions(stmt, names) -> bool:
-    return any(is_name(n, names) for n in S.walk(stmt))
 
 
 def _fit(memory, size, start, end) -> int:
@@ -242,11 +245,9 @@ def _straight(stmts) -> bool:
 
 def _mentioned_outside(body, loop) -> set:
     """Names mentioned in ``body`` anywhere but inside ``loop``'s body."""
-    inside = {id(n) for s in loop.body for n in S.walk(s)}
+    inside = {id(n) for s in loop.body for n in S.name_nodes(s)}
     return {
-        n.id
-        for n in S.walk(gast.Module(body=body, type_ignores=[]))
-        if isinstance(n, gast.Name) and id(n) not in inside
+        n.id for n in S.name_nodes(gast.Module(body=body, type_ignores=[])) if id(n) not in inside
     }
 
 
@@ -255,14 +256,14 @@ def known_count(e, body, owner):
     xs.shape[0]`` is assigned once) where the argument shapes decide it and it is not
     negative, else None."""
     defs: dict = {}
-    for stmt in S.walk(gast.Module(body=body, type_ignores=[])):
-        if isinstance(stmt, (gast.Assign, gast.AugAssign)):
+    binding = (gast.Assign, gast.AugAssign, gast.For)
+    for stmt in S.nodes_of(gast.Module(body=body, type_ignores=[]), binding):
+        if isinstance(stmt, gast.For):
+            for n in S.name_nodes(stmt.target):
+                defs.setdefault(n.id, []).append(None)
+        else:
             for n in assigned_names(stmt):
                 defs.setdefault(n, []).append(stmt)
-        if isinstance(stmt, gast.For):
-            for n in S.walk(stmt.target):
-                if isinstance(n, gast.Name):
-                    defs.setdefault(n.id, []).append(None)
     n = _known_int(e, defs, owner, body)
     return n if isinstance(n, int) and n >= 0 else None
 
@@ -373,12 +374,6 @@ def apply_pool(body, plan, refs, np_name, make_pool) -> None:
     give.lineno = getattr(body[-1], "lineno", None)
     body.insert(len(body) - 1, give)
     body[:0] = take
-
-
-def _inner(body):
-    """Every node of ``body`` but its last statement (the return) and nested scopes."""
-    for stmt in body[:-1]:
-        yield from S.walk(stmt)
 
 
 def _empty_into(value, np_name, slot):

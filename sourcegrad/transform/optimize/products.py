@@ -51,7 +51,7 @@ def contractions(node, der: Derivative) -> None:
     adjoint = adjoint_nodes(node.body)
     read = {n.id for n in S.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
 
-    class Rewrite(gast.NodeTransformer):
+    class Rewrite(S.Transformer):
         def visit_Assign(self, stmt):
             self.generic_visit(stmt)
             target, value = stmt.targets[0], stmt.value
@@ -90,7 +90,7 @@ def hoist_transposes(body, der: Derivative) -> None:
     np_name = der.refs.name_of(np)
     if np_name is None:
         return
-    used = {n.id for stmt in body for n in S.walk(stmt) if isinstance(n, gast.Name)}
+    used = {n.id for stmt in body for n in S.name_nodes(stmt)}
     for i in reversed(range(len(body))):
         loop = body[i]
         if not isinstance(loop, (gast.For, gast.While)):
@@ -112,7 +112,7 @@ def hoist_transposes(body, der: Derivative) -> None:
             body.insert(i, hoisted)
 
 
-class _Transposes(gast.NodeTransformer):
+class _Transposes(S.Transformer):
     """``X.T`` in ``np.dot``/``np.matmul`` calls, for ``X`` not in ``assigned``, becomes the
     name in ``copies`` (made up here, unused in the function)."""
 
@@ -152,7 +152,7 @@ def full_sums(node, der: Derivative) -> None:
     calls it) without ``sum``'s dispatch, about 2 µs less per call; NumPy arguments only."""
     np_name = der.refs.name_of(np)
 
-    class Rewrite(gast.NodeTransformer):
+    class Rewrite(S.Transformer):
         def visit_Lambda(self, e):
             return e  # the user's own functions stay as written (sourcegrad may differentiate them)
 
@@ -202,7 +202,7 @@ def sums_of_products(node, der: Derivative, shapes: dict, dtypes: dict) -> None:
         block[:] = [s for s in block if not get_fact(s, "dead", False)]
 
 
-class _Vdots(gast.NodeTransformer):
+class _Vdots(S.Transformer):
     """Full sums of products as ``np.vdot`` (see :func:`sums_of_products`); ``inline``: name
     -> the statement right before, whose product a sum of the name reads as written there."""
 
@@ -271,7 +271,7 @@ def dots(node, der: Derivative) -> None:
             return rank(e.args[1])  # reduced to the shape of its second argument
         return None
 
-    class Rewrite(gast.NodeTransformer):
+    class Rewrite(S.Transformer):
         def visit_BinOp(self, e):
             self.generic_visit(e)
             if (

@@ -139,7 +139,7 @@ def specialise_shapes(node, der: Derivative, shapes: dict, numpy_only: bool = Fa
     return shapes
 
 
-class _SumsTo(gast.NodeTransformer):
+class _SumsTo(S.Transformer):
     """The rewrites of :func:`specialise_shapes`, with the shapes in ``self.shapes``."""
 
     def __init__(self, der: Derivative, shapes: dict, numpy_only: bool):
@@ -259,7 +259,7 @@ def tape_shapes(body, der: Derivative) -> None:
         if get_fact(stmt, "tape_pair")[1] in shapes:
             stmt.value.args = [S.call(S.name(shape_of_name), stmt.value.args)]
 
-    class Reads(gast.NodeTransformer):  # np.shape(x) of a restored Shape is not its shape
+    class Reads(S.Transformer):  # np.shape(x) of a restored Shape is not its shape
         def visit_Call(self, n):
             self.generic_visit(n)
             if isinstance(n.func, gast.Attribute) and shape_read(n, None, np_name) in shapes:
@@ -282,7 +282,7 @@ def shaped_unindex(node, der: Derivative, shapes: dict, dtypes: dict) -> None:
     sizes = getattr(shapes, "sizes", None)
     length = S.const if sizes is None else sizes.node
 
-    class Rewrite(gast.NodeTransformer):
+    class Rewrite(S.Transformer):
         def visit_Call(self, e):
             self.generic_visit(e)
             if not (

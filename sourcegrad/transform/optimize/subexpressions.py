@@ -191,7 +191,7 @@ class _Matcher:
         """``stmt`` reading ``name`` wherever it computes ``key`` (or minus it)."""
         match = self.match
 
-        class Swap(gast.NodeTransformer):
+        class Swap(S.Transformer):
             def visit_BinOp(self, n):
                 found = match(n, key)
                 if found == "same":

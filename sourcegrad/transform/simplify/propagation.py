@@ -177,10 +177,7 @@ def _use_site(body, start, name, lineno=None):
         if lineno is not None and getattr(body[k], "lineno", None) != lineno:
             return None
         for part in read_parts(body[k]) if not isinstance(body[k], COMPOUND) else [body[k]]:
-            if any(
-                isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, gast.Load)
-                for n in S.walk(part)
-            ):
+            if any(n.id == name and isinstance(n.ctx, gast.Load) for n in S.name_nodes(part)):
                 return k
     return None
 
