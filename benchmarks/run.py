@@ -1,4 +1,4 @@
-"""Run the sourcegrad benchmarks (FEATURES.md section E, issue 18) and print one table.
+"""Run the sourcegrad benchmarks and print one table.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/run.py
     python benchmarks/run.py --quick                # a smoke run, a few minutes

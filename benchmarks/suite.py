@@ -1,4 +1,4 @@
-"""The workloads of FEATURES.md section E, each with a hand-written reference and its peers.
+"""The benchmark workloads, each with a hand-written reference and its peers.
 
 Every workload is a :class:`Spec`: a plain-NumPy loss (what sourcegrad, HIPS autograd, JAX and
 tangent differentiate), the inputs for a dtype, a tight hand-written NumPy forward+backward of

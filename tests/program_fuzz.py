@@ -1068,6 +1068,24 @@ def f_statement_forms(b: Builder, nd: int) -> None:
     )
 
 
+def f_functional_forms(b: Builder, nd: int) -> None:
+    """``map``/``filter``/``functools.reduce`` with lambdas and named functions (lowered to
+    comprehensions and loops) and ``np.cumprod``."""
+    t = b.thr(0.5, 1.5)
+    b.emit(
+        b.pick(
+            [
+                "acc = acc + sum(map(lambda r: np.sum(np.tanh(r)), [h, h * 0.5]))",
+                f"h = functools.reduce(lambda a, s: np.sin(a) * s, [{t}, 0.9], h)",
+                "acc = acc + sum(np.sum(v * v) for v in filter(lambda v: v.size > 1, [h, h[:1]]))",
+                "acc = acc + np.sum(np.stack(list(map(np.tanh, [h, h * 2.0]))) ** 2)",
+                "acc = acc + np.sum(np.cumprod(np.tanh(h).ravel()[:4] + 1.0))",
+                "acc = functools.reduce(lambda a, v: a + np.mean(v), [h, np.cos(h)], acc)",
+            ]
+        )
+    )
+
+
 FEATURES = {
     "list": f_list,
     "dict": f_dict,
@@ -1093,6 +1111,7 @@ FEATURES = {
     "checks": f_checks,
     "rebound_writes": f_rebound_writes,
     "statement_forms": f_statement_forms,
+    "functional_forms": f_functional_forms,
 }
 
 
@@ -1157,7 +1176,7 @@ def generate(seed: int) -> Program:
     b.emit(f"return {loss}")
 
     sig = "params, x, y, *, scale=0.8, steps=2" if b.kwonly else "params, x, y"
-    parts = ["import math", "", "import numpy as np"] + b.preamble + [""]
+    parts = ["import functools", "import math", "", "import numpy as np"] + b.preamble + [""]
     for text in b.helpers.values():
         parts += ["", text]
     parts += ["", f"def f({sig}):"] + ["    " + line for line in b.body]

@@ -1,4 +1,4 @@
-"""The compiled forward (FEATURES A13/B5, the seed's ``withGradients=false``):
+"""The compiled forward (torch-autograd's ``withGradients=false``):
 ``grad(f, with_gradients=False)`` returns exactly ``f``'s value, runs ``f`` in core form on the
 first call and the optimized build from the second call with the same shapes on."""
 

@@ -1,4 +1,4 @@
-"""The same generated source runs on CuPy arrays (FEATURES C4).
+"""The same generated source runs on CuPy arrays.
 
 Skipped where CuPy or a GPU is missing (CI has neither); run on a GPU machine with
 `python -m pytest tests/test_cupy.py`.

@@ -1,4 +1,4 @@
-"""The debugger (FEATURES B3, the seed's debugHook): ``debug_hook``, ``check_finite`` and the
+"""The debugger (torch-autograd's debugHook): ``debug_hook``, ``check_finite`` and the
 DOT graph of a derivative (golden file ``golden/neural_net.dot``)."""
 
 import os

@@ -1,4 +1,4 @@
-"""Builds kept on disk across processes (FEATURES B4): a second process skips the transform;
+"""Builds kept on disk across processes: a second process skips the transform;
 a stale or corrupt entry is built again, never trusted; what cannot be kept safely is not."""
 
 import json

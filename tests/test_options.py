@@ -1,4 +1,4 @@
-"""Options of the transforms (FEATURES A13, C5): with_forward, with_gradients,
+"""Options of the transforms: with_forward, with_gradients,
 stable_gradients; and that they keep the safety guarantees (threads, shapes, dtypes)."""
 
 import threading

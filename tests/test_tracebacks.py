@@ -1,4 +1,4 @@
-"""Generated code lives in files (FEATURES B4): a plain ``python`` traceback shows the
+"""Generated code lives in files: a plain ``python`` traceback shows the
 generated line and the user's ``file:line``; ``linecache`` stays the fallback where the cache
 directory cannot be written; code read again (higher orders) keeps its ``<sourcegrad ...>``
 name."""
