@@ -198,11 +198,6 @@ def real_of_complex_constants(x):
 # ----------------------------------------- iteration helpers: the advice is the loop to write
 
 
-def sorted_items(x):
-    p = {"b": x * 2.0, "a": x}
-    return sum(np.sum(v**2) for k, v in sorted(p.items()))  # REFUSED
-
-
 def pairwise_steps(x):
     xs = [x, x * 2.0, np.sin(x)]
     return sum(np.sum((b - a) ** 2) for a, b in itertools.pairwise(xs))  # REFUSED
@@ -269,7 +264,6 @@ REFUSALS = [
         (X,),
         refused=(sg.NoRuleError, "move it into a function of your own"),
     ),
-    Case("sorted_items", sorted_items, (X,), refused=(sg.NoRuleError, "for k in ('a', 'b')")),
     Case("pairwise_steps", pairwise_steps, (X,), refused=(sg.NoRuleError, "range(len(xs) - 1)")),
     Case("times_imaginary", times_imaginary, (X,), refused=COMPLEX),
     Case("times_complex_global", times_complex_global, (X,), refused=COMPLEX),

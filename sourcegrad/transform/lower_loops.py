@@ -79,6 +79,49 @@ class LoopLowering:
         )
         self.emit(loop, temp=False)
 
+    def sorted_items_as_keys(self, stmt):
+        """``for k, v in sorted(d.items()):`` of a dict ``d`` (an argument's, or one the function
+        builds) as ``for k in sorted(d):`` with
+        ``v = d[k]`` first in the body: the same pairs in the same order (a dict's keys are
+        distinct, so the values are never compared), read by key."""
+        it, target = stmt.iter, stmt.target
+        if not (
+            isinstance(it, gast.Call)
+            and len(it.args) == 1
+            and all(k.arg == "reverse" for k in it.keywords)
+            and resolve(self.p, it.func, self.local_names) is sorted
+            and isinstance(target, gast.Tuple)
+            and len(target.elts) == 2
+            and all(isinstance(e, gast.Name) for e in target.elts)
+        ):
+            return stmt
+        view = it.args[0]
+        if not (
+            isinstance(view, gast.Call)
+            and isinstance(view.func, gast.Attribute)
+            and view.func.attr == "items"
+            and not view.args
+            and (self.is_dict(view.func.value) or self.may_be_dict(view.func.value))
+        ):
+            return stmt
+        d = view.func.value
+        key, value = target.elts
+        read = gast.Subscript(value=S.clone(d), slice=S.name(key.id), ctx=gast.Load())
+        first = gast.Assign(targets=[S.name(value.id, store=True)], value=read, type_comment=None)
+        first.lineno = stmt.lineno
+        names = gast.Call(
+            func=gast.Attribute(value=S.clone(d), attr="keys", ctx=gast.Load()),
+            args=[],
+            keywords=[],
+        )  # (the keys: no derivative flows through them, at any order)
+        keys = gast.Call(func=it.func, args=[names], keywords=it.keywords)
+        new = gast.For(
+            target=S.name(key.id, store=True), iter=keys, body=[first, *stmt.body],
+            orelse=stmt.orelse, type_comment=None,
+        )  # fmt: skip
+        new.lineno = stmt.lineno
+        return new
+
     def iterated(self, it):
         """The sequence a loop over ``it`` reads, where that is plainer: ``reversed(xs)`` as
         ``xs[::-1]``, ``sorted(d)`` of a dict argument as ``sorted(d.keys())``."""

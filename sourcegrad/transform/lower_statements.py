@@ -73,7 +73,7 @@ class StatementLowering:
         elif isinstance(stmt, gast.If):
             self.if_(stmt)
         elif isinstance(stmt, gast.For):
-            self.for_(stmt)
+            self.for_(self.sorted_items_as_keys(stmt))
         elif isinstance(stmt, gast.While):
             self.while_(stmt)
         elif isinstance(stmt, (gast.Assert, gast.Raise)):

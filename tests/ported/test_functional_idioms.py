@@ -1,7 +1,7 @@
 """Model code written in the functional and everyday styles: ``functools.reduce`` over layers,
 ``map``/``filter`` with lambdas and named functions, generator-expression penalties over a
 dict's values, f-string keys, ``enumerate(zip(...))``, namedtuples and dataclasses (one with a
-``shape`` property), a list or tuple of floats as a NumPy operand (``x @ w``, ``np.square(w)``), early returns and fixed-point ``while`` loops, layer objects in lists.
+``shape`` property), ``sorted(d.items())``, a list or tuple of floats as a NumPy operand (``x @ w``, ``np.square(w)``), early returns and fixed-point ``while`` loops, layer objects in lists.
 Each is checked against Python's value and central differences on repeated calls; the forms
 still refused name their line and a way out that fits (``sorted`` of differentiated values, a
 namedtuple's ``_replace``)."""
@@ -454,7 +454,27 @@ def sequence_operands(w, x):
     )
 
 
+def sorted_items_arg(p, x):
+    total = 0.0
+    for name, w in sorted(p.items()):
+        if name.startswith("W"):
+            total = total + np.sum(w**2)
+    return total + sum(np.sum(v) for k, v in sorted(p.items(), reverse=True)) + np.sum(x @ p["W1"])
+
+
+def sorted_items_local(x):
+    p = {"b": x * 2.0, "a": np.sin(x)}
+    return sum(np.sum(v**2) * len(k) for k, v in sorted(p.items()))
+
+
 CASES_C = [
+    Case(
+        "sorted_items_arg",
+        sorted_items_arg,
+        ({"b": r(2), "W1": r(3, 2), "W0": r(2, 2)}, r(1, 3)),
+        order=2,
+    ),
+    Case("sorted_items_local", sorted_items_local, (r(3),), order=2),
     Case("list_operands", sequence_operands, ([0.3, -1.2, 2.0], r(2, 3)), order=2),
     Case("tuple_operands", sequence_operands, ((0.3, -1.2, 2.0), r(2, 3)), order=2),
     Case("reduce_layers2", reduce_layers, (LAYERS, r(5, 3))),
