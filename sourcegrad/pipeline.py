@@ -139,7 +139,7 @@ def _leaves(x, path=(), in_record=False):
         yield path, x, in_record
 
 
-def _leaf_problem(leaf, in_record: bool) -> str | None:
+def _leaf_problem(leaf, in_record: bool, nested: bool = False) -> str | None:
     """Why the argument leaf ``leaf`` (named ``{where}`` in the text) has no gradient; None
     where it has one, or where it is a record's field that carries none (a number of layers,
     a name, an activation function: kept as it is in the gradient)."""
@@ -159,10 +159,19 @@ def _leaf_problem(leaf, in_record: bool) -> str | None:
             "values: pass its real and imaginary parts ({where}.real, "
             "{where}.imag) as float arguments and build it inside the function"
         )
+    if isinstance(leaf, (bool, int, np.integer)) and nested:
+        return (
+            "{where} is an integer inside a differentiated argument, so it has no gradient: "
+            "if it is a parameter, give it a float value (1.0, not 1); if it is a setting (a "
+            "depth, a count, a flag), keep it out of the parameters: in an argument of its "
+            "own, or as a field of a dataclass holding them (kept as it is in the gradient)"
+        )
     if isinstance(leaf, (bool, int, np.integer)) or kind in ("i", "u", "b"):
+        cast = "float({where})" if isinstance(leaf, (bool, int)) else "{where}.astype(float)"
         return (
             "{where} is an integer, so it has no gradient; pass floats (e.g. "
-            "{where}.astype(float)), or leave it out of wrt"
+            + cast
+            + "), or leave it out of wrt"
         )
     return None
 
@@ -379,7 +388,7 @@ class Pipeline:
             for path, leaf, in_record in _leaves(x):
                 if not self.checked and is_static_leaf(leaf):
                     continue  # a callee's setting (`{"W": ..., "heads": 4}`): kept as it is
-                problem = _leaf_problem(leaf, in_record)
+                problem = _leaf_problem(leaf, in_record, nested=bool(path))
                 if problem is not None:
                     where = core.params[i] + "".join(f"[{k!r}]" for k in path)
                     raise WrtTypeError(

@@ -62,6 +62,23 @@ def test_integer_wrt_argument_is_refused():
         sg.grad(cases.int_argument, 1)(2.0, np.arange(3))
 
 
+def deep_loss(p):
+    h = p["W"]
+    for _ in range(p["depth"]):
+        h = np.tanh(h)
+    return np.sum(h)
+
+
+def test_an_int_inside_the_parameters_is_refused_with_both_ways_out():
+    with pytest.raises(sg.WrtTypeError) as info:
+        sg.grad(deep_loss)({"W": X, "depth": 3})
+    message = str(info.value)
+    assert "['depth'] is an integer inside a differentiated argument" in message
+    assert "give it a float value" in message and "as a field of a dataclass" in message
+    with pytest.raises(sg.WrtTypeError, match=r"float\(n\)"):
+        sg.grad(cases.int_argument, 0)(3, X)
+
+
 def test_wrt_out_of_range_is_refused():
     with pytest.raises(sg.WrtTypeError) as info:
         sg.grad(cases.non_scalar, 3)(X)
