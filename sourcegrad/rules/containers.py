@@ -2,6 +2,8 @@
 ``values()``, ``keys()`` and ``get()``, and a namedtuple's fields read by name. Their
 adjoints are containers that add leaf by leaf (:mod:`sourcegrad.runtime.trees`)."""
 
+import dataclasses
+
 from ..runtime.tangent_helpers import (
     field_tangent,
     get_tangent,
@@ -65,3 +67,4 @@ def _field_tangent(z, x, name):
 
 
 nondifferentiable("dict_keys")
+nondifferentiable(dataclasses.fields)  # the Field objects: names and types, no values

@@ -161,6 +161,9 @@ def _classify_global_call(core: Core, stmt, value, kwargs) -> Op:
         return call_user_function(core, stmt, obj, list(value.args), kwargs, label)
     if is_namedtuple_class(obj):
         return construct_namedtuple(core, stmt, obj, list(value.args), kwargs, label)
+    if obj is getattr and len(value.args) == 2 and not kwargs:
+        # a field read by a name computed when it runs (`getattr(net, f"layer{i}")`)
+        return bind_rule(core, stmt, "field", list(value.args), {}, "getattr")
     if is_derivative(obj) and set(kwargs) <= {"g_out", "t_in"}:
         # the seed of a vjp (or tangent of a jvp) is its last positional argument
         return _dynamic(core, func, list(value.args) + list(kwargs.values()))

@@ -1,13 +1,14 @@
 """Model code written in the functional and everyday styles: ``functools.reduce`` over layers,
 ``map``/``filter`` with lambdas and named functions, generator-expression penalties over a
 dict's values, f-string keys, ``enumerate(zip(...))``, namedtuples and dataclasses (one with a
-``shape`` property), ``sorted(d.items())``, a list or tuple of floats as a NumPy operand (``x @ w``, ``np.square(w)``), early returns and fixed-point ``while`` loops, layer objects in lists.
+``shape`` property), ``getattr(obj, name)`` with a computed name, ``sorted(d.items())``, a list or tuple of floats as a NumPy operand (``x @ w``, ``np.square(w)``), early returns and fixed-point ``while`` loops, layer objects in lists.
 Each is checked against Python's value and central differences on repeated calls; the forms
 still refused name their line and a way out that fits (``sorted`` of differentiated values, a
 namedtuple's ``_replace``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections import OrderedDict, namedtuple
@@ -467,7 +468,37 @@ def sorted_items_local(x):
     return sum(np.sum(v**2) * len(k) for k, v in sorted(p.items()))
 
 
+@dataclass
+class TwoLayers:
+    layer0: np.ndarray
+    layer1: np.ndarray
+    n: int = 2
+
+
+def getattr_layers(net, x):
+    h = x
+    for i in range(net.n):
+        h = np.tanh(h @ getattr(net, f"layer{i}"))
+    return np.sum(h**2)
+
+
+def getattr_fields(net, x):
+    total = 0.0
+    for f in dataclasses.fields(net):
+        v = getattr(net, f.name)
+        if f.name.startswith("layer"):
+            total = total + np.sum(np.sin(v) * v)
+    return total + np.sum(x @ net.layer0)
+
+
+def getattr_namedtuple(p, x):
+    return sum(np.sum(getattr(p, k) * x) ** 2 for k in p._fields)
+
+
 CASES_C = [
+    Case("getattr_layers", getattr_layers, (TwoLayers(r(3, 3), r(3, 2)), r(4, 3)), order=2),
+    Case("getattr_fields", getattr_fields, (TwoLayers(r(3, 3), r(3, 2)), r(4, 3)), order=2),
+    Case("getattr_namedtuple", getattr_namedtuple, (Params(r(3), r(3)), r(3)), order=2),
     Case(
         "sorted_items_arg",
         sorted_items_arg,
