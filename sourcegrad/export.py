@@ -154,11 +154,14 @@ class _Writer:
 
     def local_code(self, code: types.CodeType) -> str | None:
         """Source for ``code`` where a function the export writes defines it (a lambda or a
-        nested ``def`` of generated code), else None."""
+        nested ``def`` of generated code, or a function of the user's it copies), else None."""
         for fn, owner in list(self.codes.values()):
             path = code_path(fn.__code__, code)
             if path is not None:
                 return f"code_at({owner}, {path!r})"
+        for name, value in self.ns.bound.items():  # a function of the user's the export copies
+            if type(value) is types.FunctionType and value.__code__ is code:
+                return f"{name}.__code__"
         return None
 
     def resolver(self, value) -> str:

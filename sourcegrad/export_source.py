@@ -215,6 +215,26 @@ def function_source(fn: types.FunctionType) -> str:
     return body
 
 
+def with_literal_defaults(text: str, fn: types.FunctionType, what: str) -> str:
+    """``text`` (``fn``'s ``def``, from :func:`function_source`) with each default
+    expression replaced by a literal of the value ``fn`` holds for it, so that the copy
+    runs with the same defaults and its ``def`` reads nothing of the user's module."""
+    node = ast.parse(text).body[0]
+    values = dict(zip(node.args.defaults, fn.__defaults__ or ()))
+    kwdefaults = fn.__kwdefaults__ or {}
+    for arg, default in zip(node.args.kwonlyargs, node.args.kw_defaults):
+        if default is not None:
+            values[default] = kwdefaults[arg.arg]
+    lines = [line.encode() for line in text.splitlines()]  # ast's columns count UTF-8 bytes
+    spans = sorted(values, key=lambda n: (n.lineno, n.col_offset), reverse=True)
+    for expr in spans:
+        first, last = expr.lineno - 1, expr.end_lineno - 1
+        new = literal(values[expr], what).encode()
+        joined = lines[first][: expr.col_offset] + new + lines[last][expr.end_col_offset :]
+        lines[first : last + 1] = [joined]
+    return "\n".join(line.decode() for line in lines) + "\n"
+
+
 # ---------------------------------------------------------------------------- the namespace
 def global_read_line(fn: Callable, name: str) -> int | None:
     """The first line of ``fn`` (or of a function it defines) that reads the global
@@ -357,9 +377,9 @@ class Namespace:
         """Copy the user's function ``fn`` (bound under ``name``) and what it reads."""
         if fn.__code__.co_filename.startswith("<") or is_generated(fn.__code__.co_filename):
             raise ExportError(f"{what} reads {fn.__qualname__}, a function without a source file")
-        if fn.__defaults__ or fn.__kwdefaults__:
-            raise ExportError(f"{what} calls {fn.__qualname__}, whose defaults an export omits")
         text = function_source(fn)
+        if fn.__defaults__ or fn.__kwdefaults__:
+            text = with_literal_defaults(text, fn, f"{what}: a default of {fn.__qualname__}")
         if fn.__closure__:
             text = self._closure(name, fn, text, what)
         elif fn.__name__ != name:
@@ -562,11 +582,12 @@ def check_jvp_base(jv: Jvp, user: Callable) -> Any:
         check_jvp_base(base, user)
         return base
     if isinstance(base, Transformed) and base.mode in ("vjp", "jvp") and not base.bound_self:
-        if base.f.__defaults__ or base.f.__kwdefaults__:
+        if base.f.__kwdefaults__:
             raise ExportError(
                 f"forward mode over the derivative of {named(base.f, user)}, which has "
-                "defaults: an export of order 2 and up writes functions called with every "
-                "argument; give them all at the call, or export order=1 or mode='forward'"
+                "keyword-only parameters with defaults: an export of order 2 and up fills in "
+                "defaults by position; make them positional parameters, give them all at "
+                "the call, or export order=1 or mode='forward'"
             )
         return base
     what = getattr(base, "__name__", repr(base))

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .derivative import Transformed
+from .derivative import Transformed, with_defaults
 from .export_source import ExportError, literal
 from .runtime.signature import guard_expression
 from .version import __version__
@@ -218,25 +218,36 @@ def flat_values(jv, args: tuple) -> tuple:
 def _base_values(base, args: tuple) -> tuple:
     """The values of ``base``'s generated function for its call with ``args``."""
     if isinstance(base, Transformed):
+        if _fills_defaults(base):  # the positional defaults the call leaves out, as it fills them
+            args = with_defaults(base.f, tuple(args[:-1])) + tuple(args[-1:])
         if base.mode == "jvp" and base.wrt_tuple:  # its own tangents: one value each
             return (*args[:-1], *args[-1])
         return tuple(args)
     return flat_values(base, args)
 
 
-def values_text(jv, primal: tuple) -> str:
+def values_text(jv, primal: tuple, function: bool = False) -> str:
     """Source for :func:`flat_values` of ``(*args, t_in)``, for a call like one with
-    ``primal``."""
-    return ", ".join(_base_items(jv.base, primal, "args") + _tangent_items(jv, primal, "t_in"))
+    ``primal``; ``function``: of a function value's derivative, passed as ``function``
+    (the defaults the call leaves out are its own, read when the export runs)."""
+    base = _base_items(jv.base, primal, "args", function)
+    return ", ".join(base + _tangent_items(jv, primal, "t_in"))
 
 
-def _base_items(base, args: tuple, expr: str) -> list:
+def _fills_defaults(base: Transformed) -> bool:
+    code = base.f.__code__
+    return bool(base.f.__defaults__) and not code.co_kwonlyargcount and not base.bound_self
+
+
+def _base_items(base, args: tuple, expr: str, function: bool = False) -> list:
     if isinstance(base, Transformed):
+        if function and _fills_defaults(base):
+            expr = f"filled(function, {expr})"
         if base.mode == "jvp" and base.wrt_tuple:
             return [f"*{expr}[:-1]", f"*{expr}[-1]"]
         return [f"*{expr}"]
     primal = args[:-1]
-    return _base_items(base.base, primal, f"{expr}[:-1]") + _tangent_items(
+    return _base_items(base.base, primal, f"{expr}[:-1]", function) + _tangent_items(
         base, primal, f"{expr}[-1]"
     )
 
@@ -286,7 +297,7 @@ def jvp_wrapper(name: str, runs: list, jv, function: bool = False) -> str:
     result = _result(jv.base, "raw")
     lines = [
         f"def {name}({'function, ' if function else ''}*args, t_in):",
-        f"    values = ({values_text(jv, runs[0][1])},)",
+        f"    values = ({values_text(jv, runs[0][1], function)},)",
         "",
         "    def post(raw):  # what the vjp returns, from its generated function's result",
         f"        return {result}",

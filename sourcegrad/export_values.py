@@ -223,6 +223,17 @@ def with_defaults(function, args, kwargs):
     return args, {**added, **(function.__kwdefaults__ or {}), **kwargs}
 
 
+def filled(function, args):
+    """args (the function's own, then a seed) with the defaults of the positional parameters
+    they leave out put before the seed, as sourcegrad's derivatives fill them in."""
+    code, defaults = function.__code__, function.__defaults__ or ()
+    own = args[:-1]
+    first = code.co_argcount - len(defaults)
+    if not defaults or len(own) >= code.co_argcount or len(own) < first:
+        return args
+    return own + tuple(defaults[len(own) - first :]) + args[-1:]
+
+
 def plain_function(fn):
     """(function, leading): the function behind the function value fn and the arguments a
     call of fn puts before its own (a bound method's object, an object with __call__)."""

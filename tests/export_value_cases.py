@@ -216,3 +216,17 @@ def global_layers_loss(x):
 
 def global_layers_args(seed=0):
     return (np.random.default_rng(seed).standard_normal((5, 3)),)
+
+
+def scale(z, a=2.0):
+    return a * np.sin(z)
+
+
+def helper_default_loss(params, x):
+    h = scale(x @ params["W"] + params["b"])
+    return np.sum(h**2)
+
+
+def value_default_loss(params, x):
+    f = scale  # a function value: vjp_of / jvp_of fill its default in
+    return np.sum(f(x @ params["W"]) ** 2) + np.sum(f(params["b"], 0.5))
