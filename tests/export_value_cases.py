@@ -218,7 +218,10 @@ def global_layers_args(seed=0):
     return (np.random.default_rng(seed).standard_normal((5, 3)),)
 
 
-def scale(z, a=2.0):
+SCALE = 2.0
+
+
+def scale(z, a=SCALE):  # the export writes the default's value, not the name it reads
     return a * np.sin(z)
 
 

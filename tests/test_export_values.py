@@ -247,6 +247,10 @@ DEFAULTS = {
     "lambdas with their own defaults": (v.defaults_in_a_loop_loss, v.dict_args),
     "a lambda called by keyword": (v.keyword_loss, v.dict_args),
     "a layer with a keyword-only default": (v.train_loss, v.train_args),
+    "a module-level function with a default, as a function value": (
+        v.value_default_loss,
+        v.dict_args,
+    ),
 }
 
 
