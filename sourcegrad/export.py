@@ -38,6 +38,7 @@ from .export_source import (
     check_jvp_base,
     function_key,
     named,
+    unpacked,
 )
 from .export_text import (
     LINE_LENGTH,
@@ -170,6 +171,7 @@ class _Writer:
         if "FUNCTION_VALUES" not in self.ns.bound:
             for name in runtime_names():
                 self.ns.claim(name, RUNTIME, "the export's vjp_of and jvp_of")
+            self.ns.imports.setdefault("import inspect", None)
             self.ns.imports.setdefault("import types", None)
             self.ns.bind("zero_adjoint", zero_adjoint, "jvp_of", zero_adjoint.__module__)
             self.ns.add_block(RUNTIME)
@@ -227,7 +229,7 @@ class _Writer:
         self.by_key[key] = name
         for other in ts:
             self.values[id(other)] = name
-        closure = t.f.__code__.co_freevars
+        closure = unpacked(t.f).__code__.co_freevars
         entries: list = []
         for other in ts:
             got = self.runs.get(id(other), [])
@@ -284,7 +286,7 @@ class _Writer:
         for level_depth in sorted({jvp_depth(jv) for jv, _, _, _ in jvps}):
             level = [item for item in jvps if jvp_depth(item[0]) == level_depth]
             for key, (jv, group) in jvp_groups(level, self.value_jvp_key, self.user).items():
-                closure = root_of(jv).f.__code__.co_freevars
+                closure = unpacked(root_of(jv).f).__code__.co_freevars
                 name = self.jvp_of(jv, key, key[0], group, closure)
                 self.by_key[key] = name
                 self.ns.add_block(f"VALUE_JVPS[({key[0]}, {key[1]!r})] = {name}")

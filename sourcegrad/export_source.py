@@ -546,31 +546,36 @@ def function_key(fn: types.FunctionType, local: Callable, user: Callable) -> str
     """Source for the key under which the export finds ``fn``'s builds: a NumPy function
     with a rule (called through sourcegrad's applier), the code object of a function the
     export defines (``local(code)`` finds it, or None), or ``(module, qualified name)``;
-    refused for a function taking ``*args`` or ``**kwargs`` (``user``: the function
-    exported, where the message points)."""
+    the packed form of a function taking ``*args`` or ``**kwargs`` by that function's
+    (``user``: the function exported, where a refusal points)."""
     found = _APPLIER.match(fn.__code__.co_filename)
     if found is not None:
         target = fn.__globals__.get(found.group(1))
         alias = numpy_alias(target)
+        if alias is None and isinstance(target, types.FunctionType):
+            raise ExportError(
+                f"a functools.partial of {named(target, user)} is called as a function value, "
+                "which an export does not write yet (sourcegrad differentiates it through a "
+                "function it makes while the code runs): call a lambda that calls "
+                f"{target.__name__} with the bound arguments written out instead"
+            )
         if alias is None:
             raise ExportError(
                 f"{target!r} is called as a function value with its derivative rule; an "
                 "export writes the rules of NumPy's functions only"
             )
         return alias
-    if PACKS in fn.__code__.co_freevars:  # the packed form of one taking *args, **kwargs
-        fn = fn.__closure__[fn.__code__.co_freevars.index(PACKS)].cell_contents
-    if fn.__code__.co_flags & 0x0C:
-        raise ExportError(
-            f"{named(fn, user)} is called as a function value and takes *args or **kwargs, "
-            "which an export does not write (sourcegrad differentiates such a call through "
-            "a form of the function it makes while the code runs): give the function named "
-            "parameters, or call a module-level function by its name"
-        )
+    fn = unpacked(fn)  # one taking *args, **kwargs: the export packs them as sourcegrad does
     local_key = local(fn.__code__)
     if local_key is not None:
         return local_key
     return repr((fn.__module__, fn.__qualname__))
+
+
+def unpacked(fn: types.FunctionType) -> types.FunctionType:
+    """The function taking ``*args`` or ``**kwargs`` whose packed form
+    (:func:`~sourcegrad.transform.parse.packed`) ``fn`` is; else ``fn`` itself."""
+    return getattr(fn, PACKS, fn)
 
 
 def check_jvp_base(jv: Jvp, user: Callable) -> Any:
@@ -582,7 +587,7 @@ def check_jvp_base(jv: Jvp, user: Callable) -> Any:
         check_jvp_base(base, user)
         return base
     if isinstance(base, Transformed) and base.mode in ("vjp", "jvp") and not base.bound_self:
-        if base.f.__kwdefaults__:
+        if base.f.__kwdefaults__ and unpacked(base.f) is base.f:  # a packed one gets them all
             raise ExportError(
                 f"forward mode over the derivative of {named(base.f, user)}, which has "
                 "keyword-only parameters with defaults: an export of order 2 and up fills in "

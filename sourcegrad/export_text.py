@@ -169,7 +169,7 @@ def callee_wrapper(name: str, runs: list, t, entry) -> str:
         tail = "    return value, not_aliasing(tangent, t_in)\n"
     else:
         raise ExportError(f"{name}: a {t.mode} callee; an export cannot write it yet")
-    lines = [f"def {name}(*args, {head}, **kwargs):"]
+    lines = [f"def {name}(*args, {head}, **kwargs):"] + _keyword_only_split(t.f)
     if len(runs) == 1:
         lines += ["    " + part for part in call.format(run=runs[0][0]).split("\n")]
     else:
@@ -182,6 +182,20 @@ def callee_wrapper(name: str, runs: list, t, entry) -> str:
             'exported for")',
         ]
     return "\n".join(lines) + "\n" + tail
+
+
+def _keyword_only_split(f) -> list:
+    """Lines that pass the values generated code gives after ``f``'s positional parameters
+    by the names of its keyword-only ones (as :func:`~sourcegrad.arguments.split_args`)."""
+    code = getattr(f, "__code__", None)
+    if code is None or not code.co_kwonlyargcount or code.co_flags & inspect.CO_VARARGS:
+        return []
+    n = code.co_argcount
+    names = code.co_varnames[n : n + code.co_kwonlyargcount]
+    return [
+        f"    kwargs = {{**dict(zip({names!r}, args[{n}:])), **kwargs}}",
+        f"    args = args[:{n}]",
+    ]
 
 
 def public_wrapper(public: str, run: str, df, entry) -> str:

@@ -105,6 +105,7 @@ RULE_FUNCTIONS = set()
 #: forward mode over the derivatives this module defines: (derivative, wrt) -> its wrapper
 DERIVATIVE_JVPS = {}
 PLAIN = (types.FunctionType, types.BuiltinMethodType, types.MethodWrapperType)
+PACKING = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
 
 
 def vjp_of(fn, wrt, keywords=()):
@@ -139,6 +140,8 @@ def has_receiver(wrt):
 
 def dynamic(fn, wrt, mode):
     """The mode derivative of fn along wrt (positions of its arguments)."""
+    if isinstance(fn, types.FunctionType) and fn.__code__.co_flags & PACKING:
+        return Keywords(fn, wrt, (), mode)  # its *args one tuple, its **kwargs one dict
     if is_rule_function(fn) or isinstance(fn, types.FunctionType):
         return Built(fn, wrt, mode)
     return Called(fn, wrt, mode)
@@ -301,8 +304,9 @@ def drop_zero_receiver(wrt, t_in, single):
 
 class Keywords:
     """The derivative of a call of the function value fn whose last len(keywords) arguments
-    go by those names: the function behind fn with every parameter given (defaults filled
-    in), as sourcegrad binds the call; the parts go back to the call's own arguments."""
+    go by those names, or of one taking *args or **kwargs: the function behind fn with every
+    parameter given (defaults filled in, its *args one tuple and its **kwargs one dict), as
+    sourcegrad binds the call; the parts go back to the call's own arguments."""
 
     def __init__(self, fn, wrt, keywords, mode):
         self.fn, self.keywords, self.mode = fn, tuple(keywords), mode
@@ -310,39 +314,57 @@ class Keywords:
         self.wrt = (wrt,) if self.single else wrt
 
     def bind(self, args):
-        """(function, its values by parameter, the parameter each argument went to)."""
+        """(function, its values by parameter, how many go by position, where each argument
+        went: (parameter, item), item its place in a packed *args tuple or **kwargs dict)."""
         function, leading = plain_function(self.fn)
-        code = function.__code__
-        names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-        n = len(args) - len(self.keywords)
-        given = dict(zip(names, (*leading, *args[:n])))
-        given.update(zip(self.keywords, args[n:]))
-        defaults = with_defaults(function, (), {})[1]
-        values = [given[p] if p in given else defaults[p] for p in names]
-        where = {i: len(leading) + i for i in range(n)}
-        where.update((n + k, names.index(name)) for k, name in enumerate(self.keywords))
+        params = list(inspect.signature(function).parameters.values())
+        marks = list(range(len(leading) + len(args)))
+        n = len(marks) - len(self.keywords)
+        bound = inspect.signature(function).bind(
+            *marks[:n], **dict(zip(self.keywords, marks[n:]))
+        ).arguments
+        given = (*leading, *args)
+        values, places = [], {}
+        for j, p in enumerate(params):
+            if p.kind is p.VAR_POSITIONAL:
+                ks = bound.get(p.name, ())
+                values.append(tuple(given[k] for k in ks))
+                places.update((k, (j, item)) for item, k in enumerate(ks))
+            elif p.kind is p.VAR_KEYWORD:
+                items = bound.get(p.name, {})
+                values.append({key: given[k] for key, k in items.items()})
+                places.update((k, (j, key)) for key, k in items.items())
+            elif p.name in bound:
+                values.append(given[bound[p.name]])
+                places[bound[p.name]] = (j, None)
+            else:
+                values.append(p.default)
+        npos = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+                   for p in params)
+        where = {i: places[len(leading) + i] for i in range(len(args))}
         if is_bound(self.fn, leading):
-            where[RECEIVER] = 0
-        return function, names, values, where
+            where[RECEIVER] = (0, None)
+        names = [p.name for p in params]
+        return function, values, npos, where, names
 
     def __call__(self, *args, g_out=None, t_in=None):
-        function, names, values, where = self.bind(args)
-        npos = function.__code__.co_argcount
+        function, values, npos, where, names = self.bind(args)
         call = dict(zip(names[npos:], values[npos:]))
         if self.mode == "jvp":
             ts = (t_in,) if self.single else tuple(t_in)
             given = {where[i]: t for i, t in zip(self.wrt, ts) if i in where and t is not None}
-            inner = tuple(given)
+            inner = tuple(dict.fromkeys(j for j, _ in given))
             if not inner:
-                value = function(*values[:npos], **call)
+                value = self.fn(*args[: len(args) - len(self.keywords)],
+                                **dict(zip(self.keywords, args[len(args) - len(self.keywords):])))
                 return value, zero_adjoint(value)
-            call["t_in"] = given[inner[0]] if len(inner) == 1 else tuple(given.values())
+            call["t_in"] = packed_tangents(inner, given, values)
         else:
-            inner = tuple(dict.fromkeys(where[i] for i in self.wrt if i in where))
+            inner = tuple(dict.fromkeys(where[i][0] for i in self.wrt if i in where))
             if not inner:
                 return None if self.single else (None,) * len(self.wrt)
             call["g_out"] = g_out
-        derivative = dynamic(function, inner[0] if len(inner) == 1 else inner, self.mode)
+        derivative = Built(function, inner[0] if len(inner) == 1 else inner, self.mode)
         out = derivative(*values[:npos], **call)
         if self.mode == "jvp":
             return out
@@ -351,11 +373,30 @@ class Keywords:
     def regroup(self, out, inner, where):
         """The parts out of the parameters inner as the call's arguments'."""
         by = dict(zip(inner, (out,) if len(inner) == 1 else out))
-        parts = tuple(by.get(where.get(i)) for i in self.wrt)
-        return parts[0] if self.single else parts
+        parts = []
+        for i in self.wrt:
+            loc = where.get(i)
+            part = None if loc is None else by[loc[0]]
+            parts.append(part if loc is None or loc[1] is None else part[loc[1]])
+        return parts[0] if self.single else tuple(parts)
 
     def jvp(self, wrt):
         return KeywordsJvp(self, wrt)
+
+
+def packed_tangents(params, given, values):
+    """The tangents of the parameters params: those given by (parameter, item), a packed
+    tuple's or dict's completed with zeros for its constant items."""
+    out = []
+    for j in params:
+        v = values[j]
+        if (j, None) in given:
+            out.append(given[(j, None)])
+        elif isinstance(v, dict):
+            out.append({k: given.get((j, k), zero_adjoint(x)) for k, x in v.items()})
+        else:
+            out.append(tuple(given.get((j, k), zero_adjoint(x)) for k, x in enumerate(v)))
+    return out[0] if len(out) == 1 else tuple(out)
 
 
 class KeywordsJvp:
@@ -369,24 +410,23 @@ class KeywordsJvp:
 
     def __call__(self, *args, t_in=None):
         of, seed = self.of, args[-1]
-        function, names, values, where = of.bind(args[:-1])
-        inner = tuple(dict.fromkeys(where[i] for i in of.wrt if i in where))
+        function, values, npos, where, names = of.bind(args[:-1])
+        inner = tuple(dict.fromkeys(where[i][0] for i in of.wrt if i in where))
         if not inner:
             value = of(*args[:-1], g_out=seed)
             return value, value
-        vjp = dynamic(function, inner[0] if len(inner) == 1 else inner, "vjp")
+        vjp = Built(function, inner[0] if len(inner) == 1 else inner, "vjp")
         given = {}
         for i, t in zip(self.wrt, (t_in,) if self.single else tuple(t_in)):
-            at = len(names) if i == len(args) - 1 else where.get(i)
+            at = (len(values), None) if i == len(args) - 1 else where.get(i)
             if at is not None and not (i == RECEIVER and t is None):
                 given[at] = t
         if not given:  # only a receiver that holds nothing varies
-            npos = function.__code__.co_argcount
             grads = vjp(*values[:npos], g_out=seed, **dict(zip(names[npos:], values[npos:])))
             tangent = zero_adjoint(grads)
         else:
-            outer = tuple(given)
-            ts = given[outer[0]] if len(outer) == 1 else tuple(given.values())
+            outer = tuple(dict.fromkeys(j for j, _ in given))
+            ts = packed_tangents(outer, given, (*values, seed))
             jvp = jvp_of(vjp, outer[0] if len(outer) == 1 else outer)
             grads, tangent = jvp(*values, seed, t_in=ts)
         return of.regroup(grads, inner, where), of.regroup(tangent, inner, where)

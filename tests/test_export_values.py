@@ -287,25 +287,82 @@ def test_lambdas_with_defaults_have_the_right_gradient():
         assert abs(grads["W"][index] - fd) < 1e-6 * max(1.0, abs(fd))
 
 
+#: function values taking *args or **kwargs: the export binds a call to the packed form
+#: (*args one tuple, **kwargs one dict) as sourcegrad does, and runs its builds
+STAR_ARGS = {
+    "a layer whose __call__ takes *hs": (v.pair_loss, v.pair_args),
+    "a nested def taking *zs": (v.star_loss, v.dict_args),
+    "loss(params, *batch) as a function value": (v.batch_step_loss, v.batch_args),
+    "a helper taking *zs and **options, called by keyword": (v.options_loss, v.dict_args),
+    "a lambda taking *zs, calling a helper with **options": (
+        v.lambda_instead_of_partial_loss,
+        v.dict_args,
+    ),
+}
+
+
 @pytest.mark.parametrize("mode", ["reverse", "forward"])
-def test_a_function_value_taking_star_args_is_refused_at_the_users_line(mode):
-    """Differentiated in process through a packed form made while the code runs; the export
-    names the user's method and line and the way out."""
-    args = v.pair_args()
-    assert same(*(steady(sg.grad(v.pair_loss), *args) for _ in range(2)))
-    line = v.Pair.__call__.__code__.co_firstlineno
-    with pytest.raises(
-        sg.SourcegradError, match=rf"Pair.__call__ \(export_value_cases.py:{line}\) .*\*args"
-    ):
-        sg.export(v.pair_loss, *args, mode=mode)
+@pytest.mark.parametrize("case", list(STAR_ARGS))
+def test_function_values_taking_star_args_export_bit_for_bit(case, mode, tmp_path):
+    f, make = STAR_ARGS[case]
+    args = make()
+    text = sg.export(f, *args, mode=mode)
+    if mode == "reverse":
+        got = isolated(tmp_path, text, f"d_{f.__name__}", args)
+        want = steady(sg.value_and_grad(f), *args)
+    else:
+        tangent = _like(args[0], np.random.default_rng(1))
+        got = isolated(tmp_path, text, f"d_{f.__name__}", (*args, tangent))
+        want = steady(sg.jvp(f), *args, tangent)
+    assert same(got, want), (got, want)
 
 
-def test_a_nested_def_taking_star_args_is_refused_at_its_line():
-    line = v.star_loss.__code__.co_firstlineno + 1
-    with pytest.raises(
-        sg.SourcegradError, match=rf"the total in star_loss \(export_value_cases.py:{line}\)"
-    ):
-        sg.export(v.star_loss, *v.dict_args())
+@pytest.mark.parametrize("case", list(STAR_ARGS))
+def test_order_2_through_function_values_taking_star_args_exports_bit_for_bit(case, tmp_path):
+    f, make = STAR_ARGS[case]
+    args = make()
+    vec = _like(args[0], np.random.default_rng(2))
+    text = sg.export(f, *args, order=2)
+    got = isolated(tmp_path, text, f"d_{f.__name__}", (*args, vec))
+    assert same(got, steady(sg.hvp(f), *args, vec)), got
+
+
+def _central(f, args, e=1e-6):
+    """Central differences of ``f`` along each element of ``args[0]`` (a list of objects
+    with a ``W``, or a dict of arrays)."""
+    first = args[0]
+    arrays = [layer.W for layer in first] if isinstance(first, list) else list(first.values())
+    out = []
+    for a in arrays:
+        fd = np.zeros_like(a)
+        for index in np.ndindex(a.shape):
+            a[index] += e
+            plus = f(*args)
+            a[index] -= 2 * e
+            minus = f(*args)
+            a[index] += e
+            fd[index] = (plus - minus) / (2 * e)
+        out.append(fd)
+    return out
+
+
+@pytest.mark.parametrize("case", list(STAR_ARGS))
+def test_gradients_through_star_args_are_right(case):
+    """Calls 1 to 3 against central differences (first and later builds)."""
+    f, make = STAR_ARGS[case]
+    args = make()
+    fds = _central(f, args)
+    df = sg.grad(f)
+    for _ in range(3):
+        grads = df(*args)
+        parts = [g.W for g in grads] if isinstance(grads, list) else list(grads.values())
+        for got, fd in zip(parts, fds):
+            assert np.linalg.norm(got - fd) <= 1e-6 * max(1.0, np.linalg.norm(fd))
+
+
+def test_a_partial_called_as_a_function_value_is_refused_with_the_way_out():
+    with pytest.raises(sg.SourcegradError, match=r"functools.partial of gated.*lambda"):
+        sg.export(v.partial_loss, *v.dict_args())
 
 
 #: calls that leave a default out at order 2 and up: the value's own defaults, filled in by
