@@ -31,15 +31,9 @@ from . import pipeline
 from .derivative import Transformed, derivative
 from .disk_cache import is_generated
 from .errors import SourcegradError
-from .export_source import (
-    ExportError,
-    Namespace,
-    check_function_value,
-    check_jvp_base,
-    function_key,
-    named,
-    unpacked,
-)
+from .export_keys import check_function_value, check_jvp_base, function_key, named, unpacked
+from .export_runtime import RUNTIME, runtime_names
+from .export_source import ExportError, Namespace
 from .export_text import (
     LINE_LENGTH,
     callee_wrapper,
@@ -59,14 +53,12 @@ from .export_text import (
     with_def_line,
 )
 from .export_values import (
-    RUNTIME,
     Trace,
     code_path,
     held_derivatives,
     is_resolver,
     jvp_depth,
     root_of,
-    runtime_names,
     traced,
 )
 from .higher import Tower
@@ -166,7 +158,7 @@ class _Writer:
         return None
 
     def resolver(self, value) -> str:
-        """The export's own ``vjp_of`` / ``jvp_of`` (:data:`~sourcegrad.export_values.
+        """The export's own ``vjp_of`` / ``jvp_of`` (:data:`~sourcegrad.export_runtime.
         RUNTIME`), written once."""
         if "FUNCTION_VALUES" not in self.ns.bound:
             for name in runtime_names():
