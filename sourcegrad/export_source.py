@@ -309,6 +309,11 @@ class Namespace:
             return
         if isinstance(value, types.ModuleType):
             self._bind_module(name, value, what)
+        elif is_standard(value):  # a function or class of the standard library: imported
+            line = (
+                f"from {_public_module(value.__module__, value.__name__)} import {value.__name__}"
+            )
+            self.imports.setdefault(line + ("" if value.__name__ == name else f" as {name}"), None)
         elif type(value) is types.FunctionType:
             self.bind_function(name, value, what)
         else:
@@ -322,10 +327,14 @@ class Namespace:
                 raise self.at_read(name, _TAKES_DERIVATIVES.format(what=what, name=name))
             self.imports.setdefault("import numpy as np", None)
             try:
-                text = literal(value, f"{what}: the global {name!r}")
+                text = self.data(value, f"{what}: the global {name!r}")
             except ExportError as exc:
                 raise self.global_refused(name, exc) from None
             self.add_block(f"{name} = {text}")
+
+    def data(self, value: Any, what: str) -> str:
+        """Source that evaluates to ``value`` exactly in the export (see :func:`literal`)."""
+        return literal(value, what)
 
     def global_refused(self, name: str, exc: ExportError) -> ExportError:
         """The refusal ``exc`` of the global ``name`` (no literal holds it), with the way
@@ -337,8 +346,9 @@ class Namespace:
         return self.at_read(
             name,
             f"{user.__qualname__} reads the global {name!r}, which an export cannot write: "
-            f"{detail}, and an export holds only NumPy arrays, numbers, strings and tuples, "
-            f"lists and dicts of them as globals: pass it as an argument ({name} to "
+            f"{detail}, and an export holds only NumPy arrays, numbers, strings, objects of "
+            "your classes (their fields) and tuples, lists and dicts of them as globals: pass "
+            f"it as an argument ({name} to "
             f"{user.__name__}: it is then an argument of the exported d_{user.__name__}, "
             "which can be differentiated)",
         )
@@ -434,7 +444,7 @@ class Namespace:
             return
         where = f"{module_name}.{name}"
         for read in names_read(stmt):
-            if read == name or read in _locally_bound(stmt):
+            if read == name or read in locally_bound(stmt):
                 continue
             if read in defs:
                 self._bind_own(read, module_name, where)
@@ -459,6 +469,15 @@ class Namespace:
             self.bind(name, value, what)
 
 
+def is_standard(value: Any) -> bool:
+    """Whether ``value`` is a function or class its standard-library module defines."""
+    if not isinstance(value, (type, types.FunctionType)):
+        return False
+    module = sys.modules.get(getattr(value, "__module__", None) or "")
+    top = module.__name__.split(".")[0] if module is not None else ""
+    return top in sys.stdlib_module_names and getattr(module, value.__name__, None) is value
+
+
 def _public_module(module: str, name: str) -> str:
     """``module``, or its parent package where that exports ``name`` too (``collections.abc``
     for ``_collections_abc``)."""
@@ -473,7 +492,7 @@ def _public_module(module: str, name: str) -> str:
     return module
 
 
-def _locally_bound(stmt: ast.stmt) -> set:
+def locally_bound(stmt: ast.stmt) -> set:
     """Names ``stmt`` binds inside itself (parameters, assignments in a function body)."""
     found = set()
     for n in ast.walk(stmt):

@@ -100,9 +100,10 @@ def _importable_type(value: type) -> bool:
 
 
 def _type_by_name(expr: str, name: str, cls: type) -> str:
-    """``expr`` with each ``type(X) is name`` written as a test of the type's module and
-    qualified name: the user's class (of an argument, a layer object) is not in the export."""
-    wanted = repr((cls.__module__, cls.__qualname__))
+    """``expr`` with each ``type(X) is name`` written as a test of the type's qualified name
+    and module: the user's class (of an argument, a layer object), or the export's copy of
+    it (of an object a global holds, :mod:`sourcegrad.export_objects`)."""
+    modules = repr((cls.__module__,))
     pattern = re.compile(rf"\) is {name}\b")
     while True:
         found = pattern.search(expr)
@@ -116,7 +117,10 @@ def _type_by_name(expr: str, name: str, cls: type) -> str:
         if expr[start - 4 : start] != "type":
             raise ExportError(f"an argument of type {cls.__qualname__} cannot be checked")
         inner = expr[start + 1 : end]
-        test = f"(type({inner}).__module__, type({inner}).__qualname__) == {wanted}"
+        test = (
+            f"(type({inner}).__qualname__ == {cls.__qualname__!r} and "
+            f"type({inner}).__module__ in ({modules[1:-2]}, __name__))"
+        )
         expr = expr[: start - 4] + test + expr[found.end() :]
 
 

@@ -270,3 +270,23 @@ def lambda_instead_of_partial_loss(params, x):
     f = lambda *zs: gated(*zs, scale=0.5)  # noqa: E731 - the way out a partial's refusal gives
     h = x @ params["W"]
     return np.sum(f(h, h + params["b"]) ** 2)
+
+
+class Slotted:
+    __slots__ = ("W",)
+
+    def __init__(self, W):
+        self.W = W
+
+    def __call__(self, x):
+        return np.tanh(x @ self.W)
+
+
+SLOTTED = [Slotted(_rng.standard_normal((3, 3)) / 2)]
+
+
+def slotted_loss(x):
+    h = x
+    for layer in SLOTTED:
+        h = layer(h)
+    return np.sum(h**2)

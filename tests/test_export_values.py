@@ -414,18 +414,61 @@ def test_order_2_through_a_keyword_only_default_is_refused_saying_why():
         sg.export(v.train_loss, *v.train_args(), order=2)
 
 
-@pytest.mark.parametrize("options", [{}, {"mode": "forward"}, {"order": 2}])
-def test_layer_objects_held_in_a_global_are_refused_at_the_line_reading_them(options):
-    """``LAYERS = [Dense(...), ...]`` read by the loss: an export writes globals as literals,
-    and a layer object is none; the refusal points at the loss's line reading it, and its way
-    out (the layers as an argument) exports."""
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_layer_objects_held_in_a_global_export_bit_for_bit(mode, tmp_path):
+    """``LAYERS = [Dense(...), ...]`` read by the loss: the export copies the class (its
+    ``@dataclass`` imported) and writes each object as its fields (``restored(Dense, {...})``)."""
     (x,) = v.global_layers_args()
-    assert np.isfinite(sg.grad(v.global_layers_loss)(x)).all()  # differentiated in process
-    line = v.global_layers_loss.__code__.co_firstlineno + 2
-    where = rf"export_value_cases.py:{line}: global_layers_loss reads the global 'LAYERS'"
-    with pytest.raises(sg.SourcegradError, match=where + r".*Dense object.*as an argument"):
-        sg.export(v.global_layers_loss, x, **options)
-    sg.export(v.layers_loss, v.LAYERS, x, **options)
+    text = sg.export(v.global_layers_loss, x, mode=mode)
+    assert "restored(\n        Dense," in text and "class Dense:" in text
+    if mode == "reverse":
+        got = isolated(tmp_path, text, "d_global_layers_loss", (x,))
+        want = steady(sg.value_and_grad(v.global_layers_loss), x)
+    else:
+        t = np.random.default_rng(1).standard_normal(x.shape)
+        got = isolated(tmp_path, text, "d_global_layers_loss", (x, t))
+        want = steady(sg.jvp(v.global_layers_loss), x, t)
+    assert same(got, want), (got, want)
+
+
+def test_layer_objects_held_in_a_global_export_at_order_2_bit_for_bit(tmp_path):
+    (x,) = v.global_layers_args()
+    vec = np.random.default_rng(2).standard_normal(x.shape)
+    text = sg.export(v.global_layers_loss, x, order=2)
+    got = isolated(tmp_path, text, "d_global_layers_loss", (x, vec))
+    assert same(got, steady(sg.hvp(v.global_layers_loss), x, vec))
+
+
+def test_the_gradient_through_layer_objects_in_a_global_is_right():
+    """Calls 1 to 3 against central differences; the export is stale once the class changes
+    its source (its digest covers the class)."""
+    (x,) = v.global_layers_args()
+    df, e = sg.grad(v.global_layers_loss), 1e-6
+    for _ in range(3):
+        grad = df(x)
+        for index in np.ndindex(x.shape):
+            x[index] += e
+            plus = v.global_layers_loss(x)
+            x[index] -= 2 * e
+            minus = v.global_layers_loss(x)
+            x[index] += e
+            fd = (plus - minus) / (2 * e)
+            assert abs(grad[index] - fd) < 1e-6 * max(1.0, abs(fd))
+    text = sg.export(v.global_layers_loss, x)
+    assert "of global_layers_loss, Dense" in text
+
+
+@pytest.mark.parametrize("options", [{}, {"mode": "forward"}, {"order": 2}])
+def test_an_object_an_export_cannot_write_is_refused_at_the_line_reading_it(options):
+    """A layer keeping its fields in ``__slots__``: refused at the loss's line reading the
+    global, saying why and the way out (the layers as an argument)."""
+    (x,) = v.global_layers_args(seed=1)
+    x = x[:, :3]
+    assert np.isfinite(sg.grad(v.slotted_loss)(x)).all()  # differentiated in process
+    line = v.slotted_loss.__code__.co_firstlineno + 2
+    where = rf"export_value_cases.py:{line}: slotted_loss reads the global 'SLOTTED'"
+    with pytest.raises(sg.SourcegradError, match=where + r".*__slots__.*as an argument"):
+        sg.export(v.slotted_loss, x, **options)
 
 
 @pytest.mark.parametrize("f", [penalty, penalty_made_inside])
