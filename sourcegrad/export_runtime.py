@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import ast
 
+from .export_receivers import RECEIVERS
+
 __all__ = ["RUNTIME", "runtime_names"]
 
 
@@ -37,7 +39,7 @@ def jvp_of(fn, wrt, keywords=()):
     helper's or a function value's, order 2 and up), as sourcegrad's jvp_of."""
     if keywords:
         return Keywords(fn, wrt, keywords, "jvp")
-    if isinstance(fn, (Built, Called, Keywords, OfReceiver, Unbound)):
+    if isinstance(fn, (Built, Called, Keywords, OfReceiver, Unbound)) or hasattr(fn, "plan"):
         return fn.jvp(wrt)
     try:
         found = DERIVATIVE_JVPS.get((fn, wrt))
@@ -122,6 +124,22 @@ class BoundToNothing:
 
     def __init__(self, of, wrt):
         self.of, self.wrt = of, wrt
+
+    def plan(self, args, t_in):
+        """(jvp, its arguments, its t_in, lift) as ForwardOver takes them."""
+        single = not isinstance(self.wrt, tuple)
+        ws = () if single else tuple(i for i in self.wrt if i != RECEIVER)
+        if not ws:
+            return None
+        jvp = Built(self.of.fn, ws[0] if len(ws) == 1 else ws, "jvp", self.of)
+
+        def lift(targs, tt, trecv):
+            return list(targs), picked(tt, self.wrt, single, ws, len(ws) == 1)
+
+        return jvp, args, without_receiver(t_in, self.wrt, single), lift
+
+    def jvp(self, wrt):
+        return ForwardOver(self, wrt)
 
     def __call__(self, *args, t_in=None):
         single = not isinstance(self.wrt, tuple)
@@ -372,6 +390,35 @@ class CalledJvp:
     def __init__(self, called, wrt):
         self.called, self.wrt = called, wrt
 
+    def plan(self, args, t_in):
+        """(jvp, its arguments, its t_in, lift) as ForwardOver takes them; None where no
+        tangent reaches the function."""
+        c = self.called
+        function, leading = plain_function(c.fn)
+        n, whole = len(leading), not isinstance(self.wrt, tuple)
+        ws, single, bound = (self.wrt,) if whole else self.wrt, whole, is_bound(c.fn, leading)
+        if RECEIVER in ws and bound:
+            ws, t, single = drop_zero_receiver(ws, t_in, single)
+        elif RECEIVER in ws:
+            t = without_receiver(t_in, ws, single)
+            ws = tuple(i for i in ws if i != RECEIVER)
+            single = len(ws) == 1
+        else:
+            t = t_in
+        if not ws:
+            return None
+        wrt = tuple(0 if i == RECEIVER else i + n for i in ws)
+        inner = dynamic(function, shifted(c.wrt, n), c.mode)
+
+        def lift(targs, tt, trecv):
+            head = [trecv if bound else None] + [None] * (n - 1) if n else []
+            return head + list(targs), picked(tt, self.wrt, whole, ws, single)
+
+        return jvp_of(inner, wrt[0] if single else wrt), (*leading, *args), t, lift
+
+    def jvp(self, wrt):
+        return ForwardOver(self, wrt)
+
     def __call__(self, *args, t_in=None):
         c = self.called
         function, leading = plain_function(c.fn)
@@ -392,134 +439,7 @@ class CalledJvp:
         return jvp_of(inner, wrt[0] if single else wrt)(*leading, *args, t_in=t_in)
 
 
-class OfReceiver:
-    """The derivative of a call of an object (or of its bound method), the object itself
-    differentiated: the function behind it with the object first."""
-
-    def __init__(self, fn, wrt, mode):
-        self.fn, self.mode = fn, mode
-        self.single = not isinstance(wrt, tuple)
-        self.wrt = (wrt,) if self.single else wrt
-
-    def plan(self, drop=False):
-        function, leading = plain_function(self.fn)
-        bound = is_bound(self.fn, leading) and not drop
-        n = len(leading)
-        inner = tuple(0 if i == RECEIVER else i + n for i in self.wrt if bound or i != RECEIVER)
-        return function, leading, bound, inner
-
-    def __call__(self, *args, g_out=None, t_in=None):
-        zero = self.mode == "jvp" and receiver_tangent(t_in, self.wrt, self.single) is None
-        function, leading, bound, inner = self.plan(drop=zero)
-        if self.mode == "jvp" and not bound:
-            t_in = without_receiver(t_in, self.wrt, self.single)
-        if not inner:
-            if self.mode == "jvp":
-                value = function(*leading, *args)
-                return value, zero_adjoint(value)
-            return None if self.single else (None,) * len(self.wrt)
-        d = dynamic(function, inner if len(inner) > 1 else inner[0], self.mode)
-        if self.mode == "jvp":
-            return d(*leading, *args, t_in=t_in)
-        grads = d(*leading, *args, g_out=g_out)
-        return grads if bound else with_receiver(grads, len(inner), self.wrt, self.single)
-
-    def jvp(self, wrt):
-        return OfReceiverJvp(self, wrt)
-
-
-class OfReceiverJvp:
-    """Forward mode along wrt (the seed last) over an OfReceiver vjp."""
-
-    def __init__(self, of, wrt):
-        self.of = of
-        self.single = not isinstance(wrt, tuple)
-        self.wrt = (wrt,) if self.single else wrt
-
-    def __call__(self, *args, t_in=None):
-        of = self.of
-        function, leading, bound, inner = of.plan()
-        vjp = dynamic(function, inner if len(inner) > 1 else inner[0], of.mode)
-        if bound:
-            ws, t_in, single = drop_zero_receiver(self.wrt, t_in, self.single)
-            if not ws:
-                value = of(*args[:-1], g_out=args[-1])
-                return value, zero_adjoint(value)
-            outer = tuple(0 if i == RECEIVER else i + len(leading) for i in ws)
-            return jvp_of(vjp, outer[0] if single else outer)(*leading, *args, t_in=t_in)
-        if not inner:
-            value = of(*args[:-1], g_out=args[-1])
-            return value, value
-        outer = tuple(i + len(leading) for i in self.wrt if i != RECEIVER)
-        if outer:
-            t = without_receiver(t_in, self.wrt, self.single)
-            grads, tangent = jvp_of(vjp, outer if len(outer) > 1 else outer[0])(
-                *leading, *args, t_in=t
-            )
-        else:
-            grads = vjp(*leading, *args[:-1], g_out=args[-1])
-            tangent = zero_adjoint(grads)
-        count = len(inner)
-        return (
-            with_receiver(grads, count, of.wrt, of.single),
-            with_receiver(tangent, count, of.wrt, of.single),
-        )
-
-
-class Unbound:
-    """The derivative of a plain function with the receiver in wrt: None (a zero) in its
-    place."""
-
-    def __init__(self, fn, wrt, mode):
-        self.fn, self.mode = fn, mode
-        self.single = not isinstance(wrt, tuple)
-        self.wrt = (wrt,) if self.single else wrt
-        rest = tuple(i for i in self.wrt if i != RECEIVER)
-        self.rest = rest[0] if len(rest) == 1 else rest
-
-    def __call__(self, *args, g_out=None, t_in=None):
-        if self.mode == "jvp":
-            if self.rest == ():
-                value = self.fn(*args)
-                return value, zero_adjoint(value)
-            t = without_receiver(t_in, self.wrt, self.single)
-            return jvp_of(self.fn, self.rest)(*args, t_in=t)
-        if self.rest == ():
-            return None if self.single else (None,) * len(self.wrt)
-        return self.with_receiver(vjp_of(self.fn, self.rest)(*args, g_out=g_out))
-
-    def with_receiver(self, grads):
-        count = len(self.rest) if isinstance(self.rest, tuple) else 1
-        return with_receiver(grads, count, self.wrt, self.single)
-
-    def jvp(self, wrt):
-        return UnboundJvp(self, wrt)
-
-
-class UnboundJvp:
-    """Forward mode along wrt (the seed last) over an Unbound vjp."""
-
-    def __init__(self, of, wrt):
-        self.of = of
-        self.single = not isinstance(wrt, tuple)
-        self.wrt = (wrt,) if self.single else wrt
-
-    def __call__(self, *args, t_in=None):
-        of, ws, t = self.of, self.wrt, t_in
-        if RECEIVER in ws:
-            t = None if self.single else without_receiver(t, ws, self.single)
-            ws = tuple(i for i in ws if i != RECEIVER)
-        if of.rest == ():
-            value = of(*args[:-1], g_out=args[-1])
-            return value, value
-        inner = vjp_of(of.fn, of.rest)
-        if not ws:
-            grads = inner(*args[:-1], g_out=args[-1])
-            tangent = zero_adjoint(grads)
-        else:
-            grads, tangent = jvp_of(inner, ws[0] if len(ws) == 1 else ws)(*args, t_in=t)
-        return of.with_receiver(grads), of.with_receiver(tangent)
-'''
+''' + RECEIVERS
 
 
 def runtime_names() -> list[str]:

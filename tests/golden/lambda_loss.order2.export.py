@@ -476,7 +476,7 @@ def jvp_of(fn, wrt, keywords=()):
     helper's or a function value's, order 2 and up), as sourcegrad's jvp_of."""
     if keywords:
         return Keywords(fn, wrt, keywords, "jvp")
-    if isinstance(fn, (Built, Called, Keywords, OfReceiver, Unbound)):
+    if isinstance(fn, (Built, Called, Keywords, OfReceiver, Unbound)) or hasattr(fn, "plan"):
         return fn.jvp(wrt)
     try:
         found = DERIVATIVE_JVPS.get((fn, wrt))
@@ -561,6 +561,22 @@ class BoundToNothing:
 
     def __init__(self, of, wrt):
         self.of, self.wrt = of, wrt
+
+    def plan(self, args, t_in):
+        """(jvp, its arguments, its t_in, lift) as ForwardOver takes them."""
+        single = not isinstance(self.wrt, tuple)
+        ws = () if single else tuple(i for i in self.wrt if i != RECEIVER)
+        if not ws:
+            return None
+        jvp = Built(self.of.fn, ws[0] if len(ws) == 1 else ws, "jvp", self.of)
+
+        def lift(targs, tt, trecv):
+            return list(targs), picked(tt, self.wrt, single, ws, len(ws) == 1)
+
+        return jvp, args, without_receiver(t_in, self.wrt, single), lift
+
+    def jvp(self, wrt):
+        return ForwardOver(self, wrt)
 
     def __call__(self, *args, t_in=None):
         single = not isinstance(self.wrt, tuple)
@@ -816,6 +832,35 @@ class CalledJvp:
     def __init__(self, called, wrt):
         self.called, self.wrt = called, wrt
 
+    def plan(self, args, t_in):
+        """(jvp, its arguments, its t_in, lift) as ForwardOver takes them; None where no
+        tangent reaches the function."""
+        c = self.called
+        function, leading = plain_function(c.fn)
+        n, whole = len(leading), not isinstance(self.wrt, tuple)
+        ws, single, bound = (self.wrt,) if whole else self.wrt, whole, is_bound(c.fn, leading)
+        if RECEIVER in ws and bound:
+            ws, t, single = drop_zero_receiver(ws, t_in, single)
+        elif RECEIVER in ws:
+            t = without_receiver(t_in, ws, single)
+            ws = tuple(i for i in ws if i != RECEIVER)
+            single = len(ws) == 1
+        else:
+            t = t_in
+        if not ws:
+            return None
+        wrt = tuple(0 if i == RECEIVER else i + n for i in ws)
+        inner = dynamic(function, shifted(c.wrt, n), c.mode)
+
+        def lift(targs, tt, trecv):
+            head = [trecv if bound else None] + [None] * (n - 1) if n else []
+            return head + list(targs), picked(tt, self.wrt, whole, ws, single)
+
+        return jvp_of(inner, wrt[0] if single else wrt), (*leading, *args), t, lift
+
+    def jvp(self, wrt):
+        return ForwardOver(self, wrt)
+
     def __call__(self, *args, t_in=None):
         c = self.called
         function, leading = plain_function(c.fn)
@@ -834,6 +879,41 @@ class CalledJvp:
         wrt = tuple(0 if i == RECEIVER else i + n for i in ws)
         inner = dynamic(function, shifted(c.wrt, n), c.mode)
         return jvp_of(inner, wrt[0] if single else wrt)(*leading, *args, t_in=t_in)
+
+
+def picked(t, wrt, single, kept, kept_single):
+    """The parts of the tangents t along wrt at the positions kept; None for None."""
+    if t is None:
+        return None
+    by = dict(zip((wrt,) if single else wrt, (t,) if single else tuple(t)))
+    parts = tuple(by[i] for i in kept)
+    return parts[0] if kept_single else parts
+
+
+class ForwardOver:
+    """Forward mode along wrt over of, forward mode over a function value's vjp (order 3):
+    forward mode over the derivative of runs (of.plan), with the tangents lifted to it."""
+
+    def __init__(self, of, wrt):
+        self.of = of
+        self.single = not isinstance(wrt, tuple)
+        self.wrt = (wrt,) if self.single else wrt
+
+    def __call__(self, *args, t_in=None):
+        plan = self.of.plan(args[:-1], args[-1])
+        if plan is None:
+            raise TypeError("forward mode over a derivative this module was not exported for")
+        jvp, jargs, jt, lift = plan
+        given = dict(zip(self.wrt, (t_in,) if self.single else tuple(t_in)))
+        n = len(args) - 1
+        tjargs, tjt = lift([given.get(i) for i in range(n)], given.get(n), given.get(RECEIVER))
+        tangents = (*tjargs, tjt)
+        at = tuple(k for k, t in enumerate(tangents) if t is not None)
+        if not at:
+            out = jvp(*jargs, t_in=jt)
+            return out, zero_adjoint(out)
+        ts = tangents[at[0]] if len(at) == 1 else tuple(tangents[k] for k in at)
+        return jvp_of(jvp, at[0] if len(at) == 1 else at)(*jargs, jt, t_in=ts)
 
 
 class OfReceiver:
@@ -879,6 +959,25 @@ class OfReceiverJvp:
         self.of = of
         self.single = not isinstance(wrt, tuple)
         self.wrt = (wrt,) if self.single else wrt
+
+    def plan(self, args, t_in):
+        """(jvp, its arguments, its t_in, lift) as ForwardOver takes them; None where no
+        tangent reaches the object's function."""
+        function, leading, bound, inner = self.of.plan()
+        ws, t, single = drop_zero_receiver(self.wrt, t_in, self.single)
+        if not bound or not ws:
+            return None
+        outer = tuple(0 if i == RECEIVER else i + len(leading) for i in ws)
+        vjp = dynamic(function, inner if len(inner) > 1 else inner[0], self.of.mode)
+
+        def lift(targs, tt, trecv):
+            return [trecv] + list(targs), picked(tt, self.wrt, self.single, ws, single)
+
+        jvp = jvp_of(vjp, outer[0] if single else outer)
+        return jvp, (*leading, *args), t, lift
+
+    def jvp(self, wrt):
+        return ForwardOver(self, wrt)
 
     def __call__(self, *args, t_in=None):
         of = self.of
