@@ -34,7 +34,7 @@ from .errors import SourcegradError
 from .export_keys import check_function_value, check_jvp_base, function_key, named, unpacked
 from .export_objects import ObjectNamespace
 from .export_runtime import RUNTIME, runtime_names
-from .export_source import ExportError, is_standard
+from .export_source import ALLOWED_PACKAGES, ExportError, is_standard
 from .export_text import (
     LINE_LENGTH,
     callee_wrapper,
@@ -532,7 +532,7 @@ def _module_text(f, df: Transformed, entry, trace: Trace, args: tuple) -> str:
 def _assemble(writer: _Writer, make_header: Callable[[], str], public: str) -> str:
     """The module's text: ``make_header()``, imports, the derivative, then what it reads."""
     for fn in list(writer.ns.bound.values()):  # the user's functions and classes it copies
-        copied = isinstance(fn, type) and not is_standard(fn)
+        copied = isinstance(fn, type) and fn.__module__.split(".")[0] not in ALLOWED_PACKAGES
         if copied or (type(fn) is types.FunctionType and not _made_here(fn.__code__.co_filename)):
             own = (fn.__module__ or "").split(".")[0] == __name__.split(".")[0]
             if not own and not is_standard(fn) and fn not in writer.user_functions:
