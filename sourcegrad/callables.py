@@ -26,11 +26,15 @@ import itertools
 import linecache
 import threading
 import types
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from . import rules as R
-from .errors import NoRuleError
+from .errors import NoRuleError, UnsupportedSyntaxError
 from .rules.registry import hashable_key
+from .runtime.trees import zero_adjoint
+from .transform.derive import RECEIVER
 from .transform.parse import is_installed
 
 _APPLIERS: dict = {}  # (callable, number of arguments) -> a plain function calling it
@@ -123,3 +127,112 @@ def _applier(fn, nargs: int):
     name = name if name.isidentifier() else "fn"
     text = f"def apply_{name}({params}):\n    return {name}({params})\n"
     return compiled_applier((fn, nargs), name, fn, text)
+
+
+# ---------------------------------------------------------------- the object a value is bound to
+def with_receiver(grads, count: int, wrt: tuple, single: bool):
+    """``grads`` (one part, or a tuple of ``count``) for the positions of ``wrt`` other than
+    the receiver, with None (a zero) in the receiver's place; one part for a ``single`` wrt."""
+    parts = list(grads) if count > 1 else [grads]
+    full = tuple(None if i == RECEIVER else parts.pop(0) for i in wrt)
+    return full[0] if single else full
+
+
+def receiver_tangent(t_in, wrt, single):
+    """The receiver's part of the tangents ``t_in`` along ``wrt``."""
+    if RECEIVER not in wrt:
+        return ()
+    return t_in if single else t_in[wrt.index(RECEIVER)]
+
+
+def drop_zero_receiver(wrt, t_in, single):
+    """``(wrt, t_in, single)`` without the receiver where its tangent is None: an object
+    that only seems to vary (restored from a tape that holds varying values) contributes
+    nothing, and need not be a container sourcegrad differentiates."""
+    if RECEIVER not in wrt or receiver_tangent(t_in, wrt, single) is not None:
+        return wrt, t_in, single
+    t_in = None if single else without_receiver(t_in, wrt, single)
+    wrt = tuple(i for i in wrt if i != RECEIVER)
+    return wrt, t_in, len(wrt) == 1
+
+
+def without_receiver(t_in, wrt, single):
+    if single:
+        return None
+    kept = tuple(t for i, t in zip(wrt, t_in) if i != RECEIVER)
+    return kept if len(kept) > 1 else kept[0]
+
+
+def is_bound_to(fn, leading: tuple) -> bool:
+    """Whether ``leading`` (from :func:`as_function`) is the one object ``fn`` is bound to."""
+    return len(leading) == 1 and (isinstance(fn, types.MethodType) or leading[0] is fn)
+
+
+@dataclass
+class JvpPlan:
+    """How forward mode over a function value's vjp runs for one call: ``jvp(*args,
+    t_in=t)`` is what it returns. ``lift(targs, tt, trecv)`` gives the tangents of ``args``
+    (a list, None for a constant) and of ``t`` from the tangents of the call's own arguments
+    ``targs``, of its ``t_in`` (``tt``) and of the object it is bound to (``trecv``): the
+    call's arguments go to ``args`` as they are, and ``t`` is picked from ``t_in``."""
+
+    jvp: Any
+    args: tuple
+    t: Any
+    lift: Callable
+
+
+def picked(t, wrt: tuple, single: bool, kept: tuple, kept_single: bool):
+    """The parts of the tangents ``t`` along ``wrt`` (one part for a ``single`` wrt) at the
+    positions ``kept``, as one part for ``kept_single``; None for None."""
+    if t is None:
+        return None
+    by = dict(zip((wrt,) if single else wrt, (t,) if single else tuple(t)))
+    parts = tuple(by[i] for i in kept)
+    return parts[0] if kept_single else parts
+
+
+def refuse_method_of_differentiated(fn, wrt) -> None:
+    """Refuse order 3 through ``fn``, a bound method of a differentiated object (``wrt``
+    holds the receiver): the forward mode below it hands on the method's tangent (read as
+    ``obj.forward``) as a zero, so the object's own tangent would be lost."""
+    if isinstance(fn, types.MethodType) and RECEIVER in (wrt if isinstance(wrt, tuple) else (wrt,)):
+        raise UnsupportedSyntaxError(
+            "a derivative of order 3 or more through a bound method of a differentiated "
+            "object (obj.method(x)) is not built; call the object itself (give its class a "
+            "__call__), or take order 2 (sg.hvp)"
+        )
+
+
+class ForwardOver:
+    """Forward mode along ``wrt`` over ``of``, forward mode over a function value's vjp
+    (order 3 through a layer object or a bound method): ``of.plan`` says which derivative
+    ``of`` runs on which arguments (:class:`JvpPlan`), and forward mode over that one
+    (``jvp_of``, sourcegrad's, given by the caller) runs with the tangents lifted to it. The
+    call's last argument is ``of``'s ``t_in``; ``wrt`` may hold the receiver."""
+
+    def __init__(self, of, wrt, jvp_of: Callable):
+        self.of, self.jvp_of = of, jvp_of
+        self.single = not isinstance(wrt, tuple)
+        self.wrt = (wrt,) if self.single else wrt
+
+    def __call__(self, *args, t_in=None):
+        xargs, xt = args[:-1], args[-1]
+        plan = self.of.plan(xargs, xt)
+        if plan is None:
+            raise NoRuleError(
+                "a derivative of order 3 through a layer object along an object that only "
+                "seems to vary is not built; take order 2 (sg.hvp)"
+            )
+        given = dict(zip(self.wrt, (t_in,) if self.single else tuple(t_in)))
+        n = len(xargs)
+        targs = [given.get(i) for i in range(n)]
+        tjargs, tjt = plan.lift(targs, given.get(n), given.get(RECEIVER))
+        tangents = (*tjargs, tjt)
+        at = tuple(k for k, t in enumerate(tangents) if t is not None)
+        if not at:
+            out = plan.jvp(*plan.args, t_in=plan.t)
+            return out, zero_adjoint(out)
+        ts = tangents[at[0]] if len(at) == 1 else tuple(tangents[k] for k in at)
+        jvp = self.jvp_of(plan.jvp, at[0] if len(at) == 1 else at)
+        return jvp(*plan.args, plan.t, t_in=ts)

@@ -31,14 +31,10 @@ from . import pipeline
 from .derivative import Transformed, derivative
 from .disk_cache import is_generated
 from .errors import SourcegradError
-from .export_source import (
-    ExportError,
-    Namespace,
-    check_function_value,
-    check_jvp_base,
-    function_key,
-    named,
-)
+from .export_keys import check_function_value, check_jvp_base, function_key, named, unpacked
+from .export_objects import ObjectNamespace
+from .export_runtime import RUNTIME, runtime_names
+from .export_source import ALLOWED_PACKAGES, ExportError, is_standard
 from .export_text import (
     LINE_LENGTH,
     callee_wrapper,
@@ -58,14 +54,12 @@ from .export_text import (
     with_def_line,
 )
 from .export_values import (
-    RUNTIME,
     Trace,
     code_path,
     held_derivatives,
     is_resolver,
     jvp_depth,
     root_of,
-    runtime_names,
     traced,
 )
 from .higher import Tower
@@ -95,7 +89,7 @@ class _Writer:
     :class:`Namespace`."""
 
     def __init__(self, trace: Trace, user: Callable):
-        self.ns = Namespace()
+        self.ns = ObjectNamespace()
         self.ns.user = user
         self.trace = trace
         self.runs: dict = {}  # id(derivative) -> [(arguments, the build that ran)], each once
@@ -111,6 +105,7 @@ class _Writer:
         self.user_functions: list = [user]
         self.helpers: set = set()  # ids of helpers' derivatives (generated code holds them)
         self.by_key: dict = {}  # Writer.value_key of a function value's derivative -> wrapper
+        self.also: dict = {}  # the key of a function the export copies -> its original key
 
     def generated(
         self, fn: types.FunctionType, text: str, name: str, what: str, closure=None
@@ -154,19 +149,27 @@ class _Writer:
 
     def local_code(self, code: types.CodeType) -> str | None:
         """Source for ``code`` where a function the export writes defines it (a lambda or a
-        nested ``def`` of generated code), else None."""
+        nested ``def`` of generated code, or a function of the user's it copies), else None."""
         for fn, owner in list(self.codes.values()):
             path = code_path(fn.__code__, code)
             if path is not None:
                 return f"code_at({owner}, {path!r})"
+        for name, value in self.ns.bound.items():  # a function or class the export copies
+            if type(value) is types.FunctionType and value.__code__ is code:
+                return f"{name}.__code__"
+            if isinstance(value, type):
+                for attr, member in vars(value).items():
+                    if type(member) is types.FunctionType and member.__code__ is code:
+                        return f"{name}.{attr}.__code__"
         return None
 
     def resolver(self, value) -> str:
-        """The export's own ``vjp_of`` / ``jvp_of`` (:data:`~sourcegrad.export_values.
+        """The export's own ``vjp_of`` / ``jvp_of`` (:data:`~sourcegrad.export_runtime.
         RUNTIME`), written once."""
         if "FUNCTION_VALUES" not in self.ns.bound:
             for name in runtime_names():
                 self.ns.claim(name, RUNTIME, "the export's vjp_of and jvp_of")
+            self.ns.imports.setdefault("import inspect", None)
             self.ns.imports.setdefault("import types", None)
             self.ns.bind("zero_adjoint", zero_adjoint, "jvp_of", zero_adjoint.__module__)
             self.ns.add_block(RUNTIME)
@@ -197,12 +200,11 @@ class _Writer:
     def value_key(self, t: Transformed) -> tuple:
         """What the derivatives of function values that share a wrapper have in common."""
         check_function_value(t, self.user)
-        return (
-            function_key(t.f, self.local_code, self.user),
-            t.mode,
-            t.wrt,
-            t.wrt_tuple,
-        )
+        key = function_key(t.f, self.local_code, self.user)
+        if key.endswith(".__code__") and not key.startswith("code_at("):
+            f = unpacked(t.f)  # copied: objects that come with the arguments know it by name
+            self.also[key] = repr((f.__module__, f.__qualname__))
+        return (key, t.mode, t.wrt, t.wrt_tuple)
 
     def value_wrapper(self, t: Transformed) -> str:
         """The name of the wrapper of the derivative ``t`` of a function value (written
@@ -224,7 +226,7 @@ class _Writer:
         self.by_key[key] = name
         for other in ts:
             self.values[id(other)] = name
-        closure = t.f.__code__.co_freevars
+        closure = unpacked(t.f).__code__.co_freevars
         entries: list = []
         for other in ts:
             got = self.runs.get(id(other), [])
@@ -256,7 +258,9 @@ class _Writer:
         if function.startswith("np."):
             self.ns.add_block(f"RULE_FUNCTIONS.add({function})")
         table = "FUNCTION_VALUES" if mode == "vjp" else "FUNCTION_JVPS"
-        self.ns.add_block(f"{table}[({function}, {wrt if wrt_tuple else wrt[0]!r})] = {name}")
+        for key in (function, self.also.get(function)):
+            if key is not None:
+                self.ns.add_block(f"{table}[({key}, {wrt if wrt_tuple else wrt[0]!r})] = {name}")
 
     def derivative_jvps(self, jvps: list) -> None:
         """Forward mode over helpers' derivatives (``jvp_of(vjp_helper, wrt)`` in a
@@ -281,7 +285,7 @@ class _Writer:
         for level_depth in sorted({jvp_depth(jv) for jv, _, _, _ in jvps}):
             level = [item for item in jvps if jvp_depth(item[0]) == level_depth]
             for key, (jv, group) in jvp_groups(level, self.value_jvp_key, self.user).items():
-                closure = root_of(jv).f.__code__.co_freevars
+                closure = unpacked(root_of(jv).f).__code__.co_freevars
                 name = self.jvp_of(jv, key, key[0], group, closure)
                 self.by_key[key] = name
                 self.ns.add_block(f"VALUE_JVPS[({key[0]}, {key[1]!r})] = {name}")
@@ -527,10 +531,11 @@ def _module_text(f, df: Transformed, entry, trace: Trace, args: tuple) -> str:
 
 def _assemble(writer: _Writer, make_header: Callable[[], str], public: str) -> str:
     """The module's text: ``make_header()``, imports, the derivative, then what it reads."""
-    for fn in list(writer.ns.bound.values()):
-        if type(fn) is types.FunctionType and not _made_here(fn.__code__.co_filename):
+    for fn in list(writer.ns.bound.values()):  # the user's functions and classes it copies
+        copied = isinstance(fn, type) and fn.__module__.split(".")[0] not in ALLOWED_PACKAGES
+        if copied or (type(fn) is types.FunctionType and not _made_here(fn.__code__.co_filename)):
             own = (fn.__module__ or "").split(".")[0] == __name__.split(".")[0]
-            if not own and fn not in writer.user_functions:
+            if not own and not is_standard(fn) and fn not in writer.user_functions:
                 writer.user_functions.append(fn)
     parts = [make_header(), import_block(writer.ns.imports), f"__all__ = [{public!r}]\n"]
     parts += writer.ns.derived[::-1]  # the public function first, then what it calls

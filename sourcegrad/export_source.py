@@ -18,8 +18,6 @@ import dis
 import functools
 import inspect
 import math
-import os
-import re
 import sys
 import textwrap
 import types
@@ -28,11 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from .derivative import Transformed
 from .disk_cache import is_generated
 from .errors import SourcegradError
-from .higher import Jvp
-from .transform.parse import PACKS
 
 #: arrays above this many elements are not written into an export as literals
 MAX_LITERAL_ELEMENTS = 1 << 16
@@ -215,6 +210,26 @@ def function_source(fn: types.FunctionType) -> str:
     return body
 
 
+def with_literal_defaults(text: str, fn: types.FunctionType, what: str) -> str:
+    """``text`` (``fn``'s ``def``, from :func:`function_source`) with each default
+    expression replaced by a literal of the value ``fn`` holds for it, so that the copy
+    runs with the same defaults and its ``def`` reads nothing of the user's module."""
+    node = ast.parse(text).body[0]
+    values = dict(zip(node.args.defaults, fn.__defaults__ or ()))
+    kwdefaults = fn.__kwdefaults__ or {}
+    for arg, default in zip(node.args.kwonlyargs, node.args.kw_defaults):
+        if default is not None:
+            values[default] = kwdefaults[arg.arg]
+    lines = [line.encode() for line in text.splitlines()]  # ast's columns count UTF-8 bytes
+    spans = sorted(values, key=lambda n: (n.lineno, n.col_offset), reverse=True)
+    for expr in spans:
+        first, last = expr.lineno - 1, expr.end_lineno - 1
+        new = literal(values[expr], what).encode()
+        joined = lines[first][: expr.col_offset] + new + lines[last][expr.end_col_offset :]
+        lines[first : last + 1] = [joined]
+    return "\n".join(line.decode() for line in lines) + "\n"
+
+
 # ---------------------------------------------------------------------------- the namespace
 def global_read_line(fn: Callable, name: str) -> int | None:
     """The first line of ``fn`` (or of a function it defines) that reads the global
@@ -294,6 +309,11 @@ class Namespace:
             return
         if isinstance(value, types.ModuleType):
             self._bind_module(name, value, what)
+        elif is_standard(value):  # a function or class of the standard library: imported
+            line = (
+                f"from {_public_module(value.__module__, value.__name__)} import {value.__name__}"
+            )
+            self.imports.setdefault(line + ("" if value.__name__ == name else f" as {name}"), None)
         elif type(value) is types.FunctionType:
             self.bind_function(name, value, what)
         else:
@@ -307,10 +327,14 @@ class Namespace:
                 raise self.at_read(name, _TAKES_DERIVATIVES.format(what=what, name=name))
             self.imports.setdefault("import numpy as np", None)
             try:
-                text = literal(value, f"{what}: the global {name!r}")
+                text = self.data(value, f"{what}: the global {name!r}")
             except ExportError as exc:
                 raise self.global_refused(name, exc) from None
             self.add_block(f"{name} = {text}")
+
+    def data(self, value: Any, what: str) -> str:
+        """Source that evaluates to ``value`` exactly in the export (see :func:`literal`)."""
+        return literal(value, what)
 
     def global_refused(self, name: str, exc: ExportError) -> ExportError:
         """The refusal ``exc`` of the global ``name`` (no literal holds it), with the way
@@ -322,8 +346,9 @@ class Namespace:
         return self.at_read(
             name,
             f"{user.__qualname__} reads the global {name!r}, which an export cannot write: "
-            f"{detail}, and an export holds only NumPy arrays, numbers, strings and tuples, "
-            f"lists and dicts of them as globals: pass it as an argument ({name} to "
+            f"{detail}, and an export holds only NumPy arrays, numbers, strings, objects of "
+            "your classes (their fields) and tuples, lists and dicts of them as globals: pass "
+            f"it as an argument ({name} to "
             f"{user.__name__}: it is then an argument of the exported d_{user.__name__}, "
             "which can be differentiated)",
         )
@@ -357,9 +382,9 @@ class Namespace:
         """Copy the user's function ``fn`` (bound under ``name``) and what it reads."""
         if fn.__code__.co_filename.startswith("<") or is_generated(fn.__code__.co_filename):
             raise ExportError(f"{what} reads {fn.__qualname__}, a function without a source file")
-        if fn.__defaults__ or fn.__kwdefaults__:
-            raise ExportError(f"{what} calls {fn.__qualname__}, whose defaults an export omits")
         text = function_source(fn)
+        if fn.__defaults__ or fn.__kwdefaults__:
+            text = with_literal_defaults(text, fn, f"{what}: a default of {fn.__qualname__}")
         if fn.__closure__:
             text = self._closure(name, fn, text, what)
         elif fn.__name__ != name:
@@ -419,7 +444,7 @@ class Namespace:
             return
         where = f"{module_name}.{name}"
         for read in names_read(stmt):
-            if read == name or read in _locally_bound(stmt):
+            if read == name or read in locally_bound(stmt):
                 continue
             if read in defs:
                 self._bind_own(read, module_name, where)
@@ -444,6 +469,15 @@ class Namespace:
             self.bind(name, value, what)
 
 
+def is_standard(value: Any) -> bool:
+    """Whether ``value`` is a function or class its standard-library module defines."""
+    if not isinstance(value, (type, types.FunctionType)):
+        return False
+    module = sys.modules.get(getattr(value, "__module__", None) or "")
+    top = module.__name__.split(".")[0] if module is not None else ""
+    return top in sys.stdlib_module_names and getattr(module, value.__name__, None) is value
+
+
 def _public_module(module: str, name: str) -> str:
     """``module``, or its parent package where that exports ``name`` too (``collections.abc``
     for ``_collections_abc``)."""
@@ -458,7 +492,7 @@ def _public_module(module: str, name: str) -> str:
     return module
 
 
-def _locally_bound(stmt: ast.stmt) -> set:
+def locally_bound(stmt: ast.stmt) -> set:
     """Names ``stmt`` binds inside itself (parameters, assignments in a function body)."""
     found = set()
     for n in ast.walk(stmt):
@@ -494,102 +528,3 @@ def _same_value(a: Any, b: Any) -> bool:
 
 
 _MISSING = object()
-
-
-def where_defined(f) -> str:
-    """``file:line`` of the function ``f``."""
-    code = getattr(f, "__code__", None)
-    return f"{os.path.basename(code.co_filename)}:{code.co_firstlineno}" if code else "?"
-
-
-def named(fn, user) -> str:
-    """How a message names the function value ``fn``: its name and ``file:line``, those of
-    the user's source where generated code defines it (a lambda or nested ``def`` of the
-    user's function ``user``, the function exported)."""
-    code = fn.__code__
-    if not (code.co_filename.startswith("<") or is_generated(code.co_filename)):
-        return f"{fn.__qualname__} ({where_defined(fn)})"
-    here = os.path.basename(user.__code__.co_filename)
-    stack = [user.__code__]
-    while stack:
-        inner = stack.pop()
-        if inner.co_name == code.co_name and inner is not user.__code__:
-            return f"the {code.co_name} in {user.__qualname__} ({here}:{inner.co_firstlineno})"
-        stack += [c for c in inner.co_consts if isinstance(c, types.CodeType)]
-    return f"the {code.co_name} in {user.__qualname__} ({where_defined(user)})"
-
-
-_APPLIER = re.compile(r"^<sourcegrad call of (\S+) #\d+>$")
-
-
-def function_key(fn: types.FunctionType, local: Callable, user: Callable) -> str:
-    """Source for the key under which the export finds ``fn``'s builds: a NumPy function
-    with a rule (called through sourcegrad's applier), the code object of a function the
-    export defines (``local(code)`` finds it, or None), or ``(module, qualified name)``;
-    refused for a function taking ``*args`` or ``**kwargs`` (``user``: the function
-    exported, where the message points)."""
-    found = _APPLIER.match(fn.__code__.co_filename)
-    if found is not None:
-        target = fn.__globals__.get(found.group(1))
-        alias = numpy_alias(target)
-        if alias is None:
-            raise ExportError(
-                f"{target!r} is called as a function value with its derivative rule; an "
-                "export writes the rules of NumPy's functions only"
-            )
-        return alias
-    if PACKS in fn.__code__.co_freevars:  # the packed form of one taking *args, **kwargs
-        fn = fn.__closure__[fn.__code__.co_freevars.index(PACKS)].cell_contents
-    if fn.__code__.co_flags & 0x0C:
-        raise ExportError(
-            f"{named(fn, user)} is called as a function value and takes *args or **kwargs, "
-            "which an export does not write (sourcegrad differentiates such a call through "
-            "a form of the function it makes while the code runs): give the function named "
-            "parameters, or call a module-level function by its name"
-        )
-    local_key = local(fn.__code__)
-    if local_key is not None:
-        return local_key
-    return repr((fn.__module__, fn.__qualname__))
-
-
-def check_jvp_base(jv: Jvp, user: Callable) -> Any:
-    """The derivative that the forward mode ``jv`` transforms: a helper's or a function
-    value's vjp or jvp, or forward mode over one (order 3 and up); refused for any other
-    (``user``: the function exported, where the message points)."""
-    base = jv.base
-    if isinstance(base, Jvp):
-        check_jvp_base(base, user)
-        return base
-    if isinstance(base, Transformed) and base.mode in ("vjp", "jvp") and not base.bound_self:
-        if base.f.__defaults__ or base.f.__kwdefaults__:
-            raise ExportError(
-                f"forward mode over the derivative of {named(base.f, user)}, which has "
-                "defaults: an export of order 2 and up writes functions called with every "
-                "argument; give them all at the call, or export order=1 or mode='forward'"
-            )
-        return base
-    what = getattr(base, "__name__", repr(base))
-    raise ExportError(
-        f"forward mode over {what} (a derivative taken while the code runs, at order 2 and up: "
-        "of a function value, a method, or a gradient called inside the function) is not "
-        "written by an export; export order=1 (the gradient) or mode='forward', or call a "
-        "module-level function by its name for a higher-order export"
-    )
-
-
-def check_function_value(t: Transformed, user: Callable) -> None:
-    """Refuse the derivative ``t`` of a function value where an export cannot write it
-    (``user``: the function exported, where the message points)."""
-    if (
-        t.mode not in ("vjp", "jvp")
-        or t.bound_self
-        or not t.wrt
-        or (t.mode == "vjp" and t.with_value)
-    ):
-        raise ExportError(
-            f"the {t.mode} of the function value {named(t.f, user)}: an "
-            "export writes the vjps and jvps of function values (a lambda, a nested def, a "
-            "layer object), and no other derivative of them; call a module-level function by "
-            "its name"
-        )

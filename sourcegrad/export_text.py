@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .derivative import Transformed
+from .derivative import Transformed, with_defaults
 from .export_source import ExportError, literal
 from .runtime.signature import guard_expression
 from .version import __version__
@@ -100,9 +100,10 @@ def _importable_type(value: type) -> bool:
 
 
 def _type_by_name(expr: str, name: str, cls: type) -> str:
-    """``expr`` with each ``type(X) is name`` written as a test of the type's module and
-    qualified name: the user's class (of an argument, a layer object) is not in the export."""
-    wanted = repr((cls.__module__, cls.__qualname__))
+    """``expr`` with each ``type(X) is name`` written as a test of the type's qualified name
+    and module: the user's class (of an argument, a layer object), or the export's copy of
+    it (of an object a global holds, :mod:`sourcegrad.export_objects`)."""
+    modules = repr((cls.__module__,))
     pattern = re.compile(rf"\) is {name}\b")
     while True:
         found = pattern.search(expr)
@@ -116,7 +117,10 @@ def _type_by_name(expr: str, name: str, cls: type) -> str:
         if expr[start - 4 : start] != "type":
             raise ExportError(f"an argument of type {cls.__qualname__} cannot be checked")
         inner = expr[start + 1 : end]
-        test = f"(type({inner}).__module__, type({inner}).__qualname__) == {wanted}"
+        test = (
+            f"(type({inner}).__qualname__ == {cls.__qualname__!r} and "
+            f"type({inner}).__module__ in ({modules[1:-2]}, __name__))"
+        )
         expr = expr[: start - 4] + test + expr[found.end() :]
 
 
@@ -169,7 +173,7 @@ def callee_wrapper(name: str, runs: list, t, entry) -> str:
         tail = "    return value, not_aliasing(tangent, t_in)\n"
     else:
         raise ExportError(f"{name}: a {t.mode} callee; an export cannot write it yet")
-    lines = [f"def {name}(*args, {head}, **kwargs):"]
+    lines = [f"def {name}(*args, {head}, **kwargs):"] + _keyword_only_split(t.f)
     if len(runs) == 1:
         lines += ["    " + part for part in call.format(run=runs[0][0]).split("\n")]
     else:
@@ -182,6 +186,20 @@ def callee_wrapper(name: str, runs: list, t, entry) -> str:
             'exported for")',
         ]
     return "\n".join(lines) + "\n" + tail
+
+
+def _keyword_only_split(f) -> list:
+    """Lines that pass the values generated code gives after ``f``'s positional parameters
+    by the names of its keyword-only ones (as :func:`~sourcegrad.arguments.split_args`)."""
+    code = getattr(f, "__code__", None)
+    if code is None or not code.co_kwonlyargcount or code.co_flags & inspect.CO_VARARGS:
+        return []
+    n = code.co_argcount
+    names = code.co_varnames[n : n + code.co_kwonlyargcount]
+    return [
+        f"    kwargs = {{**dict(zip({names!r}, args[{n}:])), **kwargs}}",
+        f"    args = args[:{n}]",
+    ]
 
 
 def public_wrapper(public: str, run: str, df, entry) -> str:
@@ -218,25 +236,36 @@ def flat_values(jv, args: tuple) -> tuple:
 def _base_values(base, args: tuple) -> tuple:
     """The values of ``base``'s generated function for its call with ``args``."""
     if isinstance(base, Transformed):
+        if _fills_defaults(base):  # the positional defaults the call leaves out, as it fills them
+            args = with_defaults(base.f, tuple(args[:-1])) + tuple(args[-1:])
         if base.mode == "jvp" and base.wrt_tuple:  # its own tangents: one value each
             return (*args[:-1], *args[-1])
         return tuple(args)
     return flat_values(base, args)
 
 
-def values_text(jv, primal: tuple) -> str:
+def values_text(jv, primal: tuple, function: bool = False) -> str:
     """Source for :func:`flat_values` of ``(*args, t_in)``, for a call like one with
-    ``primal``."""
-    return ", ".join(_base_items(jv.base, primal, "args") + _tangent_items(jv, primal, "t_in"))
+    ``primal``; ``function``: of a function value's derivative, passed as ``function``
+    (the defaults the call leaves out are its own, read when the export runs)."""
+    base = _base_items(jv.base, primal, "args", function)
+    return ", ".join(base + _tangent_items(jv, primal, "t_in"))
 
 
-def _base_items(base, args: tuple, expr: str) -> list:
+def _fills_defaults(base: Transformed) -> bool:
+    code = base.f.__code__
+    return bool(base.f.__defaults__) and not code.co_kwonlyargcount and not base.bound_self
+
+
+def _base_items(base, args: tuple, expr: str, function: bool = False) -> list:
     if isinstance(base, Transformed):
+        if function and _fills_defaults(base):
+            expr = f"filled(function, {expr})"
         if base.mode == "jvp" and base.wrt_tuple:
             return [f"*{expr}[:-1]", f"*{expr}[-1]"]
         return [f"*{expr}"]
     primal = args[:-1]
-    return _base_items(base.base, primal, f"{expr}[:-1]") + _tangent_items(
+    return _base_items(base.base, primal, f"{expr}[:-1]", function) + _tangent_items(
         base, primal, f"{expr}[-1]"
     )
 
@@ -286,7 +315,7 @@ def jvp_wrapper(name: str, runs: list, jv, function: bool = False) -> str:
     result = _result(jv.base, "raw")
     lines = [
         f"def {name}({'function, ' if function else ''}*args, t_in):",
-        f"    values = ({values_text(jv, runs[0][1])},)",
+        f"    values = ({values_text(jv, runs[0][1], function)},)",
         "",
         "    def post(raw):  # what the vjp returns, from its generated function's result",
         f"        return {result}",

@@ -17,7 +17,19 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-from .callables import as_function, compiled_applier
+from .callables import (
+    ForwardOver,
+    JvpPlan,
+    as_function,
+    compiled_applier,
+    drop_zero_receiver,
+    is_bound_to,
+    picked,
+    receiver_tangent,
+    refuse_method_of_differentiated,
+    with_receiver,
+    without_receiver,
+)
 from .derivative import derivative
 from .errors import UnsupportedSyntaxError
 from .higher import Jvp, derivative_vjp, is_derivative
@@ -74,7 +86,7 @@ class _Unbound:
             if self.rest == ():
                 value = self.fn(*args)
                 return value, zero_adjoint(value)
-            t = _without_receiver(t_in, self.wrt, self.single)
+            t = without_receiver(t_in, self.wrt, self.single)
             return jvp_of(self.fn, self.rest)(*args, t_in=t)
         if self.rest == ():
             return None if self.single else (None,) * len(self.wrt)
@@ -83,7 +95,7 @@ class _Unbound:
     def with_receiver(self, grads):
         """The parts ``grads`` of :attr:`rest` with None (a zero) in the receiver's place."""
         count = len(self.rest) if isinstance(self.rest, tuple) else 1
-        return _with_receiver(grads, count, self.wrt, self.single)
+        return with_receiver(grads, count, self.wrt, self.single)
 
     def jvp(self, wrt):
         """Forward mode over this vjp (a Hessian-vector product through the call)."""
@@ -102,7 +114,7 @@ class _UnboundJvp:
     def __call__(self, *args, t_in=None):
         of, ws, t = self.of, self.wrt, t_in
         if derive.RECEIVER in ws:
-            t = None if self.single else _without_receiver(t, ws, self.single)
+            t = None if self.single else without_receiver(t, ws, self.single)
             ws = tuple(i for i in ws if i != derive.RECEIVER)
         if of.rest == ():
             value = of(*args[:-1], g_out=args[-1])
@@ -134,7 +146,7 @@ class _OfReceiver:
 
     def _plan(self, nargs, drop: bool = False):
         function, leading = as_function(self.fn, nargs)
-        bound = _bound(self.fn, leading) and not drop
+        bound = is_bound_to(self.fn, leading) and not drop
         n = len(leading)
         inner = tuple(
             0 if i == derive.RECEIVER else i + n for i in self.wrt if bound or i != derive.RECEIVER
@@ -142,10 +154,10 @@ class _OfReceiver:
         return function, leading, bound, inner
 
     def __call__(self, *args, g_out=None, t_in=None):
-        zero = self.mode == "jvp" and _receiver_tangent(t_in, self.wrt, self.single) is None
+        zero = self.mode == "jvp" and receiver_tangent(t_in, self.wrt, self.single) is None
         function, leading, bound, inner = self._plan(len(args), drop=zero)
         if self.mode == "jvp" and not bound:  # the receiver's tangent goes nowhere
-            t_in = _without_receiver(t_in, self.wrt, self.single)
+            t_in = without_receiver(t_in, self.wrt, self.single)
         if not inner:  # only the receiver, bound to nothing: no derivative
             if self.mode == "jvp":
                 value = function(*leading, *args)
@@ -160,7 +172,7 @@ class _OfReceiver:
     def with_receiver(self, grads, count: int):
         """The ``count`` parts ``grads`` of the arguments in ``wrt``, with None (a zero) in
         the receiver's place."""
-        return _with_receiver(grads, count, self.wrt, self.single)
+        return with_receiver(grads, count, self.wrt, self.single)
 
     def jvp(self, wrt):
         """Forward mode over this vjp (a Hessian-vector product through the call)."""
@@ -176,11 +188,37 @@ class _OfReceiverJvp:
         self.single = not isinstance(wrt, tuple)
         self.wrt = (wrt,) if self.single else wrt
 
+    def plan(self, args: tuple, t_in) -> JvpPlan | None:
+        """How this runs for ``args`` and ``t_in`` (:class:`~sourcegrad.callables.JvpPlan`):
+        forward mode over the vjp of the function behind the object, the object first;
+        None where no tangent reaches it (a receiver that only seems to vary)."""
+        of = self.of
+        function, leading, bound, inner = of._plan(len(args) - 1)
+        if not bound:
+            return None
+        ws, t, single = drop_zero_receiver(self.wrt, t_in, self.single)
+        if not ws:
+            return None
+        n = len(leading)
+        outer = tuple(0 if i == derive.RECEIVER else i + n for i in ws)
+        vjp = _dynamic(function, inner if len(inner) > 1 else inner[0], of.mode)
+        jvp = jvp_of(vjp, outer[0] if single else outer)
+
+        def lift(targs, tt, trecv):
+            return [trecv] + list(targs), picked(tt, self.wrt, self.single, ws, single)
+
+        return JvpPlan(jvp, (*leading, *args), t, lift)
+
+    def jvp(self, wrt):
+        """Forward mode over this jvp (order 3 and up through a layer object)."""
+        refuse_method_of_differentiated(self.of.fn, self.wrt)
+        return ForwardOver(self, wrt, jvp_of)
+
     def __call__(self, *args, t_in=None):
         of = self.of
         function, leading, bound, inner = of._plan(len(args) - 1)  # the seed comes last
         if bound:
-            ws, t_in, single = _drop_zero_receiver(self.wrt, t_in, self.single)
+            ws, t_in, single = drop_zero_receiver(self.wrt, t_in, self.single)
             if not ws:  # along a receiver that only seems to vary: no tangent
                 value = of(*args[:-1], g_out=args[-1])
                 return value, zero_adjoint(value)
@@ -195,7 +233,7 @@ class _OfReceiverJvp:
         outer = tuple(i + len(leading) for i in self.wrt if i != derive.RECEIVER)
         vjp = _dynamic(function, inner if len(inner) > 1 else inner[0], of.mode)
         if outer:
-            t = _without_receiver(t_in, self.wrt, self.single)
+            t = without_receiver(t_in, self.wrt, self.single)
             grads, tangent = jvp_of(vjp, outer if len(outer) > 1 else outer[0])(
                 *leading, *args, t_in=t
             )
@@ -203,39 +241,6 @@ class _OfReceiverJvp:
             grads = vjp(*leading, *args[:-1], g_out=args[-1])
             tangent = zero_adjoint(grads)
         return of.with_receiver(grads, len(inner)), of.with_receiver(tangent, len(inner))
-
-
-def _with_receiver(grads, count: int, wrt: tuple, single: bool):
-    """``grads`` (one part, or a tuple of ``count``) for the positions of ``wrt`` other than
-    the receiver, with None (a zero) in the receiver's place; one part for a ``single`` wrt."""
-    parts = list(grads) if count > 1 else [grads]
-    full = tuple(None if i == derive.RECEIVER else parts.pop(0) for i in wrt)
-    return full[0] if single else full
-
-
-def _receiver_tangent(t_in, wrt, single):
-    """The receiver's part of the tangents ``t_in`` along ``wrt``."""
-    if derive.RECEIVER not in wrt:
-        return ()
-    return t_in if single else t_in[wrt.index(derive.RECEIVER)]
-
-
-def _drop_zero_receiver(wrt, t_in, single):
-    """``(wrt, t_in, single)`` without the receiver where its tangent is None: an object
-    that only seems to vary (restored from a tape that holds varying values) contributes
-    nothing, and need not be a container sourcegrad differentiates."""
-    if derive.RECEIVER not in wrt or _receiver_tangent(t_in, wrt, single) is not None:
-        return wrt, t_in, single
-    t_in = None if single else _without_receiver(t_in, wrt, single)
-    wrt = tuple(i for i in wrt if i != derive.RECEIVER)
-    return wrt, t_in, len(wrt) == 1
-
-
-def _without_receiver(t_in, wrt, single):
-    if single:
-        return None
-    kept = tuple(t for i, t in zip(wrt, t_in) if i != derive.RECEIVER)
-    return kept if len(kept) > 1 else kept[0]
 
 
 def _dynamic(fn, wrt, mode):
@@ -307,31 +312,49 @@ class _CalledJvp:
     def __init__(self, called: _Called, wrt):
         self.called, self.wrt = called, wrt
 
-    def __call__(self, *args, t_in=None):
+    def plan(self, args: tuple, t_in) -> JvpPlan | None:
+        """How this runs for ``args`` and ``t_in`` (:class:`~sourcegrad.callables.JvpPlan`):
+        forward mode over the derivative of the plain function behind the value, its leading
+        arguments first; None where no tangent reaches it."""
         c = self.called
         function, leading = as_function(c.fn, len(args) - 1)  # the seed comes last
         n = len(leading)
-        inner = tuple(i + n for i in c.wrt) if isinstance(c.wrt, tuple) else c.wrt + n
         single = not isinstance(self.wrt, tuple)
         ws = (self.wrt,) if single else self.wrt
-        if derive.RECEIVER in ws and _bound(c.fn, leading):
-            ws, t_in, single = _drop_zero_receiver(ws, t_in, single)
+        bound = is_bound_to(c.fn, leading)
+        if derive.RECEIVER in ws and bound:
+            ws, t, single = drop_zero_receiver(ws, t_in, single)
         elif derive.RECEIVER in ws:
-            # a function value restored from a tape varies with it, but holds nothing
-            t_in = _without_receiver(t_in, ws, single)
+            t = without_receiver(t_in, ws, single)
             ws = tuple(i for i in ws if i != derive.RECEIVER)
             single = len(ws) == 1
+        else:
+            t = t_in
         if not ws:
-            value = c(*args[:-1], g_out=args[-1])
-            return value, zero_adjoint(value)
+            return None
+        inner = tuple(i + n for i in c.wrt) if isinstance(c.wrt, tuple) else c.wrt + n
         wrt = tuple(0 if i == derive.RECEIVER else i + n for i in ws)
-        wrt = wrt[0] if single else wrt
-        return jvp_of(_dynamic(function, inner, c.mode), wrt)(*leading, *args, t_in=t_in)
+        jvp = jvp_of(_dynamic(function, inner, c.mode), wrt[0] if single else wrt)
+        whole = not isinstance(self.wrt, tuple)
 
+        def lift(targs, tt, trecv):
+            head = [trecv if bound else None] + [None] * (n - 1) if n else []
+            return head + list(targs), picked(tt, self.wrt, whole, ws, single)
 
-def _bound(fn, leading: tuple) -> bool:
-    """Whether ``leading`` (from :func:`as_function`) is the one object ``fn`` is bound to."""
-    return len(leading) == 1 and (isinstance(fn, types.MethodType) or leading[0] is fn)
+        return JvpPlan(jvp, (*leading, *args), t, lift)
+
+    def jvp(self, wrt):
+        """Forward mode over this jvp (order 3 and up through a NumPy function taken from a
+        container, or a method of an object held constant)."""
+        refuse_method_of_differentiated(self.called.fn, self.wrt)
+        return ForwardOver(self, wrt, jvp_of)
+
+    def __call__(self, *args, t_in=None):
+        plan = self.plan(args, t_in)
+        if plan is None:  # along a receiver that holds nothing: no tangent
+            value = self.called(*args[:-1], g_out=args[-1])
+            return value, zero_adjoint(value)
+        return plan.jvp(*plan.args, t_in=plan.t)
 
 
 def jvp_of(fn: Callable, wrt: Any, keywords: tuple = ()) -> Callable:
@@ -340,14 +363,15 @@ def jvp_of(fn: Callable, wrt: Any, keywords: tuple = ()) -> Callable:
     ``len(keywords)`` arguments go by those names (:class:`Keywords`)."""
     if keywords:
         return Keywords(fn, wrt, keywords, "jvp")
-    if isinstance(fn, (_Called, _OfReceiver, _Unbound, Keywords)):
+    if isinstance(fn, (_Called, _OfReceiver, _Unbound, Keywords, _CalledJvp, _OfReceiverJvp)):
         return fn.jvp(wrt)
-    if isinstance(fn, (_CalledJvp, _OfReceiverJvp, _UnboundJvp, _KeywordsJvp)):
+    if isinstance(fn, (_UnboundJvp, _KeywordsJvp, ForwardOver)):
         raise UnsupportedSyntaxError(
-            "a derivative of order 3 or more through a layer object, a bound method, a NumPy "
-            "function taken from a container or a call with keyword arguments (forward mode "
-            "over forward mode over its vjp) is not built; take order 2 (sg.hvp), or call a "
-            "module-level function by its name"
+            "a derivative of order 3 or more through a call with keyword arguments or "
+            "*args, a function value bound to nothing in a differentiated position, or of "
+            "order 4 or more through a layer object (forward mode over forward mode over its "
+            "vjp) is not built; take order 2 (sg.hvp), pass the arguments by position to a "
+            "function with named parameters, or call a module-level function by its name"
         )
     if _has_receiver(wrt):
         return _Unbound(fn, wrt, "jvp") if _bound_to_nothing(fn) else _OfReceiver(fn, wrt, "jvp")
@@ -445,7 +469,7 @@ class Binding:
         while isinstance(inner, functools.partial):  # its bound arguments come first
             lead, kw, inner = inner.args + lead, {**inner.keywords, **kw}, inner.func
         function, leading = as_function(inner, len(lead) + n)
-        self.receiver = (0, None) if _bound(fn, leading) else None
+        self.receiver = (0, None) if is_bound_to(fn, leading) else None
         self.head, self.names = len(leading) + len(lead) + n, tuple(kw)
         flat = (*leading, *lead, *pos, *kw.values())
         if function is not inner and not leading:  # a function with a rule: an applier

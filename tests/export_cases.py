@@ -74,6 +74,20 @@ def reads_an_object(x):
     return np.sum(x * OPAQUE.scale)
 
 
+def _made_in_a_function():
+    class Local:
+        scale = 2.0
+
+    return Local()
+
+
+LOCAL = _made_in_a_function()
+
+
+def reads_a_local_object(x):
+    return np.sum(x * LOCAL.scale)
+
+
 def make_scaled(k):
     def scaled(x):
         return x * k

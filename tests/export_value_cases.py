@@ -1,9 +1,9 @@
 """Programs whose derivatives call function values, exported by tests/test_export_values.py:
-a list of layer objects called in a loop, a lambda activation, a nested ``def`` reading a
-variable of the loss, NumPy functions from a list; and a dict of parameters through a helper
-at order 2. Imports NumPy only: the isolated interpreter of the export tests imports it (its
-layer objects are pickled)."""
+layer objects called in a loop, lambdas, nested defs, NumPy functions from a list, functions
+taking *args; a dict of parameters through a helper at order 2. Imports NumPy only: the
+isolated interpreter of the export tests imports it (its layer objects are pickled)."""
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -216,3 +216,77 @@ def global_layers_loss(x):
 
 def global_layers_args(seed=0):
     return (np.random.default_rng(seed).standard_normal((5, 3)),)
+
+
+SCALE = 2.0
+
+
+def scale(z, a=SCALE):  # the export writes the default's value, not the name it reads
+    return a * np.sin(z)
+
+
+def helper_default_loss(params, x):
+    h = scale(x @ params["W"] + params["b"])
+    return np.sum(h**2)
+
+
+def value_default_loss(params, x):
+    f = scale  # a function value: vjp_of / jvp_of fill its default in
+    return np.sum(f(x @ params["W"]) ** 2) + np.sum(f(params["b"], 0.5))
+
+
+def batch_loss(params, *batch):
+    x, y = batch
+    return np.sum((np.tanh(x @ params["W"] + params["b"]) - y) ** 2)
+
+
+def batch_step_loss(params, x, y):
+    loss = batch_loss  # a function value taking *batch
+    return loss(params, x, y)
+
+
+def batch_args(seed=0):
+    params, x = dict_args(seed)
+    return params, x, np.random.default_rng(seed + 1).standard_normal((5, 4))
+
+
+def gated(z, *zs, **options):
+    return options["scale"] * np.tanh(z) * zs[0]
+
+
+def options_loss(params, x):
+    f = gated  # a function value taking *zs and **options, called by keyword too
+    h = x @ params["W"]
+    return np.sum(f(h, h + params["b"], scale=0.5) ** 2)
+
+
+def partial_loss(params, x):
+    f = functools.partial(gated, scale=0.5)  # a partial of one taking *zs and **options
+    h = x @ params["W"]
+    return np.sum(f(h, h + params["b"]) ** 2)
+
+
+def lambda_instead_of_partial_loss(params, x):
+    f = lambda *zs: gated(*zs, scale=0.5)  # noqa: E731 - the way out a partial's refusal gives
+    h = x @ params["W"]
+    return np.sum(f(h, h + params["b"]) ** 2)
+
+
+class Slotted:
+    __slots__ = ("W",)
+
+    def __init__(self, W):
+        self.W = W
+
+    def __call__(self, x):
+        return np.tanh(x @ self.W)
+
+
+SLOTTED = [Slotted(_rng.standard_normal((3, 3)) / 2)]
+
+
+def slotted_loss(x):
+    h = x
+    for layer in SLOTTED:
+        h = layer(h)
+    return np.sum(h**2)

@@ -31,7 +31,8 @@ LAYERS = [
     {"callables", "kept"},
     {"higher"},
     {"function_values"},
-    {"show", "export", "export_source", "export_text", "export_values"},
+    {"show", "export", "export_source", "export_text", "export_values", "export_runtime"}
+    | {"export_keys", "export_objects", "export_receivers"},
     {"api"},
     {"check", "cli", "__main__"},
     {"util", "loss", "optim", "nn", "model", "parallel"},

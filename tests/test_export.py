@@ -125,6 +125,7 @@ CASES = {
     "newton_while_0d": lambda: (gc.newton_sqrt, (np.array(2.0),)),
     "newton_cg": newton_cg_loss,
     "helper": lambda: (c.helper_loss, c.helper_args()),
+    "an object of the user's class in a global": lambda: (c.reads_an_object, (np.arange(3.0),)),
 }
 
 
@@ -280,8 +281,9 @@ def test_is_stale_tells_an_export_made_from_other_source(tmp_path):
 @pytest.mark.parametrize(
     "f, needle",
     [
-        (c.reads_an_object, "OPAQUE"),
-        (c.reads_an_object, "pass it as an argument"),
+        (c.reads_a_local_object, "LOCAL"),
+        (c.reads_a_local_object, "defined inside a function"),
+        (c.reads_a_local_object, "pass it as an argument"),
     ],
 )
 def test_what_cannot_be_exported_is_refused_by_name(f, needle):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import inspect
 import math
 import threading
 import types
@@ -461,6 +462,7 @@ RULE_FUNCTIONS = set()
 #: forward mode over the derivatives this module defines: (derivative, wrt) -> its wrapper
 DERIVATIVE_JVPS = {}
 PLAIN = (types.FunctionType, types.BuiltinMethodType, types.MethodWrapperType)
+PACKING = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
 
 
 def vjp_of(fn, wrt, keywords=()):
@@ -474,7 +476,7 @@ def jvp_of(fn, wrt, keywords=()):
     helper's or a function value's, order 2 and up), as sourcegrad's jvp_of."""
     if keywords:
         return Keywords(fn, wrt, keywords, "jvp")
-    if isinstance(fn, (Built, Called, Keywords, OfReceiver, Unbound)):
+    if isinstance(fn, (Built, Called, Keywords, OfReceiver, Unbound)) or hasattr(fn, "plan"):
         return fn.jvp(wrt)
     try:
         found = DERIVATIVE_JVPS.get((fn, wrt))
@@ -495,6 +497,8 @@ def has_receiver(wrt):
 
 def dynamic(fn, wrt, mode):
     """The mode derivative of fn along wrt (positions of its arguments)."""
+    if isinstance(fn, types.FunctionType) and fn.__code__.co_flags & PACKING:
+        return Keywords(fn, wrt, (), mode)  # its *args one tuple, its **kwargs one dict
     if is_rule_function(fn) or isinstance(fn, types.FunctionType):
         return Built(fn, wrt, mode)
     return Called(fn, wrt, mode)
@@ -558,6 +562,22 @@ class BoundToNothing:
     def __init__(self, of, wrt):
         self.of, self.wrt = of, wrt
 
+    def plan(self, args, t_in):
+        """(jvp, its arguments, its t_in, lift) as ForwardOver takes them."""
+        single = not isinstance(self.wrt, tuple)
+        ws = () if single else tuple(i for i in self.wrt if i != RECEIVER)
+        if not ws:
+            return None
+        jvp = Built(self.of.fn, ws[0] if len(ws) == 1 else ws, "jvp", self.of)
+
+        def lift(targs, tt, trecv):
+            return list(targs), picked(tt, self.wrt, single, ws, len(ws) == 1)
+
+        return jvp, args, without_receiver(t_in, self.wrt, single), lift
+
+    def jvp(self, wrt):
+        return ForwardOver(self, wrt)
+
     def __call__(self, *args, t_in=None):
         single = not isinstance(self.wrt, tuple)
         ws = () if single else tuple(i for i in self.wrt if i != RECEIVER)
@@ -577,6 +597,17 @@ def with_defaults(function, args, kwargs):
     names = code.co_varnames[n - len(defaults) : n]
     added = {p: d for p, d in zip(names, defaults) if p not in code.co_varnames[: len(args)]}
     return args, {**added, **(function.__kwdefaults__ or {}), **kwargs}
+
+
+def filled(function, args):
+    """args (the function's own, then a seed) with the defaults of the positional parameters
+    they leave out put before the seed, as sourcegrad's derivatives fill them in."""
+    code, defaults = function.__code__, function.__defaults__ or ()
+    own = args[:-1]
+    first = code.co_argcount - len(defaults)
+    if not defaults or len(own) >= code.co_argcount or len(own) < first:
+        return args
+    return own + tuple(defaults[len(own) - first :]) + args[-1:]
 
 
 def plain_function(fn):
@@ -646,8 +677,9 @@ def drop_zero_receiver(wrt, t_in, single):
 
 class Keywords:
     """The derivative of a call of the function value fn whose last len(keywords) arguments
-    go by those names: the function behind fn with every parameter given (defaults filled
-    in), as sourcegrad binds the call; the parts go back to the call's own arguments."""
+    go by those names, or of one taking *args or **kwargs: the function behind fn with every
+    parameter given (defaults filled in, its *args one tuple and its **kwargs one dict), as
+    sourcegrad binds the call; the parts go back to the call's own arguments."""
 
     def __init__(self, fn, wrt, keywords, mode):
         self.fn, self.keywords, self.mode = fn, tuple(keywords), mode
@@ -655,39 +687,62 @@ class Keywords:
         self.wrt = (wrt,) if self.single else wrt
 
     def bind(self, args):
-        """(function, its values by parameter, the parameter each argument went to)."""
+        """(function, its values by parameter, how many go by position, where each argument
+        went: (parameter, item), item its place in a packed *args tuple or **kwargs dict)."""
         function, leading = plain_function(self.fn)
-        code = function.__code__
-        names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-        n = len(args) - len(self.keywords)
-        given = dict(zip(names, (*leading, *args[:n])))
-        given.update(zip(self.keywords, args[n:]))
-        defaults = with_defaults(function, (), {})[1]
-        values = [given[p] if p in given else defaults[p] for p in names]
-        where = {i: len(leading) + i for i in range(n)}
-        where.update((n + k, names.index(name)) for k, name in enumerate(self.keywords))
+        params = list(inspect.signature(function).parameters.values())
+        marks = list(range(len(leading) + len(args)))
+        n = len(marks) - len(self.keywords)
+        bound = (
+            inspect.signature(function)
+            .bind(*marks[:n], **dict(zip(self.keywords, marks[n:])))
+            .arguments
+        )
+        given = (*leading, *args)
+        values, places = [], {}
+        for j, p in enumerate(params):
+            if p.kind is p.VAR_POSITIONAL:
+                ks = bound.get(p.name, ())
+                values.append(tuple(given[k] for k in ks))
+                places.update((k, (j, item)) for item, k in enumerate(ks))
+            elif p.kind is p.VAR_KEYWORD:
+                items = bound.get(p.name, {})
+                values.append({key: given[k] for key, k in items.items()})
+                places.update((k, (j, key)) for key, k in items.items())
+            elif p.name in bound:
+                values.append(given[bound[p.name]])
+                places[bound[p.name]] = (j, None)
+            else:
+                values.append(p.default)
+        npos = sum(
+            p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in params
+        )
+        where = {i: places[len(leading) + i] for i in range(len(args))}
         if is_bound(self.fn, leading):
-            where[RECEIVER] = 0
-        return function, names, values, where
+            where[RECEIVER] = (0, None)
+        names = [p.name for p in params]
+        return function, values, npos, where, names
 
     def __call__(self, *args, g_out=None, t_in=None):
-        function, names, values, where = self.bind(args)
-        npos = function.__code__.co_argcount
+        function, values, npos, where, names = self.bind(args)
         call = dict(zip(names[npos:], values[npos:]))
         if self.mode == "jvp":
             ts = (t_in,) if self.single else tuple(t_in)
             given = {where[i]: t for i, t in zip(self.wrt, ts) if i in where and t is not None}
-            inner = tuple(given)
+            inner = tuple(dict.fromkeys(j for j, _ in given))
             if not inner:
-                value = function(*values[:npos], **call)
+                value = self.fn(
+                    *args[: len(args) - len(self.keywords)],
+                    **dict(zip(self.keywords, args[len(args) - len(self.keywords) :])),
+                )
                 return value, zero_adjoint(value)
-            call["t_in"] = given[inner[0]] if len(inner) == 1 else tuple(given.values())
+            call["t_in"] = packed_tangents(inner, given, values)
         else:
-            inner = tuple(dict.fromkeys(where[i] for i in self.wrt if i in where))
+            inner = tuple(dict.fromkeys(where[i][0] for i in self.wrt if i in where))
             if not inner:
                 return None if self.single else (None,) * len(self.wrt)
             call["g_out"] = g_out
-        derivative = dynamic(function, inner[0] if len(inner) == 1 else inner, self.mode)
+        derivative = Built(function, inner[0] if len(inner) == 1 else inner, self.mode)
         out = derivative(*values[:npos], **call)
         if self.mode == "jvp":
             return out
@@ -696,11 +751,30 @@ class Keywords:
     def regroup(self, out, inner, where):
         """The parts out of the parameters inner as the call's arguments'."""
         by = dict(zip(inner, (out,) if len(inner) == 1 else out))
-        parts = tuple(by.get(where.get(i)) for i in self.wrt)
-        return parts[0] if self.single else parts
+        parts = []
+        for i in self.wrt:
+            loc = where.get(i)
+            part = None if loc is None else by[loc[0]]
+            parts.append(part if loc is None or loc[1] is None else part[loc[1]])
+        return parts[0] if self.single else tuple(parts)
 
     def jvp(self, wrt):
         return KeywordsJvp(self, wrt)
+
+
+def packed_tangents(params, given, values):
+    """The tangents of the parameters params: those given by (parameter, item), a packed
+    tuple's or dict's completed with zeros for its constant items."""
+    out = []
+    for j in params:
+        v = values[j]
+        if (j, None) in given:
+            out.append(given[(j, None)])
+        elif isinstance(v, dict):
+            out.append({k: given.get((j, k), zero_adjoint(x)) for k, x in v.items()})
+        else:
+            out.append(tuple(given.get((j, k), zero_adjoint(x)) for k, x in enumerate(v)))
+    return out[0] if len(out) == 1 else tuple(out)
 
 
 class KeywordsJvp:
@@ -714,24 +788,23 @@ class KeywordsJvp:
 
     def __call__(self, *args, t_in=None):
         of, seed = self.of, args[-1]
-        function, names, values, where = of.bind(args[:-1])
-        inner = tuple(dict.fromkeys(where[i] for i in of.wrt if i in where))
+        function, values, npos, where, names = of.bind(args[:-1])
+        inner = tuple(dict.fromkeys(where[i][0] for i in of.wrt if i in where))
         if not inner:
             value = of(*args[:-1], g_out=seed)
             return value, value
-        vjp = dynamic(function, inner[0] if len(inner) == 1 else inner, "vjp")
+        vjp = Built(function, inner[0] if len(inner) == 1 else inner, "vjp")
         given = {}
         for i, t in zip(self.wrt, (t_in,) if self.single else tuple(t_in)):
-            at = len(names) if i == len(args) - 1 else where.get(i)
+            at = (len(values), None) if i == len(args) - 1 else where.get(i)
             if at is not None and not (i == RECEIVER and t is None):
                 given[at] = t
         if not given:  # only a receiver that holds nothing varies
-            npos = function.__code__.co_argcount
             grads = vjp(*values[:npos], g_out=seed, **dict(zip(names[npos:], values[npos:])))
             tangent = zero_adjoint(grads)
         else:
-            outer = tuple(given)
-            ts = given[outer[0]] if len(outer) == 1 else tuple(given.values())
+            outer = tuple(dict.fromkeys(j for j, _ in given))
+            ts = packed_tangents(outer, given, (*values, seed))
             jvp = jvp_of(vjp, outer[0] if len(outer) == 1 else outer)
             grads, tangent = jvp(*values, seed, t_in=ts)
         return of.regroup(grads, inner, where), of.regroup(tangent, inner, where)
@@ -759,6 +832,35 @@ class CalledJvp:
     def __init__(self, called, wrt):
         self.called, self.wrt = called, wrt
 
+    def plan(self, args, t_in):
+        """(jvp, its arguments, its t_in, lift) as ForwardOver takes them; None where no
+        tangent reaches the function."""
+        c = self.called
+        function, leading = plain_function(c.fn)
+        n, whole = len(leading), not isinstance(self.wrt, tuple)
+        ws, single, bound = (self.wrt,) if whole else self.wrt, whole, is_bound(c.fn, leading)
+        if RECEIVER in ws and bound:
+            ws, t, single = drop_zero_receiver(ws, t_in, single)
+        elif RECEIVER in ws:
+            t = without_receiver(t_in, ws, single)
+            ws = tuple(i for i in ws if i != RECEIVER)
+            single = len(ws) == 1
+        else:
+            t = t_in
+        if not ws:
+            return None
+        wrt = tuple(0 if i == RECEIVER else i + n for i in ws)
+        inner = dynamic(function, shifted(c.wrt, n), c.mode)
+
+        def lift(targs, tt, trecv):
+            head = [trecv if bound else None] + [None] * (n - 1) if n else []
+            return head + list(targs), picked(tt, self.wrt, whole, ws, single)
+
+        return jvp_of(inner, wrt[0] if single else wrt), (*leading, *args), t, lift
+
+    def jvp(self, wrt):
+        return ForwardOver(self, wrt)
+
     def __call__(self, *args, t_in=None):
         c = self.called
         function, leading = plain_function(c.fn)
@@ -777,6 +879,41 @@ class CalledJvp:
         wrt = tuple(0 if i == RECEIVER else i + n for i in ws)
         inner = dynamic(function, shifted(c.wrt, n), c.mode)
         return jvp_of(inner, wrt[0] if single else wrt)(*leading, *args, t_in=t_in)
+
+
+def picked(t, wrt, single, kept, kept_single):
+    """The parts of the tangents t along wrt at the positions kept; None for None."""
+    if t is None:
+        return None
+    by = dict(zip((wrt,) if single else wrt, (t,) if single else tuple(t)))
+    parts = tuple(by[i] for i in kept)
+    return parts[0] if kept_single else parts
+
+
+class ForwardOver:
+    """Forward mode along wrt over of, forward mode over a function value's vjp (order 3):
+    forward mode over the derivative of runs (of.plan), with the tangents lifted to it."""
+
+    def __init__(self, of, wrt):
+        self.of = of
+        self.single = not isinstance(wrt, tuple)
+        self.wrt = (wrt,) if self.single else wrt
+
+    def __call__(self, *args, t_in=None):
+        plan = self.of.plan(args[:-1], args[-1])
+        if plan is None:
+            raise TypeError("forward mode over a derivative this module was not exported for")
+        jvp, jargs, jt, lift = plan
+        given = dict(zip(self.wrt, (t_in,) if self.single else tuple(t_in)))
+        n = len(args) - 1
+        tjargs, tjt = lift([given.get(i) for i in range(n)], given.get(n), given.get(RECEIVER))
+        tangents = (*tjargs, tjt)
+        at = tuple(k for k, t in enumerate(tangents) if t is not None)
+        if not at:
+            out = jvp(*jargs, t_in=jt)
+            return out, zero_adjoint(out)
+        ts = tangents[at[0]] if len(at) == 1 else tuple(tangents[k] for k in at)
+        return jvp_of(jvp, at[0] if len(at) == 1 else at)(*jargs, jt, t_in=ts)
 
 
 class OfReceiver:
@@ -822,6 +959,25 @@ class OfReceiverJvp:
         self.of = of
         self.single = not isinstance(wrt, tuple)
         self.wrt = (wrt,) if self.single else wrt
+
+    def plan(self, args, t_in):
+        """(jvp, its arguments, its t_in, lift) as ForwardOver takes them; None where no
+        tangent reaches the object's function."""
+        function, leading, bound, inner = self.of.plan()
+        ws, t, single = drop_zero_receiver(self.wrt, t_in, self.single)
+        if not bound or not ws:
+            return None
+        outer = tuple(0 if i == RECEIVER else i + len(leading) for i in ws)
+        vjp = dynamic(function, inner if len(inner) > 1 else inner[0], self.of.mode)
+
+        def lift(targs, tt, trecv):
+            return [trecv] + list(targs), picked(tt, self.wrt, self.single, ws, single)
+
+        jvp = jvp_of(vjp, outer[0] if single else outer)
+        return jvp, (*leading, *args), t, lift
+
+    def jvp(self, wrt):
+        return ForwardOver(self, wrt)
 
     def __call__(self, *args, t_in=None):
         of = self.of

@@ -1,0 +1,195 @@
+"""The part of an export's own ``vjp_of`` / ``jvp_of`` (:data:`~sourcegrad.export_runtime.
+RUNTIME`) that differentiates an object a function value is bound to (``"self"`` in ``wrt``:
+a layer object, a bound method), and forward mode over those derivatives (order 3:
+``ForwardOver``), as :mod:`sourcegrad.function_values` does in process.
+"""
+
+from __future__ import annotations
+
+__all__ = ["RECEIVERS"]
+
+#: source, the end of RUNTIME: it reads the names the part before it defines
+RECEIVERS = '''
+
+def picked(t, wrt, single, kept, kept_single):
+    """The parts of the tangents t along wrt at the positions kept; None for None."""
+    if t is None:
+        return None
+    by = dict(zip((wrt,) if single else wrt, (t,) if single else tuple(t)))
+    parts = tuple(by[i] for i in kept)
+    return parts[0] if kept_single else parts
+
+
+class ForwardOver:
+    """Forward mode along wrt over of, forward mode over a function value's vjp (order 3):
+    forward mode over the derivative of runs (of.plan), with the tangents lifted to it."""
+
+    def __init__(self, of, wrt):
+        self.of = of
+        self.single = not isinstance(wrt, tuple)
+        self.wrt = (wrt,) if self.single else wrt
+
+    def __call__(self, *args, t_in=None):
+        plan = self.of.plan(args[:-1], args[-1])
+        if plan is None:
+            raise TypeError("forward mode over a derivative this module was not exported for")
+        jvp, jargs, jt, lift = plan
+        given = dict(zip(self.wrt, (t_in,) if self.single else tuple(t_in)))
+        n = len(args) - 1
+        tjargs, tjt = lift([given.get(i) for i in range(n)], given.get(n), given.get(RECEIVER))
+        tangents = (*tjargs, tjt)
+        at = tuple(k for k, t in enumerate(tangents) if t is not None)
+        if not at:
+            out = jvp(*jargs, t_in=jt)
+            return out, zero_adjoint(out)
+        ts = tangents[at[0]] if len(at) == 1 else tuple(tangents[k] for k in at)
+        return jvp_of(jvp, at[0] if len(at) == 1 else at)(*jargs, jt, t_in=ts)
+
+
+class OfReceiver:
+    """The derivative of a call of an object (or of its bound method), the object itself
+    differentiated: the function behind it with the object first."""
+
+    def __init__(self, fn, wrt, mode):
+        self.fn, self.mode = fn, mode
+        self.single = not isinstance(wrt, tuple)
+        self.wrt = (wrt,) if self.single else wrt
+
+    def plan(self, drop=False):
+        function, leading = plain_function(self.fn)
+        bound = is_bound(self.fn, leading) and not drop
+        n = len(leading)
+        inner = tuple(0 if i == RECEIVER else i + n for i in self.wrt if bound or i != RECEIVER)
+        return function, leading, bound, inner
+
+    def __call__(self, *args, g_out=None, t_in=None):
+        zero = self.mode == "jvp" and receiver_tangent(t_in, self.wrt, self.single) is None
+        function, leading, bound, inner = self.plan(drop=zero)
+        if self.mode == "jvp" and not bound:
+            t_in = without_receiver(t_in, self.wrt, self.single)
+        if not inner:
+            if self.mode == "jvp":
+                value = function(*leading, *args)
+                return value, zero_adjoint(value)
+            return None if self.single else (None,) * len(self.wrt)
+        d = dynamic(function, inner if len(inner) > 1 else inner[0], self.mode)
+        if self.mode == "jvp":
+            return d(*leading, *args, t_in=t_in)
+        grads = d(*leading, *args, g_out=g_out)
+        return grads if bound else with_receiver(grads, len(inner), self.wrt, self.single)
+
+    def jvp(self, wrt):
+        return OfReceiverJvp(self, wrt)
+
+
+class OfReceiverJvp:
+    """Forward mode along wrt (the seed last) over an OfReceiver vjp."""
+
+    def __init__(self, of, wrt):
+        self.of = of
+        self.single = not isinstance(wrt, tuple)
+        self.wrt = (wrt,) if self.single else wrt
+
+    def plan(self, args, t_in):
+        """(jvp, its arguments, its t_in, lift) as ForwardOver takes them; None where no
+        tangent reaches the object's function."""
+        function, leading, bound, inner = self.of.plan()
+        ws, t, single = drop_zero_receiver(self.wrt, t_in, self.single)
+        if not bound or not ws:
+            return None
+        outer = tuple(0 if i == RECEIVER else i + len(leading) for i in ws)
+        vjp = dynamic(function, inner if len(inner) > 1 else inner[0], self.of.mode)
+
+        def lift(targs, tt, trecv):
+            return [trecv] + list(targs), picked(tt, self.wrt, self.single, ws, single)
+
+        jvp = jvp_of(vjp, outer[0] if single else outer)
+        return jvp, (*leading, *args), t, lift
+
+    def jvp(self, wrt):
+        return ForwardOver(self, wrt)
+
+    def __call__(self, *args, t_in=None):
+        of = self.of
+        function, leading, bound, inner = of.plan()
+        vjp = dynamic(function, inner if len(inner) > 1 else inner[0], of.mode)
+        if bound:
+            ws, t_in, single = drop_zero_receiver(self.wrt, t_in, self.single)
+            if not ws:
+                value = of(*args[:-1], g_out=args[-1])
+                return value, zero_adjoint(value)
+            outer = tuple(0 if i == RECEIVER else i + len(leading) for i in ws)
+            return jvp_of(vjp, outer[0] if single else outer)(*leading, *args, t_in=t_in)
+        if not inner:
+            value = of(*args[:-1], g_out=args[-1])
+            return value, value
+        outer = tuple(i + len(leading) for i in self.wrt if i != RECEIVER)
+        if outer:
+            t = without_receiver(t_in, self.wrt, self.single)
+            grads, tangent = jvp_of(vjp, outer if len(outer) > 1 else outer[0])(
+                *leading, *args, t_in=t
+            )
+        else:
+            grads = vjp(*leading, *args[:-1], g_out=args[-1])
+            tangent = zero_adjoint(grads)
+        count = len(inner)
+        return (
+            with_receiver(grads, count, of.wrt, of.single),
+            with_receiver(tangent, count, of.wrt, of.single),
+        )
+
+
+class Unbound:
+    """The derivative of a plain function with the receiver in wrt: None (a zero) in its
+    place."""
+
+    def __init__(self, fn, wrt, mode):
+        self.fn, self.mode = fn, mode
+        self.single = not isinstance(wrt, tuple)
+        self.wrt = (wrt,) if self.single else wrt
+        rest = tuple(i for i in self.wrt if i != RECEIVER)
+        self.rest = rest[0] if len(rest) == 1 else rest
+
+    def __call__(self, *args, g_out=None, t_in=None):
+        if self.mode == "jvp":
+            if self.rest == ():
+                value = self.fn(*args)
+                return value, zero_adjoint(value)
+            t = without_receiver(t_in, self.wrt, self.single)
+            return jvp_of(self.fn, self.rest)(*args, t_in=t)
+        if self.rest == ():
+            return None if self.single else (None,) * len(self.wrt)
+        return self.with_receiver(vjp_of(self.fn, self.rest)(*args, g_out=g_out))
+
+    def with_receiver(self, grads):
+        count = len(self.rest) if isinstance(self.rest, tuple) else 1
+        return with_receiver(grads, count, self.wrt, self.single)
+
+    def jvp(self, wrt):
+        return UnboundJvp(self, wrt)
+
+
+class UnboundJvp:
+    """Forward mode along wrt (the seed last) over an Unbound vjp."""
+
+    def __init__(self, of, wrt):
+        self.of = of
+        self.single = not isinstance(wrt, tuple)
+        self.wrt = (wrt,) if self.single else wrt
+
+    def __call__(self, *args, t_in=None):
+        of, ws, t = self.of, self.wrt, t_in
+        if RECEIVER in ws:
+            t = None if self.single else without_receiver(t, ws, self.single)
+            ws = tuple(i for i in ws if i != RECEIVER)
+        if of.rest == ():
+            value = of(*args[:-1], g_out=args[-1])
+            return value, value
+        inner = vjp_of(of.fn, of.rest)
+        if not ws:
+            grads = inner(*args[:-1], g_out=args[-1])
+            tangent = zero_adjoint(grads)
+        else:
+            grads, tangent = jvp_of(inner, ws[0] if len(ws) == 1 else ws)(*args, t_in=t)
+        return of.with_receiver(grads), of.with_receiver(tangent)
+'''
