@@ -50,11 +50,38 @@ def einsum_loss(a, b, w):
     return np.sum(w * np.einsum("ij,jk->ik", a, b) ** 3)
 
 
+def softmax_loss(x, w):
+    s = x - np.max(x, axis=-1, keepdims=True)
+    e = np.exp(s)
+    a = e / np.sum(e, axis=-1, keepdims=True)
+    return np.sum(w * a)
+
+
+def softmax_and_its_max(x, w):
+    m = np.max(x, axis=1, keepdims=True)  # read again below: its adjoint is not zero
+    s = x - m
+    e = np.exp(s)
+    a = e / np.sum(e, axis=1, keepdims=True)
+    return np.sum(w * a) + np.sum(m * m)
+
+
+def softmax_and_its_exp(x, w):
+    s = x - np.max(x, axis=-1, keepdims=True)
+    e = np.exp(s)
+    a = e / np.sum(e, axis=-1, keepdims=True)
+    return np.sum(w * a) + np.sum(e * e)
+
+
 def _cases():
     rng = np.random.default_rng(18)
     u = rng.standard_normal((40, 30)) * 2.0
     x = rng.uniform(0.5, 2.0, (7, 5))
+    z = rng.standard_normal((6, 5)) * 3.0
+    z[0, :2] = 4.0  # a tie at the max
     return {
+        "softmax": (softmax_loss, (z, rng.standard_normal(z.shape))),
+        "softmax_and_its_max": (softmax_and_its_max, (z, rng.standard_normal(z.shape))),
+        "softmax_and_its_exp": (softmax_and_its_exp, (z, rng.standard_normal(z.shape))),
         "gelu": (gelu_loss, (u, rng.standard_normal(u.shape))),
         "inverse_powers": (inverse_powers, (x, rng.standard_normal(x.shape))),
         "negative_constant_power": (negative_constant_power, (x, rng.standard_normal(x.shape))),
@@ -117,6 +144,17 @@ def test_forward_products_run_through_blas_only_when_allowed():
     inexact = _running(sg.value_and_grad(f, exact=False), args)
     assert exact.count('np.einsum("nchw,co->nhwo"') == 9  # the loop's own products, in order
     assert "np.einsum" not in inexact and "contract(" in inexact  # one GEMM, fused
+
+
+def test_a_softmax_adjoint_runs_as_written_by_hand_only_when_allowed():
+    f, args = CASES["softmax"]
+    exact = _running(sg.value_and_grad(f), args)
+    inexact = _running(sg.value_and_grad(f, exact=False), args)
+    assert "hit" in exact and "np.sum(da * a, axis=-1, keepdims=True)" not in exact
+    assert "hit" not in inexact and "np.sum(da * a, axis=-1, keepdims=True)" in inexact
+    for name in ("softmax_and_its_max", "softmax_and_its_exp"):
+        f, args = CASES[name]
+        assert "hit" in _running(sg.value_and_grad(f, exact=False), args)
 
 
 def test_an_integer_power_of_integers_and_a_scalar_power():

@@ -34,10 +34,10 @@ def d_transformer_loss(params, x, y):
     mask = np.tril(mask_1)
     s_4 = np.where(mask, s, -1000000000.0)
     s_5 = np.max(s_4, axis=-1, keepdims=True)
-    s_6 = s_4 - s_5
+    s_6 = np.subtract(s_4, s_5, out=s_4)
     e = np.exp(s_6, out=s_6)
     a_1 = np.sum(e, axis=-1, keepdims=True)
-    a = e / a_1
+    a = np.divide(e, a_1, out=e)
     o_2 = (a @ v).transpose(0, 2, 1, 3)
     o = o_2.reshape(B, T, C)
     W_o = params["W_o"]
@@ -133,21 +133,12 @@ def d_transformer_loss(params, x, y):
     do_1 = np.transpose(np.reshape(do, np.shape(o_2)), np.argsort((0, 2, 1, 3)))
     da = do_1 @ np.swapaxes(v, -1, -2)
     dv = np.swapaxes(a, -1, -2) @ do_1
-    # line 54: a = e / np.sum(e, axis=-1, keepdims=True)
-    de = da / a_1 + unreduce((-da * a / a_1).sum(axis=(3,), keepdims=True), e, -1, True)
     # line 53: e = np.exp(s)
-    ds_6 = np.multiply(de, e, out=de)
-    # line 52: s = s - np.max(s, axis=-1, keepdims=True)
-    hit_1 = s_4 == s_5
-    ds_4 = np.add(
-        ds_6,
-        (-ds_6).sum(axis=(3,), keepdims=True)
-        * hit_1
-        / np.sum(hit_1, -1, keepdims=True, dtype=s_5.dtype),
-        out=ds_6,
+    ds_6 = np.multiply(
+        a, np.subtract(da, np.sum(da * a, axis=-1, keepdims=True), out=da), out=da
     )
     # line 51: s = np.where(mask, s, -1e9)
-    ds = np.where(mask, ds_4, 0.0)
+    ds = np.where(mask, ds_6, 0.0)
     # line 49: s = q @ np.swapaxes(k, -1, -2) / hd**0.5
     ds_2 = np.divide(ds, s_3, out=ds)
     dq = ds_2 @ np.swapaxes(s_1, -1, -2)

@@ -53,6 +53,7 @@ from .resets import drop_zero_resets
 from .rounding import blas_forward_products, integer_powers
 from .scatter import scatter_accumulations
 from .shaped import shaped_unindex, specialise_shapes, tape_shapes
+from .softmax import softmax_adjoints
 from .splits import concatenate_split_adjoints
 from .subexpressions import common_subexpressions, repeated_values
 from .temporaries import split_temporaries
@@ -249,6 +250,11 @@ REWRITES: tuple[Rewrite, ...] = (
         "integer powers as products",
         lambda r: integer_powers(r.node.body, r.kinds, r.np_name),
         _SHAPES_NUMPY | {INEXACT},
+    ),
+    Rewrite(
+        "softmax adjoints",
+        lambda r: softmax_adjoints(r.node.body, r.der, r.np_name),
+        frozenset({INEXACT}),
     ),
     Rewrite(
         "forward products through BLAS",
