@@ -49,23 +49,23 @@ def d_cnn_loss(params, x, y):
         axis=3,
     )
     h_4_all = K.reshape((9, 1, 8))
-    h_term_1 = np.einsum("nchw,co->nhwo", h_3_1, K[0, 0])
+    h_term_1 = einsum_product("nchw,co->nhwo", h_3_1, K[0, 0])
     h_part_1 = 0.0 + h_term_1
-    h_term_2 = np.einsum("nchw,co->nhwo", h_3_2, K[0, 1])
+    h_term_2 = einsum_product("nchw,co->nhwo", h_3_2, K[0, 1])
     h_part_2 = h_part_1 + h_term_2
-    h_term_3 = np.einsum("nchw,co->nhwo", h_3_3, K[0, 2])
+    h_term_3 = einsum_product("nchw,co->nhwo", h_3_3, K[0, 2])
     h_part_3 = h_part_2 + h_term_3
-    h_term_4 = np.einsum("nchw,co->nhwo", h_3_4, K[1, 0])
+    h_term_4 = einsum_product("nchw,co->nhwo", h_3_4, K[1, 0])
     h_part_4 = h_part_3 + h_term_4
-    h_term_5 = np.einsum("nchw,co->nhwo", h_3_5, K[1, 1])
+    h_term_5 = einsum_product("nchw,co->nhwo", h_3_5, K[1, 1])
     h_part_5 = h_part_4 + h_term_5
-    h_term_6 = np.einsum("nchw,co->nhwo", h_3_6, K[1, 2])
+    h_term_6 = einsum_product("nchw,co->nhwo", h_3_6, K[1, 2])
     h_part_6 = h_part_5 + h_term_6
-    h_term_7 = np.einsum("nchw,co->nhwo", h_3_7, K[2, 0])
+    h_term_7 = einsum_product("nchw,co->nhwo", h_3_7, K[2, 0])
     h_part_7 = h_part_6 + h_term_7
-    h_term_8 = np.einsum("nchw,co->nhwo", h_3_8, K[2, 1])
+    h_term_8 = einsum_product("nchw,co->nhwo", h_3_8, K[2, 1])
     h_part_8 = h_part_7 + h_term_8
-    h_term_9 = np.einsum("nchw,co->nhwo", h_3_9, K[2, 2])
+    h_term_9 = einsum_product("nchw,co->nhwo", h_3_9, K[2, 2])
     h = h_part_8 + h_term_9
     h_7 = np.add(h, c, out=h)
     h_7_mask = h_7 > 0.0

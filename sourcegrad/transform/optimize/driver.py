@@ -40,6 +40,7 @@ from .appends import grow_in_place
 from .builders import builders
 from .chunk import chunk_elementwise
 from .dtypes import name_dtypes
+from .einsum_products import einsum_products
 from .fused import BACKENDS, available, fuse_elementwise
 from .hoist import hoist_accumulations
 from .inplace import InPlace
@@ -289,6 +290,11 @@ REWRITES: tuple[Rewrite, ...] = (
     Rewrite("in-place operations", _in_place, _SHAPES_NUMPY),
     Rewrite("owned accumulations", _owned_accumulations),
     Rewrite("scatter accumulations", _on_body(scatter_accumulations)),
+    Rewrite(
+        "one-product einsums",
+        lambda r: einsum_products(r.node, r.der, r.shapes, r.np_name),
+        _SHAPES_NUMPY,
+    ),
     Rewrite("contractions", _on_node(contractions)),
     Rewrite(
         "gradient builders",
