@@ -50,23 +50,23 @@ def d_cnn_loss(params, x, y):
     )
     h_4_all = K.reshape((9, 1, 8))
     h_term_1 = einsum_product("nchw,co->nhwo", h_3_1, K[0, 0])
-    h_part_1 = 0.0 + h_term_1
+    h_part_1 = np.add(0.0, h_term_1, out=h_term_1)
     h_term_2 = einsum_product("nchw,co->nhwo", h_3_2, K[0, 1])
-    h_part_2 = h_part_1 + h_term_2
+    h_part_2 = np.add(h_part_1, h_term_2, out=h_term_2)
     h_term_3 = einsum_product("nchw,co->nhwo", h_3_3, K[0, 2])
-    h_part_3 = h_part_2 + h_term_3
+    h_part_3 = np.add(h_part_2, h_term_3, out=h_term_3)
     h_term_4 = einsum_product("nchw,co->nhwo", h_3_4, K[1, 0])
-    h_part_4 = h_part_3 + h_term_4
+    h_part_4 = np.add(h_part_3, h_term_4, out=h_term_4)
     h_term_5 = einsum_product("nchw,co->nhwo", h_3_5, K[1, 1])
-    h_part_5 = h_part_4 + h_term_5
+    h_part_5 = np.add(h_part_4, h_term_5, out=h_term_5)
     h_term_6 = einsum_product("nchw,co->nhwo", h_3_6, K[1, 2])
-    h_part_6 = h_part_5 + h_term_6
+    h_part_6 = np.add(h_part_5, h_term_6, out=h_term_6)
     h_term_7 = einsum_product("nchw,co->nhwo", h_3_7, K[2, 0])
-    h_part_7 = h_part_6 + h_term_7
+    h_part_7 = np.add(h_part_6, h_term_7, out=h_term_7)
     h_term_8 = einsum_product("nchw,co->nhwo", h_3_8, K[2, 1])
-    h_part_8 = h_part_7 + h_term_8
+    h_part_8 = np.add(h_part_7, h_term_8, out=h_term_8)
     h_term_9 = einsum_product("nchw,co->nhwo", h_3_9, K[2, 2])
-    h = h_part_8 + h_term_9
+    h = np.add(h_part_8, h_term_9, out=h_term_9)
     h_7 = np.add(h, c, out=h)
     h_7_mask = h_7 > 0.0
     h_7_mask_1 = h_7 == 0.0
@@ -104,7 +104,6 @@ def d_cnn_loss(params, x, y):
     db = sum_leading(dz, 1)
     dW = np.dot(z_1.T, dz)
     dh = np.reshape(np.dot(dz, W.T), np.shape(h))
-    del h, h_7, z_1
     # line 124: h = np.maximum(h + c, 0.0)
     dh_7 = np.add(
         dh * h_7_mask,

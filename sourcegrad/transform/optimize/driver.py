@@ -292,7 +292,7 @@ REWRITES: tuple[Rewrite, ...] = (
     Rewrite("scatter accumulations", _on_body(scatter_accumulations)),
     Rewrite(
         "one-product einsums",
-        lambda r: einsum_products(r.node, r.der, r.shapes, r.np_name),
+        lambda r: einsum_products(r.node, r.der, r.shapes, r.kinds, r.np_name),
         _SHAPES_NUMPY,
     ),
     Rewrite("contractions", _on_node(contractions)),
