@@ -124,6 +124,10 @@ def refuse_prod_order(a):
     )
 
 
+#: (subscripts, shape of a, shape of b) -> one_product_plan's answer, for the last few
+_PLANS: dict = {}
+
+
 @helper(linear=("a", "b"), allocates="new")
 def einsum_product(subscripts, a, b):
     """``np.einsum(subscripts, a, b)``, bit for bit. Where every letter summed over has length
@@ -134,7 +138,12 @@ def einsum_product(subscripts, a, b):
     like einsum's. Otherwise ``np.einsum`` itself."""
     plan = None
     if type(a) is np.ndarray and type(b) is np.ndarray and a.dtype.kind == b.dtype.kind == "f":
-        plan = one_product_plan(subscripts, a.shape, b.shape)
+        key = (subscripts, a.shape, b.shape)
+        plan = _PLANS.get(key, False)
+        if plan is False:
+            if len(_PLANS) >= 256:
+                _PLANS.clear()
+            plan = _PLANS[key] = one_product_plan(subscripts, a.shape, b.shape)
     if plan is None:
         return np.einsum(subscripts, a, b)
     (index_a, perm_a, new_a), (index_b, perm_b, new_b), shape, outer = plan
