@@ -18,6 +18,7 @@ import pytest
 import sourcegrad as sg
 
 from .fd import numerical_grad
+from .internals import DEFAULT_TIERS
 
 BENCHMARKS = pathlib.Path(__file__).resolve().parent.parent / "benchmarks"
 if str(BENCHMARKS) not in sys.path:
@@ -50,6 +51,7 @@ def _running(df, args) -> str:
     return df.emitted(tuple(args), specialise=True).pretty(optimized=True)
 
 
+@DEFAULT_TIERS
 @pytest.mark.parametrize("exact", [True, False], ids=["exact", "inexact"])
 @pytest.mark.parametrize("name", sorted(WORKLOADS))
 def test_running_source_matches_golden(name, exact):
