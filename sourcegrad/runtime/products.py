@@ -29,7 +29,6 @@ __all__ = [
     "prod_others_curvature",
     "refuse_prod_order",
     "einsum_product",
-    "one_product_plan",
 ]
 
 
@@ -128,7 +127,7 @@ def refuse_prod_order(a):
 _PLANS: dict = {}
 
 
-@helper(linear=("a", "b"), allocates="new")
+@helper(linear=("a", "b"))  # (allocates nothing declared: taken as np.einsum, a view maybe)
 def einsum_product(subscripts, a, b):
     """``np.einsum(subscripts, a, b)``, bit for bit. Where every letter summed over has length
     1 (``"nchw,co->nhwo"`` of one channel) and both operands are NumPy arrays of real floats,
