@@ -477,7 +477,11 @@ def main(argv=None) -> int:
         print(f"  (sourcegrad missing from: {', '.join(missing)})")
     candidates = []
     for r in results:
-        if r.candidate not in candidates and r.candidate not in (suite.REFERENCE, "sourcegrad"):
+        if r.candidate not in candidates and r.candidate not in (
+            suite.REFERENCE,
+            "sourcegrad",
+            suite.INEXACT,
+        ):
             candidates.append(r.candidate)
     peer_means = {}
     for name in candidates:

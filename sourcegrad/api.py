@@ -61,6 +61,17 @@ def grad(
     argument signature), overwritten in place, instead of fresh ones; ``pool_buffers=False``
     allocates the intermediates on every call (and frees each after its last use) instead of
     keeping them in per-thread buffers from one call to the next (see ``held_bytes()``).
+
+    ``exact=False`` lets the running code (from the second call on; not the shown code)
+    compute values in another order of rounding, where that is much faster: an integer power
+    ``x ** k`` of a float (``k`` in 3, 4, -1..-4; also ``np.power``) as products (``x * x *
+    x``, ``1.0 / (x * x)``), ``np.einsum`` of two operands through BLAS, a loop that adds
+    ``np.einsum`` products as one product (summed in BLAS's order), and a softmax's adjoint
+    as written by hand (``a * (da - sum(da * a))``, nothing for the max subtracted before it,
+    whose share is zero but for rounding). Values and gradients then differ from the
+    default's by rounding (a few units in the last place of each operation); special values
+    (inf, nan, a zero's sign in a power) and dtypes do not change. By default (``exact=True``)
+    the value is ``f``'s bit for bit.
     """
     if is_derivative(f):
         return grad_of_derivative(f, wrt)

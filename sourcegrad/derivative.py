@@ -33,7 +33,7 @@ from .runtime.signature import call_signature, compile_guard, guard_expression, 
 
 _OPTIONS = {
     "optimize", "debug_hook", "check_finite", "with_forward", "with_gradients",
-    "stable_gradients", "pool_buffers", "fuse",
+    "stable_gradients", "pool_buffers", "fuse", "exact",
 }  # fmt: skip
 #: "select": the part of a jvp's result to compute; "internal": made for generated code, seeds
 #: in sourcegrad's own forms, unchecked; "keep_forward": False: callees' vjps run whole
@@ -102,6 +102,8 @@ class Transformed:
         unknown = set(options) - _OPTIONS - _INTERNAL_OPTIONS
         if unknown:
             raise ArgumentError(f"unknown option(s) {sorted(unknown)}; known: {sorted(_OPTIONS)}")
+        if not isinstance(options.get("exact", True), bool):
+            raise ArgumentError(f"exact={options['exact']!r}: pass exact=False, or leave it out")
         self.wrt_tuple = isinstance(wrt, (tuple, list))
         self.wrt = tuple(wrt) if self.wrt_tuple else (wrt,)
         self.bound_self = ()

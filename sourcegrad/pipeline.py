@@ -525,6 +525,7 @@ class Pipeline:
             shapes,
             pools=self.options.get("pool_buffers", True),
             fuse=self.options.get("fuse"),
+            exact=self.options.get("exact", True),
         )
 
     def _fused(self, core: Core, wrt: tuple, args: tuple, shapes) -> Emitted | None:
@@ -545,7 +546,8 @@ class Pipeline:
         if not fusion.pays(fused_shapes):
             return None  # stacks whose copy costs more than the adjoint's calls it saves
         der = reverse(analysis, self.reverse_mode)
-        fusion.keep_loop_sums(der)  # the forward sums as the loop does: Python's value
+        if self.options.get("exact", True):  # the forward sums as the loop does: Python's value
+            fusion.keep_loop_sums(der)
         simplify(der)
         dtypes = known_dtypes(der, args)
         read = fusion.operands_read(der)

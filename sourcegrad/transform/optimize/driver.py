@@ -1,6 +1,6 @@
 """The order of the rewrites of the running derivative: :data:`REWRITES`, each row a named
 rewrite with the facts it needs (:data:`SHAPES`, :data:`ARGS`, :data:`NUMPY`, :data:`POOLS`,
-:data:`FUSED`).
+:data:`FUSED`, :data:`INEXACT`).
 :func:`optimize` runs, in order, every row whose facts hold for the build.
 
 A new rewrite is a module of this package with a function of one :class:`Run` (or a
@@ -40,6 +40,7 @@ from .appends import grow_in_place
 from .builders import builders
 from .chunk import chunk_elementwise
 from .dtypes import name_dtypes
+from .einsum_products import einsum_products
 from .fused import BACKENDS, available, fuse_elementwise
 from .hoist import hoist_accumulations
 from .inplace import InPlace
@@ -50,8 +51,10 @@ from .ownership import Owner
 from .pool import apply_pool, plan_pool, release_dead
 from .products import contractions, dots, full_sums, hoist_transposes, sums_of_products
 from .resets import drop_zero_resets
+from .rounding import blas_forward_products, integer_powers
 from .scatter import scatter_accumulations
 from .shaped import shaped_unindex, specialise_shapes, tape_shapes
+from .softmax import softmax_adjoints
 from .splits import concatenate_split_adjoints
 from .subexpressions import common_subexpressions, repeated_values
 from .temporaries import split_temporaries
@@ -66,6 +69,8 @@ NUMPY = "numpy"
 POOLS = "pools"
 #: elementwise trees run fused through numexpr (option ``fuse="numexpr"``), in place of chunks
 FUSED = "fused"
+#: values may change by rounding (option ``exact=False``): see :mod:`.rounding`
+INEXACT = "inexact"
 
 #: runtime helpers whose result holds none of their arguments (unindex of a list holds g)
 _COPYING_HELPERS = helper_functions_where(allocates="new")
@@ -242,6 +247,21 @@ REWRITES: tuple[Rewrite, ...] = (
     Rewrite("split adjoints", lambda r: concatenate_split_adjoints(r.node, r.der, r.np_name)),
     Rewrite("specialise shapes", _shapes, frozenset({SHAPES})),
     Rewrite("dtypes", _kinds, _SHAPES_NUMPY),
+    Rewrite(
+        "integer powers as products",
+        lambda r: integer_powers(r.node.body, r.kinds, r.np_name),
+        _SHAPES_NUMPY | {INEXACT},
+    ),
+    Rewrite(
+        "softmax adjoints",
+        lambda r: softmax_adjoints(r.node.body, r.der, r.np_name),
+        frozenset({INEXACT}),
+    ),
+    Rewrite(
+        "forward products through BLAS",
+        lambda r: blas_forward_products(r.node, r.np_name),
+        frozenset({INEXACT}),
+    ),
     Rewrite("like terms", _like_terms, frozenset({SHAPES})),
     Rewrite(
         "shaped unindex", lambda r: shaped_unindex(r.node, r.der, r.shapes, r.kinds), _SHAPES_NUMPY
@@ -270,6 +290,11 @@ REWRITES: tuple[Rewrite, ...] = (
     Rewrite("in-place operations", _in_place, _SHAPES_NUMPY),
     Rewrite("owned accumulations", _owned_accumulations),
     Rewrite("scatter accumulations", _on_body(scatter_accumulations)),
+    Rewrite(
+        "one-product einsums",
+        lambda r: einsum_products(r.node, r.der, r.shapes, r.kinds, r.np_name),
+        _SHAPES_NUMPY,
+    ),
     Rewrite("contractions", _on_node(contractions)),
     Rewrite(
         "gradient builders",
@@ -303,11 +328,14 @@ def _numpy_only(args) -> bool:
     return all(ok(a) for a in args)
 
 
-def facts(example_args, shapes, pools: bool, fuse=None) -> frozenset:
+def facts(example_args, shapes, pools: bool, fuse=None, exact=True) -> frozenset:
     """The facts that hold for a build with these example arguments, shapes and options
     (``fuse``: a backend of :data:`~sourcegrad.transform.optimize.fused.BACKENDS`, or None;
-    refused where its package is not installed)."""
-    found = set()
+    refused where its package is not installed; ``exact``: True, or False to allow the
+    rewrites of :mod:`.rounding`)."""
+    if not isinstance(exact, bool):
+        raise SourcegradError(f"exact={exact!r}: pass exact=True (the default) or exact=False")
+    found = set() if exact else {INEXACT}
     if fuse:
         if fuse not in BACKENDS:
             raise SourcegradError(
@@ -336,14 +364,16 @@ def optimize(
     shapes: dict | None = None,
     pools: bool = True,
     fuse: str | None = None,
+    exact: bool = True,
 ) -> Derivative:
     """A faster copy of ``der`` computing the same results (see the package docstring);
     with ``shapes`` (:func:`~sourcegrad.transform.shapes.concrete_shapes` of the arguments),
     specialised to those shapes, and with ``pools`` its intermediates kept in buffers from
     one call to the next (:mod:`sourcegrad.transform.optimize.pool`), and with ``fuse``
     (``"numexpr"``) its elementwise trees over large arrays fused
-    (:mod:`sourcegrad.transform.optimize.fused`). ``der`` is unchanged."""
-    holding = facts(example_args, shapes, pools, fuse)
+    (:mod:`sourcegrad.transform.optimize.fused`); with ``exact=False`` values may change by
+    rounding (:mod:`sourcegrad.transform.optimize.rounding`). ``der`` is unchanged."""
+    holding = facts(example_args, shapes, pools, fuse, exact)
     np_name = der.refs.name_of(np)
     if np_name is None and value_only(der):
         # a compiled forward (``with_gradients=False``) reads NumPy by the user's own name;

@@ -1,0 +1,94 @@
+"""``np.einsum`` products that are one multiplication per entry run as
+``einsum_product`` in the running code: the same bits as einsum's, special values and signed
+zeros included, for every layout of the output; and a loss written with them keeps Python's
+value bit for bit on calls 1-3."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sourcegrad as sg
+from sourcegrad.runtime.products import einsum_product
+
+from .fd import numerical_grad
+
+SPECS = [
+    ("nchw,co->nhwo", (5, 1, 4, 3), (1, 6)),  # a one-channel convolution's shifted product
+    ("co,nchw->nhwo", (1, 6), (5, 1, 4, 3)),
+    ("nchw,co->onhw", (5, 1, 4, 3), (1, 6)),
+    ("nchw,co->nowh", (5, 1, 4, 3), (1, 6)),
+    ("ij,k->ikj", (4, 3), (5,)),
+    ("ij,k->ijk", (4, 3), (5,)),
+    ("ij,jk->ik", (4, 1), (1, 5)),
+    ("bi,bj->bij", (3, 4), (3, 5)),
+    ("i,->i", (4,), ()),
+    ("ij,jk->ik", (4, 3), (3, 5)),  # a real sum: einsum itself
+    ("i,i->", (4,), (4,)),
+    ("ij,jk->ik", (4, 1), (3, 5)),  # lengths that differ: einsum itself (an error)
+]
+
+_BITS = {np.dtype(np.float64): np.uint64, np.dtype(np.float32): np.uint32}
+
+
+def _operand(rng, shape, dtype):
+    x = rng.standard_normal(shape).astype(dtype)
+    flat = x.reshape(-1)
+    specials = [-0.0, 0.0, np.inf, -np.inf, np.nan, np.finfo(dtype).tiny / 4, 3.0]
+    for k, v in enumerate(specials[: flat.size]):
+        flat[(k * 7) % flat.size] = v
+    return x
+
+
+@pytest.mark.parametrize(
+    "dtypes", [("float64", "float64"), ("float32", "float32"), ("float32", "float64")]
+)
+@pytest.mark.parametrize("spec,shape_a,shape_b", SPECS)
+def test_the_same_bits_as_einsum(spec, shape_a, shape_b, dtypes):
+    rng = np.random.default_rng(len(spec))
+    a, b = _operand(rng, shape_a, dtypes[0]), _operand(rng, shape_b, dtypes[1])
+    with np.errstate(all="ignore"):
+        try:
+            want = np.einsum(spec, a, b)
+        except ValueError:
+            with pytest.raises(ValueError):
+                einsum_product(spec, a, b)
+            return
+        got = einsum_product(spec, a, b)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    bits = _BITS[want.dtype]
+    np.testing.assert_array_equal(np.asarray(got).view(bits), np.asarray(want).view(bits))
+
+
+def test_integers_and_strided_operands_go_to_einsum():
+    a, b = np.arange(6).reshape(2, 3), np.arange(4)
+    np.testing.assert_array_equal(einsum_product("ij,k->ijk", a, b), np.einsum("ij,k->ijk", a, b))
+    x = np.random.default_rng(0).standard_normal((6, 1, 8, 8))[:, :, 1:7:2, ::3]
+    k = np.random.default_rng(1).standard_normal((1, 4))
+    np.testing.assert_array_equal(
+        einsum_product("nchw,co->nhwo", x, k), np.einsum("nchw,co->nhwo", x, k)
+    )
+
+
+def shifted_products(K, x, w):
+    ho, wo = x.shape[2] - 1, x.shape[3] - 1
+    h = 0.0
+    for i in range(2):
+        for j in range(2):
+            h = h + np.einsum("nchw,co->nhwo", x[:, :, i : i + ho, j : j + wo], K[i, j])
+    return np.sum(w * np.tanh(h))
+
+
+def test_a_loop_of_one_channel_products_keeps_pythons_value():
+    rng = np.random.default_rng(4)
+    K, x = rng.standard_normal((2, 2, 1, 3)), rng.standard_normal((4, 1, 5, 5))
+    w = rng.standard_normal((4, 4, 4, 3))
+    df = sg.value_and_grad(shifted_products)
+    g_fd = numerical_grad(shifted_products, (K, x, w), 0)
+    for _ in range(3):
+        value, g = df(K, x, w)
+        assert value == shifted_products(K, x, w)
+        np.testing.assert_allclose(g, g_fd, rtol=1e-6, atol=1e-8)
+    df(K, x, w)
+    text = df.emitted((K, x, w), specialise=True).pretty(optimized=True)
+    assert "einsum_product(" in text
