@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import rules as R
-from .errors import NoRuleError, UnsupportedSyntaxError
+from .errors import NoRuleError
 from .rules.registry import hashable_key
 from .runtime.trees import zero_adjoint
 from .transform.derive import RECEIVER
@@ -190,18 +190,6 @@ def picked(t, wrt: tuple, single: bool, kept: tuple, kept_single: bool):
     by = dict(zip((wrt,) if single else wrt, (t,) if single else tuple(t)))
     parts = tuple(by[i] for i in kept)
     return parts[0] if kept_single else parts
-
-
-def refuse_method_of_differentiated(fn, wrt) -> None:
-    """Refuse order 3 through ``fn``, a bound method of a differentiated object (``wrt``
-    holds the receiver): the forward mode below it hands on the method's tangent (read as
-    ``obj.forward``) as a zero, so the object's own tangent would be lost."""
-    if isinstance(fn, types.MethodType) and RECEIVER in (wrt if isinstance(wrt, tuple) else (wrt,)):
-        raise UnsupportedSyntaxError(
-            "a derivative of order 3 or more through a bound method of a differentiated "
-            "object (obj.method(x)) is not built; call the object itself (give its class a "
-            "__call__), or take order 2 (sg.hvp)"
-        )
 
 
 class ForwardOver:

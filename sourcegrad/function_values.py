@@ -26,7 +26,6 @@ from .callables import (
     is_bound_to,
     picked,
     receiver_tangent,
-    refuse_method_of_differentiated,
     with_receiver,
     without_receiver,
 )
@@ -211,7 +210,6 @@ class _OfReceiverJvp:
 
     def jvp(self, wrt):
         """Forward mode over this jvp (order 3 and up through a layer object)."""
-        refuse_method_of_differentiated(self.of.fn, self.wrt)
         return ForwardOver(self, wrt, jvp_of)
 
     def __call__(self, *args, t_in=None):
@@ -346,7 +344,6 @@ class _CalledJvp:
     def jvp(self, wrt):
         """Forward mode over this jvp (order 3 and up through a NumPy function taken from a
         container, or a method of an object held constant)."""
-        refuse_method_of_differentiated(self.called.fn, self.wrt)
         return ForwardOver(self, wrt, jvp_of)
 
     def __call__(self, *args, t_in=None):

@@ -161,9 +161,8 @@ def test_forward_mode_through_function_values_exports_bit_for_bit(case, tmp_path
     assert same(got, steady(sg.jvp(f), *args, tangent)), got
 
 
-#: order 3 through each but a method of layer objects (refused: its receiver's tangent is
-#: lost below it, see test_order_3_through_a_bound_method_is_refused_in_the_users_file)
-ORDER_3 = [k for k in FIRST_ORDER if k != "a method of layer objects in a loop"]
+#: order 3 through each (a method of layer objects too: its receiver's tangent is the object's)
+ORDER_3 = list(FIRST_ORDER)
 
 
 @pytest.mark.parametrize(
@@ -509,28 +508,6 @@ def test_the_third_derivative_through_a_layer_object_is_right(case):
             assert np.linalg.norm(a - fd) <= 1e-5 * max(np.linalg.norm(fd), 1.0)
 
 
-def test_order_3_through_a_bound_method_is_refused_in_the_users_file():
-    """``layer.forward(h)`` of a differentiated layer: the forward mode below order 3 reads
-    the method's tangent as a zero, so the layer's would be lost; the tower and the export
-    refuse it in the user's file, with the way out (call the object itself)."""
-    args = v.method_args()
-    levels = tower(v.method_loss, (), [0, 0], (0,))
-    for run in (
-        lambda: levels.evaluate(args, (args[0], args[0])),
-        lambda: sg.export(v.method_loss, *args, order=3),
-    ):
-        with pytest.raises(sg.SourcegradError, match="bound method.*__call__") as e:
-            run()
-        assert e.value.filename == v.__file__
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="the tangent of a bound method read from a layer restored from a tape "
-    "(field_tangent of layer.forward) is a zero, so the HVP drops the layer's own tangent: "
-    "runtime/tangent_helpers.field_tangent must return the object's tangent for a method "
-    "bound to it (not in this helper's files; reported)",
-)
 def test_the_hvp_through_a_method_of_layers_in_a_loop_is_right():
     layers, x = v.method_args()
     rng = np.random.default_rng(5)
