@@ -51,6 +51,7 @@ from .pool import apply_pool, plan_pool, release_dead
 from .products import contractions, dots, full_sums, hoist_transposes, sums_of_products
 from .resets import drop_zero_resets
 from .scatter import scatter_accumulations
+from .seeds import typed_seeds
 from .shaped import shaped_unindex, specialise_shapes, tape_shapes
 from .splits import concatenate_split_adjoints
 from .subexpressions import common_subexpressions, repeated_values
@@ -206,7 +207,7 @@ def _hoisted(run: Run) -> None:
     refs = run.der.refs
     helpers = {sum_leading: refs.name_of(sum_leading)}
     run.stacks = hoist_accumulations(
-        run.node.body, run.owner, run.np_name, helpers, refs.names.fresh
+        run.node.body, run.owner, run.np_name, helpers, refs.names.fresh, refs
     )
 
 
@@ -241,6 +242,11 @@ REWRITES: tuple[Rewrite, ...] = (
     Rewrite("drop zero resets", _zero_resets),
     Rewrite("split adjoints", lambda r: concatenate_split_adjoints(r.node, r.der, r.np_name)),
     Rewrite("specialise shapes", _shapes, frozenset({SHAPES})),
+    Rewrite(
+        "typed seeds",
+        lambda r: typed_seeds(r.node, r.der, r.example_args, r.shapes),
+        _SHAPES_NUMPY,
+    ),
     Rewrite("dtypes", _kinds, _SHAPES_NUMPY),
     Rewrite("like terms", _like_terms, frozenset({SHAPES})),
     Rewrite(
