@@ -412,14 +412,18 @@ def _call_dtype(v, dtypes, facts: _Facts):
     """The dtype of the call ``v`` (None where unknown), by the ``dtype`` rule
     its callee declares (:func:`sourcegrad.rules.facts.dtype_rule`), or :data:`_UNDECIDED`
     where the callee declares none read here (elementwise functions and reductions: their
-    stand-ins in :func:`~sourcegrad.transform.shapes.expression_kind`; other NumPy functions
-    evaluated on stand-ins of the operands' ranks, :func:`_evaluated_dtype`)."""
+    stand-ins in :func:`~sourcegrad.transform.shapes.expression_kind`; other NumPy functions,
+    and functions called by name that declare ``"reduced"`` (``F.sigmoid``), evaluated on
+    stand-ins of the operands' ranks, :func:`_evaluated_dtype`); ``x.astype(dtype)`` has the
+    dtype it names."""
     callees = facts.callees
     key, operands = callees.of(v)
     np_name = callees.np_name
     rule = None if key is None else _helper_rule(key) or dtype_rule(key)
     by_rule = _BY_RULE.get(rule)
-    if key == "astype" and (v.args or v.keywords):  # x.astype(dtype): the dtype named
+    if (
+        isinstance(key, str) and key == "astype" and (v.args or v.keywords)
+    ):  # x.astype(dtype): the dtype named
         given = v.args[0] if v.args else {k.arg: k.value for k in v.keywords}.get("dtype")
         return _named_or_read_dtype(given, dtypes, facts)
     if by_rule is None:
