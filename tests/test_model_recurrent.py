@@ -127,7 +127,9 @@ def test_the_lstms_running_derivative_adds_each_step_into_one_buffer():
     running = shown[shown.index("xw = F.linear(") :]  # the network's vjp, after the loss's
     assert "xw = F.linear(" in running and "dxw[t] += " in running  # in place, one buffer
     assert "unindex(" not in running and "sum_to(" not in running  # specialised to shapes
-    assert running.count("linear_weight_grad(dxw, ") == 1  # one GEMM after the loop
+    assert running.count("linear_weight_grad(dxw, xw_1)") == 1  # one GEMM after the loop
+    # the recurrent weights' too: the steps' rows of dxw against the stacked states
+    assert running.count("linear_weight_grad(dxw, ") == 2
 
 
 def test_an_unknown_output_type_is_refused():

@@ -153,7 +153,13 @@ def _as_sequence_tangent(z, x):
 defvjp(as_sequence, _as_sequence_adjoint)
 defjvp(as_sequence, _as_sequence_tangent)
 # (T, N, features) or refused; an array's own shape
-declare(as_sequence, rank=constant_rank(3), shape=first_operand_shape, allocates="view")
+declare(
+    as_sequence,
+    rank=constant_rank(3),
+    shape=first_operand_shape,
+    dtype="operand",
+    allocates="view",
+)
 
 
 #: the cells, ready to call inside a differentiated function: ``h, c = lstm_cell(p, x, h, c)``

@@ -171,7 +171,7 @@ for _fn, _rule, _tangent in [
     defjvp(_fn, _tangent)
 declare(
     relu, tanh, sigmoid, erf, gelu, softmax, log_softmax,
-    rank=first_operand_rank, shape=first_operand_shape, allocates="new",
+    rank=first_operand_rank, shape=first_operand_shape, allocates="new", dtype="reduced",
 )  # fmt: skip
 
 

@@ -100,6 +100,8 @@ def _linear_shape(op, known):
 
 
 declare(linear, rank=_linear_rank, shape=_linear_shape, dtype="promote", allocates="new")
+declare(linear_weight_grad, dtype="promote", sums_leading=True)
+declare(linear_bias_grad, dtype="operand", sums_leading=True)
 defvjp(linear, _linear_adjoint)
 defjvp(linear, _linear_tangent)
 defvjp(linear_weight_grad, _weight_grad_adjoint)

@@ -12,14 +12,19 @@ rules it holds, with :func:`declare`:
 * ``allocates``: ``"new"`` (a new array, made from array arguments, that shares no memory
   with them), ``"created"`` (a new array made from shapes or values: ``np.zeros``),
   ``"view"`` (may share an argument's memory), or None (not declared);
-* ``reduction``: whether it is a reduction taking ``axis`` / ``keepdims``.
+* ``reduction``: whether it is a reduction taking ``axis`` / ``keepdims``;
+* ``sums_leading``: whether its result is a sum over the leading axes (all but the last) of
+  its array operands, term by term linear in each (``linear_weight_grad(g, x)``, ``g.T @ x``
+  over rows): called on operands stacked along a new leading axis, it gives the sum of its
+  calls on the steps, so a loop's accumulations of it can run as one call after the loop.
 
 ``op`` is the analysis's operation: ``op.key``, ``op.operands`` (syntax-tree atoms) and
 ``op.bound`` (the rule's parameter names -> atoms). A declaration for a *type* (``np.ufunc``)
 holds for every key of that type that has no declaration of its own.
 
 The transformer reads these through the queries below (:func:`rank_of`, :func:`shape_of`,
-:func:`dtype_rule`, :func:`allocation`, :func:`is_reduction`, :func:`numpy_names`), never
+:func:`dtype_rule`, :func:`allocation`, :func:`is_reduction`, :func:`sums_leading`,
+:func:`numpy_names`), never
 through the family modules.
 """
 
@@ -46,13 +51,22 @@ class Facts:
     dtype: str | None = None
     allocates: str | None = None
     reduction: bool = False
+    sums_leading: bool = False
 
 
 #: key (or type, for every key of that type) -> :class:`Facts`
 FACTS: dict = {}
 
 
-def declare(*keys, rank=None, shape=None, dtype=None, allocates=None, reduction=False) -> None:
+def declare(
+    *keys,
+    rank=None,
+    shape=None,
+    dtype=None,
+    allocates=None,
+    reduction=False,
+    sums_leading=False,
+) -> None:
     """Declare the facts of every key in ``keys`` (see the module docstring). A key declared
     twice gets the facts of both, the later declaration winning where both give one."""
     if dtype is not None and dtype not in DTYPE_RULES:
@@ -67,6 +81,7 @@ def declare(*keys, rank=None, shape=None, dtype=None, allocates=None, reduction=
             dtype=dtype or old.dtype,
             allocates=allocates or old.allocates,
             reduction=reduction or old.reduction,
+            sums_leading=sums_leading or old.sums_leading,
         )
 
 
@@ -112,6 +127,11 @@ def allocation(key):
 def is_reduction(key) -> bool:
     """Whether ``key`` is a reduction taking ``axis`` and ``keepdims``."""
     return facts_of(key).reduction
+
+
+def sums_leading(key) -> bool:
+    """Whether ``key`` sums over its operands' leading axes (see the module docstring)."""
+    return facts_of(key).sums_leading
 
 
 def numpy_names(module=np, *, allocates=None, dtype=None) -> frozenset:

@@ -53,6 +53,7 @@ from .products import contractions, dots, full_sums, hoist_transposes, sums_of_p
 from .resets import drop_zero_resets
 from .rounding import blas_forward_products, integer_powers
 from .scatter import scatter_accumulations
+from .seeds import typed_seeds
 from .shaped import shaped_unindex, specialise_shapes, tape_shapes
 from .softmax import softmax_adjoints
 from .splits import concatenate_split_adjoints
@@ -211,7 +212,7 @@ def _hoisted(run: Run) -> None:
     refs = run.der.refs
     helpers = {sum_leading: refs.name_of(sum_leading)}
     run.stacks = hoist_accumulations(
-        run.node.body, run.owner, run.np_name, helpers, refs.names.fresh
+        run.node.body, run.owner, run.np_name, helpers, refs.names.fresh, refs
     )
 
 
@@ -246,6 +247,11 @@ REWRITES: tuple[Rewrite, ...] = (
     Rewrite("drop zero resets", _zero_resets),
     Rewrite("split adjoints", lambda r: concatenate_split_adjoints(r.node, r.der, r.np_name)),
     Rewrite("specialise shapes", _shapes, frozenset({SHAPES})),
+    Rewrite(
+        "typed seeds",
+        lambda r: typed_seeds(r.node, r.der, r.example_args, r.shapes),
+        _SHAPES_NUMPY,
+    ),
     Rewrite("dtypes", _kinds, _SHAPES_NUMPY),
     Rewrite(
         "integer powers as products",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import types
 from dataclasses import dataclass
 
 import gast
@@ -13,6 +14,7 @@ from ...rules.facts import Facts, dtype_rule, facts_of
 from ...rules.syntax_keys import METHODS
 from ...runtime import NAMESPACE
 from ...runtime.facts import helper_facts
+from ...runtime.trees import zero_adjoint
 from .. import syntax as S
 from ..forms import Derivative
 from ..node_facts import get_fact
@@ -58,7 +60,7 @@ def name_dtypes(node, der: Derivative, example_args, np_name, shapes=None) -> di
     for p, dt in params.items():
         defs.setdefault(p, []).insert(0, dt)  # the value on entry
 
-    callees = Callees(np_name, _typed_helpers(der.refs))
+    callees = Callees(np_name, _typed_helpers(der.refs), der.refs)
     ranks = dict(der.analysis.ranks)
     ranks.update((n, len(sh)) for n, sh in (shapes or {}).items() if isinstance(sh, tuple))
     ranks.update((a, ranks[v]) for v, a in der.adj_names.items() if v in ranks)  # its value's
@@ -86,9 +88,14 @@ def name_dtypes(node, der: Derivative, example_args, np_name, shapes=None) -> di
 
 
 def _definitions(node) -> dict:
-    """name -> the statements that assign it (None for one that unpacks or stores into it)."""
+    """name -> the statements that assign it (None for one that unpacks or stores into it);
+    for a list that starts empty and grows by ``append`` alone (``hs = []``,
+    ``hs.append(h)``), the appends: its items' dtype is the list's."""
     defs: dict = {}
+    appends: dict = {}
     for stmt in walk_statements(node.body):
+        if _append_of(stmt) is not None and not get_fact(stmt, "tape_pair", None):
+            appends.setdefault(_append_of(stmt), []).append(stmt)
         if not isinstance(stmt, gast.Assign):
             continue
         if S.is_none(stmt.value) or get_fact(stmt, "tape_pair", None):
@@ -96,10 +103,63 @@ def _definitions(node) -> dict:
         target = stmt.targets[0]
         if isinstance(target, gast.Name):
             defs.setdefault(target.id, []).append(stmt)
-        else:  # a, b = f(..): no dtype for these names
-            for n in _bound_names(target):
+        else:  # a, b = f(..): no dtype for these names, nor for lists stored into
+            for n in _bound_names(target) + _stored_into(target):
                 defs.setdefault(n, []).append(None)
+    for name, grown in appends.items():
+        made = defs.get(name, [])
+        if made and all(_empty_list(st) for st in made):
+            defs[name] = grown
+    for name, made in defs.items():  # hs = [], hs = [*hs, h]: the list of h's dtype
+        grown = [st for st in made if not _empty_list(st)]
+        if grown and len(grown) < len(made) and all(_grown_list(st, name) for st in grown):
+            defs[name] = grown
     return defs
+
+
+def _grown_list(stmt, name: str) -> bool:
+    """Whether ``stmt`` is ``name = [*name, e, ...]``."""
+    v = stmt.value if isinstance(stmt, gast.Assign) else None
+    if not isinstance(v, gast.List) or not v.elts:
+        return False
+    head = v.elts[0]
+    return (
+        isinstance(head, gast.Starred)
+        and isinstance(head.value, gast.Name)
+        and head.value.id == name
+        and not any(isinstance(e, gast.Starred) for e in v.elts[1:])
+    )
+
+
+def _append_of(stmt):
+    """``xs`` where ``stmt`` is ``xs.append(e)``, else None."""
+    v = stmt.value if isinstance(stmt, gast.Expr) else None
+    if (
+        isinstance(v, gast.Call)
+        and isinstance(v.func, gast.Attribute)
+        and v.func.attr == "append"
+        and isinstance(v.func.value, gast.Name)
+        and len(v.args) == 1
+        and not v.keywords
+    ):
+        return v.func.value.id
+    return None
+
+
+def _empty_list(stmt) -> bool:
+    return (
+        isinstance(stmt, gast.Assign) and isinstance(stmt.value, gast.List) and not stmt.value.elts
+    )
+
+
+def _stored_into(target) -> list:
+    """The names whose items or attributes an assignment to ``target`` writes (``xs[k] = v``:
+    ``xs``)."""
+    return [
+        n.value.id
+        for n in S.walk(target)
+        if isinstance(n, (gast.Subscript, gast.Attribute)) and isinstance(n.value, gast.Name)
+    ]
 
 
 def _bound_names(target) -> list:
@@ -136,28 +196,61 @@ def _resolve(defs: dict, params: dict, bad: set, of) -> dict:
 @dataclass(frozen=True)
 class Callees:
     """How the derivative reaches the functions whose result dtypes calls are known by:
-    ``np_name``, the name of NumPy, and ``helpers``, name -> each runtime helper it refers to
-    that declares a dtype."""
+    ``np_name``, the name of NumPy, ``helpers``, name -> each runtime helper it refers to
+    that declares a dtype, and ``refs``, what its other names are (a global, a module's
+    attribute)."""
 
     np_name: str | None
     helpers: dict
+    refs: object = None
 
     def of(self, v):
         """``(key, operands)`` of the call ``v``: a NumPy function (``np.f(a, b)``: its
-        arguments), a runtime helper (``sum_to(g, x)``: the same), an array method (``x.f(a)``:
-        the receiver, then its arguments; its key in
+        arguments), a runtime helper (``sum_to(g, x)``: the same), a function that a global
+        name or a module's attribute holds (``F.linear(x, w)``, ``linear_weight_grad(g, x)``:
+        the same), an array method (``x.f(a)``: the receiver, then its arguments; its key in
         :data:`~sourcegrad.rules.syntax_keys.METHODS`), else ``(None, [])``."""
         if isinstance(v.func, gast.Name):
-            return self.helpers.get(v.func.id), list(v.args)
+            found = self.helpers.get(v.func.id)
+            return (found if found is not None else self.named(v.func)), list(v.args)
         if not isinstance(v.func, gast.Attribute):
             return None, []
         receiver, attr, np_name = v.func.value, v.func.attr, self.np_name
         dotted = S.dotted(receiver) if np_name is not None else None
         if dotted == np_name and dotted is not None:
             return getattr(np, attr, None), list(v.args)
+        module = self.named(receiver)
+        if isinstance(module, types.ModuleType):  # F.linear(x, w): F a module
+            return getattr(module, attr, None), list(v.args)
         if attr in METHODS and not (dotted or "").startswith(f"{np_name}."):  # not np.linalg.f
             return METHODS[attr][0], [receiver, *v.args]
         return None, []
+
+    def named(self, e):
+        """The object the name or module attribute ``e`` (``F``, ``sg.nn``) holds where the
+        derivative reads it as a global (not one of its own variables) or an object
+        generated code refers to, else None."""
+        refs = self.refs
+        if refs is None:
+            return None
+        if isinstance(e, gast.Attribute):
+            inner = self.named(e.value)
+            return getattr(inner, e.attr, None) if isinstance(inner, types.ModuleType) else None
+        if not isinstance(e, gast.Name) or e.id in refs.local:
+            return None
+        if e.id in refs.injected:
+            return refs.injected[e.id]
+        return refs.user_globals.get(e.id)
+
+
+#: the dtype rules of runtime helpers that declare none themselves (a zero adjoint of an
+#: array: ``np.zeros_like``)
+_HELPER_RULES = {zero_adjoint: "operand"}
+
+
+def _helper_rule(key):
+    """The rule :data:`_HELPER_RULES` gives ``key`` (by identity), or None."""
+    return next((rule for fn, rule in _HELPER_RULES.items() if fn is key), None)
 
 
 def _typed_helpers(refs) -> dict:
@@ -165,7 +258,8 @@ def _typed_helpers(refs) -> dict:
     out = {}
     for fn in NAMESPACE.values():
         facts = helper_facts(fn)
-        if facts is not None and facts.dtype is not None and refs.name_of(fn) is not None:
+        typed = facts is not None and facts.dtype is not None or fn in _HELPER_RULES
+        if typed and refs.name_of(fn) is not None:
             out[refs.name_of(fn)] = fn
     return out
 
@@ -242,14 +336,26 @@ def _int_value(v, dtypes, facts: _Facts) -> bool:
 
 def _assigned_dtype(stmt, dtypes, core, example_args, facts: _Facts):
     """The dtype of the value ``stmt`` assigns, given ``dtypes`` of names, or None."""
+    if isinstance(stmt, gast.Expr):  # xs.append(e): the list's items' dtype
+        return _kind(stmt.value.args[0], dtypes, facts)
     if stmt is None or not isinstance(stmt, gast.Assign):
         return stmt  # a parameter's dtype, or None
+    if _grown_list(stmt, stmt.targets[0].id if isinstance(stmt.targets[0], gast.Name) else ""):
+        return _items_kind(stmt.value.elts[1:], dtypes.get(stmt.targets[0].id), dtypes, facts)
     if get_fact(stmt, "path", None):
         leaf = follow_path(core, stmt, example_args)
         if type(leaf) is np.ndarray:
             return leaf.dtype
         return type(leaf) if type(leaf) in (float, int) else None
     return _kind(stmt.value, dtypes, facts)
+
+
+def _items_kind(items, known, dtypes, facts: _Facts):
+    """The one dtype of the ``items`` appended to a list whose items have the dtype ``known``
+    so far (None: not known yet), or None where they differ."""
+    kinds = [_kind(e, dtypes, facts) for e in items]
+    first = kinds[0] if known is None else known
+    return first if all(same_dtype(k, first) for k in kinds) else None
 
 
 def _kind(v, dtypes, facts: _Facts):
@@ -306,26 +412,51 @@ def _call_dtype(v, dtypes, facts: _Facts):
     """The dtype of the call ``v`` (None where unknown), by the ``dtype`` rule
     its callee declares (:func:`sourcegrad.rules.facts.dtype_rule`), or :data:`_UNDECIDED`
     where the callee declares none read here (elementwise functions and reductions: their
-    stand-ins in :func:`~sourcegrad.transform.shapes.expression_kind`; other NumPy functions
-    evaluated on stand-ins of the operands' ranks, :func:`_evaluated_dtype`)."""
+    stand-ins in :func:`~sourcegrad.transform.shapes.expression_kind`; other NumPy functions,
+    and functions called by name that declare ``"reduced"`` (``F.sigmoid``), evaluated on
+    stand-ins of the operands' ranks, :func:`_evaluated_dtype`); ``x.astype(dtype)`` has the
+    dtype it names."""
     callees = facts.callees
     key, operands = callees.of(v)
     np_name = callees.np_name
-    rule = dtype_rule(key) if key is not None else None
+    rule = None if key is None else _helper_rule(key) or dtype_rule(key)
     by_rule = _BY_RULE.get(rule)
+    if (
+        isinstance(key, str) and key == "astype" and (v.args or v.keywords)
+    ):  # x.astype(dtype): the dtype named
+        given = v.args[0] if v.args else {k.arg: k.value for k in v.keywords}.get("dtype")
+        return _named_or_read_dtype(given, dtypes, facts)
     if by_rule is None:
-        if rule is None and _numpy_function(v, np_name) and facts_of(key) != Facts():
+        numpy_function = _numpy_function(v, np_name)
+        if rule is None and numpy_function and facts_of(key) != Facts():
             return _evaluated_dtype(key, v, dtypes, facts)
+        if rule == "reduced" and not numpy_function and _called_by_name(v, callees):
+            return _evaluated_dtype(key, v, dtypes, facts)  # F.sigmoid(x): on a stand-in
         return _UNDECIDED
     given = {k.arg: k.value for k in v.keywords}.get("dtype")
     at = _dtype_position(key)
     if given is None and at is not None and at < len(operands):
         given = operands[at]
     if given is not None:  # dtype=x.dtype, dtype=bool, else not known here
-        if isinstance(given, gast.Attribute) and given.attr == "dtype":
-            return expression_dtype(given.value, dtypes, np_name)
-        return facts.named_dtype(given)
+        return _named_or_read_dtype(given, dtypes, facts)
     return by_rule(operands, lambda e: _array_kind(e, dtypes, facts))
+
+
+def _named_or_read_dtype(given, dtypes, facts: _Facts):
+    """The dtype the expression ``given`` names: ``x.dtype`` (``x``'s), ``bool``,
+    ``np.float32``; None where not known here."""
+    if given is None:
+        return None
+    if isinstance(given, gast.Attribute) and given.attr == "dtype":
+        return expression_dtype(given.value, dtypes, facts.callees.np_name)
+    return facts.named_dtype(given)
+
+
+def _called_by_name(v, callees: Callees) -> bool:
+    """Whether the call ``v`` calls a function by a name or a module's attribute, not a
+    method of an array (``F.sigmoid(x)``, not ``x.sum()``)."""
+    f = v.func
+    return isinstance(f, gast.Name) or isinstance(callees.named(f.value), types.ModuleType)
 
 
 def _numpy_function(v, np_name) -> bool:

@@ -20,7 +20,11 @@ Where it is done: a top-level ``for t in reversed(range(n))`` whose count the ar
 decide; an accumulation ``acc += e`` or ``acc[k] += e`` (the in-place form, so ``acc`` is
 owned: nothing else reaches its array) at the top level of the body, with ``e`` one of
 ``np.dot(P.T, Q)``, ``P.T @ Q`` (``P``, ``Q`` matrices), ``np.outer(Q, P)`` (vectors),
-``sum_leading(Q, k)``, ``np.sum(Q, axis=0)``, of names whose shapes and dtypes are known;
+``sum_leading(Q, k)``, ``np.sum(Q, axis=0)``, or a call ``f(A, B, ...)`` of a function
+declared to sum over its operands' leading axes (``sums_leading``, in
+:mod:`sourcegrad.rules.facts`: ``linear_weight_grad(dz, h)`` becomes one
+``linear_weight_grad(stack_dz, stack_h)`` after the loop), of names whose shapes and dtypes
+are known;
 ``acc`` mentioned nowhere else in the loop, ``k`` not changed by it. A ``while`` loop, a
 nested loop and an accumulation in a branch are left as they are.
 
@@ -34,6 +38,7 @@ from __future__ import annotations
 import gast
 import numpy as np
 
+from ...rules.facts import sums_leading
 from ...runtime.helpers import sum_leading
 from .. import syntax as S
 from ..node_facts import get_fact, set_fact
@@ -48,10 +53,12 @@ from .step_arrays import (
 
 class _Accumulation:
     """One ``acc += e`` statement that may move: its form (``dot``, ``outer``, ``leading``
-    with ``k``, ``sum0``), its left operand ``p`` (or None) and right operand ``q``."""
+    with ``k``, ``sum0``, ``declared``), its left operand ``p`` (or None) and right operand
+    ``q``; for ``declared``, ``e``'s operands in order (``q`` the first, ``p`` None)."""
 
-    def __init__(self, stmt, form, p, q, k=None):
+    def __init__(self, stmt, form, p, q, k=None, operands=()):
         self.stmt, self.form, self.p, self.q, self.k = stmt, form, p, q, k
+        self.operands = tuple(operands) or ((q,) if p is None else (q, p))
 
     @property
     def base(self) -> str:
@@ -62,10 +69,11 @@ class _Accumulation:
 class _Hoist:
     """The rewrite of one function body (see the module docstring)."""
 
-    def __init__(self, body, owner, np_name, helpers, fresh):
+    def __init__(self, body, owner, np_name, helpers, fresh, refs):
         self.body, self.owner, self.np_name = body, owner, np_name
         self.sum_leading = helpers.get(sum_leading)
         self.fresh = fresh
+        self.refs = refs
         self.stacks: list = []  # (statement making a stack, its layout), for the pool
         self._layouts: dict = {}  # stack name -> (shape, dtype), of the loop being rewritten
         self._moving: list = []  # the accumulations of that loop that move
@@ -88,7 +96,27 @@ class _Hoist:
             return None
         if loop.target.id in {n for s in loop.body for n in stored(s)}:
             return None
-        return known_count(it.args[0].args[0], self.body, self.owner)
+        bound = it.args[0].args[0]
+        found = known_count(bound, self.body, self.owner)
+        return found if found is not None else self._length(bound)
+
+    def _length(self, bound):
+        """``len(X)`` of a ``bound`` assigned once as ``n = len(X)`` at the top level, where
+        the shape of ``X`` is known."""
+        if not isinstance(bound, gast.Name):
+            return None
+        defs = [
+            s for s in S.walk(gast.Module(body=self.body, type_ignores=[])) if bound.id in _bound(s)
+        ]
+        if len(defs) != 1 or defs[0] not in self.body or not isinstance(defs[0], gast.Assign):
+            return None
+        v = defs[0].value
+        if not (call_of(v, "len", 1) and isinstance(v.args[0], gast.Name)):
+            return None
+        shape = self.owner.in_place.shapes_of(v.args[0].id)
+        return (
+            shape[0] if isinstance(shape, tuple) and shape and isinstance(shape[0], int) else None
+        )
 
     def _loop(self, loop, count) -> None:
         found = [a for a in (self._match(s) for s in loop.body) if a is not None]
@@ -100,8 +128,12 @@ class _Hoist:
         self._layouts, self._moving = {}, found
         after = []
         for acc in found:
+            if acc.form == "declared":
+                stacked = [self._left(loop, n, acc.stmt, count, stacks) for n in acc.operands]
+                after.append(self._after_declared(acc, stacked))
+                continue
             q = self._stack(loop, acc.q, acc.stmt, count, stacks)
-            p = None if acc.p is None else self._left(loop, acc, count, stacks)
+            p = None if acc.p is None else self._left(loop, acc.p, acc.stmt, count, stacks)
             after.append(self._after(acc, p, q))
         made = [self._made(name, layout, loop) for name, layout in self._layouts.items()]
         self.stacks += zip(made, self._layouts.values())
@@ -122,7 +154,30 @@ class _Hoist:
             and isinstance(t.value, gast.Name)
         ):
             return None
-        return _form(stmt, self.np_name, self.sum_leading)
+        return _form(stmt, self.np_name, self.sum_leading) or self._declared(stmt)
+
+    def _declared(self, stmt):
+        """The accumulation ``stmt`` is where its value calls a function declared to sum over
+        its operands' leading axes, with names for operands."""
+        e = stmt.value
+        if not (
+            isinstance(e, gast.Call)
+            and isinstance(e.func, gast.Name)
+            and e.args
+            and not e.keywords
+            and all(isinstance(a, gast.Name) for a in e.args)
+        ):
+            return None
+        name, refs = e.func.id, self.refs
+        if refs is None:
+            return None
+        fn = refs.injected.get(name)
+        if fn is None and name not in refs.local:
+            fn = refs.user_globals.get(name)
+        if fn is None or not callable(fn) or not sums_leading(fn):
+            return None
+        names = [a.id for a in e.args]
+        return _Accumulation(stmt, "declared", None, names[0], operands=names)
 
     def _legal(self, loop, found) -> list:
         """The accumulations of ``found`` whose accumulator the loop mentions nowhere else,
@@ -138,7 +193,7 @@ class _Hoist:
         ok = []
         for a in found:
             index = S.names_in(a.stmt.target.slice) if a.base != S.dotted(a.stmt.target) else set()
-            operands = {a.q} | ({a.p} if a.p else set())
+            operands = set(a.operands)
             if a.base in elsewhere or a.base in operands or index & changed:
                 continue
             if not self._owned_before(loop, a.base):
@@ -178,6 +233,8 @@ class _Hoist:
         return shape, dtype
 
     def _shapes_fit(self, a) -> bool:
+        if a.form == "declared":
+            return all(self._layout(n) is not None for n in a.operands)
         q = self._layout(a.q)
         p = self._layout(a.p) if a.p else None
         if q is None or (a.p and p is None):
@@ -200,6 +257,9 @@ class _Hoist:
         for copied, stack in stacks.items():
             if same_array(loop.body, copied, name, at, moving):
                 return stack
+        rows = self._zeroed_rows(loop, name, at, count, moving)
+        if rows is not None:
+            return rows
         stack = self.fresh(f"{name}_steps")
         shape, dtype = self._layout(name)
         self._layouts[stack] = ((count, *shape), dtype)
@@ -211,11 +271,65 @@ class _Hoist:
         loop.body.insert(at, copy)
         return stack
 
-    def _left(self, loop, acc, count, stacks):
-        """The stacked left operand: the array the forward loop read rows of, or a stack."""
-        rows = stacked_rows(self.body, loop, acc.p, acc.stmt)
+    def _zeroed_rows(self, loop, name, at, count, moving):
+        """An array ``X`` that holds, after the loop, the stack of ``name`` as the loop's
+        statement ``at`` reads it: ``X`` is made of zeros before the loop, ``(count, ...)``
+        of ``name``'s layout, and the loop mentions it only in one ``X[t] += q`` (``t`` its
+        counter, ``q`` the same array as ``name`` at ``at``, unchanged in between): each row
+        is added into once, so it holds ``q`` of its step. None where there is none."""
+        layout = self._layout(name)
+        for j, s in enumerate(loop.body):
+            if not (
+                isinstance(s, gast.AugAssign)
+                and isinstance(s.op, gast.Add)
+                and isinstance(s.target, gast.Subscript)
+                and isinstance(s.target.value, gast.Name)
+                and isinstance(s.target.slice, gast.Name)
+                and s.target.slice.id == loop.target.id
+                and isinstance(s.value, gast.Name)
+            ):
+                continue
+            rows = s.target.value.id
+            if self._layout(rows) != ((count, *layout[0]), layout[1]):
+                continue
+            mentions = [x for x in loop.body if rows in S.names_in(x)]
+            if mentions != [s] or not self._zeros_before(loop, rows):
+                continue
+            same = (
+                same_array(loop.body, (name, at), s.value.id, j, moving)
+                if at < j
+                else same_array(loop.body, (s.value.id, j), name, at, moving)
+            )
+            if same:
+                return rows
+        return None
+
+    def _zeros_before(self, loop, name) -> bool:
+        """Whether ``name`` is made of zeros (``np.zeros``, ``np.zeros_like``) by a top-level
+        statement before ``loop``, and mentioned nowhere between."""
+        at = self.body.index(loop)
+        for s in reversed(self.body[:at]):
+            if name not in S.names_in(s) and name not in stored(s):
+                continue
+            v = s.value if isinstance(s, gast.Assign) else None
+            return (
+                isinstance(s, gast.Assign)
+                and isinstance(s.targets[0], gast.Name)
+                and s.targets[0].id == name
+                and isinstance(v, gast.Call)
+                and isinstance(v.func, gast.Attribute)
+                and v.func.attr in ("zeros", "zeros_like")
+                and S.dotted(v.func.value) == self.np_name
+                and name not in S.names_in(v)
+            )
+        return False
+
+    def _left(self, loop, name, stmt, count, stacks):
+        """The stacked operand ``name`` of ``stmt``: the array the forward loop read rows of,
+        or a stack."""
+        rows = stacked_rows(self.body, loop, name, stmt)
         if rows is None:
-            return S.name(self._stack(loop, acc.p, acc.stmt, count, stacks))
+            return S.name(self._stack(loop, name, stmt, count, stacks))
         shape = self.owner.in_place.shapes_of(rows)
         whole = isinstance(shape, tuple) and shape and shape[0] == count
         if whole:
@@ -233,6 +347,14 @@ class _Hoist:
         )
         stmt = S.assign(name, value, getattr(loop, "lineno", None))
         set_fact(stmt, "adjoint", get_fact(loop, "adjoint", False))
+        return stmt
+
+    def _after_declared(self, acc, stacked):
+        """``acc += f(<the stacked operands>)`` for after the loop."""
+        e = S.call(S.clone(acc.stmt.value.func), stacked)
+        stmt = gast.AugAssign(target=S.clone(acc.stmt.target), op=gast.Add(), value=e)
+        stmt.lineno = getattr(acc.stmt, "lineno", None)
+        set_fact(stmt, "adjoint", get_fact(acc.stmt, "adjoint", False))
         return stmt
 
     def _after(self, acc, p, q: str):
@@ -254,16 +376,18 @@ class _Hoist:
         return stmt
 
 
-def hoist_accumulations(body, owner, np_name, helpers: dict, fresh) -> list:
+def hoist_accumulations(body, owner, np_name, helpers: dict, fresh, refs=None) -> list:
     """Rewrite the accumulations of ``body``'s reversed loops as one product after each loop
     (see the module docstring); returns ``(statement, (shape, dtype))`` of the statements
     making the stacks (``name = np.empty(shape, dtype)``), for :func:`~.pool.plan_pool` to
     give them buffers where it pools.
     ``helpers``: the name the derivative calls the runtime helper ``sum_leading`` by
-    (function -> name, or None); ``fresh``: makes a new name from a stem."""
+    (function -> name, or None); ``fresh``: makes a new name from a stem; ``refs``: the
+    derivative's references, what the functions it calls by name are (without them, calls of
+    functions declared ``sums_leading`` stay in the loop)."""
     if np_name is None:
         return []
-    return _Hoist(body, owner, np_name, helpers, fresh).run()
+    return _Hoist(body, owner, np_name, helpers, fresh, refs).run()
 
 
 def _form(stmt, np_name, sum_leading):
@@ -296,6 +420,13 @@ def _form(stmt, np_name, sum_leading):
     ):
         return _Accumulation(stmt, "leading", None, args[0].id, args[1].value)
     return None
+
+
+def _bound(node) -> set:
+    """The names the statement ``node`` binds (none for other nodes)."""
+    if isinstance(node, (gast.Assign, gast.AugAssign, gast.For)):
+        return stored(node)
+    return set()
 
 
 def _axis0(call) -> bool:
