@@ -180,6 +180,13 @@ def seed_problem(x: Any, t: Any, what: str, exact: bool) -> str | None:
         return f"{what} is not a container; pass an array or float for it, not a {type(t).__name__}"
     if not (hasattr(t, "shape") or isinstance(t, (int, float, complex, np.number))):
         return f"{what} needs an array or float, not a {type(t).__name__}"
+    if np.iscomplexobj(t) and not np.iscomplexobj(x):
+        kind = "tangent" if exact else "output gradient"
+        return (
+            f"the {kind} of {what} is complex, but {what} is real (its imaginary part would be "
+            f"dropped); the derivative is linear in it: call it with the real part and with "
+            f"the imaginary part, and combine the results as a + 1j * b"
+        )
     xshape, tshape = np.shape(x), np.shape(t)
     if xshape == tshape:
         return None

@@ -35,7 +35,12 @@ def argument_error(d: Any, problem: str) -> ArgumentError:
 
 def check_seed(d: Any, out: Any, g_out: Any) -> None:
     """Refuse an output gradient ``g_out`` that does not fit the output ``out`` of ``d.f``."""
-    if type(g_out) is np.ndarray and type(out) is np.ndarray and g_out.shape == out.shape:
+    if (
+        type(g_out) is np.ndarray
+        and type(out) is np.ndarray
+        and g_out.shape == out.shape
+        and (g_out.dtype.kind != "c" or out.dtype.kind == "c")
+    ):
         return
     problem = seed_problem(out, g_out, f"the output of {d.f.__name__}()", exact=False)
     if problem is not None:
@@ -47,7 +52,12 @@ def check_tangents(d: Any, args: tuple, tangents: Any) -> None:
     names = getattr(getattr(d.f, "__code__", None), "co_varnames", ())
     for i, t in zip(d.wrt, tangents):
         x = args[i]
-        if type(t) is np.ndarray and type(x) is np.ndarray and t.shape == x.shape:
+        if (
+            type(t) is np.ndarray
+            and type(x) is np.ndarray
+            and t.shape == x.shape
+            and (t.dtype.kind != "c" or x.dtype.kind == "c")
+        ):
             continue
         name = names[i] if -len(names) <= i < len(names) else f"argument {i}"
         problem = seed_problem(x, t, name, exact=True)

@@ -154,3 +154,17 @@ def test_a_reshape_in_fortran_order_is_refused_not_wrong(f):
     with pytest.raises(sg.SourcegradError) as info:
         sg.grad(f)(np.arange(6.0))
     assert "test_refusals.py" in str(info.value) and "order=" in str(info.value)
+
+
+def real_map(x):
+    return np.tanh(x) * 2.0
+
+
+def test_a_complex_seed_for_a_real_function_is_refused():
+    """The imaginary part was dropped (a ComplexWarning, then a real gradient)."""
+    x = np.linspace(-1.0, 1.0, 5)
+    for _ in range(3):  # the optimized code runs from the second call on
+        with pytest.raises(sg.SeedError, match="is complex, but"):
+            sg.vjp(real_map)(x, g_out=np.ones(5) * (1 + 1j))
+        with pytest.raises(sg.SeedError, match="is complex, but"):
+            sg.jvp(real_map)(x, np.ones(5) * 1j)
