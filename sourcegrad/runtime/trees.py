@@ -122,7 +122,7 @@ def as_adjoint(x):
     return x
 
 
-@helper(constant=True, like="x", allocates="new")
+@helper(constant=True, like="x", allocates="new", dtype="operand")
 def zero_adjoint(x):
     """A zero adjoint for ``x``: zeros of its shape, item by item for a list or tuple, an
     empty :class:`DictPieces` for a dict, 0.0 for a number or a name not yet assigned."""

@@ -14,7 +14,6 @@ from ...rules.facts import Facts, dtype_rule, facts_of
 from ...rules.syntax_keys import METHODS
 from ...runtime import NAMESPACE
 from ...runtime.facts import helper_facts
-from ...runtime.trees import zero_adjoint
 from .. import syntax as S
 from ..forms import Derivative
 from ..node_facts import get_fact
@@ -243,22 +242,12 @@ class Callees:
         return refs.user_globals.get(e.id)
 
 
-#: the dtype rules of runtime helpers that declare none themselves (a zero adjoint of an
-#: array: ``np.zeros_like``)
-_HELPER_RULES = {zero_adjoint: "operand"}
-
-
-def _helper_rule(key):
-    """The rule :data:`_HELPER_RULES` gives ``key`` (by identity), or None."""
-    return next((rule for fn, rule in _HELPER_RULES.items() if fn is key), None)
-
-
 def _typed_helpers(refs) -> dict:
     """name -> helper, of the runtime helpers ``refs`` names that declare a dtype rule."""
     out = {}
     for fn in NAMESPACE.values():
         facts = helper_facts(fn)
-        typed = facts is not None and facts.dtype is not None or fn in _HELPER_RULES
+        typed = facts is not None and facts.dtype is not None
         if typed and refs.name_of(fn) is not None:
             out[refs.name_of(fn)] = fn
     return out
@@ -419,7 +408,7 @@ def _call_dtype(v, dtypes, facts: _Facts):
     callees = facts.callees
     key, operands = callees.of(v)
     np_name = callees.np_name
-    rule = None if key is None else _helper_rule(key) or dtype_rule(key)
+    rule = None if key is None else dtype_rule(key)
     by_rule = _BY_RULE.get(rule)
     if (
         isinstance(key, str) and key == "astype" and (v.args or v.keywords)
