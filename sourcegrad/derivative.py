@@ -28,6 +28,7 @@ from .arguments import call_problem, full_args, split_args
 from .debug import check_gradients
 from .errors import ArgumentError, SourcegradError
 from .outputs import copy_into, not_aliasing
+from .packing import unwrapped
 from .pipeline import Emitted, Parsed, Pipeline, parse
 from .runtime.signature import call_signature, compile_guard, guard_expression, rank_signature
 
@@ -105,13 +106,9 @@ class Transformed:
         if not isinstance(options.get("exact", True), bool):
             raise ArgumentError(f"exact={options['exact']!r}: pass exact=False, or leave it out")
         self.wrt_tuple = isinstance(wrt, (tuple, list))
-        self.wrt = tuple(wrt) if self.wrt_tuple else (wrt,)
-        self.bound_self = ()
-        if isinstance(f, types.MethodType) and isinstance(f.__func__, types.FunctionType):
-            # a bound method: differentiate its function, with the object as first argument
-            self.bound_self = (f.__self__,)
-            f = f.__func__
-            self.wrt = tuple(i + 1 if isinstance(i, int) and i >= 0 else i for i in self.wrt)
+        f, self.bound_self, self.wrt, self.packing = unwrapped(
+            f, tuple(wrt) if self.wrt_tuple else (wrt,)
+        )
         self.f = f
         self.mode = mode
         self.has_aux = has_aux
@@ -128,6 +125,7 @@ class Transformed:
         #: a gradient of a method-less function, nothing but the gradient (and value) returned
         self._plain = (
             (mode == "grad" and not has_aux and not self.stable and not self.bound_self)
+            and self.packing is None
             and self.with_gradients
             and not options.get("check_finite")
         )
@@ -497,6 +495,8 @@ class Transformed:
         keyword arguments, a bound method, auxiliary output, stable gradients."""
         args, kwargs, seed = self._split_seed(args, kwargs)
         args = self.bound_self + args
+        if self.packing is not None:
+            args, kwargs = self.packing.pack(args, kwargs)
         if kwargs:  # one value per parameter, keyword-only ones last (core.params' order)
             try:
                 args = full_args(self.f, args, kwargs)

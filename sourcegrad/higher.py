@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import types
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -29,6 +28,7 @@ import numpy as np
 from .arguments import check_call
 from .derivative import Transformed, derivative, with_defaults
 from .errors import NonScalarOutputError, SourcegradError
+from .packing import unwrapped
 from .runtime.containers import scalar_gradient
 from .runtime.signature import call_signature
 
@@ -499,16 +499,15 @@ def hvp(f: Callable, wrt: int | tuple = 0) -> Callable:
     For a tuple ``wrt``, ``v`` is a tuple (one direction per argument) and so is the result:
     the Hessian with respect to all those arguments times ``v``, split by argument."""
 
-    bound = ()
     joint = isinstance(wrt, (tuple, list))
-    wrt = tuple(wrt) if joint else wrt
-    if isinstance(f, types.MethodType) and isinstance(f.__func__, types.FunctionType):
-        # a bound method: its function, with the object as the first argument
-        bound, f = (f.__self__,), f.__func__
-        wrt = tuple(i + 1 if i >= 0 else i for i in wrt) if joint else wrt + 1 if wrt >= 0 else wrt
-    hv = tower(f, bound, [wrt], wrt if joint else (wrt,), joint)
+    f, bound, wrts, packing = unwrapped(f, tuple(wrt) if joint else (wrt,))
+    wrt = wrts if joint else wrts[0]
+    hv = tower(f, bound, [wrt], wrts, joint)
 
     def run(*args, **kwargs):
+        if packing is not None and args:
+            primal, kwargs = packing.pack(bound + args[:-1], kwargs)
+            args = (*primal[len(bound) :], args[-1])
         check_call(f, args, kwargs, wrt, run.__name__, seed="the vector v", bound=bound)
         *primal, v = args
         return hv.evaluate(bound + tuple(primal), (v,), kwargs)

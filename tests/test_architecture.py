@@ -26,7 +26,7 @@ LAYERS = [
     {"disk_cache"},
     {"debug"},
     {"pipeline"},
-    {"derivative_cache", "arguments", "notes", "outputs"},
+    {"derivative_cache", "arguments", "notes", "outputs", "packing"},
     {"derivative"},
     {"callables", "kept"},
     {"higher"},
