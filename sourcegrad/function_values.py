@@ -250,13 +250,15 @@ def _dynamic(fn, wrt, mode):
     # each run with its own closure (sourcegrad.derivative.derivative); the derivative of one
     # function object is made once while what it reads stays the same (a layer called every
     # step looked it up, 20 us, at every call)
-    keeping = derive.keeping_forward()
+    keeping, exact = derive.keeping_forward(), derive.exact_values()
     env = environment(fn)
-    key = (fn, wrt, mode, keeping, *map(id, env))
+    key = (fn, wrt, mode, keeping, exact, *map(id, env))
     found = _MADE.get(key)
     if found is not None:
         return found[1]
     options = {"internal": True} if keeping else _WHOLE
+    if not exact:  # a callee of a derivative made with exact=False
+        options = dict(options, exact=False)
     made = derivative(fn, wrt, mode, False, mode == "jvp", options)
     if len(_MADE) >= MADE_LIMIT:  # the oldest first (dicts keep insertion order)
         _MADE.pop(next(iter(_MADE)), None)
@@ -264,7 +266,7 @@ def _dynamic(fn, wrt, mode):
     return made
 
 
-#: (function, wrt, mode, keeping forward sweeps, ids of what it reads) -> (what it reads,
+#: (function, wrt, mode, keeping forward sweeps, exact, ids of what it reads) -> (what it reads,
 #: its derivative), for the MADE_LIMIT function values made last
 _MADE: dict = {}
 MADE_LIMIT = 256

@@ -33,6 +33,7 @@ from .runtime.containers import children, is_container, scalar_gradient
 from .runtime.records import is_record, is_static_leaf
 from .runtime.signature import Pattern, call_signature, rank_signature, resized
 from .runtime.tangent_helpers import float_gradient, typed_gradient
+from .transform import derive
 from .transform import syntax as S
 from .transform.analysis import analyze
 from .transform.emit import Deferred, Emitted
@@ -296,7 +297,8 @@ class Pipeline:
         key = self._disk_key(args, specialise)
         run = disk_cache.load(key, self.fn) if key is not None else None
         if run is None:
-            run = self._build(args, specialise, general)
+            with derive.rounding_allowed(not self.options.get("exact", True)):
+                run = self._build(args, specialise, general)
             if key is not None:
                 disk_cache.store(key, run, self.fn)
         return run

@@ -65,6 +65,27 @@ def keeping_forward() -> bool:
     return _KEEP_FORWARD.get()
 
 
+#: whether builds made now keep every value exact (off while a derivative made with
+#: ``exact=False`` is built: the callees' derivatives it makes may round differently too)
+_EXACT: contextvars.ContextVar[bool] = contextvars.ContextVar("exact", default=True)
+
+
+def exact_values() -> bool:
+    """Whether derivatives made now keep values exact (see :func:`rounding_allowed`)."""
+    return _EXACT.get()
+
+
+@contextlib.contextmanager
+def rounding_allowed(allowed: bool = True) -> Iterator[None]:
+    """Derivatives made inside (with ``allowed``) are made with ``exact=False``: the callees
+    of a derivative built with that option."""
+    token = _EXACT.set(not allowed and _EXACT.get())
+    try:
+        yield
+    finally:
+        _EXACT.reset(token)
+
+
 @contextlib.contextmanager
 def whole_vjps() -> Iterator[None]:
     """Builds made inside call each callee's vjp whole (its forward again in the adjoint);
