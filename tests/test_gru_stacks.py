@@ -110,3 +110,14 @@ def test_the_stack_of_r_h_is_the_forward_loops_buffer():
     loop = shown[shown.index("for t in reversed(") :]
     assert f"_steps = {buffer}\n" in shown  # the stack is the forward loop's buffer
     assert "c_3_steps[t] = " not in loop and "= c_3\n" not in loop
+
+
+def test_lengths_that_vary_between_calls_of_one_derivative():
+    df = sg.value_and_grad(gru_loss)
+    for steps in [3, 7, 2, 7, 0, 5]:  # a build per length, or one symbolic build for all
+        args = inputs(steps, 3, seed=steps)
+        value, grads = df(*args)
+        assert value == gru_loss(*args)
+        want = numerical(gru_loss, args)
+        for key in want:
+            np.testing.assert_allclose(grads[key], want[key], rtol=1e-6, atol=1e-8)
