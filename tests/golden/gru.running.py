@@ -69,10 +69,10 @@ def d_gru(params, xs, y):
     dW_x = np.zeros_like(W_x)
     db = np.zeros_like(b)
     dc_6_steps = buffers[14]
-    c_3_steps = buffers[15]
-    dzr_5_steps = buffers[16]
-    h_steps = buffers[17]
-    da_steps = buffers[18]
+    c_3_steps = buffers[5]
+    dzr_5_steps = buffers[15]
+    h_steps = buffers[16]
+    da_steps = buffers[17]
     for t in reversed(range(n_3)):
         # line 45: h = (1.0 - z) * h + z * c
         dh_3 = dh
@@ -89,7 +89,6 @@ def d_gru(params, xs, y):
         dc_6 = dc_7
         dc_3 = np.dot(dc_6, c_5.T, buffers[12])
         dc_6_steps[t] = dc_6
-        c_3_steps[t] = c_3
         c_5 = tape.pop()
         dr = np.multiply(dc_3, h, buffers[13])
         dh += np.multiply(r, dc_3, out=dc_3)

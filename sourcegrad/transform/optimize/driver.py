@@ -203,7 +203,8 @@ def _pool_plan(run: Run) -> None:
 
 def _released(run: Run) -> None:
     run.owner.helpers = run.helper_names(_FRESH_HELPERS)
-    pooled = {stmt.targets[0].id for stmt, *_ in run.plan[0]}
+    shared = run.plan[3] if len(run.plan) > 3 else []  # stacks in their rows' buffers
+    pooled = {stmt.targets[0].id for stmt, *_ in [*run.plan[0], *shared]}
     split = any(a.id == "g_out" for a in run.node.args.kwonlyargs)  # a vjp: see release_dead
     release_dead(run.node.body, run.owner, pooled, split)
 

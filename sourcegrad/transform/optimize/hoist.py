@@ -14,7 +14,9 @@ does::
     db += sum_leading(stack_da, 2)
 
 A left operand that is already a row of a stacked array (``a_1``, restored from the tape,
-was ``xs[t]`` in the forward loop of the same count) is read from that array instead.
+was ``xs[t]`` in the forward loop of the same count) is read from that array instead; where
+the forward loop computed the operand into its step's row of a pooled buffer, the pool plan
+makes that buffer the stack and drops the copy (:meth:`.pool._Requests.shared_stack`).
 
 Where it is done: a top-level ``for t in reversed(range(n))`` whose count the argument shapes
 decide; an accumulation ``acc += e`` or ``acc[k] += e`` (the in-place form, so ``acc`` is

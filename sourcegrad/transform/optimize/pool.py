@@ -39,6 +39,7 @@ from ..shapes import ARRAY_BINOPS
 from ..walk import assigned_names, walk_statements
 from .escape import escaping, pushed, reads_transposed, tape_stacks, transposed_names
 from .groups import buffer_groups, group_layout, loop_groups, nbytes
+from .step_arrays import may_write, taped_definition
 
 #: arrays at least this large are released (``del``) after their last use
 RELEASED_BYTES = 4096
@@ -103,10 +104,13 @@ def plan_pool(body, owner, np_name, helpers=frozenset(), steps=()) -> tuple:
     ``sizes``: the free lengths of a build for a shape pattern
     (:class:`~sourcegrad.transform.shapes.Sizes`), or None. ``steps``: ``(statement, (shape,
     dtype))`` of top-level statements ``name = np.empty(shape, dtype)`` whose array never
-    leaves the call (:mod:`.hoist`), each given a buffer at any size. Nothing where the body
-    is not :func:`poolable`."""
+    leaves the call (:mod:`.hoist`), each given a buffer at any size, or, where its one write
+    ``stack[t] = p`` copies a row the forward loop computed ``p`` into and nothing writes
+    into after, that buffer itself (:meth:`_Requests.shared_stack`). Fourth in the plan:
+    ``(stack statement, the index of its rows' entry, reversed loop, the copy dropped)``.
+    Nothing where the body is not :func:`poolable`."""
     if np_name is None or not poolable(body):
-        return [], [], None
+        return [], [], None, []
     captured = S.captured_names(gast.Module(body=body, type_ignores=[]))
     candidates = _layouts(buffer_groups(body, owner), body, captured, owner, np_name)
     loops = [  # (loop, its groups and their layouts, the number of iterations or None)
@@ -128,19 +132,24 @@ def plan_pool(body, owner, np_name, helpers=frozenset(), steps=()) -> tuple:
     unsafe = escaping(body, members, np_name, helpers, stacks, arrays)
     unsafe |= {n for n, gs in members.items() if len(gs) > 1}  # a name of two groups
     plan = _Requests(body, unsafe, transposed_names(body), stacks)
+    plan.owner = owner
     for g, layout in candidates:
         plan.top_level(g, layout)
     for loop, found, count in loops:
         plan.loop(loop, found, count)
     for stmt, layout in steps:
-        plan.stack(stmt, layout)
+        if not plan.shared_stack(stmt, layout):
+            plan.stack(stmt, layout)
     memory: list = []  # [bytes, last statement of the current request, ...]
     for start, end, size, group in sorted(plan.requests, key=lambda r: r[0]):
         k = _fit(memory, size, start, end)
         for entry in group:
             entry[3] = k
     sizes = getattr(getattr(owner.in_place, "shapes", None), "sizes", None)
-    return [tuple(e) for e in plan.entries], [m[0] for m in memory], sizes
+    entries = [tuple(e) for e in plan.entries]
+    index = {id(e): k for k, e in enumerate(plan.entries)}
+    shared = [(stmt, index[id(e)], loop, copy) for stmt, e, loop, copy in plan.shared]
+    return entries, [m[0] for m in memory], sizes, shared
 
 
 def _layouts(groups, stmts, captured, owner, np_name) -> list:
@@ -167,6 +176,9 @@ class _Requests:
         self.body, self.unsafe, self.transposed, self.stacks = body, unsafe, transposed, stacks
         self.entries: list = []
         self.requests: list = []
+        self.rows: dict = {}  # id(statement) -> (entry, group, request index): per-step rows
+        self.shared: list = []  # (stack statement, entry of its rows, loop, copy dropped)
+        self.owner = None
         self.mentioned = [S.names_in(st) for st in body]  # per top-level statement
 
     def last_mention(self, names, at: int) -> int:
@@ -197,6 +209,42 @@ class _Requests:
         self.entries.append([stmt, layout, None, None])
         self.requests.append((at, last, nbytes(layout), [self.entries[-1]]))
 
+    def shared_stack(self, stmt, layout) -> bool:
+        """Give the stack ``stmt`` makes the per-step buffer of the rows it copies, where
+        that holds the same values when the stack is read: the reversed loop after ``stmt``
+        mentions the stack once, in ``stack[t] = p``; ``p`` holds the array the forward loop
+        made in step ``t`` (:func:`~.step_arrays.taped_definition`) in its iteration's row of
+        a buffer of the stack's layout, which the next iteration only pushes on the tape; and
+        no statement of the reversed loop, nor one after it that reads the stack, may write into an array
+        a name of ``p``'s group (or one bound to it in the loop) holds. Whether it did."""
+        name, at = stmt.targets[0].id, self.body.index(stmt)
+        loop = next((s for s in self.body[at + 1 :] if name in S.names_in(s)), None)
+        if not isinstance(loop, gast.For) or not isinstance(loop.target, gast.Name):
+            return False
+        copy = _copy_into(loop, name)
+        if copy is None:
+            return False
+        found = taped_definition(self.body, loop, copy.value.id, copy)
+        row = self.rows.get(id(found[1])) if found is not None else None
+        if row is None:
+            return False
+        entry, g, r = row
+        forward, made = found
+        if made.targets[0].id != copy.value.id or entry[1] != layout:
+            return False
+        names = set(g.names)
+        before = forward.body[: forward.body.index(made)]
+        if any(names & S.names_in(s) - pushed(s, self.stacks) for s in before):
+            return False  # the last iteration's row read otherwise than pushed on the tape
+        end = self.last_mention((name,), at)
+        after = self.body[self.body.index(loop) + 1 : end + 1]
+        if not _unwritten(loop.body, copy, set(g.names), after, self.owner):
+            return False
+        start, last, size, group = self.requests[r]
+        self.requests[r] = (start, max(last, end), size, group)
+        self.shared.append((stmt, entry, loop, copy))
+        return True
+
     def loop(self, loop, found, count) -> None:
         """A loop body's groups (``found``, with layouts; ``count`` iterations or None): one
         buffer for a group read only within its iteration, one per iteration (where the
@@ -218,8 +266,45 @@ class _Requests:
                 entry = [made, ((count,) + layout[0], layout[1]), loop.target.id, None]
                 self.entries.append(entry)
                 last = self.last_mention(g.names, at)
+                self.rows[id(made)] = (entry, g, len(self.requests))
                 self.requests.append((at, last, nbytes(entry[1]), [entry]))
         self.requests += [(at, at, size, group) for size, _, group in local]
+
+
+def _copy_into(loop, name):
+    """The statement ``name[t] = p`` (``t`` the loop's counter, ``p`` a name) of ``loop``'s
+    top level, where it is the loop's only mention of ``name``, else None."""
+    if sum(1 for n in S.name_nodes(loop) if n.id == name) != 1:
+        return None
+    for s in loop.body:
+        t = s.targets[0] if isinstance(s, gast.Assign) and len(s.targets) == 1 else None
+        if (
+            isinstance(t, gast.Subscript)
+            and isinstance(t.value, gast.Name)
+            and t.value.id == name
+            and isinstance(t.slice, gast.Name)
+            and t.slice.id == loop.target.id
+            and isinstance(s.value, gast.Name)
+        ):
+            return s
+    return None
+
+
+def _unwritten(stmts, copy, held: set, after, owner) -> bool:
+    """Whether no statement of the loop body ``stmts`` but ``copy``, nor of ``after``, may
+    write into an array of the names ``held`` or of a name bound to one of them in the loop
+    by a value that is not a new array."""
+    held = set(held)
+    for _ in range(2):  # twice: a name bound late in one iteration is read in the next
+        for s in stmts:
+            if (
+                isinstance(s, gast.Assign)
+                and isinstance(s.targets[0], gast.Name)
+                and held & S.names_in(s.value)
+                and not owner.fresh(s.value)
+            ):
+                held.add(s.targets[0].id)
+    return not any(may_write(s, held) for s in [*stmts, *after] if s is not copy)
 
 
 def _fit(memory, size, start, end) -> int:
@@ -337,7 +422,7 @@ def apply_pool(body, plan, refs, np_name, make_pool) -> None:
     thread's spare set (or a new one) first and gives it back right before its return.
     Where the plan has free lengths, the buffers' shapes are symbolic and the set is sized
     for the lengths of the call: ``buffers = pool.take(spare, (xs.shape[0],))``."""
-    entries, blocks, sizes = plan if len(plan) == 3 else (*plan, None)
+    entries, blocks, sizes, shared = (*plan, None, [])[:4] if len(plan) < 4 else plan
     if not entries:
         return
     views = [(block, shape, dtype) for _, (shape, dtype), _, block in entries]
@@ -355,6 +440,11 @@ def apply_pool(body, plan, refs, np_name, make_pool) -> None:
         if index is not None:  # this iteration's part of a buffer for every iteration
             slot = gast.Subscript(value=slot, slice=S.name(index), ctx=gast.Load())
         stmt.value = _into(stmt.value, np_name, slot) or _empty_into(stmt.value, np_name, slot)
+    for stmt, k, loop, copy in shared:
+        stmt.value = gast.Subscript(
+            value=S.name(buffers), slice=gast.Constant(value=k, kind=None), ctx=gast.Load()
+        )
+        loop.body.remove(copy)
 
     def method(obj, attr, args):
         return S.call(gast.Attribute(value=S.name(obj), attr=attr, ctx=gast.Load()), args)

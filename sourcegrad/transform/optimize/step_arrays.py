@@ -22,18 +22,37 @@ _READERS = {"dot", "outer", "matmul", "sum", "zeros_like", "ones_like", "empty_l
 
 def stacked_rows(body, loop, p, use):
     """The array ``X`` whose row ``X[t]`` the name ``p`` holds where the statement ``use`` of
-    the reversed ``loop`` reads it, where that is certain, else None: ``p`` is assigned once in
-    the forward loop over the same count (``p = X[t]``, at its top level, ``X`` never written),
-    only restored from the tape (``p = tape.pop()``) in ``loop`` after ``use``, and otherwise
-    only set to None before the forward loop."""
+    the reversed ``loop`` reads it, where that is certain, else None: ``p`` is assigned as in
+    :func:`taped_definition`, by ``p = X[t]``, and ``X`` is never written."""
+    found = taped_definition(body, loop, p, use)
+    if found is None:
+        return None
+    forward, made = found
+    rows = _row_of(made, p, forward.target.id)
+    if not rows:
+        return None
+    for s in body:
+        if s is forward or s is loop:
+            continue
+        if rows in stored(s) or any(rows in stored(inner) for inner in _nested(s)):
+            return None
+    if any(rows in stored(s) for s in _nested(forward) + _nested(loop)):
+        return None
+    return rows
+
+
+def taped_definition(body, loop, p, use):
+    """``(forward loop, statement)``: the one statement of the forward loop over the same
+    count as the reversed ``loop`` that assigns ``p``, where the name ``p`` read by the
+    statement ``use`` of ``loop`` certainly holds the value that statement gave it in the
+    same step: ``p`` is assigned once at the forward loop's top level, only restored from the
+    tape (``p = tape.pop()``) in ``loop`` after ``use``, and otherwise only set to None
+    before the forward loop. None where that is not certain."""
     forward = _forward_loop(body, loop)
     if forward is None:
         return None
-    rows = None
-    for s in forward.body:
-        if p in stored(s):
-            rows = _row_of(s, p, forward.target.id) if rows is None else False
-    if not rows:
+    made = [s for s in forward.body if p in stored(s)]
+    if len(made) != 1 or any(p in stored(s) for s in _nested(forward) if s not in forward.body):
         return None
     used, popped = loop.body.index(use), None
     for i, s in enumerate(loop.body):
@@ -43,16 +62,16 @@ def stacked_rows(body, loop, p, use):
             popped = i
     if popped is None or popped < used:
         return None
+    if any(p in stored(s) for s in _nested(loop) if s not in loop.body):
+        return None
     for s in body:
         if s is forward or s is loop:
             continue
         if p in stored(s) and not (_is_none_assign(s) and body.index(s) < body.index(forward)):
             return None
-        if rows in stored(s) or any(rows in stored(inner) for inner in _nested(s)):
+        if any(p in stored(inner) for inner in _nested(s)):
             return None
-    if any(rows in stored(s) for s in _nested(forward) + _nested(loop)):
-        return None
-    return rows
+    return forward, made[0]
 
 
 def _forward_loop(body, loop):
