@@ -1,7 +1,8 @@
-"""A loss that takes a gradient inside (MAML's inner step) differentiates in process and is
-refused by an export, at the line of the user's file that takes the inner gradient, saying
-why and the way out: the exported module holds no sourcegrad to build the inner gradient's
-derivative (a Hessian-vector product through it) when it runs."""
+"""A loss that takes a gradient inside (MAML's inner step, once and twice in a loop) exports in
+reverse mode: the module binds ``sg`` to a stand-in handing out the exported inner gradient,
+whose vjp (a Hessian-vector product) the export's ``vjp_of`` finds; run by ``python -I -S``
+with only NumPy it gives ``sg.value_and_grad``'s numbers bit for bit. What it cannot write
+exactly is refused at the line that reads ``sg``."""
 
 import inspect
 
@@ -11,6 +12,8 @@ import pytest
 import sourcegrad as sg
 from sourcegrad import cli
 from tests.fd import numerical_grad
+from tests.test_export import run_isolated, same, steady
+from tests.test_show_callees import GOLDEN, check_golden
 
 
 def mse(p, x, y):
@@ -32,6 +35,12 @@ def maml_two_steps(p, xs, ys, xq, yq):
     return mse(adapted, xq, yq)
 
 
+def maml_tuple_wrt(p, xs, ys, xq, yq):
+    (g,) = sg.grad(mse, wrt=(0,))(p, xs, ys)
+    adapted = {k: p[k] - 0.1 * g[k] for k in p}
+    return mse(adapted, xq, yq)
+
+
 def maml_args():
     r = np.random.default_rng(0)
     p = {"w": r.normal(size=(3, 2)), "b": r.normal(size=2)}
@@ -42,15 +51,10 @@ def full_args():
     return maml_args() + (np.random.default_rng(1).normal(size=(4, 2)),)
 
 
-def _inner_line(f) -> int:
-    lines, first = inspect.getsourcelines(f)
-    return first + next(i for i, text in enumerate(lines) if "sg.grad(" in text)
-
-
-@pytest.mark.parametrize("f", [maml, maml_two_steps])
+@pytest.mark.parametrize("f", [maml, maml_two_steps, maml_tuple_wrt])
 def test_maml_differentiates_in_process_on_first_and_later_calls(f):
-    """What the refusal leaves the user: the in-process derivative, right from the first
-    call and from the optimized build on."""
+    """The in-process derivative the export is compared with is right, from the first call
+    and from the optimized build on (a tuple ``wrt``: the inner gradient a tuple of one)."""
     args = full_args()
     df = sg.value_and_grad(f)
     for _ in range(3):
@@ -62,22 +66,51 @@ def test_maml_differentiates_in_process_on_first_and_later_calls(f):
             np.testing.assert_allclose(grads[k], expected, rtol=1e-6, atol=1e-8)
 
 
-@pytest.mark.parametrize("f", [maml, maml_two_steps])
-def test_an_export_of_maml_is_refused_at_the_inner_gradient_with_the_way_out(f):
-    with pytest.raises(sg.SourcegradError) as info:
-        sg.export(f, *full_args())
-    exc = info.value
-    assert (exc.filename, exc.lineno) == (__file__, _inner_line(f))
-    assert "takes a derivative while it runs" in exc.reason
-    assert "export that derivative apart, or write the function without it" in exc.reason
+@pytest.mark.parametrize("f", [maml, maml_two_steps, maml_tuple_wrt])
+def test_maml_exports_and_runs_alone_bit_for_bit(f, tmp_path):
+    args = full_args()
+    text = sg.export(f, *args)
+    assert "import sourcegrad" not in text and "sg = Gradients()" in text
+    assert same(
+        run_isolated(tmp_path, text, f"d_{f.__name__}", args), steady(sg.value_and_grad(f), *args)
+    )
 
 
-@pytest.mark.parametrize("f", [maml, maml_two_steps])
-def test_the_cli_refuses_maml_at_the_inner_gradient(f, tmp_path, capsys):
+def test_the_cli_exports_maml_two_steps(tmp_path):
     out = tmp_path / "d_maml.py"
-    target = f"{__file__}:{f.__name__}"
-    assert cli.main(["export", target, "--args", "full_args()", "-o", str(out)]) == 1
-    err = capsys.readouterr().err
-    assert f"{__file__}:{_inner_line(f)}" in err
-    assert "takes a derivative while it runs" in err
-    assert not out.exists()
+    target = f"{__file__}:maml_two_steps"
+    assert cli.main(["export", target, "--args", "full_args()", "-o", str(out)]) == 0
+    args = full_args()
+    assert out.read_text() == sg.export(maml_two_steps, *args)
+    alone = run_isolated(tmp_path, out.read_text(), "d_maml_two_steps", args)
+    assert same(alone, steady(sg.value_and_grad(maml_two_steps), *args))
+
+
+def test_the_maml_export_matches_golden():
+    """The inner gradient, its vjp (forward mode over it) and the stand-in for ``sg``
+    (``tests/golden/maml.export.py``)."""
+    text = sg.export(maml, *full_args()).replace(__file__, "tests/test_export_inner_grad.py")
+    check_golden(text, GOLDEN / "maml.export.py")
+
+
+def _line_of(f, text: str) -> int:
+    lines, first = inspect.getsourcelines(f)
+    return first + next(i for i, line in enumerate(lines) if text in line)
+
+
+@pytest.mark.parametrize(
+    "f, options, why",
+    [
+        (maml, {"mode": "forward"}, "takes a derivative while it runs"),
+        (maml, {"order": 2}, "takes a derivative while it runs"),
+    ],
+)
+def test_what_the_export_cannot_write_is_refused_at_the_inner_gradient(f, options, why):
+    """Forward mode and order 2 over an inner gradient: refused at the line
+    that reads ``sg``, with the way out, never a module that fails when it runs."""
+    args = full_args()
+    assert np.isfinite(sg.value_and_grad(f)(*args)[0])  # differentiated in process
+    with pytest.raises(sg.SourcegradError, match=why) as info:
+        sg.export(f, *args, **options)
+    assert (info.value.filename, info.value.lineno) == (__file__, _line_of(f, "sg.grad("))
+    assert "write the function without it" in info.value.reason
