@@ -9,7 +9,30 @@ import ast
 
 from .export_receivers import RECEIVERS
 
-__all__ = ["RUNTIME", "runtime_names"]
+__all__ = ["GRADIENTS_STAND_IN", "RUNTIME", "runtime_names"]
+
+
+#: what an export holds where the function takes gradients while it runs (``sg.grad(f)(...)``):
+#: ``Gradients`` stands in for the sourcegrad module, its ``grad`` handing out the gradients
+#: written in the module (:func:`sourcegrad.export_values.write_gradients`)
+GRADIENTS_STAND_IN = '''
+#: the gradients the function takes while it runs: (the function's code, wrt) -> its gradient
+GRADIENTS = {}
+
+
+class Gradients:
+    """Stands in for sourcegrad where the function takes a gradient while it runs: grad(f,
+    wrt) is the gradient of f along wrt this module was exported with."""
+
+    @staticmethod
+    def grad(f, wrt=0):
+        found = GRADIENTS.get((getattr(f, "__code__", None), wrt))
+        if found is None:
+            raise TypeError(
+                f"the gradient of {f!r} along {wrt!r}: one this module was not exported for"
+            )
+        return found
+'''
 
 
 #: the module-level definitions an export holds where its code calls ``vjp_of`` / ``jvp_of``

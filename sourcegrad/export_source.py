@@ -48,6 +48,11 @@ _TAKES_DERIVATIVES = (
     "function's source when the code runs, and the module holds no sourcegrad; export that "
     "derivative apart, or write the function without it"
 )
+#: the way out where the function calls a derivative sourcegrad made before it runs
+_INSIDE = (
+    "; or take the gradient where it is called (sg.grad(f)(...) in the function, reverse "
+    "mode), which an export writes"
+)
 
 
 class ExportError(SourcegradError):
@@ -259,6 +264,9 @@ class Namespace:
         self.reserved: set[str] = set()
         #: the function exported (where a refusal of a global it reads points)
         self.user: Callable | None = None
+        #: where set, the source of ``Gradients``, which stands in for the sourcegrad module
+        #: the exported function reads (to take gradients while it runs), else None: refused
+        self.stand_in: str | None = None
 
     # ------------------------------------------------------------------ names
     def free_name(self, base: str, value: Any) -> str:
@@ -324,7 +332,7 @@ class Namespace:
                     self.add_block(f"{name} = {alias}")
                 return
             if type(value).__module__.split(".")[0] == _OWN_PACKAGE:
-                raise self.at_read(name, _TAKES_DERIVATIVES.format(what=what, name=name))
+                raise self.at_read(name, _TAKES_DERIVATIVES.format(what=what, name=name) + _INSIDE)
             self.imports.setdefault("import numpy as np", None)
             try:
                 text = self.data(value, f"{what}: the global {name!r}")
@@ -364,6 +372,12 @@ class Namespace:
     def _bind_module(self, name: str, module: types.ModuleType, what: str) -> None:
         full = module.__name__
         top = full.split(".")[0]
+        if full == _OWN_PACKAGE and self.stand_in is not None:
+            if "Gradients" not in self.bound:
+                self.bound["Gradients"] = self.stand_in
+                self.add_block(self.stand_in)
+            self.add_block(f"{name} = Gradients()")
+            return
         if top == _OWN_PACKAGE:
             raise self.at_read(name, _TAKES_DERIVATIVES.format(what=what, name=name))
         if top not in ALLOWED_PACKAGES and top not in sys.stdlib_module_names:

@@ -23,25 +23,41 @@ the user's class, whose objects come with the arguments), and a NumPy function b
 variables a function value reads from an enclosing function are read from the value when the
 export runs (each build is made by a factory taking them).
 
+A gradient the function takes while it runs (a MAML loss: ``g = sg.grad(mse)(p, xs, ys)``,
+then the loss at parameters moved along ``g``) is differentiated through ``vjp_of(g_1, wrt)``,
+the vjp of a gradient: a Hessian-vector product, forward mode over the inner gradient
+(:class:`sourcegrad.higher.GradientVjp`). The module holds no sourcegrad, so the name the
+function reads it by (``sg``) is bound to ``Gradients``
+(:data:`~sourcegrad.export_runtime.GRADIENTS_STAND_IN`), whose ``grad(f, wrt)`` hands out the
+build of the gradient that ran, ``grad_<f>``; the build of its vjp that ran, ``vjp_grad_<f>``,
+is in ``FUNCTION_VALUES`` for the export's ``vjp_of`` (:func:`write_gradients`).
+
 Refused (:mod:`sourcegrad.export_keys`), naming the user's line: forward mode over the
 derivative of a function value with keyword-only defaults, a ``functools.partial`` called as a
-function value, and the derivative of a derivative made by sourcegrad called inside the
-function (``grad`` in the loss).
+function value; a derivative made by sourcegrad before the function runs (a global), and a
+gradient taken inside it in forward mode, at order 2 and up, where no derivative flows through
+it, of a method, along several arguments, of a function with defaults, keyword-only or ``*``
+parameters, or called with arguments of several signatures.
 """
 
 from __future__ import annotations
 
+import inspect
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .derivative import Transformed, recording_runs
+from .export_keys import check_jvp_base
+from .export_source import ExportError
+from .export_text import describe, describe_value, flat_values, values_text
 from .function_values import jvp_of, vjp_of
-from .higher import recording_jvps
+from .higher import GradientVjp, recording_jvps
 
 __all__ = [
-    "Trace", "code_path", "held_derivatives", "is_resolver", "jvp_depth", "root_of", "traced",
+    "Trace", "code_path", "held_derivatives", "is_resolver", "jvp_depth", "jvp_groups",
+    "root_of", "traced", "write_gradients",
 ]  # fmt: skip
 
 
@@ -50,11 +66,14 @@ class Trace:
     """What one run of a derivative made and ran: ``runs``, ``[(derivative, its arguments in
     parameter order, the build that ran)]`` for every derivative object generated code called
     (helpers' vjps, function values'); ``jvps``, ``[(the Jvp, the arguments it got, its
-    build's pure function, the function's arguments)]`` for forward mode over a helper's vjp (order 2 and up).
+    build's pure function, the function's arguments)]`` for forward mode over a helper's vjp (order 2 and up);
+    ``gradient_vjps``, ``[(the GradientVjp, its arguments, the seed last)]`` for the vjp of each
+    gradient the function takes while it runs.
     """
 
     runs: list = field(default_factory=list)
     jvps: list = field(default_factory=list)
+    gradient_vjps: list = field(default_factory=list)
 
 
 def traced(call: Callable[[], Any]) -> Trace:
@@ -65,7 +84,10 @@ def traced(call: Callable[[], Any]) -> Trace:
         found.runs.append((t, args, entry))
 
     def jvp(jv, args, fn, values):
-        found.jvps.append((jv, args, fn, values))
+        if isinstance(jv, GradientVjp):
+            found.gradient_vjps.append((jv, args))
+        else:
+            found.jvps.append((jv, args, fn, values))
 
     with recording_runs(run), recording_jvps(jvp):
         call()
@@ -116,3 +138,121 @@ def root_of(jv) -> Transformed:
 
 def jvp_depth(jv) -> int:
     return 0 if isinstance(jv, Transformed) else 1 + jvp_depth(jv.base)
+
+
+# ---------------------------------------------------------------------------- forward mode over derivatives
+def jvp_groups(jvps: list, key_of: Callable, user: Callable) -> dict:
+    """``{key: (a jvp, [(arguments, the build that ran, how many values it takes)])}``: the
+    recorded forward modes over derivatives (:class:`~sourcegrad.export_values.Trace`) by
+    ``key_of(jvp)``, each build once; refused where a call left arguments out or the calls
+    of one key passed tangents of several kinds."""
+    groups: dict = {}
+    for jv, args, fn, values in jvps:
+        base = check_jvp_base(jv, user)
+        flat = flat_values(jv, args)
+        if len(flat) != len(values) or any(a is not b for a, b in zip(flat, values)):
+            raise ExportError(
+                f"forward mode over {base.__name__}, called without every argument: an "
+                "export of order 2 and up writes helpers called with every argument"
+            )
+        group = groups.setdefault(key_of(jv), (jv, []))[1]
+        if all(ran is not fn for _, ran, _ in group):
+            group.append((args[:-1], fn, len(values)))
+        if values_text(jv, args[:-1]) != values_text(jv, group[0][0]):
+            raise ExportError(f"forward mode over {base.__name__} along tangents of several kinds")
+    return groups
+
+
+# ---------------------------------------------------------------------------- gradients taken inside
+_PACKING = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
+
+
+def write_gradients(writer: Any, gradient_vjps: list) -> None:
+    """Write, with ``writer`` (:class:`sourcegrad.export._Writer`), each gradient whose vjp ran
+    (``gradient_vjps``: ``[(GradientVjp, its arguments, the seed last)]``) and that vjp, and
+    put them in the module's tables: ``GRADIENTS`` for ``Gradients.grad``, ``FUNCTION_VALUES``
+    for the export's ``vjp_of``."""
+    seen: dict = {}
+    for vjp, args in gradient_vjps:
+        d = vjp.gradient
+        got = seen.get(id(d))
+        if got is None:
+            seen[id(d)] = (vjp, args)
+        elif describe_value(got[1][:-1]) != describe_value(args[:-1]):
+            raise _refused(writer, d, "is called with arguments of several signatures")
+    for vjp, args in seen.values():
+        _write_one(writer, vjp, args)
+
+
+def _write_one(writer: Any, vjp: Any, args: tuple) -> None:
+    """Write the gradient ``vjp.gradient`` and its vjp ``vjp`` as they ran for ``args``."""
+    d = vjp.gradient
+    f, code = d.f, d.f.__code__
+    t = vjp.tower
+    if d.bound_self or len(d.wrt) != 1 or t.W != t.read or t.read_tuple:
+        raise _refused(writer, d, "is a method's or along several arguments")
+    if f.__defaults__ or f.__kwdefaults__ or code.co_kwonlyargcount or code.co_flags & _PACKING:
+        raise _refused(writer, d, "is of a function with defaults, keyword-only or * parameters")
+    params = ", ".join(code.co_varnames[: code.co_argcount])
+    name = writer.ns.free_name(f"grad_{f.__name__}", d)
+    writer.ns.claim(name, d, "a gradient taken while the function runs")
+    entry = d.emitted(args[:-1])
+    what = describe(d, "gradient") + f", taken while {writer.user.__name__} runs"
+    run = writer.generated(entry.fn, entry.text, f"run_{name}", what)
+    writer.ns.add_block(
+        f"# {name}: what sg.grad({f.__name__}) hands out (Gradients.grad), its gradient only\n"
+        f"def {name}({params}):\n    return {_packed(d, f'{run}({params})[1]')}\n",
+        derivative=True,
+    )
+    hvp = _write_vjp(writer, vjp, args, name, params)
+    key = writer.local_code(code)
+    if key is None:
+        writer.ns.bind(f.__name__, f, what)
+        key = writer.local_code(code)
+    wrt = d.wrt if d.wrt_tuple else d.wrt[0]
+    writer.ns.add_block(f"GRADIENTS[({key}, {wrt!r})] = {name}")
+    writer.ns.add_block(f"FUNCTION_VALUES[({name}.__code__, {t.read[0]!r})] = {hvp}")
+
+
+def _write_vjp(writer: Any, vjp: Any, args: tuple, name: str, params: str) -> str:
+    """Write the build of the vjp of the gradient ``name`` that ran for ``args`` (forward mode
+    over the gradient, its tangent seeded with ``g_out``) and the wrapper the export's
+    ``vjp_of`` calls (the function value first, as it passes it); the wrapper's name."""
+    *primal, g_out = args
+    entry = vjp.tower.outermost(vjp.tower.values(vjp.bound_self + tuple(primal), vjp.seeds(g_out)))
+    code = entry.fn.__code__
+    seed = code.co_varnames[code.co_argcount + code.co_kwonlyargcount - 1]  # the last: g_out's
+    hvp = f"vjp_{name}"
+    writer.ns.claim(hvp, vjp, "the vjp of a gradient taken while the function runs")
+    what = f"the build {hvp} runs: forward mode over the pure code of {name}, along g_out"
+    made = writer.generated(entry.fn, entry.text, f"run_{hvp}", what)
+    writer.ns.add_block(
+        f"# {hvp}: the vjp of {name} (vjp_of({name}, wrt)), its Hessian times g_out\n"
+        f"def {hvp}(function, {params}, *, g_out):\n"
+        f"    return {made}({params}, {seed}={'g_out[0]' if vjp.gradient.wrt_tuple else 'g_out'})\n",
+        derivative=True,
+    )
+    return hvp
+
+
+def _packed(d: Any, grads: str) -> str:
+    """What calling the gradient ``d`` returns, from the expression of its build's gradient:
+    a tuple of one for a tuple ``wrt`` (``grad(f, wrt=(0,))``)."""
+    return f"({grads},)" if d.wrt_tuple else grads
+
+
+def _refused(writer: Any, d: Any, why: str) -> ExportError:
+    return writer.ns.at_read(
+        _module_name(writer),
+        f"the gradient of {d.f.__qualname__} that {writer.user.__qualname__} takes while it "
+        f"runs {why}, which an export does not write; take it as grad(f) of a plain function "
+        "with its positional parameters, along one argument, or export the function without it",
+    )
+
+
+def _module_name(writer: Any) -> str:
+    """The name the exported function reads sourcegrad by (where a refusal points)."""
+    for name, value in writer.user.__globals__.items():
+        if inspect.ismodule(value) and value.__name__ == "sourcegrad":
+            return name
+    return "sourcegrad"

@@ -58,8 +58,8 @@ def _kept(cache: OrderedDict, key, make):
 
 
 #: ``record(jvp, args, fn, values)`` for each call of a :class:`Jvp` (forward mode over a
-#: derivative, resolved while generated code runs): its arguments, the generated function it
-#: runs and that function's arguments (see :func:`recording_jvps`)
+#: derivative, resolved while generated code runs): its arguments, the function it runs and
+#: that function's arguments; ``record(vjp, args, None, ())`` for a :class:`GradientVjp`'s
 JVP_RECORDERS: list = []
 
 
@@ -295,7 +295,7 @@ class Tower:
         picked = tuple(grads[self.W.index(i)] for i in self.read)
         return picked if self.read_tuple else picked[0]
 
-    def _values(self, args: tuple, seeds: tuple | None, kwargs: dict | None) -> tuple:
+    def values(self, args: tuple, seeds: tuple | None, kwargs: dict | None = None) -> tuple:
         """The generated function's arguments: ``args`` (defaults filled in), then seeds."""
         kwonly = getattr(getattr(self.f, "__code__", None), "co_kwonlyargcount", 0)
         if not self.bound_self or kwargs or kwonly:
@@ -307,14 +307,14 @@ class Tower:
     ) -> tuple[Callable, tuple, Callable]:
         """``(fn, values, post)`` for evaluating the tower at ``args`` (see the module): the
         pure outermost level, which forward mode transforms again."""
-        values = self._values(args, seeds, kwargs)
+        values = self.values(args, seeds, kwargs)
         self._entry(values)  # built, and its output checked, once per signature
         return self.outermost(values).source_fn, values, self._select
 
     def evaluate(self, args: tuple, seeds: tuple | None = None, kwargs: dict | None = None) -> Any:
         """The derivative at ``args`` (and keyword arguments ``kwargs``) with ``seeds`` (one
         per direction; None: unit), by the optimized outermost level."""
-        values = self._values(args, seeds, kwargs)
+        values = self.values(args, seeds, kwargs)
         fn = self._entry(values)
         try:
             return self._select(_call(fn, values))
@@ -434,13 +434,12 @@ def derivative_vjp(d: Any, wrt: Any) -> Callable:
         off = len(d.bound_self)
         read = tuple(i + off for i in read)
         dw = d.wrt if d.wrt_tuple else d.wrt[:1]
-
         if len(dw) != 1:
             raise SourcegradError(
                 "a gradient with several wrt arguments is called inside a function being "
                 "differentiated; use one gradient per argument"
             )
-        return GradientVjp(tower(d.f, d.bound_self, [dw[0]], read, read_tuple), 0)
+        return GradientVjp(tower(d.f, d.bound_self, [dw[0]], read, read_tuple), 0, d)
     if isinstance(d, _Grad):
         t = d.tower
         read2 = tuple(i + d.off for i in read)
@@ -460,24 +459,28 @@ class GradientVjp:
 
     mode = "vjp"
 
-    def __init__(self, t: Tower, units: int):
-        self.tower, self.units = t, units
+    def __init__(self, t: Tower, units: int, gradient: Transformed | None = None):
+        self.tower, self.units, self.gradient = t, units, gradient  # the gradient, where one is
         self.bound_self = t.bound_self
         self.__name__ = "vjp_" + t.__name__
 
     def source_call(self, args: tuple) -> tuple[Callable, tuple, Callable]:
         """``(fn, values, post)`` for calling this vjp with ``args`` (the seed last)."""
         *primal, g_out = args
-        return self.tower.source_call(self.bound_self + tuple(primal), self._seeds(g_out))
+        return self.tower.source_call(self.bound_self + tuple(primal), self.seeds(g_out))
 
     def __call__(self, *args: Any, g_out: Any = None) -> Any:
         if g_out is not None:
             args = args + (g_out,)
+        for record in JVP_RECORDERS:
+            record(self, args, None, ())
         *primal, g_out = args
-        return self.tower.evaluate(self.bound_self + tuple(primal), self._seeds(g_out))
+        return self.tower.evaluate(self.bound_self + tuple(primal), self.seeds(g_out))
 
-    def _seeds(self, g_out) -> tuple:
-        return (None,) * self.units + (g_out,)
+    def seeds(self, g_out) -> tuple:
+        """The tower's seeds for ``g_out`` (for ``grad(f, wrt=(i,))``: ``(g,)``, one tuple)."""
+        one = self.gradient is not None and self.gradient.wrt_tuple
+        return (None,) * self.units + (g_out[0] if one else g_out,)
 
 
 def source_of_order(f: Callable, wrt: Any, order: int, args: tuple) -> str:
