@@ -46,7 +46,7 @@ import numpy as np
 
 from .rules import registry
 from .runtime.buffers import BufferPool
-from .runtime.containers import compiled_builder
+from .runtime.containers import gradient_builder
 from .transform.emit import Emitted
 from .transform.source_lines import definition_lines
 
@@ -324,11 +324,11 @@ def recipe(obj: Any) -> list | None:
     text]`` for a generated gradient builder, ``["ref", module, qualname]`` for an importable
     object of sourcegrad or NumPy; None for anything else."""
     if type(obj) is BufferPool:
-        plan = obj.recipe()
+        plan = _pool_plan(obj)
         return None if plan is None else ["pool", plan]
     text = getattr(obj, "builder_source", None)
     if type(obj) is types.FunctionType and isinstance(text, str):
-        again = compiled_builder(text)  # made from its text alone (its globals: two helpers)
+        again = _builder(text)  # made from its text alone: kept only where that is the same
         return ["builder", text] if _same_function(again, obj) else None
     module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
     if not (module and qualname) or not module.startswith(("sourcegrad.", "numpy")):
@@ -336,6 +336,30 @@ def recipe(obj: Any) -> list | None:
     if _resolve(module, qualname) is not obj:
         return None
     return ["ref", module, qualname]
+
+
+def _pool_plan(pool: BufferPool) -> list | None:
+    """A pool's blocks and views as JSON (``BufferPool.of`` makes it again from them); None
+    where a dtype is not named exactly by its string."""
+    views = []
+    for block, shape, dtype in pool.views:
+        if dtype.fields is not None or np.dtype(dtype.str) != dtype:
+            return None
+        views.append([int(block), [int(n) for n in shape], dtype.str])
+    return [[int(b) for b in pool.blocks], views]
+
+
+def _builder(text: str) -> types.FunctionType:
+    """The gradient builder whose ``builder_source`` is ``text``, compiled as
+    :func:`~sourcegrad.runtime.containers.gradient_builder` compiles one: reading the helpers
+    a builder made in this process reads (:func:`recipe` checks the result is the same
+    function as the one kept, so a change there keeps builds off disk, never wrong)."""
+    helpers = gradient_builder([0.0], [(0,)]).__globals__
+    namespace = {k: v for k, v in helpers.items() if k not in ("build", "__builtins__")}
+    exec(compile(text, "<sourcegrad gradient builder>", "exec"), namespace)  # noqa: S102
+    build = namespace["build"]
+    build.builder_source = text
+    return build
 
 
 def _same_function(a: types.FunctionType, b: types.FunctionType) -> bool:
@@ -352,9 +376,10 @@ def made_again(kind: str, *where: Any) -> Any:
     """The object the recipe ``[kind, *where]`` of :func:`recipe` describes, made again;
     None where it is gone."""
     if kind == "pool":
-        return BufferPool.from_recipe(where[0])
+        blocks, views = where[0]
+        return BufferPool.of(blocks, views)
     if kind == "builder":
-        return compiled_builder(where[0])
+        return _builder(where[0])
     if kind == "ref":
         return _resolve(*where)
     return None

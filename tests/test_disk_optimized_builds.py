@@ -319,7 +319,8 @@ def test_without_optimizing_or_with_a_hook_nothing_optimized_is_kept(fresh_dir, 
 
 def test_a_pool_and_a_builder_are_made_again_from_their_recipes():
     pool = BufferPool.of([64, 0], [(0, (2, 4), np.float64), (1, (-1, 3), np.float32)])
-    again = BufferPool.from_recipe(json.loads(json.dumps(pool.recipe())))
+    recipe = json.loads(json.dumps(disk_cache.recipe(pool)))
+    again = disk_cache.made_again(*recipe)
     assert again is not pool and again.views == pool.views and again.blocks == pool.blocks
     assert again.held_bytes() == 0  # no buffers made yet
     like = {"a": [np.zeros(2), np.zeros(3)], "b": np.zeros(1)}

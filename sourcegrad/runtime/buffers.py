@@ -49,24 +49,6 @@ class BufferPool(threading.local):
         (sizes in bytes; for symbolic shapes, the least each block is made)."""
         return cls(tuple(blocks), tuple((b, tuple(s), np.dtype(d)) for b, s, d in views), [])
 
-    def recipe(self) -> list | None:
-        """What :meth:`from_recipe` makes this pool again from (in another process): its
-        blocks and views as JSON-able lists; None where a dtype cannot be named by its
-        string (then the build holding the pool is not kept on disk)."""
-        views = []
-        for block, shape, dtype in self.views:
-            if dtype.fields is not None or np.dtype(dtype.str) != dtype:
-                return None
-            views.append([int(block), [int(n) for n in shape], dtype.str])
-        return [[int(b) for b in self.blocks], views]
-
-    @classmethod
-    def from_recipe(cls, recipe: list) -> BufferPool:
-        """A new pool (no buffers made yet) equal in plan to the one whose :meth:`recipe`
-        gave ``recipe``."""
-        blocks, views = recipe
-        return cls.of(blocks, views)
-
     @property
     def layouts(self) -> tuple:
         """``(shape, dtype)`` of each buffer of a set (lengths ``-1 - j``: symbolic)."""

@@ -277,12 +277,7 @@ def _gradient_builder(like, paths, known=frozenset()):
         return None  # a part that is not exactly a leaf (a slice of one, a sub-container)
     params = ", ".join(["like"] + [f"v{i}" for i in range(len(paths))])
     seen = "    seen = set()\n" if "seen" in body else ""
-    return compiled_builder(f"def build({params}):\n{seen}    return {body}\n")
-
-
-def compiled_builder(text: str):
-    """The builder whose ``builder_source`` is ``text`` (see :func:`gradient_builder`),
-    compiled: the same function in another process (a build kept on disk)."""
+    text = f"def build({params}):\n{seen}    return {body}\n"
     namespace = {"_leaf": _leaf, "_zero_leaf": _zero_leaf}
     exec(compile(text, "<sourcegrad gradient builder>", "exec"), namespace)  # noqa: S102
     build = namespace["build"]
