@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import GENERATED_LINES, register_generated
 from .rules import registry
 from .runtime.buffers import BufferPool
 from .runtime.containers import gradient_builder
@@ -411,7 +412,8 @@ def store(key: str, run: Emitted, fn: Any) -> bool:
     if len(run.fn.__defaults__ or ()) != len(fn.__defaults__ or ()):
         return False
     refs = _references(run, fn)
-    if refs is None:
+    origin = GENERATED_LINES.get(code.co_filename)
+    if refs is None or origin is None:
         return False
     payload = {
         "key": key,
@@ -424,6 +426,7 @@ def store(key: str, run: Emitted, fn: Any) -> bool:
         "specialisable": run.specialisable,
         "provisional": run.provisional,
         "optimized": run.pure is not None,
+        "origin": [origin[0], sorted(origin[1].items())],  # lines nested code is made from
     }
     if not payload["file_text"]:
         return False
@@ -488,6 +491,9 @@ def _compiled(payload: dict, fn: types.FunctionType) -> Emitted | None:
     new.__qualname__ = name
     line_map = {int(k): v for k, v in payload["line_map"]}
     label = f"<sourcegrad {name} #d{next(_COUNTER)} of {fn.__code__.co_filename}>"
+    user_file, lines = payload["origin"]
+    for where in (filename, label):  # a lambda made by the build names the user's line
+        register_generated(where, user_file, {int(k): v for k, v in lines})
     tangents = tuple(payload["tangent_params"])
     held = tuple(c.cell_contents for c in closure if type(c.cell_contents) is BufferPool)
     run = Emitted(new, name, payload["text"], filename, line_map, tangents, held=held, label=label)

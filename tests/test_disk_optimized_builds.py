@@ -20,6 +20,7 @@ from sourcegrad.pipeline import Pipeline
 from sourcegrad.runtime.containers import gradient_builder
 from sourcegrad.util import tree_leaves
 
+from . import export_cases
 from . import golden_cases as cases
 from .internals import DEFAULT_TIERS, BufferPool, gradient_like
 
@@ -344,3 +345,33 @@ def test_an_object_without_a_recipe_keeps_the_build_off_disk():
 
     impostor.builder_source = "def build(like, v0):\n    return like\n"
     assert disk_cache.recipe(impostor) is None
+
+
+SHOW = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import sourcegrad as sg
+    from tests import export_cases as c
+
+    x = np.arange(3.0)
+    if sys.argv[1] == "run":
+        df = sg.grad(c.calls_a_lambda)
+        df(x)
+        df(x)
+    print([line for line in sg.show(c.calls_a_lambda, args=(x,)).splitlines() if line[:1] == "#"])
+    """)
+
+
+def test_a_lambda_made_by_a_read_build_names_the_users_line(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), SOURCEGRAD_CACHE_DIR=str(tmp_path / "cache"))
+    script = tmp_path / "show.py"
+    script.write_text(SHOW)
+    shown = []
+    for step in ("run", "show"):  # the second process reads the builds the first one kept
+        done = subprocess.run(
+            [sys.executable, str(script), step], capture_output=True, text=True, env=env, cwd=ROOT
+        )
+        assert done.returncode == 0, done.stderr
+        shown.append(done.stdout.strip().splitlines()[-1])
+    line = export_cases.calls_a_lambda.__code__.co_firstlineno + 1  # the lambda's own line
+    assert shown[0] == shown[1] and f"export_cases.py:{line}'" in shown[1]
