@@ -20,7 +20,10 @@ processes, in ms:
   first call no transformation work can remove;
 * ``second``: the second call, which builds the code specialised to the shapes (optimize);
 * ``create + 3 calls``: making the derivative and calling it three times;
-* each phase's own time (time in nested phases counted there) in the first and second calls.
+* each phase's own time (time in nested phases counted there) in the first and second calls;
+* ``warm disk``: the same calls in a second new process that reads the disk cache the first
+  one wrote (same source, same sourcegrad, same arguments): its first call loads the build
+  the first process specialised to these shapes and optimized, where that can be kept.
 
 ``import sourcegrad`` is timed in new processes too (after numpy and gast), with and without
 bytecode caches (``PYTHONDONTWRITEBYTECODE`` set, as on some machines, recompiles every module
@@ -113,9 +116,10 @@ class PhaseTimer:
         return out
 
 
-def child(name: str, profile: bool, cpu: bool = False) -> dict:
+def child(name: str, profile: bool, cpu: bool = False, cache: str | None = None) -> dict:
     """One sample, in this (fresh) process: the first three calls of a new derivative, timed
-    by wall clock or, with ``cpu``, by this thread's CPU time."""
+    by wall clock or, with ``cpu``, by this thread's CPU time; the disk cache is ``cache``
+    (as an earlier process left it), else a new empty directory."""
     import gast  # noqa: F401 - imported before, as in a program that uses sourcegrad
     import numpy as np  # noqa: F401
 
@@ -127,7 +131,7 @@ def child(name: str, profile: bool, cpu: bool = False) -> dict:
     black_loaded = "black" in sys.modules
 
     fn, args = _workload(name)
-    os.environ["SOURCEGRAD_CACHE_DIR"] = tempfile.mkdtemp(prefix="sgcache-startup-")
+    os.environ["SOURCEGRAD_CACHE_DIR"] = cache or tempfile.mkdtemp(prefix="sgcache-startup-")
     timer = PhaseTimer(clock)
     if profile:
         import cProfile
@@ -175,12 +179,13 @@ def child(name: str, profile: bool, cpu: bool = False) -> dict:
 
 
 # ---------------------------------------------------------------- the driver
-def _run_child(name: str, cpu: bool) -> dict:
+def _run_child(name: str, cpu: bool, cache: str | None = None) -> dict:
     # one BLAS thread, as benchmarks/run.py runs by default: on a busy machine a second
     # thread's spin-waits can cost the LSTM's call seconds, hiding what the transform costs
     env = dict(os.environ, PYTHONPATH=str(ROOT), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    flags = (["--cpu"] if cpu else []) + (["--cache", cache] if cache else [])
     out = subprocess.run(
-        [sys.executable, __file__, "--child", name] + (["--cpu"] if cpu else []),
+        [sys.executable, __file__, "--child", name] + flags,
         env=env,
         check=True,
         capture_output=True,
@@ -245,7 +250,13 @@ def report(samples_per: int, cpu: bool) -> None:
             f"import sourcegrad (after numpy, gast), {what}: median "
             f"{statistics.median(times) * 1e3:.0f} ms (min {min(times) * 1e3:.0f})"
         )
-    results = {name: [_run_child(name, cpu) for _ in range(samples_per)] for name in WORKLOADS}
+    results: dict = {name: [] for name in WORKLOADS}
+    warm: dict = {name: [] for name in WORKLOADS}
+    for name in WORKLOADS:
+        for _ in range(samples_per):  # a cold process, then a second one on its disk cache
+            cache = tempfile.mkdtemp(prefix="sgcache-startup-")
+            results[name].append(_run_child(name, cpu, cache))
+            warm[name].append(_run_child(name, cpu, cache))
     any_sample = results[WORKLOADS[0]][0]
     print(
         f"black imported by `import sourcegrad`: {any_sample['black_after_import']}; "
@@ -267,6 +278,16 @@ def report(samples_per: int, cpu: bool) -> None:
     ]
     for label, value in rows:
         print(f"  {label:22s}" + "".join(f"{value(results[n]):10.1f}" for n in WORKLOADS))
+    print("\nwarm disk: a second process on the first one's disk cache, median, ms:")
+    print(header)
+    for label, value in rows[:1] + rows[5:6] + rows[7:]:
+        print(f"  {label:22s}" + "".join(f"{value(warm[n]):10.1f}" for n in WORKLOADS))
+    disk = [("first_phases", "  disk cache, first"), ("second_phases", "  disk cache, second")]
+    for key, label in disk:
+        got = [
+            _median_of(warm[n], lambda x, key=key: x[key].get("disk cache", 0.0)) for n in WORKLOADS
+        ]
+        print(f"  {label:22s}" + "".join(f"{v:10.1f}" for v in got))
     for key, title in (("first_phases", "first call"), ("second_phases", "second call")):
         print(f"\n  phases of the {title} (own time, ms):")
         per = {name: _phase_rows(results[name], key) for name in WORKLOADS}
@@ -281,9 +302,10 @@ def main() -> None:
     ap.add_argument("--profile", choices=WORKLOADS, help="cProfile the first two calls")
     ap.add_argument("--cpu", action="store_true", help="time CPU use instead of wall clock")
     ap.add_argument("--child", choices=WORKLOADS, help=argparse.SUPPRESS)
+    ap.add_argument("--cache", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, profile=False, cpu=args.cpu)))
+        print(json.dumps(child(args.child, profile=False, cpu=args.cpu, cache=args.cache)))
     elif args.profile:
         os.environ["SOURCEGRAD_CACHE_DIR"] = tempfile.mkdtemp(prefix="sgcache-startup-")
         child(args.profile, profile=True)

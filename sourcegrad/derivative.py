@@ -5,9 +5,8 @@ structure, ranks, dtypes and array types of the arguments) it builds one derivat
 :class:`~sourcegrad.pipeline.Pipeline`, so that rank-specific rules emit plain NumPy
 (``dz @ W.T``); shapes seen again get a build specialised to them too (the *tiers*, see
 :meth:`Transformed._tier`). After that a call runs only the generated code plus a generated
-signature guard; a plain gradient gets a ``__call__`` of its own that runs the guard inline.
-Builds are shared between derivatives of the same code (:mod:`sourcegrad.derivative_cache`);
-what a call that goes wrong says is in :mod:`sourcegrad.notes`.
+signature guard. Builds are shared between derivatives of the same code
+(:mod:`sourcegrad.derivative_cache`); what a call that goes wrong says is in :mod:`notes`.
 """
 
 from __future__ import annotations
@@ -224,7 +223,7 @@ class Transformed:
         been seen :data:`SPECIALISE_AFTER` times (or ``specialise``); then one specialised to
         the shapes too, where its code has shape-dependent helpers to remove. A shape pattern
         called with several signatures gets one build for all of them instead, where one can
-        be made (:meth:`_family`)."""
+        be made (:meth:`_family`). One an earlier process specialised (on disk) runs at once."""
         rkey = tuple([rank_signature(a) for a in args])
         general = self._ranked.get(rkey)
         if general is None:
@@ -239,9 +238,12 @@ class Transformed:
             self._cache[key] = general
             return general
         entry = self._stored(("shapes", key))  # specialised for another derivative of f
+        # calls of every derivative of the base count: one made per step specialises too
+        seen_by = self._seen if self._base is None else self._base._seen
+        if entry is None and key not in seen_by:  # specialised by an earlier process (disk)?
+            kept = self._pipeline().kept_specialised(args, cache.unbound(general))
+            entry = kept and self._made(("shapes", key), lambda: kept)
         if entry is None:
-            # calls of every derivative of the base count: one made per step specialises too
-            seen_by = self._seen if self._base is None else self._base._seen
             seen = seen_by.get(key, 0) + 1
             due = seen >= SPECIALISE_AFTER or specialise
             entry = None if specialise else self._family(args, general, due)
@@ -259,7 +261,7 @@ class Transformed:
             )
         self._specialised += 1
         self._cache[key] = entry
-        (self._seen if self._base is None else self._base._seen).pop(key, None)
+        seen_by.pop(key, None)
         return entry
 
     def _family(self, args, general: Emitted, due: bool) -> Emitted | None:

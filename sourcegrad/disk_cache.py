@@ -13,12 +13,17 @@ generated code is registered with ``linecache`` only.
   ``wrt``, options and signature). An entry is
   JSON holding the generated text and what its free names are bound to, with a checksum;
   written atomically (a temporary file renamed), read back only where the checksum, the key
-  and every reference check out (:func:`load`), else built again and overwritten. Only builds
-  that are the pure derivative itself and whose free names are the user's closure cells or
-  importable module-level objects (sourcegrad's runtime helpers, NumPy) are kept: not
-  optimized builds (their buffer pools, generated container builders) nor derivatives that
-  call a user function's derivative (an object made at transform time). Code objects are not
-  kept: the text is compiled again in each process.
+  and every reference check out (:func:`load`), else built again and overwritten. A build is
+  kept only where every free name of its function is one of the user's closure cells or an
+  object with a *recipe* (:func:`recipe`) that makes it again exactly in another process:
+  an importable module-level object (sourcegrad's runtime helpers, NumPy) by its name, a
+  buffer pool of an optimized build by its plan (the blocks, and each buffer's block, shape
+  and dtype), a generated gradient-container builder by its source text. Anything else (a
+  user function's derivative made at transform time, a module such as ``numexpr``) keeps the
+  build off disk. Optimized builds (specialised to the argument shapes: what runs from the
+  second call on) are kept too, without the pure derivative they were optimized from: the
+  process that reads one gives it its own pure build (:func:`load`'s ``pure``). Code
+  objects are not kept: the text is compiled again in each process.
 """
 
 from __future__ import annotations
@@ -39,7 +44,10 @@ from typing import Any
 
 import numpy as np
 
+from .errors import GENERATED_LINES, register_generated
 from .rules import registry
+from .runtime.buffers import BufferPool
+from .runtime.containers import gradient_builder
 from .transform.emit import Emitted
 from .transform.source_lines import definition_lines
 
@@ -299,23 +307,83 @@ def build_key(fn: Any, what: tuple, signature: Any) -> str | None:
 
 # ---------------------------------------------------------------- builds
 def _references(run: Emitted, fn: types.FunctionType) -> list | None:
-    """What each free name of ``run``'s function is bound to: ``["cell", name]`` for a
-    closure cell of ``fn``, ``["ref", module, qualname]`` for an importable object; None
-    where any is neither."""
+    """What each free name of ``run``'s function is bound to: ``[name, "cell"]`` for a
+    closure cell of ``fn``, else the recipe :func:`recipe` gives; None where any has none."""
     user = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
     refs = []
     for name, cell in zip(run.fn.__code__.co_freevars, run.fn.__closure__ or ()):
-        if user.get(name) is cell:
-            refs.append([name, "cell"])
-            continue
-        obj = cell.cell_contents
-        module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
-        if not (module and qualname) or not module.startswith(("sourcegrad.", "numpy")):
+        how = ["cell"] if user.get(name) is cell else recipe(cell.cell_contents)
+        if how is None:
             return None
-        if _resolve(module, qualname) is not obj:
-            return None
-        refs.append([name, "ref", module, qualname])
+        refs.append([name, *how])
     return refs
+
+
+def recipe(obj: Any) -> list | None:
+    """How another process makes ``obj`` again exactly, as JSON (see :func:`made_again`):
+    ``["pool", plan]`` for a buffer pool (its blocks and views, no buffers), ``["builder",
+    text]`` for a generated gradient builder, ``["ref", module, qualname]`` for an importable
+    object of sourcegrad or NumPy; None for anything else."""
+    if type(obj) is BufferPool:
+        plan = _pool_plan(obj)
+        return None if plan is None else ["pool", plan]
+    text = getattr(obj, "builder_source", None)
+    if type(obj) is types.FunctionType and isinstance(text, str):
+        again = _builder(text)  # made from its text alone: kept only where that is the same
+        return ["builder", text] if _same_function(again, obj) else None
+    module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+    if not (module and qualname) or not module.startswith(("sourcegrad.", "numpy")):
+        return None
+    if _resolve(module, qualname) is not obj:
+        return None
+    return ["ref", module, qualname]
+
+
+def _pool_plan(pool: BufferPool) -> list | None:
+    """A pool's blocks and views as JSON (``BufferPool.of`` makes it again from them); None
+    where a dtype is not named exactly by its string."""
+    views = []
+    for block, shape, dtype in pool.views:
+        if dtype.fields is not None or np.dtype(dtype.str) != dtype:
+            return None
+        views.append([int(block), [int(n) for n in shape], dtype.str])
+    return [[int(b) for b in pool.blocks], views]
+
+
+def _builder(text: str) -> types.FunctionType:
+    """The gradient builder whose ``builder_source`` is ``text``, compiled as
+    :func:`~sourcegrad.runtime.containers.gradient_builder` compiles one: reading the helpers
+    a builder made in this process reads (:func:`recipe` checks the result is the same
+    function as the one kept, so a change there keeps builds off disk, never wrong)."""
+    helpers = gradient_builder([0.0], [(0,)]).__globals__
+    namespace = {k: v for k, v in helpers.items() if k not in ("build", "__builtins__")}
+    exec(compile(text, "<sourcegrad gradient builder>", "exec"), namespace)  # noqa: S102
+    build = namespace["build"]
+    build.builder_source = text
+    return build
+
+
+def _same_function(a: types.FunctionType, b: types.FunctionType) -> bool:
+    """Whether ``a`` and ``b`` run the same code reading the same globals (their own names
+    aside) and no closure cells."""
+    if a.__code__ != b.__code__ or a.__closure__ or b.__closure__:
+        return False
+    ga, gb = a.__globals__, b.__globals__
+    own = {a.__name__, b.__name__}
+    return ga.keys() == gb.keys() and all(ga[k] is gb[k] for k in ga if k not in own)
+
+
+def made_again(kind: str, *where: Any) -> Any:
+    """The object the recipe ``[kind, *where]`` of :func:`recipe` describes, made again;
+    None where it is gone."""
+    if kind == "pool":
+        blocks, views = where[0]
+        return BufferPool.of(blocks, views)
+    if kind == "builder":
+        return _builder(where[0])
+    if kind == "ref":
+        return _resolve(*where)
+    return None
 
 
 def _resolve(module: str, qualname: str) -> Any:
@@ -329,16 +397,23 @@ def _resolve(module: str, qualname: str) -> Any:
 
 
 def store(key: str, run: Emitted, fn: Any) -> bool:
-    """Keep ``run``, a build of ``fn``, under ``key`` where it can be kept (the pure
-    derivative, free names that are ``fn``'s cells or importable); whether it was kept."""
+    """Keep ``run``, a build of ``fn``, under ``key`` where it can be kept (the generated
+    function itself, with ``fn``'s defaults, its free names ``fn``'s cells or objects with a
+    recipe, see :func:`recipe`); whether it was kept. An optimized build (``run.pure`` set)
+    is kept without its pure derivative: :func:`load` is given that."""
     root = cache_dir()
-    if root is None or run.pure is not None or type(run.fn) is not types.FunctionType:
+    if root is None or type(run.fn) is not types.FunctionType:
         return False
     code = run.fn.__code__
     if not is_generated(code.co_filename) or code.co_name != run.name:
         return False
+    if set(run.fn.__kwdefaults__ or ()) != set(fn.__kwdefaults__ or ()):
+        return False  # a seed tangent given as a default (a gradient in forward mode)
+    if len(run.fn.__defaults__ or ()) != len(fn.__defaults__ or ()):
+        return False
     refs = _references(run, fn)
-    if refs is None:
+    origin = GENERATED_LINES.get(code.co_filename)
+    if refs is None or origin is None:
         return False
     payload = {
         "key": key,
@@ -350,6 +425,8 @@ def store(key: str, run: Emitted, fn: Any) -> bool:
         "tangent_params": list(run.tangent_params),
         "specialisable": run.specialisable,
         "provisional": run.provisional,
+        "optimized": run.pure is not None,
+        "origin": [origin[0], sorted(origin[1].items())],  # lines nested code is made from
     }
     if not payload["file_text"]:
         return False
@@ -362,9 +439,12 @@ def store(key: str, run: Emitted, fn: Any) -> bool:
     return True
 
 
-def load(key: str, fn: types.FunctionType) -> Emitted | None:
-    """The build kept under ``key``, bound to ``fn``'s globals, closure cells and defaults;
-    None where there is none or it does not check out (the caller builds it again)."""
+def load(key: str, fn: types.FunctionType, pure: Any = None) -> Emitted | None:
+    """The build kept under ``key``, bound to ``fn``'s globals, closure cells and defaults,
+    every other free name's object made again from its recipe (a new buffer pool, a builder
+    compiled again); an optimized build gets ``pure`` as its pure derivative. None where there
+    is none, where it does not check out (the caller builds it again), or where it is
+    optimized and no ``pure`` is given."""
     root = cache_dir()
     if root is None:
         return None
@@ -374,11 +454,14 @@ def load(key: str, fn: types.FunctionType) -> Emitted | None:
         if hashlib.sha256(body.encode()).hexdigest() != entry["sha256"]:
             return None
         payload = json.loads(body)
-        if payload["key"] != key:
+        if payload["key"] != key or (payload["optimized"] and pure is None):
             return None
-        return _compiled(payload, fn)
+        run = _compiled(payload, fn)
     except (OSError, ValueError, KeyError, TypeError, SyntaxError):
         return None
+    if run is not None and payload["optimized"]:
+        run.pure = pure
+    return run
 
 
 def _compiled(payload: dict, fn: types.FunctionType) -> Emitted | None:
@@ -391,7 +474,7 @@ def _compiled(payload: dict, fn: types.FunctionType) -> Emitted | None:
                 return None
             cells[name] = user[name]
         else:
-            obj = _resolve(*where)
+            obj = made_again(kind, *where)
             if obj is None:
                 return None
             cells[name] = types.CellType(obj)
@@ -408,7 +491,11 @@ def _compiled(payload: dict, fn: types.FunctionType) -> Emitted | None:
     new.__qualname__ = name
     line_map = {int(k): v for k, v in payload["line_map"]}
     label = f"<sourcegrad {name} #d{next(_COUNTER)} of {fn.__code__.co_filename}>"
+    user_file, lines = payload["origin"]
+    for where in (filename, label):  # a lambda made by the build names the user's line
+        register_generated(where, user_file, {int(k): v for k, v in lines})
     tangents = tuple(payload["tangent_params"])
-    run = Emitted(new, name, payload["text"], filename, line_map, tangents, label=label)
+    held = tuple(c.cell_contents for c in closure if type(c.cell_contents) is BufferPool)
+    run = Emitted(new, name, payload["text"], filename, line_map, tangents, held=held, label=label)
     run.specialisable, run.provisional = payload["specialisable"], payload["provisional"]
     return run

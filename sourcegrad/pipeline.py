@@ -294,28 +294,42 @@ class Pipeline:
         ``general``, the build for the same ranks, where there is one). A build kept on disk
         by another process for the same key is read instead (:mod:`sourcegrad.disk_cache`);
         one that can be kept is written there."""
-        key = self._disk_key(args, specialise)
-        run = disk_cache.load(key, self.fn) if key is not None else None
+        key = self._disk_key(args, specialise, general)
+        run = self._loaded(key, general)
         if run is None:
             with derive.rounding_allowed(not self.options.get("exact", True)):
                 run = self._build(args, specialise, general)
-            if key is not None:
+            if key is not None and (run.pure is None or specialise):
                 disk_cache.store(key, run, self.fn)
         return run
 
-    def _disk_key(self, args: tuple | None, specialise: bool) -> str | None:
+    def kept_specialised(self, args: tuple, general: Emitted) -> Emitted | None:
+        """The build specialised to ``args``' shapes that a process before this one made and
+        kept on disk (optimized: it runs as the build :meth:`build` would make with
+        ``specialise``, ``general`` its pure derivative); None where none is kept."""
+        return self._loaded(self._disk_key(args, True, general), general)
+
+    def _loaded(self, key: str | None, general: Any) -> Emitted | None:
+        """The build kept on disk under ``key``; an optimized one gets ``general``'s pure
+        derivative as its own (as :meth:`_reverse` gives it)."""
+        if key is None:
+            return None
+        pure = None if general is None else general.pure or general
+        return disk_cache.load(key, self.fn, pure)
+
+    def _disk_key(self, args: tuple | None, specialise: bool, general: Any) -> str | None:
         """The key of the build for ``args`` kept on disk; None where none is kept (an
-        optimized build never is: see :func:`sourcegrad.disk_cache.store`, and a build
-        specialised to shapes is optimized unless ``optimize=False``)."""
+        optimized build is kept only where it is specialised to shapes with ``general``, the
+        pure build of its ranks, to show: see :func:`sourcegrad.disk_cache.store`)."""
         if self.fn is None or self.options.get("debug_hook") is not None:
             return None
-        if specialise and self.options.get("optimize", True):
+        if specialise and self.options.get("optimize", True) and general is None:
             return None
         signature = rank_signature if not specialise else call_signature
         sig = None if args is None else tuple([signature(a) for a in args])
         options = tuple(sorted(self.options.items()))
-        what = (self.mode, self.wrt, self.has_aux, self.checked, options, build_settings())
-        return disk_cache.build_key(self.fn, what, sig)
+        what = (self.mode, self.wrt, self.has_aux, self.checked, specialise, options)
+        return disk_cache.build_key(self.fn, what + (build_settings(),), sig)
 
     def _build(self, args: tuple | None, specialise: bool, general: Any) -> Emitted:
         """:meth:`build`, always made here."""
