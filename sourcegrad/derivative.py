@@ -123,8 +123,7 @@ class Transformed:
             self._local = threading.local()  # per thread: signature -> gradient arrays
         #: a gradient of a method-less function, nothing but the gradient (and value) returned
         self._plain = (
-            (mode == "grad" and not has_aux and not self.stable and not self.bound_self)
-            and self.packing is None
+            (mode == "grad" and not (has_aux or self.stable or self.bound_self or self.packing))
             and self.with_gradients
             and not options.get("check_finite")
         )
@@ -305,7 +304,9 @@ class Transformed:
     def emitted(self, args: tuple | None = None, specialise: bool = False) -> Emitted:
         """The build that runs for ``args`` (all of them, ``bound_self`` first; with
         ``specialise``, the one specialised to their shapes at once); without ``args`` the one
-        that assumes no ranks (what ``source(df)`` shows)."""
+        that assumes no ranks (what ``source(df)`` shows); packed where ``f`` takes ``*args``."""
+        if args is not None and self.packing is not None:  # in the packed form's order
+            args = full_args(self.f, *self.packing.pack(tuple(args), {}))
         return self._generic() if args is None else self._entry(args, specialise)
 
     # -------------------------------------------------------------- the direct __call__
@@ -497,8 +498,7 @@ class Transformed:
         keyword arguments, a bound method, auxiliary output, stable gradients."""
         args, kwargs, seed = self._split_seed(args, kwargs)
         args = self.bound_self + args
-        if self.packing is not None:
-            args, kwargs = self.packing.pack(args, kwargs)
+        args, kwargs = self.packing.pack(args, kwargs) if self.packing else (args, kwargs)
         if kwargs:  # one value per parameter, keyword-only ones last (core.params' order)
             try:
                 args = full_args(self.f, args, kwargs)

@@ -46,6 +46,7 @@ from .export_text import (
     jvp_key,
     jvp_wrapper,
     not_reached,
+    packing_wrapper,
     public_wrapper,
     rename,
     source_digest,
@@ -521,9 +522,19 @@ def _module_text(f, df: Transformed, entry, trace: Trace, args: tuple) -> str:
         raise ExportError(f"the derivative of {f.__qualname__} runs through {entry.fn!r}")
     else:
         direct = df.mode == "grad" and not (df.wrt_tuple and len(df.wrt) == 1)
+        direct = direct and df.packing is None
         main = public if direct else f"run_{public}"
         writer.generated(entry.fn, entry.text, main, describe(df, "derivative"))
-        if not direct:
+        if df.packing is not None and df.mode != "grad":
+            raise ExportError(
+                f"{f.__name__}() takes *args or **kwargs: its gradient exports (mode "
+                "'reverse'); for forward mode give every argument a name",
+                f.__code__.co_filename,
+                f.__code__.co_firstlineno,
+            )
+        if df.packing is not None:  # def loss(params, *batch): called as the user calls it
+            writer.ns.add_block(packing_wrapper(public, main, df.packing), derivative=True)
+        elif not direct:
             writer.ns.add_block(public_wrapper(public, main, df, entry), derivative=True)
             if df.mode == "jvp":
                 writer.ns.bind("not_aliasing", not_aliasing, public)

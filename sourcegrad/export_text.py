@@ -202,6 +202,22 @@ def _keyword_only_split(f) -> list:
     ]
 
 
+def packing_wrapper(public: str, run: str, packing) -> str:
+    """``d_<name>`` taking the arguments of a function with ``*args``/``**kwargs`` as Python
+    binds them, packed for ``run`` (its derivative's packed form) as
+    :class:`sourcegrad.packing.Packing` packs a call."""
+    lines = [f"def {public}(*args, **kwargs):"]
+    if packing.star is not None:
+        lines.append(f"    args = (*args[:{packing.npos}], tuple(args[{packing.npos}:]))")
+    if packing.starstar is not None:
+        names = tuple(sorted(packing.named))
+        lines.append(f"    named = {{k: kwargs.pop(k) for k in {names!r} if k in kwargs}}")
+        lines.append(f"    return {run}(*args, **named, {packing.starstar}=kwargs)")
+    else:
+        lines.append(f"    return {run}(*args, **kwargs)")
+    return "\n".join(lines) + "\n"
+
+
 def public_wrapper(public: str, run: str, df, entry) -> str:
     if df.mode == "grad":  # a tuple wrt of one argument: a tuple of one gradient
         return (

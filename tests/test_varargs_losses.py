@@ -79,3 +79,18 @@ def test_wrt_naming_a_value_of_star_args_is_refused():
     with pytest.raises(sg.WrtTypeError, match=r"names a value of star_loss\(\)'s \*batch") as e:
         sg.grad(star_loss, 1)(W, X, Y)
     assert e.value.filename == __file__
+
+
+def test_show_and_export_take_the_arguments_as_the_function_does(tmp_path):
+    """The build shown and exported is the one for the call as written: ``batch`` packed (it
+    was built for ``batch`` = ``X``, ``x`` = ``X[0]``: a wrong product in the shown code)."""
+    from .test_export import run_isolated, same
+
+    shown = sg.show(star_loss, args=(W, X, Y))
+    assert "x.T @" in shown
+    text = sg.export(star_loss, W, X, Y)
+    assert "def d_star_loss(*args, **kwargs):" in text
+    got = run_isolated(tmp_path, text, "d_star_loss", (W, X, Y))
+    assert same(got, sg.value_and_grad(star_loss)(W, X, Y))
+    with pytest.raises(sg.SourcegradError, match="its gradient exports"):
+        sg.export(star_loss, W, X, Y, np.ones(3), mode="forward")
