@@ -49,6 +49,8 @@ class Packing:
 
     def positions(self) -> str:
         """The positions of the named parameters, in words."""
+        if self.npos == 0:
+            return "it has none"
         return "position 0" if self.npos == 1 else f"positions 0 to {self.npos - 1}"
 
     def pack(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
