@@ -359,8 +359,8 @@ class ListLengths:
                 else:
                     for n in _stored_names(t):
                         state[n] = "it is bound by unpacking or an item write"
-        elif isinstance(stmt, gast.Expr) and _appended(stmt) is not None:
-            name = _appended(stmt)
+        elif S.appended_list(stmt) is not None:
+            name = S.appended_list(stmt)
             if isinstance(state.get(name), int):
                 state[name] += 1
         elif isinstance(stmt, gast.For):
@@ -495,21 +495,6 @@ def _stored_names(target) -> list:
     return [n.id for n in S.walk(target) if isinstance(n, gast.Name)]
 
 
-def _appended(stmt):
-    """``xs`` of the statement ``xs.append(v)``, else None."""
-    v = stmt.value
-    if (
-        isinstance(v, gast.Call)
-        and isinstance(v.func, gast.Attribute)
-        and v.func.attr == "append"
-        and isinstance(v.func.value, gast.Name)
-        and len(v.args) == 1
-        and not v.keywords
-    ):
-        return v.func.value.id
-    return None
-
-
 def _changed(body) -> set:
     """Names that ``body`` binds, writes into or calls a method of (``xs.append``)."""
     names = set()
@@ -539,7 +524,7 @@ def _growth(body, name: str, steps):
     for stmt in body:
         if name not in _changed([stmt]):
             continue
-        if isinstance(stmt, gast.Expr) and _appended(stmt) == name:
+        if S.appended_list(stmt) == name:
             total += 1
         elif isinstance(stmt, gast.For) and name not in _stored_names(stmt.target):
             inner, count = _growth(stmt.body, name, steps), steps(stmt.iter)

@@ -87,6 +87,21 @@ def calls_module(node, modules=ARRAY_MODULES) -> bool:
     return bool(name) and name.split(".")[0] in modules
 
 
+def appended_list(stmt) -> str | None:
+    """``xs`` where ``stmt`` is the statement ``xs.append(v)`` (one argument), else None."""
+    v = stmt.value if isinstance(stmt, gast.Expr) else None
+    if (
+        isinstance(v, gast.Call)
+        and isinstance(v.func, gast.Attribute)
+        and v.func.attr == "append"
+        and isinstance(v.func.value, gast.Name)
+        and len(v.args) == 1
+        and not v.keywords
+    ):
+        return v.func.value.id
+    return None
+
+
 def dotted(node) -> str | None:
     """``np.linalg.norm`` for an attribute chain of names, else None."""
     parts = []

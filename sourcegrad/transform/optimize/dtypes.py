@@ -93,8 +93,8 @@ def _definitions(node) -> dict:
     defs: dict = {}
     appends: dict = {}
     for stmt in walk_statements(node.body):
-        if _append_of(stmt) is not None and not get_fact(stmt, "tape_pair", None):
-            appends.setdefault(_append_of(stmt), []).append(stmt)
+        if S.appended_list(stmt) is not None and not get_fact(stmt, "tape_pair", None):
+            appends.setdefault(S.appended_list(stmt), []).append(stmt)
         if not isinstance(stmt, gast.Assign):
             continue
         if S.is_none(stmt.value) or get_fact(stmt, "tape_pair", None):
@@ -128,21 +128,6 @@ def _grown_list(stmt, name: str) -> bool:
         and head.value.id == name
         and not any(isinstance(e, gast.Starred) for e in v.elts[1:])
     )
-
-
-def _append_of(stmt):
-    """``xs`` where ``stmt`` is ``xs.append(e)``, else None."""
-    v = stmt.value if isinstance(stmt, gast.Expr) else None
-    if (
-        isinstance(v, gast.Call)
-        and isinstance(v.func, gast.Attribute)
-        and v.func.attr == "append"
-        and isinstance(v.func.value, gast.Name)
-        and len(v.args) == 1
-        and not v.keywords
-    ):
-        return v.func.value.id
-    return None
 
 
 def _empty_list(stmt) -> bool:
