@@ -37,7 +37,9 @@ def test_the_option_reaches_a_helpers_derivative():
     for call in range(3):
         assert exact(U)[0] == difference(U)
         value = inexact(U)[0]
-        assert value == (difference(U) if call == 0 else 0.0)
+        # the first call runs the pure build (the optimized one where specialising is forced
+        # from the first call: SOURCEGRAD_SPECIALISE_AFTER=1)
+        assert value == 0.0 or (call == 0 and value == difference(U))
 
 
 def test_gradients_through_a_helper_stay_right_without_exactness():

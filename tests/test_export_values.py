@@ -20,6 +20,7 @@ from sourcegrad.higher import tower
 
 from . import export_cases as c
 from . import export_value_cases as v
+from .internals import DEFAULT_TIERS
 from .test_export import run_isolated, same
 from .test_show_callees import GOLDEN, check_golden
 
@@ -243,6 +244,7 @@ def test_a_gradient_taken_inside_the_function_exports_bit_for_bit(tmp_path):
     assert same(alone, steady(sg.value_and_grad(penalty_made_inside), x))
 
 
+@DEFAULT_TIERS
 def test_an_export_through_a_lambda_at_order_2_matches_golden():
     """The lambda's vjp and jvp builds, forward mode over its vjp, and the export's own
     ``vjp_of`` / ``jvp_of`` picking them (``tests/golden/lambda_loss.order2.export.py``)."""
