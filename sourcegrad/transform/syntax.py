@@ -102,6 +102,22 @@ def appended_list(stmt) -> str | None:
     return None
 
 
+def popped_stack(stmt) -> str | None:
+    """``xs`` where ``stmt`` is ``x = xs.pop()`` (a name popped from a name), else None."""
+    v = stmt.value if isinstance(stmt, gast.Assign) else None
+    if (
+        isinstance(v, gast.Call)
+        and isinstance(stmt.targets[0], gast.Name)
+        and isinstance(v.func, gast.Attribute)
+        and v.func.attr == "pop"
+        and isinstance(v.func.value, gast.Name)
+        and not v.args
+        and not v.keywords
+    ):
+        return v.func.value.id
+    return None
+
+
 def dotted(node) -> str | None:
     """``np.linalg.norm`` for an attribute chain of names, else None."""
     parts = []

@@ -95,7 +95,7 @@ def tape_stacks(body) -> set:
         if not isinstance(stmt, gast.stmt) or isinstance(stmt, (gast.If, gast.For, gast.While)):
             continue
         used = {n.id for n in S.name_nodes(stmt)} & ok
-        if used and not (id(stmt) in made or pushed(stmt, used) or _popped(stmt, used)):
+        if used and not (id(stmt) in made or pushed(stmt, used) or S.popped_stack(stmt) in used):
             ok -= used
     return ok
 
@@ -120,22 +120,6 @@ def pushed(stmt, stacks) -> set:
             else set() if isinstance(a, gast.Constant) else {None}
         )
     return set()
-
-
-def _popped(stmt, stacks) -> bool:
-    """Whether ``stmt`` is ``x = stack.pop()`` on one of ``stacks``."""
-    v = getattr(stmt, "value", None)
-    return (
-        isinstance(stmt, gast.Assign)
-        and isinstance(stmt.targets[0], gast.Name)
-        and isinstance(v, gast.Call)
-        and isinstance(v.func, gast.Attribute)
-        and v.func.attr == "pop"
-        and isinstance(v.func.value, gast.Name)
-        and v.func.value.id in stacks
-        and not v.args
-        and not v.keywords
-    )
 
 
 def escaping(body, members: dict, np_name, helpers, stacks, arrays) -> set:

@@ -57,7 +57,7 @@ def taped_definition(body, loop, p, use):
     used, popped = loop.body.index(use), None
     for i, s in enumerate(loop.body):
         if p in stored(s):
-            if popped is not None or not _is_pop(s):
+            if popped is not None or S.popped_stack(s) is None:
                 return None
             popped = i
     if popped is None or popped < used:
@@ -109,19 +109,6 @@ def _row_of(stmt, p, counter):
     ):
         return v.value.id
     return False
-
-
-def _is_pop(stmt) -> bool:
-    v = stmt.value if isinstance(stmt, gast.Assign) else None
-    return (
-        isinstance(stmt, gast.Assign)
-        and isinstance(stmt.targets[0], gast.Name)
-        and isinstance(v, gast.Call)
-        and isinstance(v.func, gast.Attribute)
-        and v.func.attr == "pop"
-        and isinstance(v.func.value, gast.Name)
-        and not v.args
-    )
 
 
 def _is_none_assign(stmt) -> bool:
