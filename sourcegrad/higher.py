@@ -31,6 +31,7 @@ from .errors import NonScalarOutputError, SourcegradError
 from .packing import unwrapped
 from .runtime.containers import scalar_gradient
 from .runtime.signature import call_signature
+from .runtime.tangent_helpers import nonzero_tangents
 
 _LOCK = threading.RLock()
 #: (generated function, wrt, select) -> Transformed jvp of it; the _KEPT most recently used
@@ -43,10 +44,8 @@ def _kept(cache: OrderedDict, key, make):
     recently used (what it holds is freed once no derivative uses it)."""
     found = cache.get(key)
     if found is not None:
-        try:
+        with contextlib.suppress(KeyError):  # dropped by another thread meanwhile
             cache.move_to_end(key)
-        except KeyError:  # dropped by another thread meanwhile
-            pass
         return found
     with _LOCK:
         found = cache.get(key)
@@ -74,8 +73,7 @@ def recording_jvps(record: Callable[[Any, tuple, Callable, tuple], None]) -> Ite
 
 
 def is_derivative(obj: Any) -> bool:
-    """Whether ``obj`` was made by sourcegrad (and is differentiated through its generated
-    source)."""
+    """Whether sourcegrad made ``obj`` (it is differentiated through its generated source)."""
     return isinstance(obj, (Transformed, Jvp, Tower, _Grad, GradientVjp))
 
 
@@ -171,6 +169,9 @@ class Jvp:
     def source_call(self, args: tuple) -> tuple[Callable, tuple, Callable]:
         """``(fn, values, post)`` for calling this jvp with ``args`` (see the module)."""
         *primal, t = args
+        narrowed = self.wrt_tuple and nonzero_tangents(self.wrt, primal, t)
+        if narrowed:  # no forward mode along a tangent seen to be zero
+            return Jvp(self.base, narrowed[0]).source_call((*primal, narrowed[1]))
         jt, values, post = self._transform(primal)
         fn = jt.emitted(values).source_fn
         values = values + self.flat_tangents(primal, t)

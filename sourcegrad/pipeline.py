@@ -40,6 +40,7 @@ from .transform.emit import Deferred, Emitted
 from .transform.emit import emit as emit_source
 from .transform.forms import Core
 from .transform.forward import forward
+from .transform.iterator_calls import refuse_generator_function
 from .transform.normalize import normalize
 from .transform.optimize import (
     chunk,
@@ -334,6 +335,8 @@ class Pipeline:
     def _build(self, args: tuple | None, specialise: bool, general: Any) -> Emitted:
         """:meth:`build`, always made here."""
         parsed = self.parsed()
+        if self.checked:  # a generator function the user differentiates (not a callee)
+            refuse_generator_function(parsed.node, parsed.filename)
         core = _normalized(parsed, args, general)
         wrt = self._wrt_of(parsed, core, args)
         if not self.with_gradients:

@@ -337,6 +337,8 @@ _ITERATOR_HINTS = {
     itertools.pairwise: "loop over positions (`for i in range(len(xs) - 1): a, b = xs[i], "
     "xs[i + 1]`)",
     itertools.chain: "join the lists with `+`, or loop over each",
+    next: "loop over the items (`for x in xs:`), or index a list of them (`list(xs)[0]`)",
+    iter: "loop over the items (`for x in xs:`), or index a list of them (`list(xs)[0]`)",
 }
 
 

@@ -8,10 +8,18 @@ place, before its jumps are lowered, into forms the later passes differentiate:
   parameters the loop's targets (``map(lambda p: p * 2, ps)`` -> ``[p * 2 for p in ps]``);
 * ``filter(f, xs)`` -> ``[x for x in xs if f(x)]`` (``filter(None, xs)`` tests ``x`` itself);
 * ``acc = functools.reduce(f, xs, init)`` -> ``acc = init`` then ``for x in xs: acc = f(acc,
-  x)``, the lambda's body written out as the step; without ``init`` the first item starts.
+  x)``, the lambda's body written out as the step; without ``init`` the first item starts;
+* a generator function (``yield`` in its body) becomes a function returning the list of what
+  it yields (``yield v`` -> ``items.append(v)``, ``yield from xs`` -> a loop of appends,
+  ``return`` -> ``return list(items)``), and a call of a generator function is made
+  ``list(call)`` (but where ``next`` or ``iter`` steps it): both run the generator to its end at once, where Python
+  runs it step by step (the same values unless the loop's body changes what the generator
+  reads, or breaks out of an endless one).
 
-A call is lowered only where its function is a name, an attribute chain or a lambda (so that
-writing it once per item evaluates the same thing), and ``map``/``filter``/``reduce`` are the
+A call is lowered only where its function is a name, an attribute chain, a lambda (so that
+writing it once per item evaluates the same thing) or ``functools.partial`` of a name or
+attribute chain (its bound arguments evaluated once, before the call, as Python does: it
+becomes a lambda over the items), and ``map``/``filter``/``reduce`` are the
 builtins and ``functools``' own. The lists are built eagerly where Python builds an iterator;
 a program that reads the iterator lazily (``next(m)``) is the one case that differs, and it
 reads a differentiated value through ``next``, which has no rule (refused).
@@ -21,9 +29,11 @@ from __future__ import annotations
 
 import builtins
 import functools
+import inspect
 
 import gast
 
+from ..errors import UnsupportedSyntaxError
 from . import syntax as S
 from .walk import rewrite_blocks
 
@@ -31,10 +41,113 @@ from .walk import rewrite_blocks
 def lower_iterator_calls(fn: gast.FunctionDef, resolve, names: S.NameGen) -> None:
     """Rewrite ``fn`` in place per the module's rules. ``resolve(expr)`` is the live object a
     name or attribute chain of the function's globals refers to (or anything else)."""
+    if _yields(fn):
+        _collect_yields(fn, names.fresh("yielded"))
+    _list_generator_calls(fn, resolve)
     if not any(isinstance(n, gast.Call) and _kind(n, resolve) for n in S.walk(fn)):
         return
     lowering = _Lowering(resolve, names)
     fn.body = rewrite_blocks(fn.body, lowering.statement)
+
+
+_SCOPES = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)
+
+
+def _own_nodes(fn: gast.FunctionDef):
+    """The nodes of ``fn``'s own scope: nested functions, lambdas and classes left out."""
+    stack = list(fn.body)
+    while stack:
+        n = stack.pop()
+        yield n
+        if not isinstance(n, _SCOPES):
+            stack.extend(gast.iter_child_nodes(n))
+
+
+def refuse_generator_function(fn: gast.FunctionDef, filename: str) -> None:
+    """Refuse ``fn`` where it is a generator function: its value is an iterator (a generator
+    function it calls is lowered as the module says)."""
+    found = [n for n in _own_nodes(fn) if isinstance(n, (gast.Yield, gast.YieldFrom))]
+    if found:
+        raise UnsupportedSyntaxError(
+            f"{fn.name}() is a generator function (`yield`): its value is an iterator, which "
+            "has no derivative; differentiate a function that returns the values (a list, or "
+            "an array: np.stack them); generator functions it calls are fine",
+            filename,
+            min(n.lineno for n in found),
+        )
+
+
+def _yields(fn: gast.FunctionDef) -> bool:
+    """Whether ``fn`` is a generator function whose yields are all statements."""
+    yields = [n for n in _own_nodes(fn) if isinstance(n, (gast.Yield, gast.YieldFrom))]
+    statements = {
+        id(n.value) for n in _own_nodes(fn) if isinstance(n, gast.Expr)
+    }  # a `x = yield v` (a value sent in) stays, and is refused where it is lowered
+    return bool(yields) and all(id(y) in statements for y in yields)
+
+
+def _collect_yields(fn: gast.FunctionDef, items: str) -> None:
+    """Rewrite generator function ``fn`` in place to return the list of what it yields."""
+
+    def append(v):
+        method = gast.Attribute(value=S.name(items), attr="append", ctx=gast.Load())
+        return gast.Expr(value=S.call(method, [v if v is not None else S.const(None)]))
+
+    def statement(s):
+        if isinstance(s, gast.Expr) and isinstance(s.value, gast.Yield):
+            return [append(s.value.value)]
+        if isinstance(s, gast.Expr) and isinstance(s.value, gast.YieldFrom):
+            item = items + "_item"
+            loop = gast.For(target=S.name(item, store=True), iter=s.value.value,
+                            body=[append(S.name(item))], orelse=[], type_comment=None)  # fmt: skip
+            return [loop]
+        if isinstance(s, gast.Return):  # a copy: the list is not written after it
+            return [gast.Return(value=S.call(S.name("list"), [S.name(items)]))]
+        return [s]
+
+    early = any(isinstance(n, gast.Return) for n in _own_nodes(fn))
+    fn.body = rewrite_blocks(fn.body, statement)
+    fn.body = [S.assign(items, gast.List(elts=[], ctx=gast.Load()))] + fn.body
+    fn.body.append(
+        statement(gast.Return(value=None))[0] if early else gast.Return(value=S.name(items))
+    )
+    for n in S.walk(fn):
+        if isinstance(n, (gast.stmt, gast.expr)) and getattr(n, "lineno", None) is None:
+            n.lineno = fn.lineno
+
+
+def _list_generator_calls(fn: gast.FunctionDef, resolve) -> None:
+    """Replace each call ``g(...)`` of a generator function in ``fn``'s own scope by
+    ``list(g(...))``, but where ``next`` or ``iter`` is called on it."""
+
+    class Listing(gast.NodeTransformer):
+        def generic_visit(self, node):
+            if isinstance(node, _SCOPES) and node is not fn:
+                return node
+            node = super().generic_visit(node)
+            if isinstance(node, gast.Call) and S.dotted(node.func) in ("next", "iter"):
+                node.args = [a.args[0] if _listed(a, resolve) else a for a in node.args]
+            if _generator_call(node, resolve):
+                return S.call(S.name("list"), [node])
+            return node
+
+    Listing().visit(fn)
+
+
+def _listed(e, resolve) -> bool:
+    """Whether ``e`` is ``list(g(...))`` as :func:`_list_generator_calls` writes it."""
+    return (
+        isinstance(e, gast.Call)
+        and S.dotted(e.func) == "list"
+        and len(e.args) == 1
+        and _generator_call(e.args[0], resolve)
+    )
+
+
+def _generator_call(e, resolve) -> bool:
+    if not isinstance(e, gast.Call) or S.dotted(e.func) is None:
+        return False
+    return inspect.isgeneratorfunction(resolve(e.func))
 
 
 _KINDS = {builtins.map: "map", builtins.filter: "filter", functools.reduce: "reduce"}
@@ -66,7 +179,10 @@ def _kind(call: gast.Call, resolve) -> str | None:
 
 
 def _repeatable(f) -> bool:
-    """Whether ``f`` may be written once per item: evaluating it again gives the same thing."""
+    """Whether ``f`` may be written once per item: evaluating it again gives the same thing
+    (a ``partial(...)`` call is made so by :meth:`_Lowering.partial_as_lambda`)."""
+    if isinstance(f, gast.Call):
+        return bool(f.args) and S.dotted(f.args[0]) is not None
     if isinstance(f, gast.Lambda):
         a = f.args
         plain = not (a.vararg or a.kwarg or a.kwonlyargs or a.defaults or a.posonlyargs)
@@ -106,6 +222,9 @@ class _Lowering:
             for k in e.keywords:
                 k.value = self.expression(k.value, before, eager)
             kind = _kind(e, self.resolve)
+            if kind and isinstance(e.args[0], gast.Call):
+                if not self.partial_as_lambda(e, kind, before, eager):
+                    return e
             if kind == "map":
                 return _map(e, self.names)
             if kind == "filter":
@@ -127,6 +246,47 @@ class _Lowering:
                     ],
                 )
         return e
+
+    def partial_as_lambda(self, call: gast.Call, kind: str, before: list, eager: bool) -> bool:
+        """Replace ``call``'s function ``functools.partial(g, *bound, **kw)`` by ``lambda
+        item, ...: g(*bound, item, ..., **kw)``, each bound value first assigned to a fresh
+        name in ``before`` (so evaluated once, where the partial is made); False (nothing
+        changed) where the function is another call, or its bound values cannot be moved out
+        (a lazy position) and are not plain names or constants."""
+        made = call.args[0]
+        if (
+            self.resolve(made.func) is not functools.partial
+            or any(isinstance(a, gast.Starred) for a in made.args)
+            or any(k.arg is None for k in made.keywords)
+        ):
+            return False
+        arity = {"map": len(call.args) - 1, "filter": 1, "reduce": 2}[kind]
+        bound = [self._once(v, before, eager) for v in made.args[1:]]
+        keywords = [gast.keyword(arg=k.arg, value=self._once(k.value, before, eager))
+                    for k in made.keywords]  # fmt: skip
+        if any(b is None for b in bound) or any(k.value is None for k in keywords):
+            return False
+        items = [self.names.fresh("item") for _ in range(arity)]
+        body = gast.Call(func=made.args[0], args=bound + [S.name(i) for i in items],
+                         keywords=keywords)  # fmt: skip
+        call.args[0] = gast.Lambda(
+            args=gast.arguments(args=[_parameter(i) for i in items], posonlyargs=[],
+                                vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None,
+                                defaults=[]),
+            body=body,
+        )  # fmt: skip
+        return True
+
+    def _once(self, value, before: list, eager: bool):
+        """``value`` evaluated once: a fresh name assigned in ``before``, or ``value`` itself
+        where it is a name or constant; None where neither may be done."""
+        if isinstance(value, (gast.Name, gast.Constant)):
+            return value
+        if not eager:
+            return None
+        bound = self.names.fresh("bound")
+        before.append(S.assign(bound, value))
+        return S.name(bound)
 
     def _reduce(self, call: gast.Call, before: list) -> gast.Name:
         """The loop computing ``reduce(f, xs[, init])`` into a fresh name, added to ``before``."""
@@ -154,6 +314,10 @@ class _Lowering:
         )
         before.append(loop)
         return S.name(acc)
+
+
+def _parameter(id_: str) -> gast.Name:
+    return gast.Name(id=id_, ctx=gast.Param(), annotation=None, type_comment=None)
 
 
 def _index(name: str, i: int) -> gast.Subscript:

@@ -19,6 +19,8 @@ What the core cannot express is refused here with the user's file and line.
 
 from __future__ import annotations
 
+import inspect
+
 import gast
 
 from ..errors import UnsupportedSyntaxError
@@ -36,7 +38,7 @@ from .lower_loops import LoopLowering
 from .lower_statements import StatementLowering
 from .matches import lower_matches
 from .node_facts import set_fact
-from .parse import Parsed, resolve
+from .parse import UNRESOLVED, Parsed, resolve
 from .path_reads import PathReads
 from .walk import inside_loop, rebound_in_compound
 from .writes import lower_writes
@@ -81,6 +83,26 @@ def _explicit_super(fn, receiver: str) -> None:
             and not node.keywords
         ):
             node.args = [S.name("__class__"), S.name(receiver)]
+
+
+def _resolver(parsed: Parsed, bound: set, params, examples):
+    """``resolve(expr)``: the live object ``expr`` names (:func:`~.parse.resolve`), and for
+    ``p.method`` with ``p`` an argument the function never rebinds, the method as its class
+    defines it (fixed for the class the build is specialised to)."""
+    classes = {}
+    if examples is not None:
+        rebound = bound - set(params)
+        classes = {p: type(v) for p, v in zip(params, examples) if p not in rebound}
+
+    def resolved(e):
+        found = resolve(parsed, e, bound)
+        if found is UNRESOLVED and isinstance(e, gast.Attribute) and isinstance(e.value, gast.Name):
+            cls = classes.get(e.value.id)
+            if cls is not None:
+                return inspect.getattr_static(cls, e.attr, UNRESOLVED)
+        return found
+
+    return resolved
 
 
 def _stored(fn) -> set:
@@ -199,11 +221,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         if "__class__" in parsed.closure and args.args:
             _explicit_super(fn, args.args[0].id)
         bound = set(self.params) | _stored(fn)
-        lower_iterator_calls(
-            fn,
-            lambda e: resolve(parsed, e, bound),
-            names(),
-        )
+        lower_iterator_calls(fn, _resolver(parsed, bound, self.params, examples), names())
         for node in S.walk(fn):
             if isinstance(node, (gast.Break, gast.Continue)) and not inside_loop(fn.body, node):
                 self.refuse(f"`{type(node).__name__.lower()}` outside a loop", node)

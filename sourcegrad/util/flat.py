@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..rules import defjvp, defvjp, primitive
+from ..rules import defjvp, defvjp, nondifferentiable, primitive
 from ..rules.registry import d
 from .tree import (
     Array,
@@ -182,6 +182,25 @@ def _ravel_adjoint_tangent(z, g, layout):
     d[z] += ravel_adjoint(d[g], layout)
 
 
+@primitive
+def ravel_tree(tree: Tree, layout: Unravel) -> Array:
+    """``layout.ravel(tree)``: the leaves of ``tree`` laid out as one new vector. A primitive:
+    its adjoint is :func:`unravel_vector` of the vector's adjoint, its tangent the tangent
+    tree laid out the same way."""
+    return layout.ravel(tree)
+
+
+def _ravel_tree_adjoint(z, tree, layout):
+    d[tree] += unravel_vector(d[z], layout)
+
+
+def _ravel_tree_tangent(z, tree, layout):
+    d[z] += ravel_adjoint(d[tree], layout)
+
+
+defvjp(ravel_tree, _ravel_tree_adjoint)
+defjvp(ravel_tree, _ravel_tree_tangent)
+nondifferentiable(Unravel)  # a layout: the tree's structure, shapes and dtypes, no values
 defvjp(unravel_vector, _unravel_adjoint)
 defjvp(unravel_vector, _unravel_tangent)
 defvjp(ravel_adjoint, _ravel_adjoint_adjoint)
@@ -195,7 +214,7 @@ def ravel(tree: Tree):
     tree like ``tree`` (``unravel(vector)``) and lays out gradients the same way
     (``unravel.ravel(grads)``)."""
     unravel = Unravel(tree)
-    return unravel.ravel(tree), unravel
+    return ravel_tree(tree, unravel), unravel
 
 
 def flat_objective(value_and_grad_fn: Callable, params: Tree):

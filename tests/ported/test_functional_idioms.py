@@ -310,8 +310,38 @@ def nested_tuple(params, x):
 P2 = {"W1": r(3, 4), "W2": r(4, 2)}
 LAYERS = [(r(3, 4) * 0.5, r(4)), (r(4, 2) * 0.5, r(2))]
 
+
+def _scaled_layer(scale, x, w=None):
+    return scale * np.tanh(x @ w)
+
+
+def partial_map(w, xs):
+    outs = map(functools.partial(_scaled_layer, 0.5, w=w), xs)
+    return sum(np.sum(o**2) for o in outs)
+
+
+def _step(lr, acc, x):
+    return acc - lr * np.sin(acc * x)
+
+
+def partial_reduce(w, xs):
+    return np.sum(functools.reduce(functools.partial(_step, 0.1 * np.sum(w)), xs, w))
+
+
+def partial_filter(w, xs):
+    kept = filter(functools.partial(_is_positive, 0.0), [np.sum(w * x) for x in xs])
+    return sum(v**2 for v in kept)
+
+
+def _is_positive(floor, v):
+    return v > floor
+
+
 CASES = [
     Case("reduce_layers", reduce_layers, (LAYERS, r(5, 3))),
+    Case("partial_map", partial_map, (r(3, 2), [r(4, 3), r(2, 3)]), order=2),
+    Case("partial_reduce", partial_reduce, (r(3), [r(3), r(3), r(3)]), order=2),
+    Case("partial_filter", partial_filter, (r(3), [r(3), r(3), r(3), r(3)]), order=2),
     Case("l2_dict", l2_dict, (P2, r(5, 3))),
     Case(
         "fstring_keys",
