@@ -209,7 +209,7 @@ def full_args(f: Callable, args: tuple, kwargs: dict) -> tuple:
     :func:`split_args` turns it back into a call. ``args`` may hold keyword-only values
     already, after the positional ones, in that order (as generated code passes them)."""
     args, given = split_args(f, tuple(args))
-    sig = inspect.signature(f)
+    sig = inspect.signature(f, follow_wrapped=False)
     bound = sig.bind(*args, **given, **kwargs)
     bound.apply_defaults()
     kwonly = [p.name for p in sig.parameters.values() if p.kind is p.KEYWORD_ONLY]

@@ -21,7 +21,7 @@ class Packing:
     naming none of its parameters as one dict."""
 
     def __init__(self, f: types.FunctionType):
-        params = list(inspect.signature(f).parameters.values())
+        params = list(inspect.signature(f, follow_wrapped=False).parameters.values())
         self.npos = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
         self.star = next((p.name for p in params if p.kind is p.VAR_POSITIONAL), None)
         self.starstar = next((p.name for p in params if p.kind is p.VAR_KEYWORD), None)

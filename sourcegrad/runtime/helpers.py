@@ -168,6 +168,13 @@ def unindex(g, x, idx):
         else:
             pieces[idx] = g
         return Pieces(pieces)
+    if not hasattr(x, "shape") and not np.isscalar(x):
+        raise SourcegradError(
+            f"`[...]` of a {type(x).__name__} object (its class's own __getitem__) reads a "
+            "differentiated value; sourcegrad differentiates indexing of arrays, lists, tuples "
+            "and dicts: index the container the object holds (`obj.items[i]`), or call a "
+            "method of it by name"
+        )
     return _scatter(np.zeros_like(x), g, idx)
 
 

@@ -375,6 +375,15 @@ def complete_tangent(t, x):
     return t
 
 
+@helper(linear=("t",), like="z")
+def record_tangent(t, z):
+    """The tangent of the record ``z`` made from fields whose tangents ``t`` holds by name
+    (None for a constant field): a record like ``z``, zeros where ``t`` has none."""
+    t = t or {}
+    fields = record_fields(z)
+    return rebuilt_record(z, {k: complete_tangent(t.get(k), v) for k, v in fields.items()})
+
+
 @helper(tangent_rule=True)
 def exponent_tangent(dy, z, x):
     """The part of the tangent of ``z = x ** y`` that the exponent's tangent ``dy`` makes,

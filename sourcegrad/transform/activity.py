@@ -285,6 +285,12 @@ def refuse_undifferentiable(core: Core, ops: dict, varied: dict, useful_in: dict
                 stmt.lineno,
             )
         way_out = _ITERATOR_HINTS.get(hashable_key(op.key))
+        if way_out is None and isinstance(op.key, type) and not op.key.__module__ == "builtins":
+            way_out = (
+                "it is a class sourcegrad does not build from differentiated values: make it "
+                "a dataclass without __post_init__ (sourcegrad differentiates building one), "
+                "or build the object outside and pass it in"
+            )
         way_out = way_out or (_no_rule_hint(op.label, "defjvp" if core.forward else "defvjp"))
         raise NoRuleError(
             f"`{op.label}` has no derivative rule and a differentiated value flows through it "

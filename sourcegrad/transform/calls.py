@@ -8,6 +8,7 @@ builds them).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import itertools
@@ -19,7 +20,7 @@ import numpy as np
 from .. import rules as R
 from ..errors import SourcegradError, UnsupportedSyntaxError
 from ..rules.registry import TemplateNamespace
-from ..runtime.tangent_helpers import complete_tangent
+from ..runtime.tangent_helpers import complete_tangent, record_tangent
 from ..runtime.trees import as_adjoint
 from . import derive
 from . import syntax as S
@@ -261,7 +262,9 @@ def refuse_writing_helper(core, stmt, varied) -> None:
         return
     try:
         callee = parse(fn)
-        bound = inspect.signature(fn).bind(*call.args, **{k.arg: k.value for k in call.keywords})
+        bound = inspect.signature(fn, follow_wrapped=False).bind(
+            *call.args, **{k.arg: k.value for k in call.keywords}
+        )
     except (SourcegradError, TypeError, ValueError):
         return
     for name, arg in bound.arguments.items():
@@ -412,7 +415,7 @@ def _bind_user_call(fn, args, kwargs, label, where):
     the variable arguments as one tuple and one dict display; refuses a call that does not
     match or a callee without source."""
     try:
-        sig = inspect.signature(fn)
+        sig = inspect.signature(fn, follow_wrapped=False)
         bound = sig.bind(*args, **kwargs)
     except (TypeError, ValueError) as exc:
         raise UnsupportedSyntaxError(
@@ -445,7 +448,7 @@ def _bind_user_call(fn, args, kwargs, label, where):
         fn = packed(fn)
     except SourcegradError as exc:
         raise type(exc)(exc.reason, *where) from None
-    return fn, inspect.signature(fn), given, parse(fn)
+    return fn, inspect.signature(fn, follow_wrapped=False), given, parse(fn)
 
 
 def _derivative_of(fn, wrt: tuple, forward: bool):
@@ -509,6 +512,49 @@ def construct_namedtuple(core: Core, stmt, cls, args, kwargs, label) -> Op:
     return Op(cls, rule, {"x": display}, [*args, *kwargs.values()], described=label)
 
 
+def is_record_class(obj) -> bool:
+    """A dataclass whose ``__init__`` is the one ``dataclasses`` writes (compiled from text,
+    so its file is ``"<string>"``), setting each field from its argument (no ``__post_init__``, every field an ``__init__`` parameter).
+    """
+    if not (isinstance(obj, type) and dataclasses.is_dataclass(obj)):
+        return False
+    params = getattr(obj, "__dataclass_params__", None)
+    fields = dataclasses.fields(obj)
+    return (
+        params is not None
+        and params.init
+        and not hasattr(obj, "__post_init__")
+        and all(f.init for f in fields)
+        and getattr(getattr(obj.__init__, "__code__", None), "co_filename", "") == "<string>"
+    )
+
+
+def construct_record(core: Core, stmt, cls, args, kwargs, label) -> Op:
+    """``R(x, y)`` for a dataclass ``R`` (:func:`is_record_class`): a record holding its
+    fields (defaults filled in); its adjoint is shared out field by field, its tangent is an
+    ``R`` of the fields' tangents."""
+    where = (core.parsed.filename, stmt.lineno)
+    try:
+        bound = inspect.signature(cls).bind(*args, **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise UnsupportedSyntaxError(
+            f"cannot match the arguments of the call to {label}() ({exc})", *where
+        ) from None
+    bound.apply_defaults()
+    names, values = [], []
+    for f in dataclasses.fields(cls):
+        v = bound.arguments[f.name]
+        if not isinstance(v, gast.AST):
+            if type(v) not in (bool, int, float, str, type(None)):
+                return Op(cls, None, operands=[*args, *kwargs.values()], pure=True, described=label)
+            v = S.const(v)
+        names.append(S.const(f.name))
+        values.append(v)
+    display = gast.Dict(keys=names, values=values)
+    rule = RECORD_TANGENT if core.forward else NAMEDTUPLE_ADJOINT
+    return Op(cls, rule, {"x": display}, [*args, *kwargs.values()], described=label)
+
+
 def _make_namedtuple_rules():
     def construct(z, x):  # z = P(*x): each field's adjoint from the container's
         d[x] += d[z]  # noqa: F821
@@ -522,6 +568,16 @@ def _make_namedtuple_rules():
 
 
 NAMEDTUPLE_ADJOINT, NAMEDTUPLE_TANGENT = _make_namedtuple_rules()
+
+
+def _make_record_tangent():
+    def construct_tangent(z, x):  # a record of the fields' tangents, zeros for constants
+        d[z] += record_tangent(d[x], z)  # noqa: F821
+
+    return R.registry.parse_template(construct_tangent, "record")
+
+
+RECORD_TANGENT = _make_record_tangent()
 d = R.registry.d  # read by the rule templates above
 
 

@@ -17,8 +17,10 @@ from .calls import (
     callable_object,
     called_attribute,
     construct_namedtuple,
+    construct_record,
     is_derivative,
     is_namedtuple_class,
+    is_record_class,
     user_method,
 )
 from .forms import Core, Op
@@ -161,6 +163,8 @@ def _classify_global_call(core: Core, stmt, value, kwargs) -> Op:
         return call_user_function(core, stmt, obj, list(value.args), kwargs, label)
     if is_namedtuple_class(obj):
         return construct_namedtuple(core, stmt, obj, list(value.args), kwargs, label)
+    if is_record_class(obj):
+        return construct_record(core, stmt, obj, list(value.args), kwargs, label)
     if obj is getattr and len(value.args) == 2 and not kwargs:
         # a field read by a name computed when it runs (`getattr(net, f"layer{i}")`)
         return bind_rule(core, stmt, "field", list(value.args), {}, "getattr")

@@ -91,7 +91,7 @@ def packed(fn: types.FunctionType) -> types.FunctionType:
     if made is not None:
         return made
     code = fn.__code__
-    sig = inspect.signature(fn)
+    sig = inspect.signature(fn, follow_wrapped=False)
     plain, keyword_only, passed = [], [], []
     for p in sig.parameters.values():
         if p.kind is p.VAR_POSITIONAL:
@@ -195,7 +195,7 @@ class _Arg(int):
 
 
 def _plan(fn, nhead: int, names: tuple) -> CallPlan:
-    sig = inspect.signature(fn)
+    sig = inspect.signature(fn, follow_wrapped=False)
     args = [_Arg(k) for k in range(nhead + len(names))]
     bound = sig.bind(*args[:nhead], **dict(zip(names, args[nhead:]))).arguments
     slots, places = [], [None] * len(args)

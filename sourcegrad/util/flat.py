@@ -16,6 +16,7 @@ import numpy as np
 
 from ..rules import defjvp, defvjp, nondifferentiable, primitive
 from ..rules.registry import d
+from ..runtime.trees import as_adjoint
 from .tree import (
     Array,
     Tree,
@@ -175,7 +176,7 @@ def _unravel_tangent(z, vector, layout):
 
 
 def _ravel_adjoint_adjoint(z, g, layout):
-    d[g] += unravel_vector(d[z], layout)
+    d[g] += as_adjoint(unravel_vector(d[z], layout))
 
 
 def _ravel_adjoint_tangent(z, g, layout):
@@ -191,7 +192,7 @@ def ravel_tree(tree: Tree, layout: Unravel) -> Array:
 
 
 def _ravel_tree_adjoint(z, tree, layout):
-    d[tree] += unravel_vector(d[z], layout)
+    d[tree] += as_adjoint(unravel_vector(d[z], layout))
 
 
 def _ravel_tree_tangent(z, tree, layout):

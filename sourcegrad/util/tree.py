@@ -23,8 +23,11 @@ from typing import Any, TypeAlias
 import numpy as np
 
 from ..errors import SourcegradError
-from ..runtime.containers import children, is_container, is_namedtuple, rebuild
+from ..rules import defjvp, defvjp, nondifferentiable, primitive
+from ..rules.registry import d
+from ..runtime.containers import children, is_container, is_namedtuple
 from ..runtime.records import is_record
+from ..runtime.trees import as_adjoint
 
 #: a NumPy array, or a CuPy array where the inputs are CuPy arrays (for annotations)
 Array: TypeAlias = Any
@@ -153,18 +156,117 @@ def _build(node, it):
 
 
 def tree_leaves(tree: Tree) -> list:
-    """The leaves of ``tree``, in the fixed order described in the module docstring."""
+    """The leaves of ``tree``, in the fixed order described in the module docstring.
+    Differentiable inside a function sourcegrad differentiates (to any order)."""
+    return leaves_in_order(tree, tree_structure(tree))
+
+
+@primitive
+def leaves_in_order(tree: Tree, treedef: TreeDef) -> list:
+    """The leaves of ``tree`` in the order of structure ``treedef`` (a dict's keys in
+    ``treedef``'s order, whatever ``tree``'s); :class:`TreeStructureError` naming the first
+    path where ``tree`` has another structure (other types, keys or lengths)."""
     out: list = []
-    _collect(tree, out)
+    _collect(tree, treedef.node, out, ())
     return out
 
 
-def _collect(x, out):
-    if is_container(x):
-        for _, v in children(x):
-            _collect(v, out)
-    else:
+def _collect(x, node, out, path):
+    if node is None:
+        if is_container(x):
+            raise TreeStructureError(
+                f"at {path_text(path)}: a leaf in the first tree, a {type(x).__name__} in another"
+            )
         out.append(x)
+        return
+    t, keys, kids = node
+    if type(x) is not t:
+        raise TreeStructureError(
+            f"at {path_text(path)}: a {t.__name__} in the first tree, a {type(x).__name__} "
+            "in another"
+        )
+    mine = dict(children(x))
+    order = keys if isinstance(keys, tuple) else range(keys)
+    if len(mine) != len(kids) or any(k not in mine for k in order):
+        raise TreeStructureError(
+            f"at {path_text(path)}: keys {list(order)} in the first tree, {list(mine)} in another"
+        )
+    for k, kid in zip(order, kids):
+        _collect(mine[k], kid, out, path + (k,))
+
+
+@primitive
+def leaves_as_tree(g, treedef: TreeDef) -> Tree:
+    """The adjoint (or tangent) ``g`` of a list of leaves as a tree of structure
+    ``treedef``: None (a zero) where ``g`` holds none. Linear in ``g``."""
+    items = (
+        [None] * treedef.num_leaves
+        if g is None
+        else [_item(g, i) for i in range(treedef.num_leaves)]
+    )
+    return _build(treedef.node, iter(items))
+
+
+@primitive
+def adjoint_leaves(g, treedef: TreeDef) -> list:
+    """The leaves of the adjoint (or tangent) ``g`` of a tree of structure ``treedef``, in
+    its order: None where ``g`` holds none (a plain tree, an adjoint container, or None).
+    Linear in ``g``."""
+    out: list = []
+    _adjoint_collect(g, treedef.node, out)
+    return out
+
+
+def _item(g, i):
+    try:
+        return g[i]
+    except (IndexError, KeyError, TypeError):
+        return None
+
+
+def _adjoint_collect(g, node, out):
+    if node is None:
+        out.append(g)
+        return
+    t, keys, kids = node
+    order = keys if isinstance(keys, tuple) else range(keys)
+    for k, kid in zip(order, kids):
+        child = None
+        if g is not None:
+            child = getattr(g, k, None) if is_record(g) else _item(g, k)
+        _adjoint_collect(child, kid, out)
+
+
+def _leaves_adjoint(z, tree, treedef):
+    d[tree] += as_adjoint(leaves_as_tree(d[z], treedef))
+
+
+def _leaves_tangent(z, tree, treedef):
+    d[z] += adjoint_leaves(d[tree], treedef)
+
+
+def _as_tree_adjoint(z, g, treedef):
+    d[g] += as_adjoint(adjoint_leaves(d[z], treedef))
+
+
+def _as_tree_tangent(z, g, treedef):
+    d[z] += leaves_as_tree(d[g], treedef)
+
+
+def _adjoint_leaves_adjoint(z, g, treedef):
+    d[g] += as_adjoint(leaves_as_tree(d[z], treedef))
+
+
+def _adjoint_leaves_tangent(z, g, treedef):
+    d[z] += adjoint_leaves(d[g], treedef)
+
+
+def _unflatten_adjoint(z, treedef, leaves):
+    d[leaves] += as_adjoint(adjoint_leaves(d[z], treedef))
+
+
+def _unflatten_tangent(z, treedef, leaves):
+    d[z] += leaves_as_tree(d[leaves], treedef)
 
 
 def tree_leaves_with_paths(tree: Tree, path: tuple = ()) -> list:
@@ -188,6 +290,7 @@ def tree_flatten(tree: Tree):
     return tree_leaves(tree), tree_structure(tree)
 
 
+@primitive
 def tree_unflatten(treedef: TreeDef, leaves):
     """The tree of structure ``treedef`` holding ``leaves``."""
     return treedef.unflatten(leaves)
@@ -198,40 +301,38 @@ def tree_map(fn: Callable, tree: Tree, *rest):
 
     Every tree of ``rest`` must have ``tree``'s structure (the same container types, keys and
     lengths; a dict's keys may come in another order): else :class:`TreeStructureError`
-    naming the first path where they differ."""
-    return _map(fn, tree, rest, ())
+    naming the first path where they differ. Differentiable inside a function sourcegrad
+    differentiates, ``fn`` a lambda or a function of the user's."""
+    treedef = tree_structure(tree)
+    leaves = leaves_in_order(tree, treedef)
+    if not rest:
+        mapped = [fn(x) for x in leaves]
+    elif len(rest) == 1:
+        mapped = [fn(x, y) for x, y in zip(leaves, leaves_in_order(rest[0], treedef))]
+    elif len(rest) == 2:
+        ys, zs = leaves_in_order(rest[0], treedef), leaves_in_order(rest[1], treedef)
+        mapped = [fn(x, y, z) for x, y, z in zip(leaves, ys, zs)]
+    else:
+        mapped = _mapped_rows(fn, leaves, [leaves_in_order(r, treedef) for r in rest])
+    return tree_unflatten(treedef, mapped)
 
 
-def _map(fn, tree, rest, path):
-    if not is_container(tree):
-        for r in rest:
-            if is_container(r):
-                raise TreeStructureError(
-                    f"at {path_text(path)}: a leaf in the first tree, a {type(r).__name__} "
-                    "in another"
-                )
-        return fn(tree, *rest)
-    kids = children(tree)
-    matched = [_same_children(tree, kids, r, path) for r in rest]
-    values = {k: _map(fn, v, [m[k] for m in matched], path + (k,)) for k, v in kids}
-    return rebuild(tree, values)
+def _mapped_rows(fn, leaves, columns) -> list:
+    """``fn`` of each leaf and its fellows in ``columns`` (four trees or more: not
+    differentiated, as the number of ``fn``'s arguments is not known when it is built)."""
+    return [fn(x, *[c[i] for c in columns]) for i, x in enumerate(leaves)]
 
 
-def _same_children(tree, kids, other, path) -> dict:
-    """``other``'s children by key, checked to match ``tree``'s."""
-    where = path_text(path)
-    if type(other) is not type(tree):
-        raise TreeStructureError(
-            f"at {where}: a {type(tree).__name__} in the first tree, "
-            f"a {type(other).__name__} in another"
-        )
-    theirs = dict(children(other))
-    if len(theirs) != len(kids) or any(k not in theirs for k, _ in kids):
-        raise TreeStructureError(
-            f"at {where}: keys {[k for k, _ in kids]} in the first tree, "
-            f"{list(theirs)} in another"
-        )
-    return theirs
+defvjp(leaves_in_order, _leaves_adjoint)
+defjvp(leaves_in_order, _leaves_tangent)
+defvjp(leaves_as_tree, _as_tree_adjoint)
+defjvp(leaves_as_tree, _as_tree_tangent)
+defvjp(adjoint_leaves, _adjoint_leaves_adjoint)
+defjvp(adjoint_leaves, _adjoint_leaves_tangent)
+defvjp(tree_unflatten, _unflatten_adjoint)
+defjvp(tree_unflatten, _unflatten_tangent)
+nondifferentiable(tree_structure)  # the containers' types, keys and lengths: no values
+nondifferentiable(TreeDef)
 
 
 def copy_into(dst: Tree, src: Tree) -> Tree:

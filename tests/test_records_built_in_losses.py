@@ -1,0 +1,155 @@
+"""Objects built inside a differentiated function: a dataclass made from differentiated
+values (a distribution with a ``log_prob`` method, layers made from a parameter list, keyword
+arguments and defaults, one record inside another), differentiated to second order and in
+forward mode; a plain class, and a dataclass indexed through its own ``__getitem__``, refused
+at the user's line with the way out. And a helper wrapped by a ``functools.wraps`` decorator
+(the wrapper's own parameters, not the wrapped function's, bind the call)."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import numpy as np
+import pytest
+
+import sourcegrad as sg
+
+from .ported.harness import Case, check, check_refusal, numerical, params
+
+R = np.random.default_rng(18)
+
+
+def r(*s):
+    return R.standard_normal(s)
+
+
+@dataclasses.dataclass(frozen=True)
+class Normal:
+    loc: np.ndarray
+    scale: np.ndarray
+
+    def log_prob(self, x):
+        z = (x - self.loc) / self.scale
+        return -0.5 * z**2 - np.log(self.scale) - 0.5 * np.log(2 * np.pi)
+
+
+def nll(params, x):
+    d = Normal(params["mu"], np.exp(params["log_sigma"]))
+    return -np.sum(d.log_prob(x))
+
+
+@dataclasses.dataclass
+class Dense:
+    W: np.ndarray
+    b: np.ndarray
+    act: str = "tanh"
+
+    def __call__(self, x):
+        z = x @ self.W + self.b
+        return np.tanh(z) if self.act == "tanh" else np.maximum(z, 0.0)
+
+
+def layers_from_list(params, x):
+    layers = [Dense(W, b) for W, b in params[:-1]] + [
+        Dense(params[-1][0], params[-1][1], act="relu")
+    ]
+    for layer in layers:
+        x = layer(x)
+    return np.sum(x**2)
+
+
+def by_keyword(params, x):
+    layer = Dense(b=params["b"], W=params["W"])
+    return np.sum(layer(x) ** 2) + np.sum(layer.W**2)
+
+
+def nested(p, x):
+    outer = Normal(loc=Normal(p["a"], p["b"]).loc * 2.0, scale=np.exp(p["b"]))
+    return np.sum(outer.log_prob(x))
+
+
+def logged(f):
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        return f(*args, **kwargs)
+
+    return wrapper
+
+
+@logged
+def dense(x, W, b):
+    return np.tanh(x @ W + b)
+
+
+def decorated(params, x):
+    h = dense(x, params["W1"], params["b1"])
+    return np.sum(dense(h, params["W2"], params["b2"]) ** 2)
+
+
+CASES = [
+    Case("normal", nll, ({"mu": r(3), "log_sigma": 0.1 * r(3)}, r(5, 3)), order=2),
+    Case(
+        "layers_from_list", layers_from_list, ([(r(3, 4), r(4)), (r(4, 2), r(2))], r(5, 3)), order=2
+    ),
+    Case("by_keyword", by_keyword, ({"W": r(3, 2), "b": r(2)}, r(5, 3)), order=2),
+    Case("nested", nested, ({"a": r(3), "b": 0.1 * r(3)}, r(4, 3)), order=2),
+    Case(
+        "decorated",
+        decorated,
+        ({"W1": r(3, 4), "b1": r(4), "W2": r(4, 2), "b2": r(2)}, r(5, 3)),
+        order=2,
+    ),
+]
+
+
+@pytest.mark.parametrize("case", params(CASES))
+def test_objects_built_in_the_loss(case):
+    check(case)
+
+
+def test_forward_mode_through_a_record_built_in_the_loss():
+    p, x = {"mu": r(3), "log_sigma": 0.1 * r(3)}, r(5, 3)
+    t = {"mu": r(3), "log_sigma": r(3)}
+    value, tangent = sg.jvp(nll)(p, x, t)
+    assert value == nll(p, x)
+    g = numerical(nll, (p, x), 0)
+    want = sum(np.sum(g[k] * t[k]) for k in p)
+    np.testing.assert_allclose(tangent, want, rtol=1e-6)
+
+
+class Plain:
+    def __init__(self, W, b):
+        self.W = W
+        self.b = b
+
+    def __call__(self, x):
+        return np.tanh(x @ self.W + self.b)
+
+
+def plain_class(p, x):
+    layer = Plain(p["W"], p["b"])  # REFUSED
+    return np.sum(layer(x) ** 2)
+
+
+@dataclasses.dataclass
+class Indexed:
+    ws: list
+
+    def __getitem__(self, i):
+        return self.ws[i]
+
+
+def own_getitem(ws, x):
+    p = Indexed(ws)
+    for i in range(len(ws)):
+        x = np.tanh(x @ p[i])  # REFUSED
+    return np.sum(x**2)
+
+
+def test_a_plain_class_built_from_differentiated_values_is_refused():
+    check_refusal(plain_class, ({"W": r(3, 2), "b": r(2)}, r(4, 3)), sg.NoRuleError, "dataclass")
+
+
+def test_indexing_through_a_class_s_own_getitem_is_refused():
+    check_refusal(own_getitem, ([r(3, 3), r(3, 2)], r(4, 3)), sg.SourcegradError, "obj.items[i]")
