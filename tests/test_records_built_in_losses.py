@@ -2,8 +2,9 @@
 values (a distribution with a ``log_prob`` method, layers made from a parameter list, keyword
 arguments and defaults, one record inside another), differentiated to second order and in
 forward mode; a plain class, and a dataclass indexed through its own ``__getitem__``, refused
-at the user's line with the way out. And a helper wrapped by a ``functools.wraps`` decorator
-(the wrapper's own parameters, not the wrapped function's, bind the call)."""
+at the user's line with the way out. A helper wrapped by a ``functools.wraps`` decorator (the
+wrapper's own parameters, not the wrapped function's, bind the call); ``*params[-1]`` spliced
+into a call (an argument's item counted from its end)."""
 
 from __future__ import annotations
 
@@ -87,7 +88,19 @@ def decorated(params, x):
     return np.sum(dense(h, params["W2"], params["b2"]) ** 2)
 
 
+def splice_last(params, x):
+    return np.sum(dense(x, *params[-1]) ** 2)
+
+
+def splice_named_last(params, x):
+    last = params[-1]
+    return np.sum(Dense(*last, act="relu")(x) ** 2)
+
+
+P_LAST = [(r(3, 4), r(4)), (r(4, 2), r(2))]
 CASES = [
+    Case("splice_last", splice_last, (P_LAST, r(5, 4)), order=2),
+    Case("splice_named_last", splice_named_last, (P_LAST, r(5, 4)), order=2),
     Case("normal", nll, ({"mu": r(3), "log_sigma": 0.1 * r(3)}, r(5, 3)), order=2),
     Case(
         "layers_from_list", layers_from_list, ([(r(3, 4), r(4)), (r(4, 2), r(2))], r(5, 3)), order=2

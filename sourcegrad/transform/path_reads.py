@@ -136,6 +136,10 @@ class PathReads:
             if UNKNOWN in bounds or not isinstance(inner, (tuple, list)):
                 return UNKNOWN
             return inner[slice(*bounds)]
+        if isinstance(e, gast.Subscript) and _constant_int(e.slice) not in (None, UNKNOWN):
+            inner = self.example_value(e.value)  # `params[-1]`: a list's item from its end
+            if isinstance(inner, (tuple, list)) and -len(inner) <= _constant_int(e.slice) < 0:
+                return inner[_constant_int(e.slice)]
         if isinstance(e, gast.Name) and e.id in self.item_examples:
             return self.item_examples[e.id]
         if isinstance(e, gast.Name) and e.id in self.params:
