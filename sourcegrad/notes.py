@@ -174,7 +174,9 @@ def explain(d: Any, exc: BaseException, entry: Emitted, args: tuple, g_out: Any 
     if line is None or not hasattr(exc, "add_note"):
         return
     parsed = d.parsed()
-    text = parsed.line_text(user_line) if user_line else ""
+    if user_line is None:  # a line of the derivative's own (its return): the function's
+        user_line = parsed.node.lineno
+    text = parsed.line_text(user_line)
     exc.add_note(
         f"sourcegrad: raised in generated {entry.name} (line {line - 1}), which "
         f"differentiates {parsed.filename}:{user_line}: {text}"

@@ -20,7 +20,7 @@ from .records import is_record, is_static_leaf, record_fields
 
 __all__ = [
     "Pieces", "DictPieces", "add_adjoints", "dict_piece", "as_adjoint", "zero_adjoint", "piece_of", "unlist",
-    "unitems", "unvalues", "unget", "default_part", "unfield",
+    "unitems", "unvalues", "unget", "default_part", "unfield", "copied",
 ]  # fmt: skip
 
 
@@ -47,6 +47,18 @@ def add_adjoints(a, b):
     if _is_zero_number(b) and isinstance(a, (dict, tuple, list)):
         return as_adjoint(a)
     return a + b
+
+
+@helper(linear=("x",), like="x", allocates="new")
+def copied(x):
+    """``x`` with each array in it copied (``np.copy``), item by item for a container: the
+    gradient of a container argument that may share memory with the caller's data, returned
+    as the caller's own."""
+    if isinstance(x, dict):
+        return DictPieces(((k, copied(v)) for k, v in x.items()), like=getattr(x, "like", None))
+    if isinstance(x, (tuple, list)):
+        return Pieces([copied(v) for v in x])
+    return None if x is None else np.copy(x)
 
 
 def _is_zero_number(x) -> bool:

@@ -6,6 +6,7 @@ import gast
 import numpy as np
 
 from ...runtime.facts import helper_functions_where
+from ...runtime.trees import copied
 from .. import syntax as S
 from ..forms import Derivative
 from ..walk import walk_statements
@@ -61,13 +62,17 @@ def protect_aliases(der: Derivative):
     grads = ret.value.elts[1]
     np_name = refs.ref(np, "np")
 
-    def protect(v):
-        if of(v):
+    def protect(v, whole=False):
+        if not of(v):
+            return v
+        like = grads.args[0]
+        array = isinstance(like, gast.Name) and der.analysis.ranks.get(like.id) is not None
+        if whole and array:
             return S.call(gast.Attribute(value=S.name(np_name), attr="copy", ctx=gast.Load()), [v])
-        return v
+        return S.call(S.name(refs.ref(copied, "copied")), [v])  # a container's: item by item
 
     parts = grads.args[1]
     if isinstance(parts, gast.Dict):
-        parts.values = [protect(v) for v in parts.values]
+        parts.values = [protect(v, whole=not k.elts) for k, v in zip(parts.keys, parts.values)]
     else:
-        grads.args[1] = protect(parts)
+        grads.args[1] = protect(parts, whole=True)
