@@ -69,7 +69,7 @@ def protect_aliases(der: Derivative):
         array = isinstance(like, gast.Name) and der.analysis.ranks.get(like.id) is not None
         if whole and array:
             return S.call(gast.Attribute(value=S.name(np_name), attr="copy", ctx=gast.Load()), [v])
-        return S.call(S.name(refs.ref(copied, "copied")), [v])  # a container's: item by item
+        return S.call(S.name(refs.helper(copied)), [v])  # a container's: item by item
 
     parts = grads.args[1]
     if isinstance(parts, gast.Dict):
