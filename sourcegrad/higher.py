@@ -25,13 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from .arguments import check_call
+from .arguments import check_call, nonzero_tangents
 from .derivative import Transformed, derivative, with_defaults
 from .errors import NonScalarOutputError, SourcegradError
 from .packing import unwrapped
 from .runtime.containers import scalar_gradient
 from .runtime.signature import call_signature
-from .runtime.tangent_helpers import nonzero_tangents
 
 _LOCK = threading.RLock()
 #: (generated function, wrt, select) -> Transformed jvp of it; the _KEPT most recently used

@@ -53,23 +53,6 @@ def zero_tangent(x):
     return None
 
 
-def nonzero_tangents(wrt: tuple, primal, t) -> tuple | None:
-    """``(positions, tangents)``: the ``wrt`` positions of the arguments ``primal`` whose
-    tangents in ``t`` may be nonzero and those tangents, where some but not all of ``t`` are
-    zeros seen only when the code runs (None, or :func:`zero_tangent`'s zero of an integer:
-    an integer array taken from a tape); else None."""
-    kept = [(i, ti) for i, ti in zip(wrt, t) if not _zero_of_integer(primal[i], ti)]
-    return tuple(zip(*kept)) if 0 < len(kept) < len(wrt) else None
-
-
-_FLOAT = np.dtype(float)
-
-
-def _zero_of_integer(x, t) -> bool:
-    integer = isinstance(x, (int, np.integer)) or getattr(x, "dtype", _FLOAT).kind in "biu"
-    return t is None or (integer and isinstance(t, float) and t == 0.0)
-
-
 @helper(linear=("t",), like="z")
 def broadcast_like(t, z):
     """Tangent ``t`` broadcast to the shape of ``z`` (the result it is the tangent of); a

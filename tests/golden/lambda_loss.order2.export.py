@@ -1265,6 +1265,13 @@ class BufferPool(threading.local):
 pool = BufferPool.of((160,), ((0, (5, 4), "<f8"),))
 
 
+def _stacked_items(g, items) -> bool:
+    """Whether array ``g`` has a row of each item's shape per item of ``items``."""
+    if getattr(g, "ndim", 0) == 0 or len(g) != len(items):
+        return False
+    return all(np.shape(v) == g.shape[1:] for v in items)
+
+
 GENERATED_LINES: dict = {}
 
 
@@ -1296,7 +1303,11 @@ def seed_like(g, out):
     """The output gradient ``g`` of a vjp as the adjoint of ``out``: ``sum(out * g)`` is
     differentiated, so ``g`` is broadcast to the shape of that product and summed back to
     ``out``'s shape (``g`` itself when the shapes agree). For a container ``out`` (a helper
-    that returns a dict, list or tuple), ``g`` as an adjoint container, leaf by leaf."""
+    that returns a dict, list or tuple), ``g`` as an adjoint container, leaf by leaf; an
+    array ``g`` for a list or tuple is the adjoint of its items stacked (that of
+    ``np.stack(items)``), row by row."""
+    if isinstance(out, (list, tuple)) and _stacked_items(g, out):
+        g = list(g)
     if isinstance(out, (dict, list, tuple)):
         if not isinstance(g, (dict, list, tuple)):
             raise SourcegradError(

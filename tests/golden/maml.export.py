@@ -552,6 +552,33 @@ def sum_to(g, x):
     return out
 
 
+GENERATED_LINES: dict = {}
+
+
+def user_location(filename: str | None, lineno: int | None) -> tuple:
+    """``(filename, lineno)``, or the user's file and line where they are in generated code."""
+    found = GENERATED_LINES.get(filename) if filename else None
+    if found is None or lineno is None:
+        return filename, lineno
+    user_file, line_map = found
+    before = [k for k in line_map if k <= lineno]
+    if not before:
+        return filename, lineno
+    return user_location(user_file, line_map[max(before)])
+
+
+class SourcegradError(Exception):
+    """Base class of every error sourcegrad raises on purpose."""
+
+    def __init__(self, message: str, filename: str | None = None, lineno: int | None = None):
+        filename, lineno = user_location(filename, lineno)
+        self.filename = filename
+        self.lineno = lineno
+        self.reason = message
+        where = f"{filename}:{lineno}: " if filename and lineno else ""
+        super().__init__(where + message)
+
+
 def _is_basic_index(idx) -> bool:
     items = idx if isinstance(idx, tuple) else (idx,)
     return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in items)
@@ -585,6 +612,13 @@ def unindex(g, x, idx):
         else:
             pieces[idx] = g
         return Pieces(pieces)
+    if not hasattr(x, "shape") and not np.isscalar(x):
+        raise SourcegradError(
+            f"`[...]` of a {type(x).__name__} object (its class's own __getitem__) reads a "
+            "differentiated value; sourcegrad differentiates indexing of arrays, lists, tuples "
+            "and dicts: index the container the object holds (`obj.items[i]`), or call a "
+            "method of it by name"
+        )
     return _scatter(np.zeros_like(x), g, idx)
 
 
@@ -604,38 +638,22 @@ def build_gradient(like, v0, v1):
     return {"w": _leaf(like["w"], v0, seen), "b": _leaf(like["b"], v1, seen)}
 
 
-GENERATED_LINES: dict = {}
-
-
-def user_location(filename: str | None, lineno: int | None) -> tuple:
-    """``(filename, lineno)``, or the user's file and line where they are in generated code."""
-    found = GENERATED_LINES.get(filename) if filename else None
-    if found is None or lineno is None:
-        return filename, lineno
-    user_file, line_map = found
-    before = [k for k in line_map if k <= lineno]
-    if not before:
-        return filename, lineno
-    return user_location(user_file, line_map[max(before)])
-
-
-class SourcegradError(Exception):
-    """Base class of every error sourcegrad raises on purpose."""
-
-    def __init__(self, message: str, filename: str | None = None, lineno: int | None = None):
-        filename, lineno = user_location(filename, lineno)
-        self.filename = filename
-        self.lineno = lineno
-        self.reason = message
-        where = f"{filename}:{lineno}: " if filename and lineno else ""
-        super().__init__(where + message)
+def _stacked_items(g, items) -> bool:
+    """Whether array ``g`` has a row of each item's shape per item of ``items``."""
+    if getattr(g, "ndim", 0) == 0 or len(g) != len(items):
+        return False
+    return all(np.shape(v) == g.shape[1:] for v in items)
 
 
 def seed_like(g, out):
     """The output gradient ``g`` of a vjp as the adjoint of ``out``: ``sum(out * g)`` is
     differentiated, so ``g`` is broadcast to the shape of that product and summed back to
     ``out``'s shape (``g`` itself when the shapes agree). For a container ``out`` (a helper
-    that returns a dict, list or tuple), ``g`` as an adjoint container, leaf by leaf."""
+    that returns a dict, list or tuple), ``g`` as an adjoint container, leaf by leaf; an
+    array ``g`` for a list or tuple is the adjoint of its items stacked (that of
+    ``np.stack(items)``), row by row."""
+    if isinstance(out, (list, tuple)) and _stacked_items(g, out):
+        g = list(g)
     if isinstance(out, (dict, list, tuple)):
         if not isinstance(g, (dict, list, tuple)):
             raise SourcegradError(
