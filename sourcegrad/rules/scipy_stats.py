@@ -38,7 +38,7 @@ import numpy as np
 from ..errors import SourcegradError
 from ..runtime.helpers import sum_to
 from ..runtime.tangent_helpers import broadcast_like
-from .facts import declare
+from .facts import atom_rank, atom_shape, broadcast, declare
 from .registry import (
     ADJOINTS,
     TANGENTS,
@@ -151,17 +151,31 @@ def exponential_rule(rule: Rule, tangent: bool) -> Rule:
     return dataclasses.replace(rule, body=body)
 
 
-def register(key, reverse: Rule, forward: Rule) -> None:
-    """``reverse`` and ``forward`` as the rules of ``key``."""
+def broadcast_rank(op, ranks: dict):
+    """The rank of an elementwise method's result: the broadcast of its operands'."""
+    known = [atom_rank(a, ranks) for a in op.operands]
+    return max(known) if known and None not in known else None
+
+
+def broadcast_shape(op, known: dict):
+    """The shape of an elementwise method's result: the broadcast of its operands'."""
+    return broadcast(*(atom_shape(a, known) for a in op.operands))
+
+
+def register(key, reverse: Rule, forward: Rule, elementwise: bool) -> None:
+    """``reverse`` and ``forward`` as the rules of ``key``, with its facts (an
+    ``elementwise`` method's result has the broadcast shape of its operands)."""
     ADJOINTS[hashable_key(key)] = dataclasses.replace(reverse, key=key)
     TANGENTS[hashable_key(key)] = dataclasses.replace(forward, key=key)
     declare(key, allocates="new")
+    if elementwise:
+        declare(key, rank=broadcast_rank, shape=broadcast_shape)
 
 
-def register_with_density(log_key, key, reverse: Rule, forward: Rule) -> None:
+def register_with_density(log_key, key, reverse: Rule, forward: Rule, elementwise: bool) -> None:
     """The rules of a log-density ``log_key`` and of its density ``key``."""
-    register(log_key, reverse, forward)
-    register(key, exponential_rule(reverse, False), exponential_rule(forward, True))
+    register(log_key, reverse, forward, elementwise)
+    register(key, exponential_rule(reverse, False), exponential_rule(forward, True), elementwise)
 
 
 # ---------------------------------------------------------------- location-scale families
@@ -360,12 +374,13 @@ def register_stats_distributions(stats) -> None:
         (stats.laplace, _laplace_logpdf),
         (stats.logistic, _logistic_logpdf),
     ):
-        register_with_density(dist.logpdf, dist.pdf, *partials_rules(template))
-    register(stats.t.cdf, *partials_rules(_t_cdf))
-    register_with_density(stats.poisson.logpmf, stats.poisson.pmf, *partials_rules(_poisson_logpmf))
+        register_with_density(dist.logpdf, dist.pdf, *partials_rules(template), True)
+    register(stats.t.cdf, *partials_rules(_t_cdf), True)
+    poisson = stats.poisson
+    register_with_density(poisson.logpmf, poisson.pmf, *partials_rules(_poisson_logpmf), True)
     for dist, reverse, forward in (
         (stats.multivariate_normal, _mvn_logpdf, _mvn_logpdf_tangent),
         (stats.dirichlet, _dirichlet_logpdf, _dirichlet_logpdf_tangent),
     ):
         rules = parse_template(reverse), parse_template(forward)
-        register_with_density(dist.logpdf, dist.pdf, *rules)
+        register_with_density(dist.logpdf, dist.pdf, *rules, False)
