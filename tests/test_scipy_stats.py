@@ -299,6 +299,11 @@ def frozen_distribution(x):
     return np.sum(p)
 
 
+def frozen_multivariate_normal(x):
+    p = stats.multivariate_normal(x, np.eye(4), allow_singular=True).logpdf(np.ones(4))  # REFUSED
+    return np.sum(p)
+
+
 def marked_line(f):
     lines, start = inspect.getsourcelines(f)
     return next(n for n, line in enumerate(lines, start) if line.rstrip().endswith("# REFUSED"))
@@ -309,6 +314,7 @@ REFUSALS = [
     (poisson_in_k, "differentiated in mu only"),
     (mvn_allow_singular, "allow_singular"),
     (frozen_distribution, "sourcegrad.defvjp"),
+    (frozen_multivariate_normal, "sourcegrad.defvjp"),
 ]
 
 
