@@ -25,6 +25,7 @@ import numpy as np
 from ..runtime.helpers import expand_to, sum_to
 from .facts import declare, first_operand_rank
 from .registry import adjoint, d, diagonal_rule, static, tangent
+from .scipy_stats import register_stats_distributions
 
 try:
     import scipy  # the package alone: its submodules are imported by the user's code
@@ -240,7 +241,8 @@ def register_special(special) -> None:
 
 
 def register_stats(stats) -> None:
-    """Register the templates above for the methods of ``stats.norm`` (module ``scipy.stats``)."""
+    """Register the templates above for the methods of ``stats.norm`` (module ``scipy.stats``),
+    and those of ``scipy_stats`` for its other distributions."""
     norm = stats.norm
     for key, rule, tangent_rule in (
         (norm.pdf, _pdf, _pdf_tangent),
@@ -252,6 +254,7 @@ def register_stats(stats) -> None:
         adjoint(key)(rule)
         tangent(key)(tangent_rule)
     declare(norm.pdf, norm.logpdf, norm.cdf, norm.logcdf, norm.sf, allocates="new")
+    register_stats_distributions(stats)
 
 
 class _ThenRegister(importlib.abc.Loader):
