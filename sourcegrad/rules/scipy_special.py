@@ -6,7 +6,9 @@ Covered: ``expit``, ``logit``, ``erf``, ``erfc``, ``gammaln``, ``digamma`` (``ps
 ``keepdims``, ``b``), ``softmax``, ``log_softmax`` (``axis``), and the methods ``pdf``,
 ``logpdf``, ``cdf``, ``logcdf``, ``sf`` of ``scipy.stats.norm`` (``loc``, ``scale``). Every rule
 is written with NumPy functions and these functions themselves, so second order works.
-Any other scipy function has no rule: it is refused (scipy's source is never transformed).
+The other ``scipy.stats`` distributions' rules are in :mod:`.scipy_stats`, registered by the
+same hook. Any other scipy function has no rule: it is refused (scipy's source is never
+transformed).
 
 The templates are defined whether or not scipy imports. They are registered for
 ``scipy.special``'s functions when that module is imported (at once where the program has
