@@ -63,7 +63,8 @@ def _sigmoid_into(a: Array, e: Array, mask: Array, xp) -> None:
     """``a`` replaced by its logistic function, in place, with exactly the values of
     :func:`sourcegrad.util.sigmoid` (``e``, ``mask``: scratch arrays of ``a``'s shape)."""
     xp.greater_equal(a, 0.0, out=mask)  # 1.0 where a >= 0
-    xp.copysign(a, -1.0, out=e)  # -|a|
+    xp.abs(a, out=e)
+    xp.negative(e, out=e)
     xp.exp(e, out=e)
     xp.add(e, 1.0, out=a)
     xp.divide(1.0, a, out=a)  # s = 1 / (1 + exp(-|a|))
@@ -199,26 +200,31 @@ def _output_adjoints(g) -> tuple:
     return dhs, last[0], last[1]
 
 
-def _step_factors(acts: Array, cs: Array, tcs: Array, xp) -> tuple:
-    """``(p, q)``: the factors of every step's backward that do not depend on the adjoint,
-    all steps at once. ``p`` ``(4, T, N, H)`` in PyTorch's gate order: ``i' g``, ``f' c_prev``,
-    ``(1 - g^2) i`` and ``o' tanh(c)`` (``s' = s - s^2``); ``q = o (1 - tanh(c)^2)``."""
+#: elements of one gate's block that the backward computes its factors for at once (a few
+#: steps: few calls, and the blocks stay in cache until the loop reads them)
+FACTOR_BLOCK = 16384
+
+
+def _step_factors(p: Array, q: Array, acts: Array, cs: Array, tcs: Array, xp) -> None:
+    """The factors of steps ``t0 .. t0 + k`` of the backward that do not depend on the adjoint
+    (``acts``, ``cs``, ``tcs``: those steps' gate activations, previous cell states and
+    ``tanh`` of the cell states) into ``p`` ``(4, k, N, H)``, in PyTorch's gate order ``i' g``,
+    ``f' c_prev``, ``(1 - g^2) i``, ``o' tanh(c)`` (``s' = s - s^2``), and ``q`` ``(k, N, H)``,
+    ``o (1 - tanh(c)^2)``."""
     i, f, o, g = acts
-    p = xp.empty_like(acts)
     xp.multiply(acts[:2], acts[:2], out=p[:2])
     xp.subtract(acts[:2], p[:2], out=p[:2])
     xp.multiply(o, o, out=p[3])
     xp.subtract(o, p[3], out=p[3])
     p[0] *= g
-    p[1] *= cs[:-1]
+    p[1] *= cs
     p[3] *= tcs
     xp.multiply(g, g, out=p[2])
     xp.subtract(1.0, p[2], out=p[2])
     p[2] *= i
-    q = xp.multiply(tcs, tcs)
+    xp.multiply(tcs, tcs, out=q)
     xp.subtract(1.0, q, out=q)
     q *= o
-    return p, q
 
 
 def _started(part, like: Array, xp) -> Array:
@@ -238,6 +244,31 @@ def _backward(trace: tuple, weight_hh: Array, g) -> Array:
     dgates = xp.empty((steps, n, 4 * hidden), acts.dtype)
     if steps == 0:
         return dgates
+    dhs, dh_last, dc_last = _output_adjoints(g)
+    block = min(steps, max(1, FACTOR_BLOCK // (n * hidden)))
+    p, q = xp.empty((4, block, n, hidden), acts.dtype), xp.empty((block, n, hidden), acts.dtype)
+    dh, dc = _started(dh_last, hs[0], xp), _started(dc_last, hs[0], xp)
+    tmp = xp.empty_like(dh)
+    w_hh = weight_hh.astype(acts.dtype, copy=False)
+    f = acts[1]
+    for t in range(steps - 1, -1, -1):
+        k = t % block
+        if t == steps - 1 or k == block - 1:
+            t0 = t - k
+            chunk = slice(t0, t + 1)
+            _step_factors(p[:, : k + 1], q[: k + 1], acts[:, chunk], cs[chunk], tcs[chunk], xp)
+        if dhs is not None:
+            dh += dhs[t]
+        da = dgates[t]
+        xp.multiply(dh, q[k], out=tmp)
+        dc += tmp
+        xp.multiply(dh, p[3, k], out=da[:, 3 * hidden :])
+        ifg = da[:, : 3 * hidden].reshape(n, 3, hidden).transpose(1, 0, 2)
+        xp.multiply(p[:3, k], dc, out=ifg)
+        dc *= f[t]
+        if t:
+            xp.matmul(da, w_hh, out=dh)
+    return dgates
     dhs, dh_last, dc_last = _output_adjoints(g)
     p, q = _step_factors(acts, cs, tcs, xp)
     dh, dc = _started(dh_last, hs[0], xp), _started(dc_last, hs[0], xp)
