@@ -423,8 +423,9 @@ def _lstm_adjoint(z, x, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
     d[x] += lstm_input_grad(dgates, weight_ih)
     d[weight_ih] += linear_weight_grad(dgates, x)
     d[weight_hh] += linear_weight_grad(dgates, lstm_previous_states(z[0]))
-    d[bias_ih] += lstm_bias_grad(dgates)
-    d[bias_hh] += lstm_bias_grad(dgates)
+    bias = lstm_bias_grad(dgates)
+    d[bias_ih] += bias
+    d[bias_hh] += bias
 
 
 def _lstm_tangent(z, x, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
