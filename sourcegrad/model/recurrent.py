@@ -12,9 +12,12 @@ A network ``f`` is a :class:`sourcegrad.nn.Module`: ``f(params, x)`` reads ``x``
 every step in one ``F.linear`` of the whole sequence (one GEMM, as a fast library does), then
 steps its cell's recurrence with a Python ``for`` from zero states, and returns the last hidden
 state ``(N, hidden)`` (``output_type="last"``) or all of them stacked, ``(T, N, hidden)``
-(``output_type="all"``). sourcegrad differentiates the loop as written: the adjoint of the
-projected sequence is one ``(T, N, G * hidden)`` array that each step's adjoint is added into,
-and one GEMM after the loop gives the input weights' gradient.
+(``output_type="all"``). sourcegrad differentiates the RNN's and GRU's loops as written: the
+adjoint of the projected sequence is one ``(T, N, G * hidden)`` array that each step's adjoint
+is added into, and one GEMM after the loop gives the input weights' gradient. The LSTM is one
+call of the primitive :func:`sourcegrad.nn.functional.lstm` instead (the same values, exactly),
+whose hand-written backward reuses the buffers of its forward and runs only the recurrence in
+its loop; :func:`lstm_output` picks the network's output from its result.
 """
 
 from __future__ import annotations
