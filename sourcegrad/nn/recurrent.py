@@ -7,11 +7,12 @@ no allocation per step. The result is a tuple that keeps those buffers (:class:`
 so the backward reads them instead of running the forward again.
 
 Backward: :func:`lstm_gate_grads` gives the adjoint of every step's gate pre-activations,
-``(T, N, 4 * hidden)``; its loop runs only the recurrence (every factor that does not depend on
-the adjoint is computed for all steps at once before it). The weights', biases' and input's
-gradients are then each one product of that array (:func:`~.linear.linear_weight_grad`,
-:func:`~.linear.linear_bias_grad`, :func:`lstm_input_grad`), primitives whose rules close under
-differentiation.
+``(T, N, 4 * hidden)``; its loop runs only the recurrence (the factors that do not depend on
+the adjoint are computed a few steps at a time, just before the loop reads them). The weights',
+biases' and input's gradients are then each one product of that array
+(:func:`~.linear.linear_weight_grad`, :func:`lstm_bias_grad`, :func:`lstm_input_grad`),
+primitives whose rules close under differentiation. A network's output is read from the result
+by :func:`lstm_output`, whose adjoint is that one part's (no zeros made for the others).
 
 Higher orders differentiate the plain loop :func:`lstm_reference` from its source: the tangent
 rules of :func:`lstm` and :func:`lstm_gate_grads` are sourcegrad's forward mode over it and
@@ -309,6 +310,7 @@ def lstm_input_grad(dgates: Array, weight_ih: Array) -> Array:
 
 
 def _address(a: Array) -> int:
+    """The address of ``a``'s first element (a NumPy or a CuPy array)."""
     data = a.data
     return data.ptr if hasattr(data, "ptr") else a.__array_interface__["data"][0]
 
