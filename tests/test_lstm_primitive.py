@@ -130,6 +130,19 @@ def test_the_model_with_0_1_or_many_steps(steps, output_type):
         close(df(p, x, w), want)
 
 
+@pytest.mark.parametrize("steps", [0, 1, 5])
+def test_the_model_to_second_order_with_0_1_or_many_steps(steps):
+    f, p = model.RecurrentLSTMNetwork(D, H, "all", rng=22)
+    rng = np.random.default_rng(23)
+    x, w = rng.standard_normal((steps, N, D)), rng.standard_normal((steps, N, H))
+
+    def loss(p, x, w):
+        return np.sum(w * np.tanh(f(p, x)))
+
+    assert sg.gradcheck(loss, p, x, w, order=2)
+    assert sg.gradcheck(loss, p, x, w, wrt=1, order=2)
+
+
 @pytest.mark.parametrize("wrt", [0, 1])
 def test_hessian_vector_products_agree_with_differences_of_gradients(wrt):
     p = weights(seed=10)
