@@ -6,21 +6,21 @@ The model: ``sourcegrad.model.RecurrentLSTMNetwork`` (torch.nn.LSTM's gates and 
 64, hidden 128, a Python ``for`` over T = 50 steps, batch 32, float64), then an
 ``nn.Linear`` head to 10 classes on the last hidden state and cross entropy. Two workloads:
 the loss and its gradient alone, and a training step (the same, then an Adam update). Each is
-written three ways and timed interleaved (median of many rounds):
+written four ways and timed interleaved (median of many rounds):
 
 * ``hand-written``: NumPy by hand, the reference: the input projections of all steps in one
   GEMM, the forward loop in place into preallocated (T, ...) arrays, the backward loop over
   reversed time running only the recurrence, the weight gradients one GEMM each after it
   (Adam in place, as in ``training.py``);
 * ``sourcegrad.model``: ``sg.value_and_grad`` of the loss as a user writes it with the model
-  (``sg.optim.Adam``);
-* ``sourcegrad, inline``: the same, with the LSTM's loop written out in the loss (the cost of
-  calling the model as a function: the derivative runs its forward a second time inside the
-  model's own derivative);
+  (``sg.optim.Adam``); the model is one call of the primitive ``F.lstm``, whose hand-written
+  backward reuses its forward's buffers (``sourcegrad/nn/recurrent.py``);
+* ``sourcegrad, inline``: the same, with the LSTM's loop written out in the loss, which
+  sourcegrad differentiates from its source (pools, the hoist of the weight gradients);
 * ``torch``: ``torch.nn.LSTM`` and ``nn.Linear`` in eager mode on the CPU, the same threads
   as NumPy's BLAS (``torch.optim.Adam``).
 
-All three start from the same parameters and data; the first step's loss and gradients are
+All four start from the same parameters and data; the first step's loss and gradients are
 checked to agree before timing.
 """
 

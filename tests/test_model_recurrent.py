@@ -10,6 +10,7 @@ from sourcegrad import model
 
 from .fd import numerical_grad
 from .internals import DEFAULT_TIERS
+from .lstm_loop import LoopLSTM
 
 CONSTRUCTORS = {
     "rnn": model.RecurrentNetwork,
@@ -121,7 +122,7 @@ def test_steps_of_another_rank_are_refused(kind):
 
 @DEFAULT_TIERS
 def test_the_lstms_running_derivative_adds_each_step_into_one_buffer():
-    f, params = model.RecurrentLSTMNetwork(F_IN, H, rng=6)
+    f, params = LoopLSTM(F_IN, H), model.init_recurrent(F_IN, H, gates=4, rng=6)
     x, w = inputs(5)
     shown = sg.show(weighted(f), args=(params, x, w), optimized=True)
     running = shown[shown.index("xw = F.linear(") :]  # the network's vjp, after the loss's

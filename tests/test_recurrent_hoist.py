@@ -14,6 +14,7 @@ from sourcegrad.nn import functional as F
 
 from .fd import numerical_grad
 from .internals import DEFAULT_TIERS
+from .lstm_loop import LoopLSTM
 
 N, F_IN, H = 3, 4, 5
 
@@ -115,7 +116,7 @@ def test_the_other_models_in_a_loss(constructor):
 
 @DEFAULT_TIERS
 def test_the_kept_lstms_weight_gradients_run_after_its_loop():
-    f, _ = model.RecurrentLSTMNetwork(F_IN, H, rng=0)
+    f = LoopLSTM(F_IN, H)
     head = nn.Linear(H, 3)
     rng = np.random.default_rng(1)
     params = {"lstm": f.init(rng), "head": head.init(rng)}

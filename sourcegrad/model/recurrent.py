@@ -12,9 +12,12 @@ A network ``f`` is a :class:`sourcegrad.nn.Module`: ``f(params, x)`` reads ``x``
 every step in one ``F.linear`` of the whole sequence (one GEMM, as a fast library does), then
 steps its cell's recurrence with a Python ``for`` from zero states, and returns the last hidden
 state ``(N, hidden)`` (``output_type="last"``) or all of them stacked, ``(T, N, hidden)``
-(``output_type="all"``). sourcegrad differentiates the loop as written: the adjoint of the
-projected sequence is one ``(T, N, G * hidden)`` array that each step's adjoint is added into,
-and one GEMM after the loop gives the input weights' gradient.
+(``output_type="all"``). sourcegrad differentiates the RNN's and GRU's loops as written: the
+adjoint of the projected sequence is one ``(T, N, G * hidden)`` array that each step's adjoint
+is added into, and one GEMM after the loop gives the input weights' gradient. The LSTM is one
+call of the primitive :func:`sourcegrad.nn.functional.lstm` instead (the same values, exactly),
+whose hand-written backward reuses the buffers of its forward and runs only the recurrence in
+its loop; :func:`lstm_output` picks the network's output from its result.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from numpy.typing import DTypeLike
 from .. import nn
 from ..nn import functional as F
 from ..nn.backend import array_module
+from ..nn.recurrent import lstm_output
 from ..rules import defjvp, defvjp, primitive
 from ..rules.facts import constant_rank, declare, first_operand_shape
 from ..rules.registry import d
@@ -206,26 +210,21 @@ class RNN(Recurrent):
 
 
 class LSTM(Recurrent):
-    """``torch.nn.LSTM`` (one layer, zero initial ``h`` and ``c``) as ``f(params, x)``:
-    steps :class:`LSTMCell`."""
+    """``torch.nn.LSTM`` (one layer, zero initial ``h`` and ``c``) as ``f(params, x)``: one
+    call of the primitive :func:`sourcegrad.nn.functional.lstm` (the steps of
+    :class:`LSTMCell`, with a hand-written backward)."""
 
     cell = lstm_cell
 
     def __call__(self, params: Tree, x: Array) -> Array:
-        bias = params["bias_ih"] + params["bias_hh"]  # both biases added once, in the GEMM
-        xw = F.linear(as_sequence(x), params["weight_ih"], bias)
-        h = np.zeros_like(xw[0, :, : params["weight_hh"].shape[1]])
-        c = np.zeros_like(h)
-        hs = []
-        for t in range(len(xw)):
-            gates = xw[t] + F.linear(h, params["weight_hh"])
-            i, f, g, o = np.split(gates, 4, axis=-1)
-            c = F.sigmoid(f) * c + F.sigmoid(i) * np.tanh(g)
-            h = F.sigmoid(o) * np.tanh(c)
-            hs.append(h)
-        if self.all_states:
-            return np.stack(hs)
-        return h
+        result = F.lstm(
+            as_sequence(x),
+            params["weight_ih"],
+            params["weight_hh"],
+            params["bias_ih"],
+            params["bias_hh"],
+        )
+        return lstm_output(result, self.all_states)
 
 
 class GRU(Recurrent):

@@ -27,6 +27,7 @@ from .losses import (
 )
 from .normalization import batch_norm, blend_running_stats, layer_norm
 from .pooling import avg_pool2d, max_pool2d
+from .recurrent import lstm
 
 __all__ = [
     "array_module",
@@ -35,6 +36,7 @@ __all__ = [
     "embedding",
     "flatten",
     "reshape",
+    "lstm",
     "conv2d",
     "conv2d_input_grad",
     "conv2d_weight_grad",
