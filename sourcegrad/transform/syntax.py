@@ -146,14 +146,16 @@ def _clone_node(node):
     new = cls.__new__(cls)
     d = new.__dict__
     for k, v in node.__dict__.items():
-        if isinstance(v, AST):
+        t = type(v)
+        if t is str or t is int or v is None:  # the most frequent fields: shared as they are
+            d[k] = v
+        elif t is list:
+            d[k] = [_clone_node(x) if isinstance(x, AST) else clone(x) for x in v]
+        elif isinstance(v, AST):
             if v.__dict__:
                 d[k] = _clone_node(v)
             else:  # an expression context or an operator: nothing to copy inside
-                leaf = type(v)
-                d[k] = leaf.__new__(leaf)
-        elif type(v) is list:
-            d[k] = [_clone_node(x) if isinstance(x, AST) else clone(x) for x in v]
+                d[k] = t.__new__(t)
         else:
             d[k] = v
     return new
