@@ -176,8 +176,9 @@ _SKIPPED = frozenset({"ctx", "op", "ops"})
 
 def _walked(cls) -> tuple:
     fields = _WALKED.get(cls)
-    if fields is None:
-        fields = _WALKED[cls] = tuple(f for f in cls._fields if f not in _SKIPPED)
+    if fields is None:  # (none for what is no node: a name in ``global``, a None dict key)
+        own = getattr(cls, "_fields", ()) if issubclass(cls, gast.AST) else ()
+        fields = _WALKED[cls] = tuple(f for f in own if f not in _SKIPPED)
     return fields
 
 
@@ -227,7 +228,7 @@ def name_nodes(node) -> list:
             if v is None:
                 continue
             if type(v) is list:
-                extend([x for x in v if isinstance(x, AST)])
+                extend(v)  # unfiltered: an item that is no node has no fields to walk
             elif isinstance(v, AST):
                 push(v)
     return out
@@ -284,7 +285,7 @@ def nodes_of(node, classes: tuple) -> list:
             if v is None:
                 continue
             if type(v) is list:
-                extend([x for x in v if isinstance(x, AST)])
+                extend(v)  # unfiltered: an item that is no node has no fields to walk
             elif isinstance(v, AST):
                 push(v)
     return out
