@@ -14,7 +14,7 @@ from ...runtime.helpers import unreduce
 from .. import syntax as S
 from ..algebra import floating
 from ..shape_keys import shape_key
-from ..walk import definition_counts, walk_statements
+from ..walk import definition_counts, forget_reads, walk_statements
 from .defuse import (
     is_adjoint,
     simple_target,
@@ -347,6 +347,7 @@ def _spread_scalar_seeds(body, is_scalar_unreduce, fold) -> bool:
             for u, value in zip(users, trials):
                 u.value = value
                 reads.pop(id(u), None)
+                forget_reads(u)
             changed = True
     return changed
 
