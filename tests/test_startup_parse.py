@@ -8,7 +8,7 @@ from pathlib import Path
 import gast
 import pytest
 
-from sourcegrad.transform import syntax as S
+from sourcegrad.transform import gast_trees
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,10 +38,10 @@ def _full(node):
 def test_snippets_convert_as_gast_does(text):
     for comments in (False, True):
         if comments:  # type comments are kept only when asked for; both ways must agree
-            made = S._to_gast(ast.parse(text, type_comments=True))
+            made = gast_trees._to_gast(ast.parse(text, type_comments=True))
             want = gast.ast_to_gast(ast.parse(text, type_comments=True))
         else:
-            made, want = S.parse_gast(text), gast.parse(text)
+            made, want = gast_trees.parse_gast(text), gast.parse(text)
         assert _full(made) == _full(want)
 
 
@@ -50,4 +50,4 @@ def test_own_sources_convert_as_gast_does():
     assert len(files) > 100
     for path in files:
         text = path.read_text(encoding="utf-8")
-        assert _full(S.parse_gast(text)) == _full(gast.parse(text)), path
+        assert _full(gast_trees.parse_gast(text)) == _full(gast.parse(text)), path
