@@ -24,6 +24,7 @@ from ..errors import register_generated
 from . import syntax as S
 from .forms import Derivative
 from .node_facts import get_fact
+from .unparse import statement_text
 
 _counter = itertools.count()
 
@@ -198,7 +199,8 @@ def _render(node) -> tuple[str, dict]:
                     block(stmt.orelse, indent + 1)
                 state["comment"] = None
                 continue
-            for piece in _unparse(stmt).splitlines():
+            text = statement_text(stmt)  # (None: a statement only ``ast`` writes)
+            for piece in (text if text is not None else _unparse(stmt)).splitlines():
                 users[len(lines)] = lineno
                 lines.append(pad + piece)
 

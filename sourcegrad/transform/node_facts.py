@@ -77,6 +77,14 @@ def get_fact(node, name: str, default=_MISSING):
     return getattr(node, attr, declared if default is _MISSING else default)
 
 
+def fact_attribute(name: str) -> str:
+    """The attribute the declared fact ``name`` is stored in, for a test read many times
+    (``getattr(node, fact_attribute("adjoint"), False)``, without a call of
+    :func:`get_fact` per read); refuses an undeclared name."""
+    _declared(name)
+    return PREFIX + name
+
+
 def has_fact(node, name: str) -> bool:
     """Whether the fact ``name`` was set on ``node``."""
     _declared(name)

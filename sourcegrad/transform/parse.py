@@ -24,6 +24,7 @@ import gast
 from .. import rules as R
 from ..errors import NoSourceError, UnsupportedSyntaxError, user_location
 from . import syntax as S
+from .gast_trees import parse_gast
 from .source_lines import definition_lines
 
 
@@ -251,7 +252,7 @@ def _parse_lines(src_lines: list[str]) -> tuple[gast.Module | None, str]:
     """The module of the dedented lines, or None and why they do not parse on their own (e.g.
     a lambda taken out of the middle of a line)."""
     try:
-        return gast.parse(textwrap.dedent("".join(src_lines))), ""
+        return parse_gast(textwrap.dedent("".join(src_lines))), ""
     except SyntaxError as exc:
         return None, str(exc.msg)
 
@@ -385,7 +386,7 @@ def _user_lines(node: gast.FunctionDef, filename: str, first: int):
         return None
     block = inspect.getblock(source[user_first - 1 :])
     try:
-        mine = gast.parse(textwrap.dedent("".join(block))).body[0]
+        mine = parse_gast(textwrap.dedent("".join(block))).body[0]
     except (SyntaxError, IndexError):
         return None
     ours, theirs = list(S.walk(node)), list(S.walk(mine))

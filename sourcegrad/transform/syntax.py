@@ -146,14 +146,16 @@ def _clone_node(node):
     new = cls.__new__(cls)
     d = new.__dict__
     for k, v in node.__dict__.items():
-        if isinstance(v, AST):
+        t = type(v)
+        if t is str or t is int or v is None:  # the most frequent fields: shared as they are
+            d[k] = v
+        elif t is list:
+            d[k] = [_clone_node(x) if isinstance(x, AST) else clone(x) for x in v]
+        elif isinstance(v, AST):
             if v.__dict__:
                 d[k] = _clone_node(v)
             else:  # an expression context or an operator: nothing to copy inside
-                leaf = type(v)
-                d[k] = leaf.__new__(leaf)
-        elif type(v) is list:
-            d[k] = [_clone_node(x) if isinstance(x, AST) else clone(x) for x in v]
+                d[k] = t.__new__(t)
         else:
             d[k] = v
     return new
@@ -174,8 +176,9 @@ _SKIPPED = frozenset({"ctx", "op", "ops"})
 
 def _walked(cls) -> tuple:
     fields = _WALKED.get(cls)
-    if fields is None:
-        fields = _WALKED[cls] = tuple(f for f in cls._fields if f not in _SKIPPED)
+    if fields is None:  # (none for what is no node: a name in ``global``, a None dict key)
+        own = getattr(cls, "_fields", ()) if issubclass(cls, gast.AST) else ()
+        fields = _WALKED[cls] = tuple(f for f in own if f not in _SKIPPED)
     return fields
 
 
@@ -225,7 +228,7 @@ def name_nodes(node) -> list:
             if v is None:
                 continue
             if type(v) is list:
-                extend([x for x in v if isinstance(x, AST)])
+                extend(v)  # unfiltered: an item that is no node has no fields to walk
             elif isinstance(v, AST):
                 push(v)
     return out
@@ -282,7 +285,7 @@ def nodes_of(node, classes: tuple) -> list:
             if v is None:
                 continue
             if type(v) is list:
-                extend([x for x in v if isinstance(x, AST)])
+                extend(v)  # unfiltered: an item that is no node has no fields to walk
             elif isinstance(v, AST):
                 push(v)
     return out
@@ -332,6 +335,60 @@ class Transformer(gast.NodeTransformer):
                 else:
                     setattr(node, field, value)
         return node
+
+
+class CopyingTransformer(Transformer):
+    """:class:`Transformer` that leaves the tree it reads as it is: ``visit(node)`` gives
+    what ``Transformer.visit(clone(node))`` would, each node made anew as the walk reaches it
+    (one walk, not a copy and then a walk). A ``visit_<Class>`` method must not change the
+    node it is given: it returns a new node (:func:`clone`, :meth:`copied`) or a visited
+    one."""
+
+    def generic_visit(self, node):
+        return self.copied(node, visit=True)
+
+    def copied(self, node, visit: bool = False):
+        """A new node like ``node``: its walked fields visited with ``visit``, else shared
+        (for the caller to replace), everything else copied as :func:`clone` copies it."""
+        AST = gast.AST
+        cls = type(node)
+        walked = _WALKED.get(cls)
+        if walked is None:
+            walked = _walked(cls)
+        new = cls.__new__(cls)
+        d = new.__dict__
+        for k, v in node.__dict__.items():
+            t = type(v)
+            if k in walked and visit:
+                if t is list:
+                    out = []
+                    for value in v:
+                        if isinstance(value, AST):
+                            value = self.visit(value)
+                            if value is None:
+                                continue
+                            if not isinstance(value, AST):
+                                out.extend(value)
+                                continue
+                        else:
+                            value = clone(value)
+                        out.append(value)
+                    d[k] = out
+                elif isinstance(v, AST):
+                    value = self.visit(v)
+                    if value is not None:
+                        d[k] = value
+                else:
+                    d[k] = v
+            elif k in walked or t is str or t is int or v is None:
+                d[k] = v
+            elif t is list:
+                d[k] = [_clone_node(x) if isinstance(x, AST) else clone(x) for x in v]
+            elif isinstance(v, AST):
+                d[k] = _clone_node(v) if v.__dict__ else t.__new__(t)
+            else:
+                d[k] = v
+        return new
 
 
 def blocks(body):

@@ -108,12 +108,11 @@ def instantiate(
     env = {p: v for p, v in bound.items()}
     folded = _fold(rule.body, env, ranks)  # the branches kept, only
     local_names = set().union(*[_template_stores(s) for s in folded])
-    body = [S.clone(s) for s in folded]
     renamed = {n: names.fresh(n, always_suffix=True) for n in sorted(local_names)}
     out = []
-    for stmt in body:
+    for stmt in folded:  # (the substitution makes new nodes: the template stays as it is)
         if tangents is not None:
-            stmt = _with_tangents(stmt, rule, tangents)
+            stmt = _with_tangents(S.clone(stmt), rule, tangents)
             if stmt is None:
                 continue
         out.extend(_leafwise(_substitute_stmt(stmt, rule, env, z, dz, renamed, refs), names))
@@ -397,12 +396,12 @@ def _substitute_stmt(stmt, rule, env, z, dz, renamed, refs):
         value = _substitute_expr(stmt.value, rule, env, z, dz, renamed, refs)
         return [Accum(env[param], value)]
     if isinstance(stmt, gast.If):
-        stmt.test = _substitute_expr(stmt.test, rule, env, z, dz, renamed, refs)
+        test = _substitute_expr(stmt.test, rule, env, z, dz, renamed, refs)
         body = [x for s in stmt.body for x in _substitute_stmt(s, rule, env, z, dz, renamed, refs)]
         orelse = [
             x for s in stmt.orelse for x in _substitute_stmt(s, rule, env, z, dz, renamed, refs)
         ]
-        return [("if", stmt.test, body, orelse)]
+        return [("if", test, body, orelse)]
     if isinstance(stmt, gast.Assign):
         target = stmt.targets[0]
         if not isinstance(target, gast.Name):
@@ -416,10 +415,11 @@ def _substitute_expr(node, rule, env, z, dz, renamed, refs):
     return _Substitution(rule, env, z, dz, renamed, refs).visit(node)
 
 
-class _Substitution(S.Transformer):
-    """A template expression of ``rule`` for one operation: ``d[result]`` is ``dz``, the
-    result ``z``, each parameter its atom of ``env``, each local name its new name of
-    ``renamed``, each global of the template a reference of ``refs``."""
+class _Substitution(S.CopyingTransformer):
+    """A template expression of ``rule`` for one operation, made anew (the template is left
+    as it is): ``d[result]`` is ``dz``, the result ``z``, each parameter its atom of ``env``,
+    each local name its new name of ``renamed``, each global of the template a reference of
+    ``refs``."""
 
     def __init__(self, rule, env, z, dz, renamed, refs):
         self.rule, self.env, self.renamed, self.refs = rule, env, renamed, refs
@@ -436,15 +436,15 @@ class _Substitution(S.Transformer):
         index = n.slice
         env = self.env
         if isinstance(index, gast.Name) and index.id in env and _has_slice(env[index.id]):
-            n.value = self.visit(n.value)
-            n.slice = S.clone(env[index.id])  # x[index] with a slice: written as one
-            return n
-        self.generic_visit(n)
-        return n
+            m = self.copied(n)
+            m.value = self.visit(n.value)
+            m.slice = S.clone(env[index.id])  # x[index] with a slice: written as one
+            return m
+        return self.generic_visit(n)
 
     def visit_Name(self, n):
         if not isinstance(n.ctx, gast.Load) or get_fact(n, "resolved"):
-            return n
+            return S.clone(n)
         if n.id == self.rule.result:
             return S.clone(self.z)
         env = self.env
@@ -464,5 +464,5 @@ class _Substitution(S.Transformer):
                 f"rule at {self.rule.where}: unknown name {n.id!r} in the template"
             )
         if getattr(builtins, n.id, None) is obj:
-            return n
+            return S.clone(n)
         return S.name(self.refs.ref(obj, n.id))

@@ -6,7 +6,9 @@ which names a statement writes, which names a body reads or changes in place.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import gast
 
@@ -91,11 +93,60 @@ def load_counts(body) -> dict:
     """How many times ``body`` reads each name."""
     counts: dict = {}
     for stmt in walk_statements(body):
-        for node in read_parts(stmt):
-            for n in S.name_nodes(node):
-                if isinstance(n.ctx, gast.Load):
-                    counts[n.id] = counts.get(n.id, 0) + 1
+        for name in statement_reads(stmt)[0]:
+            counts[name] = counts.get(name, 0) + 1
     return counts
+
+
+#: ``reads``: while :func:`remembered_reads` is on in this thread, id(statement) ->
+#: ``(statement, names it reads, those names as a set)``
+_MEMO = threading.local()
+
+
+@contextmanager
+def remembered_reads():
+    """Inside (in this thread), :func:`statement_reads` finds the names a statement reads
+    once and keeps them until :func:`forget_reads`: for passes over one body that each say
+    whether they changed it (simplify's steps), the caller forgetting after each that did,
+    and a pass forgetting a statement it changes in place before it reads others again."""
+    outer = getattr(_MEMO, "reads", None)
+    _MEMO.reads = {}
+    try:
+        yield
+    finally:
+        _MEMO.reads = outer
+
+
+def forget_reads(stmt=None) -> None:
+    """Forget the names kept for ``stmt`` (changed in place), or without it for every
+    statement (the body changed)."""
+    memo = getattr(_MEMO, "reads", None)
+    if memo is not None:
+        if stmt is None:
+            memo.clear()
+        else:
+            memo.pop(id(stmt), None)
+
+
+def statement_reads(stmt) -> tuple[list, set]:
+    """The names ``stmt`` reads (in :func:`read_parts`: of a loop or branch its test or
+    iterable only), in order with repeats, and as a set; kept while
+    :func:`remembered_reads` is on (the caller must not change either)."""
+    memo = getattr(_MEMO, "reads", None)
+    if memo is not None:
+        got = memo.get(id(stmt))
+        if got is not None and got[0] is stmt:
+            return got[1], got[2]
+    names = [
+        n.id
+        for part in read_parts(stmt)
+        for n in S.name_nodes(part)
+        if isinstance(n.ctx, gast.Load)
+    ]
+    found = set(names)
+    if memo is not None:
+        memo[id(stmt)] = (stmt, names, found)
+    return names, found
 
 
 _MAY_MUTATE = (gast.Subscript, gast.AugAssign, gast.Call)

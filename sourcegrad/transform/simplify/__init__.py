@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ..algebra import collect_like_terms
 from ..forms import Derivative
-from ..walk import definition_counts, load_counts
+from ..walk import definition_counts, forget_reads, load_counts, remembered_reads
 from .aliases import protect_aliases
 from .conditions import inline_tests, unread_inits
 from .defuse import is_adjoint
@@ -55,7 +55,8 @@ def simplify(der: Derivative) -> Derivative:
         lambda: prune_dead_stores(body),
         lambda: _said(dead_tape(body)),
     )
-    run_to_fixpoint(steps, rounds=20)
+    with remembered_reads():  # each statement's reads found once while it stays the same
+        run_to_fixpoint(steps, rounds=20, on_change=forget_reads)
     drop_unused_tape(body)
     if inline_tests(body, der.analysis.core.conditions, load_counts(body)):
         unread_inits(body, load_counts(body))  # `cond = None` before a loop, for its tape
@@ -68,12 +69,13 @@ def _said(changed) -> tuple[bool, bool]:
     return bool(changed), bool(changed)
 
 
-def run_to_fixpoint(steps: tuple, rounds: int) -> None:
+def run_to_fixpoint(steps: tuple, rounds: int, on_change=None) -> None:
     """Run ``steps`` in order, round after round, until a round in which none says it
     changed the body, or ``rounds`` rounds; the body is left as those rounds leave it. Each
     step rewrites the body in place and returns ``(says it changed it, changed it)``, and is
     a function of the body alone: once every step has run on the same body without changing
-    it, the rest of the round would change nothing, and is not run."""
+    it, the rest of the round would change nothing, and is not run. ``on_change()`` is
+    called after each step that changed the body (or says so), before the next runs."""
     n = len(steps)
     last_change, said = -1, False
     for i in range(rounds * n):
@@ -87,3 +89,5 @@ def run_to_fixpoint(steps: tuple, rounds: int) -> None:
         said |= says
         if says or changed:
             last_change = i
+            if on_change is not None:
+                on_change()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gast
 
 from .. import syntax as S
-from ..node_facts import get_fact, set_fact
+from ..node_facts import fact_attribute, get_fact, set_fact
 from ..walk import assigned_names, walk_statements
 
 #: statements with bodies of statements
@@ -14,7 +14,10 @@ COMPOUND = (gast.If, gast.For, gast.While)
 
 def is_adjoint(stmt) -> bool:
     """Whether ``stmt`` is a statement the reverse pass made for an adjoint (``sg_adjoint``)."""
-    return get_fact(stmt, "adjoint", False)
+    return getattr(stmt, _ADJOINT, False)
+
+
+_ADJOINT = fact_attribute("adjoint")
 
 
 def simple_target(stmt):

@@ -14,7 +14,7 @@ from ...runtime.helpers import unreduce
 from .. import syntax as S
 from ..algebra import floating
 from ..shape_keys import shape_key
-from ..walk import definition_counts, walk_statements
+from ..walk import definition_counts, forget_reads, walk_statements
 from .defuse import (
     is_adjoint,
     simple_target,
@@ -323,11 +323,12 @@ def _spread_scalar_seeds(body, is_scalar_unreduce, fold) -> bool:
     if not seeds:
         return False
     defs = definition_counts(body)
+    reads: dict = {}  # id(statement) -> the names it reads, until it is rewritten here
     for stmt in seeds:
         g = simple_target(stmt)
         if not (is_adjoint(stmt) and g and defs.get(g) == 1 and is_scalar_unreduce(stmt.value)):
             continue  # (its value may have changed since: it read an earlier seed)
-        users = [u for u in stmts if u is not stmt and g in reads_of(u)]
+        users = [u for u in stmts if u is not stmt and g in _reads(u, reads)]
         if not users or not all(
             isinstance(u, gast.Assign)
             and is_adjoint(u)
@@ -345,5 +346,15 @@ def _spread_scalar_seeds(body, is_scalar_unreduce, fold) -> bool:
         else:
             for u, value in zip(users, trials):
                 u.value = value
+                reads.pop(id(u), None)
+                forget_reads(u)
             changed = True
     return changed
+
+
+def _reads(stmt, cache: dict) -> set:
+    """:func:`reads_of` ``stmt``, kept in ``cache`` by ``id``."""
+    got = cache.get(id(stmt))
+    if got is None:
+        got = cache[id(stmt)] = reads_of(stmt)
+    return got

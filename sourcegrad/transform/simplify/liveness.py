@@ -7,7 +7,7 @@ import gast
 
 from .. import syntax as S
 from ..node_facts import get_fact
-from ..walk import assigned_names, read_parts, walk_statements
+from ..walk import assigned_names, statement_reads, walk_statements
 from .defuse import (
     COMPOUND,
     is_adjoint,
@@ -30,18 +30,14 @@ _READS: dict | None = None
 
 
 def reads_of(stmt) -> set:
-    """The names ``stmt`` reads (cached while a :func:`liveness` analysis runs)."""
+    """The names ``stmt`` reads (cached while a :func:`liveness` analysis runs, and where
+    :func:`~sourcegrad.transform.walk.remembered_reads` is on); not to be changed."""
     cache = _READS
     if cache is not None:
         got = cache.get(id(stmt))
         if got is not None:
             return got
-    reads = {
-        n.id
-        for part in read_parts(stmt)
-        for n in S.name_nodes(part)
-        if isinstance(n.ctx, gast.Load)
-    }
+    reads = statement_reads(stmt)[1]
     if cache is not None:
         cache[id(stmt)] = reads
     return reads

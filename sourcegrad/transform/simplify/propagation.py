@@ -170,27 +170,32 @@ def _inline_one(body, keep, defs, uses, start, loads):
     return None
 
 
-def _use_site(body, start, name, lineno=None):
-    """The index of the first statement from ``start`` that reads ``name``; with ``lineno``,
-    None as soon as a statement from another user line comes first."""
+def _use_site(body, start, name, lineno, loads):
+    """The index of the first statement from ``start`` that reads ``name`` (:func:`_loads`,
+    cached in ``loads``); with ``lineno``, None as soon as a statement from another user line
+    comes first."""
     for k in range(start, len(body)):
-        if lineno is not None and getattr(body[k], "lineno", None) != lineno:
+        stmt = body[k]
+        if lineno is not None and getattr(stmt, "lineno", None) != lineno:
             return None
-        for part in read_parts(body[k]) if not isinstance(body[k], COMPOUND) else [body[k]]:
-            if any(n.id == name and isinstance(n.ctx, gast.Load) for n in S.name_nodes(part)):
-                return k
+        got = loads.get(id(stmt))
+        if got is None:
+            got = _loads(stmt, loads)
+        if name in got:
+            return k
     return None
 
 
 def merge_accumulations(body):
     """``a = e1`` followed (with no read or store of ``a`` between) by ``a = a + e2`` ->
     ``a = e1 + e2``."""
+    loads: dict = {}  # id(statement) -> the names it reads: nothing changes until a merge
     for i, stmt in enumerate(body):
         t = simple_target(stmt)
         if t is None or not is_adjoint(stmt):
             continue
         # one block per user line: the accumulation must come from the same line
-        j = _use_site(body, i + 1, t, getattr(stmt, "lineno", None))
+        j = _use_site(body, i + 1, t, getattr(stmt, "lineno", None), loads)
         if j is None:
             continue
         nxt = body[j]
