@@ -68,18 +68,18 @@ def d_gru(params, xs, y):
     dW_h = np.zeros_like(W_h)
     dW_x = np.zeros_like(W_x)
     db = np.zeros_like(b)
-    dc_6_steps = buffers[14]
+    dc_6_steps = buffers[13]
     c_3_steps = buffers[5]
-    dzr_5_steps = buffers[15]
-    h_steps = buffers[16]
-    da_steps = buffers[17]
+    dzr_5_steps = buffers[14]
+    h_steps = buffers[15]
+    da_steps = buffers[16]
     for t in reversed(range(n_3)):
         # line 45: h = (1.0 - z) * h + z * c
         dh_3 = dh
         dh_4 = dh
         h = tape.pop()
         dz = np.multiply(dh_4, c, buffers[10])
-        dc = np.multiply(z, dh_4, buffers[11])
+        dc = np.multiply(z, dh_4, out=dc_6_steps[t])
         dh = h_2 * dh_3
         dz = np.subtract(dz, dh_3 * h, out=dz)
         h_2 = tape.pop()
@@ -87,18 +87,19 @@ def d_gru(params, xs, y):
         dc_7 = np.multiply(dc, 1.0 - c * c, out=dc)
         c = tape.pop()
         dc_6 = dc_7
-        dc_3 = np.dot(dc_6, c_5.T, buffers[12])
-        dc_6_steps[t] = dc_6
+        dc_3 = np.dot(dc_6, c_5.T, buffers[11])
         c_5 = tape.pop()
-        dr = np.multiply(dc_3, h, buffers[13])
+        dr = np.multiply(dc_3, h, buffers[12])
         dh += np.multiply(r, dc_3, out=dc_3)
         c_3 = tape.pop()
-        da = unindex_shaped(dc_7, (4, 18), np.float64, np.s_[:, zr_1:])
+        da = da_steps[t]
+        da[:, zr_1:] = dc_7
         # line 43: r = zr[:, H:]
-        dzr = unindex_shaped(dr, (4, 12), np.float64, np.s_[:, H:])
+        dzr = dzr_5_steps[t]
+        dzr[:, H:] = dr
         r = tape.pop()
         # line 42: z = zr[:, :H]
-        dzr[:, :H] += dz
+        dzr[:, :H] = dz
         z = tape.pop()
         # line 41: zr = 1.0 / (1.0 + np.exp(-(a[:, : 2 * H] + h @ W_h[:, : 2 * H])))
         dzr_9 = np.multiply(
@@ -110,11 +111,9 @@ def d_gru(params, xs, y):
         dzr_6 = np.negative(dzr_7, out=dzr_7)
         dzr_5 = dzr_6
         dh += np.dot(dzr_5, zr_4.T)
-        dzr_5_steps[t] = dzr_5
         h_steps[t] = h
         zr_4 = tape.pop()
-        da[:, :zr_1] += dzr_6
-        da_steps[t] = da
+        da[:, :zr_1] = dzr_6
         a_1 = tape.pop()
     dW_h[:, zr_1:] += np.dot(
         c_3_steps.reshape(-1, c_3_steps.shape[-1]).T,
