@@ -102,13 +102,11 @@ def d_gru(params, xs, y):
         dzr[:, :H] = dz
         z = tape.pop()
         # line 41: zr = 1.0 / (1.0 + np.exp(-(a[:, : 2 * H] + h @ W_h[:, : 2 * H])))
-        dzr_9 = np.multiply(
-            np.multiply(np.negative(dzr, out=dzr), zr, out=dzr), zr, out=dzr
-        )
+        dzr_9 = np.multiply(np.multiply(dzr, zr, out=dzr), zr, out=dzr)
         zr = tape.pop()
         dzr_7 = np.multiply(dzr_9, zr_8, out=dzr_9)
         zr_8 = tape.pop()
-        dzr_6 = np.negative(dzr_7, out=dzr_7)
+        dzr_6 = dzr_7
         dzr_5 = dzr_6
         dh += np.dot(dzr_5, zr_4.T)
         h_steps[t] = h

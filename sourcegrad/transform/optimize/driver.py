@@ -55,6 +55,7 @@ from .rounding import blas_forward_products, integer_powers
 from .scatter import scatter_accumulations
 from .seeds import typed_seeds
 from .shaped import shaped_unindex, specialise_shapes, tape_shapes
+from .signs import cancel_negations
 from .softmax import softmax_adjoints
 from .splits import concatenate_split_adjoints
 from .subexpressions import common_subexpressions, repeated_values
@@ -270,6 +271,7 @@ REWRITES: tuple[Rewrite, ...] = (
         frozenset({INEXACT}),
     ),
     Rewrite("like terms", _like_terms, frozenset({SHAPES})),
+    Rewrite("negations", lambda r: cancel_negations(r.node.body, r.der, r.kinds), _SHAPES_NUMPY),
     Rewrite(
         "shaped unindex", lambda r: shaped_unindex(r.node, r.der, r.shapes, r.kinds), _SHAPES_NUMPY
     ),
