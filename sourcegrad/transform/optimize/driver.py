@@ -44,6 +44,7 @@ from .einsum_products import einsum_products
 from .fused import BACKENDS, available, fuse_elementwise
 from .hoist import hoist_accumulations
 from .inplace import InPlace
+from .invariants import hoist_invariant_views
 from .kept_calls import keep_forward_sweeps
 from .masks import early_masks
 from .operands import name_operands
@@ -278,6 +279,7 @@ REWRITES: tuple[Rewrite, ...] = (
     Rewrite("propagate copies", _copies, frozenset({SHAPES})),
     Rewrite("dead code", _dead_code),
     Rewrite("tape shapes", _on_body(tape_shapes)),
+    Rewrite("invariant views", lambda r: hoist_invariant_views(r.node, r.kinds), _SHAPES_NUMPY),
     Rewrite("repeated values", lambda r: repeated_values(r.node.body, r.np_name), _SHAPES_NUMPY),
     Rewrite(
         "common subexpressions",
