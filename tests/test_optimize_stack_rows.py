@@ -180,6 +180,7 @@ def test_entry_keeps_an_unindex_of_an_index_that_is_not_slices():
         ("d = z * g\ntape.append(d)\ndW += np.dot(p.T, d)", ""),  # kept in a list
         ("d = z * g\nv = d[0]\ndW += np.dot(p.T, d)", ""),  # a view of it
         ("d = z * g\ndW += np.dot(p.T, d)\nd += 1.0", ""),  # changed after the read
+        ("d = z * g\ndW += np.dot(p.T, d)\nq = d\nq += 1.0", ""),  # through another name
         ("d = f(z)\ndW += np.dot(p.T, d)", ""),  # made by a call it cannot write into
         ("x = y\ndW += np.dot(p.T, d)", ""),  # made in an earlier step
     ],

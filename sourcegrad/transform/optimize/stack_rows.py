@@ -213,8 +213,8 @@ class _Uses:
         if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1:
             t = stmt.targets[0]
             if isinstance(t, gast.Name):
-                if isinstance(stmt.value, gast.Name):
-                    return True  # a plain copy: its name is among `held` where it is the array
+                if isinstance(stmt.value, gast.Name):  # a name for the array: one of `held`
+                    return stmt.value.id not in held or t.id in held
                 return self._writes(_out_name(stmt.value)) and self.reads(stmt.value)
             if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name):
                 return self._indexed(t) and self.operand(stmt.value)
