@@ -23,14 +23,14 @@ def d_gru(params, xs, y):
     zr = None
     zr_4 = None
     zr_8 = None
+    zr_4 = W_h[:, :zr_1]
+    c_5 = W_h[:, zr_1:]
     for t in range(n_3):
         tape.append(a_1)
         a_1 = xs[t]
         a_2 = np.dot(a_1, W_x, buffers[2])
         a = np.add(a_2, b, out=a_2)
         zr_2 = a[:, :zr_1]
-        tape.append(zr_4)
-        zr_4 = W_h[:, :zr_1]
         zr_5 = np.dot(h, zr_4, buffers[3][t])
         zr_7 = np.negative(np.add(zr_2, zr_5, out=zr_5), out=zr_5)
         tape.append(zr_8)
@@ -45,8 +45,6 @@ def d_gru(params, xs, y):
         c_2 = a[:, zr_1:]
         tape.append(c_3)
         c_3 = np.multiply(r, h, buffers[5][t])
-        tape.append(c_5)
-        c_5 = W_h[:, zr_1:]
         c_6 = np.dot(c_3, c_5, buffers[6][t])
         c_7 = np.add(c_2, c_6, out=c_6)
         tape.append(c)
@@ -68,18 +66,20 @@ def d_gru(params, xs, y):
     dW_h = np.zeros_like(W_h)
     dW_x = np.zeros_like(W_x)
     db = np.zeros_like(b)
-    dc_6_steps = buffers[14]
+    c_5_T = np.ascontiguousarray(c_5.T)
+    zr_4_T = np.ascontiguousarray(zr_4.T)
+    dc_6_steps = buffers[12]
     c_3_steps = buffers[5]
-    dzr_5_steps = buffers[15]
-    h_steps = buffers[16]
-    da_steps = buffers[17]
+    dzr_5_steps = buffers[13]
+    h_steps = buffers[14]
+    da_steps = buffers[15]
     for t in reversed(range(n_3)):
         # line 45: h = (1.0 - z) * h + z * c
         dh_3 = dh
         dh_4 = dh
         h = tape.pop()
         dz = np.multiply(dh_4, c, buffers[10])
-        dc = np.multiply(z, dh_4, buffers[11])
+        dc = np.multiply(z, dh_4, out=dc_6_steps[t])
         dh = h_2 * dh_3
         dz = np.subtract(dz, dh_3 * h, out=dz)
         h_2 = tape.pop()
@@ -87,34 +87,29 @@ def d_gru(params, xs, y):
         dc_7 = np.multiply(dc, 1.0 - c * c, out=dc)
         c = tape.pop()
         dc_6 = dc_7
-        dc_3 = np.dot(dc_6, c_5.T, buffers[12])
-        dc_6_steps[t] = dc_6
-        c_5 = tape.pop()
-        dr = np.multiply(dc_3, h, buffers[13])
+        dc_3 = np.dot(dc_6, c_5_T)
+        dr = np.multiply(dc_3, h, buffers[11])
         dh += np.multiply(r, dc_3, out=dc_3)
         c_3 = tape.pop()
-        da = unindex_shaped(dc_7, (4, 18), np.float64, np.s_[:, zr_1:])
+        da = da_steps[t]
+        da[:, zr_1:] = dc_7
         # line 43: r = zr[:, H:]
-        dzr = unindex_shaped(dr, (4, 12), np.float64, np.s_[:, H:])
+        dzr = dzr_5_steps[t]
+        dzr[:, H:] = dr
         r = tape.pop()
         # line 42: z = zr[:, :H]
-        dzr[:, :H] += dz
+        dzr[:, :H] = dz
         z = tape.pop()
         # line 41: zr = 1.0 / (1.0 + np.exp(-(a[:, : 2 * H] + h @ W_h[:, : 2 * H])))
-        dzr_9 = np.multiply(
-            np.multiply(np.negative(dzr, out=dzr), zr, out=dzr), zr, out=dzr
-        )
+        dzr_9 = np.multiply(np.multiply(dzr, zr, out=dzr), zr, out=dzr)
         zr = tape.pop()
         dzr_7 = np.multiply(dzr_9, zr_8, out=dzr_9)
         zr_8 = tape.pop()
-        dzr_6 = np.negative(dzr_7, out=dzr_7)
+        dzr_6 = dzr_7
         dzr_5 = dzr_6
-        dh += np.dot(dzr_5, zr_4.T)
-        dzr_5_steps[t] = dzr_5
+        dh += np.dot(dzr_5, zr_4_T)
         h_steps[t] = h
-        zr_4 = tape.pop()
-        da[:, :zr_1] += dzr_6
-        da_steps[t] = da
+        da[:, :zr_1] = dzr_6
         a_1 = tape.pop()
     dW_h[:, zr_1:] += np.dot(
         c_3_steps.reshape(-1, c_3_steps.shape[-1]).T,

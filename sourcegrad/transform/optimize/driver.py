@@ -44,6 +44,7 @@ from .einsum_products import einsum_products
 from .fused import BACKENDS, available, fuse_elementwise
 from .hoist import hoist_accumulations
 from .inplace import InPlace
+from .invariants import hoist_invariant_views
 from .kept_calls import keep_forward_sweeps
 from .masks import early_masks
 from .operands import name_operands
@@ -55,6 +56,7 @@ from .rounding import blas_forward_products, integer_powers
 from .scatter import scatter_accumulations
 from .seeds import typed_seeds
 from .shaped import shaped_unindex, specialise_shapes, tape_shapes
+from .signs import cancel_negations
 from .softmax import softmax_adjoints
 from .splits import concatenate_split_adjoints
 from .subexpressions import common_subexpressions, repeated_values
@@ -270,12 +272,14 @@ REWRITES: tuple[Rewrite, ...] = (
         frozenset({INEXACT}),
     ),
     Rewrite("like terms", _like_terms, frozenset({SHAPES})),
+    Rewrite("negations", lambda r: cancel_negations(r.node.body, r.der, r.kinds), _SHAPES_NUMPY),
     Rewrite(
         "shaped unindex", lambda r: shaped_unindex(r.node, r.der, r.shapes, r.kinds), _SHAPES_NUMPY
     ),
     Rewrite("propagate copies", _copies, frozenset({SHAPES})),
     Rewrite("dead code", _dead_code),
     Rewrite("tape shapes", _on_body(tape_shapes)),
+    Rewrite("invariant views", lambda r: hoist_invariant_views(r.node, r.kinds), _SHAPES_NUMPY),
     Rewrite("repeated values", lambda r: repeated_values(r.node.body, r.np_name), _SHAPES_NUMPY),
     Rewrite(
         "common subexpressions",

@@ -41,16 +41,21 @@ import gast
 import numpy as np
 
 from ...rules.facts import sums_leading
-from ...runtime.helpers import sum_leading
+from ...runtime.facts import helper_functions_where
+from ...runtime.helpers import sum_leading, unindex_shaped
 from .. import syntax as S
 from ..node_facts import get_fact, set_fact
 from .pool import known_count
+from .stack_rows import RowContext, compute_into_row
 from .step_arrays import (
     call_of,
     same_array,
     stacked_rows,
     stored,
 )
+
+#: runtime helpers whose result holds none of their arguments
+_COPYING = helper_functions_where(allocates="new")
 
 
 class _Accumulation:
@@ -265,6 +270,10 @@ class _Hoist:
         stack = self.fresh(f"{name}_steps")
         shape, dtype = self._layout(name)
         self._layouts[stack] = ((count, *shape), dtype)
+        row = gast.Subscript(value=S.name(stack), slice=S.name(loop.target.id), ctx=gast.Load())
+        if compute_into_row(loop.body, name, at, row, self._row_context(loop, moving)):
+            stacks[(name, loop.body.index(stmt))] = stack
+            return stack
         stacks[(name, at)] = stack
         target = gast.Subscript(value=S.name(stack), slice=S.name(loop.target.id), ctx=gast.Store())
         copy = gast.Assign(targets=[target], value=S.name(name), type_comment=None)
@@ -272,6 +281,16 @@ class _Hoist:
         set_fact(copy, "adjoint", get_fact(stmt, "adjoint", False))
         loop.body.insert(at, copy)
         return stack
+
+    def _row_context(self, loop, moving) -> RowContext:
+        refs = self.refs
+        return RowContext(
+            self.np_name,
+            self.body[self.body.index(loop) + 1 :],
+            refs.name_of(unindex_shaped) if refs is not None else None,
+            frozenset(refs.names_of(_COPYING)) if refs is not None else frozenset(),
+            [s for s in loop.body if id(s) in moving],
+        )
 
     def _zeroed_rows(self, loop, name, at, count, moving):
         """An array ``X`` that holds, after the loop, the stack of ``name`` as the loop's

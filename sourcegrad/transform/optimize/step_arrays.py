@@ -34,9 +34,9 @@ def stacked_rows(body, loop, p, use):
     for s in body:
         if s is forward or s is loop:
             continue
-        if rows in stored(s) or any(rows in stored(inner) for inner in _nested(s)):
+        if rows in stored(s) or any(rows in stored(inner) for inner in nested_statements(s)):
             return None
-    if any(rows in stored(s) for s in _nested(forward) + _nested(loop)):
+    if any(rows in stored(s) for s in nested_statements(forward) + nested_statements(loop)):
         return None
     return rows
 
@@ -48,11 +48,13 @@ def taped_definition(body, loop, p, use):
     same step: ``p`` is assigned once at the forward loop's top level, only restored from the
     tape (``p = tape.pop()``) in ``loop`` after ``use``, and otherwise only set to None
     before the forward loop. None where that is not certain."""
-    forward = _forward_loop(body, loop)
+    forward = forward_loop(body, loop)
     if forward is None:
         return None
     made = [s for s in forward.body if p in stored(s)]
-    if len(made) != 1 or any(p in stored(s) for s in _nested(forward) if s not in forward.body):
+    if len(made) != 1 or any(
+        p in stored(s) for s in nested_statements(forward) if s not in forward.body
+    ):
         return None
     used, popped = loop.body.index(use), None
     for i, s in enumerate(loop.body):
@@ -62,19 +64,19 @@ def taped_definition(body, loop, p, use):
             popped = i
     if popped is None or popped < used:
         return None
-    if any(p in stored(s) for s in _nested(loop) if s not in loop.body):
+    if any(p in stored(s) for s in nested_statements(loop) if s not in loop.body):
         return None
     for s in body:
         if s is forward or s is loop:
             continue
         if p in stored(s) and not (_is_none_assign(s) and body.index(s) < body.index(forward)):
             return None
-        if any(p in stored(inner) for inner in _nested(s)):
+        if any(p in stored(inner) for inner in nested_statements(s)):
             return None
     return forward, made[0]
 
 
-def _forward_loop(body, loop):
+def forward_loop(body, loop):
     """The top-level ``for t in range(n)`` before ``loop`` (``for t in reversed(range(n))``)
     with the same counter and bound name, the bound assigned nowhere between them."""
     bound = loop.iter.args[0].args[0]
@@ -82,7 +84,7 @@ def _forward_loop(body, loop):
         return None
     at = body.index(loop)
     for s in reversed(body[:at]):
-        if bound.id in {n for inner in [s, *_nested(s)] for n in stored(inner)}:
+        if bound.id in {n for inner in [s, *nested_statements(s)] for n in stored(inner)}:
             return None
         if (
             isinstance(s, gast.For)
@@ -92,7 +94,7 @@ def _forward_loop(body, loop):
             and isinstance(s.iter.args[0], gast.Name)
             and s.iter.args[0].id == bound.id
         ):
-            changed = {n for inner in _nested(s) for n in stored(inner)}
+            changed = {n for inner in nested_statements(s) for n in stored(inner)}
             return None if s.target.id in changed else s
     return None
 
@@ -115,12 +117,12 @@ def _is_none_assign(stmt) -> bool:
     return isinstance(stmt, gast.Assign) and S.is_none(stmt.value)
 
 
-def _nested(stmt) -> list:
+def nested_statements(stmt) -> list:
     """Every statement nested in ``stmt`` (not ``stmt`` itself)."""
     out = []
     for attr in ("body", "orelse"):
         for s in getattr(stmt, attr, []) or []:
-            out += [s, *_nested(s)]
+            out += [s, *nested_statements(s)]
     return out
 
 
