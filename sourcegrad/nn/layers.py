@@ -17,6 +17,7 @@ from ..util.tree import Array, Tree, to_module_of
 from . import functional as F
 from .backend import IntPair
 from .conv import (
+    bias_grad_from_rows,
     conv2d_columns,
     conv2d_from_columns,
     input_grad_from_rows,
@@ -161,7 +162,7 @@ class Conv2d(Module):
         if wants[0]:
             grads["weight"] = weight_grad_from_columns(rows, residuals, w.shape, self.groups)
             if self.bias:
-                grads["bias"] = rows.sum(axis=1)
+                grads["bias"] = bias_grad_from_rows(rows)
         dx = None
         if wants[1]:
             dx = input_grad_from_rows(rows, w, x.shape, *geometry, self.groups)
