@@ -95,9 +95,9 @@ def _forgetting(key):
     """The callback of a trace's weak reference to its output: the trace is dropped when
     the output dies (the reference lives in the trace, so it fires while the trace is kept)."""
 
-    def forget(_ref):
-        with _LOCK:
-            _TRACES.pop(key, None)
+    def forget(_ref, traces=_TRACES, lock=_LOCK):  # (module globals are gone at exit)
+        with lock:
+            traces.pop(key, None)
 
     return forget
 
@@ -205,7 +205,10 @@ def chain_param_grads(model, params: Tree, x: Array, z: Array, g: Array):
 def _layer_adjoint(grads):
     """A layer's parameter gradients as an adjoint: :func:`as_adjoint`, without its walk
     over the leaves for the common dict of arrays."""
-    if type(grads) is dict and all(type(v) is np.ndarray for v in grads.values()):
+    if type(grads) is dict:
+        for v in grads.values():
+            if type(v) is not np.ndarray:
+                return as_adjoint(grads)
         return DictPieces(grads)
     return as_adjoint(grads)
 

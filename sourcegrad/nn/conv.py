@@ -158,6 +158,12 @@ def _group_matmul(a: Array, b: Array, groups: int, transpose_a=False, transpose_
     (each transposed as asked), the ``groups`` products stacked by rows (into the matrix
     ``out`` where given, else a new one)."""
     xp = array_module(a, b)
+    if groups == 1 and a.ndim == b.ndim == 2:  # one GEMM: no stacked views to make
+        a = a.T if transpose_a else a
+        b = b.T if transpose_b else b
+        if out is None:
+            out = xp.empty((a.shape[0], b.shape[1]), _result_type(xp, a, b))
+        return xp.matmul(a, b, out=out)
     a = a.reshape(groups, -1, a.shape[-1])
     b = b.reshape(groups, -1, b.shape[-1])
     if transpose_a:
@@ -165,9 +171,14 @@ def _group_matmul(a: Array, b: Array, groups: int, transpose_a=False, transpose_
     if transpose_b:
         b = b.transpose(0, 2, 1)
     if out is None:
-        out = xp.empty((groups * a.shape[1], b.shape[2]), xp.result_type(a, b))
+        out = xp.empty((groups * a.shape[1], b.shape[2]), _result_type(xp, a, b))
     xp.matmul(a, b, out=out.reshape(groups, a.shape[1], b.shape[2]))
     return out
+
+
+def _result_type(xp, a: Array, b: Array):
+    """The dtype of ``a @ b`` (without NumPy's dispatch where both have the same)."""
+    return a.dtype if a.dtype == b.dtype else xp.result_type(a, b)
 
 
 def output_rows(g: Array) -> Array:
@@ -217,7 +228,7 @@ def weight_grad_from_columns(rows: Array, cols: Array, weight_shape, groups: int
     """The weight gradient of ``conv2d`` from the output adjoint as :func:`output_rows` and
     the input's :func:`conv2d_columns`: one GEMM per group, into a fresh array of its own."""
     xp = array_module(rows, cols)
-    out = xp.empty(tuple(weight_shape), xp.result_type(rows, cols))
+    out = xp.empty(tuple(weight_shape), _result_type(xp, rows, cols))
     _group_matmul(rows, cols, groups, transpose_b=True, out=out.reshape(weight_shape[0], -1))
     return out
 
@@ -229,7 +240,7 @@ def input_grad_from_rows(rows: Array, weight: Array, x_shape, stride, padding, d
     xp = array_module(rows, weight)
     o = weight.shape[0]
     k = weight[0].size * groups
-    buffer, cols = slotted_columns(k, rows.shape[1], xp.result_type(rows, weight), xp)
+    buffer, cols = slotted_columns(k, rows.shape[1], _result_type(xp, rows, weight), xp)
     _group_matmul(weight.reshape(o, -1), rows, groups, transpose_a=True, out=cols)
     return _columns_adjoint(buffer, cols, x_shape, weight.shape[2:], stride, padding, dilation)
 

@@ -7,6 +7,7 @@ functions in the adjoint.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -54,6 +55,26 @@ __all__ = [
 
 def _uniform(rng, bound, shape, dtype):
     return rng.uniform(-bound, bound, shape).astype(dtype)
+
+
+def _pairs(stride: IntPair, padding: IntPair, dilation: IntPair) -> tuple:
+    """``stride``, ``padding`` and ``dilation`` (each an int or a pair) as pairs, read from
+    the layer at every call and made once per set of values (and their types: ``1.0`` is
+    refused where ``1`` is not)."""
+    try:
+        return _cached_pairs(stride, padding, dilation, type(stride), type(padding), type(dilation))
+    except TypeError:  # an unhashable value (a list for a pair), or not a size
+        return (F.pair(stride), F.pair(padding), F.pair(dilation))
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_pairs(stride, padding, dilation, *types) -> tuple:
+    return (F.pair(stride), F.pair(padding), F.pair(dilation))
+
+
+def _masked_dtype(xp, g: Array):
+    """The dtype of ``g * (x > 0)``: ``g``'s own for a float ``g``."""
+    return g.dtype if g.dtype.kind in "fc" else xp.result_type(g, xp.bool_)
 
 
 class Linear(Module):
@@ -147,7 +168,7 @@ class Conv2d(Module):
         gradient reuses."""
         w = params["weight"]
         b = params["bias"] if self.bias else None
-        geometry = tuple(F.pair(v) for v in (self.stride, self.padding, self.dilation))
+        geometry = _pairs(self.stride, self.padding, self.dilation)
         cols = conv2d_columns(x, w.shape[2:], *geometry)
         size = output_size2d(x.shape[2:], w.shape[2:], *geometry)
         return conv2d_from_columns(cols, w, b, x.shape[0], size, self.groups), cols
@@ -156,7 +177,7 @@ class Conv2d(Module):
         self, params: Tree, x: Array, out: Array, residuals: Any, g: Array, wants: tuple[bool, ...]
     ) -> tuple[Tree, Array | None]:
         w = params["weight"]
-        geometry = tuple(F.pair(v) for v in (self.stride, self.padding, self.dilation))
+        geometry = _pairs(self.stride, self.padding, self.dilation)
         rows = output_rows(g)  # (O, N * Ho * Wo), for both GEMMs
         grads = {}
         if wants[0]:
@@ -259,7 +280,7 @@ class ReLU(Module):
         if not wants[1]:
             return {}, None
         xp = F.array_module(g, x)
-        dtype = xp.result_type(g, xp.bool_)  # that of g * (x > 0)
+        dtype = _masked_dtype(xp, g)
         dx = xp.greater(x, 0, out=xp.empty(x.shape, dtype))  # 1.0 or 0.0: no mask to cast
         dx *= g
         return {}, dx
@@ -279,7 +300,7 @@ class ReLUMaxPool:
 
     def backward_from_residuals(self, x: Array, out: Array, residuals: Any, g: Array) -> Array:
         xp = F.array_module(g, out)
-        dtype = xp.result_type(g, xp.bool_)
+        dtype = _masked_dtype(xp, g)
         masked = xp.greater(out, 0, out=xp.empty(out.shape, dtype))
         masked *= g
         return max_pool2d_scatter(masked, residuals, x.shape, *self.pool.geometry)
