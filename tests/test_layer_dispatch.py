@@ -197,3 +197,59 @@ def test_a_static_call_is_not_taken_for_a_method():
     for _ in range(2):
         with pytest.raises(sg.SourcegradError, match="not a Python function"):
             as_function(Static(), 1)
+
+
+# ------------------------------------------- a Sequential's layers reading channels-first data
+# A Conv2d in a Sequential hands on its GEMM's result as it lies (channels first, seen as
+# NCHW); every layer after it reads that layout. Each model: the Sequential (one primitive,
+# the layers' hand-written backward) against the same layers called one by one.
+STACKS = {
+    "conv-relu-pool": lambda: [nn.Conv2d(2, 3, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)],
+    "conv-pool": lambda: [nn.Conv2d(2, 3, 3, padding=1), nn.MaxPool2d(2)],
+    "conv-overlapping-pool": lambda: [nn.Conv2d(2, 3, 3, padding=1), nn.MaxPool2d(3, 1, 1)],
+    "conv-conv": lambda: [nn.Conv2d(2, 3, 3, padding=1), nn.Conv2d(3, 2, 2)],
+    "conv-relu-conv-last": lambda: [nn.Conv2d(2, 3, 3), nn.ReLU(), nn.Conv2d(3, 4, 3, padding=1)],
+    "conv-tanh-avgpool-flatten": lambda: [
+        nn.Conv2d(2, 3, 3, padding=1), nn.Tanh(), nn.AvgPool2d(2), nn.Flatten(),
+        nn.Linear(12, 2),
+    ],  # fmt: skip
+    "grouped-relu-pool": lambda: [nn.Conv2d(2, 4, 3, padding=1, groups=2), nn.ReLU(),
+                                  nn.MaxPool2d(2), nn.Flatten()],  # fmt: skip
+}
+
+
+def one_by_one(layers):
+    def loss(params, x):
+        h = x
+        for layer, p in zip(layers, params):
+            h = layer(p, h) if layer.has_params else layer(h)
+        return np.sum(np.sin(h))
+
+    return loss
+
+
+@pytest.mark.parametrize("name", sorted(STACKS))
+def test_a_sequential_agrees_with_its_layers_one_by_one(name):
+    layers = STACKS[name]()
+    model = nn.Sequential(*layers)
+    params = model.init(np.random.default_rng(3))
+    x = np.random.default_rng(4).standard_normal((3, 2, 5, 4))
+
+    def loss(params, x):
+        return np.sum(np.sin(model(params, x)))
+
+    out = model(params, x)
+    reference = one_by_one(layers)
+    h = x
+    for layer, p in zip(layers, params):
+        h = layer(p, h) if layer.has_params else layer(h)
+    np.testing.assert_array_equal(out, h)
+    want_value, want = sg.value_and_grad(reference, (0, 1))(params, x)
+    df = sg.value_and_grad(loss, (0, 1))
+    for _ in range(3):
+        value, (dparams, dx) = df(params, x)
+        assert value == pytest.approx(want_value, rel=1e-13)
+        np.testing.assert_allclose(dx, want[1], rtol=1e-12, atol=1e-13)
+        for g, e in zip(dparams, want[0]):
+            for k in e:
+                np.testing.assert_allclose(g[k], e[k], rtol=1e-12, atol=1e-13, err_msg=k)

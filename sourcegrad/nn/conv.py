@@ -183,21 +183,28 @@ def _result_type(xp, a: Array, b: Array):
 
 def output_rows(g: Array) -> Array:
     """An output (or output adjoint) ``(N, O, Ho, Wo)`` as the matrix ``(O, N * Ho * Wo)``
-    the GEMMs take (a fresh array)."""
+    the GEMMs take: a view of ``g`` where its memory is laid out so (channels first, as the
+    layers' own outputs and their adjoints are), else a fresh array. Never written into."""
     n, o = g.shape[:2]
     xp = array_module(g)
     return xp.ascontiguousarray(g.reshape(n, o, -1).transpose(1, 0, 2)).reshape(o, -1)
 
 
-def conv2d_from_columns(cols: Array, weight: Array, bias, n: int, size, groups: int = 1):
+def conv2d_from_columns(
+    cols: Array, weight: Array, bias, n: int, size, groups: int = 1, channels_first: bool = False
+):
     """``conv2d`` of the input whose :func:`conv2d_columns` are ``cols``: ``(N, O, Ho, Wo)``
-    for ``n`` images of output size ``size``; one GEMM per group, then one pass that lays
-    the result out as NCHW and adds the bias."""
+    for ``n`` images of output size ``size``; one GEMM per group, the bias added, then one
+    pass that lays the result out as NCHW. With ``channels_first`` the GEMM's result itself
+    is returned, as the view ``(N, O, Ho, Wo)`` of a contiguous ``(O, N, Ho, Wo)`` array (no
+    pass: the layers read it as it lies, :func:`output_rows`)."""
     xp = array_module(cols, weight)
     o = weight.shape[0]
     rows = _group_matmul(weight.reshape(o, -1), cols, groups)  # (O, N * Ho * Wo), fresh
     if bias is not None:  # along the rows: a broadcast in the transposing pass is slower
         xp.add(rows, bias.reshape(-1, 1), out=rows, casting="same_kind")
+    if channels_first:
+        return rows.reshape((o, n) + tuple(size)).transpose(1, 0, 2, 3)
     out = xp.empty((n, o) + tuple(size), rows.dtype)
     out.reshape(n, o, -1)[...] = rows.reshape(o, n, -1).transpose(1, 0, 2)
     return out

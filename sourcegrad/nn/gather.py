@@ -86,7 +86,7 @@ def slotted(x: Array, fill: float) -> Array:
     """``x`` flattened with one element ``fill`` appended (the slot of the padding)."""
     xp = array_module(x)
     out = xp.empty(x.size + 1, x.dtype)
-    out[:-1] = x.reshape(-1)
+    out[:-1].reshape(x.shape)[...] = x  # one pass, whatever the layout of x
     out[-1] = fill
     return out
 

@@ -171,7 +171,8 @@ class Conv2d(Module):
         geometry = _pairs(self.stride, self.padding, self.dilation)
         cols = conv2d_columns(x, w.shape[2:], *geometry)
         size = output_size2d(x.shape[2:], w.shape[2:], *geometry)
-        return conv2d_from_columns(cols, w, b, x.shape[0], size, self.groups), cols
+        out = conv2d_from_columns(cols, w, b, x.shape[0], size, self.groups, channels_first=True)
+        return out, cols
 
     def backward_from_residuals(
         self, params: Tree, x: Array, out: Array, residuals: Any, g: Array, wants: tuple[bool, ...]

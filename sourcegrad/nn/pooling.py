@@ -279,7 +279,31 @@ def max_pool2d_with_argmax(
     opaque residual), for :func:`max_pool2d_scatter` (what the layer keeps for its
     backward)."""
     geo = pool_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
-    return _maxima(x, geo)
+    flipped = _channels_first(x)
+    if flipped is None:
+        return _maxima(x, geo)
+    # pooled plane by plane, so the (C, N, H, W) array x is a view of pools as it lies
+    best, where = _maxima(flipped, geo)
+    return best.transpose(1, 0, 2, 3), _Flipped(where)
+
+
+class _Flipped:
+    """The residual of a max-pool run on the input with its first two axes swapped (the
+    pooled output is the view swapped back)."""
+
+    __slots__ = ("where",)
+
+    def __init__(self, where) -> None:
+        self.where = where
+
+
+def _channels_first(x: Array):
+    """``x.transpose(1, 0, 2, 3)`` where that is contiguous and ``x`` is not (a layer's
+    output laid out channels first), else None."""
+    if x.ndim != 4 or x.flags.c_contiguous:
+        return None
+    swapped = x.transpose(1, 0, 2, 3)
+    return swapped if swapped.flags.c_contiguous else None
 
 
 def max_pool2d_scatter(
@@ -294,7 +318,10 @@ def max_pool2d_scatter(
 ):
     """:func:`max_pool2d_grad` given ``where`` from :func:`max_pool2d_with_argmax`."""
     geo = pool_geometry(x_shape, kernel_size, stride, padding, dilation, ceil_mode)
-    return _scatter_maxima(g, where, x_shape, geo)
+    if not isinstance(where, _Flipped):
+        return _scatter_maxima(g, where, x_shape, geo)
+    shape = (x_shape[1], x_shape[0]) + tuple(x_shape[2:])
+    return _scatter_maxima(g.transpose(1, 0, 2, 3), where.where, shape, geo).transpose(1, 0, 2, 3)
 
 
 @primitive
