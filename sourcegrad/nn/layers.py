@@ -282,7 +282,7 @@ class ReLU(Module):
             return {}, None
         xp = F.array_module(g, x)
         dtype = _masked_dtype(xp, g)
-        dx = xp.greater(x, 0, out=xp.empty(x.shape, dtype))  # 1.0 or 0.0: no mask to cast
+        dx = xp.greater(x, 0, out=xp.empty_like(x, dtype))  # 1.0 or 0.0, laid out as x
         dx *= g
         return {}, dx
 
@@ -302,7 +302,7 @@ class ReLUMaxPool:
     def backward_from_residuals(self, x: Array, out: Array, residuals: Any, g: Array) -> Array:
         xp = F.array_module(g, out)
         dtype = _masked_dtype(xp, g)
-        masked = xp.greater(out, 0, out=xp.empty(out.shape, dtype))
+        masked = xp.greater(out, 0, out=xp.empty_like(out, dtype))  # laid out as out
         masked *= g
         return max_pool2d_scatter(masked, residuals, x.shape, *self.pool.geometry)
 
