@@ -72,9 +72,13 @@ def _cached_pairs(stride, padding, dilation, *types) -> tuple:
     return (F.pair(stride), F.pair(padding), F.pair(dilation))
 
 
-def _masked_dtype(xp, g: Array):
-    """The dtype of ``g * (x > 0)``: ``g``'s own for a float ``g``."""
-    return g.dtype if g.dtype.kind in "fc" else xp.result_type(g, xp.bool_)
+def _mask_like(xp, a: Array, g: Array):
+    """An empty array for ``g * (a > 0)``: ``a``'s shape and memory layout (a plain array of
+    the module ``xp``), the product's dtype (``g``'s own for a float ``g``)."""
+    dtype = g.dtype if g.dtype.kind in "fc" else xp.result_type(g, xp.bool_)
+    if xp is np:
+        return np.empty_like(a, dtype, subok=False)
+    return xp.empty_like(a, dtype)
 
 
 class Linear(Module):
@@ -281,8 +285,7 @@ class ReLU(Module):
         if not wants[1]:
             return {}, None
         xp = F.array_module(g, x)
-        dtype = _masked_dtype(xp, g)
-        dx = xp.greater(x, 0, out=xp.empty_like(x, dtype))  # 1.0 or 0.0, laid out as x
+        dx = xp.greater(x, 0, out=_mask_like(xp, x, g))  # 1.0 or 0.0: no mask to cast
         dx *= g
         return {}, dx
 
@@ -301,8 +304,7 @@ class ReLUMaxPool:
 
     def backward_from_residuals(self, x: Array, out: Array, residuals: Any, g: Array) -> Array:
         xp = F.array_module(g, out)
-        dtype = _masked_dtype(xp, g)
-        masked = xp.greater(out, 0, out=xp.empty_like(out, dtype))  # laid out as out
+        masked = xp.greater(out, 0, out=_mask_like(xp, out, g))
         masked *= g
         return max_pool2d_scatter(masked, residuals, x.shape, *self.pool.geometry)
 
