@@ -26,6 +26,7 @@ import itertools
 import linecache
 import threading
 import types
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,10 @@ from .transform.derive import RECEIVER
 from .transform.parse import is_installed
 
 _APPLIERS: dict = {}  # (callable, number of arguments) -> a plain function calling it
+#: a class -> the ``__call__`` function its instances are called through (a layer's class),
+#: used while the class still resolves ``__call__`` to that very function: a class patched
+#: since, or another class, never reuses another's
+_CLASS_CALLS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 _COUNTER = itertools.count()
 
@@ -45,6 +50,9 @@ _COUNTER = itertools.count()
 def as_function(fn: Any, nargs: int) -> tuple[types.FunctionType, tuple]:
     """``(function, leading)``: a plain Python function and the arguments to put before the
     call's own, so that ``function(*leading, *args)`` is ``fn(*args)``."""
+    call = _CLASS_CALLS.get(type(fn))  # a layer object: its class's __call__, found before
+    if call is not None and type(fn).__call__ is call:
+        return call, (fn,)
     if isinstance(fn, types.FunctionType) and not is_installed(fn):
         return fn, ()
     if isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType):
@@ -54,6 +62,7 @@ def as_function(fn: Any, nargs: int) -> tuple[types.FunctionType, tuple]:
         (k.__dict__["__call__"] for k in type(fn).__mro__ if "__call__" in k.__dict__), None
     )
     if isinstance(call, types.FunctionType) and not is_installed(call):
+        _CLASS_CALLS[type(fn)] = call
         return call, (fn,)
     if isinstance(fn, functools.partial):
         return _partial_applier(fn, nargs)

@@ -131,8 +131,18 @@ def _gelu_tangent(z, x, approximate="none"):
 def softmax(x: Array, dim: int = -1) -> Array:
     """``exp(x) / sum(exp(x))`` along ``dim``, computed from ``x - max(x)``:
     :func:`sourcegrad.util.softmax` with PyTorch's name for its axis (the rules below are its
-    rules, written with ``dim``)."""
-    return functions.softmax(x, dim)
+    rules, written with ``dim``); the same bits, without NumPy's dispatch frames for a float
+    NumPy array."""
+    if type(x) is not np.ndarray or x.dtype.kind != "f":
+        return functions.softmax(x, dim)
+    shift = np.maximum.reduce(x, axis=dim, keepdims=True)
+    finite = np.isfinite(shift)
+    if not np.logical_and.reduce(finite, axis=None):  # as functions.max_shift
+        shift = np.where(finite, shift, 0.0)
+    e = np.subtract(x, shift)
+    np.exp(e, out=e)
+    e /= np.add.reduce(e, axis=dim, keepdims=True)
+    return e
 
 
 def _softmax_rule(z, x, dim=-1):

@@ -79,19 +79,27 @@ class Trace:
 
     def drop(self, out: Array):
         """Forget every reference to ``out``: the trace lives only as long as ``out``, so
-        holding it would keep both alive forever."""
+        holding it would keep both alive forever. Raises TypeError where ``out`` cannot be
+        weakly referenced."""
+        self.output = weakref.ref(out, _forgetting(id(out)))
         self.inputs = [None if h is out else h for h in self.inputs]
         self.outputs = [None if h is out else h for h in self.outputs]
-        self.output = weakref.ref(out)
 
 
 _TRACES: dict = {}  # id(output) -> Trace, while that output lives
-_LOCK = threading.Lock()
+#: re-entrant: freeing a trace's arrays may run another output's callback in this thread
+_LOCK = threading.RLock()
 
 
-def _forget(key):
-    with _LOCK:
-        _TRACES.pop(key, None)
+def _forgetting(key):
+    """The callback of a trace's weak reference to its output: the trace is dropped when
+    the output dies (the reference lives in the trace, so it fires while the trace is kept)."""
+
+    def forget(_ref, traces=_TRACES, lock=_LOCK):  # (module globals are gone at exit)
+        with lock:
+            traces.pop(key, None)
+
+    return forget
 
 
 #: what a trace holds for the value between two layers run as one (never made)
@@ -137,10 +145,9 @@ def chain(model, params: Tree, x: Array):
     out = _output(trace)
     if out is not x:
         try:
-            weakref.finalize(out, _forget, id(out))
+            trace.drop(out)
         except TypeError:
             return out
-        trace.drop(out)
         with _LOCK:
             _TRACES[id(out)] = trace
     return out
@@ -198,7 +205,10 @@ def chain_param_grads(model, params: Tree, x: Array, z: Array, g: Array):
 def _layer_adjoint(grads):
     """A layer's parameter gradients as an adjoint: :func:`as_adjoint`, without its walk
     over the leaves for the common dict of arrays."""
-    if type(grads) is dict and all(type(v) is np.ndarray for v in grads.values()):
+    if type(grads) is dict:
+        for v in grads.values():
+            if type(v) is not np.ndarray:
+                return as_adjoint(grads)
         return DictPieces(grads)
     return as_adjoint(grads)
 

@@ -15,6 +15,8 @@ result out as NCHW.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..rules import defjvp, defvjp, primitive
 from ..rules.registry import d
 from ..runtime.tangent_helpers import broadcast_like
@@ -41,6 +43,7 @@ __all__ = [
     "conv2d_from_columns",
     "output_rows",
     "weight_grad_from_columns",
+    "bias_grad_from_rows",
     "input_grad_from_rows",
 ]
 
@@ -155,6 +158,12 @@ def _group_matmul(a: Array, b: Array, groups: int, transpose_a=False, transpose_
     (each transposed as asked), the ``groups`` products stacked by rows (into the matrix
     ``out`` where given, else a new one)."""
     xp = array_module(a, b)
+    if groups == 1 and a.ndim == b.ndim == 2:  # one GEMM: no stacked views to make
+        a = a.T if transpose_a else a
+        b = b.T if transpose_b else b
+        if out is None:
+            out = xp.empty((a.shape[0], b.shape[1]), _result_type(xp, a, b))
+        return xp.matmul(a, b, out=out)
     a = a.reshape(groups, -1, a.shape[-1])
     b = b.reshape(groups, -1, b.shape[-1])
     if transpose_a:
@@ -162,38 +171,71 @@ def _group_matmul(a: Array, b: Array, groups: int, transpose_a=False, transpose_
     if transpose_b:
         b = b.transpose(0, 2, 1)
     if out is None:
-        out = xp.empty((groups * a.shape[1], b.shape[2]), xp.result_type(a, b))
+        out = xp.empty((groups * a.shape[1], b.shape[2]), _result_type(xp, a, b))
     xp.matmul(a, b, out=out.reshape(groups, a.shape[1], b.shape[2]))
     return out
 
 
+def _result_type(xp, a: Array, b: Array):
+    """The dtype of ``a @ b`` (without NumPy's dispatch where both have the same)."""
+    return a.dtype if a.dtype == b.dtype else xp.result_type(a, b)
+
+
 def output_rows(g: Array) -> Array:
     """An output (or output adjoint) ``(N, O, Ho, Wo)`` as the matrix ``(O, N * Ho * Wo)``
-    the GEMMs take (a fresh array)."""
+    the GEMMs take: a view of ``g`` where its memory is laid out so (channels first, as the
+    layers' own outputs and their adjoints are), else a fresh array. Never written into."""
     n, o = g.shape[:2]
     xp = array_module(g)
     return xp.ascontiguousarray(g.reshape(n, o, -1).transpose(1, 0, 2)).reshape(o, -1)
 
 
-def conv2d_from_columns(cols: Array, weight: Array, bias, n: int, size, groups: int = 1):
+def conv2d_from_columns(
+    cols: Array, weight: Array, bias, n: int, size, groups: int = 1, channels_first: bool = False
+):
     """``conv2d`` of the input whose :func:`conv2d_columns` are ``cols``: ``(N, O, Ho, Wo)``
-    for ``n`` images of output size ``size``; one GEMM per group, then one pass that lays
-    the result out as NCHW and adds the bias."""
+    for ``n`` images of output size ``size``; one GEMM per group, the bias added, then one
+    pass that lays the result out as NCHW. With ``channels_first`` the GEMM's result itself
+    is returned, as the view ``(N, O, Ho, Wo)`` of a contiguous ``(O, N, Ho, Wo)`` array (no
+    pass: the layers read it as it lies, :func:`output_rows`)."""
     xp = array_module(cols, weight)
     o = weight.shape[0]
     rows = _group_matmul(weight.reshape(o, -1), cols, groups)  # (O, N * Ho * Wo), fresh
     if bias is not None:  # along the rows: a broadcast in the transposing pass is slower
         xp.add(rows, bias.reshape(-1, 1), out=rows, casting="same_kind")
+    if channels_first:
+        return rows.reshape((o, n) + tuple(size)).transpose(1, 0, 2, 3)
     out = xp.empty((n, o) + tuple(size), rows.dtype)
     out.reshape(n, o, -1)[...] = rows.reshape(o, n, -1).transpose(1, 0, 2)
     return out
+
+
+#: (length, dtype) -> a read-only vector of ones, for row sums by BLAS
+_ONES: dict = {}
+
+
+def bias_grad_from_rows(rows: Array) -> Array:
+    """The bias gradient of ``conv2d`` from the output adjoint as :func:`output_rows`: each
+    row summed, as one BLAS matrix-vector product with ones where ``rows`` is a float NumPy
+    matrix (NumPy's reduction along short rows is 2-3 times slower); a fresh array."""
+    xp = array_module(rows)
+    if xp is not np or rows.dtype.char not in "fd":
+        return rows.sum(axis=1)
+    key = (rows.shape[1], rows.dtype.char)
+    ones = _ONES.get(key)
+    if ones is None:
+        ones = np.ones(rows.shape[1], rows.dtype)
+        ones.flags.writeable = False
+        if len(_ONES) < 64:
+            _ONES[key] = ones
+    return np.dot(rows, ones)
 
 
 def weight_grad_from_columns(rows: Array, cols: Array, weight_shape, groups: int = 1):
     """The weight gradient of ``conv2d`` from the output adjoint as :func:`output_rows` and
     the input's :func:`conv2d_columns`: one GEMM per group, into a fresh array of its own."""
     xp = array_module(rows, cols)
-    out = xp.empty(tuple(weight_shape), xp.result_type(rows, cols))
+    out = xp.empty(tuple(weight_shape), _result_type(xp, rows, cols))
     _group_matmul(rows, cols, groups, transpose_b=True, out=out.reshape(weight_shape[0], -1))
     return out
 
@@ -205,7 +247,7 @@ def input_grad_from_rows(rows: Array, weight: Array, x_shape, stride, padding, d
     xp = array_module(rows, weight)
     o = weight.shape[0]
     k = weight[0].size * groups
-    buffer, cols = slotted_columns(k, rows.shape[1], xp.result_type(rows, weight), xp)
+    buffer, cols = slotted_columns(k, rows.shape[1], _result_type(xp, rows, weight), xp)
     _group_matmul(weight.reshape(o, -1), rows, groups, transpose_a=True, out=cols)
     return _columns_adjoint(buffer, cols, x_shape, weight.shape[2:], stride, padding, dilation)
 

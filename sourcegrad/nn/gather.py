@@ -86,7 +86,7 @@ def slotted(x: Array, fill: float) -> Array:
     """``x`` flattened with one element ``fill`` appended (the slot of the padding)."""
     xp = array_module(x)
     out = xp.empty(x.size + 1, x.dtype)
-    out[:-1] = x.reshape(-1)
+    out[:-1].reshape(x.shape)[...] = x  # one pass, whatever the layout of x
     out[-1] = fill
     return out
 
@@ -95,9 +95,8 @@ def gather_windows(x: Array, index: Array, fill: float = 0.0, padded: bool = Tru
     """``x`` read at ``index`` (a :func:`window_index` of ``x``): the padding reads
     ``fill``; ``padded=False`` promises that no window reaches the padding (no copy of
     ``x`` then)."""
-    xp = array_module(x)
     source = slotted(x, fill) if padded else x.reshape(-1)
-    return xp.take(source, index)
+    return source.take(index)
 
 
 @functools.lru_cache(maxsize=32)
@@ -140,7 +139,10 @@ def add_columns(buffer: Array, sources: Array, x_shape) -> Array:
     the im2col matrix read from it (``buffer`` from :func:`slotted_columns`, ``sources``
     from :func:`column_sources`): one gather and one sum over its short leading axis, in the
     matrix's dtype."""
-    return array_module(buffer).take(buffer, sources).sum(axis=0).reshape(x_shape)
+    entries = buffer.take(sources)
+    if type(entries) is np.ndarray:  # the ufunc's own reduction: no Python-level dispatch
+        return np.add.reduce(entries, axis=0).reshape(x_shape)
+    return entries.sum(axis=0).reshape(x_shape)
 
 
 def can_scatter(a: Array) -> bool:

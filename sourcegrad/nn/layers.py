@@ -7,6 +7,7 @@ functions in the adjoint.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -17,6 +18,7 @@ from ..util.tree import Array, Tree, to_module_of
 from . import functional as F
 from .backend import IntPair
 from .conv import (
+    bias_grad_from_rows,
     conv2d_columns,
     conv2d_from_columns,
     input_grad_from_rows,
@@ -53,6 +55,30 @@ __all__ = [
 
 def _uniform(rng, bound, shape, dtype):
     return rng.uniform(-bound, bound, shape).astype(dtype)
+
+
+def _pairs(stride: IntPair, padding: IntPair, dilation: IntPair) -> tuple:
+    """``stride``, ``padding`` and ``dilation`` (each an int or a pair) as pairs, read from
+    the layer at every call and made once per set of values (and their types: ``1.0`` is
+    refused where ``1`` is not)."""
+    try:
+        return _cached_pairs(stride, padding, dilation, type(stride), type(padding), type(dilation))
+    except TypeError:  # an unhashable value (a list for a pair), or not a size
+        return (F.pair(stride), F.pair(padding), F.pair(dilation))
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_pairs(stride, padding, dilation, *types) -> tuple:
+    return (F.pair(stride), F.pair(padding), F.pair(dilation))
+
+
+def _mask_like(xp, a: Array, g: Array):
+    """An empty array for ``g * (a > 0)``: ``a``'s shape and memory layout (a plain array of
+    the module ``xp``), the product's dtype (``g``'s own for a float ``g``)."""
+    dtype = g.dtype if g.dtype.kind in "fc" else xp.result_type(g, xp.bool_)
+    if xp is np:
+        return np.empty_like(a, dtype, subok=False)
+    return xp.empty_like(a, dtype)
 
 
 class Linear(Module):
@@ -146,22 +172,23 @@ class Conv2d(Module):
         gradient reuses."""
         w = params["weight"]
         b = params["bias"] if self.bias else None
-        geometry = tuple(F.pair(v) for v in (self.stride, self.padding, self.dilation))
+        geometry = _pairs(self.stride, self.padding, self.dilation)
         cols = conv2d_columns(x, w.shape[2:], *geometry)
         size = output_size2d(x.shape[2:], w.shape[2:], *geometry)
-        return conv2d_from_columns(cols, w, b, x.shape[0], size, self.groups), cols
+        out = conv2d_from_columns(cols, w, b, x.shape[0], size, self.groups, channels_first=True)
+        return out, cols
 
     def backward_from_residuals(
         self, params: Tree, x: Array, out: Array, residuals: Any, g: Array, wants: tuple[bool, ...]
     ) -> tuple[Tree, Array | None]:
         w = params["weight"]
-        geometry = tuple(F.pair(v) for v in (self.stride, self.padding, self.dilation))
+        geometry = _pairs(self.stride, self.padding, self.dilation)
         rows = output_rows(g)  # (O, N * Ho * Wo), for both GEMMs
         grads = {}
         if wants[0]:
             grads["weight"] = weight_grad_from_columns(rows, residuals, w.shape, self.groups)
             if self.bias:
-                grads["bias"] = rows.sum(axis=1)
+                grads["bias"] = bias_grad_from_rows(rows)
         dx = None
         if wants[1]:
             dx = input_grad_from_rows(rows, w, x.shape, *geometry, self.groups)
@@ -258,8 +285,7 @@ class ReLU(Module):
         if not wants[1]:
             return {}, None
         xp = F.array_module(g, x)
-        dtype = xp.result_type(g, xp.bool_)  # that of g * (x > 0)
-        dx = xp.greater(x, 0, out=xp.empty(x.shape, dtype))  # 1.0 or 0.0: no mask to cast
+        dx = xp.greater(x, 0, out=_mask_like(xp, x, g))  # 1.0 or 0.0: no mask to cast
         dx *= g
         return {}, dx
 
@@ -278,8 +304,7 @@ class ReLUMaxPool:
 
     def backward_from_residuals(self, x: Array, out: Array, residuals: Any, g: Array) -> Array:
         xp = F.array_module(g, out)
-        dtype = xp.result_type(g, xp.bool_)
-        masked = xp.greater(out, 0, out=xp.empty(out.shape, dtype))
+        masked = xp.greater(out, 0, out=_mask_like(xp, out, g))
         masked *= g
         return max_pool2d_scatter(masked, residuals, x.shape, *self.pool.geometry)
 

@@ -13,6 +13,7 @@ import numpy as np
 from ..rules import defjvp, defvjp, primitive
 from ..rules.facts import atom_rank, atom_shape, declare, is_none
 from ..rules.registry import d
+from ..runtime.helpers import sum_leading
 from ..runtime.tangent_helpers import broadcast_like
 from ..util.tree import Array, to_module_of
 from .backend import array_module
@@ -46,8 +47,9 @@ def linear_weight_grad(g: Array, x: Array) -> Array:
 
 @primitive
 def linear_bias_grad(g: Array) -> Array:
-    """The gradient of ``linear`` with respect to ``bias``: ``g`` summed over leading axes."""
-    return g.reshape(-1, g.shape[-1]).sum(axis=0)
+    """The gradient of ``linear`` with respect to ``bias``: ``g`` summed over leading axes
+    (by one BLAS matrix-vector product where it can, :func:`sum_leading`)."""
+    return sum_leading(g.reshape(-1, g.shape[-1]), 1)
 
 
 def _weight_grad_adjoint(z, g, x):

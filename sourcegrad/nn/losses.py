@@ -98,6 +98,8 @@ def _is_index(target) -> bool:
 
 def target_like(target: Array, input: Array) -> Array:
     """``target`` (an array, a list or a number) as an array of ``input``'s array module."""
+    if type(target) is np.ndarray and type(input) is np.ndarray:
+        return target
     return to_module_of(array_module(target).asarray(target), input)
 
 
@@ -331,6 +333,18 @@ def cross_entropy(
     ``ignore_index`` (integer targets only) and ``label_smoothing`` as PyTorch has them; the
     classes along ``axis`` (PyTorch's 1 by default). The one implementation of softmax
     cross-entropy: :func:`sourcegrad.loss.cross_entropy` is this function with its rules."""
+    shape = input.shape
+    labels = plain_labels(shape, target, weight, ignore_index, label_smoothing, axis)
+    if labels is not None and type(input) is np.ndarray and input.dtype.kind == "f":
+        # -log_softmax(input)[i, label]: the same bits, without the log-probabilities' array
+        shift = np.maximum.reduce(input, axis=1, keepdims=True)
+        finite = np.isfinite(shift)
+        if not np.logical_and.reduce(finite, axis=None):  # as functions.max_shift
+            shift = np.where(finite, shift, 0.0)
+        shifted = np.subtract(input, shift)
+        total = np.add.reduce(np.exp(shifted), axis=1)
+        per_sample = np.log(total) - shifted[np.arange(shape[0]), labels]
+        return _reduce_weighted(per_sample, reduction, input.dtype.type(shape[0]))
     logp = log_softmax(input, axis)
     return nll_loss(logp, target, reduction, weight, ignore_index, label_smoothing, axis)
 

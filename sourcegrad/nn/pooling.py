@@ -16,6 +16,7 @@ trailing axes, which NumPy does slowly.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,7 +54,7 @@ class PoolGeometry:
     dilation: tuple
     out: tuple
 
-    @property
+    @functools.cached_property  # (geometries are cached, a frozen one included)
     def tiles(self) -> bool:
         """Whether the windows tile the input: no overlap, gap, padding or dilation."""
         unpadded = all(a == b == 0 for a, b in self.sides)
@@ -173,8 +174,8 @@ def _gathered_maxima(x, index, geo):
     xp = array_module(x)
     padded = any(geo.sides[0] + geo.sides[1])
     windows = gather_windows(x, index, -float("inf"), padded)  # (kh * kw, N * C * Ho * Wo)
-    best = windows.max(axis=0)
-    has_nan = bool(xp.isnan(best).any())
+    best = np.maximum.reduce(windows, axis=0) if xp is np else windows.max(axis=0)
+    has_nan = _may_hold_nan(xp, best)
     small = len(windows) <= 256  # the counts fit in bytes
     count = xp.zeros(best.shape, xp.uint8 if small else xp.intp)
     missed = None
@@ -185,8 +186,30 @@ def _gathered_maxima(x, index, geo):
         missed = miss if missed is None else xp.logical_and(missed, miss, out=missed)
         count += missed.view(xp.uint8) if small else missed  # bytes 0/1: no cast
     row = xp.multiply(count, best.size, dtype=xp.intp)
-    row += xp.arange(best.size)
-    return best.reshape(x.shape[:2] + geo.out), xp.take(index, row)
+    row += _positions(xp, best.size)
+    return best.reshape(x.shape[:2] + geo.out), index.take(row)
+
+
+def _may_hold_nan(xp, a) -> bool:
+    """Whether ``a`` may hold a NaN: its sum is one (a NaN propagates; ``inf - inf`` makes
+    one too, and then the caller only does some needless work). One pass, no mask."""
+    return bool(xp.isnan(a.sum()))
+
+
+#: (length, array module name) -> the read-only ``arange(length)`` of that module
+_POSITIONS: dict = {}
+
+
+def _positions(xp, n: int):
+    key = (n, xp.__name__)
+    found = _POSITIONS.get(key)
+    if found is None:
+        found = xp.arange(n)
+        if xp is np:
+            found.flags.writeable = False
+        if len(_POSITIONS) < 64:
+            _POSITIONS[key] = found
+    return found
 
 
 def _maxima(x, geo):
@@ -205,7 +228,7 @@ def _scatter_maxima(g, residual, x_shape, geo):
     xp = array_module(g)
     if _pool_index(x_shape, geo, xp) is None:
         return _scatter(g, residual, x_shape, geo)
-    size = int(np.prod(x_shape))
+    size = math.prod(x_shape)
     if geo.tiles:  # no two windows share an element: one assignment
         out = xp.zeros(size + 1, g.dtype)
         out[residual] = g.reshape(-1)
@@ -229,7 +252,7 @@ def _select_maxima(u, residual, x_shape, geo):
         return out
     padded = any(geo.sides[0] + geo.sides[1])
     source = slotted(u, 0.0) if padded else u.reshape(-1)
-    return xp.take(source, residual).reshape(tuple(x_shape[:2]) + geo.out)
+    return source.take(residual).reshape(tuple(x_shape[:2]) + geo.out)
 
 
 def _scatter(g, where, x_shape, geo):
@@ -256,7 +279,31 @@ def max_pool2d_with_argmax(
     opaque residual), for :func:`max_pool2d_scatter` (what the layer keeps for its
     backward)."""
     geo = pool_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
-    return _maxima(x, geo)
+    flipped = _channels_first(x)
+    if flipped is None:
+        return _maxima(x, geo)
+    # pooled plane by plane, so the (C, N, H, W) array x is a view of pools as it lies
+    best, where = _maxima(flipped, geo)
+    return best.transpose(1, 0, 2, 3), _Flipped(where)
+
+
+class _Flipped:
+    """The residual of a max-pool run on the input with its first two axes swapped (the
+    pooled output is the view swapped back)."""
+
+    __slots__ = ("where",)
+
+    def __init__(self, where) -> None:
+        self.where = where
+
+
+def _channels_first(x: Array):
+    """``x.transpose(1, 0, 2, 3)`` where that is contiguous and ``x`` is not (a layer's
+    output laid out channels first), else None."""
+    if x.ndim != 4 or x.flags.c_contiguous:
+        return None
+    swapped = x.transpose(1, 0, 2, 3)
+    return swapped if swapped.flags.c_contiguous else None
 
 
 def max_pool2d_scatter(
@@ -271,7 +318,10 @@ def max_pool2d_scatter(
 ):
     """:func:`max_pool2d_grad` given ``where`` from :func:`max_pool2d_with_argmax`."""
     geo = pool_geometry(x_shape, kernel_size, stride, padding, dilation, ceil_mode)
-    return _scatter_maxima(g, where, x_shape, geo)
+    if not isinstance(where, _Flipped):
+        return _scatter_maxima(g, where, x_shape, geo)
+    shape = (x_shape[1], x_shape[0]) + tuple(x_shape[2:])
+    return _scatter_maxima(g.transpose(1, 0, 2, 3), where.where, shape, geo).transpose(1, 0, 2, 3)
 
 
 @primitive

@@ -318,14 +318,23 @@ def _plain_leaves(like, tree, out: list) -> bool:
     only (a dict's keys in any order); if so its leaves, in ``like``'s order, are appended to
     ``out``. The common case, walked without building tree definitions."""
     t = type(like)
+    if t is np.ndarray and type(tree) is np.ndarray:  # the common leaf, without a type walk
+        out.append(tree)
+        return True
     if t is dict:
         if type(tree) is not dict or tree.keys() != like.keys():
             return False
-        return all(_plain_leaves(v, tree[k], out) for k, v in like.items())
+        for k, v in like.items():
+            if not _plain_leaves(v, tree[k], out):
+                return False
+        return True
     if t is list or t is tuple:
         if type(tree) is not t or len(tree) != len(like):
             return False
-        return all(_plain_leaves(v, g, out) for v, g in zip(like, tree))
+        for v, g in zip(like, tree):
+            if not _plain_leaves(v, g, out):
+                return False
+        return True
     if is_container(like) or is_container(tree):
         return False
     out.append(tree)

@@ -42,12 +42,17 @@ class Pack:
         (``grads``, the optimizer's leaves in slot order), the parameters written back in
         place."""
         xp, members = self.slot.xp, self.members
-        xp.concatenate([slots[i].param.reshape(-1) for i in members], out=self.slot.param)
+        for view, i in zip(self.param_views, members):
+            view[...] = slots[i].param
         for view, i in zip(self.grad_views, members):
-            xp.copyto(view, grads[i])
+            g = grads[i]
+            if type(g) is type(view) and g.dtype == view.dtype:
+                view[...] = g
+            else:  # NumPy's casting rules (a complex gradient for a real parameter raises)
+                xp.copyto(view, g)
         update(self.slot, self.grad)
         for view, i in zip(self.param_views, members):
-            xp.copyto(slots[i].param, view)
+            slots[i].param[...] = view
 
 
 def _key(slot) -> tuple:
