@@ -18,6 +18,7 @@ from . import (  # noqa: F401  (registration)
     convolutions,
     decompositions,
     elementwise,
+    interpolation,
     linalg,
     python_numbers,
     reductions,
