@@ -320,3 +320,110 @@ def partition_flat(a):
 )
 def test_partition(inner, arg):
     check(inner, (arg,))
+
+
+# ---------------------------------------------------------------- ptp
+
+
+def ptp_all(a):
+    return np.ptp(a) * np.ones(2)
+
+
+def ptp_axis(a):
+    return np.ptp(a, axis=1)
+
+
+def ptp_keepdims(a):
+    return np.ptp(a, axis=0, keepdims=True) * a
+
+
+@pytest.mark.parametrize("inner", [ptp_all, ptp_axis, ptp_keepdims])
+def test_ptp(inner):
+    check(inner, (Y,))
+
+
+def test_ptp_splits_the_adjoint_over_ties():
+    a = np.array([1.0, 3.0, 3.0, -2.0])
+    grad = sg.grad(lambda a: np.ptp(a))(a)
+    np.testing.assert_array_equal(grad, [0.0, 0.5, 0.5, -1.0])
+
+
+# ---------------------------------------------------------------- ufunc .outer
+
+
+def add_outer(a, b):
+    return np.add.outer(a, b)
+
+
+def subtract_outer(a, b):
+    return np.subtract.outer(a, b)
+
+
+def multiply_outer(a, b):
+    return np.multiply.outer(a, b)
+
+
+def divide_outer(a, b):
+    return np.divide.outer(a, b)
+
+
+@pytest.mark.parametrize("inner", [add_outer, subtract_outer, multiply_outer, divide_outer])
+@pytest.mark.parametrize("wrt", [0, 1])
+@pytest.mark.parametrize("a, b", [(X, FP), (Y, FP[:2] + 2.0), (0.7, Y + 3.0)])
+def test_ufunc_outer(inner, wrt, a, b):
+    check(inner, (a, b), wrt)
+
+
+# ---------------------------------------------------------------- lstsq
+
+
+def lstsq_a(a):
+    return np.linalg.lstsq(a, RHS)[0]
+
+
+def lstsq_b(b):
+    return np.linalg.lstsq(TALL, b)[0]
+
+
+def lstsq_matrix_rhs(a):
+    return np.linalg.lstsq(a, RHS2, rcond=None)[0]
+
+
+def lstsq_matrix_b(b):
+    return np.linalg.lstsq(TALL, b)[0]
+
+
+def lstsq_residuals(a):
+    x, res, rank, s = np.linalg.lstsq(a, RHS2)
+    return res + np.sum(x, axis=0) + s[:2]
+
+
+def lstsq_residuals_b(b):
+    return np.linalg.lstsq(TALL, b)[1]
+
+
+def lstsq_square(a):
+    return np.linalg.lstsq(a, RHS[:4])[0]
+
+
+@pytest.mark.parametrize(
+    "inner, arg",
+    [
+        (lstsq_a, TALL),
+        (lstsq_b, RHS),
+        (lstsq_matrix_rhs, TALL),
+        (lstsq_matrix_b, RHS2),
+        (lstsq_residuals, TALL),
+        (lstsq_residuals_b, RHS),
+        (lstsq_square, SQ + 2.0 * np.eye(4)),
+    ],
+)
+def test_lstsq(inner, arg):
+    check(inner, (arg,), tol=2e-6)
+
+
+def test_lstsq_rank_deficient_is_refused_with_the_way_out():
+    a = TALL.copy()
+    a[:, 2] = a[:, 0]
+    with pytest.raises(SourcegradError, match="np.linalg.pinv"):
+        sg.grad(loss_of(lstsq_a))(a)

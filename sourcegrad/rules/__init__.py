@@ -19,6 +19,7 @@ from . import (  # noqa: F401  (registration)
     decompositions,
     elementwise,
     interpolation,
+    least_squares,
     linalg,
     python_numbers,
     reductions,
