@@ -427,3 +427,115 @@ def test_lstsq_rank_deficient_is_refused_with_the_way_out():
     a[:, 2] = a[:, 0]
     with pytest.raises(SourcegradError, match="np.linalg.pinv"):
         sg.grad(loss_of(lstsq_a))(a)
+
+
+# ---------------------------------------------------------------- pad
+
+
+def pad_reflect(a):
+    return np.pad(a, 2, mode="reflect")
+
+
+def pad_edge(a):
+    return np.pad(a, ((1, 3), (0, 2)), mode="edge")
+
+
+def pad_wrap(a):
+    return np.pad(a, (2, 1), "wrap")
+
+
+def pad_symmetric(a):
+    return np.pad(a, ((0, 0), (4, 7)), mode="symmetric")
+
+
+def pad_reflect_odd(a):
+    return np.pad(a, ((2, 1), (6, 3)), mode="reflect", reflect_type="odd")
+
+
+def pad_wide_reflect(a):
+    return np.pad(a, 9, mode="reflect")
+
+
+def pad_constant(a):
+    return np.pad(a, 1, constant_values=0.5)
+
+
+def pad_fill_value(c):
+    return np.pad(Y, 1, constant_values=c)
+
+
+@pytest.mark.parametrize(
+    "inner, arg",
+    [
+        (pad_reflect, Y),
+        (pad_reflect, FP),
+        (pad_edge, Y),
+        (pad_wrap, Y),
+        (pad_symmetric, Y),
+        (pad_reflect_odd, Y),
+        (pad_wide_reflect, FP),
+        (pad_constant, Y),
+        (pad_fill_value, 0.3),
+    ],
+)
+def test_pad(inner, arg):
+    check(inner, (arg,))
+
+
+def pad_mean(a):
+    return np.pad(a, 1, mode="mean")
+
+
+def test_pad_statistic_modes_are_refused_with_the_way_out():
+    with pytest.raises(SourcegradError, match="pad with one of the modes 'constant'"):
+        sg.grad(loss_of(pad_mean))(Y)
+
+
+# ---------------------------------------------------------------- scipy.linalg.expm
+
+try:
+    import scipy.linalg
+except ImportError:  # pragma: no cover - scipy is optional
+    scipy = None
+
+needs_scipy = pytest.mark.skipif(
+    scipy is None, reason="scipy is not installed: its expm has no rule to check"
+)
+
+
+def expm(a):
+    return scipy.linalg.expm(a)
+
+
+def expm_scaled(a):
+    return scipy.linalg.expm(0.5 * a) @ a
+
+
+def expm_stack(a):
+    return scipy.linalg.expm(np.stack([a, -a.T]))
+
+
+@needs_scipy
+@pytest.mark.parametrize("inner", [expm, expm_scaled, expm_stack])
+def test_expm(inner):
+    check(inner, (SQ,))
+
+
+V2 = RNG.normal(size=(2, 2))
+
+
+def expm_loss(a):
+    return np.sum(np.sin(scipy.linalg.expm(a)))
+
+
+def expm_slope(a):
+    return np.sum(sg.grad(expm_loss)(a) * V2)
+
+
+@needs_scipy
+def test_expm_third_order():
+    """The Frechet derivative's derivative is one again: a third derivative is right too."""
+    a, v = SQ[:2, :2], RNG.normal(size=(2, 2))
+    got = sg.hvp(expm_slope)(a, v)
+    expected = directional(lambda x: sg.hvp(expm_loss)(x, V2), a, v)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)

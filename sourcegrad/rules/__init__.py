@@ -21,6 +21,7 @@ from . import (  # noqa: F401  (registration)
     interpolation,
     least_squares,
     linalg,
+    padding,
     python_numbers,
     reductions,
     runtime_rules,

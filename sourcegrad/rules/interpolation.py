@@ -27,7 +27,6 @@ from ..runtime.interpolation_helpers import (
     zero_unless_none,
 )
 from ..runtime.shape_helpers import untake, untake_along_axis
-from .facts import declare
 from .registry import adjoint, d, linear_tangent, nondifferentiable, static, tangent
 
 # runtime_rules makes the helpers' tangent rules from their facts for the helper modules it
@@ -174,5 +173,3 @@ def _partition_tangent(z, a, kth, axis=-1, kind="introselect", order=None):
     else:
         d[z] += np.take_along_axis(d[a], partition_order(a, z, axis), axis)
 
-
-declare(np.interp, np.vander, np.polyval, *_TRAPEZOIDS, np.partition, allocates="new")

@@ -289,6 +289,3 @@ def _ptp_tangent(z, a, axis=None, out=None, keepdims=False):
         / np.sum(low, axis, keepdims=keepdims, dtype=z.dtype)
     )
 
-
-declare(np.ptp, rank=_reduced_rank, shape=_reduced_shape, allocates="new", reduction=True)
-declare(np.ptp, dtype="reduced")
