@@ -141,17 +141,28 @@ def test_interp(inner, args, wrt):
 
 
 def interp_knots(xp):
-    return np.interp(X, xp, FP)
+    z = np.interp(X, xp, FP)
+    return np.sum(z**2)
 
 
 def interp_period(x):
-    return np.interp(x, XP, FP, period=1.0)
+    z = np.interp(x, XP, FP, period=1.0)
+    return np.sum(z**2)
+
+
+def refused_at_the_user_line(loss, arg, match):
+    """The refusal of the derivative of ``loss`` (whose first line calls the function), in
+    reverse and forward mode, names the way out, this file and that line."""
+    line = loss.__code__.co_firstlineno + 1
+    for make in (lambda: sg.grad(loss)(arg), lambda: sg.jvp(loss)(arg, np.ones_like(arg))):
+        with pytest.raises(SourcegradError, match=match) as info:
+            make()
+        assert f"{__file__}:{line}:" in str(info.value)
 
 
 @pytest.mark.parametrize("inner, arg", [(interp_knots, XP), (interp_period, X)])
 def test_interp_refusals_name_the_way_out(inner, arg):
-    with pytest.raises(SourcegradError, match="not supported; "):
-        sg.grad(loss_of(inner))(arg)
+    refused_at_the_user_line(inner, arg, "not supported; ")
 
 
 def test_interp_mixed_second_derivative():
@@ -296,12 +307,12 @@ def test_gradient(inner, arg):
 
 
 def gradient_all_axes(f):
-    return np.gradient(f)[0]
+    z = np.gradient(f)
+    return np.sum(z[0] ** 2)
 
 
 def test_gradient_of_several_axes_is_refused_with_the_way_out():
-    with pytest.raises(SourcegradError, match="call np.gradient once per axis"):
-        sg.grad(loss_of(gradient_all_axes))(Y)
+    refused_at_the_user_line(gradient_all_axes, Y, "call np.gradient once per axis")
 
 
 # ---------------------------------------------------------------- partition
@@ -426,11 +437,15 @@ def test_lstsq(inner, arg):
     check(inner, (arg,), tol=2e-6)
 
 
+def lstsq_loss(a):
+    z = np.linalg.lstsq(a, RHS)
+    return np.sum(z[0] ** 2)
+
+
 def test_lstsq_rank_deficient_is_refused_with_the_way_out():
     a = TALL.copy()
     a[:, 2] = a[:, 0]
-    with pytest.raises(SourcegradError, match="np.linalg.pinv"):
-        sg.grad(loss_of(lstsq_a))(a)
+    refused_at_the_user_line(lstsq_loss, a, "np.linalg.pinv")
 
 
 # ---------------------------------------------------------------- pad
@@ -487,12 +502,12 @@ def test_pad(inner, arg):
 
 
 def pad_mean(a):
-    return np.pad(a, 1, mode="mean")
+    z = np.pad(a, 1, mode="mean")
+    return np.sum(z**2)
 
 
 def test_pad_statistic_modes_are_refused_with_the_way_out():
-    with pytest.raises(SourcegradError, match="pad with one of the modes 'constant'"):
-        sg.grad(loss_of(pad_mean))(Y)
+    refused_at_the_user_line(pad_mean, Y, "pad with one of the modes 'constant'")
 
 
 # ---------------------------------------------------------------- scipy.linalg.expm

@@ -17,6 +17,8 @@ import numpy as np
 from ..runtime.interpolation_helpers import (
     gradient_tangent,
     interp_cell,
+    interp_outside,
+    interp_slope,
     partition_order,
     polyval_derivative,
     refuse_interp_knots,
@@ -31,7 +33,10 @@ from .registry import adjoint, d, linear_tangent, nondifferentiable, static, tan
 
 # runtime_rules makes the helpers' tangent rules from their facts for the helper modules it
 # sees imported; these are registered here, where they are used
-nondifferentiable(interp_cell, refuse_interp_knots, zero_unless_none, partition_order)
+nondifferentiable(
+    interp_cell, interp_outside, refuse_interp_knots, zero_unless_none, partition_order
+)
+linear_tangent(interp_slope, ("fp",))
 linear_tangent(untrapezoid, ("g", "x", "dx"))
 linear_tangent(trapezoid_x_adjoint, ("g", "y"))
 linear_tangent(ungradient, ("g",))
@@ -48,7 +53,6 @@ def _interp(z, x, xp, fp, left=None, right=None, period=None):
     lo = np.take(xp, i)
     width = np.take(xp, i + 1) - lo
     t = np.clip((x - lo) / width, 0.0, 1.0)
-    inside = (x >= np.take(xp, 0)) * (x <= np.take(xp, -1))
     if static(left is None):
         d[fp] += untake(d[z] * (1.0 - t), fp, i)
     else:
@@ -57,22 +61,19 @@ def _interp(z, x, xp, fp, left=None, right=None, period=None):
         d[fp] += untake(d[z] * t, fp, i + 1)
     else:
         d[fp] += untake(d[z] * t * (x <= np.take(xp, -1)), fp, i + 1)
-    d[x] += d[z] * inside * (np.take(fp, i + 1) - np.take(fp, i)) / width
-    d[left] += np.sum(d[z] * (x < np.take(xp, 0)))
-    d[right] += np.sum(d[z] * (x > np.take(xp, -1)))
+    d[x] += d[z] * interp_slope(x, xp, fp, period)
+    d[left] += np.sum(d[z] * interp_outside(x, xp, period, -1))
+    d[right] += np.sum(d[z] * interp_outside(x, xp, period, 1))
     d[xp] += refuse_interp_knots(xp)
 
 
 @tangent(np.interp)
 def _interp_tangent(z, x, xp, fp, left=None, right=None, period=None):
-    i = interp_cell(x, xp, period)
-    lo = np.take(xp, i)
-    inside = (x >= np.take(xp, 0)) * (x <= np.take(xp, -1))
-    slope = inside * (np.take(fp, i + 1) - np.take(fp, i)) / (np.take(xp, i + 1) - lo)
-    d[z] += np.interp(x, xp, d[fp], zero_unless_none(left), zero_unless_none(right))
-    d[z] += d[x] * slope
-    d[z] += d[left] * (x < np.take(xp, 0))
-    d[z] += d[right] * (x > np.take(xp, -1))
+    # no local names: a refusal is raised by a statement that carries the user's line
+    d[z] += np.interp(x, xp, d[fp], zero_unless_none(left), zero_unless_none(right), period)
+    d[z] += d[x] * interp_slope(x, xp, fp, period)
+    d[z] += d[left] * interp_outside(x, xp, period, -1)
+    d[z] += d[right] * interp_outside(x, xp, period, 1)
     d[z] += refuse_interp_knots(xp) * d[xp]
 
 
@@ -172,4 +173,3 @@ def _partition_tangent(z, a, kth, axis=-1, kind="introselect", order=None):
         d[z] += np.take_along_axis(np.ravel(d[a]), partition_order(a, z, None), 0)
     else:
         d[z] += np.take_along_axis(d[a], partition_order(a, z, axis), axis)
-

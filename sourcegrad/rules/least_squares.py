@@ -37,13 +37,14 @@ def _lstsq(z, a, b, rcond=None):
 
 @tangent(np.linalg.lstsq)
 def _lstsq_tangent(z, a, b, rcond=None):
-    x = z[0] * full_column_rank(a, z)  # refused first where the rule does not hold
+    # (refused in the statements of the result's tangent, which carry the user's line)
+    x = z[0]
     r = b - a @ x
     m = a.T @ a
     usv = np.linalg.svd(a, full_matrices=False)
     d[z] += result_like(
         (
-            np.linalg.solve(m, d[a].T @ r - a.T @ (d[a] @ x)),
+            np.linalg.solve(m * full_column_rank(a, z), d[a].T @ r - a.T @ (d[a] @ x)),
             residual_tangent(-2.0 * np.sum(r * (d[a] @ x), axis=0), z[1]),
             None,
             np.sum(usv[0] * (d[a] @ usv[2].T), axis=0),
@@ -52,7 +53,7 @@ def _lstsq_tangent(z, a, b, rcond=None):
     )
     d[z] += result_like(
         (
-            np.linalg.solve(m, a.T @ d[b]),
+            np.linalg.solve(m * full_column_rank(a, z), a.T @ d[b]),
             residual_tangent(2.0 * np.sum(r * d[b], axis=0), z[1]),
             None,
             None,

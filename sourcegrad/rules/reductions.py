@@ -288,4 +288,3 @@ def _ptp_tangent(z, a, axis=None, out=None, keepdims=False):
         np.sum(d[a] * low, axis, keepdims=keepdims)
         / np.sum(low, axis, keepdims=keepdims, dtype=z.dtype)
     )
-

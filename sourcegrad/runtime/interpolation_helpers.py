@@ -33,6 +33,29 @@ def interp_cell(x, xp, period=None):
     return np.clip(i, 0, np.size(xp) - 2)
 
 
+@helper(linear=("fp",), like="x")
+def interp_slope(x, xp, fp, period=None):
+    """The derivative of ``np.interp(x, xp, fp)`` with respect to ``x``: the slope of the
+    interval each point lies in, zero left and right of ``xp`` (the fill values are constants
+    of ``x``); at a sample point, the slope of the interval to its right. Linear in ``fp``
+    (a constant of ``x`` wherever it is differentiable)."""
+    i = interp_cell(x, xp, period)
+    xp, fp = np.asarray(xp), np.asarray(fp)
+    inside = (x >= xp[0]) & (x <= xp[-1])
+    return inside * (fp[i + 1] - fp[i]) / (xp[i + 1] - xp[i])
+
+
+@helper(constant=True, like="x")
+def interp_outside(x, xp, period=None, side=-1):
+    """Where ``np.interp(x, xp, fp, left, right, period)`` gives ``left`` (``side=-1``: ``x``
+    left of ``xp``) or ``right`` (``side=1``); nowhere with a ``period``, which NumPy gives
+    precedence over them."""
+    xp = np.asarray(xp)
+    if period is not None:
+        return np.zeros(np.shape(x), bool)
+    return x < xp[0] if side < 0 else x > xp[-1]
+
+
 @helper(constant=True)
 def refuse_interp_knots(xp):
     """The refusal of a derivative with respect to ``np.interp``'s ``xp``."""
