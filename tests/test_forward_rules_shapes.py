@@ -763,13 +763,13 @@ def test_shape_op(f, shape):
     check_jvp(f, make(shape, 27))
 
 
-def s_pad_reflect(x):
-    return np.pad(x, 1, mode="reflect")
+def s_pad_mean(x):
+    return np.pad(x, 1, mode="mean")
 
 
 def test_pad_unsupported_mode_is_refused():
     with pytest.raises(sg.SourcegradError, match="np.pad"):
-        sg.jvp(s_pad_reflect)(make((4,), 27), np.ones(4))
+        sg.jvp(s_pad_mean)(make((4,), 27), np.ones(4))
 
 
 def s_repeat_array(x, r):

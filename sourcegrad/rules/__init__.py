@@ -5,7 +5,9 @@ and its declared facts (:mod:`.facts`: rank, shape, dtype, allocation): ``elemen
 ``reductions``, ``statistics`` (median, quantiles, weighted and NaN-skipping means),
 ``convolutions``, ``ufunc_methods`` (``np.add.reduce``, ``np.maximum.reduce``, ...), ``linalg``,
 ``decompositions``, ``shapes``, ``arrangements``, ``assignment``, ``containers``,
-``python_numbers`` (``max``, ``min``, ``pow``, ``math``, ``operator``), ``scipy_special``,
+``python_numbers`` (``max``, ``min``, ``pow``, ``math``, ``operator``), ``interpolation``
+(``interp``, ``polyval``, ``vander``, ``trapezoid``, ``gradient``, ``partition``),
+``least_squares`` (``np.linalg.lstsq``), ``padding`` (``np.pad``), ``scipy_special``,
 ``scipy_stats`` (the distributions of ``scipy.stats``, hooked by ``scipy_special``) and
 ``scipy_linalg`` (register nothing where scipy does not import). ``runtime_rules`` makes the
 tangent rules of the runtime helpers from the facts they declare
@@ -19,7 +21,10 @@ from . import (  # noqa: F401  (registration)
     convolutions,
     decompositions,
     elementwise,
+    interpolation,
+    least_squares,
     linalg,
+    padding,
     python_numbers,
     reductions,
     runtime_rules,

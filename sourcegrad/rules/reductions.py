@@ -265,3 +265,26 @@ REDUCTIONS = (np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin, np.var
 declare(*REDUCTIONS, rank=_reduced_rank, shape=_reduced_shape, allocates="new", reduction=True)
 declare(np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin, dtype="reduced")
 declare(np.cumsum, rank=_cumsum_rank, allocates="new")
+
+
+@adjoint(np.ptp)
+def _ptp(z, a, axis=None, out=None, keepdims=False):
+    # max - min: the adjoint split over the ties of each, as np.max's rule splits it
+    high = a == np.max(a, axis, keepdims=True)
+    low = a == np.min(a, axis, keepdims=True)
+    g = unreduce(d[z], a, axis, keepdims)
+    d[a] += g * high / np.sum(high, axis, keepdims=True, dtype=z.dtype)
+    d[a] += -(g * low / np.sum(low, axis, keepdims=True, dtype=z.dtype))
+
+
+@tangent(np.ptp)
+def _ptp_tangent(z, a, axis=None, out=None, keepdims=False):
+    high = a == np.max(a, axis, keepdims=True)
+    low = a == np.min(a, axis, keepdims=True)
+    d[z] += np.sum(d[a] * high, axis, keepdims=keepdims) / np.sum(
+        high, axis, keepdims=keepdims, dtype=z.dtype
+    )
+    d[z] += -(
+        np.sum(d[a] * low, axis, keepdims=keepdims)
+        / np.sum(low, axis, keepdims=keepdims, dtype=z.dtype)
+    )

@@ -14,6 +14,7 @@ written with these functions, NumPy's and the linear helpers of
 import numpy as np
 
 from ..runtime.linalg_helpers import part_or_zeros, result_like, uncholesky
+from ..runtime.matrix_exponential_helpers import frechet, frechet_block, upper_right
 from ..runtime.triangular_helpers import (
     factor_adjoint,
     factor_product,
@@ -25,7 +26,7 @@ from ..runtime.triangular_helpers import (
     triangular_product,
 )
 from .facts import declare
-from .registry import adjoint, d, tangent
+from .registry import adjoint, d, linear_tangent, tangent
 from .scipy_special import register_now_or_on_import
 
 try:
@@ -124,3 +125,36 @@ def register_linalg(linalg) -> None:
 
 if scipy is not None:
     register_now_or_on_import({"scipy.linalg": register_linalg})
+
+
+# ---------------------------------------------------------------- matrix exponential
+# expm's derivative is the Frechet derivative L(a, e) (scipy.linalg.expm_frechet), its
+# adjoint L(a^T, g); the derivative of L in a is the upper right block of L at the block
+# matrix [[a, e], [0, a]] (runtime/matrix_exponential_helpers.py), so every order works
+
+
+def _expm(z, A):
+    d[A] += frechet(np.swapaxes(A, -1, -2), d[z])
+
+
+def _expm_tangent(z, A):
+    d[z] += frechet(A, d[A])
+
+
+@tangent(frechet)
+def _frechet_tangent(out, x, e):
+    d[out] += frechet(x, d[e])
+    d[out] += upper_right(frechet(frechet_block(x, e), frechet_block(d[x], None)))
+
+
+def register_expm(linalg) -> None:
+    """Register the rules of ``linalg.expm`` (``scipy.linalg``)."""
+    adjoint(linalg.expm)(_expm)
+    tangent(linalg.expm)(_expm_tangent)
+    declare(linalg.expm, allocates="new")
+
+
+linear_tangent(frechet_block, ("x", "e"), jointly=True)
+linear_tangent(upper_right, ("m",))
+if scipy is not None:
+    register_now_or_on_import({"scipy.linalg": register_expm})

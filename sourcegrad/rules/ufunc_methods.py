@@ -87,3 +87,59 @@ declare(
     np.add.accumulate,
     allocates="new",
 )
+
+
+# ---------------------------------------------------------------- outer products of ufuncs
+# u.outer(a, b) applies u to every pair: shape a.shape + b.shape; the adjoint of a sums over
+# b's axes (the trailing ones), that of b over a's (the leading ones)
+
+
+@adjoint(np.add.outer)
+def _add_outer(z, a, b):
+    d[a] += np.reshape(np.sum(np.reshape(d[z], (np.size(a), -1)), axis=1), np.shape(a))
+    d[b] += np.reshape(np.sum(np.reshape(d[z], (-1, np.size(b))), axis=0), np.shape(b))
+
+
+@tangent(np.add.outer)
+def _add_outer_tangent(z, a, b):
+    d[z] += np.multiply.outer(d[a], np.ones_like(b))
+    d[z] += np.multiply.outer(np.ones_like(a), d[b])
+
+
+@adjoint(np.subtract.outer)
+def _subtract_outer(z, a, b):
+    d[a] += np.reshape(np.sum(np.reshape(d[z], (np.size(a), -1)), axis=1), np.shape(a))
+    d[b] += -np.reshape(np.sum(np.reshape(d[z], (-1, np.size(b))), axis=0), np.shape(b))
+
+
+@tangent(np.subtract.outer)
+def _subtract_outer_tangent(z, a, b):
+    d[z] += np.multiply.outer(d[a], np.ones_like(b))
+    d[z] += -np.multiply.outer(np.ones_like(a), d[b])
+
+
+@adjoint(np.multiply.outer)
+def _multiply_outer(z, a, b):
+    d[a] += np.reshape(np.reshape(d[z], (np.size(a), -1)) @ np.ravel(b), np.shape(a))
+    d[b] += np.reshape(np.ravel(a) @ np.reshape(d[z], (-1, np.size(b))), np.shape(b))
+
+
+@tangent(np.multiply.outer)
+def _multiply_outer_tangent(z, a, b):
+    d[z] += np.multiply.outer(d[a], b)
+    d[z] += np.multiply.outer(a, d[b])
+
+
+@adjoint(np.divide.outer)
+def _divide_outer(z, a, b):
+    d[a] += np.reshape(np.reshape(d[z], (np.size(a), -1)) @ np.ravel(1.0 / b), np.shape(a))
+    d[b] += -np.reshape(np.sum(np.reshape(d[z] * z, (-1, np.size(b))), axis=0), np.shape(b)) / b
+
+
+@tangent(np.divide.outer)
+def _divide_outer_tangent(z, a, b):
+    d[z] += np.divide.outer(d[a], b)
+    d[z] += -(z * (d[b] / b))
+
+
+declare(np.add.outer, np.subtract.outer, np.multiply.outer, np.divide.outer, allocates="new")
