@@ -375,7 +375,11 @@ def callee_made(
             scope.enter_context(derive.whole_vjps())
         scope.enter_context(derive.rounding_allowed(not exact))
         make = getattr(derive.makers(), _MAKERS[mode])
-        return make(fn, tuple(wrt) if isinstance(wrt, list) else wrt)
+        made = make(fn, tuple(wrt) if isinstance(wrt, list) else wrt)
+    options = getattr(made, "options", {})
+    if options.get("keep_forward", True) is not keeping or options.get("exact", True) is not exact:
+        return None  # made inside a derivative of other options (the context above ours)
+    return made
 
 
 disk_cache.add_recipe("callee", callee_recipe, callee_made)
