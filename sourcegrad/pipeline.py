@@ -300,27 +300,31 @@ class Pipeline:
             with derive.rounding_allowed(not self.options.get("exact", True)):
                 run = self._build(args, specialise, general)
             if key is not None and (run.pure is None or specialise):
-                disk_cache.store(key, run, self.fn)
+                disk_cache.store(key, run, self._bound_to())
         return run
 
     def kept_specialised(self, args: tuple, general: Emitted) -> Emitted | None:
-        """The build specialised to ``args``' shapes that a process before this one made and
-        kept on disk (optimized: it runs as the build :meth:`build` would make with
-        ``specialise``, ``general`` its pure derivative); None where none is kept."""
+        """The build for ``args``' shapes an earlier process kept on disk (optimized, as
+        :meth:`build` makes it with ``specialise``, ``general`` its pure build), or None."""
         return self._loaded(self._disk_key(args, True, general), general)
 
     def _loaded(self, key: str | None, general: Any) -> Emitted | None:
-        """The build kept on disk under ``key``; an optimized one gets ``general``'s pure
-        derivative as its own (as :meth:`_reverse` gives it)."""
+        """The build kept on disk under ``key`` (optimized: ``general``'s pure build its own)."""
         if key is None:
             return None
         pure = None if general is None else general.pure or general
-        return disk_cache.load(key, self.fn, pure)
+        return disk_cache.load(key, self._bound_to(), pure)
+
+    def _bound_to(self) -> Any:
+        """The function whose globals, cells and defaults a build reads, as one made here:
+        the one parsed; ``fn`` itself where it holds nothing but globals (then no parse)."""
+        fn = self.fn
+        plain = fn.__closure__ is None and fn.__defaults__ is None and not fn.__kwdefaults__
+        return fn if plain else self.parsed().fn
 
     def _disk_key(self, args: tuple | None, specialise: bool, general: Any) -> str | None:
-        """The key of the build for ``args`` kept on disk; None where none is kept (an
-        optimized build is kept only where it is specialised to shapes with ``general``, the
-        pure build of its ranks, to show: see :func:`sourcegrad.disk_cache.store`)."""
+        """The key of the build for ``args`` kept on disk; None where none is kept (an optimized
+        build only where specialised to shapes, with ``general`` the pure build to show)."""
         if self.fn is None or self.options.get("debug_hook") is not None:
             return None
         if specialise and self.options.get("optimize", True) and general is None:
