@@ -377,7 +377,12 @@ def recipe(obj: Any) -> list | None:
     """How another process makes ``obj`` again exactly, as JSON (see :func:`made_again`):
     ``["pool", plan]`` for a buffer pool (its blocks and views, no buffers), ``["builder",
     text]`` for a generated gradient builder, ``["ref", module, qualname]`` for an importable
-    object of sourcegrad or NumPy; None for anything else."""
+    object of sourcegrad or NumPy, ``["module", name]`` for NumPy, SciPy, ``math`` or
+    sourcegrad's modules (a backend's array module); None for anything else."""
+    if isinstance(obj, types.ModuleType):
+        name = obj.__name__
+        known = name.split(".")[0] in ("numpy", "scipy", "math", "cmath", "sourcegrad")
+        return ["module", name] if known and sys.modules.get(name) is obj else None
     if type(obj) is BufferPool:
         plan = _pool_plan(obj)
         return None if plan is None else ["pool", plan]
@@ -448,6 +453,8 @@ def made_again(kind: str, *where: Any) -> Any:
         return _builder(where[0])
     if kind == "ref":
         return _resolve(*where)
+    if kind == "module":
+        return _resolve(where[0], "")
     if kind in _RECIPES:
         return _RECIPES[kind][1](*where)
     return None
@@ -456,7 +463,7 @@ def made_again(kind: str, *where: Any) -> Any:
 def _resolve(module: str, qualname: str) -> Any:
     try:
         obj = sys.modules.get(module) or importlib.import_module(module)
-        for part in qualname.split("."):
+        for part in qualname.split(".") if qualname else ():
             obj = getattr(obj, part)
     except (ImportError, AttributeError):
         return None

@@ -74,7 +74,7 @@ def dense(p, x):
 MODELS = """
 import numpy as np
 
-from sourcegrad import model
+from sourcegrad import model, nn
 from helpers import dense
 
 
@@ -114,10 +114,32 @@ def loss_lstm(params, xs):
     return np.sum(LSTM(params, xs) ** 2)
 
 
+HEAD = nn.Linear(4, 3)
+CRITERION = nn.CrossEntropyLoss()
+
+
+def loss_model(params, xs, labels):
+    return CRITERION(HEAD(params["head"], LSTM(params["lstm"], xs)), labels)
+
+
+def loss_widths(params, x):
+    h = dense(params["l1"], x)  # the helper at two shapes of the same ranks
+    return np.sum(dense(params["l2"], h) ** 2)
+
+
 def example_args(name):
     rng = np.random.default_rng(0)
     if name == "loss_lstm":
         return LSTM.init(np.random.default_rng(1)), rng.normal(size=(6, 2, 3))
+    if name == "loss_model":
+        params = {"lstm": LSTM.init(rng), "head": HEAD.init(rng)}
+        return params, rng.normal(size=(6, 2, 3)), np.array([0, 2])
+    if name == "loss_widths":
+        layers = {
+            "l1": {"W": rng.normal(size=(3, 4)) * 0.7, "b": rng.normal(size=4) * 0.1},
+            "l2": {"W": rng.normal(size=(4, 2)) * 0.7, "b": rng.normal(size=2) * 0.1},
+        }
+        return layers, rng.normal(size=(5, 3))
     layers = {
         k: {"W": rng.normal(size=(3, 3)) * 0.7, "b": rng.normal(size=3) * 0.1}
         for k in ("l1", "l2")
@@ -125,7 +147,10 @@ def example_args(name):
     return layers, rng.normal(size=(5, 3))
 """
 
-NAMES = ("loss_helper", "loss_nested", "loss_method", "loss_lstm")
+#: a helper (twice), a helper calling a helper, a layer object's method, an sg.model LSTM,
+#: the LSTM with a linear head and cross entropy (a backend's array module), a helper called
+#: with two shapes of the same ranks (its build optimized for its ranks kept too)
+NAMES = ("loss_helper", "loss_nested", "loss_method", "loss_lstm", "loss_model", "loss_widths")
 
 
 @pytest.fixture
@@ -330,6 +355,12 @@ def test_what_a_callee_recipe_cannot_name_keeps_its_caller_off_disk(fresh_dir):
     assert kept.callee_recipe(sg.vjp(np.sum)) is None
     assert kept.callee_recipe(object()) is None
     assert kept.callee_made("no_such_module", "f", "0" * 64, "vjp", 0, True, True) is None
+
+
+def test_a_module_a_build_holds_is_kept_by_its_name_where_it_is_numpy_or_sourcegrads():
+    assert disk_cache.recipe(np) == ["module", "numpy"]
+    assert disk_cache.made_again("module", "numpy.linalg") is np.linalg
+    assert disk_cache.recipe(json) is None  # any other module keeps the build off disk
 
 
 @pytest.fixture
