@@ -123,8 +123,9 @@ def loss_model(params, xs, labels):
 
 
 def loss_widths(params, x):
-    h = dense(params["l1"], x)  # the helper at two shapes of the same ranks
-    return np.sum(dense(params["l2"], h) ** 2)
+    h = dense(params["l1"], x)
+    h = dense(params["l2"], h)  # the vjp along p and h at two shapes of the same ranks
+    return np.sum(dense(params["l3"], h) ** 2)
 
 
 def example_args(name):
@@ -137,7 +138,8 @@ def example_args(name):
     if name == "loss_widths":
         layers = {
             "l1": {"W": rng.normal(size=(3, 4)) * 0.7, "b": rng.normal(size=4) * 0.1},
-            "l2": {"W": rng.normal(size=(4, 2)) * 0.7, "b": rng.normal(size=2) * 0.1},
+            "l2": {"W": rng.normal(size=(4, 5)) * 0.7, "b": rng.normal(size=5) * 0.1},
+            "l3": {"W": rng.normal(size=(5, 2)) * 0.7, "b": rng.normal(size=2) * 0.1},
         }
         return layers, rng.normal(size=(5, 3))
     layers = {
