@@ -201,13 +201,13 @@ def _own_function(fn: types.FunctionType) -> bool:
 
 def _class_text(cls: type) -> str | None:
     """A class by the name and file of each class of its method resolution order (the source
-    its methods are transformed from); None for a class made inside a function, or in a
-    module whose file cannot be read."""
+    its methods are transformed from); None for a class its name does not find (made inside
+    a function, or replaced), or of a module whose file cannot be read."""
     parts = []
     for klass in cls.__mro__[:-1]:  # (all but ``object``)
         module = sys.modules.get(klass.__module__)
         text = None if module is None else _module_text(module)
-        if text is None or "<" in klass.__qualname__:
+        if text is None or _resolve(klass.__module__, klass.__qualname__) is not klass:
             return None
         parts.append(f"class:{klass.__module__}.{klass.__qualname__}:{text}")
     return ";".join(parts)

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -370,3 +371,43 @@ def fresh_dir(tmp_path, monkeypatch):
     path = tmp_path / "cache"
     monkeypatch.setenv("SOURCEGRAD_CACHE_DIR", str(path))
     return path
+
+
+class Scaled:
+    def __init__(self, w):
+        self.w = w
+
+    def __call__(self, x):
+        return x * self.w
+
+
+SCALED = Scaled(np.ones(3))
+HOLDS_A_LOCK = Scaled(threading.Lock())
+
+
+def reads_scaled(x):
+    return np.sum(SCALED(x))
+
+
+def reads_a_lock(x):
+    return np.sum(HOLDS_A_LOCK(x))
+
+
+def test_a_key_describes_an_object_by_its_class_and_what_its_attributes_hold(fresh_dir):
+    what = ("grad", (0,), False, True, ())
+    key = disk_cache.build_key(reads_scaled, what, ("sig",))
+    assert key is not None
+    assert disk_cache.build_key(reads_a_lock, what, ("sig",)) is None  # a lock: no description
+    old = SCALED.w
+    try:
+        SCALED.w = 2.0  # another kind of value: another key
+        assert disk_cache.build_key(reads_scaled, what, ("sig",)) not in (key, None)
+    finally:
+        SCALED.w = old
+    assert disk_cache.build_key(reads_scaled, what, ("sig",)) == key
+
+    class Local(Scaled):  # a class made in a function: its name does not find it
+        pass
+
+    assert disk_cache.build_key(reads_scaled, what, (Scaled,)) is not None
+    assert disk_cache.build_key(reads_scaled, what, (Local,)) is None
