@@ -19,16 +19,18 @@ generated code is registered with ``linecache`` only.
   and every reference check out (:func:`load`), else built again and overwritten. A build is
   kept only where every free name of its function is one of the user's closure cells or an
   object with a *recipe* (:func:`recipe`) that makes it again exactly in another process:
-  an importable module-level object (sourcegrad's runtime helpers, NumPy) by its name, a
-  buffer pool of an optimized build by its plan (the blocks, and each buffer's block, shape
-  and dtype), a generated gradient-container builder by its source text, and what a layer
-  above adds (:func:`add_recipe`: the derivative of a user's function the build calls, found
-  again by its function's name and source, see ``sourcegrad.kept``; its own builds are kept
-  under their own keys). Anything else (a function's derivative that cannot be found by
-  name, a module such as ``numexpr``) keeps the build off disk. Optimized builds (specialised to the argument shapes: what runs from the
-  second call on) are kept too, without the pure derivative they were optimized from: the
-  process that reads one gives it its own pure build (:func:`load`'s ``pure``). Code
-  objects are not kept: the text is compiled again in each process.
+  an importable module-level object (sourcegrad's runtime helpers, NumPy) by its name, NumPy's
+  or sourcegrad's modules by name, a buffer pool of an optimized build by its plan (the
+  blocks, and each buffer's block, shape and dtype), a generated gradient-container builder by
+  its source text, and what a layer above adds (:func:`add_recipe`): the derivative of a
+  user's function that the build calls (a helper's, a method's), found again by the
+  function's module, name and source (``sourcegrad.kept``), its own builds kept under their
+  own keys. Anything else (a nested function's derivative, a module such as ``numexpr``)
+  keeps the build off disk. Optimized builds (specialised to the argument shapes: what runs
+  from the second call on; and the build for a rank signature, optimized when a second shape
+  signature of those ranks comes) are kept too, without the pure derivative they were
+  optimized from: the process that reads one gives it its own pure build (:func:`load`'s
+  ``pure``). Code objects are not kept: the text is compiled again in each process.
 """
 
 from __future__ import annotations
@@ -67,7 +69,8 @@ _SOURCES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _KNOWN_CLASS = re.compile(r"(numpy\.[\w.]+|list|tuple|dict|float|int|bool|complex|NoneType)$")
 _COUNTER = itertools.count()
 _FIXED_MODULES = frozenset(
-    "numpy math cmath builtins sourcegrad functools operator itertools collections cupy scipy".split()
+    "numpy math cmath builtins sourcegrad functools operator itertools collections".split()
+    + ["cupy", "scipy"]
 )
 #: kind -> (describe, make): recipes of objects the layers above make (:func:`add_recipe`)
 _RECIPES: dict = {}
