@@ -216,12 +216,23 @@ def _class_text(cls: type) -> str | None:
     return ";".join(parts)
 
 
+class _Plain:
+    """A class whose instances hold everything in their ``__dict__`` (see _state_in_dict)."""
+
+
+def _state_in_dict(cls: type) -> bool:
+    """Whether an instance of ``cls`` holds all it holds in its ``__dict__``: its layout is a
+    plain Python class's (no ``__slots__``, no C type's fields or items below it, as a
+    ``functools.partial``, a bound method or a namedtuple has)."""
+    return cls.__basicsize__ == _Plain.__basicsize__ and cls.__itemsize__ == 0
+
+
 def _object_text(obj: Any, depth: int) -> str | None:
     """An instance of a class (a layer object, a model network whose methods a derivative
     calls) by its class and what each of its attributes holds (data by type, functions and
     objects described in turn); None where any of it cannot be described."""
     fields = getattr(obj, "__dict__", None)
-    if type(fields) is not dict or depth > 2 or isinstance(obj, types.ModuleType):
+    if type(fields) is not dict or depth > 2 or not _state_in_dict(type(obj)):
         return None
     parts = [_class_text(type(obj))]
     for name in sorted(fields):

@@ -6,6 +6,7 @@ numbers bit for bit. The callee's derivative is made again from its recipe (its 
 by module and name, its source checked); an edited helper or a corrupt entry is built again,
 never trusted."""
 
+import functools
 import hashlib
 import json
 import os
@@ -393,11 +394,20 @@ def reads_a_lock(x):
     return np.sum(HOLDS_A_LOCK(x))
 
 
+DOUBLE = functools.partial(np.multiply, 2.0)
+
+
+def reads_a_partial(x):
+    return np.sum(DOUBLE(x))
+
+
 def test_a_key_describes_an_object_by_its_class_and_what_its_attributes_hold(fresh_dir):
     what = ("grad", (0,), False, True, ())
     key = disk_cache.build_key(reads_scaled, what, ("sig",))
     assert key is not None
     assert disk_cache.build_key(reads_a_lock, what, ("sig",)) is None  # a lock: no description
+    # what a partial calls is held outside its __dict__: not described
+    assert disk_cache.build_key(reads_a_partial, what, ("sig",)) is None
     old = SCALED.w
     try:
         SCALED.w = 2.0  # another kind of value: another key
