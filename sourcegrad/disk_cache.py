@@ -299,7 +299,8 @@ def function_text(fn: types.FunctionType, depth: int = 0) -> str | None:
     source = _source(code)
     if source is None:
         return None
-    parts = [f"fn:{code.co_filename}:{code.co_firstlineno}:{fn.__qualname__}", source]
+    parts = [f"fn:{fn.__module__}:{code.co_filename}:{code.co_firstlineno}:{fn.__qualname__}"]
+    parts.append(source)
     # two lambdas on one line share all of the above: where the code starts tells them apart
     starts = [(line, col) for line, _, col, _ in code.co_positions() if line and col]
     parts.append(f"at:{min(starts, default=None)}:{code.co_names}")

@@ -8,6 +8,7 @@ never trusted."""
 
 import functools
 import hashlib
+import importlib.util
 import json
 import os
 import subprocess
@@ -421,3 +422,19 @@ def test_a_key_describes_an_object_by_its_class_and_what_its_attributes_hold(fre
 
     assert disk_cache.build_key(reads_scaled, what, (Scaled,)) is not None
     assert disk_cache.build_key(reads_scaled, what, (Local,)) is None
+
+
+def test_one_file_imported_under_two_names_gives_two_keys(fresh_dir, tmp_path):
+    """A script imported again as a module (or a file run by the CLI): a build kept for one
+    copy's function names its callees' copies, so the other copy never reads it."""
+    path = tmp_path / "twice.py"
+    path.write_text("import numpy as np\n\n\ndef f(x):\n    return np.sum(np.tanh(x))\n")
+    copies = []
+    for name in ("twice_a", "twice_b"):
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        copies.append(module.f)
+    what = ("grad", (0,), False, True, ())
+    keys = [disk_cache.build_key(f, what, ("sig",)) for f in copies]
+    assert None not in keys and keys[0] != keys[1]
