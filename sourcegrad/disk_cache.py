@@ -10,20 +10,27 @@ generated code is registered with ``linecache`` only.
 * ``builds/``: a build (:func:`store`) of a derivative for one argument signature, keyed by
   :func:`build_key` (the function's source, file and line, what its global names and closure
   cells hold, sourcegrad's own source files by name, size and modification time, the mode,
-  ``wrt``, options and signature). An entry is
+  ``wrt``, options and signature). What a name holds is described as a transformation reads
+  it: data by type, a function by its own such text, a module by name (and a user module by
+  its file's content), a class by the name and file of each class it derives from, an object
+  (a layer, a model network) by its class and what each attribute holds. An entry is
   JSON holding the generated text and what its free names are bound to, with a checksum;
   written atomically (a temporary file renamed), read back only where the checksum, the key
   and every reference check out (:func:`load`), else built again and overwritten. A build is
   kept only where every free name of its function is one of the user's closure cells or an
   object with a *recipe* (:func:`recipe`) that makes it again exactly in another process:
-  an importable module-level object (sourcegrad's runtime helpers, NumPy) by its name, a
-  buffer pool of an optimized build by its plan (the blocks, and each buffer's block, shape
-  and dtype), a generated gradient-container builder by its source text. Anything else (a
-  user function's derivative made at transform time, a module such as ``numexpr``) keeps the
-  build off disk. Optimized builds (specialised to the argument shapes: what runs from the
-  second call on) are kept too, without the pure derivative they were optimized from: the
-  process that reads one gives it its own pure build (:func:`load`'s ``pure``). Code
-  objects are not kept: the text is compiled again in each process.
+  an importable module-level object (sourcegrad's runtime helpers, NumPy) by its name, NumPy's
+  or sourcegrad's modules by name, a buffer pool of an optimized build by its plan (the
+  blocks, and each buffer's block, shape and dtype), a generated gradient-container builder by
+  its source text, and what a layer above adds (:func:`add_recipe`): the derivative of a
+  user's function that the build calls (a helper's, a method's), found again by the
+  function's module, name and source (``sourcegrad.kept``), its own builds kept under their
+  own keys. Anything else (a nested function's derivative, a module such as ``numexpr``)
+  keeps the build off disk. Optimized builds (specialised to the argument shapes: what runs
+  from the second call on; and the build for a rank signature, optimized when a second shape
+  signature of those ranks comes) are kept too, without the pure derivative they were
+  optimized from: the process that reads one gives it its own pure build (:func:`load`'s
+  ``pure``). Code objects are not kept: the text is compiled again in each process.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ import sys
 import tempfile
 import types
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,25 +65,15 @@ _OWN_HASH: list = []
 _CODE_DIRS: set = set()
 _WRITABLE: dict = {}
 _SOURCES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-#: a signature naming another class than these is not kept (its fields are not in its repr)
-_CLASS = re.compile(r"<class '([\w.]+)'>")
+#: classes a signature may name without their definition in the key
 _KNOWN_CLASS = re.compile(r"(numpy\.[\w.]+|list|tuple|dict|float|int|bool|complex|NoneType)$")
 _COUNTER = itertools.count()
 _FIXED_MODULES = frozenset(
-    {
-        "numpy",
-        "math",
-        "cmath",
-        "builtins",
-        "sourcegrad",
-        "functools",
-        "operator",
-        "itertools",
-        "collections",
-        "cupy",
-        "scipy",
-    }
+    "numpy math cmath builtins sourcegrad functools operator itertools collections".split()
+    + ["cupy", "scipy"]
 )
+#: kind -> (describe, make): recipes of objects the layers above make (:func:`add_recipe`)
+_RECIPES: dict = {}
 _DATA = (float, int, bool, complex, str, bytes, type(None), np.ndarray, np.generic)
 
 
@@ -179,9 +177,12 @@ def _describe(value: Any, depth: int = 0) -> str | None:
     if isinstance(value, types.ModuleType):
         return _module_text(value)
     if isinstance(value, types.FunctionType):
-        if depth > 2:
+        if _own_function(value):  # its source is in the version's hash (see _own_hash)
+            text = f"own:{value.__module__}.{value.__qualname__}"
+        elif depth > 2:
             return None
-        text = _function_text(value, depth + 1)
+        else:
+            text = function_text(value, depth + 1)
         rules = _rules_of(value)
         return None if text is None or rules is None else text + rules
     if isinstance(value, (type, types.BuiltinFunctionType, np.ufunc)):
@@ -189,7 +190,55 @@ def _describe(value: Any, depth: int = 0) -> str | None:
         name = getattr(value, "__qualname__", getattr(value, "__name__", None))
         if module.startswith(("numpy", "builtins", "math", "collections")):
             return f"object:{module}.{name}"
-    return None
+        return _class_text(value) if isinstance(value, type) else None
+    return _object_text(value, depth)
+
+
+def _own_function(fn: types.FunctionType) -> bool:
+    """Whether ``fn`` is one of sourcegrad's own functions, found by its name."""
+    module = fn.__module__ or ""
+    if not (module == "sourcegrad" or module.startswith("sourcegrad.")):
+        return False
+    return "<" not in fn.__qualname__ and _resolve(module, fn.__qualname__) is fn
+
+
+def _class_text(cls: type) -> str | None:
+    """A class by the name and file of each class of its method resolution order (the source
+    its methods are transformed from); None for a class its name does not find (made inside
+    a function, or replaced), or of a module whose file cannot be read."""
+    parts = []
+    for klass in cls.__mro__[:-1]:  # (all but ``object``)
+        module = sys.modules.get(klass.__module__)
+        text = None if module is None else _module_text(module)
+        if text is None or _resolve(klass.__module__, klass.__qualname__) is not klass:
+            return None
+        parts.append(f"class:{klass.__module__}.{klass.__qualname__}:{text}")
+    return ";".join(parts)
+
+
+class _Plain:
+    """A class whose instances hold everything in their ``__dict__`` (see _state_in_dict)."""
+
+
+def _state_in_dict(cls: type) -> bool:
+    """Whether an instance of ``cls`` holds all it holds in its ``__dict__``: its layout is a
+    plain Python class's (no ``__slots__``, no C type's fields or items below it, as a
+    ``functools.partial``, a bound method or a namedtuple has)."""
+    return cls.__basicsize__ == _Plain.__basicsize__ and cls.__itemsize__ == 0
+
+
+def _object_text(obj: Any, depth: int) -> str | None:
+    """An instance of a class (a layer object, a model network whose methods a derivative
+    calls) by its class and what each of its attributes holds (data by type, functions and
+    objects described in turn); None where any of it cannot be described."""
+    fields = getattr(obj, "__dict__", None)
+    if type(fields) is not dict or depth > 2 or not _state_in_dict(type(obj)):
+        return None
+    parts = [_class_text(type(obj))]
+    for name in sorted(fields):
+        described = _describe(fields[name], depth + 1)
+        parts.append(None if described is None else f"{name}={described}")
+    return None if None in parts else "\n".join(parts)
 
 
 def _source(code: types.CodeType) -> str | None:
@@ -242,13 +291,16 @@ def _rules_of(fn: types.FunctionType) -> str | None:
     return "".join(parts)
 
 
-def _function_text(fn: types.FunctionType, depth: int) -> str | None:
-    """The source, place and environment of ``fn`` as text; None where not describable."""
+def function_text(fn: types.FunctionType, depth: int = 0) -> str | None:
+    """The source, place and environment of ``fn`` as text (what a transformation of it
+    reads: the same text in two processes means the same transformation); None where not
+    describable."""
     code = fn.__code__
     source = _source(code)
     if source is None:
         return None
-    parts = [f"fn:{code.co_filename}:{code.co_firstlineno}:{fn.__qualname__}", source]
+    parts = [f"fn:{fn.__module__}:{code.co_filename}:{code.co_firstlineno}:{fn.__qualname__}"]
+    parts.append(source)
     # two lambdas on one line share all of the above: where the code starts tells them apart
     starts = [(line, col) for line, _, col, _ in code.co_positions() if line and col]
     parts.append(f"at:{min(starts, default=None)}:{code.co_names}")
@@ -290,12 +342,14 @@ def build_key(fn: Any, what: tuple, signature: Any) -> str | None:
         return None  # generated code (transformed again: higher orders) is not kept
     if cache_dir() is None:
         return None
-    text = _function_text(fn, 0)
+    text = function_text(fn, 0)
     sig = repr(signature)
     if text is None or " at 0x" in sig:
         return None
-    if not all(_KNOWN_CLASS.match(c) for c in _CLASS.findall(sig)):
+    classes = _classes_in(signature, set())
+    if any(c is None for c in classes):
         return None
+    sig += "".join(classes)
     try:
         spec = json.dumps([repr(w) for w in what])
     except TypeError:
@@ -303,6 +357,21 @@ def build_key(fn: Any, what: tuple, signature: Any) -> str | None:
     if " at 0x" in spec or "<" in spec:  # an option that is an object (a hook, a callable)
         return None
     return hashlib.sha256("\n".join([_own_hash(), text, spec, sig]).encode()).hexdigest()
+
+
+def _classes_in(signature: Any, seen: set) -> list:
+    """The description (:func:`_class_text`) of each class a signature names beyond NumPy's
+    and the containers' (a layer object's class: a method's argument ``self``)."""
+    out = []
+    if isinstance(signature, tuple):
+        for part in signature:
+            out += _classes_in(part, seen)
+    elif isinstance(signature, type) and signature not in seen:
+        seen.add(signature)
+        name = f"{signature.__module__}.{signature.__qualname__}".removeprefix("builtins.")
+        if not _KNOWN_CLASS.match(name):
+            out.append(_class_text(signature))
+    return out
 
 
 # ---------------------------------------------------------------- builds
@@ -323,10 +392,19 @@ def recipe(obj: Any) -> list | None:
     """How another process makes ``obj`` again exactly, as JSON (see :func:`made_again`):
     ``["pool", plan]`` for a buffer pool (its blocks and views, no buffers), ``["builder",
     text]`` for a generated gradient builder, ``["ref", module, qualname]`` for an importable
-    object of sourcegrad or NumPy; None for anything else."""
+    object of sourcegrad or NumPy, ``["module", name]`` for NumPy, SciPy, ``math`` or
+    sourcegrad's modules (a backend's array module); None for anything else."""
+    if isinstance(obj, types.ModuleType):
+        name = obj.__name__
+        known = name.split(".")[0] in ("numpy", "scipy", "math", "cmath", "sourcegrad")
+        return ["module", name] if known and sys.modules.get(name) is obj else None
     if type(obj) is BufferPool:
         plan = _pool_plan(obj)
         return None if plan is None else ["pool", plan]
+    for kind, (describe, _) in _RECIPES.items():
+        where = describe(obj)
+        if where is not None:
+            return [kind, *where]
     text = getattr(obj, "builder_source", None)
     if type(obj) is types.FunctionType and isinstance(text, str):
         again = _builder(text)  # made from its text alone: kept only where that is the same
@@ -337,6 +415,13 @@ def recipe(obj: Any) -> list | None:
     if _resolve(module, qualname) is not obj:
         return None
     return ["ref", module, qualname]
+
+
+def add_recipe(kind: str, describe: Callable[[Any], list | None], make: Callable) -> None:
+    """Let :func:`recipe` give ``[kind, *describe(obj)]`` for an object ``describe`` knows
+    (None for any other, JSON otherwise), made again by ``make(*where)`` (None where it
+    cannot be): what a layer above this one makes, such as a callee's derivative."""
+    _RECIPES[kind] = (describe, make)
 
 
 def _pool_plan(pool: BufferPool) -> list | None:
@@ -383,13 +468,17 @@ def made_again(kind: str, *where: Any) -> Any:
         return _builder(where[0])
     if kind == "ref":
         return _resolve(*where)
+    if kind == "module":
+        return _resolve(where[0], "")
+    if kind in _RECIPES:
+        return _RECIPES[kind][1](*where)
     return None
 
 
 def _resolve(module: str, qualname: str) -> Any:
     try:
         obj = sys.modules.get(module) or importlib.import_module(module)
-        for part in qualname.split("."):
+        for part in qualname.split(".") if qualname else ():
             obj = getattr(obj, part)
     except (ImportError, AttributeError):
         return None

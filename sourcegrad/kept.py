@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import hashlib
+import sys
 import types
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import notes
+from . import disk_cache, notes
 from .arguments import full_args, split_args
 from .derivative import RUN_RECORDERS, Transformed, derivative
 from .errors import SourcegradError
@@ -323,3 +325,61 @@ def _gone(stmts) -> set:
 def _assigned_inside(stmts) -> set:
     """Names assigned inside a compound statement (a branch or a loop body may not run)."""
     return _assigned([s for s in stmts if isinstance(s, (ast.If, ast.For, ast.While))])
+
+
+# ---------------------------------------------------------------- kept on disk
+def callee_recipe(made: Any) -> list | None:
+    """``[module, qualname, hash, mode, wrt, keeping, exact]``: how another process makes
+    ``made`` again, the derivative of one of the user's functions that a build calls (a
+    helper's vjp, a method's) as the transformation made it: the function found by its
+    module and name, its source and environment checked by ``hash`` (of
+    :func:`~sourcegrad.disk_cache.function_text`), the derivative made by the maker the
+    transformation called (:func:`callee_made`, which gives ``made`` itself here); None where
+    it cannot be (a nested function, a derivative with other options)."""
+    fn = getattr(made, "f", None)
+    if not (isinstance(made, Transformed) and type(fn) is types.FunctionType):
+        return None
+    if made.mode not in _MAKERS or made.bound_self or made.has_aux:
+        return None
+    text = disk_cache.function_text(fn)
+    if text is None:
+        return None
+    wrt = list(made.wrt) if made.wrt_tuple else made.wrt[0]
+    keeping = made.options.get("keep_forward", True) is not False
+    exact = made.options.get("exact", True) is not False
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    where = [fn.__module__, fn.__qualname__, digest, made.mode, wrt, keeping, exact]
+    return where if callee_made(*where) is made else None
+
+
+#: the maker of a callee's derivative (:class:`~sourcegrad.transform.derive.Makers`), by mode
+_MAKERS = {"vjp": "vjp_of", "jvp": "jvp_of"}
+
+
+def callee_made(
+    module: str, qualname: str, digest: str, mode: str, wrt: Any, keeping: bool, exact: bool
+) -> Any:
+    """The derivative :func:`callee_recipe` describes, made again; None where its function is
+    not loaded (a user's module is never imported here: the caller's module imported it), or
+    its source or environment is not the one kept."""
+    fn = sys.modules.get(module)
+    for part in qualname.split("."):
+        fn = getattr(fn, part, None)
+    if type(fn) is not types.FunctionType or "<" in qualname or mode not in _MAKERS:
+        return None
+    text = disk_cache.function_text(fn)
+    if text is None or hashlib.sha256(text.encode()).hexdigest() != digest:
+        return None
+    with contextlib.ExitStack() as scope:
+        if not keeping:
+            scope.enter_context(derive.whole_vjps())
+        scope.enter_context(derive.rounding_allowed(not exact))
+        make = getattr(derive.makers(), _MAKERS[mode])
+        made = make(fn, tuple(wrt) if isinstance(wrt, list) else wrt)
+    options = getattr(made, "options", {})
+    if options.get("keep_forward", True) is not keeping or options.get("exact", True) is not exact:
+        return None  # made inside a derivative of other options (the context above ours)
+    return made
+
+
+disk_cache.add_recipe("callee", callee_recipe, callee_made)

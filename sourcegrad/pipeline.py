@@ -118,9 +118,8 @@ def _one_scalar(args, wrt) -> bool:
 
 
 def as_gradient(x, t):
-    """The tangent ``t`` of a scalar as the gradient of the scalar input ``x``, as reverse
-    mode gives it (:func:`gradient_like`): a float for a float, a NumPy scalar of x's dtype
-    for a NumPy scalar, else a new 0-d array of x's dtype."""
+    """The tangent ``t`` of a scalar as the gradient of the scalar input ``x``, as reverse mode
+    gives it: a float for a float, a NumPy scalar of x's dtype for one, else a new 0-d array."""
     g = scalar_gradient(x, t)
     return np.array(t, dtype=x.dtype) if g is None else g
 
@@ -255,8 +254,7 @@ def _layouts(run: Emitted) -> list:
 
 
 def made_here(code: Any) -> bool:
-    """Whether the code object ``code`` is of this module (a wrapper of a generated
-    function, which a failing call of the generated function passes through)."""
+    """Whether ``code`` is of this module (a wrapper a failing generated function leaves by)."""
     return code.co_filename == __file__
 
 
@@ -279,13 +277,9 @@ class Pipeline:
         checked: bool,
         fn: Any = None,
     ):
-        self.parsed = parsed
+        self.parsed, self.wrt, self.mode, self.has_aux = parsed, wrt, mode, has_aux
+        self.options, self.checked = options, checked
         self.fn = fn  # the function itself, for builds kept on disk (disk_cache.py); or None
-        self.wrt = wrt
-        self.mode = mode
-        self.has_aux = has_aux
-        self.options = options
-        self.checked = checked
         self.with_gradients = bool(options.get("with_gradients", True))
         self.reverse_mode = "vjp" if mode == "vjp" else "grad"
 
@@ -301,27 +295,31 @@ class Pipeline:
             with derive.rounding_allowed(not self.options.get("exact", True)):
                 run = self._build(args, specialise, general)
             if key is not None and (run.pure is None or specialise):
-                disk_cache.store(key, run, self.fn)
+                disk_cache.store(key, run, self._bound_to())
         return run
 
     def kept_specialised(self, args: tuple, general: Emitted) -> Emitted | None:
-        """The build specialised to ``args``' shapes that a process before this one made and
-        kept on disk (optimized: it runs as the build :meth:`build` would make with
-        ``specialise``, ``general`` its pure derivative); None where none is kept."""
+        """The build for ``args``' shapes an earlier process kept on disk (optimized, as
+        :meth:`build` makes it with ``specialise``, ``general`` its pure build), or None."""
         return self._loaded(self._disk_key(args, True, general), general)
 
     def _loaded(self, key: str | None, general: Any) -> Emitted | None:
-        """The build kept on disk under ``key``; an optimized one gets ``general``'s pure
-        derivative as its own (as :meth:`_reverse` gives it)."""
+        """The build kept on disk under ``key`` (optimized: ``general``'s pure build its own)."""
         if key is None:
             return None
         pure = None if general is None else general.pure or general
-        return disk_cache.load(key, self.fn, pure)
+        return disk_cache.load(key, self._bound_to(), pure)
 
-    def _disk_key(self, args: tuple | None, specialise: bool, general: Any) -> str | None:
-        """The key of the build for ``args`` kept on disk; None where none is kept (an
-        optimized build is kept only where it is specialised to shapes with ``general``, the
-        pure build of its ranks, to show: see :func:`sourcegrad.disk_cache.store`)."""
+    def _bound_to(self) -> Any:
+        """The function whose globals, cells and defaults a build reads, as one made here:
+        the one parsed; ``fn`` itself where it holds nothing but globals (then no parse)."""
+        fn = self.fn
+        plain = fn.__closure__ is None and fn.__defaults__ is None and not fn.__kwdefaults__
+        return fn if plain else self.parsed().fn
+
+    def _disk_key(self, args, specialise: bool, general: Any, tier: str = "") -> str | None:
+        """The key of the build for ``args`` (of ``tier``) kept on disk; None where none is (an
+        optimized build only where specialised, with ``general`` the pure build to show)."""
         if self.fn is None or self.options.get("debug_hook") is not None:
             return None
         if specialise and self.options.get("optimize", True) and general is None:
@@ -329,7 +327,7 @@ class Pipeline:
         signature = rank_signature if not specialise else call_signature
         sig = None if args is None else tuple([signature(a) for a in args])
         options = tuple(sorted(self.options.items()))
-        what = (self.mode, self.wrt, self.has_aux, self.checked, specialise, options)
+        what = (self.mode, self.wrt, self.has_aux, self.checked, specialise, options, tier)
         return disk_cache.build_key(self.fn, what + (build_settings(),), sig)
 
     def _build(self, args: tuple | None, specialise: bool, general: Any) -> Emitted:
@@ -480,16 +478,22 @@ class Pipeline:
             refs.by_id, refs.injected = by_id, injected
 
     def optimized(self, general: Emitted, args: tuple) -> Emitted:
-        """The provisional build ``general`` (pure) optimized for its ranks."""
+        """The provisional build ``general`` (pure) optimized for its ranks; read from disk
+        where kept (without ``der`` and ``core``: made again where a later build needs them),
+        so a warm start's second shapes of these ranks transform nothing."""
+        key = self._disk_key(args, False, general, "optimized")
+        run = self._loaded(key, general)
+        if run is not None:
+            return run
         der, core = general.der, general.core
         if der is None:  # read from disk: the pure derivative is made again, once
             built = self._build(args, False, None)
             der, core = built.der, built.core
         run = self.emit_optimized(der, args)
         run.specialisable = True
-        run.der = der
-        run.core = core
-        run.pure = general
+        run.der, run.core, run.pure = der, core, general
+        if key is not None:
+            disk_cache.store(key, run, self._bound_to())
         return run
 
     def symbolic(self, general: Emitted, args: tuple, pattern: Pattern, other: tuple) -> Any:
