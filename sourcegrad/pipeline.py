@@ -27,10 +27,11 @@ import numpy as np
 
 from . import debug, disk_cache
 from .errors import NonScalarOutputError, SourcegradError, WrtTypeError
+from .leaf_checks import argument_leaves, leaf_problem
 from .rules import registry
 from .runtime.buffers import BufferPool
-from .runtime.containers import children, is_container, scalar_gradient
-from .runtime.records import is_record, is_static_leaf
+from .runtime.containers import scalar_gradient
+from .runtime.records import is_static_leaf
 from .runtime.signature import Pattern, call_signature, rank_signature, resized
 from .runtime.tangent_helpers import float_gradient, typed_gradient
 from .transform import derive
@@ -126,55 +127,7 @@ def as_gradient(x, t):
 
 def _has_arrays(args) -> bool:
     """Whether an argument holds an array: only then can shapes specialise anything."""
-    return any(hasattr(leaf, "shape") for a in args for _, leaf, _ in _leaves(a))
-
-
-def _leaves(x, path=(), in_record=False):
-    """``(path, leaf, in_record)`` of every leaf of ``x``; ``in_record``: the leaf is a field
-    of a record (a dataclass instance)."""
-    if is_container(x):
-        record = is_record(x)
-        for k, v in children(x):
-            yield from _leaves(v, path + (k,), record)
-    else:
-        yield path, x, in_record
-
-
-def _leaf_problem(leaf, in_record: bool, nested: bool = False) -> str | None:
-    """Why the argument leaf ``leaf`` (named ``{where}`` in the text) has no gradient; None
-    where it has one, or where it is a record's field that carries none (a number of layers,
-    a name, an activation function: kept as it is in the gradient)."""
-    if in_record and is_static_leaf(leaf):
-        return None
-    kind = getattr(getattr(leaf, "dtype", None), "kind", None)
-    numeric = isinstance(leaf, (float, int, complex, np.generic)) or kind is not None
-    if not numeric and leaf is not None and not isinstance(leaf, (str, bytes)):
-        return (
-            f"{{where}} is an object of class {type(leaf).__name__}; gradients are built for arrays "
-            "and floats in dicts, lists, tuples, namedtuples and dataclasses: make "
-            f"{type(leaf).__name__} a dataclass, or pass its arrays in one of those"
-        )
-    if isinstance(leaf, complex) or kind == "c":
-        return (
-            "{where} is complex; sourcegrad differentiates with respect to real "
-            "values: pass its real and imaginary parts ({where}.real, "
-            "{where}.imag) as float arguments and build it inside the function"
-        )
-    if isinstance(leaf, (bool, int, np.integer)) and nested:
-        return (
-            "{where} is an integer inside a differentiated argument, so it has no gradient: "
-            "if it is a parameter, give it a float value (1.0, not 1); if it is a setting (a "
-            "depth, a count, a flag), keep it out of the parameters: in an argument of its "
-            "own, or as a field of a dataclass holding them (kept as it is in the gradient)"
-        )
-    if isinstance(leaf, (bool, int, np.integer)) or kind in ("i", "u", "b"):
-        cast = "float({where})" if isinstance(leaf, (bool, int)) else "{where}.astype(float)"
-        return (
-            "{where} is an integer, so it has no gradient; pass floats (e.g. "
-            + cast
-            + "), or leave it out of wrt"
-        )
-    return None
+    return any(hasattr(leaf, "shape") for a in args for _, leaf, _ in argument_leaves(a))
 
 
 def _copy_core(core: Core) -> Core:
@@ -402,10 +355,10 @@ class Pipeline:
                     parsed.filename,
                     parsed.node.lineno,
                 )
-            for path, leaf, in_record in _leaves(x):
+            for path, leaf, in_record in argument_leaves(x):
                 if not self.checked and is_static_leaf(leaf):
                     continue  # a callee's setting (`{"W": ..., "heads": 4}`): kept as it is
-                problem = _leaf_problem(leaf, in_record, nested=bool(path))
+                problem = leaf_problem(leaf, in_record, nested=bool(path))
                 if problem is not None:
                     where = core.params[i] + "".join(f"[{k!r}]" for k in path)
                     raise WrtTypeError(

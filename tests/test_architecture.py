@@ -23,7 +23,7 @@ LAYERS = [
     {"runtime"},
     {"rules"},
     {"transform"},
-    {"disk_cache"},
+    {"disk_cache", "leaf_checks"},
     {"debug"},
     {"pipeline"},
     {"derivative_cache", "arguments", "notes", "outputs", "packing"},
