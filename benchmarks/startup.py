@@ -1,6 +1,6 @@
 """Start-up time: ``import sourcegrad``, and the first calls of a fresh derivative, by phase.
 
-    python benchmarks/startup.py                 # seed MLP and LSTM, 5 processes each
+    python benchmarks/startup.py                 # seed MLP, LSTM, helper MLP, model LSTM: 5 each
     python benchmarks/startup.py --samples 9     # more processes per workload
     python benchmarks/startup.py --cpu           # CPU time of the measured thread, not wall
     python benchmarks/startup.py --profile lstm  # cProfile of the LSTM's first two calls
@@ -8,8 +8,11 @@
 Every sample runs in a new process in which numpy, gast and sourcegrad are already imported
 (black is not: a gradient call never formats text, and the report says whether the calls
 imported it), with ``SOURCEGRAD_CACHE_DIR`` pointing at a new empty directory: the first call
-is cold (nothing built in this process nor kept on disk). Per workload it prints, median over the
-processes, in ms:
+is cold (nothing built in this process nor kept on disk). The workloads: ``mlp``, the seed MLP
+(batch 1); ``lstm``, the benchmark LSTM written inline; ``helpers``, the MLP written with helper
+functions (``catalog.mlp_helpers_loss``: its derivative calls theirs); ``model``, the training
+benchmark's loss, ``sg.model``'s LSTM and a linear head (layer objects, ``training_lstm.loss``).
+Per workload it prints, median over the processes, in ms:
 
 * ``first``: the first call of a fresh ``sg.value_and_grad`` (parse, normalize, analyze,
   reverse, simplify, emit, compile, run), and ``transform``: the first call minus a later one;
@@ -62,7 +65,7 @@ PHASES = (
     ("disk cache", "sourcegrad.disk_cache", "load"),
     ("disk cache", "sourcegrad.disk_cache", "store"),
 )
-WORKLOADS = ("mlp", "lstm")
+WORKLOADS = ("mlp", "lstm", "helpers", "model")
 
 
 # ---------------------------------------------------------------- in the measured process
@@ -75,6 +78,15 @@ def _workload(name: str):
         import workloads
 
         return workloads.neural_net, workloads.make_inputs(1, np.float64)
+    if name == "helpers":
+        import catalog
+        import suite
+
+        return catalog.mlp_helpers_loss, suite.mlp_inputs(np.float64)
+    if name == "model":
+        import training_lstm
+
+        return training_lstm.loss, training_lstm.make_inputs()
     import recurrent
 
     return recurrent.lstm_loss, recurrent.make_inputs("lstm", np.float64)
