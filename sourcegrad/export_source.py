@@ -267,6 +267,9 @@ class Namespace:
         #: where set, the source of ``Gradients``, which stands in for the sourcegrad module
         #: the exported function reads (to take gradients while it runs), else None: refused
         self.stand_in: str | None = None
+        #: id of a gradient made by sourcegrad before the function runs (a global) -> the
+        #: name of the function the export writes for it
+        self.gradients: dict[int, str] = {}
 
     # ------------------------------------------------------------------ names
     def free_name(self, base: str, value: Any) -> str:
@@ -310,6 +313,10 @@ class Namespace:
                 if value.__name__ != name:
                     raise ExportError(f"{what} reads {own}.{value.__name__} as {name!r}")
                 module_name = own
+        if self.stand_in is not None and is_public_grad(value):  # from sourcegrad import grad
+            if self.claim(name, value, what):
+                self.add_block(f"{name} = {self.stand_in_name()}.grad")
+            return
         if module_name is not None and module_name.split(".")[0] == _OWN_PACKAGE:
             self._bind_own(name, module_name, what)
             return
@@ -330,6 +337,9 @@ class Namespace:
                 self.imports.setdefault("import numpy as np", None)
                 if alias != name:
                     self.add_block(f"{name} = {alias}")
+                return
+            if id(value) in self.gradients:  # a gradient made before the function runs
+                self.add_block(f"{name} = {self.gradients[id(value)]}")
                 return
             if type(value).__module__.split(".")[0] == _OWN_PACKAGE:
                 raise self.at_read(name, _TAKES_DERIVATIVES.format(what=what, name=name) + _INSIDE)
@@ -373,10 +383,7 @@ class Namespace:
         full = module.__name__
         top = full.split(".")[0]
         if full == _OWN_PACKAGE and self.stand_in is not None:
-            if "Gradients" not in self.bound:
-                self.bound["Gradients"] = self.stand_in
-                self.add_block(self.stand_in)
-            self.add_block(f"{name} = Gradients()")
+            self.add_block(f"{name} = {self.stand_in_name()}()")
             return
         if top == _OWN_PACKAGE:
             raise self.at_read(name, _TAKES_DERIVATIVES.format(what=what, name=name))
@@ -391,6 +398,13 @@ class Namespace:
         else:
             line = f"import {full}" + ("" if full == name else f" as {name}")
         self.imports.setdefault(line, None)
+
+    def stand_in_name(self) -> str:
+        """The name of the class standing in for sourcegrad (:attr:`stand_in`), written once."""
+        if "Gradients" not in self.bound:
+            self.bound["Gradients"] = self.stand_in
+            self.add_block(self.stand_in)
+        return "Gradients"
 
     def bind_function(self, name: str, fn: types.FunctionType, what: str) -> None:
         """Copy the user's function ``fn`` (bound under ``name``) and what it reads."""
@@ -529,6 +543,15 @@ def numpy_alias(value: Any) -> str | None:
             if getattr(space, name, None) is value:
                 return f"{prefix}.{name}"
     return None
+
+
+def is_public_grad(value: Any) -> bool:
+    """Whether ``value`` is ``sourcegrad.grad`` (read as ``from sourcegrad import grad``)."""
+    return (
+        type(value) is types.FunctionType
+        and value.__module__ == f"{_OWN_PACKAGE}.api"
+        and value.__qualname__ == "grad"
+    )
 
 
 def _same_value(a: Any, b: Any) -> bool:

@@ -23,6 +23,7 @@ import numpy as np
 
 from .derivative import Transformed, with_defaults
 from .export_source import ExportError, literal
+from .higher import GradientVjp
 from .runtime.signature import guard_expression
 from .version import __version__
 
@@ -251,6 +252,8 @@ def flat_values(jv, args: tuple) -> tuple:
 
 def _base_values(base, args: tuple) -> tuple:
     """The values of ``base``'s generated function for its call with ``args``."""
+    if isinstance(base, GradientVjp):  # the gradient's arguments, then g_out as its seed
+        return (*args[:-1], *base.seeds(args[-1]))
     if isinstance(base, Transformed):
         if _fills_defaults(base):  # the positional defaults the call leaves out, as it fills them
             args = with_defaults(base.f, tuple(args[:-1])) + tuple(args[-1:])
@@ -274,6 +277,9 @@ def _fills_defaults(base: Transformed) -> bool:
 
 
 def _base_items(base, args: tuple, expr: str, function: bool = False) -> list:
+    if isinstance(base, GradientVjp):
+        one = base.gradient is not None and base.gradient.wrt_tuple
+        return [f"*{expr}[:-1]", f"{expr}[-1][0]"] if one else [f"*{expr}"]
     if isinstance(base, Transformed):
         if function and _fills_defaults(base):
             expr = f"filled(function, {expr})"
@@ -297,6 +303,9 @@ def _tangent_items(jv, primal: tuple, t: str) -> list:
 def _value_items(d, args: tuple, i: int, expr: str) -> list:
     """Source for :func:`~sourcegrad.higher.as_values` of ``expr``."""
     n = len(args)
+    if isinstance(d, GradientVjp):  # g_out as the tower's seed takes it
+        one = d.gradient is not None and d.gradient.wrt_tuple
+        return [f"{expr}[0]"] if one and i % n == n - 1 else [expr]
     if not isinstance(d, Transformed):
         if i % n == n - 1:
             return _tangent_items(d, args[:-1], expr)
@@ -315,6 +324,8 @@ def jvp_key(jv) -> tuple:
 def _result(base, raw: str) -> str:
     """Source for what the derivative ``base`` returns, from its generated function's result
     ``raw`` (``post`` of :meth:`~sourcegrad.derivative.Transformed.source_call`)."""
+    if isinstance(base, GradientVjp):  # a Hessian-vector product along one argument
+        return raw
     if not isinstance(base, Transformed):  # forward mode: each part as its base returns it
         return f"({_result(base.base, raw + '[0]')}, {_result(base.base, raw + '[1]')})"
     if base.mode == "jvp":

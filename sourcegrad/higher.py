@@ -105,9 +105,9 @@ def _offset(obj) -> int:
 
 def as_values(d: Any, args: tuple, i: int, x: Any) -> tuple:
     """The values of the generated function of the derivative ``d`` (called with ``args``,
-    its seed last) that ``x`` is in the place of argument ``i``: ``(x,)``, or one value per
+    its seed last) that ``x`` is in the place of argument ``i``: ``(x,)``, one value per
     tangent where ``d`` takes a tuple of tangents apart there (a jvp along several arguments,
-    and forward mode over one, at every level)."""
+    and forward mode over one, at every level), or the seed a vjp of a gradient takes."""
     n = len(args)
     if isinstance(d, Jvp):
         if i % n == n - 1:  # its tangent
@@ -115,6 +115,8 @@ def as_values(d: Any, args: tuple, i: int, x: Any) -> tuple:
         return as_values(d.base, args[:-1], i, x)
     if getattr(d, "mode", None) == "jvp" and d.wrt_tuple and i % n == n - 1:
         return tuple(x)
+    if isinstance(d, GradientVjp) and i % n == n - 1:  # g_out, as the tower's seed takes it
+        return d.seeds(x)[d.units :]
     return (x,)
 
 
@@ -368,9 +370,7 @@ def _refuse_non_scalar(t: Tower, values) -> None:
 
 def _where(f):
     code = getattr(f, "__code__", None)
-    if code is None:
-        return ("<unknown>", None)
-    return (code.co_filename, code.co_firstlineno)
+    return ("<unknown>", None) if code is None else (code.co_filename, code.co_firstlineno)
 
 
 def _indices(direction) -> tuple:

@@ -225,13 +225,15 @@ def penalty_made_inside(x):
     return np.sum(d(x) ** 2)
 
 
-def test_a_gradient_made_outside_the_function_is_refused_saying_why():
-    """The function calls a gradient sourcegrad made before (a global): nothing an export
-    can hold."""
-    assert np.isfinite(sg.grad(penalty)(np.arange(3.0))).all()  # differentiated in process
-    with pytest.raises(sg.SourcegradError, match="takes a derivative while it runs") as info:
-        sg.export(penalty, np.arange(3.0))
-    assert "take the gradient where it is called" in info.value.reason
+def test_a_gradient_made_outside_the_function_exports_bit_for_bit(tmp_path):
+    """The function calls a gradient sourcegrad made before (a global): the export writes
+    that gradient and binds the global to it (tests/test_export_inner_modes.py)."""
+    x = np.arange(3.0)
+    assert np.isfinite(sg.grad(penalty)(x)).all()  # differentiated in process
+    text = sg.export(penalty, x)
+    assert "D_CUBE = grad_cube" in text
+    alone = run_isolated(tmp_path, text, "d_penalty", (x,))
+    assert same(alone, steady(sg.value_and_grad(penalty), x))
 
 
 def test_a_gradient_taken_inside_the_function_exports_bit_for_bit(tmp_path):
@@ -485,8 +487,9 @@ def test_an_object_an_export_cannot_write_is_refused_at_the_line_reading_it(opti
 
 @pytest.mark.parametrize("f", [penalty, penalty_made_inside])
 def test_the_refused_inner_gradient_points_at_the_users_line(f):
+    """Order 3 through the inner gradient (order 2 exports: tests/test_export_inner_modes.py)."""
     with pytest.raises(sg.SourcegradError) as caught:
-        sg.export(f, np.arange(3.0), order=2)
+        sg.export(f, np.arange(3.0), order=3)
     assert caught.value.filename == __file__
     assert caught.value.lineno == f.__code__.co_firstlineno + 1  # where it reads sourcegrad
 
