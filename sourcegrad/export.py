@@ -50,6 +50,7 @@ from .export_text import (
     public_wrapper,
     rename,
     source_digest,
+    unused_results_dropped,
     with_def_line,
 )
 from .export_values import (
@@ -132,7 +133,7 @@ class _Writer:
             if target != var:
                 renames[var] = target
         self.ns.read_globals(fn, what)
-        text = rename(text, renames)
+        text = unused_results_dropped(rename(text, renames))
         if closure is None:
             body = with_def_line(text, name, fn.__defaults__, fn.__kwdefaults__, what)
         else:  # the export's vjp_of passes the function value's defaults

@@ -95,13 +95,6 @@ def check_jvp_base(jv: Jvp, user: Callable) -> Any:
     if isinstance(base, GradientVjp) or (isinstance(base, Transformed) and base.mode == "grad"):
         return base  # a gradient taken while the function runs, or its vjp
     if isinstance(base, Transformed) and base.mode in ("vjp", "jvp") and not base.bound_self:
-        if base.f.__kwdefaults__ and unpacked(base.f) is base.f:  # a packed one gets them all
-            raise ExportError(
-                f"forward mode over the derivative of {named(base.f, user)}, which has "
-                "keyword-only parameters with defaults: an export of order 2 and up fills in "
-                "defaults by position; make them positional parameters, give them all at "
-                "the call, or export order=1 or mode='forward'"
-            )
         return base
     what = getattr(base, "__name__", repr(base))
     raise ExportError(

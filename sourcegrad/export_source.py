@@ -48,6 +48,19 @@ _TAKES_DERIVATIVES = (
     "function's source when the code runs, and the module holds no sourcegrad; export that "
     "derivative apart, or write the function without it"
 )
+#: why a function that reads sourcegrad's library (sg.nn layers, sg.model networks) is not
+#: exported
+_LIBRARY = (
+    "{what} reads {name!r}, {kind} of sourcegrad's library ({module}): an export holds no "
+    "sourcegrad, and copies only its runtime helpers, not its layers, networks, losses or "
+    "optimizers with their hand-written derivatives; write the layer as NumPy code of its "
+    "parameters in your file (h = np.tanh(x @ params['weight'].T + params['bias'])), or "
+    "differentiate with sourcegrad in process instead of exporting"
+)
+#: sourcegrad's modules whose objects are derivatives (made by sg.grad and the like)
+_DERIVATIVES = tuple(
+    f"{_OWN_PACKAGE}.{m}" for m in ("derivative", "higher", "function_values", "callables")
+)
 #: the way out where the function calls a derivative sourcegrad made before it runs
 _INSIDE = (
     "; or take the gradient where it is called (sg.grad(f)(...) in the function, reverse "
@@ -341,8 +354,14 @@ class Namespace:
             if id(value) in self.gradients:  # a gradient made before the function runs
                 self.add_block(f"{name} = {self.gradients[id(value)]}")
                 return
-            if type(value).__module__.split(".")[0] == _OWN_PACKAGE:
+            own = type(value).__module__
+            if own.startswith(_DERIVATIVES):
                 raise self.at_read(name, _TAKES_DERIVATIVES.format(what=what, name=name) + _INSIDE)
+            if own.split(".")[0] == _OWN_PACKAGE:
+                kind = f"a {type(value).__qualname__} object"
+                raise self.at_read(
+                    name, _LIBRARY.format(what=what, name=name, kind=kind, module=own)
+                )
             self.imports.setdefault("import numpy as np", None)
             try:
                 text = self.data(value, f"{what}: the global {name!r}")
@@ -385,8 +404,11 @@ class Namespace:
         if full == _OWN_PACKAGE and self.stand_in is not None:
             self.add_block(f"{name} = {self.stand_in_name()}()")
             return
-        if top == _OWN_PACKAGE:
+        if full == _OWN_PACKAGE:
             raise self.at_read(name, _TAKES_DERIVATIVES.format(what=what, name=name))
+        if top == _OWN_PACKAGE:
+            text = _LIBRARY.format(what=what, name=name, kind="a module", module=full)
+            raise self.at_read(name, text)
         if top not in ALLOWED_PACKAGES and top not in sys.stdlib_module_names:
             raise ExportError(
                 f"{what} reads the module {full}; an export imports only NumPy, CuPy and "

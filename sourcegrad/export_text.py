@@ -30,7 +30,8 @@ from .version import __version__
 __all__ = [
     "LINE_LENGTH", "callee_wrapper", "describe", "describe_value", "flat_values", "guard_source",
     "header", "import_block", "is_stale", "jvp_key", "jvp_wrapper", "not_reached",
-    "public_wrapper", "rename", "source_digest", "values_text", "with_def_line",
+    "public_wrapper", "rename", "source_digest", "unused_results_dropped", "values_text",
+    "with_def_line",
 ]  # fmt: skip
 
 
@@ -54,6 +55,32 @@ def rename(text: str, names: dict) -> str:
     for (row, col), (_, end), new in reversed(edits):
         line = lines[row - 1]
         lines[row - 1] = line[:col] + new + line[end:]
+    return "".join(lines)
+
+
+def unused_results_dropped(text: str) -> str:
+    """``text`` (a function) with each ``name = call(...)`` whose ``name`` nothing reads (a
+    derivative's primal call kept for the tangent beside it) written as the call alone: the
+    same code, without the binding a linter reports."""
+    tree = ast.parse(text)
+    used = {
+        n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Store)
+    }
+    lines = text.splitlines(keepends=True)
+    dropped = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Assign)
+        and len(n.targets) == 1
+        and isinstance(n.targets[0], ast.Name)
+        and n.targets[0].id not in used
+        and isinstance(n.value, ast.Call)
+        and n.value.lineno == n.lineno
+    ]
+    for n in sorted(dropped, key=lambda n: n.lineno, reverse=True):
+        line = lines[n.lineno - 1].encode()  # ast's columns count UTF-8 bytes
+        edited = line[: n.col_offset] + line[n.value.col_offset :]
+        lines[n.lineno - 1] = edited.decode()
     return "".join(lines)
 
 
@@ -255,7 +282,7 @@ def _base_values(base, args: tuple) -> tuple:
     if isinstance(base, GradientVjp):  # the gradient's arguments, then g_out as its seed
         return (*args[:-1], *base.seeds(args[-1]))
     if isinstance(base, Transformed):
-        if _fills_defaults(base):  # the positional defaults the call leaves out, as it fills them
+        if _fills_defaults(base):  # the defaults the call leaves out, as it fills them
             args = with_defaults(base.f, tuple(args[:-1])) + tuple(args[-1:])
         if base.mode == "jvp" and base.wrt_tuple:  # its own tangents: one value each
             return (*args[:-1], *args[-1])
@@ -272,8 +299,7 @@ def values_text(jv, primal: tuple, function: bool = False) -> str:
 
 
 def _fills_defaults(base: Transformed) -> bool:
-    code = base.f.__code__
-    return bool(base.f.__defaults__) and not code.co_kwonlyargcount and not base.bound_self
+    return bool(base.f.__defaults__ or base.f.__kwdefaults__) and not base.bound_self
 
 
 def _base_items(base, args: tuple, expr: str, function: bool = False) -> list:
@@ -281,8 +307,15 @@ def _base_items(base, args: tuple, expr: str, function: bool = False) -> list:
         one = base.gradient is not None and base.gradient.wrt_tuple
         return [f"*{expr}[:-1]", f"{expr}[-1][0]"] if one else [f"*{expr}"]
     if isinstance(base, Transformed):
+        seed = f"*{expr}[-1]" if base.mode == "jvp" and base.wrt_tuple else f"{expr}[-1]"
         if function and _fills_defaults(base):
             expr = f"filled(function, {expr})"
+        elif _fills_defaults(base):  # a helper's: the defaults this call leaves out, as values
+            own = tuple(args[:-1])
+            left = with_defaults(base.f, own)[len(own) :]
+            what = f"a default of {base.f.__qualname__}"
+            if left:
+                return [f"*{expr}[:-1]", *(literal(v, what) for v in left), seed]
         if base.mode == "jvp" and base.wrt_tuple:
             return [f"*{expr}[:-1]", f"*{expr}[-1]"]
         return [f"*{expr}"]

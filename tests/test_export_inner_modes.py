@@ -7,7 +7,12 @@ themselves are checked against central differences (first and later calls). Orde
 an inner gradient is refused at the line that takes it, with the way out."""
 
 import inspect
+import os
+import shutil
+import subprocess
+import sys
 
+import black
 import numpy as np
 import pytest
 
@@ -149,3 +154,33 @@ def test_order_3_through_an_inner_gradient_is_refused_at_its_line(f, reads):
         sg.export(f, *args, order=3)
     where = (inspect.getsourcefile(f), _line_of(f, reads))
     assert (info.value.filename, info.value.lineno) == where
+
+
+def ruff_clean(text: str, tmp_path) -> None:
+    """``text`` is black-formatted and passes ruff (E, F, W, I)."""
+    assert black.format_str(text, mode=black.Mode(line_length=100)) == text
+    ruff = shutil.which("ruff") or shutil.which("ruff", path=os.path.dirname(sys.executable))
+    if ruff is None:
+        pytest.skip("ruff is not installed")
+    path = tmp_path / "exported.py"
+    path.write_text(text)
+    done = subprocess.run(
+        [ruff, "check", "--isolated", "--select", "E,F,W,I", "--ignore", "E501", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout
+
+
+@pytest.mark.parametrize(
+    "f, options",
+    [
+        (maml, {"mode": "forward"}),
+        (maml, {"order": 2}),
+        (penalty_global, {}),
+        (penalty_imported, {"order": 2}),
+    ],
+)
+def test_the_exports_are_ruff_clean(f, options, tmp_path):
+    args = full_args() if f in MAML else (np.array([0.3, -1.2, 2.0]),)
+    ruff_clean(sg.export(f, *args, **options), tmp_path)

@@ -421,11 +421,14 @@ def test_the_hvp_through_defaults_left_out_is_right(case):
             assert np.linalg.norm(got[k] - fd) <= 1e-6 * max(np.linalg.norm(fd), 1.0), k
 
 
-def test_order_2_through_a_keyword_only_default_is_refused_saying_why():
-    """A layer whose ``__call__`` has a keyword-only default: the export fills defaults by
-    position only; refused naming the method and the way out."""
-    with pytest.raises(sg.SourcegradError, match=r"Dropout.__call__.*keyword-only.*positional"):
-        sg.export(v.train_loss, *v.train_args(), order=2)
+def test_order_2_through_a_keyword_only_default_exports_bit_for_bit(tmp_path):
+    """A layer whose ``__call__`` has a keyword-only default: the export fills it in, as
+    sourcegrad does (more cases: tests/test_export_kwonly.py)."""
+    args = v.train_args()
+    vec = _like(args[0], np.random.default_rng(2))
+    text = sg.export(v.train_loss, *args, order=2)
+    got = isolated(tmp_path, text, "d_train_loss", (*args, vec))
+    assert same(got, steady(sg.hvp(v.train_loss), *args, vec))
 
 
 @pytest.mark.parametrize("mode", ["reverse", "forward"])
