@@ -27,7 +27,8 @@ A gradient the function takes while it runs (a MAML loss: ``g = sg.grad(mse)(p, 
 then the loss at parameters moved along ``g``) is differentiated through ``vjp_of(g_1, wrt)``,
 the vjp of a gradient: a Hessian-vector product, forward mode over the inner gradient
 (:class:`sourcegrad.higher.GradientVjp`); in forward mode through ``jvp_of(g_1, wrt)``, forward
-mode over the gradient, and at order 2 through both and forward mode over the vjp. The module
+mode over the gradient, and at order 2 and up through both and forward mode over the vjp (and
+over forward mode over either, at order 3 and up). The module
 holds no sourcegrad, so the name the function reads it by (``sg``, or ``grad`` imported from
 it) is bound to ``Gradients`` (:data:`~sourcegrad.export_runtime.GRADIENTS_STAND_IN`), whose
 ``grad(f, wrt)`` hands out the build of the gradient that ran, ``grad_<f>``; a gradient made
@@ -39,9 +40,9 @@ over the gradient in ``DERIVATIVE_JVPS``, over its vjp in ``VALUE_JVPS``, for it
 Refused (:mod:`sourcegrad.export_keys`), naming the user's line: forward mode over the
 derivative of a function value with keyword-only defaults, a ``functools.partial`` called as a
 function value; a derivative made by sourcegrad before the function runs whose derivative did
-not run, and a gradient taken inside it at order 3 and up, where no derivative flows through
-it, of a method, along several arguments, of a function with defaults, keyword-only or ``*``
-parameters, or called with arguments of several signatures.
+not run, and a gradient taken inside it where no derivative flows through it, of a gradient
+(``grad(grad(f))``), of a method, along several arguments, of a function with defaults,
+keyword-only or ``*`` parameters, or called with arguments of several signatures.
 """
 
 from __future__ import annotations
@@ -205,54 +206,56 @@ def take_gradients(writer: Any, stand_in: str) -> None:
     if not taken:
         return
     writer.ns.stand_in = stand_in
+    names: dict = {}  # one name for the gradients of one function along one wrt
     for d in taken:
-        name = writer.ns.free_name(f"grad_{d.f.__name__}", d)
-        writer.ns.claim(name, d, "a gradient taken while the function runs")
-        writer.ns.gradients[id(d)] = name
+        key = _gradient_key(d)
+        if key not in names:
+            names[key] = writer.ns.free_name(f"grad_{d.f.__name__}", d)
+            writer.ns.claim(names[key], d, "a gradient taken while the function runs")
+        writer.ns.gradients[id(d)] = names[key]
 
 
 def write_gradients(writer: Any, trace: Trace) -> set:
     """Write, with ``writer`` (:class:`sourcegrad.export._Writer`), each gradient taken while
     the function runs whose derivative ran (its vjp, a Hessian-vector product, in reverse
-    mode; forward mode over it, and over its vjp at order 2), and those derivatives, in the
-    module's tables: ``GRADIENTS`` for ``Gradients.grad``, ``FUNCTION_VALUES`` for the
+    mode; forward mode over it, and over its vjp, at order 2 and up), and those derivatives,
+    in the module's tables: ``GRADIENTS`` for ``Gradients.grad``, ``FUNCTION_VALUES`` for the
     export's ``vjp_of``, ``DERIVATIVE_JVPS`` and ``VALUE_JVPS`` for its ``jvp_of``. The ids of
     the forward modes written (the writer leaves them out of the function values')."""
     jvps = [item for item in trace.jvps if of_gradient(item[0])]
     vjps = list(trace.gradient_vjps)
-    for jv, args, _, _ in jvps:
-        if isinstance(jv.base, Jvp):
-            raise writer.ns.at_read(
-                _module_name(writer, root_of(jv)),
-                f"the gradient of {root_of(jv).f.__qualname__} that {writer.user.__qualname__} "
-                "takes while it runs is differentiated three times or more (order 3 and up), "
-                "which an export does not write; export order=2 (its Hessian-vector product), "
-                "order=1 or mode='forward'",
-            )
-        if isinstance(jv.base, GradientVjp):  # its vjp ran inside forward mode over it
-            vjps.append((jv.base, args[:-1]))
     gradients: dict = {}  # (function, wrt) -> (the gradient, its arguments)
+    for jv, args, _, _ in jvps:
+        while isinstance(jv, Jvp):
+            jv, args = jv.base, args[:-1]
+        if isinstance(jv, GradientVjp):  # its vjp ran inside forward mode over it
+            vjps.append((jv, args))
+        else:
+            _one_signature(writer, gradients, jv, args)
     towers: dict = {}  # id(the tower of a vjp) -> (the vjp, its arguments)
     for vjp, args in vjps:
         if vjp.gradient is None:
             raise _refused_nested(writer)
         _one_signature(writer, gradients, vjp.gradient, args[:-1])
         towers.setdefault(id(vjp.tower), (vjp, args))
-    for jv, args, _, _ in jvps:
-        if isinstance(jv.base, Transformed):
-            _one_signature(writer, gradients, jv.base, args[:-1])
     hvps: dict = {}  # id(the tower of a vjp) -> the name of its wrapper
     names = {key: _write_one(writer, d, args, towers, hvps) for key, (d, args) in gradients.items()}
-    for key, (jv, group) in jvp_groups(jvps, _jvp_key, writer.user).items():
-        base = jv.base
-        if isinstance(base, GradientVjp):  # called as VALUE_JVPS finds it: the gradient first
-            inner = hvps[id(base.tower)]
-            name = writer.jvp_of(jv, key, inner, group, (), function=True)
-            writer.ns.add_block(f"VALUE_JVPS[({inner}, {key[2]!r})] = {name}")
-        else:
-            inner = names[_gradient_key(base)]
-            name = writer.jvp_of(jv, key, inner, group, (), function=False)
-            writer.ns.add_block(f"DERIVATIVE_JVPS[({inner}, {key[2]!r})] = {name}")
+    wrappers: dict = {}  # _jvp_key of a forward mode -> its wrapper's name
+    for depth in sorted({jvp_depth(item[0]) for item in jvps}):  # the inner ones first
+        level = [item for item in jvps if jvp_depth(item[0]) == depth]
+        for key, (jv, group) in jvp_groups(level, _jvp_key, writer.user).items():
+            base, bottom = jv.base, jv
+            while isinstance(bottom, Jvp):
+                bottom = bottom.base
+            over_vjp = isinstance(bottom, GradientVjp)  # VALUE_JVPS passes the gradient first
+            if isinstance(base, Jvp):
+                inner = wrappers[_jvp_key(base)]
+            else:
+                inner = hvps[id(base.tower)] if over_vjp else names[_gradient_key(base)]
+            name = writer.jvp_of(jv, key, inner, group, (), function=over_vjp)
+            table = "VALUE_JVPS" if over_vjp else "DERIVATIVE_JVPS"
+            writer.ns.add_block(f"{table}[({inner}, {key[2]!r})] = {name}")
+            wrappers[key] = name
     return {id(item[0]) for item in jvps}
 
 
@@ -262,9 +265,12 @@ def _gradient_key(d: Transformed) -> tuple:
 
 def _jvp_key(jv: Any) -> tuple:
     """What identifies forward mode over a gradient taken inside (or over its vjp, made anew
-    at each call, by the tower it evaluates) in an export."""
+    at each call, by the tower it evaluates; or over forward mode over one) in an export."""
     base = jv.base
-    inner = id(base.tower) if isinstance(base, GradientVjp) else _gradient_key(base)
+    if isinstance(base, Jvp):
+        inner = _jvp_key(base)
+    else:
+        inner = id(base.tower) if isinstance(base, GradientVjp) else _gradient_key(base)
     return ("jvp", inner, jv.wrt if jv.wrt_tuple else jv.wrt[0])
 
 
@@ -285,8 +291,7 @@ def _write_one(writer: Any, d: Transformed, args: tuple, towers: dict, hvps: dic
     if f.__defaults__ or f.__kwdefaults__ or code.co_kwonlyargcount or code.co_flags & _PACKING:
         raise _refused(writer, d, "is of a function with defaults, keyword-only or * parameters")
     params = ", ".join(code.co_varnames[: code.co_argcount])
-    name = writer.ns.free_name(f"grad_{f.__name__}", d)
-    writer.ns.claim(name, d, "a gradient taken while the function runs")
+    name = writer.ns.gradients[id(d)]  # claimed by take_gradients
     entry = d.emitted(args)
     what = describe(d, "gradient") + f", taken while {writer.user.__name__} runs"
     run = writer.generated(entry.fn, entry.text, f"run_{name}", what)

@@ -488,13 +488,29 @@ def test_an_object_an_export_cannot_write_is_refused_at_the_line_reading_it(opti
         sg.export(v.slotted_loss, x, **options)
 
 
-@pytest.mark.parametrize("f", [penalty, penalty_made_inside])
+def cube_method_of(z, p=3.0):
+    return np.sum(z**p)
+
+
+def penalty_of_defaults(x):
+    return np.sum(sg.grad(cube_method_of)(x) ** 2)
+
+
+D_CUBE_OF_DEFAULTS = sg.grad(cube_method_of)
+
+
+def penalty_of_defaults_global(x):
+    return np.sum(D_CUBE_OF_DEFAULTS(x) ** 2)
+
+
+@pytest.mark.parametrize("f", [penalty_of_defaults_global, penalty_of_defaults])
 def test_the_refused_inner_gradient_points_at_the_users_line(f):
-    """Order 3 through the inner gradient (order 2 exports: tests/test_export_inner_modes.py)."""
+    """An inner gradient of a function with defaults (what an export writes of inner
+    gradients, at every order: tests/test_export_inner_modes.py)."""
     with pytest.raises(sg.SourcegradError) as caught:
-        sg.export(f, np.arange(3.0), order=3)
+        sg.export(f, np.arange(3.0), order=2)
     assert caught.value.filename == __file__
-    assert caught.value.lineno == f.__code__.co_firstlineno + 1  # where it reads sourcegrad
+    assert caught.value.lineno == f.__code__.co_firstlineno + 1  # where it reads the gradient
 
 
 def _moved(x, v, e):
