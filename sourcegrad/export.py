@@ -50,6 +50,7 @@ from .export_text import (
     public_wrapper,
     rename,
     source_digest,
+    unused_results_dropped,
     with_def_line,
 )
 from .export_values import (
@@ -60,6 +61,7 @@ from .export_values import (
     jvp_depth,
     jvp_groups,
     root_of,
+    take_gradients,
     traced,
     write_gradients,
 )
@@ -79,9 +81,6 @@ _SUPPORT = (
     "its source),\n# the functions of yours it calls and the globals it reads (their values "
     "when exported).\n"
 )
-
-
-# ---------------------------------------------------------------------------- staleness
 
 
 # ---------------------------------------------------------------------------- the writer
@@ -107,6 +106,7 @@ class _Writer:
         self.helpers: set = set()  # ids of helpers' derivatives (generated code holds them)
         self.by_key: dict = {}  # Writer.value_key of a function value's derivative -> wrapper
         self.also: dict = {}  # the key of a function the export copies -> its original key
+        self.gradient_jvps: set = set()  # ids of forward modes over gradients taken inside
 
     def generated(
         self, fn: types.FunctionType, text: str, name: str, what: str, closure=None
@@ -133,7 +133,7 @@ class _Writer:
             if target != var:
                 renames[var] = target
         self.ns.read_globals(fn, what)
-        text = rename(text, renames)
+        text = unused_results_dropped(rename(text, renames))
         if closure is None:
             body = with_def_line(text, name, fn.__defaults__, fn.__kwdefaults__, what)
         else:  # the export's vjp_of passes the function value's defaults
@@ -182,7 +182,8 @@ class _Writer:
         function values, then forward mode over those (order 2 and up)."""
         fns = [fn for fn, _ in self.codes.values()] + [e.fn for _, _, e in self.trace.runs]
         self.helpers = held_derivatives(fns + [fn for _, _, fn, _ in self.trace.jvps])
-        jvps = sorted(self.trace.jvps, key=lambda item: jvp_depth(item[0]))  # inner ones first
+        jvps = [j for j in self.trace.jvps if id(j[0]) not in self.gradient_jvps]
+        jvps = sorted(jvps, key=lambda item: jvp_depth(item[0]))  # inner ones first
         self.derivative_jvps([j for j in jvps if id(root_of(j[0])) in self.helpers])
         self.function_values()
         self.value_jvps([j for j in jvps if id(root_of(j[0])) not in self.helpers])
@@ -313,16 +314,18 @@ class _Writer:
             self.by_key[key] = name
         return self.by_key[key]
 
-    def jvp_of(self, jv, key, inner: str, group: list, closure: tuple) -> str:
+    def jvp_of(self, jv, key, inner: str, group: list, closure: tuple, function=None) -> str:
         """The wrapper of forward mode over ``inner`` (its builds ``group``, made for ``jv``
         and the jvps like it), named for it; taking the function value first where the
-        derivative is a function value's (``closure``: the variables read from it)."""
+        derivative is a function value's (``closure``: the variables read from it), or
+        where ``function`` says so."""
         name = self.ns.free_name(f"jvp_{inner}", key)
         self.ns.claim(name, key, inner)
         self.ns.reserved.add(name)
         self.jvps[key] = name
         what = f"forward mode over {inner}, the derivative that runs (order 2 and up)"
-        function = id(root_of(jv)) not in self.helpers
+        if function is None:
+            function = id(root_of(jv)) not in self.helpers
         runs = []
         for k, (targs, ran, n) in enumerate(group):
             run = f"run_{name}" + (f"_{k + 1}" if k else "")
@@ -412,9 +415,6 @@ def _taken_when_run(what: str, var: str, own: str, value) -> str:
     )
 
 
-# ---------------------------------------------------------------------------- descriptions
-
-
 # ---------------------------------------------------------------------------- export
 def export(
     f: Callable,
@@ -496,6 +496,7 @@ def _tower_module_text(f, wrt, args: tuple, order: int) -> str:
     for _ in range(derivative_module.SPECIALISE_AFTER + 1):  # until the callees' builds run
         call()
     writer = _Writer(traced(call), f)
+    take_gradients(writer, GRADIENTS_STAND_IN)
     public = f"d_{f.__name__}"
     what = describe(g, f"derivative of order {order} (forward mode over it, {order - 1}x)")
     what = what.replace("the gradient of", "the gradient of the gradient of", 1)
@@ -505,6 +506,7 @@ def _tower_module_text(f, wrt, args: tuple, order: int) -> str:
         f"def {public}(*args):\n    *args, v = args\n    return {run}(*args, {seeds})\n",
         derivative=True,
     )
+    writer.gradient_jvps = write_gradients(writer, writer.trace)
     writer.resolved()
     make_header = lambda: header(f, g, args, writer.user_functions, public, order)  # noqa: E731
     return _assemble(writer, make_header, public)
@@ -512,8 +514,7 @@ def _tower_module_text(f, wrt, args: tuple, order: int) -> str:
 
 def _module_text(f, df: Transformed, entry, trace: Trace, args: tuple) -> str:
     writer = _Writer(trace, f)
-    if df.mode == "grad" and trace.gradient_vjps:  # gradients taken inside it
-        writer.ns.stand_in = GRADIENTS_STAND_IN
+    take_gradients(writer, GRADIENTS_STAND_IN)
     public = f"d_{f.__name__}"
     code = getattr(entry.fn, "__code__", None)
     if code is not None and code.co_filename == pipeline.__file__:
@@ -538,7 +539,7 @@ def _module_text(f, df: Transformed, entry, trace: Trace, args: tuple) -> str:
             writer.ns.add_block(public_wrapper(public, main, df, entry), derivative=True)
             if df.mode == "jvp":
                 writer.ns.bind("not_aliasing", not_aliasing, public)
-    write_gradients(writer, trace.gradient_vjps)
+    writer.gradient_jvps = write_gradients(writer, trace)
     writer.resolved()
     return _assemble(writer, lambda: header(f, df, args, writer.user_functions, public), public)
 

@@ -17,7 +17,7 @@ from typing import Any
 from .derivative import Transformed
 from .disk_cache import is_generated
 from .export_source import ExportError, numpy_alias
-from .higher import Jvp
+from .higher import GradientVjp, Jvp
 from .transform.parse import PACKS
 
 
@@ -85,20 +85,16 @@ def unpacked(fn: types.FunctionType) -> types.FunctionType:
 
 def check_jvp_base(jv: Jvp, user: Callable) -> Any:
     """The derivative that the forward mode ``jv`` transforms: a helper's or a function
-    value's vjp or jvp, or forward mode over one (order 3 and up); refused for any other
+    value's vjp or jvp, a gradient taken while the function runs or its vjp, or forward
+    mode over one (order 3 and up); refused for any other
     (``user``: the function exported, where the message points)."""
     base = jv.base
     if isinstance(base, Jvp):
         check_jvp_base(base, user)
         return base
+    if isinstance(base, GradientVjp) or (isinstance(base, Transformed) and base.mode == "grad"):
+        return base  # a gradient taken while the function runs, or its vjp
     if isinstance(base, Transformed) and base.mode in ("vjp", "jvp") and not base.bound_self:
-        if base.f.__kwdefaults__ and unpacked(base.f) is base.f:  # a packed one gets them all
-            raise ExportError(
-                f"forward mode over the derivative of {named(base.f, user)}, which has "
-                "keyword-only parameters with defaults: an export of order 2 and up fills in "
-                "defaults by position; make them positional parameters, give them all at "
-                "the call, or export order=1 or mode='forward'"
-            )
         return base
     what = getattr(base, "__name__", repr(base))
     raise ExportError(

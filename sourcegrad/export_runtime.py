@@ -186,14 +186,18 @@ def with_defaults(function, args, kwargs):
 
 
 def filled(function, args):
-    """args (the function's own, then a seed) with the defaults of the positional parameters
-    they leave out put before the seed, as sourcegrad's derivatives fill them in."""
+    """args (the function's own, then a seed) with the defaults of the parameters they leave
+    out put before the seed, keyword-only ones last, as sourcegrad's derivatives fill them in."""
     code, defaults = function.__code__, function.__defaults__ or ()
-    own = args[:-1]
-    first = code.co_argcount - len(defaults)
-    if not defaults or len(own) >= code.co_argcount or len(own) < first:
+    own, n = args[:-1], code.co_argcount
+    first = n - len(defaults)
+    if len(own) < first:
         return args
-    return own + tuple(defaults[len(own) - first :]) + args[-1:]
+    if len(own) < n:
+        own = own + tuple(defaults[len(own) - first :])
+    names = code.co_varnames[n : n + code.co_kwonlyargcount]
+    kwdefaults = function.__kwdefaults__ or {}
+    return own + tuple(kwdefaults[k] for k in names[len(own) - n :]) + args[-1:]
 
 
 def plain_function(fn):

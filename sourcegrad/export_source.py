@@ -48,6 +48,19 @@ _TAKES_DERIVATIVES = (
     "function's source when the code runs, and the module holds no sourcegrad; export that "
     "derivative apart, or write the function without it"
 )
+#: why a function that reads sourcegrad's library (sg.nn layers, sg.model networks) is not
+#: exported
+_LIBRARY = (
+    "{what} reads {name!r}, {kind} of sourcegrad's library ({module}): an export holds no "
+    "sourcegrad, and copies only its runtime helpers, not its layers, networks, losses or "
+    "optimizers with their hand-written derivatives; write the layer as NumPy code of its "
+    "parameters in your file (h = np.tanh(x @ params['weight'].T + params['bias'])), or "
+    "differentiate with sourcegrad in process instead of exporting"
+)
+#: sourcegrad's modules whose objects are derivatives (made by sg.grad and the like)
+_DERIVATIVES = tuple(
+    f"{_OWN_PACKAGE}.{m}" for m in ("derivative", "higher", "function_values", "callables")
+)
 #: the way out where the function calls a derivative sourcegrad made before it runs
 _INSIDE = (
     "; or take the gradient where it is called (sg.grad(f)(...) in the function, reverse "
@@ -267,6 +280,9 @@ class Namespace:
         #: where set, the source of ``Gradients``, which stands in for the sourcegrad module
         #: the exported function reads (to take gradients while it runs), else None: refused
         self.stand_in: str | None = None
+        #: id of a gradient made by sourcegrad before the function runs (a global) -> the
+        #: name of the function the export writes for it
+        self.gradients: dict[int, str] = {}
 
     # ------------------------------------------------------------------ names
     def free_name(self, base: str, value: Any) -> str:
@@ -310,6 +326,10 @@ class Namespace:
                 if value.__name__ != name:
                     raise ExportError(f"{what} reads {own}.{value.__name__} as {name!r}")
                 module_name = own
+        if self.stand_in is not None and is_public_grad(value):  # from sourcegrad import grad
+            if self.claim(name, value, what):
+                self.add_block(f"{name} = {self.stand_in_name()}.grad")
+            return
         if module_name is not None and module_name.split(".")[0] == _OWN_PACKAGE:
             self._bind_own(name, module_name, what)
             return
@@ -331,8 +351,17 @@ class Namespace:
                 if alias != name:
                     self.add_block(f"{name} = {alias}")
                 return
-            if type(value).__module__.split(".")[0] == _OWN_PACKAGE:
+            if id(value) in self.gradients:  # a gradient made before the function runs
+                self.add_block(f"{name} = {self.gradients[id(value)]}")
+                return
+            own = type(value).__module__
+            if own.startswith(_DERIVATIVES):
                 raise self.at_read(name, _TAKES_DERIVATIVES.format(what=what, name=name) + _INSIDE)
+            if own.split(".")[0] == _OWN_PACKAGE:
+                kind = f"a {type(value).__qualname__} object"
+                raise self.at_read(
+                    name, _LIBRARY.format(what=what, name=name, kind=kind, module=own)
+                )
             self.imports.setdefault("import numpy as np", None)
             try:
                 text = self.data(value, f"{what}: the global {name!r}")
@@ -373,13 +402,13 @@ class Namespace:
         full = module.__name__
         top = full.split(".")[0]
         if full == _OWN_PACKAGE and self.stand_in is not None:
-            if "Gradients" not in self.bound:
-                self.bound["Gradients"] = self.stand_in
-                self.add_block(self.stand_in)
-            self.add_block(f"{name} = Gradients()")
+            self.add_block(f"{name} = {self.stand_in_name()}()")
             return
-        if top == _OWN_PACKAGE:
+        if full == _OWN_PACKAGE:
             raise self.at_read(name, _TAKES_DERIVATIVES.format(what=what, name=name))
+        if top == _OWN_PACKAGE:
+            text = _LIBRARY.format(what=what, name=name, kind="a module", module=full)
+            raise self.at_read(name, text)
         if top not in ALLOWED_PACKAGES and top not in sys.stdlib_module_names:
             raise ExportError(
                 f"{what} reads the module {full}; an export imports only NumPy, CuPy and "
@@ -391,6 +420,13 @@ class Namespace:
         else:
             line = f"import {full}" + ("" if full == name else f" as {name}")
         self.imports.setdefault(line, None)
+
+    def stand_in_name(self) -> str:
+        """The name of the class standing in for sourcegrad (:attr:`stand_in`), written once."""
+        if "Gradients" not in self.bound:
+            self.bound["Gradients"] = self.stand_in
+            self.add_block(self.stand_in)
+        return "Gradients"
 
     def bind_function(self, name: str, fn: types.FunctionType, what: str) -> None:
         """Copy the user's function ``fn`` (bound under ``name``) and what it reads."""
@@ -529,6 +565,15 @@ def numpy_alias(value: Any) -> str | None:
             if getattr(space, name, None) is value:
                 return f"{prefix}.{name}"
     return None
+
+
+def is_public_grad(value: Any) -> bool:
+    """Whether ``value`` is ``sourcegrad.grad`` (read as ``from sourcegrad import grad``)."""
+    return (
+        type(value) is types.FunctionType
+        and value.__module__ == f"{_OWN_PACKAGE}.api"
+        and value.__qualname__ == "grad"
+    )
 
 
 def _same_value(a: Any, b: Any) -> bool:

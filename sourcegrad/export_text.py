@@ -23,13 +23,15 @@ import numpy as np
 
 from .derivative import Transformed, with_defaults
 from .export_source import ExportError, literal
+from .higher import GradientVjp
 from .runtime.signature import guard_expression
 from .version import __version__
 
 __all__ = [
     "LINE_LENGTH", "callee_wrapper", "describe", "describe_value", "flat_values", "guard_source",
     "header", "import_block", "is_stale", "jvp_key", "jvp_wrapper", "not_reached",
-    "public_wrapper", "rename", "source_digest", "values_text", "with_def_line",
+    "public_wrapper", "rename", "source_digest", "unused_results_dropped", "values_text",
+    "with_def_line",
 ]  # fmt: skip
 
 
@@ -53,6 +55,32 @@ def rename(text: str, names: dict) -> str:
     for (row, col), (_, end), new in reversed(edits):
         line = lines[row - 1]
         lines[row - 1] = line[:col] + new + line[end:]
+    return "".join(lines)
+
+
+def unused_results_dropped(text: str) -> str:
+    """``text`` (a function) with each ``name = call(...)`` whose ``name`` nothing reads (a
+    derivative's primal call kept for the tangent beside it) written as the call alone: the
+    same code, without the binding a linter reports."""
+    tree = ast.parse(text)
+    used = {
+        n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Store)
+    }
+    lines = text.splitlines(keepends=True)
+    dropped = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Assign)
+        and len(n.targets) == 1
+        and isinstance(n.targets[0], ast.Name)
+        and n.targets[0].id not in used
+        and isinstance(n.value, ast.Call)
+        and n.value.lineno == n.lineno
+    ]
+    for n in sorted(dropped, key=lambda n: n.lineno, reverse=True):
+        line = lines[n.lineno - 1].encode()  # ast's columns count UTF-8 bytes
+        edited = line[: n.col_offset] + line[n.value.col_offset :]
+        lines[n.lineno - 1] = edited.decode()
     return "".join(lines)
 
 
@@ -251,8 +279,10 @@ def flat_values(jv, args: tuple) -> tuple:
 
 def _base_values(base, args: tuple) -> tuple:
     """The values of ``base``'s generated function for its call with ``args``."""
+    if isinstance(base, GradientVjp):  # the gradient's arguments, then g_out as its seed
+        return (*args[:-1], *base.seeds(args[-1]))
     if isinstance(base, Transformed):
-        if _fills_defaults(base):  # the positional defaults the call leaves out, as it fills them
+        if _fills_defaults(base):  # the defaults the call leaves out, as it fills them
             args = with_defaults(base.f, tuple(args[:-1])) + tuple(args[-1:])
         if base.mode == "jvp" and base.wrt_tuple:  # its own tangents: one value each
             return (*args[:-1], *args[-1])
@@ -269,14 +299,23 @@ def values_text(jv, primal: tuple, function: bool = False) -> str:
 
 
 def _fills_defaults(base: Transformed) -> bool:
-    code = base.f.__code__
-    return bool(base.f.__defaults__) and not code.co_kwonlyargcount and not base.bound_self
+    return bool(base.f.__defaults__ or base.f.__kwdefaults__) and not base.bound_self
 
 
 def _base_items(base, args: tuple, expr: str, function: bool = False) -> list:
+    if isinstance(base, GradientVjp):
+        one = base.gradient is not None and base.gradient.wrt_tuple
+        return [f"*{expr}[:-1]", f"{expr}[-1][0]"] if one else [f"*{expr}"]
     if isinstance(base, Transformed):
+        seed = f"*{expr}[-1]" if base.mode == "jvp" and base.wrt_tuple else f"{expr}[-1]"
         if function and _fills_defaults(base):
             expr = f"filled(function, {expr})"
+        elif _fills_defaults(base):  # a helper's: the defaults this call leaves out, as values
+            own = tuple(args[:-1])
+            left = with_defaults(base.f, own)[len(own) :]
+            what = f"a default of {base.f.__qualname__}"
+            if left:
+                return [f"*{expr}[:-1]", *(literal(v, what) for v in left), seed]
         if base.mode == "jvp" and base.wrt_tuple:
             return [f"*{expr}[:-1]", f"*{expr}[-1]"]
         return [f"*{expr}"]
@@ -297,6 +336,9 @@ def _tangent_items(jv, primal: tuple, t: str) -> list:
 def _value_items(d, args: tuple, i: int, expr: str) -> list:
     """Source for :func:`~sourcegrad.higher.as_values` of ``expr``."""
     n = len(args)
+    if isinstance(d, GradientVjp):  # g_out as the tower's seed takes it
+        one = d.gradient is not None and d.gradient.wrt_tuple
+        return [f"{expr}[0]"] if one and i % n == n - 1 else [expr]
     if not isinstance(d, Transformed):
         if i % n == n - 1:
             return _tangent_items(d, args[:-1], expr)
@@ -315,6 +357,8 @@ def jvp_key(jv) -> tuple:
 def _result(base, raw: str) -> str:
     """Source for what the derivative ``base`` returns, from its generated function's result
     ``raw`` (``post`` of :meth:`~sourcegrad.derivative.Transformed.source_call`)."""
+    if isinstance(base, GradientVjp):  # a Hessian-vector product along one argument
+        return raw
     if not isinstance(base, Transformed):  # forward mode: each part as its base returns it
         return f"({_result(base.base, raw + '[0]')}, {_result(base.base, raw + '[1]')})"
     if base.mode == "jvp":

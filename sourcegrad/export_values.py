@@ -26,18 +26,23 @@ export runs (each build is made by a factory taking them).
 A gradient the function takes while it runs (a MAML loss: ``g = sg.grad(mse)(p, xs, ys)``,
 then the loss at parameters moved along ``g``) is differentiated through ``vjp_of(g_1, wrt)``,
 the vjp of a gradient: a Hessian-vector product, forward mode over the inner gradient
-(:class:`sourcegrad.higher.GradientVjp`). The module holds no sourcegrad, so the name the
-function reads it by (``sg``) is bound to ``Gradients``
-(:data:`~sourcegrad.export_runtime.GRADIENTS_STAND_IN`), whose ``grad(f, wrt)`` hands out the
-build of the gradient that ran, ``grad_<f>``; the build of its vjp that ran, ``vjp_grad_<f>``,
-is in ``FUNCTION_VALUES`` for the export's ``vjp_of`` (:func:`write_gradients`).
+(:class:`sourcegrad.higher.GradientVjp`); in forward mode through ``jvp_of(g_1, wrt)``, forward
+mode over the gradient, and at order 2 and up through both and forward mode over the vjp (and
+over forward mode over either, at order 3 and up). The module
+holds no sourcegrad, so the name the function reads it by (``sg``, or ``grad`` imported from
+it) is bound to ``Gradients`` (:data:`~sourcegrad.export_runtime.GRADIENTS_STAND_IN`), whose
+``grad(f, wrt)`` hands out the build of the gradient that ran, ``grad_<f>``; a gradient made
+before the function runs (a global ``D = sg.grad(f)``) is bound to it too. The build of its vjp
+that ran, ``vjp_grad_<f>``, is in ``FUNCTION_VALUES`` for the export's ``vjp_of``; forward mode
+over the gradient in ``DERIVATIVE_JVPS``, over its vjp in ``VALUE_JVPS``, for its ``jvp_of``
+(:func:`write_gradients`).
 
 Refused (:mod:`sourcegrad.export_keys`), naming the user's line: forward mode over the
 derivative of a function value with keyword-only defaults, a ``functools.partial`` called as a
-function value; a derivative made by sourcegrad before the function runs (a global), and a
-gradient taken inside it in forward mode, at order 2 and up, where no derivative flows through
-it, of a method, along several arguments, of a function with defaults, keyword-only or ``*``
-parameters, or called with arguments of several signatures.
+function value; a derivative made by sourcegrad before the function runs whose derivative did
+not run, and a gradient taken inside it where no derivative flows through it, of a gradient
+(``grad(grad(f))``), of a method, along several arguments, of a function with defaults,
+keyword-only or ``*`` parameters, or called with arguments of several signatures.
 """
 
 from __future__ import annotations
@@ -50,14 +55,15 @@ from typing import Any
 
 from .derivative import Transformed, recording_runs
 from .export_keys import check_jvp_base
-from .export_source import ExportError
+from .export_source import ExportError, global_read_line, is_public_grad
 from .export_text import describe, describe_value, flat_values, values_text
 from .function_values import jvp_of, vjp_of
-from .higher import GradientVjp, recording_jvps
+from .higher import GradientVjp, Jvp, recording_jvps
 
 __all__ = [
     "Trace", "code_path", "held_derivatives", "is_resolver", "jvp_depth", "jvp_groups",
-    "root_of", "traced", "write_gradients",
+    "gradients_taken", "of_gradient", "root_of", "take_gradients", "traced",
+    "write_gradients",
 ]  # fmt: skip
 
 
@@ -130,14 +136,15 @@ def held_derivatives(fns: list) -> set:
 
 
 def root_of(jv) -> Transformed:
-    """The derivative at the bottom of the forward mode ``jv`` (over forward mode...)."""
+    """The derivative at the bottom of the forward mode ``jv`` (over forward mode...); for
+    the vjp of a gradient taken while the function runs, that gradient."""
     while not isinstance(jv, Transformed):
-        jv = jv.base
+        jv = jv.gradient if isinstance(jv, GradientVjp) else jv.base
     return jv
 
 
 def jvp_depth(jv) -> int:
-    return 0 if isinstance(jv, Transformed) else 1 + jvp_depth(jv.base)
+    return 0 if isinstance(jv, (Transformed, GradientVjp)) else 1 + jvp_depth(jv.base)
 
 
 # ---------------------------------------------------------------------------- forward mode over derivatives
@@ -167,36 +174,125 @@ def jvp_groups(jvps: list, key_of: Callable, user: Callable) -> dict:
 _PACKING = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
 
 
-def write_gradients(writer: Any, gradient_vjps: list) -> None:
-    """Write, with ``writer`` (:class:`sourcegrad.export._Writer`), each gradient whose vjp ran
-    (``gradient_vjps``: ``[(GradientVjp, its arguments, the seed last)]``) and that vjp, and
-    put them in the module's tables: ``GRADIENTS`` for ``Gradients.grad``, ``FUNCTION_VALUES``
-    for the export's ``vjp_of``."""
-    seen: dict = {}
-    for vjp, args in gradient_vjps:
-        d = vjp.gradient
-        got = seen.get(id(d))
-        if got is None:
-            seen[id(d)] = (vjp, args)
-        elif describe_value(got[1][:-1]) != describe_value(args[:-1]):
-            raise _refused(writer, d, "is called with arguments of several signatures")
-    for vjp, args in seen.values():
-        _write_one(writer, vjp, args)
+def of_gradient(jv: Any) -> bool:
+    """Whether the forward mode ``jv`` (over forward mode...) transforms a gradient the
+    function takes while it runs, or that gradient's vjp."""
+    while isinstance(jv, Jvp):
+        jv = jv.base
+    return isinstance(jv, GradientVjp) or (isinstance(jv, Transformed) and jv.mode == "grad")
 
 
-def _write_one(writer: Any, vjp: Any, args: tuple) -> None:
-    """Write the gradient ``vjp.gradient`` and its vjp ``vjp`` as they ran for ``args``."""
-    d = vjp.gradient
+def gradients_taken(trace: Trace) -> list:
+    """The gradients the function traced takes while it runs (``sg.grad(f)`` inside it, or
+    made before it runs) whose derivatives ran."""
+    found: dict = {}
+    for vjp, _ in trace.gradient_vjps:
+        found[id(vjp.gradient)] = vjp.gradient
+    for jv, *_ in trace.jvps:
+        while isinstance(jv, Jvp):
+            jv = jv.base
+        d = jv.gradient if isinstance(jv, GradientVjp) else jv
+        if isinstance(d, Transformed) and d.mode == "grad":
+            found[id(d)] = d
+    return [d for d in found.values() if d is not None]
+
+
+def take_gradients(writer: Any, stand_in: str) -> None:
+    """Where the function ``writer`` exports takes gradients while it runs (``sg.grad(f)``
+    inside it, or a global made by ``sg.grad`` before), ``sg`` (or ``grad``) reads
+    ``stand_in``, the stand-in for sourcegrad, and each gradient is known by the name it is
+    written under."""
+    taken = gradients_taken(writer.trace)
+    if not taken:
+        return
+    writer.ns.stand_in = stand_in
+    names: dict = {}  # one name for the gradients of one function along one wrt
+    for d in taken:
+        key = _gradient_key(d)
+        if key not in names:
+            names[key] = writer.ns.free_name(f"grad_{d.f.__name__}", d)
+            writer.ns.claim(names[key], d, "a gradient taken while the function runs")
+        writer.ns.gradients[id(d)] = names[key]
+
+
+def write_gradients(writer: Any, trace: Trace) -> set:
+    """Write, with ``writer`` (:class:`sourcegrad.export._Writer`), each gradient taken while
+    the function runs whose derivative ran (its vjp, a Hessian-vector product, in reverse
+    mode; forward mode over it, and over its vjp, at order 2 and up), and those derivatives,
+    in the module's tables: ``GRADIENTS`` for ``Gradients.grad``, ``FUNCTION_VALUES`` for the
+    export's ``vjp_of``, ``DERIVATIVE_JVPS`` and ``VALUE_JVPS`` for its ``jvp_of``. The ids of
+    the forward modes written (the writer leaves them out of the function values')."""
+    jvps = [item for item in trace.jvps if of_gradient(item[0])]
+    vjps = list(trace.gradient_vjps)
+    gradients: dict = {}  # (function, wrt) -> (the gradient, its arguments)
+    for jv, args, _, _ in jvps:
+        while isinstance(jv, Jvp):
+            jv, args = jv.base, args[:-1]
+        if isinstance(jv, GradientVjp):  # its vjp ran inside forward mode over it
+            vjps.append((jv, args))
+        else:
+            _one_signature(writer, gradients, jv, args)
+    towers: dict = {}  # id(the tower of a vjp) -> (the vjp, its arguments)
+    for vjp, args in vjps:
+        if vjp.gradient is None:
+            raise _refused_nested(writer)
+        _one_signature(writer, gradients, vjp.gradient, args[:-1])
+        towers.setdefault(id(vjp.tower), (vjp, args))
+    hvps: dict = {}  # id(the tower of a vjp) -> the name of its wrapper
+    names = {key: _write_one(writer, d, args, towers, hvps) for key, (d, args) in gradients.items()}
+    wrappers: dict = {}  # _jvp_key of a forward mode -> its wrapper's name
+    for depth in sorted({jvp_depth(item[0]) for item in jvps}):  # the inner ones first
+        level = [item for item in jvps if jvp_depth(item[0]) == depth]
+        for key, (jv, group) in jvp_groups(level, _jvp_key, writer.user).items():
+            base, bottom = jv.base, jv
+            while isinstance(bottom, Jvp):
+                bottom = bottom.base
+            over_vjp = isinstance(bottom, GradientVjp)  # VALUE_JVPS passes the gradient first
+            if isinstance(base, Jvp):
+                inner = wrappers[_jvp_key(base)]
+            else:
+                inner = hvps[id(base.tower)] if over_vjp else names[_gradient_key(base)]
+            name = writer.jvp_of(jv, key, inner, group, (), function=over_vjp)
+            table = "VALUE_JVPS" if over_vjp else "DERIVATIVE_JVPS"
+            writer.ns.add_block(f"{table}[({inner}, {key[2]!r})] = {name}")
+            wrappers[key] = name
+    return {id(item[0]) for item in jvps}
+
+
+def _gradient_key(d: Transformed) -> tuple:
+    return (d.f, d.wrt, d.wrt_tuple)
+
+
+def _jvp_key(jv: Any) -> tuple:
+    """What identifies forward mode over a gradient taken inside (or over its vjp, made anew
+    at each call, by the tower it evaluates; or over forward mode over one) in an export."""
+    base = jv.base
+    if isinstance(base, Jvp):
+        inner = _jvp_key(base)
+    else:
+        inner = id(base.tower) if isinstance(base, GradientVjp) else _gradient_key(base)
+    return ("jvp", inner, jv.wrt if jv.wrt_tuple else jv.wrt[0])
+
+
+def _one_signature(writer: Any, gradients: dict, d: Transformed, args: tuple) -> None:
+    """Record the gradient ``d`` called with ``args``; refused where it was called with
+    arguments of another signature too."""
+    got = gradients.setdefault(_gradient_key(d), (d, args))
+    if describe_value(got[1]) != describe_value(args):
+        raise _refused(writer, d, "is called with arguments of several signatures")
+
+
+def _write_one(writer: Any, d: Transformed, args: tuple, towers: dict, hvps: dict) -> str:
+    """Write the gradient ``d`` as it ran for ``args``, then the vjps of it in ``towers``
+    (their wrappers' names into ``hvps``); the name ``Gradients.grad`` hands out."""
     f, code = d.f, d.f.__code__
-    t = vjp.tower
-    if d.bound_self or len(d.wrt) != 1 or t.W != t.read or t.read_tuple:
+    if d.bound_self or len(d.wrt) != 1:
         raise _refused(writer, d, "is a method's or along several arguments")
     if f.__defaults__ or f.__kwdefaults__ or code.co_kwonlyargcount or code.co_flags & _PACKING:
         raise _refused(writer, d, "is of a function with defaults, keyword-only or * parameters")
     params = ", ".join(code.co_varnames[: code.co_argcount])
-    name = writer.ns.free_name(f"grad_{f.__name__}", d)
-    writer.ns.claim(name, d, "a gradient taken while the function runs")
-    entry = d.emitted(args[:-1])
+    name = writer.ns.gradients[id(d)]  # claimed by take_gradients
+    entry = d.emitted(args)
     what = describe(d, "gradient") + f", taken while {writer.user.__name__} runs"
     run = writer.generated(entry.fn, entry.text, f"run_{name}", what)
     writer.ns.add_block(
@@ -204,14 +300,22 @@ def _write_one(writer: Any, vjp: Any, args: tuple) -> None:
         f"def {name}({params}):\n    return {_packed(d, f'{run}({params})[1]')}\n",
         derivative=True,
     )
-    hvp = _write_vjp(writer, vjp, args, name, params)
+    tables = []
+    for key, (vjp, vargs) in towers.items():
+        if vjp.gradient is d or _gradient_key(vjp.gradient) == _gradient_key(d):
+            hvps[key] = _write_vjp(writer, vjp, vargs, name, params)
+            tables.append(
+                f"FUNCTION_VALUES[({name}.__code__, {vjp.tower.read[0]!r})] = {hvps[key]}"
+            )
     key = writer.local_code(code)
     if key is None:
         writer.ns.bind(f.__name__, f, what)
         key = writer.local_code(code)
     wrt = d.wrt if d.wrt_tuple else d.wrt[0]
-    writer.ns.add_block(f"GRADIENTS[({key}, {wrt!r})] = {name}")
-    writer.ns.add_block(f"FUNCTION_VALUES[({name}.__code__, {t.read[0]!r})] = {hvp}")
+    writer.ns.stand_in_name()  # GRADIENTS, where the function reads no sourcegrad itself
+    for block in [f"GRADIENTS[({key}, {wrt!r})] = {name}", *tables]:
+        writer.ns.add_block(block)
+    return name
 
 
 def _write_vjp(writer: Any, vjp: Any, args: tuple, name: str, params: str) -> str:
@@ -219,9 +323,12 @@ def _write_vjp(writer: Any, vjp: Any, args: tuple, name: str, params: str) -> st
     over the gradient, its tangent seeded with ``g_out``) and the wrapper the export's
     ``vjp_of`` calls (the function value first, as it passes it); the wrapper's name."""
     *primal, g_out = args
-    entry = vjp.tower.outermost(vjp.tower.values(vjp.bound_self + tuple(primal), vjp.seeds(g_out)))
-    code = entry.fn.__code__
-    seed = code.co_varnames[code.co_argcount + code.co_kwonlyargcount - 1]  # the last: g_out's
+    t = vjp.tower
+    if t.W != t.read or t.read_tuple:
+        raise _refused(writer, vjp.gradient, "is a method's or along several arguments")
+    entry = t.outermost(t.values(vjp.bound_self + tuple(primal), vjp.seeds(g_out)))
+    fn_code = entry.fn.__code__
+    seed = fn_code.co_varnames[fn_code.co_argcount + fn_code.co_kwonlyargcount - 1]  # g_out's
     hvp = f"vjp_{name}"
     writer.ns.claim(hvp, vjp, "the vjp of a gradient taken while the function runs")
     what = f"the build {hvp} runs: forward mode over the pure code of {name}, along g_out"
@@ -241,18 +348,33 @@ def _packed(d: Any, grads: str) -> str:
     return f"({grads},)" if d.wrt_tuple else grads
 
 
-def _refused(writer: Any, d: Any, why: str) -> ExportError:
+def _refused_nested(writer: Any) -> ExportError:
     return writer.ns.at_read(
         _module_name(writer),
+        f"{writer.user.__qualname__} takes a derivative of a derivative while it runs "
+        "(grad(grad(f))), whose vjp an export does not write; take grad(f) of a plain "
+        "function inside, or export the function without it",
+    )
+
+
+def _refused(writer: Any, d: Any, why: str) -> ExportError:
+    return writer.ns.at_read(
+        _module_name(writer, d),
         f"the gradient of {d.f.__qualname__} that {writer.user.__qualname__} takes while it "
         f"runs {why}, which an export does not write; take it as grad(f) of a plain function "
         "with its positional parameters, along one argument, or export the function without it",
     )
 
 
-def _module_name(writer: Any) -> str:
-    """The name the exported function reads sourcegrad by (where a refusal points)."""
+def _module_name(writer: Any, d: Any = None) -> str:
+    """The global name the exported function reads the gradient ``d`` by (a gradient made
+    before it runs), or sourcegrad (or its ``grad``) by: where a refusal points."""
+    found = "sourcegrad"
     for name, value in writer.user.__globals__.items():
-        if inspect.ismodule(value) and value.__name__ == "sourcegrad":
+        if global_read_line(writer.user, name) is None:
+            continue
+        if d is not None and value is d:
             return name
-    return "sourcegrad"
+        if (inspect.ismodule(value) and value.__name__ == "sourcegrad") or is_public_grad(value):
+            found = name
+    return found

@@ -18,6 +18,7 @@ keyword-only) and ``post(fn(...))`` is what calling the object with ``args`` ret
 from __future__ import annotations
 
 import contextlib
+import copy
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -102,9 +103,9 @@ def _offset(obj) -> int:
 
 def as_values(d: Any, args: tuple, i: int, x: Any) -> tuple:
     """The values of the generated function of the derivative ``d`` (called with ``args``,
-    its seed last) that ``x`` is in the place of argument ``i``: ``(x,)``, or one value per
+    its seed last) that ``x`` is in the place of argument ``i``: ``(x,)``, one value per
     tangent where ``d`` takes a tuple of tangents apart there (a jvp along several arguments,
-    and forward mode over one, at every level)."""
+    and forward mode over one, at every level), or the seed a vjp of a gradient takes."""
     n = len(args)
     if isinstance(d, Jvp):
         if i % n == n - 1:  # its tangent
@@ -112,6 +113,8 @@ def as_values(d: Any, args: tuple, i: int, x: Any) -> tuple:
         return as_values(d.base, args[:-1], i, x)
     if getattr(d, "mode", None) == "jvp" and d.wrt_tuple and i % n == n - 1:
         return tuple(x)
+    if isinstance(d, GradientVjp) and i % n == n - 1:  # g_out, as the tower's seed takes it
+        return d.seeds(x)[d.units :]
     return (x,)
 
 
@@ -335,6 +338,7 @@ class Tower:
 
 
 _TOWERS: OrderedDict = OrderedDict()  # the _KEPT most recently used
+_GENERATORS = (np.random.Generator, np.random.RandomState)
 
 
 def tower(
@@ -350,8 +354,9 @@ def _refuse_non_scalar(t: Tower, values) -> None:
     per direction) is not a scalar: checked once per argument signature, when it is built."""
     n = len(values) - t.nseeds
     g = t.gradient()
-    try:
-        value, _ = g.run(g.emitted(values[:n]), values[:n])
+    primal = tuple(copy.deepcopy(v) if isinstance(v, _GENERATORS) else v for v in values[:n])
+    try:  # a generator passed in draws for this check from a copy: the call draws as f does
+        value, _ = g.run(g.emitted(primal), primal)
     except NonScalarOutputError as exc:  # a function that returns a tuple, refused by grad
         if "returns a tuple" not in exc.reason:
             raise
@@ -368,9 +373,7 @@ def _refuse_non_scalar(t: Tower, values) -> None:
 
 def _where(f):
     code = getattr(f, "__code__", None)
-    if code is None:
-        return ("<unknown>", None)
-    return (code.co_filename, code.co_firstlineno)
+    return ("<unknown>", None) if code is None else (code.co_filename, code.co_firstlineno)
 
 
 def _indices(direction) -> tuple:
@@ -501,7 +504,6 @@ def hvp(f: Callable, wrt: int | tuple = 0) -> Callable:
     scalar ``f`` with respect to ``args[wrt]`` (forward mode over the reverse-mode gradient).
     For a tuple ``wrt``, ``v`` is a tuple (one direction per argument) and so is the result:
     the Hessian with respect to all those arguments times ``v``, split by argument."""
-
     joint = isinstance(wrt, (tuple, list))
     f, bound, wrts, packing = unwrapped(f, tuple(wrt) if joint else (wrt,))
     wrt = wrts if joint else wrts[0]
@@ -520,9 +522,8 @@ def hvp(f: Callable, wrt: int | tuple = 0) -> Callable:
 
 
 def _unit(x, k):
-    e = np.zeros(
-        np.size(x), dtype=np.result_type(x, np.float64) if isinstance(x, float) else x.dtype
-    )
+    dtype = np.result_type(x, np.float64) if isinstance(x, float) else x.dtype
+    e = np.zeros(np.size(x), dtype=dtype)
     e[k] = 1.0
     return e.reshape(np.shape(x))
 

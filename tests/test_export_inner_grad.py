@@ -1,10 +1,10 @@
 """A loss that takes a gradient inside (MAML's inner step, once and twice in a loop) exports in
 reverse mode: the module binds ``sg`` to a stand-in handing out the exported inner gradient,
 whose vjp (a Hessian-vector product) the export's ``vjp_of`` finds; run by ``python -I -S``
-with only NumPy it gives ``sg.value_and_grad``'s numbers bit for bit. What it cannot write
-exactly is refused at the line that reads ``sg``."""
+with only NumPy it gives ``sg.value_and_grad``'s numbers bit for bit.
 
-import inspect
+Forward mode and order 2 over the inner gradient, a gradient made before the function runs, and
+what is refused (order 3, at the line that reads ``sg``): tests/test_export_inner_modes.py."""
 
 import numpy as np
 import pytest
@@ -91,26 +91,3 @@ def test_the_maml_export_matches_golden():
     (``tests/golden/maml.export.py``)."""
     text = sg.export(maml, *full_args()).replace(__file__, "tests/test_export_inner_grad.py")
     check_golden(text, GOLDEN / "maml.export.py")
-
-
-def _line_of(f, text: str) -> int:
-    lines, first = inspect.getsourcelines(f)
-    return first + next(i for i, line in enumerate(lines) if text in line)
-
-
-@pytest.mark.parametrize(
-    "f, options, why",
-    [
-        (maml, {"mode": "forward"}, "takes a derivative while it runs"),
-        (maml, {"order": 2}, "takes a derivative while it runs"),
-    ],
-)
-def test_what_the_export_cannot_write_is_refused_at_the_inner_gradient(f, options, why):
-    """Forward mode and order 2 over an inner gradient: refused at the line
-    that reads ``sg``, with the way out, never a module that fails when it runs."""
-    args = full_args()
-    assert np.isfinite(sg.value_and_grad(f)(*args)[0])  # differentiated in process
-    with pytest.raises(sg.SourcegradError, match=why) as info:
-        sg.export(f, *args, **options)
-    assert (info.value.filename, info.value.lineno) == (__file__, _line_of(f, "sg.grad("))
-    assert "write the function without it" in info.value.reason

@@ -225,13 +225,15 @@ def penalty_made_inside(x):
     return np.sum(d(x) ** 2)
 
 
-def test_a_gradient_made_outside_the_function_is_refused_saying_why():
-    """The function calls a gradient sourcegrad made before (a global): nothing an export
-    can hold."""
-    assert np.isfinite(sg.grad(penalty)(np.arange(3.0))).all()  # differentiated in process
-    with pytest.raises(sg.SourcegradError, match="takes a derivative while it runs") as info:
-        sg.export(penalty, np.arange(3.0))
-    assert "take the gradient where it is called" in info.value.reason
+def test_a_gradient_made_outside_the_function_exports_bit_for_bit(tmp_path):
+    """The function calls a gradient sourcegrad made before (a global): the export writes
+    that gradient and binds the global to it (tests/test_export_inner_modes.py)."""
+    x = np.arange(3.0)
+    assert np.isfinite(sg.grad(penalty)(x)).all()  # differentiated in process
+    text = sg.export(penalty, x)
+    assert "D_CUBE = grad_cube" in text
+    alone = run_isolated(tmp_path, text, "d_penalty", (x,))
+    assert same(alone, steady(sg.value_and_grad(penalty), x))
 
 
 def test_a_gradient_taken_inside_the_function_exports_bit_for_bit(tmp_path):
@@ -419,11 +421,14 @@ def test_the_hvp_through_defaults_left_out_is_right(case):
             assert np.linalg.norm(got[k] - fd) <= 1e-6 * max(np.linalg.norm(fd), 1.0), k
 
 
-def test_order_2_through_a_keyword_only_default_is_refused_saying_why():
-    """A layer whose ``__call__`` has a keyword-only default: the export fills defaults by
-    position only; refused naming the method and the way out."""
-    with pytest.raises(sg.SourcegradError, match=r"Dropout.__call__.*keyword-only.*positional"):
-        sg.export(v.train_loss, *v.train_args(), order=2)
+def test_order_2_through_a_keyword_only_default_exports_bit_for_bit(tmp_path):
+    """A layer whose ``__call__`` has a keyword-only default: the export fills it in, as
+    sourcegrad does (more cases: tests/test_export_kwonly.py)."""
+    args = v.train_args()
+    vec = _like(args[0], np.random.default_rng(2))
+    text = sg.export(v.train_loss, *args, order=2)
+    got = isolated(tmp_path, text, "d_train_loss", (*args, vec))
+    assert same(got, steady(sg.hvp(v.train_loss), *args, vec))
 
 
 @pytest.mark.parametrize("mode", ["reverse", "forward"])
@@ -483,12 +488,29 @@ def test_an_object_an_export_cannot_write_is_refused_at_the_line_reading_it(opti
         sg.export(v.slotted_loss, x, **options)
 
 
-@pytest.mark.parametrize("f", [penalty, penalty_made_inside])
+def cube_method_of(z, p=3.0):
+    return np.sum(z**p)
+
+
+def penalty_of_defaults(x):
+    return np.sum(sg.grad(cube_method_of)(x) ** 2)
+
+
+D_CUBE_OF_DEFAULTS = sg.grad(cube_method_of)
+
+
+def penalty_of_defaults_global(x):
+    return np.sum(D_CUBE_OF_DEFAULTS(x) ** 2)
+
+
+@pytest.mark.parametrize("f", [penalty_of_defaults_global, penalty_of_defaults])
 def test_the_refused_inner_gradient_points_at_the_users_line(f):
+    """An inner gradient of a function with defaults (what an export writes of inner
+    gradients, at every order: tests/test_export_inner_modes.py)."""
     with pytest.raises(sg.SourcegradError) as caught:
         sg.export(f, np.arange(3.0), order=2)
     assert caught.value.filename == __file__
-    assert caught.value.lineno == f.__code__.co_firstlineno + 1  # where it reads sourcegrad
+    assert caught.value.lineno == f.__code__.co_firstlineno + 1  # where it reads the gradient
 
 
 def _moved(x, v, e):
