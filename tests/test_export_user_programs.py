@@ -98,21 +98,9 @@ def _flat(x) -> list:
     return [getattr(x, f.name) for f in dataclasses.fields(x) if f.name != "act"]
 
 
-#: a property read in a differentiated method (``self.scale``, of the field ``log_scale``) is
-#: read as a path of its own whose adjoint no field takes: the in-process gradient of
-#: ``log_scale`` is zero (a bug of the transform's path reads, which the export reproduces)
-PROPERTY_BUG = pytest.mark.xfail(
-    strict=True, reason="the gradient through a property of a dataclass field is dropped"
-)
-
-
 @pytest.mark.parametrize(
     "case",
-    [
-        pytest.param(k, marks=PROPERTY_BUG) if "property" in k else k
-        for k in CASES
-        if "Generator" not in k
-    ],
+    [k for k in CASES if "Generator" not in k],
 )
 def test_user_programs_gradients_are_right_on_first_and_later_calls(case):
     """Central differences of each array of the first argument (arrays moved in place)."""

@@ -4,7 +4,9 @@ arguments and defaults, one record inside another), differentiated to second ord
 forward mode; a plain class, and a dataclass indexed through its own ``__getitem__``, refused
 at the user's line with the way out. A helper wrapped by a ``functools.wraps`` decorator (the
 wrapper's own parameters, not the wrapped function's, bind the call); ``*params[-1]`` spliced
-into a call (an argument's item counted from its end)."""
+into a call (an argument's item counted from its end); a property of a dataclass argument
+read in the loss or in a method (its getter differentiated: the gradient of the field it
+reads was dropped)."""
 
 from __future__ import annotations
 
@@ -88,6 +90,27 @@ def decorated(params, x):
     return np.sum(dense(h, params["W2"], params["b2"]) ** 2)
 
 
+@dataclasses.dataclass
+class Scaled:
+    W: np.ndarray
+    log_scale: np.ndarray
+
+    @property
+    def scale(self):
+        return np.exp(self.log_scale)
+
+    def __call__(self, x):
+        return self.scale * np.tanh(x @ self.W)
+
+
+def property_in_method(layer, x):
+    return np.sum(layer(x) ** 2)
+
+
+def property_in_loss(layer, x):
+    return np.sum((layer.scale * np.tanh(x @ layer.W)) ** 2)
+
+
 def splice_last(params, x):
     return np.sum(dense(x, *params[-1]) ** 2)
 
@@ -99,6 +122,10 @@ def splice_named_last(params, x):
 
 P_LAST = [(r(3, 4), r(4)), (r(4, 2), r(2))]
 CASES = [
+    Case(
+        "property_in_method", property_in_method, (Scaled(r(3, 4), np.array(0.3)), r(5, 3)), order=2
+    ),
+    Case("property_in_loss", property_in_loss, (Scaled(r(3, 4), np.array(0.3)), r(5, 3)), order=2),
     Case("splice_last", splice_last, (P_LAST, r(5, 4)), order=2),
     Case("splice_named_last", splice_named_last, (P_LAST, r(5, 4)), order=2),
     Case("normal", nll, ({"mu": r(3), "log_sigma": 0.1 * r(3)}, r(5, 3)), order=2),

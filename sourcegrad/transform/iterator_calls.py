@@ -44,6 +44,7 @@ def lower_iterator_calls(fn: gast.FunctionDef, resolve, names: S.NameGen) -> Non
     if _yields(fn):
         _collect_yields(fn, names.fresh("yielded"))
     _list_generator_calls(fn, resolve)
+    _call_property_getters(fn, resolve)
     if not any(isinstance(n, gast.Call) and _kind(n, resolve) for n in S.walk(fn)):
         return
     lowering = _Lowering(resolve, names)
@@ -132,6 +133,35 @@ def _list_generator_calls(fn: gast.FunctionDef, resolve) -> None:
             return node
 
     Listing().visit(fn)
+
+
+def _call_property_getters(fn: gast.FunctionDef, resolve) -> None:
+    """Replace each read ``p.attr`` of a property (``p`` an argument whose class defines
+    ``attr`` as a ``property``) by the call of its getter, ``type(p).attr.fget(p)``: a
+    function of ``p``'s fields, differentiated as any method is (a field of that name does not
+    exist, so its adjoint would reach nothing)."""
+
+    class Getters(gast.NodeTransformer):
+        def generic_visit(self, node):
+            if isinstance(node, _SCOPES) and node is not fn:
+                return node
+            node = super().generic_visit(node)
+            if (
+                isinstance(node, gast.Attribute)
+                and isinstance(node.ctx, gast.Load)
+                and isinstance(node.value, gast.Name)
+                and isinstance(resolve(node), property)
+            ):
+                of_class = S.call(S.name("type"), [S.name(node.value.id)])
+                getter = gast.Attribute(
+                    value=gast.Attribute(value=of_class, attr=node.attr, ctx=gast.Load()),
+                    attr="fget",
+                    ctx=gast.Load(),
+                )
+                return S.call(getter, [S.name(node.value.id)])
+            return node
+
+    Getters().visit(fn)
 
 
 def _listed(e, resolve) -> bool:
