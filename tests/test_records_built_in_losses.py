@@ -111,6 +111,18 @@ def property_in_loss(layer, x):
     return np.sum((layer.scale * np.tanh(x @ layer.W)) ** 2)
 
 
+def property_in_a_loop(layers, x):
+    h = x
+    for layer in layers:
+        h = layer.scale * np.tanh(h @ layer.W)  # REFUSED
+    return np.sum(h**2)
+
+
+def test_a_property_read_on_a_loop_item_is_refused():
+    layers = [Scaled(r(3, 3), np.array(0.3)), Scaled(r(3, 2), np.array(-0.2))]
+    check_refusal(property_in_a_loop, (layers, r(4, 3)), sg.SourcegradError, "property of Scaled")
+
+
 def splice_last(params, x):
     return np.sum(dense(x, *params[-1]) ** 2)
 

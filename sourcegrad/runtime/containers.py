@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .facts import helper
-from .records import is_record, is_static_leaf, rebuilt_record, record_fields
+from .records import is_record, is_static_leaf, rebuilt_record, record_fields, refuse_property
 from .trees import add_adjoints, piece_of
 
 # the argument guards at the end of this module: the library calls them (never generated code)
@@ -116,6 +116,7 @@ def _build(like, parts, seen):
         grouped = {}
         for p, g in parts.items():
             if p:
+                refuse_property(like, p[0])
                 sub = grouped.setdefault(_key_of(like, p[0]), {})
                 sub[p[1:]] = add_adjoints(sub[p[1:]], g) if p[1:] in sub else g
         out = {}

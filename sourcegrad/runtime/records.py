@@ -10,10 +10,12 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import inspect
 import types
 
 import numpy as np
 
+from ..errors import SourcegradError
 from .facts import helper
 
 
@@ -50,3 +52,16 @@ _STATIC = (
     str, bytes, bool, int, np.integer, np.bool_, type, np.ufunc, functools.partial,
     types.FunctionType, types.BuiltinFunctionType, types.MethodType,
 )  # fmt: skip
+
+
+def refuse_property(x, name) -> None:
+    """Refuse an adjoint for ``x.name`` where ``name`` is a property of the record ``x``'s
+    class: it would reach no field. (sourcegrad calls the getter of a property of an argument
+    it sees when it builds the derivative; this is one read through another object.)"""
+    if is_record(x) and isinstance(name, str):
+        if isinstance(inspect.getattr_static(type(x), name, None), property):
+            raise SourcegradError(
+                f"`.{name}` is a property of {type(x).__name__}, read where sourcegrad cannot "
+                "call its getter (on an item of a loop or of a container); read the fields it "
+                "is computed from there, or call a method of the object that reads it"
+            )

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import SourcegradError
 from .facts import helper
-from .records import is_record, is_static_leaf, record_fields
+from .records import is_record, is_static_leaf, record_fields, refuse_property
 
 __all__ = [
     "Pieces", "DictPieces", "add_adjoints", "dict_piece", "as_adjoint", "zero_adjoint", "piece_of", "unlist",
@@ -216,6 +216,7 @@ def default_part(g, x, key, default):
 def unfield(g, x, name):
     """The adjoint of a namedtuple or record ``x`` from that of its field ``x.name``."""
     if is_record(x):
+        refuse_property(x, name)
         return DictPieces({name: g}, like=record_fields(x))
     fields = getattr(type(x), "_fields", None)
     if fields is None:

@@ -335,6 +335,46 @@ def is_container(x) -> bool:
     return isinstance(x, (dict, list, tuple)) or is_record(x)
 
 
+GENERATED_LINES: dict = {}
+
+
+def user_location(filename: str | None, lineno: int | None) -> tuple:
+    """``(filename, lineno)``, or the user's file and line where they are in generated code."""
+    found = GENERATED_LINES.get(filename) if filename else None
+    if found is None or lineno is None:
+        return filename, lineno
+    user_file, line_map = found
+    before = [k for k in line_map if k <= lineno]
+    if not before:
+        return filename, lineno
+    return user_location(user_file, line_map[max(before)])
+
+
+class SourcegradError(Exception):
+    """Base class of every error sourcegrad raises on purpose."""
+
+    def __init__(self, message: str, filename: str | None = None, lineno: int | None = None):
+        filename, lineno = user_location(filename, lineno)
+        self.filename = filename
+        self.lineno = lineno
+        self.reason = message
+        where = f"{filename}:{lineno}: " if filename and lineno else ""
+        super().__init__(where + message)
+
+
+def refuse_property(x, name) -> None:
+    """Refuse an adjoint for ``x.name`` where ``name`` is a property of the record ``x``'s
+    class: it would reach no field. (sourcegrad calls the getter of a property of an argument
+    it sees when it builds the derivative; this is one read through another object.)"""
+    if is_record(x) and isinstance(name, str):
+        if isinstance(inspect.getattr_static(type(x), name, None), property):
+            raise SourcegradError(
+                f"`.{name}` is a property of {type(x).__name__}, read where sourcegrad cannot "
+                "call its getter (on an item of a loop or of a container); read the fields it "
+                "is computed from there, or call a method of the object that reads it"
+            )
+
+
 def children(x):
     """``(key, child)`` pairs of a container, in a deterministic order (namedtuples and
     records by field)."""
@@ -440,6 +480,7 @@ def _build(like, parts, seen):
         grouped = {}
         for p, g in parts.items():
             if p:
+                refuse_property(like, p[0])
                 sub = grouped.setdefault(_key_of(like, p[0]), {})
                 sub[p[1:]] = add_adjoints(sub[p[1:]], g) if p[1:] in sub else g
         out = {}
@@ -550,33 +591,6 @@ def sum_to(g, x):
     if lead:  # leading axes x does not have
         out = out.sum(axis=tuple(range(lead)))
     return out
-
-
-GENERATED_LINES: dict = {}
-
-
-def user_location(filename: str | None, lineno: int | None) -> tuple:
-    """``(filename, lineno)``, or the user's file and line where they are in generated code."""
-    found = GENERATED_LINES.get(filename) if filename else None
-    if found is None or lineno is None:
-        return filename, lineno
-    user_file, line_map = found
-    before = [k for k in line_map if k <= lineno]
-    if not before:
-        return filename, lineno
-    return user_location(user_file, line_map[max(before)])
-
-
-class SourcegradError(Exception):
-    """Base class of every error sourcegrad raises on purpose."""
-
-    def __init__(self, message: str, filename: str | None = None, lineno: int | None = None):
-        filename, lineno = user_location(filename, lineno)
-        self.filename = filename
-        self.lineno = lineno
-        self.reason = message
-        where = f"{filename}:{lineno}: " if filename and lineno else ""
-        super().__init__(where + message)
 
 
 def _is_basic_index(idx) -> bool:
