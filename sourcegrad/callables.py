@@ -68,10 +68,10 @@ def as_function(fn: Any, nargs: int) -> tuple[types.FunctionType, tuple]:
         return _partial_applier(fn, nargs)
     if R.lookup(fn) is not None:
         return _applier(fn, nargs), ()
-    bound_self = getattr(fn, "__self__", None)
-    if type(bound_self).__name__.endswith("_frozen"):  # scipy.stats' frozen distributions
+    owner = getattr(fn, "__self__", fn)
+    if type(owner).__module__.startswith("scipy.stats"):  # a frozen distribution, or making one
         raise NoRuleError(
-            f"{fn!r} is a method of a frozen scipy.stats distribution, which has no derivative "
+            f"{fn!r} makes or reads a frozen scipy.stats distribution, which has no derivative "
             "rule; call the distribution's own method with the parameters, e.g. "
             "scipy.stats.t.logpdf(x, df, loc, scale) for scipy.stats.t(df, loc, scale).logpdf(x)"
         )
