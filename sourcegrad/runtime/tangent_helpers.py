@@ -34,7 +34,7 @@ def zero_tangent(x):
     if isinstance(x, float):
         return 0.0
     if isinstance(x, dict):
-        return type(x)((k, zero_tangent(v)) for k, v in x.items())
+        return _dict_like(x, ((k, zero_tangent(v)) for k, v in x.items()))
     if isinstance(x, Pieces):
         return Pieces(zero_tangent(v) for v in x)
     if isinstance(x, tuple) and hasattr(type(x), "_fields"):
@@ -103,6 +103,12 @@ class _DictTangent(dict):
         if key in self.like:
             return zero_tangent(self.like[key])
         raise KeyError(key)
+
+
+def _dict_like(x, items):
+    """A dict of ``x``'s type holding ``items`` (a :class:`_DictTangent` keeps its ``like``:
+    the value is itself a tangent, at order 3 and up)."""
+    return _DictTangent(items, x.like) if isinstance(x, _DictTangent) else type(x)(items)
 
 
 def _keys(x):
@@ -351,7 +357,7 @@ def complete_tangent(t, x):
     if t is None:
         return zero_tangent(x)
     if isinstance(x, dict) and isinstance(t, dict):
-        return type(x)((k, complete_tangent(t.get(k), v)) for k, v in x.items())
+        return _dict_like(x, ((k, complete_tangent(t.get(k), v)) for k, v in x.items()))
     if isinstance(x, (list, tuple)) and isinstance(t, (list, tuple)):
         items = [complete_tangent(ti, v) for ti, v in zip(t, x)]
         return type(x)(*items) if hasattr(type(x), "_fields") else type(x)(items)
