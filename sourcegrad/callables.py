@@ -68,8 +68,9 @@ def as_function(fn: Any, nargs: int) -> tuple[types.FunctionType, tuple]:
         return _partial_applier(fn, nargs)
     if R.lookup(fn) is not None:
         return _applier(fn, nargs), ()
-    owner = getattr(fn, "__self__", fn)
-    if type(owner).__module__.startswith("scipy.stats"):  # a frozen distribution, or making one
+    frozen = type(getattr(fn, "__self__", None)).__name__.endswith("_frozen")
+    making = type(fn).__module__.startswith("scipy.stats") and type(fn).__name__.endswith("_gen")
+    if frozen or making:  # scipy.stats: a frozen distribution's method, or making one
         raise NoRuleError(
             f"{fn!r} makes or reads a frozen scipy.stats distribution, which has no derivative "
             "rule; call the distribution's own method with the parameters, e.g. "

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import DTypeLike
 
-from ..rules import defjvp, defvjp, nondifferentiable, primitive
+from ..rules import defjvp, defvjp, nondifferentiable, not_differentiated, primitive
 from ..rules.registry import d
 from ..runtime.helpers import sum_to
 from ..util.tree import Array, to_module_of
@@ -380,6 +380,8 @@ def _cross_entropy_tangent(
 
 
 defvjp(cross_entropy, _cross_entropy_adjoint)
+for _loss in (nll_loss, cross_entropy):
+    not_differentiated(_loss, "class weights", "weight")
 defjvp(cross_entropy, _cross_entropy_tangent)
 
 

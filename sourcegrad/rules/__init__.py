@@ -47,6 +47,7 @@ from .registry import (
     lookup,
     lookup_tangent,
     nondifferentiable,
+    not_differentiated,
     primitive,
     tangent,
 )
@@ -71,5 +72,6 @@ __all__ = [
     "tangent",
     "lookup",
     "nondifferentiable",
+    "not_differentiated",
     "subscript_key",
 ]

@@ -24,7 +24,15 @@ from .facts import (
     first_operand_shape,
     operand_ranks,
 )
-from .registry import adjoint, d, diagonal_rule, nondifferentiable, static, tangent
+from .registry import (
+    adjoint,
+    d,
+    diagonal_rule,
+    nondifferentiable,
+    not_differentiated,
+    static,
+    tangent,
+)
 
 # ---------------------------------------------------------------- unary
 
@@ -560,3 +568,8 @@ nondifferentiable(np.imag)  # zeros, for a real value
 # numbers and shapes read from arrays
 declare("shape", rank=constant_rank(1))  # a tuple of ints indexes like a vector
 declare("ndim", "size", len, int, np.ndim, np.size, rank=constant_rank(0))
+
+
+not_differentiated(
+    np.nan_to_num, "the values put in place of NaN and infinities", "nan", "posinf", "neginf"
+)

@@ -288,6 +288,20 @@ def lookup_tangent(key):
     return None
 
 
+#: hashable key -> {parameter: why its derivative is not computed}: a differentiated value
+#: bound to one of these is refused where the function is called (never a silent zero)
+NOT_DIFFERENTIATED: dict = {}
+
+
+def not_differentiated(key, why: str, *params: str) -> None:
+    """Declare that ``key``'s rules do not differentiate its parameters ``params`` although
+    their derivative is not zero (a probability level, class weights, a replacement value):
+    a differentiated value passed there is refused at the user's line, saying ``why``."""
+    table = NOT_DIFFERENTIATED.setdefault(hashable_key(key), {})
+    for p in params:
+        table[p] = why
+
+
 def nondifferentiable(*keys) -> None:
     """Declare that the results of ``keys`` are constants for differentiation."""
     for key in keys:

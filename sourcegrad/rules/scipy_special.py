@@ -26,7 +26,7 @@ import numpy as np
 
 from ..runtime.helpers import expand_to, sum_to
 from .facts import declare, first_operand_rank
-from .registry import adjoint, d, diagonal_rule, static, tangent
+from .registry import adjoint, d, diagonal_rule, not_differentiated, static, tangent
 from .scipy_stats import register_stats_distributions
 
 try:
@@ -239,6 +239,7 @@ def register_special(special) -> None:
         adjoint(key)(rule)
         tangent(key)(tangent_rule)
     declare(special.polygamma, special.logsumexp, allocates="new")
+    not_differentiated(special.polygamma, "the order of the derivative, an integer", "n")
     declare(special.softmax, special.log_softmax, rank=first_operand_rank, allocates="new")
 
 

@@ -20,7 +20,7 @@ from ..runtime.statistics_helpers import (
     weights_like,
 )
 from .facts import declare
-from .registry import adjoint, d, static, tangent
+from .registry import adjoint, d, not_differentiated, static, tangent
 
 
 @adjoint(np.quantile)
@@ -108,3 +108,7 @@ def _nanmean_tangent(z, a, axis=None, dtype=None, out=None, keepdims=False):
 
 
 declare(np.average, np.nansum, np.nanmean, allocates="new")
+
+
+for _f in (np.quantile, np.percentile):
+    not_differentiated(_f, "a probability level", "q")

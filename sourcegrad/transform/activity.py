@@ -12,7 +12,7 @@ import gast
 import numpy as np
 
 from ..errors import NoRuleError, UnsupportedSyntaxError
-from ..rules.registry import hashable_key
+from ..rules.registry import NOT_DIFFERENTIATED, hashable_key
 from . import syntax as S
 from .calls import (
     call_dynamic,
@@ -264,6 +264,8 @@ def refuse_undifferentiable(core: Core, ops: dict, varied: dict, useful_in: dict
     _refuse_sequence_sums(core, varied)
     for stmt in walk_statements(core.node.body):
         op = ops.get(id(stmt))
+        if op is not None and op.differentiable and isinstance(stmt, gast.Assign):
+            _refuse_not_differentiated(core, stmt, op, varied, useful_in)
         if op is None or op.differentiable or op.rule == "constant":
             continue
         if not isinstance(stmt, gast.Assign):
@@ -298,6 +300,27 @@ def refuse_undifferentiable(core: Core, ops: dict, varied: dict, useful_in: dict
             core.parsed.filename,
             stmt.lineno,
         )
+
+
+def _refuse_not_differentiated(core: Core, stmt, op, varied: dict, useful_in: dict) -> None:
+    """Refuse a differentiated value bound to a parameter ``op``'s rules declare they do not
+    differentiate (:func:`~sourcegrad.rules.registry.not_differentiated`), where the result
+    is used: its derivative would be a silent zero."""
+    declared = NOT_DIFFERENTIATED.get(hashable_key(op.key))
+    if not declared or not written_names(stmt) & useful_in.get(id(stmt), set()):
+        return
+    before = varied.get(("in", id(stmt)), set())
+    for param, why in declared.items():
+        v = op.bound.get(param)
+        atoms = v.elts if isinstance(v, (gast.Tuple, gast.List)) else [v]
+        if any(isinstance(a, gast.AST) and S.names_in(a) & before for a in atoms):
+            raise NoRuleError(
+                f"`{op.label}` is not differentiated in its argument `{param}` ({why}), and a "
+                f"differentiated value flows into it (in `{core.parsed.line_text(stmt.lineno)}`"
+                "); pass a constant there (computed outside, or with sg.util.stop_gradient)",
+                core.parsed.filename,
+                stmt.lineno,
+            )
 
 
 def _no_rule_hint(label: str, define: str) -> str:
