@@ -155,6 +155,8 @@ def refuse_located(d: Any, exc: SourcegradError, entry: Emitted) -> None:
     if exc.lineno is not None:
         return
     _, user_line = _user_line(d, exc, entry)
+    if user_line is None:  # a line of the derivative's own (its return): the function's
+        user_line = d.parsed().node.lineno
     if user_line is not None:
         place = type(exc)(exc.reason, d.parsed().filename, user_line)
         raise place.with_traceback(exc.__traceback__) from None

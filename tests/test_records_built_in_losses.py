@@ -5,8 +5,9 @@ forward mode; a plain class, and a dataclass indexed through its own ``__getitem
 at the user's line with the way out. A helper wrapped by a ``functools.wraps`` decorator (the
 wrapper's own parameters, not the wrapped function's, bind the call); ``*params[-1]`` spliced
 into a call (an argument's item counted from its end); a property of a dataclass argument
-read in the loss or in a method (its getter differentiated: the gradient of the field it
-reads was dropped)."""
+read in the loss, in a method or on the variable of a loop over such arguments (its getter
+differentiated: the gradient of the field it reads was dropped), refused where its class is
+not known when the derivative is built."""
 
 from __future__ import annotations
 
@@ -114,13 +115,21 @@ def property_in_loss(layer, x):
 def property_in_a_loop(layers, x):
     h = x
     for layer in layers:
-        h = layer.scale * np.tanh(h @ layer.W)  # REFUSED
+        h = layer.scale * np.tanh(h @ layer.W)
     return np.sum(h**2)
 
 
-def test_a_property_read_on_a_loop_item_is_refused():
+# refused where the gradient is assembled (its return), which names the function's line
+def property_through_an_item(layers, x):  # REFUSED
+    first = layers[0]
+    return np.sum((first.scale * np.tanh(x @ first.W)) ** 2)
+
+
+def test_a_property_read_where_its_class_is_not_known_is_refused():
     layers = [Scaled(r(3, 3), np.array(0.3)), Scaled(r(3, 2), np.array(-0.2))]
-    check_refusal(property_in_a_loop, (layers, r(4, 3)), sg.SourcegradError, "property of Scaled")
+    check_refusal(
+        property_through_an_item, (layers, r(4, 3)), sg.SourcegradError, "property of Scaled"
+    )
 
 
 def splice_last(params, x):
@@ -138,6 +147,12 @@ CASES = [
         "property_in_method", property_in_method, (Scaled(r(3, 4), np.array(0.3)), r(5, 3)), order=2
     ),
     Case("property_in_loss", property_in_loss, (Scaled(r(3, 4), np.array(0.3)), r(5, 3)), order=2),
+    Case(
+        "property_in_a_loop",
+        property_in_a_loop,
+        ([Scaled(r(3, 3), np.array(0.3)), Scaled(r(3, 2), np.array(-0.2))], r(4, 3)),
+        order=2,
+    ),
     Case("splice_last", splice_last, (P_LAST, r(5, 4)), order=2),
     Case("splice_named_last", splice_named_last, (P_LAST, r(5, 4)), order=2),
     Case("normal", nll, ({"mu": r(3), "log_sigma": 0.1 * r(3)}, r(5, 3)), order=2),

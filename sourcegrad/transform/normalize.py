@@ -85,14 +85,23 @@ def _explicit_super(fn, receiver: str) -> None:
             node.args = [S.name("__class__"), S.name(receiver)]
 
 
-def _resolver(parsed: Parsed, bound: set, params, examples):
+def _resolver(parsed: Parsed, fn, params, examples):
     """``resolve(expr)``: the live object ``expr`` names (:func:`~.parse.resolve`), and for
-    ``p.method`` with ``p`` an argument the function never rebinds, the method as its class
-    defines it (fixed for the class the build is specialised to)."""
+    ``p.attr`` with ``p`` an argument the function never rebinds (or the variable of its one
+    loop over such an argument whose items share a class), ``attr`` as that class defines it
+    (fixed for the classes the build is specialised to)."""
+    stored = [n.id for n in S.name_nodes(fn) if isinstance(n.ctx, gast.Store)]
+    bound = set(params) | set(stored)
     classes = {}
     if examples is not None:
-        rebound = bound - set(params)
-        classes = {p: type(v) for p, v in zip(params, examples) if p not in rebound}
+        given = {p: v for p, v in zip(params, examples) if p not in stored}
+        classes = {p: type(v) for p, v in given.items()}
+        for loop in S.nodes_of(fn, (gast.For,)):
+            target, items = loop.target, given.get(getattr(loop.iter, "id", None))
+            if isinstance(target, gast.Name) and stored.count(target.id) == 1:
+                kinds = {type(v) for v in items} if isinstance(items, (list, tuple)) else ()
+                if len(kinds) == 1:
+                    classes[target.id] = kinds.pop()
 
     def resolved(e):
         found = resolve(parsed, e, bound)
@@ -220,8 +229,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
             self.refuse(exc.reason, exc)
         if "__class__" in parsed.closure and args.args:
             _explicit_super(fn, args.args[0].id)
-        bound = set(self.params) | _stored(fn)
-        lower_iterator_calls(fn, _resolver(parsed, bound, self.params, examples), names())
+        lower_iterator_calls(fn, _resolver(parsed, fn, self.params, examples), names())
         for node in S.walk(fn):
             if isinstance(node, (gast.Break, gast.Continue)) and not inside_loop(fn.body, node):
                 self.refuse(f"`{type(node).__name__.lower()}` outside a loop", node)
