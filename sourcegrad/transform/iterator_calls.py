@@ -1,4 +1,6 @@
-"""``map``, ``filter`` and ``functools.reduce`` as comprehensions and loops (part of normalize).
+"""Iteration and attribute forms lowered for the later passes (part of normalize): ``map``,
+``filter`` and ``functools.reduce`` as comprehensions and loops, generator functions as
+functions returning lists, property reads as calls of their getters.
 
 Entered through :func:`lower_iterator_calls`, which rewrites a user function's syntax tree in
 place, before its jumps are lowered, into forms the later passes differentiate:
@@ -12,9 +14,12 @@ place, before its jumps are lowered, into forms the later passes differentiate:
 * a generator function (``yield`` in its body) becomes a function returning the list of what
   it yields (``yield v`` -> ``items.append(v)``, ``yield from xs`` -> a loop of appends,
   ``return`` -> ``return list(items)``), and a call of a generator function is made
-  ``list(call)`` (but where ``next`` or ``iter`` steps it): both run the generator to its end at once, where Python
-  runs it step by step (the same values unless the loop's body changes what the generator
-  reads, or breaks out of an endless one).
+  ``list(call)`` (but where ``next`` or ``iter`` steps it): both run the generator to its
+  end at once, where Python runs it step by step (the same values unless the loop's body
+  changes what the generator reads, or breaks out of an endless one);
+* ``p.attr`` where ``attr`` is a property of the class of argument ``p`` (or of the items
+  of an argument a loop runs over) -> ``type(p).attr.fget(p)``, the getter called (a field
+  of that name does not exist, so an adjoint for it would reach nothing).
 
 A call is lowered only where its function is a name, an attribute chain, a lambda (so that
 writing it once per item evaluates the same thing) or ``functools.partial`` of a name or
@@ -121,47 +126,45 @@ def _list_generator_calls(fn: gast.FunctionDef, resolve) -> None:
     """Replace each call ``g(...)`` of a generator function in ``fn``'s own scope by
     ``list(g(...))``, but where ``next`` or ``iter`` is called on it."""
 
-    class Listing(gast.NodeTransformer):
-        def generic_visit(self, node):
-            if isinstance(node, _SCOPES) and node is not fn:
-                return node
-            node = super().generic_visit(node)
-            if isinstance(node, gast.Call) and S.dotted(node.func) in ("next", "iter"):
-                node.args = [a.args[0] if _listed(a, resolve) else a for a in node.args]
-            if _generator_call(node, resolve):
-                return S.call(S.name("list"), [node])
-            return node
+    def listed(node):
+        if isinstance(node, gast.Call) and S.dotted(node.func) in ("next", "iter"):
+            node.args = [a.args[0] if _listed(a, resolve) else a for a in node.args]
+        return S.call(S.name("list"), [node]) if _generator_call(node, resolve) else node
 
-    Listing().visit(fn)
+    _rewrite_own(fn, listed)
 
 
 def _call_property_getters(fn: gast.FunctionDef, resolve) -> None:
-    """Replace each read ``p.attr`` of a property (``p`` an argument whose class defines
-    ``attr`` as a ``property``) by the call of its getter, ``type(p).attr.fget(p)``: a
-    function of ``p``'s fields, differentiated as any method is (a field of that name does not
-    exist, so its adjoint would reach nothing)."""
+    """Replace each read ``p.attr`` of a property (``p`` a name ``resolve`` knows the class
+    of) by the call of its getter, ``type(p).attr.fget(p)``."""
 
-    class Getters(gast.NodeTransformer):
+    def called(node):
+        if not (
+            isinstance(node, gast.Attribute)
+            and isinstance(node.ctx, gast.Load)
+            and isinstance(node.value, gast.Name)
+            and isinstance(resolve(node), property)
+        ):
+            return node
+        of_class = S.call(S.name("type"), [S.name(node.value.id)])
+        at_class = gast.Attribute(value=of_class, attr=node.attr, ctx=gast.Load())
+        getter = gast.Attribute(value=at_class, attr="fget", ctx=gast.Load())
+        return S.call(getter, [S.name(node.value.id)])
+
+    _rewrite_own(fn, called)
+
+
+def _rewrite_own(fn: gast.FunctionDef, replace) -> None:
+    """Rewrite ``fn``'s own scope in place, bottom-up: each node ``n`` becomes
+    ``replace(n)`` (nested functions, lambdas and classes left as they are)."""
+
+    class Own(gast.NodeTransformer):
         def generic_visit(self, node):
             if isinstance(node, _SCOPES) and node is not fn:
                 return node
-            node = super().generic_visit(node)
-            if (
-                isinstance(node, gast.Attribute)
-                and isinstance(node.ctx, gast.Load)
-                and isinstance(node.value, gast.Name)
-                and isinstance(resolve(node), property)
-            ):
-                of_class = S.call(S.name("type"), [S.name(node.value.id)])
-                getter = gast.Attribute(
-                    value=gast.Attribute(value=of_class, attr=node.attr, ctx=gast.Load()),
-                    attr="fget",
-                    ctx=gast.Load(),
-                )
-                return S.call(getter, [S.name(node.value.id)])
-            return node
+            return replace(super().generic_visit(node))
 
-    Getters().visit(fn)
+    Own().visit(fn)
 
 
 def _listed(e, resolve) -> bool:
