@@ -56,23 +56,10 @@ def lower_iterator_calls(fn: gast.FunctionDef, resolve, names: S.NameGen) -> Non
     fn.body = rewrite_blocks(fn.body, lowering.statement)
 
 
-_SCOPES = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)
-
-
-def _own_nodes(fn: gast.FunctionDef):
-    """The nodes of ``fn``'s own scope: nested functions, lambdas and classes left out."""
-    stack = list(fn.body)
-    while stack:
-        n = stack.pop()
-        yield n
-        if not isinstance(n, _SCOPES):
-            stack.extend(gast.iter_child_nodes(n))
-
-
 def refuse_generator_function(fn: gast.FunctionDef, filename: str) -> None:
     """Refuse ``fn`` where it is a generator function: its value is an iterator (a generator
     function it calls is lowered as the module says)."""
-    found = [n for n in _own_nodes(fn) if isinstance(n, (gast.Yield, gast.YieldFrom))]
+    found = [n for n in S.own_scope_nodes(fn) if isinstance(n, (gast.Yield, gast.YieldFrom))]
     if found:
         raise UnsupportedSyntaxError(
             f"{fn.name}() is a generator function (`yield`): its value is an iterator, which "
@@ -85,9 +72,9 @@ def refuse_generator_function(fn: gast.FunctionDef, filename: str) -> None:
 
 def _yields(fn: gast.FunctionDef) -> bool:
     """Whether ``fn`` is a generator function whose yields are all statements."""
-    yields = [n for n in _own_nodes(fn) if isinstance(n, (gast.Yield, gast.YieldFrom))]
+    yields = [n for n in S.own_scope_nodes(fn) if isinstance(n, (gast.Yield, gast.YieldFrom))]
     statements = {
-        id(n.value) for n in _own_nodes(fn) if isinstance(n, gast.Expr)
+        id(n.value) for n in S.own_scope_nodes(fn) if isinstance(n, gast.Expr)
     }  # a `x = yield v` (a value sent in) stays, and is refused where it is lowered
     return bool(yields) and all(id(y) in statements for y in yields)
 
@@ -111,7 +98,7 @@ def _collect_yields(fn: gast.FunctionDef, items: str) -> None:
             return [gast.Return(value=S.call(S.name("list"), [S.name(items)]))]
         return [s]
 
-    early = any(isinstance(n, gast.Return) for n in _own_nodes(fn))
+    early = any(isinstance(n, gast.Return) for n in S.own_scope_nodes(fn))
     fn.body = rewrite_blocks(fn.body, statement)
     fn.body = [S.assign(items, gast.List(elts=[], ctx=gast.Load()))] + fn.body
     fn.body.append(
@@ -160,7 +147,7 @@ def _rewrite_own(fn: gast.FunctionDef, replace) -> None:
 
     class Own(gast.NodeTransformer):
         def generic_visit(self, node):
-            if isinstance(node, _SCOPES) and node is not fn:
+            if isinstance(node, S.NESTED_SCOPES) and node is not fn:
                 return node
             return replace(super().generic_visit(node))
 

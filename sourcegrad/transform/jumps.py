@@ -21,9 +21,11 @@ def lower_jumps(fn: gast.FunctionDef, names: S.NameGen) -> None:
     body = fn.body
     if not _may_jump([s for s in body if not isinstance(s, gast.Return)]):
         return  # (the one walk below that looks at every node is the slow part)
-    early = any(isinstance(n, gast.Return) for s in body if _compound(s) for n in _own_walk(s))
-    jumps = any(isinstance(n, (gast.Break, gast.Continue)) for n in _own_walk(fn))
-    elses = any(isinstance(n, (gast.For, gast.While)) and n.orelse for n in _own_walk(fn))
+    early = any(
+        isinstance(n, gast.Return) for s in body if _compound(s) for n in S.own_scope_nodes(s)
+    )
+    jumps = any(isinstance(n, (gast.Break, gast.Continue)) for n in S.own_scope_nodes(fn))
+    elses = any(isinstance(n, (gast.For, gast.While)) and n.orelse for n in S.own_scope_nodes(fn))
     if not early and not jumps and not elses:
         return
     ctx = _Ctx(names, returned=names.fresh("returned") if early else None)
@@ -120,7 +122,9 @@ class _Ctx:
         if isinstance(s, gast.If):
             return any(self._jumps(x) for x in s.body + s.orelse)
         if isinstance(s, (gast.For, gast.While)):
-            return bool(self.returned) and any(isinstance(n, gast.Return) for n in _own_walk(s))
+            return bool(self.returned) and any(
+                isinstance(n, gast.Return) for n in S.own_scope_nodes(s)
+            )
         return False
 
     def _loop(self, loop):
@@ -129,7 +133,9 @@ class _Ctx:
         own = [n for n in _own_nodes(loop.body)]
         cont = self.names.fresh("skip") if any(isinstance(n, gast.Continue) for n in own) else None
         brk = self.names.fresh("stop") if any(isinstance(n, gast.Break) for n in own) else None
-        returns = bool(self.returned) and any(isinstance(n, gast.Return) for n in _own_walk(loop))
+        returns = bool(self.returned) and any(
+            isinstance(n, gast.Return) for n in S.own_scope_nodes(loop)
+        )
         self.loop_flags.append((cont, brk))
         body = self.block(loop.body)
         self.loop_flags.pop()
@@ -182,15 +188,6 @@ def _may_jump(stmts) -> bool:
             if _may_jump(part.body):
                 return True
     return False
-
-
-def _own_walk(node):
-    """The nodes of ``node`` (itself included) outside the functions defined in it: their
-    ``return``, ``break`` and ``continue`` are their own."""
-    yield node
-    for child in gast.iter_child_nodes(node):
-        if not isinstance(child, (gast.FunctionDef, gast.Lambda)):
-            yield from _own_walk(child)
 
 
 def _own_nodes(stmts):

@@ -58,6 +58,19 @@ def captured_names(node) -> set[str]:
 
 
 _SCOPES = (gast.FunctionDef, gast.Lambda)
+#: what opens a scope of its own inside a function: its return, yield and break are not the
+#: function's
+NESTED_SCOPES = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)
+
+
+def own_scope_nodes(node):
+    """The nodes under ``node`` (itself included) outside the functions, lambdas and classes
+    defined in it, in no particular order."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(c for c in gast.iter_child_nodes(n) if not isinstance(c, NESTED_SCOPES))
 
 
 def bound_names(node) -> set[str]:
