@@ -27,7 +27,7 @@ import numpy as np
 
 from . import disk_cache
 from .errors import SourcegradError
-from .runtime.containers import children, is_container
+from .leaf_checks import argument_leaves
 from .transform.emit import Emitted
 
 try:  # optional: DOT text is made without it, only rendering needs it
@@ -379,7 +379,7 @@ def check_gradients(d: Any, grads: Any) -> None:
     varnames = getattr(getattr(d.f, "__code__", None), "co_varnames", ())
     for i, g in zip(d.wrt, per_wrt):
         name = varnames[i] if -len(varnames) <= i < len(varnames) else f"argument {i}"
-        for path, leaf in _leaves(g, ()):
+        for path, leaf, _ in argument_leaves(g):
             counts = bad_count(leaf)
             if counts is None or not counts[0] + counts[1]:
                 continue
@@ -392,14 +392,6 @@ def check_gradients(d: Any, grads: Any) -> None:
                 code.co_filename if code else None,
                 code.co_firstlineno if code else None,
             )
-
-
-def _leaves(x, path):
-    if is_container(x):
-        for k, v in children(x):
-            yield from _leaves(v, path + (k,))
-    else:
-        yield path, x
 
 
 # ---------------------------------------------------------------- any derivative's graph
