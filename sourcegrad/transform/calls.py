@@ -491,25 +491,36 @@ def construct_namedtuple(core: Core, stmt, cls, args, kwargs, label) -> Op:
     """``P(x, y)`` for a namedtuple class ``P``: a container like the tuple ``(x, y)``, its
     fields in order (defaults filled in); its adjoint is shared out field by field, its
     tangent is a ``P`` of the fields' tangents."""
-    where = (core.parsed.filename, stmt.lineno)
+    values = _field_values(core, stmt, cls, cls._fields, args, kwargs, label)
+    if values is None:
+        return Op(cls, None, operands=[*args, *kwargs.values()], pure=True, described=label)
+    display = gast.Tuple(elts=values, ctx=gast.Load())
+    rule = NAMEDTUPLE_TANGENT if core.forward else NAMEDTUPLE_ADJOINT
+    return Op(cls, rule, {"x": display}, [*args, *kwargs.values()], described=label)
+
+
+def _field_values(core: Core, stmt, cls, names, args, kwargs, label) -> list | None:
+    """The values the call ``cls(*args, **kwargs)`` gives the fields ``names`` (defaults
+    filled in, as constants), bound as Python binds them; None where a default is an object
+    no literal writes."""
     try:
         bound = inspect.signature(cls).bind(*args, **kwargs)
     except (TypeError, ValueError) as exc:
         raise UnsupportedSyntaxError(
-            f"cannot match the arguments of the call to {label}() ({exc})", *where
+            f"cannot match the arguments of the call to {label}() ({exc})",
+            core.parsed.filename,
+            stmt.lineno,
         ) from None
     bound.apply_defaults()
-    fields = []
-    for name in cls._fields:
+    values = []
+    for name in names:
         v = bound.arguments[name]
         if not isinstance(v, gast.AST):
             if type(v) not in (bool, int, float, str, type(None)):
-                return Op(cls, None, operands=[*args, *kwargs.values()], pure=True, described=label)
+                return None
             v = S.const(v)
-        fields.append(v)
-    display = gast.Tuple(elts=fields, ctx=gast.Load())
-    rule = NAMEDTUPLE_TANGENT if core.forward else NAMEDTUPLE_ADJOINT
-    return Op(cls, rule, {"x": display}, [*args, *kwargs.values()], described=label)
+        values.append(v)
+    return values
 
 
 def is_record_class(obj) -> bool:
@@ -533,24 +544,11 @@ def construct_record(core: Core, stmt, cls, args, kwargs, label) -> Op:
     """``R(x, y)`` for a dataclass ``R`` (:func:`is_record_class`): a record holding its
     fields (defaults filled in); its adjoint is shared out field by field, its tangent is an
     ``R`` of the fields' tangents."""
-    where = (core.parsed.filename, stmt.lineno)
-    try:
-        bound = inspect.signature(cls).bind(*args, **kwargs)
-    except (TypeError, ValueError) as exc:
-        raise UnsupportedSyntaxError(
-            f"cannot match the arguments of the call to {label}() ({exc})", *where
-        ) from None
-    bound.apply_defaults()
-    names, values = [], []
-    for f in dataclasses.fields(cls):
-        v = bound.arguments[f.name]
-        if not isinstance(v, gast.AST):
-            if type(v) not in (bool, int, float, str, type(None)):
-                return Op(cls, None, operands=[*args, *kwargs.values()], pure=True, described=label)
-            v = S.const(v)
-        names.append(S.const(f.name))
-        values.append(v)
-    display = gast.Dict(keys=names, values=values)
+    names = [f.name for f in dataclasses.fields(cls)]
+    values = _field_values(core, stmt, cls, names, args, kwargs, label)
+    if values is None:
+        return Op(cls, None, operands=[*args, *kwargs.values()], pure=True, described=label)
+    display = gast.Dict(keys=[S.const(n) for n in names], values=values)
     rule = RECORD_TANGENT if core.forward else NAMEDTUPLE_ADJOINT
     return Op(cls, rule, {"x": display}, [*args, *kwargs.values()], described=label)
 
