@@ -335,6 +335,12 @@ def is_container(x) -> bool:
     return isinstance(x, (dict, list, tuple)) or is_record(x)
 
 
+@functools.lru_cache(maxsize=1024)
+def _is_property(cls, name: str) -> bool:
+    """Whether ``cls`` defines ``name`` as a property (cached: ``unfield`` runs in loops)."""
+    return isinstance(inspect.getattr_static(cls, name, None), property)
+
+
 GENERATED_LINES: dict = {}
 
 
@@ -366,13 +372,12 @@ def refuse_property(x, name) -> None:
     """Refuse an adjoint for ``x.name`` where ``name`` is a property of the record ``x``'s
     class: it would reach no field. (sourcegrad calls the getter of a property of an argument
     it sees when it builds the derivative; this is one read through another object.)"""
-    if is_record(x) and isinstance(name, str):
-        if isinstance(inspect.getattr_static(type(x), name, None), property):
-            raise SourcegradError(
-                f"`.{name}` is a property of {type(x).__name__}, read where sourcegrad cannot "
-                "call its getter (on an item of a loop or of a container); read the fields it "
-                "is computed from there, or call a method of the object that reads it"
-            )
+    if isinstance(name, str) and is_record(x) and _is_property(type(x), name):
+        raise SourcegradError(
+            f"`.{name}` is a property of {type(x).__name__}, read where sourcegrad cannot call "
+            "its getter (on an item of a loop or of a container); read the fields it is "
+            "computed from there, or call a method of the object that reads it"
+        )
 
 
 def children(x):
