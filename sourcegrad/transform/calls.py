@@ -25,6 +25,7 @@ from ..runtime.trees import as_adjoint
 from . import derive
 from . import syntax as S
 from .forms import Core, Op
+from .in_place import item_written_line, mark_copied_arguments
 from .node_facts import set_fact
 from .parse import UNRESOLVED, packed, parse, resolve
 from .path_reads import follow_keys
@@ -267,9 +268,10 @@ def refuse_writing_helper(core, stmt, varied) -> None:
         )
     except (SourcegradError, TypeError, ValueError):
         return
+    mark_copied_arguments(callee.node, bound.arguments)
     for name, arg in bound.arguments.items():
         differentiated = isinstance(arg, gast.Name) and arg.id in varied
-        line = _writes_into(callee.node, name) if differentiated else None
+        line = item_written_line(callee.node, name) if differentiated else None
         if line is not None:
             label = call.func.id
             raise UnsupportedSyntaxError(
@@ -279,26 +281,6 @@ def refuse_writing_helper(core, stmt, varied) -> None:
                 core.parsed.filename,
                 stmt.lineno,
             )
-
-
-def _writes_into(fn_node, param: str):
-    """The line of a write ``param[k] = v`` (or ``param[k] += v``) into the parameter itself,
-    where the function never rebinds the name; else None."""
-    rebound = any(
-        isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store) and n.id == param
-        for n in S.walk(fn_node)
-    )
-    if rebound:
-        return None
-    for n in S.walk(fn_node):
-        if (
-            isinstance(n, gast.Subscript)
-            and isinstance(n.ctx, gast.Store)
-            and isinstance(n.value, gast.Name)
-            and n.value.id == param
-        ):
-            return n.lineno
-    return None
 
 
 def callable_object(obj) -> bool:
@@ -342,13 +324,14 @@ def call_user_function(core: Core, stmt, fn, args, kwargs, label, varied=None) -
     where = (core.parsed.filename, stmt.lineno)
     user_fn = fn
     fn, sig, given, callee = _bind_user_call(fn, args, kwargs, label, where)
+    mark_copied_arguments(callee.node, given)
     names = list(sig.parameters)
     wrt = tuple(i for i, name in enumerate(names) if _may_vary(given.get(name), varied))
     operands = [*args, *kwargs.values()]
     if not wrt:
         return Op(fn, "constant", operands=operands, pure=False, described=label)
     for i in wrt:
-        line = _writes_into(callee.node, names[i])
+        line = item_written_line(callee.node, names[i])
         if line is not None:
             raise UnsupportedSyntaxError(
                 f"{label}() writes into its argument `{names[i]}` ({callee.filename}:{line}), "

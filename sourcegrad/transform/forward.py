@@ -19,6 +19,7 @@ from ..runtime import NAMESPACE
 from ..runtime.tangent_helpers import broadcast_like, pack_tangent, zero_tangent
 from . import syntax as S
 from .forms import Analysis, Derivative
+from .in_place import with_copies
 from .node_facts import copy_facts, get_fact, set_fact
 from .shape_keys import shape_key
 from .sweep_plan import statement_text
@@ -141,14 +142,14 @@ class _Forward:
                 )
                 out.append(_meta(node, stmt))
             else:
-                new = S.clone(stmt)
+                new = with_copies(S.clone(stmt), self.refs)
                 set_fact(new, "pure", False)
                 out.append(new)
         return out
 
     def assign(self, stmt) -> list:
         op = self.a.ops.get(id(stmt))
-        primal = S.clone(stmt)
+        primal = with_copies(S.clone(stmt), self.refs)
         set_fact(primal, "pure", op is not None and op.pure)
         targets = written_names(stmt)
         varied_before = self.a.varied_in.get(id(stmt), set())

@@ -5,7 +5,11 @@ analysis pass).
 changes the caller's list or dict, while the derivative follows values (the list each name was
 given), so a read of the container after the call would see the old value in the derivative.
 Such a call is refused where the caller reads the container after it (a loop around the call
-counts: its statements run again after it); a container only written to (a log) is allowed.
+counts: its statements run again after it); a container only written to (a log) is allowed,
+and so is ``h = center(h)``, whose later reads see the value the call returns (the check is
+liveness: is the name read again before it is given a new value?). An array the
+function writes into (``a -= m``, ``a[k] = v``) is the same case: the derivative's call of the
+function gets a copy of it (:mod:`.in_place`).
 """
 
 from __future__ import annotations
@@ -15,22 +19,21 @@ import gast
 from ..errors import SourcegradError, UnsupportedSyntaxError
 from . import syntax as S
 from .calls import nested_function
+from .cfg import build_cfg, solve_backward
+from .in_place import changed_in_place
 from .parse import parse, resolve
 from .rule_binding import is_user_function, local_names
-from .walk import statements_in_loops_around, walk_statements
-
-#: the methods of lists and dicts that change them in place
-MUTATORS = frozenset(
-    {"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse", "update",
-     "setdefault", "popitem"}
-)  # fmt: skip
+from .walk import walk_statements
 
 
 def refuse_container_mutations(core, ops: dict) -> None:
     """Refuse each call of a user function or nested function that changes a container
-    argument in place which the caller reads after the call (see the module docstring)."""
-    order = list(walk_statements(core.node.body))
-    for i, stmt in enumerate(order):
+    argument in place which the caller reads after the call (see the module docstring).
+    sourcegrad's own derivative code is not checked: its calls were checked in the user's."""
+    if core.parsed.filename.startswith("<sourcegrad"):
+        return
+    live_after = solve_backward(build_cfg(core.node.body), set(), _liveness)
+    for stmt in walk_statements(core.node.body):
         op = ops.get(id(stmt))
         if op is None:
             continue
@@ -40,12 +43,9 @@ def refuse_container_mutations(core, ops: dict) -> None:
         (body, arguments), args, kwargs, label = found
         params = [a.id for a in arguments.posonlyargs + arguments.args]
         passed = dict(zip(params, args)) | dict(kwargs)
-        for param, line in _changed_in_place(body, set(params) | set(kwargs)):
+        for param, line, _ in changed_in_place(body, set(params) | set(kwargs)):
             arg = passed.get(param)
-            if not isinstance(arg, gast.Name):
-                continue
-            later = order[i + 1 :] + statements_in_loops_around(core.node.body, stmt)
-            if any(arg.id in S.names_in(s) for s in later if s is not stmt):
+            if isinstance(arg, gast.Name) and arg.id in live_after[id(stmt)]:
                 raise UnsupportedSyntaxError(
                     f"{label}() writes into its argument `{param}` in place (line {line}), "
                     f"and `{arg.id}` is read after the call: sourcegrad follows values, not "
@@ -54,6 +54,18 @@ def refuse_container_mutations(core, ops: dict) -> None:
                     core.parsed.filename,
                     stmt.lineno,
                 )
+
+
+def _liveness(stmt, live: set) -> set:
+    """The backward transfer of liveness: the names read before ``stmt`` that a later
+    statement may still read (a loop's statements run again after it)."""
+    if isinstance(stmt, gast.For):
+        return (live - S.names_in(stmt.target)) | S.names_in(stmt.iter)
+    if isinstance(stmt, (gast.If, gast.While)):
+        return live | S.names_in(stmt.test)
+    names = [n for n in S.walk(stmt) if isinstance(n, gast.Name)]
+    bound = {n.id for n in names if isinstance(n.ctx, gast.Store)}
+    return (live - bound) | {n.id for n in names if not isinstance(n.ctx, gast.Store)}
 
 
 def _callee(core, op):
@@ -102,31 +114,3 @@ def _effect_callee(core, stmt):
     if node is None:
         return None
     return (node.body, node.args), list(call.args), kwargs, call.func.id
-
-
-def _changed_in_place(body, params: set) -> list:
-    """``(parameter, line)`` for each parameter a function body changes in place: a method
-    of :data:`MUTATORS` called on it, or an item written into it, where the body never
-    rebinds the name."""
-    bodies = body if isinstance(body, list) else [body]
-    nodes = [n for part in bodies for n in S.walk(part)]
-    rebound = {n.id for n in nodes if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
-    out = []
-    for n in nodes:
-        target = None
-        if (
-            isinstance(n, gast.Call)
-            and isinstance(n.func, gast.Attribute)
-            and n.func.attr in MUTATORS
-            and isinstance(n.func.value, gast.Name)
-        ):
-            target = n.func.value.id
-        elif (
-            isinstance(n, gast.Subscript)
-            and isinstance(n.ctx, (gast.Store, gast.Del))
-            and isinstance(n.value, gast.Name)
-        ):
-            target = n.value.id
-        if target in params and target not in rebound:
-            out.append((target, getattr(n, "lineno", None)))
-    return out

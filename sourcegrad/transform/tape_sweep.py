@@ -8,6 +8,7 @@ import gast
 
 from ..runtime.helpers import shape_of
 from . import syntax as S
+from .in_place import with_copies
 from .node_facts import get_fact, set_fact
 from .walk import written_names
 
@@ -35,7 +36,7 @@ class TapeSweep:
                     push = self.push(t, stmt.lineno)
                     set_fact(push, "tape_pair", (id(stmt), t))
                     out.append(push)
-                new = S.clone(stmt)
+                new = with_copies(S.clone(stmt), self.refs)
                 op = self.a.ops.get(id(stmt))
                 set_fact(new, "pure", op is not None and op.pure)
                 out.append(new)
@@ -70,7 +71,7 @@ class TapeSweep:
                 if id(stmt) in self.taped_counters:
                     out.append(self.push(n, stmt.lineno))
             else:
-                new = S.clone(stmt)
+                new = with_copies(S.clone(stmt), self.refs)
                 set_fact(new, "pure", False)
                 out.append(new)
         return out

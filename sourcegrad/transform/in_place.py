@@ -1,0 +1,112 @@
+"""What a user's function changes in place in the arguments it is given, and the copies that
+keep the caller's values intact where the derivative calls such a function.
+
+``def center(a): a -= a.mean(0)`` changes the caller's array (for an array, ``-=`` writes into
+it), as do ``a[k] = v`` and ``acc.append(v)``. The derivative calls the user's function for its
+value, but its adjoint (and a helper's vjp) still reads the arguments as they were before the
+call: so the call's primal is given a copy of each array argument the function writes into
+(``center(copied(h))``), and a caller that reads the argument after the call is refused by
+:mod:`.mutations`.
+"""
+
+from __future__ import annotations
+
+import gast
+
+from ..runtime.trees import copied
+from . import syntax as S
+from .node_facts import get_fact, set_fact
+
+#: the methods of lists and dicts that change them in place
+MUTATORS = frozenset(
+    {"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse", "update",
+     "setdefault", "popitem"}
+)  # fmt: skip
+
+
+def changed_in_place(body, params: set) -> list:
+    """``(parameter, line, writes_values)`` for each parameter a function body changes in
+    place, where the body never binds the name anew: a method of :data:`MUTATORS` called on it
+    (``writes_values`` False: the container's items change, not their values), an item written
+    into it (``a[k] = v``, ``a[k] += v``) or an augmented assignment of it (``a -= m``, which
+    writes into an array or a list) (``writes_values`` True)."""
+    bodies = body if isinstance(body, list) else [body]
+    nodes = [n for part in bodies for n in S.walk(part)]
+    augmented = {id(n.target) for n in nodes if isinstance(n, gast.AugAssign)}
+    rebound = {
+        n.id
+        for n in nodes
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store) and id(n) not in augmented
+    }
+    out = []
+    for n in nodes:
+        target, values = None, True
+        if (
+            isinstance(n, gast.Call)
+            and isinstance(n.func, gast.Attribute)
+            and n.func.attr in MUTATORS
+            and isinstance(n.func.value, gast.Name)
+        ):
+            target, values = n.func.value.id, False
+        elif (
+            isinstance(n, gast.Subscript)
+            and isinstance(n.ctx, (gast.Store, gast.Del))
+            and isinstance(n.value, gast.Name)
+        ):
+            target = n.value.id
+        elif isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
+            target = n.target.id
+        if target in params and target not in rebound:
+            out.append((target, getattr(n, "lineno", None), values))
+    return out
+
+
+def item_written_line(fn_node, param: str):
+    """The line of a write ``param[k] = v`` (or ``param[k] += v``) into the parameter itself,
+    where the function never rebinds the name; else None."""
+    rebound = any(
+        isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store) and n.id == param
+        for n in S.walk(fn_node)
+    )
+    if rebound:
+        return None
+    for n in S.walk(fn_node):
+        if (
+            isinstance(n, gast.Subscript)
+            and isinstance(n.ctx, gast.Store)
+            and isinstance(n.value, gast.Name)
+            and n.value.id == param
+        ):
+            return n.lineno
+    return None
+
+
+def mark_copied_arguments(callee_node, given: dict) -> None:
+    """Mark each argument (a name) whose values the function ``callee_node`` writes into, so
+    that the derivative's call of the function gets a copy of it (:func:`with_copies`)."""
+    changed = {p for p, _, values in changed_in_place(callee_node.body, set(given)) if values}
+    for param in changed:
+        node = given.get(param)
+        if isinstance(node, gast.Name):
+            set_fact(node, "copy_in", True)
+
+
+def with_copies(stmt, refs):
+    """``stmt`` (a clone of a core statement), each argument of its call marked by
+    :func:`mark_copied_arguments` given as ``copied(argument)`` (the helper named through
+    ``refs``, the derivative's references)."""
+    call = stmt.value if isinstance(stmt, (gast.Assign, gast.Expr)) else None
+    if not isinstance(call, gast.Call):
+        return stmt
+    for i, arg in enumerate(call.args):
+        call.args[i] = _copy_of(arg, refs)
+    for keyword in call.keywords:
+        keyword.value = _copy_of(keyword.value, refs)
+    return stmt
+
+
+def _copy_of(node, refs):
+    if not get_fact(node, "copy_in"):
+        return node
+    set_fact(node, "copy_in", False)
+    return S.call(S.name(refs.helper(copied)), [node])
