@@ -1,5 +1,5 @@
 """Which names may share memory with a name written into (``y = x``, ``y = x[1:]``,
-``y = x.T``, ``for y in x``, ``ys.append(x)``): sourcegrad writes into a copy, so a write
+``y = x.T``, ``for y in x``, ``ys.append(x)``, ``ys = [x]``, ``d["k"] = x``): sourcegrad writes into a copy, so a write
 through one of them is refused unless the other turns out to be a number."""
 
 from __future__ import annotations
@@ -93,6 +93,11 @@ def _source_name(value):
 
 def _assignment_aliases(node, written: set, out: dict) -> None:
     target = node.targets[0]
+    holder = target.value if isinstance(target, gast.Subscript) else target
+    for name in _stored_names(node.value, whole=isinstance(target, gast.Subscript)):
+        if name in written and S.text(holder) != name:
+            # `hs = [h]`, `d["h"] = h`: the container holds h itself, not a copy
+            _add(out, name, S.text(holder), node.lineno)
     src = _source_name(node.value)
     if src is not None and isinstance(target, (gast.Tuple, gast.List)):
         for n in S.walk(target):  # `a, b = np.split(y, 2)`: each part a view of y
@@ -113,6 +118,22 @@ def _assignment_aliases(node, written: set, out: dict) -> None:
     ):
         # `z = y` (or a view of y), then `z[k] = v`: Python would change y too
         _add(out, target.id, src, node.lineno)
+
+
+def _stored_names(value, whole: bool) -> set:
+    """The names a container display stores as they are (``[h, (g, 1)]``, ``{"h": h}``), and
+    with ``whole`` the value itself where it is a name (stored into a container)."""
+    if isinstance(value, gast.Name):
+        return {value.id} if whole else set()
+    if isinstance(value, gast.Starred):
+        return _stored_names(value.value, whole)
+    if isinstance(value, (gast.List, gast.Tuple, gast.Set)):
+        items = value.elts
+    elif isinstance(value, gast.Dict):
+        items = value.values
+    else:
+        return set()
+    return set().union(*(_stored_names(item, True) for item in items))
 
 
 def _iteration_aliases(node, written: set, out: dict) -> None:

@@ -1,0 +1,71 @@
+"""An array stored as it is in a container (``hs = [h]``, ``d["h"] = h``, ``(h, g)``) and then
+changed in place (``h *= 2``): Python changes the container's item too, which sourcegrad does
+not follow, so the change is refused (it was a silently wrong value); a number stored the same
+way, or an array given a new value before the change, is differentiated."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sourcegrad as sg
+from tests.ported.harness import Case, check, check_refusal, params
+
+R = np.random.default_rng(36)
+
+
+def r(*s):
+    return R.standard_normal(s)
+
+
+def list_display(w, x):
+    h = x @ w
+    hs = [h]
+    h *= 2.0  # REFUSED
+    return np.sum(hs[0] * h)
+
+
+def dict_store(w, x):
+    cache = {}
+    h = np.tanh(x @ w)
+    cache["h"] = h
+    h -= 1.0  # REFUSED
+    return np.sum(cache["h"] * h)
+
+
+def nested_display(w, x):
+    h = x @ w
+    pair = ((h, 1.0), {"h": h})
+    h += 0.5  # REFUSED
+    return np.sum(pair[0][0] * h)
+
+
+def number_in_list(w, x):
+    total = 0.0
+    totals = [total]
+    total += np.sum(x @ w)
+    return total * 2.0 + totals[0]
+
+
+def new_array_before_change(w, x):
+    h = x @ w
+    hs = [h]
+    h = h * 1.5
+    h += 1.0
+    return np.sum(hs[0] * h)
+
+
+@pytest.mark.parametrize("f", [list_display, dict_store, nested_display])
+def test_an_array_changed_while_a_container_holds_it_is_refused(f):
+    check_refusal(f, (r(3, 2), r(4, 3)), sg.SourcegradError, "explicit copy")
+
+
+CASES = [
+    Case("number_in_list", number_in_list, (r(3, 2), r(4, 3))),
+    Case("new_array_before_change", new_array_before_change, (r(3, 2), r(4, 3)), order=2),
+]
+
+
+@pytest.mark.parametrize("case", params(CASES))
+def test_accepted(case):
+    check(case)
