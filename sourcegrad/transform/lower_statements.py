@@ -117,6 +117,8 @@ class StatementLowering:
             )
             self.set_item(target, gast.BinOp(left=read, op=stmt.op, right=stmt.value))
             return
+        if isinstance(stmt.target, gast.Attribute):
+            self.refuse_attribute_write(stmt.target, _SIGNS.get(type(stmt.op), "+") + "=")
         if not isinstance(stmt.target, gast.Name):
             self.refuse(f"cannot update `{S.text(stmt.target)}` in a differentiated function", stmt)
         self.check_augmented_aliases(stmt)
@@ -285,8 +287,21 @@ class StatementLowering:
                 self.bind_target(sub, item)
         elif isinstance(target, gast.Subscript):
             self.set_item(target, value)
+        elif isinstance(target, gast.Attribute):
+            self.refuse_attribute_write(target, "=")
         else:
             self.refuse(f"cannot assign to `{S.text(target)}` in a differentiated function", target)
+
+    def refuse_attribute_write(self, target, assign: str):
+        """Refuse ``obj.attr = v`` (``assign`` "=") or ``obj.attr += v`` ("+=")."""
+        self.refuse(
+            f"`{S.text(target)} {assign} ...` changes an attribute of an object, which "
+            "sourcegrad does not "
+            "follow (it differentiates values, not the state an object keeps between calls): "
+            "keep the value in a local variable (return it with `has_aux=True` if the caller "
+            "needs it), or keep the state outside the differentiated function",
+            target,
+        )
 
     def bind_starred(self, target, value):
         """``a, *b, c = v``: ``a = v[0]``, ``b = list(v[1:-1])``, ``c = v[-1]`` (a starred name
