@@ -50,7 +50,30 @@ def negated_then_written(x):
     return np.sum(y * y) + np.sum(x)
 
 
+def stencil_steps(x):
+    u = x.copy()
+    for _ in range(3):
+        new = u.copy()
+        for i in range(1, u.shape[0] - 1):
+            new[i] = u[i] + 0.2 * (u[i + 1] - 2 * u[i] + u[i - 1])
+        u = new  # links u and new, but the next step gives new a new array before writing
+    return np.sum(u**2)
+
+
+def scaled_copy_each_step(x):
+    y = x.copy()
+    total = 0.0
+    for k in range(3):
+        z = y.copy()
+        z *= k + 1.0
+        total = total + np.sum(np.sin(z))
+        y = z
+    return total
+
+
 ACCEPTED = [
+    stencil_steps,
+    scaled_copy_each_step,
     standardize_in_place,
     scaled_then_shifted,
     written_after_new_array,
@@ -82,6 +105,15 @@ def new_array_before_the_link(x):
     return np.sum(y)
 
 
+def linked_at_the_end_of_the_loop(x):
+    y = x.copy()
+    z = x * 2.0
+    for _ in range(2):
+        z[0] = 1.0  # z is y from the second step on: Python changes y too
+        z = y
+    return np.sum(y * x)
+
+
 def source_given_a_new_array(x):
     y = x[1:]
     x = x * 2.0
@@ -95,6 +127,7 @@ def source_given_a_new_array(x):
         (new_array_on_one_path, (True,)),
         (new_array_before_the_link, ()),
         (source_given_a_new_array, ()),
+        (linked_at_the_end_of_the_loop, ()),
     ],
 )
 def test_still_refused_where_the_memory_may_be_shared(f, args):

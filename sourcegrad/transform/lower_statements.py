@@ -133,10 +133,10 @@ class StatementLowering:
         if self.p.filename.startswith("<sourcegrad"):
             return
         for other, line, _ in self.augmented_aliases.get(name, ()):
-            if line > self.last_line_run_again(stmt.lineno):
-                continue  # made after this update, outside any loop around it
-            if line < fresh_rebinding_line(self.fn, name, stmt.lineno):
-                continue  # `name` holds a new array since the link was made
+            if not self.link_holds(
+                line, stmt.lineno, fresh_rebinding_line(self.fn, name, stmt.lineno)
+            ):
+                continue  # made after this update, or `name` holds a new array since
             sign = _SIGNS.get(type(stmt.op), "+")
             message = (
                 f"`{S.text(stmt)}` changes `{name}` in place while `{other}` "
@@ -347,10 +347,9 @@ class StatementLowering:
         generated = self.p.filename.startswith("<sourcegrad")
         write_line = getattr(target, "lineno", self.lineno)
         for other, line, element in () if generated else self.aliases.get(user_name, ()):
-            if line > self.last_line_run_again(write_line):
-                continue  # made after this write, outside any loop around it: sees the new value
-            if line < fresh_rebinding_line(self.fn, user_name, write_line):
-                continue  # `user_name` holds a new array since the link was made
+            fresh = fresh_rebinding_line(self.fn, user_name, write_line)
+            if not self.link_holds(line, write_line, fresh):
+                continue  # made after this write, or `user_name` holds a new array since
             message = (
                 f"`{user_name}[...] = ...` while `{other}` may share {user_name}'s memory (they "
                 f"are linked at line {line}): sourcegrad writes into a copy of {user_name}, so "

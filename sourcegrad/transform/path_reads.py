@@ -102,6 +102,19 @@ class PathReads:
         ends = [end for start, end in self.loop_spans if start <= line <= end]
         return max(ends, default=line)
 
+    def link_holds(self, link: int, write: int, fresh: int) -> bool:
+        """Whether a link of a name to another's memory made at line ``link`` may still hold
+        at the write at line ``write``, given that the name was last given a new object at
+        line ``fresh`` on every path to the write (0: never): a link made after the write
+        reaches it only through a loop around both, and only if that loop does not give the
+        name a new object first."""
+        if link > self.last_line_run_again(write) or link < fresh:
+            return False
+        if link <= write:
+            return True
+        starts = [a for a, b in self.loop_spans if a <= write and link <= b]
+        return not (starts and fresh >= max(starts))
+
     def is_dict(self, e) -> bool:
         """Whether ``e`` reads (through constant keys) an argument that is a dict in the
         arguments the derivative is built for."""
