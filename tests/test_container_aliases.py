@@ -69,3 +69,39 @@ CASES = [
 @pytest.mark.parametrize("case", params(CASES))
 def test_accepted(case):
     check(case)
+
+
+def swap_columns(w, x):
+    y = x * w
+    y[:, 0], y[:, 1] = y[:, 1], y[:, 0]  # REFUSED
+    return np.sum(y * np.arange(y.size).reshape(y.shape))
+
+
+def swap_rows(w, x):
+    y = x * w
+    y[0], y[1] = y[1], y[0]  # REFUSED
+    return np.sum(y * np.arange(y.size).reshape(y.shape))
+
+
+def swap_entries(w, x):
+    y = (x * w).ravel()
+    y[0], y[1] = y[1], y[0]
+    return np.sum(y * np.arange(y.size))
+
+
+def swap_copied_columns(w, x):
+    y = x * w
+    y[:, 0], y[:, 1] = y[:, 1].copy(), y[:, 0].copy()
+    return np.sum(y * np.arange(y.size).reshape(y.shape))
+
+
+@pytest.mark.parametrize("f", [swap_columns, swap_rows])
+def test_a_view_read_after_a_write_of_one_assignment_is_refused(f):
+    """Python reads the views first and writes one after the other: the second value shows
+    the first write (nothing is swapped), while sourcegrad would read the old values."""
+    check_refusal(f, (r(3, 3), r(3, 3)), sg.SourcegradError, ".copy()")
+
+
+@pytest.mark.parametrize("f", [swap_entries, swap_copied_columns])
+def test_swapping_numbers_or_copies_is_differentiated(f):
+    check(Case(f.__name__, f, (r(3, 3), r(3, 3)), order=2))

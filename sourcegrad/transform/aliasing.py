@@ -69,7 +69,7 @@ def _add(out: dict, name, other, line, element=False) -> None:
     out.setdefault(name, []).append((other, line, element))
 
 
-def _source_name(value):
+def source_name(value):
     """The name whose memory ``value`` may share (through indexing, views, ``np.flip`` and
     the like), or None."""
     node = value
@@ -98,7 +98,7 @@ def _assignment_aliases(node, written: set, out: dict) -> None:
         if name in written and S.text(holder) != name:
             # `hs = [h]`, `d["h"] = h`: the container holds h itself, not a copy
             _add(out, name, S.text(holder), node.lineno)
-    src = _source_name(node.value)
+    src = source_name(node.value)
     if src is not None and isinstance(target, (gast.Tuple, gast.List)):
         for n in S.walk(target):  # `a, b = np.split(y, 2)`: each part a view of y
             if isinstance(n, gast.Name) and n.id != src:
@@ -137,7 +137,7 @@ def _stored_names(value, whole: bool) -> set:
 
 
 def _iteration_aliases(node, written: set, out: dict) -> None:
-    src = _source_name(node.iter)
+    src = source_name(node.iter)
     if src in written:
         # a write inside the loop would change the elements still to come: never allowed
         inside = any(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import gast
 
 from . import syntax as S
-from .aliasing import fresh_rebinding_line
+from .aliasing import fresh_rebinding_line, source_name
 from .lists import popped_list
 
 _REFUSED_STATEMENTS = {
@@ -251,6 +251,7 @@ class StatementLowering:
                 return
             if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(target.elts):
                 atoms = [self.atom(e, _base(t)) for e, t in zip(value.elts, target.elts)]
+                self.check_views_read_after_writes(target.elts, value.elts, atoms)
                 # `a, b = b, a` reads every value before it binds a name: a value that is
                 # itself a name being bound is held in a temporary first
                 bound = S.names_in(target) | {self.env.get(n) for n in S.names_in(target)}
@@ -302,6 +303,29 @@ class StatementLowering:
             "needs it), or keep the state outside the differentiated function",
             target,
         )
+
+    def check_views_read_after_writes(self, targets, values, atoms):
+        """``y[:, 0], y[:, 1] = y[:, 1], y[:, 0]``: Python reads the views on the right
+        first, then writes ``y[:, 0]``, which the view ``y[:, 0]`` then shows before the second
+        write reads it (nothing is swapped); sourcegrad writes into a copy. Refused where such
+        a view turns out to be an array (ranks decide, in analysis; numbers are copies)."""
+        written = {}
+        for i, t in enumerate(targets):
+            if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name):
+                written.setdefault(t.value.id, i)
+        for j, (value, atom) in enumerate(zip(values, atoms)):
+            viewed = source_name(value)
+            if viewed not in written or written[viewed] >= j or not isinstance(atom, gast.Name):
+                continue
+            message = (
+                f"`{S.text(values[j])}` on the right is a view of `{viewed}`, which the "
+                f"assignment to `{S.text(targets[written[viewed]])}` before it changes: Python "
+                f"reads the changed values there, sourcegrad the old ones; to swap, copy the "
+                f"view (`{S.text(values[j])}.copy()`)"
+            )
+            site = (atom.id, self.lineno)
+            self.element_names[site] = atom.id
+            self.alias_checks.append((site, message, self.lineno))
 
     def bind_starred(self, target, value):
         """``a, *b, c = v``: ``a = v[0]``, ``b = list(v[1:-1])``, ``c = v[-1]`` (a starred name
