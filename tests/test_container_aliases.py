@@ -105,3 +105,43 @@ def test_a_view_read_after_a_write_of_one_assignment_is_refused(f):
 @pytest.mark.parametrize("f", [swap_entries, swap_copied_columns])
 def test_swapping_numbers_or_copies_is_differentiated(f):
     check(Case(f.__name__, f, (r(3, 3), r(3, 3)), order=2))
+
+
+def scale_rows(w, x):
+    y = x * w
+    for row in y:
+        row *= 2.0  # REFUSED
+    return np.sum(y**2)
+
+
+def zero_first_of_rows(w, x):
+    y = x * w
+    for i, row in enumerate(y):
+        row[0] = float(i)  # REFUSED
+    return np.sum(y**2)
+
+
+def add_rows_of_two(w, x):
+    y = x * w
+    z = x + w
+    for a, b in zip(y, z):
+        a += b  # REFUSED
+    return np.sum(y**2)
+
+
+def scale_numbers(w, x):
+    total = 0.0
+    for v in (x * w).ravel():
+        v *= 2.0
+        total = total + v
+    return total
+
+
+@pytest.mark.parametrize("f", [scale_rows, zero_first_of_rows, add_rows_of_two])
+def test_a_loop_variable_changed_in_place_is_refused(f):
+    """``for row in y: row *= 2`` changes y's rows in Python (the rows are views)."""
+    check_refusal(f, (r(3, 3), r(3, 3)), sg.SourcegradError, "through an index")
+
+
+def test_a_number_taken_from_an_array_in_a_loop_is_differentiated():
+    check(Case("scale_numbers", scale_numbers, (r(3, 3), r(3, 3))))

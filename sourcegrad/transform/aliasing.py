@@ -137,6 +137,10 @@ def _stored_names(value, whole: bool) -> set:
 
 
 def _iteration_aliases(node, written: set, out: dict) -> None:
+    for name, source in _loop_items(node.target, node.iter):
+        if name in written and source is not None and source != name:
+            # `for row in y: row *= 2` changes y's rows: the loop variable is a view of y
+            _add(out, name, source, node.lineno)
     src = source_name(node.iter)
     if src in written:
         # a write inside the loop would change the elements still to come: never allowed
@@ -151,6 +155,24 @@ def _iteration_aliases(node, written: set, out: dict) -> None:
             isinstance(node.iter, gast.Name) and isinstance(node.target, gast.Name) and not inside
         )
         _add(out, src, S.text(node.target), node.lineno, element)
+
+
+def _loop_items(target, iterated) -> list:
+    """``(loop variable, the name whose memory it may share)`` for the names a ``for``
+    target binds: ``for row in y``, ``for i, row in enumerate(y)``, ``for a, b in zip(y, z)``
+    (None where the item is not taken from a name's memory)."""
+    if isinstance(target, gast.Name):
+        return [(target.id, source_name(iterated))]
+    if not isinstance(target, (gast.Tuple, gast.List)):
+        return []
+    call = iterated if isinstance(iterated, gast.Call) else None
+    name = getattr(call.func, "id", None) if call is not None else None
+    if name == "enumerate" and call.args and len(target.elts) == 2:
+        return _loop_items(target.elts[1], call.args[0])
+    if name == "zip" and len(call.args) == len(target.elts):
+        return [item for t, a in zip(target.elts, call.args) for item in _loop_items(t, a)]
+    src = source_name(iterated)  # `for a, b in pairs`: parts of each item of pairs
+    return [(n.id, src) for n in S.walk(target) if isinstance(n, gast.Name)]
 
 
 def augmented_names(fn) -> set:

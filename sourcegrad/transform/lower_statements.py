@@ -141,9 +141,14 @@ class StatementLowering:
             message = (
                 f"`{S.text(stmt)}` changes `{name}` in place while `{other}` "
                 f"may share its memory (they are linked at line {line}): Python changes "
-                f"`{other}` too, which sourcegrad does not follow; write `{name} = {name} {sign} "
-                f"...` (a new array), or make the value made at line {line} an explicit copy "
-                "(`.copy()`)"
+                f"`{other}` too, which sourcegrad does not follow; "
+                + self.way_out_of_link(
+                    name,
+                    other,
+                    line,
+                    f"write `{name} = {name} {sign} ...` (a new array), or make the value made "
+                    f"at line {line} an explicit copy (`.copy()`)",
+                )
             )
             current = self.env.get(name, name)
             site = (current, stmt.lineno)
@@ -304,6 +309,18 @@ class StatementLowering:
             target,
         )
 
+    def way_out_of_link(self, name: str, other: str, line: int, otherwise: str) -> str:
+        """The advice for a write through ``name`` while ``other`` shares its memory since
+        ``line``: where ``name`` is the variable of a loop over ``other`` starting at ``line``,
+        change ``other`` through an index; else ``otherwise``."""
+        loops = (n for n in S.walk(self.fn) if isinstance(n, gast.For) and n.lineno == line)
+        if not any(name in S.names_in(loop.target) for loop in loops):
+            return otherwise
+        return (
+            f"change `{other}` through an index (`for i in range(len({other})): "
+            f"{other}[i] = ...`), or compute the new array whole (`{other} = ...`)"
+        )
+
     def check_views_read_after_writes(self, targets, values, atoms):
         """``y[:, 0], y[:, 1] = y[:, 1], y[:, 0]``: Python reads the views on the right
         first, then writes ``y[:, 0]``, which the view ``y[:, 0]`` then shows before the second
@@ -377,8 +394,14 @@ class StatementLowering:
             message = (
                 f"`{user_name}[...] = ...` while `{other}` may share {user_name}'s memory (they "
                 f"are linked at line {line}): sourcegrad writes into a copy of {user_name}, so "
-                f"`{other}` would not see the change; make the value made at line {line} an "
-                f"explicit copy (add `.copy()` there), or write through one name only"
+                f"`{other}` would not see the change; "
+                + self.way_out_of_link(
+                    user_name,
+                    other,
+                    line,
+                    f"make the value made at line {line} an explicit copy (add `.copy()` "
+                    "there), or write through one name only",
+                )
             )
             if not element:
                 self.refuse(message, target)
