@@ -27,6 +27,11 @@ _VIEW_FUNCTIONS = frozenset(
 )  # fmt: skip
 
 
+def _module_function(func) -> bool:
+    """``np.squeeze`` and the like: a function of NumPy's module, not a method of an array."""
+    return isinstance(func.value, gast.Name) and func.value.id in ("np", "numpy")
+
+
 def _view_function(func) -> bool:
     """``np.flip`` and the like (by the name called; a user's own ``flip`` counts too, which
     can only make a refusal, never a wrong value)."""
@@ -34,11 +39,13 @@ def _view_function(func) -> bool:
     return name in _VIEW_FUNCTIONS
 
 
-def aliases_of_written(fn, written: set | None = None) -> dict:
+def aliases_of_written(fn, written: set | None = None, viewed_argument=None) -> dict:
     """For each name written into (``x[k] = v``; or each name of ``written``), the names that
     may share its memory (``y = x``, ``y = x[1:]``, ``y = x.T``, ``for y in x``,
     ``ys.append(x)``): ``(name, line, element)``, ``element`` when it is a plain index or
-    iteration, which shares memory only if it leaves more than a number."""
+    iteration, which shares memory only if it leaves more than a number.
+    ``viewed_argument(call)``: the argument whose memory the result of a call of the user's
+    function may share (``v = first_rows(y)``), or None."""
     if written is None:
         written = {
             n.value.id
@@ -50,7 +57,7 @@ def aliases_of_written(fn, written: set | None = None) -> dict:
     out: dict = {}
     for node in S.walk(fn):
         if isinstance(node, gast.Assign) and len(node.targets) == 1:
-            _assignment_aliases(node, written, out)
+            _assignment_aliases(node, written, out, viewed_argument)
         elif isinstance(node, gast.For):
             _iteration_aliases(node, written, out)
         elif (
@@ -82,6 +89,7 @@ def source_name(value):
             isinstance(node, gast.Call)
             and isinstance(node.func, gast.Attribute)
             and node.func.attr in _VIEW_METHODS
+            and not _module_function(node.func)
         ):
             node = node.func.value
         elif isinstance(node, gast.Call) and _view_function(node.func) and node.args:
@@ -91,7 +99,7 @@ def source_name(value):
     return node.id if isinstance(node, gast.Name) else None
 
 
-def _assignment_aliases(node, written: set, out: dict) -> None:
+def _assignment_aliases(node, written: set, out: dict, viewed_argument=None) -> None:
     target = node.targets[0]
     holder = target.value if isinstance(target, gast.Subscript) else target
     for name in _stored_names(node.value, whole=isinstance(target, gast.Subscript)):
@@ -99,6 +107,9 @@ def _assignment_aliases(node, written: set, out: dict) -> None:
             # `hs = [h]`, `d["h"] = h`: the container holds h itself, not a copy
             _add(out, name, S.text(holder), node.lineno)
     src = source_name(node.value)
+    if src is None and viewed_argument is not None and isinstance(node.value, gast.Call):
+        argument = viewed_argument(node.value)
+        src = None if argument is None else source_name(argument)
     if src is not None and isinstance(target, (gast.Tuple, gast.List)):
         for n in S.walk(target):  # `a, b = np.split(y, 2)`: each part a view of y
             if isinstance(n, gast.Name) and n.id != src:
@@ -173,6 +184,30 @@ def _loop_items(target, iterated) -> list:
         return [item for t, a in zip(target.elts, call.args) for item in _loop_items(t, a)]
     src = source_name(iterated)  # `for a, b in pairs`: parts of each item of pairs
     return [(n.id, src) for n in S.walk(target) if isinstance(n, gast.Name)]
+
+
+def returned_parameter(fn) -> str | None:
+    """The parameter of the function ``fn`` whose memory its return value may share
+    (``return a``, ``return a[:2]``, ``v = a.T; return v``), or None."""
+    params = {a.id for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs}
+    links: dict = {}  # local name -> the names it may have been made from as a view
+    for node in S.walk(fn):
+        if isinstance(node, gast.Assign) and len(node.targets) == 1:
+            src = source_name(node.value)
+            if src is not None and isinstance(node.targets[0], gast.Name):
+                links.setdefault(node.targets[0].id, set()).add(src)
+    for node in S.walk(fn):
+        if isinstance(node, gast.Return) and node.value is not None:
+            seen, todo = set(), [source_name(node.value)]
+            while todo:
+                name = todo.pop()
+                if name is None or name in seen:
+                    continue
+                if name in params:
+                    return name
+                seen.add(name)
+                todo.extend(links.get(name, ()))
+    return None
 
 
 def augmented_names(fn) -> set:

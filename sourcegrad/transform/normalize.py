@@ -23,11 +23,11 @@ import inspect
 
 import gast
 
-from ..errors import UnsupportedSyntaxError
+from ..errors import SourcegradError, UnsupportedSyntaxError
 from ..runtime.containers import gradient_like
 from ..runtime.helpers import expand_to, nondiff, seed_like, sum_to, unindex, unreduce
 from . import syntax as S
-from .aliasing import aliases_of_written, augmented_names
+from .aliasing import aliases_of_written, augmented_names, returned_parameter
 from .forms import Core
 from .iterator_calls import lower_iterator_calls
 from .jumps import lower_jumps
@@ -38,8 +38,9 @@ from .lower_loops import LoopLowering
 from .lower_statements import StatementLowering
 from .matches import lower_matches
 from .node_facts import set_fact
-from .parse import UNRESOLVED, Parsed, resolve
+from .parse import UNRESOLVED, Parsed, parse, resolve
 from .path_reads import PathReads
+from .rule_binding import is_user_function
 from .walk import inside_loop, rebound_in_compound
 from .writes import lower_writes
 
@@ -194,8 +195,9 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
     def find_aliases(self, fn) -> None:
         """The names that may share memory with names written into, and the loops' line
         spans (a write in a loop may come after a link made later in the loop's body)."""
-        self.aliases = aliases_of_written(fn)
-        self.augmented_aliases = aliases_of_written(fn, augmented_names(fn))
+        viewed = self.viewed_argument
+        self.aliases = aliases_of_written(fn, viewed_argument=viewed)
+        self.augmented_aliases = aliases_of_written(fn, augmented_names(fn), viewed)
         self.loop_spans = [
             (
                 n.lineno,
@@ -212,6 +214,22 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         }
         self.element_names: dict = {}  # (user name, line) -> its name in the core
         self.alias_checks: list = []  # ((user name, line), message, line of the write)
+
+    def viewed_argument(self, call):
+        """The argument of ``call``, a call of one of the user's functions, whose memory the
+        function's result may share (:func:`~.aliasing.returned_parameter`); else None."""
+        fn = resolve(self.p, call.func, self.local_names)
+        if not is_user_function(fn):
+            return None
+        try:
+            param = returned_parameter(parse(fn).node)
+            bound = inspect.signature(fn).bind(
+                *call.args, **{k.arg: k.value for k in call.keywords}
+            )
+        except (SourcegradError, TypeError, ValueError):
+            return None
+        argument = bound.arguments.get(param)
+        return argument if isinstance(argument, gast.AST) else None
 
     # ---------------------------------------------------------------- errors
     def lower_python_forms(self, fn, examples) -> set:

@@ -1,7 +1,10 @@
-"""An array stored as it is in a container (``hs = [h]``, ``d["h"] = h``, ``(h, g)``) and then
-changed in place (``h *= 2``): Python changes the container's item too, which sourcegrad does
-not follow, so the change is refused (it was a silently wrong value); a number stored the same
-way, or an array given a new value before the change, is differentiated."""
+"""Writes into memory another name shares, which Python shows through both names and
+sourcegrad (writing into a copy) would not: refused at the user's line, where each was a
+silently different value before. An array stored in a container (``hs = [h]``, ``d["h"] = h``)
+then changed in place; a view read after the same assignment wrote its array (a swap of
+columns); a loop variable taken from an array's rows (``for row in y: row *= 2``); the result
+of a helper that returns its argument or a view of it (``v = first_rows(y); v[0] = 0``). A
+number stored the same way, or an array given a new value first, is differentiated."""
 
 from __future__ import annotations
 
@@ -145,3 +148,55 @@ def test_a_loop_variable_changed_in_place_is_refused(f):
 
 def test_a_number_taken_from_an_array_in_a_loop_is_differentiated():
     check(Case("scale_numbers", scale_numbers, (r(3, 3), r(3, 3))))
+
+
+def first_rows(a):
+    return a[:2]
+
+
+def transposed(a):
+    v = a.T
+    return v
+
+
+def fresh_rows(a):
+    return a[:2] * 1.0
+
+
+def written_through_a_helpers_view(w, x):
+    y = x * w
+    v = first_rows(y)
+    v[0] = 0.0  # REFUSED
+    return np.sum(y**2)
+
+
+def written_after_a_helpers_view(w, x):
+    y = (x * w).copy()
+    t = transposed(y)
+    y[0, 1] = 3.0  # REFUSED
+    return np.sum(t * x)
+
+
+def written_through_np_squeeze(w, x):
+    y = (x * w)[None]
+    s = np.squeeze(y)
+    s[0, 0] = 1.0  # REFUSED
+    return np.sum(y**2)
+
+
+def written_into_a_helpers_new_array(w, x):
+    y = x * w
+    v = fresh_rows(y)
+    v[0] = 0.0
+    return np.sum(y**2) + np.sum(v**3)
+
+
+@pytest.mark.parametrize(
+    "f", [written_through_a_helpers_view, written_after_a_helpers_view, written_through_np_squeeze]
+)
+def test_a_write_through_a_view_a_helper_or_numpy_returns_is_refused(f):
+    check_refusal(f, (r(3, 3), r(3, 3)), sg.SourcegradError, "explicit copy")
+
+
+def test_a_write_into_a_helpers_new_array_is_differentiated():
+    check(Case("fresh_rows", written_into_a_helpers_new_array, (r(3, 3), r(3, 3)), order=2))
