@@ -20,7 +20,7 @@ from .records import is_record, is_static_leaf, record_fields, refuse_property
 
 __all__ = [
     "Pieces", "DictPieces", "add_adjoints", "dict_piece", "as_adjoint", "zero_adjoint", "piece_of", "unlist",
-    "unitems", "unvalues", "unget", "default_part", "unfield", "copied",
+    "unitems", "unvalues", "unget", "default_part", "unfield", "copied", "copied_array",
 ]  # fmt: skip
 
 
@@ -59,6 +59,14 @@ def copied(x):
     if isinstance(x, (tuple, list)):
         return Pieces([copied(v) for v in x])
     return None if x is None else np.copy(x)
+
+
+@helper(linear=("x",), like="x", allocates="new")
+def copied_array(x):
+    """``x`` copied where it is an array (a helper of the user's writes into it in place);
+    any other value as it is (a container the helper fills stays the caller's, as in
+    Python)."""
+    return x.copy() if hasattr(x, "__array__") else x
 
 
 def _is_zero_number(x) -> bool:

@@ -5,7 +5,7 @@ keep the caller's values intact where the derivative calls such a function.
 it), as do ``a[k] = v`` and ``acc.append(v)``. The derivative calls the user's function for its
 value, but its adjoint (and a helper's vjp) still reads the arguments as they were before the
 call: so the call's primal is given a copy of each array argument the function writes into
-(``center(copied(h))``), and a caller that reads the argument after the call is refused by
+(``center(copied_array(h))``), and a caller that reads the argument after the call is refused by
 :mod:`.mutations`.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gast
 
-from ..runtime.trees import copied
+from ..runtime.trees import copied_array
 from . import syntax as S
 from .node_facts import get_fact, set_fact
 
@@ -93,7 +93,7 @@ def mark_copied_arguments(callee_node, given: dict) -> None:
 
 def with_copies(stmt, refs):
     """``stmt`` (a clone of a core statement), each argument of its call marked by
-    :func:`mark_copied_arguments` given as ``copied(argument)`` (the helper named through
+    :func:`mark_copied_arguments` given as ``copied_array(argument)`` (the helper named through
     ``refs``, the derivative's references)."""
     call = stmt.value if isinstance(stmt, (gast.Assign, gast.Expr)) else None
     if not isinstance(call, gast.Call):
@@ -109,4 +109,4 @@ def _copy_of(node, refs):
     if not get_fact(node, "copy_in"):
         return node
     set_fact(node, "copy_in", False)
-    return S.call(S.name(refs.helper(copied)), [node])
+    return S.call(S.name(refs.helper(copied_array)), [node])
