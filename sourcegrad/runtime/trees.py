@@ -61,7 +61,7 @@ def copied(x):
     return None if x is None else np.copy(x)
 
 
-@helper(linear=("x",), like="x", allocates="new")
+@helper(linear=("x",), like="x")
 def copied_array(x):
     """``x`` copied where it is an array (a helper of the user's writes into it in place);
     any other value as it is (a container the helper fills stays the caller's, as in
