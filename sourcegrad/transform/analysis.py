@@ -34,6 +34,7 @@ from .captures import refuse_changed_captures
 from .cfg import build_cfg, solve_backward, solve_forward
 from .classify import classify
 from .forms import Analysis, Core, Op, ShapeClasses
+from .masked_branches import mask_where_branches
 from .mutations import refuse_container_mutations
 from .ranks import infer_ranks
 from .rule_binding import local_names
@@ -66,6 +67,8 @@ def analyze(
     active = active_names(core, varied, useful_in, wrt_names)
     refuse_undifferentiable(core, ops, varied, useful_in)
     ranks = infer_ranks(core, ops, example_args)
+    if not core.forward:
+        mask_where_branches(core, ops, ranks)
     refuse_unmodelled_writes(core, (ops, varied, active, ranks, local_names(core)))
     for name, message, line in core.alias_checks:
         if name is None or ranks.get(name) != 0:
