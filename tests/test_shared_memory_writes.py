@@ -200,3 +200,22 @@ def test_a_write_through_a_view_a_helper_or_numpy_returns_is_refused(f):
 
 def test_a_write_into_a_helpers_new_array_is_differentiated():
     check(Case("fresh_rows", written_into_a_helpers_new_array, (r(3, 3), r(3, 3)), order=2))
+
+
+def inner_loss(p, x):
+    return np.sum(np.tanh(x @ p["W"]) ** 2)
+
+
+def inner_steps_in_place(params, x):
+    fast = dict(params)
+    for _ in range(2):
+        g = {"W": 2.0 * x.T @ (np.tanh(x @ fast["W"]) * (1.0 - np.tanh(x @ fast["W"]) ** 2))}
+        for k in fast:
+            fast[k] -= 0.1 * g[k]
+    return inner_loss(fast, x)
+
+
+def test_a_loop_over_a_dicts_keys_links_nothing():
+    """``for k in fast`` runs over a dict's keys: writing ``fast[k]`` was refused as if ``k``
+    shared its memory."""
+    check(Case("inner_steps_in_place", inner_steps_in_place, ({"W": r(3, 2)}, r(4, 3))))

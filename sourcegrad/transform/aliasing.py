@@ -55,11 +55,12 @@ def aliases_of_written(fn, written: set | None = None, viewed_argument=None) -> 
             and isinstance(n.value, gast.Name)
         }
     out: dict = {}
+    dicts = _dict_names(fn)
     for node in S.walk(fn):
         if isinstance(node, gast.Assign) and len(node.targets) == 1:
             _assignment_aliases(node, written, out, viewed_argument)
-        elif isinstance(node, gast.For):
-            _iteration_aliases(node, written, out)
+        elif isinstance(node, gast.For) and getattr(node.iter, "id", None) not in dicts:
+            _iteration_aliases(node, written, out)  # (a loop over a dict's keys shares nothing)
         elif (
             isinstance(node, gast.Call)
             and isinstance(node.func, gast.Attribute)
@@ -70,6 +71,30 @@ def aliases_of_written(fn, written: set | None = None, viewed_argument=None) -> 
         ):
             _add(out, node.args[0].id, S.text(node.func.value), node.lineno)
     return out
+
+
+def _dict_names(fn) -> set:
+    """Names every assignment of which makes a dict (a display, a comprehension, ``dict(...)``):
+    a loop over one of them runs over its keys."""
+    made: dict = {}
+    for node in S.walk(fn):
+        targets = node.targets if isinstance(node, gast.Assign) else []
+        for target in targets:
+            for n in S.walk(target):
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                    value = node.value if target is n else None
+                    made.setdefault(n.id, []).append(_makes_dict(value))
+        if isinstance(node, (gast.For, gast.AugAssign, gast.AnnAssign, gast.NamedExpr)):
+            for n in S.walk(node.target):
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                    made.setdefault(n.id, []).append(False)
+    return {name for name, kinds in made.items() if all(kinds)}
+
+
+def _makes_dict(value) -> bool:
+    if isinstance(value, (gast.Dict, gast.DictComp)):
+        return True
+    return isinstance(value, gast.Call) and getattr(value.func, "id", None) == "dict"
 
 
 def _add(out: dict, name, other, line, element=False) -> None:
