@@ -1,7 +1,8 @@
-"""A helper that writes into an array it is given (``a -= a.mean(0)``, ``a[0] = 0``): the
-derivative calls the helper for its value but its adjoint still reads the argument as it was,
-so the call gets a copy; a caller reading the argument after such a call is refused, since
-Python would show it changed."""
+"""A helper that changes an argument in place (``a -= a.mean(0)``, ``a[0] = 0``, ``p["W"] =
+...``, ``hs.append(h)``): the derivative calls the helper for its value but its adjoint still
+reads the argument as it was, so the call gets a copy (of an array; of a differentiated list or
+dict too, one level; both were wrong gradients or a crash); a caller reading the argument after
+such a call is refused, since Python would show it changed (``h = center(h)`` is fine)."""
 
 import numpy as np
 import pytest
@@ -82,7 +83,34 @@ def data_read_after(w, x):
     return np.sum((x * w) ** 2)
 
 
+def step(p, g):
+    p["W"] = p["W"] - 0.1 * g
+    return p
+
+
+def dict_updated_by_a_helper(params, x):
+    p = dict(params)
+    for _ in range(2):
+        g = np.tanh(x @ p["W"])
+        p = step(p, x.T @ g)
+    return np.sum(np.tanh(x @ p["W"]) ** 2)
+
+
+def push(hs, h):
+    hs.append(h)
+    return hs
+
+
+def list_grown_by_a_helper(w, x):
+    hs = [x]
+    for _ in range(3):
+        hs = push(hs, np.tanh(hs[-1] @ w))
+    return sum(np.sum(h**2) for h in hs)
+
+
 CASES = [
+    Case("dict_updated_by_a_helper", dict_updated_by_a_helper, ({"W": r(3, 3)}, r(4, 3)), order=2),
+    Case("list_grown_by_a_helper", list_grown_by_a_helper, (0.5 * r(3, 3), r(4, 3)), order=2),
     Case("normalize_assign", normalize_assign, (r(4, 3), r(4, 3)), order=2),
     Case("scale_assign", scale_assign, (r(3, 2), r(4, 3)), order=2),
     Case("constant_written_after_use", constant_written_after_use, (r(4, 3), r(4, 3))),

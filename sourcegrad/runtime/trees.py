@@ -20,7 +20,7 @@ from .records import is_record, is_static_leaf, record_fields, refuse_property
 
 __all__ = [
     "Pieces", "DictPieces", "add_adjoints", "dict_piece", "as_adjoint", "zero_adjoint", "piece_of", "unlist",
-    "unitems", "unvalues", "unget", "default_part", "unfield", "copied", "copied_array",
+    "unitems", "unvalues", "unget", "default_part", "unfield", "copied", "copied_array", "copied_shallow",
 ]  # fmt: skip
 
 
@@ -66,6 +66,16 @@ def copied_array(x):
     """``x`` copied where it is an array (a helper of the user's writes into it in place);
     any other value as it is (a container the helper fills stays the caller's, as in
     Python)."""
+    return x.copy() if hasattr(x, "__array__") else x
+
+
+@helper(linear=("x",), like="x")
+def copied_shallow(x):
+    """``x`` copied one level: an array's values, a list's or dict's items (the same objects
+    in a new container); any other value as it is. For a differentiated argument a helper of
+    the user's changes in place, whose value before the change the adjoint still reads."""
+    if isinstance(x, (list, dict)):
+        return type(x)(x) if type(x) in (list, dict) else x.copy()
     return x.copy() if hasattr(x, "__array__") else x
 
 

@@ -268,7 +268,11 @@ def refuse_writing_helper(core, stmt, varied) -> None:
         )
     except (SourcegradError, TypeError, ValueError):
         return
-    mark_copied_arguments(callee.node, bound.arguments)
+    mark_copied_arguments(
+        callee.node,
+        bound.arguments,
+        {k for k, a in bound.arguments.items() if isinstance(a, gast.Name) and a.id in varied},
+    )
     for name, arg in bound.arguments.items():
         differentiated = isinstance(arg, gast.Name) and arg.id in varied
         line = item_written_line(callee.node, name) if differentiated else None
@@ -324,22 +328,12 @@ def call_user_function(core: Core, stmt, fn, args, kwargs, label, varied=None) -
     where = (core.parsed.filename, stmt.lineno)
     user_fn = fn
     fn, sig, given, callee = _bind_user_call(fn, args, kwargs, label, where)
-    mark_copied_arguments(callee.node, given)
     names = list(sig.parameters)
     wrt = tuple(i for i, name in enumerate(names) if _may_vary(given.get(name), varied))
+    mark_copied_arguments(callee.node, given, {names[i] for i in wrt})
     operands = [*args, *kwargs.values()]
     if not wrt:
         return Op(fn, "constant", operands=operands, pure=False, described=label)
-    for i in wrt:
-        line = item_written_line(callee.node, names[i])
-        if line is not None:
-            raise UnsupportedSyntaxError(
-                f"{label}() writes into its argument `{names[i]}` ({callee.filename}:{line}), "
-                "which is being differentiated here; sourcegrad follows values, not changes made "
-                f"in place: make {label}() return the new array and assign it "
-                f"(`{S.text(given[names[i]])} = {label}(...)`)",
-                *where,
-            )
     forward = core.forward
     derivative = _derivative_of(fn, wrt, forward)
     base = fn.__name__ if fn.__name__.isidentifier() else label.split(".")[-1]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gast
 
-from ..runtime.trees import copied_array
+from ..runtime.trees import copied_array, copied_shallow
 from . import syntax as S
 from .node_facts import get_fact, set_fact
 
@@ -81,20 +81,28 @@ def item_written_line(fn_node, param: str):
     return None
 
 
-def mark_copied_arguments(callee_node, given: dict) -> None:
-    """Mark each argument (a name) whose values the function ``callee_node`` writes into, so
-    that the derivative's call of the function gets a copy of it (:func:`with_copies`)."""
-    changed = {p for p, _, values in changed_in_place(callee_node.body, set(given)) if values}
-    for param in changed:
-        node = given.get(param)
+def mark_copied_arguments(callee_node, given: dict, varied: set) -> None:
+    """Mark each argument (a name) the function ``callee_node`` changes in place, so that the
+    derivative's call of the function gets a copy of it (:func:`with_copies`): of an array
+    it writes into, and, where the argument is differentiated (a parameter of ``varied``), of
+    a list or dict it changes too (one level: the adjoint still reads the container as it
+    was). A container that is not differentiated stays the caller's, as in Python (a log)."""
+    kinds: dict = {}
+    for param, _, values in changed_in_place(callee_node.body, set(given)):
+        if param in varied:
+            kinds[param] = "shallow"
+        elif values:
+            kinds.setdefault(param, "array")
+    for param, node in given.items():
         if isinstance(node, gast.Name):
-            set_fact(node, "copy_in", True)
+            set_fact(node, "copy_in", kinds.get(param))
 
 
 def with_copies(stmt, refs):
     """``stmt`` (a clone of a core statement), each argument of its call marked by
-    :func:`mark_copied_arguments` given as ``copied_array(argument)`` (the helper named through
-    ``refs``, the derivative's references)."""
+    :func:`mark_copied_arguments` given as ``copied_array(argument)`` or
+    ``copied_shallow(argument)`` (the helpers named through ``refs``, the derivative's
+    references)."""
     call = stmt.value if isinstance(stmt, (gast.Assign, gast.Expr)) else None
     if not isinstance(call, gast.Call):
         return stmt
@@ -106,7 +114,9 @@ def with_copies(stmt, refs):
 
 
 def _copy_of(node, refs):
-    if not get_fact(node, "copy_in"):
+    kind = get_fact(node, "copy_in")
+    if kind is None:
         return node
-    set_fact(node, "copy_in", False)
-    return S.call(S.name(refs.helper(copied_array)), [node])
+    set_fact(node, "copy_in", None)
+    helper = copied_shallow if kind == "shallow" else copied_array
+    return S.call(S.name(refs.helper(helper)), [node])
