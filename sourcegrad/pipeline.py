@@ -109,6 +109,10 @@ class _Deferred(Deferred):
         return value
 
 
+#: what makes a function a generator function (refused: see ``Pipeline._build``)
+_YIELDS = (gast.Yield, gast.YieldFrom)
+
+
 # ---------------------------------------------------------------- facts about the arguments
 def _one_scalar(args, wrt) -> bool:
     """Whether the gradient is taken with respect to a single float (a Python float, a NumPy
@@ -316,7 +320,9 @@ class Pipeline:
     def _build(self, args: tuple | None, specialise: bool, general: Any) -> Emitted:
         """:meth:`build`, always made here."""
         parsed = self.parsed()
-        if self.checked:  # a generator function the user differentiates (not a callee)
+        # a generator function the user differentiates (not a callee) is refused; a tree
+        # without any yield is none (found by one fast walk, not the walk of its own scope)
+        if self.checked and S.nodes_of(parsed.node, _YIELDS):
             refuse_generator_function(parsed.node, parsed.filename)
         core = _normalized(parsed, args, general)
         wrt = self._wrt_of(parsed, core, args)
