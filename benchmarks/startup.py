@@ -23,6 +23,9 @@ Per workload it prints, median over the processes, in ms:
   first call no transformation work can remove;
 * ``second``: the second call, which builds the code specialised to the shapes (optimize);
 * ``create + 3 calls``: making the derivative and calling it three times;
+* ``faults``: minor page faults in the first and the third call (memory the process
+  touches for the first time: the first run of a build page-faults in its tape and
+  temporaries, about 2 µs per 4 KiB page);
 * each phase's own time (time in nested phases counted there) in the first and second calls;
 * ``warm disk``: the same calls in a second new process that reads the disk cache the first
   one wrote (same source, same sourcegrad, same arguments): its first call loads the build
@@ -40,6 +43,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -162,14 +166,18 @@ def child(name: str, profile: bool, cpu: bool = False, cache: str | None = None)
     t0 = clock()
     vg = sg.value_and_grad(fn)
     t1 = clock()
+    faults0 = _minor_faults()
     vg(*args)
     t2 = clock()
+    faults1 = _minor_faults()
     first_phases = timer.take()
     vg(*args)
     t3 = clock()
     second_phases = timer.take()
+    faults2 = _minor_faults()
     vg(*args)
     t4 = clock()
+    faults3 = _minor_faults()
     black_after_calls = "black" in sys.modules
     pure = sg.value_and_grad(fn, optimize=False)  # what the first call runs, here warm
     pure(*args)
@@ -187,7 +195,14 @@ def child(name: str, profile: bool, cpu: bool = False, cache: str | None = None)
         "create_and_3": t4 - t0,
         "first_phases": first_phases,
         "second_phases": second_phases,
+        "faults_first": faults1 - faults0,
+        "faults_third": faults3 - faults2,
     }
+
+
+def _minor_faults() -> int:
+    """Minor page faults of this process so far (memory touched for the first time)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 # ---------------------------------------------------------------- the driver
@@ -290,6 +305,9 @@ def report(samples_per: int, cpu: bool) -> None:
     ]
     for label, value in rows:
         print(f"  {label:22s}" + "".join(f"{value(results[n]):10.1f}" for n in WORKLOADS))
+    for key, label in (("faults_first", "first call"), ("faults_third", "third call")):
+        counts = [statistics.median(s[key] for s in results[n]) for n in WORKLOADS]
+        print(f"  {'faults, ' + label:22s}" + "".join(f"{c:10.0f}" for c in counts))
     print("\nwarm disk: a second process on the first one's disk cache, median, ms:")
     print(header)
     for label, value in rows[:1] + rows[5:6] + rows[7:]:

@@ -15,11 +15,14 @@ pattern) start from a copy of that, and do not normalize the function again.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
+import functools
+import gc
 import linecache
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import gast
@@ -104,6 +107,10 @@ class _Deferred(Deferred):
         if made and self._emitted is not None:
             _forget_with_code(self._emitted)
         return value
+
+
+#: what makes a function a generator function (refused: see ``Pipeline._build``)
+_YIELDS = (gast.Yield, gast.YieldFrom)
 
 
 # ---------------------------------------------------------------- facts about the arguments
@@ -211,6 +218,32 @@ def made_here(code: Any) -> bool:
     return code.co_filename == __file__
 
 
+@contextlib.contextmanager
+def collection_paused() -> Iterator[None]:
+    """Inside, Python's cyclic garbage collector does not run (it is on again after, where
+    it was on). A build allocates tens of thousands of syntax nodes that live until it ends:
+    each time the allocations pass the collector's threshold it would walk them and find
+    almost nothing to free (it took 1.0 ms of the LSTM's first call, 0.6 ms now)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _paused(method):
+    """``method`` run with :func:`collection_paused`."""
+
+    @functools.wraps(method)
+    def run(*args, **kwargs):
+        with collection_paused():
+            return method(*args, **kwargs)
+
+    return run
+
+
 # ---------------------------------------------------------------- the passes for one signature
 class Pipeline:
     """The builds of the derivative of one function: which passes run, in which order, for
@@ -236,6 +269,7 @@ class Pipeline:
         self.with_gradients = bool(options.get("with_gradients", True))
         self.reverse_mode = "vjp" if mode == "vjp" else "grad"
 
+    @_paused
     def build(self, args: tuple | None, specialise: bool = False, general: Any = None) -> Emitted:
         """The derivative for ``args``' signature (rank-generic for None): specialised to
         ranks, or with ``specialise`` to shapes too (reusing the pure derivative of
@@ -286,7 +320,9 @@ class Pipeline:
     def _build(self, args: tuple | None, specialise: bool, general: Any) -> Emitted:
         """:meth:`build`, always made here."""
         parsed = self.parsed()
-        if self.checked:  # a generator function the user differentiates (not a callee)
+        # a generator function the user differentiates (not a callee) is refused; a tree
+        # without any yield is none (found by one fast walk, not the walk of its own scope)
+        if self.checked and S.nodes_of(parsed.node, _YIELDS):
             refuse_generator_function(parsed.node, parsed.filename)
         core = _normalized(parsed, args, general)
         wrt = self._wrt_of(parsed, core, args)
@@ -430,6 +466,7 @@ class Pipeline:
             refs.names.taken.intersection_update(taken)
             refs.by_id, refs.injected = by_id, injected
 
+    @_paused
     def optimized(self, general: Emitted, args: tuple) -> Emitted:
         """The provisional build ``general`` (pure) optimized for its ranks; read from disk
         where kept (without ``der`` and ``core``: made again where a later build needs them),
@@ -449,6 +486,7 @@ class Pipeline:
             disk_cache.store(key, run, self._bound_to())
         return run
 
+    @_paused
     def symbolic(self, general: Emitted, args: tuple, pattern: Pattern, other: tuple) -> Any:
         """The running derivative for every call whose arguments have ``args``' shape
         ``pattern`` with the lengths of the classes that ``other`` (a length per class) changes

@@ -289,10 +289,10 @@ def _lambda_text(fn, lines: list[str]) -> tuple[list[str], int] | None:
     return [part.decode().rstrip("\n") + "\n" for part in raw], start
 
 
-def _parsed_source(fn) -> tuple[list[str], int, gast.Module]:
-    """``fn``'s source lines, its first line's number, and the module they parse to."""
+def _parsed_source(fn, src_lines: list[str], first: int) -> tuple[list[str], int, gast.Module]:
+    """``fn``'s source lines, its first line's number, and the module they parse to, from
+    ``src_lines`` and ``first`` as :func:`_source_of` reads them."""
     filename = fn.__code__.co_filename
-    src_lines, first = _source_of(fn)
     module, error = _parse_lines(src_lines)
     if module is None:  # the end read from the code object was wrong: tokenize to find it
         lines = linecache.getlines(filename, fn.__globals__)
@@ -344,8 +344,42 @@ def parse(fn) -> Parsed:
             f"{fn!r} is not a Python function, so it has no source to transform; pass a function "
             "defined with `def`, or register a rule for it with sourcegrad.defvjp"
         )
+    code = fn.__code__
+    source = _source_of(fn)
+    kept = _KEPT.get(code)
+    again = kept is not None and kept[0] == source
+    if again and kept[1] is not None:
+        node, filename, lines = S.clone(kept[1]), kept[2], dict(kept[3])
+        _defaults_as_values(node, fn)
+    else:
+        node, src_lines, first = _code_tree(fn, *source)
+        filename = code.co_filename
+        lines = {first + i: line.strip() for i, line in enumerate(src_lines)}
+        if _read_from_user_file(filename, first):  # what follows depends on nothing else
+            _KEPT[code] = (source, S.clone(node) if again else None, filename, dict(lines))
+        _defaults_as_values(node, fn)
+        found = _user_lines(node, filename, first)
+        if found is not None:
+            filename, lines = found
+    closure = {}
+    if fn.__closure__:
+        closure = dict(zip(code.co_freevars, fn.__closure__))
+    return Parsed(fn, node, filename, fn.__globals__, closure, lines)
+
+
+#: code object -> (its source lines and first line as :func:`_source_of` read them, a copy
+#: of the tree :func:`_code_tree` made of them or None, its filename, its lines): a function
+#: parsed again (a helper called from several places, each build of a caller) is parsed
+#: twice, then copied, while its code lives and its source reads the same; a function parsed
+#: once pays for no copy
+_KEPT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _code_tree(fn, src_lines: list[str], first: int) -> tuple[gast.FunctionDef, list, int]:
+    """``(tree, its source lines, its first line)`` of ``fn``'s code: its ``def`` without
+    decorators, at the line numbers of its file."""
     filename = fn.__code__.co_filename
-    src_lines, first, module = _parsed_source(fn)
+    src_lines, first, module = _parsed_source(fn, src_lines, first)
     node = module.body[0] if module.body else None
     if fn.__code__.co_name == "<lambda>":
         node = _lambda_as_def(module, fn, filename, first, _dedented_by(src_lines))
@@ -362,15 +396,14 @@ def parse(fn) -> Parsed:
         if getattr(sub, "end_lineno", None) is not None:
             sub.end_lineno += first - 1
     node.decorator_list = []
-    _defaults_as_values(node, fn)
-    closure = {}
-    if fn.__closure__:
-        closure = dict(zip(fn.__code__.co_freevars, fn.__closure__))
-    lines = {first + i: line.strip() for i, line in enumerate(src_lines)}
-    found = _user_lines(node, filename, first)
-    if found is not None:
-        filename, lines = found
-    return Parsed(fn, node, filename, fn.__globals__, closure, lines)
+    return node, src_lines, first
+
+
+def _read_from_user_file(filename: str, first: int) -> bool:
+    """Whether code at ``filename``'s line ``first`` is the user's own (not generated from
+    another file's ``def``): then :func:`_user_lines` leaves its tree as it is."""
+    user_file, user_first = user_location(filename, first)
+    return (user_file, user_first) == (filename, first) or user_first is None
 
 
 def _user_lines(node: gast.FunctionDef, filename: str, first: int):

@@ -310,7 +310,7 @@ def _factors(n) -> list:
 
 def _mentions(e, name: str) -> bool:
     """Whether the name ``name`` occurs in ``e``."""
-    return any(type(n) is gast.Name and n.id == name for n in S.walk(e))
+    return any(n.id == name for n in S.name_nodes(e))
 
 
 def _spread_scalar_seeds(body, is_scalar_unreduce, fold) -> bool:
