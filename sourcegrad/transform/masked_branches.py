@@ -20,6 +20,7 @@ import gast
 import numpy as np
 
 from .. import rules as R
+from ..runtime.helpers import sum_to
 from . import syntax as S
 from .walk import walk_statements
 
@@ -99,7 +100,7 @@ def _is_adjoint(node) -> bool:
 
 
 def _masked(value, result: str):
-    if isinstance(value, gast.Call) and getattr(value.func, "id", None) == "sum_to":
+    if isinstance(value, gast.Call) and getattr(value.func, "id", None) == sum_to.__name__:
         value.args[0] = _where_seed_is_zero(value.args[0], result)
         return value
     return _where_seed_is_zero(value, result)
