@@ -365,22 +365,26 @@ class _CalledJvp:
         return plan.jvp(*plan.args, t_in=plan.t)
 
 
+#: why forward mode over some derivatives of function values is refused
+_NOT_BUILT = (
+    "a derivative of order 4 or more through a layer object or another function value "
+    "(forward mode three times over its vjp), or of order 3 through a function value bound to "
+    "nothing in a differentiated position or along an object that only seems to vary, is not "
+    "built; take order 3 or less (sg.hvp for order 2), or call a module-level function by its "
+    "name"
+)
+
+
 def jvp_of(fn: Callable, wrt: Any, keywords: tuple = ()) -> Callable:
     """The jvp of a function known only when the derivative runs: a nested ``def``, a lambda,
     or a function made by sourcegrad. Called as ``jvp_of(fn, wrt)(*args, t_in=t)``; the last
     ``len(keywords)`` arguments go by those names (:class:`Keywords`)."""
     if keywords:
         return Keywords(fn, wrt, keywords, "jvp")
-    if isinstance(fn, (_Called, _OfReceiver, _Unbound, Keywords, _CalledJvp, _OfReceiverJvp)):
+    if isinstance(fn, _FORWARD_OVER):
         return fn.jvp(wrt)
-    if isinstance(fn, (_UnboundJvp, _KeywordsJvp, ForwardOver)):
-        raise UnsupportedSyntaxError(
-            "a derivative of order 3 or more through a call with keyword arguments or "
-            "*args, a function value bound to nothing in a differentiated position, or of "
-            "order 4 or more through a layer object (forward mode over forward mode over its "
-            "vjp) is not built; take order 2 (sg.hvp), pass the arguments by position to a "
-            "function with named parameters, or call a module-level function by its name"
-        )
+    if isinstance(fn, _NOT_FORWARD_OVER):
+        raise UnsupportedSyntaxError(_NOT_BUILT)
     if _has_receiver(wrt):
         return _Unbound(fn, wrt, "jvp") if _bound_to_nothing(fn) else _OfReceiver(fn, wrt, "jvp")
     if is_derivative(fn):
@@ -418,8 +422,42 @@ class Keywords:
         return call.regroup(grads, inner, self.wrt, self.single)
 
     def jvp(self, wrt):
-        """Forward mode over this vjp, along its arguments ``wrt`` (the seed last)."""
-        return _KeywordsJvp(self, wrt)
+        """Forward mode over this vjp, along its arguments ``wrt`` (the seed last), or over
+        this jvp (its ``t_in`` last)."""
+        return _KeywordsJvpOverJvp(self, wrt) if self.mode == "jvp" else _KeywordsJvp(self, wrt)
+
+
+class _KeywordsJvpOverJvp:
+    """``jvp_of`` a :class:`Keywords` jvp along ``wrt`` (the call's arguments, then its
+    ``t_in``): forward mode over the jvp of the bound function, each tangent lifted to the
+    parameters its argument went to as the jvp lifts its own."""
+
+    def __init__(self, of: Keywords, wrt):
+        self.of = of
+        self.single = not isinstance(wrt, tuple)
+        self.wrt = (wrt,) if self.single else wrt
+
+    def __call__(self, *args, t_in=None):
+        of, (*own, t) = self.of, args
+        call = Binding(of.fn, tuple(own), of.keywords)
+        given = call.given(of.wrt, (t,) if of.single else tuple(t))
+        inner = tuple(dict.fromkeys(j for j, _ in given))
+        if not inner:
+            raise UnsupportedSyntaxError(_NOT_BUILT)
+        jvp = call.derivative(inner, "jvp")
+        tangents = call.tangents(inner, given)
+        outer_given = dict(zip(self.wrt, (t_in,) if self.single else tuple(t_in)))
+        tt = outer_given.pop(len(own), None)
+        lifted = call.lifted(call.given(tuple(outer_given), tuple(outer_given.values())), None)
+        if tt is not None:
+            tgiven = call.given(of.wrt, (tt,) if of.single else tuple(tt))
+            lifted[len(call.values)] = call.lifted(tgiven, None, inner)
+        at = tuple(sorted(k for k, x in lifted.items() if x is not None))
+        if not at:
+            out = jvp(*call.values, t_in=tangents)
+            return out, zero_adjoint(out)
+        ts = lifted[at[0]] if len(at) == 1 else tuple(lifted[k] for k in at)
+        return jvp_of(jvp, at[0] if len(at) == 1 else at)(*call.values, tangents, t_in=ts)
 
 
 class _KeywordsJvp:
@@ -451,6 +489,64 @@ class _KeywordsJvp:
             grads, tangent = jvp(*call.values, seed, t_in=tangents)
         regroup = call.regroup
         return regroup(grads, inner, of.wrt, of.single), regroup(tangent, inner, of.wrt, of.single)
+
+    def jvp(self, wrt):
+        """Forward mode over this jvp (order 3 through a call by keyword or through
+        ``*args``)."""
+        return _KeywordsOverJvp(self, wrt)
+
+
+class _KeywordsOverJvp:
+    """``jvp_of`` a :class:`_KeywordsJvp` along ``wrt`` (the call's arguments, the vjp's seed,
+    then the jvp's ``t_in``): forward mode over the jvp of the bound function's vjp, each
+    tangent lifted to the parameters its argument went to as the jvp lifts its own, and every
+    part of the result regrouped to the call's arguments."""
+
+    def __init__(self, of: _KeywordsJvp, wrt):
+        self.of = of
+        self.single = not isinstance(wrt, tuple)
+        self.wrt = (wrt,) if self.single else wrt
+
+    def __call__(self, *args, t_in=None):
+        kj, of = self.of, self.of.of
+        *own, seed, t = args
+        m = len(own)  # the seed's position; the jvp's t_in comes after it
+        call = Binding(of.fn, tuple(own), of.keywords)
+        inner = call.inner(of.wrt)
+        given = call.given(kj.wrt, (t,) if kj.single else tuple(t), seed_at=m)
+        outer = tuple(dict.fromkeys(j for j, _ in given))
+        if not inner or not outer:
+            raise UnsupportedSyntaxError(_NOT_BUILT)
+        jvp = jvp_of(call.derivative(inner, "vjp"), outer[0] if len(outer) == 1 else outer)
+        tangents = call.tangents(outer, given, seed)
+        outer_given = dict(zip(self.wrt, (t_in,) if self.single else tuple(t_in)))
+        tt = outer_given.pop(m + 1, None)
+        lifted = call.lifted(call.given(tuple(outer_given), tuple(outer_given.values()), m), seed)
+        if tt is not None:
+            tgiven = call.given(kj.wrt, (tt,) if kj.single else tuple(tt), seed_at=m)
+            lifted[len(call.values) + 1] = call.lifted(tgiven, seed, outer)
+        at = tuple(sorted(k for k, x in lifted.items() if x is not None))
+        if not at:
+            out = jvp(*call.values, seed, t_in=tangents)
+            parts = out, zero_adjoint(out)
+        else:
+            ts = lifted[at[0]] if len(at) == 1 else tuple(lifted[k] for k in at)
+            parts = jvp_of(jvp, at[0] if len(at) == 1 else at)(
+                *call.values, seed, tangents, t_in=ts
+            )
+        return tuple(tuple(call.regroup(g, inner, of.wrt, of.single) for g in p) for p in parts)
+
+
+#: the derivatives of function values that make forward mode over themselves (``.jvp``)
+_FORWARD_OVER = (_Called, _OfReceiver, _Unbound, Keywords, _CalledJvp, _OfReceiverJvp, _KeywordsJvp)
+#: those forward mode over which is refused (:data:`_NOT_BUILT`)
+_NOT_FORWARD_OVER = (
+    _UnboundJvp,
+    _UnboundOverJvp,
+    _KeywordsOverJvp,
+    _KeywordsJvpOverJvp,
+    ForwardOver,
+)
 
 
 # the passes differentiate calls of function values through these (they never import upward)

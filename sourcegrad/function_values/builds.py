@@ -147,6 +147,18 @@ class Binding:
                 out.append(tuple(given.get((j, k), zero_adjoint(x)) for k, x in enumerate(v)))
         return out[0] if len(out) == 1 else tuple(out)
 
+    def lifted(self, given: dict, seed=None, params: tuple | None = None):
+        """The tangents ``given`` (:meth:`given`) lifted to the parameters: ``{parameter:
+        tangent}`` for those given one; with ``params``, those parameters' tangents as one
+        (a tuple of them), zeros where none was given (the vjp's seed after them)."""
+        values = (*self.values, seed)
+        found = tuple(dict.fromkeys(j for j, _ in given))
+        by = {j: self.tangents((j,), given, seed) for j in found}
+        if params is None:
+            return by
+        parts = tuple(by[j] if j in by else zero_adjoint(values[j]) for j in params)
+        return parts[0] if len(parts) == 1 else parts
+
 
 def keyword_applier(fn, npos: int, keywords: tuple) -> types.FunctionType:
     """A plain function ``apply(a0, ..., an)`` that returns ``fn(a0, ..., k=an)``: its first
