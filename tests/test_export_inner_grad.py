@@ -3,8 +3,8 @@ reverse mode: the module binds ``sg`` to a stand-in handing out the exported inn
 whose vjp (a Hessian-vector product) the export's ``vjp_of`` finds; run by ``python -I -S``
 with only NumPy it gives ``sg.value_and_grad``'s numbers bit for bit.
 
-Forward mode and order 2 over the inner gradient, a gradient made before the function runs, and
-what is refused (order 3, at the line that reads ``sg``): tests/test_export_inner_modes.py."""
+Forward mode, order 2 and order 3 over the inner gradient, a gradient made before the function
+runs, and what is refused (at the line that reads ``sg``): tests/test_export_inner_modes.py."""
 
 import numpy as np
 import pytest

@@ -144,20 +144,7 @@ def _line_of(f, text: str) -> int:
     return first + next(i for i, line in enumerate(lines) if text in line)
 
 
-ORDER_3 = [
-    maml,
-    maml_tuple_wrt,
-    pytest.param(
-        maml_two_steps,
-        marks=pytest.mark.xfail(
-            strict=True,
-            raises=sg.SourcegradError,
-            reason="order 3 through two inner gradient steps is refused in process too, at the "
-            "user's line (the vjp of an inner gradient's derivative in reverse mode)",
-        ),
-    ),
-    *PENALTIES,
-]
+ORDER_3 = [*MAML, *PENALTIES]
 
 
 @pytest.mark.parametrize("f", ORDER_3)

@@ -522,7 +522,9 @@ def jvp_of(fn, wrt, keywords=()):
     helper's or a function value's, order 2 and up), as sourcegrad's jvp_of."""
     if keywords:
         return Keywords(fn, wrt, keywords, "jvp")
-    if isinstance(fn, (Built, Called, Keywords, OfReceiver, Unbound)) or hasattr(fn, "plan"):
+    if isinstance(fn, (Built, Called, Keywords, KeywordsJvp, OfReceiver, Unbound)) or hasattr(
+        fn, "plan"
+    ):
         return fn.jvp(wrt)
     try:
         found = DERIVATIVE_JVPS.get((fn, wrt))
@@ -809,7 +811,32 @@ class Keywords:
         return parts[0] if self.single else tuple(parts)
 
     def jvp(self, wrt):
-        return KeywordsJvp(self, wrt)
+        return KeywordsJvpOverJvp(self, wrt) if self.mode == "jvp" else KeywordsJvp(self, wrt)
+
+
+def placed(where, wrt, ts, seed_at, nvalues):
+    """{(parameter, item): tangent} of the call's arguments wrt (the argument seed_at is a
+    vjp's seed, after every parameter); a receiver's left out where it is None."""
+    given = {}
+    for i, t in zip(wrt, ts):
+        at = (nvalues, None) if i == seed_at else where.get(i)
+        if at is not None and not (i == RECEIVER and t is None):
+            given[at] = t
+    return given
+
+
+def lifted_tangents(given, values, params=None):
+    """The tangents given lifted to the parameters: {parameter: tangent}; with params, those
+    parameters' tangents as one (a tuple of them), zeros where none was given."""
+    by = {j: packed_tangents((j,), given, values) for j in dict.fromkeys(j for j, _ in given)}
+    if params is None:
+        return by
+    parts = tuple(by[j] if j in by else zero_adjoint(values[j]) for j in params)
+    return parts[0] if len(parts) == 1 else parts
+
+
+def one(positions):
+    return positions[0] if len(positions) == 1 else positions
 
 
 def packed_tangents(params, given, values):
@@ -843,21 +870,92 @@ class KeywordsJvp:
         if not inner:
             value = of(*args[:-1], g_out=seed)
             return value, value
-        vjp = Built(function, inner[0] if len(inner) == 1 else inner, "vjp")
-        given = {}
-        for i, t in zip(self.wrt, (t_in,) if self.single else tuple(t_in)):
-            at = (len(values), None) if i == len(args) - 1 else where.get(i)
-            if at is not None and not (i == RECEIVER and t is None):
-                given[at] = t
+        vjp = Built(function, one(inner), "vjp")
+        ts = (t_in,) if self.single else tuple(t_in)
+        given = placed(where, self.wrt, ts, len(args) - 1, len(values))
         if not given:  # only a receiver that holds nothing varies
             grads = vjp(*values[:npos], g_out=seed, **dict(zip(names[npos:], values[npos:])))
             tangent = zero_adjoint(grads)
         else:
             outer = tuple(dict.fromkeys(j for j, _ in given))
             ts = packed_tangents(outer, given, (*values, seed))
-            jvp = jvp_of(vjp, outer[0] if len(outer) == 1 else outer)
-            grads, tangent = jvp(*values, seed, t_in=ts)
+            grads, tangent = jvp_of(vjp, one(outer))(*values, seed, t_in=ts)
         return of.regroup(grads, inner, where), of.regroup(tangent, inner, where)
+
+    def jvp(self, wrt):
+        return KeywordsOverJvp(self, wrt)
+
+
+class KeywordsOverJvp:
+    """Forward mode along wrt (the call's arguments, the seed, then t_in) over a KeywordsJvp
+    (order 3): over the jvp of the vjp of the function behind it, each tangent lifted to the
+    parameters, each part of the result regrouped to the call's arguments."""
+
+    def __init__(self, of, wrt):
+        self.of = of
+        self.single = not isinstance(wrt, tuple)
+        self.wrt = (wrt,) if self.single else wrt
+
+    def __call__(self, *args, t_in=None):
+        kj, of = self.of, self.of.of
+        *own, seed, t = args
+        m = len(own)
+        function, values, npos, where, names = of.bind(tuple(own))
+        inner = tuple(dict.fromkeys(where[i][0] for i in of.wrt if i in where))
+        full = (*values, seed)
+        given = placed(where, kj.wrt, (t,) if kj.single else tuple(t), m, len(values))
+        outer = tuple(dict.fromkeys(j for j, _ in given))
+        if not inner or not outer:
+            raise TypeError("forward mode over a derivative this module was not exported for")
+        jvp = jvp_of(Built(function, one(inner), "vjp"), one(outer))
+        tangents = packed_tangents(outer, given, full)
+        more = dict(zip(self.wrt, (t_in,) if self.single else tuple(t_in)))
+        tt = more.pop(m + 1, None)
+        moved = placed(where, tuple(more), tuple(more.values()), m, len(values))
+        lifted = lifted_tangents(moved, full)
+        if tt is not None:
+            tgiven = placed(where, kj.wrt, (tt,) if kj.single else tuple(tt), m, len(values))
+            lifted[len(full)] = lifted_tangents(tgiven, full, outer)
+        at = tuple(sorted(k for k, x in lifted.items() if x is not None))
+        if not at:
+            out = jvp(*values, seed, t_in=tangents)
+            parts = out, zero_adjoint(out)
+        else:
+            ts = tuple(lifted[k] for k in at)
+            parts = jvp_of(jvp, one(at))(*values, seed, tangents, t_in=one(ts))
+        return tuple(tuple(of.regroup(g, inner, where) for g in p) for p in parts)
+
+
+class KeywordsJvpOverJvp:
+    """Forward mode along wrt (the call's arguments, then t_in) over a Keywords jvp: over the
+    jvp of the function behind it, each tangent lifted to the parameters."""
+
+    def __init__(self, of, wrt):
+        self.of = of
+        self.single = not isinstance(wrt, tuple)
+        self.wrt = (wrt,) if self.single else wrt
+
+    def __call__(self, *args, t_in=None):
+        of, (*own, t) = self.of, args
+        function, values, npos, where, names = of.bind(tuple(own))
+        given = placed(where, of.wrt, (t,) if of.single else tuple(t), None, len(values))
+        inner = tuple(dict.fromkeys(j for j, _ in given))
+        if not inner:
+            raise TypeError("forward mode over a derivative this module was not exported for")
+        jvp = Built(function, one(inner), "jvp")
+        tangents = packed_tangents(inner, given, values)
+        more = dict(zip(self.wrt, (t_in,) if self.single else tuple(t_in)))
+        tt = more.pop(len(own), None)
+        lifted = lifted_tangents(placed(where, tuple(more), tuple(more.values()), None, 0), values)
+        if tt is not None:
+            tgiven = placed(where, of.wrt, (tt,) if of.single else tuple(tt), None, 0)
+            lifted[len(values)] = lifted_tangents(tgiven, values, inner)
+        at = tuple(sorted(k for k, x in lifted.items() if x is not None))
+        if not at:
+            out = jvp(*values[:npos], **dict(zip(names[npos:], values[npos:])), t_in=tangents)
+            return out, zero_adjoint(out)
+        ts = tuple(lifted[k] for k in at)
+        return jvp_of(jvp, one(at))(*values, tangents, t_in=one(ts))
 
 
 class Called:

@@ -11,17 +11,15 @@ Importing this module installs the two makers for the passes (:mod:`.transform.d
 
 from __future__ import annotations
 
-import functools
 import inspect
 import types
 from collections.abc import Callable
 from typing import Any
 
-from .callables import (
+from ..callables import (
     ForwardOver,
     JvpPlan,
     as_function,
-    compiled_applier,
     drop_zero_receiver,
     is_bound_to,
     picked,
@@ -29,15 +27,13 @@ from .callables import (
     with_receiver,
     without_receiver,
 )
-from .derivative import derivative
-from .errors import UnsupportedSyntaxError
-from .higher import Jvp, derivative_vjp, is_derivative
-from .kept import backward_kept, forward_kept, forward_kept_of
-from .rules import adjoint, d, tangent
-from .runtime.trees import zero_adjoint
-from .transform import derive
-from .transform.environment import environment
-from .transform.parse import call_plan, packed
+from ..errors import UnsupportedSyntaxError
+from ..higher import Jvp, derivative_vjp, is_derivative
+from ..kept import backward_kept, forward_kept, forward_kept_of
+from ..rules import adjoint, d, tangent
+from ..runtime.trees import zero_adjoint
+from ..transform import derive
+from .builds import Binding, built
 
 
 def vjp_of(fn: Callable, wrt: Any, keywords: tuple = ()) -> Callable:
@@ -97,8 +93,48 @@ class _Unbound:
         return with_receiver(grads, count, self.wrt, self.single)
 
     def jvp(self, wrt):
-        """Forward mode over this vjp (a Hessian-vector product through the call)."""
-        return _UnboundJvp(self, wrt)
+        """Forward mode over this vjp (a Hessian-vector product through the call), or over
+        this jvp (order 3 through a function value restored from a tape)."""
+        return _UnboundOverJvp(self, wrt) if self.mode == "jvp" else _UnboundJvp(self, wrt)
+
+
+class _UnboundOverJvp:
+    """``jvp_of`` an :class:`_Unbound` jvp along ``wrt`` (the call's arguments, its ``t_in``
+    last): forward mode over the jvp of the function along the positions other than the
+    receiver, which, bound to nothing, passes no tangent on."""
+
+    def __init__(self, of: _Unbound, wrt):
+        self.of = of
+        self.single = not isinstance(wrt, tuple)
+        self.wrt = (wrt,) if self.single else wrt
+
+    def __call__(self, *args, t_in=None):
+        of, (*primal, t) = self.of, args
+        given = dict(zip(self.wrt, (t_in,) if self.single else tuple(t_in)))
+        n = len(primal)
+        if of.rest == ():  # the jvp along the receiver alone: the value, a zero tangent
+            at = tuple(i for i in range(n) if given.get(i) is not None)
+            value = of.fn(*primal)
+            tangent = (
+                jvp_of(of.fn, at[0] if len(at) == 1 else at)(*primal, t_in=_parts(given, at))[1]
+                if at
+                else zero_adjoint(value)
+            )
+            return (value, zero_adjoint(value)), (tangent, zero_adjoint(value))
+        inner = jvp_of(of.fn, of.rest)
+        t = without_receiver(t, of.wrt, of.single)
+        if given.get(n) is not None:
+            given[n] = without_receiver(given[n], of.wrt, of.single)
+        at = tuple(i for i in range(n + 1) if given.get(i) is not None)
+        if not at:
+            out = inner(*primal, t_in=t)
+            return out, zero_adjoint(out)
+        return jvp_of(inner, at[0] if len(at) == 1 else at)(*primal, t, t_in=_parts(given, at))
+
+
+def _parts(given: dict, at: tuple):
+    """The tangents ``given`` at the positions ``at``: one, or a tuple of them."""
+    return given[at[0]] if len(at) == 1 else tuple(given[i] for i in at)
 
 
 class _UnboundJvp:
@@ -246,34 +282,7 @@ def _dynamic(fn, wrt, mode):
         return _Called(fn, wrt, mode)
     if fn.__code__.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS):
         return Keywords(fn, wrt, (), mode)  # through its packed form
-    # functions with the same code (and what their transformation reads) share the builds,
-    # each run with its own closure (sourcegrad.derivative.derivative); the derivative of one
-    # function object is made once while what it reads stays the same (a layer called every
-    # step looked it up, 20 us, at every call)
-    keeping, exact = derive.keeping_forward(), derive.exact_values()
-    env = environment(fn)
-    key = (fn, wrt, mode, keeping, exact, *map(id, env))
-    found = _MADE.get(key)
-    if found is not None:
-        return found[1]
-    options = {"internal": True} if keeping else _WHOLE
-    if not exact:  # a callee of a derivative made with exact=False
-        options = dict(options, exact=False)
-    made = derivative(fn, wrt, mode, False, mode == "jvp", options)
-    if len(_MADE) >= MADE_LIMIT:  # the oldest first (dicts keep insertion order)
-        _MADE.pop(next(iter(_MADE)), None)
-    _MADE[key] = (env, made)  # env kept alive with it: the ids in the key stay its own
-    return made
-
-
-#: (function, wrt, mode, keeping forward sweeps, exact, ids of what it reads) -> (what it reads,
-#: its derivative), for the MADE_LIMIT function values made last
-_MADE: dict = {}
-MADE_LIMIT = 256
-
-
-#: the options of a callee's derivative made for an export (see derive.whole_vjps)
-_WHOLE = {"internal": True, "keep_forward": False}
+    return built(fn, wrt, mode)
 
 
 class _Called:
@@ -356,22 +365,26 @@ class _CalledJvp:
         return plan.jvp(*plan.args, t_in=plan.t)
 
 
+#: why forward mode over some derivatives of function values is refused
+_NOT_BUILT = (
+    "a derivative of order 4 or more through a layer object or another function value "
+    "(forward mode three times over its vjp), or of order 3 through a function value bound to "
+    "nothing in a differentiated position or along an object that only seems to vary, is not "
+    "built; take order 3 or less (sg.hvp for order 2), or call a module-level function by its "
+    "name"
+)
+
+
 def jvp_of(fn: Callable, wrt: Any, keywords: tuple = ()) -> Callable:
     """The jvp of a function known only when the derivative runs: a nested ``def``, a lambda,
     or a function made by sourcegrad. Called as ``jvp_of(fn, wrt)(*args, t_in=t)``; the last
     ``len(keywords)`` arguments go by those names (:class:`Keywords`)."""
     if keywords:
         return Keywords(fn, wrt, keywords, "jvp")
-    if isinstance(fn, (_Called, _OfReceiver, _Unbound, Keywords, _CalledJvp, _OfReceiverJvp)):
+    if isinstance(fn, _FORWARD_OVER):
         return fn.jvp(wrt)
-    if isinstance(fn, (_UnboundJvp, _KeywordsJvp, ForwardOver)):
-        raise UnsupportedSyntaxError(
-            "a derivative of order 3 or more through a call with keyword arguments or "
-            "*args, a function value bound to nothing in a differentiated position, or of "
-            "order 4 or more through a layer object (forward mode over forward mode over its "
-            "vjp) is not built; take order 2 (sg.hvp), pass the arguments by position to a "
-            "function with named parameters, or call a module-level function by its name"
-        )
+    if isinstance(fn, _NOT_FORWARD_OVER):
+        raise UnsupportedSyntaxError(_NOT_BUILT)
     if _has_receiver(wrt):
         return _Unbound(fn, wrt, "jvp") if _bound_to_nothing(fn) else _OfReceiver(fn, wrt, "jvp")
     if is_derivative(fn):
@@ -409,8 +422,42 @@ class Keywords:
         return call.regroup(grads, inner, self.wrt, self.single)
 
     def jvp(self, wrt):
-        """Forward mode over this vjp, along its arguments ``wrt`` (the seed last)."""
-        return _KeywordsJvp(self, wrt)
+        """Forward mode over this vjp, along its arguments ``wrt`` (the seed last), or over
+        this jvp (its ``t_in`` last)."""
+        return _KeywordsJvpOverJvp(self, wrt) if self.mode == "jvp" else _KeywordsJvp(self, wrt)
+
+
+class _KeywordsJvpOverJvp:
+    """``jvp_of`` a :class:`Keywords` jvp along ``wrt`` (the call's arguments, then its
+    ``t_in``): forward mode over the jvp of the bound function, each tangent lifted to the
+    parameters its argument went to as the jvp lifts its own."""
+
+    def __init__(self, of: Keywords, wrt):
+        self.of = of
+        self.single = not isinstance(wrt, tuple)
+        self.wrt = (wrt,) if self.single else wrt
+
+    def __call__(self, *args, t_in=None):
+        of, (*own, t) = self.of, args
+        call = Binding(of.fn, tuple(own), of.keywords)
+        given = call.given(of.wrt, (t,) if of.single else tuple(t))
+        inner = tuple(dict.fromkeys(j for j, _ in given))
+        if not inner:
+            raise UnsupportedSyntaxError(_NOT_BUILT)
+        jvp = call.derivative(inner, "jvp")
+        tangents = call.tangents(inner, given)
+        outer_given = dict(zip(self.wrt, (t_in,) if self.single else tuple(t_in)))
+        tt = outer_given.pop(len(own), None)
+        lifted = call.lifted(call.given(tuple(outer_given), tuple(outer_given.values())), None)
+        if tt is not None:
+            tgiven = call.given(of.wrt, (tt,) if of.single else tuple(tt))
+            lifted[len(call.values)] = call.lifted(tgiven, None, inner)
+        at = tuple(sorted(k for k, x in lifted.items() if x is not None))
+        if not at:
+            out = jvp(*call.values, t_in=tangents)
+            return out, zero_adjoint(out)
+        ts = lifted[at[0]] if len(at) == 1 else tuple(lifted[k] for k in at)
+        return jvp_of(jvp, at[0] if len(at) == 1 else at)(*call.values, tangents, t_in=ts)
 
 
 class _KeywordsJvp:
@@ -443,113 +490,63 @@ class _KeywordsJvp:
         regroup = call.regroup
         return regroup(grads, inner, of.wrt, of.single), regroup(tangent, inner, of.wrt, of.single)
 
+    def jvp(self, wrt):
+        """Forward mode over this jvp (order 3 through a call by keyword or through
+        ``*args``)."""
+        return _KeywordsOverJvp(self, wrt)
 
-class Binding:
-    """The call ``fn(*args[:n], **dict(zip(keywords, args[n:])))`` bound to the parameters of
-    the plain function behind ``fn`` (:func:`~sourcegrad.callables.as_function`, through any
-    ``functools.partial``) as Python binds it, defaults filled in. ``target`` is that function
-    (its :func:`~sourcegrad.transform.parse.packed` form where it takes ``*args`` or
-    ``**kwargs``, or a function with a rule called by keyword through an applier) and
-    ``values`` its arguments, one per parameter, keyword-only ones last: ``target(*values)``
-    as a derivative takes it is the call. Raises Python's TypeError where the call does not
-    bind (the call itself raised it first, in the forward sweep)."""
 
-    def __init__(self, fn, args: tuple, keywords: tuple):
-        if is_derivative(fn):
-            raise UnsupportedSyntaxError(
-                f"{getattr(fn, '__name__', 'a derivative')}() is a derivative sourcegrad made, "
-                "called with keyword arguments on a differentiated value; pass its arguments "
-                "by position"
+class _KeywordsOverJvp:
+    """``jvp_of`` a :class:`_KeywordsJvp` along ``wrt`` (the call's arguments, the vjp's seed,
+    then the jvp's ``t_in``): forward mode over the jvp of the bound function's vjp, each
+    tangent lifted to the parameters its argument went to as the jvp lifts its own, and every
+    part of the result regrouped to the call's arguments."""
+
+    def __init__(self, of: _KeywordsJvp, wrt):
+        self.of = of
+        self.single = not isinstance(wrt, tuple)
+        self.wrt = (wrt,) if self.single else wrt
+
+    def __call__(self, *args, t_in=None):
+        kj, of = self.of, self.of.of
+        *own, seed, t = args
+        m = len(own)  # the seed's position; the jvp's t_in comes after it
+        call = Binding(of.fn, tuple(own), of.keywords)
+        inner = call.inner(of.wrt)
+        given = call.given(kj.wrt, (t,) if kj.single else tuple(t), seed_at=m)
+        outer = tuple(dict.fromkeys(j for j, _ in given))
+        if not inner or not outer:
+            raise UnsupportedSyntaxError(_NOT_BUILT)
+        jvp = jvp_of(call.derivative(inner, "vjp"), outer[0] if len(outer) == 1 else outer)
+        tangents = call.tangents(outer, given, seed)
+        outer_given = dict(zip(self.wrt, (t_in,) if self.single else tuple(t_in)))
+        tt = outer_given.pop(m + 1, None)
+        lifted = call.lifted(call.given(tuple(outer_given), tuple(outer_given.values()), m), seed)
+        if tt is not None:
+            tgiven = call.given(kj.wrt, (tt,) if kj.single else tuple(tt), seed_at=m)
+            lifted[len(call.values) + 1] = call.lifted(tgiven, seed, outer)
+        at = tuple(sorted(k for k, x in lifted.items() if x is not None))
+        if not at:
+            out = jvp(*call.values, seed, t_in=tangents)
+            parts = out, zero_adjoint(out)
+        else:
+            ts = lifted[at[0]] if len(at) == 1 else tuple(lifted[k] for k in at)
+            parts = jvp_of(jvp, at[0] if len(at) == 1 else at)(
+                *call.values, seed, tangents, t_in=ts
             )
-        n = len(args) - len(keywords)
-        self.fn, self.args, self.n, self.keywords = fn, tuple(args), n, keywords
-        pos, kw, lead = self.args[:n], dict(zip(keywords, self.args[n:])), ()
-        inner = fn
-        while isinstance(inner, functools.partial):  # its bound arguments come first
-            lead, kw, inner = inner.args + lead, {**inner.keywords, **kw}, inner.func
-        function, leading = as_function(inner, len(lead) + n)
-        self.receiver = (0, None) if is_bound_to(fn, leading) else None
-        self.head, self.names = len(leading) + len(lead) + n, tuple(kw)
-        flat = (*leading, *lead, *pos, *kw.values())
-        if function is not inner and not leading:  # a function with a rule: an applier
-            self.target, self.values = keyword_applier(inner, self.head, self.names), flat
-            self.places = tuple((k, None) for k in range(len(flat)))
-            return
-        plan = call_plan(function, self.head, self.names)
-        self.values, self.places = plan.values(function, flat), plan.places
-        self.target = packed(function) if plan.packs else function
-
-    def where(self, i):
-        """``(parameter, item)``: where the call's argument ``i`` went (``item`` its position
-        in the packed ``*args`` tuple or its key in the packed ``**kwargs`` dict, else None);
-        None for a receiver bound to nothing."""
-        if i == derive.RECEIVER:
-            return self.receiver
-        if i < self.n:
-            return self.places[self.head - self.n + i]
-        return self.places[self.head + self.names.index(self.keywords[i - self.n])]
-
-    def inner(self, wrt: tuple) -> tuple:
-        """The parameters the arguments ``wrt`` went to, each once, in order."""
-        found = (self.where(i) for i in wrt)
-        return tuple(dict.fromkeys(loc[0] for loc in found if loc is not None))
-
-    def derivative(self, inner: tuple, mode: str):
-        """The ``mode`` derivative of :attr:`target` along the parameters ``inner``."""
-        return _dynamic(self.target, inner[0] if len(inner) == 1 else inner, mode)
-
-    def value(self):
-        """What the call returns."""
-        return self.fn(*self.args[: self.n], **dict(zip(self.keywords, self.args[self.n :])))
-
-    def regroup(self, parts, inner: tuple, wrt: tuple, single: bool):
-        """The parts (gradients) of the parameters ``inner`` as the call's arguments ``wrt``'s;
-        None (a zero) for a receiver bound to nothing."""
-        by = dict(zip(inner, (parts,) if len(inner) == 1 else parts))
-        out = []
-        for i in wrt:
-            loc = self.where(i)
-            part = None if loc is None else by[loc[0]]
-            out.append(part if loc is None or loc[1] is None else part[loc[1]])
-        return out[0] if single else tuple(out)
-
-    def given(self, wrt: tuple, tangents: tuple, seed_at: int = -1) -> dict:
-        """``{(parameter, item): tangent}`` of the call's arguments ``wrt`` (the argument
-        ``seed_at`` is a vjp's seed, after every parameter); a receiver's tangent is left out
-        where it is bound to nothing or None (an object that only seems to vary)."""
-        out = {}
-        for i, t in zip(wrt, tangents):
-            loc = (len(self.values), None) if i == seed_at else self.where(i)
-            if loc is not None and not (i == derive.RECEIVER and t is None):
-                out[loc] = t
-        return out
-
-    def tangents(self, params: tuple, given: dict, seed=None):
-        """The tangents of the parameters ``params`` (of the vjp's seed, after them): those
-        ``given``, a packed tuple's or dict's completed with zeros for its constant items."""
-        values = (*self.values, seed)
-        out = []
-        for j in params:
-            v = values[j]
-            if (j, None) in given:
-                out.append(given[(j, None)])
-            elif isinstance(v, dict):
-                out.append({k: given.get((j, k), zero_adjoint(x)) for k, x in v.items()})
-            else:
-                out.append(tuple(given.get((j, k), zero_adjoint(x)) for k, x in enumerate(v)))
-        return out[0] if len(out) == 1 else tuple(out)
+        return tuple(tuple(call.regroup(g, inner, of.wrt, of.single) for g in p) for p in parts)
 
 
-def keyword_applier(fn, npos: int, keywords: tuple) -> types.FunctionType:
-    """A plain function ``apply(a0, ..., an)`` that returns ``fn(a0, ..., k=an)``: its first
-    ``npos`` parameters passed by position, the others by the names ``keywords``; with
-    source sourcegrad reads (kept in ``linecache``), so that ``fn``'s rule binds them."""
-    name = getattr(fn, "__name__", "fn")
-    name = name if name.isidentifier() else "fn"
-    params = [f"a{i}" for i in range(npos + len(keywords))]
-    passed = params[:npos] + [f"{k}={a}" for k, a in zip(keywords, params[npos:])]
-    text = f"def apply_{name}({', '.join(params)}):\n    return {name}({', '.join(passed)})\n"
-    return compiled_applier(("keywords", fn, npos, keywords), name, fn, text)
+#: the derivatives of function values that make forward mode over themselves (``.jvp``)
+_FORWARD_OVER = (_Called, _OfReceiver, _Unbound, Keywords, _CalledJvp, _OfReceiverJvp, _KeywordsJvp)
+#: those forward mode over which is refused (:data:`_NOT_BUILT`)
+_NOT_FORWARD_OVER = (
+    _UnboundJvp,
+    _UnboundOverJvp,
+    _KeywordsOverJvp,
+    _KeywordsJvpOverJvp,
+    ForwardOver,
+)
 
 
 # the passes differentiate calls of function values through these (they never import upward)

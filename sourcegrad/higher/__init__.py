@@ -26,12 +26,21 @@ from typing import Any
 
 import numpy as np
 
-from .arguments import check_call, nonzero_tangents
-from .derivative import Transformed, derivative, with_defaults
-from .errors import NonScalarOutputError, SourcegradError
-from .packing import unwrapped
-from .runtime.containers import scalar_gradient
-from .runtime.signature import call_signature
+from ..arguments import check_call, nonzero_tangents
+from ..derivative import Transformed, derivative, with_defaults
+from ..errors import NonScalarOutputError, SourcegradError
+from ..packing import unwrapped
+from ..runtime.containers import scalar_gradient
+from ..runtime.signature import call_signature
+from .pieces import (
+    GENERATORS,
+    array_or_float,
+    as_indices,
+    call_generated,
+    defined_at,
+    direction_indices,
+    unit_vector,
+)
 
 _LOCK = threading.RLock()
 #: (generated function, wrt, select) -> Transformed jvp of it; the _KEPT most recently used
@@ -75,14 +84,6 @@ def recording_jvps(record: Callable[[Any, tuple, Callable, tuple], None]) -> Ite
 def is_derivative(obj: Any) -> bool:
     """Whether sourcegrad made ``obj`` (it is differentiated through its generated source)."""
     return isinstance(obj, (Transformed, Jvp, Tower, _Grad, GradientVjp))
-
-
-def _call(fn, values):
-    code = fn.__code__
-    npos = code.co_argcount
-    kwnames = code.co_varnames[npos : npos + code.co_kwonlyargcount]
-    rest = values[npos:]  # the seeds: the last keyword-only parameters (after the function's own)
-    return fn(*values[:npos], **dict(zip(kwnames[max(0, len(kwnames) - len(rest)) :], rest)))
 
 
 def _jvp_of_generated(fn, wrt: tuple, select: tuple = (), options: dict | None = None):
@@ -190,7 +191,7 @@ class Jvp:
         if t_in is not None:
             args = args + (t_in,)
         fn, values, post = self.source_call(args)
-        return post(_call(fn, values))
+        return post(call_generated(fn, values))
 
 
 # ---------------------------------------------------------------------- gradients of gradients
@@ -223,8 +224,10 @@ class Tower:
         self.dirs = list(dirs)
         self.read = tuple(read)
         self.read_tuple = read_tuple
-        self.W = tuple(sorted({i for k in self.dirs for i in _indices(k)} | set(self.read)))
-        self.nseeds = sum(len(_indices(k)) for k in self.dirs)
+        self.W = tuple(
+            sorted({i for k in self.dirs for i in direction_indices(k)} | set(self.read))
+        )
+        self.nseeds = sum(len(direction_indices(k)) for k in self.dirs)
         self.__name__ = "d" * (len(self.dirs) + 1) + "_" + getattr(f, "__name__", "f")
 
     def gradient(self) -> Transformed:
@@ -249,10 +252,10 @@ class Tower:
         given = 0  # the seeds of the levels below
         for k, i in enumerate(self.dirs):
             select = (1, 1) if k == 0 else (1,)
-            jt = _jvp_of_generated(entry.source_fn, _indices(i), select, self.options)
+            jt = _jvp_of_generated(entry.source_fn, direction_indices(i), select, self.options)
             entry = jt.emitted() if values is None else jt.emitted(values[: n + given])
             found.append(entry)
-            given += len(_indices(i))
+            given += len(direction_indices(i))
         return found
 
     def outermost(self, values=None):
@@ -287,7 +290,7 @@ class Tower:
                     raise NonScalarOutputError(
                         "the gradient being differentiated again is not a scalar (argument "
                         f"{i} has shape {np.shape(x)}); use sourcegrad.hessian, hvp or jacobian",
-                        *_where(self.f),
+                        *defined_at(self.f),
                     )
             seeds.append(seed)
         return tuple(seeds)
@@ -320,11 +323,13 @@ class Tower:
         values = self.values(args, seeds, kwargs)
         fn = self._entry(values)
         try:
-            return self._select(_call(fn, values))
+            return self._select(call_generated(fn, values))
         except SourcegradError as exc:
             if exc.lineno is not None:
                 raise
-            raise type(exc)(exc.reason, *_where(self.f)).with_traceback(exc.__traceback__) from None
+            raise type(exc)(exc.reason, *defined_at(self.f)).with_traceback(
+                exc.__traceback__
+            ) from None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.evaluate(args, None, kwargs)
@@ -338,7 +343,6 @@ class Tower:
 
 
 _TOWERS: OrderedDict = OrderedDict()  # the _KEPT most recently used
-_GENERATORS = (np.random.Generator, np.random.RandomState)
 
 
 def tower(
@@ -354,7 +358,7 @@ def _refuse_non_scalar(t: Tower, values) -> None:
     per direction) is not a scalar: checked once per argument signature, when it is built."""
     n = len(values) - t.nseeds
     g = t.gradient()
-    primal = tuple(copy.deepcopy(v) if isinstance(v, _GENERATORS) else v for v in values[:n])
+    primal = tuple(copy.deepcopy(v) if isinstance(v, GENERATORS) else v for v in values[:n])
     try:  # a generator passed in draws for this check from a copy: the call draws as f does
         value, _ = g.run(g.emitted(primal), primal)
     except NonScalarOutputError as exc:  # a function that returns a tuple, refused by grad
@@ -367,27 +371,13 @@ def _refuse_non_scalar(t: Tower, values) -> None:
             f"{getattr(t.f, '__name__', 'f')}() returned {got}; second derivatives (hvp, "
             "hessian, grad of grad) need a scalar output; for an array-valued function use "
             "sourcegrad.jacobian (or vjp and jvp)",
-            *_where(t.f),
+            *defined_at(t.f),
         )
-
-
-def _where(f):
-    code = getattr(f, "__code__", None)
-    return ("<unknown>", None) if code is None else (code.co_filename, code.co_firstlineno)
-
-
-def _indices(direction) -> tuple:
-    """The argument indices of a :class:`Tower` direction (an index or a tuple of them)."""
-    return direction if isinstance(direction, tuple) else (direction,)
-
-
-def _norm_wrt(wrt):
-    return (tuple(wrt), True) if isinstance(wrt, (tuple, list)) else ((wrt,), False)
 
 
 def grad_of_derivative(d: Any, wrt: Any) -> Callable:
     """``grad(d, wrt)`` for a gradient ``d`` made by sourcegrad (its output must be a scalar)."""
-    read, read_tuple = _norm_wrt(wrt)
+    read, read_tuple = as_indices(wrt)
     if isinstance(d, Transformed) and d.mode == "grad" and not d.has_aux and not d.with_value:
         off = len(d.bound_self)
         read = tuple(i + off if i >= 0 else i for i in read)
@@ -432,7 +422,7 @@ class _Grad:
 def derivative_vjp(d: Any, wrt: Any) -> Callable:
     """``vjp_of`` for a gradient made by sourcegrad: ``(*args, g_out) -> grads``, by symmetry
     (the vjp of a gradient is a Hessian-vector product)."""
-    read, read_tuple = _norm_wrt(wrt)
+    read, read_tuple = as_indices(wrt)
     if isinstance(d, Transformed) and d.mode == "grad" and not d.has_aux and not d.with_value:
         off = len(d.bound_self)
         read = tuple(i + off for i in read)
@@ -521,30 +511,6 @@ def hvp(f: Callable, wrt: int | tuple = 0) -> Callable:
     return run
 
 
-def _unit(x, k):
-    dtype = np.result_type(x, np.float64) if isinstance(x, float) else x.dtype
-    e = np.zeros(np.size(x), dtype=dtype)
-    e[k] = 1.0
-    return e.reshape(np.shape(x))
-
-
-#: what takes nested parameters instead of each function that takes one array
-_NESTED_WAY_OUT = {
-    "hessian": "hvp (any structure: one Hessian-vector product per direction)",
-    "jacobian": "vjp or jvp (any structure: one row or column per call)",
-}
-
-
-def _array_or_float(x, what):
-    if not (isinstance(x, float) or hasattr(x, "shape")):
-        raise SourcegradError(
-            f"{what}() takes an array or float argument, got {type(x).__name__}; for nested "
-            f"parameters use {_NESTED_WAY_OUT.get(what, 'hvp (any structure)')}, or make "
-            "them one vector with sourcegrad.util.ravel (`flat, unravel = ravel(params)`, "
-            "then differentiate `lambda flat: f(unravel(flat), ...)` written as a `def`)"
-        )
-
-
 def hessian(f: Callable, wrt: int = 0) -> Callable:
     """The Hessian of scalar ``f`` with respect to ``args[wrt]`` (an array or float):
     shape ``x.shape + x.shape``, one Hessian-vector product per element of ``x``."""
@@ -553,10 +519,10 @@ def hessian(f: Callable, wrt: int = 0) -> Callable:
     def run(*args, **kwargs):
         check_call(f, args, kwargs, wrt, run.__name__)
         x = args[wrt]
-        _array_or_float(x, "hessian")
+        array_or_float(x, "hessian")
         if isinstance(x, (float, np.generic)):  # a float's kind: a float, a NumPy scalar
             return scalar_gradient(x, h(*args, scalar_gradient(x, 1), **kwargs))
-        cols = [np.asarray(h(*args, _unit(x, k), **kwargs)) for k in range(np.size(x))]
+        cols = [np.asarray(h(*args, unit_vector(x, k), **kwargs)) for k in range(np.size(x))]
         return np.stack(cols, axis=-1).reshape(np.shape(x) + np.shape(x))
 
     run.__name__ = "hessian_" + getattr(f, "__name__", "f")
@@ -573,17 +539,20 @@ def jacobian(f: Callable, wrt: int = 0) -> Callable:
     def run(*args, **kwargs):
         check_call(f, args, kwargs, wrt, run.__name__)
         x = args[wrt]
-        _array_or_float(x, "jacobian")
+        array_or_float(x, "jacobian")
         y = f(*args, **kwargs)
         n, m = np.size(x), np.size(y)
         ys, xs = np.shape(y), np.shape(x)
         if n <= m:
             cols = [
-                np.asarray(fwd(*args, _unit(x, k) if xs else 1.0, **kwargs)[1]) for k in range(n)
+                np.asarray(fwd(*args, unit_vector(x, k) if xs else 1.0, **kwargs)[1])
+                for k in range(n)
             ]
             return np.stack(cols, axis=-1).reshape(ys + xs)
         rows = [
-            np.asarray(rev(*args, _unit(np.asarray(y, dtype=float), k) if ys else 1.0, **kwargs))
+            np.asarray(
+                rev(*args, unit_vector(np.asarray(y, dtype=float), k) if ys else 1.0, **kwargs)
+            )
             for k in range(m)
         ]
         return np.stack(rows, axis=0).reshape(ys + xs)

@@ -1,0 +1,69 @@
+"""Small pieces of :mod:`sourcegrad.higher`: calling a generated function with its seeds,
+where a function is defined, the argument indices of a direction, unit vectors and the check
+that a Hessian or Jacobian is taken of one array."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import SourcegradError
+
+__all__ = [
+    "GENERATORS", "NESTED_WAY_OUT", "array_or_float", "call_generated", "defined_at",
+    "direction_indices", "unit_vector", "as_indices",
+]  # fmt: skip
+
+#: random generators passed in: a check draws from a copy, so the call draws as f does
+GENERATORS = (np.random.Generator, np.random.RandomState)
+
+
+def call_generated(fn, values):
+    """``fn(*values)`` for a generated function ``fn``: its own parameters by position, the
+    seeds after them (its last keyword-only parameters) by name."""
+    code = fn.__code__
+    npos = code.co_argcount
+    kwnames = code.co_varnames[npos : npos + code.co_kwonlyargcount]
+    rest = values[npos:]  # the seeds: the last keyword-only parameters (after the function's own)
+    return fn(*values[:npos], **dict(zip(kwnames[max(0, len(kwnames) - len(rest)) :], rest)))
+
+
+def defined_at(f) -> tuple:
+    """``(file, first line)`` of the function ``f``, as an error names them."""
+    code = getattr(f, "__code__", None)
+    return ("<unknown>", None) if code is None else (code.co_filename, code.co_firstlineno)
+
+
+def direction_indices(direction) -> tuple:
+    """The argument indices of a :class:`Tower` direction (an index or a tuple of them)."""
+    return direction if isinstance(direction, tuple) else (direction,)
+
+
+def as_indices(wrt) -> tuple:
+    """``(indices, whether wrt was a tuple)`` for a ``wrt`` (an index or a tuple of them)."""
+    return (tuple(wrt), True) if isinstance(wrt, (tuple, list)) else ((wrt,), False)
+
+
+def unit_vector(x, k):
+    """The ``k``-th unit vector of ``x``'s shape and kind (a float: float64)."""
+    dtype = np.result_type(x, np.float64) if isinstance(x, float) else x.dtype
+    e = np.zeros(np.size(x), dtype=dtype)
+    e[k] = 1.0
+    return e.reshape(np.shape(x))
+
+
+#: what takes nested parameters instead of each function that takes one array
+NESTED_WAY_OUT = {
+    "hessian": "hvp (any structure: one Hessian-vector product per direction)",
+    "jacobian": "vjp or jvp (any structure: one row or column per call)",
+}
+
+
+def array_or_float(x, what: str) -> None:
+    """Refuse ``x`` for ``what`` (hessian, jacobian) unless it is an array or a float."""
+    if not (isinstance(x, float) or hasattr(x, "shape")):
+        raise SourcegradError(
+            f"{what}() takes an array or float argument, got {type(x).__name__}; for nested "
+            f"parameters use {NESTED_WAY_OUT.get(what, 'hvp (any structure)')}, or make "
+            "them one vector with sourcegrad.util.ravel (`flat, unravel = ravel(params)`, "
+            "then differentiate `lambda flat: f(unravel(flat), ...)` written as a `def`)"
+        )
