@@ -11,14 +11,7 @@ import numpy as np
 
 from ..runtime.padding_helpers import pad_copies, pad_fill, unpad_copies, unpad_fill
 from . import shapes  # noqa: F401  (registers np.pad's former rules first: these replace them)
-from .registry import adjoint, d, linear_tangent, static, tangent
-
-# runtime_rules makes the helpers' tangent rules for the helper modules it sees imported;
-# these are registered here, where they are used
-linear_tangent(unpad_copies, ("g",))
-linear_tangent(pad_copies, ("t",))
-linear_tangent(unpad_fill, ("g",))
-linear_tangent(pad_fill, ("t",))
+from .registry import adjoint, d, static, tangent
 
 
 @adjoint(np.pad)
