@@ -144,6 +144,8 @@ RANKS = {"x": 2, "v": 1, "s": 0, "i": 0, "u": None}
         (_op("getitem", _name("x"), gast.Tuple(elts=[_name("i"), _const(None)], ctx=None)), 2),
         (_op(np.linalg.det, _name("x")), 0),
         (_op(np.outer, _name("v"), _name("v")), 2),
+        (_op(np.eye, _name("i")), 2),
+        (_op(np.identity, _name("u")), 2),
         (_op(np.where, _name("x"), _name("v"), _const(None)), 2),
         (_op("shape", _name("x")), 1),
         (_op(len, _name("x")), 0),
