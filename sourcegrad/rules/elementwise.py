@@ -418,16 +418,17 @@ def _arctan2_tangent(z, x1, x2):
     d[z] += -d[x2] * x1 / (x1 * x1 + x2 * x2)
 
 
+# at hypot(0, 0) the subgradient 0, as for the norm (not 0 / 0)
 @adjoint(np.hypot)
 def _hypot(z, x1, x2):
-    d[x1] += sum_to(d[z] * x1 / z, x1)
-    d[x2] += sum_to(d[z] * x2 / z, x2)
+    d[x1] += sum_to(d[z] * x1 / np.where(z == 0, 1, z), x1)
+    d[x2] += sum_to(d[z] * x2 / np.where(z == 0, 1, z), x2)
 
 
 @tangent(np.hypot)
 def _hypot_tangent(z, x1, x2):
-    d[z] += d[x1] * x1 / z
-    d[z] += d[x2] * x2 / z
+    d[z] += d[x1] * x1 / np.where(z == 0, 1, z)
+    d[z] += d[x2] * x2 / np.where(z == 0, 1, z)
 
 
 @adjoint(np.logaddexp)

@@ -316,8 +316,8 @@ def _norm(z, x, ord=None, axis=None, keepdims=False):
         and ((np.ndim(axis) == 0 and axis is not None) or (axis is None and np.ndim(x) == 1))
     ):
         # a vector p-norm (p a constant): d z / d x = sign(x) |x|^(p-1) z^(1-p), written out
-        # so that it is differentiated again through NumPy's own rules
-        d[x] += expand_to(d[z] * z ** (1.0 - ord), x, axis, keepdims) * (
+        # so that it is differentiated again through NumPy's own rules; 0 where z is 0
+        d[x] += expand_to(d[z] * np.where(z == 0, 1, z) ** (1.0 - ord), x, axis, keepdims) * (
             np.sign(x) * np.abs(x) ** (ord - 1.0)
         )
     else:

@@ -381,7 +381,7 @@ def unnorm(g, x, z, ord, axis, keepdims):
         if np.isinf(ord):
             hit = np.abs(x) == ze
             return ge * np.sign(x) * hit / np.sum(hit, axes, keepdims=True)
-        return ge * np.sign(x) * np.abs(x) ** (ord - 1) * ze ** (1 - ord)
+        return ge * np.sign(x) * np.abs(x) ** (ord - 1) * np.where(ze == 0, 1, ze) ** (1 - ord)
     r, c = axes
     if ord in (1, -1, np.inf, -np.inf):
         # the largest (smallest) column (1) or row (inf) sum of |x|: locally linear

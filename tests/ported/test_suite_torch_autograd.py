@@ -1,12 +1,14 @@
 """Cases ported from PyTorch's ``test/test_autograd.py`` and its OpInfo list: subgradients at
 points where the textbook rule divides by zero (``norm`` of a zero vector, its
-``test_norm_subgradient``), degenerate shapes (0x0 and 1x1 matrices), functions PyTorch
+``test_norm_subgradient``, p-norms and ``hypot`` at 0), degenerate shapes (0x0 and 1x1 matrices), functions PyTorch
 differentiates that NumPy code reaches for (``kron``, ``cross``, ``tensordot`` with negative
 axes, ``select``, ``meshgrid``, ``median``), ``-inf`` entries in a log-sum-exp, and the
 inputs and calls sourcegrad refuses, each naming the user's line and the way out: integer
 arguments to differentiate, Fortran-order reshapes, and functions without a rule."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
@@ -39,6 +41,22 @@ def p_norm_keepdims_zero(x):
 
 def p_norm_ord2_zero(x):
     return np.linalg.norm(x, ord=2) * 2.0
+
+
+def p_norm_ord3_zero(x):
+    return np.linalg.norm(x, ord=3) + np.sum(AXIS * x)
+
+
+def p_norm_ord3_rows(x):
+    return np.sum(np.linalg.norm(x, ord=3, axis=-1) * np.array([1.0, 2.0]))
+
+
+def p_hypot_arrays(x, y):
+    return np.sum(AXIS * np.hypot(x, y))
+
+
+def p_math_hypot(x, y):
+    return math.hypot(x, y) + 2.0 * x
 
 
 def p_norm_difference_vanishes(x):
@@ -170,6 +188,13 @@ CASES = [
     ),
     Case("norm_keepdims_zero", p_norm_keepdims_zero, (np.zeros((2, 3)),)),
     Case("norm_ord2_zero", p_norm_ord2_zero, (np.zeros(4),)),
+    Case("norm_ord3_zero", p_norm_ord3_zero, (np.zeros(3),)),
+    Case("norm_ord3_rows", p_norm_ord3_rows, (np.array([[0.0, 0.0, 0.0], [1.0, -2.0, 0.5]]),)),
+    Case("norm_ord3_smooth", p_norm_ord3_rows, (X[:2, :3],), order=2),
+    Case("hypot_at_zero", p_hypot_arrays, (np.zeros(3), np.array([0.0, 1.0, -2.0])), wrt=(0, 1)),
+    Case("hypot_smooth", p_hypot_arrays, (X[0, :3], X[1, :3]), wrt=(0, 1), order=2),
+    Case("math_hypot_at_zero", p_math_hypot, (0.0, 0.0), wrt=(0, 1)),
+    Case("math_hypot", p_math_hypot, (0.3, -1.2), wrt=(0, 1), order=2),
     Case("norm_difference_vanishes", p_norm_difference_vanishes, (X,)),
     Case("det_empty", p_det_empty, (np.zeros((0, 0)),)),
     Case("det_1x1", p_det_1x1, (np.array([[2.0]]),), order=2),
