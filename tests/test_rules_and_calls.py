@@ -206,15 +206,17 @@ def norm_at_zero(w):
     return np.linalg.norm(w - w) + np.sum(w)
 
 
-def test_std_at_zero_spread_follows_the_norm_convention():
-    # The derivative of std at zero spread (like that of the norm at 0) is undefined: the
-    # gradient is NaN there, as in JAX and autograd; elsewhere it is the true one.
+def test_std_at_zero_spread_is_nan_and_the_norm_at_zero_takes_the_subgradient_zero():
+    # The derivative of std at zero spread is undefined: the gradient is NaN there, as in JAX
+    # and autograd; elsewhere it is the true one. The norm at 0 takes the subgradient 0, as
+    # PyTorch's does (its test_norm_subgradient): here the true gradient, since w - w is 0
+    # wherever w goes.
     with np.errstate(divide="ignore", invalid="ignore"):
         for _ in range(3):
             g = sg.grad(std_of_one)(X)
             assert np.isnan(g[0])
             np.testing.assert_array_equal(g[1:], [1.0, 1.0])
-            assert np.all(np.isnan(sg.grad(norm_at_zero)(X)))
+            np.testing.assert_array_equal(sg.grad(norm_at_zero)(X), [1.0, 1.0, 1.0])
 
 
 def std_spread(w):

@@ -17,6 +17,17 @@ def test_every_helper_generated_code_can_call_declares_its_facts():
     assert undeclared == []
 
 
+def test_every_declared_helper_generated_code_calls_is_in_the_namespace():
+    """A helper module missing from ``runtime``'s list leaves its helpers out of NAMESPACE (the
+    forward pass and the dtype rewrite would not know them) and its tangent rules unmade."""
+    missing = sorted(
+        name
+        for name, fn in HELPERS.items()
+        if HELPER_FACTS[name].called_by != "library" and NAMESPACE.get(name) is not fn
+    )
+    assert missing == []
+
+
 @pytest.mark.parametrize("name", sorted(NAMESPACE))
 def test_helper_called_by_the_derivative_has_a_tangent_rule(name):
     """Generated code is differentiated again in forward mode: a helper the derivative calls
@@ -133,6 +144,8 @@ RANKS = {"x": 2, "v": 1, "s": 0, "i": 0, "u": None}
         (_op("getitem", _name("x"), gast.Tuple(elts=[_name("i"), _const(None)], ctx=None)), 2),
         (_op(np.linalg.det, _name("x")), 0),
         (_op(np.outer, _name("v"), _name("v")), 2),
+        (_op(np.eye, _name("i")), 2),
+        (_op(np.identity, _name("u")), 2),
         (_op(np.where, _name("x"), _name("v"), _const(None)), 2),
         (_op("shape", _name("x")), 1),
         (_op(len, _name("x")), 0),

@@ -347,8 +347,12 @@ def _power(z, x, y):
         d[x] += sum_to(d[z] * 0.5 / z, x)
     elif static(y == 4):
         d[x] += sum_to(d[z] * 4 * (x * x * x), x)
-    else:
+    elif static(y == 0):  # x ** 0 is 1 everywhere, 0 included
+        d[x] += sum_to(d[z] * 0.0, x)
+    elif static(y != 0):
         d[x] += sum_to(d[z] * y * x ** (y - 1), x)
+    else:  # an exponent known when it runs: x ** 0 has slope 0 at x == 0 too, not 0 * inf
+        d[x] += sum_to(d[z] * y * (x + ((x == 0) & (y == 0))) ** (y - 1), x)
     d[y] += sum_to(d[z] * z * np.log(np.where(x == 0, 1, x)), y)
 
 
@@ -358,8 +362,12 @@ def _power_tangent(z, x, y):
         d[z] += d[x] * 0.5 / z
     elif static(y == 4):
         d[z] += d[x] * 4 * (x * x * x)
-    else:
+    elif static(y == 0):
+        d[z] += d[x] * 0.0
+    elif static(y != 0):
         d[z] += d[x] * y * x ** (y - 1)
+    else:
+        d[z] += d[x] * y * (x + ((x == 0) & (y == 0))) ** (y - 1)
     d[z] += exponent_tangent(d[y], z, x)
 
 
@@ -410,16 +418,17 @@ def _arctan2_tangent(z, x1, x2):
     d[z] += -d[x2] * x1 / (x1 * x1 + x2 * x2)
 
 
+# at hypot(0, 0) the subgradient 0, as for the norm (not 0 / 0)
 @adjoint(np.hypot)
 def _hypot(z, x1, x2):
-    d[x1] += sum_to(d[z] * x1 / z, x1)
-    d[x2] += sum_to(d[z] * x2 / z, x2)
+    d[x1] += sum_to(d[z] * x1 / np.where(z == 0, 1, z), x1)
+    d[x2] += sum_to(d[z] * x2 / np.where(z == 0, 1, z), x2)
 
 
 @tangent(np.hypot)
 def _hypot_tangent(z, x1, x2):
-    d[z] += d[x1] * x1 / z
-    d[z] += d[x2] * x2 / z
+    d[z] += d[x1] * x1 / np.where(z == 0, 1, z)
+    d[z] += d[x2] * x2 / np.where(z == 0, 1, z)
 
 
 @adjoint(np.logaddexp)

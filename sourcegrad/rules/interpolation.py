@@ -29,18 +29,7 @@ from ..runtime.interpolation_helpers import (
     zero_unless_none,
 )
 from ..runtime.shape_helpers import untake, untake_along_axis
-from .registry import adjoint, d, linear_tangent, nondifferentiable, static, tangent
-
-# runtime_rules makes the helpers' tangent rules from their facts for the helper modules it
-# sees imported; these are registered here, where they are used
-nondifferentiable(
-    interp_cell, interp_outside, refuse_interp_knots, zero_unless_none, partition_order
-)
-linear_tangent(interp_slope, ("fp",))
-linear_tangent(untrapezoid, ("g", "x", "dx"))
-linear_tangent(trapezoid_x_adjoint, ("g", "y"))
-linear_tangent(ungradient, ("g",))
-linear_tangent(gradient_tangent, ("t",))
+from .registry import adjoint, d, static, tangent
 
 # ---------------------------------------------------------------- interp
 

@@ -9,13 +9,7 @@ import numpy as np
 
 from ..runtime.least_squares_helpers import full_column_rank, residual_seed, residual_tangent
 from ..runtime.linalg_helpers import part_or_zeros, result_like
-from .registry import adjoint, d, linear_tangent, nondifferentiable, tangent
-
-# runtime_rules makes the helpers' tangent rules for the helper modules it sees imported;
-# these are registered here, where they are used
-nondifferentiable(full_column_rank)
-linear_tangent(residual_seed, ("g",))
-linear_tangent(residual_tangent, ("t",))
+from .registry import adjoint, d, tangent
 
 
 # for a full-rank a with m >= n: x = M^-1 a^T b with M = a^T a, residuals sum(r ** 2, axis=0)

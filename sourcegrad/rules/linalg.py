@@ -292,7 +292,8 @@ def _slogdet_tangent(z, a):
 @adjoint(np.linalg.norm)
 def _norm(z, x, ord=None, axis=None, keepdims=False):
     if static(ord is None and axis is None and not keepdims):
-        d[x] += d[z] / z * x
+        # x / z, and at x == 0 the subgradient 0 (not 0 / 0), as PyTorch gives
+        d[x] += d[z] * x / np.where(z == 0, 1, z)
     elif static(axis is None and np.ndim(x) == 2 and (ord == "nuc" or ord == 2 or ord == -2)):
         # the nuclear norm's gradient is u @ vh, the spectral norms' the outer product of the
         # singular vectors of the largest (smallest) singular value: written out so that a
@@ -315,8 +316,8 @@ def _norm(z, x, ord=None, axis=None, keepdims=False):
         and ((np.ndim(axis) == 0 and axis is not None) or (axis is None and np.ndim(x) == 1))
     ):
         # a vector p-norm (p a constant): d z / d x = sign(x) |x|^(p-1) z^(1-p), written out
-        # so that it is differentiated again through NumPy's own rules
-        d[x] += expand_to(d[z] * z ** (1.0 - ord), x, axis, keepdims) * (
+        # so that it is differentiated again through NumPy's own rules; 0 where z is 0
+        d[x] += expand_to(d[z] * np.where(z == 0, 1, z) ** (1.0 - ord), x, axis, keepdims) * (
             np.sign(x) * np.abs(x) ** (ord - 1.0)
         )
     else:
@@ -326,7 +327,7 @@ def _norm(z, x, ord=None, axis=None, keepdims=False):
 @tangent(np.linalg.norm)
 def _norm_tangent(z, x, ord=None, axis=None, keepdims=False):
     if static(ord is None and axis is None and not keepdims):
-        d[z] += np.sum(x * d[x]) / z
+        d[z] += np.sum(x * d[x]) / np.where(z == 0, 1, z)
     else:
         # the reverse rule's weights (d z / d x, broadcast) times the tangent, reduced
         d[z] += np.sum(unnorm(1.0, x, z, ord, axis, keepdims) * d[x], axis=axis, keepdims=keepdims)

@@ -3,22 +3,12 @@
 and in a number ``constant_values``: the reverse rule and the tangent rule, side by side. Each
 is a linear map (``runtime/padding_helpers.py``), so every order works. The other modes
 (statistics and ramps) are refused where the derivative is asked for, naming the modes that
-are differentiated and ``np.concatenate`` of slices as the way out.
-
-These rules replace the constant-mode-only ones of ``shapes.py``, imported first for that."""
+are differentiated and ``np.concatenate`` of slices as the way out."""
 
 import numpy as np
 
 from ..runtime.padding_helpers import pad_copies, pad_fill, unpad_copies, unpad_fill
-from . import shapes  # noqa: F401  (registers np.pad's former rules first: these replace them)
-from .registry import adjoint, d, linear_tangent, static, tangent
-
-# runtime_rules makes the helpers' tangent rules for the helper modules it sees imported;
-# these are registered here, where they are used
-linear_tangent(unpad_copies, ("g",))
-linear_tangent(pad_copies, ("t",))
-linear_tangent(unpad_fill, ("g",))
-linear_tangent(pad_fill, ("t",))
+from .registry import adjoint, d, static, tangent
 
 
 @adjoint(np.pad)

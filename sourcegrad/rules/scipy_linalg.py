@@ -26,7 +26,7 @@ from ..runtime.triangular_helpers import (
     triangular_product,
 )
 from .facts import declare
-from .registry import adjoint, d, linear_tangent, tangent
+from .registry import adjoint, d, tangent
 from .scipy_special import register_now_or_on_import
 
 try:
@@ -154,7 +154,5 @@ def register_expm(linalg) -> None:
     declare(linalg.expm, allocates="new")
 
 
-linear_tangent(frechet_block, ("x", "e"), jointly=True)
-linear_tangent(upper_right, ("m",))
 if scipy is not None:
     register_now_or_on_import({"scipy.linalg": register_expm})

@@ -2,8 +2,9 @@
 function, side by side, registered only where scipy imports (scipy is not a dependency).
 
 Covered: ``expit``, ``logit``, ``erf``, ``erfc``, ``gammaln``, ``digamma`` (``psi``),
-``polygamma`` (in ``x``; ``n`` is an integer), ``xlogy``, ``xlog1py``, ``logsumexp`` (``axis``,
-``keepdims``, ``b``), ``softmax``, ``log_softmax`` (``axis``), and the methods ``pdf``,
+``polygamma`` (in ``x``; ``n`` is an integer), ``xlogy``, ``xlog1py``, ``entr``,
+``rel_entr``, ``logsumexp`` (``axis``, ``keepdims``, ``b``), ``softmax``, ``log_softmax``
+(``axis``), and the methods ``pdf``,
 ``logpdf``, ``cdf``, ``logcdf``, ``sf`` of ``scipy.stats.norm`` (``loc``, ``scale``). Every rule
 is written with NumPy functions and these functions themselves, so second order works.
 The other ``scipy.stats`` distributions' rules are in :mod:`.scipy_stats`, registered by the
@@ -75,24 +76,45 @@ def _polygamma_tangent(z, n, x):
     d[z] += d[x] * scipy.special.polygamma(n + 1, x)
 
 
+# xlogy(0, y) is 0 for every y, so its slope in y is 0 where x is 0, y = 0 included (not 0 / 0)
 def _xlogy(z, x, y):
     d[x] += sum_to(d[z] * np.log(y), x)
-    d[y] += sum_to(d[z] * x / y, y)
+    d[y] += sum_to(d[z] * x / np.where(x == 0, 1, y), y)
 
 
 def _xlogy_tangent(z, x, y):
     d[z] += d[x] * np.log(y)
-    d[z] += d[y] * x / y
+    d[z] += d[y] * x / np.where(x == 0, 1, y)
 
 
 def _xlog1py(z, x, y):
     d[x] += sum_to(d[z] * np.log1p(y), x)
-    d[y] += sum_to(d[z] * x / (1.0 + y), y)
+    d[y] += sum_to(d[z] * x / np.where(x == 0, 1, 1.0 + y), y)
 
 
 def _xlog1py_tangent(z, x, y):
     d[z] += d[x] * np.log1p(y)
-    d[z] += d[y] * x / (1.0 + y)
+    d[z] += d[y] * x / np.where(x == 0, 1, 1.0 + y)
+
+
+# entr(x) = -x log x and rel_entr(x, y) = x log(x / y) (0 where x is 0): slopes -(log x + 1),
+# log(x / y) + 1 and -x / y, that last 0 where x is 0
+def _entr(z, x):
+    d[x] += -d[z] * (np.log(x) + 1.0)
+
+
+def _entr_tangent(z, x):
+    d[z] += -d[x] * (np.log(x) + 1.0)
+
+
+def _rel_entr(z, x, y):
+    d[x] += sum_to(d[z] * (np.log(x / y) + 1.0), x)
+    d[y] += sum_to(-d[z] * x / np.where(x == 0, 1, y), y)
+
+
+def _rel_entr_tangent(z, x, y):
+    d[z] += d[x] * (np.log(x / y) + 1.0)
+    d[z] += -d[y] * x / np.where(x == 0, 1, y)
 
 
 # ---------------------------------------------------------------- along an axis
@@ -232,6 +254,8 @@ def register_special(special) -> None:
         (special.polygamma, _polygamma, _polygamma_tangent),
         (special.xlogy, _xlogy, _xlogy_tangent),
         (special.xlog1py, _xlog1py, _xlog1py_tangent),
+        (special.entr, _entr, _entr_tangent),
+        (special.rel_entr, _rel_entr, _rel_entr_tangent),
         (special.logsumexp, _logsumexp, _logsumexp_tangent),
         (special.softmax, _softmax, _softmax_tangent),
         (special.log_softmax, _log_softmax, _log_softmax_tangent),

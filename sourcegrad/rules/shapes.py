@@ -17,7 +17,6 @@ from ..runtime.shape_helpers import (
     unjoin,
     unjoin_index,
     unmeshgrid,
-    unpad,
     unrepeat,
     untake,
     untake_along_axis,
@@ -27,7 +26,6 @@ from ..runtime.shape_helpers import (
 from ..runtime.tangent_helpers import (
     join_index_tangent,
     meshgrid_tangent,
-    pad_tangent,
     tangent_items,
 )
 from .facts import (
@@ -183,16 +181,6 @@ def _repeat(z, a, repeats, axis=None):
 @tangent(np.repeat)
 def _repeat_tangent(z, a, repeats, axis=None):
     d[z] += np.repeat(d[a], repeats, axis)
-
-
-@adjoint(np.pad)
-def _pad(z, array, pad_width, mode="constant", **kwargs):
-    d[array] += unpad(d[z], array, pad_width, mode)
-
-
-@tangent(np.pad)
-def _pad_tangent(z, array, pad_width, mode="constant", **kwargs):
-    d[z] += pad_tangent(d[array], pad_width, mode)
 
 
 @adjoint("getitem")
@@ -476,6 +464,7 @@ declare(np.swapaxes, shape=_swapaxes_shape)
 declare(np.reshape, np.transpose, "reshape", dtype="operand")
 declare(np.split, np.array_split, dtype="operand")  # (of each piece of the list)
 declare(np.zeros, np.ones, np.empty, np.full, rank=_created_rank)
+declare(np.eye, np.identity, rank=constant_rank(2))
 declare(np.zeros, np.ones, np.empty, dtype="creation")
 declare(np.zeros_like, np.ones_like, np.empty_like, dtype="operand")
 declare(np.zeros_like, np.ones_like, np.empty_like, rank=_like_rank)

@@ -7,7 +7,11 @@ from . import (
     cumulative_helpers,
     determinant_helpers,
     helpers,
+    interpolation_helpers,
+    least_squares_helpers,
     linalg_helpers,
+    matrix_exponential_helpers,
+    padding_helpers,
     products,
     python_helpers,
     shape_helpers,
@@ -34,6 +38,10 @@ _MODULES = (
     convolution_helpers,
     cumulative_helpers,
     determinant_helpers,
+    interpolation_helpers,
+    least_squares_helpers,
+    padding_helpers,
+    matrix_exponential_helpers,
 )
 for _module in _MODULES:
     for _name in getattr(_module, "__all__", None) or dir(_module):

@@ -368,12 +368,12 @@ def unnorm(g, x, z, ord, axis, keepdims):
     ge = expand_to(g, x, axis, keepdims)
     ze = expand_to(z, x, axis, keepdims)
     if ord is None or (isinstance(ord, str) and ord == "fro"):
-        return ge / ze * x
+        return ge / np.where(ze == 0, 1, ze) * x
     if isinstance(ord, str) and ord != "nuc":
         raise SourcegradError(f"np.linalg.norm: invalid ord {ord!r}")
     if not matrix:
         if ord == 2:
-            return ge / ze * x
+            return ge / np.where(ze == 0, 1, ze) * x
         if ord == 1:
             return ge * np.sign(x)
         if ord == 0:
@@ -381,7 +381,7 @@ def unnorm(g, x, z, ord, axis, keepdims):
         if np.isinf(ord):
             hit = np.abs(x) == ze
             return ge * np.sign(x) * hit / np.sum(hit, axes, keepdims=True)
-        return ge * np.sign(x) * np.abs(x) ** (ord - 1) * ze ** (1 - ord)
+        return ge * np.sign(x) * np.abs(x) ** (ord - 1) * np.where(ze == 0, 1, ze) ** (1 - ord)
     r, c = axes
     if ord in (1, -1, np.inf, -np.inf):
         # the largest (smallest) column (1) or row (inf) sum of |x|: locally linear
