@@ -511,6 +511,12 @@ def hvp(f: Callable, wrt: int | tuple = 0) -> Callable:
     return run
 
 
+def _float_kind(*values):
+    """The floating dtype of a derivative of ``values`` (float64 for ints and bools)."""
+    kind = np.result_type(*(np.asarray(v).dtype for v in values))
+    return kind if np.issubdtype(kind, np.inexact) else np.dtype(np.float64)
+
+
 def hessian(f: Callable, wrt: int = 0) -> Callable:
     """The Hessian of scalar ``f`` with respect to ``args[wrt]`` (an array or float):
     shape ``x.shape + x.shape``, one Hessian-vector product per element of ``x``."""
@@ -522,6 +528,8 @@ def hessian(f: Callable, wrt: int = 0) -> Callable:
         array_or_float(x, "hessian")
         if isinstance(x, (float, np.generic)):  # a float's kind: a float, a NumPy scalar
             return scalar_gradient(x, h(*args, scalar_gradient(x, 1), **kwargs))
+        if np.size(x) == 0:  # no entries: nothing to differentiate along
+            return np.zeros(np.shape(x) + np.shape(x), dtype=_float_kind(x))
         cols = [np.asarray(h(*args, unit_vector(x, k), **kwargs)) for k in range(np.size(x))]
         return np.stack(cols, axis=-1).reshape(np.shape(x) + np.shape(x))
 
@@ -543,6 +551,8 @@ def jacobian(f: Callable, wrt: int = 0) -> Callable:
         y = f(*args, **kwargs)
         n, m = np.size(x), np.size(y)
         ys, xs = np.shape(y), np.shape(x)
+        if n == 0 or m == 0:  # an input or an output with no entries
+            return np.zeros(ys + xs, dtype=_float_kind(x, y))
         if n <= m:
             cols = [
                 np.asarray(fwd(*args, unit_vector(x, k) if xs else 1.0, **kwargs)[1])
