@@ -6,7 +6,9 @@ control-flow graph; and the refusals of differentiated values flowing where no r
 from __future__ import annotations
 
 import functools
+import inspect
 import itertools
+import types
 
 import gast
 import numpy as np
@@ -137,12 +139,52 @@ def resolve_calls(core: Core, ops: dict, varied: dict, closures: dict) -> None:
             _refuse_captured(core, stmt, func, before, closures.get(("in", id(stmt)), ()))
             name = func.id if isinstance(func, gast.Name) else S.text(func)
             _refuse_closure_arguments(core, stmt, args, before, name)
+            _refuse_held_callee(core, stmt, func, before)
             ops[id(stmt)] = call_dynamic(core, func, args, before, stmt, keywords)
         if op is not None and op.user_call:
             # differentiate the user's function only with respect to what varies here
             fn, args, kwargs = op.user_call
             _refuse_closure_arguments(core, stmt, [*args, *kwargs.values()], before, op.label)
             ops[id(stmt)] = call_user_function(core, stmt, fn, args, kwargs, op.label, before)
+
+
+_FUNCTION_VALUES = (
+    types.FunctionType,
+    types.BuiltinFunctionType,
+    types.MethodType,
+    functools.partial,
+    np.ufunc,
+)
+
+
+def _refuse_held_callee(core: Core, stmt, func, varied: set) -> None:
+    """Refuse ``obj.attr(...)`` where ``attr`` is an attribute of the instance ``obj`` (a layer
+    object it holds) rather than a method of its class, ``obj`` itself read from an argument:
+    the callee's derivative would be taken as ``obj``'s. (Where ``obj`` is an argument or a
+    loop's item, normalize names the callee first, and it is differentiated.)"""
+    if not (
+        isinstance(func, gast.Attribute)
+        and isinstance(func.value, gast.Name)
+        and func.value.id in varied
+    ):
+        return
+    example = example_value(core, func.value.id)
+    if example is UNRESOLVED or func.attr.startswith("__"):
+        return
+    fields = getattr(type(example), "__dataclass_fields__", {})
+    at_class = inspect.getattr_static(type(example), func.attr, UNRESOLVED)
+    if at_class is not UNRESOLVED and func.attr not in fields:
+        return
+    if isinstance(getattr(example, func.attr, None), _FUNCTION_VALUES):
+        return  # a function kept as a setting: nothing of it is differentiated
+    name = func.attr
+    raise UnsupportedSyntaxError(
+        f"`.{name}(...)` calls an object held in the field `{name}` of an object read through "
+        "a chain of attributes or keys, whose derivative sourcegrad cannot place; assign it "
+        f"to a name first (`{name} = ....{name}`) and call `{name}(...)`",
+        core.parsed.filename,
+        stmt.lineno,
+    )
 
 
 def _refuse_closure_arguments(core: Core, stmt, args, varied: set, callee: str) -> None:

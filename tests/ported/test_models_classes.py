@@ -1,0 +1,293 @@
+"""Models written as classes the way people write them today: a layer object held in a field
+and called (``self.inner(x)``: a residual wrapper, a GPT-style stack of blocks with
+``__call__``), class-level hyperparameters (``ClassVar``, plain class attributes) read
+through ``self``, ``super().__call__`` in an override, methods calling methods. Each against
+Python's value and central differences on calls 1-3, and the HVP where smooth; refusals name
+the user's line and the way out."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable
+from typing import ClassVar
+
+import numpy as np
+import pytest
+
+import sourcegrad as sg
+
+from .harness import Case, check, marked_line, params
+
+R = np.random.default_rng(41)
+
+
+def rn(*shape):
+    return R.standard_normal(shape)
+
+
+@dataclasses.dataclass
+class Linear:
+    W: np.ndarray
+    b: np.ndarray
+
+    def __call__(self, x):
+        return x @ self.W + self.b
+
+
+@dataclasses.dataclass
+class Residual:
+    inner: object
+
+    def __call__(self, x):
+        return x + self.inner(x)
+
+
+def residual_loss(m, x):
+    return np.sum(m(x) ** 2)
+
+
+def stack_loss(layers, x):
+    for layer in layers:
+        x = layer(x)
+    return np.sum(x**2)
+
+
+# ---------------------------------------------------------------- a GPT-style stack
+
+
+@dataclasses.dataclass
+class LayerNorm:
+    g: np.ndarray
+    b: np.ndarray
+    eps: ClassVar[float] = 1e-5
+
+    def __call__(self, x):
+        mu = x.mean(-1, keepdims=True)
+        var = ((x - mu) ** 2).mean(-1, keepdims=True)
+        return self.g * (x - mu) / np.sqrt(var + self.eps) + self.b
+
+
+@dataclasses.dataclass
+class CausalAttention:
+    Wqkv: np.ndarray
+    Wo: np.ndarray
+    ln: LayerNorm
+    n_heads: ClassVar[int] = 2
+
+    def heads(self, x):
+        q, k, v = np.split(self.ln(x) @ self.Wqkv, 3, axis=-1)
+        hd = x.shape[1] // self.n_heads
+        return [
+            (q[:, h * hd : (h + 1) * hd], k[:, h * hd : (h + 1) * hd], v[:, h * hd : (h + 1) * hd])
+            for h in range(self.n_heads)
+        ]
+
+    def __call__(self, x):
+        T = x.shape[0]
+        outs = []
+        for q, k, v in self.heads(x):
+            s = q @ k.T / np.sqrt(q.shape[1])
+            s = np.where(np.tril(np.ones((T, T))) > 0, s, -np.inf)
+            s = np.exp(s - s.max(-1, keepdims=True))
+            outs.append((s / s.sum(-1, keepdims=True)) @ v)
+        return np.concatenate(outs, -1) @ self.Wo
+
+
+@dataclasses.dataclass
+class FeedForward:
+    W1: np.ndarray
+    W2: np.ndarray
+    ln: LayerNorm
+    act: ClassVar = staticmethod(functools.partial(np.maximum, 0.0))
+
+    def __call__(self, x):
+        return self.act(self.ln(x) @ self.W1) @ self.W2
+
+
+@dataclasses.dataclass
+class GPT:
+    blocks: list
+    ln_f: LayerNorm
+    head: np.ndarray
+
+    def __call__(self, x):
+        for blk in self.blocks:
+            x = blk(x)
+        return self.ln_f(x) @ self.head
+
+    def loss(self, x, targets):
+        logits = self(x)
+        logits = logits - logits.max(-1, keepdims=True)
+        lp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+        return -lp[np.arange(len(targets)), targets].mean()
+
+
+def gpt_loss(model, x, targets):
+    return model.loss(x, targets)
+
+
+def layer_norm(d):
+    return LayerNorm(1 + 0.1 * rn(d), 0.1 * rn(d))
+
+
+D = 4
+GPT_MODEL = GPT(
+    [
+        Residual(CausalAttention(0.3 * rn(D, 3 * D), 0.3 * rn(D, D), layer_norm(D))),
+        Residual(FeedForward(0.3 * rn(D, 2 * D), 0.3 * rn(2 * D, D), layer_norm(D))),
+    ],
+    layer_norm(D),
+    0.3 * rn(D, 5),
+)
+
+
+# ---------------------------------------------------------------- class attributes, super()
+
+
+@dataclasses.dataclass
+class ScaledTanh(Linear):
+    scale: ClassVar[float] = 2.0
+
+    def __call__(self, x):
+        return np.tanh(super().__call__(x)) * self.scale
+
+
+@dataclasses.dataclass
+class Gated(Linear):
+    def forward(self, x):
+        return super().__call__(x) * (1.0 / (1.0 + np.exp(-super().__call__(x))))
+
+    def __call__(self, x):
+        return self.forward(x)
+
+
+@dataclasses.dataclass
+class ShiftedLinear:
+    W: np.ndarray
+    offset: ClassVar[np.ndarray] = np.array([0.5, -0.5])
+
+    def __call__(self, x):
+        return np.tanh(x @ self.W + self.offset)
+
+
+def class_attribute_loss(layer, x):
+    return np.sum(layer(x) ** 2)
+
+
+CASES = [
+    Case("residual_of_a_layer_object", residual_loss, (Residual(Linear(rn(3, 3), rn(3))), rn(2, 3)),
+         order=2),
+    Case("list_of_residuals", stack_loss,
+         ([Residual(Linear(rn(3, 3), rn(3))), Residual(Linear(rn(3, 3), rn(3)))], rn(2, 3)),
+         wrt=(0, 1), order=2),
+    Case("gpt_blocks_with_call_and_classvars", gpt_loss, (GPT_MODEL, rn(3, D), np.array([1, 4, 0])),
+         wrt=(0, 1)),
+    Case("super_call_with_classvar_scale", stack_loss,
+         ([Linear(rn(3, 3), rn(3)), ScaledTanh(0.5 * rn(3, 2), rn(2))], rn(2, 3)), order=2),
+    Case("super_call_from_a_method", class_attribute_loss, (Gated(0.5 * rn(3, 2), rn(2)), rn(2, 3)),
+         order=2),
+    Case("classvar_array", class_attribute_loss, (ShiftedLinear(rn(3, 2)), rn(4, 3)), order=2),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", params(CASES))
+def test_class_models(case):
+    check(case)
+
+
+# ---------------------------------------------------------------- function-valued fields
+
+
+def leaky(z, a=0.1):
+    return np.maximum(z, a * z)
+
+
+@dataclasses.dataclass
+class Activated:
+    W: np.ndarray
+    act: Callable = np.tanh
+
+    def __call__(self, x):
+        return self.act(x @ self.W)
+
+
+@pytest.mark.parametrize(
+    "act",
+    [np.tanh, leaky, functools.partial(leaky, a=0.2), lambda z: z * np.tanh(z)],
+    ids=["ufunc", "function", "partial", "lambda"],
+)
+def test_a_function_in_a_field_called_through_a_held_layer(act):
+    """``Residual(Activated(W, act))``: the held layer's field is a function, a setting kept
+    as it is; the gradient of ``W`` against central differences on calls 1-3."""
+    W, x = rn(3, 3), rn(2, 3)
+
+    def value(W):
+        return residual_loss(Residual(Activated(W, act)), x)
+
+    eps, want = 1e-6, np.zeros_like(W)
+    for idx in np.ndindex(W.shape):
+        step = np.zeros_like(W)
+        step[idx] = eps
+        want[idx] = (value(W + step) - value(W - step)) / (2 * eps)
+    df = sg.value_and_grad(residual_loss)
+    for _ in range(3):
+        got_value, got = df(Residual(Activated(W, act)), x)
+        assert got_value == value(W)
+        assert got.inner.act is act
+        np.testing.assert_allclose(got.inner.W, want, rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------- refused, with the way out
+
+
+@dataclasses.dataclass
+class Outer:
+    block: Residual
+
+    def __call__(self, x):
+        return self.block.inner(x) + x  # REFUSED
+
+
+def nested_field_loss(m, x):
+    return np.sum(m(x) ** 2)
+
+
+def test_a_layer_held_two_fields_down_is_refused_with_the_way_out():
+    """``self.block.inner(x)``: the class of ``self.block`` is not known where the call is
+    lowered, so the call would be taken as a method of ``self.block`` (its derivative given to
+    ``block``: a zero gradient for ``inner``); refused at the line, with the way out."""
+    with pytest.raises(sg.SourcegradError) as info:
+        sg.grad(nested_field_loss)(Outer(Residual(Linear(rn(3, 3), rn(3)))), rn(2, 3))
+    assert str(info.value).startswith(f"{__file__}:{marked_line(Outer.__call__)}: ")
+    assert "assign it to a name first (`inner = ....inner`)" in str(info.value)
+
+
+@dataclasses.dataclass
+class OuterNamed:
+    block: Residual
+
+    def __call__(self, x):
+        inner = self.block.inner
+        return inner(x) + x
+
+
+def test_the_way_out_of_that_refusal_works():
+    check(Case("named", nested_field_loss, (OuterNamed(Residual(Linear(rn(3, 3), rn(3)))), rn(2, 3)),
+               order=2))  # fmt: skip
+
+
+@dataclasses.dataclass
+class OuterActivation:
+    block: Activated
+
+    def __call__(self, x):
+        return self.block.act(x @ self.block.W) + x
+
+
+def test_a_function_two_fields_down_is_called_as_before():
+    """``self.block.act(z)`` with ``act`` a function (a setting): not refused, and right."""
+    W, x = rn(3, 3), rn(2, 3)
+    g = sg.grad(nested_field_loss)(OuterActivation(Activated(W, np.sin)), x)
+    want = sg.grad(lambda W, x: np.sum((np.sin(x @ W) + x) ** 2))(W, x)
+    np.testing.assert_allclose(g.block.W, want, rtol=1e-12)
