@@ -5,6 +5,8 @@ control-flow graph; and the refusals of differentiated values flowing where no r
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import functools
 import inspect
 import itertools
@@ -328,7 +330,7 @@ def refuse_undifferentiable(core: Core, ops: dict, varied: dict, useful_in: dict
                 core.parsed.filename,
                 stmt.lineno,
             )
-        way_out = _ITERATOR_HINTS.get(hashable_key(op.key))
+        way_out = _LIBRARY_HINTS.get(hashable_key(op.key))
         if way_out is None and isinstance(op.key, type) and not op.key.__module__ == "builtins":
             way_out = (
                 "it is a class sourcegrad does not build from differentiated values: make it "
@@ -392,8 +394,14 @@ def _no_rule_hint(label: str, define: str) -> str:
     )
 
 
-#: the way out where a Python iterator is kept as a value instead of looped over
-_ITERATOR_HINTS = {
+_COPY_HINT = (
+    "copy a dict with `dict(p)` or `{**p}` and a list with `list(xs)` (nested ones level by "
+    "level), which sourcegrad follows"
+)
+
+#: the way out where a function of Python's own (an iterator kept as a value instead of looped
+#: over, a copy, a dataclass helper) would carry a differentiated value
+_LIBRARY_HINTS = {
     zip: "loop over it directly (`for a, b in zip(xs, ys):`) or index the lists (`xs[i]`)",
     enumerate: "loop over it directly (`for i, x in enumerate(xs):`) or index the list",
     map: "write the loop or a list comprehension (`[f(x) for x in xs]`) instead",
@@ -410,6 +418,15 @@ _ITERATOR_HINTS = {
     itertools.chain: "join the lists with `+`, or loop over each",
     next: "loop over the items (`for x in xs:`), or index a list of them (`list(xs)[0]`)",
     iter: "loop over the items (`for x in xs:`), or index a list of them (`list(xs)[0]`)",
+    copy.copy: _COPY_HINT,
+    copy.deepcopy: _COPY_HINT,
+    dataclasses.replace: "build the dataclass anew (`P(W=new_W, b=p.b)` for "
+    "`dataclasses.replace(p, W=new_W)`): sourcegrad differentiates the construction of a "
+    "dataclass",
+    dataclasses.asdict: "read the fields by name (`p.W`), or build the dict yourself "
+    "(`{'W': p.W, 'b': p.b}`)",
+    dataclasses.astuple: "read the fields by name (`p.W`), or build the tuple yourself "
+    "(`(p.W, p.b)`)",
 }
 
 
