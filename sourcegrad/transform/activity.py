@@ -161,32 +161,59 @@ _FUNCTION_VALUES = (
 
 def _refuse_held_callee(core: Core, stmt, func, varied: set) -> None:
     """Refuse ``obj.attr(...)`` where ``attr`` is an attribute of the instance ``obj`` (a layer
-    object it holds) rather than a method of its class, ``obj`` itself read from an argument:
-    the callee's derivative would be taken as ``obj``'s. (Where ``obj`` is an argument or a
-    loop's item, normalize names the callee first, and it is differentiated.)"""
+    object it holds) rather than a method of its class, and ``obj`` a differentiated value
+    whose class normalize did not know (a field of a field, an item of a list): the callee's
+    derivative would be taken as ``obj``'s. (Where ``obj`` is an argument, or the item of a
+    loop over one, normalize names the callee first, and it is differentiated.)"""
     if not (
         isinstance(func, gast.Attribute)
         and isinstance(func.value, gast.Name)
         and func.value.id in varied
+        and not func.attr.startswith("__")
     ):
         return
-    example = example_value(core, func.value.id)
-    if example is UNRESOLVED or func.attr.startswith("__"):
+    if not any(_holds(obj, func.attr) for obj in _receiver_examples(core, func.value.id)):
         return
-    fields = getattr(type(example), "__dataclass_fields__", {})
-    at_class = inspect.getattr_static(type(example), func.attr, UNRESOLVED)
-    if at_class is not UNRESOLVED and func.attr not in fields:
-        return
-    if isinstance(getattr(example, func.attr, None), _FUNCTION_VALUES):
-        return  # a function kept as a setting: nothing of it is differentiated
     name = func.attr
     raise UnsupportedSyntaxError(
-        f"`.{name}(...)` calls an object held in the field `{name}` of an object read through "
-        "a chain of attributes or keys, whose derivative sourcegrad cannot place; assign it "
-        f"to a name first (`{name} = ....{name}`) and call `{name}(...)`",
+        f"`.{name}(...)` calls an object held in the field `{name}` of an object whose class "
+        "sourcegrad does not know where it builds the call (a field of a field, an item of a "
+        "list), so that it cannot place the object's derivative; assign it to a name first "
+        f"(`{name} = ....{name}`) and call `{name}(...)`",
         core.parsed.filename,
         stmt.lineno,
     )
+
+
+def _receiver_examples(core: Core, name: str) -> list:
+    """The values ``name`` may hold in the call the derivative is built for: a path read's
+    value, or every item of the argument's list a loop variable is taken from
+    (``blk = blocks[k]``); empty where that is not known."""
+    example = example_value(core, name)
+    if example is not UNRESOLVED:
+        return [example]
+    found = []
+    for n in S.walk(core.node):
+        if isinstance(n, gast.Assign) and any(
+            isinstance(t, gast.Name) and t.id == name for t in n.targets
+        ):
+            found.append(n.value)
+    if len(found) != 1 or not isinstance(found[0], gast.Subscript):
+        return []
+    seq = found[0].value
+    items = example_value(core, seq.id) if isinstance(seq, gast.Name) else UNRESOLVED
+    return list(items) if isinstance(items, (list, tuple)) else []
+
+
+def _holds(obj, attr: str) -> bool:
+    """Whether ``obj.attr`` is an object held by the instance (a dataclass field, or an
+    attribute its class does not define) that is no plain function."""
+    fields = getattr(type(obj), "__dataclass_fields__", {})
+    at_class = inspect.getattr_static(type(obj), attr, UNRESOLVED)
+    if at_class is not UNRESOLVED and attr not in fields:
+        return False
+    held = getattr(obj, attr, None)
+    return held is not None and not isinstance(held, _FUNCTION_VALUES)
 
 
 def _refuse_closure_arguments(core: Core, stmt, args, varied: set, callee: str) -> None:

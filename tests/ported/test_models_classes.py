@@ -291,3 +291,42 @@ def test_a_function_two_fields_down_is_called_as_before():
     g = sg.grad(nested_field_loss)(OuterActivation(Activated(W, np.sin)), x)
     want = sg.grad(lambda W, x: np.sum((np.sin(x @ W) + x) ** 2))(W, x)
     np.testing.assert_allclose(g.block.W, want, rtol=1e-12)
+
+
+@dataclasses.dataclass
+class Blocks:
+    blocks: list
+
+    def __call__(self, x):
+        for blk in self.blocks:
+            x = blk.inner(x) + x  # REFUSED
+        return x
+
+
+@dataclasses.dataclass
+class BlocksNamed:
+    blocks: list
+
+    def __call__(self, x):
+        for blk in self.blocks:
+            inner = blk.inner
+            x = inner(x) + x
+        return x
+
+
+def first_item_loss(blocks, x):
+    return np.sum(blocks[0].inner(x) ** 2)  # REFUSED
+
+
+def test_a_layer_held_by_a_list_item_is_refused_with_the_way_out():
+    """``for blk in self.blocks: blk.inner(x)`` and ``blocks[0].inner(x)``: refused at the
+    line (it was a zero gradient for the held layers); the way out is right."""
+    two = [Residual(Linear(rn(3, 3), rn(3))), Residual(Linear(rn(3, 3), rn(3)))]
+    with pytest.raises(sg.SourcegradError) as info:
+        sg.grad(nested_field_loss)(Blocks(two), rn(2, 3))
+    assert str(info.value).startswith(f"{__file__}:{marked_line(Blocks.__call__)}: ")
+    assert "assign it to a name first (`inner = ....inner`)" in str(info.value)
+    with pytest.raises(sg.SourcegradError) as info:
+        sg.grad(first_item_loss)(two, rn(2, 3))
+    assert str(info.value).startswith(f"{__file__}:{marked_line(first_item_loss)}: ")
+    check(Case("named", nested_field_loss, (BlocksNamed(two), rn(2, 3)), order=2))
