@@ -282,18 +282,29 @@ def _refuse_sequence_sums(core: Core, varied: dict) -> None:
     """``a + b`` of differentiated values where a side is a tuple or list whose items were not
     known when the function was lowered (tuples whose items are known are joined item by item
     then, and lists grow by append): ``+`` would be taken for an array sum."""
-    made: dict = {}
+    made: dict = {p: [S.const(None)] for p in core.params}  # an argument: not known to be one
     for stmt in walk_statements(core.node.body):
         if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
             made.setdefault(stmt.targets[0].id, []).append(stmt.value)
 
-    def sequence(atom) -> bool:
+    def sequence(atom, assumed=frozenset()) -> bool:
+        """Whether ``atom`` is a tuple or list: a display, ``tuple(...)``/``list(...)``, or a
+        join of one with anything (``ps = ps + f(w)`` in a loop: a list on every pass)."""
+        if isinstance(atom, gast.Name) and atom.id in assumed:
+            return True
         values = made.get(atom.id, ()) if isinstance(atom, gast.Name) else (atom,)
+        inner = assumed | {atom.id} if isinstance(atom, gast.Name) else assumed
         return bool(values) and all(
             isinstance(v, (gast.Tuple, gast.List))
             or isinstance(v, gast.Call)
             and isinstance(v.func, gast.Name)
             and v.func.id in ("tuple", "list")
+            or isinstance(v, gast.Name)  # a copy: `ps = ps_2`
+            and sequence(v, inner)
+            or isinstance(v, gast.BinOp)
+            and isinstance(v.op, gast.Add)
+            and (sequence(v.left, inner) or sequence(v.right, inner))
+            and not (array(v.left) or array(v.right))
             for v in values
         )
 
@@ -316,7 +327,7 @@ def _refuse_sequence_sums(core: Core, varied: dict) -> None:
                 f"`{core.parsed.line_text(stmt.lineno)}` joins a tuple or list of "
                 "differentiated values whose items sourcegrad does not know when it builds "
                 "the derivative; join displays or arguments (`args + (x,)`), or build a list "
-                "with append",
+                "with append or extend (`ps.extend(f(w))`)",
                 core.parsed.filename,
                 stmt.lineno,
             )

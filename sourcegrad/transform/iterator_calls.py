@@ -226,7 +226,10 @@ def _is_field_read(e, resolve) -> bool:
     if at_class("__class__") is UNRESOLVED:  # the class is not known
         return False
     fields = at_class("__dataclass_fields__")
-    return at_class(e.attr) is UNRESOLVED or (isinstance(fields, dict) and e.attr in fields)
+    if isinstance(fields, dict):
+        return e.attr in fields or at_class(e.attr) is UNRESOLVED
+    # a class of the user's (its own `__init__` sets the attributes), not an array's
+    return isinstance(at_class("__init__"), types.FunctionType) and at_class(e.attr) is UNRESOLVED
 
 
 def _rewrite_own(fn: gast.FunctionDef, replace) -> None:

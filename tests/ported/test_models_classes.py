@@ -17,7 +17,7 @@ import pytest
 
 import sourcegrad as sg
 
-from .harness import Case, check, marked_line, params
+from .harness import Case, check, check_refusal, marked_line, params
 
 R = np.random.default_rng(41)
 
@@ -330,3 +330,125 @@ def test_a_layer_held_by_a_list_item_is_refused_with_the_way_out():
         sg.grad(first_item_loss)(two, rn(2, 3))
     assert str(info.value).startswith(f"{__file__}:{marked_line(first_item_loss)}: ")
     check(Case("named", nested_field_loss, (BlocksNamed(two), rn(2, 3)), order=2))
+
+
+# ---------------------------------------------------------------- parameters() as a list
+
+
+@dataclasses.dataclass(frozen=True)
+class Frozen:
+    W: np.ndarray
+    b: np.ndarray
+
+    def __call__(self, x):
+        return x @ self.W + self.b
+
+    def parameters(self):
+        return [self.W, self.b]
+
+
+@dataclasses.dataclass
+class Sequential:
+    layers: list = dataclasses.field(default_factory=list)
+
+    def __call__(self, x):
+        for i, layer in enumerate(self.layers):
+            x = layer(x)
+            if i < len(self.layers) - 1:
+                x = np.tanh(x)
+        return x
+
+    def parameters(self):
+        ps = []
+        for layer in self.layers:
+            ps.extend(layer.parameters())
+        return ps
+
+
+def weight_decay_loss(model, x, y):
+    reg = sum(np.sum(p**2) for p in model.parameters())
+    return np.mean((model(x) - y) ** 2) + 1e-2 * reg
+
+
+@dataclasses.dataclass
+class Pair:
+    W: np.ndarray
+    b: np.ndarray
+
+    def nested(self):
+        return (self.W, [self.b, self.b * 2.0])
+
+
+def nested_return_loss(layer, x):
+    W, (b1, b2) = layer.nested()
+    return np.sum(np.tanh(x @ W + b1) ** 2) + np.sum(b2**3)
+
+
+def listed(p):
+    return [p["W"], p["b"] * 1.0]
+
+
+def list_of_a_helper(p, x):
+    ps = listed(p)
+    return np.sum(ps[0] ** 3) + np.sum(ps[1] ** 3) + np.sum(x @ p["W"])
+
+
+LIST_RETURNS = [
+    Case("parameters_method_for_weight_decay", weight_decay_loss,
+         (Sequential([Frozen(rn(3, 3), rn(3)), Frozen(rn(3, 2), rn(2))]), rn(4, 3), rn(4, 2)),
+         order=2),
+    Case("method_returning_a_tuple_holding_a_list", nested_return_loss,
+         (Pair(rn(3, 2), rn(2)), rn(4, 3)), order=2),
+    Case("helper_returning_a_list", list_of_a_helper, ({"W": rn(3, 2), "b": rn(2)}, rn(4, 3)),
+         order=2),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", params(LIST_RETURNS))
+def test_helpers_returning_lists(case):
+    """The tangent of a helper's ``return [a, b]`` was zero: the HVPs through it were wrong."""
+    check(case)
+
+
+def as_dict(W, b):
+    return {"a": W * 2.0, "b": np.sin(b), "c": 1.0}
+
+
+def as_list(W, xs):
+    return [*xs, W * 3.0]
+
+
+def test_jvp_of_functions_returning_list_and_dict_displays():
+    W, b, v = rn(2, 2), rn(2), rn(2, 2)
+    for _ in range(3):
+        value, tangent = sg.jvp(as_dict, (0, 1))(W, b, (v, np.ones(2)))
+        assert value.keys() == tangent.keys() == {"a", "b", "c"}
+        np.testing.assert_array_equal(tangent["a"], 2.0 * v)
+        np.testing.assert_allclose(tangent["b"], np.cos(b), rtol=1e-15)
+        assert tangent["c"] == 0.0
+        value, tangent = sg.jvp(as_list, (0, 1))(W, [b, b], (v, [b, 2 * b]))
+        assert len(tangent) == 3
+        np.testing.assert_array_equal(tangent[1], 2 * b)
+        np.testing.assert_array_equal(tangent[2], 3.0 * v)
+
+
+def join_in_a_loop(layers, x):
+    ps = []
+    for layer in layers:
+        ps = ps + layer.parameters()  # REFUSED
+    return sum(np.sum(p**2) for p in ps) + np.sum(x @ layers[0].W)
+
+
+def extend_in_a_loop(layers, x):
+    ps = []
+    for layer in layers:
+        ps.extend(layer.parameters())
+    return sum(np.sum(p**2) for p in ps) + np.sum(x @ layers[0].W)
+
+
+def test_a_list_joined_in_a_loop_is_refused_with_the_way_out():
+    """``ps = ps + layer.parameters()`` in a loop was taken for an array sum (ValueError
+    inside the derivative); refused at the line like the same join outside a loop."""
+    layers = [Frozen(rn(3, 2), rn(2)), Frozen(rn(3, 2), rn(2))]
+    check_refusal(join_in_a_loop, (layers, rn(4, 3)), sg.SourcegradError, "ps.extend(f(w))")
+    check(Case("extend", extend_in_a_loop, (layers, rn(4, 3)), order=2))
