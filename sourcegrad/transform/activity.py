@@ -8,9 +8,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
-import inspect
 import itertools
-import types
 
 import gast
 import numpy as np
@@ -26,6 +24,7 @@ from .calls import (
     keyword_call,
     refuse_writing_helper,
 )
+from .examples import holds, receiver_examples
 from .forms import Core
 from .lift_closures import free_reads
 from .node_facts import get_fact
@@ -150,15 +149,6 @@ def resolve_calls(core: Core, ops: dict, varied: dict, closures: dict) -> None:
             ops[id(stmt)] = call_user_function(core, stmt, fn, args, kwargs, op.label, before)
 
 
-_FUNCTION_VALUES = (
-    types.FunctionType,
-    types.BuiltinFunctionType,
-    types.MethodType,
-    functools.partial,
-    np.ufunc,
-)
-
-
 def _refuse_held_callee(core: Core, stmt, func, varied: set) -> None:
     """Refuse ``obj.attr(...)`` where ``attr`` is an attribute of the instance ``obj`` (a layer
     object it holds) rather than a method of its class, and ``obj`` a differentiated value
@@ -172,7 +162,7 @@ def _refuse_held_callee(core: Core, stmt, func, varied: set) -> None:
         and not func.attr.startswith("__")
     ):
         return
-    if not any(_holds(obj, func.attr) for obj in _receiver_examples(core, func.value.id)):
+    if not any(holds(obj, func.attr) for obj in receiver_examples(core, func.value.id)):
         return
     name = func.attr
     raise UnsupportedSyntaxError(
@@ -183,37 +173,6 @@ def _refuse_held_callee(core: Core, stmt, func, varied: set) -> None:
         core.parsed.filename,
         stmt.lineno,
     )
-
-
-def _receiver_examples(core: Core, name: str) -> list:
-    """The values ``name`` may hold in the call the derivative is built for: a path read's
-    value, or every item of the argument's list a loop variable is taken from
-    (``blk = blocks[k]``); empty where that is not known."""
-    example = example_value(core, name)
-    if example is not UNRESOLVED:
-        return [example]
-    found = []
-    for n in S.walk(core.node):
-        if isinstance(n, gast.Assign) and any(
-            isinstance(t, gast.Name) and t.id == name for t in n.targets
-        ):
-            found.append(n.value)
-    if len(found) != 1 or not isinstance(found[0], gast.Subscript):
-        return []
-    seq = found[0].value
-    items = example_value(core, seq.id) if isinstance(seq, gast.Name) else UNRESOLVED
-    return list(items) if isinstance(items, (list, tuple)) else []
-
-
-def _holds(obj, attr: str) -> bool:
-    """Whether ``obj.attr`` is an object held by the instance (a dataclass field, or an
-    attribute its class does not define) that is no plain function."""
-    fields = getattr(type(obj), "__dataclass_fields__", {})
-    at_class = inspect.getattr_static(type(obj), attr, UNRESOLVED)
-    if at_class is not UNRESOLVED and attr not in fields:
-        return False
-    held = getattr(obj, attr, None)
-    return held is not None and not isinstance(held, _FUNCTION_VALUES)
 
 
 def _refuse_closure_arguments(core: Core, stmt, args, varied: set, callee: str) -> None:

@@ -3,7 +3,6 @@ statement (part of the analysis pass)."""
 
 from __future__ import annotations
 
-import inspect
 import types
 
 import gast
@@ -24,6 +23,7 @@ from .calls import (
     is_record_class,
     user_method,
 )
+from .examples import class_attribute
 from .forms import Core, Op
 from .node_facts import get_fact
 from .parse import UNRESOLVED, resolve
@@ -53,23 +53,7 @@ def _is_setting(core: Core, path) -> bool:
     value = follow_keys(example[i], keys, UNRESOLVED)
     if value is UNRESOLVED:
         return False
-    return is_static_leaf(value) or _class_attribute(follow_keys(example[i], keys[:-1], None), keys)
-
-
-def _class_attribute(owner, keys) -> bool:
-    """Whether ``owner.<last key>`` reads a plain value of ``owner``'s class (a ``ClassVar``,
-    a class-level hyperparameter) that the instance does not shadow: no field the gradient
-    has."""
-    if not keys or not isinstance(keys[-1], str) or owner is None:
-        return False
-    if isinstance(owner, (dict, list, tuple, np.ndarray, np.generic)):
-        return False
-    name = keys[-1]
-    if name in getattr(owner, "__dict__", {}):
-        return False
-    at_class = inspect.getattr_static(type(owner), name, UNRESOLVED)
-    # a property, slot or method (anything with `__get__`) computes from the instance
-    return at_class is not UNRESOLVED and not hasattr(type(at_class), "__get__")
+    return is_static_leaf(value) or class_attribute(follow_keys(example[i], keys[:-1], None), keys)
 
 
 def classify(core: Core, stmt) -> Op:

@@ -452,3 +452,31 @@ def test_a_list_joined_in_a_loop_is_refused_with_the_way_out():
     layers = [Frozen(rn(3, 2), rn(2)), Frozen(rn(3, 2), rn(2))]
     check_refusal(join_in_a_loop, (layers, rn(4, 3)), sg.SourcegradError, "ps.extend(f(w))")
     check(Case("extend", extend_in_a_loop, (layers, rn(4, 3)), order=2))
+
+
+@dataclasses.dataclass
+class Scaled:
+    W: np.ndarray
+    scale: ClassVar[float] = 2.0
+
+
+def class_attribute_in_a_loop(layers, x):
+    for layer in layers:
+        x = np.tanh(x @ layer.W) * layer.scale
+    return np.sum(x**2)
+
+
+@pytest.mark.parametrize(
+    "case",
+    params(
+        [
+            Case("class_attribute_read_in_a_loop", class_attribute_in_a_loop,
+                 ([Scaled(rn(3, 3)), Scaled(rn(3, 3))], rn(2, 3)), order=2,
+                 xfail="the HVP is wrong: runtime/tangent_helpers.field_tangent reads "
+                 "`layer.scale` from the tangent record, where the class's 2.0 shows through; "
+                 "a record's attribute that is not one of its fields has a zero tangent"),
+        ]
+    ),
+)  # fmt: skip
+def test_left_for_other_owners(case):
+    check(case)
