@@ -21,6 +21,7 @@ import pytest
 
 import sourcegrad as sg
 from sourcegrad import nn
+from sourcegrad.nn import functional as F
 from sourcegrad.util import tree_map
 
 from .harness import Case, check, check_refusal, params
@@ -402,6 +403,57 @@ def model_constructor_loss(p, x, y):
     return np.mean((MLP(p, x) - y) ** 2)
 
 
+@dataclasses.dataclass
+class TinyLM:
+    emb: np.ndarray
+    ln_w: np.ndarray
+    ln_b: np.ndarray
+    W: np.ndarray
+    b: np.ndarray
+
+    def __call__(self, tokens):
+        h = F.embedding(tokens, self.emb)
+        h = F.gelu(F.layer_norm(h, (h.shape[-1],), self.ln_w, self.ln_b))
+        return F.linear(h, self.W, self.b)
+
+    def loss(self, tokens, targets):
+        logits = self(tokens)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+
+def functional_lm_loss(model, tokens, targets):
+    return model.loss(tokens, targets)
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.ln = nn.LayerNorm(d)
+        self.fc = nn.Linear(d, d)
+
+    def forward(self, params, x):
+        return x + np.tanh(self.fc(params["fc"], self.ln(params["ln"], x)))
+
+
+class BlockNet(nn.Module):
+    def __init__(self, d, n):
+        super().__init__()
+        self.blocks = [ResidualBlock(d) for _ in range(n)]
+        self.head = nn.Linear(d, 3)
+
+    def forward(self, params, x):
+        for block, p in zip(self.blocks, params["blocks"]):
+            x = block(p, x)
+        return self.head(params["head"], x)
+
+
+BLOCK_NET = BlockNet(4, 2)
+
+
+def block_net_loss(params, x, y):
+    return nn.CrossEntropyLoss()(BLOCK_NET(params, x), y)
+
+
 IDIOMS = [
     Case("lstm_over_a_namedtuple", lstm_loss,
          (LSTMParams(0.3 * rn(2, 12), 0.3 * rn(3, 12), 0.1 * rn(12)), rn(4, 2, 2), rn(2, 3)),
@@ -432,6 +484,11 @@ IDIOMS = [
          (NET.init(np.random.default_rng(1)), rn(4, 3), rn(4)), order=2),
     Case("sg_model_constructor", model_constructor_loss, (MLP_PARAMS, rn(4, 3), rn(4, 2)),
          order=2),
+    Case("sg_nn_functional_in_a_dataclass_lm", functional_lm_loss,
+         (TinyLM(rn(7, 4), 1 + 0.1 * rn(4), 0.1 * rn(4), 0.3 * rn(7, 4), 0.1 * rn(7)),
+          np.array([[0, 3, 6], [2, 2, 1]]), np.array([[3, 6, 1], [2, 1, 0]])), order=2),
+    Case("sg_nn_module_with_a_list_of_blocks", block_net_loss,
+         (BLOCK_NET.init(np.random.default_rng(2)), rn(5, 4), np.array([0, 2, 1, 1, 0]))),
 ]  # fmt: skip
 
 
