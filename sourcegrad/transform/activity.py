@@ -5,6 +5,8 @@ control-flow graph; and the refusals of differentiated values flowing where no r
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import functools
 import itertools
 
@@ -22,6 +24,7 @@ from .calls import (
     keyword_call,
     refuse_writing_helper,
 )
+from .examples import holds, receiver_examples
 from .forms import Core
 from .lift_closures import free_reads
 from .node_facts import get_fact
@@ -137,12 +140,39 @@ def resolve_calls(core: Core, ops: dict, varied: dict, closures: dict) -> None:
             _refuse_captured(core, stmt, func, before, closures.get(("in", id(stmt)), ()))
             name = func.id if isinstance(func, gast.Name) else S.text(func)
             _refuse_closure_arguments(core, stmt, args, before, name)
+            _refuse_held_callee(core, stmt, func, before)
             ops[id(stmt)] = call_dynamic(core, func, args, before, stmt, keywords)
         if op is not None and op.user_call:
             # differentiate the user's function only with respect to what varies here
             fn, args, kwargs = op.user_call
             _refuse_closure_arguments(core, stmt, [*args, *kwargs.values()], before, op.label)
             ops[id(stmt)] = call_user_function(core, stmt, fn, args, kwargs, op.label, before)
+
+
+def _refuse_held_callee(core: Core, stmt, func, varied: set) -> None:
+    """Refuse ``obj.attr(...)`` where ``attr`` is an attribute of the instance ``obj`` (a layer
+    object it holds) rather than a method of its class, and ``obj`` a differentiated value
+    whose class normalize did not know (a field of a field, an item of a list): the callee's
+    derivative would be taken as ``obj``'s. (Where ``obj`` is an argument, or the item of a
+    loop over one, normalize names the callee first, and it is differentiated.)"""
+    if not (
+        isinstance(func, gast.Attribute)
+        and isinstance(func.value, gast.Name)
+        and func.value.id in varied
+        and not func.attr.startswith("__")
+    ):
+        return
+    if not any(holds(obj, func.attr) for obj in receiver_examples(core, func.value.id)):
+        return
+    name = func.attr
+    raise UnsupportedSyntaxError(
+        f"`.{name}(...)` calls an object held in the field `{name}` of an object whose class "
+        "sourcegrad does not know where it builds the call (a field of a field, an item of a "
+        "list), so that it cannot place the object's derivative; assign it to a name first "
+        f"(`{name} = ....{name}`) and call `{name}(...)`",
+        core.parsed.filename,
+        stmt.lineno,
+    )
 
 
 def _refuse_closure_arguments(core: Core, stmt, args, varied: set, callee: str) -> None:
@@ -211,18 +241,29 @@ def _refuse_sequence_sums(core: Core, varied: dict) -> None:
     """``a + b`` of differentiated values where a side is a tuple or list whose items were not
     known when the function was lowered (tuples whose items are known are joined item by item
     then, and lists grow by append): ``+`` would be taken for an array sum."""
-    made: dict = {}
+    made: dict = {p: [S.const(None)] for p in core.params}  # an argument: not known to be one
     for stmt in walk_statements(core.node.body):
         if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
             made.setdefault(stmt.targets[0].id, []).append(stmt.value)
 
-    def sequence(atom) -> bool:
+    def sequence(atom, assumed=frozenset()) -> bool:
+        """Whether ``atom`` is a tuple or list: a display, ``tuple(...)``/``list(...)``, or a
+        join of one with anything (``ps = ps + f(w)`` in a loop: a list on every pass)."""
+        if isinstance(atom, gast.Name) and atom.id in assumed:
+            return True
         values = made.get(atom.id, ()) if isinstance(atom, gast.Name) else (atom,)
+        inner = assumed | {atom.id} if isinstance(atom, gast.Name) else assumed
         return bool(values) and all(
             isinstance(v, (gast.Tuple, gast.List))
             or isinstance(v, gast.Call)
             and isinstance(v.func, gast.Name)
             and v.func.id in ("tuple", "list")
+            or isinstance(v, gast.Name)  # a copy: `ps = ps_2`
+            and sequence(v, inner)
+            or isinstance(v, gast.BinOp)
+            and isinstance(v.op, gast.Add)
+            and (sequence(v.left, inner) or sequence(v.right, inner))
+            and not (array(v.left) or array(v.right))
             for v in values
         )
 
@@ -245,7 +286,7 @@ def _refuse_sequence_sums(core: Core, varied: dict) -> None:
                 f"`{core.parsed.line_text(stmt.lineno)}` joins a tuple or list of "
                 "differentiated values whose items sourcegrad does not know when it builds "
                 "the derivative; join displays or arguments (`args + (x,)`), or build a list "
-                "with append",
+                "with append or extend (`ps.extend(f(w))`)",
                 core.parsed.filename,
                 stmt.lineno,
             )
@@ -286,7 +327,7 @@ def refuse_undifferentiable(core: Core, ops: dict, varied: dict, useful_in: dict
                 core.parsed.filename,
                 stmt.lineno,
             )
-        way_out = _ITERATOR_HINTS.get(hashable_key(op.key))
+        way_out = _LIBRARY_HINTS.get(hashable_key(op.key))
         if way_out is None and isinstance(op.key, type) and not op.key.__module__ == "builtins":
             way_out = (
                 "it is a class sourcegrad does not build from differentiated values: make it "
@@ -350,8 +391,14 @@ def _no_rule_hint(label: str, define: str) -> str:
     )
 
 
-#: the way out where a Python iterator is kept as a value instead of looped over
-_ITERATOR_HINTS = {
+_COPY_HINT = (
+    "copy a dict with `dict(p)` or `{**p}` and a list with `list(xs)` (nested ones level by "
+    "level), which sourcegrad follows"
+)
+
+#: the way out where a function of Python's own (an iterator kept as a value instead of looped
+#: over, a copy, a dataclass helper) would carry a differentiated value
+_LIBRARY_HINTS = {
     zip: "loop over it directly (`for a, b in zip(xs, ys):`) or index the lists (`xs[i]`)",
     enumerate: "loop over it directly (`for i, x in enumerate(xs):`) or index the list",
     map: "write the loop or a list comprehension (`[f(x) for x in xs]`) instead",
@@ -368,6 +415,15 @@ _ITERATOR_HINTS = {
     itertools.chain: "join the lists with `+`, or loop over each",
     next: "loop over the items (`for x in xs:`), or index a list of them (`list(xs)[0]`)",
     iter: "loop over the items (`for x in xs:`), or index a list of them (`list(xs)[0]`)",
+    copy.copy: _COPY_HINT,
+    copy.deepcopy: _COPY_HINT,
+    dataclasses.replace: "build the dataclass anew (`P(W=new_W, b=p.b)` for "
+    "`dataclasses.replace(p, W=new_W)`): sourcegrad differentiates the construction of a "
+    "dataclass",
+    dataclasses.asdict: "read the fields by name (`p.W`), or build the dict yourself "
+    "(`{'W': p.W, 'b': p.b}`)",
+    dataclasses.astuple: "read the fields by name (`p.W`), or build the tuple yourself "
+    "(`(p.W, p.b)`)",
 }
 
 

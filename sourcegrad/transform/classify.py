@@ -23,6 +23,7 @@ from .calls import (
     is_record_class,
     user_method,
 )
+from .examples import class_attribute
 from .forms import Core, Op
 from .node_facts import get_fact
 from .parse import UNRESOLVED, resolve
@@ -50,7 +51,9 @@ def _is_setting(core: Core, path) -> bool:
     if i >= len(example):
         return False
     value = follow_keys(example[i], keys, UNRESOLVED)
-    return value is not UNRESOLVED and is_static_leaf(value)
+    if value is UNRESOLVED:
+        return False
+    return is_static_leaf(value) or class_attribute(follow_keys(example[i], keys[:-1], None), keys)
 
 
 def classify(core: Core, stmt) -> Op:

@@ -309,14 +309,22 @@ class _Forward:
         )
 
     def tangent_of(self, value, varied):
-        """An expression for the tangent of ``value`` (zeros where it is constant)."""
+        """An expression for the tangent of ``value`` (zeros where it is constant): a tuple,
+        list or dict display's tangent is the same display of its items' tangents."""
         if isinstance(value, gast.Name):
             if value.id in varied:
                 return S.name(self.tname(value.id))
             return S.call(self.helper(zero_tangent), [S.clone(value)])
-        if isinstance(value, gast.Tuple):
-            return gast.Tuple(
+        if isinstance(value, gast.Starred):  # `[*xs, y]`: the tangents of xs' items
+            return gast.Starred(value=self.tangent_of(value.value, varied), ctx=gast.Load())
+        if isinstance(value, (gast.Tuple, gast.List)):
+            return type(value)(
                 elts=[self.tangent_of(e, varied) for e in value.elts], ctx=gast.Load()
+            )
+        if isinstance(value, gast.Dict) and None not in value.keys:
+            return gast.Dict(
+                keys=[S.clone(k) for k in value.keys],
+                values=[self.tangent_of(v, varied) for v in value.values],
             )
         return S.call(self.helper(zero_tangent), [S.clone(value)])
 

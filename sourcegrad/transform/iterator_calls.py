@@ -1,6 +1,7 @@
 """Iteration and attribute forms lowered for the later passes (part of normalize): ``map``,
 ``filter`` and ``functools.reduce`` as comprehensions and loops, generator functions as
-functions returning lists, property reads as calls of their getters.
+functions returning lists, property reads as calls of their getters, calls of held objects
+and of ``super()`` methods in forms that carry the object's derivative.
 
 Entered through :func:`lower_iterator_calls`, which rewrites a user function's syntax tree in
 place, before its jumps are lowered, into forms the later passes differentiate:
@@ -19,7 +20,14 @@ place, before its jumps are lowered, into forms the later passes differentiate:
   changes what the generator reads, or breaks out of an endless one);
 * ``p.attr`` where ``attr`` is a property of the class of argument ``p`` (or of the items
   of an argument a loop runs over) -> ``type(p).attr.fget(p)``, the getter called (a field
-  of that name does not exist, so an adjoint for it would reach nothing).
+  of that name does not exist, so an adjoint for it would reach nothing);
+* ``p.attr(...)`` where ``attr`` is an attribute of the instance ``p`` (a dataclass field, or
+  no attribute of ``p``'s known class: a layer object held and called, ``self.inner(x)``) ->
+  ``(attr_1 := p.attr)(...)``: the callee is a value read from ``p``, its adjoint ``p``'s
+  field's, where a method's call gives its adjoint to ``p`` itself;
+* ``super(__class__, self).m(...)`` (``super().m(...)``) with ``m`` a plain function of a
+  base class -> ``super(__class__, type(self)).m(self, ...)``: the same method, the object
+  passed as an argument, so that a differentiated object's derivative flows through it.
 
 A call is lowered only where its function is a name, an attribute chain, a lambda (so that
 writing it once per item evaluates the same thing) or ``functools.partial`` of a name or
@@ -35,11 +43,13 @@ from __future__ import annotations
 import builtins
 import functools
 import inspect
+import types
 
 import gast
 
 from ..errors import UnsupportedSyntaxError
 from . import syntax as S
+from .parse import UNRESOLVED
 from .walk import rewrite_blocks
 
 
@@ -50,6 +60,8 @@ def lower_iterator_calls(fn: gast.FunctionDef, resolve, names: S.NameGen) -> Non
         _collect_yields(fn, names.fresh("yielded"))
     _list_generator_calls(fn, resolve)
     _call_property_getters(fn, resolve)
+    _name_called_fields(fn, resolve, names)
+    _call_super_methods(fn, resolve)
     if not any(isinstance(n, gast.Call) and _kind(n, resolve) for n in S.walk(fn)):
         return
     lowering = _Lowering(resolve, names)
@@ -139,6 +151,85 @@ def _call_property_getters(fn: gast.FunctionDef, resolve) -> None:
         return S.call(getter, [S.name(node.value.id)])
 
     _rewrite_own(fn, called)
+
+
+def _name_called_fields(fn: gast.FunctionDef, resolve, names: S.NameGen) -> None:
+    """Replace each call ``p.attr(...)`` of an object an instance holds (``p`` a name
+    ``resolve`` knows the class of, ``attr`` a dataclass field or no attribute of that class:
+    ``self.inner(x)`` with ``inner`` a layer object) by ``(attr_1 := p.attr)(...)``: the
+    callee is a value read from ``p``, whose adjoint belongs to the field ``attr``, not to
+    ``p`` as a method's receiver's does."""
+
+    def named(node):
+        if not (isinstance(node, gast.Call) and _is_field_read(node.func, resolve)):
+            return node
+        callee = names.fresh(node.func.attr)
+        node.func = gast.NamedExpr(target=S.name(callee, store=True), value=node.func)
+        return node
+
+    _rewrite_own(fn, named)
+
+
+def _call_super_methods(fn: gast.FunctionDef, resolve) -> None:
+    """Replace each ``super(__class__, self).m(...)`` (``super().m(...)`` as normalize writes
+    it) by ``super(__class__, type(self)).m(self, ...)``, where ``m`` is a plain function of a
+    base class: the same method called, with the object passed as an argument, so that the
+    derivative of the object (a record being differentiated) flows through the call."""
+
+    def called(node):
+        if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute)):
+            return node
+        found = node.func.value
+        if not (
+            isinstance(found, gast.Call)
+            and S.dotted(found.func) == "super"
+            and len(found.args) == 2
+            and not found.keywords
+            and isinstance(found.args[0], gast.Name)
+            and found.args[0].id == "__class__"
+            and isinstance(found.args[1], gast.Name)
+        ):
+            return node
+        cls = resolve(found.args[0])
+        if not isinstance(_base_attribute(cls, node.func.attr), types.FunctionType):
+            return node
+        obj = found.args[1].id
+        found.args[1] = S.call(S.name("type"), [S.name(obj)])
+        node.args.insert(0, S.name(obj))
+        return node
+
+    _rewrite_own(fn, called)
+
+
+def _base_attribute(cls, name: str):
+    """``name`` as the first base of ``cls`` in its method order defines it; None if none does."""
+    for base in getattr(cls, "__mro__", ())[1:]:
+        if name in vars(base):
+            return vars(base)[name]
+    return None
+
+
+def _is_field_read(e, resolve) -> bool:
+    """Whether ``e`` is ``p.attr`` reading an attribute of the instance ``p`` itself (not of
+    its class), ``p``'s class known to ``resolve``."""
+    if not (
+        isinstance(e, gast.Attribute)
+        and isinstance(e.ctx, gast.Load)
+        and isinstance(e.value, gast.Name)
+        and not e.attr.startswith("__")
+    ):
+        return False
+
+    def at_class(attr):
+        return resolve(gast.Attribute(value=S.name(e.value.id), attr=attr, ctx=gast.Load()))
+
+    if at_class("__class__") is UNRESOLVED:  # the class is not known
+        return False
+    fields = at_class("__dataclass_fields__")
+    if isinstance(fields, dict):
+        return e.attr in fields or at_class(e.attr) is UNRESOLVED
+    # a class of the user's (its own `__init__` sets the attributes), not an array's
+    return isinstance(at_class("__init__"), types.FunctionType) and at_class(e.attr) is UNRESOLVED
 
 
 def _rewrite_own(fn: gast.FunctionDef, replace) -> None:

@@ -241,7 +241,9 @@ def shared_list(fn: gast.FunctionDef, lists: set):
         for src, shown in _shared_by(n, lists):
             for name in (src, *[t.id for t in n.targets if isinstance(t, gast.Name)]):
                 later = any(line > n.lineno for line in changes.get(name, ()))
-                looped = any(n in S.walk(loop) and _changes_in(loop, name) for loop in loops)
+                looped = any(
+                    n in S.walk(loop) and _changes_in(loop, name, n.lineno) for loop in loops
+                )
                 if later or looped:
                     return n, (
                         f"`{shown}` makes a second reference to the list `{src}`, and the list "
@@ -272,14 +274,41 @@ def _shared_by(assign, lists: set) -> list:
     return [(name, text) for name in shared]
 
 
-def _changes_in(loop, name: str) -> bool:
-    return any(
-        isinstance(n, gast.Call)
+def _changes_in(loop, name: str, alias_line: int) -> bool:
+    """Whether the loop changes in place a list ``name`` refers to that the alias made at
+    ``alias_line`` may share: not where each pass first gives ``name`` a new list (a
+    statement of the loop's own body, ``new = []``) and changes only that, the alias made
+    after the changes or before the new list (``alpha = new`` at the end of a pass)."""
+    lines = [
+        n.lineno
+        for n in S.walk(loop)
+        if isinstance(n, gast.Call)
         and isinstance(n.func, gast.Attribute)
         and isinstance(n.func.value, gast.Name)
         and n.func.value.id == name
         and n.func.attr in _MUTATORS
-        for n in S.walk(loop)
+    ]
+    if not lines:
+        return False
+    fresh = [
+        s.lineno
+        for s in loop.body
+        if isinstance(s, gast.Assign)
+        and len(s.targets) == 1
+        and isinstance(s.targets[0], gast.Name)
+        and s.targets[0].id == name
+        and _new_list(s.value)
+    ]
+    if not fresh:
+        return True
+    first = min(fresh)
+    return not (min(lines) > first and (alias_line > max(lines) or alias_line < first))
+
+
+def _new_list(e) -> bool:
+    """Whether ``e`` makes a list no other name refers to."""
+    return isinstance(e, (gast.List, gast.ListComp)) or (
+        isinstance(e, gast.Call) and isinstance(e.func, gast.Name) and e.func.id == "list"
     )
 
 
