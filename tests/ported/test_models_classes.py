@@ -471,10 +471,7 @@ def class_attribute_in_a_loop(layers, x):
     params(
         [
             Case("class_attribute_read_in_a_loop", class_attribute_in_a_loop,
-                 ([Scaled(rn(3, 3)), Scaled(rn(3, 3))], rn(2, 3)), order=2,
-                 xfail="the HVP is wrong: runtime/tangent_helpers.field_tangent reads "
-                 "`layer.scale` from the tangent record, where the class's 2.0 shows through; "
-                 "a record's attribute that is not one of its fields has a zero tangent"),
+                 ([Scaled(rn(3, 3)), Scaled(rn(3, 3))], rn(2, 3)), order=2),
         ]
     ),
 )  # fmt: skip
