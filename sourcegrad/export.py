@@ -32,7 +32,7 @@ from .derivative import Transformed, derivative
 from .disk_cache import is_generated
 from .errors import SourcegradError
 from .export_keys import check_function_value, function_key, named, unpacked
-from .export_objects import ObjectNamespace
+from .export_library import LibraryNamespace, is_library
 from .export_runtime import GRADIENTS_STAND_IN, RUNTIME, runtime_names
 from .export_source import ALLOWED_PACKAGES, ExportError, is_standard
 from .export_text import (
@@ -89,8 +89,9 @@ class _Writer:
     :class:`Namespace`."""
 
     def __init__(self, trace: Trace, user: Callable):
-        self.ns = ObjectNamespace()
+        self.ns = LibraryNamespace()
         self.ns.user = user
+        self.ns.ran = trace.codes
         self.trace = trace
         self.runs: dict = {}  # id(derivative) -> [(arguments, the build that ran)], each once
         for t, targs, ran in trace.runs:
@@ -353,6 +354,8 @@ class _Writer:
             return self.builder(var, value)
         if type(value) is types.FunctionType and _made_here(value.__code__.co_filename):
             raise ExportError(f"{what} calls {var}, generated code an export cannot write yet")
+        if is_library(value):
+            return self.ns.library_object(value, what)
         own = getattr(value, "__module__", "") or ""
         if own.split(".")[0] == __name__.split(".")[0] and not own.startswith(_RUNTIME):
             raise ExportError(_taken_when_run(what, var, own, value))

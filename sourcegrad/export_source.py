@@ -35,7 +35,7 @@ MAX_LITERAL_ELEMENTS = 1 << 16
 ALLOWED_PACKAGES = ("numpy", "cupy")
 _OWN_PACKAGE = __name__.split(".")[0]
 #: the modules of sourcegrad an export copies from: what generated code calls, and what that reads
-_COPIED = tuple(f"{_OWN_PACKAGE}.{m}" for m in ("runtime", "errors", "outputs", "pipeline"))
+COPIED_MODULES = tuple(f"{_OWN_PACKAGE}.{m}" for m in ("runtime", "errors", "outputs", "pipeline"))
 #: decorators dropped when a helper of sourcegrad's is copied: they only declare its facts
 _FACT_DECORATORS = ("helper",)
 
@@ -474,7 +474,7 @@ class Namespace:
     def _bind_own(self, name: str, module_name: str, what: str) -> None:
         """Copy the statement of sourcegrad's module ``module_name`` that defines ``name``,
         and what it reads."""
-        if not module_name.startswith(_COPIED):
+        if not module_name.startswith(COPIED_MODULES):
             raise ExportError(
                 f"{what} reads {name!r} of {module_name}, which an export does not copy"
             )

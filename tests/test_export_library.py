@@ -1,0 +1,198 @@
+"""Exports of losses built with sourcegrad's library (issue 17, item 2): an MLP written with
+``nn.functional`` (relu, softmax, log_softmax, cross_entropy), a loss over ``sg.nn`` layer
+objects (Linear, Conv2d with pooling, LayerNorm, Dropout in eval mode), the library's LSTM
+(``nn.functional.lstm`` and an ``sg.model`` recurrent network) and an ``sg.model``
+feed-forward network. Each module copies the library functions, methods and classes its
+derivative reaches as plain NumPy source, runs by ``python -I -S`` with only NumPy, and gives
+``sg.value_and_grad``'s numbers bit for bit (``sg.hvp``'s at order 2 where the library
+function has second derivatives); each gradient is checked against central differences, first
+and later calls. What cannot be exported (a PyTorch bridge) is refused at the user's line."""
+
+import numpy as np
+import pytest
+
+import sourcegrad as sg
+from sourcegrad import nn
+
+from . import export_nn_cases as n
+from .fd import numerical_grad
+from .test_export import run_isolated, same, steady
+
+F = nn.functional
+
+
+# ---------------------------------------------------------------------------- the losses
+def mlp_loss(params, x, labels):
+    h = F.relu(x @ params["W1"] + params["b1"])
+    logits = h @ params["W2"] + params["b2"]
+    p = F.softmax(logits, 1)
+    logp = F.log_softmax(logits, 1)
+    return F.cross_entropy(logits, labels) + 0.1 * np.sum(p * logp)
+
+
+def mlp_args(seed=0):
+    rng = np.random.default_rng(seed)
+    params = {
+        "W1": rng.standard_normal((4, 6)),
+        "b1": rng.standard_normal(6),
+        "W2": rng.standard_normal((6, 3)),
+        "b2": rng.standard_normal(3),
+    }
+    return params, rng.standard_normal((5, 4)), np.array([0, 2, 1, 1, 0])
+
+
+CONV = nn.Conv2d(2, 3, 3, padding=1)
+POOL = nn.MaxPool2d(2)
+NORM = nn.LayerNorm(12)
+DROP = nn.Dropout(0.5).eval()
+HEAD = nn.Linear(12, 4)
+
+
+def layers_loss(params, x, labels):
+    h = POOL(CONV(params["conv"], x))
+    h = np.tanh(h.reshape(h.shape[0], -1))
+    h = DROP(NORM(params["norm"], h))
+    return nn.CrossEntropyLoss()(HEAD(params["head"], h), labels)
+
+
+def layers_args(seed=0):
+    rng = np.random.default_rng(seed)
+    params = {"conv": CONV.init(rng), "norm": NORM.init(rng), "head": HEAD.init(rng)}
+    return params, rng.standard_normal((3, 2, 4, 4)), np.array([0, 3, 1])
+
+
+def lstm_loss(params, x):
+    hs, (h, c) = F.lstm(x, params["w_ih"], params["w_hh"], params["b_ih"], params["b_hh"])
+    return np.sum(hs * hs) + np.sum(h * c)
+
+
+def lstm_args(seed=0):
+    rng = np.random.default_rng(seed)
+    params = {
+        "w_ih": 0.5 * rng.standard_normal((12, 2)),
+        "w_hh": 0.5 * rng.standard_normal((12, 3)),
+        "b_ih": rng.standard_normal(12),
+        "b_hh": rng.standard_normal(12),
+    }
+    return params, rng.standard_normal((4, 2, 2))
+
+
+LSTM_NET, LSTM_PARAMS = sg.model.RecurrentLSTMNetwork(2, 3, rng=0)
+
+
+def lstm_net_loss(params, x, y):
+    return np.mean((LSTM_NET(params, x) - y) ** 2)
+
+
+def lstm_net_args(seed=0):
+    rng = np.random.default_rng(seed)
+    return LSTM_PARAMS, rng.standard_normal((4, 2, 2)), rng.standard_normal((2, 3))
+
+
+NET, NET_PARAMS = sg.model.NeuralNetwork(3, (5, 2), "Tanh", rng=0)
+
+
+def net_loss(params, x, y):
+    return np.mean((NET(params, x) - y) ** 2)
+
+
+def net_args(seed=0):
+    rng = np.random.default_rng(seed)
+    return NET_PARAMS, rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
+
+
+CASES = {
+    "an MLP with nn.functional": (mlp_loss, mlp_args),
+    "sg.nn layer objects: Conv2d, MaxPool2d, LayerNorm, Dropout (eval), Linear": (
+        layers_loss,
+        layers_args,
+    ),
+    "nn.functional.lstm": (lstm_loss, lstm_args),
+    "an sg.model LSTM network": (lstm_net_loss, lstm_net_args),
+    "an sg.model feed-forward network": (net_loss, net_args),
+    "an sg.nn Sequential and a criterion held in globals": (n.nn_loss, n.nn_args),
+    "an sg.model network held in a global": (n.model_loss, n.model_args),
+    "sg.nn layers made in the loss": (n.functional_loss, n.functional_args),
+}
+#: where the library's rule takes a derivative with sourcegrad while it runs (the forward
+#: rules of the LSTM and of a Sequential run sourcegrad's jvp over their reference code), the
+#: export is refused, naming the library function and the way out
+REFUSED = {
+    ("nn.functional.lstm", "forward"): "lstm_jvp",
+    ("an sg.model LSTM network", "forward"): "lstm_jvp",
+    ("an sg.nn Sequential and a criterion held in globals", "forward"): "chain_jvp",
+    ("an sg.nn Sequential and a criterion held in globals", "order 2"): "chain_",
+}
+#: the LSTM's hand-written backward is differentiated only in forward mode over it
+FIRST_ORDER_ONLY = {"nn.functional.lstm", "an sg.model LSTM network"}
+
+
+def _export(f, args, mode, t):
+    if mode == "reverse":
+        return sg.export(f, *args), (), sg.value_and_grad(f)
+    if mode == "forward":
+        return sg.export(f, *args, mode="forward"), (t,), sg.jvp(f)
+    return sg.export(f, *args, order=2), (t,), sg.hvp(f)
+
+
+def _tangent(x, rng):
+    if isinstance(x, dict):
+        return {k: _tangent(v, rng) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_tangent(v, rng) for v in x]
+    return rng.standard_normal(np.shape(x))
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward", "order 2"])
+@pytest.mark.parametrize("case", list(CASES))
+def test_library_losses_export_bit_for_bit(case, mode, tmp_path):
+    """The module runs without sourcegrad (``python -I -S``, only NumPy on the path) and
+    gives ``value_and_grad``'s, ``jvp``'s or ``hvp``'s numbers bit for bit."""
+    f, make = CASES[case]
+    args = make()
+    if mode == "order 2" and case in FIRST_ORDER_ONLY:
+        pytest.skip("the LSTM's backward is differentiated by sourcegrad's jvp: forward refused")
+    t = _tangent(args[0], np.random.default_rng(3))
+    if (case, mode) in REFUSED:
+        with pytest.raises(sg.SourcegradError, match="takes a derivative with sourcegrad") as e:
+            _export(f, args, mode, t)
+        assert REFUSED[case, mode] in str(e.value) and "mode='reverse'" in str(e.value)
+        assert "grad of the loss in the loss" not in str(e.value)
+        assert e.value.filename == f.__code__.co_filename
+        return
+    text, extra, ref = _export(f, args, mode, t)
+    assert "import sourcegrad" not in text
+    got = run_isolated(tmp_path, text, f"d_{f.__name__}", (*args, *extra))
+    want = steady(ref, *args, *extra)
+    assert same(got, want), (got, want)
+
+
+def _leaves(tree) -> list:
+    if isinstance(tree, dict):
+        return [a for v in tree.values() for a in _leaves(v)]
+    if isinstance(tree, list):
+        return [a for v in tree for a in _leaves(v)]
+    return [tree]
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_library_losses_gradients_are_right_on_first_and_later_calls(case):
+    """What the exports compute is right: central differences of every parameter array,
+    against the first call's gradient and a later call's (the optimized build)."""
+    f, make = CASES[case]
+    args = make()
+    df = sg.grad(f)
+    firsts = [df(*args) for _ in range(3)]
+    for k, a in enumerate(_leaves(args[0])):
+
+        def along(v, a=a):
+            old = a.copy()
+            a[...] = v
+            try:
+                return f(*args)
+            finally:
+                a[...] = old
+
+        want = numerical_grad(along, (a.copy(),), 0)
+        for got in (firsts[0], firsts[-1]):
+            np.testing.assert_allclose(_leaves(got)[k], want, rtol=1e-5, atol=1e-7)
