@@ -8,15 +8,24 @@ derivative reaches as plain NumPy source, runs by ``python -I -S`` with only Num
 function has second derivatives); each gradient is checked against central differences, first
 and later calls. What cannot be exported (a PyTorch bridge) is refused at the user's line."""
 
+import os
+import shutil
+import subprocess
+import sys
+
+import black
 import numpy as np
 import pytest
 
 import sourcegrad as sg
 from sourcegrad import nn
+from sourcegrad.export_library import LibraryNamespace
+from sourcegrad.nn import torch_bridge
 
 from . import export_nn_cases as n
 from .fd import numerical_grad
 from .test_export import run_isolated, same, steady
+from .test_show_callees import GOLDEN, check_golden
 
 F = nn.functional
 
@@ -196,3 +205,51 @@ def test_library_losses_gradients_are_right_on_first_and_later_calls(case):
         want = numerical_grad(along, (a.copy(),), 0)
         for got in (firsts[0], firsts[-1]):
             np.testing.assert_allclose(_leaves(got)[k], want, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_library_exports_are_black_formatted_ruff_clean_and_import_only_numpy(case, tmp_path):
+    f, make = CASES[case]
+    text = sg.export(f, *make())
+    assert black.format_str(text, mode=black.Mode(line_length=100)) == text
+    imports = [line for line in text.splitlines() if line.startswith(("import ", "from "))]
+    for line in imports:
+        top = line.split()[1].split(".")[0]
+        assert top in ("__future__", "numpy") or top in sys.stdlib_module_names, line
+    assert "array_module" not in text and "xp." not in text  # NumPy, written as np
+    ruff = shutil.which("ruff") or shutil.which("ruff", path=os.path.dirname(sys.executable))
+    if ruff is None:
+        pytest.skip("ruff is not installed")
+    path = tmp_path / "exported.py"
+    path.write_text(text)
+    done = subprocess.run(
+        [ruff, "check", "--isolated", "--select", "E,F,W,I", "--ignore", "E501", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout
+
+
+def test_the_nn_functional_mlp_export_matches_golden():
+    """The module of the ``nn.functional`` MLP: the derivative, then the library functions it
+    calls (``relu``, ``cross_entropy``, ``nll_loss_grad``, ``softmax``...) as NumPy source, and
+    ``F`` as a namespace of the two the loss reads (``tests/golden/mlp_functional.export.py``)."""
+    text = sg.export(mlp_loss, *mlp_args()).replace(__file__, "tests/test_export_library.py")
+    check_golden(text, GOLDEN / "mlp_functional.export.py")
+
+
+def test_only_the_methods_that_ran_are_copied():
+    """A layer class is copied with the methods the derivative ran (and ``__init__``), not its
+    ``backward``, which takes a derivative with sourcegrad."""
+    text = sg.export(n.nn_loss, *n.nn_args())
+    assert "class Linear(Module):" in text and "def __init__(self, in_features" in text
+    assert "def backward(" not in text and "def train(" not in text
+
+
+def test_a_torch_bridge_is_refused_naming_it_and_the_way_out():
+    """The PyTorch bridge runs torch, which an export cannot import."""
+    with pytest.raises(sg.SourcegradError) as e:
+        LibraryNamespace().library_object(torch_bridge.torch_call, "the loss")
+    message = str(e.value)
+    assert "sourcegrad.nn.torch_bridge.torch_call" in message and "PyTorch" in message
+    assert "NumPy layers" in message and "grad of the loss in the loss" not in message
