@@ -84,7 +84,7 @@ def is_library(value: Any) -> bool:
         own = getattr(value, "__module__", None) or ""
     else:
         return False
-    return own.startswith(LIBRARY_MODULES) and own.partition(".")[2] != ""
+    return own.startswith(LIBRARY_MODULES)
 
 
 def attribute_chains(code: types.CodeType, name: str) -> set[tuple[str, ...]]:
@@ -128,10 +128,22 @@ class LibraryNamespace(ObjectNamespace):
 
     # ------------------------------------------------------------------ what reads it
     def read_globals(self, fn: types.FunctionType, what: str) -> None:
+        """Bind every global name ``fn`` reads; a module of the library (or sourcegrad, where
+        ``fn`` reads only its library through it: ``sg.nn.functional.relu``) as a namespace
+        of what ``fn`` reads through it."""
+        package = sys.modules[_OWN_PACKAGE]
         for name in loaded_globals(fn.__code__):
             value = fn.__globals__.get(name)
-            if isinstance(value, types.ModuleType) and is_library_module(value):
-                self.module_stand_in(name, value, attribute_chains(fn.__code__, name), what)
+            if not isinstance(value, types.ModuleType):
+                continue
+            chains = attribute_chains(fn.__code__, name)
+            if value is package and chains:
+                top = [getattr(package, c[0], None) if c else None for c in chains]
+                if not all(isinstance(m, types.ModuleType) and is_library_module(m) for m in top):
+                    continue  # sourcegrad's own functions (sg.grad): bound as before
+            elif not is_library_module(value):
+                continue
+            self.module_stand_in(name, value, chains, what)
         super().read_globals(fn, what)
 
     def bind(self, name: str, value: Any, what: str, module_name: str | None = None) -> None:
@@ -163,8 +175,8 @@ class LibraryNamespace(ObjectNamespace):
         return super().data(value, what)
 
     def module_stand_in(self, name: str, module, chains: set, what: str) -> None:
-        """``name = SimpleNamespace(...)``: the library module ``module`` that the code reads
-        as the global ``name``, with the attributes it reads through it (``chains``, and
+        """``name = SimpleNamespace(...)``: the library module ``module`` (or sourcegrad) that
+        the code reads as the global ``name``, with the attributes it reads through it (``chains``, and
         those read before)."""
         if () in chains:
             raise self.at_read(

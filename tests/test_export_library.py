@@ -50,6 +50,11 @@ def mlp_args(seed=0):
     return params, rng.standard_normal((5, 4)), np.array([0, 2, 1, 1, 0])
 
 
+def sg_read_loss(params, x, labels):
+    h = sg.nn.functional.sigmoid(x @ params["W1"] + params["b1"])
+    return sg.loss.cross_entropy(h @ params["W2"] + params["b2"], labels)
+
+
 CONV = nn.Conv2d(2, 3, 3, padding=1)
 POOL = nn.MaxPool2d(2)
 NORM = nn.LayerNorm(12)
@@ -112,6 +117,7 @@ def net_args(seed=0):
 
 CASES = {
     "an MLP with nn.functional": (mlp_loss, mlp_args),
+    "sg.nn.functional and sg.loss read through sg": (sg_read_loss, mlp_args),
     "sg.nn layer objects: Conv2d, MaxPool2d, LayerNorm, Dropout (eval), Linear": (
         layers_loss,
         layers_args,
