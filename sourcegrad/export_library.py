@@ -13,8 +13,8 @@ transitively, so that only what is reached is copied:
   ``xp.tanh`` reads ``np.tanh``; ``array_module(x).maximum`` reads ``np.maximum``;
 * a read through a module (``F.linear``, ``functions.sigmoid``) reads the copy directly;
 * a class with its class attributes and only the methods that ran when the export ran the
-  derivative, those they call on ``self``, its properties and ``__init__`` (so that the export's classes make
-  objects), its bases copied the same way; an object of it (an argument's default, a global,
+  derivative, those they call on ``self``, its properties and ``__init__`` (so that the
+  export's classes make objects), its bases copied the same way; an object of it (an argument's default, a global,
   a field) as ``restored(Class, {fields})``, as objects of the user's classes are written
   (:mod:`sourcegrad.export_objects`);
 * a global of the user's that is a module of the library (``from sourcegrad import nn``) as a
@@ -66,13 +66,17 @@ _REFUSED = {
         "instead of exporting",
     ),
 }
-#: what a library object that takes derivatives with sourcegrad while it runs reads
-_TAKES_DERIVATIVES = (
-    "{outer}, a function of sourcegrad's library that the derivative calls, takes a derivative "
-    "with sourcegrad itself while it runs ({what} calls {module}.{name}), which an export "
-    "cannot write: the module holds no sourcegrad. Export this function in reverse mode "
-    "(mode='reverse', order=1), whose library functions an export writes, or differentiate "
-    "it with sourcegrad in process instead of exporting"
+#: sourcegrad's modules that take derivatives while the code runs
+_DERIVATIVE_MODULES = tuple(
+    f"{_OWN_PACKAGE}.{m}" for m in ("api", "derivative", "higher", "function_values", "callables")
+)
+#: why a library function that reads another part of sourcegrad is not exported
+_NOT_COPIED = (
+    "{outer}, a function of sourcegrad's library that the derivative calls, {does} ({what} "
+    "reads {module}.{name}), which an export cannot write: the module holds no sourcegrad, "
+    "only its runtime helpers and the library functions the derivative reaches. An export of "
+    "the gradient (mode='reverse', order=1) writes the library's reverse rules; otherwise "
+    "differentiate with sourcegrad in process instead of exporting"
 )
 
 
@@ -280,8 +284,11 @@ class LibraryNamespace(ObjectNamespace):
         own = source or getattr(value, "__module__", None) or ""
         if own.split(".")[0] == _OWN_PACKAGE and not own.startswith(COPIED_MODULES):
             outer = self.copying[0] if self.copying else what
+            does = "uses a part of sourcegrad an export does not copy"
+            if own.startswith(_DERIVATIVE_MODULES):
+                does = "takes a derivative with sourcegrad itself while it runs"
             raise ExportError(
-                _TAKES_DERIVATIVES.format(outer=outer, what=what, name=name, module=own)
+                _NOT_COPIED.format(outer=outer, does=does, what=what, name=name, module=own)
             )
         if own.split(".")[0] == _OWN_PACKAGE:
             self.bind(name, value, what, own)
