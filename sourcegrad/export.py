@@ -500,6 +500,7 @@ def _tower_module_text(f, wrt, args: tuple, order: int) -> str:
         call()
     writer = _Writer(traced(call), f)
     take_gradients(writer, GRADIENTS_STAND_IN)
+    writer.ns.argument_classes(args, f"the arguments of {f.__qualname__}")
     public = f"d_{f.__name__}"
     what = describe(g, f"derivative of order {order} (forward mode over it, {order - 1}x)")
     what = what.replace("the gradient of", "the gradient of the gradient of", 1)
@@ -518,6 +519,7 @@ def _tower_module_text(f, wrt, args: tuple, order: int) -> str:
 def _module_text(f, df: Transformed, entry, trace: Trace, args: tuple) -> str:
     writer = _Writer(trace, f)
     take_gradients(writer, GRADIENTS_STAND_IN)
+    writer.ns.argument_classes(args, f"the arguments of {f.__qualname__}")
     public = f"d_{f.__name__}"
     code = getattr(entry.fn, "__code__", None)
     if code is not None and code.co_filename == pipeline.__file__:

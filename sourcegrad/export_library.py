@@ -178,6 +178,21 @@ class LibraryNamespace(ObjectNamespace):
             return f"restored({cls}, {{{fields}}})"
         return super().data(value, what)
 
+    def argument_classes(self, value: Any, what: str) -> None:
+        """Copy the class of every object of the library's classes in the arguments
+        ``value`` (in containers and objects' fields too), so that a caller of the export
+        makes such objects with the export's own classes (``exported.Linear(3, 2)``)."""
+        if isinstance(value, (list, tuple)):
+            for item in value:
+                self.argument_classes(item, what)
+        elif isinstance(value, dict):
+            for item in value.values():
+                self.argument_classes(item, what)
+        elif is_library(type(value)):
+            self.library_object(type(value), what)
+            for item in vars(value).values():
+                self.argument_classes(item, what)
+
     def module_stand_in(self, name: str, module, chains: set, what: str) -> None:
         """``name = SimpleNamespace(...)``: the library module ``module`` (or sourcegrad) that
         the code reads as the global ``name``, with the attributes it reads through it (``chains``, and

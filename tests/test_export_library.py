@@ -9,6 +9,7 @@ function has second derivatives); each gradient is checked against central diffe
 and later calls. What cannot be exported (a PyTorch bridge) is refused at the user's line."""
 
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from sourcegrad.nn import torch_bridge
 
 from . import export_nn_cases as n
 from .fd import numerical_grad
-from .test_export import run_isolated, same, steady
+from .test_export import NUMPY_SITE, load, run_isolated, same, steady
 from .test_show_callees import GOLDEN, check_golden
 
 F = nn.functional
@@ -258,3 +259,55 @@ def test_a_torch_bridge_is_refused_naming_it_and_the_way_out():
     message = str(e.value)
     assert "sourcegrad.nn.torch_bridge.torch_call" in message and "PyTorch" in message
     assert "NumPy layers" in message and "grad of the loss in the loss" not in message
+
+
+#: run in the isolated interpreter: the export's d_NAME with a layer made by the export's own
+#: class in place of the marker "LAYER" in the pickled arguments
+_CHILD_WITH_LAYER = """
+import pickle, sys
+sys.path[:0] = [{here!r}, {numpy_site!r}]
+import exported
+with open("args.pkl", "rb") as f:
+    args = pickle.load(f)
+layer = exported.{cls}
+args = tuple(layer if isinstance(a, str) else a for a in args)
+for _ in range(3):
+    out = exported.{name}(*args)
+with open("out.pkl", "wb") as f:
+    pickle.dump((sorted(sys.modules), out), f)
+"""
+
+
+def layer_argument_loss(params, layer, x, y):
+    return np.mean((np.tanh(layer(params, x)) - y) ** 2)
+
+
+def test_a_layer_passed_as_an_argument_is_made_with_the_exports_class(tmp_path):
+    """A layer object passed in (not held in a global): the export holds its class, whose
+    objects (``exported.Linear(3, 2)``) its derivative runs with, bit for bit; objects of
+    sourcegrad's own class work too."""
+    rng = np.random.default_rng(1)
+    lin = nn.Linear(3, 2)
+    args = (lin.init(rng), lin, rng.standard_normal((4, 3)), rng.standard_normal((4, 2)))
+    text = sg.export(layer_argument_loss, *args)
+    (tmp_path / "exported.py").write_text(text)
+    with open(tmp_path / "args.pkl", "wb") as f:
+        pickle.dump((args[0], "LAYER", *args[2:]), f)
+    code = _CHILD_WITH_LAYER.format(
+        here=str(tmp_path),
+        numpy_site=NUMPY_SITE,
+        cls="Linear(3, 2)",
+        name="d_" + "layer_argument_loss",
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code], cwd=tmp_path, capture_output=True, text=True,
+        env={"PATH": os.environ.get("PATH", "")}, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with open(tmp_path / "out.pkl", "rb") as f:
+        modules, got = pickle.load(f)
+    assert not any(m == "sourcegrad" or m.startswith("sourcegrad.") for m in modules)
+    want = steady(sg.value_and_grad(layer_argument_loss), *args)
+    assert same(got, want), (got, want)
+    exported = load(tmp_path / "exported.py", "sourcegrad_test_exported_layer")
+    assert same(steady(exported.d_layer_argument_loss, *args), want)
