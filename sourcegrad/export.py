@@ -10,8 +10,8 @@ the gradient; ``order=2`` is ``sg.hvp``'s Hessian-vector product). Next to it: t
 generated derivative of every helper of the user's that it calls, every derivative its code
 resolves while it runs (the vjps and jvps of function values, forward mode over helpers' and
 function values' derivatives; :mod:`sourcegrad.export_values`), all found by running the derivative once, the user's
-functions the forward sweep calls, every runtime helper, as source, and the globals it reads
-as literals (:mod:`sourcegrad.export_source`). It imports NumPy (or CuPy) and the standard
+functions the forward sweep calls, every runtime helper and what it reaches of sourcegrad's
+library (:mod:`sourcegrad.export_library`), as source, and the globals it reads as literals. It imports NumPy (or CuPy) and the standard
 library only, is formatted by black, and starts with a header that says what it
 differentiates, for which argument signature, made by which sourcegrad, from which source
 (:func:`source_digest`, :func:`is_stale`).
@@ -408,13 +408,13 @@ class _Writer:
 
 
 def _taken_when_run(what: str, var: str, own: str, value) -> str:
-    """Why generated code's call of ``var``, a part of sourcegrad that is no runtime helper,
-    cannot be exported, and what to do instead."""
+    """Why generated code's call of ``var``, a part of sourcegrad that is neither a runtime
+    helper nor its library, cannot be exported, and what to do instead."""
     return (
         f"{what} calls {var} ({own}.{getattr(value, '__name__', '')}), a part of sourcegrad "
-        "itself that works while the code runs (a derivative made by sourcegrad called inside "
-        "the function: grad of the loss in the loss); an export writes only sourcegrad's "
-        "runtime helpers. Differentiate the function without it, or export it apart"
+        "that an export does not copy: it writes sourcegrad's runtime helpers and what the "
+        "derivative reaches of its library (sg.nn, sg.model, sg.util, sg.loss). Differentiate "
+        "the function without it, or with sourcegrad in process instead of exporting"
     )
 
 
