@@ -1,6 +1,6 @@
 """The derivative of mlp_loss, exported by sourcegrad 0.1.0."""
 
-# Made by sourcegrad.export from mlp_loss in tests/test_export_library.py, line 34.
+# Made by sourcegrad.export from mlp_loss in tests/test_export_library_cases.py, line 17.
 # d_mlp_loss(params, x, labels) returns (mlp_loss(params, x, labels), its gradient with respect to
 # params), as sourcegrad.value_and_grad(mlp_loss, wrt=0) does.
 # It is the code sourcegrad runs (optimized, specialised to the shapes) for arguments of this
@@ -24,7 +24,7 @@ import numpy as np
 __all__ = ["d_mlp_loss"]
 
 
-# the gradient of mlp_loss (test_export_library.py:34), the derivative that runs
+# the gradient of mlp_loss (test_export_library_cases.py:17), the derivative that runs
 def d_mlp_loss(params, x, labels):
     W1 = params["W1"]
     h_1 = np.dot(x, W1)
@@ -41,22 +41,22 @@ def d_mlp_loss(params, x, labels):
     out_2 = p * logp
     out = F.cross_entropy(logits, labels) + 0.1 * np.add.reduce(out_2, None)
 
-    # line 39: return F.cross_entropy(logits, labels) + 0.1 * np.sum(p * logp)
+    # line 22: return F.cross_entropy(logits, labels) + 0.1 * np.sum(p * logp)
     dout_2 = unreduce(0.1, out_2)
     dp = sum_to(dout_2 * logp, p)
     dlogp = sum_to(p * dout_2, logp)
     grad_1 = nll_loss_grad(1.0, logits, labels, "mean", None, -100, 0.0, 1)
     dlogits = grad_1 - softmax(logits, 1) * np.sum(grad_1, axis=1, keepdims=True)
-    # line 38: logp = F.log_softmax(logits, 1)
+    # line 21: logp = F.log_softmax(logits, 1)
     dlogits += dlogp - np.exp(logp) * np.sum(dlogp, axis=1, keepdims=True)
-    # line 37: p = F.softmax(logits, 1)
+    # line 20: p = F.softmax(logits, 1)
     dlogits += p * (dp - np.sum(dp * p, axis=1, keepdims=True))
-    # line 36: logits = h @ params["W2"] + params["b2"]
+    # line 19: logits = h @ params["W2"] + params["b2"]
     dlogits_1 = dlogits
     db2 = sum_leading(dlogits, 1)
     dh = np.dot(dlogits_1, W2.T)
     dW2 = np.dot(h.T, dlogits_1)
-    # line 35: h = F.relu(x @ params["W1"] + params["b1"])
+    # line 18: h = F.relu(x @ params["W1"] + params["b1"])
     dh_2 = dh * h_2_mask
     db1 = sum_leading(dh_2, 1)
     dW1 = np.dot(x.T, dh_2)
