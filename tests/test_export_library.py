@@ -6,7 +6,8 @@ feed-forward network. Each module copies the library functions, methods and clas
 derivative reaches as plain NumPy source, runs by ``python -I -S`` with only NumPy, and gives
 ``sg.value_and_grad``'s numbers bit for bit (``sg.hvp``'s at order 2 where the library
 function has second derivatives); each gradient is checked against central differences, first
-and later calls. What cannot be exported (a PyTorch bridge) is refused at the user's line."""
+and later calls. What cannot be exported (a forward rule that runs sourcegrad's jvp, a PyTorch
+bridge) is refused, naming the library function and the way out."""
 
 import os
 import pickle
