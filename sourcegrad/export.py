@@ -10,8 +10,8 @@ the gradient; ``order=2`` is ``sg.hvp``'s Hessian-vector product). Next to it: t
 generated derivative of every helper of the user's that it calls, every derivative its code
 resolves while it runs (the vjps and jvps of function values, forward mode over helpers' and
 function values' derivatives; :mod:`sourcegrad.export_values`), all found by running the derivative once, the user's
-functions the forward sweep calls, every runtime helper, as source, and the globals it reads
-as literals (:mod:`sourcegrad.export_source`). It imports NumPy (or CuPy) and the standard
+functions the forward sweep calls, every runtime helper and what it reaches of sourcegrad's
+library (:mod:`sourcegrad.export_library`), as source, and the globals it reads as literals. It imports NumPy (or CuPy) and the standard
 library only, is formatted by black, and starts with a header that says what it
 differentiates, for which argument signature, made by which sourcegrad, from which source
 (:func:`source_digest`, :func:`is_stale`).
@@ -32,7 +32,7 @@ from .derivative import Transformed, derivative
 from .disk_cache import is_generated
 from .errors import SourcegradError
 from .export_keys import check_function_value, function_key, named, unpacked
-from .export_objects import ObjectNamespace
+from .export_library import LibraryNamespace, is_library
 from .export_runtime import GRADIENTS_STAND_IN, RUNTIME, runtime_names
 from .export_source import ALLOWED_PACKAGES, ExportError, is_standard
 from .export_text import (
@@ -89,8 +89,9 @@ class _Writer:
     :class:`Namespace`."""
 
     def __init__(self, trace: Trace, user: Callable):
-        self.ns = ObjectNamespace()
+        self.ns = LibraryNamespace()
         self.ns.user = user
+        self.ns.ran = trace.codes
         self.trace = trace
         self.runs: dict = {}  # id(derivative) -> [(arguments, the build that ran)], each once
         for t, targs, ran in trace.runs:
@@ -353,6 +354,8 @@ class _Writer:
             return self.builder(var, value)
         if type(value) is types.FunctionType and _made_here(value.__code__.co_filename):
             raise ExportError(f"{what} calls {var}, generated code an export cannot write yet")
+        if is_library(value):
+            return self.ns.library_object(value, what)
         own = getattr(value, "__module__", "") or ""
         if own.split(".")[0] == __name__.split(".")[0] and not own.startswith(_RUNTIME):
             raise ExportError(_taken_when_run(what, var, own, value))
@@ -405,13 +408,13 @@ class _Writer:
 
 
 def _taken_when_run(what: str, var: str, own: str, value) -> str:
-    """Why generated code's call of ``var``, a part of sourcegrad that is no runtime helper,
-    cannot be exported, and what to do instead."""
+    """Why generated code's call of ``var``, a part of sourcegrad that is neither a runtime
+    helper nor its library, cannot be exported, and what to do instead."""
     return (
         f"{what} calls {var} ({own}.{getattr(value, '__name__', '')}), a part of sourcegrad "
-        "itself that works while the code runs (a derivative made by sourcegrad called inside "
-        "the function: grad of the loss in the loss); an export writes only sourcegrad's "
-        "runtime helpers. Differentiate the function without it, or export it apart"
+        "that an export does not copy: it writes sourcegrad's runtime helpers and what the "
+        "derivative reaches of its library (sg.nn, sg.model, sg.util, sg.loss). Differentiate "
+        "the function without it, or with sourcegrad in process instead of exporting"
     )
 
 
@@ -497,6 +500,7 @@ def _tower_module_text(f, wrt, args: tuple, order: int) -> str:
         call()
     writer = _Writer(traced(call), f)
     take_gradients(writer, GRADIENTS_STAND_IN)
+    writer.ns.argument_classes(args, f"the arguments of {f.__qualname__}")
     public = f"d_{f.__name__}"
     what = describe(g, f"derivative of order {order} (forward mode over it, {order - 1}x)")
     what = what.replace("the gradient of", "the gradient of the gradient of", 1)
@@ -515,6 +519,7 @@ def _tower_module_text(f, wrt, args: tuple, order: int) -> str:
 def _module_text(f, df: Transformed, entry, trace: Trace, args: tuple) -> str:
     writer = _Writer(trace, f)
     take_gradients(writer, GRADIENTS_STAND_IN)
+    writer.ns.argument_classes(args, f"the arguments of {f.__qualname__}")
     public = f"d_{f.__name__}"
     code = getattr(entry.fn, "__code__", None)
     if code is not None and code.co_filename == pipeline.__file__:

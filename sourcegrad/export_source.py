@@ -35,7 +35,7 @@ MAX_LITERAL_ELEMENTS = 1 << 16
 ALLOWED_PACKAGES = ("numpy", "cupy")
 _OWN_PACKAGE = __name__.split(".")[0]
 #: the modules of sourcegrad an export copies from: what generated code calls, and what that reads
-_COPIED = tuple(f"{_OWN_PACKAGE}.{m}" for m in ("runtime", "errors", "outputs", "pipeline"))
+COPIED_MODULES = tuple(f"{_OWN_PACKAGE}.{m}" for m in ("runtime", "errors", "outputs", "pipeline"))
 #: decorators dropped when a helper of sourcegrad's is copied: they only declare its facts
 _FACT_DECORATORS = ("helper",)
 
@@ -48,14 +48,13 @@ _TAKES_DERIVATIVES = (
     "function's source when the code runs, and the module holds no sourcegrad; export that "
     "derivative apart, or write the function without it"
 )
-#: why a function that reads sourcegrad's library (sg.nn layers, sg.model networks) is not
-#: exported
+#: why a function that reads a part of sourcegrad other than its library and runtime helpers
+#: (an optimizer, a module of its machinery) is not exported
 _LIBRARY = (
-    "{what} reads {name!r}, {kind} of sourcegrad's library ({module}): an export holds no "
-    "sourcegrad, and copies only its runtime helpers, not its layers, networks, losses or "
-    "optimizers with their hand-written derivatives; write the layer as NumPy code of its "
-    "parameters in your file (h = np.tanh(x @ params['weight'].T + params['bias'])), or "
-    "differentiate with sourcegrad in process instead of exporting"
+    "{what} reads {name!r}, {kind} of sourcegrad ({module}) that an export does not copy: "
+    "it copies sourcegrad's runtime helpers and, of its library, what the derivative reaches "
+    "of sg.nn, sg.model, sg.util and sg.loss; compute it before the export and pass the "
+    "result as an argument, or differentiate with sourcegrad in process instead of exporting"
 )
 #: sourcegrad's modules whose objects are derivatives (made by sg.grad and the like)
 _DERIVATIVES = tuple(
@@ -474,7 +473,7 @@ class Namespace:
     def _bind_own(self, name: str, module_name: str, what: str) -> None:
         """Copy the statement of sourcegrad's module ``module_name`` that defines ``name``,
         and what it reads."""
-        if not module_name.startswith(_COPIED):
+        if not module_name.startswith(COPIED_MODULES):
             raise ExportError(
                 f"{what} reads {name!r} of {module_name}, which an export does not copy"
             )

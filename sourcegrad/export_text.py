@@ -86,10 +86,17 @@ def unused_results_dropped(text: str) -> str:
 
 def with_def_line(text: str, name: str, defaults, kwdefaults, what: str) -> str:
     """``text`` (a function, ``def`` on its first line) renamed ``name``, with the
-    ``defaults`` and ``kwdefaults`` it runs with written into its ``def`` line."""
+    ``defaults`` and ``kwdefaults`` it runs with written into its ``def`` line, and without
+    the annotations of its parameters (the export need not define the names they read)."""
     first, _, rest = text.partition("\n")
     node = ast.parse(first + "\n    pass\n").body[0]
     node.name = name
+    arguments = node.args
+    for arg in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs):
+        arg.annotation = None
+    for arg in (arguments.vararg, arguments.kwarg):
+        if arg is not None:
+            arg.annotation = None
     if defaults:
         node.args.defaults = [_expr(v, what) for v in defaults]
     if kwdefaults:
@@ -462,13 +469,32 @@ def import_block(imports) -> str:
     """The imports, as isort orders them: ``__future__``, the standard library, then NumPy
     or CuPy; plain imports before ``from`` imports in each group."""
     groups: list[list[str]] = [[], []]
-    for line in imports:
+    for line in _merged(imports):
         top = line.split()[1].split(".")[0]
         groups[0 if top in sys.stdlib_module_names else 1].append(line)
     key = lambda line: (line.startswith("from"), line.split()[1])  # noqa: E731
     blocks = ["from __future__ import annotations"]
     blocks += ["\n".join(sorted(g, key=key)) for g in groups if g]
     return "\n\n".join(blocks) + "\n"
+
+
+def _merged(imports) -> list[str]:
+    """The import lines, the ``from`` imports of one module merged into one line, their names
+    in isort's order (constants, classes, then functions)."""
+    lines, names = [], {}
+    for line in imports:
+        words = line.split(" import ")
+        if line.startswith("from ") and len(words) == 2:
+            names.setdefault(words[0], []).append(words[1])
+        else:
+            lines.append(line)
+    for source, found in names.items():
+        lines.append(f"{source} import {', '.join(sorted(found, key=_isort_kind))}")
+    return lines
+
+
+def _isort_kind(name: str) -> tuple:
+    return (0 if name.isupper() else 1 if name[:1].isupper() else 2, name)
 
 
 def header(f, df: Transformed, args: tuple, functions: list, public: str, order: int = 1) -> str:

@@ -48,6 +48,7 @@ keyword-only or ``*`` parameters, or called with arguments of several signatures
 from __future__ import annotations
 
 import inspect
+import sys
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -74,12 +75,14 @@ class Trace:
     (helpers' vjps, function values'); ``jvps``, ``[(the Jvp, the arguments it got, its
     build's pure function, the function's arguments)]`` for forward mode over a helper's vjp (order 2 and up);
     ``gradient_vjps``, ``[(the GradientVjp, its arguments, the seed last)]`` for the vjp of each
-    gradient the function takes while it runs.
+    gradient the function takes while it runs; ``codes``, the code objects of every Python
+    function that ran (which methods of a library class an export copies).
     """
 
     runs: list = field(default_factory=list)
     jvps: list = field(default_factory=list)
     gradient_vjps: list = field(default_factory=list)
+    codes: set = field(default_factory=set)
 
 
 def traced(call: Callable[[], Any]) -> Trace:
@@ -95,8 +98,17 @@ def traced(call: Callable[[], Any]) -> Trace:
         else:
             found.jvps.append((jv, args, fn, values))
 
-    with recording_runs(run), recording_jvps(jvp):
-        call()
+    def profile(frame, event, arg):
+        if event == "call":
+            found.codes.add(frame.f_code)
+
+    old = sys.getprofile()
+    sys.setprofile(profile)
+    try:
+        with recording_runs(run), recording_jvps(jvp):
+            call()
+    finally:
+        sys.setprofile(old)
     return found
 
 
