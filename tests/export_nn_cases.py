@@ -1,6 +1,6 @@
 """Losses using sourcegrad's library (an ``sg.nn`` Sequential and an ``sg.model`` network held
-in globals, ``sg.nn`` layers made in the loss): refused by an export, tested by
-tests/test_export_user_programs.py."""
+in globals, ``sg.nn`` layers made in the loss): exported with the library code they reach,
+tested by tests/test_export_library.py."""
 
 import numpy as np
 

@@ -7,12 +7,11 @@ tuple in a recurrence, ``np.where`` / ``np.clip``, a plain class with ``__call__
 global. Each is exported in reverse mode, in forward mode and at order 2; each module runs by
 ``python -I -S`` with only NumPy and gives ``sg.value_and_grad`` / ``sg.jvp`` / ``sg.hvp``'s
 numbers bit for bit (the gradients are checked against central differences, first and later
-calls). A loss using ``sg.nn`` layers or an ``sg.model`` network is refused at the line that
-reads them, with the way out."""
+calls). Losses using ``sg.nn`` layers or an ``sg.model`` network are exported too: see
+tests/test_export_library.py."""
 
 import copy
 import dataclasses
-import inspect
 import pathlib
 import shutil
 
@@ -21,7 +20,6 @@ import pytest
 
 import sourcegrad as sg
 
-from . import export_nn_cases as n
 from . import export_user_cases as u
 from .fd import numerical_grad
 from .test_export import run_isolated, same, steady
@@ -136,26 +134,3 @@ def test_the_hvp_draws_from_a_generator_passed_in_as_the_function_does():
         hv(params, x, rng, v)
         mirror.standard_normal(x.shape)
         assert rng.bit_generator.state == mirror.bit_generator.state
-
-
-NN = {
-    "an sg.nn Sequential held in a global": (n.nn_loss, n.nn_args, "MODEL("),
-    "an sg.model network held in a global": (n.model_loss, n.model_args, "NET("),
-    "sg.nn layers made in the loss": (n.functional_loss, n.functional_args, "nn.Linear("),
-}
-
-
-@pytest.mark.parametrize("options", [{}, {"mode": "forward"}, {"order": 2}])
-@pytest.mark.parametrize("case", list(NN))
-def test_sourcegrads_library_in_the_loss_is_refused_at_its_line(case, options):
-    """The layers' derivatives are sourcegrad's hand-written rules, which an export does not
-    copy: refused where the loss reads them, saying so and the way out (differentiated in
-    process all the same)."""
-    f, make, reads = NN[case]
-    args = make()
-    assert np.isfinite(sg.value_and_grad(f)(*args)[0])
-    with pytest.raises(sg.SourcegradError, match="sourcegrad's library.*write the layer") as e:
-        sg.export(f, *args, **options)
-    lines, first = inspect.getsourcelines(f)
-    line = first + next(i for i, text in enumerate(lines) if reads in text)
-    assert (e.value.filename, e.value.lineno) == (n.__file__, line)
