@@ -149,6 +149,16 @@ class LoopLowering:
             )
         return it
 
+    def spliced_zip(self, it):
+        """``zip(*layers)`` as ``zip(layers[0], layers[1])`` where the length of ``layers`` is
+        known when the derivative is built (:meth:`star_items`); other calls as they are."""
+        if not any(isinstance(a, gast.Starred) for a in it.args):
+            return it
+        spliced = []
+        for a in it.args:
+            spliced.extend(self.star_items(a.value, it) if isinstance(a, gast.Starred) else [a])
+        return gast.Call(func=it.func, args=spliced, keywords=[])
+
     def iteration(self, it, target):
         """``(length atom, [(target, index -> element expression)])`` for a loop over ``it``."""
         if (
@@ -165,6 +175,7 @@ class LoopLowering:
                 length, getters = self.iteration(it.args[0], target.elts[1])
                 first = self.atom(start[0], "start") if start else None
                 return length, [(target.elts[0], lambda k: _counted(k, first))] + getters
+            it = self.spliced_zip(it)
             if not (isinstance(target, gast.Tuple) and len(target.elts) == len(it.args)):
                 self.refuse("unpack zip() into as many names as it has arguments", it)
             parts = [self.iteration(a, t) for a, t in zip(it.args, target.elts)]

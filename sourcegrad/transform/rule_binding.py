@@ -77,10 +77,11 @@ def bind_rule(core: Core, stmt, key, args, kwargs, described) -> Op:
         bound = rule.signature.bind(*args, **kwargs)
     except TypeError as exc:
         label = _text(described)
+        advice = next((a for k, a in _KEYWORD_ADVICE.items() if f"'{k}'" in str(exc)), "")
         raise NoRuleError(
             f"{label}: the derivative rule does not accept these arguments ({exc}); it is "
             f"differentiated when called as {label.strip('.()')}{rule.signature} (the rule is "
-            f"defined at {rule.where})",
+            f"defined at {rule.where}){advice}",
             core.parsed.filename,
             stmt.lineno,
         ) from None
@@ -104,6 +105,15 @@ def _text(described) -> str:
 
 
 PURE_CONSTANTS = {len, range, isinstance, type, int, bool, round, enumerate, zip, str}
+
+
+#: keyword arguments of NumPy functions without a rule, and how to say the same without them
+_KEYWORD_ADVICE = {
+    "where": "; for `where=`, reduce the masked values instead (`np.sum(x[mask])`, or "
+    "`np.sum(x * mask)`)",
+    "initial": "; for `initial=`, combine it after (`np.maximum(np.max(x), initial)`, "
+    "`np.sum(x) + initial`)",
+}
 
 
 def is_user_function(obj) -> bool:

@@ -636,10 +636,7 @@ def helper_with_a_function_default(W, x, m):
                  "AttributeError; function_values.vjp_of / higher.py seeds must rebuild the "
                  "record from the adjoint (gradient_like)"),
             Case("zip_star_in_a_loop_header", zip_star_loop,
-                 ([[rn(3, 3), rn(3, 2)], [rn(3), rn(2)]], rn(2, 3)),
-                 xfail="`for W, b in zip(*layers)` is refused ('unpack zip() into as many names "
-                 "as it has arguments'): lower_loops.iteration checks zip's arity before the "
-                 "`*` is spliced (lower_expressions.star_items knows the length)"),
+                 ([[rn(3, 3), rn(3, 2)], [rn(3), rn(2)]], rn(2, 3)), order=2),
             Case("hvp_through_a_helper_with_a_function_default", helper_with_a_function_default,
                  (rn(3, 3), rn(4, 3), rn(4, 3)), order=2,
                  xfail="a left-out non-literal default (`act=np.tanh`) makes the vjp call keyword "
