@@ -155,6 +155,9 @@ class Transformed:
         self._rebound: dict = {}  # id(entry of the base) -> (that entry, it rebound)
         self._first: dict = {}  # rank signature -> the first shape signature it was built for
         self._patterns = cache.Patterns()  # the shape patterns called, their builds
+        #: the derivative whose kept halves run where generated code calls this vjp
+        #: (:mod:`sourcegrad.kept` sets it on the first such call)
+        self.kept_twin: Transformed | None = None
 
     # -------------------------------------------------------------- builds shared with a base
     def _attach(self, base: Transformed) -> Transformed:

@@ -58,10 +58,16 @@ _HALVES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def forward_kept(vjp: Callable, *args: Any, **kwargs: Any) -> tuple:
     """``(value, kept)`` of the call whose vjp is ``vjp(*args, g_out=..., **kwargs)``:
     ``value`` is what the function returns; ``kept`` is handed to :func:`backward_kept`."""
-    twin, leading = _twin(vjp, len(args))
+    twin = getattr(vjp, "kept_twin", None)  # found once per vjp (a Transformed)
     if twin is None:
-        return _called(vjp, args, kwargs), ("call", vjp, args, kwargs)
-    return _forward_half(twin, leading + args, kwargs)
+        twin, leading = _twin(vjp, len(args))
+        if twin is None:
+            return _called(vjp, args, kwargs), ("call", vjp, args, kwargs)
+        if leading:
+            return _forward_half(twin, leading + args, kwargs)
+        if isinstance(vjp, Transformed):
+            vjp.kept_twin = twin
+    return _forward_half(twin, args, kwargs)
 
 
 def _forward_half(twin: Transformed, args: tuple, kwargs: dict) -> tuple:
@@ -70,12 +76,17 @@ def _forward_half(twin: Transformed, args: tuple, kwargs: dict) -> tuple:
     if kwargs:
         args = full_args(twin.f, args, kwargs)
     entry = twin.emitted(args)
-    halves = halves_of(entry)
+    halves = _HALVES.get(entry.fn, False)
+    if halves is False:
+        halves = halves_of(entry)
     if halves is None:
         return _called(twin, args, {}), ("call", twin, args, {})
     pos, kwonly = split_args(twin.f, args)
-    with _explained(twin, entry, args):
+    try:
         value, state = halves.forward(*pos, **kwonly)
+    except Exception as exc:
+        _explain(twin, exc, entry, args)
+        raise
     for record in RUN_RECORDERS:  # the build ran, in halves (what `show` lists as callees)
         record(twin, args, entry)
     return value, (halves.adjoint, state, twin, entry, args)
@@ -98,23 +109,21 @@ def backward_kept(kept: tuple, *, g_out: Any) -> Any:
         _, vjp, args, kwargs = kept
         return vjp(*args, g_out=g_out, **kwargs)
     adjoint, state, twin, entry, args = kept
-    with _explained(twin, entry, args, g_out):
+    try:
         value, grads = adjoint(state, g_out=g_out)
+    except Exception as exc:
+        _explain(twin, exc, entry, args, g_out)
+        raise
     return twin.finish(value, grads)
 
 
-@contextlib.contextmanager
-def _explained(twin: Transformed, entry: Emitted, args: tuple, g_out: Any = None):
+def _explain(twin: Transformed, exc: Exception, entry: Emitted, args: tuple, g_out=None):
     """An error raised by a half of ``entry`` explained as the whole vjp's would be: placed
     at the user's line, or with a note naming it."""
-    try:
-        yield
-    except SourcegradError as exc:
+    if isinstance(exc, SourcegradError):
         notes.refuse_located(twin, exc, entry)
-        raise
-    except Exception as exc:
+    else:
         notes.explain(twin, exc, entry, args, g_out)
-        raise
 
 
 def _called(vjp, args: tuple, kwargs: dict):
