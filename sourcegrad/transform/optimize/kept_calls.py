@@ -5,24 +5,37 @@ g_out=dh)`` (see :mod:`sourcegrad.kept`).
 
 A call inside a loop keeps one state per iteration on a list of its own (``kept_h_s``),
 appended in the forward sweep and popped in the adjoint, which visits the iterations in
-reverse. A top-level statement of the adjoint sweep that runs a kept adjoint half is followed
-by ``del`` of the names it reads for the last time (the kept state, the output gradient, the
-forward values the call was given), so that the callee's forward arrays are freed where the
-adjoint is done with them, as the caller's own arrays are (:func:`.pool.release_dead`), and
-not when the derivative returns. The rewrite runs last: every earlier rewrite saw the vjp read its arguments where the
+reverse. The rewrite runs last: every earlier rewrite saw the vjp read its arguments where the
 adjoint calls it, so nothing it keeps is changed in place before then.
+
+A top-level statement of the adjoint sweep that runs a kept adjoint half is followed by
+``del`` of the computed names nothing reads afterwards (the kept states, the output
+gradients, the forward values the calls were given), so that a callee's forward arrays are
+freed where the adjoint is done with them, as the caller's own arrays are
+(:func:`.pool.release_dead`), and not when the derivative returns.
+
+A call whose output gradient the caller gives away runs ``given_forward_kept`` instead
+(:func:`given_sites`): its adjoint half may compute in that gradient's memory and return it,
+as the caller's own adjoint would (:mod:`.seeds`).
 """
 
 from __future__ import annotations
 
-import gast
+from collections import Counter
 
+import gast
+import numpy as np
+
+from ...runtime.facts import helper_functions_where
+from ...runtime.helpers import sum_to
+from ...runtime.trees import as_adjoint
 from .. import derive
 from .. import syntax as S
 from ..forms import Derivative
 from ..node_facts import get_fact, set_fact
 from ..simplify import liveness
 from ..walk import assigned_names, walk_statements
+from .ownership import Owner
 
 
 def keep_forward_sweeps(node: gast.FunctionDef, der: Derivative) -> None:
@@ -33,6 +46,7 @@ def keep_forward_sweeps(node: gast.FunctionDef, der: Derivative) -> None:
     statements, in_loop = _marked_statements(node)
     calls = _marked_calls(node)
     makers = derive.makers()
+    given = given_sites(node, der)
     stacks = []
     for site, stmts in statements.items():
         vjp_calls = calls.get(site, [])
@@ -43,7 +57,7 @@ def keep_forward_sweeps(node: gast.FunctionDef, der: Derivative) -> None:
         target = stmt.targets[0]
         if not (isinstance(target, gast.Name) and isinstance(stmt.value, gast.Call)):
             continue
-        forward = _forward_call(call, der, makers)
+        forward = _forward_call(call, der, makers, id(call) in given)
         if forward is None:
             continue
         kept = der.refs.names.fresh(f"kept_{target.id}")
@@ -117,16 +131,77 @@ def _calls(stmt, fn: str) -> bool:
     )
 
 
-def _forward_call(call: gast.Call, der: Derivative, makers):
-    """``forward_kept(vjp, *args)`` for the vjp call ``vjp(*args, g_out=g)`` of a user's
-    function, ``forward_kept_of(fn, wrt, *args)`` for ``vjp_of(fn, wrt)(*args, g_out=g)``;
-    None for another form."""
+def given_sites(node: gast.FunctionDef, der: Derivative) -> set:
+    """The ids of the vjp calls marked ``kept`` (in top-level statements) whose output
+    gradient the caller gives away: an expression making a new array (an operator, a NumPy
+    function that allocates), a given call's gradient (also through ``as_adjoint`` /
+    ``sum_to``, which return it or a view of it), or a name assigned once, at the top level,
+    from one of those, read by this call alone, not live after it, captured by no nested
+    function."""
+    refs = der.refs
+    fresh = helper_functions_where(allocates="new") | helper_functions_where(allocates="outer")
+    owner = Owner(refs.name_of(np), refs.names_of(fresh))
+    after: dict = {}
+    liveness(node.body, after=after)
+    reads = Counter(
+        n.id for n in S.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
+    )
+    assigns = Counter(n for st in walk_statements(node.body) for n in assigned_names(st))
+    captured = S.captured_names(node)
+    made: dict = {}  # name -> the top-level assignment that made it
+    given: set = set()
+
+    def passed(e):  # what as_adjoint / sum_to return (or a view of)
+        while (refs.is_call_of(e, as_adjoint) or refs.is_call_of(e, sum_to)) and e.args:
+            e = e.args[0]
+        return e
+
+    def owned(e, live) -> bool:
+        e = passed(e)
+        if id(e) in given or owner.fresh(e):
+            return True
+        if not isinstance(e, gast.Name) or e.id not in made or e.id in live:
+            return False
+        n = e.id
+        if assigns[n] != 1 or reads[n] != 1 or n in captured:
+            return False
+        value = passed(made[n].value)
+        single = isinstance(made[n].targets[0], gast.Name)
+        return id(value) in given or (single and owner.fresh(value))
+
+    for stmt in node.body:
+        live = after.get(id(stmt))
+        if live is not None:
+            for call in _post_order(stmt):  # inner calls first: their gradients seed outer ones
+                if isinstance(call, gast.Call) and get_fact(call, "kept") is not None:
+                    seed = [k.value for k in call.keywords if k.arg == "g_out"]
+                    if len(seed) == 1 and owned(seed[0], live):
+                        given.add(id(call))
+        if isinstance(stmt, gast.Assign):
+            made.update((n, stmt) for n in assigned_names(stmt))
+    return given
+
+
+def _post_order(node):
+    """The nodes under ``node``, each after those under it."""
+    for child in gast.iter_child_nodes(node):
+        yield from _post_order(child)
+    yield node
+
+
+def _forward_call(call: gast.Call, der: Derivative, makers, given: bool):
+    """``forward_kept(vjp, *args)`` (``given``: ``given_forward_kept``) for the vjp call
+    ``vjp(*args, g_out=g)`` of a user's function, ``forward_kept_of(fn, wrt, *args)`` for
+    ``vjp_of(fn, wrt)(*args, g_out=g)``; None for another form."""
     keywords = [S.clone(k) for k in call.keywords if k.arg != "g_out"]
     args = [S.clone(a) for a in call.args]
     if len(keywords) + 1 != len(call.keywords) or any(isinstance(a, gast.Starred) for a in args):
         return None
     if isinstance(call.func, gast.Name):
-        fn = S.name(der.refs.ref(makers.forward_kept, "forward_kept"))
+        if given:
+            fn = S.name(der.refs.ref(makers.given_forward_kept, "given_forward_kept"))
+        else:
+            fn = S.name(der.refs.ref(makers.forward_kept, "forward_kept"))
         return gast.Call(func=fn, args=[S.name(call.func.id), *args], keywords=keywords)
     inner = call.func
     if isinstance(inner, gast.Call) and len(inner.args) == 2 and not keywords:
