@@ -130,6 +130,9 @@ def given_seed(out, g):
     is a NumPy array of that shape and dtype holding its own writeable memory, else a new
     array of the values :func:`seed_like` converted to ``out``'s dtype gives (NumPy's
     ``same_kind`` casting: a complex seed for a real output is refused)."""
+    if type(g) is np.ndarray and g.shape == out.shape and g.dtype == out.dtype:
+        if g.base is None and g.flags.writeable:  # the common case, decided at once
+            return g
     s = np.asarray(seed_like(g, out)).astype(out.dtype, casting="same_kind", copy=False)
     if type(s) is np.ndarray and s.base is None and s.flags.writeable and s.shape == out.shape:
         return s
