@@ -122,7 +122,7 @@ def seed_like(g, out):
     return g if full == oshape else sum_to(g, out)
 
 
-@helper(called_by="running", like="out", allocates="new", dtype="operand")
+@helper(linear=("g",), called_by="running", like="out", allocates="new", dtype="operand")
 def given_seed(out, g):
     """The output gradient ``g`` of a vjp whose caller gives it away (no other name, container
     or view of the caller's reaches it, and the caller reads it no more), as an array the vjp
