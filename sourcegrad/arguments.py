@@ -243,3 +243,19 @@ _FLOAT = np.dtype(float)
 def _zero_of_integer(x, t) -> bool:
     integer = isinstance(x, (int, np.integer)) or getattr(x, "dtype", _FLOAT).kind in "biu"
     return t is None or (integer and isinstance(t, float) and t == 0.0)
+
+
+def with_defaults(f: Callable, args: tuple, kwargs: dict | None = None) -> tuple:
+    """``args`` with the defaults of the positional parameters of ``f`` they leave out: the
+    levels of a tower take their values by position, the seeds after the arguments. Where
+    ``f`` has keyword-only parameters (or ``kwargs`` are given) every parameter gets a value,
+    keyword-only ones last (:func:`~sourcegrad.arguments.full_args`): the seeds follow them."""
+    code, defaults = getattr(f, "__code__", None), getattr(f, "__defaults__", None)
+    if kwargs or getattr(code, "co_kwonlyargcount", 0):
+        return full_args(f, args, kwargs or {})
+    if code is None or not defaults or len(args) >= code.co_argcount:
+        return args
+    first = code.co_argcount - len(defaults)
+    if len(args) < first:
+        return args  # a required argument is missing: the call says so
+    return args + tuple(defaults[len(args) - first :])

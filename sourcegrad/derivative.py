@@ -24,6 +24,7 @@ import numpy as np
 from . import derivative_cache as cache
 from . import notes
 from .arguments import call_problem, full_args, split_args
+from .arguments import with_defaults as with_defaults  # (moved: importers take it here)
 from .debug import check_gradients
 from .errors import ArgumentError, SourcegradError
 from .outputs import copy_into, not_aliasing
@@ -36,8 +37,9 @@ _OPTIONS = {
     "stable_gradients", "pool_buffers", "fuse", "exact",
 }  # fmt: skip
 #: "select": the part of a jvp's result to compute; "internal": made for generated code, seeds
-#: in sourcegrad's own forms, unchecked; "keep_forward": False: callees' vjps run whole
-_INTERNAL_OPTIONS = {"select", "internal", "keep_forward"}
+#: in sourcegrad's own forms, unchecked; "keep_forward": False: callees' vjps run whole;
+#: "given_seed": a vjp whose caller gives its output gradient away (its adjoint may reuse it)
+_INTERNAL_OPTIONS = {"select", "internal", "keep_forward", "given_seed"}
 #: the keyword a vjp's output gradient / a jvp's tangent may be passed by
 _SEED_KEYWORD = {"vjp": "g_out", "jvp": "t_in"}
 
@@ -73,14 +75,15 @@ def derivative(
     training loop) builds nothing. For another function object with that code the builds are
     rebound to its globals, closure cells and defaults (what ``f`` reads when it runs is read
     when the derivative runs)."""
-    found = cache.cache_key(f, wrt, mode, has_aux, with_value, options)
+    shared = {k: v for k, v in options.items() if k != "given_seed"}  # (see Transformed._key)
+    found = cache.cache_key(f, wrt, mode, has_aux, with_value, shared)
     if found is None:
         return Transformed(f, wrt, mode, has_aux, with_value, options)
     key, env = found
     t = Transformed(f, wrt, mode, has_aux, with_value, options)
     base = cache.cached_base(key, env)
     if base is None:
-        base = Transformed(f, wrt, mode, has_aux, with_value, options)
+        base = Transformed(f, wrt, mode, has_aux, with_value, shared)
         base._store = cache.BuildStore()
         cache.keep_base(key, env, base)
     return t._attach(base)
@@ -155,6 +158,9 @@ class Transformed:
         self._rebound: dict = {}  # id(entry of the base) -> (that entry, it rebound)
         self._first: dict = {}  # rank signature -> the first shape signature it was built for
         self._patterns = cache.Patterns()  # the shape patterns called, their builds
+        #: the derivatives whose kept halves run where generated code calls this vjp, by
+        #: whether the caller gives its output gradient away (:mod:`sourcegrad.kept`)
+        self.kept_twins: dict = {}
 
     # -------------------------------------------------------------- builds shared with a base
     def _attach(self, base: Transformed) -> Transformed:
@@ -173,15 +179,22 @@ class Transformed:
         base = self._base
         if base is None:
             return make()
-        entry = base._store.made(key, make)
+        entry = base._store.made(self._key(key), make)
         return entry if self._bind is None or not bind else self._rebound_entry(entry)
+
+    def _key(self, key: tuple) -> tuple:
+        """The base's key of the build ``key`` names: a vjp whose seed is given away
+        (``given_seed``) shares the pure builds (ranks, generic: made without the option) of
+        the base, and has optimized builds of its own."""
+        given = self.options.get("given_seed") and key[0] not in ("ranks", "generic")
+        return ("given", *key) if given else key
 
     def _stored(self, key):
         """The build ``key`` names, where one was made for a derivative of the base; else
         None."""
         if self._base is None:
             return None
-        entry = self._base._store.get(key)
+        entry = self._base._store.get(self._key(key))
         if entry is None or self._bind is None:
             return entry
         return self._rebound_entry(entry)
@@ -202,16 +215,19 @@ class Transformed:
             self._parsed = parse(self.f)
         return self._parsed
 
-    def _pipeline(self) -> Pipeline:
+    def _pipeline(self, pure: bool = False) -> Pipeline:
         """What makes this derivative's builds (made per build: it refers back to this
-        object, which holds none)."""
-        p = self.parsed, self.wrt, self.mode, self.has_aux, self.options, self.checked
+        object, which holds none); ``pure``: one shared by every derivative of the base."""
+        options = self.options
+        if pure and "given_seed" in options:
+            options = {k: v for k, v in options.items() if k != "given_seed"}
+        p = self.parsed, self.wrt, self.mode, self.has_aux, options, self.checked
         return Pipeline(*p, fn=self.f)
 
     def _build(self, args, specialise: bool = False, general: Emitted | None = None) -> Emitted:
         """The derivative for ``args``' signature (see :meth:`Pipeline.build`): every build
-        this object makes from its source is made here."""
-        return self._pipeline().build(args, specialise, general)
+        this object makes from its source is made here (for ranks alone: the base's)."""
+        return self._pipeline(not specialise).build(args, specialise, general)
 
     def _optimized_for(self, rkey, general, args):
         raw = cache.unbound(general)
@@ -582,19 +598,3 @@ class Transformed:
             store[key] = grads
             return grads
         return copy_into(kept, grads)
-
-
-def with_defaults(f: Callable, args: tuple, kwargs: dict | None = None) -> tuple:
-    """``args`` with the defaults of the positional parameters of ``f`` they leave out: the
-    levels of a tower take their values by position, the seeds after the arguments. Where
-    ``f`` has keyword-only parameters (or ``kwargs`` are given) every parameter gets a value,
-    keyword-only ones last (:func:`~sourcegrad.arguments.full_args`): the seeds follow them."""
-    code, defaults = getattr(f, "__code__", None), getattr(f, "__defaults__", None)
-    if kwargs or getattr(code, "co_kwonlyargcount", 0):
-        return full_args(f, args, kwargs or {})
-    if code is None or not defaults or len(args) >= code.co_argcount:
-        return args
-    first = code.co_argcount - len(defaults)
-    if len(args) < first:
-        return args  # a required argument is missing: the call says so
-    return args + tuple(defaults[len(args) - first :])

@@ -58,9 +58,34 @@ _HALVES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def forward_kept(vjp: Callable, *args: Any, **kwargs: Any) -> tuple:
     """``(value, kept)`` of the call whose vjp is ``vjp(*args, g_out=..., **kwargs)``:
     ``value`` is what the function returns; ``kept`` is handed to :func:`backward_kept`."""
-    twin, leading = _twin(vjp, len(args))
+    twin = getattr(vjp, "kept_twins", _NONE).get(False)
+    if twin is None:
+        return _forward(vjp, args, kwargs, False)
+    return _forward_half(twin, args, kwargs)
+
+
+def given_forward_kept(vjp: Callable, *args: Any, **kwargs: Any) -> tuple:
+    """:func:`forward_kept` of a call whose caller gives away the output gradient it passes to
+    :func:`backward_kept` (no other reference of the caller's reaches it, nor reads it after):
+    the adjoint half may compute in that gradient's memory and return it."""
+    twin = getattr(vjp, "kept_twins", _NONE).get(True)
+    if twin is None:
+        return _forward(vjp, args, kwargs, True)
+    return _forward_half(twin, args, kwargs)
+
+
+#: the twins of a vjp that is not a :class:`Transformed` (none are kept on it)
+_NONE: dict = {}
+
+
+def _forward(vjp, args: tuple, kwargs: dict, given: bool) -> tuple:
+    """:func:`forward_kept` (``given``: :func:`given_forward_kept`) where the twin is not found
+    on ``vjp`` yet."""
+    twin, leading = _twin(vjp, len(args), given)
     if twin is None:
         return _called(vjp, args, kwargs), ("call", vjp, args, kwargs)
+    if not leading and isinstance(vjp, Transformed):
+        vjp.kept_twins[given] = twin  # found once per vjp
     return _forward_half(twin, leading + args, kwargs)
 
 
@@ -70,12 +95,17 @@ def _forward_half(twin: Transformed, args: tuple, kwargs: dict) -> tuple:
     if kwargs:
         args = full_args(twin.f, args, kwargs)
     entry = twin.emitted(args)
-    halves = halves_of(entry)
+    halves = _HALVES.get(entry.fn, False)
+    if halves is False:
+        halves = halves_of(entry)
     if halves is None:
         return _called(twin, args, {}), ("call", twin, args, {})
     pos, kwonly = split_args(twin.f, args)
-    with _explained(twin, entry, args):
+    try:
         value, state = halves.forward(*pos, **kwonly)
+    except Exception as exc:
+        _explain(twin, exc, entry, args)
+        raise
     for record in RUN_RECORDERS:  # the build ran, in halves (what `show` lists as callees)
         record(twin, args, entry)
     return value, (halves.adjoint, state, twin, entry, args)
@@ -98,23 +128,21 @@ def backward_kept(kept: tuple, *, g_out: Any) -> Any:
         _, vjp, args, kwargs = kept
         return vjp(*args, g_out=g_out, **kwargs)
     adjoint, state, twin, entry, args = kept
-    with _explained(twin, entry, args, g_out):
+    try:
         value, grads = adjoint(state, g_out=g_out)
+    except Exception as exc:
+        _explain(twin, exc, entry, args, g_out)
+        raise
     return twin.finish(value, grads)
 
 
-@contextlib.contextmanager
-def _explained(twin: Transformed, entry: Emitted, args: tuple, g_out: Any = None):
+def _explain(twin: Transformed, exc: Exception, entry: Emitted, args: tuple, g_out=None):
     """An error raised by a half of ``entry`` explained as the whole vjp's would be: placed
     at the user's line, or with a note naming it."""
-    try:
-        yield
-    except SourcegradError as exc:
+    if isinstance(exc, SourcegradError):
         notes.refuse_located(twin, exc, entry)
-        raise
-    except Exception as exc:
+    else:
         notes.explain(twin, exc, entry, args, g_out)
-        raise
 
 
 def _called(vjp, args: tuple, kwargs: dict):
@@ -127,9 +155,10 @@ def _called(vjp, args: tuple, kwargs: dict):
     return vjp.f(*pos, **kwonly)
 
 
-def _twin(vjp, nargs: int) -> tuple:
+def _twin(vjp, nargs: int, given: bool = False) -> tuple:
     """``(twin, leading arguments)``: the derivative whose halves run for ``vjp`` (a plain
-    vjp made by sourcegrad, or one of a callable object's function), or ``(None, ())``."""
+    vjp made by sourcegrad, or one of a callable object's function), or ``(None, ())``;
+    ``given``: one whose adjoint may compute in the output gradient's memory."""
     leading = ()
     as_derivative = getattr(vjp, "as_derivative", None)
     if as_derivative is not None:
@@ -146,7 +175,7 @@ def _twin(vjp, nargs: int) -> tuple:
     key = (wrt, vjp.has_aux, tuple(sorted(vjp.options.items(), key=lambda kv: kv[0])))
     # by function (a twin runs its function's defaults) and base (the builds kept for what
     # the function reads: a helper whose globals were rebound has another base)
-    key += (vjp._base,)
+    key += (vjp._base, given)
     twins = _TWINS.get(vjp.f)
     if twins is None:
         twins = {}
@@ -154,7 +183,8 @@ def _twin(vjp, nargs: int) -> tuple:
             _TWINS[vjp.f] = twins
     twin = twins.get(key)
     if twin is None:
-        twin = twins[key] = derivative(vjp.f, wrt, "vjp", vjp.has_aux, False, dict(vjp.options))
+        options = dict(vjp.options, given_seed=True) if given else dict(vjp.options)
+        twin = twins[key] = derivative(vjp.f, wrt, "vjp", vjp.has_aux, False, options)
     return twin, leading
 
 

@@ -540,6 +540,7 @@ class Pipeline:
             pools=self.options.get("pool_buffers", True),
             fuse=self.options.get("fuse"),
             exact=self.options.get("exact", True),
+            given_seed=self.options.get("given_seed", False),
         )
 
     def _fused(self, core: Core, wrt: tuple, args: tuple, shapes) -> Emitted | None:

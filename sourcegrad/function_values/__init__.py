@@ -29,7 +29,7 @@ from ..callables import (
 )
 from ..errors import UnsupportedSyntaxError
 from ..higher import Jvp, derivative_vjp, is_derivative
-from ..kept import backward_kept, forward_kept, forward_kept_of
+from ..kept import backward_kept, forward_kept, forward_kept_of, given_forward_kept
 from ..rules import adjoint, d, tangent
 from ..runtime.trees import zero_adjoint
 from ..transform import derive
@@ -558,6 +558,7 @@ derive.install(
         forward_kept=forward_kept,
         forward_kept_of=forward_kept_of,
         backward_kept=backward_kept,
+        given_forward_kept=given_forward_kept,
     )
 )
 

@@ -122,6 +122,23 @@ def seed_like(g, out):
     return g if full == oshape else sum_to(g, out)
 
 
+@helper(linear=("g",), called_by="running", like="out", allocates="new", dtype="operand")
+def given_seed(out, g):
+    """The output gradient ``g`` of a vjp whose caller gives it away (no other name, container
+    or view of the caller's reaches it, and the caller reads it no more), as an array the vjp
+    owns, of ``out``'s shape and dtype (a float64 or complex128 array): ``g`` itself where it
+    is a NumPy array of that shape and dtype holding its own writeable memory, else a new
+    array of the values :func:`seed_like` converted to ``out``'s dtype gives (NumPy's
+    ``same_kind`` casting: a complex seed for a real output is refused)."""
+    if type(g) is np.ndarray and g.shape == out.shape and g.dtype == out.dtype:
+        if g.base is None and g.flags.writeable:  # the common case, decided at once
+            return g
+    s = np.asarray(seed_like(g, out)).astype(out.dtype, casting="same_kind", copy=False)
+    if type(s) is np.ndarray and s.base is None and s.flags.writeable and s.shape == out.shape:
+        return s
+    return np.array(np.broadcast_to(s, out.shape), dtype=out.dtype)
+
+
 @helper(linear=("g",), passes=True, dtype="operand")
 def expand_to(g, x, axis, keepdims):
     """``g``, the adjoint of a reduction of ``x`` over ``axis``, with the reduced axes put back

@@ -155,6 +155,8 @@ class _GuardWriter:
             for k, v in record_fields(x).items():
                 out += self.check(v, f"{d}.{k}")
             return out
+        if isinstance(x, (np.number, np.bool_)):  # its type fixes its shape () and dtype
+            return [f"type({expr}) is {self.const(t)}"]
         shape = getattr(x, "shape", None)
         if shape is not None:
             first, v = self.bind(expr)

@@ -25,7 +25,9 @@ class Makers:
 
     The running code keeps a called function's forward sweep for its adjoint through
     ``forward_kept(vjp, *args)`` / ``forward_kept_of(fn, wrt, *args)`` (each ``(value,
-    kept)``) and ``backward_kept(kept, g_out=...)`` (what the vjp returns)."""
+    kept)``) and ``backward_kept(kept, g_out=...)`` (what the vjp returns);
+    ``given_forward_kept(vjp, *args)`` where the caller gives the output gradient it will
+    pass away (the adjoint half may compute in its memory)."""
 
     vjp_of: Callable[[Callable, Any], Callable]
     jvp_of: Callable[[Callable, Any], Callable]
@@ -33,6 +35,7 @@ class Makers:
     forward_kept: Callable[..., tuple]
     forward_kept_of: Callable[..., tuple]
     backward_kept: Callable[..., Any]
+    given_forward_kept: Callable[..., tuple]
 
 
 #: a position in the ``wrt`` of ``vjp_of``/``jvp_of``: the object the called function is

@@ -74,6 +74,8 @@ POOLS = "pools"
 FUSED = "fused"
 #: values may change by rounding (option ``exact=False``): see :mod:`.rounding`
 INEXACT = "inexact"
+#: a vjp whose caller gives its output gradient away (:mod:`.seeds`, :mod:`sourcegrad.kept`)
+GIVEN = "given seed"
 
 #: runtime helpers whose result holds none of their arguments (unindex of a list holds g)
 _COPYING_HELPERS = helper_functions_where(allocates="new")
@@ -252,7 +254,7 @@ REWRITES: tuple[Rewrite, ...] = (
     Rewrite("specialise shapes", _shapes, frozenset({SHAPES})),
     Rewrite(
         "typed seeds",
-        lambda r: typed_seeds(r.node, r.der, r.example_args, r.shapes),
+        lambda r: typed_seeds(r.node, r.der, r.example_args, r.shapes, GIVEN in r.facts),
         _SHAPES_NUMPY,
     ),
     Rewrite("dtypes", _kinds, _SHAPES_NUMPY),
@@ -339,14 +341,16 @@ def _numpy_only(args) -> bool:
     return all(ok(a) for a in args)
 
 
-def facts(example_args, shapes, pools: bool, fuse=None, exact=True) -> frozenset:
+def facts(example_args, shapes, pools: bool, fuse=None, exact=True, given=False) -> frozenset:
     """The facts that hold for a build with these example arguments, shapes and options
     (``fuse``: a backend of :data:`~sourcegrad.transform.optimize.fused.BACKENDS`, or None;
     refused where its package is not installed; ``exact``: True, or False to allow the
-    rewrites of :mod:`.rounding`)."""
+    rewrites of :mod:`.rounding`; ``given``: a vjp's output gradient is given away)."""
     if not isinstance(exact, bool):
         raise SourcegradError(f"exact={exact!r}: pass exact=True (the default) or exact=False")
     found = set() if exact else {INEXACT}
+    if given:
+        found.add(GIVEN)
     if fuse:
         if fuse not in BACKENDS:
             raise SourcegradError(
@@ -376,6 +380,7 @@ def optimize(
     pools: bool = True,
     fuse: str | None = None,
     exact: bool = True,
+    given_seed: bool = False,
 ) -> Derivative:
     """A faster copy of ``der`` computing the same results (see the package docstring);
     with ``shapes`` (:func:`~sourcegrad.transform.shapes.concrete_shapes` of the arguments),
@@ -383,8 +388,10 @@ def optimize(
     one call to the next (:mod:`sourcegrad.transform.optimize.pool`), and with ``fuse``
     (``"numexpr"``) its elementwise trees over large arrays fused
     (:mod:`sourcegrad.transform.optimize.fused`); with ``exact=False`` values may change by
-    rounding (:mod:`sourcegrad.transform.optimize.rounding`). ``der`` is unchanged."""
-    holding = facts(example_args, shapes, pools, fuse, exact)
+    rounding (:mod:`sourcegrad.transform.optimize.rounding`); with ``given_seed`` (a vjp
+    whose caller gives its output gradient away) its adjoint may compute in the output
+    gradient's memory (:mod:`sourcegrad.transform.optimize.seeds`). ``der`` is unchanged."""
+    holding = facts(example_args, shapes, pools, fuse, exact, given_seed)
     np_name = der.refs.name_of(np)
     if np_name is None and value_only(der):
         # a compiled forward (``with_gradients=False``) reads NumPy by the user's own name;

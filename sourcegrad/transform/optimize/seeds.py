@@ -19,6 +19,12 @@ output's values is NumPy's own (what is computed from the seed alone, a sum of i
 seed passed on as a gradient, is float64 instead of the seed's dtype); a complex seed
 for a real output is refused (a ``TypeError`` from NumPy) rather than having its imaginary
 part dropped. Outputs of other dtypes (float32) keep their seed as given.
+
+Where the caller gives the seed away (``given``: a kept call whose caller reads the output
+gradient no more and holds no other reference to it, :mod:`sourcegrad.kept`), the seed of such
+an output is ``dresult = given_seed(result, g_out)`` instead: the same values, in an array
+the vjp owns (``g_out`` itself where it is one of the output's shape and dtype), so the
+adjoint sweep computes in its memory as the caller's own adjoints do.
 """
 
 from __future__ import annotations
@@ -26,19 +32,22 @@ from __future__ import annotations
 import gast
 import numpy as np
 
-from ...runtime.helpers import seed_like
+from ...runtime.helpers import given_seed, seed_like
 from .. import syntax as S
 from ..forms import Derivative
-from ..node_facts import get_fact
+from ..node_facts import get_fact, set_fact
 from ..walk import assigned_names, walk_statements
 from .dtypes import name_dtypes
 
 
-def typed_seeds(node, der: Derivative, example_args, shapes: dict) -> None:
+def typed_seeds(node, der: Derivative, example_args, shapes: dict, given=False) -> None:
     """Convert the seed of each top-level ``d = seed_like(g_out, out)`` of ``node`` (a vjp
     specialised to shapes, its arguments NumPy arrays) whose ``out`` is a float64 or
-    complex128 array of rank 1 or more to ``out``'s dtype (see the module docstring)."""
+    complex128 array of rank 1 or more to ``out``'s dtype; with ``given``, to an array the
+    vjp owns (see the module docstring)."""
     refs = der.refs
+    if given:
+        _name_seeds(node, der)
     seeds = [
         stmt
         for stmt in node.body
@@ -69,7 +78,50 @@ def typed_seeds(node, der: Derivative, example_args, shapes: dict) -> None:
             and rank >= 1
             or all(_array_valued(st, ranks, np_name) for st in defs.get(out, [None]))
         ):
-            stmt.value = _converted(stmt.value, out, np_name)
+            seed = stmt.value.args[0]
+            if given:
+                owned = S.name(refs.helper(given_seed))
+                stmt.value = S.call(owned, [S.name(out), seed])
+            else:
+                stmt.value = _converted(stmt.value, out, np_name)
+
+
+def _name_seeds(node, der: Derivative) -> None:
+    """``d = seed_like(g_out, out)`` before the top-level statement whose expression holds the
+    one ``seed_like(g_out, out)`` of ``out`` (simplify inlines a seed read once), ``d`` the
+    adjoint name of ``out`` where the function assigns no such name: a given seed is then a
+    buffer the in-place rewrites may compute into."""
+    refs = der.refs
+    assigned = {n for st in walk_statements(node.body) for n in assigned_names(st)}
+    found = [
+        (i, n)
+        for i, stmt in enumerate(node.body)
+        if not isinstance(stmt, (gast.If, gast.For, gast.While))
+        for n in S.walk(stmt)
+        if refs.is_call_of(n, seed_like) and len(n.args) == 2 and isinstance(n.args[1], gast.Name)
+    ]
+    outs = [n.args[1].id for _, n in found]
+    for i, call in reversed(found):
+        out = call.args[1].id
+        d = der.adj_names.get(out)
+        stmt = node.body[i]
+        if d is None or d in assigned or outs.count(out) != 1 or _value(stmt) is call:
+            continue
+        parent = S.parent_map(stmt).get(id(call))
+        for field, value in gast.iter_fields(parent):
+            if value is call:
+                setattr(parent, field, S.name(d))
+            elif isinstance(value, list) and any(v is call for v in value):
+                value[[v is call for v in value].index(True)] = S.name(d)
+        seed = S.assign(d, call, getattr(stmt, "lineno", None))
+        for fact in ("adjoint", "sweep"):  # (the adjoint sweep starts at the seed)
+            set_fact(seed, fact, get_fact(stmt, fact, False))
+        set_fact(stmt, "sweep", False)
+        node.body.insert(i, seed)
+
+
+def _value(stmt):
+    return getattr(stmt, "value", None)
 
 
 #: the output dtypes whose seeds are converted: every real seed (and for complex128 every
