@@ -23,8 +23,7 @@ import numpy as np
 
 from . import derivative_cache as cache
 from . import notes
-from .arguments import call_problem, full_args, split_args
-from .arguments import with_defaults as with_defaults  # (moved: importers take it here)
+from .arguments import call_problem, full_args, split_args, with_defaults
 from .debug import check_gradients
 from .errors import ArgumentError, SourcegradError
 from .outputs import copy_into, not_aliasing

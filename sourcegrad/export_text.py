@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from .derivative import Transformed, with_defaults
+from .arguments import with_defaults
+from .derivative import Transformed
 from .export_source import ExportError, literal
 from .higher import GradientVjp
 from .runtime.signature import guard_expression

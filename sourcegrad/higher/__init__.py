@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from ..arguments import check_call, nonzero_tangents
-from ..derivative import Transformed, derivative, with_defaults
+from ..arguments import check_call, nonzero_tangents, with_defaults
+from ..derivative import Transformed, derivative
 from ..errors import NonScalarOutputError, SourcegradError
 from ..packing import unwrapped
 from ..runtime.containers import scalar_gradient
