@@ -30,7 +30,6 @@ from .node_facts import set_fact
 from .parse import UNRESOLVED, packed, parse, resolve
 from .path_reads import follow_keys
 from .rule_binding import is_user_function, local_names, lookup_rule
-from .walk import walk_statements
 
 
 def user_method(core, func):
@@ -220,24 +219,7 @@ def call_dynamic(core, func, args, varied, stmt=None, keywords: tuple = ()) -> O
         differentiable=frozenset({"diff"}),
         where="sourcegrad.api." + maker,
     )
-    return Op("dynamic", rule, params, operands, pure=made_by_a_maker(core, func), described=label)
-
-
-def made_by_a_maker(core: Core, func) -> bool:
-    """Whether ``func`` names what ``vjp_of(...)`` or ``jvp_of(...)`` returned in the function
-    (generated code differentiated again): a derivative sourcegrad made, whose call has no
-    effect but its result, so an unused one may go."""
-    if not isinstance(func, gast.Name):
-        return False
-    for stmt in walk_statements(core.node.body):
-        targets = stmt.targets if isinstance(stmt, gast.Assign) else ()
-        if len(targets) == 1 and isinstance(targets[0], gast.Name) and targets[0].id == func.id:
-            value = stmt.value
-            if not isinstance(value, gast.Call):
-                return False
-            found = resolve(core.parsed, value.func, local_names(core))
-            return found is derive.makers().vjp_of or found is derive.makers().jvp_of
-    return False
+    return Op("dynamic", rule, params, operands, pure=False, described=label)
 
 
 def _maker_call(maker: str, wrt: tuple, keywords: tuple) -> gast.Call:
