@@ -15,7 +15,7 @@ import sys
 import types
 from typing import Any
 
-from .export_source import ExportError
+from .export_source import ExportError, locally_bound
 
 __all__ = [
     "StatementCopy",
@@ -345,17 +345,11 @@ def _reads(stmt, dropped: set) -> list[ast.Name]:
 
 
 def _locally_bound(stmt) -> set:
-    found = set()
-    for n in ast.walk(stmt):
-        if isinstance(n, ast.arg):
-            found.add(n.arg)
-        elif isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
-            found.add(n.id)
-        elif isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n is not stmt:
-            found.add(n.name)
-        elif isinstance(n, ast.alias):
-            found.add((n.asname or n.name).split(".")[0])
-    return found
+    """:func:`~.export_source.locally_bound`, and the names its imports bind."""
+    imported = {
+        (n.asname or n.name).split(".")[0] for n in ast.walk(stmt) if isinstance(n, ast.alias)
+    }
+    return locally_bound(stmt) | imported
 
 
 def _parent_call(stmt, node) -> ast.Call | None:
