@@ -72,6 +72,24 @@ def method_assign(w, x):
     return np.sum(h**3)
 
 
+def layers_in_a_list(w, x, layers):
+    h = np.tanh(x * w)
+    for layer in layers:
+        h = layer(h)
+    return np.sum(h**3)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a layer object known only when the derivative runs (a list's item) gets no copy of "
+    "the argument it writes into (transform/calls.py copies for objects held in globals)",
+)
+def test_a_layer_from_a_list_writing_its_argument():
+    """A layer object found only when the derivative runs (an item of a list) is called without
+    a copy: its in-place write reaches the adjoint."""
+    check(Case("layers_in_a_list", layers_in_a_list, (r(4, 3), r(4, 3), [Norm(), Norm()])))
+
+
 def read_after(w, x):
     h = np.tanh(x * w)
     center(h)  # REFUSED
@@ -115,13 +133,7 @@ CASES = [
     Case("scale_assign", scale_assign, (r(3, 2), r(4, 3)), order=2),
     Case("constant_written_after_use", constant_written_after_use, (r(4, 3), r(4, 3))),
     Case("helper_in_loop", helper_in_loop, (r(4, 3), r(4, 3)), order=2),
-    Case(
-        "method_assign",
-        method_assign,
-        (r(4, 3), r(4, 3)),
-        order=2,
-        xfail="a callable object found when the derivative runs is called without copies",
-    ),
+    Case("method_assign", method_assign, (r(4, 3), r(4, 3)), order=2),
 ]
 
 

@@ -174,6 +174,7 @@ def call_dynamic(core, func, args, varied, stmt=None, keywords: tuple = ()) -> O
 
     label = S.dotted(func) or S.text(func)
     receiver, wrt = _dynamic_wrt(core, func, args, varied)
+    _copies_for_known_callee(core, func, args[: len(args) - len(keywords)], wrt)
     operands = [func, *args]
     if not wrt:
         if (
@@ -250,6 +251,28 @@ def _dynamic_wrt(core, func, args, varied) -> tuple:
     ):
         wrt = (derive.RECEIVER, *wrt)
     return receiver, wrt
+
+
+def _copies_for_known_callee(core, func, args, wrt) -> None:
+    """A callable object or bound method held in a global, known when the derivative is built:
+    its call gets a copy of each argument it changes in place, as a helper's call does
+    (:func:`~.in_place.mark_copied_arguments`)."""
+    obj = resolve(core.parsed, func, local_names(core))
+    if isinstance(obj, types.MethodType):
+        fn = obj.__func__
+    elif callable_object(obj) and not isinstance(obj, types.FunctionType):
+        fn = inspect.getattr_static(type(obj), "__call__", None)
+    else:
+        return
+    if not (isinstance(fn, types.FunctionType) and is_user_function(fn)):
+        return
+    try:
+        node = parse(fn).node
+    except SourcegradError:
+        return
+    names = [a.id for a in node.args.posonlyargs + node.args.args][1:]  # after self
+    varied = {names[i] for i in wrt if isinstance(i, int) and i < len(names)}
+    mark_copied_arguments(node, dict(zip(names, args)), varied)
 
 
 def refuse_writing_helper(core, stmt, varied) -> None:
