@@ -132,7 +132,12 @@ def _assignment_aliases(node, written: set, out: dict, viewed_argument=None) -> 
             # `hs = [h]`, `d["h"] = h`: the container holds h itself, not a copy
             _add(out, name, S.text(holder), node.lineno)
     src = source_name(node.value)
-    if src is None and viewed_argument is not None and isinstance(node.value, gast.Call):
+    if (
+        src is None
+        and viewed_argument is not None
+        and isinstance(node.value, gast.Call)
+        and (S.names_in(target) | S.names_in(node.value)) & written  # a link could matter
+    ):
         argument = viewed_argument(node.value)
         src = None if argument is None else source_name(argument)
     if src is not None and isinstance(target, (gast.Tuple, gast.List)):

@@ -60,7 +60,7 @@ def analyze(
     out = core.node.body[-1].value if whole_output else _output(core)
     cfg = build_cfg(core.node.body)
     varied = solve_forward(cfg, set(wrt_names), varied_transfer(ops))
-    refuse_container_mutations(core, ops)
+    refuse_container_mutations(core, ops, cfg)
     resolve_calls(core, ops, varied, solve_forward(cfg, set(), closure_transfer(varied)))
     refuse_changed_captures(core, ops)
     useful_in = solve_backward(cfg, set(), useful_transfer(ops, out))

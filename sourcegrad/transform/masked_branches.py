@@ -38,12 +38,16 @@ def mask_where_branches(core, ops: dict, ranks: dict) -> None:
     ``np.where`` (alone) the masked form of its rule (see the module docstring): a division
     by an array, a power whose exponent is not a whole number from 1 up, or a function of
     :data:`UNBOUNDED_DERIVATIVES` of one argument (``ranks``: the names' ranks)."""
+    wheres = [
+        op
+        for op in (ops.get(id(stmt)) for stmt in walk_statements(core.node.body))
+        if op is not None and op.key is np.where and len(op.operands) == 3
+    ]
+    if not wheres:
+        return
     uses, defs = _uses_and_definitions(core.node.body)
     seen: set = set()
-    for stmt in walk_statements(core.node.body):
-        op = ops.get(id(stmt))
-        if op is None or op.key is not np.where or len(op.operands) != 3:
-            continue
+    for op in wheres:
         todo = [a.id for a in op.operands[1:] if isinstance(a, gast.Name)]
         while todo:
             name = todo.pop()

@@ -19,20 +19,21 @@ import gast
 from ..errors import SourcegradError, UnsupportedSyntaxError
 from . import syntax as S
 from .calls import nested_function
-from .cfg import build_cfg, solve_backward
+from .cfg import solve_backward
 from .in_place import changed_in_place
 from .parse import parse, resolve
 from .rule_binding import is_user_function, local_names
 from .walk import walk_statements
 
 
-def refuse_container_mutations(core, ops: dict) -> None:
+def refuse_container_mutations(core, ops: dict, cfg) -> None:
     """Refuse each call of a user function or nested function that changes a container
-    argument in place which the caller reads after the call (see the module docstring).
-    sourcegrad's own derivative code is not checked: its calls were checked in the user's."""
+    argument in place which the caller reads after the call (see the module docstring);
+    ``cfg`` is the core's control-flow graph. sourcegrad's own derivative code is not
+    checked: its calls were checked in the user's."""
     if core.parsed.filename.startswith("<sourcegrad"):
         return
-    live_after = solve_backward(build_cfg(core.node.body), set(), _liveness)
+    live: list = []  # the liveness, solved where a call first needs it (most cores: never)
     for stmt in walk_statements(core.node.body):
         op = ops.get(id(stmt))
         if op is None:
@@ -45,7 +46,11 @@ def refuse_container_mutations(core, ops: dict) -> None:
         passed = dict(zip(params, args)) | dict(kwargs)
         for param, line, _ in changed_in_place(body, set(params) | set(kwargs)):
             arg = passed.get(param)
-            if isinstance(arg, gast.Name) and arg.id in live_after[id(stmt)]:
+            if not isinstance(arg, gast.Name):
+                continue
+            if not live:
+                live.append(solve_backward(cfg, set(), _liveness))
+            if arg.id in live[0][id(stmt)]:
                 raise UnsupportedSyntaxError(
                     f"{label}() writes into its argument `{param}` in place (line {line}), "
                     f"and `{arg.id}` is read after the call: sourcegrad follows values, not "
