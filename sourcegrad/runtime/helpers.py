@@ -133,10 +133,13 @@ def given_seed(out, g):
     if type(g) is np.ndarray and g.shape == out.shape and g.dtype == out.dtype:
         if g.base is None and g.flags.writeable:  # the common case, decided at once
             return g
-    s = np.asarray(seed_like(g, out)).astype(out.dtype, casting="same_kind", copy=False)
+    s = seed_like(g, out)
+    s = (s if hasattr(s, "astype") else np.asarray(s)).astype(
+        out.dtype, casting="same_kind", copy=False
+    )  # (not np.asarray: a CuPy array stays one)
     if type(s) is np.ndarray and s.base is None and s.flags.writeable and s.shape == out.shape:
         return s
-    return np.array(np.broadcast_to(s, out.shape), dtype=out.dtype)
+    return np.broadcast_to(s, out.shape).astype(out.dtype, copy=True)
 
 
 @helper(linear=("g",), passes=True, dtype="operand")
