@@ -15,8 +15,9 @@ place, before its jumps are lowered, into forms the later passes differentiate:
 * a generator function (``yield`` in its body) becomes a function returning the list of what
   it yields (``yield v`` -> ``items.append(v)``, ``yield from xs`` -> a loop of appends,
   ``return`` -> ``return list(items)``), and a call of a generator function is made
-  ``list(call)`` (but where ``next`` or ``iter`` steps it): both run the generator to its
-  end at once, where Python runs it step by step (the same values unless the loop's body
+  ``list(call)`` (but where ``next`` or ``iter`` steps it); a generator function defined in
+  the function whose name is only called there returns its list too: both run the generator
+  to its end at once, where Python runs it step by step (the same values unless the loop's body
   changes what the generator reads, or breaks out of an endless one);
 * ``p.attr`` where ``attr`` is a property of the class of argument ``p`` (or of the items
   of an argument a loop runs over) -> ``type(p).attr.fget(p)``, the getter called (a field
