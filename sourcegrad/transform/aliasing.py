@@ -170,8 +170,8 @@ def _stored_names(value, whole: bool) -> set:
         return _stored_names(value.value, whole)
     if isinstance(value, (gast.List, gast.Tuple, gast.Set)):
         items = value.elts
-    elif isinstance(value, gast.Dict):
-        items = value.values
+    elif isinstance(value, gast.Dict):  # `{**d}` holds d's items, not d: not stored whole
+        items = [v for k, v in zip(value.keys, value.values) if k is not None]
     else:
         return set()
     return set().union(*(_stored_names(item, True) for item in items))
@@ -198,10 +198,31 @@ def _iteration_aliases(node, written: set, out: dict) -> None:
         _add(out, src, S.text(node.target), node.lineno, element)
 
 
+#: calls whose items are the items of their first argument (``reversed(hs)``)
+_ITEMS_OF_ARGUMENT = frozenset({"list", "tuple", "reversed", "sorted", "iter"})
+
+
+def _items_source(iterated):
+    """``iterated`` seen through the calls that hand on another value's items: ``d.values()``
+    and ``d.items()`` (the dict ``d``), ``reversed(hs)``, ``sorted(...)``, ``list(...)``."""
+    node = iterated
+    while isinstance(node, gast.Call):
+        func = node.func
+        if isinstance(func, gast.Name) and func.id in _ITEMS_OF_ARGUMENT and node.args:
+            node = node.args[0]
+        elif isinstance(func, gast.Attribute) and func.attr in ("values", "items"):
+            node = func.value
+        else:
+            break
+    return node
+
+
 def _loop_items(target, iterated) -> list:
     """``(loop variable, the name whose memory it may share)`` for the names a ``for``
-    target binds: ``for row in y``, ``for i, row in enumerate(y)``, ``for a, b in zip(y, z)``
-    (None where the item is not taken from a name's memory)."""
+    target binds: ``for row in y``, ``for i, row in enumerate(y)``, ``for a, b in zip(y, z)``,
+    ``for v in d.values()``, ``for k, v in d.items()`` (None where the item is not taken from
+    a name's memory)."""
+    iterated = _items_source(iterated)
     if isinstance(target, gast.Name):
         return [(target.id, source_name(iterated))]
     if not isinstance(target, (gast.Tuple, gast.List)):
@@ -264,6 +285,8 @@ def _is_fresh(value) -> bool:
     """Whether ``value`` is always a new object, sharing no memory with any name: arithmetic,
     a constant, a display, ``x.copy()``, a NumPy ufunc or allocating function."""
     if isinstance(value, (gast.BinOp, gast.Constant, gast.List, gast.Tuple, gast.Dict)):
+        return True
+    if isinstance(value, (gast.ListComp, gast.DictComp, gast.SetComp, gast.Set)):
         return True
     if isinstance(value, gast.UnaryOp):
         return True  # -x, +x and ~x of an array are new arrays; `not x` a bool

@@ -313,9 +313,15 @@ class StatementLowering:
         """The advice for a write through ``name`` while ``other`` shares its memory since
         ``line``: where ``name`` is the variable of a loop over ``other`` starting at ``line``,
         change ``other`` through an index; else ``otherwise``."""
-        loops = (n for n in S.walk(self.fn) if isinstance(n, gast.For) and n.lineno == line)
-        if not any(name in S.names_in(loop.target) for loop in loops):
+        loops = [n for n in S.walk(self.fn) if isinstance(n, gast.For) and n.lineno == line]
+        loops = [loop for loop in loops if name in S.names_in(loop.target)]
+        if not loops:
             return otherwise
+        if any(_over_dict_items(loop.iter) for loop in loops):
+            return (
+                f"change `{other}` through its keys (`for k in {other}: {other}[k] = ...`), "
+                f"or compute the new values whole (`{other} = {{k: ... for k in {other}}}`)"
+            )
         return (
             f"change `{other}` through an index (`for i in range(len({other})): "
             f"{other}[i] = ...`), or compute the new array whole (`{other} = ...`)"
@@ -458,6 +464,18 @@ _SIGNS = {
     gast.Mod: "%", gast.Pow: "**", gast.MatMult: "@", gast.BitAnd: "&", gast.BitOr: "|",
     gast.BitXor: "^", gast.LShift: "<<", gast.RShift: ">>",
 }  # fmt: skip
+
+
+def _over_dict_items(iterated) -> bool:
+    """Whether a loop runs over ``d.values()`` or ``d.items()`` (also inside ``enumerate``,
+    ``sorted``, ``list`` and the like)."""
+    return any(
+        isinstance(n, gast.Call)
+        and isinstance(n.func, gast.Attribute)
+        and n.func.attr in ("values", "items")
+        and not n.args
+        for n in S.walk(iterated)
+    )
 
 
 def _base(target) -> str:
