@@ -56,9 +56,17 @@ def aliases_of_written(fn, written: set | None = None, viewed_argument=None) -> 
         }
     out: dict = {}
     dicts = _dict_names(fn)
+    containers = dicts | _list_names(fn)
     for node in S.walk(fn):
-        if isinstance(node, gast.Assign) and len(node.targets) == 1:
-            _assignment_aliases(node, written, out, viewed_argument)
+        if isinstance(node, gast.Assign):
+            for target, value in _assigned_pairs(node.targets, node.value):
+                link = (target, value, node.lineno)
+                _assignment_aliases(link, written, out, viewed_argument, containers)
+            _chained_aliases(node, written, out)
+        elif isinstance(node, gast.NamedExpr) and getattr(node, "lineno", None) is not None:
+            # (one sourcegrad made has no line: `(f_1 := layer.f)(h)` names a callee)
+            link = (node.target, node.value, node.lineno)
+            _assignment_aliases(link, written, out, viewed_argument, containers)
         elif isinstance(node, gast.For) and getattr(node.iter, "id", None) not in dicts:
             _iteration_aliases(node, written, out)  # (a loop over a dict's keys shares nothing)
         elif (
@@ -76,6 +84,22 @@ def aliases_of_written(fn, written: set | None = None, viewed_argument=None) -> 
 def _dict_names(fn) -> set:
     """Names every assignment of which makes a dict (a display, a comprehension, ``dict(...)``):
     a loop over one of them runs over its keys."""
+    return _names_always_made(fn, _makes_dict)
+
+
+def _list_names(fn) -> set:
+    """Names every assignment of which makes a list (a display, a comprehension, ``list(...)``)."""
+    return _names_always_made(fn, _makes_list)
+
+
+def _makes_list(value) -> bool:
+    if isinstance(value, (gast.List, gast.ListComp)):
+        return True
+    return isinstance(value, gast.Call) and getattr(value.func, "id", None) == "list"
+
+
+def _names_always_made(fn, makes) -> set:
+    """Names every assignment of which is a value for which ``makes(value)`` holds."""
     made: dict = {}
     for node in S.walk(fn):
         targets = node.targets if isinstance(node, gast.Assign) else []
@@ -83,7 +107,7 @@ def _dict_names(fn) -> set:
             for n in S.walk(target):
                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                     value = node.value if target is n else None
-                    made.setdefault(n.id, []).append(_makes_dict(value))
+                    made.setdefault(n.id, []).append(makes(value))
         if isinstance(node, (gast.For, gast.AugAssign, gast.AnnAssign, gast.NamedExpr)):
             for n in S.walk(node.target):
                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
@@ -124,41 +148,115 @@ def source_name(value):
     return node.id if isinstance(node, gast.Name) else None
 
 
-def _assignment_aliases(node, written: set, out: dict, viewed_argument=None) -> None:
-    target = node.targets[0]
+def _assigned_pairs(targets, value) -> list:
+    """``(target, value)`` for each target of an assignment, a tuple target matched item by
+    item with a tuple display of the same length (``b, c = a, np.cos(x)``)."""
+    pairs = []
+    for target in targets:
+        if (
+            isinstance(target, (gast.Tuple, gast.List))
+            and isinstance(value, (gast.Tuple, gast.List))
+            and len(target.elts) == len(value.elts)
+            and not any(isinstance(e, gast.Starred) for e in [*target.elts, *value.elts])
+        ):
+            for t, v in zip(target.elts, value.elts):
+                pairs.extend(_assigned_pairs([t], v))
+        else:
+            pairs.append((target, value))
+    return pairs
+
+
+def _chained_aliases(node, written: set, out: dict) -> None:
+    """``a = b = np.zeros(3)``: the names bound hold one object."""
+    names = [t.id for t in node.targets if isinstance(t, gast.Name)]
+    for name in names:
+        for other in names:
+            if name in written and other != name:
+                _add(out, name, other, node.lineno)
+
+
+def _assignment_aliases(link, written: set, out: dict, viewed, containers: set) -> None:
+    """The links that ``target = value`` at ``line`` (``link``) makes (see
+    :func:`aliases_of_written`); ``containers``: the names that always hold a dict or list."""
+    target, value, line = link
     holder = target.value if isinstance(target, gast.Subscript) else target
-    for name in _stored_names(node.value, whole=isinstance(target, gast.Subscript)):
+    for name in _stored_names(value, whole=isinstance(target, gast.Subscript)):
         if name in written and S.text(holder) != name:
             # `hs = [h]`, `d["h"] = h`: the container holds h itself, not a copy
-            _add(out, name, S.text(holder), node.lineno)
-    src = source_name(node.value)
+            _add(out, name, S.text(holder), line)
+    sources = value_sources(value)
     if (
-        src is None
-        and viewed_argument is not None
-        and isinstance(node.value, gast.Call)
-        and (S.names_in(target) | S.names_in(node.value)) & written  # a link could matter
+        not sources
+        and viewed is not None
+        and isinstance(value, gast.Call)
+        and (S.names_in(target) | S.names_in(value)) & written  # a link could matter
     ):
-        argument = viewed_argument(node.value)
-        src = None if argument is None else source_name(argument)
-    if src is not None and isinstance(target, (gast.Tuple, gast.List)):
+        argument = viewed(value)
+        sources = set() if argument is None else value_sources(argument)
+    for src in sorted(sources):
+        # `y = d["a"]`, then `d["a"] = ...` puts a new item in the dict: y keeps the old one
+        item_of_container = src in containers and _is_element(value)
+        _link(target, value, src, line, written - {src} if item_of_container else written, out)
+
+
+def _link(target, value, src: str, line, written: set, out: dict) -> None:
+    """Link the names ``target`` binds with ``src``, whose memory ``value`` may share."""
+    if isinstance(target, (gast.Tuple, gast.List)):
         for n in S.walk(target):  # `a, b = np.split(y, 2)`: each part a view of y
             if isinstance(n, gast.Name) and n.id != src:
                 if src in written:
-                    _add(out, src, n.id, node.lineno)
+                    _add(out, src, n.id, line)
                 if n.id in written:
-                    _add(out, n.id, src, node.lineno)
-    if src in written and isinstance(target, gast.Name) and target.id != src:
+                    _add(out, n.id, src, line)
+    if not isinstance(target, gast.Name) or target.id == src:
+        return
+    if src in written:
         # `a = y[0]` is a view only when y has more than one axis: decided with ranks
-        element = isinstance(node.value, gast.Subscript) and isinstance(node.value.value, gast.Name)
-        _add(out, src, target.id, node.lineno, element)
-    if (
-        isinstance(target, gast.Name)
-        and target.id in written
-        and src is not None
-        and src != target.id
-    ):
+        _add(out, src, target.id, line, _is_element(value))
+    if target.id in written:
         # `z = y` (or a view of y), then `z[k] = v`: Python would change y too
-        _add(out, target.id, src, node.lineno)
+        _add(out, target.id, src, line)
+
+
+def _is_element(value) -> bool:
+    """``y[k]``, ``d.get(k)``, ``hs.pop()``, ``next(iter(hs))``: one item of a container or
+    array, which shares memory with it only where it is more than a number."""
+    if isinstance(value, gast.Subscript):
+        return isinstance(value.value, gast.Name)
+    if not isinstance(value, gast.Call):
+        return False
+    func = value.func
+    if isinstance(func, gast.Attribute):
+        return func.attr in _ITEM_METHODS and isinstance(func.value, gast.Name)
+    return isinstance(func, gast.Name) and func.id == "next"
+
+
+#: methods of a container that return one of its items (or one of their arguments)
+_ITEM_METHODS = frozenset({"get", "pop", "setdefault", "popitem"})
+#: builtins whose result is one of their arguments or items (``max(a, b)``, ``next(it)``)
+_ONE_OF_ARGUMENTS = frozenset({"max", "min", "next", "iter", "list", "tuple", "reversed", "sorted"})
+
+
+def value_sources(value) -> set:
+    """The names whose memory ``value`` may share: :func:`source_name` and, beyond views,
+    every form that hands on one of several values as it is (``a if c else b``, ``a or b``,
+    ``(y := a)``, ``d.get(k)``, ``hs.pop()``, ``next(iter(d.values()))``, ``max(a, b)``).
+    A value made new (arithmetic, a NumPy function that allocates) has none."""
+    if isinstance(value, gast.IfExp):
+        return value_sources(value.body) | value_sources(value.orelse)
+    if isinstance(value, gast.BoolOp):
+        return set().union(*(value_sources(v) for v in value.values))
+    if isinstance(value, gast.NamedExpr):
+        return value_sources(value.value) | {value.target.id}
+    if isinstance(value, gast.Call):
+        func = value.func
+        if isinstance(func, gast.Attribute) and func.attr in _ITEM_METHODS | {"values", "items"}:
+            extra = value.args[1:2] if func.attr in ("get", "setdefault") else []
+            return value_sources(func.value).union(*(value_sources(a) for a in extra))
+        if isinstance(func, gast.Name) and func.id in _ONE_OF_ARGUMENTS:
+            return set().union(*(value_sources(a) for a in value.args))
+    name = source_name(value)
+    return {name} if name is not None else set()
 
 
 def _stored_names(value, whole: bool) -> set:
