@@ -127,13 +127,19 @@ def _add(out: dict, name, other, line, element=False) -> None:
 
 def source_name(value):
     """The name whose memory ``value`` may share (through indexing, views, ``np.flip`` and
-    the like), or None."""
+    the like, an object's attributes), or None."""
     node = value
     while True:
         if isinstance(node, gast.Subscript):
             node = node.value
-        elif isinstance(node, gast.Attribute) and node.attr in _VIEW_METHODS:
+        elif isinstance(node, gast.Attribute):  # `y.T`, and an object's field: `layer.W`
             node = node.value
+        elif (
+            isinstance(node, gast.Call)
+            and getattr(node.func, "id", None) in ("getattr", "vars")
+            and node.args
+        ):  # `getattr(layer, "W")`; `vars(layer)` is the object's own attribute dict
+            node = node.args[0]
         elif (
             isinstance(node, gast.Call)
             and isinstance(node.func, gast.Attribute)

@@ -1,9 +1,12 @@
 """Every form that hands on an existing array rather than a new one links the two names, so
 a write through one of them is refused (Python changes both; sourcegrad writes into a copy):
 `a if c else b`, `a or b`, the walrus, chained assignment, tuple assignment item by item,
-`d.get(k)`, `d.setdefault(k, v)`, `hs.pop()`, `next(iter(d.values()))`. These all gave a
+`d.get(k)`, `d.setdefault(k, v)`, `hs.pop()`, `next(iter(d.values()))`, an object's field (`layer.W`, `getattr(layer, "W")`,
+`vars(layer)`). These all gave a
 silently wrong value before. A key written into a dict or list after one of its items was
 read (`y = d["a"]; d["a"] = 2 * y`) puts a new item there and is differentiated."""
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -89,6 +92,29 @@ def popped(x):
     return np.sum(a * x)
 
 
+@dataclasses.dataclass
+class Layer:
+    W: np.ndarray
+
+
+def field_read_then_written(layer, x):
+    W = layer.W
+    W[0] = 0.0  # REFUSED
+    return np.sum(layer.W * x)
+
+
+def getattr_then_written(layer, x):
+    W = getattr(layer, "W")  # noqa: B009 (written as users write it)
+    W[1] = 0.0  # REFUSED
+    return np.sum(layer.W * x)
+
+
+def vars_key_written(layer, x):
+    d = vars(layer)
+    d["W"] = d["W"] * 2  # REFUSED
+    return np.sum(layer.W * x)
+
+
 def get_then_key_write(x):
     d = {"a": np.sin(x)}
     y = d.get("a")
@@ -151,6 +177,11 @@ NEW = (sg.SourcegradError, "a new array")
             Case("or_expression", or_expression, (r(4),), refused=COPY),
             Case("tuple_assignment", tuple_assignment, (r(4),), refused=COPY),
             Case("popped", popped, (r(4),), refused=COPY),
+            Case("field_read_then_written", field_read_then_written, (Layer(r(4)), r(4)),
+                 refused=COPY),
+            Case("getattr_then_written", getattr_then_written, (Layer(r(4)), r(4)),
+                 refused=COPY),
+            Case("vars_key_written", vars_key_written, (Layer(r(4)), r(4)), refused=COPY),
             Case("get_then_key_write", get_then_key_write, (r(4),), order=2),
             Case("read_then_key_write", read_then_key_write, (r(4),), order=2),
             Case("state_dict_step", state_dict_step, (0.5 * r(3, 3), [r(3), r(3)]), order=2),
@@ -159,6 +190,6 @@ NEW = (sg.SourcegradError, "a new array")
             Case("swap_then_write", swap_then_write_a_product, (r(4),), order=2),
         ]
     ),
-)
+)  # fmt: skip
 def test_value_sharing_forms(case):
     check(case)
