@@ -234,13 +234,15 @@ def _is_element(value) -> bool:
     func = value.func
     if isinstance(func, gast.Attribute):
         return func.attr in _ITEM_METHODS and isinstance(func.value, gast.Name)
-    return isinstance(func, gast.Name) and func.id == "next"
+    return isinstance(func, gast.Name) and func.id in _ONE_OF_ARGUMENTS
 
 
 #: methods of a container that return one of its items (or one of their arguments)
 _ITEM_METHODS = frozenset({"get", "pop", "setdefault", "popitem"})
-#: builtins whose result is one of their arguments or items (``max(a, b)``, ``next(it)``)
-_ONE_OF_ARGUMENTS = frozenset({"max", "min", "next", "iter", "list", "tuple", "reversed", "sorted"})
+#: builtins whose result is one of their arguments or items (``max(a, b)``, ``next(it)``);
+#: ``list(hs)``, ``sorted(hs)`` and the like make a new container of the same items, which a
+#: name of one of the items is linked to where it is read from it (``a = c[0]``)
+_ONE_OF_ARGUMENTS = frozenset({"max", "min", "next"})
 
 
 def value_sources(value) -> set:
@@ -260,7 +262,8 @@ def value_sources(value) -> set:
             extra = value.args[1:2] if func.attr in ("get", "setdefault") else []
             return value_sources(func.value).union(*(value_sources(a) for a in extra))
         if isinstance(func, gast.Name) and func.id in _ONE_OF_ARGUMENTS:
-            return set().union(*(value_sources(a) for a in value.args))
+            args = value.args if len(value.args) > 1 else [_items_source(a) for a in value.args]
+            return set().union(*(value_sources(a) for a in args))
     name = source_name(value)
     return {name} if name is not None else set()
 

@@ -115,6 +115,20 @@ def vars_key_written(layer, x):
     return np.sum(layer.W * x)
 
 
+def max_of_a_list_written(x):
+    hs = [np.sin(x), np.cos(x)]
+    m = max(hs, key=lambda v: v[0])
+    m[0] = 3.0  # REFUSED
+    return np.sum(hs[0] * x) + np.sum(hs[1])
+
+
+def copied_list_key_written(x):
+    hs = [np.sin(x), np.cos(x)]
+    c = list(hs)
+    c[0] = x * 2
+    return np.sum(c[0] * hs[0])
+
+
 def get_then_key_write(x):
     d = {"a": np.sin(x)}
     y = d.get("a")
@@ -182,6 +196,8 @@ NEW = (sg.SourcegradError, "a new array")
             Case("getattr_then_written", getattr_then_written, (Layer(r(4)), r(4)),
                  refused=COPY),
             Case("vars_key_written", vars_key_written, (Layer(r(4)), r(4)), refused=COPY),
+            Case("max_of_a_list_written", max_of_a_list_written, (r(4),), refused=COPY),
+            Case("copied_list_key_written", copied_list_key_written, (r(4),), order=2),
             Case("get_then_key_write", get_then_key_write, (r(4),), order=2),
             Case("read_then_key_write", read_then_key_write, (r(4),), order=2),
             Case("state_dict_step", state_dict_step, (0.5 * r(3, 3), [r(3), r(3)]), order=2),
