@@ -2,7 +2,8 @@
 a write through one of them is refused (Python changes both; sourcegrad writes into a copy):
 `a if c else b`, `a or b`, the walrus, chained assignment, tuple assignment item by item,
 `d.get(k)`, `d.setdefault(k, v)`, `hs.pop()`, `next(iter(d.values()))`, an object's field (`layer.W`, `getattr(layer, "W")`,
-`vars(layer)`). These all gave a
+`vars(layer)`), and a list or dict read from a container then changed by its own methods
+(`hs = d["hs"]; hs.append(h)`). These all gave a
 silently wrong value before. A key written into a dict or list after one of its items was
 read (`y = d["a"]; d["a"] = 2 * y`) puts a new item there and is differentiated."""
 
@@ -129,6 +130,36 @@ def copied_list_key_written(x):
     return np.sum(c[0] * hs[0])
 
 
+def list_in_a_dict_appended(x):
+    d = {"hs": []}
+    hs = d["hs"]  # REFUSED
+    hs.append(np.sin(x))
+    return sum(np.sum(h * x) for h in d["hs"])
+
+
+def inner_list_appended(x):
+    outer = [[], []]
+    inner = outer[0]  # REFUSED
+    inner.append(np.sin(x))
+    return sum(np.sum(h * x) for h in outer[0])
+
+
+def copied_appended_stored_back(x):
+    d = {"hs": []}
+    hs = d["hs"].copy()
+    hs.append(np.sin(x))
+    d["hs"] = hs
+    return sum(np.sum(h * x) for h in d["hs"])
+
+
+def rebound_before_append(x):
+    d = {"hs": [np.cos(x)]}
+    hs = d["hs"]
+    hs = list(hs)
+    hs.append(np.sin(x))
+    return sum(np.sum(h * x) for h in hs) + np.sum(d["hs"][0])
+
+
 def get_then_key_write(x):
     d = {"a": np.sin(x)}
     y = d.get("a")
@@ -198,6 +229,12 @@ NEW = (sg.SourcegradError, "a new array")
             Case("vars_key_written", vars_key_written, (Layer(r(4)), r(4)), refused=COPY),
             Case("max_of_a_list_written", max_of_a_list_written, (r(4),), refused=COPY),
             Case("copied_list_key_written", copied_list_key_written, (r(4),), order=2),
+            Case("list_in_a_dict_appended", list_in_a_dict_appended, (r(4),),
+                 refused=(sg.SourcegradError, "store it back")),
+            Case("inner_list_appended", inner_list_appended, (r(4),),
+                 refused=(sg.SourcegradError, "store it back")),
+            Case("copied_appended_stored_back", copied_appended_stored_back, (r(4),), order=2),
+            Case("rebound_before_append", rebound_before_append, (r(4),), order=2),
             Case("get_then_key_write", get_then_key_write, (r(4),), order=2),
             Case("read_then_key_write", read_then_key_write, (r(4),), order=2),
             Case("state_dict_step", state_dict_step, (0.5 * r(3, 3), [r(3), r(3)]), order=2),
