@@ -7,8 +7,9 @@ from __future__ import annotations
 import gast
 
 from . import syntax as S
-from .aliasing import fresh_rebinding_line, source_name
+from .aliasing import bound_values, fresh_rebinding_line, source_name
 from .lists import popped_list
+from .node_facts import get_fact
 
 _REFUSED_STATEMENTS = {
     gast.Break: "`break` outside a loop",
@@ -95,12 +96,34 @@ class StatementLowering:
             )
             self.bind(popped, rest)
             return
-        if len(stmt.targets) == 1:
+        if get_fact(stmt, "item_write") and isinstance(stmt.targets[0], gast.Subscript):
+            # `xs[t] = item` after `item[k] = v`: Python's write changed the item in place
+            self.track_binding(stmt.targets[0], stmt.value)
+            self.refuse_item_of_tuple(stmt.targets[0])
+            self.set_item(stmt.targets[0], stmt.value, through_item=True)
+        elif len(stmt.targets) == 1:
             self.bind_target(stmt.targets[0], stmt.value)
         else:
             value = self.atom(stmt.value, "t")
             for target in stmt.targets:
                 self.bind_target(target, value)
+
+    def refuse_item_of_tuple(self, target):
+        """``t[i][k] = v`` with ``t`` a tuple (a display of the function's, or an argument
+        that is one): sourcegrad follows the write as a new ``t`` holding the new item, which
+        only a list or a dict can be."""
+        name = getattr(target.value, "id", None)
+        example = None
+        if name in self.params and self.params.index(name) < len(self.examples or ()):
+            example = self.examples[self.params.index(name)]
+        made = any(isinstance(v, gast.Tuple) for v in bound_values(self.fn, name))
+        if isinstance(example, tuple) or made:
+            self.refuse(
+                f"`{S.text(target)}[...] = ...` writes into an item of the tuple `{name}`, "
+                f"which sourcegrad follows only in a list or a dict: make `{name}` a list, or "
+                "build the new item and a new tuple whole",
+                target,
+            )
 
     def augmented_assign(self, stmt):
         self.track_binding(stmt.target, stmt.value)
@@ -367,9 +390,11 @@ class StatementLowering:
                 item = gast.Subscript(value=whole, slice=S.const(index), ctx=gast.Load())
                 self.bind_target(sub, item)
 
-    def set_item(self, target, value):
+    def set_item(self, target, value, through_item=False):
         """``x[k] = v``: a new value of ``x`` (a copy, so that the caller's array and any value
-        the adjoint still needs stay intact) with ``v`` written at ``k``."""
+        the adjoint still needs stay intact) with ``v`` written at ``k``; ``through_item``:
+        ``v`` is ``x[k]`` written into (``x[k][j] = w``), which Python changes in place, so
+        every other name of its memory is refused too."""
         if not isinstance(target.value, gast.Name):
             self.refuse(
                 f"assign into a named array (`x[k] = v`), not into `{S.text(target.value)}`", target
@@ -387,7 +412,9 @@ class StatementLowering:
         # view of one is always taken after the write: nothing to check there
         generated = self.p.filename.startswith("<sourcegrad")
         write_line = getattr(target, "lineno", self.lineno)
-        for other, line, element in () if generated else self.aliases.get(user_name, ()):
+        links = [*self.aliases.get(user_name, ())]
+        links += self.item_aliases.get(user_name, []) if through_item else []
+        for other, line, element in () if generated else links:
             fresh = fresh_rebinding_line(self.fn, user_name, write_line)
             if not self.link_holds(line, write_line, fresh):
                 continue  # made after this write, or `user_name` holds a new array since
