@@ -322,13 +322,21 @@ class ExpressionLowering:
 
     def star_keywords(self, v, call) -> list:
         """The ``(name, value)`` pairs ``**v`` passes, where ``v`` reads a dict argument whose
-        keys every call of this build shares: ``(k, v[k])`` for each key."""
+        keys every call of this build shares, or names a dict display of the function's with
+        constant string keys (:attr:`dict_keys`): ``(k, v[k])`` for each key; for a display
+        itself, its items."""
+        if isinstance(v, gast.Dict) and all(
+            isinstance(k, gast.Constant) and type(k.value) is str for k in v.keys
+        ):  # `**{"act": np.tanh}`: the display's own items
+            return [(k.value, value) for k, value in zip(v.keys, v.values)]
         known = self.example_value(v)
+        if isinstance(v, gast.Name) and self.env.get(v.id) in self.dict_keys:
+            known = dict.fromkeys(self.dict_keys[self.env[v.id]])
         if not (isinstance(known, dict) and all(type(k) is str for k in known)):
             self.refuse(
-                f"`**{S.text(v)}` in a call: sourcegrad splices `**` only of a dict argument (read "
-                "through constant keys) whose string keys it knows when it builds the derivative; "
-                "pass the keywords one by one",
+                f"`**{S.text(v)}` in a call: sourcegrad splices `**` only of a dict whose string "
+                "keys it knows when it builds the derivative (an argument read through constant "
+                "keys, a display with constant keys assigned once); pass the keywords one by one",
                 call,
             )
         held = self.atom(v, "star")

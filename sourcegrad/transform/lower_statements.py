@@ -447,6 +447,10 @@ class StatementLowering:
         self.names.reserve(new)
         self.env[user_name] = new
         self.user_vars.add(new)
+        keys = self.dict_keys.pop(current.id, None)
+        key = index.value if isinstance(index, gast.Constant) else None
+        if keys is not None and type(key) is str and user_name not in self.unversioned:
+            self.dict_keys[new] = keys if key in keys else [*keys, key]
         self.emit(S.assign(new, copy), temp=False)
         store = gast.Subscript(value=S.name(new), slice=index, ctx=gast.Store())
         self.emit(gast.Assign(targets=[store], value=v, type_comment=None), temp=False)
@@ -456,6 +460,11 @@ class StatementLowering:
         if path is not None and user_name not in self.env and user_name not in self.unversioned:
             # `W = params["W"]`: the user's own name for a path read.
             self.env[user_name] = self.path_read(*path, ident=user_name)
+            return
+        read = isinstance(value, gast.Name) and value.id in self.path_of
+        if read and user_name not in self.env and user_name not in self.unversioned:
+            # `W, b = params["W"], params["b"]`: a name for the path read made first
+            self.env[user_name] = value.id
             return
         simple = self.simple(value, user_name)
         if (
@@ -475,6 +484,11 @@ class StatementLowering:
         self.names.reserve(new)
         self.env[user_name] = new
         self.user_vars.add(new)
+        self.dict_keys.pop(new, None)
+        if new != user_name or user_name not in self.unversioned:
+            keys = _display_keys(value)
+            if keys is not None:
+                self.dict_keys[new] = keys
         if (user_name, self.lineno) in self.element_sites:
             self.element_names[(user_name, self.lineno)] = new
         self.emit(S.assign(new, simple), temp=False)
@@ -485,6 +499,23 @@ _SIGNS = {
     gast.Mod: "%", gast.Pow: "**", gast.MatMult: "@", gast.BitAnd: "&", gast.BitOr: "|",
     gast.BitXor: "^", gast.LShift: "<<", gast.RShift: ">>",
 }  # fmt: skip
+
+
+def _display_keys(value):
+    """The keys of ``{"a": ..., "b": ...}`` or ``dict(a=..., b=...)``, where all are constant
+    strings; else None."""
+    if isinstance(value, gast.Dict) and all(
+        isinstance(k, gast.Constant) and type(k.value) is str for k in value.keys
+    ):
+        return list(dict.fromkeys(k.value for k in value.keys))
+    if (
+        isinstance(value, gast.Call)
+        and getattr(value.func, "id", None) == "dict"
+        and not value.args
+        and all(k.arg is not None for k in value.keywords)
+    ):
+        return [k.arg for k in value.keywords]
+    return None
 
 
 def _base(target) -> str:

@@ -192,6 +192,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         self.returns_tuple = False
         self.user_vars: set = set()
         self.conditions: set = set()
+        self.dict_keys: dict = {}  # name in the core -> the string keys of the dict it holds
 
     def find_aliases(self, fn) -> None:
         """The names that may share memory with names written into, and the loops' line
