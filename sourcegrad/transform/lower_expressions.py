@@ -9,6 +9,7 @@ import gast
 
 from . import syntax as S
 from .node_facts import set_fact
+from .path_reads import UNKNOWN
 
 
 class ExpressionLowering:
@@ -272,7 +273,10 @@ class ExpressionLowering:
         for a in e.args:
             if isinstance(a, gast.Starred):  # the items named after what is spliced
                 part = a.value.id if isinstance(a.value, gast.Name) else base
-                args += [self.atom(x, part) for x in self.star_items(a.value, e)]
+                args += [
+                    x if isinstance(x, gast.Starred) else self.atom(x, part)
+                    for x in self.star_items(a.value, e)
+                ]
             else:
                 args.append(self.atom(a, base))
         keywords = []
@@ -294,6 +298,9 @@ class ExpressionLowering:
         ):
             return list(v.elts)
         known = self.example_value(v)
+        if known is UNKNOWN and isinstance(v, gast.Attribute) and v.attr == "shape":
+            # `np.random.rand(*h.shape)`: ints, which carry no derivative, spliced as written
+            return [gast.Starred(value=self.atom(v, "shape"), ctx=gast.Load())]
         if isinstance(known, (tuple, list)):
             length = len(known)
         elif isinstance(v, gast.Name) and v.id in self.local_names:
