@@ -108,6 +108,19 @@ class StatementLowering:
             for target in stmt.targets:
                 self.bind_target(target, value)
 
+    def named_path_read(self, name, value, target) -> bool:
+        """Whether ``value``, bound to ``name`` by the unpacking ``target = ...``, is a path
+        read that ``bind`` names after ``name`` (``W = params["W"]``): its root is no name
+        the unpacking binds."""
+        if not (
+            isinstance(name, gast.Name) and isinstance(value, (gast.Subscript, gast.Attribute))
+        ):
+            return False
+        if name.id in self.env or name.id in self.unversioned:
+            return False
+        path = self.path(value)
+        return path is not None and path[0] not in S.names_in(target)
+
     def refuse_item_of_tuple(self, target):
         """``t[i][k] = v`` with ``t`` a tuple (a display of the function's, or an argument
         that is one): sourcegrad follows the write as a new ``t`` holding the new item, which
@@ -278,7 +291,12 @@ class StatementLowering:
                 self.bind_starred(target, value)
                 return
             if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(target.elts):
-                atoms = [self.atom(e, _base(t)) for e, t in zip(value.elts, target.elts)]
+                # `W, b = p["W"], p["b"]`: path reads named as `W = p["W"]` names them, after
+                # every other value is read (none reads a name bound here before it is bound)
+                atoms = [
+                    e if self.named_path_read(t, e, target) else self.atom(e, _base(t))
+                    for e, t in zip(value.elts, target.elts)
+                ]
                 self.check_views_read_after_writes(target.elts, value.elts, atoms)
                 # `a, b = b, a` reads every value before it binds a name: a value that is
                 # itself a name being bound is held in a temporary first
@@ -460,11 +478,6 @@ class StatementLowering:
         if path is not None and user_name not in self.env and user_name not in self.unversioned:
             # `W = params["W"]`: the user's own name for a path read.
             self.env[user_name] = self.path_read(*path, ident=user_name)
-            return
-        read = isinstance(value, gast.Name) and value.id in self.path_of
-        if read and user_name not in self.env and user_name not in self.unversioned:
-            # `W, b = params["W"], params["b"]`: a name for the path read made first
-            self.env[user_name] = value.id
             return
         simple = self.simple(value, user_name)
         if (
