@@ -848,6 +848,13 @@ def append_straight_line(x):
     return np.sum(ys[0] * ys[1])
 
 
+def subscript_assign_nested(x):
+    y = {"a": np.zeros(3)}
+    for i in range(3):
+        y["a"][i] = x[i] * y["a"][i - 1]
+    return np.sum(y["a"] ** 2)
+
+
 def append_then_stack(xs, w):
     hs = []
     h = w * 0.0
@@ -876,11 +883,12 @@ def set_item_while_iterating(x):
     return s
 
 
-def subscript_assign_nested(x):
-    y = {"a": np.zeros(3)}
+def subscript_assign_nested_shared(x):
+    h = np.zeros(3)
+    y = {"a": h}
     for i in range(3):
-        y["a"][i] = x[i]  # REFUSE: subscript_assign_nested
-    return np.sum(y["a"])
+        y["a"][i] = x[i]  # REFUSE: subscript_assign_nested_shared
+    return np.sum(h * y["a"])
 
 
 def for_else(x):

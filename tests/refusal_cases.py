@@ -48,9 +48,9 @@ def uses_with(x):
 
 
 def subscript_assign(x):
-    y = {"a": np.zeros(3)}
-    y["a"][0] = x[0]  # REFUSE: subscript_assign
-    return np.sum(y["a"])
+    y = {"a": x}
+    y["a"][0] = 0.0  # REFUSE: subscript_assign
+    return np.sum(y["a"] * x)
 
 
 def uses_try(x):

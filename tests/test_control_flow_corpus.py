@@ -351,6 +351,7 @@ CASES = [
     case(c.append_in_loop, X3),
     case(c.append_straight_line, X3),
     case(c.append_then_stack, M43, X3, wrt=(0, 1)),
+    case(c.subscript_assign_nested, X3),
     # minimal reproducers of failures this corpus found on earlier revisions
     case(c.min_loop_var_shadows_active, X3),
     case(c.nested_def_captures_active, X3),
@@ -377,7 +378,7 @@ CASES = [
     case(c.min_write_then_iterate, X3),
     case(c.min_iterate_then_write, X3, xfail_generic=FALSE_REFUSAL),
     case(c.min_element_read_then_write, X3, xfail_generic=FALSE_REFUSAL_ELEMENT),
-    case(c.min_element_read_rebound_then_write, X3, xfail_generic=FALSE_REFUSAL_ELEMENT),
+    case(c.min_element_read_rebound_then_write, X3),
     case(
         c.broadcast_up_in_loop,
         np.array([0.3, -0.2, 0.5]),
@@ -456,7 +457,7 @@ def line_of(tag: str) -> int:
 REFUSALS = [
     "set_item_through_alias",
     "set_item_while_iterating",
-    "subscript_assign_nested",
+    "subscript_assign_nested_shared",
     "try_in_loop",
 ]
 

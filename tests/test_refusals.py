@@ -33,7 +33,7 @@ CASES = [
     ("uses_yield", sg.UnsupportedSyntaxError, (X,), "generator"),
     ("uses_del", sg.UnsupportedSyntaxError, (X,), "drop the statement"),
     ("uses_with", sg.UnsupportedSyntaxError, (X,), "caller"),
-    ("subscript_assign", sg.UnsupportedSyntaxError, (X,), "named array"),
+    ("subscript_assign", sg.UnsupportedSyntaxError, (X,), "explicit copy"),
     ("uses_try", sg.UnsupportedSyntaxError, (X,), "caller"),
     ("uses_global", sg.UnsupportedSyntaxError, (X,), "argument"),
     ("no_return", sg.UnsupportedSyntaxError, (X,), "return"),

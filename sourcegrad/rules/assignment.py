@@ -35,6 +35,7 @@ def _list_append_tangent(z, xs, v):  # z = [*xs, v]
 @adjoint(sum)
 def _builtin_sum(z, iterable, start=0):
     d[iterable] += unsum(d[z], iterable)
+    d[start] += sum_to(d[z], start)
 
 
 @tangent(sum)

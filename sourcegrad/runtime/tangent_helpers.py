@@ -119,10 +119,21 @@ def _keys(x):
 
 @helper(linear=("dxs", "dv"), jointly=True)
 def append_tangent(dxs, dv, xs, v):
-    """The tangent of ``[*xs, v]``."""
+    """The tangent of ``[*xs, v]``; a None in ``dv`` (a display's constant item, as in
+    ``xs.append((2.0, w))``) is ``v``'s item's zero."""
     if dxs is None:
         dxs = zero_tangent(list(xs))
-    return [*dxs, zero_tangent(v) if dv is None else dv]
+    return [*dxs, _filled(dv, v)]
+
+
+def _filled(dv, v):
+    """The tangent ``dv`` of ``v`` with zeros for None, item by item in a tuple or list."""
+    if dv is None:
+        return zero_tangent(v)
+    if type(dv) in (tuple, list) and isinstance(v, (tuple, list)) and len(dv) == len(v):
+        items = [_filled(t, x) for t, x in zip(dv, v)]
+        return items if type(dv) is list else tuple(items)
+    return dv
 
 
 @helper(called_by="running")

@@ -8,6 +8,7 @@ import gast
 import numpy as np
 
 from . import syntax as S
+from .node_facts import get_fact
 
 _VIEW_METHODS = frozenset(
     {"reshape", "ravel", "transpose", "squeeze", "swapaxes", "view", "T", "flat", "real", "imag"}
@@ -27,6 +28,10 @@ _VIEW_FUNCTIONS = frozenset(
 )  # fmt: skip
 
 
+#: attributes of an array that describe it, each a number, tuple or dtype of its own
+_ARRAY_FACTS = frozenset({"shape", "ndim", "size", "dtype", "itemsize", "nbytes", "strides"})
+
+
 def _module_function(func) -> bool:
     """``np.squeeze`` and the like: a function of NumPy's module, not a method of an array."""
     return isinstance(func.value, gast.Name) and func.value.id in ("np", "numpy")
@@ -39,13 +44,18 @@ def _view_function(func) -> bool:
     return name in _VIEW_FUNCTIONS
 
 
-def aliases_of_written(fn, written: set | None = None, viewed_argument=None) -> dict:
+def aliases_of_written(
+    fn, written: set | None = None, viewed_argument=None, containers=None
+) -> dict:
     """For each name written into (``x[k] = v``; or each name of ``written``), the names that
     may share its memory (``y = x``, ``y = x[1:]``, ``y = x.T``, ``for y in x``,
     ``ys.append(x)``): ``(name, line, element)``, ``element`` when it is a plain index or
     iteration, which shares memory only if it leaves more than a number.
     ``viewed_argument(call)``: the argument whose memory the result of a call of the user's
-    function may share (``v = first_rows(y)``), or None."""
+    function may share (``v = first_rows(y)``), or None. An item read out of a name that
+    holds a dict or a list (every assignment makes one) is no link (``h = hs[t - 1]``, then
+    ``hs[t] = ...``): a new item put into the container leaves the item read before as it
+    was (:func:`item_aliases` gives the links of a write into an item of an item)."""
     if written is None:
         written = {
             n.value.id
@@ -56,8 +66,10 @@ def aliases_of_written(fn, written: set | None = None, viewed_argument=None) -> 
         }
     out: dict = {}
     dicts = _dict_names(fn)
-    containers = dicts | _list_names(fn)
+    containers = _dict_names(fn, _makes_container) if containers is None else containers
     for node in S.walk(fn):
+        if isinstance(node, gast.Assign) and get_fact(node, "item_write") is not None:
+            continue  # the item written into and put back: no other name holds it
         if isinstance(node, gast.Assign):
             for target, value in _assigned_pairs(node.targets, node.value):
                 link = (target, value, node.lineno)
@@ -81,25 +93,11 @@ def aliases_of_written(fn, written: set | None = None, viewed_argument=None) -> 
     return out
 
 
-def _dict_names(fn) -> set:
+def _dict_names(fn, makes=None) -> set:
     """Names every assignment of which makes a dict (a display, a comprehension, ``dict(...)``):
-    a loop over one of them runs over its keys."""
-    return _names_always_made(fn, _makes_dict)
-
-
-def _list_names(fn) -> set:
-    """Names every assignment of which makes a list (a display, a comprehension, ``list(...)``)."""
-    return _names_always_made(fn, _makes_list)
-
-
-def _makes_list(value) -> bool:
-    if isinstance(value, (gast.List, gast.ListComp)):
-        return True
-    return isinstance(value, gast.Call) and getattr(value.func, "id", None) == "list"
-
-
-def _names_always_made(fn, makes) -> set:
-    """Names every assignment of which is a value for which ``makes(value)`` holds."""
+    a loop over one of them runs over its keys. With ``makes(value)``: the names every
+    assignment of which makes what ``makes`` says."""
+    makes = makes or _makes_dict
     made: dict = {}
     for node in S.walk(fn):
         targets = node.targets if isinstance(node, gast.Assign) else []
@@ -121,6 +119,108 @@ def _makes_dict(value) -> bool:
     return isinstance(value, gast.Call) and getattr(value.func, "id", None) == "dict"
 
 
+def item_aliases(fn, viewed_argument=None) -> dict:
+    """For each name written into through an item (``xs[t][k] = v``, lowered with the
+    ``item_write`` fact): the names that may share the memory of its items, which Python's
+    write changes too (``h = xs[t]``, ``for h in xs``; ``xs[t] = h``, ``xs = [h]``,
+    ``xs.append(h)``, ``xs = dict(p)``, :func:`_held_items`), as :func:`aliases_of_written`
+    gives them."""
+    deep = {get_fact(n, "item_write") for n in S.walk(fn) if isinstance(n, gast.Assign)}
+    deep.discard(None)
+    out = aliases_of_written(fn, deep, viewed_argument, containers=set())
+    for name in deep:
+        _held_items(fn, name, out)
+    return out
+
+
+def _held_items(fn, name: str, out: dict) -> None:
+    """Link ``name``, written into through an item, to each value it is given as an item that
+    may be another name's memory (``xs[t] = h``, ``xs = [h]``, ``xs.append(h)``, ``xs =
+    dict(p)``): only new objects may be its items (``np.zeros(...)``, arithmetic, a copy)."""
+    for node in S.walk(fn):
+        if isinstance(node, gast.Assign) and get_fact(node, "item_write") is None:
+            for target in node.targets:
+                for value in _bound_values(target, node.value, name):
+                    if value is not None and not _new_value(value):
+                        _add(out, name, S.text(value), node.lineno)
+        elif isinstance(node, (gast.AugAssign, gast.AnnAssign, gast.For, gast.NamedExpr)):
+            if name in S.names_in(node.target):
+                _add(out, name, S.text(node), node.lineno)
+        elif (
+            isinstance(node, gast.Call)
+            and isinstance(node.func, gast.Attribute)
+            and isinstance(node.func.value, gast.Name)
+            and node.func.value.id == name
+            and node.func.attr in ("append", "insert", "extend", "update", "setdefault")
+            and not (node.func.attr == "append" and all(_new_value(a) for a in node.args))
+        ):
+            _add(out, name, S.text(node), node.lineno)
+
+
+def bound_values(fn, name: str) -> list:
+    """Every value ``fn`` assigns to ``name`` (a part of a display unpacked into names; the
+    whole value where the part is not known)."""
+    return [
+        v
+        for node in S.walk(fn)
+        if isinstance(node, gast.Assign)
+        for t in node.targets
+        if not isinstance(t, gast.Subscript)
+        for v in _bound_values(t, node.value, name)
+    ]
+
+
+def _bound_values(target, value, name: str) -> list:
+    """The values an assignment of ``value`` to ``target`` gives ``name``, as a whole or as
+    an item (``name[k] = value``); the whole ``value`` where the part is not known."""
+    if isinstance(target, gast.Name):
+        return [value] if target.id == name else []
+    if isinstance(target, gast.Subscript):
+        return [value] if getattr(target.value, "id", None) == name else []
+    if isinstance(target, (gast.Tuple, gast.List)) and name in S.names_in(target):
+        if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(target.elts):
+            return [v for t, e in zip(target.elts, value.elts) for v in _bound_values(t, e, name)]
+        return [value]
+    return []
+
+
+_DISPLAYS = (gast.List, gast.Tuple, gast.Set, gast.Dict, gast.ListComp, gast.SetComp, gast.DictComp)
+
+
+def _new_value(value) -> bool:
+    """Whether ``value`` is a new object none of whose parts another name may hold: a new
+    array (:func:`_is_fresh`), or a display, comprehension, ``dict()``, ``[0.0] * n`` or
+    ``[a] + [b]`` of such."""
+    if isinstance(value, (gast.List, gast.Tuple, gast.Set)):
+        return all(_new_value(e) for e in value.elts)
+    if isinstance(value, gast.Dict):
+        return all(v is not None and _new_value(v) for v in value.values)
+    if isinstance(value, (gast.ListComp, gast.SetComp)):
+        return _new_value(value.elt)
+    if isinstance(value, gast.DictComp):
+        return _new_value(value.value)
+    if isinstance(value, gast.BinOp) and isinstance(value.left, _DISPLAYS + (gast.BinOp,)):
+        if isinstance(value.op, gast.Mult):  # `[0.0] * n` holds one object n times
+            return all(isinstance(e, gast.Constant) for e in getattr(value.left, "elts", [None]))
+        return _new_value(value.left) and _new_value(value.right)
+    if isinstance(value, gast.BinOp) and isinstance(value.right, _DISPLAYS):
+        return _new_value(gast.BinOp(left=value.right, op=value.op, right=value.left))
+    if isinstance(value, gast.Call) and not value.args and not value.keywords:
+        if getattr(value.func, "id", None) in ("dict", "list"):
+            return True
+    return _is_fresh(value)
+
+
+def _makes_container(value) -> bool:
+    """Whether ``value`` makes a new dict or list: a display, a comprehension, ``dict(...)``,
+    ``list(...)``, ``[...] * n``."""
+    if _makes_dict(value) or isinstance(value, (gast.List, gast.ListComp)):
+        return True
+    if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Mult):
+        return isinstance(value.left, gast.List) or isinstance(value.right, gast.List)
+    return isinstance(value, gast.Call) and getattr(value.func, "id", None) == "list"
+
+
 def _add(out: dict, name, other, line, element=False) -> None:
     out.setdefault(name, []).append((other, line, element))
 
@@ -132,6 +232,8 @@ def source_name(value):
     while True:
         if isinstance(node, gast.Subscript):
             node = node.value
+        elif isinstance(node, gast.Attribute) and node.attr in _ARRAY_FACTS:
+            return None  # `x.shape[:2]`: a new tuple or number, whatever `x` holds
         elif isinstance(node, gast.Attribute):  # `y.T`, and an object's field: `layer.W`
             node = node.value
         elif (

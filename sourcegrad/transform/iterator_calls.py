@@ -10,6 +10,8 @@ place, before its jumps are lowered, into forms the later passes differentiate:
   zip(xs, ys)]``; with ``f`` a lambda, its body is the comprehension's element and its
   parameters the loop's targets (``map(lambda p: p * 2, ps)`` -> ``[p * 2 for p in ps]``);
 * ``filter(f, xs)`` -> ``[x for x in xs if f(x)]`` (``filter(None, xs)`` tests ``x`` itself);
+* ``list(zip(xs, ys))`` -> ``[(x, y) for x, y in zip(xs, ys)]``, ``list(enumerate(xs))`` ->
+  ``[(i, x) for i, x in enumerate(xs)]`` (the builtins');
 * ``acc = functools.reduce(f, xs, init)`` -> ``acc = init`` then ``for x in xs: acc = f(acc,
   x)``, the lambda's body written out as the step; without ``init`` the first item starts;
 * a generator function (``yield`` in its body) becomes a function returning the list of what
@@ -62,6 +64,7 @@ def lower_iterator_calls(fn: gast.FunctionDef, resolve, names: S.NameGen) -> Non
     for nested in _nested_generators_only_called(fn):
         _collect_yields(nested, names.fresh("yielded"))
     _list_generator_calls(fn, resolve)
+    _list_zips(fn, resolve, names)
     _call_property_getters(fn, resolve)
     _name_called_fields(fn, resolve, names)
     _call_super_methods(fn, resolve)
@@ -162,6 +165,39 @@ def _list_generator_calls(fn: gast.FunctionDef, resolve) -> None:
         if isinstance(node, gast.Call) and S.dotted(node.func) in ("next", "iter"):
             node.args = [a.args[0] if _listed(a, resolve) else a for a in node.args]
         return S.call(S.name("list"), [node]) if _generator_call(node, resolve) else node
+
+    _rewrite_own(fn, listed)
+
+
+def _list_zips(fn: gast.FunctionDef, resolve, names: S.NameGen) -> None:
+    """Replace each ``list(zip(xs, ys))`` / ``list(enumerate(xs))`` in ``fn``'s own scope by
+    the comprehension building the same list of tuples."""
+
+    def listed(node):
+        if not (
+            isinstance(node, gast.Call)
+            and len(node.args) == 1
+            and not node.keywords
+            and resolve(node.func) is list
+            and isinstance(node.args[0], gast.Call)
+            and not node.args[0].keywords
+        ):
+            return node
+        inner = node.args[0]
+        kind = resolve(inner.func)
+        if any(isinstance(a, gast.Starred) for a in inner.args) or not inner.args:
+            return node
+        if kind is zip:
+            count = len(inner.args)
+        elif kind is enumerate and len(inner.args) <= 2:
+            count = 2
+        else:
+            return node
+        parts = [names.fresh("item", always_suffix=True) for _ in range(count)]
+        target = gast.Tuple(elts=[S.name(p, store=True) for p in parts], ctx=gast.Store())
+        each = gast.comprehension(target=target, iter=inner, ifs=[], is_async=0)
+        element = gast.Tuple(elts=[S.name(p) for p in parts], ctx=gast.Load())
+        return gast.copy_location(gast.ListComp(elt=element, generators=[each]), node)
 
     _rewrite_own(fn, listed)
 

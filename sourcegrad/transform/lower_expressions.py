@@ -9,6 +9,7 @@ import gast
 
 from . import syntax as S
 from .node_facts import set_fact
+from .path_reads import UNKNOWN
 
 
 class ExpressionLowering:
@@ -272,7 +273,10 @@ class ExpressionLowering:
         for a in e.args:
             if isinstance(a, gast.Starred):  # the items named after what is spliced
                 part = a.value.id if isinstance(a.value, gast.Name) else base
-                args += [self.atom(x, part) for x in self.star_items(a.value, e)]
+                args += [
+                    x if isinstance(x, gast.Starred) else self.atom(x, part)
+                    for x in self.star_items(a.value, e)
+                ]
             else:
                 args.append(self.atom(a, base))
         keywords = []
@@ -294,6 +298,9 @@ class ExpressionLowering:
         ):
             return list(v.elts)
         known = self.example_value(v)
+        if known is UNKNOWN and isinstance(v, gast.Attribute) and v.attr == "shape":
+            # `np.random.rand(*h.shape)`: ints, which carry no derivative, spliced as written
+            return [gast.Starred(value=self.atom(v, "shape"), ctx=gast.Load())]
         if isinstance(known, (tuple, list)):
             length = len(known)
         elif isinstance(v, gast.Name) and v.id in self.local_names:
@@ -322,13 +329,21 @@ class ExpressionLowering:
 
     def star_keywords(self, v, call) -> list:
         """The ``(name, value)`` pairs ``**v`` passes, where ``v`` reads a dict argument whose
-        keys every call of this build shares: ``(k, v[k])`` for each key."""
+        keys every call of this build shares, or names a dict display of the function's with
+        constant string keys (:attr:`dict_keys`): ``(k, v[k])`` for each key; for a display
+        itself, its items."""
+        if isinstance(v, gast.Dict) and all(
+            isinstance(k, gast.Constant) and type(k.value) is str for k in v.keys
+        ):  # `**{"act": np.tanh}`: the display's own items
+            return [(k.value, value) for k, value in zip(v.keys, v.values)]
         known = self.example_value(v)
+        if isinstance(v, gast.Name) and self.env.get(v.id) in self.dict_keys:
+            known = dict.fromkeys(self.dict_keys[self.env[v.id]])
         if not (isinstance(known, dict) and all(type(k) is str for k in known)):
             self.refuse(
-                f"`**{S.text(v)}` in a call: sourcegrad splices `**` only of a dict argument (read "
-                "through constant keys) whose string keys it knows when it builds the derivative; "
-                "pass the keywords one by one",
+                f"`**{S.text(v)}` in a call: sourcegrad splices `**` only of a dict whose string "
+                "keys it knows when it builds the derivative (an argument read through constant "
+                "keys, a display with constant keys assigned once); pass the keywords one by one",
                 call,
             )
         held = self.atom(v, "star")

@@ -7,8 +7,9 @@ from __future__ import annotations
 import gast
 
 from . import syntax as S
-from .aliasing import fresh_rebinding_line, source_name
+from .aliasing import bound_values, fresh_rebinding_line, source_name
 from .lists import popped_list
+from .node_facts import get_fact
 
 _REFUSED_STATEMENTS = {
     gast.Break: "`break` outside a loop",
@@ -95,12 +96,47 @@ class StatementLowering:
             )
             self.bind(popped, rest)
             return
-        if len(stmt.targets) == 1:
+        if get_fact(stmt, "item_write") and isinstance(stmt.targets[0], gast.Subscript):
+            # `xs[t] = item` after `item[k] = v`: Python's write changed the item in place
+            self.track_binding(stmt.targets[0], stmt.value)
+            self.refuse_item_of_tuple(stmt.targets[0])
+            self.set_item(stmt.targets[0], stmt.value, through_item=True)
+        elif len(stmt.targets) == 1:
             self.bind_target(stmt.targets[0], stmt.value)
         else:
             value = self.atom(stmt.value, "t")
             for target in stmt.targets:
                 self.bind_target(target, value)
+
+    def named_path_read(self, name, value, target) -> bool:
+        """Whether ``value``, bound to ``name`` by the unpacking ``target = ...``, is a path
+        read that ``bind`` names after ``name`` (``W = params["W"]``): its root is no name
+        the unpacking binds."""
+        if not (
+            isinstance(name, gast.Name) and isinstance(value, (gast.Subscript, gast.Attribute))
+        ):
+            return False
+        if name.id in self.env or name.id in self.unversioned:
+            return False
+        path = self.path(value)
+        return path is not None and path[0] not in S.names_in(target)
+
+    def refuse_item_of_tuple(self, target):
+        """``t[i][k] = v`` with ``t`` a tuple (a display of the function's, or an argument
+        that is one): sourcegrad follows the write as a new ``t`` holding the new item, which
+        only a list or a dict can be."""
+        name = getattr(target.value, "id", None)
+        example = None
+        if name in self.params and self.params.index(name) < len(self.examples or ()):
+            example = self.examples[self.params.index(name)]
+        made = any(isinstance(v, gast.Tuple) for v in bound_values(self.fn, name))
+        if isinstance(example, tuple) or made:
+            self.refuse(
+                f"`{S.text(target)}[...] = ...` writes into an item of the tuple `{name}`, "
+                f"which sourcegrad follows only in a list or a dict: make `{name}` a list, or "
+                "build the new item and a new tuple whole",
+                target,
+            )
 
     def augmented_assign(self, stmt):
         self.track_binding(stmt.target, stmt.value)
@@ -255,7 +291,12 @@ class StatementLowering:
                 self.bind_starred(target, value)
                 return
             if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(target.elts):
-                atoms = [self.atom(e, _base(t)) for e, t in zip(value.elts, target.elts)]
+                # `W, b = p["W"], p["b"]`: path reads named as `W = p["W"]` names them, after
+                # every other value is read (none reads a name bound here before it is bound)
+                atoms = [
+                    e if self.named_path_read(t, e, target) else self.atom(e, _base(t))
+                    for e, t in zip(value.elts, target.elts)
+                ]
                 self.check_views_read_after_writes(target.elts, value.elts, atoms)
                 # `a, b = b, a` reads every value before it binds a name: a value that is
                 # itself a name being bound is held in a temporary first
@@ -373,9 +414,11 @@ class StatementLowering:
                 item = gast.Subscript(value=whole, slice=S.const(index), ctx=gast.Load())
                 self.bind_target(sub, item)
 
-    def set_item(self, target, value):
+    def set_item(self, target, value, through_item=False):
         """``x[k] = v``: a new value of ``x`` (a copy, so that the caller's array and any value
-        the adjoint still needs stay intact) with ``v`` written at ``k``."""
+        the adjoint still needs stay intact) with ``v`` written at ``k``; ``through_item``:
+        ``v`` is ``x[k]`` written into (``x[k][j] = w``), which Python changes in place, so
+        every other name of its memory is refused too."""
         if not isinstance(target.value, gast.Name):
             self.refuse(
                 f"assign into a named array (`x[k] = v`), not into `{S.text(target.value)}`", target
@@ -391,12 +434,46 @@ class StatementLowering:
             )
         # sourcegrad's own derivative code writes only into arrays it has just copied, so a
         # view of one is always taken after the write: nothing to check there
-        generated = self.p.filename.startswith("<sourcegrad")
+        if not self.p.filename.startswith("<sourcegrad"):
+            links = [*self.aliases.get(user_name, ())]
+            links += self.item_aliases.get(user_name, []) if through_item else []
+            self.refuse_shared_links(user_name, target, links)
+        v = self.atom(value, user_name)
+        index = self.index(target.slice, user_name)
+        current = S.name(self.env.get(user_name, user_name))
+        copy = S.call(gast.Attribute(value=current, attr="copy", ctx=gast.Load()))
+        if user_name in self.unversioned:
+            new = user_name
+        else:
+            new = self.names.fresh(user_name) if user_name in self.env else user_name
+        self.names.reserve(new)
+        self.env[user_name] = new
+        self.user_vars.add(new)
+        keys = self.dict_keys.pop(current.id, None)
+        key = index.value if isinstance(index, gast.Constant) else None
+        if keys is not None and type(key) is str and user_name not in self.unversioned:
+            self.dict_keys[new] = keys if key in keys else [*keys, key]
+        self.emit(S.assign(new, copy), temp=False)
+        store = gast.Subscript(value=S.name(new), slice=index, ctx=gast.Store())
+        self.emit(gast.Assign(targets=[store], value=v, type_comment=None), temp=False)
+
+    def refuse_shared_links(self, user_name: str, target, links) -> None:
+        """Refuse the write ``target = ...`` into ``user_name`` where one of ``links`` (``(other
+        name, line, element)``) may still share its memory; an element link is refused in
+        analysis only if ``other`` turns out to be more than a number."""
         write_line = getattr(target, "lineno", self.lineno)
-        for other, line, element in () if generated else self.aliases.get(user_name, ()):
+        for other, line, element in links:
             fresh = fresh_rebinding_line(self.fn, user_name, write_line)
             if not self.link_holds(line, write_line, fresh):
                 continue  # made after this write, or `user_name` holds a new array since
+            if element and (
+                self.is_dict(S.name(user_name))
+                or line <= write_line
+                and line < fresh_rebinding_line(self.fn, other, write_line)
+            ):
+                # a new item put into a dict leaves the item read before (`v = d.get("v")`)
+                # as it was; and `other`, read out of `user_name`, holds a new array since
+                continue
             message = (
                 f"`{user_name}[...] = ...` while `{other}` may share {user_name}'s memory (they "
                 f"are linked at line {line}): sourcegrad writes into a copy of {user_name}, so "
@@ -412,23 +489,7 @@ class StatementLowering:
             if not element:
                 self.refuse(message, target)
             # allowed if `other` turns out to be a number (ranks decide, in analysis)
-            self.alias_checks.append(
-                ((other, line), message, getattr(target, "lineno", self.lineno))
-            )
-        v = self.atom(value, user_name)
-        index = self.index(target.slice, user_name)
-        current = S.name(self.env.get(user_name, user_name))
-        copy = S.call(gast.Attribute(value=current, attr="copy", ctx=gast.Load()))
-        if user_name in self.unversioned:
-            new = user_name
-        else:
-            new = self.names.fresh(user_name) if user_name in self.env else user_name
-        self.names.reserve(new)
-        self.env[user_name] = new
-        self.user_vars.add(new)
-        self.emit(S.assign(new, copy), temp=False)
-        store = gast.Subscript(value=S.name(new), slice=index, ctx=gast.Store())
-        self.emit(gast.Assign(targets=[store], value=v, type_comment=None), temp=False)
+            self.alias_checks.append(((other, line), message, write_line))
 
     def bind(self, user_name: str, value):
         path = self.path(value) if isinstance(value, (gast.Subscript, gast.Attribute)) else None
@@ -454,6 +515,11 @@ class StatementLowering:
         self.names.reserve(new)
         self.env[user_name] = new
         self.user_vars.add(new)
+        self.dict_keys.pop(new, None)
+        if new != user_name or user_name not in self.unversioned:
+            keys = _display_keys(value)
+            if keys is not None:
+                self.dict_keys[new] = keys
         if (user_name, self.lineno) in self.element_sites:
             self.element_names[(user_name, self.lineno)] = new
         self.emit(S.assign(new, simple), temp=False)
@@ -476,6 +542,23 @@ def _over_dict_items(iterated) -> bool:
         and not n.args
         for n in S.walk(iterated)
     )
+
+
+def _display_keys(value):
+    """The keys of ``{"a": ..., "b": ...}`` or ``dict(a=..., b=...)``, where all are constant
+    strings; else None."""
+    if isinstance(value, gast.Dict) and all(
+        isinstance(k, gast.Constant) and type(k.value) is str for k in value.keys
+    ):
+        return list(dict.fromkeys(k.value for k in value.keys))
+    if (
+        isinstance(value, gast.Call)
+        and getattr(value.func, "id", None) == "dict"
+        and not value.args
+        and all(k.arg is not None for k in value.keywords)
+    ):
+        return [k.arg for k in value.keywords]
+    return None
 
 
 def _base(target) -> str:

@@ -30,6 +30,7 @@ FACTS: dict[str, Fact] = {
     "path": Fact(tuple, None, "a path read: (argument name, tuple of keys) it reads"),
     "static": Fact(bool, False, "an expression fixed at transform time (np.pi, np.tanh)"),
     "opaque": Fact(bool, False, "an expression kept whole: no pass looks inside it"),
+    "item_write": Fact(str, None, "`item = xs[t]` / `xs[t] = item` around `item[k] = v`: xs"),
     "copy_in": Fact(str, None, 'an argument the called function changes: "array"/"shallow" copy'),
     # --- reverse / forward: statements of a derivative
     "adjoint": Fact(bool, False, "a statement of the adjoint (or tangent) code"),

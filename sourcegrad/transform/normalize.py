@@ -27,7 +27,7 @@ from ..errors import SourcegradError, UnsupportedSyntaxError
 from ..runtime.containers import gradient_like
 from ..runtime.helpers import expand_to, nondiff, seed_like, sum_to, unindex, unreduce
 from . import syntax as S
-from .aliasing import aliases_of_written, augmented_names, returned_parameter
+from .aliasing import aliases_of_written, augmented_names, item_aliases, returned_parameter
 from .forms import Core
 from .iterator_calls import lower_iterator_calls
 from .jumps import lower_jumps
@@ -168,7 +168,8 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         self.lineno = fn.lineno
         self.list_names = self.lower_python_forms(fn, examples)
         nested = {n.name for n in S.walk(fn) if isinstance(n, gast.FunctionDef) and n is not fn}
-        lower_writes(fn, parsed, set(self.params) | _stored(fn) | nested)
+        writes_names = S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure))
+        lower_writes(fn, parsed, set(self.params) | _stored(fn) | nested, writes_names)
         stored = _stored(fn)
         self.local_names = set(self.params) | stored | nested
         # an argument assigned anywhere is read as a value, never by path: in a loop, its
@@ -191,12 +192,14 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         self.returns_tuple = False
         self.user_vars: set = set()
         self.conditions: set = set()
+        self.dict_keys: dict = {}  # name in the core -> the string keys of the dict it holds
 
     def find_aliases(self, fn) -> None:
         """The names that may share memory with names written into, and the loops' line
         spans (a write in a loop may come after a link made later in the loop's body)."""
         viewed = self.viewed_argument
         self.aliases = aliases_of_written(fn, viewed_argument=viewed)
+        self.item_aliases = item_aliases(fn, viewed)
         self.augmented_aliases = aliases_of_written(fn, augmented_names(fn), viewed)
         self.loop_spans = [
             (
@@ -210,7 +213,11 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
             if isinstance(n, (gast.For, gast.While))
         ]
         self.element_sites = {
-            (other, line) for facts in self.aliases.values() for other, line, e in facts if e
+            (other, line)
+            for links in (self.aliases, self.item_aliases)
+            for facts in links.values()
+            for other, line, e in facts
+            if e
         }
         self.element_names: dict = {}  # (user name, line) -> its name in the core
         self.alias_checks: list = []  # ((user name, line), message, line of the write)

@@ -428,10 +428,20 @@ class ListLengths:
                 return min(known) if len(known) == len(parts) else parts[0]
             if f in ("list", "tuple", "reversed") and len(args) == 1:
                 return self.steps(args[0], state, changed)
+        if isinstance(it, gast.Call) and len(it.args) >= 2 and self.splits(it.func):
+            sections = self.integer(it.args[1], state, changed)  # np.split(x, 3): 3 parts
+            if isinstance(sections, int):
+                return sections
         if isinstance(it, gast.Name) and it.id in changed:
             return "changes in the loop"
         got = self.of(it, state)
         return got if isinstance(got, int) else "is not known when the derivative is built"
+
+    def splits(self, func) -> bool:
+        """Whether ``func`` is NumPy's ``split`` or a relative, which makes as many parts as
+        an int second argument says."""
+        fn = resolve(self.reads.p, func, self.reads.local_names)
+        return any(fn is f for f in (np.split, np.array_split, np.hsplit, np.vsplit, np.dsplit))
 
     def integer(self, e, state: dict, changed):
         if isinstance(e, gast.Constant) and type(e.value) is int:

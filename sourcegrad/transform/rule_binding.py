@@ -49,6 +49,10 @@ def lookup_rule(core: Core, key):
     return R.lookup_tangent(key) if core.forward else R.lookup(key)
 
 
+#: np.clip's and ndarray.clip's newer keywords, as its rule's parameters name them
+_CLIP_KEYWORDS = {"min": "a_min", "max": "a_max"}
+
+
 def bind_rule(core: Core, stmt, key, args, kwargs, described) -> Op:
     """The :class:`Op` applying ``key``'s rule to ``args`` and ``kwargs`` (bound to the rule's
     parameters), described by ``described`` (see ``Op.described``); refuses arguments the rule
@@ -73,6 +77,8 @@ def bind_rule(core: Core, stmt, key, args, kwargs, described) -> Op:
     if key is np.where and len(operands) == 1:
         # np.where(condition): the indices where it holds, no differentiated value
         return Op(key, "constant", operands=operands, described=described)
+    if key is np.clip or key == "clip":  # NumPy 2.1's names: `x.clip(min=0)`
+        kwargs = {_CLIP_KEYWORDS.get(k, k): v for k, v in kwargs.items()}
     try:
         bound = rule.signature.bind(*args, **kwargs)
     except TypeError as exc:

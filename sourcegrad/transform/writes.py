@@ -10,7 +10,10 @@ array's memory):
 * ``np.copyto(y, x)``: ``y[...] = x``;
 * ``y.fill(v)``: ``y[...] = v``;
 * ``y.sort(...)``: ``y[...] = np.sort(y, ...)`` where ``y`` is an array when it runs (a
-  branch on ``isinstance(y, np.ndarray)``; a list is sorted as written).
+  branch on ``isinstance(y, np.ndarray)``; a list is sorted as written);
+* ``xs[t][k] = v`` (a write into an item of an item, ``+=`` too, any depth):
+  ``item = xs[t]; item[k] = v; xs[t] = item`` (the ``item_write`` fact on the first and last,
+  naming ``xs``, so that aliasing checks that no other name may hold the item).
 
 A call with ``out=`` whose result is read, whose output is not a plain name, or that also
 takes ``where=`` is refused with the user's line. :func:`refuse_unmodelled_writes` refuses,
@@ -26,6 +29,7 @@ import numpy as np
 
 from ..errors import UnsupportedSyntaxError
 from . import syntax as S
+from .node_facts import set_fact
 from .parse import resolve
 from .walk import statements_in_loops_around, walk_statements, written_names
 
@@ -49,7 +53,7 @@ WRITING_FUNCTIONS = {
 }
 
 
-def lower_writes(fn, parsed, local_names: set) -> None:
+def lower_writes(fn, parsed, local_names: set, names: S.NameGen) -> None:
     """Rewrite, in place, the writes of ``fn``'s statements that can be followed exactly into
     writes into an item (see the module docstring); refuse ``out=`` where it cannot be.
     Nested functions are left as they are."""
@@ -63,10 +67,44 @@ def lower_writes(fn, parsed, local_names: set) -> None:
                     if inner and isinstance(inner[0], gast.stmt):
                         setattr(stmt, attr, lower(inner))
                 _refuse_output_read(stmt, parsed, local_names)
-            out.append(_lowered(stmt, parsed, local_names))
+            out.extend(_item_of_item(_lowered(stmt, parsed, local_names), names))
         return out
 
     fn.body = lower(fn.body)
+
+
+def _item_of_item(stmt, names: S.NameGen) -> list:
+    """``xs[t][k] = v`` (or ``+=``) as ``item = xs[t]; item[k] = v; xs[t] = item``, the last
+    lowered again where ``xs[t]`` is itself an item of an item; ``[stmt]`` for any other
+    statement. An index other than a name or a constant is evaluated once, first."""
+    if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1:
+        target = stmt.targets[0]
+    elif isinstance(stmt, gast.AugAssign):
+        target = stmt.target
+    else:
+        return [stmt]
+    if not (isinstance(target, gast.Subscript) and isinstance(target.value, gast.Subscript)):
+        return [stmt]
+    root = target.value
+    while isinstance(root, gast.Subscript):
+        root = root.value
+    if not isinstance(root, gast.Name):
+        return [stmt]  # refused, with the user's line, where it is lowered
+    holder, index = target.value.value, target.value.slice
+    out = []
+    if not isinstance(index, (gast.Name, gast.Constant)):
+        key = names.fresh("key", always_suffix=True)
+        out.append(gast.copy_location(S.assign(key, index), stmt))
+        index = S.name(key)
+    item = names.fresh(f"{root.id}_item")
+    read = S.assign(item, gast.Subscript(value=S.clone(holder), slice=index, ctx=gast.Load()))
+    target.value = S.name(item)
+    back = gast.Subscript(value=S.clone(holder), slice=S.clone(index), ctx=gast.Store())
+    write_back = gast.Assign(targets=[back], value=S.name(item), type_comment=None)
+    for made in (read, write_back):
+        gast.copy_location(made, stmt)
+        set_fact(made, "item_write", root.id)
+    return [*out, read, stmt, *_item_of_item(write_back, names)]
 
 
 def _refuse_output_read(stmt, parsed, local_names) -> None:

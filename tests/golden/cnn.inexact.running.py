@@ -1,14 +1,10 @@
 def d_cnn_loss(params, x, y):
     spare = pool.spare
     buffers = spare.pop() if spare else pool.new()
-    K_1 = params["K"]
-    c_1 = params["c"]
-    W_1 = params["W"]
-    b_1 = params["b"]
-    K = K_1
-    c = c_1
-    W = W_1
-    b = b_1
+    K = params["K"]
+    c = params["c"]
+    W = params["W"]
+    b = params["b"]
     n = x.shape[0]
     ho = x.shape[2] - 2
     wo = x.shape[3] - 2

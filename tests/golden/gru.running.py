@@ -5,11 +5,8 @@ def d_gru(params, xs, y):
     n = xs.shape[1]
     W_h_1 = params["W_h"]
     H = W_h_1.shape[0]
-    W_x_1 = params["W_x"]
-    b_1 = params["b"]
-    W_x = W_x_1
-    W_h = W_h_1
-    b = b_1
+    W_x = params["W_x"]
+    b = params["b"]
     h = np.zeros((n, H), dtype=xs.dtype)
     n_3 = xs.shape[0]
     zr_1 = 2 * H
@@ -23,8 +20,8 @@ def d_gru(params, xs, y):
     zr = None
     zr_4 = None
     zr_8 = None
-    zr_4 = W_h[:, :zr_1]
-    c_5 = W_h[:, zr_1:]
+    zr_4 = W_h_1[:, :zr_1]
+    c_5 = W_h_1[:, zr_1:]
     for t in range(n_3):
         tape.append(a_1)
         a_1 = xs[t]
@@ -63,7 +60,7 @@ def d_gru(params, xs, y):
     dh = 0.1 * h
     dh = np.add(np.multiply(2.0, dh, out=dh), y * 1.0, out=dh)
     # line 39: for t in range(xs.shape[0]):
-    dW_h = np.zeros_like(W_h)
+    dW_h_1 = np.zeros_like(W_h_1)
     dW_x = np.zeros_like(W_x)
     db = np.zeros_like(b)
     c_5_T = np.ascontiguousarray(c_5.T)
@@ -111,11 +108,11 @@ def d_gru(params, xs, y):
         h_steps[t] = h
         da[:, :zr_1] = dzr_6
         a_1 = tape.pop()
-    dW_h[:, zr_1:] += np.dot(
+    dW_h_1[:, zr_1:] += np.dot(
         c_3_steps.reshape(-1, c_3_steps.shape[-1]).T,
         dc_6_steps.reshape(-1, dc_6_steps.shape[-1]),
     )
-    dW_h[:, :zr_1] += np.dot(
+    dW_h_1[:, :zr_1] += np.dot(
         h_steps.reshape(-1, h_steps.shape[-1]).T,
         dzr_5_steps.reshape(-1, dzr_5_steps.shape[-1]),
     )
@@ -123,9 +120,5 @@ def d_gru(params, xs, y):
     dW_x += np.dot(
         xs.reshape(-1, xs.shape[-1]).T, da_steps.reshape(-1, da_steps.shape[-1])
     )
-    # line 37: W_x, W_h, b = params["W_x"], params["W_h"], params["b"]
-    db_1 = db
-    dW_h_1 = dW_h
-    dW_x_1 = dW_x
     spare.append(buffers)
-    return (out, build_gradient(params, dW_h_1, dW_x_1, db_1))
+    return (out, build_gradient(params, dW_h_1, dW_x, db))
