@@ -13,7 +13,7 @@ import itertools
 import gast
 import numpy as np
 
-from ..errors import NoRuleError, UnsupportedSyntaxError
+from ..errors import REFUSED_INSIDE, NoRuleError, UnsupportedSyntaxError
 from ..rules.registry import NOT_DIFFERENTIATED, hashable_key
 from . import syntax as S
 from .calls import (
@@ -327,7 +327,7 @@ def refuse_undifferentiable(core: Core, ops: dict, varied: dict, useful_in: dict
                 core.parsed.filename,
                 stmt.lineno,
             )
-        way_out = _LIBRARY_HINTS.get(hashable_key(op.key))
+        way_out = _LIBRARY_HINTS.get(hashable_key(op.key)) or getattr(op.key, REFUSED_INSIDE, None)
         if way_out is None and isinstance(op.key, type) and not op.key.__module__ == "builtins":
             way_out = (
                 "it is a class sourcegrad does not build from differentiated values: make it "
