@@ -71,10 +71,13 @@ def as_function(fn: Any, nargs: int) -> tuple[types.FunctionType, tuple]:
     frozen = type(getattr(fn, "__self__", None)).__name__.endswith("_frozen")
     making = type(fn).__module__.startswith("scipy.stats") and type(fn).__name__.endswith("_gen")
     if frozen or making:  # scipy.stats: a frozen distribution's method, or making one
+        dist = getattr(getattr(fn.__self__, "dist", None), "name", "t") if frozen else fn.name
+        what = f"scipy.stats.{dist}(...)" + (f".{fn.__name__}" if frozen else "")
         raise NoRuleError(
-            f"{fn!r} makes or reads a frozen scipy.stats distribution, which has no derivative "
-            "rule; call the distribution's own method with the parameters, e.g. "
-            "scipy.stats.t.logpdf(x, df, loc, scale) for scipy.stats.t(df, loc, scale).logpdf(x)"
+            f"`{what}` makes or reads a frozen scipy.stats distribution, which has no "
+            "derivative rule; call the distribution's own method with the parameters, e.g. "
+            f"scipy.stats.{dist}.logpdf(x, loc, scale) for "
+            f"scipy.stats.{dist}(loc, scale).logpdf(x)"
         )
     raise NoRuleError(
         f"{fn!r} is called with a differentiated argument, but it is not a Python function and "
