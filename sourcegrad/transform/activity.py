@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import REFUSED_INSIDE, NoRuleError, UnsupportedSyntaxError
 from ..rules.registry import NOT_DIFFERENTIATED, hashable_key
+from ..rules.scipy_stats import distribution_name, frozen_way_out, makes_frozen
 from . import syntax as S
 from .calls import (
     call_dynamic,
@@ -346,6 +347,8 @@ def refuse_undifferentiable(core: Core, ops: dict, varied: dict, useful_in: dict
                 stmt.lineno,
             )
         way_out = _LIBRARY_HINTS.get(hashable_key(op.key)) or getattr(op.key, REFUSED_INSIDE, None)
+        if makes_frozen(op.key):
+            way_out = f"it makes a frozen distribution; {frozen_way_out(distribution_name(op.key))}"
         if way_out is None and isinstance(op.key, type) and not op.key.__module__ == "builtins":
             way_out = (
                 "it is a class sourcegrad does not build from differentiated values: make it "
