@@ -371,3 +371,19 @@ def test_float32_inputs_keep_float32_gradients():
     np.testing.assert_allclose(g32, g64, rtol=2e-4, atol=1e-4)
     value, _ = sg.value_and_grad(heat_periodic_roll)(u0, np.float32(0.7))
     assert value == heat_periodic_roll(u0, np.float32(0.7))
+
+
+def accumulate_in_place(x):
+    for i in range(1, x.size):
+        x[i] += 0.5 * x[i - 1]
+    return np.sum(x**2)
+
+
+def test_gradcheck_of_a_function_writing_into_its_argument():
+    """Regression: gradcheck's second-order check differentiated at the points its central
+    differences had already changed in place (Python's `x[i] += ...` on the argument), and
+    reported a wrong Hessian-vector product that was right."""
+    x = np.array([0.3, 0.8, 1.2, 1.7])
+    sg.gradcheck(accumulate_in_place, x, order=2)
+    np.testing.assert_array_equal(x, [0.3, 0.8, 1.2, 1.7])
+    check(Case("accumulate_in_place", accumulate_in_place, (x,), order=2))
