@@ -197,6 +197,18 @@ def lstsq_first(X, y):
     return beta[0] ** 2 + np.sum(beta)
 
 
+def detrend_polyfit(x, y):
+    """Regression: np.polyfit had no rule. A quadratic trend removed, then the residual's
+    energy."""
+    trend = np.polyval(np.polyfit(x, y, 2), x)
+    return np.sum((y - trend) ** 2) + np.sum(np.polyfit(x, np.stack([y, y**2], axis=1), 1) ** 2)
+
+
+def weighted_polyfit(x, y):
+    c = np.polyfit(x, y, 1, w=1.0 / (1.0 + x**2))  # REFUSED
+    return np.sum(c)
+
+
 def vander_normal_equations(x, y):
     V = np.vander(x, 3)
     coef = np.linalg.solve(V.T @ V, V.T @ y)
@@ -351,6 +363,13 @@ CASES = [
     Case("chebyshev_recurrence", chebyshev_series, (r(5), X_FIT), wrt=(0, 1), order=2),
     Case("lstsq_unpacked", lstsq_residual, (r(7, 3), r(7)), wrt=(0, 1), order=2),
     Case("lstsq_index_0", lstsq_first, (r(6, 2), r(6)), wrt=(0, 1), order=2),
+    Case("detrend_polyfit", detrend_polyfit, (X_FIT, Y_FIT + 0.1 * X_FIT**3), wrt=(0, 1), order=2),
+    Case(
+        "weighted_polyfit",
+        weighted_polyfit,
+        (X_FIT, Y_FIT),
+        refused=(sg.SourcegradError, "np.linalg.lstsq(np.vander(x, deg + 1), y)"),
+    ),
     Case("vander_normal_equations", vander_normal_equations, (X_FIT, Y_FIT), wrt=(0, 1), order=2),
     Case("ridge_hyperparameter", ridge_validation, (-1.0, r(8, 3), r(8), r(5, 3), r(5)), order=2),
     Case("unrolled_gd_ridge", unrolled_gd_ridge, (0.1, r(6, 3), r(6)), wrt=(0, 1), order=2),
