@@ -34,6 +34,7 @@ from typing import Any
 from . import rules as R
 from .errors import NoRuleError
 from .rules.registry import hashable_key
+from .rules.scipy_stats import distribution_name, frozen_way_out, makes_frozen
 from .runtime.trees import zero_adjoint
 from .transform.derive import RECEIVER
 from .transform.parse import is_installed
@@ -69,12 +70,12 @@ def as_function(fn: Any, nargs: int) -> tuple[types.FunctionType, tuple]:
     if R.lookup(fn) is not None:
         return _applier(fn, nargs), ()
     frozen = type(getattr(fn, "__self__", None)).__name__.endswith("_frozen")
-    making = type(fn).__module__.startswith("scipy.stats") and type(fn).__name__.endswith("_gen")
-    if frozen or making:  # scipy.stats: a frozen distribution's method, or making one
+    if frozen or makes_frozen(fn):  # scipy.stats: a frozen distribution's method, or making one
+        dist = distribution_name(fn.__self__ if frozen else fn)
+        what = f"scipy.stats.{dist}(...)" + (f".{fn.__name__}" if frozen else "")
         raise NoRuleError(
-            f"{fn!r} makes or reads a frozen scipy.stats distribution, which has no derivative "
-            "rule; call the distribution's own method with the parameters, e.g. "
-            "scipy.stats.t.logpdf(x, df, loc, scale) for scipy.stats.t(df, loc, scale).logpdf(x)"
+            f"`{what}` makes or reads a frozen scipy.stats distribution, which has no "
+            f"derivative rule; {frozen_way_out(dist)}"
         )
     raise NoRuleError(
         f"{fn!r} is called with a differentiated argument, but it is not a Python function and "

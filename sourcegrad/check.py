@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -120,8 +121,11 @@ class _Differences:
         self.rng = rng
 
     def f_at(self, new_x) -> float:
+        """``f`` with ``new_x`` in place of ``args[wrt]``, given a copy of it: a function that
+        writes into its argument (``x[i] += ...``) leaves ``new_x`` as it was, for the
+        second-order check that differentiates at the same points."""
         a = list(self.args)
-        a[self.wrt] = new_x
+        a[self.wrt] = copy.deepcopy(new_x)
         return float(self.f(*a))
 
     def worst_of_leaf(self, path: tuple, leaf, gleaf, max_elements: int) -> tuple:

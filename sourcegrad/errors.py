@@ -6,6 +6,11 @@ Every refusal is a :class:`SourcegradError` whose message starts with the user's
 
 from __future__ import annotations
 
+#: the attribute of a function sourcegrad made (``sg.hessian(f)``, ``sg.jacobian(f)``,
+#: ``sg.hvp(f)``) holding why a function being differentiated may not call it: the reason of
+#: the refusal, placed at the user's line that calls it
+REFUSED_INSIDE = "sourcegrad_refused_inside"
+
 #: generated code's file name -> (the user's file, {line of the generated file: user's line})
 GENERATED_LINES: dict = {}
 

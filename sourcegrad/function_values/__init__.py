@@ -27,7 +27,7 @@ from ..callables import (
     with_receiver,
     without_receiver,
 )
-from ..errors import UnsupportedSyntaxError
+from ..errors import REFUSED_INSIDE, UnsupportedSyntaxError
 from ..higher import Jvp, derivative_vjp, is_derivative
 from ..kept import backward_kept, forward_kept, forward_kept_of, given_forward_kept
 from ..rules import adjoint, d, tangent
@@ -278,6 +278,9 @@ class _OfReceiverJvp:
 
 
 def _dynamic(fn, wrt, mode):
+    reason = getattr(fn, REFUSED_INSIDE, None)
+    if reason is not None:  # placed at the user's line that calls it
+        raise UnsupportedSyntaxError(reason)
     if not isinstance(fn, types.FunctionType):
         return _Called(fn, wrt, mode)
     if fn.__code__.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS):

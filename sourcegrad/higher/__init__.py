@@ -39,6 +39,7 @@ from .pieces import (
     call_generated,
     defined_at,
     direction_indices,
+    refused_inside,
     unit_vector,
 )
 
@@ -508,6 +509,7 @@ def hvp(f: Callable, wrt: int | tuple = 0) -> Callable:
         return hv.evaluate(bound + tuple(primal), (v,), kwargs)
 
     run.__name__ = "hvp_" + getattr(f, "__name__", "f")
+    refused_inside(run, "hvp", f)
     return run
 
 
@@ -534,6 +536,7 @@ def hessian(f: Callable, wrt: int = 0) -> Callable:
         return np.stack(cols, axis=-1).reshape(np.shape(x) + np.shape(x))
 
     run.__name__ = "hessian_" + getattr(f, "__name__", "f")
+    refused_inside(run, "hessian", f)
     return run
 
 
@@ -568,6 +571,7 @@ def jacobian(f: Callable, wrt: int = 0) -> Callable:
         return np.stack(rows, axis=0).reshape(ys + xs)
 
     run.__name__ = "jacobian_" + getattr(f, "__name__", "f")
+    refused_inside(run, "jacobian", f)
     return run
 
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import SourcegradError
+from ..errors import REFUSED_INSIDE, SourcegradError
 
 __all__ = [
-    "GENERATORS", "NESTED_WAY_OUT", "array_or_float", "call_generated", "defined_at",
+    "GENERATORS", "INSIDE_WAY_OUT", "NESTED_WAY_OUT", "refused_inside",
+    "array_or_float", "call_generated", "defined_at",
     "direction_indices", "unit_vector", "as_indices",
 ]  # fmt: skip
 
@@ -52,6 +53,36 @@ def unit_vector(x, k):
 
 
 #: what takes nested parameters instead of each function that takes one array
+#: why a Hessian, a Hessian-vector product or a Jacobian made by sourcegrad is refused where a
+#: function being differentiated calls it (the function it makes carries the text as
+#: ``REFUSED_INSIDE``), and what to write instead
+INSIDE_WAY_OUT = {
+    "hessian": (
+        "gradients (sg.grad) are: build the Hessian's rows as gradients of the gradient's "
+        "items, `np.stack([sg.grad(df_item)(x, i) for i in range(x.size)])` with `def "
+        "df_item(x, i): return sg.grad(f)(x)[i]`"
+    ),
+    "jacobian": (
+        "gradients (sg.grad) are: build the Jacobian's rows as gradients of the items, "
+        "`np.stack([sg.grad(f_item)(x, i) for i in range(m)])` with `def f_item(x, i): "
+        "return f(x)[i]`"
+    ),
+}
+INSIDE_WAY_OUT["hvp"] = INSIDE_WAY_OUT["hessian"]
+
+
+def refused_inside(run, kind: str, f) -> None:
+    """Mark ``run``, the ``kind`` (hessian, hvp, jacobian) of ``f`` that sourcegrad made, as
+    refused where a function being differentiated calls it, with the text saying why."""
+    setattr(
+        run,
+        REFUSED_INSIDE,
+        f"`{run.__name__}`, the sg.{kind}() of {getattr(f, '__name__', 'a function')}, is "
+        f"called inside a function being differentiated, where it is not differentiated; "
+        f"{INSIDE_WAY_OUT[kind]}",
+    )
+
+
 NESTED_WAY_OUT = {
     "hessian": "hvp (any structure: one Hessian-vector product per direction)",
     "jacobian": "vjp or jvp (any structure: one row or column per call)",

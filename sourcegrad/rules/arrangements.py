@@ -34,6 +34,16 @@ def _diag_tangent(z, v, k=0):
     d[z] += np.diag(d[v], k)
 
 
+@adjoint(np.diagflat)
+def _diagflat(z, v, k=0):
+    d[v] += np.reshape(np.diagonal(d[z], k), np.shape(v))
+
+
+@tangent(np.diagflat)
+def _diagflat_tangent(z, v, k=0):
+    d[z] += np.diagflat(d[v], k)
+
+
 @adjoint(np.diagonal)
 def _diagonal(z, a, offset=0, axis1=0, axis2=1):
     d[a] += undiagonal(d[z], a, offset, axis1, axis2)

@@ -239,3 +239,4 @@ def _one_less(op, ranks):
 L = np.linalg
 declare(L.svdvals, L.eigvals, L.eigvalsh, rank=_one_less)
 declare(L.matrix_power, rank=first_operand_rank)
+declare(L.svd, L.qr, L.eig, L.eigh, several_results=True)

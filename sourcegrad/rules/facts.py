@@ -16,7 +16,10 @@ rules it holds, with :func:`declare`:
 * ``sums_leading``: whether its result is a sum over the leading axes (all but the last) of
   its array operands, term by term linear in each (``linear_weight_grad(g, x)``, ``g.T @ x``
   over rows): called on operands stacked along a new leading axis, it gives the sum of its
-  calls on the steps, so a loop's accumulations of it can run as one call after the loop.
+  calls on the steps, so a loop's accumulations of it can run as one call after the loop;
+* ``several_results``: whether its result is a tuple or list of values (``np.linalg.eigh``,
+  ``np.split``) rather than one array: ``a, b = key(x)`` then binds its results, where for
+  any other NumPy or SciPy function it unpacks the rows of one array.
 
 ``op`` is the analysis's operation: ``op.key``, ``op.operands`` (syntax-tree atoms) and
 ``op.bound`` (the rule's parameter names -> atoms). A declaration for a *type* (``np.ufunc``)
@@ -24,7 +27,7 @@ holds for every key of that type that has no declaration of its own.
 
 The transformer reads these through the queries below (:func:`rank_of`, :func:`shape_of`,
 :func:`dtype_rule`, :func:`allocation`, :func:`is_reduction`, :func:`sums_leading`,
-:func:`numpy_names`), never
+:func:`unpacks_one_array`, :func:`numpy_names`), never
 through the family modules.
 """
 
@@ -37,7 +40,7 @@ import gast
 import numpy as np
 
 from ..runtime.facts import DTYPE_RULES, helper_facts
-from .registry import hashable_key
+from .registry import Rule, hashable_key, lookup
 
 ALLOCATIONS = ("new", "created", "view")
 
@@ -52,6 +55,7 @@ class Facts:
     allocates: str | None = None
     reduction: bool = False
     sums_leading: bool = False
+    several_results: bool = False
 
 
 #: key (or type, for every key of that type) -> :class:`Facts`
@@ -66,6 +70,7 @@ def declare(
     allocates=None,
     reduction=False,
     sums_leading=False,
+    several_results=False,
 ) -> None:
     """Declare the facts of every key in ``keys`` (see the module docstring). A key declared
     twice gets the facts of both, the later declaration winning where both give one."""
@@ -82,6 +87,7 @@ def declare(
             allocates=allocates or old.allocates,
             reduction=reduction or old.reduction,
             sums_leading=sums_leading or old.sums_leading,
+            several_results=several_results or old.several_results,
         )
 
 
@@ -134,6 +140,19 @@ def sums_leading(key) -> bool:
     return facts_of(key).sums_leading
 
 
+def unpacks_one_array(key) -> bool:
+    """Whether ``a, b = key(...)`` unpacks the rows of one array: ``key`` is a NumPy or SciPy
+    function with a derivative rule whose result is one array (a ufunc of one output, or any
+    other not declared ``several_results``). False for everything else (the user's functions,
+    sourcegrad's library, anything not resolved), whose results are bound one by one."""
+    if isinstance(key, np.ufunc):
+        return key.nout == 1
+    module = getattr(key, "__module__", None) or ""
+    if module.split(".")[0] not in ("numpy", "scipy") or facts_of(key).several_results:
+        return False
+    return isinstance(lookup(key), Rule)
+
+
 def numpy_names(module=np, *, allocates=None, dtype=None) -> frozenset:
     """The attribute names in ``module`` (``np``, ``np.linalg``) of the functions declared
     with that allocation (or dtype rule): what a transform matching ``np.name(...)`` calls
@@ -159,12 +178,24 @@ def is_none(atom) -> bool:
     return atom is None or (isinstance(atom, gast.Constant) and atom.value is None)
 
 
+#: the number constants of NumPy and ``math`` a function reads as static references
+_NUMBER_CONSTANTS = frozenset({"pi", "e", "tau", "inf", "nan", "euler_gamma"})
+
+
 def atom_rank(atom, ranks: dict):
-    """The rank of an atom: 0 for a number, a name's known rank, else None."""
+    """The rank of an atom: 0 for a number (``np.pi``, ``math.e`` too), a name's known rank,
+    else None."""
     if isinstance(atom, gast.Constant):
         return 0 if isinstance(atom.value, (int, float, complex)) else None
     if isinstance(atom, gast.Name):
         return ranks.get(atom.id)
+    if (
+        isinstance(atom, gast.Attribute)
+        and isinstance(atom.value, gast.Name)
+        and atom.value.id in ("np", "numpy", "math")
+        and atom.attr in _NUMBER_CONSTANTS
+    ):
+        return 0
     return None
 
 

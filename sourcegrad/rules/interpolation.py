@@ -20,6 +20,7 @@ from ..runtime.interpolation_helpers import (
     interp_outside,
     interp_slope,
     partition_order,
+    plain_polyfit,
     polyval_derivative,
     refuse_interp_knots,
     trapezoid_x_adjoint,
@@ -98,6 +99,35 @@ def _polyval(z, p, x):
 def _polyval_tangent(z, p, x):
     d[z] += np.polyval(d[p], x)
     d[z] += d[x] * polyval_derivative(p, x, 1)
+
+
+# np.polyfit(x, y, deg) is the least-squares solution z = (V^T V)^-1 V^T y for the Vandermonde
+# matrix V = np.vander(x, deg + 1): np.linalg.lstsq's rule with dV = vander_derivative(x) dx
+@adjoint(np.polyfit)
+def _polyfit(z, x, y, deg, rcond=None, full=False, w=None, cov=False):
+    v = np.vander(x, deg + 1) * plain_polyfit(full, w, cov)  # refused first where it fits not
+    g = np.linalg.solve(v.T @ v, d[z])
+    if np.ndim(y) == 1:
+        dv = np.outer(y - v @ z, g) - np.outer(v @ g, z)
+    else:
+        dv = (y - v @ z) @ g.T - (v @ g) @ z.T
+    d[x] += np.sum(dv * vander_derivative(x, deg + 1, False, 1), axis=1)
+    d[y] += v @ g
+
+
+@tangent(np.polyfit)
+def _polyfit_tangent(z, x, y, deg, rcond=None, full=False, w=None, cov=False):
+    # (refused in the statements of the result's tangent, which carry the user's line)
+    d[z] += np.linalg.solve(
+        np.vander(x, deg + 1).T @ np.vander(x, deg + 1) * plain_polyfit(full, w, cov),
+        (vander_derivative(x, deg + 1, False, 1) * d[x][:, None]).T
+        @ (y - np.vander(x, deg + 1) @ z)
+        - np.vander(x, deg + 1).T @ ((vander_derivative(x, deg + 1, False, 1) * d[x][:, None]) @ z),
+    )
+    d[z] += np.linalg.solve(
+        np.vander(x, deg + 1).T @ np.vander(x, deg + 1) * plain_polyfit(full, w, cov),
+        np.vander(x, deg + 1).T @ d[y],
+    )
 
 
 @tangent(polyval_derivative)

@@ -425,6 +425,7 @@ declare(np.outer, rank=constant_rank(2))
 declare(np.matmul, np.dot, np.outer, np.inner, np.tensordot, np.vdot, allocates="new")
 declare(np.linalg.inv, np.linalg.cholesky, rank=first_operand_rank)
 declare(np.linalg.det, rank=_det_rank)
+declare(np.linalg.slogdet, np.linalg.lstsq, several_results=True)
 L = np.linalg
 # np.linalg functions whose result is always a new array (matrix_power(a, 1) may be a)
 declare(

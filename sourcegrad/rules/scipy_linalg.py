@@ -121,6 +121,7 @@ def register_linalg(linalg) -> None:
         adjoint(fn)(rule)
         tangent(fn)(tangent_rule)
     declare(linalg.cholesky, linalg.cho_solve, linalg.solve_triangular, allocates="new")
+    declare(linalg.cho_factor, several_results=True)
 
 
 if scipy is not None:

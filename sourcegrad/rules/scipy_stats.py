@@ -384,3 +384,24 @@ def register_stats_distributions(stats) -> None:
     ):
         rules = parse_template(reverse), parse_template(forward)
         register_with_density(dist.logpdf, dist.pdf, *rules, False)
+
+
+def makes_frozen(obj) -> bool:
+    """Whether calling ``obj`` makes a frozen distribution (``scipy.stats.norm(mu, sigma)``)."""
+    kind = type(obj)
+    return kind.__module__.startswith("scipy.stats") and kind.__name__.endswith("_gen")
+
+
+def distribution_name(obj) -> str:
+    """The name of the distribution ``obj`` is, or is frozen from (``norm``)."""
+    obj = getattr(obj, "dist", None) or getattr(obj, "_dist", None) or obj
+    name = getattr(obj, "name", None)
+    return name or type(obj).__name__.removesuffix("_gen").removesuffix("_frozen")
+
+
+def frozen_way_out(name: str) -> str:
+    """What to write instead of the frozen distribution ``scipy.stats.<name>(...)``."""
+    return (
+        "call the distribution's own method with the parameters, e.g. "
+        f"scipy.stats.{name}.logpdf(x, loc, scale) for scipy.stats.{name}(loc, scale).logpdf(x)"
+    )

@@ -14,6 +14,8 @@ from ..runtime.helpers import sum_to, unindex
 from ..runtime.shape_helpers import (
     unappend,
     unconcatenate,
+    undelete,
+    uninsert,
     unjoin,
     unjoin_index,
     unmeshgrid,
@@ -327,6 +329,28 @@ def _append_tangent(z, arr, values, axis=None):
     d[z] += np.append(np.zeros_like(arr), d[values], axis)
 
 
+@adjoint(np.insert)
+def _insert(z, arr, obj, values, axis=None):
+    d[arr] += uninsert(d[z], arr, obj, values, axis, 0)
+    d[values] += uninsert(d[z], arr, obj, values, axis, 1)
+
+
+@tangent(np.insert)
+def _insert_tangent(z, arr, obj, values, axis=None):
+    d[z] += np.insert(d[arr], obj, np.zeros_like(values), axis)
+    d[z] += np.insert(np.zeros_like(arr), obj, d[values], axis)
+
+
+@adjoint(np.delete)
+def _delete(z, arr, obj, axis=None):
+    d[arr] += undelete(d[z], arr, obj, axis)
+
+
+@tangent(np.delete)
+def _delete_tangent(z, arr, obj, axis=None):
+    d[z] += np.delete(d[arr], obj, axis)
+
+
 # ---------------------------------------------------------------- facts
 
 
@@ -463,6 +487,7 @@ declare("T", shape=_reversed_shape)
 declare(np.swapaxes, shape=_swapaxes_shape)
 declare(np.reshape, np.transpose, "reshape", dtype="operand")
 declare(np.split, np.array_split, dtype="operand")  # (of each piece of the list)
+declare(np.split, np.array_split, np.meshgrid, several_results=True)
 declare(np.zeros, np.ones, np.empty, np.full, rank=_created_rank)
 declare(np.eye, np.identity, rank=constant_rank(2))
 declare(np.zeros, np.ones, np.empty, dtype="creation")

@@ -1,4 +1,4 @@
-"""What the rules of ``np.interp``, ``np.vander``, ``np.polyval``, ``np.trapezoid``,
+"""What the rules of ``np.interp``, ``np.vander``, ``np.polyval``, ``np.polyfit``, ``np.trapezoid``,
 ``np.gradient`` and ``np.partition`` call (``sourcegrad/rules/interpolation.py``).
 
 The interval and permutation helpers give integer indices, constants for differentiation; the
@@ -91,6 +91,19 @@ def vander_derivative(x, n, increasing=False, k=0):
     values = np.asarray(x)[:, None] ** np.where(kept, powers - k, 0)
     dtype = np.result_type(x.dtype, np.float64) if k else x.dtype
     return (values * np.where(kept, _falling(powers, k), 0)).astype(dtype, copy=False)
+
+
+@helper(constant=True)
+def plain_polyfit(full, w, cov):
+    """1.0 for ``np.polyfit(x, y, deg)`` called for its coefficients alone, unweighted (what
+    its rule differentiates: the least-squares solution); else the refusal of its derivative."""
+    if full is False and w is None and cov is False:
+        return 1.0
+    raise SourcegradError(
+        "the derivative of np.polyfit is supported for its coefficients alone, unweighted "
+        "(no `full`, `w` or `cov`); fit with np.linalg.lstsq(np.vander(x, deg + 1), y) "
+        "instead, rows scaled by the weights"
+    )
 
 
 @helper(tangent_rule=True)

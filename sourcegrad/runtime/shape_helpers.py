@@ -169,6 +169,35 @@ def unappend(g, arr, values, axis, which):
     return np.reshape(part, np.shape(arr if which == 0 else values))
 
 
+@helper(linear=("g",))
+def uninsert(g, arr, obj, values, axis, which):
+    """Adjoint of ``arr`` (``which`` 0) or ``values`` (1) in ``np.insert(arr, obj, values,
+    axis)``: where each entry of the result came from is found by inserting the positions of
+    ``values`` into those of ``arr`` the same way (a value broadcast into several entries
+    gets their sum)."""
+    came = np.insert(
+        np.arange(1, np.size(arr) + 1).reshape(np.shape(arr)),
+        obj,
+        -np.arange(1, np.size(values) + 1).reshape(np.shape(values)),
+        axis,
+    ).ravel()
+    g = np.ravel(g)
+    own = came > 0 if which == 0 else came < 0
+    out = np.zeros(np.size(arr if which == 0 else values), dtype=g.dtype)
+    np.add.at(out, np.abs(came[own]) - 1, g[own])
+    return np.reshape(out, np.shape(arr if which == 0 else values))
+
+
+@helper(linear=("g",), like="arr")
+def undelete(g, arr, obj, axis):
+    """Adjoint of ``arr`` in ``np.delete(arr, obj, axis)``: ``g`` written back where the kept
+    entries were, zeros where entries were deleted."""
+    kept = np.delete(np.arange(np.size(arr)).reshape(np.shape(arr)), obj, axis)
+    out = np.zeros(np.size(arr), dtype=np.result_type(g, arr))
+    out[np.ravel(kept)] = np.ravel(g)
+    return np.reshape(out, np.shape(arr))
+
+
 @helper(linear=("g",), like="v")
 def undiag(g, v, k=0):
     """Adjoint of ``np.diag(v, k)``: the ``k``-th diagonal of ``g`` for a vector ``v``, ``g``
@@ -362,9 +391,9 @@ def _unkron(g, a, b, of_a):
 
 __all__ = [
     "sum_to", "unconcatenate", "untile", "unrepeat", "unpad", "untake", "untake_along_axis",
-    "unwindow", "unjoin", "unappend", "undiag", "undiagonal", "untrace", "diff_part", "undiff",
-    "unselect", "unselect_default", "reselect", "uncross_a", "uncross_b", "unkron_a", "unkron_b",
-    "unjoin_index", "unmeshgrid",
+    "unwindow", "unjoin", "unappend", "uninsert", "undelete", "undiag", "undiagonal", "untrace",
+    "diff_part", "undiff", "unselect", "unselect_default", "reselect", "uncross_a", "uncross_b",
+    "unkron_a", "unkron_b", "unjoin_index", "unmeshgrid",
 ]  # fmt: skip
 
 

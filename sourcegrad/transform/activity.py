@@ -13,8 +13,9 @@ import itertools
 import gast
 import numpy as np
 
-from ..errors import NoRuleError, UnsupportedSyntaxError
+from ..errors import REFUSED_INSIDE, NoRuleError, UnsupportedSyntaxError
 from ..rules.registry import NOT_DIFFERENTIATED, hashable_key
+from ..rules.scipy_stats import distribution_name, frozen_way_out, makes_frozen
 from . import syntax as S
 from .calls import (
     call_dynamic,
@@ -237,6 +238,24 @@ _OPAQUE_HINTS = {
 }
 
 
+def _passed_to_library(ops: dict, stmt) -> str | None:
+    """The way out for a function value made by ``stmt`` (a lambda reading differentiated
+    values) that a call without a derivative rule takes (``solve_ivp(lambda t, y: -k * y,
+    ...)``), naming that call; None where no such call takes it."""
+    made = set(written_names(stmt))
+    for op in ops.values():
+        if op.key in (None, "opaque") or op.differentiable or op.rule == "constant":
+            continue
+        if any(S.names_in(a) & made for a in op.operands):
+            return (
+                f"it is passed to `{op.label}`, which has no derivative rule (sourcegrad does "
+                "not differentiate through it): compute the value with your own functions and "
+                f"NumPy (an ODE by a Runge-Kutta loop), or give `{op.label}` a rule with "
+                "sourcegrad.defvjp"
+            )
+    return None
+
+
 def _refuse_sequence_sums(core: Core, varied: dict) -> None:
     """``a + b`` of differentiated values where a side is a tuple or list whose items were not
     known when the function was lowered (tuples whose items are known are joined item by item
@@ -318,7 +337,7 @@ def refuse_undifferentiable(core: Core, ops: dict, varied: dict, useful_in: dict
             continue
         text = core.parsed.line_text(stmt.lineno)
         if op.key == "opaque":
-            hint = _OPAQUE_HINTS.get(
+            hint = _passed_to_library(ops, stmt) or _OPAQUE_HINTS.get(
                 type(op.operands[0]), "rewrite it with NumPy calls and operators"
             )
             raise UnsupportedSyntaxError(
@@ -327,7 +346,9 @@ def refuse_undifferentiable(core: Core, ops: dict, varied: dict, useful_in: dict
                 core.parsed.filename,
                 stmt.lineno,
             )
-        way_out = _LIBRARY_HINTS.get(hashable_key(op.key))
+        way_out = _LIBRARY_HINTS.get(hashable_key(op.key)) or getattr(op.key, REFUSED_INSIDE, None)
+        if makes_frozen(op.key):
+            way_out = f"it makes a frozen distribution; {frozen_way_out(distribution_name(op.key))}"
         if way_out is None and isinstance(op.key, type) and not op.key.__module__ == "builtins":
             way_out = (
                 "it is a class sourcegrad does not build from differentiated values: make it "

@@ -9,6 +9,7 @@ import gast
 import numpy as np
 
 from .. import rules as R
+from ..rules.scipy_stats import makes_frozen
 from ..runtime.records import is_static_leaf
 from . import syntax as S
 from .calls import (
@@ -174,6 +175,9 @@ def _classify_global_call(core: Core, stmt, value, kwargs) -> Op:
     if is_derivative(obj) and set(kwargs) <= {"g_out", "t_in"}:
         # the seed of a vjp (or tangent of a jvp) is its last positional argument
         return _dynamic(core, func, list(value.args) + list(kwargs.values()))
+    if makes_frozen(obj):  # scipy.stats.norm(mu, sigma): refused where a varied value flows in
+        operands = [*value.args, *kwargs.values()]
+        return Op(obj, None, operands=operands, pure=False, described=label)
     if lookup_rule(core, obj) is None and callable_object(obj):
         # a layer object or a bound method kept in a global: found when it runs
         if kwargs:

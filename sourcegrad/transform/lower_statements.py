@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import gast
 
+from ..rules.facts import unpacks_one_array
 from . import syntax as S
 from .aliasing import bound_values, fresh_rebinding_line, source_name
 from .lists import popped_list
 from .node_facts import get_fact
+from .parse import resolve
 
 _REFUSED_STATEMENTS = {
     gast.Break: "`break` outside a loop",
@@ -309,7 +311,8 @@ class StatementLowering:
                 for sub, a in zip(target.elts, atoms):
                     self.bind_target(sub, a)
                 return
-            if isinstance(value, gast.Call) and all(isinstance(e, gast.Name) for e in target.elts):
+            several = isinstance(value, gast.Call) and not self.unpacks_one_array(value)
+            if several and all(isinstance(e, gast.Name) for e in target.elts):
                 # `a, b = f(x)`: one operation with several results
                 names = [e.id for e in target.elts]
                 if len(set(names)) == len(names) and not set(names) & self.unversioned:
@@ -338,6 +341,11 @@ class StatementLowering:
             self.refuse_attribute_write(target, "=")
         else:
             self.refuse(f"cannot assign to `{S.text(target)}` in a differentiated function", target)
+
+    def unpacks_one_array(self, call) -> bool:
+        """Whether ``call``'s result is one array (``a, b = np.exp(t)`` takes its rows):
+        a NumPy or SciPy function known to return one (:func:`~..rules.facts.unpacks_one_array`)."""
+        return unpacks_one_array(resolve(self.p, call.func, self.local_names))
 
     def refuse_attribute_write(self, target, assign: str):
         """Refuse ``obj.attr = v`` (``assign`` "=") or ``obj.attr += v`` ("+=")."""
