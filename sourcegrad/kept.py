@@ -46,13 +46,17 @@ class Halves:
 
     forward: types.FunctionType
     adjoint: types.FunctionType
+    #: how many values the forward half takes by position (what :func:`split_args` would
+    #: give it: the function's positional parameters, all of them with ``*args``)
+    positional: int = 0
 
 
 #: a function -> {(wrt, options, base): the twin of its vjp, whose halves run}; not by vjp,
 #: as a vjp of a function value is made again on every call
 _TWINS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-#: a generated vjp function -> its :class:`Halves` (None: it cannot be cut)
-_HALVES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: the attribute of a generated vjp function that holds its :class:`Halves` (None: it
+#: cannot be cut), read on every kept call (an attribute, not a weak mapping's lookup)
+_HALVES = "sourcegrad_halves"
 
 
 def forward_kept(vjp: Callable, *args: Any, **kwargs: Any) -> tuple:
@@ -95,19 +99,23 @@ def _forward_half(twin: Transformed, args: tuple, kwargs: dict) -> tuple:
     if kwargs:
         args = full_args(twin.f, args, kwargs)
     entry = twin.emitted(args)
-    halves = _HALVES.get(entry.fn, False)
+    halves = getattr(entry.fn, _HALVES, False)
     if halves is False:
         halves = halves_of(entry)
     if halves is None:
         return _called(twin, args, {}), ("call", twin, args, {})
-    pos, kwonly = split_args(twin.f, args)
     try:
-        value, state = halves.forward(*pos, **kwonly)
+        if len(args) <= halves.positional:  # (no value goes by keyword: the usual call)
+            value, state = halves.forward(*args)
+        else:
+            pos, kwonly = split_args(twin.f, args)
+            value, state = halves.forward(*pos, **kwonly)
     except Exception as exc:
         _explain(twin, exc, entry, args)
         raise
-    for record in RUN_RECORDERS:  # the build ran, in halves (what `show` lists as callees)
-        record(twin, args, entry)
+    if RUN_RECORDERS:  # the build ran, in halves (what `show` lists as callees)
+        for record in RUN_RECORDERS:
+            record(twin, args, entry)
     return value, (halves.adjoint, state, twin, entry, args)
 
 
@@ -192,9 +200,10 @@ def halves_of(entry: Emitted) -> Halves | None:
     """The two halves of ``entry``'s function (a vjp), cut where its adjoint sweep starts;
     None where it has no such place or its forward sweep reads the seed."""
     fn = entry.fn
-    if fn in _HALVES:
-        return _HALVES[fn]
-    halves = _HALVES[fn] = _cut(fn, entry.text)
+    halves = getattr(fn, _HALVES, False)
+    if halves is False:
+        halves = _cut(fn, entry.text)
+        setattr(fn, _HALVES, halves)
     return halves
 
 
@@ -226,7 +235,10 @@ def _cut(fn: types.FunctionType, text: str) -> Halves | None:
     ast.increment_lineno(module, fn.__code__.co_firstlineno - node.lineno)
     code = compile(module, fn.__code__.co_filename, "exec")
     made = _functions(code, fn)
-    return Halves(made[node.name + "_forward"], made[node.name + "_adjoint"])
+    forward = made[node.name + "_forward"]
+    varargs = forward.__code__.co_flags & 0x04  # CO_VARARGS
+    positional = sys.maxsize if varargs else forward.__code__.co_argcount
+    return Halves(forward, made[node.name + "_adjoint"], positional)
 
 
 def _halves_module(node, forward, adjoint, value, kept, unsure, fn) -> ast.Module:

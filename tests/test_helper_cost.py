@@ -140,3 +140,44 @@ def test_given_seed_is_the_seed_itself_only_where_the_vjp_may_own_it():
     assert got.shape == (3, 4) and got.flags.writeable and np.all(got == 2.0)
     with pytest.raises(TypeError):
         given_seed(out, np.ones((3, 4), dtype=complex))
+
+
+#: a float64 weight: the caller's adjoint of a float32 helper's output is float64
+WIDE = np.linspace(0.5, 1.5, 5)
+
+
+def promoted(x, W):
+    """``soft``'s output (float32) meets a float64 array: its given seed is float64."""
+    return np.sum(soft(dense(x, W)) * WIDE)
+
+
+@pytest.mark.parametrize("f", [*PROGRAMS, promoted], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("wrt", [0, 1])
+def test_float32_helpers_compute_in_their_given_seeds(f, wrt):
+    """In float32 too a helper's adjoint computes in the seed its caller gives away (a
+    float64 seed rounded to float32 first): the value is Python's and the gradient the
+    pure derivative's (computed in float64 from the same float32 inputs) to float32's
+    rounding, on the first and the later calls; the caller's arrays are never written."""
+    x, W = (a.astype(np.float32) for a in _args())
+    before = (x.copy(), W.copy())
+    want = f(x, W)
+    _, pure = sg.value_and_grad(f, wrt, optimize=False)(x.astype(float), W.astype(float))
+    vg = sg.value_and_grad(f, wrt)
+    for call in range(4):
+        value, g = vg(x, W)
+        assert value == want, f"call {call}: value {value!r} != Python's {want!r}"
+        assert g.dtype == np.float32, g.dtype
+        np.testing.assert_allclose(g, pure, rtol=2e-5, atol=2e-6, err_msg=f"call {call}")
+    np.testing.assert_array_equal(x, before[0])
+    np.testing.assert_array_equal(W, before[1])
+
+
+def test_a_float32_helper_made_for_a_given_seed_computes_in_it():
+    x = _args()[0].astype(np.float32)
+    given = sg.vjp(soft, given_seed=True)
+    for _ in range(3):
+        given(x, g_out=np.ones_like(x))
+    text = given.emitted((x,)).text
+    assert "given_seed(" in text and "out=dout" in text, text
+    want = sg.vjp(soft)(x, g_out=np.full_like(x, 2.0))
+    np.testing.assert_allclose(given(x, g_out=np.full_like(x, 2.0)), want, rtol=1e-6)

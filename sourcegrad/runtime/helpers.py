@@ -126,10 +126,11 @@ def seed_like(g, out):
 def given_seed(out, g):
     """The output gradient ``g`` of a vjp whose caller gives it away (no other name, container
     or view of the caller's reaches it, and the caller reads it no more), as an array the vjp
-    owns, of ``out``'s shape and dtype (a float64 or complex128 array): ``g`` itself where it
-    is a NumPy array of that shape and dtype holding its own writeable memory, else a new
-    array of the values :func:`seed_like` converted to ``out``'s dtype gives (NumPy's
-    ``same_kind`` casting: a complex seed for a real output is refused)."""
+    owns, of ``out``'s shape and dtype (a float64, complex128, float32 or complex64 array):
+    ``g`` itself where it is a NumPy array of that shape and dtype holding its own writeable
+    memory, else a new array of the values :func:`seed_like` converted to ``out``'s dtype
+    gives (NumPy's ``same_kind`` casting: a complex seed for a real output is refused; a
+    float64 seed of a float32 output is rounded to float32)."""
     if type(g) is np.ndarray and g.shape == out.shape and g.dtype == out.dtype:
         if g.base is None and g.flags.writeable:  # the common case, decided at once
             return g

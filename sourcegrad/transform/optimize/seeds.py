@@ -22,9 +22,14 @@ part dropped. Outputs of other dtypes (float32) keep their seed as given.
 
 Where the caller gives the seed away (``given``: a kept call whose caller reads the output
 gradient no more and holds no other reference to it, :mod:`sourcegrad.kept`), the seed of such
-an output is ``dresult = given_seed(result, g_out)`` instead: the same values, in an array
-the vjp owns (``g_out`` itself where it is one of the output's shape and dtype), so the
-adjoint sweep computes in its memory as the caller's own adjoints do.
+an output, and of a float32 or complex64 one, is ``dresult = given_seed(result, g_out)``
+instead: the same values, in an array the vjp owns (``g_out`` itself where it is one of the
+output's shape and dtype, the usual case: the caller's adjoint of a float32 value is
+float32), so the adjoint sweep computes in its memory as the caller's own adjoints do. A
+wider seed of a float32 output (a float64 adjoint of a value the caller promoted) is rounded
+to float32 first, so that adjoint computes in float32 where the whole vjp would compute in
+float64: the gradient it returns (in the argument's dtype either way) may differ by the
+rounding of float32.
 """
 
 from __future__ import annotations
@@ -70,7 +75,7 @@ def typed_seeds(node, der: Derivative, example_args, shapes: dict, given=False) 
     for stmt in seeds:
         out = stmt.value.args[1].id
         dtype = dtypes.get(out)
-        if not (isinstance(dtype, np.dtype) and dtype in _WIDEST):
+        if not (isinstance(dtype, np.dtype) and dtype in (_GIVEN if given else _WIDEST)):
             continue
         rank = ranks.get(out)
         if (
@@ -128,6 +133,12 @@ def _value(stmt):
 #: complex one) converts to them exactly, and NumPy's promotion gives them anyway wherever
 #: the seed meets the output's values
 _WIDEST = (np.dtype(np.float64), np.dtype(np.complex128))
+
+#: the output dtypes of a given seed (:func:`~sourcegrad.runtime.helpers.given_seed`): a
+#: float32 or complex64 output's seed too, whose adjoint then computes in the output's
+#: dtype as the caller's own adjoints of it do (a wider seed rounded to it first: the
+#: gradient, in the argument's dtype either way, differs by that rounding alone)
+_GIVEN = _WIDEST + (np.dtype(np.float32), np.dtype(np.complex64))
 
 #: NumPy functions whose result is an array of rank 1 or more whatever their arguments
 _ARRAYS = ("stack", "concatenate")
