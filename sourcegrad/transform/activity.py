@@ -337,7 +337,8 @@ def refuse_undifferentiable(core: Core, ops: dict, varied: dict, useful_in: dict
             continue
         text = core.parsed.line_text(stmt.lineno)
         if op.key == "opaque":
-            hint = _passed_to_library(ops, stmt) or _OPAQUE_HINTS.get(
+            made_function = isinstance(op.operands[0], gast.Lambda)
+            hint = (made_function and _passed_to_library(ops, stmt)) or _OPAQUE_HINTS.get(
                 type(op.operands[0]), "rewrite it with NumPy calls and operators"
             )
             raise UnsupportedSyntaxError(
