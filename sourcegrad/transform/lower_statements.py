@@ -108,6 +108,19 @@ class StatementLowering:
             for target in stmt.targets:
                 self.bind_target(target, value)
 
+    def links(self, user_name: str, through_item: bool) -> list:
+        """The names that may share ``user_name``'s memory (``through_item``: or its items')."""
+        items = self.item_aliases.get(user_name, ()) if through_item else ()
+        return [*self.aliases.get(user_name, ()), *items]
+
+    def carry_dict_keys(self, user_name: str, old: str, new: str, index) -> None:
+        """``d[k] = v`` made ``new`` from ``old``: the keys ``old`` is known to hold, and a
+        constant string ``k`` (:attr:`dict_keys`), are ``new``'s."""
+        keys = self.dict_keys.pop(old, None)
+        key = index.value if isinstance(index, gast.Constant) else None
+        if keys is not None and type(key) is str and user_name not in self.unversioned:
+            self.dict_keys[new] = keys if key in keys else [*keys, key]
+
     def named_path_read(self, name, value, target) -> bool:
         """Whether ``value``, bound to ``name`` by the unpacking ``target = ...``, is a path
         read that ``bind`` names after ``name`` (``W = params["W"]``): its root is no name
@@ -430,9 +443,7 @@ class StatementLowering:
         # view of one is always taken after the write: nothing to check there
         generated = self.p.filename.startswith("<sourcegrad")
         write_line = getattr(target, "lineno", self.lineno)
-        links = [*self.aliases.get(user_name, ())]
-        links += self.item_aliases.get(user_name, []) if through_item else []
-        for other, line, element in () if generated else links:
+        for other, line, element in () if generated else self.links(user_name, through_item):
             fresh = fresh_rebinding_line(self.fn, user_name, write_line)
             if not self.link_holds(line, write_line, fresh):
                 continue  # made after this write, or `user_name` holds a new array since
@@ -465,10 +476,7 @@ class StatementLowering:
         self.names.reserve(new)
         self.env[user_name] = new
         self.user_vars.add(new)
-        keys = self.dict_keys.pop(current.id, None)
-        key = index.value if isinstance(index, gast.Constant) else None
-        if keys is not None and type(key) is str and user_name not in self.unversioned:
-            self.dict_keys[new] = keys if key in keys else [*keys, key]
+        self.carry_dict_keys(user_name, current.id, new, index)
         self.emit(S.assign(new, copy), temp=False)
         store = gast.Subscript(value=S.name(new), slice=index, ctx=gast.Store())
         self.emit(gast.Assign(targets=[store], value=v, type_comment=None), temp=False)
