@@ -118,6 +118,8 @@ def item_aliases(fn, viewed_argument=None) -> dict:
     gives them."""
     deep = {get_fact(n, "item_write") for n in S.walk(fn) if isinstance(n, gast.Assign)}
     deep.discard(None)
+    if not deep:
+        return {}
     out = aliases_of_written(fn, deep, viewed_argument, containers=set())
     for name in deep:
         _held_items(fn, name, out)
