@@ -378,7 +378,7 @@ CASES = [
     case(c.min_write_then_iterate, X3),
     case(c.min_iterate_then_write, X3, xfail_generic=FALSE_REFUSAL),
     case(c.min_element_read_then_write, X3, xfail_generic=FALSE_REFUSAL_ELEMENT),
-    case(c.min_element_read_rebound_then_write, X3, xfail_generic=FALSE_REFUSAL_ELEMENT),
+    case(c.min_element_read_rebound_then_write, X3),
     case(
         c.broadcast_up_in_loop,
         np.array([0.3, -0.2, 0.5]),

@@ -28,6 +28,10 @@ _VIEW_FUNCTIONS = frozenset(
 )  # fmt: skip
 
 
+#: attributes of an array that describe it, each a number, tuple or dtype of its own
+_ARRAY_FACTS = frozenset({"shape", "ndim", "size", "dtype", "itemsize", "nbytes", "strides"})
+
+
 def _module_function(func) -> bool:
     """``np.squeeze`` and the like: a function of NumPy's module, not a method of an array."""
     return isinstance(func.value, gast.Name) and func.value.id in ("np", "numpy")
@@ -68,8 +72,15 @@ def aliases_of_written(
     for node in S.walk(fn):
         if isinstance(node, gast.Assign) and get_fact(node, "item_write") is not None:
             continue  # the item written into and put back: no other name holds it
-        if isinstance(node, gast.Assign) and len(node.targets) == 1:
-            _assignment_aliases(node, written, out, viewed_argument, containers)
+        if isinstance(node, gast.Assign):
+            for target, value in _assigned_pairs(node.targets, node.value):
+                link = (target, value, node.lineno)
+                _assignment_aliases(link, written, out, viewed_argument, containers)
+            _chained_aliases(node, written, out)
+        elif isinstance(node, gast.NamedExpr) and getattr(node, "lineno", None) is not None:
+            # (one sourcegrad made has no line: `(f_1 := layer.f)(h)` names a callee)
+            link = (node.target, node.value, node.lineno)
+            _assignment_aliases(link, written, out, viewed_argument, containers)
         elif isinstance(node, gast.For) and getattr(node.iter, "id", None) not in dicts:
             _iteration_aliases(node, written, out)  # (a loop over a dict's keys shares nothing)
         elif (
@@ -231,13 +242,21 @@ def _add(out: dict, name, other, line, element=False) -> None:
 
 def source_name(value):
     """The name whose memory ``value`` may share (through indexing, views, ``np.flip`` and
-    the like), or None."""
+    the like, an object's attributes), or None."""
     node = value
     while True:
         if isinstance(node, gast.Subscript):
             node = node.value
-        elif isinstance(node, gast.Attribute) and node.attr in _VIEW_METHODS:
+        elif isinstance(node, gast.Attribute) and node.attr in _ARRAY_FACTS:
+            return None  # `x.shape[:2]`: a new tuple or number, whatever `x` holds
+        elif isinstance(node, gast.Attribute):  # `y.T`, and an object's field: `layer.W`
             node = node.value
+        elif (
+            isinstance(node, gast.Call)
+            and getattr(node.func, "id", None) in ("getattr", "vars")
+            and node.args
+        ):  # `getattr(layer, "W")`; `vars(layer)` is the object's own attribute dict
+            node = node.args[0]
         elif (
             isinstance(node, gast.Call)
             and isinstance(node.func, gast.Attribute)
@@ -252,44 +271,118 @@ def source_name(value):
     return node.id if isinstance(node, gast.Name) else None
 
 
-def _assignment_aliases(
-    node, written: set, out: dict, viewed_argument=None, containers=frozenset()
-) -> None:
-    target = node.targets[0]
+def _assigned_pairs(targets, value) -> list:
+    """``(target, value)`` for each target of an assignment, a tuple target matched item by
+    item with a tuple display of the same length (``b, c = a, np.cos(x)``)."""
+    pairs = []
+    for target in targets:
+        if (
+            isinstance(target, (gast.Tuple, gast.List))
+            and isinstance(value, (gast.Tuple, gast.List))
+            and len(target.elts) == len(value.elts)
+            and not any(isinstance(e, gast.Starred) for e in [*target.elts, *value.elts])
+        ):
+            for t, v in zip(target.elts, value.elts):
+                pairs.extend(_assigned_pairs([t], v))
+        else:
+            pairs.append((target, value))
+    return pairs
+
+
+def _chained_aliases(node, written: set, out: dict) -> None:
+    """``a = b = np.zeros(3)``: the names bound hold one object."""
+    names = [t.id for t in node.targets if isinstance(t, gast.Name)]
+    for name in names:
+        for other in names:
+            if name in written and other != name:
+                _add(out, name, other, node.lineno)
+
+
+def _assignment_aliases(link, written: set, out: dict, viewed, containers: set) -> None:
+    """The links that ``target = value`` at ``line`` (``link``) makes (see
+    :func:`aliases_of_written`); ``containers``: the names that always hold a dict or list."""
+    target, value, line = link
     holder = target.value if isinstance(target, gast.Subscript) else target
-    for name in _stored_names(node.value, whole=isinstance(target, gast.Subscript)):
+    for name in _stored_names(value, whole=isinstance(target, gast.Subscript)):
         if name in written and S.text(holder) != name:
             # `hs = [h]`, `d["h"] = h`: the container holds h itself, not a copy
-            _add(out, name, S.text(holder), node.lineno)
-    src = source_name(node.value)
+            _add(out, name, S.text(holder), line)
+    sources = value_sources(value)
     if (
-        src is None
-        and viewed_argument is not None
-        and isinstance(node.value, gast.Call)
-        and (S.names_in(target) | S.names_in(node.value)) & written  # a link could matter
+        not sources
+        and viewed is not None
+        and isinstance(value, gast.Call)
+        and (S.names_in(target) | S.names_in(value)) & written  # a link could matter
     ):
-        argument = viewed_argument(node.value)
-        src = None if argument is None else source_name(argument)
-    if src is not None and isinstance(target, (gast.Tuple, gast.List)):
+        argument = viewed(value)
+        sources = set() if argument is None else value_sources(argument)
+    for src in sorted(sources):
+        # `y = d["a"]`, then `d["a"] = ...` puts a new item in the dict: y keeps the old one
+        item_of_container = src in containers and _is_element(value)
+        _link(target, value, src, line, written - {src} if item_of_container else written, out)
+
+
+def _link(target, value, src: str, line, written: set, out: dict) -> None:
+    """Link the names ``target`` binds with ``src``, whose memory ``value`` may share."""
+    if isinstance(target, (gast.Tuple, gast.List)):
         for n in S.walk(target):  # `a, b = np.split(y, 2)`: each part a view of y
             if isinstance(n, gast.Name) and n.id != src:
                 if src in written:
-                    _add(out, src, n.id, node.lineno)
+                    _add(out, src, n.id, line)
                 if n.id in written:
-                    _add(out, n.id, src, node.lineno)
-    if src in written and isinstance(target, gast.Name) and target.id != src:
+                    _add(out, n.id, src, line)
+    if not isinstance(target, gast.Name) or target.id == src:
+        return
+    if src in written:
         # `a = y[0]` is a view only when y has more than one axis: decided with ranks
-        element = isinstance(node.value, gast.Subscript) and isinstance(node.value.value, gast.Name)
-        if not (element and src in containers):
-            _add(out, src, target.id, node.lineno, element)
-    if (
-        isinstance(target, gast.Name)
-        and target.id in written
-        and src is not None
-        and src != target.id
-    ):
+        _add(out, src, target.id, line, _is_element(value))
+    if target.id in written:
         # `z = y` (or a view of y), then `z[k] = v`: Python would change y too
-        _add(out, target.id, src, node.lineno)
+        _add(out, target.id, src, line)
+
+
+def _is_element(value) -> bool:
+    """``y[k]``, ``d.get(k)``, ``hs.pop()``, ``next(iter(hs))``: one item of a container or
+    array, which shares memory with it only where it is more than a number."""
+    if isinstance(value, gast.Subscript):
+        return isinstance(value.value, gast.Name)
+    if not isinstance(value, gast.Call):
+        return False
+    func = value.func
+    if isinstance(func, gast.Attribute):
+        return func.attr in _ITEM_METHODS and isinstance(func.value, gast.Name)
+    return isinstance(func, gast.Name) and func.id in _ONE_OF_ARGUMENTS
+
+
+#: methods of a container that return one of its items (or one of their arguments)
+_ITEM_METHODS = frozenset({"get", "pop", "setdefault", "popitem"})
+#: builtins whose result is one of their arguments or items (``max(a, b)``, ``next(it)``);
+#: ``list(hs)``, ``sorted(hs)`` and the like make a new container of the same items, which a
+#: name of one of the items is linked to where it is read from it (``a = c[0]``)
+_ONE_OF_ARGUMENTS = frozenset({"max", "min", "next"})
+
+
+def value_sources(value) -> set:
+    """The names whose memory ``value`` may share: :func:`source_name` and, beyond views,
+    every form that hands on one of several values as it is (``a if c else b``, ``a or b``,
+    ``(y := a)``, ``d.get(k)``, ``hs.pop()``, ``next(iter(d.values()))``, ``max(a, b)``).
+    A value made new (arithmetic, a NumPy function that allocates) has none."""
+    if isinstance(value, gast.IfExp):
+        return value_sources(value.body) | value_sources(value.orelse)
+    if isinstance(value, gast.BoolOp):
+        return set().union(*(value_sources(v) for v in value.values))
+    if isinstance(value, gast.NamedExpr):
+        return value_sources(value.value) | {value.target.id}
+    if isinstance(value, gast.Call):
+        func = value.func
+        if isinstance(func, gast.Attribute) and func.attr in _ITEM_METHODS | {"values", "items"}:
+            extra = value.args[1:2] if func.attr in ("get", "setdefault") else []
+            return value_sources(func.value).union(*(value_sources(a) for a in extra))
+        if isinstance(func, gast.Name) and func.id in _ONE_OF_ARGUMENTS:
+            args = value.args if len(value.args) > 1 else [_items_source(a) for a in value.args]
+            return set().union(*(value_sources(a) for a in args))
+    name = source_name(value)
+    return {name} if name is not None else set()
 
 
 def _stored_names(value, whole: bool) -> set:
@@ -301,8 +394,8 @@ def _stored_names(value, whole: bool) -> set:
         return _stored_names(value.value, whole)
     if isinstance(value, (gast.List, gast.Tuple, gast.Set)):
         items = value.elts
-    elif isinstance(value, gast.Dict):
-        items = value.values
+    elif isinstance(value, gast.Dict):  # `{**d}` holds d's items, not d: not stored whole
+        items = [v for k, v in zip(value.keys, value.values) if k is not None]
     else:
         return set()
     return set().union(*(_stored_names(item, True) for item in items))
@@ -329,10 +422,31 @@ def _iteration_aliases(node, written: set, out: dict) -> None:
         _add(out, src, S.text(node.target), node.lineno, element)
 
 
+#: calls whose items are the items of their first argument (``reversed(hs)``)
+_ITEMS_OF_ARGUMENT = frozenset({"list", "tuple", "reversed", "sorted", "iter"})
+
+
+def _items_source(iterated):
+    """``iterated`` seen through the calls that hand on another value's items: ``d.values()``
+    and ``d.items()`` (the dict ``d``), ``reversed(hs)``, ``sorted(...)``, ``list(...)``."""
+    node = iterated
+    while isinstance(node, gast.Call):
+        func = node.func
+        if isinstance(func, gast.Name) and func.id in _ITEMS_OF_ARGUMENT and node.args:
+            node = node.args[0]
+        elif isinstance(func, gast.Attribute) and func.attr in ("values", "items"):
+            node = func.value
+        else:
+            break
+    return node
+
+
 def _loop_items(target, iterated) -> list:
     """``(loop variable, the name whose memory it may share)`` for the names a ``for``
-    target binds: ``for row in y``, ``for i, row in enumerate(y)``, ``for a, b in zip(y, z)``
-    (None where the item is not taken from a name's memory)."""
+    target binds: ``for row in y``, ``for i, row in enumerate(y)``, ``for a, b in zip(y, z)``,
+    ``for v in d.values()``, ``for k, v in d.items()`` (None where the item is not taken from
+    a name's memory)."""
+    iterated = _items_source(iterated)
     if isinstance(target, gast.Name):
         return [(target.id, source_name(iterated))]
     if not isinstance(target, (gast.Tuple, gast.List)):
@@ -395,6 +509,8 @@ def _is_fresh(value) -> bool:
     """Whether ``value`` is always a new object, sharing no memory with any name: arithmetic,
     a constant, a display, ``x.copy()``, a NumPy ufunc or allocating function."""
     if isinstance(value, (gast.BinOp, gast.Constant, gast.List, gast.Tuple, gast.Dict)):
+        return True
+    if isinstance(value, (gast.ListComp, gast.DictComp, gast.SetComp, gast.Set)):
         return True
     if isinstance(value, gast.UnaryOp):
         return True  # -x, +x and ~x of an array are new arrays; `not x` a bool

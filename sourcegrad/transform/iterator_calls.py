@@ -19,8 +19,9 @@ place, before its jumps are lowered, into forms the later passes differentiate:
 * a generator function (``yield`` in its body) becomes a function returning the list of what
   it yields (``yield v`` -> ``items.append(v)``, ``yield from xs`` -> a loop of appends,
   ``return`` -> ``return list(items)``), and a call of a generator function is made
-  ``list(call)`` (but where ``next`` or ``iter`` steps it): both run the generator to its
-  end at once, where Python runs it step by step (the same values unless the loop's body
+  ``list(call)`` (but where ``next`` or ``iter`` steps it); a generator function defined in
+  the function whose name is only called there returns its list too: both run the generator
+  to its end at once, where Python runs it step by step (the same values unless the loop's body
   changes what the generator reads, or breaks out of an endless one);
 * ``p.attr`` where ``attr`` is a property of the class of argument ``p`` (or of the items
   of an argument a loop runs over) -> ``type(p).attr.fget(p)``, the getter called (a field
@@ -62,6 +63,8 @@ def lower_iterator_calls(fn: gast.FunctionDef, resolve, names: S.NameGen) -> Non
     name or attribute chain of the function's globals refers to (or anything else)."""
     if _yields(fn):
         _collect_yields(fn, names.fresh("yielded"))
+    for nested in _nested_generators_only_called(fn):
+        _collect_yields(nested, names.fresh("yielded"))
     _list_generator_calls(fn, resolve)
     _list_zips(fn, resolve, names)
     _call_property_getters(fn, resolve)
@@ -94,6 +97,36 @@ def _yields(fn: gast.FunctionDef) -> bool:
         id(n.value) for n in S.own_scope_nodes(fn) if isinstance(n, gast.Expr)
     }  # a `x = yield v` (a value sent in) stays, and is refused where it is lowered
     return bool(yields) and all(id(y) in statements for y in yields)
+
+
+def _nested_generators_only_called(fn: gast.FunctionDef) -> list:
+    """The generator functions defined in ``fn`` whose name is only ever called there (not
+    stepped by ``next``/``iter``, passed on or bound again): they can return their list."""
+    own = list(S.own_scope_nodes(fn))
+    defs = [
+        c
+        for n in own
+        for c in gast.iter_child_nodes(n)
+        if isinstance(c, gast.FunctionDef) and _yields(c)
+    ]
+    called = {id(n.func) for n in own if isinstance(n, gast.Call)}
+    stepped = {
+        id(a.func)
+        for n in own
+        if isinstance(n, gast.Call) and S.dotted(n.func) in ("next", "iter")
+        for a in n.args
+        if isinstance(a, gast.Call)
+    }
+    bound = [d.name for d in defs]
+    named = [n for n in own if isinstance(n, gast.Name) and n.id in bound]
+
+    def only_called(d):
+        uses = [n for n in named if n.id == d.name]
+        return bound.count(d.name) == 1 and all(
+            isinstance(n.ctx, gast.Load) and id(n) in called and id(n) not in stepped for n in uses
+        )
+
+    return [d for d in defs if only_called(d)]
 
 
 def _collect_yields(fn: gast.FunctionDef, items: str) -> None:

@@ -225,19 +225,30 @@ def shared_list(fn: gast.FunctionDef, lists: set):
     in place afterwards (``first = hs``, then ``hs.append(h)``): Python changes both, while
     the derivative follows values (the list each name was given); None where there is none."""
     changes: dict = {}  # list name -> lines where it changes in place
+    by_method: dict = {}  # the same, by a list's or dict's method alone
     loops, assigns = [], []
     for n in S.walk(fn):
         if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute):
             owner = n.func.value
             if isinstance(owner, gast.Name) and n.func.attr in _MUTATORS:
                 changes.setdefault(owner.id, []).append(n.lineno)
+            if isinstance(owner, gast.Name) and n.func.attr in _CONTAINER_MUTATORS:
+                by_method.setdefault(owner.id, []).append(n.lineno)
         elif isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
             changes.setdefault(n.target.id, []).append(n.lineno)
         elif isinstance(n, (gast.For, gast.While)):
             loops.append(n)
         elif isinstance(n, gast.Assign):
             assigns.append(n)
+    bound: dict = {}  # name -> lines where it is assigned
     for n in assigns:
+        for t in n.targets:
+            if isinstance(t, gast.Name):
+                bound.setdefault(t.id, []).append(n.lineno)
+    for n in assigns:
+        held = _held_item_changed(n, (by_method, bound), loops)
+        if held is not None:
+            return n, held
         for src, shown in _shared_by(n, lists):
             for name in (src, *[t.id for t in n.targets if isinstance(t, gast.Name)]):
                 later = any(line > n.lineno for line in changes.get(name, ()))
@@ -251,6 +262,45 @@ def shared_list(fn: gast.FunctionDef, lists: set):
                         "follows values, not shared lists: copy it (`list("
                         f"{src})`) or build the second list apart"
                     )
+    return None
+
+
+#: the methods of a list or dict that change it in place (not an array's: `sort` is both)
+_CONTAINER_MUTATORS = frozenset(
+    {"append", "extend", "insert", "pop", "reverse", "remove", "clear", "update", "popitem",
+     "setdefault"}
+)  # fmt: skip
+
+
+def _held_item_changed(assign, lines: tuple, loops: list):
+    """The message for ``hs = d["hs"]`` (or ``hs = self.hs``) followed by ``hs.append(...)``
+    (a list's or dict's method that changes it in place) before ``hs`` is bound again: Python
+    changes the container's item too, the derivative only the name's value. None where
+    ``assign`` is not such a read. ``lines``: name -> lines of such changes, name -> lines
+    where it is assigned."""
+    by_method, bound = lines
+    value = assign.value
+    if not (isinstance(value, (gast.Subscript, gast.Attribute)) and S.names_in(value)):
+        return None
+    for t in assign.targets:
+        if not isinstance(t, gast.Name):
+            continue
+        later = any(
+            line > assign.lineno and not any(assign.lineno < b < line for b in bound.get(t.id, ()))
+            for line in by_method.get(t.id, ())
+        )
+        looped = any(
+            assign in S.walk(loop) and _changes_in(loop, t.id, assign.lineno) for loop in loops
+        )
+        if later or looped:
+            held = S.text(value)
+            return (
+                f"`{S.text(assign).strip()}` names a container that `{held}` holds, and it then "
+                f"changes in place (`{t.id}.append(...)` or similar), which Python shows "
+                "through both; sourcegrad follows values, not shared containers: copy it "
+                f"(`{t.id} = {held}.copy()`) and store it back when it is complete "
+                f"(`{held} = {t.id}`)"
+            )
     return None
 
 

@@ -367,9 +367,15 @@ class StatementLowering:
         """The advice for a write through ``name`` while ``other`` shares its memory since
         ``line``: where ``name`` is the variable of a loop over ``other`` starting at ``line``,
         change ``other`` through an index; else ``otherwise``."""
-        loops = (n for n in S.walk(self.fn) if isinstance(n, gast.For) and n.lineno == line)
-        if not any(name in S.names_in(loop.target) for loop in loops):
+        loops = [n for n in S.walk(self.fn) if isinstance(n, gast.For) and n.lineno == line]
+        loops = [loop for loop in loops if name in S.names_in(loop.target)]
+        if not loops:
             return otherwise
+        if any(_over_dict_items(loop.iter) for loop in loops):
+            return (
+                f"change `{other}` through its keys (`for k in {other}: {other}[k] = ...`), "
+                f"or compute the new values whole (`{other} = {{k: ... for k in {other}}}`)"
+            )
         return (
             f"change `{other}` through an index (`for i in range(len({other})): "
             f"{other}[i] = ...`), or compute the new array whole (`{other} = ...`)"
@@ -441,30 +447,9 @@ class StatementLowering:
             )
         # sourcegrad's own derivative code writes only into arrays it has just copied, so a
         # view of one is always taken after the write: nothing to check there
-        generated = self.p.filename.startswith("<sourcegrad")
-        write_line = getattr(target, "lineno", self.lineno)
-        for other, line, element in () if generated else self.links(user_name, through_item):
-            fresh = fresh_rebinding_line(self.fn, user_name, write_line)
-            if not self.link_holds(line, write_line, fresh):
-                continue  # made after this write, or `user_name` holds a new array since
-            message = (
-                f"`{user_name}[...] = ...` while `{other}` may share {user_name}'s memory (they "
-                f"are linked at line {line}): sourcegrad writes into a copy of {user_name}, so "
-                f"`{other}` would not see the change; "
-                + self.way_out_of_link(
-                    user_name,
-                    other,
-                    line,
-                    f"make the value made at line {line} an explicit copy (add `.copy()` "
-                    "there), or write through one name only",
-                )
-            )
-            if not element:
-                self.refuse(message, target)
-            # allowed if `other` turns out to be a number (ranks decide, in analysis)
-            self.alias_checks.append(
-                ((other, line), message, getattr(target, "lineno", self.lineno))
-            )
+        if not self.p.filename.startswith("<sourcegrad"):
+            links = self.links(user_name, through_item)
+            self.refuse_shared_links(user_name, target, links, through_item)
         v = self.atom(value, user_name)
         index = self.index(target.slice, user_name)
         current = S.name(self.env.get(user_name, user_name))
@@ -480,6 +465,41 @@ class StatementLowering:
         self.emit(S.assign(new, copy), temp=False)
         store = gast.Subscript(value=S.name(new), slice=index, ctx=gast.Store())
         self.emit(gast.Assign(targets=[store], value=v, type_comment=None), temp=False)
+
+    def refuse_shared_links(self, user_name: str, target, links, through_item=False) -> None:
+        """Refuse the write ``target = ...`` into ``user_name`` where one of ``links`` (``(other
+        name, line, element)``) may still share its memory; an element link is refused in
+        analysis only if ``other`` turns out to be more than a number. ``through_item``: the
+        write changes the item in place (``x[k][j] = w``), which an item read before shares."""
+        write_line = getattr(target, "lineno", self.lineno)
+        for other, line, element in links:
+            fresh = fresh_rebinding_line(self.fn, user_name, write_line)
+            if not self.link_holds(line, write_line, fresh):
+                continue  # made after this write, or `user_name` holds a new array since
+            if element and (
+                (self.is_dict(S.name(user_name)) and not through_item)
+                or line <= write_line
+                and line < fresh_rebinding_line(self.fn, other, write_line)
+            ):
+                # a new item put into a dict leaves the item read before (`v = d.get("v")`)
+                # as it was; and `other`, read out of `user_name`, holds a new array since
+                continue
+            message = (
+                f"`{user_name}[...] = ...` while `{other}` may share {user_name}'s memory (they "
+                f"are linked at line {line}): sourcegrad writes into a copy of {user_name}, so "
+                f"`{other}` would not see the change; "
+                + self.way_out_of_link(
+                    user_name,
+                    other,
+                    line,
+                    f"make the value made at line {line} an explicit copy (add `.copy()` "
+                    "there), or write through one name only",
+                )
+            )
+            if not element:
+                self.refuse(message, target)
+            # allowed if `other` turns out to be a number (ranks decide, in analysis)
+            self.alias_checks.append(((other, line), message, write_line))
 
     def bind(self, user_name: str, value):
         path = self.path(value) if isinstance(value, (gast.Subscript, gast.Attribute)) else None
@@ -520,6 +540,18 @@ _SIGNS = {
     gast.Mod: "%", gast.Pow: "**", gast.MatMult: "@", gast.BitAnd: "&", gast.BitOr: "|",
     gast.BitXor: "^", gast.LShift: "<<", gast.RShift: ">>",
 }  # fmt: skip
+
+
+def _over_dict_items(iterated) -> bool:
+    """Whether a loop runs over ``d.values()`` or ``d.items()`` (also inside ``enumerate``,
+    ``sorted``, ``list`` and the like)."""
+    return any(
+        isinstance(n, gast.Call)
+        and isinstance(n.func, gast.Attribute)
+        and n.func.attr in ("values", "items")
+        and not n.args
+        for n in S.walk(iterated)
+    )
 
 
 def _display_keys(value):
