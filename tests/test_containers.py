@@ -408,12 +408,27 @@ def zipped_into_dict(w):
     return np.sum(pairs[0][1] * pairs[1][1])
 
 
-def test_zip_of_differentiated_values_is_refused_not_zero():
+def zip_as_a_value(w):
+    pairs = zip(["a", "b"], [w * 2.0, np.sin(w)])
+    return np.sum(next(iter(pairs))[1])
+
+
+def test_a_listed_zip_of_differentiated_values_is_differentiated_not_zero():
+    """``list(zip(...))`` builds its tuples (it was refused, never a zero gradient)."""
+    w = np.array([0.5, 1.0])
+    want = numerical_tree_grad(zipped_into_dict, w)[0]
+    df = sg.value_and_grad(zipped_into_dict)
+    for _ in range(3):
+        value, got = df(w.copy())
+        assert value == pytest.approx(zipped_into_dict(w.copy()), rel=1e-12)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+
+
+def test_zip_as_a_value_of_differentiated_values_is_refused_not_zero():
     with pytest.raises(sg.SourcegradError) as info:
-        sg.grad(zipped_into_dict)(np.array([0.5, 1.0]))
+        sg.grad(zip_as_a_value)(np.array([0.5, 1.0]))
     message = str(info.value)
-    assert "zip" in message and "test_containers.py" in message
-    assert "for a, b in zip(xs, ys)" in message  # the way out fits: no rule to register
+    assert "test_containers.py" in message
 
 
 def test_every_runtime_helper_the_derivative_calls_has_a_tangent_rule():

@@ -55,7 +55,8 @@ def aliases_of_written(
     function may share (``v = first_rows(y)``), or None. An item read out of a name that
     holds a dict or a list (every assignment makes one) is no link (``h = hs[t - 1]``, then
     ``hs[t] = ...``): a new item put into the container leaves the item read before as it
-    was (:func:`item_aliases` gives the links of a write into an item of an item)."""
+    was; not where an item is updated (``hs[k] += v`` changes an array item in place).
+    :func:`item_aliases` gives the links of a write into an item of an item."""
     if written is None:
         written = {
             n.value.id
@@ -66,7 +67,8 @@ def aliases_of_written(
         }
     out: dict = {}
     dicts = _dict_names(fn)
-    containers = _dict_names(fn, _makes_container) if containers is None else containers
+    if containers is None:
+        containers = _dict_names(fn, _makes_container) - _updated_items(fn)
     for node in S.walk(fn):
         if isinstance(node, gast.Assign) and get_fact(node, "item_write") is not None:
             continue  # the item written into and put back: no other name holds it
@@ -127,6 +129,8 @@ def item_aliases(fn, viewed_argument=None) -> dict:
     gives them."""
     deep = {get_fact(n, "item_write") for n in S.walk(fn) if isinstance(n, gast.Assign)}
     deep.discard(None)
+    if not deep:
+        return {}
     out = aliases_of_written(fn, deep, viewed_argument, containers=set())
     for name in deep:
         _held_items(fn, name, out)
@@ -209,6 +213,17 @@ def _new_value(value) -> bool:
         if getattr(value.func, "id", None) in ("dict", "list"):
             return True
     return _is_fresh(value)
+
+
+def _updated_items(fn) -> set:
+    """Names whose items an augmented assignment updates (``hs[k] += v``)."""
+    return {
+        n.target.value.id
+        for n in S.walk(fn)
+        if isinstance(n, gast.AugAssign)
+        and isinstance(n.target, gast.Subscript)
+        and isinstance(n.target.value, gast.Name)
+    }
 
 
 def _makes_container(value) -> bool:

@@ -11,7 +11,9 @@ place, before its jumps are lowered, into forms the later passes differentiate:
   parameters the loop's targets (``map(lambda p: p * 2, ps)`` -> ``[p * 2 for p in ps]``);
 * ``filter(f, xs)`` -> ``[x for x in xs if f(x)]`` (``filter(None, xs)`` tests ``x`` itself);
 * ``list(zip(xs, ys))`` -> ``[(x, y) for x, y in zip(xs, ys)]``, ``list(enumerate(xs))`` ->
-  ``[(i, x) for i, x in enumerate(xs)]`` (the builtins');
+  ``[(i, x) for i, x in enumerate(xs)]`` (the builtins'); ``Ws, bs = zip(*params)`` ->
+  ``Ws = tuple([item[0] for item in params])``, then ``bs`` likewise (each item has at
+  least as many parts as there are names, or Python's unpacking fails);
 * ``acc = functools.reduce(f, xs, init)`` -> ``acc = init`` then ``for x in xs: acc = f(acc,
   x)``, the lambda's body written out as the step; without ``init`` the first item starts;
 * a generator function (``yield`` in its body) becomes a function returning the list of what
@@ -200,6 +202,42 @@ def _list_zips(fn: gast.FunctionDef, resolve, names: S.NameGen) -> None:
         return gast.copy_location(gast.ListComp(elt=element, generators=[each]), node)
 
     _rewrite_own(fn, listed)
+    _transposed_zips(fn, resolve, names)
+
+
+def _transposed_zips(fn: gast.FunctionDef, resolve, names: S.NameGen) -> None:
+    """Replace each ``a, b = zip(*rows)`` in ``fn``'s blocks by ``a = tuple([item[0] for
+    item in rows])`` and so on (see the module docstring)."""
+
+    def transposed(stmt):
+        value = stmt.value if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 else None
+        target = stmt.targets[0] if value is not None else None
+        if not (
+            isinstance(target, (gast.Tuple, gast.List))
+            and all(isinstance(t, gast.Name) for t in target.elts)
+            and isinstance(value, gast.Call)
+            and resolve(value.func) is zip
+            and len(value.args) == 1
+            and isinstance(value.args[0], gast.Starred)
+            and isinstance(value.args[0].value, gast.Name)
+            and not value.keywords
+            and resolve(S.name("tuple")) is tuple
+        ):
+            return [stmt]
+        rows, item = value.args[0].value.id, names.fresh("item", always_suffix=True)
+        if rows in S.names_in(target):
+            return [stmt]
+        out = []
+        for k, name in enumerate(target.elts):
+            part = gast.Subscript(value=S.name(item), slice=S.const(k), ctx=gast.Load())
+            each = gast.comprehension(
+                target=S.name(item, store=True), iter=S.name(rows), ifs=[], is_async=0
+            )
+            column = gast.ListComp(elt=part, generators=[each])
+            out.append(S.assign(name.id, S.call(S.name("tuple"), [column]), stmt.lineno))
+        return out
+
+    fn.body = rewrite_blocks(fn.body, transposed)
 
 
 def _call_property_getters(fn: gast.FunctionDef, resolve) -> None:

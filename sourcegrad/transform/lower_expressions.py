@@ -9,7 +9,9 @@ import gast
 
 from . import syntax as S
 from .node_facts import set_fact
+from .parse import resolve
 from .path_reads import UNKNOWN
+from .rule_binding import is_user_function
 
 
 class ExpressionLowering:
@@ -298,7 +300,8 @@ class ExpressionLowering:
         ):
             return list(v.elts)
         known = self.example_value(v)
-        if known is UNKNOWN and isinstance(v, gast.Attribute) and v.attr == "shape":
+        shape = isinstance(v, gast.Attribute) and v.attr == "shape"
+        if known is UNKNOWN and shape and not self.calls_user_function(call):
             # `np.random.rand(*h.shape)`: ints, which carry no derivative, spliced as written
             return [gast.Starred(value=self.atom(v, "shape"), ctx=gast.Load())]
         if isinstance(known, (tuple, list)):
@@ -326,6 +329,11 @@ class ExpressionLowering:
         return [
             gast.Subscript(value=held, slice=S.const(i), ctx=gast.Load()) for i in range(length)
         ]
+
+    def calls_user_function(self, call) -> bool:
+        """Whether ``call`` calls a function of the user's (whose parameters the derivative
+        binds one by one), as far as it resolves when the derivative is built."""
+        return is_user_function(resolve(self.p, call.func, self.local_names))
 
     def star_keywords(self, v, call) -> list:
         """The ``(name, value)`` pairs ``**v`` passes, where ``v`` reads a dict argument whose

@@ -110,6 +110,19 @@ class StatementLowering:
             for target in stmt.targets:
                 self.bind_target(target, value)
 
+    def links(self, user_name: str, through_item: bool) -> list:
+        """The names that may share ``user_name``'s memory (``through_item``: or its items')."""
+        items = self.item_aliases.get(user_name, ()) if through_item else ()
+        return [*self.aliases.get(user_name, ()), *items]
+
+    def carry_dict_keys(self, user_name: str, old: str, new: str, index) -> None:
+        """``d[k] = v`` made ``new`` from ``old``: the keys ``old`` is known to hold, and a
+        constant string ``k`` (:attr:`dict_keys`), are ``new``'s."""
+        keys = self.dict_keys.pop(old, None)
+        key = index.value if isinstance(index, gast.Constant) else None
+        if keys is not None and type(key) is str and user_name not in self.unversioned:
+            self.dict_keys[new] = keys if key in keys else [*keys, key]
+
     def named_path_read(self, name, value, target) -> bool:
         """Whether ``value``, bound to ``name`` by the unpacking ``target = ...``, is a path
         read that ``bind`` names after ``name`` (``W = params["W"]``): its root is no name
@@ -443,9 +456,8 @@ class StatementLowering:
         # sourcegrad's own derivative code writes only into arrays it has just copied, so a
         # view of one is always taken after the write: nothing to check there
         if not self.p.filename.startswith("<sourcegrad"):
-            links = [*self.aliases.get(user_name, ())]
-            links += self.item_aliases.get(user_name, []) if through_item else []
-            self.refuse_shared_links(user_name, target, links)
+            links = self.links(user_name, through_item)
+            self.refuse_shared_links(user_name, target, links, through_item)
         v = self.atom(value, user_name)
         index = self.index(target.slice, user_name)
         current = S.name(self.env.get(user_name, user_name))
@@ -457,25 +469,23 @@ class StatementLowering:
         self.names.reserve(new)
         self.env[user_name] = new
         self.user_vars.add(new)
-        keys = self.dict_keys.pop(current.id, None)
-        key = index.value if isinstance(index, gast.Constant) else None
-        if keys is not None and type(key) is str and user_name not in self.unversioned:
-            self.dict_keys[new] = keys if key in keys else [*keys, key]
+        self.carry_dict_keys(user_name, current.id, new, index)
         self.emit(S.assign(new, copy), temp=False)
         store = gast.Subscript(value=S.name(new), slice=index, ctx=gast.Store())
         self.emit(gast.Assign(targets=[store], value=v, type_comment=None), temp=False)
 
-    def refuse_shared_links(self, user_name: str, target, links) -> None:
+    def refuse_shared_links(self, user_name: str, target, links, through_item=False) -> None:
         """Refuse the write ``target = ...`` into ``user_name`` where one of ``links`` (``(other
         name, line, element)``) may still share its memory; an element link is refused in
-        analysis only if ``other`` turns out to be more than a number."""
+        analysis only if ``other`` turns out to be more than a number. ``through_item``: the
+        write changes the item in place (``x[k][j] = w``), which an item read before shares."""
         write_line = getattr(target, "lineno", self.lineno)
         for other, line, element in links:
             fresh = fresh_rebinding_line(self.fn, user_name, write_line)
             if not self.link_holds(line, write_line, fresh):
                 continue  # made after this write, or `user_name` holds a new array since
             if element and (
-                self.is_dict(S.name(user_name))
+                (self.is_dict(S.name(user_name)) and not through_item)
                 or line <= write_line
                 and line < fresh_rebinding_line(self.fn, other, write_line)
             ):

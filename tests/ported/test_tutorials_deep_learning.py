@@ -482,6 +482,37 @@ REGRESSIONS = [
 ]
 
 
+def blocks_built_inside(p, x):
+    blocks = [{"scale": p["s"] * 2.0, "shift": p["b"]}, {"scale": 0.5, "shift": p["b"]}]
+    for blk in blocks:
+        x = scaled(x, **blk)
+    return np.sum(x**2)
+
+
+LEFT = [
+    Case(
+        "two_layer_net_built_inside_differentiated",
+        net_loss,
+        (p2(3, 4, 2), X, LABELS),
+        xfail="a plain class built from differentiated values inside the loss is refused "
+        "(sourcegrad/transform/activity.py builds only dataclasses); PyTorch-style code does this",
+    ),
+    Case(
+        "star_star_of_a_built_list_item",
+        blocks_built_inside,
+        ({"s": 0.7, "b": rn(3)}, rn(3)),
+        xfail="`**blk` of an item of a list of dict displays the function builds: its keys "
+        "are known only for displays bound to a name and for argument items "
+        "(sourcegrad/transform/lower_expressions.py star_keywords)",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", params(LEFT))
+def test_left_for_later(case):
+    check(case)
+
+
 @pytest.mark.parametrize("case", params(CASES))
 def test_deep_learning_programs(case):
     check(case)

@@ -218,6 +218,14 @@ def item_read_out_before(W, x):
     return np.sum(a)
 
 
+def item_updated_after_read(W, x):
+    # `hs[0] += 1.0` changes the array `a` holds too: still refused
+    hs = [np.tanh(W @ x), x * 2.0]
+    a = hs[0]
+    hs[0] += 1.0  # REFUSED
+    return np.sum(a * x)
+
+
 def item_of_a_tuple(x):
     t = (np.zeros(3), 1.0)
     t[0][1] = x[0]  # REFUSED
@@ -517,6 +525,12 @@ REGRESSIONS = [
     Case(
         "item_read_out_before",
         item_read_out_before,
+        (rn(3, 3), rn(3)),
+        refused=(sg.UnsupportedSyntaxError, "explicit copy"),
+    ),
+    Case(
+        "item_updated_after_read",
+        item_updated_after_read,
         (rn(3, 3), rn(3)),
         refused=(sg.UnsupportedSyntaxError, "explicit copy"),
     ),
