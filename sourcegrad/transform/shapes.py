@@ -106,11 +106,20 @@ def _assignments(core):
             names = {n.id for n in S.name_nodes(stmt.target)}
             (counters if ranged else dropped).update(names)
         elif isinstance(stmt, gast.Assign):
-            if not isinstance(stmt.targets[0], gast.Name) and not _unpacked(stmt):
-                dropped |= set(written_names(stmt))  # x[k] = v; a, (b, c) = f(x)
+            target = stmt.targets[0]
+            if _item_write(target):
+                pass  # x[k] = v keeps x's shape (the value is an array's: x = x.copy() first)
+            elif not isinstance(target, gast.Name) and not _unpacked(stmt):
+                dropped |= set(written_names(stmt))  # a, (b, c) = f(x); x.a = v
             for t in written_names(stmt):
                 count[t] = count.get(t, 0) + 1
     return dropped, counters, count
+
+
+def _item_write(target) -> bool:
+    """Whether ``target`` is ``x[k]`` of a name ``x``: an element write, which changes no shape
+    (a list's or dict's item write: such names have no shape here)."""
+    return isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name)
 
 
 def _kept(t, got, multi):
