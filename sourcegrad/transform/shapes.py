@@ -88,7 +88,7 @@ def concrete_shapes(analysis: Analysis, example_args) -> dict:
 
 def _assignments(core):
     """``(dropped, counters, count)``: the names never given a shape (targets of a tuple
-    assignment, of an item assignment, of a loop over anything but ``range``), the counters
+    assignment, of an attribute's, of a loop over anything but ``range``), the counters
     of ``for i in range(...)`` loops (integers, values unknown), and how many times each name
     (a parameter counting once) is assigned."""
     dropped: set = set()
@@ -106,20 +106,12 @@ def _assignments(core):
             names = {n.id for n in S.name_nodes(stmt.target)}
             (counters if ranged else dropped).update(names)
         elif isinstance(stmt, gast.Assign):
-            target = stmt.targets[0]
-            if _item_write(target):
-                pass  # x[k] = v keeps x's shape (the value is an array's: x = x.copy() first)
-            elif not isinstance(target, gast.Name) and not _unpacked(stmt):
+            target = stmt.targets[0]  # x[k] = v keeps x's shape (a list, a dict: none)
+            if not (isinstance(target, (gast.Name, gast.Subscript)) or _unpacked(stmt)):
                 dropped |= set(written_names(stmt))  # a, (b, c) = f(x); x.a = v
             for t in written_names(stmt):
                 count[t] = count.get(t, 0) + 1
     return dropped, counters, count
-
-
-def _item_write(target) -> bool:
-    """Whether ``target`` is ``x[k]`` of a name ``x``: an element write, which changes no shape
-    (a list's or dict's item write: such names have no shape here)."""
-    return isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name)
 
 
 def _kept(t, got, multi):
