@@ -20,7 +20,7 @@ from .shape_helpers import index_items
 from .trees import Pieces
 
 
-@helper(constant=True)
+@helper(constant=True, allocates="new")
 def zero_tangent(x):
     """A zero tangent for ``x``: zeros of its shape and dtype, item by item for containers;
     0.0 for an integer or boolean number or array (its tangent is zero, and it may still be
@@ -67,7 +67,7 @@ def broadcast_like(t, z):
     return np.broadcast_to(t, shape)
 
 
-@helper(linear=("dx", "dv"), jointly=True)
+@helper(linear=("dx", "dv"), jointly=True, allocates="outer")
 def assign_tangent(dx, index, dv, x):
     """The tangent of ``x`` after ``x[index] = v``: ``dx`` (zeros when None) with ``dv`` (zero
     when None) written at ``index``; a new array, never a view of ``dx``. For a dict or a
@@ -86,6 +86,24 @@ def assign_tangent(dx, index, dv, x):
     out = np.zeros_like(x) if dx is None else np.array(dx, copy=True)
     out[index] = 0.0 if dv is None else dv
     return out
+
+
+@helper(called_by="running", passes=True)
+def write_tangent(dx, index, dv, x):
+    """:func:`assign_tangent`'s value, written into ``dx`` itself (returned) where ``dx`` is
+    a writeable NumPy array of the array ``x``'s shape: the running code passes only a tangent
+    it owns (nothing else reaches it), so a loop writing a tangent element by element copies
+    nothing. Anything else (None, a number, a container's tangent, another array type) goes to
+    :func:`assign_tangent`."""
+    if (
+        type(dx) is np.ndarray
+        and dx.flags.writeable
+        and not isinstance(x, (dict, list))
+        and dx.shape == np.shape(x)
+    ):
+        dx[index] = 0.0 if dv is None else dv
+        return dx
+    return assign_tangent(dx, index, dv, x)
 
 
 class _DictTangent(dict):

@@ -88,7 +88,7 @@ def concrete_shapes(analysis: Analysis, example_args) -> dict:
 
 def _assignments(core):
     """``(dropped, counters, count)``: the names never given a shape (targets of a tuple
-    assignment, of an item assignment, of a loop over anything but ``range``), the counters
+    assignment, of an attribute's, of a loop over anything but ``range``), the counters
     of ``for i in range(...)`` loops (integers, values unknown), and how many times each name
     (a parameter counting once) is assigned."""
     dropped: set = set()
@@ -106,8 +106,9 @@ def _assignments(core):
             names = {n.id for n in S.name_nodes(stmt.target)}
             (counters if ranged else dropped).update(names)
         elif isinstance(stmt, gast.Assign):
-            if not isinstance(stmt.targets[0], gast.Name) and not _unpacked(stmt):
-                dropped |= set(written_names(stmt))  # x[k] = v; a, (b, c) = f(x)
+            target = stmt.targets[0]  # x[k] = v keeps x's shape (a list, a dict: none)
+            if not (isinstance(target, (gast.Name, gast.Subscript)) or _unpacked(stmt)):
+                dropped |= set(written_names(stmt))  # a, (b, c) = f(x); x.a = v
             for t in written_names(stmt):
                 count[t] = count.get(t, 0) + 1
     return dropped, counters, count

@@ -41,6 +41,7 @@ from .builders import builders
 from .chunk import chunk_elementwise
 from .dtypes import name_dtypes
 from .einsum_products import einsum_products
+from .element_writes import ElementWrites, merge_renamed_copies
 from .fused import BACKENDS, available, fuse_elementwise
 from .hoist import hoist_accumulations
 from .inplace import InPlace
@@ -183,7 +184,9 @@ def _in_place(run: Run) -> None:
 def _owned_accumulations(run: Run) -> None:
     run.owner = Owner(run.np_name, run.helper_names(_FRESH_HELPERS))
     run.owner.in_place = run.in_place
+    run.owner.writes = ElementWrites(run.der)
     run.owner.block(run.node.body, set())
+    run.owner.writes = None  # the element writes are written: later walks only look
 
 
 def _chunks(run: Run) -> None:
@@ -300,8 +303,9 @@ REWRITES: tuple[Rewrite, ...] = (
         lambda r: split_temporaries(r.node.body, r.der, r.shapes),
         _SHAPES_NUMPY,
     ),
+    Rewrite("renamed copies", lambda r: merge_renamed_copies(r.node)),
     Rewrite("in-place operations", _in_place, _SHAPES_NUMPY),
-    Rewrite("owned accumulations", _owned_accumulations),
+    Rewrite("owned accumulations and element writes", _owned_accumulations),
     Rewrite("scatter accumulations", _on_body(scatter_accumulations)),
     Rewrite(
         "one-product einsums",

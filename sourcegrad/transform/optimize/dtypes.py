@@ -49,7 +49,9 @@ def name_dtypes(node, der: Derivative, example_args, np_name, shapes=None) -> di
     assigned in several places gets a dtype when all its assignments agree (an optimistic
     fixed point, as for shapes); ``x = None`` and ``x = tape.pop()`` do not count."""
     core = der.analysis.core
-    defs = _definitions(node)
+    ranks = dict(der.analysis.ranks)
+    ranks.update((n, len(sh)) for n, sh in (shapes or {}).items() if isinstance(sh, tuple))
+    defs = _definitions(node, ranks)
     params = {}
     for p, a in zip(core.params, example_args):
         if type(a) is np.ndarray:
@@ -60,8 +62,6 @@ def name_dtypes(node, der: Derivative, example_args, np_name, shapes=None) -> di
         defs.setdefault(p, []).insert(0, dt)  # the value on entry
 
     callees = Callees(np_name, _typed_helpers(der.refs), der.refs)
-    ranks = dict(der.analysis.ranks)
-    ranks.update((n, len(sh)) for n, sh in (shapes or {}).items() if isinstance(sh, tuple))
     ranks.update((a, ranks[v]) for v, a in der.adj_names.items() if v in ranks)  # its value's
     facts = _Facts(callees, _shape_tuples(defs, np_name), ranks, der.refs)
 
@@ -86,8 +86,9 @@ def name_dtypes(node, der: Derivative, example_args, np_name, shapes=None) -> di
     return {}
 
 
-def _definitions(node) -> dict:
-    """name -> the statements that assign it (None for one that unpacks or stores into it);
+def _definitions(node, ranks: dict) -> dict:
+    """name -> the statements that assign it (None for one that unpacks into it or stores
+    into it, but for an element write into a name ``ranks`` gives a rank: an array's);
     for a list that starts empty and grows by ``append`` alone (``hs = []``,
     ``hs.append(h)``), the appends: its items' dtype is the list's."""
     defs: dict = {}
@@ -103,8 +104,10 @@ def _definitions(node) -> dict:
         if isinstance(target, gast.Name):
             defs.setdefault(target.id, []).append(stmt)
         else:  # a, b = f(..): no dtype for these names, nor for lists stored into
+            arrays = [n for n in _stored_into(target) if isinstance(ranks.get(n), int)]
             for n in _bound_names(target) + _stored_into(target):
-                defs.setdefault(n, []).append(None)
+                if n not in arrays:  # (an array's element write keeps its dtype)
+                    defs.setdefault(n, []).append(None)
     for name, grown in appends.items():
         made = defs.get(name, [])
         if made and all(_empty_list(st) for st in made):

@@ -26,6 +26,7 @@ class Owner:
         self.np_name = np_name
         self.helpers = helpers
         self.in_place = None  # an InPlace, where shapes and dtypes are known
+        self.writes = None  # an ElementWrites: element writes into owned arrays in place
         self.returned: set = set()  # names owned when the function returns
         #: t -> s for ``t = s.reshape(..)`` of an owned s: t is the only name the function
         #: returns that reaches the buffer while neither is copied, changed or reassigned
@@ -118,7 +119,7 @@ class Owner:
                 out |= self.escapes(stmt.body) | self.escapes(stmt.orelse)
                 continue
             value = getattr(stmt, "value", None)
-            if value is not None:
+            if value is not None and not self.adds_into_array(stmt):
                 out |= self.aliases(value)
             if isinstance(stmt, gast.Assign):
                 target = stmt.targets[0]
@@ -129,10 +130,29 @@ class Owner:
                     out |= {n.id for n in S.walk(target) if isinstance(n, gast.Name)}
         return out
 
+    def adds_into_array(self, stmt) -> bool:
+        """Whether ``stmt`` is ``a += e`` (any operator) into a name that holds an array (or a
+        number), so that nothing of ``e`` is kept: known only with :attr:`writes`."""
+        return (
+            self.writes is not None
+            and isinstance(stmt, gast.AugAssign)
+            and isinstance(stmt.target, gast.Name)
+            and self.writes.array(stmt.target.id)
+        )
+
     def block(self, stmts, owned: set) -> set:
         """Rewrite ``stmts`` given the names ``owned`` before them (see the class docstring);
         the names owned after them."""
+        dropped = set()
         for i, stmt in enumerate(stmts):
+            written = self.writes.rewrite(stmt, owned) if self.writes is not None else None
+            if written is not None:  # in place: the names owned stay owned
+                if written:
+                    stmts[i] = written[0]
+                    self.track_views(written[0], owned)
+                else:
+                    dropped.add(id(stmt))
+                continue
             if isinstance(stmt, gast.Return):  # what the gradient builder may hand out as is
                 returned = S.names_in(stmt)
                 views = {t for t, src in self.views.items() if src not in returned}
@@ -159,7 +179,8 @@ class Owner:
                     )
                     copy_all_facts(stmt, new, lineno=True)
                     stmts[i] = new
-                    owned -= self.aliases(stmt.value.right)
+                    if not self.adds_into_array(new):
+                        owned -= self.aliases(stmt.value.right)
                     continue
                 reused = self.in_place is not None and self.in_place.rewrite(stmt, owned)
                 moved = self.moved(stmt, owned)
@@ -169,8 +190,13 @@ class Owner:
                 else:
                     owned.discard(t)
                 continue
-            if value is not None:
+            if value is not None and not self.adds_into_array(stmt):
                 owned -= self.aliases(value)
             if isinstance(stmt, gast.Assign):
-                owned -= {n.id for n in S.walk(stmt.targets[0]) if isinstance(n, gast.Name)}
+                target = stmt.targets[0]
+                if isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name):
+                    target = target.slice  # x[k] = v: x's memory changes, nothing new reaches it
+                owned -= {n.id for n in S.walk(target) if isinstance(n, gast.Name)}
+        if dropped:
+            stmts[:] = [s for s in stmts if id(s) not in dropped] or [gast.Pass()]
         return owned
