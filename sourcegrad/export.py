@@ -119,6 +119,7 @@ class _Writer:
         got = self.written.get(id(fn))
         if got is not None:
             return got
+        name = self.ns.free_name(name, fn)  # vjp_f's 2nd build and vjp_f_2's 1st: run_vjp_f_2
         self.ns.reserved.add(name)
         self.written[id(fn)] = name
         renames, params = {}, []
