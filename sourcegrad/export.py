@@ -28,6 +28,7 @@ from typing import Any
 
 from . import derivative as derivative_module
 from . import pipeline
+from .arguments import with_defaults
 from .derivative import Transformed, derivative
 from .disk_cache import is_generated
 from .errors import SourcegradError
@@ -490,7 +491,7 @@ def _tower_module_text(f, wrt, args: tuple, order: int) -> str:
         )
     levels = Tower(f, (), [wrt] * (order - 1), (wrt,), options=_WHOLE)
     g = levels.gradient()
-    values = tuple(args) + (args[wrt],) * (order - 1)  # seeds of v's structure (values unread)
+    values = with_defaults(f, tuple(args)) + (args[wrt],) * (order - 1)  # seeds: v's structure
     entry = levels.outermost(values)
     code = entry.fn.__code__  # the seeds: its last keyword-only parameters, one per level
     kwonly = code.co_varnames[code.co_argcount : code.co_argcount + code.co_kwonlyargcount]
