@@ -67,6 +67,7 @@ from .export_values import (
     write_gradients,
 )
 from .higher import Tower
+from .higher.pieces import raised_at
 from .outputs import not_aliasing
 from .pipeline import as_gradient
 from .runtime.buffers import BufferPool
@@ -443,7 +444,6 @@ def export(
     if not isinstance(f, types.FunctionType):
         raise ExportError(f"export takes a plain function, got {f!r}")
     args = tuple(args)
-    code = f.__code__
     try:
         with derive.whole_vjps():  # each callee's vjp is written whole
             if order >= 2:
@@ -453,7 +453,7 @@ def export(
     except SourcegradError as exc:
         if exc.filename is not None:
             raise
-        raise type(exc)(exc.reason, code.co_filename, code.co_firstlineno) from None
+        raise type(exc)(exc.reason, *raised_at(exc, f)) from None  # the call it met, or f
     if path is not None:
         with open(path, "w", encoding="utf-8") as file:
             file.write(text)
