@@ -28,6 +28,7 @@ from typing import Any
 
 from . import derivative as derivative_module
 from . import pipeline
+from .arguments import with_defaults
 from .derivative import Transformed, derivative
 from .disk_cache import is_generated
 from .errors import SourcegradError
@@ -66,6 +67,7 @@ from .export_values import (
     write_gradients,
 )
 from .higher import Tower
+from .higher.pieces import raised_at
 from .outputs import not_aliasing
 from .pipeline import as_gradient
 from .runtime.buffers import BufferPool
@@ -119,6 +121,7 @@ class _Writer:
         got = self.written.get(id(fn))
         if got is not None:
             return got
+        name = self.ns.free_name(name, fn)  # vjp_f's 2nd build and vjp_f_2's 1st: run_vjp_f_2
         self.ns.reserved.add(name)
         self.written[id(fn)] = name
         renames, params = {}, []
@@ -441,7 +444,6 @@ def export(
     if not isinstance(f, types.FunctionType):
         raise ExportError(f"export takes a plain function, got {f!r}")
     args = tuple(args)
-    code = f.__code__
     try:
         with derive.whole_vjps():  # each callee's vjp is written whole
             if order >= 2:
@@ -451,7 +453,7 @@ def export(
     except SourcegradError as exc:
         if exc.filename is not None:
             raise
-        raise type(exc)(exc.reason, code.co_filename, code.co_firstlineno) from None
+        raise type(exc)(exc.reason, *raised_at(exc, f)) from None  # the call it met, or f
     if path is not None:
         with open(path, "w", encoding="utf-8") as file:
             file.write(text)
@@ -489,7 +491,7 @@ def _tower_module_text(f, wrt, args: tuple, order: int) -> str:
         )
     levels = Tower(f, (), [wrt] * (order - 1), (wrt,), options=_WHOLE)
     g = levels.gradient()
-    values = tuple(args) + (args[wrt],) * (order - 1)  # seeds of v's structure (values unread)
+    values = with_defaults(f, tuple(args)) + (args[wrt],) * (order - 1)  # seeds: v's structure
     entry = levels.outermost(values)
     code = entry.fn.__code__  # the seeds: its last keyword-only parameters, one per level
     kwonly = code.co_varnames[code.co_argcount : code.co_argcount + code.co_kwonlyargcount]

@@ -19,6 +19,7 @@ import builtins
 import inspect
 import sys
 import textwrap
+import types
 from typing import Any
 
 from .export_source import ExportError, Namespace, literal, locally_bound, names_read
@@ -39,7 +40,8 @@ _OWN_PACKAGE = __name__.split(".")[0]
 class ObjectNamespace(Namespace):
     """A :class:`~sourcegrad.export_source.Namespace` whose data may hold objects of the
     user's own classes (in lists, tuples and dicts too), each written as its class and its
-    fields (see the module docstring)."""
+    fields (see the module docstring), and functions defined at a module's top level, each
+    copied and written as its name."""
 
     def data(self, value: Any, what: str) -> str:
         t = type(value)
@@ -53,6 +55,16 @@ class ObjectNamespace(Namespace):
                 f"{literal(k, what)}: {self.data(v, f'{what}[{k!r}]')}" for k, v in value.items()
             ]
             return "{" + ", ".join(parts) + "}"
+        if type(value) is types.FunctionType and value.__qualname__ == value.__name__ != "<lambda>":
+            # a function of a module's (ACTS = {"tanh": my_tanh}): copied, read by its name
+            self.bind(value.__name__, value, what)
+            return value.__name__
+        if type(value) is types.FunctionType:
+            raise ExportError(
+                f"{what} is {value.__qualname__}, a lambda or a function defined inside "
+                "another, which an export copies only where it is defined by def at its "
+                "module's top level"
+            )
         if _is_plain_object(value):
             return self.object_source(value, what)
         return literal(value, what)

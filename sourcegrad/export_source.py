@@ -383,7 +383,8 @@ class Namespace:
             name,
             f"{user.__qualname__} reads the global {name!r}, which an export cannot write: "
             f"{detail}, and an export holds only NumPy arrays, numbers, strings, objects of "
-            "your classes (their fields) and tuples, lists and dicts of them as globals: pass "
+            "your classes (their fields), functions defined at a module's top level and "
+            "tuples, lists and dicts of them as globals: pass "
             f"it as an argument ({name} to "
             f"{user.__name__}: it is then an argument of the exported d_{user.__name__}, "
             "which can be differentiated)",

@@ -41,8 +41,10 @@ Refused (:mod:`sourcegrad.export_keys`), naming the user's line: forward mode ov
 derivative of a function value with keyword-only defaults, a ``functools.partial`` called as a
 function value; a derivative made by sourcegrad before the function runs whose derivative did
 not run, and a gradient taken inside it where no derivative flows through it, of a gradient
-(``grad(grad(f))``), of a method, along several arguments, of a function with defaults,
-keyword-only or ``*`` parameters, or called with arguments of several signatures.
+(``grad(grad(f))``), of a method, along several arguments, of a function with ``*`` or ``**``
+parameters, or called with arguments of several signatures; forward mode (``mode="forward"``,
+order 2 and up) over one of a function with defaults or keyword-only parameters (its gradient
+and the gradient's vjp take them as the function does: ``def grad_f(z, p=3.0)``).
 """
 
 from __future__ import annotations
@@ -54,10 +56,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .arguments import with_defaults
 from .derivative import Transformed, recording_runs
 from .export_keys import check_jvp_base
 from .export_source import ExportError, global_read_line, is_public_grad
-from .export_text import describe, describe_value, flat_values, values_text
+from .export_text import describe, describe_value, flat_values, values_text, with_def_line
 from .function_values import jvp_of, vjp_of
 from .higher import GradientVjp, Jvp, recording_jvps
 
@@ -235,6 +238,8 @@ def write_gradients(writer: Any, trace: Trace) -> set:
     export's ``vjp_of``, ``DERIVATIVE_JVPS`` and ``VALUE_JVPS`` for its ``jvp_of``. The ids of
     the forward modes written (the writer leaves them out of the function values')."""
     jvps = [item for item in trace.jvps if of_gradient(item[0])]
+    if jvps:
+        _positional_only(writer, trace)
     vjps = list(trace.gradient_vjps)
     gradients: dict = {}  # (function, wrt) -> (the gradient, its arguments)
     for jv, args, _, _ in jvps:
@@ -271,6 +276,22 @@ def write_gradients(writer: Any, trace: Trace) -> set:
     return {id(item[0]) for item in jvps}
 
 
+def _positional_only(writer: Any, trace: Trace) -> None:
+    """Refused where forward mode (order 2 and up) runs over a gradient taken inside of a
+    function with defaults or keyword-only parameters: the export's forward modes over it
+    take the arguments the call gives, not the defaults it leaves out."""
+    for d in gradients_taken(trace):
+        f, code = d.f, d.f.__code__
+        if f.__defaults__ or f.__kwdefaults__ or code.co_kwonlyargcount:
+            raise _refused(
+                writer,
+                d,
+                "is of a function with defaults or keyword-only parameters, exported in "
+                "reverse mode at order 1 only; forward mode over it (mode='forward', order 2 "
+                "and up)",
+            )
+
+
 def _gradient_key(d: Transformed) -> tuple:
     return (d.f, d.wrt, d.wrt_tuple)
 
@@ -300,22 +321,24 @@ def _write_one(writer: Any, d: Transformed, args: tuple, towers: dict, hvps: dic
     f, code = d.f, d.f.__code__
     if d.bound_self or len(d.wrt) != 1:
         raise _refused(writer, d, "is a method's or along several arguments")
-    if f.__defaults__ or f.__kwdefaults__ or code.co_kwonlyargcount or code.co_flags & _PACKING:
-        raise _refused(writer, d, "is of a function with defaults, keyword-only or * parameters")
-    params = ", ".join(code.co_varnames[: code.co_argcount])
+    if code.co_flags & _PACKING:
+        raise _refused(writer, d, "is of a function with * or ** parameters")
+    names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    params, call = _parameters(names, code.co_argcount)
     name = writer.ns.gradients[id(d)]  # claimed by take_gradients
-    entry = d.emitted(args)
+    entry = d.emitted(with_defaults(f, args))
     what = describe(d, "gradient") + f", taken while {writer.user.__name__} runs"
     run = writer.generated(entry.fn, entry.text, f"run_{name}", what)
+    text = f"def {name}({params}):\n    return {_packed(d, f'{run}({call})[1]')}\n"
     writer.ns.add_block(
         f"# {name}: what sg.grad({f.__name__}) hands out (Gradients.grad), its gradient only\n"
-        f"def {name}({params}):\n    return {_packed(d, f'{run}({params})[1]')}\n",
+        + with_def_line(text, name, f.__defaults__, f.__kwdefaults__, what),
         derivative=True,
     )
     tables = []
     for key, (vjp, vargs) in towers.items():
         if vjp.gradient is d or _gradient_key(vjp.gradient) == _gradient_key(d):
-            hvps[key] = _write_vjp(writer, vjp, vargs, name, params)
+            hvps[key] = _write_vjp(writer, vjp, vargs, name, names)
             tables.append(
                 f"FUNCTION_VALUES[({name}.__code__, {vjp.tower.read[0]!r})] = {hvps[key]}"
             )
@@ -330,28 +353,43 @@ def _write_one(writer: Any, d: Transformed, args: tuple, towers: dict, hvps: dic
     return name
 
 
-def _write_vjp(writer: Any, vjp: Any, args: tuple, name: str, params: str) -> str:
-    """Write the build of the vjp of the gradient ``name`` that ran for ``args`` (forward mode
-    over the gradient, its tangent seeded with ``g_out``) and the wrapper the export's
-    ``vjp_of`` calls (the function value first, as it passes it); the wrapper's name."""
+def _write_vjp(writer: Any, vjp: Any, args: tuple, name: str, names: tuple) -> str:
+    """Write the build of the vjp of the gradient ``name`` (of a function of the parameters
+    ``names``) that ran for ``args`` (forward mode over the gradient, its tangent seeded with
+    ``g_out``) and the wrapper the export's ``vjp_of`` calls (the function value first, as it
+    passes it, then every parameter: the export's ``vjp_of`` passes defaults by name); the
+    wrapper's name."""
     *primal, g_out = args
     t = vjp.tower
     if t.W != t.read or t.read_tuple:
         raise _refused(writer, vjp.gradient, "is a method's or along several arguments")
-    entry = t.outermost(t.values(vjp.bound_self + tuple(primal), vjp.seeds(g_out)))
+    primal = with_defaults(vjp.gradient.f, vjp.bound_self + tuple(primal))
+    entry = t.outermost(t.values(primal, vjp.seeds(g_out)))
     fn_code = entry.fn.__code__
     seed = fn_code.co_varnames[fn_code.co_argcount + fn_code.co_kwonlyargcount - 1]  # g_out's
+    params, call = _parameters(names, fn_code.co_argcount)
     hvp = f"vjp_{name}"
     writer.ns.claim(hvp, vjp, "the vjp of a gradient taken while the function runs")
     what = f"the build {hvp} runs: forward mode over the pure code of {name}, along g_out"
     made = writer.generated(entry.fn, entry.text, f"run_{hvp}", what)
     writer.ns.add_block(
         f"# {hvp}: the vjp of {name} (vjp_of({name}, wrt)), its Hessian times g_out\n"
-        f"def {hvp}(function, {params}, *, g_out):\n"
-        f"    return {made}({params}, {seed}={'g_out[0]' if vjp.gradient.wrt_tuple else 'g_out'})\n",
+        f"def {hvp}(function, {', '.join(names)}, *, g_out):\n"
+        f"    return {made}({call}, {seed}={'g_out[0]' if vjp.gradient.wrt_tuple else 'g_out'})\n",
         derivative=True,
     )
     return hvp
+
+
+def _parameters(names: tuple, positional: int) -> tuple[str, str]:
+    """The parameter list of a function of the parameters ``names`` (the first
+    ``positional`` by position, the rest keyword-only), and the arguments of a call passing
+    them on as it takes them."""
+    params, call = list(names[:positional]), list(names[:positional])
+    if len(names) > positional:
+        params += ["*", *names[positional:]]
+        call += [f"{k}={k}" for k in names[positional:]]
+    return ", ".join(params), ", ".join(call)
 
 
 def _packed(d: Any, grads: str) -> str:

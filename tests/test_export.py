@@ -7,6 +7,7 @@ import sourcegrad (``python -I -S`` with a path holding only the export and NumP
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import importlib.util
 import os
@@ -62,7 +63,15 @@ def load(path: pathlib.Path, name: str):
 
 
 def run_isolated(tmp_path: pathlib.Path, text: str, name: str, args: tuple):
-    """``d_NAME(*args)`` of the export ``text``, run by ``python -I -S`` in ``tmp_path``."""
+    """``d_NAME(*args)`` of the export ``text``, run by ``python -I -S`` in ``tmp_path``; each
+    function and class of the module defined once (a second ``def`` of a name would take the
+    first one's place)."""
+    defined = [
+        node.name
+        for node in ast.parse(text).body
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef))
+    ]
+    assert len(defined) == len(set(defined)), sorted(n for n in defined if defined.count(n) > 1)
     (tmp_path / "exported.py").write_text(text)
     with open(tmp_path / "args.pkl", "wb") as f:
         pickle.dump(args, f)

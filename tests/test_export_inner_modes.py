@@ -4,7 +4,8 @@ over its vjp), a gradient made before the function runs (a global ``D = sg.grad(
 ``from sourcegrad import grad``. Each export runs by ``python -I -S`` with only NumPy and gives
 ``sg.jvp`` / ``sg.value_and_grad`` / ``sg.hvp``'s numbers bit for bit; the derivatives
 themselves are checked against central differences (first and later calls), order 3 too. An
-inner gradient of a function with defaults is refused at the line that takes it."""
+inner gradient of a function with defaults exports in reverse mode; forward mode over it is
+refused at the line that takes it."""
 
 import inspect
 import os
@@ -183,13 +184,19 @@ def penalty_with_a_default(x):
     return np.sum(sg.grad(cube_with_power)(x) ** 2)
 
 
-def test_an_inner_gradient_of_a_function_with_defaults_is_refused_at_its_line():
-    """What the export's ``Gradients.grad`` does not hand out: refused where the function
-    reads sourcegrad, with the way out (differentiated in process all the same)."""
+def test_forward_mode_over_an_inner_gradient_with_defaults_is_refused_at_its_line(tmp_path):
+    """The gradient of a function with defaults exports in reverse mode; forward mode over it
+    is refused where the function reads sourcegrad, with the way out (differentiated in
+    process all the same)."""
     x = np.array([0.3, -1.2, 2.0])
     assert np.isfinite(sg.grad(penalty_with_a_default)(x)).all()
-    with pytest.raises(sg.SourcegradError, match="defaults, keyword-only.*positional") as info:
-        sg.export(penalty_with_a_default, x)
+    text = sg.export(penalty_with_a_default, x)
+    got = run_isolated(tmp_path, text, "d_penalty_with_a_default", (x,))
+    assert same(got, steady(sg.value_and_grad(penalty_with_a_default), x))
+    with pytest.raises(
+        sg.SourcegradError, match="defaults or keyword-only.*reverse mode at order 1"
+    ) as info:
+        sg.export(penalty_with_a_default, x, mode="forward")
     where = (__file__, _line_of(penalty_with_a_default, "sg.grad("))
     assert (info.value.filename, info.value.lineno) == where
 

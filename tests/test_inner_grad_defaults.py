@@ -4,8 +4,9 @@ taken inside a loss (issue 17): differentiated in process at orders 1, 2 and 3. 
 Python's; the gradient agrees with central differences of the loss, the Hessian-vector
 product with central differences of the gradient, the third derivative with central
 differences of the Hessian-vector product, on calls 1 to 3 (the optimized code runs from the
-second). An export of them is refused at the line that takes the gradient (the export's
-stand-in for sourcegrad hands out gradients of plain functions with positional parameters)."""
+second). The gradients with defaults export in reverse mode at order 1 (run by ``python -I -S``
+with only NumPy, ``sg.value_and_grad``'s numbers bit for bit); forward mode over them (order 2
+and up) and ``grad(grad(f))`` taken inside are refused at the line that takes the gradient."""
 
 import inspect
 
@@ -15,6 +16,7 @@ import pytest
 import sourcegrad as sg
 from sourcegrad.higher import tower
 from tests.fd import numerical_grad
+from tests.test_export import run_isolated, same, steady
 
 
 def cube_with_power(z, p=3.0):
@@ -155,23 +157,56 @@ def _line_of(f, text: str) -> int:
     return first + next(i for i, line in enumerate(lines) if text in line)
 
 
-#: what the refusal of an export says, by program
+DEFAULTS = [penalty_with_a_default, penalty_with_the_default_given, *MAML_CASES]
+
+
+@pytest.mark.parametrize("f", DEFAULTS)
+def test_a_gradient_with_defaults_taken_inside_exports_bit_for_bit(f, tmp_path):
+    """The stand-in's gradient takes the function's defaults (positional and keyword-only),
+    as does the vjp of it the export's ``vjp_of`` finds."""
+    args = _args(f)
+    text = sg.export(f, *args)
+    assert "import sourcegrad" not in text
+    got = run_isolated(tmp_path, text, f"d_{f.__name__}", args)
+    assert same(got, steady(sg.value_and_grad(f), *args)), got
+
+
+#: what the refusal of an export says, by program; the orders refused
 REFUSED = {
-    penalty_with_a_default: "of a function with defaults, keyword-only or * parameters",
-    maml_with_defaults: "of a function with defaults, keyword-only or * parameters",
-    grad_of_grad_inside: "takes a derivative while it runs",
+    penalty_with_a_default: ("of a function with defaults or keyword-only", [2, 3]),
+    maml_with_keyword_defaults: ("of a function with defaults or keyword-only", [2, 3]),
+    grad_of_grad_inside: ("takes a derivative while it runs", [1, 2, 3]),
 }
 
 
-@pytest.mark.parametrize("f", list(REFUSED))
-@pytest.mark.parametrize("order", [1, 2, 3])
+@pytest.mark.parametrize("f, order", [(f, k) for f, (_, orders) in REFUSED.items() for k in orders])
 def test_the_export_is_refused_at_the_line_that_takes_the_gradient(f, order):
     args = _args(f)
     with pytest.raises(sg.SourcegradError) as info:
         sg.export(f, *args, order=order)
     where = (__file__, _line_of(f, "sg.grad("))
     assert (info.value.filename, info.value.lineno) == where
-    assert REFUSED[f] in info.value.reason
+    assert REFUSED[f][0] in info.value.reason
+
+
+def grad_of_grad_next_to_a_gradient(x):
+    return np.sum(sg.grad(cube_with_power)(x, 2.0) ** 2) + np.sum(
+        np.sin(x) * sg.grad(sg.grad(quartic))(x[0] * 1.0)
+    )
+
+
+def test_grad_of_grad_next_to_a_gradient_is_refused_at_the_line_that_reads_sourcegrad():
+    """Where the function takes a gradient the export writes, ``sg`` is its stand-in: the
+    vjp of ``grad(grad(f))`` is refused with the way out (differentiated in process)."""
+    x = X.copy()
+    df = sg.grad(grad_of_grad_next_to_a_gradient)
+    for _ in range(3):
+        want = numerical_grad(grad_of_grad_next_to_a_gradient, (x,), 0)
+        np.testing.assert_allclose(df(x), want, rtol=1e-6, atol=1e-8)
+    with pytest.raises(sg.SourcegradError, match=r"grad\(grad\(f\)\).*grad\(f\) of a") as info:
+        sg.export(grad_of_grad_next_to_a_gradient, x)
+    where = (__file__, _line_of(grad_of_grad_next_to_a_gradient, "sg.grad("))
+    assert (info.value.filename, info.value.lineno) == where
 
 
 def maml_calling_the_gradient_by_keyword(p, xs, ys, xq, yq):

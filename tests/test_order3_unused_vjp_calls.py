@@ -1,9 +1,9 @@
-"""Wasted work at order 2 (issue 17): forward mode over a gradient that calls a function value
-keeps the vjp's own call (``dh_2 = dh_2_1(h_2, g_out=dh)``) next to forward mode over it
-(``jvp_of(dh_2_1, ...)(...)[1]``), though only the tangent is read: the call of a derivative
-sourcegrad made is taken for one with side effects. Read in the shown order-2 code and in the
-export's running code: no call of a derivative (a ``g_out`` or ``t_in`` seed) whose result
-nothing reads."""
+"""No wasted work at order 2 (issue 17): forward mode over a gradient that calls a function
+value runs forward mode over the value's vjp (``jvp_of(dh_2_1, ...)(...)[1]``) and not the
+vjp's own call (``dh_2 = dh_2_1(h_2, g_out=dh)``) where only the tangent is read: a call of
+what ``vjp_of`` / ``jvp_of`` returned has no effect but its result, so an unused one goes.
+Read in the shown order-2 code and in the export's running code: no call of a derivative (a
+``g_out`` or ``t_in`` seed) whose result nothing reads."""
 
 import ast
 
@@ -49,22 +49,11 @@ def test_the_finder_finds_an_unused_call():
     assert unused_derivative_calls(text) == ["x = d(a, g_out=g)", "d(a, g_out=g)"]
 
 
-WASTE = pytest.mark.xfail(
-    strict=True,
-    reason="a call of a value vjp_of/jvp_of returned is classified as impure "
-    "(transform/calls.py, call_dynamic: pure=False), so dead-code removal keeps it; made pure, "
-    "the export of an sg.model network at order 2 wrote the wrong method's vjp (the export "
-    "finds the vjps a function value needs by running the order-1 code's calls)",
-)
-
-
-@WASTE
 @pytest.mark.parametrize("f, make", CASES, ids=[f.__name__ for f, _ in CASES])
 def test_the_shown_order_2_code_calls_no_vjp_it_does_not_read(f, make):
     assert unused_derivative_calls(sg.show(f, order=2, args=make())) == []
 
 
-@WASTE
 @pytest.mark.parametrize("f, make", CASES, ids=[f.__name__ for f, _ in CASES])
 def test_the_exported_order_2_code_calls_no_vjp_it_does_not_read(f, make):
     text = sg.export(f, *make(), order=2)

@@ -39,6 +39,7 @@ from .pieces import (
     call_generated,
     defined_at,
     direction_indices,
+    raised_at,
     refused_inside,
     unit_vector,
 )
@@ -328,7 +329,7 @@ class Tower:
         except SourcegradError as exc:
             if exc.lineno is not None:
                 raise
-            raise type(exc)(exc.reason, *defined_at(self.f)).with_traceback(
+            raise type(exc)(exc.reason, *raised_at(exc, self.f)).with_traceback(
                 exc.__traceback__
             ) from None
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import REFUSED_INSIDE, SourcegradError
+from ..errors import GENERATED_LINES, REFUSED_INSIDE, SourcegradError, user_location
 
 __all__ = [
-    "GENERATORS", "INSIDE_WAY_OUT", "NESTED_WAY_OUT", "refused_inside",
+    "GENERATORS", "INSIDE_WAY_OUT", "NESTED_WAY_OUT", "refused_inside", "raised_at",
     "array_or_float", "call_generated", "defined_at",
     "direction_indices", "unit_vector", "as_indices",
 ]  # fmt: skip
@@ -32,6 +32,22 @@ def defined_at(f) -> tuple:
     """``(file, first line)`` of the function ``f``, as an error names them."""
     code = getattr(f, "__code__", None)
     return ("<unknown>", None) if code is None else (code.co_filename, code.co_firstlineno)
+
+
+def raised_at(exc: BaseException, f) -> tuple:
+    """``(file, line)`` of the user's that the innermost frame of generated code in ``exc``'s
+    traceback differentiates (the call a refusal met while the derivative ran), else where
+    ``f`` is defined."""
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_filename in GENERATED_LINES:
+            place = user_location(code.co_filename, tb.tb_lineno)
+            if place[0] == getattr(getattr(f, "__code__", None), "co_filename", None):
+                found = place
+        tb = tb.tb_next
+    return found or defined_at(f)
 
 
 def direction_indices(direction) -> tuple:

@@ -29,7 +29,7 @@ from .in_place import item_written_line, mark_copied_arguments
 from .node_facts import set_fact
 from .parse import UNRESOLVED, packed, parse, resolve
 from .path_reads import follow_keys
-from .rule_binding import is_user_function, local_names, lookup_rule
+from .rule_binding import is_user_function, local_names, lookup_rule, made_by_a_maker
 
 
 def user_method(core, func):
@@ -220,7 +220,7 @@ def call_dynamic(core, func, args, varied, stmt=None, keywords: tuple = ()) -> O
         differentiable=frozenset({"diff"}),
         where="sourcegrad.api." + maker,
     )
-    return Op("dynamic", rule, params, operands, pure=False, described=label)
+    return Op("dynamic", rule, params, operands, pure=made_by_a_maker(core, func), described=label)
 
 
 def _maker_call(maker: str, wrt: tuple, keywords: tuple) -> gast.Call:

@@ -14,9 +14,10 @@ import numpy as np
 
 from .. import rules as R
 from ..errors import NoRuleError
+from . import derive
 from . import syntax as S
 from .forms import Core, Op
-from .parse import is_installed, is_library
+from .parse import is_installed, is_library, resolve
 
 
 def local_names(core: Core) -> set:
@@ -32,6 +33,35 @@ def local_names(core: Core) -> set:
         }
         core.bound_locals = cached
     return cached
+
+
+def made_by_a_maker(core: Core, func) -> bool:
+    """Whether ``func`` names, everywhere the function assigns it, what ``vjp_of(...)`` or
+    ``jvp_of(...)`` returned (generated code differentiated again): a derivative sourcegrad
+    made, whose call has no effect but its result, so an unused one may go."""
+    if not isinstance(func, gast.Name):
+        return False
+    stores = [
+        n
+        for n in gast.walk(core.node)
+        if isinstance(n, gast.Name) and n.id == func.id and not isinstance(n.ctx, gast.Load)
+    ]
+    makers = (derive.makers().vjp_of, derive.makers().jvp_of)
+    calls = [
+        n.value
+        for n in gast.walk(core.node)
+        if isinstance(n, gast.Assign)
+        and len(n.targets) == 1
+        and any(n.targets[0] is store for store in stores)
+    ]
+    return (
+        bool(stores)
+        and len(calls) == len(stores)
+        and all(
+            isinstance(c, gast.Call) and resolve(core.parsed, c.func, local_names(core)) in makers
+            for c in calls
+        )
+    )
 
 
 def is_int_atom(atom) -> bool:

@@ -16,10 +16,7 @@ import copy
 import dataclasses
 import functools
 import inspect
-import math
-import threading
 import types
-import weakref
 
 import numpy as np
 
@@ -59,22 +56,8 @@ def run_jvp_vjp_lambda(z, *, g_out, tz, tg_out):
     return ((out, aux_1), (tout, gradient_like(z, tdz)))
 
 
-def vjp_lambda(function, *args, g_out, **kwargs):
-    value, grads = run_vjp_lambda(*args, **kwargs, g_out=g_out)
-    return grads
-
-
-# the function value vjp of the <lambda> in lambda_loss (export_value_cases.py:38)
-def run_vjp_lambda(z, *, g_out):
-    spare = pool.spare
-    buffers = spare.pop() if spare else pool.new()
-    out_1 = np.tanh(z, buffers[0])
-    out = z * out_1
-
-    # line 3: act = lambda z: z * np.tanh(z)
-    dz = seed_like(g_out, out) * np.add(out_1, z * (1.0 - out_1 * out_1), out=out_1)
-    spare.append(buffers)
-    return (out, build_gradient(z, dz))
+def vjp_lambda(*args, **kwargs):
+    raise NotImplementedError("vjp_lambda was not reached when this module was exported")
 
 
 def jvp_lambda(function, *args, t_in, **kwargs):
@@ -118,7 +101,6 @@ def run_d_lambda_loss(params, x, *, tparams):
     tdh = 2.0 * th
     dh_2_1 = vjp_of(act, 0)
     # line 14: dh_2 = vjp_of(act, 0)(h_2, g_out=dh)
-    dh_2_1(h_2, g_out=dh)
     tdh_2 = jvp_of(dh_2_1, (0, 1))(h_2, dh, t_in=(th_2, tdh))[1]
     # line 15: db = sum_to(dh_2, b)
     tdb = sum_to(tdh_2, b)
@@ -532,6 +514,8 @@ def jvp_of(fn, wrt, keywords=()):
         found = DERIVATIVE_JVPS.get((fn, wrt))
     except TypeError:
         found = None
+    if found is None and isinstance(wrt, tuple) and any(k[0] is fn for k in DERIVATIVE_JVPS):
+        return Narrowed(fn, wrt)  # a tangent seen to be zero when it runs: along the others
     return of_value(fn, wrt, "jvp") if found is None else found
 
 
@@ -1031,6 +1015,33 @@ class CalledJvp:
         return jvp_of(inner, wrt[0] if single else wrt)(*leading, *args, t_in=t_in)
 
 
+class Narrowed:
+    """Forward mode along wrt over a helper's derivative fn where some tangents are zeros
+    seen only when it runs (None; 0.0 for an integer): forward mode along the others, as
+    sourcegrad's Jvp narrows it."""
+
+    def __init__(self, fn, wrt):
+        self.fn, self.wrt = fn, wrt
+
+    def __call__(self, *args, t_in):
+        kept = [(i, t) for i, t in zip(self.wrt, t_in) if not zero_of_integer(args[i], t)]
+        found = None
+        if 0 < len(kept) < len(self.wrt):
+            wrt, t_in = (tuple(k) for k in zip(*kept))
+            found = DERIVATIVE_JVPS.get((self.fn, wrt))
+        if found is None:
+            raise TypeError(
+                f"forward mode along {self.wrt!r} over {self.fn!r}: one this module was not "
+                "exported for"
+            )
+        return found(*args, t_in=t_in)
+
+
+def zero_of_integer(x, t):
+    integer = isinstance(x, (int, np.integer)) or getattr(x, "dtype", np.dtype(float)).kind in "biu"
+    return t is None or (integer and isinstance(t, float) and t == 0.0)
+
+
 def picked(t, wrt, single, kept, kept_single):
     """The parts of the tangents t along wrt at the positions kept; None for None."""
     if t is None:
@@ -1186,6 +1197,8 @@ class Unbound:
         return with_receiver(grads, count, self.wrt, self.single)
 
     def jvp(self, wrt):
+        if self.mode == "jvp":  # order 3 through it: refused in process, so never exported
+            raise TypeError(f"forward mode over the jvp of {self.fn!r}: not exported")
         return UnboundJvp(self, wrt)
 
 
@@ -1290,129 +1303,7 @@ def not_aliasing(tangent, given):
 FUNCTION_JVPS[(code_at(run_d_lambda_loss.__code__, (0,)), 0)] = jvp_lambda
 
 
-def _leaf(like, g, seen):
-    """One gradient leaf: ``g`` itself when it is a fresh array of ``like``'s kind."""
-    if like is None or isinstance(like, (str, bytes)):
-        return like
-    if _owned(like, g, seen):
-        return g
-    if isinstance(like, (float, np.generic)):
-        return scalar_gradient(like, g)
-    return _fresh(like, g, seen)
-
-
-def build_gradient(like, v0):
-    seen = set()
-    return _leaf(like, v0, seen)
-
-
-class BufferSet(list):
-    """One call's buffers (a list of arrays), with the dimensions they were sized for
-    (``dims``, empty for a pool of fixed shapes), the memory blocks they are views of and,
-    for symbolic shapes, the views made for other dimensions (``cut``: dims -> views)."""
-
-    __slots__ = ("dims", "blocks", "cut")
-
-
-KEPT_VIEWS = 64
-
-
-class BufferPool(threading.local):
-    """The spare buffer sets of one derivative build, per thread: generated code takes
-    ``pool.spare.pop()`` (or :meth:`new` when this thread's sets are all in use, as when the
-    derivative is reached again from inside itself) and appends the set back right before it
-    returns. A call that raises does not give its set back; the next one makes a new one.
-    Sets live as long as the derivative and the thread that made them.
-
-    A set is a list of arrays, each a view of one of a few memory blocks: arrays the code
-    never needs at the same time share a block (the transform decided which).
-
-    A build that serves every shape of a pattern (see :mod:`sourcegrad.runtime.signature`)
-    has *symbolic* buffers: a length ``-1 - j`` in a view's shape stands for the ``j``-th of
-    the dimensions the call passes to :meth:`take`, which sizes the set on demand.
-
-    Make one with :meth:`of`: the arguments of the constructor are shared by every thread's
-    instance (``threading.local`` calls it again in each thread that reads the pool)."""
-
-    def __init__(self, blocks: tuple, views: tuple, made: list):
-        self.blocks = blocks  # bytes per memory block (of a fixed-shape pool)
-        self.views = views  # (block, shape, dtype) per buffer
-        self.spare: list = []  # this thread's sets not in use
-        self._made = made  # weak references to every block made, in any thread
-
-    @classmethod
-    def of(cls, blocks, views) -> BufferPool:
-        """A pool of buffer sets: ``views`` ``(block, shape, dtype)`` of memory ``blocks``
-        (sizes in bytes; for symbolic shapes, the least each block is made)."""
-        return cls(tuple(blocks), tuple((b, tuple(s), np.dtype(d)) for b, s, d in views), [])
-
-    @property
-    def layouts(self) -> tuple:
-        """``(shape, dtype)`` of each buffer of a set (lengths ``-1 - j``: symbolic)."""
-        return tuple((shape, dtype) for _, shape, dtype in self.views)
-
-    def shapes(self, dims: tuple = ()) -> list:
-        """The shape of each buffer of a set sized for ``dims``."""
-        return [tuple(dims[-1 - n] if n < 0 else n for n in s) for _, s, _ in self.views]
-
-    def _sizes(self, shapes) -> list:
-        """Bytes each memory block needs for buffers of ``shapes``."""
-        sizes = list(self.blocks)
-        for (b, _, dtype), shape in zip(self.views, shapes):
-            sizes[b] = max(sizes[b], math.prod(shape) * dtype.itemsize)
-        return sizes
-
-    def new(self, dims: tuple = ()) -> BufferSet:
-        """A new set of buffers (uninitialised) sized for ``dims``, C-contiguous views of new
-        memory blocks."""
-        shapes = self.shapes(dims)
-        blocks = [np.empty(size, np.uint8) for size in self._sizes(shapes)]
-        self._made[:] = [r for r in self._made if r() is not None] + [
-            weakref.ref(b) for b in blocks
-        ]
-        return self._viewed(BufferSet(), blocks, shapes, dims)
-
-    def _viewed(self, got: BufferSet, blocks, shapes, dims) -> BufferSet:
-        got[:] = [
-            blocks[b][: math.prod(shape) * dtype.itemsize].view(dtype).reshape(shape)
-            for (b, _, dtype), shape in zip(self.views, shapes)
-        ]
-        got.dims, got.blocks, got.cut = dims, blocks, {dims: list(got)}
-        return got
-
-    def take(self, spare: list, dims: tuple) -> BufferSet:
-        """A set of buffers sized for ``dims``: this thread's spare one (``spare``, the
-        pool's ``spare`` list), its buffers made again for ``dims`` where they were sized for
-        others (in its memory where that is large enough, never a buffer of another shape),
-        or a new one."""
-        if not spare:
-            return self.new(dims)
-        got = spare.pop()
-        if got.dims == dims:
-            return got
-        views = got.cut.get(dims)
-        if views is not None:  # cut for these lengths before
-            got[:] = views
-            got.dims = dims
-            return got
-        shapes = self.shapes(dims)
-        sizes = self._sizes(shapes)
-        if any(block.nbytes < size for block, size in zip(got.blocks, sizes)):
-            return self.new(dims)  # the old set's memory goes with it
-        cut = got.cut if len(got.cut) < KEPT_VIEWS else {}
-        self._viewed(got, got.blocks, shapes, dims)
-        cut[dims] = got.cut[dims]
-        got.cut = cut
-        return got
-
-    def held_bytes(self) -> int:
-        """Bytes of the memory blocks this pool has made that are still alive, in every
-        thread."""
-        alive = [r() for r in list(self._made)]
-        return sum(b.nbytes for b in alive if b is not None)
-
-
-pool = BufferPool.of((160,), ((0, (5, 4), "<f8"),))
+FUNCTION_VALUES[(code_at(run_d_lambda_loss.__code__, (0,)), 0)] = vjp_lambda
 
 
 def _stacked_items(g, items) -> bool:
@@ -1450,9 +1341,6 @@ def seed_like(g, out):
         ) from None
     g = np.broadcast_to(g, full)
     return g if full == oshape else sum_to(g, out)
-
-
-FUNCTION_VALUES[(code_at(run_d_lambda_loss.__code__, (0,)), 0)] = vjp_lambda
 
 
 VALUE_JVPS[(vjp_lambda, (0, 1))] = jvp_vjp_lambda

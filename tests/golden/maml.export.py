@@ -729,6 +729,8 @@ def jvp_of(fn, wrt, keywords=()):
         found = DERIVATIVE_JVPS.get((fn, wrt))
     except TypeError:
         found = None
+    if found is None and isinstance(wrt, tuple) and any(k[0] is fn for k in DERIVATIVE_JVPS):
+        return Narrowed(fn, wrt)  # a tangent seen to be zero when it runs: along the others
     return of_value(fn, wrt, "jvp") if found is None else found
 
 
@@ -1228,6 +1230,33 @@ class CalledJvp:
         return jvp_of(inner, wrt[0] if single else wrt)(*leading, *args, t_in=t_in)
 
 
+class Narrowed:
+    """Forward mode along wrt over a helper's derivative fn where some tangents are zeros
+    seen only when it runs (None; 0.0 for an integer): forward mode along the others, as
+    sourcegrad's Jvp narrows it."""
+
+    def __init__(self, fn, wrt):
+        self.fn, self.wrt = fn, wrt
+
+    def __call__(self, *args, t_in):
+        kept = [(i, t) for i, t in zip(self.wrt, t_in) if not zero_of_integer(args[i], t)]
+        found = None
+        if 0 < len(kept) < len(self.wrt):
+            wrt, t_in = (tuple(k) for k in zip(*kept))
+            found = DERIVATIVE_JVPS.get((self.fn, wrt))
+        if found is None:
+            raise TypeError(
+                f"forward mode along {self.wrt!r} over {self.fn!r}: one this module was not "
+                "exported for"
+            )
+        return found(*args, t_in=t_in)
+
+
+def zero_of_integer(x, t):
+    integer = isinstance(x, (int, np.integer)) or getattr(x, "dtype", np.dtype(float)).kind in "biu"
+    return t is None or (integer and isinstance(t, float) and t == 0.0)
+
+
 def picked(t, wrt, single, kept, kept_single):
     """The parts of the tangents t along wrt at the positions kept; None for None."""
     if t is None:
@@ -1383,6 +1412,8 @@ class Unbound:
         return with_receiver(grads, count, self.wrt, self.single)
 
     def jvp(self, wrt):
+        if self.mode == "jvp":  # order 3 through it: refused in process, so never exported
+            raise TypeError(f"forward mode over the jvp of {self.fn!r}: not exported")
         return UnboundJvp(self, wrt)
 
 
