@@ -28,6 +28,7 @@ from typing import Any
 
 from . import derivative as derivative_module
 from . import pipeline
+from .callables import written_positions
 from .derivative import Transformed, derivative
 from .disk_cache import is_generated
 from .errors import SourcegradError
@@ -227,8 +228,7 @@ class _Writer:
         name = self.ns.free_name(base, t)
         self.ns.claim(name, t, base)
         self.by_key[key] = name
-        for other in ts:
-            self.values[id(other)] = name
+        self.values.update((id(other), name) for other in ts)
         closure = unpacked(t.f).__code__.co_freevars
         entries: list = []
         for other in ts:
@@ -252,11 +252,11 @@ class _Writer:
         self.ns.add_block(wrapper, derivative=True)
         if t.mode == "jvp":
             self.ns.bind("not_aliasing", not_aliasing, name)
-        self.table_entry(key, name)
+        self.table_entry(key, name, written_positions(unpacked(t.f)))
 
-    def table_entry(self, key: tuple, name: str) -> None:
+    def table_entry(self, key: tuple, name: str, written: dict | None = None) -> None:
         """``name`` in the export's table of the derivatives of function values, at ``key``
-        (:meth:`value_key`)."""
+        (:meth:`value_key`); what the function changes in place (``written``) in ``WRITTEN``."""
         function, mode, wrt, wrt_tuple = key
         if function.startswith("np."):
             self.ns.add_block(f"RULE_FUNCTIONS.add({function})")
@@ -264,6 +264,9 @@ class _Writer:
         for key in (function, self.also.get(function)):
             if key is not None:
                 self.ns.add_block(f"{table}[({key}, {wrt if wrt_tuple else wrt[0]!r})] = {name}")
+            entry = f"WRITTEN[{key}] = {written!r}\n"  # once for all modes
+            if key is not None and written and entry not in self.ns.blocks:
+                self.ns.add_block(entry)
 
     def derivative_jvps(self, jvps: list) -> None:
         """Forward mode over helpers' derivatives (``jvp_of(vjp_helper, wrt)`` in a

@@ -288,7 +288,7 @@ def flat_values(jv, args: tuple) -> tuple:
 def _base_values(base, args: tuple) -> tuple:
     """The values of ``base``'s generated function for its call with ``args``."""
     if isinstance(base, GradientVjp):  # the gradient's arguments, then g_out as its seed
-        return (*args[:-1], *base.seeds(args[-1]))
+        return (*args[:-1], *base.seeds(args[-1], base.bound_self + tuple(args[:-1])))
     if isinstance(base, Transformed):
         if _fills_defaults(base):  # the defaults the call leaves out, as it fills them
             args = with_defaults(base.f, tuple(args[:-1])) + tuple(args[-1:])

@@ -54,6 +54,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .callables import copy_if_written
 from .derivative import Transformed, recording_runs
 from .export_keys import check_jvp_base
 from .export_source import ExportError, global_read_line, is_public_grad
@@ -114,8 +115,8 @@ def traced(call: Callable[[], Any]) -> Trace:
 
 def is_resolver(value: Any) -> bool:
     """Whether generated code reads ``value`` as ``vjp_of`` / ``jvp_of``: the derivative of a
-    function value, resolved when the code runs."""
-    return value is vjp_of or value is jvp_of
+    function value, resolved when the code runs, or as ``copy_if_written``."""
+    return value is vjp_of or value is jvp_of or value is copy_if_written
 
 
 def code_path(outer: types.CodeType, inner: types.CodeType) -> tuple | None:
@@ -338,7 +339,8 @@ def _write_vjp(writer: Any, vjp: Any, args: tuple, name: str, params: str) -> st
     t = vjp.tower
     if t.W != t.read or t.read_tuple:
         raise _refused(writer, vjp.gradient, "is a method's or along several arguments")
-    entry = t.outermost(t.values(vjp.bound_self + tuple(primal), vjp.seeds(g_out)))
+    primal = vjp.bound_self + tuple(primal)
+    entry = t.outermost(t.values(primal, vjp.seeds(g_out, primal)))
     fn_code = entry.fn.__code__
     seed = fn_code.co_varnames[fn_code.co_argcount + fn_code.co_kwonlyargcount - 1]  # g_out's
     hvp = f"vjp_{name}"

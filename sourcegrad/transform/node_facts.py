@@ -30,7 +30,12 @@ FACTS: dict[str, Fact] = {
     "path": Fact(tuple, None, "a path read: (argument name, tuple of keys) it reads"),
     "static": Fact(bool, False, "an expression fixed at transform time (np.pi, np.tanh)"),
     "opaque": Fact(bool, False, "an expression kept whole: no pass looks inside it"),
-    "copy_in": Fact(str, None, 'an argument the called function changes: "array"/"shallow" copy'),
+    "copy_in": Fact(
+        str,
+        None,
+        "an argument the called function changes: array, shallow, unknown (differentiated)",
+    ),
+    "read_after": Fact(bool, False, "a call's argument its caller reads after the call"),
     # --- reverse / forward: statements of a derivative
     "adjoint": Fact(bool, False, "a statement of the adjoint (or tangent) code"),
     "pure": Fact(bool, False, "a forward statement without side effects (may move or go)"),
