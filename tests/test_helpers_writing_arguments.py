@@ -4,6 +4,8 @@ reads the argument as it was, so the call gets a copy (of an array; of a differe
 dict too, one level; both were wrong gradients or a crash); a caller reading the argument after
 such a call is refused, since Python would show it changed (``h = center(h)`` is fine)."""
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -182,3 +184,19 @@ def test_a_layer_from_a_list_writing_what_is_read_after_is_refused():
 )
 def test_read_after_a_write_is_refused(f, hint):
     check_refusal(f, (r(4, 3), r(4, 3)), sg.SourcegradError, hint)
+
+
+def test_an_export_copies_what_a_layer_from_a_list_writes_into(tmp_path):
+    """The exported module asks its table of what each function value writes into, as
+    sourcegrad does: the gradient is sourcegrad's, bit for bit, and the arguments unchanged."""
+    w, x = r(4, 3), r(4, 3)
+    path = tmp_path / "exported_layers.py"
+    sg.export(layers_in_a_list, w, x, [Norm(), Norm()], path=str(path))
+    spec = importlib.util.spec_from_file_location("exported_layers", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    kept = x.copy()
+    value, grad = module.d_layers_in_a_list(w, x, [Norm(), Norm()])
+    want_value, want = sg.value_and_grad(layers_in_a_list)(w, x, [Norm(), Norm()])
+    assert value == want_value and np.array_equal(grad, want)
+    assert np.array_equal(x, kept)

@@ -128,6 +128,8 @@ def mark_unknown_callee(filename: str, args, wrt) -> None:
     if filename.startswith("<sourcegrad"):
         return
     for i, arg in enumerate(args):
+        if isinstance(arg, gast.Starred):  # the positions after it are known when it runs
+            return
         if isinstance(arg, gast.Name):
             set_fact(arg, "copy_in", "unknown differentiated" if i in wrt else "unknown")
 
