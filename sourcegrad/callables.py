@@ -48,6 +48,9 @@ _APPLIERS: dict = {}  # (callable, number of arguments) -> a plain function call
 #: used while the class still resolves ``__call__`` to that very function: a class patched
 #: since, or another class, never reuses another's
 _CLASS_CALLS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: a class -> the ``__call__`` its objects are called through (for :func:`copy_if_written`;
+#: classes, like code objects, live as long as the program)
+_CALLS: dict = {}
 #: a function's code -> {position: whether it writes values} of the parameters it changes in place
 _WRITES: dict = {}
 _LOCK = threading.Lock()
@@ -274,8 +277,10 @@ def copy_if_written(
         func, skip = fn, 0
     elif t is types.MethodType:
         func, skip = fn.__func__, 1
-    else:
-        func, skip = _CLASS_CALLS.get(t) or inspect.getattr_static(t, "__call__", None), 1
+    else:  # an object: its class's __call__, found once per class (while it stays the same)
+        func, skip = _CALLS.get(t), 1
+        if func is None or t.__call__ is not func:
+            func = _CALLS[t] = inspect.getattr_static(t, "__call__", None)
     code = getattr(func, "__code__", None)
     if code is None:
         return x
