@@ -21,7 +21,9 @@ out.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import inspect
 import itertools
 import linecache
 import threading
@@ -32,18 +34,26 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import rules as R
-from .errors import NoRuleError
+from .errors import NoRuleError, SourcegradError, UnsupportedSyntaxError
+from .rules import adjoint, d, tangent
 from .rules.registry import hashable_key
 from .rules.scipy_stats import distribution_name, frozen_way_out, makes_frozen
-from .runtime.trees import zero_adjoint
+from .runtime.trees import copied_array, copied_shallow, zero_adjoint
 from .transform.derive import RECEIVER
-from .transform.parse import is_installed
+from .transform.in_place import changed_in_place
+from .transform.parse import is_installed, parse
+from .transform.rule_binding import is_user_function
 
 _APPLIERS: dict = {}  # (callable, number of arguments) -> a plain function calling it
 #: a class -> the ``__call__`` function its instances are called through (a layer's class),
 #: used while the class still resolves ``__call__`` to that very function: a class patched
 #: since, or another class, never reuses another's
 _CLASS_CALLS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: a class -> the ``__call__`` its objects are called through (for :func:`copy_if_written`;
+#: classes, like code objects, live as long as the program)
+_CALLS: dict = {}
+#: a function's code -> {position: whether it writes values} of the parameters it changes in place
+_WRITES: dict = {}
 _LOCK = threading.Lock()
 _COUNTER = itertools.count()
 
@@ -67,7 +77,7 @@ def as_function(fn: Any, nargs: int) -> tuple[types.FunctionType, tuple]:
         return call, (fn,)
     if isinstance(fn, functools.partial):
         return _partial_applier(fn, nargs)
-    if R.lookup(fn) is not None:
+    if R.lookup(fn) is not None or _constructed(fn):
         return _applier(fn, nargs), ()
     frozen = type(getattr(fn, "__self__", None)).__name__.endswith("_frozen")
     if frozen or makes_frozen(fn):  # scipy.stats: a frozen distribution's method, or making one
@@ -81,6 +91,14 @@ def as_function(fn: Any, nargs: int) -> tuple[types.FunctionType, tuple]:
         f"{fn!r} is called with a differentiated argument, but it is not a Python function and "
         "has no derivative rule; register one with sourcegrad.defvjp (and defjvp), or call a "
         "Python function that computes it with NumPy"
+    )
+
+
+def _constructed(fn) -> bool:
+    """Whether ``fn`` is a class whose call sourcegrad differentiates where the class is
+    named (``Made(W, b)``: a dataclass, a namedtuple): a classmethod's ``cls(W, b)``."""
+    return isinstance(fn, type) and (
+        dataclasses.is_dataclass(fn) or (issubclass(fn, tuple) and hasattr(fn, "_fields"))
     )
 
 
@@ -242,3 +260,71 @@ class ForwardOver:
         ts = tangents[at[0]] if len(at) == 1 else tuple(tangents[k] for k in at)
         jvp = self.jvp_of(plan.jvp, at[0] if len(at) == 1 else at)
         return jvp(*plan.args, plan.t, t_in=ts)
+
+
+def copy_if_written(
+    fn: Any, i: int, x: Any, differentiated: bool = False, read_after: bool = False
+) -> Any:
+    """``x``, the ``i``-th positional argument of a call of the function value ``fn`` (a layer
+    taken from a list, known only when the derivative runs), copied where ``fn``'s source
+    changes that parameter in place (``a -= m``, ``a[k] = v``, ``acc.append(v)``): an array
+    it writes into; a list or dict it changes too where ``differentiated`` (one level). The
+    derivative's adjoint still reads ``x`` as it was before the call, as for a helper's call
+    (:mod:`~sourcegrad.transform.in_place`); anything else is ``x`` itself. Where the caller
+    reads ``x`` after the call (``read_after``), such a write is refused: Python would show
+    ``x`` changed, the derivative follows values."""
+    t = type(fn)
+    if t is types.FunctionType:
+        func, skip = fn, 0
+    elif t is types.MethodType:
+        func, skip = fn.__func__, 1
+    else:  # an object: its class's __call__, found once per class (while it stays the same)
+        func, skip = _CALLS.get(t), 1
+        if func is None or t.__call__ is not func:
+            func = _CALLS[t] = inspect.getattr_static(t, "__call__", None)
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return x
+    writes = _WRITES.get(code)
+    if writes is None:
+        writes = _WRITES[code] = written_positions(func)
+    values = writes.get(i + skip)
+    if values is None:
+        return x
+    if read_after and (values or differentiated):
+        name = getattr(func, "__qualname__", "the called function")
+        raise UnsupportedSyntaxError(
+            f"{name}() writes into its argument {i} in place, and the caller reads that "
+            f"argument after the call: sourcegrad follows values, not changes made in place; "
+            f"make {name}() return the new value and assign it (`x = layer(x)`)"
+        )
+    return copied_shallow(x) if differentiated else copied_array(x) if values else x
+
+
+def written_positions(func) -> dict:
+    """``{position: writes values}`` of the positional parameters ``func`` changes in place
+    (:func:`~sourcegrad.transform.in_place.changed_in_place`); empty where its source is not
+    the user's or cannot be read."""
+    if not (isinstance(func, types.FunctionType) and is_user_function(func)):
+        return {}
+    try:
+        node = parse(func).node
+    except SourcegradError:
+        return {}
+    names = [a.id for a in node.args.posonlyargs + node.args.args]
+    out: dict = {}
+    for param, _, values in changed_in_place(node.body, set(names)):
+        out[names.index(param)] = out.get(names.index(param), False) or values
+    return out
+
+
+# generated code calling `copy_if_written` is differentiated again (a Hessian-vector product):
+# its value is its argument's
+@adjoint(copy_if_written)
+def _copy_if_written(z, fn, i, x, differentiated=False, read_after=False):
+    d[x] += d[z]
+
+
+@tangent(copy_if_written)
+def _copy_if_written_tangent(z, fn, i, x, differentiated=False, read_after=False):
+    d[z] += d[x]

@@ -6,8 +6,7 @@ structure, ranks, dtypes and array types of the arguments) it builds one derivat
 (``dz @ W.T``); shapes seen again get a build specialised to them too (the *tiers*, see
 :meth:`Transformed._tier`). After that a call runs only the generated code plus a generated
 signature guard. Builds are shared between derivatives of the same code
-(:mod:`sourcegrad.derivative_cache`); what a call that goes wrong says is in :mod:`notes`.
-"""
+(:mod:`sourcegrad.derivative_cache`); what a call that goes wrong says is in :mod:`notes`."""
 
 from __future__ import annotations
 
@@ -378,18 +377,20 @@ class Transformed:
 
     # -------------------------------------------------------------- what users call
     def generic(self, *args: Any) -> Any:
-        """Call the derivative built without rank information (the code ``source(df)`` shows).
-
-        Gives the same results as calling ``df``; it exists so that the rank-generic code path
-        can be checked and timed.
-        """
-        if self.mode == "vjp":
-            value, grads = self._generic().fn(*self.bound_self, *args[:-1], g_out=args[-1])
-        elif self.mode == "jvp":
-            entry = self._generic()
-            value, grads = entry.fn(*self.bound_self, *args[:-1], **self._tangents(entry, args[-1]))
-        else:
-            value, grads = self._generic().fn(*self.bound_self, *args)
+        """Call the derivative built without rank information (the code ``source(df)`` shows):
+        ``df``'s results, for checking and timing the rank-generic code."""
+        entry = self._generic()
+        try:
+            if self.mode == "vjp":
+                value, grads = entry.fn(*self.bound_self, *args[:-1], g_out=args[-1])
+            elif self.mode == "jvp":
+                tangents = self._tangents(entry, args[-1])
+                value, grads = entry.fn(*self.bound_self, *args[:-1], **tangents)
+            else:
+                value, grads = entry.fn(*self.bound_self, *args)
+        except SourcegradError as exc:  # one raised when it runs: placed at the user's line
+            notes.refuse_located(self, exc, entry)
+            raise
         return self.finish(value, grads)
 
     def held_bytes(self) -> int:

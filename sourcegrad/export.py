@@ -29,6 +29,7 @@ from typing import Any
 from . import derivative as derivative_module
 from . import pipeline
 from .arguments import with_defaults
+from .callables import written_positions
 from .derivative import Transformed, derivative
 from .disk_cache import is_generated
 from .errors import SourcegradError
@@ -51,6 +52,7 @@ from .export_text import (
     public_wrapper,
     rename,
     source_digest,
+    taken_when_run,
     unused_results_dropped,
     with_def_line,
 )
@@ -230,8 +232,7 @@ class _Writer:
         name = self.ns.free_name(base, t)
         self.ns.claim(name, t, base)
         self.by_key[key] = name
-        for other in ts:
-            self.values[id(other)] = name
+        self.values.update((id(other), name) for other in ts)
         closure = unpacked(t.f).__code__.co_freevars
         entries: list = []
         for other in ts:
@@ -255,11 +256,11 @@ class _Writer:
         self.ns.add_block(wrapper, derivative=True)
         if t.mode == "jvp":
             self.ns.bind("not_aliasing", not_aliasing, name)
-        self.table_entry(key, name)
+        self.table_entry(key, name, written_positions(unpacked(t.f)))
 
-    def table_entry(self, key: tuple, name: str) -> None:
+    def table_entry(self, key: tuple, name: str, written: dict | None = None) -> None:
         """``name`` in the export's table of the derivatives of function values, at ``key``
-        (:meth:`value_key`)."""
+        (:meth:`value_key`); what the function changes in place (``written``) in ``WRITTEN``."""
         function, mode, wrt, wrt_tuple = key
         if function.startswith("np."):
             self.ns.add_block(f"RULE_FUNCTIONS.add({function})")
@@ -267,6 +268,9 @@ class _Writer:
         for key in (function, self.also.get(function)):
             if key is not None:
                 self.ns.add_block(f"{table}[({key}, {wrt if wrt_tuple else wrt[0]!r})] = {name}")
+            entry = f"WRITTEN[{key}] = {written!r}\n"  # once for all modes
+            if key is not None and written and entry not in self.ns.blocks:
+                self.ns.add_block(entry)
 
     def derivative_jvps(self, jvps: list) -> None:
         """Forward mode over helpers' derivatives (``jvp_of(vjp_helper, wrt)`` in a
@@ -361,7 +365,7 @@ class _Writer:
             return self.ns.library_object(value, what)
         own = getattr(value, "__module__", "") or ""
         if own.split(".")[0] == __name__.split(".")[0] and not own.startswith(_RUNTIME):
-            raise ExportError(_taken_when_run(what, var, own, value))
+            raise ExportError(taken_when_run(what, var, own, value))
         if own.split(".")[0] == __name__.split(".")[0] and hasattr(value, "__name__"):
             self.ns.bind(value.__name__, value, what, own)
             return value.__name__
@@ -408,17 +412,6 @@ class _Writer:
         self.ns.read_globals(fn, var)
         self.ns.add_block(with_def_line(fn.builder_source, name, None, None, var))
         return name
-
-
-def _taken_when_run(what: str, var: str, own: str, value) -> str:
-    """Why generated code's call of ``var``, a part of sourcegrad that is neither a runtime
-    helper nor its library, cannot be exported, and what to do instead."""
-    return (
-        f"{what} calls {var} ({own}.{getattr(value, '__name__', '')}), a part of sourcegrad "
-        "that an export does not copy: it writes sourcegrad's runtime helpers and what the "
-        "derivative reaches of its library (sg.nn, sg.model, sg.util, sg.loss). Differentiate "
-        "the function without it, or with sourcegrad in process instead of exporting"
-    )
 
 
 # ---------------------------------------------------------------------------- export

@@ -1,7 +1,9 @@
 """The part of an export's own ``vjp_of`` / ``jvp_of`` (:data:`~sourcegrad.export_runtime.
 RUNTIME`) that differentiates an object a function value is bound to (``"self"`` in ``wrt``:
 a layer object, a bound method), and forward mode over those derivatives (order 3:
-``ForwardOver``), as :mod:`sourcegrad.function_values` does in process.
+``ForwardOver``), as :mod:`sourcegrad.function_values` does in process; and the export's
+``copy_if_written`` (:func:`sourcegrad.callables.copy_if_written`), which reads the export's
+table ``WRITTEN`` of what each function value's function changes in place.
 """
 
 from __future__ import annotations
@@ -221,4 +223,34 @@ class UnboundJvp:
         else:
             grads, tangent = jvp_of(inner, ws[0] if len(ws) == 1 else ws)(*args, t_in=t)
         return of.with_receiver(grads), of.with_receiver(tangent)
+
+
+#: what each function value's function changes in place, by its builds' key (its code, or its
+#: module and qualified name): {position: whether it writes values, not only items}
+WRITTEN = {}
+
+
+def copy_if_written(fn, i, x, differentiated=False, read_after=False):
+    """x, copied where the function value fn changes its i-th argument in place, as
+    sourcegrad's copy_if_written: an array it writes into; a list or dict it changes too
+    where differentiated; refused where the caller reads x after the call."""
+    try:
+        function, leading = plain_function(fn)
+    except TypeError:  # no function of this module's: nothing it writes is known
+        return x
+    if not isinstance(function, types.FunctionType):  # a NumPy function: writes nothing
+        return x
+    keys = (function.__code__, (function.__module__, function.__qualname__))
+    written = next((WRITTEN[k] for k in keys if k in WRITTEN), {})
+    values = written.get(i + len(leading))
+    if values is None:
+        return x
+    if read_after and (values or differentiated):
+        raise ValueError(
+            f"{function.__qualname__}() writes into its argument {i} in place, and the caller "
+            "reads it after the call: make it return the new value and assign it"
+        )
+    if differentiated and type(x) in (list, dict):
+        return type(x)(x)
+    return x.copy() if hasattr(x, "__array__") and (values or differentiated) else x
 '''

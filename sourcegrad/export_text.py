@@ -288,7 +288,7 @@ def flat_values(jv, args: tuple) -> tuple:
 def _base_values(base, args: tuple) -> tuple:
     """The values of ``base``'s generated function for its call with ``args``."""
     if isinstance(base, GradientVjp):  # the gradient's arguments, then g_out as its seed
-        return (*args[:-1], *base.seeds(args[-1]))
+        return (*args[:-1], *base.seeds(args[-1], base.bound_self + tuple(args[:-1])))
     if isinstance(base, Transformed):
         if _fills_defaults(base):  # the defaults the call leaves out, as it fills them
             args = with_defaults(base.f, tuple(args[:-1])) + tuple(args[-1:])
@@ -545,3 +545,14 @@ def header(f, df: Transformed, args: tuple, functions: list, public: str, order:
     names = ", ".join(fn.__name__ for fn in functions)
     lines.append(f"# source sha256: {source_digest(functions)} of {names}")
     return "\n".join(lines) + "\n"
+
+
+def taken_when_run(what: str, var: str, own: str, value) -> str:
+    """Why generated code's call of ``var``, a part of sourcegrad that is neither a runtime
+    helper nor its library, cannot be exported, and what to do instead."""
+    return (
+        f"{what} calls {var} ({own}.{getattr(value, '__name__', '')}), a part of sourcegrad "
+        "that an export does not copy: it writes sourcegrad's runtime helpers and what the "
+        "derivative reaches of its library (sg.nn, sg.model, sg.util, sg.loss). Differentiate "
+        "the function without it, or with sourcegrad in process instead of exporting"
+    )

@@ -57,6 +57,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .arguments import with_defaults
+from .callables import copy_if_written
 from .derivative import Transformed, recording_runs
 from .export_keys import check_jvp_base
 from .export_source import ExportError, global_read_line, is_public_grad
@@ -117,8 +118,8 @@ def traced(call: Callable[[], Any]) -> Trace:
 
 def is_resolver(value: Any) -> bool:
     """Whether generated code reads ``value`` as ``vjp_of`` / ``jvp_of``: the derivative of a
-    function value, resolved when the code runs."""
-    return value is vjp_of or value is jvp_of
+    function value, resolved when the code runs, or as ``copy_if_written``."""
+    return value is vjp_of or value is jvp_of or value is copy_if_written
 
 
 def code_path(outer: types.CodeType, inner: types.CodeType) -> tuple | None:
@@ -364,7 +365,7 @@ def _write_vjp(writer: Any, vjp: Any, args: tuple, name: str, names: tuple) -> s
     if t.W != t.read or t.read_tuple:
         raise _refused(writer, vjp.gradient, "is a method's or along several arguments")
     primal = with_defaults(vjp.gradient.f, vjp.bound_self + tuple(primal))
-    entry = t.outermost(t.values(primal, vjp.seeds(g_out)))
+    entry = t.outermost(t.values(primal, vjp.seeds(g_out, primal)))
     fn_code = entry.fn.__code__
     seed = fn_code.co_varnames[fn_code.co_argcount + fn_code.co_kwonlyargcount - 1]  # g_out's
     params, call = _parameters(names, fn_code.co_argcount)

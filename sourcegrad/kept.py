@@ -30,6 +30,7 @@ from typing import Any
 
 from . import disk_cache, notes
 from .arguments import full_args, split_args
+from .callables import copy_if_written
 from .derivative import RUN_RECORDERS, Transformed, derivative
 from .errors import SourcegradError
 from .transform import derive
@@ -125,7 +126,9 @@ def forward_kept_of(fn: Callable, wrt: Any, *args: Any) -> tuple:
     vjp = derive.makers().vjp_of(fn, wrt)
     twin, leading = _twin(vjp, len(args))
     if twin is None:  # the function itself gives the value; its vjp runs in the adjoint
-        return fn(*args), ("call", vjp, args, {})
+        given = [copy_if_written(fn, i, a, isinstance(wrt, tuple) and i in wrt or i == wrt)
+                 for i, a in enumerate(args)]  # fmt: skip
+        return fn(*given), ("call", vjp, args, {})
     return _forward_half(twin, leading + args, {})  # (the twin found once per call)
 
 

@@ -20,6 +20,7 @@ from ..callables import (
     ForwardOver,
     JvpPlan,
     as_function,
+    copy_if_written,
     drop_zero_receiver,
     is_bound_to,
     picked,
@@ -562,6 +563,7 @@ derive.install(
         forward_kept_of=forward_kept_of,
         backward_kept=backward_kept,
         given_forward_kept=given_forward_kept,
+        copy_if_written=copy_if_written,
     )
 )
 

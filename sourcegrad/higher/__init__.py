@@ -30,7 +30,8 @@ from ..arguments import check_call, nonzero_tangents, with_defaults
 from ..derivative import Transformed, derivative
 from ..errors import NonScalarOutputError, SourcegradError
 from ..packing import unwrapped
-from ..runtime.containers import scalar_gradient
+from ..runtime.containers import gradient_like, scalar_gradient
+from ..runtime.records import is_record
 from ..runtime.signature import call_signature
 from .pieces import (
     GENERATORS,
@@ -117,7 +118,7 @@ def as_values(d: Any, args: tuple, i: int, x: Any) -> tuple:
     if getattr(d, "mode", None) == "jvp" and d.wrt_tuple and i % n == n - 1:
         return tuple(x)
     if isinstance(d, GradientVjp) and i % n == n - 1:  # g_out, as the tower's seed takes it
-        return d.seeds(x)[d.units :]
+        return d.seeds(x, d.bound_self + tuple(args[:-1]))[d.units :]
     return (x,)
 
 
@@ -462,7 +463,8 @@ class GradientVjp:
     def source_call(self, args: tuple) -> tuple[Callable, tuple, Callable]:
         """``(fn, values, post)`` for calling this vjp with ``args`` (the seed last)."""
         *primal, g_out = args
-        return self.tower.source_call(self.bound_self + tuple(primal), self.seeds(g_out))
+        primal = self.bound_self + tuple(primal)
+        return self.tower.source_call(primal, self.seeds(g_out, primal))
 
     def __call__(self, *args: Any, g_out: Any = None) -> Any:
         if g_out is not None:
@@ -470,12 +472,20 @@ class GradientVjp:
         for record in JVP_RECORDERS:
             record(self, args, None, ())
         *primal, g_out = args
-        return self.tower.evaluate(self.bound_self + tuple(primal), self.seeds(g_out))
+        primal = self.bound_self + tuple(primal)
+        return self.tower.evaluate(primal, self.seeds(g_out, primal))
 
-    def seeds(self, g_out) -> tuple:
-        """The tower's seeds for ``g_out`` (for ``grad(f, wrt=(i,))``: ``(g,)``, one tuple)."""
+    def seeds(self, g_out, primal: tuple) -> tuple:
+        """The tower's seeds for ``g_out`` (for ``grad(f, wrt=(i,))``: ``(g,)``, one tuple),
+        given the arguments ``primal``: the adjoint of a record (a dataclass gradient, a
+        ``DictPieces``) rebuilt as the record, which the tangent is read as."""
         one = self.gradient is not None and self.gradient.wrt_tuple
-        return (None,) * self.units + (g_out[0] if one else g_out,)
+        seed = g_out[0] if one else g_out
+        last = self.tower.dirs[-1]
+        like = primal[last] if isinstance(last, int) and last < len(primal) else None
+        if is_record(like) and seed is not None and type(seed) is not type(like):
+            seed = gradient_like(like, seed)
+        return (None,) * self.units + (seed,)
 
 
 def source_of_order(f: Callable, wrt: Any, order: int, args: tuple) -> str:

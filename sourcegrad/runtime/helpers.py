@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import SourcegradError
+from ..errors import SourcegradError, UnsupportedSyntaxError
 from .facts import helper
 from .trees import DictPieces, Pieces, as_adjoint, zero_adjoint
 
@@ -306,3 +306,14 @@ def written_part(g, idx):
     last[keys.size - 1 - from_end] = True
     mask = last.reshape(np.broadcast_shapes(*[np.shape(a) for a in arrays]))
     return part * mask.reshape(mask.shape + (1,) * (np.ndim(part) - mask.ndim))
+
+
+@helper(linear=("x",), like="x", passes=True)
+def not_a_view(x, message: str):
+    """``x``, an item read from an array that is written into afterwards; refused (an
+    ``UnsupportedSyntaxError`` saying ``message``) where it is an array (a view sharing the
+    array's memory), not a number: a build for unknown ranks checks when it runs what a build
+    for known ranks decides when it is made."""
+    if np.ndim(x) != 0:
+        raise UnsupportedSyntaxError(message)
+    return x

@@ -13,7 +13,7 @@ import itertools
 import gast
 import numpy as np
 
-from ..errors import REFUSED_INSIDE, NoRuleError, UnsupportedSyntaxError
+from ..errors import REFUSED_INSIDE, NoRuleError, SourcegradError, UnsupportedSyntaxError
 from ..rules.registry import NOT_DIFFERENTIATED, hashable_key
 from ..rules.scipy_stats import distribution_name, frozen_way_out, makes_frozen
 from . import syntax as S
@@ -29,7 +29,7 @@ from .examples import holds, receiver_examples
 from .forms import Core
 from .lift_closures import free_reads
 from .node_facts import get_fact
-from .parse import UNRESOLVED, resolve
+from .parse import UNRESOLVED, parse, resolve
 from .rule_binding import local_names
 from .walk import walk_statements, written_names
 
@@ -351,11 +351,7 @@ def refuse_undifferentiable(core: Core, ops: dict, varied: dict, useful_in: dict
         if makes_frozen(op.key):
             way_out = f"it makes a frozen distribution; {frozen_way_out(distribution_name(op.key))}"
         if way_out is None and isinstance(op.key, type) and not op.key.__module__ == "builtins":
-            way_out = (
-                "it is a class sourcegrad does not build from differentiated values: make it "
-                "a dataclass without __post_init__ (sourcegrad differentiates building one), "
-                "or build the object outside and pass it in"
-            )
+            way_out = _class_way_out(op.key)
         way_out = way_out or (_no_rule_hint(op.label, "defjvp" if core.forward else "defvjp"))
         raise NoRuleError(
             f"`{op.label}` has no derivative rule and a differentiated value flows through it "
@@ -543,3 +539,43 @@ def _is_complex(value) -> bool:
         return True
     dtype = getattr(value, "dtype", None)
     return isinstance(dtype, np.dtype) and dtype.kind == "c"
+
+
+def _class_way_out(cls: type) -> str:
+    """The way out for building an object of the class ``cls`` from differentiated values: a
+    dataclass, its fields named where ``__init__`` only stores its arguments (PyTorch style)."""
+    stored = _stored_arguments(cls)
+    if stored:
+        fields = "; ".join(f"{name}: np.ndarray" for name in stored)
+        return (
+            f"{cls.__name__} is a plain class, whose objects sourcegrad does not differentiate "
+            f"yet; its __init__ only stores its arguments, so declare it as a dataclass "
+            f"(`@dataclasses.dataclass class {cls.__name__}: {fields}`, without __init__; its "
+            "methods stay): sourcegrad differentiates building one"
+        )
+    return (
+        "it is a class sourcegrad does not build from differentiated values: make it "
+        "a dataclass without __post_init__ (sourcegrad differentiates building one), "
+        "or build the object outside and pass it in"
+    )
+
+
+def _stored_arguments(cls: type) -> list:
+    """The parameters of ``cls.__init__``, in order, where its body only stores each in the
+    attribute of its name (``self.W = W``); else empty."""
+    try:
+        node = parse(cls.__init__).node
+    except (SourcegradError, TypeError, AttributeError):
+        return []
+    names = [a.id for a in node.args.posonlyargs + node.args.args][1:]
+    body = [b for b in node.body if not (isinstance(b, gast.Expr) and S.is_literal(b.value))]
+    stores = [
+        (b.targets[0].attr, b.value.id)
+        for b in body
+        if isinstance(b, gast.Assign)
+        and isinstance(b.targets[0], gast.Attribute)
+        and isinstance(b.targets[0].value, gast.Name)
+        and isinstance(b.value, gast.Name)
+    ]
+    ok = len(stores) == len(body) and all(a == v for a, v in stores)
+    return names if ok and [v for _, v in stores] == names and not node.args.kwonlyargs else []

@@ -36,6 +36,7 @@ from .classify import classify
 from .forms import Analysis, Core, Op, ShapeClasses
 from .masked_branches import mask_where_branches
 from .mutations import refuse_container_mutations
+from .node_facts import set_fact
 from .ranks import infer_ranks
 from .rule_binding import local_names
 from .walk import walk_statements, written_names
@@ -71,11 +72,28 @@ def analyze(
         mask_where_branches(core, ops, ranks)
     refuse_unmodelled_writes(core, (ops, varied, active, ranks, local_names(core)))
     for name, message, line in core.alias_checks:
+        if name is not None and ranks.get(name) is None and _checked_when_run(core, name, message):
+            continue
         if name is None or ranks.get(name) != 0:
             raise UnsupportedSyntaxError(message, core.parsed.filename, line)
     shapes = _shape_classes(core, ops, ranks)
     varied_in = {k[1]: v for k, v in varied.items() if isinstance(k, tuple)}
     return Analysis(core, tuple(wrt), ops, active, ranks, shapes, out, varied_in)
+
+
+def _checked_when_run(core: Core, name: str, message: str) -> bool:
+    """Mark the assignment of ``name`` (an item read from an array written into afterwards,
+    whose rank is not known) to be refused when the derivative runs where it is a view, not a
+    number (``not_a_view``); False where it has no one assignment."""
+    found = [
+        stmt
+        for stmt in walk_statements(core.node.body)
+        if isinstance(stmt, gast.Assign) and name in written_names(stmt)
+    ]
+    if len(found) != 1 or not isinstance(found[0].targets[0], gast.Name):
+        return False
+    set_fact(found[0], "view_check", message)
+    return True
 
 
 def _classify_all(core: Core) -> dict:

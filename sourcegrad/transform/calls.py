@@ -25,7 +25,12 @@ from ..runtime.trees import as_adjoint
 from . import derive
 from . import syntax as S
 from .forms import Core, Op
-from .in_place import item_written_line, mark_copied_arguments
+from .in_place import (
+    item_written_line,
+    made_by_sourcegrad,
+    mark_copied_arguments,
+    mark_unknown_callee,
+)
 from .node_facts import set_fact
 from .parse import UNRESOLVED, packed, parse, resolve
 from .path_reads import follow_keys
@@ -256,8 +261,16 @@ def _dynamic_wrt(core, func, args, varied) -> tuple:
 def _copies_for_known_callee(core, func, args, wrt) -> None:
     """A callable object or bound method held in a global, known when the derivative is built:
     its call gets a copy of each argument it changes in place, as a helper's call does
-    (:func:`~.in_place.mark_copied_arguments`)."""
+    (:func:`~.in_place.mark_copied_arguments`); one known only when the derivative runs is
+    asked then (:func:`~.in_place.mark_unknown_callee`)."""
+    nested = nested_function(core, func.id) if isinstance(func, gast.Name) else None
+    if nested is not None:  # a nested def or lambda: its source is the function's own
+        names = [a.id for a in nested[1].posonlyargs + nested[1].args]
+        varied = {names[i] for i in wrt if isinstance(i, int) and i < len(names)}
+        return mark_copied_arguments(gast.Module(nested[0], []), dict(zip(names, args)), varied)
     obj = resolve(core.parsed, func, local_names(core))
+    if obj is UNRESOLVED and not made_by_sourcegrad(core, func):
+        return mark_unknown_callee(core.parsed.filename, args, wrt)
     if isinstance(obj, types.MethodType):
         fn = obj.__func__
     elif callable_object(obj) and not isinstance(obj, types.FunctionType):
@@ -363,7 +376,7 @@ def call_user_function(core: Core, stmt, fn, args, kwargs, label, varied=None) -
     prefix = "jvp" if forward else "vjp"
     vjp_name = f"{prefix}_{base}" if base.isidentifier() else f"{prefix}_fn"
     params = {f"a{i}": given[name] for i, name in enumerate(names) if name in given}
-    call_args, call_kwargs = _call_arguments(sig, given)
+    call_args, call_kwargs, defaults = derive.call_arguments(sig, given)
     dread = gast.Subscript(
         value=S.name("d"), slice=S.name("diff" if forward else "z"), ctx=gast.Load()
     )
@@ -381,6 +394,7 @@ def call_user_function(core: Core, stmt, fn, args, kwargs, label, varied=None) -
                 vjp_name: derivative,
                 as_adjoint.__name__: as_adjoint,
                 complete_tangent.__name__: complete_tangent,
+                **defaults,
             }
         ),
         body=[_contribution(value, forward, stmt)],
@@ -458,28 +472,6 @@ def _derivative_of(fn, wrt: tuple, forward: bool):
     makers = derive.makers()
     make = makers.jvp_of if forward else makers.vjp_of
     return make(fn, wrt if len(wrt) > 1 else wrt[0])
-
-
-def _call_arguments(sig, given) -> tuple:
-    """The positional and keyword arguments (``a0``, ``a1``, ...) the rule passes on to the
-    derivative, for the parameters ``given``."""
-    call_args, call_kwargs, gap = [], [], False
-    for i, name in enumerate(sig.parameters):
-        if name not in given:
-            default = sig.parameters[name].default
-            plain = type(default) in (bool, int, float, str, type(None))
-            if not gap and plain and default == default:  # (not NaN: no literal for it)
-                # a left-out plain default, written out: the call stays positional, which
-                # forward mode over this derivative (Hessian-vector products) needs
-                call_args.append(S.const(default))
-                continue
-            gap = True
-            continue
-        if gap:
-            call_kwargs.append(gast.keyword(arg=name, value=S.name(f"a{i}")))
-        else:
-            call_args.append(S.name(f"a{i}"))
-    return call_args, call_kwargs
 
 
 def is_namedtuple_class(obj) -> bool:

@@ -16,6 +16,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import gast
+
+from . import syntax as S
+
 
 @dataclass(frozen=True)
 class Makers:
@@ -27,7 +31,9 @@ class Makers:
     ``forward_kept(vjp, *args)`` / ``forward_kept_of(fn, wrt, *args)`` (each ``(value,
     kept)``) and ``backward_kept(kept, g_out=...)`` (what the vjp returns);
     ``given_forward_kept(vjp, *args)`` where the caller gives the output gradient it will
-    pass away (the adjoint half may compute in its memory)."""
+    pass away (the adjoint half may compute in its memory). ``copy_if_written(fn, i, x,
+    differentiated)`` is ``x``, copied where the function value ``fn`` changes its ``i``-th
+    argument in place (the call's adjoint reads it as it was)."""
 
     vjp_of: Callable[[Callable, Any], Callable]
     jvp_of: Callable[[Callable, Any], Callable]
@@ -36,6 +42,7 @@ class Makers:
     forward_kept_of: Callable[..., tuple]
     backward_kept: Callable[..., Any]
     given_forward_kept: Callable[..., tuple]
+    copy_if_written: Callable[..., Any]
 
 
 #: a position in the ``wrt`` of ``vjp_of``/``jvp_of``: the object the called function is
@@ -99,3 +106,32 @@ def whole_vjps() -> Iterator[None]:
         yield
     finally:
         _KEEP_FORWARD.reset(token)
+
+
+def call_arguments(sig, given) -> tuple:
+    """``(positional, keywords, defaults)``: the arguments (``a0``, ``a1``, ...) a rule passes
+    on to a user function's derivative, for the parameters ``given``, by position wherever
+    they can be, which forward mode over the derivative (Hessian-vector products) needs: a
+    left-out default written out, as a literal (a plain number or string) or a name of
+    ``defaults`` (``{name: the default object}``, ``act=np.tanh`` read as ``tanh``)."""
+    call_args, call_kwargs, defaults, gap = [], [], {}, False
+    for i, name in enumerate(sig.parameters):
+        if name not in given:
+            default = sig.parameters[name].default
+            if gap:
+                continue
+            if type(default) in (bool, int, float, str, type(None)):
+                gap = default != default  # NaN: no literal for it
+                call_args += [] if gap else [S.const(default)]
+                continue
+            ref = getattr(default, "__name__", None)
+            if not (isinstance(ref, str) and ref.isidentifier()) or ref in defaults:
+                ref = f"default_{name}"
+            defaults[ref] = default
+            call_args.append(S.name(ref))
+            continue
+        if gap:
+            call_kwargs.append(gast.keyword(arg=name, value=S.name(f"a{i}")))
+        else:
+            call_args.append(S.name(f"a{i}"))
+    return call_args, call_kwargs, defaults

@@ -23,6 +23,7 @@ from .in_place import with_copies
 from .node_facts import copy_facts, get_fact, set_fact
 from .shape_keys import shape_key
 from .sweep_plan import statement_text
+from .tape_sweep import view_checked
 from .templates import Accum, Refs, instantiate
 from .walk import walk_statements, written_names
 
@@ -149,7 +150,7 @@ class _Forward:
 
     def assign(self, stmt) -> list:
         op = self.a.ops.get(id(stmt))
-        primal = with_copies(S.clone(stmt), self.refs)
+        primal = view_checked(with_copies(S.clone(stmt), self.refs), stmt, self.refs)
         set_fact(primal, "pure", op is not None and op.pure)
         targets = written_names(stmt)
         varied_before = self.a.varied_in.get(id(stmt), set())

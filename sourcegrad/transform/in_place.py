@@ -14,8 +14,11 @@ from __future__ import annotations
 import gast
 
 from ..runtime.trees import copied_array, copied_shallow
+from . import derive
 from . import syntax as S
 from .node_facts import get_fact, set_fact
+from .parse import resolve
+from .rule_binding import local_names
 
 #: the methods of lists and dicts that change them in place
 MUTATORS = frozenset(
@@ -98,25 +101,75 @@ def mark_copied_arguments(callee_node, given: dict, varied: set) -> None:
             set_fact(node, "copy_in", kinds.get(param))
 
 
+def made_by_sourcegrad(core, func) -> bool:
+    """Whether the function value ``func`` (a name) is only ever assigned what a function of
+    sourcegrad's returns (``g = sg.grad(loss)``): a derivative, which writes into nothing."""
+    if not isinstance(func, gast.Name):
+        return False
+    made = [
+        n.value
+        for n in S.walk(core.node)
+        if isinstance(n, gast.Assign) and any(func.id in S.names_in(t) for t in n.targets)
+    ]
+    return bool(made) and all(
+        isinstance(v, gast.Call)
+        and (
+            getattr(resolve(core.parsed, v.func, local_names(core)), "__module__", None) or ""
+        ).startswith("sourcegrad.")
+        for v in made
+    )
+
+
+def mark_unknown_callee(filename: str, args, wrt) -> None:
+    """Mark each argument (a name) of a call of a function value known only when the
+    derivative runs (a layer taken from a list): the call asks then whether the function
+    changes it in place (:func:`with_copies`); ``wrt``: the positions differentiated. Not in
+    generated code (``filename``): its calls were given their copies in the user's."""
+    if filename.startswith("<sourcegrad"):
+        return
+    for i, arg in enumerate(args):
+        if isinstance(arg, gast.Starred):  # the positions after it are known when it runs
+            return
+        if isinstance(arg, gast.Name):
+            set_fact(arg, "copy_in", "unknown differentiated" if i in wrt else "unknown")
+
+
 def with_copies(stmt, refs):
     """``stmt`` (a clone of a core statement), each argument of its call marked by
     :func:`mark_copied_arguments` given as ``copied_array(argument)`` or
     ``copied_shallow(argument)`` (the helpers named through ``refs``, the derivative's
-    references)."""
+    references); an argument of a function value known only when the derivative runs as
+    ``copy_if_written(func, i, argument)``, which copies it where the function writes into
+    it (``copy_in`` "unknown"; ``differentiated=True``: "unknown differentiated", a list or
+    dict too; ``read_after=True``: the caller reads it after the call, and such a write is
+    refused)."""
     call = stmt.value if isinstance(stmt, (gast.Assign, gast.Expr)) else None
     if not isinstance(call, gast.Call):
         return stmt
     for i, arg in enumerate(call.args):
-        call.args[i] = _copy_of(arg, refs)
+        call.args[i] = _copy_of(arg, refs, call.func, i)
     for keyword in call.keywords:
-        keyword.value = _copy_of(keyword.value, refs)
+        keyword.value = _copy_of(keyword.value, refs, None, None)
     return stmt
 
 
-def _copy_of(node, refs):
+def _copy_of(node, refs, func, i):
     kind = get_fact(node, "copy_in")
     if kind is None:
         return node
     set_fact(node, "copy_in", None)
+    if kind.startswith("unknown"):
+        if func is None:
+            return node
+        copy_if_written = derive.makers().copy_if_written
+        args = [S.clone(func), S.const(i), node]
+        keywords = [
+            gast.keyword(arg=k, value=S.const(True))
+            for k, on in (("differentiated", kind.endswith("differentiated")),
+                          ("read_after", get_fact(node, "read_after")))
+            if on
+        ]  # fmt: skip
+        name = refs.ref(copy_if_written, copy_if_written.__name__)
+        return gast.Call(func=S.name(name), args=args, keywords=keywords)
     helper = copied_shallow if kind == "shallow" else copied_array
     return S.call(S.name(refs.helper(helper)), [node])

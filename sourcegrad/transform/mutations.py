@@ -20,8 +20,9 @@ from ..errors import SourcegradError, UnsupportedSyntaxError
 from . import syntax as S
 from .calls import nested_function
 from .cfg import solve_backward
-from .in_place import changed_in_place
-from .parse import parse, resolve
+from .in_place import changed_in_place, mark_unknown_callee
+from .node_facts import set_fact
+from .parse import UNRESOLVED, parse, resolve
 from .rule_binding import is_user_function, local_names
 from .walk import walk_statements
 
@@ -39,7 +40,9 @@ def refuse_container_mutations(core, ops: dict, cfg) -> None:
         if op is None:
             continue
         found = _callee(core, op) or _effect_callee(core, stmt)
-        if found is None:
+        if found is None:  # a function value: asked when the derivative runs
+            args = op.dynamic_call[1] if op.dynamic_call else _unknown_effect(core, stmt)
+            _mark_read_after(stmt, args, live, cfg)
             continue
         (body, arguments), args, kwargs, label = found
         params = [a.id for a in arguments.posonlyargs + arguments.args]
@@ -59,6 +62,34 @@ def refuse_container_mutations(core, ops: dict, cfg) -> None:
                     core.parsed.filename,
                     stmt.lineno,
                 )
+
+
+def _mark_read_after(stmt, args, live: list, cfg) -> None:
+    """Mark each argument (a name) of the call ``stmt`` of a function value that the caller
+    reads after the call: where the function turns out to write into it, the call is refused
+    when the derivative runs (:func:`~sourcegrad.callables.copy_if_written`)."""
+    for arg in args:
+        if isinstance(arg, gast.Name):
+            if not live:
+                live.append(solve_backward(cfg, set(), _liveness))
+            set_fact(arg, "read_after", arg.id in live[0][id(stmt)])
+
+
+def _unknown_effect(core, stmt) -> list:
+    """The arguments of a call made as a statement (``layer(x)``) of a function value known
+    only when the derivative runs, each marked to be copied where the function writes into
+    it (:func:`~.in_place.mark_unknown_callee`); none for another statement."""
+    call = stmt.value if isinstance(stmt, gast.Expr) else None
+    if (
+        not isinstance(call, gast.Call)
+        or isinstance(call.func, gast.Name)
+        and nested_function(core, call.func.id)
+    ):
+        return []
+    if resolve(core.parsed, call.func, local_names(core)) is not UNRESOLVED:
+        return []
+    mark_unknown_callee(core.parsed.filename, call.args, ())
+    return call.args
 
 
 def _liveness(stmt, live: set) -> set:

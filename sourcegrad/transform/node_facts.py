@@ -31,7 +31,13 @@ FACTS: dict[str, Fact] = {
     "static": Fact(bool, False, "an expression fixed at transform time (np.pi, np.tanh)"),
     "opaque": Fact(bool, False, "an expression kept whole: no pass looks inside it"),
     "item_write": Fact(str, None, "`item = xs[t]` / `xs[t] = item` around `item[k] = v`: xs"),
-    "copy_in": Fact(str, None, 'an argument the called function changes: "array"/"shallow" copy'),
+    "copy_in": Fact(
+        str,
+        None,
+        "an argument the called function changes: array, shallow, unknown (differentiated)",
+    ),
+    "view_check": Fact(str, None, "the refusal, when it runs, where the item assigned is a view"),
+    "read_after": Fact(bool, False, "a call's argument its caller reads after the call"),
     # --- reverse / forward: statements of a derivative
     "adjoint": Fact(bool, False, "a statement of the adjoint (or tangent) code"),
     "pure": Fact(bool, False, "a forward statement without side effects (may move or go)"),

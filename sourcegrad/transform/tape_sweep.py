@@ -6,11 +6,21 @@ from __future__ import annotations
 
 import gast
 
-from ..runtime.helpers import shape_of
+from ..runtime.helpers import not_a_view, shape_of
 from . import syntax as S
 from .in_place import with_copies
 from .node_facts import get_fact, set_fact
 from .walk import written_names
+
+
+def view_checked(new, stmt, refs):
+    """``new`` (a clone of the assignment ``stmt`` of an item of an array written into
+    afterwards, whose rank is not known: analysis marks it ``view_check``) assigning
+    ``not_a_view(item, message)``, refused when it runs where the item is a view."""
+    check = get_fact(stmt, "view_check")
+    if check is not None:
+        new.value = S.call(S.name(refs.helper(not_a_view)), [new.value, S.const(check)])
+    return new
 
 
 class TapeSweep:
@@ -36,7 +46,7 @@ class TapeSweep:
                     push = self.push(t, stmt.lineno)
                     set_fact(push, "tape_pair", (id(stmt), t))
                     out.append(push)
-                new = with_copies(S.clone(stmt), self.refs)
+                new = view_checked(with_copies(S.clone(stmt), self.refs), stmt, self.refs)
                 op = self.a.ops.get(id(stmt))
                 set_fact(new, "pure", op is not None and op.pure)
                 out.append(new)

@@ -1442,6 +1442,36 @@ class UnboundJvp:
         return of.with_receiver(grads), of.with_receiver(tangent)
 
 
+#: what each function value's function changes in place, by its builds' key (its code, or its
+#: module and qualified name): {position: whether it writes values, not only items}
+WRITTEN = {}
+
+
+def copy_if_written(fn, i, x, differentiated=False, read_after=False):
+    """x, copied where the function value fn changes its i-th argument in place, as
+    sourcegrad's copy_if_written: an array it writes into; a list or dict it changes too
+    where differentiated; refused where the caller reads x after the call."""
+    try:
+        function, leading = plain_function(fn)
+    except TypeError:  # no function of this module's: nothing it writes is known
+        return x
+    if not isinstance(function, types.FunctionType):  # a NumPy function: writes nothing
+        return x
+    keys = (function.__code__, (function.__module__, function.__qualname__))
+    written = next((WRITTEN[k] for k in keys if k in WRITTEN), {})
+    values = written.get(i + len(leading))
+    if values is None:
+        return x
+    if read_after and (values or differentiated):
+        raise ValueError(
+            f"{function.__qualname__}() writes into its argument {i} in place, and the caller "
+            "reads it after the call: make it return the new value and assign it"
+        )
+    if differentiated and type(x) in (list, dict):
+        return type(x)(x)
+    return x.copy() if hasattr(x, "__array__") and (values or differentiated) else x
+
+
 def written_part(g, idx):
     """``g[idx]`` for the adjoint of ``x[idx] = v`` with an integer-array or mask index:
     where an index repeats, only the last write reached ``x``, so the earlier ones get zero.

@@ -630,18 +630,11 @@ def helper_with_a_function_default(W, x, m):
     "case",
     params(
         [
-            Case("meta_step_over_a_dataclass", rebuilt_step, (A, rn(4, 3), rn(4, 2)),
-                 xfail="the seed of vjp_of(g, 0) for g = sg.grad(f) of a dataclass is the adjoint "
-                 "(DictPieces), used as the tangent where the record (tp.W) is read: "
-                 "AttributeError; function_values.vjp_of / higher.py seeds must rebuild the "
-                 "record from the adjoint (gradient_like)"),
+            Case("meta_step_over_a_dataclass", rebuilt_step, (A, rn(4, 3), rn(4, 2)), order=2),
             Case("zip_star_in_a_loop_header", zip_star_loop,
                  ([[rn(3, 3), rn(3, 2)], [rn(3), rn(2)]], rn(2, 3)), order=2),
             Case("hvp_through_a_helper_with_a_function_default", helper_with_a_function_default,
-                 (rn(3, 3), rn(4, 3), rn(4, 3)), order=2,
-                 xfail="a left-out non-literal default (`act=np.tanh`) makes the vjp call keyword "
-                 "(calls._call_arguments), and forward mode over it is refused by "
-                 "function_values.Binding ('a derivative ... called with keyword arguments')"),
+                 (rn(3, 3), rn(4, 3), rn(4, 3)), order=2),
         ]
     ),
 )  # fmt: skip
@@ -656,7 +649,11 @@ class Made:
 
     @classmethod
     def create(cls, W, b):
-        return cls(W, b)  # REFUSED
+        return cls(W, b)
+
+    @classmethod
+    def named(cls, W, b):
+        return cls(b=b, W=W)
 
 
 def built_by_a_classmethod(W, b, x):
@@ -664,12 +661,54 @@ def built_by_a_classmethod(W, b, x):
     return np.sum(np.tanh(x @ layer.W + layer.b) ** 2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`cls(W, b)` in a classmethod is refused by callables.as_function with 'register "
-    "one with sourcegrad.defvjp', which does not fit a dataclass: the way out is to build it "
-    "by its class's name (`Made(W, b)`), which sourcegrad differentiates; callables.py",
-)
-def test_a_dataclass_built_through_cls_is_refused_with_a_way_out_that_fits():
-    check_refusal(built_by_a_classmethod, (rn(3, 2), rn(2), rn(4, 3)), sg.SourcegradError,
-                  "Made(")  # fmt: skip
+def built_by_keyword(W, b, x):
+    layer = Made.named(W, b)
+    return np.sum(np.tanh(x @ layer.W + layer.b) ** 2)
+
+
+@pytest.mark.parametrize("f", [built_by_a_classmethod, built_by_keyword])
+def test_a_dataclass_built_through_cls(f):
+    """``cls(W, b)`` in a classmethod is the class's call, differentiated as ``Made(W, b)``."""
+    check(Case(f.__name__, f, (rn(3, 2), rn(2), rn(4, 3)), order=2))
+    W, b, x, v = rn(3, 2), rn(2), rn(4, 3), rn(3, 2)
+    value, tangent = sg.jvp(f)(W, b, x, v)
+    assert value == f(W, b, x)
+    assert np.allclose(tangent, np.sum(sg.grad(f)(W, b, x) * v))
+
+
+class PlainAffine:
+    def __init__(self, W, b):
+        self.W = W
+        self.b = b
+
+    def __call__(self, x):
+        return x @ self.W + self.b
+
+
+@dataclasses.dataclass
+class DeclaredAffine:
+    W: np.ndarray
+    b: np.ndarray
+
+    def __call__(self, x):
+        return x @ self.W + self.b
+
+
+def plain_layer_loss(W, b, x):
+    layer = PlainAffine(W, b)  # REFUSED
+    return np.sum(np.tanh(layer(x)) ** 2)
+
+
+def declared_layer_loss(W, b, x):
+    layer = DeclaredAffine(W, b)
+    return np.sum(np.tanh(layer(x)) ** 2)
+
+
+def test_a_plain_class_built_in_the_loss_is_refused_with_its_dataclass():
+    """A plain class (PyTorch style) built from differentiated values is refused at the
+    user's line; where its ``__init__`` only stores its arguments, the way out names the
+    dataclass to declare, and that dataclass (its method kept) is differentiated."""
+    args = (rn(3, 2), rn(2), rn(4, 3))
+    check_refusal(plain_layer_loss, args, sg.SourcegradError,
+                  "@dataclasses.dataclass class PlainAffine: W: np.ndarray; b: np.ndarray")  # fmt: skip
+    check(Case("declared_layer", declared_layer_loss, args, order=2))

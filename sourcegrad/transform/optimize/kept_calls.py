@@ -60,6 +60,7 @@ def keep_forward_sweeps(node: gast.FunctionDef, der: Derivative) -> None:
         forward = _forward_call(call, der, makers, id(call) in given)
         if forward is None:
             continue
+        _keep_copies(stmt.value, forward, der.refs.name_of(makers.copy_if_written))
         kept = der.refs.names.fresh(f"kept_{target.id}")
         stmt.value = forward
         stmt.targets = [gast.Tuple(elts=[target, S.name(kept, store=True)], ctx=gast.Store())]
@@ -208,6 +209,25 @@ def _forward_call(call: gast.Call, der: Derivative, makers, given: bool):
         fn = S.name(der.refs.ref(makers.forward_kept_of, "forward_kept_of"))
         return gast.Call(func=fn, args=[S.clone(a) for a in inner.args] + args, keywords=[])
     return None
+
+
+def _keep_copies(primal: gast.Call, forward: gast.Call, copy_if_written: str | None) -> None:
+    """Give ``forward`` (``forward_kept_of(fn, wrt, *args)``) the ``copy_if_written`` calls
+    (named so in the derivative) that the forward statement's ``primal`` call gave its
+    arguments, around the same names: the function value's forward may still write into them
+    (or refuse, the caller reading them after)."""
+    if copy_if_written is None or len(forward.args) != len(primal.args) + 2:
+        return
+    for i, arg in enumerate(primal.args):
+        given = forward.args[i + 2]
+        if (
+            isinstance(arg, gast.Call)
+            and isinstance(arg.func, gast.Name)
+            and arg.func.id == copy_if_written
+            and isinstance(given, gast.Name)
+            and S.names_in(arg.args[2]) == {given.id}
+        ):
+            forward.args[i + 2] = S.clone(arg)
 
 
 def _marked_statements(node) -> tuple[dict, dict]:
