@@ -152,9 +152,11 @@ def refuse_located(d: Any, exc: SourcegradError, entry: Emitted) -> None:
     """Raise ``exc``, raised inside ``entry``'s generated code without a place, as the same
     error starting with the user's ``file:line`` it differentiates; return where ``exc`` has
     a place already or no line of the user's is known (the caller re-raises it)."""
-    if exc.lineno is not None:
+    if exc.lineno is not None and exc.filename is not None:
         return
     _, user_line = _user_line(d, exc, entry)
+    if exc.lineno is not None:  # a line of the user's function, given without its file
+        user_line = exc.lineno
     if user_line is None:  # a line of the derivative's own (its return): the function's
         user_line = d.parsed().node.lineno
     if user_line is not None:

@@ -478,12 +478,12 @@ def test_unsupported_construct_is_refused_with_file_and_line(name):
 
 @pytest.mark.parametrize(
     "fn, line",
-    [(c.min_iterate_then_write, "for e in y"), (c.min_element_read_then_write, "a = y[0]")],
+    [(c.min_iterate_then_write, "y[0] = 0.0"), (c.min_element_read_then_write, "y[1] = 0.0")],
 )
 def test_rank_generic_code_refuses_a_view_when_it_runs(fn, line):
     """Rank-generic code reads an item of an array written into afterwards where its rank is
     not known: a number (a vector's item) is differentiated; a view (a matrix's row) is refused
-    when it runs, at the user's line that makes it, as a build for known ranks refuses it."""
+    when it runs, at the user's line of the write, as a build for known ranks refuses it."""
     df = sg.grad(fn)
     with pytest.raises(sg.SourcegradError) as info:
         df.generic(np.arange(6.0).reshape(3, 2))

@@ -309,11 +309,11 @@ def written_part(g, idx):
 
 
 @helper(linear=("x",), like="x", passes=True)
-def not_a_view(x, message: str):
+def not_a_view(x, message: str, line: int | None = None):
     """``x``, an item read from an array that is written into afterwards; refused (an
-    ``UnsupportedSyntaxError`` saying ``message``) where it is an array (a view sharing the
-    array's memory), not a number: a build for unknown ranks checks when it runs what a build
-    for known ranks decides when it is made."""
+    ``UnsupportedSyntaxError`` saying ``message``, at the user's ``line`` of the write) where
+    it is an array (a view sharing the array's memory), not a number: a build for unknown
+    ranks checks when it runs what a build for known ranks decides when it is made."""
     if np.ndim(x) != 0:
-        raise UnsupportedSyntaxError(message)
+        raise UnsupportedSyntaxError(message, None, line)
     return x

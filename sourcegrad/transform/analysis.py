@@ -72,7 +72,11 @@ def analyze(
         mask_where_branches(core, ops, ranks)
     refuse_unmodelled_writes(core, (ops, varied, active, ranks, local_names(core)))
     for name, message, line in core.alias_checks:
-        if name is not None and ranks.get(name) is None and _checked_when_run(core, name, message):
+        if (
+            name is not None
+            and ranks.get(name) is None
+            and _checked_when_run(core, name, (message, line))
+        ):
             continue
         if name is None or ranks.get(name) != 0:
             raise UnsupportedSyntaxError(message, core.parsed.filename, line)
@@ -81,10 +85,11 @@ def analyze(
     return Analysis(core, tuple(wrt), ops, active, ranks, shapes, out, varied_in)
 
 
-def _checked_when_run(core: Core, name: str, message: str) -> bool:
+def _checked_when_run(core: Core, name: str, refusal: tuple) -> bool:
     """Mark the assignment of ``name`` (an item read from an array written into afterwards,
     whose rank is not known) to be refused when the derivative runs where it is a view, not a
-    number (``not_a_view``); False where it has no one assignment."""
+    number (``not_a_view``, with ``refusal``: the message and the line of the write); False
+    where it has no one assignment."""
     found = [
         stmt
         for stmt in walk_statements(core.node.body)
@@ -92,7 +97,7 @@ def _checked_when_run(core: Core, name: str, message: str) -> bool:
     ]
     if len(found) != 1 or not isinstance(found[0].targets[0], gast.Name):
         return False
-    set_fact(found[0], "view_check", message)
+    set_fact(found[0], "view_check", refusal)
     return True
 
 

@@ -53,7 +53,7 @@ def refuse_container_mutations(core, ops: dict, cfg) -> None:
                 continue
             if not live:
                 live.append(solve_backward(cfg, set(), _liveness))
-            if arg.id in live[0][id(stmt)]:
+            if arg.id in live[0].get(id(stmt), ()):  # (none in a nested def: analysed apart)
                 raise UnsupportedSyntaxError(
                     f"{label}() writes into its argument `{param}` in place (line {line}), "
                     f"and `{arg.id}` is read after the call: sourcegrad follows values, not "
@@ -72,7 +72,8 @@ def _mark_read_after(stmt, args, live: list, cfg) -> None:
         if isinstance(arg, gast.Name):
             if not live:
                 live.append(solve_backward(cfg, set(), _liveness))
-            set_fact(arg, "read_after", arg.id in live[0][id(stmt)])
+            # a statement of a nested def is not in this graph: its own analysis marks it
+            set_fact(arg, "read_after", arg.id in live[0].get(id(stmt), ()))
 
 
 def _unknown_effect(core, stmt) -> list:

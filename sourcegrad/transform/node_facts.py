@@ -36,7 +36,9 @@ FACTS: dict[str, Fact] = {
         None,
         "an argument the called function changes: array, shallow, unknown (differentiated)",
     ),
-    "view_check": Fact(str, None, "the refusal, when it runs, where the item assigned is a view"),
+    "view_check": Fact(
+        tuple, None, "(message, line of the write): the refusal where the item read is a view"
+    ),
     "read_after": Fact(bool, False, "a call's argument its caller reads after the call"),
     # --- reverse / forward: statements of a derivative
     "adjoint": Fact(bool, False, "a statement of the adjoint (or tangent) code"),

@@ -19,7 +19,9 @@ def view_checked(new, stmt, refs):
     ``not_a_view(item, message)``, refused when it runs where the item is a view."""
     check = get_fact(stmt, "view_check")
     if check is not None:
-        new.value = S.call(S.name(refs.helper(not_a_view)), [new.value, S.const(check)])
+        message, line = check
+        args = [new.value, S.const(message), S.const(line)]
+        new.value = S.call(S.name(refs.helper(not_a_view)), args)
     return new
 
 

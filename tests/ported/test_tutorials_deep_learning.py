@@ -389,7 +389,7 @@ CASES = [
         "two_layer_net_built_inside",
         net_loss,
         (p2(3, 4, 2), X, LABELS),
-        refused=(sg.NoRuleError, "build the object outside"),
+        refused=(sg.NoRuleError, "declare it as a dataclass"),
     ),
     Case(
         "two_layer_net_built_outside",
