@@ -9,9 +9,9 @@ index, a reshape, a data-dependent shape like ``x[x > 0]``), has no entry: nothi
 about it. :func:`expression_shape` extends this to expressions of the derivative, where the
 adjoint ``dx`` has the shape of ``x``.
 
-The shapes hold for every call with the same argument shapes: the running derivative built
-from them is cached per shape signature (see ``sourcegrad.api``); for a build that serves
-every shape of a pattern, ``optimize.shaped.symbolic_shapes`` keeps those that hold for all.
+The shapes hold for every call with the same argument shapes (a build is cached per shape
+signature); for a build serving every shape of a pattern, ``optimize.shaped.symbolic_shapes``
+keeps those that hold for all.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from ..rules.facts import shape_of as declared_shape
 from . import syntax as S
 from .forms import Analysis
 from .node_facts import get_fact
+from .quiet import quietly
 from .ranks import follow_path
 from .split_shapes import SplitPieces, split_pieces
 from .walk import walk_statements, written_names
@@ -563,10 +564,9 @@ def _call_stand_in(e, dtypes, np_name):
 
 
 def _apply(f, *args):
-    """``f(*args)`` of stand-ins, or _UNKNOWN where NumPy refuses the dtypes (``m1 - m2`` of
-    booleans raises: the expression has no dtype)."""
+    """``f(*args)`` of stand-ins; _UNKNOWN where NumPy refuses them (``m1 - m2`` of bools)."""
     try:
-        with np.errstate(all="ignore"):
+        with quietly():
             return f(*args)
     except TypeError:
         return _UNKNOWN

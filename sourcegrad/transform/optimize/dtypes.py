@@ -17,6 +17,7 @@ from ...runtime.facts import helper_facts
 from .. import syntax as S
 from ..forms import Derivative
 from ..node_facts import get_fact
+from ..quiet import quietly
 from ..ranks import follow_path
 from ..shapes import (
     ARRAY_BINOPS,
@@ -375,7 +376,7 @@ def _binop_kind(v, dtypes, facts: _Facts):
     if op is gast.MatMult:
         return np.result_type(*stand_ins)
     try:
-        with np.errstate(all="ignore"):
+        with quietly():
             return ARRAY_BINOPS[op](*stand_ins).dtype
     except TypeError:  # NumPy refuses the dtypes: no dtype
         return None
@@ -459,7 +460,7 @@ def _evaluated_dtype(key, v, dtypes, facts: _Facts):
     if None in kwargs or any(a is _UNDECIDED for a in [*args, *kwargs.values()]):
         return _UNDECIDED  # (None: ``**kw``)
     try:
-        with np.errstate(all="ignore"):
+        with quietly():
             got = key(*args, **kwargs)
     except Exception:  # noqa: BLE001 - a refusal of the stand-ins: the dtype is not known
         return _UNDECIDED
