@@ -191,6 +191,26 @@ def complex_in_loop(x):
     return np.sum(np.abs(s))
 
 
+def power_spectrum_fft(x):
+    spectrum = np.fft.rfft(x)  # REFUSED
+    return np.sum(np.abs(spectrum) ** 2 * np.arange(len(spectrum)))
+
+
+def power_spectrum_real_products(x):
+    """The way out the FFT's refusal gives: the same spectrum from real products."""
+    n = len(x)
+    k, t = np.arange(n // 2 + 1), np.arange(n)
+    C = np.cos(2 * np.pi * np.outer(k, t) / n)
+    S = np.sin(2 * np.pi * np.outer(k, t) / n)
+    re, im = x @ C.T, -(x @ S.T)
+    return np.sum((re**2 + im**2) * k)
+
+
+def test_the_fft_way_out_computes_the_same_spectrum():
+    x = R.standard_normal(8)
+    assert np.isclose(power_spectrum_real_products(x), power_spectrum_fft(x))
+
+
 def real_of_complex_constants(x):
     return np.sum(np.abs(Z) * x) + np.sum(np.real(Z) * x**2) + np.sum(np.imag(Z) * np.sin(x))
 
@@ -254,6 +274,7 @@ CASES = [
     Case("sorted_keys_loop", sorted_keys_loop, (X,), order=2),
     Case("sorted_argument_keys", sorted_argument_keys, ({"bb": X, "a": Y},), order=2),
     Case("pairwise_as_positions", pairwise_as_positions, (X,), order=2),
+    Case("fft_as_real_products", power_spectrum_real_products, (R.standard_normal(8),), order=2),
 ]
 
 REFUSALS = [
@@ -271,6 +292,7 @@ REFUSALS = [
     Case("cast_to_complex", cast_to_complex, (X,), refused=COMPLEX),
     Case("complex_dtype", complex_dtype, (X,), refused=COMPLEX),
     Case("complex_in_loop", complex_in_loop, (X,), refused=COMPLEX),
+    Case("fft", power_spectrum_fft, (X,), refused=(sg.NoRuleError, "x @ C.T")),
 ]
 
 

@@ -443,6 +443,16 @@ _LIBRARY_HINTS = {
     dataclasses.astuple: "read the fields by name (`p.W`), or build the tuple yourself "
     "(`(p.W, p.b)`)",
 }
+_FOURIER = "fft ifft fft2 ifft2 fftn ifftn rfft rfft2 rfftn ihfft".split()
+_LIBRARY_HINTS.update(
+    (
+        getattr(np.fft, name),
+        "its result is complex, and sourcegrad differentiates real functions "
+        "only: write the transform as real products (`C = np.cos(2 * np.pi * np.outer(k, t) / n)` and "
+        "`S = np.sin(...)`: the real part is `x @ C.T`, the imaginary part `-(x @ S.T)`)",
+    )
+    for name in _FOURIER
+)
 
 
 # ------------------------------------------------------------------ complex values
