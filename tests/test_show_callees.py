@@ -44,6 +44,24 @@ def test_show_prints_the_helper_vjp_after_the_derivative():
     assert callee.count("def ") == 1
 
 
+def squash(h):
+    return h / (1.0 + np.abs(h))
+
+
+def nested_helpers_loss(params, x):
+    return np.sum(squash(c.encode(params, x)) ** 2)
+
+
+def test_a_helper_called_inside_a_helper_call_gets_a_line_of_its_own():
+    """``squash(encode(...))``: the derivative calls ``vjp_squash`` then ``vjp_encode``, one
+    line each (as one writes it by hand), not one call nested in the other's ``g_out=``."""
+    main = sg.show(nested_helpers_loss, args=c.helper_args()).split("\n\n\n")[0]
+    calls = [line for line in main.splitlines() if "vjp_" in line]
+    assert len(calls) == 2, main
+    assert all(line.count("vjp_") == 1 for line in calls), main
+    assert re.search(r"^    (\w+) = as_adjoint\(vjp_squash\(", main, re.M), main
+
+
 def test_without_arguments_the_rank_generic_callees_are_shown():
     text = sg.show(c.helper_loss)
     assert "def vjp_encode(params, x, *, g_out):" in text

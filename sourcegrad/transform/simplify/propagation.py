@@ -143,6 +143,8 @@ def _inline_one(body, keep, defs, uses, start, loads):
             continue
         if forward_temp and not get_fact(stmt, "pure", False):
             continue
+        if _calls_a_derivative(stmt.value):
+            continue  # `dh = vjp_f(..., g_out=...)` on a line of its own, as one writes it
         j = _first_read(body, i + 1, t, loads)
         if j is None:
             continue
@@ -168,6 +170,14 @@ def _inline_one(body, keep, defs, uses, start, loads):
         defs[t] = uses[t] = 0
         return i
     return None
+
+
+def _calls_a_derivative(value) -> bool:
+    """Whether ``value`` calls the vjp or jvp of a user function (its ``g_out=``/``t_in=``)."""
+    return any(
+        isinstance(n, gast.Call) and any(k.arg in ("g_out", "t_in") for k in n.keywords)
+        for n in S.walk(value)
+    )
 
 
 def _use_site(body, start, name, lineno, loads):
