@@ -175,9 +175,23 @@ def show_source(
     text = note + entry.pretty(optimized=optimized)
     if not callees:
         return text
-    for t, built in callee_builds(df, args):
-        text += "\n\n" + _callee_header(t) + built.pretty(optimized=optimized)
-    return text
+    return text + _callees_text(callee_builds(df, args), optimized)
+
+
+def _callees_text(builds: list, optimized: bool) -> str:
+    """Each callee build's source after its header; a build whose source is the same as an
+    earlier one's (a helper called at several argument shapes) is shown once, its header
+    saying how many calls it serves."""
+    shown: dict = {}  # (header, source) -> how many builds have it
+    for t, built in builds:
+        key = (_callee_header(t), built.pretty(optimized=optimized))
+        shown[key] = shown.get(key, 0) + 1
+    parts = []
+    for (header, source), count in shown.items():
+        if count > 1:
+            header = f"{header[:-1]} (the same code serves its {count} argument shapes)\n"
+        parts.append("\n\n" + header + source)
+    return "".join(parts)
 
 
 # ---------------------------------------------------------------------------- higher order
