@@ -75,6 +75,7 @@ from .pipeline import as_gradient
 from .runtime.buffers import BufferPool
 from .runtime.trees import zero_adjoint
 from .transform import derive
+from .transform.naming import derivative_name
 
 __all__ = ["ExportError", "export", "is_stale", "source_digest"]
 
@@ -228,7 +229,7 @@ class _Writer:
         """The wrapper of the builds of the derivatives ``ts`` (of one function value, mode
         and ``wrt``: ``key``), in the export's table of them."""
         t = ts[0]
-        base = t.mode + "_" + (t.f.__name__ if t.f.__name__.isidentifier() else "lambda")
+        base = derivative_name(t.mode, t.f, "lambda")
         name = self.ns.free_name(base, t)
         self.ns.claim(name, t, base)
         self.by_key[key] = name

@@ -117,10 +117,13 @@ _GENERATED = re.compile(r"^<sourcegrad .* of (.*):(\d+)>$")
 _WRAPPER = re.compile(r"^<sourcegrad call of (\S+) #\d+>$")
 
 
-def _callee_header(t: Transformed) -> str:
+def _callee_header(t: Transformed, built) -> str:
+    """The comment over a callee's source: the name of the function that follows (``built``'s
+    def), what it differentiates and where."""
     kind = {"vjp": "vjp", "jvp": "jvp", "grad": "gradient"}[t.mode]
     name = getattr(t.f, "__qualname__", t.__name__).rpartition(".<locals>.")[2]
-    return f"# {t.__name__}: the {kind} of {name}, {where(t.f)}\n"
+    defined = getattr(built, "name", None) or t.__name__
+    return f"# {defined}: the {kind} of {name}, {where(t.f)}\n"
 
 
 # ---------------------------------------------------------------------------- first order
@@ -184,7 +187,7 @@ def _callees_text(builds: list, optimized: bool) -> str:
     saying how many calls it serves."""
     shown: dict = {}  # (header, source) -> how many builds have it
     for t, built in builds:
-        key = (_callee_header(t), built.pretty(optimized=optimized))
+        key = (_callee_header(t, built), built.pretty(optimized=optimized))
         shown[key] = shown.get(key, 0) + 1
     parts = []
     for (header, source), count in shown.items():

@@ -100,7 +100,7 @@ def test_the_derivatives_of_function_values_are_shown_too():
     assert "# vjp_apply_sin: the vjp of apply_sin, sin called as a function value" in text
     text = sg.show(c.calls_a_lambda, args=(x,))
     line = c.calls_a_lambda.__code__.co_firstlineno + 1  # the line of the lambda itself
-    assert f"# vjp_<lambda>: the vjp of <lambda>, {HERE}:{line}\n" in text
+    assert f"# vjp_lambda_: the vjp of <lambda>, {HERE}:{line}\n" in text
 
 
 def test_optimized_show_prints_the_running_callees():

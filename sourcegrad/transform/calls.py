@@ -31,6 +31,7 @@ from .in_place import (
     mark_copied_arguments,
     mark_unknown_callee,
 )
+from .naming import derivative_name
 from .node_facts import set_fact
 from .parse import UNRESOLVED, packed, parse, resolve
 from .path_reads import follow_keys
@@ -372,9 +373,10 @@ def call_user_function(core: Core, stmt, fn, args, kwargs, label, varied=None) -
         return Op(fn, "constant", operands=operands, pure=False, described=label)
     forward = core.forward
     derivative = _derivative_of(fn, wrt, forward)
-    base = fn.__name__ if fn.__name__.isidentifier() else label.split(".")[-1]
-    prefix = "jvp" if forward else "vjp"
-    vjp_name = f"{prefix}_{base}" if base.isidentifier() else f"{prefix}_fn"
+    base = label.split(".")[-1]
+    vjp_name = derivative_name(
+        "jvp" if forward else "vjp", fn, base if base.isidentifier() else "fn"
+    )
     params = {f"a{i}": given[name] for i, name in enumerate(names) if name in given}
     call_args, call_kwargs, defaults = derive.call_arguments(sig, given)
     dread = gast.Subscript(

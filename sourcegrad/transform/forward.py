@@ -20,6 +20,7 @@ from ..runtime.tangent_helpers import broadcast_like, pack_tangent, zero_tangent
 from . import syntax as S
 from .forms import Analysis, Derivative
 from .in_place import with_copies
+from .naming import derivative_name
 from .node_facts import copy_facts, get_fact, set_fact
 from .shape_keys import shape_key
 from .sweep_plan import statement_text
@@ -98,7 +99,7 @@ class _Forward:
                 out = gast.Subscript(value=out, slice=S.const(i), ctx=gast.Load())
         result = gast.Return(value=out)
         fn = gast.FunctionDef(
-            name="jvp_" + core.node.name,
+            name=derivative_name("jvp", core.parsed.fn, core.node.name),
             args=args,
             body=main + [result],
             decorator_list=[],

@@ -23,6 +23,7 @@ from ..runtime.helpers import seed_like
 from . import syntax as S
 from .adjoint_sweep import AdjointSweep
 from .forms import Analysis, Derivative
+from .naming import derivative_name
 from .node_facts import set_fact
 from .shape_keys import shape_only_reads
 from .sweep_plan import existence, hoist_invariants, overwritable, parts_node
@@ -110,7 +111,9 @@ class _Reverse(TapeSweep, AdjointSweep):
             forward.append(keep)
             value = S.name(kept)
         result = gast.Return(value=gast.Tuple(elts=[value, grads], ctx=gast.Load()))
-        name = ("d_" if self.mode == "grad" else "vjp_") + core.node.name
+        name = "d_" + core.node.name
+        if self.mode != "grad":  # a method's vjp is named with its class
+            name = derivative_name("vjp", core.parsed.fn, core.node.name)
         fn = gast.FunctionDef(
             name=name,
             args=args,
