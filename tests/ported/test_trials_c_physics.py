@@ -47,7 +47,7 @@ def mass_spring_chain(k, x0, v0, *, dt=0.05, steps=20, damping=0.1):
 def spring_energy_history(k, x0):
     x, v = x0, np.zeros_like(x0)
     energies = []
-    for step in range(15):
+    for _step in range(15):
         f = np.zeros_like(x)
         d = x[1:] - x[:-1] - 1.0
         f = f + np.concatenate([k * d, [0.0]]) - np.concatenate([[0.0], k * d])
@@ -71,7 +71,7 @@ def nbody_accel(pos, masses, G=1.0, softening=0.1):
 
 def nbody_leapfrog(pos, vel, masses, dt=0.01, n_steps=10):
     acc = nbody_accel(pos, masses)
-    for i in range(n_steps):
+    for _i in range(n_steps):
         vel = vel + acc * dt / 2.0
         pos = pos + vel * dt
         acc = nbody_accel(pos, masses)
@@ -113,7 +113,7 @@ def pendulum_rk4_generic(params, y0, t_obs, theta_obs):
     y, t, h = y0, 0.0, 0.1
     loss = 0.0
     k = 0
-    for n in range(30):
+    for _n in range(30):
         y = rk4_step(damped_pendulum, y, t, h, b, g_l)
         t += h
         if k < len(t_obs) and abs(t - t_obs[k]) < 1e-9:
@@ -147,7 +147,7 @@ def heat_explicit(u0, alpha, source, nt=20):
     u = u0.copy()
     dx = 1.0 / (len(u) - 1)
     dt = 0.4 * dx**2
-    for n in range(nt):
+    for _n in range(nt):
         un = u.copy()
         u[1:-1] = (
             un[1:-1] + alpha * dt / dx**2 * (un[2:] - 2 * un[1:-1] + un[:-2]) + dt * source[1:-1]
@@ -159,9 +159,9 @@ def heat_explicit(u0, alpha, source, nt=20):
 def heat_crank_nicolson(u0, kappa, nt=5):
     n = len(u0)
     L = np.diag(-2 * np.ones(n)) + np.diag(np.ones(n - 1), 1) + np.diag(np.ones(n - 1), -1)
-    I = np.eye(n)
-    A = I - 0.5 * kappa * L
-    B = I + 0.5 * kappa * L
+    eye = np.eye(n)
+    A = eye - 0.5 * kappa * L
+    B = eye + 0.5 * kappa * L
     u = u0
     for _ in range(nt):
         u = np.linalg.solve(A, B @ u)
