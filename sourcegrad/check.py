@@ -47,7 +47,7 @@ def _path_text(path) -> str:
 def gradcheck(
     f: Callable,
     *args: Any,
-    wrt: int = 0,
+    wrt: int | tuple[int, ...] = 0,
     eps: float = 1e-6,
     rtol: float = 1e-5,
     atol: float = 1e-6,
@@ -67,7 +67,18 @@ def gradcheck(
     ``order=2`` also checks forward mode and second order along the random direction: the
     directional derivative of ``jvp(f, wrt)`` against the gradient's, and the Hessian-vector
     product ``hvp(f, wrt)`` against central differences of the gradient along it.
+
+    A tuple ``wrt`` checks each of its arguments in turn (the message names the argument), as
+    ``grad(f, wrt)`` differentiates with respect to each.
     """
+    if isinstance(wrt, tuple):
+        options = dict(eps=eps, rtol=rtol, atol=atol, max_elements=max_elements, seed=seed)
+        for i in wrt:
+            try:
+                gradcheck(f, *args, wrt=i, order=order, **options)
+            except GradcheckError as e:
+                raise GradcheckError(f"argument {i}: {e.reason}") from None
+        return True
     df = grad(f, wrt)
     first = df(*args)  # the build for the arguments' ranks; later calls run one for their shapes
     g = df(*args)

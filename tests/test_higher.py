@@ -229,6 +229,14 @@ def test_gradcheck_second_order_passes_on_a_network(rng, mlp_data):
     assert sg.gradcheck(c.mlp_loss, *mlp_data, order=2)
 
 
+def test_gradcheck_of_a_tuple_wrt_checks_each_argument_and_names_it(rng, mlp_data):
+    assert sg.gradcheck(c.mlp_loss, *mlp_data, wrt=(0, 1, 2), order=2)
+    x = rng.standard_normal(4)
+    assert sg.gradcheck(c.uses_cube, x, wrt=(0,))
+    with pytest.raises(sg.GradcheckError, match="^argument 0: .*jvp"):
+        sg.gradcheck(c.uses_cube, x, wrt=(0,), order=2)
+
+
 def test_hessian_of_nested_parameters_is_refused_with_the_way_out(rng):
     params = {
         "W1": rng.standard_normal((3, 4)),

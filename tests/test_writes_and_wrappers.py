@@ -171,14 +171,33 @@ def add_at(x):
 
 def fill_diagonal(x):
     y = np.outer(x, x)
-    np.fill_diagonal(y, 0.0)  # REFUSED
+    np.fill_diagonal(y, 0.0)
     return np.sum(y)
 
 
 def fill_diagonal_after_a_differentiated_read(x):
     a = np.ones((3, 3))
     z = a @ x
-    np.fill_diagonal(a, 0.0)  # REFUSED
+    np.fill_diagonal(a, -2)
+    return np.sum(z**2) + np.sum(a @ x)
+
+
+def fill_diagonal_of_a_wide_matrix(x):
+    y = np.tanh(np.outer(x, np.arange(5.0)))
+    np.fill_diagonal(y, np.pi)
+    return np.sum(y**2 * np.arange(15.0).reshape(3, 5))
+
+
+def fill_diagonal_with_an_array(x):
+    y = np.outer(x, x)
+    np.fill_diagonal(y, x)  # REFUSED
+    return np.sum(y)
+
+
+def fill_diagonal_with_an_array_after_a_differentiated_read(x):
+    a = np.ones((3, 3))
+    z = a @ x
+    np.fill_diagonal(a, np.zeros(3))  # REFUSED
     return np.sum(z**2) + np.sum(a @ x)
 
 
@@ -378,10 +397,23 @@ CASES = [
     ),
     Case("put", put_into, (X,), refused=(sg.UnsupportedSyntaxError, "`y[idx] = v`")),
     Case("add_at", add_at, (X,), refused=(sg.UnsupportedSyntaxError, "for i, k in enumerate")),
-    Case("fill_diagonal", fill_diagonal, (X,), refused=(sg.UnsupportedSyntaxError, "np.eye")),
+    Case("fill_diagonal", fill_diagonal, (X,), order=2),
     Case(
         "fill_diagonal_after_a_differentiated_read",
         fill_diagonal_after_a_differentiated_read,
+        (X,),
+        order=2,
+    ),
+    Case("fill_diagonal_of_a_wide_matrix", fill_diagonal_of_a_wide_matrix, (X,), order=2),
+    Case(
+        "fill_diagonal_with_an_array",
+        fill_diagonal_with_an_array,
+        (X,),
+        refused=(sg.UnsupportedSyntaxError, "np.eye"),
+    ),
+    Case(
+        "fill_diagonal_with_an_array_after_a_differentiated_read",
+        fill_diagonal_with_an_array_after_a_differentiated_read,
         (X,),
         refused=(sg.UnsupportedSyntaxError, "np.eye"),
     ),

@@ -433,26 +433,31 @@ def _hypot_tangent(z, x1, x2):
 
 @adjoint(np.logaddexp)
 def _logaddexp(z, x1, x2):
-    d[x1] += sum_to(d[z] * np.exp(x1 - z), x1)
-    d[x2] += sum_to(d[z] * np.exp(x2 - z), x2)
+    # the weights exp(x - z), 0 where both are -inf (z too: no NaN from -inf - -inf)
+    zf = np.where(z == -np.inf, 0.0, z)
+    d[x1] += sum_to(d[z] * np.exp(x1 - zf), x1)
+    d[x2] += sum_to(d[z] * np.exp(x2 - zf), x2)
 
 
 @tangent(np.logaddexp)
 def _logaddexp_tangent(z, x1, x2):
-    d[z] += d[x1] * np.exp(x1 - z)
-    d[z] += d[x2] * np.exp(x2 - z)
+    zf = np.where(z == -np.inf, 0.0, z)
+    d[z] += d[x1] * np.exp(x1 - zf)
+    d[z] += d[x2] * np.exp(x2 - zf)
 
 
 @adjoint(np.logaddexp2)
 def _logaddexp2(z, x1, x2):
-    d[x1] += sum_to(d[z] * np.exp2(x1 - z), x1)
-    d[x2] += sum_to(d[z] * np.exp2(x2 - z), x2)
+    zf = np.where(z == -np.inf, 0.0, z)
+    d[x1] += sum_to(d[z] * np.exp2(x1 - zf), x1)
+    d[x2] += sum_to(d[z] * np.exp2(x2 - zf), x2)
 
 
 @tangent(np.logaddexp2)
 def _logaddexp2_tangent(z, x1, x2):
-    d[z] += d[x1] * np.exp2(x1 - z)
-    d[z] += d[x2] * np.exp2(x2 - z)
+    zf = np.where(z == -np.inf, 0.0, z)
+    d[z] += d[x1] * np.exp2(x1 - zf)
+    d[z] += d[x2] * np.exp2(x2 - zf)
 
 
 @adjoint(np.remainder, np.mod, "mod")

@@ -335,15 +335,18 @@ def _norm_tangent(z, x, ord=None, axis=None, keepdims=False):
 
 @adjoint(np.linalg.cholesky)
 def _cholesky(z, a):
-    d[a] += uncholesky(d[z], z)
+    # cholesky reads a's lower triangle only: the adjoint of the symmetric matrix it stands
+    # for, carried to that triangle (zero above the diagonal), as for eigh
+    d[a] += triangle_of(uncholesky(d[z], z), "L")
 
 
 @tangent(np.linalg.cholesky)
 def _cholesky_tangent(z, a):
-    # dL = L phi(L^-1 da L^-T), phi: the lower triangle with the diagonal halved; da is taken
-    # as symmetric, as the reverse rule does. The second statement reads no tangent: it is
-    # kept only because d[a] is the rule's one tangent (the rule is dropped when it is None)
-    m = np.linalg.solve(z, np.swapaxes(np.linalg.solve(z, np.swapaxes(d[a], -1, -2)), -1, -2))
+    # dL = L phi(L^-1 dA L^-T), phi: the lower triangle with the diagonal halved; dA the
+    # symmetric matrix of the lower triangle of da, the triangle cholesky reads
+    m = np.linalg.solve(
+        z, np.swapaxes(np.linalg.solve(z, np.swapaxes(symmetric_from(d[a], "L"), -1, -2)), -1, -2)
+    )
     d[z] += z @ (np.tril(m) - 0.5 * np.eye(np.shape(z)[-1], dtype=z.dtype) * m)
 
 

@@ -6,7 +6,8 @@ Covered: ``cholesky`` (``lower``), ``cho_factor`` (``lower``; the factor's other
 ``a``'s, as LAPACK leaves it), ``cho_solve`` (a vector or matrix right-hand side) and
 ``solve_triangular`` (``trans`` 0/"N" or 1/"T", ``lower``, ``unit_diagonal``), for real
 2-D matrices: the calls a Gaussian process or a whitened least-squares fit is written with. As
-for ``np.linalg.cholesky``, the matrix a factor is taken of counts as symmetric. Every rule is
+for ``np.linalg.cholesky``, a factor is of the symmetric matrix of the triangle the call reads
+(the other triangle gets no gradient). Every rule is
 written with these functions, NumPy's and the linear helpers of
 ``runtime/triangular_helpers.py``, so second order works.
 """
@@ -36,13 +37,17 @@ except ImportError:  # pragma: no cover - scipy is optional
 
 
 def _cholesky(z, a, lower=False, overwrite_a=False, check_finite=True):
-    d[a] += uncholesky(lower_form(d[z], lower), lower_form(z, lower))
+    # the adjoint of the symmetric matrix, carried to the triangle the call reads
+    s = uncholesky(lower_form(d[z], lower), lower_form(z, lower))
+    d[a] += triangle(s, lower) + triangle(s, lower, True)
 
 
 def _cholesky_tangent(z, a, lower=False, overwrite_a=False, check_finite=True):
-    # dL = L phi(L^-1 da L^-T) for the lower factor L (an upper factor is its transpose)
+    # dL = L phi(L^-1 dA L^-T) for the lower factor L (an upper factor is its transpose), dA
+    # the symmetric matrix of the triangle of da the call reads
     low = lower_form(z, lower)
-    m = np.linalg.solve(low, np.swapaxes(np.linalg.solve(low, np.swapaxes(d[a], -1, -2)), -1, -2))
+    da = triangle(d[a], lower) + np.swapaxes(triangle(d[a], lower, True), -1, -2)
+    m = np.linalg.solve(low, np.swapaxes(np.linalg.solve(low, np.swapaxes(da, -1, -2)), -1, -2))
     eye = np.eye(np.shape(z)[-1], dtype=z.dtype)
     d[z] += lower_form(low @ (np.tril(m) - 0.5 * eye * m), lower)
 
@@ -50,13 +55,15 @@ def _cholesky_tangent(z, a, lower=False, overwrite_a=False, check_finite=True):
 def _cho_factor(z, a, lower=False, overwrite_a=False, check_finite=True):
     g = part_or_zeros(d[z], 0, z)
     low = lower_form(triangle(z[0], lower), lower)
-    d[a] += uncholesky(lower_form(triangle(g, lower), lower), low)
+    s = uncholesky(lower_form(triangle(g, lower), lower), low)
+    d[a] += triangle(s, lower) + triangle(s, lower, True)  # the triangle the factor is of
     d[a] += triangle(g, not lower, True)  # the other triangle is a's own
 
 
 def _cho_factor_tangent(z, a, lower=False, overwrite_a=False, check_finite=True):
     low = lower_form(triangle(z[0], lower), lower)
-    m = np.linalg.solve(low, np.swapaxes(np.linalg.solve(low, np.swapaxes(d[a], -1, -2)), -1, -2))
+    da = triangle(d[a], lower) + np.swapaxes(triangle(d[a], lower, True), -1, -2)
+    m = np.linalg.solve(low, np.swapaxes(np.linalg.solve(low, np.swapaxes(da, -1, -2)), -1, -2))
     eye = np.eye(np.shape(low)[-1], dtype=low.dtype)
     d[z] += result_like(
         (

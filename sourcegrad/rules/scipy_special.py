@@ -122,22 +122,21 @@ def _rel_entr_tangent(z, x, y):
 
 
 def _logsumexp(z, a, axis=None, b=None, keepdims=False):
-    # z = log sum(b exp(a)): dz/da = b exp(a - z), dz/db = exp(a - z)
+    # z = log sum(b exp(a)): dz/da = b exp(a - z), dz/db = exp(a - z); the weights are 0
+    # where z is -inf (every term -inf: no NaN from -inf - -inf)
+    weight = np.exp(a - expand_to(np.where(z == -np.inf, 0.0, z), a, axis, keepdims))
     if static(b is None):
-        d[a] += expand_to(d[z], a, axis, keepdims) * np.exp(a - expand_to(z, a, axis, keepdims))
+        d[a] += expand_to(d[z], a, axis, keepdims) * weight
     else:
-        weight = np.exp(a - expand_to(z, a, axis, keepdims))
         d[a] += sum_to(expand_to(d[z], a, axis, keepdims) * b * weight, a)
         d[b] += sum_to(expand_to(d[z], a, axis, keepdims) * weight, b)
 
 
 def _logsumexp_tangent(z, a, axis=None, b=None, keepdims=False):
+    weight = np.exp(a - expand_to(np.where(z == -np.inf, 0.0, z), a, axis, keepdims))
     if static(b is None):
-        d[z] += np.sum(
-            np.exp(a - expand_to(z, a, axis, keepdims)) * d[a], axis=axis, keepdims=keepdims
-        )
+        d[z] += np.sum(weight * d[a], axis=axis, keepdims=keepdims)
     else:
-        weight = np.exp(a - expand_to(z, a, axis, keepdims))
         d[z] += np.sum(b * weight * d[a], axis=axis, keepdims=keepdims)
         d[z] += np.sum(weight * d[b], axis=axis, keepdims=keepdims)
 

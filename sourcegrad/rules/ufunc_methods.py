@@ -57,13 +57,15 @@ def _extreme_reduce_tangent(z, a, axis=0, dtype=None, out=None, keepdims=False):
 
 @adjoint(np.logaddexp.reduce)
 def _logaddexp_reduce(z, a, axis=0, dtype=None, out=None, keepdims=False):
-    # the weights of a log-sum-exp: exp(a - z) along the axis
-    d[a] += unreduce(d[z], a, axis, keepdims) * np.exp(a - expand_to(z, a, axis, keepdims))
+    # the weights of a log-sum-exp: exp(a - z) along the axis, 0 where z is -inf
+    zf = expand_to(np.where(z == -np.inf, 0.0, z), a, axis, keepdims)
+    d[a] += unreduce(d[z], a, axis, keepdims) * np.exp(a - zf)
 
 
 @tangent(np.logaddexp.reduce)
 def _logaddexp_reduce_tangent(z, a, axis=0, dtype=None, out=None, keepdims=False):
-    d[z] += np.sum(d[a] * np.exp(a - expand_to(z, a, axis, keepdims)), axis, keepdims=keepdims)
+    zf = expand_to(np.where(z == -np.inf, 0.0, z), a, axis, keepdims)
+    d[z] += np.sum(d[a] * np.exp(a - zf), axis, keepdims=keepdims)
 
 
 @adjoint(np.add.accumulate)

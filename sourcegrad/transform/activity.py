@@ -431,6 +431,13 @@ _LIBRARY_HINTS = {
     itertools.pairwise: "loop over positions (`for i in range(len(xs) - 1): a, b = xs[i], "
     "xs[i + 1]`)",
     itertools.chain: "join the lists with `+`, or loop over each",
+    itertools.combinations: "loop over positions (`for i, j in itertools.combinations("
+    "range(len(xs)), 2):` reading `xs[i]`, `xs[j]`)",
+    itertools.permutations: "loop over positions (`itertools.permutations(range(len(xs)), k)`) "
+    "and index the list",
+    itertools.product: "loop over positions (`itertools.product(range(len(xs)), "
+    "range(len(ys)))`) and index the lists",
+    np.ndenumerate: "loop over `for idx in np.ndindex(x.shape):` and read `x[idx]`",
     next: "loop over the items (`for x in xs:`), or index a list of them (`list(xs)[0]`)",
     iter: "loop over the items (`for x in xs:`), or index a list of them (`list(xs)[0]`)",
     copy.copy: _COPY_HINT,

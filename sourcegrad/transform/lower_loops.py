@@ -5,7 +5,10 @@ normalize pass's builder)."""
 
 from __future__ import annotations
 
+import itertools
+
 import gast
+import numpy as np
 
 from . import syntax as S
 from .parse import resolve
@@ -147,6 +150,14 @@ class LoopLowering:
                 args=[gast.Call(func=keys, args=[], keywords=[])],
                 keywords=it.keywords,
             )
+        if _makes_iterator(self, it):  # an iterator has no len(): its items, as a list
+            if _endless(self, it):
+                self.refuse(
+                    f"`{S.text(it)}` never ends, so its items cannot be listed; loop over "
+                    "`range(n)` (or zip with a list) instead",
+                    it,
+                )
+            it = S.call(S.name("list"), [it])
         return it
 
     def spliced_zip(self, it):
@@ -284,6 +295,24 @@ def _counts(it) -> bool:
     if isinstance(it, gast.Call) and getattr(it.func, "id", None) == "reversed" and it.args:
         it = it.args[0]
     return isinstance(it, gast.Call) and getattr(it.func, "id", None) == "range"
+
+
+def _makes_iterator(lowering, it) -> bool:
+    """A call of an ``itertools`` function or of ``np.ndindex`` / ``np.ndenumerate``: an
+    iterator, which has no ``len()``, where ``list`` is the builtin."""
+    if not isinstance(it, gast.Call):
+        return False
+    fn = resolve(lowering.p, it.func, lowering.local_names)
+    iterates = fn in (np.ndindex, np.ndenumerate) or getattr(fn, "__module__", None) == "itertools"
+    return iterates and resolve(lowering.p, S.name("list"), lowering.local_names) is list
+
+
+def _endless(lowering, it) -> bool:
+    """``itertools.count(...)``, ``cycle(...)`` or ``repeat(x)`` without a count."""
+    fn = resolve(lowering.p, it.func, lowering.local_names)
+    if fn is itertools.repeat:
+        return len(it.args) < 2 and not it.keywords
+    return fn in (itertools.count, itertools.cycle)
 
 
 def _dict_view(it) -> bool:

@@ -71,6 +71,16 @@ class StatementLowering:
                     "decorated nested functions are not supported; define it at " "module level",
                     stmt,
                 )
+            for node in S.walk(stmt):
+                if isinstance(node, (gast.Nonlocal, gast.Global)):
+                    kind = type(node).__name__.lower()
+                    self.refuse(
+                        f"`{kind} {', '.join(node.names)}` in nested `{stmt.name}`: "
+                        "sourcegrad does not follow what a nested function writes into the "
+                        "names of another scope; pass the value in and return the new value "
+                        f"(`{node.names[0]} = {stmt.name}({node.names[0]}, ...)`)",
+                        node,
+                    )
             self.env[stmt.name] = stmt.name
             self.emit(S.clone(stmt), temp=False)
         elif isinstance(stmt, gast.If):

@@ -9,6 +9,9 @@ array's memory):
   ``y[...] = f(...)``;
 * ``np.copyto(y, x)``: ``y[...] = x``;
 * ``y.fill(v)``: ``y[...] = v``;
+* ``np.fill_diagonal(y, c)`` with ``c`` a number written as a literal (``0.0``, ``-1``,
+  ``np.inf``): ``y[np.diag_indices(min(y.shape), y.ndim)] = c``, the items NumPy writes
+  (the leading square's diagonal of a matrix, every axis's for equal lengths);
 * ``y.sort(...)``: ``y[...] = np.sort(y, ...)`` where ``y`` is an array when it runs (a
   branch on ``isinstance(y, np.ndarray)``; a list is sorted as written);
 * ``xs[t][k] = v`` (a write into an item of an item, ``+=`` too, any depth):
@@ -156,6 +159,13 @@ def _lowered(stmt, parsed, local_names):
     target = _copy_or_fill(call, parsed, local_names)
     if target is not None:
         return _write_all(target[0], target[1], stmt)
+    if _fills_diagonal(call, parsed, local_names):
+        y = call.args[0].id
+        size = S.call(S.name("min"), [S.attr_chain(f"{y}.shape")])
+        index = S.call(S.attr_chain("np.diag_indices"), [size, S.attr_chain(f"{y}.ndim")])
+        target = gast.Subscript(value=S.name(y), slice=index, ctx=gast.Store())
+        new = gast.Assign(targets=[target], value=S.clone(call.args[1]), type_comment=None)
+        return gast.copy_location(new, stmt)
     if _sorts_in_place(call, parsed, local_names):
         # an array's sort as `y[...] = np.sort(y)`; a list's stays as written
         y = call.func.value.id
@@ -177,6 +187,33 @@ def _sorts_in_place(call, parsed, local_names) -> bool:
         and call.func.value.id in local_names
         and numpy_in_scope(parsed, local_names)
     )
+
+
+def _fills_diagonal(call, parsed, local_names) -> bool:
+    """``np.fill_diagonal(y, c)`` on a name of the function, ``c`` a number written as a
+    literal (an array value would be repeated along the diagonal), where ``np`` and ``min``
+    are NumPy and the builtin."""
+    return (
+        len(call.args) == 2
+        and not call.keywords
+        and isinstance(call.args[0], gast.Name)
+        and call.args[0].id in local_names
+        and _number_literal(call.args[1], parsed, local_names)
+        and resolve(parsed, call.func, local_names) is np.fill_diagonal
+        and resolve(parsed, S.name("np"), local_names) is np
+        and resolve(parsed, S.name("min"), local_names) is min
+    )
+
+
+def _number_literal(node, parsed, local_names) -> bool:
+    """``node`` is a number: a constant, one negated, or ``np.inf`` / ``np.nan`` / ``np.pi``."""
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, (gast.USub, gast.UAdd)):
+        node = node.operand
+    if isinstance(node, gast.Constant):
+        return isinstance(node.value, (int, float)) and not isinstance(node.value, bool)
+    if isinstance(node, gast.Attribute):
+        return isinstance(resolve(parsed, node, local_names), float)
+    return False
 
 
 def numpy_in_scope(parsed, local_names) -> bool:
