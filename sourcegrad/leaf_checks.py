@@ -41,16 +41,18 @@ def leaf_problem(leaf, in_record: bool, nested: bool = False) -> str | None:
             "{where}.imag) as float arguments and build it inside the function"
         )
     if isinstance(leaf, (bool, int, np.integer)) and nested:
+        kind_of = "a bool" if isinstance(leaf, (bool, np.bool_)) else "an integer"
         return (
-            "{where} is an integer inside a differentiated argument, so it has no gradient: "
+            f"{{where}} is {kind_of} inside a differentiated argument, so it has no gradient: "
             "if it is a parameter, give it a float value (1.0, not 1); if it is a setting (a "
             "depth, a count, a flag), keep it out of the parameters: in an argument of its "
             "own, or as a field of a dataclass holding them (kept as it is in the gradient)"
         )
     if isinstance(leaf, (bool, int, np.integer)) or kind in ("i", "u", "b"):
         cast = "float({where})" if isinstance(leaf, (bool, int)) else "{where}.astype(float)"
+        kind_of = "a bool" if isinstance(leaf, bool) or kind == "b" else "an integer"
         return (
-            "{where} is an integer, so it has no gradient; pass floats (e.g. "
+            f"{{where}} is {kind_of}, so it has no gradient; pass floats (e.g. "
             + cast
             + "), or leave it out of wrt"
         )

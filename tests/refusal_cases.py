@@ -4,7 +4,7 @@ import numpy as np
 
 
 def no_rule(x):
-    y = np.fft.fft(x).real  # REFUSE: no_rule
+    y = np.unwrap(x)  # REFUSE: no_rule
     return np.sum(y)
 
 

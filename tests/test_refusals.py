@@ -79,6 +79,18 @@ def test_an_int_inside_the_parameters_is_refused_with_both_ways_out():
         sg.grad(cases.int_argument, 0)(3, X)
 
 
+def flagged_loss(p):
+    return np.sum(np.tanh(p["W"])) if p["train"] else np.sum(p["W"])
+
+
+def test_a_bool_inside_the_parameters_is_called_a_bool():
+    with pytest.raises(sg.WrtTypeError) as info:
+        sg.grad(flagged_loss)({"W": X, "train": True})
+    assert "['train'] is a bool inside a differentiated argument" in str(info.value)
+    with pytest.raises(sg.WrtTypeError, match="is a bool, so it has no gradient"):
+        sg.grad(flagged_loss)(np.array([True, False]))
+
+
 def test_wrt_out_of_range_is_refused():
     with pytest.raises(sg.WrtTypeError) as info:
         sg.grad(cases.non_scalar, 3)(X)
