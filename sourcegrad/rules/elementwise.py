@@ -531,7 +531,8 @@ nondifferentiable(
     np.isnan, np.isinf, np.isfinite, np.signbit, np.isclose, np.allclose, np.array_equal,
     np.invert, np.bitwise_and, np.bitwise_or, np.bitwise_xor,
     np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64, np.bool_,
-    round, int, bool, len, range, print, isinstance, type, str, repr, id, hash,
+    round, int, bool, len, range, print, isinstance, type, str, repr, id, hash, hasattr,
+    callable,
     "compare", "not", "invert", "floordiv", "format", "shape", "ndim", "size", "dtype",
 )  # fmt: skip
 

@@ -207,7 +207,8 @@ class ExpressionLowering:
             value = self.atom(e.value, base)
             return gast.Subscript(value=value, slice=self.index(e.slice, base), ctx=gast.Load())
         if isinstance(e, gast.Call):
-            return self.call(e, base)
+            defaulted = self.getattr_with_default(e)
+            return self.call(e, base) if defaulted is None else self.choice(defaulted, base)
         if isinstance(e, (gast.IfExp, gast.BoolOp)):
             return self.choice(e, base)
         return self.opaque(e)
@@ -245,6 +246,27 @@ class ExpressionLowering:
                 inner = branch.body
         self.lower_synthetic(stmts)
         return S.name(self.env[t])
+
+    def getattr_with_default(self, e):
+        """``getattr(obj, name, default)`` as ``getattr(obj, name) if hasattr(obj, name) else
+        default`` (each branch differentiated as it runs), where ``obj`` and ``name`` are
+        names, attributes or constants (read twice, as they are pure); else None."""
+        pure = (gast.Name, gast.Attribute, gast.Constant)
+        if not (len(e.args) == 3 and not e.keywords and isinstance(e.func, gast.Name)):
+            return None
+        obj, name, default = e.args
+        if not all(
+            isinstance(n, pure)
+            for part in (obj, name)
+            for n in S.walk(part)
+            if isinstance(n, gast.expr)
+        ):
+            return None
+        if resolve(self.p, e.func, self.local_names) is not getattr:
+            return None
+        read = gast.Call(func=S.clone(e.func), args=[S.clone(obj), S.clone(name)], keywords=[])
+        test = gast.Call(func=S.name("hasattr"), args=[S.clone(obj), S.clone(name)], keywords=[])
+        return gast.IfExp(test=test, body=read, orelse=default)
 
     def fresh_choice(self, base) -> str:
         t = self.names.fresh(base + "_choice")

@@ -132,6 +132,22 @@ class Drop:
         return x * self.mask if training else x
 
 
+@dataclasses.dataclass
+class Scaled:
+    W: np.ndarray
+    scale: np.ndarray
+
+    def __call__(self, x):
+        return np.tanh(x @ self.W)
+
+
+def scaled_layers(layers, x):
+    """A differentiated field some layers have and others do not, read with a default."""
+    for layer in layers:
+        x = layer(x) * getattr(layer, "scale", 1.0)
+    return np.sum(x**2)
+
+
 def seq_getattr(model, x):
     return np.sum(model(x, training=True) ** 2) + np.sum(model(x))
 
@@ -228,9 +244,12 @@ CASES = [
         seq_getattr,
         (SEQ, r(4, 3)),
         order=2,
-        xfail="getattr(layer, name, default) has no rule (classify.py binds the field rule to "
-        "getattr of two arguments only): the HVP, forward mode over the generated adjoint "
-        "where the layer varies, refuses `cond = getattr(layer, 'uses_training', False)`",
+    ),
+    Case(
+        "scaled_layers_getattr_default",
+        scaled_layers,
+        ([Lin(r(3, 3)), Scaled(r(3, 3), r(3))], r(4, 3)),
+        order=2,
     ),
     Case(
         "batchnorm_running_mean_slice_write",
