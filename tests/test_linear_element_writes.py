@@ -220,12 +220,6 @@ def test_forward_mode_writes_its_tangent_in_place():
     assert not any(".copy()" in line or "assign_tangent" in line for line in lines), text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="an hvp runs the pure build its Tower made on the first call for a signature "
-    "(Tower._entry keeps outermost(values).fn, the provisional build): no rewrite reaches it",
-)
 def test_hvp_runs_without_a_copy_per_step():
     hvp = sg.hvp(recurrence)
     for _ in range(3):
