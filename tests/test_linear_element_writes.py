@@ -206,13 +206,6 @@ def test_a_copy_the_tape_keeps_stays():
     assert "dout[i] = 0" in lines  # the adjoint is the sweep's own
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="zero_tangent is not declared allocates='new': so declared, dead-code elimination "
-    "dropped `t = zero_tangent(x)` of a float tangent later updated by `t += v` (an "
-    "UnboundLocalError in the order-3 export of Newton's while loop); transform/optimize must "
-    "treat `t += v` of a possible scalar as a read first",
-)
 def test_forward_mode_writes_its_tangent_in_place():
     text = running(recurrence, (X,), mode="forward")
     lines = loop_lines(text)

@@ -143,6 +143,8 @@ def statement_reads(stmt) -> tuple[list, set]:
         for n in S.name_nodes(part)
         if isinstance(n.ctx, gast.Load)
     ]
+    if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):
+        names.insert(0, stmt.target.id)  # `t += v` reads t (of a number: it rebinds t)
     found = set(names)
     if memo is not None:
         memo[id(stmt)] = (stmt, names, found)
