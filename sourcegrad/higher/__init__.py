@@ -168,18 +168,26 @@ class Jvp:
         wrt = tuple(p for i in self.wrt for p in positions[i % len(primal)])
         return _jvp_of_generated(fn, wrt), values, post
 
-    def source_call(self, args: tuple) -> tuple[Callable, tuple, Callable]:
-        """``(fn, values, post)`` for calling this jvp with ``args`` (see the module)."""
+    def parts(self, args: tuple) -> tuple[Transformed, tuple, tuple, Callable]:
+        """``(jt, taken, values, post)`` for calling this jvp with ``args``: the transform
+        that runs, its arguments (``taken``), the generated function's values (``taken``, then
+        the tangents) and the base's result packaging."""
         *primal, t = args
         narrowed = self.wrt_tuple and nonzero_tangents(self.wrt, primal, t)
         if narrowed:  # no forward mode along a tangent seen to be zero
-            return Jvp(self.base, narrowed[0]).source_call((*primal, narrowed[1]))
+            return Jvp(self.base, narrowed[0]).parts((*primal, narrowed[1]))
         jt, values, post = self._transform(primal)
-        fn = jt.emitted(values).source_fn
-        values = values + self.flat_tangents(primal, t)
+        tangents = self.flat_tangents(primal, t)
+        return jt, values, values + tangents, lambda raw: (post(raw[0]), post(raw[1]))
+
+    def source_call(self, args: tuple) -> tuple[Callable, tuple, Callable]:
+        """``(fn, values, post)`` for calling this jvp with ``args`` (see the module): the
+        pure code of the build for their ranks."""
+        jt, taken, values, post = self.parts(args)
+        fn = jt.ranked(taken).source_fn
         for record in JVP_RECORDERS:
             record(self, args, fn, values)
-        return fn, values, lambda raw: (post(raw[0]), post(raw[1]))
+        return fn, values, post
 
     def source(self, *args: Any) -> str:
         """The generated source of the jvp for arguments like ``args`` (the tangent last)."""
@@ -189,7 +197,11 @@ class Jvp:
     def __call__(self, *args: Any, t_in: Any = None) -> Any:
         if t_in is not None:
             args = args + (t_in,)
-        fn, values, post = self.source_call(args)
+        if JVP_RECORDERS:  # an export's trace: the pure code it writes is what runs
+            fn, values, post = self.source_call(args)
+        else:  # the build its calls decide: optimized from a signature's second call
+            jt, taken, values, post = self.parts(args)
+            fn = jt.emitted(taken).fn
         return post(call_generated(fn, values))
 
 
