@@ -61,10 +61,11 @@ from .walk import OwnNodes, rewrite_blocks
 def lower_iterator_calls(fn: gast.FunctionDef, resolve, names: S.NameGen) -> None:
     """Rewrite ``fn`` in place per the module's rules. ``resolve(expr)`` is the live object a
     name or attribute chain of the function's globals refers to (or anything else)."""
-    if _yields(fn):
-        _collect_yields(fn, names.fresh("yielded"))
-    for nested in _nested_generators_only_called(fn):
-        _collect_yields(nested, names.fresh("yielded"))
+    if S.nodes_of(fn, (gast.Yield, gast.YieldFrom)):  # (one fast walk finds none in most)
+        if _yields(fn):
+            _collect_yields(fn, names.fresh("yielded"))
+        for nested in _nested_generators_only_called(fn):
+            _collect_yields(nested, names.fresh("yielded"))
     own = OwnNodes(fn)  # one walk for the rewrites below while none changes the tree
     _list_generator_calls(own, resolve)
     _list_zips(own, resolve, names)
