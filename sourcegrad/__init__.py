@@ -19,7 +19,7 @@ from .errors import (
     UnsupportedSyntaxError,
     WrtTypeError,
 )
-from .higher import hessian, hvp, jacobian
+from .higher.entries import hessian, hvp, jacobian
 from .rules import adjoint, defjvp, defvjp, nondifferentiable, primitive, tangent
 from .version import __version__ as __version__
 

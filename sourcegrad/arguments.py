@@ -82,6 +82,38 @@ def call_problem(f: Callable, nargs: int, kwnames: tuple = ()) -> str | None:
     return None
 
 
+def arity_problem(f: Callable, n: int, checked: bool) -> str | None:
+    """The message of the ``TypeError`` Python raises calling ``f`` with ``n`` positional
+    arguments (``checked``: False for a call from generated code, which passes keyword-only
+    values after the positional ones, see :func:`split_args`); None where that call binds."""
+    code = getattr(f, "__code__", None)
+    if code is None:
+        return None
+    argcount, kwonly = code.co_argcount, code.co_kwonlyargcount
+    most = argcount if checked else argcount + kwonly
+    if argcount - len(f.__defaults__ or ()) <= n and (n <= most or code.co_flags & 0x04):
+        if not kwonly or not checked:
+            return None
+        names = code.co_varnames[argcount : argcount + kwonly]
+        if all(name in (f.__kwdefaults__ or {}) for name in names):
+            return None
+    return call_problem(f, n)
+
+
+def tangent_tuple(name: str, n: int, wrt_tuple: bool, t_in: Any) -> tuple:
+    """The tangents of the jvp ``name`` along ``n`` arguments given as ``t_in`` (a tuple of
+    them with ``wrt_tuple``), one per argument; refused where they are not."""
+    if wrt_tuple and not isinstance(t_in, (tuple, list)):
+        raise ArgumentError(
+            f"{name}() needs a tuple of {n} tangents, one per wrt argument, got a "
+            f"{type(t_in).__name__}"
+        )
+    ts = tuple(t_in) if wrt_tuple else (t_in,)
+    if len(ts) != n:
+        raise ArgumentError(f"{name}() needs one tangent per wrt argument ({n}), got {len(ts)}")
+    return ts
+
+
 def check_call(
     f: Callable,
     args: tuple,

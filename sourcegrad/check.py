@@ -10,7 +10,7 @@ import numpy as np
 
 from .api import grad, jvp
 from .errors import GradcheckError
-from .higher import hvp
+from .higher.entries import hvp
 from .runtime.containers import children, is_container, rebuild
 from .runtime.records import is_static_leaf
 

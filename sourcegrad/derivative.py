@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from . import arguments, notes
 from . import derivative_cache as cache
-from . import notes
 from .arguments import call_problem, full_args, split_args, with_defaults
 from .debug import check_gradients
 from .errors import ArgumentError, SourcegradError
-from .outputs import copy_into, not_aliasing
+from .outputs import kept_arrays, not_aliasing
 from .packing import unwrapped
 from .pipeline import Emitted, Parsed, Pipeline, parse
 from .runtime.signature import call_signature, compile_guard, guard_expression, rank_signature
@@ -240,8 +240,7 @@ class Transformed:
         rkey = tuple([rank_signature(a) for a in args])
         general = self._ranked.get(rkey)
         if general is None:
-            general = self._ranked[rkey] = self._made(("ranks", rkey), lambda: self._build(args))
-            self._first[rkey] = key
+            general = self._ranks_build(rkey, key, args)
         elif general.provisional and key != self._first.get(rkey):
             # a second signature of these ranks: the build for them is worth optimizing
             general = self._ranked[rkey] = self._optimized_for(rkey, general, args)
@@ -276,6 +275,30 @@ class Transformed:
         self._cache[key] = entry
         seen_by.pop(key, None)
         return entry
+
+    def _ranks_build(self, rkey: tuple, key: tuple, args) -> Emitted:
+        """The first build for ``args``' ranks ``rkey`` (made for the signature ``key``)."""
+        general = self._ranked[rkey] = self._made(("ranks", rkey), lambda: self._build(args))
+        self._first[rkey] = key
+        return general
+
+    def ranked(self, args: tuple) -> Emitted:
+        """The build for ``args``' ranks, whose pure derivative (``source_fn``) every build
+        for those ranks shows and higher orders transform; made where missing, counting as no
+        call (it is not run: no build specialised to shapes is made for it)."""
+        args = self._packed(args)
+        rkey = tuple([rank_signature(a) for a in args])
+        with self._lock:
+            general = self._ranked.get(rkey)
+            if general is None:
+                general = self._ranks_build(rkey, tuple([call_signature(a) for a in args]), args)
+        return general
+
+    def settled(self, args: tuple, entry: Emitted) -> bool:
+        """Whether ``entry`` (what :meth:`emitted` gave for ``args``) is the build that runs
+        for ``args``' signature from now on: no later call builds another for it."""
+        args = self._packed(args)
+        return self._cache.get(tuple([call_signature(a) for a in args])) is entry
 
     def _family(self, args, general: Emitted, due: bool) -> Emitted | None:
         """The build for every call of ``args``' shape pattern (``due``: these shapes are due
@@ -319,9 +342,13 @@ class Transformed:
         """The build that runs for ``args`` (all of them, ``bound_self`` first; with
         ``specialise``, the one specialised to their shapes at once); without ``args`` the one
         that assumes no ranks (what ``source(df)`` shows); packed where ``f`` takes ``*args``."""
-        if args is not None and self.packing is not None:  # in the packed form's order
-            args = full_args(self.f, *self.packing.pack(tuple(args), {}))
-        return self._generic() if args is None else self._entry(args, specialise)
+        return self._generic() if args is None else self._entry(self._packed(args), specialise)
+
+    def _packed(self, args: tuple) -> tuple:
+        """``args`` in the packed form's order, where ``f`` takes ``*args``/``**kwargs``."""
+        if self.packing is None:
+            return args
+        return full_args(self.f, *self.packing.pack(tuple(args), {}))
 
     # -------------------------------------------------------------- the direct __call__
     def _remember(self, key, args, entry: Emitted) -> None:
@@ -433,36 +460,13 @@ class Transformed:
     # -------------------------------------------------------------- calling
     def _tangents(self, entry: Emitted, t_in) -> dict:
         """The tangent keyword arguments of the generated jvp function."""
-        if self.wrt_tuple and not isinstance(t_in, (tuple, list)):
-            raise ArgumentError(
-                f"{self.__name__}() needs a tuple of {len(self.wrt)} tangents, one per wrt "
-                f"argument, got a {type(t_in).__name__}"
-            )
-        ts = tuple(t_in) if self.wrt_tuple else (t_in,)
-        if len(ts) != len(self.wrt):
-            raise ArgumentError(
-                f"{self.__name__}() needs one tangent per wrt argument ({len(self.wrt)}), "
-                f"got {len(ts)}"
-            )
+        ts = arguments.tangent_tuple(self.__name__, len(self.wrt), self.wrt_tuple, t_in)
         return dict(zip(entry.tangent_params, ts))
 
     def _check_arity(self, args) -> None:
         """Refuse positional arguments ``args`` where they are too many or too few for ``f``
         (as Python would, calling ``f`` with them)."""
-        f = self.f
-        code = getattr(f, "__code__", None)
-        if code is None:
-            return
-        n, argcount, kwonly = len(args), code.co_argcount, code.co_kwonlyargcount
-        # generated code passes keyword-only values after the positional ones (split_args)
-        most = argcount if self.checked else argcount + kwonly
-        if argcount - len(f.__defaults__ or ()) <= n and (n <= most or code.co_flags & 0x04):
-            if not kwonly or not self.checked:
-                return
-            names = code.co_varnames[argcount : argcount + kwonly]
-            if all(name in (f.__kwdefaults__ or {}) for name in names):
-                return
-        problem = call_problem(f, n)
+        problem = arguments.arity_problem(self.f, len(args), self.checked)
         if problem is not None:
             raise notes.argument_error(self, problem)
 
@@ -588,13 +592,8 @@ class Transformed:
 
     def _stabilise(self, grads):
         """``stable_gradients=True``: the arrays handed out by this thread's first call for this
-        argument signature, overwritten with ``grads`` (float leaves are values, not buffers)."""
+        argument signature, overwritten with ``grads`` (see :func:`~sourcegrad.outputs.kept`)."""
         store = getattr(self._local, "kept", None)
         if store is None:
             store = self._local.kept = {}
-        key = call_signature(grads)
-        kept = store.get(key)
-        if kept is None:
-            store[key] = grads
-            return grads
-        return copy_into(kept, grads)
+        return kept_arrays(store, grads)

@@ -67,6 +67,11 @@ def unused_results_dropped(text: str) -> str:
     used = {
         n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Store)
     }
+    used |= {  # `t += v` reads t (of a number, it rebinds t)
+        n.target.id
+        for n in ast.walk(tree)
+        if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name)
+    }
     lines = text.splitlines(keepends=True)
     dropped = [
         n

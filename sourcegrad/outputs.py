@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from .runtime.containers import children, is_container, rebuild
+from .runtime.signature import call_signature
 
-__all__ = ["copy_into", "not_aliasing"]
+__all__ = ["copy_into", "kept_arrays", "not_aliasing"]
 
 
 def copy_into(kept, new):
@@ -21,6 +22,17 @@ def copy_into(kept, new):
         kept[...] = new
         return kept
     return new
+
+
+def kept_arrays(store: dict, grads):
+    """``grads`` written into the arrays ``store`` keeps for their signature (the first
+    gradients of that signature, kept there and returned as they are)."""
+    key = call_signature(grads)
+    kept = store.get(key)
+    if kept is None:
+        store[key] = grads
+        return grads
+    return copy_into(kept, grads)
 
 
 def not_aliasing(tangent, given):

@@ -324,6 +324,10 @@ class Pipeline:
         # without any yield is none (found by one fast walk, not the walk of its own scope)
         if self.checked and S.nodes_of(parsed.node, _YIELDS):
             refuse_generator_function(parsed.node, parsed.filename)
+        if self.mode == "jvp" and self.with_gradients and getattr(general, "der", None) is not None:
+            run = self.emit_optimized(general.der, args)  # the same forward mode, optimized:
+            run.pure = general.pure or general  # shown and transformed again as the ranks' build
+            return run
         core = _normalized(parsed, args, general)
         wrt = self._wrt_of(parsed, core, args)
         if not self.with_gradients:

@@ -11,6 +11,7 @@ array is owned, and the copy kept where the old array is still read (the tape ke
 from __future__ import annotations
 
 import inspect
+import sys
 
 import numpy as np
 import pytest
@@ -206,13 +207,6 @@ def test_a_copy_the_tape_keeps_stays():
     assert "dout[i] = 0" in lines  # the adjoint is the sweep's own
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="zero_tangent is not declared allocates='new': so declared, dead-code elimination "
-    "dropped `t = zero_tangent(x)` of a float tangent later updated by `t += v` (an "
-    "UnboundLocalError in the order-3 export of Newton's while loop); transform/optimize must "
-    "treat `t += v` of a possible scalar as a read first",
-)
 def test_forward_mode_writes_its_tangent_in_place():
     text = running(recurrence, (X,), mode="forward")
     lines = loop_lines(text)
@@ -220,12 +214,6 @@ def test_forward_mode_writes_its_tangent_in_place():
     assert not any(".copy()" in line or "assign_tangent" in line for line in lines), text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="an hvp runs the pure build its Tower made on the first call for a signature "
-    "(Tower._entry keeps outermost(values).fn, the provisional build): no rewrite reaches it",
-)
 def test_hvp_runs_without_a_copy_per_step():
     hvp = sg.hvp(recurrence)
     for _ in range(3):
@@ -234,6 +222,27 @@ def test_hvp_runs_without_a_copy_per_step():
     fn = t._entry(t.values((X,), (X,)))
     lines = loop_lines(inspect.getsource(fn))
     assert not any(".copy()" in line or "assign_tangent" in line for line in lines)
+
+
+def test_jvp_of_a_gradient_runs_without_a_copy_per_step():
+    """Forward mode over a gradient (``sg.jvp(sg.grad(f))``) runs the optimized build from
+    the second call, as the gradient does; its values are the Hessian-vector product's."""
+    jg = sg.jvp(sg.grad(recurrence))
+    want = sg.hvp(recurrence)(X, X)
+    for _ in range(3):
+        _, got = jg(X, X)
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    jt, taken, _, _ = jg.parts((X, X))
+    fn = jt.emitted(taken).fn
+    lines = loop_lines(inspect.getsource(fn))
+    assert not any(".copy()" in line or "assign_tangent" in line for line in lines)
+    ran = set()
+    sys.setprofile(lambda frame, event, arg: ran.add(frame.f_code) if event == "call" else None)
+    try:
+        jg(X, X)
+    finally:
+        sys.setprofile(None)
+    assert fn.__code__ in ran  # the call runs that build
 
 
 def test_write_tangent_writes_into_an_owned_array_only():

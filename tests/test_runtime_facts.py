@@ -64,6 +64,7 @@ def test_helper_fact_queries_give_the_transform_modules_lists():
     were written out by hand, so that a new declaration that changes them is noticed."""
     copying = {"zero_adjoint", "unindex_shaped", "zero_index", "sum_leading", "contract", "copied"}
     copying |= {"given_seed"}  # (its seed given away by the caller: the vjp's own array)
+    copying |= {"zero_tangent"}  # (zeros of the value's shape: a tangent written into in place)
     assert helpers_where(allocates="new") == copying  # optimize._COPYING_HELPERS
     fresh = helpers_where(allocates="new") | helpers_where(allocates="outer")
     # (assign_tangent: a new array, or a new container of the tangent's items)

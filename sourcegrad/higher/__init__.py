@@ -29,20 +29,16 @@ import numpy as np
 from ..arguments import check_call, nonzero_tangents, with_defaults
 from ..derivative import Transformed, derivative
 from ..errors import NonScalarOutputError, SourcegradError
-from ..packing import unwrapped
-from ..runtime.containers import gradient_like, scalar_gradient
+from ..runtime.containers import gradient_like
 from ..runtime.records import is_record
 from ..runtime.signature import call_signature
 from .pieces import (
     GENERATORS,
-    array_or_float,
     as_indices,
     call_generated,
     defined_at,
     direction_indices,
     raised_at,
-    refused_inside,
-    unit_vector,
 )
 
 _LOCK = threading.RLock()
@@ -172,18 +168,26 @@ class Jvp:
         wrt = tuple(p for i in self.wrt for p in positions[i % len(primal)])
         return _jvp_of_generated(fn, wrt), values, post
 
-    def source_call(self, args: tuple) -> tuple[Callable, tuple, Callable]:
-        """``(fn, values, post)`` for calling this jvp with ``args`` (see the module)."""
+    def parts(self, args: tuple) -> tuple[Transformed, tuple, tuple, Callable]:
+        """``(jt, taken, values, post)`` for calling this jvp with ``args``: the transform
+        that runs, its arguments (``taken``), the generated function's values (``taken``, then
+        the tangents) and the base's result packaging."""
         *primal, t = args
         narrowed = self.wrt_tuple and nonzero_tangents(self.wrt, primal, t)
         if narrowed:  # no forward mode along a tangent seen to be zero
-            return Jvp(self.base, narrowed[0]).source_call((*primal, narrowed[1]))
+            return Jvp(self.base, narrowed[0]).parts((*primal, narrowed[1]))
         jt, values, post = self._transform(primal)
-        fn = jt.emitted(values).source_fn
-        values = values + self.flat_tangents(primal, t)
+        tangents = self.flat_tangents(primal, t)
+        return jt, values, values + tangents, lambda raw: (post(raw[0]), post(raw[1]))
+
+    def source_call(self, args: tuple) -> tuple[Callable, tuple, Callable]:
+        """``(fn, values, post)`` for calling this jvp with ``args`` (see the module): the
+        pure code of the build for their ranks."""
+        jt, taken, values, post = self.parts(args)
+        fn = jt.ranked(taken).source_fn
         for record in JVP_RECORDERS:
             record(self, args, fn, values)
-        return fn, values, lambda raw: (post(raw[0]), post(raw[1]))
+        return fn, values, post
 
     def source(self, *args: Any) -> str:
         """The generated source of the jvp for arguments like ``args`` (the tangent last)."""
@@ -193,7 +197,11 @@ class Jvp:
     def __call__(self, *args: Any, t_in: Any = None) -> Any:
         if t_in is not None:
             args = args + (t_in,)
-        fn, values, post = self.source_call(args)
+        if JVP_RECORDERS:  # an export's trace: the pure code it writes is what runs
+            fn, values, post = self.source_call(args)
+        else:  # the build its calls decide: optimized from a signature's second call
+            jt, taken, values, post = self.parts(args)
+            fn = jt.emitted(taken).fn
         return post(call_generated(fn, values))
 
 
@@ -247,37 +255,55 @@ class Tower:
         direction), rank-generic without ``values``: the gradient, then one forward-mode
         transform per direction, each of the pure function of the level below (each returns
         only the tangent of the level below's gradient, so nothing the derivative does not
-        need is computed). The last, the outermost, is the one that runs."""
+        need is computed). Each is the build for its ranks, whose pure code is what is shown
+        and transformed again; making them counts as no call of any level."""
+        found, outer, taken = self._below(values)
+        return found + [outer.emitted() if taken is None else outer.ranked(taken)]
+
+    def _below(self, values) -> tuple[list, Transformed, tuple | None]:
+        """The levels below the outermost (see :meth:`levels`), the outermost level's
+        transform and its arguments (the seeds of the levels below it included, its own not)
+        for arguments like ``values`` (all of them, seeds included; None: rank-generic)."""
         n = None if values is None else len(values) - self.nseeds
-        g = self.gradient()
-        entry = g.emitted() if values is None else g.emitted(values[:n])
-        found = [entry]
-        given = 0  # the seeds of the levels below
+        outer, found, given = self.gradient(), [], 0  # given: the seeds of the levels below
         for k, i in enumerate(self.dirs):
-            select = (1, 1) if k == 0 else (1,)
-            jt = _jvp_of_generated(entry.source_fn, direction_indices(i), select, self.options)
-            entry = jt.emitted() if values is None else jt.emitted(values[: n + given])
+            taken = None if values is None else values[: n + given]
+            entry = outer.emitted() if taken is None else outer.ranked(taken)
             found.append(entry)
-            given += len(direction_indices(i))
-        return found
+            select = (1, 1) if k == 0 else (1,)
+            outer = _jvp_of_generated(entry.source_fn, direction_indices(i), select, self.options)
+            given += len(direction_indices(i)) if k < len(self.dirs) - 1 else 0
+        return found, outer, None if values is None else values[: n + given]
 
     def outermost(self, values=None):
-        """The emitted outermost level (see :meth:`levels`)."""
+        """The emitted outermost level (see :meth:`levels`): its pure code."""
         return self.levels(values)[-1]
 
-    def _build(self, values):
-        _refuse_non_scalar(self, values)
-        return self.outermost(values).fn  # the optimized outermost level runs
-
     def _entry(self, values):
+        """The function that runs for ``values``' signature: the outermost level's build
+        that its own calls decide (pure on a signature's first call, optimized for the shapes
+        from the second on, as a gradient's), kept once no later call changes it."""
         key = tuple([call_signature(v) for v in values])
-        cache = self.__dict__.setdefault("_fns", {})
-        fn = cache.get(key)
+        fns = self.__dict__.setdefault("_fns", {})
+        fn = fns.get(key)
         if fn is None:
             with _LOCK:
-                fn = cache.get(key) or self._build(values)
-                cache[key] = fn
+                fn = fns.get(key)
+                if fn is None:
+                    self._check(key, values)
+                    _, outer, taken = self._below(values)
+                    entry = outer.emitted(taken)
+                    fn = entry.fn
+                    if outer.settled(taken, entry):
+                        fns[key] = fn
         return fn
+
+    def _check(self, key: tuple, values) -> None:
+        """Refuse a non-scalar output (see :func:`_refuse_non_scalar`), once per signature."""
+        checked = self.__dict__.setdefault("_checked", set())
+        if key not in checked:
+            _refuse_non_scalar(self, values)
+            checked.add(key)
 
     def _seeds(self, args, given=None):
         seeds = []
@@ -317,7 +343,8 @@ class Tower:
         """``(fn, values, post)`` for evaluating the tower at ``args`` (see the module): the
         pure outermost level, which forward mode transforms again."""
         values = self.values(args, seeds, kwargs)
-        self._entry(values)  # built, and its output checked, once per signature
+        with _LOCK:
+            self._check(tuple([call_signature(v) for v in values]), values)
         return self.outermost(values).source_fn, values, self._select
 
     def evaluate(self, args: tuple, seeds: tuple | None = None, kwargs: dict | None = None) -> Any:
@@ -499,91 +526,6 @@ def source_of_order(f: Callable, wrt: Any, order: int, args: tuple) -> str:
 
 
 # ---------------------------------------------------------------------- public entry points
-
-
-def hvp(f: Callable, wrt: int | tuple = 0) -> Callable:
-    """Hessian-vector product: ``hvp(f)(*args, v)`` is ``H v`` with ``H`` the Hessian of
-    scalar ``f`` with respect to ``args[wrt]`` (forward mode over the reverse-mode gradient).
-    For a tuple ``wrt``, ``v`` is a tuple (one direction per argument) and so is the result:
-    the Hessian with respect to all those arguments times ``v``, split by argument."""
-    joint = isinstance(wrt, (tuple, list))
-    f, bound, wrts, packing = unwrapped(f, tuple(wrt) if joint else (wrt,))
-    wrt = wrts if joint else wrts[0]
-    hv = tower(f, bound, [wrt], wrts, joint)
-
-    def run(*args, **kwargs):
-        if packing is not None and args:
-            primal, kwargs = packing.pack(bound + args[:-1], kwargs)
-            args = (*primal[len(bound) :], args[-1])
-        check_call(f, args, kwargs, wrt, run.__name__, seed="the vector v", bound=bound)
-        *primal, v = args
-        return hv.evaluate(bound + tuple(primal), (v,), kwargs)
-
-    run.__name__ = "hvp_" + getattr(f, "__name__", "f")
-    refused_inside(run, "hvp", f)
-    return run
-
-
-def _float_kind(*values):
-    """The floating dtype of a derivative of ``values`` (float64 for ints and bools)."""
-    kind = np.result_type(*(np.asarray(v).dtype for v in values))
-    return kind if np.issubdtype(kind, np.inexact) else np.dtype(np.float64)
-
-
-def hessian(f: Callable, wrt: int = 0) -> Callable:
-    """The Hessian of scalar ``f`` with respect to ``args[wrt]`` (an array or float):
-    shape ``x.shape + x.shape``, one Hessian-vector product per element of ``x``."""
-    h = hvp(f, wrt)
-
-    def run(*args, **kwargs):
-        check_call(f, args, kwargs, wrt, run.__name__)
-        x = args[wrt]
-        array_or_float(x, "hessian")
-        if isinstance(x, (float, np.generic)):  # a float's kind: a float, a NumPy scalar
-            return scalar_gradient(x, h(*args, scalar_gradient(x, 1), **kwargs))
-        if np.size(x) == 0:  # no entries: nothing to differentiate along
-            return np.zeros(np.shape(x) + np.shape(x), dtype=_float_kind(x))
-        cols = [np.asarray(h(*args, unit_vector(x, k), **kwargs)) for k in range(np.size(x))]
-        return np.stack(cols, axis=-1).reshape(np.shape(x) + np.shape(x))
-
-    run.__name__ = "hessian_" + getattr(f, "__name__", "f")
-    refused_inside(run, "hessian", f)
-    return run
-
-
-def jacobian(f: Callable, wrt: int = 0) -> Callable:
-    """The Jacobian of array-valued ``f`` with respect to ``args[wrt]``: shape
-    ``f(...).shape + x.shape``. Built from forward-mode columns when ``x`` has fewer elements
-    than the output, else from reverse-mode rows."""
-    fwd = jvp_transform(f, wrt, {})
-    rev = derivative(f, wrt, "vjp", False, False, {})
-
-    def run(*args, **kwargs):
-        check_call(f, args, kwargs, wrt, run.__name__)
-        x = args[wrt]
-        array_or_float(x, "jacobian")
-        y = f(*args, **kwargs)
-        n, m = np.size(x), np.size(y)
-        ys, xs = np.shape(y), np.shape(x)
-        if n == 0 or m == 0:  # an input or an output with no entries
-            return np.zeros(ys + xs, dtype=_float_kind(x, y))
-        if n <= m:
-            cols = [
-                np.asarray(fwd(*args, unit_vector(x, k) if xs else 1.0, **kwargs)[1])
-                for k in range(n)
-            ]
-            return np.stack(cols, axis=-1).reshape(ys + xs)
-        rows = [
-            np.asarray(
-                rev(*args, unit_vector(np.asarray(y, dtype=float), k) if ys else 1.0, **kwargs)
-            )
-            for k in range(m)
-        ]
-        return np.stack(rows, axis=0).reshape(ys + xs)
-
-    run.__name__ = "jacobian_" + getattr(f, "__name__", "f")
-    refused_inside(run, "jacobian", f)
-    return run
 
 
 def jvp_transform(f: Callable, wrt: Any, options: dict) -> Callable:

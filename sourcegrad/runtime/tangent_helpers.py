@@ -20,7 +20,7 @@ from .shape_helpers import index_items
 from .trees import Pieces
 
 
-@helper(constant=True)
+@helper(constant=True, allocates="new")
 def zero_tangent(x):
     """A zero tangent for ``x``: zeros of its shape and dtype, item by item for containers;
     0.0 for an integer or boolean number or array (its tangent is zero, and it may still be

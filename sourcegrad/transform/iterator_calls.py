@@ -55,21 +55,23 @@ import gast
 from ..errors import UnsupportedSyntaxError
 from . import syntax as S
 from .parse import UNRESOLVED
-from .walk import rewrite_blocks
+from .walk import OwnNodes, rewrite_blocks
 
 
 def lower_iterator_calls(fn: gast.FunctionDef, resolve, names: S.NameGen) -> None:
     """Rewrite ``fn`` in place per the module's rules. ``resolve(expr)`` is the live object a
     name or attribute chain of the function's globals refers to (or anything else)."""
-    if _yields(fn):
-        _collect_yields(fn, names.fresh("yielded"))
-    for nested in _nested_generators_only_called(fn):
-        _collect_yields(nested, names.fresh("yielded"))
-    _list_generator_calls(fn, resolve)
-    _list_zips(fn, resolve, names)
-    _call_property_getters(fn, resolve)
-    _name_called_fields(fn, resolve, names)
-    _call_super_methods(fn, resolve)
+    if S.nodes_of(fn, (gast.Yield, gast.YieldFrom)):  # (one fast walk finds none in most)
+        if _yields(fn):
+            _collect_yields(fn, names.fresh("yielded"))
+        for nested in _nested_generators_only_called(fn):
+            _collect_yields(nested, names.fresh("yielded"))
+    own = OwnNodes(fn)  # one walk for the rewrites below while none changes the tree
+    _list_generator_calls(own, resolve)
+    _list_zips(own, resolve, names)
+    _call_property_getters(own, resolve)
+    _name_called_fields(own, resolve, names)
+    _call_super_methods(own, resolve)
     if not any(isinstance(n, gast.Call) and _kind(n, resolve) for n in S.walk(fn)):
         return
     lowering = _Lowering(resolve, names)
@@ -159,8 +161,8 @@ def _collect_yields(fn: gast.FunctionDef, items: str) -> None:
             n.lineno = fn.lineno
 
 
-def _list_generator_calls(fn: gast.FunctionDef, resolve) -> None:
-    """Replace each call ``g(...)`` of a generator function in ``fn``'s own scope by
+def _list_generator_calls(own: OwnNodes, resolve) -> None:
+    """Replace each call ``g(...)`` of a generator function in the function's own scope by
     ``list(g(...))``, but where ``next`` or ``iter`` is called on it."""
 
     def listed(node):
@@ -168,11 +170,11 @@ def _list_generator_calls(fn: gast.FunctionDef, resolve) -> None:
             node.args = [a.args[0] if _listed(a, resolve) else a for a in node.args]
         return S.call(S.name("list"), [node]) if _generator_call(node, resolve) else node
 
-    _rewrite_own(fn, listed)
+    own.rewrite(listed)
 
 
-def _list_zips(fn: gast.FunctionDef, resolve, names: S.NameGen) -> None:
-    """Replace each ``list(zip(xs, ys))`` / ``list(enumerate(xs))`` in ``fn``'s own scope by
+def _list_zips(own: OwnNodes, resolve, names: S.NameGen) -> None:
+    """Replace each ``list(zip(xs, ys))`` / ``list(enumerate(xs))`` in the function's own scope by
     the comprehension building the same list of tuples."""
 
     def listed(node):
@@ -201,12 +203,12 @@ def _list_zips(fn: gast.FunctionDef, resolve, names: S.NameGen) -> None:
         element = gast.Tuple(elts=[S.name(p) for p in parts], ctx=gast.Load())
         return gast.copy_location(gast.ListComp(elt=element, generators=[each]), node)
 
-    _rewrite_own(fn, listed)
-    _transposed_zips(fn, resolve, names)
+    own.rewrite(listed)
+    _transposed_zips(own, resolve, names)
 
 
-def _transposed_zips(fn: gast.FunctionDef, resolve, names: S.NameGen) -> None:
-    """Replace each ``a, b = zip(*rows)`` in ``fn``'s blocks by ``a = tuple([item[0] for
+def _transposed_zips(own: OwnNodes, resolve, names: S.NameGen) -> None:
+    """Replace each ``a, b = zip(*rows)`` in the function's blocks by ``a = tuple([item[0] for
     item in rows])`` and so on (see the module docstring)."""
 
     def transposed(stmt):
@@ -235,12 +237,13 @@ def _transposed_zips(fn: gast.FunctionDef, resolve, names: S.NameGen) -> None:
             )
             column = gast.ListComp(elt=part, generators=[each])
             out.append(S.assign(name.id, S.call(S.name("tuple"), [column]), stmt.lineno))
+        own.changed()
         return out
 
-    fn.body = rewrite_blocks(fn.body, transposed)
+    own.fn.body = rewrite_blocks(own.fn.body, transposed)
 
 
-def _call_property_getters(fn: gast.FunctionDef, resolve) -> None:
+def _call_property_getters(own: OwnNodes, resolve) -> None:
     """Replace each read ``p.attr`` of a property (``p`` a name ``resolve`` knows the class
     of) by the call of its getter, ``type(p).attr.fget(p)``."""
 
@@ -257,10 +260,10 @@ def _call_property_getters(fn: gast.FunctionDef, resolve) -> None:
         getter = gast.Attribute(value=at_class, attr="fget", ctx=gast.Load())
         return S.call(getter, [S.name(node.value.id)])
 
-    _rewrite_own(fn, called)
+    own.rewrite(called)
 
 
-def _name_called_fields(fn: gast.FunctionDef, resolve, names: S.NameGen) -> None:
+def _name_called_fields(own: OwnNodes, resolve, names: S.NameGen) -> None:
     """Replace each call ``p.attr(...)`` of an object an instance holds (``p`` a name
     ``resolve`` knows the class of, ``attr`` a dataclass field or no attribute of that class:
     ``self.inner(x)`` with ``inner`` a layer object) by ``(attr_1 := p.attr)(...)``: the
@@ -274,10 +277,10 @@ def _name_called_fields(fn: gast.FunctionDef, resolve, names: S.NameGen) -> None
         node.func = gast.NamedExpr(target=S.name(callee, store=True), value=node.func)
         return node
 
-    _rewrite_own(fn, named)
+    own.rewrite(named)
 
 
-def _call_super_methods(fn: gast.FunctionDef, resolve) -> None:
+def _call_super_methods(own: OwnNodes, resolve) -> None:
     """Replace each ``super(__class__, self).m(...)`` (``super().m(...)`` as normalize writes
     it) by ``super(__class__, type(self)).m(self, ...)``, where ``m`` is a plain function of a
     base class: the same method called, with the object passed as an argument, so that the
@@ -305,7 +308,7 @@ def _call_super_methods(fn: gast.FunctionDef, resolve) -> None:
         node.args.insert(0, S.name(obj))
         return node
 
-    _rewrite_own(fn, called)
+    own.rewrite(called)
 
 
 def _base_attribute(cls, name: str):
@@ -337,19 +340,6 @@ def _is_field_read(e, resolve) -> bool:
         return e.attr in fields or at_class(e.attr) is UNRESOLVED
     # a class of the user's (its own `__init__` sets the attributes), not an array's
     return isinstance(at_class("__init__"), types.FunctionType) and at_class(e.attr) is UNRESOLVED
-
-
-def _rewrite_own(fn: gast.FunctionDef, replace) -> None:
-    """Rewrite ``fn``'s own scope in place, bottom-up: each node ``n`` becomes
-    ``replace(n)`` (nested functions, lambdas and classes left as they are)."""
-
-    class Own(gast.NodeTransformer):
-        def generic_visit(self, node):
-            if isinstance(node, S.NESTED_SCOPES) and node is not fn:
-                return node
-            return replace(super().generic_visit(node))
-
-    Own().visit(fn)
 
 
 def _listed(e, resolve) -> bool:

@@ -255,8 +255,8 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         if "__class__" in parsed.closure and args.args:
             _explicit_super(fn, args.args[0].id)
         lower_iterator_calls(fn, _resolver(parsed, fn, self.params, examples), names())
-        for node in S.walk(fn):
-            if isinstance(node, (gast.Break, gast.Continue)) and not inside_loop(fn.body, node):
+        for node in S.nodes_of(fn, (gast.Break, gast.Continue)):
+            if not inside_loop(fn.body, node):
                 self.refuse(f"`{type(node).__name__.lower()}` outside a loop", node)
         lower_jumps(fn, names())
         lift_captured_variables(fn)

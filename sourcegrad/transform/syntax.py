@@ -195,6 +195,11 @@ def _walked(cls) -> tuple:
     return fields
 
 
+def walked_fields(cls) -> tuple:
+    """The fields of node class ``cls`` that :func:`walk` visits (not ``ctx`` nor ``op``)."""
+    return _WALKED.get(cls) or _walked(cls)
+
+
 def walk(node):
     """Every node under ``node`` (itself included), in no particular order; expression
     contexts (``n.ctx``) and operators (``n.op``) are not visited: read them as attributes."""

@@ -143,6 +143,8 @@ def statement_reads(stmt) -> tuple[list, set]:
         for n in S.name_nodes(part)
         if isinstance(n.ctx, gast.Load)
     ]
+    if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):
+        names.insert(0, stmt.target.id)  # `t += v` reads t (of a number: it rebinds t)
     found = set(names)
     if memo is not None:
         memo[id(stmt)] = (stmt, names, found)
@@ -260,3 +262,57 @@ def rewrite_blocks(stmts, statement) -> list:
                     sub.lineno = s.lineno
         out.extend(new)
     return out
+
+
+class OwnNodes:
+    """The nodes of a function's own scope (not of the functions, lambdas and classes it
+    defines), each with the place that holds it, children before their parents and siblings
+    in source order: the order a ``NodeTransformer`` visits them in. Found by one walk and
+    kept for the rewrites that follow while none of them changes the tree; found again after
+    one does (:meth:`changed`)."""
+
+    def __init__(self, fn: gast.FunctionDef):
+        self.fn = fn
+        self._slots: list | None = None
+
+    def changed(self) -> None:
+        """The tree changed other than through :meth:`rewrite`: walk it again when asked."""
+        self._slots = None
+
+    def _found(self) -> list:
+        slots = self._slots
+        if slots is not None:
+            return slots
+        slots, stack, AST, nested = [], [(self.fn, None, None, None)], gast.AST, S.NESTED_SCOPES
+        while stack:
+            item = stack.pop()
+            slots.append(item)
+            n = item[0]
+            for field in S.walked_fields(type(n)):
+                v = getattr(n, field, None)
+                if type(v) is list:
+                    stack.extend(
+                        (x, n, field, k)
+                        for k, x in enumerate(v)
+                        if isinstance(x, AST) and not isinstance(x, nested)
+                    )
+                elif isinstance(v, AST) and not isinstance(v, nested):
+                    stack.append((v, n, field, None))
+        slots.reverse()  # (a walk's reverse: every node after those under it)
+        self._slots = slots
+        return slots
+
+    def rewrite(self, replace) -> None:
+        """Each node ``n``, bottom-up, becomes ``replace(n)`` (a node)."""
+        changed = False
+        for node, parent, field, k in self._found():
+            new = replace(node)
+            if new is node or parent is None:
+                continue
+            if k is None:
+                setattr(parent, field, new)
+            else:
+                getattr(parent, field)[k] = new
+            changed = True
+        if changed:
+            self._slots = None

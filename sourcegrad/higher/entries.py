@@ -1,0 +1,102 @@
+"""The public entry points of second derivatives and Jacobians: ``hvp``, ``hessian`` and
+``jacobian``, built on the towers and forward mode of :mod:`sourcegrad.higher`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ..arguments import check_call
+from ..derivative import derivative
+from ..packing import unwrapped
+from ..runtime.containers import scalar_gradient
+from . import jvp_transform, tower
+from .pieces import array_or_float, refused_inside, unit_vector
+
+__all__ = ["hessian", "hvp", "jacobian"]
+
+
+def hvp(f: Callable, wrt: int | tuple = 0) -> Callable:
+    """Hessian-vector product: ``hvp(f)(*args, v)`` is ``H v`` with ``H`` the Hessian of
+    scalar ``f`` with respect to ``args[wrt]`` (forward mode over the reverse-mode gradient).
+    For a tuple ``wrt``, ``v`` is a tuple (one direction per argument) and so is the result:
+    the Hessian with respect to all those arguments times ``v``, split by argument."""
+    joint = isinstance(wrt, (tuple, list))
+    f, bound, wrts, packing = unwrapped(f, tuple(wrt) if joint else (wrt,))
+    wrt = wrts if joint else wrts[0]
+    hv = tower(f, bound, [wrt], wrts, joint)
+
+    def run(*args, **kwargs):
+        if packing is not None and args:
+            primal, kwargs = packing.pack(bound + args[:-1], kwargs)
+            args = (*primal[len(bound) :], args[-1])
+        check_call(f, args, kwargs, wrt, run.__name__, seed="the vector v", bound=bound)
+        *primal, v = args
+        return hv.evaluate(bound + tuple(primal), (v,), kwargs)
+
+    run.__name__ = "hvp_" + getattr(f, "__name__", "f")
+    refused_inside(run, "hvp", f)
+    return run
+
+
+def _float_kind(*values):
+    """The floating dtype of a derivative of ``values`` (float64 for ints and bools)."""
+    kind = np.result_type(*(np.asarray(v).dtype for v in values))
+    return kind if np.issubdtype(kind, np.inexact) else np.dtype(np.float64)
+
+
+def hessian(f: Callable, wrt: int = 0) -> Callable:
+    """The Hessian of scalar ``f`` with respect to ``args[wrt]`` (an array or float):
+    shape ``x.shape + x.shape``, one Hessian-vector product per element of ``x``."""
+    h = hvp(f, wrt)
+
+    def run(*args, **kwargs):
+        check_call(f, args, kwargs, wrt, run.__name__)
+        x = args[wrt]
+        array_or_float(x, "hessian")
+        if isinstance(x, (float, np.generic)):  # a float's kind: a float, a NumPy scalar
+            return scalar_gradient(x, h(*args, scalar_gradient(x, 1), **kwargs))
+        if np.size(x) == 0:  # no entries: nothing to differentiate along
+            return np.zeros(np.shape(x) + np.shape(x), dtype=_float_kind(x))
+        cols = [np.asarray(h(*args, unit_vector(x, k), **kwargs)) for k in range(np.size(x))]
+        return np.stack(cols, axis=-1).reshape(np.shape(x) + np.shape(x))
+
+    run.__name__ = "hessian_" + getattr(f, "__name__", "f")
+    refused_inside(run, "hessian", f)
+    return run
+
+
+def jacobian(f: Callable, wrt: int = 0) -> Callable:
+    """The Jacobian of array-valued ``f`` with respect to ``args[wrt]``: shape
+    ``f(...).shape + x.shape``. Built from forward-mode columns when ``x`` has fewer elements
+    than the output, else from reverse-mode rows."""
+    fwd = jvp_transform(f, wrt, {})
+    rev = derivative(f, wrt, "vjp", False, False, {})
+
+    def run(*args, **kwargs):
+        check_call(f, args, kwargs, wrt, run.__name__)
+        x = args[wrt]
+        array_or_float(x, "jacobian")
+        y = f(*args, **kwargs)
+        n, m = np.size(x), np.size(y)
+        ys, xs = np.shape(y), np.shape(x)
+        if n == 0 or m == 0:  # an input or an output with no entries
+            return np.zeros(ys + xs, dtype=_float_kind(x, y))
+        if n <= m:
+            cols = [
+                np.asarray(fwd(*args, unit_vector(x, k) if xs else 1.0, **kwargs)[1])
+                for k in range(n)
+            ]
+            return np.stack(cols, axis=-1).reshape(ys + xs)
+        rows = [
+            np.asarray(
+                rev(*args, unit_vector(np.asarray(y, dtype=float), k) if ys else 1.0, **kwargs)
+            )
+            for k in range(m)
+        ]
+        return np.stack(rows, axis=0).reshape(ys + xs)
+
+    run.__name__ = "jacobian_" + getattr(f, "__name__", "f")
+    refused_inside(run, "jacobian", f)
+    return run
