@@ -34,8 +34,7 @@ LABELS = np.array([0, 1, 1, 0, 1])
 
 
 # ---------------------------------------------------------------- micrograd-style classes
-# (as dataclasses: a gradient is built for a dataclass's fields; a plain class is refused with
-# that way out, below)
+# (as dataclasses; plain classes built inside the loss are in test_plain_classes_in_loss.py)
 
 
 @dataclasses.dataclass
@@ -159,7 +158,7 @@ class TwoLayerNet:
 
 
 def net_loss(params, x, y):
-    return TwoLayerNet(params).loss(x, y)  # REFUSED
+    return TwoLayerNet(params).loss(x, y)
 
 
 def net_loss_outside(net, x, y):
@@ -385,12 +384,7 @@ CASES = [
         module_mse,
         (Sequential([Linear(rn(4, 3), rn(4)), ReLU(), Linear(rn(2, 4), rn(2))]), X, Y),
     ),
-    Case(
-        "two_layer_net_built_inside",
-        net_loss,
-        (p2(3, 4, 2), X, LABELS),
-        refused=(sg.NoRuleError, "declare it as a dataclass"),
-    ),
+    Case("two_layer_net_built_inside", net_loss, (p2(3, 4, 2), X, LABELS), order=2),
     Case(
         "two_layer_net_built_outside",
         net_loss_outside,
@@ -490,13 +484,6 @@ def blocks_built_inside(p, x):
 
 
 LEFT = [
-    Case(
-        "two_layer_net_built_inside_differentiated",
-        net_loss,
-        (p2(3, 4, 2), X, LABELS),
-        xfail="a plain class built from differentiated values inside the loss is refused "
-        "(sourcegrad/transform/activity.py builds only dataclasses); PyTorch-style code does this",
-    ),
     Case(
         "star_star_of_a_built_list_item",
         blocks_built_inside,
