@@ -14,29 +14,47 @@ import dataclasses
 import functools
 import inspect
 import types
-import weakref
 
 import numpy as np
 
 from ..errors import SourcegradError
 from .facts import helper
 
-#: the plain classes (not dataclasses) whose construction from differentiated values
-#: sourcegrad differentiates: their ``__init__`` only computes and stores fields
-#: (``transform/plain_classes.py`` decides, and registers the class when it lowers a call)
-_PLAIN: weakref.WeakSet = weakref.WeakSet()
+#: class -> whether its instances are records as a plain class's (not a dataclass's): its
+#: ``__init__`` only computes and stores fields. ``transform/plain_classes.py`` decides, through
+#: the test it installs (:func:`install_plain_class_test`): the runtime imports no pass
+_PLAIN: dict = {}
+_PLAIN_TEST: list = []
+
+
+def install_plain_class_test(test) -> None:
+    """Install ``test(cls) -> bool``, which says whether ``cls`` is such a plain class."""
+    _PLAIN_TEST[:] = [test]
+    _PLAIN.clear()
 
 
 def register_plain_class(cls: type) -> None:
     """Make the instances of the plain class ``cls`` records, their fields their attributes."""
-    _PLAIN.add(cls)
+    _PLAIN[cls] = True
+
+
+def _is_plain(t: type) -> bool:
+    known = _PLAIN.get(t)
+    if known is None:
+        known = _PLAIN[t] = (
+            t.__module__ not in ("builtins", "numpy")
+            and "__dict__" in dir(t)
+            and bool(_PLAIN_TEST)
+            and _PLAIN_TEST[0](t)
+        )
+    return known
 
 
 @helper(called_by="library")
 def is_record(x) -> bool:
     """Whether ``x`` is an instance (not the class) of a dataclass or of a registered plain
     class (:func:`register_plain_class`)."""
-    if type(x) in _PLAIN:
+    if _is_plain(type(x)):
         return True
     return dataclasses.is_dataclass(x) and not isinstance(x, type)
 
@@ -45,7 +63,7 @@ def is_record(x) -> bool:
 def record_fields(x) -> dict:
     """``{field name: value}`` of the record ``x``, in the order the class declares them (of a
     plain class's instance, the order ``__init__`` stored them)."""
-    if type(x) in _PLAIN:
+    if _is_plain(type(x)):
         return dict(vars(x))
     return {f.name: getattr(x, f.name) for f in dataclasses.fields(x)}
 
@@ -53,7 +71,7 @@ def record_fields(x) -> dict:
 @helper(called_by="library")
 def is_field(x, name: str) -> bool:
     """Whether ``name`` is a field of the record ``x`` (not a class attribute or ``ClassVar``)."""
-    if type(x) in _PLAIN:
+    if _is_plain(type(x)):
         return name in vars(x)
     return _is_dataclass_field(type(x), name)
 
@@ -93,7 +111,7 @@ def is_static_leaf(x) -> bool:
 def _stateless_callable(x) -> bool:
     return (
         callable(x)
-        and type(x) not in _PLAIN
+        and not _is_plain(type(x))
         and not dataclasses.is_dataclass(x)
         and not getattr(x, "__dict__", True)
         and not hasattr(type(x), "__slots__")

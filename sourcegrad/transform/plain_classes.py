@@ -32,7 +32,7 @@ import weakref
 import gast
 
 from ..errors import SourcegradError
-from ..runtime.records import built_object, register_plain_class
+from ..runtime.records import built_object, install_plain_class_test, register_plain_class
 from . import syntax as S
 from .parse import MADE_BY, UNRESOLVED, Parsed, is_installed, parse, resolve
 
@@ -509,3 +509,6 @@ def _writes_receiver(method: types.FunctionType, seen=None) -> bool:
         if isinstance(sub, gast.Call) and any(_is_name(a, me) for a in sub.args):
             return True
     return False
+
+
+install_plain_class_test(lambda cls: plain_class_maker(cls) is not None)
