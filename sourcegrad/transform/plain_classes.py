@@ -272,12 +272,14 @@ class _Rewrite:
     def _check(self, stmt) -> None:
         """Refuse what the rewrite cannot follow in ``stmt``."""
         me = self.me
+        if not isinstance(stmt, S.NESTED_SCOPES):  # a nested def's return is its own
+            for sub in S.own_scope_nodes(stmt):
+                if isinstance(sub, gast.Return):
+                    raise _NotLowered("its __init__ has a `return`", sub.lineno)
         for sub in S.walk(stmt):
             line = getattr(sub, "lineno", None) or stmt.lineno
             if isinstance(sub, (gast.Global, gast.Nonlocal)):
                 raise _NotLowered("its __init__ assigns a variable outside it (`global`)", line)
-            if isinstance(sub, gast.Return):
-                raise _NotLowered("its __init__ has a `return`", line)
             if isinstance(sub, (gast.FunctionDef, gast.Lambda)) and me in S.names_in(sub):
                 raise _NotLowered(f"a function defined in __init__ reads `{me}`", line)
             if isinstance(sub, gast.Name) and sub.id == me and not isinstance(sub.ctx, gast.Load):

@@ -402,6 +402,35 @@ def mutated_after_loss(W, x):
     return np.sum(layer(x))
 
 
+class Seq:
+    def __init__(self, layers):
+        self.layers = layers
+
+    def __call__(self, x):
+        for layer in self.layers:
+            x = np.tanh(layer(x))
+        return x
+
+
+def field_appended_loss(W, x):
+    net = Seq([Linear(W, np.zeros(W.shape[1]))])
+    net.layers.append(Linear(W.T, np.zeros(W.shape[0])))  # REFUSED
+    return np.sum(net(x))
+
+
+def handed_in_then_appended_loss(W, x):
+    layers = [Linear(W, np.zeros(W.shape[1]))]
+    net = Seq(layers)  # REFUSED
+    layers.append(Linear(W.T, np.zeros(W.shape[0])))
+    return np.sum(net(x))
+
+
+def held_list_appended_loss(W, x):
+    blocks = [[W]]
+    blocks[0].append(W * 2.0)  # REFUSED
+    return np.sum(x @ blocks[0][1])
+
+
 CASES = [
     Case("two_layer_net", two_layer_loss, (p2(3, 4, 2), X, LABELS), order=2),
     Case("two_layer_net_lambda_act", two_layer_relu_loss, (p2(3, 4, 2), X, LABELS)),
@@ -473,6 +502,24 @@ REFUSED = [
         mutated_after_loss,
         (rn(3, 2), rn(4, 3)),
         refused=(sg.UnsupportedSyntaxError, "changes an attribute of an object"),
+    ),
+    Case(
+        "field_list_appended_after_building",
+        field_appended_loss,
+        (rn(3, 2), rn(4, 3)),
+        refused=(sg.UnsupportedSyntaxError, "build the list or dict whole before you store it"),
+    ),
+    Case(
+        "list_handed_in_then_appended",
+        handed_in_then_appended_loss,
+        (rn(3, 2), rn(4, 3)),
+        refused=(sg.UnsupportedSyntaxError, "copy it (`list(layers)`)"),
+    ),
+    Case(
+        "item_list_appended",  # was a silent zero gradient
+        held_list_appended_loss,
+        (rn(3, 2), rn(4, 3)),
+        refused=(sg.UnsupportedSyntaxError, "store a new one in its place"),
     ),
 ]
 
