@@ -52,8 +52,8 @@ def _is_plain(t: type) -> bool:
 
 @helper(called_by="library")
 def is_record(x) -> bool:
-    """Whether ``x`` is an instance (not the class) of a dataclass or of a registered plain
-    class (:func:`register_plain_class`)."""
+    """Whether ``x`` is an instance (not the class) of a dataclass, or of a plain class
+    whose ``__init__`` only computes and stores fields."""
     if _is_plain(type(x)):
         return True
     return dataclasses.is_dataclass(x) and not isinstance(x, type)

@@ -25,6 +25,7 @@ the rewrite cannot follow (``__init__`` writing a global or a field by a compute
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import types
 import weakref
@@ -88,8 +89,6 @@ def refusal_of(cls) -> tuple[str, str | None, int | None] | None:
 def _plain_user_class(cls) -> bool:
     """A class whose ``__init__`` is a Python function of the user's (not a dataclass, a
     namedtuple or an exception; no metaclass)."""
-    import dataclasses
-
     init = getattr(cls, "__init__", None)
     return (
         isinstance(cls, type)
@@ -294,8 +293,15 @@ class _Rewrite:
     def _note_fields(self, stmt) -> None:
         for sub in S.walk(stmt):
             if isinstance(sub, gast.Attribute) and _on(sub, self.me):
-                if isinstance(sub.ctx, gast.Store) and sub.attr not in self.fields:
-                    self.fields.append(sub.attr)
+                if not isinstance(sub.ctx, gast.Store) or sub.attr in self.fields:
+                    continue
+                if hasattr(inspect.getattr_static(self.cls, sub.attr, None), "__set__"):
+                    raise _NotLowered(
+                        f"`{self.me}.{sub.attr} = ...` calls the setter of the property "
+                        f"`{sub.attr}`; store the field under a name of its own",
+                        sub.lineno,
+                    )
+                self.fields.append(sub.attr)
 
     def _var(self, field: str) -> str:
         return f"{self.me}_{field}"
@@ -513,4 +519,13 @@ def _writes_receiver(method: types.FunctionType, seen=None) -> bool:
     return False
 
 
-install_plain_class_test(lambda cls: plain_class_maker(cls) is not None)
+def _makes_records(cls) -> bool:
+    """Whether the objects of ``cls`` are records (for ``runtime/records.py``, which asks of
+    every class it meets: a class whose source cannot be read or rewritten is none)."""
+    try:
+        return plain_class_maker(cls) is not None
+    except (SyntaxError, OSError, TypeError, ValueError):
+        return False
+
+
+install_plain_class_test(_makes_records)
