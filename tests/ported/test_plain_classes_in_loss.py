@@ -326,6 +326,35 @@ def explicit_base_loss(p, x):
     return np.sum(BiasLayer(p["W"], p["b"])(x) ** 2)
 
 
+class TreeNode:
+    """Objects that build objects of their own class (recursion through the maker)."""
+
+    def __init__(self, W, depth):
+        self.W = W
+        self.kids = [TreeNode(W * 0.5, depth - 1) for _ in range(2)] if depth > 0 else []
+
+    def __call__(self, x):
+        return np.sum(np.sin(x @ self.W)) + sum(kid(x) for kid in self.kids)
+
+
+def tree_of_objects_loss(W, x):
+    return TreeNode(W, 2)(x)
+
+
+def local_class_loss_with(scale):
+    class Local:  # a class defined in a function: __init__ reads a closure variable
+        def __init__(self, W):
+            self.W = W * scale
+
+        def __call__(self, x):
+            return np.sum(np.sin(x @ self.W))
+
+    def local_class_loss(W, x):
+        return Local(W)(x)
+
+    return local_class_loss
+
+
 # ---------------------------------------------------------------- refused
 
 COUNT = [0]
@@ -394,6 +423,23 @@ class Registered:
 
 def registered_loss(W, x):
     return np.sum(Registered(W).W @ x)  # REFUSED
+
+
+class SetterField:
+    def __init__(self, W):
+        self.W = W
+
+    @property
+    def W(self):
+        return self._W
+
+    @W.setter
+    def W(self, value):
+        self._W = 2.0 * value
+
+
+def setter_loss(W, x):
+    return np.sum(x @ SetterField(W).W)  # REFUSED
 
 
 def mutated_after_loss(W, x):
@@ -467,6 +513,8 @@ CASES = [
     ),
     Case("super_init", inherited_loss, ({"W": rn(3, 2), "b": rn(2)}, X, Y), order=2),
     Case("explicit_base_init", explicit_base_loss, ({"W": rn(3, 2), "b": rn(2)}, X)),
+    Case("tree_of_objects", tree_of_objects_loss, (rn(3, 2), X)),
+    Case("class_defined_in_a_function", local_class_loss_with(0.3), (rn(3, 2), X), order=2),
 ]
 
 
@@ -496,6 +544,12 @@ REFUSED = [
         registered_loss,
         (rn(3, 2), rn(2)),
         refused=(sg.NoRuleError, "hands `self` to `REGISTRY.append`, a side effect"),
+    ),
+    Case(
+        "property_setter_in_init",
+        setter_loss,
+        (rn(3, 2), rn(4, 3)),
+        refused=(sg.NoRuleError, "calls the setter of the property `W`"),
     ),
     Case(
         "mutated_after_building",
