@@ -68,13 +68,34 @@ def test_a_frozen_dataclass_gradient_is_frozen_too():
 
 
 class Plain:
-    def __init__(self, W):
+    def __init__(self, W, b):
         self.W = W
+        self.b = b
 
 
-def test_a_plain_object_holding_arrays_is_refused_not_zeroed():
-    with pytest.raises(sg.WrtTypeError, match="make Plain a dataclass"):
-        sg.grad(c.fields_inline)([Plain(_w())][0], X)
+SEEN = []
+
+
+class Registers:
+    def __init__(self, W, b):
+        self.W = W
+        self.b = b
+        SEEN.append(self)
+
+
+def test_a_plain_object_holding_arrays_gets_its_fields_gradients_in_its_class():
+    W, b = _w(), _b()
+    want = sg.grad(c.fields_inline)(c.Linear(W, b), X)
+    for _ in range(3):
+        got = sg.grad(c.fields_inline)(Plain(W, b), X)
+        assert type(got) is Plain
+        np.testing.assert_allclose(got.W, want.W, rtol=1e-12)
+        np.testing.assert_allclose(got.b, want.b, rtol=1e-12)
+
+
+def test_a_plain_object_whose_init_does_more_is_refused_not_zeroed():
+    with pytest.raises(sg.WrtTypeError, match="make Registers a dataclass"):
+        sg.grad(c.fields_inline)(Registers(_w(), _b()), X)
 
 
 def _library_function():

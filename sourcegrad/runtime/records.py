@@ -1,4 +1,6 @@
-"""Records: instances of dataclasses, containers of named fields like namedtuples.
+"""Records: instances of dataclasses, containers of named fields like namedtuples, and
+instances of the plain classes sourcegrad builds from differentiated values (their fields the
+attributes ``__init__`` stores, :func:`register_plain_class`).
 
 A record holding arrays is differentiated like a dict of its fields: its adjoint is a
 :class:`~sourcegrad.runtime.trees.DictPieces` keyed by field name, and its gradient a record
@@ -18,17 +20,74 @@ import numpy as np
 from ..errors import SourcegradError
 from .facts import helper
 
+#: class -> whether its instances are records as a plain class's (not a dataclass's): its
+#: ``__init__`` only computes and stores fields. ``transform/plain_classes.py`` decides, through
+#: the test it installs (:func:`install_plain_class_test`): the runtime imports no pass
+_PLAIN: dict = {}
+_PLAIN_TEST: list = []
+
+
+def install_plain_class_test(test) -> None:
+    """Install ``test(cls) -> bool``, which says whether ``cls`` is such a plain class."""
+    _PLAIN_TEST[:] = [test]
+    _PLAIN.clear()
+
+
+def register_plain_class(cls: type) -> None:
+    """Make the instances of the plain class ``cls`` records, their fields their attributes."""
+    _PLAIN[cls] = True
+
+
+def _is_plain(t: type) -> bool:
+    known = _PLAIN.get(t)
+    if known is None:
+        known = _PLAIN[t] = (
+            t.__module__ not in ("builtins", "numpy")
+            and "__dict__" in dir(t)
+            and bool(_PLAIN_TEST)
+            and _PLAIN_TEST[0](t)
+        )
+    return known
+
 
 @helper(called_by="library")
 def is_record(x) -> bool:
-    """Whether ``x`` is an instance (not the class) of a dataclass."""
+    """Whether ``x`` is an instance (not the class) of a dataclass, or of a plain class
+    whose ``__init__`` only computes and stores fields."""
+    if _is_plain(type(x)):
+        return True
     return dataclasses.is_dataclass(x) and not isinstance(x, type)
 
 
 @helper(called_by="library")
 def record_fields(x) -> dict:
-    """``{field name: value}`` of the record ``x``, in the order the class declares them."""
+    """``{field name: value}`` of the record ``x``, in the order the class declares them (of a
+    plain class's instance, the order ``__init__`` stored them)."""
+    if _is_plain(type(x)):
+        return dict(vars(x))
     return {f.name: getattr(x, f.name) for f in dataclasses.fields(x)}
+
+
+@helper(called_by="library")
+def is_field(x, name: str) -> bool:
+    """Whether ``name`` is a field of the record ``x`` (not a class attribute or ``ClassVar``)."""
+    if _is_plain(type(x)):
+        return name in vars(x)
+    return _is_dataclass_field(type(x), name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_dataclass_field(cls, name: str) -> bool:
+    return any(f.name == name for f in dataclasses.fields(cls))
+
+
+def built_object(cls: type, fields: dict):
+    """An instance of the plain class ``cls`` holding ``fields`` as its attributes, made
+    without running its ``__init__``: what the derivative of ``cls(...)`` builds from the
+    fields ``__init__`` computes (``transform/plain_classes.py``)."""
+    out = cls.__new__(cls)
+    vars(out).update(fields)
+    return out
 
 
 @helper(called_by="library")
@@ -44,8 +103,19 @@ def rebuilt_record(like, values: dict):
 @helper(called_by="library")
 def is_static_leaf(x) -> bool:
     """Whether ``x``, a record's field, carries no derivative and is kept as it is in the
-    record's gradient: None, a string, an integer or bool, a function or class."""
-    return x is None or isinstance(x, _STATIC)
+    record's gradient: None, a string, an integer or bool, a function or class, or an object
+    called like a function that holds nothing (``Sigmoid()``, a class with ``__call__``)."""
+    return x is None or isinstance(x, _STATIC) or _stateless_callable(x)
+
+
+def _stateless_callable(x) -> bool:
+    return (
+        callable(x)
+        and not _is_plain(type(x))
+        and not dataclasses.is_dataclass(x)
+        and not getattr(x, "__dict__", True)
+        and not hasattr(type(x), "__slots__")
+    )
 
 
 _STATIC = (

@@ -6,8 +6,6 @@ return is always a value of the primal's structure, so later code never tests fo
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import types
 
 import numpy as np
@@ -15,7 +13,7 @@ import numpy as np
 from ..errors import SourcegradError
 from .facts import helper
 from .helpers import Shape
-from .records import is_record, is_static_leaf, rebuilt_record, record_fields
+from .records import is_field, is_record, is_static_leaf, rebuilt_record, record_fields
 from .shape_helpers import index_items
 from .trees import Pieces
 
@@ -376,16 +374,10 @@ def field_tangent(t, x, name):
         # a method bound to x (`layer.forward`): its tangent is x's own, read by the
         # derivative of the method as the tangent of its receiver
         return zero_tangent(x) if t is None else t
-    if t is None or (is_record(x) and (is_static_leaf(value) or not _is_field(type(x), name))):
+    if t is None or (is_record(x) and (is_static_leaf(value) or not is_field(x, name))):
         # a record's setting (an int, a function) or class attribute (a ClassVar) has none
         return zero_tangent(value)
     return getattr(t, name)
-
-
-@functools.lru_cache(maxsize=1024)
-def _is_field(cls, name: str) -> bool:
-    """Whether ``name`` is a field of the dataclass ``cls`` (not a ``ClassVar``)."""
-    return any(f.name == name for f in dataclasses.fields(cls))
 
 
 @helper(linear=("t",), like="x")

@@ -9,11 +9,12 @@ import copy
 import dataclasses
 import functools
 import itertools
+import os
 
 import gast
 import numpy as np
 
-from ..errors import REFUSED_INSIDE, NoRuleError, SourcegradError, UnsupportedSyntaxError
+from ..errors import REFUSED_INSIDE, NoRuleError, UnsupportedSyntaxError
 from ..rules.registry import NOT_DIFFERENTIATED, hashable_key
 from ..rules.scipy_stats import distribution_name, frozen_way_out, makes_frozen
 from . import syntax as S
@@ -29,7 +30,8 @@ from .examples import holds, receiver_examples
 from .forms import Core
 from .lift_closures import free_reads
 from .node_facts import get_fact
-from .parse import UNRESOLVED, parse, resolve
+from .parse import UNRESOLVED, resolve
+from .plain_classes import refusal_of
 from .rule_binding import local_names
 from .walk import walk_statements, written_names
 
@@ -559,40 +561,20 @@ def _is_complex(value) -> bool:
 
 
 def _class_way_out(cls: type) -> str:
-    """The way out for building an object of the class ``cls`` from differentiated values: a
-    dataclass, its fields named where ``__init__`` only stores its arguments (PyTorch style)."""
-    stored = _stored_arguments(cls)
-    if stored:
-        fields = "; ".join(f"{name}: np.ndarray" for name in stored)
+    """The way out for building an object of the class ``cls`` from differentiated values:
+    for a plain class of the user's, what its ``__init__`` does that sourcegrad does not
+    follow (``plain_classes.py``)."""
+    refused = refusal_of(cls)
+    if refused is not None:
+        reason, filename, line = refused
+        where = f" (at {os.path.basename(filename)}:{line})" if filename else ""
         return (
-            f"{cls.__name__} is a plain class, whose objects sourcegrad does not differentiate "
-            f"yet; its __init__ only stores its arguments, so declare it as a dataclass "
-            f"(`@dataclasses.dataclass class {cls.__name__}: {fields}`, without __init__; its "
-            "methods stay): sourcegrad differentiates building one"
+            f"sourcegrad differentiates building an object of a plain class whose __init__ "
+            f"only computes and stores its fields, but {reason}{where}; or build the "
+            f"{cls.__name__} outside and pass it in"
         )
     return (
         "it is a class sourcegrad does not build from differentiated values: make it "
         "a dataclass without __post_init__ (sourcegrad differentiates building one), "
         "or build the object outside and pass it in"
     )
-
-
-def _stored_arguments(cls: type) -> list:
-    """The parameters of ``cls.__init__``, in order, where its body only stores each in the
-    attribute of its name (``self.W = W``); else empty."""
-    try:
-        node = parse(cls.__init__).node
-    except (SourcegradError, TypeError, AttributeError):
-        return []
-    names = [a.id for a in node.args.posonlyargs + node.args.args][1:]
-    body = [b for b in node.body if not (isinstance(b, gast.Expr) and S.is_literal(b.value))]
-    stores = [
-        (b.targets[0].attr, b.value.id)
-        for b in body
-        if isinstance(b, gast.Assign)
-        and isinstance(b.targets[0], gast.Attribute)
-        and isinstance(b.targets[0].value, gast.Name)
-        and isinstance(b.value, gast.Name)
-    ]
-    ok = len(stores) == len(body) and all(a == v for a, v in stores)
-    return names if ok and [v for _, v in stores] == names and not node.args.kwonlyargs else []

@@ -10,9 +10,11 @@ import numpy as np
 
 from .. import rules as R
 from ..rules.scipy_stats import makes_frozen
-from ..runtime.records import is_static_leaf
+from ..runtime.records import built_object, is_static_leaf
 from . import syntax as S
 from .calls import (
+    NAMEDTUPLE_ADJOINT,
+    RECORD_TANGENT,
     call_dynamic,
     call_user_function,
     callable_object,
@@ -29,6 +31,7 @@ from .forms import Core, Op
 from .node_facts import get_fact
 from .parse import UNRESOLVED, resolve
 from .path_reads import follow_keys
+from .plain_classes import plain_class_maker
 from .rule_binding import (
     PACK_RULE,
     PATH_RULE,
@@ -169,6 +172,11 @@ def _classify_global_call(core: Core, stmt, value, kwargs) -> Op:
         return construct_namedtuple(core, stmt, obj, list(value.args), kwargs, label)
     if is_record_class(obj):
         return construct_record(core, stmt, obj, list(value.args), kwargs, label)
+    if obj is built_object:  # a plain class's object, in its maker (plain_classes.py)
+        return construct_plain(core, list(value.args), label)
+    maker = plain_class_maker(obj)
+    if maker is not None:
+        return call_user_function(core, stmt, maker, list(value.args), kwargs, label)
     if obj is getattr and len(value.args) == 2 and not kwargs:
         # a field read by a name computed when it runs (`getattr(net, f"layer{i}")`)
         return bind_rule(core, stmt, "field", list(value.args), {}, "getattr")
@@ -196,6 +204,14 @@ def _classify_global_call(core: Core, stmt, value, kwargs) -> Op:
     elif obj is print or not (isinstance(obj, np.ufunc) or op.differentiable):
         op.pure = obj in PURE_CONSTANTS
     return op
+
+
+def construct_plain(core: Core, args, label) -> Op:
+    """``built_object(Cls, fields)``: a record holding ``fields`` (a dict), its adjoint the
+    fields' adjoints by name, its tangent a record of the fields' tangents."""
+    fields = args[1]
+    rule = RECORD_TANGENT if core.forward else NAMEDTUPLE_ADJOINT
+    return Op(built_object, rule, {"x": fields}, [fields], described=label)
 
 
 def _classify_method_call(core: Core, stmt, value, kwargs) -> Op:

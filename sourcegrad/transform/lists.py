@@ -30,13 +30,14 @@ from .dicts import lower_dict_operations
 from .walk import rewrite_blocks
 
 
-def lower_list_operations(fn: gast.FunctionDef, names: S.NameGen, examples=None) -> set:
+def lower_list_operations(fn: gast.FunctionDef, names: S.NameGen, examples=None, builds=None):
     """Rewrite ``fn`` in place so that its lists grow only by ``append``, and its dicts change
     only by item assignment and rebinding (:mod:`.dicts`, first); returns the names known to
-    hold lists."""
+    hold lists. ``builds(func)``: whether a call of ``func`` makes an object of a class (which
+    may hold the lists handed to it)."""
     lower_dict_operations(fn, names, examples)
     lists, kinds = _list_names(fn, examples)
-    shared = shared_list(fn, lists)
+    shared = shared_list(fn, lists, builds)
     if shared is not None:
         stmt, message = shared
         raise UnsupportedSyntaxError(message, None, stmt.lineno)
@@ -220,7 +221,7 @@ def _numeric(e, numbers, ints=frozenset()) -> bool:
 _MUTATORS = frozenset({"append", "extend", "insert", "pop", "reverse", "remove", "clear", "sort"})
 
 
-def shared_list(fn: gast.FunctionDef, lists: set):
+def shared_list(fn: gast.FunctionDef, lists: set, builds=None):
     """``(statement, message)`` for the first name bound to a list that the function changes
     in place afterwards (``first = hs``, then ``hs.append(h)``): Python changes both, while
     the derivative follows values (the list each name was given); None where there is none."""
@@ -249,7 +250,7 @@ def shared_list(fn: gast.FunctionDef, lists: set):
         held = _held_item_changed(n, (by_method, bound), loops)
         if held is not None:
             return n, held
-        for src, shown in _shared_by(n, lists):
+        for src, shown in _shared_by(n, lists, builds):
             for name in (src, *[t.id for t in n.targets if isinstance(t, gast.Name)]):
                 later = any(line > n.lineno for line in changes.get(name, ()))
                 looped = any(
@@ -304,9 +305,10 @@ def _held_item_changed(assign, lines: tuple, loops: list):
     return None
 
 
-def _shared_by(assign, lists: set) -> list:
+def _shared_by(assign, lists: set, builds=None) -> list:
     """``[(list name, text)]``: the lists an assignment gives another reference to, as the
-    value itself (``first = hs``) or an item of a display (``pair = (hs, x)``)."""
+    value itself (``first = hs``), an item of a display (``pair = (hs, x)``) or an argument of
+    a class building an object (``net = Seq(hs)``)."""
     value = assign.value
     if isinstance(value, gast.Name):
         named = [t for t in assign.targets if isinstance(t, gast.Name) and t.id != value.id]
@@ -315,6 +317,9 @@ def _shared_by(assign, lists: set) -> list:
         items = [e for e in value.elts if isinstance(e, gast.Name)]
     elif isinstance(value, gast.Dict):
         items = [e for e in value.values if isinstance(e, gast.Name)]
+    elif isinstance(value, gast.Call) and builds is not None and builds(value.func):
+        items = [e for e in [*value.args, *(k.value for k in value.keywords)]]
+        items = [e for e in items if isinstance(e, gast.Name)]
     else:
         items = []
     shared = [e.id for e in items if e.id in lists]

@@ -20,6 +20,7 @@ What the core cannot express is refused here with the user's file and line.
 from __future__ import annotations
 
 import inspect
+import sys
 
 import gast
 
@@ -84,6 +85,13 @@ def _explicit_super(fn, receiver: str) -> None:
             and not node.keywords
         ):
             node.args = [S.name("__class__"), S.name(receiver)]
+
+
+def _users_class(obj) -> bool:
+    """Whether ``obj`` is a class of the user's (whose objects may hold what they are given,
+    unlike ``list(hs)``)."""
+    module = (getattr(obj, "__module__", "") or "").split(".")[0]
+    return isinstance(obj, type) and module not in sys.stdlib_module_names | {"numpy"}
 
 
 def _resolver(parsed: Parsed, fn, params, examples):
@@ -262,7 +270,8 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         lift_captured_variables(fn)
         rebind_nested_defs(fn, names())
         try:
-            return lower_list_operations(fn, names(), examples)
+            resolved = _resolver(parsed, fn, self.params, examples)
+            return lower_list_operations(fn, names(), examples, lambda f: _users_class(resolved(f)))
         except UnsupportedSyntaxError as exc:  # placed in the user's file here
             self.refuse(exc.reason, exc)
         return set()  # (refuse raises)

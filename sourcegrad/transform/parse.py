@@ -80,6 +80,9 @@ def _source_of(fn) -> tuple[list[str], int]:
 
 #: the attribute of a function made by :func:`packed` that holds the function it packs
 PACKS = "__sourcegrad_packs__"
+#: attribute of a function made from another's rewritten tree (``plain_classes.py``'s makers):
+#: the function giving its :class:`Parsed`
+MADE_BY = "__sourcegrad_parsed_by__"
 _PACKED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -317,6 +320,9 @@ def parse(fn) -> Parsed:
     """Parse ``fn`` (a plain Python function) into a new :class:`Parsed` record (``fn`` is
     only read); of a function made by :func:`packed`, the function it packs, its variable
     arguments made plain parameters."""
+    made_by = getattr(fn, MADE_BY, None)
+    if made_by is not None:
+        return made_by(fn)
     original = getattr(fn, PACKS, None)
     if original is not None:
         parsed = parse(original)

@@ -70,10 +70,48 @@ def lower_writes(fn, parsed, local_names: set, names: S.NameGen) -> None:
                     if inner and isinstance(inner[0], gast.stmt):
                         setattr(stmt, attr, lower(inner))
                 _refuse_output_read(stmt, parsed, local_names)
+                _refuse_held_container_change(stmt, parsed, local_names)
             out.extend(_item_of_item(_lowered(stmt, parsed, local_names), names))
         return out
 
     fn.body = lower(fn.body)
+
+
+#: the methods of a list or dict that change it in place
+CONTAINER_MUTATORS = frozenset(
+    {"append", "extend", "insert", "pop", "reverse", "remove", "clear", "update", "popitem",
+     "setdefault"}
+)  # fmt: skip
+
+
+def _refuse_held_container_change(stmt, parsed, local_names: set) -> None:
+    """Refuse ``d["hs"].append(v)`` or ``net.layers.append(v)``: a list's or dict's method
+    that changes in place a container held by a local variable or argument (its item or its
+    field). Python changes the holder too; the derivative would follow the values before."""
+    for node in S.own_scope_nodes(stmt):
+        if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute)):
+            continue
+        held = root = node.func.value
+        while isinstance(root, (gast.Attribute, gast.Subscript)):
+            root = root.value
+        if (
+            node.func.attr not in CONTAINER_MUTATORS
+            or held is root
+            or not (isinstance(root, gast.Name) and root.id in local_names)
+        ):
+            continue
+        text = S.text(held)
+        whole = (
+            "build the list or dict whole before you store it in the object"
+            if isinstance(held, gast.Attribute)
+            else f"store a new one in its place (`{text} = {text} + [v]`)"
+        )
+        raise UnsupportedSyntaxError(
+            f"`{text}.{node.func.attr}(...)` changes in place a container that `{text}` "
+            f"holds, which sourcegrad does not follow (it differentiates values): {whole}",
+            parsed.filename,
+            node.lineno,
+        )
 
 
 def _item_of_item(stmt, names: S.NameGen) -> list:

@@ -121,10 +121,39 @@ _STATIC = (
 )  # fmt: skip
 
 
+_PLAIN: dict = {}
+
+
+_PLAIN_TEST: list = []
+
+
+def _is_plain(t: type) -> bool:
+    known = _PLAIN.get(t)
+    if known is None:
+        known = _PLAIN[t] = (
+            t.__module__ not in ("builtins", "numpy")
+            and "__dict__" in dir(t)
+            and bool(_PLAIN_TEST)
+            and _PLAIN_TEST[0](t)
+        )
+    return known
+
+
+def _stateless_callable(x) -> bool:
+    return (
+        callable(x)
+        and not _is_plain(type(x))
+        and not dataclasses.is_dataclass(x)
+        and not getattr(x, "__dict__", True)
+        and not hasattr(type(x), "__slots__")
+    )
+
+
 def is_static_leaf(x) -> bool:
     """Whether ``x``, a record's field, carries no derivative and is kept as it is in the
-    record's gradient: None, a string, an integer or bool, a function or class."""
-    return x is None or isinstance(x, _STATIC)
+    record's gradient: None, a string, an integer or bool, a function or class, or an object
+    called like a function that holds nothing (``Sigmoid()``, a class with ``__call__``)."""
+    return x is None or isinstance(x, _STATIC) or _stateless_callable(x)
 
 
 def _owned(like, g, seen) -> bool:
@@ -184,12 +213,18 @@ class Pieces(tuple):
 
 
 def is_record(x) -> bool:
-    """Whether ``x`` is an instance (not the class) of a dataclass."""
+    """Whether ``x`` is an instance (not the class) of a dataclass, or of a plain class
+    whose ``__init__`` only computes and stores fields."""
+    if _is_plain(type(x)):
+        return True
     return dataclasses.is_dataclass(x) and not isinstance(x, type)
 
 
 def record_fields(x) -> dict:
-    """``{field name: value}`` of the record ``x``, in the order the class declares them."""
+    """``{field name: value}`` of the record ``x``, in the order the class declares them (of a
+    plain class's instance, the order ``__init__`` stored them)."""
+    if _is_plain(type(x)):
+        return dict(vars(x))
     return {f.name: getattr(x, f.name) for f in dataclasses.fields(x)}
 
 

@@ -58,13 +58,20 @@ def params(cases):
 
 
 def _is_record(t):
-    return dataclasses.is_dataclass(t) and not isinstance(t, type)
+    return (dataclasses.is_dataclass(t) and not isinstance(t, type)) or _is_plain_object(t)
+
+
+def _is_plain_object(t):
+    """An instance of a plain class of the tests' holding fields (``self.W = W``)."""
+    return type(t).__module__.startswith("tests") and bool(getattr(t, "__dict__", None))
 
 
 def _record_leaves(t):
     """The fields of the record ``t`` that carry derivatives (settings such as a string, an
-    int or None are kept as they are in its gradient)."""
+    int, None or a function are kept as they are in its gradient)."""
     static = (str, int, bool, type(None))
+    if _is_plain_object(t):
+        return [k for k, v in vars(t).items() if not (isinstance(v, static) or callable(v))]
     return [f.name for f in dataclasses.fields(t) if not isinstance(getattr(t, f.name), static)]
 
 
@@ -82,6 +89,10 @@ def rebuild(t, it):
     """``t``'s structure with leaves taken from the iterator ``it``."""
     if _is_record(t):
         fields = {k: rebuild(getattr(t, k), it) for k in _record_leaves(t)}
+        if _is_plain_object(t):
+            out = copy.copy(t)
+            vars(out).update(fields)
+            return out
         return dataclasses.replace(t, **fields)
     if isinstance(t, dict):
         return type(t)((k, rebuild(t[k], it)) for k in t)

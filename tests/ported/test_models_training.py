@@ -695,7 +695,7 @@ class DeclaredAffine:
 
 
 def plain_layer_loss(W, b, x):
-    layer = PlainAffine(W, b)  # REFUSED
+    layer = PlainAffine(W, b)
     return np.sum(np.tanh(layer(x)) ** 2)
 
 
@@ -704,11 +704,12 @@ def declared_layer_loss(W, b, x):
     return np.sum(np.tanh(layer(x)) ** 2)
 
 
-def test_a_plain_class_built_in_the_loss_is_refused_with_its_dataclass():
-    """A plain class (PyTorch style) built from differentiated values is refused at the
-    user's line; where its ``__init__`` only stores its arguments, the way out names the
-    dataclass to declare, and that dataclass (its method kept) is differentiated."""
+def test_a_plain_class_built_in_the_loss_is_differentiated_as_its_dataclass():
+    """A plain class (PyTorch style) built from differentiated values, whose ``__init__``
+    only stores its arguments, is differentiated as the dataclass declaring those fields."""
     args = (rn(3, 2), rn(2), rn(4, 3))
-    check_refusal(plain_layer_loss, args, sg.SourcegradError,
-                  "@dataclasses.dataclass class PlainAffine: W: np.ndarray; b: np.ndarray")  # fmt: skip
+    check(Case("plain_layer", plain_layer_loss, args, order=2))
     check(Case("declared_layer", declared_layer_loss, args, order=2))
+    for _ in range(3):
+        got, want = sg.grad(plain_layer_loss)(*args), sg.grad(declared_layer_loss)(*args)
+        np.testing.assert_allclose(got, want, rtol=1e-12)

@@ -34,8 +34,7 @@ LABELS = np.array([0, 1, 1, 0, 1])
 
 
 # ---------------------------------------------------------------- micrograd-style classes
-# (as dataclasses: a gradient is built for a dataclass's fields; a plain class is refused with
-# that way out, below)
+# (as dataclasses; plain classes built inside the loss are in test_plain_classes_in_loss.py)
 
 
 @dataclasses.dataclass
@@ -159,7 +158,7 @@ class TwoLayerNet:
 
 
 def net_loss(params, x, y):
-    return TwoLayerNet(params).loss(x, y)  # REFUSED
+    return TwoLayerNet(params).loss(x, y)
 
 
 def net_loss_outside(net, x, y):
@@ -175,7 +174,7 @@ class PlainNeuron:
         return np.tanh(self.w @ x + self.b)
 
 
-def plain_neuron_loss(n, x):  # REFUSED
+def plain_neuron_loss(n, x):
     return n(x) ** 2
 
 
@@ -385,12 +384,7 @@ CASES = [
         module_mse,
         (Sequential([Linear(rn(4, 3), rn(4)), ReLU(), Linear(rn(2, 4), rn(2))]), X, Y),
     ),
-    Case(
-        "two_layer_net_built_inside",
-        net_loss,
-        (p2(3, 4, 2), X, LABELS),
-        refused=(sg.NoRuleError, "declare it as a dataclass"),
-    ),
+    Case("two_layer_net_built_inside", net_loss, (p2(3, 4, 2), X, LABELS), order=2),
     Case(
         "two_layer_net_built_outside",
         net_loss_outside,
@@ -398,12 +392,7 @@ CASES = [
         wrt=1,
         order=2,
     ),
-    Case(
-        "plain_class_as_parameters",
-        plain_neuron_loss,
-        (PlainNeuron(rn(3), 0.2), rn(3)),
-        refused=(sg.WrtTypeError, "make PlainNeuron a dataclass"),
-    ),
+    Case("plain_class_as_parameters", plain_neuron_loss, (PlainNeuron(rn(3), 0.2), rn(3))),
     Case(
         "tree_mlp_kwargs",
         tree_loss,
@@ -490,13 +479,6 @@ def blocks_built_inside(p, x):
 
 
 LEFT = [
-    Case(
-        "two_layer_net_built_inside_differentiated",
-        net_loss,
-        (p2(3, 4, 2), X, LABELS),
-        xfail="a plain class built from differentiated values inside the loss is refused "
-        "(sourcegrad/transform/activity.py builds only dataclasses); PyTorch-style code does this",
-    ),
     Case(
         "star_star_of_a_built_list_item",
         blocks_built_inside,
