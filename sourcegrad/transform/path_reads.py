@@ -13,6 +13,7 @@ import numpy as np
 from ..runtime.signature import rank_signature
 from . import syntax as S
 from .parse import UNRESOLVED, resolve
+from .walk import listed_dict_keys
 
 #: what :meth:`PathReads.example_value` returns for a value it cannot tell
 UNKNOWN = object()
@@ -190,6 +191,9 @@ class PathReads:
         ``*name`` and ``**name`` can be spliced (:meth:`track_binding`)."""
         items = self.example_value(it)
         self.pending_items.pop(name, None)
+        keys = listed_dict_keys(self.fn, it.id) if isinstance(it, gast.Name) else None
+        if keys is not None and it.id not in self.params:  # a list of dict displays
+            items = [dict.fromkeys(keys, UNKNOWN)]
         if isinstance(items, (list, tuple)) and items:
             if len({repr(rank_signature(x)) for x in items}) == 1:
                 self.pending_items[name] = items[0]
