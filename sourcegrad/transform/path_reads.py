@@ -23,7 +23,7 @@ _ARRAY_ATTRIBUTES = frozenset({"T", "shape", "ndim", "size", "dtype", "real", "i
 
 class PathReads:
     """Path reads. Expects of the builder: ``p`` (the parsed function), ``fn``, ``params``,
-    ``examples``, ``item_examples``, ``pending_items``, ``loop_getters``, ``names``, ``env``, ``local_names``, ``reassigned_params``, ``list_names``,
+    ``examples``, ``item_examples``, ``pending_items``, ``loop_getters``, ``names``, ``env``, ``local_names``, ``reassigned_params``, ``rebound_params``, ``list_names``,
     ``loop_spans``, ``paths``, ``path_of``, ``path_syntax``, ``user_vars``, ``depth``,
     ``out``, ``top_out``, and the methods ``emit`` and ``refuse``."""
 
@@ -91,7 +91,7 @@ class PathReads:
         argument (its example decides), not a list the function builds."""
         if not isinstance(e, gast.Name) or e.id not in self.local_names:
             return False
-        if e.id in self.params and e.id not in self.reassigned_params:
+        if e.id in self.params and e.id not in self.rebound_params:
             return self.examples is None
         if e.id in self.list_names or e.id in self.path_of_user():
             return False
@@ -120,7 +120,7 @@ class PathReads:
         """Whether ``e`` reads (through constant keys) an argument that is a dict in the
         arguments the derivative is built for."""
         if isinstance(e, gast.Name) and e.id in self.params:
-            if e.id in self.reassigned_params:
+            if e.id in self.rebound_params:
                 return False
             root, keys = e.id, ()
         else:

@@ -1,0 +1,187 @@
+"""Programs that share no memory where it looks as if they might, written as users write
+them: a slice of a list is a new list (a slice of an array is a view, and stays refused
+where it is written through); a list joined and stored back into a dict (``state["hs"] =
+hs + [h]``) is a new list; ``**blk`` over a list of dict displays."""
+
+import numpy as np
+import pytest
+
+import sourcegrad as sg
+
+from .harness import Case, check, params
+
+rng = np.random.default_rng(83)
+
+
+def r(*s):
+    return rng.standard_normal(s)
+
+
+# ------------------------------------------------------------------ a slice of a list
+
+
+def slice_copy_then_item_write(x):
+    hs = [np.sin(x), x * 2.0]
+    a = hs[:]
+    a[0] = np.tanh(x)
+    return np.sum(a[0] * hs[0]) + np.sum(a[1] * hs[1])
+
+
+def slice_copy_then_append(x):
+    hs = [np.sin(x), x * 2.0]
+    a = hs[:]
+    a.append(np.cos(x))
+    a[1] = a[2] * x
+    return np.sum(a[1] * a[2]) + np.sum(hs[1]) * len(hs)
+
+
+def tail_slice_then_item_write(x):
+    hs = [x, x**2, np.exp(x)]
+    rest = hs[1:]
+    rest[0] = rest[0] * 3.0
+    return np.sum(rest[0] + hs[1]) + np.sum(rest[1])
+
+
+def slice_of_a_list_argument(hs, w):
+    a = hs[:]
+    a.append(w * 2.0)
+    a[0] = np.tanh(a[0] * w)
+    return np.sum(a[0] * hs[0]) + np.sum(a[-1] * hs[-1])
+
+
+def copy_method_then_writes(x):
+    hs = [np.sin(x), x * 2.0]
+    a = hs.copy()
+    a.append(x * 3.0)
+    a[0] = x * 4.0
+    return np.sum(a[0] * hs[0]) + np.sum(a[2])
+
+
+def slice_of_an_array_written(x):
+    y = x * 2.0
+    a = y[:]
+    a[0] = 5.0  # REFUSED
+    return np.sum(y * x)
+
+
+def item_of_a_slice_copy_written(x):
+    hs = [x * 1.0, x * 2.0]
+    a = hs[:]
+    a[0][1] = 7.0  # REFUSED
+    return np.sum(hs[0] * x)
+
+
+def item_of_a_slice_copy_updated(x):
+    hs = [x * 1.0, x * 2.0]
+    a = hs[:]
+    a[0] += x  # REFUSED
+    return np.sum(hs[0] * x)
+
+
+# ------------------------------------------------------------------ a new list stored back
+
+
+def rnn_state_in_a_dict(x):
+    state = {"hs": [x * 1.0], "steps": 0}
+    for _ in range(3):
+        hs = state["hs"]
+        h = np.tanh(hs[-1] * 0.5 + x)
+        state["hs"] = hs + [h]
+        state["steps"] = state["steps"] + 1
+    return np.sum(state["hs"][-1]) * state["steps"] + np.sum(state["hs"][1])
+
+
+def rnn_state_argument(x, state):
+    for _ in range(3):
+        hs = state["hs"]
+        h = np.tanh(hs[-1] * x + 0.1)
+        state["hs"] = hs + [h]
+    return np.sum(state["hs"][-1] * state["hs"][0])
+
+
+def old_list_kept_after_store(x):
+    state = {"hs": [np.sin(x)]}
+    hs = state["hs"]
+    state["hs"] = hs + [x * 3.0]
+    return np.sum(state["hs"][-1] * hs[-1]) + len(hs)
+
+
+def list_item_extended_by_plus_equals(x, state):
+    hs = state["hs"]  # REFUSED
+    hs += [np.sin(x)]
+    return np.sum(state["hs"][-1] * x)
+
+
+def array_item_plus_a_list(x, d):
+    v = d["v"]
+    new = v + [1.0, 2.0]
+    return np.sum(new * x)
+
+
+def argument_item_written_in_a_branch(x, state, c):
+    if c > 0:
+        state["w"] = x * 2.0
+    return np.sum(state["w"] * x)
+
+
+# ------------------------------------------------------------------ ** of a list's items
+
+
+def scaled(h, scale=1.0, shift=0.0):
+    return h * scale + shift
+
+
+def blocks_of_displays(p, x):
+    blocks = [{"scale": p["s"] * 2.0, "shift": p["b"]}, {"scale": 0.5, "shift": np.sin(p["b"])}]
+    for blk in blocks:
+        x = scaled(x, **blk)
+    return np.sum(x**2)
+
+
+def blocks_with_other_keys(p, x):
+    blocks = [{"scale": p["s"]}, {"shift": p["b"]}]
+    for blk in blocks:
+        x = scaled(x, **blk)  # REFUSED
+    return np.sum(x**2)
+
+
+def blocks_grown(p, x):
+    blocks = [{"scale": p["s"], "shift": p["b"]}]
+    blocks.append({"scale": 2.0})
+    for blk in blocks:
+        x = scaled(x, **blk)  # REFUSED
+    return np.sum(x**2)
+
+
+WRITE_THROUGH = (sg.SourcegradError, "explicit copy")
+KEYWORDS = (sg.SourcegradError, "pass the keywords one by one")
+P = {"s": 0.7, "b": r(3)}
+
+CASES = [
+    Case("slice_copy_then_item_write", slice_copy_then_item_write, (r(3),), order=2),
+    Case("slice_copy_then_append", slice_copy_then_append, (r(3),), order=2),
+    Case("tail_slice_then_item_write", tail_slice_then_item_write, (r(3),), order=2),
+    Case("slice_of_a_list_argument", slice_of_a_list_argument, ([r(3), r(3)], r(3)), wrt=(0, 1)),
+    Case("copy_method_then_writes", copy_method_then_writes, (r(3),), order=2),
+    Case("slice_of_an_array_written", slice_of_an_array_written, (r(3),), refused=WRITE_THROUGH),
+    Case("item_of_a_slice_copy_written", item_of_a_slice_copy_written, (r(3),),
+         refused=WRITE_THROUGH),
+    Case("item_of_a_slice_copy_updated", item_of_a_slice_copy_updated, (r(3),),
+         refused=WRITE_THROUGH),
+    Case("rnn_state_in_a_dict", rnn_state_in_a_dict, (r(3),), order=2),
+    Case("rnn_state_argument", rnn_state_argument, (r(3), {"hs": [r(3)]}), wrt=(0, 1)),
+    Case("old_list_kept_after_store", old_list_kept_after_store, (r(3),), order=2),
+    Case("list_item_extended_by_plus_equals", list_item_extended_by_plus_equals,
+         (r(3), {"hs": [r(3)]}), refused=(sg.SourcegradError, "store it back")),
+    Case("array_item_plus_a_list", array_item_plus_a_list, (r(2), {"v": r(2)}), wrt=(0, 1)),
+    Case("argument_item_written_in_a_branch", argument_item_written_in_a_branch,
+         (r(3), {"w": r(3)}, 1.0), wrt=(0, 1)),
+    Case("blocks_of_displays", blocks_of_displays, (P, r(3)), wrt=(0, 1)),
+    Case("blocks_with_other_keys", blocks_with_other_keys, (P, r(3)), refused=KEYWORDS),
+    Case("blocks_grown", blocks_grown, (P, r(3)), refused=KEYWORDS),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", params(CASES))
+def test_shared_memory_gaps(case):
+    check(case)
