@@ -1,7 +1,9 @@
 """Programs that share no memory where it looks as if they might, written as users write
 them: a slice of a list is a new list (a slice of an array is a view, and stays refused
 where it is written through); a list joined and stored back into a dict (``state["hs"] =
-hs + [h]``) is a new list; ``**blk`` over a list of dict displays."""
+hs + [h]``) is a new list; ``v *= 2`` of a number read out of a dict or list rebinds ``v``
+(of an array it changes the container's item: refused); ``**blk`` over a list of dict
+displays."""
 
 import numpy as np
 import pytest
@@ -124,6 +126,67 @@ def argument_item_written_in_a_branch(x, state, c):
     return np.sum(state["w"] * x)
 
 
+# ------------------------------------------------------------------ numbers updated in a loop
+
+
+def scale_float_values(x):
+    d = {"a": float(x[0]), "b": x[1] * 2.0}
+    t = 0.0
+    for v in d.values():
+        v *= 2.0
+        t = t + v
+    return t + d["a"] * x[2]
+
+
+def scale_float_items_sorted(x):
+    d = {"a": x[0] * 1.0, "b": x[1] * 3.0}
+    t = 0.0
+    for k, v in sorted(d.items()):
+        v *= x[2]
+        t = t + v * len(k)
+    return t + d["b"]
+
+
+def scale_float_argument_values(x, d):
+    t = 0.0
+    for v in d.values():
+        v *= x[0]
+        t = t + v
+    return t + d["a"] * x[1]
+
+
+def shift_floats_of_a_list(x):
+    hs = [x[0] * 1.0, x[1] * 2.0]
+    t = 0.0
+    for h in hs:
+        h += x[2]
+        t = t + h * h
+    return t + hs[0]
+
+
+def scale_array_values(x):
+    d = {"a": x[:2] * 1.0, "b": x[2:]}
+    for v in d.values():
+        v *= 2.0  # REFUSED
+    return np.sum(d["a"]) * x[2]
+
+
+def scale_mixed_values(x):
+    d = {"a": x[:2] * 1.0, "b": x[2:] * 1.0}
+    d["c"] = float(x[0])
+    for _, v in d.items():
+        v *= 2.0  # REFUSED
+    return np.sum(d["a"]) * x[2]
+
+
+def scale_array_argument_values(x, d):
+    t = 0.0
+    for v in d.values():
+        v *= 2.0  # REFUSED
+        t = t + np.sum(v * x)
+    return t + np.sum(d["a"])
+
+
 # ------------------------------------------------------------------ ** of a list's items
 
 
@@ -155,6 +218,7 @@ def blocks_grown(p, x):
 
 WRITE_THROUGH = (sg.SourcegradError, "explicit copy")
 KEYWORDS = (sg.SourcegradError, "pass the keywords one by one")
+THROUGH_KEYS = (sg.SourcegradError, "for k in d: d[k] = ...")
 P = {"s": 0.7, "b": r(3)}
 
 CASES = [
@@ -176,6 +240,15 @@ CASES = [
     Case("array_item_plus_a_list", array_item_plus_a_list, (r(2), {"v": r(2)}), wrt=(0, 1)),
     Case("argument_item_written_in_a_branch", argument_item_written_in_a_branch,
          (r(3), {"w": r(3)}, 1.0), wrt=(0, 1)),
+    Case("scale_float_values", scale_float_values, (r(4),), order=2),
+    Case("scale_float_items_sorted", scale_float_items_sorted, (r(4),), order=2),
+    Case("scale_float_argument_values", scale_float_argument_values,
+         (r(4), {"a": 0.5, "b": 1.5}), wrt=(0, 1)),
+    Case("shift_floats_of_a_list", shift_floats_of_a_list, (r(4),), order=2),
+    Case("scale_array_values", scale_array_values, (r(4),), refused=THROUGH_KEYS),
+    Case("scale_mixed_values", scale_mixed_values, (r(4),), refused=THROUGH_KEYS),
+    Case("scale_array_argument_values", scale_array_argument_values, (r(2), {"a": r(2)}),
+         refused=THROUGH_KEYS),
     Case("blocks_of_displays", blocks_of_displays, (P, r(3)), wrt=(0, 1)),
     Case("blocks_with_other_keys", blocks_with_other_keys, (P, r(3)), refused=KEYWORDS),
     Case("blocks_grown", blocks_grown, (P, r(3)), refused=KEYWORDS),
