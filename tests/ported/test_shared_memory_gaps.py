@@ -2,8 +2,9 @@
 them: a slice of a list is a new list (a slice of an array is a view, and stays refused
 where it is written through); a list joined and stored back into a dict (``state["hs"] =
 hs + [h]``) is a new list; ``v *= 2`` of a number read out of a dict or list rebinds ``v``
-(of an array it changes the container's item: refused); ``**blk`` over a list of dict
-displays."""
+(of an array it changes the container's item: refused); ``np.add.at`` (a repeated index
+adds as often as it repeats) and ``np.fill_diagonal`` as the item writes they make; ``**blk``
+over a list of dict displays."""
 
 import numpy as np
 import pytest
@@ -187,6 +188,61 @@ def scale_array_argument_values(x, d):
     return t + np.sum(d["a"])
 
 
+# ------------------------------------------------------------------ np.add.at, np.fill_diagonal
+
+
+def histogram_by_add_at(x):
+    counts = np.zeros(4)
+    bins = np.array([0, 1, 1, 3, 1])
+    np.add.at(counts, bins, x * x)
+    return np.sum(counts * np.arange(1.0, 5.0) * counts)
+
+
+def add_at_rows_and_cells(W, v):
+    a = np.tanh(W)
+    np.add.at(a, np.array([2, 0, 2]), v)
+    np.add.at(a, (np.array([1, 1, 0]), np.array([0, 0, 2])), v[0] * 3.0)
+    np.subtract.at(a, [0, 0], 0.5 * v[1])
+    return np.sum(a**2)
+
+
+def embedding_gradient_style(E, tokens, g):
+    dE = np.zeros_like(E)
+    np.add.at(dE, tokens, g * E[tokens])
+    return np.sum(dE * E)
+
+
+def diagonal_set_from_a_vector(x, W):
+    K = np.outer(x, x) + W
+    np.fill_diagonal(K, np.exp(x))
+    return np.sum(K * W)
+
+
+def diagonal_of_a_tall_matrix_repeated(x, W):
+    a = W * x[0]
+    np.fill_diagonal(a, x[1:3])  # two items along a diagonal of three: repeated
+    return np.sum(a * W)
+
+
+def diagonal_of_a_cube(x):
+    a = np.ones((3, 3, 3)) * x[0]
+    np.fill_diagonal(a, np.sin(x[1]))
+    return np.sum(a * a)
+
+
+def diagonal_wrapped(x):
+    a = np.outer(x, x)
+    np.fill_diagonal(a, 0.0, wrap=True)  # REFUSED
+    return np.sum(a)
+
+
+def add_at_into_a_viewed_array(x):
+    a = x * 1.0
+    head = a[:2]
+    np.add.at(a, [0, 0], 1.0)  # REFUSED
+    return np.sum(head * x[:2])
+
+
 # ------------------------------------------------------------------ ** of a list's items
 
 
@@ -249,6 +305,20 @@ CASES = [
     Case("scale_mixed_values", scale_mixed_values, (r(4),), refused=THROUGH_KEYS),
     Case("scale_array_argument_values", scale_array_argument_values, (r(2), {"a": r(2)}),
          refused=THROUGH_KEYS),
+    Case("histogram_by_add_at", histogram_by_add_at, (r(5),), order=2),
+    Case("add_at_rows_and_cells", add_at_rows_and_cells, (r(3, 3), r(3)), wrt=(0, 1),
+         order=2),
+    Case("embedding_gradient_style", embedding_gradient_style,
+         (r(4, 2), np.array([3, 1, 3, 3]), r(4, 2)), wrt=(0, 2)),
+    Case("diagonal_set_from_a_vector", diagonal_set_from_a_vector, (r(3), r(3, 3)), wrt=(0, 1),
+         order=2),
+    Case("diagonal_of_a_tall_matrix_repeated", diagonal_of_a_tall_matrix_repeated,
+         (r(3), r(5, 3)), wrt=(0, 1)),
+    Case("diagonal_of_a_cube", diagonal_of_a_cube, (r(2),), order=2),
+    Case("diagonal_wrapped", diagonal_wrapped, (r(3),),
+         refused=(sg.SourcegradError, "compute the new array and assign it")),
+    Case("add_at_into_a_viewed_array", add_at_into_a_viewed_array, (r(3),),
+         refused=WRITE_THROUGH),
     Case("blocks_of_displays", blocks_of_displays, (P, r(3)), wrt=(0, 1)),
     Case("blocks_with_other_keys", blocks_with_other_keys, (P, r(3)), refused=KEYWORDS),
     Case("blocks_grown", blocks_grown, (P, r(3)), refused=KEYWORDS),
