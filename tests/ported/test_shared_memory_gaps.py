@@ -285,7 +285,7 @@ CASES = [
     Case("copy_method_then_writes", copy_method_then_writes, (r(3),), order=2),
     Case("slice_of_an_array_written", slice_of_an_array_written, (r(3),), refused=WRITE_THROUGH),
     Case("item_of_a_slice_copy_written", item_of_a_slice_copy_written, (r(3),),
-         refused=WRITE_THROUGH),
+         refused=(sg.SourcegradError, "copy the item, `item = a[k].copy()`")),
     Case("item_of_a_slice_copy_updated", item_of_a_slice_copy_updated, (r(3),),
          refused=WRITE_THROUGH),
     Case("rnn_state_in_a_dict", rnn_state_in_a_dict, (r(3),), order=2),
