@@ -92,13 +92,20 @@ def held_item(e):
 def _held_values(fn, values: dict) -> None:
     """Add to ``values`` the values put into a dict at a constant string key (``d["hs"] =
     v``, ``d = {"hs": v}``), under the name :func:`held_item` gives the item; None (not known)
-    for an item of a name bound other than to dict displays (a global, a loop variable) or
-    written at a key known only when it runs. An argument's items are known from the example
-    arguments, and the values put in (:func:`list_names`)."""
+    for an item of a name bound other than to dict displays (a global, a loop variable),
+    written at a key known only when it runs, or whose method may change it. An argument's
+    items are known from the example arguments, and the values put in (:func:`list_names`)."""
     params = {a.id for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs}
     held: dict = {}
     opaque = set()
     for node in S.walk(fn):
+        if (
+            isinstance(node, gast.Call)
+            and isinstance(node.func, gast.Attribute)
+            and isinstance(node.func.value, gast.Name)
+            and node.func.attr not in ("get", "keys", "values", "items", "copy")
+        ):
+            opaque.add(node.func.value.id)  # `d.setdefault("hs", v)`: changed by a method
         if not isinstance(node, gast.Assign):
             continue
         for t in node.targets:

@@ -23,7 +23,8 @@ _ARRAY_ATTRIBUTES = frozenset({"T", "shape", "ndim", "size", "dtype", "real", "i
 
 class PathReads:
     """Path reads. Expects of the builder: ``p`` (the parsed function), ``fn``, ``params``,
-    ``examples``, ``item_examples``, ``pending_items``, ``loop_getters``, ``names``, ``env``, ``local_names``, ``reassigned_params``, ``rebound_params``, ``list_names``,
+    ``examples``, ``item_examples``, ``pending_items``, ``loop_getters``, ``names``, ``env``,
+    ``local_names``, ``reassigned_params``, ``rebound_params``, ``list_names``,
     ``loop_spans``, ``paths``, ``path_of``, ``path_syntax``, ``user_vars``, ``depth``,
     ``out``, ``top_out``, and the methods ``emit`` and ``refuse``."""
 
