@@ -289,6 +289,8 @@ def _refuse_sequence_sums(core: Core, varied: dict) -> None:
         )
 
     def array(atom) -> bool:  # made by NumPy or arithmetic: `array + [1.0, 2.0]` adds
+        if isinstance(atom, gast.Name) and isinstance(example_value(core, atom.id), np.ndarray):
+            return True  # an argument's array read by path (`v = d["v"]`)
         values = made.get(atom.id, ()) if isinstance(atom, gast.Name) else (atom,)
         return bool(values) and all(_array_valued(v) for v in values)
 

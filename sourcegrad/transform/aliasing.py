@@ -45,7 +45,7 @@ def _view_function(func) -> bool:
 
 
 def aliases_of_written(
-    fn, written: set | None = None, viewed_argument=None, containers=None
+    fn, written: set | None = None, viewed_argument=None, containers=None, lists=frozenset()
 ) -> dict:
     """For each name written into (``x[k] = v``; or each name of ``written``), the names that
     may share its memory (``y = x``, ``y = x[1:]``, ``y = x.T``, ``for y in x``,
@@ -56,7 +56,9 @@ def aliases_of_written(
     holds a dict or a list (every assignment makes one) is no link (``h = hs[t - 1]``, then
     ``hs[t] = ...``): a new item put into the container leaves the item read before as it
     was; not where an item is updated (``hs[k] += v`` changes an array item in place).
-    :func:`item_aliases` gives the links of a write into an item of an item."""
+    A slice of a name of ``lists`` (names known to hold lists) is a new list, no link either
+    (``a = hs[:]``, then ``a[0] = v``). :func:`item_aliases` gives the links of a write into
+    an item of an item."""
     if written is None:
         written = {
             n.value.id
@@ -69,18 +71,20 @@ def aliases_of_written(
     dicts = _dict_names(fn)
     if containers is None:
         containers = _dict_names(fn, _makes_container) - _updated_items(fn)
+    updated = _updated_items(fn)
+    known = (containers, set(lists) - updated, updated)
     for node in S.walk(fn):
         if isinstance(node, gast.Assign) and get_fact(node, "item_write") is not None:
             continue  # the item written into and put back: no other name holds it
         if isinstance(node, gast.Assign):
             for target, value in _assigned_pairs(node.targets, node.value):
                 link = (target, value, node.lineno)
-                _assignment_aliases(link, written, out, viewed_argument, containers)
+                _assignment_aliases(link, written, out, viewed_argument, known)
             _chained_aliases(node, written, out)
         elif isinstance(node, gast.NamedExpr) and getattr(node, "lineno", None) is not None:
             # (one sourcegrad made has no line: `(f_1 := layer.f)(h)` names a callee)
             link = (node.target, node.value, node.lineno)
-            _assignment_aliases(link, written, out, viewed_argument, containers)
+            _assignment_aliases(link, written, out, viewed_argument, known)
         elif isinstance(node, gast.For) and getattr(node.iter, "id", None) not in dicts:
             _iteration_aliases(node, written, out)  # (a loop over a dict's keys shares nothing)
         elif (
@@ -298,10 +302,15 @@ def _chained_aliases(node, written: set, out: dict) -> None:
                 _add(out, name, other, node.lineno)
 
 
-def _assignment_aliases(link, written: set, out: dict, viewed, containers: set) -> None:
+def _assignment_aliases(link, written: set, out: dict, viewed, known: tuple) -> None:
     """The links that ``target = value`` at ``line`` (``link``) makes (see
-    :func:`aliases_of_written`); ``containers``: the names that always hold a dict or list."""
+    :func:`aliases_of_written`); ``known``: the names that always hold a dict or list, and
+    the names known to hold lists none of whose items is updated in place, and the names
+    whose items are updated in place (``hs[k] += v``)."""
     target, value, line = link
+    containers, lists, updated = known
+    if _slice_of(value, lists) and isinstance(target, gast.Name) and target.id not in updated:
+        return  # `a = hs[:]`: a new list (its items are shared: a loop over it is a link)
     holder = target.value if isinstance(target, gast.Subscript) else target
     for name in _stored_names(value, whole=isinstance(target, gast.Subscript)):
         if name in written and S.text(holder) != name:
@@ -339,6 +348,15 @@ def _link(target, value, src: str, line, written: set, out: dict) -> None:
     if target.id in written:
         # `z = y` (or a view of y), then `z[k] = v`: Python would change y too
         _add(out, target.id, src, line)
+
+
+def _slice_of(value, lists: set) -> bool:
+    """Whether ``value`` is a slice of a name in ``lists`` (``hs[1:]``)."""
+    return (
+        isinstance(value, gast.Subscript)
+        and isinstance(value.slice, gast.Slice)
+        and getattr(value.value, "id", None) in lists
+    )
 
 
 def _is_element(value) -> bool:

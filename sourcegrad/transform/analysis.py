@@ -71,13 +71,15 @@ def analyze(
     if not core.forward:
         mask_where_branches(core, ops, ranks)
     refuse_unmodelled_writes(core, (ops, varied, active, ranks, local_names(core)))
+    deep: list = []  # the ranks through containers' items, worked out where needed
     for name, message, line in core.alias_checks:
-        if (
-            name is not None
-            and ranks.get(name) is None
-            and _checked_when_run(core, name, (message, line))
-        ):
-            continue
+        if name is not None and ranks.get(name) is None:
+            if not deep:
+                deep.append(infer_ranks(core, ops, example_args, through_items=True))
+            if deep[0].get(name) == 0:
+                continue  # a number read out of a container (`for v in d.values()`)
+            if _checked_when_run(core, name, (message, line)):
+                continue
         if name is None or ranks.get(name) != 0:
             raise UnsupportedSyntaxError(message, core.parsed.filename, line)
     shapes = _shape_classes(core, ops, ranks)

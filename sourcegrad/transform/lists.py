@@ -27,6 +27,7 @@ import numpy as np
 from ..errors import UnsupportedSyntaxError
 from . import syntax as S
 from .dicts import lower_dict_operations
+from .list_kinds import list_names, makes_list
 from .walk import rewrite_blocks
 
 
@@ -36,7 +37,7 @@ def lower_list_operations(fn: gast.FunctionDef, names: S.NameGen, examples=None,
     hold lists. ``builds(func)``: whether a call of ``func`` makes an object of a class (which
     may hold the lists handed to it)."""
     lower_dict_operations(fn, names, examples)
-    lists, kinds = _list_names(fn, examples)
+    lists, kinds = list_names(fn, examples)
     shared = shared_list(fn, lists, builds)
     if shared is not None:
         stmt, message = shared
@@ -83,140 +84,6 @@ _SEQUENCE_TAKERS = frozenset(
 )  # fmt: skip
 
 
-def _list_names(fn, examples) -> tuple:
-    """``(lists, (ints, numbers))``: the names known to hold lists, ints and numbers or
-    arrays (a list times an int repeats it, a list times anything else is NumPy's elementwise
-    product; a list plus a number or array adds elementwise)."""
-    params = [a.id for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs]
-    values = _assigned_values(fn)
-    example = dict(zip(params, examples)) if examples is not None else {}
-    ints = _fixed_point(
-        values, {p for p, v in example.items() if type(v) is int}, params, _is_int_like
-    )
-    arrays = {p for p, v in example.items() if isinstance(v, (np.ndarray, np.generic, float))}
-    numbers = _fixed_point(values, arrays, params, lambda v, known: _numeric(v, known, ints))
-    list_args = {p for p, v in example.items() if type(v) is list}
-    kinds = (ints, numbers)
-    lists = _fixed_point(values, list_args, params, lambda v, known: _makes_list(v, known, kinds))
-    return lists, kinds
-
-
-def _assigned_values(fn) -> dict:
-    """name -> the values assigned to it (None for one not known: an unpacked item, a loop
-    variable other than a ``range``'s)."""
-    values: dict = {}
-    for node in S.walk(fn):
-        if isinstance(node, gast.Assign):
-            for t in node.targets:
-                if isinstance(t, gast.Name):
-                    values.setdefault(t.id, []).append(node.value)
-                else:
-                    for n in S.walk(t):
-                        if isinstance(n, gast.Name):
-                            values.setdefault(n.id, []).append(None)  # unknown
-        elif (
-            isinstance(node, gast.For)
-            and isinstance(node.target, gast.Name)
-            and _is_range(node.iter)
-        ):
-            values.setdefault(node.target.id, []).append(S.const(0))  # an int
-        elif isinstance(node, (gast.AugAssign, gast.AnnAssign, gast.For, gast.NamedExpr)):
-            target = node.target
-            for n in S.walk(target):
-                if isinstance(n, gast.Name) and not (
-                    isinstance(node, gast.AugAssign) and isinstance(node.op, (gast.Add, gast.Mult))
-                ):
-                    values.setdefault(n.id, []).append(None)
-    return values
-
-
-def _fixed_point(values: dict, given: set, params: list, holds) -> set:
-    """The names every assigned value of which ``holds(value, known)``, grown from ``given``
-    to a fixed point (a list made from lists is a list); other arguments are not known."""
-    known: set = set()
-    changed = True
-    while changed:
-        changed = False
-        for name in set(values) | given:
-            if name in known or (name in params and name not in given):
-                continue
-            if all(v is not None and holds(v, known) for v in values.get(name, ())):
-                known.add(name)
-                changed = True
-    return known
-
-
-def _is_range(e) -> bool:
-    return isinstance(e, gast.Call) and isinstance(e.func, gast.Name) and e.func.id == "range"
-
-
-_INT_OPS = (gast.Add, gast.Sub, gast.Mult, gast.FloorDiv, gast.Mod)
-
-
-def _is_int_like(e, ints) -> bool:
-    """Whether ``e`` is sure to be an int: a literal, ``len(...)``, ``int(...)``, an item of a
-    ``.shape``, a name known to hold one, and integer arithmetic of those."""
-    if isinstance(e, gast.Constant):
-        return type(e.value) in (int, bool)
-    if isinstance(e, gast.Name):
-        return e.id in ints
-    if isinstance(e, gast.Call) and isinstance(e.func, gast.Name):
-        return e.func.id in ("len", "int")
-    if isinstance(e, gast.Subscript) and isinstance(e.value, gast.Attribute):
-        return e.value.attr == "shape"
-    if isinstance(e, gast.BinOp) and isinstance(e.op, _INT_OPS):
-        return _is_int_like(e.left, ints) and _is_int_like(e.right, ints)
-    if isinstance(e, gast.UnaryOp) and isinstance(e.op, (gast.USub, gast.UAdd)):
-        return _is_int_like(e.operand, ints)
-    return False
-
-
-def _makes_list(e, lists, kinds=(frozenset(), frozenset())) -> bool:
-    """Whether ``e`` makes a list, given the names known to hold ``lists`` and the names
-    ``kinds`` knows to hold ints and numbers (or arrays)."""
-    ints, numbers = kinds
-    if isinstance(e, (gast.List, gast.ListComp)):
-        return True
-    if isinstance(e, gast.Name):
-        return e.id in lists
-    if isinstance(e, gast.Call) and isinstance(e.func, gast.Name) and e.func.id == "list":
-        return True
-    if isinstance(e, gast.Subscript) and isinstance(e.slice, gast.Slice):
-        return _makes_list(e.value, lists)
-    if isinstance(e, gast.BinOp) and isinstance(e.op, gast.Add):
-        left, right = _makes_list(e.left, lists, kinds), _makes_list(e.right, lists, kinds)
-        # `array + [1.0, 2.0]` adds elementwise: a list joins only what may be a list
-        return (left and not _numeric(e.right, numbers, ints)) or (
-            right and not _numeric(e.left, numbers, ints)
-        )
-    if isinstance(e, gast.BinOp) and isinstance(e.op, gast.Mult):
-        # `[h] * n` repeats; `array * [1.0, 2.0]` multiplies elementwise
-        return (_makes_list(e.left, lists, kinds) and _is_int_like(e.right, ints)) or (
-            _makes_list(e.right, lists, kinds) and _is_int_like(e.left, ints)
-        )
-    return False
-
-
-def _numeric(e, numbers, ints=frozenset()) -> bool:
-    """Whether ``e`` is sure not to be a list: a number, arithmetic, a NumPy call, a name in
-    ``numbers`` or ``ints``."""
-    if isinstance(e, gast.Constant):
-        return isinstance(e.value, (int, float, complex))
-    if isinstance(e, gast.Name):
-        return e.id in numbers or e.id in ints
-    if isinstance(e, gast.BinOp) and isinstance(e.op, gast.Add):
-        return _numeric(e.left, numbers, ints) or _numeric(e.right, numbers, ints)
-    if isinstance(e, gast.BinOp) and isinstance(e.op, gast.Mult):  # not `[h] * n`
-        left, right = _numeric(e.left, numbers, ints), _numeric(e.right, numbers, ints)
-        return (left and right) or any(
-            known and not _is_int_like(side, ints)
-            for known, side in ((left, e.left), (right, e.right))
-        )
-    if isinstance(e, (gast.BinOp, gast.UnaryOp)):
-        return True
-    return S.calls_module(e, (*S.ARRAY_MODULES, "math"))
-
-
 #: the list methods that change the list in place
 _MUTATORS = frozenset({"append", "extend", "insert", "pop", "reverse", "remove", "clear", "sort"})
 
@@ -237,6 +104,8 @@ def shared_list(fn: gast.FunctionDef, lists: set, builds=None):
                 by_method.setdefault(owner.id, []).append(n.lineno)
         elif isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
             changes.setdefault(n.target.id, []).append(n.lineno)
+            if n.target.id in lists:  # a list's `+=` and `*=` change it in place
+                by_method.setdefault(n.target.id, []).append(n.lineno)
         elif isinstance(n, (gast.For, gast.While)):
             loops.append(n)
         elif isinstance(n, gast.Assign):
@@ -247,7 +116,7 @@ def shared_list(fn: gast.FunctionDef, lists: set, builds=None):
             if isinstance(t, gast.Name):
                 bound.setdefault(t.id, []).append(n.lineno)
     for n in assigns:
-        held = _held_item_changed(n, (by_method, bound), loops)
+        held = _held_item_changed(n, (by_method, bound), loops, lists)
         if held is not None:
             return n, held
         for src, shown in _shared_by(n, lists, builds):
@@ -273,16 +142,19 @@ _CONTAINER_MUTATORS = frozenset(
 )  # fmt: skip
 
 
-def _held_item_changed(assign, lines: tuple, loops: list):
+def _held_item_changed(assign, lines: tuple, loops: list, lists: set):
     """The message for ``hs = d["hs"]`` (or ``hs = self.hs``) followed by ``hs.append(...)``
     (a list's or dict's method that changes it in place) before ``hs`` is bound again: Python
     changes the container's item too, the derivative only the name's value. None where
-    ``assign`` is not such a read. ``lines``: name -> lines of such changes, name -> lines
-    where it is assigned."""
+    ``assign`` is not such a read, or reads a slice of one of the ``lists`` (``a = hs[:]``: a
+    new list). ``lines``: name -> lines of such changes, name -> lines where it is assigned."""
     by_method, bound = lines
     value = assign.value
     if not (isinstance(value, (gast.Subscript, gast.Attribute)) and S.names_in(value)):
         return None
+    if isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Slice):
+        if makes_list(value, lists):
+            return None  # a slice of a list is a new list
     for t in assign.targets:
         if not isinstance(t, gast.Name):
             continue
@@ -377,7 +249,7 @@ class _Lowering:
         return rewrite_blocks(stmts, self.statement)
 
     def is_list(self, e) -> bool:
-        return _makes_list(e, self.lists, self.kinds)
+        return makes_list(e, self.lists, self.kinds)
 
     def statement(self, s) -> list:
         popped = self.hoisted_pop(s)
@@ -417,6 +289,11 @@ class _Lowering:
             popped = _popped_at(value)
             if popped is not None and popped[0] in self.lists and isinstance(target, gast.Name):
                 return self.pop(target, *popped)
+            if isinstance(target, (gast.Subscript, gast.Attribute)) and self.is_list(value):
+                if isinstance(value, gast.BinOp):  # `d["hs"] = hs + [h]`: a new list put in
+                    joined = self.names.fresh("joined")
+                    stored = gast.Assign(targets=[target], value=S.name(joined), type_comment=None)
+                    return [*self.statement(_assign(joined, value)), stored]
             if isinstance(target, gast.Name) and isinstance(value, gast.BinOp):
                 if isinstance(value.op, gast.Add) and self.is_list(value):
                     return self.concatenated(target.id, value.left, value.right)

@@ -510,8 +510,14 @@ class StatementLowering:
                     user_name,
                     other,
                     line,
-                    f"make the value made at line {line} an explicit copy (add `.copy()` "
-                    "there), or write through one name only",
+                    f"make the value made at line {line} an explicit copy (add `.copy()` there"
+                    + (
+                        f"; a copy of a list holds the same items: copy the item, `item = "
+                        f"{user_name}[k].copy()`, write into it, then `{user_name}[k] = item`"
+                        if through_item
+                        else ""
+                    )
+                    + "), or write through one name only",
                 )
             )
             if not element:

@@ -180,9 +180,11 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         lower_writes(fn, parsed, set(self.params) | _stored(fn) | nested, writes_names)
         stored = _stored(fn)
         self.local_names = set(self.params) | stored | nested
-        # an argument assigned anywhere is read as a value, never by path: in a loop, its
-        # path read would be made once before the loop, from the value it had on entry
-        self.reassigned_params = set(self.params) & stored
+        # an argument assigned anywhere, or written into in a loop or branch, is read as a
+        # value, never by path: in a loop, its path read would be made once before the loop,
+        # from the value it had on entry
+        self.reassigned_params = set(self.params) & (stored | rebound_in_compound(fn.body))
+        self.rebound_params = set(self.params) & stored  # (an item write keeps a dict a dict)
         self.names = S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure))
         self.env = {p: p for p in self.params}
         self.unversioned = rebound_in_compound(fn.body) | S.captured_names(fn)
@@ -206,7 +208,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         """The names that may share memory with names written into, and the loops' line
         spans (a write in a loop may come after a link made later in the loop's body)."""
         viewed = self.viewed_argument
-        self.aliases = aliases_of_written(fn, viewed_argument=viewed)
+        self.aliases = aliases_of_written(fn, viewed_argument=viewed, lists=self.list_names)
         self.item_aliases = item_aliases(fn, viewed)
         self.augmented_aliases = aliases_of_written(fn, augmented_names(fn), viewed)
         self.loop_spans = [

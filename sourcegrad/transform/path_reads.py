@@ -13,6 +13,7 @@ import numpy as np
 from ..runtime.signature import rank_signature
 from . import syntax as S
 from .parse import UNRESOLVED, resolve
+from .walk import listed_dict_keys
 
 #: what :meth:`PathReads.example_value` returns for a value it cannot tell
 UNKNOWN = object()
@@ -22,7 +23,8 @@ _ARRAY_ATTRIBUTES = frozenset({"T", "shape", "ndim", "size", "dtype", "real", "i
 
 class PathReads:
     """Path reads. Expects of the builder: ``p`` (the parsed function), ``fn``, ``params``,
-    ``examples``, ``item_examples``, ``pending_items``, ``loop_getters``, ``names``, ``env``, ``local_names``, ``reassigned_params``, ``list_names``,
+    ``examples``, ``item_examples``, ``pending_items``, ``loop_getters``, ``names``, ``env``,
+    ``local_names``, ``reassigned_params``, ``rebound_params``, ``list_names``,
     ``loop_spans``, ``paths``, ``path_of``, ``path_syntax``, ``user_vars``, ``depth``,
     ``out``, ``top_out``, and the methods ``emit`` and ``refuse``."""
 
@@ -90,7 +92,7 @@ class PathReads:
         argument (its example decides), not a list the function builds."""
         if not isinstance(e, gast.Name) or e.id not in self.local_names:
             return False
-        if e.id in self.params and e.id not in self.reassigned_params:
+        if e.id in self.params and e.id not in self.rebound_params:
             return self.examples is None
         if e.id in self.list_names or e.id in self.path_of_user():
             return False
@@ -119,7 +121,7 @@ class PathReads:
         """Whether ``e`` reads (through constant keys) an argument that is a dict in the
         arguments the derivative is built for."""
         if isinstance(e, gast.Name) and e.id in self.params:
-            if e.id in self.reassigned_params:
+            if e.id in self.rebound_params:
                 return False
             root, keys = e.id, ()
         else:
@@ -190,6 +192,9 @@ class PathReads:
         ``*name`` and ``**name`` can be spliced (:meth:`track_binding`)."""
         items = self.example_value(it)
         self.pending_items.pop(name, None)
+        keys = listed_dict_keys(self.fn, it.id) if isinstance(it, gast.Name) else None
+        if keys is not None and it.id not in self.params:  # a list of dict displays
+            items = [dict.fromkeys(keys, UNKNOWN)]
         if isinstance(items, (list, tuple)) and items:
             if len({repr(rank_signature(x)) for x in items}) == 1:
                 self.pending_items[name] = items[0]

@@ -316,3 +316,45 @@ class OwnNodes:
             changed = True
         if changed:
             self._slots = None
+
+
+def listed_dict_keys(fn, name: str):
+    """The constant string keys every item of the list ``name`` holds, where ``fn`` binds
+    ``name`` once, to a display of dict displays that all have those keys in that order
+    (``blocks = [{"w": a, "b": c}, {"w": d, "b": e}]``), and changes it nowhere else (no item
+    write, method call or other binding); else None."""
+    bound, keys = 0, None
+    for node in S.walk(fn):
+        if isinstance(node, gast.Assign) and any(name in S.names_in(t) for t in node.targets):
+            bound += 1
+            value = node.value
+            if len(node.targets) != 1 or not isinstance(node.targets[0], gast.Name):
+                return None
+            if not isinstance(value, (gast.List, gast.Tuple)) or not value.elts:
+                return None
+            found = {repr(_constant_keys(item)) for item in value.elts}
+            keys = _constant_keys(value.elts[0])
+            if len(found) != 1 or keys is None:
+                return None
+        elif isinstance(node, (gast.AugAssign, gast.AnnAssign, gast.For, gast.NamedExpr)):
+            if name in S.names_in(node.target):
+                return None
+        elif (
+            isinstance(node, gast.Attribute)
+            and isinstance(node.value, gast.Name)
+            and node.value.id == name
+        ):
+            return None  # `blocks.append(...)`, any method of the list
+        elif isinstance(node, gast.Subscript) and not isinstance(node.ctx, gast.Load):
+            if name in S.names_in(node.value):
+                return None
+    return keys if bound == 1 else None
+
+
+def _constant_keys(value):
+    """The keys of a dict display whose keys are all constant strings, else None."""
+    if isinstance(value, gast.Dict) and all(
+        isinstance(k, gast.Constant) and type(k.value) is str for k in value.keys
+    ):
+        return list(dict.fromkeys(k.value for k in value.keys))
+    return None

@@ -12,6 +12,10 @@ array's memory):
 * ``np.fill_diagonal(y, c)`` with ``c`` a number written as a literal (``0.0``, ``-1``,
   ``np.inf``): ``y[np.diag_indices(min(y.shape), y.ndim)] = c``, the items NumPy writes
   (the leading square's diagonal of a matrix, every axis's for equal lengths);
+* ``np.add.at(y, idx, v)`` (any ufunc of two operands): a loop over the positions ``y[idx]``
+  selects, each combined in turn (a repeated index as often as it repeats);
+* ``np.fill_diagonal(y, v)`` of any other ``v``: ``y[np.diag_indices(...)] = ...`` of ``v``'s
+  items, repeated or cut to the diagonal's length;
 * ``y.sort(...)``: ``y[...] = np.sort(y, ...)`` where ``y`` is an array when it runs (a
   branch on ``isinstance(y, np.ndarray)``; a list is sorted as written);
 * ``xs[t][k] = v`` (a write into an item of an item, ``+=`` too, any depth):
@@ -20,9 +24,10 @@ array's memory):
 
 A call with ``out=`` whose result is read, whose output is not a plain name, or that also
 takes ``where=`` is refused with the user's line. :func:`refuse_unmodelled_writes` refuses,
-in analysis, the writes left (a list's ``sort()``, ``np.put``, ``np.add.at``, ``shuffle``,
-...) where they touch a differentiated value, or write into an array that a differentiated
-operation read before (its adjoint would read the array as written).
+in analysis, the writes left (a list's ``sort()``, ``np.put``, ``np.negative.at``,
+``shuffle``, ``np.fill_diagonal(..., wrap=True)``, ...) where they touch a differentiated
+value, or write into an array that a differentiated operation read before (its adjoint would
+read the array as written).
 """
 
 from __future__ import annotations
@@ -71,7 +76,10 @@ def lower_writes(fn, parsed, local_names: set, names: S.NameGen) -> None:
                         setattr(stmt, attr, lower(inner))
                 _refuse_output_read(stmt, parsed, local_names)
                 _refuse_held_container_change(stmt, parsed, local_names)
-            out.extend(_item_of_item(_lowered(stmt, parsed, local_names), names))
+            for lowered in _indexed(
+                _lowered(stmt, parsed, local_names), parsed, local_names, names
+            ):
+                out.extend(_item_of_item(lowered, names))
         return out
 
     fn.body = lower(fn.body)
@@ -112,6 +120,69 @@ def _refuse_held_container_change(stmt, parsed, local_names: set) -> None:
             parsed.filename,
             node.lineno,
         )
+
+
+#: ``ufunc.at(a, idx, v)``: each position ``a[idx]`` selects, in order, combined with the item
+#: of ``v`` broadcast to it (a position selected twice is combined twice, as NumPy does)
+_UFUNC_AT = """
+{pos} = np.arange(np.size({a})).reshape(np.shape({a}))[{idx}]
+{val} = np.ravel(np.broadcast_to({v}, np.shape({pos})))
+{at} = np.ravel({pos})
+{flat} = {a}.flatten()
+for {i} in range(len({at})):
+    {j} = {at}[{i}]
+    {flat}[{j}] = {ufunc}({flat}[{j}], {val}[{i}])
+{a}[...] = {flat}.reshape(np.shape({a}))
+"""
+
+#: ``np.fill_diagonal(a, v)``: ``v``'s items, repeated or cut to the diagonal's length
+_FILL_DIAGONAL = """
+{val} = {v}
+assert np.ndim({a}) == 2 or np.ndim({a}) > 2 and min(np.shape({a})) == max(np.shape({a})), \
+    "fill_diagonal: the array must be 2-d, or have dimensions all of the same length"
+{pos} = np.diag_indices(min(np.shape({a})), np.ndim({a}))
+{a}[{pos}] = np.take({val}, np.arange(len({pos}[0])) % np.size({val}))
+"""
+
+
+def _indexed(stmt, parsed, local_names, names: S.NameGen) -> list:
+    """``np.add.at(a, idx, v)`` (any ufunc of two operands) and ``np.fill_diagonal(a, v)``
+    (``a`` a name of the function) as the item writes that compute the same ``a``
+    (:data:`_UFUNC_AT`, :data:`_FILL_DIAGONAL`); ``[stmt]`` for anything else, or where
+    ``np``, ``range``, ``len``, ``min`` or ``max`` are not NumPy and the builtins."""
+    call = stmt.value if isinstance(stmt, gast.Expr) else None
+    if not (
+        isinstance(call, gast.Call)
+        and call.args
+        and isinstance(call.args[0], gast.Name)
+        and not call.keywords
+        and not any(isinstance(a, gast.Starred) for a in call.args)
+        and resolve(parsed, S.name("np"), local_names) is np
+        and all(
+            resolve(parsed, S.name(b.__name__), local_names) is b for b in (range, len, min, max)
+        )
+    ):
+        return [stmt]
+    func = call.func
+    ufunc = resolve(parsed, func.value, local_names) if isinstance(func, gast.Attribute) else None
+    parts = {"a": call.args[0].id}
+    if isinstance(ufunc, np.ufunc) and func.attr == "at" and ufunc.nin == 2 and len(call.args) == 3:
+        template = _UFUNC_AT
+        parts |= {"idx": call.args[1], "v": call.args[2], "ufunc": func.value}
+    elif resolve(parsed, func, local_names) is np.fill_diagonal and len(call.args) == 2:
+        template = _FILL_DIAGONAL
+        parts["v"] = call.args[1]
+    else:
+        return [stmt]
+    text = {k: v if isinstance(v, str) else f"({S.text(v)})" for k, v in parts.items()}
+    fresh = {k: names.fresh(k) for k in ("pos", "val", "at", "flat", "i", "j")}
+    body = gast.parse(template.format(**text, **fresh)).body
+    for node in body:
+        for sub in S.walk(node):
+            if isinstance(sub, (gast.stmt, gast.expr)):
+                sub.lineno = stmt.lineno
+                sub.end_lineno = getattr(stmt, "end_lineno", None) or stmt.lineno
+    return body
 
 
 def _item_of_item(stmt, names: S.NameGen) -> list:

@@ -416,7 +416,7 @@ def augassign_repeated_index(x):
 
 def ufunc_add_at(x):
     y = np.zeros(3)
-    np.add.at(y, [0, 0, 1], x[:3])  # REFUSED
+    np.add.at(y, [0, 0, 1], x[:3])
     return np.sum(y**2)
 
 
@@ -670,12 +670,7 @@ CASES = [
     Case("cumulative_product_write", cumulative_product_write, (X,), order=2),
     Case("setitem_repeated_index", setitem_repeated_index, (X,), order=2),
     Case("augassign_repeated_index", augassign_repeated_index, (X,), order=2),
-    Case(
-        "ufunc_add_at",
-        ufunc_add_at,
-        (X,),
-        refused=(sg.UnsupportedSyntaxError, "for i, k in enumerate(idx)"),
-    ),
+    Case("ufunc_add_at", ufunc_add_at, (X,), order=2),
     Case("setitem_broadcast", setitem_broadcast, (X,), order=2),
     Case("setitem_negative_step", setitem_negative_step, (X,), order=2),
     Case("setitem_2d_fancy", setitem_2d_fancy, (M,), order=2),

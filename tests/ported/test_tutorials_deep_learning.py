@@ -440,6 +440,14 @@ CASES = [
     ),
 ]
 
+
+def blocks_built_inside(p, x):
+    blocks = [{"scale": p["s"] * 2.0, "shift": p["b"]}, {"scale": 0.5, "shift": p["b"]}]
+    for blk in blocks:
+        x = scaled(x, **blk)
+    return np.sum(x**2)
+
+
 REGRESSIONS = [
     Case("dict_display_kwargs", dict_display_kwargs, (rn(3, 2), X), order=2),
     Case(
@@ -468,31 +476,13 @@ REGRESSIONS = [
         order=2,
     ),
     Case("split_heads_zip", split_heads_zip, (rn(3, 12), rn(2, 3)), order=2),
-]
-
-
-def blocks_built_inside(p, x):
-    blocks = [{"scale": p["s"] * 2.0, "shift": p["b"]}, {"scale": 0.5, "shift": p["b"]}]
-    for blk in blocks:
-        x = scaled(x, **blk)
-    return np.sum(x**2)
-
-
-LEFT = [
     Case(
         "star_star_of_a_built_list_item",
         blocks_built_inside,
         ({"s": 0.7, "b": rn(3)}, rn(3)),
-        xfail="`**blk` of an item of a list of dict displays the function builds: its keys "
-        "are known only for displays bound to a name and for argument items "
-        "(sourcegrad/transform/lower_expressions.py star_keywords)",
+        order=2,
     ),
 ]
-
-
-@pytest.mark.parametrize("case", params(LEFT))
-def test_left_for_later(case):
-    check(case)
 
 
 @pytest.mark.parametrize("case", params(CASES))

@@ -120,7 +120,7 @@ def norm_method_with_parameters(mu, sigma, x):
 
 def gp_fill_diagonal(log_noise, X, y):
     K = np.exp(-0.5 * (X[:, None] - X[None, :]) ** 2)
-    np.fill_diagonal(K, K.diagonal() + np.exp(log_noise))  # REFUSED
+    np.fill_diagonal(K, K.diagonal() + np.exp(log_noise))
     return 0.5 * y @ np.linalg.solve(K, y) + 0.5 * np.linalg.slogdet(K)[1]
 
 
@@ -243,7 +243,7 @@ CASES = [
         "fill_diagonal_kernel",
         gp_fill_diagonal,
         (-1.0, np.linspace(0, 1, 5), r(5)),
-        refused=(sg.UnsupportedSyntaxError, "compute the new array and assign it instead"),
+        order=2,
     ),
     Case("diagonal_added", gp_diagonal_added, (-1.0, np.linspace(0, 1, 5), r(5)), order=2),
     Case("math_fsum", fsum_energy, (r(4),), order=2),
