@@ -208,18 +208,13 @@ SEQ = Sequential([Lin(r(3, 3)), Drop((r(4, 3) > 0).astype(float)), Lin(r(3, 2))]
 
 CASES = [
     Case(
-        "plain_class_built_inside_refused",
+        "plain_class_built_inside",
         plain_built_inside,
         (r(3, 2), r(2), r(4, 3)),
         wrt=(0, 1),
-        refused=(sg.NoRuleError, "declare it as a dataclass"),
+        order=2,
     ),
-    Case(
-        "plain_class_in_wrt_refused",
-        plain_passed_in,
-        (PlainDense(r(3, 2), r(2)), r(4, 3)),
-        refused=(sg.WrtTypeError, "make PlainDense a dataclass"),
-    ),
+    Case("plain_class_in_wrt", plain_passed_in, (PlainDense(r(3, 2), r(2)), r(4, 3)), order=2),
     Case(
         "plain_object_as_constant",
         plain_weights_of_plain,

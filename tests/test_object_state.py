@@ -1,0 +1,104 @@
+"""Objects whose methods keep state in ``self``, called for their effect.
+
+A method called as a statement (its result dropped) is not differentiated: its store into
+``self`` happens, and a later read of the attribute would be a constant to the derivative (a
+silent zero gradient). Such a call is refused where it is given a differentiated value and
+the object is read after it; the way out it gives is differentiated; a method that keeps
+only constants, or whose object is not read again, runs as written."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sourcegrad as sg
+
+from .ported.harness import Case, check, params
+
+
+class Counter:
+    def __init__(self):
+        self.n = 0.0
+        self.calls = 0
+
+    def add(self, v):
+        self.n += v
+
+    def tick(self):
+        self.calls += 1
+
+
+class Accumulator:
+    total = 0.0
+
+    def add(self, v):
+        self.total = self.total + v
+
+
+class Log:
+    def __init__(self):
+        self.seen = []
+
+    def record(self, v):
+        self.seen.append(v)
+
+
+LOG = Log()
+
+
+def counted(w, x):
+    c = Counter()
+    for i in range(3):
+        c.add(np.sum(x * w) * i)  # REFUSED
+    return c.n
+
+
+def accumulated(w, x):
+    a = Accumulator()
+    a.add(np.sum(np.sin(x * w)))  # REFUSED
+    return a.total
+
+
+def counter_argument(w, x, c):
+    c.add(np.sum(x * w))  # REFUSED
+    return np.sum(w**2) + c.n
+
+
+def counted_in_a_local(w, x):
+    """The way out: the value kept in a local variable of the loss."""
+    n = 0.0
+    for i in range(3):
+        n = n + np.sum(x * w) * i
+    return n
+
+
+def ticks_and_logs(w, x):
+    c = Counter()
+    c.tick()  # keeps a constant: runs as written
+    loss = np.sum(np.tanh(x @ w))
+    LOG.record(loss)  # the object is not read again in the loss
+    return loss * c.calls
+
+
+R = np.random.default_rng(0)
+W, X = R.standard_normal(3), R.standard_normal((2, 3))
+STATE = (sg.UnsupportedSyntaxError, "keep the value in a local variable")
+CASES = [
+    Case("counted", counted, (W, X), refused=STATE),
+    Case("accumulated", accumulated, (W, X), refused=STATE),
+    Case("counter_argument", counter_argument, (W, X, Counter()), refused=STATE),
+    Case("counted_in_a_local", counted_in_a_local, (W, X), order=2),
+    Case("ticks_and_logs", ticks_and_logs, (W.reshape(3, 1), X), order=2),
+]
+
+
+@pytest.mark.parametrize("case", params(CASES))
+def test_method_state(case):
+    check(case)
+
+
+def test_the_refusal_names_where_the_method_keeps_the_value():
+    with pytest.raises(sg.UnsupportedSyntaxError) as info:
+        sg.grad(counted)(W, X)
+    line = Counter.add.__code__.co_firstlineno + 1
+    assert f"`self.n` (test_object_state.py:{line})" in str(info.value)
