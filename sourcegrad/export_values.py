@@ -6,7 +6,7 @@ object from a list, a NumPy function from a dict) through ``vjp_of(fn, wrt)`` /
 ``jvp_of(fn, wrt)``, and a derivative of order 2 and up calls ``jvp_of(vjp, wrt)`` over a
 helper's vjp or a function value's: which derivative runs is decided by the objects they get.
 :func:`traced` runs the derivative once and records every build those made and ran; the export
-writes each one (:class:`sourcegrad.export._Writer`) and puts
+writes each one (:class:`sourcegrad.export_writer.Writer`) and puts
 :data:`~sourcegrad.export_runtime.RUNTIME` in the module: ``vjp_of`` / ``jvp_of`` of its own
 that resolve a function value the way :mod:`sourcegrad.function_values` does (a bound method
 or an object with ``__call__`` as its function with the object first, the object itself
@@ -232,7 +232,7 @@ def take_gradients(writer: Any, stand_in: str) -> None:
 
 
 def write_gradients(writer: Any, trace: Trace) -> set:
-    """Write, with ``writer`` (:class:`sourcegrad.export._Writer`), each gradient taken while
+    """Write, with ``writer`` (:class:`sourcegrad.export_writer.Writer`), each gradient taken while
     the function runs whose derivative ran (its vjp, a Hessian-vector product, in reverse
     mode; forward mode over it, and over its vjp, at order 2 and up), and those derivatives,
     in the module's tables: ``GRADIENTS`` for ``Gradients.grad``, ``FUNCTION_VALUES`` for the
