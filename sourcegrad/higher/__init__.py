@@ -40,6 +40,7 @@ from .pieces import (
     call_generated,
     defined_at,
     direction_indices,
+    narrowed_over,
     raised_at,
     refused_inside,
     unit_vector,
@@ -178,6 +179,11 @@ class Jvp:
         narrowed = self.wrt_tuple and nonzero_tangents(self.wrt, primal, t)
         if narrowed:  # no forward mode along a tangent seen to be zero
             return Jvp(self.base, narrowed[0]).source_call((*primal, narrowed[1]))
+        base = self.base
+        over = isinstance(base, Jvp) and narrowed_over(base.wrt_tuple, base.wrt, self, primal, t)
+        if over:  # the base is forward mode that runs narrowed: over the one it runs
+            inner = Jvp(base.base, over[0])
+            return Jvp(inner, self.wrt if self.wrt_tuple else self.wrt[0]).source_call(over[1])
         jt, values, post = self._transform(primal)
         fn = jt.emitted(values).source_fn
         values = values + self.flat_tangents(primal, t)
