@@ -288,8 +288,13 @@ def flat_values(jv, args: tuple) -> tuple:
 def _base_values(base, args: tuple) -> tuple:
     """The values of ``base``'s generated function for its call with ``args``."""
     if isinstance(base, GradientVjp):  # the gradient's arguments, then g_out as its seed
-        return (*args[:-1], *base.seeds(args[-1], base.bound_self + tuple(args[:-1])))
+        own = tuple(args[:-1])
+        if not base.bound_self:  # the defaults the call leaves out, as the tower fills them
+            own = with_defaults(base.tower.f, own)
+        return (*own, *base.seeds(args[-1], base.bound_self + tuple(args[:-1])))
     if isinstance(base, Transformed):
+        if _fills_defaults(base) and base.mode == "grad":  # no seed: the defaults after all
+            return with_defaults(base.f, tuple(args))
         if _fills_defaults(base):  # the defaults the call leaves out, as it fills them
             args = with_defaults(base.f, tuple(args[:-1])) + tuple(args[-1:])
         if base.mode == "jvp" and base.wrt_tuple:  # its own tangents: one value each
@@ -313,7 +318,13 @@ def _fills_defaults(base: Transformed) -> bool:
 def _base_items(base, args: tuple, expr: str, function: bool = False) -> list:
     if isinstance(base, GradientVjp):
         one = base.gradient is not None and base.gradient.wrt_tuple
+        f = base.tower.f
+        if function and not base.bound_self and (f.__defaults__ or f.__kwdefaults__):
+            expr = f"filled(function, {expr})"  # the gradient's stand-in has f's defaults
         return [f"*{expr}[:-1]", f"{expr}[-1][0]"] if one else [f"*{expr}"]
+    if isinstance(base, Transformed) and base.mode == "grad" and _fills_defaults(base):
+        left = with_defaults(base.f, tuple(args))[len(args) :]  # no seed: the defaults last
+        return [f"*{expr}", *(literal(v, f"a default of {base.f.__qualname__}") for v in left)]
     if isinstance(base, Transformed):
         seed = f"*{expr}[-1]" if base.mode == "jvp" and base.wrt_tuple else f"{expr}[-1]"
         if function and _fills_defaults(base):

@@ -42,9 +42,10 @@ derivative of a function value with keyword-only defaults, a ``functools.partial
 function value; a derivative made by sourcegrad before the function runs whose derivative did
 not run, and a gradient taken inside it where no derivative flows through it, of a gradient
 (``grad(grad(f))``), of a method, along several arguments, of a function with ``*`` or ``**``
-parameters, or called with arguments of several signatures; forward mode (``mode="forward"``,
-order 2 and up) over one of a function with defaults or keyword-only parameters (its gradient
-and the gradient's vjp take them as the function does: ``def grad_f(z, p=3.0)``).
+parameters, or called with arguments of several signatures. The gradient of a function with
+defaults or keyword-only parameters, and its vjp, take them as the function does (``def
+grad_f(z, p=3.0)``); forward mode over either fills in the defaults the call leaves out (as
+literals over the gradient, from the stand-in over its vjp: ``filled(function, args)``).
 """
 
 from __future__ import annotations
@@ -239,8 +240,6 @@ def write_gradients(writer: Any, trace: Trace) -> set:
     export's ``vjp_of``, ``DERIVATIVE_JVPS`` and ``VALUE_JVPS`` for its ``jvp_of``. The ids of
     the forward modes written (the writer leaves them out of the function values')."""
     jvps = [item for item in trace.jvps if of_gradient(item[0])]
-    if jvps:
-        _positional_only(writer, trace)
     vjps = list(trace.gradient_vjps)
     gradients: dict = {}  # (function, wrt) -> (the gradient, its arguments)
     for jv, args, _, _ in jvps:
@@ -275,22 +274,6 @@ def write_gradients(writer: Any, trace: Trace) -> set:
             writer.ns.add_block(f"{table}[({inner}, {key[2]!r})] = {name}")
             wrappers[key] = name
     return {id(item[0]) for item in jvps}
-
-
-def _positional_only(writer: Any, trace: Trace) -> None:
-    """Refused where forward mode (order 2 and up) runs over a gradient taken inside of a
-    function with defaults or keyword-only parameters: the export's forward modes over it
-    take the arguments the call gives, not the defaults it leaves out."""
-    for d in gradients_taken(trace):
-        f, code = d.f, d.f.__code__
-        if f.__defaults__ or f.__kwdefaults__ or code.co_kwonlyargcount:
-            raise _refused(
-                writer,
-                d,
-                "is of a function with defaults or keyword-only parameters, exported in "
-                "reverse mode at order 1 only; forward mode over it (mode='forward', order 2 "
-                "and up)",
-            )
 
 
 def _gradient_key(d: Transformed) -> tuple:

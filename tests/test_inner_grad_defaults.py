@@ -4,9 +4,10 @@ taken inside a loss (issue 17): differentiated in process at orders 1, 2 and 3. 
 Python's; the gradient agrees with central differences of the loss, the Hessian-vector
 product with central differences of the gradient, the third derivative with central
 differences of the Hessian-vector product, on calls 1 to 3 (the optimized code runs from the
-second). The gradients with defaults export in reverse mode at order 1 (run by ``python -I -S``
-with only NumPy, ``sg.value_and_grad``'s numbers bit for bit); forward mode over them (order 2
-and up) and ``grad(grad(f))`` taken inside are refused at the line that takes the gradient."""
+second). The gradients with defaults export in reverse mode at orders 1, 2 and 3 and in
+forward mode (run by ``python -I -S`` with only NumPy: ``sg.value_and_grad``'s, the tower's and
+``sg.jvp``'s numbers bit for bit): forward mode over the inner gradient and over its vjp fills
+in the defaults the call leaves out, as the in-process one does."""
 
 import inspect
 
@@ -171,22 +172,23 @@ def test_a_gradient_with_defaults_taken_inside_exports_bit_for_bit(f, tmp_path):
     assert same(got, steady(sg.value_and_grad(f), *args)), got
 
 
-#: what the refusal of an export says, by program; the orders refused
-REFUSED = {
-    penalty_with_a_default: ("of a function with defaults or keyword-only", [2, 3]),
-    maml_with_keyword_defaults: ("of a function with defaults or keyword-only", [2, 3]),
-    grad_of_grad_inside: ("takes a derivative while it runs", [1, 2, 3]),
-}
-
-
-@pytest.mark.parametrize("f, order", [(f, k) for f, (_, orders) in REFUSED.items() for k in orders])
-def test_the_export_is_refused_at_the_line_that_takes_the_gradient(f, order):
+@pytest.mark.parametrize("f", DEFAULTS)
+@pytest.mark.parametrize("order", [2, 3, "forward"])
+def test_forward_mode_over_a_gradient_with_defaults_exports_bit_for_bit(f, order, tmp_path):
+    """Forward mode over the inner gradient (and over its vjp), whose call leaves defaults
+    out (a positional one, a keyword-only one) or gives them."""
     args = _args(f)
-    with pytest.raises(sg.SourcegradError) as info:
-        sg.export(f, *args, order=order)
-    where = (__file__, _line_of(f, "sg.grad("))
-    assert (info.value.filename, info.value.lineno) == where
-    assert REFUSED[f][0] in info.value.reason
+    v = _direction(args[0])
+    if order == "forward":
+        text, want = sg.export(f, *args, mode="forward"), steady(sg.jvp(f), *args, v)
+    else:
+        text = sg.export(f, *args, order=order)
+        levels = tower(f, (), [0] * (order - 1), (0,))
+        for _ in range(3):
+            want = levels.evaluate(args, (v,) * (order - 1))
+    assert "import sourcegrad" not in text
+    got = run_isolated(tmp_path, text, f"d_{f.__name__}", (*args, v))
+    assert same(got, want), got
 
 
 def grad_of_grad_next_to_a_gradient(x):
