@@ -7,7 +7,8 @@ differences of the Hessian-vector product, on calls 1 to 3 (the optimized code r
 second). The gradients with defaults export in reverse mode at orders 1, 2 and 3 and in
 forward mode (run by ``python -I -S`` with only NumPy: ``sg.value_and_grad``'s, the tower's and
 ``sg.jvp``'s numbers bit for bit): forward mode over the inner gradient and over its vjp fills
-in the defaults the call leaves out, as the in-process one does."""
+in the defaults the call leaves out, as the in-process one does. ``grad(grad(f))`` taken inside
+exports at orders 1, 2 and 3 the same way."""
 
 import inspect
 
@@ -197,18 +198,29 @@ def grad_of_grad_next_to_a_gradient(x):
     )
 
 
-def test_grad_of_grad_next_to_a_gradient_is_refused_at_the_line_that_reads_sourcegrad():
-    """Where the function takes a gradient the export writes, ``sg`` is its stand-in: the
-    vjp of ``grad(grad(f))`` is refused with the way out (differentiated in process)."""
+@pytest.mark.parametrize("f", [grad_of_grad_inside, grad_of_grad_next_to_a_gradient])
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_grad_of_grad_taken_inside_exports_bit_for_bit(f, order, tmp_path):
+    """``sg.grad(sg.grad(quartic))`` inside: its stand-in is the order-2 derivative of
+    ``quartic`` written as source (``grad_grad_quartic``, keyed by the stand-in of
+    ``grad(quartic)``), its vjp the order-3 one; forward mode over both at orders 2 and 3;
+    next to a gradient of another function too."""
     x = X.copy()
-    df = sg.grad(grad_of_grad_next_to_a_gradient)
-    for _ in range(3):
-        want = numerical_grad(grad_of_grad_next_to_a_gradient, (x,), 0)
-        np.testing.assert_allclose(df(x), want, rtol=1e-6, atol=1e-8)
-    with pytest.raises(sg.SourcegradError, match=r"grad\(grad\(f\)\).*grad\(f\) of a") as info:
-        sg.export(grad_of_grad_next_to_a_gradient, x)
-    where = (__file__, _line_of(grad_of_grad_next_to_a_gradient, "sg.grad("))
-    assert (info.value.filename, info.value.lineno) == where
+    v = _direction(x)
+    if order == 1:
+        df = sg.grad(f)
+        for _ in range(3):
+            want = numerical_grad(f, (x,), 0)
+            np.testing.assert_allclose(df(x), want, rtol=1e-6, atol=1e-8)
+        text, extra, want = sg.export(f, x), (), steady(sg.value_and_grad(f), x)
+    else:
+        text, extra = sg.export(f, x, order=order), (v,)
+        levels = tower(f, (), [0] * (order - 1), (0,))
+        for _ in range(3):
+            want = levels.evaluate((x,), (v,) * (order - 1))
+    assert "import sourcegrad" not in text and "def grad_grad_quartic(s):" in text
+    got = run_isolated(tmp_path, text, f"d_{f.__name__}", (x, *extra))
+    assert same(got, want), got
 
 
 def maml_calling_the_gradient_by_keyword(p, xs, ys, xq, yq):

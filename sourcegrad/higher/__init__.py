@@ -446,7 +446,7 @@ def derivative_vjp(d: Any, wrt: Any) -> Callable:
         t = d.tower
         read2 = tuple(i + d.off for i in read)
         higher = tower(t.f, t.bound_self, t.dirs + [t.read[0]], read2, read_tuple)
-        return GradientVjp(higher, len(t.dirs))
+        return GradientVjp(higher, len(t.dirs), None, d)
     raise SourcegradError(
         f"{getattr(d, '__name__', d)!r} is called inside a function being differentiated in "
         "reverse mode; only gradients (grad(f)) can be used there"
@@ -454,15 +454,15 @@ def derivative_vjp(d: Any, wrt: Any) -> Callable:
 
 
 class GradientVjp:
-    """``(*args, g_out) -> grads``: the vjp of a gradient made by sourcegrad, a Hessian-vector
-    product (:class:`Tower` ``t`` with ``units`` unit seeds before ``g_out``). It is a
-    derivative object itself (``source_call``): forward mode over it, for a Hessian-vector
-    product of a function that calls a gradient, transforms its generated source."""
+    """``(*args, g_out) -> grads``: the vjp of a ``gradient`` (or of a gradient of a gradient,
+    ``nested``) made by sourcegrad, a Hessian-vector product (:class:`Tower` ``t`` with
+    ``units`` unit seeds before ``g_out``). It is a derivative object itself (``source_call``):
+    forward mode over it, for a function that calls a gradient, transforms its source."""
 
     mode = "vjp"
 
-    def __init__(self, t: Tower, units: int, gradient: Transformed | None = None):
-        self.tower, self.units, self.gradient = t, units, gradient  # the gradient, where one is
+    def __init__(self, t: Tower, units: int, gradient: Transformed | None = None, nested=None):
+        self.tower, self.units, self.gradient, self.nested = t, units, gradient, nested
         self.bound_self = t.bound_self
         self.__name__ = "vjp_" + t.__name__
 
