@@ -24,7 +24,7 @@ import numpy as np
 from .arguments import with_defaults
 from .derivative import Transformed
 from .export_source import ExportError, literal
-from .higher import GradientVjp, _Grad
+from .higher import GradientVjp, NestedGrad
 from .runtime.signature import guard_expression
 from .version import __version__
 
@@ -290,7 +290,7 @@ def _base_values(base, args: tuple) -> tuple:
     if isinstance(base, GradientVjp):  # the gradient's arguments (defaults, unit seeds), g_out
         own = base.bound_self + tuple(args[:-1])
         return base.tower.values(own, base.seeds(args[-1], own))
-    if isinstance(base, _Grad):  # its arguments, with defaults and unit seeds
+    if isinstance(base, NestedGrad):  # its arguments, with defaults and unit seeds
         return base.tower.values(base.tower.bound_self + tuple(args), None)
     if isinstance(base, Transformed):
         if _fills_defaults(base) and base.mode == "grad":  # no seed: the defaults after all
@@ -322,7 +322,7 @@ def _base_items(base, args: tuple, expr: str, function: bool = False) -> list:
         if function and not base.bound_self and (f.__defaults__ or f.__kwdefaults__):
             expr = f"filled(function, {expr})"  # the gradient's stand-in has f's defaults
         return [f"*{expr}[:-1]", *units, f"{expr}[-1][0]" if one else f"{expr}[-1]"]
-    if isinstance(base, _Grad):
+    if isinstance(base, NestedGrad):
         f, units = base.tower.f, _units(base.tower.dirs, args, expr)
         left = with_defaults(f, tuple(args))[len(args) :]
         return [f"*{expr}", *(literal(v, f"a default of {f.__qualname__}") for v in left), *units]
@@ -365,7 +365,7 @@ def _tangent_items(jv, primal: tuple, t: str) -> list:
 def _value_items(d, args: tuple, i: int, expr: str) -> list:
     """Source for :func:`~sourcegrad.higher.as_values` of ``expr``."""
     n = len(args)
-    if isinstance(d, _Grad):
+    if isinstance(d, NestedGrad):
         return [expr]
     if isinstance(d, GradientVjp):  # g_out as the tower's seed takes it
         one = d.gradient is not None and d.gradient.wrt_tuple
@@ -388,7 +388,7 @@ def jvp_key(jv) -> tuple:
 def _result(base, raw: str) -> str:
     """Source for what the derivative ``base`` returns, from its generated function's result
     ``raw`` (``post`` of :meth:`~sourcegrad.derivative.Transformed.source_call`)."""
-    if isinstance(base, (GradientVjp, _Grad)):  # along one argument: the tower's level
+    if isinstance(base, (GradientVjp, NestedGrad)):  # along one argument: the tower's level
         return raw
     if not isinstance(base, Transformed):  # forward mode: each part as its base returns it
         return f"({_result(base.base, raw + '[0]')}, {_result(base.base, raw + '[1]')})"

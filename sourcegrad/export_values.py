@@ -77,7 +77,7 @@ from .export_text import (
     with_def_line,
 )
 from .function_values import jvp_of, vjp_of
-from .higher import GradientVjp, Jvp, _Grad, recording_jvps, tower
+from .higher import GradientVjp, Jvp, NestedGrad, recording_jvps, tower
 
 __all__ = [
     "Trace", "code_path", "held_derivatives", "is_resolver", "jvp_depth", "jvp_groups",
@@ -174,7 +174,7 @@ def root_of(jv) -> Transformed:
 
 
 def jvp_depth(jv) -> int:
-    return 0 if isinstance(jv, (Transformed, GradientVjp, _Grad)) else 1 + jvp_depth(jv.base)
+    return 0 if isinstance(jv, (Transformed, GradientVjp, NestedGrad)) else 1 + jvp_depth(jv.base)
 
 
 # ---------------------------------------------------------------------------- forward mode over derivatives
@@ -217,7 +217,7 @@ def of_gradient(jv: Any) -> bool:
     function takes while it runs, or that gradient's vjp."""
     while isinstance(jv, Jvp):
         jv = jv.base
-    return isinstance(jv, (GradientVjp, _Grad)) or (
+    return isinstance(jv, (GradientVjp, NestedGrad)) or (
         isinstance(jv, Transformed) and jv.mode == "grad"
     )
 
@@ -237,14 +237,14 @@ def gradients_taken(trace: Trace) -> list:
         while isinstance(jv, Jvp):
             jv = jv.base
         d = _taken(jv) if isinstance(jv, GradientVjp) else jv
-        if isinstance(d, _Grad) or (isinstance(d, Transformed) and d.mode == "grad"):
+        if isinstance(d, NestedGrad) or (isinstance(d, Transformed) and d.mode == "grad"):
             found[id(d)] = d
     return [d for d in found.values() if d is not None]
 
 
 def _taken_name(d: Any) -> str:
     """``grad_f`` for a gradient of ``f``, ``grad_grad_f`` for a gradient of its gradient."""
-    if isinstance(d, _Grad):
+    if isinstance(d, NestedGrad):
         return "grad_" * (len(d.tower.dirs) + 1) + d.tower.f.__name__
     return f"grad_{d.f.__name__}"
 
@@ -293,7 +293,7 @@ def write_gradients(writer: Any, trace: Trace) -> set:
     hvps: dict = {}  # id(the tower of a vjp) -> the name of its wrapper
     names: dict = {}  # _gradient_key -> the name it is written under
     for key, (d, args) in sorted(gradients.items(), key=lambda item: _order(item[1][0])):
-        write = _write_nested if isinstance(d, _Grad) else _write_one
+        write = _write_nested if isinstance(d, NestedGrad) else _write_one
         names[key] = write(writer, d, args, towers, hvps, names)
     wrappers: dict = {}  # _jvp_key of a forward mode -> its wrapper's name
     for depth in sorted({jvp_depth(item[0]) for item in jvps}):  # the inner ones first
@@ -315,7 +315,7 @@ def write_gradients(writer: Any, trace: Trace) -> set:
 
 
 def _gradient_key(d: Any) -> tuple:
-    if isinstance(d, _Grad):
+    if isinstance(d, NestedGrad):
         t = d.tower
         return _nested_key(t.f, tuple(t.dirs), t.read, t.read_tuple, d.off)
     return (d.f, d.wrt, d.wrt_tuple)
@@ -330,7 +330,7 @@ def _nested_key(f, dirs: tuple, read: tuple, read_tuple: bool, off: int) -> tupl
 def _order(d: Any) -> int:
     """Plain gradients first, then gradients of gradients by their depth: a stand-in is keyed
     by the one below it."""
-    return len(d.tower.dirs) if isinstance(d, _Grad) else 0
+    return len(d.tower.dirs) if isinstance(d, NestedGrad) else 0
 
 
 def _jvp_key(jv: Any) -> tuple:
@@ -394,7 +394,7 @@ def _tables(writer, d, name: str, names: tuple, towers: dict, hvps: dict, key: s
         writer.ns.add_block(block)
 
 
-def _write_nested(writer: Any, d: _Grad, args: tuple, towers: dict, hvps: dict, known) -> str:
+def _write_nested(writer: Any, d: NestedGrad, args: tuple, towers: dict, hvps: dict, known) -> str:
     """Write the gradient of a gradient ``d`` (``grad(grad(f))``, its tower's outermost
     level, the unit seeds filled in as the tower fills them) as it ran for ``args``, then the
     vjps of it in ``towers``; ``known``: the names of the gradients written before it, the one
@@ -426,7 +426,7 @@ def _write_nested(writer: Any, d: _Grad, args: tuple, towers: dict, hvps: dict, 
     return name
 
 
-def _below(writer: Any, d: _Grad, known: dict) -> str:
+def _below(writer: Any, d: NestedGrad, known: dict) -> str:
     """The name of the gradient that ``grad`` was given to make ``d``: written where it ran,
     else written here as not reached (its key is all ``d``'s stand-in needs)."""
     t = d.tower
@@ -443,7 +443,7 @@ def _below(writer: Any, d: _Grad, known: dict) -> str:
             writer.ns.bind(t.f.__name__, t.f, name)
             code = writer.local_code(t.f.__code__)
         if len(t.dirs) > 1:
-            code = f"{_below(writer, _Grad(tower(t.f, (), t.dirs[:-1], key[3]), d.off), known)}.__code__"
+            code = f"{_below(writer, NestedGrad(tower(t.f, (), t.dirs[:-1], key[3]), d.off), known)}.__code__"
         writer.ns.stand_in_name()
         writer.ns.add_block(f"GRADIENTS[({code}, {t.dirs[-1]!r})] = {name}")
         known[key] = name
@@ -527,7 +527,7 @@ def _refused(writer: Any, d: Any, why: str) -> ExportError:
 
 def _function(d: Any) -> Any:
     """The function ``d`` (a gradient, a gradient of a gradient, a tower) differentiates."""
-    return d.tower.f if isinstance(d, _Grad) else d.f
+    return d.tower.f if isinstance(d, NestedGrad) else d.f
 
 
 def _module_name(writer: Any, d: Any = None) -> str:

@@ -6,7 +6,8 @@ generated code through :func:`vjp_of` / :func:`jvp_of`, which take the function 
 (:func:`sourcegrad.callables.as_function` says what it stands for). ``wrt`` may name the
 object the function is bound to (:data:`~sourcegrad.transform.derive.RECEIVER`): a layer
 object holding differentiated arrays, called as ``layer(h)`` or ``layer.forward(h)``.
-Importing this module installs the two makers for the passes (:mod:`.transform.derive`).
+Importing this module installs the two makers for the passes (:mod:`.transform.derive`);
+the rules of ``vjp_of`` and ``jvp_of`` themselves are in :mod:`.own_rules` (the API imports it).
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from ..callables import (
 from ..errors import REFUSED_INSIDE, UnsupportedSyntaxError
 from ..higher import Jvp, derivative_vjp, is_derivative
 from ..kept import backward_kept, forward_kept, forward_kept_of, given_forward_kept
-from ..rules import adjoint, d, tangent
 from ..runtime.trees import zero_adjoint
 from ..transform import derive
 from .builds import Binding, built
@@ -564,23 +564,10 @@ class _KeywordsOverJvp:
 
 
 #: the derivatives of function values that make forward mode over themselves (``.jvp``)
-_FORWARD_OVER = (
-    _Called,
-    _OfReceiver,
-    _Unbound,
-    Keywords,
-    _CalledJvp,
-    _OfReceiverJvp,
-    _KeywordsJvp,
-    _UnboundJvp,
-)
+_FORWARD_OVER = (_Called, _OfReceiver, _Unbound, Keywords, _CalledJvp, _OfReceiverJvp, _KeywordsJvp)
+_FORWARD_OVER += (_UnboundJvp,)
 #: those forward mode over which is refused (:data:`_NOT_BUILT`)
-_NOT_FORWARD_OVER = (
-    _UnboundOverJvp,
-    _KeywordsOverJvp,
-    _KeywordsJvpOverJvp,
-    ForwardOver,
-)
+_NOT_FORWARD_OVER = (_UnboundOverJvp, _KeywordsOverJvp, _KeywordsJvpOverJvp, ForwardOver)
 
 
 # the passes differentiate calls of function values through these (they never import upward)
@@ -596,26 +583,3 @@ derive.install(
         copy_if_written=copy_if_written,
     )
 )
-
-
-# A derivative that calls `vjp_of(layer, "self")` is itself differentiated (a Hessian-vector
-# product) with the layer object varying: the derivative function made holds the layer, so
-# its tangent is the layer's, read by `jvp_of` of it as its receiver's.
-@adjoint(vjp_of)
-def _vjp_of(z, fn, wrt, keywords=()):
-    d[fn] += d[z]
-
-
-@tangent(vjp_of)
-def _vjp_of_tangent(z, fn, wrt, keywords=()):
-    d[z] += d[fn]
-
-
-@adjoint(jvp_of)
-def _jvp_of(z, fn, wrt, keywords=()):
-    d[fn] += d[z]
-
-
-@tangent(jvp_of)
-def _jvp_of_tangent(z, fn, wrt, keywords=()):
-    d[z] += d[fn]

@@ -87,7 +87,7 @@ def recording_jvps(record: Callable[[Any, tuple, Callable, tuple], None]) -> Ite
 
 def is_derivative(obj: Any) -> bool:
     """Whether sourcegrad made ``obj`` (it is differentiated through its generated source)."""
-    return isinstance(obj, (Transformed, Jvp, Tower, _Grad, GradientVjp))
+    return isinstance(obj, (Transformed, Jvp, Tower, NestedGrad, GradientVjp))
 
 
 def _jvp_of_generated(fn, wrt: tuple, select: tuple = (), options: dict | None = None):
@@ -395,20 +395,20 @@ def grad_of_derivative(d: Any, wrt: Any) -> Callable:
                 "grad of a gradient with several wrt arguments: its output is a tuple; "
                 "differentiate a gradient with one wrt argument"
             )
-        return _Grad(tower(d.f, d.bound_self, [d.wrt[0]], read, read_tuple), off)
-    if isinstance(d, _Grad):
+        return NestedGrad(tower(d.f, d.bound_self, [d.wrt[0]], read, read_tuple), off)
+    if isinstance(d, NestedGrad):
         t = d.tower
         if len(t.read) != 1:
             raise SourcegradError("grad of a derivative with a tuple output is not defined")
         read = tuple(i + d.off if i >= 0 else i for i in read)
-        return _Grad(tower(t.f, t.bound_self, t.dirs + [t.read[0]], read, read_tuple), d.off)
+        return NestedGrad(tower(t.f, t.bound_self, t.dirs + [t.read[0]], read, read_tuple), d.off)
     raise SourcegradError(
         f"grad() of {getattr(d, '__name__', d)!r}: only gradients (grad(f), grad(grad(f)), ...) "
         "can be differentiated again with grad; use jvp for forward mode"
     )
 
 
-class _Grad:
+class NestedGrad:
     """A user-facing higher gradient: call it like ``f``."""
 
     def __init__(self, tower: Tower, off: int):
@@ -442,7 +442,7 @@ def derivative_vjp(d: Any, wrt: Any) -> Callable:
                 "differentiated; use one gradient per argument"
             )
         return GradientVjp(tower(d.f, d.bound_self, [dw[0]], read, read_tuple), 0, d)
-    if isinstance(d, _Grad):
+    if isinstance(d, NestedGrad):
         t = d.tower
         read2 = tuple(i + d.off for i in read)
         higher = tower(t.f, t.bound_self, t.dirs + [t.read[0]], read2, read_tuple)
