@@ -236,3 +236,28 @@ def test_a_gradient_called_by_keyword_inside_is_refused_at_its_line():
         sg.grad(maml_calling_the_gradient_by_keyword)(*args)
     where = (__file__, _line_of(maml_calling_the_gradient_by_keyword, "sg.grad("))
     assert (info.value.filename, info.value.lineno) == where
+
+
+def mixed(a, b):
+    return a**3 * b + np.sin(a * b)
+
+
+def mixed_partial_inside(x):
+    return np.sum(np.sin(x) * sg.grad(sg.grad(mixed), wrt=1)(x[0] * 1.0, x[1] * 1.0))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=sg.SourcegradError,
+    reason="a mixed partial taken inside (grad(grad(g), wrt=1) of g(a, b): its tower along "
+    "several arguments) is refused by the export's stand-in, which writes one argument's",
+)
+def test_a_mixed_partial_taken_inside_exports_bit_for_bit(tmp_path):
+    x = X.copy()
+    df = sg.grad(mixed_partial_inside)
+    for _ in range(3):
+        want = numerical_grad(mixed_partial_inside, (x,), 0)
+        np.testing.assert_allclose(df(x), want, rtol=1e-6, atol=1e-8)
+    text = sg.export(mixed_partial_inside, x)
+    got = run_isolated(tmp_path, text, "d_mixed_partial_inside", (x,))
+    assert same(got, steady(sg.value_and_grad(mixed_partial_inside), x))
