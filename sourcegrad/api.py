@@ -16,7 +16,11 @@ from .derivative import Transformed, derivative
 from .derivative_cache import clear_cache
 from .errors import SourcegradError
 from .export import export as export_module
-from .function_values import jvp_of, vjp_of
+from .function_values import (
+    jvp_of,
+    own_rules,  # noqa: F401  (registers the rules of vjp_of, jvp_of)
+    vjp_of,
+)
 from .higher import grad_of_derivative, is_derivative, jvp_transform
 from .runtime.signature import call_signature
 from .show import show_source

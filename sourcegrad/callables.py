@@ -210,12 +210,15 @@ class JvpPlan:
     t_in=t)`` is what it returns. ``lift(targs, tt, trecv)`` gives the tangents of ``args``
     (a list, None for a constant) and of ``t`` from the tangents of the call's own arguments
     ``targs``, of its ``t_in`` (``tt``) and of the object it is bound to (``trecv``): the
-    call's arguments go to ``args`` as they are, and ``t`` is picked from ``t_in``."""
+    call's arguments go to ``args`` as they are, and ``t`` is picked from ``t_in``.
+    ``regroup``, where given, puts each part of what the jvp returns in the places the call
+    returns it (a receiver bound to nothing: None in its place)."""
 
     jvp: Any
     args: tuple
     t: Any
     lift: Callable
+    regroup: Callable | None = None
 
 
 def picked(t, wrt: tuple, single: bool, kept: tuple, kept_single: bool):
@@ -256,10 +259,14 @@ class ForwardOver:
         at = tuple(k for k, t in enumerate(tangents) if t is not None)
         if not at:
             out = plan.jvp(*plan.args, t_in=plan.t)
-            return out, zero_adjoint(out)
-        ts = tangents[at[0]] if len(at) == 1 else tuple(tangents[k] for k in at)
-        jvp = self.jvp_of(plan.jvp, at[0] if len(at) == 1 else at)
-        return jvp(*plan.args, plan.t, t_in=ts)
+            parts = out, zero_adjoint(out)
+        else:
+            ts = tangents[at[0]] if len(at) == 1 else tuple(tangents[k] for k in at)
+            jvp = self.jvp_of(plan.jvp, at[0] if len(at) == 1 else at)
+            parts = jvp(*plan.args, plan.t, t_in=ts)
+        if plan.regroup is None:
+            return parts
+        return tuple(tuple(plan.regroup(g) for g in p) for p in parts)
 
 
 def copy_if_written(

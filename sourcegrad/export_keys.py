@@ -17,7 +17,7 @@ from typing import Any
 from .derivative import Transformed
 from .disk_cache import is_generated
 from .export_source import ExportError, numpy_alias
-from .higher import GradientVjp, Jvp
+from .higher import GradientVjp, Jvp, NestedGrad
 from .transform.parse import PACKS
 
 
@@ -92,8 +92,10 @@ def check_jvp_base(jv: Jvp, user: Callable) -> Any:
     if isinstance(base, Jvp):
         check_jvp_base(base, user)
         return base
-    if isinstance(base, GradientVjp) or (isinstance(base, Transformed) and base.mode == "grad"):
-        return base  # a gradient taken while the function runs, or its vjp
+    if isinstance(base, (GradientVjp, NestedGrad)) or (
+        isinstance(base, Transformed) and base.mode == "grad"
+    ):
+        return base  # a gradient (of a gradient) taken while the function runs, or its vjp
     if isinstance(base, Transformed) and base.mode in ("vjp", "jvp") and not base.bound_self:
         return base
     what = getattr(base, "__name__", repr(base))

@@ -62,9 +62,7 @@ def jvp_of(fn, wrt, keywords=()):
     helper's or a function value's, order 2 and up), as sourcegrad's jvp_of."""
     if keywords:
         return Keywords(fn, wrt, keywords, "jvp")
-    if isinstance(fn, (Built, Called, Keywords, KeywordsJvp, OfReceiver, Unbound)) or hasattr(
-        fn, "plan"
-    ):
+    if isinstance(fn, FORWARD_OVER) or hasattr(fn, "plan"):
         return fn.jvp(wrt)
     try:
         found = DERIVATIVE_JVPS.get((fn, wrt))

@@ -24,7 +24,7 @@ import numpy as np
 from .arguments import with_defaults
 from .derivative import Transformed
 from .export_source import ExportError, literal
-from .higher import GradientVjp
+from .higher import GradientVjp, NestedGrad
 from .runtime.signature import guard_expression
 from .version import __version__
 
@@ -292,9 +292,14 @@ def flat_values(jv, args: tuple) -> tuple:
 
 def _base_values(base, args: tuple) -> tuple:
     """The values of ``base``'s generated function for its call with ``args``."""
-    if isinstance(base, GradientVjp):  # the gradient's arguments, then g_out as its seed
-        return (*args[:-1], *base.seeds(args[-1], base.bound_self + tuple(args[:-1])))
+    if isinstance(base, GradientVjp):  # the gradient's arguments (defaults, unit seeds), g_out
+        own = base.bound_self + tuple(args[:-1])
+        return base.tower.values(own, base.seeds(args[-1], own))
+    if isinstance(base, NestedGrad):  # its arguments, with defaults and unit seeds
+        return base.tower.values(base.tower.bound_self + tuple(args), None)
     if isinstance(base, Transformed):
+        if _fills_defaults(base) and base.mode == "grad":  # no seed: the defaults after all
+            return with_defaults(base.f, tuple(args))
         if _fills_defaults(base):  # the defaults the call leaves out, as it fills them
             args = with_defaults(base.f, tuple(args[:-1])) + tuple(args[-1:])
         if base.mode == "jvp" and base.wrt_tuple:  # its own tangents: one value each
@@ -318,7 +323,17 @@ def _fills_defaults(base: Transformed) -> bool:
 def _base_items(base, args: tuple, expr: str, function: bool = False) -> list:
     if isinstance(base, GradientVjp):
         one = base.gradient is not None and base.gradient.wrt_tuple
-        return [f"*{expr}[:-1]", f"{expr}[-1][0]"] if one else [f"*{expr}"]
+        f, units = base.tower.f, _units(base.tower.dirs[: base.units], args, expr)
+        if function and not base.bound_self and (f.__defaults__ or f.__kwdefaults__):
+            expr = f"filled(function, {expr})"  # the gradient's stand-in has f's defaults
+        return [f"*{expr}[:-1]", *units, f"{expr}[-1][0]" if one else f"{expr}[-1]"]
+    if isinstance(base, NestedGrad):
+        f, units = base.tower.f, _units(base.tower.dirs, args, expr)
+        left = with_defaults(f, tuple(args))[len(args) :]
+        return [f"*{expr}", *(literal(v, f"a default of {f.__qualname__}") for v in left), *units]
+    if isinstance(base, Transformed) and base.mode == "grad" and _fills_defaults(base):
+        left = with_defaults(base.f, tuple(args))[len(args) :]  # no seed: the defaults last
+        return [f"*{expr}", *(literal(v, f"a default of {base.f.__qualname__}") for v in left)]
     if isinstance(base, Transformed):
         seed = f"*{expr}[-1]" if base.mode == "jvp" and base.wrt_tuple else f"{expr}[-1]"
         if function and _fills_defaults(base):
@@ -338,6 +353,12 @@ def _base_items(base, args: tuple, expr: str, function: bool = False) -> list:
     )
 
 
+def _units(dirs, args: tuple, expr: str) -> list:
+    """Source for the unit seeds of a tower's directions ``dirs`` for the arguments ``args``
+    (``expr``), as :meth:`~sourcegrad.higher.Tower.values` fills them in."""
+    return ["1.0" if isinstance(args[i], float) else f"np.ones_like({expr}[{i}])" for i in dirs]
+
+
 def _tangent_items(jv, primal: tuple, t: str) -> list:
     """Source for :meth:`~sourcegrad.higher.Jvp.flat_tangents` of ``t``."""
     items: list = []
@@ -349,6 +370,8 @@ def _tangent_items(jv, primal: tuple, t: str) -> list:
 def _value_items(d, args: tuple, i: int, expr: str) -> list:
     """Source for :func:`~sourcegrad.higher.as_values` of ``expr``."""
     n = len(args)
+    if isinstance(d, NestedGrad):
+        return [expr]
     if isinstance(d, GradientVjp):  # g_out as the tower's seed takes it
         one = d.gradient is not None and d.gradient.wrt_tuple
         return [f"{expr}[0]"] if one and i % n == n - 1 else [expr]
@@ -370,7 +393,7 @@ def jvp_key(jv) -> tuple:
 def _result(base, raw: str) -> str:
     """Source for what the derivative ``base`` returns, from its generated function's result
     ``raw`` (``post`` of :meth:`~sourcegrad.derivative.Transformed.source_call`)."""
-    if isinstance(base, GradientVjp):  # a Hessian-vector product along one argument
+    if isinstance(base, (GradientVjp, NestedGrad)):  # along one argument: the tower's level
         return raw
     if not isinstance(base, Transformed):  # forward mode: each part as its base returns it
         return f"({_result(base.base, raw + '[0]')}, {_result(base.base, raw + '[1]')})"

@@ -6,7 +6,7 @@ object from a list, a NumPy function from a dict) through ``vjp_of(fn, wrt)`` /
 ``jvp_of(fn, wrt)``, and a derivative of order 2 and up calls ``jvp_of(vjp, wrt)`` over a
 helper's vjp or a function value's: which derivative runs is decided by the objects they get.
 :func:`traced` runs the derivative once and records every build those made and ran; the export
-writes each one (:class:`sourcegrad.export._Writer`) and puts
+writes each one (:class:`sourcegrad.export_writer.Writer`) and puts
 :data:`~sourcegrad.export_runtime.RUNTIME` in the module: ``vjp_of`` / ``jvp_of`` of its own
 that resolve a function value the way :mod:`sourcegrad.function_values` does (a bound method
 or an object with ``__call__`` as its function with the object first, the object itself
@@ -35,16 +35,21 @@ it) is bound to ``Gradients`` (:data:`~sourcegrad.export_runtime.GRADIENTS_STAND
 before the function runs (a global ``D = sg.grad(f)``) is bound to it too. The build of its vjp
 that ran, ``vjp_grad_<f>``, is in ``FUNCTION_VALUES`` for the export's ``vjp_of``; forward mode
 over the gradient in ``DERIVATIVE_JVPS``, over its vjp in ``VALUE_JVPS``, for its ``jvp_of``
-(:func:`write_gradients`).
+(:func:`write_gradients`). A gradient of a gradient taken inside (``sg.grad(sg.grad(f))(s)``)
+is ``grad_grad_<f>``, the order-2 derivative of ``f`` (its tower's outermost level, the unit
+seed filled in as the tower fills it), keyed in ``GRADIENTS`` by the stand-in of ``grad(f)``
+(written as not reached where only the gradient of it ran); its vjp, ``vjp_grad_grad_<f>``,
+is the order-3 derivative along ``g_out``.
 
 Refused (:mod:`sourcegrad.export_keys`), naming the user's line: forward mode over the
 derivative of a function value with keyword-only defaults, a ``functools.partial`` called as a
 function value; a derivative made by sourcegrad before the function runs whose derivative did
-not run, and a gradient taken inside it where no derivative flows through it, of a gradient
-(``grad(grad(f))``), of a method, along several arguments, of a function with ``*`` or ``**``
-parameters, or called with arguments of several signatures; forward mode (``mode="forward"``,
-order 2 and up) over one of a function with defaults or keyword-only parameters (its gradient
-and the gradient's vjp take them as the function does: ``def grad_f(z, p=3.0)``).
+not run, and a gradient (or a gradient of a gradient) taken inside it where no derivative
+flows through it, of a method, along several arguments, of a function with ``*`` or ``**``
+parameters, or called with arguments of several signatures. The gradient of a function with
+defaults or keyword-only parameters, and its vjp, take them as the function does (``def
+grad_f(z, p=3.0)``); forward mode over either fills in the defaults the call leaves out (as
+literals over the gradient, from the stand-in over its vjp: ``filled(function, args)``).
 """
 
 from __future__ import annotations
@@ -56,14 +61,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from .arguments import with_defaults
 from .callables import copy_if_written
 from .derivative import Transformed, recording_runs
 from .export_keys import check_jvp_base
 from .export_source import ExportError, global_read_line, is_public_grad
-from .export_text import describe, describe_value, flat_values, values_text, with_def_line
+from .export_text import (
+    describe,
+    describe_value,
+    flat_values,
+    not_reached,
+    values_text,
+    with_def_line,
+)
 from .function_values import jvp_of, vjp_of
-from .higher import GradientVjp, Jvp, recording_jvps
+from .higher import GradientVjp, Jvp, NestedGrad, recording_jvps, tower
 
 __all__ = [
     "Trace", "code_path", "held_derivatives", "is_resolver", "jvp_depth", "jvp_groups",
@@ -160,7 +174,7 @@ def root_of(jv) -> Transformed:
 
 
 def jvp_depth(jv) -> int:
-    return 0 if isinstance(jv, (Transformed, GradientVjp)) else 1 + jvp_depth(jv.base)
+    return 0 if isinstance(jv, (Transformed, GradientVjp, NestedGrad)) else 1 + jvp_depth(jv.base)
 
 
 # ---------------------------------------------------------------------------- forward mode over derivatives
@@ -173,7 +187,7 @@ def jvp_groups(jvps: list, key_of: Callable, user: Callable) -> dict:
     for jv, args, fn, values in jvps:
         base = check_jvp_base(jv, user)
         flat = flat_values(jv, args)
-        if len(flat) != len(values) or any(a is not b for a, b in zip(flat, values)):
+        if len(flat) != len(values) or any(not _same(a, b) for a, b in zip(flat, values)):
             raise ExportError(
                 f"forward mode over {base.__name__}, called without every argument: an "
                 "export of order 2 and up writes helpers called with every argument"
@@ -186,6 +200,14 @@ def jvp_groups(jvps: list, key_of: Callable, user: Callable) -> dict:
     return groups
 
 
+def _same(a: Any, b: Any) -> bool:
+    """``a`` is ``b``, or both are the same unit seed (a tower fills one in anew each call)."""
+    if a is b:
+        return True
+    units = [type(x) is np.ndarray and x.ndim == 0 and x == 1 for x in (a, b)]
+    return all(units) and a.dtype == b.dtype
+
+
 # ---------------------------------------------------------------------------- gradients taken inside
 _PACKING = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
 
@@ -195,22 +217,36 @@ def of_gradient(jv: Any) -> bool:
     function takes while it runs, or that gradient's vjp."""
     while isinstance(jv, Jvp):
         jv = jv.base
-    return isinstance(jv, GradientVjp) or (isinstance(jv, Transformed) and jv.mode == "grad")
+    return isinstance(jv, (GradientVjp, NestedGrad)) or (
+        isinstance(jv, Transformed) and jv.mode == "grad"
+    )
+
+
+def _taken(vjp: GradientVjp) -> Any:
+    """The gradient (or gradient of a gradient, ``grad(grad(f))``) ``vjp`` is the vjp of."""
+    return vjp.gradient if vjp.gradient is not None else vjp.nested
 
 
 def gradients_taken(trace: Trace) -> list:
-    """The gradients the function traced takes while it runs (``sg.grad(f)`` inside it, or
-    made before it runs) whose derivatives ran."""
+    """The gradients (and gradients of gradients) the function traced takes while it runs
+    (``sg.grad(f)`` inside it, or made before it runs) whose derivatives ran."""
     found: dict = {}
     for vjp, _ in trace.gradient_vjps:
-        found[id(vjp.gradient)] = vjp.gradient
+        found[id(_taken(vjp))] = _taken(vjp)
     for jv, *_ in trace.jvps:
         while isinstance(jv, Jvp):
             jv = jv.base
-        d = jv.gradient if isinstance(jv, GradientVjp) else jv
-        if isinstance(d, Transformed) and d.mode == "grad":
+        d = _taken(jv) if isinstance(jv, GradientVjp) else jv
+        if isinstance(d, NestedGrad) or (isinstance(d, Transformed) and d.mode == "grad"):
             found[id(d)] = d
     return [d for d in found.values() if d is not None]
+
+
+def _taken_name(d: Any) -> str:
+    """``grad_f`` for a gradient of ``f``, ``grad_grad_f`` for a gradient of its gradient."""
+    if isinstance(d, NestedGrad):
+        return "grad_" * (len(d.tower.dirs) + 1) + d.tower.f.__name__
+    return f"grad_{d.f.__name__}"
 
 
 def take_gradients(writer: Any, stand_in: str) -> None:
@@ -226,21 +262,19 @@ def take_gradients(writer: Any, stand_in: str) -> None:
     for d in taken:
         key = _gradient_key(d)
         if key not in names:
-            names[key] = writer.ns.free_name(f"grad_{d.f.__name__}", d)
+            names[key] = writer.ns.free_name(_taken_name(d), d)
             writer.ns.claim(names[key], d, "a gradient taken while the function runs")
         writer.ns.gradients[id(d)] = names[key]
 
 
 def write_gradients(writer: Any, trace: Trace) -> set:
-    """Write, with ``writer`` (:class:`sourcegrad.export._Writer`), each gradient taken while
+    """Write, with ``writer`` (:class:`sourcegrad.export_writer.Writer`), each gradient taken while
     the function runs whose derivative ran (its vjp, a Hessian-vector product, in reverse
     mode; forward mode over it, and over its vjp, at order 2 and up), and those derivatives,
     in the module's tables: ``GRADIENTS`` for ``Gradients.grad``, ``FUNCTION_VALUES`` for the
     export's ``vjp_of``, ``DERIVATIVE_JVPS`` and ``VALUE_JVPS`` for its ``jvp_of``. The ids of
     the forward modes written (the writer leaves them out of the function values')."""
     jvps = [item for item in trace.jvps if of_gradient(item[0])]
-    if jvps:
-        _positional_only(writer, trace)
     vjps = list(trace.gradient_vjps)
     gradients: dict = {}  # (function, wrt) -> (the gradient, its arguments)
     for jv, args, _, _ in jvps:
@@ -252,12 +286,15 @@ def write_gradients(writer: Any, trace: Trace) -> set:
             _one_signature(writer, gradients, jv, args)
     towers: dict = {}  # id(the tower of a vjp) -> (the vjp, its arguments)
     for vjp, args in vjps:
-        if vjp.gradient is None:
-            raise _refused_nested(writer)
-        _one_signature(writer, gradients, vjp.gradient, args[:-1])
+        if _taken(vjp) is None:
+            raise _refused(writer, vjp.tower, "is a derivative sourcegrad made of another kind")
+        _one_signature(writer, gradients, _taken(vjp), args[:-1])
         towers.setdefault(id(vjp.tower), (vjp, args))
     hvps: dict = {}  # id(the tower of a vjp) -> the name of its wrapper
-    names = {key: _write_one(writer, d, args, towers, hvps) for key, (d, args) in gradients.items()}
+    names: dict = {}  # _gradient_key -> the name it is written under
+    for key, (d, args) in sorted(gradients.items(), key=lambda item: _order(item[1][0])):
+        write = _write_nested if isinstance(d, NestedGrad) else _write_one
+        names[key] = write(writer, d, args, towers, hvps, names)
     wrappers: dict = {}  # _jvp_key of a forward mode -> its wrapper's name
     for depth in sorted({jvp_depth(item[0]) for item in jvps}):  # the inner ones first
         level = [item for item in jvps if jvp_depth(item[0]) == depth]
@@ -277,24 +314,23 @@ def write_gradients(writer: Any, trace: Trace) -> set:
     return {id(item[0]) for item in jvps}
 
 
-def _positional_only(writer: Any, trace: Trace) -> None:
-    """Refused where forward mode (order 2 and up) runs over a gradient taken inside of a
-    function with defaults or keyword-only parameters: the export's forward modes over it
-    take the arguments the call gives, not the defaults it leaves out."""
-    for d in gradients_taken(trace):
-        f, code = d.f, d.f.__code__
-        if f.__defaults__ or f.__kwdefaults__ or code.co_kwonlyargcount:
-            raise _refused(
-                writer,
-                d,
-                "is of a function with defaults or keyword-only parameters, exported in "
-                "reverse mode at order 1 only; forward mode over it (mode='forward', order 2 "
-                "and up)",
-            )
-
-
-def _gradient_key(d: Transformed) -> tuple:
+def _gradient_key(d: Any) -> tuple:
+    if isinstance(d, NestedGrad):
+        t = d.tower
+        return _nested_key(t.f, tuple(t.dirs), t.read, t.read_tuple, d.off)
     return (d.f, d.wrt, d.wrt_tuple)
+
+
+def _nested_key(f, dirs: tuple, read: tuple, read_tuple: bool, off: int) -> tuple:
+    """The key of ``grad`` applied ``len(dirs) + 1`` times to ``f`` (along ``dirs``, then
+    ``read``): that of the plain gradient for no ``dirs``."""
+    return ("nested", f, dirs, read, read_tuple, off) if dirs else (f, read, read_tuple)
+
+
+def _order(d: Any) -> int:
+    """Plain gradients first, then gradients of gradients by their depth: a stand-in is keyed
+    by the one below it."""
+    return len(d.tower.dirs) if isinstance(d, NestedGrad) else 0
 
 
 def _jvp_key(jv: Any) -> tuple:
@@ -316,7 +352,7 @@ def _one_signature(writer: Any, gradients: dict, d: Transformed, args: tuple) ->
         raise _refused(writer, d, "is called with arguments of several signatures")
 
 
-def _write_one(writer: Any, d: Transformed, args: tuple, towers: dict, hvps: dict) -> str:
+def _write_one(writer: Any, d: Transformed, args: tuple, towers: dict, hvps: dict, _=None) -> str:
     """Write the gradient ``d`` as it ran for ``args``, then the vjps of it in ``towers``
     (their wrappers' names into ``hvps``); the name ``Gradients.grad`` hands out."""
     f, code = d.f, d.f.__code__
@@ -336,22 +372,95 @@ def _write_one(writer: Any, d: Transformed, args: tuple, towers: dict, hvps: dic
         + with_def_line(text, name, f.__defaults__, f.__kwdefaults__, what),
         derivative=True,
     )
-    tables = []
-    for key, (vjp, vargs) in towers.items():
-        if vjp.gradient is d or _gradient_key(vjp.gradient) == _gradient_key(d):
-            hvps[key] = _write_vjp(writer, vjp, vargs, name, names)
-            tables.append(
-                f"FUNCTION_VALUES[({name}.__code__, {vjp.tower.read[0]!r})] = {hvps[key]}"
-            )
     key = writer.local_code(code)
     if key is None:
         writer.ns.bind(f.__name__, f, what)
         key = writer.local_code(code)
-    wrt = d.wrt if d.wrt_tuple else d.wrt[0]
+    _tables(writer, d, name, names, towers, hvps, key, d.wrt if d.wrt_tuple else d.wrt[0])
+    return name
+
+
+def _tables(writer, d, name: str, names: tuple, towers: dict, hvps: dict, key: str, wrt) -> None:
+    """Write the vjps of the gradient ``d`` (written as ``name``, of a function of the
+    parameters ``names``) in ``towers``, and its entries in ``GRADIENTS`` (at ``key``, the
+    code of what ``grad`` is given, and ``wrt``) and ``FUNCTION_VALUES``."""
+    tables = []
+    for at, (vjp, vargs) in towers.items():
+        if _taken(vjp) is d or _gradient_key(_taken(vjp)) == _gradient_key(d):
+            hvps[at] = _write_vjp(writer, vjp, vargs, name, names)
+            tables.append(f"FUNCTION_VALUES[({name}.__code__, {vjp.tower.read[0]!r})] = {hvps[at]}")
     writer.ns.stand_in_name()  # GRADIENTS, where the function reads no sourcegrad itself
     for block in [f"GRADIENTS[({key}, {wrt!r})] = {name}", *tables]:
         writer.ns.add_block(block)
+
+
+def _write_nested(writer: Any, d: NestedGrad, args: tuple, towers: dict, hvps: dict, known) -> str:
+    """Write the gradient of a gradient ``d`` (``grad(grad(f))``, its tower's outermost
+    level, the unit seeds filled in as the tower fills them) as it ran for ``args``, then the
+    vjps of it in ``towers``; ``known``: the names of the gradients written before it, the one
+    ``grad`` was given among them (or written as not reached where it never ran)."""
+    t = d.tower
+    f, code = t.f, t.f.__code__
+    if t.bound_self or len(t.W) != 1 or t.read_tuple:
+        raise _refused(writer, d, "is a method's or along several arguments")
+    if code.co_flags & _PACKING:
+        raise _refused(writer, d, "is of a function with * or ** parameters")
+    names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    params, call = _parameters(names, code.co_argcount)
+    name = writer.ns.gradients[id(d)]  # claimed by take_gradients
+    primal = with_defaults(f, args)
+    entry = t.outermost(t.values(primal, None))
+    what = (
+        f"the derivative of order {len(t.dirs) + 1} of {f.__qualname__} that runs, taken as "
+        f"{name} while {writer.user.__name__} runs"
+    )
+    run = writer.generated(entry.fn, entry.text, f"run_{name}", what)
+    seeds = _unit_seeds(entry.fn, t.dirs, len(t.dirs), names, primal)
+    text = f"def {name}({params}):\n    return {run}({call}{seeds})\n"
+    writer.ns.add_block(
+        f"# {name}: what sg.grad of {_below(writer, d, known)} hands out (Gradients.grad)\n"
+        + with_def_line(text, name, f.__defaults__, f.__kwdefaults__, what),
+        derivative=True,
+    )
+    _tables(writer, d, name, names, towers, hvps, f"{_below(writer, d, known)}.__code__", t.read[0])
     return name
+
+
+def _below(writer: Any, d: NestedGrad, known: dict) -> str:
+    """The name of the gradient that ``grad`` was given to make ``d``: written where it ran,
+    else written here as not reached (its key is all ``d``'s stand-in needs)."""
+    t = d.tower
+    key = _nested_key(t.f, tuple(t.dirs[:-1]), (t.dirs[-1],), False, d.off)
+    if key not in known:
+        name = writer.ns.free_name("grad_" * len(t.dirs) + t.f.__name__, key)
+        writer.ns.claim(name, key, "a gradient taken while the function runs")
+        writer.ns.add_block(
+            f"# {name}: never called here, the key of the gradient of it\n" + not_reached(name),
+            derivative=True,
+        )
+        code = writer.local_code(t.f.__code__)
+        if code is None:
+            writer.ns.bind(t.f.__name__, t.f, name)
+            code = writer.local_code(t.f.__code__)
+        if len(t.dirs) > 1:
+            code = f"{_below(writer, NestedGrad(tower(t.f, (), t.dirs[:-1], key[3]), d.off), known)}.__code__"
+        writer.ns.stand_in_name()
+        writer.ns.add_block(f"GRADIENTS[({code}, {t.dirs[-1]!r})] = {name}")
+        known[key] = name
+    return known[key]
+
+
+def _unit_seeds(fn, dirs, units: int, names: tuple, primal: tuple) -> str:
+    """``, seed=1.0, ...``: the unit seeds of the first ``units`` directions ``dirs`` of a
+    tower's level ``fn`` (its keyword-only parameters after the function's own), as
+    :meth:`~sourcegrad.higher.Tower.values` fills them in for the arguments ``primal``."""
+    code = fn.__code__
+    kwnames = code.co_varnames[code.co_argcount : code.co_argcount + code.co_kwonlyargcount]
+    seeds = kwnames[len(kwnames) - len(dirs) :][:units]
+    return "".join(
+        f", {s}=" + ("1.0" if isinstance(primal[i], float) else f"np.ones_like({names[i]})")
+        for s, i in zip(seeds, dirs)
+    )
 
 
 def _write_vjp(writer: Any, vjp: Any, args: tuple, name: str, names: tuple) -> str:
@@ -363,23 +472,30 @@ def _write_vjp(writer: Any, vjp: Any, args: tuple, name: str, names: tuple) -> s
     *primal, g_out = args
     t = vjp.tower
     if t.W != t.read or t.read_tuple:
-        raise _refused(writer, vjp.gradient, "is a method's or along several arguments")
-    primal = with_defaults(vjp.gradient.f, vjp.bound_self + tuple(primal))
+        raise _refused(writer, _taken(vjp), "is a method's or along several arguments")
+    primal = with_defaults(t.f, vjp.bound_self + tuple(primal))
     entry = t.outermost(t.values(primal, vjp.seeds(g_out, primal)))
     fn_code = entry.fn.__code__
     seed = fn_code.co_varnames[fn_code.co_argcount + fn_code.co_kwonlyargcount - 1]  # g_out's
     params, call = _parameters(names, fn_code.co_argcount)
+    call += _unit_seeds(entry.fn, t.dirs, vjp.units, names, primal)
+    one = vjp.gradient is not None and vjp.gradient.wrt_tuple
     hvp = f"vjp_{name}"
     writer.ns.claim(hvp, vjp, "the vjp of a gradient taken while the function runs")
     what = f"the build {hvp} runs: forward mode over the pure code of {name}, along g_out"
     made = writer.generated(entry.fn, entry.text, f"run_{hvp}", what)
     writer.ns.add_block(
-        f"# {hvp}: the vjp of {name} (vjp_of({name}, wrt)), its Hessian times g_out\n"
+        f"# {hvp}: the vjp of {name} (vjp_of({name}, wrt)), {_times(t)} times g_out\n"
         f"def {hvp}(function, {', '.join(names)}, *, g_out):\n"
-        f"    return {made}({call}, {seed}={'g_out[0]' if vjp.gradient.wrt_tuple else 'g_out'})\n",
+        f"    return {made}({call}, {seed}={'g_out[0]' if one else 'g_out'})\n",
         derivative=True,
     )
     return hvp
+
+
+def _times(t: Any) -> str:
+    """What the vjp of a gradient taken inside multiplies its seed by (its tower ``t``)."""
+    return "its Hessian" if len(t.dirs) == 1 else f"its derivative of order {len(t.dirs) + 1}"
 
 
 def _parameters(names: tuple, positional: int) -> tuple[str, str]:
@@ -399,22 +515,19 @@ def _packed(d: Any, grads: str) -> str:
     return f"({grads},)" if d.wrt_tuple else grads
 
 
-def _refused_nested(writer: Any) -> ExportError:
-    return writer.ns.at_read(
-        _module_name(writer),
-        f"{writer.user.__qualname__} takes a derivative of a derivative while it runs "
-        "(grad(grad(f))), whose vjp an export does not write; take grad(f) of a plain "
-        "function inside, or export the function without it",
-    )
-
-
 def _refused(writer: Any, d: Any, why: str) -> ExportError:
     return writer.ns.at_read(
         _module_name(writer, d),
-        f"the gradient of {d.f.__qualname__} that {writer.user.__qualname__} takes while it "
+        f"the gradient of {_function(d).__qualname__} that {writer.user.__qualname__} takes "
+        "while it "
         f"runs {why}, which an export does not write; take it as grad(f) of a plain function "
         "with its positional parameters, along one argument, or export the function without it",
     )
+
+
+def _function(d: Any) -> Any:
+    """The function ``d`` (a gradient, a gradient of a gradient, a tower) differentiates."""
+    return d.tower.f if isinstance(d, NestedGrad) else d.f
 
 
 def _module_name(writer: Any, d: Any = None) -> str:

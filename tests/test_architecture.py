@@ -32,7 +32,7 @@ LAYERS = [
     {"higher"},
     {"function_values"},
     {"show", "export", "export_source", "export_text", "export_values", "export_runtime"}
-    | {"export_keys", "export_objects", "export_receivers", "export_library"}
+    | {"export_keys", "export_objects", "export_receivers", "export_library", "export_writer"}
     | {"export_library_copy"},
     {"api"},
     {"check", "cli", "__main__"},

@@ -363,18 +363,20 @@ def _venv_with_numpy(venv: pathlib.Path) -> pathlib.Path:
     return venv / "bin" / "python"
 
 
-def _export_runs_in(python: pathlib.Path, tmp_path: pathlib.Path) -> None:
-    """The seed MLP's export, run by ``python`` (a venv's, without sourcegrad's path), gives
-    ``sg.value_and_grad``'s numbers bit for bit, and sourcegrad cannot be found there."""
-    f, args = seed_mlp()
+def _export_runs_in(python: pathlib.Path, tmp_path: pathlib.Path, case: str = "seed_mlp") -> None:
+    """The export of ``CASES[case]`` (the seed MLP's), run by ``python`` (a venv's, without
+    sourcegrad's path), gives ``sg.value_and_grad``'s numbers bit for bit, and sourcegrad
+    cannot be found there."""
+    f, args = CASES[case]()
     (tmp_path / "exported.py").write_text(sg.export(f, *args))
     with open(tmp_path / "args.pkl", "wb") as file:
         pickle.dump(args, file)
-    code = textwrap.dedent("""
+    name = f.__name__
+    code = textwrap.dedent(f"""
         import importlib.util, pickle, sys, exported
         args = pickle.load(open("args.pkl", "rb"))
         for _ in range(3):
-            out = exported.d_neural_net(*args)
+            out = exported.d_{name}(*args)
         found = importlib.util.find_spec("sourcegrad") is not None
         pickle.dump((found, sys.prefix != sys.base_prefix, out), open("out.pkl", "wb"))
         """)
@@ -386,10 +388,11 @@ def _export_runs_in(python: pathlib.Path, tmp_path: pathlib.Path) -> None:
     assert same(got, steady(sg.value_and_grad(f), *args))
 
 
-def test_export_runs_in_a_new_venv_holding_only_numpy(tmp_path):
+@pytest.mark.parametrize("case", ["seed_mlp", "lstm", "newton_while"])
+def test_export_runs_in_a_new_venv_holding_only_numpy(case, tmp_path):
     """A venv without pip whose site-packages links this NumPy only: runs everywhere a venv
-    can be made, in about a second."""
-    _export_runs_in(_venv_with_numpy(tmp_path / "venv"), tmp_path)
+    can be made, in about a second (issue 17: the seed MLP, the LSTM, Newton's while loop)."""
+    _export_runs_in(_venv_with_numpy(tmp_path / "venv"), tmp_path, case)
 
 
 def test_a_runtime_class_a_global_names_is_copied_with_what_it_reads():

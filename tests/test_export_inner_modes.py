@@ -4,8 +4,7 @@ over its vjp), a gradient made before the function runs (a global ``D = sg.grad(
 ``from sourcegrad import grad``. Each export runs by ``python -I -S`` with only NumPy and gives
 ``sg.jvp`` / ``sg.value_and_grad`` / ``sg.hvp``'s numbers bit for bit; the derivatives
 themselves are checked against central differences (first and later calls), order 3 too. An
-inner gradient of a function with defaults exports in reverse mode; forward mode over it is
-refused at the line that takes it."""
+inner gradient of a function with defaults exports in reverse and forward mode."""
 
 import inspect
 import os
@@ -140,11 +139,6 @@ def test_the_penalties_are_right_on_first_and_later_calls(f):
         np.testing.assert_allclose(hv(x, v), fd, rtol=1e-5, atol=1e-7)
 
 
-def _line_of(f, text: str) -> int:
-    lines, first = inspect.getsourcelines(f)
-    return first + next(i for i, line in enumerate(lines) if text in line)
-
-
 ORDER_3 = [*MAML, *PENALTIES]
 
 
@@ -184,21 +178,24 @@ def penalty_with_a_default(x):
     return np.sum(sg.grad(cube_with_power)(x) ** 2)
 
 
-def test_forward_mode_over_an_inner_gradient_with_defaults_is_refused_at_its_line(tmp_path):
-    """The gradient of a function with defaults exports in reverse mode; forward mode over it
-    is refused where the function reads sourcegrad, with the way out (differentiated in
-    process all the same)."""
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_an_inner_gradient_with_defaults_exports_bit_for_bit(mode, tmp_path):
+    """The gradient of a function with defaults exports in reverse and forward mode, the
+    default the call leaves out filled in (differentiated in process all the same)."""
     x = np.array([0.3, -1.2, 2.0])
-    assert np.isfinite(sg.grad(penalty_with_a_default)(x)).all()
-    text = sg.export(penalty_with_a_default, x)
-    got = run_isolated(tmp_path, text, "d_penalty_with_a_default", (x,))
-    assert same(got, steady(sg.value_and_grad(penalty_with_a_default), x))
-    with pytest.raises(
-        sg.SourcegradError, match="defaults or keyword-only.*reverse mode at order 1"
-    ) as info:
-        sg.export(penalty_with_a_default, x, mode="forward")
-    where = (__file__, _line_of(penalty_with_a_default, "sg.grad("))
-    assert (info.value.filename, info.value.lineno) == where
+    v = np.array([0.5, -1.0, 0.25])
+    np.testing.assert_allclose(
+        sg.grad(penalty_with_a_default)(x),
+        numerical_grad(penalty_with_a_default, (x,), 0),
+        rtol=1e-6,
+        atol=1e-8,
+    )
+    if mode == "reverse":
+        text, extra, ref = sg.export(penalty_with_a_default, x), (), sg.value_and_grad
+    else:
+        text, extra, ref = sg.export(penalty_with_a_default, x, mode=mode), (v,), sg.jvp
+    got = run_isolated(tmp_path, text, "d_penalty_with_a_default", (x, *extra))
+    assert same(got, steady(ref(penalty_with_a_default), x, *extra))
 
 
 def ruff_clean(text: str, tmp_path) -> None:

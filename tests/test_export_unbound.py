@@ -3,15 +3,17 @@ helper returns, called as ``act(h)``: ``vjp_of(act, ("self", 0))``) in an export
 ``Unbound`` and forward mode over it (``Unbound.jvp``, order 2) mirror
 :mod:`sourcegrad.function_values`' ``_Unbound`` and ``_UnboundJvp``, and forward mode over the
 helper's vjp along a tangent seen to be zero when it runs (the function's "gradient", None) is
-narrowed as in process (``Narrowed``). Each export runs by ``python -I -S`` with only NumPy and
-gives the in-process numbers bit for bit; the derivatives agree with central differences.
-Order 3 through such a value is refused in process, and so by the export, at the user's line
-(forward mode over ``Unbound``'s jvp is not built)."""
+narrowed as in process (``Narrowed``). Order 3 through it is forward mode over ``_UnboundJvp``
+(``ForwardOver``, the receiver's part None) and over ``_Unbound``'s jvp, in process and in the
+export (``UnboundOverJvp``, forward mode over ``Narrowed``). Each export runs by ``python -I
+-S`` with only NumPy and gives the in-process numbers bit for bit; the derivatives agree with
+central differences. Order 4 through it is refused at the user's line."""
 
 import numpy as np
 import pytest
 
 import sourcegrad as sg
+from sourcegrad.higher import tower
 
 from .fd import numerical_grad
 from .test_export import run_isolated, same, steady
@@ -75,9 +77,33 @@ def test_a_varying_function_value_bound_to_nothing_exports_bit_for_bit(order, tm
     assert same(got, steady(ref, *args, *extra)), got
 
 
-def test_order_3_through_it_is_refused_at_the_users_call():
+def test_order_3_is_right_on_calls_one_to_three():
+    """The third derivative along v agrees with central differences of ``sg.hvp`` along v."""
+    params, x = _args()
+    v, e = _direction(), 1e-5
+    hv = sg.hvp(picked_loss)
+    plus = hv({"W": params["W"] + e * v["W"]}, x, v)["W"]
+    minus = hv({"W": params["W"] - e * v["W"]}, x, v)["W"]
+    levels = tower(picked_loss, (), [0, 0], (0,))
+    for _ in range(3):
+        got = levels.evaluate((params, x), (v, v))["W"]
+        np.testing.assert_allclose(got, (plus - minus) / (2 * e), rtol=1e-5, atol=1e-6)
+
+
+def test_order_3_exports_bit_for_bit(tmp_path):
+    args, v = _args(), _direction()
+    text = sg.export(picked_loss, *args, order=3)
+    assert 'vjp_of(act, ("self", 0))' in text
+    got = run_isolated(tmp_path, text, "d_picked_loss", (*args, v))
+    levels = tower(picked_loss, (), [0, 0], (0,))
+    for _ in range(3):
+        want = levels.evaluate(args, (v, v))
+    assert same(got, want), (got, want)
+
+
+def test_order_4_through_it_is_refused_at_the_users_call():
     args = _args()
-    with pytest.raises(sg.SourcegradError, match="order 3 through a function value bound") as e:
-        sg.export(picked_loss, *args, order=3)
+    with pytest.raises(sg.SourcegradError, match="order 4 or more through a layer object") as e:
+        sg.export(picked_loss, *args, order=4)
     call = picked_loss.__code__.co_firstlineno + 2  # h = act(x @ params["W"])
     assert (e.value.filename, e.value.lineno) == (__file__, call)

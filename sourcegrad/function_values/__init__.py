@@ -6,7 +6,8 @@ generated code through :func:`vjp_of` / :func:`jvp_of`, which take the function 
 (:func:`sourcegrad.callables.as_function` says what it stands for). ``wrt`` may name the
 object the function is bound to (:data:`~sourcegrad.transform.derive.RECEIVER`): a layer
 object holding differentiated arrays, called as ``layer(h)`` or ``layer.forward(h)``.
-Importing this module installs the two makers for the passes (:mod:`.transform.derive`).
+Importing this module installs the two makers for the passes (:mod:`.transform.derive`);
+the rules of ``vjp_of`` and ``jvp_of`` themselves are in :mod:`.own_rules` (the API imports it).
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from ..callables import (
 from ..errors import REFUSED_INSIDE, UnsupportedSyntaxError
 from ..higher import Jvp, derivative_vjp, is_derivative
 from ..kept import backward_kept, forward_kept, forward_kept_of, given_forward_kept
-from ..rules import adjoint, d, tangent
 from ..runtime.trees import zero_adjoint
 from ..transform import derive
 from .builds import Binding, built
@@ -162,6 +162,29 @@ class _UnboundJvp:
         else:
             grads, tangent = jvp_of(inner, ws[0] if len(ws) == 1 else ws)(*args, t_in=t)
         return of.with_receiver(grads), of.with_receiver(tangent)
+
+    def plan(self, args: tuple, t_in) -> JvpPlan | None:
+        """How this runs for ``args`` and ``t_in`` (:class:`~sourcegrad.callables.JvpPlan`):
+        forward mode over the vjp of the function along the positions other than the
+        receiver, each part regrouped with None in the receiver's place; None where only the
+        receiver varies (no tangent reaches the function)."""
+        of, ws, t = self.of, self.wrt, t_in
+        if derive.RECEIVER in ws:
+            t = None if self.single else without_receiver(t, ws, self.single)
+            ws = tuple(i for i in ws if i != derive.RECEIVER)
+        if of.rest == () or not ws:
+            return None
+        single = len(ws) == 1
+        jvp = jvp_of(vjp_of(of.fn, of.rest), ws[0] if single else ws)
+
+        def lift(targs, tt, trecv):  # the receiver, bound to nothing, has no tangent
+            return list(targs), picked(tt, self.wrt, self.single, ws, single)
+
+        return JvpPlan(jvp, args, t, lift, of.with_receiver)
+
+    def jvp(self, wrt):
+        """Forward mode over this jvp (order 3 through a function value bound to nothing)."""
+        return ForwardOver(self, wrt, jvp_of)
 
 
 def _has_receiver(wrt) -> bool:
@@ -372,10 +395,9 @@ class _CalledJvp:
 #: why forward mode over some derivatives of function values is refused
 _NOT_BUILT = (
     "a derivative of order 4 or more through a layer object or another function value "
-    "(forward mode three times over its vjp), or of order 3 through a function value bound to "
-    "nothing in a differentiated position or along an object that only seems to vary, is not "
-    "built; take order 3 or less (sg.hvp for order 2), or call a module-level function by its "
-    "name"
+    "(forward mode three times over its vjp), or of order 3 along an object that only seems "
+    "to vary, is not built; take order 3 or less (sg.hvp for order 2), or call a module-level "
+    "function by its name"
 )
 
 
@@ -543,14 +565,9 @@ class _KeywordsOverJvp:
 
 #: the derivatives of function values that make forward mode over themselves (``.jvp``)
 _FORWARD_OVER = (_Called, _OfReceiver, _Unbound, Keywords, _CalledJvp, _OfReceiverJvp, _KeywordsJvp)
+_FORWARD_OVER += (_UnboundJvp,)
 #: those forward mode over which is refused (:data:`_NOT_BUILT`)
-_NOT_FORWARD_OVER = (
-    _UnboundJvp,
-    _UnboundOverJvp,
-    _KeywordsOverJvp,
-    _KeywordsJvpOverJvp,
-    ForwardOver,
-)
+_NOT_FORWARD_OVER = (_UnboundOverJvp, _KeywordsOverJvp, _KeywordsJvpOverJvp, ForwardOver)
 
 
 # the passes differentiate calls of function values through these (they never import upward)
@@ -566,26 +583,3 @@ derive.install(
         copy_if_written=copy_if_written,
     )
 )
-
-
-# A derivative that calls `vjp_of(layer, "self")` is itself differentiated (a Hessian-vector
-# product) with the layer object varying: the derivative function made holds the layer, so
-# its tangent is the layer's, read by `jvp_of` of it as its receiver's.
-@adjoint(vjp_of)
-def _vjp_of(z, fn, wrt, keywords=()):
-    d[fn] += d[z]
-
-
-@tangent(vjp_of)
-def _vjp_of_tangent(z, fn, wrt, keywords=()):
-    d[z] += d[fn]
-
-
-@adjoint(jvp_of)
-def _jvp_of(z, fn, wrt, keywords=()):
-    d[fn] += d[z]
-
-
-@tangent(jvp_of)
-def _jvp_of_tangent(z, fn, wrt, keywords=()):
-    d[z] += d[fn]

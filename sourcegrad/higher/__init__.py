@@ -38,6 +38,7 @@ from .pieces import (
     call_generated,
     defined_at,
     direction_indices,
+    narrowed_over,
     raised_at,
 )
 
@@ -82,7 +83,7 @@ def recording_jvps(record: Callable[[Any, tuple, Callable, tuple], None]) -> Ite
 
 def is_derivative(obj: Any) -> bool:
     """Whether sourcegrad made ``obj`` (it is differentiated through its generated source)."""
-    return isinstance(obj, (Transformed, Jvp, Tower, _Grad, GradientVjp))
+    return isinstance(obj, (Transformed, Jvp, Tower, NestedGrad, GradientVjp))
 
 
 def _jvp_of_generated(fn, wrt: tuple, select: tuple = (), options: dict | None = None):
@@ -176,6 +177,11 @@ class Jvp:
         narrowed = self.wrt_tuple and nonzero_tangents(self.wrt, primal, t)
         if narrowed:  # no forward mode along a tangent seen to be zero
             return Jvp(self.base, narrowed[0]).parts((*primal, narrowed[1]))
+        base = self.base
+        over = isinstance(base, Jvp) and narrowed_over(base.wrt_tuple, base.wrt, self, primal, t)
+        if over:  # the base is forward mode that runs narrowed: over the one it runs
+            inner = Jvp(base.base, over[0])
+            return Jvp(inner, self.wrt if self.wrt_tuple else self.wrt[0]).parts(over[1])
         jt, values, post = self._transform(primal)
         tangents = self.flat_tangents(primal, t)
         return jt, values, values + tangents, lambda raw: (post(raw[0]), post(raw[1]))
@@ -416,20 +422,20 @@ def grad_of_derivative(d: Any, wrt: Any) -> Callable:
                 "grad of a gradient with several wrt arguments: its output is a tuple; "
                 "differentiate a gradient with one wrt argument"
             )
-        return _Grad(tower(d.f, d.bound_self, [d.wrt[0]], read, read_tuple), off)
-    if isinstance(d, _Grad):
+        return NestedGrad(tower(d.f, d.bound_self, [d.wrt[0]], read, read_tuple), off)
+    if isinstance(d, NestedGrad):
         t = d.tower
         if len(t.read) != 1:
             raise SourcegradError("grad of a derivative with a tuple output is not defined")
         read = tuple(i + d.off if i >= 0 else i for i in read)
-        return _Grad(tower(t.f, t.bound_self, t.dirs + [t.read[0]], read, read_tuple), d.off)
+        return NestedGrad(tower(t.f, t.bound_self, t.dirs + [t.read[0]], read, read_tuple), d.off)
     raise SourcegradError(
         f"grad() of {getattr(d, '__name__', d)!r}: only gradients (grad(f), grad(grad(f)), ...) "
         "can be differentiated again with grad; use jvp for forward mode"
     )
 
 
-class _Grad:
+class NestedGrad:
     """A user-facing higher gradient: call it like ``f``."""
 
     def __init__(self, tower: Tower, off: int):
@@ -463,11 +469,11 @@ def derivative_vjp(d: Any, wrt: Any) -> Callable:
                 "differentiated; use one gradient per argument"
             )
         return GradientVjp(tower(d.f, d.bound_self, [dw[0]], read, read_tuple), 0, d)
-    if isinstance(d, _Grad):
+    if isinstance(d, NestedGrad):
         t = d.tower
         read2 = tuple(i + d.off for i in read)
         higher = tower(t.f, t.bound_self, t.dirs + [t.read[0]], read2, read_tuple)
-        return GradientVjp(higher, len(t.dirs))
+        return GradientVjp(higher, len(t.dirs), None, d)
     raise SourcegradError(
         f"{getattr(d, '__name__', d)!r} is called inside a function being differentiated in "
         "reverse mode; only gradients (grad(f)) can be used there"
@@ -475,15 +481,15 @@ def derivative_vjp(d: Any, wrt: Any) -> Callable:
 
 
 class GradientVjp:
-    """``(*args, g_out) -> grads``: the vjp of a gradient made by sourcegrad, a Hessian-vector
-    product (:class:`Tower` ``t`` with ``units`` unit seeds before ``g_out``). It is a
-    derivative object itself (``source_call``): forward mode over it, for a Hessian-vector
-    product of a function that calls a gradient, transforms its generated source."""
+    """``(*args, g_out) -> grads``: the vjp of a ``gradient`` (or of a gradient of a gradient,
+    ``nested``) made by sourcegrad, a Hessian-vector product (:class:`Tower` ``t`` with
+    ``units`` unit seeds before ``g_out``). It is a derivative object itself (``source_call``):
+    forward mode over it, for a function that calls a gradient, transforms its source."""
 
     mode = "vjp"
 
-    def __init__(self, t: Tower, units: int, gradient: Transformed | None = None):
-        self.tower, self.units, self.gradient = t, units, gradient  # the gradient, where one is
+    def __init__(self, t: Tower, units: int, gradient: Transformed | None = None, nested=None):
+        self.tower, self.units, self.gradient, self.nested = t, units, gradient, nested
         self.bound_self = t.bound_self
         self.__name__ = "vjp_" + t.__name__
 

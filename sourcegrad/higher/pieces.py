@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..arguments import nonzero_tangents
 from ..errors import GENERATED_LINES, REFUSED_INSIDE, SourcegradError, user_location
 
 __all__ = [
     "GENERATORS", "INSIDE_WAY_OUT", "NESTED_WAY_OUT", "refused_inside", "raised_at",
     "array_or_float", "call_generated", "defined_at",
-    "direction_indices", "unit_vector", "as_indices",
+    "direction_indices", "unit_vector", "as_indices", "narrowed_over",
 ]  # fmt: skip
 
 #: random generators passed in: a check draws from a copy, so the call draws as f does
@@ -114,3 +115,21 @@ def array_or_float(x, what: str) -> None:
             "them one vector with sourcegrad.util.ravel (`flat, unravel = ravel(params)`, "
             "then differentiate `lambda flat: f(unravel(flat), ...)` written as a `def`)"
         )
+
+
+def narrowed_over(base_tuple: bool, base_wrt: tuple, jv, primal: list, t) -> tuple | None:
+    """``(the base's narrowed wrt, the arguments)`` of forward mode ``jv`` (along ``jv.wrt``,
+    at ``primal`` with tangents ``t``) over a base, forward mode itself along ``base_wrt``,
+    that narrows to the tangents it is given that may be nonzero (its own tangent, the last of
+    ``primal``, and the tangent of it in ``t``, narrowed alike), so that each tangent meets
+    its own value; else None."""
+    *inner, bt = primal
+    narrowed = base_tuple and nonzero_tangents(base_wrt, inner, bt)
+    if not narrowed:
+        return None
+    kept = [k for k, i in enumerate(base_wrt) if i in narrowed[0]]
+    ts = list(tuple(t) if jv.wrt_tuple else (t,))
+    for j, i in enumerate(jv.wrt):
+        if i % len(primal) == len(primal) - 1 and ts[j] is not None:
+            ts[j] = tuple(ts[j][k] for k in kept)
+    return narrowed[0], (*inner, narrowed[1], tuple(ts) if jv.wrt_tuple else ts[0])

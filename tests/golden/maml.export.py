@@ -721,9 +721,7 @@ def jvp_of(fn, wrt, keywords=()):
     helper's or a function value's, order 2 and up), as sourcegrad's jvp_of."""
     if keywords:
         return Keywords(fn, wrt, keywords, "jvp")
-    if isinstance(fn, (Built, Called, Keywords, KeywordsJvp, OfReceiver, Unbound)) or hasattr(
-        fn, "plan"
-    ):
+    if isinstance(fn, FORWARD_OVER) or hasattr(fn, "plan"):
         return fn.jvp(wrt)
     try:
         found = DERIVATIVE_JVPS.get((fn, wrt))
@@ -1251,6 +1249,33 @@ class Narrowed:
             )
         return found(*args, t_in=t_in)
 
+    def jvp(self, wrt):
+        return NarrowedOver(self, wrt)
+
+
+class NarrowedOver:
+    """Forward mode along wrt (the call's arguments, its t_in last) over a Narrowed jvp: over
+    the forward mode it runs, the tangent of its t_in narrowed alike."""
+
+    def __init__(self, of, wrt):
+        self.of = of
+        self.single = not isinstance(wrt, tuple)
+        self.wrt = (wrt,) if self.single else wrt
+
+    def __call__(self, *args, t_in):
+        of, (*primal, t) = self.of, args
+        kept = [k for k, i in enumerate(of.wrt) if not zero_of_integer(primal[i], t[k])]
+        inner = DERIVATIVE_JVPS.get((of.fn, tuple(of.wrt[k] for k in kept)))
+        if inner is None or not 0 < len(kept) < len(of.wrt):
+            raise TypeError(f"forward mode over {of.fn!r}: one this module was not exported for")
+        ts = list((t_in,) if self.single else t_in)
+        for j, i in enumerate(self.wrt):
+            if i == len(primal) and ts[j] is not None:
+                ts[j] = tuple(ts[j][k] for k in kept)
+        t_in = ts[0] if self.single else tuple(ts)
+        narrowed = tuple(t[k] for k in kept)
+        return jvp_of(inner, self.wrt[0] if self.single else self.wrt)(*primal, narrowed, t_in=t_in)
+
 
 def zero_of_integer(x, t):
     integer = isinstance(x, (int, np.integer)) or getattr(x, "dtype", np.dtype(float)).kind in "biu"
@@ -1279,7 +1304,7 @@ class ForwardOver:
         plan = self.of.plan(args[:-1], args[-1])
         if plan is None:
             raise TypeError("forward mode over a derivative this module was not exported for")
-        jvp, jargs, jt, lift = plan
+        jvp, jargs, jt, lift, *regroup = plan
         given = dict(zip(self.wrt, (t_in,) if self.single else tuple(t_in)))
         n = len(args) - 1
         tjargs, tjt = lift([given.get(i) for i in range(n)], given.get(n), given.get(RECEIVER))
@@ -1287,9 +1312,13 @@ class ForwardOver:
         at = tuple(k for k, t in enumerate(tangents) if t is not None)
         if not at:
             out = jvp(*jargs, t_in=jt)
-            return out, zero_adjoint(out)
-        ts = tangents[at[0]] if len(at) == 1 else tuple(tangents[k] for k in at)
-        return jvp_of(jvp, at[0] if len(at) == 1 else at)(*jargs, jt, t_in=ts)
+            parts = out, zero_adjoint(out)
+        else:
+            ts = tangents[at[0]] if len(at) == 1 else tuple(tangents[k] for k in at)
+            parts = jvp_of(jvp, at[0] if len(at) == 1 else at)(*jargs, jt, t_in=ts)
+        if not regroup:
+            return parts
+        return tuple(tuple(regroup[0](g) for g in p) for p in parts)
 
 
 class OfReceiver:
@@ -1412,9 +1441,45 @@ class Unbound:
         return with_receiver(grads, count, self.wrt, self.single)
 
     def jvp(self, wrt):
-        if self.mode == "jvp":  # order 3 through it: refused in process, so never exported
-            raise TypeError(f"forward mode over the jvp of {self.fn!r}: not exported")
-        return UnboundJvp(self, wrt)
+        return UnboundOverJvp(self, wrt) if self.mode == "jvp" else UnboundJvp(self, wrt)
+
+
+class UnboundOverJvp:
+    """Forward mode along wrt (the call's arguments, its t_in last) over an Unbound jvp: over
+    the jvp of the function along the positions other than the receiver."""
+
+    def __init__(self, of, wrt):
+        self.of = of
+        self.single = not isinstance(wrt, tuple)
+        self.wrt = (wrt,) if self.single else wrt
+
+    def __call__(self, *args, t_in=None):
+        of, (*primal, t) = self.of, args
+        given = dict(zip(self.wrt, (t_in,) if self.single else tuple(t_in)))
+        n = len(primal)
+        if of.rest == ():  # the jvp along the receiver alone: the value, a zero tangent
+            at = tuple(i for i in range(n) if given.get(i) is not None)
+            value = of.fn(*primal)
+            tangent = (
+                jvp_of(of.fn, one(at))(*primal, t_in=given_parts(given, at))[1]
+                if at
+                else zero_adjoint(value)
+            )
+            return (value, zero_adjoint(value)), (tangent, zero_adjoint(value))
+        inner = jvp_of(of.fn, of.rest)
+        t = without_receiver(t, of.wrt, of.single)
+        if given.get(n) is not None:
+            given[n] = without_receiver(given[n], of.wrt, of.single)
+        at = tuple(i for i in range(n + 1) if given.get(i) is not None)
+        if not at:
+            out = inner(*primal, t_in=t)
+            return out, zero_adjoint(out)
+        return jvp_of(inner, one(at))(*primal, t, t_in=given_parts(given, at))
+
+
+def given_parts(given, at):
+    """The tangents given at the positions at: one, or a tuple of them."""
+    return given[at[0]] if len(at) == 1 else tuple(given[i] for i in at)
 
 
 class UnboundJvp:
@@ -1440,6 +1505,29 @@ class UnboundJvp:
         else:
             grads, tangent = jvp_of(inner, ws[0] if len(ws) == 1 else ws)(*args, t_in=t)
         return of.with_receiver(grads), of.with_receiver(tangent)
+
+    def plan(self, args, t_in):
+        """(jvp, its arguments, its t_in, lift, regroup) as ForwardOver takes them; None where
+        only the receiver varies."""
+        of, ws, t = self.of, self.wrt, t_in
+        if RECEIVER in ws:
+            t = None if self.single else without_receiver(t, ws, self.single)
+            ws = tuple(i for i in ws if i != RECEIVER)
+        if of.rest == () or not ws:
+            return None
+        jvp = jvp_of(vjp_of(of.fn, of.rest), one(ws))
+
+        def lift(targs, tt, trecv):
+            return list(targs), picked(tt, self.wrt, self.single, ws, len(ws) == 1)
+
+        return jvp, args, t, lift, of.with_receiver
+
+    def jvp(self, wrt):
+        return ForwardOver(self, wrt)
+
+
+#: the derivatives that make forward mode over themselves (.jvp), besides those with a plan
+FORWARD_OVER = (Built, Called, Keywords, KeywordsJvp, OfReceiver, Unbound, Narrowed)
 
 
 #: what each function value's function changes in place, by its builds' key (its code, or its
