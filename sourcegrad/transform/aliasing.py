@@ -92,7 +92,23 @@ def aliases_of_written(
             and node.args[0].id in written
         ):
             _add(out, node.args[0].id, S.text(node.func.value), node.lineno)
+    _self_item_aliases(fn, written, out)
     return out
+
+
+def _self_item_aliases(fn, written: set, out: dict) -> None:
+    """``w = [z]`` then ``w = w[0]``: the name now holds an item it held before, so a write
+    into it is linked to every name it was given as an item (``z``)."""
+    for node in S.walk(fn):
+        if not (isinstance(node, gast.Assign) and len(node.targets) == 1):
+            continue
+        name = getattr(node.targets[0], "id", None)
+        if name not in written or name not in value_sources(node.value):
+            continue
+        for other in S.walk(fn):
+            if isinstance(other, gast.Assign) and getattr(other.targets[0], "id", None) == name:
+                for stored in _stored_names(other.value, whole=False) - {name}:
+                    _add(out, name, stored, other.lineno)
 
 
 def _dict_names(fn, makes=None) -> set:
@@ -390,6 +406,10 @@ def _stored_names(value, whole: bool) -> set:
     with ``whole`` the value itself where it is a name (stored into a container)."""
     if isinstance(value, gast.Name):
         return {value.id} if whole else set()
+    if isinstance(value, gast.IfExp):  # `[z] if c else []`, `[] or [z]`: either container
+        return _stored_names(value.body, whole) | _stored_names(value.orelse, whole)
+    if isinstance(value, gast.BoolOp):
+        return set().union(*(_stored_names(v, whole) for v in value.values))
     if isinstance(value, gast.Starred):
         return _stored_names(value.value, whole)
     if isinstance(value, (gast.List, gast.Tuple, gast.Set)):

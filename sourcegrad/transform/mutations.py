@@ -14,10 +14,13 @@ function gets a copy of it (:mod:`.in_place`).
 
 from __future__ import annotations
 
+import re
+
 import gast
 
 from ..errors import SourcegradError, UnsupportedSyntaxError
 from . import syntax as S
+from .aliasing import source_name
 from .calls import nested_function
 from .cfg import solve_backward
 from .in_place import changed_in_place, mark_unknown_callee
@@ -27,13 +30,17 @@ from .rule_binding import is_user_function, local_names
 from .walk import walk_statements
 
 
-def refuse_container_mutations(core, ops: dict, cfg) -> None:
+def refuse_container_mutations(core, ops: dict, cfg) -> list:
     """Refuse each call of a user function or nested function that changes a container
     argument in place which the caller reads after the call (see the module docstring);
     ``cfg`` is the core's control-flow graph. sourcegrad's own derivative code is not
-    checked: its calls were checked in the user's."""
+    checked: its calls were checked in the user's. Returns the checks, as
+    ``Core.alias_checks`` holds them, of each argument changed in place that is an item or a
+    view of a name read after the call (``halve(z[0])``): refused where it is more than a
+    number (ranks decide)."""
+    checks: list = []
     if core.parsed.filename.startswith("<sourcegrad"):
-        return
+        return checks
     live: list = []  # the liveness, solved where a call first needs it (most cores: never)
     for stmt in walk_statements(core.node.body):
         op = ops.get(id(stmt))
@@ -62,6 +69,40 @@ def refuse_container_mutations(core, ops: dict, cfg) -> None:
                     core.parsed.filename,
                     stmt.lineno,
                 )
+            viewed = _viewed_name(core, arg.id, live[0].get(id(stmt), ()))
+            if viewed is not None:
+                checks.append((arg.id, _view_message(label, param, line, viewed), stmt.lineno))
+    return checks
+
+
+def _viewed_name(core, name: str, live) -> str | None:
+    """A name of ``live`` whose memory ``name`` may share, as an item or a view of it made
+    by the core's assignment of ``name`` (``t = z[0]``, ``t = z.T``), or of a name made so in
+    turn; None where there is none."""
+    made = {
+        stmt.targets[0].id: stmt.value
+        for stmt in walk_statements(core.node.body)
+        if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)
+    }
+    seen = {name}
+    while name in made and not isinstance(made[name], gast.Name):
+        name = source_name(made[name])  # (a name copied is a version of a loop's variable)
+        if name is None or name in seen:
+            return None
+        if name in live:
+            return name
+        seen.add(name)
+    return None
+
+
+def _view_message(label: str, param: str, line: int, viewed: str) -> str:
+    shown = re.sub(r"_\d+$", "", viewed)
+    return (
+        f"{label}() writes into its argument `{param}` in place (line {line}), which is given "
+        f"an item or a view of `{shown}`, and `{shown}` is read after the call: sourcegrad "
+        f"follows values, not changes made in place; make {label}() return the new value and "
+        f"assign it, or pass it a copy (`.copy()`)"
+    )
 
 
 def _mark_read_after(stmt, args, live: list, cfg) -> None:
