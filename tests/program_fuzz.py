@@ -59,7 +59,6 @@ from pathlib import Path
 import numpy as np
 
 import sourcegrad as sg
-
 from tests.program_fuzz_aliasing import FEATURES as ALIASING_FEATURES
 
 FD_EPS = 1e-6

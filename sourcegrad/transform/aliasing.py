@@ -5,9 +5,9 @@ through one of them is refused unless the other turns out to be a number."""
 from __future__ import annotations
 
 import gast
-import numpy as np
 
 from . import syntax as S
+from .fresh_values import is_fresh
 from .node_facts import get_fact
 
 _VIEW_METHODS = frozenset(
@@ -209,7 +209,7 @@ _DISPLAYS = (gast.List, gast.Tuple, gast.Set, gast.Dict, gast.ListComp, gast.Set
 
 def _new_value(value) -> bool:
     """Whether ``value`` is a new object none of whose parts another name may hold: a new
-    array (:func:`_is_fresh`), or a display, comprehension, ``dict()``, ``[0.0] * n`` or
+    array (:func:`~.fresh_values.is_fresh`), or a display, comprehension, ``dict()``, ``[0.0] * n`` or
     ``[a] + [b]`` of such."""
     if isinstance(value, (gast.List, gast.Tuple, gast.Set)):
         return all(_new_value(e) for e in value.elts)
@@ -228,7 +228,7 @@ def _new_value(value) -> bool:
     if isinstance(value, gast.Call) and not value.args and not value.keywords:
         if getattr(value.func, "id", None) in ("dict", "list"):
             return True
-    return _is_fresh(value)
+    return is_fresh(value)
 
 
 def _updated_items(fn) -> set:
@@ -393,12 +393,30 @@ def value_sources(value) -> set:
         func = value.func
         if isinstance(func, gast.Attribute) and func.attr in _ITEM_METHODS | {"values", "items"}:
             extra = value.args[1:2] if func.attr in ("get", "setdefault") else []
-            return value_sources(func.value).union(*(value_sources(a) for a in extra))
+            return _item_sources(func.value).union(*(value_sources(a) for a in extra))
         if isinstance(func, gast.Name) and func.id in _ONE_OF_ARGUMENTS:
-            args = value.args if len(value.args) > 1 else [_items_source(a) for a in value.args]
-            return set().union(*(value_sources(a) for a in args))
+            if len(value.args) > 1:
+                return set().union(*(value_sources(a) for a in value.args))
+            return set().union(*(_item_sources(_items_source(a)) for a in value.args))
+    if isinstance(value, gast.Subscript) and isinstance(value.value, _DISPLAYS):
+        return _item_sources(value.value)  # `[z, h][0]`, `(z, 0.5 * h)[0]`
     name = source_name(value)
     return {name} if name is not None else set()
+
+
+def _item_sources(container) -> set:
+    """The names whose memory an item of ``container`` may share: those of each item of a
+    display (``[z, 0.5 * z]``, ``{"k": z}``), else :func:`value_sources` of the container."""
+    if isinstance(container, (gast.List, gast.Tuple, gast.Set)):
+        items = [e.value if isinstance(e, gast.Starred) else e for e in container.elts]
+        return set().union(*(_item_sources_of(e) for e in items))
+    if isinstance(container, gast.Dict):
+        return set().union(*(_item_sources_of(v) for v in container.values))
+    return value_sources(container)
+
+
+def _item_sources_of(item) -> set:
+    return value_sources(item) if item is not None else set()
 
 
 def _stored_names(value, whole: bool) -> set:
@@ -513,80 +531,3 @@ def augmented_names(fn) -> set:
         for n in S.walk(fn)
         if isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name)
     }
-
-
-#: calls whose result is a new array, never a view of an operand
-_FRESH_FUNCTIONS = frozenset(
-    {
-        "copy", "array", "zeros", "ones", "empty", "full", "zeros_like", "ones_like",
-        "empty_like", "full_like", "concatenate", "stack", "vstack", "hstack", "dot", "matmul",
-        "einsum", "outer", "where", "clip", "cumsum", "cumprod", "sum", "mean", "prod",
-    }
-)  # fmt: skip
-
-
-def _is_fresh(value) -> bool:
-    """Whether ``value`` is always a new object, sharing no memory with any name: arithmetic,
-    a constant, a display, ``x.copy()``, a NumPy ufunc or allocating function."""
-    if isinstance(value, (gast.BinOp, gast.Constant, gast.List, gast.Tuple, gast.Dict)):
-        return True
-    if isinstance(value, (gast.ListComp, gast.DictComp, gast.SetComp, gast.Set)):
-        return True
-    if isinstance(value, gast.UnaryOp):
-        return True  # -x, +x and ~x of an array are new arrays; `not x` a bool
-    if not isinstance(value, gast.Call) or not isinstance(value.func, gast.Attribute):
-        return False
-    owner, name = value.func.value, value.func.attr
-    if name == "copy":
-        return True
-    if not (isinstance(owner, gast.Name) and owner.id in ("np", "numpy")):
-        return False
-    return name in _FRESH_FUNCTIONS or isinstance(getattr(np, name, None), np.ufunc)
-
-
-def fresh_rebinding_line(fn, name: str, line: int) -> int:
-    """The line of the last ``name = <a new object>`` that runs on every path to the
-    statement at ``line`` (a statement before it in its block, or before a compound statement
-    around it, :func:`_is_fresh`), 0 where none: a link of ``name`` to another name's memory
-    made before that line no longer holds at ``line``."""
-    block, found = fn.body, 0
-    while block:
-        inner = None
-        for stmt in block:
-            first, last = _span(stmt)
-            if first <= line <= last:
-                inner = stmt
-                break
-            if (
-                isinstance(stmt, gast.Assign)
-                and len(stmt.targets) == 1
-                and isinstance(stmt.targets[0], gast.Name)
-                and stmt.targets[0].id == name
-                and _is_fresh(stmt.value)
-                and getattr(stmt, "lineno", None) is not None
-            ):
-                found = stmt.lineno
-        if inner is None or not isinstance(inner, (gast.If, gast.For, gast.While)):
-            return found
-        block = next(
-            (
-                b
-                for b in (inner.body, inner.orelse)
-                if b and _span(b[0])[0] <= line <= _span(b[-1])[1]
-            ),
-            None,
-        )
-    return found
-
-
-def _span(stmt) -> tuple:
-    """The first and last line of ``stmt``, from the nodes in it that have lines (statements
-    the passes made, such as the guard of an early return, have none of their own)."""
-    lines = [
-        (n.lineno, getattr(n, "end_lineno", None) or n.lineno)
-        for n in S.walk(stmt)
-        if getattr(n, "lineno", None) is not None
-    ]
-    if not lines:
-        return (0, -1)
-    return min(a for a, _ in lines), max(b for _, b in lines)

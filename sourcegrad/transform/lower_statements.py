@@ -8,7 +8,8 @@ import gast
 
 from ..rules.facts import unpacks_one_array
 from . import syntax as S
-from .aliasing import bound_values, fresh_rebinding_line, source_name
+from .aliasing import bound_values, source_name
+from .fresh_values import fresh_rebinding_line
 from .lists import popped_list
 from .node_facts import get_fact
 from .parse import resolve

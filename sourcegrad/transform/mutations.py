@@ -28,6 +28,7 @@ from .node_facts import set_fact
 from .parse import UNRESOLVED, parse, resolve
 from .rule_binding import is_user_function, local_names
 from .walk import walk_statements
+from .writes import unmodelled_write
 
 
 def refuse_container_mutations(core, ops: dict, cfg) -> list:
@@ -46,6 +47,7 @@ def refuse_container_mutations(core, ops: dict, cfg) -> list:
         op = ops.get(id(stmt))
         if op is None:
             continue
+        _refuse_method_effect(core, stmt, live, cfg)
         found = _callee(core, op) or _effect_callee(core, stmt)
         if found is None:  # a function value: asked when the derivative runs
             args = op.dynamic_call[1] if op.dynamic_call else _unknown_effect(core, stmt)
@@ -73,6 +75,39 @@ def refuse_container_mutations(core, ops: dict, cfg) -> list:
             if viewed is not None:
                 checks.append((arg.id, _view_message(label, param, line, viewed), stmt.lineno))
     return checks
+
+
+def _refuse_method_effect(core, stmt, live: list, cfg) -> None:
+    """Refuse ``box.scale(0.5)`` or ``box.hs.append(u)``, a method called for its effect on
+    an object of the function's own (not a container method the normalizer followed), where
+    the function reads the object after the call: the method may change it in place, which
+    the derivative, following values, would not see."""
+    call = stmt.value if isinstance(stmt, gast.Expr) else None
+    if not (isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute)):
+        return
+    root = call.func.value
+    while isinstance(root, (gast.Attribute, gast.Subscript)):
+        root = root.value
+    if not isinstance(root, gast.Name) or root.id not in local_names(core):
+        return
+    if unmodelled_write(core.parsed, call, local_names(core)) is not None:
+        return  # `y.sort()` of a list, `np.add.at`: refused in writes.py where it matters
+    if not live:
+        live.append(solve_backward(cfg, set(), _liveness))
+    after = live[0].get(id(stmt), ())
+    # (`first = boxes[0]; first.push(u)`: the object is also an item of boxes)
+    read = root.id if root.id in after else _viewed_name(core, root.id, after)
+    if read is not None:
+        shown = re.sub(r"_\d+$", "", read)
+        raise UnsupportedSyntaxError(
+            f"the method `.{call.func.attr}(...)`, called for its effect, may change `{shown}` "
+            f"(or an object it holds) in place, and `{shown}` is read after the call: "
+            f"sourcegrad follows values, not "
+            f"changes a method makes in place; make the method return the new value (or a new "
+            f"object) and assign it",
+            core.parsed.filename,
+            stmt.lineno,
+        )
 
 
 def _viewed_name(core, name: str, live) -> str | None:
