@@ -137,14 +137,18 @@ def _makes_dict(value) -> bool:
     return isinstance(value, gast.Call) and getattr(value.func, "id", None) == "dict"
 
 
-def item_aliases(fn, viewed_argument=None) -> dict:
+def item_aliases(fn, viewed_argument=None, containers=frozenset()) -> dict:
     """For each name written into through an item (``xs[t][k] = v``, lowered with the
     ``item_write`` fact): the names that may share the memory of its items, which Python's
     write changes too (``h = xs[t]``, ``for h in xs``; ``xs[t] = h``, ``xs = [h]``,
     ``xs.append(h)``, ``xs = dict(p)``, :func:`_held_items`), as :func:`aliases_of_written`
-    gives them."""
+    gives them. A container updated through an item (``hs[k] += v``, ``hs`` one of
+    ``containers`` or made a list or dict by every assignment) changes its item in place too."""
     deep = {get_fact(n, "item_write") for n in S.walk(fn) if isinstance(n, gast.Assign)}
     deep.discard(None)
+    known = set(containers) | _dict_names(fn, _makes_container)
+    copies = _dict_names(fn, lambda v: _copied(v) and v.func.value.id in known)  # `hs.copy()`
+    deep |= _updated_items(fn) & (known | copies)
     if not deep:
         return {}
     out = aliases_of_written(fn, deep, viewed_argument, containers=set())
@@ -161,10 +165,10 @@ def _held_items(fn, name: str, out: dict) -> None:
         if isinstance(node, gast.Assign) and get_fact(node, "item_write") is None:
             for target in node.targets:
                 for value in _bound_values(target, node.value, name):
-                    if value is not None and not _new_value(value):
+                    if value is not None and (not _new_value(value) or _copied(value)):
                         _add(out, name, S.text(value), node.lineno)
         elif isinstance(node, (gast.AugAssign, gast.AnnAssign, gast.For, gast.NamedExpr)):
-            if name in S.names_in(node.target):
+            if name in S.names_in(node.target) and not isinstance(node.target, gast.Subscript):
                 _add(out, name, S.text(node), node.lineno)
         elif (
             isinstance(node, gast.Call)
@@ -175,6 +179,16 @@ def _held_items(fn, name: str, out: dict) -> None:
             and not (node.func.attr == "append" and all(_new_value(a) for a in node.args))
         ):
             _add(out, name, S.text(node), node.lineno)
+
+
+def _copied(value) -> bool:
+    """``xs.copy()`` of a name: a list's or dict's copy holds the same items."""
+    return (
+        isinstance(value, gast.Call)
+        and isinstance(value.func, gast.Attribute)
+        and value.func.attr == "copy"
+        and isinstance(value.func.value, gast.Name)
+    )
 
 
 def bound_values(fn, name: str) -> list:

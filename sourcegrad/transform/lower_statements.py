@@ -167,7 +167,9 @@ class StatementLowering:
             read = gast.Subscript(
                 value=S.clone(target.value), slice=S.clone(target.slice), ctx=gast.Load()
             )
-            self.set_item(target, gast.BinOp(left=read, op=stmt.op, right=stmt.value))
+            # (into a list's or dict's item: Python changes the item itself in place)
+            deep = getattr(stmt.target.value, "id", None) in self.item_aliases
+            self.set_item(target, gast.BinOp(left=read, op=stmt.op, right=stmt.value), deep)
             return
         if isinstance(stmt.target, gast.Attribute):
             self.refuse_attribute_write(stmt.target, _SIGNS.get(type(stmt.op), "+") + "=")

@@ -199,7 +199,11 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         spans (a write in a loop may come after a link made later in the loop's body)."""
         viewed = self.viewed_argument
         self.aliases = aliases_of_written(fn, viewed_argument=viewed)
-        self.item_aliases = item_aliases(fn, viewed)
+        given = zip(self.params, self.examples or ())
+        self.updated_containers = self.list_names | {
+            p for p, v in given if isinstance(v, (dict, list))
+        }
+        self.item_aliases = item_aliases(fn, viewed, self.updated_containers)
         self.augmented_aliases = aliases_of_written(fn, augmented_names(fn), viewed)
         self.loop_spans = [
             (
