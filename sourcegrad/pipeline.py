@@ -45,6 +45,7 @@ from .transform.emit import emit as emit_source
 from .transform.forms import Core
 from .transform.forward import forward
 from .transform.iterator_calls import refuse_generator_function
+from .transform.mutations import refuse_argument_writes
 from .transform.normalize import normalize
 from .transform.optimize import (
     chunk,
@@ -324,6 +325,8 @@ class Pipeline:
         # without any yield is none (found by one fast walk, not the walk of its own scope)
         if self.checked and S.nodes_of(parsed.node, _YIELDS):
             refuse_generator_function(parsed.node, parsed.filename)
+        if self.checked and args is not None and not parsed.filename.startswith("<sourcegrad"):
+            refuse_argument_writes(parsed, args)
         core = _normalized(parsed, args, general)
         wrt = self._wrt_of(parsed, core, args)
         if not self.with_gradients:

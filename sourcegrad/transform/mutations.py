@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 
 import gast
+import numpy as np
 
 from ..errors import SourcegradError, UnsupportedSyntaxError
 from . import syntax as S
@@ -227,3 +228,46 @@ def _effect_callee(core, stmt):
     if node is None:
         return None
     return (node.body, node.args), list(call.args), kwargs, call.func.id
+
+
+def refuse_argument_writes(parsed, args: tuple) -> None:
+    """Refuse a write in place into an argument of the function the user differentiates
+    (``x += 0.1`` of an array, ``y[0] = v``, ``params["W"] = W``, ``hs.append(h)``,
+    ``np.copyto(y, v)``): Python changes the caller's object, while a derivative never
+    changes its arguments. ``args``: the arguments it is built for (a number, a string or a
+    tuple is never changed in place)."""
+    fn = parsed.node
+    params = [a.id for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs]
+    given = dict(zip(params, args))
+    written = [(p, line) for p, line, _ in changed_in_place(fn.body, set(params))]
+    for param, line in [*_outputs_given(fn, set(params)), *written]:
+        example = given.get(param)
+        if not isinstance(example, (list, dict, np.ndarray)) or getattr(example, "ndim", 1) == 0:
+            continue  # (a number: `s += 1` gives the name a new value)
+        raise UnsupportedSyntaxError(
+            f"{fn.name}() writes into its argument `{param}` in place: Python changes the "
+            f"caller's {type(example).__name__} too, and a derivative never changes its "
+            f"arguments; copy it first (`{param} = {param}.copy()`) or compute a new value "
+            f"(`{param} = ...`)",
+            parsed.filename,
+            line,
+        )
+
+
+def _outputs_given(fn, params: set) -> list:
+    """``(parameter, line)`` for ``np.copyto(y, v)`` and ``f(..., out=y)`` of a parameter the
+    function never binds anew."""
+    rebound = {
+        n.id for n in S.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+    }
+    out = []
+    for n in S.walk(fn):
+        if not isinstance(n, gast.Call):
+            continue
+        given = [k.value for k in n.keywords if k.arg == "out"]
+        if isinstance(n.func, gast.Attribute) and n.func.attr == "copyto" and n.args:
+            given.append(n.args[0])
+        for g in given:
+            if isinstance(g, gast.Name) and g.id in params - rebound:
+                out.append((g.id, n.lineno))
+    return out
