@@ -121,6 +121,11 @@ def argument_copied_into(p, x, y):
     return np.sum(np.tanh(x @ p["W"] + p["b"]) * y)
 
 
+def argument_item_of_item_written(params, x):
+    params[0]["b"] = params[0]["b"] * 0.9  # REFUSED
+    return np.sum(np.tanh(x @ params[0]["W"] + params[0]["b"]))
+
+
 def shallow_copy_of_argument_updated(p, x):
     fast = dict(p)
     fast["W"] -= 0.1 * x.T @ np.tanh(x @ fast["W"])  # REFUSED
@@ -144,6 +149,12 @@ REFUSED = [
         "argument_copied_into",
         argument_copied_into,
         ({"W": r(3, 2), "b": r(2)}, r(4, 3), r(4, 2)),
+        "copy",
+    ),
+    (
+        "argument_item_of_item_written",
+        argument_item_of_item_written,
+        ([{"W": r(3, 2), "b": r(2)}], r(4, 3)),
         "copy",
     ),
     (

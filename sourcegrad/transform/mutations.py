@@ -24,7 +24,7 @@ from . import syntax as S
 from .aliasing import source_name
 from .calls import nested_function
 from .cfg import solve_backward
-from .in_place import changed_in_place, mark_unknown_callee
+from .in_place import MUTATORS, changed_in_place, mark_unknown_callee
 from .node_facts import set_fact
 from .parse import UNRESOLVED, parse, resolve
 from .rule_binding import is_user_function, local_names
@@ -255,19 +255,30 @@ def refuse_argument_writes(parsed, args: tuple) -> None:
 
 
 def _outputs_given(fn, params: set) -> list:
-    """``(parameter, line)`` for ``np.copyto(y, v)`` and ``f(..., out=y)`` of a parameter the
-    function never binds anew."""
+    """``(parameter, line)`` for ``np.copyto(y, v)``, ``f(..., out=y)``, a write into an item
+    of an item (``params[0]["b"] = v``) and a list's or dict's method changing an item
+    (``params["hs"].append(h)``) of a parameter the function never binds anew."""
     rebound = {
         n.id for n in S.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
     }
     out = []
     for n in S.walk(fn):
-        if not isinstance(n, gast.Call):
-            continue
-        given = [k.value for k in n.keywords if k.arg == "out"]
-        if isinstance(n.func, gast.Attribute) and n.func.attr == "copyto" and n.args:
-            given.append(n.args[0])
+        given = []
+        if isinstance(n, gast.Call):
+            given = [k.value for k in n.keywords if k.arg == "out"]
+            if isinstance(n.func, gast.Attribute) and n.func.attr == "copyto" and n.args:
+                given.append(n.args[0])
+            if isinstance(n.func, gast.Attribute) and n.func.attr in MUTATORS:
+                given.append(_root(n.func.value))
+        elif isinstance(n, gast.Subscript) and isinstance(n.ctx, (gast.Store, gast.Del)):
+            given.append(_root(n.value))
         for g in given:
             if isinstance(g, gast.Name) and g.id in params - rebound:
                 out.append((g.id, n.lineno))
     return out
+
+
+def _root(node):
+    while isinstance(node, (gast.Subscript, gast.Attribute)):
+        node = node.value
+    return node
