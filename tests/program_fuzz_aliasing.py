@@ -93,7 +93,7 @@ def f_alias_names(b, nd: int) -> None:
         "w = [] or [z]\nw = w[0]",
     ]
     copies = ["w = z.copy()", "w = np.array(z)", "w = np.copy(z)", "w = z * 1.0", "w = z + 0.0"]
-    link = b.pick(shared) if b.p(0.75) else b.pick(copies)
+    link = b.pick(shared) if b.p(0.5) else b.pick(copies)
     lines = [z, link, _write(b, b.pick(["w", "w", "z"]))]
     if b.p(0.3):
         lines.append(_write(b, "w"))
@@ -114,8 +114,8 @@ def f_alias_list(b, nd: int) -> None:
     """A list and a second name for it, or a copy (``[:]``, ``list``, ``.copy()``, ``[*xs]``),
     changed through one of them: items replaced, appended, popped, or written in place."""
     lines = [_fresh(b, "z"), "hs = [z, 0.5 * h]"]
-    other = b.pick(["ls = hs", "ls = hs", "ls = hs[:]", "ls = list(hs)", "ls = hs.copy()"])
-    other = b.pick([other, "ls = [*hs]", "ls = hs or [h]", "ls = ms = hs"])
+    other = b.pick(["ls = hs", "ls = hs[:]", "ls = list(hs)", "ls = hs.copy()", "ls = [*hs]"])
+    other = b.pick([other, other, "ls = hs or [h]", "ls = ms = hs", "ls = [v.copy() for v in hs]"])
     lines.append(other)
     ops = [
         "ls.append(np.sin(h))",
@@ -153,7 +153,15 @@ def f_alias_dict(b, nd: int) -> None:
     changed by item writes, writes in place into an item, ``get``/``setdefault``/``pop``,
     ``update`` and loops over ``values()``/``items()``."""
     lines = [_fresh(b, "z"), 'd = {"a": z, "b": 0.5 * h}']
-    lines.append(b.pick(["e = d", "e = dict(d)", "e = {**d}", "e = d.copy()", "e = d | {}"]))
+    lines.append(
+        b.pick(
+            ["e = d", "e = dict(d)", "e = {**d}", "e = d.copy()", "e = d | {}"]
+            + [
+                "e = {k: v.copy() for k, v in d.items()}",
+                "e = {k: np.array(v) for k, v in d.items()}",
+            ]
+        )
+    )
     ops = [
         'e["a"] = e["a"] * 0.5',
         'e["a"] += 0.1',
