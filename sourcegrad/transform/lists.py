@@ -110,9 +110,9 @@ def _assigned_values(fn) -> dict:
             for t in node.targets:
                 if isinstance(t, gast.Name):
                     values.setdefault(t.id, []).append(node.value)
-                else:
+                else:  # (`xs[i] = v` binds no name: xs still holds the list)
                     for n in S.walk(t):
-                        if isinstance(n, gast.Name):
+                        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                             values.setdefault(n.id, []).append(None)  # unknown
         elif (
             isinstance(node, gast.For)
