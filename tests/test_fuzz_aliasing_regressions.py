@@ -126,6 +126,14 @@ def argument_item_of_item_written(params, x):
     return np.sum(np.tanh(x @ params[0]["W"] + params[0]["b"]))
 
 
+def merged_then_copied_item_updated(params, x):
+    q = params[0] | {"b": np.tanh(params[0]["b"])}
+    h = np.tanh(x @ q["W"] + q["b"])
+    q = dict(params[0])
+    q["b"] *= 0.9  # REFUSED
+    return np.sum(h) + np.sum(params[0]["b"])
+
+
 def shallow_copy_of_argument_updated(p, x):
     fast = dict(p)
     fast["W"] -= 0.1 * x.T @ np.tanh(x @ fast["W"])  # REFUSED
@@ -156,6 +164,12 @@ REFUSED = [
         argument_item_of_item_written,
         ([{"W": r(3, 2), "b": r(2)}], r(4, 3)),
         "copy",
+    ),
+    (
+        "merged_then_copied_item_updated",
+        merged_then_copied_item_updated,
+        ([{"W": r(3, 2), "b": r(2)}], r(4, 3)),
+        "explicit copy",
     ),
     (
         "shallow_copy_of_argument",

@@ -134,6 +134,8 @@ def _dict_names(fn, makes=None) -> set:
 def _makes_dict(value) -> bool:
     if isinstance(value, (gast.Dict, gast.DictComp)):
         return True
+    if isinstance(value, gast.BinOp) and isinstance(value.op, gast.BitOr):  # `p | {"b": v}`
+        return isinstance(value.left, gast.Dict) or isinstance(value.right, gast.Dict)
     return isinstance(value, gast.Call) and getattr(value.func, "id", None) == "dict"
 
 
