@@ -134,6 +134,16 @@ def merged_then_copied_item_updated(params, x):
     return np.sum(h) + np.sum(params[0]["b"])
 
 
+def halve(a):
+    a *= 0.5
+
+
+def argument_given_to_a_writer(p, x, y):
+    out = np.sum(np.tanh(x @ p["W"] + p["b"]) * y)
+    halve(y)  # REFUSED
+    return out
+
+
 def shallow_copy_of_argument_updated(p, x):
     fast = dict(p)
     fast["W"] -= 0.1 * x.T @ np.tanh(x @ fast["W"])  # REFUSED
@@ -170,6 +180,12 @@ REFUSED = [
         merged_then_copied_item_updated,
         ([{"W": r(3, 2), "b": r(2)}], r(4, 3)),
         "explicit copy",
+    ),
+    (
+        "argument_given_to_a_writer",
+        argument_given_to_a_writer,
+        ({"W": r(3, 2), "b": r(2)}, r(4, 3), r(4, 2)),
+        "y = halve(...)",
     ),
     (
         "shallow_copy_of_argument",

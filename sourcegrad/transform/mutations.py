@@ -239,19 +239,48 @@ def refuse_argument_writes(parsed, args: tuple) -> None:
     fn = parsed.node
     params = [a.id for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs]
     given = dict(zip(params, args))
-    written = [(p, line) for p, line, _ in changed_in_place(fn.body, set(params))]
-    for param, line in [*_outputs_given(fn, set(params)), *written]:
+    written = [(p, line, None) for p, line, _ in changed_in_place(fn.body, set(params))]
+    written += _given_to_writers(parsed, set(params))
+    for param, line, callee in [*_outputs_given(fn, set(params)), *written]:
         example = given.get(param)
         if not isinstance(example, (list, dict, np.ndarray)) or getattr(example, "ndim", 1) == 0:
             continue  # (a number: `s += 1` gives the name a new value)
+        how = f" through {callee}()" if callee else ""
+        way = f"make {callee}() return the new value and assign it (`{param} = {callee}(...)`)"
         raise UnsupportedSyntaxError(
-            f"{fn.name}() writes into its argument `{param}` in place: Python changes the "
+            f"{fn.name}() writes into its argument `{param}` in place{how}: Python changes the "
             f"caller's {type(example).__name__} too, and a derivative never changes its "
-            f"arguments; copy it first (`{param} = {param}.copy()`) or compute a new value "
-            f"(`{param} = ...`)",
+            f"arguments; copy it first (`{param} = {param}.copy()`), or "
+            + (way if callee else f"compute a new value (`{param} = ...`)"),
             parsed.filename,
             line,
         )
+
+
+def _given_to_writers(parsed, params: set) -> list:
+    """``(parameter, line)`` for a call of a user function given a parameter (never bound
+    anew) that the function changes in place (``halve(y)`` doing ``a *= 0.5``)."""
+    fn = parsed.node
+    rebound = {
+        n.id for n in S.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+    }
+    out = []
+    for call in S.walk(fn):
+        if not (isinstance(call, gast.Call) and isinstance(call.func, gast.Name)):
+            continue
+        given = {i: a.id for i, a in enumerate(call.args) if isinstance(a, gast.Name)}
+        if not set(given.values()) & (params - rebound):
+            continue
+        callee = resolve(parsed, call.func, params | rebound)
+        node = _parsed(callee) if is_user_function(callee) else None
+        if node is None:
+            continue
+        names = [a.id for a in node.args.posonlyargs + node.args.args]
+        changed = {p for p, _, _ in changed_in_place(node.body, set(names))}
+        for i, name in given.items():
+            if i < len(names) and names[i] in changed and name in params - rebound:
+                out.append((name, call.lineno, call.func.id))
+    return out
 
 
 def _outputs_given(fn, params: set) -> list:
@@ -274,7 +303,7 @@ def _outputs_given(fn, params: set) -> list:
             given.append(_root(n.value))
         for g in given:
             if isinstance(g, gast.Name) and g.id in params - rebound:
-                out.append((g.id, n.lineno))
+                out.append((g.id, n.lineno, None))
     return out
 
 
