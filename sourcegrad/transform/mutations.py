@@ -241,7 +241,8 @@ def refuse_argument_writes(parsed, args: tuple) -> None:
     given = dict(zip(params, args))
     written = [(p, line, None) for p, line, _ in changed_in_place(fn.body, set(params))]
     written += _given_to_writers(parsed, set(params))
-    for param, line, callee in [*_outputs_given(fn, set(params)), *written]:
+    found = [*_outputs_given(fn, set(params)), *written]
+    for param, line, callee in sorted(found, key=lambda w: w[1] or 0):  # the first write
         example = given.get(param)
         if not isinstance(example, (list, dict, np.ndarray)) or getattr(example, "ndim", 1) == 0:
             continue  # (a number: `s += 1` gives the name a new value)

@@ -193,6 +193,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         self.user_vars: set = set()
         self.conditions: set = set()
         self.dict_keys: dict = {}  # name in the core -> the string keys of the dict it holds
+        self.fresh_items: set = set()  # (name, constant key): an item given a new array
 
     def find_aliases(self, fn) -> None:
         """The names that may share memory with names written into, and the loops' line
