@@ -11,7 +11,9 @@ because a branch boundary or kink was within the finite-difference step. Every r
 smallest program of each cause is shrunk (lines and blocks removed while it keeps failing the
 same way) and written to DIR as a standalone reproducer.
 
-``--seeds 12 345`` re-checks given program seeds and prints their source and result.
+``--seeds 12 345`` re-checks given program seeds and prints their source and result;
+``--family aliasing`` draws the features of memory shared between names
+(tests/program_fuzz_aliasing.py) alone (give it again with ``--seeds``).
 """
 
 from __future__ import annotations
@@ -134,7 +136,13 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--lib", metavar="DIR", help="import sourcegrad from DIR/sourcegrad")
     ap.add_argument("--seeds", type=int, nargs="*", help="re-check these program seeds verbosely")
+    ap.add_argument(
+        "--family",
+        choices=["aliasing"],
+        help="draw the features of one family (memory shared between names) instead of all",
+    )
     a = ap.parse_args(argv)
+    pf.FAMILY = a.family
     print(f"sourcegrad from {Path(pf.sg.__file__).parent}", file=sys.stderr)
 
     if a.seeds:

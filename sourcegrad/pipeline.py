@@ -45,6 +45,7 @@ from .transform.emit import emit as emit_source
 from .transform.forms import Core
 from .transform.forward import forward
 from .transform.iterator_calls import refuse_generator_function
+from .transform.mutations import refuse_argument_writes
 from .transform.normalize import normalize
 from .transform.optimize import (
     chunk,
@@ -318,12 +319,12 @@ class Pipeline:
         return disk_cache.build_key(self.fn, what + (build_settings(),), sig)
 
     def _build(self, args: tuple | None, specialise: bool, general: Any) -> Emitted:
-        """:meth:`build`, always made here."""
-        parsed = self.parsed()
-        # a generator function the user differentiates (not a callee) is refused; a tree
-        # without any yield is none (found by one fast walk, not the walk of its own scope)
+        parsed = self.parsed()  # (:meth:`build`, always made here)
+        # a generator function the user differentiates (not a callee) is refused (one walk)
         if self.checked and S.nodes_of(parsed.node, _YIELDS):
             refuse_generator_function(parsed.node, parsed.filename)
+        if self.checked and args is not None and not parsed.filename.startswith("<sourcegrad"):
+            refuse_argument_writes(parsed, args)
         if self.mode == "jvp" and self.with_gradients and getattr(general, "der", None) is not None:
             run = self.emit_optimized(general.der, args)  # the same forward mode, optimized:
             run.pure = general.pure or general  # shown and transformed again as the ranks' build

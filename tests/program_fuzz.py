@@ -26,16 +26,21 @@ command-line fuzzer (``benchmarks/fuzz.py``) share:
 
 (a) the value of ``sg.value_and_grad(f)`` equals ``f(...)`` (rel 1e-10) on calls 1, 2 and 3
     (call 1 runs the rank-specialised derivative, calls 2 and 3 the shape-specialised one),
-    each on fresh copies of the arguments, which must not be modified;
+    each on fresh copies of the arguments, which each call (and the hvp's) must leave as
+    Python's own call of ``f`` leaves them (a program may write into its arguments:
+    ``f_alias_inputs``);
 (b) the gradient has the container structure of the differentiated argument(s) and equals
     central finite differences (eps 1e-6, rtol 1e-5, atol 1e-7) on calls 1-3;
 (c) for a fraction of the programs, ``sg.hvp(f)(*args, v)`` (``v`` a random tree like the
     parameters) equals central differences of the gradient along ``v`` (eps 1e-5, rtol 1e-4,
     atol 1e-6).
 
-A :class:`sourcegrad.SourcegradError` raised on purpose is a *refusal* (counted, grouped by
-cause); any other exception, or a SourcegradError raised from inside ``sourcegrad/runtime``
-(the generated code's helpers), is an *internal* error. Values are kept of order one and
+A :class:`sourcegrad.SourcegradError` naming a line of the program's file is a *refusal*
+(counted, grouped by cause; one raised when the derivative runs, such as ``not_a_view``'s,
+too); one that names no line of it is an *unlocated refusal*, a failure; any other exception
+is an *internal* error. The features of memory shared between names (writes in place through
+one of two names, copies that break the link, helpers writing into what they are given) are
+in ``tests/program_fuzz_aliasing.py``. Values are kept of order one and
 thresholds are random, so that no check sits on a kink; where the finite differences at two
 step sizes disagree (a branch boundary or kink within reach of the step), the program is
 counted as "near a boundary" and not compared.
@@ -59,6 +64,7 @@ from pathlib import Path
 import numpy as np
 
 import sourcegrad as sg
+from tests.program_fuzz_aliasing import FEATURES as ALIASING_FEATURES
 
 FD_EPS = 1e-6
 FD_RTOL = 1e-5
@@ -68,6 +74,7 @@ HVP_RTOL = 1e-4
 HVP_ATOL = 1e-6
 VALUE_RTOL = 1e-10
 HVP_FRACTION = 0.3
+ALIASING_HVP_FRACTION = 0.5  # of programs drawing an aliasing feature
 TIME_BUDGET_S = 30  # per program (all checks), in the fuzzer script
 
 #: categories, most serious first
@@ -77,13 +84,21 @@ CATEGORIES = (
     "wrong_hvp",
     "mutated_input",
     "internal",
+    "unlocated_refusal",
     "timeout",
     "refusal",
     "near_boundary",
     "invalid_program",
     "ok",
 )
-FAILURES = ("wrong_value", "wrong_gradient", "wrong_hvp", "mutated_input", "internal")
+FAILURES = (
+    "wrong_value",
+    "wrong_gradient",
+    "wrong_hvp",
+    "mutated_input",
+    "internal",
+    "unlocated_refusal",
+)
 
 
 def program_seed(seed: int, i: int) -> int:
@@ -1113,6 +1128,11 @@ FEATURES = {
     "statement_forms": f_statement_forms,
     "functional_forms": f_functional_forms,
 }
+FEATURES.update(ALIASING_FEATURES)
+
+#: which features a program draws: None (all of FEATURES) or "aliasing" (one or two of the
+#: aliasing family's, sometimes with one other); ``benchmarks/fuzz.py --family`` sets it
+FAMILY: str | None = None
 
 
 def _v_like(b: Builder, tree):
@@ -1131,6 +1151,16 @@ def _v_like(b: Builder, tree):
     if isinstance(tree, float):
         return float(b.np.normal())
     return b.np.normal(size=np.shape(tree))
+
+
+def _feature_names(b: Builder) -> list[str]:
+    if FAMILY == "aliasing":
+        names = b.r.sample(sorted(ALIASING_FEATURES), b.r.randint(1, 2))
+        if b.p(0.4):
+            others = sorted(set(FEATURES) - set(ALIASING_FEATURES))
+            names.insert(b.r.randint(0, len(names)), b.pick(others))
+        return names
+    return b.r.sample(sorted(FEATURES), b.r.randint(1, 5))
 
 
 def generate(seed: int) -> Program:
@@ -1158,7 +1188,7 @@ def generate(seed: int) -> Program:
             kwargs["steps"] = 3
         if b.p(0.5):
             f_kwonly(b, nd)
-    names = b.r.sample(sorted(FEATURES), b.r.randint(1, 5))
+    names = _feature_names(b)
     reg = b.p(0.35)
     if reg:
         b.emit(b.pick(reg_options))
@@ -1182,7 +1212,8 @@ def generate(seed: int) -> Program:
     parts += ["", f"def f({sig}):"] + ["    " + line for line in b.body]
     source = "\n".join(parts) + "\n"
     wrt = (0, 1) if b.p(0.2) else 0
-    hvp = b.p(HVP_FRACTION)
+    aliasing = any(name in ALIASING_FEATURES for name in names)
+    hvp = b.p(ALIASING_HVP_FRACTION if aliasing else HVP_FRACTION)
     hvp_v = _v_like(b, params) if hvp else None
     return Program(seed, source, params, x, y, kwargs, wrt, hvp, hvp_v, b.knobs)
 
@@ -1315,6 +1346,27 @@ def structure_mismatch(got, like, path="") -> str | None:
     return None
 
 
+def arguments_differ(got, python, before) -> str | None:
+    """Why the arguments ``got`` after a call of the derivative are not what Python's own call
+    left (``python``; ``before``: the arguments before either call), or None."""
+    mismatch = structure_mismatch(got, python)
+    if mismatch is None and trees_close(got, python):
+        return None
+    if trees_equal(python, before):
+        return "the derivative modified the arguments"
+    if trees_equal(got, before):
+        return "the function modifies its arguments; the derivative left them as they were"
+    return "the derivative modified the arguments other than the function does"
+
+
+def trees_close(a, b) -> bool:
+    la, lb = leaves(a), leaves(b)
+    return len(la) == len(lb) and all(
+        np.shape(u) == np.shape(v) and np.allclose(u, v, rtol=VALUE_RTOL, atol=0.0)
+        for u, v in zip(la, lb)
+    )
+
+
 def trees_equal(a, b) -> bool:
     la, lb = leaves(a), leaves(b)
     return len(la) == len(lb) and all(
@@ -1380,9 +1432,9 @@ def classify_exception(exc: BaseException) -> str:
     if isinstance(exc, FuzzTimeout):
         return "timeout"
     if isinstance(exc, sg.SourcegradError):
-        tb = traceback.extract_tb(exc.__traceback__)
-        where = tb[-1].filename.replace("\\", "/") if tb else ""
-        return "internal" if where.startswith(_PACKAGE + "runtime/") else "refusal"
+        # (one raised when the derivative runs, `not_a_view`, is a refusal too; whether it
+        # names the user's line is checked by check_program)
+        return "refusal"
     return "internal"
 
 
@@ -1435,9 +1487,12 @@ def check_program(prog: Program, directory, *, do_hvp: bool | None = None) -> Re
             f"import: {type(exc).__name__}",
         )
     try:
-        return check_module(prog, module, do_hvp=prog.hvp if do_hvp is None else do_hvp)
+        r = check_module(prog, module, do_hvp=prog.hvp if do_hvp is None else do_hvp)
     finally:
         sys.modules.pop(module.__name__, None)
+    if r.category == "refusal" and not re.search(re.escape(module.__file__) + r":\d+", r.detail):
+        r = Result(r.seed, "unlocated_refusal", r.phase, r.detail, r.cause)
+    return r
 
 
 def check_module(prog: Program, module, *, do_hvp: bool) -> Result:
@@ -1468,13 +1523,12 @@ def check_module(prog: Program, module, *, do_hvp: bool) -> Result:
         )
     if not np.isfinite(ref):
         return Result(seed, "invalid_program", "f", f"value {ref}", "non-finite value")
-    if not trees_equal(args, base_args):
-        return Result(seed, "invalid_program", "f", "f mutates its arguments", "f mutates")
+    after_f = args  # what Python leaves of the arguments (a program may write into them)
 
     like = tuple(base_args[i] for i in idxs)
 
     def value_at(tree):
-        a = list(base_args)
+        a = list(fresh())
         for i, t in zip(idxs, tree):
             a[i] = t
         return float(f(*a, **kwargs))
@@ -1499,14 +1553,9 @@ def check_module(prog: Program, module, *, do_hvp: bool) -> Result:
             raise
         except Exception as exc:  # noqa: BLE001
             return _exception_result(seed, exc, f"call {call}")
-        if not trees_equal(args, base_args):
-            return Result(
-                seed,
-                "mutated_input",
-                f"call {call}",
-                "value_and_grad(f) modified its arguments",
-                "mutated arguments",
-            )
+        changed = arguments_differ(args, after_f, base_args)
+        if changed:
+            return Result(seed, "mutated_input", f"call {call}", changed, changed)
         try:
             value = float(value)
         except Exception as exc:  # noqa: BLE001
@@ -1561,22 +1610,26 @@ def check_module(prog: Program, module, *, do_hvp: bool) -> Result:
         )
 
     if do_hvp:
-        return _check_hvp(prog, module, base_args, kwargs, vg if prog.wrt == 0 else None)
+        return _check_hvp(prog, module, base_args, after_f, kwargs, vg if prog.wrt == 0 else None)
     return Result(seed, "ok")
 
 
-def _check_hvp(prog, module, base_args, kwargs, vg) -> Result:
+def _check_hvp(prog, module, base_args, after_f, kwargs, vg) -> Result:
     seed = prog.seed
     f = module.f
     v = realize(prog.hvp_v, module)
     like = base_args[0]
     try:
         g = vg if vg is not None else sg.value_and_grad(f, 0)
-        hv = sg.hvp(f)(*copy.deepcopy(base_args), copy.deepcopy(v), **kwargs)
+        args = copy.deepcopy(base_args)
+        hv = sg.hvp(f)(*args, copy.deepcopy(v), **kwargs)
     except FuzzTimeout:
         raise
     except Exception as exc:  # noqa: BLE001
         return _exception_result(seed, exc, "hvp")
+    changed = arguments_differ(args, after_f, base_args)
+    if changed:
+        return Result(seed, "mutated_input", "hvp", changed, changed)
     mismatch = structure_mismatch(hv, like)
     if mismatch:
         return Result(seed, "wrong_hvp", "hvp", f"structure: {mismatch}", "hvp structure")

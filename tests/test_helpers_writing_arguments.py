@@ -47,7 +47,8 @@ def scale_assign(w, x):
 
 def constant_written_after_use(w, x):
     y = np.sum(np.sin(x * w))
-    zero_row(x)
+    # (Python changes the caller's x: a write into the function's own argument)
+    zero_row(x)  # REFUSED
     return y
 
 
@@ -153,7 +154,12 @@ CASES = [
     Case("list_grown_by_a_helper", list_grown_by_a_helper, (0.5 * r(3, 3), r(4, 3)), order=2),
     Case("normalize_assign", normalize_assign, (r(4, 3), r(4, 3)), order=2),
     Case("scale_assign", scale_assign, (r(3, 2), r(4, 3)), order=2),
-    Case("constant_written_after_use", constant_written_after_use, (r(4, 3), r(4, 3))),
+    Case(
+        "constant_written_after_use",
+        constant_written_after_use,
+        (r(4, 3), r(4, 3)),
+        refused=(sg.SourcegradError, "x = zero_row(...)"),
+    ),
     Case("helper_in_loop", helper_in_loop, (r(4, 3), r(4, 3)), order=2),
     Case("method_assign", method_assign, (r(4, 3), r(4, 3)), order=2),
 ]

@@ -211,7 +211,7 @@ def inner_steps_in_place(params, x):
     for _ in range(2):
         g = {"W": 2.0 * x.T @ (np.tanh(x @ fast["W"]) * (1.0 - np.tanh(x @ fast["W"]) ** 2))}
         for k in fast:
-            fast[k] -= 0.1 * g[k]
+            fast[k] = fast[k] - 0.1 * g[k]  # (`-=` would change params' array in place)
     return inner_loss(fast, x)
 
 

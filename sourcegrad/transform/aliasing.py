@@ -5,9 +5,9 @@ through one of them is refused unless the other turns out to be a number."""
 from __future__ import annotations
 
 import gast
-import numpy as np
 
 from . import syntax as S
+from .fresh_values import is_fresh
 from .node_facts import get_fact
 
 _VIEW_METHODS = frozenset(
@@ -96,7 +96,23 @@ def aliases_of_written(
             and node.args[0].id in written
         ):
             _add(out, node.args[0].id, S.text(node.func.value), node.lineno)
+    _self_item_aliases(fn, written, out)
     return out
+
+
+def _self_item_aliases(fn, written: set, out: dict) -> None:
+    """``w = [z]`` then ``w = w[0]``: the name now holds an item it held before, so a write
+    into it is linked to every name it was given as an item (``z``)."""
+    for node in S.walk(fn):
+        if not (isinstance(node, gast.Assign) and len(node.targets) == 1):
+            continue
+        name = getattr(node.targets[0], "id", None)
+        if name not in written or name not in value_sources(node.value):
+            continue
+        for other in S.walk(fn):
+            if isinstance(other, gast.Assign) and getattr(other.targets[0], "id", None) == name:
+                for stored in _stored_names(other.value, whole=False) - {name}:
+                    _add(out, name, stored, other.lineno)
 
 
 def _dict_names(fn, makes=None) -> set:
@@ -122,17 +138,23 @@ def _dict_names(fn, makes=None) -> set:
 def _makes_dict(value) -> bool:
     if isinstance(value, (gast.Dict, gast.DictComp)):
         return True
+    if isinstance(value, gast.BinOp) and isinstance(value.op, gast.BitOr):  # `p | {"b": v}`
+        return isinstance(value.left, gast.Dict) or isinstance(value.right, gast.Dict)
     return isinstance(value, gast.Call) and getattr(value.func, "id", None) == "dict"
 
 
-def item_aliases(fn, viewed_argument=None) -> dict:
+def item_aliases(fn, viewed_argument=None, containers=frozenset()) -> dict:
     """For each name written into through an item (``xs[t][k] = v``, lowered with the
     ``item_write`` fact): the names that may share the memory of its items, which Python's
     write changes too (``h = xs[t]``, ``for h in xs``; ``xs[t] = h``, ``xs = [h]``,
     ``xs.append(h)``, ``xs = dict(p)``, :func:`_held_items`), as :func:`aliases_of_written`
-    gives them."""
+    gives them. A container updated through an item (``hs[k] += v``, ``hs`` one of
+    ``containers`` or made a list or dict by every assignment) changes its item in place too."""
     deep = {get_fact(n, "item_write") for n in S.walk(fn) if isinstance(n, gast.Assign)}
     deep.discard(None)
+    known = set(containers) | _dict_names(fn, _makes_container)
+    copies = _dict_names(fn, lambda v: _copied(v) and v.func.value.id in known)  # `hs.copy()`
+    deep |= _updated_items(fn) & (known | copies)
     if not deep:
         return {}
     out = aliases_of_written(fn, deep, viewed_argument, containers=set())
@@ -149,10 +171,10 @@ def _held_items(fn, name: str, out: dict) -> None:
         if isinstance(node, gast.Assign) and get_fact(node, "item_write") is None:
             for target in node.targets:
                 for value in _bound_values(target, node.value, name):
-                    if value is not None and not _new_value(value):
+                    if value is not None and (not _new_value(value) or _copied(value)):
                         _add(out, name, S.text(value), node.lineno)
         elif isinstance(node, (gast.AugAssign, gast.AnnAssign, gast.For, gast.NamedExpr)):
-            if name in S.names_in(node.target):
+            if name in S.names_in(node.target) and not isinstance(node.target, gast.Subscript):
                 _add(out, name, S.text(node), node.lineno)
         elif (
             isinstance(node, gast.Call)
@@ -163,6 +185,16 @@ def _held_items(fn, name: str, out: dict) -> None:
             and not (node.func.attr == "append" and all(_new_value(a) for a in node.args))
         ):
             _add(out, name, S.text(node), node.lineno)
+
+
+def _copied(value) -> bool:
+    """``xs.copy()`` of a name: a list's or dict's copy holds the same items."""
+    return (
+        isinstance(value, gast.Call)
+        and isinstance(value.func, gast.Attribute)
+        and value.func.attr == "copy"
+        and isinstance(value.func.value, gast.Name)
+    )
 
 
 def bound_values(fn, name: str) -> list:
@@ -197,7 +229,7 @@ _DISPLAYS = (gast.List, gast.Tuple, gast.Set, gast.Dict, gast.ListComp, gast.Set
 
 def _new_value(value) -> bool:
     """Whether ``value`` is a new object none of whose parts another name may hold: a new
-    array (:func:`_is_fresh`), or a display, comprehension, ``dict()``, ``[0.0] * n`` or
+    array (:func:`~.fresh_values.is_fresh`), or a display, comprehension, ``dict()``, ``[0.0] * n`` or
     ``[a] + [b]`` of such."""
     if isinstance(value, (gast.List, gast.Tuple, gast.Set)):
         return all(_new_value(e) for e in value.elts)
@@ -216,7 +248,7 @@ def _new_value(value) -> bool:
     if isinstance(value, gast.Call) and not value.args and not value.keywords:
         if getattr(value.func, "id", None) in ("dict", "list"):
             return True
-    return _is_fresh(value)
+    return is_fresh(value)
 
 
 def _updated_items(fn) -> set:
@@ -395,12 +427,30 @@ def value_sources(value) -> set:
         func = value.func
         if isinstance(func, gast.Attribute) and func.attr in _ITEM_METHODS | {"values", "items"}:
             extra = value.args[1:2] if func.attr in ("get", "setdefault") else []
-            return value_sources(func.value).union(*(value_sources(a) for a in extra))
+            return _item_sources(func.value).union(*(value_sources(a) for a in extra))
         if isinstance(func, gast.Name) and func.id in _ONE_OF_ARGUMENTS:
-            args = value.args if len(value.args) > 1 else [_items_source(a) for a in value.args]
-            return set().union(*(value_sources(a) for a in args))
+            if len(value.args) > 1:
+                return set().union(*(value_sources(a) for a in value.args))
+            return set().union(*(_item_sources(_items_source(a)) for a in value.args))
+    if isinstance(value, gast.Subscript) and isinstance(value.value, _DISPLAYS):
+        return _item_sources(value.value)  # `[z, h][0]`, `(z, 0.5 * h)[0]`
     name = source_name(value)
     return {name} if name is not None else set()
+
+
+def _item_sources(container) -> set:
+    """The names whose memory an item of ``container`` may share: those of each item of a
+    display (``[z, 0.5 * z]``, ``{"k": z}``), else :func:`value_sources` of the container."""
+    if isinstance(container, (gast.List, gast.Tuple, gast.Set)):
+        items = [e.value if isinstance(e, gast.Starred) else e for e in container.elts]
+        return set().union(*(_item_sources_of(e) for e in items))
+    if isinstance(container, gast.Dict):
+        return set().union(*(_item_sources_of(v) for v in container.values))
+    return value_sources(container)
+
+
+def _item_sources_of(item) -> set:
+    return value_sources(item) if item is not None else set()
 
 
 def _stored_names(value, whole: bool) -> set:
@@ -408,6 +458,10 @@ def _stored_names(value, whole: bool) -> set:
     with ``whole`` the value itself where it is a name (stored into a container)."""
     if isinstance(value, gast.Name):
         return {value.id} if whole else set()
+    if isinstance(value, gast.IfExp):  # `[z] if c else []`, `[] or [z]`: either container
+        return _stored_names(value.body, whole) | _stored_names(value.orelse, whole)
+    if isinstance(value, gast.BoolOp):
+        return set().union(*(_stored_names(v, whole) for v in value.values))
     if isinstance(value, gast.Starred):
         return _stored_names(value.value, whole)
     if isinstance(value, (gast.List, gast.Tuple, gast.Set)):
@@ -511,80 +565,3 @@ def augmented_names(fn) -> set:
         for n in S.walk(fn)
         if isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name)
     }
-
-
-#: calls whose result is a new array, never a view of an operand
-_FRESH_FUNCTIONS = frozenset(
-    {
-        "copy", "array", "zeros", "ones", "empty", "full", "zeros_like", "ones_like",
-        "empty_like", "full_like", "concatenate", "stack", "vstack", "hstack", "dot", "matmul",
-        "einsum", "outer", "where", "clip", "cumsum", "cumprod", "sum", "mean", "prod",
-    }
-)  # fmt: skip
-
-
-def _is_fresh(value) -> bool:
-    """Whether ``value`` is always a new object, sharing no memory with any name: arithmetic,
-    a constant, a display, ``x.copy()``, a NumPy ufunc or allocating function."""
-    if isinstance(value, (gast.BinOp, gast.Constant, gast.List, gast.Tuple, gast.Dict)):
-        return True
-    if isinstance(value, (gast.ListComp, gast.DictComp, gast.SetComp, gast.Set)):
-        return True
-    if isinstance(value, gast.UnaryOp):
-        return True  # -x, +x and ~x of an array are new arrays; `not x` a bool
-    if not isinstance(value, gast.Call) or not isinstance(value.func, gast.Attribute):
-        return False
-    owner, name = value.func.value, value.func.attr
-    if name == "copy":
-        return True
-    if not (isinstance(owner, gast.Name) and owner.id in ("np", "numpy")):
-        return False
-    return name in _FRESH_FUNCTIONS or isinstance(getattr(np, name, None), np.ufunc)
-
-
-def fresh_rebinding_line(fn, name: str, line: int) -> int:
-    """The line of the last ``name = <a new object>`` that runs on every path to the
-    statement at ``line`` (a statement before it in its block, or before a compound statement
-    around it, :func:`_is_fresh`), 0 where none: a link of ``name`` to another name's memory
-    made before that line no longer holds at ``line``."""
-    block, found = fn.body, 0
-    while block:
-        inner = None
-        for stmt in block:
-            first, last = _span(stmt)
-            if first <= line <= last:
-                inner = stmt
-                break
-            if (
-                isinstance(stmt, gast.Assign)
-                and len(stmt.targets) == 1
-                and isinstance(stmt.targets[0], gast.Name)
-                and stmt.targets[0].id == name
-                and _is_fresh(stmt.value)
-                and getattr(stmt, "lineno", None) is not None
-            ):
-                found = stmt.lineno
-        if inner is None or not isinstance(inner, (gast.If, gast.For, gast.While)):
-            return found
-        block = next(
-            (
-                b
-                for b in (inner.body, inner.orelse)
-                if b and _span(b[0])[0] <= line <= _span(b[-1])[1]
-            ),
-            None,
-        )
-    return found
-
-
-def _span(stmt) -> tuple:
-    """The first and last line of ``stmt``, from the nodes in it that have lines (statements
-    the passes made, such as the guard of an early return, have none of their own)."""
-    lines = [
-        (n.lineno, getattr(n, "end_lineno", None) or n.lineno)
-        for n in S.walk(stmt)
-        if getattr(n, "lineno", None) is not None
-    ]
-    if not lines:
-        return (0, -1)
-    return min(a for a, _ in lines), max(b for _, b in lines)

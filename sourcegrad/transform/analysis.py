@@ -62,7 +62,7 @@ def analyze(
     out = core.node.body[-1].value if whole_output else _output(core)
     cfg = build_cfg(core.node.body)
     varied = solve_forward(cfg, set(wrt_names), varied_transfer(ops))
-    refuse_container_mutations(core, ops, cfg)
+    view_checks = refuse_container_mutations(core, ops, cfg)
     refuse_method_state(core, ops, varied, cfg)
     resolve_calls(core, ops, varied, solve_forward(cfg, set(), closure_transfer(varied)))
     refuse_changed_captures(core, ops)
@@ -74,7 +74,7 @@ def analyze(
         mask_where_branches(core, ops, ranks)
     refuse_unmodelled_writes(core, (ops, varied, active, ranks, local_names(core)))
     deep: list = []  # the ranks through containers' items, worked out where needed
-    for name, message, line in core.alias_checks:
+    for name, message, line in [*core.alias_checks, *view_checks]:
         if name is not None and ranks.get(name) is None:
             if not deep:
                 deep.append(infer_ranks(core, ops, example_args, through_items=True))

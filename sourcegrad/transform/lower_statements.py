@@ -8,7 +8,8 @@ import gast
 
 from ..rules.facts import unpacks_one_array
 from . import syntax as S
-from .aliasing import bound_values, fresh_rebinding_line, source_name
+from .aliasing import bound_values, source_name
+from .fresh_values import fresh_rebinding_line, is_fresh
 from .lists import popped_list
 from .node_facts import get_fact
 from .parse import resolve
@@ -176,7 +177,11 @@ class StatementLowering:
             read = gast.Subscript(
                 value=S.clone(target.value), slice=S.clone(target.slice), ctx=gast.Load()
             )
-            self.set_item(target, gast.BinOp(left=read, op=stmt.op, right=stmt.value))
+            # (into a list's or dict's item: Python changes the item itself in place, unless
+            # the item was given a new array before: `p["W"] = p["W"] * 1.0`)
+            name, key = getattr(stmt.target.value, "id", None), _key(stmt.target.slice)
+            deep = name in self.item_aliases and (name, key) not in self.fresh_items
+            self.set_item(target, gast.BinOp(left=read, op=stmt.op, right=stmt.value), deep)
             return
         if isinstance(stmt.target, gast.Attribute):
             self.refuse_attribute_write(stmt.target, _SIGNS.get(type(stmt.op), "+") + "=")
@@ -468,6 +473,8 @@ class StatementLowering:
         if not self.p.filename.startswith("<sourcegrad"):
             links = self.links(user_name, through_item)
             self.refuse_shared_links(user_name, target, links, through_item)
+        if self.depth == 0 and _key(target.slice) is not None and is_fresh(value):
+            self.fresh_items.add((user_name, _key(target.slice)))
         v = self.atom(value, user_name)
         index = self.index(target.slice, user_name)
         current = S.name(self.env.get(user_name, user_name))
@@ -526,6 +533,7 @@ class StatementLowering:
             self.alias_checks.append(((other, line), message, write_line))
 
     def bind(self, user_name: str, value):
+        self.fresh_items -= {item for item in self.fresh_items if item[0] == user_name}
         path = self.path(value) if isinstance(value, (gast.Subscript, gast.Attribute)) else None
         if path is not None and user_name not in self.env and user_name not in self.unversioned:
             # `W = params["W"]`: the user's own name for a path read.
@@ -597,3 +605,8 @@ def _display_keys(value):
 
 def _base(target) -> str:
     return target.id if isinstance(target, gast.Name) else "t"
+
+
+def _key(index):
+    """The constant key of an item write (``p["W"]``, ``hs[0]``), else None."""
+    return index.value if isinstance(index, gast.Constant) else None

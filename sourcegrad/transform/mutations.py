@@ -14,31 +14,42 @@ function gets a copy of it (:mod:`.in_place`).
 
 from __future__ import annotations
 
+import re
+
 import gast
+import numpy as np
 
 from ..errors import SourcegradError, UnsupportedSyntaxError
 from . import syntax as S
+from .aliasing import source_name
 from .calls import nested_function
 from .cfg import solve_backward
-from .in_place import changed_in_place, mark_unknown_callee
+from .in_place import MUTATORS, changed_in_place, mark_unknown_callee
 from .node_facts import set_fact
+from .object_classes import class_of, method_node
 from .parse import UNRESOLVED, parse, resolve
 from .rule_binding import is_user_function, local_names
 from .walk import walk_statements
+from .writes import unmodelled_write
 
 
-def refuse_container_mutations(core, ops: dict, cfg) -> None:
+def refuse_container_mutations(core, ops: dict, cfg) -> list:
     """Refuse each call of a user function or nested function that changes a container
     argument in place which the caller reads after the call (see the module docstring);
     ``cfg`` is the core's control-flow graph. sourcegrad's own derivative code is not
-    checked: its calls were checked in the user's."""
+    checked: its calls were checked in the user's. Returns the checks, as
+    ``Core.alias_checks`` holds them, of each argument changed in place that is an item or a
+    view of a name read after the call (``halve(z[0])``): refused where it is more than a
+    number (ranks decide)."""
+    checks: list = []
     if core.parsed.filename.startswith("<sourcegrad"):
-        return
+        return checks
     live: list = []  # the liveness, solved where a call first needs it (most cores: never)
     for stmt in walk_statements(core.node.body):
         op = ops.get(id(stmt))
         if op is None:
             continue
+        _refuse_method_effect(core, stmt, live, cfg, ops)
         found = _callee(core, op) or _effect_callee(core, stmt)
         if found is None:  # a function value: asked when the derivative runs
             args = op.dynamic_call[1] if op.dynamic_call else _unknown_effect(core, stmt)
@@ -52,7 +63,7 @@ def refuse_container_mutations(core, ops: dict, cfg) -> None:
             if not isinstance(arg, gast.Name):
                 continue
             if not live:
-                live.append(solve_backward(cfg, set(), _liveness))
+                live.append(solve_backward(cfg, set(), names_read_later))
             if arg.id in live[0].get(id(stmt), ()):  # (none in a nested def: analysed apart)
                 raise UnsupportedSyntaxError(
                     f"{label}() writes into its argument `{param}` in place (line {line}), "
@@ -62,6 +73,75 @@ def refuse_container_mutations(core, ops: dict, cfg) -> None:
                     core.parsed.filename,
                     stmt.lineno,
                 )
+            viewed = _viewed_name(core, arg.id, live[0].get(id(stmt), ()))
+            if viewed is not None:
+                checks.append((arg.id, _view_message(label, param, line, viewed), stmt.lineno))
+    return checks
+
+
+def _refuse_method_effect(core, stmt, live: list, cfg, ops: dict) -> None:
+    """Refuse ``box.scale(0.5)`` or ``box.hs.append(u)``, a method called for its effect on
+    an object of the function's own (not a container method the normalizer followed), where
+    the function reads the object after the call: the method may change it in place, which
+    the derivative, following values, would not see."""
+    call = stmt.value if isinstance(stmt, gast.Expr) else None
+    if not (isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute)):
+        return
+    root = call.func.value
+    while isinstance(root, (gast.Attribute, gast.Subscript)):
+        root = root.value
+    if not isinstance(root, gast.Name) or root.id not in local_names(core):
+        return
+    if root is call.func.value and method_node(class_of(core, ops, root.id), call.func.attr):
+        return  # a method whose source is read: method_state.py asks what it changes
+    if unmodelled_write(core.parsed, call, local_names(core)) is not None:
+        return  # `y.sort()` of a list, `np.add.at`: refused in writes.py where it matters
+    if not live:
+        live.append(solve_backward(cfg, set(), names_read_later))
+    after = live[0].get(id(stmt), ())
+    # (`first = boxes[0]; first.push(u)`: the object is also an item of boxes)
+    read = root.id if root.id in after else _viewed_name(core, root.id, after)
+    if read is not None:
+        shown = re.sub(r"_\d+$", "", read)
+        raise UnsupportedSyntaxError(
+            f"the method `.{call.func.attr}(...)`, called for its effect, may change `{shown}` "
+            f"(or an object it holds) in place, and `{shown}` is read after the call: "
+            f"sourcegrad follows values, not "
+            f"changes a method makes in place; make the method return the new value (or a new "
+            f"object) and assign it",
+            core.parsed.filename,
+            stmt.lineno,
+        )
+
+
+def _viewed_name(core, name: str, live) -> str | None:
+    """A name of ``live`` whose memory ``name`` may share, as an item or a view of it made
+    by the core's assignment of ``name`` (``t = z[0]``, ``t = z.T``), or of a name made so in
+    turn; None where there is none."""
+    made = {
+        stmt.targets[0].id: stmt.value
+        for stmt in walk_statements(core.node.body)
+        if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)
+    }
+    seen = {name}
+    while name in made and not isinstance(made[name], gast.Name):
+        name = source_name(made[name])  # (a name copied is a version of a loop's variable)
+        if name is None or name in seen:
+            return None
+        if name in live:
+            return name
+        seen.add(name)
+    return None
+
+
+def _view_message(label: str, param: str, line: int, viewed: str) -> str:
+    shown = re.sub(r"_\d+$", "", viewed)
+    return (
+        f"{label}() writes into its argument `{param}` in place (line {line}), which is given "
+        f"an item or a view of `{shown}`, and `{shown}` is read after the call: sourcegrad "
+        f"follows values, not changes made in place; make {label}() return the new value and "
+        f"assign it, or pass it a copy (`.copy()`)"
+    )
 
 
 def _mark_read_after(stmt, args, live: list, cfg) -> None:
@@ -71,7 +151,7 @@ def _mark_read_after(stmt, args, live: list, cfg) -> None:
     for arg in args:
         if isinstance(arg, gast.Name):
             if not live:
-                live.append(solve_backward(cfg, set(), _liveness))
+                live.append(solve_backward(cfg, set(), names_read_later))
             # a statement of a nested def is not in this graph: its own analysis marks it
             set_fact(arg, "read_after", arg.id in live[0].get(id(stmt), ()))
 
@@ -93,7 +173,7 @@ def _unknown_effect(core, stmt) -> list:
     return call.args
 
 
-def _liveness(stmt, live: set) -> set:
+def names_read_later(stmt, live: set) -> set:
     """The backward transfer of liveness: the names read before ``stmt`` that a later
     statement may still read (a loop's statements run again after it)."""
     if isinstance(stmt, gast.For):
@@ -151,3 +231,87 @@ def _effect_callee(core, stmt):
     if node is None:
         return None
     return (node.body, node.args), list(call.args), kwargs, call.func.id
+
+
+def refuse_argument_writes(parsed, args: tuple) -> None:
+    """Refuse a write in place into an argument of the function the user differentiates
+    (``x += 0.1`` of an array, ``y[0] = v``, ``params["W"] = W``, ``hs.append(h)``,
+    ``np.copyto(y, v)``): Python changes the caller's object, while a derivative never
+    changes its arguments. ``args``: the arguments it is built for (a number, a string or a
+    tuple is never changed in place)."""
+    fn = parsed.node
+    params = [a.id for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs]
+    given = dict(zip(params, args))
+    written = [(p, line, None) for p, line, _ in changed_in_place(fn.body, set(params))]
+    written += _given_to_writers(parsed, set(params))
+    found = [*_outputs_given(fn, set(params)), *written]
+    for param, line, callee in sorted(found, key=lambda w: w[1] or 0):  # the first write
+        example = given.get(param)
+        if not isinstance(example, (list, dict, np.ndarray)) or getattr(example, "ndim", 1) == 0:
+            continue  # (a number: `s += 1` gives the name a new value)
+        how = f" through {callee}()" if callee else ""
+        way = f"make {callee}() return the new value and assign it (`{param} = {callee}(...)`)"
+        raise UnsupportedSyntaxError(
+            f"{fn.name}() writes into its argument `{param}` in place{how}: Python changes the "
+            f"caller's {type(example).__name__} too, and a derivative never changes its "
+            f"arguments; copy it first (`{param} = {param}.copy()`), or "
+            + (way if callee else f"compute a new value (`{param} = ...`)"),
+            parsed.filename,
+            line,
+        )
+
+
+def _given_to_writers(parsed, params: set) -> list:
+    """``(parameter, line)`` for a call of a user function given a parameter (never bound
+    anew) that the function changes in place (``halve(y)`` doing ``a *= 0.5``)."""
+    fn = parsed.node
+    rebound = {
+        n.id for n in S.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+    }
+    out = []
+    for call in S.walk(fn):
+        if not (isinstance(call, gast.Call) and isinstance(call.func, gast.Name)):
+            continue
+        given = {i: a.id for i, a in enumerate(call.args) if isinstance(a, gast.Name)}
+        if not set(given.values()) & (params - rebound):
+            continue
+        callee = resolve(parsed, call.func, params | rebound)
+        node = _parsed(callee) if is_user_function(callee) else None
+        if node is None:
+            continue
+        names = [a.id for a in node.args.posonlyargs + node.args.args]
+        changed = {p for p, _, _ in changed_in_place(node.body, set(names))}
+        for i, name in given.items():
+            if i < len(names) and names[i] in changed and name in params - rebound:
+                out.append((name, call.lineno, call.func.id))
+    return out
+
+
+def _outputs_given(fn, params: set) -> list:
+    """``(parameter, line)`` for ``np.copyto(y, v)``, ``f(..., out=y)``, a write into an item
+    of an item (``params[0]["b"] = v``) and a list's or dict's method changing an item
+    (``params["hs"].append(h)``) of a parameter the function never binds anew."""
+    rebound = {
+        n.id for n in S.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+    }
+    out = []
+    for n in S.walk(fn):
+        given = []
+        if isinstance(n, gast.Call):
+            given = [k.value for k in n.keywords if k.arg == "out"]
+            if isinstance(n.func, gast.Attribute) and n.func.attr == "copyto" and n.args:
+                given.append(n.args[0])
+            if isinstance(n.func, gast.Attribute) and n.func.attr in MUTATORS:
+                given.append(_root(n.func.value))
+        elif isinstance(n, gast.Subscript) and isinstance(n.ctx, (gast.Store, gast.Del)):
+            given.append(_root(n.value))
+        for g in given:
+            if isinstance(g, gast.Name) and g.id in params - rebound:
+                out.append((g.id, n.lineno, None))
+    return out
+
+
+def _root(node):
+    while isinstance(node, (gast.Subscript, gast.Attribute)):
+        node = node.value
+    return node

@@ -203,13 +203,18 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         self.user_vars: set = set()
         self.conditions: set = set()
         self.dict_keys: dict = {}  # name in the core -> the string keys of the dict it holds
+        self.fresh_items: set = set()  # (name, constant key): an item given a new array
 
     def find_aliases(self, fn) -> None:
         """The names that may share memory with names written into, and the loops' line
         spans (a write in a loop may come after a link made later in the loop's body)."""
         viewed = self.viewed_argument
         self.aliases = aliases_of_written(fn, viewed_argument=viewed, lists=self.list_names)
-        self.item_aliases = item_aliases(fn, viewed)
+        given = zip(self.params, self.examples or ())
+        self.updated_containers = self.list_names | {
+            p for p, v in given if isinstance(v, (dict, list))
+        }
+        self.item_aliases = item_aliases(fn, viewed, self.updated_containers)
         self.augmented_aliases = aliases_of_written(fn, augmented_names(fn), viewed)
         self.loop_spans = [
             (

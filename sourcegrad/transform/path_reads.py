@@ -311,6 +311,8 @@ def _may_hold_dict(fn, name: str) -> bool:
 
 
 def _makes_no_dict(value) -> bool:
+    if isinstance(value, gast.BinOp) and isinstance(value.op, gast.BitOr):
+        return False  # `d | {}`: a merge of dicts (or of masks)
     if isinstance(
         value,
         (

@@ -351,7 +351,8 @@ def setitem_augassign(x):
 
 
 def setitem_on_argument(x):
-    x[2] = x[0] * x[1]
+    # (Python changes the caller's x: refused, a derivative never changes its arguments)
+    x[2] = x[0] * x[1]  # REFUSED
     return np.sum(x**2)
 
 
@@ -655,7 +656,12 @@ CASES = [
     Case("setitem_loop", setitem_loop, (X,), order=2),
     Case("setitem_slice", setitem_slice, (X,), order=2),
     Case("setitem_augassign", setitem_augassign, (X,), order=2),
-    Case("setitem_on_argument", setitem_on_argument, (X,), order=2),
+    Case(
+        "setitem_on_argument",
+        setitem_on_argument,
+        (X,),
+        refused=(sg.SourcegradError, "copy it first"),
+    ),
     Case("setitem_fancy", setitem_fancy, (X,), order=2),
     Case("setitem_mask", setitem_mask, (X,), order=2),
     Case("setitem_mask_values", setitem_mask_values, (X,), order=2),

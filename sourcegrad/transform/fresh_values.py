@@ -1,0 +1,86 @@
+"""Which values are new objects, sharing memory with no name (``x.copy()``, arithmetic, a
+NumPy function that allocates), and where a name was last given one before a line: a link of
+the name to another's memory made before that line no longer holds (part of aliasing)."""
+
+from __future__ import annotations
+
+import gast
+import numpy as np
+
+from . import syntax as S
+
+#: calls whose result is a new array, never a view of an operand
+_FRESH_FUNCTIONS = frozenset(
+    {
+        "copy", "array", "zeros", "ones", "empty", "full", "zeros_like", "ones_like",
+        "empty_like", "full_like", "concatenate", "stack", "vstack", "hstack", "dot", "matmul",
+        "einsum", "outer", "where", "clip", "cumsum", "cumprod", "sum", "mean", "prod",
+    }
+)  # fmt: skip
+
+
+def is_fresh(value) -> bool:
+    """Whether ``value`` is always a new object, sharing no memory with any name: arithmetic,
+    a constant, a display, ``x.copy()``, a NumPy ufunc or allocating function."""
+    if isinstance(value, (gast.BinOp, gast.Constant, gast.List, gast.Tuple, gast.Dict)):
+        return True
+    if isinstance(value, (gast.ListComp, gast.DictComp, gast.SetComp, gast.Set)):
+        return True
+    if isinstance(value, gast.UnaryOp):
+        return True  # -x, +x and ~x of an array are new arrays; `not x` a bool
+    if not isinstance(value, gast.Call) or not isinstance(value.func, gast.Attribute):
+        return False
+    owner, name = value.func.value, value.func.attr
+    if name == "copy":
+        return True
+    if not (isinstance(owner, gast.Name) and owner.id in ("np", "numpy")):
+        return False
+    return name in _FRESH_FUNCTIONS or isinstance(getattr(np, name, None), np.ufunc)
+
+
+def fresh_rebinding_line(fn, name: str, line: int) -> int:
+    """The line of the last ``name = <a new object>`` that runs on every path to the
+    statement at ``line`` (a statement before it in its block, or before a compound statement
+    around it, :func:`_is_fresh`), 0 where none: a link of ``name`` to another name's memory
+    made before that line no longer holds at ``line``."""
+    block, found = fn.body, 0
+    while block:
+        inner = None
+        for stmt in block:
+            first, last = _span(stmt)
+            if first <= line <= last:
+                inner = stmt
+                break
+            if (
+                isinstance(stmt, gast.Assign)
+                and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], gast.Name)
+                and stmt.targets[0].id == name
+                and is_fresh(stmt.value)
+                and getattr(stmt, "lineno", None) is not None
+            ):
+                found = stmt.lineno
+        if inner is None or not isinstance(inner, (gast.If, gast.For, gast.While)):
+            return found
+        block = next(
+            (
+                b
+                for b in (inner.body, inner.orelse)
+                if b and _span(b[0])[0] <= line <= _span(b[-1])[1]
+            ),
+            None,
+        )
+    return found
+
+
+def _span(stmt) -> tuple:
+    """The first and last line of ``stmt``, from the nodes in it that have lines (statements
+    the passes made, such as the guard of an early return, have none of their own)."""
+    lines = [
+        (n.lineno, getattr(n, "end_lineno", None) or n.lineno)
+        for n in S.walk(stmt)
+        if getattr(n, "lineno", None) is not None
+    ]
+    if not lines:
+        return (0, -1)
+    return min(a for a, _ in lines), max(b for _, b in lines)
