@@ -102,3 +102,38 @@ def test_the_refusal_names_where_the_method_keeps_the_value():
         sg.grad(counted)(W, X)
     line = Counter.add.__code__.co_firstlineno + 1
     assert f"`self.n` (test_object_state.py:{line})" in str(info.value)
+
+
+def batchnorm_stats_as_aux(gamma, beta, x, bn_param):
+    """The way out of writing running statistics into an argument: return them as aux."""
+    momentum = bn_param.get("momentum", 0.9)
+    mu, var = x.mean(axis=0), x.var(axis=0)
+    out = gamma * (x - mu) / np.sqrt(var + 1e-5) + beta
+    stats = {
+        "running_mean": momentum * bn_param.get("running_mean", 0.0) + (1 - momentum) * mu,
+        "running_var": momentum * bn_param.get("running_var", 1.0) + (1 - momentum) * var,
+    }
+    return np.sum(out**3), stats
+
+
+def test_running_statistics_returned_as_aux_train_and_update_the_caller():
+    gamma, beta, x = 1.0 + R.standard_normal(3), R.standard_normal(3), R.standard_normal((5, 3))
+    bn_param = {"momentum": 0.8}
+    step = sg.value_and_grad(batchnorm_stats_as_aux, (0, 1, 2), has_aux=True)
+    for _ in range(3):
+        (loss, stats), grads = step(gamma, beta, x, bn_param)
+        bn_param.update(stats)  # what the caller does with the aux
+    want = batchnorm_stats_as_aux(gamma, beta, x, {"momentum": 0.8})[0]
+    assert loss == want
+    assert np.allclose(bn_param["running_mean"], 0.8**3 * 0.0 + (1 - 0.8**3) * x.mean(0))
+
+    def value(g):
+        return batchnorm_stats_as_aux(g, beta, x, bn_param)[0]
+
+    eps, numeric = 1e-6, np.zeros(3)
+    for i in range(3):
+        up, down = gamma.copy(), gamma.copy()
+        up[i] += eps
+        down[i] -= eps
+        numeric[i] = (value(up) - value(down)) / (2 * eps)
+    np.testing.assert_allclose(grads[0], numeric, rtol=1e-6, atol=1e-8)

@@ -251,11 +251,17 @@ def refuse_argument_writes(parsed, args: tuple) -> None:
             continue  # (a number: `s += 1` gives the name a new value)
         how = f" through {callee}()" if callee else ""
         way = f"make {callee}() return the new value and assign it (`{param} = {callee}(...)`)"
+        if not callee:
+            way = f"compute a new value (`{param} = ...`)"
+        if isinstance(example, dict):  # (state such as batch norm's running statistics)
+            way += (
+                "; where the caller needs the change, return the new values as aux "
+                "(`return loss, {...}` with `has_aux=True`) and store them in the caller"
+            )
         raise UnsupportedSyntaxError(
             f"{fn.name}() writes into its argument `{param}` in place{how}: Python changes the "
             f"caller's {type(example).__name__} too, and a derivative never changes its "
-            f"arguments; copy it first (`{param} = {param}.copy()`), or "
-            + (way if callee else f"compute a new value (`{param} = ...`)"),
+            f"arguments; copy it first (`{param} = {param}.copy()`), or {way}",
             parsed.filename,
             line,
         )

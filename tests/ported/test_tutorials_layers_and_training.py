@@ -270,7 +270,7 @@ CASES = [
         batchnorm_with_running_stats,
         (1 + rn(4), rn(4), X, {"momentum": 0.8}),
         wrt=(0, 1, 2),
-        refused=(sg.SourcegradError, "copy it first"),
+        refused=(sg.SourcegradError, "`has_aux=True`) and store them in the caller"),
     ),
     Case("seeded_dropout", seeded_dropout, (rn(4, 5), X)),
     Case("relu_four_ways", relu_four_ways, (rn(4, 3), X)),
