@@ -10,6 +10,7 @@ from ..rules.facts import unpacks_one_array
 from . import syntax as S
 from .aliasing import bound_values, source_name
 from .fresh_values import fresh_rebinding_line, is_fresh
+from .link_refusals import LinkRefusals
 from .lists import popped_list
 from .node_facts import get_fact
 from .parse import resolve
@@ -33,7 +34,7 @@ _REFUSED_STATEMENTS = {
 }
 
 
-class StatementLowering:
+class StatementLowering(LinkRefusals):
     """Statements. Expects of the builder: ``p`` (the parsed function), ``names``, ``env``,
     ``fn`` (the function being lowered), ``out``, ``lineno``, ``depth``, ``local_names``, ``unversioned``, ``user_vars``,
     ``conditions``, ``aliases``, ``augmented_aliases``, ``alias_checks``, ``element_sites``,
@@ -386,24 +387,6 @@ class StatementLowering:
             target,
         )
 
-    def way_out_of_link(self, name: str, other: str, line: int, otherwise: str) -> str:
-        """The advice for a write through ``name`` while ``other`` shares its memory since
-        ``line``: where ``name`` is the variable of a loop over ``other`` starting at ``line``,
-        change ``other`` through an index; else ``otherwise``."""
-        loops = [n for n in S.walk(self.fn) if isinstance(n, gast.For) and n.lineno == line]
-        loops = [loop for loop in loops if name in S.names_in(loop.target)]
-        if not loops:
-            return otherwise
-        if any(_over_dict_items(loop.iter) for loop in loops):
-            return (
-                f"change `{other}` through its keys (`for k in {other}: {other}[k] = ...`), "
-                f"or compute the new values whole (`{other} = {{k: ... for k in {other}}}`)"
-            )
-        return (
-            f"change `{other}` through an index (`for i in range(len({other})): "
-            f"{other}[i] = ...`), or compute the new array whole (`{other} = ...`)"
-        )
-
     def check_views_read_after_writes(self, targets, values, atoms):
         """``y[:, 0], y[:, 1] = y[:, 1], y[:, 0]``: Python reads the views on the right
         first, then writes ``y[:, 0]``, which the view ``y[:, 0]`` then shows before the second
@@ -491,47 +474,6 @@ class StatementLowering:
         store = gast.Subscript(value=S.name(new), slice=index, ctx=gast.Store())
         self.emit(gast.Assign(targets=[store], value=v, type_comment=None), temp=False)
 
-    def refuse_shared_links(self, user_name: str, target, links, through_item=False) -> None:
-        """Refuse the write ``target = ...`` into ``user_name`` where one of ``links`` (``(other
-        name, line, element)``) may still share its memory; an element link is refused in
-        analysis only if ``other`` turns out to be more than a number. ``through_item``: the
-        write changes the item in place (``x[k][j] = w``), which an item read before shares."""
-        write_line = getattr(target, "lineno", self.lineno)
-        for other, line, element in links:
-            fresh = fresh_rebinding_line(self.fn, user_name, write_line)
-            if not self.link_holds(line, write_line, fresh):
-                continue  # made after this write, or `user_name` holds a new array since
-            if element and (
-                (self.is_dict(S.name(user_name)) and not through_item)
-                or line <= write_line
-                and line < fresh_rebinding_line(self.fn, other, write_line)
-            ):
-                # a new item put into a dict leaves the item read before (`v = d.get("v")`)
-                # as it was; and `other`, read out of `user_name`, holds a new array since
-                continue
-            message = (
-                f"`{user_name}[...] = ...` while `{other}` may share {user_name}'s memory (they "
-                f"are linked at line {line}): sourcegrad writes into a copy of {user_name}, so "
-                f"`{other}` would not see the change; "
-                + self.way_out_of_link(
-                    user_name,
-                    other,
-                    line,
-                    f"make the value made at line {line} an explicit copy (add `.copy()` there"
-                    + (
-                        f"; a copy of a list holds the same items: copy the item, `item = "
-                        f"{user_name}[k].copy()`, write into it, then `{user_name}[k] = item`"
-                        if through_item
-                        else ""
-                    )
-                    + "), or write through one name only",
-                )
-            )
-            if not element:
-                self.refuse(message, target)
-            # allowed if `other` turns out to be a number (ranks decide, in analysis)
-            self.alias_checks.append(((other, line), message, write_line))
-
     def bind(self, user_name: str, value):
         self.fresh_items -= {item for item in self.fresh_items if item[0] == user_name}
         path = self.path(value) if isinstance(value, (gast.Subscript, gast.Attribute)) else None
@@ -572,18 +514,6 @@ _SIGNS = {
     gast.Mod: "%", gast.Pow: "**", gast.MatMult: "@", gast.BitAnd: "&", gast.BitOr: "|",
     gast.BitXor: "^", gast.LShift: "<<", gast.RShift: ">>",
 }  # fmt: skip
-
-
-def _over_dict_items(iterated) -> bool:
-    """Whether a loop runs over ``d.values()`` or ``d.items()`` (also inside ``enumerate``,
-    ``sorted``, ``list`` and the like)."""
-    return any(
-        isinstance(n, gast.Call)
-        and isinstance(n.func, gast.Attribute)
-        and n.func.attr in ("values", "items")
-        and not n.args
-        for n in S.walk(iterated)
-    )
 
 
 def _display_keys(value):

@@ -154,7 +154,7 @@ def seq_getattr(model, x):
 
 def batchnorm_running_stats(gamma, beta, x, running_mean, momentum=0.1):
     mu = x.mean(0)
-    running_mean[:] = (1 - momentum) * running_mean + momentum * mu
+    running_mean[:] = (1 - momentum) * running_mean + momentum * mu  # REFUSED
     return np.sum((gamma * (x - mu) / np.sqrt(x.var(0) + 1e-5) + beta) ** 2)
 
 
@@ -251,7 +251,7 @@ CASES = [
         batchnorm_running_stats,
         (r(3), r(3), r(5, 3), np.zeros(3)),
         wrt=(0, 1, 2),
-        order=2,
+        refused=(sg.UnsupportedSyntaxError, "copy it first"),
     ),
     Case(
         "layers_zipped_then_sliced",
