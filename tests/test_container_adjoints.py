@@ -66,6 +66,7 @@ def dict_pop_key_in_name(x):
 
 
 def dict_pop_argument(p):
+    p = dict(p)  # (pop on the argument itself would change the caller's dict: refused)
     w = p.pop("w")
     return np.sum(np.tanh(w * p["b"]))
 
@@ -319,11 +320,13 @@ def test_np_r_directive_string_is_refused():
 
 
 def setdefault_of_argument(d, x):
+    d = dict(d)
     v = d.setdefault("a", 0.0)
     return np.sum(v * x)
 
 
 def popitem_of_argument(d, x):
+    d = dict(d)
     _, v = d.popitem()
     return np.sum(v * x)
 

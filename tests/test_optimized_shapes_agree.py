@@ -172,6 +172,7 @@ def negation_overwritten(x, k):
 
 
 def sorted_after(x, k):
+    k = k.copy()  # (sorting the argument itself would change the caller's array: refused)
     m = -k
     k.sort()  # k changes in place after m was made from it
     y = 2.0 * x * k + x * m

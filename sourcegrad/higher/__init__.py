@@ -169,26 +169,38 @@ class Jvp:
         wrt = tuple(p for i in self.wrt for p in positions[i % len(primal)])
         return _jvp_of_generated(fn, wrt), values, post
 
-    def parts(self, args: tuple) -> tuple[Transformed, tuple, tuple, Callable]:
-        """``(jt, taken, values, post)`` for calling this jvp with ``args``: the transform
-        that runs, its arguments (``taken``), the generated function's values (``taken``, then
-        the tangents) and the base's result packaging."""
+    def redirected(self, args: tuple) -> tuple | None:
+        """``(jvp, args)`` of the forward mode that runs in this one's place for ``args``:
+        along the nonzero tangents alone, or over the base that runs narrowed; else None."""
         *primal, t = args
         narrowed = self.wrt_tuple and nonzero_tangents(self.wrt, primal, t)
         if narrowed:  # no forward mode along a tangent seen to be zero
-            return Jvp(self.base, narrowed[0]).parts((*primal, narrowed[1]))
+            return Jvp(self.base, narrowed[0]), (*primal, narrowed[1])
         base = self.base
         over = isinstance(base, Jvp) and narrowed_over(base.wrt_tuple, base.wrt, self, primal, t)
         if over:  # the base is forward mode that runs narrowed: over the one it runs
             inner = Jvp(base.base, over[0])
-            return Jvp(inner, self.wrt if self.wrt_tuple else self.wrt[0]).parts(over[1])
+            return Jvp(inner, self.wrt if self.wrt_tuple else self.wrt[0]), over[1]
+        return None
+
+    def parts(self, args: tuple) -> tuple[Transformed, tuple, tuple, Callable]:
+        """``(jt, taken, values, post)`` for calling this jvp with ``args``: the transform
+        that runs, its arguments (``taken``), the generated function's values (``taken``, then
+        the tangents) and the base's result packaging."""
+        instead = self.redirected(args)
+        if instead is not None:
+            return instead[0].parts(instead[1])
+        *primal, t = args
         jt, values, post = self._transform(primal)
         tangents = self.flat_tangents(primal, t)
         return jt, values, values + tangents, lambda raw: (post(raw[0]), post(raw[1]))
 
     def source_call(self, args: tuple) -> tuple[Callable, tuple, Callable]:
         """``(fn, values, post)`` for calling this jvp with ``args`` (see the module): the
-        pure code of the build for their ranks."""
+        pure code of the build for their ranks, recorded as the jvp that runs."""
+        instead = self.redirected(args)
+        if instead is not None:
+            return instead[0].source_call(instead[1])
         jt, taken, values, post = self.parts(args)
         fn = jt.ranked(taken).source_fn
         for record in JVP_RECORDERS:

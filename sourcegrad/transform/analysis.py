@@ -62,7 +62,7 @@ def analyze(
     out = core.node.body[-1].value if whole_output else _output(core)
     cfg = build_cfg(core.node.body)
     varied = solve_forward(cfg, set(wrt_names), varied_transfer(ops))
-    view_checks = refuse_container_mutations(core, ops, cfg)
+    view_checks = refuse_container_mutations(core, ops, cfg, varied)
     refuse_method_state(core, ops, varied, cfg)
     resolve_calls(core, ops, varied, solve_forward(cfg, set(), closure_transfer(varied)))
     refuse_changed_captures(core, ops)

@@ -33,7 +33,7 @@ from .walk import walk_statements
 from .writes import unmodelled_write
 
 
-def refuse_container_mutations(core, ops: dict, cfg) -> list:
+def refuse_container_mutations(core, ops: dict, cfg, varied: dict) -> list:
     """Refuse each call of a user function or nested function that changes a container
     argument in place which the caller reads after the call (see the module docstring);
     ``cfg`` is the core's control-flow graph. sourcegrad's own derivative code is not
@@ -49,7 +49,7 @@ def refuse_container_mutations(core, ops: dict, cfg) -> list:
         op = ops.get(id(stmt))
         if op is None:
             continue
-        _refuse_method_effect(core, stmt, live, cfg, ops)
+        _refuse_method_effect(core, stmt, (live, cfg), ops, varied)
         found = _callee(core, op) or _effect_callee(core, stmt)
         if found is None:  # a function value: asked when the derivative runs
             args = op.dynamic_call[1] if op.dynamic_call else _unknown_effect(core, stmt)
@@ -79,14 +79,18 @@ def refuse_container_mutations(core, ops: dict, cfg) -> list:
     return checks
 
 
-def _refuse_method_effect(core, stmt, live: list, cfg, ops: dict) -> None:
+def _refuse_method_effect(core, stmt, flow: tuple, ops: dict, varied: dict) -> None:
     """Refuse ``box.scale(0.5)`` or ``box.hs.append(u)``, a method called for its effect on
     an object of the function's own (not a container method the normalizer followed), where
     the function reads the object after the call: the method may change it in place, which
-    the derivative, following values, would not see."""
+    the derivative, following values, would not see. Only where a differentiated value is in
+    the call (the object or an argument): otherwise its change carries no derivative."""
     call = stmt.value if isinstance(stmt, gast.Expr) else None
     if not (isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute)):
         return
+    if not S.names_in(call) & varied.get(("in", id(stmt)), set()):
+        return
+    live, cfg = flow
     root = call.func.value
     while isinstance(root, (gast.Attribute, gast.Subscript)):
         root = root.value

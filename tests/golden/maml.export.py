@@ -37,8 +37,8 @@ def run_vjp_grad_mse(p, x, y, *, tp):
     w = p["w"]
     tw = tp["w"]
     # line 4: pred_1 = x @ w
-    pred_1 = np.dot(x, w)
-    tpred_1 = np.dot(x, tw)
+    pred_1 = x @ w
+    tpred_1 = x @ tw
     # line 5: b = p['b']
     b = p["b"]
     tb = tp["b"]
@@ -62,8 +62,8 @@ def run_vjp_grad_mse(p, x, y, *, tp):
     tdb = sum_to(tdpred_2, b)
     dw_1 = x.T
     # line 16: dw = x.T @ sum_to(dpred_2, pred_1)
-    tdw = np.dot(dw_1, sum_to(tdpred_2, pred_1))
-    return build_gradient_3(p, tdw, tdb)
+    tdw = dw_1 @ sum_to(tdpred_2, pred_1)
+    return gradient_like(p, {("w",): tdw, ("b",): tdb})
 
 
 # grad_mse: what sg.grad(mse) hands out (Gradients.grad), its gradient only
@@ -217,13 +217,37 @@ def add_adjoints(a, b):
     return a + b
 
 
+_PLAIN: dict = {}
+
+
+_PLAIN_TEST: list = []
+
+
+def _is_plain(t: type) -> bool:
+    known = _PLAIN.get(t)
+    if known is None:
+        known = _PLAIN[t] = (
+            t.__module__ not in ("builtins", "numpy")
+            and "__dict__" in dir(t)
+            and bool(_PLAIN_TEST)
+            and _PLAIN_TEST[0](t)
+        )
+    return known
+
+
 def is_record(x) -> bool:
-    """Whether ``x`` is an instance (not the class) of a dataclass."""
+    """Whether ``x`` is an instance (not the class) of a dataclass, or of a plain class
+    whose ``__init__`` only computes and stores fields."""
+    if _is_plain(type(x)):
+        return True
     return dataclasses.is_dataclass(x) and not isinstance(x, type)
 
 
 def record_fields(x) -> dict:
-    """``{field name: value}`` of the record ``x``, in the order the class declares them."""
+    """``{field name: value}`` of the record ``x``, in the order the class declares them (of a
+    plain class's instance, the order ``__init__`` stored them)."""
+    if _is_plain(type(x)):
+        return dict(vars(x))
     return {f.name: getattr(x, f.name) for f in dataclasses.fields(x)}
 
 
@@ -278,10 +302,21 @@ _STATIC = (
 )  # fmt: skip
 
 
+def _stateless_callable(x) -> bool:
+    return (
+        callable(x)
+        and not _is_plain(type(x))
+        and not dataclasses.is_dataclass(x)
+        and not getattr(x, "__dict__", True)
+        and not hasattr(type(x), "__slots__")
+    )
+
+
 def is_static_leaf(x) -> bool:
     """Whether ``x``, a record's field, carries no derivative and is kept as it is in the
-    record's gradient: None, a string, an integer or bool, a function or class."""
-    return x is None or isinstance(x, _STATIC)
+    record's gradient: None, a string, an integer or bool, a function or class, or an object
+    called like a function that holds nothing (``Sigmoid()``, a class with ``__call__``)."""
+    return x is None or isinstance(x, _STATIC) or _stateless_callable(x)
 
 
 def as_adjoint(x):
@@ -1659,11 +1694,6 @@ def broadcast_like(t, z):
     if np.shape(t) == shape:
         return t
     return np.broadcast_to(t, shape)
-
-
-def build_gradient_3(like, v0, v1):
-    seen = set()
-    return {"w": _leaf(like["w"], v0, seen), "b": _leaf(like["b"], v1, seen)}
 
 
 GRADIENTS[(mse.__code__, 0)] = grad_mse
