@@ -21,10 +21,7 @@ from .parse import resolve
 from .rule_binding import local_names
 
 #: the methods of lists and dicts that change them in place
-MUTATORS = frozenset(
-    {"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse", "update",
-     "setdefault", "popitem"}
-)  # fmt: skip
+MUTATORS = S.CONTAINER_MUTATORS | {"sort"}
 
 
 def changed_in_place(body, params: set) -> list:

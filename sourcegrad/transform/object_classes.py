@@ -12,6 +12,7 @@ import gast
 from ..errors import SourcegradError
 from . import syntax as S
 from .calls import example_value
+from .in_place import MUTATORS
 from .parse import UNRESOLVED, parse
 from .walk import walk_statements
 
@@ -52,13 +53,6 @@ def method_node(cls, method: str):
     return parsed, parsed.node
 
 
-#: the methods of a list or dict that change it in place
-_CHANGES = frozenset(
-    {"append", "extend", "insert", "pop", "reverse", "remove", "clear", "update", "popitem",
-     "setdefault", "sort"}
-)  # fmt: skip
-
-
 def self_store(found) -> tuple | None:
     """``(attribute, "file:line")`` of the first change the method ``found`` (from
     :func:`method_node`) makes to ``self``: a store into ``self.<attribute>`` (``=``, ``+=``,
@@ -76,7 +70,7 @@ def self_store(found) -> tuple | None:
             owner = n.func.value
             if isinstance(owner, gast.Name) and owner.id == this:
                 return "...", f"{os.path.basename(parsed.filename)}:{n.lineno}"
-            if n.func.attr in _CHANGES:
+            if n.func.attr in MUTATORS:
                 targets = [owner]
         for t in targets:
             while isinstance(t, gast.Subscript):

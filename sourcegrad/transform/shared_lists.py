@@ -26,7 +26,7 @@ def shared_list(fn: gast.FunctionDef, lists: set, builds=None):
             owner = n.func.value
             if isinstance(owner, gast.Name) and n.func.attr in _MUTATORS:
                 changes.setdefault(owner.id, []).append(n.lineno)
-            if isinstance(owner, gast.Name) and n.func.attr in _CONTAINER_MUTATORS:
+            if isinstance(owner, gast.Name) and n.func.attr in S.CONTAINER_MUTATORS:
                 by_method.setdefault(owner.id, []).append(n.lineno)
         elif isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
             changes.setdefault(n.target.id, []).append(n.lineno)
@@ -63,13 +63,6 @@ def shared_list(fn: gast.FunctionDef, lists: set, builds=None):
                         f"{src})`) or build the second list apart"
                     )
     return None
-
-
-#: the methods of a list or dict that change it in place (not an array's: `sort` is both)
-_CONTAINER_MUTATORS = frozenset(
-    {"append", "extend", "insert", "pop", "reverse", "remove", "clear", "update", "popitem",
-     "setdefault"}
-)  # fmt: skip
 
 
 def _held_item_changed(assign, lines: tuple, loops: list, lists: set):

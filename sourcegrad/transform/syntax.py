@@ -92,6 +92,12 @@ def target_name(stmt) -> str | None:
 #: the names NumPy and CuPy are imported as by convention (a syntactic reading)
 ARRAY_MODULES = ("np", "numpy", "cupy", "cp")
 
+#: the methods of a list or dict that change it in place (an array's `sort` is not among them)
+CONTAINER_MUTATORS = frozenset(
+    {"append", "extend", "insert", "pop", "reverse", "remove", "clear", "update", "popitem",
+     "setdefault"}
+)  # fmt: skip
+
 
 def calls_module(node, modules=ARRAY_MODULES) -> bool:
     """Whether ``node`` is a call of a function of one of ``modules`` by name (``np.exp(x)``,

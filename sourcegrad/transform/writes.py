@@ -85,13 +85,6 @@ def lower_writes(fn, parsed, local_names: set, names: S.NameGen) -> None:
     fn.body = lower(fn.body)
 
 
-#: the methods of a list or dict that change it in place
-CONTAINER_MUTATORS = frozenset(
-    {"append", "extend", "insert", "pop", "reverse", "remove", "clear", "update", "popitem",
-     "setdefault"}
-)  # fmt: skip
-
-
 def _refuse_held_container_change(stmt, parsed, local_names: set) -> None:
     """Refuse ``d["hs"].append(v)`` or ``net.layers.append(v)``: a list's or dict's method
     that changes in place a container held by a local variable or argument (its item or its
@@ -103,7 +96,7 @@ def _refuse_held_container_change(stmt, parsed, local_names: set) -> None:
         while isinstance(root, (gast.Attribute, gast.Subscript)):
             root = root.value
         if (
-            node.func.attr not in CONTAINER_MUTATORS
+            node.func.attr not in S.CONTAINER_MUTATORS
             or held is root
             or not (isinstance(root, gast.Name) and root.id in local_names)
         ):
