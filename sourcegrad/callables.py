@@ -33,6 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from . import rules as R
 from .errors import NoRuleError, SourcegradError, UnsupportedSyntaxError
 from .rules import adjoint, d, tangent
@@ -88,10 +90,25 @@ def as_function(fn: Any, nargs: int) -> tuple[types.FunctionType, tuple]:
             f"derivative rule; {frozen_way_out(dist)}"
         )
     raise NoRuleError(
-        f"{fn!r} is called with a differentiated argument, but it is not a Python function and "
-        "has no derivative rule; register one with sourcegrad.defvjp (and defjvp), or call a "
-        "Python function that computes it with NumPy"
+        f"{_described(fn)} is called with a differentiated argument, but it is not a Python "
+        "function and has no derivative rule; register one with sourcegrad.defvjp (and "
+        "defjvp), or call a Python function that computes it with NumPy"
     )
+
+
+def _described(fn: Any) -> str:
+    """``fn`` as a message names it: ``dict.setdefault``, ``math.gamma``, ``a np.vectorize
+    object`` (never a repr with an address)."""
+    owner = getattr(fn, "__self__", None)
+    if isinstance(fn, (types.BuiltinFunctionType, types.MethodType, types.FunctionType)):
+        if owner is not None and not isinstance(owner, types.ModuleType):
+            return f"the method `{type(owner).__name__}.{fn.__name__}`"
+        module = fn.__module__ or ""
+        where = "" if module in ("", "builtins") else module.replace("numpy", "np") + "."
+        return f"`{where}{fn.__qualname__}`"
+    if isinstance(fn, np.ufunc):
+        return f"the ufunc `{fn.__name__}`"
+    return f"a `{type(fn).__module__.replace('numpy', 'np')}.{type(fn).__qualname__}` object"
 
 
 def _constructed(fn) -> bool:

@@ -308,8 +308,9 @@ def _refuse_sequence_sums(core: Core, varied: dict) -> None:
             raise UnsupportedSyntaxError(
                 f"`{core.parsed.line_text(stmt.lineno)}` joins a tuple or list of "
                 "differentiated values whose items sourcegrad does not know when it builds "
-                "the derivative; join displays or arguments (`args + (x,)`), or build a list "
-                "with append or extend (`ps.extend(f(w))`)",
+                "the derivative; unpack it into a new display (`ps = [*ps, v]`), join "
+                "displays or arguments (`args + (x,)`), or build a list with append or extend "
+                "(`ps.extend(f(w))`)",
                 core.parsed.filename,
                 stmt.lineno,
             )

@@ -13,6 +13,8 @@ being rebound to a new dict, which the core differentiates:
   into, so that another name sharing the dict is refused as for any item assignment)
 * ``v = d.pop(k, default)``           -> the same with ``t = d.get(k, default)``
 * ``d.pop(k)`` (the value unused)     -> the same without ``v``
+* ``v = d.setdefault(k, w)``          -> ``if k not in d: d[k] = w`` (``w`` evaluated first,
+  as in the call), then ``v = d[k]``; without ``v`` the same without the read
 
 The rewritten function computes the same values. Only names known to hold dicts are
 rewritten: names every assignment of which makes a dict (a display, a comprehension,
@@ -110,38 +112,64 @@ class _Lowering:
             popped = _method_call(s.value, self.dicts, "pop")
             if popped is not None:
                 return self.pop(None, *popped) or [s]
+            defaulted = _method_call(s.value, self.dicts, "setdefault")
+            if defaulted is not None:
+                return self.setdefault(None, *defaulted) or [s]
         if isinstance(s, gast.Assign) and len(s.targets) == 1:
             popped = _method_call(s.value, self.dicts, "pop")
             if popped is not None:
                 return self.pop(s.targets[0], *popped) or [s]
+            defaulted = _method_call(s.value, self.dicts, "setdefault")
+            if defaulted is not None:
+                return self.setdefault(s.targets[0], *defaulted) or [s]
         if isinstance(s, (gast.Assign, gast.AugAssign, gast.Expr, gast.Return)):
             return self.nested_pop(s)
         return [s]
 
     def nested_pop(self, s) -> list:
-        """``y = f(d.pop(k))``: the pop first, its value in a fresh name, where the statement
-        evaluates it unconditionally and reads ``d`` nowhere else (else left as written)."""
+        """``y = f(d.pop(k))`` or ``d.setdefault(k, []).append(v)``: the pop (or the
+        setdefault) first, where the statement evaluates it unconditionally and reads ``d``
+        nowhere else (else left as written); the call's value is then a fresh name (a pop) or
+        ``d[k]`` (a setdefault: the object in ``d``, which a method may change)."""
         value = s.value
         if value is None:
             return [s]
         found = [
-            (n, hit)
+            (n, method, hit)
             for n in _unconditional(value)
-            for hit in [_method_call(n, self.dicts, "pop")]
+            for method in ("pop", "setdefault")
+            for hit in [_method_call(n, self.dicts, method)]
             if hit is not None
         ]
-        if len(found) != 1:
+        if len({hit[0] for _, _, hit in found}) != 1:
             return [s]
-        node, (d, call) = found[0]
+        d = found[0][2][0]
         reads = [n for n in S.walk(s) if isinstance(n, gast.Name) and n.id == d]
-        if len(reads) != 1:
+        if len(reads) != len(found) or (len(found) > 1 and not self.apart(found)):
             return [s]
-        name = self.names.fresh(d + "_value")
-        lowered = self.pop(S.name(name, store=True), d, call)
-        if lowered is None:
+        if any(c.keywords or not 1 <= len(c.args) <= 2 for _, _, (_, c) in found):
             return [s]
-        s.value = _replaced(value, node, S.name(name))
+        lowered = []
+        for node, method, (_, call) in found:  # (in the order Python evaluates them)
+            name = self.names.fresh(d + "_value")
+            if method == "pop":
+                done = self.pop(S.name(name, store=True), d, call)
+            else:
+                done = self.setdefault(None, d, call)
+            key = done[0].targets[0].id if method == "setdefault" else None
+            new = S.name(name) if key is None else _item(S.name(d), S.name(key))
+            new.written_as = S.text(node)  # (what a refusal of a change to ``d[k]`` quotes)
+            s.value = _replaced(value, node, new)
+            lowered += done
         return lowered + [s]
+
+    @staticmethod
+    def apart(found) -> bool:
+        """Whether the calls ``found`` are setdefaults none of which holds another (two
+        pops in one statement are left as written)."""
+        calls = [hit[1] for _, _, hit in found]
+        inner = {id(n) for c in calls for a in c.args for n in S.walk(a)}
+        return all(m == "setdefault" for _, m, _ in found) and not inner & {id(c) for c in calls}
 
     def update(self, d: str, call) -> list | None:
         """The writes of ``d.update(...)``, after every key and value is evaluated, as in the
@@ -198,6 +226,22 @@ class _Lowering:
             orelse=[],
             type_comment=None,
         )
+
+    def setdefault(self, target, d: str, call) -> list | None:
+        """``d.setdefault(k[, w])``: the key and ``w`` evaluated, ``d[k] = w`` where ``k`` is
+        not in ``d``, then ``d[k]`` read into ``target`` (where there is one)."""
+        if call.keywords or not 1 <= len(call.args) <= 2:
+            return None
+        key, default = self.names.fresh("key"), self.names.fresh(d + "_default")
+        value = call.args[1] if len(call.args) == 2 else S.const(None)
+        out = [_assign(key, call.args[0]), _assign(default, value)]
+        missing = gast.Compare(left=S.name(key), ops=[gast.NotIn()], comparators=[S.name(d)])
+        write = _set_item(d, S.name(key), S.name(default))
+        out.append(gast.If(test=missing, body=[write], orelse=[]))
+        if target is not None:
+            read = _item(S.name(d), S.name(key))
+            out.append(gast.Assign(targets=[target], value=read, type_comment=None))
+        return out
 
     def pop(self, target, d: str, call) -> list | None:
         """``d.pop(k[, default])``: the value read, written back (a write into ``d``, so that

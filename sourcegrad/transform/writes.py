@@ -86,33 +86,54 @@ def lower_writes(fn, parsed, local_names: set, names: S.NameGen) -> None:
 
 
 def _refuse_held_container_change(stmt, parsed, local_names: set) -> None:
-    """Refuse ``d["hs"].append(v)`` or ``net.layers.append(v)``: a list's or dict's method
-    that changes in place a container held by a local variable or argument (its item or its
-    field). Python changes the holder too; the derivative would follow the values before."""
+    """Refuse ``d["hs"].append(v)``, ``d.get("hs").append(v)`` or ``net.layers.append(v)``:
+    a list's or dict's method that changes in place a container held by a local variable or
+    argument (its item, its field, or what one of its methods returns). Python changes the
+    holder too; the derivative would follow the values before."""
     for node in S.own_scope_nodes(stmt):
         if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute)):
             continue
         held = root = node.func.value
-        while isinstance(root, (gast.Attribute, gast.Subscript)):
-            root = root.value
+        while isinstance(root, (gast.Attribute, gast.Subscript, gast.Call)):
+            if isinstance(root, gast.Call) and not _may_return_held(root):
+                break
+            root = root.func if isinstance(root, gast.Call) else root.value
         if (
             node.func.attr not in S.CONTAINER_MUTATORS
             or held is root
             or not (isinstance(root, gast.Name) and root.id in local_names)
         ):
             continue
-        text = S.text(held)
-        whole = (
-            "build the list or dict whole before you store it in the object"
-            if isinstance(held, gast.Attribute)
-            else f"store a new one in its place (`{text} = {text} + [v]`)"
-        )
+        text = getattr(held, "written_as", None) or S.text(held)
         raise UnsupportedSyntaxError(
             f"`{text}.{node.func.attr}(...)` changes in place a container that `{text}` "
-            f"holds, which sourcegrad does not follow (it differentiates values): {whole}",
+            f"holds, which sourcegrad does not follow (it differentiates values): "
+            f"{_held_way_out(held)}",
             parsed.filename,
             node.lineno,
         )
+
+
+def _may_return_held(call) -> bool:
+    """Whether the method call ``call`` may return an object its receiver holds (``d.get(k)``,
+    ``net.layer(0)``), not a new one (``x.copy()``, ``x.tolist()``)."""
+    fresh = ("copy", "tolist", "split", "keys", "values", "items")
+    return isinstance(call.func, gast.Attribute) and call.func.attr not in fresh
+
+
+def _held_way_out(held) -> str:
+    """How to build, instead, a new container in the holder's place."""
+    if hasattr(held, "written_as") or (
+        isinstance(held, gast.Call) and held.func.attr in ("get", "setdefault")
+    ):  # d.setdefault(k, []).append(v), d.get(k).append(v)
+        d = S.text(held.value if hasattr(held, "written_as") else held.func.value)
+        return f"store a new one in its place (`{d}[k] = [*{d}.get(k, []), v]`)"
+    if isinstance(held, gast.Attribute):
+        return "build the list or dict whole before you store it in the object"
+    if isinstance(held, gast.Call):
+        return "keep the container in a variable of your own and build a new one (`ys = [*ys, v]`)"
+    text = S.text(held)
+    return f"store a new one in its place (`{text} = [*{text}, v]`)"
 
 
 #: ``ufunc.at(a, idx, v)``: each position ``a[idx]`` selects, in order, combined with the item
