@@ -10,6 +10,7 @@ import dataclasses
 import functools
 import itertools
 import os
+import types
 
 import gast
 import numpy as np
@@ -575,6 +576,13 @@ def _class_way_out(cls: type) -> str:
             f"sourcegrad differentiates building an object of a plain class whose __init__ "
             f"only computes and stores its fields, but {reason}{where}; or build the "
             f"{cls.__name__} outside and pass it in"
+        )
+    if not isinstance(getattr(cls, "__init__", None), types.FunctionType) and not (
+        dataclasses.is_dataclass(cls)
+    ):  # (a class of C code: itertools.accumulate, collections.deque)
+        return (
+            "it is a class of compiled code, which sourcegrad cannot read: compute its "
+            "values in a loop or with NumPy functions"
         )
     return (
         "it is a class sourcegrad does not build from differentiated values: make it "

@@ -3,14 +3,18 @@ statement, assigned, or as the receiver of a method) and the ways out of changin
 dict holds (``d[k] = [*d.get(k, []), v]``). ``d.get(k).append(v)`` and
 ``d.setdefault(k, []).append(v)`` change a list the dict holds: refused, naming the line and a
 way out that is itself differentiated here (before, ``d.get(k).append(v)`` gave a gradient
-that missed the appended item)."""
+that missed the appended item). Last, a callable of compiled code without a rule
+(``itertools.accumulate``, ``np.vectorize``) is refused by its name, not by its repr."""
+
+import itertools
+import operator
 
 import numpy as np
 import pytest
 
-from sourcegrad.errors import UnsupportedSyntaxError
+from sourcegrad.errors import NoRuleError, UnsupportedSyntaxError
 
-from .harness import Case, check, params
+from .harness import Case, check, check_refusal, params
 
 rng = np.random.default_rng(91)
 X = rng.standard_normal((5, 3))
@@ -116,3 +120,26 @@ CASES = [
 @pytest.mark.parametrize("case", params(CASES))
 def test_dict_grouping(case):
     check(case)
+
+
+# ------------------------------------------------------------------ what has no rule, named
+
+
+def running_products(x):
+    return sum(np.sum(v) for v in itertools.accumulate(x, operator.mul))  # REFUSED
+
+
+def vectorized_python_function(x):
+    f = np.vectorize(lambda v: v**2 if v > 0 else -v)
+    return np.sum(f(x))  # REFUSED
+
+
+@pytest.mark.parametrize(
+    "f, hint",
+    [
+        (running_products, "compiled code, which sourcegrad cannot read: compute its values"),
+        (vectorized_python_function, "a `np.vectorize` object is called"),
+    ],
+)
+def test_what_has_no_rule_is_named_by_name(f, hint):
+    check_refusal(f, (X,), NoRuleError, hint)
