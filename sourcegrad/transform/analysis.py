@@ -35,7 +35,7 @@ from .cfg import build_cfg, solve_backward, solve_forward
 from .classify import classify
 from .forms import Analysis, Core, Op, ShapeClasses
 from .masked_branches import mask_where_branches
-from .method_state import refuse_method_state
+from .method_state import refuse_method_state, refuse_outer_state
 from .mutations import refuse_container_mutations
 from .node_facts import set_fact
 from .ranks import infer_ranks
@@ -64,6 +64,7 @@ def analyze(
     varied = solve_forward(cfg, set(wrt_names), varied_transfer(ops))
     view_checks = refuse_container_mutations(core, ops, cfg, varied)
     refuse_method_state(core, ops, varied, cfg)
+    refuse_outer_state(core, varied, cfg)
     resolve_calls(core, ops, varied, solve_forward(cfg, set(), closure_transfer(varied)))
     refuse_changed_captures(core, ops)
     useful_in = solve_backward(cfg, set(), useful_transfer(ops, out))

@@ -7,6 +7,10 @@ of ``c.n`` would be a constant to the derivative (a silent zero gradient). Such 
 refused where a differentiated value is passed and the caller reads the object after it.
 The object's class is known from the argument it was passed as, or from the call that made it
 (``c = Counter()``).
+
+The same holds for an object the function does not make (a global or enclosing variable):
+``acts.append(h)``, ``setattr(box, "h", h)`` or ``layer.forward(x)`` keeping ``x`` in ``self``,
+given a differentiated value, where the function reads that variable after the call.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from . import syntax as S
 from .cfg import solve_backward
 from .mutations import names_read_later
 from .object_classes import class_of, method_node, self_store
+from .parse import UNRESOLVED, resolve
+from .rule_binding import local_names
 from .walk import walk_statements
 
 
@@ -39,6 +45,8 @@ def refuse_method_state(core, ops: dict, varied: dict, cfg) -> None:
         before = varied.get(("in", id(stmt)), set())
         if not any(S.names_in(a) & before for a in operands):
             continue
+        if receiver.id not in local_names(core):
+            continue  # (:func:`refuse_outer_state`)
         found = method_node(class_of(core, ops, receiver.id), call.func.attr)
         stored = self_store(found) if found is not None else None
         if stored is None:
@@ -57,3 +65,57 @@ def refuse_method_state(core, ops: dict, varied: dict, cfg) -> None:
                 core.parsed.filename,
                 stmt.lineno,
             )
+
+
+def refuse_outer_state(core, varied: dict, cfg) -> None:
+    """Refuse a statement that keeps a differentiated value in an object the function does not
+    make (``acts.append(h)``, ``setattr(box, "h", h)``, a method of a global object storing
+    into ``self``) where the function reads that variable after it: the derivative would
+    read the object's state as a constant."""
+    if core.parsed.filename.startswith("<sourcegrad"):
+        return
+    live: list = []
+    for stmt in walk_statements(core.node.body):
+        call = stmt.value if isinstance(stmt, gast.Expr) else None
+        held = _outer_receiver(core, call)
+        if held is None:
+            continue
+        before = varied.get(("in", id(stmt)), set())
+        if not any(S.names_in(a) & before for a in [*call.args, *(k.value for k in call.keywords)]):
+            continue
+        if not live:
+            live.append(solve_backward(cfg, set(), names_read_later))
+        if held in live[0].get(id(stmt), ()):
+            raise UnsupportedSyntaxError(
+                f"`{core.parsed.line_text(stmt.lineno)}` keeps a differentiated value in "
+                f"`{held}`, which this function does not make (a global or enclosing "
+                f"variable), and reads `{held}` after: sourcegrad follows values, not the state "
+                "of objects outside the function; keep the value in a local variable (return "
+                "it with `has_aux=True` where the caller needs it)",
+                core.parsed.filename,
+                stmt.lineno,
+            )
+
+
+def _outer_receiver(core, call) -> str | None:
+    """The name of the global or enclosing object ``call`` changes: ``G.append(v)`` (a list's
+    or dict's method), ``G.method(v)`` storing into ``self``, ``setattr(G, name, v)``."""
+    if not isinstance(call, gast.Call):
+        return None
+    if isinstance(call.func, gast.Name) and call.func.id == "setattr" and call.args:
+        target = call.args[0]
+        if isinstance(target, gast.Name) and target.id not in local_names(core):
+            return target.id
+        return None
+    if not (isinstance(call.func, gast.Attribute) and isinstance(call.func.value, gast.Name)):
+        return None
+    name = call.func.value.id
+    if name in local_names(core):
+        return None
+    if call.func.attr in S.CONTAINER_MUTATORS:
+        return name
+    obj = resolve(core.parsed, call.func.value, local_names(core))
+    if obj is UNRESOLVED:
+        return None
+    found = method_node(type(obj), call.func.attr)
+    return name if found is not None and self_store(found) is not None else None
