@@ -72,9 +72,14 @@ class Packing:
 def unwrapped(f: Any, wrt: tuple) -> tuple[Any, tuple, tuple, Packing | None]:
     """``(function, bound, wrt, packing)``: what a derivative of ``f`` along ``wrt`` (a
     tuple) differentiates. A bound method is its function with the object as first argument
-    (``bound``, ``wrt`` shifted past it); a function taking ``*args``/``**kwargs`` is its
+    (``bound``, ``wrt`` shifted past it), as is an object whose class defines ``__call__``; a function taking ``*args``/``**kwargs`` is its
     packed form, with the :class:`Packing` its calls go through (None for others)."""
     bound: tuple = ()
+    call = next((k.__dict__["__call__"] for k in type(f).__mro__ if "__call__" in k.__dict__), None)
+    if not isinstance(f, (types.FunctionType, types.MethodType, type)) and isinstance(
+        call, types.FunctionType
+    ):  # an object whose class defines __call__ (a layer, a model): that method, bound
+        f = types.MethodType(call, f)
     if isinstance(f, types.MethodType) and isinstance(f.__func__, types.FunctionType):
         bound, f = (f.__self__,), f.__func__
         wrt = tuple(i + 1 if isinstance(i, int) and i >= 0 else i for i in wrt)

@@ -346,9 +346,18 @@ def parse(fn) -> Parsed:
             *_defined_at(fn.func),
         )
     if not isinstance(fn, types.FunctionType):
+        name = getattr(fn, "__qualname__", None) or f"a {type(fn).__qualname__} object"
+        module = (getattr(fn, "__module__", None) or "").split(".")[0]
+        if module in ("numpy", "scipy", "math"):  # np.sum itself: wrap it in a function
+            name = f"{'np' if module == 'numpy' else module}.{name}"
+            raise NoSourceError(
+                f"`{name}` is a library function, not one of yours, so it has no source to "
+                f"transform; differentiate a function that calls it "
+                f"(`sourcegrad.grad(lambda x: {name}(x))`)"
+            )
         raise NoSourceError(
-            f"{fn!r} is not a Python function, so it has no source to transform; pass a function "
-            "defined with `def`, or register a rule for it with sourcegrad.defvjp"
+            f"`{name}` is not a Python function, so it has no source to transform; pass a "
+            "function defined with `def`, or register a rule for it with sourcegrad.defvjp"
         )
     code = fn.__code__
     source = _source_of(fn)
