@@ -103,8 +103,11 @@ def rebuilt_record(like, values: dict):
 @helper(called_by="library")
 def is_static_leaf(x) -> bool:
     """Whether ``x``, a record's field, carries no derivative and is kept as it is in the
-    record's gradient: None, a string, an integer or bool, a function or class, or an object
-    called like a function that holds nothing (``Sigmoid()``, a class with ``__call__``)."""
+    record's gradient: None, a string, an integer or bool (or an array of them: a mask, indices),
+    a function or class, or an object called like a function that holds nothing
+    (``Sigmoid()``, a class with ``__call__``)."""
+    if isinstance(x, np.ndarray):
+        return x.dtype.kind in "biu"
     return x is None or isinstance(x, _STATIC) or _stateless_callable(x)
 
 

@@ -367,7 +367,7 @@ class StatementLowering(LinkRefusals):
         elif isinstance(target, gast.Subscript):
             self.set_item(target, value)
         elif isinstance(target, gast.Attribute):
-            self.refuse_attribute_write(target, "=")
+            self.store_attribute(target, value)
         else:
             self.refuse(f"cannot assign to `{S.text(target)}` in a differentiated function", target)
 
@@ -375,6 +375,27 @@ class StatementLowering(LinkRefusals):
         """Whether ``call``'s result is one array (``a, b = np.exp(t)`` takes its rows):
         a NumPy or SciPy function known to return one (:func:`~..rules.facts.unpacks_one_array`)."""
         return unpacks_one_array(resolve(self.p, call.func, self.local_names))
+
+    def store_attribute(self, target, value):
+        """``obj.attr = v`` (a layer keeping its input for a backward pass it never runs
+        here): stored as written, ``setattr(obj, "attr", v)``, where the function reads no
+        attribute ``attr`` of any object (the derivative would read it as a constant);
+        whoever calls this function is checked by :mod:`.method_state`. Refused otherwise."""
+        root = target.value
+        while isinstance(root, gast.Attribute):
+            root = root.value
+        if not isinstance(root, gast.Name):
+            self.refuse_attribute_write(target, "=")
+        if any(_reads_attribute(n, target.attr) for n in S.walk(self.fn)):
+            self.refuse(
+                f"`{S.text(target)} = ...` keeps a value in an attribute that the function "
+                f"reads (`.{target.attr}`): sourcegrad follows values, not the state an object "
+                f"keeps; keep the value in a local variable (`{target.attr} = ...`) and read "
+                "that, or keep the state outside the differentiated function",
+                target,
+            )
+        store = S.call(S.name("setattr"), [target.value, S.const(target.attr), value])
+        self.emit(gast.Expr(value=self.simple(store, "t")), temp=True)
 
     def refuse_attribute_write(self, target, assign: str):
         """Refuse ``obj.attr = v`` (``assign`` "=") or ``obj.attr += v`` ("+=")."""
@@ -540,3 +561,13 @@ def _base(target) -> str:
 def _key(index):
     """The constant key of an item write (``p["W"]``, ``hs[0]``), else None."""
     return index.value if isinstance(index, gast.Constant) else None
+
+
+def _reads_attribute(node, attr: str) -> bool:
+    """Whether ``node`` reads the attribute ``attr`` of an object (``o.attr``, or ``getattr``
+    / ``hasattr`` / ``vars`` / ``__dict__``, which may)."""
+    if isinstance(node, gast.Attribute):
+        return isinstance(node.ctx, gast.Load) and node.attr in (attr, "__dict__")
+    if isinstance(node, gast.Call) and isinstance(node.func, gast.Name):
+        return node.func.id in ("getattr", "hasattr", "vars", "delattr")
+    return False

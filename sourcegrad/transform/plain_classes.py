@@ -523,9 +523,22 @@ def _makes_records(cls) -> bool:
     """Whether the objects of ``cls`` are records (for ``runtime/records.py``, which asks of
     every class it meets: a class whose source cannot be read or rewritten is none)."""
     try:
-        return plain_class_maker(cls) is not None
+        return plain_class_maker(cls) is not None or _holds_no_fields(cls)
     except (SyntaxError, OSError, TypeError, ValueError):
         return False
+
+
+def _holds_no_fields(cls) -> bool:
+    """A class of the user's without an ``__init__`` (``class ReLU: def forward(...)``): its
+    objects are records of no fields, whatever attributes their methods keep."""
+    return (
+        type(cls) is type
+        and cls.__init__ is object.__init__
+        and (cls.__module__ or "").split(".")[0] not in ("builtins", "sourcegrad", "numpy")
+        and not dataclasses.is_dataclass(cls)
+        and not issubclass(cls, (tuple, BaseException))
+        and _class_problem(cls) is None
+    )
 
 
 install_plain_class_test(_makes_records)

@@ -1,0 +1,138 @@
+"""Attributes that methods keep in ``self`` and a differentiated function reads (part of
+lowering).
+
+``self.out = out`` in a layer's ``forward`` is stored as written (a cache for a backward pass
+the derivative never runs, see ``StatementLowering.store_attribute``). Where a function then
+reads that attribute (``layer.out``) or calls a method that reads it (``layer.backward()``
+reading ``self.out``), the derivative would read the object's state as a constant: a silent
+wrong gradient. :func:`refuse_stored_attribute_reads` refuses such a read, by name: the
+attributes stored outside ``__init__`` by the methods the function calls (by name, of the
+user's classes its module can reach: its globals, and the classes of the user's modules
+among them).
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import types
+import weakref
+
+import gast
+
+from ..errors import SourcegradError, UnsupportedSyntaxError
+from . import syntax as S
+
+_LIBRARIES = ("builtins", "numpy", "scipy", "sourcegrad", "cupy", "torch", "jax")
+#: a method -> ({attribute it stores in self: "Cls.method() (file:line)"}, {attributes of
+#: self it reads})
+_OF_METHOD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def refuse_stored_attribute_reads(fn: gast.FunctionDef, parsed) -> None:
+    """Refuse, in the function ``fn`` (of ``parsed``), a read of an attribute that a method of
+    a reachable class of the user's stores outside ``__init__``, or a call of a method that
+    reads one from ``self``."""
+    called = {
+        n.func.attr
+        for n in S.walk(fn)
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute)
+    }
+    if not called:
+        return
+    classes = [_of_class(cls, called) for cls in _user_classes(parsed.globals)]
+    stored = {
+        a: w for stores, _ in classes for m in called & set(stores) for a, w in stores[m].items()
+    }
+    if not stored:
+        return
+    readers: dict = {}  # method -> what it reads that a method called stores, its class's first
+    for stores, reads in classes:
+        own = {a for m in called & set(stores) for a in stores[m]}
+        for m, attrs in reads.items():
+            hits = sorted(attrs & own) or sorted(attrs & set(stored))
+            if hits:  # (the class whose own method stores it first)
+                readers[m] = readers.get(m) if m in readers and not attrs & own else hits[0]
+    for node in S.walk(fn):
+        if not (isinstance(node, gast.Attribute) and isinstance(node.ctx, gast.Load)):
+            continue
+        hit = node.attr if node.attr in stored else None
+        via_method = hit is None and node.attr in readers
+        if via_method:
+            hit = readers[node.attr]
+        if hit is None or _is_own_store(fn, node, hit):
+            continue
+        text = S.text(node)
+        what = f"`{text}()` reads in `self.{hit}`" if via_method else f"`{text}` reads"
+        raise UnsupportedSyntaxError(
+            f"{what} what {stored[hit]} keeps in the object: sourcegrad follows values, not "
+            "the state an object keeps, so the derivative would read it as a constant; return "
+            "the value from the method and use what it returns",
+            parsed.filename,
+            getattr(node, "lineno", None) or fn.lineno,
+        )
+
+
+def _is_own_store(fn, node, attr: str) -> bool:
+    """Whether ``node`` is ``self.attr`` in a method storing ``attr`` itself (refused by the
+    lowering of the store, with its own message)."""
+    return node.attr == attr and any(
+        isinstance(n, gast.Attribute) and isinstance(n.ctx, gast.Store) and n.attr == attr
+        for n in S.walk(fn)
+    )
+
+
+def _user_classes(namespace: dict):
+    seen = set()
+    for value in list(namespace.values()):
+        found = [value] if isinstance(value, type) else []
+        if isinstance(value, types.ModuleType) and _is_users(value.__name__):
+            found = [v for v in vars(value).values() if isinstance(v, type)]
+        for cls in found:
+            if id(cls) not in seen and _is_users(cls.__module__):
+                seen.add(id(cls))
+                yield cls
+
+
+def _is_users(module: str | None) -> bool:
+    if not module or module.split(".")[0] in _LIBRARIES:
+        return False
+    path = getattr(sys.modules.get(module), "__file__", None) or ""
+    return "site-packages" not in path and "dist-packages" not in path
+
+
+def _of_class(cls: type, called: set) -> tuple[dict, dict]:
+    """``(stores, reads)`` of the methods of ``cls`` named in ``called`` (not ``__init__``):
+    method -> {attribute it stores in ``self``: where}; method -> attributes it reads."""
+    stores: dict = {}
+    reads: dict = {}
+    for name in called & set(vars(cls)) - {"__init__"}:
+        method = vars(cls)[name]
+        if isinstance(method, types.FunctionType):
+            found = _OF_METHOD.get(method)
+            if found is None:
+                found = _OF_METHOD[method] = _scan(cls, name, method)
+            stores[name], reads[name] = found
+    return stores, reads
+
+
+def _scan(cls: type, name: str, method) -> tuple[dict, set]:
+    from .parse import parse  # (parse imports the passes' shared syntax only)
+
+    stores: dict = {}
+    reads: set = set()
+    try:
+        node = parse(method).node
+    except (SourcegradError, OSError, TypeError, SyntaxError):
+        return stores, reads
+    args = node.args.posonlyargs + node.args.args
+    me = args[0].id if args else None
+    line = method.__code__.co_firstlineno
+    where = f"{cls.__name__}.{name}() ({inspect.getsourcefile(method)}:{line})"
+    for n in S.walk(node):
+        if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and n.value.id == me:
+            if isinstance(n.ctx, gast.Store):
+                stores.setdefault(n.attr, where)
+            else:
+                reads.add(n.attr)
+    return stores, reads
