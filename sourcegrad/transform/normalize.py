@@ -43,6 +43,7 @@ from .parse import UNRESOLVED, Parsed, parse, resolve
 from .path_reads import PathReads
 from .rule_binding import is_user_function
 from .walk import inside_loop, rebound_in_compound
+from .with_blocks import lower_with_blocks
 from .writes import lower_writes
 
 __all__ = ["RUNTIME_NAMES", "normalize"]
@@ -267,6 +268,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
             lower_matches(fn, names())
         except UnsupportedSyntaxError as exc:  # placed in the user's file here
             self.refuse(exc.reason, exc)
+        self.quiet = lower_with_blocks(fn, parsed)
         if "__class__" in parsed.closure and args.args:
             _explicit_super(fn, args.args[0].id)
         lower_iterator_calls(fn, _resolver(parsed, fn, self.params, examples), names())
@@ -322,6 +324,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
                 for site, message, line in self.alias_checks
             ],
             conditions=set(self.conditions),
+            quiet=self.quiet,
         )
 
     def emit(self, stmt, temp: bool, path=None):
