@@ -3,6 +3,8 @@ rewrites a write in place, and messages that must name the real cause."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -99,6 +101,50 @@ def joins_an_item_with_a_list(x):
     return np.sum(d["v"] + [1.0, 2.0])
 
 
+def joins_a_listed_item_with_a_list(x):
+    hs = [np.tanh(x), x]
+    return np.sum((hs[0] + [1.0, 2.0]) * hs[-1])
+
+
+def adds_a_listed_item_to_a_list(x):
+    hs = [x * 3.0, x]
+    y = hs[0] + [1.0, 2.0]
+    ys = [y, hs[1]]
+    ys.append(x)
+    return np.sum(y * ys[1] + ys[2])
+
+
+@dataclasses.dataclass
+class Scaled:
+    w: np.ndarray
+    s: float
+
+    @property
+    def value(self):
+        return self.w * self.s
+
+
+def reads_a_dataclass_property(x):
+    box = Scaled(np.sin(x), 3.0)
+    return np.sum(box.value**2)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        Case("property_of_an_object_built_inside", reads_a_property, (X[:2],), order=2).param(),
+        Case(
+            "property_of_a_dataclass_built_inside", reads_a_dataclass_property, (X,), order=2
+        ).param(),
+        Case("dict_item_plus_list", joins_an_item_with_a_list, (X[:2],), order=2).param(),
+        Case("list_item_plus_list", joins_a_listed_item_with_a_list, (X[:2],), order=2).param(),
+        Case("list_item_plus_list_named", adds_a_listed_item_to_a_list, (X[:2],), order=2).param(),
+    ],
+)
+def test_gaps_closed(case):
+    check(case)
+
+
 @pytest.mark.parametrize(
     "case",
     [
@@ -108,19 +154,6 @@ def joins_an_item_with_a_list(x):
             (X,),
             xfail="the adjoint of `y[k] = v` into an integer array passes v's derivative "
             "through the cast (the setitem rule does not read y's dtype)",
-        ).param(),
-        Case(
-            "property_of_an_object_built_inside",
-            reads_a_property,
-            (X[:2],),
-            xfail="a property read on an object the function builds is refused with the "
-            "message for an item of a loop or container",
-        ).param(),
-        Case(
-            "dict_item_plus_list",
-            joins_an_item_with_a_list,
-            (X[:2],),
-            xfail="`d['v'] + [1.0, 2.0]` with an array item is refused as a join of lists",
         ).param(),
     ],
 )
