@@ -50,6 +50,13 @@ def quiet_all(x):
     return np.sum(np.where(np.isfinite(y), y, 0.0) * x)
 
 
+def one_with_two_managers(x):
+    with warnings.catch_warnings(), np.errstate(divide="ignore"):
+        warnings.filterwarnings("ignore", category=RuntimeWarning)
+        y = np.log(np.abs(x - 0.5)) * x
+    return np.sum(np.where(np.isfinite(y), y, 0.0) ** 2)
+
+
 def null_context(x):
     with contextlib.nullcontext():
         e = np.exp(x - np.max(x))
@@ -85,6 +92,7 @@ CASES = [
     Case("safe_normalise", safe_normalise, (X,), order=2),
     Case("catch_warnings_and_errstate_all", quiet_all, (X,), order=2),
     Case("nullcontext", null_context, (X,), order=2),
+    Case("two_managers_in_one_with", one_with_two_managers, (X,), order=2),
     Case("with_in_a_loop", in_a_loop, (np.array([0.5, 1.5, 2.5]),), order=2),
     Case("loop_in_a_with", loop_inside, (X, 2), order=2),
 ]
@@ -110,6 +118,9 @@ def test_zeros_where_the_user_silenced_them():
     value, (gp, gq) = _steady(sg.value_and_grad(kl, (0, 1)), p, Q)
     assert value == kl(p, Q)
     assert np.allclose(gq, -p / Q) and np.allclose(gp[1:], np.log(p[1:] / Q[1:]) + 1.0)
+    half = np.array([0.5, 1.5, 0.25])
+    value, g = _steady(sg.value_and_grad(one_with_two_managers), half)
+    assert value == one_with_two_managers(half) and np.isfinite(g[1])
     zeros = np.zeros(3)
     value, g = _steady(sg.value_and_grad(safe_normalise), zeros)
     assert value == safe_normalise(zeros) and np.all(np.isfinite(g) | np.isnan(g))
@@ -149,6 +160,8 @@ def test_shown_code_keeps_the_with_around_forward_and_adjoint(optimized):
     assert shown.count('warnings.simplefilter("ignore")') == 2
     assert "with np.errstate(all=" in shown
     assert "with np.errstate" in sg.show(kl, args=(P, Q), order=2)
+    shown = sg.show(one_with_two_managers, args=(X,))
+    assert shown.count("warnings.filterwarnings(") == 2, shown
     assert "with contextlib.nullcontext():" in sg.show(null_context, args=(X,), mode="forward")
 
 

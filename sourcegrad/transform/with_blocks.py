@@ -82,7 +82,7 @@ def _layers(stmt: gast.With, parsed: Parsed, local: set) -> tuple:
             )
         _check(manager, expr, stmt, parsed, local)
         texts = [S.text(expr)]
-        if manager is warnings.catch_warnings and item is stmt.items[-1]:
+        if manager is warnings.catch_warnings:  # (its filters: in the with, whichever item)
             while body and _filter_call(body[0], parsed, local):
                 texts.append(S.text(body.pop(0).value))
         layers.append(tuple(texts))
