@@ -82,6 +82,17 @@ def loop_inside(x, n):
     return np.sum(h)
 
 
+def layered(x):
+    with np.errstate(divide="ignore"):
+        total = 0.0
+        for k in range(2):
+            u = np.log(np.abs(x - k))
+            with np.errstate(invalid="ignore"):
+                r = u * (x - k)
+            total = total + np.sum(np.where(np.isfinite(r), r, 0.0) ** 2)
+    return total
+
+
 P = np.array([0.2, 0.5, 0.3])
 Q = np.array([0.3, 0.3, 0.4])
 X = np.array([0.4, 1.3, 2.2])
@@ -95,6 +106,7 @@ CASES = [
     Case("two_managers_in_one_with", one_with_two_managers, (X,), order=2),
     Case("with_in_a_loop", in_a_loop, (np.array([0.5, 1.5, 2.5]),), order=2),
     Case("loop_in_a_with", loop_inside, (X, 2), order=2),
+    Case("with_in_a_loop_in_a_with", layered, (X,), order=2),
 ]
 
 
@@ -160,9 +172,26 @@ def test_shown_code_keeps_the_with_around_forward_and_adjoint(optimized):
     assert shown.count('warnings.simplefilter("ignore")') == 2
     assert "with np.errstate(all=" in shown
     assert "with np.errstate" in sg.show(kl, args=(P, Q), order=2)
+    body = sg.show(layered, args=(X,)).split("\n\n\n")[0].splitlines()
+    for i, line in enumerate(body):
+        if line.strip().startswith(("r = u * ", "du = dr * ")):
+            around = _enclosing(body, i)
+            assert 'with np.errstate(invalid="ignore"):' in around, (line, body)
+            assert 'with np.errstate(divide="ignore"):' in around, (line, body)
     shown = sg.show(one_with_two_managers, args=(X,))
     assert shown.count("warnings.filterwarnings(") == 2, shown
     assert "with contextlib.nullcontext():" in sg.show(null_context, args=(X,), mode="forward")
+
+
+def _enclosing(lines: list, i: int) -> list:
+    """The headers of the blocks around ``lines[i]``, innermost first."""
+    out, indent = [], len(lines[i]) - len(lines[i].lstrip())
+    for line in reversed(lines[:i]):
+        depth = len(line) - len(line.lstrip())
+        if line.strip() and not line.strip().startswith("#") and depth < indent:
+            out.append(line.strip())
+            indent = depth
+    return out
 
 
 @pytest.mark.parametrize("mode", ["reverse", "forward", "order2"])

@@ -53,15 +53,16 @@ def _flatten(body: list, around: Layers, quiet: dict, parsed: Parsed, local: set
             layers, inner = _layers(stmt, parsed, local)
             out.extend(_flatten(inner, around + layers, quiet, parsed, local))
             continue
-        if around:
-            for node in S.walk(stmt):
-                if isinstance(node, gast.stmt) and hasattr(node, "lineno"):
-                    quiet.setdefault(node.lineno, around)
-        for attr in ("body", "orelse"):
-            if not isinstance(stmt, (gast.FunctionDef, gast.ClassDef)) and getattr(
-                stmt, attr, None
-            ):
-                setattr(stmt, attr, _flatten(getattr(stmt, attr), around, quiet, parsed, local))
+        if isinstance(stmt, (gast.FunctionDef, gast.ClassDef)):
+            if around:  # (a with in its body is its own: refused where it is lowered)
+                quiet.update((n.lineno, around) for n in S.walk(stmt) if isinstance(n, gast.stmt))
+        else:
+            if around:
+                quiet[stmt.lineno] = around
+            for attr in ("body", "orelse"):
+                if getattr(stmt, attr, None):
+                    inner = _flatten(getattr(stmt, attr), around, quiet, parsed, local)
+                    setattr(stmt, attr, inner)
         out.append(stmt)
     return out
 
