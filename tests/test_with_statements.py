@@ -254,3 +254,13 @@ def own_manager(x):
 )
 def test_other_context_managers_refused(f, hint):
     check_refusal(f, (X,), UnsupportedSyntaxError, hint)
+
+
+def test_export_imports_what_the_with_reads():
+    text = sg.export(quiet_all, X, order=2)
+    assert "import warnings" in text and "warnings.simplefilter(" in text
+    namespace: dict = {}
+    exec(compile(text, "<export>", "exec"), namespace)  # noqa: S102 - the module just made
+    z = np.array([0.0, 1.0, 4.0])
+    got = namespace["d_quiet_all"](z, np.ones(3))
+    np.testing.assert_array_equal(got, sg.hvp(quiet_all)(z, np.ones(3)))
