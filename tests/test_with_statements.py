@@ -33,6 +33,13 @@ def kl(p, q):
         return np.sum(r)
 
 
+def log_of_scaled(x):
+    s = x * 3.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = np.log(s)
+    return np.sum(np.where(np.isfinite(y), y, 0.0) * x)
+
+
 def safe_normalise(x):
     s = np.sum(x)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -101,6 +108,7 @@ CASES = [
     Case("entropy", entropy, (P,), order=2),
     Case("kl", kl, (P, Q), wrt=(0, 1), order=2),
     Case("safe_normalise", safe_normalise, (X,), order=2),
+    Case("log_of_scaled", log_of_scaled, (X,), order=2),
     Case("catch_warnings_and_errstate_all", quiet_all, (X,), order=2),
     Case("nullcontext", null_context, (X,), order=2),
     Case("two_managers_in_one_with", one_with_two_managers, (X,), order=2),
@@ -130,6 +138,8 @@ def test_zeros_where_the_user_silenced_them():
     value, (gp, gq) = _steady(sg.value_and_grad(kl, (0, 1)), p, Q)
     assert value == kl(p, Q)
     assert np.allclose(gq, -p / Q) and np.allclose(gp[1:], np.log(p[1:] / Q[1:]) + 1.0)
+    value, g = _steady(sg.value_and_grad(log_of_scaled), p)  # (the adjoint's s / 0 quiet)
+    assert value == log_of_scaled(p) and np.allclose(g[1:], np.log(3.0 * p[1:]) + 1.0)
     half = np.array([0.5, 1.5, 0.25])
     value, g = _steady(sg.value_and_grad(one_with_two_managers), half)
     assert value == one_with_two_managers(half) and np.isfinite(g[1])
