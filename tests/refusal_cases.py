@@ -42,8 +42,8 @@ def uses_del(x):
 
 
 def uses_with(x):
-    with np.errstate(all="ignore"):  # REFUSE: uses_with
-        y = np.log(x)
+    with open(__file__) as fh:  # REFUSE: uses_with
+        y = np.log(x) * len(fh.readline())
     return np.sum(y)
 
 

@@ -34,6 +34,7 @@ from .node_facts import get_fact
 from .parse import UNRESOLVED, resolve
 from .plain_classes import refusal_of
 from .rule_binding import local_names
+from .sequence_sums import refuse_sequence_sums
 from .walk import walk_statements, written_names
 
 
@@ -259,75 +260,11 @@ def _passed_to_library(ops: dict, stmt) -> str | None:
     return None
 
 
-def _refuse_sequence_sums(core: Core, varied: dict) -> None:
-    """``a + b`` of differentiated values where a side is a tuple or list whose items were not
-    known when the function was lowered (tuples whose items are known are joined item by item
-    then, and lists grow by append): ``+`` would be taken for an array sum."""
-    made: dict = {p: [S.const(None)] for p in core.params}  # an argument: not known to be one
-    for stmt in walk_statements(core.node.body):
-        if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
-            made.setdefault(stmt.targets[0].id, []).append(stmt.value)
-
-    def sequence(atom, assumed=frozenset()) -> bool:
-        """Whether ``atom`` is a tuple or list: a display, ``tuple(...)``/``list(...)``, or a
-        join of one with anything (``ps = ps + f(w)`` in a loop: a list on every pass)."""
-        if isinstance(atom, gast.Name) and atom.id in assumed:
-            return True
-        values = made.get(atom.id, ()) if isinstance(atom, gast.Name) else (atom,)
-        inner = assumed | {atom.id} if isinstance(atom, gast.Name) else assumed
-        return bool(values) and all(
-            isinstance(v, (gast.Tuple, gast.List))
-            or isinstance(v, gast.Call)
-            and isinstance(v.func, gast.Name)
-            and v.func.id in ("tuple", "list")
-            or isinstance(v, gast.Name)  # a copy: `ps = ps_2`
-            and sequence(v, inner)
-            or isinstance(v, gast.BinOp)
-            and isinstance(v.op, gast.Add)
-            and (sequence(v.left, inner) or sequence(v.right, inner))
-            and not (array(v.left) or array(v.right))
-            for v in values
-        )
-
-    def array(atom) -> bool:  # made by NumPy or arithmetic: `array + [1.0, 2.0]` adds
-        if isinstance(atom, gast.Name) and isinstance(example_value(core, atom.id), np.ndarray):
-            return True  # an argument's array read by path (`v = d["v"]`)
-        values = made.get(atom.id, ()) if isinstance(atom, gast.Name) else (atom,)
-        return bool(values) and all(_array_valued(v) for v in values)
-
-    for stmt in walk_statements(core.node.body):
-        value = stmt.value if isinstance(stmt, gast.Assign) else None
-        if not (isinstance(value, gast.BinOp) and isinstance(value.op, gast.Add)):
-            continue
-        sides = (value.left, value.right)
-        before = varied.get(("in", id(stmt)), set())
-        joined = [a for a in sides if sequence(a)]
-        if joined and all(array(b) for a, b in (sides, sides[::-1]) if sequence(a)):
-            if not any(S.names_in(a) & before for a in joined):
-                continue  # constants added to an array elementwise
-        if any(S.names_in(a) & before for a in sides) and joined:
-            raise UnsupportedSyntaxError(
-                f"`{core.parsed.line_text(stmt.lineno)}` joins a tuple or list of "
-                "differentiated values whose items sourcegrad does not know when it builds "
-                "the derivative; unpack it into a new display (`ps = [*ps, v]`), join "
-                "displays or arguments (`args + (x,)`), or build a list with append or extend "
-                "(`ps.extend(f(w))`)",
-                core.parsed.filename,
-                stmt.lineno,
-            )
-
-
-def _array_valued(value) -> bool:
-    """Whether a core value is sure to be a NumPy array or number: arithmetic or a call of a
-    NumPy function."""
-    return isinstance(value, (gast.BinOp, gast.UnaryOp)) or S.calls_module(value)
-
-
 def refuse_undifferentiable(core: Core, ops: dict, varied: dict, useful_in: dict) -> None:
     """Refuse a varied value flowing into an operation without a rule whose result is
     useful, and a complex value made from a varied one (:func:`refuse_complex`)."""
     refuse_complex(core, ops, varied, useful_in)
-    _refuse_sequence_sums(core, varied)
+    refuse_sequence_sums(core, varied)
     for stmt in walk_statements(core.node.body):
         op = ops.get(id(stmt))
         if op is not None and op.differentiable and isinstance(stmt, gast.Assign):

@@ -129,7 +129,7 @@ def emit(der: Derivative, place=None) -> Emitted:
     core = der.analysis.core
     parsed = core.parsed
     node = der.node
-    inner, line_users = _render(node)
+    inner, line_users = _render(node, core.quiet)
     used = {n.id for n in S.name_nodes(node)}
     free_user = sorted(n for n in parsed.closure if n in used)
     injected = sorted(n for n in der.refs.injected if n in used)
@@ -171,32 +171,51 @@ def emit(der: Derivative, place=None) -> Emitted:
     )
 
 
-def _render(node) -> tuple[str, dict]:
-    """The function's text (comments included) and a map from its lines to user lines."""
+def _render(node, quiet: dict) -> tuple[str, dict]:
+    """The function's text (comments included) and a map from its lines to user lines; the
+    statements from lines inside a quiet ``with`` (``quiet``: line -> its layers) in it."""
     lines = [f"def {node.name}({_unparse(node.args)}):"]
     users: dict = {}
     state = {"adjoint": get_fact(node, "interleaved"), "comment": None}
+    mixed = bool(state["adjoint"])  # tangent statements interleaved with the primal ones
 
-    def block(stmts, indent):
-        for stmt in stmts:
-            adjoint = get_fact(stmt, "adjoint") or isinstance(stmt, gast.Return)
-            if indent == 1 and adjoint and not state["adjoint"]:
-                state["adjoint"] = True
-                if len(lines) > 1:
-                    lines.append("")
-            comment = get_fact(stmt, "comment")
-            if comment and comment != state["comment"]:
-                lines.append("    " * indent + "# " + comment)
-                state["comment"] = comment
-            pad = "    " * indent
+    def head(stmt, indent):  # the blank line before the adjoint, the comment of a block
+        adjoint = get_fact(stmt, "adjoint") or isinstance(stmt, gast.Return)
+        if indent == 1 and adjoint and not state["adjoint"]:
+            state["adjoint"] = True
+            if len(lines) > 1:
+                lines.append("")
+        comment = get_fact(stmt, "comment")
+        if comment and comment != state["comment"]:
+            lines.append("    " * indent + "# " + comment)
+            state["comment"] = comment
+
+    def block(stmts, indent, depth):
+        i = 0
+        while i < len(stmts):
+            stmt, pad = stmts[i], "    " * indent
+            layer = _layer(quiet, stmt, depth)
+            if layer is not None:
+                j = i + 1
+                while j < len(stmts) and _same_layer(quiet, stmts[i], stmts[j], depth, mixed):
+                    j += 1
+                head(stmt, indent)
+                users[len(lines)] = stmt.lineno
+                lines.append(f"{pad}with {layer[0]}:")
+                lines.extend(pad + "    " + setup for setup in layer[1:])
+                block(stmts[i:j], indent + 1, depth + 1)
+                i = j
+                continue
+            i += 1
+            head(stmt, indent)
             lineno = getattr(stmt, "lineno", None)
             if isinstance(stmt, (gast.If, gast.For, gast.While)):
                 users[len(lines)] = lineno
                 lines.append(pad + _header(stmt))
-                block(stmt.body, indent + 1)
+                block(stmt.body, indent + 1, depth)
                 if stmt.orelse:
                     lines.append(pad + "else:")
-                    block(stmt.orelse, indent + 1)
+                    block(stmt.orelse, indent + 1, depth)
                 state["comment"] = None
                 continue
             text = statement_text(stmt)  # (None: a statement only ``ast`` writes)
@@ -204,8 +223,25 @@ def _render(node) -> tuple[str, dict]:
                 users[len(lines)] = lineno
                 lines.append(pad + piece)
 
-    block(node.body, 1)
+    block(node.body, 1, 0)
     return "\n".join(lines), users
+
+
+def _layer(quiet: dict, stmt, depth: int):
+    """The quiet layer ``depth`` around ``stmt`` (None where it has fewer)."""
+    layers = quiet.get(getattr(stmt, "lineno", None), ()) if quiet else ()
+    return layers[depth] if len(layers) > depth else None
+
+
+def _same_layer(quiet: dict, first, stmt, depth: int, mixed: bool) -> bool:
+    """Whether ``stmt`` goes in the ``with`` block opened for ``first``: the same layers to
+    ``depth``, on the same side of the start of the adjoint (``mixed``: of any side)."""
+    layers = quiet.get(getattr(stmt, "lineno", None), ())
+    return (
+        layers[: depth + 1] == quiet[first.lineno][: depth + 1]
+        and (mixed or bool(get_fact(stmt, "adjoint")) == bool(get_fact(first, "adjoint")))
+        and not isinstance(stmt, gast.Return)
+    )
 
 
 def _header(stmt) -> str:

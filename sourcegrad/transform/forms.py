@@ -33,6 +33,7 @@ class Core:
     example_args: object = None
     alias_checks: list = field(default_factory=list)  # (name, message, line): name must be a number
     conditions: set = field(default_factory=set)  # names holding an if/while test, nothing else
+    quiet: dict = field(default_factory=dict)  # user line -> with_blocks.Layers around it
     #: set by analysis: classified with the forward-mode (tangent) rules
     forward: bool = False
     #: cache of the names the function binds (arguments, assigned names, nested functions)

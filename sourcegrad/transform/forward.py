@@ -117,6 +117,9 @@ class _Forward:
         for stmt in stmts:
             if isinstance(stmt, gast.Assign):
                 made = self.assign(stmt)
+                for m in made:  # (a rule's own statements: at the line they differentiate)
+                    if getattr(m, "lineno", None) is None:
+                        m.lineno = stmt.lineno
                 if stmt.lineno != self.commented and len(made) > 1:
                     self.commented = stmt.lineno
                     text = statement_text(self.core.parsed, stmt)

@@ -78,12 +78,13 @@ def _assigned_values(fn) -> dict:
 
 def held_item(e):
     """``'d["hs"]'``, the name :func:`list_names` gives the item a constant string key
-    reads out of a name (``d["hs"]``), else None."""
+    reads out of a name (``d["hs"]``), or a constant index from the start (``hs[0]``), else
+    None."""
     if (
         isinstance(e, gast.Subscript)
         and isinstance(e.value, gast.Name)
         and isinstance(e.slice, gast.Constant)
-        and type(e.slice.value) is str
+        and (type(e.slice.value) is str or type(e.slice.value) is int and e.slice.value >= 0)
     ):
         return f"{e.value.id}[{e.slice.value!r}]"
     return None
@@ -91,7 +92,7 @@ def held_item(e):
 
 def _held_values(fn, values: dict) -> None:
     """Add to ``values`` the values put into a dict at a constant string key (``d["hs"] =
-    v``, ``d = {"hs": v}``), under the name :func:`held_item` gives the item; None (not known)
+    v``, ``d = {"hs": v}``) or into a list display (``hs = [h, x]``: ``hs[0]``), under the name :func:`held_item` gives the item; None (not known)
     for an item of a name bound other than to dict displays (a global, a loop variable),
     written at a key known only when it runs, or whose method may change it. An argument's
     items are known from the example arguments, and the values put in (:func:`list_names`)."""
@@ -114,6 +115,11 @@ def _held_values(fn, values: dict) -> None:
                 held.setdefault(item, []).append(node.value)
             elif isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name):
                 opaque.add(t.value.id)  # `d[k] = v`: any key
+            elif isinstance(t, gast.Name) and isinstance(node.value, gast.List):
+                for i, v in enumerate(node.value.elts):  # (a starred item: no index known)
+                    if isinstance(v, gast.Starred):
+                        opaque.add(t.id)
+                    held.setdefault(f"{t.id}[{i}]", []).append(v)
             elif isinstance(t, gast.Name) and isinstance(node.value, gast.Dict):
                 for k, v in zip(node.value.keys, node.value.values):
                     if isinstance(k, gast.Constant) and type(k.value) is str:
@@ -123,7 +129,7 @@ def _held_values(fn, values: dict) -> None:
     displays = {
         name
         for name, kinds in values.items()
-        if kinds and all(isinstance(v, gast.Dict) for v in kinds)
+        if kinds and all(isinstance(v, (gast.Dict, gast.List)) for v in kinds)
     }
     for item, found in held.items():
         base = item.split("[", 1)[0]

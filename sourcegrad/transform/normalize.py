@@ -44,6 +44,7 @@ from .parse import UNRESOLVED, Parsed, parse, resolve
 from .path_reads import PathReads
 from .rule_binding import is_user_function
 from .walk import inside_loop, rebound_in_compound
+from .with_blocks import lower_with_blocks
 from .writes import lower_writes
 
 __all__ = ["RUNTIME_NAMES", "normalize"]
@@ -99,7 +100,8 @@ def _resolver(parsed: Parsed, fn, params, examples):
     """``resolve(expr)``: the live object ``expr`` names (:func:`~.parse.resolve`), and for
     ``p.attr`` with ``p`` an argument the function never rebinds (or the variable of its one
     loop over such an argument whose items share a class), ``attr`` as that class defines it
-    (fixed for the classes the build is specialised to)."""
+    (fixed for the classes the build is specialised to); for a name bound once to a call of
+    one of the user's classes, that class's properties."""
     stored = [n.id for n in S.name_nodes(fn) if isinstance(n.ctx, gast.Store)]
     bound = set(params) | set(stored)
     classes = {}
@@ -112,6 +114,7 @@ def _resolver(parsed: Parsed, fn, params, examples):
                 kinds = {type(v) for v in items} if isinstance(items, (list, tuple)) else ()
                 if len(kinds) == 1:
                     classes[target.id] = kinds.pop()
+    built = _built_objects(parsed, fn, stored, bound)
 
     def resolved(e):
         found = resolve(parsed, e, bound)
@@ -119,9 +122,30 @@ def _resolver(parsed: Parsed, fn, params, examples):
             cls = classes.get(e.value.id)
             if cls is not None:
                 return inspect.getattr_static(cls, e.attr, UNRESOLVED)
+            static = inspect.getattr_static(built.get(e.value.id), e.attr, UNRESOLVED)
+            if isinstance(static, property):  # (of an object built here: its properties only)
+                return static
         return found
 
     return resolved
+
+
+def _built_objects(parsed: Parsed, fn, stored: list, bound: set) -> dict:
+    """{name: class} for each name the function binds once, to a call of one of the user's
+    classes (``b = Box(x)``): its properties are read through their getters."""
+    built = {}
+    for stmt in S.nodes_of(fn, (gast.Assign,)):
+        target, value = stmt.targets[0], stmt.value
+        if (
+            len(stmt.targets) == 1
+            and isinstance(target, gast.Name)
+            and stored.count(target.id) == 1
+            and isinstance(value, gast.Call)
+        ):
+            cls = resolve(parsed, value.func, bound)
+            if _users_class(cls):
+                built[target.id] = cls
+    return built
 
 
 def _stored(fn) -> set:
@@ -270,6 +294,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
             lower_matches(fn, names())
         except UnsupportedSyntaxError as exc:  # placed in the user's file here
             self.refuse(exc.reason, exc)
+        self.quiet = lower_with_blocks(fn, parsed)
         if "__class__" in parsed.closure and args.args:
             _explicit_super(fn, args.args[0].id)
         lower_iterator_calls(fn, _resolver(parsed, fn, self.params, examples), names())
@@ -325,6 +350,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
                 for site, message, line in self.alias_checks
             ],
             conditions=set(self.conditions),
+            quiet=self.quiet,
         )
 
     def emit(self, stmt, temp: bool, path=None):

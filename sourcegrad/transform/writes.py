@@ -10,8 +10,9 @@ array's memory):
 * ``np.copyto(y, x)``: ``y[...] = x``;
 * ``y.fill(v)``: ``y[...] = v``;
 * ``np.fill_diagonal(y, c)`` with ``c`` a number written as a literal (``0.0``, ``-1``,
-  ``np.inf``): ``y[np.diag_indices(min(y.shape), y.ndim)] = c``, the items NumPy writes
-  (the leading square's diagonal of a matrix, every axis's for equal lengths);
+  ``np.inf``): ``y[np.diag_indices(min(np.shape(y)), 2) if np.ndim(y) == 2 else
+  np.diag_indices_from(y)] = c``, the items NumPy writes (the leading square's diagonal of a
+  matrix, every axis's for equal lengths), with NumPy's ValueError elsewhere;
 * ``np.add.at(y, idx, v)`` (any ufunc of two operands): a loop over the positions ``y[idx]``
   selects, each combined in turn (a repeated index as often as it repeats);
 * ``np.fill_diagonal(y, v)`` of any other ``v``: ``y[np.diag_indices(...)] = ...`` of ``v``'s
@@ -137,7 +138,9 @@ def _held_way_out(held) -> str:
 
 
 #: ``ufunc.at(a, idx, v)``: each position ``a[idx]`` selects, in order, combined with the item
-#: of ``v`` broadcast to it (a position selected twice is combined twice, as NumPy does)
+#: of ``v`` broadcast to it (a position selected twice is combined twice, as NumPy does), and
+#: cast to ``a``'s dtype as NumPy casts it (a float added into an integer array is cut, and
+#: carries no derivative)
 _UFUNC_AT = """
 {pos} = np.arange(np.size({a})).reshape(np.shape({a}))[{idx}]
 {val} = np.ravel(np.broadcast_to({v}, np.shape({pos})))
@@ -145,16 +148,20 @@ _UFUNC_AT = """
 {flat} = {a}.flatten()
 for {i} in range(len({at})):
     {j} = {at}[{i}]
-    {flat}[{j}] = {ufunc}({flat}[{j}], {val}[{i}])
+    {flat}[{j}] = {ufunc}({flat}[{j}], {val}[{i}]).astype({flat}.dtype)
 {a}[...] = {flat}.reshape(np.shape({a}))
 """
+
+#: the positions ``np.fill_diagonal(a, ...)`` writes, with NumPy's ValueError where it has one
+#: (an array of one dimension, or of more than two of different lengths)
+_DIAGONAL = (
+    "np.diag_indices(min(np.shape({a})), 2) if np.ndim({a}) == 2 else np.diag_indices_from({a})"
+)
 
 #: ``np.fill_diagonal(a, v)``: ``v``'s items, repeated or cut to the diagonal's length
 _FILL_DIAGONAL = """
 {val} = {v}
-assert np.ndim({a}) == 2 or np.ndim({a}) > 2 and min(np.shape({a})) == max(np.shape({a})), \
-    "fill_diagonal: the array must be 2-d, or have dimensions all of the same length"
-{pos} = np.diag_indices(min(np.shape({a})), np.ndim({a}))
+{pos} = {diagonal}
 {a}[{pos}] = np.take({val}, np.arange(len({pos}[0])) % np.size({val}))
 """
 
@@ -190,7 +197,8 @@ def _indexed(stmt, parsed, local_names, names: S.NameGen) -> list:
         return [stmt]
     text = {k: v if isinstance(v, str) else f"({S.text(v)})" for k, v in parts.items()}
     fresh = {k: names.fresh(k) for k in ("pos", "val", "at", "flat", "i", "j")}
-    body = gast.parse(template.format(**text, **fresh)).body
+    diagonal = _DIAGONAL.format(a=text["a"])
+    body = gast.parse(template.format(**text, **fresh, diagonal=diagonal)).body
     for node in body:
         for sub in S.walk(node):
             if isinstance(sub, (gast.stmt, gast.expr)):
@@ -284,8 +292,7 @@ def _lowered(stmt, parsed, local_names):
         return _write_all(target[0], target[1], stmt)
     if _fills_diagonal(call, parsed, local_names):
         y = call.args[0].id
-        size = S.call(S.name("min"), [S.attr_chain(f"{y}.shape")])
-        index = S.call(S.attr_chain("np.diag_indices"), [size, S.attr_chain(f"{y}.ndim")])
+        index = gast.parse(_DIAGONAL.format(a=y)).body[0].value
         target = gast.Subscript(value=S.name(y), slice=index, ctx=gast.Store())
         new = gast.Assign(targets=[target], value=S.clone(call.args[1]), type_comment=None)
         return gast.copy_location(new, stmt)

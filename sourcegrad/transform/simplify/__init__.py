@@ -49,7 +49,7 @@ def simplify(der: Derivative) -> Derivative:
         lambda: _said(block_copies(body, keep_names, definition_counts(body))),
         lambda: _said(fold_all(body, der)),
         lambda: _said(scalar_broadcasts(body, der)),
-        lambda: _said(inline(body, keep_names)),
+        lambda: _said(inline(body, keep_names, quiet=der.analysis.core.quiet)),
         lambda: _said(collect_like_terms(body, is_adjoint, floats)),
         lambda: _said(merge_accumulations(body)),
         lambda: prune_dead_stores(body),

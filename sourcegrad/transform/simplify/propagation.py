@@ -87,21 +87,22 @@ def block_copies(body, keep, defs):
     return changed
 
 
-def inline(body, keep, defs=None, uses=None):
+def inline(body, keep, defs=None, uses=None, quiet=None):
     """Inline single-use temporaries into their one use, within each block (all of them in
     one call: inlining moves reads from one statement to another, so the def and use counts
-    stay true for every other name)."""
+    stay true for every other name); never out of or into the lines a quiet ``with`` covers
+    (``quiet``: line -> its layers)."""
     if defs is None:
         defs, uses = definition_counts(body), load_counts(body)
     changed = False
     for stmt in body:
         if isinstance(stmt, COMPOUND):
-            changed |= inline(stmt.body, keep, defs, uses)
-            changed |= inline(stmt.orelse, keep, defs, uses)
+            changed |= inline(stmt.body, keep, defs, uses, quiet)
+            changed |= inline(stmt.orelse, keep, defs, uses, quiet)
     start = 0
     loads: dict = {}  # id(statement) -> the names it reads, while it is not rewritten
     while True:
-        i = _inline_one(body, keep, defs, uses, start, loads)
+        i = _inline_one(body, keep, (defs, uses, quiet or {}), start, loads)
         if i is None:
             return changed
         changed = True
@@ -131,8 +132,9 @@ def _first_read(body, start, name, loads):
     return None
 
 
-def _inline_one(body, keep, defs, uses, start, loads):
+def _inline_one(body, keep, counts, start, loads):
     """Inline the first inlinable temporary from ``start``; its index, or None."""
+    defs, uses, quiet = counts
     for i in range(start, len(body)):
         stmt = body[i]
         t = simple_target(stmt)
@@ -150,6 +152,10 @@ def _inline_one(body, keep, defs, uses, start, loads):
             continue
         user = body[j]
         if isinstance(user, COMPOUND):
+            continue
+        if quiet and quiet.get(getattr(stmt, "lineno", None)) != quiet.get(
+            getattr(user, "lineno", None)
+        ):
             continue
         if forward_temp and (
             is_adjoint(user) or get_fact(user, "group", None) != get_fact(stmt, "group", None)
