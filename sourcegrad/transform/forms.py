@@ -35,6 +35,11 @@ class Core:
     conditions: set = field(default_factory=set)  # names holding an if/while test, nothing else
     #: set by analysis: classified with the forward-mode (tangent) rules
     forward: bool = False
+    #: each argument's name -> the name holding its value where the function returns
+    final_names: dict = field(default_factory=dict)
+    #: ``(argument, paths, line)`` of each argument the function writes into in place, whose
+    #: final value the derivative leaves in the caller's object (set by the pipeline)
+    written: tuple = ()
     #: cache of the names the function binds (arguments, assigned names, nested functions)
     bound_locals: set | None = None
 

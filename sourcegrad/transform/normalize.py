@@ -322,6 +322,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
                 for site, message, line in self.alias_checks
             ],
             conditions=set(self.conditions),
+            final_names={p: self.env.get(p, p) for p in self.params},
         )
 
     def emit(self, stmt, temp: bool, path=None):
