@@ -152,7 +152,6 @@ def _copy_core(core: Core) -> Core:
         paths=dict(core.paths),
         alias_checks=list(core.alias_checks),
         conditions=set(core.conditions),
-        final_names=dict(core.final_names),
     )
 
 
@@ -324,13 +323,12 @@ class Pipeline:
         # a generator function the user differentiates (not a callee) is refused (one walk)
         if self.checked and S.nodes_of(parsed.node, _YIELDS):
             refuse_generator_function(parsed.node, parsed.filename)
-        written = self._argument_writes(parsed, args)
         if self.mode == "jvp" and self.with_gradients and getattr(general, "der", None) is not None:
             run = self.emit_optimized(general.der, args)  # the same forward mode, optimized:
             run.pure = general.pure or general  # shown and transformed again as the ranks' build
             return run
         core = _normalized(parsed, args, general)
-        core.written = written
+        core.written = argument_writes(parsed, args, self.checked)
         wrt = self._wrt_of(parsed, core, args)
         if not self.with_gradients:
             # the function itself, compiled: the forward pass without tangents
@@ -349,12 +347,6 @@ class Pipeline:
         if kept is not None and run.provisional:
             run.core = kept  # what the builds specialised to shapes start from
         return run
-
-    def _argument_writes(self, parsed: Parsed, args) -> tuple:
-        """``Core.written`` for the function the user differentiates (not a callee)."""
-        if self.checked and args is not None and not parsed.filename.startswith("<sourcegrad"):
-            return argument_writes(parsed, args)
-        return ()
 
     def _provisional(self, args: tuple | None, specialise: bool) -> bool:
         """Whether the reverse-mode build for ``args`` may be a provisional one (see
@@ -517,7 +509,7 @@ class Pipeline:
                 return None
         parsed = self.parsed()
         core = _normalized(parsed, args, general)
-        core.written = self._argument_writes(parsed, args)
+        core.written = argument_writes(parsed, args, self.checked)
         wrt = self._wrt_of(parsed, core, args)
         if may_fuse(core) or (self.mode == "grad" and not self.has_aux and _one_scalar(args, wrt)):
             return None

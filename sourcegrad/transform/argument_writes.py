@@ -23,12 +23,16 @@ from .in_place import MUTATORS
 from .mutations import given_to_writers
 
 
-def argument_writes(parsed, args: tuple) -> tuple:
+def argument_writes(parsed, args: tuple | None, checked: bool = True) -> tuple:
     """``(parameter, paths, line)`` of each argument of ``parsed``'s function (built for
     ``args``: a number, a string or a tuple is never changed in place) that it writes into in
     place, ``paths`` the key tuples of the objects it changes in place (``()``: the argument
     itself), ``line`` its first write; refused where the write cannot be mirrored (see the
-    module docstring)."""
+    module docstring). Empty for a function that is not the one the user differentiates (not
+    ``checked``, or generated code: a callee's writes are :mod:`.mutations`' and
+    :mod:`.in_place`'s)."""
+    if not checked or args is None or parsed.filename.startswith("<sourcegrad"):
+        return ()
     fn = parsed.node
     params = [a.id for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs]
     given = dict(zip(params, args))

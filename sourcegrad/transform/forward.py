@@ -90,7 +90,7 @@ class _Forward:
             if p in self.varied_anywhere and p not in self.tan:
                 start.append(self.zero(p, core.node.lineno))
         main = start + self.block(body[:-1])
-        first, last, _ = write_back_statements(core, self.refs, main, [], set())
+        first, last, _ = write_back_statements(core, self.refs, main, [])
         varied = self.a.varied_in.get(id(ret), self.varied_anywhere)
         value = S.clone(ret.value)
         tangent = self.tangent_of(value, varied)

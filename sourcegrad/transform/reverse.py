@@ -102,9 +102,7 @@ class _Reverse(TapeSweep, AdjointSweep):
             start = S.assign(self.tape, gast.List(elts=[], ctx=gast.Load()), core.node.lineno)
             set_fact(start, "pure", False)
             forward.insert(0, start)
-        first, last, finals = write_back_statements(
-            core, self.refs, forward, adjoint, self.recorded, grads
-        )
+        first, last, finals = write_back_statements(core, self.refs, forward, adjoint, grads)
         value = S.clone(ret.value)
         if S.names_in(value) & self.recorded:
             # the adjoint sweep restores overwritten names: keep the result as it was

@@ -15,13 +15,11 @@ from .node_facts import set_fact
 from .parse import resolve
 
 
-def write_back_statements(
-    core, refs, forward: list, later: list, restored: set, grads=None
-) -> tuple:
+def write_back_statements(core, refs, forward: list, later: list, grads=None) -> tuple:
     """``(first, last, kept)``: the statements the derivative runs first (the check on entry,
     and a name for an argument the derivative binds anew), those it runs last (the writes
-    back), and those ending its forward sweep (a name for a final value the adjoint sweep
-    restores: ``restored``). ``forward`` and ``later``: the derivative's two sweeps. The
+    back), and those ending its forward sweep (a name for a final value that the adjoint
+    sweep, ``later``, binds anew); ``forward``: the forward sweep. The
     gradient ``grads`` (``gradient_like(like, parts)``, built after the writes back) is
     rewritten to take its containers' structure from the arguments as they came
     (:func:`~sourcegrad.runtime.argument_writes.entry_structure`), for a container written
@@ -58,7 +56,7 @@ def write_back_statements(
         if param in bound:
             caller = core.names.fresh(param + "_given")
             first.append(kept_statement(S.assign(caller, S.name(param), line), line))
-        if final in restored or final in adjoint_bound:
+        if final in adjoint_bound:
             held = core.names.fresh(param + "_final")
             kept.append(kept_statement(S.assign(held, S.name(final), at), at))
             final = held
