@@ -378,6 +378,38 @@ def written_twice(bn, x):
     return np.sum(x * bn["mean"])
 
 
+def sgd_step_inside(params, x):
+    loss = np.sum(np.tanh(x @ params["W"] + params["b"]) ** 2)
+    params["W"] -= 0.1 * params["W"]
+    params["b"] *= 0.5
+    return loss
+
+
+def test_arrays_written_in_place_stay_the_callers_arrays():
+    fixed = ({"W": rn(3, 2), "b": rn(2)}, rn(4, 3))
+    check_mirrored(sgd_step_inside, lambda: copy.deepcopy(fixed), (0, 1))
+    params = copy.deepcopy(fixed[0])
+    W, b = params["W"], params["b"]
+    sg.grad(sgd_step_inside)(params, fixed[1])
+    assert params["W"] is W and params["b"] is b
+    np.testing.assert_array_equal(W, fixed[0]["W"] - 0.1 * fixed[0]["W"])
+
+
+def items_by_a_computed_key(layers, x):
+    for i in range(len(layers)):
+        x = np.tanh(x @ layers[i]["W"])
+        layers[i]["W"] -= 0.1  # REFUSED
+    return np.sum(x)
+
+
+def test_an_item_written_in_place_through_a_computed_key_is_refused():
+    with pytest.raises(sg.UnsupportedSyntaxError) as info:
+        sg.grad(items_by_a_computed_key)([{"W": rn(3, 3)}, {"W": rn(3, 3)}], rn(3))
+    message = str(info.value)
+    assert f":{marked_line(items_by_a_computed_key)}:" in message
+    assert "computed key" in message and "copy it first" in message
+
+
 def test_a_write_into_an_object_the_function_put_there_is_refused():
     with pytest.raises(sg.UnsupportedSyntaxError) as info:
         sg.grad(written_twice, 1)({"mean": rn(3)}, rn(4, 3))
@@ -468,7 +500,7 @@ def test_jvp_and_the_compiled_function_leave_what_python_leaves():
 
 def test_the_exported_module_leaves_what_python_leaves():
     source = sg.export(running_mean_kept, *fresh_running_mean_args())
-    assert "write_back(bn, bn_final, ((),))" in source
+    assert "write_back(bn, bn_5, ((),))" in source
     module: dict = {}
     exec(compile(source, "exported", "exec"), module)
     for _ in range(3):

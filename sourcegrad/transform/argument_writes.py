@@ -45,6 +45,8 @@ def argument_writes(parsed, args: tuple | None, checked: bool = True) -> tuple:
     helpers = {name: (line, callee) for name, line, callee in given_to_writers(parsed, set(params))}
     found: dict = {name: [] for name in helpers}  # parameter -> [(path, line, replaced)]
     for node in S.walk(fn):
+        if id(node) in augmented:  # (`c[k] += v`: its target is no plain store)
+            continue
         for root, path, replaced in _changed(node):
             if root in params:
                 found.setdefault(root, []).append((path, node.lineno, replaced))
@@ -57,11 +59,16 @@ def argument_writes(parsed, args: tuple | None, checked: bool = True) -> tuple:
             continue
         if param in helpers:
             _refuse_helper(parsed, param, example, *helpers[param])
-        paths = {path for path, _, replaced in writes if not replaced}
+        for path, at, _ in writes:
+            if path and path[-1] is None and _items_changeable(example, path[:-1]):
+                why = f"an item of {_shown(param, path[:-1])} is reached by a computed key"
+                _refuse(parsed, param, example, at, why)
+        paths = {path[:-1] if path[-1:] == (None,) else path for path, _, r in writes if not r}
         for path, at, replaced in writes:
-            taken = [p for p in paths if replaced and p[: len(path)] == path]
-            if taken:
-                _refuse(parsed, param, example, at, _shown(param, path) + " is given a new object")
+            inside = [w for w in writes if replaced and not w[2] and w[0][: len(path)] == path]
+            if inside:  # (the write in place goes into the new object, not the caller's)
+                why = f"{_shown(param, path)} is given a new object (line {at})"
+                _refuse(parsed, param, example, min(w[1] for w in inside), why)
         line = min(w[1] for w in writes)
         out.append((param, tuple(sorted(paths, key=lambda p: (len(p), repr(p)))), line))
     return tuple(out)
@@ -95,15 +102,15 @@ def _changed_item(target, plain: bool) -> list:
     root, path = _chain(target.value)
     out = [(root, path, False)]
     whole = _chain(target)[1]
-    if plain and len(whole) == len(path) + 1:  # (every key a constant)
+    if plain and None not in whole:
         out.append((root, whole, True))
     return out
 
 
 def _chain(node) -> tuple:
     """``(root name, path)`` of ``p["bn"]["mean"]``: the name and the constant keys read
-    from it, cut at the first key that is not a constant (its container's items are then
-    written back whole); ``(None, ())`` where the root is no name."""
+    from it, ending in None at the first key that is not a constant (``hs[t]``: an item of
+    ``hs``); ``(None, ())`` where the root is no name."""
     keys = []
     while isinstance(node, gast.Subscript):
         keys.append(_key(node.slice))
@@ -111,9 +118,24 @@ def _chain(node) -> tuple:
     if not isinstance(node, gast.Name):
         return None, ()
     keys.reverse()
-    if None in keys:
-        keys = keys[: keys.index(None)]
+    if None in keys:  # (the None kept: an item reached by a computed key)
+        keys = keys[: keys.index(None) + 1]
     return node.id, tuple(keys)
+
+
+def _items_changeable(example, path: tuple) -> bool:
+    """Whether the object at ``path`` of ``example`` has items that a write can change in
+    place (``hs[t] += v`` of a list of arrays; not ``x[i] += v`` of an array, nor of a list of
+    numbers)."""
+    for key in path:
+        try:
+            example = example[key]
+        except (KeyError, IndexError, TypeError):
+            return True
+    if isinstance(example, np.ndarray):
+        return False
+    items = example.values() if isinstance(example, dict) else example
+    return any(isinstance(v, (np.ndarray, list, dict)) for v in items)
 
 
 def _key(node):
@@ -129,9 +151,9 @@ def _shown(param: str, path: tuple) -> str:
 def _refuse(parsed, param: str, example, line, why: str) -> None:
     raise UnsupportedSyntaxError(
         f"{parsed.node.name}() writes into its argument `{param}` in place, and {why}: "
-        f"the derivative leaves in the caller's {type(example).__name__} what Python's call "
-        f"leaves in it only where each write goes into an object the caller gave; copy it "
-        f"first (`{param} = {param}.copy()`), or compute a new value (`{param} = ...`)",
+        f"the derivative cannot leave in the caller's {type(example).__name__} what Python's "
+        f"call leaves in it; copy it first (`{param} = {param}.copy()`), or compute a new "
+        f"value (`{param} = ...`)",
         parsed.filename,
         line,
     )
