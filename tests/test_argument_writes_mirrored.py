@@ -535,3 +535,30 @@ def test_the_shown_gradient_writes_back_after_the_adjoint():
         "# line 62: x += 1.0".replace("62", str(marked_line(running_mean_kept) + 1))
     )
     assert lines[1].startswith("refuse_shared_writes(")
+
+
+def array_valued_with_state(x, bn):
+    bn["m"] = bn["m"] + x
+    return np.sin(x) * bn["m"]
+
+
+def fewer_outputs_with_state(x, bn):
+    bn["m"] = bn["m"] + x
+    return np.sin(x[:2]) * bn["m"][:2]
+
+
+@pytest.mark.parametrize("f", [array_valued_with_state, fewer_outputs_with_state])
+def test_jacobian_rows_and_columns_from_the_values_on_entry(f):
+    # (columns by forward mode where the outputs are as many as the inputs, else rows)
+    x = rn(3)
+
+    def make():
+        return x.copy(), {"m": np.ones(3)}
+
+    want = numerical(f, make(), 0)
+    jac = sg.jacobian(f, 0)
+    for _ in range(3):
+        args, plain = make(), make()
+        np.testing.assert_allclose(jac(*args), want, rtol=1e-6, atol=1e-8)
+        f(*plain)
+        assert_same_state(list(args), list(plain))
