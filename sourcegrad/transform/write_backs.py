@@ -62,6 +62,9 @@ def write_back_statements(core, refs, forward: list, later: list, grads=None) ->
             final = held
         text = f"{refs.helper(write_back)}({caller}, {final}, {paths!r})"
         last.append(kept_statement(gast.parse(text).body[0], at))
+    set_fact(
+        last[0], "comment", f"what {core.node.name}() leaves in its arguments, as Python's call"
+    )
     return first, last, kept
 
 
