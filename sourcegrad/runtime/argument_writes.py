@@ -20,26 +20,22 @@ def _at(obj, path: tuple):
 
 
 def _reachable(obj, path: tuple, out: list) -> None:
-    """``(path, object)`` of ``obj`` and of every list, tuple and dict value inside it."""
-    out.append((path, obj))
-    if isinstance(obj, dict):
+    """``(path, object)`` of each array, list and dict in ``obj`` (``obj`` included)."""
+    if isinstance(obj, np.ndarray):
+        out.append((path, obj))
+    elif isinstance(obj, dict):
+        out.append((path, obj))
         for k, v in obj.items():
             _reachable(v, path + (k,), out)
     elif isinstance(obj, (list, tuple)):
+        if not isinstance(obj, tuple):
+            out.append((path, obj))
         for k, v in enumerate(obj):
             _reachable(v, path + (k,), out)
 
 
-def _shares(a, b) -> bool:
-    if a is b:
-        return True
-    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
-        return np.may_share_memory(a, b) and np.shares_memory(a, b)
-    return False
-
-
-def _shown(names: tuple, i: int, path: tuple) -> str:
-    return names[i] + "".join(f"[{k!r}]" for k in path)
+def _shown(names: tuple, path: tuple) -> str:
+    return names[path[0]] + "".join(f"[{k!r}]" for k in path[1:])
 
 
 @helper(constant=True)
@@ -50,33 +46,31 @@ def refuse_shared_writes(args: tuple, names: tuple, written: dict, where: str) -
     argument itself). Python's write would show through the other name too, which the
     derivative, computing from each argument's own value, would not see."""
     seen: list = []
-    for i, arg in enumerate(args):
-        for path, obj in _reachable_list(arg):
-            seen.append((i, path, obj))
+    _reachable(args, (), seen)
     for i, paths in written.items():
         for path in paths:
-            target = _at(args[i], path)
-            for j, other_path, obj in seen:
-                if (j, other_path) == (i, path) or not isinstance(obj, (list, dict, np.ndarray)):
-                    continue
-                inside = j == i and other_path[: len(path)] == path
-                if not inside and _shares(target, obj):
+            own = (i, *path)
+            target = _at(args, own)
+            array = isinstance(target, np.ndarray)
+            for other, obj in seen:
+                if other[: len(own)] == own or not other:
+                    continue  # (itself, an object inside it, the arguments' tuple)
+                if obj is target or (
+                    array
+                    and isinstance(obj, np.ndarray)
+                    and np.may_share_memory(target, obj)
+                    and np.shares_memory(target, obj)
+                ):
                     file, _, line = where.rpartition(":")
                     raise UnsupportedSyntaxError(
-                        f"the function writes into `{_shown(names, i, path)}` in place, and "
-                        f"`{_shown(names, j, other_path)}` is the same object (or shares its "
+                        f"the function writes into `{_shown(names, own)}` in place, and "
+                        f"`{_shown(names, other)}` is the same object (or shares its "
                         f"memory): Python's write would show through both, and the derivative "
                         f"computes from each argument's own value; pass a copy "
                         f"(`.copy()`) as one of them",
                         file or None,
                         int(line) if line.isdigit() else None,
                     )
-
-
-def _reachable_list(obj) -> list:
-    out: list = []
-    _reachable(obj, (), out)
-    return out
 
 
 @helper(constant=True)
