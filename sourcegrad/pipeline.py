@@ -40,12 +40,12 @@ from .runtime.tangent_helpers import float_gradient, typed_gradient
 from .transform import derive
 from .transform import syntax as S
 from .transform.analysis import analyze
+from .transform.argument_writes import argument_writes
 from .transform.emit import Deferred, Emitted
 from .transform.emit import emit as emit_source
 from .transform.forms import Core
 from .transform.forward import forward
 from .transform.iterator_calls import refuse_generator_function
-from .transform.mutations import refuse_argument_writes
 from .transform.normalize import normalize
 from .transform.optimize import (
     chunk,
@@ -323,13 +323,12 @@ class Pipeline:
         # a generator function the user differentiates (not a callee) is refused (one walk)
         if self.checked and S.nodes_of(parsed.node, _YIELDS):
             refuse_generator_function(parsed.node, parsed.filename)
-        if self.checked and args is not None and not parsed.filename.startswith("<sourcegrad"):
-            refuse_argument_writes(parsed, args)
         if self.mode == "jvp" and self.with_gradients and getattr(general, "der", None) is not None:
             run = self.emit_optimized(general.der, args)  # the same forward mode, optimized:
             run.pure = general.pure or general  # shown and transformed again as the ranks' build
             return run
         core = _normalized(parsed, args, general)
+        core.written = argument_writes(parsed, args, self.checked)
         wrt = self._wrt_of(parsed, core, args)
         if not self.with_gradients:
             # the function itself, compiled: the forward pass without tangents
@@ -408,7 +407,7 @@ class Pipeline:
 
     def _reverse(self, core: Core, wrt: tuple, args, specialise: bool, general) -> Emitted:
         """The reverse-mode build (see :meth:`build`)."""
-        optimizing = self.options.get("optimize", True)
+        optimizing = self.options.get("optimize", True) and not core.written  # (writes back)
         scalar = optimizing and self.mode == "grad" and not self.has_aux and _one_scalar(args, wrt)
         fusing = specialise and args is not None and may_fuse(core)
         pristine = _copy_core(core) if scalar or fusing else None  # before analysis sets it
@@ -510,6 +509,7 @@ class Pipeline:
                 return None
         parsed = self.parsed()
         core = _normalized(parsed, args, general)
+        core.written = argument_writes(parsed, args, self.checked)
         wrt = self._wrt_of(parsed, core, args)
         if may_fuse(core) or (self.mode == "grad" and not self.has_aux and _one_scalar(args, wrt)):
             return None

@@ -674,14 +674,14 @@ def set_item_recurrence(x):
 
 
 def set_item_in_argument(x, w):
-    x = x.copy()  # (a write into the argument itself is refused: Python changes the caller's)
+    x = x.copy()  # (a copy: the caller's x is left as it was)
     x[0] = w[1] * 2.0
     x[1:] = x[1:] * w[1:]
     return np.sum(x * x)
 
 
 def set_slice_in_while(x):
-    x = x.copy()  # (a write into the argument itself is refused: Python changes the caller's)
+    x = x.copy()  # (a copy: the caller's x is left as it was)
     k = 0
     while np.max(np.abs(x)) > 0.2 and k < 20:
         x[::2] = x[::2] * 0.5

@@ -106,26 +106,6 @@ def shallow_copy_item_updated(h):
     return sum(np.sum(v) for v in d.values())
 
 
-def argument_updated(x):
-    x += 0.1  # REFUSED
-    return np.sum(x * x)
-
-
-def argument_item_written(p, x):
-    p["b"] = p["b"] * 0.9  # REFUSED
-    return np.sum(np.tanh(x @ p["W"] + p["b"]))
-
-
-def argument_copied_into(p, x, y):
-    np.copyto(y, 0.9 * y)  # REFUSED
-    return np.sum(np.tanh(x @ p["W"] + p["b"]) * y)
-
-
-def argument_item_of_item_written(params, x):
-    params[0]["b"] = params[0]["b"] * 0.9  # REFUSED
-    return np.sum(np.tanh(x @ params[0]["W"] + params[0]["b"]))
-
-
 def merged_then_copied_item_updated(params, x):
     q = params[0] | {"b": np.tanh(params[0]["b"])}
     h = np.tanh(x @ q["W"] + q["b"])
@@ -161,20 +141,6 @@ REFUSED = [
     ("second_name_by_or", second_name_by_or, (r(3),), "copy it"),
     ("list_item_updated", list_item_updated, (r(3),), "explicit copy"),
     ("shallow_copy_item_updated", shallow_copy_item_updated, (r(3),), "explicit copy"),
-    ("argument_updated", argument_updated, (r(3),), "copy it first"),
-    ("argument_item_written", argument_item_written, ({"W": r(3, 2), "b": r(2)}, r(4, 3)), "copy"),
-    (
-        "argument_copied_into",
-        argument_copied_into,
-        ({"W": r(3, 2), "b": r(2)}, r(4, 3), r(4, 2)),
-        "copy",
-    ),
-    (
-        "argument_item_of_item_written",
-        argument_item_of_item_written,
-        ([{"W": r(3, 2), "b": r(2)}], r(4, 3)),
-        "copy",
-    ),
     (
         "merged_then_copied_item_updated",
         merged_then_copied_item_updated,

@@ -47,7 +47,7 @@ def scale_assign(w, x):
 
 def constant_written_after_use(w, x):
     y = np.sum(np.sin(x * w))
-    # (Python changes the caller's x: a write into the function's own argument)
+    # (a helper's write into the function's own argument: not written back, refused)
     zero_row(x)  # REFUSED
     return y
 

@@ -401,13 +401,24 @@ def tower(
     return _kept(_TOWERS, key, lambda: Tower(f, bound_self, dirs, read, read_tuple))
 
 
+def _copy_for_check(v):
+    if not isinstance(v, GENERATORS + (list, dict, np.ndarray)):
+        return v
+    try:
+        return copy.deepcopy(v)
+    except (TypeError, copy.Error):  # (an object that cannot be copied: passed as it is)
+        return v
+
+
 def _refuse_non_scalar(t: Tower, values) -> None:
     """Refuse a tower of a function whose value at ``values`` (its arguments, then one seed
     per direction) is not a scalar: checked once per argument signature, when it is built."""
     n = len(values) - t.nseeds
     g = t.gradient()
-    primal = tuple(copy.deepcopy(v) if isinstance(v, GENERATORS) else v for v in values[:n])
-    try:  # a generator passed in draws for this check from a copy: the call draws as f does
+    # a generator passed in draws for this check from a copy, and a list, dict or array the
+    # gradient writes back into is changed by the call only (then refused): the call is f's
+    primal = tuple(_copy_for_check(v) for v in values[:n])
+    try:
         value, _ = g.run(g.emitted(primal), primal)
     except NonScalarOutputError as exc:  # a function that returns a tuple, refused by grad
         if "returns a tuple" not in exc.reason:

@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 import numpy as np
 
 from ..arguments import check_call
 from ..derivative import derivative
+from ..errors import SourcegradError
 from ..packing import unwrapped
 from ..runtime.containers import scalar_gradient
+from ..transform.argument_writes import argument_writes
 from . import jvp_transform, tower
 from .pieces import array_or_float, refused_inside, unit_vector
 
@@ -67,6 +70,20 @@ def hessian(f: Callable, wrt: int = 0) -> Callable:
     return run
 
 
+def _writes_arguments(d, args) -> bool:
+    """Whether the function of the derivative ``d`` writes into its arguments ``args`` in
+    place (its derivative then writes them back on each call)."""
+    try:
+        parsed = d.parsed()
+    except SourcegradError:  # (no source: refused, or run as it is, where it is called)
+        return False
+    return bool(argument_writes(parsed, args))
+
+
+def _copies(args: tuple, kwargs: dict) -> tuple:
+    return copy.deepcopy((args, kwargs))
+
+
 def jacobian(f: Callable, wrt: int = 0) -> Callable:
     """The Jacobian of array-valued ``f`` with respect to ``args[wrt]``: shape
     ``f(...).shape + x.shape``. Built from forward-mode columns when ``x`` has fewer elements
@@ -78,23 +95,26 @@ def jacobian(f: Callable, wrt: int = 0) -> Callable:
         check_call(f, args, kwargs, wrt, run.__name__)
         x = args[wrt]
         array_or_float(x, "jacobian")
+        # a function that writes into its arguments: each row or column is taken on a copy
+        # of the values on entry, and the caller's objects are changed once, by f's call
+        entry = _copies(args, kwargs) if _writes_arguments(rev, args) else None
+        at = (lambda a, kw: (a, kw)) if entry is None else (lambda a, kw: _copies(*entry))
         y = f(*args, **kwargs)
         n, m = np.size(x), np.size(y)
         ys, xs = np.shape(y), np.shape(x)
         if n == 0 or m == 0:  # an input or an output with no entries
             return np.zeros(ys + xs, dtype=_float_kind(x, y))
         if n <= m:
-            cols = [
-                np.asarray(fwd(*args, unit_vector(x, k) if xs else 1.0, **kwargs)[1])
-                for k in range(n)
-            ]
+            cols = []
+            for k in range(n):
+                a, kw = at(args, kwargs)
+                cols.append(np.asarray(fwd(*a, unit_vector(x, k) if xs else 1.0, **kw)[1]))
             return np.stack(cols, axis=-1).reshape(ys + xs)
-        rows = [
-            np.asarray(
-                rev(*args, unit_vector(np.asarray(y, dtype=float), k) if ys else 1.0, **kwargs)
-            )
-            for k in range(m)
-        ]
+        rows = []
+        for k in range(m):
+            a, kw = at(args, kwargs)
+            seed = unit_vector(np.asarray(y, dtype=float), k) if ys else 1.0
+            rows.append(np.asarray(rev(*a, seed, **kw)))
         return np.stack(rows, axis=0).reshape(ys + xs)
 
     run.__name__ = "jacobian_" + getattr(f, "__name__", "f")

@@ -1,6 +1,7 @@
 """What generated code calls. Nothing here imports from ``sourcegrad.transform``."""
 
 from . import (
+    argument_writes,
     array_helpers,
     containers,
     convolution_helpers,
@@ -42,6 +43,7 @@ _MODULES = (
     least_squares_helpers,
     padding_helpers,
     matrix_exponential_helpers,
+    argument_writes,
 )
 for _module in _MODULES:
     for _name in getattr(_module, "__all__", None) or dir(_module):

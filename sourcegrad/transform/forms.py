@@ -36,6 +36,11 @@ class Core:
     quiet: dict = field(default_factory=dict)  # user line -> with_blocks.Layers around it
     #: set by analysis: classified with the forward-mode (tangent) rules
     forward: bool = False
+    #: each argument's name -> the name holding its value where the function returns
+    final_names: dict = field(default_factory=dict)
+    #: ``(argument, paths, line)`` of each argument the function writes into in place, whose
+    #: final value the derivative leaves in the caller's object (set by the pipeline)
+    written: tuple = ()
     #: cache of the names the function binds (arguments, assigned names, nested functions)
     bound_locals: set | None = None
 

@@ -27,6 +27,7 @@ from .sweep_plan import statement_text
 from .tape_sweep import view_checked
 from .templates import Accum, Refs, instantiate
 from .walk import walk_statements, written_names
+from .write_backs import refuse_transforming_write_backs, write_back_statements
 
 
 def forward(analysis: Analysis, select: tuple = ()) -> Derivative:
@@ -72,6 +73,7 @@ class _Forward:
 
     def run(self, select=()) -> Derivative:
         core = self.core
+        refuse_transforming_write_backs(core)
         body = core.node.body
         ret = body[-1]
         args = S.clone(core.node.args)
@@ -88,6 +90,7 @@ class _Forward:
             if p in self.varied_anywhere and p not in self.tan:
                 start.append(self.zero(p, core.node.lineno))
         main = start + self.block(body[:-1])
+        first, last, _ = write_back_statements(core, self.refs, main, [])
         varied = self.a.varied_in.get(id(ret), self.varied_anywhere)
         value = S.clone(ret.value)
         tangent = self.tangent_of(value, varied)
@@ -101,7 +104,7 @@ class _Forward:
         fn = gast.FunctionDef(
             name=derivative_name("jvp", core.parsed.fn, core.node.name),
             args=args,
-            body=main + [result],
+            body=first + main + last + [result],
             decorator_list=[],
             returns=None,
             type_comment=None,

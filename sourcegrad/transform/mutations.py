@@ -17,14 +17,13 @@ from __future__ import annotations
 import re
 
 import gast
-import numpy as np
 
 from ..errors import SourcegradError, UnsupportedSyntaxError
 from . import syntax as S
 from .aliasing import source_name
 from .calls import nested_function
 from .cfg import solve_backward
-from .in_place import MUTATORS, changed_in_place, mark_unknown_callee
+from .in_place import changed_in_place, mark_unknown_callee
 from .node_facts import set_fact
 from .object_classes import class_of, method_node
 from .parse import UNRESOLVED, parse, resolve
@@ -237,41 +236,7 @@ def _effect_callee(core, stmt):
     return (node.body, node.args), list(call.args), kwargs, call.func.id
 
 
-def refuse_argument_writes(parsed, args: tuple) -> None:
-    """Refuse a write in place into an argument of the function the user differentiates
-    (``x += 0.1`` of an array, ``y[0] = v``, ``params["W"] = W``, ``hs.append(h)``,
-    ``np.copyto(y, v)``): Python changes the caller's object, while a derivative never
-    changes its arguments. ``args``: the arguments it is built for (a number, a string or a
-    tuple is never changed in place)."""
-    fn = parsed.node
-    params = [a.id for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs]
-    given = dict(zip(params, args))
-    written = [(p, line, None) for p, line, _ in changed_in_place(fn.body, set(params))]
-    written += _given_to_writers(parsed, set(params))
-    found = [*_outputs_given(fn, set(params)), *written]
-    for param, line, callee in sorted(found, key=lambda w: w[1] or 0):  # the first write
-        example = given.get(param)
-        if not isinstance(example, (list, dict, np.ndarray)) or getattr(example, "ndim", 1) == 0:
-            continue  # (a number: `s += 1` gives the name a new value)
-        how = f" through {callee}()" if callee else ""
-        way = f"make {callee}() return the new value and assign it (`{param} = {callee}(...)`)"
-        if not callee:
-            way = f"compute a new value (`{param} = ...`)"
-        if isinstance(example, dict):  # (state such as batch norm's running statistics)
-            way += (
-                "; where the caller needs the change, return the new values as aux "
-                "(`return loss, {...}` with `has_aux=True`) and store them in the caller"
-            )
-        raise UnsupportedSyntaxError(
-            f"{fn.name}() writes into its argument `{param}` in place{how}: Python changes the "
-            f"caller's {type(example).__name__} too, and a derivative never changes its "
-            f"arguments; copy it first (`{param} = {param}.copy()`), or {way}",
-            parsed.filename,
-            line,
-        )
-
-
-def _given_to_writers(parsed, params: set) -> list:
+def given_to_writers(parsed, params: set) -> list:
     """``(parameter, line)`` for a call of a user function given a parameter (never bound
     anew) that the function changes in place (``halve(y)`` doing ``a *= 0.5``)."""
     fn = parsed.node
@@ -295,33 +260,3 @@ def _given_to_writers(parsed, params: set) -> list:
             if i < len(names) and names[i] in changed and name in params - rebound:
                 out.append((name, call.lineno, call.func.id))
     return out
-
-
-def _outputs_given(fn, params: set) -> list:
-    """``(parameter, line)`` for ``np.copyto(y, v)``, ``f(..., out=y)``, a write into an item
-    of an item (``params[0]["b"] = v``) and a list's or dict's method changing an item
-    (``params["hs"].append(h)``) of a parameter the function never binds anew."""
-    rebound = {
-        n.id for n in S.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
-    }
-    out = []
-    for n in S.walk(fn):
-        given = []
-        if isinstance(n, gast.Call):
-            given = [k.value for k in n.keywords if k.arg == "out"]
-            if isinstance(n.func, gast.Attribute) and n.func.attr == "copyto" and n.args:
-                given.append(n.args[0])
-            if isinstance(n.func, gast.Attribute) and n.func.attr in MUTATORS:
-                given.append(_root(n.func.value))
-        elif isinstance(n, gast.Subscript) and isinstance(n.ctx, (gast.Store, gast.Del)):
-            given.append(_root(n.value))
-        for g in given:
-            if isinstance(g, gast.Name) and g.id in params - rebound:
-                out.append((g.id, n.lineno, None))
-    return out
-
-
-def _root(node):
-    while isinstance(node, (gast.Subscript, gast.Attribute)):
-        node = node.value
-    return node

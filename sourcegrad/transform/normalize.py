@@ -351,6 +351,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
             ],
             conditions=set(self.conditions),
             quiet=self.quiet,
+            final_names={p: self.env.get(p, p) for p in self.params},
         )
 
     def emit(self, stmt, temp: bool, path=None):

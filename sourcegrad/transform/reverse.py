@@ -29,6 +29,7 @@ from .shape_keys import shape_only_reads
 from .sweep_plan import existence, hoist_invariants, overwritable, parts_node
 from .tape_sweep import TapeSweep
 from .templates import Refs
+from .write_backs import write_back_statements
 
 __all__ = ["reverse"]
 
@@ -101,6 +102,7 @@ class _Reverse(TapeSweep, AdjointSweep):
             start = S.assign(self.tape, gast.List(elts=[], ctx=gast.Load()), core.node.lineno)
             set_fact(start, "pure", False)
             forward.insert(0, start)
+        first, last, finals = write_back_statements(core, self.refs, forward, adjoint, grads)
         value = S.clone(ret.value)
         if S.names_in(value) & self.recorded:
             # the adjoint sweep restores overwritten names: keep the result as it was
@@ -117,7 +119,7 @@ class _Reverse(TapeSweep, AdjointSweep):
         fn = gast.FunctionDef(
             name=name,
             args=args,
-            body=forward + adjoint + [result],
+            body=first + forward + finals + adjoint + last + [result],
             decorator_list=[],
             returns=None,
             type_comment=None,

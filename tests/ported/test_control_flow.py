@@ -350,12 +350,6 @@ def setitem_augassign(x):
     return np.sum(y**2)
 
 
-def setitem_on_argument(x):
-    # (Python changes the caller's x: refused, a derivative never changes its arguments)
-    x[2] = x[0] * x[1]  # REFUSED
-    return np.sum(x**2)
-
-
 def setitem_fancy(x):
     y = np.zeros(5)
     y[[0, 2, 4]] = x[:3] ** 2
@@ -656,12 +650,6 @@ CASES = [
     Case("setitem_loop", setitem_loop, (X,), order=2),
     Case("setitem_slice", setitem_slice, (X,), order=2),
     Case("setitem_augassign", setitem_augassign, (X,), order=2),
-    Case(
-        "setitem_on_argument",
-        setitem_on_argument,
-        (X,),
-        refused=(sg.SourcegradError, "copy it first"),
-    ),
     Case("setitem_fancy", setitem_fancy, (X,), order=2),
     Case("setitem_mask", setitem_mask, (X,), order=2),
     Case("setitem_mask_values", setitem_mask_values, (X,), order=2),

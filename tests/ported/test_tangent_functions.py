@@ -189,19 +189,6 @@ def t_subscript1(x):
     return a * b
 
 
-def t_subscript2(x):
-    a = x[0]
-    b = x[1]
-    x[0] = a * b  # REFUSED
-    return np.sum(x)
-
-
-def t_subscript3(x):
-    y = x**2.0
-    x[0] = y[1] * y[2]  # REFUSED
-    return np.sum(x * y)
-
-
 def t_list_and_subscript(a):
     x = [1.0, a, 3.0]
     return x[0] * x[1]
@@ -601,18 +588,6 @@ CASES += [
     ),
     Case("deep_anf_list", t_deep_anf_list, (X3,), order=2),
     Case("subscript1", t_subscript1, (X3,), order=2),
-    Case(
-        "subscript2_writes_argument",
-        t_subscript2,
-        (X3,),
-        refused=(sg.UnsupportedSyntaxError, "copy it first"),
-    ),
-    Case(
-        "subscript3_writes_argument",
-        t_subscript3,
-        (X3,),
-        refused=(sg.UnsupportedSyntaxError, "copy it first"),
-    ),
     Case("serial_for", serial_for, (0.9, 2), order=2),
     Case("serial_ifthenfor", serial_ifthenfor, (-0.9, 2), order=2),
     Case("serial_forthenif", serial_forthenif, (0.9, 2), order=2),

@@ -1,0 +1,173 @@
+"""Writes in place into the arguments of the function the user differentiates (``x += v`` of
+an array, ``y[0] = v``, ``bn["mean"] = m``, ``params["bn"]["mean"] = m``, ``hs.append(h)``,
+``np.copyto(y, v)``, ``out=y``, a helper writing into the argument it is given).
+
+The derivative computes from copies (every write of the core form makes a new value), so its
+value and gradient are those of the function of the arguments' values on entry, as Python's
+function computes them; at its end it leaves in the caller's objects what Python's call leaves
+there (:func:`~sourcegrad.runtime.argument_writes.write_back`, emitted by the reverse pass).
+What it writes back is told by *paths*: the objects, reached from the argument by constant
+keys, that Python changes in place. A path that the function also gives a new object
+(``bn["mean"] = m; bn["mean"] += 1``) has no one place in the caller's objects to write back:
+refused. An argument the function binds anew (``p = dict(p)``) is its own from there on.
+"""
+
+from __future__ import annotations
+
+import gast
+import numpy as np
+
+from ..errors import UnsupportedSyntaxError
+from . import syntax as S
+from .in_place import MUTATORS
+from .mutations import given_to_writers
+
+
+def argument_writes(parsed, args: tuple | None, checked: bool = True) -> tuple:
+    """``(parameter, paths, line)`` of each argument of ``parsed``'s function (built for
+    ``args``: a number, a string or a tuple is never changed in place) that it writes into in
+    place, ``paths`` the key tuples of the objects it changes in place (``()``: the argument
+    itself), ``line`` its first write; refused where the write cannot be mirrored (see the
+    module docstring). Empty for a function that is not the one the user differentiates (not
+    ``checked``, or generated code: a callee's writes are :mod:`.mutations`' and
+    :mod:`.in_place`'s)."""
+    if not checked or args is None or parsed.filename.startswith("<sourcegrad"):
+        return ()
+    fn = parsed.node
+    params = [a.id for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs]
+    given = dict(zip(params, args))
+    augmented = {id(n.target) for n in S.walk(fn) if isinstance(n, gast.AugAssign)}
+    rebound = {
+        n.id
+        for n in S.walk(fn)
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store) and id(n) not in augmented
+    }
+    helpers = {name: (line, callee) for name, line, callee in given_to_writers(parsed, set(params))}
+    found: dict = {name: [] for name in helpers}  # parameter -> [(path, line, replaced)]
+    for node in S.walk(fn):
+        if id(node) in augmented:  # (`c[k] += v`: its target is no plain store)
+            continue
+        for root, path, replaced in _changed(node):
+            if root in params:
+                found.setdefault(root, []).append((path, node.lineno, replaced))
+    out = []
+    for param, writes in found.items():
+        example = given.get(param)
+        if not isinstance(example, (list, dict, np.ndarray)) or getattr(example, "ndim", 1) == 0:
+            continue  # (a number: `s += 1` gives the name a new value)
+        if param in rebound:  # (`p = dict(p)` first: the writes go into the function's own)
+            continue
+        if param in helpers:
+            _refuse_helper(parsed, param, example, *helpers[param])
+        for path, at, _ in writes:
+            if path and path[-1] is None and _items_changeable(example, path[:-1]):
+                why = f"an item of {_shown(param, path[:-1])} is reached by a computed key"
+                _refuse(parsed, param, example, at, why)
+        paths = {path[:-1] if path[-1:] == (None,) else path for path, _, r in writes if not r}
+        for path, at, replaced in writes:
+            inside = [w for w in writes if replaced and not w[2] and w[0][: len(path)] == path]
+            if inside:  # (the write in place goes into the new object, not the caller's)
+                why = f"{_shown(param, path)} is given a new object (line {at})"
+                _refuse(parsed, param, example, min(w[1] for w in inside), why)
+        line = min(w[1] for w in writes)
+        out.append((param, tuple(sorted(paths, key=lambda p: (len(p), repr(p)))), line))
+    return tuple(out)
+
+
+def _changed(node) -> list:
+    """``(root name, path, replaced)`` for what ``node`` changes: ``replaced`` False for an
+    object changed in place at ``path``, True for an item given a new object (``d[k] = v``
+    replaces ``path + (k,)``, besides changing ``d`` in place)."""
+    if isinstance(node, gast.AugAssign):
+        root, path = _chain(node.target)
+        return [(root, path, False)] + _changed_item(node.target, plain=False)
+    if isinstance(node, gast.Subscript) and isinstance(node.ctx, (gast.Store, gast.Del)):
+        return _changed_item(node, plain=True)
+    if isinstance(node, gast.Call):
+        given = [k.value for k in node.keywords if k.arg == "out"]
+        if isinstance(node.func, gast.Attribute):
+            if node.func.attr == "copyto" and node.args:
+                given.append(node.args[0])
+            if node.func.attr in MUTATORS | {"fill"}:
+                given.append(node.func.value)
+        return [(*_chain(g), False) for g in given]
+    return []
+
+
+def _changed_item(target, plain: bool) -> list:
+    """An item written (``c[k] = v``, ``c[k] += v``): ``c`` changed in place, and with a
+    constant key under a plain assignment the item ``c[k]`` given a new object."""
+    if not isinstance(target, gast.Subscript):
+        return []
+    root, path = _chain(target.value)
+    out = [(root, path, False)]
+    whole = _chain(target)[1]
+    if plain and None not in whole:
+        out.append((root, whole, True))
+    return out
+
+
+def _chain(node) -> tuple:
+    """``(root name, path)`` of ``p["bn"]["mean"]``: the name and the constant keys read
+    from it, ending in None at the first key that is not a constant (``hs[t]``: an item of
+    ``hs``); ``(None, ())`` where the root is no name."""
+    keys = []
+    while isinstance(node, gast.Subscript):
+        keys.append(_key(node.slice))
+        node = node.value
+    if not isinstance(node, gast.Name):
+        return None, ()
+    keys.reverse()
+    if None in keys:  # (the None kept: an item reached by a computed key)
+        keys = keys[: keys.index(None) + 1]
+    return node.id, tuple(keys)
+
+
+def _items_changeable(example, path: tuple) -> bool:
+    """Whether the object at ``path`` of ``example`` has items that a write can change in
+    place (``hs[t] += v`` of a list of arrays; not ``x[i] += v`` of an array, nor of a list of
+    numbers)."""
+    for key in path:
+        try:
+            example = example[key]
+        except (KeyError, IndexError, TypeError):
+            return True
+    if isinstance(example, np.ndarray):
+        return False
+    items = example.values() if isinstance(example, dict) else example
+    return any(isinstance(v, (np.ndarray, list, dict)) for v in items)
+
+
+def _key(node):
+    if isinstance(node, gast.Constant) and isinstance(node.value, (str, int)):
+        return node.value
+    return None
+
+
+def _shown(param: str, path: tuple) -> str:
+    return param + "".join(f"[{k!r}]" for k in path)
+
+
+def _refuse(parsed, param: str, example, line, why: str) -> None:
+    raise UnsupportedSyntaxError(
+        f"{parsed.node.name}() writes into its argument `{param}` in place, and {why}: "
+        f"the derivative cannot leave in the caller's {type(example).__name__} what Python's "
+        f"call leaves in it; copy it first (`{param} = {param}.copy()`), or compute a new "
+        f"value (`{param} = ...`)",
+        parsed.filename,
+        line,
+    )
+
+
+def _refuse_helper(parsed, param: str, example, line, callee: str) -> None:
+    """A helper writing into an argument it is given: the derivative calls it with a copy (or
+    runs its vjp, which changes nothing), so its write has no value to mirror."""
+    raise UnsupportedSyntaxError(
+        f"{parsed.node.name}() writes into its argument `{param}` in place through {callee}(): "
+        f"Python changes the caller's {type(example).__name__} too, and the derivative leaves "
+        f"in the caller's objects the function's own writes only, not a helper's; make "
+        f"{callee}() return the new value and assign it (`{param} = {callee}(...)`), or copy "
+        f"it first (`{param} = {param}.copy()`)",
+        parsed.filename,
+        line,
+    )
