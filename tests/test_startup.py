@@ -2,12 +2,14 @@
 ``benchmarks/startup.py``).
 
 * A gradient call never formats text with black (only ``show``/``source``/``pretty`` do).
-* Rule templates are parsed once per template, not once per key they are registered for, and
-  reading a template from the lines its code spans gives exactly the tree that parsing
+* ``import sourcegrad`` parses no rule template: a template is parsed when a build first
+  reads its rule, once per template, not once per key it is registered for, and reading a
+  template from the lines its code spans gives exactly the tree that parsing
   ``inspect.getsource`` gives (a template ending in a statement that compiles to nothing, a
   multi-line expression, a lambda refused as before).
 """
 
+import ast
 import inspect
 import os
 import subprocess
@@ -109,6 +111,61 @@ def test_keys_of_one_template_share_its_parse():
     tangents = [registry.TANGENTS[k] for k in keys]
     assert all(r.body is tangents[0].body for r in tangents)
     assert tangents[0].body is not adjoints[0].body  # the transpose is a tree of its own
+
+
+_COUNT_PARSED = textwrap.dedent("""
+    import numpy as np
+    import sourcegrad as sg
+    from sourcegrad.rules import registry
+
+    def parsed():  # of the rules registered from a template (not made by code)
+        rules = list(registry.ADJOINTS.values()) + list(registry.TANGENTS.values())
+        templates = [r for r in rules if hasattr(r.fn, "__code__")]
+        return sum("_deferred" not in r.__dict__ for r in templates), len(templates)
+
+    print(*parsed())
+    body = registry.ADJOINTS[np.tanh].body  # one template, read: its keys share the parse
+    print(*parsed())
+    """)
+
+
+def test_import_parses_no_template_and_a_read_parses_one():
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, "-c", _COUNT_PARSED], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    (before, total), (after, _) = [map(int, line.split()) for line in done.stdout.split("\n")[:2]]
+    assert total > 400
+    assert before < total // 20  # (a few library rules shared under a second name are read)
+    assert 1 <= after - before <= 4  # np.tanh's adjoint (keys of its template read later)
+
+
+def test_deferred_rules_read_as_parsed_ones():
+    """Every rule registered from a template reads, once parsed, what parsing its template
+    gives (a diagonal tangent: the adjoint's transpose)."""
+    for key in (np.tanh, np.matmul, np.sum, abs):
+        rule, parsed = registry.ADJOINTS[key], registry.parse_template(registry.ADJOINTS[key].fn)
+        assert _as_parsed(rule) == _as_parsed(parsed)
+        for name in ("result", "params", "signature", "differentiable"):
+            assert getattr(rule, name) == getattr(parsed, name), name
+        assert rule.key is key and rule.where == parsed.where
+    tangent = registry.TANGENTS[np.tanh]
+    assert tangent.differentiable == frozenset({"x"})
+    text = ast.unparse(gast.gast_to_ast(gast.Module(body=tangent.body, type_ignores=[])))
+    assert text.startswith("d[z] +=") and "d[x]" in text
+
+
+def test_malformed_user_template_refused_at_registration():
+    with pytest.raises(SourcegradError, match="must be a `def` function"):
+        sg.defvjp(doubled, lambda z, x: None)
+
+    def no_result():
+        pass
+
+    with pytest.raises(SourcegradError, match="needs a first parameter"):
+        sg.defjvp(doubled, no_result)
+    assert doubled not in registry.ADJOINTS and doubled not in registry.TANGENTS
 
 
 def _as_inspect_parses(fn) -> str:
