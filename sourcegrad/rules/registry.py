@@ -64,6 +64,17 @@ class Rule:
             return dataclasses.replace(self, key=key)
         return deferred.rule(key)
 
+    def operand_names(self) -> list:
+        """``params``, read without parsing a deferred template (its signature says them)."""
+        params = self.__dict__.get("params")
+        return params if params is not None else list(inspect.signature(self.fn).parameters)[1:]
+
+
+def deferred_rule(key, fn, where: str, make) -> Rule:
+    """A rule of ``key`` whose parts (all but ``key``, ``fn`` and ``where``) are those of the
+    :class:`Rule` that ``make()`` returns, called when a build first reads one."""
+    return _Deferred(fn, make, where).rule(key)
+
 
 #: the parts of a :class:`Rule` a deferred rule makes on first read
 _PARTS = frozenset({"body", "result", "params", "signature", "differentiable"})
@@ -73,10 +84,9 @@ class _Deferred:
     """The parts of the rules of one template, made by ``make()`` on first read and shared
     by every key registered with it."""
 
-    def __init__(self, fn, make):
-        self.fn = fn
-        self.make = make
-        self._parts = None
+    def __init__(self, fn, make, where: str | None = None):
+        self.fn, self.make, self._parts = fn, make, None
+        self.where = where or _where(fn)
 
     def parts(self) -> dict:
         if self._parts is None:
@@ -84,7 +94,7 @@ class _Deferred:
                 rule = self.make()
             except OSError as e:  # registered from a session whose source is gone
                 raise SourcegradError(
-                    f"the derivative rule {self.fn.__qualname__} ({_where(self.fn)}) has no "
+                    f"the derivative rule at {self.where} has no "
                     f"source to read ({e}): define it in a file"
                 ) from e
             self._parts = {name: getattr(rule, name) for name in _PARTS}
@@ -93,9 +103,9 @@ class _Deferred:
     def rule(self, key) -> Rule:
         """A rule of ``key`` whose parts are this template's, read when first needed."""
         if self._parts is not None:
-            return Rule(key=key, fn=self.fn, where=_where(self.fn), **self._parts)
+            return Rule(key=key, fn=self.fn, where=self.where, **self._parts)
         rule = object.__new__(Rule)
-        rule.__dict__.update(key=key, fn=self.fn, where=_where(self.fn), _deferred=self)
+        rule.__dict__.update(key=key, fn=self.fn, where=self.where, _deferred=self)
         return rule
 
 
