@@ -141,6 +141,38 @@ def test_import_parses_no_template_and_a_read_parses_one():
     assert 1 <= after - before <= 4  # np.tanh's adjoint (keys of its template read later)
 
 
+_OPTIONAL_AFTER = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import sourcegrad as sg
+
+    print(sorted(m for m in ("scipy", "numexpr", "black", "graphviz") if m in sys.modules))
+    import scipy.linalg  # imported after sourcegrad: its rules registered now, their
+    import scipy.special  # templates reading the package as `scipy`
+
+    def f(x):
+        a = np.outer(x, x) + 3.0 * np.eye(3)
+        return np.sum(scipy.special.gammaln(x * x + 1.0)) + np.sum(scipy.linalg.cholesky(a))
+
+    x = np.array([0.3, 1.2, 2.0])
+    df = sg.grad(f)
+    eps = 1e-6
+    want = [(f(x + eps * e) - f(x - eps * e)) / (2 * eps) for e in np.eye(3)]
+    for _ in range(3):
+        assert np.allclose(df(x), want, rtol=1e-6, atol=1e-8), (df(x), want)
+    print("ok")
+    """)
+
+
+def test_import_leaves_optional_packages_until_used(tmp_path):
+    script = tmp_path / "optional_after.py"  # a file: sourcegrad reads the function's source
+    script.write_text(_OPTIONAL_AFTER)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), SOURCEGRAD_CACHE_DIR=str(tmp_path / "cache"))
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("\n")[:2] == ["[]", "ok"]
+
+
 def test_deferred_rules_read_as_parsed_ones():
     """Every rule registered from a template reads, once parsed, what parsing its template
     gives (a diagonal tangent: the adjoint's transpose)."""
