@@ -188,6 +188,40 @@ def test_deferred_rules_read_as_parsed_ones():
     assert text.startswith("d[z] +=") and "d[x]" in text
 
 
+def _thrice(z, x):
+    d[x] += d[z] * 3.0
+
+
+def test_a_rule_read_by_threads_at_once_is_parsed_once(monkeypatch):
+    import threading
+    import time
+
+    def key(x):
+        return 3.0 * x
+
+    parses = []
+
+    def slow_parse(fn, key=None):
+        parses.append(fn)
+        time.sleep(0.05)  # every thread reads the rule while the first parses it
+        return parse(fn, key)
+
+    parse = registry.parse_template
+    monkeypatch.setattr(registry, "parse_template", slow_parse)
+    registry.adjoint(key)(_thrice)
+    try:
+        rule, bodies = registry.ADJOINTS[key], []
+        threads = [threading.Thread(target=lambda: bodies.append(rule.body)) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert parses == [_thrice] and len(bodies) == 6
+        assert all(b is bodies[0] for b in bodies) and rule.differentiable == {"x"}
+    finally:
+        registry.ADJOINTS.pop(key, None)
+
+
 def test_malformed_user_template_refused_at_registration():
     with pytest.raises(SourcegradError, match="must be a `def` function"):
         sg.defvjp(doubled, lambda z, x: None)

@@ -21,6 +21,7 @@ import dataclasses
 import inspect
 import linecache
 import textwrap
+import threading
 import types
 from dataclasses import dataclass
 
@@ -53,7 +54,7 @@ class Rule:
             raise AttributeError(name)
         parts = deferred.parts()
         self.__dict__.update(parts)
-        del self.__dict__["_deferred"]
+        self.__dict__.pop("_deferred", None)  # (another thread may have read it first)
         return parts[name]
 
     def with_key(self, key) -> Rule:
@@ -78,6 +79,8 @@ def deferred_rule(key, fn, where: str, make) -> Rule:
 
 #: the parts of a :class:`Rule` a deferred rule makes on first read
 _PARTS = frozenset({"body", "result", "params", "signature", "differentiable"})
+#: held while a deferred rule's parts are made (reentrant: a transpose reads its adjoint's)
+_MAKING = threading.RLock()
 
 
 class _Deferred:
@@ -90,15 +93,20 @@ class _Deferred:
 
     def parts(self) -> dict:
         if self._parts is None:
-            try:
-                rule = self.make()
-            except OSError as e:  # registered from a session whose source is gone
-                raise SourcegradError(
-                    f"the derivative rule at {self.where} has no "
-                    f"source to read ({e}): define it in a file"
-                ) from e
-            self._parts = {name: getattr(rule, name) for name in _PARTS}
+            with _MAKING:  # one parse, whichever thread reads first
+                if self._parts is None:
+                    self._parts = self._made()
         return self._parts
+
+    def _made(self) -> dict:
+        try:
+            rule = self.make()
+        except OSError as e:  # registered from a session whose source is gone
+            raise SourcegradError(
+                f"the derivative rule at {self.where} has no source to read ({e}): define it "
+                "in a file"
+            ) from e
+        return {name: getattr(rule, name) for name in _PARTS}
 
     def rule(self, key) -> Rule:
         """A rule of ``key`` whose parts are this template's, read when first needed."""
