@@ -15,10 +15,8 @@ import dataclasses
 import os
 import pathlib
 import shutil
-import subprocess
 import tempfile
 import types
-import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,11 +27,6 @@ from . import disk_cache
 from .errors import SourcegradError
 from .leaf_checks import argument_leaves
 from .transform.emit import Emitted
-
-try:  # optional: DOT text is made without it, only rendering needs it
-    import graphviz
-except ImportError:  # pragma: no cover - depends on the environment
-    graphviz = None
 
 #: the names the instrumented code adds (no generated name starts with ``__sg``)
 _WATCH = "__sg_watch__"
@@ -264,6 +257,13 @@ def render_dot(text: str, view: bool = False) -> str | None:
     exe = shutil.which("dot")
     if exe is None:
         return None
+    import subprocess  # (imported here: only rendering needs them)
+    import webbrowser
+
+    try:  # optional: DOT text is made without it, only rendering needs it
+        import graphviz
+    except ImportError:  # pragma: no cover - depends on the environment
+        graphviz = None
     folder = tempfile.mkdtemp(prefix="sourcegrad-dot-")
     if graphviz is not None:
         return graphviz.Source(text).render(os.path.join(folder, "graph"), format="svg", view=view)

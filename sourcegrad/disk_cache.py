@@ -63,6 +63,7 @@ from .transform.source_lines import definition_lines
 _OWN_HASH: list = []
 #: the code directories written in this process (generated code lives there)
 _CODE_DIRS: set = set()
+#: (the environment variables that name it) -> the cache directory, or False: not writable
 _WRITABLE: dict = {}
 _SOURCES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 #: classes a signature may name without their definition in the key
@@ -80,20 +81,23 @@ _DATA = (float, int, bool, complex, str, bytes, type(None), np.ndarray, np.gener
 def cache_dir() -> Path | None:
     """The cache directory (made if missing); None where it cannot be written."""
     given = os.environ.get("SOURCEGRAD_CACHE_DIR")
+    home = None if given else os.environ.get("XDG_CACHE_HOME")
+    where = (given, home, None if given or home else os.environ.get("HOME"))
+    found = _WRITABLE.get(where)  # (a build asks several times: no Path made then)
+    if found is not None:
+        return found or None
     if given:
         path = Path(given)
     else:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        base = home or os.path.join(os.path.expanduser("~"), ".cache")
         path = Path(base) / "sourcegrad"
-    ok = _WRITABLE.get(path)
-    if ok is None:
-        try:
-            (path / "code").mkdir(parents=True, exist_ok=True)
-            (path / "builds").mkdir(exist_ok=True)
-            ok = os.access(path / "code", os.W_OK) and os.access(path / "builds", os.W_OK)
-        except OSError:
-            ok = False
-        _WRITABLE[path] = ok
+    try:
+        (path / "code").mkdir(parents=True, exist_ok=True)
+        (path / "builds").mkdir(exist_ok=True)
+        ok = os.access(path / "code", os.W_OK) and os.access(path / "builds", os.W_OK)
+    except OSError:
+        ok = False
+    _WRITABLE[where] = path if ok else False
     return path if ok else None
 
 

@@ -19,7 +19,7 @@ from .internals import NAMESPACE
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent / "sourcegrad"
 LAYERS = [
-    {"errors", "version"},
+    {"errors", "version", "gast_trees"},
     {"runtime"},
     {"rules"},
     {"transform"},

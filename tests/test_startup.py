@@ -2,12 +2,14 @@
 ``benchmarks/startup.py``).
 
 * A gradient call never formats text with black (only ``show``/``source``/``pretty`` do).
-* Rule templates are parsed once per template, not once per key they are registered for, and
-  reading a template from the lines its code spans gives exactly the tree that parsing
+* ``import sourcegrad`` parses no rule template: a template is parsed when a build first
+  reads its rule, once per template, not once per key it is registered for, and reading a
+  template from the lines its code spans gives exactly the tree that parsing
   ``inspect.getsource`` gives (a template ending in a statement that compiles to nothing, a
   multi-line expression, a lambda refused as before).
 """
 
+import ast
 import inspect
 import os
 import subprocess
@@ -109,6 +111,127 @@ def test_keys_of_one_template_share_its_parse():
     tangents = [registry.TANGENTS[k] for k in keys]
     assert all(r.body is tangents[0].body for r in tangents)
     assert tangents[0].body is not adjoints[0].body  # the transpose is a tree of its own
+
+
+_COUNT_PARSED = textwrap.dedent("""
+    import numpy as np
+    import sourcegrad as sg
+    from sourcegrad.rules import registry
+
+    def parsed():  # of the rules registered from a template (not made by code)
+        rules = list(registry.ADJOINTS.values()) + list(registry.TANGENTS.values())
+        templates = [r for r in rules if hasattr(r.fn, "__code__")]
+        return sum("_deferred" not in r.__dict__ for r in templates), len(templates)
+
+    print(*parsed())
+    body = registry.ADJOINTS[np.tanh].body  # one template, read: its keys share the parse
+    print(*parsed())
+    """)
+
+
+def test_import_parses_no_template_and_a_read_parses_one():
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, "-c", _COUNT_PARSED], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    (before, total), (after, _) = [map(int, line.split()) for line in done.stdout.split("\n")[:2]]
+    assert total > 400
+    assert before < total // 20  # (a few library rules shared under a second name are read)
+    assert 1 <= after - before <= 4  # np.tanh's adjoint (keys of its template read later)
+
+
+_OPTIONAL_AFTER = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import sourcegrad as sg
+
+    print(sorted(m for m in ("scipy", "numexpr", "black", "graphviz") if m in sys.modules))
+    import scipy.linalg  # imported after sourcegrad: its rules registered now, their
+    import scipy.special  # templates reading the package as `scipy`
+
+    def f(x):
+        a = np.outer(x, x) + 3.0 * np.eye(3)
+        return np.sum(scipy.special.gammaln(x * x + 1.0)) + np.sum(scipy.linalg.cholesky(a))
+
+    x = np.array([0.3, 1.2, 2.0])
+    df = sg.grad(f)
+    eps = 1e-6
+    want = [(f(x + eps * e) - f(x - eps * e)) / (2 * eps) for e in np.eye(3)]
+    for _ in range(3):
+        assert np.allclose(df(x), want, rtol=1e-6, atol=1e-8), (df(x), want)
+    print("ok")
+    """)
+
+
+def test_import_leaves_optional_packages_until_used(tmp_path):
+    script = tmp_path / "optional_after.py"  # a file: sourcegrad reads the function's source
+    script.write_text(_OPTIONAL_AFTER)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), SOURCEGRAD_CACHE_DIR=str(tmp_path / "cache"))
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("\n")[:2] == ["[]", "ok"]
+
+
+def test_deferred_rules_read_as_parsed_ones():
+    """Every rule registered from a template reads, once parsed, what parsing its template
+    gives (a diagonal tangent: the adjoint's transpose)."""
+    for key in (np.tanh, np.matmul, np.sum, abs):
+        rule, parsed = registry.ADJOINTS[key], registry.parse_template(registry.ADJOINTS[key].fn)
+        assert _as_parsed(rule) == _as_parsed(parsed)
+        for name in ("result", "params", "signature", "differentiable"):
+            assert getattr(rule, name) == getattr(parsed, name), name
+        assert rule.key is key and rule.where == parsed.where
+    tangent = registry.TANGENTS[np.tanh]
+    assert tangent.differentiable == frozenset({"x"})
+    text = ast.unparse(gast.gast_to_ast(gast.Module(body=tangent.body, type_ignores=[])))
+    assert text.startswith("d[z] +=") and "d[x]" in text
+
+
+def _thrice(z, x):
+    d[x] += d[z] * 3.0
+
+
+def test_a_rule_read_by_threads_at_once_is_parsed_once(monkeypatch):
+    import threading
+    import time
+
+    def key(x):
+        return 3.0 * x
+
+    parses = []
+
+    def slow_parse(fn, key=None):
+        parses.append(fn)
+        time.sleep(0.05)  # every thread reads the rule while the first parses it
+        return parse(fn, key)
+
+    parse = registry.parse_template
+    monkeypatch.setattr(registry, "parse_template", slow_parse)
+    registry.adjoint(key)(_thrice)
+    try:
+        rule, bodies = registry.ADJOINTS[key], []
+        threads = [threading.Thread(target=lambda: bodies.append(rule.body)) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert parses == [_thrice] and len(bodies) == 6
+        assert all(b is bodies[0] for b in bodies) and rule.differentiable == {"x"}
+    finally:
+        registry.ADJOINTS.pop(key, None)
+
+
+def test_malformed_user_template_refused_at_registration():
+    with pytest.raises(SourcegradError, match="must be a `def` function"):
+        sg.defvjp(doubled, lambda z, x: None)
+
+    def no_result():
+        pass
+
+    with pytest.raises(SourcegradError, match="needs a first parameter"):
+        sg.defjvp(doubled, no_result)
+    assert doubled not in registry.ADJOINTS and doubled not in registry.TANGENTS
 
 
 def _as_inspect_parses(fn) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 import gast
 import pytest
 
-from sourcegrad.transform import gast_trees
+from sourcegrad import gast_trees
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,7 +11,7 @@ import inspect
 import gast
 
 from ..errors import SourcegradError
-from ..rules.registry import ADJOINTS, TANGENTS, Rule
+from ..rules.registry import ADJOINTS, TANGENTS, Rule, deferred_rule
 
 __all__ = ["share_rules"]
 
@@ -23,18 +23,20 @@ def share_rules(fn, source, **renamed) -> None:
     stands for (``logits="input"``); ``fn``'s own signature (order, defaults) binds the calls.
     Guarantees that the registered rules compute exactly ``source``'s rules of the bound
     arguments, or raises :class:`SourcegradError` at registration if ``fn`` lacks one of
-    ``source``'s parameters or has one ``source`` does not."""
+    ``source``'s parameters or has one ``source`` does not. The renamed rules are made when
+    a build first reads them (parsing ``source``'s templates then, not at import)."""
     signature = inspect.signature(fn)
     to_fn = {old: new for new, old in renamed.items()}
     for table in (ADJOINTS, TANGENTS):
         rule = table[source]
-        params = [to_fn.get(p, p) for p in rule.params]
+        params = [to_fn.get(p, p) for p in rule.operand_names()]
         if set(params) != set(signature.parameters):
             raise SourcegradError(
                 f"{fn.__qualname__}{signature} cannot share the rules of "
                 f"{source.__qualname__}: its parameters would be {params}"
             )
-        table[fn] = _renamed(rule, fn, signature, to_fn)
+        make = lambda rule=rule: _renamed(rule, fn, signature, to_fn)  # noqa: E731
+        table[fn] = deferred_rule(fn, rule.fn, rule.where, make)
 
 
 def _renamed(rule: Rule, fn, signature, to_fn: dict) -> Rule:

@@ -8,7 +8,6 @@ computes the same (:data:`SAME_RULES`). ``max``/``min`` send the gradient to the
 Python returns, found with Python's comparisons: on a tie the first, as Python picks it.
 """
 
-import dataclasses
 import math
 import operator
 
@@ -60,8 +59,8 @@ if hasattr(math, "cbrt"):  # Python 3.11 on
     SAME_RULES[math.cbrt] = np.cbrt
 
 for _fn, _same in SAME_RULES.items():
-    ADJOINTS[_fn] = dataclasses.replace(ADJOINTS[_same], key=_fn)
-    TANGENTS[_fn] = dataclasses.replace(TANGENTS[_same], key=_fn)
+    ADJOINTS[_fn] = ADJOINTS[_same].with_key(_fn)
+    TANGENTS[_fn] = TANGENTS[_same].with_key(_fn)
 
 
 @adjoint(math.log)

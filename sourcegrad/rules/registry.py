@@ -21,17 +21,22 @@ import dataclasses
 import inspect
 import linecache
 import textwrap
+import threading
 import types
 from dataclasses import dataclass
 
 import gast
 
 from ..errors import SourcegradError
+from ..gast_trees import parse_gast
 
 
 @dataclass
 class Rule:
-    """A parsed adjoint template."""
+    """A parsed adjoint template. A rule registered by :func:`adjoint`, :func:`tangent` or
+    :func:`diagonal_rule` is parsed when a build first reads its parts (``body``, ``result``,
+    ``params``, ``signature``, ``differentiable``), once per template however many keys share
+    it: importing sourcegrad parses none of its hundreds of templates."""
 
     key: object
     fn: object
@@ -41,6 +46,80 @@ class Rule:
     signature: inspect.Signature  # of the operands (result parameter removed)
     differentiable: frozenset  # parameters that receive d[...] contributions
     where: str  # "file:line" of the template, for error messages
+
+    def __getattr__(self, name):
+        # reached only for a part a deferred rule has not read yet
+        deferred = self.__dict__.get("_deferred")
+        if deferred is None or name not in _PARTS:
+            raise AttributeError(name)
+        parts = deferred.parts()
+        self.__dict__.update(parts)
+        self.__dict__.pop("_deferred", None)  # (another thread may have read it first)
+        return parts[name]
+
+    def with_key(self, key) -> Rule:
+        """This rule registered for ``key`` (a deferred rule stays deferred: its parse is
+        shared)."""
+        deferred = self.__dict__.get("_deferred")
+        if deferred is None:
+            return dataclasses.replace(self, key=key)
+        return deferred.rule(key)
+
+    def operand_names(self) -> list:
+        """``params``, read without parsing a deferred template (its signature says them)."""
+        params = self.__dict__.get("params")
+        return params if params is not None else list(inspect.signature(self.fn).parameters)[1:]
+
+
+def deferred_rule(key, fn, where: str, make) -> Rule:
+    """A rule of ``key`` whose parts (all but ``key``, ``fn`` and ``where``) are those of the
+    :class:`Rule` that ``make()`` returns, called when a build first reads one."""
+    return _Deferred(fn, make, where).rule(key)
+
+
+#: the parts of a :class:`Rule` a deferred rule makes on first read
+_PARTS = frozenset({"body", "result", "params", "signature", "differentiable"})
+#: held while a deferred rule's parts are made (reentrant: a transpose reads its adjoint's)
+_MAKING = threading.RLock()
+
+
+class _Deferred:
+    """The parts of the rules of one template, made by ``make()`` on first read and shared
+    by every key registered with it."""
+
+    def __init__(self, fn, make, where: str | None = None):
+        self.fn, self.make, self._parts = fn, make, None
+        self.where = where or _where(fn)
+
+    def parts(self) -> dict:
+        if self._parts is None:
+            with _MAKING:  # one parse, whichever thread reads first
+                if self._parts is None:
+                    self._parts = self._made()
+        return self._parts
+
+    def _made(self) -> dict:
+        try:
+            rule = self.make()
+        except OSError as e:  # registered from a session whose source is gone
+            raise SourcegradError(
+                f"the derivative rule at {self.where} has no source to read ({e}): define it "
+                "in a file"
+            ) from e
+        return {name: getattr(rule, name) for name in _PARTS}
+
+    def rule(self, key) -> Rule:
+        """A rule of ``key`` whose parts are this template's, read when first needed."""
+        if self._parts is not None:
+            return Rule(key=key, fn=self.fn, where=self.where, **self._parts)
+        rule = object.__new__(Rule)
+        rule.__dict__.update(key=key, fn=self.fn, where=self.where, _deferred=self)
+        return rule
+
+
+def _where(fn) -> str:
+    code = fn.__code__
+    return f"{code.co_filename}:{code.co_firstlineno}"
 
 
 #: key -> Rule.  Keys are live callables (np.tanh), or strings for syntax ("getitem", "T").
@@ -72,7 +151,7 @@ def parse_template(fn, key=None) -> Rule:
     result = names[0]
     operand_sig = sig.replace(parameters=list(sig.parameters.values())[1:])
     diff = set()
-    for sub in gast.walk(node):
+    for sub in _subscripts_and_updates(node):
         if isinstance(sub, gast.AugAssign) and _is_d(sub.target):
             diff.add(sub.target.slice.id)
         if isinstance(sub, gast.Subscript) and _is_d(sub) and isinstance(sub.ctx, gast.Load):
@@ -84,7 +163,6 @@ def parse_template(fn, key=None) -> Rule:
         for s in node.body
         if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))
     ]
-    code = fn.__code__
     return Rule(
         key=key,
         fn=fn,
@@ -93,8 +171,36 @@ def parse_template(fn, key=None) -> Rule:
         params=names[1:],
         signature=operand_sig,
         differentiable=frozenset(diff),
-        where=f"{code.co_filename}:{code.co_firstlineno}",
+        where=_where(fn),
     )
+
+
+def _subscripts_and_updates(node) -> list:
+    """The ``Subscript`` and ``AugAssign`` nodes under ``node``, found by reading only the
+    fields that can hold one (``gast.walk`` visits every field of every node, contexts and
+    operators included, through ``ast.iter_child_nodes``: several times slower)."""
+    out, stack = [], [node]
+    AST, wanted, fields_of = gast.AST, (gast.Subscript, gast.AugAssign), _NODE_FIELDS
+    while stack:
+        n = stack.pop()
+        cls = type(n)
+        if cls in wanted:
+            out.append(n)
+        fields = fields_of.get(cls)
+        if fields is None:
+            fields = fields_of[cls] = tuple(f for f in cls._fields if f not in _LEAF_FIELDS)
+        for field in fields:
+            v = getattr(n, field, None)
+            if type(v) is list:
+                stack.extend(x for x in v if isinstance(x, AST))
+            elif isinstance(v, AST):
+                stack.append(v)
+    return out
+
+
+#: fields that hold no statement nor expression, and per node class the fields that may
+_LEAF_FIELDS = frozenset({"ctx", "op", "ops", "id", "value_kind", "kind", "type_comment"})
+_NODE_FIELDS: dict = {gast.Name: (), gast.Constant: ()}
 
 
 def _parsed_def(fn):
@@ -107,12 +213,12 @@ def _parsed_def(fn):
     if end is not None and _block_ends(lines, code.co_firstlineno, end):
         src = textwrap.dedent("".join(lines[code.co_firstlineno - 1 : end]))
         try:
-            body = gast.parse(src).body
+            body = parse_gast(src).body
         except SyntaxError:
             body = []
         if body and isinstance(body[0], gast.FunctionDef) and body[0].name == fn.__name__:
             return body[0]
-    return gast.parse(textwrap.dedent(inspect.getsource(fn))).body[0]
+    return parse_gast(textwrap.dedent(inspect.getsource(fn))).body[0]
 
 
 def _block_ends(lines: list, first: int, end: int) -> bool:
@@ -152,19 +258,21 @@ def _is_d(node) -> bool:
 
 
 def adjoint(*keys):
-    """Register the decorated template as the reverse-mode rule of every key in ``keys``."""
+    """Register the decorated template as the reverse-mode rule of every key in ``keys``;
+    the template is parsed when a build first reads the rule, once for all its keys."""
 
     def register(fn):
-        rule = parse_template(fn)  # once: the keys share the parsed template
+        deferred = _deferred_template(fn)
         for key in keys:
-            ADJOINTS[hashable_key(key)] = dataclasses.replace(rule, key=key)
+            ADJOINTS[hashable_key(key)] = deferred.rule(key)
         return fn
 
     return register
 
 
 def tangent(*keys):
-    """Register the decorated template as the forward-mode rule of every key in ``keys``.
+    """Register the decorated template as the forward-mode rule of every key in ``keys``
+    (parsed on first use, as :func:`adjoint`'s).
 
     A tangent template reads operand tangents ``d[x]`` and contributes to the result's tangent
     with ``d[z] += e``; a statement that reads the tangent of a constant operand is dropped.
@@ -178,9 +286,9 @@ def tangent(*keys):
     """
 
     def register(fn):
-        rule = parse_template(fn)
+        deferred = _deferred_template(fn)
         for key in keys:
-            TANGENTS[hashable_key(key)] = dataclasses.replace(rule, key=key)
+            TANGENTS[hashable_key(key)] = deferred.rule(key)
         return fn
 
     return register
@@ -191,26 +299,31 @@ def diagonal(*keys) -> None:
 
     Their Jacobian is diagonal, so it is its own transpose: ``d[x] += d[z] * f'(x)`` read
     with the roles of ``d[x]`` and ``d[z]`` exchanged is the tangent rule
-    ``d[z] += d[x] * f'(x)``.
+    ``d[z] += d[x] * f'(x)``. Keys registered by one template share its transpose, made when
+    a build first reads one of them.
     """
-    swapped: dict = {}  # keys registered by one template share its transpose
+    swapped: dict = {}  # id(adjoint's template) -> the _Deferred of its transpose
     for key in keys:
         adj = ADJOINTS[hashable_key(key)]
-        (operand,) = [p for p in adj.params if p in adj.differentiable]
-        body = swapped.get(id(adj.body))
-        if body is None:
-            body = [_swap_d(copy.deepcopy(stmt), adj.result, operand) for stmt in adj.body]
-            swapped[id(adj.body)] = body
-        TANGENTS[hashable_key(key)] = Rule(
-            key=key,
-            fn=adj.fn,
-            body=body,
-            result=adj.result,
-            params=adj.params,
-            signature=adj.signature,
-            differentiable=frozenset({operand}),
-            where=adj.where,
-        )
+        deferred = swapped.get(id(adj.fn))
+        if deferred is None:
+            deferred = swapped[id(adj.fn)] = _Deferred(adj.fn, lambda adj=adj: _transposed(adj))
+        TANGENTS[hashable_key(key)] = deferred.rule(key)
+
+
+def _transposed(adj: Rule) -> Rule:
+    """The tangent rule of the elementwise unary function whose adjoint rule is ``adj``."""
+    (operand,) = [p for p in adj.params if p in adj.differentiable]
+    return Rule(
+        key=adj.key,
+        fn=adj.fn,
+        body=[_swap_d(copy.deepcopy(stmt), adj.result, operand) for stmt in adj.body],
+        result=adj.result,
+        params=adj.params,
+        signature=adj.signature,
+        differentiable=frozenset({operand}),
+        where=adj.where,
+    )
 
 
 def diagonal_rule(*keys):
@@ -248,7 +361,6 @@ def linear_tangent(fn, linear, jointly=False) -> Rule:
         args = [_d_of(p, gast.Load()) if p in group else _name(p) for p in params]
         call = gast.Call(func=_name(fn.__name__), args=args, keywords=[])
         body.append(gast.AugAssign(target=_d_of(result, gast.Store()), op=gast.Add(), value=call))
-    code = fn.__code__
     rule = TANGENTS[hashable_key(fn)] = Rule(
         key=fn,
         fn=TemplateNamespace({fn.__name__: fn}),
@@ -257,7 +369,7 @@ def linear_tangent(fn, linear, jointly=False) -> Rule:
         params=params,
         signature=sig,
         differentiable=frozenset(linear),
-        where=f"{code.co_filename}:{code.co_firstlineno}",
+        where=_where(fn),
     )
     return rule
 
@@ -332,7 +444,7 @@ def defvjp(fn, template) -> None:
 
         sourcegrad.defvjp(softplus, softplus_rule)
     """
-    ADJOINTS[hashable_key(fn)] = parse_template(template, fn)
+    ADJOINTS[hashable_key(fn)] = _deferred_template(template).rule(fn)
 
 
 def defjvp(fn, template) -> None:
@@ -346,7 +458,24 @@ def defjvp(fn, template) -> None:
 
         sourcegrad.defjvp(softplus, softplus_tangent)
     """
-    TANGENTS[hashable_key(fn)] = parse_template(template, fn)
+    TANGENTS[hashable_key(fn)] = _deferred_template(template).rule(fn)
+
+
+def _deferred_template(template) -> _Deferred:
+    """``template``'s rules, parsed on first use; what :func:`parse_template` refuses
+    without parsing (no ``def``, no parameter for the result) is refused now."""
+    code = getattr(template, "__code__", None)
+    if code is None or template.__name__ == "<lambda>":
+        raise SourcegradError(f"a derivative rule must be a `def` function, got {template!r}")
+    if not (
+        code.co_argcount
+        or code.co_kwonlyargcount
+        or code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS)
+    ):
+        raise SourcegradError(
+            f"rule {template.__qualname__} needs a first parameter for the result"
+        )
+    return _Deferred(template, lambda: parse_template(template))
 
 
 #: functions the user declared opaque with :func:`primitive`: never transformed, only their

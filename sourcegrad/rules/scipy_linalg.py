@@ -12,6 +12,9 @@ written with these functions, NumPy's and the linear helpers of
 ``runtime/triangular_helpers.py``, so second order works.
 """
 
+import importlib
+import importlib.util
+
 import numpy as np
 
 from ..runtime.linalg_helpers import part_or_zeros, result_like, uncholesky
@@ -30,10 +33,11 @@ from .facts import declare
 from .registry import adjoint, d, tangent
 from .scipy_special import register_now_or_on_import
 
-try:
-    import scipy
-except ImportError:  # pragma: no cover - scipy is optional
-    scipy = None
+#: the ``scipy`` package the templates below read (``scipy.linalg.cho_solve``), bound when
+#: ``scipy.linalg`` is imported (:func:`register_linalg`): importing it here cost 20 ms
+scipy = None
+#: whether scipy is installed (optional; found, not imported)
+_FOUND = importlib.util.find_spec("scipy") is not None
 
 
 def _cholesky(z, a, lower=False, overwrite_a=False, check_finite=True):
@@ -119,6 +123,8 @@ def _solve_triangular_tangent(
 
 def register_linalg(linalg) -> None:
     """Register the templates above for the functions of ``linalg`` (``scipy.linalg``)."""
+    global scipy
+    scipy = importlib.import_module("scipy")
     for fn, rule, tangent_rule in (
         (linalg.cholesky, _cholesky, _cholesky_tangent),
         (linalg.cho_factor, _cho_factor, _cho_factor_tangent),
@@ -131,7 +137,7 @@ def register_linalg(linalg) -> None:
     declare(linalg.cho_factor, several_results=True)
 
 
-if scipy is not None:
+if _FOUND:
     register_now_or_on_import({"scipy.linalg": register_linalg})
 
 
@@ -162,5 +168,5 @@ def register_expm(linalg) -> None:
     declare(linalg.expm, allocates="new")
 
 
-if scipy is not None:
+if _FOUND:
     register_now_or_on_import({"scipy.linalg": register_expm})

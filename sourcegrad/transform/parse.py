@@ -23,8 +23,8 @@ import gast
 
 from .. import rules as R
 from ..errors import NoSourceError, UnsupportedSyntaxError, user_location
+from ..gast_trees import parse_gast
 from . import syntax as S
-from .gast_trees import parse_gast
 from .source_lines import definition_lines
 
 

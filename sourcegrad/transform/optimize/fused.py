@@ -29,6 +29,8 @@ parentheses are kept); VML's transcendental functions differ from NumPy's in the
 
 from __future__ import annotations
 
+import functools
+import importlib
 import math
 
 import gast
@@ -40,11 +42,6 @@ from ..forms import Derivative
 from ..node_facts import copy_all_facts
 from ..shapes import expression_kind, expression_shape
 from .dtypes import same_dtype
-
-try:
-    import numexpr
-except ImportError:  # the backend is optional: ``pip install numexpr`` (``sourcegrad[fast]``)
-    numexpr = None
 
 #: the fused backends an ``fuse=`` option may name
 BACKENDS = ("numexpr",)
@@ -62,11 +59,8 @@ TRANSCENDENTAL = frozenset(
     "exp expm1 log log1p log10 tanh sinh cosh sin cos tan arctan arcsin arccos arcsinh arccosh "
     "arctanh".split()
 )
-#: names numexpr reads as its own (functions, constants): an operand of that name is renamed
-_RESERVED = frozenset(
-    set(TRANSCENDENTAL) | set(_EXACT_FUNCTIONS) | {"True", "False", "None", "inf", "nan"}
-    | set(getattr(getattr(numexpr, "expressions", None), "functions", ()))
-)  # fmt: skip
+#: names numexpr reads as its own (with its functions): an operand of that name is renamed
+_RESERVED = TRANSCENDENTAL | set(_EXACT_FUNCTIONS) | {"True", "False", "None", "inf", "nan"}
 _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
 _UNARY, _ATOM = 3, 4
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -74,17 +68,25 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 def available(backend: str) -> bool:
     """Whether the fused ``backend`` can run here (its package imports)."""
-    return backend == "numexpr" and numexpr is not None
+    return backend == "numexpr" and _numexpr() is not None
+
+
+@functools.cache
+def _numexpr():
+    """``numexpr``, imported on first use (an optional backend); None where it is missing."""
+    try:
+        return importlib.import_module("numexpr")
+    except ImportError:
+        return None
 
 
 def fuse_elementwise(node, der: Derivative, shapes: dict, dtypes: dict) -> None:
     """Rewrite the function ``node`` (in place; the running copy of ``der``'s) so that each
     statement that is a tree of at least two elementwise operations over large float arrays
     (see the module docstring) runs as one ``numexpr.evaluate``; statements whose value only
-    the next one reads are merged into it first, and an array filled with a number
-    (``dout = unreduce(1.0, out)``) is that number in the trees. ``shapes``/``dtypes``: the
-    names' concrete shapes and dtypes. Values are unchanged up to rounding."""
-    np_name = der.refs.name_of(np)
+    the next one reads merge into it, an array filled with a number (``unreduce(1.0, out)``)
+    is that number. ``shapes``/``dtypes``: the names'. Values are the same up to rounding."""
+    np_name, numexpr = der.refs.name_of(np), _numexpr()
     if numexpr is None or np_name is None:
         return
     adj_of = {v: k for k, v in der.adj_names.items()}
@@ -384,7 +386,7 @@ class _Tree:
 
     def call(self, refs):
         """``ne.evaluate("text", local_dict={...}, out=out)``."""
-        ne = refs.ref(numexpr, "ne")
+        ne = refs.ref(_numexpr(), "ne")
         local = gast.Dict(
             keys=[S.const(k) for k in self.operands], values=list(self.operands.values())
         )
@@ -408,9 +410,11 @@ def _replace_operand(e, i: int, value) -> None:
 
 
 def _plain(name: str) -> bool:
-    """Whether numexpr reads ``name`` as a variable (not its own function, not refused as a
-    dunder name, ASCII)."""
-    return name not in _RESERVED and not name.startswith("__") and name.isascii()
+    """Whether numexpr reads ``name`` as a variable (not its own name nor a dunder; ASCII)."""
+    own = getattr(getattr(_numexpr(), "expressions", None), "functions", ())
+    return (
+        name not in _RESERVED and name not in own and not name.startswith("__") and name.isascii()
+    )
 
 
 def _wrapped(part, least: int) -> str:
