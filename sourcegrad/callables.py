@@ -25,7 +25,6 @@ import dataclasses
 import functools
 import inspect
 import itertools
-import linecache
 import threading
 import types
 import weakref
@@ -37,6 +36,7 @@ import numpy as np
 
 from . import rules as R
 from .errors import NoRuleError, SourcegradError, UnsupportedSyntaxError
+from .packing import defined
 from .rules import adjoint, d, tangent
 from .rules.registry import hashable_key
 from .rules.scipy_stats import distribution_name, frozen_way_out, makes_frozen
@@ -164,11 +164,8 @@ def compiled_applier(key, name: str, fn, text: str):
     with _LOCK:
         found = _APPLIERS.get(key)
         if found is None:
-            filename = f"<sourcegrad call of {name} #{next(_COUNTER)}>"
-            linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
-            namespace = {name: fn}
-            exec(compile(text, filename, "exec"), namespace)  # noqa: S102 - our own source
-            found = _APPLIERS[key] = namespace[f"apply_{name}"]
+            label = f"<sourcegrad call of {name}"
+            found = _APPLIERS[key] = defined(text, f"apply_{name}", {name: fn}, label)
         return found
 
 

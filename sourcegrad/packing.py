@@ -5,14 +5,19 @@ arguments packed the way Python binds them."""
 
 from __future__ import annotations
 
+import functools
 import inspect
+import itertools
+import linecache
 import types
 from typing import Any
 
 from .errors import WrtTypeError
 from .transform.parse import packed
 
-__all__ = ["Packing", "packed", "unwrapped"]
+__all__ = ["Packing", "defined", "packed", "unwrapped"]
+
+_COUNTER = itertools.count()
 
 
 class Packing:
@@ -72,9 +77,13 @@ class Packing:
 def unwrapped(f: Any, wrt: tuple) -> tuple[Any, tuple, tuple, Packing | None]:
     """``(function, bound, wrt, packing)``: what a derivative of ``f`` along ``wrt`` (a
     tuple) differentiates. A bound method is its function with the object as first argument
-    (``bound``, ``wrt`` shifted past it), as is an object whose class defines ``__call__``; a function taking ``*args``/``**kwargs`` is its
+    (``bound``, ``wrt`` shifted past it), as is an object whose class defines ``__call__``,
+    and a ``functools.partial`` (its positional values bound, its keywords defaults); a function taking ``*args``/``**kwargs`` is its
     packed form, with the :class:`Packing` its calls go through (None for others)."""
     bound: tuple = ()
+    if isinstance(f, functools.partial) and isinstance(f.func, types.FunctionType):
+        bound, f = tuple(f.args), _calling(f)  # partial(loss, x, reg=0.1): loss, x first
+        wrt = tuple(i + len(bound) if isinstance(i, int) and i >= 0 else i for i in wrt)
     call = next((k.__dict__["__call__"] for k in type(f).__mro__ if "__call__" in k.__dict__), None)
     if not isinstance(f, (types.FunctionType, types.MethodType, type)) and isinstance(
         call, types.FunctionType
@@ -88,3 +97,54 @@ def unwrapped(f: Any, wrt: tuple) -> tuple[Any, tuple, tuple, Packing | None]:
         packing.check_wrt(wrt, f)
         f = packed(f)
     return f, bound, wrt, packing
+
+
+def _calling(p: functools.partial) -> types.FunctionType:
+    """A function of source taking ``p``'s positional values, then the parameters ``p`` leaves,
+    and calling ``p.func`` with them all: ``partial(loss, reg=0.1)`` is
+    ``def loss_partial(W, x, *, reg): return loss(W, x, reg=reg)`` with ``reg`` defaulting
+    to ``0.1``."""
+    fn = p.func
+    params = list(inspect.signature(fn).parameters.values())[len(p.args) :]
+    bound = [f"bound{i}" for i in range(len(p.args))]
+    head, call, defaults, kwdefaults = list(bound), list(bound), [], {}
+    keyword_only = False
+    for q in params:
+        default = p.keywords.get(q.name, q.default)
+        if q.kind is q.VAR_POSITIONAL:
+            head.append(f"*{q.name}")
+            call.append(f"*{q.name}")
+            keyword_only = True
+            continue
+        if q.kind is q.VAR_KEYWORD:
+            head.append(f"**{q.name}")
+            call.append(f"**{q.name}")
+            continue
+        if q.kind is q.KEYWORD_ONLY or q.name in p.keywords or keyword_only:
+            if not keyword_only:
+                head.append("*")
+                keyword_only = True
+            if default is not q.empty:
+                kwdefaults[q.name] = default
+            head.append(q.name)
+            call.append(f"{q.name}={q.name}")
+            continue
+        if default is not q.empty:
+            defaults.append(default)
+        head.append(q.name)
+        call.append(q.name)
+    name = f"{fn.__name__}_partial"
+    text = f"def {name}({', '.join(head)}):\n    return {fn.__name__}({', '.join(call)})\n"
+    made = defined(text, name, {fn.__name__: fn}, f"<sourcegrad partial of {fn.__name__}")
+    made.__defaults__ = tuple(defaults) or None
+    made.__kwdefaults__ = kwdefaults or None
+    return made
+
+
+def defined(text: str, name: str, namespace: dict, label: str) -> types.FunctionType:
+    """The function ``name`` that the source ``text`` defines, run in ``namespace``, its
+    source kept in ``linecache`` under a file name beginning ``label`` (sourcegrad reads it)."""
+    filename = f"{label} #{next(_COUNTER)}>"
+    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+    exec(compile(text, filename, "exec"), namespace)  # noqa: S102 - our own source
+    return namespace[name]
