@@ -30,6 +30,7 @@ from .activity import (
     useful_transfer,
     varied_transfer,
 )
+from .attribute_state import refuse_stored_attribute_reads
 from .captures import refuse_changed_captures
 from .cfg import build_cfg, solve_backward, solve_forward
 from .classify import classify
@@ -65,6 +66,7 @@ def analyze(
     view_checks = refuse_container_mutations(core, ops, cfg, varied)
     refuse_method_state(core, ops, varied, cfg)
     refuse_outer_state(core, varied, cfg)
+    refuse_stored_attribute_reads(core, varied)
     resolve_calls(core, ops, varied, solve_forward(cfg, set(), closure_transfer(varied)))
     refuse_changed_captures(core, ops)
     useful_in = solve_backward(cfg, set(), useful_transfer(ops, out))

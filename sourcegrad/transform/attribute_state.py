@@ -1,14 +1,15 @@
 """Attributes that methods keep in ``self`` and a differentiated function reads (part of
-lowering).
+the analysis pass).
 
 ``self.out = out`` in a layer's ``forward`` is stored as written (a cache for a backward pass
 the derivative never runs, see ``StatementLowering.store_attribute``). Where a function then
 reads that attribute (``layer.out``) or calls a method that reads it (``layer.backward()``
 reading ``self.out``), the derivative would read the object's state as a constant: a silent
 wrong gradient. :func:`refuse_stored_attribute_reads` refuses such a read, by name: the
-attributes stored outside ``__init__`` by the methods the function calls (by name, of the
-user's classes its module can reach: its globals, and the classes of the user's modules
-among them).
+attributes stored outside ``__init__`` by the methods the function calls with a
+differentiated value (by name, of the user's classes its module can reach: its globals, and
+the classes of the user's modules among them). A method called with constants only runs as
+written, and what it keeps is a constant, read as one.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import gast
 
 from ..errors import SourcegradError, UnsupportedSyntaxError
 from . import syntax as S
+from .parse import parse
+from .walk import walk_statements
 
 _LIBRARIES = ("builtins", "numpy", "scipy", "sourcegrad", "cupy", "torch", "jax")
 #: a method -> ({attribute it stores in self: "Cls.method() (file:line)"}, {attributes of
@@ -29,15 +32,23 @@ _LIBRARIES = ("builtins", "numpy", "scipy", "sourcegrad", "cupy", "torch", "jax"
 _OF_METHOD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def refuse_stored_attribute_reads(fn: gast.FunctionDef, parsed) -> None:
-    """Refuse, in the function ``fn`` (of ``parsed``), a read of an attribute that a method of
-    a reachable class of the user's stores outside ``__init__``, or a call of a method that
-    reads one from ``self``."""
-    called = {
-        n.func.attr
-        for n in S.walk(fn)
-        if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute)
-    }
+def refuse_stored_attribute_reads(core, varied: dict) -> None:
+    """Refuse, in the user's function of ``core``, a read of an attribute that a method it
+    calls with a differentiated value (whose derivative runs its stores) keeps in ``self``,
+    or a call of a method that reads one from ``self``; by name, over the user's classes
+    its module reaches."""
+    parsed = core.parsed
+    if parsed.filename.startswith("<sourcegrad"):
+        return
+    fn = parsed.node
+    called = set()
+    for stmt in walk_statements(core.node.body):
+        before = varied.get(("in", id(stmt)), set())
+        for n in S.walk(stmt):
+            if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute):
+                operands = [n.func.value, *n.args, *(k.value for k in n.keywords)]
+                if any(S.names_in(a) & before for a in operands):
+                    called.add(n.func.attr)
     if not called:
         return
     classes = [_of_class(cls, called) for cls in _user_classes(parsed.globals)]
@@ -117,8 +128,6 @@ def _of_class(cls: type, called: set) -> tuple[dict, dict]:
 
 
 def _scan(cls: type, name: str, method) -> tuple[dict, set]:
-    from .parse import parse  # (parse imports the passes' shared syntax only)
-
     stores: dict = {}
     reads: set = set()
     try:

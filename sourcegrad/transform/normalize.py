@@ -29,7 +29,6 @@ from ..runtime.containers import gradient_like
 from ..runtime.helpers import expand_to, nondiff, seed_like, sum_to, unindex, unreduce
 from . import syntax as S
 from .aliasing import aliases_of_written, augmented_names, item_aliases, returned_parameter
-from .attribute_state import refuse_stored_attribute_reads
 from .forms import Core
 from .iterator_calls import lower_iterator_calls
 from .jumps import lower_jumps
@@ -196,8 +195,6 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
                 "`wrt` can select it",
                 *where,
             )
-        if not parsed.filename.startswith("<sourcegrad"):
-            refuse_stored_attribute_reads(fn, parsed)
         self.params = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs]
         self.fn = fn = S.clone(fn)  # the parsed tree is shared by every build: rewrite a copy
         self.lineno = fn.lineno

@@ -25,6 +25,7 @@ from .. import rules as R
 from ..errors import NoSourceError, UnsupportedSyntaxError, user_location
 from ..gast_trees import parse_gast
 from . import syntax as S
+from .no_source import no_source_refusal
 from .source_lines import definition_lines
 
 
@@ -226,12 +227,6 @@ def _plan(fn, nhead: int, names: tuple) -> CallPlan:
     return CallPlan(tuple(slots), tuple(places), packs)
 
 
-def _defined_at(fn) -> tuple:
-    """``(filename, line)`` of a function's ``def``, or ``(None, None)``."""
-    code = getattr(getattr(fn, "__func__", fn), "__code__", None)
-    return (code.co_filename, code.co_firstlineno) if code is not None else (None, None)
-
-
 def _unpacked_parameters(node: gast.FunctionDef) -> None:
     """``def f(a, *xs, k=1, **kw)`` as ``def f(a, xs=(), *, k=1, kw={})`` (in place)."""
     args = node.args
@@ -329,36 +324,8 @@ def parse(fn) -> Parsed:
         _unpacked_parameters(parsed.node)
         parsed.fn = fn
         return parsed
-    if isinstance(fn, types.MethodType):
-        raise UnsupportedSyntaxError(
-            "bound methods are not transformed yet; differentiate a plain function that takes "
-            "the object's arrays as arguments",
-            fn.__func__.__code__.co_filename,
-            fn.__func__.__code__.co_firstlineno,
-        )
-    if isinstance(fn, functools.partial):
-        name = getattr(fn.func, "__name__", "the function")
-        raise NoSourceError(
-            f"a functools.partial of {name} is differentiated; differentiate {name} itself "
-            f"and pass the bound values when you call the derivative (sg.grad({name})(params, "
-            "x, y) in place of sg.grad(partial(" + name + ", x=x, y=y))(params)), or wrap the "
-            "call in a function defined with `def`",
-            *_defined_at(fn.func),
-        )
     if not isinstance(fn, types.FunctionType):
-        name = getattr(fn, "__qualname__", None) or f"a {type(fn).__qualname__} object"
-        module = (getattr(fn, "__module__", None) or "").split(".")[0]
-        if module in ("numpy", "scipy", "math"):  # np.sum itself: wrap it in a function
-            name = f"{'np' if module == 'numpy' else module}.{name}"
-            raise NoSourceError(
-                f"`{name}` is a library function, not one of yours, so it has no source to "
-                f"transform; differentiate a function that calls it "
-                f"(`sourcegrad.grad(lambda x: {name}(x))`)"
-            )
-        raise NoSourceError(
-            f"`{name}` is not a Python function, so it has no source to transform; pass a "
-            "function defined with `def`, or register a rule for it with sourcegrad.defvjp"
-        )
+        raise no_source_refusal(fn)
     code = fn.__code__
     source = _source_of(fn)
     kept = _KEPT.get(code)

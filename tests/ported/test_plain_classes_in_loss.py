@@ -555,7 +555,7 @@ REFUSED = [
         "mutated_after_building",
         mutated_after_loss,
         (rn(3, 2), rn(4, 3)),
-        refused=(sg.UnsupportedSyntaxError, "changes an attribute of an object"),
+        refused=(sg.UnsupportedSyntaxError, "keeps a value in an attribute that the function"),
     ),
     Case(
         "field_list_appended_after_building",
