@@ -570,9 +570,26 @@ def header(f, df: Transformed, args: tuple, functions: list, public: str, order:
     for text in paragraphs:
         lines += textwrap.wrap(text, LINE_LENGTH - 2, initial_indent="# ", subsequent_indent="# ")
     lines += [f"#   {p}: {describe_value(a)}" for p, a in zip(params + ("*",) * len(args), args)]
+    functions = _by_name(functions)
     names = ", ".join(fn.__name__ for fn in functions)
     lines.append(f"# source sha256: {source_digest(functions)} of {names}")
     return "\n".join(lines) + "\n"
+
+
+def _by_name(functions: list) -> list:
+    """``functions`` (the first, the function exported, kept as it is), each replaced by the
+    global of the exported function's module that holds its source (:func:`is_stale` finds
+    it by name): a method by its class, a plain class's maker by the class, a function or
+    class defined in a function by that function; once each, those it cannot name left out."""
+    out = functions[:1]
+    names = getattr(out[0], "__globals__", {}) if out else {}
+    for fn in functions[1:]:
+        made = getattr(fn, "__sourcegrad_makes__", None)
+        fn = made[0] if made is not None else fn
+        top = names.get(getattr(fn, "__qualname__", "").split(".")[0])
+        if top is not None and top not in out and inspect.getmodule(top) is inspect.getmodule(fn):
+            out.append(top)
+    return out
 
 
 def taken_when_run(what: str, var: str, own: str, value) -> str:
