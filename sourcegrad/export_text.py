@@ -322,11 +322,10 @@ def _fills_defaults(base: Transformed) -> bool:
 
 def _base_items(base, args: tuple, expr: str, function: bool = False) -> list:
     if isinstance(base, GradientVjp):
-        one = base.gradient is not None and base.gradient.wrt_tuple
         f, units = base.tower.f, _units(base.tower.dirs[: base.units], args, expr)
         if function and not base.bound_self and (f.__defaults__ or f.__kwdefaults__):
             expr = f"filled(function, {expr})"  # the gradient's stand-in has f's defaults
-        return [f"*{expr}[:-1]", *units, f"{expr}[-1][0]" if one else f"{expr}[-1]"]
+        return [f"*{expr}[:-1]", *units, _seed_item(base, f"{expr}[-1]")]
     if isinstance(base, NestedGrad):
         f, units = base.tower.f, _units(base.tower.dirs, args, expr)
         left = with_defaults(f, tuple(args))[len(args) :]
@@ -353,6 +352,14 @@ def _base_items(base, args: tuple, expr: str, function: bool = False) -> list:
     )
 
 
+def _seed_item(vjp: GradientVjp, g_out: str) -> str:
+    """Source for the seeds the vjp of a gradient gives its tower for ``g_out``: the one a
+    tuple holds, each of a tuple (a joint direction), or ``g_out``."""
+    if isinstance(vjp.tower.dirs[-1], tuple):
+        return f"*{g_out}"
+    return f"{g_out}[0]" if vjp.one_seed_in_a_tuple() else g_out
+
+
 def _units(dirs, args: tuple, expr: str) -> list:
     """Source for the unit seeds of a tower's directions ``dirs`` for the arguments ``args``
     (``expr``), as :meth:`~sourcegrad.higher.Tower.values` fills them in."""
@@ -373,8 +380,7 @@ def _value_items(d, args: tuple, i: int, expr: str) -> list:
     if isinstance(d, NestedGrad):
         return [expr]
     if isinstance(d, GradientVjp):  # g_out as the tower's seed takes it
-        one = d.gradient is not None and d.gradient.wrt_tuple
-        return [f"{expr}[0]"] if one and i % n == n - 1 else [expr]
+        return [_seed_item(d, expr)] if i % n == n - 1 else [expr]
     if not isinstance(d, Transformed):
         if i % n == n - 1:
             return _tangent_items(d, args[:-1], expr)
@@ -393,14 +399,26 @@ def jvp_key(jv) -> tuple:
 def _result(base, raw: str) -> str:
     """Source for what the derivative ``base`` returns, from its generated function's result
     ``raw`` (``post`` of :meth:`~sourcegrad.derivative.Transformed.source_call`)."""
-    if isinstance(base, (GradientVjp, NestedGrad)):  # along one argument: the tower's level
-        return raw
+    if isinstance(base, (GradientVjp, NestedGrad)):  # the tower's level
+        return tower_result(base.tower, raw)
     if not isinstance(base, Transformed):  # forward mode: each part as its base returns it
         return f"({_result(base.base, raw + '[0]')}, {_result(base.base, raw + '[1]')})"
     if base.mode == "jvp":
         return raw
     grads = f"({raw}[1],)" if base.wrt_tuple and len(base.wrt) == 1 else f"{raw}[1]"
     return f"({raw}[0], {grads})" if base.with_value else grads
+
+
+def tower_result(t, raw: str) -> str:
+    """Source for what the tower ``t`` returns (:meth:`~sourcegrad.higher.Tower.evaluate`)
+    from ``raw``, what its outermost level returns: the gradients along ``t.read`` among
+    those along ``t.W``, a tuple where ``read`` is one."""
+    if len(t.W) == 1:
+        return f"({raw},)" if t.read_tuple else raw
+    picked = [f"{raw}[{t.W.index(i)}]" for i in t.read]
+    if not t.read_tuple:
+        return picked[0]
+    return f"({', '.join(picked)}{',' if len(picked) == 1 else ''})"
 
 
 def jvp_wrapper(name: str, runs: list, jv, function: bool = False) -> str:
