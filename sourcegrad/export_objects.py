@@ -126,12 +126,18 @@ class ObjectNamespace(Namespace):
 
 
 def is_user_class(value: Any) -> bool:
-    """Whether ``value`` is a class the user defined (not NumPy's, the standard library's or
-    sourcegrad's), which an export copies with its source."""
+    """Whether ``value`` is a class the user defined (not NumPy's, the standard library's,
+    sourcegrad's or an installed package's), which an export copies with its source."""
     if not isinstance(value, type) or value.__module__ == "builtins":
         return False
     top = value.__module__.split(".")[0]
-    return top not in (_OWN_PACKAGE, "numpy", "cupy") and top not in sys.stdlib_module_names
+    if top in (_OWN_PACKAGE, "numpy", "cupy") or top in sys.stdlib_module_names:
+        return False
+    try:
+        path = inspect.getfile(value)
+    except (OSError, TypeError):  # no file: refused as before, where a global reads it
+        return False
+    return not any(part in path for part in ("site-packages", "dist-packages"))
 
 
 def _captured(cls: type) -> dict:
