@@ -23,7 +23,8 @@ import types
 from typing import Any
 
 from .export_source import ExportError, Namespace, literal, locally_bound, names_read
-from .runtime.records import _is_plain, register_plain_class
+from .runtime.records import register_plain_class
+from .transform.plain_classes import plain_class_maker
 
 __all__ = ["ObjectNamespace", "RESTORED"]
 
@@ -119,7 +120,7 @@ class ObjectNamespace(Namespace):
                 self.bind(name, vars(module)[name], where)
             elif not hasattr(builtins, name):
                 raise ExportError(f"{where} reads {name!r}, which is not defined")
-        if _is_plain(cls):
+        if _makes_records(cls):
             self.bind("register_plain_class", register_plain_class, where, _RECORDS)
             text += f"\n\nregister_plain_class({cls.__name__})\n"
         self.add_block(text)
@@ -138,6 +139,15 @@ def is_user_class(value: Any) -> bool:
     except (OSError, TypeError):  # no file: refused as before, where a global reads it
         return False
     return not any(part in path for part in ("site-packages", "dist-packages"))
+
+
+def _makes_records(cls: type) -> bool:
+    """Whether the derivative takes the objects of the user's class ``cls`` for records (as
+    ``runtime/records.py`` asks ``transform/plain_classes.py``)."""
+    try:
+        return plain_class_maker(cls) is not None
+    except (SyntaxError, OSError, TypeError, ValueError):
+        return False
 
 
 def _captured(cls: type) -> dict:
