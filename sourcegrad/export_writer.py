@@ -387,6 +387,7 @@ class Writer:
         passed = [f"{p.name}={p.name}" if p.kind is p.KEYWORD_ONLY else p.name for p in head]
         text = (
             f"def {name}{inspect.Signature(head)}:\n"
+            f'    """A {cls.__name__} holding what {owner.__name__}.__init__ stores."""\n'
             f"    obj = {cls.__name__}.__new__({cls.__name__})\n"
             f"    {owner.__name__}.__init__({', '.join(['obj', *passed])})\n"
             "    return obj\n"

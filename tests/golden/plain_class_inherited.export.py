@@ -1277,6 +1277,7 @@ register_plain_class(LinearModule)
 
 
 def Module_init(name):
+    """A LinearModule holding what Module.__init__ stores."""
     obj = LinearModule.__new__(LinearModule)
     Module.__init__(obj, name)
     return obj
