@@ -39,14 +39,17 @@ over the gradient in ``DERIVATIVE_JVPS``, over its vjp in ``VALUE_JVPS``, for it
 is ``grad_grad_<f>``, the order-2 derivative of ``f`` (its tower's outermost level, the unit
 seed filled in as the tower fills it), keyed in ``GRADIENTS`` by the stand-in of ``grad(f)``
 (written as not reached where only the gradient of it ran); its vjp, ``vjp_grad_grad_<f>``,
-is the order-3 derivative along ``g_out``.
+is the order-3 derivative along ``g_out``. A mixed partial (``sg.grad(sg.grad(g), wrt=1)`` of
+``g(a, b)``, or ``wrt=(0, 1)``) is the tower's level along all the arguments it reads, each
+picking the ones read (:func:`~sourcegrad.export_text.tower_result`).
 
 Refused (:mod:`sourcegrad.export_keys`), naming the user's line: forward mode over the
 derivative of a function value with keyword-only defaults, a ``functools.partial`` called as a
 function value; a derivative made by sourcegrad before the function runs whose derivative did
 not run, and a gradient (or a gradient of a gradient) taken inside it where no derivative
-flows through it, of a method, along several arguments, of a function with ``*`` or ``**``
-parameters, or called with arguments of several signatures. The gradient of a function with
+flows through it, of a method, of a function with ``*`` or ``**`` parameters, or called with
+arguments of several signatures (a plain gradient along several arguments is refused in
+process). The gradient of a function with
 defaults or keyword-only parameters, and its vjp, take them as the function does (``def
 grad_f(z, p=3.0)``); forward mode over either fills in the defaults the call leaves out (as
 literals over the gradient, from the stand-in over its vjp: ``filled(function, args)``).
