@@ -32,18 +32,10 @@ from .arguments import with_defaults
 from .derivative import Transformed, derivative
 from .disk_cache import is_generated
 from .errors import SourcegradError
+from .export_header import header, is_stale, source_digest
 from .export_runtime import GRADIENTS_STAND_IN
 from .export_source import ALLOWED_PACKAGES, ExportError, is_standard
-from .export_text import (
-    LINE_LENGTH,
-    describe,
-    header,
-    import_block,
-    is_stale,
-    packing_wrapper,
-    public_wrapper,
-    source_digest,
-)
+from .export_text import LINE_LENGTH, describe, import_block, packing_wrapper, public_wrapper
 from .export_values import Trace, take_gradients, traced, write_gradients
 from .export_writer import Writer, made_here
 from .higher import Tower

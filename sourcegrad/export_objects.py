@@ -23,6 +23,8 @@ import types
 from typing import Any
 
 from .export_source import ExportError, Namespace, literal, locally_bound, names_read
+from .runtime.records import register_plain_class
+from .transform.plain_classes import plain_class_maker
 
 __all__ = ["ObjectNamespace", "RESTORED"]
 
@@ -35,6 +37,7 @@ RESTORED = '''def restored(cls, fields):
 '''
 
 _OWN_PACKAGE = __name__.split(".")[0]
+_RECORDS = register_plain_class.__module__
 
 
 class ObjectNamespace(Namespace):
@@ -85,8 +88,19 @@ class ObjectNamespace(Namespace):
         fields = ", ".join(f"{k!r}: {self.data(v, f'{what}.{k}')}" for k, v in vars(value).items())
         return f"restored({cls.__name__}, {{{fields}}})"
 
+    def bind(self, name: str, value: Any, what: str, module_name: str | None = None) -> None:
+        if module_name is None and is_user_class(value):  # TwoLayerNet(params) in the loss
+            self.bind_class(value, what)
+            if name != value.__name__ and self.claim(name, value, what):
+                self.add_block(f"{name} = {value.__name__}")
+            return
+        super().bind(name, value, what, module_name)
+
     def bind_class(self, cls: type, what: str) -> None:
-        """Copy the class ``cls`` with its source, and bind every global it reads."""
+        """Copy the class ``cls`` with its source, and bind every global it reads (its base
+        classes copied first; a class defined in a function reads its methods' closure
+        variables as globals). Where the derivative takes the class's objects for records
+        (their fields the attributes ``__init__`` stores), the export says so."""
         if not self.claim(cls.__name__, cls, what):
             return
         try:
@@ -96,14 +110,63 @@ class ObjectNamespace(Namespace):
         node = ast.parse(text).body[0]
         module = sys.modules.get(cls.__module__)
         where = f"the class {cls.__qualname__}"
+        captured = _captured(cls)
         for name in names_read(node):
             if name in locally_bound(node):
                 continue
-            if module is not None and name in vars(module):
+            if name in captured:
+                self.bind(name, captured[name], where)
+            elif module is not None and name in vars(module):
                 self.bind(name, vars(module)[name], where)
             elif not hasattr(builtins, name):
                 raise ExportError(f"{where} reads {name!r}, which is not defined")
+        if _makes_records(cls):
+            self.bind("register_plain_class", register_plain_class, where, _RECORDS)
+            text += f"\n\nregister_plain_class({cls.__name__})\n"
         self.add_block(text)
+
+
+def is_user_class(value: Any) -> bool:
+    """Whether ``value`` is a class the user defined (not NumPy's, the standard library's,
+    sourcegrad's or an installed package's), which an export copies with its source."""
+    if not isinstance(value, type) or value.__module__ == "builtins":
+        return False
+    top = value.__module__.split(".")[0]
+    if top in (_OWN_PACKAGE, "numpy", "cupy") or top in sys.stdlib_module_names:
+        return False
+    try:
+        path = inspect.getfile(value)
+    except (OSError, TypeError):  # no file: refused as before, where a global reads it
+        return False
+    return not any(part in path for part in ("site-packages", "dist-packages"))
+
+
+def _makes_records(cls: type) -> bool:
+    """Whether the derivative takes the objects of the user's class ``cls`` for records (as
+    ``runtime/records.py`` asks ``transform/plain_classes.py``)."""
+    try:
+        return plain_class_maker(cls) is not None
+    except (SyntaxError, OSError, TypeError, ValueError):
+        return False
+
+
+def _captured(cls: type) -> dict:
+    """The variables the methods of ``cls`` (a class defined in a function) read from the
+    enclosing function: name -> value."""
+    out: dict = {}
+    for member in vars(cls).values():
+        fn = getattr(member, "__func__", member)
+        if type(fn) is not types.FunctionType or not fn.__closure__:
+            continue
+        for var, cell in zip(fn.__code__.co_freevars, fn.__closure__):
+            if var != "__class__":
+                try:
+                    out[var] = cell.cell_contents
+                except ValueError:
+                    raise ExportError(
+                        f"{cls.__qualname__} reads {var!r}, which is not set"
+                    ) from None
+    return out
 
 
 def _is_plain_object(value: Any) -> bool:

@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import ast
 import builtins
-import hashlib
 import inspect
 import io
 import os
 import re
 import sys
-import textwrap
 import tokenize
-from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,13 +23,11 @@ from .derivative import Transformed
 from .export_source import ExportError, literal
 from .higher import GradientVjp, NestedGrad
 from .runtime.signature import guard_expression
-from .version import __version__
 
 __all__ = [
     "LINE_LENGTH", "callee_wrapper", "describe", "describe_value", "flat_values", "guard_source",
-    "header", "import_block", "is_stale", "jvp_key", "jvp_wrapper", "not_reached",
-    "public_wrapper", "rename", "source_digest", "unused_results_dropped", "values_text",
-    "with_def_line",
+    "import_block", "jvp_key", "jvp_wrapper", "not_reached", "public_wrapper", "rename",
+    "tower_result", "unused_results_dropped", "values_text", "with_def_line",
 ]  # fmt: skip
 
 
@@ -322,11 +317,10 @@ def _fills_defaults(base: Transformed) -> bool:
 
 def _base_items(base, args: tuple, expr: str, function: bool = False) -> list:
     if isinstance(base, GradientVjp):
-        one = base.gradient is not None and base.gradient.wrt_tuple
         f, units = base.tower.f, _units(base.tower.dirs[: base.units], args, expr)
         if function and not base.bound_self and (f.__defaults__ or f.__kwdefaults__):
             expr = f"filled(function, {expr})"  # the gradient's stand-in has f's defaults
-        return [f"*{expr}[:-1]", *units, f"{expr}[-1][0]" if one else f"{expr}[-1]"]
+        return [f"*{expr}[:-1]", *units, _seed_item(base, f"{expr}[-1]")]
     if isinstance(base, NestedGrad):
         f, units = base.tower.f, _units(base.tower.dirs, args, expr)
         left = with_defaults(f, tuple(args))[len(args) :]
@@ -353,6 +347,14 @@ def _base_items(base, args: tuple, expr: str, function: bool = False) -> list:
     )
 
 
+def _seed_item(vjp: GradientVjp, g_out: str) -> str:
+    """Source for the seeds the vjp of a gradient gives its tower for ``g_out``: the one a
+    tuple holds, each of a tuple (a joint direction), or ``g_out``."""
+    if isinstance(vjp.tower.dirs[-1], tuple):
+        return f"*{g_out}"
+    return f"{g_out}[0]" if vjp.one_seed_in_a_tuple() else g_out
+
+
 def _units(dirs, args: tuple, expr: str) -> list:
     """Source for the unit seeds of a tower's directions ``dirs`` for the arguments ``args``
     (``expr``), as :meth:`~sourcegrad.higher.Tower.values` fills them in."""
@@ -373,8 +375,7 @@ def _value_items(d, args: tuple, i: int, expr: str) -> list:
     if isinstance(d, NestedGrad):
         return [expr]
     if isinstance(d, GradientVjp):  # g_out as the tower's seed takes it
-        one = d.gradient is not None and d.gradient.wrt_tuple
-        return [f"{expr}[0]"] if one and i % n == n - 1 else [expr]
+        return [_seed_item(d, expr)] if i % n == n - 1 else [expr]
     if not isinstance(d, Transformed):
         if i % n == n - 1:
             return _tangent_items(d, args[:-1], expr)
@@ -393,14 +394,26 @@ def jvp_key(jv) -> tuple:
 def _result(base, raw: str) -> str:
     """Source for what the derivative ``base`` returns, from its generated function's result
     ``raw`` (``post`` of :meth:`~sourcegrad.derivative.Transformed.source_call`)."""
-    if isinstance(base, (GradientVjp, NestedGrad)):  # along one argument: the tower's level
-        return raw
+    if isinstance(base, (GradientVjp, NestedGrad)):  # the tower's level
+        return tower_result(base.tower, raw)
     if not isinstance(base, Transformed):  # forward mode: each part as its base returns it
         return f"({_result(base.base, raw + '[0]')}, {_result(base.base, raw + '[1]')})"
     if base.mode == "jvp":
         return raw
     grads = f"({raw}[1],)" if base.wrt_tuple and len(base.wrt) == 1 else f"{raw}[1]"
     return f"({raw}[0], {grads})" if base.with_value else grads
+
+
+def tower_result(t, raw: str) -> str:
+    """Source for what the tower ``t`` returns (:meth:`~sourcegrad.higher.Tower.evaluate`)
+    from ``raw``, what its outermost level returns: the gradients along ``t.read`` among
+    those along ``t.W``, a tuple where ``read`` is one."""
+    if len(t.W) == 1:
+        return f"({raw},)" if t.read_tuple else raw
+    picked = [f"{raw}[{t.W.index(i)}]" for i in t.read]
+    if not t.read_tuple:
+        return picked[0]
+    return f"({', '.join(picked)}{',' if len(picked) == 1 else ''})"
 
 
 def jvp_wrapper(name: str, runs: list, jv, function: bool = False) -> str:
@@ -439,44 +452,8 @@ def jvp_wrapper(name: str, runs: list, jv, function: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-_DIGEST_LINE = re.compile(r"^# source sha256: ([0-9a-f]{64}) of (.*)$", re.M)
-
-
 #: the line length an export is formatted to (sourcegrad's own, so copied helpers keep theirs)
 LINE_LENGTH = 100
-
-
-def source_digest(functions: Sequence[Callable]) -> str:
-    """sha256 of the source of ``functions`` (in order): what an export's header records,
-    so that a changed function makes its export stale."""
-    h = hashlib.sha256()
-    for fn in functions:
-        try:
-            h.update(inspect.getsource(fn).encode())
-        except (OSError, TypeError):
-            h.update(repr(fn).encode())
-        h.update(b"\0")
-    return h.hexdigest()
-
-
-def is_stale(export_text_or_path: str | os.PathLike, f: Callable) -> bool:
-    """Whether an export (its text, or the path of its file) was made from other source than
-    ``f`` and the helpers it names have now (or records no digest)."""
-    text = str(export_text_or_path)
-    if "\n" not in text and os.path.exists(text):
-        with open(text, encoding="utf-8") as file:
-            text = file.read()
-    found = _DIGEST_LINE.search(text)
-    if found is None:
-        return True
-    names = [n.strip() for n in found.group(2).split(",")]
-    functions = [f]
-    for name in names[1:]:
-        fn = getattr(f, "__globals__", {}).get(name)
-        if fn is None:
-            return True
-        functions.append(fn)
-    return source_digest(functions) != found.group(1)
 
 
 def not_reached(name: str) -> str:
@@ -524,55 +501,6 @@ def _merged(imports) -> list[str]:
 
 def _isort_kind(name: str) -> tuple:
     return (0 if name.isupper() else 1 if name[:1].isupper() else 2, name)
-
-
-def header(f, df: Transformed, args: tuple, functions: list, public: str, order: int = 1) -> str:
-    code = f.__code__
-    params = code.co_varnames[: code.co_argcount]
-    wrt = ", ".join(params[i] if 0 <= i < len(params) else str(i) for i in df.wrt)
-    version = __version__
-    call = ", ".join(params)
-    wrt_arg = df.wrt if df.wrt_tuple else df.wrt[0]
-    if order == 2:
-        what = (
-            f"{public}({call}, v) returns the Hessian of {f.__name__} with respect to {wrt} "
-            f"times v, as sourcegrad.hvp({f.__name__}, wrt={wrt_arg}) does."
-        )
-    elif order > 2:
-        what = (
-            f"{public}({call}, v) returns the derivative of order {order} of {f.__name__} with "
-            f"respect to {wrt} applied {order - 1} times to v (the gradient of the "
-            f"{order - 1}-th derivative of {f.__name__} along v): forward mode {order - 1} "
-            f"times over the gradient, as sourcegrad.hvp({f.__name__}, wrt={wrt_arg}) is for "
-            "order 2."
-        )
-    elif df.mode == "grad":
-        what = (
-            f"{public}({call}) returns ({f.__name__}({call}), its gradient with respect to "
-            f"{wrt}), as sourcegrad.value_and_grad({f.__name__}, wrt={wrt_arg}) does."
-        )
-    else:
-        what = (
-            f"{public}({call}, t_in) returns ({f.__name__}({call}), its derivative along the "
-            f"tangent t_in of {wrt}), as sourcegrad.jvp({f.__name__}, wrt={wrt_arg}) does."
-        )
-    paragraphs = [
-        what,
-        "It is the code sourcegrad runs (optimized, specialised to the shapes) for arguments "
-        "of this signature, and only for them: other shapes or dtypes need another export.",
-    ]
-    lines = [f'"""The derivative of {f.__name__}, exported by sourcegrad {version}."""', ""]
-    # a line of its own, never wrapped: the words after a path do not move with its length
-    lines.append(
-        f"# Made by sourcegrad.export from {f.__qualname__} in {code.co_filename}, line "
-        f"{code.co_firstlineno}."
-    )
-    for text in paragraphs:
-        lines += textwrap.wrap(text, LINE_LENGTH - 2, initial_indent="# ", subsequent_indent="# ")
-    lines += [f"#   {p}: {describe_value(a)}" for p, a in zip(params + ("*",) * len(args), args)]
-    names = ", ".join(fn.__name__ for fn in functions)
-    lines.append(f"# source sha256: {source_digest(functions)} of {names}")
-    return "\n".join(lines) + "\n"
 
 
 def taken_when_run(what: str, var: str, own: str, value) -> str:

@@ -39,14 +39,17 @@ over the gradient in ``DERIVATIVE_JVPS``, over its vjp in ``VALUE_JVPS``, for it
 is ``grad_grad_<f>``, the order-2 derivative of ``f`` (its tower's outermost level, the unit
 seed filled in as the tower fills it), keyed in ``GRADIENTS`` by the stand-in of ``grad(f)``
 (written as not reached where only the gradient of it ran); its vjp, ``vjp_grad_grad_<f>``,
-is the order-3 derivative along ``g_out``.
+is the order-3 derivative along ``g_out``. A mixed partial (``sg.grad(sg.grad(g), wrt=1)`` of
+``g(a, b)``, or ``wrt=(0, 1)``) is the tower's level along all the arguments it reads, each
+picking the ones read (:func:`~sourcegrad.export_text.tower_result`).
 
 Refused (:mod:`sourcegrad.export_keys`), naming the user's line: forward mode over the
 derivative of a function value with keyword-only defaults, a ``functools.partial`` called as a
 function value; a derivative made by sourcegrad before the function runs whose derivative did
 not run, and a gradient (or a gradient of a gradient) taken inside it where no derivative
-flows through it, of a method, along several arguments, of a function with ``*`` or ``**``
-parameters, or called with arguments of several signatures. The gradient of a function with
+flows through it, of a method, of a function with ``*`` or ``**`` parameters, or called with
+arguments of several signatures (a plain gradient along several arguments is refused in
+process). The gradient of a function with
 defaults or keyword-only parameters, and its vjp, take them as the function does (``def
 grad_f(z, p=3.0)``); forward mode over either fills in the defaults the call leaves out (as
 literals over the gradient, from the stand-in over its vjp: ``filled(function, args)``).
@@ -73,6 +76,7 @@ from .export_text import (
     describe_value,
     flat_values,
     not_reached,
+    tower_result,
     values_text,
     with_def_line,
 )
@@ -388,7 +392,8 @@ def _tables(writer, d, name: str, names: tuple, towers: dict, hvps: dict, key: s
     for at, (vjp, vargs) in towers.items():
         if _taken(vjp) is d or _gradient_key(_taken(vjp)) == _gradient_key(d):
             hvps[at] = _write_vjp(writer, vjp, vargs, name, names)
-            tables.append(f"FUNCTION_VALUES[({name}.__code__, {vjp.tower.read[0]!r})] = {hvps[at]}")
+            read = vjp.tower.read if vjp.tower.read_tuple else vjp.tower.read[0]
+            tables.append(f"FUNCTION_VALUES[({name}.__code__, {read!r})] = {hvps[at]}")
     writer.ns.stand_in_name()  # GRADIENTS, where the function reads no sourcegrad itself
     for block in [f"GRADIENTS[({key}, {wrt!r})] = {name}", *tables]:
         writer.ns.add_block(block)
@@ -401,8 +406,8 @@ def _write_nested(writer: Any, d: NestedGrad, args: tuple, towers: dict, hvps: d
     ``grad`` was given among them (or written as not reached where it never ran)."""
     t = d.tower
     f, code = t.f, t.f.__code__
-    if t.bound_self or len(t.W) != 1 or t.read_tuple:
-        raise _refused(writer, d, "is a method's or along several arguments")
+    if t.bound_self:
+        raise _refused(writer, d, "is a method's")
     if code.co_flags & _PACKING:
         raise _refused(writer, d, "is of a function with * or ** parameters")
     names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
@@ -416,14 +421,23 @@ def _write_nested(writer: Any, d: NestedGrad, args: tuple, towers: dict, hvps: d
     )
     run = writer.generated(entry.fn, entry.text, f"run_{name}", what)
     seeds = _unit_seeds(entry.fn, t.dirs, len(t.dirs), names, primal)
-    text = f"def {name}({params}):\n    return {run}({call}{seeds})\n"
+    text = f"def {name}({params}):\n" + _returning(t, f"{run}({call}{seeds})")
     writer.ns.add_block(
         f"# {name}: what sg.grad of {_below(writer, d, known)} hands out (Gradients.grad)\n"
         + with_def_line(text, name, f.__defaults__, f.__kwdefaults__, what),
         derivative=True,
     )
-    _tables(writer, d, name, names, towers, hvps, f"{_below(writer, d, known)}.__code__", t.read[0])
+    below = f"{_below(writer, d, known)}.__code__"
+    _tables(writer, d, name, names, towers, hvps, below, t.read if t.read_tuple else t.read[0])
     return name
+
+
+def _returning(t: Any, raw: str) -> str:
+    """The body returning what the tower ``t`` returns from ``raw``, the call of its
+    outermost level (:func:`~sourcegrad.export_text.tower_result`)."""
+    if len(t.W) > 1 and t.read_tuple:
+        return f"    grads = {raw}\n    return {tower_result(t, 'grads')}\n"
+    return f"    return {tower_result(t, raw)}\n"
 
 
 def _below(writer: Any, d: NestedGrad, known: dict) -> str:
@@ -456,7 +470,8 @@ def _unit_seeds(fn, dirs, units: int, names: tuple, primal: tuple) -> str:
     :meth:`~sourcegrad.higher.Tower.values` fills them in for the arguments ``primal``."""
     code = fn.__code__
     kwnames = code.co_varnames[code.co_argcount : code.co_argcount + code.co_kwonlyargcount]
-    seeds = kwnames[len(kwnames) - len(dirs) :][:units]
+    count = sum(len(d) if isinstance(d, tuple) else 1 for d in dirs)
+    seeds = kwnames[len(kwnames) - count :][:units]
     return "".join(
         f", {s}=" + ("1.0" if isinstance(primal[i], float) else f"np.ones_like({names[i]})")
         for s, i in zip(seeds, dirs)
@@ -471,23 +486,25 @@ def _write_vjp(writer: Any, vjp: Any, args: tuple, name: str, names: tuple) -> s
     wrapper's name."""
     *primal, g_out = args
     t = vjp.tower
-    if t.W != t.read or t.read_tuple:
-        raise _refused(writer, _taken(vjp), "is a method's or along several arguments")
     primal = with_defaults(t.f, vjp.bound_self + tuple(primal))
     entry = t.outermost(t.values(primal, vjp.seeds(g_out, primal)))
     fn_code = entry.fn.__code__
-    seed = fn_code.co_varnames[fn_code.co_argcount + fn_code.co_kwonlyargcount - 1]  # g_out's
+    last = t.dirs[-1]  # g_out's direction: its output along several arguments, a joint one
+    kwnames = fn_code.co_varnames[: fn_code.co_argcount + fn_code.co_kwonlyargcount]
     params, call = _parameters(names, fn_code.co_argcount)
     call += _unit_seeds(entry.fn, t.dirs, vjp.units, names, primal)
-    one = vjp.gradient is not None and vjp.gradient.wrt_tuple
+    if isinstance(last, tuple):
+        seeds = kwnames[len(kwnames) - len(last) :]
+        call += "".join(f", {s}=g_out[{k}]" for k, s in enumerate(seeds))
+    else:
+        call += f", {kwnames[-1]}={'g_out[0]' if vjp.one_seed_in_a_tuple() else 'g_out'}"
     hvp = f"vjp_{name}"
     writer.ns.claim(hvp, vjp, "the vjp of a gradient taken while the function runs")
     what = f"the build {hvp} runs: forward mode over the pure code of {name}, along g_out"
     made = writer.generated(entry.fn, entry.text, f"run_{hvp}", what)
     writer.ns.add_block(
         f"# {hvp}: the vjp of {name} (vjp_of({name}, wrt)), {_times(t)} times g_out\n"
-        f"def {hvp}(function, {', '.join(names)}, *, g_out):\n"
-        f"    return {made}({call}, {seed}={'g_out[0]' if one else 'g_out'})\n",
+        f"def {hvp}(function, {', '.join(names)}, *, g_out):\n" + _returning(t, f"{made}({call})"),
         derivative=True,
     )
     return hvp

@@ -44,6 +44,7 @@ from .outputs import not_aliasing
 from .runtime.buffers import BufferPool
 from .runtime.trees import zero_adjoint
 from .transform.naming import derivative_name
+from .transform.plain_classes import is_maker
 
 __all__ = ["Writer", "made_here"]
 
@@ -323,6 +324,8 @@ class Writer:
             return self.resolver(value)
         if type(value) is types.FunctionType and hasattr(value, "builder_source"):
             return self.builder(var, value)
+        if is_maker(value):
+            return self.maker(var, value, what)
         if type(value) is types.FunctionType and made_here(value.__code__.co_filename):
             raise ExportError(f"{what} calls {var}, generated code an export cannot write yet")
         if is_library(value):
@@ -364,6 +367,32 @@ class Writer:
         self.ns.add_block(callee_wrapper(name, runs, t, entries[0][1]), derivative=True)
         if t.mode == "jvp":
             self.ns.bind("not_aliasing", not_aliasing, name)
+        return name
+
+    def maker(self, var: str, fn: types.FunctionType, what: str) -> str:
+        """The maker of a plain class (:mod:`sourcegrad.transform.plain_classes`) that
+        generated code calls for its value alone (a base class's ``__init__`` given nothing
+        differentiated) as plain code: it makes the object and runs that ``__init__`` on it."""
+        name = self.ns.free_name(var, fn)
+        if not self.ns.claim(name, fn, what):
+            return name
+        self.ns.reserved.add(name)
+        cls = fn.__sourcegrad_makes__[0]
+        held = [c.cell_contents for c in fn.__closure__ or ()]
+        owner = next(c for c in cls.__mro__ if any(vars(c).get("__init__") is h for h in held))
+        for named_class in {cls, owner}:
+            self.ns.bind(named_class.__name__, named_class, what)
+        params = inspect.signature(fn).parameters.values()
+        head = [p.replace(default=p.empty, annotation=p.empty) for p in params]
+        passed = [f"{p.name}={p.name}" if p.kind is p.KEYWORD_ONLY else p.name for p in head]
+        text = (
+            f"def {name}{inspect.Signature(head)}:\n"
+            f'    """A {cls.__name__} holding what {owner.__name__}.__init__ stores."""\n'
+            f"    obj = {cls.__name__}.__new__({cls.__name__})\n"
+            f"    {owner.__name__}.__init__({', '.join(['obj', *passed])})\n"
+            "    return obj\n"
+        )
+        self.ns.add_block(with_def_line(text, name, fn.__defaults__, fn.__kwdefaults__, what))
         return name
 
     def builder(self, var: str, fn: types.FunctionType) -> str:

@@ -246,12 +246,6 @@ def mixed_partial_inside(x):
     return np.sum(np.sin(x) * sg.grad(sg.grad(mixed), wrt=1)(x[0] * 1.0, x[1] * 1.0))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=sg.SourcegradError,
-    reason="a mixed partial taken inside (grad(grad(g), wrt=1) of g(a, b): its tower along "
-    "several arguments) is refused by the export's stand-in, which writes one argument's",
-)
 def test_a_mixed_partial_taken_inside_exports_bit_for_bit(tmp_path):
     x = X.copy()
     df = sg.grad(mixed_partial_inside)

@@ -115,7 +115,8 @@ def as_values(d: Any, args: tuple, i: int, x: Any) -> tuple:
     if getattr(d, "mode", None) == "jvp" and d.wrt_tuple and i % n == n - 1:
         return tuple(x)
     if isinstance(d, GradientVjp) and i % n == n - 1:  # g_out, as the tower's seed takes it
-        return d.seeds(x, d.bound_self + tuple(args[:-1]))[d.units :]
+        seeds = d.seeds(x, d.bound_self + tuple(args[:-1]))[d.units :]
+        return tuple(seeds[0]) if isinstance(d.tower.dirs[-1], tuple) else seeds  # joint
     return (x,)
 
 
@@ -492,10 +493,11 @@ def derivative_vjp(d: Any, wrt: Any) -> Callable:
                 "differentiated; use one gradient per argument"
             )
         return GradientVjp(tower(d.f, d.bound_self, [dw[0]], read, read_tuple), 0, d)
-    if isinstance(d, NestedGrad):
+    if isinstance(d, NestedGrad):  # its output along t.read: g_out, a joint direction there
         t = d.tower
         read2 = tuple(i + d.off for i in read)
-        higher = tower(t.f, t.bound_self, t.dirs + [t.read[0]], read2, read_tuple)
+        last = t.read[0] if len(t.read) == 1 else t.read
+        higher = tower(t.f, t.bound_self, t.dirs + [last], read2, read_tuple)
         return GradientVjp(higher, len(t.dirs), None, d)
     raise SourcegradError(
         f"{getattr(d, '__name__', d)!r} is called inside a function being differentiated in "
@@ -531,12 +533,19 @@ class GradientVjp:
         primal = self.bound_self + tuple(primal)
         return self.tower.evaluate(primal, self.seeds(g_out, primal))
 
+    def one_seed_in_a_tuple(self) -> bool:
+        """Whether ``g_out`` is a tuple holding the one seed: the output of ``grad(f,
+        wrt=(i,))`` (or of a gradient of a gradient along ``wrt=(i,)``)."""
+        if self.gradient is not None:
+            return self.gradient.wrt_tuple
+        t = self.nested.tower
+        return t.read_tuple and len(t.read) == 1
+
     def seeds(self, g_out, primal: tuple) -> tuple:
         """The tower's seeds for ``g_out`` (for ``grad(f, wrt=(i,))``: ``(g,)``, one tuple),
         given the arguments ``primal``: the adjoint of a record (a dataclass gradient, a
         ``DictPieces``) rebuilt as the record, which the tangent is read as."""
-        one = self.gradient is not None and self.gradient.wrt_tuple
-        seed = g_out[0] if one else g_out
+        seed = g_out[0] if self.one_seed_in_a_tuple() else g_out
         last = self.tower.dirs[-1]
         like = primal[last] if isinstance(last, int) and last < len(primal) else None
         if is_record(like) and seed is not None and type(seed) is not type(like):
