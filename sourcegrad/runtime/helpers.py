@@ -20,8 +20,14 @@ class Shape(tuple):
 
 @helper(constant=True)
 def shape_of(x):
-    """The shape of ``x`` as a :class:`Shape` (``x`` itself when it is one)."""
-    return x if type(x) is Shape else Shape(np.shape(x))
+    """The shape of ``x`` as a :class:`Shape` (``x`` itself when it is one, or when it is a
+    container of items of different shapes, a tuple of a helper's results)."""
+    if type(x) is Shape:
+        return x
+    try:
+        return Shape(np.shape(x))
+    except ValueError:
+        return x
 
 
 @helper(linear=("g",), like="x", passes=True)
@@ -31,6 +37,8 @@ def sum_to(g, x):
     (None) is zeros of ``x``'s shape."""
     if g is None:
         return zero_adjoint(x)
+    if isinstance(g, (list, tuple, dict)):
+        return g  # the adjoint of a container put into a container: nothing was broadcast
     shape = getattr(x, "shape", None)  # attribute first: np.shape costs a dispatch
     if shape is None:
         shape = x if isinstance(x, Shape) else np.shape(x)
