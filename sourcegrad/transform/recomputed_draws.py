@@ -1,0 +1,118 @@
+"""Calls of the user's functions that draw random numbers (part of the analysis pass).
+
+``h = dropout_layer(h, 0.5)`` where ``dropout_layer`` draws ``np.random.uniform(0, 1,
+X.shape)``: the derivative runs the callee again to differentiate it (its vjp, and at higher
+orders its jvp), and each run draws anew from the generator, so the mask it differentiates is
+not the one Python's call used (a silent wrong gradient). Such a call is refused where a
+differentiated value is passed; a callee that seeds its generator itself
+(``np.random.seed(k)``, ``np.random.default_rng(k)``) draws the same numbers each run and is
+followed, and so are draws made in the function being differentiated.
+"""
+
+from __future__ import annotations
+
+import types
+
+import gast
+
+from ..errors import SourcegradError, UnsupportedSyntaxError
+from . import syntax as S
+from .parse import UNRESOLVED, parse, resolve
+from .rule_binding import is_user_function
+from .walk import walk_statements
+
+#: numpy.random names that make or set a generator's state rather than draw from it
+_SEEDS = {"seed", "default_rng", "RandomState", "Generator", "set_state", "SeedSequence"}
+_STATE = {"get_state", "bit_generator"}
+
+#: the methods of a Generator or RandomState that draw (``rng.normal(size=3)``)
+_DRAWS = {
+    "random", "rand", "randn", "randint", "integers", "uniform", "normal", "standard_normal",
+    "choice", "permutation", "shuffle", "binomial", "poisson", "exponential", "gamma", "beta",
+    "laplace", "logistic", "gumbel", "multivariate_normal", "dirichlet", "multinomial",
+    "standard_exponential", "standard_gamma", "lognormal", "random_sample", "bernoulli",
+}  # fmt: skip
+
+
+def refuse_recomputed_draws(core, ops: dict, varied: dict) -> None:
+    """Refuse each call of a user function given a differentiated value where the function
+    (or one it calls) draws from a random generator it does not seed itself."""
+    if core.parsed.filename.startswith("<sourcegrad"):
+        return
+    for stmt in walk_statements(core.node.body):
+        op = ops.get(id(stmt))
+        if op is None or not op.user_call:
+            continue
+        fn, args, kwargs = op.user_call
+        before = varied.get(("in", id(stmt)), set())
+        if not any(S.names_in(a) & before for a in [*args, *dict(kwargs).values()]):
+            continue
+        found = _unseeded_draw(fn, set())
+        if found is None:
+            continue
+        draw, where = found
+        label = op.label
+        raise UnsupportedSyntaxError(
+            f"{label}() draws random numbers (`{draw}`, {where}) from a generator it does not "
+            f"seed: the derivative runs {label}() again to differentiate it, and its draws "
+            "would not be the ones Python's call made; draw them in the function you "
+            f"differentiate and pass them in (`mask = np.random.uniform(0, 1, x.shape) > p`, "
+            f"then `{label}(x, mask)`), or seed the generator inside {label}()",
+            core.parsed.filename,
+            stmt.lineno,
+        )
+
+
+def _unseeded_draw(fn, seen: set):
+    """``(text of the draw, where)`` of the first draw ``fn`` makes (itself or through the
+    user functions it calls) from a generator it does not seed; None where it makes none."""
+    code = getattr(fn, "__code__", None)
+    if code is None or code in seen:
+        return None
+    seen.add(code)
+    try:
+        parsed = parse(fn)
+    except SourcegradError:
+        return None  # refused or differentiated elsewhere
+    nodes = list(S.walk(parsed.node))
+    bound = {n.id for n in nodes if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+    kinds = [(_kind(parsed, n.func, bound), n) for n in nodes if isinstance(n, gast.Call)]
+    if any(kind == "seed" for kind, _ in kinds):
+        return None
+    name = getattr(fn, "__qualname__", "the function")
+    for kind, call in kinds:
+        if kind == "draw":
+            return S.text(call.func), f"{name}(), {parsed.filename}:{call.lineno}"
+        if isinstance(kind, types.FunctionType):
+            found = _unseeded_draw(kind, seen)
+            if found is not None:
+                return found
+    return None
+
+
+def _kind(parsed, func, bound: set):
+    """ "seed", "draw", a user function called, or None, for the callee expression ``func``."""
+    obj = resolve(parsed, func, bound)
+    if obj is not UNRESOLVED:
+        if is_user_function(obj):
+            return obj
+        module = getattr(obj, "__module__", "") or ""
+        holder = repr(getattr(obj, "__self__", ""))
+        from_random = module.startswith("numpy.random") or module == "random"
+        if not from_random and isinstance(obj, types.BuiltinMethodType):
+            from_random = "random" in holder or "Generator" in holder
+        if not from_random:
+            return None
+        name = getattr(obj, "__name__", "")
+        if name in _SEEDS:
+            return "seed"
+        return None if name in _STATE else "draw"
+    if isinstance(func, gast.Attribute) and func.attr in _SEEDS and _is_random_module(func):
+        return "seed"
+    if isinstance(func, gast.Attribute) and func.attr in _DRAWS:
+        return "draw"  # a generator in a local name or an argument (`rng.uniform(...)`)
+    return None
+
+
+def _is_random_module(func) -> bool:
+    return isinstance(func.value, gast.Attribute) and func.value.attr == "random"
