@@ -1,0 +1,227 @@
+"""Idioms from micrograd-style and tutorial code where a silent wrong answer could hide: list
+displays and comprehensions handed to NumPy functions (``np.linalg.norm([...])`` of
+per-layer norms, ``np.square([a, b])``), helpers drawing random numbers (seeded inside them:
+followed; from the global generator or one passed in: refused, since the derivative runs the
+helper again), keyword-only settings with array defaults, integer and boolean arrays mixed
+into float arithmetic, ``sum`` of a 2-D array, ``max`` of a 1-D array, a list of row views
+read in a loop, aliasing through tuples, ``float()`` and ``.item()`` of a differentiated
+scalar, a vector class with operator methods. Each against Python's value and central
+differences on calls 1-3, to second order where smooth."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import numpy as np
+import pytest
+
+import sourcegrad as sg
+
+from .harness import Case, check, params
+
+R = np.random.default_rng(7104)
+
+
+def r(*s):
+    return R.standard_normal(s)
+
+
+# ------------------------------------------------------------------ list displays as operands
+
+
+def global_norm(grads):
+    return np.linalg.norm([np.linalg.norm(g) for g in grads])
+
+
+def clip_by_global_norm_loss(ws, max_norm=1.0):
+    norm = global_norm(ws)
+    scale = np.minimum(1.0, max_norm / norm)
+    return sum(np.sum(np.sin(w * scale)) for w in ws)
+
+
+def square_of_display(x):
+    return np.sum(np.square([np.sum(x), x[0] * x[1]])) + np.prod([x[0], x[2], 2.0])
+
+
+def std_of_comprehension(x):
+    return np.std([np.sum(row**2) for row in x]) + np.linalg.norm([x[0, 0], x[1, 1]], ord=1)
+
+
+def polyval_display(x):
+    return np.sum(np.polyval([x[0], x[1], 1.0], x)) + np.sum(np.exp([x[0], -x[1]]))
+
+
+# ------------------------------------------------------------------ random draws in helpers
+
+
+def seeded_noise(h, scale, seed=0):
+    rng = np.random.default_rng(seed)
+    return h + scale * rng.standard_normal(h.shape)
+
+
+def seeded_helper_loss(x):
+    h = seeded_noise(np.tanh(x), 0.1)
+    return np.sum(h**2) + np.sum(seeded_noise(h, 0.2, seed=1) ** 3)
+
+
+def noisy(h):
+    return h + 0.1 * np.random.randn(*h.shape)
+
+
+def block(h, W):
+    return noisy(np.tanh(h @ W))
+
+
+def noisy_through_two_helpers(W, x):
+    h = block(x, W)  # REFUSED
+    return np.sum(h**2)
+
+
+# ------------------------------------------------------------------ settings and dtypes
+
+
+def kwonly_array_default(w, *, center=np.zeros(3), scale=2.0):  # noqa: B008
+    return np.sum(((w - center) / scale) ** 2)
+
+
+def kwonly_loss(w):
+    return kwonly_array_default(w) + kwonly_array_default(w, center=np.ones(3), scale=0.5)
+
+
+def int_and_bool_arrays(x, counts, keep):
+    return np.sum(x * counts) + np.sum(x[keep] ** 2) + np.sum(x * keep) / counts.sum()
+
+
+def builtin_sum_of_matrix(x):
+    col = sum(x)  # the sum over rows: an array
+    return np.sum(col**2) + max(x[0]) + abs(x[1]).sum()
+
+
+def rows_listed_then_read(x):
+    rows = list(x)
+    total = 0.0
+    for i, row in enumerate(rows):
+        total = total + (i + 1) * np.sum(row**2)
+    return total + np.sum(rows[0] * rows[-1])
+
+
+def tuple_alias(x):
+    a = x * 2.0
+    pair = (a, a)
+    b, c = pair
+    b = b + 1.0
+    return np.sum(b * c) + np.sum(pair[0])
+
+
+def float_and_item(x):
+    s = float(np.sum(x**2))
+    m = np.mean(x).item()
+    return s * m + np.float64(s) ** 0.5
+
+
+def reduce_dot(mats):
+    return np.sum(functools.reduce(np.dot, mats))
+
+
+def walrus_and_or(x, cfg):
+    scale = cfg.get("scale") or 1.0
+    if (n := np.sum(x**2)) > 1.0:
+        return scale * np.sqrt(n)
+    return scale * n
+
+
+def reverse_cumsum(x, gamma=0.9):
+    discounts = gamma ** np.arange(len(x))
+    return np.sum((x * discounts)[::-1].cumsum()[::-1] / discounts * x)
+
+
+def while_halving(x):
+    step = 1.0
+    y = x
+    while np.sum(y**2) > 0.5:
+        y = y * 0.5
+        step = step / 2
+    return np.sum(np.sin(y)) * step
+
+
+# ------------------------------------------------------------------ a class with operators
+
+
+@dataclasses.dataclass
+class Vec:
+    data: np.ndarray
+
+    def __add__(self, other):
+        other = other if isinstance(other, Vec) else Vec(other)
+        return Vec(self.data + other.data)
+
+    def __mul__(self, other):
+        other = other if isinstance(other, Vec) else Vec(other)
+        return Vec(self.data * other.data)
+
+    def dot(self, other):
+        return np.sum(self.data * other.data)
+
+
+def vec_operators(a, b):
+    c = Vec(a) + Vec(b)
+    d = c * 2.0
+    return d.dot(c)
+
+
+def vec_methods_only(a, b):
+    c = Vec(a).__add__(Vec(b))
+    return c.__mul__(c).dot(Vec(a))
+
+
+CASES = [
+    Case("global_norm_list_comprehension", clip_by_global_norm_loss, ([r(2, 2), r(3)],)),
+    Case("square_prod_of_display", square_of_display, (r(3),), order=2),
+    Case("std_norm_of_comprehension", std_of_comprehension, (r(2, 3),), order=2),
+    Case("polyval_exp_of_display", polyval_display, (r(3),), order=2),
+    Case("helper_seeds_its_generator", seeded_helper_loss, (r(4),), order=2),
+    Case(
+        "helper_of_helper_draws",
+        noisy_through_two_helpers,
+        (r(3, 3), r(2, 3)),
+        refused=(sg.UnsupportedSyntaxError, "noisy(), "),
+    ),
+    Case("kwonly_array_default", kwonly_loss, (r(3),), order=2),
+    Case(
+        "int_and_bool_arrays",
+        int_and_bool_arrays,
+        (r(4), np.array([1, 2, 0, 3]), np.array([True, False, True, True])),
+        order=2,
+    ),
+    Case("builtin_sum_max_abs_of_arrays", builtin_sum_of_matrix, (r(3, 4),)),
+    Case("rows_listed_then_read", rows_listed_then_read, (r(3, 2),), order=2),
+    Case("tuple_alias_rebound", tuple_alias, (r(3),), order=2),
+    Case("float_and_item", float_and_item, (r(3) + 1.0,), order=2),
+    Case("reduce_dot", reduce_dot, ([r(2, 3), r(3, 3), r(3, 2)],), order=2),
+    Case("walrus_and_or_default", walrus_and_or, (r(3), {"scale": None}), order=2),
+    Case("walrus_large_branch", walrus_and_or, (2 + r(3), {"scale": 3.0}), order=2),
+    Case("reverse_discounted_cumsum", reverse_cumsum, (r(5),), order=2),
+    Case("while_halving", while_halving, (2 + r(3),), order=2),
+    Case(
+        "vector_class_operators",
+        vec_operators,
+        (r(3), r(3)),
+        wrt=(0, 1),
+        xfail="`Vec(a) + Vec(b)` of a class with __add__: the derivative adds the objects as "
+        "numbers (a TypeError in generated code), not through Vec.__add__",
+    ),
+    Case(
+        "vector_class_dunder_calls",
+        vec_methods_only,
+        (r(3), r(3)),
+        wrt=(0, 1),
+        xfail="a method called on an object built in the same expression "
+        "(`Vec(a).__add__(...)`) has no rule: assign the object to a name first",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", params(CASES))
+def test_idioms(case):
+    check(case)
