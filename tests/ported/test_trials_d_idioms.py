@@ -145,6 +145,68 @@ def while_halving(x):
     return np.sum(np.sin(y)) * step
 
 
+# ------------------------------------------------------------------ more shapes and settings
+
+
+def out_into_intermediate(x, y):
+    z = np.empty_like(x)
+    np.add(x, y, out=z)
+    np.multiply(z, x, out=z)
+    return np.sum(z**2)
+
+
+def row_bias_shape(W, b, x):
+    return np.sum(np.tanh(x @ W + b) ** 2)
+
+
+def float32_params(p, x):
+    h = np.tanh(x @ p["W"] + p["b"])
+    return np.sum(h * h)
+
+
+@dataclasses.dataclass
+class Scaled:
+    gain: float
+
+    def __call__(self, x, *, shift=0.0, power=2):
+        return self.gain * (x - shift) ** power
+
+
+def call_object_kwonly(x):
+    f = Scaled(1.5)
+    return np.sum(f(x)) + np.sum(f(x, shift=0.5, power=3))
+
+
+def first_over_threshold(xs, threshold=0.0):
+    for i, x in enumerate(xs):
+        if np.sum(x) > threshold:
+            return (i + 1) * np.sum(x**2)
+    return np.sum(xs[-1])
+
+
+def early_return_loop_loss(x):
+    return first_over_threshold([x[:2], x[2:4], x[4:]], threshold=0.5)
+
+
+def sorted_items_penalty(params):
+    return sum((k + 1) * np.sum(v**2) for k, (_, v) in enumerate(sorted(params.items())))  # REFUSED
+
+
+def broadcast_outer(x, y):
+    return np.sum(np.cos(x[..., None] * y[None, ...]))
+
+
+def clip_method_and_axis_max(x):
+    return np.sum(x.clip(0) ** 2) + np.sum(np.concatenate([x, x]).max(axis=0))
+
+
+def closure_with_kwonly(x, w):
+    def layer(h, *, act=np.tanh):
+        return act(h * w)
+
+    return np.sum(layer(x)) + np.sum(layer(x, act=np.sin))
+
+
 # ------------------------------------------------------------------ a class with operators
 
 
@@ -203,6 +265,26 @@ CASES = [
     Case("walrus_large_branch", walrus_and_or, (2 + r(3), {"scale": 3.0}), order=2),
     Case("reverse_discounted_cumsum", reverse_cumsum, (r(5),), order=2),
     Case("while_halving", while_halving, (2 + r(3),), order=2),
+    Case("out_into_intermediate", out_into_intermediate, (r(3), r(3)), wrt=(0, 1), order=2),
+    Case("row_bias_1xn", row_bias_shape, (r(3, 2), r(1, 2), r(4, 3)), wrt=(0, 1), order=2),
+    Case(
+        "float32_parameter_dict",
+        float32_params,
+        ({"W": r(3, 2).astype(np.float32), "b": r(2).astype(np.float32)}, r(4, 3)),
+        rtol=2e-2,
+        atol=2e-3,
+    ),
+    Case("layer_object_kwonly_call", call_object_kwonly, (r(3),), order=2),
+    Case("early_return_in_helper_loop", early_return_loop_loss, (r(6),), order=2),
+    Case(
+        "sorted_items_in_enumerate",
+        sorted_items_penalty,
+        ({"b": r(2), "a": r(3)},),
+        refused=(sg.NoRuleError, "loop over the keys in the order you need"),
+    ),
+    Case("broadcast_outer_none", broadcast_outer, (r(3), r(2)), wrt=(0, 1), order=2),
+    Case("clip_method_axis_max_ties", clip_method_and_axis_max, (r(2, 3),)),
+    Case("nested_def_kwonly_function", closure_with_kwonly, (r(3), r(3)), wrt=(0, 1), order=2),
     Case(
         "vector_class_operators",
         vec_operators,
