@@ -17,7 +17,7 @@ import gast
 
 from ..errors import SourcegradError, UnsupportedSyntaxError
 from . import syntax as S
-from .parse import UNRESOLVED, parse, resolve
+from .parse import UNRESOLVED, is_library, parse, resolve
 from .rule_binding import is_user_function
 from .walk import walk_statements
 
@@ -52,12 +52,21 @@ def refuse_recomputed_draws(core, ops: dict, varied: dict) -> None:
             continue
         draw, where = found
         label = op.label
+        if is_library(fn):  # sourcegrad's own (nn.functional.dropout): not the user's to seed
+            way_out = (
+                "draw the mask in the function you differentiate and multiply by it "
+                "(`keep = rng.random(h.shape) >= p`, then `h * keep / (1 - p)`)"
+            )
+        else:
+            way_out = (
+                "draw them in the function you differentiate and pass them in (`mask = "
+                f"np.random.uniform(0, 1, x.shape) > p`, then `{label}(x, mask)`), or seed the "
+                f"generator inside {label}()"
+            )
         raise UnsupportedSyntaxError(
             f"{label}() draws random numbers (`{draw}`, {where}) from a generator it does not "
             f"seed: the derivative runs {label}() again to differentiate it, and its draws "
-            "would not be the ones Python's call made; draw them in the function you "
-            f"differentiate and pass them in (`mask = np.random.uniform(0, 1, x.shape) > p`, "
-            f"then `{label}(x, mask)`), or seed the generator inside {label}()",
+            f"would not be the ones Python's call made; {way_out}",
             core.parsed.filename,
             stmt.lineno,
         )

@@ -78,6 +78,19 @@ def noisy_through_two_helpers(W, x):
     return np.sum(h**2)
 
 
+def library_dropout_from_generator(x, seed):
+    h = np.tanh(x)
+    h = sg.nn.functional.dropout(h, 0.5, generator=np.random.default_rng(seed))  # REFUSED
+    return np.sum(h**2)
+
+
+def dropout_mask_drawn_in_loss(x, seed):
+    rng = np.random.default_rng(seed)
+    h = np.tanh(x)
+    keep = rng.random(h.shape) >= 0.5
+    return np.sum((h * keep / (1 - 0.5)) ** 2)
+
+
 # ------------------------------------------------------------------ settings and dtypes
 
 
@@ -249,6 +262,13 @@ CASES = [
         (r(3, 3), r(2, 3)),
         refused=(sg.UnsupportedSyntaxError, "noisy(), "),
     ),
+    Case(
+        "library_dropout_generator_made_in_loss",
+        library_dropout_from_generator,
+        (r(4), 0),
+        refused=(sg.UnsupportedSyntaxError, "multiply by it"),
+    ),
+    Case("dropout_mask_drawn_in_loss", dropout_mask_drawn_in_loss, (r(4), 0), order=2),
     Case("kwonly_array_default", kwonly_loss, (r(3),), order=2),
     Case(
         "int_and_bool_arrays",
