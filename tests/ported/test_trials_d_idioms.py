@@ -235,14 +235,34 @@ class Vec:
         other = other if isinstance(other, Vec) else Vec(other)
         return Vec(self.data * other.data)
 
+    def __rmul__(self, other):
+        return Vec(other * self.data)
+
+    def __sub__(self, other):
+        return Vec(self.data - other.data)
+
     def dot(self, other):
         return np.sum(self.data * other.data)
+
+    def norm(self):
+        return np.sqrt(self.dot(self))
 
 
 def vec_operators(a, b):
     c = Vec(a) + Vec(b)
     d = c * 2.0
     return d.dot(c)
+
+
+def vec_reflected(a, b):
+    u = Vec(a)
+    v = 3.0 * u - Vec(np.tanh(b))
+    return v.dot(u) + v.norm()
+
+
+def vec_arguments(p, q):
+    d = p - q
+    return (d * d).dot(p) + (0.5 * q).norm()
 
 
 def vec_methods_only(a, b):
@@ -310,16 +330,22 @@ CASES = [
         vec_operators,
         (r(3), r(3)),
         wrt=(0, 1),
-        xfail="`Vec(a) + Vec(b)` of a class with __add__: the derivative adds the objects as "
-        "numbers (a TypeError in generated code), not through Vec.__add__",
+        order=2,
     ),
     Case(
         "vector_class_dunder_calls",
         vec_methods_only,
         (r(3), r(3)),
         wrt=(0, 1),
-        xfail="a method called on an object built in the same expression "
-        "(`Vec(a).__add__(...)`) has no rule: assign the object to a name first",
+        order=2,
+    ),
+    Case("vector_class_reflected_and_sub", vec_reflected, (r(3), r(3)), wrt=(0, 1), order=2),
+    Case(
+        "vector_objects_as_arguments",
+        vec_arguments,
+        (Vec(r(3)), Vec(r(3))),
+        wrt=(0, 1),
+        order=2,
     ),
 ]
 
