@@ -325,3 +325,44 @@ def not_a_view(x, message: str, line: int | None = None):
     if np.ndim(x) != 0:
         raise UnsupportedSyntaxError(message, None, line)
     return x
+
+
+def _running_weights(a, z, i, smaller: bool):
+    """The weights of ``a[i]`` and of ``z[i - 1]`` in ``z[i]``, the running maximum (minimum
+    where ``smaller``) along axis 0: 1 for the operand taken, 0.5 each on a tie, as the rule
+    of ``np.maximum`` splits it."""
+    ahead = a[i] < z[i - 1] if smaller else a[i] > z[i - 1]
+    w = ahead + 0.5 * (a[i] == z[i - 1])
+    return w, 1.0 - w
+
+
+@helper(linear=("g",), like="a")
+def unaccumulate_extreme(g, a, z, axis=0, smaller=False):
+    """The adjoint ``g`` of ``z = np.maximum.accumulate(a, axis)`` (``np.minimum`` where
+    ``smaller``) carried back to ``a``: each entry of ``g`` goes to the entry the running
+    extreme took there, following the recursion ``z[i] = maximum(z[i - 1], a[i])``."""
+    g, a, z = (np.moveaxis(np.asarray(v, dtype=float), axis, 0) for v in (g, a, z))
+    out = np.zeros(np.broadcast_shapes(g.shape, a.shape))
+    carry = np.zeros(out.shape[1:])
+    for i in range(out.shape[0] - 1, 0, -1):
+        w_a, w_prev = _running_weights(a, z, i, smaller)
+        total = g[i] + carry
+        out[i] = total * w_a
+        carry = total * w_prev
+    if out.shape[0]:
+        out[0] = g[0] + carry
+    return np.moveaxis(out, 0, axis)
+
+
+@helper(linear=("t",), like="a")
+def accumulate_extreme_tangent(t, a, z, axis=0, smaller=False):
+    """The tangent of ``z = np.maximum.accumulate(a, axis)`` (``np.minimum`` where
+    ``smaller``) along the tangent ``t`` of ``a``: the recursion's weights applied forward."""
+    t, a, z = (np.moveaxis(np.asarray(v, dtype=float), axis, 0) for v in (t, a, z))
+    out = np.zeros(np.broadcast_shapes(t.shape, a.shape))
+    if out.shape[0]:
+        out[0] = t[0]
+    for i in range(1, out.shape[0]):
+        w_a, w_prev = _running_weights(a, z, i, smaller)
+        out[i] = t[i] * w_a + out[i - 1] * w_prev
+    return np.moveaxis(out, 0, axis)
