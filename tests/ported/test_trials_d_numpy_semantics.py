@@ -151,6 +151,11 @@ def idiom_q9(x):
     return sum(a * b for a, b in cols)
 
 
+def idiom_zip_star_display(x):
+    cols = list(zip(*[x[0:2], x[2:4]]))
+    return sum(a * b for a, b in cols)
+
+
 def idiom_q10(x):
     u, inv = np.unique(np.array([2, 0, 2, 1]), return_inverse=True)
     return np.sum(x[inv] ** 2 * u[inv])
@@ -216,6 +221,7 @@ CASES = [
         (X4,),
         refused=(sg.NoRuleError, "sort arrays with np.sort"),
     ),
+    Case("list_zip_of_star_display", idiom_zip_star_display, (X4,), order=2),
     Case("clip_none_and_running_max", idiom_q13, (X4 * 1.1,), order=2),
 ]
 
