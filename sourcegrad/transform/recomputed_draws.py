@@ -17,8 +17,9 @@ import gast
 
 from ..errors import SourcegradError, UnsupportedSyntaxError
 from . import syntax as S
+from .calls import nested_function
 from .parse import UNRESOLVED, is_library, parse, resolve
-from .rule_binding import is_user_function
+from .rule_binding import is_user_function, local_names
 from .walk import walk_statements
 
 #: numpy.random names that make or set a generator's state rather than draw from it
@@ -41,28 +42,19 @@ def refuse_recomputed_draws(core, ops: dict, varied: dict) -> None:
         return
     for stmt in walk_statements(core.node.body):
         op = ops.get(id(stmt))
-        if op is None or not op.user_call:
+        found = _drawing_callee(core, op) if op is not None else None
+        if found is None:
             continue
-        fn, args, kwargs = op.user_call
+        fn, args = found
         before = varied.get(("in", id(stmt)), set())
-        if not any(S.names_in(a) & before for a in [*args, *dict(kwargs).values()]):
+        if not any(S.names_in(a) & before for a in args):
             continue
-        found = _unseeded_draw(fn, set())
+        found = _unseeded_draw(fn, set()) if fn is not None else _nested_draw(core, op)
         if found is None:
             continue
         draw, where = found
-        label = op.label
-        if is_library(fn):  # sourcegrad's own (nn.functional.dropout): not the user's to seed
-            way_out = (
-                "draw the mask in the function you differentiate and multiply by it "
-                "(`keep = rng.random(h.shape) >= p`, then `h * keep / (1 - p)`)"
-            )
-        else:
-            way_out = (
-                "draw them in the function you differentiate and pass them in (`mask = "
-                f"np.random.uniform(0, 1, x.shape) > p`, then `{label}(x, mask)`), or seed the "
-                f"generator inside {label}()"
-            )
+        label = op.label if op.user_call else S.text(op.dynamic_call[0])
+        way_out = _way_out(label, fn is not None and is_library(fn))
         raise UnsupportedSyntaxError(
             f"{label}() draws random numbers (`{draw}`, {where}) from a generator it does not "
             f"seed: the derivative runs {label}() again to differentiate it, and its draws "
@@ -70,6 +62,46 @@ def refuse_recomputed_draws(core, ops: dict, varied: dict) -> None:
             core.parsed.filename,
             stmt.lineno,
         )
+
+
+def _way_out(label: str, library: bool) -> str:
+    if library:  # sourcegrad's own (nn.functional.dropout): not the user's to seed
+        return (
+            "draw the mask in the function you differentiate and multiply by it "
+            "(`keep = rng.random(h.shape) >= p`, then `h * keep / (1 - p)`)"
+        )
+    return (
+        "draw them in the function you differentiate and pass them in (`mask = "
+        f"np.random.uniform(0, 1, x.shape) > p`, then `{label}(x, mask)`), or seed the "
+        f"generator inside {label}()"
+    )
+
+
+def _drawing_callee(core, op):
+    """``(function, arguments)`` of a call of a user function, ``(None, arguments)`` of a call
+    of a nested ``def`` or lambda of the function; None for other operations."""
+    if op.user_call:
+        fn, args, kwargs = op.user_call
+        return fn, [*args, *dict(kwargs).values()]
+    if op.dynamic_call and isinstance(op.dynamic_call[0], gast.Name):
+        if nested_function(core, op.dynamic_call[0].id) is not None:
+            return None, list(op.dynamic_call[1])
+    return None
+
+
+def _nested_draw(core, op):
+    """:func:`_unseeded_draw` of the nested function ``op`` calls, read in the enclosing
+    function's source (its names resolved as the enclosing function's)."""
+    name = op.dynamic_call[0].id
+    body, _ = nested_function(core, name)
+    nodes = [n for stmt in body for n in S.walk(stmt)]
+    bound = local_names(core) | _stored(nodes)
+    where = f"{name}(), {core.parsed.filename}"
+    return _first_draw(core.parsed, nodes, bound, where, set())
+
+
+def _stored(nodes) -> set:
+    return {n.id for n in nodes if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
 
 
 def _unseeded_draw(fn, seen: set):
@@ -84,14 +116,19 @@ def _unseeded_draw(fn, seen: set):
     except SourcegradError:
         return None  # refused or differentiated elsewhere
     nodes = list(S.walk(parsed.node))
-    bound = {n.id for n in nodes if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+    name = getattr(fn, "__qualname__", "the function")
+    return _first_draw(parsed, nodes, _stored(nodes), f"{name}(), {parsed.filename}", seen)
+
+
+def _first_draw(parsed, nodes, bound: set, where: str, seen: set):
+    """``(text of the draw, where)`` of the first unseeded draw among ``nodes``, or in a user
+    function they call; None where they seed a generator, or draw from none."""
     kinds = [(_kind(parsed, n.func, bound), n) for n in nodes if isinstance(n, gast.Call)]
     if any(kind == "seed" for kind, _ in kinds):
         return None
-    name = getattr(fn, "__qualname__", "the function")
     for kind, call in kinds:
         if kind == "draw":
-            return S.text(call.func), f"{name}(), {parsed.filename}:{call.lineno}"
+            return S.text(call.func), f"{where}:{call.lineno}"
         if isinstance(kind, types.FunctionType):
             found = _unseeded_draw(kind, seen)
             if found is not None:

@@ -78,6 +78,21 @@ def noisy_through_two_helpers(W, x):
     return np.sum(h**2)
 
 
+def nested_def_draws(x):
+    np.random.seed(0)
+
+    def noise(h):
+        return h * (np.random.rand(*h.shape) > 0.5)
+
+    return np.sum(noise(np.sin(x)) ** 2)  # REFUSED
+
+
+def lambda_draws(x):
+    np.random.seed(0)
+    noise = lambda h: h * (np.random.rand(*h.shape) > 0.5)  # noqa: E731
+    return np.sum(noise(np.sin(x)) ** 2)  # REFUSED
+
+
 def library_dropout_from_generator(x, seed):
     h = np.tanh(x)
     h = sg.nn.functional.dropout(h, 0.5, generator=np.random.default_rng(seed))  # REFUSED
@@ -281,6 +296,18 @@ CASES = [
         noisy_through_two_helpers,
         (r(3, 3), r(2, 3)),
         refused=(sg.UnsupportedSyntaxError, "noisy(), "),
+    ),
+    Case(
+        "nested_def_draws",
+        nested_def_draws,
+        (r(4),),
+        refused=(sg.UnsupportedSyntaxError, "seed the generator inside noise()"),
+    ),
+    Case(
+        "lambda_draws",
+        lambda_draws,
+        (r(4),),
+        refused=(sg.UnsupportedSyntaxError, "the derivative runs noise() again"),
     ),
     Case(
         "library_dropout_generator_made_in_loss",
