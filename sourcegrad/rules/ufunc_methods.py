@@ -5,7 +5,12 @@ and the tangent rule of each, as those of the NumPy function each equals (``np.s
 
 import numpy as np
 
-from ..runtime.helpers import expand_to, unreduce
+from ..runtime.helpers import (
+    accumulate_extreme_tangent,
+    expand_to,
+    unaccumulate_extreme,
+    unreduce,
+)
 from ..runtime.products import prod_others, unprod
 from .facts import declare
 from .registry import adjoint, d, static, tangent
@@ -78,6 +83,26 @@ def _add_accumulate_tangent(z, a, axis=0, dtype=None, out=None):
     d[z] += np.add.accumulate(d[a], axis)
 
 
+@adjoint(np.maximum.accumulate, np.fmax.accumulate)
+def _maximum_accumulate(z, a, axis=0, dtype=None, out=None):
+    d[a] += unaccumulate_extreme(d[z], a, z, axis)
+
+
+@tangent(np.maximum.accumulate, np.fmax.accumulate)
+def _maximum_accumulate_tangent(z, a, axis=0, dtype=None, out=None):
+    d[z] += accumulate_extreme_tangent(d[a], a, z, axis)
+
+
+@adjoint(np.minimum.accumulate, np.fmin.accumulate)
+def _minimum_accumulate(z, a, axis=0, dtype=None, out=None):
+    d[a] += unaccumulate_extreme(d[z], a, z, axis, True)
+
+
+@tangent(np.minimum.accumulate, np.fmin.accumulate)
+def _minimum_accumulate_tangent(z, a, axis=0, dtype=None, out=None):
+    d[z] += accumulate_extreme_tangent(d[a], a, z, axis, True)
+
+
 declare(
     np.add.reduce,
     np.multiply.reduce,
@@ -87,6 +112,10 @@ declare(
     np.fmin.reduce,
     np.logaddexp.reduce,
     np.add.accumulate,
+    np.maximum.accumulate,
+    np.minimum.accumulate,
+    np.fmax.accumulate,
+    np.fmin.accumulate,
     allocates="new",
 )
 

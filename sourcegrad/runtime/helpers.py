@@ -20,8 +20,14 @@ class Shape(tuple):
 
 @helper(constant=True)
 def shape_of(x):
-    """The shape of ``x`` as a :class:`Shape` (``x`` itself when it is one)."""
-    return x if type(x) is Shape else Shape(np.shape(x))
+    """The shape of ``x`` as a :class:`Shape` (``x`` itself when it is one, or when it is a
+    container of items of different shapes, a tuple of a helper's results)."""
+    if type(x) is Shape:
+        return x
+    try:
+        return Shape(np.shape(x))
+    except ValueError:
+        return x
 
 
 @helper(linear=("g",), like="x", passes=True)
@@ -31,6 +37,8 @@ def sum_to(g, x):
     (None) is zeros of ``x``'s shape."""
     if g is None:
         return zero_adjoint(x)
+    if isinstance(g, (list, tuple, dict)):
+        return g  # the adjoint of a container put into a container: nothing was broadcast
     shape = getattr(x, "shape", None)  # attribute first: np.shape costs a dispatch
     if shape is None:
         shape = x if isinstance(x, Shape) else np.shape(x)
@@ -317,3 +325,44 @@ def not_a_view(x, message: str, line: int | None = None):
     if np.ndim(x) != 0:
         raise UnsupportedSyntaxError(message, None, line)
     return x
+
+
+def _running_weights(a, z, i, smaller: bool):
+    """The weights of ``a[i]`` and of ``z[i - 1]`` in ``z[i]``, the running maximum (minimum
+    where ``smaller``) along axis 0: 1 for the operand taken, 0.5 each on a tie, as the rule
+    of ``np.maximum`` splits it."""
+    ahead = a[i] < z[i - 1] if smaller else a[i] > z[i - 1]
+    w = ahead + 0.5 * (a[i] == z[i - 1])
+    return w, 1.0 - w
+
+
+@helper(linear=("g",), like="a")
+def unaccumulate_extreme(g, a, z, axis=0, smaller=False):
+    """The adjoint ``g`` of ``z = np.maximum.accumulate(a, axis)`` (``np.minimum`` where
+    ``smaller``) carried back to ``a``: each entry of ``g`` goes to the entry the running
+    extreme took there, following the recursion ``z[i] = maximum(z[i - 1], a[i])``."""
+    g, a, z = (np.moveaxis(np.asarray(v, dtype=float), axis, 0) for v in (g, a, z))
+    out = np.zeros(np.broadcast_shapes(g.shape, a.shape))
+    carry = np.zeros(out.shape[1:])
+    for i in range(out.shape[0] - 1, 0, -1):
+        w_a, w_prev = _running_weights(a, z, i, smaller)
+        total = g[i] + carry
+        out[i] = total * w_a
+        carry = total * w_prev
+    if out.shape[0]:
+        out[0] = g[0] + carry
+    return np.moveaxis(out, 0, axis)
+
+
+@helper(linear=("t",), like="a")
+def accumulate_extreme_tangent(t, a, z, axis=0, smaller=False):
+    """The tangent of ``z = np.maximum.accumulate(a, axis)`` (``np.minimum`` where
+    ``smaller``) along the tangent ``t`` of ``a``: the recursion's weights applied forward."""
+    t, a, z = (np.moveaxis(np.asarray(v, dtype=float), axis, 0) for v in (t, a, z))
+    out = np.zeros(np.broadcast_shapes(t.shape, a.shape))
+    if out.shape[0]:
+        out[0] = t[0]
+    for i in range(1, out.shape[0]):
+        w_a, w_prev = _running_weights(a, z, i, smaller)
+        out[i] = t[i] * w_a + out[i - 1] * w_prev
+    return np.moveaxis(out, 0, axis)

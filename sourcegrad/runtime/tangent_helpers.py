@@ -22,10 +22,10 @@ from .trees import Pieces
 def zero_tangent(x):
     """A zero tangent for ``x``: zeros of its shape and dtype, item by item for containers;
     0.0 for an integer or boolean number or array (its tangent is zero, and it may still be
-    multiplied by one: a name that holds a mask before it holds a differentiated value);
-    None for values that carry no derivative (Python's booleans, shapes, None). A NumPy
-    float scalar gets a zero of its own type."""
-    if isinstance(x, bool) or x is None or isinstance(x, (str, Shape)):
+    multiplied by one: a name that holds a mask before it holds a differentiated value, a
+    flag `k == "b"` in `v * (k == "b")`); None for values that carry no derivative (shapes,
+    strings, None). A NumPy float scalar gets a zero of its own type."""
+    if x is None or isinstance(x, (str, Shape)):
         return None
     if isinstance(x, (int, np.integer, np.bool_)):
         return 0.0

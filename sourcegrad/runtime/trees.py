@@ -157,7 +157,8 @@ def as_adjoint(x):
 @helper(constant=True, like="x", allocates="new", dtype="operand")
 def zero_adjoint(x):
     """A zero adjoint for ``x``: zeros of its shape, item by item for a list or tuple, an
-    empty :class:`DictPieces` for a dict, 0.0 for a number or a name not yet assigned."""
+    empty :class:`DictPieces` for a dict, 0.0 for a number or a name not yet assigned (float
+    zeros for an integer or boolean array: its adjoint, as a seed of a callee, must be a float)."""
     if isinstance(x, dict):
         return DictPieces(like=x)
     if isinstance(x, (list, tuple)):
@@ -166,6 +167,8 @@ def zero_adjoint(x):
         return DictPieces(like=record_fields(x))
     if x is None or isinstance(x, (float, int, str)):
         return 0.0  # a name the forward sweep never reached on this path
+    if getattr(getattr(x, "dtype", None), "kind", "f") in "iub":
+        return np.zeros_like(x, dtype=np.float64)
     return np.zeros_like(x)
 
 

@@ -40,6 +40,7 @@ from .method_state import refuse_method_state, refuse_outer_state
 from .mutations import refuse_container_mutations
 from .node_facts import set_fact
 from .ranks import infer_ranks
+from .recomputed_draws import refuse_recomputed_draws
 from .rule_binding import local_names
 from .walk import walk_statements, written_names
 from .writes import refuse_unmodelled_writes
@@ -67,6 +68,7 @@ def analyze(
     refuse_method_state(core, ops, varied, cfg)
     refuse_outer_state(core, varied, cfg)
     refuse_stored_attribute_reads(core, varied)
+    refuse_recomputed_draws(core, ops, varied)
     resolve_calls(core, ops, varied, solve_forward(cfg, set(), closure_transfer(varied)))
     refuse_changed_captures(core, ops)
     useful_in = solve_backward(cfg, set(), useful_transfer(ops, out))

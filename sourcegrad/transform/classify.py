@@ -29,6 +29,7 @@ from .calls import (
 from .examples import class_attribute
 from .forms import Core, Op
 from .node_facts import get_fact
+from .object_classes import defines_method, operator_method
 from .parse import UNRESOLVED, resolve
 from .path_reads import follow_keys
 from .plain_classes import plain_class_maker
@@ -76,6 +77,10 @@ def classify(core: Core, stmt) -> Op:
     if S.is_atom(value):
         return Op("copy", lookup_rule(core, "copy"), {"x": value}, [value], described="copy")
     if isinstance(value, gast.BinOp):
+        method = operator_method(core, value)
+        if method is not None:  # `a + b` of a user class's objects: a.__add__(b)
+            receiver, name, other = method
+            return _dynamic(core, gast.Attribute(receiver, name, gast.Load()), [other])
         key = R.BINOPS.get(type(value.op))
         left = value.left
         if key == "mod" and isinstance(left, gast.Constant) and isinstance(left.value, str):
@@ -224,6 +229,9 @@ def _classify_method_call(core: Core, stmt, value, kwargs) -> Op:
     if method is not None:
         label = S.text(func)
         return call_user_function(core, stmt, method, [func.value, *value.args], kwargs, label)
+    if not kwargs and defines_method(core, func.value, func.attr):
+        # `v.dot(w)` of a user class's object made here (`v = Vec(x)`): its own method
+        return _dynamic(core, func, list(value.args))
     if entry is None and not kwargs and called_attribute(core, func):
         # `layer.forward(h)`, `self.act(z)`: the function is found when the
         # derivative runs, from the object

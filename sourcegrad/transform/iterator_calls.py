@@ -189,6 +189,8 @@ def _list_zips(own: OwnNodes, resolve, names: S.NameGen) -> None:
             return node
         inner = node.args[0]
         kind = resolve(inner.func)
+        if kind is zip and _spread_display(inner):
+            inner.args = list(inner.args[0].value.elts)  # zip(*[a, b]) is zip(a, b)
         if any(isinstance(a, gast.Starred) for a in inner.args) or not inner.args:
             return node
         if kind is zip:
@@ -205,6 +207,16 @@ def _list_zips(own: OwnNodes, resolve, names: S.NameGen) -> None:
 
     own.rewrite(listed)
     _transposed_zips(own, resolve, names)
+
+
+def _spread_display(call: gast.Call) -> bool:
+    """Whether ``call``'s one argument is ``*[a, b, ...]``, a display without starred items."""
+    arg = call.args[0] if len(call.args) == 1 else None
+    return (
+        isinstance(arg, gast.Starred)
+        and isinstance(arg.value, (gast.List, gast.Tuple))
+        and not any(isinstance(e, gast.Starred) for e in arg.value.elts)
+    )
 
 
 def _transposed_zips(own: OwnNodes, resolve, names: S.NameGen) -> None:

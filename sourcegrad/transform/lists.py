@@ -47,14 +47,13 @@ def lower_list_operations(fn: gast.FunctionDef, names: S.NameGen, examples=None,
         fn.body = _Lowering(names, lists, kinds).block(fn.body)
     params = [a.id for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs]
     tuples = {p for p, v in zip(params, examples or ()) if type(v) is tuple}
-    if lists or tuples:
-        _operands_as_arrays(fn, lists | tuples)
+    _operands_as_arrays(fn, lists | tuples)
     return lists
 
 
 def _operands_as_arrays(fn, lists: set) -> None:
-    """``np.square(xs)`` with ``xs`` a list (or a tuple argument) as
-    ``np.square(np.asarray(xs))``, in place: the same value (NumPy converts an array-like
+    """``np.square(xs)`` with ``xs`` a list (or a tuple argument, a list display or
+    comprehension: ``np.linalg.norm([a, b])``) as ``np.square(np.asarray(xs))``, in place: the same value (NumPy converts an array-like
     operand so), and the rules' adjoints and tangents compute with an array (``2.0 * xs`` of
     a list is an error, not a product). Every operand of a ufunc, and the first of other NumPy
     functions, except those that take a sequence of arrays (``np.stack(xs)``)."""
@@ -68,7 +67,12 @@ def _operands_as_arrays(fn, lists: set) -> None:
         node.args = [
             (
                 S.call(gast.Attribute(value=S.name(module), attr="asarray", ctx=gast.Load()), [a])
-                if isinstance(a, gast.Name) and a.id in lists and (every or k == 0)
+                if (every or k == 0)
+                and (
+                    isinstance(a, gast.Name)
+                    and a.id in lists
+                    or isinstance(a, (gast.List, gast.ListComp))
+                )
                 else a
             )
             for k, a in enumerate(node.args)

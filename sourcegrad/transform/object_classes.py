@@ -13,7 +13,7 @@ from ..errors import SourcegradError
 from . import syntax as S
 from .calls import example_value
 from .in_place import MUTATORS
-from .parse import UNRESOLVED, parse
+from .parse import UNRESOLVED, parse, resolve
 from .walk import walk_statements
 
 
@@ -79,3 +79,72 @@ def self_store(found) -> tuple | None:
                 if t.value.id == this:
                     return t.attr, f"{os.path.basename(parsed.filename)}:{n.lineno}"
     return None
+
+
+#: an operator's method and its reflected form (``a + b`` calls ``a.__add__(b)``)
+OPERATOR_METHODS = {
+    gast.Add: ("__add__", "__radd__"),
+    gast.Sub: ("__sub__", "__rsub__"),
+    gast.Mult: ("__mul__", "__rmul__"),
+    gast.Div: ("__truediv__", "__rtruediv__"),
+    gast.MatMult: ("__matmul__", "__rmatmul__"),
+    gast.Pow: ("__pow__", "__rpow__"),
+}
+
+
+_OPERATOR_NAMES = {name for pair in OPERATOR_METHODS.values() for name in pair}
+
+
+def operator_method(core, binop):
+    """``(receiver, method name, other operand)`` where the operator ``binop`` runs a method
+    of a user class's object: ``a + b`` with ``a`` an object whose class defines ``__add__``,
+    or ``2.0 * v`` (a number first) with ``v``'s class defining ``__rmul__``; None
+    otherwise."""
+    names = OPERATOR_METHODS.get(type(binop.op))
+    if names is None:
+        return None
+    left, right = binop.left, binop.right
+    if _defines(_made_class(core, left), names[0]):
+        return left, names[0], right
+    number = isinstance(left, gast.Constant) and isinstance(left.value, (int, float))
+    if number and _defines(_made_class(core, right), names[1]):
+        return right, names[1], left
+    return None
+
+
+def _defines(cls, method: str) -> bool:
+    return cls is not None and isinstance(
+        inspect.getattr_static(cls, method, None), types.FunctionType
+    )
+
+
+def _made_class(core, e):
+    """The user class of the object the name ``e`` holds: an argument's (from the call the
+    derivative is built for), or the class whose call is the name's one assignment."""
+    if not isinstance(e, gast.Name):
+        return None
+    example = example_value(core, e.id)
+    if example is not UNRESOLVED:
+        return type(example) if _user_class(type(example)) else None
+    made = [
+        stmt.value
+        for stmt in walk_statements(core.node.body)
+        if isinstance(stmt, gast.Assign) and [S.text(t) for t in stmt.targets] == [e.id]
+    ]
+    if len(made) == 1 and isinstance(made[0], gast.BinOp):
+        # `c = a + b` by a.__add__: taken to be of a's class (its method found when it runs)
+        method = operator_method(core, made[0])
+        return _made_class(core, method[0]) if method is not None else None
+    if len(made) != 1 or not isinstance(made[0], gast.Call):
+        return None
+    func = made[0].func
+    if isinstance(func, gast.Attribute) and func.attr in _OPERATOR_NAMES:
+        return _made_class(core, func.value)  # `c = a.__add__(b)`, as `a + b`
+    cls = resolve(core.parsed, made[0].func, set())
+    return cls if _user_class(cls) else None
+
+
+def defines_method(core, e, method: str) -> bool:
+    """Whether ``e`` names an object of a user class that defines ``method`` (so that
+    ``e.dot(v)`` is the class's method, not the array method of that name)."""
+    return _defines(_made_class(core, e), method)
