@@ -530,10 +530,12 @@ def _makes_records(cls) -> bool:
 
 def _holds_no_fields(cls) -> bool:
     """A class of the user's without an ``__init__`` (``class ReLU: def forward(...)``): its
-    objects are records of no fields, whatever attributes their methods keep."""
+    objects are records of no fields, whatever attributes their methods keep. One called like
+    a function (``Sigmoid()`` with ``__call__``) is no record: it is kept as it is."""
     return (
         type(cls) is type
         and cls.__init__ is object.__init__
+        and not any("__call__" in vars(k) for k in cls.__mro__[:-1])
         and (cls.__module__ or "").split(".")[0] not in ("builtins", "sourcegrad", "numpy")
         and not dataclasses.is_dataclass(cls)
         and not issubclass(cls, (tuple, BaseException))
