@@ -21,7 +21,14 @@ from .aliases import protect_aliases
 from .conditions import inline_tests, unread_inits
 from .defuse import is_adjoint
 from .fold import fold_all, scalar_broadcasts
-from .liveness import dead_stores, dead_tape, drop_unused_tape, liveness, prune_dead_stores
+from .liveness import (
+    dead_stores,
+    dead_tape,
+    drop_unused_tape,
+    faint_stores,
+    liveness,
+    prune_dead_stores,
+)
 from .propagation import block_copies, inline, merge_accumulations, propagate
 
 __all__ = [
@@ -53,6 +60,7 @@ def simplify(der: Derivative) -> Derivative:
         lambda: _said(collect_like_terms(body, is_adjoint, floats)),
         lambda: _said(merge_accumulations(body)),
         lambda: prune_dead_stores(body),
+        lambda: _said(faint_stores(body)),
         lambda: _said(dead_tape(body)),
     )
     with remembered_reads():  # each statement's reads found once while it stays the same

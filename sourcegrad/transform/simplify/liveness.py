@@ -126,6 +126,47 @@ def dead_stores(body) -> bool:
     return prune_dead_stores(body)[0]
 
 
+def faint_stores(body) -> bool:
+    """Remove the side-effect-free assignments to names that only such assignments to such
+    names read: an accumulator read only by its own updates (``dw = dw + g`` in a loop,
+    which liveness keeps, as each update reads the last), and what only it reads. Returns
+    whether anything was removed."""
+    updates: list = []  # (target, names read) of each removable assignment to a name
+    kept: set = set()  # names a statement that stays reads, writes or mentions
+    for stmt in walk_statements(body):
+        if _removable(stmt) and type(stmt.targets[0]) is gast.Name:
+            updates.append((stmt.targets[0].id, reads_of(stmt)))
+        elif isinstance(stmt, COMPOUND):
+            target = getattr(stmt, "target", None)  # a loop's variable
+            kept |= reads_of(stmt) | {n.id for n in S.name_nodes(target or stmt.test)}
+        else:
+            kept |= {n.id for n in S.name_nodes(stmt)}
+    faint = {target for target, _ in updates} - kept
+    while True:
+        live = {name for target, read in updates if target not in faint for name in read}
+        if not faint & live:
+            break
+        faint -= live
+    if not faint:
+        return False
+
+    def strip(stmts) -> None:
+        for stmt in list(stmts):
+            if _removable(stmt) and type(stmt.targets[0]) is gast.Name:
+                if stmt.targets[0].id in faint:
+                    if get_fact(stmt, "comment", None):
+                        move_comment(stmts, stmt)
+                    stmts.remove(stmt)
+            elif isinstance(stmt, COMPOUND):
+                strip(stmt.body)
+                strip(stmt.orelse)
+                if not stmt.body:
+                    stmt.body.append(gast.Pass())
+
+    strip(body)
+    return True
+
+
 def prune_dead_stores(body) -> tuple[bool, bool]:
     """:func:`dead_stores`, and whether it changed ``body`` at all: a branch emptied and
     given ``pass``, or a test negated, can leave the number of statements as it was."""
