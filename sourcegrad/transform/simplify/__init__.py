@@ -25,7 +25,6 @@ from .liveness import (
     dead_stores,
     dead_tape,
     drop_unused_tape,
-    faint_stores,
     liveness,
     prune_dead_stores,
 )
@@ -60,7 +59,6 @@ def simplify(der: Derivative) -> Derivative:
         lambda: _said(collect_like_terms(body, is_adjoint, floats)),
         lambda: _said(merge_accumulations(body)),
         lambda: prune_dead_stores(body),
-        lambda: _said(faint_stores(body)),
         lambda: _said(dead_tape(body)),
     )
     with remembered_reads():  # each statement's reads found once while it stays the same
