@@ -21,13 +21,7 @@ from .aliases import protect_aliases
 from .conditions import inline_tests, unread_inits
 from .defuse import is_adjoint
 from .fold import fold_all, scalar_broadcasts
-from .liveness import (
-    dead_stores,
-    dead_tape,
-    drop_unused_tape,
-    liveness,
-    prune_dead_stores,
-)
+from .liveness import dead_stores, dead_tape, drop_unused_tape, liveness, prune_dead_stores
 from .propagation import block_copies, inline, merge_accumulations, propagate
 
 __all__ = [
