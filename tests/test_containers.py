@@ -441,7 +441,8 @@ def test_every_runtime_helper_the_derivative_calls_has_a_tangent_rule():
         "Shape", "Pieces", "DictPieces", "children", "compile_guard", "gradient_builder",
         "guard_expression", "is_container", "is_namedtuple", "rebuild", "scalar_gradient",
         "signature_guard", "zeros_like_tree", "sum_leading", "unindex_shaped", "float_gradient",
-        "typed_gradient", "sum_tangents", "write_tangent",
+        "typed_gradient", "sum_tangents", "write_tangent", "tangent_item", "item_adjoints",
+        "add_to_item", "joined_items",
     }  # fmt: skip
     missing = sorted(
         name

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import SourcegradError, UnsupportedSyntaxError
 from .facts import helper
-from .trees import DictPieces, Pieces, as_adjoint, zero_adjoint
+from .trees import DictPieces, Pieces, add_adjoints, as_adjoint, zero_adjoint
 
 
 @helper(called_by="library")
@@ -205,6 +205,36 @@ def unindex(g, x, idx):
             "method of it by name"
         )
     return _scatter(np.zeros_like(x), g, idx)
+
+
+@helper(called_by="running")
+def item_adjoints(dxs, xs):
+    """The adjoint ``dxs`` of a list or tuple ``xs`` as a plain list of its items' adjoints
+    (each with zeros where ``dxs`` holds None), which :func:`add_to_item` adds into in place;
+    ``dxs`` itself where ``xs`` is not a list or tuple. :func:`joined_items` makes the adjoint
+    again."""
+    if isinstance(dxs, Pieces) and isinstance(xs, (list, tuple)) and len(dxs) == len(xs):
+        return [add_adjoints(d, zero_adjoint(x)) for d, x in zip(dxs, xs)]
+    return dxs
+
+
+@helper(called_by="running")
+def add_to_item(acc, g, xs, idx):
+    """``acc + unindex(g, xs, idx)``, where ``acc`` is a list from :func:`item_adjoints`
+    by adding ``g`` to the one item at an integer ``idx``, in place."""
+    if type(acc) is not list:
+        return acc + unindex(g, xs, idx)
+    if isinstance(idx, (int, np.integer)) and not isinstance(idx, bool):
+        acc[idx] = add_adjoints(acc[idx], g)
+    else:
+        acc[:] = add_adjoints(Pieces(acc), unindex(g, xs, idx))
+    return acc
+
+
+@helper(called_by="running")
+def joined_items(acc):
+    """The adjoint that :func:`item_adjoints` took apart, with what was added into it."""
+    return Pieces(acc) if type(acc) is list else acc
 
 
 @helper(called_by="running", allocates="new", dtype="creation")

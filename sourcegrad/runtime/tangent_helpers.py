@@ -142,6 +142,13 @@ def append_tangent(dxs, dv, xs, v):
     return [*dxs, _filled(dv, v)]
 
 
+@helper(called_by="running")
+def tangent_item(dv, v):
+    """The item :func:`append_tangent` puts at the end of a list's tangent for ``v``, whose
+    tangent is ``dv``: what the running code appends to a tangent list it grows in place."""
+    return _filled(dv, v)
+
+
 def _filled(dv, v):
     """The tangent ``dv`` of ``v`` with zeros for None, item by item in a tuple or list."""
     if dv is None:

@@ -123,16 +123,18 @@ def d_maml(p, xs, ys, xq, yq):
     ditems = dadapted
     dg = zero_adjoint(g)
     dp = zero_adjoint(p)
+    dg = item_adjoints(dg, g)
     for k_2 in reversed(range(n)):
         ditems_4 = sum_to(written_part(ditems, k_1), items_4)
         ditems = zero_index(ditems, k_1)
         items_4 = tape.pop()
         ditems_2_1 = 0.1 * sum_to(-ditems_4, items_3)
         items_3 = tape.pop()
-        dg += unindex(ditems_2_1, g, k_1)
+        dg = add_to_item(dg, ditems_2_1, g, k_1)
         dp += unindex(sum_to(ditems_4, items_1), p, k_1)
         items_1 = tape.pop()
         k_1 = tape.pop()
+    dg = joined_items(dg)
     # line 25: g = sg.grad(mse)(p, xs, ys)
     dp += as_adjoint(vjp_of(g_1, 0)(p, xs, ys, g_out=dg))
     return (out, gradient_like(p, dp))
@@ -193,30 +195,6 @@ class Pieces(tuple):
         return Pieces(got) if isinstance(item, slice) else got
 
 
-def add_adjoints(a, b):
-    """``a + b`` for adjoints: leaf by leaf for containers, ``None`` and missing keys as
-    zeros."""
-    if a is None:
-        return b
-    if b is None:
-        return a
-    if isinstance(a, dict) and isinstance(b, dict):
-        like = getattr(a, "like", None)
-        out = DictPieces(a, like=getattr(b, "like", None) if like is None else like)
-        for k, v in b.items():
-            out[k] = add_adjoints(dict.__getitem__(out, k), v) if k in out else v
-        return out
-    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
-        if len(a) != len(b):
-            raise ValueError(f"adjoints of containers of lengths {len(a)} and {len(b)}")
-        return Pieces([add_adjoints(x, y) for x, y in zip(a, b)])
-    if _is_zero_number(a) and isinstance(b, (dict, tuple, list)):
-        return as_adjoint(b)
-    if _is_zero_number(b) and isinstance(a, (dict, tuple, list)):
-        return as_adjoint(a)
-    return a + b
-
-
 _PLAIN: dict = {}
 
 
@@ -249,6 +227,68 @@ def record_fields(x) -> dict:
     if _is_plain(type(x)):
         return dict(vars(x))
     return {f.name: getattr(x, f.name) for f in dataclasses.fields(x)}
+
+
+_STATIC = (
+    str, bytes, bool, int, np.integer, np.bool_, type, np.ufunc, functools.partial,
+    types.FunctionType, types.BuiltinFunctionType, types.MethodType,
+)  # fmt: skip
+
+
+def _stateless_callable(x) -> bool:
+    return (
+        callable(x)
+        and not _is_plain(type(x))
+        and not dataclasses.is_dataclass(x)
+        and not getattr(x, "__dict__", True)
+        and not hasattr(type(x), "__slots__")
+    )
+
+
+def is_static_leaf(x) -> bool:
+    """Whether ``x``, a record's field, carries no derivative and is kept as it is in the
+    record's gradient: None, a string, an integer or bool, a function or class, or an object
+    called like a function that holds nothing (``Sigmoid()``, a class with ``__call__``)."""
+    return x is None or isinstance(x, _STATIC) or _stateless_callable(x)
+
+
+def as_adjoint(x):
+    """``x`` (a gradient in the user's container types, as a vjp returns it) as an adjoint
+    that adds leaf by leaf. Arrays and numbers are returned as they are."""
+    if type(x) is np.ndarray:  # the usual leaf, decided at once
+        return x
+    if isinstance(x, dict):
+        return DictPieces((k, as_adjoint(v)) for k, v in x.items())
+    if isinstance(x, (tuple, list)):
+        return Pieces([as_adjoint(v) for v in x])
+    if is_record(x):  # a record's gradient: adds field by field, as a dict does
+        fields = record_fields(x).items()
+        return DictPieces((k, as_adjoint(v)) for k, v in fields if not is_static_leaf(v))
+    return x
+
+
+def add_adjoints(a, b):
+    """``a + b`` for adjoints: leaf by leaf for containers, ``None`` and missing keys as
+    zeros."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if isinstance(a, dict) and isinstance(b, dict):
+        like = getattr(a, "like", None)
+        out = DictPieces(a, like=getattr(b, "like", None) if like is None else like)
+        for k, v in b.items():
+            out[k] = add_adjoints(dict.__getitem__(out, k), v) if k in out else v
+        return out
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        if len(a) != len(b):
+            raise ValueError(f"adjoints of containers of lengths {len(a)} and {len(b)}")
+        return Pieces([add_adjoints(x, y) for x, y in zip(a, b)])
+    if _is_zero_number(a) and isinstance(b, (dict, tuple, list)):
+        return as_adjoint(b)
+    if _is_zero_number(b) and isinstance(a, (dict, tuple, list)):
+        return as_adjoint(a)
+    return a + b
 
 
 def zero_adjoint(x):
@@ -296,42 +336,86 @@ class DictPieces(dict):
         return None  # a zero of unknown shape
 
 
-_STATIC = (
-    str, bytes, bool, int, np.integer, np.bool_, type, np.ufunc, functools.partial,
-    types.FunctionType, types.BuiltinFunctionType, types.MethodType,
-)  # fmt: skip
+GENERATED_LINES: dict = {}
 
 
-def _stateless_callable(x) -> bool:
-    return (
-        callable(x)
-        and not _is_plain(type(x))
-        and not dataclasses.is_dataclass(x)
-        and not getattr(x, "__dict__", True)
-        and not hasattr(type(x), "__slots__")
-    )
+def user_location(filename: str | None, lineno: int | None) -> tuple:
+    """``(filename, lineno)``, or the user's file and line where they are in generated code."""
+    found = GENERATED_LINES.get(filename) if filename else None
+    if found is None or lineno is None:
+        return filename, lineno
+    user_file, line_map = found
+    before = [k for k in line_map if k <= lineno]
+    if not before:
+        return filename, lineno
+    return user_location(user_file, line_map[max(before)])
 
 
-def is_static_leaf(x) -> bool:
-    """Whether ``x``, a record's field, carries no derivative and is kept as it is in the
-    record's gradient: None, a string, an integer or bool, a function or class, or an object
-    called like a function that holds nothing (``Sigmoid()``, a class with ``__call__``)."""
-    return x is None or isinstance(x, _STATIC) or _stateless_callable(x)
+class SourcegradError(Exception):
+    """Base class of every error sourcegrad raises on purpose."""
+
+    def __init__(self, message: str, filename: str | None = None, lineno: int | None = None):
+        filename, lineno = user_location(filename, lineno)
+        self.filename = filename
+        self.lineno = lineno
+        self.reason = message
+        where = f"{filename}:{lineno}: " if filename and lineno else ""
+        super().__init__(where + message)
 
 
-def as_adjoint(x):
-    """``x`` (a gradient in the user's container types, as a vjp returns it) as an adjoint
-    that adds leaf by leaf. Arrays and numbers are returned as they are."""
-    if type(x) is np.ndarray:  # the usual leaf, decided at once
-        return x
+def _is_basic_index(idx) -> bool:
+    items = idx if isinstance(idx, tuple) else (idx,)
+    return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in items)
+
+
+def _is_mask(idx) -> bool:
+    return getattr(idx, "dtype", None) is not None and idx.dtype == bool
+
+
+def _scatter(out, g, idx):
+    """``out`` with ``g`` added at ``idx``."""
+    if _is_basic_index(idx) or _is_mask(idx):
+        out[idx] = g
+    else:
+        np.add.at(out, idx, g)
+    return out
+
+
+def unindex(g, x, idx):
+    """The adjoint of ``x[idx]``: zeros shaped like ``x`` with ``g`` added at ``idx``
+    (repeated integer indices accumulate). For a container ``x``, an adjoint container
+    (:mod:`sourcegrad.runtime.trees`) with ``g`` at ``idx`` and zeros elsewhere: a dict's other
+    keys are left out, a list's or tuple's other items are zeros of their own structure."""
     if isinstance(x, dict):
-        return DictPieces((k, as_adjoint(v)) for k, v in x.items())
+        return DictPieces({idx: g}, like=x)
     if isinstance(x, (tuple, list)):
-        return Pieces([as_adjoint(v) for v in x])
-    if is_record(x):  # a record's gradient: adds field by field, as a dict does
-        fields = record_fields(x).items()
-        return DictPieces((k, as_adjoint(v)) for k, v in fields if not is_static_leaf(v))
-    return x
+        pieces = [zero_adjoint(v) for v in x]
+        if isinstance(idx, slice):
+            for i, gi in zip(range(len(x))[idx], g):
+                pieces[i] = gi
+        else:
+            pieces[idx] = g
+        return Pieces(pieces)
+    if not hasattr(x, "shape") and not np.isscalar(x):
+        raise SourcegradError(
+            f"`[...]` of a {type(x).__name__} object (its class's own __getitem__) reads a "
+            "differentiated value; sourcegrad differentiates indexing of arrays, lists, tuples "
+            "and dicts: index the container the object holds (`obj.items[i]`), or call a "
+            "method of it by name"
+        )
+    return _scatter(np.zeros_like(x), g, idx)
+
+
+def add_to_item(acc, g, xs, idx):
+    """``acc + unindex(g, xs, idx)``, where ``acc`` is a list from :func:`item_adjoints`
+    by adding ``g`` to the one item at an integer ``idx``, in place."""
+    if type(acc) is not list:
+        return acc + unindex(g, xs, idx)
+    if isinstance(idx, (int, np.integer)) and not isinstance(idx, bool):
+        acc[idx] = add_adjoints(acc[idx], g)
+    else:
+        acc[:] = add_adjoints(Pieces(acc), unindex(g, xs, idx))
+    return acc
 
 
 def _owned(like, g, seen) -> bool:
@@ -376,33 +460,6 @@ def is_container(x) -> bool:
 def _is_property(cls, name: str) -> bool:
     """Whether ``cls`` defines ``name`` as a property (cached: ``unfield`` runs in loops)."""
     return isinstance(inspect.getattr_static(cls, name, None), property)
-
-
-GENERATED_LINES: dict = {}
-
-
-def user_location(filename: str | None, lineno: int | None) -> tuple:
-    """``(filename, lineno)``, or the user's file and line where they are in generated code."""
-    found = GENERATED_LINES.get(filename) if filename else None
-    if found is None or lineno is None:
-        return filename, lineno
-    user_file, line_map = found
-    before = [k for k in line_map if k <= lineno]
-    if not before:
-        return filename, lineno
-    return user_location(user_file, line_map[max(before)])
-
-
-class SourcegradError(Exception):
-    """Base class of every error sourcegrad raises on purpose."""
-
-    def __init__(self, message: str, filename: str | None = None, lineno: int | None = None):
-        filename, lineno = user_location(filename, lineno)
-        self.filename = filename
-        self.lineno = lineno
-        self.reason = message
-        where = f"{filename}:{lineno}: " if filename and lineno else ""
-        super().__init__(where + message)
 
 
 def refuse_property(x, name) -> None:
@@ -568,6 +625,21 @@ def gradient_like(like, parts):
     return _build(like, parts, set())
 
 
+def item_adjoints(dxs, xs):
+    """The adjoint ``dxs`` of a list or tuple ``xs`` as a plain list of its items' adjoints
+    (each with zeros where ``dxs`` holds None), which :func:`add_to_item` adds into in place;
+    ``dxs`` itself where ``xs`` is not a list or tuple. :func:`joined_items` makes the adjoint
+    again."""
+    if isinstance(dxs, Pieces) and isinstance(xs, (list, tuple)) and len(dxs) == len(xs):
+        return [add_adjoints(d, zero_adjoint(x)) for d, x in zip(dxs, xs)]
+    return dxs
+
+
+def joined_items(acc):
+    """The adjoint that :func:`item_adjoints` took apart, with what was added into it."""
+    return Pieces(acc) if type(acc) is list else acc
+
+
 class Shape(tuple):
     """A shape kept on the tape in place of an array whose values the adjoint never reads."""
 
@@ -633,49 +705,6 @@ def sum_to(g, x):
     if lead:  # leading axes x does not have
         out = out.sum(axis=tuple(range(lead)))
     return out
-
-
-def _is_basic_index(idx) -> bool:
-    items = idx if isinstance(idx, tuple) else (idx,)
-    return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in items)
-
-
-def _is_mask(idx) -> bool:
-    return getattr(idx, "dtype", None) is not None and idx.dtype == bool
-
-
-def _scatter(out, g, idx):
-    """``out`` with ``g`` added at ``idx``."""
-    if _is_basic_index(idx) or _is_mask(idx):
-        out[idx] = g
-    else:
-        np.add.at(out, idx, g)
-    return out
-
-
-def unindex(g, x, idx):
-    """The adjoint of ``x[idx]``: zeros shaped like ``x`` with ``g`` added at ``idx``
-    (repeated integer indices accumulate). For a container ``x``, an adjoint container
-    (:mod:`sourcegrad.runtime.trees`) with ``g`` at ``idx`` and zeros elsewhere: a dict's other
-    keys are left out, a list's or tuple's other items are zeros of their own structure."""
-    if isinstance(x, dict):
-        return DictPieces({idx: g}, like=x)
-    if isinstance(x, (tuple, list)):
-        pieces = [zero_adjoint(v) for v in x]
-        if isinstance(idx, slice):
-            for i, gi in zip(range(len(x))[idx], g):
-                pieces[i] = gi
-        else:
-            pieces[idx] = g
-        return Pieces(pieces)
-    if not hasattr(x, "shape") and not np.isscalar(x):
-        raise SourcegradError(
-            f"`[...]` of a {type(x).__name__} object (its class's own __getitem__) reads a "
-            "differentiated value; sourcegrad differentiates indexing of arrays, lists, tuples "
-            "and dicts: index the container the object holds (`obj.items[i]`), or call a "
-            "method of it by name"
-        )
-    return _scatter(np.zeros_like(x), g, idx)
 
 
 def _leaf(like, g, seen):

@@ -38,7 +38,6 @@ def jvp_d_newton_sqrt(a, *, ta):
         dx = dx_2
         tdx = tdx_2
         da_1 = dx_2 / x
-        da = da + da_1
         tda = tda + (tdx_2 - tx * da_1) / x
         dx_3 = dx_2 * x_1 / x
         dx = dx - dx_3

@@ -73,7 +73,6 @@ def jvp_d_rnn(params, xs, *, tparams):
         ttape = ttape[:-1]
         dh_6 = sum_to(dh_7, h_6)
         tdh_6 = sum_to(tdh_7, h_6)
-        db = db + sum_to(dh_7, b)
         tdb = tdb + sum_to(tdh_7, b)
         dh_3 = sum_to(dh_6, h_3)
         tdh_3 = sum_to(tdh_6, h_3)
@@ -81,7 +80,6 @@ def jvp_d_rnn(params, xs, *, tparams):
         tape = tape[:-1]
         ttape = ttape[:-1]
         dU_1 = sum_to(dh_6, h_5)
-        dU = dU + np.outer(dU_1, h_4)
         tdU = tdU + (np.outer(sum_to(tdh_6, h_5), h_4) + np.outer(dU_1, th_4))
         h_5 = tape[-1]
         tape = tape[:-1]
@@ -90,7 +88,6 @@ def jvp_d_rnn(params, xs, *, tparams):
         th_4 = ttape[-1]
         tape = tape[:-1]
         ttape = ttape[:-1]
-        dW = dW + np.outer(dh_3, h)
         tdW = tdW + (np.outer(tdh_3, h) + np.outer(dh_3, th))
         dh_4 = W.T
         dh = dh_4 @ dh_3

@@ -66,3 +66,13 @@ def accumulation(stmt, *more_ops) -> bool:
         and v.left.id == t.id
         and t.id not in {n.id for n in S.walk(v.right) if isinstance(n, gast.Name)}
     )
+
+
+def names_reaching(refs, objs) -> set:
+    """The names by which the derivative reaches any of ``objs``: those it refers to, and
+    where it is itself generated code differentiated again, the globals it reads them by."""
+    names = refs.names_of(objs)
+    ids = {id(o) for o in objs}
+    return names | {
+        name for name in refs.used_by_user - refs.local if id(refs.user_globals.get(name)) in ids
+    }

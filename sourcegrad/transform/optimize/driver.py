@@ -46,6 +46,7 @@ from .fused import BACKENDS, available, fuse_elementwise
 from .hoist import hoist_accumulations
 from .inplace import InPlace
 from .invariants import hoist_invariant_views
+from .item_adjoints import add_items_in_place
 from .kept_calls import keep_forward_sweeps
 from .masks import early_masks
 from .operands import name_operands
@@ -327,6 +328,7 @@ REWRITES: tuple[Rewrite, ...] = (
     Rewrite("released arrays", _released, _SHAPES_NUMPY),
     Rewrite("pooled buffers", _pooled, frozenset({SHAPES, NUMPY, POOLS})),
     Rewrite("lists grown in place", lambda r: grow_in_place(r.node, r.der, r.np_name)),
+    Rewrite("list adjoints added item by item", lambda r: add_items_in_place(r.node, r.der)),
     Rewrite("fused elementwise", _fused, _SHAPES_NUMPY | {FUSED}),
     # last: every rewrite before saw a callee's vjp read its arguments where the adjoint
     # calls it (see kept_calls)

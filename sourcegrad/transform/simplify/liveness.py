@@ -54,27 +54,29 @@ def liveness(body, **kwargs) -> set:
         _READS = None
 
 
-def _live_before(stmts, live, remove=False, dead_pops=None, after=None) -> set:
+def _live_before(stmts, live, remove=False, dead_pops=None, after=None, strong=False) -> set:
     """Names live before ``stmts`` given those live after (structured liveness); with
     ``remove``, also drop assignments nothing reads afterwards; with ``dead_pops`` (a set),
     collect the tape pops whose restored value nothing reads; with ``after`` (a dict), record
-    the names live after each simple statement, by ``id``."""
+    the names live after each simple statement, by ``id``. With ``strong``, a side-effect-free
+    assignment whose value nothing reads makes nothing live (strong liveness): an accumulator
+    that only its own updates read in a loop (``tda = tda + t``) is dead too."""
     live = set(live)
     for stmt in reversed(list(stmts)):
         if isinstance(stmt, gast.If):
-            body = _live_before(stmt.body, live, remove, dead_pops, after)
-            orelse = _live_before(stmt.orelse, live, remove, dead_pops, after)
+            body = _live_before(stmt.body, live, remove, dead_pops, after, strong)
+            orelse = _live_before(stmt.orelse, live, remove, dead_pops, after, strong)
             live = body | orelse | reads_of(stmt)
             if remove and not stmt.body:
                 stmt.body.append(gast.Pass())
         elif isinstance(stmt, (gast.For, gast.While)):
             loop_live = set(live) | reads_of(stmt)  # a while test runs after every iteration
             for _ in range(50):  # the body's start flows back to its end
-                start = _live_before(stmt.body, loop_live | live)
+                start = _live_before(stmt.body, loop_live | live, strong=strong)
                 if start <= loop_live:
                     break
                 loop_live |= start
-            _live_before(stmt.body, loop_live | live, remove, dead_pops, after)
+            _live_before(stmt.body, loop_live | live, remove, dead_pops, after, strong)
             if remove and not stmt.body:
                 stmt.body.append(gast.Pass())
             live = live | loop_live | reads_of(stmt)
@@ -86,10 +88,13 @@ def _live_before(stmts, live, remove=False, dead_pops=None, after=None) -> set:
             if dead_pops is not None and pair and isinstance(stmt, gast.Assign):
                 if not (targets & live):
                     dead_pops.add(pair)
-            if remove and _removable(stmt) and not (targets & live):
+            unread = _removable(stmt) and not (targets & live)
+            if remove and unread:
                 if get_fact(stmt, "comment", None):
                     move_comment(stmts, stmt)
                 stmts.remove(stmt)
+                continue
+            if strong and unread:
                 continue
             if isinstance(stmt, gast.Assign) and not isinstance(stmt.targets[0], gast.Subscript):
                 live -= targets
@@ -130,7 +135,7 @@ def prune_dead_stores(body) -> tuple[bool, bool]:
     """:func:`dead_stores`, and whether it changed ``body`` at all: a branch emptied and
     given ``pass``, or a test negated, can leave the number of statements as it was."""
     before = [id(s) for s in walk_statements(body)]
-    liveness(body, remove=True)
+    liveness(body, remove=True, strong=True)
     _empty_blocks(body, body)
     after = [id(s) for s in walk_statements(body)]
     return len(after) != len(before), after != before
