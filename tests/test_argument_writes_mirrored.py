@@ -562,3 +562,24 @@ def test_jacobian_rows_and_columns_from_the_values_on_entry(f):
         np.testing.assert_allclose(jac(*args), want, rtol=1e-6, atol=1e-8)
         f(*plain)
         assert_same_state(list(args), list(plain))
+
+
+def appends_to_its_default(x, acc=[]):  # noqa: B006 - the shared default is what is tested
+    acc.append(1.0)
+    return np.sum(x) * len(acc)
+
+
+def test_a_default_written_in_place_is_refused_and_passed_in_runs():
+    """A default list is one object every call shares: Python's value grows call by call.
+    Left to its default, that is refused; passed in, it is mirrored as any argument."""
+    x = np.ones((2, 2))
+    with pytest.raises(sg.UnsupportedSyntaxError) as info:
+        sg.value_and_grad(appends_to_its_default)(x)
+    assert "left to its default" in str(info.value)
+    acc, want = [], []
+    vg = sg.value_and_grad(appends_to_its_default)
+    for k in range(3):
+        value, g = vg(x, acc)
+        assert value == appends_to_its_default(x, want)
+        np.testing.assert_array_equal(g, np.full((2, 2), float(k + 1)))
+        assert acc == want

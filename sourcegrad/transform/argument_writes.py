@@ -14,6 +14,8 @@ refused. An argument the function binds anew (``p = dict(p)``) is its own from t
 
 from __future__ import annotations
 
+import inspect
+
 import gast
 import numpy as np
 
@@ -53,6 +55,8 @@ def argument_writes(parsed, args: tuple | None, checked: bool = True) -> tuple:
     out = []
     for param, writes in found.items():
         example = given.get(param)
+        if param not in given and param not in rebound:
+            _refuse_shared_default(parsed, param, min(w[1] for w in writes))
         if not isinstance(example, (list, dict, np.ndarray)) or getattr(example, "ndim", 1) == 0:
             continue  # (a number: `s += 1` gives the name a new value)
         if param in rebound:  # (`p = dict(p)` first: the writes go into the function's own)
@@ -146,6 +150,22 @@ def _key(node):
 
 def _shown(param: str, path: tuple) -> str:
     return param + "".join(f"[{k!r}]" for k in path)
+
+
+def _refuse_shared_default(parsed, param: str, line) -> None:
+    """A parameter left to its default (one object, made when the ``def`` ran) written into in
+    place: Python's calls share it, each seeing what the calls before it left there."""
+    default = inspect.signature(parsed.fn).parameters[param].default
+    if isinstance(default, (list, dict, set, np.ndarray)):
+        raise UnsupportedSyntaxError(
+            f"{parsed.node.name}() writes into `{param}` in place, left to its default: one "
+            f"{type(default).__name__} made when the `def` ran, which every call shares and "
+            f"changes, so Python's value changes from call to call; pass `{param}` in the "
+            f"call, or default it to None and make a new one (`{param} = [] if {param} is "
+            "None else ...`)",
+            parsed.filename,
+            line,
+        )
 
 
 def _refuse(parsed, param: str, example, line, why: str) -> None:
