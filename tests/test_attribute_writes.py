@@ -1,6 +1,7 @@
-"""Writing an attribute inside a differentiated function (a layer caching its input, a call
-counter) is refused at the user's line, with a way out that fits: sourcegrad follows values,
-not the state objects keep between calls."""
+"""Writing an attribute inside a differentiated function: a layer caching its input, or a
+value set on an argument object, runs as written (the object holds what Python leaves there);
+a call counter that reads back what it keeps (`self.n += 1`) is refused at the user's line,
+with a way out that fits: sourcegrad follows values, not the state objects keep."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 import sourcegrad as sg
-from tests.ported.harness import check_refusal, marked_line
+from tests.ported.harness import marked_line
 
 
 class Dense:
@@ -16,7 +17,7 @@ class Dense:
         self.W = W
 
     def __call__(self, x):
-        self.last_input = x  # REFUSED
+        self.last_input = x
         return np.tanh(x @ self.W)
 
 
@@ -42,21 +43,34 @@ def counts_calls(w):
 
 
 def sets_on_argument(w, box):
-    box.seen = w  # REFUSED
+    box.seen = w * 2.0
     return np.sum(w**2)
 
 
-@pytest.mark.parametrize(
-    "f, method", [(Dense.__call__, caches_input), (Counter.__call__, counts_calls)]
-)
-def test_a_method_writing_an_attribute_is_refused(f, method):
+def test_a_method_reading_back_what_it_keeps_is_refused():
     with pytest.raises(sg.SourcegradError) as info:
-        sg.grad(method)(np.ones((2, 3)))
+        sg.grad(counts_calls)(np.ones((2, 3)))
     message = str(info.value)
     assert "changes an attribute of an object" in message
     assert "has_aux=True" in message
+    f = Counter.__call__
     assert message.startswith(f"{f.__code__.co_filename}:{marked_line(f)}: ")
 
 
-def test_an_attribute_set_on_an_argument_is_refused():
-    check_refusal(sets_on_argument, (np.ones(3), Counter()), sg.SourcegradError, "has_aux=True")
+def test_a_layer_caching_its_input_runs_as_written():
+    df = sg.grad(caches_input)
+    for k in range(3):
+        w = np.full((2, 3), 0.1 * (k + 1))
+        g = df(w)
+        h = np.tanh(w)
+        np.testing.assert_allclose(g, 2 * h * (1 - h * h), rtol=1e-12)
+        np.testing.assert_array_equal(LAYER.last_input, w)
+
+
+def test_an_attribute_set_on_an_argument_is_left_as_python_leaves_it():
+    box = Counter()
+    df = sg.grad(sets_on_argument)
+    for k in range(3):
+        w = np.arange(3.0) + k
+        np.testing.assert_array_equal(df(w, box), 2 * w)
+        np.testing.assert_array_equal(box.seen, w * 2.0)

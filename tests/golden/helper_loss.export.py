@@ -145,7 +145,8 @@ def record_fields(x) -> dict:
 
 def zero_adjoint(x):
     """A zero adjoint for ``x``: zeros of its shape, item by item for a list or tuple, an
-    empty :class:`DictPieces` for a dict, 0.0 for a number or a name not yet assigned."""
+    empty :class:`DictPieces` for a dict, 0.0 for a number or a name not yet assigned (float
+    zeros for an integer or boolean array: its adjoint, as a seed of a callee, must be a float)."""
     if isinstance(x, dict):
         return DictPieces(like=x)
     if isinstance(x, (list, tuple)):
@@ -154,6 +155,8 @@ def zero_adjoint(x):
         return DictPieces(like=record_fields(x))
     if x is None or isinstance(x, (float, int, str)):
         return 0.0  # a name the forward sweep never reached on this path
+    if getattr(getattr(x, "dtype", None), "kind", "f") in "iub":
+        return np.zeros_like(x, dtype=np.float64)
     return np.zeros_like(x)
 
 
@@ -206,8 +209,11 @@ def _stateless_callable(x) -> bool:
 
 def is_static_leaf(x) -> bool:
     """Whether ``x``, a record's field, carries no derivative and is kept as it is in the
-    record's gradient: None, a string, an integer or bool, a function or class, or an object
-    called like a function that holds nothing (``Sigmoid()``, a class with ``__call__``)."""
+    record's gradient: None, a string, an integer or bool (or an array of them: a mask, indices),
+    a function or class, or an object called like a function that holds nothing
+    (``Sigmoid()``, a class with ``__call__``)."""
+    if isinstance(x, np.ndarray):
+        return x.dtype.kind in "biu"
     return x is None or isinstance(x, _STATIC) or _stateless_callable(x)
 
 
@@ -519,6 +525,8 @@ def sum_to(g, x):
     (None) is zeros of ``x``'s shape."""
     if g is None:
         return zero_adjoint(x)
+    if isinstance(g, (list, tuple, dict)):
+        return g  # the adjoint of a container put into a container: nothing was broadcast
     shape = getattr(x, "shape", None)  # attribute first: np.shape costs a dispatch
     if shape is None:
         shape = x if isinstance(x, Shape) else np.shape(x)

@@ -247,8 +247,11 @@ def _stateless_callable(x) -> bool:
 
 def is_static_leaf(x) -> bool:
     """Whether ``x``, a record's field, carries no derivative and is kept as it is in the
-    record's gradient: None, a string, an integer or bool, a function or class, or an object
-    called like a function that holds nothing (``Sigmoid()``, a class with ``__call__``)."""
+    record's gradient: None, a string, an integer or bool (or an array of them: a mask, indices),
+    a function or class, or an object called like a function that holds nothing
+    (``Sigmoid()``, a class with ``__call__``)."""
+    if isinstance(x, np.ndarray):
+        return x.dtype.kind in "biu"
     return x is None or isinstance(x, _STATIC) or _stateless_callable(x)
 
 
@@ -293,7 +296,8 @@ def add_adjoints(a, b):
 
 def zero_adjoint(x):
     """A zero adjoint for ``x``: zeros of its shape, item by item for a list or tuple, an
-    empty :class:`DictPieces` for a dict, 0.0 for a number or a name not yet assigned."""
+    empty :class:`DictPieces` for a dict, 0.0 for a number or a name not yet assigned (float
+    zeros for an integer or boolean array: its adjoint, as a seed of a callee, must be a float)."""
     if isinstance(x, dict):
         return DictPieces(like=x)
     if isinstance(x, (list, tuple)):
@@ -302,6 +306,8 @@ def zero_adjoint(x):
         return DictPieces(like=record_fields(x))
     if x is None or isinstance(x, (float, int, str)):
         return 0.0  # a name the forward sweep never reached on this path
+    if getattr(getattr(x, "dtype", None), "kind", "f") in "iub":
+        return np.zeros_like(x, dtype=np.float64)
     return np.zeros_like(x)
 
 
@@ -645,8 +651,14 @@ class Shape(tuple):
 
 
 def shape_of(x):
-    """The shape of ``x`` as a :class:`Shape` (``x`` itself when it is one)."""
-    return x if type(x) is Shape else Shape(np.shape(x))
+    """The shape of ``x`` as a :class:`Shape` (``x`` itself when it is one, or when it is a
+    container of items of different shapes, a tuple of a helper's results)."""
+    if type(x) is Shape:
+        return x
+    try:
+        return Shape(np.shape(x))
+    except ValueError:
+        return x
 
 
 _ONES: dict = {}  # (length, dtype char) -> a read-only vector of ones, shared by all calls
@@ -681,6 +693,8 @@ def sum_to(g, x):
     (None) is zeros of ``x``'s shape."""
     if g is None:
         return zero_adjoint(x)
+    if isinstance(g, (list, tuple, dict)):
+        return g  # the adjoint of a container put into a container: nothing was broadcast
     shape = getattr(x, "shape", None)  # attribute first: np.shape costs a dispatch
     if shape is None:
         shape = x if isinstance(x, Shape) else np.shape(x)
