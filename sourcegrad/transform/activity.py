@@ -29,7 +29,7 @@ from .calls import (
 )
 from .examples import holds, receiver_examples
 from .forms import Core
-from .lift_closures import free_reads
+from .lift_closures import free_reads, returns_closure
 from .node_facts import get_fact
 from .parse import UNRESOLVED, resolve
 from .plain_classes import refusal_of
@@ -60,10 +60,11 @@ def varied_transfer(ops: dict):
     return gen_varied
 
 
-def closure_transfer(varied: dict):
+def closure_transfer(varied: dict, ops: dict):
     """The forward transfer function of the names that may hold a nested function reading
-    varied values (a closure carrying them): made by its ``def`` or lambda, then passed on by
-    any statement reading such a name (into a container, out of one, a loop over one)."""
+    varied values (a closure carrying them): made by its ``def`` or lambda, or returned by a
+    call of the user's function given varied values (``block = make_block(W)``), then passed
+    on by any statement reading such a name (into a container, out of one, a loop over one)."""
 
     def gen_closures(stmt, held):
         if isinstance(stmt, gast.For):
@@ -77,6 +78,12 @@ def closure_transfer(varied: dict):
         if not isinstance(stmt, gast.Assign):
             return held
         targets = written_names(stmt)
+        op = ops.get(id(stmt))
+        if op is not None and op.user_call and returns_closure(op.user_call[0]):
+            fn, args, kwargs = op.user_call
+            given = set().union(*(S.names_in(a) for a in [*args, *kwargs.values()]))
+            if given & varied.get(("in", id(stmt)), set()):
+                return held | targets  # a closure over what it was given
         return (held | targets) if S.names_in(stmt.value) & held else (held - targets)
 
     return gen_closures
@@ -239,6 +246,9 @@ _OPAQUE_HINTS = {
     gast.SetComp: "a set has no order: build a list ([... for v in xs]) instead",
     gast.DictComp: "build the dict with a loop (d[k] = v) or dict(zip(keys, values))",
     gast.Lambda: "define the function with `def` at module level",
+    gast.List: "list the items one by one (`[a, b, c]`), or build the list with append "
+    "(`ws = [W0]`, then `ws.append(w)` in a loop)",
+    gast.Tuple: "list the items one by one (`(a, b, c)`), or build a list with append",
 }
 
 

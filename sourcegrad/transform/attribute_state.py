@@ -138,8 +138,16 @@ def _scan(cls: type, name: str, method) -> tuple[dict, set]:
     me = args[0].id if args else None
     line = method.__code__.co_firstlineno
     where = f"{cls.__name__}.{name}() ({inspect.getsourcefile(method)}:{line})"
+    constants = {
+        id(t)
+        for n in S.walk(node)
+        if isinstance(n, gast.Assign) and isinstance(n.value, gast.Constant)
+        for t in n.targets
+    }  # (`self.training = False`: a constant kept, read as one)
     for n in S.walk(node):
         if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and n.value.id == me:
+            if id(n) in constants:
+                continue
             if isinstance(n.ctx, gast.Store):
                 stores.setdefault(n.attr, where)
             else:

@@ -11,9 +11,14 @@ stored), or whose variables a calling nested function binds itself, is left as w
 
 from __future__ import annotations
 
+import types
+import weakref
+
 import gast
 
+from ..errors import SourcegradError
 from . import syntax as S
+from .parse import is_installed, parse
 
 
 def lift_captured_variables(fn: gast.FunctionDef) -> None:
@@ -173,3 +178,38 @@ def _add_parameters(node, names: list) -> None:
         node.args.posonlyargs = params + node.args.posonlyargs
     else:
         node.args.args = params + node.args.args
+
+
+def returns_closure(fn) -> bool:
+    """Whether the user's function ``fn`` may return a function it defines (``def
+    make_block(W): def block(h): ...; return block``, or a lambda): a closure over what it
+    was given."""
+    if not isinstance(fn, types.FunctionType) or is_installed(fn):
+        return False
+    found = _RETURNS_CLOSURE.get(fn.__code__)
+    if found is None:
+        found = _RETURNS_CLOSURE[fn.__code__] = _returns_closure(fn)
+    return found
+
+
+_RETURNS_CLOSURE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # code -> answer
+
+
+def _returns_closure(fn) -> bool:
+    try:
+        node = parse(fn).node
+    except SourcegradError:
+        return False
+    made = {n.name for n in S.walk(node) if isinstance(n, gast.FunctionDef) and n is not node}
+    made |= {
+        t.id
+        for n in S.walk(node)
+        if isinstance(n, gast.Assign) and isinstance(n.value, gast.Lambda)
+        for t in n.targets
+        if isinstance(t, gast.Name)
+    }
+    for n in S.own_scope_nodes(node):
+        if isinstance(n, gast.Return) and n.value is not None:
+            if isinstance(n.value, gast.Lambda) or S.names_in(n.value) & made:
+                return True
+    return False

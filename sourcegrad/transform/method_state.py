@@ -59,9 +59,9 @@ def refuse_method_state(core, ops: dict, varied: dict, cfg) -> None:
             raise UnsupportedSyntaxError(
                 f"`{core.parsed.line_text(stmt.lineno)}` is called for its effect: {method}() "
                 f"keeps a differentiated value in `self.{attr}` ({where}), which is read after "
-                "the call; sourcegrad follows values, not the state an object keeps: keep the "
-                f"value in a local variable of the loss (`{attr} = {attr} + v`), or make "
-                f"{method}() return it and use what it returns",
+                "the call; sourcegrad follows values, not the state an object keeps: make "
+                f"{method}() return it and use what it returns (`{attr} = "
+                f"{S.text(call)}`), or keep the value in a local variable of the loss",
                 core.parsed.filename,
                 stmt.lineno,
             )

@@ -66,6 +66,8 @@ def self_store(found) -> tuple | None:
     for n in S.walk(node):
         target = n.target if isinstance(n, gast.AugAssign) else None
         targets = n.targets if isinstance(n, gast.Assign) else [target] if target else []
+        if isinstance(n, gast.Assign) and isinstance(n.value, gast.Constant):
+            targets = []  # (a constant kept, `self.training = False`: read as one)
         if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute):
             owner = n.func.value
             if isinstance(owner, gast.Name) and owner.id == this:
