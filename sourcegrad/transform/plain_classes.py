@@ -91,10 +91,7 @@ def _plain_user_class(cls) -> bool:
     namedtuple or an exception; no metaclass)."""
     init = getattr(cls, "__init__", None)
     return (
-        isinstance(cls, type)
-        and type(cls) is type
-        and not dataclasses.is_dataclass(cls)
-        and not issubclass(cls, (tuple, BaseException))
+        _ordinary_class(cls)
         and isinstance(init, types.FunctionType)
         and not is_installed(init)
         and (init.__module__ or "").split(".")[0] not in ("sourcegrad", "numpy")
@@ -533,13 +530,22 @@ def _holds_no_fields(cls) -> bool:
     objects are records of no fields, whatever attributes their methods keep. One called like
     a function (``Sigmoid()`` with ``__call__``) is no record: it is kept as it is."""
     return (
-        type(cls) is type
+        _ordinary_class(cls)
         and cls.__init__ is object.__init__
         and not any("__call__" in vars(k) for k in cls.__mro__[:-1])
         and (cls.__module__ or "").split(".")[0] not in ("builtins", "sourcegrad", "numpy")
+        and _class_problem(cls) is None
+    )
+
+
+def _ordinary_class(cls) -> bool:
+    """A class made by ``class`` without a metaclass, not a dataclass, a namedtuple or an
+    exception: one whose objects could be records of the fields they hold."""
+    return (
+        isinstance(cls, type)
+        and type(cls) is type
         and not dataclasses.is_dataclass(cls)
         and not issubclass(cls, (tuple, BaseException))
-        and _class_problem(cls) is None
     )
 
 
