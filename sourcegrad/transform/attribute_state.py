@@ -23,6 +23,7 @@ import gast
 
 from ..errors import SourcegradError, UnsupportedSyntaxError
 from . import syntax as S
+from .own_attributes import read_own_stores
 from .parse import parse
 from .walk import walk_statements
 
@@ -131,9 +132,10 @@ def _scan(cls: type, name: str, method) -> tuple[dict, set]:
     stores: dict = {}
     reads: set = set()
     try:
-        node = parse(method).node
+        node = S.clone(parse(method).node)
     except (SourcegradError, OSError, TypeError, SyntaxError):
         return stores, reads
+    read_own_stores(node)  # (what it reads back of its own stores is no state kept)
     args = node.args.posonlyargs + node.args.args
     me = args[0].id if args else None
     line = method.__code__.co_firstlineno

@@ -39,6 +39,7 @@ from .lower_loops import LoopLowering
 from .lower_statements import StatementLowering
 from .matches import lower_matches
 from .node_facts import set_fact
+from .own_attributes import read_own_stores
 from .parse import UNRESOLVED, Parsed, parse, resolve
 from .path_reads import PathReads
 from .rule_binding import is_user_function
@@ -287,6 +288,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         def names():  # fresh names, given what the function uses by now
             return S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure))
 
+        read_own_stores(fn, names())
         try:
             lower_matches(fn, names())
         except UnsupportedSyntaxError as exc:  # placed in the user's file here

@@ -1,0 +1,181 @@
+"""A function reading back what it has just stored in an attribute (part of the lowering of
+Python's forms).
+
+``self.output = np.dot(x, self.weights) + self.biases`` followed by ``return self.output``
+(the layers of "Neural Networks from Scratch" are written so) reads the value the same call
+stored, not state kept from an earlier call. :func:`read_own_stores` rewrites it, in place,
+into ``output = ...``, ``self.output = output``, ``return output``: the store stays as
+written (Python's object holds what it holds after the call), the read follows the value.
+
+A read is rewritten only where the store runs before it on every path through the function
+(in the same block, or in a branch or loop body after the store there), with no call in
+between that may change the attribute: one given the object (``f(self)``) or called on it
+(``self.update()``), one of a function defined in the function, and with the receiver's name
+not rebound. Reads inside nested functions and lambdas are left as they are (they run later).
+"""
+
+from __future__ import annotations
+
+import gast
+
+from . import syntax as S
+
+__all__ = ["read_own_stores"]
+
+_COMPOUND = (gast.If, gast.For, gast.While, gast.Try, gast.Match)
+
+
+def read_own_stores(fn: gast.FunctionDef, names: S.NameGen | None = None) -> bool:
+    """Rewrite ``fn``'s reads of ``obj.attr`` that read what ``fn`` itself stored there before
+    them (see the module); fresh local names come from ``names`` (or keep the attribute's name
+    where ``names`` is None, for an analysis that only asks what is read). Returns whether
+    anything was rewritten."""
+    nested = {n.name for n in S.walk(fn) if isinstance(n, gast.FunctionDef) and n is not fn}
+    nested |= {
+        t.id
+        for n in S.walk(fn)
+        if isinstance(n, gast.Assign) and isinstance(n.value, gast.Lambda)
+        for t in n.targets
+        if isinstance(t, gast.Name)
+    }
+    rewriter = _Rewriter(names, nested)
+    fn.body = rewriter.block(fn.body, {})
+    return rewriter.changed
+
+
+class _Rewriter:
+    def __init__(self, names, nested: set):
+        self.names = names
+        self.nested = nested
+        self.changed = False
+
+    def block(self, body: list, known: dict) -> list:
+        """``body`` rewritten, given ``known``: (receiver, attr) -> the local holding the
+        value stored there (updated in place to what holds after the block)."""
+        out = []
+        for stmt in body:
+            out.extend(self.statement(stmt, known))
+        return out
+
+    def statement(self, stmt, known: dict) -> list:
+        if isinstance(stmt, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+            _forget_rebound(stmt, known)
+            return [stmt]
+        if isinstance(stmt, _COMPOUND) or isinstance(stmt, gast.With):
+            return [self.compound(stmt, known)]
+        self.replace_reads(stmt, known)
+        _forget_changed(stmt, known, self.nested)
+        store = _attribute_store(stmt)
+        if store is None:
+            return [stmt]
+        receiver, attr = store
+        local = attr if self.names is None else self.names.fresh(attr)
+        target = stmt.targets[0]
+        stmt.targets = [S.name(local, store=True)]
+        kept = gast.Assign(targets=[target], value=S.name(local), type_comment=None)
+        gast.copy_location(kept, stmt)
+        known[(receiver, attr)] = local
+        return [stmt, kept]
+
+    def compound(self, stmt, known: dict):
+        """A branch, loop, ``with`` or ``try``: its tests read what holds before it; each body
+        starts from that (a loop's without what its body stores, read by a later turn), and
+        after it holds what every way through it leaves."""
+        heads = [getattr(stmt, f) for f in ("test", "iter", "subject") if hasattr(stmt, f)]
+        heads += [item.context_expr for item in getattr(stmt, "items", ())]
+        for head in heads:
+            self.replace_reads(head, known)
+        start = dict(known)
+        if isinstance(stmt, (gast.For, gast.While)):
+            _forget_changed(stmt, start, self.nested)
+        if isinstance(stmt, gast.With):
+            stmt.body = self.block(stmt.body, known)
+            return stmt
+        for field in ("body", "orelse", "finalbody"):
+            if getattr(stmt, field, None):
+                setattr(stmt, field, self.block(getattr(stmt, field), dict(start)))
+        for part in [*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())]:
+            part.body = self.block(part.body, dict(start))
+        _forget_changed(stmt, known, self.nested)
+        return stmt
+
+    def replace_reads(self, node, known: dict) -> None:
+        if not known:
+            return
+        for parent in S.own_scope_nodes(node):
+            for field in S.walked_fields(type(parent)):
+                value = getattr(parent, field, None)
+                items = value if type(value) is list else [value]
+                for i, child in enumerate(items):
+                    local = _read_of(child, known)
+                    if local is None:
+                        continue
+                    self.changed = True
+                    new = gast.copy_location(S.name(local), child)
+                    if type(value) is list:
+                        value[i] = new
+                    else:
+                        setattr(parent, field, new)
+
+
+def _read_of(node, known: dict):
+    if not (
+        isinstance(node, gast.Attribute)
+        and isinstance(node.ctx, gast.Load)
+        and isinstance(node.value, gast.Name)
+    ):
+        return None
+    return known.get((node.value.id, node.attr))
+
+
+def _attribute_store(stmt):
+    """``(receiver, attr)`` of ``name.attr = value``, else None."""
+    if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1):
+        return None
+    t = stmt.targets[0]
+    if isinstance(t, gast.Attribute) and isinstance(t.value, gast.Name):
+        return t.value.id, t.attr
+    return None
+
+
+def _forget_rebound(node, known: dict) -> None:
+    """Drop the attributes of names ``node`` rebinds (another object's after)."""
+    rebound = S.bound_names(node)
+    for key in [k for k in known if k[0] in rebound]:
+        known.pop(key)
+
+
+def _forget_changed(stmt, known: dict, nested: set) -> None:
+    """Drop what ``stmt`` may change: attributes it stores otherwise than by one plain
+    ``name.attr = v`` (kept by the caller), every attribute of an object it passes to a
+    call or calls a method on, and everything where it calls a function defined inside."""
+    if not known:
+        return
+    _forget_rebound(stmt, known)
+    for key in _stored_attributes(stmt, nested):
+        known.pop(key, None)
+    for n in S.own_scope_nodes(stmt):
+        if not isinstance(n, gast.Call):
+            continue
+        if isinstance(n.func, gast.Name) and n.func.id in nested:
+            known.clear()
+            return
+        given = [n.func.value if isinstance(n.func, gast.Attribute) else None, *n.args]
+        given += [k.value for k in n.keywords]
+        for g in given:
+            if isinstance(g, gast.Starred):
+                g = g.value
+            if isinstance(g, gast.Name):
+                for key in [k for k in known if k[0] == g.id]:
+                    known.pop(key)
+
+
+def _stored_attributes(node, nested: set) -> set:
+    """(receiver, attr) of every attribute stored, augmented or deleted under ``node``."""
+    return {
+        (n.value.id, n.attr)
+        for n in S.own_scope_nodes(node)
+        if isinstance(n, gast.Attribute)
+        and isinstance(n.ctx, (gast.Store, gast.Del))
+        and isinstance(n.value, gast.Name)
+    }
