@@ -15,6 +15,7 @@ guard (:func:`family_guard_expression`) tests the pattern.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable
 from typing import Any
@@ -151,8 +152,11 @@ class _GuardWriter:
             return [f"(type({expr}) is int or type({expr}) is bool)"]
         if is_record(x):
             first, d = self.bind(expr)
+            fields = record_fields(x)
             out = [f"type({first}) is {self.const(t)}"]
-            for k, v in record_fields(x).items():
+            if not dataclasses.is_dataclass(t):  # (a method may have stored more since)
+                out.append(f"tuple(vars({d})) == {self.const(tuple(fields))}")
+            for k, v in fields.items():
                 out += self.check(v, f"{d}.{k}")
             return out
         if isinstance(x, (np.number, np.bool_)):  # its type fixes its shape () and dtype
