@@ -317,7 +317,9 @@ def written_part(g, idx):
         return g[idx]
     part = g[idx]
     items = idx if isinstance(idx, tuple) else (idx,)
-    items = tuple(np.asarray(i) if isinstance(i, list) else i for i in items)  # as NumPy does
+    items = tuple(
+        np.asarray(i) if isinstance(i, (list, range)) else i for i in items
+    )  # as NumPy does
     arrays = [i for i in items if getattr(i, "dtype", None) is not None and i.dtype != bool]
     if not arrays:
         return part  # a mask selects every element once
