@@ -25,6 +25,7 @@ from .. import rules as R
 from ..errors import NoSourceError, UnsupportedSyntaxError, user_location
 from ..gast_trees import parse_gast
 from . import syntax as S
+from .local_imports import imports_as_closure
 from .no_source import no_source_refusal
 from .source_lines import definition_lines
 
@@ -346,6 +347,8 @@ def parse(fn) -> Parsed:
     closure = {}
     if fn.__closure__:
         closure = dict(zip(code.co_freevars, fn.__closure__))
+    if any(isinstance(s, (gast.Import, gast.ImportFrom)) for s in node.body):
+        imports_as_closure(node, fn, closure)
     return Parsed(fn, node, filename, fn.__globals__, closure, lines)
 
 
