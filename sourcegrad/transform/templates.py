@@ -146,7 +146,8 @@ def _leafwise(items, names: S.NameGen) -> list:
         for _, path in leaves:
             part = S.name(whole)
             for k in path:
-                part = gast.Subscript(value=part, slice=S.const(k), ctx=gast.Load())
+                key = S.clone(k) if isinstance(k, gast.AST) else S.const(k)
+                part = gast.Subscript(value=part, slice=key, ctx=gast.Load())
             parts.append(part)
         out.append(
             Accum(
@@ -190,10 +191,15 @@ def _with_tangents(stmt, rule, tangents):
 
 
 def _name_leaves(node, path):
-    """``(name, position)`` for each name in a nested tuple or list of atoms."""
+    """``(name, position)`` for each name in a nested tuple, list or dict display of atoms
+    (a position steps by index, or by key: a call's ``**kwargs`` packed as a dict)."""
     if isinstance(node, (gast.Tuple, gast.List)):
         for k, e in enumerate(node.elts):
             yield from _name_leaves(e, path + (k,))
+    elif isinstance(node, gast.Dict):
+        for key, e in zip(node.keys, node.values):
+            step = key.value if isinstance(key, gast.Constant) else key
+            yield from _name_leaves(e, path + (step,))
     elif isinstance(node, gast.Name):
         yield node, path
 
