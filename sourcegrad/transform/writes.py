@@ -129,6 +129,12 @@ def _held_way_out(held) -> str:
     ):  # d.setdefault(k, []).append(v), d.get(k).append(v)
         d = S.text(held.value if hasattr(held, "written_as") else held.func.value)
         return f"store a new one in its place (`{d}[k] = [*{d}.get(k, []), v]`)"
+    if isinstance(held, gast.Attribute) and S.text(held.value) == "self":
+        return (
+            "a layer's cache for a backward pass of its own is not needed (sourcegrad "
+            "differentiates the forward code): leave it out of the code you differentiate, "
+            "or build the list whole before you store it in the object"
+        )
     if isinstance(held, gast.Attribute):
         return "build the list or dict whole before you store it in the object"
     if isinstance(held, gast.Call):
