@@ -494,10 +494,23 @@ class ListLengths:
             return "it is a slice sourcegrad cannot size"
         if isinstance(e, gast.Name) and e.id in state:
             return state[e.id]
+        if isinstance(e, gast.Call) and _copies_or_splits(e, self.splits):
+            got = self.steps(e.args[0], state) if len(e.args) == 1 else None
+            if len(e.args) >= 2:  # np.split(x, 3, axis=-1): 3 parts
+                got = self.integer(e.args[1], state, frozenset())
+            if isinstance(got, int):
+                return got
         known = self.reads.example_value(e)
         if isinstance(known, (list, tuple)):
             return len(known)
         return "it is not a display, a comprehension or a copy of a list of known length"
+
+
+def _copies_or_splits(call, splits) -> bool:
+    """``list(xs)``/``tuple(xs)`` (as long as ``xs``) or NumPy's ``split`` and relatives."""
+    if isinstance(call.func, gast.Name) and call.func.id in ("list", "tuple"):
+        return len(call.args) == 1 and not call.keywords
+    return len(call.args) >= 2 and splits(call.func)
 
 
 def _shared_names(fn) -> set:
