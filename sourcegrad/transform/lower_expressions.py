@@ -191,6 +191,12 @@ class ExpressionLowering:
             left = self.atom(e.left, base)
             right = self.atom(e.comparators[0], base)
             return gast.Compare(left=left, ops=e.ops, comparators=[right])
+        if isinstance(e, gast.Compare):  # a < b < c: (a < b) and (b < c), b evaluated once
+            left = self.atom(e.left, base)
+            middle = self.atom(e.comparators[0], base)
+            first = gast.Compare(left=left, ops=e.ops[:1], comparators=[middle])
+            rest = gast.Compare(left=S.clone(middle), ops=e.ops[1:], comparators=e.comparators[1:])
+            return self.choice(gast.BoolOp(op=gast.And(), values=[first, rest]), base)
         if isinstance(e, gast.Attribute):
             path = self.path(e)
             if path is not None:
