@@ -365,7 +365,7 @@ def list_tangent(dx, x):
 def get_tangent(dx, x, key, ddefault, default=None):
     """The tangent of ``x.get(key, default)`` (zeros where the default has none)."""
     if key in x:
-        return dx[key]
+        return zero_tangent(x[key]) if dx is None else dx[key]  # (a constant dict: none)
     if ddefault is None:
         return zero_tangent(default)
     return ddefault
