@@ -9,9 +9,8 @@ written (Python's object holds what it holds after the call), the read follows t
 
 A read is rewritten only where the store runs before it on every path through the function
 (in the same block, or in a branch or loop body after the store there), with no call in
-between that may change the attribute: one given the object (``f(self)``) or called on it
-(``self.update()``), one of a function defined in the function, and with the receiver's name
-not rebound. Reads inside nested functions and lambdas are left as they are (they run later).
+between but of NumPy's or ``math``'s functions, no store of an attribute of that name on any
+object (``other = self; other.output = y``), and the receiver's name not rebound. Reads inside nested functions and lambdas are left as they are (they run later).
 """
 
 from __future__ import annotations
@@ -30,23 +29,14 @@ def read_own_stores(fn: gast.FunctionDef, names: S.NameGen | None = None) -> boo
     them (see the module); fresh local names come from ``names`` (or keep the attribute's name
     where ``names`` is None, for an analysis that only asks what is read). Returns whether
     anything was rewritten."""
-    nested = {n.name for n in S.walk(fn) if isinstance(n, gast.FunctionDef) and n is not fn}
-    nested |= {
-        t.id
-        for n in S.walk(fn)
-        if isinstance(n, gast.Assign) and isinstance(n.value, gast.Lambda)
-        for t in n.targets
-        if isinstance(t, gast.Name)
-    }
-    rewriter = _Rewriter(names, nested)
+    rewriter = _Rewriter(names)
     fn.body = rewriter.block(fn.body, {})
     return rewriter.changed
 
 
 class _Rewriter:
-    def __init__(self, names, nested: set):
+    def __init__(self, names):
         self.names = names
-        self.nested = nested
         self.changed = False
 
     def block(self, body: list, known: dict) -> list:
@@ -64,7 +54,7 @@ class _Rewriter:
         if isinstance(stmt, _COMPOUND) or isinstance(stmt, gast.With):
             return [self.compound(stmt, known)]
         self.replace_reads(stmt, known)
-        _forget_changed(stmt, known, self.nested)
+        _forget_changed(stmt, known)
         store = _attribute_store(stmt)
         if store is None:
             return [stmt]
@@ -87,7 +77,7 @@ class _Rewriter:
             self.replace_reads(head, known)
         start = dict(known)
         if isinstance(stmt, (gast.For, gast.While)):
-            _forget_changed(stmt, start, self.nested)
+            _forget_changed(stmt, start)
         if isinstance(stmt, gast.With):
             stmt.body = self.block(stmt.body, known)
             return stmt
@@ -96,7 +86,7 @@ class _Rewriter:
                 setattr(stmt, field, self.block(getattr(stmt, field), dict(start)))
         for part in [*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())]:
             part.body = self.block(part.body, dict(start))
-        _forget_changed(stmt, known, self.nested)
+        _forget_changed(stmt, known)
         return stmt
 
     def replace_reads(self, node, known: dict) -> None:
@@ -145,32 +135,27 @@ def _forget_rebound(node, known: dict) -> None:
         known.pop(key)
 
 
-def _forget_changed(stmt, known: dict, nested: set) -> None:
-    """Drop what ``stmt`` may change: attributes it stores otherwise than by one plain
-    ``name.attr = v`` (kept by the caller), every attribute of an object it passes to a
-    call or calls a method on, and everything where it calls a function defined inside."""
+def _forget_changed(stmt, known: dict) -> None:
+    """Drop what ``stmt`` may change: an attribute of that name stored on any object (another
+    name may hold the same object), and everything where it calls anything but NumPy's or
+    ``math``'s functions (a call may reach the object through a name of its own)."""
     if not known:
         return
     _forget_rebound(stmt, known)
-    for key in _stored_attributes(stmt, nested):
-        known.pop(key, None)
+    stored = {attr for _, attr in _stored_attributes(stmt)}
+    for key in [k for k in known if k[1] in stored]:
+        known.pop(key)
     for n in S.own_scope_nodes(stmt):
-        if not isinstance(n, gast.Call):
-            continue
-        if isinstance(n.func, gast.Name) and n.func.id in nested:
+        if isinstance(n, gast.Call) and (S.dotted(n.func) or "").split(".")[0] not in _PURE:
             known.clear()
             return
-        given = [n.func.value if isinstance(n.func, gast.Attribute) else None, *n.args]
-        given += [k.value for k in n.keywords]
-        for g in given:
-            if isinstance(g, gast.Starred):
-                g = g.value
-            if isinstance(g, gast.Name):
-                for key in [k for k in known if k[0] == g.id]:
-                    known.pop(key)
 
 
-def _stored_attributes(node, nested: set) -> set:
+#: the modules whose functions change no object of the user's
+_PURE = ("np", "numpy", "math")
+
+
+def _stored_attributes(node) -> set:
     """(receiver, attr) of every attribute stored, augmented or deleted under ``node``."""
     return {
         (n.value.id, n.attr)

@@ -192,6 +192,21 @@ def polynomial_object(coeffs, x):
     return np.sum(p(x) ** 2) + np.sum(p.deriv()(x))
 
 
+class AliasedStore:
+    def __init__(self, W):
+        self.W = W
+
+    def forward(self, x):
+        other = self
+        self.out = x * self.W
+        other.out = x * 2.0
+        return self.out
+
+
+def store_through_an_alias(W, x):
+    return np.sum(AliasedStore(W).forward(x))  # REFUSED
+
+
 # ------------------------------------------------------------------ control flow
 
 
@@ -264,6 +279,12 @@ CASES = [
     Case("default_tuple_config", default_tuple_config, (np.abs(r(3)) + 0.5,), order=2),
     Case("dict_config_steps", dict_config, (r(3), {"steps": 3, "lr": 0.1}), order=2),
     Case("star_kwargs_helper_jacobian", star_kwargs_vector, (r(3), r(3)), kind="jac"),
+    Case(
+        "read_back_after_a_store_through_an_alias",
+        store_through_an_alias,
+        (r(3), r(3)),
+        refused=(sg.UnsupportedSyntaxError, "return the value from the method"),
+    ),
     Case("polynomial_object_deriv", polynomial_object, ([0.5, -1.0, 2.0], r(4)), wrt=(0, 1)),
     Case(
         "early_return_in_enumerate", first_negative_index_loss, (np.array([1.0, 2.0, -0.5, 3.0]),)
