@@ -537,6 +537,7 @@ def _is_namespace_like(obj) -> bool:
 def _installed_roots() -> tuple:
     paths = sysconfig.get_paths()
     roots = {paths.get("purelib"), paths.get("platlib"), *site.getsitepackages()}
+    roots |= {paths.get("stdlib"), paths.get("platstdlib")}  # (collections' _asdict, ...)
     return tuple(os.path.realpath(r) + os.sep for r in roots if r)
 
 
