@@ -198,11 +198,13 @@ def unindex(g, x, idx):
             pieces[idx] = g
         return Pieces(pieces)
     if not hasattr(x, "shape") and not np.isscalar(x):
-        raise SourcegradError(
+        raise UnsupportedSyntaxError(
             f"`[...]` of a {type(x).__name__} object (its class's own __getitem__) reads a "
             "differentiated value; sourcegrad differentiates indexing of arrays, lists, tuples "
             "and dicts: index the container the object holds (`obj.items[i]`), or call a "
-            "method of it by name"
+            "method of it by name",
+            None,
+            None,
         )
     return _scatter(np.zeros_like(x), g, idx)
 
@@ -317,9 +319,7 @@ def written_part(g, idx):
         return g[idx]
     part = g[idx]
     items = idx if isinstance(idx, tuple) else (idx,)
-    items = tuple(
-        np.asarray(i) if isinstance(i, (list, range)) else i for i in items
-    )  # as NumPy does
+    items = tuple(np.asarray(i) if isinstance(i, (list, range)) else i for i in items)
     arrays = [i for i in items if getattr(i, "dtype", None) is not None and i.dtype != bool]
     if not arrays:
         return part  # a mask selects every element once

@@ -369,6 +369,10 @@ class SourcegradError(Exception):
         super().__init__(where + message)
 
 
+class UnsupportedSyntaxError(SourcegradError):
+    """The function uses Python that sourcegrad does not differentiate."""
+
+
 def _is_basic_index(idx) -> bool:
     items = idx if isinstance(idx, tuple) else (idx,)
     return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in items)
@@ -403,11 +407,13 @@ def unindex(g, x, idx):
             pieces[idx] = g
         return Pieces(pieces)
     if not hasattr(x, "shape") and not np.isscalar(x):
-        raise SourcegradError(
+        raise UnsupportedSyntaxError(
             f"`[...]` of a {type(x).__name__} object (its class's own __getitem__) reads a "
             "differentiated value; sourcegrad differentiates indexing of arrays, lists, tuples "
             "and dicts: index the container the object holds (`obj.items[i]`), or call a "
-            "method of it by name"
+            "method of it by name",
+            None,
+            None,
         )
     return _scatter(np.zeros_like(x), g, idx)
 
@@ -1646,7 +1652,7 @@ def written_part(g, idx):
         return g[idx]
     part = g[idx]
     items = idx if isinstance(idx, tuple) else (idx,)
-    items = tuple(np.asarray(i) if isinstance(i, list) else i for i in items)  # as NumPy does
+    items = tuple(np.asarray(i) if isinstance(i, (list, range)) else i for i in items)
     arrays = [i for i in items if getattr(i, "dtype", None) is not None and i.dtype != bool]
     if not arrays:
         return part  # a mask selects every element once
