@@ -40,32 +40,22 @@ class _Rewriter:
         self.changed = False
 
     def block(self, body: list, known: dict) -> list:
-        """``body`` rewritten, given ``known``: (receiver, attr) -> the local holding the
-        value stored there (updated in place to what holds after the block)."""
-        out = []
+        """``body`` rewritten, given ``known``: (receiver, attr) -> the :class:`_Store` that
+        put the value there (updated in place to what holds after the block)."""
+        out: list = []
         for stmt in body:
-            out.extend(self.statement(stmt, known))
+            if isinstance(stmt, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+                _forget_rebound(stmt, known)
+            elif isinstance(stmt, (*_COMPOUND, gast.With)):
+                self.compound(stmt, known)
+            else:
+                self.replace_reads(stmt, known)
+                _forget_changed(stmt, known)
+                store = _attribute_store(stmt)
+                if store is not None:
+                    known[store] = _Store(stmt, out)
+            out.append(stmt)
         return out
-
-    def statement(self, stmt, known: dict) -> list:
-        if isinstance(stmt, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
-            _forget_rebound(stmt, known)
-            return [stmt]
-        if isinstance(stmt, _COMPOUND) or isinstance(stmt, gast.With):
-            return [self.compound(stmt, known)]
-        self.replace_reads(stmt, known)
-        _forget_changed(stmt, known)
-        store = _attribute_store(stmt)
-        if store is None:
-            return [stmt]
-        receiver, attr = store
-        local = attr if self.names is None else self.names.fresh(attr)
-        target = stmt.targets[0]
-        stmt.targets = [S.name(local, store=True)]
-        kept = gast.Assign(targets=[target], value=S.name(local), type_comment=None)
-        gast.copy_location(kept, stmt)
-        known[(receiver, attr)] = local
-        return [stmt, kept]
 
     def compound(self, stmt, known: dict):
         """A branch, loop, ``with`` or ``try``: its tests read what holds before it; each body
@@ -80,14 +70,13 @@ class _Rewriter:
             _forget_changed(stmt, start)
         if isinstance(stmt, gast.With):
             stmt.body = self.block(stmt.body, known)
-            return stmt
+            return
         for field in ("body", "orelse", "finalbody"):
             if getattr(stmt, field, None):
                 setattr(stmt, field, self.block(getattr(stmt, field), dict(start)))
         for part in [*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())]:
             part.body = self.block(part.body, dict(start))
         _forget_changed(stmt, known)
-        return stmt
 
     def replace_reads(self, node, known: dict) -> None:
         if not known:
@@ -97,15 +86,36 @@ class _Rewriter:
                 value = getattr(parent, field, None)
                 items = value if type(value) is list else [value]
                 for i, child in enumerate(items):
-                    local = _read_of(child, known)
-                    if local is None:
+                    store = _read_of(child, known)
+                    if store is None:
                         continue
                     self.changed = True
-                    new = gast.copy_location(S.name(local), child)
+                    new = gast.copy_location(S.name(self.local_of(store)), child)
                     if type(value) is list:
                         value[i] = new
                     else:
                         setattr(parent, field, new)
+
+    def local_of(self, store) -> str:
+        """The local holding the value ``store`` keeps: at the first read, ``obj.attr = v``
+        becomes ``attr = v`` followed by ``obj.attr = attr``."""
+        if store.local is None:
+            stmt = store.stmt
+            target = stmt.targets[0]
+            store.local = target.attr if self.names is None else self.names.fresh(target.attr)
+            stmt.targets = [S.name(store.local, store=True)]
+            kept = gast.Assign(targets=[target], value=S.name(store.local), type_comment=None)
+            at = next(i for i, s in enumerate(store.block) if s is stmt)
+            store.block.insert(at + 1, gast.copy_location(kept, stmt))
+        return store.local
+
+
+class _Store:
+    """A statement ``obj.attr = v`` in ``block`` whose value later reads take (``local``,
+    once one is read)."""
+
+    def __init__(self, stmt, block: list):
+        self.stmt, self.block, self.local = stmt, block, None
 
 
 def _read_of(node, known: dict):
