@@ -5,8 +5,9 @@ Python binds the name when the statement runs, to the same module or function ev
 :func:`imports_as_closure` runs such an import when the function is parsed and hands the
 name over as a closure variable holding what it binds, so that calls through it resolve to
 their rules (or to the user's source) as a module-level import would; the statement is
-dropped from the tree. An import in a branch or loop, a starred import, or one whose name the
-function binds again stays in the tree (and is refused by the lowering, with its way out).
+dropped from the tree. An import in a branch or loop, a starred import, one whose name the
+function binds again or reads before it stays in the tree (and is refused by the lowering,
+with its way out).
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ def imports_as_closure(node: gast.FunctionDef, fn, closure: dict) -> None:
     """Drop the imports at the top level of ``node``'s body (``fn``'s tree), adding each
     name they bind to ``closure`` (name -> cell) holding what Python binds it to."""
     package = fn.__globals__.get("__package__")
-    body = []
+    body: list = []
     for stmt in node.body:
-        bound = (
-            _bindings(stmt, package) if isinstance(stmt, (gast.Import, gast.ImportFrom)) else None
-        )
-        if not bound or _bound_elsewhere(node, stmt, set(bound)):
+        bound = None
+        if isinstance(stmt, (gast.Import, gast.ImportFrom)):
+            bound = _bindings(stmt, package)
+        read_before = {n.id for s in body for n in S.name_nodes(s)}  # (Python: unbound)
+        if not bound or set(bound) & read_before or _bound_elsewhere(node, stmt, set(bound)):
             body.append(stmt)
             continue
         for name, value in bound.items():

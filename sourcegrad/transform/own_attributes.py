@@ -10,7 +10,8 @@ written (Python's object holds what it holds after the call), the read follows t
 A read is rewritten only where the store runs before it on every path through the function
 (in the same block, or in a branch or loop body after the store there), with no call in
 between but of NumPy's or ``math``'s functions, no store of an attribute of that name on any
-object (``other = self; other.output = y``), and the receiver's name not rebound. Reads inside nested functions and lambdas are left as they are (they run later).
+object (``other = self; other.output = y``), and the receiver's name not rebound. Reads
+inside nested functions and lambdas are left as they are (they run later).
 """
 
 from __future__ import annotations
