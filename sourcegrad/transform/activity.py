@@ -531,6 +531,17 @@ def _class_way_out(cls: type) -> str:
             "it is a class of compiled code, which sourcegrad cannot read: compute its "
             "values in a loop or with NumPy functions"
         )
+    made = [
+        f.name
+        for f in (dataclasses.fields(cls) if dataclasses.is_dataclass(cls) else ())
+        if f.default_factory is not dataclasses.MISSING
+    ]
+    if made:  # (a new object per call, which no literal writes)
+        return (
+            f"its field `{made[0]}` has a default_factory, which sourcegrad does not call: "
+            f"give `{made[0]}` where you build it (`{cls.__name__}(..., {made[0]}=...)`), "
+            "or build the object outside and pass it in"
+        )
     return (
         "it is a class sourcegrad does not build from differentiated values: make it "
         "a dataclass without __post_init__ (sourcegrad differentiates building one), "

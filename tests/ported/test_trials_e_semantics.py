@@ -8,6 +8,8 @@ the line and the way out."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -207,6 +209,23 @@ def store_through_an_alias(W, x):
     return np.sum(AliasedStore(W).forward(x))  # REFUSED
 
 
+@dataclasses.dataclass
+class FactoryLayer:
+    W: np.ndarray
+    b: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(2))
+
+    def __call__(self, x):
+        return np.tanh(x @ self.W + self.b)
+
+
+def dataclass_default_factory(W, x):
+    return np.sum(FactoryLayer(W)(x) ** 2)  # REFUSED
+
+
+def dataclass_factory_field_given(W, x):
+    return np.sum(FactoryLayer(W, b=np.zeros(2))(x) ** 2)
+
+
 # ------------------------------------------------------------------ control flow
 
 
@@ -284,6 +303,18 @@ CASES = [
         store_through_an_alias,
         (r(3), r(3)),
         refused=(sg.UnsupportedSyntaxError, "return the value from the method"),
+    ),
+    Case(
+        "dataclass_default_factory",
+        dataclass_default_factory,
+        (r(3, 2), r(4, 3)),
+        refused=(sg.NoRuleError, "give `b` where you build it"),
+    ),
+    Case(
+        "dataclass_factory_field_given",
+        dataclass_factory_field_given,
+        (r(3, 2), r(4, 3)),
+        order=2,
     ),
     Case("polynomial_object_deriv", polynomial_object, ([0.5, -1.0, 2.0], r(4)), wrt=(0, 1)),
     Case(
