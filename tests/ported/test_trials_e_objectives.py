@@ -168,6 +168,33 @@ def gp_log_params(log_params, data):
     return 0.5 * y @ alpha + 0.5 * logdet + 0.5 * len(y) * math.log(2 * math.pi)
 
 
+def kern(a, b, ell):
+    return np.exp(-0.5 * np.sum((a - b) ** 2) / ell**2)
+
+
+def gp_kernel_by_item_writes(theta, X, y):
+    """The kernel matrix filled entry by entry, mirrored across the diagonal."""
+    ell, noise = np.exp(theta)
+    n = len(X)
+    K = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i, n):
+            K[i, j] = kern(X[i], X[j], ell)
+            K[j, i] = K[i, j]
+    K += noise**2 * np.eye(n)
+    L = np.linalg.cholesky(K)
+    alpha = np.linalg.solve(L.T, np.linalg.solve(L, y))
+    return 0.5 * y @ alpha + np.sum(np.log(np.diag(L)))
+
+
+def weighted_pair_distances(X, w):
+    D = np.empty((len(X), len(X)))
+    for i, xi in enumerate(X):
+        for j, xj in enumerate(X):
+            D[i][j] = np.dot(xi - xj, w * (xi - xj))
+    return np.sum(np.exp(-D))
+
+
 # ------------------------------------------------------------------ mixtures
 
 
@@ -436,6 +463,20 @@ CASES = [
     Case("kalman_constant_velocity", kalman_2d, (-1.0, A2, H2, ys2, np.array([[0.5]])), order=2),
     Case(
         "ar2_conditional", ar2_conditional_nll, (np.array([0.1, 0.5, 0.2, -0.3]), series), order=2
+    ),
+    Case(
+        "gp_kernel_item_writes_mirrored",
+        gp_kernel_by_item_writes,
+        (np.array([0.1, -0.5]), Xg2[:4], r(4)),
+        wrt=(0, 1),
+        order=2,
+    ),
+    Case(
+        "pair_distances_row_item_writes",
+        weighted_pair_distances,
+        (Xg2[:4], np.array([0.5, 2.0])),
+        wrt=(0, 1),
+        order=2,
     ),
     Case("imports_in_the_body", imports_of_every_form, (r(4),), order=2),
     Case(
