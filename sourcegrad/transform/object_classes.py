@@ -24,13 +24,21 @@ def class_of(core, ops: dict, name: str):
     if example is not UNRESOLVED and _user_class(type(example)):
         return type(example)
     for stmt in walk_statements(core.node.body):
-        if isinstance(stmt, gast.Assign) and [S.text(t) for t in stmt.targets] == [name]:
+        if _assigns(stmt, name):
             op = ops.get(id(stmt))
             key = getattr(op, "key", None)
             key = getattr(key, "__sourcegrad_makes__", (key,))[0]  # a plain class's maker
             if isinstance(key, type) and _user_class(key):
                 return key
     return None
+
+
+def _assigns(stmt, name: str) -> bool:
+    """Whether ``stmt`` is ``name = ...``: one target, the bare name."""
+    if not isinstance(stmt, gast.Assign) or len(stmt.targets) != 1:
+        return False
+    target = stmt.targets[0]
+    return isinstance(target, gast.Name) and target.id == name
 
 
 def _user_class(cls) -> bool:
@@ -128,11 +136,7 @@ def _made_class(core, e):
     example = example_value(core, e.id)
     if example is not UNRESOLVED:
         return type(example) if _user_class(type(example)) else None
-    made = [
-        stmt.value
-        for stmt in walk_statements(core.node.body)
-        if isinstance(stmt, gast.Assign) and [S.text(t) for t in stmt.targets] == [e.id]
-    ]
+    made = [stmt.value for stmt in walk_statements(core.node.body) if _assigns(stmt, e.id)]
     if len(made) == 1 and isinstance(made[0], gast.BinOp):
         # `c = a + b` by a.__add__: taken to be of a's class (its method found when it runs)
         method = operator_method(core, made[0])
