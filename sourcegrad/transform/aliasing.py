@@ -69,9 +69,9 @@ def aliases_of_written(
         }
     out: dict = {}
     dicts = _dict_names(fn)
-    if containers is None:
-        containers = _dict_names(fn, _makes_container) - _updated_items(fn)
     updated = _updated_items(fn)
+    if containers is None:
+        containers = _dict_names(fn, _makes_container) - updated
     known = (containers, set(lists) - updated, updated)
     for node in S.walk(fn):
         if isinstance(node, gast.Assign) and get_fact(node, "item_write") is not None:
@@ -121,7 +121,7 @@ def _dict_names(fn, makes=None) -> set:
     assignment of which makes what ``makes`` says."""
     makes = makes or _makes_dict
     made: dict = {}
-    for node in S.walk(fn):
+    for node in S.nodes_of(fn, _BINDINGS):
         targets = node.targets if isinstance(node, gast.Assign) else []
         for target in targets:
             for n in S.walk(target):
@@ -133,6 +133,10 @@ def _dict_names(fn, makes=None) -> set:
                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                     made.setdefault(n.id, []).append(False)
     return {name for name, kinds in made.items() if all(kinds)}
+
+
+#: the statements and expressions that bind names (what :func:`_dict_names` reads)
+_BINDINGS = (gast.Assign, gast.For, gast.AugAssign, gast.AnnAssign, gast.NamedExpr)
 
 
 def _makes_dict(value) -> bool:
@@ -150,7 +154,7 @@ def item_aliases(fn, viewed_argument=None, containers=frozenset()) -> dict:
     ``xs.append(h)``, ``xs = dict(p)``, :func:`_held_items`), as :func:`aliases_of_written`
     gives them. A container updated through an item (``hs[k] += v``, ``hs`` one of
     ``containers`` or made a list or dict by every assignment) changes its item in place too."""
-    deep = {get_fact(n, "item_write") for n in S.walk(fn) if isinstance(n, gast.Assign)}
+    deep = {get_fact(n, "item_write") for n in S.nodes_of(fn, (gast.Assign,))}
     deep.discard(None)
     known = set(containers) | _dict_names(fn, _makes_container)
     copies = _dict_names(fn, lambda v: _copied(v) and v.func.value.id in known)  # `hs.copy()`
@@ -255,10 +259,8 @@ def _updated_items(fn) -> set:
     """Names whose items an augmented assignment updates (``hs[k] += v``)."""
     return {
         n.target.value.id
-        for n in S.walk(fn)
-        if isinstance(n, gast.AugAssign)
-        and isinstance(n.target, gast.Subscript)
-        and isinstance(n.target.value, gast.Name)
+        for n in S.nodes_of(fn, (gast.AugAssign,))
+        if isinstance(n.target, gast.Subscript) and isinstance(n.target.value, gast.Name)
     }
 
 

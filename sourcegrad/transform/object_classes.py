@@ -24,13 +24,21 @@ def class_of(core, ops: dict, name: str):
     if example is not UNRESOLVED and _user_class(type(example)):
         return type(example)
     for stmt in walk_statements(core.node.body):
-        if isinstance(stmt, gast.Assign) and [S.text(t) for t in stmt.targets] == [name]:
+        if _assigns(stmt, name):
             op = ops.get(id(stmt))
             key = getattr(op, "key", None)
             key = getattr(key, "__sourcegrad_makes__", (key,))[0]  # a plain class's maker
             if isinstance(key, type) and _user_class(key):
                 return key
     return None
+
+
+def _assigns(stmt, name: str) -> bool:
+    """Whether ``stmt`` is ``name = ...``: one target, the bare name."""
+    if not isinstance(stmt, gast.Assign) or len(stmt.targets) != 1:
+        return False
+    target = stmt.targets[0]
+    return isinstance(target, gast.Name) and target.id == name
 
 
 def _user_class(cls) -> bool:
@@ -97,19 +105,19 @@ OPERATOR_METHODS = {
 _OPERATOR_NAMES = {name for pair in OPERATOR_METHODS.values() for name in pair}
 
 
-def operator_method(core, binop):
+def operator_method(core, binop, following=frozenset()):
     """``(receiver, method name, other operand)`` where the operator ``binop`` runs a method
     of a user class's object: ``a + b`` with ``a`` an object whose class defines ``__add__``,
     or ``2.0 * v`` (a number first) with ``v``'s class defining ``__rmul__``; None
-    otherwise."""
+    otherwise. ``following``: the names whose assignments lead here (see :func:`_made_class`)."""
     names = OPERATOR_METHODS.get(type(binop.op))
     if names is None:
         return None
     left, right = binop.left, binop.right
-    if _defines(_made_class(core, left), names[0]):
+    if _defines(_made_class(core, left, following), names[0]):
         return left, names[0], right
     number = isinstance(left, gast.Constant) and isinstance(left.value, (int, float))
-    if number and _defines(_made_class(core, right), names[1]):
+    if number and _defines(_made_class(core, right, following), names[1]):
         return right, names[1], left
     return None
 
@@ -120,28 +128,27 @@ def _defines(cls, method: str) -> bool:
     )
 
 
-def _made_class(core, e):
+def _made_class(core, e, following=frozenset()):
     """The user class of the object the name ``e`` holds: an argument's (from the call the
-    derivative is built for), or the class whose call is the name's one assignment."""
-    if not isinstance(e, gast.Name):
+    derivative is built for), or the class whose call is the name's one assignment. None
+    for a name of ``following`` (the names whose assignments led here): in a loop, ``x_1 =
+    x * 1.5`` then ``x = x_1 + 0.1`` lead back to ``x``, whose class no assignment makes."""
+    if not isinstance(e, gast.Name) or e.id in following:
         return None
     example = example_value(core, e.id)
     if example is not UNRESOLVED:
         return type(example) if _user_class(type(example)) else None
-    made = [
-        stmt.value
-        for stmt in walk_statements(core.node.body)
-        if isinstance(stmt, gast.Assign) and [S.text(t) for t in stmt.targets] == [e.id]
-    ]
+    made = [stmt.value for stmt in walk_statements(core.node.body) if _assigns(stmt, e.id)]
     if len(made) == 1 and isinstance(made[0], gast.BinOp):
         # `c = a + b` by a.__add__: taken to be of a's class (its method found when it runs)
-        method = operator_method(core, made[0])
-        return _made_class(core, method[0]) if method is not None else None
+        following = following | {e.id}
+        method = operator_method(core, made[0], following)
+        return _made_class(core, method[0], following) if method is not None else None
     if len(made) != 1 or not isinstance(made[0], gast.Call):
         return None
     func = made[0].func
     if isinstance(func, gast.Attribute) and func.attr in _OPERATOR_NAMES:
-        return _made_class(core, func.value)  # `c = a.__add__(b)`, as `a + b`
+        return _made_class(core, func.value, following | {e.id})  # `a.__add__(b)`, as `a + b`
     cls = resolve(core.parsed, made[0].func, set())
     return cls if _user_class(cls) else None
 

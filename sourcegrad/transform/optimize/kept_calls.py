@@ -110,7 +110,7 @@ def _release_after_halves(node: gast.FunctionDef, backward: str | None) -> None:
             if dead:
                 released[i] = dead
         if isinstance(getattr(stmt, "value", None), _COMPUTED):  # not a read of an argument
-            bound.extend(n for n in assigned_names(stmt) if n not in bound)
+            bound.extend(n for n in sorted(assigned_names(stmt)) if n not in bound)
     for i in sorted(released, reverse=True):
         dead = gast.Delete(targets=[gast.Name(n, gast.Del(), None, None) for n in released[i]])
         dead.lineno = getattr(body[i], "lineno", None)
