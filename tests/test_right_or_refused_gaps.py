@@ -61,6 +61,50 @@ def fill_square_diagonal(x):
     return np.sum(y * y)
 
 
+def write_float_into_ints(x):
+    y = np.zeros(3, dtype=int)
+    y[0] = x[0]
+    return np.sum(y * x[1])
+
+
+def add_floats_into_int_items(x):
+    y = np.arange(3)
+    y[[0, 2]] = y[[0, 2]] + x[:2] * 2.5
+    return np.sum(y * x) + x[2] ** 2
+
+
+def write_floats_into_bools(x):
+    m = np.zeros(3, dtype=bool)
+    m[1:] = x[1:] - 1.0
+    return np.sum(np.where(m, x**2, x))
+
+
+def copy_floats_into_ints(x):
+    y = np.ones(3, dtype=np.int32)
+    y[...] = x * 3.0
+    z = np.zeros(3, dtype=np.int8)
+    z[:] = x * x
+    return np.sum(y * x) + np.sum(z * x)
+
+
+def write_floats_into_int_rows(x):
+    y = np.zeros((2, 3), dtype=int)
+    for k in range(2):
+        y[k] = x * (k + 1.5)
+    w = np.zeros((2, 3))
+    w[0] = x * 2.0
+    return np.sum(y * x) + np.sum(w * x)
+
+
+def write_into_copies_of_arguments(x, counts, w):
+    y = counts.copy()  # (the dtypes of arguments not differentiated are read when it runs)
+    z = w.copy()
+    for k in range(3):
+        y[k] = x[k] * 2.5
+        z[k] = x[k] * y[k]
+    return np.sum(y * x) + np.sum(z * x)
+
+
 X = np.array([1.25, 2.7, 0.6])
 
 
@@ -70,16 +114,21 @@ X = np.array([1.25, 2.7, 0.6])
         Case("add_at_casts_to_int", add_floats_into_ints, (X,)).param(),
         Case("multiply_at_casts_to_int", multiply_floats_into_ints, (X,)).param(),
         Case("fill_diagonal_matrix", fill_square_diagonal, (X,), order=2).param(),
+        Case("setitem_float_into_int", write_float_into_ints, (X,), order=2).param(),
+        Case("add_into_int_items", add_floats_into_int_items, (X,), order=2).param(),
+        Case("setitem_float_into_bool", write_floats_into_bools, (X,), order=2).param(),
+        Case("whole_array_into_int", copy_floats_into_ints, (X,), order=2).param(),
+        Case("rows_into_int_in_a_loop", write_floats_into_int_rows, (X,), order=2).param(),
+        Case(
+            "into_copies_of_int_and_float_arguments",
+            write_into_copies_of_arguments,
+            (X, np.array([1, 2, 3]), np.array([0.5, 1.5, 2.5])),
+            order=2,
+        ).param(),
     ],
 )
 def test_writes_in_place_as_numpy_casts(case):
     check(case)
-
-
-def write_float_into_ints(x):
-    y = np.zeros(3, dtype=int)
-    y[0] = x[0]
-    return np.sum(y * x[1])
 
 
 class Box:
@@ -142,20 +191,4 @@ def reads_a_dataclass_property(x):
     ],
 )
 def test_gaps_closed(case):
-    check(case)
-
-
-@pytest.mark.parametrize(
-    "case",
-    [
-        Case(
-            "setitem_float_into_int",
-            write_float_into_ints,
-            (X,),
-            xfail="the adjoint of `y[k] = v` into an integer array passes v's derivative "
-            "through the cast (the setitem rule does not read y's dtype)",
-        ).param(),
-    ],
-)
-def test_known_gaps(case):
     check(case)
