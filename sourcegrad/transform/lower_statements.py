@@ -378,7 +378,8 @@ class StatementLowering(LinkRefusals):
 
     def store_attribute(self, target, value):
         """``obj.attr = v`` (a layer keeping its input for a backward pass it never runs
-        here): stored as written, ``setattr(obj, "attr", v)``, where the function reads no
+        here): stored as written, ``setattr(obj, "attr", v)`` in the core (emit prints it
+        ``obj.attr = v``), where the function reads no
         attribute ``attr`` of any object (the derivative would read it as a constant);
         whoever calls this function is checked by :mod:`.method_state`. Refused otherwise."""
         root = target.value
