@@ -10,7 +10,7 @@ import pytest
 
 import sourcegrad as sg
 
-from .ported.harness import Case, check
+from .ported.harness import Case, check, check_refusal
 
 
 def fill_flat_diagonal(x):
@@ -192,3 +192,53 @@ def reads_a_dataclass_property(x):
 )
 def test_gaps_closed(case):
     check(case)
+
+
+def cholesky_with_a_fallback(x):
+    A = np.outer(x, x) + np.eye(3)
+    try:  # REFUSED
+        L = np.linalg.cholesky(A)
+    except np.linalg.LinAlgError:
+        L = np.eye(3)
+    return np.sum(L)
+
+
+def cholesky_tested_first(x):
+    A = np.outer(x, x) + np.eye(3)
+    if np.all(np.linalg.eigvalsh(A) > 0):
+        L = np.linalg.cholesky(A)
+    else:
+        L = np.eye(3)
+    return np.sum(L)
+
+
+def counted_in_finally(x):
+    n = 0
+    try:  # REFUSED
+        y = np.sin(x) * 2.0
+    finally:
+        n = n + 1
+    return np.sum(y) * n
+
+
+def counted_after(x):
+    n = 0
+    y = np.sin(x) * 2.0
+    n = n + 1
+    return np.sum(y) * n
+
+
+@pytest.mark.parametrize(
+    "refused, hint, way_out",
+    [
+        (
+            cholesky_with_a_fallback,
+            "test for the failure first and choose with `if`",
+            cholesky_tested_first,
+        ),
+        (counted_in_finally, "then the `finally` statements after it", counted_after),
+    ],
+)
+def test_try_is_refused_with_a_way_out_that_is_differentiated(refused, hint, way_out):
+    check_refusal(refused, (X,), sg.UnsupportedSyntaxError, hint)
+    check(Case("way_out", way_out, (X,), order=2))
