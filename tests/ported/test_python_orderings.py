@@ -65,6 +65,16 @@ def row_norm(r):
     return float(np.linalg.norm(r))
 
 
+def sorted_dict_values(p):
+    vs = sorted(p.values(), key=lambda v: float(np.sum(v)))
+    return np.sum(vs[0] ** 2) + np.sum(vs[-1] * vs[1])
+
+
+def sorted_by_abs(x):
+    s = sorted([x[0], x[1] * 0.5, x[3]], key=abs)
+    return s[0] * 2.0 + s[1] * s[2]
+
+
 def min_by_key(w):
     best = min([w[0] * 2.0, w[1], w[2] * w[3]], key=lambda r: float(np.sum(r * r)))
     return np.sum(best**2)
@@ -104,6 +114,8 @@ CASES = [
     Case("sorted_array_rows", sorted_array_rows, (W,), order=2),
     Case("sorted_by_a_helper", sorted_by_helper, (W,), order=2),
     Case("min_by_key", min_by_key, (W,), order=2),
+    Case("sorted_dict_values", sorted_dict_values, ({"a": W[0], "b": W[1], "c": W[2]},), order=2),
+    Case("sorted_by_abs", sorted_by_abs, (X,), order=2),
     Case("sorted_to_array", sorted_to_array, (X,), kind="jac"),
     Case("next_of_iter", first_item, (X,), order=2),
     Case("next_of_iter_of_dict_values", first_value_of_a_dict, ({"W": W, "b": X},), order=2),
