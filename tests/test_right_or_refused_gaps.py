@@ -97,7 +97,7 @@ def write_floats_into_int_rows(x):
 
 
 def write_into_copies_of_arguments(x, counts, w):
-    y = counts.copy()  # (the dtypes of arguments not differentiated are read when it runs)
+    y = counts.copy()  # (an integer array: what is written into it is cut)
     z = w.copy()
     for k in range(3):
         y[k] = x[k] * 2.5

@@ -92,7 +92,7 @@ def analyze(
             raise UnsupportedSyntaxError(message, core.parsed.filename, line)
     shapes = _shape_classes(core, ops, ranks)
     varied_in = {k[1]: v for k, v in varied.items() if isinstance(k, tuple)}
-    floating = floating_names(core, ops, wrt)
+    floating = floating_names(core, ops)
     return Analysis(core, tuple(wrt), ops, active, ranks, shapes, out, varied_in, floating=floating)
 
 

@@ -4,8 +4,9 @@ check of ``x``'s dtype (into an integer or boolean array NumPy cuts ``v``: the r
 ``through_write`` when the derivative runs, which reads ``x``'s dtype, so the tape keeps it).
 
 A name is floating where every assignment of it makes a floating value (a greatest fixed
-point, for the names a loop carries round): a float literal, a differentiated argument that
-is a float array or number, a true division, arithmetic with a floating operand, ``np.zeros``
+point, for the names a loop carries round): a float literal, an argument that is a float
+array or number in the call the build is made for (its dtype is part of the build's
+signature), a true division, arithmetic with a floating operand, ``np.zeros``
 and its kin without an integer ``dtype``, a copy, a cast or a NumPy function of floating
 operands whose result for floats is floating; a write into an item keeps the array's dtype.
 Anything else (a name assigned by unpacking, a loop over an array, a call of the user's) is
@@ -34,7 +35,7 @@ _DTYPE_SECOND = frozenset(
 _ARITHMETIC = (gast.Add, gast.Sub, gast.Mult, gast.Pow, gast.MatMult, gast.FloorDiv, gast.Mod)
 
 
-def floating_names(core: Core, ops: dict, wrt: tuple) -> frozenset:
+def floating_names(core: Core, ops: dict) -> frozenset:
     """The names of ``core`` that hold a floating or complex value wherever they are read
     (see the module docstring); ``ops``: the analysis' operation of each statement."""
     defs: dict = {}
@@ -43,7 +44,8 @@ def floating_names(core: Core, ops: dict, wrt: tuple) -> frozenset:
             names = _targets(stmt)
             for name in names:
                 defs.setdefault(name, []).append(stmt if isinstance(stmt, gast.Assign) else None)
-    given = {core.params[i] for i in wrt if _floating_argument(core, core.params[i], defs)}
+    # (an argument's dtype is part of the signature a build is made for)
+    given = {p for p in core.params if _floating_argument(core, p, defs)}
     sure = given | {  # (a name only written into is an argument or a global: not known)
         name
         for name, made in defs.items()
