@@ -242,3 +242,65 @@ def counted_after(x):
 def test_try_is_refused_with_a_way_out_that_is_differentiated(refused, hint, way_out):
     check_refusal(refused, (X,), sg.UnsupportedSyntaxError, hint)
     check(Case("way_out", way_out, (X,), order=2))
+
+
+def add_floats_into_an_int_array(x):
+    y = np.arange(3)
+    y += x
+    return np.sum(y * x)
+
+
+def add_floats_into_int_items_in_place(x):
+    y = np.arange(3)
+    y[[0, 2]] += x[:2]
+    return np.sum(y * x)
+
+
+def copy_floats_into_an_int_array(x):
+    y = np.arange(3)
+    np.copyto(y, x)
+    return np.sum(y * x)
+
+
+_SAME_KIND = (
+    "NumPy's in-place update casts with casting='same_kind' and raises for a float into an "
+    "integer array; sourcegrad's lowering (y = y + v, y[...] = v) casts without that check"
+)
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        pytest.param(f, marks=pytest.mark.xfail(strict=True, reason=_SAME_KIND))
+        for f in (
+            add_floats_into_an_int_array,
+            add_floats_into_int_items_in_place,
+            copy_floats_into_an_int_array,
+        )
+    ],
+)
+def test_an_in_place_update_numpy_refuses_raises_its_type_error(f):
+    with pytest.raises(TypeError):
+        f(X)
+    for make in (sg.grad, sg.value_and_grad):
+        for _ in range(3):
+            with pytest.raises(TypeError):
+                make(f)(X)
+
+
+def add_into_float32(x):
+    y = np.zeros(3, np.float32)
+    y += x * 1.1
+    return np.sum(y * x)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="`y += v` is lowered to `y = y + v`: a float32 array updated with float64 values "
+    "becomes float64, where NumPy's in-place update keeps float32",
+)
+def test_an_in_place_update_keeps_the_arrays_dtype():
+    want = add_into_float32(X)
+    for _ in range(3):
+        value, _ = sg.value_and_grad(add_into_float32)(X)
+        assert value == want
