@@ -75,6 +75,11 @@ def sorted_by_abs(x):
     return s[0] * 2.0 + s[1] * s[2]
 
 
+def ranked_by_a_score(v, rows):
+    ranked = sorted(rows, key=lambda r: float(r @ v))
+    return np.sum(ranked[0] * v) + np.sum(ranked[-1] ** 2)
+
+
 def min_by_key(w):
     best = min([w[0] * 2.0, w[1], w[2] * w[3]], key=lambda r: float(np.sum(r * r)))
     return np.sum(best**2)
@@ -116,6 +121,8 @@ CASES = [
     Case("min_by_key", min_by_key, (W,), order=2),
     Case("sorted_dict_values", sorted_dict_values, ({"a": W[0], "b": W[1], "c": W[2]},), order=2),
     Case("sorted_by_abs", sorted_by_abs, (X,), order=2),
+    Case("key_reads_a_differentiated_value", ranked_by_a_score, (X[:3], list(W)), wrt=(0, 1)),
+    Case("key_reads_a_differentiated_value_order2", ranked_by_a_score, (X[:3], list(W)), order=2),
     Case("sorted_to_array", sorted_to_array, (X,), kind="jac"),
     Case("next_of_iter", first_item, (X,), order=2),
     Case("next_of_iter_of_dict_values", first_value_of_a_dict, ({"W": W, "b": X},), order=2),
