@@ -120,7 +120,7 @@ def _stepped_blocks(stmts, fn, resolve) -> list:
     for s in stmts:
         it = _iterator_made(s, resolve)
         if it is not None and _stored_once(fn, it):
-            out = _stepped(out, out.index(s), it, resolve) or out
+            out = _stepped(out, out.index(s), it, resolve, fn) or out
     return out
 
 
@@ -139,7 +139,11 @@ def _stored_once(fn, name: str) -> bool:
     return len(stores) == 1
 
 
-def _stepped(block, i, it, resolve):
+def _loads(fn, name: str) -> int:
+    return sum(1 for n in S.name_nodes(fn) if n.id == name and isinstance(n.ctx, gast.Load))
+
+
+def _stepped(block, i, it, resolve, fn):
     """``block`` with the iterator ``it`` made at ``block[i]`` lowered, or None where it is
     used in a way the module does not lower, or where what it iterates over may change while
     it is stepped."""
@@ -163,6 +167,8 @@ def _stepped(block, i, it, resolve):
             steps, last = steps + 1, j
     if any(_changes(s, roots) for s in block[i + 1 : last + 1]):
         return None
+    if _loads(fn, it) != len(reads) + (loop is not None):
+        return None  # read elsewhere too: after the block, in a nested function
     if loop is not None:
         limits = gast.Slice(lower=S.const(steps), upper=None, step=None)
         loop.iter = gast.Subscript(value=S.name(it), slice=limits, ctx=gast.Load())

@@ -178,6 +178,13 @@ def next_with_default(x):
     return next(it, 0.0) * 3.0
 
 
+def next_after_its_block(x):
+    for _ in range(2):
+        it = iter([x[0], x[1] * 2.0])  # REFUSED
+        a = next(it)
+    return a * next(it)
+
+
 def way_out_of_next(x):
     xs = list([x[0] * 2.0, x[1]])
     a = x[2]
@@ -186,7 +193,7 @@ def way_out_of_next(x):
     return a * xs[0]
 
 
-@pytest.mark.parametrize("f", [next_in_a_branch, next_with_default])
+@pytest.mark.parametrize("f", [next_in_a_branch, next_with_default, next_after_its_block])
 def test_next_not_followed_is_refused_with_a_way_out(f):
     check_refusal(f, (X,), sg.NoRuleError, "index a list of them (`list(xs)[0]`)")
     check(Case("way_out", way_out_of_next, (X,), order=2))
