@@ -10,7 +10,7 @@ import pytest
 
 import sourcegrad as sg
 
-from .ported.harness import Case, check
+from .ported.harness import Case, check, check_refusal
 
 
 def fill_flat_diagonal(x):
@@ -61,6 +61,50 @@ def fill_square_diagonal(x):
     return np.sum(y * y)
 
 
+def write_float_into_ints(x):
+    y = np.zeros(3, dtype=int)
+    y[0] = x[0]
+    return np.sum(y * x[1])
+
+
+def add_floats_into_int_items(x):
+    y = np.arange(3)
+    y[[0, 2]] = y[[0, 2]] + x[:2] * 2.5
+    return np.sum(y * x) + x[2] ** 2
+
+
+def write_floats_into_bools(x):
+    m = np.zeros(3, dtype=bool)
+    m[1:] = x[1:] - 1.0
+    return np.sum(np.where(m, x**2, x))
+
+
+def copy_floats_into_ints(x):
+    y = np.ones(3, dtype=np.int32)
+    y[...] = x * 3.0
+    z = np.zeros(3, dtype=np.int8)
+    z[:] = x * x
+    return np.sum(y * x) + np.sum(z * x)
+
+
+def write_floats_into_int_rows(x):
+    y = np.zeros((2, 3), dtype=int)
+    for k in range(2):
+        y[k] = x * (k + 1.5)
+    w = np.zeros((2, 3))
+    w[0] = x * 2.0
+    return np.sum(y * x) + np.sum(w * x)
+
+
+def write_into_copies_of_arguments(x, counts, w):
+    y = counts.copy()  # (an integer array: what is written into it is cut)
+    z = w.copy()
+    for k in range(3):
+        y[k] = x[k] * 2.5
+        z[k] = x[k] * y[k]
+    return np.sum(y * x) + np.sum(z * x)
+
+
 X = np.array([1.25, 2.7, 0.6])
 
 
@@ -70,16 +114,21 @@ X = np.array([1.25, 2.7, 0.6])
         Case("add_at_casts_to_int", add_floats_into_ints, (X,)).param(),
         Case("multiply_at_casts_to_int", multiply_floats_into_ints, (X,)).param(),
         Case("fill_diagonal_matrix", fill_square_diagonal, (X,), order=2).param(),
+        Case("setitem_float_into_int", write_float_into_ints, (X,), order=2).param(),
+        Case("add_into_int_items", add_floats_into_int_items, (X,), order=2).param(),
+        Case("setitem_float_into_bool", write_floats_into_bools, (X,), order=2).param(),
+        Case("whole_array_into_int", copy_floats_into_ints, (X,), order=2).param(),
+        Case("rows_into_int_in_a_loop", write_floats_into_int_rows, (X,), order=2).param(),
+        Case(
+            "into_copies_of_int_and_float_arguments",
+            write_into_copies_of_arguments,
+            (X, np.array([1, 2, 3]), np.array([0.5, 1.5, 2.5])),
+            order=2,
+        ).param(),
     ],
 )
 def test_writes_in_place_as_numpy_casts(case):
     check(case)
-
-
-def write_float_into_ints(x):
-    y = np.zeros(3, dtype=int)
-    y[0] = x[0]
-    return np.sum(y * x[1])
 
 
 class Box:
@@ -145,17 +194,113 @@ def test_gaps_closed(case):
     check(case)
 
 
+def cholesky_with_a_fallback(x):
+    A = np.outer(x, x) + np.eye(3)
+    try:  # REFUSED
+        L = np.linalg.cholesky(A)
+    except np.linalg.LinAlgError:
+        L = np.eye(3)
+    return np.sum(L)
+
+
+def cholesky_tested_first(x):
+    A = np.outer(x, x) + np.eye(3)
+    if np.all(np.linalg.eigvalsh(A) > 0):
+        L = np.linalg.cholesky(A)
+    else:
+        L = np.eye(3)
+    return np.sum(L)
+
+
+def counted_in_finally(x):
+    n = 0
+    try:  # REFUSED
+        y = np.sin(x) * 2.0
+    finally:
+        n = n + 1
+    return np.sum(y) * n
+
+
+def counted_after(x):
+    n = 0
+    y = np.sin(x) * 2.0
+    n = n + 1
+    return np.sum(y) * n
+
+
 @pytest.mark.parametrize(
-    "case",
+    "refused, hint, way_out",
     [
-        Case(
-            "setitem_float_into_int",
-            write_float_into_ints,
-            (X,),
-            xfail="the adjoint of `y[k] = v` into an integer array passes v's derivative "
-            "through the cast (the setitem rule does not read y's dtype)",
-        ).param(),
+        (
+            cholesky_with_a_fallback,
+            "test for the failure first and choose with `if`",
+            cholesky_tested_first,
+        ),
+        (counted_in_finally, "then the `finally` statements after it", counted_after),
     ],
 )
-def test_known_gaps(case):
-    check(case)
+def test_try_is_refused_with_a_way_out_that_is_differentiated(refused, hint, way_out):
+    check_refusal(refused, (X,), sg.UnsupportedSyntaxError, hint)
+    check(Case("way_out", way_out, (X,), order=2))
+
+
+def add_floats_into_an_int_array(x):
+    y = np.arange(3)
+    y += x
+    return np.sum(y * x)
+
+
+def add_floats_into_int_items_in_place(x):
+    y = np.arange(3)
+    y[[0, 2]] += x[:2]
+    return np.sum(y * x)
+
+
+def copy_floats_into_an_int_array(x):
+    y = np.arange(3)
+    np.copyto(y, x)
+    return np.sum(y * x)
+
+
+_SAME_KIND = (
+    "NumPy's in-place update casts with casting='same_kind' and raises for a float into an "
+    "integer array; sourcegrad's lowering (y = y + v, y[...] = v) casts without that check"
+)
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        pytest.param(f, marks=pytest.mark.xfail(strict=True, reason=_SAME_KIND))
+        for f in (
+            add_floats_into_an_int_array,
+            add_floats_into_int_items_in_place,
+            copy_floats_into_an_int_array,
+        )
+    ],
+)
+def test_an_in_place_update_numpy_refuses_raises_its_type_error(f):
+    with pytest.raises(TypeError):
+        f(X)
+    for make in (sg.grad, sg.value_and_grad):
+        for _ in range(3):
+            with pytest.raises(TypeError):
+                make(f)(X)
+
+
+def add_into_float32(x):
+    y = np.zeros(3, np.float32)
+    y += x * 1.1
+    return np.sum(y * x)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="`y += v` is lowered to `y = y + v`: a float32 array updated with float64 values "
+    "becomes float64, where NumPy's in-place update keeps float32",
+)
+def test_an_in_place_update_keeps_the_arrays_dtype():
+    want = add_into_float32(X)
+    for _ in range(3):
+        value, _ = sg.value_and_grad(add_into_float32)(X)
+        assert value == want

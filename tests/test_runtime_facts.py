@@ -68,9 +68,10 @@ def test_helper_fact_queries_give_the_transform_modules_lists():
     assert helpers_where(allocates="new") == copying  # optimize._COPYING_HELPERS
     fresh = helpers_where(allocates="new") | helpers_where(allocates="outer")
     # (assign_tangent: a new array, or a new container of the tangent's items)
-    assert fresh == copying | {"unindex", "picked_adjoint", "assign_tangent"}
+    assert fresh == copying | {"unindex", "picked_adjoint", "sorted_adjoint", "assign_tangent"}
     passing = {"sum_to", "unreduce", "expand_to", "gradient_like", "seed_like"}
     passing |= {"not_a_view", "write_tangent"}  # (the item checked; the tangent written into)
+    passing |= {"through_write"}  # (the derivative, where the array written into is floating)
     assert helpers_where(passes=True) == passing  # simplify._PASSTHROUGH_HELPERS
 
 

@@ -1,11 +1,13 @@
 """Python's own numeric functions on differentiated values: ``max`` and ``min`` (of two
-operands or of one iterable), ``pow``, the ``math`` module's functions of a float and the
+operands or of one iterable), ``sorted``, ``pow``, the ``math`` module's functions of a float and the
 ``operator`` module's arithmetic.
 
 The forward computes with the function the user wrote, so the value is Python's own; the
 derivative of each ``math``/``operator`` function is the rule of the NumPy function that
 computes the same (:data:`SAME_RULES`). ``max``/``min`` send the gradient to the operand
-Python returns, found with Python's comparisons: on a tie the first, as Python picks it.
+Python returns, found with Python's comparisons: on a tie the first, as Python picks it;
+``sorted`` sends each item's gradient back to the position it came from (the order is found
+again in the derivative by the same stable sort of the same keys).
 """
 
 import math
@@ -13,7 +15,14 @@ import operator
 
 import numpy as np
 
-from ..runtime.python_helpers import picked_adjoint, picked_tangent, takes_first, takes_second
+from ..runtime.python_helpers import (
+    picked_adjoint,
+    picked_tangent,
+    sorted_adjoint,
+    sorted_tangent,
+    takes_first,
+    takes_second,
+)
 from .facts import constant_rank, declare
 from .registry import ADJOINTS, TANGENTS, adjoint, d, nondifferentiable, static, tangent
 
@@ -155,6 +164,16 @@ def _python_min_tangent(z, a, b=None, key=None):
     else:
         d[z] += d[a] * takes_first(a, b, False, key)
         d[z] += d[b] * takes_second(a, b, False, key)
+
+
+@adjoint(sorted)
+def _python_sorted(z, iterable, key=None, reverse=False):
+    d[iterable] += sorted_adjoint(d[z], iterable, key, reverse)
+
+
+@tangent(sorted)
+def _python_sorted_tangent(z, iterable, key=None, reverse=False):
+    d[z] += sorted_tangent(d[iterable], iterable, key, reverse)
 
 
 nondifferentiable(

@@ -511,3 +511,6 @@ static = _TemplateOnly("static(...)")
 #: ``basic_index(i)``: whether index ``i`` is basic indexing (each element selected once),
 #: decided at transform time; unknown counts as False under ``static``
 basic_index = _TemplateOnly("basic_index(...)")
+#: ``floating(x)``: whether ``x`` surely holds floating values (a write into it keeps the value
+#: written, uncut), decided at transform time; unknown counts as False under ``static``
+floating = _TemplateOnly("floating(...)")

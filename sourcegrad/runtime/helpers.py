@@ -15,7 +15,10 @@ from .trees import DictPieces, Pieces, add_adjoints, as_adjoint, zero_adjoint
 
 @helper(called_by="library")
 class Shape(tuple):
-    """A shape kept on the tape in place of an array whose values the adjoint never reads."""
+    """A shape kept on the tape in place of an array whose values the adjoint never reads;
+    ``cuts``: whether the array was of an integer or boolean dtype (:func:`through_write`)."""
+
+    cuts = False
 
 
 @helper(constant=True)
@@ -25,9 +28,31 @@ def shape_of(x):
     if type(x) is Shape:
         return x
     try:
-        return Shape(np.shape(x))
+        shape = Shape(np.shape(x))
     except ValueError:
         return x
+    if _cuts(x):
+        shape.cuts = True
+    return shape
+
+
+def _cuts(x) -> bool:
+    """Whether ``x`` is a NumPy array (or scalar) of integer or boolean dtype."""
+    dtype = getattr(x, "dtype", None)
+    return dtype is not None and getattr(dtype, "kind", None) in ("b", "i", "u")
+
+
+@helper(linear=("g",), like="g", passes=True)
+def through_write(g, x):
+    """The derivative ``g`` of a value written into ``x`` (``x[k] = v``, in either direction):
+    ``g`` itself, unless ``x`` is an array of integer or boolean dtype (or the :class:`Shape`
+    of one), into which NumPy casts the value written by cutting it: a piecewise constant
+    map, whose derivative is zero. A list or dict ``x`` holds what is written as it is."""
+    if not (x.cuts if type(x) is Shape else _cuts(x)):
+        return g
+    if isinstance(g, (int, float)):
+        return 0.0
+    return np.zeros(np.shape(g), np.result_type(g, 0.0))
 
 
 @helper(linear=("g",), like="x", passes=True)

@@ -1,5 +1,6 @@
-"""Helpers for the derivatives of Python's own ``max`` and ``min``: which operand Python
-returns, found by the comparisons Python makes, so that ties and NaNs pick as Python does."""
+"""Helpers for the derivatives of Python's own ``max``, ``min`` and ``sorted``: which operand
+Python returns, or in which order it puts the items, found by the comparisons Python makes,
+so that ties and NaNs pick as Python does."""
 
 from __future__ import annotations
 
@@ -58,3 +59,40 @@ def picked_tangent(ts, xs, largest, key=None):
     (``ts`` holds the items' tangents: a list, None for zero, or an array)."""
     t = ts[_picked(xs, largest, key)]
     return 0.0 if t is None else t
+
+
+def _order(xs, key, reverse) -> list:
+    """The positions of the items of ``xs`` in the order ``sorted(xs, key=key,
+    reverse=reverse)`` puts them: the same stable sort, of the positions, comparing the same
+    values (the keys, else the items)."""
+    keys = list(xs) if key is None else [key(x) for x in xs]
+    return sorted(range(len(keys)), key=keys.__getitem__, reverse=reverse)
+
+
+@helper(linear=("g",), allocates="outer")
+def sorted_adjoint(g, xs, key=None, reverse=False):
+    """The adjoint of ``sorted(xs, key=key, reverse=reverse)``: the adjoint of each item of
+    the sorted list (``g``, None for zeros) put back at the position the item came from; an
+    array for an array (along its first axis), else a :class:`Pieces`."""
+    if g is None:
+        return None
+    order = _order(xs, key, reverse)
+    if getattr(xs, "shape", None) is not None:
+        out = np.zeros_like(xs, dtype=np.result_type(xs, 0.0))
+        for j, i in enumerate(order):
+            if g[j] is not None:
+                out[i] = g[j]
+        return out
+    back = [None] * len(order)
+    for j, i in enumerate(order):
+        back[i] = g[j]
+    return Pieces(back)
+
+
+@helper(linear=("ts",), jointly=True)
+def sorted_tangent(ts, xs, key=None, reverse=False):
+    """The tangent of ``sorted(xs, key=key, reverse=reverse)``: the items' tangents (``ts``:
+    a list, None for zero, or an array) in the order of their items."""
+    if ts is None:
+        return None
+    return [ts[i] for i in _order(xs, key, reverse)]

@@ -69,7 +69,10 @@ def broadcast_like(t, z):
 def assign_tangent(dx, index, dv, x):
     """The tangent of ``x`` after ``x[index] = v``: ``dx`` (zeros when None) with ``dv`` (zero
     when None) written at ``index``; a new array, never a view of ``dx``. For a dict or a
-    list ``x``, a new container of the same kind."""
+    list ``x``, a new container of the same kind. Into an integer or boolean array NumPy
+    casts ``v`` by cutting it: the tangent is zeros (floating, of ``x``'s shape)."""
+    if _cuts_what_it_holds(x):
+        return np.zeros(np.shape(x))
     if isinstance(x, dict):
         out = _DictTangent(zero_tangent(x) if dx is None else dx, like=x)
         if dv is None:  # zeros shaped like the value written, read when it is there
@@ -86,6 +89,12 @@ def assign_tangent(dx, index, dv, x):
     return out
 
 
+def _cuts_what_it_holds(x) -> bool:
+    """Whether ``x`` is an integer or boolean array, into which NumPy writes a float cut."""
+    dtype = getattr(x, "dtype", None)
+    return dtype is not None and dtype.kind not in "fcO"
+
+
 @helper(called_by="running", passes=True)
 def write_tangent(dx, index, dv, x):
     """:func:`assign_tangent`'s value, written into ``dx`` itself (returned) where ``dx`` is
@@ -98,6 +107,7 @@ def write_tangent(dx, index, dv, x):
         and dx.flags.writeable
         and not isinstance(x, (dict, list))
         and dx.shape == np.shape(x)
+        and not _cuts_what_it_holds(x)
     ):
         dx[index] = 0.0 if dv is None else dv
         return dx

@@ -362,6 +362,12 @@ def _no_rule_hint(label: str, define: str) -> str:
     )
 
 
+_STEP_HINT = (
+    "loop over the items (`for x in xs:`), or index a list of them (`list(xs)[0]`); "
+    "sourcegrad follows `next(it)` of `it = iter(xs)` (a list, tuple or dict view) where "
+    "each call is in a statement of its own in the block that made `it`, without a default, "
+    "not in a branch"
+)
 _COPY_HINT = (
     "copy a dict with `dict(p)` or `{**p}` and a list with `list(xs)` (nested ones level by "
     "level), which sourcegrad follows"
@@ -391,8 +397,8 @@ _LIBRARY_HINTS = {
     itertools.product: "loop over positions (`itertools.product(range(len(xs)), "
     "range(len(ys)))`) and index the lists",
     np.ndenumerate: "loop over `for idx in np.ndindex(x.shape):` and read `x[idx]`",
-    next: "loop over the items (`for x in xs:`), or index a list of them (`list(xs)[0]`)",
-    iter: "loop over the items (`for x in xs:`), or index a list of them (`list(xs)[0]`)",
+    next: _STEP_HINT,
+    iter: _STEP_HINT,
     copy.copy: _COPY_HINT,
     copy.deepcopy: _COPY_HINT,
     dataclasses.replace: "build the dataclass anew (`P(W=new_W, b=p.b)` for "

@@ -169,7 +169,9 @@ class AdjointSweep:
                 ],
                 ctx=gast.Load(),
             )
-        items = instantiate(op.rule, op.bound, z, dz, self.a.ranks, self.refs, self.names)
+        items = instantiate(
+            op.rule, op.bound, z, dz, self.a.ranks, self.refs, self.names, floating=self.a.floating
+        )
         self.varied_here = self.a.varied_in.get(id(stmt))
         self.emit_items(items, block)
         self.varied_here = None

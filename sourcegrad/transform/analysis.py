@@ -34,6 +34,7 @@ from .attribute_state import refuse_stored_attribute_reads
 from .captures import refuse_changed_captures
 from .cfg import build_cfg, solve_backward, solve_forward
 from .classify import classify
+from .floating import floating_names
 from .forms import Analysis, Core, Op, ShapeClasses
 from .masked_branches import mask_where_branches
 from .method_state import refuse_method_state, refuse_outer_state
@@ -91,7 +92,8 @@ def analyze(
             raise UnsupportedSyntaxError(message, core.parsed.filename, line)
     shapes = _shape_classes(core, ops, ranks)
     varied_in = {k[1]: v for k, v in varied.items() if isinstance(k, tuple)}
-    return Analysis(core, tuple(wrt), ops, active, ranks, shapes, out, varied_in)
+    floating = floating_names(core, ops)
+    return Analysis(core, tuple(wrt), ops, active, ranks, shapes, out, varied_in, floating=floating)
 
 
 def _checked_when_run(core: Core, name: str, refusal: tuple) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import keyword
 import linecache
 import math
 import types
@@ -218,6 +219,7 @@ def _render(node, quiet: dict) -> tuple[str, dict]:
                     block(stmt.orelse, indent + 1, depth)
                 state["comment"] = None
                 continue
+            stmt = attribute_store(stmt)
             text = statement_text(stmt)  # (None: a statement only ``ast`` writes)
             for piece in (text if text is not None else _unparse(stmt)).splitlines():
                 users[len(lines)] = lineno
@@ -225,6 +227,32 @@ def _render(node, quiet: dict) -> tuple[str, dict]:
 
     block(node.body, 1, 0)
     return "\n".join(lines), users
+
+
+def attribute_store(stmt):
+    """``setattr(obj, "name", v)`` (an expression statement) as the assignment a person
+    writes, ``obj.name = v`` (the same store: the builtin's), where ``name`` is an identifier
+    that ``obj.name`` spells unchanged; any other statement as it is."""
+    call = stmt.value if type(stmt) is gast.Expr else None
+    if not (
+        type(call) is gast.Call
+        and type(call.func) is gast.Name
+        and call.func.id == "setattr"
+        and len(call.args) == 3
+        and not call.keywords
+        and type(call.args[1]) is gast.Constant
+        and not any(type(a) is gast.Starred for a in call.args)
+    ):
+        return stmt
+    obj, name, value = call.args
+    attr = name.value
+    if not (isinstance(attr, str) and attr.isidentifier()) or keyword.iskeyword(attr):
+        return stmt
+    if attr.startswith("__") and not attr.endswith("__"):
+        return stmt  # (written in a class, `obj.__name` would be mangled)
+    target = gast.Attribute(value=obj, attr=attr, ctx=gast.Store())
+    store = gast.Assign(targets=[target], value=value, type_comment=None)
+    return gast.copy_location(store, stmt)
 
 
 def _layer(quiet: dict, stmt, depth: int):

@@ -126,6 +126,8 @@ class Analysis:
     same_shape: ShapeClasses
     output: object  # the atom whose value is differentiated
     varied_in: dict = field(default_factory=dict)  # id(stmt) -> names varied before it
+    #: names surely holding floating values (a write into one keeps the value: floating.py)
+    floating: frozenset = frozenset()
     #: set by reverse: the name generated code calls ``unreduce`` by (for shape keys)
     unreduce_name: str | None = None
 

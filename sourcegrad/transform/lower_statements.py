@@ -15,11 +15,20 @@ from .lists import popped_list
 from .node_facts import get_fact
 from .parse import resolve
 
+_FINALLY = (
+    "`try`/`finally` in a differentiated function: sourcegrad does not follow what runs while "
+    "an exception leaves the function; write the body, then the `finally` statements after it "
+    "(as they run where the body does not raise), or put the `try` in the caller, around the "
+    "derivative's call"
+)
 _REFUSED_STATEMENTS = {
     gast.Break: "`break` outside a loop",
     gast.Continue: "`continue` outside a loop",
-    gast.Try: "`try` is not supported in a differentiated function; move error handling to "
-    "the caller",
+    gast.Try: "`try`/`except` in a differentiated function: sourcegrad differentiates the "
+    "statements that run, and whether the handler runs is known only when the body raises; "
+    "test for the failure first and choose with `if` (`if np.all(np.linalg.eigvalsh(A) > "
+    "0):` before `np.linalg.cholesky(A)`), or catch the exception in the caller, around the "
+    "derivative's call (`try: g = df(x)` / `except np.linalg.LinAlgError: ...`)",
     gast.With: "`with` is not supported in a differentiated function; move the context "
     "manager to the caller",
     gast.Global: "`global` is not supported; pass the value as an argument instead",
@@ -45,6 +54,8 @@ class StatementLowering(LinkRefusals):
     def statement(self, stmt):
         """Lower one user statement, appending core statements to ``out``."""
         kind = type(stmt)
+        if kind is gast.Try and not stmt.handlers:
+            self.refuse(_FINALLY, stmt)
         if kind in _REFUSED_STATEMENTS:
             self.refuse(_REFUSED_STATEMENTS[kind], stmt)
         if isinstance(stmt, gast.Expr) and isinstance(stmt.value, (gast.Yield, gast.YieldFrom)):
@@ -378,7 +389,8 @@ class StatementLowering(LinkRefusals):
 
     def store_attribute(self, target, value):
         """``obj.attr = v`` (a layer keeping its input for a backward pass it never runs
-        here): stored as written, ``setattr(obj, "attr", v)``, where the function reads no
+        here): stored as written, ``setattr(obj, "attr", v)`` in the core (emit prints it
+        ``obj.attr = v``), where the function reads no
         attribute ``attr`` of any object (the derivative would read it as a constant);
         whoever calls this function is checked by :mod:`.method_state`. Refused otherwise."""
         root = target.value

@@ -43,6 +43,7 @@ from .own_attributes import read_own_stores
 from .parse import UNRESOLVED, Parsed, parse, resolve
 from .path_reads import PathReads
 from .rule_binding import is_user_function
+from .stepped_iterators import lower_stepped_iterators
 from .walk import inside_loop, rebound_in_compound
 from .with_blocks import lower_with_blocks
 from .writes import lower_writes
@@ -296,7 +297,9 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         self.quiet = lower_with_blocks(fn, parsed)
         if "__class__" in parsed.closure and args.args:
             _explicit_super(fn, args.args[0].id)
-        lower_iterator_calls(fn, _resolver(parsed, fn, self.params, examples), names())
+        resolve = _resolver(parsed, fn, self.params, examples)
+        lower_iterator_calls(fn, resolve, names())
+        lower_stepped_iterators(fn, resolve, names())
         for node in S.nodes_of(fn, (gast.Break, gast.Continue)):
             if not inside_loop(fn.body, node):
                 self.refuse(f"`{type(node).__name__.lower()}` outside a loop", node)

@@ -6,22 +6,23 @@ from __future__ import annotations
 import gast
 import numpy as np
 
-from ..runtime.helpers import sum_to
+from ..runtime.helpers import sum_to, through_write
 from . import syntax as S
 from .forms import Analysis
 
 
 def shape_only_reads(stmts, refs, np_name=None) -> set:
-    """Names that the statements read only as the shape argument of ``sum_to`` (or, given
-    the name NumPy goes by, in ``np.shape(x)``)."""
-    sum_to_name = refs.name_of(sum_to)
+    """Names that the statements read only as the shape argument of ``sum_to``, as the
+    array written into by ``through_write`` (its dtype: a :class:`Shape` keeps whether it
+    cuts) or, given the name NumPy goes by, in ``np.shape(x)``."""
+    sum_to_name, through_name = refs.name_of(sum_to), refs.name_of(through_write)
     total: dict = {}
     as_shape: dict = {}
     for stmt in stmts:
         for n in S.walk(stmt):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
                 total[n.id] = total.get(n.id, 0) + 1
-            x = shape_read(n, sum_to_name, np_name)
+            x = shape_read(n, sum_to_name, np_name) or shape_read(n, through_name, None)
             if x is not None:
                 as_shape[x] = as_shape.get(x, 0) + 1
     return {x for x, k in as_shape.items() if total.get(x) == k}

@@ -93,7 +93,15 @@ class Refs:
 
 
 def instantiate(
-    rule: Rule, bound: dict, z, dz, ranks: dict, refs: Refs, names: S.NameGen, tangents=None
+    rule: Rule,
+    bound: dict,
+    z,
+    dz,
+    ranks: dict,
+    refs: Refs,
+    names: S.NameGen,
+    tangents=None,
+    floating: frozenset = frozenset(),
 ):
     """The statements of ``rule`` for one operation.
 
@@ -103,10 +111,11 @@ def instantiate(
     With ``tangents`` (a forward-mode rule) ``d[p]`` reads the tangent of operand ``p``:
     ``tangents`` maps a parameter to a tangent atom, a tuple of them (None for a constant item),
     or None for a constant operand; a contribution ``d[z] += e`` becomes ``Accum(z, e)``, and is
-    dropped when every tangent it reads is None.
+    dropped when every tangent it reads is None. ``floating``: the names surely holding
+    floating values (a static ``floating(x)`` test).
     """
     env = {p: v for p, v in bound.items()}
-    folded = _fold(rule.body, env, ranks)  # the branches kept, only
+    folded = _fold(rule.body, env, (ranks, floating))  # the branches kept, only
     local_names = set().union(*[_template_stores(s) for s in folded])
     renamed = {n: names.fresh(n, always_suffix=True) for n in sorted(local_names)}
     out = []
@@ -238,26 +247,26 @@ def _template_stores(stmt) -> frozenset:
 _STORES: dict = {}
 
 
-def _fold(stmts, env, ranks):
+def _fold(stmts, env, known):
     """``stmts`` (a template's, left unchanged) with each ``if`` decided at transform time
     replaced by the branch it takes; an undecided ``if`` is a new node (sharing its test)
-    with its branches folded."""
+    with its branches folded. ``known``: the ranks, and the names surely floating."""
     out = []
     for s in stmts:
         if isinstance(s, gast.If):
             is_static = _is_static_call(s.test)
             test = s.test.args[0] if is_static else s.test
-            value = _truth(test, env, ranks)
+            value = _truth(test, env, known)
             if value is UNKNOWN and is_static:
                 value = False
             if value is UNKNOWN:
                 kept = gast.If.__new__(gast.If)
                 kept.__dict__.update(s.__dict__)
-                kept.body = _fold(s.body, env, ranks)
-                kept.orelse = _fold(s.orelse, env, ranks)
+                kept.body = _fold(s.body, env, known)
+                kept.orelse = _fold(s.orelse, env, known)
                 out.append(kept)
             else:
-                out.extend(_fold(s.body if value else s.orelse, env, ranks))
+                out.extend(_fold(s.body if value else s.orelse, env, known))
         else:
             out.append(s)
     return out
@@ -272,8 +281,8 @@ def _is_static_call(node) -> bool:
     )
 
 
-def _truth(node, env, ranks):
-    v = _value(node, env, ranks)
+def _truth(node, env, known):
+    v = _value(node, env, known)
     return UNKNOWN if v is UNKNOWN else bool(v)
 
 
@@ -290,14 +299,14 @@ _COMPARISONS = {
 }
 
 
-def _value(node, env, ranks):
+def _value(node, env, known):
     """The value of a template's test at transform time, or UNKNOWN."""
     if isinstance(node, gast.Constant):
         return node.value
     if isinstance(node, gast.Name):
         return _name_value(node, env)
     if isinstance(node, gast.BoolOp):
-        vals = [_value(v, env, ranks) for v in node.values]
+        vals = [_value(v, env, known) for v in node.values]
         if isinstance(node.op, gast.And):
             if any(v is not UNKNOWN and not v for v in vals):
                 return False
@@ -306,17 +315,17 @@ def _value(node, env, ranks):
             return True
         return UNKNOWN if UNKNOWN in vals else False
     if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.Not):
-        v = _value(node.operand, env, ranks)
+        v = _value(node.operand, env, known)
         return UNKNOWN if v is UNKNOWN else not v
     if isinstance(node, gast.Compare) and len(node.ops) == 1:
-        left = _value(node.left, env, ranks)
-        right = _value(node.comparators[0], env, ranks)
+        left = _value(node.left, env, known)
+        right = _value(node.comparators[0], env, known)
         if left is UNKNOWN or right is UNKNOWN:
             return UNKNOWN
         fn = _COMPARISONS.get(type(node.ops[0]))
         return UNKNOWN if fn is None else fn(left, right)
     if isinstance(node, gast.Call):
-        return _call_value(node, env, ranks)
+        return _call_value(node, env, known)
     return UNKNOWN
 
 
@@ -332,8 +341,10 @@ def _name_value(node, env):
     return UNKNOWN
 
 
-def _call_value(node, env, ranks):
-    """``np.ndim(x)`` where the rank of ``x`` is known; ``basic_index(i)``."""
+def _call_value(node, env, known):
+    """``np.ndim(x)`` where the rank of ``x`` is known; ``basic_index(i)``; ``floating(x)``
+    where ``x`` surely holds floating values (``known``: the ranks and those names)."""
+    ranks, floating = known
     if (
         S.dotted(node.func) == "np.ndim"
         and len(node.args) == 1
@@ -353,6 +364,14 @@ def _call_value(node, env, ranks):
         and isinstance(node.args[0], gast.Name)
     ):
         return _is_basic(env.get(node.args[0].id), ranks)
+    if (
+        isinstance(node.func, gast.Name)
+        and node.func.id == "floating"
+        and len(node.args) == 1
+        and isinstance(node.args[0], gast.Name)
+    ):
+        atom = env.get(node.args[0].id)
+        return isinstance(atom, gast.Name) and atom.id in floating or UNKNOWN
     return UNKNOWN
 
 

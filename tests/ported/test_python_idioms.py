@@ -38,7 +38,7 @@ def use_reduce(x):
 
 
 def sorted_key(xs):
-    s = sorted(xs, key=lambda v: np.sum(v))  # REFUSED
+    s = sorted(xs, key=lambda v: np.sum(v))
     return np.sum(s[0] * 2.0 + s[1])
 
 
@@ -297,7 +297,7 @@ CASES = [
     Case("map", use_map, ([X, Y],), order=2),
     Case("filter", use_filter, (X,), order=2),
     Case("functools_reduce", use_reduce, (X,), order=2),
-    Case("sorted_with_key", sorted_key, ([X, Y],), refused=(sg.NoRuleError, "np.sort")),
+    Case("sorted_with_key", sorted_key, ([X, Y],), order=2),
     Case("tolist", tolist_call, (X,), order=2),
     Case("any_all", any_all, (X,), order=2),
     Case("item", item_call, (X,), order=2),

@@ -217,7 +217,7 @@ def early_return_loop_loss(x):
 
 
 def sorted_items_penalty(params):
-    return sum((k + 1) * np.sum(v**2) for k, (_, v) in enumerate(sorted(params.items())))  # REFUSED
+    return sum((k + 1) * np.sum(v**2) for k, (_, v) in enumerate(sorted(params.items())))
 
 
 def broadcast_outer(x, y):
@@ -343,12 +343,7 @@ CASES = [
     ),
     Case("layer_object_kwonly_call", call_object_kwonly, (r(3),), order=2),
     Case("early_return_in_helper_loop", early_return_loop_loss, (r(6),), order=2),
-    Case(
-        "sorted_items_in_enumerate",
-        sorted_items_penalty,
-        ({"b": r(2), "a": r(3)},),
-        refused=(sg.NoRuleError, "loop over the keys in the order you need"),
-    ),
+    Case("sorted_items_in_enumerate", sorted_items_penalty, ({"b": r(2), "a": r(3)},), order=2),
     Case("broadcast_outer_none", broadcast_outer, (r(3), r(2)), wrt=(0, 1), order=2),
     Case("clip_method_axis_max_ties", clip_method_and_axis_max, (r(2, 3),)),
     Case("nested_def_kwonly_function", closure_with_kwonly, (r(3), r(3)), wrt=(0, 1), order=2),

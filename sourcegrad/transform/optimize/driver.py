@@ -57,7 +57,7 @@ from .resets import drop_zero_resets
 from .rounding import blas_forward_products, integer_powers
 from .scatter import scatter_accumulations
 from .seeds import typed_seeds
-from .shaped import shaped_unindex, specialise_shapes, tape_shapes
+from .shaped import floating_writes, shaped_unindex, specialise_shapes, tape_shapes
 from .signs import cancel_negations
 from .softmax import softmax_adjoints
 from .splits import concatenate_split_adjoints
@@ -262,6 +262,7 @@ REWRITES: tuple[Rewrite, ...] = (
         _SHAPES_NUMPY,
     ),
     Rewrite("dtypes", _kinds, _SHAPES_NUMPY),
+    Rewrite("writes into floats", lambda r: floating_writes(r.node, r.der, r.kinds), _SHAPES_NUMPY),
     Rewrite(
         "integer powers as products",
         lambda r: integer_powers(r.node.body, r.kinds, r.np_name),

@@ -1,5 +1,6 @@
 """Rewrites the argument shapes decide: ``sum_to``/``unreduce``/``expand_to`` at transform
-time, tape entries kept as shapes, ``unindex`` of a known shape and dtype.
+time, tape entries kept as shapes, ``unindex`` of a known shape and dtype, the derivative
+through a write into an array known to be floating.
 
 For a build that serves every shape of a pattern, :func:`symbolic_shapes` keeps only the
 shapes whose lengths are constants or the same argument length in every example, and says how
@@ -15,6 +16,7 @@ from ...runtime.helpers import (
     shape_of,
     sum_leading,
     sum_to,
+    through_write,
     unindex,
     unindex_shaped,
     unreduce,
@@ -303,5 +305,26 @@ def shaped_unindex(node, der: Derivative, shapes: dict, dtypes: dict) -> None:
             dims = gast.Tuple(elts=[length(n) for n in shape], ctx=gast.Load())
             kind = gast.Attribute(value=S.name(np_name), attr=dt.name, ctx=gast.Load())
             return S.call(S.name(shaped), [e.args[0], dims, kind, e.args[2]])
+
+    Rewrite().visit(node)
+
+
+def floating_writes(node, der: Derivative, dtypes: dict) -> None:
+    """``through_write(g, x)`` where ``x``'s dtype is known to be floating or complex is
+    ``g`` itself (only an integer or boolean array cuts what is written into it)."""
+    if der.refs.name_of(through_write) is None:
+        return
+
+    class Rewrite(S.Transformer):
+        def visit_Call(self, e):
+            self.generic_visit(e)
+            if not (
+                der.refs.is_call_of(e, through_write)
+                and len(e.args) == 2
+                and isinstance(e.args[1], gast.Name)
+            ):
+                return e
+            dt = dtypes.get(e.args[1].id)
+            return e.args[0] if isinstance(dt, np.dtype) and dt.kind in "fc" else e
 
     Rewrite().visit(node)
