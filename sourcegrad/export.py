@@ -115,7 +115,9 @@ def _tower_module_text(f, wrt, args: tuple, order: int) -> str:
     """The export of the ``order``-th derivative of ``f`` along one vector ``v`` for ``args``
     (then ``v``): forward mode applied ``order - 1`` times to the pure gradient, each level
     transforming the pure code of the one below, built as :class:`sourcegrad.higher.Tower`
-    builds it and run as it runs it (``order=2``: ``sg.hvp``'s Hessian-vector product)."""
+    builds it and run as it runs it (``order=2``: ``sg.hvp``'s Hessian-vector product). The
+    outermost level is written as its running build (optimized for these shapes: lists grown
+    in loops append and pop), the one the tower runs from a signature's second call on."""
     if isinstance(wrt, (tuple, list)):
         raise ExportError(
             f"order={order}: an export writes the derivative along one wrt (an argument "
@@ -124,14 +126,15 @@ def _tower_module_text(f, wrt, args: tuple, order: int) -> str:
     levels = Tower(f, (), [wrt] * (order - 1), (wrt,), options=_WHOLE)
     g = levels.gradient()
     values = with_defaults(f, tuple(args)) + (args[wrt],) * (order - 1)  # seeds: v's structure
-    entry = levels.outermost(values)
-    code = entry.fn.__code__  # the seeds: its last keyword-only parameters, one per level
+    _, outer, taken = levels._below(values)
+    code = outer.ranked(taken).fn.__code__  # the seeds: its last keyword-only parameters
     kwonly = code.co_varnames[code.co_argcount : code.co_argcount + code.co_kwonlyargcount]
     rest = values[code.co_argcount :]  # by keyword, the last ones (as the tower calls it)
     named = dict(zip(kwonly[len(kwonly) - len(rest) :], rest))
+    for _ in range(derivative_module.SPECIALISE_AFTER + 1):  # until the running build runs
+        entry = outer.emitted(taken)
+        entry.fn(*values[: code.co_argcount], **named)
     call = lambda: entry.fn(*values[: code.co_argcount], **named)  # noqa: E731
-    for _ in range(derivative_module.SPECIALISE_AFTER + 1):  # until the callees' builds run
-        call()
     writer = Writer(traced(call), f)
     take_gradients(writer, GRADIENTS_STAND_IN)
     writer.ns.argument_classes(args, f"the arguments of {f.__qualname__}")

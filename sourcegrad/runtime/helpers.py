@@ -113,7 +113,8 @@ def sum_leading(g, k: int):
                 ones.flags.writeable = False
                 if len(_ONES) < 256:
                     _ONES[key] = ones
-            return np.dot(ones, g.reshape(m, -1)).reshape(shape[k:])
+            out = np.dot(ones, g.reshape(m, -1))
+            return out if out.ndim == len(shape) - k else out.reshape(shape[k:])
     return g.sum(axis=0) if k == 1 else g.sum(axis=tuple(range(k)))
 
 

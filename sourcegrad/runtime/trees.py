@@ -146,8 +146,8 @@ def as_adjoint(x):
         return x
     if isinstance(x, dict):
         return DictPieces((k, as_adjoint(v)) for k, v in x.items())
-    if isinstance(x, (tuple, list)):
-        return Pieces([as_adjoint(v) for v in x])
+    if isinstance(x, (tuple, list)):  # (arrays, the usual items, as they are)
+        return Pieces([v if type(v) is np.ndarray else as_adjoint(v) for v in x])
     if is_record(x):  # a record's gradient: adds field by field, as a dict does
         fields = record_fields(x).items()
         return DictPieces((k, as_adjoint(v)) for k, v in fields if not is_static_leaf(v))

@@ -224,8 +224,8 @@ def as_adjoint(x):
         return x
     if isinstance(x, dict):
         return DictPieces((k, as_adjoint(v)) for k, v in x.items())
-    if isinstance(x, (tuple, list)):
-        return Pieces([as_adjoint(v) for v in x])
+    if isinstance(x, (tuple, list)):  # (arrays, the usual items, as they are)
+        return Pieces([v if type(v) is np.ndarray else as_adjoint(v) for v in x])
     if is_record(x):  # a record's gradient: adds field by field, as a dict does
         fields = record_fields(x).items()
         return DictPieces((k, as_adjoint(v)) for k, v in fields if not is_static_leaf(v))
@@ -515,7 +515,8 @@ def sum_leading(g, k: int):
                 ones.flags.writeable = False
                 if len(_ONES) < 256:
                     _ONES[key] = ones
-            return np.dot(ones, g.reshape(m, -1)).reshape(shape[k:])
+            out = np.dot(ones, g.reshape(m, -1))
+            return out if out.ndim == len(shape) - k else out.reshape(shape[k:])
     return g.sum(axis=0) if k == 1 else g.sum(axis=tuple(range(k)))
 
 

@@ -85,8 +85,8 @@ def run_d_lambda_loss(params, x, *, tparams):
     W = params["W"]
     tW = tparams["W"]
     # line 5: h_1 = x @ W
-    h_1 = x @ W
-    th_1 = x @ tW
+    h_1 = np.dot(x, W)
+    th_1 = np.dot(x, tW)
     # line 6: b = params['b']
     b = params["b"]
     tb = tparams["b"]
@@ -106,57 +106,13 @@ def run_d_lambda_loss(params, x, *, tparams):
     tdb = sum_to(tdh_2, b)
     dW_1 = x.T
     # line 16: dW = x.T @ sum_to(dh_2, h_1)
-    tdW = dW_1 @ sum_to(tdh_2, h_1)
-    return gradient_like(params, {("W",): tdW, ("b",): tdb})
+    tdW = np.dot(dW_1, sum_to(tdh_2, h_1))
+    return build_gradient(params, tdW, tdb)
 
 
 # ----------------------------------------------------------------------------
 # What the derivative reads: sourcegrad's runtime helpers (copied from its source),
 # the functions of yours it calls and the globals it reads (their values when exported).
-
-
-_STATIC = (
-    str, bytes, bool, int, np.integer, np.bool_, type, np.ufunc, functools.partial,
-    types.FunctionType, types.BuiltinFunctionType, types.MethodType,
-)  # fmt: skip
-
-
-_PLAIN: dict = {}
-
-
-_PLAIN_TEST: list = []
-
-
-def _is_plain(t: type) -> bool:
-    known = _PLAIN.get(t)
-    if known is None:
-        known = _PLAIN[t] = (
-            t.__module__ not in ("builtins", "numpy")
-            and "__dict__" in dir(t)
-            and bool(_PLAIN_TEST)
-            and _PLAIN_TEST[0](t)
-        )
-    return known
-
-
-def _stateless_callable(x) -> bool:
-    return (
-        callable(x)
-        and not _is_plain(type(x))
-        and not dataclasses.is_dataclass(x)
-        and not getattr(x, "__dict__", True)
-        and not hasattr(type(x), "__slots__")
-    )
-
-
-def is_static_leaf(x) -> bool:
-    """Whether ``x``, a record's field, carries no derivative and is kept as it is in the
-    record's gradient: None, a string, an integer or bool (or an array of them: a mask, indices),
-    a function or class, or an object called like a function that holds nothing
-    (``Sigmoid()``, a class with ``__call__``)."""
-    if isinstance(x, np.ndarray):
-        return x.dtype.kind in "biu"
-    return x is None or isinstance(x, _STATIC) or _stateless_callable(x)
 
 
 def _owned(like, g, seen) -> bool:
@@ -175,18 +131,51 @@ def _owned(like, g, seen) -> bool:
     return False
 
 
-def is_namedtuple(x) -> bool:
-    return isinstance(x, tuple) and hasattr(type(x), "_fields")
+def scalar_gradient(like, g):
+    """The gradient ``g`` of a scalar ``like`` in ``like``'s own kind: a float for a Python
+    float, a NumPy scalar of ``like``'s dtype for a NumPy scalar; None for anything else."""
+    if type(like) is float:
+        return float(g)
+    if isinstance(like, np.generic):
+        return like.dtype.type(g)
+    return None
 
 
-def _key_of(like, key):
-    """Namedtuple fields may be read by position (``p[0]``) or by name (``p.w``); a list or
-    tuple item by a negative position (``p[-1]``) too."""
-    if isinstance(key, int) and isinstance(like, (list, tuple)) and -len(like) <= key < 0:
-        key += len(like)
-    if is_namedtuple(like) and isinstance(key, int):
-        return like._fields[key]
-    return key
+def _fresh(like, g, seen):
+    """``g`` as a new array of ``like``'s type, shape and dtype, owned by the caller."""
+    if (
+        not hasattr(g, "shape")
+        or isinstance(g, np.generic)  # a NumPy scalar stands for a 0-d array: make one
+        or np.shape(g) != np.shape(like)
+        or g.dtype != like.dtype
+    ):
+        out = np.zeros_like(like)
+        out[...] = g
+        seen.add(id(out))
+        return out
+    flags = g.flags
+    if id(g) in seen or not flags.owndata or not getattr(flags, "writeable", True):
+        g = g.copy()
+    elif type(g) is not type(like) and isinstance(like, np.ndarray):
+        g = g.view(type(like))
+    seen.add(id(g))
+    return g
+
+
+def _leaf(like, g, seen):
+    """One gradient leaf: ``g`` itself when it is a fresh array of ``like``'s kind."""
+    if like is None or isinstance(like, (str, bytes)):
+        return like
+    if _owned(like, g, seen):
+        return g
+    if isinstance(like, (float, np.generic)):
+        return scalar_gradient(like, g)
+    return _fresh(like, g, seen)
+
+
+def build_gradient(like, v0, v1):
+    seen = set()
+    return {"W": _leaf(like["W"], v0, seen), "b": _leaf(like["b"], v1, seen)}
 
 
 def _is_zero_number(x) -> bool:
@@ -215,6 +204,24 @@ class Pieces(tuple):
         return Pieces(got) if isinstance(item, slice) else got
 
 
+_PLAIN: dict = {}
+
+
+_PLAIN_TEST: list = []
+
+
+def _is_plain(t: type) -> bool:
+    known = _PLAIN.get(t)
+    if known is None:
+        known = _PLAIN[t] = (
+            t.__module__ not in ("builtins", "numpy")
+            and "__dict__" in dir(t)
+            and bool(_PLAIN_TEST)
+            and _PLAIN_TEST[0](t)
+        )
+    return known
+
+
 def is_record(x) -> bool:
     """Whether ``x`` is an instance (not the class) of a dataclass, or of a plain class
     whose ``__init__`` only computes and stores fields."""
@@ -231,21 +238,69 @@ def record_fields(x) -> dict:
     return {f.name: getattr(x, f.name) for f in dataclasses.fields(x)}
 
 
-def zero_adjoint(x):
-    """A zero adjoint for ``x``: zeros of its shape, item by item for a list or tuple, an
-    empty :class:`DictPieces` for a dict, 0.0 for a number or a name not yet assigned (float
-    zeros for an integer or boolean array: its adjoint, as a seed of a callee, must be a float)."""
+_STATIC = (
+    str, bytes, bool, int, np.integer, np.bool_, type, np.ufunc, functools.partial,
+    types.FunctionType, types.BuiltinFunctionType, types.MethodType,
+)  # fmt: skip
+
+
+def _stateless_callable(x) -> bool:
+    return (
+        callable(x)
+        and not _is_plain(type(x))
+        and not dataclasses.is_dataclass(x)
+        and not getattr(x, "__dict__", True)
+        and not hasattr(type(x), "__slots__")
+    )
+
+
+def is_static_leaf(x) -> bool:
+    """Whether ``x``, a record's field, carries no derivative and is kept as it is in the
+    record's gradient: None, a string, an integer or bool (or an array of them: a mask, indices),
+    a function or class, or an object called like a function that holds nothing
+    (``Sigmoid()``, a class with ``__call__``)."""
+    if isinstance(x, np.ndarray):
+        return x.dtype.kind in "biu"
+    return x is None or isinstance(x, _STATIC) or _stateless_callable(x)
+
+
+def as_adjoint(x):
+    """``x`` (a gradient in the user's container types, as a vjp returns it) as an adjoint
+    that adds leaf by leaf. Arrays and numbers are returned as they are."""
+    if type(x) is np.ndarray:  # the usual leaf, decided at once
+        return x
     if isinstance(x, dict):
-        return DictPieces(like=x)
-    if isinstance(x, (list, tuple)):
-        return Pieces([zero_adjoint(v) for v in x])
-    if is_record(x):
-        return DictPieces(like=record_fields(x))
-    if x is None or isinstance(x, (float, int, str)):
-        return 0.0  # a name the forward sweep never reached on this path
-    if getattr(getattr(x, "dtype", None), "kind", "f") in "iub":
-        return np.zeros_like(x, dtype=np.float64)
-    return np.zeros_like(x)
+        return DictPieces((k, as_adjoint(v)) for k, v in x.items())
+    if isinstance(x, (tuple, list)):  # (arrays, the usual items, as they are)
+        return Pieces([v if type(v) is np.ndarray else as_adjoint(v) for v in x])
+    if is_record(x):  # a record's gradient: adds field by field, as a dict does
+        fields = record_fields(x).items()
+        return DictPieces((k, as_adjoint(v)) for k, v in fields if not is_static_leaf(v))
+    return x
+
+
+def add_adjoints(a, b):
+    """``a + b`` for adjoints: leaf by leaf for containers, ``None`` and missing keys as
+    zeros."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if isinstance(a, dict) and isinstance(b, dict):
+        like = getattr(a, "like", None)
+        out = DictPieces(a, like=getattr(b, "like", None) if like is None else like)
+        for k, v in b.items():
+            out[k] = add_adjoints(dict.__getitem__(out, k), v) if k in out else v
+        return out
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        if len(a) != len(b):
+            raise ValueError(f"adjoints of containers of lengths {len(a)} and {len(b)}")
+        return Pieces([add_adjoints(x, y) for x, y in zip(a, b)])
+    if _is_zero_number(a) and isinstance(b, (dict, tuple, list)):
+        return as_adjoint(b)
+    if _is_zero_number(b) and isinstance(a, (dict, tuple, list)):
+        return as_adjoint(a)
+    return a + b
 
 
 class DictPieces(dict):
@@ -279,247 +334,21 @@ class DictPieces(dict):
         return None  # a zero of unknown shape
 
 
-def as_adjoint(x):
-    """``x`` (a gradient in the user's container types, as a vjp returns it) as an adjoint
-    that adds leaf by leaf. Arrays and numbers are returned as they are."""
-    if type(x) is np.ndarray:  # the usual leaf, decided at once
-        return x
+def zero_adjoint(x):
+    """A zero adjoint for ``x``: zeros of its shape, item by item for a list or tuple, an
+    empty :class:`DictPieces` for a dict, 0.0 for a number or a name not yet assigned (float
+    zeros for an integer or boolean array: its adjoint, as a seed of a callee, must be a float)."""
     if isinstance(x, dict):
-        return DictPieces((k, as_adjoint(v)) for k, v in x.items())
-    if isinstance(x, (tuple, list)):
-        return Pieces([as_adjoint(v) for v in x])
-    if is_record(x):  # a record's gradient: adds field by field, as a dict does
-        fields = record_fields(x).items()
-        return DictPieces((k, as_adjoint(v)) for k, v in fields if not is_static_leaf(v))
-    return x
-
-
-def add_adjoints(a, b):
-    """``a + b`` for adjoints: leaf by leaf for containers, ``None`` and missing keys as
-    zeros."""
-    if a is None:
-        return b
-    if b is None:
-        return a
-    if isinstance(a, dict) and isinstance(b, dict):
-        like = getattr(a, "like", None)
-        out = DictPieces(a, like=getattr(b, "like", None) if like is None else like)
-        for k, v in b.items():
-            out[k] = add_adjoints(dict.__getitem__(out, k), v) if k in out else v
-        return out
-    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
-        if len(a) != len(b):
-            raise ValueError(f"adjoints of containers of lengths {len(a)} and {len(b)}")
-        return Pieces([add_adjoints(x, y) for x, y in zip(a, b)])
-    if _is_zero_number(a) and isinstance(b, (dict, tuple, list)):
-        return as_adjoint(b)
-    if _is_zero_number(b) and isinstance(a, (dict, tuple, list)):
-        return as_adjoint(a)
-    return a + b
-
-
-_EMPTY: dict = {}
-
-
-def is_container(x) -> bool:
-    """A dict, list, tuple (namedtuples included) or record (a dataclass instance)."""
-    return isinstance(x, (dict, list, tuple)) or is_record(x)
-
-
-@functools.lru_cache(maxsize=1024)
-def _is_property(cls, name: str) -> bool:
-    """Whether ``cls`` defines ``name`` as a property (cached: ``unfield`` runs in loops)."""
-    return isinstance(inspect.getattr_static(cls, name, None), property)
-
-
-GENERATED_LINES: dict = {}
-
-
-def user_location(filename: str | None, lineno: int | None) -> tuple:
-    """``(filename, lineno)``, or the user's file and line where they are in generated code."""
-    found = GENERATED_LINES.get(filename) if filename else None
-    if found is None or lineno is None:
-        return filename, lineno
-    user_file, line_map = found
-    before = [k for k in line_map if k <= lineno]
-    if not before:
-        return filename, lineno
-    return user_location(user_file, line_map[max(before)])
-
-
-class SourcegradError(Exception):
-    """Base class of every error sourcegrad raises on purpose."""
-
-    def __init__(self, message: str, filename: str | None = None, lineno: int | None = None):
-        filename, lineno = user_location(filename, lineno)
-        self.filename = filename
-        self.lineno = lineno
-        self.reason = message
-        where = f"{filename}:{lineno}: " if filename and lineno else ""
-        super().__init__(where + message)
-
-
-def refuse_property(x, name) -> None:
-    """Refuse an adjoint for ``x.name`` where ``name`` is a property of the record ``x``'s
-    class: it would reach no field. (sourcegrad calls the getter of a property of an argument
-    it sees when it builds the derivative; this is one read through another object.)"""
-    if isinstance(name, str) and is_record(x) and _is_property(type(x), name):
-        raise SourcegradError(
-            f"`.{name}` is a property of {type(x).__name__}, read where sourcegrad cannot call "
-            "its getter (on an item of a loop or of a container); read the fields it is "
-            "computed from there, or call a method of the object that reads it"
-        )
-
-
-def children(x):
-    """``(key, child)`` pairs of a container, in a deterministic order (namedtuples and
-    records by field)."""
-    if isinstance(x, dict):
-        return list(x.items())
-    if is_namedtuple(x):
-        return list(zip(x._fields, x))
+        return DictPieces(like=x)
+    if isinstance(x, (list, tuple)):
+        return Pieces([zero_adjoint(v) for v in x])
     if is_record(x):
-        return list(record_fields(x).items())
-    return list(enumerate(x))
-
-
-def piece_of(adjoint, key, like):
-    """The part of a container ``adjoint`` at ``key`` of the container ``like`` it belongs to
-    (None where it is zero). A namedtuple's field is found by name or by position."""
-    if adjoint is None:
-        return None
-    if isinstance(adjoint, dict):
-        return adjoint.get(key)
-    if isinstance(key, str) and hasattr(type(like), "_fields"):
-        key = type(like)._fields.index(key)
-    return adjoint[key]
-
-
-def rebuilt_record(like, values: dict):
-    """A shallow copy of the record ``like`` with each field ``k`` set to ``values[k]``
-    (frozen dataclasses included)."""
-    out = copy.copy(like)
-    for k, v in values.items():
-        object.__setattr__(out, k, v)
-    return out
-
-
-def rebuild(like, values: dict):
-    """A container of ``like``'s type and keys holding ``values[key]``."""
-    if isinstance(like, dict):
-        return type(like)((k, values[k]) for k in like)
-    if is_namedtuple(like):
-        return type(like)(*[values[f] for f in like._fields])
-    if is_record(like):
-        return rebuilt_record(like, values)
-    return type(like)([values[i] for i in range(len(like))])
-
-
-def scalar_gradient(like, g):
-    """The gradient ``g`` of a scalar ``like`` in ``like``'s own kind: a float for a Python
-    float, a NumPy scalar of ``like``'s dtype for a NumPy scalar; None for anything else."""
-    if type(like) is float:
-        return float(g)
-    if isinstance(like, np.generic):
-        return like.dtype.type(g)
-    return None
-
-
-def _zero_leaf(like):
-    if like is None or isinstance(like, (str, bytes)) or is_static_leaf(like):
-        return like  # a name or a marker in the structure (a key in a list of pairs)
-    if isinstance(like, (float, np.generic)):
-        return scalar_gradient(like, 0)
-    return np.zeros_like(like)
-
-
-def _fresh(like, g, seen):
-    """``g`` as a new array of ``like``'s type, shape and dtype, owned by the caller."""
-    if (
-        not hasattr(g, "shape")
-        or isinstance(g, np.generic)  # a NumPy scalar stands for a 0-d array: make one
-        or np.shape(g) != np.shape(like)
-        or g.dtype != like.dtype
-    ):
-        out = np.zeros_like(like)
-        out[...] = g
-        seen.add(id(out))
-        return out
-    flags = g.flags
-    if id(g) in seen or not flags.owndata or not getattr(flags, "writeable", True):
-        g = g.copy()
-    elif type(g) is not type(like) and isinstance(like, np.ndarray):
-        g = g.view(type(like))
-    seen.add(id(g))
-    return g
-
-
-def _build(like, parts, seen):
-    if like is None or isinstance(like, (str, bytes)) or is_static_leaf(like):
-        return like  # no derivative: a name, a marker in the structure, a record's setting
-    whole = parts.get((), None)
-    if whole is not None and len(parts) == 1 and _owned(like, whole, seen):
-        return whole
-    t = type(like)
-    if whole is None and (t is dict or t is list):
-        grouped: dict = {}
-        for p, g in parts.items():
-            key = _key_of(like, p[0])
-            sub = grouped.get(key)
-            if sub is None:
-                sub = grouped[key] = {}
-            sub[p[1:]] = add_adjoints(sub[p[1:]], g) if p[1:] in sub else g
-        if t is dict:
-            return {k: _build(v, grouped.get(k, _EMPTY), seen) for k, v in like.items()}
-        return [_build(v, grouped.get(i, _EMPTY), seen) for i, v in enumerate(like)]
-    if is_container(like):
-        grouped = {}
-        for p, g in parts.items():
-            if p:
-                refuse_property(like, p[0])
-                sub = grouped.setdefault(_key_of(like, p[0]), {})
-                sub[p[1:]] = add_adjoints(sub[p[1:]], g) if p[1:] in sub else g
-        out = {}
-        for key, child in children(like):
-            sub = grouped.get(key, {})
-            if whole is not None:
-                piece = piece_of(whole, key, like)
-                if piece is not None:
-                    sub[()] = piece if () not in sub else add_adjoints(sub[()], piece)
-            out[key] = _build(child, sub, seen)
-        return rebuild(like, out)
-    if not parts:
-        return _zero_leaf(like)
-    deeper = [(p, g) for p, g in parts.items() if p]
-    if isinstance(like, (float, np.generic)):
-        return scalar_gradient(like, sum(parts.values()))
-    if whole is not None and not deeper:
-        return _fresh(like, whole, seen)
-    out = np.zeros_like(like)
-    if whole is not None:
-        out += whole
-    for path, g in deeper:
-        target = out
-        for k in path[:-1]:
-            target = target[k]
-        target[path[-1]] += g
-    seen.add(id(out))
-    return out
-
-
-def gradient_like(like, parts):
-    """The gradient of ``like`` assembled from ``parts``.
-
-    ``parts`` maps a key path (a tuple of dict keys and list/array indices) to the adjoint of
-    the value read at that path; ``()`` is the whole value. A plain value stands for
-    ``{(): value}``. Leaves no part reaches get zeros of their shape. Float leaves get floats,
-    NumPy scalars NumPy scalars of their dtype, array leaves get arrays of their own type and
-    dtype. Every array returned is a fresh array owned by the caller: views and arrays returned
-    twice are copied.
-    """
-    if type(parts) is not dict:  # an adjoint (a DictPieces too), not a map of paths
-        parts = {(): parts}
-    return _build(like, parts, set())
+        return DictPieces(like=record_fields(x))
+    if x is None or isinstance(x, (float, int, str)):
+        return 0.0  # a name the forward sweep never reached on this path
+    if getattr(getattr(x, "dtype", None), "kind", "f") in "iub":
+        return np.zeros_like(x, dtype=np.float64)
+    return np.zeros_like(x)
 
 
 RECEIVER = "self"
@@ -1412,7 +1241,8 @@ def sum_leading(g, k: int):
                 ones.flags.writeable = False
                 if len(_ONES) < 256:
                     _ONES[key] = ones
-            return np.dot(ones, g.reshape(m, -1)).reshape(shape[k:])
+            out = np.dot(ones, g.reshape(m, -1))
+            return out if out.ndim == len(shape) - k else out.reshape(shape[k:])
     return g.sum(axis=0) if k == 1 else g.sum(axis=tuple(range(k)))
 
 
@@ -1465,6 +1295,193 @@ FUNCTION_JVPS[(code_at(run_d_lambda_loss.__code__, (0,)), 0)] = jvp_lambda
 
 
 FUNCTION_VALUES[(code_at(run_d_lambda_loss.__code__, (0,)), 0)] = vjp_lambda
+
+
+def is_namedtuple(x) -> bool:
+    return isinstance(x, tuple) and hasattr(type(x), "_fields")
+
+
+def _key_of(like, key):
+    """Namedtuple fields may be read by position (``p[0]``) or by name (``p.w``); a list or
+    tuple item by a negative position (``p[-1]``) too."""
+    if isinstance(key, int) and isinstance(like, (list, tuple)) and -len(like) <= key < 0:
+        key += len(like)
+    if is_namedtuple(like) and isinstance(key, int):
+        return like._fields[key]
+    return key
+
+
+_EMPTY: dict = {}
+
+
+def is_container(x) -> bool:
+    """A dict, list, tuple (namedtuples included) or record (a dataclass instance)."""
+    return isinstance(x, (dict, list, tuple)) or is_record(x)
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_property(cls, name: str) -> bool:
+    """Whether ``cls`` defines ``name`` as a property (cached: ``unfield`` runs in loops)."""
+    return isinstance(inspect.getattr_static(cls, name, None), property)
+
+
+GENERATED_LINES: dict = {}
+
+
+def user_location(filename: str | None, lineno: int | None) -> tuple:
+    """``(filename, lineno)``, or the user's file and line where they are in generated code."""
+    found = GENERATED_LINES.get(filename) if filename else None
+    if found is None or lineno is None:
+        return filename, lineno
+    user_file, line_map = found
+    before = [k for k in line_map if k <= lineno]
+    if not before:
+        return filename, lineno
+    return user_location(user_file, line_map[max(before)])
+
+
+class SourcegradError(Exception):
+    """Base class of every error sourcegrad raises on purpose."""
+
+    def __init__(self, message: str, filename: str | None = None, lineno: int | None = None):
+        filename, lineno = user_location(filename, lineno)
+        self.filename = filename
+        self.lineno = lineno
+        self.reason = message
+        where = f"{filename}:{lineno}: " if filename and lineno else ""
+        super().__init__(where + message)
+
+
+def refuse_property(x, name) -> None:
+    """Refuse an adjoint for ``x.name`` where ``name`` is a property of the record ``x``'s
+    class: it would reach no field. (sourcegrad calls the getter of a property of an argument
+    it sees when it builds the derivative; this is one read through another object.)"""
+    if isinstance(name, str) and is_record(x) and _is_property(type(x), name):
+        raise SourcegradError(
+            f"`.{name}` is a property of {type(x).__name__}, read where sourcegrad cannot call "
+            "its getter (on an item of a loop or of a container); read the fields it is "
+            "computed from there, or call a method of the object that reads it"
+        )
+
+
+def children(x):
+    """``(key, child)`` pairs of a container, in a deterministic order (namedtuples and
+    records by field)."""
+    if isinstance(x, dict):
+        return list(x.items())
+    if is_namedtuple(x):
+        return list(zip(x._fields, x))
+    if is_record(x):
+        return list(record_fields(x).items())
+    return list(enumerate(x))
+
+
+def piece_of(adjoint, key, like):
+    """The part of a container ``adjoint`` at ``key`` of the container ``like`` it belongs to
+    (None where it is zero). A namedtuple's field is found by name or by position."""
+    if adjoint is None:
+        return None
+    if isinstance(adjoint, dict):
+        return adjoint.get(key)
+    if isinstance(key, str) and hasattr(type(like), "_fields"):
+        key = type(like)._fields.index(key)
+    return adjoint[key]
+
+
+def rebuilt_record(like, values: dict):
+    """A shallow copy of the record ``like`` with each field ``k`` set to ``values[k]``
+    (frozen dataclasses included)."""
+    out = copy.copy(like)
+    for k, v in values.items():
+        object.__setattr__(out, k, v)
+    return out
+
+
+def rebuild(like, values: dict):
+    """A container of ``like``'s type and keys holding ``values[key]``."""
+    if isinstance(like, dict):
+        return type(like)((k, values[k]) for k in like)
+    if is_namedtuple(like):
+        return type(like)(*[values[f] for f in like._fields])
+    if is_record(like):
+        return rebuilt_record(like, values)
+    return type(like)([values[i] for i in range(len(like))])
+
+
+def _zero_leaf(like):
+    if like is None or isinstance(like, (str, bytes)) or is_static_leaf(like):
+        return like  # a name or a marker in the structure (a key in a list of pairs)
+    if isinstance(like, (float, np.generic)):
+        return scalar_gradient(like, 0)
+    return np.zeros_like(like)
+
+
+def _build(like, parts, seen):
+    if like is None or isinstance(like, (str, bytes)) or is_static_leaf(like):
+        return like  # no derivative: a name, a marker in the structure, a record's setting
+    whole = parts.get((), None)
+    if whole is not None and len(parts) == 1 and _owned(like, whole, seen):
+        return whole
+    t = type(like)
+    if whole is None and (t is dict or t is list):
+        grouped: dict = {}
+        for p, g in parts.items():
+            key = _key_of(like, p[0])
+            sub = grouped.get(key)
+            if sub is None:
+                sub = grouped[key] = {}
+            sub[p[1:]] = add_adjoints(sub[p[1:]], g) if p[1:] in sub else g
+        if t is dict:
+            return {k: _build(v, grouped.get(k, _EMPTY), seen) for k, v in like.items()}
+        return [_build(v, grouped.get(i, _EMPTY), seen) for i, v in enumerate(like)]
+    if is_container(like):
+        grouped = {}
+        for p, g in parts.items():
+            if p:
+                refuse_property(like, p[0])
+                sub = grouped.setdefault(_key_of(like, p[0]), {})
+                sub[p[1:]] = add_adjoints(sub[p[1:]], g) if p[1:] in sub else g
+        out = {}
+        for key, child in children(like):
+            sub = grouped.get(key, {})
+            if whole is not None:
+                piece = piece_of(whole, key, like)
+                if piece is not None:
+                    sub[()] = piece if () not in sub else add_adjoints(sub[()], piece)
+            out[key] = _build(child, sub, seen)
+        return rebuild(like, out)
+    if not parts:
+        return _zero_leaf(like)
+    deeper = [(p, g) for p, g in parts.items() if p]
+    if isinstance(like, (float, np.generic)):
+        return scalar_gradient(like, sum(parts.values()))
+    if whole is not None and not deeper:
+        return _fresh(like, whole, seen)
+    out = np.zeros_like(like)
+    if whole is not None:
+        out += whole
+    for path, g in deeper:
+        target = out
+        for k in path[:-1]:
+            target = target[k]
+        target[path[-1]] += g
+    seen.add(id(out))
+    return out
+
+
+def gradient_like(like, parts):
+    """The gradient of ``like`` assembled from ``parts``.
+
+    ``parts`` maps a key path (a tuple of dict keys and list/array indices) to the adjoint of
+    the value read at that path; ``()`` is the whole value. A plain value stands for
+    ``{(): value}``. Leaves no part reaches get zeros of their shape. Float leaves get floats,
+    NumPy scalars NumPy scalars of their dtype, array leaves get arrays of their own type and
+    dtype. Every array returned is a fresh array owned by the caller: views and arrays returned
+    twice are copied.
+    """
+    if type(parts) is not dict:  # an adjoint (a DictPieces too), not a map of paths
+        parts = {(): parts}
+    return _build(like, parts, set())
 
 
 def _stacked_items(g, items) -> bool:
