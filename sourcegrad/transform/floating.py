@@ -87,7 +87,13 @@ def _makes_floating(stmt, op, sure: set) -> bool:
     return _floating(stmt.value, op, sure)
 
 
+#: displays and comprehensions making a list or dict (whose item writes keep the value)
+_CONTAINERS = (gast.List, gast.Dict, gast.ListComp, gast.DictComp)
+
+
 def _floating(e, op, sure: set) -> bool:
+    if isinstance(e, _CONTAINERS):
+        return True
     if isinstance(e, gast.Constant):
         return isinstance(e.value, (float, complex))
     if isinstance(e, gast.Name):
@@ -105,6 +111,8 @@ def _floating(e, op, sure: set) -> bool:
 
 
 def _floating_call(call, key, sure: set) -> bool:
+    if key in (list, dict):
+        return True
     dtype = next((k.value for k in call.keywords if k.arg == "dtype"), None)
     if key == "astype":
         dtype = call.args[0] if call.args else dtype

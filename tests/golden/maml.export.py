@@ -112,7 +112,6 @@ def d_maml(p, xs, ys, xq, yq):
         items_3 = 0.1 * items_2
         tape.append(shape_of(items_4))
         items_4 = items_1 - items_3
-        tape.append(shape_of(items))
         items = items.copy()
         items[k_1] = items_4
     adapted = items
@@ -126,9 +125,8 @@ def d_maml(p, xs, ys, xq, yq):
     dp = zero_adjoint(p)
     dg = item_adjoints(dg, g)
     for k_2 in reversed(range(n)):
-        ditems_4 = sum_to(through_write(written_part(ditems, k_1), items), items_4)
+        ditems_4 = sum_to(written_part(ditems, k_1), items_4)
         ditems = zero_index(ditems, k_1)
-        items = tape.pop()
         items_4 = tape.pop()
         ditems_2_1 = 0.1 * sum_to(-ditems_4, items_3)
         items_3 = tape.pop()
@@ -740,18 +738,6 @@ def sum_to(g, x):
     if lead:  # leading axes x does not have
         out = out.sum(axis=tuple(range(lead)))
     return out
-
-
-def through_write(g, x):
-    """The derivative ``g`` of a value written into ``x`` (``x[k] = v``, in either direction):
-    ``g`` itself, unless ``x`` is an array of integer or boolean dtype (or the :class:`Shape`
-    of one), into which NumPy casts the value written by cutting it: a piecewise constant
-    map, whose derivative is zero. A list or dict ``x`` holds what is written as it is."""
-    if not (x.cuts if type(x) is Shape else _cuts(x)):
-        return g
-    if isinstance(g, (int, float)):
-        return 0.0
-    return np.zeros(np.shape(g), np.result_type(g, 0.0))
 
 
 def _leaf(like, g, seen):
