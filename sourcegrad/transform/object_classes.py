@@ -131,7 +131,7 @@ def _made_class(core, e):
     made = [
         stmt.value
         for stmt in walk_statements(core.node.body)
-        if isinstance(stmt, gast.Assign) and [S.text(t) for t in stmt.targets] == [e.id]
+        if isinstance(stmt, gast.Assign) and _assigns_only(stmt.targets, e.id)
     ]
     if len(made) == 1 and isinstance(made[0], gast.BinOp):
         # `c = a + b` by a.__add__: taken to be of a's class (its method found when it runs)
@@ -144,6 +144,12 @@ def _made_class(core, e):
         return _made_class(core, func.value)  # `c = a.__add__(b)`, as `a + b`
     cls = resolve(core.parsed, made[0].func, set())
     return cls if _user_class(cls) else None
+
+
+def _assigns_only(targets: list, name: str) -> bool:
+    """Whether ``targets`` is the one plain name ``name`` (asked of every statement for each
+    operand of every operator: no unparsing)."""
+    return len(targets) == 1 and isinstance(targets[0], gast.Name) and targets[0].id == name
 
 
 def defines_method(core, e, method: str) -> bool:
