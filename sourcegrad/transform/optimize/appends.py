@@ -38,6 +38,8 @@ def grow_in_place(node: gast.FunctionDef, der: Derivative, np_name: str | None) 
     grow_tangent = names_reaching(der.refs, [append_tangent])
     _merge_tangent_growths(node, grow_tangent)
     forms = _list_forms(node, grow_tangent, names_reaching(der.refs, [zero_tangent]))
+    if not forms:  # no list grown or shrunk: nothing to rewrite (and no reads to walk)
+        return
     params = {a.id for a in node.args.args + node.args.kwonlyargs + node.args.posonlyargs}
     helpers = [zero_adjoint, unindex, shape_of, zero_tangent, tangent_items]
     lookers = names_reaching(der.refs, helpers)

@@ -46,7 +46,7 @@ def keep_forward_sweeps(node: gast.FunctionDef, der: Derivative) -> None:
     statements, in_loop = _marked_statements(node)
     calls = _marked_calls(node)
     makers = derive.makers()
-    given = given_sites(node, der)
+    given = given_sites(node, der) if statements else set()  # (a liveness pass: not for none)
     stacks = []
     for site, stmts in statements.items():
         vjp_calls = calls.get(site, [])
