@@ -12,7 +12,7 @@ def sorts_inside(x):
     def inner(y):
         z = y * 2.0
         w = np.sum(z)
-        w2 = sorted(z)[0]  # REFUSED HERE
+        w2 = np.histogram(z)[0][0]  # REFUSED HERE
         return w * w2
 
     return inner(x) + np.sum(x)
@@ -22,7 +22,7 @@ def deeper(x):
     def outer(y):
         def inner(z):
             t = np.tanh(z)
-            return np.sum(sorted(t)[0] * t)  # REFUSED HERE
+            return np.sum(np.histogram(t)[0][0] * t)  # REFUSED HERE
 
         return inner(y * 2.0)
 
@@ -42,7 +42,7 @@ def test_the_exact_line_of_a_nested_def(f):
             sg.grad(f)(x)
         assert info.value.filename == __file__ and info.value.lineno == _line(f)
         assert f"test_nested_def_lines.py:{_line(f)}: " in str(info.value)
-        assert "sorted(" in str(info.value)
+        assert "histogram(" in str(info.value)
 
 
 def scaled(x):

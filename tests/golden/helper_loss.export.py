@@ -490,7 +490,10 @@ def _stacked_items(g, items) -> bool:
 
 
 class Shape(tuple):
-    """A shape kept on the tape in place of an array whose values the adjoint never reads."""
+    """A shape kept on the tape in place of an array whose values the adjoint never reads;
+    ``cuts``: whether the array was of an integer or boolean dtype (:func:`through_write`)."""
+
+    cuts = False
 
 
 _ONES: dict = {}  # (length, dtype char) -> a read-only vector of ones, shared by all calls

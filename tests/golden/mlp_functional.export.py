@@ -501,7 +501,10 @@ def zero_adjoint(x):
 
 
 class Shape(tuple):
-    """A shape kept on the tape in place of an array whose values the adjoint never reads."""
+    """A shape kept on the tape in place of an array whose values the adjoint never reads;
+    ``cuts``: whether the array was of an integer or boolean dtype (:func:`through_write`)."""
+
+    cuts = False
 
 
 def sum_to(g, x):

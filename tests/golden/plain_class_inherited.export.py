@@ -1194,7 +1194,10 @@ def copy_if_written(fn, i, x, differentiated=False, read_after=False):
 
 
 class Shape(tuple):
-    """A shape kept on the tape in place of an array whose values the adjoint never reads."""
+    """A shape kept on the tape in place of an array whose values the adjoint never reads;
+    ``cuts``: whether the array was of an integer or boolean dtype (:func:`through_write`)."""
+
+    cuts = False
 
 
 _ONES: dict = {}  # (length, dtype char) -> a read-only vector of ones, shared by all calls
