@@ -466,6 +466,8 @@ def _stored_names(value, whole: bool) -> set:
         return set().union(*(_stored_names(v, whole) for v in value.values))
     if isinstance(value, gast.Starred):
         return _stored_names(value.value, whole)
+    if _hands_on_items(value):  # `list([z, x])`, `sorted((a, b))`: the display's items
+        return _stored_names(value.args[0], False)
     if isinstance(value, (gast.List, gast.Tuple, gast.Set)):
         items = value.elts
     elif isinstance(value, gast.Dict):  # `{**d}` holds d's items, not d: not stored whole
@@ -473,6 +475,17 @@ def _stored_names(value, whole: bool) -> set:
     else:
         return set()
     return set().union(*(_stored_names(item, True) for item in items))
+
+
+def _hands_on_items(value) -> bool:
+    """Whether ``value`` is a call such as ``list(xs)`` whose result holds its first
+    argument's items themselves."""
+    return (
+        isinstance(value, gast.Call)
+        and isinstance(value.func, gast.Name)
+        and value.func.id in _ITEMS_OF_ARGUMENT
+        and bool(value.args)
+    )
 
 
 def _iteration_aliases(node, written: set, out: dict) -> None:

@@ -197,3 +197,28 @@ def way_out_of_next(x):
 def test_next_not_followed_is_refused_with_a_way_out(f):
     check_refusal(f, (X,), sg.NoRuleError, "index a list of them (`list(xs)[0]`)")
     check(Case("way_out", way_out_of_next, (X,), order=2))
+
+
+def first_of_a_list_then_changed_in_place(x):
+    z = x.copy()
+    w = next(iter([z, x]))  # w is z itself
+    z += 0.1 * np.cos(z)  # REFUSED
+    return np.sum(z * x) + 0.5 * np.sum(w)
+
+
+def listed_display_then_changed_in_place(x):
+    z = x.copy()
+    items = list([z, x])  # items[0] is z itself
+    w = items[0]
+    z += 0.1 * np.cos(z)  # REFUSED
+    return np.sum(z * x) + 0.5 * np.sum(w)
+
+
+@pytest.mark.parametrize(
+    "f", [first_of_a_list_then_changed_in_place, listed_display_then_changed_in_place]
+)
+def test_an_item_of_a_listed_display_shares_the_arrays_memory(f):
+    """``list([z, x])`` (and ``next(iter([z, x]))``, lowered to it) holds ``z`` itself: an
+    in-place update of ``z`` shows through it in Python. It gave the value without the update
+    (the fuzzer's aliasing family found it); now refused at the update."""
+    check_refusal(f, (np.linspace(0.1, 1.0, 5),), sg.SourcegradError, "may share its memory")
