@@ -31,8 +31,8 @@ def shape_of(x):
         shape = Shape(np.shape(x))
     except ValueError:
         return x
-    if _cuts(x):
-        shape.cuts = True
+    if getattr(getattr(x, "dtype", None), "kind", "f") in "biu":
+        shape.cuts = True  # (an integer or boolean array: through_write reads it)
     return shape
 
 

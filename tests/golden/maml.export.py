@@ -659,12 +659,6 @@ class Shape(tuple):
     cuts = False
 
 
-def _cuts(x) -> bool:
-    """Whether ``x`` is a NumPy array (or scalar) of integer or boolean dtype."""
-    dtype = getattr(x, "dtype", None)
-    return dtype is not None and getattr(dtype, "kind", None) in ("b", "i", "u")
-
-
 def shape_of(x):
     """The shape of ``x`` as a :class:`Shape` (``x`` itself when it is one, or when it is a
     container of items of different shapes, a tuple of a helper's results)."""
@@ -674,8 +668,8 @@ def shape_of(x):
         shape = Shape(np.shape(x))
     except ValueError:
         return x
-    if _cuts(x):
-        shape.cuts = True
+    if getattr(getattr(x, "dtype", None), "kind", "f") in "biu":
+        shape.cuts = True  # (an integer or boolean array: through_write reads it)
     return shape
 
 
