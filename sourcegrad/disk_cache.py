@@ -114,13 +114,14 @@ def _write_atomically(path: Path, text: str) -> None:
         raise
 
 
-def source_file(text: str, name: str) -> str | None:
+def source_file(text: str, name: str, origin: str = "") -> str | None:
     """The path of a file holding exactly ``text`` (made where missing), to compile ``text``
-    from; None where the cache directory cannot be written."""
+    from; None where the cache directory cannot be written. ``origin`` (the user's file and
+    lines the text maps to) is part of the file's name: a file's lines map to one place."""
     root = cache_dir()
     if root is None:
         return None
-    digest = hashlib.sha256(text.encode()).hexdigest()[:24]
+    digest = hashlib.sha256(f"{origin}\0{text}".encode()).hexdigest()[:24]
     stem = re.sub(r"[^\w]", "_", name)[:60]
     path = root / "code" / f"{stem}_{digest}.py"
     try:  # the name holds the content's hash: a file of the same size holds the text
@@ -133,10 +134,10 @@ def source_file(text: str, name: str) -> str | None:
     return str(path)
 
 
-def placed(text: str, name: str) -> str:
-    """The filename to compile the generated ``text`` under: a file of the cache directory,
-    else a name registered with ``linecache``."""
-    filename = source_file(text, name)
+def placed(text: str, name: str, origin: str = "") -> str:
+    """The filename to compile the generated ``text`` under: a file of the cache directory
+    (see :func:`source_file` for ``origin``), else a name registered with ``linecache``."""
+    filename = source_file(text, name, origin)
     if filename is None:
         filename = f"<sourcegrad {name} #{next(_COUNTER)}>"
         linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
@@ -577,7 +578,8 @@ def _compiled(payload: dict, fn: types.FunctionType) -> Emitted | None:
                 return None
             cells[name] = types.CellType(obj)
     text, name = payload["file_text"], payload["name"]
-    filename = placed(text, name)
+    user_file, lines = payload["origin"]
+    filename = placed(text, name, f"{user_file}:{sorted(tuple(kv) for kv in lines)}")
     namespace: dict = {}
     exec(compile(text, filename, "exec"), namespace)  # noqa: S102 - checked generated code
     made = namespace["__sg_make__"](*([None] * len(cells)))
@@ -589,7 +591,6 @@ def _compiled(payload: dict, fn: types.FunctionType) -> Emitted | None:
     new.__qualname__ = name
     line_map = {int(k): v for k, v in payload["line_map"]}
     label = f"<sourcegrad {name} #d{next(_COUNTER)} of {fn.__code__.co_filename}>"
-    user_file, lines = payload["origin"]
     for where in (filename, label):  # a lambda made by the build names the user's line
         register_generated(where, user_file, {int(k): v for k, v in lines})
     tangents = tuple(payload["tangent_params"])

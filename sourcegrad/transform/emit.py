@@ -124,8 +124,8 @@ class Deferred:
 
 def emit(der: Derivative, place=None) -> Emitted:
     """Turn a simplified derivative into source text and a function object (``der`` is
-    read, not changed). ``place(text, name)`` gives the filename the text is compiled under
-    (a file holding it); without it, or where it gives None, the text is registered with
+    read, not changed). ``place(text, name, origin)`` gives the filename the text is compiled
+    under (a file holding it); without it, or where it gives None, the text is registered with
     ``linecache`` under a name of its own."""
     core = der.analysis.core
     parsed = core.parsed
@@ -140,7 +140,10 @@ def emit(der: Derivative, place=None) -> Emitted:
         [f"def __sg_make__({', '.join(factory_params)}):", *indented, f"    return {node.name}", ""]
     )
     label = f"<sourcegrad {node.name} #{next(_counter)} of {parsed.filename}:{node.lineno}>"
-    filename = place(text, node.name) if place is not None else None
+    line_map = {k + 2: v for k, v in line_users.items()}  # +1 for the factory line, 1-based
+    lines = {2: node.lineno, **line_map}  # line 2 is the generated def: the user's def line
+    origin = f"{parsed.filename}:{sorted(lines.items())}"
+    filename = place(text, node.name, origin) if place is not None else None
     if filename is None:
         filename = label
         linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
@@ -162,9 +165,8 @@ def emit(der: Derivative, place=None) -> Emitted:
     )
     fn.__kwdefaults__ = user_fn.__kwdefaults__
     fn.__qualname__ = node.name
-    line_map = {k + 2: v for k, v in line_users.items()}  # +1 for the factory line, 1-based
-    for name in {filename, label}:  # line 2 is the generated def: the user's def line
-        register_generated(name, parsed.filename, {2: node.lineno, **line_map})
+    for name in {filename, label}:
+        register_generated(name, parsed.filename, lines)
     tangents = tuple(get_fact(node, "tangent_params"))
     held = tuple(held)
     return Emitted(

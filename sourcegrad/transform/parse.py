@@ -329,8 +329,8 @@ def parse(fn) -> Parsed:
         raise no_source_refusal(fn)
     code = fn.__code__
     source = _source_of(fn)
-    kept = _KEPT.get(code)
-    again = kept is not None and kept[0] == source
+    kept = _KEPT.get(code)  # equal code objects of two files compare equal: check the file
+    again = kept is not None and kept[0] == source and kept[2] == code.co_filename
     if again and kept[1] is not None:
         node, filename, lines = S.clone(kept[1]), kept[2], dict(kept[3])
         _defaults_as_values(node, fn)
