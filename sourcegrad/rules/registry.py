@@ -20,7 +20,6 @@ import copy
 import dataclasses
 import inspect
 import linecache
-import sys
 import textwrap
 import threading
 import types
@@ -234,21 +233,21 @@ def parsed_def(fn):
 
 
 def own_templates() -> list:
-    """sourcegrad's own template functions registered so far (``import sourcegrad`` registers
-    them all): those of the rules in the tables, and those its modules keep as values (parsed
-    at import), ordered by module and line."""
-    rules = [*ADJOINTS.values(), *TANGENTS.values()]
-    for name, module in list(sys.modules.items()):
-        if name.startswith("sourcegrad.") and module is not None:
-            for value in list(vars(module).values()):
-                values = value if isinstance(value, tuple) else (value,)
-                rules.extend(v for v in values if isinstance(v, Rule))
+    """The template functions of the rules of sourcegrad's rule families and library (``rules``,
+    ``nn``, ``model``, ``util``, ``loss``) registered so far in the rule tables (``import
+    sourcegrad`` registers them all), ordered by module and line."""
     fns = {}
-    for rule in rules:
+    for rule in [*ADJOINTS.values(), *TANGENTS.values()]:
         fn = rule.fn
-        if hasattr(fn, "__code__") and (fn.__module__ or "").startswith("sourcegrad."):
+        if hasattr(fn, "__code__") and (fn.__module__ or "").startswith(_OWN_TEMPLATES):
             fns[fn.__code__] = fn
     return sorted(fns.values(), key=lambda f: (f.__module__, f.__code__.co_firstlineno))
+
+
+#: the modules whose templates :func:`own_templates` gives
+_OWN_TEMPLATES = tuple(
+    f"sourcegrad.{name}" for name in ("rules.", "nn.", "model.", "util.", "loss")
+)
 
 
 def _block_ends(lines: list, first: int, end: int) -> bool:
