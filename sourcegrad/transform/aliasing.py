@@ -67,6 +67,8 @@ def aliases_of_written(
             and isinstance(n.ctx, gast.Store)
             and isinstance(n.value, gast.Name)
         }
+    if not written:
+        return {}  # (every link found below is one of a name written into)
     out: dict = {}
     dicts = _dict_names(fn)
     updated = _updated_items(fn)

@@ -43,10 +43,13 @@ def refuse_stored_attribute_reads(core, varied: dict) -> None:
         return
     fn = parsed.node
     called = set()
+    bound: list = []
     for stmt in walk_statements(core.node.body):
         before = varied.get(("in", id(stmt)), set())
         for n in S.walk(stmt):
             if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute):
+                if _library_receiver(n, parsed, bound):
+                    continue  # `np.exp(x)`: a library's function keeps nothing in an object
                 operands = [n.func.value, *n.args, *(k.value for k in n.keywords)]
                 if any(S.names_in(a) & before for a in operands):
                     called.add(n.func.attr)
@@ -83,6 +86,21 @@ def refuse_stored_attribute_reads(core, varied: dict) -> None:
             parsed.filename,
             getattr(node, "lineno", None) or fn.lineno,
         )
+
+
+def _library_receiver(call, parsed, bound: list) -> bool:
+    """Whether ``call`` is ``np.exp(...)``: a function of a module of NumPy, SciPy or another
+    library, named by a global of the function (``bound``: a list holding the names the
+    function binds, found on first use)."""
+    name = getattr(call.func.value, "id", None)
+    value = parsed.globals.get(name) if name is not None else None
+    if not isinstance(value, types.ModuleType) or name in parsed.closure:
+        return False
+    if value.__name__.split(".")[0] not in _LIBRARIES:
+        return False
+    if not bound:
+        bound.append(S.bound_names(parsed.node))
+    return name not in bound[0]
 
 
 def _is_own_store(fn, node, attr: str) -> bool:

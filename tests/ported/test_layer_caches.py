@@ -117,6 +117,19 @@ def reads_the_cache(W1, X):
     return np.sum(layer.out * h)  # REFUSED
 
 
+class Exp:  # a method named as NumPy's function: a library's `np.exp` keeps nothing, it does
+    def exp(self, x):
+        out = np.exp(x)
+        self.out = out
+        return out
+
+
+def reads_what_a_method_named_as_numpy_s_keeps(W1, X):
+    layer = Exp()
+    h = np.tanh(layer.exp(np.tanh(X @ W1)))
+    return np.sum(np.exp(h) * layer.out)  # REFUSED
+
+
 def calls_a_method_reading_it(W1, X):
     layer = Tanh()
     h = layer.forward(X @ W1)
@@ -155,6 +168,12 @@ CASES = [
     Case("global layers, wrt the input", global_layers, (X,), order=2),
     Case("a flag set by a method not called", flag_set_outside, (X,)),
     Case("reads the cache", reads_the_cache, (W1, X), refused=(UnsupportedSyntaxError, WAY_OUT)),
+    Case(
+        "reads what a method named as NumPy's function keeps",
+        reads_what_a_method_named_as_numpy_s_keeps,
+        (W1, X),
+        refused=(UnsupportedSyntaxError, "Exp.exp()"),
+    ),
     Case(
         "calls a method reading it",
         calls_a_method_reading_it,
