@@ -34,9 +34,16 @@ def lower_dict_operations(fn: gast.FunctionDef, names: S.NameGen, examples=None)
     """Rewrite ``fn`` in place so that its dicts change only by item assignment and
     rebinding; returns the names known to hold dicts."""
     dicts = _dict_names(fn, examples)
-    if dicts:
+    if dicts and any(
+        n.attr in _CHANGES and getattr(n.value, "id", None) in dicts
+        for n in S.nodes_of(fn, (gast.Attribute,))
+    ):  # (every rewrite is of a call of one of these methods of a dict's name)
         fn.body = _Lowering(names, dicts).block(fn.body)
     return dicts
+
+
+#: the methods of a dict that the lowering rewrites
+_CHANGES = frozenset({"update", "pop", "setdefault"})
 
 
 def _dict_names(fn, examples) -> set:

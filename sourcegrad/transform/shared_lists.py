@@ -36,6 +36,8 @@ def shared_list(fn: gast.FunctionDef, lists: set, builds=None):
             loops.append(n)
         elif isinstance(n, gast.Assign):
             assigns.append(n)
+    if not changes and not by_method:
+        return None  # (every refusal below is of a change in place, all listed above)
     bound: dict = {}  # name -> lines where it is assigned
     for n in assigns:
         for t in n.targets:
