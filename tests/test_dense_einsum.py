@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import sourcegrad as sg
+from sourcegrad.runtime.linalg_helpers import contract
 from sourcegrad.runtime.products import einsum_product
 
 from .fd import numerical_grad
@@ -163,3 +164,31 @@ def test_the_running_sum_without_the_zero_pass_has_the_right_gradient():
     for _ in range(3):
         np.testing.assert_allclose(df(K, x), g_fd, rtol=1e-6, atol=1e-8)
     assert "negative_zeros=True" in df.emitted((K, x), specialise=True).pretty(optimized=True)
+
+
+@pytest.mark.parametrize(
+    "spec,shape_a,shape_b",
+    [
+        ("nhwo,nhwac->aco", (4, 3, 3, 5), (4, 3, 3, 2, 1)),  # the convolution's kernel adjoint
+        ("ij,kj->ik", (5, 3), (4, 3)),
+        ("ij,jk->ki", (5, 3), (3, 4)),
+        ("abc,cb->a", (2, 3, 4), (4, 3)),
+        ("ij,ij->", (3, 4), (3, 4)),
+    ],
+)
+def test_an_adjoints_contraction_is_tensordots_bit_for_bit(spec, shape_a, shape_b):
+    """``contract`` (the adjoints' einsum through BLAS) runs ``np.tensordot``'s own steps,
+    worked out once per shape: the same bits, and tensordot's error for lengths that differ."""
+    rng = np.random.default_rng(len(spec))
+    a, b = rng.standard_normal(shape_a), rng.standard_normal(shape_b)
+    (ta, tb), out = spec.split("->")[0].split(","), spec.split("->")[1]
+    shared = [c for c in ta if c in tb]
+    want = np.tensordot(a, b, ([ta.index(c) for c in shared], [tb.index(c) for c in shared]))
+    free = [c for c in ta if c not in tb] + [c for c in tb if c not in ta]
+    want = np.transpose(want, [free.index(c) for c in out])
+    for _ in range(2):
+        got = contract(spec, a, b)
+        assert got.shape == want.shape
+        np.testing.assert_array_equal(got.view(np.uint64), want.view(np.uint64))
+    with pytest.raises(ValueError, match="shape-mismatch"):
+        contract("ij,jk->ik", np.ones((2, 3)), np.ones((4, 5)))
