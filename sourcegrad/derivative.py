@@ -14,7 +14,6 @@ import contextlib
 import functools
 import os
 import threading
-import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -356,15 +355,14 @@ class Transformed:
         a plain gradient gets a ``__call__`` of its own (on a class made for this object) that
         checks the signature inline and calls the generated function directly: one Python
         frame between the caller and the derivative, ~0.1 µs. Built once per signature."""
-        key, expression = self._patterns.guard_of(entry, key)  # a pattern's build: its guard
+        key, expressions = self._patterns.guard_of(entry, key)  # a pattern's build: its guard
         got = self._remembered.get(key)
         if got is None:
             raw = cache.unbound(entry)
-            make = functools.partial(self._guard, args, raw, expression)
+            make = functools.partial(self._guard, args, raw, expressions)
             guard, call, _ = self._made(("call", key, id(raw)), make, bind=False)
             if call is not None and raw is not entry:  # the same call of this one's function
-                namespace = dict(call.__globals__, fn=entry.fn, entry=entry)
-                call = types.FunctionType(call.__code__, namespace, "__call__")
+                call = cache.rebound_call(call, dict(call.__globals__, fn=entry.fn, entry=entry))
             got = self._remembered[key] = ((guard, entry), call)
         self._last = got[0]
         call = got[1]
@@ -376,31 +374,25 @@ class Transformed:
             else:
                 type(self).__call__ = call
 
-    def _guard(self, args, entry, expression: tuple | None = None) -> tuple:
-        """``(guard, direct call or None, entry)`` for ``args``' signature (or ``expression``)."""
-        expr, namespace = expression or guard_expression(args)
-        call = self._direct_call(expr, namespace, entry) if self._plain else None
-        return compile_guard(expr, namespace), call, entry
+    def _guard(self, args, entry, expressions: tuple | None = None) -> tuple:
+        """``(guard, direct call or None, entry)`` for ``args``' signature (or ``expressions``:
+        a pattern's guard over ``args`` and over positional names)."""
+        over_args, positional = expressions or (guard_expression(args), None)
+        if self._plain:
+            positional = positional or guard_expression(args, positional=True)
+            call = self._direct_call(len(args), positional, entry)
+        else:
+            call = None
+        return compile_guard(*over_args), call, entry
 
-    def _direct_call(self, guard: str, namespace: dict, entry: Emitted):
-        """``__call__`` for one argument signature (``guard``, an expression over ``args``):
-        what :meth:`Transformed.__call__` does for a plain gradient, with nothing looked up."""
-        text = cache.direct_call_text(guard, self.with_value, self.wrt_tuple and len(self.wrt) == 1)
-        namespace = dict(
-            namespace,
-            fn=entry.fn,
-            entry=entry,
-            SourcegradError=SourcegradError,
-            ndim=np.ndim,
-            explain=notes.explain,
-            refuse_located=notes.refuse_located,
-            non_scalar=notes.non_scalar,
-            generic=Transformed.__call__,
-        )
-        exec(
-            compile(text, f"<sourcegrad call of {self.__name__}>", "exec"), namespace
-        )  # noqa: S102
-        return namespace["__call__"]
+    def _direct_call(self, count: int, guard: tuple, entry: Emitted):
+        """``__call__`` for one signature of ``count`` arguments (``guard``: an expression over
+        their positional names, and its namespace): what :meth:`Transformed.__call__` does for
+        a plain gradient, with nothing looked up."""
+        single = self.wrt_tuple and len(self.wrt) == 1
+        text = cache.direct_call_text(count, guard[0], self.with_value, single)
+        namespace = dict(guard[1], fn=entry.fn, entry=entry, generic=Transformed.__call__)
+        return cache.compiled_call(text, namespace, self.__name__)
 
     # -------------------------------------------------------------- what users call
     def generic(self, *args: Any) -> Any:

@@ -20,7 +20,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
+from . import notes
 from .disk_cache import is_generated
+from .errors import SourcegradError
 from .pipeline import Emitted, build_settings
 from .runtime.signature import compile_guard, family_guard_expression, shape_pattern
 from .transform.environment import EMPTY_CELL, environment
@@ -213,29 +217,70 @@ def unbound(entry: Any) -> Any:
     return entry._entry if isinstance(entry, Rebound) else entry
 
 
-def direct_call_text(guard: str, with_value: bool, single_in_tuple: bool) -> str:
-    """The source of a plain gradient's ``__call__`` for one argument signature (``guard``,
-    an expression over ``args``): what ``Transformed.__call__`` does, nothing looked up;
-    compiled once per signature, shared by the derivatives of one base."""
+class _Missing:
+    """The default of a direct ``__call__``'s parameters: an argument the caller left out."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<no argument>"
+
+
+MISSING = _Missing()
+
+
+def direct_call_text(count: int, guard: str, with_value: bool, single_in_tuple: bool) -> str:
+    """The source of a plain gradient's ``__call__`` for one signature of ``count`` arguments
+    (``guard``: an expression over their names ``a0``, ``a1``, ..., as ``guard_expression``
+    writes it with ``positional``): what ``Transformed.__call__`` does, nothing looked up, the
+    arguments taken as positional parameters (none packed into a tuple, indexed and unpacked
+    again); any other call (fewer or more arguments, keywords) goes to ``generic`` as it came.
+    Compiled once per signature, shared by the derivatives of one base."""
+    names = [f"a{i}" for i in range(count)]
+    params = "".join(f"{n}=MISSING, " for n in names) + ("/, " if names else "")
+    given = "".join(f"{n}, " for n in names)
     grads = "(grads,)" if single_in_tuple else "grads"
     result = f"(value, {grads})" if with_value else grads
     return (
-        "def __call__(self, *args, **kwargs):\n"
-        f"    if not kwargs and {guard}:\n"
+        f"def __call__(self, {params}*args, **kwargs):\n"
+        f"    if {guard} and not args and not kwargs:\n"
         "        try:\n"
-        "            value, grads = fn(*args)\n"
+        f"            value, grads = fn({', '.join(names)})\n"
         "        except SourcegradError as exc:\n"
         "            refuse_located(self, exc, entry)\n"
         "            raise\n"
         "        except Exception as exc:\n"
-        "            explain(self, exc, entry, args)\n"
+        f"            explain(self, exc, entry, ({given}))\n"
         "            raise\n"
         '        if type(value) is not float and getattr(value, "ndim", None) != 0:\n'
         "            if ndim(value) != 0:\n"
         "                non_scalar(self, value)\n"
         f"        return {result}\n"
-        "    return generic(self, *args, **kwargs)\n"
+        f"    given = [a for a in ({given}) if a is not MISSING]\n"
+        "    return generic(self, *given, *args, **kwargs)\n"
     )
+
+
+def compiled_call(text: str, namespace: dict, name: str) -> types.FunctionType:
+    """The ``__call__`` of :func:`direct_call_text`'s ``text``, compiled over ``namespace``
+    (its guard's constants, ``fn``, ``entry`` and ``generic``) and what the text reads."""
+    namespace = dict(
+        namespace,
+        MISSING=MISSING,
+        SourcegradError=SourcegradError,
+        ndim=np.ndim,
+        explain=notes.explain,
+        refuse_located=notes.refuse_located,
+        non_scalar=notes.non_scalar,
+    )
+    exec(compile(text, f"<sourcegrad call of {name}>", "exec"), namespace)  # noqa: S102
+    return namespace["__call__"]
+
+
+def rebound_call(call: types.FunctionType, namespace: dict) -> types.FunctionType:
+    """A direct ``__call__`` (:func:`direct_call_text`) reading ``namespace``: the same code
+    and parameter defaults."""
+    return types.FunctionType(call.__code__, namespace, "__call__", call.__defaults__)
 
 
 # ---------------------------------------------------------------- builds for shape patterns
@@ -257,11 +302,12 @@ class Family:
     tests the pattern, ``expression`` is its source and namespace (for a direct
     ``__call__``), made from ``(args, pattern, free)``."""
 
-    __slots__ = ("key", "guard", "expression", "entry")
+    __slots__ = ("key", "guard", "expression", "positional", "entry")
 
     def __init__(self, key, made_for: tuple, entry: Emitted):
         self.key, self.entry = key, entry
         self.expression = family_guard_expression(*made_for)
+        self.positional = family_guard_expression(*made_for, positional=True)
         self.guard = compile_guard(*self.expression)
 
 
@@ -327,10 +373,13 @@ class Patterns:
         return ("pattern", pattern.key, fixed), other_lengths(values, free), frozenset(free)
 
     def guard_of(self, entry, key) -> tuple:
-        """``(key, guard expression)`` a call remembers ``entry`` by: its pattern's where it
-        is the build for one, else ``(key, None)`` (the guard of the call's signature)."""
+        """``(key, guard expressions)`` a call remembers ``entry`` by: its pattern's (over
+        ``args`` and over positional names) where it is the build for one, else ``(key,
+        None)`` (the guard of the call's signature)."""
         family = self.family_of.get(id(entry))
-        return (key, None) if family is None else (family.key, family.expression)
+        if family is None:
+            return key, None
+        return family.key, (family.expression, family.positional)
 
     def add(self, key, made_for: tuple, entry) -> None:
         """Run ``entry`` for every call of the pattern ``made_for`` (``(args, pattern,

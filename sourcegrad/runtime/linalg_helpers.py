@@ -7,6 +7,7 @@ form would not fit on a line; where ranks are known the rules emit plain ``@`` i
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
@@ -151,8 +152,26 @@ def _contraction(subscripts: str, ndim_a: int, ndim_b: int):
     if any(c in out for c in shared) or sorted(free) != sorted(out):
         return None
     perm = tuple(free.index(c) for c in out)
-    axes = ([ta.index(c) for c in shared], [tb.index(c) for c in shared])
+    axes = (tuple(ta.index(c) for c in shared), tuple(tb.index(c) for c in shared))
     return axes[0], axes[1], (None if perm == tuple(range(len(perm))) else perm)
+
+
+@functools.lru_cache(maxsize=512)
+def _tensordot_moves(shape_a: tuple, shape_b: tuple, axes_a: tuple, axes_b: tuple):
+    """``(order_a, flat_a, order_b, flat_b, shape)``: what ``np.tensordot(a, b, (axes_a,
+    axes_b))`` does with operands of these shapes (``a.transpose(order_a).reshape(flat_a)``
+    times ``b``'s likewise, reshaped to ``shape``), worked out once; None where the summed
+    lengths differ (tensordot's error is then its own)."""
+    if any(shape_a[i] != shape_b[j] for i, j in zip(axes_a, axes_b)):
+        return None
+    rest_a = [k for k in range(len(shape_a)) if k not in axes_a]
+    rest_b = [k for k in range(len(shape_b)) if k not in axes_b]
+    summed = math.prod(shape_a[k] for k in axes_a)
+    kept_a = [shape_a[k] for k in rest_a]
+    kept_b = [shape_b[k] for k in rest_b]
+    flat_a = (math.prod(kept_a), summed)
+    flat_b = (summed, math.prod(kept_b))
+    return (*rest_a, *axes_a), flat_a, (*axes_b, *rest_b), flat_b, (*kept_a, *kept_b)
 
 
 @helper(linear=("a", "b"), allocates="new")
@@ -163,7 +182,15 @@ def contract(subscripts, a, b):
     if plan is None:
         return np.einsum(subscripts, a, b)
     axes_a, axes_b, perm = plan
-    out = np.tensordot(a, b, (axes_a, axes_b))
+    moves = None
+    if type(a) is np.ndarray and type(b) is np.ndarray:
+        moves = _tensordot_moves(a.shape, b.shape, axes_a, axes_b)
+    if moves is None:
+        out = np.tensordot(a, b, (axes_a, axes_b))
+    else:  # np.tensordot's own steps, without working them out on every call
+        order_a, flat_a, order_b, flat_b, shape = moves
+        at = a.transpose(order_a).reshape(flat_a)
+        out = np.dot(at, b.transpose(order_b).reshape(flat_b)).reshape(shape)
     return out if perm is None else np.transpose(out, perm)
 
 

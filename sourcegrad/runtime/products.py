@@ -128,13 +128,15 @@ _PLANS: dict = {}
 
 
 @helper(linear=("a", "b"))  # (allocates nothing declared: taken as np.einsum, a view maybe)
-def einsum_product(subscripts, a, b):
+def einsum_product(subscripts, a, b, negative_zeros=False):
     """``np.einsum(subscripts, a, b)``, bit for bit. Where every letter summed over has length
     1 (``"nchw,co->nhwo"`` of one channel) and both operands are NumPy arrays of real floats,
     each entry of the result is one product, which einsum adds to a zero: computed here as
     ``a * b + 0.0`` (a column times a row through BLAS where the output's letters are one
     operand's then the other's, else over views of the operands), into a C-ordered array
-    like einsum's. Otherwise ``np.einsum`` itself."""
+    like einsum's. Otherwise ``np.einsum`` itself. With ``negative_zeros`` the ``+ 0.0`` is
+    left out: a zero product may stay ``-0.0`` (for a caller adding the result to a value
+    that is never ``-0.0``, where a zero's sign makes no difference)."""
     plan = None
     if type(a) is np.ndarray and type(b) is np.ndarray and a.dtype.kind == b.dtype.kind == "f":
         key = (subscripts, a.shape, b.shape)
@@ -155,6 +157,8 @@ def einsum_product(subscripts, a, b):
         vb = np.expand_dims(b[index_b].transpose(perm_b), new_b)
         out = np.empty(shape, np.result_type(a, b))
         np.multiply(va, vb, out=out)
+    if negative_zeros:
+        return out
     return np.add(out, 0.0, out=out)  # einsum's 0 + a * b: a zero is +0.0
 
 

@@ -90,14 +90,20 @@ def compile_guard(expr: str, namespace: dict) -> Callable[[tuple], bool]:
     return namespace["same"]
 
 
-def guard_expression(args: tuple) -> tuple[str, dict]:
+def guard_expression(args: tuple, positional: bool = False) -> tuple[str, dict]:
     """``(expression, namespace)``: the test of :func:`signature_guard` as Python source over
-    a tuple named ``args``, and the constants it reads."""
+    a tuple named ``args`` (with ``positional``: over one name per argument, ``a0``, ``a1``,
+    ..., their count left to the caller), and the constants it reads."""
     writer = _GuardWriter()
-    parts = [f"len(args) == {len(args)}"]
+    parts = [] if positional else [f"len(args) == {len(args)}"]
     for i, a in enumerate(args):
-        parts += writer.check(a, f"args[{i}]")
-    return " and ".join(parts), dict(writer.consts, ndarray=np.ndarray)
+        parts += writer.check(a, _argument_at(i, positional))
+    return " and ".join(parts) or "True", dict(writer.consts, ndarray=np.ndarray)
+
+
+def _argument_at(i: int, positional: bool) -> str:
+    """How a guard reads argument ``i``: ``args[i]``, or with ``positional`` the name ``ai``."""
+    return f"a{i}" if positional else f"args[{i}]"
 
 
 class _GuardWriter:
@@ -251,21 +257,23 @@ def resized(args: tuple, pattern: Pattern, values: tuple) -> tuple:
     return tuple([stand_in(a) for a in args])
 
 
-def family_guard_expression(args: tuple, pattern: Pattern, varying: frozenset) -> tuple:
-    """``(expression, namespace)`` as :func:`guard_expression`, true exactly when the
-    arguments have ``args``' shape pattern with the lengths of the classes not in
-    ``varying`` those of ``args`` (the classes in ``varying`` any lengths of 2 or more,
+def family_guard_expression(
+    args: tuple, pattern: Pattern, varying: frozenset, positional: bool = False
+) -> tuple:
+    """``(expression, namespace)`` as :func:`guard_expression` (``positional`` too), true
+    exactly when the arguments have ``args``' shape pattern with the lengths of the classes
+    not in ``varying`` those of ``args`` (the classes in ``varying`` any lengths of 2 or more,
     distinct from each other and from the others: the same pattern)."""
     writer = _PatternGuardWriter(pattern, varying)
-    parts = [f"len(args) == {len(args)}"]
+    parts = [] if positional else [f"len(args) == {len(args)}"]
     for i, a in enumerate(args):
-        parts += writer.check(a, f"args[{i}]")
+        parts += writer.check(a, _argument_at(i, positional))
     bound = list(writer.bound.values())
     fixed = frozenset(v for k, v in enumerate(pattern.values) if k not in varying)
     if bound:
         found = f"{{{', '.join(bound)}}} | {writer.const(fixed)}"
         parts.append(f"len({found}) == {len(pattern.values)}")
-    return " and ".join(parts), dict(writer.consts, ndarray=np.ndarray)
+    return " and ".join(parts) or "True", dict(writer.consts, ndarray=np.ndarray)
 
 
 class _PatternGuardWriter(_GuardWriter):

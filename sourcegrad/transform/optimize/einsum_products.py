@@ -7,6 +7,8 @@ shapes show every summed letter of length 1."""
 
 from __future__ import annotations
 
+import math
+
 import gast
 
 from ...runtime.products import einsum_product, one_product_plan
@@ -67,14 +69,20 @@ def einsum_products(node, der: Derivative, shapes: dict, kinds: dict, np_name: s
 def _sums_in_place(body, made: dict, shapes: dict, kinds: dict, np_name: str) -> None:
     """``p = q + t`` as ``np.add(q, t, out=t)`` where ``t`` is a product of ``made`` (its
     specification node's id -> its shape) read nowhere else, ``q`` a number or of ``t``'s
-    shape, and ``p`` of ``t``'s dtype."""
-    sized = dict(shapes)
+    shape, and ``p`` of ``t``'s dtype. Where ``q`` is never ``-0.0`` (a constant other than
+    ``-0.0``, or such a sum itself: ``0.0 + t1 + t2 + ...``, the loop's running sum), so is
+    ``p``, and ``t``'s product is made with ``negative_zeros=True``: a zero's sign in ``t``
+    then changes no bit of ``p`` (in round-to-nearest, ``x + y`` is ``-0.0`` only where both
+    are), and einsum's ``+ 0.0`` pass over the product is left out."""
+    sized, products = dict(shapes), {}
     for stmt in body:
         v = stmt.value if isinstance(stmt, gast.Assign) else None
         if isinstance(v, gast.Call) and v.args and id(v.args[0]) in made:
             if isinstance(stmt.targets[0], gast.Name):
                 sized[stmt.targets[0].id] = made[id(v.args[0])]
+                products[stmt.targets[0].id] = v
     reads, counts = load_counts(body), definition_counts(body)
+    signless: set = set()  # the sums made here that are never -0.0
     for stmt in body:
         v = stmt.value if isinstance(stmt, gast.Assign) else None
         if not (
@@ -95,6 +103,18 @@ def _sums_in_place(body, made: dict, shapes: dict, kinds: dict, np_name: str) ->
             continue
         sized[p] = sized[t]
         stmt.value = S.call(S.attr_chain(f"{np_name}.add"), [v.left, S.name(t)], {"out": S.name(t)})
+        if _never_negative_zero(v.left, signless, counts) and t in products:
+            products[t].keywords.append(gast.keyword("negative_zeros", S.const(True)))
+            signless.add(p)
+
+
+def _never_negative_zero(e, signless: set, counts: dict) -> bool:
+    """Whether ``e`` (a constant or a name) is surely not ``-0.0``: a real constant other than
+    ``-0.0``, or a name assigned once, by one of the sums of ``signless``."""
+    if isinstance(e, gast.Constant):
+        v = e.value
+        return type(v) in (int, float) and not (v == 0 and math.copysign(1.0, v) < 0)
+    return e.id in signless and counts.get(e.id) == 1
 
 
 def _shape(e, shapes: dict, adj_of: dict, np_name: str):
