@@ -203,3 +203,25 @@ def cast_in_place(new, stmt, casts: frozenset, refs):
     new.value = S.call(S.name(refs.helper(in_place_result)), [new.value, x])
     set_fact(new, "keep", True)  # (it raises where NumPy's update does, even if never read)
     return new
+
+
+def cast_write(lowering, target, value):
+    """The value of ``y[...] = value``, lowered from ``np.copyto(y, value)`` or ``f(...,
+    out=y)``, which NumPy casts into ``y`` as ``same_kind``: a new name given it (by
+    ``lowering``, normalize's builder), marked ``in_place`` with ``y`` for the sweeps to cast
+    it as NumPy does."""
+    if lowering.p.filename.startswith("<sourcegrad") or not isinstance(target.value, gast.Name):
+        return value
+    name = target.value.id
+    current = lowering.env.get(name, name)
+    made = len(lowering.out)
+    atom = lowering.atom(value, name)
+    last = lowering.out[-1] if len(lowering.out) > made else None
+    if isinstance(last, gast.Assign) and S.names_in(last.targets[0]) == {getattr(atom, "id", 0)}:
+        set_fact(last, "in_place", current)  # (the value computed here: `y_1 = f(x)`)
+        return atom
+    fresh = lowering.names.fresh(name, always_suffix=True)
+    stmt = S.assign(fresh, atom)
+    set_fact(stmt, "in_place", current)
+    lowering.emit(stmt, temp=True)
+    return S.name(fresh)

@@ -5,9 +5,10 @@ float32 array stays float32, a float added into an integer array raises a ``Type
 Normalize lowers it to ``x_1 = x + v`` and marks that statement (``in_place``); the sweeps
 compute it as ``x_1 = in_place_result(x + v, x)`` unless this module proves the cast a no-op:
 where ``x`` surely holds a float64 array or a number, or is an item read out of such an
-array, and nothing in the build may hold a float of another width or a complex value (no
-such argument, dtype, constant or complex-making function in the function's code), so that
-``x + v`` is float64 too. The running build drops the cast where the shapes it infers prove
+array, ``v`` has no more axes than ``x``, and nothing in the build may hold a float of another
+width or a complex value (no such argument, dtype, constant or complex-making function in the
+function's code), so that ``x + v`` is float64 too. (``v`` of as many axes as ``x`` that
+broadcasts it larger, ``(1, 3) += (2, 3)``, is computed where this proof holds.) The running build drops the cast where the shapes it infers prove
 it a no-op (``transform/optimize/shaped.py``)."""
 
 from __future__ import annotations
@@ -58,7 +59,13 @@ def in_place_casts(core: Core, floating: frozenset, ranks: dict) -> frozenset:
             and float64(read.value.id)
         )
 
-    return frozenset(id(s) for s in marked if not float64(get_fact(s, "in_place")))
+    def kept_shape(stmt) -> bool:  # (`x += v` where v has more axes than x: NumPy raises)
+        got, kept = ranks.get(stmt.targets[0].id), ranks.get(get_fact(stmt, "in_place"))
+        return isinstance(got, int) and isinstance(kept, int) and got <= kept
+
+    return frozenset(
+        id(s) for s in marked if not (float64(get_fact(s, "in_place")) and kept_shape(s))
+    )
 
 
 def _float64_only(core: Core) -> bool:

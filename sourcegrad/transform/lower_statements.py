@@ -10,7 +10,7 @@ from ..rules.facts import unpacks_one_array
 from . import syntax as S
 from .aliasing import bound_values, source_name
 from .fresh_values import fresh_rebinding_line, is_fresh
-from .in_place import mark_in_place
+from .in_place import cast_write, mark_in_place
 from .link_refusals import LinkRefusals
 from .lists import popped_list
 from .node_facts import get_fact
@@ -128,7 +128,10 @@ class StatementLowering(LinkRefusals):
             self.refuse_item_of_tuple(stmt.targets[0])
             self.set_item(stmt.targets[0], stmt.value, through_item=True)
         elif len(stmt.targets) == 1:
-            self.bind_target(stmt.targets[0], stmt.value)
+            value = stmt.value
+            if get_fact(stmt, "same_kind"):  # np.copyto(y, v), out=y: NumPy casts v into y
+                value = cast_write(self, stmt.targets[0], value)
+            self.bind_target(stmt.targets[0], value)
         else:
             value = self.atom(stmt.value, "t")
             for target in stmt.targets:
