@@ -13,6 +13,8 @@ it a no-op (``transform/optimize/shaped.py``)."""
 
 from __future__ import annotations
 
+import warnings
+
 import gast
 import numpy as np
 
@@ -117,7 +119,9 @@ def _float64_constant(value) -> bool:
         return False
     if isinstance(value, str):
         try:
-            dtype = np.dtype(value)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # ("a": a deprecated alias)
+                dtype = np.dtype(value)
         except (TypeError, ValueError):
             return True
         return dtype.kind not in "fc" or dtype == np.float64

@@ -229,9 +229,9 @@ class StatementLowering(LinkRefusals):
                 continue  # made after this update, or `name` holds a new array since
             sign = _SIGNS.get(type(stmt.op), "+")
             message = (
-                f"`{S.text(stmt)}` changes `{name}` in place while `{other}` "
+                f"`{S.text(stmt)}` changes `{name}` in place while `{self.shown(other)}` "
                 f"may share its memory (they are linked at line {line}): Python changes "
-                f"`{other}` too, which sourcegrad does not follow; "
+                f"`{self.shown(other)}` too, which sourcegrad does not follow; "
                 + self.way_out_of_link(
                     name,
                     other,
