@@ -272,3 +272,36 @@ def test_the_running_build_drops_a_cast_its_dtypes_prove_a_no_op():
     assert "in_place_result" in sg.source(sg.grad(f), X)
     assert "in_place_result" not in sg.show(f, args=(X,), optimized=True)
     check(Case("running", f, (X,), order=2))
+
+
+PRECISION = {"single": np.float32, "double": np.float64, "dtype": np.dtype("float32")}
+
+
+def add_into_a_configured_dtype(x, precision):
+    y = np.zeros(3, PRECISION[precision])
+    y += x * 1.1
+    return np.sum(y * x)
+
+
+@pytest.mark.parametrize("precision", sorted(PRECISION))
+def test_a_dtype_a_global_holds_is_seen(precision):
+    want = add_into_a_configured_dtype(X, precision)
+    for _ in range(CALLS):
+        value, _ = sg.value_and_grad(add_into_a_configured_dtype)(X, precision)
+        assert value == want
+
+
+CONSTANTS = {"w": np.array([0.5, 1.5, 2.5], np.float32)}
+
+
+def add_into_a_float32_global(x):
+    y = CONSTANTS["w"] * 1.0  # (float32: a float32 array times a Python float)
+    y += x
+    return np.sum(y * x), y
+
+
+def test_a_float32_array_a_global_container_holds_is_seen():
+    want_value, want_y = add_into_a_float32_global(X)
+    for _ in range(CALLS):
+        (value, y), _ = sg.value_and_grad(add_into_a_float32_global, has_aux=True)(X)
+        assert value == want_value and y.dtype == want_y.dtype == np.float32

@@ -99,6 +99,8 @@ def _float64_leaf(value, depth: int = 0) -> bool:
         return not isinstance(value, complex)
     if isinstance(value, complex):
         return False
+    if isinstance(value, (type, np.dtype)):  # (a dtype kept in an object: `self.dtype`)
+        return _float64_object(value)
     dtype = getattr(value, "dtype", None)
     if isinstance(dtype, np.dtype):
         return dtype.kind in "biu" or dtype == np.float64
@@ -137,7 +139,7 @@ def _float64_object(obj) -> bool:
         return obj is np.float64 or not issubclass(obj, (np.inexact, complex))
     if isinstance(obj, np.dtype):
         return obj.kind not in "fc" or obj == np.float64
-    if isinstance(obj, (np.ndarray, np.generic)):
+    if isinstance(obj, (np.ndarray, np.generic, dict, list, tuple)):
         return _float64_leaf(obj)
     if any(obj is f for f in _COMPLEX_FUNCTIONS):
         return False
