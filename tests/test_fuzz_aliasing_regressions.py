@@ -130,6 +130,13 @@ def shallow_copy_of_argument_updated(p, x):
     return np.sum(np.tanh(x @ fast["W"]))
 
 
+def first_of_an_iterator_updated(h):
+    z = np.tanh(h)
+    w = next(iter([z, h]))
+    z += 1.0  # REFUSED
+    return np.sum(w * z)
+
+
 REFUSED = [
     ("dead_item_updated", dead_item_updated, (r(3),), "explicit copy"),
     ("helper_writes_a_row", helper_writes_a_row, (r(2, 3),), "a copy"),
@@ -152,6 +159,12 @@ REFUSED = [
         argument_given_to_a_writer,
         ({"W": r(3, 2), "b": r(2)}, r(4, 3), r(4, 2)),
         "y = halve(...)",
+    ),
+    (  # (named as written, not as the list normalize reads it from)
+        "first_of_an_iterator_updated",
+        first_of_an_iterator_updated,
+        (r(3),),
+        "while `next(iter([z, h]))` may share its memory",
     ),
     (
         "shallow_copy_of_argument",

@@ -262,21 +262,12 @@ def copy_floats_into_an_int_array(x):
     return np.sum(y * x)
 
 
-_SAME_KIND = (
-    "NumPy's in-place update casts with casting='same_kind' and raises for a float into an "
-    "integer array; sourcegrad's lowering (y = y + v, y[...] = v) casts without that check"
-)
-
-
 @pytest.mark.parametrize(
     "f",
     [
-        pytest.param(f, marks=pytest.mark.xfail(strict=True, reason=_SAME_KIND))
-        for f in (
-            add_floats_into_an_int_array,
-            add_floats_into_int_items_in_place,
-            copy_floats_into_an_int_array,
-        )
+        add_floats_into_an_int_array,
+        add_floats_into_int_items_in_place,
+        copy_floats_into_an_int_array,
     ],
 )
 def test_an_in_place_update_numpy_refuses_raises_its_type_error(f):
@@ -294,11 +285,6 @@ def add_into_float32(x):
     return np.sum(y * x)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`y += v` is lowered to `y = y + v`: a float32 array updated with float64 values "
-    "becomes float64, where NumPy's in-place update keeps float32",
-)
 def test_an_in_place_update_keeps_the_arrays_dtype():
     want = add_into_float32(X)
     for _ in range(3):

@@ -11,6 +11,7 @@ the helpers that are neither (``tangent_rule=True``). Each takes the helper's ow
 
 import numpy as np
 
+from ..runtime.array_helpers import in_place_result
 from ..runtime.facts import HELPER_FACTS, HELPERS
 from ..runtime.linalg_helpers import (
     eigen_gaps,
@@ -42,6 +43,11 @@ for _name, _facts in HELPER_FACTS.items():
         linear_tangent(HELPERS[_name], _facts.linear, _facts.jointly)
     elif _facts.constant:
         nondifferentiable(HELPERS[_name])
+
+
+@tangent(in_place_result)
+def _in_place_result(z, value, x):  # a cast back to x's dtype: its derivative is the identity
+    d[z] += d[value]  # (as through_cast's, at the tangent's own precision)
 
 
 @tangent(uneinsum)

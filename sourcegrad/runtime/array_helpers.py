@@ -53,3 +53,30 @@ def fill_tangents(t, x):
     if isinstance(t, (list, tuple)) and isinstance(x, (list, tuple)):
         return [fill_tangents(ti, v) for ti, v in zip(t, x)]
     return t
+
+
+@helper(tangent_rule=True, like="value", passes=True)
+def in_place_result(value, x):
+    """``value``, the result of ``x + v`` (or another operator) of an update ``x += v``, as
+    NumPy's in-place update leaves ``x`` where ``x`` is an array: cast to ``x``'s dtype (a
+    float32 array stays float32), and NumPy's own errors where the update cannot be made in
+    place: a ``TypeError`` where the cast is not ``same_kind`` (a float into an integer
+    array), a ``ValueError`` where ``v`` broadcasts ``x`` to a larger shape. ``value`` itself
+    where ``x`` is a number or a NumPy scalar (which ``+=`` rebinds) or the dtype is
+    ``x``'s already."""
+    dtype = getattr(x, "dtype", None)
+    got = getattr(value, "dtype", None)
+    if dtype is None or got is None or not hasattr(x, "__setitem__"):
+        return value
+    if value.shape != x.shape:
+        raise ValueError(
+            f"non-broadcastable output operand with shape {x.shape} doesn't match the "
+            f"broadcast shape {value.shape}"
+        )
+    if got == dtype:
+        return value
+    if not np.can_cast(got, dtype, casting="same_kind"):
+        raise TypeError(
+            f"Cannot cast ufunc output from {got!r} to {dtype!r} with casting rule 'same_kind'"
+        )
+    return value.astype(dtype)

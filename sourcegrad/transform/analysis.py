@@ -36,6 +36,7 @@ from .cfg import build_cfg, solve_backward, solve_forward
 from .classify import classify
 from .floating import floating_names
 from .forms import Analysis, Core, Op, ShapeClasses
+from .in_place_casts import in_place_casts
 from .masked_branches import mask_where_branches
 from .method_state import refuse_method_state, refuse_outer_state
 from .mutations import refuse_container_mutations
@@ -93,7 +94,12 @@ def analyze(
     shapes = _shape_classes(core, ops, ranks)
     varied_in = {k[1]: v for k, v in varied.items() if isinstance(k, tuple)}
     floating = floating_names(core, ops)
-    return Analysis(core, tuple(wrt), ops, active, ranks, shapes, out, varied_in, floating=floating)
+    casts = in_place_casts(core, floating, ranks)
+    return Analysis(
+        *(core, tuple(wrt), ops, active, ranks, shapes, out, varied_in),
+        floating=floating,
+        in_place_casts=casts,
+    )
 
 
 def _checked_when_run(core: Core, name: str, refusal: tuple) -> bool:

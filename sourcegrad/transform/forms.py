@@ -128,6 +128,8 @@ class Analysis:
     varied_in: dict = field(default_factory=dict)  # id(stmt) -> names varied before it
     #: names surely holding floating values (a write into one keeps the value: floating.py)
     floating: frozenset = frozenset()
+    #: ids of the statements `x_1 = x + v` of `x += v` cast back to x's dtype (in_place_casts.py)
+    in_place_casts: frozenset = frozenset()
     #: set by reverse: the name generated code calls ``unreduce`` by (for shape keys)
     unreduce_name: str | None = None
 

@@ -19,7 +19,7 @@ from ..runtime import NAMESPACE
 from ..runtime.tangent_helpers import broadcast_like, pack_tangent, zero_tangent
 from . import syntax as S
 from .forms import Analysis, Derivative
-from .in_place import with_copies
+from .in_place import cast_in_place, with_copies
 from .naming import derivative_name
 from .node_facts import copy_facts, get_fact, set_fact
 from .shape_keys import shape_key
@@ -158,6 +158,7 @@ class _Forward:
     def assign(self, stmt) -> list:
         op = self.a.ops.get(id(stmt))
         primal = view_checked(with_copies(S.clone(stmt), self.refs), stmt, self.refs)
+        primal = cast_in_place(primal, stmt, self.a.in_place_casts, self.refs)
         set_fact(primal, "pure", op is not None and op.pure)
         targets = written_names(stmt)
         varied_before = self.a.varied_in.get(id(stmt), set())

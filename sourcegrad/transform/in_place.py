@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gast
 
+from ..runtime.array_helpers import in_place_result
 from ..runtime.trees import copied_array, copied_shallow
 from . import derive
 from . import syntax as S
@@ -170,3 +171,57 @@ def _copy_of(node, refs, func, i):
         return gast.Call(func=S.name(name), args=args, keywords=keywords)
     helper = copied_shallow if kind == "shallow" else copied_array
     return S.call(S.name(refs.helper(helper)), [node])
+
+
+def mark_in_place(stmts: list, result) -> None:
+    """Mark the statement of ``stmts`` (those lowered from an update ``x += v``) that computes
+    ``x + v``, whose value ``result`` holds, with ``x`` (``in_place``: the array, or the item
+    read out of it, that NumPy's update writes into), for the sweeps to cast it back to
+    ``x``'s dtype as NumPy does (:func:`cast_in_place`)."""
+    if not isinstance(result, gast.Name):
+        return
+    made = {result.id}
+    for core in reversed(stmts):
+        if not (isinstance(core, gast.Assign) and isinstance(core.targets[0], gast.Name)):
+            continue
+        if core.targets[0].id not in made:
+            continue
+        if isinstance(core.value, gast.Name):
+            made.add(core.value.id)  # `y = t` after `t = y + v` (a name overwritten)
+        elif isinstance(core.value, gast.BinOp) and isinstance(core.value.left, gast.Name):
+            set_fact(core, "in_place", core.value.left.id)
+            return
+
+
+def cast_in_place(new, stmt, casts: frozenset, refs):
+    """``new`` (a clone of the core statement ``stmt``) assigning ``in_place_result(value,
+    x)`` where ``stmt`` computes ``x + v`` of an update ``x += v`` whose cast back to ``x``'s
+    dtype analysis did not prove a no-op (``casts``: the ids of those statements)."""
+    if id(stmt) not in casts:
+        return new
+    x = S.name(get_fact(stmt, "in_place"))
+    new.value = S.call(S.name(refs.helper(in_place_result)), [new.value, x])
+    set_fact(new, "keep", True)  # (it raises where NumPy's update does, even if never read)
+    return new
+
+
+def cast_write(lowering, target, value):
+    """The value of ``y[...] = value``, lowered from ``np.copyto(y, value)`` or ``f(...,
+    out=y)``, which NumPy casts into ``y`` as ``same_kind``: a new name given it (by
+    ``lowering``, normalize's builder), marked ``in_place`` with ``y`` for the sweeps to cast
+    it as NumPy does."""
+    if lowering.p.filename.startswith("<sourcegrad") or not isinstance(target.value, gast.Name):
+        return value
+    name = target.value.id
+    current = lowering.env.get(name, name)
+    made = len(lowering.out)
+    atom = lowering.atom(value, name)
+    last = lowering.out[-1] if len(lowering.out) > made else None
+    if isinstance(last, gast.Assign) and S.names_in(last.targets[0]) == {getattr(atom, "id", 0)}:
+        set_fact(last, "in_place", current)  # (the value computed here: `y_1 = f(x)`)
+        return atom
+    fresh = lowering.names.fresh(name, always_suffix=True)
+    stmt = S.assign(fresh, atom)
+    set_fact(stmt, "in_place", current)
+    lowering.emit(stmt, temp=True)
+    return S.name(fresh)

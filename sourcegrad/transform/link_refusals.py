@@ -33,9 +33,9 @@ class LinkRefusals:
                 # as it was; and `other`, read out of `user_name`, holds a new array since
                 continue
             message = (
-                f"`{user_name}[...] = ...` while `{other}` may share {user_name}'s memory (they "
-                f"are linked at line {line}): sourcegrad writes into a copy of {user_name}, so "
-                f"`{other}` would not see the change; "
+                f"`{user_name}[...] = ...` while `{self.shown(other)}` may share {user_name}'s "
+                f"memory (they are linked at line {line}): sourcegrad writes into a copy of "
+                f"{user_name}, so `{self.shown(other)}` would not see the change; "
                 + self.way_out_of_link(
                     user_name,
                     other,
@@ -54,6 +54,11 @@ class LinkRefusals:
                 self.refuse(message, target)
             # allowed if `other` turns out to be a number (ranks decide, in analysis)
             self.alias_checks.append(((other, line), message, write_line))
+
+    def shown(self, name: str) -> str:
+        """How a refusal names ``name``: what the user wrote where normalize made the name
+        (``next(iter([z, x]))`` for the list ``items`` it reads the first item of)."""
+        return getattr(self, "written_as", {}).get(name, name)
 
     def way_out_of_link(self, name: str, other: str, line: int, otherwise: str) -> str:
         """The advice for a write through ``name`` while ``other`` shares its memory since

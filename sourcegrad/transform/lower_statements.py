@@ -10,6 +10,7 @@ from ..rules.facts import unpacks_one_array
 from . import syntax as S
 from .aliasing import bound_values, source_name
 from .fresh_values import fresh_rebinding_line, is_fresh
+from .in_place import cast_write, mark_in_place
 from .link_refusals import LinkRefusals
 from .lists import popped_list
 from .node_facts import get_fact
@@ -127,7 +128,10 @@ class StatementLowering(LinkRefusals):
             self.refuse_item_of_tuple(stmt.targets[0])
             self.set_item(stmt.targets[0], stmt.value, through_item=True)
         elif len(stmt.targets) == 1:
-            self.bind_target(stmt.targets[0], stmt.value)
+            value = stmt.value
+            if get_fact(stmt, "same_kind"):  # np.copyto(y, v), out=y: NumPy casts v into y
+                value = cast_write(self, stmt.targets[0], value)
+            self.bind_target(stmt.targets[0], value)
         else:
             value = self.atom(stmt.value, "t")
             for target in stmt.targets:
@@ -193,7 +197,9 @@ class StatementLowering(LinkRefusals):
             # the item was given a new array before: `p["W"] = p["W"] * 1.0`)
             name, key = getattr(stmt.target.value, "id", None), _key(stmt.target.slice)
             deep = name in self.item_aliases and (name, key) not in self.fresh_items
+            start = len(self.out)
             self.set_item(target, gast.BinOp(left=read, op=stmt.op, right=stmt.value), deep)
+            self.mark_in_place(start, self.out[-1].value)
             return
         if isinstance(stmt.target, gast.Attribute):
             self.refuse_attribute_write(stmt.target, _SIGNS.get(type(stmt.op), "+") + "=")
@@ -201,7 +207,13 @@ class StatementLowering(LinkRefusals):
             self.refuse(f"cannot update `{S.text(stmt.target)}` in a differentiated function", stmt)
         self.check_augmented_aliases(stmt)
         current = S.name(stmt.target.id)
+        start = len(self.out)
         self.bind_target(stmt.target, gast.BinOp(left=current, op=stmt.op, right=stmt.value))
+        self.mark_in_place(start, S.name(self.env.get(stmt.target.id, stmt.target.id)))
+
+    def mark_in_place(self, start: int, result):
+        if not self.p.filename.startswith("<sourcegrad"):  # (the user's updates only)
+            mark_in_place(self.out[start:], result)
 
     def check_augmented_aliases(self, stmt):
         """``z += v`` changes an array in place, so every other name of its memory too
@@ -217,9 +229,9 @@ class StatementLowering(LinkRefusals):
                 continue  # made after this update, or `name` holds a new array since
             sign = _SIGNS.get(type(stmt.op), "+")
             message = (
-                f"`{S.text(stmt)}` changes `{name}` in place while `{other}` "
+                f"`{S.text(stmt)}` changes `{name}` in place while `{self.shown(other)}` "
                 f"may share its memory (they are linked at line {line}): Python changes "
-                f"`{other}` too, which sourcegrad does not follow; "
+                f"`{self.shown(other)}` too, which sourcegrad does not follow; "
                 + self.way_out_of_link(
                     name,
                     other,

@@ -40,6 +40,12 @@ FACTS: dict[str, Fact] = {
         tuple, None, "(message, line of the write): the refusal where the item read is a view"
     ),
     "read_after": Fact(bool, False, "a call's argument its caller reads after the call"),
+    "in_place": Fact(
+        str, None, "`y_1 = y + v` of `y += v`: y, the array NumPy's update writes into"
+    ),
+    "same_kind": Fact(
+        bool, False, "`y[...] = v` of `np.copyto(y, v)` or `out=y`: NumPy casts as same_kind"
+    ),
     # --- reverse / forward: statements of a derivative
     "adjoint": Fact(bool, False, "a statement of the adjoint (or tangent) code"),
     "pure": Fact(bool, False, "a forward statement without side effects (may move or go)"),

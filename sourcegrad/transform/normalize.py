@@ -300,6 +300,11 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         resolve = _resolver(parsed, fn, self.params, examples)
         lower_iterator_calls(fn, resolve, names())
         lower_stepped_iterators(fn, resolve, names())
+        self.written_as = {
+            s.targets[0].id: s.written_as
+            for s in S.nodes_of(fn, (gast.Assign,))
+            if hasattr(s, "written_as") and isinstance(s.targets[0], gast.Name)
+        }
         for node in S.nodes_of(fn, (gast.Break, gast.Continue)):
             if not inside_loop(fn.body, node):
                 self.refuse(f"`{type(node).__name__.lower()}` outside a loop", node)

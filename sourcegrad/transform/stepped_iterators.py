@@ -224,7 +224,9 @@ def _first_items(stmt, resolve, names: S.NameGen) -> list:
         if not _iterable(inner.args[0]):
             continue
         items = names.fresh("items")
-        out.append(gast.copy_location(S.assign(items, S.call(S.name("list"), inner.args)), stmt))
+        made = gast.copy_location(S.assign(items, S.call(S.name("list"), inner.args)), stmt)
+        made.written_as = S.text(n)  # (what a refusal naming `items` quotes)
+        out.append(made)
         out.append(_stop_unless_longer(items, 0, stmt))
         _replace(n, _item(items, 0))
     return [*out, stmt]

@@ -8,7 +8,7 @@ import gast
 
 from ..runtime.helpers import not_a_view, shape_of
 from . import syntax as S
-from .in_place import with_copies
+from .in_place import cast_in_place, with_copies
 from .node_facts import get_fact, set_fact
 from .walk import written_names
 
@@ -50,6 +50,7 @@ class TapeSweep:
                     set_fact(push, "tape_pair", (id(stmt), t))
                     out.append(push)
                 new = view_checked(with_copies(S.clone(stmt), self.refs), stmt, self.refs)
+                new = cast_in_place(new, stmt, self.a.in_place_casts, self.refs)
                 op = self.a.ops.get(id(stmt))
                 set_fact(new, "pure", op is not None and op.pure)
                 out.append(new)

@@ -292,10 +292,14 @@ def _lowered(stmt, parsed, local_names):
                 f"`{S.text(call)}` writes into `{S.text(out)}`; assign the result to a name "
                 "instead of `out=`",
             )
-        return _write_all(out.id, _without_output(call, parsed, local_names), stmt)
+        write = _write_all(out.id, _without_output(call, parsed, local_names), stmt)
+        set_fact(write, "same_kind", True)
+        return write
     target = _copy_or_fill(call, parsed, local_names)
     if target is not None:
-        return _write_all(target[0], target[1], stmt)
+        write = _write_all(target[0], target[1], stmt)
+        set_fact(write, "same_kind", not _is_fill(call))  # (y.fill(v) casts as it must)
+        return write
     if _fills_diagonal(call, parsed, local_names):
         y = call.args[0].id
         index = gast.parse(_DIAGONAL.format(a=y)).body[0].value
@@ -380,6 +384,10 @@ def _copy_or_fill(call, parsed, local_names):
     ):
         return call.func.value.id, call.args[0]
     return None
+
+
+def _is_fill(call) -> bool:
+    return isinstance(call.func, gast.Attribute) and call.func.attr == "fill"
 
 
 def _write_all(name: str, value, stmt):

@@ -3,7 +3,7 @@ def d_assign_rows(x, v):
     y_2 = y.copy()
     y_2[0] = v * 2.0
     y_3 = y_2[1:, 1]
-    y_6 = y_3 + np.sin(v[:2])
+    y_6 = in_place_result(y_3 + np.sin(v[:2]), y_3)
     y_7 = y_2.copy()
     y_7[1:, 1] = y_6
     out_1 = y_7**2

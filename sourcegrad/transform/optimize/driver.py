@@ -57,7 +57,13 @@ from .resets import drop_zero_resets
 from .rounding import blas_forward_products, integer_powers
 from .scatter import scatter_accumulations
 from .seeds import typed_seeds
-from .shaped import floating_writes, shaped_unindex, specialise_shapes, tape_shapes
+from .shaped import (
+    cast_free_updates,
+    floating_writes,
+    shaped_unindex,
+    specialise_shapes,
+    tape_shapes,
+)
 from .signs import cancel_negations
 from .softmax import softmax_adjoints
 from .splits import concatenate_split_adjoints
@@ -136,6 +142,10 @@ def _shapes(run: Run) -> None:
 
 def _kinds(run: Run) -> None:
     run.kinds = name_dtypes(run.node, run.der, run.example_args, run.np_name, run.shapes)
+    # an update that keeps its array's dtype needs no cast; the name it assigns then has a
+    # known dtype, which may prove the next update's cast a no-op too
+    while cast_free_updates(run.node, run.der, run.kinds, run.shapes or {}, run.np_name):
+        run.kinds = name_dtypes(run.node, run.der, run.example_args, run.np_name, run.shapes)
 
 
 def _like_terms(run: Run) -> None:

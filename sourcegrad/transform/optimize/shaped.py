@@ -11,6 +11,7 @@ from __future__ import annotations
 import gast
 import numpy as np
 
+from ...runtime.array_helpers import in_place_result
 from ...runtime.helpers import (
     expand_to,
     shape_of,
@@ -28,6 +29,7 @@ from ..shape_keys import shape_only_reads, shape_read
 from ..shapes import (
     broadcast,
     concrete_shapes,
+    expression_dtype,
     sum_to_axes,
 )
 from ..walk import definition_counts, walk_statements
@@ -328,3 +330,38 @@ def floating_writes(node, der: Derivative, dtypes: dict) -> None:
             return e.args[0] if isinstance(dt, np.dtype) and dt.kind in "fc" else e
 
     Rewrite().visit(node)
+
+
+def cast_free_updates(node, der: Derivative, dtypes: dict, shapes: dict, np_name) -> bool:
+    """``in_place_result(e, x)`` (an update ``x += v``, cast back to ``x``'s dtype) is ``e``
+    itself where ``e`` has ``x``'s dtype and shape, both known: NumPy's update keeps the
+    value as it is. Whether any was rewritten (the dtypes of the names they assign are
+    known then)."""
+    if der.refs.name_of(in_place_result) is None:
+        return False
+    adj_of = {v: k for k, v in der.adj_names.items()}
+    changed = False
+
+    class Rewrite(S.Transformer):
+        def visit_Call(self, e):
+            nonlocal changed
+            self.generic_visit(e)
+            if not (
+                der.refs.is_call_of(e, in_place_result)
+                and len(e.args) == 2
+                and isinstance(e.args[1], gast.Name)
+            ):
+                return e
+            x, value = e.args[1].id, e.args[0]
+            dt, shape = dtypes.get(x), shapes.get(x)
+            if not (isinstance(dt, np.dtype) and isinstance(shape, tuple)):
+                return e
+            if expression_dtype(value, dtypes, np_name) != dt:
+                return e
+            if known_shape(value, shapes, adj_of, np_name) != shape:
+                return e
+            changed = True
+            return value
+
+    Rewrite().visit(node)
+    return changed
