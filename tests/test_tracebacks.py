@@ -61,8 +61,12 @@ def test_generated_code_is_a_file_in_the_cache_directory(rng):
     assert "def d_neural_net(" in inspect.getsource(entry.fn)
     assert any("def d_neural_net(" in line for line in linecache.getlines(entry.filename))
     assert disk_cache.is_generated(entry.filename)
-    # the same text gives the same file (named by its content's hash)
-    assert disk_cache.source_file(path.read_text(), "d_neural_net") == entry.filename
+    # the same text and user lines give the same file (named by their hash), other lines another
+    text = path.read_text()
+    same = disk_cache.source_file(text, "d_neural_net", "golden_cases.py:[(2, 12)]")
+    assert disk_cache.source_file(text, "d_neural_net", "golden_cases.py:[(2, 12)]") == same
+    assert disk_cache.source_file(text, "d_neural_net", "mlp.py:[(2, 12)]") != same
+    assert Path(same).read_text() == text
 
 
 def test_code_read_again_keeps_its_generated_name(rng):

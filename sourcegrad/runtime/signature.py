@@ -49,6 +49,8 @@ def call_signature(x: Any) -> Any:
         return (t,) + tuple([(k, call_signature(v)) for k, v in x.items()])
     if isinstance(x, np.dtype):  # has .shape and .ndim, but is a setting, not an array
         return (t, x.str)
+    if isinstance(x, type):  # a class such as np.float32 (its .shape is a descriptor)
+        return ("c", x)
     if is_record(x):  # before the array test: a record may have a ``shape`` property
         return ("r", t) + tuple([(k, call_signature(v)) for k, v in record_fields(x).items()])
     shape = getattr(x, "shape", None)
@@ -62,6 +64,8 @@ def rank_signature(x: Any) -> Any:
     t = type(x)
     if t is dict:
         return ("d",) + tuple([(k, rank_signature(v)) for k, v in x.items()])
+    if isinstance(x, (type, np.dtype)):
+        return call_signature(x)
     if isinstance(x, (list, tuple)):
         return (t,) + tuple([rank_signature(v) for v in x])
     if isinstance(x, dict):
@@ -167,6 +171,11 @@ class _GuardWriter:
             return out
         if isinstance(x, (np.number, np.bool_)):  # its type fixes its shape () and dtype
             return [f"type({expr}) is {self.const(t)}"]
+        if isinstance(x, type):
+            return [f"{expr} is {self.const(x)}"]
+        if isinstance(x, np.dtype):
+            first, v = self.bind(expr)
+            return [f"type({first}) is {self.const(t)}", f"{v}.str == {x.str!r}"]
         shape = getattr(x, "shape", None)
         if shape is not None:
             first, v = self.bind(expr)
@@ -218,7 +227,7 @@ def shape_pattern(args: tuple) -> Pattern | None:
                     sites.append((at, path, axis))
                 codes.append(-1 - index[n])
             return (tuple(codes), x.dtype.char)
-        if t is float or t is int or t is bool or isinstance(x, np.generic):
+        if t is float or t is int or t is bool or isinstance(x, (np.generic, type, np.dtype)):
             return call_signature(x)
         if isinstance(x, dict):
             tag = "d" if t is dict else t
