@@ -134,3 +134,16 @@ def test_a_gradient_writing_back_called_inside_a_differentiated_function_is_refu
     assert "copy the arguments first" in str(info.value)
     assert "test_argument_writes_second_order.py:" in str(info.value)
     assert_same_state([x, bn], python_leaves(gradient_inside, make))
+
+
+@pytest.mark.parametrize(("f", "make"), PROGRAMS, ids=IDS)
+def test_the_exported_hvp(f, make):
+    module: dict = {}
+    exec(compile(sg.export(f, *make(), order=2), "exported", "exec"), module)
+    v = R.standard_normal(3)
+    want = expected_hvp(f, make, v)
+    for call in range(CALLS):
+        args = make()
+        got = module["d_" + f.__name__](*args, v)
+        assert_tree_close(got, want, 1e-5, 1e-6, f"exported hvp, call {call}")
+        assert_same_state(list(args), python_leaves(f, make), f"exported hvp, call {call}")
