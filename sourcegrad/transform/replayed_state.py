@@ -30,6 +30,7 @@ from .attribute_state import is_users_module, user_classes
 from .node_facts import set_fact
 from .object_classes import class_of
 from .parse import parse
+from .rule_binding import local_names
 
 #: a function -> (whether it, or what it calls, stores into an attribute; {global name: the
 #: user's object it reads})
@@ -43,21 +44,23 @@ def state_statements(analysis, refs, names) -> tuple[list, list]:
     store into an object that another (or the same, in a loop) call stores into; else
     ``([], [])``."""
     core = analysis.core
-    counts: dict = {}  # key -> [times stored, expression, callee name]
+    counts: dict = {}  # key -> [times stored, (variable name, object), callee name]
     # (an array or a number, or a name a loop binds anew, is no object the end can name)
     unnamed = _bound_in_loops(core.node.body) | {
         name for name, rank in analysis.ranks.items() if isinstance(rank, int)
     }
     for stmt, looped in _statements(core.node.body, False):
-        for key, expr, label in _stored_objects(core, analysis.ops, stmt, unnamed, refs):
-            entry = counts.setdefault(key, [0, expr, label])
+        for key, named, label in _stored_objects(core, analysis.ops, stmt, unnamed):
+            entry = counts.setdefault(key, [0, named, label])
             entry[0] += 2 if looped else 1
-    held = [(expr, label) for times, expr, label in counts.values() if times > 1]
+    held = [(named, label) for times, named, label in counts.values() if times > 1]
     if not held:
         return [], []
     line = core.node.lineno
     name = names.fresh("held")
-    call = S.call(S.name(refs.helper(held_state)), [S.clone(e) for e, _ in held])
+    # (a global object of a callee's module by the name generated code reaches it)
+    objects = [S.name(var if obj is None else refs.ref(obj, var)) for (var, obj), _ in held]
+    call = S.call(S.name(refs.helper(held_state)), objects)
     take = _kept(S.assign(name, call, line))
     labels = ", ".join(sorted({f"{label}()" for _, label in held}))
     comment = f"the adjoint sweep calls {labels} again: what the objects hold is put back"
@@ -94,10 +97,10 @@ def _bound_in_loops(body: list) -> set:
     }
 
 
-def _stored_objects(core, ops: dict, stmt, unnamed: set, refs) -> list:
-    """``(key, expression, callee name)`` of each object the call of ``stmt`` (a call whose
-    vjp the adjoint sweep runs) may store into, where the end of the forward sweep can name
-    it."""
+def _stored_objects(core, ops: dict, stmt, unnamed: set) -> list:
+    """``(key, (variable, global object or None), callee name)`` of each object the call of
+    ``stmt`` (a call whose vjp the adjoint sweep runs) may store into, where the end of the
+    forward sweep can name it."""
     op = ops.get(id(stmt))
     if op is None or not op.differentiable:
         return []
@@ -119,9 +122,13 @@ def _stored_objects(core, ops: dict, stmt, unnamed: set, refs) -> list:
     for atom in given:
         for n in S.walk(atom):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id not in unnamed:
-                found.append((("name", n.id), S.name(n.id), label))
+                outer = None if n.id in local_names(core) else core.parsed.globals.get(n.id)
+                if _user_object(outer):  # (one key with a callee's reads of it)
+                    found.append((("object", id(outer)), (n.id, outer), label))
+                else:
+                    found.append((("name", n.id), (n.id, None), label))
     for gname, obj in objects.items():
-        found.append((("object", id(obj)), S.name(refs.ref(obj, gname)), label))
+        found.append((("object", id(obj)), (gname, obj), label))
     return found
 
 

@@ -210,3 +210,22 @@ def test_a_layer_called_once_takes_nothing_back():
     assert "held_state" not in text and "put_back_state" not in text
     shown = sg.show(twice, args=(X,))
     assert "held = held_state(A)" in shown and "put_back_state(held)" in shown
+
+
+def once_here_once_in_the_helper(X):
+    h = A.forward(X)
+    return np.sum(block(np.tanh(h)) ** 2)
+
+
+def test_a_layer_called_by_the_loss_and_by_its_helper():
+    df = sg.grad(once_here_once_in_the_helper)
+    for k in range(CALLS):
+        x = X * (1.0 + 0.25 * k)
+        scramble()
+        g = df(x)
+        got = state()
+        scramble()
+        once_here_once_in_the_helper(x)
+        assert_same_state(got, state(), f"call {k}")
+        want = numerical(once_here_once_in_the_helper, (x,), 0)
+        assert_tree_close(g, want, 1e-5, 1e-6, f"call {k}")
