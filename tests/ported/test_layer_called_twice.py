@@ -229,3 +229,18 @@ def test_a_layer_called_by_the_loss_and_by_its_helper():
         assert_same_state(got, state(), f"call {k}")
         want = numerical(once_here_once_in_the_helper, (x,), 0)
         assert_tree_close(g, want, 1e-5, 1e-6, f"call {k}")
+
+
+def test_the_hvp_through_a_layer_passed_as_the_argument():
+    layer = Affine(0.5 * rng.standard_normal((3, 3)), rng.standard_normal(3))
+    v = rng.standard_normal(X.shape)
+    grad = sg.grad(layer_as_argument, 1)
+    want = (grad(layer, X + 1e-5 * v) - grad(layer, X - 1e-5 * v)) / 2e-5
+    hf = sg.hvp(layer_as_argument, 1)
+    for k in range(CALLS):
+        layer.cache = None
+        got = hf(layer, X, v)
+        cache = layer.cache.copy()
+        layer_as_argument(layer, X)
+        np.testing.assert_array_equal(cache, layer.cache, err_msg=f"call {k}")
+        assert_tree_close(got, want, 1e-5, 1e-6, f"call {k}")
