@@ -36,8 +36,9 @@ _OPTIONS = {
 }  # fmt: skip
 #: "select": the part of a jvp's result to compute; "internal": made for generated code, seeds
 #: in sourcegrad's own forms, unchecked; "keep_forward": False: callees' vjps run whole;
-#: "given_seed": a vjp whose caller gives its output gradient away (its adjoint may reuse it)
-_INTERNAL_OPTIONS = {"select", "internal", "keep_forward", "given_seed"}
+#: "given_seed": a vjp whose caller gives its output gradient away (its adjoint may reuse it);
+#: "inside": forward mode over a gradient a differentiated function calls (no writes back)
+_INTERNAL_OPTIONS = {"select", "internal", "keep_forward", "given_seed", "inside"}
 #: the keyword a vjp's output gradient / a jvp's tangent may be passed by
 _SEED_KEYWORD = {"vjp": "g_out", "jvp": "t_in"}
 

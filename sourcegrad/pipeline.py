@@ -339,9 +339,9 @@ class Pipeline:
             return self._emitted(der, args, specialise, shapes)
         if self.mode == "jvp":
             analysis = analyze(core, wrt, args, whole_output=True, mode="forward")
-            return self._emitted(
-                forward(analysis, self.options.get("select", ())), args, specialise
-            )
+            inside = self.options.get("inside", False)
+            der = forward(analysis, self.options.get("select", ()), inside)
+            return self._emitted(der, args, specialise)
         kept = _copy_core(core) if self._provisional(args, specialise) else None
         run = self._reverse(core, wrt, args, specialise, general)
         if kept is not None and run.provisional:

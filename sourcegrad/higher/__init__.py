@@ -144,8 +144,11 @@ class Jvp:
     """``Jvp(d, wrt)(*args, t)``: ``(d(*args), tangent of d(*args) along t)`` for a derivative
     object ``d``, by forward mode over ``d``'s generated source."""
 
-    def __init__(self, base: Any, wrt: Any):
+    def __init__(self, base: Any, wrt: Any, inside: bool = True):
         self.base = base
+        #: over a gradient a function being differentiated calls (see ``forward``'s
+        #: ``inside``); not for the user's own ``jvp(grad(f))``, run once per call
+        self.inside = inside
         self.wrt_tuple = isinstance(wrt, (tuple, list))
         self.wrt = tuple(wrt) if self.wrt_tuple else (wrt,)
         self.__name__ = "jvp_" + getattr(base, "__name__", "f")
@@ -168,7 +171,8 @@ class Jvp:
         fn, values, post = self.base.source_call(tuple(primal))
         positions = value_positions(self.base, tuple(primal), len(values))
         wrt = tuple(p for i in self.wrt for p in positions[i % len(primal)])
-        return _jvp_of_generated(fn, wrt), values, post
+        options = {"inside": True} if self.inside else None
+        return _jvp_of_generated(fn, wrt, (), options), values, post
 
     def redirected(self, args: tuple) -> tuple | None:
         """``(jvp, args)`` of the forward mode that runs in this one's place for ``args``:
@@ -176,12 +180,12 @@ class Jvp:
         *primal, t = args
         narrowed = self.wrt_tuple and nonzero_tangents(self.wrt, primal, t)
         if narrowed:  # no forward mode along a tangent seen to be zero
-            return Jvp(self.base, narrowed[0]), (*primal, narrowed[1])
+            return Jvp(self.base, narrowed[0], self.inside), (*primal, narrowed[1])
         base = self.base
         over = isinstance(base, Jvp) and narrowed_over(base.wrt_tuple, base.wrt, self, primal, t)
         if over:  # the base is forward mode that runs narrowed: over the one it runs
-            inner = Jvp(base.base, over[0])
-            return Jvp(inner, self.wrt if self.wrt_tuple else self.wrt[0]), over[1]
+            inner = Jvp(base.base, over[0], self.inside)
+            return Jvp(inner, self.wrt if self.wrt_tuple else self.wrt[0], self.inside), over[1]
         return None
 
     def parts(self, args: tuple) -> tuple[Transformed, tuple, tuple, Callable]:
@@ -395,11 +399,18 @@ _TOWERS: OrderedDict = OrderedDict()  # the _KEPT most recently used
 
 
 def tower(
-    f: Callable, bound_self: tuple, dirs: list, read: tuple, read_tuple: bool = False
+    f: Callable,
+    bound_self: tuple,
+    dirs: list,
+    read: tuple,
+    read_tuple: bool = False,
+    inside: bool = False,
 ) -> Tower:
-    """The :class:`Tower` for these directions, made once and reused."""
-    key = (f, tuple(id(b) for b in bound_self), tuple(dirs), tuple(read), read_tuple)
-    return _kept(_TOWERS, key, lambda: Tower(f, bound_self, dirs, read, read_tuple))
+    """The :class:`Tower` for these directions, made once and reused; ``inside``: the vjp of
+    a gradient that a function being differentiated calls (see ``forward``'s ``inside``)."""
+    key = (f, tuple(id(b) for b in bound_self), tuple(dirs), tuple(read), read_tuple, inside)
+    options = {"inside": True} if inside else None
+    return _kept(_TOWERS, key, lambda: Tower(f, bound_self, dirs, read, read_tuple, options))
 
 
 def _copy_for_check(v):
@@ -492,12 +503,12 @@ def derivative_vjp(d: Any, wrt: Any) -> Callable:
                 "a gradient with several wrt arguments is called inside a function being "
                 "differentiated; use one gradient per argument"
             )
-        return GradientVjp(tower(d.f, d.bound_self, [dw[0]], read, read_tuple), 0, d)
+        return GradientVjp(tower(d.f, d.bound_self, [dw[0]], read, read_tuple, True), 0, d)
     if isinstance(d, NestedGrad):  # its output along t.read: g_out, a joint direction there
         t = d.tower
         read2 = tuple(i + d.off for i in read)
         last = t.read[0] if len(t.read) == 1 else t.read
-        higher = tower(t.f, t.bound_self, t.dirs + [last], read2, read_tuple)
+        higher = tower(t.f, t.bound_self, t.dirs + [last], read2, read_tuple, True)
         return GradientVjp(higher, len(t.dirs), None, d)
     raise SourcegradError(
         f"{getattr(d, '__name__', d)!r} is called inside a function being differentiated in "
@@ -570,5 +581,5 @@ def jvp_transform(f: Callable, wrt: Any, options: dict) -> Callable:
     """``jvp(f, wrt, **options)``: forward mode over ``f``'s source, or over the generated
     source of ``f`` where sourcegrad made it (:class:`Jvp`)."""
     if is_derivative(f):
-        return Jvp(f, wrt)
+        return Jvp(f, wrt, inside=False)
     return derivative(f, wrt, "jvp", False, True, options)

@@ -53,6 +53,7 @@ def hessian(f: Callable, wrt: int = 0) -> Callable:
     """The Hessian of scalar ``f`` with respect to ``args[wrt]`` (an array or float):
     shape ``x.shape + x.shape``, one Hessian-vector product per element of ``x``."""
     h = hvp(f, wrt)
+    probe = derivative(f, wrt, "grad", False, False, {})
 
     def run(*args, **kwargs):
         check_call(f, args, kwargs, wrt, run.__name__)
@@ -60,9 +61,17 @@ def hessian(f: Callable, wrt: int = 0) -> Callable:
         array_or_float(x, "hessian")
         if isinstance(x, (float, np.generic)):  # a float's kind: a float, a NumPy scalar
             return scalar_gradient(x, h(*args, scalar_gradient(x, 1), **kwargs))
+        # a function that writes into its arguments: each column but the last is taken on a
+        # copy of the values on entry, so the caller's objects are written back into once
+        entry = _copies(args, kwargs) if _writes_arguments(probe, args) else None
         if np.size(x) == 0:  # no entries: nothing to differentiate along
+            if entry is not None:
+                f(*args, **kwargs)  # (what Python's call leaves in the arguments)
             return np.zeros(np.shape(x) + np.shape(x), dtype=_float_kind(x))
-        cols = [np.asarray(h(*args, unit_vector(x, k), **kwargs)) for k in range(np.size(x))]
+        cols = []
+        for k in range(np.size(x)):
+            a, kw = (args, kwargs) if entry is None or k == np.size(x) - 1 else _copies(*entry)
+            cols.append(np.asarray(h(*a, unit_vector(x, k), **kw)))
         return np.stack(cols, axis=-1).reshape(np.shape(x) + np.shape(x))
 
     run.__name__ = "hessian_" + getattr(f, "__name__", "f")

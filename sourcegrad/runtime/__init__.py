@@ -12,6 +12,7 @@ from . import (
     least_squares_helpers,
     linalg_helpers,
     matrix_exponential_helpers,
+    object_state,
     padding_helpers,
     products,
     python_helpers,
@@ -44,6 +45,7 @@ _MODULES = (
     padding_helpers,
     matrix_exponential_helpers,
     argument_writes,
+    object_state,
 )
 for _module in _MODULES:
     for _name in getattr(_module, "__all__", None) or dir(_module):

@@ -55,7 +55,7 @@ def refuse_stored_attribute_reads(core, varied: dict) -> None:
                     called.add(n.func.attr)
     if not called:
         return
-    classes = [_of_class(cls, called) for cls in _user_classes(parsed.globals)]
+    classes = [_of_class(cls, called) for cls in user_classes(parsed.globals)]
     stored = {
         a: w for stores, _ in classes for m in called & set(stores) for a, w in stores[m].items()
     }
@@ -112,19 +112,21 @@ def _is_own_store(fn, node, attr: str) -> bool:
     )
 
 
-def _user_classes(namespace: dict):
+def user_classes(namespace: dict):
+    """The user's classes in ``namespace``, and in the user's modules it holds."""
     seen = set()
     for value in list(namespace.values()):
         found = [value] if isinstance(value, type) else []
-        if isinstance(value, types.ModuleType) and _is_users(value.__name__):
+        if isinstance(value, types.ModuleType) and is_users_module(value.__name__):
             found = [v for v in vars(value).values() if isinstance(v, type)]
         for cls in found:
-            if id(cls) not in seen and _is_users(cls.__module__):
+            if id(cls) not in seen and is_users_module(cls.__module__):
                 seen.add(id(cls))
                 yield cls
 
 
-def _is_users(module: str | None) -> bool:
+def is_users_module(module: str | None) -> bool:
+    """Whether the module named ``module`` is the user's (no library, nothing installed)."""
     if not module or module.split(".")[0] in _LIBRARIES:
         return False
     path = getattr(sys.modules.get(module), "__file__", None) or ""

@@ -30,13 +30,15 @@ from .walk import walk_statements, written_names
 from .write_backs import refuse_transforming_write_backs, write_back_statements
 
 
-def forward(analysis: Analysis, select: tuple = ()) -> Derivative:
+def forward(analysis: Analysis, select: tuple = (), inside: bool = False) -> Derivative:
     """Build the forward-mode derivative (jvp) of ``analysis.core`` for ``analysis.wrt``.
 
     ``select`` (a path of tuple positions) makes the function return only that part of
-    ``(value, tangent)``; what it does not need is then removed by the simplify pass. Returns
-    a new function: the core's statements are copied, never changed."""
-    return _Forward(analysis).run(select)
+    ``(value, tangent)``; what it does not need is then removed by the simplify pass.
+    ``inside``: the core is a gradient that a function being differentiated calls, which runs
+    it as well (a gradient writing back into its arguments is refused). Returns a new
+    function: the core's statements are copied, never changed."""
+    return _Forward(analysis).run(select, inside)
 
 
 class _Forward:
@@ -71,9 +73,10 @@ class _Forward:
         """A name reaching the runtime helper ``fn`` in generated code."""
         return S.name(self.refs.helper(fn))
 
-    def run(self, select=()) -> Derivative:
+    def run(self, select=(), inside: bool = False) -> Derivative:
         core = self.core
-        refuse_transforming_write_backs(core)
+        if inside:
+            refuse_transforming_write_backs(core)
         body = core.node.body
         ret = body[-1]
         args = S.clone(core.node.args)

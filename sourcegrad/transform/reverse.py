@@ -25,6 +25,7 @@ from .adjoint_sweep import AdjointSweep
 from .forms import Analysis, Derivative
 from .naming import derivative_name
 from .node_facts import set_fact
+from .replayed_state import state_statements
 from .shape_keys import shape_only_reads
 from .sweep_plan import existence, hoist_invariants, overwritable, parts_node
 from .tape_sweep import TapeSweep
@@ -103,6 +104,7 @@ class _Reverse(TapeSweep, AdjointSweep):
             set_fact(start, "pure", False)
             forward.insert(0, start)
         first, last, finals = write_back_statements(core, self.refs, forward, adjoint, grads)
+        held, put_back = state_statements(self.a, self.refs, self.names)
         value = S.clone(ret.value)
         if S.names_in(value) & self.recorded:
             # the adjoint sweep restores overwritten names: keep the result as it was
@@ -119,7 +121,7 @@ class _Reverse(TapeSweep, AdjointSweep):
         fn = gast.FunctionDef(
             name=name,
             args=args,
-            body=first + forward + finals + adjoint + last + [result],
+            body=first + forward + finals + held + adjoint + put_back + last + [result],
             decorator_list=[],
             returns=None,
             type_comment=None,

@@ -92,9 +92,11 @@ def kept_statement(stmt, line: int):
 
 
 def refuse_transforming_write_backs(core) -> None:
-    """Refuse forward mode over a derivative that writes back into its arguments (``hvp``,
-    ``hessian``, ``jvp`` or ``grad`` of a gradient): those run the gradient's code more than
-    once per call of theirs, so the caller's objects would take the writes more than once."""
+    """Refuse forward mode over a gradient that writes back into its arguments, made for a
+    function being differentiated that calls the gradient: its derivative runs the gradient
+    (its forward sweep) and forward mode over it (its adjoint sweep, or its tangent), so the
+    caller's objects would take the writes twice. (``hvp``, ``hessian`` and ``jvp`` of the
+    gradient run it once per call: not refused.)"""
     for stmt in core.node.body:
         call = stmt.value if isinstance(stmt, gast.Expr) else None
         if not (isinstance(call, gast.Call) and isinstance(call.func, gast.Name)):
@@ -105,9 +107,10 @@ def refuse_transforming_write_backs(core) -> None:
         file, _, line = where.rpartition(":")
         raise UnsupportedSyntaxError(
             "the function writes into its arguments in place, which its gradient leaves in "
-            "the caller's objects once per call; a derivative of that gradient (hvp, hessian, "
-            "a jvp or grad of grad) would run it more than once: copy the arguments first "
-            "(`x = x.copy()`), or return the new values (as aux with `has_aux=True`)",
+            "the caller's objects once per call; a function being differentiated that calls "
+            "that gradient runs it again in its own derivative, writing them twice: copy the "
+            "arguments first (`x = x.copy()`), or return the new values (as aux with "
+            "`has_aux=True`)",
             file or None,
             int(line) if line.isdigit() else None,
         )

@@ -260,11 +260,6 @@ def one_layer_twice(X):
     return np.sum(h**2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the first call's (pure) adjoint runs the callee's vjp again, storing in reverse "
-    "order: a layer called twice keeps its first input (later calls run the kept forward)",
-)
 def test_a_layer_called_twice_keeps_its_last_input_from_the_first_call():
     one_layer_twice(X)
     want = SHARED.cache.copy()
