@@ -102,7 +102,7 @@ def _resolver(parsed: Parsed, fn, params, examples):
     ``p.attr`` with ``p`` an argument the function never rebinds (or the variable of its one
     loop over such an argument whose items share a class), ``attr`` as that class defines it
     (fixed for the classes the build is specialised to); for a name bound once to a call of
-    one of the user's classes, that class's properties."""
+    one of the user's classes, that class's properties and generator methods."""
     stored = [n.id for n in S.name_nodes(fn) if isinstance(n.ctx, gast.Store)]
     bound = set(params) | set(stored)
     classes = {}
@@ -124,8 +124,8 @@ def _resolver(parsed: Parsed, fn, params, examples):
             if cls is not None:
                 return inspect.getattr_static(cls, e.attr, UNRESOLVED)
             static = inspect.getattr_static(built.get(e.value.id), e.attr, UNRESOLVED)
-            if isinstance(static, property):  # (of an object built here: its properties only)
-                return static
+            if isinstance(static, property) or inspect.isgeneratorfunction(static):
+                return static  # (of an object built here: its properties and generators only)
         return found
 
     return resolved
