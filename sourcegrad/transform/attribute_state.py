@@ -107,7 +107,10 @@ def _user_classes(namespace: dict):
 
 
 def _is_users(module: str | None) -> bool:
-    if not module or module.split(".")[0] in _LIBRARIES:
+    """Whether ``module`` is the user's: not a library's, nor the standard library's
+    (``collections.UserDict.copy`` stores ``self.data``: not the ``x.copy()`` of an array)."""
+    top = module.split(".")[0] if module else None
+    if not top or top in _LIBRARIES or top in sys.stdlib_module_names:
         return False
     path = getattr(sys.modules.get(module), "__file__", None) or ""
     return "site-packages" not in path and "dist-packages" not in path
