@@ -14,6 +14,7 @@ differences on calls 1-3, to second order where smooth."""
 from __future__ import annotations
 
 import collections
+import copy
 import enum
 import functools
 import types
@@ -488,6 +489,39 @@ CASES = [Case(f.__name__[2:], f, (X5,), order=2 if f.__name__ in SMOOTH else 1) 
 
 @pytest.mark.parametrize("case", params(CASES))
 def test_control_and_copies(case):
+    check(case)
+
+
+def inner_step_deepcopy(params, x):
+    fast = copy.deepcopy(params)  # REFUSED
+    fast["W"] -= 0.1 * params["W"]
+    return np.sum(np.tanh(x @ fast["W"]) ** 2)
+
+
+def inner_step_copied_items(params, x):
+    fast = {k: v.copy() for k, v in params.items()}
+    fast["W"] -= 0.1 * np.outer(x, x)[:, :2] * params["b"]
+    return np.sum(np.tanh(x @ fast["W"]) ** 2) + np.sum(params["b"] ** 2)
+
+
+P_INNER = {"W": np.full((3, 2), 0.3) + 0.1 * np.arange(6.0).reshape(3, 2), "b": np.ones(2)}
+
+
+@pytest.mark.parametrize(
+    "case",
+    params(
+        [
+            Case("inner_step_copied_items", inner_step_copied_items, (P_INNER, X5[:3]), order=2),
+            Case(
+                "deepcopy_refused_with_the_copy_that_works",
+                inner_step_deepcopy,
+                (P_INNER, X5[:3]),
+                refused=(sg.NoRuleError, "`{k: v.copy() for k, v in p.items()}`"),
+            ),
+        ]
+    ),
+)
+def test_copies_of_parameters(case):
     check(case)
 
 
