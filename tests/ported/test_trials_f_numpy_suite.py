@@ -257,6 +257,14 @@ def array_api_names(X):
     return np.sum(np.concat([np.permute_dims(X, (1, 0)), X.T**2]) ** 2)
 
 
+def einsum_optimized(X, Y):
+    return np.sum(np.einsum("ij,jk,kl->il", X, X.T, Y, optimize=True) ** 2)
+
+
+def einsum_greedy_path(X):
+    return np.einsum("ij,ij->", X, np.tanh(X), optimize="greedy")
+
+
 def whitened(X):
     C = np.cov(X.T)  # REFUSED
     return np.sum(np.linalg.solve(C, X.T) ** 2)
@@ -332,6 +340,8 @@ CASES = [
     Case("ptp_axis", ptp_axis, (M,)),
     Case("heaviside_gate", heaviside_gate, (X5,)),
     Case("array_api_names", array_api_names, (M,), order=2),
+    Case("einsum_optimize_true", einsum_optimized, (M, r(4, 2)), wrt=(0, 1), order=2),
+    Case("einsum_optimize_greedy", einsum_greedy_path, (M,), order=2),
     Case("cov_refused", whitened, (M,), refused=(sg.NoRuleError, "sourcegrad.defvjp(np.cov")),
     Case("nanmax_refused", nan_safe_max, (X5,), refused=(sg.NoRuleError, "np.nanmax")),
 ]
