@@ -34,8 +34,9 @@ _REFUSED_STATEMENTS = {
     gast.Global: "`global` is not supported; pass the value as an argument instead",
     gast.Nonlocal: "`nonlocal` is not supported; pass the value as an argument instead",
     gast.Delete: "`del` is not supported in a differentiated function; drop the statement "
-    "(`del h`: a name's value is freed when the function returns), or take an item out with "
-    "`d.pop(k)` (a dict) or a new array (`np.delete(y, k)`)",
+    "(`del h`: a name's value is freed when the function returns), or take items out with "
+    "`d.pop(k)` (a dict), a new list (`xs = xs[:i] + xs[j:]`) or a new array "
+    "(`np.delete(y, k)`)",
     gast.AsyncFunctionDef: "async functions cannot be differentiated",
     gast.ClassDef: "class definitions are not supported inside a differentiated function",
     gast.Import: "imports inside a differentiated function are not supported; import at "

@@ -124,6 +124,12 @@ def del_whole_dict_item(x):
     return np.sum(d["b"])
 
 
+def del_list_slice(x):
+    rem = [0, 1, 2, 3]
+    del rem[1:3]  # REFUSED
+    return np.sum(x[rem] ** 2)
+
+
 X5 = r(5)
 
 CASES = [
@@ -141,6 +147,12 @@ CASES = [
         del_whole_dict_item,
         (X5,),
         refused=(sg.UnsupportedSyntaxError, "`d.pop(k)`"),
+    ),
+    Case(
+        "del_list_slice",
+        del_list_slice,
+        (X5,),
+        refused=(sg.UnsupportedSyntaxError, "a new list (`xs = xs[:i] + xs[j:]`)"),
     ),
 ]
 
