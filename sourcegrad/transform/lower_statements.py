@@ -288,8 +288,10 @@ class StatementLowering(LinkRefusals):
 
     def if_(self, stmt):
         test = self.condition(stmt.test)
+        self.branches += 1
         body = self.block(stmt.body)
         orelse = self.block(stmt.orelse)
+        self.branches -= 1
         node = gast.If(test=test, body=body or [gast.Pass()], orelse=orelse)
         self.emit(node, temp=False)
 

@@ -216,6 +216,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         self.unversioned = rebound_in_compound(fn.body) | S.captured_names(fn)
         self.find_aliases(fn)
         self.depth = 0  # nesting of if/for/while around the statement being lowered
+        self.branches = 0  # nesting of if (also a choice: `a if c else b`, `a and b`)
         self.item_examples: dict = {}  # loop variable -> the structure all its items share
         self.pending_items: dict = {}  # loop variable -> that structure, before its binding
         self.loop_getters: dict = {}  # id of a loop's `item = seq[k]` value -> the item's name

@@ -26,7 +26,7 @@ class PathReads:
     ``examples``, ``item_examples``, ``pending_items``, ``loop_getters``, ``names``, ``env``,
     ``local_names``, ``reassigned_params``, ``rebound_params``, ``list_names``,
     ``loop_spans``, ``paths``, ``path_of``, ``path_syntax``, ``user_vars``, ``depth``,
-    ``out``, ``top_out``, and the methods ``emit`` and ``refuse``."""
+    ``branches``, ``out``, ``top_out``, and the methods ``emit`` and ``refuse``."""
 
     def path(self, e):
         """``(param, keys)`` when ``e`` reads an unmodified argument through constant keys
@@ -62,9 +62,10 @@ class PathReads:
             root, prefix = node.id, ()
         keys = prefix + tuple(reversed(keys))
         syntax = self.path_syntax.get((root, prefix), ()) + tuple(reversed(syntax))
-        if self.depth and (self.lacks_path(root, keys) or self.array_item(root, keys)):
+        under_test = self.branches and self.array_item(root, keys)
+        if self.depth and (self.lacks_path(root, keys) or under_test):
             return None  # read where it runs: on a branch the argument may not take, or of
-            # an array (a build serves arrays of every length)
+            # an array under a test (a build serves arrays of every length)
         if self.lacks_path(root, keys):  # read on every path: Python would fail there
             self.refuse(
                 f"`{S.text(e)}` reads {keys[-1]!r}, which argument {root!r} does not have; "
@@ -85,8 +86,7 @@ class PathReads:
                 return True
             if not (isinstance(value, (dict, list, tuple)) or is_dataclass(value)):
                 return False  # another object: what it holds is for later checks to say
-            value = follow_keys(value, (k,), UNKNOWN)
-            if value is UNKNOWN:
+            if (value := follow_keys(value, (k,), UNKNOWN)) is UNKNOWN:
                 return True
         return False
 
