@@ -306,7 +306,12 @@ CASES = [
     Case(
         "ekf_range_bearing",
         ekf_update,
-        (np.array([2.0, 1.0]), np.array([[0.5, 0.1], [0.1, 0.3]]), np.array([2.3, 0.5]), 0.1 * np.eye(2)),
+        (
+            np.array([2.0, 1.0]),
+            np.array([[0.5, 0.1], [0.1, 0.3]]),
+            np.array([2.3, 0.5]),
+            0.1 * np.eye(2),
+        ),
         wrt=(0, 1),
         order=2,
         rtol=1e-4,
