@@ -177,7 +177,7 @@ def _tensordot_tangent(z, a, b, axes=2):
 
 
 @adjoint(np.einsum)
-def _einsum(z, subscripts, *operands):
+def _einsum(z, subscripts, *operands, optimize=False):  # (the contraction order: no value)
     if static(subscripts != 0):  # a constant string of subscripts
         d[operands] += uneinsum(d[z], subscripts, operands)
     else:  # the sublist form np.einsum(a, [0, 1], b, [1, 2], [0, 2]), or subscripts in a name
@@ -195,7 +195,7 @@ def _einsum(z, subscripts, *operands):
 
 
 @tangent(np.einsum)
-def _einsum_tangent(z, subscripts, *operands):
+def _einsum_tangent(z, subscripts, *operands, optimize=False):
     # the sum over the varying operands of einsum with that operand replaced by its tangent,
     # as one einsum (over stacks of the operands where more than one varies)
     if static(subscripts != 0):  # a constant string of subscripts

@@ -6,7 +6,7 @@ import numpy as np
 
 from .facts import helper
 from .records import is_record, is_static_leaf, rebuilt_record, record_fields, refuse_property
-from .trees import add_adjoints, piece_of
+from .trees import add_adjoints, dict_of_kind, piece_of
 
 # the argument guards at the end of this module: the library calls them (never generated code)
 
@@ -39,7 +39,7 @@ def children(x):
 def rebuild(like, values: dict):
     """A container of ``like``'s type and keys holding ``values[key]``."""
     if isinstance(like, dict):
-        return type(like)((k, values[k]) for k in like)
+        return dict_of_kind(like, ((k, values[k]) for k in like))
     if is_namedtuple(like):
         return type(like)(*[values[f] for f in like._fields])
     if is_record(like):

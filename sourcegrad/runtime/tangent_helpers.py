@@ -15,7 +15,7 @@ from .facts import helper
 from .helpers import Shape
 from .records import is_field, is_record, is_static_leaf, rebuilt_record, record_fields
 from .shape_helpers import index_items
-from .trees import Pieces
+from .trees import Pieces, dict_of_kind
 
 
 @helper(constant=True, allocates="new")
@@ -136,7 +136,7 @@ class _DictTangent(dict):
 def _dict_like(x, items):
     """A dict of ``x``'s type holding ``items`` (a :class:`_DictTangent` keeps its ``like``:
     the value is itself a tangent, at order 3 and up)."""
-    return _DictTangent(items, x.like) if isinstance(x, _DictTangent) else type(x)(items)
+    return _DictTangent(items, x.like) if isinstance(x, _DictTangent) else dict_of_kind(x, items)
 
 
 def _keys(x):

@@ -12,6 +12,8 @@ others. The gradient handed to the user is built from these by
 
 from __future__ import annotations
 
+import collections
+
 import numpy as np
 
 from ..errors import SourcegradError
@@ -77,6 +79,13 @@ def copied_shallow(x):
     if isinstance(x, (list, dict)):
         return type(x)(x) if type(x) in (list, dict) else x.copy()
     return x.copy() if hasattr(x, "__array__") else x
+
+
+def dict_of_kind(like: dict, items) -> dict:
+    """A dict of ``like``'s type holding ``items`` (a ``defaultdict`` keeps its factory)."""
+    if isinstance(like, collections.defaultdict):
+        return type(like)(like.default_factory, items)
+    return type(like)(items)
 
 
 def _is_zero_number(x) -> bool:

@@ -370,7 +370,8 @@ _STEP_HINT = (
 )
 _COPY_HINT = (
     "copy a dict with `dict(p)` or `{**p}` and a list with `list(xs)` (nested ones level by "
-    "level), which sourcegrad follows"
+    "level), which sourcegrad follows; where the copy's arrays are then written in place "
+    "(`fast[k] -= lr * g[k]`), copy them too: `{k: v.copy() for k, v in p.items()}`"
 )
 
 #: the way out where a function of Python's own (an iterator kept as a value instead of looped

@@ -397,7 +397,11 @@ def _slice_of(value, lists: set) -> bool:
 
 def _is_element(value) -> bool:
     """``y[k]``, ``d.get(k)``, ``hs.pop()``, ``next(iter(hs))``: one item of a container or
-    array, which shares memory with it only where it is more than a number."""
+    array, which shares memory with it only where it is more than a number; also where a
+    choice hands on such an item or a new value (``y[n - 1] if n > 0 else 0.0``)."""
+    if isinstance(value, gast.IfExp):
+        parts = [v for v in (value.body, value.orelse) if value_sources(v)]
+        return bool(parts) and all(_is_element(v) for v in parts)
     if isinstance(value, gast.Subscript):
         return isinstance(value.value, gast.Name)
     if not isinstance(value, gast.Call):

@@ -15,7 +15,9 @@ written, and what it keeps is a constant, read as one.
 from __future__ import annotations
 
 import inspect
+import os
 import sys
+import sysconfig
 import types
 import weakref
 
@@ -112,6 +114,9 @@ def _is_own_store(fn, node, attr: str) -> bool:
     )
 
 
+_STDLIB = os.path.realpath(sysconfig.get_paths()["stdlib"])
+
+
 def user_classes(namespace: dict):
     """The user's classes in ``namespace``, and in the user's modules it holds."""
     seen = set()
@@ -126,11 +131,23 @@ def user_classes(namespace: dict):
 
 
 def is_users_module(module: str | None) -> bool:
-    """Whether the module named ``module`` is the user's (no library, nothing installed)."""
-    if not module or module.split(".")[0] in _LIBRARIES:
+    """Whether the module named ``module`` is the user's: not a library's, nor the standard
+    library's (``collections.UserDict.copy`` stores ``self.data``: not the ``x.copy()`` of an
+    array)."""
+    top = module.split(".")[0] if module else None
+    if not top or top in _LIBRARIES or _is_standard_library(top):
         return False
     path = getattr(sys.modules.get(module), "__file__", None) or ""
     return "site-packages" not in path and "dist-packages" not in path
+
+
+def _is_standard_library(top: str) -> bool:
+    """Whether the top-level module ``top`` is Python's own (a file of the user's named like
+    one, ``code.py``, is not)."""
+    if top not in sys.stdlib_module_names:
+        return False
+    path = getattr(sys.modules.get(top), "__file__", None)
+    return path is None or os.path.realpath(path).startswith(_STDLIB)
 
 
 def _of_class(cls: type, called: set) -> tuple[dict, dict]:

@@ -87,16 +87,38 @@ def mark_copied_arguments(callee_node, given: dict, varied: set) -> None:
     derivative's call of the function gets a copy of it (:func:`with_copies`): of an array
     it writes into, and, where the argument is differentiated (a parameter of ``varied``), of
     a list or dict it changes too (one level: the adjoint still reads the container as it
-    was). A container that is not differentiated stays the caller's, as in Python (a log)."""
+    was), or where the function reads the container besides changing it (`idx.remove(k)`,
+    then `x[idx]`: its vjp, run after the call, reads it as the call found it). A container
+    only written to stays the caller's, as in Python (a log)."""
     kinds: dict = {}
     for param, _, values in changed_in_place(callee_node.body, set(given)):
-        if param in varied:
+        if param in varied or not values and _read_beside_changes(callee_node.body, param):
             kinds[param] = "shallow"
         elif values:
             kinds.setdefault(param, "array")
     for param, node in given.items():
         if isinstance(node, gast.Name):
             set_fact(node, "copy_in", kinds.get(param))
+
+
+def _read_beside_changes(body, param: str) -> bool:
+    """Whether ``body`` reads ``param`` other than to call a method of :data:`MUTATORS` on it
+    (``log.append(v)`` alone is not a read)."""
+    nodes = [n for part in body for n in S.walk(part)]
+    owners = {
+        id(n.func.value)
+        for n in nodes
+        if isinstance(n, gast.Call)
+        and isinstance(n.func, gast.Attribute)
+        and n.func.attr in MUTATORS
+    }
+    return any(
+        isinstance(n, gast.Name)
+        and n.id == param
+        and isinstance(n.ctx, gast.Load)
+        and id(n) not in owners
+        for n in nodes
+    )
 
 
 def made_by_sourcegrad(core, func) -> bool:

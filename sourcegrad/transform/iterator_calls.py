@@ -142,8 +142,10 @@ def _collect_yields(fn: gast.FunctionDef, items: str) -> None:
         if isinstance(s, gast.Expr) and isinstance(s.value, gast.Yield):
             return [append(s.value.value)]
         if isinstance(s, gast.Expr) and isinstance(s.value, gast.YieldFrom):
-            item = items + "_item"
-            loop = gast.For(target=S.name(item, store=True), iter=s.value.value,
+            item, it = items + "_item", s.value.value
+            if isinstance(it, gast.Call):  # (a generator, `child.parameters()`: its list)
+                it = S.call(S.name("list"), [it])
+            loop = gast.For(target=S.name(item, store=True), iter=it,
                             body=[append(S.name(item))], orelse=[], type_comment=None)  # fmt: skip
             return [loop]
         if isinstance(s, gast.Return):  # a copy: the list is not written after it
@@ -168,6 +170,8 @@ def _list_generator_calls(own: OwnNodes, resolve) -> None:
     def listed(node):
         if isinstance(node, gast.Call) and S.dotted(node.func) in ("next", "iter"):
             node.args = [a.args[0] if _listed(a, resolve) else a for a in node.args]
+        if _listed(node, resolve, inner=_listed):
+            return node.args[0]  # `list(list(g()))`: `yield from g()` of a generator
         return S.call(S.name("list"), [node]) if _generator_call(node, resolve) else node
 
     own.rewrite(listed)
@@ -354,13 +358,14 @@ def _is_field_read(e, resolve) -> bool:
     return isinstance(at_class("__init__"), types.FunctionType) and at_class(e.attr) is UNRESOLVED
 
 
-def _listed(e, resolve) -> bool:
-    """Whether ``e`` is ``list(g(...))`` as :func:`_list_generator_calls` writes it."""
+def _listed(e, resolve, inner=None) -> bool:
+    """Whether ``e`` is ``list(g(...))`` as :func:`_list_generator_calls` writes it (``list(v)``
+    with ``inner(v, resolve)`` true, where given)."""
     return (
         isinstance(e, gast.Call)
         and S.dotted(e.func) == "list"
         and len(e.args) == 1
-        and _generator_call(e.args[0], resolve)
+        and (inner or _generator_call)(e.args[0], resolve)
     )
 
 

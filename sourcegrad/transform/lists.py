@@ -11,7 +11,10 @@ list ``[*xs, v]``):
 * ``xs.insert(i, v)``                   -> ``tail = xs[i:]; xs = xs[:i]; xs.append(v)``, then
   the loop over ``tail``
 * ``v = xs.pop(i)`` (``i`` a constant)  -> ``v = xs[i]``, then ``xs`` without item ``i``
+* ``v = xs.pop(j)``, ``del xs[j]``      -> the same at ``k = range(len(xs))[j]``
+* ``xs.remove(v)``                      -> the same at ``k = xs.index(v)``
 * ``xs.reverse()``                      -> ``xs = xs[::-1]``
+* ``xs.sort(...)``, ``xs.clear()``      -> ``xs = sorted(xs, ...)``, ``xs = []``
 
 The rewritten function computes the same lists. Only names known to hold lists are rewritten:
 names every assignment of which makes a list (a display, a comprehension, ``list(...)``, a
@@ -108,26 +111,14 @@ class _Lowering:
         call = s.value if isinstance(s, gast.Expr) else None
         if isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute):
             owner = call.func.value
-            method = call.func.attr
-            if isinstance(owner, gast.Name) and owner.id in self.lists and not call.keywords:
-                xs = owner.id
-                if method == "extend" and len(call.args) == 1:
-                    return [self.append_all(xs, call.args[0])]
-                if method == "reverse" and not call.args:
-                    return [_assign(xs, _slice(S.name(xs), step=S.const(-1)))]
-                if method == "insert" and len(call.args) == 2:
-                    i, v = call.args
-                    index = self.names.fresh("i")
-                    item = self.names.fresh("item")
-                    tail = self.names.fresh(xs + "_tail")
-                    return [  # the arguments are evaluated first, as in the call
-                        _assign(index, i),
-                        _assign(item, v),
-                        _assign(tail, _slice(S.name(xs), lower=S.name(index))),
-                        _assign(xs, _slice(S.name(xs), upper=S.name(index))),
-                        _append(xs, S.name(item)),
-                        self.append_all(xs, S.name(tail)),
-                    ]
+            if isinstance(owner, gast.Name) and owner.id in self.lists:
+                lowered = self.method_call(owner.id, call)
+                if lowered is not None:
+                    return lowered
+        deleted = _deleted_item(s)
+        if deleted is not None and deleted.value.id in self.lists:
+            xs, index = deleted.value.id, self.names.fresh("i")
+            return [_position(index, xs, deleted.slice), *self.without(xs, index)]
         if isinstance(s, gast.AugAssign) and isinstance(s.target, gast.Name):
             xs = s.target.id
             if xs in self.lists and isinstance(s.op, gast.Add):
@@ -139,6 +130,9 @@ class _Lowering:
             popped = _popped_at(value)
             if popped is not None and popped[0] in self.lists and isinstance(target, gast.Name):
                 return self.pop(target, *popped)
+            xs = popped_list(value)
+            if xs in self.lists and value.args and isinstance(target, gast.Name):
+                return self.pop_at(target.id, xs, value.args[0])
             if isinstance(target, (gast.Subscript, gast.Attribute)) and self.is_list(value):
                 if isinstance(value, gast.BinOp):  # `d["hs"] = hs + [h]`: a new list put in
                     joined = self.names.fresh("joined")
@@ -154,6 +148,60 @@ class _Lowering:
                     )
                     return self.repeated(target.id, seq, count)
         return [s]
+
+    def method_call(self, xs: str, call):
+        """The statements for ``xs.method(...)`` called for its effect on the list ``xs``,
+        rebinding ``xs`` to the list Python leaves there; None for other calls."""
+        method, args = call.func.attr, call.args
+        if method == "sort" and not args:  # `xs.sort(key=..., reverse=True)`
+            ordered = gast.Call(func=S.name("sorted"), args=[S.name(xs)], keywords=call.keywords)
+            return [_assign(xs, ordered)]
+        if call.keywords:
+            return None
+        if method == "extend" and len(args) == 1:
+            return [self.append_all(xs, args[0])]
+        if method == "reverse" and not args:
+            return [_assign(xs, _slice(S.name(xs), step=S.const(-1)))]
+        if method == "clear" and not args:
+            return [_assign(xs, gast.List(elts=[], ctx=gast.Load()))]
+        if method == "remove" and len(args) == 1:  # the first item equal to it, or ValueError
+            index = self.names.fresh("i")
+            found = S.call(gast.Attribute(value=S.name(xs), attr="index", ctx=gast.Load()), args)
+            return [_assign(index, found), *self.without(xs, index)]
+        if method == "insert" and len(args) == 2:
+            i, v = args
+            index = self.names.fresh("i")
+            item = self.names.fresh("item")
+            tail = self.names.fresh(xs + "_tail")
+            return [  # the arguments are evaluated first, as in the call
+                _assign(index, i),
+                _assign(item, v),
+                _assign(tail, _slice(S.name(xs), lower=S.name(index))),
+                _assign(xs, _slice(S.name(xs), upper=S.name(index))),
+                _append(xs, S.name(item)),
+                self.append_all(xs, S.name(tail)),
+            ]
+        return None
+
+    def pop_at(self, target: str, xs: str, i) -> list:
+        """``target = xs.pop(i)`` for an index ``i`` known only when it runs."""
+        index = self.names.fresh("i")
+        item = gast.Subscript(value=S.name(xs), slice=S.name(index), ctx=gast.Load())
+        return [
+            _position(index, xs, i),
+            _assign(target, item),
+            *self.without(xs, index),
+        ]
+
+    def without(self, xs: str, index: str) -> list:
+        """``xs`` rebound to the list without its item at position ``index`` (a name)."""
+        tail = self.names.fresh(xs + "_tail")
+        after = gast.BinOp(left=S.name(index), op=gast.Add(), right=S.const(1))
+        return [
+            _assign(tail, _slice(S.name(xs), lower=after)),
+            _assign(xs, _slice(S.name(xs), upper=S.name(index))),
+            self.append_all(xs, S.name(tail)),
+        ]
 
     def hoisted_pop(self, s):
         """``v = xs.pop(...)`` for a pop of a list nested in ``s``'s expression, which then
@@ -304,6 +352,26 @@ def _popped_at(value):
                 return value.func.value.id, -i.value
         if isinstance(i, gast.Constant) and type(i.value) is int:
             return value.func.value.id, i.value
+    return None
+
+
+def _position(index: str, xs: str, i):
+    """``index = range(len(xs))[i]``: the position of item ``i`` of the list ``xs``, counted
+    from the end where ``i`` is negative, with IndexError where ``xs`` has no such item."""
+    positions = S.call(S.name("range"), [S.call(S.name("len"), [S.name(xs)])])
+    return _assign(index, gast.Subscript(value=positions, slice=i, ctx=gast.Load()))
+
+
+def _deleted_item(s):
+    """The target ``xs[i]`` of ``del xs[i]`` (one item, not a slice), else None."""
+    if isinstance(s, gast.Delete) and len(s.targets) == 1:
+        target = s.targets[0]
+        if (
+            isinstance(target, gast.Subscript)
+            and isinstance(target.value, gast.Name)
+            and not isinstance(target.slice, (gast.Slice, gast.Tuple))
+        ):
+            return target
     return None
 
 

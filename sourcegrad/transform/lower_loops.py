@@ -176,7 +176,7 @@ class LoopLowering:
             isinstance(it, gast.Call)
             and isinstance(it.func, gast.Name)
             and it.func.id in ("zip", "enumerate")
-            and all(k.arg == "start" and it.func.id == "enumerate" for k in it.keywords)
+            and all(_known_keyword(it.func.id, k) for k in it.keywords)
         ):
             if it.func.id == "enumerate":
                 start = [*it.args[1:], *(k.value for k in it.keywords)]
@@ -186,15 +186,7 @@ class LoopLowering:
                 length, getters = self.iteration(it.args[0], target.elts[1])
                 first = self.atom(start[0], "start") if start else None
                 return length, [(target.elts[0], lambda k: _counted(k, first))] + getters
-            it = self.spliced_zip(it)
-            if not (isinstance(target, gast.Tuple) and len(target.elts) == len(it.args)):
-                self.refuse("unpack zip() into as many names as it has arguments", it)
-            parts = [self.iteration(a, t) for a, t in zip(it.args, target.elts)]
-            lengths = [p[0] for p in parts]
-            length = lengths[0]
-            if len(lengths) > 1:
-                length = self.atom(S.call(S.name("min"), lengths), "n")
-            return length, [g for p in parts for g in p[1]]
+            return self.zipped(self.spliced_zip(it), target)
         it = self.iterated(it)
         if isinstance(target, gast.Name):
             self.note_loop_item(target.id, it)
@@ -229,6 +221,20 @@ class LoopLowering:
                 lambda k, seq=seq: gast.Subscript(value=S.clone(seq), slice=k, ctx=gast.Load()),
             )
         ]
+
+    def zipped(self, it, target):
+        """:meth:`iteration` over ``zip(...)``, each argument read by position; with
+        ``strict=True``, Python's ValueError where their lengths differ, before the loop."""
+        if not (isinstance(target, gast.Tuple) and len(target.elts) == len(it.args)):
+            self.refuse("unpack zip() into as many names as it has arguments", it)
+        parts = [self.iteration(a, t) for a, t in zip(it.args, target.elts)]
+        lengths = [p[0] for p in parts]
+        if any(k.value.value for k in it.keywords):
+            self.statement(_unequal_lengths_raise(lengths, it))
+        length = lengths[0]
+        if len(lengths) > 1:
+            length = self.atom(S.call(S.name("min"), lengths), "n")
+        return length, [g for p in parts for g in p[1]]
 
     def comprehension(self, e) -> str:
         """``[elt for x in xs if c]`` (or a generator expression, which every caller here
@@ -368,3 +374,30 @@ def _counted(k, start):
     if start is None:
         return k
     return gast.BinOp(left=k, op=gast.Add(), right=S.clone(start))
+
+
+def _known_keyword(func: str, keyword) -> bool:
+    """``enumerate(xs, start=k)``, or ``zip(..., strict=True)`` (or False) written as a
+    literal."""
+    if func == "enumerate":
+        return keyword.arg == "start"
+    return (
+        keyword.arg == "strict"
+        and isinstance(keyword.value, gast.Constant)
+        and type(keyword.value.value) is bool
+    )
+
+
+def _unequal_lengths_raise(lengths: list, at):
+    """``if len(a) != len(b) ...: raise ValueError(...)``, the error of ``zip(a, b,
+    strict=True)`` where its arguments differ in length, raised before the loop runs."""
+    tests = [
+        gast.Compare(left=S.clone(lengths[0]), ops=[gast.NotEq()], comparators=[S.clone(n)])
+        for n in lengths[1:]
+    ]
+    test = tests[0] if len(tests) == 1 else gast.BoolOp(op=gast.Or(), values=tests)
+    error = S.call(S.name("ValueError"), [S.const("zip() arguments have different lengths")])
+    node = gast.If(test=test, body=[gast.Raise(exc=error, cause=None)], orelse=[])
+    for n in S.walk(node):
+        gast.copy_location(n, at)
+    return node

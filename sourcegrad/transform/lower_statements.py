@@ -34,7 +34,10 @@ _REFUSED_STATEMENTS = {
     "manager to the caller",
     gast.Global: "`global` is not supported; pass the value as an argument instead",
     gast.Nonlocal: "`nonlocal` is not supported; pass the value as an argument instead",
-    gast.Delete: "`del` is not supported in a differentiated function; drop the statement",
+    gast.Delete: "`del` is not supported in a differentiated function; drop the statement "
+    "(`del h`: a name's value is freed when the function returns), or take items out with "
+    "`d.pop(k)` (a dict), a new list (`xs = xs[:i] + xs[j:]`) or a new array "
+    "(`np.delete(y, k)`)",
     gast.AsyncFunctionDef: "async functions cannot be differentiated",
     gast.ClassDef: "class definitions are not supported inside a differentiated function",
     gast.Import: "imports inside a differentiated function are not supported; import at "
@@ -297,8 +300,10 @@ class StatementLowering(LinkRefusals):
 
     def if_(self, stmt):
         test = self.condition(stmt.test)
+        self.branches += 1
         body = self.block(stmt.body)
         orelse = self.block(stmt.orelse)
+        self.branches -= 1
         node = gast.If(test=test, body=body or [gast.Pass()], orelse=orelse)
         self.emit(node, temp=False)
 

@@ -102,7 +102,7 @@ def _resolver(parsed: Parsed, fn, params, examples):
     ``p.attr`` with ``p`` an argument the function never rebinds (or the variable of its one
     loop over such an argument whose items share a class), ``attr`` as that class defines it
     (fixed for the classes the build is specialised to); for a name bound once to a call of
-    one of the user's classes, that class's properties."""
+    one of the user's classes, that class's properties and generator methods."""
     stored = [n.id for n in S.name_nodes(fn) if isinstance(n.ctx, gast.Store)]
     bound = set(params) | set(stored)
     classes = {}
@@ -124,8 +124,8 @@ def _resolver(parsed: Parsed, fn, params, examples):
             if cls is not None:
                 return inspect.getattr_static(cls, e.attr, UNRESOLVED)
             static = inspect.getattr_static(built.get(e.value.id), e.attr, UNRESOLVED)
-            if isinstance(static, property):  # (of an object built here: its properties only)
-                return static
+            if isinstance(static, property) or inspect.isgeneratorfunction(static):
+                return static  # (of an object built here: its properties and generators only)
         return found
 
     return resolved
@@ -216,6 +216,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         self.unversioned = rebound_in_compound(fn.body) | S.captured_names(fn)
         self.find_aliases(fn)
         self.depth = 0  # nesting of if/for/while around the statement being lowered
+        self.branches = 0  # nesting of if (also a choice: `a if c else b`, `a and b`)
         self.item_examples: dict = {}  # loop variable -> the structure all its items share
         self.pending_items: dict = {}  # loop variable -> that structure, before its binding
         self.loop_getters: dict = {}  # id of a loop's `item = seq[k]` value -> the item's name

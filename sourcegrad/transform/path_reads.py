@@ -26,7 +26,7 @@ class PathReads:
     ``examples``, ``item_examples``, ``pending_items``, ``loop_getters``, ``names``, ``env``,
     ``local_names``, ``reassigned_params``, ``rebound_params``, ``list_names``,
     ``loop_spans``, ``paths``, ``path_of``, ``path_syntax``, ``user_vars``, ``depth``,
-    ``out``, ``top_out``, and the methods ``emit`` and ``refuse``."""
+    ``branches``, ``out``, ``top_out``, and the methods ``emit`` and ``refuse``."""
 
     def path(self, e):
         """``(param, keys)`` when ``e`` reads an unmodified argument through constant keys
@@ -49,42 +49,59 @@ class PathReads:
             node = node.value
         if not keys:
             return None
-        keys, syntax = tuple(reversed(keys)), tuple(reversed(syntax))
         if isinstance(node, gast.Name) and node.id in self.path_of_user():
             root, prefix = self.path_of[self.env[node.id]]
-            return root, prefix + keys, self.path_syntax[(root, prefix)] + syntax
-        if isinstance(node, gast.Name) and node.id not in self.env and node.id in self.path_of:
+        elif isinstance(node, gast.Name) and node.id not in self.env and node.id in self.path_of:
             # a temporary holding a path read: `W0, W1 = p["W"]` reads p["W"][0], p["W"][1]
             root, prefix = self.path_of[node.id]
-            return root, prefix + keys, self.path_syntax[(root, prefix)] + syntax
-        if not (isinstance(node, gast.Name) and node.id in self.params):
+        elif not (isinstance(node, gast.Name) and node.id in self.params):
             return None
-        if node.id in self.reassigned_params or self.env.get(node.id) != node.id:
+        elif node.id in self.reassigned_params or self.env.get(node.id) != node.id:
             return None  # the argument was reassigned
-        if self.lacks_path(node.id, keys):
-            if not self.depth:  # read on every path: Python would fail there
-                self.refuse(
-                    f"`{S.text(e)}` reads {keys[-1]!r}, which argument {node.id!r} does not "
-                    "have; check the key, or pass a value that has it",
-                    e,
-                )
-            return None  # read where it runs: on a branch this argument may not take
-        return node.id, keys, syntax
+        else:
+            root, prefix = node.id, ()
+        keys = prefix + tuple(reversed(keys))
+        syntax = self.path_syntax.get((root, prefix), ()) + tuple(reversed(syntax))
+        under_test = self.branches and self.array_item(root, keys)
+        if self.depth and (self.lacks_path(root, keys) or under_test):
+            return None  # read where it runs: on a branch the argument may not take, or of
+            # an array under a test (a build serves arrays of every length)
+        if self.lacks_path(root, keys):  # read on every path: Python would fail there
+            self.refuse(
+                f"`{S.text(e)}` reads {keys[-1]!r}, which argument {root!r} does not have; "
+                "check the key, or pass a value that has it",
+                e,
+            )
+        return root, keys, syntax
 
     def lacks_path(self, root: str, keys: tuple) -> bool:
-        """Whether the argument ``root`` the derivative is built for has no item or field at
-        ``keys`` (``node["W"]`` under ``if "W" in node:`` of a node without one): such a read
-        is not moved before the statement it is in, where it would run on every path."""
-        i = self.params.index(root)
-        if self.examples is None or i >= len(self.examples):
-            return False
-        value = self.examples[i]
+        """Whether the argument ``root`` the derivative is built for has no item at ``keys``
+        (``node["W"]`` under ``if "W" in node:``, ``node[0]`` of a number): such a read is
+        not moved before the statement it is in, where it would run on every path."""
+        value = self.argument_example(root)
         for k in keys:
+            if isinstance(value, np.ndarray) and type(k) is int:  # `x[3]` of a shorter array
+                return value.ndim == 0 or not -len(value) <= k < len(value)
+            if isinstance(value, (int, float, complex, str, type(None))):
+                return True
             if not (isinstance(value, (dict, list, tuple)) or is_dataclass(value)):
                 return False  # another object: what it holds is for later checks to say
-            value = follow_keys(value, (k,), UNKNOWN)
-            if value is UNKNOWN:
+            if (value := follow_keys(value, (k,), UNKNOWN)) is UNKNOWN:
                 return True
+        return False
+
+    def argument_example(self, root: str):
+        """The argument ``root`` the derivative is built for; :data:`UNKNOWN` without one."""
+        i = self.params.index(root)
+        return UNKNOWN if self.examples is None or i >= len(self.examples) else self.examples[i]
+
+    def array_item(self, root: str, keys: tuple) -> bool:
+        """Whether ``keys`` read an array's item by position (``x[3]``, ``p["W"][0]``)."""
+        value = self.argument_example(root)
+        for k in keys:
+            if isinstance(value, np.ndarray):
+                return type(k) is int
+            value = follow_keys(value, (k,), None)
         return False
 
     def may_be_dict(self, e) -> bool:

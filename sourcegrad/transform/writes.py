@@ -25,7 +25,7 @@ array's memory):
 
 A call with ``out=`` whose result is read, whose output is not a plain name, or that also
 takes ``where=`` is refused with the user's line. :func:`refuse_unmodelled_writes` refuses,
-in analysis, the writes left (a list's ``sort()``, ``np.put``, ``np.negative.at``,
+in analysis, the writes left (``np.put``, ``np.negative.at``,
 ``shuffle``, ``np.fill_diagonal(..., wrap=True)``, ...) where they touch a differentiated
 value, or write into an array that a differentiated operation read before (its adjoint would
 read the array as written).
