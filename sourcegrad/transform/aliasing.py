@@ -68,6 +68,8 @@ def aliases_of_written(
             and isinstance(n.value, gast.Name)
         }
     out: dict = {}
+    if not written:  # every link is of a name written into
+        return out
     dicts = _dict_names(fn)
     updated = _updated_items(fn)
     if containers is None:
