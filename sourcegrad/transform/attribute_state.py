@@ -45,8 +45,8 @@ def refuse_stored_attribute_reads(core, varied: dict) -> None:
     called = set()
     for stmt in walk_statements(core.node.body):
         before = varied.get(("in", id(stmt)), set())
-        for n in S.walk(stmt):
-            if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute):
+        for n in S.nodes_of(stmt, (gast.Call,)):
+            if isinstance(n.func, gast.Attribute):
                 operands = [n.func.value, *n.args, *(k.value for k in n.keywords)]
                 if any(S.names_in(a) & before for a in operands):
                     called.add(n.func.attr)
