@@ -25,13 +25,43 @@ SNIPPETS = [
 ]
 
 
-def _full(node):
-    """Every key of every node's ``__dict__`` (fields, positions, in order) and its value."""
-    if isinstance(node, list):
-        return [_full(x) for x in node]
-    if not isinstance(node, ast.AST):
-        return repr(node)
-    return type(node).__name__, [(k, _full(v)) for k, v in node.__dict__.items()]
+def _difference(a, b) -> str | None:
+    """Where two trees differ, or None: node classes (by name), the keys of every node's
+    ``__dict__`` (fields, positions, in order), list lengths, and every other value by its
+    ``repr``, compared as they are found (no copy of either tree is made)."""
+    stack = [(a, b, None)]
+    while stack:
+        x, y, trail = stack.pop()
+        if isinstance(x, list) or isinstance(y, list):
+            if not (isinstance(x, list) and isinstance(y, list)) or len(x) != len(y):
+                return _where(trail)
+            stack.extend((p, q, (trail, i)) for i, (p, q) in enumerate(zip(x, y)))
+        elif isinstance(x, ast.AST) or isinstance(y, ast.AST):
+            if not (isinstance(x, ast.AST) and isinstance(y, ast.AST)):
+                return _where(trail)
+            dx, dy = x.__dict__, y.__dict__
+            if type(x).__name__ != type(y).__name__ or list(dx) != list(dy):
+                return _where(trail)
+            stack.extend((dx[k], dy[k], (trail, k)) for k in dx)
+        elif repr(x) != repr(y):
+            return _where(trail)
+    return None
+
+
+def _where(trail) -> str:
+    steps = []
+    while trail is not None:
+        trail, step = trail
+        steps.append(f"[{step}]" if isinstance(step, int) else f".{step}")
+    return "tree" + "".join(reversed(steps))
+
+
+def test_a_difference_is_found_where_it_is():
+    same, other = gast.parse("y = x + 1\n"), gast.parse("y = x + 2\n")
+    assert _difference(same, gast.parse("y = x + 1\n")) is None
+    assert _difference(same, other) == "tree.body[0].value.right.value"
+    other.body[0].value.right.extra = 1  # a key gast does not set
+    assert _difference(gast.parse("y = x + 2\n"), other) == "tree.body[0].value.right"
 
 
 @pytest.mark.parametrize("text", SNIPPETS)
@@ -42,7 +72,7 @@ def test_snippets_convert_as_gast_does(text):
             want = gast.ast_to_gast(ast.parse(text, type_comments=True))
         else:
             made, want = gast_trees.parse_gast(text), gast.parse(text)
-        assert _full(made) == _full(want)
+        assert _difference(made, want) is None
 
 
 def test_own_sources_convert_as_gast_does():
@@ -50,4 +80,5 @@ def test_own_sources_convert_as_gast_does():
     assert len(files) > 100
     for path in files:
         text = path.read_text(encoding="utf-8")
-        assert _full(gast_trees.parse_gast(text)) == _full(gast.parse(text)), path
+        where = _difference(gast_trees.parse_gast(text), gast.parse(text))
+        assert where is None, f"{path}: {where}"

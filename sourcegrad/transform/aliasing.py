@@ -158,9 +158,11 @@ def item_aliases(fn, viewed_argument=None, containers=frozenset()) -> dict:
     ``containers`` or made a list or dict by every assignment) changes its item in place too."""
     deep = {get_fact(n, "item_write") for n in S.nodes_of(fn, (gast.Assign,))}
     deep.discard(None)
-    known = set(containers) | _dict_names(fn, _makes_container)
-    copies = _dict_names(fn, lambda v: _copied(v) and v.func.value.id in known)  # `hs.copy()`
-    deep |= _updated_items(fn) & (known | copies)
+    updated = _updated_items(fn)
+    if updated:
+        known = set(containers) | _dict_names(fn, _makes_container)
+        copies = _dict_names(fn, lambda v: _copied(v) and v.func.value.id in known)  # `hs.copy()`
+        deep |= updated & (known | copies)
     if not deep:
         return {}
     out = aliases_of_written(fn, deep, viewed_argument, containers=set())

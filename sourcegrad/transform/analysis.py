@@ -41,6 +41,7 @@ from .masked_branches import mask_where_branches
 from .method_state import refuse_method_state, refuse_outer_state
 from .mutations import refuse_container_mutations
 from .node_facts import set_fact
+from .object_classes import assignments_indexed
 from .ranks import infer_ranks
 from .recomputed_draws import refuse_recomputed_draws
 from .rule_binding import local_names
@@ -121,12 +122,13 @@ def _checked_when_run(core: Core, name: str, refusal: tuple) -> bool:
 def _classify_all(core: Core) -> dict:
     """``id(statement) -> Op`` for every assignment and expression statement."""
     ops = {}
-    for stmt in walk_statements(core.node.body):
-        if isinstance(stmt, gast.Assign):
-            ops[id(stmt)] = classify(core, stmt)
-        elif isinstance(stmt, gast.Expr):
-            # a call kept for its side effects (print, logging): its result goes nowhere
-            ops[id(stmt)] = Op("effect", "constant", operands=[stmt.value], pure=False)
+    with assignments_indexed(core):  # (an operator's operands: the class their one
+        for stmt in walk_statements(core.node.body):  # assignment makes, looked up)
+            if isinstance(stmt, gast.Assign):
+                ops[id(stmt)] = classify(core, stmt)
+            elif isinstance(stmt, gast.Expr):
+                # a call kept for its side effects (print, logging): its result goes nowhere
+                ops[id(stmt)] = Op("effect", "constant", operands=[stmt.value], pure=False)
     return ops
 
 

@@ -48,8 +48,8 @@ def refuse_stored_attribute_reads(core, varied: dict) -> None:
     bound: list = []
     for stmt in walk_statements(core.node.body):
         before = varied.get(("in", id(stmt)), set())
-        for n in S.walk(stmt):
-            if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute):
+        for n in S.nodes_of(stmt, (gast.Call,)):
+            if isinstance(n.func, gast.Attribute):
                 if _library_receiver(n, parsed, bound):
                     continue  # `np.exp(x)`: a library's function keeps nothing in an object
                 operands = [n.func.value, *n.args, *(k.value for k in n.keywords)]

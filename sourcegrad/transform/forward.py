@@ -275,7 +275,10 @@ class _Forward:
     def drop_broadcasts(self, value, z):
         """``broadcast_like(e, z)`` is ``e`` where the shapes are provably equal."""
         name = self.refs.name_of(broadcast_like)
-        if name is None:
+        if name is None or not any(
+            isinstance(n.func, gast.Name) and n.func.id == name
+            for n in S.nodes_of(value, (gast.Call,))
+        ):
             return value
         adj_of = {t: p for p, t in self.tan.items()}
         outer = self
@@ -397,8 +400,19 @@ def _read_raw(rule) -> set:
     """The parameters ``p`` whose tangent ``d[p]`` the tangent template ``rule`` reads other
     than as an argument of a runtime helper (helpers take a None item as a zero, and some,
     like einsum's, skip it): in an index, arithmetic or a NumPy call, where a tuple of
-    tangents must hold no None."""
+    tangents must hold no None. Found once per template (the rules of its keys share it)."""
     body = getattr(rule, "body", None) or ()
+    got = _RAW.get(id(body))
+    if got is None or got[0] is not body:
+        got = _RAW[id(body)] = (body, frozenset(_raw_reads(rule, body)))
+    return got[1]
+
+
+#: id of a template's body -> (the body, the parameters :func:`_read_raw` finds in it)
+_RAW: dict = {}
+
+
+def _raw_reads(rule, body) -> set:
     template_globals = getattr(getattr(rule, "fn", None), "__globals__", {})
     helper_args = {
         id(a)

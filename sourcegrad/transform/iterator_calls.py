@@ -72,7 +72,7 @@ def lower_iterator_calls(fn: gast.FunctionDef, resolve, names: S.NameGen) -> Non
     _call_property_getters(own, resolve)
     _name_called_fields(own, resolve, names)
     _call_super_methods(own, resolve)
-    if not any(isinstance(n, gast.Call) and _kind(n, resolve) for n in S.walk(fn)):
+    if not any(_kind(n, resolve) for n in S.nodes_of(fn, (gast.Call,))):
         return
     lowering = _Lowering(resolve, names)
     fn.body = rewrite_blocks(fn.body, lowering.statement)

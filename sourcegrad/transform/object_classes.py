@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import inspect
 import os
+import threading
 import types
+from contextlib import contextmanager
 
 import gast
 
@@ -23,14 +25,44 @@ def class_of(core, ops: dict, name: str):
     example = example_value(core, name)
     if example is not UNRESOLVED and _user_class(type(example)):
         return type(example)
-    for stmt in walk_statements(core.node.body):
-        if _assigns(stmt, name):
-            op = ops.get(id(stmt))
-            key = getattr(op, "key", None)
-            key = getattr(key, "__sourcegrad_makes__", (key,))[0]  # a plain class's maker
-            if isinstance(key, type) and _user_class(key):
-                return key
+    for stmt in _assignments(core, name):
+        op = ops.get(id(stmt))
+        key = getattr(op, "key", None)
+        key = getattr(key, "__sourcegrad_makes__", (key,))[0]  # a plain class's maker
+        if isinstance(key, type) and _user_class(key):
+            return key
     return None
+
+
+#: ``current``: while :func:`assignments_indexed` is on in this thread, ``(core, name -> its
+#: statements `name = ...`, in order)``
+_INDEX = threading.local()
+
+
+@contextmanager
+def assignments_indexed(core):
+    """Inside (in this thread), the lookups of a name's assignments in ``core`` read one
+    index made here (one walk, not one per operand asked about); the caller adds or removes
+    no statement of ``core`` inside."""
+    index: dict = {}
+    for stmt in walk_statements(core.node.body):
+        target = stmt.targets[0] if isinstance(stmt, gast.Assign) else None
+        if isinstance(target, gast.Name) and _assigns(stmt, target.id):
+            index.setdefault(target.id, []).append(stmt)
+    outer = getattr(_INDEX, "current", None)
+    _INDEX.current = (core, index)
+    try:
+        yield
+    finally:
+        _INDEX.current = outer
+
+
+def _assignments(core, name: str) -> list:
+    """The statements ``name = ...`` of ``core`` (one target, the bare name), in order."""
+    current = getattr(_INDEX, "current", None)
+    if current is not None and current[0] is core:
+        return current[1].get(name, [])
+    return [stmt for stmt in walk_statements(core.node.body) if _assigns(stmt, name)]
 
 
 def _assigns(stmt, name: str) -> bool:
@@ -138,7 +170,7 @@ def _made_class(core, e, following=frozenset()):
     example = example_value(core, e.id)
     if example is not UNRESOLVED:
         return type(example) if _user_class(type(example)) else None
-    made = [stmt.value for stmt in walk_statements(core.node.body) if _assigns(stmt, e.id)]
+    made = [stmt.value for stmt in _assignments(core, e.id)]
     if len(made) == 1 and isinstance(made[0], gast.BinOp):
         # `c = a + b` by a.__add__: taken to be of a's class (its method found when it runs)
         following = following | {e.id}

@@ -399,24 +399,46 @@ def _user_lines(node: gast.FunctionDef, filename: str, first: int):
     user_file, user_first = user_location(filename, first)
     if (user_file, user_first) == (filename, first) or user_first is None:
         return None
-    source = linecache.getlines(user_file)
-    if not source or user_first > len(source):
+    found = _user_def(user_file, user_first)
+    if found is None:
         return None
-    block = inspect.getblock(source[user_first - 1 :])
-    try:
-        mine = parse_gast(textwrap.dedent("".join(block))).body[0]
-    except (SyntaxError, IndexError):
+    block, theirs = found
+    count = 0  # (stopped at the first node of another class: a derivative's tree is not f's)
+    for here in S.walk(node):
+        if count >= len(theirs) or type(here) is not type(theirs[count]):
+            return None
+        count += 1
+    if count != len(theirs):
         return None
-    ours, theirs = list(S.walk(node)), list(S.walk(mine))
-    if not isinstance(mine, gast.FunctionDef) or [type(n) for n in ours] != [
-        type(n) for n in theirs
-    ]:
-        return None
-    for here, there in zip(ours, theirs):
+    for here, there in zip(S.walk(node), theirs):
         for attr in ("lineno", "end_lineno"):
             if getattr(there, attr, None) is not None and hasattr(here, attr):
                 setattr(here, attr, getattr(there, attr) + user_first - 1)
     return user_file, {user_first + i: line.strip() for i, line in enumerate(block)}
+
+
+#: (file, line of a ``def``) -> (the file's lines linecache held, what :func:`_user_def`
+#: found in them): read again where linecache holds other lines for the file
+_USER_DEFS: dict = {}
+
+
+def _user_def(user_file: str, user_first: int):
+    """``(its lines, the nodes of its tree in walk order)`` of the ``def`` at ``user_file``'s
+    line ``user_first``; None where no ``def`` can be read there."""
+    source = linecache.getlines(user_file)
+    if not source or user_first > len(source):
+        return None
+    got = _USER_DEFS.get((user_file, user_first))
+    if got is not None and got[0] is source:
+        return got[1]
+    block = inspect.getblock(source[user_first - 1 :])
+    try:
+        mine = parse_gast(textwrap.dedent("".join(block))).body[0]
+    except (SyntaxError, IndexError):
+        mine = None
+    found = (block, list(S.walk(mine))) if isinstance(mine, gast.FunctionDef) else None
+    _USER_DEFS[(user_file, user_first)] = (source, found)
+    return found
 
 
 def _defaults_as_values(node, fn) -> None:

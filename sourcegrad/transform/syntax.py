@@ -65,12 +65,23 @@ NESTED_SCOPES = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.Clas
 
 def own_scope_nodes(node):
     """The nodes under ``node`` (itself included) outside the functions, lambdas and classes
-    defined in it, in no particular order."""
+    defined in it, in no particular order; expression contexts and operators are not
+    visited, as :func:`walk` does (a node's children are read after it is yielded)."""
     stack = [node]
+    pop, push = stack.pop, stack.append
+    AST, nested = gast.AST, NESTED_SCOPES
     while stack:
-        n = stack.pop()
+        n = pop()
         yield n
-        stack.extend(c for c in gast.iter_child_nodes(n) if not isinstance(c, NESTED_SCOPES))
+        fields = _WALKED.get(type(n))
+        for field in fields if fields is not None else _walked(type(n)):
+            v = getattr(n, field, None)
+            if v is None:
+                continue
+            if type(v) is list:
+                stack.extend([x for x in v if isinstance(x, AST) and not isinstance(x, nested)])
+            elif isinstance(v, AST) and not isinstance(v, nested):
+                push(v)
 
 
 def bound_names(node) -> set[str]:

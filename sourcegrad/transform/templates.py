@@ -121,7 +121,7 @@ def instantiate(
     out = []
     for stmt in folded:  # (the substitution makes new nodes: the template stays as it is)
         if tangents is not None:
-            stmt = _with_tangents(S.clone(stmt), rule, tangents)
+            stmt = _with_tangents(stmt, rule, tangents)
             if stmt is None:
                 continue
         out.extend(_leafwise(_substitute_stmt(stmt, rule, env, z, dz, renamed, refs), names))
@@ -168,35 +168,45 @@ def _leafwise(items, names: S.NameGen) -> list:
 
 
 def _with_tangents(stmt, rule, tangents):
-    """``stmt`` with every ``d[p]`` read replaced by the tangent of ``p``; None when the
-    statement contributes nothing (it reads tangents and all of them are zero)."""
-    read = [n for n in S.walk(stmt) if _is_d(n) and isinstance(n.ctx, gast.Load)]
-    if isinstance(stmt, gast.If):
-        stmt.body = [x for x in (_with_tangents(s, rule, tangents) for s in stmt.body) if x]
-        stmt.orelse = [x for x in (_with_tangents(s, rule, tangents) for s in stmt.orelse) if x]
-        return stmt if stmt.body or stmt.orelse else None
+    """``stmt`` (a template's, left as it is) made anew with every ``d[p]`` read replaced by
+    the tangent of ``p``; None when the statement contributes nothing (it reads tangents and
+    all of them are zero)."""
+    if isinstance(stmt, gast.If):  # (its test is shared: the substitution copies it)
+        body = [x for x in (_with_tangents(s, rule, tangents) for s in stmt.body) if x]
+        orelse = [x for x in (_with_tangents(s, rule, tangents) for s in stmt.orelse) if x]
+        if not body and not orelse:
+            return None
+        new = _TangentReads(tangents).copied(stmt)
+        new.body, new.orelse = body, orelse
+        return new
+    read = [n for n in S.nodes_of(stmt, (gast.Subscript,)) if _is_d(n)]
+    read = [n for n in read if isinstance(n.ctx, gast.Load)]
     if read and all(_tangent_atom(tangents.get(n.slice.id)) is None for n in read):
         return None
-
-    class Sub(S.Transformer):
-        def visit_Subscript(self, n):
-            if _is_d(n) and isinstance(n.ctx, gast.Load):
-                t = _tangent_atom(tangents.get(n.slice.id)) or S.const(None)
-                for sub in S.walk(t):
-                    set_fact(sub, "resolved", True)  # already a name of the generated code
-                return t
-            self.generic_visit(n)
-            return n
-
     if isinstance(stmt, gast.AugAssign):
         if stmt.target.slice.id != rule.result:
             raise SourcegradError(f"rule at {rule.where}: a tangent rule contributes to d[z] only")
-        stmt.value = Sub().visit(stmt.value)
-        stmt.target = gast.Subscript(
-            value=S.name("d"), slice=S.name("__result__"), ctx=gast.Store()
-        )
-        return stmt
-    return Sub().visit(stmt)
+        new = _TangentReads(tangents).copied(stmt)
+        new.value = _TangentReads(tangents).visit(stmt.value)
+        new.target = gast.Subscript(value=S.name("d"), slice=S.name("__result__"), ctx=gast.Store())
+        return new
+    return _TangentReads(tangents).visit(stmt)
+
+
+class _TangentReads(S.CopyingTransformer):
+    """A copy with each ``d[p]`` read replaced by the tangent of ``p`` in ``tangents`` (a
+    constant None for a zero one)."""
+
+    def __init__(self, tangents):
+        self.tangents = tangents
+
+    def visit_Subscript(self, n):
+        if _is_d(n) and isinstance(n.ctx, gast.Load):
+            t = _tangent_atom(self.tangents.get(n.slice.id)) or S.const(None)
+            for sub in S.walk(t):
+                set_fact(sub, "resolved", True)  # already a name of the generated code
+            return t
+        return self.generic_visit(n)
 
 
 def _name_leaves(node, path):

@@ -181,8 +181,7 @@ def _inline_one(body, keep, counts, start, loads):
 def _calls_a_derivative(value) -> bool:
     """Whether ``value`` calls the vjp or jvp of a user function (its ``g_out=``/``t_in=``)."""
     return any(
-        isinstance(n, gast.Call) and any(k.arg in ("g_out", "t_in") for k in n.keywords)
-        for n in S.walk(value)
+        any(k.arg in ("g_out", "t_in") for k in n.keywords) for n in S.nodes_of(value, (gast.Call,))
     )
 
 
