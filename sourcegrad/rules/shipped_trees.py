@@ -139,6 +139,9 @@ def made_table(fns, parse) -> dict:
 
 def write(fns, parse) -> int:
     """Write :func:`made_table` to :data:`PATH`; returns how many trees it holds."""
+    global _table
     table = made_table(fns, parse)
     PATH.write_bytes(pickle.dumps(table, protocol=4))
+    _table = None  # read again: the trees given from now on are the new table's
+    _trees_of_file.clear()
     return sum(len(trees) for _, trees in table["modules"].values())
