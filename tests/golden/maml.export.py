@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import collections
 import copy
 import dataclasses
 import functools
@@ -510,6 +511,13 @@ def piece_of(adjoint, key, like):
     return adjoint[key]
 
 
+def dict_of_kind(like: dict, items) -> dict:
+    """A dict of ``like``'s type holding ``items`` (a ``defaultdict`` keeps its factory)."""
+    if isinstance(like, collections.defaultdict):
+        return type(like)(like.default_factory, items)
+    return type(like)(items)
+
+
 def rebuilt_record(like, values: dict):
     """A shallow copy of the record ``like`` with each field ``k`` set to ``values[k]``
     (frozen dataclasses included)."""
@@ -522,7 +530,7 @@ def rebuilt_record(like, values: dict):
 def rebuild(like, values: dict):
     """A container of ``like``'s type and keys holding ``values[key]``."""
     if isinstance(like, dict):
-        return type(like)((k, values[k]) for k in like)
+        return dict_of_kind(like, ((k, values[k]) for k in like))
     if is_namedtuple(like):
         return type(like)(*[values[f] for f in like._fields])
     if is_record(like):
