@@ -199,7 +199,9 @@ class _Forward:
         target = stmt.targets[0]
         if rename or pre or len(values) != 1 or not isinstance(target, gast.Name):
             return None
-        if op is None or not op.user_call or not isinstance(primal, gast.Assign):
+        if op is None or not (op.user_call or op.key == "dynamic"):
+            return None
+        if not isinstance(primal, gast.Assign):
             return None
         (value,) = self.unwrap_broadcasts(values)
         if not (
@@ -483,7 +485,7 @@ def _reads(node, names) -> bool:
 
 def _same_arguments(call: gast.Call, jvp: gast.Call) -> bool:
     """Whether ``call`` passes the names and constants that the jvp call ``jvp`` passes (by
-    position, then by keyword, ``t_in`` aside)."""
+    position, then by keyword, ``t_in`` aside; a method's object first)."""
 
     def atoms(values) -> list | None:
         out = []
@@ -496,10 +498,31 @@ def _same_arguments(call: gast.Call, jvp: gast.Call) -> bool:
                 return None
         return out
 
-    given = atoms(call.args + [k.value for k in call.keywords])
+    given_args = list(call.args)
+    if isinstance(call.func, gast.Attribute) and isinstance(jvp.func, gast.Name):
+        given_args.insert(0, call.func.value)  # a method's jvp takes its object first
+    given = atoms(given_args + [k.value for k in call.keywords])
     passed = atoms(jvp.args + [k.value for k in jvp.keywords if k.arg != "t_in"])
     keywords = [k.arg for k in call.keywords]
-    if given is None or None in keywords or keywords != [k.arg for k in jvp.keywords][:-1]:
+    if given is None or None in keywords:
+        return False
+    maker = jvp.func
+    if isinstance(maker, gast.Call):  # jvp_of(fn, wrt[, names]): every argument by position
+        if not (
+            isinstance(call.func, gast.Name)
+            and maker.args
+            and isinstance(maker.args[0], gast.Name)
+            and maker.args[0].id == call.func.id
+        ):
+            return False
+        names = maker.args[2].elts if len(maker.args) == 3 else []
+        # the last arguments by their names; a derivative's seed (g_out) last
+        if [getattr(n, "value", None) for n in names] != keywords and keywords not in (
+            [],
+            ["g_out"],
+        ):
+            return False
+    elif keywords != [k.arg for k in jvp.keywords][:-1]:
         return False
     return given == passed
 
