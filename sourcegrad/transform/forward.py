@@ -18,6 +18,7 @@ from ..errors import UnsupportedSyntaxError
 from ..runtime import NAMESPACE
 from ..runtime.tangent_helpers import broadcast_like, pack_tangent, zero_tangent
 from . import syntax as S
+from .derive import RECEIVER, keeping_forward
 from .forms import Analysis, Derivative
 from .in_place import cast_in_place, with_copies
 from .naming import derivative_name
@@ -194,7 +195,10 @@ class _Forward:
         functions whose tangent (``made``: the renames, statements and contributions of the
         tangent rule) is ``jvp_f(x, t_in=tx)[1]`` alone: the value and the tangent from one run
         of ``f`` (a ``print`` in it prints once), where the primal calls ``f`` with the same
-        arguments as its jvp (no copy put around one). None for any other statement."""
+        arguments as its jvp (no copy put around one). None for any other statement, and in
+        an export."""
+        if not keeping_forward():  # an export writes each call and its jvp (whole_vjps)
+            return None
         rename, pre, values = made
         target = stmt.targets[0]
         if rename or pre or len(values) != 1 or not isinstance(target, gast.Name):
@@ -515,6 +519,9 @@ def _same_arguments(call: gast.Call, jvp: gast.Call) -> bool:
             and maker.args[0].id == call.func.id
         ):
             return False
+        wrt = maker.args[1:2]
+        if any(isinstance(n, gast.Constant) and n.value == RECEIVER for n in S.walk(wrt[0])):
+            return False  # (an object called: its jvp is found for its class when it runs)
         names = maker.args[2].elts if len(maker.args) == 3 else []
         # the last arguments by their names; a derivative's seed (g_out) last
         if [getattr(n, "value", None) for n in names] != keywords and keywords not in (
