@@ -20,6 +20,22 @@ def argument_leaves(x, path=(), in_record=False):
         yield path, x, in_record
 
 
+def has_arrays(args) -> bool:
+    """Whether an argument holds an array: only then can shapes specialise anything."""
+    return any(hasattr(leaf, "shape") for a in args for _, leaf, _ in argument_leaves(a))
+
+
+def one_scalar(args, wrt) -> bool:
+    """Whether the gradient is taken with respect to a single float (a Python float, a NumPy
+    floating scalar, or a 0-d floating array)."""
+    if args is None or len(wrt) != 1 or wrt[0] >= len(args):
+        return False
+    x = args[wrt[0]]
+    if type(x) is float:
+        return True
+    return isinstance(x, (np.generic, np.ndarray)) and x.ndim == 0 and x.dtype.kind == "f"
+
+
 def leaf_problem(leaf, in_record: bool, nested: bool = False) -> str | None:
     """Why the argument leaf ``leaf`` (named ``{where}`` in the text) has no gradient; None
     where it has one, or where it is a record's field that carries none (a number of layers,

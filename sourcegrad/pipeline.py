@@ -30,7 +30,7 @@ import numpy as np
 
 from . import debug, disk_cache
 from .errors import NonScalarOutputError, SourcegradError, WrtTypeError
-from .leaf_checks import argument_leaves, leaf_problem
+from .leaf_checks import argument_leaves, has_arrays, leaf_problem, one_scalar
 from .rules import registry
 from .runtime.buffers import BufferPool
 from .runtime.containers import scalar_gradient
@@ -56,6 +56,7 @@ from .transform.optimize import (
     optimize,
     pool,
 )
+from .transform.optimize.kept_calls import kept_running
 from .transform.optimize.shaped import Sizes, symbolic_shapes
 from .transform.parse import Parsed, parse
 from .transform.reverse import reverse
@@ -115,27 +116,11 @@ _YIELDS = (gast.Yield, gast.YieldFrom)
 
 
 # ---------------------------------------------------------------- facts about the arguments
-def _one_scalar(args, wrt) -> bool:
-    """Whether the gradient is taken with respect to a single float (a Python float, a NumPy
-    floating scalar, or a 0-d floating array)."""
-    if args is None or len(wrt) != 1 or wrt[0] >= len(args):
-        return False
-    x = args[wrt[0]]
-    if type(x) is float:
-        return True
-    return isinstance(x, (np.generic, np.ndarray)) and x.ndim == 0 and x.dtype.kind == "f"
-
-
 def as_gradient(x, t):
     """The tangent ``t`` of a scalar as the gradient of the scalar input ``x``, as reverse mode
     gives it: a float for a float, a NumPy scalar of x's dtype for one, else a new 0-d array."""
     g = scalar_gradient(x, t)
     return np.array(t, dtype=x.dtype) if g is None else g
-
-
-def _has_arrays(args) -> bool:
-    """Whether an argument holds an array: only then can shapes specialise anything."""
-    return any(hasattr(leaf, "shape") for a in args for _, leaf, _ in argument_leaves(a))
 
 
 def _copy_core(core: Core) -> Core:
@@ -278,11 +263,11 @@ class Pipeline:
         by another process for the same key is read instead (:mod:`sourcegrad.disk_cache`);
         one that can be kept is written there."""
         key = self._disk_key(args, specialise, general)
-        run = self._loaded(key, general)
+        run = self._loaded(key, general, args)
         if run is None:
             with derive.rounding_allowed(not self.options.get("exact", True)):
                 run = self._build(args, specialise, general)
-            if key is not None and (run.pure is None or specialise):
+            if key is not None and (run.pure is None or specialise or run.provisional):
                 disk_cache.store(key, run, self._bound_to())
         return run
 
@@ -291,11 +276,14 @@ class Pipeline:
         :meth:`build` makes it with ``specialise``, ``general`` its pure build), or None."""
         return self._loaded(self._disk_key(args, True, general), general)
 
-    def _loaded(self, key: str | None, general: Any) -> Emitted | None:
-        """The build kept on disk under ``key`` (optimized: ``general``'s pure build its own)."""
+    def _loaded(self, key: str | None, general: Any, args: Any = None) -> Emitted | None:
+        """The build kept on disk under ``key`` (optimized: ``general``'s pure build its own;
+        a first build running kept calls: its pure derivative made again for ``args`` if read)."""
         if key is None:
             return None
         pure = None if general is None else general.pure or general
+        if general is None and args is not None:
+            pure = _Deferred(lambda: self._build(args, False, None).der)
         return disk_cache.load(key, self._bound_to(), pure)
 
     def _bound_to(self) -> Any:
@@ -356,7 +344,7 @@ class Pipeline:
             and args is not None
             and self.options.get("optimize", True)
             and self.options.get("debug_hook") is None
-            and _has_arrays(args)
+            and has_arrays(args)
         )
 
     def _wrt_of(self, parsed: Parsed, core: Core, args) -> tuple:
@@ -408,7 +396,7 @@ class Pipeline:
     def _reverse(self, core: Core, wrt: tuple, args, specialise: bool, general) -> Emitted:
         """The reverse-mode build (see :meth:`build`)."""
         optimizing = self.options.get("optimize", True) and not core.written  # (writes back)
-        scalar = optimizing and self.mode == "grad" and not self.has_aux and _one_scalar(args, wrt)
+        scalar = optimizing and self.mode == "grad" and not self.has_aux and one_scalar(args, wrt)
         fusing = specialise and args is not None and may_fuse(core)
         pristine = _copy_core(core) if scalar or fusing else None  # before analysis sets it
         analysis = analyze(core, wrt, args, whole_output=self.mode == "vjp")
@@ -444,13 +432,13 @@ class Pipeline:
                 emit(der), self.options["debug_hook"], parsed.filename, parsed.line_text
             )
         if not self.options.get("optimize", True):
-            return emit(der)
-        if not specialise and args is not None and _has_arrays(args):
+            return kept_running(der, emit, _Deferred) or emit(der)
+        if not specialise and args is not None and has_arrays(args):
             # the build for these ranks runs once before the one specialised to these shapes
-            # replaces it: it runs pure, and is optimized only where it is used for a second
-            # signature (see Transformed._tier); the first call pays no optimize pass it would
-            # not keep
-            run = emit(der)
+            # replaces it: it runs pure (but for kept calls), and is optimized only where it
+            # is used for a second signature (see Transformed._tier); the first call pays no
+            # optimize pass it would not keep
+            run = kept_running(der, emit, _Deferred) or emit(der)
             run.specialisable = run.provisional = True
             run.der = der  # what the builds specialised to shapes start from
             return run
@@ -485,7 +473,7 @@ class Pipeline:
             der, core = built.der, built.core
         run = self.emit_optimized(der, args)
         run.specialisable = True
-        run.der, run.core, run.pure = der, core, general
+        run.der, run.core, run.pure = der, core, general.pure or general
         if key is not None:
             disk_cache.store(key, run, self._bound_to())
         return run
@@ -511,7 +499,7 @@ class Pipeline:
         core = _normalized(parsed, args, general)
         core.written = argument_writes(parsed, args, self.checked)
         wrt = self._wrt_of(parsed, core, args)
-        if may_fuse(core) or (self.mode == "grad" and not self.has_aux and _one_scalar(args, wrt)):
+        if may_fuse(core) or (self.mode == "grad" and not self.has_aux and one_scalar(args, wrt)):
             return None
         analysis = analyze(core, wrt, args, whole_output=self.mode == "vjp")
         free = [k for k, (a, b) in enumerate(zip(pattern.values, other)) if a != b]

@@ -18,6 +18,7 @@ from ..errors import UnsupportedSyntaxError
 from ..runtime import NAMESPACE
 from ..runtime.tangent_helpers import broadcast_like, pack_tangent, zero_tangent
 from . import syntax as S
+from .derive import RECEIVER, keeping_forward
 from .forms import Analysis, Derivative
 from .in_place import cast_in_place, with_copies
 from .naming import derivative_name
@@ -58,6 +59,7 @@ class _Forward:
         # start with d, t<name> (tdx: the tangent of dx)
         self.prefix = "t" if self.core.parsed.filename.startswith("<sourcegrad") else "d"
         self.commented = None
+        self.fused: set = set()  # ids of the statements of fused_call
         wrt_names = {self.core.params[i] for i in analysis.wrt}
         varied = set(wrt_names)
         for stmt in walk_statements(self.core.node.body):
@@ -126,7 +128,8 @@ class _Forward:
                 for m in made:  # (a rule's own statements: at the line they differentiate)
                     if getattr(m, "lineno", None) is None:
                         m.lineno = stmt.lineno
-                if stmt.lineno != self.commented and len(made) > 1:
+                fused = len(made) == 1 and id(made[0]) in self.fused
+                if stmt.lineno != self.commented and (len(made) > 1 or fused):
                     self.commented = stmt.lineno
                     text = statement_text(self.core.parsed, stmt)
                     set_fact(made[0], "comment", f"line {stmt.lineno}: {text}")
@@ -176,6 +179,9 @@ class _Forward:
                 rename = {t: self.names.fresh(t, always_suffix=True) for t in sorted(targets)}
             z = self.result_atom(stmt, rename)
             pre, contributions = self.contributions(stmt, op, varied_before, z)
+        fused = self.fused_call(stmt, primal, op, (rename, pre, contributions))
+        if fused is not None:
+            return [fused]
         if not contributions:
             if isinstance(target, gast.Subscript):
                 if target.value.id in varied_before:
@@ -183,6 +189,41 @@ class _Forward:
                 return [primal, self.zero(target.value.id, stmt.lineno)]
             return [primal] + [self.zero(t, stmt.lineno) for t in sorted(targets)]
         return self.combine(stmt, primal, rename, pre, contributions)
+
+    def fused_call(self, stmt, primal, op, made) -> gast.Assign | None:
+        """``y, ty = jvp_f(x, t_in=tx)`` for ``y = f(x)``, a call of one of the user's
+        functions whose tangent (``made``: the renames, statements and contributions of the
+        tangent rule) is ``jvp_f(x, t_in=tx)[1]`` alone: the value and the tangent from one run
+        of ``f`` (a ``print`` in it prints once), where the primal calls ``f`` with the same
+        arguments as its jvp (no copy put around one). None for any other statement, and in
+        an export."""
+        if not keeping_forward():  # an export writes each call and its jvp (whole_vjps)
+            return None
+        rename, pre, values = made
+        target = stmt.targets[0]
+        if rename or pre or len(values) != 1 or not isinstance(target, gast.Name):
+            return None
+        if op is None or not (op.user_call or op.key == "dynamic"):
+            return None
+        if not isinstance(primal, gast.Assign):
+            return None
+        (value,) = self.unwrap_broadcasts(values)
+        if not (
+            isinstance(value, gast.Subscript)
+            and isinstance(value.value, gast.Call)
+            and isinstance(value.slice, gast.Constant)
+            and value.slice.value == 1
+            and isinstance(primal.value, gast.Call)
+            and _same_arguments(primal.value, value.value)
+        ):
+            return None
+        names = [target.id, self.tname(target.id)]
+        fused = _assign_to(names, value.value, stmt.lineno)
+        set_fact(fused, "adjoint", False)
+        set_fact(fused, "pure", False)
+        copy_facts(primal, fused, ("comment", "group"))
+        self.fused.add(id(fused))
+        return fused
 
     def result_atom(self, stmt, rename):
         target = stmt.targets[0]
@@ -458,6 +499,50 @@ def _operand_names(stmt) -> set:
 
 def _reads(node, names) -> bool:
     return any(isinstance(n, gast.Name) and n.id in names for n in S.walk(node))
+
+
+def _same_arguments(call: gast.Call, jvp: gast.Call) -> bool:
+    """Whether ``call`` passes the names and constants that the jvp call ``jvp`` passes (by
+    position, then by keyword, ``t_in`` aside; a method's object first)."""
+
+    def atoms(values) -> list | None:
+        out = []
+        for v in values:
+            if isinstance(v, gast.Name):
+                out.append(("name", v.id))
+            elif isinstance(v, gast.Constant):
+                out.append(("constant", type(v.value), v.value))
+            else:
+                return None
+        return out
+
+    given_args = list(call.args)
+    if isinstance(call.func, gast.Attribute) and isinstance(jvp.func, gast.Name):
+        given_args.insert(0, call.func.value)  # a method's jvp takes its object first
+    given = atoms(given_args + [k.value for k in call.keywords])
+    passed = atoms(jvp.args + [k.value for k in jvp.keywords if k.arg != "t_in"])
+    keywords = [k.arg for k in call.keywords]
+    if given is None or None in keywords:
+        return False
+    maker = jvp.func
+    if isinstance(maker, gast.Call):  # jvp_of(fn, wrt[, names]): every argument by position
+        if not (
+            isinstance(call.func, gast.Name)
+            and maker.args
+            and isinstance(maker.args[0], gast.Name)
+            and maker.args[0].id == call.func.id
+        ):
+            return False
+        wrt = maker.args[1:2]
+        if any(isinstance(n, gast.Constant) and n.value == RECEIVER for n in S.walk(wrt[0])):
+            return False  # (an object called: its jvp is found for its class when it runs)
+        names = maker.args[2].elts if len(maker.args) == 3 else []
+        by_name = [getattr(n, "value", None) for n in names]  # the last ones, by these names
+        if keywords not in (by_name, [], ["g_out"]):  # (a derivative's seed: g_out, last)
+            return False
+    elif keywords != [k.arg for k in jvp.keywords][:-1]:
+        return False
+    return given == passed
 
 
 def _assign_to(names, value, lineno, unpack=False):

@@ -22,6 +22,7 @@ as the caller's own adjoint would (:mod:`.seeds`).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 import gast
 import numpy as np
@@ -31,6 +32,7 @@ from ...runtime.helpers import sum_to
 from ...runtime.trees import as_adjoint
 from .. import derive
 from .. import syntax as S
+from ..emit import Emitted
 from ..forms import Derivative
 from ..node_facts import get_fact, set_fact
 from ..simplify import liveness
@@ -38,11 +40,11 @@ from ..walk import assigned_names, walk_statements
 from .ownership import Owner
 
 
-def keep_forward_sweeps(node: gast.FunctionDef, der: Derivative) -> None:
+def keep_forward_sweeps(node: gast.FunctionDef, der: Derivative) -> bool:
     """Rewrite every call site marked ``kept`` whose forward statement and vjp call are both
-    still in ``node`` (once each), as the module docstring says."""
+    still in ``node`` (once each), as the module docstring says; whether one was."""
     if not derive.keeping_forward():
-        return
+        return False
     statements, in_loop = _marked_statements(node)
     calls = _marked_calls(node)
     makers = derive.makers()
@@ -76,7 +78,34 @@ def keep_forward_sweeps(node: gast.FunctionDef, der: Derivative) -> None:
         call.args = [state]
         call.keywords = g_out
     node.body[:0] = [S.assign(stack, gast.List(elts=[], ctx=gast.Load())) for stack in stacks]
-    _release_after_halves(node, der.refs.name_of(makers.backward_kept))
+    backward = der.refs.name_of(makers.backward_kept)
+    _release_after_halves(node, backward)
+    return backward is not None
+
+
+def kept_running(der: Derivative, emit: Callable, deferred: Callable) -> Emitted | None:
+    """The running code of the pure derivative ``der``: ``emit`` (a function of a
+    :class:`Derivative`) of a copy whose calls of the user's functions run their forward
+    sweep once (:func:`keep_forward_sweeps`), so that a helper's side effects (a ``print``,
+    an ``append`` to a global list) happen once per call on a first call too; with ``pure``
+    ``deferred(der)`` (what is shown and transformed again) and ``der`` itself. None where
+    ``der`` calls none of the user's functions. ``der`` and its names are left as they were:
+    the builds made from it after are those made from scratch."""
+    if not any(get_fact(n, "kept") is not None for n in S.nodes_of(der.node, (gast.Call,))):
+        return None
+    refs = der.refs
+    taken, by_id, injected = set(refs.names.taken), dict(refs.by_id), dict(refs.injected)
+    try:
+        node = S.clone(der.node)
+        running = Derivative(node, refs, der.analysis, der.mode, der.adj_names)
+        if not keep_forward_sweeps(node, running):
+            return None
+        run = emit(running)
+    finally:
+        refs.names.taken.intersection_update(taken)
+        refs.by_id, refs.injected = by_id, injected
+    run.pure, run.der = deferred(der), der
+    return run
 
 
 def _release_after_halves(node: gast.FunctionDef, backward: str | None) -> None:

@@ -145,8 +145,10 @@ def _inline_one(body, keep, counts, start, loads):
             continue
         if forward_temp and not get_fact(stmt, "pure", False):
             continue
-        if _calls_a_derivative(stmt.value):
-            continue  # `dh = vjp_f(..., g_out=...)` on a line of its own, as one writes it
+        if _calls_a_derivative(stmt.value) or get_fact(stmt, "kept") is not None:
+            # `dh = vjp_f(..., g_out=...)` on a line of its own, as one writes it; so is
+            # `h = f(x)`, whose forward the running code keeps for that vjp (kept_calls)
+            continue
         j = _first_read(body, i + 1, t, loads)
         if j is None:
             continue
