@@ -113,6 +113,9 @@ def _forward_half(twin: Transformed, args: tuple, kwargs: dict) -> tuple:
             pos, kwonly = split_args(twin.f, args)
             value, state = halves.forward(*pos, **kwonly)
     except Exception as exc:
+        unbound = notes.callee_binding_error(twin, exc)
+        if unbound is not None:  # the user's call does not fit the function it calls
+            raise unbound from None
         _explain(twin, exc, entry, args)
         raise
     if RUN_RECORDERS:  # the build ran, in halves (what `show` lists as callees)

@@ -111,6 +111,16 @@ def _at_the_call(exc: BaseException) -> bool:
     return True
 
 
+def callee_binding_error(d: Any, exc: BaseException) -> TypeError | None:
+    """Python's ``TypeError`` for a call of the user's function ``d.f`` whose arguments do not
+    bind (``exc``, raised binding them to a half of ``d``'s build, which takes ``d.f``'s
+    arguments), as calling ``d.f`` itself raises it; None where ``exc`` is not that."""
+    if not (isinstance(exc, TypeError) and _at_the_call(exc)):
+        return None
+    name = getattr(d.f, "__qualname__", "f")
+    return TypeError(re.sub(r"^[\w.<>]+\(\)", f"{name}()", str(exc), count=1))
+
+
 def refuse_seed(d: Any, args: tuple, g_out: Any) -> None:
     """Raise the :class:`~sourcegrad.errors.SeedError` for an output gradient ``g_out`` that
     does not fit what the vjp ``d``'s function returns at ``args``; nothing where it fits (or
