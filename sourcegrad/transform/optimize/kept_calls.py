@@ -28,7 +28,7 @@ import gast
 import numpy as np
 
 from ...runtime.facts import helper_functions_where
-from ...runtime.helpers import sum_to
+from ...runtime.helpers import not_a_view, sum_to
 from ...runtime.trees import as_adjoint
 from .. import derive
 from .. import syntax as S
@@ -62,9 +62,16 @@ def keep_forward_sweeps(node: gast.FunctionDef, der: Derivative) -> bool:
         forward = _forward_call(call, der, makers, id(call) in given)
         if forward is None:
             continue
-        _keep_copies(stmt.value, forward, der.refs.name_of(makers.copy_if_written))
+        check = _view_check(stmt.value, der)
+        primal = stmt.value if check is None else check.args[0]
+        _keep_copies(primal, forward, der.refs.name_of(makers.copy_if_written))
         kept = der.refs.names.fresh(f"kept_{target.id}")
         stmt.value = forward
+        if check is not None:  # `h = not_a_view(f(x), ...)`: the check runs on what f gives
+            got = der.refs.names.fresh(f"{target.id}_given")
+            check.args[0] = S.name(got)
+            body.insert(body.index(stmt) + 1, S.assign(target.id, check, stmt.lineno))
+            target = S.name(got, store=True)
         stmt.targets = [gast.Tuple(elts=[target, S.name(kept, store=True)], ctx=gast.Store())]
         state = S.name(kept)
         if in_loop[site]:
@@ -237,6 +244,19 @@ def _forward_call(call: gast.Call, der: Derivative, makers, given: bool):
     if isinstance(inner, gast.Call) and len(inner.args) == 2 and not keywords:
         fn = S.name(der.refs.ref(makers.forward_kept_of, "forward_kept_of"))
         return gast.Call(func=fn, args=[S.clone(a) for a in inner.args] + args, keywords=[])
+    return None
+
+
+def _view_check(value, der: Derivative) -> gast.Call | None:
+    """``value`` where it is ``not_a_view(call, ...)`` (the refusal of a later write in place
+    into what the call gives, where that is a view), else None."""
+    if (
+        isinstance(value, gast.Call)
+        and der.refs.is_call_of(value, not_a_view)
+        and value.args
+        and isinstance(value.args[0], gast.Call)
+    ):
+        return value
     return None
 
 
