@@ -314,22 +314,12 @@ def shaped_unindex(node, der: Derivative, shapes: dict, dtypes: dict) -> None:
 def floating_writes(node, der: Derivative, dtypes: dict) -> None:
     """``through_write(g, x)`` where ``x``'s dtype is known to be floating or complex is
     ``g`` itself (only an integer or boolean array cuts what is written into it)."""
-    if der.refs.name_of(through_write) is None:
-        return
 
-    class Rewrite(S.Transformer):
-        def visit_Call(self, e):
-            self.generic_visit(e)
-            if not (
-                der.refs.is_call_of(e, through_write)
-                and len(e.args) == 2
-                and isinstance(e.args[1], gast.Name)
-            ):
-                return e
-            dt = dtypes.get(e.args[1].id)
-            return e.args[0] if isinstance(dt, np.dtype) and dt.kind in "fc" else e
+    def floating(value, x: str) -> bool:
+        dt = dtypes.get(x)
+        return isinstance(dt, np.dtype) and dt.kind in "fc"
 
-    Rewrite().visit(node)
+    _unwrap_calls(node, der, through_write, floating)
 
 
 def cast_free_updates(node, der: Derivative, dtypes: dict, shapes: dict, np_name) -> bool:
@@ -337,31 +327,40 @@ def cast_free_updates(node, der: Derivative, dtypes: dict, shapes: dict, np_name
     itself where ``e`` has ``x``'s dtype and shape, both known: NumPy's update keeps the
     value as it is. Whether any was rewritten (the dtypes of the names they assign are
     known then)."""
-    if der.refs.name_of(in_place_result) is None:
-        return False
     adj_of = {v: k for k, v in der.adj_names.items()}
+
+    def kept_as_it_is(value, x: str) -> bool:
+        dt, shape = dtypes.get(x), shapes.get(x)
+        return (
+            isinstance(dt, np.dtype)
+            and isinstance(shape, tuple)
+            and expression_dtype(value, dtypes, np_name) == dt
+            and known_shape(value, shapes, adj_of, np_name) == shape
+        )
+
+    return _unwrap_calls(node, der, in_place_result, kept_as_it_is)
+
+
+def _unwrap_calls(node, der: Derivative, helper, drops) -> bool:
+    """Replace each ``helper(value, x)`` (``x`` a name) by ``value`` where ``drops(value,
+    x)``; whether any was."""
+    if der.refs.name_of(helper) is None:
+        return False
     changed = False
 
     class Rewrite(S.Transformer):
         def visit_Call(self, e):
             nonlocal changed
             self.generic_visit(e)
-            if not (
-                der.refs.is_call_of(e, in_place_result)
+            if (
+                der.refs.is_call_of(e, helper)
                 and len(e.args) == 2
                 and isinstance(e.args[1], gast.Name)
+                and drops(e.args[0], e.args[1].id)
             ):
-                return e
-            x, value = e.args[1].id, e.args[0]
-            dt, shape = dtypes.get(x), shapes.get(x)
-            if not (isinstance(dt, np.dtype) and isinstance(shape, tuple)):
-                return e
-            if expression_dtype(value, dtypes, np_name) != dt:
-                return e
-            if known_shape(value, shapes, adj_of, np_name) != shape:
-                return e
-            changed = True
-            return value
+                changed = True
+                return e.args[0]
+            return e
 
     Rewrite().visit(node)
     return changed
