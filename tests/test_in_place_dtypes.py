@@ -42,6 +42,13 @@ def scale_float32_cast(x):
     return np.sum(q * x), q
 
 
+def scale_float32_copy(x):
+    y = x.astype(np.float32) * 1.5
+    y *= 2.0
+    y += 1.0
+    return np.sum(y * x), y
+
+
 def add_into_float32_rows(x):
     y = np.zeros((2, 3), np.float32)
     y[1] += x * 1.1
@@ -272,6 +279,22 @@ def test_the_running_build_drops_a_cast_its_dtypes_prove_a_no_op():
     assert "in_place_result" in sg.source(sg.grad(f), X)
     assert "in_place_result" not in sg.show(f, args=(X,), optimized=True)
     check(Case("running", f, (X,), order=2))
+
+
+def test_a_float32_update_of_a_cast_copy_drops_its_cast():
+    # y's shape is x's (through astype) and each update keeps it: no cast is needed
+    assert "in_place_result" in sg.source(sg.grad(scale_float32_copy, has_aux=True), X)
+    assert "in_place_result" not in sg.show(scale_float32_copy, args=(X,), optimized=True)
+    want_value, want_y = scale_float32_copy(X)
+    for _ in range(CALLS):
+        (value, y), g = sg.value_and_grad(scale_float32_copy, has_aux=True)(X)
+        assert value == want_value
+        assert y.dtype == np.float32 and np.array_equal(y, want_y)
+        fd = [
+            (scale_float32_copy(X + h)[0] - scale_float32_copy(X - h)[0]) / 2e-3
+            for h in np.eye(3) * 1e-3
+        ]
+        np.testing.assert_allclose(g, fd, rtol=1e-3)
 
 
 PRECISION = {"single": np.float32, "double": np.float64, "dtype": np.dtype("float32")}

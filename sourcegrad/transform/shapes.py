@@ -384,9 +384,12 @@ def expression_shape(e, shapes: dict, adj_of: dict, np_name: str | None):
 
 def _call_shape(e, shapes, adj_of, np_name):
     """:func:`expression_shape` of a call of an attribute: ``g.sum(axis=..)`` and
-    ``g.reshape(..)`` as specialisation writes them, NumPy's reductions, ufuncs and products."""
+    ``g.reshape(..)`` as specialisation writes them, ``x.astype(..)`` and ``x.copy()``, NumPy's reductions, ufuncs and products.
+    """
     receiver, attr = e.func.value, e.func.attr
     numpy = isinstance(receiver, gast.Name) and receiver.id == np_name
+    if attr in ("astype", "copy") and not numpy:  # x.astype(np.float32): x's shape
+        return expression_shape(receiver, shapes, adj_of, np_name)
     if attr in ("sum", "reshape") and not numpy:
         inner = expression_shape(receiver, shapes, adj_of, np_name)
         kw = {k.arg: k.value for k in e.keywords}

@@ -58,6 +58,7 @@ from .rounding import blas_forward_products, integer_powers
 from .scatter import scatter_accumulations
 from .seeds import typed_seeds
 from .shaped import (
+    assigned_shapes,
     cast_free_updates,
     floating_writes,
     shaped_unindex,
@@ -145,6 +146,8 @@ def _kinds(run: Run) -> None:
     # an update that keeps its array's dtype needs no cast; the name it assigns then has a
     # known dtype, which may prove the next update's cast a no-op too
     while cast_free_updates(run.node, run.der, run.kinds, run.shapes or {}, run.np_name):
+        if run.shapes is not None:
+            run.shapes = assigned_shapes(run.node, run.der, run.shapes)
         run.kinds = name_dtypes(run.node, run.der, run.example_args, run.np_name, run.shapes)
 
 

@@ -129,17 +129,24 @@ def specialise_shapes(node, der: Derivative, shapes: dict, numpy_only: bool = Fa
     arguments at run time."""
     rewrite = _SumsTo(der, shapes, numpy_only)
     rewrite.visit(node)
-    # names the derivative itself assigns once (hit masks, gate products) get shapes too
+    shapes = rewrite.shapes = assigned_shapes(node, der, with_sizes(dict(shapes), shapes))
+    rewrite.visit(node)
+    return shapes
+
+
+def assigned_shapes(node, der: Derivative, shapes: dict) -> dict:
+    """``shapes`` with those of the names the derivative itself assigns once (hit masks, gate
+    products, updates whose cast was dropped) added where their values' shapes are known."""
     counts = definition_counts(node.body)
-    shapes = rewrite.shapes = with_sizes(dict(shapes), shapes)
+    adj_of = {v: k for k, v in der.adj_names.items()}
+    np_name = der.refs.name_of(np)
     for stmt in walk_statements(node.body):
         if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
             t = stmt.targets[0].id
-            if counts[t] == 1 and t not in shapes and t not in rewrite.adj_of:
-                found = rewrite.shape(stmt.value)
+            if counts[t] == 1 and t not in shapes and t not in adj_of:
+                found = known_shape(stmt.value, shapes, adj_of, np_name)
                 if found is not None:
                     shapes[t] = found
-    rewrite.visit(node)
     return shapes
 
 
