@@ -23,9 +23,12 @@ Per workload it prints, median over the processes, in ms:
   first call no transformation work can remove;
 * ``second``: the second call, which builds the code specialised to the shapes (optimize);
 * ``create + 3 calls``: making the derivative and calling it three times;
+* ``collector``: the time Python's cyclic garbage collector runs in the first call (builds
+  pause it; its first collection after a build walks every object the build left alive);
 * ``faults``: minor page faults in the first and the third call (memory the process
   touches for the first time: the first run of a build page-faults in its tape and
-  temporaries, about 2 µs per 4 KiB page);
+  temporaries, about 2 µs per 4 KiB page), and in a warm call of the pure build (malloc
+  gives a freed tape back to the system, so each call of it faults its tape in again);
 * each phase's own time (time in nested phases counted there) in the first and second calls;
 * ``warm disk``: the same calls in a second new process that reads the disk cache the first
   one wrote (same source, same sourcegrad, same arguments): its first call loads the build
@@ -41,6 +44,7 @@ process CPU time) is steadier than wall time.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import resource
@@ -94,6 +98,24 @@ def _workload(name: str):
     import recurrent
 
     return recurrent.lstm_loss, recurrent.make_inputs("lstm", np.float64)
+
+
+class CollectorTimer:
+    """A ``gc.callbacks`` entry adding up the time of the collections it sees on ``clock``."""
+
+    def __init__(self, clock=time.perf_counter):
+        self.clock, self.spent, self._started = clock, 0.0, None
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = self.clock()
+        elif self._started is not None:
+            self.spent += self.clock() - self._started
+            self._started = None
+
+    def take(self) -> float:
+        out, self.spent = self.spent, 0.0
+        return out
 
 
 class PhaseTimer:
@@ -163,6 +185,8 @@ def child(name: str, profile: bool, cpu: bool = False, cache: str | None = None)
             pstats.Stats(pr).sort_stats(key).print_stats(45)
         return {}
     timer.install()
+    collector = CollectorTimer(clock)
+    gc.callbacks.append(collector)
     t0 = clock()
     vg = sg.value_and_grad(fn)
     t1 = clock()
@@ -171,6 +195,7 @@ def child(name: str, profile: bool, cpu: bool = False, cache: str | None = None)
     t2 = clock()
     faults1 = _minor_faults()
     first_phases = timer.take()
+    collector_first = collector.take()
     vg(*args)
     t3 = clock()
     second_phases = timer.take()
@@ -182,8 +207,11 @@ def child(name: str, profile: bool, cpu: bool = False, cache: str | None = None)
     pure = sg.value_and_grad(fn, optimize=False)  # what the first call runs, here warm
     pure(*args)
     t5 = clock()
+    faults4 = _minor_faults()
     pure(*args)
     t6 = clock()
+    faults5 = _minor_faults()
+    gc.callbacks.remove(collector)
     return {
         "import_s": import_s,
         "black_after_import": black_loaded,
@@ -197,6 +225,8 @@ def child(name: str, profile: bool, cpu: bool = False, cache: str | None = None)
         "second_phases": second_phases,
         "faults_first": faults1 - faults0,
         "faults_third": faults3 - faults2,
+        "faults_pure_warm": faults5 - faults4,
+        "collector_first": collector_first,
     }
 
 
@@ -297,6 +327,7 @@ def report(samples_per: int, cpu: bool) -> None:
         ("  transform", lambda s: _median_ms(s, "first") - _median_ms(s, "third")),
         ("  all phases", lambda s: _median_of(s, lambda x: sum(x["first_phases"].values()))),
         ("  outside the phases", lambda s: _median_of(s, _outside_phases)),
+        ("    collector", lambda s: _median_ms(s, "collector_first")),
         ("  pure build, warm", lambda s: _median_ms(s, "pure_warm")),
         ("second call", lambda s: _median_ms(s, "second")),
         ("  optimizing build", lambda s: _median_ms(s, "second") - _median_ms(s, "third")),
@@ -305,12 +336,17 @@ def report(samples_per: int, cpu: bool) -> None:
     ]
     for label, value in rows:
         print(f"  {label:22s}" + "".join(f"{value(results[n]):10.1f}" for n in WORKLOADS))
-    for key, label in (("faults_first", "first call"), ("faults_third", "third call")):
+    faults = (
+        ("faults_first", "first call"),
+        ("faults_third", "third call"),
+        ("faults_pure_warm", "pure, warm"),
+    )
+    for key, label in faults:
         counts = [statistics.median(s[key] for s in results[n]) for n in WORKLOADS]
         print(f"  {'faults, ' + label:22s}" + "".join(f"{c:10.0f}" for c in counts))
     print("\nwarm disk: a second process on the first one's disk cache, median, ms:")
     print(header)
-    for label, value in rows[:1] + rows[5:6] + rows[7:]:
+    for label, value in rows[:1] + rows[6:7] + rows[8:]:
         print(f"  {label:22s}" + "".join(f"{value(warm[n]):10.1f}" for n in WORKLOADS))
     disk = [("first_phases", "  disk cache, first"), ("second_phases", "  disk cache, second")]
     for key, label in disk:
