@@ -62,10 +62,10 @@ class PathReads:
             root, prefix = node.id, ()
         keys = prefix + tuple(reversed(keys))
         syntax = self.path_syntax.get((root, prefix), ()) + tuple(reversed(syntax))
-        under_test = self.branches and self.array_item(root, keys)
-        if self.depth and (self.lacks_path(root, keys) or under_test):
+        if self.depth and (self.lacks_path(root, keys) or self.array_item(root, keys)):
             return None  # read where it runs: on a branch the argument may not take, or of
-            # an array under a test (a build serves arrays of every length)
+            # an array under a test or in a loop that may run no times (a build serves
+            # arrays of every length)
         if self.lacks_path(root, keys):  # read on every path: Python would fail there
             self.refuse(
                 f"`{S.text(e)}` reads {keys[-1]!r}, which argument {root!r} does not have; "
