@@ -124,6 +124,24 @@ def zero_trip_while_constant(x, w):
     return total
 
 
+def guard_in_outer_loop(x, w):
+    total = np.sum(w**2)
+    for i in range(len(w)):
+        for _ in range(len(x) - 3):
+            total = total + x[3] * w[i] * (1.0 / (len(x) - 3))
+    return total
+
+
+def while_in_for(x, w):
+    total = np.sum(np.cos(w))
+    for i in range(len(w)):
+        j = len(x)
+        while j > 3:
+            total = total + x[3] * x[2] * w[i] / j
+            j = j - 1
+    return total
+
+
 CASES = [
     # (id, f, calls (long first, then the loop runs no times, then long), wrt, order)
     (
@@ -182,6 +200,14 @@ CASES = [
         1,
         2,
     ),
+    (
+        "guard_in_outer_loop",
+        guard_in_outer_loop,
+        [(r(5), r(3)), (r(3), r(2)), (r(6), r(2)), (r(2), r(3))],
+        1,
+        2,
+    ),
+    ("while_in_for", while_in_for, [(r(6), r(3)), (r(3), r(2)), (r(5), r(2))], 1, 2),
     ("comprehension", comprehension_item, [(r(6), r(2)), (r(3), r(2)), (r(5), r(3))], (0, 1), 1),
     (
         "while_division",
