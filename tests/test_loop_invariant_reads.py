@@ -142,6 +142,12 @@ def while_in_for(x, w):
     return total
 
 
+def constant_matrix_item(h, M, xs):
+    for t in range(xs.shape[0]):
+        h = np.tanh(np.dot(h, M[0]) + xs[t])
+    return np.sum(h**2)
+
+
 CASES = [
     # (id, f, calls (long first, then the loop runs no times, then long), wrt, order)
     (
@@ -208,6 +214,20 @@ CASES = [
         2,
     ),
     ("while_in_for", while_in_for, [(r(6), r(3)), (r(3), r(2)), (r(5), r(2))], 1, 2),
+    (
+        "constant_matrix_item",  # the optimized build (same shapes twice) copies M[0].T
+        constant_matrix_item,
+        [
+            (r(2, 3), r(2, 3, 3), r(5, 2, 3)),
+            (r(2, 3), r(2, 3, 3), r(5, 2, 3)),
+            (r(2, 3), r(2, 3, 3), r(0, 2, 3)),
+            (r(2, 3), r(2, 3, 3), r(0, 2, 3)),
+            (r(2, 3), r(0, 3, 3), r(0, 2, 3)),
+            (r(2, 3), r(2, 3, 3), r(4, 2, 3)),
+        ],
+        0,
+        2,
+    ),
     ("comprehension", comprehension_item, [(r(6), r(2)), (r(3), r(2)), (r(5), r(3))], (0, 1), 1),
     (
         "while_division",

@@ -104,12 +104,29 @@ def hoist_transposes(body, der: Derivative) -> None:
             and isinstance(n.ctx, gast.Store)
         }
         copies: dict = {}
-        _Transposes(np_name, assigned, copies, used).visit(loop)
+        _Transposes(np_name, assigned | _maybe_unset(body[:i]), copies, used).visit(loop)
         for x, name in sorted(copies.items(), key=lambda kv: kv[1], reverse=True):
             f = gast.Attribute(value=S.name(np_name), attr="ascontiguousarray", ctx=gast.Load())
             t = gast.Attribute(value=S.name(x), attr="T", ctx=gast.Load())
             hoisted = S.assign(name, S.call(f, [t]), getattr(loop, "lineno", None))
             body.insert(i, hoisted)
+
+
+def _maybe_unset(before) -> set:
+    """Names the statements ``before`` assign only inside a branch or loop (an invariant
+    computed under its loop's test, ``if n > 0: W = M[0]``): unset where that did not run,
+    so no copy of their transpose is made before the loop."""
+    plain = {n for s in before if isinstance(s, gast.Assign) for n in S.names_in(s.targets[0])}
+    nested = {
+        n.id
+        for s in before
+        if isinstance(s, (gast.If, gast.For, gast.While))
+        for inner in walk_statements(s.body + s.orelse)
+        if isinstance(inner, gast.Assign)
+        for n in S.walk(inner.targets[0])
+        if isinstance(n, gast.Name)
+    }
+    return nested - plain
 
 
 class _Transposes(S.Transformer):
