@@ -148,6 +148,25 @@ def constant_matrix_item(h, M, xs):
     return np.sum(h**2)
 
 
+def rnn_constant_items(W, xs, consts):
+    h = np.zeros((xs.shape[1], W.shape[1]))
+    loss = 0.0
+    for t in range(xs.shape[0]):
+        h = np.tanh(xs[t] @ W + h @ consts[0] + consts[1][0])
+        loss = loss + np.sum(h**2)
+    return loss
+
+
+def while_guard_taped(x, w):
+    total = np.sum(np.cos(w))
+    for i in range(len(w)):
+        j = len(x)
+        while j > 3:
+            total = total + x[3] * w[i] / j
+            j = j - 1
+    return total
+
+
 CASES = [
     # (id, f, calls (long first, then the loop runs no times, then long), wrt, order)
     (
@@ -226,6 +245,26 @@ CASES = [
             (r(2, 3), r(2, 3, 3), r(4, 2, 3)),
         ],
         0,
+        2,
+    ),
+    (
+        "rnn_constant_items",  # the optimized build stacks the steps' xs[t] for dW
+        rnn_constant_items,
+        [
+            (r(3, 2), r(4, 2, 3), r(2, 2, 2)),
+            (r(3, 2), r(4, 2, 3), r(2, 2, 2)),
+            (r(3, 2), r(0, 2, 3), r(2, 2, 2)),
+            (r(3, 2), r(0, 2, 3), r(0, 2, 2)),
+            (r(3, 2), r(6, 2, 3), r(3, 2, 2)),
+        ],
+        0,
+        2,
+    ),
+    (
+        "while_guard_taped",  # x[3] kept on the tape under the replayed `if cond:`
+        while_guard_taped,
+        [(r(6), r(3)), (r(3), r(2)), (r(5), r(3)), (r(2), r(2))],
+        1,
         2,
     ),
     ("comprehension", comprehension_item, [(r(6), r(2)), (r(3), r(2)), (r(5), r(3))], (0, 1), 1),
