@@ -392,3 +392,23 @@ def test_the_hoisted_test_reads_as_written():
     assert "if k > 0:" in text
     loop = text.index("for _ in range(k)")
     assert text.index("1.0 / k") < loop
+
+
+def scale_in_loop(x, s):
+    total = s * np.sum(x)
+    for _ in range(len(x) - 3):
+        total = total + np.sin(s * x[3])
+    return total
+
+
+def test_forward_mode_over_lengths():
+    """The gradient with respect to one float runs in forward mode, as does ``jvp``: the same
+    reads, only where the loop runs."""
+    df, jf = sg.grad(scale_in_loop, 1), sg.jvp(scale_in_loop, 1)
+    for n in (6, 6, 3, 5, 2, 7):
+        x, s = r(n), 0.7
+        want = numerical(scale_in_loop, (x, s), 1)
+        value, tangent = jf(x, s, 1.0)
+        assert_value(value, scale_in_loop(x, s), f"jvp value, length {n}")
+        assert_tree_close(df(x, s), want, 1e-5, 1e-6, f"grad, length {n}")
+        assert_tree_close(tangent, want, 1e-5, 1e-6, f"jvp, length {n}")
