@@ -412,3 +412,15 @@ def test_forward_mode_over_lengths():
         assert_value(value, scale_in_loop(x, s), f"jvp value, length {n}")
         assert_tree_close(df(x, s), want, 1e-5, 1e-6, f"grad, length {n}")
         assert_tree_close(tangent, want, 1e-5, 1e-6, f"jvp, length {n}")
+
+
+def test_a_guarded_matrix_keeps_its_contiguous_transpose():
+    """The optimized build still copies the transpose of a constant matrix the reversed loop
+    multiplies by once, next to the matrix, under the same test."""
+    args = (r(2, 3), r(2, 3, 3), r(5, 2, 3))
+    text = sg.show(constant_matrix_item, 0, args=args, optimized=True)
+    lines = [line.strip() for line in text.splitlines()]
+    at = lines.index("if n_2 > 0:")
+    assert lines[at + 1] == "h_1 = M[0]"
+    assert lines[at + 2] == "h_1_T = np.ascontiguousarray(h_1.T)"
+    assert "dh = np.dot(dh_4, h_1_T)" in lines
