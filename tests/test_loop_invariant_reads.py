@@ -167,6 +167,13 @@ def while_guard_taped(x, w):
     return total
 
 
+def list_items_in_loop(x, ws):
+    total = np.sum(x**2)
+    for w in ws:
+        total = total + np.sum(w * ws[0]) * x[1] + ws[-1][0]
+    return total
+
+
 CASES = [
     # (id, f, calls (long first, then the loop runs no times, then long), wrt, order)
     (
@@ -265,6 +272,13 @@ CASES = [
         while_guard_taped,
         [(r(6), r(3)), (r(3), r(2)), (r(5), r(3)), (r(2), r(2))],
         1,
+        2,
+    ),
+    (
+        "list_items",  # ws[0] of an empty list is never read
+        list_items_in_loop,
+        [(r(3), [r(2), r(2), r(2)]), (r(3), []), (r(4), (r(3),)), (r(2), ())],
+        (0, 1),
         2,
     ),
     ("comprehension", comprehension_item, [(r(6), r(2)), (r(3), r(2)), (r(5), r(3))], (0, 1), 1),
