@@ -399,13 +399,26 @@ def test_key_a_dict_lacks_where_the_loop_runs_no_times():
         assert_tree_close(gp, numerical(dict_item_in_loop, (x, p), 1), 1e-5, 1e-6, "d/dp")
 
 
+def half_in_loop(x, w):
+    H = len(w) // 2
+    total = 0.0
+    for t in range(len(x)):
+        total = total + np.sum(w[: 2 * H] ** 2) * x[t]
+    return total
+
+
 def test_the_hoisted_test_reads_as_written():
     """A loop invariant that may raise is computed before the loop only under the loop's own
     test; arithmetic of numbers is moved before it unguarded."""
     text = sg.source(sg.grad(constant_division_in_loop, 1), r(5), r(2))
-    assert "if k > 0:" in text
-    loop = text.index("for _ in range(k)")
-    assert text.index("1.0 / k") < loop
+    lines = [line.strip() for line in text.splitlines()]
+    at = lines.index("if k > 0:")
+    assert lines[at + 1 : at + 3] == ["total_2 = 1.0 / k", "total_3 = x[3]"]
+    assert lines[at + 4] == "for _ in range(k):"
+    text = sg.source(sg.grad(half_in_loop), r(4), r(6))
+    lines = [line.strip() for line in text.splitlines()]
+    assert lines.index("total_1 = 2 * H") < lines.index("for t in range(n_1):")
+    assert not any(line.startswith("if ") for line in lines)
 
 
 def scale_in_loop(x, s):

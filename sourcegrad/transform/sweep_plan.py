@@ -66,13 +66,9 @@ def _guarded(loop, moved: list, keep: list, analysis: Analysis) -> list:
     runs = _trip_test(loop)
     if runs is True:
         return moved
-    free, tested, tested_names = [], [], set()
-    for sub in moved:
-        if S.names_in(sub.value) & tested_names or not _cannot_raise(sub, analysis):
-            tested.append(sub)
-            tested_names |= written_names(sub)
-        else:
-            free.append(sub)
+    # (no moved statement reads another's target: that is assigned in the loop)
+    free = [sub for sub in moved if _cannot_raise(sub, analysis)]
+    tested = [sub for sub in moved if not any(sub is f for f in free)]
     if not tested:
         return free
     if runs is None:
