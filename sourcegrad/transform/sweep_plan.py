@@ -5,6 +5,7 @@ statement; and the user's text of a statement, for the comments heading adjoint 
 from __future__ import annotations
 
 import gast
+import numpy as np
 
 from . import syntax as S
 from .forms import Analysis
@@ -13,7 +14,11 @@ from .walk import walk_statements, written_names
 
 def hoist_invariants(body, analysis: Analysis) -> None:
     """Move constant computations that a loop repeats (``n = 3 * H`` with ``H`` never assigned
-    in the loop) to just before it, so that they are computed once and never taped."""
+    in the loop) to just before it, so that they are computed once and never taped. Where the
+    loop may run no times, what may raise there (``x[3]`` of an array that a later call makes
+    shorter, a division) runs only where the loop runs at least once: under ``if n > 0:``
+    (the loop's own test), or, for a loop of another form, in the loop as written; what surely
+    raises nothing (arithmetic of numbers, an array's shape) is moved unguarded."""
     defs: dict = {p: 1 for p in analysis.core.params}  # an argument has a value already
     for stmt in walk_statements(body):
         if isinstance(stmt, (gast.Assign, gast.AugAssign)):
@@ -46,12 +51,112 @@ def hoist_invariants(body, analysis: Analysis) -> None:
                     else:
                         keep.append(sub)
                 if moved:
+                    out.extend(_guarded(stmt, moved, keep, analysis))
                     stmt.body = keep or [gast.Pass()]
-                    out.extend(moved)
             out.append(stmt)
         return out
 
     body[:] = visit(body)
+
+
+def _guarded(loop, moved: list, keep: list, analysis: Analysis) -> list:
+    """The statements ``moved`` out of ``loop`` as they run before it: those that may raise
+    under the loop's trip test where it may run no times (kept in ``keep``, at the top of
+    the loop's body, where it has no test sourcegrad can write)."""
+    runs = _trip_test(loop)
+    if runs is True:
+        return moved
+    # (no moved statement reads another's target: that is assigned in the loop)
+    free = [sub for sub in moved if _cannot_raise(sub, analysis)]
+    tested = [sub for sub in moved if not any(sub is f for f in free)]
+    if not tested:
+        return free
+    if runs is None:
+        keep[:0] = tested
+        return free
+    guard = gast.If(test=runs, body=tested, orelse=[])
+    guard.lineno = loop.lineno
+    return [*free, guard]
+
+
+def _trip_test(loop):
+    """The test that is true where ``loop`` runs its body at least once (a ``while``'s own
+    test, ``n > 0`` for ``range(n)``); True where it surely does; None where it is not a
+    ``range`` loop or a ``while``."""
+    if isinstance(loop, gast.While):
+        return S.clone(loop.test)
+    it = loop.iter
+    if not (
+        isinstance(it, gast.Call)
+        and isinstance(it.func, gast.Name)
+        and it.func.id == "range"
+        and 1 <= len(it.args) <= 3
+        and not it.keywords
+    ):
+        return None
+    args = [S.clone(a) for a in it.args]
+    if all(_constant_int(a) is not None for a in args):
+        return True if len(range(*(_constant_int(a) for a in args))) else None
+    if len(args) == 1:
+        args.insert(0, S.const(0))
+    step = _constant_int(args[2]) if len(args) == 3 else 1
+    if step is None:
+        return gast.Compare(
+            left=S.call(S.name("len"), [S.call(S.name("range"), args)]),
+            ops=[gast.Gt()],
+            comparators=[S.const(0)],
+        )
+    first, last = args[:2] if step > 0 else args[1::-1]
+    if isinstance(first, gast.Constant) and first.value == 0:
+        return gast.Compare(left=last, ops=[gast.Gt()], comparators=[S.const(0)])
+    return gast.Compare(left=first, ops=[gast.Lt()], comparators=[last])
+
+
+#: operations of numbers that raise nothing whatever numbers they are given
+_NUMBER_ARITHMETIC = frozenset({np.add, np.subtract, np.multiply, np.negative, np.positive})
+#: what an array (rank 1 or more) surely has
+_ARRAY_FACTS = frozenset({"T", "shape", "ndim", "size", "dtype", len})
+
+
+def _cannot_raise(stmt, analysis: Analysis) -> bool:
+    """Whether ``stmt`` surely raises nothing for any arguments of this build's signature:
+    sums, differences and products of numbers (rank 0), an array's shape, transpose or
+    length, and its slices by constant bounds."""
+    op = analysis.ops[id(stmt)]
+    ranks = analysis.ranks
+
+    def rank(atom):
+        if isinstance(atom, gast.Constant) and type(atom.value) in (int, float):
+            return 0
+        return ranks.get(atom.id) if isinstance(atom, gast.Name) else None
+
+    if op.key in _NUMBER_ARITHMETIC:
+        return bool(op.operands) and all(rank(a) == 0 for a in op.operands)
+    if op.key in _ARRAY_FACTS:
+        return len(op.operands) == 1 and (rank(op.operands[0]) or 0) >= 1
+    value = stmt.value
+    if op.key == "getitem" and isinstance(value, gast.Subscript):
+        parts = value.slice.elts if isinstance(value.slice, gast.Tuple) else [value.slice]
+        return (rank(value.value) or 0) >= len(parts) and all(_constant_slice(p) for p in parts)
+    return False
+
+
+def _constant_slice(part) -> bool:
+    """Whether ``part`` is a slice whose bounds are int constants (or absent)."""
+    if not isinstance(part, gast.Slice):
+        return False
+    bounds = (part.lower, part.upper, part.step)
+    return all(b is None or _constant_int(b) is not None for b in bounds)
+
+
+def _constant_int(node) -> int | None:
+    """The int ``node`` is (``3``, ``-1``); None where it is anything else."""
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+        inner = _constant_int(node.operand)
+        return None if inner is None else -inner
+    if isinstance(node, gast.Constant) and type(node.value) is int:
+        return node.value
+    return None
 
 
 def _assigned_in_loop(loop) -> set:

@@ -117,8 +117,6 @@ CASES = [
         read_in_loop_that_may_not_run,
         (r(3), {"W": r(2)}),
         wrt=1,
-        xfail="the optimized build moves the loop-invariant read x[3] before a loop that "
-        "runs no times (IndexError from generated code)",
     ),
     Case("dict_key_guard_absent", dict_key_guarded, ({"W": r(3, 2)}, r(3)), order=2),
     Case("dict_key_guard_present", dict_key_guarded, ({"W": r(3, 2), "b": r(2)}, r(3)), order=2),
@@ -142,12 +140,6 @@ def test_one_build_serves_every_length(f):
         np.testing.assert_allclose(df(x), want, rtol=1e-6, atol=1e-8)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a constant item read in a loop is read once before the loop (the gradient "
-    "collects there); a build made for a longer array reads it for a shorter one whose loop "
-    "runs no times (IndexError from generated code)",
-)
 def test_zero_trip_loop_after_a_longer_array():
     df = sg.grad(read_in_loop_built_long_first, (0, 1))
     df(R.standard_normal(5), {"W": R.standard_normal(3)})
