@@ -19,13 +19,7 @@ from __future__ import annotations
 import gast
 import numpy as np
 
-from ..rules.facts import (
-    broadcast,
-    einsum_shape,
-    numpy_names,
-    product_shape,
-    reduced_shape,
-)
+from ..rules.facts import broadcast, einsum_shape, numpy_names, product_shape, reduced_shape
 from ..rules.facts import shape_of as declared_shape
 from . import syntax as S
 from .forms import Analysis
