@@ -44,6 +44,7 @@ from .runtime.trees import copied_array, copied_shallow, zero_adjoint
 from .transform.derive import RECEIVER
 from .transform.in_place import changed_in_place
 from .transform.parse import is_installed, parse
+from .transform.plain_classes import plain_class_maker
 from .transform.rule_binding import is_user_function
 
 _APPLIERS: dict = {}  # (callable, number of arguments) -> a plain function calling it
@@ -113,9 +114,12 @@ def _described(fn: Any) -> str:
 
 def _constructed(fn) -> bool:
     """Whether ``fn`` is a class whose call sourcegrad differentiates where the class is
-    named (``Made(W, b)``: a dataclass, a namedtuple): a classmethod's ``cls(W, b)``."""
+    named (``Made(W, b)``: a dataclass, a namedtuple, a plain class whose ``__init__`` stores
+    fields): a classmethod's ``cls(W, b)``."""
     return isinstance(fn, type) and (
-        dataclasses.is_dataclass(fn) or (issubclass(fn, tuple) and hasattr(fn, "_fields"))
+        dataclasses.is_dataclass(fn)
+        or (issubclass(fn, tuple) and hasattr(fn, "_fields"))
+        or plain_class_maker(fn) is not None
     )
 
 

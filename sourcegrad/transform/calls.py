@@ -57,8 +57,10 @@ def user_method(core, func):
                 return None
     elif receiver.id not in local_names(core):
         obj = resolve(core.parsed, receiver, local_names(core))
-    if obj is UNRESOLVED or isinstance(obj, (np.ndarray, np.generic, list, tuple, dict)):
+    if obj is UNRESOLVED or isinstance(obj, (np.ndarray, np.generic, list, dict)):
         return None
+    if isinstance(obj, tuple) and not hasattr(type(obj), "_fields"):
+        return None  # a namedtuple's own methods are the user's (`class G(NamedTuple)`)
     if isinstance(inspect.getattr_static(type(obj), func.attr, None), staticmethod):
         return None  # a function value the class holds: called without the object
     attr = getattr(type(obj), func.attr, None)

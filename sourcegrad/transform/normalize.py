@@ -143,10 +143,33 @@ def _built_objects(parsed: Parsed, fn, stored: list, bound: set) -> dict:
             and stored.count(target.id) == 1
             and isinstance(value, gast.Call)
         ):
-            cls = resolve(parsed, value.func, bound)
+            cls = _class_made(resolve(parsed, value.func, bound))
             if _users_class(cls):
                 built[target.id] = cls
     return built
+
+
+def _class_made(callee):
+    """The class a call of ``callee`` makes: the class itself, or the class a classmethod of
+    the user's is bound to where each of its ``return`` statements is ``return cls(...)``
+    (``w = Weighted.from_logits(z)``); None where not known."""
+    if isinstance(callee, type):
+        return callee
+    owner = getattr(callee, "__self__", None)
+    if not (isinstance(owner, type) and _users_class(owner)):
+        return None
+    try:
+        node = parse(callee.__func__).node
+    except SourcegradError:
+        return None
+    first = node.args.args[0].id if node.args.args else None
+    returns = S.nodes_of(node, (gast.Return,))
+    made = [
+        isinstance(r.value, gast.Call) and isinstance(r.value.func, gast.Name)
+        and r.value.func.id == first
+        for r in returns
+    ]  # fmt: skip
+    return owner if made and all(made) else None
 
 
 def _stored(fn) -> set:
