@@ -188,8 +188,7 @@ def call_dynamic(core, func, args, varied, stmt=None, keywords: tuple = ()) -> O
         if (
             isinstance(func, gast.Attribute)
             and func.attr in _ITEM_METHODS
-            and varied is not None
-            and _may_vary(func.value, varied)
+            and (varied is None or _may_vary(func.value, varied))
         ):
             # an item of a differentiated container read by a method without a rule
             # (`d.setdefault(k)`, `d.popitem()`): refused where its result is used, never
