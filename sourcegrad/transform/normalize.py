@@ -31,6 +31,7 @@ from . import syntax as S
 from .aliasing import aliases_of_written, augmented_names, item_aliases, returned_parameter
 from .forms import Core
 from .iterator_calls import lower_iterator_calls
+from .itertools_calls import lower_itertools
 from .jumps import lower_jumps
 from .lift_closures import lift_captured_variables
 from .lists import lower_list_operations
@@ -322,6 +323,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         if "__class__" in parsed.closure and args.args:
             _explicit_super(fn, args.args[0].id)
         resolve = _resolver(parsed, fn, self.params, examples)
+        lower_itertools(fn, resolve, names())
         lower_iterator_calls(fn, resolve, names())
         lower_stepped_iterators(fn, resolve, names())
         self.written_as = {
