@@ -30,6 +30,7 @@ from ..runtime.helpers import expand_to, nondiff, seed_like, sum_to, unindex, un
 from . import syntax as S
 from .aliasing import aliases_of_written, augmented_names, item_aliases, returned_parameter
 from .forms import Core
+from .generator_methods import list_generator_methods
 from .iterator_calls import lower_iterator_calls
 from .itertools_calls import lower_itertools
 from .jumps import lower_jumps
@@ -324,6 +325,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
             _explicit_super(fn, args.args[0].id)
         resolve = _resolver(parsed, fn, self.params, examples)
         lower_itertools(fn, resolve, names())
+        list_generator_methods(fn, resolve, parsed.globals)
         lower_iterator_calls(fn, resolve, names())
         lower_stepped_iterators(fn, resolve, names())
         self.written_as = {

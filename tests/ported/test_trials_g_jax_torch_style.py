@@ -340,9 +340,7 @@ CASES = [
         torch_named_loss,
         (W1, B1, W2, B2, X, Y),
         wrt=(0, 3),
-        xfail="a generator method called on a comprehension's loop variable "
-        "(`for layer in layers for p in layer.parameters()`) is not made a list: "
-        "len() of a generator inside the derivative",
+        order=2,
     ),
     Case("torch_rnn_cell", torch_rnn_loss, (0.5 * r(3, 3), 0.5 * r(3, 3), r(3), r(4, 3)), order=2),
     Case("chain_l2", chain_params_l2, ([r(2), r(3)], [r(2, 2)]), wrt=(0, 1), order=2),
