@@ -44,6 +44,7 @@ from .node_facts import set_fact
 from .own_attributes import read_own_stores
 from .parse import UNRESOLVED, Parsed, parse, resolve
 from .path_reads import PathReads
+from .record_replace import lower_record_replaces, replaced_names
 from .rule_binding import is_user_function
 from .stepped_iterators import lower_stepped_iterators
 from .walk import inside_loop, rebound_in_compound
@@ -109,7 +110,8 @@ def _resolver(parsed: Parsed, fn, params, examples):
     bound = set(params) | set(stored)
     classes = {}
     if examples is not None:
-        given = {p: v for p, v in zip(params, examples) if p not in stored}
+        keep = replaced_names(fn, parsed.globals)  # `p = dataclasses.replace(p, ...)`
+        given = {p: v for p, v in zip(params, examples) if p not in stored or p in keep}
         classes = {p: type(v) for p, v in given.items()}
         for loop in S.nodes_of(fn, (gast.For,)):
             target, items = loop.target, given.get(getattr(loop.iter, "id", None))
@@ -130,6 +132,7 @@ def _resolver(parsed: Parsed, fn, params, examples):
                 return static  # (of an object built here: its properties and generators only)
         return found
 
+    resolved.class_of = lambda name: classes.get(name) or built.get(name)
     return resolved
 
 
@@ -324,6 +327,8 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         if "__class__" in parsed.closure and args.args:
             _explicit_super(fn, args.args[0].id)
         resolve = _resolver(parsed, fn, self.params, examples)
+        if lower_record_replaces(fn, resolve.class_of, parsed.globals):
+            resolve = _resolver(parsed, fn, self.params, examples)
         lower_itertools(fn, resolve, names())
         list_generator_methods(fn, resolve, parsed.globals)
         lower_iterator_calls(fn, resolve, names())
