@@ -29,6 +29,7 @@ from ..runtime.containers import gradient_like
 from ..runtime.helpers import expand_to, nondiff, seed_like, sum_to, unindex, unreduce
 from . import syntax as S
 from .aliasing import aliases_of_written, augmented_names, item_aliases, returned_parameter
+from .container_protocol import lower_container_protocol
 from .forms import Core
 from .generator_methods import list_generator_methods
 from .iterator_calls import lower_iterator_calls
@@ -327,7 +328,8 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         if "__class__" in parsed.closure and args.args:
             _explicit_super(fn, args.args[0].id)
         resolve = _resolver(parsed, fn, self.params, examples)
-        if lower_record_replaces(fn, resolve.class_of, parsed.globals):
+        replaced = lower_record_replaces(fn, resolve.class_of, parsed.globals)
+        if lower_container_protocol(fn, resolve.class_of, parsed.globals) or replaced:
             resolve = _resolver(parsed, fn, self.params, examples)
         lower_itertools(fn, resolve, names())
         list_generator_methods(fn, resolve, parsed.globals)

@@ -245,7 +245,7 @@ class LayerList:
 def container_iter_loss(params, x):
     layers = LayerList([Affine(W, b) for W, b in params])
     h = x
-    for layer in layers:  # REFUSED
+    for layer in layers:
         h = np.tanh(layer(h))
     return np.sum(h**2)
 
@@ -257,7 +257,39 @@ def container_index_loss(params, x):
         h = layers[i](h)
         if i < len(layers) - 1:
             h = np.tanh(h)
-    return np.sum(h**2) + np.sum(layers[-1].W ** 2)  # REFUSED
+    return np.sum(h**2) + np.sum(layers[-1].W ** 2)
+
+
+class Stack:
+    def __init__(self, blocks):
+        self.blocks = blocks
+
+    def __len__(self):
+        return len(self.blocks)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return Stack(self.blocks[i])
+        return self.blocks[i]
+
+    def __iter__(self):
+        yield from self.blocks
+
+
+def container_argument_loss(stack, x):
+    h = x
+    for W in stack:
+        h = np.tanh(h @ W)
+    first = stack[0]
+    return np.sum(h**2) + 0.1 * np.sum(first**2) + sum(np.sum(W) for W in stack)
+
+
+def container_slice_loss(stack, x):
+    h = x
+    rest = stack[1:]
+    for i in range(len(rest)):
+        h = np.sin(h @ rest[i])  # REFUSED
+    return np.sum(h**2) + np.sum(stack[0] ** 2)
 
 
 # ------------------------------------------------------------ *args / **kwargs through two levels
@@ -453,16 +485,18 @@ CASES = [
     Case("classmethod_class_attr", class_attribute_in_classmethod, (r(4),), order=2),
     Case("wraps_decorator", decorated_layer_loss, (W32, r(2), X), wrt=(0, 1)),
     Case("decorator_factory", decorator_factory_loss, (r(4),), order=2),
+    Case("container_iter", container_iter_loss, (P2, X), order=2),
+    Case("container_index", container_index_loss, (P2, X), order=2),
     Case(
-        "container_iter_refused",
-        container_iter_loss,
-        (P2, X),
-        refused=(sg.UnsupportedSyntaxError, "index the container the object holds"),
+        "container_argument_generator_iter",
+        container_argument_loss,
+        (Stack([0.5 * r(3, 3), 0.5 * r(3, 3)]), X),
+        order=2,
     ),
     Case(
-        "container_index_refused",
-        container_index_loss,
-        (P2, X),
+        "container_slice_of_unknown_class_refused",
+        container_slice_loss,
+        (Stack([r(3, 3), 0.5 * r(3, 3), 0.5 * r(3, 2)]), X),
         refused=(sg.UnsupportedSyntaxError, "index the container the object holds"),
     ),
     Case("args_kwargs_two_levels", forwarded_args_loss, (W32, r(2), X), wrt=(0, 1)),
