@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+import types
 
 import gast
 
@@ -156,26 +157,31 @@ def _built_objects(parsed: Parsed, fn, stored: list, bound: set) -> dict:
 
 
 def _class_made(callee):
-    """The class a call of ``callee`` makes: the class itself, or the class a classmethod of
+    """The class a call of ``callee`` makes: the class itself; the class a classmethod of
     the user's is bound to where each of its ``return`` statements is ``return cls(...)``
-    (``w = Weighted.from_logits(z)``); None where not known."""
+    (``w = Weighted.from_logits(z)``); the class a function of the user's names in each of
+    its ``return Box(...)`` (``b = make_box(v)``); None where not known."""
     if isinstance(callee, type):
         return callee
     owner = getattr(callee, "__self__", None)
-    if not (isinstance(owner, type) and _users_class(owner)):
+    function = callee.__func__ if isinstance(owner, type) else callee
+    if not (isinstance(function, types.FunctionType) and is_user_function(function)):
         return None
     try:
-        node = parse(callee.__func__).node
+        node = parse(function).node
     except SourcegradError:
         return None
     first = node.args.args[0].id if node.args.args else None
-    returns = S.nodes_of(node, (gast.Return,))
-    made = [
-        isinstance(r.value, gast.Call) and isinstance(r.value.func, gast.Name)
-        and r.value.func.id == first
-        for r in returns
-    ]  # fmt: skip
-    return owner if made and all(made) else None
+    made = set()
+    for r in S.nodes_of(node, (gast.Return,)):
+        if not (isinstance(r.value, gast.Call) and isinstance(r.value.func, gast.Name)):
+            return None
+        name = r.value.func.id
+        made.add(
+            owner if isinstance(owner, type) and name == first else function.__globals__.get(name)
+        )
+    cls = made.pop() if len(made) == 1 else None
+    return cls if _users_class(cls) else None
 
 
 def _stored(fn) -> set:
