@@ -46,6 +46,7 @@ from .node_facts import set_fact
 from .own_attributes import read_own_stores
 from .parse import UNRESOLVED, Parsed, parse, resolve
 from .path_reads import PathReads
+from .property_reads import GETTERS
 from .record_replace import lower_record_replaces, replaced_names
 from .rule_binding import is_user_function
 from .stepped_iterators import lower_stepped_iterators
@@ -130,7 +131,7 @@ def _resolver(parsed: Parsed, fn, params, examples):
             if cls is not None:
                 return inspect.getattr_static(cls, e.attr, UNRESOLVED)
             static = inspect.getattr_static(built.get(e.value.id), e.attr, UNRESOLVED)
-            if isinstance(static, property) or inspect.isgeneratorfunction(static):
+            if type(static) in GETTERS or inspect.isgeneratorfunction(static):
                 return static  # (of an object built here: its properties and generators only)
         return found
 
