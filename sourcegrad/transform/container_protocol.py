@@ -4,7 +4,8 @@ normalize, before :mod:`.iterator_calls`):
 
 * ``layers[i]`` -> ``LayerList.__getitem__(layers, i)`` (``layers[1:]`` passes ``slice(1,
   None, None)``, as Python does);
-* ``for layer in layers`` (a loop or a comprehension) -> ``for layer in layers._layers``
+* ``for layer in layers`` (a loop or a comprehension; also over ``LayerList(...)`` made
+  there) -> ``for layer in layers._layers``
   where ``__iter__`` is ``return iter(self._layers)``, else ``for layer in
   LayerList.__iter__(layers)`` where ``__iter__`` is a generator function (then listed as
   every generator a function calls).
@@ -59,7 +60,18 @@ def lower_container_protocol(fn: gast.FunctionDef, class_of, module_globals: dic
         if isinstance(node, (gast.For, gast.comprehension)) and isinstance(node.iter, gast.Name):
             cls, method = own(node.iter.id, "__iter__")
             if cls is not None:
-                iterated = _iterated(node.iter.id, cls, method)
+                iterated = _iterated(node.iter, cls, method)
+                if iterated is not None:
+                    changed.append(node)
+                    node.iter = iterated
+        elif isinstance(node, (gast.For, gast.comprehension)) and isinstance(node.iter, gast.Call):
+            made = node.iter.func  # `for W, b in Pairs(Ws, bs)`: an object made to be iterated
+            cls = module_globals.get(made.id) if isinstance(made, gast.Name) else None
+            method = (
+                inspect.getattr_static(cls, "__iter__", None) if isinstance(cls, type) else None
+            )
+            if isinstance(method, types.FunctionType) and not is_installed(method):
+                iterated = _iterated(node.iter, cls, method)
                 if iterated is not None:
                     changed.append(node)
                     node.iter = iterated
@@ -79,12 +91,12 @@ def _index(e):
     return e
 
 
-def _iterated(name: str, cls, method):
-    """What ``for v in name`` runs over: ``name.attr`` where ``__iter__`` is ``return
-    iter(self.attr)``, ``Cls.__iter__(name)`` where it is a generator function; else None."""
+def _iterated(obj, cls, method):
+    """What ``for v in obj`` runs over: ``obj.attr`` where ``__iter__`` is ``return
+    iter(self.attr)``, ``Cls.__iter__(obj)`` where it is a generator function; else None."""
     if inspect.isgeneratorfunction(method):
         func = gast.Attribute(S.name(cls.__name__), "__iter__", gast.Load())
-        return S.call(func, [S.name(name)])
+        return S.call(func, [obj])
     try:
         node = parse(method).node
     except SourcegradError:  # no source: left as it is
@@ -103,4 +115,4 @@ def _iterated(name: str, cls, method):
         and value.args[0].value.id == self_name
     ):
         return None
-    return gast.Attribute(S.name(name), value.args[0].attr, gast.Load())
+    return gast.Attribute(obj, value.args[0].attr, gast.Load())
