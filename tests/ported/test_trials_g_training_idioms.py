@@ -10,6 +10,7 @@ against Python's value and central differences on calls 1-3, to second order whe
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 import pytest
@@ -208,8 +209,93 @@ def walrus_filter_comprehension(x):
     return sum(s for v in x if (s := v**2) > 0.1)
 
 
+class FlaxDense:
+    def __init__(self, features):
+        self.features = features
+
+    def apply(self, variables, x, *, train=False, rate=0.5):
+        p = variables["params"]
+        h = x @ p["kernel"] + p["bias"]
+        return h * (1 - rate) if train else h
+
+
+def flax_apply_train(params, x, y):
+    m = FlaxDense(2)
+    return np.mean((m.apply({"params": params}, x, train=True) - y) ** 2)
+
+
+def scan(f, init, xs):
+    carry = init
+    ys = []
+    for x in xs:
+        carry, y = f(carry, x)
+        ys.append(y)
+    return carry, np.stack(ys)
+
+
+def scan_with_closure(Wh, x):
+    def step(h, xt):
+        h = np.tanh(h @ Wh + xt[:2])
+        return h, h.sum()
+
+    h, ys = scan(step, np.zeros(2), x)  # REFUSED
+    return np.sum(h**2) + np.sum(ys)
+
+
+@dataclasses.dataclass
+class Lin:
+    W: np.ndarray
+
+    def __call__(self, x):
+        return x @ self.W
+
+
+def replace_in_loop(model, x):
+    for i in range(3):
+        model = dataclasses.replace(model, W=model.W * 0.9 + 0.01 * i)
+    return np.sum(np.tanh(model(x)) ** 2)
+
+
+def clip(g):
+    return np.clip(g, -1.0, 1.0)
+
+
+def scale(g):
+    return -0.1 * g
+
+
+def chain(*fs):
+    return lambda g: functools.reduce(lambda acc, f: f(acc), fs, g)
+
+
+def optax_chain_step(w, x, y):
+    g = sg.grad(lambda w: np.mean((x @ w - y) ** 2))(w)
+    upd = chain(clip, scale)(g)
+    return np.mean((x @ (w + upd) - y) ** 2)
+
+
+def leaves_of(t):
+    if isinstance(t, dict):
+        return [leaf for k in t for leaf in leaves_of(t[k])]
+    if isinstance(t, (list, tuple)):
+        return [leaf for v in t for leaf in leaves_of(v)]
+    return [t]
+
+
+def filter_array_leaves(params, x):
+    arrays = [p for p in leaves_of(params) if isinstance(p, np.ndarray)]
+    return sum(np.sum(a**2) for a in arrays) + np.sum(x @ params["W"]) * params["scale"]
+
+
+def loss_with_metrics(params, x, y):
+    pred = x @ params["W"] + params["b"]
+    loss = np.mean((pred - y) ** 2)
+    return loss, {"mse": loss, "pred_norm": float(np.linalg.norm(pred))}
+
+
 MASK = (R.random((4, 2)) > 0.5) * 1.0
 P = {"W": W32, "b": B2}
+Y4 = r(4, 2)
 
 CASES = [
     Case("weight_norm_property", weight_norm, (WNLinear(W32, np.abs(B2) + 0.5), X), order=2),
@@ -225,6 +311,16 @@ CASES = [
     Case("generator_iter_pairs", generator_iter_pairs, ([W32, r(2, 2)], [B2, B2], X), wrt=(0, 1)),
     Case("yield_from_zip", generator_yield_from_zip, ([W32, r(2, 2)], [B2, B2], X), wrt=(0, 1)),
     Case("walrus_in_comprehension", walrus_in_comprehension, (W32, X), order=2),
+    Case("flax_apply_train", flax_apply_train, ({"kernel": W32, "bias": B2}, X, r(4, 2)), order=2),
+    Case(
+        "scan_closure_refused",
+        scan_with_closure,
+        (r(2, 2), X),
+        refused=(sg.UnsupportedSyntaxError, "pass those values to it as arguments"),
+    ),
+    Case("replace_in_loop", replace_in_loop, (Lin(W32), X), order=2),
+    Case("optax_chain_step", optax_chain_step, (r(3), X, r(4)), rtol=1e-4),
+    Case("filter_array_leaves", filter_array_leaves, ({"W": W32, "scale": 2.0}, X), order=2),
     Case("walrus_filter_comprehension", walrus_filter_comprehension, (r(5),)),
 ]
 
@@ -232,3 +328,19 @@ CASES = [
 @pytest.mark.parametrize("case", params(CASES))
 def test_training_idioms(case):
     check(case)
+
+
+def test_has_aux_metrics_dict():
+    """``value_and_grad(has_aux=True)`` of a loss returning ``(loss, metrics)``: the metrics
+    as Python computes them, the gradient against central differences, on calls 1-3."""
+    from .harness import numerical
+
+    want = numerical(lambda p, x, y: loss_with_metrics(p, x, y)[0], (P, X, Y4), 0)
+    loss, aux = loss_with_metrics(P, X, Y4)
+    vg = sg.value_and_grad(loss_with_metrics, has_aux=True)
+    for _ in range(3):
+        (value, metrics), g = vg(P, X, Y4)
+        np.testing.assert_allclose(value, loss, rtol=1e-12)
+        assert metrics["pred_norm"] == aux["pred_norm"]
+        for k in P:
+            np.testing.assert_allclose(g[k], want[k], rtol=1e-5, atol=1e-6)
