@@ -25,6 +25,7 @@ import dataclasses
 import functools
 import inspect
 import itertools
+import operator
 import threading
 import types
 import weakref
@@ -82,6 +83,12 @@ def as_function(fn: Any, nargs: int) -> tuple[types.FunctionType, tuple]:
         return _partial_applier(fn, nargs)
     if R.lookup(fn) is not None or _constructed(fn):
         return _applier(fn, nargs), ()
+    if isinstance(fn, (operator.itemgetter, operator.attrgetter)):
+        raise NoRuleError(
+            f"{_described(fn)} is called with a differentiated argument and has no derivative "
+            'rule; index the container itself (`params["W"]`) or read the attribute '
+            "(`layer.W`) where you call it"
+        )
     frozen = type(getattr(fn, "__self__", None)).__name__.endswith("_frozen")
     if frozen or makes_frozen(fn):  # scipy.stats: a frozen distribution's method, or making one
         dist = distribution_name(fn.__self__ if frozen else fn)
