@@ -195,7 +195,55 @@ def ordered_dict_refused(params, x):
     return np.sum(h**2)
 
 
+class ParamDict:
+    def __init__(self, d):
+        self._d = d
+
+    def __getitem__(self, k):
+        return self._d[k]
+
+
+def user_mapping_keys(p, x):
+    return np.sum(np.tanh(x @ p["W"] + p["b"]) ** 2)
+
+
+class Seq:
+    def __init__(self, ws):
+        self.ws = ws
+
+    def __getitem__(self, i):
+        return self.ws[i]
+
+    def __len__(self):
+        return len(self.ws)
+
+
+def user_sequence_slice(seq, x):
+    h = x
+    for W in seq[:2]:
+        h = np.tanh(h @ W)
+    return np.sum(h**2) + np.sum(seq[-1])
+
+
+def getitem_iteration_refused(seq, x):
+    return sum(np.sum(x @ W) for W in seq)  # REFUSED
+
+
+@dataclasses.dataclass
+class Layer:
+    W: np.ndarray
+
+
+def replace_loop_variable_refused(layers, x):
+    h = x
+    for layer in layers:
+        layer = dataclasses.replace(layer, W=2 * layer.W)  # REFUSED
+        h = np.tanh(h @ layer.W)
+    return np.sum(h**2)
+
+
 PAIRS = [(W32, B2), (r(2, 2), r(2))]
+W33 = r(3, 3)
 
 CASES = [
     Case("factory_property", factory_property, (W32, X), order=2),
@@ -214,6 +262,25 @@ CASES = [
     Case("enumerate_pairs", enumerate_pairs, (PAIRS, X), order=2),
     Case("zip_star_assert", zip_star_assert, (PAIRS, X), order=2),
     Case("math_prod_shape", math_prod_shape, (W32, X), order=2),
+    Case(
+        "user_mapping_keys",
+        user_mapping_keys,
+        (ParamDict({"W": W32, "b": B2}), X),
+        order=2,
+    ),
+    Case("user_sequence_slice", user_sequence_slice, (Seq([W33, 0.5 * W33, W33]), X), order=2),
+    Case(
+        "getitem_iteration_refused",
+        getitem_iteration_refused,
+        (Seq([W33, 0.5 * W33]), X),
+        refused=(sg.UnsupportedSyntaxError, "index the container the object holds"),
+    ),
+    Case(
+        "replace_loop_variable_refused",
+        replace_loop_variable_refused,
+        ([Layer(W33), Layer(0.5 * W33)], X),
+        refused=(sg.NoRuleError, "build the dataclass anew"),
+    ),
     Case(
         "post_init_refused",
         post_init_refused,
