@@ -265,6 +265,16 @@ def match_norm_kinds(W, x):
     return sum(np.sum(np.tanh(_norm(h, k)) ** 2) for k in ("layer", "rms", "none"))
 
 
+def pairwise_gaps(ws):
+    return np.array([np.sum((b - a) ** 2) for a, b in itertools.pairwise(ws)])
+
+
+def walrus_orbit(x):
+    y = x
+    ys = [y := np.sin(y) * 1.5 for _ in range(3)]
+    return np.stack(ys).ravel()
+
+
 W32, B2 = r(3, 2), r(2)
 LIN = Linear(r(3, 2), r(2))
 MASK = (R.random((3, 2)) > 0.4) * 1.0
@@ -307,6 +317,8 @@ CASES = [
     Case("nested_forwarding", nested_forwarding, (W32, B2, X), wrt=(0, 1), order=2),
     Case("partial_in_map", partial_in_map, ([r(3, 2), r(3, 4)], X), order=2),
     Case("match_norm", match_norm_kinds, (r(3, 4), X), order=2),
+    Case("pairwise_gaps_jacobian", pairwise_gaps, (r(4),), kind="jac"),
+    Case("walrus_orbit_jacobian", walrus_orbit, (r(2),), kind="jac"),
 ]
 
 
