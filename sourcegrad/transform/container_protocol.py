@@ -32,7 +32,8 @@ from .walk import OwnNodes
 def lower_container_protocol(fn: gast.FunctionDef, class_of, module_globals: dict) -> bool:
     """Rewrite ``fn`` in place per the module's rules; ``class_of(name)`` is the class the
     object ``name`` holds where known, else None. Whether it rewrote anything."""
-    if not S.nodes_of(fn, (gast.Subscript, gast.For, gast.comprehension)):
+    nodes = S.nodes_of(fn, (gast.Subscript, gast.For, gast.comprehension))
+    if not nodes:
         return False
 
     def own(name, method):
@@ -44,41 +45,46 @@ def lower_container_protocol(fn: gast.FunctionDef, class_of, module_globals: dic
             return cls, fn_
         return None, None
 
-    changed = []
-
-    def lowered(node):
-        if (
-            isinstance(node, gast.Subscript)
-            and isinstance(node.ctx, gast.Load)
-            and isinstance(node.value, gast.Name)
-        ):
-            cls, _ = own(node.value.id, "__getitem__")
-            if cls is not None:
-                changed.append(node)
-                method = gast.Attribute(S.name(cls.__name__), "__getitem__", gast.Load())
-                return S.call(method, [S.name(node.value.id), _index(node.slice)])
-        if isinstance(node, (gast.For, gast.comprehension)) and isinstance(node.iter, gast.Name):
-            cls, method = own(node.iter.id, "__iter__")
-            if cls is not None:
-                iterated = _iterated(node.iter, cls, method)
-                if iterated is not None:
-                    changed.append(node)
-                    node.iter = iterated
-        elif isinstance(node, (gast.For, gast.comprehension)) and isinstance(node.iter, gast.Call):
-            made = node.iter.func  # `for W, b in Pairs(Ws, bs)`: an object made to be iterated
-            cls = module_globals.get(made.id) if isinstance(made, gast.Name) else None
+    read = {}  # id of `layers[i]` -> the class whose __getitem__ it calls
+    iterated = False
+    for node in nodes:
+        if isinstance(node, gast.Subscript):
+            if isinstance(node.ctx, gast.Load) and isinstance(node.value, gast.Name):
+                cls, _ = own(node.value.id, "__getitem__")
+                if cls is not None:
+                    read[id(node)] = cls
+        elif isinstance(node.iter, gast.Name):
+            iterated |= _iterate(node, *own(node.iter.id, "__iter__"))
+        elif isinstance(node.iter, gast.Call) and isinstance(node.iter.func, gast.Name):
+            # `for W, b in Pairs(Ws, bs)`: an object made to be iterated
+            cls = module_globals.get(node.iter.func.id)
             method = (
                 inspect.getattr_static(cls, "__iter__", None) if isinstance(cls, type) else None
             )
             if isinstance(method, types.FunctionType) and not is_installed(method):
-                iterated = _iterated(node.iter, cls, method)
-                if iterated is not None:
-                    changed.append(node)
-                    node.iter = iterated
-        return node
+                iterated |= _iterate(node, cls, method)
 
-    OwnNodes(fn).rewrite(lowered)
-    return bool(changed)
+    def called(node):
+        cls = read.get(id(node))
+        if cls is None:
+            return node
+        method = gast.Attribute(S.name(cls.__name__), "__getitem__", gast.Load())
+        return S.call(method, [S.name(node.value.id), _index(node.slice)])
+
+    if read:
+        OwnNodes(fn).rewrite(called)
+    return bool(read) or iterated
+
+
+def _iterate(loop, cls, method) -> bool:
+    """Make ``loop`` (a ``for`` or a comprehension's generator) run over what ``cls``'s
+    ``__iter__`` iterates, where :func:`_iterated` knows it; whether it did."""
+    if cls is None:
+        return False
+    over = _iterated(loop.iter, cls, method)
+    if over is not None:
+        loop.iter = over
+    return over is not None
 
 
 def _index(e):

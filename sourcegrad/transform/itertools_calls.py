@@ -26,7 +26,11 @@ from .walk import OwnNodes
 def lower_itertools(fn: gast.FunctionDef, resolve, names: S.NameGen) -> None:
     """Rewrite ``fn`` in place per the module's rules. ``resolve(expr)`` is the live object a
     name or attribute chain of the function's globals refers to (or anything else)."""
-    calls = [c for c in S.nodes_of(fn, (gast.Call,)) if _kind(c, resolve)]
+    calls = [
+        c
+        for c in S.nodes_of(fn, (gast.Call,))
+        if (S.dotted(c.func) or "").rsplit(".", 1)[-1] in _NAMES and _kind(c, resolve)
+    ]
     if not calls:
         return
 
@@ -57,6 +61,9 @@ def lower_itertools(fn: gast.FunctionDef, resolve, names: S.NameGen) -> None:
         return node
 
     OwnNodes(fn).rewrite(lowered)
+
+
+_NAMES = frozenset({"chain", "from_iterable", "product", "pairwise"})
 
 
 def _kind(call: gast.Call, resolve) -> str | None:

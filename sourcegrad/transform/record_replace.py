@@ -111,10 +111,6 @@ def _made_then_replaced(fn: gast.FunctionDef, name: str, module_globals: dict):
 def replaced_names(fn: gast.FunctionDef, module_globals: dict) -> set:
     """Names every binding of which replaces fields of the name itself
     (``p = dataclasses.replace(p, W=v)``): they keep the class of what they held."""
-    stored: dict = {}
-    for n in S.name_nodes(fn):
-        if isinstance(n.ctx, gast.Store):
-            stored[n.id] = stored.get(n.id, 0) + 1
     replacing: dict = {}
     for stmt in S.nodes_of(fn, (gast.Assign,)):
         target, value = stmt.targets[0], stmt.value
@@ -125,4 +121,10 @@ def replaced_names(fn: gast.FunctionDef, module_globals: dict) -> set:
         ):
             if (_replaced(value, module_globals) or (None,))[0] == target.id:
                 replacing[target.id] = replacing.get(target.id, 0) + 1
+    if not replacing:
+        return set()
+    stored: dict = {}
+    for n in S.name_nodes(fn):
+        if isinstance(n.ctx, gast.Store):
+            stored[n.id] = stored.get(n.id, 0) + 1
     return {name for name, count in replacing.items() if stored.get(name) == count}
