@@ -25,6 +25,7 @@ import dataclasses
 import functools
 import inspect
 import itertools
+import operator
 import threading
 import types
 import weakref
@@ -44,6 +45,7 @@ from .runtime.trees import copied_array, copied_shallow, zero_adjoint
 from .transform.derive import RECEIVER
 from .transform.in_place import changed_in_place
 from .transform.parse import is_installed, parse
+from .transform.plain_classes import plain_class_maker
 from .transform.rule_binding import is_user_function
 
 _APPLIERS: dict = {}  # (callable, number of arguments) -> a plain function calling it
@@ -81,6 +83,12 @@ def as_function(fn: Any, nargs: int) -> tuple[types.FunctionType, tuple]:
         return _partial_applier(fn, nargs)
     if R.lookup(fn) is not None or _constructed(fn):
         return _applier(fn, nargs), ()
+    if isinstance(fn, (operator.itemgetter, operator.attrgetter)):
+        raise NoRuleError(
+            f"{_described(fn)} is called with a differentiated argument and has no derivative "
+            'rule; index the container itself (`params["W"]`) or read the attribute '
+            "(`layer.W`) where you call it"
+        )
     frozen = type(getattr(fn, "__self__", None)).__name__.endswith("_frozen")
     if frozen or makes_frozen(fn):  # scipy.stats: a frozen distribution's method, or making one
         dist = distribution_name(fn.__self__ if frozen else fn)
@@ -113,9 +121,12 @@ def _described(fn: Any) -> str:
 
 def _constructed(fn) -> bool:
     """Whether ``fn`` is a class whose call sourcegrad differentiates where the class is
-    named (``Made(W, b)``: a dataclass, a namedtuple): a classmethod's ``cls(W, b)``."""
+    named (``Made(W, b)``: a dataclass, a namedtuple, a plain class whose ``__init__`` stores
+    fields): a classmethod's ``cls(W, b)``."""
     return isinstance(fn, type) and (
-        dataclasses.is_dataclass(fn) or (issubclass(fn, tuple) and hasattr(fn, "_fields"))
+        dataclasses.is_dataclass(fn)
+        or (issubclass(fn, tuple) and hasattr(fn, "_fields"))
+        or plain_class_maker(fn) is not None
     )
 
 

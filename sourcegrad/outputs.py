@@ -42,5 +42,6 @@ def not_aliasing(tangent, given):
     if id(tangent) in ids:
         return tangent.copy()
     if isinstance(tangent, tuple) and any(id(t) in ids for t in tangent):
-        return type(tangent)(t.copy() if id(t) in ids else t for t in tangent)
+        items = [t.copy() if id(t) in ids else t for t in tangent]
+        return type(tangent)(*items) if hasattr(type(tangent), "_fields") else tuple(items)
     return tangent

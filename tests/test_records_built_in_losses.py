@@ -211,7 +211,7 @@ class Indexed:
 def own_getitem(ws, x):
     p = Indexed(ws)
     for i in range(len(ws)):
-        x = np.tanh(x @ p[i])  # REFUSED
+        x = np.tanh(x @ p[i])
     return np.sum(x**2)
 
 
@@ -219,5 +219,5 @@ def test_a_plain_class_built_from_differentiated_values_is_differentiated():
     check(Case("plain_class", plain_class, ({"W": r(3, 2), "b": r(2)}, r(4, 3)), order=2))
 
 
-def test_indexing_through_a_class_s_own_getitem_is_refused():
-    check_refusal(own_getitem, ([r(3, 3), r(3, 2)], r(4, 3)), sg.SourcegradError, "obj.items[i]")
+def test_indexing_through_a_class_s_own_getitem_calls_it():
+    check(Case("own_getitem", own_getitem, ([r(3, 3), r(3, 2)], r(4, 3)), order=2))

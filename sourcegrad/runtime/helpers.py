@@ -10,6 +10,7 @@ import numpy as np
 
 from ..errors import SourcegradError, UnsupportedSyntaxError
 from .facts import helper
+from .records import is_record
 from .trees import DictPieces, Pieces, add_adjoints, as_adjoint, zero_adjoint
 
 
@@ -141,6 +142,8 @@ def seed_like(g, out):
                 f"the output is a {type(out).__name__}; pass an output gradient of the same "
                 f"structure, not a {type(g).__name__}"
             )
+        return as_adjoint(g)
+    if is_record(out):  # (np.shape would take one with __len__ and __getitem__ for a list)
         return as_adjoint(g)
     gshape, oshape = np.shape(g), np.shape(out)
     if gshape == oshape:

@@ -141,5 +141,7 @@ def refuse_property(x, name) -> None:
 
 @functools.lru_cache(maxsize=1024)
 def _is_property(cls, name: str) -> bool:
-    """Whether ``cls`` defines ``name`` as a property (cached: ``unfield`` runs in loops)."""
-    return isinstance(inspect.getattr_static(cls, name, None), property)
+    """Whether ``cls`` defines ``name`` as a property or a ``functools.cached_property``
+    (cached: ``unfield`` runs in loops)."""
+    static = inspect.getattr_static(cls, name, None)
+    return isinstance(static, (property, functools.cached_property))

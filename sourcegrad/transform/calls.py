@@ -57,8 +57,10 @@ def user_method(core, func):
                 return None
     elif receiver.id not in local_names(core):
         obj = resolve(core.parsed, receiver, local_names(core))
-    if obj is UNRESOLVED or isinstance(obj, (np.ndarray, np.generic, list, tuple, dict)):
+    if obj is UNRESOLVED or isinstance(obj, (np.ndarray, np.generic, list, dict)):
         return None
+    if isinstance(obj, tuple) and not hasattr(type(obj), "_fields"):
+        return None  # a namedtuple's own methods are the user's (`class G(NamedTuple)`)
     if isinstance(inspect.getattr_static(type(obj), func.attr, None), staticmethod):
         return None  # a function value the class holds: called without the object
     attr = getattr(type(obj), func.attr, None)
@@ -186,8 +188,7 @@ def call_dynamic(core, func, args, varied, stmt=None, keywords: tuple = ()) -> O
         if (
             isinstance(func, gast.Attribute)
             and func.attr in _ITEM_METHODS
-            and varied is not None
-            and _may_vary(func.value, varied)
+            and (varied is None or _may_vary(func.value, varied))
         ):
             # an item of a differentiated container read by a method without a rule
             # (`d.setdefault(k)`, `d.popitem()`): refused where its result is used, never

@@ -23,9 +23,8 @@ place, before its jumps are lowered, into forms the later passes differentiate:
   the function whose name is only called there returns its list too: both run the generator
   to its end at once, where Python runs it step by step (the same values unless the loop's body
   changes what the generator reads, or breaks out of an endless one);
-* ``p.attr`` where ``attr`` is a property of the class of argument ``p`` (or of the items
-  of an argument a loop runs over) -> ``type(p).attr.fget(p)``, the getter called (a field
-  of that name does not exist, so an adjoint for it would reach nothing);
+* ``p.attr`` where ``attr`` is a property of the class of ``p`` -> the getter called
+  (:mod:`.property_reads`);
 * ``p.attr(...)`` where ``attr`` is an attribute of the instance ``p`` (a dataclass field, or
   no attribute of ``p``'s known class: a layer object held and called, ``self.inner(x)``) ->
   ``(attr_1 := p.attr)(...)``: the callee is a value read from ``p``, its adjoint ``p``'s
@@ -55,6 +54,7 @@ import gast
 from ..errors import UnsupportedSyntaxError
 from . import syntax as S
 from .parse import UNRESOLVED
+from .property_reads import call_property_getters
 from .walk import OwnNodes, rewrite_blocks
 
 
@@ -69,7 +69,7 @@ def lower_iterator_calls(fn: gast.FunctionDef, resolve, names: S.NameGen) -> Non
     own = OwnNodes(fn)  # one walk for the rewrites below while none changes the tree
     _list_generator_calls(own, resolve)
     _list_zips(own, resolve, names)
-    _call_property_getters(own, resolve)
+    call_property_getters(own, resolve)
     _name_called_fields(own, resolve, names)
     _call_super_methods(own, resolve)
     if not any(_kind(n, resolve) for n in S.nodes_of(fn, (gast.Call,))):
@@ -257,26 +257,6 @@ def _transposed_zips(own: OwnNodes, resolve, names: S.NameGen) -> None:
         return out
 
     own.fn.body = rewrite_blocks(own.fn.body, transposed)
-
-
-def _call_property_getters(own: OwnNodes, resolve) -> None:
-    """Replace each read ``p.attr`` of a property (``p`` a name ``resolve`` knows the class
-    of) by the call of its getter, ``type(p).attr.fget(p)``."""
-
-    def called(node):
-        if not (
-            isinstance(node, gast.Attribute)
-            and isinstance(node.ctx, gast.Load)
-            and isinstance(node.value, gast.Name)
-            and isinstance(resolve(node), property)
-        ):
-            return node
-        of_class = S.call(S.name("type"), [S.name(node.value.id)])
-        at_class = gast.Attribute(value=of_class, attr=node.attr, ctx=gast.Load())
-        getter = gast.Attribute(value=at_class, attr="fget", ctx=gast.Load())
-        return S.call(getter, [S.name(node.value.id)])
-
-    own.rewrite(called)
 
 
 def _name_called_fields(own: OwnNodes, resolve, names: S.NameGen) -> None:

@@ -49,6 +49,13 @@ def lower_jumps(fn: gast.FunctionDef, names: S.NameGen) -> None:
             end = gast.Return(value=S.name(ctx.result))
             end.lineno = last.lineno
             fn.body = start + rewritten + [tail, end]
+        elif isinstance(last, gast.Raise):
+            # `raise ValueError(kind)` after the branches that return: raised where none did
+            guard = gast.If(test=_not(ctx.returned), body=[last], orelse=[])
+            guard.lineno = last.lineno
+            end = gast.Return(value=S.name(ctx.result))
+            end.lineno = last.lineno
+            fn.body = start + rewritten + [guard, end]
         elif any(isinstance(n, gast.Return) for n in S.walk(last)):
             # `if c: return a` / `else: return b` as the last statement: every return is
             # lowered, and the function returns the result (None where no branch returned)

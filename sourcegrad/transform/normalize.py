@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+import types
 
 import gast
 
@@ -29,8 +30,11 @@ from ..runtime.containers import gradient_like
 from ..runtime.helpers import expand_to, nondiff, seed_like, sum_to, unindex, unreduce
 from . import syntax as S
 from .aliasing import aliases_of_written, augmented_names, item_aliases, returned_parameter
+from .container_protocol import lower_container_protocol
 from .forms import Core
+from .generator_methods import list_generator_methods
 from .iterator_calls import lower_iterator_calls
+from .itertools_calls import lower_itertools
 from .jumps import lower_jumps
 from .lift_closures import lift_captured_variables
 from .lists import lower_list_operations
@@ -42,6 +46,8 @@ from .node_facts import set_fact
 from .own_attributes import read_own_stores
 from .parse import UNRESOLVED, Parsed, parse, resolve
 from .path_reads import PathReads
+from .property_reads import GETTERS
+from .record_replace import lower_record_replaces, replaced_names
 from .rule_binding import is_user_function
 from .stepped_iterators import lower_stepped_iterators
 from .walk import inside_loop, rebound_in_compound
@@ -107,7 +113,8 @@ def _resolver(parsed: Parsed, fn, params, examples):
     bound = set(params) | set(stored)
     classes = {}
     if examples is not None:
-        given = {p: v for p, v in zip(params, examples) if p not in stored}
+        keep = replaced_names(fn, parsed.globals)  # `p = dataclasses.replace(p, ...)`
+        given = {p: v for p, v in zip(params, examples) if p not in stored or p in keep}
         classes = {p: type(v) for p, v in given.items()}
         for loop in S.nodes_of(fn, (gast.For,)):
             target, items = loop.target, given.get(getattr(loop.iter, "id", None))
@@ -124,10 +131,11 @@ def _resolver(parsed: Parsed, fn, params, examples):
             if cls is not None:
                 return inspect.getattr_static(cls, e.attr, UNRESOLVED)
             static = inspect.getattr_static(built.get(e.value.id), e.attr, UNRESOLVED)
-            if isinstance(static, property) or inspect.isgeneratorfunction(static):
+            if type(static) in GETTERS or inspect.isgeneratorfunction(static):
                 return static  # (of an object built here: its properties and generators only)
         return found
 
+    resolved.class_of = lambda name: classes.get(name) or built.get(name)
     return resolved
 
 
@@ -143,10 +151,38 @@ def _built_objects(parsed: Parsed, fn, stored: list, bound: set) -> dict:
             and stored.count(target.id) == 1
             and isinstance(value, gast.Call)
         ):
-            cls = resolve(parsed, value.func, bound)
+            cls = _class_made(resolve(parsed, value.func, bound))
             if _users_class(cls):
                 built[target.id] = cls
     return built
+
+
+def _class_made(callee):
+    """The class a call of ``callee`` makes: the class itself; the class a classmethod of
+    the user's is bound to where each of its ``return`` statements is ``return cls(...)``
+    (``w = Weighted.from_logits(z)``); the class a function of the user's names in each of
+    its ``return Box(...)`` (``b = make_box(v)``); None where not known."""
+    if isinstance(callee, type):
+        return callee
+    owner = getattr(callee, "__self__", None)
+    function = callee.__func__ if isinstance(owner, type) else callee
+    if not (isinstance(function, types.FunctionType) and is_user_function(function)):
+        return None
+    try:
+        node = parse(function).node
+    except SourcegradError:
+        return None
+    first = node.args.args[0].id if node.args.args else None
+    made = set()
+    for r in S.nodes_of(node, (gast.Return,)):
+        if not (isinstance(r.value, gast.Call) and isinstance(r.value.func, gast.Name)):
+            return None
+        name = r.value.func.id
+        made.add(
+            owner if isinstance(owner, type) and name == first else function.__globals__.get(name)
+        )
+    cls = made.pop() if len(made) == 1 else None
+    return cls if _users_class(cls) else None
 
 
 def _stored(fn) -> set:
@@ -299,6 +335,11 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         if "__class__" in parsed.closure and args.args:
             _explicit_super(fn, args.args[0].id)
         resolve = _resolver(parsed, fn, self.params, examples)
+        replaced = lower_record_replaces(fn, resolve.class_of, parsed.globals)
+        if lower_container_protocol(fn, resolve.class_of, parsed.globals) or replaced:
+            resolve = _resolver(parsed, fn, self.params, examples)
+        lower_itertools(fn, resolve, names())
+        list_generator_methods(fn, resolve, parsed.globals)
         lower_iterator_calls(fn, resolve, names())
         lower_stepped_iterators(fn, resolve, names())
         self.written_as = {

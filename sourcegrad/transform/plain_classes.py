@@ -25,6 +25,7 @@ the rewrite cannot follow (``__init__`` writing a global or a field by a compute
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import inspect
 import types
@@ -101,7 +102,7 @@ def _plain_user_class(cls) -> bool:
 def _class_problem(cls) -> str | None:
     """What makes ``cls``'s objects no plain holders of fields, if anything."""
     for base in cls.__mro__[:-1]:
-        if "__slots__" in vars(base):
+        if vars(base).get("__slots__"):  # (abc.ABC declares empty ones)
             return f"{cls.__name__} declares __slots__ (its objects have no attribute dict)"
         if base.__module__ == "builtins":
             return f"{cls.__name__} derives from {base.__name__}"
@@ -539,11 +540,12 @@ def _holds_no_fields(cls) -> bool:
 
 
 def _ordinary_class(cls) -> bool:
-    """A class made by ``class`` without a metaclass, not a dataclass, a namedtuple or an
-    exception: one whose objects could be records of the fields they hold."""
+    """A class made by ``class`` without a metaclass (or with ``abc.ABCMeta``: an ``abc.ABC``
+    base declaring abstract methods), not a dataclass, a namedtuple or an exception: one
+    whose objects could be records of the fields they hold."""
     return (
         isinstance(cls, type)
-        and type(cls) is type
+        and type(cls) in (type, abc.ABCMeta)
         and not dataclasses.is_dataclass(cls)
         and not issubclass(cls, (tuple, BaseException))
     )

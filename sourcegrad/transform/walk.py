@@ -237,12 +237,23 @@ def rebound_names(stmts) -> set:
 
 def rebound_in_compound(stmts) -> set:
     """:func:`rebound_names` of the if/for/while statements of ``stmts`` (loop variables
-    included)."""
+    included), and the names a walrus binds inside a comprehension (``ys = [y := f(y) for _
+    in range(3)]``: a loop, once lowered, that gives ``y`` a new value on each step)."""
     out = set()
     for s in stmts:
         if isinstance(s, (gast.If, gast.For, gast.While)):
             out |= rebound_names([s])
+        elif S.nodes_of(s, (gast.NamedExpr,)):
+            for comp in S.nodes_of(s, _COMPREHENSIONS):
+                out |= {
+                    n.target.id
+                    for n in S.walk(comp)
+                    if isinstance(n, gast.NamedExpr) and isinstance(n.target, gast.Name)
+                }
     return out
+
+
+_COMPREHENSIONS = (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
 
 
 def rewrite_blocks(stmts, statement) -> list:

@@ -273,8 +273,10 @@ def is_container(x) -> bool:
 
 @functools.lru_cache(maxsize=1024)
 def _is_property(cls, name: str) -> bool:
-    """Whether ``cls`` defines ``name`` as a property (cached: ``unfield`` runs in loops)."""
-    return isinstance(inspect.getattr_static(cls, name, None), property)
+    """Whether ``cls`` defines ``name`` as a property or a ``functools.cached_property``
+    (cached: ``unfield`` runs in loops)."""
+    static = inspect.getattr_static(cls, name, None)
+    return isinstance(static, (property, functools.cached_property))
 
 
 GENERATED_LINES: dict = {}
@@ -580,6 +582,8 @@ def seed_like(g, out):
                 f"the output is a {type(out).__name__}; pass an output gradient of the same "
                 f"structure, not a {type(g).__name__}"
             )
+        return as_adjoint(g)
+    if is_record(out):  # (np.shape would take one with __len__ and __getitem__ for a list)
         return as_adjoint(g)
     gshape, oshape = np.shape(g), np.shape(out)
     if gshape == oshape:

@@ -1291,7 +1291,8 @@ def not_aliasing(tangent, given):
     if id(tangent) in ids:
         return tangent.copy()
     if isinstance(tangent, tuple) and any(id(t) in ids for t in tangent):
-        return type(tangent)(t.copy() if id(t) in ids else t for t in tangent)
+        items = [t.copy() if id(t) in ids else t for t in tangent]
+        return type(tangent)(*items) if hasattr(type(tangent), "_fields") else tuple(items)
     return tangent
 
 
@@ -1325,8 +1326,10 @@ def is_container(x) -> bool:
 
 @functools.lru_cache(maxsize=1024)
 def _is_property(cls, name: str) -> bool:
-    """Whether ``cls`` defines ``name`` as a property (cached: ``unfield`` runs in loops)."""
-    return isinstance(inspect.getattr_static(cls, name, None), property)
+    """Whether ``cls`` defines ``name`` as a property or a ``functools.cached_property``
+    (cached: ``unfield`` runs in loops)."""
+    static = inspect.getattr_static(cls, name, None)
+    return isinstance(static, (property, functools.cached_property))
 
 
 GENERATED_LINES: dict = {}
@@ -1517,6 +1520,8 @@ def seed_like(g, out):
                 f"the output is a {type(out).__name__}; pass an output gradient of the same "
                 f"structure, not a {type(g).__name__}"
             )
+        return as_adjoint(g)
+    if is_record(out):  # (np.shape would take one with __len__ and __getitem__ for a list)
         return as_adjoint(g)
     gshape, oshape = np.shape(g), np.shape(out)
     if gshape == oshape:

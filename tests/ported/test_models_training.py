@@ -523,7 +523,7 @@ def affine_mse(p, x, y):
 
 
 def replace_masked(p, x, y, mask):
-    q = dataclasses.replace(p, W=p.W * mask)  # REFUSED
+    q = dataclasses.replace(p, W=p.W * mask)
     return affine_mse(q, x, y)
 
 
@@ -550,10 +550,9 @@ MASK = (R.random((3, 2)) > 0.3) * 1.0
     "f, args, hint",
     [
         (deepcopy_then_write, (P, rn(4, 3)), "copy a dict with `dict(p)`"),
-        (replace_masked, (A, rn(4, 3), rn(4, 2), MASK), "build the dataclass anew"),
         (asdict_read, (A, rn(4, 3)), "read the fields by name (`p.W`)"),
     ],
-    ids=["copy.deepcopy", "dataclasses.replace", "dataclasses.asdict"],
+    ids=["copy.deepcopy", "dataclasses.asdict"],
 )
 def test_library_copies_are_refused_with_a_way_out(f, args, hint):
     check_refusal(f, args, sg.SourcegradError, hint)
@@ -565,6 +564,7 @@ def test_library_copies_are_refused_with_a_way_out(f, args, hint):
         [
             Case("dict_copy", dict_copy_then_write, (P, rn(4, 3)), order=2),
             Case("rebuilt_dataclass", rebuilt_masked, (A, rn(4, 3), rn(4, 2), MASK), order=2),
+            Case("replaced_dataclass", replace_masked, (A, rn(4, 3), rn(4, 2), MASK), order=2),
         ]
     ),
 )

@@ -18,8 +18,6 @@ import numpy as np
 import pytest
 import scipy.special
 
-import sourcegrad as sg
-
 from .harness import Case, check, params
 
 R = np.random.default_rng(7005)
@@ -207,13 +205,13 @@ class Affine:
 
 
 def rebuilt_then_call(layer, x):
-    """The way out the refusal of dataclasses.replace gives."""
+    """What dataclasses.replace stands for, written out."""
     shrunk = Affine(W=0.5 * layer.W, b=layer.b)
     return np.sum(shrunk(x) ** 2) + np.sum(layer(x, scale=2.0))
 
 
 def replace_then_call(layer, x):
-    shrunk = dataclasses.replace(layer, W=0.5 * layer.W)  # REFUSED
+    shrunk = dataclasses.replace(layer, W=0.5 * layer.W)
     return np.sum(shrunk(x) ** 2) + np.sum(layer(x, scale=2.0))
 
 
@@ -310,12 +308,7 @@ CASES = [
         wrt=(0, 1),
         order=2,
     ),
-    Case(
-        "frozen_replace_refused",
-        replace_then_call,
-        (Affine(r(3, 2), r(2)), r(4, 3)),
-        refused=(sg.NoRuleError, "build the dataclass anew"),
-    ),
+    Case("frozen_replace", replace_then_call, (Affine(r(3, 2), r(2)), r(4, 3)), order=2),
     Case(
         "frozen_rebuilt_kwonly_call",
         rebuilt_then_call,
