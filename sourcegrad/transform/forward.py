@@ -18,7 +18,7 @@ from ..errors import UnsupportedSyntaxError
 from ..runtime import NAMESPACE
 from ..runtime.tangent_helpers import broadcast_like, pack_tangent, zero_tangent
 from . import syntax as S
-from .derive import RECEIVER, keeping_forward
+from .derive import RECEIVER, keeping_forward, makers
 from .forms import Analysis, Derivative
 from .in_place import cast_in_place, with_copies
 from .naming import derivative_name
@@ -214,7 +214,7 @@ class _Forward:
             and isinstance(value.slice, gast.Constant)
             and value.slice.value == 1
             and isinstance(primal.value, gast.Call)
-            and _same_arguments(primal.value, value.value)
+            and _same_arguments(primal.value, value.value, self.copied())
         ):
             return None
         names = [target.id, self.tname(target.id)]
@@ -224,6 +224,10 @@ class _Forward:
         copy_facts(primal, fused, ("comment", "group"))
         self.fused.add(id(fused))
         return fused
+
+    def copied(self) -> str | None:
+        """The name of ``copy_if_written`` in the generated code, where it is called."""
+        return self.refs.name_of(makers().copy_if_written)
 
     def result_atom(self, stmt, rename):
         target = stmt.targets[0]
@@ -501,13 +505,23 @@ def _reads(node, names) -> bool:
     return any(isinstance(n, gast.Name) and n.id in names for n in S.walk(node))
 
 
-def _same_arguments(call: gast.Call, jvp: gast.Call) -> bool:
+def _same_arguments(call: gast.Call, jvp: gast.Call, copied: str | None = None) -> bool:
     """Whether ``call`` passes the names and constants that the jvp call ``jvp`` passes (by
-    position, then by keyword, ``t_in`` aside; a method's object first)."""
+    position, then by keyword, ``t_in`` aside; a method's object first). An argument given
+    as ``copy_if_written(f, i, x)`` (``copied``: its name; not with ``read_after``) counts as
+    ``x``: one run of the jvp writes into ``x`` where ``f`` does, as Python's call."""
 
     def atoms(values) -> list | None:
         out = []
         for v in values:
+            if (
+                isinstance(v, gast.Call)
+                and isinstance(v.func, gast.Name)
+                and v.func.id == copied
+                and len(v.args) == 3
+                and all(k.arg == "differentiated" for k in v.keywords)
+            ):
+                v = v.args[2]
             if isinstance(v, gast.Name):
                 out.append(("name", v.id))
             elif isinstance(v, gast.Constant):

@@ -1,0 +1,267 @@
+"""Forward mode over a gradient runs a called function's forward once: the running code of
+an ``hvp`` (``jvp(grad(f))``, a Hessian's columns) pairs the callee's jvp, ``h, th =
+jvp_dense(p, x, t_in=tp)``, and the jvp of its vjp in the adjoint, ``dx, tdx =
+jvp_of(vjp_dense, (0, 1))(p, x, dh, t_in=(tp, tdh))`` (which runs ``dense``'s forward
+again), as ``h, th, kept_h = jvp_forward_kept(jvp_dense, vjp_dense, (0, 1), p, x, t_in=tp)``
+and ``dx, tdx = jvp_backward_kept(kept_h, dh, t_in=(tp, tdh))``
+(``transform/optimize/kept_tangents.py``).
+
+Both halves are cut from the running code of forward mode over the callee's vjp (its pure
+source, for every rank) where it first reads the output gradient or its tangent: the forward
+half returns the value, its tangent and what the adjoint half reads (as
+:mod:`sourcegrad.kept` cuts a vjp). That code pairs the calls of the callee's own callees
+alike, so a helper calling helpers runs each once. Where the halves cannot be had, the calls
+run as they were written."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import types
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..arguments import with_defaults
+from ..derivative import Transformed
+from ..errors import SourcegradError
+from ..kept import (
+    function_def,
+    halves_functions,
+    names_bound,
+    names_bound_inside,
+    names_deleted,
+    names_read,
+    no_arguments,
+    parameter_names,
+)
+from ..runtime.signature import rank_signature
+from ..transform import derive
+from . import jvp_of_generated
+
+__all__ = ["jvp_backward_kept", "jvp_forward_kept"]
+
+#: the attribute of a generated jvp of a vjp holding its :class:`TangentHalves` (None: it
+#: cannot be cut), by the seed's tangent parameter
+_HALVES = "sourcegrad_tangent_halves"
+_STATE = "kept__"
+
+
+@dataclass(frozen=True)
+class TangentHalves:
+    """The forward half (the primal values, the tangents but the seed's by name; returns
+    ``((value, tangent), state)``) and the adjoint half (``(state, *, g_out[, seed's
+    tangent])``; returns the jvp's ``((value, gradients), (tangent, their tangents))``)."""
+
+    forward: types.FunctionType
+    adjoint: types.FunctionType
+    #: the tangent parameters of the forward half, in ``wrt`` order
+    tangents: tuple
+    #: the name of the seed's tangent parameter (None: the seed's tangent is zero)
+    seed_tangent: str | None
+    #: the names the forward half hands the adjoint half, in the order it does
+    kept: tuple
+    #: the forward half's statements as text (halves of builds for other seeds' ranks
+    #: whose forward halves read the same take each other's states)
+    forward_text: str
+    #: the ranks of the seed the build was made for
+    seed_rank: Any = None
+
+
+def jvp_forward_kept(jvp: Any, vjp: Any, wrt: Any, *args: Any, t_in: Any) -> tuple:
+    """``(value, tangent, kept)`` of the call whose jvp is ``jvp(*args, t_in=...)`` (``t_in``:
+    the tuple of its tangents, along ``wrt`` but the seed) and whose vjp's jvp
+    ``jvp_of(vjp, wrt)(*args, g_out, t_in=...)`` the adjoint runs later: ``kept`` is handed to
+    :func:`jvp_backward_kept`."""
+    plan = _plan(vjp, wrt, args)
+    if plan is not None:
+        seed = _SEEDS.get(plan[2])
+        halves = _halves(plan, _guess(plan[1]) if seed is None else seed)
+    if plan is None or halves is None:
+        value, tangent = jvp(*args, t_in=t_in if getattr(jvp, "wrt_tuple", True) else t_in[0])
+        return value, tangent, ("call", vjp, wrt, args, t_in)
+    (value, tangent), state = halves.forward(*plan[1], **dict(zip(halves.tangents, t_in)))
+    return value, tangent, ("halves", halves, state, vjp, plan, (wrt, args, t_in))
+
+
+def jvp_backward_kept(kept: tuple, g_out: Any, *, t_in: Any) -> tuple:
+    """What ``jvp_of(vjp, wrt)(*args, g_out, t_in=...)``, replaced by
+    :func:`jvp_forward_kept`, returns: ``(vjp's value, its tangent)``; ``t_in``: the seed's
+    tangent (None where ``wrt`` leaves the seed out)."""
+    if kept[0] == "call":
+        _, vjp, wrt, args, ts = kept
+        return _whole(vjp, wrt, args, ts, g_out, t_in)
+    _, halves, state, vjp, plan, call = kept
+    if rank_signature(g_out) != halves.seed_rank:  # the build for another seed's ranks
+        if _stand_in(g_out) is not None:
+            _SEEDS[plan[2]] = _stand_in(g_out)
+        other = _halves(plan, g_out)
+        if other is None or other.forward_text != halves.forward_text:
+            return _whole(vjp, *call, g_out, t_in)  # (the callee's forward runs again)
+        named = dict(zip(halves.kept, state))
+        state, halves = tuple(named[n] for n in other.kept), other
+    given = {} if halves.seed_tangent is None else {halves.seed_tangent: t_in}
+    raw, traw = halves.adjoint(state, g_out=g_out, **given)
+    return vjp.finish(*raw), vjp.finish(*traw)
+
+
+def _whole(vjp, wrt, args: tuple, ts: tuple, g_out, t_seed) -> tuple:
+    """``jvp_of(vjp, wrt)(*args, g_out, t_in=...)``, the primal tangents ``ts`` along
+    ``wrt`` but the seed, whose tangent is ``t_seed``."""
+    n = len(args)
+    by_position = dict(zip([i for i in _indices(wrt) if i != n], ts))
+    by_position[n] = t_seed
+    tangents = tuple(by_position[i] for i in _indices(wrt))
+    jv = derive.makers().jvp_of(vjp, wrt)
+    return jv(*args, g_out, t_in=tangents if isinstance(wrt, tuple) else tangents[0])
+
+
+#: (forward mode over a vjp, the ranks of its primal values) -> a stand-in of the seed the
+#: last call gave (its ranks and dtype: which build's halves to run)
+_SEEDS: dict = {}
+
+
+def _plan(vjp, wrt, args: tuple) -> tuple | None:
+    """``(forward mode over the vjp's pure source, its primal values, the key of its seed in
+    :data:`_SEEDS`)`` for ``vjp`` called with ``args`` along ``wrt``, or None where its
+    halves are not cut (a method's, one taking keyword-only parameters)."""
+    if not (
+        isinstance(vjp, Transformed)
+        and vjp.mode == "vjp"
+        and not vjp.bound_self
+        and not vjp.with_value
+        and vjp.with_gradients
+        and vjp.packing is None
+        and not getattr(getattr(vjp.f, "__code__", None), "co_kwonlyargcount", 1)
+    ):
+        return None
+    values = with_defaults(vjp.f, args)
+    n, m = len(args), len(values)
+    jwrt = tuple(i if i < n else m for i in _indices(wrt))  # the seed: after the defaults
+    fn = vjp.ranked(values).source_fn
+    jt = jvp_of_generated(fn, jwrt, (), {"inside": True})
+    if len(_SEEDS) > 256:
+        _SEEDS.clear()
+    return jt, values, (jt, tuple([rank_signature(v) for v in values]))
+
+
+def _halves(plan: tuple, seed: Any) -> TangentHalves | None:
+    """The halves of the build of ``plan``'s forward mode for its values and ``seed``."""
+    jt, values, _ = plan
+    try:
+        entry = jt.ranked(values + (seed,))
+    except SourcegradError:  # (refused for a seed of these ranks: run whole)
+        return None
+    halves = getattr(entry.fn, _HALVES, False)
+    if halves is False:
+        m = len(values)
+        jwrt = jt.wrt
+        name = entry.tangent_params[jwrt.index(m)] if m in jwrt else None
+        halves = _cut(entry.fn, entry.text, entry.tangent_params, name)
+        if halves is not None:
+            halves = dataclasses.replace(halves, seed_rank=rank_signature(seed))
+        setattr(entry.fn, _HALVES, halves)
+    return halves
+
+
+def _guess(values: tuple) -> Any:
+    """A seed for a first call: like its first floating array argument, else a float."""
+    for v in values:
+        if isinstance(v, np.ndarray) and np.issubdtype(v.dtype, np.inexact):
+            return _stand_in(v)
+    return 0.0
+
+
+def _stand_in(g: Any) -> Any:
+    """A small value of ``g``'s ranks and dtype (None for a container)."""
+    if isinstance(g, np.ndarray):
+        return np.zeros((1,) * g.ndim, dtype=g.dtype)
+    return g if isinstance(g, (float, complex, np.generic)) else None
+
+
+def _indices(wrt) -> tuple:
+    return tuple(wrt) if isinstance(wrt, (tuple, list)) else (wrt,)
+
+
+def _cut(fn: types.FunctionType, text: str, tangents: tuple, seed: str | None):
+    """The :class:`TangentHalves` of the jvp of a vjp ``fn`` (its source ``text``), cut
+    before the first statement reading the output gradient or its tangent ``seed``."""
+    node = ast.parse(text).body[0]
+    if not isinstance(node, ast.FunctionDef) or node.args.vararg or node.args.kwarg:
+        return None
+    seeds = {"g_out"} | ({seed} if seed else set())
+    body, last = node.body[:-1], node.body[-1]
+    cut = next((k for k, s in enumerate(body) if names_read([s]) & seeds), None)
+    if cut is None or cut == 0 or not _returns_pairs(last):
+        return None
+    forward, adjoint = body[:cut], body[cut:] + [last]
+    params = parameter_names(node)
+    (value, _), (tangent, _) = (e.elts for e in last.value.elts)
+    if {n.id for n in (value, tangent) if isinstance(n, ast.Name)} - names_bound(forward) - params:
+        return None
+    kept = sorted(names_read(adjoint) & (names_bound(forward) | params) - seeds)
+    kept = [n for n in kept if n not in names_deleted(forward)]
+    unsure = sorted(names_bound_inside(forward) & set(kept) - params)
+    module = _module(node, forward, adjoint, (value, tangent), kept, unsure, seeds, fn)
+    ast.increment_lineno(module, fn.__code__.co_firstlineno - node.lineno)
+    made = halves_functions(compile(module, fn.__code__.co_filename, "exec"), fn)
+    kept_tangents = tuple(t for t in tangents if t != seed)
+    text = "\n".join(ast.unparse(s) for s in forward)
+    forward_fn, adjoint_fn = made[node.name + "_forward"], made[node.name + "_adjoint"]
+    return TangentHalves(forward_fn, adjoint_fn, kept_tangents, seed, tuple(kept), text)
+
+
+def _returns_pairs(last) -> bool:
+    """Whether ``last`` is ``return ((value, gradients), (tangent, their tangents))`` with
+    the value and its tangent names or constants."""
+    if not (isinstance(last, ast.Return) and isinstance(last.value, ast.Tuple)):
+        return False
+    pairs = last.value.elts
+    return len(pairs) == 2 and all(
+        isinstance(p, ast.Tuple)
+        and len(p.elts) == 2
+        and isinstance(p.elts[0], (ast.Name, ast.Constant))
+        for p in pairs
+    )
+
+
+def _module(node, forward, adjoint, value, kept, unsure, seeds, fn) -> ast.Module:
+    """``def factory(): cells...; def name_forward(...); def name_adjoint(...)``."""
+    load = ast.Load()
+    state = ast.Tuple([ast.Name(n, load) for n in kept], load)
+    first = []
+    if unsure:  # assigned in a branch or loop only: defined on every path the halves take
+        first = [ast.Assign([ast.Name(n, ast.Store()) for n in unsure], ast.Constant(None))]
+    a = node.args
+    fwd_args = ast.arguments(
+        posonlyargs=list(a.posonlyargs),
+        args=list(a.args),
+        vararg=None,
+        kwonlyargs=[k for k in a.kwonlyargs if k.arg not in seeds],
+        kw_defaults=[d for k, d in zip(a.kwonlyargs, a.kw_defaults) if k.arg not in seeds],
+        kwarg=None,
+        defaults=list(a.defaults),
+    )
+    ret = ast.Return(ast.Tuple([ast.Tuple(list(value), load), state], load))
+    fwd = function_def(node.name + "_forward", fwd_args, first + forward + [ret])
+    adj_args = ast.arguments(
+        posonlyargs=[],
+        args=[ast.arg(_STATE)],
+        vararg=None,
+        kwonlyargs=[ast.arg(s) for s in sorted(seeds)],
+        kw_defaults=[None] * len(seeds),
+        kwarg=None,
+        defaults=[],
+    )
+    unpack = []
+    if kept:
+        targets = ast.Tuple([ast.Name(n, ast.Store()) for n in kept], ast.Store())
+        unpack = [ast.Assign([targets], ast.Name(_STATE, load))]
+    adj = function_def(node.name + "_adjoint", adj_args, unpack + adjoint)
+    cells = [ast.Name(n, ast.Store()) for n in fn.__code__.co_freevars]
+    factory_body = [ast.Assign(cells, ast.Constant(None))] if cells else []
+    factory = function_def("factory__", no_arguments(), factory_body + [fwd, adj])
+    for made in (fwd, adj, factory):
+        ast.copy_location(made, node)
+    return ast.fix_missing_locations(ast.Module([factory], []))
