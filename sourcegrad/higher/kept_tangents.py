@@ -70,8 +70,8 @@ class TangentHalves:
 
 
 def jvp_forward_kept(jvp: Any, vjp: Any, wrt: Any, *args: Any, t_in: Any) -> tuple:
-    """``(value, tangent, kept)`` of the call whose jvp is ``jvp(*args, t_in=...)`` (``t_in``:
-    the tuple of its tangents, along ``wrt`` but the seed) and whose vjp's jvp
+    """``(value, tangent, kept)`` of the call whose jvp is ``jvp(*args, t_in=t_in)`` (along
+    ``wrt`` but the seed; a tuple of tangents where that is more than one) and whose vjp's jvp
     ``jvp_of(vjp, wrt)(*args, g_out, t_in=...)`` the adjoint runs later: ``kept`` is handed to
     :func:`jvp_backward_kept`."""
     plan = _plan(vjp, wrt, args)
@@ -79,42 +79,61 @@ def jvp_forward_kept(jvp: Any, vjp: Any, wrt: Any, *args: Any, t_in: Any) -> tup
         seed = _SEEDS.get(plan[2])
         halves = _halves(plan, _guess(plan[1]) if seed is None else seed)
     if plan is None or halves is None:
-        value, tangent = jvp(*args, t_in=t_in if getattr(jvp, "wrt_tuple", True) else t_in[0])
-        return value, tangent, ("call", vjp, wrt, args, t_in)
-    (value, tangent), state = halves.forward(*plan[1], **dict(zip(halves.tangents, t_in)))
-    return value, tangent, ("halves", halves, state, vjp, plan, (wrt, args, t_in))
+        value, tangent = jvp(*args, t_in=t_in)
+        return value, tangent, None
+    ts = t_in if len(halves.tangents) != 1 else (t_in,)
+    (value, tangent), state = halves.forward(*plan[1], **dict(zip(halves.tangents, ts)))
+    return value, tangent, (halves, state, plan, vjp, args)
 
 
-def jvp_backward_kept(kept: tuple, g_out: Any, *, t_in: Any) -> tuple:
-    """What ``jvp_of(vjp, wrt)(*args, g_out, t_in=...)``, replaced by
-    :func:`jvp_forward_kept`, returns: ``(vjp's value, its tangent)``; ``t_in``: the seed's
-    tangent (None where ``wrt`` leaves the seed out)."""
-    if kept[0] == "call":
-        _, vjp, wrt, args, ts = kept
-        return _whole(vjp, wrt, args, ts, g_out, t_in)
-    _, halves, state, vjp, plan, call = kept
+def jvp_backward_kept(kept: Any, vjp: Any, wrt: Any, *args: Any, t_in: Any) -> tuple:
+    """What ``jvp_of(vjp, wrt)(*args, t_in=t_in)`` (``args``: the call's, then the seed)
+    returns, from the state :func:`jvp_forward_kept` kept (``kept``; a list of them: the
+    last, taken off), where that call was given the same objects (else run whole)."""
+    if isinstance(kept, list):
+        kept = kept.pop() if kept else None
+    *primal, g_out = args
+    if kept is None or not _same_call(kept, vjp, primal):
+        return derive.makers().jvp_of(vjp, wrt)(*args, t_in=t_in)
+    halves, state, plan, _, _ = kept
     if rank_signature(g_out) != halves.seed_rank:  # the build for another seed's ranks
         if _stand_in(g_out) is not None:
             _SEEDS[plan[2]] = _stand_in(g_out)
         other = _halves(plan, g_out)
         if other is None or other.forward_text != halves.forward_text:
-            return _whole(vjp, *call, g_out, t_in)  # (the callee's forward runs again)
+            return derive.makers().jvp_of(vjp, wrt)(*args, t_in=t_in)  # (runs it again)
         named = dict(zip(halves.kept, state))
         state, halves = tuple(named[n] for n in other.kept), other
-    given = {} if halves.seed_tangent is None else {halves.seed_tangent: t_in}
+    given = {}
+    if halves.seed_tangent is not None:
+        n = len(primal)
+        given[halves.seed_tangent] = t_in[wrt.index(n)] if isinstance(wrt, tuple) else t_in
     raw, traw = halves.adjoint(state, g_out=g_out, **given)
-    return vjp.finish(*raw), vjp.finish(*traw)
+    finish = plan[3].finish  # (the derivative behind a function value's vjp)
+    return finish(*raw), finish(*traw)
 
 
-def _whole(vjp, wrt, args: tuple, ts: tuple, g_out, t_seed) -> tuple:
-    """``jvp_of(vjp, wrt)(*args, g_out, t_in=...)``, the primal tangents ``ts`` along
-    ``wrt`` but the seed, whose tangent is ``t_seed``."""
-    n = len(args)
-    by_position = dict(zip([i for i in _indices(wrt) if i != n], ts))
-    by_position[n] = t_seed
-    tangents = tuple(by_position[i] for i in _indices(wrt))
-    jv = derive.makers().jvp_of(vjp, wrt)
-    return jv(*args, g_out, t_in=tangents if isinstance(wrt, tuple) else tangents[0])
+def _same_call(kept: tuple, vjp: Any, primal: list) -> bool:
+    """Whether the adjoint's call of ``vjp`` with ``primal`` is the one ``kept`` is of."""
+    _, _, _, vjp_then, args_then = kept
+    if len(primal) != len(args_then) or any(a is not b for a, b in zip(primal, args_then)):
+        return False
+    if vjp is vjp_then:
+        return True
+    fn, fn_then = getattr(vjp, "fn", None), getattr(vjp_then, "fn", None)
+    return (
+        type(vjp) is type(vjp_then)
+        and fn is not None
+        and _identity(fn) == _identity(fn_then)
+        and getattr(vjp, "wrt", None) == getattr(vjp_then, "wrt", None)
+    )
+
+
+def _identity(fn) -> tuple:
+    """What tells function values apart: a bound method by its object and function."""
+    if isinstance(fn, types.MethodType):
+        return id(fn.__self__), id(fn.__func__)
+    return (id(fn),)
 
 
 #: (forward mode over a vjp, the ranks of its primal values) -> a stand-in of the seed the
@@ -124,8 +143,12 @@ _SEEDS: dict = {}
 
 def _plan(vjp, wrt, args: tuple) -> tuple | None:
     """``(forward mode over the vjp's pure source, its primal values, the key of its seed in
-    :data:`_SEEDS`)`` for ``vjp`` called with ``args`` along ``wrt``, or None where its
-    halves are not cut (a method's, one taking keyword-only parameters)."""
+    :data:`_SEEDS`, the vjp, whose ``finish`` packs what the halves return)`` for ``vjp`` called with ``args`` along ``wrt``, or None where its
+    halves are not cut (one taking keyword-only parameters)."""
+    leading = ()
+    as_derivative = getattr(vjp, "as_derivative", None)
+    if as_derivative is not None:  # a function value: the derivative of the function behind
+        vjp, leading = as_derivative(len(args))
     if not (
         isinstance(vjp, Transformed)
         and vjp.mode == "vjp"
@@ -136,19 +159,19 @@ def _plan(vjp, wrt, args: tuple) -> tuple | None:
         and not getattr(getattr(vjp.f, "__code__", None), "co_kwonlyargcount", 1)
     ):
         return None
-    values = with_defaults(vjp.f, args)
-    n, m = len(args), len(values)
-    jwrt = tuple(i if i < n else m for i in _indices(wrt))  # the seed: after the defaults
+    values = with_defaults(vjp.f, leading + args)
+    n, m, k = len(args), len(values), len(leading)
+    jwrt = tuple(i + k if i < n else m for i in _indices(wrt))  # the seed: after the defaults
     fn = vjp.ranked(values).source_fn
     jt = jvp_of_generated(fn, jwrt, (), {"inside": True})
     if len(_SEEDS) > 256:
         _SEEDS.clear()
-    return jt, values, (jt, tuple([rank_signature(v) for v in values]))
+    return jt, values, (jt, tuple([rank_signature(v) for v in values])), vjp
 
 
 def _halves(plan: tuple, seed: Any) -> TangentHalves | None:
     """The halves of the build of ``plan``'s forward mode for its values and ``seed``."""
-    jt, values, _ = plan
+    jt, values = plan[0], plan[1]
     try:
         entry = jt.ranked(values + (seed,))
     except SourcegradError:  # (refused for a seed of these ranks: run whole)

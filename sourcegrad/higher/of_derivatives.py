@@ -162,7 +162,7 @@ def _one_array(d, y):
     if isinstance(y, (tuple, list, dict)):
         how = (
             "take it of the function itself (sg.jacobian(f)), or of sg.grad(f) for the Hessian"
-            if isinstance(d, Jvp)
+            if isinstance(d, Jvp) or getattr(d, "mode", None) == "jvp"
             else "take it of a gradient along one argument (sg.grad(f, i)), or use sg.jvp of "
             "the derivative for one column at a time"
         )

@@ -2,12 +2,18 @@
 dense(p, x)``, ``h, th = jvp_dense(p, x, t_in=tp)``, and the jvp of its vjp in the adjoint,
 ``dx, tdx = jvp_of(vjp_dense, (0, 1))(p, x, dh, t_in=(tp, tdh))`` (which runs ``dense``'s
 forward again), become ``h, th, kept_h = jvp_forward_kept(jvp_dense, vjp_dense, (0, 1), p,
-x, t_in=(tp,))`` and ``dx, tdx = jvp_backward_kept(kept_h, dh, t_in=tdh)`` (see
-:mod:`sourcegrad.higher.kept_tangents`).
+x, t_in=tp)`` and ``dx, tdx = jvp_backward_kept(kept_h, vjp_dense, (0, 1), p, x, dh,
+t_in=(tp, tdh))`` (see :mod:`sourcegrad.higher.kept_tangents`, which runs the jvp of the vjp
+whole where the adjoint's arguments are not the objects the forward was given).
 
-A pair is two statements of one block, the second calling the vjp of the first's function
-with the same arguments, none of them bound again in between. Like :mod:`.kept_calls` it runs
-last, and on the first build for a signature too (``kept_calls.kept_running``)."""
+Where both statements are in one block, the arguments bound again by neither in between, the
+state goes by name. Otherwise (a call in a loop, whose adjoint runs in the reversed loop on
+values popped from the tape) the forward appends each call's state to a list of its own
+(``kept_h_s.append(kept_h)``) and the adjoint hands the list over, which pops the last state
+(the adjoint visits the calls in reverse). A function value (``layer(h)``: ``jvp_of(layer,
+0)`` and ``jvp_of(vjp_of(layer, 0), (0, 1))``) pairs alike, by its name. Like
+:mod:`.kept_calls` this runs last, and on the first build for a signature too
+(``kept_calls.kept_running``)."""
 
 from __future__ import annotations
 
@@ -25,20 +31,22 @@ def keep_tangent_sweeps(node: gast.FunctionDef, der: Derivative) -> bool:
     if der.mode != "jvp" or not derive.keeping_forward():
         return False
     makers = derive.makers()
-    jvp_of = der.refs.name_of(makers.jvp_of)
-    if jvp_of is None:
+    names = (der.refs.name_of(makers.jvp_of), makers.vjp_of)
+    if names[0] is None:
         return False
-    found = False
+    firsts, seconds = [], []
     for body in _blocks(node.body):
-        for i, stmt in enumerate(body):
-            first = _first(stmt, der)
-            if first is None:
-                continue
-            j = _partner(body, i, first, der, jvp_of)
-            if j is not None:
-                _rewrite(stmt, body[j], first, der, makers)
-                found = True
-    return found
+        for stmt in body:
+            first = _first(stmt, der, names)
+            if first is not None:
+                firsts.append((body, stmt, first))
+            second = _second(stmt, der, names)
+            if second is not None:
+                seconds.append((body, stmt, second))
+    paired = _pair_in_blocks(firsts, seconds, der)
+    stacks = _pair_by_stacks(firsts, seconds, paired, der)
+    node.body[:0] = [S.assign(s, gast.List(elts=[], ctx=gast.Load())) for s in stacks]
+    return bool(paired or stacks)
 
 
 def _blocks(body):
@@ -74,12 +82,16 @@ def _pair_target(stmt) -> bool:
         and len(stmt.targets[0].elts) == 2
         and all(isinstance(e, gast.Name) for e in stmt.targets[0].elts)
         and isinstance(stmt.value, gast.Call)
+        and [k.arg for k in stmt.value.keywords] == ["t_in"]
     )
 
 
-def _atoms(values) -> list | None:
+def _atoms(values, der: Derivative) -> list | None:
+    """The names and constants ``values`` are (``copy_if_written(f, i, x)``: ``x``)."""
     out = []
     for v in values:
+        if _calls(v, derive.makers().copy_if_written, der) and len(v.args) == 3:
+            v = v.args[2]
         if isinstance(v, gast.Name):
             out.append(v.id)
         elif isinstance(v, gast.Constant):
@@ -89,62 +101,146 @@ def _atoms(values) -> list | None:
     return out
 
 
-def _first(stmt, der: Derivative) -> tuple | None:
-    """``(jvp object, argument atoms, tangents)`` where ``stmt`` is ``h, th = jvp_f(args...,
-    t_in=...)`` of a jvp of one of the user's functions, else None."""
-    if not _pair_target(stmt) or not isinstance(stmt.value.func, gast.Name):
+def _first(stmt, der: Derivative, names) -> tuple | None:
+    """``(callee, argument atoms, primal wrt, tangents)`` where ``stmt`` is ``h, th =
+    jvp_f(args..., t_in=...)`` (or ``jvp_of(f, wrt)(...)``) of one of the user's functions,
+    else None; ``callee`` names the function (``("made", f)``, ``("value", name)``)."""
+    if not _pair_target(stmt):
         return None
-    call = stmt.value
-    jvp = _resolve(call.func.id, der)
-    if not _made(jvp, "jvp") or [k.arg for k in call.keywords] != ["t_in"]:
-        return None
-    atoms = _atoms(call.args)
-    t_in = call.keywords[0].value
-    if atoms is None:
-        return None
-    if jvp.wrt_tuple:
-        if not isinstance(t_in, gast.Tuple):
+    call, t_in = stmt.value, stmt.value.keywords[0].value
+    if isinstance(call.func, gast.Name):
+        jvp = _resolve(call.func.id, der)
+        if not _made(jvp, "jvp"):
             return None
-        tangents = list(t_in.elts)
+        callee, wrt, many = ("made", jvp.f), jvp.wrt, jvp.wrt_tuple
     else:
-        tangents = [t_in]
-    return jvp, atoms, tangents
-
-
-def _partner(body, i, first, der, jvp_of: str) -> int | None:
-    """The index of the statement after ``body[i]`` running the jvp of the vjp of its
-    function with the same arguments, none bound again before it; else None."""
-    jvp, atoms, _ = first
-    rebound: set = set()
-    for j in range(i + 1, len(body)):
-        stmt = body[j]
-        if _second_of(stmt, jvp, atoms, der, jvp_of) and not rebound & set(atoms):
-            return j
-        for s in walk_statements([stmt]):
-            rebound |= assigned_names(s)
-        if rebound & {a for a in atoms if isinstance(a, str)}:
+        maker = call.func
+        if not (_is_call_of(maker, names[0]) and isinstance(maker.args[0], gast.Name)):
             return None
-    return None
+        wrt = get_wrt(maker.args[1])
+        callee, many = ("value", maker.args[0].id), isinstance(maker.args[1], gast.Tuple)
+    atoms = _atoms(call.args, der)
+    if atoms is None or wrt is None or (many and not isinstance(t_in, gast.Tuple)):
+        return None
+    if many and len(t_in.elts) == 1:  # (one tangent in a tuple: told apart from a tuple's)
+        return None
+    return callee, atoms, tuple(wrt), list(t_in.elts) if many else [t_in]
 
 
-def _second_of(stmt, jvp, atoms, der, jvp_of: str) -> bool:
-    if not _pair_target(stmt) or not isinstance(stmt.value.func, gast.Call):
-        return False
+def _calls(node, fn, der: Derivative) -> bool:
+    """Whether ``node`` is a call of the object ``fn`` by a name that reaches it."""
+    return (
+        isinstance(node, gast.Call)
+        and isinstance(node.func, gast.Name)
+        and _resolve(node.func.id, der) is fn
+    )
+
+
+def _is_call_of(node, name: str | None) -> bool:
+    return (
+        isinstance(node, gast.Call)
+        and isinstance(node.func, gast.Name)
+        and node.func.id == name
+        and len(node.args) == 2
+        and not node.keywords
+    )
+
+
+def _second(stmt, der: Derivative, names) -> tuple | None:
+    """``(callee, argument atoms, wrt)`` where ``stmt`` is ``dx, tdx = jvp_of(vjp,
+    wrt)(args..., seed, t_in=...)`` of the vjp of one of the user's functions, else None."""
+    if not (_pair_target(stmt) and _is_call_of(stmt.value.func, names[0])):
+        return None
     call, maker = stmt.value, stmt.value.func
-    if not (
-        isinstance(maker.func, gast.Name)
-        and maker.func.id == jvp_of
-        and len(maker.args) == 2
-        and isinstance(maker.args[0], gast.Name)
-        and [k.arg for k in call.keywords] == ["t_in"]
-        and get_wrt(maker.args[1]) is not None
-    ):
-        return False
-    vjp = _resolve(maker.args[0].id, der)
-    if not _made(vjp, "vjp") or vjp.f is not jvp.f or _atoms(call.args[:-1]) != atoms:
-        return False
-    n, wrt = len(atoms), get_wrt(maker.args[1])
-    return tuple(i for i in wrt if i != n) == jvp.wrt and _seed_tangent(stmt, n) is not False
+    wrt, vjp = get_wrt(maker.args[1]), maker.args[0]
+    if wrt is None or not call.args:
+        return None
+    if isinstance(vjp, gast.Name):
+        made = _resolve(vjp.id, der)
+        if not _made(made, "vjp"):
+            return None
+        callee = ("made", made.f)
+    elif _calls(vjp, names[1], der) and len(vjp.args) == 2 and isinstance(vjp.args[0], gast.Name):
+        callee = ("value", vjp.args[0].id)
+    else:
+        return None
+    atoms = _atoms(call.args[:-1], der)
+    return None if atoms is None else (callee, atoms, wrt)
+
+
+def _fits(first, second) -> bool:
+    """Whether the jvp of ``first`` and the jvp of the vjp of ``second`` are of one callee,
+    along the same arguments (the seed aside)."""
+    callee, atoms, wrt, _ = first
+    callee2, atoms2, wrt2 = second
+    n = len(atoms)
+    return (
+        callee[0] == callee2[0]
+        and (callee[1] is callee2[1] if callee[0] == "made" else callee[1] == callee2[1])
+        and len(atoms2) == n
+        and tuple(i for i in wrt2 if i != n) == wrt
+    )
+
+
+def _pair_in_blocks(firsts, seconds, der) -> set:
+    """Pair each first with a second of its block after it with the same arguments, none
+    bound again in between; the ids of the statements paired."""
+    paired: set = set()
+    for body, stmt, first in firsts:
+        atoms = {a for a in first[1] if isinstance(a, str)}
+        rebound: set = set()
+        for later in body[body.index(stmt) + 1 :]:
+            found = next((s for b, st, s in seconds if st is later), None)
+            if (
+                found is not None
+                and id(later) not in paired
+                and _fits(first, found)
+                and found[1] == first[1]
+                and not rebound & atoms
+            ):
+                kept = _rewrite_first(stmt, later, first, der)
+                _rewrite_second(later, S.name(kept), der)
+                paired |= {id(stmt), id(later)}
+                break
+            for s in walk_statements([later]):
+                rebound |= assigned_names(s)
+            if rebound & atoms:
+                break
+    return paired
+
+
+def _pair_by_stacks(firsts, seconds, paired: set, der) -> list:
+    """Pair the firsts and seconds left of one callee through a list of states; the lists."""
+    stacks = []
+    for body, stmt, first in firsts:
+        if id(stmt) in paired:
+            continue
+        mine = [(b, st) for b, st, s in seconds if id(st) not in paired and _fits(first, s)]
+        if not mine:
+            continue
+        kept = _rewrite_first(stmt, mine[0][1], first, der)
+        stack = der.refs.names.fresh(f"{kept}_s")
+        stacks.append(stack)
+        append = S.call(gast.Attribute(S.name(stack), "append", gast.Load()), [S.name(kept)])
+        body.insert(body.index(stmt) + 1, gast.Expr(value=append))
+        paired.add(id(stmt))
+        for other_body, other, other_first in firsts:  # the same callee's other calls
+            if id(other) not in paired and _fits(other_first, _as_second(first)):
+                other_kept = _rewrite_first(other, mine[0][1], other_first, der)
+                push = S.call(
+                    gast.Attribute(S.name(stack), "append", gast.Load()), [S.name(other_kept)]
+                )
+                other_body.insert(other_body.index(other) + 1, gast.Expr(value=push))
+                paired.add(id(other))
+        for _, second in mine:
+            _rewrite_second(second, S.name(stack), der)
+            paired.add(id(second))
+    return stacks
+
+
+def _as_second(first) -> tuple:
+    callee, atoms, wrt, _ = first
+    return callee, atoms, wrt + (len(atoms),)
 
 
 def get_wrt(node) -> tuple | None:
@@ -158,40 +254,27 @@ def get_wrt(node) -> tuple | None:
     return None
 
 
-def _seed_tangent(stmt, n: int):
-    """The tangent of the seed (argument ``n``) the second statement passes: an expression,
-    None where it passes none, False where it cannot be told apart."""
-    call, maker = stmt.value, stmt.value.func
-    wrt = get_wrt(maker.args[1])
-    if n not in wrt:
-        return None
-    t_in = call.keywords[0].value
-    if not isinstance(maker.args[1], gast.Tuple):
-        return t_in
-    if not (isinstance(t_in, gast.Tuple) and len(t_in.elts) == len(wrt)):
-        return False
-    return t_in.elts[wrt.index(n)]
-
-
-def _rewrite(first_stmt, second_stmt, first, der: Derivative, makers) -> None:
-    _, _, tangents = first
-    call = first_stmt.value
-    h = first_stmt.targets[0].elts[0].id
+def _rewrite_first(stmt, second_stmt, first, der: Derivative) -> str:
+    """``h, th, kept_h = jvp_forward_kept(jvp, vjp, wrt, *args, t_in=...)`` in place of
+    ``stmt``, the vjp and its ``wrt`` those ``second_stmt`` calls; the name of the state."""
+    call = stmt.value
+    h = stmt.targets[0].elts[0].id
     kept = der.refs.names.fresh(f"kept_{h}")
     maker = second_stmt.value.func
-    forward = der.refs.ref(makers.jvp_forward_kept, "jvp_forward_kept")
-    first_stmt.value = S.call(
+    forward = der.refs.ref(derive.makers().jvp_forward_kept, "jvp_forward_kept")
+    stmt.value = S.call(
         S.name(forward),
-        [S.name(call.func.id), S.clone(maker.args[0]), S.clone(maker.args[1]), *call.args],
-        {"t_in": gast.Tuple(elts=tangents, ctx=gast.Load())},
+        [call.func, S.clone(maker.args[0]), S.clone(maker.args[1]), *call.args],
+        {"t_in": call.keywords[0].value},
     )
-    first_stmt.targets[0].elts.append(S.name(kept, store=True))
-    n = len(call.args)
-    seed_t = _seed_tangent(second_stmt, n)
-    backward = der.refs.ref(makers.jvp_backward_kept, "jvp_backward_kept")
-    second = second_stmt.value
-    second_stmt.value = S.call(
-        S.name(backward),
-        [S.name(kept), second.args[-1]],
-        {"t_in": S.const(None) if seed_t is None else seed_t},
-    )
+    stmt.targets[0].elts.append(S.name(kept, store=True))
+    return kept
+
+
+def _rewrite_second(stmt, kept, der: Derivative) -> None:
+    """``dx, tdx = jvp_backward_kept(kept, vjp, wrt, *args, seed, t_in=...)`` in place of
+    ``jvp_of(vjp, wrt)(*args, seed, t_in=...)``."""
+    call, maker = stmt.value, stmt.value.func
+    backward = der.refs.ref(derive.makers().jvp_backward_kept, "jvp_backward_kept")
+    call.func = S.name(backward)
+    call.args = [kept, maker.args[0], maker.args[1], *call.args]
