@@ -509,7 +509,7 @@ def _same_arguments(call: gast.Call, jvp: gast.Call, copied: str | None = None) 
     """Whether ``call`` passes the names and constants that the jvp call ``jvp`` passes (by
     position, then by keyword, ``t_in`` aside; a method's object first). An argument given
     as ``copy_if_written(f, i, x)`` (``copied``: its name; not with ``read_after``) counts as
-    ``x``: one run of the jvp writes into ``x`` where ``f`` does, as Python's call."""
+    ``x``: the copy keeps the primal's write from the jvp's run, and fused there is one run."""
 
     def atoms(values) -> list | None:
         out = []
