@@ -252,6 +252,25 @@ def hv_method(x, model):
     return np.sum(model.forward(x) ** 2)
 
 
+def hv_parts(x):
+    LOG.append("hv_parts")
+    return np.sin(x), np.cos(x) * x
+
+
+def hv_split(x):  # a helper returning a tuple
+    a, b = hv_parts(x)
+    return np.sum(a * b)
+
+
+def hv_power(x, k=3):
+    LOG.append("hv_power")
+    return x**k
+
+
+def hv_defaults(x):  # a call leaving a default out, and one giving it
+    return np.sum(hv_power(x) + hv_power(x, 2))
+
+
 def _hv_args(f):
     x = _x()
     if f is hv_called:
@@ -270,7 +289,9 @@ def _hessian_of(f, args, i=0):
 
 
 @pytest.mark.parametrize(
-    "f", [hv_logged, hv_nested, hv_loop, hv_called, hv_method], ids=lambda f: f.__name__
+    "f",
+    [hv_logged, hv_nested, hv_loop, hv_called, hv_method, hv_split, hv_defaults],
+    ids=lambda f: f.__name__,
 )
 def test_a_hessian_vector_product_runs_each_helper_once_per_call(f):
     args = _hv_args(f)

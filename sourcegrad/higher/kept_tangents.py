@@ -197,9 +197,13 @@ def _guess(values: tuple) -> Any:
 
 
 def _stand_in(g: Any) -> Any:
-    """A small value of ``g``'s ranks and dtype (None for a container)."""
+    """A small value of ``g``'s ranks and dtype (a tuple of them for a tuple; None for
+    another container)."""
     if isinstance(g, np.ndarray):
         return np.zeros((1,) * g.ndim, dtype=g.dtype)
+    if type(g) is tuple:
+        items = tuple(_stand_in(v) for v in g)
+        return None if any(v is None for v in items) else items
     return g if isinstance(g, (float, complex, np.generic)) else None
 
 
@@ -221,7 +225,7 @@ def _cut(fn: types.FunctionType, text: str, tangents: tuple, seed: str | None):
     forward, adjoint = body[:cut], body[cut:] + [last]
     params = parameter_names(node)
     (value, _), (tangent, _) = (e.elts for e in last.value.elts)
-    if {n.id for n in (value, tangent) if isinstance(n, ast.Name)} - names_bound(forward) - params:
+    if names_read([ast.Expr(value), ast.Expr(tangent)]) - names_bound(forward) - params:
         return None
     kept = sorted(names_read(adjoint) & (names_bound(forward) | params) - seeds)
     kept = [n for n in kept if n not in names_deleted(forward)]
@@ -237,16 +241,20 @@ def _cut(fn: types.FunctionType, text: str, tangents: tuple, seed: str | None):
 
 def _returns_pairs(last) -> bool:
     """Whether ``last`` is ``return ((value, gradients), (tangent, their tangents))`` with
-    the value and its tangent names or constants."""
+    the value and its tangent names or constants (or tuples of them)."""
     if not (isinstance(last, ast.Return) and isinstance(last.value, ast.Tuple)):
         return False
     pairs = last.value.elts
     return len(pairs) == 2 and all(
-        isinstance(p, ast.Tuple)
-        and len(p.elts) == 2
-        and isinstance(p.elts[0], (ast.Name, ast.Constant))
-        for p in pairs
+        isinstance(p, ast.Tuple) and len(p.elts) == 2 and _plain(p.elts[0]) for p in pairs
     )
+
+
+def _plain(node) -> bool:
+    """A name, a constant, or a tuple of them (what a callee returning a tuple returns)."""
+    if isinstance(node, ast.Tuple):
+        return all(_plain(e) for e in node.elts)
+    return isinstance(node, (ast.Name, ast.Constant))
 
 
 def _module(node, forward, adjoint, value, kept, unsure, seeds, fn) -> ast.Module:

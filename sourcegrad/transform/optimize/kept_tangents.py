@@ -80,9 +80,16 @@ def _pair_target(stmt) -> bool:
         and len(stmt.targets) == 1
         and isinstance(stmt.targets[0], gast.Tuple)
         and len(stmt.targets[0].elts) == 2
-        and all(isinstance(e, gast.Name) for e in stmt.targets[0].elts)
+        and all(_names(e) for e in stmt.targets[0].elts)
         and isinstance(stmt.value, gast.Call)
         and [k.arg for k in stmt.value.keywords] == ["t_in"]
+    )
+
+
+def _names(target) -> bool:
+    """A name, or a tuple of names (the values of a call returning a tuple)."""
+    return isinstance(target, gast.Name) or (
+        isinstance(target, gast.Tuple) and all(isinstance(e, gast.Name) for e in target.elts)
     )
 
 
@@ -258,7 +265,8 @@ def _rewrite_first(stmt, second_stmt, first, der: Derivative) -> str:
     """``h, th, kept_h = jvp_forward_kept(jvp, vjp, wrt, *args, t_in=...)`` in place of
     ``stmt``, the vjp and its ``wrt`` those ``second_stmt`` calls; the name of the state."""
     call = stmt.value
-    h = stmt.targets[0].elts[0].id
+    h = stmt.targets[0].elts[0]
+    h = h.id if isinstance(h, gast.Name) else h.elts[0].id
     kept = der.refs.names.fresh(f"kept_{h}")
     maker = second_stmt.value.func
     forward = der.refs.ref(derive.makers().jvp_forward_kept, "jvp_forward_kept")
