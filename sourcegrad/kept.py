@@ -235,7 +235,9 @@ def _cut(fn: types.FunctionType, text: str) -> Halves | None:
     ):
         return None
     params = parameter_names(node)
-    kept = sorted(names_read(adjoint) & (names_bound(forward) | params) - {"g_out"} - names_deleted(forward))
+    kept = sorted(
+        names_read(adjoint) & (names_bound(forward) | params) - {"g_out"} - names_deleted(forward)
+    )
     value = last.value.elts[0]
     unsure = sorted(names_bound_inside(forward) & set(kept) - params)
     module = _halves_module(node, forward, adjoint, value, kept, unsure, fn)

@@ -271,6 +271,15 @@ def hv_defaults(x):  # a call leaving a default out, and one giving it
     return np.sum(hv_power(x) + hv_power(x, 2))
 
 
+def hv_scaled(x, *, s=2.0):
+    LOG.append("hv_scaled")
+    return np.tanh(s * x)
+
+
+def hv_keywords(x):  # a keyword-only parameter given by keyword
+    return np.sum(hv_scaled(x, s=3.0) ** 2)
+
+
 def _hv_args(f):
     x = _x()
     if f is hv_called:
@@ -290,7 +299,7 @@ def _hessian_of(f, args, i=0):
 
 @pytest.mark.parametrize(
     "f",
-    [hv_logged, hv_nested, hv_loop, hv_called, hv_method, hv_split, hv_defaults],
+    [hv_logged, hv_nested, hv_loop, hv_called, hv_method, hv_split, hv_defaults, hv_keywords],
     ids=lambda f: f.__name__,
 )
 def test_a_hessian_vector_product_runs_each_helper_once_per_call(f):

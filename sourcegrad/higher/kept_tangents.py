@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..arguments import with_defaults
+from ..arguments import split_args, with_defaults
 from ..derivative import Transformed
 from ..errors import SourcegradError
 from ..kept import (
@@ -82,7 +82,8 @@ def jvp_forward_kept(jvp: Any, vjp: Any, wrt: Any, *args: Any, t_in: Any) -> tup
         value, tangent = jvp(*args, t_in=t_in)
         return value, tangent, None
     ts = t_in if len(halves.tangents) != 1 else (t_in,)
-    (value, tangent), state = halves.forward(*plan[1], **dict(zip(halves.tangents, ts)))
+    pos, kwonly = split_args(plan[3].f, plan[1])  # (keyword-only parameters by name)
+    (value, tangent), state = halves.forward(*pos, **kwonly, **dict(zip(halves.tangents, ts)))
     return value, tangent, (halves, state, plan, vjp, args)
 
 
@@ -144,7 +145,7 @@ _SEEDS: dict = {}
 def _plan(vjp, wrt, args: tuple) -> tuple | None:
     """``(forward mode over the vjp's pure source, its primal values, the key of its seed in
     :data:`_SEEDS`, the vjp, whose ``finish`` packs what the halves return)`` for ``vjp`` called with ``args`` along ``wrt``, or None where its
-    halves are not cut (one taking keyword-only parameters)."""
+    halves are not cut."""
     leading = ()
     as_derivative = getattr(vjp, "as_derivative", None)
     if as_derivative is not None:  # a function value: the derivative of the function behind
@@ -156,7 +157,7 @@ def _plan(vjp, wrt, args: tuple) -> tuple | None:
         and not vjp.with_value
         and vjp.with_gradients
         and vjp.packing is None
-        and not getattr(getattr(vjp.f, "__code__", None), "co_kwonlyargcount", 1)
+        and getattr(vjp.f, "__code__", None) is not None
     ):
         return None
     values = with_defaults(vjp.f, leading + args)

@@ -215,7 +215,7 @@ class _Forward:
             and isinstance(value.slice, gast.Constant)
             and value.slice.value == 1
             and isinstance(primal.value, gast.Call)
-            and same_arguments(primal.value, value.value, self.copied())
+            and same_arguments(primal.value, value.value, self.copied(), _callee(op))
         ):
             return None
         if isinstance(target, gast.Name):
@@ -510,6 +510,11 @@ def _operand_names(stmt) -> set:
 
 def _reads(node, names) -> bool:
     return any(isinstance(n, gast.Name) and n.id in names for n in S.walk(node))
+
+
+def _callee(op):
+    """The user's function an operation calls (None for a function value)."""
+    return op.user_call[0] if isinstance(op.user_call, tuple) and op.user_call else None
 
 
 def _assign_to(names, value, lineno, unpack=False):

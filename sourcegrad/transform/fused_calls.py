@@ -9,12 +9,13 @@ from . import syntax as S
 from .derive import RECEIVER
 
 
-def same_arguments(call: gast.Call, jvp: gast.Call, copied: str | None = None) -> bool:
+def same_arguments(call: gast.Call, jvp: gast.Call, copied: str | None = None, callee=None) -> bool:
     """Whether ``call`` passes the names and constants that the jvp call ``jvp`` passes (by
     position, then by keyword, ``t_in`` aside; a method's object first). An argument given
     as ``copy_if_written(f, i, x)`` (``copied``: its name; not with ``read_after``) counts as
     ``x``: the copy keeps the primal's write from the jvp's run, and fused there is one run.
-    The constants a jvp passes after the call's own arguments are the defaults it left out."""
+    The constants a jvp passes after the call's own arguments are the defaults it left out;
+    the keyword-only parameters of ``callee`` (the function called) it passes by position."""
     given_args = list(call.args)
     if isinstance(call.func, gast.Attribute) and isinstance(jvp.func, gast.Name):
         given_args.insert(0, call.func.value)  # a method's jvp takes its object first
@@ -37,15 +38,22 @@ def same_arguments(call: gast.Call, jvp: gast.Call, copied: str | None = None) -
             return False  # (an object called: its jvp is found for its class when it runs)
         names = maker.args[2].elts if len(maker.args) == 3 else []
         by_name = [getattr(n, "value", None) for n in names]  # the last ones, by these names
-        if keywords not in (by_name, [], ["g_out"]):  # (a derivative's seed: g_out, last)
-            return False
-    elif keywords != [k.arg for k in jvp.keywords][:-1]:
+        return keywords in (by_name, [], ["g_out"]) and given == passed  # (g_out: a seed)
+    if keywords != [k.arg for k in jvp.keywords][:-1] and not _keyword_only(callee, keywords):
         return False
-    elif not keywords and len(passed) > len(given):  # the defaults the call leaves out
-        return given == passed[: len(given)] and all(
-            p[0] == "constant" for p in passed[len(given) :]
-        )
+    if len(passed) > len(given):  # the defaults the call leaves out
+        tail = passed[len(given) :]
+        return given == passed[: len(given)] and all(p[0] == "constant" for p in tail)
     return given == passed
+
+
+def _keyword_only(callee, keywords: list) -> bool:
+    """Whether ``keywords`` are keyword-only parameters of ``callee``, in their order."""
+    code = getattr(callee, "__code__", None)
+    if code is None or not code.co_kwonlyargcount:
+        return False
+    names = code.co_varnames[code.co_argcount : code.co_argcount + code.co_kwonlyargcount]
+    return all(k in names for k in keywords) and sorted(keywords, key=names.index) == keywords
 
 
 def names_or_flat_tuple(target) -> bool:
