@@ -280,6 +280,15 @@ def hv_keywords(x):  # a keyword-only parameter given by keyword
     return np.sum(hv_scaled(x, s=3.0) ** 2)
 
 
+def hv_norm(x):
+    LOG.append("hv_norm")
+    return np.sum(x**2)
+
+
+def hv_ranks(x):  # helpers whose values' ranks are not their argument's
+    return hv_norm(x) ** 2 + np.sum(np.outer(x, hv_inner(x)) ** 2)
+
+
 def _hv_args(f):
     x = _x()
     if f is hv_called:
@@ -299,7 +308,10 @@ def _hessian_of(f, args, i=0):
 
 @pytest.mark.parametrize(
     "f",
-    [hv_logged, hv_nested, hv_loop, hv_called, hv_method, hv_split, hv_defaults, hv_keywords],
+    [
+        *(hv_logged, hv_nested, hv_loop, hv_called, hv_method),
+        *(hv_split, hv_defaults, hv_keywords, hv_ranks),
+    ],
     ids=lambda f: f.__name__,
 )
 def test_a_hessian_vector_product_runs_each_helper_once_per_call(f):
