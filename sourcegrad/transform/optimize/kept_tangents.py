@@ -109,7 +109,7 @@ def _atoms(values, der: Derivative) -> list | None:
 
 
 def _first(stmt, der: Derivative, names) -> tuple | None:
-    """``(callee, argument atoms, primal wrt, tangents)`` where ``stmt`` is ``h, th =
+    """``(callee, argument atoms, primal wrt)`` where ``stmt`` is ``h, th =
     jvp_f(args..., t_in=...)`` (or ``jvp_of(f, wrt)(...)``) of one of the user's functions,
     else None; ``callee`` names the function (``("made", f)``, ``("value", name)``)."""
     if not _pair_target(stmt):
@@ -131,7 +131,7 @@ def _first(stmt, der: Derivative, names) -> tuple | None:
         return None
     if many and len(t_in.elts) == 1:  # (one tangent in a tuple: told apart from a tuple's)
         return None
-    return callee, atoms, tuple(wrt), list(t_in.elts) if many else [t_in]
+    return callee, atoms, tuple(wrt)
 
 
 def _calls(node, fn, der: Derivative) -> bool:
@@ -178,8 +178,7 @@ def _second(stmt, der: Derivative, names) -> tuple | None:
 def _fits(first, second) -> bool:
     """Whether the jvp of ``first`` and the jvp of the vjp of ``second`` are of one callee,
     along the same arguments (the seed aside)."""
-    callee, atoms, wrt, _ = first
-    callee2, atoms2, wrt2 = second
+    (callee, atoms, wrt), (callee2, atoms2, wrt2) = first, second
     n = len(atoms)
     return (
         callee[0] == callee2[0]
@@ -246,7 +245,7 @@ def _pair_by_stacks(firsts, seconds, paired: set, der) -> list:
 
 
 def _as_second(first) -> tuple:
-    callee, atoms, wrt, _ = first
+    callee, atoms, wrt = first
     return callee, atoms, wrt + (len(atoms),)
 
 
