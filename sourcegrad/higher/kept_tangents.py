@@ -101,9 +101,13 @@ def jvp_backward_kept(kept: Any, vjp: Any, wrt: Any, *args: Any, t_in: Any) -> t
         if _stand_in(g_out) is not None:
             _SEEDS[plan[2]] = _stand_in(g_out)
         other = _halves(plan, g_out)
-        if other is None or other.forward_text != halves.forward_text:
-            return derive.makers().jvp_of(vjp, wrt)(*args, t_in=t_in)  # (runs it again)
         named = dict(zip(halves.kept, state))
+        if (
+            other is None
+            or other.forward_text != halves.forward_text
+            or set(other.kept) - set(named)
+        ):
+            return derive.makers().jvp_of(vjp, wrt)(*args, t_in=t_in)  # (runs it again)
         state, halves = tuple(named[n] for n in other.kept), other
     given = {}
     if halves.seed_tangent is not None:
