@@ -85,10 +85,13 @@ def test_second_and_third_derivatives_of_a_scalar_function():
     d = sg.grad(cubic)
     second, third = (d(a + 1e-6) - d(a - 1e-6)) / 2e-6, _third(a)
     dd, ddd, hv = sg.grad(sg.grad(cubic)), sg.hessian(sg.grad(cubic)), sg.hvp(sg.grad(cubic))
+    vjp, jac = sg.vjp(dd), sg.jacobian(dd)
     for call in range(1, 4):
         assert abs(dd(a) - second) < 1e-6, call
         assert abs(ddd(a) - third) < 1e-5, call
         assert abs(hv(a, 2.0) - 2.0 * third) < 1e-5, call
+        assert abs(vjp(a, 2.0) - 2.0 * third) < 1e-5, call
+        assert abs(jac(a) - third) < 1e-5, call
 
 
 def _refused(call, fn, *phrases):
