@@ -21,7 +21,8 @@ from .function_values import (
     own_rules,  # noqa: F401  (registers the rules of vjp_of, jvp_of)
     vjp_of,
 )
-from .higher import grad_of_derivative, is_derivative, jvp_transform
+from .higher import jvp_transform
+from .higher.of_derivatives import of_derivative
 from .runtime.signature import call_signature
 from .show import show_source
 
@@ -77,9 +78,7 @@ def grad(
     (inf, nan, a zero's sign in a power) and dtypes do not change. By default (``exact=True``)
     the value is ``f``'s bit for bit.
     """
-    if is_derivative(f):
-        return grad_of_derivative(f, wrt)
-    return derivative(f, wrt, "grad", has_aux, False, options)
+    return of_derivative("grad", f, wrt) or derivative(f, wrt, "grad", has_aux, False, options)
 
 
 def value_and_grad(
@@ -87,13 +86,15 @@ def value_and_grad(
 ) -> Transformed:
     """Like :func:`grad`, but the call returns ``(value, gradient)``
     (``((value, aux), gradient)`` with ``has_aux``)."""
+    of_derivative("value_and_grad", f, wrt)  # (refused)
     return derivative(f, wrt, "grad", has_aux, True, options)
 
 
 def vjp(f: Callable, wrt: int | Sequence[int] = 0, **options: Any) -> Transformed:
     """Vector-Jacobian product: ``vjp(f)(*args, g_out)`` is the gradient of
-    ``sum(f(*args) * g_out)`` with respect to ``args[wrt]``; ``f`` may return an array."""
-    return derivative(f, wrt, "vjp", False, False, options)
+    ``sum(f(*args) * g_out)`` with respect to ``args[wrt]``; ``f`` may return an array.
+    Of a gradient ``grad(f)`` it is a Hessian-vector product (by symmetry)."""
+    return of_derivative("vjp", f, wrt) or derivative(f, wrt, "vjp", False, False, options)
 
 
 def jvp(f: Callable, wrt: int | Sequence[int] = 0, **options: Any) -> Callable:
@@ -104,7 +105,7 @@ def jvp(f: Callable, wrt: int | Sequence[int] = 0, **options: Any) -> Callable:
     result's tangent has the structure of ``f``'s value. The generated code keeps ``f``'s
     control flow and computes each tangent right after its value.
     """
-    return jvp_transform(f, wrt, options)
+    return of_derivative("jvp", f, wrt) or jvp_transform(f, wrt, options)
 
 
 def source(df: Transformed, *example_args: Any) -> str:

@@ -231,17 +231,19 @@ def _cut(fn: types.FunctionType, text: str) -> Halves | None:
         and isinstance(last.value, ast.Tuple)
         and len(last.value.elts) == 2
         and isinstance(last.value.elts[0], (ast.Name, ast.Constant))
-        and "g_out" not in _read(forward)
+        and "g_out" not in names_read(forward)
     ):
         return None
-    params = _params(node)
-    kept = sorted(_read(adjoint) & (_assigned(forward) | params) - {"g_out"} - _gone(forward))
+    params = parameter_names(node)
+    kept = sorted(
+        names_read(adjoint) & (names_bound(forward) | params) - {"g_out"} - names_deleted(forward)
+    )
     value = last.value.elts[0]
-    unsure = sorted(_assigned_inside(forward) & set(kept) - params)
+    unsure = sorted(names_bound_inside(forward) & set(kept) - params)
     module = _halves_module(node, forward, adjoint, value, kept, unsure, fn)
     ast.increment_lineno(module, fn.__code__.co_firstlineno - node.lineno)
     code = compile(module, fn.__code__.co_filename, "exec")
-    made = _functions(code, fn)
+    made = halves_functions(code, fn)
     forward = made[node.name + "_forward"]
     varargs = forward.__code__.co_flags & 0x04  # CO_VARARGS
     positional = sys.maxsize if varargs else forward.__code__.co_argcount
@@ -268,7 +270,7 @@ def _halves_module(node, forward, adjoint, value, kept, unsure, fn) -> ast.Modul
         defaults=list(node.args.defaults),
     )
     ret = ast.Return(ast.Tuple([value, state], ast.Load()))
-    fwd = _function(node.name + "_forward", fwd_args, first + forward + [ret])
+    fwd = function_def(node.name + "_forward", fwd_args, first + forward + [ret])
     adj_args = ast.arguments(
         posonlyargs=[],
         args=[ast.arg(_STATE)],
@@ -282,18 +284,18 @@ def _halves_module(node, forward, adjoint, value, kept, unsure, fn) -> ast.Modul
     if kept:
         targets = ast.Tuple([ast.Name(n, ast.Store()) for n in kept], ast.Store())
         unpack = [ast.Assign(targets=[targets], value=ast.Name(_STATE, ast.Load()))]
-    adj = _function(node.name + "_adjoint", adj_args, unpack + adjoint)
+    adj = function_def(node.name + "_adjoint", adj_args, unpack + adjoint)
     cells = [ast.Name(n, ast.Store()) for n in fn.__code__.co_freevars]
     factory_body = [ast.Assign(targets=cells, value=ast.Constant(None))] if cells else []
     factory_body += [fwd, adj]
-    factory = _function("factory__", _no_args(), factory_body)
+    factory = function_def("factory__", no_arguments(), factory_body)
     for made in (fwd, adj, factory):
         ast.copy_location(made, node)
     module = ast.Module([factory], [])
     return ast.fix_missing_locations(module)
 
 
-def _functions(code: types.CodeType, fn: types.FunctionType) -> dict:
+def halves_functions(code: types.CodeType, fn: types.FunctionType) -> dict:
     """The functions defined in the factory compiled as ``code``, made with ``fn``'s
     globals, defaults and closure cells."""
     factory = next(c for c in code.co_consts if isinstance(c, types.CodeType))
@@ -312,11 +314,11 @@ def _functions(code: types.CodeType, fn: types.FunctionType) -> dict:
     return made
 
 
-def _function(name: str, args: ast.arguments, body: list) -> ast.FunctionDef:
+def function_def(name: str, args: ast.arguments, body: list) -> ast.FunctionDef:
     return ast.FunctionDef(name=name, args=args, body=body, decorator_list=[], returns=None)
 
 
-def _no_args() -> ast.arguments:
+def no_arguments() -> ast.arguments:
     return ast.arguments(
         posonlyargs=[], args=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]
     )
@@ -326,12 +328,12 @@ def _kwonly(node: ast.FunctionDef) -> set:
     return {a.arg for a in node.args.kwonlyargs}
 
 
-def _params(node: ast.FunctionDef) -> set:
+def parameter_names(node: ast.FunctionDef) -> set:
     a = node.args
     return {p.arg for p in a.posonlyargs + a.args + a.kwonlyargs}
 
 
-def _read(stmts) -> set:
+def names_read(stmts) -> set:
     """The names ``stmts`` read; ``del name`` counts (the adjoint half deletes names the
     forward half made: they must be handed over to it)."""
     return {
@@ -342,7 +344,7 @@ def _read(stmts) -> set:
     }
 
 
-def _assigned(stmts) -> set:
+def names_bound(stmts) -> set:
     """Names bound in ``stmts``: assigned, deleted, or named by a ``def`` or ``class``."""
     found = set()
     for s in stmts:
@@ -354,13 +356,13 @@ def _assigned(stmts) -> set:
     return found
 
 
-def _gone(stmts) -> set:
+def names_deleted(stmts) -> set:
     """Names a ``del`` may leave unbound at the end of ``stmts`` (the adjoint assigns them
     before it reads them: it would fail where it read a name the forward sweep deleted)."""
     gone: set = set()
     for s in stmts:
         if isinstance(s, ast.Assign):
-            gone -= _assigned([s])
+            gone -= names_bound([s])
         gone |= {
             t.id
             for n in ast.walk(s)
@@ -371,9 +373,9 @@ def _gone(stmts) -> set:
     return gone
 
 
-def _assigned_inside(stmts) -> set:
+def names_bound_inside(stmts) -> set:
     """Names assigned inside a compound statement (a branch or a loop body may not run)."""
-    return _assigned([s for s in stmts if isinstance(s, (ast.If, ast.For, ast.While))])
+    return names_bound([s for s in stmts if isinstance(s, (ast.If, ast.For, ast.While))])
 
 
 # ---------------------------------------------------------------- kept on disk

@@ -31,6 +31,7 @@ from ..callables import (
 )
 from ..errors import REFUSED_INSIDE, UnsupportedSyntaxError
 from ..higher import Jvp, derivative_vjp, is_derivative
+from ..higher.kept_tangents import jvp_backward_kept, jvp_forward_kept
 from ..kept import backward_kept, forward_kept, forward_kept_of, given_forward_kept
 from ..runtime.trees import zero_adjoint
 from ..transform import derive
@@ -581,5 +582,7 @@ derive.install(
         backward_kept=backward_kept,
         given_forward_kept=given_forward_kept,
         copy_if_written=copy_if_written,
+        jvp_forward_kept=jvp_forward_kept,
+        jvp_backward_kept=jvp_backward_kept,
     )
 )

@@ -18,7 +18,6 @@ keyword-only) and ``post(fn(...))`` is what calling the object with ``args`` ret
 from __future__ import annotations
 
 import contextlib
-import copy
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -33,13 +32,14 @@ from ..runtime.containers import gradient_like
 from ..runtime.records import is_record
 from ..runtime.signature import call_signature
 from .pieces import (
-    GENERATORS,
     as_indices,
     call_generated,
     defined_at,
     direction_indices,
     narrowed_over,
     raised_at,
+    refuse_non_scalar,
+    refuse_non_scalar_value,
 )
 
 _LOCK = threading.RLock()
@@ -86,7 +86,7 @@ def is_derivative(obj: Any) -> bool:
     return isinstance(obj, (Transformed, Jvp, Tower, NestedGrad, GradientVjp))
 
 
-def _jvp_of_generated(fn, wrt: tuple, select: tuple = (), options: dict | None = None):
+def jvp_of_generated(fn, wrt: tuple, select: tuple = (), options: dict | None = None):
     """The jvp transform of generated function ``fn``; ``select`` picks one part of its
     ``(value, tangent)`` result (a path of tuple positions) so the rest is never computed;
     ``options``: more options of the transform."""
@@ -172,7 +172,7 @@ class Jvp:
         positions = value_positions(self.base, tuple(primal), len(values))
         wrt = tuple(p for i in self.wrt for p in positions[i % len(primal)])
         options = {"inside": True} if self.inside else None
-        return _jvp_of_generated(fn, wrt, (), options), values, post
+        return jvp_of_generated(fn, wrt, (), options), values, post
 
     def redirected(self, args: tuple) -> tuple | None:
         """``(jvp, args)`` of the forward mode that runs in this one's place for ``args``:
@@ -294,7 +294,7 @@ class Tower:
             entry = outer.emitted() if taken is None else outer.ranked(taken)
             found.append(entry)
             select = (1, 1) if k == 0 else (1,)
-            outer = _jvp_of_generated(entry.source_fn, direction_indices(i), select, self.options)
+            outer = jvp_of_generated(entry.source_fn, direction_indices(i), select, self.options)
             given += len(direction_indices(i)) if k < len(self.dirs) - 1 else 0
         return found, outer, None if values is None else values[: n + given]
 
@@ -313,7 +313,6 @@ class Tower:
             with _LOCK:
                 fn = fns.get(key)
                 if fn is None:
-                    self._check(key, values)
                     _, outer, taken = self._below(values)
                     entry = outer.emitted(taken)
                     fn = entry.fn
@@ -322,11 +321,38 @@ class Tower:
         return fn
 
     def _check(self, key: tuple, values) -> None:
-        """Refuse a non-scalar output (see :func:`_refuse_non_scalar`), once per signature."""
+        """Refuse a non-scalar output (see :func:`refuse_non_scalar`), once per signature."""
         checked = self.__dict__.setdefault("_checked", set())
         if key not in checked:
-            _refuse_non_scalar(self, values)
+            refuse_non_scalar(self, values)
             checked.add(key)
+
+    def _first_call(self, values) -> tuple | None:
+        """``(result,)`` of the first call for ``values``' signature of a second derivative:
+        forward mode over the gradient returning the value too, which is refused where it is
+        not a scalar (running the gradient first to see would run the user's functions once
+        more); None for a higher order (checked so) or a signature called before."""
+        key = tuple([call_signature(v) for v in values])
+        checked = self.__dict__.setdefault("_checked", set())
+        if key in checked:
+            return None
+        if len(self.dirs) != 1:
+            with _LOCK:
+                self._check(key, values)
+            return None
+        try:
+            found, _, taken = self._below(values)
+        except NonScalarOutputError as exc:  # a function that returns a tuple, refused by grad
+            if "returns a tuple" in exc.reason:
+                refuse_non_scalar_value(self, ())
+            raise
+        whole = jvp_of_generated(
+            found[0].source_fn, direction_indices(self.dirs[0]), (), self.options
+        )
+        (value, _), (_, tangent) = call_generated(whole.ranked(taken).fn, values)
+        refuse_non_scalar_value(self, value)
+        checked.add(key)
+        return (tangent,)
 
     def _seeds(self, args, given=None):
         seeds = []
@@ -374,9 +400,11 @@ class Tower:
         """The derivative at ``args`` (and keyword arguments ``kwargs``) with ``seeds`` (one
         per direction; None: unit), by the optimized outermost level."""
         values = self.values(args, seeds, kwargs)
-        fn = self._entry(values)
         try:
-            return self._select(call_generated(fn, values))
+            first = self._first_call(values)
+            if first is not None:
+                return self._select(first[0])
+            return self._select(call_generated(self._entry(values), values))
         except SourcegradError as exc:
             if exc.lineno is not None:
                 raise
@@ -411,39 +439,6 @@ def tower(
     key = (f, tuple(id(b) for b in bound_self), tuple(dirs), tuple(read), read_tuple, inside)
     options = {"inside": True} if inside else None
     return _kept(_TOWERS, key, lambda: Tower(f, bound_self, dirs, read, read_tuple, options))
-
-
-def _copy_for_check(v):
-    if not isinstance(v, GENERATORS + (list, dict, np.ndarray)):
-        return v
-    try:
-        return copy.deepcopy(v)
-    except (TypeError, copy.Error):  # (an object that cannot be copied: passed as it is)
-        return v
-
-
-def _refuse_non_scalar(t: Tower, values) -> None:
-    """Refuse a tower of a function whose value at ``values`` (its arguments, then one seed
-    per direction) is not a scalar: checked once per argument signature, when it is built."""
-    n = len(values) - t.nseeds
-    g = t.gradient()
-    # a generator passed in draws for this check from a copy, and a list, dict or array the
-    # gradient writes back into is changed by the call only (then refused): the call is f's
-    primal = tuple(_copy_for_check(v) for v in values[:n])
-    try:
-        value, _ = g.run(g.emitted(primal), primal)
-    except NonScalarOutputError as exc:  # a function that returns a tuple, refused by grad
-        if "returns a tuple" not in exc.reason:
-            raise
-        value = ()
-    if isinstance(value, tuple) or np.ndim(value) != 0:
-        got = "a tuple" if isinstance(value, tuple) else f"an array of shape {np.shape(value)}"
-        raise NonScalarOutputError(
-            f"{getattr(t.f, '__name__', 'f')}() returned {got}; second derivatives (hvp, "
-            "hessian, grad of grad) need a scalar output; for an array-valued function use "
-            "sourcegrad.jacobian (or vjp and jvp)",
-            *defined_at(t.f),
-        )
 
 
 def grad_of_derivative(d: Any, wrt: Any) -> Callable:

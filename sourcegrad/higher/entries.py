@@ -15,6 +15,7 @@ from ..packing import unwrapped
 from ..runtime.containers import scalar_gradient
 from ..transform.argument_writes import argument_writes
 from . import jvp_transform, tower
+from .of_derivatives import made_of, of_derivative
 from .pieces import array_or_float, refused_inside, unit_vector
 
 __all__ = ["hessian", "hvp", "jacobian"]
@@ -25,6 +26,9 @@ def hvp(f: Callable, wrt: int | tuple = 0) -> Callable:
     scalar ``f`` with respect to ``args[wrt]`` (forward mode over the reverse-mode gradient).
     For a tuple ``wrt``, ``v`` is a tuple (one direction per argument) and so is the result:
     the Hessian with respect to all those arguments times ``v``, split by argument."""
+    found = of_derivative("hvp", f, wrt)
+    if found is not None:
+        return found
     joint = isinstance(wrt, (tuple, list))
     f, bound, wrts, packing = unwrapped(f, tuple(wrt) if joint else (wrt,))
     wrt = wrts if joint else wrts[0]
@@ -40,6 +44,7 @@ def hvp(f: Callable, wrt: int | tuple = 0) -> Callable:
 
     run.__name__ = "hvp_" + getattr(f, "__name__", "f")
     refused_inside(run, "hvp", f)
+    made_of(run, "hvp", f)
     return run
 
 
@@ -52,6 +57,9 @@ def _float_kind(*values):
 def hessian(f: Callable, wrt: int = 0) -> Callable:
     """The Hessian of scalar ``f`` with respect to ``args[wrt]`` (an array or float):
     shape ``x.shape + x.shape``, one Hessian-vector product per element of ``x``."""
+    found = of_derivative("hessian", f, wrt)
+    if found is not None:
+        return found
     h = hvp(f, wrt)
     probe = derivative(f, wrt, "grad", False, False, {})
 
@@ -76,6 +84,7 @@ def hessian(f: Callable, wrt: int = 0) -> Callable:
 
     run.__name__ = "hessian_" + getattr(f, "__name__", "f")
     refused_inside(run, "hessian", f)
+    made_of(run, "hessian", f)
     return run
 
 
@@ -96,7 +105,11 @@ def _copies(args: tuple, kwargs: dict) -> tuple:
 def jacobian(f: Callable, wrt: int = 0) -> Callable:
     """The Jacobian of array-valued ``f`` with respect to ``args[wrt]``: shape
     ``f(...).shape + x.shape``. Built from forward-mode columns when ``x`` has fewer elements
-    than the output, else from reverse-mode rows."""
+    than the output, else from reverse-mode rows. Of a gradient ``grad(f)`` it is a block of
+    ``f``'s Hessian, by forward-mode columns."""
+    found = of_derivative("jacobian", f, wrt)
+    if found is not None:
+        return found
     fwd = jvp_transform(f, wrt, {})
     rev = derivative(f, wrt, "vjp", False, False, {})
 
@@ -128,4 +141,5 @@ def jacobian(f: Callable, wrt: int = 0) -> Callable:
 
     run.__name__ = "jacobian_" + getattr(f, "__name__", "f")
     refused_inside(run, "jacobian", f)
+    made_of(run, "jacobian", f)
     return run

@@ -4,15 +4,24 @@ that a Hessian or Jacobian is taken of one array."""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from ..arguments import nonzero_tangents
-from ..errors import GENERATED_LINES, REFUSED_INSIDE, SourcegradError, user_location
+from ..errors import (
+    GENERATED_LINES,
+    REFUSED_INSIDE,
+    NonScalarOutputError,
+    SourcegradError,
+    user_location,
+)
 
 __all__ = [
     "GENERATORS", "INSIDE_WAY_OUT", "NESTED_WAY_OUT", "refused_inside", "raised_at",
     "array_or_float", "call_generated", "defined_at",
     "direction_indices", "unit_vector", "as_indices", "narrowed_over",
+    "refuse_non_scalar", "refuse_non_scalar_value", "copy_for_check",
 ]  # fmt: skip
 
 #: random generators passed in: a check draws from a copy, so the call draws as f does
@@ -133,3 +142,41 @@ def narrowed_over(base_tuple: bool, base_wrt: tuple, jv, primal: list, t) -> tup
         if i % len(primal) == len(primal) - 1 and ts[j] is not None:
             ts[j] = tuple(ts[j][k] for k in kept)
     return narrowed[0], (*inner, narrowed[1], tuple(ts) if jv.wrt_tuple else ts[0])
+
+
+def copy_for_check(v):
+    if not isinstance(v, GENERATORS + (list, dict, np.ndarray)):
+        return v
+    try:
+        return copy.deepcopy(v)
+    except (TypeError, copy.Error):  # (an object that cannot be copied: passed as it is)
+        return v
+
+
+def refuse_non_scalar(t, values) -> None:
+    """Refuse a tower of a function whose value at ``values`` (its arguments, then one seed
+    per direction) is not a scalar: checked once per argument signature, when it is built."""
+    n = len(values) - t.nseeds
+    g = t.gradient()
+    # a generator passed in draws for this check from a copy, and a list, dict or array the
+    # gradient writes back into is changed by the call only (then refused): the call is f's
+    primal = tuple(copy_for_check(v) for v in values[:n])
+    try:
+        value, _ = g.run(g.emitted(primal), primal)
+    except NonScalarOutputError as exc:  # a function that returns a tuple, refused by grad
+        if "returns a tuple" not in exc.reason:
+            raise
+        value = ()
+    refuse_non_scalar_value(t, value)
+
+
+def refuse_non_scalar_value(t, value) -> None:
+    """Refuse the value ``value`` of the function of tower ``t`` unless it is a scalar."""
+    if isinstance(value, tuple) or np.ndim(value) != 0:
+        got = "a tuple" if isinstance(value, tuple) else f"an array of shape {np.shape(value)}"
+        raise NonScalarOutputError(
+            f"{getattr(t.f, '__name__', 'f')}() returned {got}; second derivatives (hvp, "
+            "hessian, grad of grad) need a scalar output; for an array-valued function use "
+            "sourcegrad.jacobian (or vjp and jvp)",
+            *defined_at(t.f),
+        )

@@ -33,7 +33,10 @@ class Makers:
     ``given_forward_kept(vjp, *args)`` where the caller gives the output gradient it will
     pass away (the adjoint half may compute in its memory). ``copy_if_written(fn, i, x,
     differentiated)`` is ``x``, copied where the function value ``fn`` changes its ``i``-th
-    argument in place (the call's adjoint reads it as it was)."""
+    argument in place (the call's adjoint reads it as it was). Forward mode over a gradient
+    keeps a call's forward for the jvp of its vjp alike: ``jvp_forward_kept(jvp, vjp, wrt,
+    *args, t_in=...)`` (``(value, tangent, kept)``) and ``jvp_backward_kept(kept, g_out,
+    t_in=...)`` (what the jvp of the vjp returns)."""
 
     vjp_of: Callable[[Callable, Any], Callable]
     jvp_of: Callable[[Callable, Any], Callable]
@@ -43,6 +46,8 @@ class Makers:
     backward_kept: Callable[..., Any]
     given_forward_kept: Callable[..., tuple]
     copy_if_written: Callable[..., Any]
+    jvp_forward_kept: Callable[..., tuple]
+    jvp_backward_kept: Callable[..., tuple]
 
 
 #: a position in the ``wrt`` of ``vjp_of``/``jvp_of``: the object the called function is

@@ -18,8 +18,9 @@ from ..errors import UnsupportedSyntaxError
 from ..runtime import NAMESPACE
 from ..runtime.tangent_helpers import broadcast_like, pack_tangent, zero_tangent
 from . import syntax as S
-from .derive import RECEIVER, keeping_forward
+from .derive import keeping_forward, makers
 from .forms import Analysis, Derivative
+from .fused_calls import names_or_flat_tuple, same_arguments
 from .in_place import cast_in_place, with_copies
 from .naming import derivative_name
 from .node_facts import copy_facts, get_fact, set_fact
@@ -201,7 +202,7 @@ class _Forward:
             return None
         rename, pre, values = made
         target = stmt.targets[0]
-        if rename or pre or len(values) != 1 or not isinstance(target, gast.Name):
+        if rename or pre or len(values) != 1 or not names_or_flat_tuple(target):
             return None
         if op is None or not (op.user_call or op.key == "dynamic"):
             return None
@@ -214,16 +215,26 @@ class _Forward:
             and isinstance(value.slice, gast.Constant)
             and value.slice.value == 1
             and isinstance(primal.value, gast.Call)
-            and _same_arguments(primal.value, value.value)
+            and same_arguments(primal.value, value.value, self.copied(), _callee(op))
         ):
             return None
-        names = [target.id, self.tname(target.id)]
-        fused = _assign_to(names, value.value, stmt.lineno)
+        if isinstance(target, gast.Name):
+            fused = _assign_to([target.id, self.tname(target.id)], value.value, stmt.lineno)
+        else:  # `a, b = f(x)`: `(a, b), (ta, tb) = jvp_f(x, t_in=tx)`
+            names = [e.id for e in target.elts]
+            pair = [gast.Tuple(elts=[S.name(n, True) for n in ns], ctx=gast.Store())
+                    for ns in (names, [self.tname(n) for n in names])]  # fmt: skip
+            fused = _assign_to(["_"], value.value, stmt.lineno)
+            fused.targets = [gast.Tuple(elts=pair, ctx=gast.Store())]
         set_fact(fused, "adjoint", False)
         set_fact(fused, "pure", False)
         copy_facts(primal, fused, ("comment", "group"))
         self.fused.add(id(fused))
         return fused
+
+    def copied(self) -> str | None:
+        """The name of ``copy_if_written`` in the generated code, where it is called."""
+        return self.refs.name_of(makers().copy_if_written)
 
     def result_atom(self, stmt, rename):
         target = stmt.targets[0]
@@ -501,48 +512,9 @@ def _reads(node, names) -> bool:
     return any(isinstance(n, gast.Name) and n.id in names for n in S.walk(node))
 
 
-def _same_arguments(call: gast.Call, jvp: gast.Call) -> bool:
-    """Whether ``call`` passes the names and constants that the jvp call ``jvp`` passes (by
-    position, then by keyword, ``t_in`` aside; a method's object first)."""
-
-    def atoms(values) -> list | None:
-        out = []
-        for v in values:
-            if isinstance(v, gast.Name):
-                out.append(("name", v.id))
-            elif isinstance(v, gast.Constant):
-                out.append(("constant", type(v.value), v.value))
-            else:
-                return None
-        return out
-
-    given_args = list(call.args)
-    if isinstance(call.func, gast.Attribute) and isinstance(jvp.func, gast.Name):
-        given_args.insert(0, call.func.value)  # a method's jvp takes its object first
-    given = atoms(given_args + [k.value for k in call.keywords])
-    passed = atoms(jvp.args + [k.value for k in jvp.keywords if k.arg != "t_in"])
-    keywords = [k.arg for k in call.keywords]
-    if given is None or None in keywords:
-        return False
-    maker = jvp.func
-    if isinstance(maker, gast.Call):  # jvp_of(fn, wrt[, names]): every argument by position
-        if not (
-            isinstance(call.func, gast.Name)
-            and maker.args
-            and isinstance(maker.args[0], gast.Name)
-            and maker.args[0].id == call.func.id
-        ):
-            return False
-        wrt = maker.args[1:2]
-        if any(isinstance(n, gast.Constant) and n.value == RECEIVER for n in S.walk(wrt[0])):
-            return False  # (an object called: its jvp is found for its class when it runs)
-        names = maker.args[2].elts if len(maker.args) == 3 else []
-        by_name = [getattr(n, "value", None) for n in names]  # the last ones, by these names
-        if keywords not in (by_name, [], ["g_out"]):  # (a derivative's seed: g_out, last)
-            return False
-    elif keywords != [k.arg for k in jvp.keywords][:-1]:
-        return False
-    return given == passed
+def _callee(op):
+    """The user's function an operation calls (None for a function value)."""
+    return op.user_call[0] if isinstance(op.user_call, tuple) and op.user_call else None
 
 
 def _assign_to(names, value, lineno, unpack=False):

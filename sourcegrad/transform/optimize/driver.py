@@ -48,6 +48,7 @@ from .inplace import InPlace
 from .invariants import hoist_invariant_views
 from .item_adjoints import add_items_in_place
 from .kept_calls import keep_forward_sweeps
+from .kept_tangents import keep_tangent_sweeps
 from .masks import early_masks
 from .operands import name_operands
 from .ownership import Owner
@@ -347,6 +348,7 @@ REWRITES: tuple[Rewrite, ...] = (
     # last: every rewrite before saw a callee's vjp read its arguments where the adjoint
     # calls it (see kept_calls)
     Rewrite("kept forward sweeps", lambda r: keep_forward_sweeps(r.node, r.der)),
+    Rewrite("kept tangent sweeps", lambda r: keep_tangent_sweeps(r.node, r.der)),
 )
 
 

@@ -37,6 +37,7 @@ from ..forms import Derivative
 from ..node_facts import get_fact, set_fact
 from ..simplify import liveness
 from ..walk import assigned_names, walk_statements
+from .kept_tangents import keep_tangent_sweeps
 from .ownership import Owner
 
 
@@ -98,14 +99,17 @@ def kept_running(der: Derivative, emit: Callable, deferred: Callable) -> Emitted
     ``deferred(der)`` (what is shown and transformed again) and ``der`` itself. None where
     ``der`` calls none of the user's functions. ``der`` and its names are left as they were:
     the builds made from it after are those made from scratch."""
-    if not any(get_fact(n, "kept") is not None for n in S.nodes_of(der.node, (gast.Call,))):
+    jvp = der.mode == "jvp"  # forward mode over a gradient: its pairs (kept_tangents)
+    if not jvp and not any(
+        get_fact(n, "kept") is not None for n in S.nodes_of(der.node, (gast.Call,))
+    ):
         return None
     refs = der.refs
     taken, by_id, injected = set(refs.names.taken), dict(refs.by_id), dict(refs.injected)
     try:
         node = S.clone(der.node)
         running = Derivative(node, refs, der.analysis, der.mode, der.adj_names)
-        if not keep_forward_sweeps(node, running):
+        if not (keep_tangent_sweeps if jvp else keep_forward_sweeps)(node, running):
             return None
         run = emit(running)
     finally:
