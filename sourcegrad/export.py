@@ -23,7 +23,9 @@ from __future__ import annotations
 import inspect
 import os
 import textwrap
+import threading
 import types
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 from . import derivative as derivative_module
@@ -197,10 +199,32 @@ def _assemble(writer: Writer, make_header: Callable[[], str], public: str) -> st
     parts = [make_header(), import_block(writer.ns.imports), f"__all__ = [{public!r}]\n"]
     parts += writer.ns.derived[::-1]  # the public function first, then what it calls
     parts += [_SUPPORT] + writer.ns.blocks
-    text = "\n\n".join(p.rstrip("\n") + "\n" for p in parts)
+    return formatted("\n\n".join(p.rstrip("\n") + "\n" for p in parts))
+
+
+#: (line length, module text) -> black's text of it, the FORMATTED_KEPT most recently asked for
+_FORMATTED: OrderedDict = OrderedDict()
+_FORMATTED_LOCK = threading.Lock()
+FORMATTED_KEPT = 16
+
+
+def formatted(text: str) -> str:
+    """``text`` formatted by black (at :data:`LINE_LENGTH`), formatted once for a text made
+    again (the same module exported twice: black takes most of an export's time)."""
+    key = (LINE_LENGTH, text)
+    with _FORMATTED_LOCK:
+        got = _FORMATTED.get(key)
+        if got is not None:
+            _FORMATTED.move_to_end(key)
+            return got
     import black  # only where a module is written: `import sourcegrad` stays light
 
-    return black.format_str(text, mode=black.Mode(line_length=LINE_LENGTH))
+    got = black.format_str(text, mode=black.Mode(line_length=LINE_LENGTH))
+    with _FORMATTED_LOCK:
+        _FORMATTED[key] = got
+        while len(_FORMATTED) > FORMATTED_KEPT:
+            _FORMATTED.popitem(last=False)
+    return got
 
 
 def _scalar_gradient(writer: Writer, fn: types.FunctionType, public: str, df) -> None:

@@ -44,7 +44,7 @@ from .node_facts import set_fact
 from .object_classes import assignments_indexed
 from .ranks import infer_ranks
 from .recomputed_draws import refuse_recomputed_draws
-from .rule_binding import local_names
+from .rule_binding import definitions_indexed, local_names
 from .walk import walk_statements, written_names
 from .writes import refuse_unmodelled_writes
 
@@ -62,6 +62,11 @@ def analyze(
     reverse-mode ones."""
     core.example_args = example_args
     core.forward = mode == "forward"
+    with definitions_indexed(core):  # (nested functions and their names looked up)
+        return _analyze(core, wrt, example_args, whole_output)
+
+
+def _analyze(core: Core, wrt: tuple, example_args, whole_output: bool) -> Analysis:
     ops = _classify_all(core)
     wrt_names = {core.params[i] for i in wrt}
     out = core.node.body[-1].value if whole_output else _output(core)

@@ -35,7 +35,13 @@ from .naming import derivative_name
 from .node_facts import set_fact
 from .parse import UNRESOLVED, packed, parse, resolve
 from .path_reads import follow_keys
-from .rule_binding import is_user_function, local_names, lookup_rule, made_by_a_maker
+from .rule_binding import (
+    definitions,
+    is_user_function,
+    local_names,
+    lookup_rule,
+    made_by_a_maker,
+)
 
 
 def user_method(core, func):
@@ -120,15 +126,9 @@ def free_names(core, name: str) -> set:
 def nested_function(core, name: str, seen: frozenset = frozenset()):
     """``(body, arguments)`` of the nested ``def name`` or ``name = lambda ...`` (or
     ``name = other`` naming one) of the function; None where ``name`` is neither."""
-    for node in S.walk(core.node):
-        if isinstance(node, gast.FunctionDef) and node.name == name and node is not core.node:
+    for node in definitions(core, name):
+        if isinstance(node, gast.FunctionDef):
             return node.body, node.args
-        if not (
-            isinstance(node, gast.Assign)
-            and isinstance(node.targets[0], gast.Name)
-            and node.targets[0].id == name
-        ):
-            continue
         if isinstance(node.value, gast.Lambda):
             return [node.value.body], node.value.args
         if isinstance(node.value, gast.Name) and node.value.id not in seen | {name}:

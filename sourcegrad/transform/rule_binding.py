@@ -7,7 +7,9 @@ Shared floor of ``classify`` and ``calls`` (part of the analysis pass).
 from __future__ import annotations
 
 import sys
+import threading
 import types
+from contextlib import contextmanager
 
 import gast
 import numpy as np
@@ -35,28 +37,92 @@ def local_names(core: Core) -> set:
     return cached
 
 
+#: ``current``: while :func:`definitions_indexed` is on in this thread, ``(core, name ->
+#: its definitions in walk order, name -> (its stores, the values of its assignments))``
+_DEFINITIONS = threading.local()
+
+
+@contextmanager
+def definitions_indexed(core: Core):
+    """Inside (in this thread), :func:`definitions` and :func:`made_by_a_maker` read one index
+    of ``core`` made here (one walk, not one per call asked about); the caller adds or removes
+    no statement of ``core`` inside."""
+    defs: dict = {}
+    stores: dict = {}
+    for node in S.walk(core.node):
+        cls = type(node)
+        if cls is gast.FunctionDef and node is not core.node:
+            defs.setdefault(node.name, []).append(node)
+        elif cls is gast.Name and not isinstance(node.ctx, gast.Load):
+            stores.setdefault(node.id, [0, []])[0] += 1
+        elif cls is gast.Assign and isinstance(node.targets[0], gast.Name):
+            defs.setdefault(node.targets[0].id, []).append(node)
+            if len(node.targets) == 1 and not isinstance(node.targets[0].ctx, gast.Load):
+                stores.setdefault(node.targets[0].id, [0, []])[1].append(node)
+    outer = getattr(_DEFINITIONS, "current", None)
+    _DEFINITIONS.current = (core, defs, stores)
+    try:
+        yield
+    finally:
+        _DEFINITIONS.current = outer
+
+
+def _index(core: Core):
+    current = getattr(_DEFINITIONS, "current", None)
+    return current if current is not None and current[0] is core else None
+
+
+def definitions(core: Core, name: str) -> list:
+    """The nested ``def name`` and the assignments ``name = ...`` (first target the bare
+    name) of the function, in the order :func:`~.syntax.walk` gives them."""
+    index = _index(core)
+    if index is not None:
+        return index[1].get(name, [])
+    return [
+        node
+        for node in S.walk(core.node)
+        if (isinstance(node, gast.FunctionDef) and node.name == name and node is not core.node)
+        or (
+            isinstance(node, gast.Assign)
+            and isinstance(node.targets[0], gast.Name)
+            and node.targets[0].id == name
+        )
+    ]
+
+
+def _stores(core: Core, name: str) -> tuple[int, list]:
+    """How many times the function binds ``name`` (assigned, a parameter, deleted), and the
+    values of its assignments ``name = value`` (one target)."""
+    index = _index(core)
+    if index is not None:
+        count, assigns = index[2].get(name, (0, []))
+        return count, [stmt.value for stmt in assigns]
+    stores = [
+        n
+        for n in S.walk(core.node)
+        if isinstance(n, gast.Name) and n.id == name and not isinstance(n.ctx, gast.Load)
+    ]
+    values = [
+        n.value
+        for n in S.walk(core.node)
+        if isinstance(n, gast.Assign)
+        and len(n.targets) == 1
+        and any(n.targets[0] is store for store in stores)
+    ]
+    return len(stores), values
+
+
 def made_by_a_maker(core: Core, func) -> bool:
     """Whether ``func`` names, everywhere the function assigns it, what ``vjp_of(...)`` or
     ``jvp_of(...)`` returned (generated code differentiated again): a derivative sourcegrad
     made, whose call has no effect but its result, so an unused one may go."""
     if not isinstance(func, gast.Name):
         return False
-    stores = [
-        n
-        for n in gast.walk(core.node)
-        if isinstance(n, gast.Name) and n.id == func.id and not isinstance(n.ctx, gast.Load)
-    ]
+    count, calls = _stores(core, func.id)
     makers = (derive.makers().vjp_of, derive.makers().jvp_of)
-    calls = [
-        n.value
-        for n in gast.walk(core.node)
-        if isinstance(n, gast.Assign)
-        and len(n.targets) == 1
-        and any(n.targets[0] is store for store in stores)
-    ]
     return (
-        bool(stores)
-        and len(calls) == len(stores)
+        count > 0
+        and len(calls) == count
         and all(
             isinstance(c, gast.Call) and resolve(core.parsed, c.func, local_names(core)) in makers
             for c in calls

@@ -23,6 +23,10 @@ import sourcegrad as sg
 EPS = 1e-6
 CALLS = 3
 
+#: forward mode adds the tangents of ``np.linalg.lstsq``'s result from ``a`` and from ``b`` with
+#: ``+``, which concatenates the two tuples: the jvp in both at once is wrong (or raises)
+LSTSQ_JOINT = "the tangents of lstsq's result from a and from b are added as tuples"
+
 
 @dataclasses.dataclass
 class Case:
@@ -40,6 +44,9 @@ class Case:
     atol: float = 1e-6
     xfail: str | None = None
     refused: tuple | None = None  # (SourcegradError subclass, text of the way out)
+    #: a known gap of the hvp of a tuple ``wrt`` in all its arguments together: the hvp is
+    #: checked per argument instead, and the joint one checked still wrong
+    joint_hvp_gap: str | None = None
 
     def param(self):
         marks = []
@@ -241,32 +248,60 @@ def check_grad(case: Case):
 
 
 def check_hvp(case: Case):
-    """hvp against central differences of the (already checked) gradient along ``v``."""
+    """hvp against central differences of the (already checked) gradient along ``v``; for a
+    tuple ``wrt``, the one hvp of every argument of ``wrt`` together (``v`` a direction per
+    argument, each part of ``H v`` compared), which covers the Hessian's blocks between the
+    arguments too (per argument where ``case.joint_hvp_gap`` says the joint one is wrong)."""
+    at = _wrt_tuple(case.wrt)
+    if not isinstance(case.wrt, tuple) or case.joint_hvp_gap is None:
+        _check_hvp_along(case, case.wrt, at)
+    else:
+        for i in at:
+            _check_hvp_along(case, i, (i,))
+        try:
+            _check_hvp_along(case, case.wrt, at)
+        except Exception:  # the known gap: still there
+            return
+        raise AssertionError(f"the joint hvp is right now: drop joint_hvp_gap of {case.id}")
+
+
+def _check_hvp_along(case: Case, wrt, at: tuple):
+    """``hvp(f, wrt)`` (``at``: its argument positions) against central differences of the
+    gradient along ``v``, the gradient being :func:`check_grad`'s (no other derivative is
+    built for the differences)."""
     f, args = case.f, case.args
-    for i in _wrt_tuple(case.wrt):
-        df = sg.grad(f, i)
-        v = direction(args[i])
-        eps = 1e-5
+    df = sg.grad(f, case.wrt)
+    read = [_wrt_tuple(case.wrt).index(i) for i in at]
+    vs = tuple(direction(args[i]) for i in at)
+    eps = 1e-5
 
-        def grad_at(s, i=i, v=v, df=df):
-            a = fresh(list(args))
+    def grad_at(s):
+        a = fresh(list(args))
+        for i, v in zip(at, vs):
             a[i] = _along(args[i], v, s)
-            return df(*a)
+        g = df(*a)
+        g = g if isinstance(case.wrt, tuple) else (g,)
+        return [g[k] for k in read]
 
-        hi, lo = grad_at(eps), grad_at(-eps)
+    hi, lo = grad_at(eps), grad_at(-eps)
+    want = []
+    for i, h, low in zip(at, hi, lo):
         diffs = [
             (
                 float((p - q) / (2 * eps))
                 if isinstance(o, float)
                 else np.asarray((p - q) / (2 * eps))
             )
-            for p, q, o in zip(leaves(hi), leaves(lo), leaves(args[i]))
+            for p, q, o in zip(leaves(h), leaves(low), leaves(args[i]))
         ]
-        want = rebuild(args[i], iter(diffs))
-        hf = sg.hvp(f, i)
-        for call in range(CALLS):
-            got = hf(*args, v)
-            assert_tree_close(got, want, 1e-4, 1e-5, f"hvp d2/darg{i}2, call {call}")
+        want.append(rebuild(args[i], iter(diffs)))
+    hf = sg.hvp(f, wrt)
+    for call in range(CALLS):
+        got = hf(*args, vs if isinstance(wrt, tuple) else vs[0])
+        got_t = got if isinstance(wrt, tuple) else (got,)
+        assert len(got_t) == len(at)
+        for i, g, w in zip(at, got_t, want):
+            assert_tree_close(g, w, 1e-4, 1e-5, f"hvp d2/darg{i}2, call {call}")
 
 
 def check_jac(case: Case):

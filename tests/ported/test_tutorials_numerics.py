@@ -15,7 +15,7 @@ import pytest
 
 import sourcegrad as sg
 
-from .harness import Case, check, params
+from .harness import LSTSQ_JOINT, Case, check, params
 
 scipy_stats = pytest.importorskip("scipy.stats", reason="Black-Scholes uses scipy.stats.norm")
 norm = scipy_stats.norm
@@ -361,8 +361,22 @@ CASES = [
     Case("polyval_and_horner", poly_fit_loss, (r(4), X_FIT, Y_FIT), wrt=(0, 1), order=2),
     Case("horner_jacobian", horner, (r(4), X_FIT[:4]), kind="jac"),
     Case("chebyshev_recurrence", chebyshev_series, (r(5), X_FIT), wrt=(0, 1), order=2),
-    Case("lstsq_unpacked", lstsq_residual, (r(7, 3), r(7)), wrt=(0, 1), order=2),
-    Case("lstsq_index_0", lstsq_first, (r(6, 2), r(6)), wrt=(0, 1), order=2),
+    Case(
+        "lstsq_unpacked",
+        lstsq_residual,
+        (r(7, 3), r(7)),
+        wrt=(0, 1),
+        order=2,
+        joint_hvp_gap=LSTSQ_JOINT,
+    ),
+    Case(
+        "lstsq_index_0",
+        lstsq_first,
+        (r(6, 2), r(6)),
+        wrt=(0, 1),
+        order=2,
+        joint_hvp_gap=LSTSQ_JOINT,
+    ),
     Case("detrend_polyfit", detrend_polyfit, (X_FIT, Y_FIT + 0.1 * X_FIT**3), wrt=(0, 1), order=2),
     Case(
         "weighted_polyfit",

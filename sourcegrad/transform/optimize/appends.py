@@ -66,6 +66,8 @@ def _merge_tangent_growths(node, grow_tangent: set) -> None:
     """``ts_1 = append_tangent(ts, ...)``, statements that do not touch ``ts``, then ``ts =
     ts_1`` (forward mode keeps the tangent apart until the primal statement has run) as
     ``ts = append_tangent(ts, ...)`` in the first's place."""
+    if not grow_tangent:  # (no tangent grown: nothing to count names for)
+        return
     counts: dict = {}
     for n in S.walk(node):
         if isinstance(n, gast.Name):

@@ -36,6 +36,7 @@ from ..simplify import (
     propagate,
     protect_aliases,
 )
+from ..walk import remembered_reads
 from .appends import grow_in_place
 from .builders import builders
 from .chunk import chunk_elementwise
@@ -187,8 +188,9 @@ def _dead_code(run: Run) -> None:
     for stmt in body:  # `x = None` before a loop: only there for a tape push
         if isinstance(stmt, gast.Assign) and S.is_none(stmt.value):
             set_fact(stmt, "pure", True)
-    while dead_stores(body) | dead_tape(body):
-        pass
+    with remembered_reads():  # (both only remove statements: what the rest read stays)
+        while dead_stores(body) | dead_tape(body):
+            pass
     drop_unused_tape(body)
 
 

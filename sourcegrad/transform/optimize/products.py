@@ -48,6 +48,10 @@ def contractions(node, der: Derivative) -> None:
     ``einsum``, but for one that sums a fused loop, in another order already), and a
     ``uneinsum`` computes only the adjoints that some statement reads."""
     np_name = der.refs.name_of(np)
+    if id(uneinsum) not in der.refs.by_id and not any(
+        np_call(e, np_name, "einsum", 3) for e in S.nodes_of(node, (gast.Call,))
+    ):
+        return  # (no product to rewrite: no walk of the adjoint's nodes and reads)
     adjoint = adjoint_nodes(node.body)
     read = {n.id for n in S.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
 

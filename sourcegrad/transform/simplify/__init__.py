@@ -55,8 +55,13 @@ def simplify(der: Derivative) -> Derivative:
         lambda: prune_dead_stores(body),
         lambda: _said(dead_tape(body)),
     )
+
+    def changed(step: int) -> None:
+        if step < len(steps) - 2:  # the last two only remove statements (or negate a test):
+            forget_reads()  # what every statement left reads stays as it was
+
     with remembered_reads():  # each statement's reads found once while it stays the same
-        run_to_fixpoint(steps, rounds=20, on_change=forget_reads)
+        run_to_fixpoint(steps, rounds=20, on_change=changed)
     drop_unused_tape(body)
     if inline_tests(body, der.analysis.core.conditions, load_counts(body)):
         unread_inits(body, load_counts(body))  # `cond = None` before a loop, for its tape
@@ -74,8 +79,9 @@ def run_to_fixpoint(steps: tuple, rounds: int, on_change=None) -> None:
     changed the body, or ``rounds`` rounds; the body is left as those rounds leave it. Each
     step rewrites the body in place and returns ``(says it changed it, changed it)``, and is
     a function of the body alone: once every step has run on the same body without changing
-    it, the rest of the round would change nothing, and is not run. ``on_change()`` is
-    called after each step that changed the body (or says so), before the next runs."""
+    it, the rest of the round would change nothing, and is not run. ``on_change(k)`` is
+    called after each step ``steps[k]`` that changed the body (or says so), before the next
+    runs."""
     n = len(steps)
     last_change, said = -1, False
     for i in range(rounds * n):
@@ -90,4 +96,4 @@ def run_to_fixpoint(steps: tuple, rounds: int, on_change=None) -> None:
         if says or changed:
             last_change = i
             if on_change is not None:
-                on_change()
+                on_change(i % n)

@@ -105,6 +105,8 @@ def _live_before(stmts, live, remove=False, dead_pops=None, after=None, strong=F
 def dead_tape(body) -> bool:
     """Drop each value saved on the tape whose restored copy nothing reads: its push in the
     forward sweep and its pop in the adjoint sweep."""
+    if not any(get_fact(s, "tape_pair", None) for s in walk_statements(body)):
+        return False  # (no tape: forward mode, or every entry dropped) no liveness to solve
     dead: set = set()
     liveness(body, dead_pops=dead)
     if not dead:
