@@ -327,7 +327,8 @@ def copy_if_written(
         name = getattr(func, "__qualname__", "the called function")
         raise UnsupportedSyntaxError(
             f"{name}() writes into its argument {i} in place, and the caller reads that "
-            f"argument after the call: sourcegrad follows values, not changes made in place; "
+            f"argument after the call (or was given it by its own caller, whose object Python "
+            f"changes too): sourcegrad follows values, not changes made in place; "
             f"make {name}() return the new value and assign it (`x = layer(x)`)"
         )
     return copied_shallow(x) if differentiated else copied_array(x) if values else x

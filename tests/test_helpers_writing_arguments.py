@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import sourcegrad as sg
-from tests.ported.harness import Case, check, check_refusal, params
+from tests.ported.harness import Case, check, check_refusal, marked_line, params
 
 R = np.random.default_rng(34)
 
@@ -84,7 +84,7 @@ def layers_in_a_list(w, x, layers):
 
 def data_through_layers(w, x, layers):
     y = np.sum(np.sin(x * w))
-    layers[0](x)
+    layers[0](x)  # REFUSED
     return y
 
 
@@ -107,10 +107,95 @@ def test_a_layer_from_a_list_writing_its_argument():
     assert np.allclose(tangent, np.sum(sg.grad(layers_in_a_list)(w, x, [Norm()]) * v))
 
 
-def test_a_layer_from_a_list_writing_data_the_adjoint_reads():
-    """A constant written by a layer known only when the derivative runs: Python's value,
-    and the adjoint reads the data as it was."""
-    check(Case("data_through_layers", data_through_layers, (r(4, 3), r(4, 3), [zero_row])))
+def test_a_layer_from_a_list_writing_the_callers_data_is_refused():
+    """A layer known only when the derivative runs writes into the caller's array (an
+    argument of the function): Python changes the caller's object, which the derivative,
+    following values, would leave as it was; refused when it runs, at the call's line."""
+    args = (r(4, 3), r(4, 3), [zero_row])
+    check_refusal(data_through_layers, args, sg.SourcegradError, "return the new value")
+    x = args[1].copy()
+    with pytest.raises(sg.SourcegradError):
+        sg.jvp(data_through_layers)(args[0], x, [zero_row], r(4, 3))
+    np.testing.assert_array_equal(x, args[1])  # (refused before anything is written)
+
+
+class Scaled:
+    def __init__(self, a):
+        self.a = a
+
+    def __call__(self, h):
+        h *= self.a
+        return np.sum(np.sin(h))
+
+    def forward(self, h):
+        h[0] = 5.0
+        return np.sum(np.sin(h))
+
+
+SCALED = Scaled(2.0)
+
+
+class Outer:
+    def __init__(self):
+        self.inner = Scaled(2.0)
+
+    def __call__(self, h):
+        return self.inner(h)  # REFUSED
+
+
+OUTER = Outer()
+
+
+def through_a_global_object(x):
+    return SCALED(x) * 3.0  # REFUSED
+
+
+def through_a_global_objects_method(x):
+    return SCALED.forward(x) * 3.0  # REFUSED
+
+
+def through_an_object_argument(x, layer):
+    return layer(x) * 3.0  # REFUSED
+
+
+def through_an_object_holding_a_layer(x):
+    return OUTER(x) * 3.0
+
+
+def through_a_lambda(x):
+    h = lambda z: SCALED(z)  # noqa: E731  # REFUSED
+    return h(x)
+
+
+@pytest.mark.parametrize("make", [sg.grad, sg.hvp, sg.jvp], ids=["grad", "hvp", "jvp"])
+@pytest.mark.parametrize(
+    "f, extra",
+    [
+        (through_a_global_object, ()),
+        (through_a_global_objects_method, ()),
+        (through_an_object_argument, (Scaled(2.0),)),
+        (through_a_lambda, ()),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+def test_an_object_writing_into_the_callers_array_is_refused(f, extra, make):
+    """Python's call changes the caller's array through the object's method; the derivative
+    follows values and could not leave it so: refused at the user's line, in every mode."""
+    args = (np.array([0.1, 0.2, 0.3]), *extra)
+    if make is sg.grad:
+        check_refusal(f, args, sg.SourcegradError, "return the new value")
+        return
+    x = args[0].copy()
+    with pytest.raises(sg.SourcegradError) as info:
+        make(f)(x, *extra, np.ones(3))
+    assert str(info.value).startswith(f"{__file__}:{marked_line(f)}: ")
+    np.testing.assert_array_equal(x, args[0])
+
+
+def test_an_object_holding_a_writing_layer_is_refused_in_its_method():
+    with pytest.raises(sg.SourcegradError) as info:
+        sg.grad(through_an_object_holding_a_layer)(np.array([0.1, 0.2, 0.3]))
+    assert str(info.value).startswith(f"{__file__}:{marked_line(Outer.__call__)}: ")
 
 
 def read_after(w, x):

@@ -20,7 +20,7 @@ from ..runtime.tangent_helpers import broadcast_like, pack_tangent, zero_tangent
 from . import syntax as S
 from .derive import keeping_forward, makers
 from .forms import Analysis, Derivative
-from .fused_calls import names_or_flat_tuple, same_arguments
+from .fused_calls import checked_arguments, names_or_flat_tuple, same_arguments
 from .in_place import cast_in_place, with_copies
 from .naming import derivative_name
 from .node_facts import copy_facts, get_fact, set_fact
@@ -218,13 +218,14 @@ class _Forward:
             and same_arguments(primal.value, value.value, self.copied(), _callee(op))
         ):
             return None
+        run = checked_arguments(primal.value, value.value, self.copied())
         if isinstance(target, gast.Name):
-            fused = _assign_to([target.id, self.tname(target.id)], value.value, stmt.lineno)
+            fused = _assign_to([target.id, self.tname(target.id)], run, stmt.lineno)
         else:  # `a, b = f(x)`: `(a, b), (ta, tb) = jvp_f(x, t_in=tx)`
             names = [e.id for e in target.elts]
             pair = [gast.Tuple(elts=[S.name(n, True) for n in ns], ctx=gast.Store())
                     for ns in (names, [self.tname(n) for n in names])]  # fmt: skip
-            fused = _assign_to(["_"], value.value, stmt.lineno)
+            fused = _assign_to(["_"], run, stmt.lineno)
             fused.targets = [gast.Tuple(elts=pair, ctx=gast.Store())]
         set_fact(fused, "adjoint", False)
         set_fact(fused, "pure", False)

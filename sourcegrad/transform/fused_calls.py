@@ -12,8 +12,10 @@ from .derive import RECEIVER
 def same_arguments(call: gast.Call, jvp: gast.Call, copied: str | None = None, callee=None) -> bool:
     """Whether ``call`` passes the names and constants that the jvp call ``jvp`` passes (by
     position, then by keyword, ``t_in`` aside; a method's object first). An argument given
-    as ``copy_if_written(f, i, x)`` (``copied``: its name; not with ``read_after``) counts as
-    ``x``: the copy keeps the primal's write from the jvp's run, and fused there is one run.
+    as ``copy_if_written(f, i, x)`` (``copied``: its name) counts as ``x``: the copy keeps
+    the primal's write from the jvp's run, and fused there is one run (one with
+    ``read_after``, which refuses a write, is kept around the jvp's argument:
+    :func:`checked_arguments`).
     The constants a jvp passes after the call's own arguments are the defaults it left out;
     the keyword-only parameters of ``callee`` (the function called) it passes by position."""
     given_args = list(call.args)
@@ -73,7 +75,7 @@ def _atoms(copied: str | None, values) -> list | None:
             and isinstance(v.func, gast.Name)
             and v.func.id == copied
             and len(v.args) == 3
-            and all(k.arg == "differentiated" for k in v.keywords)
+            and all(k.arg in ("differentiated", "read_after") for k in v.keywords)
         ):
             v = v.args[2]
         if isinstance(v, gast.Tuple):  # (a vjp's seed for a tuple: `(da, db)`)
@@ -88,3 +90,22 @@ def _atoms(copied: str | None, values) -> list | None:
         else:
             return None
     return out
+
+
+def checked_arguments(call: gast.Call, jvp: gast.Call, copied: str | None) -> gast.Call:
+    """``jvp`` (a call :func:`same_arguments` matched with ``call``) with each argument that
+    ``call`` gives as ``copy_if_written(f, i, x, read_after=True)`` given so too: the check
+    that refuses a write Python would show the caller runs where the fused call runs."""
+    offset = 1 if isinstance(call.func, gast.Attribute) and isinstance(jvp.func, gast.Name) else 0
+    out = None
+    for i, arg in enumerate(call.args):
+        if (
+            isinstance(arg, gast.Call)
+            and isinstance(arg.func, gast.Name)
+            and arg.func.id == copied
+            and any(k.arg == "read_after" for k in arg.keywords)
+            and i + offset < len(jvp.args)
+        ):
+            out = out or S.clone(jvp)
+            out.args[i + offset] = S.clone(arg)
+    return out or jvp

@@ -14,6 +14,7 @@ function gets a copy of it (:mod:`.in_place`).
 
 from __future__ import annotations
 
+import inspect
 import re
 
 import gast
@@ -44,6 +45,7 @@ def refuse_container_mutations(core, ops: dict, cfg, varied: dict) -> list:
     if core.parsed.filename.startswith("<sourcegrad"):
         return checks
     live: list = []  # the liveness, solved where a call first needs it (most cores: never)
+    own = _own_parameters(core)
     for stmt in walk_statements(core.node.body):
         op = ops.get(id(stmt))
         if op is None:
@@ -52,15 +54,18 @@ def refuse_container_mutations(core, ops: dict, cfg, varied: dict) -> list:
         found = _callee(core, op) or _effect_callee(core, stmt)
         if found is None:  # a function value: asked when the derivative runs
             args = op.dynamic_call[1] if op.dynamic_call else _unknown_effect(core, stmt)
-            _mark_read_after(stmt, args, live, cfg)
+            _mark_read_after(stmt, args, live, cfg, own)
             continue
         (body, arguments), args, kwargs, label = found
         params = [a.id for a in arguments.posonlyargs + arguments.args]
         passed = dict(zip(params, args)) | dict(kwargs)
-        for param, line, _ in changed_in_place(body, set(params) | set(kwargs)):
+        for param, line, values in changed_in_place(body, set(params) | set(kwargs)):
             arg = passed.get(param)
             if not isinstance(arg, gast.Name):
                 continue
+            if arg.id in own and (values or arg.id in varied.get(("in", id(stmt)), ())):
+                why = _given_message(label, param, line, arg.id, core.node.name)
+                checks.append((arg.id, why, stmt.lineno))  # (a number is rebound, not changed)
             if not live:
                 live.append(solve_backward(cfg, set(), names_read_later))
             if arg.id in live[0].get(id(stmt), ()):  # (none in a nested def: analysed apart)
@@ -147,16 +152,35 @@ def _view_message(label: str, param: str, line: int, viewed: str) -> str:
     )
 
 
-def _mark_read_after(stmt, args, live: list, cfg) -> None:
+def _mark_read_after(stmt, args, live: list, cfg, own: frozenset) -> None:
     """Mark each argument (a name) of the call ``stmt`` of a function value that the caller
-    reads after the call: where the function turns out to write into it, the call is refused
-    when the derivative runs (:func:`~sourcegrad.callables.copy_if_written`)."""
+    reads after the call, or that is one of its own parameters (``own``: its caller's object):
+    where the function turns out to write into it, the call is refused when the derivative
+    runs (:func:`~sourcegrad.callables.copy_if_written`)."""
     for arg in args:
         if isinstance(arg, gast.Name):
             if not live:
                 live.append(solve_backward(cfg, set(), names_read_later))
             # a statement of a nested def is not in this graph: its own analysis marks it
-            set_fact(arg, "read_after", arg.id in live[0].get(id(stmt), ()))
+            read = arg.id in own or arg.id in live[0].get(id(stmt), ())
+            set_fact(arg, "read_after", read)
+
+
+def _own_parameters(core) -> frozenset:
+    """The parameters of the core's function: names that hold its caller's objects (until
+    rebound), so that a write into one is a write Python shows the caller."""
+    args = core.node.args
+    return frozenset(a.id for a in args.posonlyargs + args.args + args.kwonlyargs)
+
+
+def _given_message(label: str, param: str, line: int, given: str, caller: str) -> str:
+    caller = "the lambda" if caller.startswith("lambda_") else f"{caller}()"
+    return (
+        f"{label}() writes into its argument `{param}` in place (line {line}), which is given "
+        f"`{given}`, an argument of {caller}: Python changes the object of {caller}'s caller "
+        f"too, which sourcegrad does not follow; make {label}() return the new value and "
+        f"assign it (`{given} = {label}(...)`), or pass it a copy (`{given}.copy()`)"
+    )
 
 
 def _unknown_effect(core, stmt) -> list:
@@ -193,16 +217,23 @@ def _callee(core, op):
     nested function; None for other operations."""
     if op.user_call:
         fn, args, kwargs = op.user_call
-        node = _parsed(fn)
+        function, skipped = user_function_of(fn)
+        node = _parsed(function) if function is not None else None
         if node is None:
             return None
-        return (node.body, node.args), list(args), dict(kwargs), op.label
+        return (node.body, node.args), [None] * skipped + list(args), dict(kwargs), op.label
     if op.dynamic_call:
         func, args = op.dynamic_call
         if isinstance(func, gast.Name):
             found = nested_function(core, func.id)
             if found is not None:
                 return found, list(args), {}, func.id
+            # (a global object called in a lambda's body: `lambda z: layer(z)`)
+            callee = resolve(core.parsed, func, local_names(core))
+            function, skipped = user_function_of(callee)
+            node = _parsed(function) if function is not None else None
+            if node is not None:
+                return (node.body, node.args), [None] * skipped + list(args), {}, func.id
     return None
 
 
@@ -245,18 +276,53 @@ def given_to_writers(parsed, params: set) -> list:
     }
     out = []
     for call in S.walk(fn):
-        if not (isinstance(call, gast.Call) and isinstance(call.func, gast.Name)):
+        if not (isinstance(call, gast.Call) and isinstance(call.func, (gast.Name, gast.Attribute))):
             continue
         given = {i: a.id for i, a in enumerate(call.args) if isinstance(a, gast.Name)}
         if not set(given.values()) & (params - rebound):
             continue
-        callee = resolve(parsed, call.func, params | rebound)
-        node = _parsed(callee) if is_user_function(callee) else None
+        function, skipped = _called_function(parsed, call.func, params | rebound)
+        node = _parsed(function) if function is not None else None
         if node is None:
             continue
-        names = [a.id for a in node.args.posonlyargs + node.args.args]
+        names = [a.id for a in node.args.posonlyargs + node.args.args][skipped:]
         changed = {p for p, _, _ in changed_in_place(node.body, set(names))}
         for i, name in given.items():
             if i < len(names) and names[i] in changed and name in params - rebound:
-                out.append((name, call.lineno, call.func.id))
+                out.append((name, call.lineno, _dotted(call.func)))
     return out
+
+
+def _dotted(func) -> str:
+    """``layer.forward`` for the attribute chain ``func`` (``layer`` for a name)."""
+    if isinstance(func, gast.Attribute):
+        return f"{_dotted(func.value)}.{func.attr}"
+    return getattr(func, "id", "...")
+
+
+def _called_function(parsed, func, local: set) -> tuple:
+    """``(function, skipped)``: the user's function that a call of ``func`` runs and how
+    many of its parameters the call does not give (1 for ``self``: an object's
+    ``__call__``, a method of an object the function reads, ``layer.forward``), or
+    ``(None, 0)`` where it is none the source names."""
+    if isinstance(func, gast.Attribute):
+        owner = resolve(parsed, func.value, local)
+        if owner is UNRESOLVED or isinstance(owner, type) or inspect.ismodule(owner):
+            found = resolve(parsed, func, local)
+            return (found, 0) if is_user_function(found) else (None, 0)
+        method = inspect.getattr_static(type(owner), func.attr, None)
+        return (method, 1) if is_user_function(method) else (None, 0)
+    callee = resolve(parsed, func, local)
+    return user_function_of(callee) if callee is not UNRESOLVED else (None, 0)
+
+
+def user_function_of(callee) -> tuple:
+    """``(function, skipped)``: the user's function a call of ``callee`` runs (a function, a
+    bound method's function, an object's ``__call__``) and how many of its parameters the
+    call does not give (1 for ``self``); ``(None, 0)`` for anything else."""
+    if is_user_function(callee):
+        return callee, 0
+    if inspect.ismethod(callee) and is_user_function(callee.__func__):
+        return callee.__func__, 1
+    method = inspect.getattr_static(type(callee), "__call__", None)
+    return (method, 1) if is_user_function(method) else (None, 0)
