@@ -31,6 +31,7 @@ FACTS: dict[str, Fact] = {
     "static": Fact(bool, False, "an expression fixed at transform time (np.pi, np.tanh)"),
     "opaque": Fact(bool, False, "an expression kept whole: no pass looks inside it"),
     "item_write": Fact(str, None, "`item = xs[t]` / `xs[t] = item` around `item[k] = v`: xs"),
+    "shared_link": Fact(str, None, "`w = z[idx]` (or `w = z`) whose writes are followed: z"),
     "copy_in": Fact(
         str,
         None,
