@@ -22,7 +22,7 @@ the refusal a write through ``w`` gets otherwise, where ``w`` is not surely an a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import gast
 import numpy as np
@@ -57,6 +57,8 @@ class _Link:
     base: str
     index: object
     last: int
+    container: bool = False  # the base is an argument given a dict, list or tuple
+    writes: list = field(default_factory=list)  # (statement, through the name, whole)
 
 
 def follow_shared_writes(fn, params: list, examples, lists: set, numpy: bool) -> tuple:
@@ -72,13 +74,19 @@ def follow_shared_writes(fn, params: list, examples, lists: set, numpy: bool) ->
         for block in _blocks(fn.body)
         for pos, stmt in enumerate(block)
     ]
-    links = {id(f[0].stmt): f[0] for f in found if f is not None}
+    written = [(link, context.checks(link)) for link in found if link is not None and link.writes]
+    decided = [(link, checks) for link, checks in written if checks is not None]
+    # a link written through neither name is followed where another link writes its base
+    bases = {link.base for link, _ in decided}
+    idle = [link for link in found if link is not None and not link.writes and link.base in bases]
+    decided += [(link, context.checks(link)) for link in idle]
+    links = {id(link.stmt): link for link, checks in decided if checks is not None}
     for link in links.values():  # (marked once all are decided: aliasing skips them)
         set_fact(link.stmt, "shared_link", link.base)
     writes: list = []
     if links:
         fn.body = _rewritten(fn.body, {}, links, writes)
-    return [f[1] for f in found if f is not None and f[1] is not None], writes
+    return [c for _, checks in decided for c in checks or ()], writes
 
 
 def _blocks(body):
@@ -127,7 +135,9 @@ def _followed(stmt, live: dict, writes: list) -> list:
             _redirect(stmt, own.base)
             writes.append(_placed(S.clone(stmt), stmt))
         else:  # `w = z[idx]`: what the write changed in z
-            item = gast.Subscript(value=S.name(own.base), slice=S.clone(own.index), ctx=gast.Load())
+            item = S.name(own.base)  # (an array changes in place; a container's item)
+            if own.container:
+                item = gast.Subscript(value=item, slice=S.clone(own.index), ctx=gast.Load())
             into = gast.Subscript(value=item, slice=S.const(Ellipsis), ctx=gast.Store())
             made = gast.Assign(targets=[into], value=S.name(own.name), type_comment=None)
             writes.append(_placed(made, stmt))
@@ -200,9 +210,9 @@ class _Context:
         self.int_names = _int_names(fn, self.examples, self.stores)
         self.ndims = _array_ndims(fn, self.examples, self.stores, self, numpy)
 
-    def link(self, block: list, pos: int, stmt):
-        """``(_Link, check or None)`` where ``stmt`` binds a name that surely shares memory
-        with another and every write through either can be followed; else None."""
+    def link(self, block: list, pos: int, stmt) -> _Link | None:
+        """The link ``stmt`` makes where it binds a name that surely shares memory with
+        another and every write through either can be followed; else None."""
         shape = _link_shape(stmt)
         if shape is None:
             return None
@@ -214,7 +224,8 @@ class _Context:
         uses = [k for k in range(pos + 1, len(block)) if name in S.names_in(block[k])]
         if not uses:
             return None
-        link = _Link(stmt, name, base, index, uses[-1])
+        container = isinstance(self.examples.get(base), (dict, list, tuple))
+        link = _Link(stmt, name, base, index, uses[-1], container)
         region = block[pos + 1 : link.last + 1]
         total = sum(1 for n in S.name_nodes(self.fn) if n.id == name)
         if total != 1 + sum(1 for s in region for n in S.name_nodes(s) if n.id == name):
@@ -222,10 +233,8 @@ class _Context:
         links = aliases_of_written(self.fn, {name}, lists=self.lists).get(name, [])
         if not links or any(o != base or line != stmt.lineno for o, line, _ in links):
             return None
-        writes = self.region_writes(link, region)
-        if not writes:
-            return None
-        return self.checked(link, writes)
+        link.writes = self.region_writes(link, region)
+        return None if link.writes is None else link
 
     def basic(self, index) -> bool:
         """Whether ``index`` selects by basic indexing (or a constant key): slices, ints,
@@ -317,23 +326,25 @@ class _Context:
             return isinstance(example[key], np.ndarray) and example[key].ndim >= 1
         return False
 
-    def checked(self, link: _Link, writes: list):
-        """``(link, check)``: the check analysis makes where the link is right only if its
-        name is an array (None where it is right whatever the name holds); None where it
-        may hold a number, which a write in place rebinds instead (``w = z[0]; w += 1``)."""
+    def checks(self, link: _Link) -> list | None:
+        """The checks analysis makes where ``link`` is right only if its name is an array
+        (none where it is right whatever the name holds); None where it may hold a number,
+        which a write in place rebinds instead (``w = z[0]; w += 1``)."""
         if self.known_array(link):
-            return link, None
+            return []
         parts = link.index.elts if isinstance(link.index, gast.Tuple) else [link.index]
         sliced = link.index is not None and not all(self.int_like(p) for p in parts)
-        through = [(s, whole) for s, own, whole in writes if own]
+        writes = link.writes
         if link.index is None:
             if any(whole for _, _, whole in writes):
                 return None  # `w = z; w += v` keeps `z` where it is a number
-            return link, None  # one object, its items written through either name
-        if not sliced and (len(through) < len(writes) or any(w for _, w in through)):
+            return []  # one object, its items written through either name
+        through = [(s, whole) for s, own, whole in writes if own]
+        if not sliced and (not writes or len(through) < len(writes) or any(w for _, w in through)):
             return None  # `w = z[0]` may be a number, which `z[0] = v` or `w += v` leaves
-        stmt, whole = through[0] if through else (writes[0][0], False)
-        return link, ((link.name, link.stmt.lineno), _message(link, stmt, whole), stmt.lineno)
+        stmt, own, whole = writes[0] if writes else (link.stmt, False, False)
+        message = _message(link, stmt, own, whole)
+        return [((link.name, link.stmt.lineno), message, stmt.lineno)]
 
 
 #: the statements a followed link's names may appear in after it
@@ -343,9 +354,20 @@ _FOLLOWED_STATEMENTS = (
 )  # fmt: skip
 
 
-def _message(link: _Link, stmt, whole: bool) -> str:
-    """The refusal of a followed write where the link's name turns out not to be an array."""
+def _message(link: _Link, stmt, own: bool, whole: bool) -> str:
+    """The refusal of a followed write (``own``: through the link's name, else through its
+    base) where the link's name turns out not to be an array."""
     name, base, line = link.name, link.base, link.stmt.lineno
+    way_out = (
+        f"make the value made at line {line} an explicit copy (add `.copy()` there), or "
+        "write through one name only"
+    )
+    if not own:
+        return (
+            f"`{base}[...] = ...` while `{name}` may share {base}'s memory (they are linked at "
+            f"line {line}): sourcegrad follows the write into `{name}` only where `{name}` is "
+            f"an array; {way_out}"
+        )
     if whole:
         return (
             f"`{S.text(stmt).strip()}` changes `{name}` in place while `{base}` may share its "
@@ -356,8 +378,7 @@ def _message(link: _Link, stmt, whole: bool) -> str:
     return (
         f"`{name}[...] = ...` while `{base}` may share {name}'s memory (they are linked at "
         f"line {line}): sourcegrad follows the write into `{base}` only where `{name}` is an "
-        f"array; make the value made at line {line} an explicit copy (add `.copy()` there), "
-        "or write through one name only"
+        f"array; {way_out}"
     )
 
 
