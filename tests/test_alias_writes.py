@@ -313,3 +313,15 @@ def test_the_follow_reads_as_written():
     text = sg.show(slice_view_written, args=(X.copy(),))
     assert "w[1:] = " in text.replace("w_1[1:]", "w[1:]") or "w_1[1:] = " in text
     assert "z_1[:] = w" in text or "z_1[:] = w_1" in text, text
+
+
+def unpacked_into_view(x):
+    z = np.tanh(x)
+    w = z[1:]
+    w[0], w[1] = w[1], w[0]  # REFUSED
+    return np.sum(z * x)
+
+
+def test_a_write_in_another_form_is_refused():
+    """A tuple target writing through the view is not followed: refused as before."""
+    check(Case("unpacked", unpacked_into_view, (X,), refused=(sg.UnsupportedSyntaxError, "")))

@@ -287,6 +287,8 @@ class _Context:
             bound = _bound(stmt) - ({root} if root in (name, base) else set())
             if bound & ({name, base} | kept) or not self.calls_only_read(stmt, {name, base}):
                 return None
+            if _other_item_stores(stmt, {name, base}):
+                return None  # `w[0], w[1] = a, b`, `del w[0]`: a write in another form
         return writes
 
     def calls_only_read(self, stmt, names: set) -> bool:
@@ -422,6 +424,22 @@ def _own_nodes(stmt):
         for child in gast.iter_child_nodes(node):
             if not isinstance(child, gast.stmt):
                 stack.append(child)
+
+
+def _other_item_stores(stmt, names: set) -> bool:
+    """Whether ``stmt`` writes into an item of one of ``names`` other than as the one target
+    of an assignment (``w[k] = v``, ``w[k] += v``)."""
+    target = _written_root(stmt) and (
+        stmt.targets[0] if isinstance(stmt, gast.Assign) else stmt.target
+    )
+    for node in _own_nodes(stmt):
+        if isinstance(node, gast.Subscript) and isinstance(node.ctx, (gast.Store, gast.Del)):
+            root = node.value
+            while isinstance(root, gast.Subscript):
+                root = root.value
+            if getattr(root, "id", None) in names and node is not target:
+                return True
+    return False
 
 
 def _bound(stmt) -> set:
