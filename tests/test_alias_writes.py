@@ -121,6 +121,23 @@ def dict_item_view(x):
     return np.sum(d["a"] * x)
 
 
+def updated_after_a_loop_of_layers(x, w1, w2):
+    h = x
+    for W in (w1, w2):
+        h = np.tanh(h @ W)
+    z = h.copy()
+    w = z
+    w *= 0.7
+    return np.sum(z * h) + 0.5 * np.sum(w)
+
+
+def second_name_of_a_number(x):
+    t = 0.5 * np.sum(x)
+    s = t
+    s += 1.0
+    return t * s
+
+
 LOCAL = [
     Case("relu_through_alias", relu_through_alias, (X,), order=2),
     Case("slice_view_written", slice_view_written, (X,), order=2),
@@ -135,6 +152,14 @@ LOCAL = [
     Case("list_alias", list_alias, (X,), order=2),
     Case("dict_alias", dict_alias, (X,), order=2),
     Case("dict_item_view", dict_item_view, (X,), order=2),
+    Case(
+        "updated_after_a_loop_of_layers",
+        updated_after_a_loop_of_layers,
+        (A.T.copy(), R.standard_normal((3, 3)), R.standard_normal((3, 2))),
+        wrt=(0, 1, 2),
+        order=2,
+    ),
+    Case("second_name_of_a_number", second_name_of_a_number, (X,), order=2),
 ]
 
 

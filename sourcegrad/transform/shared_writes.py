@@ -207,7 +207,7 @@ class _Context:
                 if id(node) not in updated:
                     self.stores[node.id] = self.stores.get(node.id, 0) + 1
         self.captured = S.captured_names(fn)
-        self.int_names = _int_names(fn, self.examples, self.stores)
+        self.int_names = _int_names(fn, self.stores)
         self.ndims = _array_ndims(fn, self.examples, self.stores, self, numpy)
 
     def link(self, block: list, pos: int, stmt) -> _Link | None:
@@ -320,12 +320,8 @@ class _Context:
         parts = link.index.elts if isinstance(link.index, gast.Tuple) else [link.index]
         if ndim:
             return ndim > sum(1 for p in parts if self.int_like(p))
-        example = self.examples.get(link.base) if not self.stores.get(link.base) else None
-        key = link.index.value if isinstance(link.index, gast.Constant) else None
-        if isinstance(example, dict) and key in example:
-            return getattr(example[key], "ndim", 0) >= 1 and isinstance(example[key], np.ndarray)
-        if isinstance(example, list) and type(key) is int and -len(example) <= key < len(example):
-            return isinstance(example[key], np.ndarray) and example[key].ndim >= 1
+        if isinstance(link.index, gast.Constant):  # an argument's item, by its key
+            return _item_ndim(S.name(link.base), link.index.value, self) >= 1
         return False
 
     def checks(self, link: _Link) -> list | None:
@@ -460,13 +456,14 @@ def _bound_besides_target(stmt) -> set:
     return bound
 
 
-def _int_names(fn, examples: dict, stores: dict) -> set:
-    """Names that surely hold an int: an argument given an int, the variable of a loop over
-    ``range(...)`` bound nowhere else, a name bound once to ``len(...)`` or an int."""
+def _int_names(fn, stores: dict) -> set:
+    """Names that surely hold an int: the variable of a loop over ``range(...)`` bound
+    nowhere else, a name bound once to ``len(...)`` or an int (not an argument given an int:
+    its build serves a bool too, which indexes as a mask)."""
     updated = {
         n.target.id for n in S.nodes_of(fn, (gast.AugAssign,)) if isinstance(n.target, gast.Name)
     }
-    out = {p for p, v in examples.items() if type(v) is int and not stores.get(p)} - updated
+    out: set = set()
     for node in S.walk(fn):
         if isinstance(node, gast.For) and isinstance(node.target, gast.Name):
             call = node.iter
@@ -493,34 +490,74 @@ _SHAPED = frozenset({"zeros", "ones", "empty", "full"})
 
 
 def _array_ndims(fn, examples: dict, stores: dict, context, numpy: bool) -> dict:
-    """{name: a number of axes it surely has (at least one)} for the arguments given arrays
-    and never rebound, and the names bound once to a NumPy array of known axes made from
-    them (``np.zeros((n, m))``, ``x.copy()``, ``np.tanh(x)``, arithmetic with an array)."""
-    out = {
-        p: v.ndim
-        for p, v in examples.items()
-        if isinstance(v, np.ndarray) and v.ndim >= 1 and not stores.get(p)
-    }
-    for node in S.walk(fn):
-        if not (isinstance(node, gast.Assign) and len(node.targets) == 1):
-            continue
-        target = node.targets[0]
-        if isinstance(target, gast.Name) and stores.get(target.id) == 1:
-            ndim = _ndim_of(node.value, out, context, numpy)
+    """{name: a number of axes it surely has (at least one)}: the arguments given arrays, and
+    the names every binding of which makes a NumPy array of known axes from such names
+    (``np.zeros((n, m))``, ``x.copy()``, ``np.tanh(x)``, ``h @ W``, arithmetic with an
+    array), to a fixed point over the bindings in loops."""
+    values: dict = {}  # name -> the values its bindings give it
+    for node in S.nodes_of(fn, (gast.Assign, gast.For)):
+        if isinstance(node, gast.For) and isinstance(node.target, gast.Name):
+            values.setdefault(node.target.id, []).append(gast.Starred(node.iter, gast.Load()))
+        elif isinstance(node, gast.Assign) and len(node.targets) == 1:
+            if isinstance(node.targets[0], gast.Name):
+                values.setdefault(node.targets[0].id, []).append(node.value)
+    given = {p: v.ndim for p, v in examples.items() if isinstance(v, np.ndarray) and v.ndim}
+    known = {p: n for p, n in given.items() if not stores.get(p)}
+    bound = [n for n, vs in values.items() if len(vs) == stores.get(n) and n not in known]
+    if any(n in examples and n not in given for n in bound):
+        bound = [n for n in bound if n not in examples or n in given]
+    known |= {n: 64 for n in bound}  # (as many as any: lowered until every binding agrees)
+    for _ in range(20):
+        before = dict(known)
+        for name in bound:
+            found = [_ndim_of(v, known, context, numpy) for v in values[name]]
+            ndim = min(found + ([given[name]] if name in given else []))
             if ndim:
-                out[target.id] = ndim
-    return out
+                known[name] = ndim
+            else:
+                known.pop(name, None)
+        if known == before:
+            break
+    else:
+        return {p: n for p, n in given.items() if not stores.get(p)}
+    return known
+
+
+def _item_ndim(container, key, context) -> int:
+    """The axes of the array an argument given a dict or list holds at ``key`` (never
+    rebound), 0 where it holds none there."""
+    name = getattr(container, "id", None)
+    example = context.examples.get(name)
+    if context.stores.get(name) or not isinstance(example, (dict, list)):
+        return 0
+    if isinstance(example, dict):
+        item = example.get(key)
+    else:
+        inside = type(key) is int and -len(example) <= key < len(example)
+        item = example[key] if inside else None
+    return item.ndim if isinstance(item, np.ndarray) else 0
 
 
 def _ndim_of(value, known: dict, context, numpy: bool) -> int:
     """The number of axes ``value`` surely has as an array, 0 where not known."""
     if isinstance(value, gast.Name):
         return known.get(value.id, 0)
-    if isinstance(value, gast.BinOp) and not isinstance(value.op, gast.MatMult):
-        return max(
-            _ndim_of(value.left, known, context, numpy),
-            _ndim_of(value.right, known, context, numpy),
-        )
+    if isinstance(value, gast.Starred):  # each item of what a loop runs over
+        items = value.value
+        if isinstance(items, (gast.Tuple, gast.List)) and items.elts:
+            return min(_ndim_of(e, known, context, numpy) for e in items.elts)
+        example = context.examples.get(getattr(items, "id", None))
+        if isinstance(example, (list, tuple)) and example and not context.stores.get(items.id):
+            return min(_item_ndim(items, k, context) for k in range(len(example)))
+        return 0
+    if isinstance(value, gast.BinOp):
+        left = _ndim_of(value.left, known, context, numpy)
+        right = _ndim_of(value.right, known, context, numpy)
+        if isinstance(value.op, gast.MatMult):  # (an operand of two axes or more: one less)
+            return max(left, right) - 1 if max(left, right) >= 2 else 0
+        return max(left, right)
+    if isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Constant):
+        return _item_ndim(value.value, value.slice.value, context)
     if isinstance(value, gast.UnaryOp) and isinstance(value.op, (gast.USub, gast.UAdd)):
         return _ndim_of(value.operand, known, context, numpy)
     if not (isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute)):
