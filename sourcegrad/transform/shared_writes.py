@@ -256,19 +256,8 @@ class _Context:
         return True
 
     def int_like(self, node) -> bool:
-        """Whether ``node`` surely gives an int (a constant, a name of :attr:`int_names`,
-        arithmetic of such)."""
-        if isinstance(node, gast.Constant):
-            return type(node.value) is int
-        if isinstance(node, gast.Name):
-            return node.id in self.int_names
-        if isinstance(node, gast.UnaryOp) and isinstance(node.op, (gast.USub, gast.UAdd)):
-            return self.int_like(node.operand)
-        if isinstance(node, gast.BinOp) and isinstance(
-            node.op, (gast.Add, gast.Sub, gast.Mult, gast.FloorDiv, gast.Mod)
-        ):
-            return self.int_like(node.left) and self.int_like(node.right)
-        return False
+        """Whether ``node`` surely gives an int (:func:`_int_valued`)."""
+        return _int_valued(node, self.int_names)
 
     def region_writes(self, link: _Link, region: list) -> list | None:
         """The writes through ``link``'s names in ``region``, the statements that follow its
@@ -457,30 +446,49 @@ def _bound_besides_target(stmt) -> set:
 
 
 def _int_names(fn, stores: dict) -> set:
-    """Names that surely hold an int: the variable of a loop over ``range(...)`` bound
-    nowhere else, a name bound once to ``len(...)`` or an int (not an argument given an int:
-    its build serves a bool too, which indexes as a mask)."""
-    updated = {
-        n.target.id for n in S.nodes_of(fn, (gast.AugAssign,)) if isinstance(n.target, gast.Name)
-    }
-    out: set = set()
-    for node in S.walk(fn):
+    """Names that surely hold an int: every binding of which is a loop over ``range(...)``
+    or an int made of ints (``0``, ``len(xs)``, ``k + 1``), to a fixed point over loops (not
+    an argument given an int: its build serves a bool too, which indexes as a mask)."""
+    values: dict = {}
+    for node in S.nodes_of(fn, (gast.AugAssign,)):  # `k += 1` (not counted in ``stores``)
+        if isinstance(node.target, gast.Name):
+            step = gast.BinOp(left=S.name(node.target.id), op=node.op, right=node.value)
+            values.setdefault(node.target.id, []).append(step)
+    updates = {n: len(vs) for n, vs in values.items()}
+    for node in S.nodes_of(fn, (gast.Assign, gast.For)):
         if isinstance(node, gast.For) and isinstance(node.target, gast.Name):
-            call = node.iter
-            if (
-                stores.get(node.target.id) == 1
-                and isinstance(call, gast.Call)
-                and getattr(call.func, "id", None) == "range"
-            ):
-                out.add(node.target.id)
+            ranged = isinstance(node.iter, gast.Call) and getattr(node.iter.func, "id", None)
+            values.setdefault(node.target.id, []).append(S.const(0) if ranged == "range" else None)
         elif isinstance(node, gast.Assign) and len(node.targets) == 1:
-            target, value = node.targets[0], node.value
-            if isinstance(target, gast.Name) and stores.get(target.id) == 1:
-                if (isinstance(value, gast.Constant) and type(value.value) is int) or (
-                    isinstance(value, gast.Call) and getattr(value.func, "id", None) == "len"
-                ):
-                    out.add(target.id)
-    return out - updated
+            if isinstance(node.targets[0], gast.Name):
+                values.setdefault(node.targets[0].id, []).append(node.value)
+    ints = {
+        n
+        for n, vs in values.items()
+        if len(vs) == stores.get(n, 0) + updates.get(n, 0) and None not in vs
+    }
+    while True:
+        kept = {n for n in ints if all(_int_valued(v, ints) for v in values[n])}
+        if kept == ints:
+            return ints
+        ints = kept
+
+
+def _int_valued(node, ints: set) -> bool:
+    """Whether ``node`` surely gives an int, given the names ``ints`` that hold one."""
+    if isinstance(node, gast.Constant):
+        return type(node.value) is int
+    if isinstance(node, gast.Name):
+        return node.id in ints
+    if isinstance(node, gast.Call):
+        return getattr(node.func, "id", None) == "len" and len(node.args) == 1
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, (gast.USub, gast.UAdd)):
+        return _int_valued(node.operand, ints)
+    if isinstance(node, gast.BinOp) and isinstance(
+        node.op, (gast.Add, gast.Sub, gast.Mult, gast.FloorDiv, gast.Mod)
+    ):
+        return _int_valued(node.left, ints) and _int_valued(node.right, ints)
+    return False
 
 
 #: NumPy functions whose result is a new array with the axes of their first argument
