@@ -288,10 +288,14 @@ class _Context:
             if not isinstance(node, gast.Call) or not (S.names_in(node) & names):
                 continue
             func = node.func
+            if any(k.arg in ("out", None) for k in node.keywords):
+                return False  # (an output given, or keywords unpacked)
             if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name):
+                ufunc = getattr(np, func.attr, None)
+                if isinstance(ufunc, np.ufunc) and len(node.args) > ufunc.nin:
+                    return False  # `np.exp(x, w)`: its output given by position
                 if self.numpy and func.value.id == "np" and func.attr not in _WRITING_NUMPY:
-                    if not any(k.arg == "out" for k in node.keywords):
-                        continue
+                    continue
                 if func.value.id in names and func.attr in _READING_METHODS:
                     if not any(S.names_in(a) & names for a in node.args):
                         continue
