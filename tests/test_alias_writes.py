@@ -167,6 +167,21 @@ def whole_array_out(x):
     return z
 
 
+def view_of_a_helpers_result(x):
+    z = dense(x)
+    w = z[1:]
+    w[0] = w[1] * 2.0
+    w *= 0.5
+    return np.sum(z * x) + np.sum(w)
+
+
+def number_item_of_a_dict(x):
+    d = {"a": 0.5 * np.sum(x), "b": x}
+    w = d["a"]
+    w += 1.0
+    return d["a"] * w + np.sum(d["b"])
+
+
 LOCAL = [
     Case("relu_through_alias", relu_through_alias, (X,), order=2),
     Case("slice_view_written", slice_view_written, (X,), order=2),
@@ -191,6 +206,8 @@ LOCAL = [
     Case("second_name_of_a_number", second_name_of_a_number, (X,), order=2),
     Case("in_a_while_loop", linked_in_a_loop_written_in_a_branch, (X,), order=2),
     Case("jacobian_vjp_jvp", whole_array_out, (X,), kind="jac"),
+    Case("view_of_a_helpers_result", view_of_a_helpers_result, (X,), order=2),
+    Case("number_item_of_a_dict", number_item_of_a_dict, (X,), order=2),
 ]
 
 

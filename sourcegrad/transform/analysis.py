@@ -98,6 +98,8 @@ def analyze(
             if not deep:
                 deep.append(infer_ranks(core, ops, example_args, through_items=True))
             rank = deep[0].get(name)
+            if rank is None and _checked_when_run(core, name, (message, line, "array")):
+                continue
         if not (isinstance(rank, int) and rank >= 1):
             raise UnsupportedSyntaxError(message, core.parsed.filename, line)
     shapes = _shape_classes(core, ops, ranks)

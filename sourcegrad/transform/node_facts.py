@@ -38,7 +38,10 @@ FACTS: dict[str, Fact] = {
         "an argument the called function changes: array, shallow, unknown (differentiated)",
     ),
     "view_check": Fact(
-        tuple, None, "(message, line of the write): the refusal where the item read is a view"
+        tuple,
+        None,
+        "(message, line of the write[, 'array']): the refusal where the item read is a view"
+        " (with 'array': where the view followed is no array)",
     ),
     "read_after": Fact(bool, False, "a call's argument its caller reads after the call"),
     "in_place": Fact(

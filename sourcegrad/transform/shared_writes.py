@@ -58,6 +58,7 @@ class _Link:
     index: object
     last: int
     container: bool = False  # the base is an argument given a dict, list or tuple
+    item: bool = True  # the base may be a container (not surely an array)
     writes: list = field(default_factory=list)  # (statement, through the name, whole)
 
 
@@ -145,7 +146,8 @@ def _followed(stmt, live: dict, writes: list) -> list:
                 value=S.name(own.base), slice=S.clone(own.index), ctx=gast.Store()
             )
             back = gast.Assign(targets=[target], value=S.name(own.name), type_comment=None)
-            set_fact(back, "item_write", own.base)
+            # (into a container, its item changed in place, which other names may hold)
+            set_fact(back, "item_write" if own.item else "shared_link", own.base)
             out.append(gast.copy_location(back, stmt))
     for link in live.values():
         if link.base == base and not (link is own and own.index is not None):
@@ -226,6 +228,7 @@ class _Context:
             return None
         container = isinstance(self.examples.get(base), (dict, list, tuple))
         link = _Link(stmt, name, base, index, uses[-1], container)
+        link.item = not _sliced(index) and not self.ndims.get(base)  # (a slice's: an array)
         region = block[pos + 1 : link.last + 1]
         total = sum(1 for n in S.name_nodes(self.fn) if n.id == name)
         if total != 1 + sum(1 for s in region for n in S.name_nodes(s) if n.id == name):
@@ -323,8 +326,7 @@ class _Context:
         which a write in place rebinds instead (``w = z[0]; w += 1``)."""
         if self.known_array(link):
             return []
-        parts = link.index.elts if isinstance(link.index, gast.Tuple) else [link.index]
-        sliced = link.index is not None and not all(self.int_like(p) for p in parts)
+        sliced = _sliced(link.index)
         writes = link.writes
         if link.index is None:
             if any(whole for _, _, whole in writes):
@@ -370,6 +372,16 @@ def _message(link: _Link, stmt, own: bool, whole: bool) -> str:
         f"`{name}[...] = ...` while `{base}` may share {name}'s memory (they are linked at "
         f"line {line}): sourcegrad follows the write into `{base}` only where `{name}` is an "
         f"array; {way_out}"
+    )
+
+
+def _sliced(index) -> bool:
+    """Whether ``index`` (None for none) has a slice, ``...`` or ``None`` among its parts:
+    an array's view, never an item of a container (nor a number)."""
+    parts = index.elts if isinstance(index, gast.Tuple) else [index]
+    return index is not None and any(
+        isinstance(p, gast.Slice) or (isinstance(p, gast.Constant) and p.value in (None, ...))
+        for p in parts
     )
 
 
