@@ -10,6 +10,8 @@ a number) are still refused, with the same advice."""
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -410,3 +412,21 @@ def test_a_base_rebound_after_the_link_is_right_or_refused():
         assert ".copy()" in str(exc)
     else:
         np.testing.assert_allclose(value, want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("f", [view_of_a_helpers_result, tail_scaled], ids=lambda f: f.__name__)
+def test_exported_module_follows_the_write(f, tmp_path):
+    """The standalone module computes what the derivative computes, the caller's array
+    changed as Python changes it."""
+    path = tmp_path / f"exported_{f.__name__}.py"
+    sg.export(f, X.copy(), path=str(path))
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for _ in range(3):
+        got, want = X.copy(), X.copy()
+        value, grad = getattr(module, f"d_{f.__name__}")(got)
+        plain = X.copy()
+        np.testing.assert_allclose(value, f(plain), rtol=1e-12)
+        np.testing.assert_allclose(grad, sg.grad(f)(want), rtol=1e-12)
+        np.testing.assert_array_equal(got, plain)
