@@ -184,6 +184,14 @@ def number_item_of_a_dict(x):
     return d["a"] * w + np.sum(d["b"])
 
 
+def asarray_of_an_array(x):
+    z = np.tanh(x)
+    w = np.asarray(z)
+    w[1:] = w[:-1] * x[1:]
+    w *= 0.5
+    return np.sum(z * x) + np.sum(w)
+
+
 LOCAL = [
     Case("relu_through_alias", relu_through_alias, (X,), order=2),
     Case("slice_view_written", slice_view_written, (X,), order=2),
@@ -210,6 +218,7 @@ LOCAL = [
     Case("jacobian_vjp_jvp", whole_array_out, (X,), kind="jac"),
     Case("view_of_a_helpers_result", view_of_a_helpers_result, (X,), order=2),
     Case("number_item_of_a_dict", number_item_of_a_dict, (X,), order=2),
+    Case("asarray_of_an_array", asarray_of_an_array, (X,), order=2),
 ]
 
 

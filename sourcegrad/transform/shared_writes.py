@@ -211,7 +211,9 @@ class _Context(NameKinds):
         shape = _link_shape(stmt)
         if shape is None:
             return None
-        name, base, index = shape
+        name, base, index, converted = shape
+        if converted and not (self.numpy and self.ndims.get(base)):
+            return None  # (`np.asarray` of a list: a new array)
         if name in self.params or self.stores.get(name) != 1 or {name, base} & self.captured:
             return None
         if index is not None and not self.basic(index):
@@ -375,7 +377,8 @@ def _sliced(index) -> bool:
 
 
 def _link_shape(stmt):
-    """``(w, z, idx)`` of ``w = z[idx]`` (``idx`` None for ``w = z``), or None."""
+    """``(w, z, idx, converted)`` of ``w = z[idx]`` (``idx`` None for ``w = z``; with
+    ``converted``, ``w = np.asarray(z)``: ``z`` itself where it is an array), or None."""
     if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1):
         return None
     if get_fact(stmt, "item_write") is not None or get_fact(stmt, "shared_link") is not None:
@@ -384,13 +387,22 @@ def _link_shape(stmt):
     if not isinstance(target, gast.Name) or getattr(stmt, "lineno", None) is None:
         return None
     if isinstance(value, gast.Name) and value.id != target.id:
-        return target.id, value.id, None
+        return target.id, value.id, None, False
     if (
         isinstance(value, gast.Subscript)
         and isinstance(value.value, gast.Name)
         and value.value.id != target.id
     ):
-        return target.id, value.value.id, value.slice
+        return target.id, value.value.id, value.slice, False
+    if (
+        isinstance(value, gast.Call)
+        and S.dotted(value.func) in ("np.asarray", "np.asanyarray")
+        and len(value.args) == 1
+        and not value.keywords
+        and isinstance(value.args[0], gast.Name)
+        and value.args[0].id != target.id
+    ):
+        return target.id, value.args[0].id, None, True
     return None
 
 
