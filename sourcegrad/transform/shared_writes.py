@@ -1,8 +1,9 @@
 """Writes through a name that surely shares another's memory, followed (part of normalize).
 
 :func:`follow_shared_writes` rewrites a user function's syntax tree in place, before it is
-lowered, where a name ``w`` is bound once, as ``w = z`` (the same object) or ``w = z[idx]``
-(basic indexing: slices, ints, ``...``, ``None``, a constant key), and every read and write
+lowered, where a name ``w`` is bound once, as ``w = z`` (the same object; ``np.asarray(z)``
+of an array too) or ``w = z[idx]`` (basic indexing: slices, ints, ``...``, ``None``, a
+constant key), and every read and write
 of ``w`` comes after that binding in its block, with neither ``z`` nor a name of ``idx``
 bound again in between and neither handed to a call that could keep or change it:
 
@@ -17,7 +18,8 @@ aliasing does not refuse the writes as a link it cannot follow; ``z``'s other li
 refused as before. Only links aliasing finds, and no other link of ``w``, are followed.
 Where the rewrite is right only if ``w`` is an array (``w = z[1:]`` of a list is a copy;
 ``w = z[0]`` of a vector is a number), it returns a check that analysis makes with ranks:
-the refusal a write through ``w`` gets otherwise, where ``w`` is not surely an array.
+the refusal a write through ``w`` gets otherwise, where ``w`` is not surely an array
+(where its rank is not known, ``an_array`` checks it when the derivative runs).
 """
 
 from __future__ import annotations
