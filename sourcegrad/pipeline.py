@@ -316,7 +316,7 @@ class Pipeline:
             run.pure = general.pure or general  # shown and transformed again as the ranks' build
             return run
         core = _normalized(parsed, args, general)
-        core.written = argument_writes(parsed, args, self.checked)
+        core.written = argument_writes(parsed, args, self.checked, core.followed_writes)
         wrt = self._wrt_of(parsed, core, args)
         if not self.with_gradients:
             # the function itself, compiled: the forward pass without tangents
@@ -497,7 +497,7 @@ class Pipeline:
                 return None
         parsed = self.parsed()
         core = _normalized(parsed, args, general)
-        core.written = argument_writes(parsed, args, self.checked)
+        core.written = argument_writes(parsed, args, self.checked, core.followed_writes)
         wrt = self._wrt_of(parsed, core, args)
         if may_fuse(core) or (self.mode == "grad" and not self.has_aux and one_scalar(args, wrt)):
             return None

@@ -71,6 +71,7 @@ def test_helper_fact_queries_give_the_transform_modules_lists():
     assert fresh == copying | {"unindex", "picked_adjoint", "sorted_adjoint", "assign_tangent"}
     passing = {"sum_to", "unreduce", "expand_to", "gradient_like", "seed_like"}
     passing |= {"not_a_view", "write_tangent"}  # (the item checked; the tangent written into)
+    passing |= {"an_array"}  # (a followed view, checked)
     passing |= {"through_write"}  # (the derivative, where the array written into is floating)
     passing |= {"in_place_result"}  # (the update's value, where it keeps the array's dtype)
     assert helpers_where(passes=True) == passing  # simplify._PASSTHROUGH_HELPERS

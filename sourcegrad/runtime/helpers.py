@@ -388,6 +388,19 @@ def not_a_view(x, message: str, line: int | None = None):
     return x
 
 
+@helper(linear=("x",), like="x", passes=True)
+def an_array(x, message: str, line: int | None = None):
+    """``x``, a name whose writes are followed into the array or container it was read
+    from (``w = z[1:]``, then ``w[0] = v`` also writes ``z``); refused (an
+    ``UnsupportedSyntaxError`` saying ``message``, at the user's ``line`` of the write)
+    where it is no array of one axis or more (a list's slice is a copy; a vector's item a
+    number): a build for unknown ranks checks when it runs what a build for known ranks
+    decides when it is made."""
+    if not (isinstance(x, np.ndarray) and x.ndim >= 1):
+        raise UnsupportedSyntaxError(message, None, line)
+    return x
+
+
 def _running_weights(a, z, i, smaller: bool):
     """The weights of ``a[i]`` and of ``z[i - 1]`` in ``z[i]``, the running maximum (minimum
     where ``smaller``) along axis 0: 1 for the operand taken, 0.5 each on a tie, as the rule

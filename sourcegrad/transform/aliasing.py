@@ -76,7 +76,7 @@ def aliases_of_written(
         containers = _dict_names(fn, _makes_container) - updated
     known = (containers, set(lists) - updated, updated)
     for node in S.walk(fn):
-        if isinstance(node, gast.Assign) and get_fact(node, "item_write") is not None:
+        if isinstance(node, gast.Assign) and _followed(node):
             continue  # the item written into and put back: no other name holds it
         if isinstance(node, gast.Assign):
             for target, value in _assigned_pairs(node.targets, node.value):
@@ -100,6 +100,13 @@ def aliases_of_written(
             _add(out, node.args[0].id, S.text(node.func.value), node.lineno)
     _self_item_aliases(fn, written, out)
     return out
+
+
+def _followed(node) -> bool:
+    """Whether an assignment's sharing is followed where it is written through: the item
+    of ``xs[t][k] = v`` put back (``item_write``), ``w = z[idx]`` whose writes go into ``z``
+    too (``shared_link``)."""
+    return get_fact(node, "item_write") is not None or get_fact(node, "shared_link") is not None
 
 
 def _self_item_aliases(fn, written: set, out: dict) -> None:
@@ -176,7 +183,7 @@ def _held_items(fn, name: str, out: dict) -> None:
     may be another name's memory (``xs[t] = h``, ``xs = [h]``, ``xs.append(h)``, ``xs =
     dict(p)``): only new objects may be its items (``np.zeros(...)``, arithmetic, a copy)."""
     for node in S.walk(fn):
-        if isinstance(node, gast.Assign) and get_fact(node, "item_write") is None:
+        if isinstance(node, gast.Assign) and not _followed(node):
             for target in node.targets:
                 for value in _bound_values(target, node.value, name):
                     if value is not None and (not _new_value(value) or _copied(value)):

@@ -97,6 +97,16 @@ def _analyze(core: Core, wrt: tuple, example_args, whole_output: bool) -> Analys
                 continue
         if name is None or ranks.get(name) != 0:
             raise UnsupportedSyntaxError(message, core.parsed.filename, line)
+    for name, message, line in core.array_checks:  # a write followed through a view
+        rank = ranks.get(name)
+        if rank is None and name is not None:
+            if not deep:
+                deep.append(infer_ranks(core, ops, example_args, through_items=True))
+            rank = deep[0].get(name)
+            if rank is None and _checked_when_run(core, name, (message, line, "array")):
+                continue
+        if not (isinstance(rank, int) and rank >= 1):
+            raise UnsupportedSyntaxError(message, core.parsed.filename, line)
     shapes = _shape_classes(core, ops, ranks)
     varied_in = {k[1]: v for k, v in varied.items() if isinstance(k, tuple)}
     floating = floating_names(core, ops)

@@ -25,20 +25,22 @@ from .in_place import MUTATORS
 from .mutations import given_to_writers
 
 
-def argument_writes(parsed, args: tuple | None, checked: bool = True) -> tuple:
+def argument_writes(parsed, args: tuple | None, checked: bool = True, followed=()) -> tuple:
     """``(parameter, paths, line)`` of each argument of ``parsed``'s function (built for
     ``args``: a number, a string or a tuple is never changed in place) that it writes into in
     place, ``paths`` the key tuples of the objects it changes in place (``()``: the argument
     itself), ``line`` its first write; refused where the write cannot be mirrored (see the
     module docstring). Empty for a function that is not the one the user differentiates (not
     ``checked``, or generated code: a callee's writes are :mod:`.mutations`' and
-    :mod:`.in_place`'s)."""
+    :mod:`.in_place`'s). ``followed``: the writes normalize makes through a name sharing an
+    argument's memory (``Core.followed_writes``: ``x[1:][...] = w`` of ``w = x[1:]; w *= 2``)."""
     if not checked or args is None or parsed.filename.startswith("<sourcegrad"):
         return ()
     fn = parsed.node
     params = [a.id for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs]
     given = dict(zip(params, args))
-    augmented = {id(n.target) for n in S.walk(fn) if isinstance(n, gast.AugAssign)}
+    nodes = [n for tree in (fn, *followed) for n in S.walk(tree)]
+    augmented = {id(n.target) for n in nodes if isinstance(n, gast.AugAssign)}
     rebound = {
         n.id
         for n in S.walk(fn)
@@ -46,7 +48,7 @@ def argument_writes(parsed, args: tuple | None, checked: bool = True) -> tuple:
     }
     helpers = {name: (line, callee) for name, line, callee in given_to_writers(parsed, set(params))}
     found: dict = {name: [] for name in helpers}  # parameter -> [(path, line, replaced)]
-    for node in S.walk(fn):
+    for node in nodes:
         if id(node) in augmented:  # (`c[k] += v`: its target is no plain store)
             continue
         for root, path, replaced in _changed(node):

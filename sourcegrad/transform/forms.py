@@ -32,6 +32,8 @@ class Core:
     #: the layer above once a build no longer needs them)
     example_args: object = None
     alias_checks: list = field(default_factory=list)  # (name, message, line): name must be a number
+    array_checks: list = field(default_factory=list)  # (name, message, line): must be an array
+    followed_writes: list = field(default_factory=list)  # writes into `z` through `w = z[idx]`
     conditions: set = field(default_factory=set)  # names holding an if/while test, nothing else
     quiet: dict = field(default_factory=dict)  # user line -> with_blocks.Layers around it
     #: set by analysis: classified with the forward-mode (tangent) rules

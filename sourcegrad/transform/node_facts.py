@@ -31,13 +31,17 @@ FACTS: dict[str, Fact] = {
     "static": Fact(bool, False, "an expression fixed at transform time (np.pi, np.tanh)"),
     "opaque": Fact(bool, False, "an expression kept whole: no pass looks inside it"),
     "item_write": Fact(str, None, "`item = xs[t]` / `xs[t] = item` around `item[k] = v`: xs"),
+    "shared_link": Fact(str, None, "`w = z[idx]` (or `w = z`) whose writes are followed: z"),
     "copy_in": Fact(
         str,
         None,
         "an argument the called function changes: array, shallow, unknown (differentiated)",
     ),
     "view_check": Fact(
-        tuple, None, "(message, line of the write): the refusal where the item read is a view"
+        tuple,
+        None,
+        "(message, line of the write[, 'array']): the refusal where the item read is a view"
+        " (with 'array': where the view followed is no array)",
     ),
     "read_after": Fact(bool, False, "a call's argument its caller reads after the call"),
     "in_place": Fact(

@@ -49,10 +49,11 @@ from .path_reads import PathReads
 from .property_reads import GETTERS
 from .record_replace import lower_record_replaces, replaced_names
 from .rule_binding import is_user_function
+from .shared_writes import follow_shared_writes
 from .stepped_iterators import lower_stepped_iterators
 from .walk import inside_loop, rebound_in_compound
 from .with_blocks import lower_with_blocks
-from .writes import lower_writes
+from .writes import lower_writes, numpy_in_scope
 
 __all__ = ["RUNTIME_NAMES", "normalize"]
 
@@ -240,6 +241,12 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         nested = {n.name for n in S.walk(fn) if isinstance(n, gast.FunctionDef) and n is not fn}
         writes_names = S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure))
         lower_writes(fn, parsed, set(self.params) | _stored(fn) | nested, writes_names)
+        self.shared_checks, self.shared_writes = [], []  # (see follow_shared_writes)
+        if not parsed.filename.startswith("<sourcegrad"):  # (the user's writes only)
+            numpy = numpy_in_scope(parsed, set(self.params) | _stored(fn) | nested)
+            self.shared_checks, self.shared_writes = follow_shared_writes(
+                fn, self.params, examples, self.list_names, numpy
+            )
         stored = _stored(fn)
         self.local_names = set(self.params) | stored | nested
         # an argument assigned anywhere, or written into in a loop or branch, is read as a
@@ -296,7 +303,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
             for facts in links.values()
             for other, line, e in facts
             if e
-        }
+        } | {site for site, _, _ in self.shared_checks}
         self.element_names: dict = {}  # (user name, line) -> its name in the core
         self.alias_checks: list = []  # ((user name, line), message, line of the write)
 
@@ -398,6 +405,11 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
                 (self.element_names.get(site), message, line)
                 for site, message, line in self.alias_checks
             ],
+            array_checks=[
+                (self.element_names.get(site), message, line)
+                for site, message, line in self.shared_checks
+            ],
+            followed_writes=self.shared_writes,
             conditions=set(self.conditions),
             quiet=self.quiet,
             final_names={p: self.env.get(p, p) for p in self.params},

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import gast
 
-from ..runtime.helpers import not_a_view, shape_of
+from ..runtime.helpers import an_array, not_a_view, shape_of
 from . import syntax as S
 from .in_place import cast_in_place, with_copies
 from .node_facts import get_fact, set_fact
@@ -16,12 +16,14 @@ from .walk import written_names
 def view_checked(new, stmt, refs):
     """``new`` (a clone of the assignment ``stmt`` of an item of an array written into
     afterwards, whose rank is not known: analysis marks it ``view_check``) assigning
-    ``not_a_view(item, message)``, refused when it runs where the item is a view."""
+    ``not_a_view(item, message)``, refused when it runs where the item is a view (with a
+    third part, ``an_array(item, message)``: a view whose writes are followed, refused where
+    it is no array)."""
     check = get_fact(stmt, "view_check")
     if check is not None:
-        message, line = check
+        message, line, *followed = check
         args = [new.value, S.const(message), S.const(line)]
-        new.value = S.call(S.name(refs.helper(not_a_view)), args)
+        new.value = S.call(S.name(refs.helper(an_array if followed else not_a_view)), args)
         set_fact(new, "keep", True)  # the check runs even where the item is never read
     return new
 

@@ -1,0 +1,175 @@
+"""What normalize knows of a user function's names before lowering them (part of normalize,
+read by :mod:`.shared_writes`): how often each is bound, which surely hold an int (an index
+that selects by basic indexing), which surely hold an array of at least a known number of
+axes (a view of it is an array; an update of it is made in place), from the arguments'
+examples and every binding of the name, to a fixed point over loops."""
+
+from __future__ import annotations
+
+import gast
+import numpy as np
+
+from . import syntax as S
+
+__all__ = ["NameKinds"]
+
+
+class NameKinds:
+    """``stores`` (name -> how often it is bound; an update ``y += v`` is no binding),
+    ``int_names`` and ``ndims`` (name -> a number of axes it surely has, one or more) of
+    ``fn``, given ``examples`` (argument -> the value the build is made for) and whether
+    ``np`` is NumPy."""
+
+    def __init__(self, fn, examples: dict, numpy: bool):
+        self.examples = examples
+        updated = {id(n.target) for n in S.nodes_of(fn, (gast.AugAssign,))}
+        self.stores: dict = {}
+        for node in S.walk(fn):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Del)):
+                if id(node) not in updated:
+                    self.stores[node.id] = self.stores.get(node.id, 0) + 1
+        self.int_names = _int_names(fn, self.stores)
+        self.ndims = _array_ndims(fn, examples, self.stores, self, numpy)
+
+    def int_like(self, node) -> bool:
+        """Whether ``node`` surely gives an int (:func:`int_valued`)."""
+        return int_valued(node, self.int_names)
+
+    def item_ndim(self, container, key) -> int:
+        """The axes of the array an argument given a dict or list holds at ``key`` (never
+        rebound), 0 where it holds none there."""
+        name = getattr(container, "id", None)
+        example = self.examples.get(name)
+        if self.stores.get(name) or not isinstance(example, (dict, list)):
+            return 0
+        if isinstance(example, dict):
+            item = example.get(key)
+        else:
+            inside = type(key) is int and -len(example) <= key < len(example)
+            item = example[key] if inside else None
+        return item.ndim if isinstance(item, np.ndarray) else 0
+
+
+def _int_names(fn, stores: dict) -> set:
+    """Names that surely hold an int: every binding of which is a loop over ``range(...)``
+    or an int made of ints (``0``, ``len(xs)``, ``k + 1``), to a fixed point over loops (not
+    an argument given an int: its build serves a bool too, which indexes as a mask)."""
+    values: dict = {}
+    for node in S.nodes_of(fn, (gast.AugAssign,)):  # `k += 1` (not counted in ``stores``)
+        if isinstance(node.target, gast.Name):
+            step = gast.BinOp(left=S.name(node.target.id), op=node.op, right=node.value)
+            values.setdefault(node.target.id, []).append(step)
+    updates = {n: len(vs) for n, vs in values.items()}
+    for node in S.nodes_of(fn, (gast.Assign, gast.For)):
+        if isinstance(node, gast.For) and isinstance(node.target, gast.Name):
+            ranged = isinstance(node.iter, gast.Call) and getattr(node.iter.func, "id", None)
+            values.setdefault(node.target.id, []).append(S.const(0) if ranged == "range" else None)
+        elif isinstance(node, gast.Assign) and len(node.targets) == 1:
+            if isinstance(node.targets[0], gast.Name):
+                values.setdefault(node.targets[0].id, []).append(node.value)
+    ints = {
+        n
+        for n, vs in values.items()
+        if len(vs) == stores.get(n, 0) + updates.get(n, 0) and None not in vs
+    }
+    while True:
+        kept = {n for n in ints if all(int_valued(v, ints) for v in values[n])}
+        if kept == ints:
+            return ints
+        ints = kept
+
+
+def int_valued(node, ints: set) -> bool:
+    """Whether ``node`` surely gives an int, given the names ``ints`` that hold one."""
+    if isinstance(node, gast.Constant):
+        return type(node.value) is int
+    if isinstance(node, gast.Name):
+        return node.id in ints
+    if isinstance(node, gast.Call):
+        return getattr(node.func, "id", None) == "len" and len(node.args) == 1
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, (gast.USub, gast.UAdd)):
+        return int_valued(node.operand, ints)
+    if isinstance(node, gast.BinOp) and isinstance(
+        node.op, (gast.Add, gast.Sub, gast.Mult, gast.FloorDiv, gast.Mod)
+    ):
+        return int_valued(node.left, ints) and int_valued(node.right, ints)
+    return False
+
+
+#: NumPy functions whose result is a new array with the axes of their first argument
+_SAME_AXES = frozenset({"copy", "array", "zeros_like", "ones_like", "empty_like", "full_like"})
+#: NumPy functions making a new array of the shape given first
+_SHAPED = frozenset({"zeros", "ones", "empty", "full"})
+
+
+def _array_ndims(fn, examples: dict, stores: dict, context, numpy: bool) -> dict:
+    """{name: a number of axes it surely has (at least one)}: the arguments given arrays, and
+    the names every binding of which makes a NumPy array of known axes from such names
+    (``np.zeros((n, m))``, ``x.copy()``, ``np.tanh(x)``, ``h @ W``, arithmetic with an
+    array), to a fixed point over the bindings in loops."""
+    values: dict = {}  # name -> the values its bindings give it
+    for node in S.nodes_of(fn, (gast.Assign, gast.For)):
+        if isinstance(node, gast.For) and isinstance(node.target, gast.Name):
+            values.setdefault(node.target.id, []).append(gast.Starred(node.iter, gast.Load()))
+        elif isinstance(node, gast.Assign) and len(node.targets) == 1:
+            if isinstance(node.targets[0], gast.Name):
+                values.setdefault(node.targets[0].id, []).append(node.value)
+    given = {p: v.ndim for p, v in examples.items() if isinstance(v, np.ndarray) and v.ndim}
+    known = {p: n for p, n in given.items() if not stores.get(p)}
+    bound = [n for n, vs in values.items() if len(vs) == stores.get(n) and n not in known]
+    if any(n in examples and n not in given for n in bound):
+        bound = [n for n in bound if n not in examples or n in given]
+    known |= {n: 64 for n in bound}  # (as many as any: lowered until every binding agrees)
+    for _ in range(20):
+        before = dict(known)
+        for name in bound:
+            found = [_ndim_of(v, known, context, numpy) for v in values[name]]
+            ndim = min(found + ([given[name]] if name in given else []))
+            if ndim:
+                known[name] = ndim
+            else:
+                known.pop(name, None)
+        if known == before:
+            break
+    else:
+        return {p: n for p, n in given.items() if not stores.get(p)}
+    return known
+
+
+def _ndim_of(value, known: dict, context, numpy: bool) -> int:
+    """The number of axes ``value`` surely has as an array, 0 where not known."""
+    if isinstance(value, gast.Name):
+        return known.get(value.id, 0)
+    if isinstance(value, gast.Starred):  # each item of what a loop runs over
+        items = value.value
+        if isinstance(items, (gast.Tuple, gast.List)) and items.elts:
+            return min(_ndim_of(e, known, context, numpy) for e in items.elts)
+        example = context.examples.get(getattr(items, "id", None))
+        if isinstance(example, (list, tuple)) and example and not context.stores.get(items.id):
+            return min(context.item_ndim(items, k) for k in range(len(example)))
+        return 0
+    if isinstance(value, gast.BinOp):
+        left = _ndim_of(value.left, known, context, numpy)
+        right = _ndim_of(value.right, known, context, numpy)
+        if isinstance(value.op, gast.MatMult):  # (an operand of two axes or more: one less)
+            return max(left, right) - 1 if max(left, right) >= 2 else 0
+        return max(left, right)
+    if isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Constant):
+        return context.item_ndim(value.value, value.slice.value)
+    if isinstance(value, gast.UnaryOp) and isinstance(value.op, (gast.USub, gast.UAdd)):
+        return _ndim_of(value.operand, known, context, numpy)
+    if not (isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute)):
+        return 0
+    func, args = value.func, value.args
+    if func.attr == "copy" and not args and isinstance(func.value, gast.Name):
+        return known.get(func.value.id, 0)
+    if not (numpy and getattr(func.value, "id", None) == "np" and args):
+        return 0
+    if func.attr in _SHAPED:
+        shape = args[0]
+        if isinstance(shape, gast.Tuple):
+            return len(shape.elts)
+        return 1 if context.int_like(shape) else 0
+    if func.attr in _SAME_AXES or isinstance(getattr(np, func.attr, None), np.ufunc):
+        return max(_ndim_of(a, known, context, numpy) for a in args)
+    return 0

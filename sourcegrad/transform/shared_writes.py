@@ -1,0 +1,464 @@
+"""Writes through a name that surely shares another's memory, followed (part of normalize).
+
+:func:`follow_shared_writes` rewrites a user function's syntax tree in place, before it is
+lowered, where a name ``w`` is bound once, as ``w = z`` (the same object; ``np.asarray(z)``
+of an array too) or ``w = z[idx]`` (basic indexing: slices, ints, ``...``, ``None``, a
+constant key), and every read and write
+of ``w`` comes after that binding in its block, with neither ``z`` nor a name of ``idx``
+bound again in between and neither handed to a call that could keep or change it:
+
+* a write through ``w`` (``w[k] = v``, ``w[k] += v``, ``w += v``) is followed by the write
+  it makes into ``z``: ``z[idx] = w`` (with the ``item_write`` fact naming ``z``, as
+  ``writes.py`` lowers ``z[idx][k] = v``); for ``w = z``, the write goes through ``z`` and
+  ``w = z`` follows;
+* a write through ``z`` is followed by ``w = z[idx]`` (or ``w = z``) again.
+
+The binding and each read again carry the ``shared_link`` fact (naming ``z``), so that
+aliasing does not refuse the writes as a link it cannot follow; ``z``'s other links are
+refused as before. Only links aliasing finds, and no other link of ``w``, are followed.
+Where the rewrite is right only if ``w`` is an array (``w = z[1:]`` of a list is a copy;
+``w = z[0]`` of a vector is a number), it returns a check that analysis makes with ranks:
+the refusal a write through ``w`` gets otherwise, where ``w`` is not surely an array
+(where its rank is not known, ``an_array`` checks it when the derivative runs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import gast
+import numpy as np
+
+from . import syntax as S
+from .aliasing import aliases_of_written
+from .name_kinds import NameKinds
+from .node_facts import get_fact, set_fact
+
+__all__ = ["follow_shared_writes"]
+
+#: methods of an array, list or dict that read it without changing it or keeping it
+_READING_METHODS = frozenset(
+    {
+        "copy", "sum", "mean", "max", "min", "dot", "astype", "any", "all", "std", "var",
+        "prod", "item", "tolist", "get", "keys", "values", "items", "argmax", "argmin",
+        "cumsum", "cumprod", "count", "index", "round", "clip", "trace",
+    }
+)  # fmt: skip
+#: builtins that read their argument and keep no part of it
+_READING_BUILTINS = frozenset({"len", "float", "int", "abs", "isinstance", "print", "round"})
+#: NumPy functions that write into an argument (the others only read theirs)
+_WRITING_NUMPY = frozenset({"put", "place", "putmask", "copyto", "fill_diagonal", "at"})
+
+
+@dataclass
+class _Link:
+    """``name = base`` (``index`` None) or ``name = base[index]`` at ``stmt``, followed
+    through the statements of its block up to position ``last``."""
+
+    stmt: gast.Assign
+    name: str
+    base: str
+    index: object
+    last: int
+    container: bool = False  # the base is an argument given a dict, list or tuple
+    item: bool = True  # the base may be a container (not surely an array)
+    writes: list = field(default_factory=list)  # (statement, through the name, whole)
+
+
+def follow_shared_writes(fn, params: list, examples, lists: set, numpy: bool) -> tuple:
+    """Rewrite, in place, the writes through a name that surely shares memory with another
+    (see the module docstring); ``numpy``: whether ``np`` is NumPy. Returns ``(checks,
+    writes)``: ``((name, line of its binding), message, line of the write)`` for each
+    followed link that holds only where that name turns out to be an array, and each write
+    into a base as Python makes it (``z[idx][...] = w``, ``z[k] = v``), which tells what an
+    argument's caller sees changed."""
+    context = _Context(fn, params, examples, lists, numpy)
+    found = [
+        context.link(block, pos, stmt)
+        for block in _blocks(fn.body)
+        for pos, stmt in enumerate(block)
+    ]
+    written = [(link, context.checks(link)) for link in found if link is not None and link.writes]
+    decided = [(link, checks) for link, checks in written if checks is not None]
+    # a link written through neither name is followed where another link writes its base
+    bases = {link.base for link, _ in decided}
+    idle = [link for link in found if link is not None and not link.writes and link.base in bases]
+    decided += [(link, context.checks(link)) for link in idle]
+    links = {id(link.stmt): link for link, checks in decided if checks is not None}
+    for link in links.values():  # (marked once all are decided: aliasing skips them)
+        set_fact(link.stmt, "shared_link", link.base)
+    writes: list = []
+    if links:
+        fn.body = _rewritten(fn.body, {}, links, writes)
+    return [c for _, checks in decided for c in checks or ()], writes
+
+
+def _blocks(body):
+    """``body`` and the statement lists nested in it, not in nested functions."""
+    yield body
+    for stmt in body:
+        if not isinstance(stmt, gast.FunctionDef):
+            for field in ("body", "orelse"):
+                inner = getattr(stmt, field, None)
+                if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
+                    yield from _blocks(inner)
+
+
+def _rewritten(block: list, live: dict, links: dict, writes: list) -> list:
+    """``block`` with each write through a name of ``live`` (``name -> _Link``), or of a
+    link bound in it, followed by the writes and reads that keep its names in step (each
+    write into a base, as Python makes it, appended to ``writes``)."""
+    live, ends, out = dict(live), {}, []
+    for pos, stmt in enumerate(block):
+        if not isinstance(stmt, gast.FunctionDef):
+            for attr in ("body", "orelse"):
+                inner = getattr(stmt, attr, None)
+                if inner and isinstance(inner[0], gast.stmt):
+                    setattr(stmt, attr, _rewritten(inner, live, links, writes))
+        out.extend(_followed(stmt, live, writes))
+        link = links.get(id(stmt))
+        if link is not None:
+            live[link.name] = link
+            ends.setdefault(link.last, []).append(link.name)
+        for name in ends.pop(pos, ()):
+            live.pop(name, None)
+    return out
+
+
+def _followed(stmt, live: dict, writes: list) -> list:
+    """``stmt`` and, where it writes through a name of ``live`` or its base, what keeps the
+    linked names in step; appends the write into the base to ``writes``."""
+    written = _written_root(stmt)
+    if written is None:
+        return [stmt]
+    out, base, own = [stmt], written, None
+    if written in live:
+        own = live[written]
+        base = own.base
+        if own.index is None:  # `w = z`: write through z, then read it again
+            _redirect(stmt, own.base)
+            writes.append(_placed(S.clone(stmt), stmt))
+        else:  # `w = z[idx]`: what the write changed in z
+            item = S.name(own.base)  # (an array changes in place; a container's item)
+            if own.container:
+                item = gast.Subscript(value=item, slice=S.clone(own.index), ctx=gast.Load())
+            into = gast.Subscript(value=item, slice=S.const(Ellipsis), ctx=gast.Store())
+            made = gast.Assign(targets=[into], value=S.name(own.name), type_comment=None)
+            writes.append(_placed(made, stmt))
+            target = gast.Subscript(
+                value=S.name(own.base), slice=S.clone(own.index), ctx=gast.Store()
+            )
+            back = gast.Assign(targets=[target], value=S.name(own.name), type_comment=None)
+            # (into a container, its item changed in place, which other names may hold)
+            set_fact(back, "item_write" if own.item else "shared_link", own.base)
+            out.append(gast.copy_location(back, stmt))
+    for link in live.values():
+        if link.base == base and not (link is own and own.index is not None):
+            value = S.name(base)
+            if link.index is not None:
+                value = gast.Subscript(value=value, slice=S.clone(link.index), ctx=gast.Load())
+            read = S.assign(link.name, value, stmt.lineno)
+            set_fact(read, "shared_link", base)
+            out.append(gast.copy_location(read, stmt))
+    return out
+
+
+def _placed(made, stmt):
+    """``made`` with ``stmt``'s line on every node in it."""
+    for node in S.walk(made):
+        if isinstance(node, (gast.stmt, gast.expr)):
+            gast.copy_location(node, stmt)
+    return made
+
+
+def _written_root(stmt) -> str | None:
+    """The name ``stmt`` writes into: ``y`` of ``y[k] = v``, ``y[k] += v`` or ``y += v``."""
+    if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1:
+        target = stmt.targets[0]
+    elif isinstance(stmt, gast.AugAssign):
+        target = stmt.target
+        if isinstance(target, gast.Name):
+            return target.id
+    else:
+        return None
+    if isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name):
+        return target.value.id
+    return None
+
+
+def _redirect(stmt, base: str) -> None:
+    """Make ``stmt``'s write go into ``base`` (its target's own name replaced)."""
+    target = stmt.targets[0] if isinstance(stmt, gast.Assign) else stmt.target
+    if isinstance(target, gast.Name):
+        stmt.target = S.name(base, store=True)
+    else:
+        target.value = S.name(base)
+
+
+class _Context(NameKinds):
+    """What deciding a link reads: the function, its arguments' examples, the names known
+    to hold lists, the names bound in it and those surely holding an int or an array."""
+
+    def __init__(self, fn, params: list, examples, lists: set, numpy: bool):
+        super().__init__(fn, dict(zip(params, examples or ())), numpy)
+        self.fn = fn
+        self.params = params
+        self.lists = lists
+        self.numpy = numpy
+        self.captured = S.captured_names(fn)
+
+    def link(self, block: list, pos: int, stmt) -> _Link | None:
+        """The link ``stmt`` makes where it binds a name that surely shares memory with
+        another and every write through either can be followed; else None."""
+        shape = _link_shape(stmt)
+        if shape is None:
+            return None
+        name, base, index, converted = shape
+        if converted and not (self.numpy and self.ndims.get(base)):
+            return None  # (`np.asarray` of a list: a new array)
+        if name in self.params or self.stores.get(name) != 1 or {name, base} & self.captured:
+            return None
+        if index is not None and not self.basic(index):
+            return None
+        uses = [k for k in range(pos + 1, len(block)) if name in S.names_in(block[k])]
+        if not uses:
+            return None
+        container = isinstance(self.examples.get(base), (dict, list, tuple))
+        link = _Link(stmt, name, base, index, uses[-1], container)
+        link.item = not _sliced(index) and not self.ndims.get(base)  # (a slice's: an array)
+        region = block[pos + 1 : link.last + 1]
+        total = sum(1 for n in S.name_nodes(self.fn) if n.id == name)
+        if total != 1 + sum(1 for s in region for n in S.name_nodes(s) if n.id == name):
+            return None  # read or written outside the statements that follow the binding
+        links = aliases_of_written(self.fn, {name}, lists=self.lists).get(name, [])
+        if not links or any(o != base or line != stmt.lineno for o, line, _ in links):
+            return None
+        link.writes = self.region_writes(link, region)
+        return None if link.writes is None else link
+
+    def basic(self, index) -> bool:
+        """Whether ``index`` selects by basic indexing (or a constant key): slices, ints,
+        ``...``, ``None``, a string, where each name it reads surely holds an int."""
+        parts = index.elts if isinstance(index, gast.Tuple) else [index]
+        for part in parts:
+            if isinstance(part, gast.Slice):
+                bounds = [b for b in (part.lower, part.upper, part.step) if b is not None]
+                if not all(self.int_like(b) for b in bounds):
+                    return False
+            elif isinstance(part, gast.Constant):
+                if type(part.value) is str and len(parts) == 1:
+                    continue
+                if part.value is not None and part.value is not Ellipsis:
+                    if type(part.value) is not int:
+                        return False
+            elif not self.int_like(part):
+                return False
+        return True
+
+    def region_writes(self, link: _Link, region: list) -> list | None:
+        """The writes through ``link``'s names in ``region``, the statements that follow its
+        binding: ``[(statement, through the name, updated whole)]``; None where one cannot
+        be followed (a name rebound, handed to a call, written in another form)."""
+        name, base = link.name, link.base
+        kept = set(S.names_in(link.index)) if link.index is not None else set()
+        writes = []
+        for stmt in (s for top in region for s in _statements(top)):
+            if not isinstance(stmt, _FOLLOWED_STATEMENTS):
+                return None
+            root = _written_root(stmt)
+            if root in (name, base):
+                whole = isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name)
+                writes.append((stmt, root == name, whole))
+            bound = _bound(stmt) - ({root} if root in (name, base) else set())
+            if bound & ({name, base} | kept) or not self.calls_only_read(stmt, {name, base}):
+                return None
+            if _other_item_stores(stmt, {name, base}):
+                return None  # `w[0], w[1] = a, b`, `del w[0]`: a write in another form
+        return writes
+
+    def calls_only_read(self, stmt, names: set) -> bool:
+        """Whether every call in ``stmt`` (outside nested statements) that is given one of
+        ``names`` only reads it: a NumPy function that writes into none of its arguments,
+        a reading method, a reading builtin."""
+        for node in _own_nodes(stmt):
+            if not isinstance(node, gast.Call) or not (S.names_in(node) & names):
+                continue
+            func = node.func
+            if any(k.arg in ("out", None) for k in node.keywords):
+                return False  # (an output given, or keywords unpacked)
+            if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name):
+                ufunc = getattr(np, func.attr, None)
+                if isinstance(ufunc, np.ufunc) and len(node.args) > ufunc.nin:
+                    return False  # `np.exp(x, w)`: its output given by position
+                if self.numpy and func.value.id == "np" and func.attr not in _WRITING_NUMPY:
+                    continue
+                if func.value.id in names and func.attr in _READING_METHODS:
+                    if not any(S.names_in(a) & names for a in node.args):
+                        continue
+            if isinstance(func, gast.Name) and func.id in _READING_BUILTINS:
+                continue
+            return False
+        return True
+
+    def known_array(self, link: _Link) -> bool:
+        """Whether ``link``'s name surely holds an array of one axis or more, as the
+        arguments' examples and the NumPy calls that make its base tell."""
+        ndim = self.ndims.get(link.base, 0)
+        if link.index is None:
+            return ndim >= 1
+        parts = link.index.elts if isinstance(link.index, gast.Tuple) else [link.index]
+        if ndim:
+            return ndim > sum(1 for p in parts if self.int_like(p))
+        if isinstance(link.index, gast.Constant):  # an argument's item, by its key
+            return self.item_ndim(S.name(link.base), link.index.value) >= 1
+        return False
+
+    def checks(self, link: _Link) -> list | None:
+        """The checks analysis makes where ``link`` is right only if its name is an array
+        (none where it is right whatever the name holds); None where it may hold a number,
+        which a write in place rebinds instead (``w = z[0]; w += 1``)."""
+        if self.known_array(link):
+            return []
+        sliced = _sliced(link.index)
+        writes = link.writes
+        if link.index is None:
+            if any(whole for _, _, whole in writes):
+                return None  # `w = z; w += v` keeps `z` where it is a number
+            return []  # one object, its items written through either name
+        through = [(s, whole) for s, own, whole in writes if own]
+        if not sliced and (not writes or len(through) < len(writes) or any(w for _, w in through)):
+            return None  # `w = z[0]` may be a number, which `z[0] = v` or `w += v` leaves
+        stmt, own, whole = writes[0] if writes else (link.stmt, False, False)
+        message = _message(link, stmt, own, whole)
+        return [((link.name, link.stmt.lineno), message, stmt.lineno)]
+
+
+#: the statements a followed link's names may appear in after it
+_FOLLOWED_STATEMENTS = (
+    gast.Assign, gast.AugAssign, gast.Expr, gast.If, gast.For, gast.While, gast.Pass,
+    gast.Assert, gast.Return,
+)  # fmt: skip
+
+
+def _message(link: _Link, stmt, own: bool, whole: bool) -> str:
+    """The refusal of a followed write (``own``: through the link's name, else through its
+    base) where the link's name turns out not to be an array."""
+    name, base, line = link.name, link.base, link.stmt.lineno
+    way_out = (
+        f"make the value made at line {line} an explicit copy (add `.copy()` there), or "
+        "write through one name only"
+    )
+    if not own:
+        return (
+            f"`{base}[...] = ...` while `{name}` may share {base}'s memory (they are linked at "
+            f"line {line}): sourcegrad follows the write into `{name}` only where `{name}` is "
+            f"an array; {way_out}"
+        )
+    if whole:
+        return (
+            f"`{S.text(stmt).strip()}` changes `{name}` in place while `{base}` may share its "
+            f"memory (they are linked at line {line}): Python changes `{base}` too, which "
+            f"sourcegrad follows only where `{name}` is an array; write `{name} = {name} ...` "
+            f"(a new array), or make the value made at line {line} an explicit copy (`.copy()`)"
+        )
+    return (
+        f"`{name}[...] = ...` while `{base}` may share {name}'s memory (they are linked at "
+        f"line {line}): sourcegrad follows the write into `{base}` only where `{name}` is an "
+        f"array; {way_out}"
+    )
+
+
+def _sliced(index) -> bool:
+    """Whether ``index`` (None for none) has a slice, ``...`` or ``None`` among its parts:
+    an array's view, never an item of a container (nor a number)."""
+    parts = index.elts if isinstance(index, gast.Tuple) else [index]
+    return index is not None and any(
+        isinstance(p, gast.Slice) or (isinstance(p, gast.Constant) and p.value in (None, ...))
+        for p in parts
+    )
+
+
+def _link_shape(stmt):
+    """``(w, z, idx, converted)`` of ``w = z[idx]`` (``idx`` None for ``w = z``; with
+    ``converted``, ``w = np.asarray(z)``: ``z`` itself where it is an array), or None."""
+    if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1):
+        return None
+    if get_fact(stmt, "item_write") is not None or get_fact(stmt, "shared_link") is not None:
+        return None
+    target, value = stmt.targets[0], stmt.value
+    if not isinstance(target, gast.Name) or getattr(stmt, "lineno", None) is None:
+        return None
+    if isinstance(value, gast.Name) and value.id != target.id:
+        return target.id, value.id, None, False
+    if (
+        isinstance(value, gast.Subscript)
+        and isinstance(value.value, gast.Name)
+        and value.value.id != target.id
+    ):
+        return target.id, value.value.id, value.slice, False
+    if (
+        isinstance(value, gast.Call)
+        and S.dotted(value.func) in ("np.asarray", "np.asanyarray")
+        and len(value.args) == 1
+        and not value.keywords
+        and isinstance(value.args[0], gast.Name)
+        and value.args[0].id != target.id
+    ):
+        return target.id, value.args[0].id, None, True
+    return None
+
+
+def _statements(stmt):
+    """``stmt`` and every statement nested in it (not in nested functions)."""
+    yield stmt
+    if isinstance(stmt, gast.FunctionDef):
+        return
+    for attr in ("body", "orelse", "finalbody", "handlers"):
+        for inner in getattr(stmt, attr, None) or ():
+            if isinstance(inner, gast.stmt):
+                yield from _statements(inner)
+
+
+def _own_nodes(stmt):
+    """The nodes of ``stmt`` outside the statements nested in it."""
+    stack = [stmt]
+    while stack:
+        node = stack.pop()
+        yield node
+        for child in gast.iter_child_nodes(node):
+            if not isinstance(child, gast.stmt):
+                stack.append(child)
+
+
+def _other_item_stores(stmt, names: set) -> bool:
+    """Whether ``stmt`` writes into an item of one of ``names`` other than as the one target
+    of an assignment (``w[k] = v``, ``w[k] += v``)."""
+    target = _written_root(stmt) and (
+        stmt.targets[0] if isinstance(stmt, gast.Assign) else stmt.target
+    )
+    for node in _own_nodes(stmt):
+        if isinstance(node, gast.Subscript) and isinstance(node.ctx, (gast.Store, gast.Del)):
+            root = node.value
+            while isinstance(root, gast.Subscript):
+                root = root.value
+            if getattr(root, "id", None) in names and node is not target:
+                return True
+    return False
+
+
+def _bound(stmt) -> set:
+    """The names ``stmt`` itself binds (or deletes), outside its nested statements."""
+    return {
+        n.id
+        for n in _own_nodes(stmt)
+        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del))
+    } | ({stmt.name} if isinstance(stmt, gast.FunctionDef) else set())
+
+
+def _bound_besides_target(stmt) -> set:
+    """:func:`_bound` but for the name a write into an item writes through."""
+    target = stmt.targets[0] if isinstance(stmt, gast.Assign) else stmt.target
+    bound = _bound(stmt)
+    if isinstance(target, gast.Subscript):
+        bound.discard(target.value.id)
+    return bound
