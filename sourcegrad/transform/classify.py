@@ -26,7 +26,7 @@ from .calls import (
     is_record_class,
     user_method,
 )
-from .examples import class_attribute
+from .examples import class_attribute, reads_bound_method
 from .forms import Core, Op
 from .node_facts import get_fact
 from .object_classes import defines_method, operator_method
@@ -57,6 +57,8 @@ def _is_setting(core: Core, path) -> bool:
         return False
     value = follow_keys(example[i], keys, UNRESOLVED)
     if value is UNRESOLVED:
+        return False
+    if reads_bound_method(core, path):
         return False
     return is_static_leaf(value) or class_attribute(follow_keys(example[i], keys[:-1], None), keys)
 

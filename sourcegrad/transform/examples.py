@@ -12,10 +12,12 @@ import types
 import gast
 import numpy as np
 
+from ..runtime.records import is_bound_method
 from . import syntax as S
 from .calls import example_value
 from .forms import Core
 from .parse import UNRESOLVED
+from .path_reads import follow_keys
 
 FUNCTION_VALUES = (
     types.FunctionType,
@@ -71,3 +73,23 @@ def class_attribute(owner, keys) -> bool:
     at_class = inspect.getattr_static(type(owner), name, UNRESOLVED)
     # a property, slot or method (anything with `__get__`) computes from the instance
     return at_class is not UNRESOLVED and not hasattr(type(at_class), "__get__")
+
+
+def path_owner(core: Core, path):
+    """The object a path read ``(argument, keys)`` reads its last key from, in the call the
+    derivative is built for; UNRESOLVED where that is not known."""
+    root, keys = path
+    example = core.example_args
+    if not keys or example is None or root not in core.params:
+        return UNRESOLVED
+    i = core.params.index(root)
+    if i >= len(example):
+        return UNRESOLVED
+    return follow_keys(example[i], keys[:-1], UNRESOLVED)
+
+
+def reads_bound_method(core: Core, path) -> bool:
+    """Whether the path read ends in a method bound to the object it is read from
+    (``act = self.forward``): its derivative is that object's, which the method reads."""
+    owner = path_owner(core, path)
+    return owner is not UNRESOLVED and is_bound_method(owner, path[1][-1])

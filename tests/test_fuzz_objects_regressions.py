@@ -1,0 +1,94 @@
+"""Programs the objects family of the program fuzzer (tests/program_fuzz_objects.py) found
+silently wrong, or crashing inside sourcegrad, shrunk by hand: code written with classes and
+methods. Each against Python's value and central differences on calls 1-3 (and the
+Hessian-vector product where marked ``order=2``)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import pytest
+
+import sourcegrad as sg
+from tests.ported.harness import Case, check, params
+from tests.test_export import run_isolated, same, steady
+
+R = np.random.default_rng(62)
+
+
+def r(*s):
+    return R.standard_normal(s)
+
+
+class Unit:
+    def __init__(self, w):
+        self.w = w
+
+    def forward(self, z):
+        return np.tanh(z * self.w)
+
+    def twice(self, z):
+        act = self.forward
+        return act(np.sin(act(z)))
+
+
+class LinT(NamedTuple):
+    W: np.ndarray
+    b: np.ndarray
+
+    def __call__(self, h):
+        return np.tanh(h @ self.W + self.b)
+
+
+def bound_method_value(b, h):
+    u = Unit(b)
+    a = u.forward
+    return np.sum(a(h) ** 2)
+
+
+def bound_methods_in_a_list(b, h):
+    u = Unit(0.5 * b + 0.2)
+    for a in [u.forward, u.twice]:
+        h = 0.5 * a(h)
+    return np.sum(h * h)
+
+
+def bound_method_in_a_method(b, h):
+    return np.sum(Unit(b).twice(h))
+
+
+def namedtuple_calls_in_a_list(params, x):
+    h = x
+    for call in [layer.__call__ for layer in params]:
+        h = call(h)
+    return np.sum(h**2)
+
+
+def namedtuple_bound_call(params, x):
+    run = params[0].__call__
+    return np.sum(params[1](run(x)))
+
+
+LAYERS = [LinT(r(3, 3), r(3)), LinT(r(3, 3), r(3))]
+
+CASES = [
+    Case("bound_method_value", bound_method_value, (r(3), r(3)), wrt=(0, 1), order=2),
+    Case("bound_methods_in_a_list", bound_methods_in_a_list, (r(3), r(2, 3)), order=2),
+    Case("bound_method_in_a_method", bound_method_in_a_method, (r(3), r(3)), order=2),
+    Case("namedtuple_calls_in_a_list", namedtuple_calls_in_a_list, (LAYERS, r(3)), order=2),
+    Case("namedtuple_bound_call", namedtuple_bound_call, (LAYERS, r(2, 3)), order=2),
+]
+
+
+@pytest.mark.parametrize("case", params(CASES))
+def test_object_program(case):
+    check(case)
+
+
+def test_bound_methods_in_a_list_export(tmp_path):
+    """The exported module (run without sourcegrad) gives ``value_and_grad``'s numbers."""
+    args = (r(3), r(2, 3))
+    text = sg.export(bound_methods_in_a_list, *args)
+    got = run_isolated(tmp_path, text, "d_bound_methods_in_a_list", args)
+    assert same(got, steady(sg.value_and_grad(bound_methods_in_a_list), *args))
