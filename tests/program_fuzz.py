@@ -185,6 +185,8 @@ class Builder:
         self.kwonly = False
         self.dict_param: tuple[str, str, str] | None = None  # a parameter dict, its W and b keys
         self.splices: list[str] = []  # statements calling norm2(W, b) with a spliced layer
+        self.object_kwargs: dict[str, DC] = {}  # keyword-only object arguments (not wrt)
+        self.width = 0  # the size of h's last axis
 
     # -- small utilities
     def p(self, prob: float) -> bool:
@@ -510,7 +512,8 @@ def _network(b: Builder, struct: str, dims: list[int]):
     n = len(dims) - 1
     Ws = [b.weight(dims[i], dims[i + 1]) for i in range(n)]
     bs = [b.bias(dims[i + 1]) for i in range(n)]
-    return NETWORKS[struct](b, dims, Ws, bs)
+    networks = _objects().NETWORKS if struct.startswith("objects_") else NETWORKS
+    return networks[struct](b, dims, Ws, bs)
 
 
 DENSE_CLASS = """@dataclass{frozen}
@@ -1130,9 +1133,19 @@ FEATURES = {
 }
 FEATURES.update(ALIASING_FEATURES)
 
-#: which features a program draws: None (all of FEATURES) or "aliasing" (one or two of the
-#: aliasing family's, sometimes with one other); ``benchmarks/fuzz.py --family`` sets it
+#: which features a program draws: None (all of FEATURES), "aliasing" (one or two of the
+#: aliasing family's, sometimes with one other) or "objects" (code written with objects:
+#: tests/program_fuzz_objects.py, its networks and one to three of its features, sometimes
+#: with one other); ``benchmarks/fuzz.py --family`` sets it
 FAMILY: str | None = None
+OBJECTS_HVP_FRACTION = 0.4
+
+
+def _objects():
+    """The objects family's module (imported when drawn: it imports this one)."""
+    from tests import program_fuzz_objects
+
+    return program_fuzz_objects
 
 
 def _v_like(b: Builder, tree):
@@ -1160,6 +1173,8 @@ def _feature_names(b: Builder) -> list[str]:
             others = sorted(set(FEATURES) - set(ALIASING_FEATURES))
             names.insert(b.r.randint(0, len(names)), b.pick(others))
         return names
+    if FAMILY == "objects":
+        return _objects().feature_names(b, sorted(FEATURES))
     return b.r.sample(sorted(FEATURES), b.r.randint(1, 5))
 
 
@@ -1169,7 +1184,10 @@ def generate(seed: int) -> Program:
     b.act_name = b.pick(["tanh", "tanh", "sin", "softplus"])
     if b.act_name == "softplus":
         b.helpers["softplus"] = SOFTPLUS
-    struct = b.pick(["dict", "list_tuples", "list_dicts", "nested", "namedtuple", "dataclass"])
+    structs = ["dict", "list_tuples", "list_dicts", "nested", "namedtuple", "dataclass"]
+    if FAMILY == "objects":
+        structs = sorted(_objects().NETWORKS) * 2 + ["dataclass"]
+    struct = b.pick(structs)
     n_layers = b.pick([1, 2, 2, 3])
     dims = [b.r.randint(2, 4) for _ in range(n_layers + 1)]
     batch = b.pick([None, 2, 3])
@@ -1177,6 +1195,7 @@ def generate(seed: int) -> Program:
     x = b.nudged((dims[0],) if batch is None else (batch, dims[0]))
     b.kwonly = b.p(0.3)
     params, reg_options, b.first_W, b.last_b = _network(b, struct, dims)
+    b.width = dims[-1]
     y = b.nudged((dims[-1],) if batch is None else (batch, dims[-1]))
 
     kwargs = {}
@@ -1195,9 +1214,10 @@ def generate(seed: int) -> Program:
         b.knob("reg")
     if names:
         b.emit("acc = 0.0")
+    features = {**FEATURES, **_objects().FEATURES} if FAMILY == "objects" else FEATURES
     for name in names:
         b.knob(name)
-        FEATURES[name](b, nd)
+        features[name](b, nd)
     loss = "np.mean((h - y) ** 2)"
     if names:
         loss += " + 0.1 * acc"
@@ -1206,6 +1226,9 @@ def generate(seed: int) -> Program:
     b.emit(f"return {loss}")
 
     sig = "params, x, y, *, scale=0.8, steps=2" if b.kwonly else "params, x, y"
+    if b.object_kwargs:
+        sig += (", " if b.kwonly else ", *, ") + ", ".join(b.object_kwargs)
+        kwargs.update(b.object_kwargs)
     parts = ["import functools", "import math", "", "import numpy as np"] + b.preamble + [""]
     for text in b.helpers.values():
         parts += ["", text]
@@ -1213,7 +1236,8 @@ def generate(seed: int) -> Program:
     source = "\n".join(parts) + "\n"
     wrt = (0, 1) if b.p(0.2) else 0
     aliasing = any(name in ALIASING_FEATURES for name in names)
-    hvp = b.p(ALIASING_HVP_FRACTION if aliasing else HVP_FRACTION)
+    fraction = ALIASING_HVP_FRACTION if aliasing else HVP_FRACTION
+    hvp = b.p(OBJECTS_HVP_FRACTION if FAMILY == "objects" else fraction)
     hvp_v = _v_like(b, params) if hvp else None
     return Program(seed, source, params, x, y, kwargs, wrt, hvp, hvp_v, b.knobs)
 
@@ -1500,7 +1524,7 @@ def check_module(prog: Program, module, *, do_hvp: bool) -> Result:
     f = module.f
     params = realize(prog.params, module)
     base_args = (params, prog.x.copy(), prog.y.copy())
-    kwargs = dict(prog.kwargs)
+    kwargs = {k: realize(v, module) if isinstance(v, DC) else v for k, v in prog.kwargs.items()}
     idxs = prog.wrt if isinstance(prog.wrt, tuple) else (prog.wrt,)
 
     def fresh():
@@ -1725,7 +1749,11 @@ def repro_text(prog: Program, result: Result) -> str:
         f"params = {literal(prog.params)}",
         f"x = {literal(prog.x)}",
         f"y = {literal(prog.y)}",
-        f"kwargs = {prog.kwargs!r}",
+        "kwargs = {"
+        + ", ".join(
+            f"{k!r}: {literal(v) if isinstance(v, DC) else repr(v)}" for k, v in prog.kwargs.items()
+        )
+        + "}",
     ]
     if prog.hvp_v is not None and result.category == "wrong_hvp":
         lines.append(f"v = {literal(prog.hvp_v)}")
@@ -1785,7 +1813,7 @@ def check_source_file(path, wrt=0, do_hvp=False) -> Result:
         unrealize(namespace["params"]),
         namespace["x"],
         namespace["y"],
-        namespace["kwargs"],
+        {k: unrealize(v) if is_record(v) else v for k, v in namespace["kwargs"].items()},
         wrt,
         do_hvp,
         unrealize(v) if v is not None else None,
