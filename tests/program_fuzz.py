@@ -1794,10 +1794,10 @@ def check_source_file(path, wrt=0, do_hvp=False) -> Result:
                 type(tree).__name__,
                 {f.name: unrealize(getattr(tree, f.name)) for f in dataclasses.fields(tree)},
             )
+        if isinstance(tree, tuple) and hasattr(tree, "_fields"):  # (one with __call__ too)
+            return NT(type(tree).__name__, {k: unrealize(getattr(tree, k)) for k in tree._fields})
         if is_setting(tree):
             return Setting(setting_source(tree))
-        if isinstance(tree, tuple) and hasattr(tree, "_fields"):
-            return NT(type(tree).__name__, {k: unrealize(getattr(tree, k)) for k in tree._fields})
         if isinstance(tree, dict):
             return {k: unrealize(v) for k, v in tree.items()}
         if isinstance(tree, tuple):

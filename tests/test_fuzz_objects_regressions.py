@@ -1,10 +1,13 @@
 """Programs the objects family of the program fuzzer (tests/program_fuzz_objects.py) found
 silently wrong, or crashing inside sourcegrad, shrunk by hand: code written with classes and
-methods. Each against Python's value and central differences on calls 1-3 (and the
+methods. A method read as a value (``act = self.forward``) carries its object's derivative;
+a field or method of the user's object named like an array attribute (``size``, ``T``) is
+the object's, not the array's. Each against Python's value and central differences on calls 1-3 (and the
 Hessian-vector product where marked ``order=2``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -41,6 +44,28 @@ class LinT(NamedTuple):
         return np.tanh(h @ self.W + self.b)
 
 
+class Affine(NamedTuple):
+    a: np.ndarray
+    c: np.ndarray
+
+    def size(self):
+        return np.sum(self.a**2)
+
+
+@dataclass
+class Shaped:
+    size: np.ndarray
+    T: np.ndarray
+
+
+class Sized:
+    def __init__(self, a):
+        self.a = a
+
+    def size(self):
+        return np.sum(np.sin(self.a) ** 2)
+
+
 def bound_method_value(b, h):
     u = Unit(b)
     a = u.forward
@@ -70,6 +95,25 @@ def namedtuple_bound_call(params, x):
     return np.sum(params[1](run(x)))
 
 
+def method_named_size(b):
+    aff = Affine(b, 0.1 * b)
+    return aff.size() + np.sum(aff.c**3)
+
+
+def fields_named_size_and_T(b):
+    q = Shaped(np.sin(b), 2.0 * b)
+    return np.sum(q.size**2) + np.sum(q.T**3)
+
+
+def argument_fields_named_size_and_T(p):
+    return np.sum(p.size**2 * p.T)
+
+
+def bound_method_named_size(b):
+    fn = Sized(b).size
+    return fn() * 2.0
+
+
 LAYERS = [LinT(r(3, 3), r(3)), LinT(r(3, 3), r(3))]
 
 CASES = [
@@ -78,6 +122,15 @@ CASES = [
     Case("bound_method_in_a_method", bound_method_in_a_method, (r(3), r(3)), order=2),
     Case("namedtuple_calls_in_a_list", namedtuple_calls_in_a_list, (LAYERS, r(3)), order=2),
     Case("namedtuple_bound_call", namedtuple_bound_call, (LAYERS, r(2, 3)), order=2),
+    Case("method_named_size", method_named_size, (r(3),), order=2),
+    Case("fields_named_size_and_T", fields_named_size_and_T, (r(3),), order=2),
+    Case(
+        "argument_fields_named_size_and_T",
+        argument_fields_named_size_and_T,
+        (Shaped(r(3), r(3)),),
+        order=2,
+    ),
+    Case("bound_method_named_size", bound_method_named_size, (r(3),), order=2),
 ]
 
 

@@ -167,8 +167,9 @@ def as_adjoint(x):
 @helper(constant=True, like="x", allocates="new", dtype="operand")
 def zero_adjoint(x):
     """A zero adjoint for ``x``: zeros of its shape, item by item for a list or tuple, an
-    empty :class:`DictPieces` for a dict, a bound method's receiver's, 0.0 for a number or a name not yet assigned (float
-    zeros for an integer or boolean array: its adjoint, as a seed of a callee, must be a float)."""
+    empty :class:`DictPieces` for a dict, its receiver's for a bound method, 0.0 for a number
+    or a name not yet assigned (float zeros for an integer or boolean array: its adjoint, as a
+    seed of a callee, must be a float)."""
     if isinstance(x, dict):
         return DictPieces(like=x)
     if isinstance(x, (list, tuple)):

@@ -26,7 +26,7 @@ from .calls import (
     is_record_class,
     user_method,
 )
-from .examples import class_attribute, reads_bound_method
+from .examples import class_attribute, object_attribute, reads_bound_method
 from .forms import Core, Op
 from .node_facts import get_fact
 from .object_classes import defines_method, operator_method
@@ -97,6 +97,8 @@ def classify(core: Core, stmt) -> Op:
         )
     if isinstance(value, gast.Attribute):
         key = R.ATTRIBUTES.get(value.attr)
+        if key is not None and object_attribute(core, value):
+            key = None  # `aff.size`: a field or method of the user's object, not an array's
         if (
             key is None
             and isinstance(value.value, gast.Name)

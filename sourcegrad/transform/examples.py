@@ -16,8 +16,9 @@ from ..runtime.records import is_bound_method
 from . import syntax as S
 from .calls import example_value
 from .forms import Core
-from .parse import UNRESOLVED
+from .parse import UNRESOLVED, resolve
 from .path_reads import follow_keys
+from .rule_binding import local_names
 
 FUNCTION_VALUES = (
     types.FunctionType,
@@ -93,3 +94,32 @@ def reads_bound_method(core: Core, path) -> bool:
     (``act = self.forward``): its derivative is that object's, which the method reads."""
     owner = path_owner(core, path)
     return owner is not UNRESOLVED and is_bound_method(owner, path[1][-1])
+
+
+def object_attribute(core: Core, node) -> bool:
+    """Whether ``obj.attr``, ``attr`` the name of an array attribute (``size``, ``T``,
+    ``shape``), reads a field or method of an object of the user's class: ``obj`` holds such
+    objects in the call the derivative is built for, or is bound once, to a call of the
+    class (``aff = Affine(w, c)``)."""
+    if not isinstance(node.value, gast.Name):
+        return False
+    name = node.value.id
+    kinds = {type(v) for v in receiver_examples(core, name)}
+    if not kinds:
+        made = [
+            n.value
+            for n in S.walk(core.node)
+            if isinstance(n, gast.Assign)
+            and any(isinstance(t, gast.Name) and t.id == name for t in n.targets)
+        ]
+        if len(made) == 1 and isinstance(made[0], gast.Call):
+            kinds = {resolve(core.parsed, made[0].func, local_names(core))}
+    return bool(kinds) and all(_users_class(k) for k in kinds)
+
+
+def _users_class(cls) -> bool:
+    return (
+        isinstance(cls, type)
+        and not issubclass(cls, (np.ndarray, np.generic))
+        and cls.__module__.split(".")[0] not in ("builtins", "numpy", "sourcegrad")
+    )
