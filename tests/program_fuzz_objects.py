@@ -164,6 +164,7 @@ def _net_model(b, dims: list[int], Ws: list, bs: list):
             b.emit(f"h = params.layers[{i}].act(h @ params.layers[{i}].W + params.layers[{i}].b)")
     b.knob(f"net:objects_model:{pattern}")
     reg = ["reg = params.penalty()", "reg = sum(layer.norm for layer in params.layers)"]
+    b.splices = ["acc = acc + 0.01 * norm2(*[params.layers[0].W, params.layers[0].b])"]
     return params, reg, "params.layers[0].W", "params.layers[-1].b"
 
 
@@ -184,6 +185,8 @@ def _net_blocks(b, dims: list[int], Ws: list, bs: list):
         b.emit("h = x\nfor key, blk in params.blocks.items():\n    h = blk.forward(h)")
     b.knob(f"net:objects_blocks:{pattern}")
     reg = ["reg = sum(blk.norm for blk in params.blocks.values())"]
+    first = f"params.blocks[{keys[0]!r}]"
+    b.splices = [f"acc = acc + 0.01 * norm2(*[{first}.W, {first}.b])"]
     return params, reg, f"params.blocks[{keys[0]!r}].W", f"params.blocks[{keys[-1]!r}].b"
 
 
@@ -203,6 +206,10 @@ def _net_namedtuples(b, dims: list[int], Ws: list, bs: list):
         b.emit("h = x\nfor call in [layer.__call__ for layer in params]:\n    h = call(h)")
     b.knob(f"net:objects_namedtuple:{pattern}")
     reg = ["reg = sum(layer.energy() for layer in params)"]
+    b.splices = [
+        "acc = acc + 0.01 * norm2(*params[0])",
+        "acc = acc + 0.01 * norm2(**params[-1]._asdict())",
+    ]
     return params, reg, "params[0].W", "params[-1].b"
 
 
@@ -223,6 +230,10 @@ def _net_built(b, dims: list[int], Ws: list, bs: list):
             b.emit(f"h = model{'.forward' if pattern == 'forward' else ''}(x)")
         b.knob(f"net:objects_built:mlp_{pattern}")
         reg = ["reg = sum(np.sum(layer.W**2) for layer in model.layers)"]
+        b.splices = [
+            "acc = acc + 0.01 * norm2(*params[0])",
+            "acc = acc + 0.01 * norm2(*[model.layers[0].W, model.layers[0].b])",
+        ]
         return params, reg, "params[0][0]", "params[-1][1]"
     params = {}
     for i, (W, c) in enumerate(zip(Ws, bs)):
@@ -231,6 +242,7 @@ def _net_built(b, dims: list[int], Ws: list, bs: list):
     b.emit(f"model = DictModel(params, {n})\nh = model.forward(x)")
     b.knob("net:objects_built:dict")
     reg = ["reg = sum(np.sum(blk.W * blk.W) for blk in model.blocks.values())"]
+    b.splices = ['acc = acc + 0.01 * norm2(*[params["W0"], params["b0"]])']
     return params, reg, 'params["W0"]', f'params["b{n - 1}"]'
 
 
