@@ -2,7 +2,8 @@
 silently wrong, or crashing inside sourcegrad, shrunk by hand: code written with classes and
 methods. A method read as a value (``act = self.forward``) carries its object's derivative;
 a field or method of the user's object named like an array attribute (``size``, ``T``) is
-the object's, not the array's. Each against Python's value and central differences on calls 1-3 (and the
+the object's, not the array's; a property of the items of a loop over an argument's field
+(``sum(layer.norm for layer in self.layers)``) calls its getter. Each against Python's value and central differences on calls 1-3 (and the
 Hessian-vector product where marked ``order=2``)."""
 
 from __future__ import annotations
@@ -66,6 +67,30 @@ class Sized:
         return np.sum(np.sin(self.a) ** 2)
 
 
+@dataclass
+class Lin:
+    W: np.ndarray
+
+    @property
+    def norm(self):
+        return np.sum(self.W**2)
+
+
+@dataclass
+class Net:
+    layers: list
+    blocks: dict
+
+    def penalty(self):
+        return sum(layer.norm for layer in self.layers)
+
+    def block_penalty(self):
+        total = 0.0
+        for blk in self.blocks.values():
+            total = total + blk.norm
+        return total
+
+
 def bound_method_value(b, h):
     u = Unit(b)
     a = u.forward
@@ -114,6 +139,13 @@ def bound_method_named_size(b):
     return fn() * 2.0
 
 
+def properties_of_held_layers(net, x):
+    h = x
+    for layer in net.layers:
+        h = np.tanh(h @ layer.W) * layer.norm
+    return np.sum(h**2) + net.penalty() + 0.5 * net.block_penalty()
+
+
 LAYERS = [LinT(r(3, 3), r(3)), LinT(r(3, 3), r(3))]
 
 CASES = [
@@ -131,6 +163,13 @@ CASES = [
         order=2,
     ),
     Case("bound_method_named_size", bound_method_named_size, (r(3),), order=2),
+    Case(
+        "properties_of_held_layers",
+        properties_of_held_layers,
+        (Net([Lin(0.5 * r(3, 3)), Lin(0.5 * r(3, 2))], {"a": Lin(r(2)), "b": Lin(r(3))}), r(2, 3)),
+        wrt=(0, 1),
+        order=2,
+    ),
 ]
 
 

@@ -41,7 +41,7 @@ from .matches import lower_matches
 from .node_facts import set_fact
 from .own_attributes import read_own_stores
 from .parse import UNRESOLVED, Parsed, parse, resolve
-from .path_reads import PathReads
+from .path_reads import PathReads, follow_keys
 from .rule_binding import is_user_function
 from .stepped_iterators import lower_stepped_iterators
 from .walk import inside_loop, rebound_in_compound
@@ -109,8 +109,8 @@ def _resolver(parsed: Parsed, fn, params, examples):
     if examples is not None:
         given = {p: v for p, v in zip(params, examples) if p not in stored}
         classes = {p: type(v) for p, v in given.items()}
-        for loop in S.nodes_of(fn, (gast.For,)):
-            target, items = loop.target, given.get(getattr(loop.iter, "id", None))
+        for loop in S.nodes_of(fn, (gast.For, gast.comprehension)):
+            target, items = loop.target, _example_items(loop.iter, given)
             if isinstance(target, gast.Name) and stored.count(target.id) == 1:
                 kinds = {type(v) for v in items} if isinstance(items, (list, tuple)) else ()
                 if len(kinds) == 1:
@@ -129,6 +129,25 @@ def _resolver(parsed: Parsed, fn, params, examples):
         return found
 
     return resolved
+
+
+def _example_items(e, given: dict):
+    """The items the loop over ``e`` takes in the call the build is for, where ``e`` is an
+    argument, a path of constant keys and attributes from one (``self.layers``), or its
+    ``.values()``; else None."""
+    values = isinstance(e, gast.Call) and isinstance(e.func, gast.Attribute) and not e.args
+    if values and e.func.attr == "values":
+        found = _example_items(e.func.value, given)
+        return list(found.values()) if isinstance(found, dict) else None
+    keys = []
+    while isinstance(e, gast.Attribute) or (
+        isinstance(e, gast.Subscript) and isinstance(e.slice, gast.Constant)
+    ):
+        keys.append(e.attr if isinstance(e, gast.Attribute) else e.slice.value)
+        e = e.value
+    if not isinstance(e, gast.Name) or e.id not in given:
+        return None
+    return follow_keys(given[e.id], tuple(reversed(keys)), None)
 
 
 def _built_objects(parsed: Parsed, fn, stored: list, bound: set) -> dict:
