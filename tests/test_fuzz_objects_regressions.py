@@ -3,7 +3,8 @@ silently wrong, or crashing inside sourcegrad, shrunk by hand: code written with
 methods. A method read as a value (``act = self.forward``) carries its object's derivative;
 a field or method of the user's object named like an array attribute (``size``, ``T``) is
 the object's, not the array's; a property of the items of a loop over an argument's field
-(``sum(layer.norm for layer in self.layers)``) calls its getter. Each against Python's value and central differences on calls 1-3 (and the
+(``sum(layer.norm for layer in self.layers)``) calls its getter; an item of a class
+attribute (``self.OFFSETS[0]``) is a constant, at second order too. Each against Python's value and central differences on calls 1-3 (and the
 Hessian-vector product where marked ``order=2``)."""
 
 from __future__ import annotations
@@ -91,6 +92,20 @@ class Net:
         return total
 
 
+class Offset:
+    OFFSETS = (0.1, -0.2)
+    TABLE = {"shift": 0.3}
+
+    def __init__(self, w):
+        self.w = w
+
+    def pre(self, z):
+        return z * self.w + self.OFFSETS[0] + self.TABLE["shift"]
+
+    def forward(self, z):
+        return np.tanh(self.pre(z)) * self.w
+
+
 def bound_method_value(b, h):
     u = Unit(b)
     a = u.forward
@@ -146,6 +161,10 @@ def properties_of_held_layers(net, x):
     return np.sum(h**2) + net.penalty() + 0.5 * net.block_penalty()
 
 
+def class_constant_items(b, h):
+    return np.sum(Offset(b).forward(h) ** 2)
+
+
 LAYERS = [LinT(r(3, 3), r(3)), LinT(r(3, 3), r(3))]
 
 CASES = [
@@ -163,6 +182,7 @@ CASES = [
         order=2,
     ),
     Case("bound_method_named_size", bound_method_named_size, (r(3),), order=2),
+    Case("class_constant_items", class_constant_items, (r(3), r(2, 3)), order=2),
     Case(
         "properties_of_held_layers",
         properties_of_held_layers,

@@ -60,7 +60,12 @@ def _is_setting(core: Core, path) -> bool:
         return False
     if reads_bound_method(core, path):
         return False
-    return is_static_leaf(value) or class_attribute(follow_keys(example[i], keys[:-1], None), keys)
+    # a class attribute (a ClassVar, a constant) or an item of one (`self.OFFSETS[0]`)
+    held = any(
+        class_attribute(follow_keys(example[i], keys[: j - 1], None), keys[:j])
+        for j in range(1, len(keys) + 1)
+    )
+    return held or is_static_leaf(value)
 
 
 def classify(core: Core, stmt) -> Op:
