@@ -51,6 +51,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import importlib.util
+import inspect
 import itertools
 import os
 import random
@@ -1265,8 +1266,22 @@ def realize(tree, module):
 
 
 def is_record(x) -> bool:
-    """Whether ``x`` is a dataclass instance (not a class)."""
-    return dataclasses.is_dataclass(x) and not isinstance(x, type)
+    """Whether ``x`` is a dataclass instance (not a class) or an object of a plain class of the
+    program (its ``__init__`` written in Python, its fields its attributes)."""
+    if isinstance(x, type):
+        return False
+    if dataclasses.is_dataclass(x):
+        return True
+    init = getattr(type(x), "__init__", None)
+    return inspect.isfunction(init) and not isinstance(x, tuple) and hasattr(x, "__dict__")
+
+
+def record_fields(x) -> dict:
+    """``{name: value}`` of every field of the record ``x``, in declaration order (a plain
+    object's in the order its ``__init__`` stored them)."""
+    if dataclasses.is_dataclass(x):
+        return {f.name: getattr(x, f.name) for f in dataclasses.fields(x)}
+    return dict(vars(x))
 
 
 def is_setting(x) -> bool:
@@ -1278,7 +1293,7 @@ def is_setting(x) -> bool:
 
 def record_leaf_fields(x) -> dict:
     """``{name: value}`` of the record ``x``'s non-setting fields, in declaration order."""
-    values = {f.name: getattr(x, f.name) for f in dataclasses.fields(x)}
+    values = record_fields(x)
     return {k: v for k, v in values.items() if not is_setting(v)}
 
 
@@ -1333,13 +1348,14 @@ def structure_mismatch(got, like, path="") -> str | None:
     if is_record(like):
         if type(got) is not type(like):
             return f"{path or 'root'}: {type(got).__name__} for {type(like).__name__}"
-        for fld in dataclasses.fields(like):
-            g, c = getattr(got, fld.name), getattr(like, fld.name)
+        got_fields = record_fields(got)
+        for name, c in record_fields(like).items():
+            g = got_fields.get(name)
             if is_setting(c):
                 if g is not c and g != c:
-                    return f"{path}.{fld.name}: setting {g!r} for {c!r}"
+                    return f"{path}.{name}: setting {g!r} for {c!r}"
                 continue
-            m = structure_mismatch(g, c, f"{path}.{fld.name}")
+            m = structure_mismatch(g, c, f"{path}.{name}")
             if m:
                 return m
         return None
@@ -1792,7 +1808,7 @@ def check_source_file(path, wrt=0, do_hvp=False) -> Result:
         if is_record(tree):
             return DC(
                 type(tree).__name__,
-                {f.name: unrealize(getattr(tree, f.name)) for f in dataclasses.fields(tree)},
+                {k: unrealize(v) for k, v in record_fields(tree).items()},
             )
         if isinstance(tree, tuple) and hasattr(tree, "_fields"):  # (one with __call__ too)
             return NT(type(tree).__name__, {k: unrealize(getattr(tree, k)) for k in tree._fields})

@@ -2,10 +2,11 @@
 objects``; ``tests/program_fuzz.py`` draws it only there).
 
 The parameters are held or used the way object-oriented model code holds them: a dataclass
-model holding a list or dict of dataclass layers, or a list of NamedTuple layers with methods
-(the differentiated argument is the object), or a list of ``(W, b)`` tuples or a dict from
-which the function builds plain-class layers (``__init__`` holding the weights, ``__call__`` and
-``forward``, a model keeping them in a list or dict, a subclass calling ``super()``). The
+model holding a list or dict of dataclass layers, a list of NamedTuple layers with methods or
+a list of plain-class layers (the differentiated argument is the object), or a list of ``(W,
+b)`` tuples or a dict from which the function builds plain-class layers (``__init__`` holding
+the weights, ``__call__`` and ``forward``, a model keeping them in a list or dict, a subclass
+calling ``super()``). The
 features then draw: a layer called twice, methods calling methods, ``@property``,
 ``@staticmethod``, class attributes read as constants, bound methods as values (``act =
 self.smooth``), closures over ``self``, ``self.cache = z`` stores read back in the same call,
@@ -246,7 +247,32 @@ def _net_built(b, dims: list[int], Ws: list, bs: list):
     return params, reg, 'params["W0"]', f'params["b{n - 1}"]'
 
 
+def _net_plain_args(b, dims: list[int], Ws: list, bs: list):
+    """A list of plain-class layer objects (a subclass calling ``super().__init__``) as the
+    differentiated argument: the gradient is a list of objects of the same class."""
+    b.helpers["class Linear"] = LINEAR_CLASS
+    b.helpers["class TanhLinear"] = TANH_LINEAR_CLASS.format(act=b.act("super().__call__(h)"))
+    params = [
+        DC("TanhLinear", {"W": W, "b": c, "gain": float(round(b.r.uniform(0.7, 1.3), 2))})
+        for W, c in zip(Ws, bs)
+    ]
+    pattern = b.pick(["loop", "inline", "bound"])
+    if pattern == "loop":
+        b.emit("h = x\nfor layer in params:\n    h = layer(h)")
+    elif pattern == "inline":
+        b.emit("h = params[0](x)")
+        for i in range(1, len(Ws)):
+            b.emit(f"h = params[{i}](h)")
+    else:
+        b.emit("h = x\nfor call in [layer.__call__ for layer in params]:\n    h = call(h)")
+    b.knob(f"net:objects_plain:{pattern}")
+    reg = ["reg = sum(np.sum(layer.W**2) + layer.gain**2 for layer in params)"]
+    b.splices = ["acc = acc + 0.01 * norm2(*[params[0].W, params[0].b])"]
+    return params, reg, "params[0].W", "params[-1].b"
+
+
 NETWORKS = {
+    "objects_plain": _net_plain_args,
     "objects_model": _net_model,
     "objects_blocks": _net_blocks,
     "objects_namedtuple": _net_namedtuples,
