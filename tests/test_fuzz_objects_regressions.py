@@ -3,7 +3,7 @@ silently wrong, or crashing inside sourcegrad, shrunk by hand: code written with
 methods. A method read as a value (``act = self.forward``) carries its object's derivative;
 a field or method of the user's object named like an array attribute (``size``, ``T``) is
 the object's, not the array's; a property of the items of a loop over an argument's field
-(``sum(layer.norm for layer in self.layers)``) calls its getter; an item of a class
+(``sum(layer.norm for layer in self.layers)``, ``for k, blk in d.items()``) calls its getter; an item of a class
 attribute (``self.OFFSETS[0]``) is a constant, at second order too. Each against Python's value and central differences on calls 1-3 (and the
 Hessian-vector product where marked ``order=2``)."""
 
@@ -158,7 +158,10 @@ def properties_of_held_layers(net, x):
     h = x
     for layer in net.layers:
         h = np.tanh(h @ layer.W) * layer.norm
-    return np.sum(h**2) + net.penalty() + 0.5 * net.block_penalty()
+    for key, blk in net.blocks.items():
+        h = h + 0.1 * blk.norm
+    reg = sum(blk.norm for blk in net.blocks.values())
+    return np.sum(h**2) + net.penalty() + 0.5 * net.block_penalty() + reg
 
 
 def class_constant_items(b, h):

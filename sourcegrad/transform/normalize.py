@@ -109,12 +109,7 @@ def _resolver(parsed: Parsed, fn, params, examples):
     if examples is not None:
         given = {p: v for p, v in zip(params, examples) if p not in stored}
         classes = {p: type(v) for p, v in given.items()}
-        for loop in S.nodes_of(fn, (gast.For, gast.comprehension)):
-            target, items = loop.target, _example_items(loop.iter, given)
-            if isinstance(target, gast.Name) and stored.count(target.id) == 1:
-                kinds = {type(v) for v in items} if isinstance(items, (list, tuple)) else ()
-                if len(kinds) == 1:
-                    classes[target.id] = kinds.pop()
+        classes.update(_loop_item_classes(fn, given, stored))
     built = _built_objects(parsed, fn, stored, bound)
 
     def resolved(e):
@@ -131,14 +126,39 @@ def _resolver(parsed: Parsed, fn, params, examples):
     return resolved
 
 
+def _loop_item_classes(fn, given: dict, stored: list) -> dict:
+    """{name: class} for each name bound only by loops (comprehensions too, ``for k, v in
+    d.items()`` by position) whose items, in the call the build is for, are all of one
+    class."""
+    kinds: dict = {}
+    for loop in S.nodes_of(fn, (gast.For, gast.comprehension)):
+        items = _example_items(loop.iter, given)
+        items = list(items) if isinstance(items, (list, tuple)) else []
+        target = loop.target
+        if isinstance(target, gast.Name):
+            kinds.setdefault(target.id, []).append({type(v) for v in items})
+        elif isinstance(target, gast.Tuple):
+            for j, t in enumerate(target.elts):
+                if isinstance(t, gast.Name):
+                    parts = [v[j] if isinstance(v, tuple) and len(v) > j else v for v in items]
+                    kinds.setdefault(t.id, []).append({type(v) for v in parts})
+    return {
+        name: next(iter(found[0]))
+        for name, found in kinds.items()
+        if stored.count(name) == len(found) and len(set().union(*found)) == 1 and all(found)
+    }
+
+
 def _example_items(e, given: dict):
     """The items the loop over ``e`` takes in the call the build is for, where ``e`` is an
     argument, a path of constant keys and attributes from one (``self.layers``), or its
-    ``.values()``; else None."""
+    ``.values()`` or ``.items()``; else None."""
     values = isinstance(e, gast.Call) and isinstance(e.func, gast.Attribute) and not e.args
-    if values and e.func.attr == "values":
+    if values and e.func.attr in ("values", "items"):
         found = _example_items(e.func.value, given)
-        return list(found.values()) if isinstance(found, dict) else None
+        if not isinstance(found, dict):
+            return None
+        return list(found.values() if e.func.attr == "values" else found.items())
     keys = []
     while isinstance(e, gast.Attribute) or (
         isinstance(e, gast.Subscript) and isinstance(e.slice, gast.Constant)
