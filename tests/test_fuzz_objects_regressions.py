@@ -158,7 +158,7 @@ def properties_of_held_layers(net, x):
     h = x
     for layer in net.layers:
         h = np.tanh(h @ layer.W) * layer.norm
-    for key, blk in net.blocks.items():
+    for _key, blk in net.blocks.items():
         h = h + 0.1 * blk.norm
     reg = sum(blk.norm for blk in net.blocks.values())
     return np.sum(h**2) + net.penalty() + 0.5 * net.block_penalty() + reg
