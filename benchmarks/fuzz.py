@@ -13,7 +13,8 @@ same way) and written to DIR as a standalone reproducer.
 
 ``--seeds 12 345`` re-checks given program seeds and prints their source and result;
 ``--family aliasing`` draws the features of memory shared between names
-(tests/program_fuzz_aliasing.py) alone (give it again with ``--seeds``).
+(tests/program_fuzz_aliasing.py) alone, ``--family objects`` those of code written with
+objects (tests/program_fuzz_objects.py) (give it again with ``--seeds``).
 """
 
 from __future__ import annotations
@@ -138,8 +139,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, nargs="*", help="re-check these program seeds verbosely")
     ap.add_argument(
         "--family",
-        choices=["aliasing"],
-        help="draw the features of one family (memory shared between names) instead of all",
+        choices=["aliasing", "objects"],
+        help="draw the features of one family (aliasing: memory shared between names; objects: "
+        "code written with classes and methods) instead of all",
     )
     a = ap.parse_args(argv)
     pf.FAMILY = a.family

@@ -51,6 +51,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import importlib.util
+import inspect
 import itertools
 import os
 import random
@@ -185,6 +186,8 @@ class Builder:
         self.kwonly = False
         self.dict_param: tuple[str, str, str] | None = None  # a parameter dict, its W and b keys
         self.splices: list[str] = []  # statements calling norm2(W, b) with a spliced layer
+        self.object_kwargs: dict[str, DC] = {}  # keyword-only object arguments (not wrt)
+        self.width = 0  # the size of h's last axis
 
     # -- small utilities
     def p(self, prob: float) -> bool:
@@ -510,7 +513,8 @@ def _network(b: Builder, struct: str, dims: list[int]):
     n = len(dims) - 1
     Ws = [b.weight(dims[i], dims[i + 1]) for i in range(n)]
     bs = [b.bias(dims[i + 1]) for i in range(n)]
-    return NETWORKS[struct](b, dims, Ws, bs)
+    networks = _objects().NETWORKS if struct.startswith("objects_") else NETWORKS
+    return networks[struct](b, dims, Ws, bs)
 
 
 DENSE_CLASS = """@dataclass{frozen}
@@ -1130,9 +1134,19 @@ FEATURES = {
 }
 FEATURES.update(ALIASING_FEATURES)
 
-#: which features a program draws: None (all of FEATURES) or "aliasing" (one or two of the
-#: aliasing family's, sometimes with one other); ``benchmarks/fuzz.py --family`` sets it
+#: which features a program draws: None (all of FEATURES), "aliasing" (one or two of the
+#: aliasing family's, sometimes with one other) or "objects" (code written with objects:
+#: tests/program_fuzz_objects.py, its networks and one to three of its features, sometimes
+#: with one other); ``benchmarks/fuzz.py --family`` sets it
 FAMILY: str | None = None
+OBJECTS_HVP_FRACTION = 0.4
+
+
+def _objects():
+    """The objects family's module (imported when drawn: it imports this one)."""
+    from tests import program_fuzz_objects
+
+    return program_fuzz_objects
 
 
 def _v_like(b: Builder, tree):
@@ -1160,6 +1174,8 @@ def _feature_names(b: Builder) -> list[str]:
             others = sorted(set(FEATURES) - set(ALIASING_FEATURES))
             names.insert(b.r.randint(0, len(names)), b.pick(others))
         return names
+    if FAMILY == "objects":
+        return _objects().feature_names(b, sorted(FEATURES))
     return b.r.sample(sorted(FEATURES), b.r.randint(1, 5))
 
 
@@ -1169,7 +1185,10 @@ def generate(seed: int) -> Program:
     b.act_name = b.pick(["tanh", "tanh", "sin", "softplus"])
     if b.act_name == "softplus":
         b.helpers["softplus"] = SOFTPLUS
-    struct = b.pick(["dict", "list_tuples", "list_dicts", "nested", "namedtuple", "dataclass"])
+    structs = ["dict", "list_tuples", "list_dicts", "nested", "namedtuple", "dataclass"]
+    if FAMILY == "objects":
+        structs = sorted(_objects().NETWORKS) * 2 + ["dataclass"]
+    struct = b.pick(structs)
     n_layers = b.pick([1, 2, 2, 3])
     dims = [b.r.randint(2, 4) for _ in range(n_layers + 1)]
     batch = b.pick([None, 2, 3])
@@ -1177,6 +1196,7 @@ def generate(seed: int) -> Program:
     x = b.nudged((dims[0],) if batch is None else (batch, dims[0]))
     b.kwonly = b.p(0.3)
     params, reg_options, b.first_W, b.last_b = _network(b, struct, dims)
+    b.width = dims[-1]
     y = b.nudged((dims[-1],) if batch is None else (batch, dims[-1]))
 
     kwargs = {}
@@ -1195,9 +1215,10 @@ def generate(seed: int) -> Program:
         b.knob("reg")
     if names:
         b.emit("acc = 0.0")
+    features = {**FEATURES, **_objects().FEATURES} if FAMILY == "objects" else FEATURES
     for name in names:
         b.knob(name)
-        FEATURES[name](b, nd)
+        features[name](b, nd)
     loss = "np.mean((h - y) ** 2)"
     if names:
         loss += " + 0.1 * acc"
@@ -1206,6 +1227,9 @@ def generate(seed: int) -> Program:
     b.emit(f"return {loss}")
 
     sig = "params, x, y, *, scale=0.8, steps=2" if b.kwonly else "params, x, y"
+    if b.object_kwargs:
+        sig += (", " if b.kwonly else ", *, ") + ", ".join(b.object_kwargs)
+        kwargs.update(b.object_kwargs)
     parts = ["import functools", "import math", "", "import numpy as np"] + b.preamble + [""]
     for text in b.helpers.values():
         parts += ["", text]
@@ -1213,7 +1237,8 @@ def generate(seed: int) -> Program:
     source = "\n".join(parts) + "\n"
     wrt = (0, 1) if b.p(0.2) else 0
     aliasing = any(name in ALIASING_FEATURES for name in names)
-    hvp = b.p(ALIASING_HVP_FRACTION if aliasing else HVP_FRACTION)
+    fraction = ALIASING_HVP_FRACTION if aliasing else HVP_FRACTION
+    hvp = b.p(OBJECTS_HVP_FRACTION if FAMILY == "objects" else fraction)
     hvp_v = _v_like(b, params) if hvp else None
     return Program(seed, source, params, x, y, kwargs, wrt, hvp, hvp_v, b.knobs)
 
@@ -1241,8 +1266,22 @@ def realize(tree, module):
 
 
 def is_record(x) -> bool:
-    """Whether ``x`` is a dataclass instance (not a class)."""
-    return dataclasses.is_dataclass(x) and not isinstance(x, type)
+    """Whether ``x`` is a dataclass instance (not a class) or an object of a plain class of the
+    program (its ``__init__`` written in Python, its fields its attributes)."""
+    if isinstance(x, type):
+        return False
+    if dataclasses.is_dataclass(x):
+        return True
+    init = getattr(type(x), "__init__", None)
+    return inspect.isfunction(init) and not isinstance(x, tuple) and hasattr(x, "__dict__")
+
+
+def record_fields(x) -> dict:
+    """``{name: value}`` of every field of the record ``x``, in declaration order (a plain
+    object's in the order its ``__init__`` stored them)."""
+    if dataclasses.is_dataclass(x):
+        return {f.name: getattr(x, f.name) for f in dataclasses.fields(x)}
+    return dict(vars(x))
 
 
 def is_setting(x) -> bool:
@@ -1254,7 +1293,7 @@ def is_setting(x) -> bool:
 
 def record_leaf_fields(x) -> dict:
     """``{name: value}`` of the record ``x``'s non-setting fields, in declaration order."""
-    values = {f.name: getattr(x, f.name) for f in dataclasses.fields(x)}
+    values = record_fields(x)
     return {k: v for k, v in values.items() if not is_setting(v)}
 
 
@@ -1309,13 +1348,14 @@ def structure_mismatch(got, like, path="") -> str | None:
     if is_record(like):
         if type(got) is not type(like):
             return f"{path or 'root'}: {type(got).__name__} for {type(like).__name__}"
-        for fld in dataclasses.fields(like):
-            g, c = getattr(got, fld.name), getattr(like, fld.name)
+        got_fields = record_fields(got)
+        for name, c in record_fields(like).items():
+            g = got_fields.get(name)
             if is_setting(c):
                 if g is not c and g != c:
-                    return f"{path}.{fld.name}: setting {g!r} for {c!r}"
+                    return f"{path}.{name}: setting {g!r} for {c!r}"
                 continue
-            m = structure_mismatch(g, c, f"{path}.{fld.name}")
+            m = structure_mismatch(g, c, f"{path}.{name}")
             if m:
                 return m
         return None
@@ -1500,7 +1540,7 @@ def check_module(prog: Program, module, *, do_hvp: bool) -> Result:
     f = module.f
     params = realize(prog.params, module)
     base_args = (params, prog.x.copy(), prog.y.copy())
-    kwargs = dict(prog.kwargs)
+    kwargs = {k: realize(v, module) if isinstance(v, DC) else v for k, v in prog.kwargs.items()}
     idxs = prog.wrt if isinstance(prog.wrt, tuple) else (prog.wrt,)
 
     def fresh():
@@ -1725,7 +1765,11 @@ def repro_text(prog: Program, result: Result) -> str:
         f"params = {literal(prog.params)}",
         f"x = {literal(prog.x)}",
         f"y = {literal(prog.y)}",
-        f"kwargs = {prog.kwargs!r}",
+        "kwargs = {"
+        + ", ".join(
+            f"{k!r}: {literal(v) if isinstance(v, DC) else repr(v)}" for k, v in prog.kwargs.items()
+        )
+        + "}",
     ]
     if prog.hvp_v is not None and result.category == "wrong_hvp":
         lines.append(f"v = {literal(prog.hvp_v)}")
@@ -1764,12 +1808,12 @@ def check_source_file(path, wrt=0, do_hvp=False) -> Result:
         if is_record(tree):
             return DC(
                 type(tree).__name__,
-                {f.name: unrealize(getattr(tree, f.name)) for f in dataclasses.fields(tree)},
+                {k: unrealize(v) for k, v in record_fields(tree).items()},
             )
+        if isinstance(tree, tuple) and hasattr(tree, "_fields"):  # (one with __call__ too)
+            return NT(type(tree).__name__, {k: unrealize(getattr(tree, k)) for k in tree._fields})
         if is_setting(tree):
             return Setting(setting_source(tree))
-        if isinstance(tree, tuple) and hasattr(tree, "_fields"):
-            return NT(type(tree).__name__, {k: unrealize(getattr(tree, k)) for k in tree._fields})
         if isinstance(tree, dict):
             return {k: unrealize(v) for k, v in tree.items()}
         if isinstance(tree, tuple):
@@ -1785,7 +1829,7 @@ def check_source_file(path, wrt=0, do_hvp=False) -> Result:
         unrealize(namespace["params"]),
         namespace["x"],
         namespace["y"],
-        namespace["kwargs"],
+        {k: unrealize(v) if is_record(v) else v for k, v in namespace["kwargs"].items()},
         wrt,
         do_hvp,
         unrealize(v) if v is not None else None,

@@ -72,3 +72,34 @@ def test_sample_covers_every_knob():
 def test_generation_is_deterministic():
     a, b = pf.generate(12345), pf.generate(12345)
     assert a.source == b.source and a.knobs == b.knobs and (a.x == b.x).all()
+
+
+#: the objects family (``benchmarks/fuzz.py --family objects``): a few programs of its own run
+OBJECTS_SEED = 1
+N_OBJECTS_PROGRAMS = 12
+
+
+@pytest.fixture
+def objects_family(monkeypatch):
+    monkeypatch.setattr(pf, "FAMILY", "objects")
+
+
+@pytest.mark.parametrize(
+    "seed", [pf.program_seed(OBJECTS_SEED, i) for i in range(N_OBJECTS_PROGRAMS)]
+)
+def test_objects_program(seed, tmp_path, objects_family):
+    test_program(seed, tmp_path)
+
+
+def test_objects_family_draws_every_network_and_feature(objects_family):
+    """Generation alone (cheap): 200 programs of the family draw each of its networks and
+    features, and the object keyword argument."""
+    from tests import program_fuzz_objects as po
+
+    knobs = Counter()
+    for i in range(200):
+        p = pf.generate(pf.program_seed(OBJECTS_SEED, i))
+        knobs.update(k.split(":")[1] if k.startswith("net:") else k for k in p.knobs)
+        knobs["cfg"] += "cfg" in p.kwargs
+    for name in [*po.NETWORKS, *po.FEATURES, "cfg"]:
+        assert knobs[name] > 0, name

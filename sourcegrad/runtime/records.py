@@ -139,6 +139,16 @@ def refuse_property(x, name) -> None:
         )
 
 
+@helper(called_by="library")
+def is_bound_method(x, name) -> bool:
+    """Whether ``x.name`` is a method bound to ``x`` (``act = self.forward``): its derivative
+    is ``x``'s own, since the method's derivative reads ``x`` as its receiver."""
+    if not isinstance(name, str) or isinstance(x, (dict, list)):
+        return False
+    value = getattr(x, name, None)
+    return isinstance(value, types.MethodType) and value.__self__ is x
+
+
 @functools.lru_cache(maxsize=1024)
 def _is_property(cls, name: str) -> bool:
     """Whether ``cls`` defines ``name`` as a property or a ``functools.cached_property``

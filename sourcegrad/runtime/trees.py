@@ -13,12 +13,13 @@ others. The gradient handed to the user is built from these by
 from __future__ import annotations
 
 import collections
+import types
 
 import numpy as np
 
 from ..errors import SourcegradError
 from .facts import helper
-from .records import is_record, is_static_leaf, record_fields, refuse_property
+from .records import is_bound_method, is_record, is_static_leaf, record_fields, refuse_property
 
 __all__ = [
     "Pieces", "DictPieces", "add_adjoints", "dict_piece", "as_adjoint", "zero_adjoint", "piece_of", "unlist",
@@ -166,14 +167,17 @@ def as_adjoint(x):
 @helper(constant=True, like="x", allocates="new", dtype="operand")
 def zero_adjoint(x):
     """A zero adjoint for ``x``: zeros of its shape, item by item for a list or tuple, an
-    empty :class:`DictPieces` for a dict, 0.0 for a number or a name not yet assigned (float
-    zeros for an integer or boolean array: its adjoint, as a seed of a callee, must be a float)."""
+    empty :class:`DictPieces` for a dict, its receiver's for a bound method, 0.0 for a number
+    or a name not yet assigned (float zeros for an integer or boolean array: its adjoint, as a
+    seed of a callee, must be a float)."""
     if isinstance(x, dict):
         return DictPieces(like=x)
     if isinstance(x, (list, tuple)):
         return Pieces([zero_adjoint(v) for v in x])
     if is_record(x):
         return DictPieces(like=record_fields(x))
+    if isinstance(x, types.MethodType):
+        return zero_adjoint(x.__self__)  # a bound method's adjoint is its receiver's
     if x is None or isinstance(x, (float, int, str)):
         return 0.0  # a name the forward sweep never reached on this path
     if getattr(getattr(x, "dtype", None), "kind", "f") in "iub":
@@ -246,11 +250,16 @@ def default_part(g, x, key, default):
 
 @helper(linear=("g",), like="x")
 def unfield(g, x, name):
-    """The adjoint of a namedtuple or record ``x`` from that of its field ``x.name``."""
+    """The adjoint of a namedtuple or record ``x`` from that of its field ``x.name``; where
+    ``x.name`` is a method bound to ``x`` (``act = self.smooth``), ``x``'s own adjoint, which
+    is what the method's vjp gives for its receiver."""
+    fields = getattr(type(x), "_fields", None)
     if is_record(x):
         refuse_property(x, name)
+    if (is_record(x) or fields is not None) and is_bound_method(x, name):
+        return g
+    if is_record(x):
         return DictPieces({name: g}, like=record_fields(x))
-    fields = getattr(type(x), "_fields", None)
     if fields is None:
         raise SourcegradError(
             f"`.{name}` is read from a {type(x).__name__} object with a differentiated value "

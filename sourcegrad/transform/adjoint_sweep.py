@@ -10,6 +10,7 @@ import numpy as np
 from ..runtime.helpers import sum_to, unreduce
 from ..runtime.trees import as_adjoint, dict_piece, zero_adjoint
 from . import syntax as S
+from .examples import reads_bound_method
 from .node_facts import get_fact, set_fact
 from .shape_keys import shape_key
 from .sweep_plan import statement_text
@@ -144,6 +145,8 @@ class AdjointSweep:
         if op.key == "path":
             (t,) = targets
             root, keys = get_fact(stmt, "path")
+            if reads_bound_method(self.core, (root, keys)):
+                keys = keys[:-1]  # `act = self.forward`: the adjoint is the receiver's
             self.parts[root].append((keys, S.name(self.adjname(t))))
             return []
         if isinstance(target, gast.Subscript):

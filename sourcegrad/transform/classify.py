@@ -26,7 +26,7 @@ from .calls import (
     is_record_class,
     user_method,
 )
-from .examples import class_attribute
+from .examples import class_attribute, object_attribute, reads_bound_method
 from .forms import Core, Op
 from .node_facts import get_fact
 from .object_classes import defines_method, operator_method
@@ -58,7 +58,14 @@ def _is_setting(core: Core, path) -> bool:
     value = follow_keys(example[i], keys, UNRESOLVED)
     if value is UNRESOLVED:
         return False
-    return is_static_leaf(value) or class_attribute(follow_keys(example[i], keys[:-1], None), keys)
+    if reads_bound_method(core, path):
+        return False
+    # a class attribute (a ClassVar, a constant) or an item of one (`self.OFFSETS[0]`)
+    held = any(
+        class_attribute(follow_keys(example[i], keys[: j - 1], None), keys[:j])
+        for j in range(1, len(keys) + 1)
+    )
+    return held or is_static_leaf(value)
 
 
 def classify(core: Core, stmt) -> Op:
@@ -95,6 +102,8 @@ def classify(core: Core, stmt) -> Op:
         )
     if isinstance(value, gast.Attribute):
         key = R.ATTRIBUTES.get(value.attr)
+        if key is not None and object_attribute(core, value):
+            key = None  # `aff.size`: a field or method of the user's object, not an array's
         if (
             key is None
             and isinstance(value.value, gast.Name)

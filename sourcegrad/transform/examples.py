@@ -12,10 +12,13 @@ import types
 import gast
 import numpy as np
 
+from ..runtime.records import is_bound_method
 from . import syntax as S
 from .calls import example_value
 from .forms import Core
-from .parse import UNRESOLVED
+from .parse import UNRESOLVED, resolve
+from .path_reads import follow_keys
+from .rule_binding import local_names
 
 FUNCTION_VALUES = (
     types.FunctionType,
@@ -71,3 +74,52 @@ def class_attribute(owner, keys) -> bool:
     at_class = inspect.getattr_static(type(owner), name, UNRESOLVED)
     # a property, slot or method (anything with `__get__`) computes from the instance
     return at_class is not UNRESOLVED and not hasattr(type(at_class), "__get__")
+
+
+def path_owner(core: Core, path):
+    """The object a path read ``(argument, keys)`` reads its last key from, in the call the
+    derivative is built for; UNRESOLVED where that is not known."""
+    root, keys = path
+    example = core.example_args
+    if not keys or example is None or root not in core.params:
+        return UNRESOLVED
+    i = core.params.index(root)
+    if i >= len(example):
+        return UNRESOLVED
+    return follow_keys(example[i], keys[:-1], UNRESOLVED)
+
+
+def reads_bound_method(core: Core, path) -> bool:
+    """Whether the path read ends in a method bound to the object it is read from
+    (``act = self.forward``): its derivative is that object's, which the method reads."""
+    owner = path_owner(core, path)
+    return owner is not UNRESOLVED and is_bound_method(owner, path[1][-1])
+
+
+def object_attribute(core: Core, node) -> bool:
+    """Whether ``obj.attr``, ``attr`` the name of an array attribute (``size``, ``T``,
+    ``shape``), reads a field or method of an object of the user's class: ``obj`` holds such
+    objects in the call the derivative is built for, or is bound once, to a call of the
+    class (``aff = Affine(w, c)``)."""
+    if not isinstance(node.value, gast.Name):
+        return False
+    name = node.value.id
+    kinds = {type(v) for v in receiver_examples(core, name)}
+    if not kinds:
+        made = [
+            n.value
+            for n in S.walk(core.node)
+            if isinstance(n, gast.Assign)
+            and any(isinstance(t, gast.Name) and t.id == name for t in n.targets)
+        ]
+        if len(made) == 1 and isinstance(made[0], gast.Call):
+            kinds = {resolve(core.parsed, made[0].func, local_names(core))}
+    return bool(kinds) and all(_users_class(k) for k in kinds)
+
+
+def _users_class(cls) -> bool:
+    return (
+        isinstance(cls, type)
+        and not issubclass(cls, (np.ndarray, np.generic))
+        and cls.__module__.split(".")[0] not in ("builtins", "numpy", "sourcegrad")
+    )

@@ -19,6 +19,7 @@ from ..runtime import NAMESPACE
 from ..runtime.tangent_helpers import broadcast_like, pack_tangent, zero_tangent
 from . import syntax as S
 from .derive import keeping_forward, makers
+from .examples import reads_bound_method
 from .forms import Analysis, Derivative
 from .fused_calls import checked_arguments, names_or_flat_tuple, same_arguments
 from .in_place import cast_in_place, with_copies
@@ -434,6 +435,8 @@ class _Forward:
         """``W0 = params["W"][0]`` -> ``dW0 = dparams["W"][0]``."""
         root = get_fact(stmt, "path")[0]
         value = S.clone(stmt.value)
+        if reads_bound_method(self.core, get_fact(stmt, "path")):
+            value = value.value  # `act = self.forward`: the tangent is the receiver's
         for n in S.walk(value):
             if isinstance(n, gast.Name) and n.id == root:
                 n.id = self.tname(root)

@@ -45,7 +45,7 @@ from .matches import lower_matches
 from .node_facts import set_fact
 from .own_attributes import read_own_stores
 from .parse import UNRESOLVED, Parsed, parse, resolve
-from .path_reads import PathReads
+from .path_reads import PathReads, follow_keys
 from .property_reads import GETTERS
 from .record_replace import lower_record_replaces, replaced_names
 from .rule_binding import is_user_function
@@ -117,12 +117,7 @@ def _resolver(parsed: Parsed, fn, params, examples):
         keep = replaced_names(fn, parsed.globals)  # `p = dataclasses.replace(p, ...)`
         given = {p: v for p, v in zip(params, examples) if p not in stored or p in keep}
         classes = {p: type(v) for p, v in given.items()}
-        for loop in S.nodes_of(fn, (gast.For,)):
-            target, items = loop.target, given.get(getattr(loop.iter, "id", None))
-            if isinstance(target, gast.Name) and stored.count(target.id) == 1:
-                kinds = {type(v) for v in items} if isinstance(items, (list, tuple)) else ()
-                if len(kinds) == 1:
-                    classes[target.id] = kinds.pop()
+        classes.update(_loop_item_classes(fn, given, stored))
     built = _built_objects(parsed, fn, stored, bound)
 
     def resolved(e):
@@ -138,6 +133,50 @@ def _resolver(parsed: Parsed, fn, params, examples):
 
     resolved.class_of = lambda name: classes.get(name) or built.get(name)
     return resolved
+
+
+def _loop_item_classes(fn, given: dict, stored: list) -> dict:
+    """{name: class} for each name bound only by loops (comprehensions too, ``for k, v in
+    d.items()`` by position) whose items, in the call the build is for, are all of one
+    class."""
+    kinds: dict = {}
+    for loop in S.nodes_of(fn, (gast.For, gast.comprehension)):
+        items = _example_items(loop.iter, given)
+        items = list(items) if isinstance(items, (list, tuple)) else []
+        target = loop.target
+        if isinstance(target, gast.Name):
+            kinds.setdefault(target.id, []).append({type(v) for v in items})
+        elif isinstance(target, gast.Tuple):
+            for j, t in enumerate(target.elts):
+                if isinstance(t, gast.Name):
+                    parts = [v[j] if isinstance(v, tuple) and len(v) > j else v for v in items]
+                    kinds.setdefault(t.id, []).append({type(v) for v in parts})
+    return {
+        name: next(iter(found[0]))
+        for name, found in kinds.items()
+        if stored.count(name) == len(found) and len(set().union(*found)) == 1 and all(found)
+    }
+
+
+def _example_items(e, given: dict):
+    """The items the loop over ``e`` takes in the call the build is for, where ``e`` is an
+    argument, a path of constant keys and attributes from one (``self.layers``), or its
+    ``.values()`` or ``.items()``; else None."""
+    values = isinstance(e, gast.Call) and isinstance(e.func, gast.Attribute) and not e.args
+    if values and e.func.attr in ("values", "items"):
+        found = _example_items(e.func.value, given)
+        if not isinstance(found, dict):
+            return None
+        return list(found.values() if e.func.attr == "values" else found.items())
+    keys = []
+    while isinstance(e, gast.Attribute) or (
+        isinstance(e, gast.Subscript) and isinstance(e.slice, gast.Constant)
+    ):
+        keys.append(e.attr if isinstance(e, gast.Attribute) else e.slice.value)
+        e = e.value
+    if not isinstance(e, gast.Name) or e.id not in given:
+        return None
+    return follow_keys(given[e.id], tuple(reversed(keys)), None)
 
 
 def _built_objects(parsed: Parsed, fn, stored: list, bound: set) -> dict:
