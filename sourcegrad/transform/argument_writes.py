@@ -23,6 +23,7 @@ from ..errors import UnsupportedSyntaxError
 from . import syntax as S
 from .in_place import MUTATORS
 from .mutations import given_to_writers
+from .shallow_copies import refuse_shared_item_writes
 
 
 def argument_writes(parsed, args: tuple | None, checked: bool = True, followed=()) -> tuple:
@@ -39,6 +40,7 @@ def argument_writes(parsed, args: tuple | None, checked: bool = True, followed=(
     fn = parsed.node
     params = [a.id for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs]
     given = dict(zip(params, args))
+    refuse_shared_item_writes(parsed, given)
     nodes = [n for tree in (fn, *followed) for n in S.walk(tree)]
     augmented = {id(n.target) for n in nodes if isinstance(n, gast.AugAssign)}
     rebound = {
