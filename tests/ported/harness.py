@@ -73,13 +73,19 @@ def _is_plain_object(t):
     return type(t).__module__.startswith("tests") and bool(getattr(t, "__dict__", None))
 
 
-def _record_leaves(t):
-    """The fields of the record ``t`` that carry derivatives (settings such as a string, an
-    int, None or a function are kept as they are in its gradient)."""
+def _is_setting(v):
+    """A field kept as it is in a gradient: a string, an int, None or a function (a record
+    with ``__call__``, a layer held in a field, carries derivatives)."""
     static = (str, int, bool, type(None))
+    return isinstance(v, static) or (callable(v) and not _is_record(v))
+
+
+def _record_leaves(t):
+    """The fields of the record ``t`` that carry derivatives (settings are kept as they are
+    in its gradient)."""
     if _is_plain_object(t):
-        return [k for k, v in vars(t).items() if not (isinstance(v, static) or callable(v))]
-    return [f.name for f in dataclasses.fields(t) if not isinstance(getattr(t, f.name), static)]
+        return [k for k, v in vars(t).items() if not _is_setting(v)]
+    return [f.name for f in dataclasses.fields(t) if not _is_setting(getattr(t, f.name))]
 
 
 def leaves(t):
