@@ -23,10 +23,6 @@ import sourcegrad as sg
 EPS = 1e-6
 CALLS = 3
 
-#: forward mode adds the tangents of ``np.linalg.lstsq``'s result from ``a`` and from ``b`` with
-#: ``+``, which concatenates the two tuples: the jvp in both at once is wrong (or raises)
-LSTSQ_JOINT = "the tangents of lstsq's result from a and from b are added as tuples"
-
 
 @dataclasses.dataclass
 class Case:
