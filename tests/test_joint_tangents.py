@@ -13,6 +13,7 @@ Each against Python's value and central differences of the gradient in float64, 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 
 import numpy as np
 import pytest
@@ -132,6 +133,20 @@ def test_jvp_along_both_operands_of_lstsq():
         _, along_a = sg.jvp(lstsq_coefficients, 0)(A, B, ta)
         _, along_b = sg.jvp(lstsq_coefficients, 1)(A, B, tb)
         np.testing.assert_allclose(tangent, along_a + along_b, rtol=1e-10, atol=1e-12)
+
+
+def test_export_of_the_jvp_along_both_operands_of_lstsq(tmp_path):
+    """The export writes ``add_tangents`` as source with the code calling it."""
+    ta, tb = direction(A), direction(B, seed=3)
+    path = tmp_path / "joint_lstsq.py"
+    text = sg.export(lstsq_solution, A, B, wrt=(0, 1), mode="forward", path=str(path))
+    assert "def add_tangents(" in text
+    spec = importlib.util.spec_from_file_location("joint_lstsq", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    want = sg.jvp(lstsq_solution, (0, 1))(A, B, (ta, tb))
+    for _ in range(3):
+        np.testing.assert_allclose(module.d_lstsq_solution(A, B, (ta, tb)), want, rtol=1e-12)
 
 
 def test_tuple_tangents_add_item_by_item_and_array_tangents_with_plus():

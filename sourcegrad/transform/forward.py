@@ -511,10 +511,18 @@ def _several_values(op) -> bool:
         return False
     if isinstance(key, np.ufunc):
         return key.nout > 1
+    if isinstance(getattr(key, "__self__", None), np.ufunc):
+        return False  # np.add.outer, np.maximum.accumulate, ...
     module = getattr(key, "__module__", None) or ""
-    if module.split(".")[0] in ("numpy", "scipy", "builtins", "math", "sourcegrad"):
+    if module.split(".")[0] in _LIBRARIES:
         return facts_of(key).several_results
     return True
+
+
+#: the modules whose functions' results are one value unless their facts say otherwise
+_LIBRARIES = frozenset(
+    {"numpy", "scipy", "builtins", "math", "operator", "_operator", "sourcegrad"}
+)
 
 
 def _reads_any(op, varied) -> bool:
