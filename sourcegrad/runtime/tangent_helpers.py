@@ -348,6 +348,26 @@ def sum_tangents(ts):
 # ---------------------------------------------------------------- containers
 
 
+@helper(linear=("a", "b"), jointly=True)
+def add_tangents(a, b):
+    """``a + b`` for two tangents of one value (the parts its operands contribute): item by
+    item where the value is a tuple, namedtuple, list or dict, in ``a``'s type (``+`` would
+    join two tuples); None is a zero."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if isinstance(a, dict) and isinstance(b, dict):
+        keys = list(a) + [k for k in b if k not in a]
+        return _dict_like(a, ((k, add_tangents(a.get(k), b.get(k))) for k in keys))
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        if len(a) != len(b):
+            raise ValueError(f"tangents of one value of lengths {len(a)} and {len(b)}")
+        items = [add_tangents(x, y) for x, y in zip(a, b)]
+        return type(a)(*items) if hasattr(type(a), "_fields") else type(a)(items)
+    return a + b
+
+
 @helper(linear=("dx",))
 def items_tangent(dx, x):
     """The tangent of ``list(x.items())``: pairs of no tangent for the key and the value's."""

@@ -13,10 +13,12 @@ modified; tangents of containers are containers of the same structure.
 from __future__ import annotations
 
 import gast
+import numpy as np
 
 from ..errors import UnsupportedSyntaxError
+from ..rules.facts import facts_of
 from ..runtime import NAMESPACE
-from ..runtime.tangent_helpers import broadcast_like, pack_tangent, zero_tangent
+from ..runtime.tangent_helpers import add_tangents, broadcast_like, pack_tangent, zero_tangent
 from . import syntax as S
 from .derive import keeping_forward, makers
 from .examples import reads_bound_method
@@ -282,8 +284,12 @@ class _Forward:
         lineno = stmt.lineno
         values = self.unwrap_broadcasts(values)
         total = values[0]
+        add = self.helper(add_tangents) if _several_values(self.a.ops.get(id(stmt))) else None
         for v in values[1:]:
-            total = gast.BinOp(left=total, op=gast.Add(), right=v)
+            if add is None:
+                total = gast.BinOp(left=total, op=gast.Add(), right=v)
+            else:
+                total = S.call(add, [total, v])
         target = stmt.targets[0]
         if isinstance(target, gast.Subscript):
             # x[k] = v: the rule reads x as it was before the write, or only its shape
@@ -497,6 +503,30 @@ def _varies(t) -> bool:
     if isinstance(t, tuple):
         return any(_varies(x) for x in t)
     return t is not None
+
+
+def _several_values(op) -> bool:
+    """Whether the result of ``op`` may be a tuple, list or dict of values (``lstsq``'s, a
+    ufunc's of several outputs, a function of the user's with rules of its own), whose parts
+    from several operands add item by item: ``+`` would join two tuples. An operator's
+    result is not (``a + b`` of two tuples joins their tangents, as it joins them)."""
+    key = op.key
+    if isinstance(key, str) or id(key) in _HELPER_IDS:
+        return False
+    if isinstance(key, np.ufunc):
+        return key.nout > 1
+    if isinstance(getattr(key, "__self__", None), np.ufunc):
+        return False  # np.add.outer, np.maximum.accumulate, ...
+    module = getattr(key, "__module__", None) or ""
+    if module.split(".")[0] in _LIBRARIES:
+        return facts_of(key).several_results
+    return True
+
+
+#: the modules whose functions' results are one value unless their facts say otherwise
+_LIBRARIES = frozenset(
+    {"numpy", "scipy", "builtins", "math", "operator", "_operator", "sourcegrad"}
+)
 
 
 def _reads_any(op, varied) -> bool:

@@ -23,10 +23,6 @@ import sourcegrad as sg
 EPS = 1e-6
 CALLS = 3
 
-#: forward mode adds the tangents of ``np.linalg.lstsq``'s result from ``a`` and from ``b`` with
-#: ``+``, which concatenates the two tuples: the jvp in both at once is wrong (or raises)
-LSTSQ_JOINT = "the tangents of lstsq's result from a and from b are added as tuples"
-
 
 @dataclasses.dataclass
 class Case:
@@ -73,13 +69,19 @@ def _is_plain_object(t):
     return type(t).__module__.startswith("tests") and bool(getattr(t, "__dict__", None))
 
 
-def _record_leaves(t):
-    """The fields of the record ``t`` that carry derivatives (settings such as a string, an
-    int, None or a function are kept as they are in its gradient)."""
+def _is_setting(v):
+    """A field kept as it is in a gradient: a string, an int, None or a function (a record
+    with ``__call__``, a layer held in a field, carries derivatives)."""
     static = (str, int, bool, type(None))
+    return isinstance(v, static) or (callable(v) and not _is_record(v))
+
+
+def _record_leaves(t):
+    """The fields of the record ``t`` that carry derivatives (settings are kept as they are
+    in its gradient)."""
     if _is_plain_object(t):
-        return [k for k, v in vars(t).items() if not (isinstance(v, static) or callable(v))]
-    return [f.name for f in dataclasses.fields(t) if not isinstance(getattr(t, f.name), static)]
+        return [k for k, v in vars(t).items() if not _is_setting(v)]
+    return [f.name for f in dataclasses.fields(t) if not _is_setting(getattr(t, f.name))]
 
 
 def leaves(t):

@@ -180,9 +180,7 @@ CASES = [
          order=2),
     Case("list_of_residuals", stack_loss,
          ([Residual(Linear(rn(3, 3), rn(3))), Residual(Linear(rn(3, 3), rn(3)))], rn(2, 3)),
-         wrt=(0, 1), order=2,
-         joint_hvp_gap="the joint hvp's part in x is wrong where layer objects of a list run "
-                       "in a loop"),
+         wrt=(0, 1), order=2),
     Case("gpt_blocks_with_call_and_classvars", gpt_loss, (GPT_MODEL, rn(3, D), np.array([1, 4, 0])),
          wrt=(0, 1)),
     Case("super_call_with_classvar_scale", stack_loss,

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import scipy.special as sp
 
-from .harness import LSTSQ_JOINT, Case, check, params
+from .harness import Case, check, params
 
 R = np.random.default_rng(7007)
 
@@ -267,7 +267,6 @@ CASES = [
         (r(5, 3), r(5)),
         wrt=(0, 1),
         order=2,
-        joint_hvp_gap=LSTSQ_JOINT,
     ),
     Case("polyfit_polyval", polyfit_curvature, (r(6),), order=2),
     Case("interp_values_and_points", interp_loss, (r(5), np.array([0.1, 0.35, 0.8])), wrt=(0, 1)),

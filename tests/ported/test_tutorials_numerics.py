@@ -15,7 +15,7 @@ import pytest
 
 import sourcegrad as sg
 
-from .harness import LSTSQ_JOINT, Case, check, params
+from .harness import Case, check, params
 
 scipy_stats = pytest.importorskip("scipy.stats", reason="Black-Scholes uses scipy.stats.norm")
 norm = scipy_stats.norm
@@ -367,7 +367,6 @@ CASES = [
         (r(7, 3), r(7)),
         wrt=(0, 1),
         order=2,
-        joint_hvp_gap=LSTSQ_JOINT,
     ),
     Case(
         "lstsq_index_0",
@@ -375,7 +374,6 @@ CASES = [
         (r(6, 2), r(6)),
         wrt=(0, 1),
         order=2,
-        joint_hvp_gap=LSTSQ_JOINT,
     ),
     Case("detrend_polyfit", detrend_polyfit, (X_FIT, Y_FIT + 0.1 * X_FIT**3), wrt=(0, 1), order=2),
     Case(
