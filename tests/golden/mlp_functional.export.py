@@ -485,14 +485,17 @@ class DictPieces(dict):
 
 def zero_adjoint(x):
     """A zero adjoint for ``x``: zeros of its shape, item by item for a list or tuple, an
-    empty :class:`DictPieces` for a dict, 0.0 for a number or a name not yet assigned (float
-    zeros for an integer or boolean array: its adjoint, as a seed of a callee, must be a float)."""
+    empty :class:`DictPieces` for a dict, its receiver's for a bound method, 0.0 for a number
+    or a name not yet assigned (float zeros for an integer or boolean array: its adjoint, as a
+    seed of a callee, must be a float)."""
     if isinstance(x, dict):
         return DictPieces(like=x)
     if isinstance(x, (list, tuple)):
         return Pieces([zero_adjoint(v) for v in x])
     if is_record(x):
         return DictPieces(like=record_fields(x))
+    if isinstance(x, types.MethodType):
+        return zero_adjoint(x.__self__)  # a bound method's adjoint is its receiver's
     if x is None or isinstance(x, (float, int, str)):
         return 0.0  # a name the forward sweep never reached on this path
     if getattr(getattr(x, "dtype", None), "kind", "f") in "iub":
