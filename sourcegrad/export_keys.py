@@ -16,6 +16,7 @@ from typing import Any
 
 from .derivative import Transformed
 from .disk_cache import is_generated
+from .export_objects import is_user_class
 from .export_source import ExportError, numpy_alias
 from .higher import GradientVjp, Jvp, NestedGrad
 from .transform.parse import PACKS
@@ -47,15 +48,18 @@ def named(fn, user) -> str:
 _APPLIER = re.compile(r"^<sourcegrad call of (\S+) #\d+>$")
 
 
-def function_key(fn: types.FunctionType, local: Callable, user: Callable) -> str:
+def function_key(fn: types.FunctionType, local: Callable, user: Callable, copied: Callable) -> str:
     """Source for the key under which the export finds ``fn``'s builds: a NumPy function
-    with a rule (called through sourcegrad's applier), the code object of a function the
-    export defines (``local(code)`` finds it, or None), or ``(module, qualified name)``;
-    the packed form of a function taking ``*args`` or ``**kwargs`` by that function's
-    (``user``: the function exported, where a refusal points)."""
+    with a rule or a class of the user's (called through sourcegrad's applier: a
+    classmethod's ``cls(...)``; ``copied(cls)`` names the export's copy), the code object of
+    a function the export defines (``local(code)`` finds it, or None), or ``(module,
+    qualified name)``; the packed form of a function taking ``*args`` or ``**kwargs`` by
+    that function's (``user``: the function exported, where a refusal points)."""
     found = _APPLIER.match(fn.__code__.co_filename)
     if found is not None:
         target = fn.__globals__.get(found.group(1))
+        if isinstance(target, type) and is_user_class(target):
+            return copied(target)
         alias = numpy_alias(target)
         if alias is None and isinstance(target, types.FunctionType):
             raise ExportError(
