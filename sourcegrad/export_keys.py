@@ -31,10 +31,14 @@ def where_defined(f) -> str:
 def named(fn, user) -> str:
     """How a message names the function value ``fn``: its name and ``file:line``, those of
     the user's source where generated code defines it (a lambda or nested ``def`` of the
-    user's function ``user``, the function exported)."""
+    user's function ``user``, the function exported, or sourcegrad's call of a NumPy function
+    or a class there)."""
     code = fn.__code__
     if not (code.co_filename.startswith("<") or is_generated(code.co_filename)):
         return f"{fn.__qualname__} ({where_defined(fn)})"
+    applied = _APPLIER.match(code.co_filename)  # np.sin or a class, called as a value
+    if applied is not None:
+        return f"a call of {applied.group(1)} in {user.__qualname__} ({where_defined(user)})"
     here = os.path.basename(user.__code__.co_filename)
     stack = [user.__code__]
     while stack:
