@@ -115,7 +115,11 @@ class ObjectNamespace(Namespace):
         try:
             text = textwrap.dedent(inspect.getsource(cls))
         except (OSError, TypeError) as exc:
-            raise ExportError(f"the source of {cls.__qualname__} cannot be read: {exc}") from None
+            raise ExportError(
+                f"the source of {cls.__qualname__} cannot be read ({exc}); an export copies "
+                "a class from its class statement: define it with one (`class "
+                f"{cls.__name__}(NamedTuple): ...` for a collections.namedtuple)"
+            ) from None
         node = ast.parse(text).body[0]
         module = sys.modules.get(cls.__module__)
         where = f"the class {cls.__qualname__}"

@@ -5,7 +5,10 @@ through its class), an argument object iterated and indexed through its own ``__
 ``__getitem__``, a classmethod that builds the object with ``cls(...)`` read through a
 property."""
 
+import collections
+import dataclasses
 import functools
+from typing import NamedTuple
 
 import numpy as np
 
@@ -98,6 +101,35 @@ def classmethod_then_property(logits, values):
     return np.sum(dist.probs * values) - 0.1 * np.sum(dist.probs * np.log(dist.probs))
 
 
+@dataclasses.dataclass
+class Scaled:
+    w: np.ndarray
+
+    @classmethod
+    def doubled(cls, w):
+        return cls(2.0 * w)
+
+
+class Pair(NamedTuple):
+    w: np.ndarray
+
+    @classmethod
+    def of_sin(cls, w):
+        return cls(np.sin(w))
+
+
+def classmethods_of_a_dataclass_and_a_namedtuple(logits, values):
+    return np.sum(Scaled.doubled(logits).w * values) + np.sum(Pair.of_sin(logits).w ** 2)
+
+
+Made = collections.namedtuple("Made", ["w"])
+
+
+def a_namedtuple_made_by_a_call(logits, values):
+    makers = [Made]
+    return sum(np.sum(m(logits * values).w ** 2) for m in makers)
+
+
 def _rng():
     return np.random.default_rng(11)
 
@@ -141,4 +173,8 @@ CASES = {
         stack_args,
     ),
     "a classmethod's cls(...) read through a property": (classmethod_then_property, softmax_args),
+    "classmethods of a dataclass and a NamedTuple": (
+        classmethods_of_a_dataclass_and_a_namedtuple,
+        softmax_args,
+    ),
 }

@@ -118,3 +118,13 @@ def test_forward_mode_and_order_2_export_too(case, mode, tmp_path):
         got, want = d(*args, t), reference(*args, t)
         for g, w in zip(leaves([got]), leaves([want]), strict=True):
             np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12, err_msg=f"call {call}")
+
+
+def test_a_class_without_a_class_statement_called_as_a_value_is_refused_at_export_time():
+    f = u.a_namedtuple_made_by_a_call
+    args = u.softmax_args()
+    sg.grad(f)(*args)  # differentiated in process
+    with pytest.raises(sg.SourcegradError, match=r"class Made\(NamedTuple\)") as info:
+        sg.export(f, *args)
+    # function values are resolved after the run: the refusal names the function's line
+    assert (info.value.filename, info.value.lineno) == (u.__file__, f.__code__.co_firstlineno)
