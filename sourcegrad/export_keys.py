@@ -16,6 +16,7 @@ from typing import Any
 
 from .derivative import Transformed
 from .disk_cache import is_generated
+from .export_objects import is_user_class
 from .export_source import ExportError, numpy_alias
 from .higher import GradientVjp, Jvp, NestedGrad
 from .transform.parse import PACKS
@@ -30,10 +31,14 @@ def where_defined(f) -> str:
 def named(fn, user) -> str:
     """How a message names the function value ``fn``: its name and ``file:line``, those of
     the user's source where generated code defines it (a lambda or nested ``def`` of the
-    user's function ``user``, the function exported)."""
+    user's function ``user``, the function exported, or sourcegrad's call of a NumPy function
+    or a class there)."""
     code = fn.__code__
     if not (code.co_filename.startswith("<") or is_generated(code.co_filename)):
         return f"{fn.__qualname__} ({where_defined(fn)})"
+    applied = _APPLIER.match(code.co_filename)  # np.sin or a class, called as a value
+    if applied is not None:
+        return f"a call of {applied.group(1)} in {user.__qualname__} ({where_defined(user)})"
     here = os.path.basename(user.__code__.co_filename)
     stack = [user.__code__]
     while stack:
@@ -47,15 +52,18 @@ def named(fn, user) -> str:
 _APPLIER = re.compile(r"^<sourcegrad call of (\S+) #\d+>$")
 
 
-def function_key(fn: types.FunctionType, local: Callable, user: Callable) -> str:
+def function_key(fn: types.FunctionType, local: Callable, user: Callable, copied: Callable) -> str:
     """Source for the key under which the export finds ``fn``'s builds: a NumPy function
-    with a rule (called through sourcegrad's applier), the code object of a function the
-    export defines (``local(code)`` finds it, or None), or ``(module, qualified name)``;
-    the packed form of a function taking ``*args`` or ``**kwargs`` by that function's
-    (``user``: the function exported, where a refusal points)."""
+    with a rule or a class of the user's (called through sourcegrad's applier: a
+    classmethod's ``cls(...)``; ``copied(cls)`` names the export's copy), the code object of
+    a function the export defines (``local(code)`` finds it, or None), or ``(module,
+    qualified name)``; the packed form of a function taking ``*args`` or ``**kwargs`` by
+    that function's (``user``: the function exported, where a refusal points)."""
     found = _APPLIER.match(fn.__code__.co_filename)
     if found is not None:
         target = fn.__globals__.get(found.group(1))
+        if isinstance(target, type) and is_user_class(target):
+            return copied(target)
         alias = numpy_alias(target)
         if alias is None and isinstance(target, types.FunctionType):
             raise ExportError(

@@ -181,7 +181,8 @@ class LibraryNamespace(ObjectNamespace):
     def argument_classes(self, value: Any, what: str) -> None:
         """Copy the class of every object of the library's classes in the arguments
         ``value`` (in containers and objects' fields too), so that a caller of the export
-        makes such objects with the export's own classes (``exported.Linear(3, 2)``)."""
+        makes such objects with the export's own classes (``exported.Linear(3, 2)``), and of
+        the user's classes whose objects are records (:meth:`argument_class`)."""
         if isinstance(value, (list, tuple)):
             for item in value:
                 self.argument_classes(item, what)
@@ -190,6 +191,9 @@ class LibraryNamespace(ObjectNamespace):
                 self.argument_classes(item, what)
         elif is_library(type(value)):
             self.library_object(type(value), what)
+            for item in vars(value).values():
+                self.argument_classes(item, what)
+        elif self.argument_class(type(value), what):
             for item in vars(value).values():
                 self.argument_classes(item, what)
 

@@ -96,6 +96,15 @@ class ObjectNamespace(Namespace):
             return
         super().bind(name, value, what, module_name)
 
+    def argument_class(self, cls: type, what: str) -> bool:
+        """Copy the user's class ``cls`` of an object in the arguments where the derivative
+        takes its objects for records, so that the export takes them (made by the caller's
+        class or by its copy) for records too; whether it is such a class."""
+        if not (is_user_class(cls) and _makes_records(cls)):
+            return False
+        self.bind_class(cls, what)
+        return True
+
     def bind_class(self, cls: type, what: str) -> None:
         """Copy the class ``cls`` with its source, and bind every global it reads (its base
         classes copied first; a class defined in a function reads its methods' closure
@@ -106,7 +115,11 @@ class ObjectNamespace(Namespace):
         try:
             text = textwrap.dedent(inspect.getsource(cls))
         except (OSError, TypeError) as exc:
-            raise ExportError(f"the source of {cls.__qualname__} cannot be read: {exc}") from None
+            raise ExportError(
+                f"the source of {cls.__qualname__} cannot be read ({exc}); an export copies "
+                "a class from its class statement: define it with one (`class "
+                f"{cls.__name__}(NamedTuple): ...` for a collections.namedtuple)"
+            ) from None
         node = ast.parse(text).body[0]
         module = sys.modules.get(cls.__module__)
         where = f"the class {cls.__qualname__}"
@@ -122,7 +135,8 @@ class ObjectNamespace(Namespace):
                 raise ExportError(f"{where} reads {name!r}, which is not defined")
         if _makes_records(cls):
             self.bind("register_plain_class", register_plain_class, where, _RECORDS)
-            text += f"\n\nregister_plain_class({cls.__name__})\n"
+            known_as = (cls.__module__, cls.__qualname__)  # objects that come with the arguments
+            text += f"\n\nregister_plain_class({cls.__name__}, known_as={known_as!r})\n"
         self.add_block(text)
 
 

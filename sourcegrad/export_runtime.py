@@ -43,7 +43,7 @@ FUNCTION_VALUES = {}
 FUNCTION_JVPS = {}
 #: forward mode over the derivative of a function value: (its wrapper, wrt) -> the wrapper
 VALUE_JVPS = {}
-#: the NumPy functions called as function values, differentiated by their rules
+#: the NumPy functions (by their rules) and the classes called as function values
 RULE_FUNCTIONS = set()
 #: forward mode over the derivatives this module defines: (derivative, wrt) -> its wrapper
 DERIVATIVE_JVPS = {}

@@ -6,6 +6,7 @@ own ``vjp_of`` / ``jvp_of`` read (:mod:`sourcegrad.export_values`)."""
 
 from __future__ import annotations
 
+import functools
 import inspect
 import textwrap
 import types
@@ -131,9 +132,21 @@ class Writer:
                 return f"{name}.__code__"
             if isinstance(value, type):
                 for attr, member in vars(value).items():
-                    if type(member) is types.FunctionType and member.__code__ is code:
-                        return f"{name}.{attr}.__code__"
+                    function, read = class_member(member)
+                    if function is not None and function.__code__ is code:
+                        return f"{name}.{attr}{read}.__code__"
         return None
+
+    def class_value(self, cls: type) -> str:
+        """The name of the export's copy of the user's class ``cls``, called as a function
+        value (a classmethod's ``cls(...)``), which its ``vjp_of`` finds as it finds NumPy's
+        functions."""
+        what = f"the class {cls.__qualname__}, called as a function value"
+        self.ns.bind(cls.__name__, cls, what)
+        entry = f"RULE_FUNCTIONS.add({cls.__name__})"
+        if entry + "\n" not in self.ns.blocks:
+            self.ns.add_block(entry)
+        return cls.__name__
 
     def resolver(self, value) -> str:
         """The export's own ``vjp_of`` / ``jvp_of`` (:data:`~sourcegrad.export_runtime.
@@ -173,7 +186,7 @@ class Writer:
     def value_key(self, t: Transformed) -> tuple:
         """What the derivatives of function values that share a wrapper have in common."""
         check_function_value(t, self.user)
-        key = function_key(t.f, self.local_code, self.user)
+        key = function_key(t.f, self.local_code, self.user, self.class_value)
         if key.endswith(".__code__") and not key.startswith("code_at("):
             f = unpacked(t.f)  # copied: objects that come with the arguments know it by name
             self.also[key] = repr((f.__module__, f.__qualname__))
@@ -405,6 +418,24 @@ class Writer:
         self.ns.read_globals(fn, var)
         self.ns.add_block(with_def_line(fn.builder_source, name, None, None, var))
         return name
+
+
+def class_member(member) -> tuple:
+    """``(function, read)``: the function behind the member ``member`` of a class (a method, a
+    property's getter, a ``functools.cached_property``'s function, a static or class method's)
+    and what reads it from the member as the class gives it (``""``, ``".fget"``, ...);
+    ``(None, "")`` for any other member."""
+    if type(member) is types.FunctionType or isinstance(member, staticmethod):
+        function, read = getattr(member, "__func__", member), ""
+    elif isinstance(member, property):
+        function, read = member.fget, ".fget"
+    elif isinstance(member, functools.cached_property):
+        function, read = member.func, ".func"
+    elif isinstance(member, classmethod):
+        function, read = member.__func__, ".__func__"
+    else:
+        return None, ""
+    return (function, read) if type(function) is types.FunctionType else (None, "")
 
 
 def made_here(filename: str) -> bool:

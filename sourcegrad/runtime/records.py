@@ -25,6 +25,8 @@ from .facts import helper
 #: the test it installs (:func:`install_plain_class_test`): the runtime imports no pass
 _PLAIN: dict = {}
 _PLAIN_TEST: list = []
+#: ``(module, qualified name)`` of the classes :func:`register_plain_class` knows by name
+_PLAIN_NAMES: set = set()
 
 
 def install_plain_class_test(test) -> None:
@@ -33,15 +35,19 @@ def install_plain_class_test(test) -> None:
     _PLAIN.clear()
 
 
-def register_plain_class(cls: type) -> None:
-    """Make the instances of the plain class ``cls`` records, their fields their attributes."""
+def register_plain_class(cls: type, known_as: tuple | None = None) -> None:
+    """Make the instances of the plain class ``cls`` records, their fields their attributes;
+    with ``known_as`` (module, qualified name), the instances of the class so named too (an
+    export's copy of the user's class, whose objects its callers make with their own)."""
     _PLAIN[cls] = True
+    if known_as is not None:
+        _PLAIN_NAMES.add(known_as)
 
 
 def _is_plain(t: type) -> bool:
     known = _PLAIN.get(t)
     if known is None:
-        known = _PLAIN[t] = (
+        known = _PLAIN[t] = (t.__module__, t.__qualname__) in _PLAIN_NAMES or (
             t.__module__ not in ("builtins", "numpy")
             and "__dict__" in dir(t)
             and bool(_PLAIN_TEST)

@@ -199,13 +199,16 @@ class Pieces(tuple):
 _PLAIN: dict = {}
 
 
+_PLAIN_NAMES: set = set()
+
+
 _PLAIN_TEST: list = []
 
 
 def _is_plain(t: type) -> bool:
     known = _PLAIN.get(t)
     if known is None:
-        known = _PLAIN[t] = (
+        known = _PLAIN[t] = (t.__module__, t.__qualname__) in _PLAIN_NAMES or (
             t.__module__ not in ("builtins", "numpy")
             and "__dict__" in dir(t)
             and bool(_PLAIN_TEST)
@@ -808,7 +811,7 @@ FUNCTION_VALUES = {}
 FUNCTION_JVPS = {}
 #: forward mode over the derivative of a function value: (its wrapper, wrt) -> the wrapper
 VALUE_JVPS = {}
-#: the NumPy functions called as function values, differentiated by their rules
+#: the NumPy functions (by their rules) and the classes called as function values
 RULE_FUNCTIONS = set()
 #: forward mode over the derivatives this module defines: (derivative, wrt) -> its wrapper
 DERIVATIVE_JVPS = {}

@@ -356,13 +356,16 @@ class Pieces(tuple):
 _PLAIN: dict = {}
 
 
+_PLAIN_NAMES: set = set()
+
+
 _PLAIN_TEST: list = []
 
 
 def _is_plain(t: type) -> bool:
     known = _PLAIN.get(t)
     if known is None:
-        known = _PLAIN[t] = (
+        known = _PLAIN[t] = (t.__module__, t.__qualname__) in _PLAIN_NAMES or (
             t.__module__ not in ("builtins", "numpy")
             and "__dict__" in dir(t)
             and bool(_PLAIN_TEST)

@@ -147,13 +147,16 @@ def add_adjoints(a, b):
 _PLAIN: dict = {}
 
 
+_PLAIN_NAMES: set = set()
+
+
 _PLAIN_TEST: list = []
 
 
 def _is_plain(t: type) -> bool:
     known = _PLAIN.get(t)
     if known is None:
-        known = _PLAIN[t] = (
+        known = _PLAIN[t] = (t.__module__, t.__qualname__) in _PLAIN_NAMES or (
             t.__module__ not in ("builtins", "numpy")
             and "__dict__" in dir(t)
             and bool(_PLAIN_TEST)
@@ -339,7 +342,7 @@ FUNCTION_VALUES = {}
 FUNCTION_JVPS = {}
 #: forward mode over the derivative of a function value: (its wrapper, wrt) -> the wrapper
 VALUE_JVPS = {}
-#: the NumPy functions called as function values, differentiated by their rules
+#: the NumPy functions (by their rules) and the classes called as function values
 RULE_FUNCTIONS = set()
 #: forward mode over the derivatives this module defines: (derivative, wrt) -> its wrapper
 DERIVATIVE_JVPS = {}
@@ -1265,9 +1268,13 @@ def sum_to(g, x):
     return out
 
 
-def register_plain_class(cls: type) -> None:
-    """Make the instances of the plain class ``cls`` records, their fields their attributes."""
+def register_plain_class(cls: type, known_as: tuple | None = None) -> None:
+    """Make the instances of the plain class ``cls`` records, their fields their attributes;
+    with ``known_as`` (module, qualified name), the instances of the class so named too (an
+    export's copy of the user's class, whose objects its callers make with their own)."""
     _PLAIN[cls] = True
+    if known_as is not None:
+        _PLAIN_NAMES.add(known_as)
 
 
 class Module:
@@ -1276,7 +1283,7 @@ class Module:
         self.training = False
 
 
-register_plain_class(Module)
+register_plain_class(Module, known_as=("tests.ported.test_plain_classes_in_loss", "Module"))
 
 
 class LinearModule(Module):
@@ -1289,7 +1296,9 @@ class LinearModule(Module):
         return x @ self.W + self.b
 
 
-register_plain_class(LinearModule)
+register_plain_class(
+    LinearModule, known_as=("tests.ported.test_plain_classes_in_loss", "LinearModule")
+)
 
 
 def Module_init(name):
