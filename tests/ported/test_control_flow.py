@@ -9,8 +9,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import sourcegrad as sg
-
 from .harness import Case, check, params
 
 R = np.random.default_rng(47)
