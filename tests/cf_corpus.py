@@ -867,9 +867,10 @@ def append_then_stack(xs, w):
 
 
 def set_item_through_alias(x):
+    """``z[0] = 0.0`` through a second name of ``y`` changes ``y``: followed, not refused."""
     y = x * 1.0
     z = y
-    z[0] = 0.0  # REFUSE: set_item_through_alias
+    z[0] = 0.0
     return np.sum(y * y)
 
 
@@ -931,7 +932,6 @@ def nested_def_captures_active(x):
 
 # ----------------------------------- minimal reproducers of failures found by this corpus
 # (each was silently wrong or crashed on an earlier revision; kept as regression tests)
-# set_item_through_alias (above) is still wrong
 
 
 def min_loop_var_shadows_active(x):

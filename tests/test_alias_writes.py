@@ -296,6 +296,46 @@ def test_hvp_of_a_write_into_an_argument(f, make, wrt):
         assert_same_state(list(args), list(plain), f"hvp arguments, call {call}")
 
 
+def argument_written_after_a_read(x, y):
+    v1 = y
+    v2 = x * np.tanh(y)
+    v1[1] = np.mean(v2[:2])
+    return np.sum(-1.0 * v1) + np.sum(-1.0 * v2)
+
+
+def _argument_read_before():
+    return X[:4].copy(), np.array([1.0, -0.75, 0.4, -1.4])
+
+
+@pytest.mark.parametrize("i", [0, 1])
+def test_jvp_and_hvp_of_a_write_into_an_argument_read_before(i):
+    """``v1 = y`` then ``v1[1] = ...`` changes the caller's ``y`` (the random programs' case:
+    one ``y`` reused across calls drifted, which looked like a wrong jvp): each call, given
+    fresh arguments, leaves them as Python does; the value, the gradient against differences,
+    the jvp against <grad, v> and the hvp against differences of the gradient, on 3 calls."""
+    f, make = argument_written_after_a_read, _argument_read_before
+    check_mirrored(f, make, (0, 1))
+    v = np.linspace(0.5, -0.9, 4)
+    grad = sg.grad(f, i)
+
+    def grad_at(s):
+        args = list(make())
+        args[i] = args[i] + s * v
+        return grad(*args)
+
+    g, want_hv = grad_at(0.0), (grad_at(1e-5) - grad_at(-1e-5)) / 2e-5
+    jf, hf = sg.jvp(f, i), sg.hvp(f, i)
+    for call in range(3):
+        args, plain = make(), make()
+        value, tangent = jf(*args, v)
+        np.testing.assert_allclose(value, f(*plain), 1e-12)
+        np.testing.assert_allclose(tangent, g @ v, 1e-8, 1e-10, err_msg=f"jvp, call {call}")
+        assert_same_state(list(args), list(plain), f"jvp arguments, call {call}")
+        args = make()
+        np.testing.assert_allclose(hf(*args, v), want_hv, 1e-5, 1e-6, err_msg=f"hvp {call}")
+        assert_same_state(list(args), list(plain), f"hvp arguments, call {call}")
+
+
 # ------------------------------------------------------------------ still refused
 
 

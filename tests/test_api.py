@@ -10,6 +10,7 @@ import sourcegrad as sg
 
 from . import api_cases as c
 from .fd import numerical_grad
+from .ported.harness import Case, check
 
 
 class Tagged(np.ndarray):
@@ -259,13 +260,12 @@ def test_random_draws_are_the_functions_own(rng):
     np.testing.assert_allclose(g, 2 * (x + 0.1 * noise))
 
 
-def test_writes_into_an_array_whose_row_is_still_held_are_refused(rng):
-    # a = y[0] is a number for a vector (fine) and a view for a matrix (refused)
-    vector = rng.standard_normal(3)
-    assert sg.gradcheck(c.row_then_write, vector)
-    with pytest.raises(sg.UnsupportedSyntaxError) as info:
-        sg.grad(c.row_then_write)(rng.standard_normal((3, 2)))
-    assert "may share" in str(info.value)
+def test_writes_into_an_array_whose_row_is_still_held_are_followed(rng):
+    """``a = y[0]`` is a number for a vector and a view of y's first row for a matrix; the
+    write ``y[1] = 0.0`` after it is followed (``a`` read again), not refused: Python's value,
+    the gradient against differences and the hvp, on three calls."""
+    for x in (rng.standard_normal(3), rng.standard_normal((3, 2))):
+        check(Case(f"row_then_write_{x.ndim}d", c.row_then_write, (x,), order=2))
 
 
 def test_logging_and_asserts_are_kept_as_side_effects(rng, caplog):

@@ -368,6 +368,7 @@ CASES = [
     case(c.min_iterate_then_write, X3),
     case(c.min_element_read_then_write, X3),
     case(c.min_element_read_rebound_then_write, X3),
+    case(c.set_item_through_alias, X3, id="set_item_through_alias-followed"),
     case(
         c.broadcast_up_in_loop,
         np.array([0.3, -0.2, 0.5]),
@@ -444,7 +445,6 @@ def line_of(tag: str) -> int:
 
 
 REFUSALS = [
-    "set_item_through_alias",
     "set_item_while_iterating",
     "subscript_assign_nested_shared",
     "try_in_loop",

@@ -436,19 +436,21 @@ SECOND_ORDER_PROGRAMS = 10**9 if ENV_EXAMPLES else 8
 def _compare_second_order(plain, args, i, g, stats):
     """Forward mode against the (checked) gradient, and the Hessian-vector product against
     differences of the gradient along the same direction (when two step sizes agree, i.e. no
-    branch boundary is crossed)."""
+    branch boundary is crossed). Each call gets its own copy of the arguments: a program may
+    write into ``y`` through ``v1 = y`` as Python does, which the next call must not see."""
     x = args[i]
     v = 0.7 if isinstance(x, float) else np.linspace(0.5, -0.9, np.size(x)).reshape(np.shape(x))
-    _, tangent = sg.jvp(plain.f, i)(*args, v)
+    _, tangent = sg.jvp(plain.f, i)(*copy.deepcopy(args), v)
     expected = float(np.sum(np.asarray(g) * v))
     if not np.isclose(tangent, expected, rtol=RTOL, atol=ATOL):
         raise AssertionError(f"jvp d/d{'xys'[i]}: sourcegrad {tangent!r}, <grad, v> {expected!r}")
     grad = sg.grad(plain.f, i)
 
     def along(eps):
-        a = list(args)
+        a = copy.deepcopy(list(args))
         a[i] = x + eps * v
         plus = np.asarray(grad(*a))
+        a = copy.deepcopy(list(args))
         a[i] = x - eps * v
         return (plus - np.asarray(grad(*a))) / (2 * eps)
 
@@ -456,7 +458,7 @@ def _compare_second_order(plain, args, i, g, stats):
     if not np.allclose(fine, coarse, rtol=1e-3, atol=1e-5):
         stats["hvp near a branch boundary"] += 1
         return
-    hv = np.asarray(sg.hvp(plain.f, i)(*args, v))
+    hv = np.asarray(sg.hvp(plain.f, i)(*copy.deepcopy(args), v))
     if not np.allclose(hv, fine, rtol=1e-4, atol=1e-5):
         raise AssertionError(f"hvp d/d{'xys'[i]}: sourcegrad {hv!r}\n  differences {fine!r}")
     stats["second order checked"] += 1
