@@ -338,6 +338,17 @@ def hv_recursive(x):  # (linear in hv_fib's value: its gradient's tangent is zer
     return np.sum(hv_fib(x, 4))
 
 
+def hv_fib_swapped(x, n):  # the adjoint meets the call with no gradient's tangent first
+    LOG.append("hv_fib_swapped")
+    if n <= 1:
+        return x
+    return np.sin(hv_fib_swapped(x, n - 2)) + hv_fib_swapped(x, n - 1) * 0.5
+
+
+def hv_recursive_swapped(x):
+    return np.sum(hv_fib_swapped(x, 4))
+
+
 def hv_recursive_squared(x):
     return np.sum(hv_fib(x, 4) ** 2)
 
@@ -368,9 +379,21 @@ def hv_linear_once(x):  # one call's gradient has a tangent, the other's has non
     return np.sum(hv_inner(x)) + np.sum(hv_inner(x * 2.0) ** 2)
 
 
+def hv_linear_last(x):  # the adjoint meets the call whose gradient has no tangent first
+    return np.sum(hv_inner(x * 2.0) ** 2) + np.sum(hv_inner(x))
+
+
 @pytest.mark.parametrize(
     "f",
-    [hv_recursive, hv_recursive_squared, hv_mutual, hv_depths, hv_linear_once],
+    [
+        hv_recursive,
+        hv_recursive_swapped,
+        hv_recursive_squared,
+        hv_mutual,
+        hv_depths,
+        hv_linear_once,
+        hv_linear_last,
+    ],
     ids=lambda f: f.__name__,
 )
 def test_a_hessian_vector_product_through_recursion_is_right(f):
