@@ -327,6 +327,94 @@ def test_a_hessian_vector_product_runs_each_helper_once_per_call(f):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, err_msg=f"call {call}")
 
 
+def hv_fib(x, n):  # two recursive calls, one taking no gradient's tangent
+    LOG.append("hv_fib")
+    if n <= 1:
+        return x
+    return hv_fib(x, n - 1) * 0.5 + np.sin(hv_fib(x, n - 2))
+
+
+def hv_recursive(x):  # (linear in hv_fib's value: its gradient's tangent is zero)
+    return np.sum(hv_fib(x, 4))
+
+
+def hv_fib_swapped(x, n):  # the adjoint meets the call with no gradient's tangent first
+    LOG.append("hv_fib_swapped")
+    if n <= 1:
+        return x
+    return np.sin(hv_fib_swapped(x, n - 2)) + hv_fib_swapped(x, n - 1) * 0.5
+
+
+def hv_recursive_swapped(x):
+    return np.sum(hv_fib_swapped(x, 4))
+
+
+def hv_recursive_squared(x):
+    return np.sum(hv_fib(x, 4) ** 2)
+
+
+def hv_even(x, n):
+    LOG.append("hv_even")
+    return np.tanh(x) if n == 0 else np.sin(hv_odd(x * 1.5, n - 1)) * x
+
+
+def hv_odd(x, n):
+    LOG.append("hv_odd")
+    return np.cos(x) * 0.5 if n == 0 else hv_even(x, n - 1) ** 2 + x
+
+
+def hv_mutual(x):
+    return np.sum(hv_even(x, 3) * hv_odd(x, 2))
+
+
+def hv_wrapped(x):  # hv_inner called inside a helper and by the loss itself
+    return hv_inner(x) * 2.0 + x
+
+
+def hv_depths(x):
+    return np.sum(hv_wrapped(x) * hv_inner(x) + hv_wrapped(hv_inner(x)))
+
+
+def hv_linear_once(x):  # one call's gradient has a tangent, the other's has none
+    return np.sum(hv_inner(x)) + np.sum(hv_inner(x * 2.0) ** 2)
+
+
+def hv_linear_last(x):  # the adjoint meets the call whose gradient has no tangent first
+    return np.sum(hv_inner(x * 2.0) ** 2) + np.sum(hv_inner(x))
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        hv_recursive,
+        hv_recursive_swapped,
+        hv_recursive_squared,
+        hv_mutual,
+        hv_depths,
+        hv_linear_once,
+        hv_linear_last,
+    ],
+    ids=lambda f: f.__name__,
+)
+def test_a_hessian_vector_product_through_recursion_is_right(f):
+    """Each call's jvp is paired with the jvp of its own vjp, at every depth of a recursion,
+    where the calls of one helper differ in whether their gradient's tangent is zero."""
+    x = _x()
+    _, appended = _in_python(f, (x,))
+    for v in (np.linspace(-1.0, 1.0, 4), np.array([0.3, -2.0, 0.5, 1.0])):
+        want = _hessian_of(f, (x,)) @ v
+        hvp = sg.hvp(f)
+        for call in range(1, 4):
+            LOG.clear()
+            got = hvp(x, v)
+            assert LOG == appended, f"call {call}"
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, err_msg=f"call {call}")
+        jvp = sg.jvp(sg.grad(f))
+        for call in range(1, 4):
+            got = jvp(x, v)[1]
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, err_msg=f"call {call}")
+
+
 def hv_jvp_of_grad(x):
     return np.sum(hv_outer(x) * x)
 

@@ -168,6 +168,28 @@ def test_an_update_numpy_cannot_cast_raises_numpys_type_error(f):
             assert "test_in_place_dtypes.py" in notes  # the user's line of the update
 
 
+def add_floats_into_ints_when_positive(x):
+    y = np.arange(3)
+    if x[0] > 0.0:
+        y += x
+    return np.sum(y * x)
+
+
+def test_a_later_call_numpy_cannot_cast_carries_the_users_line():
+    """The update is met on a later call of the signature (the optimized build) only."""
+    for make in (sg.grad, sg.value_and_grad, sg.hvp, sg.jvp):
+        run = make(add_floats_into_ints_when_positive)
+        for x in (-X, -X, X, X):
+            args = (x, V) if make in (sg.hvp, sg.jvp) else (x,)
+            if x[0] < 0.0:
+                run(*args)
+                continue
+            with pytest.raises(TypeError, match="same_kind") as got:
+                run(*args)
+            notes = " ".join(getattr(got.value, "__notes__", ()))
+            assert "test_in_place_dtypes.py" in notes, make.__name__
+
+
 def test_an_int_argument_updated_with_floats_raises():
     k = np.array([1, 2, 3])
     with pytest.raises(TypeError):

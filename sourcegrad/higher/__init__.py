@@ -37,6 +37,7 @@ from .pieces import (
     defined_at,
     direction_indices,
     narrowed_over,
+    note_raised_at,
     raised_at,
     refuse_non_scalar,
     refuse_non_scalar_value,
@@ -411,6 +412,9 @@ class Tower:
             raise type(exc)(exc.reason, *raised_at(exc, self.f)).with_traceback(
                 exc.__traceback__
             ) from None
+        except Exception as exc:  # (NumPy's, from the user's line: kept, with a note)
+            note_raised_at(exc, self.f)
+            raise
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.evaluate(args, None, kwargs)

@@ -37,6 +37,7 @@ from ..kept import (
     parameter_names,
 )
 from ..runtime.signature import rank_signature
+from ..runtime.tangent_helpers import zero_tangent
 from ..transform import derive
 from . import jvp_of_generated
 
@@ -84,19 +85,20 @@ def jvp_forward_kept(jvp: Any, vjp: Any, wrt: Any, *args: Any, t_in: Any) -> tup
     ts = t_in if len(halves.tangents) != 1 else (t_in,)
     pos, kwonly = split_args(plan[3].f, plan[1])  # (keyword-only parameters by name)
     (value, tangent), state = halves.forward(*pos, **kwonly, **dict(zip(halves.tangents, ts)))
-    return value, tangent, (halves, state, plan, vjp, args)
+    return value, tangent, (halves, state, plan, vjp, args, _indices(wrt))
 
 
 def jvp_backward_kept(kept: Any, vjp: Any, wrt: Any, *args: Any, t_in: Any) -> tuple:
     """What ``jvp_of(vjp, wrt)(*args, t_in=t_in)`` (``args``: the call's, then the seed)
     returns, from the state :func:`jvp_forward_kept` kept (``kept``; a list of them: the
-    last, taken off), where that call was given the same objects (else run whole)."""
+    last, taken off), where that call was given the same objects along the same arguments
+    (else run whole)."""
     if isinstance(kept, list):
         kept = kept.pop() if kept else None
     *primal, g_out = args
-    if kept is None or not _same_call(kept, vjp, primal):
+    if kept is None or not _same_call(kept, vjp, primal, wrt):
         return derive.makers().jvp_of(vjp, wrt)(*args, t_in=t_in)
-    halves, state, plan, _, _ = kept
+    halves, state, plan, _, _, _ = kept
     if rank_signature(g_out) != halves.seed_rank:  # the build for another seed's ranks
         if _stand_in(g_out) is not None:
             _SEEDS[plan[2]] = _stand_in(g_out)
@@ -109,19 +111,26 @@ def jvp_backward_kept(kept: Any, vjp: Any, wrt: Any, *args: Any, t_in: Any) -> t
         ):
             return derive.makers().jvp_of(vjp, wrt)(*args, t_in=t_in)  # (runs it again)
         state, halves = tuple(named[n] for n in other.kept), other
-    given = {}
-    if halves.seed_tangent is not None:
-        n = len(primal)
-        given[halves.seed_tangent] = t_in[wrt.index(n)] if isinstance(wrt, tuple) else t_in
+    given, n = {}, len(primal)
+    if halves.seed_tangent is not None:  # (a call along the primal values only: zero)
+        at = _indices(wrt)
+        ts = t_in if isinstance(wrt, tuple) else (t_in,)
+        given[halves.seed_tangent] = ts[at.index(n)] if n in at else zero_tangent(g_out)
+    elif n in _indices(wrt):  # (halves taking no seed's tangent, given one)
+        return derive.makers().jvp_of(vjp, wrt)(*args, t_in=t_in)
     raw, traw = halves.adjoint(state, g_out=g_out, **given)
     finish = plan[3].finish  # (the derivative behind a function value's vjp)
     return finish(*raw), finish(*traw)
 
 
-def _same_call(kept: tuple, vjp: Any, primal: list) -> bool:
-    """Whether the adjoint's call of ``vjp`` with ``primal`` is the one ``kept`` is of."""
-    _, _, _, vjp_then, args_then = kept
+def _same_call(kept: tuple, vjp: Any, primal: list, wrt: Any) -> bool:
+    """Whether the adjoint's call of ``vjp`` with ``primal`` along ``wrt`` (the seed aside)
+    is the one ``kept`` is of."""
+    _, _, _, vjp_then, args_then, wrt_then = kept
     if len(primal) != len(args_then) or any(a is not b for a, b in zip(primal, args_then)):
+        return False
+    n = len(primal)
+    if tuple(i for i in _indices(wrt) if i != n) != tuple(i for i in wrt_then if i != n):
         return False
     if vjp is vjp_then:
         return True

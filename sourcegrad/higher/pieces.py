@@ -5,6 +5,7 @@ that a Hessian or Jacobian is taken of one array."""
 from __future__ import annotations
 
 import copy
+import linecache
 
 import numpy as np
 
@@ -19,7 +20,7 @@ from ..errors import (
 
 __all__ = [
     "GENERATORS", "INSIDE_WAY_OUT", "NESTED_WAY_OUT", "refused_inside", "raised_at",
-    "array_or_float", "call_generated", "defined_at",
+    "array_or_float", "call_generated", "defined_at", "note_raised_at",
     "direction_indices", "unit_vector", "as_indices", "narrowed_over",
     "refuse_non_scalar", "refuse_non_scalar_value", "copy_for_check",
 ]  # fmt: skip
@@ -58,6 +59,33 @@ def raised_at(exc: BaseException, f) -> tuple:
                 found = place
         tb = tb.tb_next
     return found or defined_at(f)
+
+
+def note_raised_at(exc: BaseException, f) -> None:
+    """Add to ``exc`` (an error not sourcegrad's, raised while a derivative of ``f`` ran) a
+    note naming the user's ``file:line`` that the innermost frame of generated code in its
+    traceback differentiates, unless a note names one already."""
+    notes = getattr(exc, "__notes__", ())
+    if not hasattr(exc, "add_note") or any(n.startswith(_RAISED_IN) for n in notes):
+        return
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_filename in GENERATED_LINES:
+            place = user_location(code.co_filename, tb.tb_lineno)
+            if place[0] not in GENERATED_LINES and place[1] is not None:
+                found = code.co_name, tb.tb_lineno, place
+        tb = tb.tb_next
+    if found is not None:
+        name, line, (file, user_line) = found
+        text = linecache.getline(file, user_line).strip()
+        exc.add_note(
+            f"{_RAISED_IN} {name} (line {line - 1}), which differentiates {file}:{user_line}: {text}"
+        )
+
+
+_RAISED_IN = "sourcegrad: raised in generated"
 
 
 def direction_indices(direction) -> tuple:

@@ -224,7 +224,8 @@ def _pair_by_stacks(firsts, seconds, paired: set, der) -> list:
         mine = [(b, st) for b, st, s in seconds if id(st) not in paired and _fits(first, s)]
         if not mine:
             continue
-        kept = _rewrite_first(stmt, mine[0][1], first, der)
+        widest = max((st for _, st in mine), key=_along)  # (the seed's tangent too)
+        kept = _rewrite_first(stmt, widest, first, der)
         stack = der.refs.names.fresh(f"{kept}_s")
         stacks.append(stack)
         append = S.call(gast.Attribute(S.name(stack), "append", gast.Load()), [S.name(kept)])
@@ -232,7 +233,7 @@ def _pair_by_stacks(firsts, seconds, paired: set, der) -> list:
         paired.add(id(stmt))
         for other_body, other, other_first in firsts:  # the same callee's other calls
             if id(other) not in paired and _fits(other_first, _as_second(first)):
-                other_kept = _rewrite_first(other, mine[0][1], other_first, der)
+                other_kept = _rewrite_first(other, widest, other_first, der)
                 push = S.call(
                     gast.Attribute(S.name(stack), "append", gast.Load()), [S.name(other_kept)]
                 )
@@ -242,6 +243,12 @@ def _pair_by_stacks(firsts, seconds, paired: set, der) -> list:
             _rewrite_second(second, S.name(stack), der)
             paired.add(id(second))
     return stacks
+
+
+def _along(second_stmt) -> int:
+    """How many arguments the jvp of a vjp in ``second_stmt`` is along: the forward half of
+    the widest serves the others, a seed's tangent left out given as zero."""
+    return len(get_wrt(second_stmt.value.func.args[1]))
 
 
 def _as_second(first) -> tuple:
