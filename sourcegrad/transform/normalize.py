@@ -32,6 +32,7 @@ from . import syntax as S
 from .aliasing import aliases_of_written, augmented_names, item_aliases, returned_parameter
 from .container_protocol import lower_container_protocol
 from .forms import Core
+from .inline_methods import harmless_call, inline_effect_methods
 from .generator_methods import list_generator_methods
 from .iterator_calls import lower_iterator_calls
 from .itertools_calls import lower_itertools
@@ -372,7 +373,9 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         def names():  # fresh names, given what the function uses by now
             return S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure))
 
-        read_own_stores(fn, names())
+        class_of = _resolver(parsed, fn, self.params, examples).class_of
+        inline_effect_methods(fn, parsed, class_of, names())
+        read_own_stores(fn, names(), harmless_call(parsed, S.bound_names(fn)))
         try:
             lower_matches(fn, names())
         except UnsupportedSyntaxError as exc:  # placed in the user's file here

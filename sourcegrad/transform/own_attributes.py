@@ -25,12 +25,14 @@ __all__ = ["read_own_stores"]
 _COMPOUND = (gast.If, gast.For, gast.While, gast.Try, gast.Match)
 
 
-def read_own_stores(fn: gast.FunctionDef, names: S.NameGen | None = None) -> bool:
+def read_own_stores(fn: gast.FunctionDef, names: S.NameGen | None = None, harmless=None) -> bool:
     """Rewrite ``fn``'s reads of ``obj.attr`` that read what ``fn`` itself stored there before
     them (see the module); fresh local names come from ``names`` (or keep the attribute's name
-    where ``names`` is None, for an analysis that only asks what is read). Returns whether
-    anything was rewritten."""
+    where ``names`` is None, for an analysis that only asks what is read). ``harmless(call)``,
+    where given, says of a call of the user's that it changes no object (given none).
+    Returns whether anything was rewritten."""
     rewriter = _Rewriter(names)
+    rewriter.harmless = harmless or (lambda call: False)
     fn.body = rewriter.block(fn.body, {})
     return rewriter.changed
 
@@ -51,7 +53,7 @@ class _Rewriter:
                 self.compound(stmt, known)
             else:
                 self.replace_reads(stmt, known)
-                _forget_changed(stmt, known)
+                _forget_changed(stmt, known, self.harmless)
                 store = _attribute_store(stmt)
                 if store is not None:
                     known[store] = _Store(stmt, out)
@@ -68,7 +70,7 @@ class _Rewriter:
             self.replace_reads(head, known)
         start = dict(known)
         if isinstance(stmt, (gast.For, gast.While)):
-            _forget_changed(stmt, start)
+            _forget_changed(stmt, start, self.harmless)
         if isinstance(stmt, gast.With):
             stmt.body = self.block(stmt.body, known)
             return
@@ -77,7 +79,7 @@ class _Rewriter:
                 setattr(stmt, field, self.block(getattr(stmt, field), dict(start)))
         for part in [*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())]:
             part.body = self.block(part.body, dict(start))
-        _forget_changed(stmt, known)
+        _forget_changed(stmt, known, self.harmless)
 
     def replace_reads(self, node, known: dict) -> None:
         if not known:
@@ -146,7 +148,7 @@ def _forget_rebound(node, known: dict) -> None:
         known.pop(key)
 
 
-def _forget_changed(stmt, known: dict) -> None:
+def _forget_changed(stmt, known: dict, harmless) -> None:
     """Drop what ``stmt`` may change: an attribute of that name stored on any object (another
     name may hold the same object), and everything where it calls anything but NumPy's or
     ``math``'s functions (a call may reach the object through a name of its own)."""
@@ -158,6 +160,9 @@ def _forget_changed(stmt, known: dict) -> None:
         known.pop(key)
     for n in S.own_scope_nodes(stmt):
         if isinstance(n, gast.Call) and (S.dotted(n.func) or "").split(".")[0] not in _PURE:
+            given = {getattr(a, "id", None) for a in [*n.args, *(k.value for k in n.keywords)]}
+            if harmless(n) and not given & {k[0] for k in known}:
+                continue  # (a function of NumPy's alone, not given the object)
             known.clear()
             return
 
