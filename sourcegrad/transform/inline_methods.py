@@ -89,6 +89,9 @@ class _Inliner:
         stores, reads = _self_attributes(method)
         if stores is None:
             return None
+        if _accumulates(method):
+            return None  # (`self.n += v`: state across calls, refused by the analysis)
+        stores = stores | _stored_through(cls, method, {method.__name__})
         kept = self.kept.get(receiver.id, set())
         read_after = {
             n.attr
@@ -247,6 +250,46 @@ def _self_attributes(method) -> tuple:
     return found
 
 
+def _accumulates(method) -> bool:
+    """Whether ``method`` updates an attribute of ``self`` from its value before the call
+    (``self.n += v``, ``self.total = self.total + v``, a read before its first store)."""
+    node = parse(method).node
+    me = node.args.args[0].id if node.args.args else None
+    first: dict = {}
+    reads = []
+    for n in S.walk(node):
+        if isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Attribute):
+            if getattr(n.target.value, "id", None) == me:
+                return True
+        if isinstance(n, gast.Attribute) and getattr(n.value, "id", None) == me:
+            if isinstance(n.ctx, gast.Store):
+                first[n.attr] = min(first.get(n.attr, n.lineno), n.lineno)
+            else:
+                reads.append((n.attr, n.lineno))
+    return any(a in first and line <= first[a] for a, line in reads)
+
+
+def _stored_through(cls, method, seen: set) -> set:
+    """What the methods of ``self`` that ``method`` calls (and those they call) store in
+    ``self``."""
+    try:
+        node = parse(method).node
+    except (SourcegradError, OSError, TypeError):
+        return set()
+    me = node.args.args[0].id if node.args.args else None
+    out: set = set()
+    for n in S.walk(node):
+        if not (isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute)):
+            continue
+        if getattr(n.func.value, "id", None) != me or n.func.attr in seen:
+            continue
+        seen.add(n.func.attr)
+        inner = inspect.getattr_static(cls, n.func.attr, None)
+        if isinstance(inner, types.FunctionType):
+            out |= (_self_attributes(inner)[0] or set()) | _stored_through(cls, inner, seen)
+    return out
+
+
 def _refusal(method, call, parsed, chain) -> str | None:
     """Why ``method`` cannot be inlined into ``parsed``'s function, before reading its
     body."""
@@ -301,9 +344,9 @@ def _bind(method, node, call, names, lineno):
     stands for it in the body)``; ``(None, why)`` where a parameter is not bound so."""
     params = [a.id for a in node.args.args[1:]]
     try:
-        bound = inspect.signature(method).bind(None, *call.args, **{
-            k.arg: k.value for k in call.keywords
-        })
+        bound = inspect.signature(method).bind(
+            None, *call.args, **{k.arg: k.value for k in call.keywords}
+        )
     except TypeError as exc:
         return None, f"its call does not match {method.__name__}()'s parameters ({exc})"
     stored = S.bound_names(gast.Module(body=node.body, type_ignores=[]))

@@ -32,8 +32,8 @@ from . import syntax as S
 from .aliasing import aliases_of_written, augmented_names, item_aliases, returned_parameter
 from .container_protocol import lower_container_protocol
 from .forms import Core
-from .inline_methods import harmless_call, inline_effect_methods
 from .generator_methods import list_generator_methods
+from .inline_methods import harmless_call, inline_effect_methods
 from .iterator_calls import lower_iterator_calls
 from .itertools_calls import lower_itertools
 from .jumps import lower_jumps
