@@ -106,6 +106,12 @@ def two_levels(W1, W2, x, y):
     return value + np.sum(y * deep.h[:, :2])
 
 
+def with_keywords(W1, W2, x, y):
+    deep = Deep(W1, W2)
+    out = deep.forward(scale=np.sum(y) * 0.1, x=np.sin(x))
+    return np.sum(out * deep.h[:, :2]) + np.sum(deep.z)
+
+
 def in_a_loop(W1, W2, x, y):
     net = Net(W1, W2)
     total = 0.0
@@ -125,10 +131,14 @@ def _args(seed=0):
     )
 
 
+LOOPED = (in_a_loop,)
 CASES = [
     Case(f.__name__, f, _args(), wrt=(0, 1, 2), order=2)
-    for f in (discarded, through_method, result_used, called_twice, two_levels, in_a_loop)
+    for f in (discarded, through_method, result_used, called_twice, two_levels, with_keywords)
 ]
+
+
+CASES += [Case(f.__name__, f, _args(), wrt=(0, 2), order=2) for f in LOOPED]
 
 
 @pytest.mark.parametrize("case", params(CASES))
@@ -154,6 +164,19 @@ def test_an_argument_object_holds_what_python_leaves():
         np.testing.assert_allclose(dx, expected, rtol=1e-5, atol=1e-7)
         np.testing.assert_allclose(net.h, want.h, rtol=1e-12)
         np.testing.assert_allclose(net.probs, want.probs, rtol=1e-12)
+
+
+def test_the_hvp_along_an_argument_object_s_input():
+    W1, W2, x, y = _args(2)
+    v = np.random.default_rng(3).standard_normal(x.shape)
+    grad = sg.grad(on_argument, 1)
+    eps = 1e-5
+    want = (grad(Net(W1, W2), x + eps * v, y) - grad(Net(W1, W2), x - eps * v, y)) / (2 * eps)
+    hvp = sg.hvp(on_argument, 1)
+    for _ in range(3):
+        net = Net(W1, W2)
+        np.testing.assert_allclose(hvp(net, x, y, v), want, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(net.probs, Net(W1, W2).forward(x), rtol=1e-12)
 
 
 def test_the_inlined_method_reads_like_hand_written_code():

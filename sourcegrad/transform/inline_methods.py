@@ -89,6 +89,11 @@ class _Inliner:
         stores, reads = _self_attributes(method)
         if stores is None:
             return None
+        init = inspect.getattr_static(cls, "__init__", None)
+        if isinstance(init, types.FunctionType) and call.func.attr in (
+            _self_attributes(init)[0] or ()
+        ):
+            return None  # (`self.forward = ...` in __init__: the object's own, not the class's)
         if _accumulates(method):
             return None  # (`self.n += v`: state across calls, refused by the analysis)
         stores = stores | _stored_through(cls, method, {method.__name__})
@@ -175,6 +180,8 @@ def _only_numpy(fn) -> bool:
         if isinstance(n, gast.AugAssign):
             return False
         if isinstance(n, gast.Call):
+            if any(k.arg in ("out", None) for k in n.keywords):
+                return False  # (`np.add(a, b, out=c)` writes into `c`)
             head = (S.dotted(n.func) or "").split(".")
             if head[0] in ("np", "numpy", "math") and fn.__globals__.get(head[0]) is not None:
                 if head[-1] not in ("at", "copyto", "put", "place", "fill_diagonal"):
@@ -296,8 +303,10 @@ def _refusal(method, call, parsed, chain) -> str | None:
     name = method.__name__
     if method in chain or any(m.__code__ is method.__code__ for m in chain):
         return f"{name}() calls itself (through its own methods): it is recursive"
-    if method.__code__.co_filename != parsed.filename:
+    if method.__code__.co_filename != parsed.filename or method.__globals__ is not parsed.globals:
         return f"{name}() is defined in another file ({method.__code__.co_filename})"
+    if any(isinstance(n, gast.NamedExpr) for n in S.walk(call)):
+        return f"the call of {name}() assigns a name in its arguments (`:=`)"
     if method.__code__.co_freevars:
         return f"{name}() reads variables of an enclosing function (or calls super())"
     if any(isinstance(a, gast.Starred) for a in call.args) or any(
@@ -350,8 +359,16 @@ def _bind(method, node, call, names, lineno):
     except TypeError as exc:
         return None, f"its call does not match {method.__name__}()'s parameters ({exc})"
     stored = S.bound_names(gast.Module(body=node.body, type_ignores=[]))
+    param_of = {id(v): p for p, v in bound.arguments.items()}
     bindings, substitute = [], {}
+    for arg in [*call.args, *(k.value for k in call.keywords)]:  # (in Python's order)
+        if not isinstance(arg, (gast.Constant, gast.Name)) and id(arg) in param_of:
+            p = param_of[id(arg)]
+            substitute[p] = names.fresh(p)
+            bindings.append(S.assign(substitute[p], arg, lineno))
     for p in params:
+        if p in substitute:
+            continue
         if p in bound.arguments:
             arg = bound.arguments[p]
         else:
@@ -359,12 +376,11 @@ def _bind(method, node, call, names, lineno):
             if not (default is None or isinstance(default, (bool, int, float, str))):
                 return None, f"{method.__name__}() has a default for `{p}` that is not a constant"
             arg = S.const(default)
-        if p not in stored and isinstance(arg, (gast.Constant, gast.Name)):
-            substitute[p] = arg  # (read as it is: the body binds neither name)
+        if p not in stored:
+            substitute[p] = arg  # (an atom, read as it is: the body binds neither name)
         else:
-            fresh = names.fresh(p)
-            bindings.append(S.assign(fresh, arg, lineno))
-            substitute[p] = fresh
+            substitute[p] = names.fresh(p)
+            bindings.append(S.assign(substitute[p], arg, lineno))
     return bindings, substitute
 
 
