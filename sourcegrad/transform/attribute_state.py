@@ -79,6 +79,8 @@ def refuse_stored_attribute_reads(core, varied: dict) -> None:
             hit = readers[node.attr]
         if hit is None or _is_own_store(fn, node, hit):
             continue
+        if isinstance(node.value, gast.Name) and (node.value.id, node.attr) in core.followed_reads:
+            continue  # (a method inlined at its call stored it: read as the value)
         text = S.text(node)
         what = f"`{text}()` reads in `self.{hit}`" if via_method else f"`{text}` reads"
         raise UnsupportedSyntaxError(

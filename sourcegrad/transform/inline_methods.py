@@ -28,7 +28,7 @@ from ..errors import SourcegradError
 from . import syntax as S
 from .parse import UNRESOLVED, parse, resolve
 
-__all__ = ["harmless_call", "inline_effect_methods", "obstacle"]
+__all__ = ["followed_reads", "harmless_call", "inline_effect_methods", "obstacle"]
 
 #: (filename, line of the call, method name) -> why that call was not inlined
 _OBSTACLES: dict = {}
@@ -41,15 +41,15 @@ def obstacle(filename: str, lineno: int, method: str) -> str | None:
     return _OBSTACLES.get((filename, lineno, method))
 
 
-def inline_effect_methods(fn, parsed, class_of, names: S.NameGen) -> bool:
+def inline_effect_methods(fn, parsed, class_of, names: S.NameGen) -> dict:
     """Inline, in place in ``fn``, the calls of methods whose stores into ``self`` ``fn``
     reads (see the module); ``class_of(name)``: the class of the object a name of ``fn``
-    holds, or None. Returns whether anything was inlined."""
+    holds, or None. Returns {receiver: the attributes the inlined statements store on it}."""
     inliner = _Inliner(fn, parsed, class_of, names)
     for _ in range(_MOST):
         if not inliner.once():
             break
-    return inliner.count > 0
+    return inliner.kept
 
 
 class _Inliner:
@@ -138,6 +138,22 @@ class _Inliner:
         self.parsed.lines.update(parse(method).lines)
         self.kept.setdefault(receiver, set()).update(stores)
         return body
+
+
+def followed_reads(fn, kept: dict) -> frozenset:
+    """``(receiver, attribute)`` of what inlined calls stored (``kept``, from
+    :func:`inline_effect_methods`) that ``fn`` no longer reads from the object (each read
+    follows the value: :func:`~.own_attributes.read_own_stores` has run)."""
+    if not kept:
+        return frozenset()
+    left = {
+        (n.value.id, n.attr)
+        for n in S.walk(fn)
+        if isinstance(n, gast.Attribute)
+        and isinstance(n.ctx, gast.Load)
+        and isinstance(n.value, gast.Name)
+    }
+    return frozenset((r, a) for r, attrs in kept.items() for a in attrs if (r, a) not in left)
 
 
 def harmless_call(parsed, bound: set):
