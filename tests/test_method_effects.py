@@ -76,6 +76,23 @@ class Guarded:
         return self.out
 
 
+class Gate:
+    def __init__(self, W):
+        self.W = W
+
+    def gated(self, x, y):  # (not `forward`: Guarded.forward reads `self.out` back after a try)
+        if np.sum(y) > 2.0:
+            self.out = np.tanh(x @ self.W)
+        else:
+            self.out = np.sin(x @ self.W)
+        return self.out * 2.0
+
+
+def stored_in_both_branches(W1, W2, x, y):
+    gate = Gate(W1)
+    return np.sum(gate.gated(x, y) ** 2)
+
+
 def discarded(W1, W2, x, y):
     net = Net(W1, W2)
     net.forward(x)
@@ -112,6 +129,15 @@ def with_keywords(W1, W2, x, y):
     return np.sum(out * deep.h[:, :2]) + np.sum(deep.z)
 
 
+def in_a_branch(W1, W2, x, y):
+    net = Net(W1, W2)
+    if np.sum(y) > 2.0:
+        net.forward(x)
+    else:
+        net.forward(-x)
+    return -np.sum(y * np.log(net.probs)) + np.sum(net.h)
+
+
 def in_a_loop(W1, W2, x, y):
     net = Net(W1, W2)
     total = 0.0
@@ -131,7 +157,7 @@ def _args(seed=0):
     )
 
 
-LOOPED = (in_a_loop,)
+LOOPED = (in_a_loop, in_a_branch, stored_in_both_branches)
 CASES = [
     Case(f.__name__, f, _args(), wrt=(0, 1, 2), order=2)
     for f in (discarded, through_method, result_used, called_twice, two_levels, with_keywords)
@@ -205,12 +231,20 @@ def with_try(W, x):
     return np.sum(g.out)
 
 
+def shadows_a_global(W, x):
+    softmax = 2.0
+    net = Net(W, W)
+    net.forward(x)  # REFUSED
+    return np.sum(net.probs) * softmax
+
+
 @pytest.mark.parametrize(
     "f, why",
     [
         (recursive, "deep() calls itself"),
         (other_file, "another file"),
         (with_try, "has a `try` block"),
+        (shadows_a_global, "reads the global `softmax`, a local variable of the caller"),
     ],
 )
 def test_what_cannot_be_inlined_is_refused_saying_why(f, why):

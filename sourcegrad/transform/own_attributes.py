@@ -74,12 +74,20 @@ class _Rewriter:
         if isinstance(stmt, gast.With):
             stmt.body = self.block(stmt.body, known)
             return
+        after = []
         for field in ("body", "orelse", "finalbody"):
             if getattr(stmt, field, None):
-                setattr(stmt, field, self.block(getattr(stmt, field), dict(start)))
+                after.append(dict(start))
+                setattr(stmt, field, self.block(getattr(stmt, field), after[-1]))
         for part in [*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())]:
             part.body = self.block(part.body, dict(start))
         _forget_changed(stmt, known, self.harmless)
+        if isinstance(stmt, gast.If) and len(after) == 2 and _no_call(stmt.test, self.harmless):
+            body, orelse = after  # (each branch stores it last: after the `if`, one of those)
+            for key in body.keys() & orelse.keys():
+                parts = (body[key], orelse[key])
+                if start.get(key) not in parts and not any(isinstance(p, _Joint) for p in parts):
+                    known[key] = _Joint(key[1], *parts)
 
     def replace_reads(self, node, known: dict) -> None:
         if not known:
@@ -101,7 +109,16 @@ class _Rewriter:
 
     def local_of(self, store) -> str:
         """The local holding the value ``store`` keeps: at the first read, ``obj.attr = v``
-        becomes ``attr = v`` followed by ``obj.attr = attr``."""
+        becomes ``attr = v`` followed by ``obj.attr = attr`` (for a :class:`_Joint`, each
+        branch's store gives its value to one local)."""
+        if isinstance(store, _Joint) and store.local is None:
+            attr = store.attr
+            store.local = attr if self.names is None else self.names.fresh(attr)
+            for part in store.parts:
+                held = S.name(self.local_of(part))  # (`attr = v; obj.attr = attr`, then:)
+                at = next(i for i, s in enumerate(part.block) if s is part.stmt) + 2
+                part.block.insert(at, S.assign(store.local, held, part.stmt.lineno))
+            return store.local
         if store.local is None:
             stmt = store.stmt
             target = stmt.targets[0]
@@ -111,6 +128,13 @@ class _Rewriter:
             at = next(i for i, s in enumerate(store.block) if s is stmt)
             store.block.insert(at + 1, gast.copy_location(kept, stmt))
         return store.local
+
+
+class _Joint:
+    """The stores of both branches of an ``if``, one of which put the value there."""
+
+    def __init__(self, attr: str, *parts):
+        self.attr, self.parts, self.local = attr, parts, None
 
 
 class _Store:
@@ -165,6 +189,13 @@ def _forget_changed(stmt, known: dict, harmless) -> None:
                 continue  # (a function of NumPy's alone, not given the object)
             known.clear()
             return
+
+
+def _no_call(node, harmless) -> bool:
+    """Whether ``node`` calls nothing that may change an object."""
+    probe: dict = {("", ""): None}
+    _forget_changed(gast.Expr(value=node), probe, harmless)
+    return bool(probe)
 
 
 #: the modules whose functions change no object of the user's
