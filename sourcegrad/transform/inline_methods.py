@@ -11,10 +11,15 @@ stores on the receiver (run as written: Python's object holds what it holds afte
 which :func:`~.own_attributes.read_own_stores` then follows as values. The statements keep
 the method's lines (same file), so comments and errors quote them.
 
-A call is inlined where its receiver is a name whose class is known (an argument's, or one
-the function makes), the method stores a value into ``self`` that the caller reads after (or
-reads what an inlined call stored), and its body is one that can be inlined; where it
-cannot, :func:`obstacle` says why (the refusal of the analysis quotes it).
+A call (a statement ``obj.m(...)``, ``t = obj.m(...)`` or ``return obj.m(...)``) is inlined
+where its receiver is a name whose class is known (an argument's, or one the function
+makes), the method (or a method of ``self`` it calls) stores a value into ``self`` that the
+caller reads elsewhere (or the method reads what an inlined call stored), it does not update
+what ``self`` held before the call (``self.n += v``), and its body is one that can be inlined
+(same module, not recursive, one ``return`` at its end, no ``yield``, ``try`` or nested
+``def``); where it cannot, :func:`obstacle` says why (the refusal of the analysis quotes it).
+:func:`harmless_call` tells the reads that follow stores which calls between change nothing
+(``softmax(z)``, of NumPy's functions alone).
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ def inline_effect_methods(fn, parsed, class_of, names: S.NameGen) -> dict:
     """Inline, in place in ``fn``, the calls of methods whose stores into ``self`` ``fn``
     reads (see the module); ``class_of(name)``: the class of the object a name of ``fn``
     holds, or None. Returns {receiver: the attributes the inlined statements store on it}."""
+    if parsed.filename.startswith("<sourcegrad"):
+        return {}  # (generated code: what it stores it reads as values already)
     inliner = _Inliner(fn, parsed, class_of, names)
     for _ in range(_MOST):
         if not inliner.once():
@@ -55,7 +62,6 @@ def inline_effect_methods(fn, parsed, class_of, names: S.NameGen) -> dict:
 class _Inliner:
     def __init__(self, fn, parsed, class_of, names):
         self.fn, self.parsed, self.class_of, self.names = fn, parsed, class_of, names
-        self.count = 0
         self.kept: dict = {}  # receiver -> attributes inlined statements store on it
 
     def once(self) -> bool:
@@ -69,7 +75,6 @@ class _Inliner:
                 body = self.inlined(stmt, call, method, stores)
                 if body is not None:
                     block[i : i + 1] = body
-                    self.count += 1
                     return True
         return False
 
@@ -98,6 +103,7 @@ class _Inliner:
             return None  # (`self.n += v`: state across calls, refused by the analysis)
         stores = stores | _stored_through(cls, method, {method.__name__})
         kept = self.kept.get(receiver.id, set())
+        inside = {id(n) for n in S.walk(stmt)}
         read_after = {
             n.attr
             for n in S.walk(self.fn)
@@ -105,7 +111,7 @@ class _Inliner:
             and isinstance(n.ctx, gast.Load)
             and isinstance(n.value, gast.Name)
             and n.value.id == receiver.id
-            and not _inside(n, stmt)
+            and id(n) not in inside
         }
         if not (stores & read_after or reads & kept):
             return None
@@ -233,10 +239,6 @@ def _call_of(stmt):
     else:
         return None
     return value if isinstance(value, gast.Call) else None
-
-
-def _inside(node, stmt) -> bool:
-    return any(n is node for n in S.walk(stmt))
 
 
 _SCANNED: dict = {}
