@@ -79,6 +79,8 @@ def refuse_stored_attribute_reads(core, varied: dict) -> None:
             hit = readers[node.attr]
         if hit is None or _is_own_store(fn, node, hit):
             continue
+        if isinstance(node.value, gast.Name) and (node.value.id, node.attr) in core.followed_reads:
+            continue  # (a method inlined at its call stored it: read as the value)
         text = S.text(node)
         what = f"`{text}()` reads in `self.{hit}`" if via_method else f"`{text}` reads"
         raise UnsupportedSyntaxError(
@@ -167,11 +169,12 @@ def _of_class(cls: type, called: set) -> tuple[dict, dict]:
 
 def _scan(cls: type, name: str, method) -> tuple[dict, set]:
     stores: dict = {}
-    reads: set = set()
+    reads: list = []
+    after: dict = {}  # attribute -> line of the first call of a method of self storing it
     try:
         node = S.clone(parse(method).node)
     except (SourcegradError, OSError, TypeError, SyntaxError):
-        return stores, reads
+        return stores, set()
     read_own_stores(node)  # (what it reads back of its own stores is no state kept)
     args = node.args.posonlyargs + node.args.args
     me = args[0].id if args else None
@@ -184,11 +187,17 @@ def _scan(cls: type, name: str, method) -> tuple[dict, set]:
         for t in n.targets
     }  # (`self.training = False`: a constant kept, read as one)
     for n in S.walk(node):
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and n.func.attr != name:
+            if isinstance(n.func.value, gast.Name) and n.func.value.id == me:
+                for attr in _of_class(cls, {n.func.attr})[0].get(n.func.attr, {}):
+                    stores.setdefault(attr, where)  # (what `self.forward(x)` stores)
+                    after.setdefault(attr, n.lineno)
         if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and n.value.id == me:
             if id(n) in constants:
                 continue
             if isinstance(n.ctx, gast.Store):
                 stores.setdefault(n.attr, where)
             else:
-                reads.add(n.attr)
-    return stores, reads
+                reads.append((n.attr, n.lineno))
+    # (what it reads after its own `self.forward(x)` stored it is no state kept)
+    return stores, {a for a, line in reads if not (a in after and line > after[a])}

@@ -45,6 +45,9 @@ class Core:
     written: tuple = ()
     #: cache of the names the function binds (arguments, assigned names, nested functions)
     bound_locals: set | None = None
+    #: ``(receiver, attribute)`` a method inlined at its call stores and the function reads
+    #: back as the value (``net.probs`` after ``net.forward(x)``): no state read
+    followed_reads: frozenset = frozenset()
 
 
 @dataclass

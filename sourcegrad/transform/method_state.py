@@ -20,6 +20,7 @@ import gast
 from ..errors import UnsupportedSyntaxError
 from . import syntax as S
 from .cfg import solve_backward
+from .inline_methods import obstacle
 from .mutations import names_read_later
 from .object_classes import class_of, method_node, self_store
 from .parse import UNRESOLVED, resolve
@@ -56,10 +57,12 @@ def refuse_method_state(core, ops: dict, varied: dict, cfg) -> None:
         if receiver.id in live[0].get(id(stmt), ()):
             attr, where = stored
             method = call.func.attr
+            why = obstacle(core.parsed.filename, stmt.lineno, method)
+            why = f" (it is not inlined here: {why})" if why else ""
             raise UnsupportedSyntaxError(
                 f"`{core.parsed.line_text(stmt.lineno)}` is called for its effect: {method}() "
                 f"keeps a differentiated value in `self.{attr}` ({where}), which is read after "
-                "the call; sourcegrad follows values, not the state an object keeps: make "
+                f"the call{why}; sourcegrad follows values, not the state an object keeps: make "
                 f"{method}() return it and use what it returns (`{attr} = "
                 f"{S.text(call)}`), or keep the value in a local variable of the loss",
                 core.parsed.filename,

@@ -33,6 +33,7 @@ from .aliasing import aliases_of_written, augmented_names, item_aliases, returne
 from .container_protocol import lower_container_protocol
 from .forms import Core
 from .generator_methods import list_generator_methods
+from .inline_methods import followed_reads, harmless_call, inline_effect_methods
 from .iterator_calls import lower_iterator_calls
 from .itertools_calls import lower_itertools
 from .jumps import lower_jumps
@@ -372,7 +373,10 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         def names():  # fresh names, given what the function uses by now
             return S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure))
 
-        read_own_stores(fn, names())
+        class_of = _resolver(parsed, fn, self.params, examples).class_of
+        kept = inline_effect_methods(fn, parsed, class_of, names())
+        read_own_stores(fn, names(), harmless_call(parsed, S.bound_names(fn)))
+        self.followed_reads = followed_reads(fn, kept)
         try:
             lower_matches(fn, names())
         except UnsupportedSyntaxError as exc:  # placed in the user's file here
@@ -452,6 +456,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
             conditions=set(self.conditions),
             quiet=self.quiet,
             final_names={p: self.env.get(p, p) for p in self.params},
+            followed_reads=self.followed_reads,
         )
 
     def emit(self, stmt, temp: bool, path=None):

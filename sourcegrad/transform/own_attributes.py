@@ -25,12 +25,14 @@ __all__ = ["read_own_stores"]
 _COMPOUND = (gast.If, gast.For, gast.While, gast.Try, gast.Match)
 
 
-def read_own_stores(fn: gast.FunctionDef, names: S.NameGen | None = None) -> bool:
+def read_own_stores(fn: gast.FunctionDef, names: S.NameGen | None = None, harmless=None) -> bool:
     """Rewrite ``fn``'s reads of ``obj.attr`` that read what ``fn`` itself stored there before
     them (see the module); fresh local names come from ``names`` (or keep the attribute's name
-    where ``names`` is None, for an analysis that only asks what is read). Returns whether
-    anything was rewritten."""
+    where ``names`` is None, for an analysis that only asks what is read). ``harmless(call)``,
+    where given, says of a call of the user's that it changes no object (given none).
+    Returns whether anything was rewritten."""
     rewriter = _Rewriter(names)
+    rewriter.harmless = harmless or (lambda call: False)
     fn.body = rewriter.block(fn.body, {})
     return rewriter.changed
 
@@ -51,7 +53,7 @@ class _Rewriter:
                 self.compound(stmt, known)
             else:
                 self.replace_reads(stmt, known)
-                _forget_changed(stmt, known)
+                _forget_changed(stmt, known, self.harmless)
                 store = _attribute_store(stmt)
                 if store is not None:
                     known[store] = _Store(stmt, out)
@@ -68,16 +70,24 @@ class _Rewriter:
             self.replace_reads(head, known)
         start = dict(known)
         if isinstance(stmt, (gast.For, gast.While)):
-            _forget_changed(stmt, start)
+            _forget_changed(stmt, start, self.harmless)
         if isinstance(stmt, gast.With):
             stmt.body = self.block(stmt.body, known)
             return
+        after = []
         for field in ("body", "orelse", "finalbody"):
             if getattr(stmt, field, None):
-                setattr(stmt, field, self.block(getattr(stmt, field), dict(start)))
+                after.append(dict(start))
+                setattr(stmt, field, self.block(getattr(stmt, field), after[-1]))
         for part in [*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())]:
             part.body = self.block(part.body, dict(start))
-        _forget_changed(stmt, known)
+        _forget_changed(stmt, known, self.harmless)
+        if isinstance(stmt, gast.If) and len(after) == 2 and _no_call(stmt.test, self.harmless):
+            body, orelse = after  # (each branch stores it last: after the `if`, one of those)
+            for key in body.keys() & orelse.keys():
+                parts = (body[key], orelse[key])
+                if start.get(key) not in parts and not any(isinstance(p, _Joint) for p in parts):
+                    known[key] = _Joint(key[1], *parts)
 
     def replace_reads(self, node, known: dict) -> None:
         if not known:
@@ -99,7 +109,16 @@ class _Rewriter:
 
     def local_of(self, store) -> str:
         """The local holding the value ``store`` keeps: at the first read, ``obj.attr = v``
-        becomes ``attr = v`` followed by ``obj.attr = attr``."""
+        becomes ``attr = v`` followed by ``obj.attr = attr`` (for a :class:`_Joint`, each
+        branch's store gives its value to one local)."""
+        if isinstance(store, _Joint) and store.local is None:
+            attr = store.attr
+            store.local = attr if self.names is None else self.names.fresh(attr)
+            for part in store.parts:
+                held = S.name(self.local_of(part))  # (`attr = v; obj.attr = attr`, then:)
+                at = next(i for i, s in enumerate(part.block) if s is part.stmt) + 2
+                part.block.insert(at, S.assign(store.local, held, part.stmt.lineno))
+            return store.local
         if store.local is None:
             stmt = store.stmt
             target = stmt.targets[0]
@@ -109,6 +128,13 @@ class _Rewriter:
             at = next(i for i, s in enumerate(store.block) if s is stmt)
             store.block.insert(at + 1, gast.copy_location(kept, stmt))
         return store.local
+
+
+class _Joint:
+    """The stores of both branches of an ``if``, one of which put the value there."""
+
+    def __init__(self, attr: str, *parts):
+        self.attr, self.parts, self.local = attr, parts, None
 
 
 class _Store:
@@ -146,7 +172,7 @@ def _forget_rebound(node, known: dict) -> None:
         known.pop(key)
 
 
-def _forget_changed(stmt, known: dict) -> None:
+def _forget_changed(stmt, known: dict, harmless) -> None:
     """Drop what ``stmt`` may change: an attribute of that name stored on any object (another
     name may hold the same object), and everything where it calls anything but NumPy's or
     ``math``'s functions (a call may reach the object through a name of its own)."""
@@ -158,8 +184,18 @@ def _forget_changed(stmt, known: dict) -> None:
         known.pop(key)
     for n in S.own_scope_nodes(stmt):
         if isinstance(n, gast.Call) and (S.dotted(n.func) or "").split(".")[0] not in _PURE:
+            given = {getattr(a, "id", None) for a in [*n.args, *(k.value for k in n.keywords)]}
+            if harmless(n) and not given & {k[0] for k in known}:
+                continue  # (a function of NumPy's alone, not given the object)
             known.clear()
             return
+
+
+def _no_call(node, harmless) -> bool:
+    """Whether ``node`` calls nothing that may change an object."""
+    probe: dict = {("", ""): None}
+    _forget_changed(gast.Expr(value=node), probe, harmless)
+    return bool(probe)
 
 
 #: the modules whose functions change no object of the user's

@@ -1,0 +1,444 @@
+"""Methods called for what they keep in their object, inlined at the call (part of the
+lowering of Python's forms).
+
+``self.forward(x)`` where ``forward`` stores ``self.probs = softmax(...)``, and the caller
+reads ``self.probs`` after: the derivative follows values, not an object's state, so the
+method's body is put in place of the call. ``self`` becomes the receiver, each parameter
+the argument's name or constant (or a fresh name bound to the argument, in Python's order of
+evaluation), each local of the method a fresh name, and its final ``return v`` an
+assignment of ``v`` to the call's target. The stores on the object become the caller's own
+stores on the receiver (run as written: Python's object holds what it holds after the call),
+which :func:`~.own_attributes.read_own_stores` then follows as values. The statements keep
+the method's lines (same file), so comments and errors quote them.
+
+A call (a statement ``obj.m(...)``, ``t = obj.m(...)`` or ``return obj.m(...)``) is inlined
+where its receiver is a name whose class is known (an argument's, or one the function
+makes), the method (or a method of ``self`` it calls) stores a value into ``self`` that the
+caller reads elsewhere (or the method reads what an inlined call stored), it does not update
+what ``self`` held before the call (``self.n += v``), and its body is one that can be inlined
+(same module, not recursive, one ``return`` at its end, no ``yield``, ``try`` or nested
+``def``); where it cannot, :func:`obstacle` says why (the refusal of the analysis quotes it).
+:func:`harmless_call` tells the reads that follow stores which calls between change nothing
+(``softmax(z)``, of NumPy's functions alone).
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+
+import gast
+
+from ..errors import SourcegradError
+from . import syntax as S
+from .parse import UNRESOLVED, parse, resolve
+
+__all__ = ["followed_reads", "harmless_call", "inline_effect_methods", "obstacle"]
+
+#: (filename, line of the call, method name) -> why that call was not inlined
+_OBSTACLES: dict = {}
+_MOST = 64  # inlined calls per function (a bound on a chain of methods calling methods)
+
+
+def obstacle(filename: str, lineno: int, method: str) -> str | None:
+    """Why the call of ``method`` at ``filename:lineno`` was not inlined; None where it was
+    not asked about."""
+    return _OBSTACLES.get((filename, lineno, method))
+
+
+def inline_effect_methods(fn, parsed, class_of, names: S.NameGen) -> dict:
+    """Inline, in place in ``fn``, the calls of methods whose stores into ``self`` ``fn``
+    reads (see the module); ``class_of(name)``: the class of the object a name of ``fn``
+    holds, or None. Returns {receiver: the attributes the inlined statements store on it}."""
+    if parsed.filename.startswith("<sourcegrad"):
+        return {}  # (generated code: what it stores it reads as values already)
+    inliner = _Inliner(fn, parsed, class_of, names)
+    for _ in range(_MOST):
+        if not inliner.once():
+            break
+    return inliner.kept
+
+
+class _Inliner:
+    def __init__(self, fn, parsed, class_of, names):
+        self.fn, self.parsed, self.class_of, self.names = fn, parsed, class_of, names
+        self.kept: dict = {}  # receiver -> attributes inlined statements store on it
+
+    def once(self) -> bool:
+        """Inline the first call that needs it; whether there was one."""
+        for block in _blocks(self.fn.body):
+            for i, stmt in enumerate(block):
+                found = self.candidate(stmt)
+                if found is None:
+                    continue
+                call, method, stores = found
+                body = self.inlined(stmt, call, method, stores)
+                if body is not None:
+                    block[i : i + 1] = body
+                    return True
+        return False
+
+    def candidate(self, stmt):
+        """``(call, method, attributes it stores)`` where ``stmt`` calls a method whose stores
+        into ``self`` the function reads (or which reads what an inlined call stored)."""
+        call = _call_of(stmt)
+        if call is None or not isinstance(call.func, gast.Attribute):
+            return None
+        receiver = call.func.value
+        if not isinstance(receiver, gast.Name):
+            return None
+        cls = self.class_of(receiver.id)
+        method = inspect.getattr_static(cls, call.func.attr, None) if cls is not None else None
+        if not isinstance(method, types.FunctionType):
+            return None
+        stores, reads = _self_attributes(method)
+        if stores is None:
+            return None
+        init = inspect.getattr_static(cls, "__init__", None)
+        if isinstance(init, types.FunctionType) and call.func.attr in (
+            _self_attributes(init)[0] or ()
+        ):
+            return None  # (`self.forward = ...` in __init__: the object's own, not the class's)
+        if _accumulates(method):
+            return None  # (`self.n += v`: state across calls, refused by the analysis)
+        stores = stores | _stored_through(cls, method, {method.__name__})
+        kept = self.kept.get(receiver.id, set())
+        inside = {id(n) for n in S.walk(stmt)}
+        read_after = {
+            n.attr
+            for n in S.walk(self.fn)
+            if isinstance(n, gast.Attribute)
+            and isinstance(n.ctx, gast.Load)
+            and isinstance(n.value, gast.Name)
+            and n.value.id == receiver.id
+            and id(n) not in inside
+        }
+        if not (stores & read_after or reads & kept):
+            return None
+        return call, method, stores
+
+    def inlined(self, stmt, call, method, stores) -> list | None:
+        """The statements that replace ``stmt``; None (the reason kept for the refusal)
+        where the method cannot be inlined."""
+        receiver = call.func.value.id
+        chain = getattr(stmt, "inlined_from", ())
+        why = _refusal(method, call, self.parsed, chain)
+        node = None
+        if why is None:
+            node = S.clone(parse(method).node)
+            why = _body_refusal(node, method, self.fn, self.parsed)
+        if why is not None:
+            _OBSTACLES[(self.parsed.filename, stmt.lineno, call.func.attr)] = why
+            return None
+        bindings, substitute = _bind(method, node, call, self.names, stmt.lineno)
+        if bindings is None:
+            _OBSTACLES[(self.parsed.filename, stmt.lineno, call.func.attr)] = substitute
+            return None
+        substitute[node.args.args[0].id] = S.name(receiver)
+        body = _renamed(node, substitute, self.names)
+        body = bindings + _final(body, stmt, call, self.names)
+        for s in body:
+            for n in S.walk(s):
+                if isinstance(n, gast.stmt):
+                    n.inlined_from = (*chain, method)
+        self.parsed.lines.update(parse(method).lines)
+        self.kept.setdefault(receiver, set()).update(stores)
+        return body
+
+
+def followed_reads(fn, kept: dict) -> frozenset:
+    """``(receiver, attribute)`` of what inlined calls stored (``kept``, from
+    :func:`inline_effect_methods`) that ``fn`` no longer reads from the object (each read
+    follows the value: :func:`~.own_attributes.read_own_stores` has run)."""
+    if not kept:
+        return frozenset()
+    left = {
+        (n.value.id, n.attr)
+        for n in S.walk(fn)
+        if isinstance(n, gast.Attribute)
+        and isinstance(n.ctx, gast.Load)
+        and isinstance(n.value, gast.Name)
+    }
+    return frozenset((r, a) for r, attrs in kept.items() for a in attrs if (r, a) not in left)
+
+
+def harmless_call(parsed, bound: set):
+    """``harmless(call)``: whether ``call`` calls a function of the user's (a global of
+    ``parsed``'s function) that only calls NumPy's, ``math``'s and Python's own functions and
+    stores no attribute nor global: given no object, it changes none (``softmax(z)``)."""
+
+    def harmless(call) -> bool:
+        if not isinstance(call.func, gast.Name) or call.func.id in bound:
+            return False
+        fn = resolve(parsed, call.func, bound)
+        if fn is UNRESOLVED or not isinstance(fn, types.FunctionType):
+            return False
+        if fn.__code__ not in _PURE_FUNCTIONS:
+            _PURE_FUNCTIONS[fn.__code__] = _only_numpy(fn)
+        return _PURE_FUNCTIONS[fn.__code__]
+
+    return harmless
+
+
+_PURE_FUNCTIONS: dict = {}
+#: methods of an array that change nothing
+_ARRAY_READS = {"sum", "max", "min", "mean", "prod", "std", "var", "reshape", "transpose"}
+_ARRAY_READS |= {"dot", "copy", "astype", "clip", "ravel", "flatten", "squeeze", "cumsum"}
+_BUILTINS = {"len", "range", "max", "min", "abs", "sum", "float", "int", "tuple", "zip"}
+
+
+def _only_numpy(fn) -> bool:
+    try:
+        node = parse(fn).node
+    except (SourcegradError, OSError, TypeError):
+        return False
+    for n in S.walk(node):
+        if isinstance(n, (gast.Global, gast.Nonlocal, gast.Lambda, gast.Yield, gast.Delete)):
+            return False
+        if n is not node and isinstance(n, S.NESTED_SCOPES):
+            return False
+        if isinstance(n, (gast.Attribute, gast.Subscript)) and isinstance(n.ctx, gast.Store):
+            return False
+        if isinstance(n, gast.AugAssign):
+            return False
+        if isinstance(n, gast.Call):
+            if any(k.arg in ("out", None) for k in n.keywords):
+                return False  # (`np.add(a, b, out=c)` writes into `c`)
+            head = (S.dotted(n.func) or "").split(".")
+            if head[0] in ("np", "numpy", "math") and fn.__globals__.get(head[0]) is not None:
+                if head[-1] not in ("at", "copyto", "put", "place", "fill_diagonal"):
+                    continue
+            if len(head) == 1 and head[0] in _BUILTINS and head[0] not in fn.__globals__:
+                continue
+            if isinstance(n.func, gast.Attribute) and n.func.attr in _ARRAY_READS:
+                continue
+            return False
+    return True
+
+
+def _blocks(body):
+    """``body`` and the statement lists nested in it (not in nested functions)."""
+    yield body
+    for stmt in body:
+        if isinstance(stmt, S.NESTED_SCOPES):
+            continue
+        for field in ("body", "orelse", "finalbody"):
+            inner = getattr(stmt, field, None)
+            if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
+                yield from _blocks(inner)
+        for part in [*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())]:
+            yield from _blocks(part.body)
+
+
+def _call_of(stmt):
+    """The call ``stmt`` is: ``obj.m(...)``, ``t = obj.m(...)``, ``return obj.m(...)``."""
+    if isinstance(stmt, gast.Expr) or (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1):
+        value = stmt.value
+    elif isinstance(stmt, gast.Return):
+        value = stmt.value
+    else:
+        return None
+    return value if isinstance(value, gast.Call) else None
+
+
+_SCANNED: dict = {}
+
+
+def _self_attributes(method) -> tuple:
+    """``(attributes it stores in self, attributes of self it reads)``, a store of a
+    constant not counted; ``(None, None)`` where its source is not read."""
+    code = method.__code__
+    if code in _SCANNED:
+        return _SCANNED[code]
+    try:
+        node = parse(method).node
+    except (SourcegradError, OSError, TypeError):
+        _SCANNED[code] = (None, None)
+        return None, None
+    args = node.args.posonlyargs + node.args.args
+    me = args[0].id if args else None
+    constant = {
+        id(t)
+        for n in S.walk(node)
+        if isinstance(n, gast.Assign) and isinstance(n.value, gast.Constant)
+        for t in n.targets
+    }
+    stores, reads = set(), set()
+    for n in S.walk(node):
+        if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and n.value.id == me:
+            if isinstance(n.ctx, gast.Store) and id(n) not in constant:
+                stores.add(n.attr)
+            elif isinstance(n.ctx, gast.Load):
+                reads.add(n.attr)
+    found = (stores, reads) if me is not None else (None, None)
+    _SCANNED[code] = found
+    return found
+
+
+def _accumulates(method) -> bool:
+    """Whether ``method`` updates an attribute of ``self`` from its value before the call
+    (``self.n += v``, ``self.total = self.total + v``, a read before its first store)."""
+    node = parse(method).node
+    me = node.args.args[0].id if node.args.args else None
+    first: dict = {}
+    reads = []
+    for n in S.walk(node):
+        if isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Attribute):
+            if getattr(n.target.value, "id", None) == me:
+                return True
+        if isinstance(n, gast.Attribute) and getattr(n.value, "id", None) == me:
+            if isinstance(n.ctx, gast.Store):
+                first[n.attr] = min(first.get(n.attr, n.lineno), n.lineno)
+            else:
+                reads.append((n.attr, n.lineno))
+    return any(a in first and line <= first[a] for a, line in reads)
+
+
+def _stored_through(cls, method, seen: set) -> set:
+    """What the methods of ``self`` that ``method`` calls (and those they call) store in
+    ``self``."""
+    try:
+        node = parse(method).node
+    except (SourcegradError, OSError, TypeError):
+        return set()
+    me = node.args.args[0].id if node.args.args else None
+    out: set = set()
+    for n in S.walk(node):
+        if not (isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute)):
+            continue
+        if getattr(n.func.value, "id", None) != me or n.func.attr in seen:
+            continue
+        seen.add(n.func.attr)
+        inner = inspect.getattr_static(cls, n.func.attr, None)
+        if isinstance(inner, types.FunctionType):
+            out |= (_self_attributes(inner)[0] or set()) | _stored_through(cls, inner, seen)
+    return out
+
+
+def _refusal(method, call, parsed, chain) -> str | None:
+    """Why ``method`` cannot be inlined into ``parsed``'s function, before reading its
+    body."""
+    name = method.__name__
+    if method in chain or any(m.__code__ is method.__code__ for m in chain):
+        return f"{name}() calls itself (through its own methods): it is recursive"
+    if method.__code__.co_filename != parsed.filename or method.__globals__ is not parsed.globals:
+        return f"{name}() is defined in another file ({method.__code__.co_filename})"
+    if any(isinstance(n, gast.NamedExpr) for n in S.walk(call)):
+        return f"the call of {name}() assigns a name in its arguments (`:=`)"
+    if method.__code__.co_freevars:
+        return f"{name}() reads variables of an enclosing function (or calls super())"
+    if any(isinstance(a, gast.Starred) for a in call.args) or any(
+        k.arg is None for k in call.keywords
+    ):
+        return f"the call of {name}() spreads its arguments (`*args`, `**kwargs`)"
+    return None
+
+
+def _body_refusal(node, method, fn, parsed) -> str | None:
+    """Why the body of ``node`` (the method's) cannot be inlined into ``fn``."""
+    name = method.__name__
+    args = node.args
+    if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs or not args.args:
+        return f"{name}() takes *args, **kwargs or keyword-only arguments"
+    me = args.args[0].id
+    returns = [n for n in S.own_scope_nodes(node) if isinstance(n, gast.Return)]
+    if any(r is not node.body[-1] for r in returns):
+        return f"{name}() returns other than once, at its end"
+    for n in S.walk(node):
+        if isinstance(n, (gast.Yield, gast.YieldFrom, gast.Await)):
+            return f"{name}() is a generator (it yields)"
+        if isinstance(n, gast.Try):
+            return f"{name}() has a `try` block"
+        if n is not node and isinstance(n, S.NESTED_SCOPES):
+            return f"{name}() defines a function or class of its own"
+        if isinstance(n, (gast.Global, gast.Nonlocal)):
+            return f"{name}() declares global or nonlocal names"
+        if isinstance(n, gast.Name) and n.id == me and isinstance(n.ctx, (gast.Store, gast.Del)):
+            return f"{name}() binds `{me}` to another object"
+        if isinstance(n, gast.Attribute) and n.attr == method.__name__:
+            if isinstance(n.value, gast.Name) and n.value.id == me:
+                return f"{name}() calls itself: it is recursive"
+    local = S.bound_names(node)
+    caller = S.bound_names(fn) | set(parsed.closure)
+    shadowed = sorted({n for n in S.loaded_names(node) if n not in local} & caller)
+    if shadowed:
+        return f"{name}() reads the global `{shadowed[0]}`, a local variable of the caller"
+    return None
+
+
+def _bind(method, node, call, names, lineno):
+    """``(statements binding parameters to the call's arguments, parameter -> the node that
+    stands for it in the body)``; ``(None, why)`` where a parameter is not bound so."""
+    params = [a.id for a in node.args.args[1:]]
+    try:
+        bound = inspect.signature(method).bind(
+            None, *call.args, **{k.arg: k.value for k in call.keywords}
+        )
+    except TypeError as exc:
+        return None, f"its call does not match {method.__name__}()'s parameters ({exc})"
+    stored = S.bound_names(gast.Module(body=node.body, type_ignores=[]))
+    param_of = {id(v): p for p, v in bound.arguments.items()}
+    bindings, substitute = [], {}
+    for arg in [*call.args, *(k.value for k in call.keywords)]:  # (in Python's order)
+        if not isinstance(arg, (gast.Constant, gast.Name)) and id(arg) in param_of:
+            p = param_of[id(arg)]
+            substitute[p] = names.fresh(p)
+            bindings.append(S.assign(substitute[p], arg, lineno))
+    for p in params:
+        if p in substitute:
+            continue
+        if p in bound.arguments:
+            arg = bound.arguments[p]
+        else:
+            default = inspect.signature(method).parameters[p].default
+            if not (default is None or isinstance(default, (bool, int, float, str))):
+                return None, f"{method.__name__}() has a default for `{p}` that is not a constant"
+            arg = S.const(default)
+        if p not in stored:
+            substitute[p] = arg  # (an atom, read as it is: the body binds neither name)
+        else:
+            substitute[p] = names.fresh(p)
+            bindings.append(S.assign(substitute[p], arg, lineno))
+    return bindings, substitute
+
+
+def _renamed(node, substitute: dict, names) -> list:
+    """The method's body, its parameters replaced per ``substitute`` (by a node, or renamed
+    to the fresh name bound to the argument) and its other locals renamed fresh."""
+    body = node.body
+    local = S.bound_names(gast.Module(body=body, type_ignores=[])) - set(substitute)
+    fresh = {n: names.fresh(n) for n in sorted(local)}
+    fresh.update({p: v for p, v in substitute.items() if isinstance(v, str)})
+    substitute = {p: v for p, v in substitute.items() if not isinstance(v, str)}
+    for n in S.name_nodes(gast.Module(body=body, type_ignores=[])):
+        if n.id in fresh:
+            n.id = fresh[n.id]
+    wrapper = gast.Module(body=body, type_ignores=[])
+    S.rename(wrapper, substitute)
+    return wrapper.body
+
+
+def _final(body: list, stmt, call, names) -> list:
+    """``body`` with its final ``return v`` given to what ``stmt`` does with the call's
+    value."""
+    last = body[-1] if body and isinstance(body[-1], gast.Return) else None
+    if last is not None:
+        body = body[:-1]
+    value = last.value if last is not None and last.value is not None else S.const(None)
+    line = last.lineno if last is not None else stmt.lineno
+    if isinstance(stmt, gast.Assign):
+        return [*body, gast.copy_location(gast.Assign(stmt.targets, value, None), _at(line))]
+    if isinstance(stmt, gast.Return):
+        held = names.fresh(call.func.attr)
+        out = S.assign(held, value, line)
+        return [*body, out, gast.copy_location(gast.Return(S.name(held)), stmt)]
+    if any(isinstance(n, gast.Call) for n in S.walk(value)):
+        return [*body, S.assign(names.fresh(call.func.attr), value, line)]
+    return body
+
+
+def _at(line: int):
+    node = gast.Pass()
+    node.lineno, node.col_offset = line, 0
+    node.end_lineno, node.end_col_offset = line, 0
+    return node
