@@ -170,10 +170,10 @@ def _called(vjp, args: tuple, kwargs: dict):
     return vjp.f(*pos, **kwonly)
 
 
-def _twin(vjp, nargs: int, given: bool = False) -> tuple:
-    """``(twin, leading arguments)``: the derivative whose halves run for ``vjp`` (a plain
-    vjp made by sourcegrad, or one of a callable object's function), or ``(None, ())``;
-    ``given``: one whose adjoint may compute in the output gradient's memory."""
+def plain_vjp(vjp, nargs: int) -> tuple:
+    """``(vjp, leading arguments)``: the plain vjp made by sourcegrad that a call of ``vjp``
+    with ``nargs`` arguments runs (itself, or that of a callable object's function, given the
+    object first), or ``(None, ())``."""
     leading = ()
     as_derivative = getattr(vjp, "as_derivative", None)
     if as_derivative is not None:
@@ -185,6 +185,16 @@ def _twin(vjp, nargs: int, given: bool = False) -> tuple:
         and not vjp.with_value
         and vjp.with_gradients
     ):
+        return None, ()
+    return vjp, leading
+
+
+def _twin(vjp, nargs: int, given: bool = False) -> tuple:
+    """``(twin, leading arguments)``: the derivative whose halves run for ``vjp`` (a plain
+    vjp made by sourcegrad, or one of a callable object's function), or ``(None, ())``;
+    ``given``: one whose adjoint may compute in the output gradient's memory."""
+    vjp, leading = plain_vjp(vjp, nargs)
+    if vjp is None:
         return None, ()
     wrt = vjp.wrt if vjp.wrt_tuple else vjp.wrt[0]
     key = (wrt, vjp.has_aux, tuple(sorted(vjp.options.items(), key=lambda kv: kv[0])))

@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 
 from ..arguments import split_args, with_defaults
-from ..derivative import Transformed
 from ..errors import SourcegradError
 from ..kept import (
     function_def,
@@ -35,6 +34,7 @@ from ..kept import (
     names_read,
     no_arguments,
     parameter_names,
+    plain_vjp,
 )
 from ..runtime.signature import rank_signature
 from ..runtime.tangent_helpers import zero_tangent
@@ -159,19 +159,8 @@ def _plan(vjp, wrt, args: tuple) -> tuple | None:
     """``(forward mode over the vjp's pure source, its primal values, the key of its seed in
     :data:`_SEEDS`, the vjp, whose ``finish`` packs what the halves return)`` for ``vjp`` called with ``args`` along ``wrt``, or None where its
     halves are not cut."""
-    leading = ()
-    as_derivative = getattr(vjp, "as_derivative", None)
-    if as_derivative is not None:  # a function value: the derivative of the function behind
-        vjp, leading = as_derivative(len(args))
-    if not (
-        isinstance(vjp, Transformed)
-        and vjp.mode == "vjp"
-        and not vjp.bound_self
-        and not vjp.with_value
-        and vjp.with_gradients
-        and vjp.packing is None
-        and getattr(vjp.f, "__code__", None) is not None
-    ):
+    vjp, leading = plain_vjp(vjp, len(args))
+    if vjp is None or vjp.packing is not None or getattr(vjp.f, "__code__", None) is None:
         return None
     values = with_defaults(vjp.f, leading + args)
     n, m, k = len(args), len(values), len(leading)
