@@ -191,7 +191,16 @@ def explain(d: Any, exc: BaseException, entry: Emitted, args: tuple, g_out: Any 
     if user_line is None:  # a line of the derivative's own (its return): the function's
         user_line = parsed.node.lineno
     text = parsed.line_text(user_line)
-    exc.add_note(
-        f"sourcegrad: raised in generated {entry.name} (line {line - 1}), which "
-        f"differentiates {parsed.filename}:{user_line}: {text}"
+    exc.add_note(raised_note(entry.name, line, parsed.filename, user_line, text))
+
+
+#: how a note naming the user's line that generated code differentiates begins
+RAISED_IN = "sourcegrad: raised in generated"
+
+
+def raised_note(name: str, line: int, filename: str, user_line: int, text: str) -> str:
+    """The note for an error raised at ``line`` of the generated function ``name``, which
+    differentiates ``filename:user_line`` (whose source is ``text``)."""
+    return (
+        f"{RAISED_IN} {name} (line {line - 1}), which differentiates {filename}:{user_line}: {text}"
     )

@@ -17,6 +17,7 @@ from ..errors import (
     SourcegradError,
     user_location,
 )
+from ..notes import RAISED_IN, raised_note
 
 __all__ = [
     "GENERATORS", "INSIDE_WAY_OUT", "NESTED_WAY_OUT", "refused_inside", "raised_at",
@@ -49,16 +50,9 @@ def raised_at(exc: BaseException, f) -> tuple:
     """``(file, line)`` of the user's that the innermost frame of generated code in ``exc``'s
     traceback differentiates (the call a refusal met while the derivative ran), else where
     ``f`` is defined."""
-    found = None
-    tb = exc.__traceback__
-    while tb is not None:
-        code = tb.tb_frame.f_code
-        if code.co_filename in GENERATED_LINES:
-            place = user_location(code.co_filename, tb.tb_lineno)
-            if place[0] == getattr(getattr(f, "__code__", None), "co_filename", None):
-                found = place
-        tb = tb.tb_next
-    return found or defined_at(f)
+    filename = getattr(getattr(f, "__code__", None), "co_filename", None)
+    found = _innermost_generated(exc, lambda place: place[0] == filename)
+    return found[2] if found is not None else defined_at(f)
 
 
 def note_raised_at(exc: BaseException, f) -> None:
@@ -66,26 +60,30 @@ def note_raised_at(exc: BaseException, f) -> None:
     note naming the user's ``file:line`` that the innermost frame of generated code in its
     traceback differentiates, unless a note names one already."""
     notes = getattr(exc, "__notes__", ())
-    if not hasattr(exc, "add_note") or any(n.startswith(_RAISED_IN) for n in notes):
+    if not hasattr(exc, "add_note") or any(n.startswith(RAISED_IN) for n in notes):
         return
+    found = _innermost_generated(
+        exc, lambda place: place[0] not in GENERATED_LINES and place[1] is not None
+    )
+    if found is not None:
+        name, line, (file, user_line) = found
+        text = linecache.getline(file, user_line).strip()
+        exc.add_note(raised_note(name, line, file, user_line, text))
+
+
+def _innermost_generated(exc: BaseException, wanted) -> tuple | None:
+    """``(function name, generated line, (file, line))`` of the innermost frame of generated
+    code in ``exc``'s traceback whose user place (the line it differentiates) is ``wanted``."""
     found = None
     tb = exc.__traceback__
     while tb is not None:
         code = tb.tb_frame.f_code
         if code.co_filename in GENERATED_LINES:
             place = user_location(code.co_filename, tb.tb_lineno)
-            if place[0] not in GENERATED_LINES and place[1] is not None:
+            if wanted(place):
                 found = code.co_name, tb.tb_lineno, place
         tb = tb.tb_next
-    if found is not None:
-        name, line, (file, user_line) = found
-        text = linecache.getline(file, user_line).strip()
-        exc.add_note(
-            f"{_RAISED_IN} {name} (line {line - 1}), which differentiates {file}:{user_line}: {text}"
-        )
-
-
-_RAISED_IN = "sourcegrad: raised in generated"
+    return found
 
 
 def direction_indices(direction) -> tuple:
