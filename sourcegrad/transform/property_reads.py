@@ -37,6 +37,20 @@ def call_property_getters(own: OwnNodes, resolve) -> None:
         of_class = S.call(S.name("type"), [S.name(node.value.id)])
         at_class = gast.Attribute(value=of_class, attr=node.attr, ctx=gast.Load())
         function = gast.Attribute(value=at_class, attr=getter, ctx=gast.Load())
-        return S.call(function, [S.name(node.value.id)])
+        computed = S.call(function, [S.name(node.value.id)])
+        if getter == "fget":
+            return computed
+        return _cache_or(node.value.id, node.attr, computed)
 
     own.rewrite(called)
+
+
+def _cache_or(obj: str, attr: str, computed: gast.expr) -> gast.expr:
+    """``getattr(obj, "attr") if "attr" in vars(obj) else computed``: a filled cache is read."""
+    cached = S.call(S.name("getattr"), [S.name(obj), gast.Constant(value=attr, kind=None)])
+    filled = gast.Compare(
+        left=gast.Constant(value=attr, kind=None),
+        ops=[gast.In()],
+        comparators=[S.call(S.name("vars"), [S.name(obj)])],
+    )
+    return gast.IfExp(test=filled, body=cached, orelse=computed)
