@@ -41,6 +41,7 @@ from .pieces import (
     raised_at,
     refuse_non_scalar,
     refuse_non_scalar_value,
+    refuse_rerun,
 )
 
 _LOCK = threading.RLock()
@@ -493,6 +494,7 @@ def derivative_vjp(d: Any, wrt: Any) -> Callable:
     """``vjp_of`` for a gradient made by sourcegrad: ``(*args, g_out) -> grads``, by symmetry
     (the vjp of a gradient is a Hessian-vector product)."""
     read, read_tuple = as_indices(wrt)
+    refuse_rerun(d.tower.f if isinstance(d, NestedGrad) else getattr(d, "f", None))
     if isinstance(d, Transformed) and d.mode == "grad" and not d.has_aux and not d.with_value:
         off = len(d.bound_self)
         read = tuple(i + off for i in read)

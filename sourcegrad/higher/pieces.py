@@ -18,12 +18,13 @@ from ..errors import (
     user_location,
 )
 from ..notes import RAISED_IN, raised_note
+from ..transform.rerun_effects import rerun_effect
 
 __all__ = [
     "GENERATORS", "INSIDE_WAY_OUT", "NESTED_WAY_OUT", "refused_inside", "raised_at",
     "array_or_float", "call_generated", "defined_at", "note_raised_at",
     "direction_indices", "unit_vector", "as_indices", "narrowed_over",
-    "refuse_non_scalar", "refuse_non_scalar_value", "copy_for_check",
+    "refuse_non_scalar", "refuse_non_scalar_value", "copy_for_check", "refuse_rerun",
 ]  # fmt: skip
 
 #: random generators passed in: a check draws from a copy, so the call draws as f does
@@ -132,6 +133,21 @@ def refused_inside(run, kind: str, f) -> None:
         f"`{run.__name__}`, the sg.{kind}() of {getattr(f, '__name__', 'a function')}, is "
         f"called inside a function being differentiated, where it is not differentiated; "
         f"{INSIDE_WAY_OUT[kind]}",
+    )
+
+
+def refuse_rerun(f) -> None:
+    """Refuse the reverse derivative of a gradient of ``f`` called inside a function being
+    differentiated, where ``f`` does what its second run there would show."""
+    found = rerun_effect(f)
+    if found is None:
+        return
+    what, where, way_out = found
+    name = getattr(f, "__name__", "the function")
+    raise SourcegradError(
+        f"the gradient of {name}() is called inside a function being differentiated, and "
+        f"{name}() {what} ({where}): the derivative runs {name}() a second time to "
+        f"differentiate its gradient, where Python runs it once; {way_out}"
     )
 
 

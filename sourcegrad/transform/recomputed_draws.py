@@ -49,7 +49,7 @@ def refuse_recomputed_draws(core, ops: dict, varied: dict) -> None:
         before = varied.get(("in", id(stmt)), set())
         if not any(S.names_in(a) & before for a in args):
             continue
-        found = _unseeded_draw(fn, set()) if fn is not None else _nested_draw(core, op)
+        found = unseeded_draw(fn, set()) if fn is not None else _nested_draw(core, op)
         if found is None:
             continue
         draw, where = found
@@ -90,7 +90,7 @@ def _drawing_callee(core, op):
 
 
 def _nested_draw(core, op):
-    """:func:`_unseeded_draw` of the nested function ``op`` calls, read in the enclosing
+    """:func:`unseeded_draw` of the nested function ``op`` calls, read in the enclosing
     function's source (its names resolved as the enclosing function's)."""
     name = op.dynamic_call[0].id
     body, _ = nested_function(core, name)
@@ -104,7 +104,7 @@ def _stored(nodes) -> set:
     return {n.id for n in nodes if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
 
 
-def _unseeded_draw(fn, seen: set):
+def unseeded_draw(fn, seen: set):
     """``(text of the draw, where)`` of the first draw ``fn`` makes (itself or through the
     user functions it calls) from a generator it does not seed; None where it makes none."""
     code = getattr(fn, "__code__", None)
@@ -130,7 +130,7 @@ def _first_draw(parsed, nodes, bound: set, where: str, seen: set):
         if kind == "draw":
             return S.text(call.func), f"{where}:{call.lineno}"
         if isinstance(kind, types.FunctionType):
-            found = _unseeded_draw(kind, seen)
+            found = unseeded_draw(kind, seen)
             if found is not None:
                 return found
     return None

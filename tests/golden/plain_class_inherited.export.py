@@ -1439,8 +1439,14 @@ def _is_property(cls, name: str) -> bool:
 def refuse_property(x, name) -> None:
     """Refuse an adjoint for ``x.name`` where ``name`` is a property of the record ``x``'s
     class: it would reach no field. (sourcegrad calls the getter of a property of an argument
-    it sees when it builds the derivative; this is one read through another object.)"""
-    if isinstance(name, str) and is_record(x) and _is_property(type(x), name):
+    it sees when it builds the derivative; this is one read through another object.) A
+    ``functools.cached_property`` whose cache ``x`` holds is a field of ``x``."""
+    if (
+        isinstance(name, str)
+        and is_record(x)
+        and _is_property(type(x), name)
+        and name not in getattr(x, "__dict__", ())
+    ):
         raise SourcegradError(
             f"`.{name}` is a property of {type(x).__name__}, read where sourcegrad cannot call "
             "its getter (on an item of a loop or of a container); read the fields it is "

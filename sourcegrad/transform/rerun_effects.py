@@ -1,0 +1,129 @@
+"""What a second run of a function would show, for a gradient differentiated again inside a
+function being differentiated.
+
+``gx = sg.grad(critic, wrt=1)(w, x)`` in a loss (a gradient penalty, MAML's inner step): the
+loss's derivative runs ``critic``'s gradient where Python runs it, and the reverse derivative
+of that gradient (a Hessian-vector product) runs ``critic`` again. A draw from a generator
+``critic`` does not seed would give other numbers the second time (a silent wrong gradient),
+and a change of an object outside ``critic`` (``LOG.append(v)``, ``G[k] = v``, ``G.n += 1``,
+``setattr(G, ...)``, a global object's method storing into ``self``) would happen twice.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import types
+
+import gast
+
+from ..errors import SourcegradError
+from . import syntax as S
+from .parse import UNRESOLVED, parse, resolve
+from .recomputed_draws import unseeded_draw
+from .rule_binding import is_user_function
+
+__all__ = ["rerun_effect"]
+
+
+@functools.lru_cache(maxsize=256)
+def rerun_effect(fn) -> tuple[str, str, str] | None:
+    """``(what, where, way out)`` of the first thing ``fn`` or a function it calls does that a
+    second run of ``fn`` would show: an unseeded draw, or a change of an object ``fn`` does not
+    make that does not leave the same state when made twice (``LOG.append(v)``, ``G.n +=
+    1``; a store ``G.h = v`` leaves the same); None where it does nothing of the kind or its
+    source cannot be read."""
+    name = getattr(fn, "__name__", "the function")
+    draw = unseeded_draw(fn, set())
+    if draw is not None:
+        what = f"draws random numbers (`{draw[0]}`) from a generator it does not seed"
+        way_out = (
+            f"draw them in the function you differentiate and pass them to {name}(), or seed "
+            f"the generator inside {name}()"
+        )
+        return what, draw[1], way_out
+    found = _outer_change(fn, frozenset(), set())
+    if found is None:
+        return None
+    way_out = f"make that change in the function you differentiate, outside {name}()"
+    return f"changes `{found[0]}`, which it does not make", found[1], way_out
+
+
+#: the methods of a list or dict whose change made twice is not the change made once
+_ACCUMULATING = frozenset({"append", "extend", "insert", "pop", "remove", "popitem", "reverse"})
+
+
+def _outer_change(fn, outer: frozenset, seen: set) -> tuple[str, str] | None:
+    """``(name, where)`` of the first accumulating change ``fn`` (or a function or method it
+    calls) makes to an object it does not make, or to one of ``outer`` (a method's ``self``)."""
+    code = getattr(fn, "__code__", None)
+    if code is None or code in seen:
+        return None
+    seen.add(code)
+    try:
+        parsed = parse(fn)
+    except SourcegradError:
+        return None  # (refused or differentiated elsewhere)
+    nodes = list(S.walk(parsed.node))
+    declared = {n for d in nodes if isinstance(d, (gast.Global, gast.Nonlocal)) for n in d.names}
+    bound = _bound(parsed.node, nodes) - declared - outer
+    label = getattr(fn, "__qualname__", "the function")
+    for node in nodes:
+        changed = _changed_outer(node, bound, declared)
+        if changed is not None:
+            return changed, f"{label}(), {parsed.filename}:{node.lineno}"
+        for callee, its_outer in _callees(parsed, node, bound):
+            found = _outer_change(callee, its_outer, seen)
+            if found is not None:
+                return found
+    return None
+
+
+def _bound(fn: gast.FunctionDef, nodes: list) -> set:
+    params = {a.id for a in S.walk(fn.args) if isinstance(a, gast.Name)}
+    stored = {n.id for n in nodes if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    return params | stored | {n.name for n in nodes if isinstance(n, gast.FunctionDef)}
+
+
+def _root(expr) -> str | None:
+    while isinstance(expr, (gast.Attribute, gast.Subscript)):
+        expr = expr.value
+    return expr.id if isinstance(expr, gast.Name) else None
+
+
+def _changed_outer(node, bound: set, declared: set) -> str | None:
+    """The outer name ``node`` changes so that a second change differs from the first: an
+    update of it or of its item or field (``+=``), a store into it declared ``global`` or
+    ``nonlocal``, a list's or dict's accumulating method on it."""
+    if isinstance(node, gast.AugAssign):
+        root = _root(node.target)
+        return root if root is not None and root not in bound else None
+    if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+        return node.id if node.id in declared else None
+    if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute):
+        root = _root(node.func.value)
+        if node.func.attr in _ACCUMULATING and root is not None and root not in bound:
+            return root
+    return None
+
+
+def _callees(parsed, node, bound: set) -> list:
+    """``(function, its outer names)`` of what ``node`` calls, where known before it runs: a
+    user function, or a method of an object the function does not make (its ``self``)."""
+    if not isinstance(node, gast.Call):
+        return []
+    obj = resolve(parsed, node.func, bound)
+    if obj is not UNRESOLVED and is_user_function(obj):
+        return [(obj, frozenset())]
+    func = node.func
+    if not isinstance(func, gast.Attribute):
+        return []
+    held = resolve(parsed, func.value, bound)
+    if held is UNRESOLVED or isinstance(held, types.ModuleType):
+        return []
+    method = inspect.getattr_static(type(held), func.attr, None)
+    if not isinstance(method, types.FunctionType):
+        return []
+    code = method.__code__
+    this = code.co_varnames[:1] if code.co_argcount else ()
+    return [(method, frozenset(this))]
