@@ -3,8 +3,9 @@ step): the reverse derivative of that gradient runs its function a second time, 
 that draws from a generator it does not seed, or makes a change outside it that a second run
 would repeat (``LOG.append``, ``G.n += 1``), is refused at the user's line with the place of
 the draw or change; one that seeds its generator or takes its draws as an argument is
-followed. Against Python's value and central
-differences on calls 1-3."""
+followed. Refused too where the function draws from a generator it does not seed:
+``sg.hessian`` and ``sg.jacobian`` (a run per column) and a derivative of order 3 (a run
+more on its first call). Against Python's value and central differences on calls 1-3."""
 
 from __future__ import annotations
 
@@ -111,3 +112,42 @@ def test_draws_passed_in_are_followed():
         value, g = df(W, X, keep)
         assert_value(value, want, f"value, call {call}")
         np.testing.assert_allclose(g, slopes, rtol=1e-5, atol=1e-6, err_msg=f"call {call}")
+
+
+def drawing_scalar(x):
+    s = rng.random() + 0.5
+    return np.tanh(s * x) ** 3
+
+
+def drawing_array(x):
+    keep = rng.random(x.shape) > 0.3
+    return np.tanh(x * keep)
+
+
+@pytest.mark.parametrize(
+    "make, f, args, said",
+    [
+        (sg.hessian, critic_drawing, (W, X), "sg.hessian runs critic_drawing() once per column"),
+        (sg.jacobian, drawing_array, (W,), "sg.jacobian runs drawing_array() once per row"),
+        (
+            lambda f: sg.grad(sg.grad(sg.grad(f))),
+            drawing_scalar,
+            (0.3,),
+            "a derivative of order 3 or more runs drawing_scalar() once more",
+        ),
+    ],
+)
+def test_a_derivative_running_a_drawing_function_again_is_refused(make, f, args, said):
+    # (each run would draw other numbers: the columns of another function each)
+    with pytest.raises(SourcegradError, match=re.escape(said)) as caught:
+        make(f)(*args)
+    assert caught.value.filename == __file__
+    assert caught.value.lineno == f.__code__.co_firstlineno + 1  # (the draw)
+
+
+def test_a_hessian_of_a_logging_function_is_followed():
+    # (appending once per column is what sg.hessian is documented to do)
+    h = sg.hessian(critic_logging)
+    want = sg.jacobian(sg.grad(critic_logging))(W, X)
+    for call in range(1, 4):
+        np.testing.assert_allclose(h(W, X), want, rtol=1e-10, err_msg=f"call {call}")

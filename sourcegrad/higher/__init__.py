@@ -339,6 +339,10 @@ class Tower:
         if key in checked:
             return None
         if len(self.dirs) != 1:
+            name = getattr(self.f, "__name__", "the function")
+            refuse_rerun(
+                self.f, f"a derivative of order 3 or more runs {name}() once more on its first call"
+            )
             with _LOCK:
                 self._check(key, values)
             return None

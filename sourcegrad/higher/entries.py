@@ -16,7 +16,7 @@ from ..runtime.containers import scalar_gradient
 from ..transform.argument_writes import argument_writes
 from . import jvp_transform, tower
 from .of_derivatives import made_of, of_derivative
-from .pieces import array_or_float, refused_inside, unit_vector
+from .pieces import array_or_float, refuse_rerun, refused_inside, unit_vector
 
 __all__ = ["hessian", "hvp", "jacobian"]
 
@@ -76,6 +76,8 @@ def hessian(f: Callable, wrt: int = 0) -> Callable:
             if entry is not None:
                 f(*args, **kwargs)  # (what Python's call leaves in the arguments)
             return np.zeros(np.shape(x) + np.shape(x), dtype=_float_kind(x))
+        if np.size(x) > 1:
+            refuse_rerun(f, f"sg.hessian runs {_name(f)}() once per column", True)
         cols = []
         for k in range(np.size(x)):
             a, kw = (args, kwargs) if entry is None or k == np.size(x) - 1 else _copies(*entry)
@@ -86,6 +88,10 @@ def hessian(f: Callable, wrt: int = 0) -> Callable:
     refused_inside(run, "hessian", f)
     made_of(run, "hessian", f)
     return run
+
+
+def _name(f) -> str:
+    return getattr(f, "__name__", "the function")
 
 
 def _writes_arguments(d, args) -> bool:
@@ -120,6 +126,7 @@ def jacobian(f: Callable, wrt: int = 0) -> Callable:
         # a function that writes into its arguments: each row or column is taken on a copy
         # of the values on entry, and the caller's objects are changed once, by f's call
         entry = _copies(args, kwargs) if _writes_arguments(rev, args) else None
+        refuse_rerun(f, f"sg.jacobian runs {_name(f)}() once per row or column", True)
         at = (lambda a, kw: (a, kw)) if entry is None else (lambda a, kw: _copies(*entry))
         y = f(*args, **kwargs)
         n, m = np.size(x), np.size(y)

@@ -136,19 +136,31 @@ def refused_inside(run, kind: str, f) -> None:
     )
 
 
-def refuse_rerun(f) -> None:
-    """Refuse the reverse derivative of a gradient of ``f`` called inside a function being
-    differentiated, where ``f`` does what its second run there would show."""
+def refuse_rerun(f, runs_again: str = "", draws_only: bool = False) -> None:
+    """Refuse a derivative of ``f`` that runs ``f`` again (``runs_again`` says when; by
+    default, the reverse derivative of a gradient of ``f`` called inside a function being
+    differentiated) where ``f`` does what its second run would show (``draws_only``: where
+    it draws from a generator it does not seed)."""
     found = rerun_effect(f)
-    if found is None:
+    if found is None or draws_only and not found[3]:
         return
-    what, where, way_out = found
+    what, where, way_out, _ = found
     name = getattr(f, "__name__", "the function")
-    raise SourcegradError(
+    runs_again_given = bool(runs_again)  # (else the call's line is named where it is run)
+    runs_again = runs_again or (
         f"the gradient of {name}() is called inside a function being differentiated, and "
-        f"{name}() {what} ({where}): the derivative runs {name}() a second time to "
-        f"differentiate its gradient, where Python runs it once; {way_out}"
+        f"its derivative runs {name}() a second time to differentiate that gradient"
     )
+    place = () if not runs_again_given else _file_line(where)
+    raise SourcegradError(
+        f"{name}() {what} ({where}): {runs_again}, where Python runs it once; {way_out}", *place
+    )
+
+
+def _file_line(where: str) -> tuple:
+    """``(file, line)`` of a place written ``name(), file:line``."""
+    filename, _, line = where.split(", ", 1)[-1].rpartition(":")
+    return (filename, int(line)) if line.isdigit() else ()
 
 
 NESTED_WAY_OUT = {

@@ -26,9 +26,20 @@ from .rule_binding import is_user_function
 __all__ = ["rerun_effect"]
 
 
+def rerun_effect(fn) -> tuple[str, str, str, bool] | None:
+    """:func:`_rerun_effect`, kept per function (a callable object is read each time)."""
+    if not isinstance(fn, types.FunctionType):
+        return _rerun_effect(fn)
+    return _kept_rerun_effect(fn)
+
+
 @functools.lru_cache(maxsize=256)
-def rerun_effect(fn) -> tuple[str, str, str] | None:
-    """``(what, where, way out)`` of the first thing ``fn`` or a function it calls does that a
+def _kept_rerun_effect(fn):
+    return _rerun_effect(fn)
+
+
+def _rerun_effect(fn) -> tuple[str, str, str, bool] | None:
+    """``(what, where, way out, a draw?)`` of the first thing ``fn`` or a function it calls does that a
     second run of ``fn`` would show: an unseeded draw, or a change of an object ``fn`` does not
     make that does not leave the same state when made twice (``LOG.append(v)``, ``G.n +=
     1``; a store ``G.h = v`` leaves the same); None where it does nothing of the kind or its
@@ -41,12 +52,12 @@ def rerun_effect(fn) -> tuple[str, str, str] | None:
             f"draw them in the function you differentiate and pass them to {name}(), or seed "
             f"the generator inside {name}()"
         )
-        return what, draw[1], way_out
+        return what, draw[1], way_out, True
     found = _outer_change(fn, frozenset(), set())
     if found is None:
         return None
     way_out = f"make that change in the function you differentiate, outside {name}()"
-    return f"changes `{found[0]}`, which it does not make", found[1], way_out
+    return f"changes `{found[0]}`, which it does not make", found[1], way_out, False
 
 
 #: the methods of a list or dict whose change made twice is not the change made once
