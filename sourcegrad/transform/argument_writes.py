@@ -22,6 +22,7 @@ import numpy as np
 from ..errors import UnsupportedSyntaxError
 from . import syntax as S
 from .in_place import MUTATORS
+from .inline_methods import inline_writing_helpers
 from .mutations import given_to_writers
 from .shallow_copies import refuse_shared_item_writes
 
@@ -37,7 +38,7 @@ def argument_writes(parsed, args: tuple | None, checked: bool = True, followed=(
     argument's memory (``Core.followed_writes``: ``x[1:][...] = w`` of ``w = x[1:]; w *= 2``)."""
     if not checked or args is None or parsed.filename.startswith("<sourcegrad"):
         return ()
-    fn = parsed.node
+    fn = inline_writing_helpers(parsed)  # (a helper's writes into them are the function's)
     params = [a.id for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs]
     given = dict(zip(params, args))
     refuse_shared_item_writes(parsed, given)
@@ -48,7 +49,7 @@ def argument_writes(parsed, args: tuple | None, checked: bool = True, followed=(
         for n in S.walk(fn)
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store) and id(n) not in augmented
     }
-    helpers = {name: (line, callee) for name, line, callee in given_to_writers(parsed, set(params))}
+    helpers = {name: (line, callee) for name, line, callee in given_to_writers(parsed, params, fn)}
     found: dict = {name: [] for name in helpers}  # parameter -> [(path, line, replaced)]
     for node in nodes:
         if id(node) in augmented:  # (`c[k] += v`: its target is no plain store)

@@ -31,9 +31,11 @@ import gast
 
 from ..errors import SourcegradError
 from . import syntax as S
+from .inline_helpers import helper_writing_arguments, writes_given
 from .parse import UNRESOLVED, parse, resolve
 
 __all__ = ["followed_reads", "harmless_call", "inline_effect_methods", "obstacle"]
+__all__ += ["inline_writing_helpers"]
 
 #: (filename, line of the call, method name) -> why that call was not inlined
 _OBSTACLES: dict = {}
@@ -46,23 +48,39 @@ def obstacle(filename: str, lineno: int, method: str) -> str | None:
     return _OBSTACLES.get((filename, lineno, method))
 
 
-def inline_effect_methods(fn, parsed, class_of, names: S.NameGen) -> dict:
+def inline_effect_methods(fn, parsed, class_of, names: S.NameGen) -> tuple:
     """Inline, in place in ``fn``, the calls of methods whose stores into ``self`` ``fn``
-    reads (see the module); ``class_of(name)``: the class of the object a name of ``fn``
-    holds, or None. Returns {receiver: the attributes the inlined statements store on it}."""
+    reads (see the module), and of helpers and methods writing into the arguments they are
+    given (:mod:`.inline_helpers`); ``class_of(name)``: the class of the object a name of
+    ``fn`` holds, or None. Returns ({receiver: the attributes the inlined statements store
+    on it}, the statements inlined)."""
     if parsed.filename.startswith("<sourcegrad"):
-        return {}  # (generated code: what it stores it reads as values already)
+        return {}, []  # (generated code: what it stores it reads as values already)
     inliner = _Inliner(fn, parsed, class_of, names)
     for _ in range(_MOST):
         if not inliner.once():
             break
-    return inliner.kept
+    return inliner.kept, inliner.inserted
+
+
+def inline_writing_helpers(parsed):
+    """A copy of ``parsed``'s function with the calls of helpers writing into its names
+    inlined as :func:`inline_effect_methods` inlines them where no class is known (the
+    writes into the function's arguments that the derivative leaves in the caller's objects
+    are read from it); kept on ``parsed``."""
+    if parsed.helpers_inlined is None:
+        fn = S.clone(parsed.node)
+        names = S.NameGen(S.names_in(fn) | set(parsed.closure))
+        inline_effect_methods(fn, parsed, lambda name: None, names)
+        parsed.helpers_inlined = fn
+    return parsed.helpers_inlined
 
 
 class _Inliner:
     def __init__(self, fn, parsed, class_of, names):
         self.fn, self.parsed, self.class_of, self.names = fn, parsed, class_of, names
         self.kept: dict = {}  # receiver -> attributes inlined statements store on it
+        self.inserted: list = []  # the statements put in place of calls
 
     def once(self) -> bool:
         """Inline the first call that needs it; whether there was one."""
@@ -71,8 +89,7 @@ class _Inliner:
                 found = self.candidate(stmt)
                 if found is None:
                     continue
-                call, method, stores = found
-                body = self.inlined(stmt, call, method, stores)
+                body = self.inlined(stmt, *found)
                 if body is not None:
                     block[i : i + 1] = body
                     return True
@@ -82,6 +99,9 @@ class _Inliner:
         """``(call, method, attributes it stores)`` where ``stmt`` calls a method whose stores
         into ``self`` the function reads (or which reads what an inlined call stored)."""
         call = _call_of(stmt)
+        if call is not None and isinstance(call.func, gast.Name):
+            helper = helper_writing_arguments(self.parsed, self.fn, stmt, call)
+            return None if helper is None else (call, helper, set(), True)
         if call is None or not isinstance(call.func, gast.Attribute):
             return None
         receiver = call.func.value
@@ -113,36 +133,44 @@ class _Inliner:
             and n.value.id == receiver.id
             and id(n) not in inside
         }
-        if not (stores & read_after or reads & kept):
+        writes = writes_given(method, (self.fn, stmt, call), 1)
+        if not (stores & read_after or reads & kept or writes):
             return None
-        return call, method, stores
+        return call, method, stores, writes
 
-    def inlined(self, stmt, call, method, stores) -> list | None:
+    def inlined(self, stmt, call, method, stores, writes: bool) -> list | None:
         """The statements that replace ``stmt``; None (the reason kept for the refusal)
-        where the method cannot be inlined."""
-        receiver = call.func.value.id
+        where the method cannot be inlined. Where it ``writes`` into what the call gives it,
+        the statements take the call's line: the links between names are ordered by line."""
+        skipped = int(isinstance(call.func, gast.Attribute))  # (a method's `self`)
         chain = getattr(stmt, "inlined_from", ())
         why = _refusal(method, call, self.parsed, chain)
         node = None
         if why is None:
             node = S.clone(parse(method).node)
-            why = _body_refusal(node, method, self.fn, self.parsed)
+            why = _body_refusal(node, method, self.fn, self.parsed, skipped)
+        key = (self.parsed.filename, stmt.lineno, method.__name__)
         if why is not None:
-            _OBSTACLES[(self.parsed.filename, stmt.lineno, call.func.attr)] = why
+            _OBSTACLES[key] = why
             return None
-        bindings, substitute = _bind(method, node, call, self.names, stmt.lineno)
+        bindings, substitute = _bind(method, node, call, self.names, (stmt.lineno, skipped))
         if bindings is None:
-            _OBSTACLES[(self.parsed.filename, stmt.lineno, call.func.attr)] = substitute
+            _OBSTACLES[key] = substitute
             return None
-        substitute[node.args.args[0].id] = S.name(receiver)
+        if skipped:
+            receiver = call.func.value.id
+            substitute[node.args.args[0].id] = S.name(receiver)
+            self.kept.setdefault(receiver, set()).update(stores)
         body = _renamed(node, substitute, self.names)
         body = bindings + _final(body, stmt, call, self.names)
         for s in body:
             for n in S.walk(s):
                 if isinstance(n, gast.stmt):
                     n.inlined_from = (*chain, method)
+                if writes and hasattr(n, "lineno"):
+                    n.lineno = n.end_lineno = stmt.lineno
         self.parsed.lines.update(parse(method).lines)
-        self.kept.setdefault(receiver, set()).update(stores)
+        self.inserted.extend(S.clone(s) for s in body)  # (as written: lowering rewrites them)
         return body
 
 
@@ -334,13 +362,16 @@ def _refusal(method, call, parsed, chain) -> str | None:
     return None
 
 
-def _body_refusal(node, method, fn, parsed) -> str | None:
-    """Why the body of ``node`` (the method's) cannot be inlined into ``fn``."""
+def _body_refusal(node, method, fn, parsed, skipped: int) -> str | None:
+    """Why the body of ``node`` (the method's, ``skipped`` 1; a function's: 0) cannot be
+    inlined into ``fn``."""
     name = method.__name__
     args = node.args
-    if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs or not args.args:
+    if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
         return f"{name}() takes *args, **kwargs or keyword-only arguments"
-    me = args.args[0].id
+    if len(args.args) < skipped:
+        return f"{name}() takes no `self`"
+    me = args.args[0].id if skipped else None
     returns = [n for n in S.own_scope_nodes(node) if isinstance(n, gast.Return)]
     if any(r is not node.body[-1] for r in returns):
         return f"{name}() returns other than once, at its end"
@@ -366,13 +397,15 @@ def _body_refusal(node, method, fn, parsed) -> str | None:
     return None
 
 
-def _bind(method, node, call, names, lineno):
+def _bind(method, node, call, names, at: tuple):
     """``(statements binding parameters to the call's arguments, parameter -> the node that
-    stands for it in the body)``; ``(None, why)`` where a parameter is not bound so."""
-    params = [a.id for a in node.args.args[1:]]
+    stands for it in the body)``; ``(None, why)`` where a parameter is not bound so. ``at``:
+    the call's line and the parameters it does not give (1: a method's ``self``)."""
+    lineno, skipped = at
+    params = [a.id for a in node.args.args[skipped:]]
     try:
         bound = inspect.signature(method).bind(
-            None, *call.args, **{k.arg: k.value for k in call.keywords}
+            *[None] * skipped, *call.args, **{k.arg: k.value for k in call.keywords}
         )
     except TypeError as exc:
         return None, f"its call does not match {method.__name__}()'s parameters ({exc})"
@@ -429,11 +462,11 @@ def _final(body: list, stmt, call, names) -> list:
     if isinstance(stmt, gast.Assign):
         return [*body, gast.copy_location(gast.Assign(stmt.targets, value, None), _at(line))]
     if isinstance(stmt, gast.Return):
-        held = names.fresh(call.func.attr)
+        held = names.fresh(S.dotted(call.func).split(".")[-1])
         out = S.assign(held, value, line)
         return [*body, out, gast.copy_location(gast.Return(S.name(held)), stmt)]
     if any(isinstance(n, gast.Call) for n in S.walk(value)):
-        return [*body, S.assign(names.fresh(call.func.attr), value, line)]
+        return [*body, S.assign(names.fresh(S.dotted(call.func).split(".")[-1]), value, line)]
     return body
 
 

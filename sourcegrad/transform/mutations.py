@@ -25,6 +25,7 @@ from .aliasing import source_name
 from .calls import nested_function
 from .cfg import solve_backward
 from .in_place import changed_in_place, mark_unknown_callee
+from .inline_methods import obstacle
 from .node_facts import set_fact
 from .object_classes import class_of, method_node
 from .parse import UNRESOLVED, parse, resolve
@@ -71,7 +72,8 @@ def refuse_container_mutations(core, ops: dict, cfg, varied: dict) -> list:
             if arg.id in live[0].get(id(stmt), ()):  # (none in a nested def: analysed apart)
                 raise UnsupportedSyntaxError(
                     f"{label}() writes into its argument `{param}` in place (line {line}), "
-                    f"and `{arg.id}` is read after the call: sourcegrad follows values, not "
+                    f"and `{arg.id}` is read after the call{_not_inlined(core, stmt, label)}: "
+                    f"sourcegrad follows values, not "
                     f"changes made in place; make {label}() return the new value and assign it "
                     f"(`{arg.id} = {label}(...)`)",
                     core.parsed.filename,
@@ -120,6 +122,13 @@ def _refuse_method_effect(core, stmt, flow: tuple, ops: dict, varied: dict) -> N
             core.parsed.filename,
             stmt.lineno,
         )
+
+
+def _not_inlined(core, stmt, label: str) -> str:
+    """`` (not inlined: why)`` where the call of ``label`` at ``stmt`` was asked to be put in
+    place (:mod:`.inline_helpers`) and could not; else nothing."""
+    why = obstacle(core.parsed.filename, stmt.lineno, label.split(".")[-1])
+    return f" (not inlined: {why})" if why else ""
 
 
 def _viewed_name(core, name: str, live) -> str | None:
@@ -267,10 +276,11 @@ def _effect_callee(core, stmt):
     return (node.body, node.args), list(call.args), kwargs, call.func.id
 
 
-def given_to_writers(parsed, params: set) -> list:
-    """``(parameter, line)`` for a call of a user function given a parameter (never bound
-    anew) that the function changes in place (``halve(y)`` doing ``a *= 0.5``)."""
-    fn = parsed.node
+def given_to_writers(parsed, params, fn) -> list:
+    """``(parameter, line, callee)`` for a call in ``fn`` (``parsed``'s function, its helpers
+    writing into its names inlined) of a user function given a parameter of ``params``
+    (never bound anew) that the function changes in place (``halve(y)`` doing ``a *= 0.5``)."""
+    params = set(params)
     rebound = {
         n.id for n in S.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
     }

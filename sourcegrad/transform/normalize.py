@@ -374,7 +374,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
             return S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure))
 
         class_of = _resolver(parsed, fn, self.params, examples).class_of
-        kept = inline_effect_methods(fn, parsed, class_of, names())
+        kept, self.inlined = inline_effect_methods(fn, parsed, class_of, names())
         read_own_stores(fn, names(), harmless_call(parsed, S.bound_names(fn)))
         self.followed_reads = followed_reads(fn, kept)
         try:
@@ -452,7 +452,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
                 (self.element_names.get(site), message, line)
                 for site, message, line in self.shared_checks
             ],
-            followed_writes=self.shared_writes,
+            followed_writes=self.shared_writes + self.inlined,
             conditions=set(self.conditions),
             quiet=self.quiet,
             final_names={p: self.env.get(p, p) for p in self.params},

@@ -1,0 +1,256 @@
+"""Helpers that write into the arguments they are given (``put(buf, i, v)``, ``bump(d)``,
+``push(hs, h)``, ``normalize_(x)``), followed instead of refused: the helper is inlined at the
+call, so its writes land on the caller's array, list or dict (or, for the function's own
+arguments, are left in its caller's objects as Python leaves them). Each program: the value
+against Python's, the gradient against central differences in float64, the Hessian-vector
+product against differences of the gradient, three calls each, and the caller's objects
+after each call equal to those Python's call leaves."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+import sourcegrad as sg
+
+from .ported.harness import assert_tree_close, marked_line, numerical
+
+R = np.random.default_rng(2026)
+
+
+def rn(*s):
+    return R.standard_normal(s)
+
+
+def assert_same_tree(got, want, what):
+    assert type(got) is type(want), f"{what}: {type(got).__name__} != {type(want).__name__}"
+    if isinstance(want, dict):
+        assert list(got) == list(want), what
+        for k in want:
+            assert_same_tree(got[k], want[k], f"{what}[{k!r}]")
+    elif isinstance(want, (list, tuple)):
+        assert len(got) == len(want), what
+        for i, (g, w) in enumerate(zip(got, want)):
+            assert_same_tree(g, w, f"{what}[{i}]")
+    elif isinstance(want, np.ndarray):
+        np.testing.assert_array_equal(got, want, err_msg=what)
+    else:
+        assert got == want, what
+
+
+def check_followed(f, args, wrt=0, hvp=True):
+    """Value, gradient (central differences), hvp (differences of the gradient) and the
+    caller's objects after each of three calls, each call on fresh copies of ``args``."""
+    wrts = wrt if isinstance(wrt, tuple) else (wrt,)
+    expected = [numerical(f, copy.deepcopy(args), i) for i in wrts]
+    vg = sg.value_and_grad(f, wrt)
+    for call in range(3):
+        given, plain = copy.deepcopy(args), copy.deepcopy(args)
+        want = f(*plain)
+        value, grads = vg(*given)
+        np.testing.assert_allclose(value, want, rtol=1e-12, atol=1e-12)
+        grads = grads if isinstance(wrt, tuple) else (grads,)
+        for i, g, e in zip(wrts, grads, expected):
+            assert_tree_close(g, e, 1e-5, 1e-6, f"d/darg{i}, call {call}")
+        for n, (a, p) in enumerate(zip(given, plain)):
+            assert_same_tree(a, p, f"argument {n} after call {call}")
+    if not hvp:
+        return
+    i = wrts[0]
+    v = R.standard_normal(np.shape(args[i]))
+    g = sg.grad(f, i)
+    eps = 1e-5
+
+    def grad_at(s):
+        moved = copy.deepcopy(args)
+        moved = (*moved[:i], moved[i] + s * v, *moved[i + 1 :])
+        return g(*moved)
+
+    want = (grad_at(eps) - grad_at(-eps)) / (2 * eps)
+    hf = sg.hvp(f, i)
+    for call in range(3):
+        given, plain = copy.deepcopy(args), copy.deepcopy(args)
+        f(*plain)
+        np.testing.assert_allclose(hf(*given, v), want, rtol=1e-4, atol=1e-5)
+        for n, (a, p) in enumerate(zip(given, plain)):
+            assert_same_tree(a, p, f"hvp: argument {n} after call {call}")
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def put(buf, i, v):
+    buf[i] = v
+
+
+def bump(d, k, s=0.5):
+    d[k] = d[k] * s
+
+
+def push(hs, h):
+    hs.append(h)
+    return len(hs)
+
+
+def halve(a):
+    a *= 0.5
+
+
+def normalize_(x):
+    x -= x.mean()
+
+
+def update(buf, i, row):
+    put(buf, i, np.tanh(row))
+
+
+def zero_row(a):
+    a[0] = 0.0
+
+
+def fill(cache, k, v):
+    cache[k] = v
+
+
+# ------------------------------------------------------------------ programs
+
+
+def written_array_read_after(x):
+    z = np.zeros((3, 4))
+    for i in range(3):
+        put(z, i, np.sin(x * (i + 1)))
+    return np.sum(z * z) + np.sum(z[1] * x)
+
+
+def written_dict_read_after(x):
+    d = {"a": np.sin(x), "b": x * 2.0}
+    bump(d, "a")
+    bump(d, "b", s=0.9)
+    return np.sum(d["a"] * d["b"])
+
+
+def grown_list_read_after(x):
+    hs = [np.tanh(x)]
+    n = push(hs, np.sin(hs[0]))
+    n = push(hs, hs[-1] * x)
+    return n * sum(np.sum(h**2) for h in hs)
+
+
+def item_of_an_array_halved(x):
+    z = x * 1.0
+    halve(z[0])
+    return np.sum(z * x)
+
+
+def own_argument_normalized(x, w):
+    normalize_(x)
+    return np.sum(np.tanh(x * w) ** 2) + np.sum(x)
+
+
+def own_argument_written_after_use(w, x):
+    y = np.sum(np.sin(x * w))
+    zero_row(x)
+    return y
+
+
+def through_two_helpers(x):
+    buf = np.zeros((2, 4))
+    update(buf, 0, x)
+    update(buf, 1, 2.0 * x)
+    return np.sum(buf[0] * buf[1]) + np.sum(buf)
+
+
+def into_a_dict_argument(x, cache):
+    h = np.tanh(x)
+    fill(cache, "h", h)
+    fill(cache, "n", 3)
+    return np.sum(cache["h"] * x)
+
+
+def helper_in_a_loop_read_after(x):
+    z = x * 1.0
+    for _ in range(2):
+        normalize_(z)
+        z = z * 2.0
+    return np.sum(np.sin(z))
+
+
+class Accumulator:
+    def __init__(self, scale):
+        self.scale = scale
+
+    def add_into(self, buf, v):
+        buf += self.scale * v
+
+
+def a_method_writing_into_its_argument(x):
+    acc = Accumulator(0.5)
+    buf = np.ones(4)
+    acc.add_into(buf, np.sin(x))
+    acc.add_into(buf, x * x)
+    return np.sum(buf**2)
+
+
+X = rn(4)
+
+
+@pytest.mark.parametrize(
+    "f, args",
+    [
+        (written_array_read_after, (X,)),
+        (written_dict_read_after, (X,)),
+        (grown_list_read_after, (X,)),
+        (item_of_an_array_halved, (rn(2, 3),)),
+        (through_two_helpers, (X,)),
+        (helper_in_a_loop_read_after, (X,)),
+        (a_method_writing_into_its_argument, (X,)),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+def test_a_write_into_a_local_the_caller_reads_after(f, args):
+    check_followed(f, args)
+
+
+def test_a_write_into_the_functions_own_argument_is_left_in_the_callers_array():
+    check_followed(own_argument_normalized, (rn(4), rn(4)), wrt=(0, 1), hvp=False)
+    check_followed(own_argument_normalized, (rn(4), rn(4)), wrt=0)
+    check_followed(own_argument_written_after_use, (rn(4, 3), rn(4, 3)), wrt=(0, 1), hvp=False)
+
+
+def test_a_write_into_a_dict_argument_is_left_in_the_callers_dict():
+    check_followed(into_a_dict_argument, (rn(3), {}), hvp=False)
+    check_followed(into_a_dict_argument, (rn(3), {"h": rn(3), "n": 0}))
+
+
+def test_the_inlined_helper_reads_as_written():
+    """The derivative's source holds the helper's statements in place of the call."""
+    text = sg.source(sg.grad(written_array_read_after), X)
+    code = [line for line in text.splitlines() if not line.strip().startswith("#")]
+    assert not any("put(" in line for line in code), text
+    assert "# line 123: put(z, i, np.sin(x * (i + 1)))" in text
+
+
+# ------------------------------------------------------------------ still refused
+
+
+def put_recursive(buf, i, v):
+    if i > 0:
+        put_recursive(buf, i - 1, v)
+    buf[i] = v
+
+
+def recursive_writer_read_after(x):
+    z = np.zeros((3, 4))
+    put_recursive(z, 2, x)  # REFUSED
+    return np.sum(z * x)
+
+
+def test_a_recursive_writer_is_refused_naming_why_it_is_not_inlined():
+    with pytest.raises(sg.UnsupportedSyntaxError) as info:
+        sg.grad(recursive_writer_read_after)(X)
+    message = str(info.value)
+    assert f":{marked_line(recursive_writer_read_after)}:" in message
+    assert "not inlined: put_recursive() calls itself" in message, message
+    assert "return the new value" in message
