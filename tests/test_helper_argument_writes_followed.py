@@ -254,3 +254,21 @@ def test_a_recursive_writer_is_refused_naming_why_it_is_not_inlined():
     assert f":{marked_line(recursive_writer_read_after)}:" in message
     assert "not inlined: put_recursive() calls itself" in message, message
     assert "return the new value" in message
+
+
+def through_layers_read_after(x, layers):
+    h = np.tanh(x)
+    for layer in layers:
+        layer(h)  # REFUSED
+    return np.sum(h**2)
+
+
+def test_a_function_value_writing_what_is_read_after_names_the_call_and_the_write():
+    """A layer known only when the derivative runs cannot be inlined: refused then, naming
+    the caller's line and the layer's write."""
+    with pytest.raises(sg.UnsupportedSyntaxError) as info:
+        sg.grad(through_layers_read_after)(X, [normalize_])
+    message = str(info.value)
+    assert f":{marked_line(through_layers_read_after)}:" in message, message
+    write = normalize_.__code__.co_firstlineno + 1
+    assert f"(`x -= x.mean()`, {__file__}:{write})" in message, message
