@@ -219,6 +219,20 @@ def test_a_write_into_the_functions_own_argument_is_left_in_the_callers_array():
     check_followed(own_argument_written_after_use, (rn(4, 3), rn(4, 3)), wrt=(0, 1), hvp=False)
 
 
+def argument_given_to_a_writer(p, x, y):
+    out = np.sum(np.tanh(x @ p["W"] + p["b"]) * y)
+    halve(y)
+    return out
+
+
+def test_an_argument_written_after_its_use_is_left_as_python_leaves_it():
+    """(a fuzz find, refused before: nothing reads ``y`` after the call, but Python halves
+    the caller's array)"""
+    args = ({"W": rn(3, 2), "b": rn(2)}, rn(4, 3), rn(4, 2))
+    for wrt in (1, 2):
+        check_followed(argument_given_to_a_writer, args, wrt=wrt)
+
+
 def test_a_write_into_a_dict_argument_is_left_in_the_callers_dict():
     check_followed(into_a_dict_argument, (rn(3), {}), hvp=False)
     check_followed(into_a_dict_argument, (rn(3), {"h": rn(3), "n": 0}))
