@@ -36,6 +36,8 @@ def assert_same_tree(got, want, what):
             assert_same_tree(g, w, f"{what}[{i}]")
     elif isinstance(want, np.ndarray):
         np.testing.assert_array_equal(got, want, err_msg=what)
+    elif hasattr(want, "__dict__"):  # (an object of the user's: what it holds)
+        assert_same_tree(vars(got), vars(want), f"{what} (fields)")
     else:
         assert got == want, what
 
@@ -243,7 +245,8 @@ def test_the_inlined_helper_reads_as_written():
     text = sg.source(sg.grad(written_array_read_after), X)
     code = [line for line in text.splitlines() if not line.strip().startswith("#")]
     assert not any("put(" in line for line in code), text
-    assert "# line 123: put(z, i, np.sin(x * (i + 1)))" in text
+    line = written_array_read_after.__code__.co_firstlineno + 3
+    assert f"# line {line}: put(z, i, np.sin(x * (i + 1)))" in text, text
 
 
 # ------------------------------------------------------------------ still refused
@@ -286,3 +289,60 @@ def test_a_function_value_writing_what_is_read_after_names_the_call_and_the_writ
     assert f":{marked_line(through_layers_read_after)}:" in message, message
     write = normalize_.__code__.co_firstlineno + 1
     assert f"(`x -= x.mean()`, {__file__}:{write})" in message, message
+
+
+# ------------------------------------------------------------------ receivers that are no name
+
+
+class Block:
+    def __init__(self, w):
+        self.w = w
+
+    def inner(self, buf, v):
+        buf += self.w * v
+
+
+class Subtracting:
+    def __init__(self, w):
+        self.w = w
+
+    def inner(self, buf, v):
+        buf -= self.w * v * v
+
+
+class Net:
+    def __init__(self, blocks):
+        self.blocks = blocks
+
+    def run(self, x):
+        buf = np.zeros(4)
+        self.blocks[0].inner(buf, np.sin(x))
+        self.blocks[1].inner(buf, x)
+        return np.sum(buf * buf)
+
+
+def an_item_of_a_list_argument_writes(x, blocks):
+    buf = np.ones(4)
+    blocks[0].inner(buf, np.sin(x))
+    return np.sum(buf**2) + np.sum(buf * x)
+
+
+def an_object_holding_blocks(x, net):
+    return net.run(x) + np.sum(x)
+
+
+def test_a_method_of_an_item_writing_into_its_argument():
+    """``blocks[0].inner(buf, v)``, ``self.blocks[0].inner(buf, v)``: the receiver's class
+    is the argument's item's, so the method is inlined as for a name."""
+    w = rn(4)
+    check_followed(an_item_of_a_list_argument_writes, (X, [Block(w)]))
+    check_followed(an_item_of_a_list_argument_writes, (X, [Subtracting(w)]))
+    check_followed(an_object_holding_blocks, (X, Net([Block(w), Subtracting(w)])), hvp=False)
+
+
+def test_the_class_of_the_item_is_asked_on_each_call():
+    df = sg.value_and_grad(an_item_of_a_list_argument_writes)
+    w = rn(4)
+    for cls in (Block, Subtracting, Block, Subtracting):
+        value, _ = df(X, [cls(w)])
+        assert value == pytest.approx(an_item_of_a_list_argument_writes(X, [cls(w)]), rel=1e-12)

@@ -96,8 +96,10 @@ class _Inliner:
         return False
 
     def candidate(self, stmt):
-        """``(call, method, attributes it stores)`` where ``stmt`` calls a method whose stores
-        into ``self`` the function reads (or which reads what an inlined call stored)."""
+        """``(call, function, attributes it stores in self, whether it writes into what the
+        call gives it)`` where ``stmt`` calls a method whose stores into ``self`` the function
+        reads (or which reads what an inlined call stored), or a helper or method writing
+        into the caller's names (:mod:`.inline_helpers`)."""
         call = _call_of(stmt)
         if call is not None and isinstance(call.func, gast.Name):
             helper = helper_writing_arguments(self.parsed, self.fn, stmt, call)
@@ -105,9 +107,7 @@ class _Inliner:
         if call is None or not isinstance(call.func, gast.Attribute):
             return None
         receiver = call.func.value
-        if not isinstance(receiver, gast.Name):
-            return None
-        cls = self.class_of(receiver.id)
+        cls = self.class_of(receiver.id if isinstance(receiver, gast.Name) else receiver)
         method = inspect.getattr_static(cls, call.func.attr, None) if cls is not None else None
         if not isinstance(method, types.FunctionType):
             return None
@@ -122,21 +122,29 @@ class _Inliner:
         if _accumulates(method):
             return None  # (`self.n += v`: state across calls, refused by the analysis)
         stores = stores | _stored_through(cls, method, {method.__name__})
-        kept = self.kept.get(receiver.id, set())
+        writes = writes_given(method, (self.fn, stmt, call), 1)
+        if not isinstance(receiver, gast.Name):  # (`blocks[0].inner(buf)`: its writes alone)
+            return (call, method, stores, writes) if writes and not stores else None
+        if not (stores & self.read_after(stmt, receiver.id) or reads & self.kept_on(receiver)):
+            if not writes:
+                return None
+        return call, method, stores, writes
+
+    def read_after(self, stmt, receiver: str) -> set:
+        """The attributes of ``receiver`` the function reads outside ``stmt``."""
         inside = {id(n) for n in S.walk(stmt)}
-        read_after = {
+        return {
             n.attr
             for n in S.walk(self.fn)
             if isinstance(n, gast.Attribute)
             and isinstance(n.ctx, gast.Load)
             and isinstance(n.value, gast.Name)
-            and n.value.id == receiver.id
+            and n.value.id == receiver
             and id(n) not in inside
         }
-        writes = writes_given(method, (self.fn, stmt, call), 1)
-        if not (stores & read_after or reads & kept or writes):
-            return None
-        return call, method, stores, writes
+
+    def kept_on(self, receiver) -> set:
+        return self.kept.get(receiver.id, set())
 
     def inlined(self, stmt, call, method, stores, writes: bool) -> list | None:
         """The statements that replace ``stmt``; None (the reason kept for the refusal)
@@ -157,7 +165,11 @@ class _Inliner:
         if bindings is None:
             _OBSTACLES[key] = substitute
             return None
-        if skipped:
+        if skipped and not isinstance(call.func.value, gast.Name):  # (bound once, first)
+            receiver = self.names.fresh(call.func.attr.strip("_") or "receiver")
+            bindings.insert(0, S.assign(receiver, call.func.value, stmt.lineno))
+            substitute[node.args.args[0].id] = S.name(receiver)
+        elif skipped:
             receiver = call.func.value.id
             substitute[node.args.args[0].id] = S.name(receiver)
             self.kept.setdefault(receiver, set()).update(stores)

@@ -113,7 +113,7 @@ def _resolver(parsed: Parsed, fn, params, examples):
     one of the user's classes, that class's properties and generator methods."""
     stored = [n.id for n in S.name_nodes(fn) if isinstance(n.ctx, gast.Store)]
     bound = set(params) | set(stored)
-    classes = {}
+    classes, given = {}, {}
     if examples is not None:
         keep = replaced_names(fn, parsed.globals)  # `p = dataclasses.replace(p, ...)`
         given = {p: v for p, v in zip(params, examples) if p not in stored or p in keep}
@@ -132,7 +132,13 @@ def _resolver(parsed: Parsed, fn, params, examples):
                 return static  # (of an object built here: its properties and generators only)
         return found
 
-    resolved.class_of = lambda name: classes.get(name) or built.get(name)
+    def class_of(key):
+        if isinstance(key, str):
+            return classes.get(key) or built.get(key)
+        found = type(_example_items(key, given)) if examples is not None else None
+        return found if _users_class(found) and found is not type(None) else None
+
+    resolved.class_of = class_of
     return resolved
 
 
