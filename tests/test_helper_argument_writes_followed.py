@@ -116,6 +116,16 @@ def fill(cache, k, v):
     cache[k] = v
 
 
+def setrow(a, v):
+    a[0] = v
+    return a
+
+
+def halved(a):
+    a *= 0.5
+    return a
+
+
 # ------------------------------------------------------------------ programs
 
 
@@ -179,6 +189,18 @@ def helper_in_a_loop_read_after(x):
     return np.sum(np.sin(z))
 
 
+def returned_argument_read_under_both_names(x):
+    z = x * 1.0
+    w = setrow(z, np.sin(x[-1]))
+    return np.sum(z * w) + np.sum(w[0] * x)
+
+
+def updated_and_returned(x):
+    z = x * 1.0
+    w = halved(z)
+    return np.sum(z * x) + np.sum(np.sin(w))
+
+
 class Accumulator:
     def __init__(self, scale):
         self.scale = scale
@@ -208,6 +230,8 @@ X = rn(4)
         (through_two_helpers, (X,)),
         (helper_in_a_loop_read_after, (X,)),
         (a_method_writing_into_its_argument, (X,)),
+        (returned_argument_read_under_both_names, (rn(3, 4),)),
+        (updated_and_returned, (X,)),
     ],
     ids=lambda v: getattr(v, "__name__", ""),
 )
@@ -346,3 +370,50 @@ def test_the_class_of_the_item_is_asked_on_each_call():
     for cls in (Block, Subtracting, Block, Subtracting):
         value, _ = df(X, [cls(w)])
         assert value == pytest.approx(an_item_of_a_list_argument_writes(X, [cls(w)]), rel=1e-12)
+
+
+class Scale:
+    def __init__(self, a):
+        self.a = a
+
+    def __call__(self, h):
+        h *= self.a
+        return np.sum(np.sin(h))
+
+
+SCALE = Scale(2.0)
+
+
+def an_object_called_on_a_local(x, layer):
+    h = np.tanh(x)
+    s = layer(h)
+    return s + np.sum(h * x)
+
+
+def a_global_object_called_on_a_local(x):
+    h = np.tanh(x)
+    s = SCALE(h)
+    return s + np.sum(h * x)
+
+
+def test_an_object_called_writing_into_what_it_is_given():
+    check_followed(an_object_called_on_a_local, (X, Scale(0.5)))
+    check_followed(a_global_object_called_on_a_local, (X,))
+
+
+def test_a_hessian_leaves_the_argument_as_one_python_call_does():
+    """sg.hessian takes each column on a copy where the function writes into its arguments,
+    the helper's writes included (the caller's array changed once, as by one call)."""
+    x, w = rn(4), rn(4)
+    h = sg.hessian(own_argument_normalized)
+    g = sg.grad(own_argument_normalized)
+    eps = 1e-5
+    want = np.stack(
+        [(g(x + eps * e, w.copy()) - g(x - eps * e, w.copy())) / (2 * eps) for e in np.eye(4)],
+        axis=-1,
+    )
+    for _ in range(3):
+        given, plain = x.copy(), x.copy()
+        own_argument_normalized(plain, w)
+        np.testing.assert_allclose(h(given, w), want, rtol=1e-4, atol=1e-6)
+        np.testing.assert_array_equal(given, plain)

@@ -242,9 +242,14 @@ def test_forward_mode_agrees(f):
 
 def test_a_layer_from_a_list_writing_what_is_read_after_is_refused():
     """Python would show the argument changed after the call: refused, at the user's line,
-    when the derivative runs and finds that the layer writes into it."""
-    args = (r(4, 3), r(4, 3), [Norm()])
+    when the derivative runs and finds that the layer writes into it (layers of two kinds:
+    no one class to inline the call of). Layers of one class are inlined, and the write
+    into `h` while `h2`, bound to it on the loop's last turn, shares it is the alias
+    check's refusal, as written inline."""
+    args = (r(4, 3), r(4, 3), [Norm(), center])
     check_refusal(read_after_a_layer, args, sg.SourcegradError, "return the new value")
+    args = (r(4, 3), r(4, 3), [Norm()])
+    check_refusal(read_after_a_layer, args, sg.SourcegradError, "explicit copy")
 
 
 def test_an_export_copies_what_a_layer_from_a_list_writes_into(tmp_path):

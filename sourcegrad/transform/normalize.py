@@ -43,6 +43,7 @@ from .lower_expressions import ExpressionLowering
 from .lower_loops import LoopLowering
 from .lower_statements import StatementLowering
 from .matches import lower_matches
+from .name_kinds import NameKinds
 from .node_facts import set_fact
 from .own_attributes import read_own_stores
 from .parse import UNRESOLVED, Parsed, parse, resolve
@@ -380,7 +381,13 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
             return S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure))
 
         class_of = _resolver(parsed, fn, self.params, examples).class_of
-        kept, self.inlined = inline_effect_methods(fn, parsed, class_of, names())
+        given = dict(zip(self.params, examples or ()))
+
+        def arrays(tree, name: str) -> bool:
+            numpy = numpy_in_scope(parsed, S.bound_names(tree))
+            return NameKinds(tree, given, numpy).ndims.get(name, 0) >= 1
+
+        kept, self.inlined = inline_effect_methods(fn, parsed, class_of, names(), arrays)
         read_own_stores(fn, names(), harmless_call(parsed, S.bound_names(fn)))
         self.followed_reads = followed_reads(fn, kept)
         try:
