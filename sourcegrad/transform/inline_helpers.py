@@ -7,12 +7,13 @@ values. Put in place of the call (its parameters the call's arguments, its local
 names), the helper's writes become the caller's own writes into its own names, which the
 lowering follows as it follows writes written inline: into a local array, list or dict, an
 item or a view of one (``halve(z[0])``), or an argument of the function differentiated
-(written back to the caller's object at the end). A helper is chosen where it writes into a
-parameter, directly or through a helper it calls with it (two levels and more), given a
-name of the caller's (or an item or a view of one); a method of an object whose class is
-known is chosen alike (:func:`writes_given`). Where the body cannot be inlined (recursive,
-another file, an early ``return``...), the call stays, and the analysis refuses it where the
-caller reads what it wrote (:mod:`.mutations`), naming why it was not inlined.
+(left in the caller's object at the end). A helper (or a method, of an object whose class
+is known) is chosen where it writes into a parameter, directly or through a helper of its
+module it gives it to (two levels and more), and Python shows the change: the argument's
+root is a parameter of the caller or a name it reads after the call (:func:`writes_given`).
+Where the body cannot be inlined (recursive, another file, an early ``return``...), the call
+stays, and the analysis refuses it where the caller reads what it wrote
+(:mod:`.mutations`), naming why it was not inlined.
 """
 
 from __future__ import annotations

@@ -20,6 +20,9 @@ what ``self`` held before the call (``self.n += v``), and its body is one that c
 ``def``); where it cannot, :func:`obstacle` says why (the refusal of the analysis quotes it).
 :func:`harmless_call` tells the reads that follow stores which calls between change nothing
 (``softmax(z)``, of NumPy's functions alone).
+
+Calls of helpers and methods writing into the caller's names (:mod:`.inline_helpers`) are
+inlined the same way, their statements at the call's line.
 """
 
 from __future__ import annotations
