@@ -417,3 +417,23 @@ def test_a_hessian_leaves_the_argument_as_one_python_call_does():
         own_argument_normalized(plain, w)
         np.testing.assert_allclose(h(given, w), want, rtol=1e-4, atol=1e-6)
         np.testing.assert_array_equal(given, plain)
+
+
+def halve_recursive(a, n=1):
+    if n > 0:
+        halve_recursive(a, n - 1)
+    a *= 0.5
+
+
+def recursive_writer_given_an_argument(x, y):
+    out = np.sum(np.tanh(x) * y)
+    halve_recursive(y)  # REFUSED
+    return out
+
+
+def test_a_recursive_writer_given_an_argument_is_refused_naming_why():
+    with pytest.raises(sg.UnsupportedSyntaxError) as info:
+        sg.grad(recursive_writer_given_an_argument)(X, rn(4))
+    message = str(info.value)
+    assert f":{marked_line(recursive_writer_given_an_argument)}:" in message, message
+    assert "not inlined: halve_recursive() calls itself" in message, message

@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import UnsupportedSyntaxError
 from . import syntax as S
 from .in_place import MUTATORS
-from .inline_methods import inline_writing_helpers
+from .inline_methods import inline_writing_helpers, obstacle
 from .mutations import given_to_writers
 from .shallow_copies import refuse_shared_item_writes
 
@@ -185,11 +185,14 @@ def _refuse(parsed, param: str, example, line, why: str) -> None:
 
 
 def _refuse_helper(parsed, param: str, example, line, callee: str) -> None:
-    """A helper writing into an argument it is given: the derivative calls it with a copy (or
-    runs its vjp, which changes nothing), so its write has no value to mirror."""
+    """A helper writing into an argument it is given, not inlined (:mod:`.inline_helpers`;
+    the reason quoted): the derivative calls it with a copy (or runs its vjp, which changes
+    nothing), so its write has no value to mirror."""
+    why = obstacle(parsed.filename, line, callee.split(".")[-1])
+    why = f" (not inlined: {why})" if why else ""
     raise UnsupportedSyntaxError(
-        f"{parsed.node.name}() writes into its argument `{param}` in place through {callee}(): "
-        f"Python changes the caller's {type(example).__name__} too, and the derivative leaves "
+        f"{parsed.node.name}() writes into its argument `{param}` in place through {callee}()"
+        f"{why}: Python changes the caller's {type(example).__name__} too, and the derivative leaves "
         f"in the caller's objects the function's own writes only, not a helper's; make "
         f"{callee}() return the new value and assign it (`{param} = {callee}(...)`), or copy "
         f"it first (`{param} = {param}.copy()`)",

@@ -65,7 +65,8 @@ def refuse_container_mutations(core, ops: dict, cfg, varied: dict) -> list:
             if not isinstance(arg, gast.Name):
                 continue
             if arg.id in own and (values or arg.id in varied.get(("in", id(stmt)), ())):
-                why = _given_message(label, param, line, arg.id, core.node.name)
+                given = (arg.id, core.node.name, _not_inlined(core, stmt, label))
+                why = _given_message(label, param, line, given)
                 checks.append((arg.id, why, stmt.lineno))  # (a number is rebound, not changed)
             if not live:
                 live.append(solve_backward(cfg, set(), names_read_later))
@@ -182,11 +183,13 @@ def _own_parameters(core) -> frozenset:
     return frozenset(a.id for a in args.posonlyargs + args.args + args.kwonlyargs)
 
 
-def _given_message(label: str, param: str, line: int, given: str, caller: str) -> str:
+def _given_message(label: str, param: str, line: int, given: tuple) -> str:
+    """``given``: the caller's parameter, the caller's name, why the call was not inlined."""
+    given, caller, not_inlined = given
     caller = "the lambda" if caller.startswith("lambda_") else f"{caller}()"
     return (
         f"{label}() writes into its argument `{param}` in place (line {line}), which is given "
-        f"`{given}`, an argument of {caller}: Python changes the object of {caller}'s caller "
+        f"`{given}`, an argument of {caller}{not_inlined}: Python changes the object of {caller}'s caller "
         f"too, which sourcegrad does not follow; make {label}() return the new value and "
         f"assign it (`{given} = {label}(...)`), or pass it a copy (`{given}.copy()`)"
     )
