@@ -437,3 +437,26 @@ def test_a_recursive_writer_given_an_argument_is_refused_naming_why():
     message = str(info.value)
     assert f":{marked_line(recursive_writer_given_an_argument)}:" in message, message
     assert "not inlined: halve_recursive() calls itself" in message, message
+
+
+@pytest.mark.parametrize(
+    "f, args",
+    [
+        (written_array_read_after, (X,)),
+        (through_two_helpers, (X,)),
+        (own_argument_normalized, (rn(4), rn(4))),
+        (an_item_of_a_list_argument_writes, (X, [Block(rn(4))])),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+def test_forward_mode_follows_the_helpers_writes(f, args):
+    v = rn(4)
+    jv = sg.jvp(f)
+    want_tangent = np.sum(sg.grad(f)(*copy.deepcopy(args)) * v)
+    for call in range(3):
+        given, plain = copy.deepcopy(args), copy.deepcopy(args)
+        value, tangent = jv(*given, v)
+        assert value == pytest.approx(f(*plain), rel=1e-12)
+        assert tangent == pytest.approx(want_tangent, rel=1e-9)
+        for n, (a, p) in enumerate(zip(given, plain)):
+            assert_same_tree(a, p, f"jvp: argument {n} after call {call}")
