@@ -326,12 +326,32 @@ def copy_if_written(
     if read_after and (values or differentiated):
         name = getattr(func, "__qualname__", "the called function")
         raise UnsupportedSyntaxError(
-            f"{name}() writes into its argument {i} in place, and the caller reads that "
-            f"argument after the call (or was given it by its own caller, whose object Python "
+            f"{name}() writes into its argument {i} in place{_write_site(func, i + skip)}, "
+            f"and the caller reads that argument after the call (or was given it by its own caller, whose object Python "
             f"changes too): sourcegrad follows values, not changes made in place; "
             f"make {name}() return the new value and assign it (`x = layer(x)`)"
         )
     return copied_shallow(x) if differentiated else copied_array(x) if values else x
+
+
+def _write_site(func, position: int) -> str:
+    """`` (`a -= m`, file:line)``: the first write of ``func`` into its parameter at
+    ``position``, for a refusal; nothing where its source is not read."""
+    try:
+        parsed = parse(func)
+    except SourcegradError:
+        return ""
+    node = parsed.node
+    names = [a.id for a in node.args.posonlyargs + node.args.args]
+    lines = [
+        line
+        for param, line, _ in changed_in_place(node.body, set(names))
+        if names.index(param) == position and line is not None
+    ]
+    if not lines:
+        return ""
+    text = parsed.line_text(min(lines))
+    return f" (`{text}`, {parsed.filename}:{min(lines)})"
 
 
 def written_positions(func) -> dict:

@@ -22,6 +22,7 @@ import numpy as np
 from ..errors import UnsupportedSyntaxError
 from . import syntax as S
 from .in_place import MUTATORS
+from .inline_methods import inline_writing_helpers, obstacle
 from .mutations import given_to_writers
 from .shallow_copies import refuse_shared_item_writes
 
@@ -37,7 +38,7 @@ def argument_writes(parsed, args: tuple | None, checked: bool = True, followed=(
     argument's memory (``Core.followed_writes``: ``x[1:][...] = w`` of ``w = x[1:]; w *= 2``)."""
     if not checked or args is None or parsed.filename.startswith("<sourcegrad"):
         return ()
-    fn = parsed.node
+    fn = inline_writing_helpers(parsed)  # (a helper's writes into them are the function's)
     params = [a.id for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs]
     given = dict(zip(params, args))
     refuse_shared_item_writes(parsed, given)
@@ -48,7 +49,7 @@ def argument_writes(parsed, args: tuple | None, checked: bool = True, followed=(
         for n in S.walk(fn)
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store) and id(n) not in augmented
     }
-    helpers = {name: (line, callee) for name, line, callee in given_to_writers(parsed, set(params))}
+    helpers = {name: (line, callee) for name, line, callee in given_to_writers(parsed, params, fn)}
     found: dict = {name: [] for name in helpers}  # parameter -> [(path, line, replaced)]
     for node in nodes:
         if id(node) in augmented:  # (`c[k] += v`: its target is no plain store)
@@ -184,11 +185,14 @@ def _refuse(parsed, param: str, example, line, why: str) -> None:
 
 
 def _refuse_helper(parsed, param: str, example, line, callee: str) -> None:
-    """A helper writing into an argument it is given: the derivative calls it with a copy (or
-    runs its vjp, which changes nothing), so its write has no value to mirror."""
+    """A helper writing into an argument it is given, not inlined (:mod:`.inline_helpers`;
+    the reason quoted): the derivative calls it with a copy (or runs its vjp, which changes
+    nothing), so its write has no value to mirror."""
+    why = obstacle(parsed.filename, line, callee.split(".")[-1])
+    why = f" (not inlined: {why})" if why else ""
     raise UnsupportedSyntaxError(
-        f"{parsed.node.name}() writes into its argument `{param}` in place through {callee}(): "
-        f"Python changes the caller's {type(example).__name__} too, and the derivative leaves "
+        f"{parsed.node.name}() writes into its argument `{param}` in place through {callee}()"
+        f"{why}: Python changes the caller's {type(example).__name__} too, and the derivative leaves "
         f"in the caller's objects the function's own writes only, not a helper's; make "
         f"{callee}() return the new value and assign it (`{param} = {callee}(...)`), or copy "
         f"it first (`{param} = {param}.copy()`)",

@@ -20,6 +20,9 @@ what ``self`` held before the call (``self.n += v``), and its body is one that c
 ``def``); where it cannot, :func:`obstacle` says why (the refusal of the analysis quotes it).
 :func:`harmless_call` tells the reads that follow stores which calls between change nothing
 (``softmax(z)``, of NumPy's functions alone).
+
+Calls of helpers and methods writing into the caller's names (:mod:`.inline_helpers`) are
+inlined the same way, their statements at the call's line.
 """
 
 from __future__ import annotations
@@ -31,9 +34,11 @@ import gast
 
 from ..errors import SourcegradError
 from . import syntax as S
+from .inline_helpers import helper_writing_arguments, writes_given
 from .parse import UNRESOLVED, parse, resolve
 
 __all__ = ["followed_reads", "harmless_call", "inline_effect_methods", "obstacle"]
+__all__ += ["inline_writing_helpers"]
 
 #: (filename, line of the call, method name) -> why that call was not inlined
 _OBSTACLES: dict = {}
@@ -46,23 +51,41 @@ def obstacle(filename: str, lineno: int, method: str) -> str | None:
     return _OBSTACLES.get((filename, lineno, method))
 
 
-def inline_effect_methods(fn, parsed, class_of, names: S.NameGen) -> dict:
+def inline_effect_methods(fn, parsed, class_of, names: S.NameGen, arrays=None) -> tuple:
     """Inline, in place in ``fn``, the calls of methods whose stores into ``self`` ``fn``
-    reads (see the module); ``class_of(name)``: the class of the object a name of ``fn``
-    holds, or None. Returns {receiver: the attributes the inlined statements store on it}."""
+    reads (see the module), and of helpers and methods writing into the arguments they are
+    given (:mod:`.inline_helpers`); ``class_of(name)``: the class of the object a name of
+    ``fn`` holds, or None; ``arrays(fn, name)``: whether the name surely holds an array. Returns ({receiver: the attributes the inlined statements store
+    on it}, the statements inlined)."""
     if parsed.filename.startswith("<sourcegrad"):
-        return {}  # (generated code: what it stores it reads as values already)
+        return {}, []  # (generated code: what it stores it reads as values already)
     inliner = _Inliner(fn, parsed, class_of, names)
+    inliner.arrays = arrays or (lambda tree, name: False)
     for _ in range(_MOST):
         if not inliner.once():
             break
-    return inliner.kept
+    return inliner.kept, inliner.inserted
+
+
+def inline_writing_helpers(parsed):
+    """A copy of ``parsed``'s function with the calls of helpers writing into its names
+    inlined as :func:`inline_effect_methods` inlines them where no class is known (the
+    writes into the function's arguments that the derivative leaves in the caller's objects
+    are read from it); kept on ``parsed``."""
+    if parsed.helpers_inlined is None:
+        fn = S.clone(parsed.node)
+        names = S.NameGen(S.names_in(fn) | set(parsed.closure))
+        # (an update of an argument given the function's own: its write, whatever it holds)
+        inline_effect_methods(fn, parsed, lambda name: None, names, lambda tree, name: True)
+        parsed.helpers_inlined = fn
+    return parsed.helpers_inlined
 
 
 class _Inliner:
     def __init__(self, fn, parsed, class_of, names):
         self.fn, self.parsed, self.class_of, self.names = fn, parsed, class_of, names
         self.kept: dict = {}  # receiver -> attributes inlined statements store on it
+        self.inserted: list = []  # the statements put in place of calls
 
     def once(self) -> bool:
         """Inline the first call that needs it; whether there was one."""
@@ -71,79 +94,121 @@ class _Inliner:
                 found = self.candidate(stmt)
                 if found is None:
                     continue
-                call, method, stores = found
-                body = self.inlined(stmt, call, method, stores)
+                body = self.inlined(stmt, *found)
                 if body is not None:
                     block[i : i + 1] = body
                     return True
         return False
 
     def candidate(self, stmt):
-        """``(call, method, attributes it stores)`` where ``stmt`` calls a method whose stores
-        into ``self`` the function reads (or which reads what an inlined call stored)."""
+        """``(call, function, receiver, attributes it stores in self, whether it writes into
+        what the call gives it)`` where ``stmt`` calls a method whose stores into ``self`` the
+        function reads (or which reads what an inlined call stored), or a helper or method
+        writing into the caller's names (:mod:`.inline_helpers`); ``receiver``: the node
+        standing for ``self`` (None for a helper)."""
         call = _call_of(stmt)
-        if call is None or not isinstance(call.func, gast.Attribute):
+        if call is None:
             return None
-        receiver = call.func.value
-        if not isinstance(receiver, gast.Name):
+        if isinstance(call.func, gast.Name):
+            helper = helper_writing_arguments(self.parsed, self.fn, stmt, call)
+            if helper is not None:
+                return call, helper, None, set(), True
+            receiver, name = call.func, "__call__"  # (`layer(h)` of an object)
+        elif isinstance(call.func, gast.Attribute):
+            receiver, name = call.func.value, call.func.attr
+        else:
             return None
-        cls = self.class_of(receiver.id)
-        method = inspect.getattr_static(cls, call.func.attr, None) if cls is not None else None
+        cls = self.class_of(receiver.id if isinstance(receiver, gast.Name) else receiver)
+        if cls is None and isinstance(receiver, gast.Name):
+            cls = _global_class(self.parsed, self.fn, receiver)
+            named = False  # (a global object: its writes alone)
+        else:
+            named = isinstance(receiver, gast.Name) and name != "__call__"
+        method = inspect.getattr_static(cls, name, None) if cls is not None else None
         if not isinstance(method, types.FunctionType):
             return None
         stores, reads = _self_attributes(method)
-        if stores is None:
-            return None
-        init = inspect.getattr_static(cls, "__init__", None)
-        if isinstance(init, types.FunctionType) and call.func.attr in (
-            _self_attributes(init)[0] or ()
-        ):
-            return None  # (`self.forward = ...` in __init__: the object's own, not the class's)
-        if _accumulates(method):
+        if stores is None or _accumulates(method):
             return None  # (`self.n += v`: state across calls, refused by the analysis)
+        init = inspect.getattr_static(cls, "__init__", None)
+        if isinstance(init, types.FunctionType) and name in (_self_attributes(init)[0] or ()):
+            return None  # (`self.forward = ...` in __init__: the object's own, not the class's)
         stores = stores | _stored_through(cls, method, {method.__name__})
-        kept = self.kept.get(receiver.id, set())
+        writes = writes_given(method, (self.fn, stmt, call), 1)
+        if not named:  # (`blocks[0].inner(buf)`, `layer(h)`: its writes alone)
+            return (call, method, receiver, stores, writes) if writes and not stores else None
+        if not (stores & self.read_after(stmt, receiver.id) or reads & self.kept_on(receiver)):
+            if not writes:
+                return None
+        return call, method, receiver, stores, writes
+
+    def read_after(self, stmt, receiver: str) -> set:
+        """The attributes of ``receiver`` the function reads outside ``stmt``."""
         inside = {id(n) for n in S.walk(stmt)}
-        read_after = {
+        return {
             n.attr
             for n in S.walk(self.fn)
             if isinstance(n, gast.Attribute)
             and isinstance(n.ctx, gast.Load)
             and isinstance(n.value, gast.Name)
-            and n.value.id == receiver.id
+            and n.value.id == receiver
             and id(n) not in inside
         }
-        if not (stores & read_after or reads & kept):
-            return None
-        return call, method, stores
 
-    def inlined(self, stmt, call, method, stores) -> list | None:
+    def kept_on(self, receiver) -> set:
+        return self.kept.get(receiver.id, set())
+
+    def inlined(self, stmt, call, method, receiver, stores, writes: bool) -> list | None:
         """The statements that replace ``stmt``; None (the reason kept for the refusal)
-        where the method cannot be inlined."""
-        receiver = call.func.value.id
+        where the method cannot be inlined. Where it ``writes`` into what the call gives it,
+        the statements take the call's line: the links between names are ordered by line."""
+        skipped = int(receiver is not None)  # (a method's `self`)
         chain = getattr(stmt, "inlined_from", ())
         why = _refusal(method, call, self.parsed, chain)
         node = None
         if why is None:
             node = S.clone(parse(method).node)
-            why = _body_refusal(node, method, self.fn, self.parsed)
+            why = _body_refusal(node, method, self.fn, self.parsed, skipped)
+        key = (self.parsed.filename, stmt.lineno, method.__name__)
         if why is not None:
-            _OBSTACLES[(self.parsed.filename, stmt.lineno, call.func.attr)] = why
+            _OBSTACLES[key] = why
             return None
-        bindings, substitute = _bind(method, node, call, self.names, stmt.lineno)
+        at = (stmt.lineno, skipped, lambda name: self.arrays(self.fn, name))
+        bindings, substitute = _bind(method, node, call, self.names, at)
         if bindings is None:
-            _OBSTACLES[(self.parsed.filename, stmt.lineno, call.func.attr)] = substitute
+            _OBSTACLES[key] = substitute
             return None
-        substitute[node.args.args[0].id] = S.name(receiver)
+        if skipped and not isinstance(receiver, gast.Name):  # (bound once, first)
+            held = self.names.fresh(method.__name__.strip("_") or "receiver")
+            bindings.insert(0, S.assign(held, receiver, stmt.lineno))
+            substitute[node.args.args[0].id] = S.name(held)
+        elif skipped:
+            substitute[node.args.args[0].id] = S.name(receiver.id)
+            self.kept.setdefault(receiver.id, set()).update(stores)
         body = _renamed(node, substitute, self.names)
-        body = bindings + _final(body, stmt, call, self.names)
+        updated = {v for v in substitute.values() if isinstance(v, str)} & S.bound_names(self.fn)
+        body = bindings + _final(body, stmt, call, self.names, updated if writes else None)
         for s in body:
             for n in S.walk(s):
                 if isinstance(n, gast.stmt):
                     n.inlined_from = (*chain, method)
+                if writes and hasattr(n, "lineno"):
+                    n.lineno = n.end_lineno = stmt.lineno
         self.parsed.lines.update(parse(method).lines)
-        self.kept.setdefault(receiver, set()).update(stores)
+        self.inserted.extend(S.clone(s) for s in body)  # (as written: lowering rewrites them)
         return body
+
+
+def _global_class(parsed, fn, name):
+    """The class of the user's of the global object ``name`` reads (``SCALED`` of ``SCALED =
+    Scaled(2.0)``); None for another name."""
+    if name.id in S.bound_names(fn) or name.id in parsed.closure:
+        return None
+    found = resolve(parsed, name, set())
+    cls = type(found)
+    if found is UNRESOLVED or isinstance(found, (type, types.FunctionType, types.ModuleType)):
+        return None
+    return cls if cls.__module__ == getattr(parsed.fn, "__module__", None) else None
 
 
 def followed_reads(fn, kept: dict) -> frozenset:
@@ -334,13 +399,16 @@ def _refusal(method, call, parsed, chain) -> str | None:
     return None
 
 
-def _body_refusal(node, method, fn, parsed) -> str | None:
-    """Why the body of ``node`` (the method's) cannot be inlined into ``fn``."""
+def _body_refusal(node, method, fn, parsed, skipped: int) -> str | None:
+    """Why the body of ``node`` (the method's, ``skipped`` 1; a function's: 0) cannot be
+    inlined into ``fn``."""
     name = method.__name__
     args = node.args
-    if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs or not args.args:
+    if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
         return f"{name}() takes *args, **kwargs or keyword-only arguments"
-    me = args.args[0].id
+    if len(args.args) < skipped:
+        return f"{name}() takes no `self`"
+    me = args.args[0].id if skipped else None
     returns = [n for n in S.own_scope_nodes(node) if isinstance(n, gast.Return)]
     if any(r is not node.body[-1] for r in returns):
         return f"{name}() returns other than once, at its end"
@@ -366,13 +434,17 @@ def _body_refusal(node, method, fn, parsed) -> str | None:
     return None
 
 
-def _bind(method, node, call, names, lineno):
+def _bind(method, node, call, names, at: tuple):
     """``(statements binding parameters to the call's arguments, parameter -> the node that
-    stands for it in the body)``; ``(None, why)`` where a parameter is not bound so."""
-    params = [a.id for a in node.args.args[1:]]
+    stands for it in the body)``; ``(None, why)`` where a parameter is not bound so. ``at``:
+    the call's line, the parameters it does not give (1: a method's ``self``) and
+    ``arrays(name)``, whether a name of the caller's surely holds an array (a parameter only
+    updated, ``a *= 0.5``, given one is that name: the update writes into it)."""
+    lineno, skipped, arrays = at
+    params = [a.id for a in node.args.args[skipped:]]
     try:
         bound = inspect.signature(method).bind(
-            None, *call.args, **{k.arg: k.value for k in call.keywords}
+            *[None] * skipped, *call.args, **{k.arg: k.value for k in call.keywords}
         )
     except TypeError as exc:
         return None, f"its call does not match {method.__name__}()'s parameters ({exc})"
@@ -396,10 +468,20 @@ def _bind(method, node, call, names, lineno):
             arg = S.const(default)
         if p not in stored:
             substitute[p] = arg  # (an atom, read as it is: the body binds neither name)
+        elif isinstance(arg, gast.Name) and p in _updated_only(node.body) and arrays(arg.id):
+            substitute[p] = arg.id  # (`z *= 0.5`: the same array, written in place)
         else:
             substitute[p] = names.fresh(p)
             bindings.append(S.assign(substitute[p], arg, lineno))
     return bindings, substitute
+
+
+def _updated_only(body) -> set:
+    """The names ``body`` binds by updates alone (``a *= 0.5``)."""
+    tree = gast.Module(body=body, type_ignores=[])
+    updated = {id(n.target) for n in S.walk(tree) if isinstance(n, gast.AugAssign)}
+    names = [n for n in S.name_nodes(tree) if isinstance(n.ctx, (gast.Store, gast.Del))]
+    return {n.id for n in names if id(n) in updated} - {n.id for n in names if id(n) not in updated}
 
 
 def _renamed(node, substitute: dict, names) -> list:
@@ -418,23 +500,47 @@ def _renamed(node, substitute: dict, names) -> list:
     return wrapper.body
 
 
-def _final(body: list, stmt, call, names) -> list:
+def _final(body: list, stmt, call, names, writes=None) -> list:
     """``body`` with its final ``return v`` given to what ``stmt`` does with the call's
-    value."""
+    value; ``writes``: where the body writes into what the call gives it, the caller's names
+    its parameters stand for (:func:`_same_object_first`)."""
     last = body[-1] if body and isinstance(body[-1], gast.Return) else None
     if last is not None:
         body = body[:-1]
     value = last.value if last is not None and last.value is not None else S.const(None)
     line = last.lineno if last is not None else stmt.lineno
     if isinstance(stmt, gast.Assign):
-        return [*body, gast.copy_location(gast.Assign(stmt.targets, value, None), _at(line))]
+        out = gast.copy_location(gast.Assign(stmt.targets, value, None), _at(line))
+        first = writes is not None and _same_object_first(body, stmt, call, (value, writes))
+        return [out, *body] if first else [*body, out]
     if isinstance(stmt, gast.Return):
-        held = names.fresh(call.func.attr)
+        held = names.fresh(_called_name(call))
         out = S.assign(held, value, line)
         return [*body, out, gast.copy_location(gast.Return(S.name(held)), stmt)]
     if any(isinstance(n, gast.Call) for n in S.walk(value)):
-        return [*body, S.assign(names.fresh(call.func.attr), value, line)]
+        return [*body, S.assign(names.fresh(_called_name(call)), value, line)]
     return body
+
+
+def _same_object_first(body: list, stmt, call, returned: tuple) -> bool:
+    """Whether ``w = z`` of ``w = setrow(z, v)`` (the helper returning its argument, the
+    caller's name ``z``, which its body never binds, or only updates where ``returned``'s
+    names say it surely holds an array: ``z *= 0.5``) may come before the body: ``w`` is the
+    same object the body writes into either way, and a link made before the writes is
+    followed (the inlined statements share the call's line, where a link counts as made
+    first). Not where ``w`` is read or bound in the call or the body."""
+    value, updated = returned
+    if not isinstance(value, gast.Name):
+        return False
+    held = gast.Module(body=body, type_ignores=[])
+    targets = {n.id for t in stmt.targets for n in S.name_nodes(t)}
+    used = S.names_in(held) | S.names_in(call)
+    bound = value.id in S.bound_names(held) and value.id not in updated & _updated_only(body)
+    return not bound and not targets & used
+
+
+def _called_name(call) -> str:
+    return call.func.attr if isinstance(call.func, gast.Attribute) else call.func.id
 
 
 def _at(line: int):

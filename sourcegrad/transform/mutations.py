@@ -25,6 +25,7 @@ from .aliasing import source_name
 from .calls import nested_function
 from .cfg import solve_backward
 from .in_place import changed_in_place, mark_unknown_callee
+from .inline_methods import obstacle
 from .node_facts import set_fact
 from .object_classes import class_of, method_node
 from .parse import UNRESOLVED, parse, resolve
@@ -64,14 +65,16 @@ def refuse_container_mutations(core, ops: dict, cfg, varied: dict) -> list:
             if not isinstance(arg, gast.Name):
                 continue
             if arg.id in own and (values or arg.id in varied.get(("in", id(stmt)), ())):
-                why = _given_message(label, param, line, arg.id, core.node.name)
+                given = (arg.id, core.node.name, _not_inlined(core, stmt, label))
+                why = _given_message(label, param, line, given)
                 checks.append((arg.id, why, stmt.lineno))  # (a number is rebound, not changed)
             if not live:
                 live.append(solve_backward(cfg, set(), names_read_later))
             if arg.id in live[0].get(id(stmt), ()):  # (none in a nested def: analysed apart)
                 raise UnsupportedSyntaxError(
                     f"{label}() writes into its argument `{param}` in place (line {line}), "
-                    f"and `{arg.id}` is read after the call: sourcegrad follows values, not "
+                    f"and `{arg.id}` is read after the call{_not_inlined(core, stmt, label)}: "
+                    f"sourcegrad follows values, not "
                     f"changes made in place; make {label}() return the new value and assign it "
                     f"(`{arg.id} = {label}(...)`)",
                     core.parsed.filename,
@@ -120,6 +123,13 @@ def _refuse_method_effect(core, stmt, flow: tuple, ops: dict, varied: dict) -> N
             core.parsed.filename,
             stmt.lineno,
         )
+
+
+def _not_inlined(core, stmt, label: str) -> str:
+    """`` (not inlined: why)`` where the call of ``label`` at ``stmt`` was asked to be put in
+    place (:mod:`.inline_helpers`) and could not; else nothing."""
+    why = obstacle(core.parsed.filename, stmt.lineno, label.split(".")[-1])
+    return f" (not inlined: {why})" if why else ""
 
 
 def _viewed_name(core, name: str, live) -> str | None:
@@ -173,11 +183,13 @@ def _own_parameters(core) -> frozenset:
     return frozenset(a.id for a in args.posonlyargs + args.args + args.kwonlyargs)
 
 
-def _given_message(label: str, param: str, line: int, given: str, caller: str) -> str:
+def _given_message(label: str, param: str, line: int, given: tuple) -> str:
+    """``given``: the caller's parameter, the caller's name, why the call was not inlined."""
+    given, caller, not_inlined = given
     caller = "the lambda" if caller.startswith("lambda_") else f"{caller}()"
     return (
         f"{label}() writes into its argument `{param}` in place (line {line}), which is given "
-        f"`{given}`, an argument of {caller}: Python changes the object of {caller}'s caller "
+        f"`{given}`, an argument of {caller}{not_inlined}: Python changes the object of {caller}'s caller "
         f"too, which sourcegrad does not follow; make {label}() return the new value and "
         f"assign it (`{given} = {label}(...)`), or pass it a copy (`{given}.copy()`)"
     )
@@ -267,10 +279,11 @@ def _effect_callee(core, stmt):
     return (node.body, node.args), list(call.args), kwargs, call.func.id
 
 
-def given_to_writers(parsed, params: set) -> list:
-    """``(parameter, line)`` for a call of a user function given a parameter (never bound
-    anew) that the function changes in place (``halve(y)`` doing ``a *= 0.5``)."""
-    fn = parsed.node
+def given_to_writers(parsed, params, fn) -> list:
+    """``(parameter, line, callee)`` for a call in ``fn`` (``parsed``'s function, its helpers
+    writing into its names inlined) of a user function given a parameter of ``params``
+    (never bound anew) that the function changes in place (``halve(y)`` doing ``a *= 0.5``)."""
+    params = set(params)
     rebound = {
         n.id for n in S.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
     }

@@ -43,6 +43,7 @@ from .lower_expressions import ExpressionLowering
 from .lower_loops import LoopLowering
 from .lower_statements import StatementLowering
 from .matches import lower_matches
+from .name_kinds import NameKinds
 from .node_facts import set_fact
 from .own_attributes import read_own_stores
 from .parse import UNRESOLVED, Parsed, parse, resolve
@@ -113,7 +114,7 @@ def _resolver(parsed: Parsed, fn, params, examples):
     one of the user's classes, that class's properties and generator methods."""
     stored = [n.id for n in S.name_nodes(fn) if isinstance(n.ctx, gast.Store)]
     bound = set(params) | set(stored)
-    classes = {}
+    classes, given = {}, {}
     if examples is not None:
         keep = replaced_names(fn, parsed.globals)  # `p = dataclasses.replace(p, ...)`
         given = {p: v for p, v in zip(params, examples) if p not in stored or p in keep}
@@ -132,7 +133,13 @@ def _resolver(parsed: Parsed, fn, params, examples):
                 return static  # (of an object built here: its properties and generators only)
         return found
 
-    resolved.class_of = lambda name: classes.get(name) or built.get(name)
+    def class_of(key):
+        if isinstance(key, str):
+            return classes.get(key) or built.get(key)
+        found = type(_example_items(key, given)) if examples is not None else None
+        return found if _users_class(found) and found is not type(None) else None
+
+    resolved.class_of = class_of
     return resolved
 
 
@@ -374,7 +381,13 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
             return S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure))
 
         class_of = _resolver(parsed, fn, self.params, examples).class_of
-        kept = inline_effect_methods(fn, parsed, class_of, names())
+        given = dict(zip(self.params, examples or ()))
+
+        def arrays(tree, name: str) -> bool:
+            numpy = numpy_in_scope(parsed, S.bound_names(tree))
+            return NameKinds(tree, given, numpy).ndims.get(name, 0) >= 1
+
+        kept, self.inlined = inline_effect_methods(fn, parsed, class_of, names(), arrays)
         read_own_stores(fn, names(), harmless_call(parsed, S.bound_names(fn)))
         self.followed_reads = followed_reads(fn, kept)
         try:
@@ -452,7 +465,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
                 (self.element_names.get(site), message, line)
                 for site, message, line in self.shared_checks
             ],
-            followed_writes=self.shared_writes,
+            followed_writes=self.shared_writes + self.inlined,
             conditions=set(self.conditions),
             quiet=self.quiet,
             final_names={p: self.env.get(p, p) for p in self.params},

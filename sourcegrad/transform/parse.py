@@ -40,6 +40,7 @@ class Parsed:
     globals: dict
     closure: dict  # free variable name -> cell
     lines: dict = field(default_factory=dict)  # line number -> stripped source text
+    helpers_inlined: object = None  # the node, helpers writing into arguments inlined
 
     def line_text(self, lineno: int) -> str:
         return self.lines.get(lineno, "")
