@@ -31,6 +31,7 @@ import numpy as np
 
 from . import syntax as S
 from .aliasing import aliases_of_written
+from .link_shapes import link_shape, sliced, split_chained_links
 from .name_kinds import NameKinds
 from .node_facts import get_fact, set_fact
 
@@ -63,6 +64,9 @@ class _Link:
     container: bool = False  # the base is an argument given a dict, list or tuple
     item: bool = True  # the base may be a container (not surely an array)
     writes: list = field(default_factory=list)  # (statement, through the name, whole)
+    block: list = field(default_factory=list)  # the statements it is bound among
+    pos: int = 0  # its binding's position there
+    others: set = field(default_factory=set)  # (name, line): links of names bound to it
 
 
 def follow_shared_writes(fn, params: list, examples, lists: set, numpy: bool) -> tuple:
@@ -72,18 +76,15 @@ def follow_shared_writes(fn, params: list, examples, lists: set, numpy: bool) ->
     followed link that holds only where that name turns out to be an array, and each write
     into a base as Python makes it (``z[idx][...] = w``, ``z[k] = v``), which tells what an
     argument's caller sees changed."""
+    split_chained_links(fn.body)
     context = _Context(fn, params, examples, lists, numpy)
     found = [
         context.link(block, pos, stmt)
         for block in _blocks(fn.body)
         for pos, stmt in enumerate(block)
     ]
-    written = [(link, context.checks(link)) for link in found if link is not None and link.writes]
-    decided = [(link, checks) for link, checks in written if checks is not None]
-    # a link written through neither name is followed where another link writes its base
-    bases = {link.base for link, _ in decided}
-    idle = [link for link in found if link is not None and not link.writes and link.base in bases]
-    decided += [(link, context.checks(link)) for link in idle]
+    candidates = context.chained([link for link in found if link is not None])
+    decided = _decided(context, candidates)
     links = {id(link.stmt): link for link, checks in decided if checks is not None}
     for link in links.values():  # (marked once all are decided: aliasing skips them)
         set_fact(link.stmt, "shared_link", link.base)
@@ -91,6 +92,40 @@ def follow_shared_writes(fn, params: list, examples, lists: set, numpy: bool) ->
     if links:
         fn.body = _rewritten(fn.body, {}, links, writes)
     return [c for _, checks in decided for c in checks or ()], writes
+
+
+def _decided(context, candidates: list) -> list:
+    """``(link, checks)`` of each candidate link written through (its own name, its base
+    or a name linked to it), and of each one not written through whose base is written:
+    ``checks`` None where it is not followed (see :meth:`_Context.checks`)."""
+    written = [(link, context.checks(link)) for link in candidates if link.writes]
+    decided = [(link, checks) for link, checks in written if checks is not None]
+    # a link written through neither name is followed where another link writes its base
+    changed = {link.base for link, _ in decided} | {link.name for link, _ in decided}
+    idle: list = []
+    while True:  # (a link of a link re-read is re-read too)
+        more = [link for link in candidates if not link.writes and link.base in changed]
+        if len(more) == len(idle):
+            break
+        idle, changed = more, changed | {link.name for link in more}
+    return decided + [(link, context.checks(link)) for link in idle]
+
+
+def _children(link: _Link, links: list) -> list:
+    """The links of ``links`` whose base is ``link``'s name."""
+    return [other for other in links if other.base == link.name and other is not link]
+
+
+def _all_writes(link: _Link, links: list, seen=frozenset()) -> list:
+    """``link``'s writes and those through the names bound to it (transitively) among
+    ``links``: a write through ``v = w`` or ``u = w[1:]`` is one through ``w``."""
+    out = list(link.writes)
+    for kid in _children(link, links):
+        if kid.name not in seen:
+            whole = kid.index is None
+            inner = _all_writes(kid, links, seen | {link.name})
+            out += [(s, True, w and whole) for s, own, w in inner if own]
+    return out
 
 
 def _blocks(body):
@@ -127,38 +162,60 @@ def _rewritten(block: list, live: dict, links: dict, writes: list) -> list:
 
 def _followed(stmt, live: dict, writes: list) -> list:
     """``stmt`` and, where it writes through a name of ``live`` or its base, what keeps the
-    linked names in step; appends the write into the base to ``writes``."""
+    linked names in step; appends the write into the base to ``writes``. A write through a
+    name linked to a linked name (``v = w`` after ``w = z``) goes on into ``z`` the same way,
+    and every name linked to ``z``, directly or not, is read again after it."""
     written = _written_root(stmt)
     if written is None:
         return [stmt]
-    out, base, own = [stmt], written, None
-    if written in live:
-        own = live[written]
-        base = own.base
+    out, current, name, current_values = [stmt], stmt, written, set()
+    while name in live and name not in current_values:
+        own = live[name]
         if own.index is None:  # `w = z`: write through z, then read it again
-            _redirect(stmt, own.base)
-            writes.append(_placed(S.clone(stmt), stmt))
+            _redirect(current, own.base)
+            writes.append(_placed(S.clone(current), stmt))
         else:  # `w = z[idx]`: what the write changed in z
-            item = S.name(own.base)  # (an array changes in place; a container's item)
-            if own.container:
-                item = gast.Subscript(value=item, slice=S.clone(own.index), ctx=gast.Load())
-            into = gast.Subscript(value=item, slice=S.const(Ellipsis), ctx=gast.Store())
-            made = gast.Assign(targets=[into], value=S.name(own.name), type_comment=None)
-            writes.append(_placed(made, stmt))
-            target = gast.Subscript(
-                value=S.name(own.base), slice=S.clone(own.index), ctx=gast.Store()
-            )
-            back = gast.Assign(targets=[target], value=S.name(own.name), type_comment=None)
-            # (into a container, its item changed in place, which other names may hold)
-            set_fact(back, "item_write" if own.item else "shared_link", own.base)
-            out.append(gast.copy_location(back, stmt))
-    for link in live.values():
-        if link.base == base and not (link is own and own.index is not None):
-            value = S.name(base)
+            current_values.add(name)
+            current = _written_back(own, stmt, writes)
+            out.append(current)
+        name = own.base
+    return out + _read_again(name, live, current_values, stmt)
+
+
+def _written_back(own: _Link, stmt, writes: list):
+    """``z[idx] = w`` of ``own`` (``w = z[idx]``), placed at ``stmt``; the write into ``z``
+    as Python makes it appended to ``writes``."""
+    item = S.name(own.base)  # (an array changes in place; a container's item)
+    if own.container:
+        item = gast.Subscript(value=item, slice=S.clone(own.index), ctx=gast.Load())
+    into = gast.Subscript(value=item, slice=S.const(Ellipsis), ctx=gast.Store())
+    made = gast.Assign(targets=[into], value=S.name(own.name), type_comment=None)
+    writes.append(_placed(made, stmt))
+    target = gast.Subscript(value=S.name(own.base), slice=S.clone(own.index), ctx=gast.Store())
+    back = gast.Assign(targets=[target], value=S.name(own.name), type_comment=None)
+    # (into a container, its item changed in place, which other names may hold)
+    set_fact(back, "item_write" if own.item else "shared_link", own.base)
+    return gast.copy_location(back, stmt)
+
+
+def _read_again(base: str, live: dict, current_values: set, stmt) -> list:
+    """``w = z[idx]`` (or ``w = z``) again for each name of ``live`` linked to ``base``,
+    directly or through another (bases first), but those of ``current_values``."""
+    out, frontier, seen = [], [base], {base}
+    while frontier:
+        changed = frontier.pop(0)
+        for link in live.values():
+            if link.base != changed or link.name in seen:
+                continue
+            seen.add(link.name)
+            frontier.append(link.name)
+            if link.name in current_values:
+                continue
+            value = S.name(changed)
             if link.index is not None:
                 value = gast.Subscript(value=value, slice=S.clone(link.index), ctx=gast.Load())
             read = S.assign(link.name, value, stmt.lineno)
-            set_fact(read, "shared_link", base)
+            set_fact(read, "shared_link", changed)
             out.append(gast.copy_location(read, stmt))
     return out
 
@@ -187,12 +244,16 @@ def _written_root(stmt) -> str | None:
 
 
 def _redirect(stmt, base: str) -> None:
-    """Make ``stmt``'s write go into ``base`` (its target's own name replaced)."""
+    """Make ``stmt``'s write go into ``base`` (its target's own name replaced; a write back
+    made here names ``base`` in its fact)."""
     target = stmt.targets[0] if isinstance(stmt, gast.Assign) else stmt.target
     if isinstance(target, gast.Name):
         stmt.target = S.name(base, store=True)
     else:
         target.value = S.name(base)
+    for fact in ("item_write", "shared_link"):
+        if get_fact(stmt, fact) is not None:
+            set_fact(stmt, fact, base)
 
 
 class _Context(NameKinds):
@@ -210,7 +271,7 @@ class _Context(NameKinds):
     def link(self, block: list, pos: int, stmt) -> _Link | None:
         """The link ``stmt`` makes where it binds a name that surely shares memory with
         another and every write through either can be followed; else None."""
-        shape = _link_shape(stmt)
+        shape = link_shape(stmt)
         if shape is None:
             return None
         name, base, index, converted = shape
@@ -225,16 +286,55 @@ class _Context(NameKinds):
             return None
         container = isinstance(self.examples.get(base), (dict, list, tuple))
         link = _Link(stmt, name, base, index, uses[-1], container)
-        link.item = not _sliced(index) and not self.ndims.get(base)  # (a slice's: an array)
+        link.item = not sliced(index) and not self.ndims.get(base)  # (a slice's: an array)
         region = block[pos + 1 : link.last + 1]
         total = sum(1 for n in S.name_nodes(self.fn) if n.id == name)
         if total != 1 + sum(1 for s in region for n in S.name_nodes(s) if n.id == name):
             return None  # read or written outside the statements that follow the binding
         links = aliases_of_written(self.fn, {name}, lists=self.lists).get(name, [])
-        if not links or any(o != base or line != stmt.lineno for o, line, _ in links):
+        if (base, stmt.lineno) not in {(o, line) for o, line, _ in links}:
             return None
+        link.block, link.pos = block, pos
+        # (the other items of a display it is read out of, `[z, h][0]`, are not `name`'s)
+        passed = S.names_in(stmt.value) - {base}
+        link.others = {(o, line) for o, line, _ in links if o not in passed or line != stmt.lineno}
+        link.others.discard((base, stmt.lineno))
         link.writes = self.region_writes(link, region)
         return None if link.writes is None else link
+
+    def chained(self, links: list) -> list:
+        """The links of ``links`` whose every other link is one of a name bound to their
+        own (``v = w`` or ``u = w[1:]`` after ``w = z``), followed as far as those names
+        are used; each one's writes then hold those made through the names bound to it."""
+        while True:
+            sites = {(link.name, link.stmt.lineno): link for link in links}
+            kept = [
+                link
+                for link in links
+                if all(sites.get(o) is not None and sites[o].base == link.name for o in link.others)
+            ]
+            names = {link.name for link in kept}
+            dropped = {link.name for link in links} - names
+            kept = [link for link in kept if link.base not in dropped]
+            # (a name bound later first: its own region is extended before its base's)
+            covered = {id(k) for k in sorted(kept, key=lambda k: -k.pos) if self.covers(k, kept)}
+            kept = [link for link in kept if id(link) in covered]
+            if len(kept) == len(links):
+                writes = [_all_writes(link, kept) for link in kept]
+                for link, made in zip(kept, writes):
+                    link.writes = made
+                return kept
+            links = kept
+
+    def covers(self, link: _Link, links: list) -> bool:
+        """Whether ``link``'s region, extended over the uses of the names bound to it in its
+        own block, can be followed (its writes found again there)."""
+        last = max([link.last] + [k.last for k in _children(link, links) if k.block is link.block])
+        if last == link.last:
+            return True
+        link.last = last
+        link.writes = self.region_writes(link, link.block[link.pos + 1 : last + 1])
+        return link.writes is not None
 
     def basic(self, index) -> bool:
         """Whether ``index`` selects by basic indexing (or a constant key): slices, ints,
@@ -319,14 +419,14 @@ class _Context(NameKinds):
         which a write in place rebinds instead (``w = z[0]; w += 1``)."""
         if self.known_array(link):
             return []
-        sliced = _sliced(link.index)
+        view = sliced(link.index)
         writes = link.writes
         if link.index is None:
             if any(whole for _, _, whole in writes):
                 return None  # `w = z; w += v` keeps `z` where it is a number
             return []  # one object, its items written through either name
         through = [(s, whole) for s, own, whole in writes if own]
-        if not sliced and (not writes or len(through) < len(writes) or any(w for _, w in through)):
+        if not view and (not writes or len(through) < len(writes) or any(w for _, w in through)):
             return None  # `w = z[0]` may be a number, which `z[0] = v` or `w += v` leaves
         stmt, own, whole = writes[0] if writes else (link.stmt, False, False)
         message = _message(link, stmt, own, whole)
@@ -366,46 +466,6 @@ def _message(link: _Link, stmt, own: bool, whole: bool) -> str:
         f"line {line}): sourcegrad follows the write into `{base}` only where `{name}` is an "
         f"array; {way_out}"
     )
-
-
-def _sliced(index) -> bool:
-    """Whether ``index`` (None for none) has a slice, ``...`` or ``None`` among its parts:
-    an array's view, never an item of a container (nor a number)."""
-    parts = index.elts if isinstance(index, gast.Tuple) else [index]
-    return index is not None and any(
-        isinstance(p, gast.Slice) or (isinstance(p, gast.Constant) and p.value in (None, ...))
-        for p in parts
-    )
-
-
-def _link_shape(stmt):
-    """``(w, z, idx, converted)`` of ``w = z[idx]`` (``idx`` None for ``w = z``; with
-    ``converted``, ``w = np.asarray(z)``: ``z`` itself where it is an array), or None."""
-    if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1):
-        return None
-    if get_fact(stmt, "item_write") is not None or get_fact(stmt, "shared_link") is not None:
-        return None
-    target, value = stmt.targets[0], stmt.value
-    if not isinstance(target, gast.Name) or getattr(stmt, "lineno", None) is None:
-        return None
-    if isinstance(value, gast.Name) and value.id != target.id:
-        return target.id, value.id, None, False
-    if (
-        isinstance(value, gast.Subscript)
-        and isinstance(value.value, gast.Name)
-        and value.value.id != target.id
-    ):
-        return target.id, value.value.id, value.slice, False
-    if (
-        isinstance(value, gast.Call)
-        and S.dotted(value.func) in ("np.asarray", "np.asanyarray")
-        and len(value.args) == 1
-        and not value.keywords
-        and isinstance(value.args[0], gast.Name)
-        and value.args[0].id != target.id
-    ):
-        return target.id, value.args[0].id, None, True
-    return None
 
 
 def _statements(stmt):

@@ -1,0 +1,123 @@
+"""The shapes of a binding that makes one name share another's memory, as
+:mod:`.shared_writes` follows them: ``w = z``, ``w = z[basic index]``, ``w = np.asarray(z)``,
+and the forms that hand ``z`` itself on, read statically: an item of a display by a constant
+index (``[z, h][0]``, ``(z, 0.5 * h)[0]``, ``{"k": z}["k"]``, ``{"k": z}.get("k")``) and
+``c or z`` of a falsy constant ``c``. A chained assignment of a name (``w = u = z``) is split into one binding per
+target first, which Python's evaluation of ``z`` once makes no different."""
+
+from __future__ import annotations
+
+import gast
+
+from . import syntax as S
+from .node_facts import get_fact
+
+__all__ = ["link_shape", "sliced", "split_chained_links"]
+
+
+def link_shape(stmt):
+    """``(w, z, idx, converted)`` of ``w = z[idx]`` (``idx`` None for ``w = z`` and the forms
+    handing ``z`` itself on; with ``converted``, ``w = np.asarray(z)``: ``z`` itself where it
+    is an array), or None."""
+    if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1):
+        return None
+    if get_fact(stmt, "item_write") is not None or get_fact(stmt, "shared_link") is not None:
+        return None
+    target, value = stmt.targets[0], _handed_on(stmt.value)
+    if not isinstance(target, gast.Name) or getattr(stmt, "lineno", None) is None:
+        return None
+    if isinstance(value, gast.Name) and value.id != target.id:
+        return target.id, value.id, None, False
+    if (
+        isinstance(value, gast.Subscript)
+        and isinstance(value.value, gast.Name)
+        and value.value.id != target.id
+    ):
+        return target.id, value.value.id, value.slice, False
+    if (
+        isinstance(value, gast.Call)
+        and S.dotted(value.func) in ("np.asarray", "np.asanyarray")
+        and len(value.args) == 1
+        and not value.keywords
+        and isinstance(value.args[0], gast.Name)
+        and value.args[0].id != target.id
+    ):
+        return target.id, value.args[0].id, None, True
+    return None
+
+
+def _handed_on(value):
+    """The name ``value`` surely evaluates to, by a form that hands an existing object on
+    (see the module docstring); else ``value`` itself."""
+    if isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Constant):
+        item = _display_item(value.value, value.slice.value)
+    elif (
+        isinstance(value, gast.Call)
+        and isinstance(value.func, gast.Attribute)
+        and value.func.attr == "get"
+        and len(value.args) == 1
+        and not value.keywords
+        and isinstance(value.args[0], gast.Constant)
+    ):
+        item = _display_item(value.func.value, value.args[0].value)
+    elif (
+        isinstance(value, gast.BoolOp)
+        and isinstance(value.op, gast.Or)
+        and len(value.values) == 2
+        and isinstance(value.values[0], gast.Constant)
+        and not value.values[0].value
+    ):
+        item = value.values[1]
+    else:
+        item = None
+    return item if isinstance(item, gast.Name) else value
+
+
+def _display_item(display, key):
+    """The item of a list, tuple or dict display at the constant ``key``, or None."""
+    if isinstance(display, (gast.List, gast.Tuple)) and type(key) is int:
+        elts = display.elts
+        if any(isinstance(e, gast.Starred) for e in elts) or not -len(elts) <= key < len(elts):
+            return None
+        return elts[key]
+    if isinstance(display, gast.Dict) and None not in display.keys:
+        keys = [k.value if isinstance(k, gast.Constant) else k for k in display.keys]
+        if all(type(k) in (str, int) for k in keys) and key in keys:
+            return display.values[len(keys) - 1 - keys[::-1].index(key)]  # (the last wins)
+    return None
+
+
+def split_chained_links(body: list) -> None:
+    """Split, in place, each ``w = u = z`` binding names to a name into ``w = z; u = z``
+    (nested blocks too, not nested functions)."""
+    out = []
+    for stmt in body:
+        if not isinstance(stmt, gast.FunctionDef):
+            for attr in ("body", "orelse"):
+                inner = getattr(stmt, attr, None)
+                if inner and isinstance(inner[0], gast.stmt):
+                    split_chained_links(inner)
+        if (
+            isinstance(stmt, gast.Assign)
+            and len(stmt.targets) > 1
+            and isinstance(stmt.value, gast.Name)
+            and all(isinstance(t, gast.Name) for t in stmt.targets)
+            and stmt.value.id not in {t.id for t in stmt.targets}
+            and get_fact(stmt, "shared_link") is None
+        ):
+            for target in stmt.targets:
+                made = gast.Assign(targets=[target], value=S.clone(stmt.value), type_comment=None)
+                out.append(gast.copy_location(made, stmt))
+        else:
+            out.append(stmt)
+    body[:] = out
+
+
+def sliced(index) -> bool:
+    """Whether ``index`` (None for none) has a slice, ``...`` or ``None`` among its parts:
+    an array's view, never an item of a container (nor a number)."""
+    parts = index.elts if isinstance(index, gast.Tuple) else [index]
+    return index is not None and any(
+        isinstance(p, gast.Slice) or (isinstance(p, gast.Constant) and p.value in (None, ...))
+        for p in parts
+    )
