@@ -88,8 +88,9 @@ def _display_item(display, key):
 
 
 def split_chained_links(body: list) -> None:
-    """Split, in place, each ``w = u = z`` binding names to a name into ``w = z; u = z``
-    (nested blocks too, not nested functions)."""
+    """Split, in place, each ``w = u = z`` binding names to a name into ``w = z; u = z``, and
+    each ``w, u = z, e`` binding a name to a name, where no value reads a name it binds, into
+    ``w = z; u = e`` (nested blocks too, not nested functions)."""
     out = []
     for stmt in body:
         if not isinstance(stmt, gast.FunctionDef):
@@ -97,20 +98,35 @@ def split_chained_links(body: list) -> None:
                 inner = getattr(stmt, attr, None)
                 if inner and isinstance(inner[0], gast.stmt):
                     split_chained_links(inner)
-        if (
-            isinstance(stmt, gast.Assign)
-            and len(stmt.targets) > 1
-            and isinstance(stmt.value, gast.Name)
-            and all(isinstance(t, gast.Name) for t in stmt.targets)
-            and stmt.value.id not in {t.id for t in stmt.targets}
-            and get_fact(stmt, "shared_link") is None
-        ):
-            for target in stmt.targets:
-                made = gast.Assign(targets=[target], value=S.clone(stmt.value), type_comment=None)
-                out.append(gast.copy_location(made, stmt))
-        else:
+        pairs = _split_pairs(stmt)
+        for target, value in pairs or ():
+            made = gast.Assign(targets=[target], value=value, type_comment=None)
+            out.append(gast.copy_location(made, stmt))
+        if not pairs:
             out.append(stmt)
     body[:] = out
+
+
+def _split_pairs(stmt) -> list | None:
+    """``[(target, value)]`` of the bindings ``stmt`` splits into (see
+    :func:`split_chained_links`), or None."""
+    if not isinstance(stmt, gast.Assign) or get_fact(stmt, "shared_link") is not None:
+        return None
+    targets, value = stmt.targets, stmt.value
+    if len(targets) == 1 and isinstance(targets[0], gast.Tuple) and isinstance(value, gast.Tuple):
+        targets, values = targets[0].elts, value.elts
+    elif len(targets) > 1:
+        values = [S.clone(value) for _ in targets]
+    else:
+        return None
+    if len(targets) != len(values) or not all(isinstance(t, gast.Name) for t in targets):
+        return None
+    bound = {t.id for t in targets}
+    if len(bound) < len(targets) or any(S.names_in(v) & bound for v in values):
+        return None  # (a value read before every name is bound)
+    if not any(isinstance(v, gast.Name) for v in values):
+        return None
+    return list(zip(targets, values))
 
 
 def sliced(index) -> bool:
