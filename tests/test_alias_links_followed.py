@@ -4,12 +4,17 @@ each target of ``w = u = z`` and ``w, u = z, e``, and an item of a display hande
 ``(z, 0.5 * h)[0]``, ``{"k": z}.get("k")``, ``None or z``). A write through any name of the
 chain goes on into the first base, and every name linked to it, directly or through another,
 is read again. Each program is checked against Python's value and central differences in
-float64 on calls 1-3, with the Hessian-vector product; where the chain starts at the
+float64 on calls 1-3, with the Hessian-vector product. A name that holds an array or a
+number (never a container), whose rank is not known when the function is read, updated whole
+(``w = z; w *= 0.7``) is followed where it turns out to be an array and left where a number
+(Python rebinds it); where the chain starts at the
 caller's argument, the caller's array must hold what Python's call leaves in it. Links a
 chain cannot prove (a name of the chain handed to a call, rebound, or linked in a branch)
 are still refused."""
 
 from __future__ import annotations
+
+import importlib.util
 
 import numpy as np
 import pytest
@@ -127,6 +132,39 @@ def chain_in_a_loop(x):
     return np.sum(z * x)
 
 
+def dense(x):
+    return np.tanh(x) * 1.0
+
+
+def updated_whole_rank_unknown(x):
+    z = np.tanh(dense(x))
+    w = z
+    w *= 0.7
+    return np.sum(z * x) + np.sum(w)
+
+
+def number_updated_whole(x):
+    t = 0.5 * np.sum(dense(x))
+    s = t
+    s += 1.0
+    return t * s
+
+
+def view_updated_whole_rank_unknown(x):
+    z = np.sin(dense(x)) + 0.5 * x
+    w = z[1:]
+    w -= 0.2 * np.mean(x)
+    return np.sum(z * x) + np.sum(w**2)
+
+
+def item_updated_whole(a):
+    z = np.tanh(dense(a))
+    w = z[0]
+    w += 0.5
+    w *= 2.0
+    return np.sum(z * a) + np.sum(w)
+
+
 LOCAL = [
     Case("name_of_a_name", name_of_a_name, (X,), order=2),
     Case("three_names_whole_update", three_names_whole_update, (X,), order=2),
@@ -141,6 +179,11 @@ LOCAL = [
     Case("got_from_a_dict_display", got_from_a_dict_display, (X,), order=2),
     Case("none_or_name", none_or_name, (X,), order=2),
     Case("chain_in_a_loop", chain_in_a_loop, (X,), order=2),
+    Case("updated_whole_rank_unknown", updated_whole_rank_unknown, (X,), order=2),
+    Case("number_updated_whole", number_updated_whole, (X,), order=2),
+    Case("view_updated_whole", view_updated_whole_rank_unknown, (X,), order=2),
+    Case("row_updated_whole", item_updated_whole, (A,), order=2),
+    Case("number_item_updated_whole", item_updated_whole, (X,), order=2),
 ]
 
 
@@ -243,3 +286,30 @@ def linked_in_a_branch(x):
 )
 def test_unproven_chains_refused(f):
     check(Case(f.__name__, f, (X,), refused=(sg.UnsupportedSyntaxError, ".copy()")))
+
+
+@pytest.mark.parametrize("f", [updated_whole_rank_unknown, view_of_a_view, argument_view_of_a_view])
+def test_jvp_and_exported_module_follow_the_write(f, tmp_path):
+    """The jvp against <grad, v>, and the standalone module against the derivative, the
+    caller's array left as Python leaves it."""
+    v = np.linspace(0.4, -1.1, X.size)
+    g = sg.grad(f)(X.copy())
+    jf = sg.jvp(f)
+    path = tmp_path / f"exported_{f.__name__}.py"
+    sg.export(f, X.copy(), path=str(path))
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for call in range(3):
+        plain = X.copy()
+        want = f(plain)
+        x = X.copy()
+        value, tangent = jf(x, v)
+        np.testing.assert_allclose(value, want, 1e-12)
+        np.testing.assert_allclose(tangent, g @ v, 1e-8, 1e-10, err_msg=f"jvp, call {call}")
+        np.testing.assert_array_equal(x, plain)
+        x = X.copy()
+        value, grad = getattr(module, f"d_{f.__name__}")(x)
+        np.testing.assert_allclose(value, want, rtol=1e-12)
+        np.testing.assert_allclose(grad, g, rtol=1e-12)
+        np.testing.assert_array_equal(x, plain)

@@ -16,7 +16,8 @@ __all__ = ["NameKinds"]
 
 class NameKinds:
     """``stores`` (name -> how often it is bound; an update ``y += v`` is no binding),
-    ``int_names`` and ``ndims`` (name -> a number of axes it surely has, one or more) of
+    ``int_names``, ``ndims`` (name -> a number of axes it surely has, one or more) and
+    ``numeric`` (the names that surely hold an array or a number, never a container) of
     ``fn``, given ``examples`` (argument -> the value the build is made for) and whether
     ``np`` is NumPy."""
 
@@ -30,6 +31,7 @@ class NameKinds:
                     self.stores[node.id] = self.stores.get(node.id, 0) + 1
         self.int_names = _int_names(fn, self.stores)
         self.ndims = _array_ndims(fn, examples, self.stores, self, numpy)
+        self.numeric = _numeric_names(fn, examples, numpy)
 
     def int_like(self, node) -> bool:
         """Whether ``node`` surely gives an int (:func:`int_valued`)."""
@@ -173,3 +175,69 @@ def _ndim_of(value, known: dict, context, numpy: bool) -> int:
     if func.attr in _SAME_AXES or isinstance(getattr(np, func.attr, None), np.ufunc):
         return max(_ndim_of(a, known, context, numpy) for a in args)
     return 0
+
+
+#: NumPy functions giving an array or a number (besides the ufuncs)
+_NUMERIC_NUMPY = frozenset(
+    {
+        "sum", "mean", "max", "min", "prod", "std", "var", "dot", "matmul", "outer", "where",
+        "clip", "stack", "concatenate", "array", "asarray", "copy", "zeros", "ones", "empty",
+        "full", "zeros_like", "ones_like", "empty_like", "full_like", "linspace", "arange",
+        "tensordot", "einsum", "abs", "vstack", "hstack", "cumsum", "diff", "trace", "diag",
+    }
+)  # fmt: skip
+#: methods of an array giving an array or a number
+_NUMERIC_METHODS = frozenset({"copy", "sum", "mean", "reshape", "astype", "dot", "ravel"})
+
+
+def _numeric_names(fn, examples: dict, numpy: bool) -> set:
+    """The names every binding of which surely gives an array or a number, never a list, a
+    dict or another object (an update ``y += v`` keeps that): an argument given one, and
+    NumPy's functions, arithmetic with a float constant or between such values, an item or
+    a copy of one, to a fixed point."""
+    values: dict = {}
+    plain = {id(n.target) for n in S.nodes_of(fn, (gast.AugAssign,))}  # (keeps the kind)
+    for node in S.nodes_of(fn, (gast.Assign,)):
+        if len(node.targets) == 1 and isinstance(node.targets[0], gast.Name):
+            values.setdefault(node.targets[0].id, []).append(node.value)
+            plain.add(id(node.targets[0]))
+    for node in S.walk(fn):  # (bound another way, a loop's, a tuple's: not known)
+        if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Del)):
+            if id(node) not in plain:
+                values.setdefault(node.id, []).append(None)
+    numbers = (np.ndarray, np.generic, int, float, complex)
+    known = {n for n in values if n not in examples or isinstance(examples[n], numbers)}
+    known |= {p for p, v in examples.items() if isinstance(v, numbers) and p not in values}
+    while True:
+        kept = {
+            n for n in known if n not in values or all(_numeric(v, known, numpy) for v in values[n])
+        }
+        if kept == known:
+            return known
+        known = kept
+
+
+def _numeric(value, known: set, numpy: bool) -> bool:
+    """Whether ``value`` surely gives an array or a number, given the names ``known`` to."""
+    if value is None:
+        return False
+    if isinstance(value, gast.Constant):
+        return type(value.value) in (int, float, complex, bool)
+    if isinstance(value, gast.Name):
+        return value.id in known
+    if isinstance(value, gast.UnaryOp) and isinstance(value.op, (gast.USub, gast.UAdd)):
+        return _numeric(value.operand, known, numpy)
+    if isinstance(value, gast.BinOp):
+        sides = (value.left, value.right)
+        floats = any(isinstance(s, gast.Constant) and type(s.value) is float for s in sides)
+        return floats or all(_numeric(s, known, numpy) for s in sides)
+    if isinstance(value, gast.Subscript):
+        return _numeric(value.value, known, numpy)
+    if isinstance(value, gast.Attribute) and value.attr == "T":
+        return _numeric(value.value, known, numpy)
+    if not (isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute)):
+        return False
+    func = value.func
+    if numpy and getattr(func.value, "id", None) == "np":
+        return func.attr in _NUMERIC_NUMPY or isinstance(getattr(np, func.attr, None), np.ufunc)
+    return func.attr in _NUMERIC_METHODS and _numeric(func.value, known, numpy)

@@ -67,6 +67,8 @@ class _Link:
     block: list = field(default_factory=list)  # the statements it is bound among
     pos: int = 0  # its binding's position there
     others: set = field(default_factory=set)  # (name, line): links of names bound to it
+    guarded: bool = False  # its name may be a number: a write updating it whole is followed
+    # only where it is an array (`if isinstance(w, np.ndarray): z[...] = w`)
 
 
 def follow_shared_writes(fn, params: list, examples, lists: set, numpy: bool) -> tuple:
@@ -168,6 +170,9 @@ def _followed(stmt, live: dict, writes: list) -> list:
     written = _written_root(stmt)
     if written is None:
         return [stmt]
+    if written in live and live[written].guarded and isinstance(stmt, gast.AugAssign):
+        if isinstance(stmt.target, gast.Name):
+            return [stmt, _guarded_back(live[written], stmt, live, writes)]
     out, current, name, current_values = [stmt], stmt, written, set()
     while name in live and name not in current_values:
         own = live[name]
@@ -180,6 +185,23 @@ def _followed(stmt, live: dict, writes: list) -> list:
             out.append(current)
         name = own.base
     return out + _read_again(name, live, current_values, stmt)
+
+
+def _guarded_back(own: _Link, stmt, live: dict, writes: list):
+    """``if isinstance(w, np.ndarray): z[...] = w`` (``z[idx] = w`` of ``w = z[idx]``) after
+    ``stmt``, the write updating ``own``'s name ``w`` whole, with what keeps the other names
+    linked to ``z`` in step: where ``w`` is a number, Python rebinds it and leaves ``z``."""
+    if own.index is None:
+        into = gast.Subscript(value=S.name(own.base), slice=S.const(Ellipsis), ctx=gast.Store())
+        back = gast.Assign(targets=[into], value=S.name(own.name), type_comment=None)
+        back = _placed(back, stmt)
+        set_fact(back, "shared_link", own.base)  # (`z` holds what `w` does: no new link)
+    else:
+        back = _written_back(own, stmt, [])  # (a write Python makes only for an array)
+    others = {name: link for name, link in live.items() if link is not own}
+    test = S.call(S.name("isinstance"), [S.name(own.name), S.attr_chain("np.ndarray")])
+    guard = gast.If(test=test, body=_followed(back, others, writes), orelse=[])
+    return _placed(guard, stmt)
 
 
 def _written_back(own: _Link, stmt, writes: list):
@@ -413,6 +435,18 @@ class _Context(NameKinds):
             return self.item_ndim(S.name(link.base), link.index.value) >= 1
         return False
 
+    def guards(self, link: _Link, through: list) -> bool:
+        """Whether ``link``, whose name holds an array or a number (never a container) and
+        is updated whole (``w += v``), with every write through it, no name bound to it, is
+        followed where its name turns out to be an array, and left where a number."""
+        return (
+            self.numpy
+            and link.base in self.numeric
+            and not link.others
+            and len(through) == len(link.writes)
+            and any(whole for _, whole in through)
+        )
+
     def checks(self, link: _Link) -> list | None:
         """The checks analysis makes where ``link`` is right only if its name is an array
         (none where it is right whatever the name holds); None where it may hold a number,
@@ -421,11 +455,14 @@ class _Context(NameKinds):
             return []
         view = sliced(link.index)
         writes = link.writes
+        through = [(s, whole) for s, own, whole in writes if own]
+        if self.guards(link, through):
+            link.guarded = True
+            return []
         if link.index is None:
             if any(whole for _, _, whole in writes):
                 return None  # `w = z; w += v` keeps `z` where it is a number
             return []  # one object, its items written through either name
-        through = [(s, whole) for s, own, whole in writes if own]
         if not view and (not writes or len(through) < len(writes) or any(w for _, w in through)):
             return None  # `w = z[0]` may be a number, which `z[0] = v` or `w += v` leaves
         stmt, own, whole = writes[0] if writes else (link.stmt, False, False)
