@@ -12,7 +12,7 @@ import gast
 from . import syntax as S
 from .node_facts import get_fact
 
-__all__ = ["link_shape", "sliced", "split_chained_links"]
+__all__ = ["link_shape", "sliced", "split_chained_links", "written_root"]
 
 
 def link_shape(stmt):
@@ -137,3 +137,18 @@ def sliced(index) -> bool:
         isinstance(p, gast.Slice) or (isinstance(p, gast.Constant) and p.value in (None, ...))
         for p in parts
     )
+
+
+def written_root(stmt) -> str | None:
+    """The name ``stmt`` writes into: ``y`` of ``y[k] = v``, ``y[k] += v`` or ``y += v``."""
+    if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1:
+        target = stmt.targets[0]
+    elif isinstance(stmt, gast.AugAssign):
+        target = stmt.target
+        if isinstance(target, gast.Name):
+            return target.id
+    else:
+        return None
+    if isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name):
+        return target.value.id
+    return None

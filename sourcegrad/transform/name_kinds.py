@@ -17,7 +17,8 @@ __all__ = ["NameKinds"]
 class NameKinds:
     """``stores`` (name -> how often it is bound; an update ``y += v`` is no binding),
     ``int_names``, ``ndims`` (name -> a number of axes it surely has, one or more) and
-    ``numeric`` (the names that surely hold an array or a number, never a container) of
+    ``numeric`` (the names that surely hold an array or a number, never a container) and
+    ``numeric_items`` (lists and dicts of such items that nothing replaces or adds to) of
     ``fn``, given ``examples`` (argument -> the value the build is made for) and whether
     ``np`` is NumPy."""
 
@@ -32,6 +33,7 @@ class NameKinds:
         self.int_names = _int_names(fn, self.stores)
         self.ndims = _array_ndims(fn, examples, self.stores, self, numpy)
         self.numeric = _numeric_names(fn, examples, numpy)
+        self.numeric_items = _numeric_items(fn, self.numeric, numpy)
 
     def int_like(self, node) -> bool:
         """Whether ``node`` surely gives an int (:func:`int_valued`)."""
@@ -241,3 +243,66 @@ def _numeric(value, known: set, numpy: bool) -> bool:
     if numpy and getattr(func.value, "id", None) == "np":
         return func.attr in _NUMERIC_NUMPY or isinstance(getattr(np, func.attr, None), np.ufunc)
     return func.attr in _NUMERIC_METHODS and _numeric(func.value, known, numpy)
+
+
+#: what reads a container's items without changing it or handing it on
+_READING_CALLS = frozenset({"len", "sum", "enumerate", "zip", "reversed", "sorted", "max", "min"})
+_READING_ATTRS = frozenset({"values", "items", "keys", "get"})
+
+
+def _numeric_items(fn, numeric: set, numpy: bool) -> set:
+    """The names bound once, by a list or dict display of new values that surely are arrays
+    or numbers (held by no other name), that are only read after (an item, a loop over them, ``len``, ``d.values()``):
+    their items stay such values."""
+    displays, bound = {}, {}
+    for node in S.walk(fn):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Del)):
+            bound[node.id] = bound.get(node.id, 0) + 1
+    for node in S.nodes_of(fn, (gast.Assign,)):
+        target, value = node.targets[0], node.value
+        if len(node.targets) == 1 and isinstance(target, gast.Name):
+            items = value.elts if isinstance(value, gast.List) else None
+            if isinstance(value, gast.Dict) and None not in value.keys:
+                items = value.values
+            if items is not None and all(_new_numeric(v, numeric, numpy) for v in items):
+                displays[target.id] = target
+    parents = {id(c): n for n in S.walk(fn) for c in gast.iter_child_nodes(n)}
+    out = {n for n in displays if bound.get(n) == 1}
+    for node in S.name_nodes(fn):
+        if node.id in out and node is not displays[node.id]:
+            if not _reads_items(node, parents):
+                out.discard(node.id)
+    return out
+
+
+def _new_numeric(value, numeric: set, numpy: bool) -> bool:
+    """Whether ``value`` surely makes a new array or number (no view, no name's own)."""
+    if isinstance(value, gast.Call):
+        func = value.func
+        if any(k.arg in ("out", None) for k in value.keywords):
+            return False
+        if not isinstance(func, gast.Attribute) or func.attr in ("asarray", "asanyarray"):
+            return False
+        if getattr(func.value, "id", None) != "np" and func.attr != "copy":
+            return False
+    elif not isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Constant)):
+        return False
+    return _numeric(value, numeric, numpy)
+
+
+def _reads_items(node, parents: dict) -> bool:
+    """Whether the use ``node`` of a container's name only reads its items."""
+    up = parents.get(id(node))
+    if isinstance(up, gast.Subscript) and up.value is node:
+        return isinstance(up.ctx, gast.Load)
+    if isinstance(up, (gast.For, gast.comprehension)) and up.iter is node:
+        return True
+    if isinstance(up, gast.Attribute) and up.attr in _READING_ATTRS:
+        call = parents.get(id(up))
+        return isinstance(call, gast.Call) and call.func is up
+    if isinstance(up, gast.Call) and any(a is node for a in up.args):
+        func = up.func
+        if isinstance(func, gast.Name) and func.id in _READING_CALLS:
+            return True
+        return isinstance(func, gast.Attribute) and getattr(func.value, "id", None) == "np"
+    return False

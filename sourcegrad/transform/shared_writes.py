@@ -31,7 +31,8 @@ import numpy as np
 
 from . import syntax as S
 from .aliasing import aliases_of_written
-from .link_shapes import link_shape, sliced, split_chained_links
+from .link_shapes import link_shape, sliced, split_chained_links, written_root
+from .loop_links import display_names, index_loops, restore_loops
 from .name_kinds import NameKinds
 from .node_facts import get_fact, set_fact
 
@@ -79,7 +80,9 @@ def follow_shared_writes(fn, params: list, examples, lists: set, numpy: bool) ->
     into a base as Python makes it (``z[idx][...] = w``, ``z[k] = v``), which tells what an
     argument's caller sees changed."""
     split_chained_links(fn.body)
+    loops = index_loops(fn, S.NameGen(S.names_in(fn)))
     context = _Context(fn, params, examples, lists, numpy)
+    context.keys = {loop.key for loop in loops if loop.key is not None}
     found = [
         context.link(block, pos, stmt)
         for block in _blocks(fn.body)
@@ -88,6 +91,7 @@ def follow_shared_writes(fn, params: list, examples, lists: set, numpy: bool) ->
     candidates = context.chained([link for link in found if link is not None])
     decided = _decided(context, candidates)
     links = {id(link.stmt): link for link, checks in decided if checks is not None}
+    restore_loops(loops, set(links))
     for link in links.values():  # (marked once all are decided: aliasing skips them)
         set_fact(link.stmt, "shared_link", link.base)
     writes: list = []
@@ -167,7 +171,7 @@ def _followed(stmt, live: dict, writes: list) -> list:
     linked names in step; appends the write into the base to ``writes``. A write through a
     name linked to a linked name (``v = w`` after ``w = z``) goes on into ``z`` the same way,
     and every name linked to ``z``, directly or not, is read again after it."""
-    written = _written_root(stmt)
+    written = written_root(stmt)
     if written is None:
         return [stmt]
     if written in live and live[written].guarded and isinstance(stmt, gast.AugAssign):
@@ -250,21 +254,6 @@ def _placed(made, stmt):
     return made
 
 
-def _written_root(stmt) -> str | None:
-    """The name ``stmt`` writes into: ``y`` of ``y[k] = v``, ``y[k] += v`` or ``y += v``."""
-    if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1:
-        target = stmt.targets[0]
-    elif isinstance(stmt, gast.AugAssign):
-        target = stmt.target
-        if isinstance(target, gast.Name):
-            return target.id
-    else:
-        return None
-    if isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name):
-        return target.value.id
-    return None
-
-
 def _redirect(stmt, base: str) -> None:
     """Make ``stmt``'s write go into ``base`` (its target's own name replaced; a write back
     made here names ``base`` in its fact)."""
@@ -289,6 +278,8 @@ class _Context(NameKinds):
         self.lists = lists
         self.numpy = numpy
         self.captured = S.captured_names(fn)
+        self.keys: set = set()  # (key, dict) of the loops over a dict's keys made here
+        self.displays = display_names(fn)
 
     def link(self, block: list, pos: int, stmt) -> _Link | None:
         """The link ``stmt`` makes where it binds a name that surely shares memory with
@@ -301,8 +292,9 @@ class _Context(NameKinds):
             return None  # (`np.asarray` of a list: a new array)
         if name in self.params or self.stores.get(name) != 1 or {name, base} & self.captured:
             return None
-        if index is not None and not self.basic(index):
-            return None
+        keyed = isinstance(index, gast.Name) and (index.id, base) in self.keys
+        if index is not None and not keyed and not self.basic(index):
+            return None  # (a key a loop over the dict gives selects one item)
         uses = [k for k in range(pos + 1, len(block)) if name in S.names_in(block[k])]
         if not uses:
             return None
@@ -387,7 +379,7 @@ class _Context(NameKinds):
         for stmt in (s for top in region for s in _statements(top)):
             if not isinstance(stmt, _FOLLOWED_STATEMENTS):
                 return None
-            root = _written_root(stmt)
+            root = written_root(stmt)
             if root in (name, base):
                 whole = isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name)
                 writes.append((stmt, root == name, whole))
@@ -441,7 +433,10 @@ class _Context(NameKinds):
         followed where its name turns out to be an array, and left where a number."""
         return (
             self.numpy
-            and link.base in self.numeric
+            and (
+                link.base in self.numeric
+                or (link.index is not None and link.base in self.numeric_items)
+            )
             and not link.others
             and len(through) == len(link.writes)
             and any(whole for _, whole in through)
@@ -463,6 +458,9 @@ class _Context(NameKinds):
             if any(whole for _, _, whole in writes):
                 return None  # `w = z; w += v` keeps `z` where it is a number
             return []  # one object, its items written through either name
+        if through and len(through) == len(writes) and not any(w for _, w in through):
+            if link.base in self.displays:
+                return []  # `r = rows[i]; r[0] = v`: an item of a display, itself, changed
         if not view and (not writes or len(through) < len(writes) or any(w for _, w in through)):
             return None  # `w = z[0]` may be a number, which `z[0] = v` or `w += v` leaves
         stmt, own, whole = writes[0] if writes else (link.stmt, False, False)
@@ -530,7 +528,7 @@ def _own_nodes(stmt):
 def _other_item_stores(stmt, names: set) -> bool:
     """Whether ``stmt`` writes into an item of one of ``names`` other than as the one target
     of an assignment (``w[k] = v``, ``w[k] += v``)."""
-    target = _written_root(stmt) and (
+    target = written_root(stmt) and (
         stmt.targets[0] if isinstance(stmt, gast.Assign) else stmt.target
     )
     for node in _own_nodes(stmt):
