@@ -13,6 +13,14 @@ bound again in between and neither handed to a call that could keep or change it
   ``w = z`` follows;
 * a write through ``z`` is followed by ``w = z[idx]`` (or ``w = z``) again.
 
+A name bound the same way to a linked name (``v = w``, ``u = w[::2]`` after ``w = z[1:]``)
+is followed where it is the only other link of ``w``: its writes go on into ``z`` (``w[::2] =
+u; z[1:] = w``), and every name linked to ``z``, directly or not, is read again. Where ``w``
+may be a number (its rank not known) and is updated whole, but holds an array or a number,
+never a container, the write back is guarded: ``if isinstance(w, np.ndarray): z[...] = w``
+(Python rebinds a number and leaves ``z``). :mod:`.link_shapes` reads the bindings,
+:mod:`.loop_links` makes a loop writing into its variable a loop binding ``v = hs[i]``.
+
 The binding and each read again carry the ``shared_link`` fact (naming ``z``), so that
 aliasing does not refuse the writes as a link it cannot follow; ``z``'s other links are
 refused as before. Only links aliasing finds, and no other link of ``w``, are followed.
@@ -435,7 +443,11 @@ class _Context(NameKinds):
             self.numpy
             and (
                 link.base in self.numeric
-                or (link.index is not None and link.base in self.numeric_items)
+                or (
+                    link.index is not None
+                    and not sliced(link.index)  # (an item, not a new list)
+                    and link.base in self.numeric_items
+                )
             )
             and not link.others
             and len(through) == len(link.writes)
@@ -459,7 +471,7 @@ class _Context(NameKinds):
                 return None  # `w = z; w += v` keeps `z` where it is a number
             return []  # one object, its items written through either name
         if through and len(through) == len(writes) and not any(w for _, w in through):
-            if link.base in self.displays:
+            if not view and link.base in self.displays:
                 return []  # `r = rows[i]; r[0] = v`: an item of a display, itself, changed
         if not view and (not writes or len(through) < len(writes) or any(w for _, w in through)):
             return None  # `w = z[0]` may be a number, which `z[0] = v` or `w += v` leaves
