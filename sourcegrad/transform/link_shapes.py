@@ -121,6 +121,8 @@ def _split_pairs(stmt) -> list | None:
         return None
     if len(targets) != len(values) or not all(isinstance(t, gast.Name) for t in targets):
         return None
+    if any(isinstance(v, gast.Starred) for v in values):
+        return None
     bound = {t.id for t in targets}
     if len(bound) < len(targets) or any(S.names_in(v) & bound for v in values):
         return None  # (a value read before every name is bound)
