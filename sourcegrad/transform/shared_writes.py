@@ -32,8 +32,6 @@ the refusal a write through ``w`` gets otherwise, where ``w`` is not surely an a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import gast
 import numpy as np
 
@@ -42,7 +40,8 @@ from .aliasing import aliases_of_written
 from .link_shapes import link_shape, sliced, split_chained_links, written_root
 from .loop_links import display_names, index_loops, restore_loops
 from .name_kinds import NameKinds
-from .node_facts import get_fact, set_fact
+from .node_facts import set_fact
+from .shared_rewrites import Link, rewritten
 
 __all__ = ["follow_shared_writes"]
 
@@ -58,26 +57,6 @@ _READING_METHODS = frozenset(
 _READING_BUILTINS = frozenset({"len", "float", "int", "abs", "isinstance", "print", "round"})
 #: NumPy functions that write into an argument (the others only read theirs)
 _WRITING_NUMPY = frozenset({"put", "place", "putmask", "copyto", "fill_diagonal", "at"})
-
-
-@dataclass
-class _Link:
-    """``name = base`` (``index`` None) or ``name = base[index]`` at ``stmt``, followed
-    through the statements of its block up to position ``last``."""
-
-    stmt: gast.Assign
-    name: str
-    base: str
-    index: object
-    last: int
-    container: bool = False  # the base is an argument given a dict, list or tuple
-    item: bool = True  # the base may be a container (not surely an array)
-    writes: list = field(default_factory=list)  # (statement, through the name, whole)
-    block: list = field(default_factory=list)  # the statements it is bound among
-    pos: int = 0  # its binding's position there
-    others: set = field(default_factory=set)  # (name, line): links of names bound to it
-    guarded: bool = False  # its name may be a number: a write updating it whole is followed
-    # only where it is an array (`if isinstance(w, np.ndarray): z[...] = w`)
 
 
 def follow_shared_writes(fn, params: list, examples, lists: set, numpy: bool) -> tuple:
@@ -104,7 +83,7 @@ def follow_shared_writes(fn, params: list, examples, lists: set, numpy: bool) ->
         set_fact(link.stmt, "shared_link", link.base)
     writes: list = []
     if links:
-        fn.body = _rewritten(fn.body, {}, links, writes)
+        fn.body = rewritten(fn.body, {}, links, writes)
     return [c for _, checks in decided for c in checks or ()], writes
 
 
@@ -125,12 +104,12 @@ def _decided(context, candidates: list) -> list:
     return decided + [(link, context.checks(link)) for link in idle]
 
 
-def _children(link: _Link, links: list) -> list:
+def _children(link: Link, links: list) -> list:
     """The links of ``links`` whose base is ``link``'s name."""
     return [other for other in links if other.base == link.name and other is not link]
 
 
-def _all_writes(link: _Link, links: list, seen=frozenset()) -> list:
+def _all_writes(link: Link, links: list, seen=frozenset()) -> list:
     """``link``'s writes and those through the names bound to it (transitively) among
     ``links``: a write through ``v = w`` or ``u = w[1:]`` is one through ``w``."""
     out = list(link.writes)
@@ -153,128 +132,6 @@ def _blocks(body):
                     yield from _blocks(inner)
 
 
-def _rewritten(block: list, live: dict, links: dict, writes: list) -> list:
-    """``block`` with each write through a name of ``live`` (``name -> _Link``), or of a
-    link bound in it, followed by the writes and reads that keep its names in step (each
-    write into a base, as Python makes it, appended to ``writes``)."""
-    live, ends, out = dict(live), {}, []
-    for pos, stmt in enumerate(block):
-        if not isinstance(stmt, gast.FunctionDef):
-            for attr in ("body", "orelse"):
-                inner = getattr(stmt, attr, None)
-                if inner and isinstance(inner[0], gast.stmt):
-                    setattr(stmt, attr, _rewritten(inner, live, links, writes))
-        out.extend(_followed(stmt, live, writes))
-        link = links.get(id(stmt))
-        if link is not None:
-            live[link.name] = link
-            ends.setdefault(link.last, []).append(link.name)
-        for name in ends.pop(pos, ()):
-            live.pop(name, None)
-    return out
-
-
-def _followed(stmt, live: dict, writes: list) -> list:
-    """``stmt`` and, where it writes through a name of ``live`` or its base, what keeps the
-    linked names in step; appends the write into the base to ``writes``. A write through a
-    name linked to a linked name (``v = w`` after ``w = z``) goes on into ``z`` the same way,
-    and every name linked to ``z``, directly or not, is read again after it."""
-    written = written_root(stmt)
-    if written is None:
-        return [stmt]
-    if written in live and live[written].guarded and isinstance(stmt, gast.AugAssign):
-        if isinstance(stmt.target, gast.Name):
-            return [stmt, _guarded_back(live[written], stmt, live, writes)]
-    out, current, name, current_values = [stmt], stmt, written, set()
-    while name in live and name not in current_values:
-        own = live[name]
-        if own.index is None:  # `w = z`: write through z, then read it again
-            _redirect(current, own.base)
-            writes.append(_placed(S.clone(current), stmt))
-        else:  # `w = z[idx]`: what the write changed in z
-            current_values.add(name)
-            current = _written_back(own, stmt, writes)
-            out.append(current)
-        name = own.base
-    return out + _read_again(name, live, current_values, stmt)
-
-
-def _guarded_back(own: _Link, stmt, live: dict, writes: list):
-    """``if isinstance(w, np.ndarray): z[...] = w`` (``z[idx] = w`` of ``w = z[idx]``) after
-    ``stmt``, the write updating ``own``'s name ``w`` whole, with what keeps the other names
-    linked to ``z`` in step: where ``w`` is a number, Python rebinds it and leaves ``z``."""
-    if own.index is None:
-        into = gast.Subscript(value=S.name(own.base), slice=S.const(Ellipsis), ctx=gast.Store())
-        back = gast.Assign(targets=[into], value=S.name(own.name), type_comment=None)
-        back = _placed(back, stmt)
-        set_fact(back, "shared_link", own.base)  # (`z` holds what `w` does: no new link)
-    else:
-        back = _written_back(own, stmt, [])  # (a write Python makes only for an array)
-    others = {name: link for name, link in live.items() if link is not own}
-    test = S.call(S.name("isinstance"), [S.name(own.name), S.attr_chain("np.ndarray")])
-    guard = gast.If(test=test, body=_followed(back, others, writes), orelse=[])
-    return _placed(guard, stmt)
-
-
-def _written_back(own: _Link, stmt, writes: list):
-    """``z[idx] = w`` of ``own`` (``w = z[idx]``), placed at ``stmt``; the write into ``z``
-    as Python makes it appended to ``writes``."""
-    item = S.name(own.base)  # (an array changes in place; a container's item)
-    if own.container:
-        item = gast.Subscript(value=item, slice=S.clone(own.index), ctx=gast.Load())
-    into = gast.Subscript(value=item, slice=S.const(Ellipsis), ctx=gast.Store())
-    made = gast.Assign(targets=[into], value=S.name(own.name), type_comment=None)
-    writes.append(_placed(made, stmt))
-    target = gast.Subscript(value=S.name(own.base), slice=S.clone(own.index), ctx=gast.Store())
-    back = gast.Assign(targets=[target], value=S.name(own.name), type_comment=None)
-    # (into a container, its item changed in place, which other names may hold)
-    set_fact(back, "item_write" if own.item else "shared_link", own.base)
-    return gast.copy_location(back, stmt)
-
-
-def _read_again(base: str, live: dict, current_values: set, stmt) -> list:
-    """``w = z[idx]`` (or ``w = z``) again for each name of ``live`` linked to ``base``,
-    directly or through another (bases first), but those of ``current_values``."""
-    out, frontier, seen = [], [base], {base}
-    while frontier:
-        changed = frontier.pop(0)
-        for link in live.values():
-            if link.base != changed or link.name in seen:
-                continue
-            seen.add(link.name)
-            frontier.append(link.name)
-            if link.name in current_values:
-                continue
-            value = S.name(changed)
-            if link.index is not None:
-                value = gast.Subscript(value=value, slice=S.clone(link.index), ctx=gast.Load())
-            read = S.assign(link.name, value, stmt.lineno)
-            set_fact(read, "shared_link", changed)
-            out.append(gast.copy_location(read, stmt))
-    return out
-
-
-def _placed(made, stmt):
-    """``made`` with ``stmt``'s line on every node in it."""
-    for node in S.walk(made):
-        if isinstance(node, (gast.stmt, gast.expr)):
-            gast.copy_location(node, stmt)
-    return made
-
-
-def _redirect(stmt, base: str) -> None:
-    """Make ``stmt``'s write go into ``base`` (its target's own name replaced; a write back
-    made here names ``base`` in its fact)."""
-    target = stmt.targets[0] if isinstance(stmt, gast.Assign) else stmt.target
-    if isinstance(target, gast.Name):
-        stmt.target = S.name(base, store=True)
-    else:
-        target.value = S.name(base)
-    for fact in ("item_write", "shared_link"):
-        if get_fact(stmt, fact) is not None:
-            set_fact(stmt, fact, base)
-
-
 class _Context(NameKinds):
     """What deciding a link reads: the function, its arguments' examples, the names known
     to hold lists, the names bound in it and those surely holding an int or an array."""
@@ -289,7 +146,7 @@ class _Context(NameKinds):
         self.keys: set = set()  # (key, dict) of the loops over a dict's keys made here
         self.displays = display_names(fn)
 
-    def link(self, block: list, pos: int, stmt) -> _Link | None:
+    def link(self, block: list, pos: int, stmt) -> Link | None:
         """The link ``stmt`` makes where it binds a name that surely shares memory with
         another and every write through either can be followed; else None."""
         shape = link_shape(stmt)
@@ -307,7 +164,7 @@ class _Context(NameKinds):
         if not uses:
             return None
         container = isinstance(self.examples.get(base), (dict, list, tuple))
-        link = _Link(stmt, name, base, index, uses[-1], container)
+        link = Link(stmt, name, base, index, uses[-1], container)
         link.item = not sliced(index) and not self.ndims.get(base)  # (a slice's: an array)
         region = block[pos + 1 : link.last + 1]
         total = sum(1 for n in S.name_nodes(self.fn) if n.id == name)
@@ -348,7 +205,7 @@ class _Context(NameKinds):
                 return kept
             links = kept
 
-    def covers(self, link: _Link, links: list) -> bool:
+    def covers(self, link: Link, links: list) -> bool:
         """Whether ``link``'s region, extended over the uses of the names bound to it in its
         own block, can be followed (its writes found again there)."""
         last = max([link.last] + [k.last for k in _children(link, links) if k.block is link.block])
@@ -377,7 +234,7 @@ class _Context(NameKinds):
                 return False
         return True
 
-    def region_writes(self, link: _Link, region: list) -> list | None:
+    def region_writes(self, link: Link, region: list) -> list | None:
         """The writes through ``link``'s names in ``region``, the statements that follow its
         binding: ``[(statement, through the name, updated whole)]``; None where one cannot
         be followed (a name rebound, handed to a call, written in another form)."""
@@ -422,7 +279,7 @@ class _Context(NameKinds):
             return False
         return True
 
-    def known_array(self, link: _Link) -> bool:
+    def known_array(self, link: Link) -> bool:
         """Whether ``link``'s name surely holds an array of one axis or more, as the
         arguments' examples and the NumPy calls that make its base tell."""
         ndim = self.ndims.get(link.base, 0)
@@ -435,7 +292,7 @@ class _Context(NameKinds):
             return self.item_ndim(S.name(link.base), link.index.value) >= 1
         return False
 
-    def guards(self, link: _Link, through: list) -> bool:
+    def guards(self, link: Link, through: list) -> bool:
         """Whether ``link``, whose name holds an array or a number (never a container) and
         is updated whole (``w += v``), with every write through it, no name bound to it, is
         followed where its name turns out to be an array, and left where a number."""
@@ -454,7 +311,7 @@ class _Context(NameKinds):
             and any(whole for _, whole in through)
         )
 
-    def checks(self, link: _Link) -> list | None:
+    def checks(self, link: Link) -> list | None:
         """The checks analysis makes where ``link`` is right only if its name is an array
         (none where it is right whatever the name holds); None where it may hold a number,
         which a write in place rebinds instead (``w = z[0]; w += 1``)."""
@@ -487,7 +344,7 @@ _FOLLOWED_STATEMENTS = (
 )  # fmt: skip
 
 
-def _message(link: _Link, stmt, own: bool, whole: bool) -> str:
+def _message(link: Link, stmt, own: bool, whole: bool) -> str:
     """The refusal of a followed write (``own``: through the link's name, else through its
     base) where the link's name turns out not to be an array."""
     name, base, line = link.name, link.base, link.stmt.lineno
