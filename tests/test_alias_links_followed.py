@@ -9,7 +9,9 @@ number (never a container), whose rank is not known when the function is read, u
 (``w = z; w *= 0.7``) is followed where it turns out to be an array and left where a number
 (Python rebinds it); so is a loop over a list or dict display's new arrays or numbers
 writing into its variable in place (``for v in hs: v += 0.1``, ``for r in rows: r[0] = ...``,
-``for k, v in d.items()``), as a loop over positions or keys; where the chain starts at the
+``for k, v in d.items()``), as a loop over positions or keys; and a link made in a branch (``w = z if c else z[::-1]``,
+or a new array on one branch), its writes going back on the branch taken, both branches
+checked; where the chain starts at the
 caller's argument, the caller's array must hold what Python's call leaves in it. Links a
 chain cannot prove (a name of the chain handed to a call, rebound, or linked in a branch)
 are still refused."""
@@ -210,6 +212,36 @@ def mixed_items_updated_in_a_loop(x):
     return np.sum(d["a"] * x) + d["bb"] * np.sum(x)
 
 
+def linked_in_a_branch(x):
+    z = np.tanh(dense(x))
+    w = z if np.sum(x) > 0.0 else z[::-1]
+    w[0] = np.sin(w[1]) + 0.1
+    return np.sum(z * x) + np.sum(w**2)
+
+
+def linked_or_new_in_a_branch(x):
+    z = np.tanh(x)
+    w = z if np.mean(x) > 0.0 else np.tanh(x * 2.0)
+    w[1:] = w[:-1] * 0.5
+    return np.sum(z * x) + np.sum(w)
+
+
+def views_in_a_branch_base_written(x):
+    z = np.sin(x) + 0.5 * x
+    w = z[1:] if np.sum(x) < 0.0 else z[::2]
+    z[2] = 3.0 * z[0]
+    w *= 0.5
+    return np.sum(z * x) + np.sum(w**2)
+
+
+def chain_then_branch(x):
+    z = np.tanh(x)
+    w = z
+    v = w if np.sum(x) > 0.0 else x * 1.0
+    v[0] = 1.0
+    return np.sum(z * x) + np.sum(v * w)
+
+
 LOCAL = [
     Case("name_of_a_name", name_of_a_name, (X,), order=2),
     Case("three_names_whole_update", three_names_whole_update, (X,), order=2),
@@ -236,6 +268,13 @@ LOCAL = [
     Case("numbers_updated_in_a_loop", numbers_updated_in_a_loop, (X,), order=2),
     Case("mixed_items_updated_in_a_loop", mixed_items_updated_in_a_loop, (X,), order=2),
 ]
+for sign, branch in ((1.0, "true"), (-1.0, "false")):
+    LOCAL += [
+        Case(f"linked_in_a_branch_{branch}", linked_in_a_branch, (sign * X,), order=2),
+        Case(f"linked_or_new_{branch}", linked_or_new_in_a_branch, (sign * X,), order=2),
+        Case(f"views_in_a_branch_{branch}", views_in_a_branch_base_written, (sign * X,), order=2),
+        Case(f"chain_then_branch_{branch}", chain_then_branch, (sign * X,), order=2),
+    ]
 
 
 @pytest.mark.parametrize("case", params(LOCAL))
@@ -297,6 +336,13 @@ def test_hvp_of_a_chain_into_an_argument():
 # ------------------------------------------------------------------ still refused
 
 
+def linked_in_a_branch_to_unknown(x):
+    z = dense(x)
+    w = z if np.sum(x) > 0.0 else z[::-1]
+    w[0] = 1.0  # REFUSED
+    return np.sum(z * x)
+
+
 def chain_member_handed_on(x):
     z = np.tanh(x)
     w = z
@@ -346,15 +392,8 @@ def items_of_unknown_kind(x):
     return np.sum(hs[0] * x) + np.sum(hs[1])
 
 
-def linked_in_a_branch(x):
-    z = np.tanh(x)
-    w = z
-    v = w if np.sum(x) > 0.0 else x * 1.0
-    v[0] = 1.0  # REFUSED
-    return np.sum(z * x)
-
-
 HINTS = {
+    linked_in_a_branch_to_unknown: ".copy()",
     loop_variable_read_after: "through an index",
     items_of_unknown_kind: "through an index",
     loop_items_held_by_another_name: "",
@@ -363,7 +402,7 @@ UNPROVEN = [
     chain_member_handed_on,
     chain_member_rebound,
     swapped,
-    linked_in_a_branch,
+    linked_in_a_branch_to_unknown,
     loop_items_held_by_another_name,
     loop_variable_read_after,
     items_of_unknown_kind,
@@ -377,7 +416,16 @@ def test_unproven_links_refused(f):
     check(Case(f.__name__, f, (X,), refused=(sg.UnsupportedSyntaxError, HINTS.get(f, ".copy()"))))
 
 
-@pytest.mark.parametrize("f", [updated_whole_rank_unknown, view_of_a_view, argument_view_of_a_view])
+EXPORTED = [
+    updated_whole_rank_unknown,
+    view_of_a_view,
+    argument_view_of_a_view,
+    linked_in_a_branch,
+    list_items_updated_in_a_loop,
+]
+
+
+@pytest.mark.parametrize("f", EXPORTED, ids=[f.__name__ for f in EXPORTED])
 def test_jvp_and_exported_module_follow_the_write(f, tmp_path):
     """The jvp against <grad, v>, and the standalone module against the derivative, the
     caller's array left as Python leaves it."""

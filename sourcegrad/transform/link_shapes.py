@@ -12,7 +12,7 @@ import gast
 from . import syntax as S
 from .node_facts import get_fact
 
-__all__ = ["link_shape", "sliced", "split_chained_links", "written_root"]
+__all__ = ["conditional_shape", "link_shape", "sliced", "split_chained_links", "written_root"]
 
 
 def link_shape(stmt):
@@ -44,6 +44,32 @@ def link_shape(stmt):
     ):
         return target.id, value.args[0].id, None, True
     return None
+
+
+def conditional_shape(stmt):
+    """``(w, z, [branch, branch])`` of ``w = a if c else b`` where ``a`` or ``b`` is ``z`` or
+    ``z[idx]`` and the other one too, or something else (each branch: None for ``z``, the
+    index, or the expression itself); else None."""
+    if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1):
+        return None
+    target, value = stmt.targets[0], stmt.value
+    if not isinstance(target, gast.Name) or not isinstance(value, gast.IfExp):
+        return None
+    if get_fact(stmt, "shared_link") is not None or getattr(stmt, "lineno", None) is None:
+        return None
+    bases, branches = set(), []
+    for branch in (value.body, value.orelse):
+        if isinstance(branch, gast.Name):
+            bases.add(branch.id)
+            branches.append(None)
+        elif isinstance(branch, gast.Subscript) and isinstance(branch.value, gast.Name):
+            bases.add(branch.value.id)
+            branches.append(branch.slice)
+        else:
+            branches.append(branch)
+    if len(bases) != 1 or target.id in bases:
+        return None
+    return target.id, bases.pop(), branches
 
 
 def _handed_on(value):

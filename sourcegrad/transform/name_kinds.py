@@ -11,7 +11,7 @@ import numpy as np
 
 from . import syntax as S
 
-__all__ = ["NameKinds"]
+__all__ = ["NameKinds", "new_numeric"]
 
 
 class NameKinds:
@@ -264,7 +264,7 @@ def _numeric_items(fn, numeric: set, numpy: bool) -> set:
             items = value.elts if isinstance(value, gast.List) else None
             if isinstance(value, gast.Dict) and None not in value.keys:
                 items = value.values
-            if items is not None and all(_new_numeric(v, numeric, numpy) for v in items):
+            if items is not None and all(new_numeric(v, numeric, numpy) for v in items):
                 displays[target.id] = target
     parents = {id(c): n for n in S.walk(fn) for c in gast.iter_child_nodes(n)}
     out = {n for n in displays if bound.get(n) == 1}
@@ -275,7 +275,7 @@ def _numeric_items(fn, numeric: set, numpy: bool) -> set:
     return out
 
 
-def _new_numeric(value, numeric: set, numpy: bool) -> bool:
+def new_numeric(value, numeric: set, numpy: bool) -> bool:
     """Whether ``value`` surely makes a new array or number (no view, no name's own)."""
     if isinstance(value, gast.Call):
         func = value.func

@@ -33,6 +33,9 @@ class Link:
     others: set = field(default_factory=set)  # (name, line): links of names bound to it
     guarded: bool = False  # its name may be a number: a write updating it whole is followed
     # only where it is an array (`if isinstance(w, np.ndarray): z[...] = w`)
+    #: `w = z if c else z[::-1]`: (the name the test is kept in, what each branch binds:
+    #: None for `z`, an index for `z[idx]`, False for a new array)
+    branches: tuple | None = None
 
 
 def rewritten(block: list, live: dict, links: dict, writes: list) -> list:
@@ -46,8 +49,12 @@ def rewritten(block: list, live: dict, links: dict, writes: list) -> list:
                 inner = getattr(stmt, attr, None)
                 if inner and isinstance(inner[0], gast.stmt):
                     setattr(stmt, attr, rewritten(inner, live, links, writes))
-        out.extend(_followed(stmt, live, writes))
         link = links.get(id(stmt))
+        if link is not None and link.branches is not None:  # (its test is kept for the writes)
+            kept = S.assign(link.branches[0], stmt.value.test, stmt.lineno)
+            out.append(gast.copy_location(kept, stmt))
+            stmt.value.test = gast.copy_location(S.name(link.branches[0]), stmt.value.test)
+        out.extend(_followed(stmt, live, writes))
         if link is not None:
             live[link.name] = link
             ends.setdefault(link.last, []).append(link.name)
@@ -64,6 +71,8 @@ def _followed(stmt, live: dict, writes: list) -> list:
     written = written_root(stmt)
     if written is None:
         return [stmt]
+    if written in live and live[written].branches is not None:
+        return [stmt, _branched(live[written], stmt, live, writes, back=True)]
     if written in live and live[written].guarded and isinstance(stmt, gast.AugAssign):
         if isinstance(stmt.target, gast.Name):
             return [stmt, _guarded_back(live[written], stmt, live, writes)]
@@ -98,6 +107,38 @@ def _guarded_back(own: Link, stmt, live: dict, writes: list):
     return _placed(guard, stmt)
 
 
+def _branched(own: Link, stmt, live: dict, writes: list, back: bool):
+    """``if c: z[...] = w else: z[::-1] = w`` (with ``back``: after ``stmt``, a write through
+    ``own``'s name ``w`` bound ``w = z if c else z[::-1]``, with what keeps the other names
+    linked to ``z`` in step), or ``if c: w = z else: w = z[::-1]`` (a read again after a
+    write into ``z``); nothing on a branch that binds a new array."""
+    kept, *choices = own.branches
+    others = {name: link for name, link in live.items() if link is not own}
+    bodies = []
+    for index in choices:
+        if index is False:
+            bodies.append([])
+            continue
+        view = S.name(own.base)
+        if back:
+            into = gast.Subscript(value=view, slice=S.const(Ellipsis), ctx=gast.Store())
+            if index is not None:
+                into = gast.Subscript(value=view, slice=S.clone(index), ctx=gast.Store())
+            made = gast.Assign(targets=[into], value=S.name(own.name), type_comment=None)
+            set_fact(made, "shared_link", own.base)  # (`z` holds what `w` does: no new link)
+            bodies.append(_followed(_placed(made, stmt), others, writes))
+            continue
+        if index is not None:
+            view = gast.Subscript(value=view, slice=S.clone(index), ctx=gast.Load())
+        read = S.assign(own.name, view, stmt.lineno)
+        set_fact(read, "shared_link", own.base)
+        bodies.append([_placed(read, stmt)])
+    test = S.name(kept)
+    if not bodies[0]:
+        test, bodies = gast.UnaryOp(op=gast.Not(), operand=test), bodies[::-1]
+    return _placed(gast.If(test=test, body=bodies[0], orelse=bodies[1]), stmt)
+
+
 def _written_back(own: Link, stmt, writes: list):
     """``z[idx] = w`` of ``own`` (``w = z[idx]``), placed at ``stmt``; the write into ``z``
     as Python makes it appended to ``writes``."""
@@ -126,6 +167,9 @@ def _read_again(base: str, live: dict, current_values: set, stmt) -> list:
             seen.add(link.name)
             frontier.append(link.name)
             if link.name in current_values:
+                continue
+            if link.branches is not None:
+                out.append(_branched(link, stmt, live, [], back=False))
                 continue
             value = S.name(changed)
             if link.index is not None:

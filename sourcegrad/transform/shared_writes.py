@@ -19,7 +19,9 @@ u; z[1:] = w``), and every name linked to ``z``, directly or not, is read again.
 may be a number (its rank not known) and is updated whole, but holds an array or a number,
 never a container, the write back is guarded: ``if isinstance(w, np.ndarray): z[...] = w``
 (Python rebinds a number and leaves ``z``). :mod:`.link_shapes` reads the bindings,
-:mod:`.loop_links` makes a loop writing into its variable a loop binding ``v = hs[i]``.
+:mod:`.loop_links` makes a loop writing into its variable a loop binding ``v = hs[i]``. A
+link made in a branch, ``w = z if c else z[::-1]`` (one side may make a new array), keeps
+its test in a name, and its writes back and reads again take the branch taken.
 
 The binding and each read again carry the ``shared_link`` fact (naming ``z``), so that
 aliasing does not refuse the writes as a link it cannot follow; ``z``'s other links are
@@ -37,9 +39,9 @@ import numpy as np
 
 from . import syntax as S
 from .aliasing import aliases_of_written
-from .link_shapes import link_shape, sliced, split_chained_links, written_root
+from .link_shapes import conditional_shape, link_shape, sliced, split_chained_links, written_root
 from .loop_links import display_names, index_loops, restore_loops
-from .name_kinds import NameKinds
+from .name_kinds import NameKinds, new_numeric
 from .node_facts import set_fact
 from .shared_rewrites import Link, rewritten
 
@@ -67,8 +69,10 @@ def follow_shared_writes(fn, params: list, examples, lists: set, numpy: bool) ->
     into a base as Python makes it (``z[idx][...] = w``, ``z[k] = v``), which tells what an
     argument's caller sees changed."""
     split_chained_links(fn.body)
-    loops = index_loops(fn, S.NameGen(S.names_in(fn)))
+    names = S.NameGen(S.names_in(fn))
+    loops = index_loops(fn, names)
     context = _Context(fn, params, examples, lists, numpy)
+    context.names = names
     context.keys = {loop.key for loop in loops if loop.key is not None}
     found = [
         context.link(block, pos, stmt)
@@ -145,13 +149,14 @@ class _Context(NameKinds):
         self.captured = S.captured_names(fn)
         self.keys: set = set()  # (key, dict) of the loops over a dict's keys made here
         self.displays = display_names(fn)
+        self.names = S.NameGen(S.names_in(fn))
 
     def link(self, block: list, pos: int, stmt) -> Link | None:
         """The link ``stmt`` makes where it binds a name that surely shares memory with
         another and every write through either can be followed; else None."""
         shape = link_shape(stmt)
         if shape is None:
-            return None
+            return self.conditional_link(block, pos, stmt)
         name, base, index, converted = shape
         if converted and not (self.numpy and self.ndims.get(base)):
             return None  # (`np.asarray` of a list: a new array)
@@ -180,6 +185,32 @@ class _Context(NameKinds):
         link.others.discard((base, stmt.lineno))
         link.writes = self.region_writes(link, region)
         return None if link.writes is None else link
+
+    def conditional_link(self, block: list, pos: int, stmt) -> Link | None:
+        """The link ``w = z if c else z[::-1]`` makes (a branch may bind a new array
+        instead) where ``z`` holds an array or a number, each linked branch is ``z`` or a
+        view of it, nothing else is linked to ``w``, and ``w`` is written into (or ``z``
+        updated whole) only where ``z`` is surely an array; else None."""
+        shape = conditional_shape(stmt)
+        if shape is None or not self.numpy:
+            return None
+        name, base, branches = shape
+        if base not in self.numeric and not self.ndims.get(base):
+            return None
+        for k, index in enumerate(branches):
+            if isinstance(index, gast.expr) and not sliced(index):
+                if not new_numeric(index, self.numeric, True):
+                    return None  # (neither a view of `z` nor a new array)
+                branches[k] = False
+            elif index is not None and not (sliced(index) and self.basic(index)):
+                return None
+        link = self.link(block, pos, S.assign(name, S.name(base), stmt.lineno))
+        if link is None or link.others:
+            return None
+        if any(whole for _, _, whole in link.writes) and not self.ndims.get(base):
+            return None
+        link.stmt, link.branches = stmt, (self.names.fresh(f"{name}_linked"), *branches)
+        return link
 
     def chained(self, links: list) -> list:
         """The links of ``links`` whose every other link is one of a name bound to their
