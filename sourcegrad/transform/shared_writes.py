@@ -69,10 +69,8 @@ def follow_shared_writes(fn, params: list, examples, lists: set, numpy: bool) ->
     into a base as Python makes it (``z[idx][...] = w``, ``z[k] = v``), which tells what an
     argument's caller sees changed."""
     split_chained_links(fn.body)
-    names = S.NameGen(S.names_in(fn))
-    loops = index_loops(fn, names)
-    context = _Context(fn, params, examples, lists, numpy)
-    context.names = names
+    loops = index_loops(fn, S.NameGen(S.names_in(fn)))
+    context = _Context(fn, params, examples, lists, numpy)  # (its names: the loops' too)
     context.keys = {loop.key for loop in loops if loop.key is not None}
     found = [
         context.link(block, pos, stmt)
