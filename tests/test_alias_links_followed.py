@@ -378,6 +378,24 @@ def loop_items_held_by_another_name(x):
     return np.sum(z * x) + np.sum(hs[1])
 
 
+def item_kept_in_another_list(x):
+    d = {"a": np.tanh(x), "b": 0.5 * x}
+    keep = [d["a"]]
+    for k, v in d.items():
+        v *= 0.5 + len(k)  # REFUSED
+    return np.sum(keep[0] * x)
+
+
+def items_handed_on_by_a_loop(x):
+    hs = [np.tanh(x), 0.5 * x]
+    keep = []
+    for u in hs:
+        keep.append(u)
+    for v in hs:
+        v += 0.1  # REFUSED
+    return np.sum(keep[0] * x)
+
+
 def loop_variable_read_after(x):
     hs = [np.tanh(x), 0.5 * x]
     for v in hs:
@@ -393,6 +411,8 @@ def items_of_unknown_kind(x):
 
 
 HINTS = {
+    item_kept_in_another_list: "",
+    items_handed_on_by_a_loop: "",
     linked_in_a_branch_to_unknown: ".copy()",
     loop_variable_read_after: "through an index",
     items_of_unknown_kind: "through an index",
@@ -406,6 +426,8 @@ UNPROVEN = [
     loop_items_held_by_another_name,
     loop_variable_read_after,
     items_of_unknown_kind,
+    item_kept_in_another_list,
+    items_handed_on_by_a_loop,
 ]
 
 

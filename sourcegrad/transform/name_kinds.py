@@ -245,15 +245,19 @@ def _numeric(value, known: set, numpy: bool) -> bool:
     return func.attr in _NUMERIC_METHODS and _numeric(func.value, known, numpy)
 
 
-#: what reads a container's items without changing it or handing it on
-_READING_CALLS = frozenset({"len", "sum", "enumerate", "zip", "reversed", "sorted", "max", "min"})
-_READING_ATTRS = frozenset({"values", "items", "keys", "get"})
+#: builtins whose result holds none of their argument's items
+_CONSUMING_CALLS = frozenset({"len", "sum", "float", "int", "abs", "round"})
+#: NumPy functions whose result may be their argument itself or a view of it
+_NUMPY_VIEWS = frozenset(
+    {"asarray", "asanyarray", "reshape", "ravel", "transpose", "squeeze", "atleast_1d",
+     "atleast_2d", "atleast_3d", "expand_dims", "swapaxes", "moveaxis", "broadcast_to"}
+)  # fmt: skip
 
 
 def _numeric_items(fn, numeric: set, numpy: bool) -> set:
     """The names bound once, by a list or dict display of new values that surely are arrays
-    or numbers (held by no other name), that are only read after (an item, a loop over them, ``len``, ``d.values()``):
-    their items stay such values."""
+    or numbers (held by no other name), whose items are only read after, none handed on but
+    to a name (:func:`_reads_items`): their items stay such values, held by no container."""
     displays, bound = {}, {}
     for node in S.walk(fn):
         if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Del)):
@@ -265,12 +269,12 @@ def _numeric_items(fn, numeric: set, numpy: bool) -> set:
             if isinstance(value, gast.Dict) and None not in value.keys:
                 items = value.values
             if items is not None and all(new_numeric(v, numeric, numpy) for v in items):
-                displays[target.id] = target
+                displays[target.id] = (target, isinstance(value, gast.Dict))
     parents = {id(c): n for n in S.walk(fn) for c in gast.iter_child_nodes(n)}
     out = {n for n in displays if bound.get(n) == 1}
     for node in S.name_nodes(fn):
-        if node.id in out and node is not displays[node.id]:
-            if not _reads_items(node, parents):
+        if node.id in out and node is not displays[node.id][0]:
+            if not _reads_items(node, parents, displays[node.id][1]):
                 out.discard(node.id)
     return out
 
@@ -290,19 +294,53 @@ def new_numeric(value, numeric: set, numpy: bool) -> bool:
     return _numeric(value, numeric, numpy)
 
 
-def _reads_items(node, parents: dict) -> bool:
-    """Whether the use ``node`` of a container's name only reads its items."""
+def _reads_items(node, parents: dict, keyed: bool) -> bool:
+    """Whether the use ``node`` of a container's name only reads its items, handing none of
+    them on but to a name (which aliasing links): ``hs[0] * 2``, ``w = hs[0]``, ``len(hs)``,
+    ``sum(np.sum(v) for v in hs)``, a dict's keys (``keyed``: ``for k in d``); not
+    ``[hs[0]]``, ``f(hs[0])``, ``for v in hs``."""
     up = parents.get(id(node))
-    if isinstance(up, gast.Subscript) and up.value is node:
-        return isinstance(up.ctx, gast.Load)
-    if isinstance(up, (gast.For, gast.comprehension)) and up.iter is node:
+    if keyed and isinstance(up, (gast.For, gast.comprehension)) and up.iter is node:
         return True
-    if isinstance(up, gast.Attribute) and up.attr in _READING_ATTRS:
+    if isinstance(up, gast.Subscript) and up.value is node:
+        if not isinstance(up.ctx, gast.Load):
+            return False
+        holder = parents.get(id(up))
+        if isinstance(holder, gast.Assign) and holder.value is up:
+            return all(isinstance(t, gast.Name) for t in holder.targets)
+        return _consumed(up, parents)
+    if isinstance(up, gast.comprehension) and up.iter is node:
+        return _consumed(parents.get(id(up)), parents)
+    if isinstance(up, gast.Attribute) and up.attr in ("values", "items", "keys"):
         call = parents.get(id(up))
-        return isinstance(call, gast.Call) and call.func is up
+        if not (isinstance(call, gast.Call) and call.func is up and not call.args):
+            return False
+        over = parents.get(id(call))
+        if up.attr == "keys" or (isinstance(over, gast.comprehension) and over.iter is call):
+            return up.attr == "keys" or _consumed(parents.get(id(over)), parents)
+        return False
+    return _consumed(node, parents)
+
+
+def _consumed(node, parents: dict) -> bool:
+    """Whether the value of ``node`` (an item, a container or a comprehension over items)
+    goes only into a new value: arithmetic, a comparison, ``len``/``sum``, a NumPy function
+    that copies; the item of an item read the same way."""
+    up = parents.get(id(node))
+    if isinstance(up, (gast.BinOp, gast.UnaryOp, gast.Compare)):
+        return True
+    if isinstance(up, gast.Subscript) and up.value is node and isinstance(up.ctx, gast.Load):
+        return _consumed(up, parents)
+    if isinstance(up, gast.Attribute) and up.attr in ("shape", "ndim", "size", "dtype"):
+        return True
     if isinstance(up, gast.Call) and any(a is node for a in up.args):
         func = up.func
-        if isinstance(func, gast.Name) and func.id in _READING_CALLS:
-            return True
-        return isinstance(func, gast.Attribute) and getattr(func.value, "id", None) == "np"
+        if isinstance(func, gast.Name):
+            return func.id in _CONSUMING_CALLS
+        return (
+            isinstance(func, gast.Attribute)
+            and getattr(func.value, "id", None) == "np"
+            and func.attr not in _NUMPY_VIEWS
+            and not any(k.arg in ("out", None) for k in up.keywords)
+        )
     return False
