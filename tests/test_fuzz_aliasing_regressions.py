@@ -60,7 +60,7 @@ def rebound_to_own_item(h):
 def item_of_a_display(h):
     z = np.sin(h)
     w = (z, 0.5 * h)[0]
-    w[1:] = w[:-1] * 0.5  # REFUSED
+    w[1:] = w[:-1] * 0.5
     return np.sum(np.tanh(z))
 
 
@@ -131,7 +131,6 @@ REFUSED = [
     ("dead_item_updated", dead_item_updated, (r(3),), "explicit copy"),
     ("helper_writes_a_row", helper_writes_a_row, (r(2, 3),), "explicit copy"),
     ("rebound_to_own_item", rebound_to_own_item, (r(3),), "explicit copy"),
-    ("item_of_a_display", item_of_a_display, (r(3),), "explicit copy"),
     ("max_of_a_display", max_of_a_display, (r(3),), "explicit copy"),
     ("method_scales_a_field", method_scales_a_field, (r(3),), "return the new value"),
     ("loop_variable_appended", loop_variable_appended, (r(3),), "build the new items"),
@@ -239,6 +238,8 @@ ACCEPTED = [
     Case("helper_writes_a_copy", helper_writes_a_copy, (r(2, 3),)),
     Case("item_of_display_copied", item_of_display_copied, (r(3),), order=2),
     Case("argument_copied_first", argument_copied_first, ({"W": r(3, 2), "b": r(2)}, r(4, 3))),
+    # (refused before: the item of a display at a constant index is followed as `w = z`)
+    Case("item_of_a_display", item_of_a_display, (r(3),), order=2),
 ]
 
 

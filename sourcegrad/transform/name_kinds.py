@@ -11,12 +11,14 @@ import numpy as np
 
 from . import syntax as S
 
-__all__ = ["NameKinds"]
+__all__ = ["NameKinds", "new_numeric"]
 
 
 class NameKinds:
     """``stores`` (name -> how often it is bound; an update ``y += v`` is no binding),
-    ``int_names`` and ``ndims`` (name -> a number of axes it surely has, one or more) of
+    ``int_names``, ``ndims`` (name -> a number of axes it surely has, one or more) and
+    ``numeric`` (the names that surely hold an array or a number, never a container) and
+    ``numeric_items`` (lists and dicts of such items that nothing replaces or adds to) of
     ``fn``, given ``examples`` (argument -> the value the build is made for) and whether
     ``np`` is NumPy."""
 
@@ -30,6 +32,8 @@ class NameKinds:
                     self.stores[node.id] = self.stores.get(node.id, 0) + 1
         self.int_names = _int_names(fn, self.stores)
         self.ndims = _array_ndims(fn, examples, self.stores, self, numpy)
+        self.numeric = _numeric_names(fn, examples, numpy)
+        self.numeric_items = _numeric_items(fn, self.numeric, numpy)
 
     def int_like(self, node) -> bool:
         """Whether ``node`` surely gives an int (:func:`int_valued`)."""
@@ -173,3 +177,170 @@ def _ndim_of(value, known: dict, context, numpy: bool) -> int:
     if func.attr in _SAME_AXES or isinstance(getattr(np, func.attr, None), np.ufunc):
         return max(_ndim_of(a, known, context, numpy) for a in args)
     return 0
+
+
+#: NumPy functions giving an array or a number (besides the ufuncs)
+_NUMERIC_NUMPY = frozenset(
+    {
+        "sum", "mean", "max", "min", "prod", "std", "var", "dot", "matmul", "outer", "where",
+        "clip", "stack", "concatenate", "array", "asarray", "copy", "zeros", "ones", "empty",
+        "full", "zeros_like", "ones_like", "empty_like", "full_like", "linspace", "arange",
+        "tensordot", "einsum", "abs", "vstack", "hstack", "cumsum", "diff", "trace", "diag",
+    }
+)  # fmt: skip
+#: methods of an array giving an array or a number
+_NUMERIC_METHODS = frozenset({"copy", "sum", "mean", "reshape", "astype", "dot", "ravel"})
+
+
+def _numeric_names(fn, examples: dict, numpy: bool) -> set:
+    """The names every binding of which surely gives an array or a number, never a list, a
+    dict or another object (an update ``y += v`` keeps that): an argument given one, and
+    NumPy's functions, arithmetic with a float constant or between such values, an item or
+    a copy of one, to a fixed point."""
+    values: dict = {}
+    plain = {id(n.target) for n in S.nodes_of(fn, (gast.AugAssign,))}  # (keeps the kind)
+    for node in S.nodes_of(fn, (gast.Assign,)):
+        if len(node.targets) == 1 and isinstance(node.targets[0], gast.Name):
+            values.setdefault(node.targets[0].id, []).append(node.value)
+            plain.add(id(node.targets[0]))
+    for node in S.walk(fn):  # (bound another way, a loop's, a tuple's: not known)
+        if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Del)):
+            if id(node) not in plain:
+                values.setdefault(node.id, []).append(None)
+    numbers = (np.ndarray, np.generic, int, float, complex)
+    known = {n for n in values if n not in examples or isinstance(examples[n], numbers)}
+    known |= {p for p, v in examples.items() if isinstance(v, numbers) and p not in values}
+    while True:
+        kept = {
+            n for n in known if n not in values or all(_numeric(v, known, numpy) for v in values[n])
+        }
+        if kept == known:
+            return known
+        known = kept
+
+
+def _numeric(value, known: set, numpy: bool) -> bool:
+    """Whether ``value`` surely gives an array or a number, given the names ``known`` to."""
+    if value is None:
+        return False
+    if isinstance(value, gast.Constant):
+        return type(value.value) in (int, float, complex, bool)
+    if isinstance(value, gast.Name):
+        return value.id in known
+    if isinstance(value, gast.UnaryOp) and isinstance(value.op, (gast.USub, gast.UAdd)):
+        return _numeric(value.operand, known, numpy)
+    if isinstance(value, gast.BinOp):
+        sides = (value.left, value.right)
+        floats = any(isinstance(s, gast.Constant) and type(s.value) is float for s in sides)
+        return floats or all(_numeric(s, known, numpy) for s in sides)
+    if isinstance(value, gast.Subscript):
+        return _numeric(value.value, known, numpy)
+    if isinstance(value, gast.Attribute) and value.attr == "T":
+        return _numeric(value.value, known, numpy)
+    if not (isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute)):
+        return False
+    func = value.func
+    if numpy and getattr(func.value, "id", None) == "np":
+        return func.attr in _NUMERIC_NUMPY or isinstance(getattr(np, func.attr, None), np.ufunc)
+    return func.attr in _NUMERIC_METHODS and _numeric(func.value, known, numpy)
+
+
+#: builtins whose result holds none of their argument's items
+_CONSUMING_CALLS = frozenset({"len", "sum", "float", "int", "abs", "round"})
+#: NumPy functions whose result may be their argument itself or a view of it
+_NUMPY_VIEWS = frozenset(
+    {"asarray", "asanyarray", "reshape", "ravel", "transpose", "squeeze", "atleast_1d",
+     "atleast_2d", "atleast_3d", "expand_dims", "swapaxes", "moveaxis", "broadcast_to"}
+)  # fmt: skip
+
+
+def _numeric_items(fn, numeric: set, numpy: bool) -> set:
+    """The names bound once, by a list or dict display of new values that surely are arrays
+    or numbers (held by no other name), whose items are only read after, none handed on but
+    to a name (:func:`_reads_items`): their items stay such values, held by no container."""
+    displays, bound = {}, {}
+    for node in S.walk(fn):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Del)):
+            bound[node.id] = bound.get(node.id, 0) + 1
+    for node in S.nodes_of(fn, (gast.Assign,)):
+        target, value = node.targets[0], node.value
+        if len(node.targets) == 1 and isinstance(target, gast.Name):
+            items = value.elts if isinstance(value, gast.List) else None
+            if isinstance(value, gast.Dict) and None not in value.keys:
+                items = value.values
+            if items is not None and all(new_numeric(v, numeric, numpy) for v in items):
+                displays[target.id] = (target, isinstance(value, gast.Dict))
+    parents = {id(c): n for n in S.walk(fn) for c in gast.iter_child_nodes(n)}
+    out = {n for n in displays if bound.get(n) == 1}
+    for node in S.name_nodes(fn):
+        if node.id in out and node is not displays[node.id][0]:
+            if not _reads_items(node, parents, displays[node.id][1]):
+                out.discard(node.id)
+    return out
+
+
+def new_numeric(value, numeric: set, numpy: bool) -> bool:
+    """Whether ``value`` surely makes a new array or number (no view, no name's own)."""
+    if isinstance(value, gast.Call):
+        func = value.func
+        if any(k.arg in ("out", None) for k in value.keywords):
+            return False
+        if not isinstance(func, gast.Attribute) or func.attr in ("asarray", "asanyarray"):
+            return False
+        if getattr(func.value, "id", None) != "np" and func.attr != "copy":
+            return False
+    elif not isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Constant)):
+        return False
+    return _numeric(value, numeric, numpy)
+
+
+def _reads_items(node, parents: dict, keyed: bool) -> bool:
+    """Whether the use ``node`` of a container's name only reads its items, handing none of
+    them on but to a name (which aliasing links): ``hs[0] * 2``, ``w = hs[0]``, ``len(hs)``,
+    ``sum(np.sum(v) for v in hs)``, a dict's keys (``keyed``: ``for k in d``); not
+    ``[hs[0]]``, ``f(hs[0])``, ``for v in hs``."""
+    up = parents.get(id(node))
+    if keyed and isinstance(up, (gast.For, gast.comprehension)) and up.iter is node:
+        return True
+    if isinstance(up, gast.Subscript) and up.value is node:
+        if not isinstance(up.ctx, gast.Load):
+            return False
+        holder = parents.get(id(up))
+        if isinstance(holder, gast.Assign) and holder.value is up:
+            return all(isinstance(t, gast.Name) for t in holder.targets)
+        return _consumed(up, parents)
+    if isinstance(up, gast.comprehension) and up.iter is node:
+        return _consumed(parents.get(id(up)), parents)
+    if isinstance(up, gast.Attribute) and up.attr in ("values", "items", "keys"):
+        call = parents.get(id(up))
+        if not (isinstance(call, gast.Call) and call.func is up and not call.args):
+            return False
+        over = parents.get(id(call))
+        if up.attr == "keys" or (isinstance(over, gast.comprehension) and over.iter is call):
+            return up.attr == "keys" or _consumed(parents.get(id(over)), parents)
+        return False
+    return _consumed(node, parents)
+
+
+def _consumed(node, parents: dict) -> bool:
+    """Whether the value of ``node`` (an item, a container or a comprehension over items)
+    goes only into a new value: arithmetic, a comparison, ``len``/``sum``, a NumPy function
+    that copies; the item of an item read the same way."""
+    up = parents.get(id(node))
+    if isinstance(up, (gast.BinOp, gast.UnaryOp, gast.Compare)):
+        return True
+    if isinstance(up, gast.Subscript) and up.value is node and isinstance(up.ctx, gast.Load):
+        return _consumed(up, parents)
+    if isinstance(up, gast.Attribute) and up.attr in ("shape", "ndim", "size", "dtype"):
+        return True
+    if isinstance(up, gast.Call) and any(a is node for a in up.args):
+        func = up.func
+        if isinstance(func, gast.Name):
+            return func.id in _CONSUMING_CALLS
+        return (
+            isinstance(func, gast.Attribute)
+            and getattr(func.value, "id", None) == "np"
+            and func.attr not in _NUMPY_VIEWS
+            and not any(k.arg in ("out", None) for k in up.keywords)
+        )
+    return False

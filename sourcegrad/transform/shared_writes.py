@@ -13,6 +13,16 @@ bound again in between and neither handed to a call that could keep or change it
   ``w = z`` follows;
 * a write through ``z`` is followed by ``w = z[idx]`` (or ``w = z``) again.
 
+A name bound the same way to a linked name (``v = w``, ``u = w[::2]`` after ``w = z[1:]``)
+is followed where it is the only other link of ``w``: its writes go on into ``z`` (``w[::2] =
+u; z[1:] = w``), and every name linked to ``z``, directly or not, is read again. Where ``w``
+may be a number (its rank not known) and is updated whole, but holds an array or a number,
+never a container, the write back is guarded: ``if isinstance(w, np.ndarray): z[...] = w``
+(Python rebinds a number and leaves ``z``). :mod:`.link_shapes` reads the bindings,
+:mod:`.loop_links` makes a loop writing into its variable a loop binding ``v = hs[i]``. A
+link made in a branch, ``w = z if c else z[::-1]`` (one side may make a new array), keeps
+its test in a name, and its writes back and reads again take the branch taken.
+
 The binding and each read again carry the ``shared_link`` fact (naming ``z``), so that
 aliasing does not refuse the writes as a link it cannot follow; ``z``'s other links are
 refused as before. Only links aliasing finds, and no other link of ``w``, are followed.
@@ -24,15 +34,16 @@ the refusal a write through ``w`` gets otherwise, where ``w`` is not surely an a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import gast
 import numpy as np
 
 from . import syntax as S
 from .aliasing import aliases_of_written
-from .name_kinds import NameKinds
-from .node_facts import get_fact, set_fact
+from .link_shapes import conditional_shape, link_shape, sliced, split_chained_links, written_root
+from .loop_links import display_names, index_loops, restore_loops
+from .name_kinds import NameKinds, new_numeric
+from .node_facts import set_fact
+from .shared_rewrites import Link, rewritten
 
 __all__ = ["follow_shared_writes"]
 
@@ -50,21 +61,6 @@ _READING_BUILTINS = frozenset({"len", "float", "int", "abs", "isinstance", "prin
 _WRITING_NUMPY = frozenset({"put", "place", "putmask", "copyto", "fill_diagonal", "at"})
 
 
-@dataclass
-class _Link:
-    """``name = base`` (``index`` None) or ``name = base[index]`` at ``stmt``, followed
-    through the statements of its block up to position ``last``."""
-
-    stmt: gast.Assign
-    name: str
-    base: str
-    index: object
-    last: int
-    container: bool = False  # the base is an argument given a dict, list or tuple
-    item: bool = True  # the base may be a container (not surely an array)
-    writes: list = field(default_factory=list)  # (statement, through the name, whole)
-
-
 def follow_shared_writes(fn, params: list, examples, lists: set, numpy: bool) -> tuple:
     """Rewrite, in place, the writes through a name that surely shares memory with another
     (see the module docstring); ``numpy``: whether ``np`` is NumPy. Returns ``(checks,
@@ -72,25 +68,59 @@ def follow_shared_writes(fn, params: list, examples, lists: set, numpy: bool) ->
     followed link that holds only where that name turns out to be an array, and each write
     into a base as Python makes it (``z[idx][...] = w``, ``z[k] = v``), which tells what an
     argument's caller sees changed."""
-    context = _Context(fn, params, examples, lists, numpy)
+    split_chained_links(fn.body)
+    loops = index_loops(fn, S.NameGen(S.names_in(fn)))
+    context = _Context(fn, params, examples, lists, numpy)  # (its names: the loops' too)
+    context.keys = {loop.key for loop in loops if loop.key is not None}
     found = [
         context.link(block, pos, stmt)
         for block in _blocks(fn.body)
         for pos, stmt in enumerate(block)
     ]
-    written = [(link, context.checks(link)) for link in found if link is not None and link.writes]
-    decided = [(link, checks) for link, checks in written if checks is not None]
-    # a link written through neither name is followed where another link writes its base
-    bases = {link.base for link, _ in decided}
-    idle = [link for link in found if link is not None and not link.writes and link.base in bases]
-    decided += [(link, context.checks(link)) for link in idle]
+    candidates = context.chained([link for link in found if link is not None])
+    decided = _decided(context, candidates)
     links = {id(link.stmt): link for link, checks in decided if checks is not None}
+    restore_loops(loops, set(links))
     for link in links.values():  # (marked once all are decided: aliasing skips them)
         set_fact(link.stmt, "shared_link", link.base)
     writes: list = []
     if links:
-        fn.body = _rewritten(fn.body, {}, links, writes)
+        fn.body = rewritten(fn.body, {}, links, writes)
     return [c for _, checks in decided for c in checks or ()], writes
+
+
+def _decided(context, candidates: list) -> list:
+    """``(link, checks)`` of each candidate link written through (its own name, its base
+    or a name linked to it), and of each one not written through whose base is written:
+    ``checks`` None where it is not followed (see :meth:`_Context.checks`)."""
+    written = [(link, context.checks(link)) for link in candidates if link.writes]
+    decided = [(link, checks) for link, checks in written if checks is not None]
+    # a link written through neither name is followed where another link writes its base
+    changed = {link.base for link, _ in decided} | {link.name for link, _ in decided}
+    idle: list = []
+    while True:  # (a link of a link re-read is re-read too)
+        more = [link for link in candidates if not link.writes and link.base in changed]
+        if len(more) == len(idle):
+            break
+        idle, changed = more, changed | {link.name for link in more}
+    return decided + [(link, context.checks(link)) for link in idle]
+
+
+def _children(link: Link, links: list) -> list:
+    """The links of ``links`` whose base is ``link``'s name."""
+    return [other for other in links if other.base == link.name and other is not link]
+
+
+def _all_writes(link: Link, links: list, seen=frozenset()) -> list:
+    """``link``'s writes and those through the names bound to it (transitively) among
+    ``links``: a write through ``v = w`` or ``u = w[1:]`` is one through ``w``."""
+    out = list(link.writes)
+    for kid in _children(link, links):
+        if kid.name not in seen:
+            whole = kid.index is None
+            inner = _all_writes(kid, links, seen | {link.name})
+            out += [(s, True, w and whole) for s, own, w in inner if own]
+    return out
 
 
 def _blocks(body):
@@ -104,97 +134,6 @@ def _blocks(body):
                     yield from _blocks(inner)
 
 
-def _rewritten(block: list, live: dict, links: dict, writes: list) -> list:
-    """``block`` with each write through a name of ``live`` (``name -> _Link``), or of a
-    link bound in it, followed by the writes and reads that keep its names in step (each
-    write into a base, as Python makes it, appended to ``writes``)."""
-    live, ends, out = dict(live), {}, []
-    for pos, stmt in enumerate(block):
-        if not isinstance(stmt, gast.FunctionDef):
-            for attr in ("body", "orelse"):
-                inner = getattr(stmt, attr, None)
-                if inner and isinstance(inner[0], gast.stmt):
-                    setattr(stmt, attr, _rewritten(inner, live, links, writes))
-        out.extend(_followed(stmt, live, writes))
-        link = links.get(id(stmt))
-        if link is not None:
-            live[link.name] = link
-            ends.setdefault(link.last, []).append(link.name)
-        for name in ends.pop(pos, ()):
-            live.pop(name, None)
-    return out
-
-
-def _followed(stmt, live: dict, writes: list) -> list:
-    """``stmt`` and, where it writes through a name of ``live`` or its base, what keeps the
-    linked names in step; appends the write into the base to ``writes``."""
-    written = _written_root(stmt)
-    if written is None:
-        return [stmt]
-    out, base, own = [stmt], written, None
-    if written in live:
-        own = live[written]
-        base = own.base
-        if own.index is None:  # `w = z`: write through z, then read it again
-            _redirect(stmt, own.base)
-            writes.append(_placed(S.clone(stmt), stmt))
-        else:  # `w = z[idx]`: what the write changed in z
-            item = S.name(own.base)  # (an array changes in place; a container's item)
-            if own.container:
-                item = gast.Subscript(value=item, slice=S.clone(own.index), ctx=gast.Load())
-            into = gast.Subscript(value=item, slice=S.const(Ellipsis), ctx=gast.Store())
-            made = gast.Assign(targets=[into], value=S.name(own.name), type_comment=None)
-            writes.append(_placed(made, stmt))
-            target = gast.Subscript(
-                value=S.name(own.base), slice=S.clone(own.index), ctx=gast.Store()
-            )
-            back = gast.Assign(targets=[target], value=S.name(own.name), type_comment=None)
-            # (into a container, its item changed in place, which other names may hold)
-            set_fact(back, "item_write" if own.item else "shared_link", own.base)
-            out.append(gast.copy_location(back, stmt))
-    for link in live.values():
-        if link.base == base and not (link is own and own.index is not None):
-            value = S.name(base)
-            if link.index is not None:
-                value = gast.Subscript(value=value, slice=S.clone(link.index), ctx=gast.Load())
-            read = S.assign(link.name, value, stmt.lineno)
-            set_fact(read, "shared_link", base)
-            out.append(gast.copy_location(read, stmt))
-    return out
-
-
-def _placed(made, stmt):
-    """``made`` with ``stmt``'s line on every node in it."""
-    for node in S.walk(made):
-        if isinstance(node, (gast.stmt, gast.expr)):
-            gast.copy_location(node, stmt)
-    return made
-
-
-def _written_root(stmt) -> str | None:
-    """The name ``stmt`` writes into: ``y`` of ``y[k] = v``, ``y[k] += v`` or ``y += v``."""
-    if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1:
-        target = stmt.targets[0]
-    elif isinstance(stmt, gast.AugAssign):
-        target = stmt.target
-        if isinstance(target, gast.Name):
-            return target.id
-    else:
-        return None
-    if isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name):
-        return target.value.id
-    return None
-
-
-def _redirect(stmt, base: str) -> None:
-    """Make ``stmt``'s write go into ``base`` (its target's own name replaced)."""
-    target = stmt.targets[0] if isinstance(stmt, gast.Assign) else stmt.target
-    if isinstance(target, gast.Name):
-        stmt.target = S.name(base, store=True)
-    else:
-        target.value = S.name(base)
-
-
 class _Context(NameKinds):
     """What deciding a link reads: the function, its arguments' examples, the names known
     to hold lists, the names bound in it and those surely holding an int or an array."""
@@ -206,35 +145,104 @@ class _Context(NameKinds):
         self.lists = lists
         self.numpy = numpy
         self.captured = S.captured_names(fn)
+        self.keys: set = set()  # (key, dict) of the loops over a dict's keys made here
+        self.displays = display_names(fn)
+        self.names = S.NameGen(S.names_in(fn))
 
-    def link(self, block: list, pos: int, stmt) -> _Link | None:
+    def link(self, block: list, pos: int, stmt) -> Link | None:
         """The link ``stmt`` makes where it binds a name that surely shares memory with
         another and every write through either can be followed; else None."""
-        shape = _link_shape(stmt)
+        shape = link_shape(stmt)
         if shape is None:
-            return None
+            return self.conditional_link(block, pos, stmt)
         name, base, index, converted = shape
         if converted and not (self.numpy and self.ndims.get(base)):
             return None  # (`np.asarray` of a list: a new array)
         if name in self.params or self.stores.get(name) != 1 or {name, base} & self.captured:
             return None
-        if index is not None and not self.basic(index):
-            return None
+        keyed = isinstance(index, gast.Name) and (index.id, base) in self.keys
+        if index is not None and not keyed and not self.basic(index):
+            return None  # (a key a loop over the dict gives selects one item)
         uses = [k for k in range(pos + 1, len(block)) if name in S.names_in(block[k])]
         if not uses:
             return None
         container = isinstance(self.examples.get(base), (dict, list, tuple))
-        link = _Link(stmt, name, base, index, uses[-1], container)
-        link.item = not _sliced(index) and not self.ndims.get(base)  # (a slice's: an array)
+        link = Link(stmt, name, base, index, uses[-1], container)
+        link.item = not sliced(index) and not self.ndims.get(base)  # (a slice's: an array)
         region = block[pos + 1 : link.last + 1]
         total = sum(1 for n in S.name_nodes(self.fn) if n.id == name)
         if total != 1 + sum(1 for s in region for n in S.name_nodes(s) if n.id == name):
             return None  # read or written outside the statements that follow the binding
         links = aliases_of_written(self.fn, {name}, lists=self.lists).get(name, [])
-        if not links or any(o != base or line != stmt.lineno for o, line, _ in links):
+        if (base, stmt.lineno) not in {(o, line) for o, line, _ in links}:
             return None
+        link.block, link.pos = block, pos
+        # (the other items of a display it is read out of, `[z, h][0]`, are not `name`'s)
+        passed = S.names_in(stmt.value) - {base}
+        link.others = {(o, line) for o, line, _ in links if o not in passed or line != stmt.lineno}
+        link.others.discard((base, stmt.lineno))
         link.writes = self.region_writes(link, region)
         return None if link.writes is None else link
+
+    def conditional_link(self, block: list, pos: int, stmt) -> Link | None:
+        """The link ``w = z if c else z[::-1]`` makes (a branch may bind a new array
+        instead) where ``z`` holds an array or a number, each linked branch is ``z`` or a
+        view of it, nothing else is linked to ``w``, and ``w`` is written into (or ``z``
+        updated whole) only where ``z`` is surely an array; else None."""
+        shape = conditional_shape(stmt)
+        if shape is None or not self.numpy:
+            return None
+        name, base, branches = shape
+        if base not in self.numeric and not self.ndims.get(base):
+            return None
+        for k, index in enumerate(branches):
+            if isinstance(index, gast.expr) and not sliced(index):
+                if not new_numeric(index, self.numeric, True):
+                    return None  # (neither a view of `z` nor a new array)
+                branches[k] = False
+            elif index is not None and not (sliced(index) and self.basic(index)):
+                return None
+        link = self.link(block, pos, S.assign(name, S.name(base), stmt.lineno))
+        if link is None or link.others:
+            return None
+        if any(whole for _, _, whole in link.writes) and not self.ndims.get(base):
+            return None
+        link.stmt, link.branches = stmt, (self.names.fresh(f"{name}_linked"), *branches)
+        return link
+
+    def chained(self, links: list) -> list:
+        """The links of ``links`` whose every other link is one of a name bound to their
+        own (``v = w`` or ``u = w[1:]`` after ``w = z``), followed as far as those names
+        are used; each one's writes then hold those made through the names bound to it."""
+        while True:
+            sites = {(link.name, link.stmt.lineno): link for link in links}
+            kept = [
+                link
+                for link in links
+                if all(sites.get(o) is not None and sites[o].base == link.name for o in link.others)
+            ]
+            names = {link.name for link in kept}
+            dropped = {link.name for link in links} - names
+            kept = [link for link in kept if link.base not in dropped]
+            # (a name bound later first: its own region is extended before its base's)
+            covered = {id(k) for k in sorted(kept, key=lambda k: -k.pos) if self.covers(k, kept)}
+            kept = [link for link in kept if id(link) in covered]
+            if len(kept) == len(links):
+                writes = [_all_writes(link, kept) for link in kept]
+                for link, made in zip(kept, writes):
+                    link.writes = made
+                return kept
+            links = kept
+
+    def covers(self, link: Link, links: list) -> bool:
+        """Whether ``link``'s region, extended over the uses of the names bound to it in its
+        own block, can be followed (its writes found again there)."""
+        last = max([link.last] + [k.last for k in _children(link, links) if k.block is link.block])
+        if last == link.last:
+            return True
+        link.last = last
+        link.writes = self.region_writes(link, link.block[link.pos + 1 : last + 1])
+        return link.writes is not None
 
     def basic(self, index) -> bool:
         """Whether ``index`` selects by basic indexing (or a constant key): slices, ints,
@@ -255,7 +263,7 @@ class _Context(NameKinds):
                 return False
         return True
 
-    def region_writes(self, link: _Link, region: list) -> list | None:
+    def region_writes(self, link: Link, region: list) -> list | None:
         """The writes through ``link``'s names in ``region``, the statements that follow its
         binding: ``[(statement, through the name, updated whole)]``; None where one cannot
         be followed (a name rebound, handed to a call, written in another form)."""
@@ -265,7 +273,7 @@ class _Context(NameKinds):
         for stmt in (s for top in region for s in _statements(top)):
             if not isinstance(stmt, _FOLLOWED_STATEMENTS):
                 return None
-            root = _written_root(stmt)
+            root = written_root(stmt)
             if root in (name, base):
                 whole = isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name)
                 writes.append((stmt, root == name, whole))
@@ -300,7 +308,7 @@ class _Context(NameKinds):
             return False
         return True
 
-    def known_array(self, link: _Link) -> bool:
+    def known_array(self, link: Link) -> bool:
         """Whether ``link``'s name surely holds an array of one axis or more, as the
         arguments' examples and the NumPy calls that make its base tell."""
         ndim = self.ndims.get(link.base, 0)
@@ -313,20 +321,45 @@ class _Context(NameKinds):
             return self.item_ndim(S.name(link.base), link.index.value) >= 1
         return False
 
-    def checks(self, link: _Link) -> list | None:
+    def guards(self, link: Link, through: list) -> bool:
+        """Whether ``link``, whose name holds an array or a number (never a container) and
+        is updated whole (``w += v``), with every write through it, no name bound to it, is
+        followed where its name turns out to be an array, and left where a number."""
+        return (
+            self.numpy
+            and (
+                link.base in self.numeric
+                or (
+                    link.index is not None
+                    and not sliced(link.index)  # (an item, not a new list)
+                    and link.base in self.numeric_items
+                )
+            )
+            and not link.others
+            and len(through) == len(link.writes)
+            and any(whole for _, whole in through)
+        )
+
+    def checks(self, link: Link) -> list | None:
         """The checks analysis makes where ``link`` is right only if its name is an array
         (none where it is right whatever the name holds); None where it may hold a number,
         which a write in place rebinds instead (``w = z[0]; w += 1``)."""
         if self.known_array(link):
             return []
-        sliced = _sliced(link.index)
+        view = sliced(link.index)
         writes = link.writes
+        through = [(s, whole) for s, own, whole in writes if own]
+        if self.guards(link, through):
+            link.guarded = True
+            return []
         if link.index is None:
             if any(whole for _, _, whole in writes):
                 return None  # `w = z; w += v` keeps `z` where it is a number
             return []  # one object, its items written through either name
-        through = [(s, whole) for s, own, whole in writes if own]
-        if not sliced and (not writes or len(through) < len(writes) or any(w for _, w in through)):
+        if through and len(through) == len(writes) and not any(w for _, w in through):
+            if not view and link.base in self.displays:
+                return []  # `r = rows[i]; r[0] = v`: an item of a display, itself, changed
+        if not view and (not writes or len(through) < len(writes) or any(w for _, w in through)):
             return None  # `w = z[0]` may be a number, which `z[0] = v` or `w += v` leaves
         stmt, own, whole = writes[0] if writes else (link.stmt, False, False)
         message = _message(link, stmt, own, whole)
@@ -340,7 +373,7 @@ _FOLLOWED_STATEMENTS = (
 )  # fmt: skip
 
 
-def _message(link: _Link, stmt, own: bool, whole: bool) -> str:
+def _message(link: Link, stmt, own: bool, whole: bool) -> str:
     """The refusal of a followed write (``own``: through the link's name, else through its
     base) where the link's name turns out not to be an array."""
     name, base, line = link.name, link.base, link.stmt.lineno
@@ -368,46 +401,6 @@ def _message(link: _Link, stmt, own: bool, whole: bool) -> str:
     )
 
 
-def _sliced(index) -> bool:
-    """Whether ``index`` (None for none) has a slice, ``...`` or ``None`` among its parts:
-    an array's view, never an item of a container (nor a number)."""
-    parts = index.elts if isinstance(index, gast.Tuple) else [index]
-    return index is not None and any(
-        isinstance(p, gast.Slice) or (isinstance(p, gast.Constant) and p.value in (None, ...))
-        for p in parts
-    )
-
-
-def _link_shape(stmt):
-    """``(w, z, idx, converted)`` of ``w = z[idx]`` (``idx`` None for ``w = z``; with
-    ``converted``, ``w = np.asarray(z)``: ``z`` itself where it is an array), or None."""
-    if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1):
-        return None
-    if get_fact(stmt, "item_write") is not None or get_fact(stmt, "shared_link") is not None:
-        return None
-    target, value = stmt.targets[0], stmt.value
-    if not isinstance(target, gast.Name) or getattr(stmt, "lineno", None) is None:
-        return None
-    if isinstance(value, gast.Name) and value.id != target.id:
-        return target.id, value.id, None, False
-    if (
-        isinstance(value, gast.Subscript)
-        and isinstance(value.value, gast.Name)
-        and value.value.id != target.id
-    ):
-        return target.id, value.value.id, value.slice, False
-    if (
-        isinstance(value, gast.Call)
-        and S.dotted(value.func) in ("np.asarray", "np.asanyarray")
-        and len(value.args) == 1
-        and not value.keywords
-        and isinstance(value.args[0], gast.Name)
-        and value.args[0].id != target.id
-    ):
-        return target.id, value.args[0].id, None, True
-    return None
-
-
 def _statements(stmt):
     """``stmt`` and every statement nested in it (not in nested functions)."""
     yield stmt
@@ -433,7 +426,7 @@ def _own_nodes(stmt):
 def _other_item_stores(stmt, names: set) -> bool:
     """Whether ``stmt`` writes into an item of one of ``names`` other than as the one target
     of an assignment (``w[k] = v``, ``w[k] += v``)."""
-    target = _written_root(stmt) and (
+    target = written_root(stmt) and (
         stmt.targets[0] if isinstance(stmt, gast.Assign) else stmt.target
     )
     for node in _own_nodes(stmt):
