@@ -45,11 +45,12 @@ def clear_cache() -> None:
 
 
 def cache_key(
-    f: Callable, wrt: Any, mode: str, has_aux: bool, with_value: bool, options: dict
+    f: Callable, wrt: Any, mode: str, has_aux: bool, options: dict
 ) -> tuple[tuple, list] | None:
     """``(key, environment)`` under which the builds of a derivative of ``f`` are kept for
     reuse; None where they are not (a callable that is no plain function, an unhashable
-    ``wrt`` or option, stable gradients, the cache turned off)."""
+    ``wrt`` or option, stable gradients, the cache turned off). ``grad(f)`` and
+    ``value_and_grad(f)`` share their builds (both run code that returns the value too)."""
     fn, bound = f, ()
     if isinstance(f, types.MethodType) and isinstance(f.__func__, types.FunctionType):
         fn, bound = f.__func__, (f.__self__,)
@@ -61,7 +62,7 @@ def cache_key(
         return None
     try:
         seq = isinstance(wrt, (tuple, list))
-        key = (seq, tuple(wrt) if seq else wrt, mode, has_aux, with_value)
+        key = (seq, tuple(wrt) if seq else wrt, mode, has_aux)
         key += tuple(sorted(options.items())) + build_settings()
         env = environment(fn) + list(bound)
         key += tuple([id(x) for x in env])
