@@ -361,7 +361,7 @@ class Transformed:
         if got is None:
             raw = cache.unbound(entry)
             make = functools.partial(self._guard, args, raw, expressions)
-            call_key = ("call", key, id(raw), self.with_value)  # (the base's: grad's too)
+            call_key = ("call", key, id(raw), self.with_value, self.wrt_tuple)  # (see cache_key)
             guard, call, _ = self._made(call_key, make, bind=False)
             if call is not None and raw is not entry:  # the same call of this one's function
                 call = cache.rebound_call(call, dict(call.__globals__, fn=entry.fn, entry=entry))

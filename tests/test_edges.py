@@ -428,6 +428,10 @@ def test_dropped_derivatives_of_dropped_functions_are_freed(monkeypatch):
 
 def test_second_derivatives_of_dropped_functions_are_freed(monkeypatch):
     monkeypatch.setattr(higher, "_KEPT", 2, raising=False)
+    # the gradient an hvp transforms runs grad's builds, kept for reuse as grad's are: with
+    # the function they were made for (the first closure of this code, which the others'
+    # builds are rebound from)
+    monkeypatch.setattr(derivative_cache, "CODE_CACHE_SIZE", 2, raising=False)
     refs = []
     for i in range(6):
         fn = _closure(float(i + 1))
@@ -435,7 +439,7 @@ def test_second_derivatives_of_dropped_functions_are_freed(monkeypatch):
         refs.append(weakref.ref(fn))
         del fn
     gc.collect()
-    assert sum(r() is not None for r in refs) <= 2
+    assert sum(r() is not None for r in refs) <= 2 + 1
 
 
 def test_what_is_kept_for_reuse_holds_no_derivative_and_no_argument():
