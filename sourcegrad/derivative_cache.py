@@ -30,8 +30,9 @@ from .runtime.signature import compile_guard, family_guard_expression, shape_pat
 from .transform.environment import EMPTY_CELL, environment
 
 #: derivatives made by grad, value_and_grad, vjp and jvp (and for generated code by vjp_of and
-#: jvp_of; the gradient an hvp or hessian of a function transforms is grad's), by the code of the function and the rest that decides the transformation (see
-#: cached_base); at most CODE_CACHE_SIZE of them, the least recently asked for dropped first
+#: jvp_of; the gradient an hvp or hessian of a function transforms is grad's), by the code of
+#: the function and the rest that decides the transformation (see cached_base); at most
+#: CODE_CACHE_SIZE of them, the least recently asked for dropped first
 CODE_CACHE_SIZE = int(os.environ.get("SOURCEGRAD_CODE_CACHE", "64"))
 _CODE_CACHE: OrderedDict = OrderedDict()
 _CODE_LOCK = threading.Lock()

@@ -276,6 +276,26 @@ def test_a_derivative_made_again_each_step_builds_nothing(monkeypatch, rng):
     assert len(built) == steps
 
 
+def test_a_tuple_wrt_and_an_hvp_run_the_builds_of_grad(monkeypatch, rng):
+    def loss(W, x):
+        return np.sum(np.tanh(x @ W) ** 2)
+
+    Wm, x = rng.standard_normal((4, 3)), rng.standard_normal((5, 4))
+    want = sg.grad(loss)(Wm, x)
+    sg.grad(loss)(Wm, x)  # (and the build for its shapes)
+    built = _count_builds(monkeypatch)
+    for _ in range(3):  # each returns its own form: a tuple, an array
+        (got,) = sg.grad(loss, (0,))(Wm, x)
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+        np.testing.assert_allclose(sg.grad(loss)(Wm, x), want, rtol=1e-12)
+    assert loss not in built
+    v, eps = rng.standard_normal(Wm.shape), 1e-6
+    moved = (sg.grad(loss)(Wm + eps * v, x) - sg.grad(loss)(Wm - eps * v, x)) / (2 * eps)
+    for _ in range(3):
+        np.testing.assert_allclose(sg.hvp(loss)(Wm, x, v), moved, rtol=1e-5, atol=1e-7)
+    assert loss not in built  # the gradient the hvp transforms is grad's
+
+
 def test_closures_of_the_same_code_share_builds_and_read_their_own_cells(monkeypatch, rng):
     def make(scale):
         def loss(x):
