@@ -75,7 +75,7 @@ def derivative(
     rebound to its globals, closure cells and defaults (what ``f`` reads when it runs is read
     when the derivative runs)."""
     shared = {k: v for k, v in options.items() if k != "given_seed"}  # (see Transformed._key)
-    found = cache.cache_key(f, wrt, mode, has_aux, with_value, shared)
+    found = cache.cache_key(f, wrt, mode, has_aux, shared)
     if found is None:
         return Transformed(f, wrt, mode, has_aux, with_value, options)
     key, env = found
@@ -361,7 +361,8 @@ class Transformed:
         if got is None:
             raw = cache.unbound(entry)
             make = functools.partial(self._guard, args, raw, expressions)
-            guard, call, _ = self._made(("call", key, id(raw)), make, bind=False)
+            call_key = ("call", key, id(raw), self.with_value, self.wrt_tuple)  # (see cache_key)
+            guard, call, _ = self._made(call_key, make, bind=False)
             if call is not None and raw is not entry:  # the same call of this one's function
                 call = cache.rebound_call(call, dict(call.__globals__, fn=entry.fn, entry=entry))
             got = self._remembered[key] = ((guard, entry), call)

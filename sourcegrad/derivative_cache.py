@@ -30,8 +30,9 @@ from .runtime.signature import compile_guard, family_guard_expression, shape_pat
 from .transform.environment import EMPTY_CELL, environment
 
 #: derivatives made by grad, value_and_grad, vjp and jvp (and for generated code by vjp_of and
-#: jvp_of), by the code of the function and the rest that decides the transformation (see
-#: cached_base); at most CODE_CACHE_SIZE of them, the least recently asked for dropped first
+#: jvp_of; the gradient an hvp or hessian of a function transforms is grad's), by the code of
+#: the function and the rest that decides the transformation (see cached_base); at most
+#: CODE_CACHE_SIZE of them, the least recently asked for dropped first
 CODE_CACHE_SIZE = int(os.environ.get("SOURCEGRAD_CODE_CACHE", "64"))
 _CODE_CACHE: OrderedDict = OrderedDict()
 _CODE_LOCK = threading.Lock()
@@ -45,11 +46,13 @@ def clear_cache() -> None:
 
 
 def cache_key(
-    f: Callable, wrt: Any, mode: str, has_aux: bool, with_value: bool, options: dict
+    f: Callable, wrt: Any, mode: str, has_aux: bool, options: dict
 ) -> tuple[tuple, list] | None:
     """``(key, environment)`` under which the builds of a derivative of ``f`` are kept for
     reuse; None where they are not (a callable that is no plain function, an unhashable
-    ``wrt`` or option, stable gradients, the cache turned off)."""
+    ``wrt`` or option, stable gradients, the cache turned off). ``grad(f)`` and
+    ``value_and_grad(f)`` share their builds (both run code that returns the value too), and
+    so do ``wrt=0`` and ``wrt=(0,)`` (only what the call returns differs)."""
     fn, bound = f, ()
     if isinstance(f, types.MethodType) and isinstance(f.__func__, types.FunctionType):
         fn, bound = f.__func__, (f.__self__,)
@@ -61,7 +64,7 @@ def cache_key(
         return None
     try:
         seq = isinstance(wrt, (tuple, list))
-        key = (seq, tuple(wrt) if seq else wrt, mode, has_aux, with_value)
+        key = (tuple(wrt) if seq else (wrt,), mode, has_aux)  # (the same builds for 0, (0,))
         key += tuple(sorted(options.items())) + build_settings()
         env = environment(fn) + list(bound)
         key += tuple([id(x) for x in env])

@@ -267,11 +267,15 @@ class Tower:
         self.__name__ = "d" * (len(self.dirs) + 1) + "_" + getattr(f, "__name__", "f")
 
     def gradient(self) -> Transformed:
-        """The reverse-mode gradient the levels transform (with respect to :attr:`W`)."""
+        """The reverse-mode gradient the levels transform (with respect to :attr:`W`): of a
+        function, one that runs the builds of ``grad(f, W)`` (made once for both)."""
         g = getattr(self, "_g", None)
         if g is None:
-            g = Transformed(self.f, self.W, "grad", False, False, self.options)
-            g.bound_self = self.bound_self
+            if self.bound_self:
+                g = Transformed(self.f, self.W, "grad", False, False, self.options)
+                g.bound_self = self.bound_self
+            else:
+                g = derivative(self.f, self.W, "grad", False, False, self.options)
             self._g = g
         return g
 
