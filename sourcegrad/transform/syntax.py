@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import keyword
 
 import gast
 
@@ -587,7 +588,11 @@ class NameGen:
         self.taken.add(ident)
 
     def fresh(self, base: str, always_suffix: bool = False) -> str:
+        """A new identifier made from ``base``; a keyword (a dict key ``"in"`` read as
+        ``emb["in"]``) is followed by an underscore, ``in_``, as PEP 8 writes it."""
         base = base or "t"
+        if keyword.iskeyword(base):
+            base += "_"
         if not always_suffix and base not in self.taken:
             self.taken.add(base)
             return base
