@@ -166,8 +166,48 @@ def double_backprop(params, x, y, lam=0.1):
     def loss(xx):
         return mse(params, xx, y)
 
-    gx = sg.grad(loss)(x)  # REFUSED
+    gx = sg.grad(loss)(x)
     return loss(x) + lam * np.sum(gx**2)
+
+
+def double_backprop_lambda(params, x, y, lam=0.1):
+    gx = sg.grad(lambda xx: mse(params, xx, y))(x)
+    return mse(params, x, y) + lam * np.sum(gx**2)
+
+
+def input_gradient_value(params, x, y):
+    def loss(xx, scale):
+        return scale * mse(params, xx, y)
+
+    value, gx = sg.value_and_grad(loss, wrt=(0, 1))(x, 2.0)  # REFUSED
+    return value + np.sum(gx[0] ** 2) + gx[1] ** 2
+
+
+def input_gradient_both(params, x, y):
+    def loss(xx, scale):
+        return scale * mse(params, xx, y)
+
+    gx = sg.grad(loss)(x, 2.0)
+    gs = sg.grad(loss, 1)(x, 2.0)
+    gs2 = sg.grad(loss, wrt=1)(x, 3.0)
+    return loss(x, 2.0) + np.sum(gx**2) + gs**2 + gs2
+
+
+def input_gradient_tuple(params, x, y):
+    def loss(xx, scale):
+        return scale * mse(params, xx, y)
+
+    gx, gs = sg.grad(loss, (0, 1))(x, 2.0)  # REFUSED
+    return np.sum(gx**2) + gs**2
+
+
+def maml_closure_inner(params, xs, ys, xq, yq, alpha=0.05):
+    def inner_loss(p):
+        return mse(p, xs, ys) + 1e-2 * sum(np.sum(w**2) for w in params.values())
+
+    grads = sg.grad(inner_loss)(params)
+    fast = {k: params[k] - alpha * grads[k] for k in params}
+    return mse(fast, xq, yq)
 
 
 def double_backprop_arguments(params, x, y, lam=0.1):
@@ -236,12 +276,22 @@ CASES = [
     Case("pinn_laplace_2d", pinn_laplace_loss, (LAPL, PTS), rtol=1e-4),
     Case("wgan_gp_rows", wgan_gp_loss, (CRIT, REAL, FAKE, EPS_MIX)),
     Case("wgan_gp_batched", wgan_gp_batched, (CRIT, REAL, FAKE, EPS_MIX), order=2),
+    Case("double_backprop_closure", double_backprop, (MLP, r(3, 2), r(3, 1)), order=2),
+    Case("double_backprop_inline_lambda", double_backprop_lambda, (MLP, r(3, 2), r(3, 1))),
     Case(
-        "double_backprop_closure",
-        double_backprop,
+        "value_and_grad_inside_refused",
+        input_gradient_value,
         (MLP, r(3, 2), r(3, 1)),
-        refused=(sg.UnsupportedSyntaxError, "pass them to it as arguments"),
+        refused=(sg.SourcegradError, "only gradients (grad(f)) can be used there"),
     ),
+    Case("grad_of_closure_wrt_each", input_gradient_both, (MLP, r(3, 2), r(3, 1)), order=2),
+    Case(
+        "grad_of_closure_wrt_tuple_refused",
+        input_gradient_tuple,
+        (MLP, r(3, 2), r(3, 1)),
+        refused=(sg.SourcegradError, "use one gradient per argument"),
+    ),
+    Case("maml_inner_closure_reads_params", maml_closure_inner, (MLP, *TASKS[0])),
     Case("double_backprop_arguments", double_backprop_arguments, (MLP, r(3, 2), r(3, 1))),
     Case("deq_fixed_iters", deq_loss, (WD, UD, XD, YD), wrt=(0, 1), order=2),
     Case("deq_tolerance_break", deq_tolerance_loop, (WD, UD, XD, YD), wrt=(0, 1)),
