@@ -175,6 +175,26 @@ def double_backprop_lambda(params, x, y, lam=0.1):
     return mse(params, x, y) + lam * np.sum(gx**2)
 
 
+def pinn_closure_residual(params, xs):
+    def u(x):
+        h = np.tanh(params["W1"] * x + params["b1"])
+        return np.sum(h * params["W2"]) + params["b2"]
+
+    u_x = sg.grad(u)
+    u_xx = sg.grad(sg.grad(u))
+    res = [u_xx(x) + u(x) for x in xs]
+    return sum(r_**2 for r_ in res) / len(xs) + (u(0.0) - 1.0) ** 2 + (u_x(0.0) - 0.0) ** 2
+
+
+def input_gradient_bound(w, x):
+    def loss(xx):
+        return np.sum(np.tanh(xx @ w) ** 2)
+
+    dloss = sg.grad(loss)
+    g = dloss(x)
+    return np.sum(g**2) + np.sum(dloss(2.0 * x) * x)
+
+
 def input_gradient_value(params, x, y):
     def loss(xx, scale):
         return scale * mse(params, xx, y)
@@ -273,6 +293,8 @@ CASES = [
     Case("meta_sgd_both", maml_learned_lr, (np.full((3, 2), 0.1), W, XS, YS, XQ, YQ), wrt=(0, 1)),
     Case("pinn_ode_residual", pinn_ode_loss, (PINN, XS_PDE)),
     Case("pinn_poisson_second", pinn_poisson_loss, (PINN, XS_PDE), rtol=1e-4),
+    Case("pinn_closures_bound_to_names", pinn_closure_residual, (PINN, XS_PDE), rtol=1e-4),
+    Case("input_gradient_bound_to_a_name", input_gradient_bound, (r(3, 2), r(2, 3)), order=2),
     Case("pinn_laplace_2d", pinn_laplace_loss, (LAPL, PTS), rtol=1e-4),
     Case("wgan_gp_rows", wgan_gp_loss, (CRIT, REAL, FAKE, EPS_MIX)),
     Case("wgan_gp_batched", wgan_gp_batched, (CRIT, REAL, FAKE, EPS_MIX), order=2),
@@ -302,3 +324,18 @@ CASES = [
 @pytest.mark.parametrize("case", params(CASES))
 def test_meta(case):
     check(case)
+
+
+@pytest.mark.parametrize("f", [double_backprop, double_backprop_lambda], ids=lambda f: f.__name__)
+def test_exported_gradient_of_a_closure(f):
+    """The export of a function taking a gradient of a nested function or of a lambda
+    (named ``grad_lambda_``) compiles and gives sourcegrad's value and gradient."""
+    args = (MLP, r(3, 2), r(3, 1))
+    module: dict = {}
+    exec(compile(sg.export(f, *args), "exported", "exec"), module)
+    want_value, want = sg.value_and_grad(f)(*args)
+    for _ in range(3):
+        value, got = module["d_" + f.__name__](*args)
+        np.testing.assert_allclose(value, want_value, rtol=1e-12)
+        for k in want:
+            np.testing.assert_allclose(got[k], want[k], rtol=1e-10, atol=1e-12, err_msg=k)
