@@ -38,6 +38,7 @@ import numpy as np
 
 from ..errors import UnsupportedSyntaxError
 from . import syntax as S
+from .item_lists import rebuilt_item_lists
 from .node_facts import set_fact
 from .parse import resolve
 from .walk import statements_in_loops_around, walk_statements, written_names
@@ -83,6 +84,7 @@ def lower_writes(fn, parsed, local_names: set, names: S.NameGen) -> None:
                 out.extend(_item_of_item(lowered, names))
         return out
 
+    rebuilt_item_lists(fn)
     fn.body = lower(fn.body)
 
 

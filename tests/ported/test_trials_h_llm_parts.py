@@ -260,11 +260,32 @@ def kv_cache_dict_fixed(params, x):
     return np.sum(np.stack(outs) ** 2)
 
 
+def kv_cache_dict_extend_and_log(params, x):
+    cache = {name: [] for name in ("k", "v")}
+    log = {"scores": []}
+    total = 0.0
+    for t in range(x.shape[0]):
+        cache["k"].extend([x[t] @ params["wk"]])
+        cache["v"].append(x[t] @ params["wv"])
+        scores = np.stack(cache["k"]) @ (x[t] @ params["wq"])
+        log["scores"].append(scores)
+        total = total + softmax(scores) @ np.stack(cache["v"]) @ np.ones(4)
+    return total + 0.1 * sum(np.sum(s_) for s_ in log["scores"]) + len(cache["k"])
+
+
+def kv_cache_dict_list_held(params, x):
+    cache = {"k": [], "v": []}
+    keys = cache["k"]
+    for t in range(x.shape[0]):
+        cache["k"].append(x[t] @ params["wk"])  # REFUSED
+    return np.sum(np.stack(keys) ** 2)
+
+
 def kv_cache_dict(params, x):
     cache = {"k": [], "v": []}
     outs = []
     for t in range(x.shape[0]):
-        cache["k"].append(x[t] @ params["wk"])  # REFUSED
+        cache["k"].append(x[t] @ params["wk"])
         cache["v"].append(x[t] @ params["wv"])
         q = x[t] @ params["wq"]
         att = softmax(np.array(cache["k"]) @ q)
@@ -394,9 +415,11 @@ CASES = [
     Case("mqa_einsum_shared_kv", mqa_loss, (MQA, X)),
     Case("alibi_bias", alibi_attention_loss, (r(D, 4), r(D, 4), r(D, 4), X), wrt=(0, 1, 2)),
     Case("kv_cache_lists", kv_cache_decode, (KV, X), order=2),
+    Case("kv_cache_dict_of_lists_appended", kv_cache_dict, (KV, X), order=2),
+    Case("kv_cache_dict_extend_and_log", kv_cache_dict_extend_and_log, (KV, X)),
     Case(
-        "kv_cache_dict_of_lists_appended",
-        kv_cache_dict,
+        "kv_cache_dict_list_also_named",
+        kv_cache_dict_list_held,
         (KV, X),
         refused=(sg.UnsupportedSyntaxError, "`cache['k'] = [*cache['k'], v]`"),
     ),
