@@ -60,6 +60,9 @@ WRITING_FUNCTIONS = {
     np.place: "`{y} = np.where(mask, values, {y})`",
     np.putmask: "`{y} = np.where(mask, values, {y})`",
     np.fill_diagonal: "`{y} = {y} * (1 - np.eye(n)) + v * np.eye(n)`",
+    np.put_along_axis: (
+        "`{y}[np.arange(len({y}))[:, None], idx] = values` (a 2-d array along its last axis)"
+    ),
 }
 
 
