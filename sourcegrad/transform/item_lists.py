@@ -111,7 +111,8 @@ def _private_dicts(fn, parents: dict) -> list:
 
 def _made_of_new_lists(fn, name: str) -> bool:
     """Whether every binding of ``name`` in ``fn`` is ``name = {k: [...], ...}`` (or a dict
-    comprehension of new lists), and every item stored into it a new list."""
+    comprehension of new lists, or ``defaultdict(list)``), and every item stored into it a
+    new list."""
     made = False
     for node in S.walk(fn):
         if isinstance(node, (gast.For, gast.AugAssign, gast.NamedExpr, gast.AnnAssign)):
@@ -134,6 +135,11 @@ def _made_of_new_lists(fn, name: str) -> bool:
 
 
 def _new_dict_of_lists(value) -> bool:
+    """A display or comprehension of new lists, or ``defaultdict(list)`` (each item it makes
+    a new list)."""
+    if isinstance(value, gast.Call) and not value.keywords:
+        func = getattr(value.func, "id", None) or getattr(value.func, "attr", None)
+        return func == "defaultdict" and [getattr(a, "id", None) for a in value.args] == ["list"]
     if isinstance(value, gast.Dict):
         return None not in value.keys and all(_new_list(v) for v in value.values)
     return isinstance(value, gast.DictComp) and _new_list(value.value)

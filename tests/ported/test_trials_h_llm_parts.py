@@ -10,6 +10,7 @@ calls 1-3, to second order where smooth."""
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 
 import numpy as np
@@ -273,6 +274,15 @@ def kv_cache_dict_extend_and_log(params, x):
     return total + 0.1 * sum(np.sum(s_) for s_ in log["scores"]) + len(cache["k"])
 
 
+def activations_in_defaultdict(params, x):
+    acts = collections.defaultdict(list)
+    for name in ("wq", "wk", "wv"):
+        h = np.tanh(x @ params[name])
+        acts[name].append(h)
+        acts["all"].append(h)
+    return sum(np.sum(np.stack(acts[name]) ** 2) for name in ("wq", "all"))
+
+
 def kv_cache_dict_list_held(params, x):
     cache = {"k": [], "v": []}
     keys = cache["k"]
@@ -417,6 +427,7 @@ CASES = [
     Case("kv_cache_lists", kv_cache_decode, (KV, X), order=2),
     Case("kv_cache_dict_of_lists_appended", kv_cache_dict, (KV, X), order=2),
     Case("kv_cache_dict_extend_and_log", kv_cache_dict_extend_and_log, (KV, X)),
+    Case("activations_in_defaultdict", activations_in_defaultdict, (KV, X), order=2),
     Case(
         "kv_cache_dict_list_also_named",
         kv_cache_dict_list_held,
