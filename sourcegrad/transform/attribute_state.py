@@ -119,8 +119,8 @@ def _type_name(where: str) -> str:
 
 def _owner(core, ops: dict, receiver, name: str):
     """The class of ``receiver`` where its method ``name`` is known to run alone: one that
-    calls no method of another object nor of ``self`` (``self.fc.forward(x)``, ``layer.f(x)``
-    may run any class's); None otherwise."""
+    calls only functions of modules (``np.exp``), no method of an object (``self.fc.forward(x)``,
+    ``layer.f(x)``, ``ENCODER.forward(x)`` may run any class's); None otherwise."""
     cls = class_of(core, ops, receiver.id) if isinstance(receiver, gast.Name) else None
     method = inspect.getattr_static(cls, name, None) if cls is not None else None
     if not isinstance(method, types.FunctionType):
@@ -129,14 +129,14 @@ def _owner(core, ops: dict, receiver, name: str):
         node = parse(method).node
     except (SourcegradError, OSError, TypeError, SyntaxError):
         return None
-    local = S.bound_names(node) | {a.id for a in node.args.posonlyargs + node.args.args}
     for n in S.walk(node):
         if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute):
             head = n.func.value
             while isinstance(head, (gast.Attribute, gast.Subscript)):
                 head = head.value
-            if not isinstance(head, gast.Name) or head.id in local:
-                return None
+            module = method.__globals__.get(getattr(head, "id", None))
+            if not isinstance(module, types.ModuleType):
+                return None  # (not `np.exp(x)`: a method of an object, which may store)
     return cls
 
 

@@ -97,6 +97,10 @@ def rebound_before_read(fn, name: str, line: int) -> bool:
     for stmt in block[index + 1 :]:
         if any(isinstance(n, _LEAVING) for n in S.walk(stmt)):
             return False
+        if _span(stmt)[0] <= line:  # (the write's line: its statements may run before it)
+            if name in S.names_in(stmt):
+                return False
+            continue
         if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1:
             target = stmt.targets[0]
             bound = [target] if isinstance(target, gast.Name) else getattr(target, "elts", [])
