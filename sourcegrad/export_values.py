@@ -249,8 +249,13 @@ def gradients_taken(trace: Trace) -> list:
 def _taken_name(d: Any) -> str:
     """``grad_f`` for a gradient of ``f``, ``grad_grad_f`` for a gradient of its gradient."""
     if isinstance(d, NestedGrad):
-        return "grad_" * (len(d.tower.dirs) + 1) + d.tower.f.__name__
-    return f"grad_{d.f.__name__}"
+        return "grad_" * (len(d.tower.dirs) + 1) + _identifier(d.tower.f)
+    return f"grad_{_identifier(d.f)}"
+
+
+def _identifier(f: Any) -> str:
+    """``f``'s name, ``lambda_`` for a lambda's (``<lambda>``)."""
+    return f.__name__ if f.__name__.isidentifier() else "lambda_"
 
 
 def take_gradients(writer: Any, stand_in: str) -> None:
@@ -446,7 +451,7 @@ def _below(writer: Any, d: NestedGrad, known: dict) -> str:
     t = d.tower
     key = _nested_key(t.f, tuple(t.dirs[:-1]), (t.dirs[-1],), False, d.off)
     if key not in known:
-        name = writer.ns.free_name("grad_" * len(t.dirs) + t.f.__name__, key)
+        name = writer.ns.free_name("grad_" * len(t.dirs) + _identifier(t.f), key)
         writer.ns.claim(name, key, "a gradient taken while the function runs")
         writer.ns.add_block(
             f"# {name}: never called here, the key of the gradient of it\n" + not_reached(name),

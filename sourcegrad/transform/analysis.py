@@ -75,7 +75,7 @@ def _analyze(core: Core, wrt: tuple, example_args, whole_output: bool) -> Analys
     view_checks = refuse_container_mutations(core, ops, cfg, varied)
     refuse_method_state(core, ops, varied, cfg)
     refuse_outer_state(core, varied, cfg)
-    refuse_stored_attribute_reads(core, varied)
+    refuse_stored_attribute_reads(core, varied, ops)
     refuse_recomputed_draws(core, ops, varied)
     resolve_calls(core, ops, varied, solve_forward(cfg, set(), closure_transfer(varied, ops)))
     refuse_changed_captures(core, ops)

@@ -25,6 +25,7 @@ import gast
 
 from ..errors import SourcegradError, UnsupportedSyntaxError
 from . import syntax as S
+from .object_classes import class_of
 from .own_attributes import read_own_stores
 from .parse import parse
 from .walk import walk_statements
@@ -35,16 +36,16 @@ _LIBRARIES = ("builtins", "numpy", "scipy", "sourcegrad", "cupy", "torch", "jax"
 _OF_METHOD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def refuse_stored_attribute_reads(core, varied: dict) -> None:
+def refuse_stored_attribute_reads(core, varied: dict, ops: dict) -> None:
     """Refuse, in the user's function of ``core``, a read of an attribute that a method it
     calls with a differentiated value (whose derivative runs its stores) keeps in ``self``,
     or a call of a method that reads one from ``self``; by name, over the user's classes
-    its module reaches."""
+    its module reaches (over the receiver's class alone where it is known)."""
     parsed = core.parsed
     if parsed.filename.startswith("<sourcegrad"):
         return
     fn = parsed.node
-    called = set()
+    called: dict = {}  # method -> the classes of its receivers (None: not known)
     bound: list = []
     for stmt in walk_statements(core.node.body):
         before = varied.get(("in", id(stmt)), set())
@@ -54,18 +55,20 @@ def refuse_stored_attribute_reads(core, varied: dict) -> None:
                     continue  # `np.exp(x)`: a library's function keeps nothing in an object
                 operands = [n.func.value, *n.args, *(k.value for k in n.keywords)]
                 if any(S.names_in(a) & before for a in operands):
-                    called.add(n.func.attr)
+                    owner = _owner(core, ops, n.func.value, n.func.attr)
+                    called.setdefault(n.func.attr, set()).add(owner)
     if not called:
         return
-    classes = [_of_class(cls, called) for cls in user_classes(parsed.globals)]
-    stored = {
-        a: w for stores, _ in classes for m in called & set(stores) for a, w in stores[m].items()
-    }
+    classes = []
+    for cls in user_classes(parsed.globals):
+        mine = {m for m, owners in called.items() if _may_run(cls, owners)}
+        classes.append(_of_class(cls, mine))
+    stored = {a: w for stores, _ in classes for m in stores for a, w in stores[m].items()}
     if not stored:
         return
     readers: dict = {}  # method -> what it reads that a method called stores, its class's first
     for stores, reads in classes:
-        own = {a for m in called & set(stores) for a in stores[m]}
+        own = {a for m in stores for a in stores[m]}
         for m, attrs in reads.items():
             hits = sorted(attrs & own) or sorted(attrs & set(stored))
             if hits:  # (the class whose own method stores it first)
@@ -81,15 +84,66 @@ def refuse_stored_attribute_reads(core, varied: dict) -> None:
             continue
         if isinstance(node.value, gast.Name) and (node.value.id, node.attr) in core.followed_reads:
             continue  # (a method inlined at its call stored it: read as the value)
-        text = S.text(node)
-        what = f"`{text}()` reads in `self.{hit}`" if via_method else f"`{text}` reads"
         raise UnsupportedSyntaxError(
-            f"{what} what {stored[hit]} keeps in the object: sourcegrad follows values, not "
-            "the state an object keeps, so the derivative would read it as a constant; return "
-            "the value from the method and use what it returns",
+            _stored_read_message(node, hit, stored[hit], via_method),
             parsed.filename,
             getattr(node, "lineno", None) or fn.lineno,
         )
+
+
+def _stored_read_message(node, attr: str, where: str, via_method: bool) -> str:
+    """The refusal of ``node`` reading ``attr`` that the method ``where`` names keeps in the
+    object; where a method reads what it kept there itself in an earlier call (a cache
+    growing call by call), the way out is a new object per call."""
+    text = S.text(node)
+    if via_method and where.startswith(f"{_type_name(where)}.{node.attr}()"):
+        return (
+            f"`{text}()` reads in `self.{attr}` what an earlier call of it kept there: "
+            "sourcegrad follows values, not the state an object keeps from call to call, so "
+            f"the derivative would read it as a constant; have `{node.attr}` return a new "
+            f"object holding the new state (`return {_type_name(where)}(...)`) and rebind it "
+            f"(`{S.text(node.value)} = {text}(...)`), or keep the state in a local variable"
+        )
+    what = f"`{text}()` reads in `self.{attr}`" if via_method else f"`{text}` reads"
+    return (
+        f"{what} what {where} keeps in the object: sourcegrad follows values, not the state "
+        "an object keeps, so the derivative would read it as a constant; return the value "
+        "from the method and use what it returns"
+    )
+
+
+def _type_name(where: str) -> str:
+    """The class a text ``Cls.method() (file:line)`` names."""
+    return where.split(".", 1)[0]
+
+
+def _owner(core, ops: dict, receiver, name: str):
+    """The class of ``receiver`` where its method ``name`` is known to run alone: one that
+    calls only functions of modules (``np.exp``), no method of an object (``self.fc.forward(x)``,
+    ``layer.f(x)``, ``ENCODER.forward(x)`` may run any class's); None otherwise."""
+    cls = class_of(core, ops, receiver.id) if isinstance(receiver, gast.Name) else None
+    method = inspect.getattr_static(cls, name, None) if cls is not None else None
+    if not isinstance(method, types.FunctionType):
+        return None
+    try:
+        node = parse(method).node
+    except (SourcegradError, OSError, TypeError, SyntaxError):
+        return None
+    for n in S.walk(node):
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute):
+            head = n.func.value
+            while isinstance(head, (gast.Attribute, gast.Subscript)):
+                head = head.value
+            module = method.__globals__.get(getattr(head, "id", None))
+            if not isinstance(module, types.ModuleType):
+                return None  # (not `np.exp(x)`: a method of an object, which may store)
+    return cls
+
+
+def _may_run(cls: type, owners: set) -> bool:
+    """Whether a method of ``cls`` may run for a call on receivers of ``owners`` (their
+    classes, None for one not known): ``cls`` is one of them or a base of one."""
+    return any(owner is None or issubclass(owner, cls) for owner in owners)
 
 
 def _library_receiver(call, parsed, bound: list) -> bool:

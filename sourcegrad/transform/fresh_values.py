@@ -73,6 +73,54 @@ def fresh_rebinding_line(fn, name: str, line: int) -> int:
     return found
 
 
+def rebound_before_read(fn, name: str, line: int) -> bool:
+    """Whether, after the statement at ``line``, ``name`` is given a new value (one that does
+    not read it) before anything reads it, on every path: a later statement of the innermost
+    block holding that line binds it, and the statements in between neither mention it nor
+    leave the block early (``break``, ``continue``, ``return``, ``raise``). A link of ``name``
+    to another name's memory is then dead at the statement at ``line`` (``keys =
+    cache_k[:t + 1]`` made at the end of a loop's body, the write into ``cache_k`` at its start).
+    False where a function nested in ``fn`` mentions ``name`` (it may read it at any time)."""
+    if name in S.captured_names(fn):
+        return False
+    block, index = fn.body, None
+    while block:
+        index = next((i for i, s in enumerate(block) if _span(s)[0] <= line <= _span(s)[1]), None)
+        if index is None or not isinstance(block[index], (gast.If, gast.For, gast.While)):
+            break
+        inner = block[index]
+        if _span(inner)[0] == line:
+            return False  # the write is the test or the loop's header
+        block = next((b for b in (inner.body, inner.orelse) if b and _contains(b, line)), None)
+    if not block or index is None or hasattr(block[index], "body"):
+        return False  # (a `with` holding the write: the rest of its body is not looked at)
+    for stmt in block[index + 1 :]:
+        if any(isinstance(n, _LEAVING) for n in S.walk(stmt)):
+            return False
+        if _span(stmt)[0] <= line:  # (the write's line: its statements may run before it)
+            if name in S.names_in(stmt):
+                return False
+            continue
+        if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1:
+            target = stmt.targets[0]
+            bound = [target] if isinstance(target, gast.Name) else getattr(target, "elts", [])
+            if name in {getattr(t, "id", None) for t in bound} and all(
+                isinstance(t, gast.Name) for t in bound
+            ):
+                return name not in S.names_in(stmt.value)
+        if name in S.names_in(stmt):
+            return False
+    return False
+
+
+#: statements that leave a block before its end
+_LEAVING = (gast.Break, gast.Continue, gast.Return, gast.Raise)
+
+
+def _contains(block, line: int) -> bool:
+    return _span(block[0])[0] <= line <= _span(block[-1])[1]
+
+
 def _span(stmt) -> tuple:
     """The first and last line of ``stmt``, from the nodes in it that have lines (statements
     the passes made, such as the guard of an early return, have none of their own)."""

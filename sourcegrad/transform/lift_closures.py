@@ -18,16 +18,19 @@ import gast
 
 from ..errors import SourcegradError
 from . import syntax as S
-from .parse import is_installed, parse
+from .parse import is_installed, parse, resolve
 
 
-def lift_captured_variables(fn: gast.FunctionDef) -> None:
-    """Rewrite ``fn`` in place as the module docstring says."""
+def lift_captured_variables(fn: gast.FunctionDef, parsed=None) -> None:
+    """Rewrite ``fn`` in place as the module docstring says; with ``parsed`` (``fn``'s
+    :class:`~.parse.Parsed`), a gradient of a nested function called where it is made is a
+    call of it too (:func:`_gradient_calls`)."""
     nested = _nested_functions(fn)
-    if not nested:
+    through = _gradient_calls(fn, nested, parsed) if parsed is not None else []
+    if not (nested or through):
         return
     locals_ = _local_names(fn) - set(nested)
-    liftable = _liftable(fn, nested)
+    liftable = _liftable(fn, nested, {id(chain[-1].args[0]) for _, chain in through})
     direct = {name: free_reads(node) & locals_ for name, node in nested.items()}
     captured = _captured(nested, direct, liftable)
     for name in sorted(liftable):
@@ -38,6 +41,112 @@ def lift_captured_variables(fn: gast.FunctionDef) -> None:
             names = sorted(captured.get(call.func.id, ())) if call.func.id in liftable else ()
             if names:
                 call.args = [S.name(n) for n in names] + call.args
+    for calls, chain in through:
+        made = chain[-1].args[0]
+        if isinstance(made, gast.Lambda):  # `sg.grad(lambda x: loss(W, x))(x)`
+            names = sorted(free_reads(made) & locals_)
+            _add_parameters(made, names)
+        else:
+            names = sorted(captured.get(made.id, ())) if made.id in liftable else ()
+        if names:
+            for call in calls:
+                call.args = [S.name(n) for n in names] + call.args
+            for transform in chain:
+                _shift_wrt(transform, len(names))
+
+
+def _gradient_calls(fn, nested: dict, parsed) -> list:
+    """``(calls, transform)`` of each gradient ``sg.grad(step, wrt)`` in ``fn`` of a nested
+    function ``step`` (or of a lambda written there), ``wrt`` a literal position or tuple of
+    them (or left out), with the calls of it: called where it is made (``sg.grad(step)(h)``),
+    or bound once to a name only ever called in ``fn``'s own body (``d = sg.grad(step)``,
+    then ``d(h)``). Its variables lifted, it is ``sg.grad(step, wrt + k)`` called as
+    ``(W, h)``: the same values read at the same time, constants of the inner gradient, now
+    arguments the outer derivative flows through."""
+    found = []
+    bound = S.bound_names(fn)
+    parents = S.parent_map(fn)
+    for transform in S.walk(fn):
+        chain = _chain(transform, nested, parsed, bound)
+        if chain is None:
+            continue
+        parent = parents.get(id(transform))
+        if isinstance(parent, gast.Call) and parent.func is transform:
+            found.append(([parent], chain))
+        elif isinstance(parent, gast.Assign):
+            calls = _calls_of_bound(fn, parent)
+            if calls:
+                found.append((calls, chain))
+    return found
+
+
+def _chain(node, nested: dict, parsed, bound: set) -> list | None:
+    """``[sg.grad(sg.grad(step, 0), 1), sg.grad(step, 0)]``: the gradients ``node`` takes
+    one of another, down to the one of a nested function or lambda, each ``wrt`` a literal;
+    None where ``node`` is not such a gradient."""
+    chain = []
+    while isinstance(node, gast.Call) and node.args and len(node.args) <= 2:
+        if not _is_gradient(resolve(parsed, node.func, bound)):
+            return None
+        wrt = [*node.args[1:2], *(k.value for k in node.keywords if k.arg == "wrt")]
+        if not all(_literal_positions(w) for w in wrt):
+            return None
+        chain.append(node)
+        made = node.args[0]
+        if (isinstance(made, gast.Name) and made.id in nested) or (
+            isinstance(made, gast.Lambda) and not _makes_functions(made)
+        ):
+            return chain
+        node = made
+    return None
+
+
+def _calls_of_bound(fn, stmt) -> list:
+    """The calls of the name ``stmt`` (``d = transform``) binds, where it binds it once and
+    every other use of it is a call in ``fn``'s own body; else none."""
+    if not (len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name)):
+        return []
+    name = stmt.targets[0].id
+    uses = [n for n in S.name_nodes(fn) if n.id == name]
+    calls = [
+        n
+        for n in S.own_scope_nodes(fn)
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id == name
+    ]
+    if len(uses) != len(calls) + 1 or name in S.captured_names(fn):
+        return []
+    return calls
+
+
+def _is_gradient(obj) -> bool:
+    """Whether ``obj`` is ``sourcegrad.grad`` or ``sourcegrad.value_and_grad``."""
+    return getattr(obj, "__module__", None) == "sourcegrad.api" and getattr(
+        obj, "__name__", None
+    ) in ("grad", "value_and_grad")
+
+
+def _literal_positions(node) -> bool:
+    parts = node.elts if isinstance(node, gast.Tuple) else [node]
+    return all(isinstance(p, gast.Constant) and type(p.value) is int for p in parts)
+
+
+def _shift_wrt(transform, k: int) -> None:
+    """``wrt`` of the call ``sg.grad(step, wrt)`` moved ``k`` places on (``wrt=k`` where it
+    was left out, its default 0)."""
+
+    def shifted(node):
+        if isinstance(node, gast.Tuple):
+            return gast.Tuple(elts=[shifted(e) for e in node.elts], ctx=gast.Load())
+        return S.const(node.value + k)
+
+    if len(transform.args) == 2:
+        transform.args[1] = shifted(transform.args[1])
+        return
+    given = [kw for kw in transform.keywords if kw.arg == "wrt"]
+    if given:
+        given[0].value = shifted(given[0].value)
+    else:
+        transform.keywords.append(gast.keyword(arg="wrt", value=S.const(k)))
 
 
 def _nested_functions(fn) -> dict:
@@ -110,10 +219,11 @@ def free_reads(node) -> set:
     return reads - _bound(node)
 
 
-def _liftable(fn, nested: dict) -> set:
-    """The nested functions bound once and only ever called by name."""
+def _liftable(fn, nested: dict, differentiated: set) -> set:
+    """The nested functions bound once and only ever called by name (or given, as the
+    ``Name`` nodes ``differentiated`` hold, to a gradient called at once)."""
     bindings: dict = {}
-    called: set = set()
+    called: set = set(differentiated)
     for n in S.walk(fn):
         if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param)):
             bindings[n.id] = bindings.get(n.id, 0) + 1

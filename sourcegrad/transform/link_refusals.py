@@ -7,7 +7,7 @@ from __future__ import annotations
 import gast
 
 from . import syntax as S
-from .fresh_values import fresh_rebinding_line
+from .fresh_values import fresh_rebinding_line, rebound_before_read
 
 
 class LinkRefusals:
@@ -24,6 +24,8 @@ class LinkRefusals:
             fresh = fresh_rebinding_line(self.fn, user_name, write_line)
             if not self.link_holds(line, write_line, fresh):
                 continue  # made after this write, or `user_name` holds a new array since
+            if rebound_before_read(self.fn, other, write_line):
+                continue  # `other` is given a new value before it is read again
             if element and (
                 (self.is_dict(S.name(user_name)) and not through_item)
                 or line <= write_line

@@ -414,7 +414,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
             if not inside_loop(fn.body, node):
                 self.refuse(f"`{type(node).__name__.lower()}` outside a loop", node)
         lower_jumps(fn, names())
-        lift_captured_variables(fn)
+        lift_captured_variables(fn, parsed)
         rebind_nested_defs(fn, names())
         try:
             resolved = _resolver(parsed, fn, self.params, examples)

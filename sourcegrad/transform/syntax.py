@@ -6,6 +6,7 @@ import ast
 
 import gast
 
+from .fresh_names import NameGen as NameGen  # (the passes name it S.NameGen)
 from .node_facts import get_fact
 
 
@@ -575,25 +576,3 @@ def text(node) -> str:
         return ast.unparse(gast.gast_to_ast(node))
     except Exception:  # noqa: BLE001 - only used to word a message
         return type(node).__name__
-
-
-class NameGen:
-    """Fresh identifiers that collide with nothing the function or the runtime uses."""
-
-    def __init__(self, reserved):
-        self.taken = set(reserved)
-
-    def reserve(self, ident: str) -> None:
-        self.taken.add(ident)
-
-    def fresh(self, base: str, always_suffix: bool = False) -> str:
-        base = base or "t"
-        if not always_suffix and base not in self.taken:
-            self.taken.add(base)
-            return base
-        k = 1
-        while f"{base}_{k}" in self.taken:
-            k += 1
-        ident = f"{base}_{k}"
-        self.taken.add(ident)
-        return ident

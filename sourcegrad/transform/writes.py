@@ -38,6 +38,7 @@ import numpy as np
 
 from ..errors import UnsupportedSyntaxError
 from . import syntax as S
+from .item_lists import rebuilt_item_lists
 from .node_facts import set_fact
 from .parse import resolve
 from .walk import statements_in_loops_around, walk_statements, written_names
@@ -59,6 +60,9 @@ WRITING_FUNCTIONS = {
     np.place: "`{y} = np.where(mask, values, {y})`",
     np.putmask: "`{y} = np.where(mask, values, {y})`",
     np.fill_diagonal: "`{y} = {y} * (1 - np.eye(n)) + v * np.eye(n)`",
+    np.put_along_axis: (
+        "`{y}[np.arange(len({y}))[:, None], idx] = values` (a 2-d array along its last axis)"
+    ),
 }
 
 
@@ -83,6 +87,7 @@ def lower_writes(fn, parsed, local_names: set, names: S.NameGen) -> None:
                 out.extend(_item_of_item(lowered, names))
         return out
 
+    rebuilt_item_lists(fn)
     fn.body = lower(fn.body)
 
 

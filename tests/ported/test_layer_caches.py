@@ -211,7 +211,8 @@ def test_state_a_method_reads_back_is_refused():
         sg.grad(state_kept_in_the_object)(W_SQUARE, X)
     message = str(info.value)
     assert "test_layer_caches.py:" in message and "`cell.step()` reads in `self.h`" in message
-    assert "return the value from the method" in message
+    assert "what an earlier call of it kept there" in message
+    assert "(`cell = cell.step(...)`), or keep the state in a local variable" in message
 
 
 def test_layers_as_the_argument_get_their_gradients_and_python_s_caches():
