@@ -174,6 +174,43 @@ REFUSED.append(  # (its check was lost where the first call keeps the helper's f
 )
 
 
+def item_of_a_dict_held_in_a_list(h):
+    d = {"a": np.sin(h), "b": h * 2.0}
+    keep = [d["a"]]
+    d["a"][0] = 5.0  # REFUSED
+    return np.sum(keep[0] * h)
+
+
+def item_of_a_list_held_in_a_tuple(h):
+    hs = [np.sin(h), h * 2.0]
+    keep = (hs[0], 1.0)
+    hs[0][1] += 1.0  # REFUSED
+    return np.sum(keep[0] ** 2)
+
+
+def item_of_a_dict_held_in_a_dict(h):
+    d = {"a": np.sin(h)}
+    keep = {"k": d["a"].T}
+    d["a"][0] = 5.0  # REFUSED
+    return np.sum(keep["k"] * h)
+
+
+def item_of_a_dict_appended(h):
+    d = {"a": np.sin(h)}
+    keep = []
+    keep.append(d["a"])
+    d["a"][0] = 5.0  # REFUSED
+    return np.sum(keep[0] * h)
+
+
+REFUSED += [  # (each was silently wrong: the held item did not see the write)
+    ("item_of_a_dict_held_in_a_list", item_of_a_dict_held_in_a_list, (r(4),), "explicit copy"),
+    ("item_of_a_list_held_in_a_tuple", item_of_a_list_held_in_a_tuple, (r(4),), "explicit copy"),
+    ("item_of_a_dict_held_in_a_dict", item_of_a_dict_held_in_a_dict, (r(4),), "explicit copy"),
+    ("item_of_a_dict_appended", item_of_a_dict_appended, (r(4),), "explicit copy"),
+]
+
+
 @pytest.mark.parametrize("name,f,args,hint", REFUSED, ids=[c[0] for c in REFUSED])
 def test_refused_with_the_line_of_the_write(name, f, args, hint):
     check_refusal(f, args, sg.SourcegradError, hint)
@@ -240,6 +277,26 @@ ACCEPTED = [
     Case("argument_copied_first", argument_copied_first, ({"W": r(3, 2), "b": r(2)}, r(4, 3))),
     # (refused before: the item of a display at a constant index is followed as `w = z`)
     Case("item_of_a_display", item_of_a_display, (r(3),), order=2),
+]
+
+
+def held_item_copied(h):
+    d = {"a": np.sin(h)}
+    keep = [d["a"].copy()]
+    d["a"][0] = 5.0
+    return np.sum(keep[0] * h) + np.sum(d["a"] * h)
+
+
+def held_item_replaced_whole(h):
+    d = {"a": np.sin(h)}
+    keep = [d["a"]]
+    d["a"] = 0.5 * h  # a new item: keep holds the old one
+    return np.sum(keep[0] * h) + np.sum(d["a"] * h)
+
+
+ACCEPTED += [
+    Case("held_item_copied", held_item_copied, (r(4),), order=2),
+    Case("held_item_replaced_whole", held_item_replaced_whole, (r(4),), order=2),
 ]
 
 

@@ -9,39 +9,15 @@ import gast
 from . import syntax as S
 from .fresh_values import is_fresh
 from .node_facts import get_fact
-
-_VIEW_METHODS = frozenset(
-    {"reshape", "ravel", "transpose", "squeeze", "swapaxes", "view", "T", "flat", "real", "imag"}
+from .value_sources import (
+    DISPLAYS,
+    ITEMS_OF_ARGUMENT,
+    display_items,
+    is_element,
+    items_source,
+    source_name,
+    value_sources,
 )
-
-
-#: NumPy functions whose result may share memory with their first argument
-_VIEW_FUNCTIONS = frozenset(
-    {
-        "flip", "fliplr", "flipud", "asarray", "asanyarray", "ascontiguousarray",
-        "asfortranarray", "require", "moveaxis", "rollaxis", "swapaxes", "transpose",
-        "permute_dims", "matrix_transpose", "reshape", "ravel", "squeeze", "expand_dims",
-        "atleast_1d", "atleast_2d", "atleast_3d", "broadcast_to", "broadcast_arrays",
-        "diagonal", "real", "imag", "split", "array_split", "hsplit", "vsplit", "dsplit",
-        "unstack", "sliding_window_view", "as_strided",
-    }
-)  # fmt: skip
-
-
-#: attributes of an array that describe it, each a number, tuple or dtype of its own
-_ARRAY_FACTS = frozenset({"shape", "ndim", "size", "dtype", "itemsize", "nbytes", "strides"})
-
-
-def _module_function(func) -> bool:
-    """``np.squeeze`` and the like: a function of NumPy's module, not a method of an array."""
-    return isinstance(func.value, gast.Name) and func.value.id in ("np", "numpy")
-
-
-def _view_function(func) -> bool:
-    """``np.flip`` and the like (by the name called; a user's own ``flip`` counts too, which
-    can only make a refusal, never a wrong value)."""
-    name = func.attr if isinstance(func, gast.Attribute) else getattr(func, "id", None)
-    return name in _VIEW_FUNCTIONS
 
 
 def aliases_of_written(
@@ -94,10 +70,12 @@ def aliases_of_written(
             and isinstance(node.func, gast.Attribute)
             and node.func.attr == "append"
             and node.args
-            and isinstance(node.args[0], gast.Name)
-            and node.args[0].id in written
         ):
-            _add(out, node.args[0].id, S.text(node.func.value), node.lineno)
+            holder, item = S.text(node.func.value), node.args[0]
+            if isinstance(item, gast.Name) and item.id in written:
+                _add(out, item.id, holder, node.lineno)
+            _held_pieces(gast.List(elts=[item], ctx=gast.Load()), holder, node.lineno,
+                         written - containers, out)  # fmt: skip
     _self_item_aliases(fn, written, out)
     return out
 
@@ -239,9 +217,6 @@ def _bound_values(target, value, name: str) -> list:
     return []
 
 
-_DISPLAYS = (gast.List, gast.Tuple, gast.Set, gast.Dict, gast.ListComp, gast.SetComp, gast.DictComp)
-
-
 def _new_value(value) -> bool:
     """Whether ``value`` is a new object none of whose parts another name may hold: a new
     array (:func:`~.fresh_values.is_fresh`), or a display, comprehension, ``dict()``, ``[0.0] * n`` or
@@ -254,11 +229,11 @@ def _new_value(value) -> bool:
         return _new_value(value.elt)
     if isinstance(value, gast.DictComp):
         return _new_value(value.value)
-    if isinstance(value, gast.BinOp) and isinstance(value.left, _DISPLAYS + (gast.BinOp,)):
+    if isinstance(value, gast.BinOp) and isinstance(value.left, DISPLAYS + (gast.BinOp,)):
         if isinstance(value.op, gast.Mult):  # `[0.0] * n` holds one object n times
             return all(isinstance(e, gast.Constant) for e in getattr(value.left, "elts", [None]))
         return _new_value(value.left) and _new_value(value.right)
-    if isinstance(value, gast.BinOp) and isinstance(value.right, _DISPLAYS):
+    if isinstance(value, gast.BinOp) and isinstance(value.right, DISPLAYS):
         return _new_value(gast.BinOp(left=value.right, op=value.op, right=value.left))
     if isinstance(value, gast.Call) and not value.args and not value.keywords:
         if getattr(value.func, "id", None) in ("dict", "list"):
@@ -287,37 +262,6 @@ def _makes_container(value) -> bool:
 
 def _add(out: dict, name, other, line, element=False) -> None:
     out.setdefault(name, []).append((other, line, element))
-
-
-def source_name(value):
-    """The name whose memory ``value`` may share (through indexing, views, ``np.flip`` and
-    the like, an object's attributes), or None."""
-    node = value
-    while True:
-        if isinstance(node, gast.Subscript):
-            node = node.value
-        elif isinstance(node, gast.Attribute) and node.attr in _ARRAY_FACTS:
-            return None  # `x.shape[:2]`: a new tuple or number, whatever `x` holds
-        elif isinstance(node, gast.Attribute):  # `y.T`, and an object's field: `layer.W`
-            node = node.value
-        elif (
-            isinstance(node, gast.Call)
-            and getattr(node.func, "id", None) in ("getattr", "vars")
-            and node.args
-        ):  # `getattr(layer, "W")`; `vars(layer)` is the object's own attribute dict
-            node = node.args[0]
-        elif (
-            isinstance(node, gast.Call)
-            and isinstance(node.func, gast.Attribute)
-            and node.func.attr in _VIEW_METHODS
-            and not _module_function(node.func)
-        ):
-            node = node.func.value
-        elif isinstance(node, gast.Call) and _view_function(node.func) and node.args:
-            node = node.args[0]  # np.flip(y), np.asarray(y), np.split(y, 2), ...
-        else:
-            break
-    return node.id if isinstance(node, gast.Name) else None
 
 
 def _assigned_pairs(targets, value) -> list:
@@ -361,6 +305,7 @@ def _assignment_aliases(link, written: set, out: dict, viewed, known: tuple) -> 
         if name in written and S.text(holder) != name:
             # `hs = [h]`, `d["h"] = h`: the container holds h itself, not a copy
             _add(out, name, S.text(holder), line)
+    _held_pieces(value, S.text(holder), line, written - containers, out)
     sources = value_sources(value)
     if (
         not sources
@@ -372,8 +317,21 @@ def _assignment_aliases(link, written: set, out: dict, viewed, known: tuple) -> 
         sources = set() if argument is None else value_sources(argument)
     for src in sorted(sources):
         # `y = d["a"]`, then `d["a"] = ...` puts a new item in the dict: y keeps the old one
-        item_of_container = src in containers and _is_element(value)
+        item_of_container = src in containers and is_element(value)
         _link(target, value, src, line, written - {src} if item_of_container else written, out)
+
+
+def _held_pieces(value, holder: str, line, written: set, out: dict) -> None:
+    """Link ``holder`` with each name of ``written`` an item of the display ``value`` is a
+    piece of (``keep = [d["a"]]``, ``(hs[0], 1)``, ``{"k": d["a"].T}``): a write into that
+    piece (``d["a"][0] = v``) changes the item ``holder`` holds too. (An item replaced
+    whole, ``d["a"] = v``, leaves the old one: ``written`` leaves out such containers.)"""
+    for item in display_items(value):
+        if isinstance(item, gast.Name):
+            continue  # (the name itself, stored whole: `_stored_names`)
+        for src in value_sources(item):
+            if src in written and src != holder:
+                _add(out, src, holder, line)
 
 
 def _link(target, value, src: str, line, written: set, out: dict) -> None:
@@ -389,7 +347,7 @@ def _link(target, value, src: str, line, written: set, out: dict) -> None:
         return
     if src in written:
         # `a = y[0]` is a view only when y has more than one axis: decided with ranks
-        _add(out, src, target.id, line, _is_element(value))
+        _add(out, src, target.id, line, is_element(value))
     if target.id in written:
         # `z = y` (or a view of y), then `z[k] = v`: Python would change y too
         _add(out, target.id, src, line)
@@ -402,72 +360,6 @@ def _slice_of(value, lists: set) -> bool:
         and isinstance(value.slice, gast.Slice)
         and getattr(value.value, "id", None) in lists
     )
-
-
-def _is_element(value) -> bool:
-    """``y[k]``, ``d.get(k)``, ``hs.pop()``, ``next(iter(hs))``: one item of a container or
-    array, which shares memory with it only where it is more than a number; also where a
-    choice hands on such an item or a new value (``y[n - 1] if n > 0 else 0.0``)."""
-    if isinstance(value, gast.IfExp):
-        parts = [v for v in (value.body, value.orelse) if value_sources(v)]
-        return bool(parts) and all(_is_element(v) for v in parts)
-    if isinstance(value, gast.Subscript):
-        return isinstance(value.value, gast.Name)
-    if not isinstance(value, gast.Call):
-        return False
-    func = value.func
-    if isinstance(func, gast.Attribute):
-        return func.attr in _ITEM_METHODS and isinstance(func.value, gast.Name)
-    return isinstance(func, gast.Name) and func.id in _ONE_OF_ARGUMENTS
-
-
-#: methods of a container that return one of its items (or one of their arguments)
-_ITEM_METHODS = frozenset({"get", "pop", "setdefault", "popitem"})
-#: builtins whose result is one of their arguments or items (``max(a, b)``, ``next(it)``);
-#: ``list(hs)``, ``sorted(hs)`` and the like make a new container of the same items, which a
-#: name of one of the items is linked to where it is read from it (``a = c[0]``)
-_ONE_OF_ARGUMENTS = frozenset({"max", "min", "next"})
-
-
-def value_sources(value) -> set:
-    """The names whose memory ``value`` may share: :func:`source_name` and, beyond views,
-    every form that hands on one of several values as it is (``a if c else b``, ``a or b``,
-    ``(y := a)``, ``d.get(k)``, ``hs.pop()``, ``next(iter(d.values()))``, ``max(a, b)``).
-    A value made new (arithmetic, a NumPy function that allocates) has none."""
-    if isinstance(value, gast.IfExp):
-        return value_sources(value.body) | value_sources(value.orelse)
-    if isinstance(value, gast.BoolOp):
-        return set().union(*(value_sources(v) for v in value.values))
-    if isinstance(value, gast.NamedExpr):
-        return value_sources(value.value) | {value.target.id}
-    if isinstance(value, gast.Call):
-        func = value.func
-        if isinstance(func, gast.Attribute) and func.attr in _ITEM_METHODS | {"values", "items"}:
-            extra = value.args[1:2] if func.attr in ("get", "setdefault") else []
-            return _item_sources(func.value).union(*(value_sources(a) for a in extra))
-        if isinstance(func, gast.Name) and func.id in _ONE_OF_ARGUMENTS:
-            if len(value.args) > 1:
-                return set().union(*(value_sources(a) for a in value.args))
-            return set().union(*(_item_sources(_items_source(a)) for a in value.args))
-    if isinstance(value, gast.Subscript) and isinstance(value.value, _DISPLAYS):
-        return _item_sources(value.value)  # `[z, h][0]`, `(z, 0.5 * h)[0]`
-    name = source_name(value)
-    return {name} if name is not None else set()
-
-
-def _item_sources(container) -> set:
-    """The names whose memory an item of ``container`` may share: those of each item of a
-    display (``[z, 0.5 * z]``, ``{"k": z}``), else :func:`value_sources` of the container."""
-    if isinstance(container, (gast.List, gast.Tuple, gast.Set)):
-        items = [e.value if isinstance(e, gast.Starred) else e for e in container.elts]
-        return set().union(*(_item_sources_of(e) for e in items))
-    if isinstance(container, gast.Dict):
-        return set().union(*(_item_sources_of(v) for v in container.values))
-    return value_sources(container)
-
-
-def _item_sources_of(item) -> set:
-    return value_sources(item) if item is not None else set()
 
 
 def _stored_names(value, whole: bool) -> set:
@@ -498,7 +390,7 @@ def _hands_on_items(value) -> bool:
     return (
         isinstance(value, gast.Call)
         and isinstance(value.func, gast.Name)
-        and value.func.id in _ITEMS_OF_ARGUMENT
+        and value.func.id in ITEMS_OF_ARGUMENT
         and bool(value.args)
     )
 
@@ -524,31 +416,12 @@ def _iteration_aliases(node, written: set, out: dict) -> None:
         _add(out, src, S.text(node.target), node.lineno, element)
 
 
-#: calls whose items are the items of their first argument (``reversed(hs)``)
-_ITEMS_OF_ARGUMENT = frozenset({"list", "tuple", "reversed", "sorted", "iter"})
-
-
-def _items_source(iterated):
-    """``iterated`` seen through the calls that hand on another value's items: ``d.values()``
-    and ``d.items()`` (the dict ``d``), ``reversed(hs)``, ``sorted(...)``, ``list(...)``."""
-    node = iterated
-    while isinstance(node, gast.Call):
-        func = node.func
-        if isinstance(func, gast.Name) and func.id in _ITEMS_OF_ARGUMENT and node.args:
-            node = node.args[0]
-        elif isinstance(func, gast.Attribute) and func.attr in ("values", "items"):
-            node = func.value
-        else:
-            break
-    return node
-
-
 def _loop_items(target, iterated) -> list:
     """``(loop variable, the name whose memory it may share)`` for the names a ``for``
     target binds: ``for row in y``, ``for i, row in enumerate(y)``, ``for a, b in zip(y, z)``,
     ``for v in d.values()``, ``for k, v in d.items()`` (None where the item is not taken from
     a name's memory)."""
-    iterated = _items_source(iterated)
+    iterated = items_source(iterated)
     if isinstance(target, gast.Name):
         return [(target.id, source_name(iterated))]
     if not isinstance(target, (gast.Tuple, gast.List)):

@@ -8,7 +8,7 @@ import gast
 
 from ..rules.facts import unpacks_one_array
 from . import syntax as S
-from .aliasing import bound_values, source_name
+from .aliasing import bound_values
 from .fresh_values import fresh_rebinding_line, is_fresh
 from .in_place import cast_write, mark_in_place
 from .link_refusals import LinkRefusals
@@ -16,6 +16,7 @@ from .lists import popped_list
 from .node_facts import get_fact
 from .parse import resolve
 from .statement_refusals import FINALLY, REFUSED_STATEMENTS
+from .value_sources import source_name
 
 
 class StatementLowering(LinkRefusals):

@@ -21,7 +21,6 @@ import gast
 
 from ..errors import SourcegradError, UnsupportedSyntaxError
 from . import syntax as S
-from .aliasing import source_name
 from .calls import nested_function
 from .cfg import solve_backward
 from .in_place import changed_in_place, mark_unknown_callee
@@ -30,6 +29,7 @@ from .node_facts import set_fact
 from .object_classes import class_of, method_node
 from .parse import UNRESOLVED, parse, resolve
 from .rule_binding import is_user_function, local_names
+from .value_sources import source_name
 from .walk import walk_statements
 from .writes import unmodelled_write
 
