@@ -356,9 +356,9 @@ def chain_member_rebound(x):
     z = np.tanh(x)
     v = z[1:]
     u = v[::2]
-    u[0] = 2.0  # REFUSED
+    u[0] = 2.0
     v = x * 1.0
-    u[1] = 3.0
+    u[1] = 3.0  # REFUSED
     return np.sum(z * x) + np.sum(v) + np.sum(u)
 
 

@@ -96,7 +96,8 @@ def _stored_read_message(node, attr: str, where: str, via_method: bool) -> str:
     object; where a method reads what it kept there itself in an earlier call (a cache
     growing call by call), the way out is a new object per call."""
     text = S.text(node)
-    if via_method and where.startswith(f"{_type_name(where)}.{node.attr}()"):
+    rebindable = isinstance(node.value, gast.Name)  # (`Box(W).forward(x)` is no name to rebind)
+    if via_method and rebindable and where.startswith(f"{_type_name(where)}.{node.attr}()"):
         return (
             f"`{text}()` reads in `self.{attr}` what an earlier call of it kept there: "
             "sourcegrad follows values, not the state an object keeps from call to call, so "
