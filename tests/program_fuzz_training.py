@@ -35,10 +35,13 @@ import numpy as np
 import sourcegrad as sg
 from tests import program_fuzz as pf
 
-OPS = ("vg", "grad", "grad_x", "grad_both", "hvp", "jvp")
-OP_WEIGHTS = (4, 2, 1, 1, 1.5, 1.5)
-UPDATES = ("sub", "copyto", "slice", "rebuild", "random")
-WD_KINDS = ("float", "array0d", "np64")
+OPS = ("vg", "grad", "grad_x", "grad_both", "hvp", "jvp", "vg_stable")
+OP_WEIGHTS = (4, 2, 1, 1, 1.5, 1.5, 1)
+GRADS = ("vg", "grad", "grad_x", "grad_both", "vg_stable")
+UPDATES = ("sub", "copyto", "slice", "rebuild", "reordered", "optim", "random")
+WD_KINDS = ("float", "array0d", "np64", "omitted")
+LAYOUTS = ("c", "c", "strided", "fortran")
+CALLS = ("positional", "positional", "y_keyword", "keywords")
 LR = 0.05
 F32_VALUE_RTOL = 2e-5
 F32_RTOL, F32_ATOL = 2e-3, 5e-4
@@ -120,9 +123,12 @@ def _base_program(seed: int, r: random.Random) -> tuple[str, pf.Program]:
 def _with_tail(source: str, r: random.Random, width: int) -> tuple[str, list[str]]:
     """``source`` with the globals ``SHIFT`` and ``CFG`` before ``f``, the keyword arguments
     ``wd`` and ``train`` added to ``f`` and a drawn tail before its last ``return``."""
-    tail_knobs = [k for k in ("shift", "cfg", "train") if r.random() < 0.6]
+    tail_knobs = [k for k in ("shift", "cfg", "train", "reps", "temp") if r.random() < 0.5]
     shift = np.round(np.random.default_rng(r.randrange(1 << 30)).uniform(-0.5, 0.5, width), 3)
-    globals_ = f"SHIFT = np.array({shift.tolist()!r})\nCFG = {{'flag': True, 'gain': 1.1}}\n\n\n"
+    globals_ = (
+        f"SHIFT = np.array({shift.tolist()!r})\nCFG = {{'flag': True, 'gain': 1.1}}\n"
+        "REPS = 1\nTEMP = 1.0\n\n\n"
+    )
     head, _, rest = source.rpartition("\ndef f(")
     sig, _, body = rest.partition("):\n")
     sig += ", wd=0.01, train=True" if "*" in sig else ", *, wd=0.01, train=True"
@@ -135,6 +141,10 @@ def _with_tail(source: str, r: random.Random, width: int) -> tuple[str, list[str
         tail += ['if CFG["flag"]:', '    h = h * CFG["gain"]']
     if "train" in tail_knobs:
         tail += ["if train:", "    h = 0.9 * h + 0.1 * np.tanh(h)"]
+    if "reps" in tail_knobs:
+        tail += ["for _ in range(REPS):", "    h = 0.8 * h + 0.1 * np.sin(h)"]
+    if "temp" in tail_knobs:
+        tail.append("h = h / TEMP")
     lines[last:last] = ["    " + t for t in tail]
     lines[-1] += " + wd * np.sum(h * h)"
     out = f"{head}\n{globals_}def f({sig}):\n" + "\n".join(lines) + "\n"
@@ -158,15 +168,22 @@ def _schedule(r: random.Random, prog: pf.Program, base: str, knobs: list[str]) -
         if base == "seq":
             s["seq"] = r.randint(1, 6)
         elif batch0 is not None:
-            s["batch"] = batch0 if k < n - 1 and r.random() < 0.6 else r.randint(1, batch0)
+            s["batch"] = batch0 if k < n - 1 and r.random() < 0.6 else r.randint(0, batch0)
         s["wd_kind"] = r.choice(WD_KINDS) if wd_vary else "float"
         s["wd"] = round(0.01 * (1 + 0.3 * k), 4)
         if k:
             s["shift"] = r.choice([None, "inplace", "rebind"]) if "tail:shift" in knobs else None
             s["cfg"] = r.choice([None, "gain", "flag"]) if "tail:cfg" in knobs else None
+            s["reps"] = r.choice([None, 0, 2]) if "tail:reps" in knobs else None
+            s["temp"] = r.choice([None, 0.8, 1.3]) if "tail:temp" in knobs else None
+            s["objects"] = r.choice([None, None, "scale", "act", "shift", "steps", "setting"])
+            s["remake"] = r.random() < 0.2
         s["train"] = "tail:train" not in knobs or r.random() < 0.6
         s["grow"] = k == grow_at
         s["update"] = r.choice(updates)
+        s["layout"] = r.choice(LAYOUTS)
+        s["call"] = r.choice(CALLS) if s["op"] in GRADS else ""
+        s["y_int"] = s["dtype"] == "float64" and r.random() < 0.15
         steps.append(s)
     return steps
 
@@ -241,13 +258,14 @@ def _in_place(tree, it, how):
     if isinstance(tree, np.ndarray):
         _step_array(tree, g, how)
         return tree
-    return tree - LR * float(g)
+    return tree - LR * np.float64(g)  # (an np.float64 from now on, as ``p.s -= lr * g.s``)
 
 
-def _rebuilt(tree, it):
-    """A new tree of new arrays ``leaf - lr * g`` (``dataclasses.replace`` for a dataclass)."""
+def _rebuilt(tree, it, reorder=False):
+    """A new tree of new arrays ``leaf - lr * g`` (``dataclasses.replace`` for a dataclass;
+    with ``reorder``, dicts with their keys in the reverse order)."""
     if pf.is_record(tree):
-        new = {name: _rebuilt(v, it) for name, v in pf.record_leaf_fields(tree).items()}
+        new = {name: _rebuilt(v, it, reorder) for name, v in pf.record_leaf_fields(tree).items()}
         if dataclasses.is_dataclass(tree):
             try:
                 return dataclasses.replace(tree, **new)
@@ -258,11 +276,12 @@ def _rebuilt(tree, it):
             object.__setattr__(out, name, v)
         return out
     if isinstance(tree, dict):
-        return {k: _rebuilt(v, it) for k, v in tree.items()}
+        new = {k: _rebuilt(v, it, reorder) for k, v in tree.items()}
+        return {k: new[k] for k in reversed(new)} if reorder else new
     if isinstance(tree, list):
-        return [_rebuilt(v, it) for v in tree]
+        return [_rebuilt(v, it, reorder) for v in tree]
     if isinstance(tree, tuple):
-        items = [_rebuilt(v, it) for v in tree]
+        items = [_rebuilt(v, it, reorder) for v in tree]
         return type(tree)(*items) if hasattr(tree, "_fields") else tuple(items)
     g = next(it)
     if isinstance(tree, np.ndarray):
@@ -270,10 +289,24 @@ def _rebuilt(tree, it):
     return tree - LR * float(g)
 
 
-def _updated(params, grad_leaves, how):
-    if how == "rebuild":
-        return _rebuilt(params, iter(grad_leaves))
-    return _in_place(params, iter(grad_leaves), "sub" if how == "random" else how)
+def _updated(st, grad, how):
+    """The parameters after a step with ``grad`` (a tree like them) made ``how``."""
+    if how in ("rebuild", "reordered"):
+        return _rebuilt(st.params, iter(pf.leaves(grad)), how == "reordered")
+    if how == "optim":
+        try:
+            n = len(pf.leaves(st.params))
+            if st.optimizer is None or st.optimizer[:2] != (id(st.params), n):
+                kind = sg.optim.Adam if st.rng.random() < 0.5 else sg.optim.SGD
+                st.optimizer = (id(st.params), n, kind(st.params, lr=LR))
+            st.optimizer[2].step(grad)
+            return st.params
+        except sg.SourcegradError:  # (parameters it does not update: records, floats)
+            st.optimizer = None
+    return _in_place(st.params, iter(pf.leaves(grad)), how if how in _ARRAY_STEPS else "sub")
+
+
+_ARRAY_STEPS = ("sub", "copyto", "slice")
 
 
 def _grown(last, rng):
@@ -306,8 +339,21 @@ def _grown(last, rng):
 # ------------------------------------------------------------------------------- checking
 
 
-def _wd(kind: str, value: float):
-    return {"float": float, "array0d": np.array, "np64": np.float64}[kind](value)
+def _keywords(st, s) -> dict:
+    """The step's keyword arguments (``wd`` left to its default where omitted)."""
+    kw = {**st.kwargs, "train": s["train"]}
+    if s["wd_kind"] != "omitted":
+        kw["wd"] = {"float": float, "array0d": np.array, "np64": np.float64}[s["wd_kind"]](s["wd"])
+    return kw
+
+
+def _called(d, s, args, extra, kw):
+    """``d`` called the step's way: ``y`` or every argument by keyword, or positionally."""
+    if s["call"] == "y_keyword":
+        return d(*args[:2], y=args[2], **kw)
+    if s["call"] == "keywords":
+        return d(params=args[0], x=args[1], y=args[2], **kw)
+    return d(*args, *extra, **kw)
 
 
 def _data(prog, s, k, shape):
@@ -316,11 +362,21 @@ def _data(prog, s, k, shape):
     xs, ys = prog.x.shape, prog.y.shape
     if "seq" in s:
         xs = (s["seq"], *xs[1:])
+    elif "batch" in s and shape == 0:  # one example, no batch axis
+        xs, ys = xs[1:], ys[1:]
     elif "batch" in s and shape:
         xs, ys = (shape, *xs[1:]), (shape, *ys[1:])
-    x = np.round(rng.uniform(-1, 1, xs), 3)
-    y = np.round(rng.uniform(-1, 1, ys), 3)
-    return x.astype(s["dtype"]), y.astype(s["dtype"])
+    x = np.round(rng.uniform(-1, 1, xs), 3).astype(s["dtype"])
+    y = np.round(rng.uniform(-1, 1, ys), 3).astype(s["dtype"])
+    if s.get("y_int"):
+        y = rng.integers(-1, 2, ys)
+    if s.get("layout") == "strided":  # a batch sliced out of a bigger array
+        big = np.zeros((2 * xs[0], *xs[1:]), dtype=x.dtype)
+        big[::2] = x
+        x = big[::2]
+    elif s.get("layout") == "fortran":
+        x = np.asfortranarray(x)
+    return x, y
 
 
 class _Step:
@@ -333,6 +389,7 @@ class _Step:
             k: pf.realize(v, module) if isinstance(v, pf.DC) else v for k, v in prog.kwargs.items()
         }
         self.made = {}
+        self.optimizer = None
         self.rng = np.random.default_rng(prog.seed + 1)
 
     def derivative(self, op):
@@ -344,6 +401,7 @@ class _Step:
                 "grad_both": lambda f: sg.grad(f, (0, 1)),
                 "hvp": sg.hvp,
                 "jvp": sg.jvp,
+                "vg_stable": lambda f: sg.value_and_grad(f, stable_gradients=True),
             }[op]
             self.made[op] = make(self.f)
         return self.made[op]
@@ -358,10 +416,58 @@ class _Step:
             m.CFG["gain"] = round(m.CFG["gain"] * 0.9 + 0.05, 4)
         elif s.get("cfg") == "flag":
             m.CFG["flag"] = not m.CFG["flag"]
+        if s.get("reps") is not None:
+            m.REPS = s["reps"]
+        if s.get("temp") is not None:
+            m.TEMP = s["temp"]
+        _change_objects(s.get("objects"), self.kwargs.get("cfg"), self.params)
+        if s.get("remake"):
+            self.made.pop(s["op"], None)
 
     def python(self, args, kw):
         a = copy.deepcopy(args)
         return float(self.f(*a, **kw)), a
+
+
+_SWAP = {np.tanh: np.sin, np.sin: np.tanh}
+
+
+def _change_objects(how, cfg, params) -> None:
+    """Change the settings object ``cfg`` (a keyword argument) in place, or (``setting``) a
+    setting of the parameters' records: an activation swapped, an int of 1 or 2 toggled."""
+    if how is None:
+        return
+    if how == "setting":
+        for rec in _records(params):
+            for name, v in pf.record_fields(rec).items():
+                if isinstance(v, np.ufunc) and v in _SWAP:
+                    object.__setattr__(rec, name, _SWAP[v])
+                elif type(v) is int and v in (1, 2) and name != "calls":
+                    object.__setattr__(rec, name, 3 - v)
+        return
+    if cfg is None:
+        return
+    if how == "scale":
+        cfg.scale = round(cfg.scale * 0.9, 4)
+    elif how == "act":
+        cfg.act = _SWAP.get(cfg.act, np.tanh)
+    elif how == "shift":
+        cfg.shift *= -1.0
+    else:
+        cfg.steps = 3 - cfg.steps
+
+
+def _records(tree):
+    if pf.is_record(tree):
+        yield tree
+        for v in pf.record_fields(tree).values():
+            yield from _records(v)
+    elif isinstance(tree, dict):
+        for v in tree.values():
+            yield from _records(v)
+    elif isinstance(tree, (list, tuple)):
+        for v in tree:
+            yield from _records(v)
 
 
 def _fd(st, args, kw, wrt, eps):
@@ -409,7 +515,7 @@ def _prepare(st, k, s):
         grown = _grown(st.params[-1], st.rng)
         if grown is not None:
             st.params.append(grown)
-    kw = {**st.kwargs, "wd": _wd(s["wd_kind"], s["wd"]), "train": s["train"]}
+    kw = _keywords(st, s)
     err = None
     for shape in (s.get("batch"), None):  # (None: the first step's shapes)
         x, y = _data(st.prog, s, k, shape)
@@ -441,7 +547,7 @@ def _run_step(st, k, s) -> pf.Result | None:
     if op in ("hvp", "jvp"):
         extra = (pf.from_vector(args[0], st.rng.normal(size=pf.to_vector(args[0]).size)),)
     try:
-        out = st.derivative(op)(*args, *extra, **kw)
+        out = _called(st.derivative(op), s, args, extra, kw)
     except pf.FuzzTimeout:
         raise
     except Exception as exc:  # noqa: BLE001
@@ -453,16 +559,16 @@ def _run_step(st, k, s) -> pf.Result | None:
     r = _check_output(st, s, before, kw, ref, out, extra, f32, phase)
     if r is not None:
         return r
-    grad = out[1] if op == "vg" else out[0] if op == "grad_both" else out
-    if op not in ("vg", "grad", "grad_both") or s["update"] == "random":
+    grad = out[1] if op in ("vg", "vg_stable") else out[0] if op == "grad_both" else out
+    if op in ("grad_x", "hvp", "jvp") or s["update"] == "random":
         grad = pf.from_vector(args[0], st.rng.normal(0, 0.3, size=pf.to_vector(args[0]).size))
-    st.params = _updated(st.params, pf.leaves(grad), s["update"])
+    st.params = _updated(st, grad, s["update"])
     return None
 
 
 def _check_output(st, s, args, kw, ref, out, extra, f32, phase):
     seed, op = st.prog.seed, s["op"]
-    value = out[0] if op in ("vg", "jvp") else None
+    value = out[0] if op in ("vg", "vg_stable", "jvp") else None
     if value is not None:
         tol = F32_VALUE_RTOL if f32 else pf.VALUE_RTOL
         try:
@@ -496,7 +602,7 @@ def _check_output(st, s, args, kw, ref, out, extra, f32, phase):
         detail = f"jvp {out[1]!r} vs finite differences {exp[0]!r}"
         return pf.Result(seed, "wrong_gradient", phase, detail, "wrong jvp")
     wrt = {"grad_x": (1,), "grad_both": (0, 1)}.get(op, (0,))
-    grad = out[1] if op == "vg" else out
+    grad = out[1] if op in ("vg", "vg_stable") else out
     got = grad if op == "grad_both" else (grad,)
     like = tuple(args[i] for i in wrt)
     mismatch = pf.structure_mismatch(got, like)
