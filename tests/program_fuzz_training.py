@@ -291,8 +291,15 @@ def _rebuilt(tree, it, reorder=False):
 
 def _updated(st, grad, how):
     """The parameters after a step with ``grad`` (a tree like them) made ``how``."""
-    if how in ("rebuild", "reordered"):
-        return _rebuilt(st.params, iter(pf.leaves(grad)), how == "reordered")
+    if how == "reordered":  # (where the function still runs with its dicts reordered)
+        new = _rebuilt(st.params, iter(pf.leaves(grad)), True)
+        try:
+            st.python((new, *st.data), st.keywords)
+            return new
+        except Exception:  # noqa: BLE001 - it iterates over a dict's order
+            how = "rebuild"
+    if how == "rebuild":
+        return _rebuilt(st.params, iter(pf.leaves(grad)))
     if how == "optim":
         try:
             n = len(pf.leaves(st.params))
@@ -522,6 +529,7 @@ def _prepare(st, k, s):
         try:
             ref, _ = st.python((st.params, x, y), kw)
             if np.isfinite(ref):
+                st.data, st.keywords = (x, y), kw
                 return (st.params, x, y), kw
         except Exception as exc:  # noqa: BLE001 - this batch size or layer does not fit f
             err = exc
@@ -605,7 +613,7 @@ def _check_output(st, s, args, kw, ref, out, extra, f32, phase):
     grad = out[1] if op in ("vg", "vg_stable") else out
     got = grad if op == "grad_both" else (grad,)
     like = tuple(args[i] for i in wrt)
-    mismatch = pf.structure_mismatch(got, like)
+    mismatch = pf.structure_mismatch(got, like) or _dtype_mismatch(got, like)
     if mismatch:
         return pf.Result(seed, "wrong_gradient", phase, mismatch, f"gradient structure ({op})")
     expected, _ = _fd(st, twin, kw, wrt, pf.FD_EPS)
@@ -621,6 +629,14 @@ def _check_output(st, s, args, kw, ref, out, extra, f32, phase):
         f"{vec[bad[0]]!r} vs finite differences {expected[bad[0]]!r}"
     )
     return pf.Result(seed, "wrong_gradient", phase, detail, f"wrong gradient ({op})")
+
+
+def _dtype_mismatch(got, like) -> str | None:
+    """Where a floating array leaf of the gradient ``got`` is not of its argument's dtype."""
+    for i, (g, a) in enumerate(zip(pf.leaves(got), pf.leaves(like))):
+        if isinstance(a, np.ndarray) and a.dtype.kind == "f" and g.dtype != a.dtype:
+            return f"leaf {i}: gradient of dtype {g.dtype} for an argument of {a.dtype}"
+    return None
 
 
 def _check_hvp(st, twin, kw, hv, v, f32, phase):
@@ -639,7 +655,13 @@ def _check_hvp(st, twin, kw, hv, v, f32, phase):
             out.append(pf.to_vector(g(*a, **kw)[1]))
         return (out[0] - out[1]) / (2 * eps)
 
-    fine = grad_along(pf.HVP_EPS)
+    try:
+        fine = grad_along(pf.HVP_EPS)
+    except pf.FuzzTimeout:
+        raise
+    except Exception as exc:  # noqa: BLE001 - hvp made where the gradient is refused
+        detail = f"the gradient near the point raises {type(exc).__name__}: {exc}"[:2000]
+        return pf.Result(seed, "wrong_hvp", phase, detail, "hvp where the gradient raises")
     got = pf.to_vector(hv)
     rtol, atol = (1e-2, 1e-3) if f32 else (pf.HVP_RTOL, pf.HVP_ATOL)
     if np.all(np.isfinite(got)) and pf._close(got, fine, rtol, atol):
