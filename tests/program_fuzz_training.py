@@ -219,8 +219,12 @@ def generate(seed: int) -> TrainingProgram:
 
 
 def _cast(tree, dtype):
-    """``tree`` rebuilt with its array leaves cast to ``dtype`` (floats kept)."""
-    out = [leaf.astype(dtype) if isinstance(leaf, np.ndarray) else leaf for leaf in pf.leaves(tree)]
+    """``tree`` rebuilt with its floating array leaves cast to ``dtype`` (integer arrays and
+    floats kept)."""
+    out = [
+        leaf.astype(dtype) if isinstance(leaf, np.ndarray) and leaf.dtype.kind == "f" else leaf
+        for leaf in pf.leaves(tree)
+    ]
     return pf.unflatten(tree, iter(out))
 
 
