@@ -546,7 +546,10 @@ def _prepare(st, k, s):
 
 
 def _run_step(st, k, s) -> pf.Result | None:
-    prepared = _prepare(st, k, s)
+    try:
+        prepared = _prepare(st, k, s)
+    except Exception as exc:  # noqa: BLE001 - a global or field the shrinker removed
+        return pf.Result(st.prog.seed, "invalid_program", f"step {k}", repr(exc), "step")
     if isinstance(prepared, pf.Result):
         return prepared
     args, kw = prepared
