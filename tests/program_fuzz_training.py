@@ -356,8 +356,9 @@ def _prepare(st, k, s):
             st.params.append(grown)
     kw = _keywords(st, s)
     err = None
-    for shape in (s.get("batch"), None):  # (None: the first step's shapes)
-        x, y = _data(st.prog, s, k, shape)
+    plain = {**s, "y_int": False}
+    for shape, drawn in ((s.get("batch"), s), (None, plain)):  # (then the first step's shapes)
+        x, y = _data(st.prog, drawn, k, shape)
         try:
             ref, _ = st.python((st.params, x, y), kw)
             if np.isfinite(ref):
