@@ -14,7 +14,9 @@ same way) and written to DIR as a standalone reproducer.
 ``--seeds 12 345`` re-checks given program seeds and prints their source and result;
 ``--family aliasing`` draws the features of memory shared between names
 (tests/program_fuzz_aliasing.py) alone, ``--family objects`` those of code written with
-objects (tests/program_fuzz_objects.py) (give it again with ``--seeds``).
+objects (tests/program_fuzz_objects.py), ``--family training`` training loops calling the
+derivatives step after step while the parameters, shapes, dtypes and globals change
+(tests/program_fuzz_training.py) (give it again with ``--seeds``).
 """
 
 from __future__ import annotations
@@ -139,9 +141,11 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, nargs="*", help="re-check these program seeds verbosely")
     ap.add_argument(
         "--family",
-        choices=["aliasing", "objects"],
+        choices=["aliasing", "objects", "training"],
         help="draw the features of one family (aliasing: memory shared between names; objects: "
-        "code written with classes and methods) instead of all",
+        "code written with classes and methods; training: derivatives called in a loop that "
+        "updates the parameters and changes shapes, dtypes and globals between calls) instead "
+        "of all",
     )
     a = ap.parse_args(argv)
     pf.FAMILY = a.family

@@ -1179,8 +1179,17 @@ def _feature_names(b: Builder) -> list[str]:
     return b.r.sample(sorted(FEATURES), b.r.randint(1, 5))
 
 
+def _training():
+    """The training family's module (imported when drawn: it imports this one)."""
+    from tests import program_fuzz_training
+
+    return program_fuzz_training
+
+
 def generate(seed: int) -> Program:
     """The program of ``seed`` (deterministic)."""
+    if FAMILY == "training":
+        return _training().generate(seed)
     b = Builder(seed)
     b.act_name = b.pick(["tanh", "tanh", "sin", "softplus"])
     if b.act_name == "softplus":
@@ -1514,6 +1523,8 @@ def _fd_gradient(fun, like, eps):
 
 
 def check_program(prog: Program, directory, *, do_hvp: bool | None = None) -> Result:
+    if getattr(prog, "steps", None) is not None:  # a training loop (its own steps)
+        return _training().check_program(prog, directory)
     try:
         module = load(directory, prog.source)
         module.f  # noqa: B018
@@ -1753,6 +1764,8 @@ def literal(tree) -> str:
 
 def repro_text(prog: Program, result: Result) -> str:
     """A standalone script: the program, its arguments, and the check that fails."""
+    if getattr(prog, "steps", None) is not None:
+        return _training().repro_text(prog, result)
     lines = [
         f"# sourcegrad fuzz reproducer: program seed {prog.seed}",
         f"# {result.category} ({result.phase}): {result.cause}",

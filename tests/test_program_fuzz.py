@@ -103,3 +103,45 @@ def test_objects_family_draws_every_network_and_feature(objects_family):
         knobs["cfg"] += "cfg" in p.kwargs
     for name in [*po.NETWORKS, *po.FEATURES, "cfg"]:
         assert knobs[name] > 0, name
+
+
+#: the training family (``benchmarks/fuzz.py --family training``): derivatives called step
+#: after step while the parameters, shapes, dtypes and globals change
+TRAINING_SEED = 2
+N_TRAINING_PROGRAMS = 10
+
+
+@pytest.fixture
+def training_family(monkeypatch):
+    monkeypatch.setattr(pf, "FAMILY", "training")
+
+
+@pytest.mark.parametrize(
+    "seed", [pf.program_seed(TRAINING_SEED, i) for i in range(N_TRAINING_PROGRAMS)]
+)
+def test_training_program(seed, tmp_path, training_family):
+    test_program(seed, tmp_path)
+
+
+def test_training_family_draws_every_change(training_family):
+    """Generation alone (cheap): 200 programs of the family draw each base, derivative,
+    update and change between calls."""
+    from tests import program_fuzz_training as pt
+
+    knobs = Counter()
+    for i in range(200):
+        p = pf.generate(pf.program_seed(TRAINING_SEED, i))
+        knobs.update(p.knobs)
+        for s in p.steps:
+            knobs.update(f"{k}:{v}" for k, v in s.items() if k in ("wd_kind", "shift", "cfg"))
+            knobs["batch_change"] += s.get("batch", p.x.shape[0]) != p.x.shape[0]
+            knobs["params32"] += s["params32"]
+    for name in [
+        *(f"base:{b}" for b in ("default", "objects", "seq")),
+        *(f"op:{op}" for op in pt.OPS),
+        *(f"update:{u}" for u in pt.UPDATES),
+        *(f"wd_kind:{w}" for w in pt.WD_KINDS),
+        *("tail:shift", "tail:cfg", "tail:train", "float32", "grow", "params32"),
+        *("shift:inplace", "shift:rebind", "cfg:gain", "cfg:flag", "batch_change"),
+    ]:
+        assert knobs[name] > 0, name

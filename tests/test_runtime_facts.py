@@ -75,6 +75,8 @@ def test_helper_fact_queries_give_the_transform_modules_lists():
     passing |= {"through_write"}  # (the derivative, where the array written into is floating)
     passing |= {"in_place_result"}  # (the update's value, where it keeps the array's dtype)
     assert helpers_where(passes=True) == passing  # simplify._PASSTHROUGH_HELPERS
+    checking = {"not_a_view", "an_array", "in_place_result"}  # (they raise where a check fails)
+    assert helpers_where(checks=True) == checking  # classify.CHECKING_HELPERS
 
 
 def test_helper_tangent_of_sum_tangents_is_linear():

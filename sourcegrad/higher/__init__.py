@@ -36,9 +36,9 @@ from .pieces import (
     call_generated,
     defined_at,
     direction_indices,
+    located,
     narrowed_over,
     note_raised_at,
-    raised_at,
     refuse_non_scalar,
     refuse_non_scalar_value,
     refuse_rerun,
@@ -227,7 +227,20 @@ class Jvp:
         else:  # the build its calls decide: optimized from a signature's second call
             jt, taken, values, post = self.parts(args)
             fn = jt.emitted(taken).fn
-        return post(call_generated(fn, values))
+        try:
+            return post(call_generated(fn, values))
+        except SourcegradError as exc:  # (a check of the base's code, met when it runs)
+            placed = located(exc, self.user_function())
+            if placed is exc:
+                raise
+            raise placed from None
+
+    def user_function(self) -> Any:
+        """The user's function under the derivatives this is forward mode over."""
+        base = self.base
+        while isinstance(base, Jvp):
+            base = base.base
+        return getattr(base, "f", base)
 
 
 # ---------------------------------------------------------------------- gradients of gradients
@@ -416,11 +429,10 @@ class Tower:
                 return self._select(first[0])
             return self._select(call_generated(self._entry(values), values))
         except SourcegradError as exc:
-            if exc.lineno is not None:
+            placed = located(exc, self.f)
+            if placed is exc:
                 raise
-            raise type(exc)(exc.reason, *raised_at(exc, self.f)).with_traceback(
-                exc.__traceback__
-            ) from None
+            raise placed from None
         except Exception as exc:  # (NumPy's, from the user's line: kept, with a note)
             note_raised_at(exc, self.f)
             raise

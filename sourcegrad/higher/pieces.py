@@ -22,7 +22,7 @@ from ..transform.rerun_effects import rerun_effect
 
 __all__ = [
     "GENERATORS", "INSIDE_WAY_OUT", "NESTED_WAY_OUT", "refused_inside", "raised_at",
-    "array_or_float", "call_generated", "defined_at", "note_raised_at",
+    "array_or_float", "call_generated", "defined_at", "located", "note_raised_at",
     "direction_indices", "unit_vector", "as_indices", "narrowed_over",
     "refuse_non_scalar", "refuse_non_scalar_value", "copy_for_check", "refuse_rerun",
 ]  # fmt: skip
@@ -54,6 +54,18 @@ def raised_at(exc: BaseException, f) -> tuple:
     filename = getattr(getattr(f, "__code__", None), "co_filename", None)
     found = _innermost_generated(exc, lambda place: place[0] == filename)
     return found[2] if found is not None else defined_at(f)
+
+
+def located(exc: SourcegradError, f) -> SourcegradError:
+    """``exc``, a refusal met while a derivative of ``f`` ran, where it names its place; else
+    the same refusal naming the user's ``file:line`` (:func:`raised_at`, with the line a
+    runtime check gives without its file: ``not_a_view``'s)."""
+    if exc.lineno is not None and exc.filename is not None:
+        return exc
+    place = raised_at(exc, f)
+    if exc.lineno is not None:
+        place = (place[0], exc.lineno)
+    return type(exc)(exc.reason, *place).with_traceback(exc.__traceback__)
 
 
 def note_raised_at(exc: BaseException, f) -> None:

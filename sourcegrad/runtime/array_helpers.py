@@ -55,7 +55,7 @@ def fill_tangents(t, x):
     return t
 
 
-@helper(tangent_rule=True, like="value", passes=True)
+@helper(tangent_rule=True, like="value", passes=True, checks=True)
 def in_place_result(value, x):
     """``value``, the result of ``x + v`` (or another operator) of an update ``x += v``, as
     NumPy's in-place update leaves ``x`` where ``x`` is an array: cast to ``x``'s dtype (a

@@ -44,6 +44,7 @@ class HelperFacts:
     like: str | None = None
     allocates: str | None = None
     passes: bool = False
+    checks: bool = False
     called_by: str = "derivative"
     dtype: str | None = None
 
@@ -71,6 +72,9 @@ def helper(**facts):
     * ``like``: the parameter whose shape (and rank) its result has, where one has;
     * ``allocates``: one of :data:`ALLOCATIONS`, or None where the result may be an argument;
       ``passes=True``: it may return its first argument itself;
+    * ``checks=True``: it raises where what it checks does not hold, so a call of it is kept
+      where its result is never read (in code transformed again too, where the statement's
+      own marks are gone);
     * ``called_by``: one of :data:`CALLERS` (default ``"derivative"``);
     * ``dtype``: how its result's dtype follows from its arguments', one of
       :data:`DTYPE_RULES`, where one rule holds for every array argument.

@@ -377,7 +377,7 @@ def written_part(g, idx):
     return part * mask.reshape(mask.shape + (1,) * (np.ndim(part) - mask.ndim))
 
 
-@helper(linear=("x",), like="x", passes=True)
+@helper(linear=("x",), like="x", passes=True, checks=True)
 def not_a_view(x, message: str, line: int | None = None):
     """``x``, an item read from an array that is written into afterwards; refused (an
     ``UnsupportedSyntaxError`` saying ``message``, at the user's ``line`` of the write) where
@@ -388,7 +388,7 @@ def not_a_view(x, message: str, line: int | None = None):
     return x
 
 
-@helper(linear=("x",), like="x", passes=True)
+@helper(linear=("x",), like="x", passes=True, checks=True)
 def an_array(x, message: str, line: int | None = None):
     """``x``, a name whose writes are followed into the array or container it was read
     from (``w = z[1:]``, then ``w[0] = v`` also writes ``z``); refused (an

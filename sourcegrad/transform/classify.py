@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import rules as R
 from ..rules.scipy_stats import makes_frozen
+from ..runtime.facts import helper_functions_where
 from ..runtime.records import built_object, is_static_leaf
 from . import syntax as S
 from .calls import (
@@ -43,6 +44,9 @@ from .rule_binding import (
     local_names,
     lookup_rule,
 )
+
+#: runtime helpers that raise where what they check does not hold: never dropped as unread
+CHECKING_HELPERS = helper_functions_where(checks=True)
 
 
 def _is_setting(core: Core, path) -> bool:
@@ -217,6 +221,8 @@ def _classify_global_call(core: Core, stmt, value, kwargs) -> Op:
         op.rule = "constant"
     elif obj is print or not (isinstance(obj, np.ufunc) or op.differentiable):
         op.pure = obj in PURE_CONSTANTS
+    elif obj in CHECKING_HELPERS:  # (generated code transformed again: an hvp's gradient)
+        op.pure = False
     return op
 
 
