@@ -60,7 +60,10 @@ def refuse_container_mutations(core, ops: dict, cfg, varied: dict) -> list:
         (body, arguments), args, kwargs, label = found
         params = [a.id for a in arguments.posonlyargs + arguments.args]
         passed = dict(zip(params, args)) | dict(kwargs)
-        for param, line, values in changed_in_place(body, set(params) | set(kwargs)):
+        written = changed_in_place(body, set(params) | set(kwargs))
+        function = user_function_of(op.user_call[0])[0] if op.user_call else None
+        _refuse_written_default(core, stmt, (function, passed, written), label)
+        for param, line, values in written:
             arg = passed.get(param)
             if not isinstance(arg, gast.Name):
                 continue
@@ -84,6 +87,39 @@ def refuse_container_mutations(core, ops: dict, cfg, varied: dict) -> list:
             if viewed is not None:
                 checks.append((arg.id, _view_message(label, param, line, viewed), stmt.lineno))
     return checks
+
+
+def _refuse_written_default(core, stmt, called: tuple, label: str) -> None:
+    """Refuse a call leaving to its default a parameter the function writes into where the
+    default is an object made once, with the function (``def push(v, buf=[])``): it keeps
+    what each call leaves there, state the derivative does not follow."""
+    function, passed, written = called
+    if function is None or any(isinstance(a, gast.Starred) for a in passed.values()):
+        return
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return
+    for param, line, _ in written:
+        default = getattr(parameters.get(param), "default", None)
+        if (
+            param in passed
+            or isinstance(default, _UNCHANGING)
+            or default is inspect.Parameter.empty
+        ):
+            continue
+        raise UnsupportedSyntaxError(
+            f"{label}() writes into its parameter `{param}` (line {line}) left to its "
+            f"default, a {type(default).__name__} made once with {label}() that keeps what "
+            f"each call leaves in it: sourcegrad does not follow that state; pass `{param}` "
+            f"in the call, or make its default None and a new {type(default).__name__} in "
+            f"{label}()",
+            core.parsed.filename,
+            stmt.lineno,
+        )
+
+
+_UNCHANGING = (type(None), bool, int, float, complex, str, bytes, tuple, frozenset)
 
 
 def _refuse_method_effect(core, stmt, flow: tuple, ops: dict, varied: dict) -> None:
