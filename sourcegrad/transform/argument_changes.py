@@ -35,18 +35,20 @@ VIEW_FUNCTIONS |= {"atleast_1d", "atleast_2d", "atleast_3d", "real", "imag"}
 WRITING_FUNCTIONS = frozenset({"copyto", "put", "place", "putmask", "fill_diagonal", "at"})
 
 
-def changed_in_place(body, params: set) -> list:
+def changed_in_place(body, params: set, called=None) -> list:
     """``(parameter, line, writes_values)`` for each write of a function body into the object
     a parameter of ``params`` holds (see the module): a method of :data:`MUTATORS` called on
     it (``writes_values`` False: the container's items change, not their values), or any
-    other write (``writes_values`` True)."""
+    other write (``writes_values`` True); ``called(call)``: the arguments of ``call`` (a
+    function of the user's) that it writes into, where they count too."""
     bodies = body if isinstance(body, list) else [body]
     out = []
     for param in sorted(params):
         held = {param}
         for stmt in bodies:
             inside = _views_within(stmt, held)
-            out.extend((param, line, values) for line, values in _writes(stmt, inside))
+            found = _writes(stmt, inside, called or (lambda call: ()))
+            out.extend((param, line, values) for line, values in found)
             held = _after(stmt, held, inside)
     return sorted(out, key=lambda w: (w[1] or 0, w[0]))
 
@@ -117,7 +119,7 @@ def view_roots(node) -> set:
     return set()
 
 
-def _writes(stmt, held: set) -> list:
+def _writes(stmt, held: set, called) -> list:
     """``(line, writes_values)`` of each write of ``stmt`` into an object of ``held``."""
     out = []
     for n in S.walk(stmt):
@@ -133,6 +135,7 @@ def _writes(stmt, held: set) -> list:
                 out.append((line, True))
         elif isinstance(n, gast.Call):
             out.extend((line, values) for values in _call_writes(n, held))
+            out.extend((line, True) for arg in called(n) if view_roots(arg) & held)
     return out
 
 

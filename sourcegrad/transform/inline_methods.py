@@ -34,8 +34,7 @@ import gast
 
 from ..errors import SourcegradError
 from . import syntax as S
-from .argument_changes import changed_in_place
-from .inline_helpers import helper_writing_arguments, writes_given
+from .inline_helpers import helper_writing_arguments, writes_given, written_parameters
 from .parse import UNRESOLVED, parse, resolve
 
 __all__ = ["followed_reads", "harmless_call", "inline_effect_methods", "obstacle"]
@@ -427,8 +426,7 @@ def _body_refusal(node, method, fn, parsed, skipped: int) -> str | None:
         if isinstance(n, gast.Attribute) and n.attr == method.__name__:
             if isinstance(n.value, gast.Name) and n.value.id == me:
                 return f"{name}() calls itself: it is recursive"
-    written = {p for p, _, _ in changed_in_place(node.body, {a.id for a in args.args})}
-    for p in sorted(written & _rebound(node.body)):
+    for p in sorted(written_parameters(method) & _rebound(node.body)):
         return f"{name}() writes into its parameter `{p}` and binds `{p}` to another object"
     local = S.bound_names(node)
     caller = S.bound_names(fn) | set(parsed.closure)
