@@ -286,6 +286,30 @@ def written_as_out(x):
     return np.sum(z)
 
 
+def fill_row(b, v):
+    b[:] = v
+
+
+def fill_first_row(a, v):
+    fill_row(a[0], v)
+
+
+def an_item_given_on_to_a_writer(x):
+    z = np.zeros((3, 3))
+    fill_first_row(z, x * 2.0)
+    return np.sum(z * np.outer(x, x))
+
+
+def fill_by_keyword(a, v):
+    fill_row(v=v, b=a)
+
+
+def given_on_by_keyword(x):
+    z = np.zeros(3)
+    fill_by_keyword(z, x * 2.0)
+    return np.sum(z * x)
+
+
 FOLLOWED = [
     helper_locals_named_like_the_callers,
     parameters_named_like_other_arguments,
@@ -314,6 +338,8 @@ FOUND_ANEW = [
     written_by_copyto,
     filled,
     written_as_out,
+    an_item_given_on_to_a_writer,
+    given_on_by_keyword,
 ]
 
 
@@ -415,6 +441,17 @@ def not_inlined_copyto_read_after(x):
     return np.sum(z * x)
 
 
+def fill_second_row(a, v):
+    r = a[1]
+    fill_row(r, v)
+
+
+def a_local_view_given_on_to_a_writer(x):
+    z = np.zeros((3, 3))
+    fill_second_row(z, x * 2.0)  # REFUSED
+    return np.sum(z * np.outer(x, x))
+
+
 REFUSED = [
     (written_then_rebound_in_the_helper, "binds `a` to another object"),
     (rebound_in_a_branch_not_taken, "binds `a` to another object"),
@@ -423,6 +460,7 @@ REFUSED = [
     (an_early_return, "returns other than once"),
     (a_global_named_like_a_local, "reads the global `W`, a local variable of the caller"),
     (not_inlined_copyto_read_after, "make copy_unless_large() return the new value"),
+    (a_local_view_given_on_to_a_writer, "make fill_row() return the new value"),
 ]
 
 
