@@ -406,6 +406,39 @@ def a_mutable_default_written(x):
     return x[0] * n
 
 
+def push_keyword_only(v, *, buf=[]):  # noqa: B006
+    buf.append(v)
+    return len(buf)
+
+
+def a_keyword_only_mutable_default_written(x):
+    n = push_keyword_only(x[0])  # REFUSED
+    return x[0] * n
+
+
+class Log:
+    def add(self, v, buf=[]):  # noqa: B006
+        buf.append(v)
+        return len(buf)
+
+
+def a_methods_mutable_default_written(x):
+    log = Log()
+    n = log.add(x[0])  # REFUSED
+    return x[0] * n
+
+
+def a_mutable_default_passed_in(x):
+    kept = []
+    n = push_default(x[0] * 2.0, kept)
+    return x[0] * n + kept[0]
+
+
+def test_a_mutable_default_passed_in_is_followed():
+    check_followed(a_mutable_default_passed_in, (X.copy(),))
+    assert push_default.__defaults__[0] == []
+
+
 def put_unless_late(buf, i, v):
     if i > 1:
         return
@@ -457,6 +490,8 @@ REFUSED = [
     (rebound_in_a_branch_not_taken, "binds `a` to another object"),
     (written_through_the_transpose, "assign into a named array"),
     (a_mutable_default_written, "pass `buf` in the call, or make its default None"),
+    (a_keyword_only_mutable_default_written, "pass `buf` in the call"),
+    (a_methods_mutable_default_written, "pass `buf` in the call"),
     (an_early_return, "returns other than once"),
     (a_global_named_like_a_local, "reads the global `W`, a local variable of the caller"),
     (not_inlined_copyto_read_after, "make copy_unless_large() return the new value"),
