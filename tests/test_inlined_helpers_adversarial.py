@@ -310,6 +310,31 @@ def given_on_by_keyword(x):
     return np.sum(z * x)
 
 
+class Box:
+    def __init__(self, w):
+        self.w = w
+
+
+def set_field(obj, v):
+    obj.w = v
+
+
+def a_field_of_an_object_set(x):
+    b = Box(np.zeros(3))
+    set_field(b, x * 2.0)
+    return np.sum(b.w * x)
+
+
+def set_first_of(d, v):
+    d["a"][0] = v
+
+
+def an_array_in_a_dict_written(x):
+    d = {"a": np.zeros(3)}
+    set_first_of(d, x[2] ** 2)
+    return np.sum(d["a"] * x)
+
+
 FOLLOWED = [
     helper_locals_named_like_the_callers,
     parameters_named_like_other_arguments,
@@ -340,6 +365,8 @@ FOUND_ANEW = [
     written_as_out,
     an_item_given_on_to_a_writer,
     given_on_by_keyword,
+    a_field_of_an_object_set,
+    an_array_in_a_dict_written,
 ]
 
 
@@ -485,6 +512,16 @@ def a_local_view_given_on_to_a_writer(x):
     return np.sum(z * np.outer(x, x))
 
 
+def set_first_of_field(obj, v):
+    obj.w[0] = v
+
+
+def an_item_of_a_field_written(x):
+    b = Box(np.zeros(3))
+    set_first_of_field(b, x[0] ** 2)  # REFUSED
+    return np.sum(b.w * x)
+
+
 REFUSED = [
     (written_then_rebound_in_the_helper, "binds `a` to another object"),
     (rebound_in_a_branch_not_taken, "binds `a` to another object"),
@@ -496,6 +533,7 @@ REFUSED = [
     (a_global_named_like_a_local, "reads the global `W`, a local variable of the caller"),
     (not_inlined_copyto_read_after, "make copy_unless_large() return the new value"),
     (a_local_view_given_on_to_a_writer, "make fill_row() return the new value"),
+    (an_item_of_a_field_written, "assign into a named array"),
 ]
 
 

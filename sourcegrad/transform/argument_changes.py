@@ -97,15 +97,16 @@ def _bound_pairs(target, value, item=False) -> list:
     return []
 
 
-def view_roots(node) -> set:
+def view_roots(node, fields=False) -> set:
     """The names whose object ``node`` may be (or be a view, an item or a row of):
-    ``a``, ``a[1:]``, ``a.T``, ``a.reshape(3, 3)``, ``np.ravel(a)``, ``a if c else b``."""
+    ``a``, ``a[1:]``, ``a.T``, ``a.reshape(3, 3)``, ``np.ravel(a)``, ``a if c else b``;
+    ``fields``: or hold (``obj.w``, ``obj.w[0]``)."""
     if isinstance(node, gast.Name):
         return {node.id}
     if isinstance(node, (gast.Subscript, gast.Starred)):
-        return view_roots(node.value)
-    if isinstance(node, gast.Attribute) and node.attr in VIEW_ATTRIBUTES:
-        return view_roots(node.value)
+        return view_roots(node.value, fields)
+    if isinstance(node, gast.Attribute) and (fields or node.attr in VIEW_ATTRIBUTES):
+        return view_roots(node.value, fields)
     if isinstance(node, gast.IfExp):
         return view_roots(node.body) | view_roots(node.orelse)
     if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute):
@@ -128,10 +129,10 @@ def _writes(stmt, held: set, called) -> list:
             if n.target.id in held:
                 out.append((line, True))
         elif isinstance(n, gast.Subscript) and isinstance(n.ctx, (gast.Store, gast.Del)):
-            if view_roots(n.value) & held:
+            if view_roots(n.value, fields=True) & held:
                 out.append((line, True))
-        elif isinstance(n, gast.Attribute) and isinstance(n.ctx, gast.Store):
-            if n.attr in VIEW_ATTRIBUTES and view_roots(n.value) & held:
+        elif isinstance(n, gast.Attribute) and isinstance(n.ctx, (gast.Store, gast.Del)):
+            if view_roots(n.value, fields=True) & held:
                 out.append((line, True))
         elif isinstance(n, gast.Call):
             out.extend((line, values) for values in _call_writes(n, held))
