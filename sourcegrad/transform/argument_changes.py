@@ -5,8 +5,9 @@ Python changes the caller's object through a parameter ``a`` wherever the body w
 ``a`` or into a name that may hold a view of it, until ``a`` is bound to another object:
 ``a[k] = v``, ``a[k][j] = v``, ``a.T[0] = v``, ``a -= m``, ``r = a[1]; r[:] = v``,
 ``for row in a: row *= 2``, ``np.copyto(a, v)``, ``np.multiply(a, v, out=a)``,
-``a.fill(v)``, ``a.append(v)``; ``a[0] = 1; a = a * 2`` writes the caller's array, ``a = a *
-2; a[0] = 1`` does not (a rebinding counts where it is a statement of the body itself, not
+``a.fill(v)``, ``a.append(v)``, a store into an object given (``obj.w = v``,
+``obj.w[0] = v``); ``a[0] = 1; a = a * 2`` writes the caller's array, ``a = a * 2;
+a[0] = 1`` does not (a rebinding counts where it is a statement of the body itself, not
 under a branch or a loop). What is not surely another object counts: a name bound anywhere
 to a view of ``a`` may hold one wherever it is written.
 """
