@@ -17,49 +17,10 @@ from ..runtime.array_helpers import in_place_result
 from ..runtime.trees import copied_array, copied_shallow
 from . import derive
 from . import syntax as S
+from .argument_changes import MUTATORS, changed_in_place
 from .node_facts import get_fact, set_fact
 from .parse import resolve
 from .rule_binding import local_names
-
-#: the methods of lists and dicts that change them in place
-MUTATORS = S.CONTAINER_MUTATORS | {"sort"}
-
-
-def changed_in_place(body, params: set) -> list:
-    """``(parameter, line, writes_values)`` for each parameter a function body changes in
-    place, where the body never binds the name anew: a method of :data:`MUTATORS` called on it
-    (``writes_values`` False: the container's items change, not their values), an item written
-    into it (``a[k] = v``, ``a[k] += v``) or an augmented assignment of it (``a -= m``, which
-    writes into an array or a list) (``writes_values`` True)."""
-    bodies = body if isinstance(body, list) else [body]
-    nodes = [n for part in bodies for n in S.walk(part)]
-    augmented = {id(n.target) for n in nodes if isinstance(n, gast.AugAssign)}
-    rebound = {
-        n.id
-        for n in nodes
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store) and id(n) not in augmented
-    }
-    out = []
-    for n in nodes:
-        target, values = None, True
-        if (
-            isinstance(n, gast.Call)
-            and isinstance(n.func, gast.Attribute)
-            and n.func.attr in MUTATORS
-            and isinstance(n.func.value, gast.Name)
-        ):
-            target, values = n.func.value.id, False
-        elif (
-            isinstance(n, gast.Subscript)
-            and isinstance(n.ctx, (gast.Store, gast.Del))
-            and isinstance(n.value, gast.Name)
-        ):
-            target = n.value.id
-        elif isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
-            target = n.target.id
-        if target in params and target not in rebound:
-            out.append((target, getattr(n, "lineno", None), values))
-    return out
 
 
 def item_written_line(fn_node, param: str):

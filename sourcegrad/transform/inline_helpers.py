@@ -24,7 +24,7 @@ import gast
 
 from ..errors import SourcegradError
 from . import syntax as S
-from .in_place import changed_in_place
+from .argument_changes import changed_in_place
 from .parse import UNRESOLVED, parse, resolve
 
 __all__ = ["helper_writing_arguments", "written_parameters", "writes_given"]
@@ -35,9 +35,10 @@ _WRITTEN: dict = {}
 
 def written_parameters(function) -> frozenset:
     """The parameters ``function`` (a user function of the same file as its callers) writes
-    into in place: directly (:func:`~.in_place.changed_in_place`) or by giving one, never bound
-    anew, to a function of its module that writes into it. Empty where its source is not
-    read; a recursive chain stops at the function being asked."""
+    into in place: directly (:func:`~.argument_changes.changed_in_place`: also through a
+    view of one, ``r = a[1]; r[:] = v``) or by giving one (or a view of it: ``fill(a[0])``,
+    ``fill(b=a)``) to a function of its module that writes into it. Empty where its source
+    is not read; a recursive chain stops at the function being asked."""
     code = getattr(function, "__code__", None)
     if code is None:
         return frozenset()
@@ -49,21 +50,18 @@ def written_parameters(function) -> frozenset:
     except (SourcegradError, OSError, TypeError):
         _WRITTEN[code] = frozenset()
         return frozenset()
-    params = [a.id for a in node.args.posonlyargs + node.args.args]
-    out = {p for p, _, _ in changed_in_place(node.body, set(params))}
-    rebound = {n.id for n in S.name_nodes(node) if isinstance(n.ctx, (gast.Store, gast.Del))}
-    for call in S.own_scope_nodes(node):
-        if not (isinstance(call, gast.Call) and isinstance(call.func, gast.Name)):
-            continue
-        callee = function.__globals__.get(call.func.id)
+    params = {a.id for a in node.args.posonlyargs + node.args.args}
+
+    def called(call) -> list:
+        callee = function.__globals__.get(getattr(call.func, "id", None))
         if not _same_module(callee, function.__globals__):
-            continue
-        inner = [a.id for a in parse(callee).node.args.args]
-        written = written_parameters(callee)
-        for name, arg in zip(inner, call.args):
-            if name in written and getattr(arg, "id", None) in set(params) - rebound:
-                out.add(arg.id)
-    _WRITTEN[code] = frozenset(out)
+            return []
+        inner = parse(callee).node.args
+        names = [a.id for a in inner.posonlyargs + inner.args]
+        given = dict(zip(names, call.args)) | {k.arg: k.value for k in call.keywords if k.arg}
+        return [given[p] for p in written_parameters(callee) if p in given]
+
+    _WRITTEN[code] = frozenset(p for p, _, _ in changed_in_place(node.body, params, called))
     return _WRITTEN[code]
 
 

@@ -34,7 +34,7 @@ import gast
 
 from ..errors import SourcegradError
 from . import syntax as S
-from .inline_helpers import helper_writing_arguments, writes_given
+from .inline_helpers import helper_writing_arguments, writes_given, written_parameters
 from .parse import UNRESOLVED, parse, resolve
 
 __all__ = ["followed_reads", "harmless_call", "inline_effect_methods", "obstacle"]
@@ -426,6 +426,8 @@ def _body_refusal(node, method, fn, parsed, skipped: int) -> str | None:
         if isinstance(n, gast.Attribute) and n.attr == method.__name__:
             if isinstance(n.value, gast.Name) and n.value.id == me:
                 return f"{name}() calls itself: it is recursive"
+    for p in sorted(written_parameters(method) & _rebound(node.body)):
+        return f"{name}() writes into its parameter `{p}` and binds `{p}` to another object"
     local = S.bound_names(node)
     caller = S.bound_names(fn) | set(parsed.closure)
     shadowed = sorted({n for n in S.loaded_names(node) if n not in local} & caller)
@@ -482,6 +484,14 @@ def _updated_only(body) -> set:
     updated = {id(n.target) for n in S.walk(tree) if isinstance(n, gast.AugAssign)}
     names = [n for n in S.name_nodes(tree) if isinstance(n.ctx, (gast.Store, gast.Del))]
     return {n.id for n in names if id(n) in updated} - {n.id for n in names if id(n) not in updated}
+
+
+def _rebound(body) -> set:
+    """The names ``body`` binds other than by updates (``a = a * 2``, not ``a *= 2``)."""
+    tree = gast.Module(body=body, type_ignores=[])
+    updated = {id(n.target) for n in S.walk(tree) if isinstance(n, gast.AugAssign)}
+    stored = [n for n in S.name_nodes(tree) if isinstance(n.ctx, (gast.Store, gast.Del))]
+    return {n.id for n in stored if id(n) not in updated}
 
 
 def _renamed(node, substitute: dict, names) -> list:

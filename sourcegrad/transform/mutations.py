@@ -54,13 +54,18 @@ def refuse_container_mutations(core, ops: dict, cfg, varied: dict) -> list:
         _refuse_method_effect(core, stmt, (live, cfg), ops, varied)
         found = _callee(core, op) or _effect_callee(core, stmt)
         if found is None:  # a function value: asked when the derivative runs
+            _refuse_method_default(core, stmt, ops)
             args = op.dynamic_call[1] if op.dynamic_call else _unknown_effect(core, stmt)
             _mark_read_after(stmt, args, live, cfg, own)
             continue
         (body, arguments), args, kwargs, label = found
         params = [a.id for a in arguments.posonlyargs + arguments.args]
         passed = dict(zip(params, args)) | dict(kwargs)
-        for param, line, values in changed_in_place(body, set(params) | set(kwargs)):
+        keyword_only = {a.id for a in arguments.kwonlyargs}
+        written = changed_in_place(body, set(params) | set(kwargs) | keyword_only)
+        function = user_function_of(op.user_call[0])[0] if op.user_call else None
+        _refuse_written_default(core, stmt, (function, passed, written), label)
+        for param, line, values in written:
             arg = passed.get(param)
             if not isinstance(arg, gast.Name):
                 continue
@@ -84,6 +89,59 @@ def refuse_container_mutations(core, ops: dict, cfg, varied: dict) -> list:
             if viewed is not None:
                 checks.append((arg.id, _view_message(label, param, line, viewed), stmt.lineno))
     return checks
+
+
+def _refuse_written_default(core, stmt, called: tuple, label: str) -> None:
+    """Refuse a call leaving to its default a parameter the function writes into where the
+    default is an object made once, with the function (``def push(v, buf=[])``): it keeps
+    what each call leaves there, state the derivative does not follow."""
+    function, passed, written = called
+    if function is None or any(isinstance(a, gast.Starred) for a in passed.values()):
+        return
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return
+    for param, line, _ in written:
+        default = getattr(parameters.get(param), "default", None)
+        if (
+            param in passed
+            or isinstance(default, _UNCHANGING)
+            or default is inspect.Parameter.empty
+        ):
+            continue
+        raise UnsupportedSyntaxError(
+            f"{label}() writes into its parameter `{param}` (line {line}) left to its "
+            f"default, a {type(default).__name__} made once with {label}() that keeps what "
+            f"each call leaves in it: sourcegrad does not follow that state; pass `{param}` "
+            f"in the call, or make its default None and a new {type(default).__name__} in "
+            f"{label}()",
+            core.parsed.filename,
+            stmt.lineno,
+        )
+
+
+def _refuse_method_default(core, stmt, ops) -> None:
+    """:func:`_refuse_written_default` of a method called on an object whose class is known
+    (``log.add(v)`` doing ``buf.append(v)`` into ``def add(self, v, buf=[])``)."""
+    call = getattr(stmt, "value", None)
+    if not (isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute)):
+        return
+    if not isinstance(call.func.value, gast.Name) or any(k.arg is None for k in call.keywords):
+        return
+    cls = class_of(core, ops, call.func.value.id)
+    found = method_node(cls, call.func.attr)
+    if found is None:
+        return
+    args = found[1].args
+    names = [a.id for a in args.posonlyargs + args.args]
+    passed = dict(zip(names, [None, *call.args])) | {k.arg: k.value for k in call.keywords}
+    written = changed_in_place(found[1].body, set(names) | {a.id for a in args.kwonlyargs})
+    method = inspect.getattr_static(cls, call.func.attr)
+    _refuse_written_default(core, stmt, (method, passed, written), found[1].name)
+
+
+_UNCHANGING = (type(None), bool, int, float, complex, str, bytes, tuple, frozenset)
 
 
 def _refuse_method_effect(core, stmt, flow: tuple, ops: dict, varied: dict) -> None:
