@@ -22,7 +22,7 @@ import numpy as np
 
 from .derivative import Transformed, derivative, recording_runs
 from .errors import SourcegradError, user_location
-from .higher import grad_of_derivative, is_derivative, jvp_transform, source_of_order, tower
+from .higher import grad_of_derivative, is_derivative, jvp_transform, tower
 
 __all__ = [
     "callee_builds", "diff_source", "higher_order_source", "show_source", "traced_runs", "where"
@@ -200,7 +200,7 @@ def _callees_text(builds: list, optimized: bool) -> str:
 # ---------------------------------------------------------------------------- higher order
 def _level_maps(f: Callable, w: int, order: int, args: tuple) -> list[dict]:
     """The line maps of the levels of the ``order``-th derivative (as
-    :func:`~sourcegrad.higher.source_of_order` builds them): level ``k``'s lines to the lines
+    :func:`_source_of_order` builds them): level ``k``'s lines to the lines
     of level ``k - 1``, level 0's (the gradient) to the user's."""
     levels = tower(f, (), [w] * (order - 1), (w,))
     values = tuple(args) + (args[w],) * (order - 1) if args else None
@@ -210,7 +210,7 @@ def _level_maps(f: Callable, w: int, order: int, args: tuple) -> list[dict]:
 def higher_order_source(f: Callable, wrt: Any, order: int, args: tuple) -> str:
     """The ``order``-th derivative's source, its comments citing the user's ``file:line``
     and line instead of the lines of the generated code it transforms."""
-    text = source_of_order(f, wrt, order, tuple(args))
+    text = _source_of_order(f, wrt, order, tuple(args))
     w = wrt[0] if isinstance(wrt, (tuple, list)) else wrt
     maps = _level_maps(f, w, order, tuple(args))
     parsed = Transformed(f, (w,), "grad", False, False, {}).parsed()
@@ -243,3 +243,13 @@ def diff_source(old_text: str, new_text: str, old_name: str, new_name: str) -> s
         tofile=new_name,
     )
     return "".join(lines)
+
+
+def _source_of_order(f: Callable, wrt: Any, order: int, args: tuple) -> str:
+    """The source of the ``order``-th derivative of ``f`` as sourcegrad runs it: forward mode
+    applied ``order - 1`` times to the reverse-mode gradient (Hessian-vector products for 2)."""
+    w = wrt[0] if isinstance(wrt, (tuple, list)) else wrt
+    t = tower(f, (), [w] * (order - 1), (w,))
+    if not args:
+        return t.source()
+    return t.source(*args, seeds=tuple(args[w] for _ in range(order - 1)))

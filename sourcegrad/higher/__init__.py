@@ -585,16 +585,6 @@ class GradientVjp:
         return (None,) * self.units + (seed,)
 
 
-def source_of_order(f: Callable, wrt: Any, order: int, args: tuple) -> str:
-    """The source of the ``order``-th derivative of ``f`` as sourcegrad runs it: forward mode
-    applied ``order - 1`` times to the reverse-mode gradient (Hessian-vector products for 2)."""
-    w = wrt[0] if isinstance(wrt, (tuple, list)) else wrt
-    t = tower(f, (), [w] * (order - 1), (w,))
-    if not args:
-        return t.source()
-    return t.source(*args, seeds=tuple(args[w] for _ in range(order - 1)))
-
-
 # ---------------------------------------------------------------------- public entry points
 
 
