@@ -107,6 +107,17 @@ def _stored(nodes) -> set:
 def unseeded_draw(fn, seen: set):
     """``(text of the draw, where)`` of the first draw ``fn`` makes (itself or through the
     user functions it calls) from a generator it does not seed; None where it makes none."""
+    found = read_once(fn, seen)
+    if found is None:
+        return None
+    parsed, nodes = found
+    name = getattr(fn, "__qualname__", "the function")
+    return _first_draw(parsed, nodes, _stored(nodes), f"{name}(), {parsed.filename}", seen)
+
+
+def read_once(fn, seen: set) -> tuple | None:
+    """``(parsed, its nodes)`` of ``fn``, unless its code is in ``seen`` (then added) or its
+    source is not read (refused or differentiated elsewhere)."""
     code = getattr(fn, "__code__", None)
     if code is None or code in seen:
         return None
@@ -114,10 +125,8 @@ def unseeded_draw(fn, seen: set):
     try:
         parsed = parse(fn)
     except SourcegradError:
-        return None  # refused or differentiated elsewhere
-    nodes = list(S.walk(parsed.node))
-    name = getattr(fn, "__qualname__", "the function")
-    return _first_draw(parsed, nodes, _stored(nodes), f"{name}(), {parsed.filename}", seen)
+        return None
+    return parsed, list(S.walk(parsed.node))
 
 
 def _first_draw(parsed, nodes, bound: set, where: str, seen: set):

@@ -17,10 +17,9 @@ import types
 
 import gast
 
-from ..errors import SourcegradError
 from . import syntax as S
-from .parse import UNRESOLVED, parse, resolve
-from .recomputed_draws import unseeded_draw
+from .parse import UNRESOLVED, resolve
+from .recomputed_draws import read_once, unseeded_draw
 from .rule_binding import is_user_function
 
 __all__ = ["rerun_effect"]
@@ -67,15 +66,10 @@ _ACCUMULATING = frozenset({"append", "extend", "insert", "pop", "remove", "popit
 def _outer_change(fn, outer: frozenset, seen: set) -> tuple[str, str] | None:
     """``(name, where)`` of the first accumulating change ``fn`` (or a function or method it
     calls) makes to an object it does not make, or to one of ``outer`` (a method's ``self``)."""
-    code = getattr(fn, "__code__", None)
-    if code is None or code in seen:
+    found = read_once(fn, seen)
+    if found is None:
         return None
-    seen.add(code)
-    try:
-        parsed = parse(fn)
-    except SourcegradError:
-        return None  # (refused or differentiated elsewhere)
-    nodes = list(S.walk(parsed.node))
+    parsed, nodes = found
     declared = {n for d in nodes if isinstance(d, (gast.Global, gast.Nonlocal)) for n in d.names}
     bound = _bound(parsed.node, nodes) - declared - outer
     label = getattr(fn, "__qualname__", "the function")
