@@ -204,7 +204,7 @@ def mutating_outgrad(a):
 
 def enclosing_scope_ref(x):
     inner_fun = lambda y: x * y  # noqa: E731 (autograd's test writes it so)
-    return x * sg.grad(inner_fun)(2.0)  # REFUSED
+    return x * sg.grad(inner_fun)(2.0)  # (x, read by the lambda, becomes its argument)
 
 
 def enclosing_scope_passed(x):
@@ -225,7 +225,7 @@ def complicated_closures(x):
     def gfun(y):
         return sg.grad(fun)(y) * x
 
-    return gfun(x) + fun(x)  # REFUSED
+    return gfun(x) + fun(x)
 
 
 def hess_vector_inside(x, v):
@@ -260,20 +260,10 @@ CASES = [
     ),
     Case("graphs_fanout", fanout, (r(3),), order=2),
     Case("graphs_mutating_outgrad", mutating_outgrad, (r(3),), order=2),
-    Case(
-        "graphs_enclosing_scope_ref",
-        enclosing_scope_ref,
-        (0.8,),
-        refused=(sg.UnsupportedSyntaxError, "pass them to it as arguments"),
-    ),
+    Case("graphs_enclosing_scope_ref", enclosing_scope_ref, (0.8,), order=2),
     Case("graphs_enclosing_scope_passed", enclosing_scope_passed, (0.8,), order=2),
     Case("graphs_nested_grads", nested_grads, (0.6,), order=2),
-    Case(
-        "graphs_complicated_closures",
-        complicated_closures,
-        (0.9,),
-        refused=(sg.UnsupportedSyntaxError, "pass it to `gfun` as an argument"),
-    ),
+    Case("graphs_complicated_closures", complicated_closures, (0.9,), order=2),
     Case(
         "graphs_hvp_inside",
         hess_vector_inside,
