@@ -114,9 +114,7 @@ def d_transformer_loss(params, x, y):
     dxc2 = dh2_3 / h2_2
     dvar2 = (-dh2_3 * h2_3 / h2_2).sum(axis=(2,), keepdims=True) / (2.0 * h2_2)
     # line 59: var2 = np.mean(xc2 * xc2, axis=-1, keepdims=True)
-    dxc2 += 2.0 * (
-        unreduce(dvar2 * (np.size(var2) / np.size(var2_1)), var2_1, -1, True) * xc2
-    )
+    dxc2 += 2.0 * (dvar2 * (np.size(var2) / np.size(var2_1)) * xc2)
     # line 58: xc2 = x1 - mu2
     dx1 = dx1 + dxc2
     dmu2 = (-dxc2).sum(axis=(2,), keepdims=True)
