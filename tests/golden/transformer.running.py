@@ -24,8 +24,7 @@ def d_transformer_loss(params, x, y):
     k_1 = 2 * C
     k_2 = qkv[:, :, C:k_1]
     k = k_2.reshape(B, T, nh, hd).transpose(0, 2, 1, 3)
-    v_1 = 2 * C
-    v_2 = qkv[:, :, v_1:]
+    v_2 = qkv[:, :, k_1:]
     v = v_2.reshape(B, T, nh, hd).transpose(0, 2, 1, 3)
     s_1 = np.swapaxes(k, -1, -2)
     s_3 = hd**0.5
@@ -155,7 +154,7 @@ def d_transformer_loss(params, x, y):
         np.reshape(np.transpose(dv, np.argsort((0, 2, 1, 3))), np.shape(v_2)),
         (2, 5, 24),
         np.float64,
-        np.s_[:, :, v_1:],
+        np.s_[:, :, k_1:],
     )
     # line 47: k = qkv[:, :, C : 2 * C].reshape(B, T, nh, hd).transpose(0, 2, 1, 3)
     dqkv[:, :, C:k_1] += np.reshape(
