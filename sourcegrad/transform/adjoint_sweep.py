@@ -288,6 +288,8 @@ class AdjointSweep:
                 self.accumulate(e, v, block)
             return
         ids = [e.id for e in elts if isinstance(e, gast.Name)]
+        if len(ids) == len(elts) and all(self.a.ranks.get(x) is not None for x in ids):
+            value = self.drop_as_adjoint(ids[0], value)  # items unpacked: arrays, numbers
         if len(set(ids)) == len(elts) and all(
             self.varies(x) and x not in self.defined for x in ids
         ):
