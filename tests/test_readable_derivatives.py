@@ -30,7 +30,48 @@ def test_unpacked_arrays_need_no_as_adjoint():
     assert "as_adjoint" not in shown, shown
 
 
-CASES = [Case("affine", affine_loss, _affine_args(), wrt=(0, 1))]
+def relu(x):
+    return np.maximum(x, 0.0)
+
+
+def two_layers(W, b, x):
+    h = relu(affine(x, W, b))
+    return np.sum(affine(h, W.T, x[0]) ** 2)
+
+
+def test_a_helpers_result_has_its_rank():
+    shown = sg.show(two_layers, (0, 1), args=_affine_args(), callees=False)
+    assert "dh, dout_1 = vjp_affine(h, out_1, x0, g_out=2.0 * out_2)" in shown, shown
+    assert "as_adjoint" not in shown, shown
+
+
+def squash(v):
+    return np.tanh(v)
+
+
+def through_squash(v):
+    return squash(v) * 2.0
+
+
+def squash_loss(v):
+    return np.sum(through_squash(v) ** 2)
+
+
+def test_a_callee_rebound_is_followed(monkeypatch):
+    v = np.linspace(-1.0, 1.0, 5)
+    first = sg.grad(squash_loss)
+    for _ in range(3):
+        np.testing.assert_allclose(first(v), 8.0 * np.tanh(v) / np.cosh(v) ** 2)
+    monkeypatch.setitem(globals(), "squash", lambda v: np.sum(np.sin(v)))
+    again = sg.grad(squash_loss)
+    for _ in range(3):
+        np.testing.assert_allclose(again(v), 8.0 * np.sum(np.sin(v)) * np.cos(v))
+
+
+CASES = [
+    Case("affine", affine_loss, _affine_args(), wrt=(0, 1)),
+    Case("two_layers", two_layers, _affine_args(), wrt=(0, 1)),
+]
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
