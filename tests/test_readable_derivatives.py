@@ -28,6 +28,7 @@ def test_unpacked_arrays_need_no_as_adjoint():
     shown = sg.show(affine_loss, (0, 1), args=_affine_args(), callees=False)
     assert "dW, db = vjp_affine(" in shown, shown
     assert "as_adjoint" not in shown, shown
+    assert "dW_1, db = vjp_affine_1(x, W, b, g_out=dh_1)" in shown, shown  # no db = db_1
 
 
 def relu(x):
