@@ -28,7 +28,6 @@ def test_unpacked_arrays_need_no_as_adjoint():
     shown = sg.show(affine_loss, (0, 1), args=_affine_args(), callees=False)
     assert "dW, db = vjp_affine(" in shown, shown
     assert "as_adjoint" not in shown, shown
-    assert "dW_1, db = vjp_affine_1(x, W, b, g_out=dh_1)" in shown, shown  # no db = db_1
 
 
 def relu(x):
@@ -44,6 +43,7 @@ def test_a_helpers_result_has_its_rank():
     shown = sg.show(two_layers, (0, 1), args=_affine_args(), callees=False)
     assert "dh, dout_1 = vjp_affine(h, out_1, x0, g_out=2.0 * out_2)" in shown, shown
     assert "as_adjoint" not in shown, shown
+    assert "dW_1, db = vjp_affine_1(x, W, b, g_out=dh_1)" in shown, shown  # no db = db_1
 
 
 def squash(v):
