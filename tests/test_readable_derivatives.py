@@ -69,7 +69,27 @@ def test_a_callee_rebound_is_followed(monkeypatch):
         np.testing.assert_allclose(again(v), 8.0 * np.sum(np.sin(v)) * np.cos(v))
 
 
+def layers_loss(params, x):
+    n, d = x.shape
+    for W, b in params:
+        x = np.tanh(x @ W + b)
+    return np.sum(x**2) / n
+
+
+def _layers_args():
+    rng = np.random.default_rng(2)
+    params = [(rng.standard_normal((3, 3)), rng.standard_normal(3)) for _ in range(2)]
+    return params, rng.standard_normal((4, 3))
+
+
+def test_unpacked_values_are_named_after_what_they_hold():
+    shown = sg.show(layers_loss, args=_layers_args(), callees=False)
+    assert "shape_1 = x.shape" in shown and "W_b_1 = params[k]" in shown, shown
+    assert "t_1" not in shown, shown
+
+
 CASES = [
+    Case("layers", layers_loss, _layers_args()),
     Case("affine", affine_loss, _affine_args(), wrt=(0, 1)),
     Case("two_layers", two_layers, _affine_args(), wrt=(0, 1)),
 ]

@@ -1,10 +1,10 @@
 def d_transformer_loss(params, x, y):
     spare = pool.spare
     buffers = spare.pop() if spare else pool.new()
-    t_1 = x.shape
-    B = t_1[0]
-    T = t_1[1]
-    C = t_1[2]
+    shape_1 = x.shape
+    B = shape_1[0]
+    T = shape_1[1]
+    C = shape_1[2]
     nh = 4
     hd = C // nh
     mu = np.mean(x, axis=-1, keepdims=True)
