@@ -73,7 +73,7 @@ def layers_loss(params, x):
     n, d = x.shape
     for W, b in params:
         x = np.tanh(x @ W + b)
-    return np.sum(x**2) / n
+    return np.sum(x**2) / (n * d)
 
 
 def _layers_args():
