@@ -88,7 +88,23 @@ def test_unpacked_values_are_named_after_what_they_hold():
     assert " t_1 = " not in shown, shown
 
 
+def logistic(w, X, t):
+    p = 1.0 / (1.0 + np.exp(-(X @ w)))
+    return -np.sum(t * np.log(p) + (1 - t) * np.log(1 - p))
+
+
+def _logistic_args():
+    rng = np.random.default_rng(3)
+    return rng.standard_normal(3), rng.standard_normal((5, 3)), (rng.random(5) > 0.5) * 1.0
+
+
+def test_no_negation_of_a_negated_product():
+    shown = sg.show(logistic, args=_logistic_args(), callees=False)
+    assert "-(-" not in shown, shown
+
+
 CASES = [
+    Case("logistic", logistic, _logistic_args()),
     Case("layers", layers_loss, _layers_args()),
     Case("affine", affine_loss, _affine_args(), wrt=(0, 1)),
     Case("two_layers", two_layers, _affine_args(), wrt=(0, 1)),
