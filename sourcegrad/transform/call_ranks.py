@@ -83,8 +83,9 @@ def callee_analysis(op, stand_in, analyze, read):
     bound.apply_defaults()
     values = tuple(bound.arguments.values())
     key = _memo_key(fn, read, values)
-    if key is not None and key[0] in _MEMO:
-        return _MEMO[key[0]][1]
+    known = _MEMO.get(key[0]) if key is not None else None
+    if known is not None:
+        return known[1]
     token = _FOLLOWING.set(_FOLLOWING.get() | {code})
     try:
         core = normalize(parse(fn), values)
@@ -95,8 +96,8 @@ def callee_analysis(op, stand_in, analyze, read):
     finally:
         _FOLLOWING.reset(token)
     if key is not None:
-        while len(_MEMO) >= _MEMO_SIZE:
-            _MEMO.pop(next(iter(_MEMO)))
+        if len(_MEMO) >= _MEMO_SIZE:
+            _MEMO.clear()  # (another thread may be adding: no walk over it)
         _MEMO[key[0]] = (key[1], found)  # (the objects whose ids the key holds, kept alive)
     return found
 
