@@ -288,31 +288,30 @@ class AdjointSweep:
                 self.accumulate(e, v, block)
             return
         ids = [e.id for e in elts if isinstance(e, gast.Name)]
-        if len(set(ids)) == len(elts) and all(
-            self.varies(x) and x not in self.defined for x in ids
-        ):
-            # first contributions to all of them: unpack straight into the adjoints
-            targets = [S.name(self.adjname(x), store=True) for x in ids]
-            unpack = gast.Assign(
-                targets=[gast.Tuple(elts=targets, ctx=gast.Store())], value=value, type_comment=None
-            )
-            block.append(self.mark(unpack))
-            self.defined |= set(ids)
-            return
-        temps = [
-            self.names.fresh(
-                "d" + (e.id if isinstance(e, gast.Name) else "part"), always_suffix=True
+        if len(ids) == len(elts) and all(self.a.ranks.get(x) is not None for x in ids):
+            value = self.drop_as_adjoint(ids[0], value)  # items unpacked: arrays, numbers
+        # a first contribution is unpacked straight into its adjoint, the others added after
+        direct = {x for x in ids if ids.count(x) == 1 and self.varies(x) and x not in self.defined}
+        targets = [
+            (
+                self.adjname(e.id)
+                if isinstance(e, gast.Name) and e.id in direct
+                else self.names.fresh(
+                    "d" + (e.id if isinstance(e, gast.Name) else "part"), always_suffix=True
+                )
             )
             for e in elts
         ]
         unpack = gast.Assign(
-            targets=[gast.Tuple(elts=[S.name(t, store=True) for t in temps], ctx=gast.Store())],
+            targets=[gast.Tuple(elts=[S.name(t, store=True) for t in targets], ctx=gast.Store())],
             value=value,
             type_comment=None,
         )
         block.append(self.mark(unpack))
-        for e, t in zip(elts, temps):
-            self.accumulate(e, S.name(t), block)
+        self.defined |= direct
+        for e, t in zip(elts, targets):
+            if not (isinstance(e, gast.Name) and e.id in direct):
+                self.accumulate(e, S.name(t), block)
 
     def drop_sum_to(self, value):
         """``sum_to(e, x)`` is ``e`` where shapes are provably equal."""

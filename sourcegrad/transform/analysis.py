@@ -31,6 +31,7 @@ from .activity import (
     varied_transfer,
 )
 from .attribute_state import refuse_stored_attribute_reads
+from .call_ranks import returned_rank
 from .captures import refuse_changed_captures
 from .cfg import build_cfg, solve_backward, solve_forward
 from .classify import classify
@@ -82,7 +83,8 @@ def _analyze(core: Core, wrt: tuple, example_args, whole_output: bool) -> Analys
     useful_in = solve_backward(cfg, set(), useful_transfer(ops, out))
     active = active_names(core, varied, useful_in, wrt_names)
     refuse_undifferentiable(core, ops, varied, useful_in)
-    ranks = infer_ranks(core, ops, example_args)
+    returned = _returned_ranks(core, example_args)
+    ranks = infer_ranks(core, ops, example_args, returned=returned)
     if not core.forward:
         mask_where_branches(core, ops, ranks)
     refuse_unmodelled_writes(core, (ops, varied, active, ranks, local_names(core)))
@@ -90,7 +92,7 @@ def _analyze(core: Core, wrt: tuple, example_args, whole_output: bool) -> Analys
     for name, message, line in [*core.alias_checks, *view_checks]:
         if name is not None and ranks.get(name) is None:
             if not deep:
-                deep.append(infer_ranks(core, ops, example_args, through_items=True))
+                deep.append(infer_ranks(core, ops, example_args, True, returned))
             if deep[0].get(name) == 0:
                 continue  # a number read out of a container (`for v in d.values()`)
             if _checked_when_run(core, name, (message, line)):
@@ -101,7 +103,7 @@ def _analyze(core: Core, wrt: tuple, example_args, whole_output: bool) -> Analys
         rank = ranks.get(name)
         if rank is None and name is not None:
             if not deep:
-                deep.append(infer_ranks(core, ops, example_args, through_items=True))
+                deep.append(infer_ranks(core, ops, example_args, True, returned))
             rank = deep[0].get(name)
             if rank is None and _checked_when_run(core, name, (message, line, "array")):
                 continue
@@ -116,6 +118,25 @@ def _analyze(core: Core, wrt: tuple, example_args, whole_output: bool) -> Analys
         floating=floating,
         in_place_casts=casts,
     )
+
+
+def _returned_ranks(core: Core, example_args):
+    """``returned(op, ranks)`` for :func:`infer_ranks`: the rank of what a call of the
+    user's function returns, from the callee's own analysis (each callee and signature of
+    argument ranks analyzed once)."""
+    memo: dict = {}
+
+    def returned(op, ranks):
+        key = (id(op), tuple(_rank_key(a, ranks) for a in op.user_call[1]))
+        if key not in memo:
+            memo[key] = returned_rank(op, ranks, core, example_args, analyze)
+        return memo[key]
+
+    return returned
+
+
+def _rank_key(atom, ranks):
+    return ranks.get(atom.id) if isinstance(atom, gast.Name) else None
 
 
 def _checked_when_run(core: Core, name: str, refusal: tuple) -> bool:

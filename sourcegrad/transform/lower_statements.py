@@ -360,7 +360,8 @@ class StatementLowering(LinkRefusals):
                     )
                     self.emit(multi, temp=False)
                     return
-            whole = self.atom(value, "t")
+            base = value.attr if isinstance(value, gast.Attribute) else _base(target)
+            whole = self.atom(value, base)  # `shape_1 = x.shape`, `W_b_1 = params[k]`
             for i, sub in enumerate(target.elts):
                 item = gast.Subscript(value=whole, slice=S.const(i), ctx=gast.Load())
                 self.bind_target(sub, item)
@@ -556,7 +557,13 @@ def _display_keys(value):
 
 
 def _base(target) -> str:
-    return target.id if isinstance(target, gast.Name) else "t"
+    """The name a temporary holding what ``target`` is bound to starts with: the target's,
+    the names of a tuple of two or three joined (``W_b`` for ``W, b = ...``), else ``t``."""
+    if isinstance(target, gast.Name):
+        return target.id
+    names = [e.id for e in getattr(target, "elts", ()) if isinstance(e, gast.Name)]
+    joined = "_".join(names)
+    return joined if 2 <= len(names) == len(target.elts) <= 3 and len(joined) <= 16 else "t"
 
 
 def _key(index):

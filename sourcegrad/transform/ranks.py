@@ -21,10 +21,13 @@ def _example_rank(value):
     return nd if isinstance(nd, int) else None
 
 
-def infer_ranks(core: Core, ops: dict, example_args, through_items: bool = False) -> dict:
+def infer_ranks(
+    core: Core, ops: dict, example_args, through_items: bool = False, returned=None
+) -> dict:
     """Ranks of names, where the example arguments' ranks determine them; ``through_items``:
     also the rank of an item read out of a dict, list or tuple all of whose items have one
-    rank (``d = {"a": p, "b": q}``, then ``for v in d.values()``)."""
+    rank (``d = {"a": p, "b": q}``, then ``for v in d.values()``); ``returned(op, ranks)``:
+    the rank of what a call of the user's function returns, or None."""
     ranks: dict = {}
     items: dict | None = None
     if through_items:
@@ -38,14 +41,14 @@ def infer_ranks(core: Core, ops: dict, example_args, through_items: bool = False
     # statements before it on the next iteration (a rank only ever becomes unknown)
     for _ in range(20):
         before = (dict(ranks), dict(items or {}))
-        _rank_sweep(core, (ops, items), example_args, ranks)
+        _rank_sweep(core, (ops, items, returned), example_args, ranks)
         if (ranks, items or {}) == before:
             break
     return ranks
 
 
 def _rank_sweep(core: Core, ops_items: tuple, example_args, ranks: dict) -> None:
-    ops, items = ops_items
+    ops, items, returned = ops_items
     for stmt in walk_statements(core.node.body):
         if isinstance(stmt, gast.For) and isinstance(stmt.target, gast.Name):
             is_range = (
@@ -69,6 +72,8 @@ def _rank_sweep(core: Core, ops_items: tuple, example_args, ranks: dict) -> None
             r = _example_rank(follow_path(core, stmt, example_args))
         else:
             r = rank_of(op, ranks)
+            if r is None and op.user_call and returned is not None:
+                r = returned(op, ranks)
         if items is not None:
             r = _item_facts(core, stmt, (items, ranks, example_args), r)
         if t in ranks and ranks[t] != r:

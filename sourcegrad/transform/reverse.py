@@ -27,7 +27,13 @@ from .naming import derivative_name
 from .node_facts import set_fact
 from .replayed_state import state_statements
 from .shape_keys import shape_only_reads
-from .sweep_plan import existence, hoist_invariants, overwritable, parts_node
+from .sweep_plan import (
+    existence,
+    hoist_invariants,
+    overwritable,
+    parts_node,
+    share_number_arithmetic,
+)
 from .tape_sweep import TapeSweep
 from .templates import Refs
 from .write_backs import write_back_statements
@@ -83,6 +89,7 @@ class _Reverse(TapeSweep, AdjointSweep):
         ret = body[-1]
         main = body[:-1]
         hoist_invariants(main, self.a)
+        share_number_arithmetic(main, self.a)
         self.overwritable = overwritable(main, core.params)
         self.exists_before, self.loop_inits, self.definite = existence(main, core.params)
         self.need_init: set = set()  # names a zero adjoint is made from where they may be unset

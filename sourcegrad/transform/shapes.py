@@ -22,6 +22,7 @@ import numpy as np
 from ..rules.facts import broadcast, einsum_shape, numpy_names, product_shape, reduced_shape
 from ..rules.facts import shape_of as declared_shape
 from . import syntax as S
+from .call_shapes import returned_shape
 from .forms import Analysis
 from .node_facts import get_fact
 from .quiet import quietly
@@ -30,18 +31,10 @@ from .split_shapes import SplitPieces, split_pieces
 from .walk import walk_statements, written_names
 
 __all__ = [
-    "ARRAY_BINOPS",
-    "broadcast",
-    "concrete_shapes",
-    "einsum_shape",
-    "expression_dtype",
-    "expression_kind",
-    "expression_shape",
-    "product_shape",
-    "reduce_all_call",
-    "reduced_shape",
+    "ARRAY_BINOPS", "broadcast", "concrete_shapes", "einsum_shape", "expression_dtype",
+    "expression_kind", "expression_shape", "product_shape", "reduce_all_call", "reduced_shape",
     "sum_to_axes",
-]
+]  # fmt: skip
 
 
 def concrete_shapes(analysis: Analysis, example_args) -> dict:
@@ -184,6 +177,8 @@ def _evaluate(op, stmt, env, core, example_args):
         value = follow_path(core, stmt, example_args)
         shape = _value_shape(value)
         return None if shape is None else (shape, _INT if type(value) is int else None)
+    if op.user_call:
+        return returned_shape(op, env, core, example_args, concrete_shapes)
     if key == "shape":
         x = _atom(op.operands[0], env) if op.operands else None
         return None if x is None else ((len(x[0]),), x[0])
@@ -261,14 +256,16 @@ def _floor_division(a, b):
 
 def _reshaped(a, args, env):
     """``(shape, None)`` of ``a.reshape(*args)`` when every length is known (one may be
-    -1), else None."""
+    -1 where ``a``'s shape is known), else None."""
     x = _atom(a, env)
-    if x is None or not isinstance(args, gast.Tuple):
+    if not isinstance(args, gast.Tuple):
         return None
     elts = args.elts
     dims = _dims(elts[0], env) if len(elts) == 1 else _dims(args, env)
     if dims is None or sum(d == -1 for d in dims) > 1 or any(d < -1 for d in dims):
         return None
+    if x is None:  # the reshape makes these lengths, or raises
+        return None if -1 in dims else (dims, None)
     size, known = int(np.prod(x[0], dtype=np.int64)), int(np.prod([d for d in dims if d != -1]))
     if -1 in dims:
         if known == 0 or size % known:
@@ -399,6 +396,8 @@ def _call_shape(e, shapes, adj_of, np_name):
         return None
     if not numpy or e.keywords:
         return None
+    if attr in ("size", "ndim"):  # np.size(x), np.size(x, 0): a number, whatever x is
+        return ()
     f = getattr(np, attr, None)
     args = [expression_shape(a, shapes, adj_of, np_name) for a in e.args]
     if attr in _REDUCTION_NAMES and len(args) == 1:  # np.sum(x): a number

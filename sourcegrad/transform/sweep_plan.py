@@ -8,7 +8,9 @@ import gast
 import numpy as np
 
 from . import syntax as S
-from .forms import Analysis
+from .forms import Analysis, Op
+from .node_facts import get_fact
+from .rule_binding import lookup_rule
 from .walk import walk_statements, written_names
 
 
@@ -19,11 +21,7 @@ def hoist_invariants(body, analysis: Analysis) -> None:
     shorter, a division) runs only where the loop runs at least once: under ``if n > 0:``
     (the loop's own test), or, for a loop of another form, in the loop as written; what surely
     raises nothing (arithmetic of numbers, an array's shape) is moved unguarded."""
-    defs: dict = {p: 1 for p in analysis.core.params}  # an argument has a value already
-    for stmt in walk_statements(body):
-        if isinstance(stmt, (gast.Assign, gast.AugAssign)):
-            for t in written_names(stmt):
-                defs[t] = defs.get(t, 0) + 1
+    defs = _definitions(body, analysis)
 
     def visit(block):
         out = []
@@ -57,6 +55,48 @@ def hoist_invariants(body, analysis: Analysis) -> None:
         return out
 
     body[:] = visit(body)
+
+
+def _definitions(body, analysis: Analysis) -> dict:
+    """Name -> how many statements assign it (an argument counting once: it has a value)."""
+    defs: dict = {p: 1 for p in analysis.core.params}
+    for stmt in walk_statements(body):
+        if isinstance(stmt, (gast.Assign, gast.AugAssign)):
+            for t in written_names(stmt):
+                defs[t] = defs.get(t, 0) + 1
+    return defs
+
+
+def share_number_arithmetic(body, analysis: Analysis) -> None:
+    """Make a sum, difference or product of numbers that an earlier statement of the same
+    block computes from the same names a copy of that statement's name (``v_1 = 2 * C``
+    after ``k_1 = 2 * C``, two slices of one array, or loop invariants hoisted from several
+    statements: ``v_1 = k_1``, which simplify propagates), where every name involved is
+    assigned once and the copy is a temporary's. A number has no identity to share, so
+    values are exactly as before."""
+    defs = _definitions(body, analysis)
+    copy_rule = lookup_rule(analysis.core, "copy")
+    seen: dict = {}
+    for stmt in body:
+        op = analysis.ops.get(id(stmt)) if isinstance(stmt, gast.Assign) else None
+        if op is None or op.key not in _NUMBER_ARITHMETIC or not get_fact(stmt, "temp", False):
+            continue  # (a temporary's copy is propagated: the statement goes)
+        if not _cannot_raise(stmt, analysis):
+            continue
+        names = {stmt.targets[0].id} | S.names_in(stmt.value) if len(stmt.targets) == 1 else {}
+        if not names or any(defs.get(n) != 1 for n in names):
+            continue
+        key = (op.key, *(_atom_key(a) for a in op.operands))
+        first = seen.setdefault(key, stmt.targets[0].id)
+        if first != stmt.targets[0].id:
+            stmt.value = S.name(first)
+            analysis.ops[id(stmt)] = Op("copy", copy_rule, {"x": stmt.value}, [stmt.value])
+
+
+def _atom_key(atom) -> tuple:
+    if isinstance(atom, gast.Name):
+        return ("name", atom.id)
+    return ("constant", type(atom.value), repr(atom.value))  # -0.0 is not 0.0
 
 
 def _guarded(loop, moved: list, keep: list, analysis: Analysis) -> list:

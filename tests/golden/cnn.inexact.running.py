@@ -95,10 +95,10 @@ def d_cnn_loss(params, x, y):
     dh = dh_7
     dc = sum_leading(dh_7, 3)
     # line 121: for i in range(3):
-    dh_3_all_1, dh_4_all_1 = uneinsum(
+    dh_3_all_1, dh_4_all = uneinsum(
         dh, "nhwac,aco->nhwo", (h_3_all, h_4_all), (False, True)
     )
     del h_3_all, dh, dh_7
-    dK = np.reshape(dh_4_all_1, np.shape(K))
+    dK = np.reshape(dh_4_all, np.shape(K))
     spare.append(buffers)
     return (out, build_gradient(params, dK, dc, dW, db))

@@ -1,10 +1,10 @@
 def d_transformer_loss(params, x, y):
     spare = pool.spare
     buffers = spare.pop() if spare else pool.new()
-    t_1 = x.shape
-    B = t_1[0]
-    T = t_1[1]
-    C = t_1[2]
+    shape_1 = x.shape
+    B = shape_1[0]
+    T = shape_1[1]
+    C = shape_1[2]
     nh = 4
     hd = C // nh
     mu = np.mean(x, axis=-1, keepdims=True)
@@ -24,8 +24,7 @@ def d_transformer_loss(params, x, y):
     k_1 = 2 * C
     k_2 = qkv[:, :, C:k_1]
     k = k_2.reshape(B, T, nh, hd).transpose(0, 2, 1, 3)
-    v_1 = 2 * C
-    v_2 = qkv[:, :, v_1:]
+    v_2 = qkv[:, :, k_1:]
     v = v_2.reshape(B, T, nh, hd).transpose(0, 2, 1, 3)
     s_1 = np.swapaxes(k, -1, -2)
     s_3 = hd**0.5
@@ -114,9 +113,7 @@ def d_transformer_loss(params, x, y):
     dxc2 = dh2_3 / h2_2
     dvar2 = (-dh2_3 * h2_3 / h2_2).sum(axis=(2,), keepdims=True) / (2.0 * h2_2)
     # line 59: var2 = np.mean(xc2 * xc2, axis=-1, keepdims=True)
-    dxc2 += 2.0 * (
-        unreduce(dvar2 * (np.size(var2) / np.size(var2_1)), var2_1, -1, True) * xc2
-    )
+    dxc2 += 2.0 * (dvar2 * (np.size(var2) / np.size(var2_1)) * xc2)
     # line 58: xc2 = x1 - mu2
     dx1 = dx1 + dxc2
     dmu2 = (-dxc2).sum(axis=(2,), keepdims=True)
@@ -157,7 +154,7 @@ def d_transformer_loss(params, x, y):
         np.reshape(np.transpose(dv, np.argsort((0, 2, 1, 3))), np.shape(v_2)),
         (2, 5, 24),
         np.float64,
-        np.s_[:, :, v_1:],
+        np.s_[:, :, k_1:],
     )
     # line 47: k = qkv[:, :, C : 2 * C].reshape(B, T, nh, hd).transpose(0, 2, 1, 3)
     dqkv[:, :, C:k_1] += np.reshape(

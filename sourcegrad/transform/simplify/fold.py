@@ -123,9 +123,10 @@ class _Fold(S.Transformer):
             if _num(n.operand):
                 self.changed = True
                 return S.const(-n.operand.value)
-            if isinstance(n.operand, gast.UnaryOp) and isinstance(n.operand.op, gast.USub):
+            positive = _strip_negation(n.operand)  # -(-a), -(-a * b / c): exact
+            if positive is not None:
                 self.changed = True
-                return n.operand.operand
+                return positive
         return n
 
     def visit_Call(self, n):
