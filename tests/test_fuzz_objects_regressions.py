@@ -4,7 +4,8 @@ methods. A method read as a value (``act = self.forward``) carries its object's 
 a field or method of the user's object named like an array attribute (``size``, ``T``) is
 the object's, not the array's; a property of the items of a loop over an argument's field
 (``sum(layer.norm for layer in self.layers)``, ``for k, blk in d.items()``) calls its getter; an item of a class
-attribute (``self.OFFSETS[0]``) is a constant, at second order too. Each against Python's value and central differences on calls 1-3 (and the
+attribute (``self.OFFSETS[0]``) is a constant, at second order too; an object keeping state
+made after an early return is named by the state put back on both paths. Each against Python's value and central differences on calls 1-3 (and the
 Hessian-vector product where marked ``order=2``)."""
 
 from __future__ import annotations
@@ -170,6 +171,25 @@ def class_constant_items(b, h):
 
 LAYERS = [LinT(r(3, 3), r(3)), LinT(r(3, 3), r(3))]
 
+
+class Caching:
+    def __init__(self, w):
+        self.w = w
+
+    def __call__(self, z):
+        self.cache = z
+        return np.sin(z * self.w)
+
+
+def stateful_object_after_an_early_return(p, x):
+    h = np.tanh(x * p)
+    if np.mean(h) > 0.0:
+        return np.mean(h * h)
+    k = Caching(np.sin(p))  # (bound on one path only: the held state names it after)
+    h = k(k(h))
+    return np.mean(h**2)
+
+
 CASES = [
     Case("bound_method_value", bound_method_value, (r(3), r(3)), wrt=(0, 1), order=2),
     Case("bound_methods_in_a_list", bound_methods_in_a_list, (r(3), r(2, 3)), order=2),
@@ -186,6 +206,18 @@ CASES = [
     ),
     Case("bound_method_named_size", bound_method_named_size, (r(3),), order=2),
     Case("class_constant_items", class_constant_items, (r(3), r(2, 3)), order=2),
+    Case(
+        "stateful_object_after_an_early_return_taken",
+        stateful_object_after_an_early_return,
+        (np.array([0.3, -0.2]), np.array([-1.0, -2.0])),
+        order=2,
+    ),
+    Case(
+        "stateful_object_after_an_early_return_not_taken",
+        stateful_object_after_an_early_return,
+        (np.array([0.3, -0.2]), np.array([1.0, 2.0])),
+        order=2,
+    ),
     Case(
         "properties_of_held_layers",
         properties_of_held_layers,

@@ -38,11 +38,12 @@ _STATE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _DEPTH = 4
 
 
-def state_statements(analysis, refs, names) -> tuple[list, list]:
-    """``([held = held_state(objects...)], [put_back_state(held)])``: the statements ending
-    the forward sweep and the adjoint sweep, where a call the adjoint sweep runs again may
-    store into an object that another (or the same, in a loop) call stores into; else
-    ``([], [])``."""
+def state_statements(analysis, refs, names) -> tuple[list, list, list]:
+    """``([obj = None, ...], [held = held_state(objects...)], [put_back_state(held)])``: the
+    statements starting the forward sweep (for an object bound on some paths only, so that
+    the end of the forward sweep can name it), ending it and ending the adjoint sweep, where
+    a call the adjoint sweep runs again may store into an object that another (or the same,
+    in a loop) call stores into; else ``([], [], [])``."""
     core = analysis.core
     counts: dict = {}  # key -> [times stored, (variable name, object), callee name]
     # (an array or a number, or a name a loop binds anew, is no object the end can name)
@@ -55,7 +56,7 @@ def state_statements(analysis, refs, names) -> tuple[list, list]:
             entry[0] += 2 if looped else 1
     held = [(named, label) for times, named, label in counts.values() if times > 1]
     if not held:
-        return [], []
+        return [], [], []
     line = core.node.lineno
     name = names.fresh("held")
     # (a global object of a callee's module by the name generated code reaches it)
@@ -66,7 +67,16 @@ def state_statements(analysis, refs, names) -> tuple[list, list]:
     comment = f"the adjoint sweep calls {labels} again: what the objects hold is put back"
     set_fact(take, "comment", comment)
     put = S.call(S.name(refs.helper(put_back_state)), [S.name(name)])
-    return [take], [_kept(gast.Expr(value=put), line)]
+    always = set(core.params) | {
+        n.id for stmt in core.node.body if isinstance(stmt, gast.Assign) for n in stmt.targets
+        if isinstance(n, gast.Name)
+    }  # fmt: skip
+    starts = [
+        _kept(S.assign(var, S.const(None), line))
+        for (var, obj), _ in held
+        if obj is None and var not in always
+    ]
+    return starts, [take], [_kept(gast.Expr(value=put), line)]
 
 
 def _kept(stmt, line: int | None = None):

@@ -111,7 +111,7 @@ class _Reverse(TapeSweep, AdjointSweep):
             set_fact(start, "pure", False)
             forward.insert(0, start)
         first, last, finals = write_back_statements(core, self.refs, forward, adjoint, grads)
-        held, put_back = state_statements(self.a, self.refs, self.names)
+        starts, held, put_back = state_statements(self.a, self.refs, self.names)
         value = S.clone(ret.value)
         if S.names_in(value) & self.recorded:
             # the adjoint sweep restores overwritten names: keep the result as it was
@@ -128,7 +128,7 @@ class _Reverse(TapeSweep, AdjointSweep):
         fn = gast.FunctionDef(
             name=name,
             args=args,
-            body=first + forward + finals + held + adjoint + put_back + last + [result],
+            body=first + starts + forward + finals + held + adjoint + put_back + last + [result],
             decorator_list=[],
             returns=None,
             type_comment=None,
