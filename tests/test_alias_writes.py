@@ -363,8 +363,8 @@ def dense(x):
 def element_of_unknown_rank(x):
     z = dense(x)
     w = z[0]
-    w *= 2.0
-    z[1] = 0.5  # REFUSED
+    w *= 2.0  # REFUSED
+    z[1] = 0.5
     return np.sum(z * x) + np.sum(w)
 
 

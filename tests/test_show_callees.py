@@ -59,7 +59,7 @@ def test_a_helper_called_inside_a_helper_call_gets_a_line_of_its_own():
     calls = [line for line in main.splitlines() if "vjp_" in line]
     assert len(calls) == 2, main
     assert all(line.count("vjp_") == 1 for line in calls), main
-    assert re.search(r"^    (\w+) = as_adjoint\(vjp_squash\(", main, re.M), main
+    assert re.search(r"^    (\w+) = (as_adjoint\()?vjp_squash\(", main, re.M), main
 
 
 def test_without_arguments_the_rank_generic_callees_are_shown():

@@ -71,9 +71,9 @@ def aliases_of_written(
             and node.func.attr == "append"
             and node.args
         ):
-            holder, item = S.text(node.func.value), node.args[0]
+            holder, item = node.func.value, node.args[0]
             if isinstance(item, gast.Name) and item.id in written:
-                _add(out, item.id, holder, node.lineno)
+                _add(out, item.id, S.text(holder), node.lineno)
             _held_pieces(gast.List(elts=[item], ctx=gast.Load()), holder, node.lineno,
                          written - containers, out)  # fmt: skip
     _self_item_aliases(fn, written, out)
@@ -305,7 +305,7 @@ def _assignment_aliases(link, written: set, out: dict, viewed, known: tuple) -> 
         if name in written and S.text(holder) != name:
             # `hs = [h]`, `d["h"] = h`: the container holds h itself, not a copy
             _add(out, name, S.text(holder), line)
-    _held_pieces(value, S.text(holder), line, written - containers, out)
+    _held_pieces(value, holder, line, written - containers, out)
     sources = value_sources(value)
     if (
         not sources
@@ -321,17 +321,19 @@ def _assignment_aliases(link, written: set, out: dict, viewed, known: tuple) -> 
         _link(target, value, src, line, written - {src} if item_of_container else written, out)
 
 
-def _held_pieces(value, holder: str, line, written: set, out: dict) -> None:
-    """Link ``holder`` with each name of ``written`` an item of the display ``value`` is a
-    piece of (``keep = [d["a"]]``, ``(hs[0], 1)``, ``{"k": d["a"].T}``): a write into that
-    piece (``d["a"][0] = v``) changes the item ``holder`` holds too. (An item replaced
-    whole, ``d["a"] = v``, leaves the old one: ``written`` leaves out such containers.)"""
+def _held_pieces(value, holder, line, written: set, out: dict) -> None:
+    """Link ``holder`` (a node) with each name of ``written`` an item of the display
+    ``value`` is a piece of (``keep = [d["a"]]``, ``(hs[0], 1)``, ``{"k": d["a"].T}``): a
+    write into that piece (``d["a"][0] = v``) changes the item ``holder`` holds too. (An
+    item replaced whole, ``d["a"] = v``, leaves the old one: ``written`` leaves out such
+    containers.)"""
     for item in display_items(value):
         if isinstance(item, gast.Name):
             continue  # (the name itself, stored whole: `_stored_names`)
-        for src in value_sources(item):
-            if src in written and src != holder:
-                _add(out, src, holder, line)
+        for src in value_sources(item) & written:
+            text = S.text(holder)
+            if src != text:
+                _add(out, src, text, line)
 
 
 def _link(target, value, src: str, line, written: set, out: dict) -> None:

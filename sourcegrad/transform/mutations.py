@@ -67,8 +67,8 @@ def refuse_container_mutations(core, ops: dict, cfg, varied: dict) -> list:
         _refuse_written_default(core, stmt, (function, passed, written), label)
         for param, line, values in written:
             arg = passed.get(param)
-            if not isinstance(arg, gast.Name):
-                continue
+            if not isinstance(arg, gast.Name) or _is_receiver(function, params, param):
+                continue  # (what a method keeps in its object: method_state.py, replayed_state.py)
             if arg.id in own and (values or arg.id in varied.get(("in", id(stmt)), ())):
                 given = (arg.id, core.node.name, _not_inlined(core, stmt, label))
                 why = _given_message(label, param, line, given)
@@ -89,6 +89,12 @@ def refuse_container_mutations(core, ops: dict, cfg, varied: dict) -> list:
             if viewed is not None:
                 checks.append((arg.id, _view_message(label, param, line, viewed), stmt.lineno))
     return checks
+
+
+def _is_receiver(function, params: list, param: str) -> bool:
+    """Whether ``param`` is the object a method of a class is called on (``self``)."""
+    qualname = getattr(function, "__qualname__", "").rsplit("<locals>.", 1)[-1]
+    return bool(params) and param == params[0] and "." in qualname
 
 
 def _refuse_written_default(core, stmt, called: tuple, label: str) -> None:

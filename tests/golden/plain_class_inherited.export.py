@@ -62,7 +62,7 @@ def d_inherited_loss(p, x, y):
         )
     )
     # line 304: net = LinearModule(p["W"], p["b"])
-    dW, db = as_adjoint(vjp_make_LinearModule(W, b, g_out=dnet))
+    dW, db = vjp_make_LinearModule(W, b, g_out=dnet)
     return (out, build_gradient(p, dW, db))
 
 
