@@ -266,6 +266,9 @@ def test_other_context_managers_refused(f, hint):
     check_refusal(f, (X,), UnsupportedSyntaxError, hint)
 
 
+# at z[0] == 0 the chain rule meets sqrt's infinite slope outside the `with`: the hvp is nan
+# there (Python's own rules give the same), and NumPy warns, on whichever build runs first
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_export_imports_what_the_with_reads():
     text = sg.export(quiet_all, X, order=2)
     assert "import warnings" in text and "warnings.simplefilter(" in text
