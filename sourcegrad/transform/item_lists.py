@@ -15,6 +15,7 @@ from __future__ import annotations
 import gast
 
 from . import syntax as S
+from .walk import replace_statement
 
 __all__ = ["rebuilt_item_lists"]
 
@@ -44,21 +45,13 @@ def rebuilt_item_lists(fn: gast.FunctionDef) -> None:
                 value=S.clone(item.value), slice=S.clone(item.slice), ctx=gast.Store()
             )
             new = gast.Assign(targets=[target], value=grown, type_comment=None)
-            _replace(fn, stmt, gast.copy_location(new, stmt))
+            replace_statement(fn, stmt, gast.copy_location(new, stmt))
 
 
 def _statements(fn):
     """The statements of ``fn``'s own body, any nesting of blocks (not nested functions)."""
     for body in S.blocks(fn.body):
         yield from body
-
-
-def _replace(fn, old, new) -> None:
-    for body in S.blocks(fn.body):
-        for i, stmt in enumerate(body):
-            if stmt is old:
-                body[i] = new
-                return
 
 
 def _grown_name(stmt) -> str | None:

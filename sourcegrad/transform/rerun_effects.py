@@ -26,9 +26,11 @@ __all__ = ["rerun_effect"]
 
 
 def rerun_effect(fn) -> tuple[str, str, str, bool] | None:
-    """:func:`_rerun_effect`, kept per function (a callable object is read each time)."""
+    """:func:`_rerun_effect`, kept per function (a bound method's by its function; a callable
+    object has no source of its own to read)."""
+    fn = getattr(fn, "__func__", fn)
     if not isinstance(fn, types.FunctionType):
-        return _rerun_effect(fn)
+        return None
     return _kept_rerun_effect(fn)
 
 

@@ -369,3 +369,13 @@ def _constant_keys(value):
     ):
         return list(dict.fromkeys(k.value for k in value.keys))
     return None
+
+
+def replace_statement(node, old, new) -> None:
+    """Put ``new`` where the statement ``old`` is in ``node``'s body (any nesting of blocks,
+    not nested functions)."""
+    for body in S.blocks(node.body):
+        for i, stmt in enumerate(body):
+            if stmt is old:
+                body[i] = new
+                return

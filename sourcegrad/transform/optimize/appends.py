@@ -25,6 +25,7 @@ from ...runtime.trees import zero_adjoint
 from .. import syntax as S
 from ..forms import Derivative
 from ..node_facts import copy_all_facts
+from ..walk import replace_statement
 from .common import names_reaching
 
 #: the arguments of ``append_tangent(dxs, dv, xs, v)`` it only looks at (``dv`` and ``v``
@@ -59,7 +60,7 @@ def grow_in_place(node: gast.FunctionDef, der: Derivative, np_name: str | None) 
     for name in sorted(owned):
         for kind, stmt in forms[name]:
             if kind in ("grow", "shrink", "grow tangent"):
-                _replace(node, stmt, _in_place(kind, stmt, name, der))
+                replace_statement(node, stmt, _in_place(kind, stmt, name, der))
 
 
 def _merge_tangent_growths(node, grow_tangent: set) -> None:
@@ -292,11 +293,3 @@ def _in_place(kind: str, stmt, name: str, der: Derivative):
     new = gast.Expr(value=call)
     copy_all_facts(stmt, new, lineno=True)
     return new
-
-
-def _replace(node, old, new) -> None:
-    for body in S.blocks(node.body):
-        for i, stmt in enumerate(body):
-            if stmt is old:
-                body[i] = new
-                return
