@@ -55,12 +55,13 @@ def inline_effect_methods(fn, parsed, class_of, names: S.NameGen, arrays=None) -
     """Inline, in place in ``fn``, the calls of methods whose stores into ``self`` ``fn``
     reads (see the module), and of helpers and methods writing into the arguments they are
     given (:mod:`.inline_helpers`); ``class_of(name)``: the class of the object a name of
-    ``fn`` holds, or None; ``arrays(fn, name)``: whether the name surely holds an array. Returns ({receiver: the attributes the inlined statements store
-    on it}, the statements inlined)."""
+    ``fn`` holds, or None; ``arrays(fn, name, stmt)``: whether the name surely holds an
+    array where the statement ``stmt`` of ``fn`` runs. Returns ({receiver: the attributes
+    the inlined statements store on it}, the statements inlined)."""
     if parsed.filename.startswith("<sourcegrad"):
         return {}, []  # (generated code: what it stores it reads as values already)
     inliner = _Inliner(fn, parsed, class_of, names)
-    inliner.arrays = arrays or (lambda tree, name: False)
+    inliner.arrays = arrays or (lambda tree, name, stmt: False)
     for _ in range(_MOST):
         if not inliner.once():
             break
@@ -76,7 +77,7 @@ def inline_writing_helpers(parsed):
         fn = S.clone(parsed.node)
         names = S.NameGen(S.names_in(fn) | set(parsed.closure))
         # (an update of an argument given the function's own: its write, whatever it holds)
-        inline_effect_methods(fn, parsed, lambda name: None, names, lambda tree, name: True)
+        inline_effect_methods(fn, parsed, lambda name: None, names, lambda *given: True)
         parsed.helpers_inlined = fn
     return parsed.helpers_inlined
 
@@ -173,7 +174,7 @@ class _Inliner:
         if why is not None:
             _OBSTACLES[key] = why
             return None
-        at = (stmt.lineno, skipped, lambda name: self.arrays(self.fn, name))
+        at = (stmt.lineno, skipped, lambda name: self.arrays(self.fn, name, stmt))
         bindings, substitute = _bind(method, node, call, self.names, at)
         if bindings is None:
             _OBSTACLES[key] = substitute

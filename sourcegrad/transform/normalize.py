@@ -383,9 +383,9 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         class_of = _resolver(parsed, fn, self.params, examples).class_of
         given = dict(zip(self.params, examples or ()))
 
-        def arrays(tree, name: str) -> bool:
+        def arrays(tree, name: str, stmt) -> bool:
             numpy = numpy_in_scope(parsed, S.bound_names(tree))
-            return NameKinds(tree, given, numpy).ndims.get(name, 0) >= 1
+            return NameKinds(tree, given, numpy).ndim_at(stmt, name) >= 1
 
         kept, self.inlined = inline_effect_methods(fn, parsed, class_of, names(), arrays)
         read_own_stores(fn, names(), harmless_call(parsed, S.bound_names(fn)))
