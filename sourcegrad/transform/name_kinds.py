@@ -21,10 +21,11 @@ class NameKinds:
     ``numeric`` (the names that surely hold an array or a number, never a container) and
     ``numeric_items`` (lists and dicts of such items that nothing replaces or adds to) of
     ``fn``, given ``examples`` (argument -> the value the build is made for) and whether
-    ``np`` is NumPy."""
+    ``np`` is NumPy; ``results(call, ndims)``: ``(numeric, ndim)`` of what a call of one of
+    the user's functions gives (:func:`~.helper_results.helper_results`), where known."""
 
-    def __init__(self, fn, examples: dict, numpy: bool):
-        self.examples = examples
+    def __init__(self, fn, examples: dict, numpy: bool, results=None):
+        self.examples, self.numpy, self.results = examples, numpy, results
         updated = {id(n.target) for n in S.nodes_of(fn, (gast.AugAssign,))}
         self.stores: dict = {}
         for node in S.walk(fn):
@@ -34,7 +35,7 @@ class NameKinds:
         self.int_names = _int_names(fn, self.stores)
         self.reach = ReachingBindings(fn)
         self.binding_ndims = _binding_ndims(self.reach, examples, self, numpy)
-        self.binding_numeric = _binding_numeric(self.reach, examples, numpy)
+        self.binding_numeric = _binding_numeric(self.reach, examples, numpy, results)
         names = {b.name for b in self.reach.bindings} - self.reach.opaque
         ndims = {n: self.ndim_at(None, n) for n in names}
         self.ndims = {n: ndim for n, ndim in ndims.items() if ndim}
@@ -51,6 +52,17 @@ class NameKinds:
         """Whether ``name`` surely holds an array or a number where ``stmt`` runs (as
         :meth:`ndim_at` reads the bindings)."""
         return bool(_over_reaching(self, stmt, name, self.binding_numeric, all))
+
+    def value_ndim(self, stmt, value) -> int:
+        """The axes ``value`` (an expression of ``stmt``) surely has as an array, 0 where
+        not known."""
+        known = {n: self.ndim_at(stmt, n) for n in S.names_in(value)}
+        return _ndim_of(value, known, self, self.numpy)
+
+    def value_numeric(self, stmt, value) -> bool:
+        """Whether ``value`` (an expression of ``stmt``) surely gives an array or a number."""
+        known = {n for n in S.names_in(value) if self.numeric_at(stmt, n)}
+        return _numeric(value, known, self.numpy, self.results)
 
     def indices_at(self, stmt, name: str):
         """The bindings of ``name`` reaching ``stmt``, as indices into ``reach.bindings``
@@ -195,6 +207,9 @@ def _ndim_of(value, known: dict, context, numpy: bool) -> int:
         return context.item_ndim(value.value, value.slice.value)
     if isinstance(value, gast.UnaryOp) and isinstance(value.op, (gast.USub, gast.UAdd)):
         return _ndim_of(value.operand, known, context, numpy)
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and context.results:
+        given = [_ndim_of(a, known, context, numpy) for a in value.args]
+        return context.results(value, given)[1]
     if not (isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute)):
         return 0
     func, args = value.func, value.args
@@ -230,7 +245,7 @@ _NUMERIC_NUMPY = frozenset(
 _NUMERIC_METHODS = frozenset({"copy", "sum", "mean", "reshape", "astype", "dot", "ravel"})
 
 
-def _binding_numeric(reach, examples: dict, numpy: bool) -> list:
+def _binding_numeric(reach, examples: dict, numpy: bool, results) -> list:
     """Whether each binding of ``reach`` surely gives its name an array or a number, never a
     list, a dict or another object: an argument given one; NumPy's functions, arithmetic
     with a float constant or between such values, an item or a copy of one (its names read
@@ -254,13 +269,14 @@ def _binding_numeric(reach, examples: dict, numpy: bool) -> list:
             else:
                 names = S.names_in(b.value)
                 known = {n for n in names if _over_reaching(reach, b.stmt, n, found, all)}
-                found[i] = _numeric(b.value, known, numpy)
+                found[i] = _numeric(b.value, known, numpy, results)
         if found == before:
             return found
 
 
-def _numeric(value, known: set, numpy: bool) -> bool:
-    """Whether ``value`` surely gives an array or a number, given the names ``known`` to."""
+def _numeric(value, known: set, numpy: bool, results=None) -> bool:
+    """Whether ``value`` surely gives an array or a number, given the names ``known`` to
+    (and ``results``, what calls of the user's functions give: :class:`NameKinds`)."""
     if value is None:
         return False
     if isinstance(value, gast.Constant):
@@ -268,21 +284,23 @@ def _numeric(value, known: set, numpy: bool) -> bool:
     if isinstance(value, gast.Name):
         return value.id in known
     if isinstance(value, gast.UnaryOp) and isinstance(value.op, (gast.USub, gast.UAdd)):
-        return _numeric(value.operand, known, numpy)
+        return _numeric(value.operand, known, numpy, results)
     if isinstance(value, gast.BinOp):
         sides = (value.left, value.right)
         floats = any(isinstance(s, gast.Constant) and type(s.value) is float for s in sides)
-        return floats or all(_numeric(s, known, numpy) for s in sides)
+        return floats or all(_numeric(s, known, numpy, results) for s in sides)
     if isinstance(value, gast.Subscript):
-        return _numeric(value.value, known, numpy)
+        return _numeric(value.value, known, numpy, results)
     if isinstance(value, gast.Attribute) and value.attr == "T":
-        return _numeric(value.value, known, numpy)
+        return _numeric(value.value, known, numpy, results)
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and results:
+        return results(value, [0] * len(value.args))[0]
     if not (isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute)):
         return False
     func = value.func
     if numpy and getattr(func.value, "id", None) == "np":
         return func.attr in _NUMERIC_NUMPY or isinstance(getattr(np, func.attr, None), np.ufunc)
-    return func.attr in _NUMERIC_METHODS and _numeric(func.value, known, numpy)
+    return func.attr in _NUMERIC_METHODS and _numeric(func.value, known, numpy, results)
 
 
 #: builtins whose result holds none of their argument's items
