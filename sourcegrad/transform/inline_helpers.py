@@ -28,6 +28,7 @@ from .argument_changes import changed_in_place
 from .parse import UNRESOLVED, parse, resolve
 
 __all__ = ["helper_writing_arguments", "written_parameters", "writes_given"]
+__all__ += ["helper_write_message", "mark_helper_updates"]
 
 #: a function's code -> the parameters it writes into (None while it is being asked)
 _WRITTEN: dict = {}
@@ -131,3 +132,33 @@ def _root(node):
 
 def _same_module(function, globals_: dict) -> bool:
     return isinstance(function, types.FunctionType) and function.__globals__ is globals_
+
+
+def mark_helper_updates(body: list, function, call_stmt) -> None:
+    """Keep on each update ``a += v`` of ``body`` (the statements of ``function`` about to be
+    inlined at ``call_stmt``, their names not yet renamed) what the user wrote: its text, its
+    line, the helper's name and the call's text (of the user's own call, through helpers
+    inlined into helpers), which :func:`helper_write_message` quotes."""
+    called = getattr(call_stmt, "called_as", None) or S.text(call_stmt).strip()
+    for node in S.walk(gast.Module(body=body, type_ignores=[])):
+        if isinstance(node, gast.stmt):
+            node.called_as = called
+        if isinstance(node, gast.AugAssign):
+            node.written_in_helper = (S.text(node).strip(), node.lineno, function.__name__)
+
+
+def helper_write_message(stmt, other: str) -> str | None:
+    """The refusal of ``stmt``, an update an inlined helper makes through its parameter,
+    while the caller's ``other`` may share its memory: what the user wrote, the call and the
+    helper's line; None for an update of the user's function itself."""
+    found = getattr(stmt, "written_in_helper", None)
+    if found is None:
+        return None
+    text, line, helper = found
+    return (
+        f"`{stmt.called_as}` runs `{text}` ({helper}(), line {line}), which changes the "
+        f"object `{other}` holds in place (an array, a list) or rebinds a number: sourcegrad "
+        f"follows it only where `{other}` surely holds an array or a number when the call "
+        f"runs, and here it may hold another object; bind `{other}` to arrays only before "
+        f"the call, or make {helper}() return the new value (`{other} = {helper}(...)`)"
+    )

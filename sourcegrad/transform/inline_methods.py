@@ -34,7 +34,12 @@ import gast
 
 from ..errors import SourcegradError
 from . import syntax as S
-from .inline_helpers import helper_writing_arguments, writes_given, written_parameters
+from .inline_helpers import (
+    helper_writing_arguments,
+    mark_helper_updates,
+    writes_given,
+    written_parameters,
+)
 from .parse import UNRESOLVED, parse, resolve
 
 __all__ = ["followed_reads", "harmless_call", "inline_effect_methods", "obstacle"]
@@ -174,6 +179,7 @@ class _Inliner:
         if why is not None:
             _OBSTACLES[key] = why
             return None
+        mark_helper_updates(node.body, method, stmt)
         at = (stmt.lineno, skipped, lambda name: self.arrays(self.fn, name, stmt))
         bindings, substitute = _bind(method, node, call, self.names, at)
         if bindings is None:
