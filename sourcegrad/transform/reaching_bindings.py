@@ -34,13 +34,13 @@ class Binding:
 
 class ReachingBindings:
     """The bindings of ``fn``'s names (:attr:`bindings`) and, for each statement of its own
-    scope, which of them reach it (:meth:`at`). A name declared ``global`` or ``nonlocal``
-    anywhere in ``fn`` is left out (another function may bind it)."""
+    scope, which of them reach it (:meth:`indices_at`). A name declared ``global`` or
+    ``nonlocal`` anywhere in ``fn`` is left out (another function may bind it)."""
 
     def __init__(self, fn):
         self.bindings: list = []
         self._made: dict = {}  # (id(node), name) -> index into bindings
-        self._before: dict = {}  # id(stmt) -> {name: frozenset of indices}
+        self._before: dict = {}  # id(stmt) -> (stmt, {name: frozenset of indices})
         declared = [n for n in S.walk(fn) if isinstance(n, (gast.Global, gast.Nonlocal))]
         self.opaque = {name for d in declared for name in d.names}
         args = fn.args
@@ -52,23 +52,14 @@ class ReachingBindings:
                 state[arg.id] = frozenset({self._new(fn, Binding(arg.id, "other", None, fn))})
         self._block(fn.body, state)
 
-    def at(self, stmt, name: str):
-        """The bindings of ``name`` that reach ``stmt`` (a statement of the function's own
-        scope, as it stood when this was made); None where ``stmt`` is not one of them or
-        ``name`` is declared global."""
-        indices = self.indices_at(stmt, name)
-        return None if indices is None else [self.bindings[i] for i in indices]
-
     def indices_at(self, stmt, name: str):
-        """:meth:`at`, as indices into :attr:`bindings`."""
-        state = self._before.get(id(stmt))
-        if state is None or name in self.opaque:
+        """The bindings of ``name`` that reach ``stmt`` (a statement of the function's own
+        scope, as it stood when this was made), as indices into :attr:`bindings`; None where
+        ``stmt`` is not one of them or ``name`` is declared global."""
+        found = self._before.get(id(stmt))
+        if found is None or found[0] is not stmt or name in self.opaque:
             return None
-        return sorted(state.get(name, ()))
-
-    def of_name(self, name: str) -> list:
-        """Every binding of ``name``."""
-        return [b for b in self.bindings if b.name == name]
+        return sorted(found[1].get(name, ()))
 
     # ------------------------------------------------------------------ the walk
     def _new(self, node, binding: Binding) -> int:
@@ -84,13 +75,13 @@ class ReachingBindings:
         return state
 
     def _statement(self, stmt, state: dict) -> dict:
-        self._before[id(stmt)] = state
+        self._before[id(stmt)] = (stmt, state)
         if isinstance(stmt, gast.If):
             state = self._bind(state, self._stored(stmt.test, stmt))
             return _merge(self._block(stmt.body, state), self._block(stmt.orelse, state))
         if isinstance(stmt, (gast.For, gast.AsyncFor, gast.While)):
             header = _merge(state, self._everything([stmt]))
-            self._before[id(stmt)] = header
+            self._before[id(stmt)] = (stmt, header)
             inner = header
             if not isinstance(stmt, gast.While):
                 inner = self._bind(header, self._loop_targets(stmt))
