@@ -69,6 +69,8 @@ def _returned(parsed, ndims: tuple) -> tuple:
     """``(numeric, ndim)`` of every value ``parsed``'s function returns, its parameters
     holding arrays of ``ndims`` axes (those of 0: not known)."""
     node = parsed.node
+    if not isinstance(node, gast.FunctionDef):
+        return _UNKNOWN  # (a lambda)
     own = list(S.own_scope_nodes(node))
     if any(isinstance(n, (gast.Yield, gast.YieldFrom, gast.Await)) for n in own):
         return _UNKNOWN

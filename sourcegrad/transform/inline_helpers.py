@@ -134,23 +134,24 @@ def _same_module(function, globals_: dict) -> bool:
     return isinstance(function, types.FunctionType) and function.__globals__ is globals_
 
 
-def mark_helper_updates(body: list, function, call_stmt) -> None:
+def mark_helper_updates(body: list, function, call_stmt, fresh: set) -> None:
     """Keep on each update ``a += v`` of ``body`` (the statements of ``function`` about to be
-    inlined at ``call_stmt``, their names not yet renamed) what the user wrote: its text, its
-    line, the helper's name and the call's text (of the user's own call, through helpers
-    inlined into helpers), which :func:`helper_write_message` quotes."""
+    inlined at ``call_stmt``, their names not yet renamed) of a parameter of ``fresh`` (those
+    standing for a fresh name bound to the argument) what the user wrote: its text, its line,
+    the helper's name and the call's text (of the user's own call, through helpers inlined
+    into helpers), which :func:`helper_write_message` quotes."""
     called = getattr(call_stmt, "called_as", None) or S.text(call_stmt).strip()
     for node in S.walk(gast.Module(body=body, type_ignores=[])):
         if isinstance(node, gast.stmt):
             node.called_as = called
-        if isinstance(node, gast.AugAssign):
+        if isinstance(node, gast.AugAssign) and getattr(node.target, "id", None) in fresh:
             node.written_in_helper = (S.text(node).strip(), node.lineno, function.__name__)
 
 
 def helper_write_message(stmt, other: str) -> str | None:
-    """The refusal of ``stmt``, an update an inlined helper makes through its parameter,
-    while the caller's ``other`` may share its memory: what the user wrote, the call and the
-    helper's line; None for an update of the user's function itself."""
+    """The refusal of ``stmt``, an update an inlined helper makes through the fresh name its
+    parameter became, bound to the caller's ``other``: what the user wrote, the call and the
+    helper's line; None for another update."""
     found = getattr(stmt, "written_in_helper", None)
     if found is None:
         return None

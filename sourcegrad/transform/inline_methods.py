@@ -179,12 +179,15 @@ class _Inliner:
         if why is not None:
             _OBSTACLES[key] = why
             return None
-        mark_helper_updates(node.body, method, stmt)
         at = (stmt.lineno, skipped, lambda name: self.arrays(self.fn, name, stmt))
         bindings, substitute = _bind(method, node, call, self.names, at)
         if bindings is None:
             _OBSTACLES[key] = substitute
             return None
+        fresh = {b.targets[0].id for b in bindings}
+        mark_helper_updates(
+            node.body, method, stmt, {p for p in substitute if substitute[p] in fresh}
+        )
         if skipped and not isinstance(receiver, gast.Name):  # (bound once, first)
             held = self.names.fresh(method.__name__.strip("_") or "receiver")
             bindings.insert(0, S.assign(held, receiver, stmt.lineno))
