@@ -110,6 +110,24 @@ def made_on_both_branches(W0, x):
     return np.sum(h**2)
 
 
+def linked_by_hand_then_rebound(W0, x):
+    h = x @ W0
+    g = h
+    g -= g.mean(axis=0)
+    h = layer(W, h)
+    return np.sum(h**2)
+
+
+def made_in_a_while_and_a_with(W0, x):
+    h = np.tanh(x @ W0)
+    while np.sum(h) < 3.0:
+        normalize_(h)
+        h = h + 0.5
+    with np.errstate(all="ignore"):
+        normalize_(h)
+    return np.sum(h**2)
+
+
 def test_the_users_program_is_followed():
     check_followed(rebound_by_a_helper, (PARAMS, X.copy()), wrt=(0, 1), hvp=False)
 
@@ -123,6 +141,8 @@ def test_the_users_program_is_followed():
         made_by_a_helper,
         made_by_a_helper_in_a_loop,
         made_on_both_branches,
+        linked_by_hand_then_rebound,
+        made_in_a_while_and_a_with,
     ],
     ids=lambda f: f.__name__,
 )
@@ -226,6 +246,19 @@ def number_or_array_by_hand(v):
     m = n
     m += v[1]
     return np.sum(v * n) + np.sum(m)
+
+
+def a_number_on_the_next_turn(v):
+    n = np.ones(3)
+    for k in range(2):
+        bump(n, v[k])
+        n = np.sum(n * v)
+    return n
+
+
+def test_a_number_bound_on_a_loops_next_turn_is_guarded():
+    check_followed(a_number_on_the_next_turn, (V.copy(),))
+    check_followed(a_number_on_the_next_turn, (-V,), hvp=False)
 
 
 @pytest.mark.parametrize("f", [number_or_array, number_or_array_by_hand], ids=lambda f: f.__name__)
