@@ -1,8 +1,13 @@
 """What normalize knows of a user function's names before lowering them (part of normalize,
-read by :mod:`.shared_writes`): how often each is bound, which surely hold an int (an index
-that selects by basic indexing), which surely hold an array of at least a known number of
-axes (a view of it is an array; an update of it is made in place), from the arguments'
-examples and every binding of the name, to a fixed point over loops."""
+read by :mod:`.shared_writes` and by the inlining of helpers): how often each is bound, which
+surely hold an int (an index that selects by basic indexing), which surely hold an array of
+at least a known number of axes (a view of it is an array; an update of it is made in place)
+or an array or a number, never a container. Arrays and numbers are decided per binding,
+from the arguments' examples and the values bound (NumPy's constructors, arithmetic, what a
+function of the user's returns), to a fixed point over loops; a statement reads them over
+the bindings of the name that reach it (:mod:`.reaching_bindings`): ``h = x @ W;
+normalize_(h); h = dense(p, h)`` holds an array at the call, whatever the later binding
+gives."""
 
 from __future__ import annotations
 
@@ -17,8 +22,10 @@ __all__ = ["NameKinds", "new_numeric"]
 
 class NameKinds:
     """``stores`` (name -> how often it is bound; an update ``y += v`` is no binding),
-    ``int_names``, ``ndims`` (name -> a number of axes it surely has, one or more) and
-    ``numeric`` (the names that surely hold an array or a number, never a container) and
+    ``int_names``, ``ndims`` (name -> a number of axes it surely has, one or more, wherever
+    it is read) and ``numeric`` (the names that surely hold an array or a number, never a
+    container, wherever read; :meth:`ndim_at` and :meth:`numeric_at` where one statement
+    runs) and
     ``numeric_items`` (lists and dicts of such items that nothing replaces or adds to) of
     ``fn``, given ``examples`` (argument -> the value the build is made for) and whether
     ``np`` is NumPy; ``results(call, ndims)``: ``(numeric, ndim)`` of what a call of one of
