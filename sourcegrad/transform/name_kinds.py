@@ -23,11 +23,10 @@ __all__ = ["NameKinds", "new_numeric"]
 class NameKinds:
     """``stores`` (name -> how often it is bound; an update ``y += v`` is no binding),
     ``int_names``, ``ndims`` (name -> a number of axes it surely has, one or more, wherever
-    it is read) and ``numeric`` (the names that surely hold an array or a number, never a
-    container, wherever read; :meth:`ndim_at` and :meth:`numeric_at` where one statement
-    runs) and
-    ``numeric_items`` (lists and dicts of such items that nothing replaces or adds to) of
-    ``fn``, given ``examples`` (argument -> the value the build is made for) and whether
+    it is read), ``numeric`` (the names that surely hold an array or a number, never a
+    container, wherever read; :meth:`ndim_at` and :meth:`numeric_at`: where one statement
+    runs) and ``numeric_items`` (lists and dicts of such items that nothing replaces or adds
+    to) of ``fn``, given ``examples`` (argument -> the value the build is made for) and whether
     ``np`` is NumPy; ``results(call, ndims)``: ``(numeric, ndim)`` of what a call of one of
     the user's functions gives (:func:`~.helper_results.helper_results`), where known."""
 
