@@ -33,7 +33,7 @@ from .aliasing import aliases_of_written, augmented_names, item_aliases, returne
 from .container_protocol import lower_container_protocol
 from .forms import Core
 from .generator_methods import list_generator_methods
-from .helper_results import helper_results as results
+from .helper_results import helper_results
 from .inline_methods import followed_reads, harmless_call, inline_effect_methods
 from .iterator_calls import lower_iterator_calls
 from .itertools_calls import lower_itertools
@@ -298,7 +298,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
                 examples,
                 self.list_names,
                 numpy,
-                results(parsed, S.bound_names(fn)),
+                helper_results(parsed, S.bound_names(fn)),
             )
         stored = _stored(fn)
         self.local_names = set(self.params) | stored | nested
@@ -391,7 +391,8 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
 
         def arrays(tree, name: str, stmt) -> bool:
             local = S.bound_names(tree)
-            kinds = NameKinds(tree, given, numpy_in_scope(parsed, local), results(parsed, local))
+            numpy = numpy_in_scope(parsed, local)
+            kinds = NameKinds(tree, given, numpy, helper_results(parsed, local))
             return kinds.ndim_at(stmt, name) >= 1
 
         kept, self.inlined = inline_effect_methods(fn, parsed, class_of, names(), arrays)
