@@ -151,6 +151,21 @@ def test_a_write_is_judged_by_the_binding_it_writes_into(f):
     check_followed(f, (W0.copy(), -X), wrt=(0, 1), hvp=False)  # (the other branch)
 
 
+@pytest.mark.parametrize(
+    "f", [rebound_in_a_branch, made_by_a_helper, rebound_in_a_loop], ids=lambda f: f.__name__
+)
+def test_forward_mode_follows_the_write(f):
+    v = R.standard_normal(X.shape)
+    jvp = sg.jvp(f, 1)
+    want = (f(W0.copy(), X + 1e-6 * v) - f(W0.copy(), X - 1e-6 * v)) / 2e-6
+    for _ in range(3):
+        x = X.copy()
+        value, tangent = jvp(W0.copy(), x, v)
+        assert value == f(W0.copy(), X.copy())
+        np.testing.assert_allclose(tangent, want, rtol=1e-5)
+        np.testing.assert_array_equal(x, X)  # (a local array written, not the argument)
+
+
 # ------------------------------------------------------------------ arrays NumPy makes
 
 
