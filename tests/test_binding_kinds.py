@@ -320,6 +320,8 @@ def test_a_write_into_what_may_be_a_list_quotes_the_users_text():
     quotes the call and the helper's update as the user wrote them, not the names the
     inlining made."""
     hint = "`scale_(n, 2)` runs `n *= k` (scale_(), line"
+    way_out = "make scale_() return the new value and assign it (`n = scale_(...)`)"
     for v in (V.copy(), -V):
         check_refusal(a_list_or_an_array, (v,), sg.UnsupportedSyntaxError, hint)
+        check_refusal(a_list_or_an_array, (v,), sg.UnsupportedSyntaxError, way_out)
         a_list_or_an_array(v)  # (Python runs it either way)

@@ -134,32 +134,36 @@ def _same_module(function, globals_: dict) -> bool:
     return isinstance(function, types.FunctionType) and function.__globals__ is globals_
 
 
-def mark_helper_updates(body: list, function, call_stmt, fresh: set) -> None:
+def mark_helper_updates(body: list, function, call_stmt, fresh: dict) -> None:
     """Keep on each update ``a += v`` of ``body`` (the statements of ``function`` about to be
-    inlined at ``call_stmt``, their names not yet renamed) of a parameter of ``fresh`` (those
-    standing for a fresh name bound to the argument) what the user wrote: its text, its line,
-    the helper's name and the call's text (of the user's own call, through helpers inlined
-    into helpers), which :func:`helper_write_message` quotes."""
+    inlined at ``call_stmt``, their names not yet renamed) of a parameter of ``fresh`` (one
+    standing for a fresh name bound to an argument -> that argument) what the user wrote:
+    its text, its line, the helper's name, the argument and the call's text (of the user's
+    own call, through helpers inlined into helpers), which :func:`helper_write_message`
+    quotes."""
     called = getattr(call_stmt, "called_as", None) or S.text(call_stmt).strip()
     for node in S.walk(gast.Module(body=body, type_ignores=[])):
         if isinstance(node, gast.stmt):
             node.called_as = called
-        if isinstance(node, gast.AugAssign) and getattr(node.target, "id", None) in fresh:
-            node.written_in_helper = (S.text(node).strip(), node.lineno, function.__name__)
+        param = getattr(node, "target", None)
+        if isinstance(node, gast.AugAssign) and getattr(param, "id", None) in fresh:
+            given = S.text(fresh[param.id]).strip()
+            node.written_in_helper = (S.text(node).strip(), node.lineno, function.__name__, given)
 
 
-def helper_write_message(stmt, other: str) -> str | None:
+def helper_write_message(stmt) -> str | None:
     """The refusal of ``stmt``, an update an inlined helper makes through the fresh name its
-    parameter became, bound to the caller's ``other``: what the user wrote, the call and the
+    parameter became, bound to the caller's argument: what the user wrote, the call and the
     helper's line; None for another update."""
     found = getattr(stmt, "written_in_helper", None)
     if found is None:
         return None
-    text, line, helper = found
+    text, line, helper, given = found
     return (
-        f"`{stmt.called_as}` runs `{text}` ({helper}(), line {line}), which changes the "
-        f"object `{other}` holds in place (an array, a list) or rebinds a number: sourcegrad "
-        f"follows it only where `{other}` surely holds an array or a number when the call "
-        f"runs, and here it may hold another object; bind `{other}` to arrays only before "
-        f"the call, or make {helper}() return the new value (`{other} = {helper}(...)`)"
+        f"`{stmt.called_as}` runs `{text}` ({helper}(), line {line}), which changes "
+        f"`{given}` in place where it holds an array or a list, and rebinds a number: "
+        f"sourcegrad follows it only where `{given}` surely holds an array or a number when "
+        f"the call runs, and here it may hold another object; make {helper}() return the new "
+        f"value and assign it (`{given} = {helper}(...)`), or make sure `{given}` holds an "
+        "array there"
     )

@@ -184,10 +184,9 @@ class _Inliner:
         if bindings is None:
             _OBSTACLES[key] = substitute
             return None
-        fresh = {b.targets[0].id for b in bindings}
-        mark_helper_updates(
-            node.body, method, stmt, {p for p in substitute if substitute[p] in fresh}
-        )
+        given = {b.targets[0].id: b.value for b in bindings}  # (a fresh name: its argument)
+        fresh = {p: given[v] for p, v in substitute.items() if isinstance(v, str) and v in given}
+        mark_helper_updates(node.body, method, stmt, fresh)
         if skipped and not isinstance(receiver, gast.Name):  # (bound once, first)
             held = self.names.fresh(method.__name__.strip("_") or "receiver")
             bindings.insert(0, S.assign(held, receiver, stmt.lineno))

@@ -204,7 +204,7 @@ class StatementLowering(LinkRefusals):
             ):
                 continue  # made after this update, or `name` holds a new array since
             sign = _SIGNS.get(type(stmt.op), "+")
-            message = helper_write_message(stmt, self.shown(other)) or (
+            message = helper_write_message(stmt) or (
                 f"`{S.text(stmt)}` changes `{name}` in place while `{self.shown(other)}` "
                 f"may share its memory (they are linked at line {line}): Python changes "
                 f"`{self.shown(other)}` too, which sourcegrad does not follow; "
