@@ -336,8 +336,18 @@ def test_hvp_of_a_chain_into_an_argument():
 # ------------------------------------------------------------------ still refused
 
 
+def linked_in_a_branch_to_a_helpers_result(x):
+    z = dense(x)  # (an array: what dense() returns is read as it is written)
+    w = z if np.sum(x) > 0.0 else z[::-1]
+    w[0] = 1.0
+    return np.sum(z * x)
+
+
+LAYERS = [dense]
+
+
 def linked_in_a_branch_to_unknown(x):
-    z = dense(x)
+    z = LAYERS[0](x)  # (a function known only when the derivative runs)
     w = z if np.sum(x) > 0.0 else z[::-1]
     w[0] = 1.0  # REFUSED
     return np.sum(z * x)
@@ -429,6 +439,13 @@ UNPROVEN = [
     item_kept_in_another_list,
     items_handed_on_by_a_loop,
 ]
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0], ids=["same", "reversed"])
+def test_a_link_to_a_helpers_array_is_followed(sign):
+    """(refused before: the kind of what a function of the user's returns was not read)"""
+    f = linked_in_a_branch_to_a_helpers_result
+    check(Case(f.__name__, f, (sign * X,), order=2))
 
 
 @pytest.mark.parametrize("f", UNPROVEN, ids=[f.__name__ for f in UNPROVEN])

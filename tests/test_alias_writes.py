@@ -360,11 +360,22 @@ def dense(x):
     return np.tanh(x) * 1.0
 
 
-def element_of_unknown_rank(x):
-    z = dense(x)
+def element_of_a_helpers_matrix(x):
+    z = dense(x)  # (a matrix: what dense() returns is read as it is written)
     w = z[0]
-    w *= 2.0  # REFUSED
+    w *= 2.0
     z[1] = 0.5
+    return np.sum(z * x) + np.sum(w)
+
+
+LAYERS = [dense]
+
+
+def element_of_unknown_rank(x):
+    z = LAYERS[0](x)  # (a function known only when the derivative runs)
+    w = z[0]
+    w *= 2.0
+    z[1] = 0.5  # REFUSED
     return np.sum(z * x) + np.sum(w)
 
 
@@ -389,6 +400,11 @@ REFUSED = [
     ("element_of_unknown_rank", element_of_unknown_rank, ".copy()"),
     ("slice_of_unknown_kind", slice_of_unknown_kind, ".copy()"),
 ]
+
+
+def test_a_row_of_a_helpers_matrix_is_followed():
+    """(refused before: the kind of what a function of the user's returns was not read)"""
+    check(Case("element_of_a_helpers_matrix", element_of_a_helpers_matrix, (A,), order=2))
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,7 @@ from .argument_changes import changed_in_place
 from .parse import UNRESOLVED, parse, resolve
 
 __all__ = ["helper_writing_arguments", "written_parameters", "writes_given"]
+__all__ += ["helper_write_message", "mark_helper_updates"]
 
 #: a function's code -> the parameters it writes into (None while it is being asked)
 _WRITTEN: dict = {}
@@ -131,3 +132,38 @@ def _root(node):
 
 def _same_module(function, globals_: dict) -> bool:
     return isinstance(function, types.FunctionType) and function.__globals__ is globals_
+
+
+def mark_helper_updates(body: list, function, call_stmt, fresh: dict) -> None:
+    """Keep on each update ``a += v`` of ``body`` (the statements of ``function`` about to be
+    inlined at ``call_stmt``, their names not yet renamed) of a parameter of ``fresh`` (one
+    standing for a fresh name bound to an argument -> that argument) what the user wrote:
+    its text, its line, the helper's name, the argument and the call's text (of the user's
+    own call, through helpers inlined into helpers), which :func:`helper_write_message`
+    quotes."""
+    called = getattr(call_stmt, "called_as", None) or S.text(call_stmt).strip()
+    for node in S.walk(gast.Module(body=body, type_ignores=[])):
+        if isinstance(node, gast.stmt):
+            node.called_as = called
+        param = getattr(node, "target", None)
+        if isinstance(node, gast.AugAssign) and getattr(param, "id", None) in fresh:
+            given = S.text(fresh[param.id]).strip()
+            node.written_in_helper = (S.text(node).strip(), node.lineno, function.__name__, given)
+
+
+def helper_write_message(stmt) -> str | None:
+    """The refusal of ``stmt``, an update an inlined helper makes through the fresh name its
+    parameter became, bound to the caller's argument: what the user wrote, the call and the
+    helper's line; None for another update."""
+    found = getattr(stmt, "written_in_helper", None)
+    if found is None:
+        return None
+    text, line, helper, given = found
+    return (
+        f"`{stmt.called_as}` runs `{text}` ({helper}(), line {line}), which changes "
+        f"`{given}` in place where it holds an array or a list, and rebinds a number: "
+        f"sourcegrad follows it only where `{given}` surely holds an array or a number when "
+        f"the call runs, and here it may hold another object; make {helper}() return the new "
+        f"value and assign it (`{given} = {helper}(...)`), or make sure `{given}` holds an "
+        "array there"
+    )

@@ -34,7 +34,12 @@ import gast
 
 from ..errors import SourcegradError
 from . import syntax as S
-from .inline_helpers import helper_writing_arguments, writes_given, written_parameters
+from .inline_helpers import (
+    helper_writing_arguments,
+    mark_helper_updates,
+    writes_given,
+    written_parameters,
+)
 from .parse import UNRESOLVED, parse, resolve
 
 __all__ = ["followed_reads", "harmless_call", "inline_effect_methods", "obstacle"]
@@ -55,12 +60,13 @@ def inline_effect_methods(fn, parsed, class_of, names: S.NameGen, arrays=None) -
     """Inline, in place in ``fn``, the calls of methods whose stores into ``self`` ``fn``
     reads (see the module), and of helpers and methods writing into the arguments they are
     given (:mod:`.inline_helpers`); ``class_of(name)``: the class of the object a name of
-    ``fn`` holds, or None; ``arrays(fn, name)``: whether the name surely holds an array. Returns ({receiver: the attributes the inlined statements store
-    on it}, the statements inlined)."""
+    ``fn`` holds, or None; ``arrays(fn, name, stmt)``: whether the name surely holds an
+    array where the statement ``stmt`` of ``fn`` runs. Returns ({receiver: the attributes
+    the inlined statements store on it}, the statements inlined)."""
     if parsed.filename.startswith("<sourcegrad"):
         return {}, []  # (generated code: what it stores it reads as values already)
     inliner = _Inliner(fn, parsed, class_of, names)
-    inliner.arrays = arrays or (lambda tree, name: False)
+    inliner.arrays = arrays or (lambda tree, name, stmt: False)
     for _ in range(_MOST):
         if not inliner.once():
             break
@@ -76,7 +82,7 @@ def inline_writing_helpers(parsed):
         fn = S.clone(parsed.node)
         names = S.NameGen(S.names_in(fn) | set(parsed.closure))
         # (an update of an argument given the function's own: its write, whatever it holds)
-        inline_effect_methods(fn, parsed, lambda name: None, names, lambda tree, name: True)
+        inline_effect_methods(fn, parsed, lambda name: None, names, lambda *given: True)
         parsed.helpers_inlined = fn
     return parsed.helpers_inlined
 
@@ -173,11 +179,14 @@ class _Inliner:
         if why is not None:
             _OBSTACLES[key] = why
             return None
-        at = (stmt.lineno, skipped, lambda name: self.arrays(self.fn, name))
+        at = (stmt.lineno, skipped, lambda name: self.arrays(self.fn, name, stmt))
         bindings, substitute = _bind(method, node, call, self.names, at)
         if bindings is None:
             _OBSTACLES[key] = substitute
             return None
+        given = {b.targets[0].id: b.value for b in bindings}  # (a fresh name: its argument)
+        fresh = {p: given[v] for p, v in substitute.items() if isinstance(v, str) and v in given}
+        mark_helper_updates(node.body, method, stmt, fresh)
         if skipped and not isinstance(receiver, gast.Name):  # (bound once, first)
             held = self.names.fresh(method.__name__.strip("_") or "receiver")
             bindings.insert(0, S.assign(held, receiver, stmt.lineno))

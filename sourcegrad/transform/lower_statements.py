@@ -11,6 +11,7 @@ from . import syntax as S
 from .aliasing import bound_values
 from .fresh_values import fresh_rebinding_line, is_fresh
 from .in_place import cast_write, mark_in_place
+from .inline_helpers import helper_write_message
 from .link_refusals import LinkRefusals
 from .lists import popped_list
 from .node_facts import get_fact
@@ -203,7 +204,7 @@ class StatementLowering(LinkRefusals):
             ):
                 continue  # made after this update, or `name` holds a new array since
             sign = _SIGNS.get(type(stmt.op), "+")
-            message = (
+            message = helper_write_message(stmt) or (
                 f"`{S.text(stmt)}` changes `{name}` in place while `{self.shown(other)}` "
                 f"may share its memory (they are linked at line {line}): Python changes "
                 f"`{self.shown(other)}` too, which sourcegrad does not follow; "

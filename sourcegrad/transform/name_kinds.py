@@ -1,8 +1,13 @@
 """What normalize knows of a user function's names before lowering them (part of normalize,
-read by :mod:`.shared_writes`): how often each is bound, which surely hold an int (an index
-that selects by basic indexing), which surely hold an array of at least a known number of
-axes (a view of it is an array; an update of it is made in place), from the arguments'
-examples and every binding of the name, to a fixed point over loops."""
+read by :mod:`.shared_writes` and by the inlining of helpers): how often each is bound, which
+surely hold an int (an index that selects by basic indexing), which surely hold an array of
+at least a known number of axes (a view of it is an array; an update of it is made in place)
+or an array or a number, never a container. Arrays and numbers are decided per binding,
+from the arguments' examples and the values bound (NumPy's constructors, arithmetic, what a
+function of the user's returns), to a fixed point over loops; a statement reads them over
+the bindings of the name that reach it (:mod:`.reaching_bindings`): ``h = x @ W;
+normalize_(h); h = dense(p, h)`` holds an array at the call, whatever the later binding
+gives."""
 
 from __future__ import annotations
 
@@ -10,20 +15,23 @@ import gast
 import numpy as np
 
 from . import syntax as S
+from .reaching_bindings import ReachingBindings
 
 __all__ = ["NameKinds", "new_numeric"]
 
 
 class NameKinds:
     """``stores`` (name -> how often it is bound; an update ``y += v`` is no binding),
-    ``int_names``, ``ndims`` (name -> a number of axes it surely has, one or more) and
-    ``numeric`` (the names that surely hold an array or a number, never a container) and
-    ``numeric_items`` (lists and dicts of such items that nothing replaces or adds to) of
-    ``fn``, given ``examples`` (argument -> the value the build is made for) and whether
-    ``np`` is NumPy."""
+    ``int_names``, ``ndims`` (name -> a number of axes it surely has, one or more, wherever
+    it is read), ``numeric`` (the names that surely hold an array or a number, never a
+    container, wherever read; :meth:`ndim_at` and :meth:`numeric_at`: where one statement
+    runs) and ``numeric_items`` (lists and dicts of such items that nothing replaces or adds
+    to) of ``fn``, given ``examples`` (argument -> the value the build is made for) and whether
+    ``np`` is NumPy; ``results(call, ndims)``: ``(numeric, ndim)`` of what a call of one of
+    the user's functions gives (:func:`~.helper_results.helper_results`), where known."""
 
-    def __init__(self, fn, examples: dict, numpy: bool):
-        self.examples = examples
+    def __init__(self, fn, examples: dict, numpy: bool, results=None):
+        self.examples, self.numpy, self.results = examples, numpy, results
         updated = {id(n.target) for n in S.nodes_of(fn, (gast.AugAssign,))}
         self.stores: dict = {}
         for node in S.walk(fn):
@@ -31,9 +39,44 @@ class NameKinds:
                 if id(node) not in updated:
                     self.stores[node.id] = self.stores.get(node.id, 0) + 1
         self.int_names = _int_names(fn, self.stores)
-        self.ndims = _array_ndims(fn, examples, self.stores, self, numpy)
-        self.numeric = _numeric_names(fn, examples, numpy)
+        self.reach = ReachingBindings(fn)
+        self.binding_ndims = _binding_ndims(self.reach, examples, self, numpy)
+        self.binding_numeric = _binding_numeric(self.reach, examples, numpy, results)
+        names = {b.name for b in self.reach.bindings} - self.reach.opaque
+        ndims = {n: self.ndim_at(None, n) for n in names}
+        self.ndims = {n: ndim for n, ndim in ndims.items() if ndim}
+        self.numeric = {n for n in names if self.numeric_at(None, n)}
         self.numeric_items = _numeric_items(fn, self.numeric, numpy)
+
+    def ndim_at(self, stmt, name: str) -> int:
+        """The number of axes ``name`` surely has as an array where ``stmt`` (a statement of
+        the function as it stood when this was made) runs: the least of the bindings
+        reaching it (of every binding where ``stmt`` is None or not one); 0 where not known."""
+        return _over_reaching(self, stmt, name, self.binding_ndims, min)
+
+    def numeric_at(self, stmt, name: str) -> bool:
+        """Whether ``name`` surely holds an array or a number where ``stmt`` runs (as
+        :meth:`ndim_at` reads the bindings)."""
+        return bool(_over_reaching(self, stmt, name, self.binding_numeric, all))
+
+    def value_ndim(self, stmt, value) -> int:
+        """The axes ``value`` (an expression of ``stmt``) surely has as an array, 0 where
+        not known."""
+        known = {n: self.ndim_at(stmt, n) for n in S.names_in(value)}
+        return _ndim_of(value, known, self, self.numpy)
+
+    def value_numeric(self, stmt, value) -> bool:
+        """Whether ``value`` (an expression of ``stmt``) surely gives an array or a number."""
+        known = {n for n in S.names_in(value) if self.numeric_at(stmt, n)}
+        return _numeric(value, known, self.numpy, self.results)
+
+    def indices_at(self, stmt, name: str):
+        """The bindings of ``name`` reaching ``stmt``, as indices into ``reach.bindings``
+        (all of them where ``stmt`` is None or not a statement of the function)."""
+        indices = self.reach.indices_at(stmt, name)
+        if indices is None and name not in self.reach.opaque:
+            indices = [i for i, b in enumerate(self.reach.bindings) if b.name == name]
+        return indices
 
     def int_like(self, node) -> bool:
         """Whether ``node`` surely gives an int (:func:`int_valued`)."""
@@ -100,44 +143,52 @@ def int_valued(node, ints: set) -> bool:
     return False
 
 
-#: NumPy functions whose result is a new array with the axes of their first argument
-_SAME_AXES = frozenset({"copy", "array", "zeros_like", "ones_like", "empty_like", "full_like"})
-#: NumPy functions making a new array of the shape given first
-_SHAPED = frozenset({"zeros", "ones", "empty", "full"})
+#: NumPy's functions making a new array, and the axes it surely has: a number of axes, or
+#: how the arguments tell them (``"shape"``: one per item of the shape given first, one for an
+#: int; ``"like"``: those of the first argument; ``"items"``: one more than the items of a
+#: list display given first, else the first argument's)
+_MADE_ARRAYS = {
+    "zeros": "shape", "ones": "shape", "empty": "shape", "full": "shape",
+    "zeros_like": "like", "ones_like": "like", "empty_like": "like", "full_like": "like",
+    "copy": "like", "array": "items", "asarray": "items", "asanyarray": "items",
+    "arange": 1, "linspace": 1, "logspace": 1, "geomspace": 1,
+    "eye": 2, "identity": 2, "tri": 2, "diagflat": 2, "outer": 2,
+}  # fmt: skip
 
 
-def _array_ndims(fn, examples: dict, stores: dict, context, numpy: bool) -> dict:
-    """{name: a number of axes it surely has (at least one)}: the arguments given arrays, and
-    the names every binding of which makes a NumPy array of known axes from such names
-    (``np.zeros((n, m))``, ``x.copy()``, ``np.tanh(x)``, ``h @ W``, arithmetic with an
-    array), to a fixed point over the bindings in loops."""
-    values: dict = {}  # name -> the values its bindings give it
-    for node in S.nodes_of(fn, (gast.Assign, gast.For)):
-        if isinstance(node, gast.For) and isinstance(node.target, gast.Name):
-            values.setdefault(node.target.id, []).append(gast.Starred(node.iter, gast.Load()))
-        elif isinstance(node, gast.Assign) and len(node.targets) == 1:
-            if isinstance(node.targets[0], gast.Name):
-                values.setdefault(node.targets[0].id, []).append(node.value)
-    given = {p: v.ndim for p, v in examples.items() if isinstance(v, np.ndarray) and v.ndim}
-    known = {p: n for p, n in given.items() if not stores.get(p)}
-    bound = [n for n, vs in values.items() if len(vs) == stores.get(n) and n not in known]
-    if any(n in examples and n not in given for n in bound):
-        bound = [n for n in bound if n not in examples or n in given]
-    known |= {n: 64 for n in bound}  # (as many as any: lowered until every binding agrees)
+def _binding_ndims(reach, examples: dict, context, numpy: bool) -> list:
+    """The number of axes each binding of ``reach`` surely gives its name as an array (0
+    where not known): an argument's example, a value's (:func:`_ndim_of`, its names read as
+    the bindings reaching it tell), an update keeping its name's; to a fixed point over the
+    bindings in loops (0 for all but the arguments where none is reached)."""
+    found = []
+    for b in reach.bindings:
+        example = examples.get(b.name) if b.form == "param" else None
+        found.append(example.ndim if isinstance(example, np.ndarray) else 0)
+    followed = [i for i, b in enumerate(reach.bindings) if b.form in ("value", "update", "loop")]
+    for i in followed:
+        found[i] = 64  # (as many as any: lowered until every binding agrees)
     for _ in range(20):
-        before = dict(known)
-        for name in bound:
-            found = [_ndim_of(v, known, context, numpy) for v in values[name]]
-            ndim = min(found + ([given[name]] if name in given else []))
-            if ndim:
-                known[name] = ndim
+        before = list(found)
+        for i in followed:
+            b = reach.bindings[i]
+            if b.form == "update":
+                found[i] = _over_reaching(reach, b.stmt, b.name, found, min)
             else:
-                known.pop(name, None)
-        if known == before:
-            break
-    else:
-        return {p: n for p, n in given.items() if not stores.get(p)}
-    return known
+                names = S.names_in(b.value)
+                known = {n: _over_reaching(reach, b.stmt, n, found, min) for n in names}
+                found[i] = _ndim_of(b.value, known, context, numpy)
+        if found == before:
+            return found
+    return [n if b.form == "param" else 0 for n, b in zip(found, reach.bindings)]
+
+
+def _over_reaching(reach, stmt, name: str, found: list, combine):
+    """``combine`` (``min``, ``all``) of ``found`` over the bindings of ``name`` reaching
+    ``stmt`` (``reach``: a :class:`~.reaching_bindings.ReachingBindings` or a
+    :class:`NameKinds`); 0 (false) where none does."""
+    indices = reach.indices_at(stmt, name)
+    return combine(found[i] for i in indices) if indices else 0
 
 
 def _ndim_of(value, known: dict, context, numpy: bool) -> int:
@@ -162,6 +213,9 @@ def _ndim_of(value, known: dict, context, numpy: bool) -> int:
         return context.item_ndim(value.value, value.slice.value)
     if isinstance(value, gast.UnaryOp) and isinstance(value.op, (gast.USub, gast.UAdd)):
         return _ndim_of(value.operand, known, context, numpy)
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and context.results:
+        given = [_ndim_of(a, known, context, numpy) for a in value.args]
+        return context.results(value, given)[1]
     if not (isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute)):
         return 0
     func, args = value.func, value.args
@@ -169,58 +223,66 @@ def _ndim_of(value, known: dict, context, numpy: bool) -> int:
         return known.get(func.value.id, 0)
     if not (numpy and getattr(func.value, "id", None) == "np" and args):
         return 0
-    if func.attr in _SHAPED:
-        shape = args[0]
-        if isinstance(shape, gast.Tuple):
-            return len(shape.elts)
-        return 1 if context.int_like(shape) else 0
-    if func.attr in _SAME_AXES or isinstance(getattr(np, func.attr, None), np.ufunc):
+    made = _MADE_ARRAYS.get(func.attr)
+    if isinstance(made, int):
+        return made
+    first = args[0]
+    if made == "shape":
+        if isinstance(first, gast.Tuple):
+            return len(first.elts)
+        return 1 if context.int_like(first) else 0
+    if made == "items" and isinstance(first, (gast.List, gast.Tuple)):
+        items = [_ndim_of(e, known, context, numpy) for e in first.elts]
+        return 1 + min(items, default=0)
+    if made is not None or isinstance(getattr(np, func.attr, None), np.ufunc):
         return max(_ndim_of(a, known, context, numpy) for a in args)
     return 0
 
 
-#: NumPy functions giving an array or a number (besides the ufuncs)
+#: NumPy functions giving an array or a number (besides the ufuncs and those making arrays)
 _NUMERIC_NUMPY = frozenset(
     {
-        "sum", "mean", "max", "min", "prod", "std", "var", "dot", "matmul", "outer", "where",
-        "clip", "stack", "concatenate", "array", "asarray", "copy", "zeros", "ones", "empty",
-        "full", "zeros_like", "ones_like", "empty_like", "full_like", "linspace", "arange",
-        "tensordot", "einsum", "abs", "vstack", "hstack", "cumsum", "diff", "trace", "diag",
+        "sum", "mean", "max", "min", "prod", "std", "var", "dot", "matmul", "where", "clip",
+        "stack", "concatenate", "tensordot", "einsum", "abs", "vstack", "hstack", "cumsum",
+        "diff", "trace", "diag",
     }
-)  # fmt: skip
+) | frozenset(_MADE_ARRAYS)  # fmt: skip
 #: methods of an array giving an array or a number
 _NUMERIC_METHODS = frozenset({"copy", "sum", "mean", "reshape", "astype", "dot", "ravel"})
 
 
-def _numeric_names(fn, examples: dict, numpy: bool) -> set:
-    """The names every binding of which surely gives an array or a number, never a list, a
-    dict or another object (an update ``y += v`` keeps that): an argument given one, and
-    NumPy's functions, arithmetic with a float constant or between such values, an item or
-    a copy of one, to a fixed point."""
-    values: dict = {}
-    plain = {id(n.target) for n in S.nodes_of(fn, (gast.AugAssign,))}  # (keeps the kind)
-    for node in S.nodes_of(fn, (gast.Assign,)):
-        if len(node.targets) == 1 and isinstance(node.targets[0], gast.Name):
-            values.setdefault(node.targets[0].id, []).append(node.value)
-            plain.add(id(node.targets[0]))
-    for node in S.walk(fn):  # (bound another way, a loop's, a tuple's: not known)
-        if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Del)):
-            if id(node) not in plain:
-                values.setdefault(node.id, []).append(None)
+def _binding_numeric(reach, examples: dict, numpy: bool, results) -> list:
+    """Whether each binding of ``reach`` surely gives its name an array or a number, never a
+    list, a dict or another object: an argument given one; NumPy's functions, arithmetic
+    with a float constant or between such values, an item or a copy of one (its names read
+    as the bindings reaching it tell); an update of such a value; to a fixed point."""
     numbers = (np.ndarray, np.generic, int, float, complex)
-    known = {n for n in values if n not in examples or isinstance(examples[n], numbers)}
-    known |= {p for p, v in examples.items() if isinstance(v, numbers) and p not in values}
+    found = [
+        (
+            isinstance(examples.get(b.name), numbers)
+            if b.form == "param"
+            else b.form in ("value", "update")
+        )
+        for b in reach.bindings
+    ]
     while True:
-        kept = {
-            n for n in known if n not in values or all(_numeric(v, known, numpy) for v in values[n])
-        }
-        if kept == known:
-            return known
-        known = kept
+        before = list(found)
+        for i, b in enumerate(reach.bindings):
+            if not found[i] or b.form == "param":
+                continue
+            if b.form == "update":
+                found[i] = bool(_over_reaching(reach, b.stmt, b.name, found, all))
+            else:
+                names = S.names_in(b.value)
+                known = {n for n in names if _over_reaching(reach, b.stmt, n, found, all)}
+                found[i] = _numeric(b.value, known, numpy, results)
+        if found == before:
+            return found
 
 
-def _numeric(value, known: set, numpy: bool) -> bool:
-    """Whether ``value`` surely gives an array or a number, given the names ``known`` to."""
+def _numeric(value, known: set, numpy: bool, results=None) -> bool:
+    """Whether ``value`` surely gives an array or a number, given the names ``known`` to
+    (and ``results``, what calls of the user's functions give: :class:`NameKinds`)."""
     if value is None:
         return False
     if isinstance(value, gast.Constant):
@@ -228,21 +290,23 @@ def _numeric(value, known: set, numpy: bool) -> bool:
     if isinstance(value, gast.Name):
         return value.id in known
     if isinstance(value, gast.UnaryOp) and isinstance(value.op, (gast.USub, gast.UAdd)):
-        return _numeric(value.operand, known, numpy)
+        return _numeric(value.operand, known, numpy, results)
     if isinstance(value, gast.BinOp):
         sides = (value.left, value.right)
         floats = any(isinstance(s, gast.Constant) and type(s.value) is float for s in sides)
-        return floats or all(_numeric(s, known, numpy) for s in sides)
+        return floats or all(_numeric(s, known, numpy, results) for s in sides)
     if isinstance(value, gast.Subscript):
-        return _numeric(value.value, known, numpy)
+        return _numeric(value.value, known, numpy, results)
     if isinstance(value, gast.Attribute) and value.attr == "T":
-        return _numeric(value.value, known, numpy)
+        return _numeric(value.value, known, numpy, results)
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and results:
+        return results(value, [0] * len(value.args))[0]
     if not (isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute)):
         return False
     func = value.func
     if numpy and getattr(func.value, "id", None) == "np":
         return func.attr in _NUMERIC_NUMPY or isinstance(getattr(np, func.attr, None), np.ufunc)
-    return func.attr in _NUMERIC_METHODS and _numeric(func.value, known, numpy)
+    return func.attr in _NUMERIC_METHODS and _numeric(func.value, known, numpy, results)
 
 
 #: builtins whose result holds none of their argument's items

@@ -33,6 +33,7 @@ from .aliasing import aliases_of_written, augmented_names, item_aliases, returne
 from .container_protocol import lower_container_protocol
 from .forms import Core
 from .generator_methods import list_generator_methods
+from .helper_results import helper_results
 from .inline_methods import followed_reads, harmless_call, inline_effect_methods
 from .iterator_calls import lower_iterator_calls
 from .itertools_calls import lower_itertools
@@ -292,7 +293,12 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         if not parsed.filename.startswith("<sourcegrad"):  # (the user's writes only)
             numpy = numpy_in_scope(parsed, set(self.params) | _stored(fn) | nested)
             self.shared_checks, self.shared_writes = follow_shared_writes(
-                fn, self.params, examples, self.list_names, numpy
+                fn,
+                self.params,
+                examples,
+                self.list_names,
+                numpy,
+                helper_results(parsed, S.bound_names(fn)),
             )
         stored = _stored(fn)
         self.local_names = set(self.params) | stored | nested
@@ -383,9 +389,11 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         class_of = _resolver(parsed, fn, self.params, examples).class_of
         given = dict(zip(self.params, examples or ()))
 
-        def arrays(tree, name: str) -> bool:
-            numpy = numpy_in_scope(parsed, S.bound_names(tree))
-            return NameKinds(tree, given, numpy).ndims.get(name, 0) >= 1
+        def arrays(tree, name: str, stmt) -> bool:
+            local = S.bound_names(tree)
+            numpy = numpy_in_scope(parsed, local)
+            kinds = NameKinds(tree, given, numpy, helper_results(parsed, local))
+            return kinds.ndim_at(stmt, name) >= 1
 
         kept, self.inlined = inline_effect_methods(fn, parsed, class_of, names(), arrays)
         read_own_stores(fn, names(), harmless_call(parsed, S.bound_names(fn)))

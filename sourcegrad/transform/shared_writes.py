@@ -61,16 +61,17 @@ _READING_BUILTINS = frozenset({"len", "float", "int", "abs", "isinstance", "prin
 _WRITING_NUMPY = frozenset({"put", "place", "putmask", "copyto", "fill_diagonal", "at"})
 
 
-def follow_shared_writes(fn, params: list, examples, lists: set, numpy: bool) -> tuple:
+def follow_shared_writes(fn, params: list, examples, lists: set, numpy: bool, results=None):
     """Rewrite, in place, the writes through a name that surely shares memory with another
-    (see the module docstring); ``numpy``: whether ``np`` is NumPy. Returns ``(checks,
+    (see the module docstring); ``numpy``: whether ``np`` is NumPy; ``results``: what calls
+    of the user's functions give (:class:`~.name_kinds.NameKinds`). Returns ``(checks,
     writes)``: ``((name, line of its binding), message, line of the write)`` for each
     followed link that holds only where that name turns out to be an array, and each write
     into a base as Python makes it (``z[idx][...] = w``, ``z[k] = v``), which tells what an
     argument's caller sees changed."""
     split_chained_links(fn.body)
     loops = index_loops(fn, S.NameGen(S.names_in(fn)))
-    context = _Context(fn, params, examples, lists, numpy)  # (its names: the loops' too)
+    context = _Context(fn, params, examples, lists, (numpy, results))  # (the loops' names too)
     context.keys = {loop.key for loop in loops if loop.key is not None}
     found = [
         context.link(block, pos, stmt)
@@ -138,8 +139,9 @@ class _Context(NameKinds):
     """What deciding a link reads: the function, its arguments' examples, the names known
     to hold lists, the names bound in it and those surely holding an int or an array."""
 
-    def __init__(self, fn, params: list, examples, lists: set, numpy: bool):
-        super().__init__(fn, dict(zip(params, examples or ())), numpy)
+    def __init__(self, fn, params: list, examples, lists: set, numpy_results: tuple):
+        numpy, results = numpy_results
+        super().__init__(fn, dict(zip(params, examples or ())), numpy, results)
         self.fn = fn
         self.params = params
         self.lists = lists
@@ -156,7 +158,7 @@ class _Context(NameKinds):
         if shape is None:
             return self.conditional_link(block, pos, stmt)
         name, base, index, converted = shape
-        if converted and not (self.numpy and self.ndims.get(base)):
+        if converted and not (self.numpy and self.ndim_at(stmt, base)):
             return None  # (`np.asarray` of a list: a new array)
         if name in self.params or self.stores.get(name) != 1 or {name, base} & self.captured:
             return None
@@ -168,7 +170,7 @@ class _Context(NameKinds):
             return None
         container = isinstance(self.examples.get(base), (dict, list, tuple))
         link = Link(stmt, name, base, index, uses[-1], container)
-        link.item = not sliced(index) and not self.ndims.get(base)  # (a slice's: an array)
+        link.item = not sliced(index) and not self.ndim_at(stmt, base)  # (a slice's: an array)
         region = block[pos + 1 : link.last + 1]
         total = sum(1 for n in S.name_nodes(self.fn) if n.id == name)
         if total != 1 + sum(1 for s in region for n in S.name_nodes(s) if n.id == name):
@@ -193,7 +195,7 @@ class _Context(NameKinds):
         if shape is None or not self.numpy:
             return None
         name, base, branches = shape
-        if base not in self.numeric and not self.ndims.get(base):
+        if not self.numeric_at(stmt, base) and not self.ndim_at(stmt, base):
             return None
         for k, index in enumerate(branches):
             if isinstance(index, gast.expr) and not sliced(index):
@@ -205,7 +207,7 @@ class _Context(NameKinds):
         link = self.link(block, pos, S.assign(name, S.name(base), stmt.lineno))
         if link is None or link.others:
             return None
-        if any(whole for _, _, whole in link.writes) and not self.ndims.get(base):
+        if any(whole for _, _, whole in link.writes) and not self.ndim_at(stmt, base):
             return None
         link.stmt, link.branches = stmt, (self.names.fresh(f"{name}_linked"), *branches)
         return link
@@ -310,8 +312,8 @@ class _Context(NameKinds):
 
     def known_array(self, link: Link) -> bool:
         """Whether ``link``'s name surely holds an array of one axis or more, as the
-        arguments' examples and the NumPy calls that make its base tell."""
-        ndim = self.ndims.get(link.base, 0)
+        arguments' examples and the NumPy calls making the binding of its base it reads tell."""
+        ndim = self.ndim_at(link.stmt, link.base)
         if link.index is None:
             return ndim >= 1
         parts = link.index.elts if isinstance(link.index, gast.Tuple) else [link.index]
@@ -328,7 +330,7 @@ class _Context(NameKinds):
         return (
             self.numpy
             and (
-                link.base in self.numeric
+                self.numeric_at(link.stmt, link.base)
                 or (
                     link.index is not None
                     and not sliced(link.index)  # (an item, not a new list)
