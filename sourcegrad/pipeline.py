@@ -16,8 +16,6 @@ pattern) start from a copy of that, and do not normalize the function again.
 from __future__ import annotations
 
 import contextlib
-import copy
-import dataclasses
 import functools
 import gc
 import linecache
@@ -43,7 +41,7 @@ from .transform.analysis import analyze
 from .transform.argument_writes import argument_writes
 from .transform.emit import Deferred, Emitted
 from .transform.emit import emit as emit_source
-from .transform.forms import Core
+from .transform.forms import Core, copied_core
 from .transform.forward import forward
 from .transform.iterator_calls import refuse_generator_function
 from .transform.normalize import normalize
@@ -123,21 +121,8 @@ def as_gradient(x, t):
     return np.array(t, dtype=x.dtype) if g is None else g
 
 
-def _copy_core(core: Core) -> Core:
-    """A copy of a core that the passes may rewrite without touching ``core``: what
-    normalizing the function again for the same arguments would give."""
-    names = copy.copy(core.names)
-    names.taken = set(core.names.taken)
-    return dataclasses.replace(
-        core,
-        node=S.clone(core.node),
-        params=list(core.params),
-        names=names,
-        user_names=set(core.user_names),
-        paths=dict(core.paths),
-        alias_checks=list(core.alias_checks),
-        conditions=set(core.conditions),
-    )
+#: a copy of a core that the passes may rewrite (:func:`~.transform.forms.copied_core`)
+_copy_core = copied_core
 
 
 def _normalized(parsed: Parsed, args: tuple | None, general: Any) -> Core:

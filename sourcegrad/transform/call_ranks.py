@@ -21,7 +21,8 @@ import gast
 import numpy as np
 
 from ..errors import SourcegradError
-from ..runtime.signature import call_signature
+from ..runtime.signature import call_signature, rank_signature
+from .forms import copied_core
 from .normalize import normalize
 from .parse import parse
 from .path_reads import follow_keys
@@ -88,7 +89,7 @@ def callee_analysis(op, stand_in, analyze, read):
         return known[1]
     token = _FOLLOWING.set(_FOLLOWING.get() | {code})
     try:
-        core = normalize(parse(fn), values)
+        core = _normalized(fn, values, key)
         wrt = tuple(i for i, v in enumerate(values) if _floating(v))
         found = read(analyze(core, wrt, values, whole_output=True), values)
     except SourcegradError:  # refused for the stand-ins: nothing is known
@@ -107,6 +108,29 @@ def callee_analysis(op, stand_in, analyze, read):
 #: for stand-ins once per signature (any answer is sound, a None one only less telling)
 _MEMO: dict = {}
 _MEMO_SIZE = 512
+
+
+#: (callee, its arguments' rank signature, what it reads) -> (objects, the core normalize
+#: gave): a helper asked about for the shapes of a signature whose ranks it was asked about
+#: already (a shape-specialised build after the first call's) is not normalized again
+_CORES: dict = {}
+
+
+def _normalized(fn, values: tuple, key: tuple | None):
+    """The core of ``fn`` normalized for ``values`` (a copy of the one kept for their ranks,
+    which normalizing gives again; ``key``: the question's :func:`_memo_key`)."""
+    if key is None:
+        return normalize(parse(fn), values)
+    (_, _, _, reads), kept = key
+    ranks = (fn, tuple([rank_signature(v) for v in values]), reads)
+    known = _CORES.get(ranks)
+    if known is not None:
+        return copied_core(known[1])
+    core = normalize(parse(fn), values)
+    if len(_CORES) >= _MEMO_SIZE:
+        _CORES.clear()
+    _CORES[ranks] = (kept, copied_core(core))  # (as normalize gave it: analysis rewrites)
+    return core
 
 
 def _memo_key(fn, read, values) -> tuple | None:
