@@ -4,6 +4,9 @@ normalized once per rank signature (no timings here: see ``benchmarks/startup.py
 * ``follow_shared_writes`` builds its context (the names' kinds, the loops' links, the
   display names) only where the function writes into something in place (an item store or
   an augmented assignment): without one no link can be written through.
+* ``argument_writes`` inlines no helper and walks nothing where the function writes into
+  nothing (no store into an item or attribute, no augmented assignment, no call but NumPy's
+  functions given no output).
 * A helper whose result's shape a shape-specialised build asks for, with arguments of ranks
   the first build asked about already, is analyzed from a copy of the core normalized then.
 
@@ -15,7 +18,7 @@ import numpy as np
 import pytest
 
 import sourcegrad as sg
-from sourcegrad.transform import call_ranks, shared_writes
+from sourcegrad.transform import argument_writes, call_ranks, shared_writes
 
 from .fd import numerical_grad
 
@@ -87,6 +90,35 @@ def test_a_write_through_a_view_is_still_followed(monkeypatch, tmp_path):
         expected[1:] *= c
         np.testing.assert_array_equal(given, expected)  # Python's write into the caller's
     assert made, "the write through `w` was not looked at"
+
+
+def test_no_write_looks_for_no_argument_write(monkeypatch, tmp_path):
+    monkeypatch.setenv("SOURCEGRAD_CACHE_DIR", str(tmp_path))
+    sg.api.clear_cache()
+    inlined = _counting(monkeypatch, argument_writes, "inline_writing_helpers")
+    params, x = _mlp_args()
+    _check_mlp(sg.grad(mlp), params, x)
+    assert inlined == []
+
+
+def written_by_numpy(x, y):
+    np.copyto(y, 0.5 * y)
+    return np.sum(np.tanh(x) * y)
+
+
+def test_numpy_writing_into_an_argument_is_still_mirrored(monkeypatch, tmp_path):
+    monkeypatch.setenv("SOURCEGRAD_CACHE_DIR", str(tmp_path))
+    sg.api.clear_cache()
+    inlined = _counting(monkeypatch, argument_writes, "inline_writing_helpers")
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal(4), rng.standard_normal(4)
+    want = numerical_grad(lambda x: written_by_numpy(x, y.copy()), [x], 0)
+    df = sg.grad(written_by_numpy)
+    for _ in range(3):
+        given = y.copy()
+        np.testing.assert_allclose(df(x, given), want, rtol=1e-6, atol=1e-8)
+        np.testing.assert_array_equal(given, 0.5 * y)  # as Python's call leaves it
+    assert inlined
 
 
 def dense(x, W, b):
