@@ -39,6 +39,7 @@ from .transform import derive
 from .transform import syntax as S
 from .transform.analysis import analyze
 from .transform.argument_writes import argument_writes
+from .transform.call_ranks import kept_core
 from .transform.emit import Deferred, Emitted
 from .transform.emit import emit as emit_source
 from .transform.forms import Core, copied_core
@@ -127,9 +128,13 @@ _copy_core = copied_core
 
 def _normalized(parsed: Parsed, args: tuple | None, general: Any) -> Core:
     """The core of ``parsed`` for ``args``: a copy of the one kept by ``general`` (a build
-    for the same ranks, which normalizing gives again), else normalized here."""
+    for the same ranks, which normalizing gives again), or by a caller's analysis that asked
+    what the function returns for arguments of those ranks, else normalized here."""
     kept = getattr(general, "core", None)
-    return _copy_core(kept) if kept is not None else normalize(parsed, args)
+    if kept is not None:
+        return _copy_core(kept)
+    asked = None if args is None else kept_core(parsed, args)  # (a helper its caller asked about)
+    return asked if asked is not None else normalize(parsed, args)
 
 
 def _scalar_tangent(der, kind) -> bool:

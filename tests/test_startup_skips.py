@@ -14,10 +14,18 @@ Each derivative is checked against central finite differences and called three t
 optimized build runs from the second call on).
 """
 
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import sourcegrad as sg
+from sourcegrad import pipeline
 from sourcegrad.transform import argument_writes, call_ranks, shared_writes
 
 from .fd import numerical_grad
@@ -180,3 +188,42 @@ class _Forgetful(dict):
 
     def __setitem__(self, key, value):
         pass
+
+
+def _digest_of_helpers_gradient(disabled: bool) -> str:
+    """The helpers MLP's first gradient, bytes hashed, in a new process (the kept core used,
+    or with ``disabled`` normalized again)."""
+    script = textwrap.dedent(f"""
+        import hashlib, numpy as np, sourcegrad as sg
+        from sourcegrad import pipeline
+        from tests.test_startup_skips import helpers_loss, _mlp_args
+        if {disabled}:
+            pipeline.kept_core = lambda parsed, args: None
+        got = sg.grad(helpers_loss)(*_mlp_args())
+        print(hashlib.sha256(b"".join(a.tobytes() for a in [*got["W"], *got["b"]])).hexdigest())
+        """)
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, PYTHONPATH=str(root), SOURCEGRAD_CACHE_DIR=tempfile.mkdtemp())
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()[-1]
+
+
+def test_helper_derivative_built_from_the_core_its_caller_asked_about(
+    monkeypatch, fresh_helper_memos
+):
+    normalized = []
+    real = pipeline.normalize
+
+    def counted(parsed, args=None):
+        normalized.append(parsed.fn.__name__)
+        return real(parsed, args)
+
+    monkeypatch.setattr(pipeline, "normalize", counted)
+    params, x = _mlp_args()
+    sg.grad(helpers_loss)(params, x)
+    assert normalized == ["helpers_loss"]  # dense's and relu's builds copy a kept core
+    # the same gradient, bit for bit, as where each helper is normalized again
+    assert _digest_of_helpers_gradient(False) == _digest_of_helpers_gradient(True)

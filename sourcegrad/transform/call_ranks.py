@@ -28,7 +28,7 @@ from .parse import parse
 from .path_reads import follow_keys
 from .walk import walk_statements, written_names
 
-__all__ = ["MISSING", "callee_analysis", "example_read", "returned_rank"]
+__all__ = ["MISSING", "callee_analysis", "example_read", "kept_core", "returned_rank"]
 
 #: the functions whose result is being worked out (a recursive call is not followed)
 _FOLLOWING: contextvars.ContextVar[frozenset] = contextvars.ContextVar(
@@ -130,6 +130,26 @@ def _normalized(fn, values: tuple, key: tuple | None):
     if len(_CORES) >= _MEMO_SIZE:
         _CORES.clear()
     _CORES[ranks] = (kept, copied_core(core))  # (as normalize gave it: analysis rewrites)
+    return core
+
+
+def kept_core(parsed, args: tuple):
+    """A copy of the core a question about ``parsed``'s function kept for arguments of the
+    ranks of ``args`` (what ``normalize(parsed, args)`` gives), made ``parsed``'s; None where
+    none is kept (the first build of a helper's derivative after its caller's analysis asked
+    about it: not normalized again)."""
+    if not _CORES or not all(_plain(v) for v in args):
+        return None
+    fn = parsed.fn
+    reads: list = []
+    _reads_of(fn, reads, 0)
+    ranks = (fn, tuple([rank_signature(v) for v in args]), tuple(id(r) for r in reads))
+    known = _CORES.get(ranks)
+    if known is None:
+        return None
+    core = copied_core(known[1])
+    parsed.lines.update(core.parsed.lines)  # (the lines of methods normalize inlined)
+    core.parsed = parsed
     return core
 
 
