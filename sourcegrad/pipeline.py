@@ -16,8 +16,6 @@ pattern) start from a copy of that, and do not normalize the function again.
 from __future__ import annotations
 
 import contextlib
-import copy
-import dataclasses
 import functools
 import gc
 import linecache
@@ -41,9 +39,10 @@ from .transform import derive
 from .transform import syntax as S
 from .transform.analysis import analyze
 from .transform.argument_writes import argument_writes
+from .transform.call_ranks import kept_core
 from .transform.emit import Deferred, Emitted
 from .transform.emit import emit as emit_source
-from .transform.forms import Core
+from .transform.forms import Core, copied_core
 from .transform.forward import forward
 from .transform.iterator_calls import refuse_generator_function
 from .transform.normalize import normalize
@@ -123,28 +122,19 @@ def as_gradient(x, t):
     return np.array(t, dtype=x.dtype) if g is None else g
 
 
-def _copy_core(core: Core) -> Core:
-    """A copy of a core that the passes may rewrite without touching ``core``: what
-    normalizing the function again for the same arguments would give."""
-    names = copy.copy(core.names)
-    names.taken = set(core.names.taken)
-    return dataclasses.replace(
-        core,
-        node=S.clone(core.node),
-        params=list(core.params),
-        names=names,
-        user_names=set(core.user_names),
-        paths=dict(core.paths),
-        alias_checks=list(core.alias_checks),
-        conditions=set(core.conditions),
-    )
+#: a copy of a core that the passes may rewrite (:func:`~.transform.forms.copied_core`)
+_copy_core = copied_core
 
 
 def _normalized(parsed: Parsed, args: tuple | None, general: Any) -> Core:
     """The core of ``parsed`` for ``args``: a copy of the one kept by ``general`` (a build
-    for the same ranks, which normalizing gives again), else normalized here."""
+    for the same ranks, which normalizing gives again), or by a caller's analysis that asked
+    what the function returns for arguments of those ranks, else normalized here."""
     kept = getattr(general, "core", None)
-    return _copy_core(kept) if kept is not None else normalize(parsed, args)
+    if kept is not None:
+        return _copy_core(kept)
+    asked = None if args is None else kept_core(parsed, args)  # (a helper its caller asked about)
+    return asked if asked is not None else normalize(parsed, args)
 
 
 def _scalar_tangent(der, kind) -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
-import pickle
 import sys
 
 import gast
@@ -31,7 +30,7 @@ def _dump(tree) -> str:
 
 
 def _shipped() -> dict:
-    return pickle.loads(shipped_trees.PATH.read_bytes())
+    return shipped_trees.read_table()
 
 
 #: the packages whose rules are registered when they are imported (where installed)

@@ -4,7 +4,9 @@ A first call of a derivative reads the templates of the rules it uses: reading t
 finding where each ends, ``ast.parse`` and the conversion to gast cost about 0.25 ms a
 template, a sixth of the seed MLP's first call for its nine; unpickling the tree, a third of
 that. ``template_trees.pickle`` holds the tree of every built-in template, per module, with a
-digest of the file it was made from; :func:`write` makes it (``tests/test_shipped_trees.py``
+digest of the file it was made from, behind an index of where each module's trees lie (a
+first call reads the index and the modules of the templates it uses, not the whole file);
+:func:`write` makes it (``tests/test_shipped_trees.py``
 checks that it matches the templates as their files read now, and writes it again with
 ``SOURCEGRAD_UPDATE_GOLDEN=1``).
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 import copyreg
 import hashlib
 import io
+import os
 import pickle
 import sys
 import zlib
@@ -62,7 +65,10 @@ def _checked_trees(fn) -> dict:
             text = f.read()
     except OSError:
         return {}
-    return trees if _digest(text) == digest and isinstance(trees, dict) else {}
+    if _digest(text) != digest:
+        return {}
+    trees = _module_trees(trees) if isinstance(trees, tuple) else trees
+    return trees if isinstance(trees, dict) else {}
 
 
 def _digest(data: bytes) -> bytes:
@@ -70,19 +76,55 @@ def _digest(data: bytes) -> bytes:
 
 
 def _load() -> dict:
-    """The table's modules (name -> (file digest, trees)), empty where the file is missing,
-    of another form, or made for another Python or gast."""
+    """The table's modules (name -> (file digest, trees, or where they lie in the file)),
+    empty where the file is missing, of another form, or made for another Python or gast.
+    Only the index is read here (a few kilobytes of the file's ~400): a module's trees are
+    read when a template of it is first asked for (:func:`_module_trees`)."""
     global _table
     try:
-        with open(PATH, "rb") as f:
-            made = pickle.load(f)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        made = _index()
+    except (OSError, ValueError, TypeError, pickle.UnpicklingError, EOFError, AttributeError):
+        made = None  # (an unreadable file, or one of another form)
+    except ImportError:
         made = None
     try:
         _table = made["modules"] if _fits(made) else {}
     except (TypeError, KeyError, AttributeError):  # no table, or one of another form
         _table = {}
     return _table
+
+
+def _index():
+    """The table's index, as :func:`write` places it at the head of the file."""
+    with open(PATH, "rb") as f:
+        size = int.from_bytes(f.read(8), "little")
+        if size > os.fstat(f.fileno()).st_size:
+            raise ValueError("not a table: its index would end past the file")
+        return pickle.loads(f.read(size))
+
+
+def _module_trees(at: tuple) -> dict | None:
+    """The trees one module's entry of the index places at ``(offset, length)`` in the
+    table's file; None where they cannot be read."""
+    offset, length = at
+    try:
+        with open(PATH, "rb") as f:
+            f.seek(offset)
+            return pickle.loads(f.read(length))
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        return None
+
+
+def read_table() -> dict:
+    """The whole table as :func:`made_table` gives it (each module's trees read); one of no
+    module where the file cannot be read as one."""
+    try:
+        made = _index()
+        modules = made["modules"].items()
+    except Exception:  # (any file but a table: found stale)
+        return {"python": tuple(sys.version_info[:2]), "classes": {}, "modules": {}}
+    made["modules"] = {name: (digest, _module_trees(at)) for name, (digest, at) in modules}
+    return made
 
 
 def _fits(made: dict) -> bool:
@@ -138,10 +180,24 @@ def made_table(fns, parse) -> dict:
 
 
 def write(fns, parse) -> int:
-    """Write :func:`made_table` to :data:`PATH`; returns how many trees it holds."""
+    """Write :func:`made_table` to :data:`PATH`; returns how many trees it holds. The file is
+    the index's length (8 bytes), the index (the table, each module's trees replaced by
+    where they lie) and each module's pickled trees."""
     global _table
     table = made_table(fns, parse)
-    PATH.write_bytes(pickle.dumps(table, protocol=4))
+    blobs = [pickle.dumps(trees, protocol=4) for _, trees in table["modules"].values()]
+    index = dict(table, modules={})
+    while True:  # (the offsets are past the index, whose length depends on them)
+        offset = 8 + len(pickle.dumps(index, protocol=4))
+        modules = {}
+        for (name, (digest, _)), blob in zip(table["modules"].items(), blobs):
+            modules[name] = (digest, (offset, len(blob)))
+            offset += len(blob)
+        if modules == index["modules"]:
+            break
+        index["modules"] = modules
+    head = pickle.dumps(index, protocol=4)
+    PATH.write_bytes(len(head).to_bytes(8, "little") + head + b"".join(blobs))
     _table = None  # read again: the trees given from now on are the new table's
     _trees_of_file.clear()
     return sum(len(trees) for _, trees in table["modules"].values())

@@ -38,6 +38,8 @@ def argument_writes(parsed, args: tuple | None, checked: bool = True, followed=(
     argument's memory (``Core.followed_writes``: ``x[1:][...] = w`` of ``w = x[1:]; w *= 2``)."""
     if not checked or args is None or parsed.filename.startswith("<sourcegrad"):
         return ()
+    if not followed and _writes_nothing(parsed):
+        return ()
     fn = inline_writing_helpers(parsed)  # (a helper's writes into them are the function's)
     params = [a.id for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs]
     given = dict(zip(params, args))
@@ -81,6 +83,46 @@ def argument_writes(parsed, args: tuple | None, checked: bool = True, followed=(
         line = min(w[1] for w in writes)
         out.append((param, tuple(sorted(paths, key=lambda p: (len(p), repr(p)))), line))
     return tuple(out)
+
+
+#: NumPy functions that write into an argument given by position (not ``out``)
+_NUMPY_WRITERS = frozenset({"copyto", "put", "place", "putmask", "fill_diagonal"})
+
+
+def _writes_nothing(parsed) -> bool:
+    """Whether ``parsed``'s function surely writes into no object: no augmented assignment,
+    no item or attribute stored or deleted, and no call but of a NumPy function (``np.tanh``,
+    ``np`` NumPy and never bound in the function) given no output: no ``out=``, no unpacked
+    arguments, no more operands than a ufunc takes, at most two for another function
+    (``np.sum(a, 0, None, out)``), none of those writing into one (``np.copyto``)."""
+    fn = parsed.node
+    bound = S.bound_names(fn)
+    for node in S.walk(fn):
+        cls = type(node)
+        if cls is gast.AugAssign:
+            return False
+        if cls in (gast.Subscript, gast.Attribute) and type(node.ctx) is not gast.Load:
+            return False
+        if cls is gast.Call and not _reads_only(node, parsed.globals, bound):
+            return False
+    return True
+
+
+def _reads_only(call, globals_: dict, bound: set) -> bool:
+    """Whether ``call`` is one of a NumPy function that writes into none of its arguments
+    (see :func:`_writes_nothing`)."""
+    func = call.func
+    if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name)):
+        return False
+    if func.value.id in bound or globals_.get(func.value.id) is not np:
+        return False
+    if func.attr in _NUMPY_WRITERS or any(k.arg in ("out", None) for k in call.keywords):
+        return False
+    if any(isinstance(a, gast.Starred) for a in call.args):
+        return False
+    found = getattr(np, func.attr, None)
+    most = found.nin if isinstance(found, np.ufunc) else 2
+    return len(call.args) <= most
 
 
 def _changed(node) -> list:

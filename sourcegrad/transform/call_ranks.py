@@ -21,13 +21,14 @@ import gast
 import numpy as np
 
 from ..errors import SourcegradError
-from ..runtime.signature import call_signature
+from ..runtime.signature import call_signature, rank_signature
+from .forms import copied_core
 from .normalize import normalize
 from .parse import parse
 from .path_reads import follow_keys
 from .walk import walk_statements, written_names
 
-__all__ = ["MISSING", "callee_analysis", "example_read", "returned_rank"]
+__all__ = ["MISSING", "callee_analysis", "example_read", "kept_core", "returned_rank"]
 
 #: the functions whose result is being worked out (a recursive call is not followed)
 _FOLLOWING: contextvars.ContextVar[frozenset] = contextvars.ContextVar(
@@ -88,7 +89,7 @@ def callee_analysis(op, stand_in, analyze, read):
         return known[1]
     token = _FOLLOWING.set(_FOLLOWING.get() | {code})
     try:
-        core = normalize(parse(fn), values)
+        core = _normalized(fn, values, key)
         wrt = tuple(i for i, v in enumerate(values) if _floating(v))
         found = read(analyze(core, wrt, values, whole_output=True), values)
     except SourcegradError:  # refused for the stand-ins: nothing is known
@@ -107,6 +108,49 @@ def callee_analysis(op, stand_in, analyze, read):
 #: for stand-ins once per signature (any answer is sound, a None one only less telling)
 _MEMO: dict = {}
 _MEMO_SIZE = 512
+
+
+#: (callee, its arguments' rank signature, what it reads) -> (objects, the core normalize
+#: gave): a helper asked about for the shapes of a signature whose ranks it was asked about
+#: already (a shape-specialised build after the first call's) is not normalized again
+_CORES: dict = {}
+
+
+def _normalized(fn, values: tuple, key: tuple | None):
+    """The core of ``fn`` normalized for ``values`` (a copy of the one kept for their ranks,
+    which normalizing gives again; ``key``: the question's :func:`_memo_key`)."""
+    if key is None:
+        return normalize(parse(fn), values)
+    (_, _, _, reads), kept = key
+    ranks = (fn, tuple([rank_signature(v) for v in values]), reads)
+    known = _CORES.get(ranks)
+    if known is not None:
+        return copied_core(known[1])
+    core = normalize(parse(fn), values)
+    if len(_CORES) >= _MEMO_SIZE:
+        _CORES.clear()
+    _CORES[ranks] = (kept, copied_core(core))  # (as normalize gave it: analysis rewrites)
+    return core
+
+
+def kept_core(parsed, args: tuple):
+    """A copy of the core a question about ``parsed``'s function kept for arguments of the
+    ranks of ``args`` (what ``normalize(parsed, args)`` gives), made ``parsed``'s; None where
+    none is kept (the first build of a helper's derivative after its caller's analysis asked
+    about it: not normalized again)."""
+    if not _CORES or not all(_plain(v) for v in args):
+        return None
+    fn = parsed.fn
+    reads: list = []
+    _reads_of(fn, reads, 0)
+    ranks = (fn, tuple([rank_signature(v) for v in args]), tuple(id(r) for r in reads))
+    known = _CORES.get(ranks)
+    if known is None:
+        return None
+    core = copied_core(known[1])
+    parsed.lines.update(core.parsed.lines)  # (the lines of methods normalize inlined)
+    core.parsed = parsed
+    return core
 
 
 def _memo_key(fn, read, values) -> tuple | None:

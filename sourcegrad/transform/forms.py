@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from dataclasses import dataclass, field
 
 import gast
@@ -48,6 +50,23 @@ class Core:
     #: ``(receiver, attribute)`` a method inlined at its call stores and the function reads
     #: back as the value (``net.probs`` after ``net.forward(x)``): no state read
     followed_reads: frozenset = frozenset()
+
+
+def copied_core(core: Core) -> Core:
+    """A copy of ``core`` that the passes may rewrite without touching ``core``: what
+    normalizing the function again for arguments of the same ranks would give."""
+    names = copy.copy(core.names)
+    names.taken = set(core.names.taken)
+    return dataclasses.replace(
+        core,
+        node=S.clone(core.node),
+        params=list(core.params),
+        names=names,
+        user_names=set(core.user_names),
+        paths=dict(core.paths),
+        alias_checks=list(core.alias_checks),
+        conditions=set(core.conditions),
+    )
 
 
 @dataclass

@@ -325,6 +325,8 @@ def _is_field_read(e, resolve) -> bool:
         and not e.attr.startswith("__")
     ):
         return False
+    if isinstance(resolve(e.value), types.ModuleType):
+        return False  # (`np.tanh`: a module's function, read once instead of three times)
 
     def at_class(attr):
         return resolve(gast.Attribute(value=S.name(e.value.id), attr=attr, ctx=gast.Load()))

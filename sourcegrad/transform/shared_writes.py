@@ -70,6 +70,8 @@ def follow_shared_writes(fn, params: list, examples, lists: set, numpy: bool, re
     into a base as Python makes it (``z[idx][...] = w``, ``z[k] = v``), which tells what an
     argument's caller sees changed."""
     split_chained_links(fn.body)
+    if not _writes_in_place(fn):
+        return [], []  # (a link is followed only where a name or its base is written into)
     loops = index_loops(fn, S.NameGen(S.names_in(fn)))
     context = _Context(fn, params, examples, lists, (numpy, results))  # (the loops' names too)
     context.keys = {loop.key for loop in loops if loop.key is not None}
@@ -88,6 +90,15 @@ def follow_shared_writes(fn, params: list, examples, lists: set, numpy: bool, re
     if links:
         fn.body = rewritten(fn.body, {}, links, writes)
     return [c for _, checks in decided for c in checks or ()], writes
+
+
+def _writes_in_place(fn) -> bool:
+    """Whether ``fn`` has a statement :func:`~.link_shapes.written_root` can name a root of
+    (``y[k] = v``, ``y[k] += v``, ``y += v``): without one no link is written through."""
+    return any(
+        type(n) is gast.AugAssign or isinstance(n.ctx, gast.Store)
+        for n in S.nodes_of(fn, (gast.AugAssign, gast.Subscript))
+    )
 
 
 def _decided(context, candidates: list) -> list:
