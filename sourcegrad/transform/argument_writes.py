@@ -64,8 +64,8 @@ def argument_writes(parsed, args: tuple | None, checked: bool = True, followed=(
         example = given.get(param)
         if param not in given and param not in rebound:
             _refuse_shared_default(parsed, param, min(w[1] for w in writes))
-        if not isinstance(example, (list, dict, np.ndarray)) or getattr(example, "ndim", 1) == 0:
-            continue  # (a number: `s += 1` gives the name a new value)
+        if not isinstance(example, (list, dict, np.ndarray)):
+            continue  # (a number: `s += 1` gives the name a new value; a 0-d array is written)
         if param in rebound:  # (`p = dict(p)` first: the writes go into the function's own)
             continue
         if param in helpers:

@@ -27,6 +27,7 @@ from ..gast_trees import parse_gast
 from . import syntax as S
 from .local_imports import imports_as_closure
 from .no_source import no_source_refusal
+from .positional_outputs import outputs_as_keywords
 from .source_lines import definition_lines
 
 
@@ -350,7 +351,10 @@ def parse(fn) -> Parsed:
         closure = dict(zip(code.co_freevars, fn.__closure__))
     if any(isinstance(s, (gast.Import, gast.ImportFrom)) for s in node.body):
         imports_as_closure(node, fn, closure)
-    return Parsed(fn, node, filename, fn.__globals__, closure, lines)
+    parsed = Parsed(fn, node, filename, fn.__globals__, closure, lines)
+    local = S.bound_names(node)
+    outputs_as_keywords(node, lambda e: resolve(parsed, e, local))
+    return parsed
 
 
 #: code object -> (its source lines and first line as :func:`_source_of` read them, a copy

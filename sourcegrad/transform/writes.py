@@ -41,6 +41,7 @@ from . import syntax as S
 from .item_lists import rebuilt_item_lists
 from .node_facts import set_fact
 from .parse import resolve
+from .positional_outputs import array_method_call, method_output_by_position
 from .walk import statements_in_loops_around, walk_statements, written_names
 
 #: methods of an array that change it in place, and the way out for each
@@ -291,11 +292,14 @@ def _lowered(stmt, parsed, local_names):
         if isinstance(out, gast.Tuple) and len(out.elts) == 1:
             out = out.elts[0]
         if not isinstance(out, gast.Name):
+            names = out.elts if isinstance(out, gast.Tuple) else [out]
+            plain = S.text(_without_output(call, parsed, local_names))
             _refuse(
                 parsed,
                 call,
-                f"`{S.text(call)}` writes into `{S.text(out)}`; assign the result to a name "
-                "instead of `out=`",
+                f"`{S.text(call)}` writes into `{S.text(out)}`, which sourcegrad does not "
+                f"follow; assign the result instead: "
+                f"`{', '.join(S.text(n) for n in names)} = {plain}`",
             )
         write = _write_all(out.id, _without_output(call, parsed, local_names), stmt)
         set_fact(write, "same_kind", True)
@@ -401,53 +405,37 @@ def _write_all(name: str, value, stmt):
     return gast.copy_location(new, stmt)
 
 
-def _positional_output(call, parsed, local_names) -> bool:
-    fn = resolve(parsed, call.func, local_names)
-    return isinstance(fn, np.ufunc) and len(call.args) == fn.nin + fn.nout and fn.nout == 1
-
-
 def _output_of(call, parsed, local_names):
     """The output argument of a NumPy call that writes its result into it, else None."""
+    given = method_output_by_position(call, local_names)
+    if given is not None:
+        _refuse(
+            parsed,
+            call,
+            f"`{S.text(call)}` gives its output `{S.text(given)}` by position, which "
+            f"sourcegrad does not follow there; give it as `out={S.text(given)}`",
+        )
     if _is_numpy_call(call, parsed, local_names):
         for k in call.keywords:
             if k.arg == "out" and not S.is_none(k.value):
                 return k.value
-    if _positional_output(call, parsed, local_names):
-        return call.args[-1]
     return None
 
 
-#: array methods that take ``out=``
-_OUT_METHODS = frozenset(
-    {
-        "sum", "mean", "prod", "max", "min", "cumsum", "cumprod", "clip", "round", "dot",
-        "std", "var", "any", "all", "argmax", "argmin", "trace", "conj", "conjugate", "take",
-        "choose", "compress", "ptp",
-    }
-)  # fmt: skip
-
-
 def _is_numpy_call(call, parsed, local_names) -> bool:
-    """A call of a NumPy function, or of an array method that takes ``out=`` on a name of
-    the function (a function of the user's own may mean something else by ``out``)."""
+    """A call of a NumPy function, or of an array method that takes ``out=`` on a value the
+    function computes (a function of the user's own may mean something else by ``out``)."""
     fn = resolve(parsed, call.func, local_names)
     module = getattr(fn, "__module__", None) or ""
     if isinstance(fn, np.ufunc) or module == "numpy" or module.startswith("numpy."):
         return True
-    func = call.func
-    return (
-        isinstance(func, gast.Attribute)
-        and func.attr in _OUT_METHODS
-        and isinstance(func.value, gast.Name)
-        and func.value.id in local_names
-    )
+    return array_method_call(call, local_names)
 
 
 def _without_output(call, parsed, local_names):
-    """A copy of ``call`` without its output argument."""
-    args = call.args[:-1] if _positional_output(call, parsed, local_names) else call.args
+    """A copy of ``call`` without its output argument (the parser made it a keyword)."""
     keywords = [k for k in call.keywords if k.arg != "out"]
-    return gast.Call(func=S.clone(call.func), args=S.clone(args), keywords=S.clone(keywords))
+    return gast.Call(func=S.clone(call.func), args=S.clone(call.args), keywords=S.clone(keywords))
 
 
 def _refuse(parsed, node, message: str):
