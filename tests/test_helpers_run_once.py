@@ -553,5 +553,6 @@ def test_a_method_counting_its_calls_in_its_object_stays_refused():
             sg.grad(counted_loss)(_x(), counter)
         message = str(info.value)
         assert message.startswith(f"{__file__}:{Counter.apply.__code__.co_firstlineno + 1}: ")
-        assert "keep the value in a local variable" in message
+        assert "keeps state in `self.calls` from call to call" in message
+        assert "call it as a statement of its own there" in message
     assert counter.calls == 0

@@ -128,13 +128,16 @@ class _Inliner:
         if not isinstance(method, types.FunctionType):
             return None
         stores, reads = _self_attributes(method)
-        if stores is None or _accumulates(method):
-            return None  # (`self.n += v`: state across calls, refused by the analysis)
+        between_calls = stores is not None and _accumulates(method)
+        if stores is None or (between_calls and not _kept_outside(self.fn, receiver)):
+            return None  # (`self.n += v` on an object made here: refused by the analysis)
         init = inspect.getattr_static(cls, "__init__", None)
         if isinstance(init, types.FunctionType) and name in (_self_attributes(init)[0] or ()):
             return None  # (`self.forward = ...` in __init__: the object's own, not the class's)
         stores = stores | _stored_through(cls, method, {method.__name__})
         writes = writes_given(method, (self.fn, stmt, call), 1)
+        if between_calls:  # (its state followed as values: :mod:`.state_between_calls`)
+            return call, method, receiver, stores, writes
         if not named:  # (`blocks[0].inner(buf)`, `layer(h)`: its writes alone)
             return (call, method, receiver, stores, writes) if writes and not stores else None
         if not (stores & self.read_after(stmt, receiver.id) or reads & self.kept_on(receiver)):
@@ -209,6 +212,17 @@ def _global_class(parsed, fn, name):
     if found is UNRESOLVED or isinstance(found, (type, types.FunctionType, types.ModuleType)):
         return None
     return cls if cls.__module__ == getattr(parsed.fn, "__module__", None) else None
+
+
+def _kept_outside(fn, receiver) -> bool:
+    """Whether ``receiver`` names an object ``fn`` does not make nor bind: a global, a
+    closure variable or an argument, whose state is kept from call to call."""
+    if not isinstance(receiver, gast.Name):
+        return False
+    return not any(
+        isinstance(n, gast.Name) and n.id == receiver.id and isinstance(n.ctx, gast.Store)
+        for n in S.walk(fn)
+    )
 
 
 def followed_reads(fn, kept: dict) -> frozenset:

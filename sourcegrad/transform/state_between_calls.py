@@ -1,0 +1,202 @@
+"""State an object keeps from call to call, read and stored by the function the user
+differentiates (part of the lowering of Python's forms).
+
+``h = np.tanh(W @ x + CELL.h); CELL.h = h`` (an RNN cell keeping its hidden state, a
+running mean, a step counter ``SCHED.t += 1``, an EMA target ``TARGET.W = 0.9 * TARGET.W +
+0.1 * W``): the value the object holds when the call starts is an input of this call (a
+constant, unless the object is an argument differentiated), and what the call stores last is
+what the object holds after it. :func:`follow_state_between_calls` rewrites the function, in
+place, so that the attribute is a local variable: ``CELL_h = CELL.h`` first, each read and
+store of ``CELL.h`` one of ``CELL_h``, and ``CELL.h = CELL_h`` before each ``return`` (its
+value taken first). The derivative then follows the values, and its forward sweep, which
+runs once per call, leaves in the object what Python's call leaves.
+
+An object is followed where it is a global or closure variable of the function, or an
+argument it never binds anew, and the function reaches it only through its attributes
+(no call is given it, no method of it is called: a callee would read the object itself);
+an attribute where the function both reads and stores it and the object holds it on entry.
+Reads inside nested functions and lambdas leave the object as it is (they run later).
+"""
+
+from __future__ import annotations
+
+import gast
+
+from ..errors import UnsupportedSyntaxError
+from . import syntax as S
+from .parse import UNRESOLVED, resolve
+
+__all__ = ["follow_state_between_calls"]
+
+
+def follow_state_between_calls(fn, parsed, given: dict, names: S.NameGen) -> tuple:
+    """Rewrite, in place, ``fn``'s reads and stores of the state the objects it reaches keep
+    between calls (see the module); ``given``: parameter -> the example argument the build is
+    for. Returns ``((receiver, attribute, line of its first use), ...)`` of what it follows
+    (in generated code too: a gradient keeping state, differentiated again by ``sg.hvp``)."""
+    uses = _uses(fn)
+    bound = S.bound_names(fn)
+    params = {a.id for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs}
+    followed = []
+    for receiver, (reads, stores, others) in sorted(uses.items()):
+        if others:
+            continue  # (given to a call, a method called, bound to another name)
+        if receiver in params:
+            if receiver in _rebound(fn):
+                continue
+            obj = given.get(receiver, UNRESOLVED)
+        elif receiver in bound:
+            continue
+        else:
+            obj = resolve(parsed, S.name(receiver), bound)
+        state = getattr(obj, "__dict__", None)
+        if obj is UNRESOLVED or type(state) is not dict:
+            continue
+        for attr in sorted(reads.keys() & stores.keys() & state.keys()):
+            line = min(reads[attr] + stores[attr])
+            followed.append((receiver, attr, line))
+    if followed:
+        _rewrite(fn, followed, names)
+    return tuple(followed)
+
+
+def _uses(fn) -> dict:
+    """receiver name -> ({attribute read: [lines]}, {attribute stored: [lines]}, whether the
+    name is used otherwise), for the names whose attributes ``fn`` reads or stores in its
+    own scope."""
+    nested = [d for d in S.walk(fn) if d is not fn and isinstance(d, S.NESTED_SCOPES)]
+    inner = {id(n) for d in nested for n in S.walk(d)}
+    updated = {id(n.target) for n in S.walk(fn) if isinstance(n, gast.AugAssign)}
+    attribute_of = {}  # id of a Name -> its Attribute
+    called = set()  # ids of the Attributes that are a call's function
+    for n in S.walk(fn):
+        if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name):
+            attribute_of[id(n.value)] = n
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute):
+            called.add(id(n.func))
+    uses: dict = {}
+    for n in S.walk(fn):
+        if not isinstance(n, gast.Name) or isinstance(n.ctx, gast.Param):
+            continue
+        attr = attribute_of.get(id(n))
+        entry = uses.setdefault(n.id, ({}, {}, []))
+        if attr is None or id(attr) in called or id(n) in inner or id(attr) in inner:
+            entry[2].append(n)
+        elif isinstance(attr.ctx, gast.Load):
+            entry[0].setdefault(attr.attr, []).append(getattr(attr, "lineno", fn.lineno))
+        elif isinstance(attr.ctx, gast.Store):
+            line = getattr(attr, "lineno", fn.lineno)
+            entry[1].setdefault(attr.attr, []).append(line)
+            if id(attr) in updated:  # (`obj.n += 1` reads it first)
+                entry[0].setdefault(attr.attr, []).append(line)
+        else:
+            entry[2].append(n)  # (`del obj.attr`)
+    return {k: v for k, v in uses.items() if v[0] or v[1]}
+
+
+def _rebound(fn) -> set:
+    return {n.id for n in S.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+
+
+def _rewrite(fn, followed: list, names: S.NameGen) -> None:
+    """``obj_attr = obj.attr`` first, each use of ``obj.attr`` one of ``obj_attr``, and
+    ``obj.attr = obj_attr`` before each ``return``."""
+    local = {(r, a): names.fresh(f"{r}_{a}") for r, a, _ in followed}
+    for node in S.walk(fn):
+        for field in S.walked_fields(type(node)):
+            value = getattr(node, field, None)
+            items = value if type(value) is list else [value]
+            for i, child in enumerate(items):
+                key = _key(child)
+                if key not in local:
+                    continue
+                new = gast.copy_location(S.name(local[key], store=_stored(child)), child)
+                if type(value) is list:
+                    value[i] = new
+                else:
+                    setattr(node, field, new)
+    line = min(line for _, _, line in followed)
+    first = [S.assign(local[r, a], _attribute(r, a), line) for r, a, _ in followed]
+    for stmt in first:
+        stmt.value.state_on_entry = True  # (no read of state an earlier store left)
+    at = 1 if fn.body and _is_docstring(fn.body[0]) else 0
+    _store_before_returns(fn.body, local, names)
+    fn.body[at:at] = first
+
+
+def _store_before_returns(body: list, local: dict, names: S.NameGen) -> None:
+    """``obj.attr = obj_attr`` before each ``return`` of ``body`` (not of nested functions),
+    the returned value taken first where it is not a name or a constant."""
+    for block in _blocks(body):
+        for i in reversed(range(len(block))):
+            stmt = block[i]
+            if not isinstance(stmt, gast.Return):
+                continue
+            before = []
+            if stmt.value is not None and not isinstance(stmt.value, (gast.Name, gast.Constant)):
+                held = names.fresh("result")
+                before.append(S.assign(held, stmt.value, stmt.lineno))
+                stmt.value = gast.copy_location(S.name(held), stmt.value)
+            for (r, a), name in local.items():
+                store = gast.Assign(targets=[_attribute(r, a, store=True)], value=S.name(name))
+                store.type_comment = None
+                before.append(gast.copy_location(store, stmt))
+            block[i:i] = before
+
+
+def _blocks(body: list):
+    """``body`` and the statement lists nested in it (not in nested functions)."""
+    yield body
+    for stmt in list(body):
+        if isinstance(stmt, S.NESTED_SCOPES):
+            continue
+        for field in ("body", "orelse", "finalbody"):
+            inner = getattr(stmt, field, None)
+            if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
+                yield from _blocks(inner)
+        for part in [*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())]:
+            yield from _blocks(part.body)
+
+
+def _key(node):
+    if isinstance(node, gast.Attribute) and isinstance(node.value, gast.Name):
+        return node.value.id, node.attr
+    return None
+
+
+def _stored(node) -> bool:
+    return isinstance(node.ctx, gast.Store)
+
+
+def _attribute(receiver: str, attr: str, store: bool = False):
+    ctx = gast.Store() if store else gast.Load()
+    return gast.Attribute(value=S.name(receiver), attr=attr, ctx=ctx)
+
+
+def _is_docstring(stmt) -> bool:
+    return isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Constant)
+
+
+def refuse_state_in_callee(core) -> None:
+    """Refuse the build of a function that keeps state between calls (``core.kept_state``)
+    for a function being differentiated that calls it: the caller's derivative may run its
+    forward pass again (in a loop's adjoint, a second-order derivative), which would start
+    from the state the first run left."""
+    if not core.kept_state or core.parsed.filename.startswith("<sourcegrad"):
+        return  # (a gradient's code, run once per call by the forward mode over it)
+    receiver, attr, line = core.kept_state[0]
+    name = core.node.name
+    way_out = f"read and store `{receiver}.{attr}` in the function you differentiate"
+    if core.params[:1] == [receiver]:  # (a method's `self`: its body can be followed there)
+        way_out = (
+            f"call it as a statement of its own there (`y = obj.{name}(...)`), whose state "
+            "sourcegrad follows in the function you differentiate"
+        )
+    raise UnsupportedSyntaxError(
+        f"{name}() keeps state in `{receiver}.{attr}` from call to call, and a function being "
+        f"differentiated calls it: its derivative may run {name}() again, which would start "
+        f"from the state the first run left; {way_out}, or pass the state to {name}() and "
+        "return the new state",
+        core.parsed.filename,
+        line,
+    )
