@@ -90,6 +90,15 @@ class Schedule:
         return 1.0 / np.sqrt(self.t)
 
 
+class LoggedSchedule(Schedule):
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def log(self, v):
+        self.seen.append(v)
+
+
 class Holder:
     def __init__(self, **fields):
         vars(self).update(fields)
@@ -111,6 +120,7 @@ BN = BatchNorm(D)
 BN_EVAL = BatchNorm(D, training=False)
 BN_EVAL.running_mean = R.standard_normal(D)
 SCHEDULE = Schedule()
+LOGGED_SCHEDULE = LoggedSchedule()
 STEPS = Holder(t=0)
 TARGET = Holder(W=W0.copy())
 NORM = Holder(avg=1.0)
@@ -154,6 +164,12 @@ def batchnorm_evaluation(W, x):
 
 def step_counter_method(W, x):
     lr = SCHEDULE.rate()
+    return lr * np.sum((W @ x) ** 2)
+
+
+def step_counter_beside_another_method(W, x):
+    lr = LOGGED_SCHEDULE.rate()  # (run as written: the object is also given to `log`)
+    LOGGED_SCHEDULE.log(lr)
     return lr * np.sum((W @ x) ** 2)
 
 
@@ -256,6 +272,12 @@ CASES = {
     "batchnorm evaluation": (batchnorm_evaluation, (W0, X0), [BN_EVAL], True),
     "step counter method": (step_counter_method, (W0, X0), [SCHEDULE], True),
     "step counter in the loss": (step_counter_in_the_loss, (W0, X0), [STEPS], True),
+    "step counter beside another method": (
+        step_counter_beside_another_method,
+        (W0, X0),
+        [LOGGED_SCHEDULE],
+        True,
+    ),
     "ema target": (ema_target, (W0, X0), [TARGET], True),
     "running norm read after": (running_norm_read_after, (W0, X0), [NORM], True),
     "closure": (closure_state, (W0, X0), [CLOSED], True),

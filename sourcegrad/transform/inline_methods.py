@@ -36,6 +36,7 @@ from ..errors import SourcegradError
 from . import syntax as S
 from .inline_helpers import helper_writing_arguments, writes_given, written_parameters
 from .parse import UNRESOLVED, parse, resolve
+from .state_between_calls import calls_on
 
 __all__ = ["followed_reads", "harmless_call", "inline_effect_methods", "obstacle"]
 __all__ += ["inline_writing_helpers"]
@@ -129,7 +130,7 @@ class _Inliner:
             return None
         stores, reads = _self_attributes(method)
         between_calls = stores is not None and _accumulates(method)
-        if stores is None or (between_calls and not _kept_outside(self.fn, receiver)):
+        if stores is None or (between_calls and not self.followed(receiver, cls)):
             return None  # (`self.n += v` on an object made here: refused by the analysis)
         init = inspect.getattr_static(cls, "__init__", None)
         if isinstance(init, types.FunctionType) and name in (_self_attributes(init)[0] or ()):
@@ -144,6 +145,23 @@ class _Inliner:
             if not writes:
                 return None
         return call, method, receiver, stores, writes
+
+    def followed(self, receiver, cls) -> bool:
+        """Whether the state ``receiver`` keeps from call to call can be followed once its
+        methods are inlined (:mod:`.state_between_calls`): an object the function does not
+        make nor bind, reached only through its attributes and calls, as statements, of
+        methods keeping state."""
+        calls = calls_on(self.fn, receiver.id) if isinstance(receiver, gast.Name) else None
+        if calls is None:
+            return False
+        statements = {id(_call_of(s)) for block in _blocks(self.fn.body) for s in block}
+        for call in calls:
+            method = inspect.getattr_static(cls, call.func.attr, None)
+            if id(call) not in statements or not isinstance(method, types.FunctionType):
+                return False
+            if _self_attributes(method)[0] is None or not _accumulates(method):
+                return False
+        return True
 
     def read_after(self, stmt, receiver: str) -> set:
         """The attributes of ``receiver`` the function reads outside ``stmt``."""
@@ -212,17 +230,6 @@ def _global_class(parsed, fn, name):
     if found is UNRESOLVED or isinstance(found, (type, types.FunctionType, types.ModuleType)):
         return None
     return cls if cls.__module__ == getattr(parsed.fn, "__module__", None) else None
-
-
-def _kept_outside(fn, receiver) -> bool:
-    """Whether ``receiver`` names an object ``fn`` does not make nor bind: a global, a
-    closure variable or an argument, whose state is kept from call to call."""
-    if not isinstance(receiver, gast.Name):
-        return False
-    return not any(
-        isinstance(n, gast.Name) and n.id == receiver.id and isinstance(n.ctx, gast.Store)
-        for n in S.walk(fn)
-    )
 
 
 def followed_reads(fn, kept: dict) -> frozenset:

@@ -60,10 +60,29 @@ def follow_state_between_calls(fn, parsed, given: dict, names: S.NameGen) -> tup
     return tuple(followed)
 
 
-def _uses(fn) -> dict:
-    """receiver name -> ({attribute read: [lines]}, {attribute stored: [lines]}, whether the
-    name is used otherwise), for the names whose attributes ``fn`` reads or stores in its
-    own scope."""
+def calls_on(fn, receiver: str) -> list | None:
+    """The calls ``receiver.m(...)`` in ``fn``, where the function reaches ``receiver``
+    otherwise only through its attributes (where its state can be followed once these
+    calls are inlined); None where it does otherwise (given to a call, bound, nested)."""
+    if receiver not in _rebound(fn):
+        uses = _uses(fn, every=True).get(receiver)
+        if uses is None or all(isinstance(n.ctx, gast.Load) for n in uses[2]):
+            calls = [
+                n
+                for n in S.walk(fn)
+                if isinstance(n, gast.Call)
+                and isinstance(n.func, gast.Attribute)
+                and getattr(n.func.value, "id", None) == receiver
+            ]
+            if len(calls) == len(uses[2] if uses else ()):
+                return calls
+    return None
+
+
+def _uses(fn, every: bool = False) -> dict:
+    """receiver name -> ({attribute read: [lines]}, {attribute stored: [lines]}, the uses of
+    the name otherwise), for the names whose attributes ``fn`` reads or stores in its own
+    scope (``every``: for every name)."""
     nested = [d for d in S.walk(fn) if d is not fn and isinstance(d, S.NESTED_SCOPES)]
     inner = {id(n) for d in nested for n in S.walk(d)}
     updated = {id(n.target) for n in S.walk(fn) if isinstance(n, gast.AugAssign)}
@@ -91,7 +110,7 @@ def _uses(fn) -> dict:
                 entry[0].setdefault(attr.attr, []).append(line)
         else:
             entry[2].append(n)  # (`del obj.attr`)
-    return {k: v for k, v in uses.items() if v[0] or v[1]}
+    return {k: v for k, v in uses.items() if v[0] or v[1] or every}
 
 
 def _rebound(fn) -> set:
