@@ -15,6 +15,7 @@ its gradient differentiated again), the state would advance more than once: refu
 from __future__ import annotations
 
 import copy
+import importlib.util
 
 import numpy as np
 import pytest
@@ -412,6 +413,13 @@ def step_inside_an_expression(W, xs):
     return total
 
 
+def one_object_two_names(W, cell, x):
+    h = np.tanh(W @ x + CELL.h)
+    CELL.h = h  # REFUSED
+    cell.h = 0.5 * cell.h  # (`cell` is `CELL`: Python halves the new state)
+    return np.sum(h**2)
+
+
 def _refused(make, f, args, hint, line):
     entry = held([CELL, LOOPED])
     for _ in range(2):
@@ -460,3 +468,33 @@ def test_the_derivative_reads_the_state_once_and_stores_it_after_the_call():
     reads = [s for s in lines if "TARGET.W" in s]
     assert reads[1:] == [f"TARGET.W = {reads[1].split()[-1]}"] and len(reads) == 2, text
     assert lines.index(reads[1]) < lines.index("dloss = 1.0"), "stored in the forward sweep"
+
+
+@pytest.mark.parametrize("order", [1, 2])
+@pytest.mark.parametrize("name, held_as", [("rnn cell method", "STEPPED"), ("kv cache", "KV")])
+def test_an_export_advances_its_own_object_once_per_call(tmp_path, name, held_as, order):
+    """An export holds its own copy of a global object (as of the export): each call of it
+    advances that copy once, as Python's calls advance the original."""
+    f, args, objects, _ = case = CASES[name]
+    path = tmp_path / f"exported_{held_as.lower()}_{order}.py"
+    path.write_text(sg.export(f, *args, order=order))
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    d, own = getattr(module, f"d_{f.__name__}"), getattr(module, held_as)
+    before = held(objects)
+    for call in range(3):
+        a = _args(case, call)
+        put_back(objects, held([own]))
+        want = f(*a)
+        got = d(*a) if order == 1 else d(*a, np.ones_like(a[0]))
+        assert_same_state(held([own]), held(objects), f"call {call}")
+        if order == 1:
+            np.testing.assert_allclose(got[0], want, rtol=1e-12)
+    put_back(objects, before)
+
+
+def test_one_object_under_two_names_is_left_to_the_refusal_of_a_store_read_back():
+    hint = "keeps a value in an attribute that the function reads (`.h`)"
+    line = marked_line(one_object_two_names)
+    _refused(sg.grad, one_object_two_names, (W0, CELL, X0), hint, line)

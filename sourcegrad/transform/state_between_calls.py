@@ -13,8 +13,9 @@ runs once per call, leaves in the object what Python's call leaves.
 
 An object is followed where it is a global or closure variable of the function, or an
 argument it never binds anew, and the function reaches it only through its attributes
-(no call is given it, no method of it is called: a callee would read the object itself);
-an attribute where the function both reads and stores it and the object holds it on entry.
+(no call is given it, no method of it is called: a callee would read the object itself),
+and by no other name followed (as the build's arguments show); an attribute where the
+function both reads and stores it and the object holds it on entry.
 Reads inside nested functions and lambdas leave the object as it is (they run later).
 """
 
@@ -37,7 +38,7 @@ def follow_state_between_calls(fn, parsed, given: dict, names: S.NameGen) -> tup
     uses = _uses(fn)
     bound = S.bound_names(fn)
     params = {a.id for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs}
-    followed = []
+    followed, objects = [], {}
     for receiver, (reads, stores, others) in sorted(uses.items()):
         if others:
             continue  # (given to a call, a method called, bound to another name)
@@ -55,6 +56,9 @@ def follow_state_between_calls(fn, parsed, given: dict, names: S.NameGen) -> tup
         for attr in sorted(reads.keys() & stores.keys() & state.keys()):
             line = min(reads[attr] + stores[attr])
             followed.append((receiver, attr, line))
+            objects.setdefault(id(obj), set()).add(receiver)
+    shared = {r for names_of in objects.values() if len(names_of) > 1 for r in names_of}
+    followed = [f for f in followed if f[0] not in shared]  # (one object, two names: as is)
     if followed:
         _rewrite(fn, followed, names)
     return tuple(followed)
