@@ -100,6 +100,21 @@ class LoggedSchedule(Schedule):
         self.seen.append(v)
 
 
+class Model:
+    def __init__(self):
+        self.h = np.zeros(D)
+        self.t = 0
+
+    def step(self, W, x):
+        self.h = np.tanh(W @ x + self.h)
+        self.t += 1
+        return self.h
+
+    def loss(self, W, x):
+        h = self.step(W, x)
+        return np.sum(h**2) / self.t
+
+
 class Holder:
     def __init__(self, **fields):
         vars(self).update(fields)
@@ -126,6 +141,7 @@ STEPS = Holder(t=0)
 TARGET = Holder(W=W0.copy())
 NORM = Holder(avg=1.0)
 ACCUMULATOR = Counter()
+MODEL = Model()
 
 
 def rnn_cell_in_the_loss(W, x):
@@ -284,6 +300,7 @@ CASES = {
     "closure": (closure_state, (W0, X0), [CLOSED], True),
     "steps in a loop": (steps_in_a_loop, (W0, np.stack([X0, -X0, 0.5 * X0])), [LOOPED], True),
     "method state then read": (method_state_then_read, (W0, X0), [ACCUMULATOR], True),
+    "a bound method's own state": (MODEL.loss, (W0, X0), [MODEL], True),
 }
 
 
