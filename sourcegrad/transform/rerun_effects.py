@@ -18,6 +18,7 @@ import types
 import gast
 
 from . import syntax as S
+from .own_attributes import read_own_stores
 from .parse import UNRESOLVED, resolve
 from .recomputed_draws import read_once, unseeded_draw
 from .rule_binding import is_user_function
@@ -83,13 +84,7 @@ def _outer_change(fn, outer: frozenset, seen: set) -> tuple[str, str, bool] | No
     declared = {n for d in nodes if isinstance(d, (gast.Global, gast.Nonlocal)) for n in d.names}
     bound = _bound(parsed.node, nodes) - declared - outer
     label = getattr(fn, "__qualname__", "the function")
-    updated = {id(n.target) for n in nodes if isinstance(n, gast.AugAssign)}
-    read = {
-        (n.value.id, n.attr)
-        for n in nodes
-        if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name)
-        if isinstance(n.ctx, gast.Load) or id(n) in updated
-    }
+    read = _state_reads(parsed.node)
     for node in nodes:
         kept = _kept_state(node, bound, read)
         changed = kept or _changed_outer(node, bound, declared)
@@ -112,6 +107,22 @@ def _root(expr) -> str | None:
     while isinstance(expr, (gast.Attribute, gast.Subscript)):
         expr = expr.value
     return expr.id if isinstance(expr, gast.Name) else None
+
+
+def _state_reads(fn) -> set:
+    """``(name, attribute)`` of each ``name.attribute`` ``fn`` reads (or updates, ``+=``)
+    that is not what it has just stored there itself (:func:`~.own_attributes.read_own_stores`:
+    ``LAYER.out = y; return LAYER.out`` reads the value)."""
+    fn = S.clone(fn)
+    read_own_stores(fn)
+    nodes = list(S.walk(fn))
+    updated = {id(n.target) for n in nodes if isinstance(n, gast.AugAssign)}
+    return {
+        (n.value.id, n.attr)
+        for n in nodes
+        if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name)
+        if isinstance(n.ctx, gast.Load) or id(n) in updated
+    }
 
 
 def _kept_state(node, bound: set, read: set) -> str | None:
