@@ -545,3 +545,19 @@ def test_a_cache_read_back_in_the_same_call_is_no_state_for_a_hessian():
             t = t.reshape(W0.shape)
             column = (grad(W0 + t, x) - grad(W0 - t, x)) / (2 * e)
             np.testing.assert_allclose(got[..., k // D, k % D], column, rtol=1e-5, atol=1e-7)
+
+
+def read_elsewhere():
+    return np.sum(CELL.h)
+
+
+def a_helper_reads_the_state_too(W, x):
+    h = np.tanh(W @ x + CELL.h)
+    CELL.h = h  # REFUSED
+    return np.sum(h**2) + read_elsewhere()  # (Python's helper sees the new state)
+
+
+def test_a_helper_reading_the_global_object_leaves_it_to_the_refusal():
+    hint = "keeps a value in an attribute that the function reads (`.h`)"
+    line = marked_line(a_helper_reads_the_state_too)
+    _refused(sg.grad, a_helper_reads_the_state_too, (W0, X0), hint, line)

@@ -13,13 +13,18 @@ runs once per call, leaves in the object what Python's call leaves.
 
 An object is followed where it is a global or closure variable of the function, or an
 argument it never binds anew, and the function reaches it only through its attributes
-(no call is given it, no method of it is called: a callee would read the object itself),
-and by no other name followed (as the build's arguments show); an attribute where the
-function both reads and stores it and the object holds it on entry.
+(no call is given it, no method of it is called: a callee would read the object itself;
+a global, no function it calls names it either), and by no other name followed (as the
+build's arguments show); an attribute where the function both reads and stores it and the
+object holds it on entry.
 Reads inside nested functions and lambdas leave the object as it is (they run later).
 """
 
 from __future__ import annotations
+
+import inspect
+import sys
+import types
 
 import gast
 
@@ -50,6 +55,8 @@ def follow_state_between_calls(fn, parsed, given: dict, names: S.NameGen) -> tup
             continue
         else:
             obj = resolve(parsed, S.name(receiver), bound)
+            if _reached_by_a_call(fn, parsed, receiver, bound):
+                continue  # (a callee reading the global would see the state on entry)
         state = getattr(obj, "__dict__", None)
         if obj is UNRESOLVED or type(state) is not dict:
             continue
@@ -62,6 +69,56 @@ def follow_state_between_calls(fn, parsed, given: dict, names: S.NameGen) -> tup
     if followed:
         _rewrite(fn, followed, names)
     return tuple(followed)
+
+
+def _reached_by_a_call(fn, parsed, receiver: str, bound: set) -> bool:
+    """Whether a call in ``fn`` may read the global ``receiver`` itself: a function or
+    method of the user's whose code (or the code of the user's functions and classes it
+    names) names it; a method of an object not known, any class's of that name among the
+    module's."""
+    seen: set = set()
+    for call in S.nodes_of(fn, (gast.Call,)):
+        found = resolve(parsed, call.func, bound)
+        if found is UNRESOLVED and isinstance(call.func, gast.Attribute):
+            classes = [v for v in list(parsed.globals.values()) if isinstance(v, type)]
+            found = [vars(c).get(call.func.attr) for c in classes]
+        for target in found if isinstance(found, list) else [found]:
+            if _names(target, receiver, seen):
+                return True
+    return False
+
+
+def _names(target, name: str, seen: set) -> bool:
+    """Whether the code of ``target`` (a function, method, class or callable object of the
+    user's), or of the functions and classes it names in its globals, names ``name``."""
+    target = getattr(target, "__func__", target)
+    if not isinstance(target, (types.FunctionType, type)):
+        target = inspect.getattr_static(type(target), "__call__", None)
+    if not _users(target):
+        return False
+    if isinstance(target, type):
+        members = [v for v in vars(target).values() if isinstance(v, types.FunctionType)]
+        return any(_names(m, name, seen) for m in members)
+    if target.__code__ in seen:
+        return False
+    seen.add(target.__code__)
+    codes = [target.__code__]
+    for code in codes:
+        codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+    names = {n for code in codes for n in code.co_names}
+    return name in names or any(_names(target.__globals__.get(n), name, seen) for n in names)
+
+
+def _users(value) -> bool:
+    """Whether ``value`` is a function or class of the user's (not a library's)."""
+    if not isinstance(value, (types.FunctionType, type)):
+        return False
+    top = (getattr(value, "__module__", "") or "").split(".")[0]
+    return top not in _LIBRARIES and top not in sys.stdlib_module_names
+
+
+#: the packages whose functions read no global object of the user's
+_LIBRARIES = {"numpy", "scipy", "sourcegrad", "builtins", "gast"}
 
 
 def calls_on(fn, receiver: str) -> list | None:
