@@ -131,6 +131,7 @@ class Counter:
 CELL = Cell()
 STEPPED = Cell()
 LOOPED = Cell()
+INNER = Cell()
 KV = KVCache()
 BN = BatchNorm(D)
 BN_EVAL = BatchNorm(D, training=False)
@@ -237,6 +238,13 @@ def steps_in_a_loop(W, xs):
     return total
 
 
+def steps_inside_an_expression(W, xs):
+    total = 0.0
+    for x in xs:
+        total = total + np.sum(INNER.step(W, x) ** 2)
+    return total
+
+
 def counter_argument(W, x, c):
     c.add(np.sum(x * (W @ x)))
     return np.sum(W**2) + c.n
@@ -298,6 +306,7 @@ CASES = {
     "closure": (closure_state, (W0, X0), [CLOSED]),
     "steps in a loop": (steps_in_a_loop, (W0, np.stack([X0, -X0, 0.5 * X0])), [LOOPED]),
     "method state then read": (method_state_then_read, (W0, X0), [ACCUMULATOR]),
+    "steps inside an expression": (steps_inside_an_expression, (W0, np.stack([X0, -X0])), [INNER]),
     "a bound method's own state": (MODEL.loss, (W0, X0), [MODEL]),
 }
 
@@ -421,10 +430,10 @@ def differentiates_its_gradient(W, x):
     return np.sum(g**2)
 
 
-def step_inside_an_expression(W, xs):
+def step_under_a_condition(W, xs):
     total = 0.0
     for x in xs:
-        total = total + np.sum(LOOPED.step(W, x) ** 2)  # REFUSED
+        total = total + (np.sum(LOOPED.step(W, x) ** 2) if total < 10.0 else 0.0)  # REFUSED
     return total
 
 
@@ -469,11 +478,11 @@ def test_its_gradient_differentiated_again_is_refused():
     _refused(sg.grad, differentiates_its_gradient, (W0, X0), hint, line)
 
 
-def test_a_stateful_method_inside_an_expression_says_to_call_it_as_a_statement():
-    line = marked_line(step_inside_an_expression)
+def test_a_stateful_method_under_a_condition_says_to_call_it_as_a_statement():
+    line = marked_line(step_under_a_condition)
     hint = "call it as a statement of its own (`y = LOOPED.step(...)`)"
     xs = np.stack([X0, -X0])
-    _refused(sg.grad, step_inside_an_expression, (W0, xs), hint, line)
+    _refused(sg.grad, step_under_a_condition, (W0, xs), hint, line)
 
 
 def test_the_derivative_reads_the_state_once_and_stores_it_after_the_call():

@@ -36,7 +36,7 @@ from ..errors import SourcegradError
 from . import syntax as S
 from .inline_helpers import helper_writing_arguments, writes_given, written_parameters
 from .parse import UNRESOLVED, parse, resolve
-from .state_between_calls import calls_on
+from .state_between_calls import calls_on, hoist_state_calls
 
 __all__ = ["followed_reads", "harmless_call", "inline_effect_methods", "obstacle"]
 __all__ += ["inline_writing_helpers"]
@@ -62,6 +62,7 @@ def inline_effect_methods(fn, parsed, class_of, names: S.NameGen, arrays=None) -
         return {}, []  # (generated code: what it stores it reads as values already)
     inliner = _Inliner(fn, parsed, class_of, names)
     inliner.arrays = arrays or (lambda tree, name: False)
+    hoist_state_calls(fn, inliner.keeps_state, names)
     for _ in range(_MOST):
         if not inliner.once():
             break
@@ -145,6 +146,16 @@ class _Inliner:
             if not writes:
                 return None
         return call, method, receiver, stores, writes
+
+    def keeps_state(self, call) -> bool:
+        """Whether ``call`` is ``obj.m(...)`` of a method keeping state in ``obj`` from call
+        to call (``self.h = f(self.h)``, ``self.t += 1``)."""
+        receiver = call.func.value
+        cls = self.class_of(receiver.id) or _global_class(self.parsed, self.fn, receiver)
+        method = inspect.getattr_static(cls, call.func.attr, None) if cls else None
+        if not isinstance(method, types.FunctionType) or _self_attributes(method)[0] is None:
+            return False
+        return _accumulates(method)
 
     def followed(self, receiver, cls) -> bool:
         """Whether the state ``receiver`` keeps from call to call can be followed once its

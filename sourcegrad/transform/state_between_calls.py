@@ -71,6 +71,58 @@ def follow_state_between_calls(fn, parsed, given: dict, names: S.NameGen) -> tup
     return tuple(followed)
 
 
+def hoist_state_calls(fn, keeps_state, names: S.NameGen) -> None:
+    """Give each call ``obj.m(...)`` inside an expression of a simple statement of ``fn``
+    whose method keeps state from call to call (``keeps_state(call)``), a statement of its
+    own just before, ``step = obj.m(...)`` (so that it can be inlined and its state
+    followed), where Python runs it there too: not under a conditional part (``a if c else
+    b``, ``and``/``or``, a comprehension or lambda), the statement reading ``obj`` nowhere
+    else."""
+    simple = (gast.Assign, gast.AugAssign, gast.Expr, gast.Return, gast.AnnAssign)
+    for block in _blocks(fn.body):
+        for i in reversed(range(len(block))):
+            stmt = block[i]
+            if not isinstance(stmt, simple) or stmt.value is None:
+                continue
+            call = _inner_state_call(stmt, keeps_state)
+            if call is None:
+                continue
+            held = names.fresh(call.func.attr.strip("_") or "result")
+            _replace(stmt, call, gast.copy_location(S.name(held), call))
+            block.insert(i, S.assign(held, call, stmt.lineno))
+
+
+def _inner_state_call(stmt, keeps_state):
+    """The one call in ``stmt``'s value (not the value itself) that :func:`hoist_state_calls`
+    gives a statement of its own; None where there is none or it cannot be."""
+    conditional = (gast.IfExp, gast.BoolOp, gast.Lambda, *S.NESTED_SCOPES)
+    conditional += (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
+    found = [
+        n
+        for n in S.walk(stmt.value)
+        if n is not stmt.value
+        and isinstance(n, gast.Call)
+        and isinstance(n.func, gast.Attribute)
+        and isinstance(n.func.value, gast.Name)
+        and keeps_state(n)
+    ]
+    if len(found) != 1 or any(isinstance(n, conditional) for n in S.walk(stmt)):
+        return None
+    receiver = found[0].func.value.id
+    mentions = [n for n in S.walk(stmt) if isinstance(n, gast.Name) and n.id == receiver]
+    return found[0] if len(mentions) == 1 else None
+
+
+def _replace(tree, old, new) -> None:
+    for node in S.walk(tree):
+        for field in S.walked_fields(type(node)):
+            value = getattr(node, field, None)
+            if value is old:
+                setattr(node, field, new)
+            elif type(value) is list and any(v is old for v in value):
+                value[[id(v) for v in value].index(id(old))] = new
+
+
 def _reached_by_a_call(fn, parsed, receiver: str, bound: set) -> bool:
     """Whether a call in ``fn`` may read the global ``receiver`` itself: a function or
     method of the user's whose code (or the code of the user's functions and classes it
