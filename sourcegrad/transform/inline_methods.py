@@ -88,6 +88,7 @@ class _Inliner:
         self.fn, self.parsed, self.class_of, self.names = fn, parsed, class_of, names
         self.kept: dict = {}  # receiver -> attributes inlined statements store on it
         self.inserted: list = []  # the statements put in place of calls
+        self.stateful: dict = {}  # (receiver, method) -> whether it keeps state
 
     def once(self) -> bool:
         """Inline the first call that needs it; whether there was one."""
@@ -150,12 +151,15 @@ class _Inliner:
     def keeps_state(self, call) -> bool:
         """Whether ``call`` is ``obj.m(...)`` of a method keeping state in ``obj`` from call
         to call (``self.h = f(self.h)``, ``self.t += 1``)."""
-        receiver = call.func.value
-        cls = self.class_of(receiver.id) or _global_class(self.parsed, self.fn, receiver)
-        method = inspect.getattr_static(cls, call.func.attr, None) if cls else None
-        if not isinstance(method, types.FunctionType) or _self_attributes(method)[0] is None:
-            return False
-        return _accumulates(method)
+        key = (call.func.value.id, call.func.attr)
+        if key not in self.stateful:  # (asked once per receiver and method)
+            receiver = call.func.value
+            cls = self.class_of(receiver.id) or _global_class(self.parsed, self.fn, receiver)
+            method = inspect.getattr_static(cls, call.func.attr, None) if cls else None
+            function = isinstance(method, types.FunctionType)
+            stores = _self_attributes(method)[0] if function else None
+            self.stateful[key] = stores is not None and _accumulates(method)
+        return self.stateful[key]
 
     def followed(self, receiver, cls) -> bool:
         """Whether the state ``receiver`` keeps from call to call can be followed once its
