@@ -1,7 +1,8 @@
 """State an object keeps from call to call, read and stored by the function differentiated:
 an RNN cell keeping ``self.h``, a KV cache growing ``self.k``, BatchNorm's running statistics,
 a step counter ``self.t += 1``, an EMA target network, kept in a global, a closure variable
-or an argument, read and stored in the loss itself or in a method called as a statement.
+or an argument, read and stored in the loss itself or in a method of the object (called as
+a statement, or inside an expression: given a statement of its own first).
 
 Python's semantics: the state read when a call starts is an input of that call (a constant,
 unless the object is differentiated), and the object holds after the call what the call
