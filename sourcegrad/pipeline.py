@@ -61,6 +61,7 @@ from .transform.parse import Parsed, parse
 from .transform.reverse import reverse
 from .transform.shapes import concrete_shapes
 from .transform.simplify import simplify
+from .transform.state_between_calls import refuse_state_in_callee
 
 __all__ = ["Emitted", "Parsed", "Pipeline", "build_settings", "emit", "parse"]
 
@@ -306,6 +307,8 @@ class Pipeline:
             run.pure = general.pure or general  # shown and transformed again as the ranks' build
             return run
         core = _normalized(parsed, args, general)
+        if not self.checked:  # (a callee's derivative may run it again)
+            refuse_state_in_callee(core)
         core.written = argument_writes(parsed, args, self.checked, core.followed_writes)
         wrt = self._wrt_of(parsed, core, args)
         if not self.with_gradients:

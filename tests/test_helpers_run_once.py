@@ -3,8 +3,8 @@ derivative, as it does where Python calls it: its side effects (a ``print``, an 
 a global list) happen once on the first call (the pure build, which runs kept calls too), and
 on the calls after it (the optimized build); in a loop, nested (a helper calling a helper), as
 a method, in forward mode (``jvp``) and in a ``vjp``. Each against Python's value and central
-differences on calls 1-3. A method that counts its calls in an attribute of its object stays
-refused. Forward mode over a gradient (``hvp``, ``jvp(grad(f))``, ``grad(grad(f))``) runs each
+differences on calls 1-3. A method that counts its calls in an attribute of its object counts
+once per call (its state followed). Forward mode over a gradient (``hvp``, ``jvp(grad(f))``, ``grad(grad(f))``) runs each
 helper once per call too, in a loop, nested, as an object called as a function, and on the
 first call, whose scalar output is checked from the value it computes; a Hessian (and the
 Jacobian of a gradient) runs them once per column. The derivative of a gradient penalty
@@ -546,12 +546,16 @@ def test_a_jvp_runs_an_object_called_as_a_function_once_per_call():
         np.testing.assert_allclose(tangent, slope, rtol=1e-5, atol=1e-7)
 
 
-def test_a_method_counting_its_calls_in_its_object_stays_refused():
+def test_a_method_counting_its_calls_in_its_object_counts_once_per_call():
+    """Its count is state kept from call to call, followed (the call given a statement of its
+    own and inlined): the gradient, and the hvp, count once per call, as Python does."""
     counter = Counter()
-    for _ in range(2):
-        with pytest.raises(SourcegradError) as info:
-            sg.grad(counted_loss)(_x(), counter)
-        message = str(info.value)
-        assert message.startswith(f"{__file__}:{Counter.apply.__code__.co_firstlineno + 1}: ")
-        assert "keep the value in a local variable" in message
-    assert counter.calls == 0
+    df, hvp = sg.value_and_grad(counted_loss), sg.hvp(counted_loss)
+    for call in range(1, 4):
+        x = _x() * call
+        value, grad = df(x, counter)
+        assert counter.calls == 2 * call - 1, f"call {call}"
+        assert_value(value, counted_loss(x, Counter()), f"value, call {call}")
+        np.testing.assert_allclose(grad, numerical(counted_loss, (x, Counter()), 0), rtol=1e-6)
+        hvp(x, counter, np.ones_like(x))
+        assert counter.calls == 2 * call, f"hvp, call {call}"

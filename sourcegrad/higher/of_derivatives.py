@@ -25,7 +25,7 @@ from . import (
     grad_of_derivative,
     is_derivative,
 )
-from .pieces import array_or_float, defined_at, unit_vector
+from .pieces import array_or_float, defined_at, refuse_rerun, unit_vector
 
 __all__ = ["made_of", "of_derivative", "user_function"]
 
@@ -135,10 +135,13 @@ def _jacobian(d: Any, wrt: Any) -> Callable:
     if isinstance(wrt, (tuple, list)):
         raise _refusal(d, "jacobian() takes one wrt argument; take one Jacobian per argument")
     fwd = Jvp(d, wrt, inside=False)
+    f = d.tower.f if isinstance(d, NestedGrad) else getattr(d, "f", None)
 
     def run(*args):
         x = args[wrt] if -len(args) <= wrt < len(args) else None
         array_or_float(x, "jacobian")
+        if np.size(x) > 1:
+            refuse_rerun(f, f"sg.jacobian runs {_name(f)}() once per column", True)
         # a function that writes into its arguments: each column but the last is taken on a
         # copy of the values on entry, so the caller's objects are written back into once
         entry = copy.deepcopy(args) if _writes(d, args) else None

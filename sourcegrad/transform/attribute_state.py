@@ -84,20 +84,30 @@ def refuse_stored_attribute_reads(core, varied: dict, ops: dict) -> None:
             continue
         if isinstance(node.value, gast.Name) and (node.value.id, node.attr) in core.followed_reads:
             continue  # (a method inlined at its call stored it: read as the value)
+        outer = isinstance(node.value, gast.Name) and node.value.id not in S.bound_names(fn)
         raise UnsupportedSyntaxError(
-            _stored_read_message(node, hit, stored[hit], via_method),
+            _stored_read_message(node, hit, stored[hit], via_method, outer),
             parsed.filename,
             getattr(node, "lineno", None) or fn.lineno,
         )
 
 
-def _stored_read_message(node, attr: str, where: str, via_method: bool) -> str:
+def _stored_read_message(node, attr: str, where: str, via_method: bool, outer=False) -> str:
     """The refusal of ``node`` reading ``attr`` that the method ``where`` names keeps in the
     object; where a method reads what it kept there itself in an earlier call (a cache
-    growing call by call), the way out is a new object per call."""
+    growing call by call), the way out is a call of its own (an ``outer`` object: a global
+    or argument, whose state :mod:`.state_between_calls` follows) or a new object per call."""
     text = S.text(node)
     rebindable = isinstance(node.value, gast.Name)  # (`Box(W).forward(x)` is no name to rebind)
-    if via_method and rebindable and where.startswith(f"{_type_name(where)}.{node.attr}()"):
+    earlier = where.startswith(f"{_type_name(where)}.{node.attr}()")
+    if via_method and outer and earlier:
+        return (
+            f"`{text}()` reads in `self.{attr}` what an earlier call of it kept there, and is "
+            "called inside an expression, where sourcegrad does not follow the state it keeps "
+            f"(the derivative would read it as a constant); call it as a statement of its own "
+            f"(`y = {text}(...)`), whose state sourcegrad follows from call to call"
+        )
+    if via_method and rebindable and earlier:
         return (
             f"`{text}()` reads in `self.{attr}` what an earlier call of it kept there: "
             "sourcegrad follows values, not the state an object keeps from call to call, so "

@@ -50,6 +50,9 @@ class Core:
     #: ``(receiver, attribute)`` a method inlined at its call stores and the function reads
     #: back as the value (``net.probs`` after ``net.forward(x)``): no state read
     followed_reads: frozenset = frozenset()
+    #: ``(receiver, attribute, line)`` of the state an object keeps from call to call that
+    #: the function reads and stores, followed as a local (:mod:`.state_between_calls`)
+    kept_state: tuple = ()
 
 
 def copied_core(core: Core) -> Core:

@@ -18,9 +18,6 @@ caller reads elsewhere (or the method reads what an inlined call stored), it doe
 what ``self`` held before the call (``self.n += v``), and its body is one that can be inlined
 (same module, not recursive, one ``return`` at its end, no ``yield``, ``try`` or nested
 ``def``); where it cannot, :func:`obstacle` says why (the refusal of the analysis quotes it).
-:func:`harmless_call` tells the reads that follow stores which calls between change nothing
-(``softmax(z)``, of NumPy's functions alone).
-
 Calls of helpers and methods writing into the caller's names (:mod:`.inline_helpers`) are
 inlined the same way, their statements at the call's line.
 """
@@ -41,8 +38,9 @@ from .inline_helpers import (
     written_parameters,
 )
 from .parse import UNRESOLVED, parse, resolve
+from .state_between_calls import calls_on, hoist_state_calls
 
-__all__ = ["followed_reads", "harmless_call", "inline_effect_methods", "obstacle"]
+__all__ = ["followed_reads", "inline_effect_methods", "obstacle"]
 __all__ += ["inline_writing_helpers"]
 
 #: (filename, line of the call, method name) -> why that call was not inlined
@@ -67,6 +65,7 @@ def inline_effect_methods(fn, parsed, class_of, names: S.NameGen, arrays=None) -
         return {}, []  # (generated code: what it stores it reads as values already)
     inliner = _Inliner(fn, parsed, class_of, names)
     inliner.arrays = arrays or (lambda tree, name, stmt: False)
+    hoist_state_calls(fn, inliner.keeps_state, names)
     for _ in range(_MOST):
         if not inliner.once():
             break
@@ -92,6 +91,7 @@ class _Inliner:
         self.fn, self.parsed, self.class_of, self.names = fn, parsed, class_of, names
         self.kept: dict = {}  # receiver -> attributes inlined statements store on it
         self.inserted: list = []  # the statements put in place of calls
+        self.stateful: dict = {}  # (receiver, method) -> whether it keeps state
 
     def once(self) -> bool:
         """Inline the first call that needs it; whether there was one."""
@@ -134,19 +134,52 @@ class _Inliner:
         if not isinstance(method, types.FunctionType):
             return None
         stores, reads = _self_attributes(method)
-        if stores is None or _accumulates(method):
-            return None  # (`self.n += v`: state across calls, refused by the analysis)
+        between_calls = stores is not None and _accumulates(method)
+        if stores is None or (between_calls and not self.followed(receiver, cls)):
+            return None  # (`self.n += v` on an object made here: refused by the analysis)
         init = inspect.getattr_static(cls, "__init__", None)
         if isinstance(init, types.FunctionType) and name in (_self_attributes(init)[0] or ()):
             return None  # (`self.forward = ...` in __init__: the object's own, not the class's)
         stores = stores | _stored_through(cls, method, {method.__name__})
         writes = writes_given(method, (self.fn, stmt, call), 1)
+        if between_calls:  # (its state followed as values: :mod:`.state_between_calls`)
+            return call, method, receiver, stores, writes
         if not named:  # (`blocks[0].inner(buf)`, `layer(h)`: its writes alone)
             return (call, method, receiver, stores, writes) if writes and not stores else None
         if not (stores & self.read_after(stmt, receiver.id) or reads & self.kept_on(receiver)):
             if not writes:
                 return None
         return call, method, receiver, stores, writes
+
+    def keeps_state(self, call) -> bool:
+        """Whether ``call`` is ``obj.m(...)`` of a method keeping state in ``obj`` from call
+        to call (``self.h = f(self.h)``, ``self.t += 1``)."""
+        key = (call.func.value.id, call.func.attr)
+        if key not in self.stateful:  # (asked once per receiver and method)
+            receiver = call.func.value
+            cls = self.class_of(receiver.id) or _global_class(self.parsed, self.fn, receiver)
+            method = inspect.getattr_static(cls, call.func.attr, None) if cls else None
+            function = isinstance(method, types.FunctionType)
+            stores = _self_attributes(method)[0] if function else None
+            self.stateful[key] = stores is not None and _accumulates(method)
+        return self.stateful[key]
+
+    def followed(self, receiver, cls) -> bool:
+        """Whether the state ``receiver`` keeps from call to call can be followed once its
+        methods are inlined (:mod:`.state_between_calls`): an object the function does not
+        make nor bind, reached only through its attributes and calls, as statements, of
+        methods keeping state."""
+        calls = calls_on(self.fn, receiver.id) if isinstance(receiver, gast.Name) else None
+        if calls is None:
+            return False
+        statements = {id(_call_of(s)) for block in _blocks(self.fn.body) for s in block}
+        for call in calls:
+            method = inspect.getattr_static(cls, call.func.attr, None)
+            if id(call) not in statements or not isinstance(method, types.FunctionType):
+                return False
+            if _self_attributes(method)[0] is None or not _accumulates(method):
+                return False
+        return True
 
     def read_after(self, stmt, receiver: str) -> set:
         """The attributes of ``receiver`` the function reads outside ``stmt``."""
@@ -234,60 +267,6 @@ def followed_reads(fn, kept: dict) -> frozenset:
         and isinstance(n.value, gast.Name)
     }
     return frozenset((r, a) for r, attrs in kept.items() for a in attrs if (r, a) not in left)
-
-
-def harmless_call(parsed, bound: set):
-    """``harmless(call)``: whether ``call`` calls a function of the user's (a global of
-    ``parsed``'s function) that only calls NumPy's, ``math``'s and Python's own functions and
-    stores no attribute nor global: given no object, it changes none (``softmax(z)``)."""
-
-    def harmless(call) -> bool:
-        if not isinstance(call.func, gast.Name) or call.func.id in bound:
-            return False
-        fn = resolve(parsed, call.func, bound)
-        if fn is UNRESOLVED or not isinstance(fn, types.FunctionType):
-            return False
-        if fn.__code__ not in _PURE_FUNCTIONS:
-            _PURE_FUNCTIONS[fn.__code__] = _only_numpy(fn)
-        return _PURE_FUNCTIONS[fn.__code__]
-
-    return harmless
-
-
-_PURE_FUNCTIONS: dict = {}
-#: methods of an array that change nothing
-_ARRAY_READS = {"sum", "max", "min", "mean", "prod", "std", "var", "reshape", "transpose"}
-_ARRAY_READS |= {"dot", "copy", "astype", "clip", "ravel", "flatten", "squeeze", "cumsum"}
-_BUILTINS = {"len", "range", "max", "min", "abs", "sum", "float", "int", "tuple", "zip"}
-
-
-def _only_numpy(fn) -> bool:
-    try:
-        node = parse(fn).node
-    except (SourcegradError, OSError, TypeError):
-        return False
-    for n in S.walk(node):
-        if isinstance(n, (gast.Global, gast.Nonlocal, gast.Lambda, gast.Yield, gast.Delete)):
-            return False
-        if n is not node and isinstance(n, S.NESTED_SCOPES):
-            return False
-        if isinstance(n, (gast.Attribute, gast.Subscript)) and isinstance(n.ctx, gast.Store):
-            return False
-        if isinstance(n, gast.AugAssign):
-            return False
-        if isinstance(n, gast.Call):
-            if any(k.arg in ("out", None) for k in n.keywords):
-                return False  # (`np.add(a, b, out=c)` writes into `c`)
-            head = (S.dotted(n.func) or "").split(".")
-            if head[0] in ("np", "numpy", "math") and fn.__globals__.get(head[0]) is not None:
-                if head[-1] not in ("at", "copyto", "put", "place", "fill_diagonal"):
-                    continue
-            if len(head) == 1 and head[0] in _BUILTINS and head[0] not in fn.__globals__:
-                continue
-            if isinstance(n.func, gast.Attribute) and n.func.attr in _ARRAY_READS:
-                continue
-            return False
-    return True
 
 
 def _blocks(body):

@@ -576,6 +576,8 @@ def _reads_attribute(node, attr: str) -> bool:
     """Whether ``node`` reads the attribute ``attr`` of an object (``o.attr``, or ``getattr``
     / ``hasattr`` / ``vars`` / ``__dict__``, which may)."""
     if isinstance(node, gast.Attribute):
+        if getattr(node, "state_on_entry", False):
+            return False  # (`CELL_h = CELL.h` first: :mod:`.state_between_calls`)
         return isinstance(node.ctx, gast.Load) and node.attr in (attr, "__dict__")
     if isinstance(node, gast.Call) and isinstance(node.func, gast.Name):
         return node.func.id in ("getattr", "hasattr", "vars", "delattr")

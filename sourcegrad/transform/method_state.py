@@ -106,7 +106,9 @@ def _outer_receiver(core, call) -> str | None:
     if not isinstance(call, gast.Call):
         return None
     if isinstance(call.func, gast.Name) and call.func.id == "setattr" and call.args:
-        target = call.args[0]
+        target, attr = call.args[0], getattr(call.args[1], "value", None)
+        if any((r, a) == (getattr(target, "id", None), attr) for r, a, _ in core.kept_state):
+            return None  # (what the call leaves in the object: read as a local before)
         if isinstance(target, gast.Name) and target.id not in local_names(core):
             return target.id
         return None

@@ -33,8 +33,9 @@ from .aliasing import aliases_of_written, augmented_names, item_aliases, returne
 from .container_protocol import lower_container_protocol
 from .forms import Core
 from .generator_methods import list_generator_methods
+from .harmless_calls import harmless_call
 from .helper_results import helper_results
-from .inline_methods import followed_reads, harmless_call, inline_effect_methods
+from .inline_methods import followed_reads, inline_effect_methods
 from .iterator_calls import lower_iterator_calls
 from .itertools_calls import lower_itertools
 from .jumps import lower_jumps
@@ -53,6 +54,7 @@ from .property_reads import GETTERS
 from .record_replace import lower_record_replaces, replaced_names
 from .rule_binding import is_user_function
 from .shared_writes import follow_shared_writes
+from .state_between_calls import follow_state_between_calls
 from .stepped_iterators import lower_stepped_iterators
 from .walk import inside_loop, rebound_in_compound
 from .with_blocks import lower_with_blocks
@@ -397,6 +399,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
 
         kept, self.inlined = inline_effect_methods(fn, parsed, class_of, names(), arrays)
         read_own_stores(fn, names(), harmless_call(parsed, S.bound_names(fn)))
+        self.kept_state = follow_state_between_calls(fn, parsed, given, names())
         self.followed_reads = followed_reads(fn, kept)
         try:
             lower_matches(fn, names())
@@ -478,6 +481,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
             quiet=self.quiet,
             final_names={p: self.env.get(p, p) for p in self.params},
             followed_reads=self.followed_reads,
+            kept_state=self.kept_state,
         )
 
     def emit(self, stmt, temp: bool, path=None):

@@ -18,6 +18,7 @@ import types
 import gast
 
 from . import syntax as S
+from .own_attributes import read_own_stores
 from .parse import UNRESOLVED, resolve
 from .recomputed_draws import read_once, unseeded_draw
 from .rule_binding import is_user_function
@@ -57,17 +58,25 @@ def _rerun_effect(fn) -> tuple[str, str, str, bool] | None:
     found = _outer_change(fn, frozenset(), set())
     if found is None:
         return None
+    changed, where, state = found
+    if state:  # (a second run starts from what the first left: its values differ)
+        way_out = (
+            f"pass the state to {name}() as an argument and return the new state, or "
+            f"differentiate {name}() alone (sg.grad, sg.hvp), which advance it once per call"
+        )
+        return f"keeps state in `{changed}` from call to call", where, way_out, True
     way_out = f"make that change in the function you differentiate, outside {name}()"
-    return f"changes `{found[0]}`, which it does not make", found[1], way_out, False
+    return f"changes `{changed}`, which it does not make", where, way_out, False
 
 
 #: the methods of a list or dict whose change made twice is not the change made once
 _ACCUMULATING = frozenset({"append", "extend", "insert", "pop", "remove", "popitem", "reverse"})
 
 
-def _outer_change(fn, outer: frozenset, seen: set) -> tuple[str, str] | None:
-    """``(name, where)`` of the first accumulating change ``fn`` (or a function or method it
-    calls) makes to an object it does not make, or to one of ``outer`` (a method's ``self``)."""
+def _outer_change(fn, outer: frozenset, seen: set) -> tuple[str, str, bool] | None:
+    """``(name, where, state?)`` of the first accumulating change ``fn`` (or a function or
+    method it calls) makes to an object it does not make, or to one of ``outer`` (a method's
+    ``self``); ``state?``: a store into an attribute ``fn`` also reads (``G.h = f(G.h)``)."""
     found = read_once(fn, seen)
     if found is None:
         return None
@@ -75,10 +84,12 @@ def _outer_change(fn, outer: frozenset, seen: set) -> tuple[str, str] | None:
     declared = {n for d in nodes if isinstance(d, (gast.Global, gast.Nonlocal)) for n in d.names}
     bound = _bound(parsed.node, nodes) - declared - outer
     label = getattr(fn, "__qualname__", "the function")
+    read = _state_reads(parsed.node)
     for node in nodes:
-        changed = _changed_outer(node, bound, declared)
+        kept = _kept_state(node, bound, read)
+        changed = kept or _changed_outer(node, bound, declared)
         if changed is not None:
-            return changed, f"{label}(), {parsed.filename}:{node.lineno}"
+            return changed, f"{label}(), {parsed.filename}:{node.lineno}", kept is not None
         for callee, its_outer in _callees(parsed, node, bound):
             found = _outer_change(callee, its_outer, seen)
             if found is not None:
@@ -96,6 +107,32 @@ def _root(expr) -> str | None:
     while isinstance(expr, (gast.Attribute, gast.Subscript)):
         expr = expr.value
     return expr.id if isinstance(expr, gast.Name) else None
+
+
+def _state_reads(fn) -> set:
+    """``(name, attribute)`` of each ``name.attribute`` ``fn`` reads (or updates, ``+=``)
+    that is not what it has just stored there itself (:func:`~.own_attributes.read_own_stores`:
+    ``LAYER.out = y; return LAYER.out`` reads the value)."""
+    fn = S.clone(fn)
+    read_own_stores(fn)
+    nodes = list(S.walk(fn))
+    updated = {id(n.target) for n in nodes if isinstance(n, gast.AugAssign)}
+    return {
+        (n.value.id, n.attr)
+        for n in nodes
+        if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name)
+        if isinstance(n.ctx, gast.Load) or id(n) in updated
+    }
+
+
+def _kept_state(node, bound: set, read: set) -> str | None:
+    """``G.h`` where ``node`` stores into the attribute ``h`` of an outer ``G`` that the
+    function also reads (``read``: (name, attribute) pairs)."""
+    if not (isinstance(node, gast.Attribute) and isinstance(node.ctx, gast.Store)):
+        return None
+    if not isinstance(node.value, gast.Name) or node.value.id in bound:
+        return None
+    return S.text(node) if (node.value.id, node.attr) in read else None
 
 
 def _changed_outer(node, bound: set, declared: set) -> str | None:

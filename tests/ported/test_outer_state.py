@@ -1,9 +1,10 @@
 """State kept in objects the differentiated function does not make (globals), as users write
-it: a list of activations logged in a global, ``setattr`` on a global object, a global
-object's method storing into ``self``. Where the function reads that object after the call,
-the derivative would read its state as a constant (before: a silent wrong gradient); that is
-refused, naming the line. Where it does not read it after, the call runs as written and the
-object holds what Python leaves there."""
+it: a list of activations logged in a global, ``setattr`` on a global object. Where the
+function reads that object after the call, the derivative would read its state as a constant
+(before: a silent wrong gradient); that is refused, naming the line. Where it does not read
+it after, the call runs as written and the object holds what Python leaves there. (A global
+object's attribute read and stored, ``G.h = f(G.h)``, also by its method called as a
+statement, is followed: tests/test_object_state_between_calls.py.)"""
 
 import numpy as np
 import pytest
@@ -27,17 +28,6 @@ class Box:
 box = Box()
 
 
-class Accumulator:
-    def __init__(self):
-        self.total = 0.0
-
-    def add(self, v):
-        self.total = self.total + v
-
-
-accumulator = Accumulator()
-
-
 def appended_then_read(x):
     logged.append(np.sin(x))  # REFUSED
     return np.sum(logged[-1] ** 2)
@@ -46,11 +36,6 @@ def appended_then_read(x):
 def set_then_read(x, name="h"):
     setattr(box, name, np.sin(x))  # REFUSED
     return np.sum(box.h**2)
-
-
-def method_state_then_read(x):
-    accumulator.add(np.sum(x**2))  # REFUSED
-    return accumulator.total
 
 
 def appended_in_a_loop_then_read(x):
@@ -77,12 +62,6 @@ WAY_OUT = "keep the value in a local variable"
 CASES = [
     Case("appended then read", appended_then_read, (X,), refused=(UnsupportedSyntaxError, WAY_OUT)),
     Case("setattr then read", set_then_read, (X,), refused=(UnsupportedSyntaxError, WAY_OUT)),
-    Case(
-        "a method's state then read",
-        method_state_then_read,
-        (X,),
-        refused=(UnsupportedSyntaxError, WAY_OUT),
-    ),
     Case(
         "appended in a loop, read in the next step",
         appended_in_a_loop_then_read,

@@ -1,0 +1,334 @@
+"""State an object keeps from call to call, read and stored by the function the user
+differentiates (part of the lowering of Python's forms).
+
+``h = np.tanh(W @ x + CELL.h); CELL.h = h`` (an RNN cell keeping its hidden state, a
+running mean, a step counter ``SCHED.t += 1``, an EMA target ``TARGET.W = 0.9 * TARGET.W +
+0.1 * W``): the value the object holds when the call starts is an input of this call (a
+constant, unless the object is an argument differentiated), and what the call stores last is
+what the object holds after it. :func:`follow_state_between_calls` rewrites the function, in
+place, so that the attribute is a local variable: ``CELL_h = CELL.h`` first, each read and
+store of ``CELL.h`` one of ``CELL_h``, and ``CELL.h = CELL_h`` before each ``return`` (its
+value taken first). The derivative then follows the values, and its forward sweep, which
+runs once per call, leaves in the object what Python's call leaves.
+
+An object is followed where it is a global or closure variable of the function, or an
+argument it never binds anew, and the function reaches it only through its attributes
+(no call is given it, no method of it is called: a callee would read the object itself;
+a global, no function it calls names it either), and by no other name followed (as the
+build's arguments show); an attribute where the function both reads and stores it and the
+object holds it on entry.
+Reads inside nested functions and lambdas leave the object as it is (they run later).
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import types
+
+import gast
+
+from ..errors import UnsupportedSyntaxError
+from . import syntax as S
+from .parse import UNRESOLVED, resolve
+
+__all__ = ["follow_state_between_calls"]
+
+
+def follow_state_between_calls(fn, parsed, given: dict, names: S.NameGen) -> tuple:
+    """Rewrite, in place, ``fn``'s reads and stores of the state the objects it reaches keep
+    between calls (see the module); ``given``: parameter -> the example argument the build is
+    for. Returns ``((receiver, attribute, line of its first use), ...)`` of what it follows
+    (in generated code too: a gradient keeping state, differentiated again by ``sg.hvp``)."""
+    uses = _uses(fn)
+    bound = S.bound_names(fn)
+    params = {a.id for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs}
+    followed, objects = [], {}
+    for receiver, (reads, stores, others) in sorted(uses.items()):
+        if others:
+            continue  # (given to a call, a method called, bound to another name)
+        if receiver in params:
+            if receiver in _rebound(fn):
+                continue
+            obj = given.get(receiver, UNRESOLVED)
+        elif receiver in bound:
+            continue
+        else:
+            obj = resolve(parsed, S.name(receiver), bound)
+            if _reached_by_a_call(fn, parsed, receiver, bound):
+                continue  # (a callee reading the global would see the state on entry)
+        state = getattr(obj, "__dict__", None)
+        if obj is UNRESOLVED or type(state) is not dict:
+            continue
+        for attr in sorted(reads.keys() & stores.keys() & state.keys()):
+            line = min(reads[attr] + stores[attr])
+            followed.append((receiver, attr, line))
+            objects.setdefault(id(obj), set()).add(receiver)
+    shared = {r for names_of in objects.values() if len(names_of) > 1 for r in names_of}
+    followed = [f for f in followed if f[0] not in shared]  # (one object, two names: as is)
+    if followed:
+        _rewrite(fn, followed, names)
+    return tuple(followed)
+
+
+def hoist_state_calls(fn, keeps_state, names: S.NameGen) -> None:
+    """Give each call ``obj.m(...)`` inside an expression of a simple statement of ``fn``
+    whose method keeps state from call to call (``keeps_state(call)``), a statement of its
+    own just before, ``step = obj.m(...)`` (so that it can be inlined and its state
+    followed), where Python runs it there too: not under a conditional part (``a if c else
+    b``, ``and``/``or``, a comprehension or lambda), the statement reading ``obj`` nowhere
+    else."""
+    simple = (gast.Assign, gast.AugAssign, gast.Expr, gast.Return, gast.AnnAssign)
+    for block in _blocks(fn.body):
+        for i in reversed(range(len(block))):
+            stmt = block[i]
+            if not isinstance(stmt, simple) or stmt.value is None:
+                continue
+            call = _inner_state_call(stmt, keeps_state)
+            if call is None:
+                continue
+            held = names.fresh(call.func.attr.strip("_") or "result")
+            _replace(stmt, call, gast.copy_location(S.name(held), call))
+            block.insert(i, S.assign(held, call, stmt.lineno))
+
+
+def _inner_state_call(stmt, keeps_state):
+    """The one call in ``stmt``'s value (not the value itself) that :func:`hoist_state_calls`
+    gives a statement of its own; None where there is none or it cannot be."""
+    conditional = (gast.IfExp, gast.BoolOp, gast.Lambda, *S.NESTED_SCOPES)
+    conditional += (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
+    found = [
+        n
+        for n in S.walk(stmt.value)
+        if n is not stmt.value
+        and isinstance(n, gast.Call)
+        and isinstance(n.func, gast.Attribute)
+        and isinstance(n.func.value, gast.Name)
+        and keeps_state(n)
+    ]
+    if len(found) != 1 or any(isinstance(n, conditional) for n in S.walk(stmt)):
+        return None
+    receiver = found[0].func.value.id
+    mentions = [n for n in S.walk(stmt) if isinstance(n, gast.Name) and n.id == receiver]
+    return found[0] if len(mentions) == 1 else None
+
+
+def _replace(tree, old, new) -> None:
+    for node in S.walk(tree):
+        for field in S.walked_fields(type(node)):
+            value = getattr(node, field, None)
+            if value is old:
+                setattr(node, field, new)
+            elif type(value) is list and any(v is old for v in value):
+                value[[id(v) for v in value].index(id(old))] = new
+
+
+def _reached_by_a_call(fn, parsed, receiver: str, bound: set) -> bool:
+    """Whether a call in ``fn`` may read the global ``receiver`` itself: a function or
+    method of the user's whose code (or the code of the user's functions and classes it
+    names) names it; a method of an object not known, any class's of that name among the
+    module's."""
+    seen: set = set()
+    for call in S.nodes_of(fn, (gast.Call,)):
+        found = resolve(parsed, call.func, bound)
+        if found is UNRESOLVED and isinstance(call.func, gast.Attribute):
+            classes = [v for v in list(parsed.globals.values()) if isinstance(v, type)]
+            found = [vars(c).get(call.func.attr) for c in classes]
+        for target in found if isinstance(found, list) else [found]:
+            if _names(target, receiver, seen):
+                return True
+    return False
+
+
+def _names(target, name: str, seen: set) -> bool:
+    """Whether the code of ``target`` (a function, method, class or callable object of the
+    user's), or of the functions and classes it names in its globals, names ``name``."""
+    target = getattr(target, "__func__", target)
+    if not isinstance(target, (types.FunctionType, type)):
+        target = inspect.getattr_static(type(target), "__call__", None)
+    if not _users(target):
+        return False
+    if isinstance(target, type):
+        members = [v for v in vars(target).values() if isinstance(v, types.FunctionType)]
+        return any(_names(m, name, seen) for m in members)
+    if target.__code__ in seen:
+        return False
+    seen.add(target.__code__)
+    codes = [target.__code__]
+    for code in codes:
+        codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+    names = {n for code in codes for n in code.co_names}
+    return name in names or any(_names(target.__globals__.get(n), name, seen) for n in names)
+
+
+def _users(value) -> bool:
+    """Whether ``value`` is a function or class of the user's (not a library's)."""
+    if not isinstance(value, (types.FunctionType, type)):
+        return False
+    top = (getattr(value, "__module__", "") or "").split(".")[0]
+    return top not in _LIBRARIES and top not in sys.stdlib_module_names
+
+
+#: the packages whose functions read no global object of the user's
+_LIBRARIES = {"numpy", "scipy", "sourcegrad", "builtins", "gast"}
+
+
+def calls_on(fn, receiver: str) -> list | None:
+    """The calls ``receiver.m(...)`` in ``fn``, where the function reaches ``receiver``
+    otherwise only through its attributes (where its state can be followed once these
+    calls are inlined); None where it does otherwise (given to a call, bound, nested)."""
+    if receiver not in _rebound(fn):
+        uses = _uses(fn, every=True).get(receiver)
+        if uses is None or all(isinstance(n.ctx, gast.Load) for n in uses[2]):
+            calls = [
+                n
+                for n in S.walk(fn)
+                if isinstance(n, gast.Call)
+                and isinstance(n.func, gast.Attribute)
+                and getattr(n.func.value, "id", None) == receiver
+            ]
+            if len(calls) == len(uses[2] if uses else ()):
+                return calls
+    return None
+
+
+def _uses(fn, every: bool = False) -> dict:
+    """receiver name -> ({attribute read: [lines]}, {attribute stored: [lines]}, the uses of
+    the name otherwise), for the names whose attributes ``fn`` reads or stores in its own
+    scope (``every``: for every name)."""
+    nested = [d for d in S.walk(fn) if d is not fn and isinstance(d, S.NESTED_SCOPES)]
+    inner = {id(n) for d in nested for n in S.walk(d)}
+    updated = {id(n.target) for n in S.walk(fn) if isinstance(n, gast.AugAssign)}
+    attribute_of = {}  # id of a Name -> its Attribute
+    called = set()  # ids of the Attributes that are a call's function
+    for n in S.walk(fn):
+        if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name):
+            attribute_of[id(n.value)] = n
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute):
+            called.add(id(n.func))
+    uses: dict = {}
+    for n in S.walk(fn):
+        if not isinstance(n, gast.Name) or isinstance(n.ctx, gast.Param):
+            continue
+        attr = attribute_of.get(id(n))
+        entry = uses.setdefault(n.id, ({}, {}, []))
+        if attr is None or id(attr) in called or id(n) in inner or id(attr) in inner:
+            entry[2].append(n)
+        elif isinstance(attr.ctx, gast.Load):
+            entry[0].setdefault(attr.attr, []).append(getattr(attr, "lineno", fn.lineno))
+        elif isinstance(attr.ctx, gast.Store):
+            line = getattr(attr, "lineno", fn.lineno)
+            entry[1].setdefault(attr.attr, []).append(line)
+            if id(attr) in updated:  # (`obj.n += 1` reads it first)
+                entry[0].setdefault(attr.attr, []).append(line)
+        else:
+            entry[2].append(n)  # (`del obj.attr`)
+    return {k: v for k, v in uses.items() if v[0] or v[1] or every}
+
+
+def _rebound(fn) -> set:
+    return {n.id for n in S.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+
+
+def _rewrite(fn, followed: list, names: S.NameGen) -> None:
+    """``obj_attr = obj.attr`` first, each use of ``obj.attr`` one of ``obj_attr``, and
+    ``obj.attr = obj_attr`` before each ``return``."""
+    local = {(r, a): names.fresh(f"{r}_{a}") for r, a, _ in followed}
+    for node in S.walk(fn):
+        for field in S.walked_fields(type(node)):
+            value = getattr(node, field, None)
+            items = value if type(value) is list else [value]
+            for i, child in enumerate(items):
+                key = _key(child)
+                if key not in local:
+                    continue
+                new = gast.copy_location(S.name(local[key], store=_stored(child)), child)
+                if type(value) is list:
+                    value[i] = new
+                else:
+                    setattr(node, field, new)
+    line = min(line for _, _, line in followed)
+    first = [S.assign(local[r, a], _attribute(r, a), line) for r, a, _ in followed]
+    for stmt in first:
+        stmt.value.state_on_entry = True  # (no read of state an earlier store left)
+    at = 1 if fn.body and _is_docstring(fn.body[0]) else 0
+    _store_before_returns(fn.body, local, names)
+    fn.body[at:at] = first
+
+
+def _store_before_returns(body: list, local: dict, names: S.NameGen) -> None:
+    """``obj.attr = obj_attr`` before each ``return`` of ``body`` (not of nested functions),
+    the returned value taken first where it is not a name or a constant."""
+    for block in _blocks(body):
+        for i in reversed(range(len(block))):
+            stmt = block[i]
+            if not isinstance(stmt, gast.Return):
+                continue
+            before = []
+            if stmt.value is not None and not isinstance(stmt.value, (gast.Name, gast.Constant)):
+                held = names.fresh("result")
+                before.append(S.assign(held, stmt.value, stmt.lineno))
+                stmt.value = gast.copy_location(S.name(held), stmt.value)
+            for (r, a), name in local.items():
+                store = gast.Assign(targets=[_attribute(r, a, store=True)], value=S.name(name))
+                store.type_comment = None
+                before.append(gast.copy_location(store, stmt))
+            block[i:i] = before
+
+
+def _blocks(body: list):
+    """``body`` and the statement lists nested in it (not in nested functions)."""
+    yield body
+    for stmt in list(body):
+        if isinstance(stmt, S.NESTED_SCOPES):
+            continue
+        for field in ("body", "orelse", "finalbody"):
+            inner = getattr(stmt, field, None)
+            if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
+                yield from _blocks(inner)
+        for part in [*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())]:
+            yield from _blocks(part.body)
+
+
+def _key(node):
+    if isinstance(node, gast.Attribute) and isinstance(node.value, gast.Name):
+        return node.value.id, node.attr
+    return None
+
+
+def _stored(node) -> bool:
+    return isinstance(node.ctx, gast.Store)
+
+
+def _attribute(receiver: str, attr: str, store: bool = False):
+    ctx = gast.Store() if store else gast.Load()
+    return gast.Attribute(value=S.name(receiver), attr=attr, ctx=ctx)
+
+
+def _is_docstring(stmt) -> bool:
+    return isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Constant)
+
+
+def refuse_state_in_callee(core) -> None:
+    """Refuse the build of a function that keeps state between calls (``core.kept_state``)
+    for a function being differentiated that calls it: the caller's derivative may run its
+    forward pass again (in a loop's adjoint, a second-order derivative), which would start
+    from the state the first run left."""
+    if not core.kept_state or core.parsed.filename.startswith("<sourcegrad"):
+        return  # (a gradient's code, run once per call by the forward mode over it)
+    receiver, attr, line = core.kept_state[0]
+    name = core.node.name
+    way_out = f"read and store `{receiver}.{attr}` in the function you differentiate"
+    if core.params[:1] == [receiver]:  # (a method's `self`: its body can be followed there)
+        way_out = (
+            f"call it as a statement of its own there (`y = obj.{name}(...)`), whose state "
+            "sourcegrad follows in the function you differentiate"
+        )
+    raise UnsupportedSyntaxError(
+        f"{name}() keeps state in `{receiver}.{attr}` from call to call, and a function being "
+        f"differentiated calls it: its derivative may run {name}() again, which would start "
+        f"from the state the first run left; {way_out}, or pass the state to {name}() and "
+        "return the new state",
+        core.parsed.filename,
+        line,
+    )
