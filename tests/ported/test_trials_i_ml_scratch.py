@@ -308,7 +308,9 @@ CASES = [
         (LogisticRegression(0.5 * r(D), 0.1), X, Y_BIN),
         order=2,
     ),
-    Case("softmax_regression", softmax_regression, ({"W": r(D, K), "b": r(K)}, X, Y_ONEHOT), order=2),
+    Case(
+        "softmax_regression", softmax_regression, ({"W": r(D, K), "b": r(K)}, X, Y_ONEHOT), order=2
+    ),
     Case("svm_vectorized", svm_loss_vectorized, (r(D, K), X, Y_CLS), order=2),
     Case("binary_hinge_mask", binary_hinge_mask, (r(D), X, Y_BIN), order=2),
     Case("squared_hinge", squared_hinge, (r(D), X, Y_BIN), order=2),
