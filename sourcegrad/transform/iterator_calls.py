@@ -360,6 +360,7 @@ def _generator_call(e, resolve) -> bool:
 
 
 _KINDS = {builtins.map: "map", builtins.filter: "filter", functools.reduce: "reduce"}
+_COMPREHENSIONS = (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
 _SHORT_CIRCUIT = (gast.BoolOp, gast.IfExp, gast.Lambda, gast.ListComp, gast.SetComp,
                   gast.DictComp, gast.GeneratorExp)  # fmt: skip
 
@@ -443,6 +444,8 @@ class _Lowering:
             if kind == "reduce" and eager:
                 return self._reduce(e, before)
             return e
+        if eager and isinstance(e, _COMPREHENSIONS):  # its first iterable: evaluated at once
+            e.generators[0].iter = self.expression(e.generators[0].iter, before, True)
         inner_eager = eager and not isinstance(e, _SHORT_CIRCUIT)
         for field, value in gast.iter_fields(e):
             if isinstance(value, gast.AST) and not isinstance(value, gast.expr_context):

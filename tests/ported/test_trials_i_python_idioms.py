@@ -300,6 +300,18 @@ def accumulate_of_nothing(scales, x):
     return np.sum(x * scales[0]) + len(parts)
 
 
+def accumulate_in_generator(ws, x):
+    return sum(np.sum(np.tanh(x @ W) ** 2) for W in itertools.accumulate(ws))
+
+
+def reduce_in_comprehension(mats, x):
+    chain = [
+        np.sum(np.sin(x @ M))
+        for M in functools.reduce(lambda acc, m: acc + [acc[-1] @ m], mats[1:], [mats[0]])
+    ]
+    return sum(chain)
+
+
 def running_max_accumulate(xs):
     return sum(itertools.accumulate(xs, max))
 
@@ -404,6 +416,18 @@ CASES = [
         order=2,
     ),
     Case("accumulate_of_nothing", accumulate_of_nothing, (r(3), X), order=2),
+    Case(
+        "accumulate_in_generator",
+        accumulate_in_generator,
+        ([r(3, 2), r(3, 2), r(3, 2)], X),
+        order=2,
+    ),
+    Case(
+        "reduce_in_comprehension",
+        reduce_in_comprehension,
+        ([r(3, 3), r(3, 3), r(3, 3)], X),
+        order=2,
+    ),
     Case("running_max_accumulate", running_max_accumulate, ([0.3, 1.2, -0.5, 2.0, 1.1],)),
     Case("zip_strict_rest", zip_strict_rest, ([r(3, 3), r(3, 3), r(3, 2)], X), order=2),
     Case(
