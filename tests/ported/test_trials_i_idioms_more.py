@@ -7,13 +7,15 @@ activation, ``isinstance`` dispatch over a list of layers, ``OrderedDict`` param
 on a property, ``super().__call__`` through two levels, a PyTorch-style ``Module`` whose
 ``__setattr__`` registers parameters (refused, saying why), ``match`` with a sequence
 pattern (refused, with the ``if``/``elif`` way out), ``zip(*pairs)`` transposition, and
-``**cfg`` forwarding. Each against Python's value and central differences on calls 1-3, to
+``**cfg`` forwarding, ``itertools.accumulate`` over an array's items, and ``__init__``
+taking ``*layers``, keyword-only options after it, or ``**kw`` kept as a dict field. Each against Python's value and central differences on calls 1-3, to
 second order where smooth."""
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+import itertools
 import operator
 from collections import OrderedDict
 from typing import NamedTuple
@@ -224,6 +226,51 @@ def kwargs_forwarding(W, x):
     return np.sum(layer(x, W, **cfg) ** 2)
 
 
+def acc_array(x):
+    return sum(v**2 for v in itertools.accumulate(x))
+
+
+def acc_array_list(x):
+    c = list(itertools.accumulate(x, initial=0.5))
+    return np.sum(np.array(c) ** 2)
+
+
+class Seq:
+    def __init__(self, *layers, name="seq", scale=1.0):
+        self.layers = layers
+        self.name = name
+        self.scale = scale
+
+    def __call__(self, x):
+        for W in self.layers:
+            x = np.tanh(x @ W)
+        return self.scale * x
+
+
+def kwonly_after_star(W1, W2, x):
+    net = Seq(W1, W2, scale=2.0)
+    return np.sum(net(x) ** 2) + len(net.layers)
+
+
+class Opts:
+    def __init__(self, W, **kw):
+        self.W = W
+        self.kw = kw
+
+    def out(self, x):
+        return x @ self.W * self.kw.get("scale", 1.0)
+
+
+def kwargs_dict_field(W, x):
+    o = Opts(W, scale=3.0, name="a")
+    return np.sum(o.out(x) ** 2)
+
+
+def star_args_loop(Ws, x):
+    net = Seq(*Ws)
+    return np.sum(net(x))
+
+
 P_ENUM = {"W1": r(3, 4), "b1": r(4), "W2": r(4, 2), "b2": r(2)}
 
 CASES = [
@@ -287,6 +334,11 @@ CASES = [
         "zip_star_transpose", zip_star_transpose, ([(r(3, 3), r(3)), (r(3, 2), r(2))], X), order=2
     ),
     Case("kwargs_forwarding", kwargs_forwarding, (r(3, 2), X), order=2),
+    Case("accumulate_over_array", acc_array, (r(4),), order=2),
+    Case("accumulate_initial_over_array", acc_array_list, (r(4),), order=2),
+    Case("init_keyword_after_star", kwonly_after_star, (r(3, 3), r(3, 2), X), wrt=(0, 1), order=2),
+    Case("init_kwargs_dict_field", kwargs_dict_field, (r(3, 2), X), order=2),
+    Case("init_star_spliced_argument", star_args_loop, ([r(3, 3), r(3, 2)], X), order=2),
 ]
 
 
