@@ -148,10 +148,71 @@ def operator_method(core, binop, following=frozenset()):
     left, right = binop.left, binop.right
     if _defines(_made_class(core, left, following), names[0]):
         return left, names[0], right
-    number = isinstance(left, gast.Constant) and isinstance(left.value, (int, float))
-    if number and _defines(_made_class(core, right, following), names[1]):
+    if _defines(_made_class(core, right, following), names[1]) and _is_number(core, left):
         return right, names[1], left
     return None
+
+
+def _is_number(core, e, seen=frozenset()) -> bool:
+    """Whether ``e`` is a number: a literal, an argument holding an int or a float (its
+    default, where the call leaves it out), arithmetic of numbers or ``math``'s functions of
+    them (``lr0 * math.cos(t)``), or a local name every assignment gives such a value."""
+    if isinstance(e, gast.Constant):
+        return isinstance(e.value, (int, float))
+    if isinstance(e, gast.Attribute):
+        return S.dotted(e) in ("math.pi", "math.e", "math.tau")
+    if isinstance(e, gast.BinOp):
+        return _is_number(core, e.left, seen) and _is_number(core, e.right, seen)
+    if isinstance(e, gast.UnaryOp):
+        return _is_number(core, e.operand, seen)
+    if isinstance(e, gast.Call) and (S.dotted(e.func) or "").startswith("math."):
+        return all(_is_number(core, a, seen) for a in e.args) and not e.keywords
+    if not isinstance(e, gast.Name) or e.id in seen:
+        return False
+    if e.id not in core.params:
+        made = [stmt.value for stmt in _assignments(core, e.id)]
+        counted = [n for n in S.walk(core.node) if isinstance(n, gast.For) and _counts(n, e.id)]
+        stores = [
+            n for n in S.name_nodes(core.node) if n.id == e.id and isinstance(n.ctx, gast.Store)
+        ]
+        seen = seen | {e.id}
+        numbers = all(_is_number(core, v, seen) for v in made)
+        return bool(stores) and len(stores) == len(made) + len(counted) and numbers
+    example = example_value(core, e.id)
+    if example is UNRESOLVED and core.example_args is not None:
+        default = inspect.signature(core.parsed.fn).parameters.get(e.id)
+        example = getattr(default, "default", None)
+    return type(example) in (int, float)
+
+
+def _counts(loop: gast.For, name: str) -> bool:
+    """Whether ``loop`` is ``for name in range(...)``."""
+    target, it = loop.target, loop.iter
+    ranged = isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "range"
+    return isinstance(target, gast.Name) and target.id == name and ranged
+
+
+def _gradient_argument(core, call: gast.Call):
+    """The argument of ``call`` whose structure (and class) its value has, where ``call``
+    calls ``sg.grad(f)`` or ``sg.grad(f, wrt=k)`` (directly or through a name bound once
+    to it): ``call.args[k]``; None otherwise."""
+    made = call.func
+    if isinstance(made, gast.Name):
+        bound = [stmt.value for stmt in _assignments(core, made.id)]
+        made = bound[0] if len(bound) == 1 else None
+    if not isinstance(made, gast.Call) or not made.args:
+        return None
+    grad = resolve(core.parsed, made.func, set())
+    if getattr(grad, "__module__", None) != "sourcegrad.api" or grad.__name__ != "grad":
+        return None
+    keywords = {k.arg: k.value for k in made.keywords}
+    wrt = made.args[1] if len(made.args) > 1 else keywords.get("wrt", S.const(0))
+    if set(keywords) - {"wrt"} or not isinstance(wrt, gast.Constant):
+        return None
+    k = wrt.value
+    if type(k) is not int or not 0 <= k < len(call.args) or call.keywords:
+        return None
+    return None if isinstance(call.args[k], gast.Starred) else call.args[k]
 
 
 def _defines(cls, method: str) -> bool:
@@ -181,6 +242,9 @@ def _made_class(core, e, following=frozenset()):
     func = made[0].func
     if isinstance(func, gast.Attribute) and func.attr in _OPERATOR_NAMES:
         return _made_class(core, func.value, following | {e.id})  # `a.__add__(b)`, as `a + b`
+    given = _gradient_argument(core, made[0])  # `g = sg.grad(loss)(p, x)`: p's class
+    if given is not None:
+        return _made_class(core, given, following | {e.id})
     cls = resolve(core.parsed, made[0].func, set())
     return cls if _user_class(cls) else None
 
