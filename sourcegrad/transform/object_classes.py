@@ -74,7 +74,11 @@ def _assigns(stmt, name: str) -> bool:
 
 
 def _user_class(cls) -> bool:
-    return isinstance(cls, type) and cls.__module__.split(".")[0] not in _LIBRARIES
+    return isinstance(cls, type) and _users(cls)
+
+
+def _users(obj) -> bool:
+    return (getattr(obj, "__module__", None) or "builtins").split(".")[0] not in _LIBRARIES
 
 
 _LIBRARIES = {"builtins", "numpy", "sourcegrad", "scipy", "cupy", "collections", "types"}
@@ -167,6 +171,10 @@ def _is_number(core, e, seen=frozenset()) -> bool:
         return _is_number(core, e.operand, seen)
     if isinstance(e, gast.Call) and (S.dotted(e.func) or "").startswith("math."):
         return all(_is_number(core, a, seen) for a in e.args) and not e.keywords
+    if isinstance(e, gast.Call):  # a helper of the user's (`get_lr(t)`): Python's __rmul__
+        # runs unless it returns an array of one or more dimensions, an object array then
+        helper = resolve(core.parsed, e.func, set())
+        return isinstance(helper, types.FunctionType) and _users(helper)
     if not isinstance(e, gast.Name) or e.id in seen:
         return False
     if e.id not in core.params:
@@ -223,7 +231,7 @@ def _defines(cls, method: str) -> bool:
 
 def _made_class(core, e, following=frozenset()):
     """The user class of the object the name ``e`` holds: an argument's (from the call the
-    derivative is built for), or the class whose call is the name's one assignment. None
+    derivative is built for), or the class its assignments make (:func:`_value_class`). None
     for a name of ``following`` (the names whose assignments led here): in a loop, ``x_1 =
     x * 1.5`` then ``x = x_1 + 0.1`` lead back to ``x``, whose class no assignment makes."""
     if not isinstance(e, gast.Name) or e.id in following:
@@ -232,20 +240,35 @@ def _made_class(core, e, following=frozenset()):
     if example is not UNRESOLVED:
         return type(example) if _user_class(type(example)) else None
     made = [stmt.value for stmt in _assignments(core, e.id)]
-    if len(made) == 1 and isinstance(made[0], gast.BinOp):
+    following = following | {e.id}
+    classes = [_value_class(core, v, following) for v in made]
+    if len(made) <= 1:
+        return classes[0] if made else None
+    # several: one class made, the others updates by operators (`p = P(W, b)`, then `p = p
+    # - lr * g` in a loop), taken to keep it as one assignment by an operator is
+    known = {c for c in classes if c is not None}
+    updates = all(c or isinstance(v, (gast.Name, gast.BinOp)) for c, v in zip(classes, made))
+    return known.pop() if len(known) == 1 and updates else None
+
+
+def _value_class(core, value, following):
+    """The user class of the object ``value`` (a name's assignment) makes, as
+    :func:`_made_class` says; None where not known."""
+    if isinstance(value, gast.Name):
+        return _made_class(core, value, following)
+    if isinstance(value, gast.BinOp):
         # `c = a + b` by a.__add__: taken to be of a's class (its method found when it runs)
-        following = following | {e.id}
-        method = operator_method(core, made[0], following)
+        method = operator_method(core, value, following)
         return _made_class(core, method[0], following) if method is not None else None
-    if len(made) != 1 or not isinstance(made[0], gast.Call):
+    if not isinstance(value, gast.Call):
         return None
-    func = made[0].func
+    func = value.func
     if isinstance(func, gast.Attribute) and func.attr in _OPERATOR_NAMES:
-        return _made_class(core, func.value, following | {e.id})  # `a.__add__(b)`, as `a + b`
-    given = _gradient_argument(core, made[0])  # `g = sg.grad(loss)(p, x)`: p's class
+        return _made_class(core, func.value, following)  # `a.__add__(b)`, as `a + b`
+    given = _gradient_argument(core, value)  # `g = sg.grad(loss)(p, x)`: p's class
     if given is not None:
-        return _made_class(core, given, following | {e.id})
-    cls = resolve(core.parsed, made[0].func, set())
+        return _made_class(core, given, following)
+    cls = resolve(core.parsed, func, set())
     return cls if _user_class(cls) else None
 
 

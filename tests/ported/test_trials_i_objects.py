@@ -1,8 +1,8 @@
 """Objects and training code as courses write them: a dataclass unpacked by its own
 ``__iter__`` (``W, b = layer``), a params class with ``__getitem__``, a parameter dataclass
 with ``__add__``/``__sub__``/``__rmul__`` stepped by ``p = p - lr * sg.grad(loss)(p, x)``
-(the gradient has ``p``'s class, ``lr`` an argument, its default or a cosine schedule of
-numbers), ``np.copy`` then a write, a Newton iteration ending by ``while True: ... break``,
+(the gradient has ``p``'s class; ``lr`` an argument, its default, a cosine schedule of
+numbers or a helper's value; ``p`` passed in or built in the function), ``np.copy`` then a write, a Newton iteration ending by ``while True: ... break``,
 a GP's predictive variance, a clipped BCE, hard k-means through ``np.argmin`` labels, a
 hinge with ``margins[margins < 0] = 0``, InfoNCE on normalised embeddings, moments kept by
 ``m.update({...})``, and a ``SoftmaxReg.fit`` taking ``sg.grad(self.loss)``. Refused with
@@ -228,6 +228,31 @@ def unpack_list_iter(layer, x):
     return np.sum(np.tanh(x @ W + b) ** 2)
 
 
+def get_lr(t):
+    return 0.2 / (1 + t)
+
+
+def helper_schedule(p, x):
+    for t in range(2):
+        g = sg.grad(p_loss)(p, x)
+        p = p - get_lr(t) * g
+    return p_loss(p, x)
+
+
+def built_inside(W, b, x):
+    p = P(W, b)
+    for _ in range(2):
+        g = sg.grad(p_loss)(p, x)
+        p = p - 0.1 * g
+    return p_loss(p, x)
+
+
+def negated(p, x, lr=0.1):
+    g = sg.grad(p_loss)(p, x)
+    p = p + (-lr) * g
+    return p_loss(p, x)
+
+
 CASES = [
     Case("unpack_by_own_iter", unpack_dataclass_iter, (Layer(r(3, 2), r(2)), X), order=2),
     Case(
@@ -245,6 +270,9 @@ CASES = [
         wrt=(0, 2),
     ),
     Case("cosine_schedule_objects", cosine_schedule_objects, (P(r(3, 2), r(2)), X), order=2),
+    Case("helper_schedule_objects", helper_schedule, (P(r(3, 2), r(2)), X), order=2),
+    Case("objects_built_inside", built_inside, (r(3, 2), r(2), X), wrt=(0, 1), order=2),
+    Case("negated_rate_objects", negated, (P(r(3, 2), r(2)), X), order=2),
     Case("named_gradient_objects", named_gradient_objects, (P(r(3, 2), r(2)), X), order=2),
     Case(
         "asdict_refused",
