@@ -138,7 +138,18 @@ OPERATOR_METHODS = {
 }
 
 
+_UNARY_METHODS = {gast.USub: "__neg__", gast.UAdd: "__pos__"}
 _OPERATOR_NAMES = {name for pair in OPERATOR_METHODS.values() for name in pair}
+_OPERATOR_NAMES |= set(_UNARY_METHODS.values())
+
+
+def unary_method(core, unop, following=frozenset()):
+    """``(operand, method name)`` where ``-v`` (``+v``) runs ``v.__neg__()`` of a user
+    class's object; None otherwise."""
+    name = _UNARY_METHODS.get(type(unop.op))
+    if name is not None and _defines(_made_class(core, unop.operand, following), name):
+        return unop.operand, name
+    return None
 
 
 def operator_method(core, binop, following=frozenset()):
@@ -259,6 +270,9 @@ def _value_class(core, value, following):
     if isinstance(value, gast.BinOp):
         # `c = a + b` by a.__add__: taken to be of a's class (its method found when it runs)
         method = operator_method(core, value, following)
+        return _made_class(core, method[0], following) if method is not None else None
+    if isinstance(value, gast.UnaryOp):
+        method = unary_method(core, value, following)
         return _made_class(core, method[0], following) if method is not None else None
     if not isinstance(value, gast.Call):
         return None

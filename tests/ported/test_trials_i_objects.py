@@ -253,6 +253,59 @@ def negated(p, x, lr=0.1):
     return p_loss(p, x)
 
 
+@dataclasses.dataclass
+class V:
+    W: np.ndarray
+    b: np.ndarray
+
+    def __add__(self, o):
+        return V(self.W + o.W, self.b + o.b)
+
+    def __radd__(self, o):
+        return self if o == 0 else self + o
+
+    def __sub__(self, o):
+        return V(self.W - o.W, self.b - o.b)
+
+    def __mul__(self, s):
+        return V(self.W * s, self.b * s)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, s):
+        return V(self.W / s, self.b / s)
+
+    def __neg__(self):
+        return V(-self.W, -self.b)
+
+
+def v_loss(p, x):
+    return np.sum(np.tanh(x @ p.W + p.b) ** 2)
+
+
+def neg_step(p, x, lr=0.1):
+    d = -sg.grad(v_loss)(p, x)
+    return v_loss(p + lr * d, x)
+
+
+def augmented_step(p, x, lr=0.1):
+    for _ in range(2):
+        g = sg.grad(v_loss)(p, x)
+        p -= lr * g
+    return v_loss(p, x)
+
+
+def sum_of_objects(p, xs):
+    grads = [sg.grad(v_loss)(p, x) for x in xs]
+    mean = sum(grads) / len(grads)
+    return v_loss(p - mean * 0.1, xs[0])
+
+
+def mul_right(p, x):
+    g = sg.grad(v_loss)(p, x)
+    return v_loss(p - g * 0.1, x)
+
+
 CASES = [
     Case("unpack_by_own_iter", unpack_dataclass_iter, (Layer(r(3, 2), r(2)), X), order=2),
     Case(
@@ -273,6 +326,16 @@ CASES = [
     Case("helper_schedule_objects", helper_schedule, (P(r(3, 2), r(2)), X), order=2),
     Case("objects_built_inside", built_inside, (r(3, 2), r(2), X), wrt=(0, 1), order=2),
     Case("negated_rate_objects", negated, (P(r(3, 2), r(2)), X), order=2),
+    Case("negated_gradient_object", neg_step, (V(r(3, 2), r(2)), X), order=2),
+    Case("augmented_object_step", augmented_step, (V(r(3, 2), r(2)), X), order=2),
+    Case("object_times_number", mul_right, (V(r(3, 2), r(2)), X), order=2),
+    Case(
+        "sum_of_gradient_objects",
+        sum_of_objects,
+        (V(r(3, 2), r(2)), [X, r(6, 3)]),
+        xfail="sum() of objects: its class is not known when the derivative is built, so "
+        "`mean * 0.1` is differentiated as numbers (TypeError in the adjoint)",
+    ),
     Case("named_gradient_objects", named_gradient_objects, (P(r(3, 2), r(2)), X), order=2),
     Case(
         "asdict_refused",
