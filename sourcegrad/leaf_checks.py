@@ -48,7 +48,8 @@ def _object_problem(cls) -> str:
         reason, file, line = refused
         at = f" (at {os.path.basename(file)}:{line})" if file else ""
         text = f"{{where}} is an object of class {name}, whose fields sourcegrad does not follow: "
-        text += f"{reason}{at}; or pass its arrays in dicts, lists, tuples or dataclasses"
+        text += f"{reason}{at}; or make {name} a dataclass, or pass its arrays in dicts, lists "
+        text += "or tuples"
         return text.replace("{", "{{").replace("}", "}}").replace("{{where}}", "{where}")
     return (
         f"{{where}} is an object of class {name}; gradients are built for arrays and floats "

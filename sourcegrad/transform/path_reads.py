@@ -86,7 +86,9 @@ class PathReads:
             if isinstance(value, (int, float, complex, str, type(None))):
                 return True
             if not (isinstance(value, (dict, list, tuple)) or is_dataclass(value)):
-                return False  # another object: what it holds is for later checks to say
+                # another object: what it holds is for later checks to say, but for a field
+                # a record lacks (`net.scale` under `if hasattr(net, "scale"):`)
+                return isinstance(k, str) and is_record(value) and not _has_field(value, k)
             if (value := follow_keys(value, (k,), UNKNOWN)) is UNKNOWN:
                 return True
         return False
@@ -384,3 +386,8 @@ def _unpacked_object(example, keys: tuple) -> str | None:
         "sourcegrad follows where it is a generator or `return iter(self.<field>)`: write "
         "it so, or read the fields by name (`W, b = layer.W, layer.b`)"
     )
+
+
+def _has_field(obj, name: str) -> bool:
+    """Whether the object ``obj`` has the attribute ``name`` (without running a getter)."""
+    return name in getattr(obj, "__dict__", {}) or hasattr(type(obj), name)

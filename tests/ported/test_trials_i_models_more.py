@@ -4,7 +4,9 @@
 ``A @ A.T + eps * I`` per component, PCA by ``np.linalg.eigh`` of the covariance, a
 low-rank fit by a thin SVD, a spectral norm by power iteration, bilinear attention by
 ``np.einsum``, the gradient of an unbound method ``sg.grad(Model.loss)(model, x, y)``, a
-loss made by a closure factory, and SciPy's ``cdist`` (refused at the line: register a rule
+loss made by a closure factory, ``getattr(self, f"layer{i}")`` over fields stored by
+name, a field read under ``if hasattr(net, "scale"):`` (absent and present), a list of
+residual blocks, and SciPy's ``cdist`` (refused at the line: register a rule
 or compute it with NumPy). Each against Python's value and central differences on calls 1-3, to
 second order where smooth."""
 
@@ -141,8 +143,66 @@ def cdist_kernel(log_ell, X):
     return np.sum(np.exp(-0.5 * D))
 
 
+class Net:
+    def __init__(self, W0, W1):
+        self.layer0 = W0
+        self.layer1 = W1
+        self.n = 2
+
+    def forward(self, x):
+        for i in range(self.n):
+            x = np.tanh(x @ getattr(self, f"layer{i}"))
+        return x
+
+
+def getattr_fstring_built(W0, W1, x):
+    return np.sum(Net(W0, W1).forward(x) ** 2)
+
+
+def getattr_fstring_arg(net, x):
+    return np.sum(net.forward(x) ** 2)
+
+
+def hasattr_branch(net, x):
+    h = net.forward(x)
+    if hasattr(net, "scale"):
+        h = h * net.scale
+    return np.sum(h)
+
+
+class Block:
+    def __init__(self, W):
+        self.W = W
+
+    def __call__(self, x):
+        return x + np.tanh(x @ self.W)
+
+
+class Model:
+    def __init__(self, Ws):
+        self.blocks = [Block(W) for W in Ws]
+
+    def __call__(self, x):
+        for i, block in enumerate(self.blocks):
+            x = block(x) if i % 2 == 0 else -block(-x)
+        return x
+
+
+def blocks_list_model(Ws, x):
+    return np.sum(Model(Ws)(x) ** 2)
+
+
+def dict_of_layers_getattr(params, x, names=("enc", "dec")):
+    h = x
+    for name in names:
+        h = np.tanh(h @ params[name]["W"] + params[name].get("b", 0.0))
+    return np.sum(h**2)
+
+
 WS = [0.5 * r(3, 4), 0.5 * r(4, 2)]
 BS = [0.1 * r(4), 0.1 * r(2)]
+NET_SCALED = Net(r(3, 3), r(3, 2))
+NET_SCALED.scale = 1.5
 P_LOSS = {"W": 0.5 * r(3, 4), "b": 0.1 * r(4), "V": 0.5 * r(4, 2)}
 
 CASES = [
@@ -166,6 +226,19 @@ CASES = [
     Case("spectral_norm_power_iteration", spectral_norm_penalty, (r(3, 4), r(3)), order=2),
     Case(
         "bilinear_attention", bilinear_attention, ({"Wb": r(3, 3)}, r(3), r(4, 3), r(4, 3)), order=2
+    ),
+    Case(
+        "getattr_fstring_built", getattr_fstring_built, (r(3, 3), r(3, 2), X), wrt=(0, 1), order=2
+    ),
+    Case("getattr_fstring_argument", getattr_fstring_arg, (Net(r(3, 3), r(3, 2)), X), order=2),
+    Case("hasattr_guard_absent", hasattr_branch, (Net(r(3, 3), r(3, 2)), X), order=2),
+    Case("hasattr_guard_present", hasattr_branch, (NET_SCALED, X), order=2),
+    Case("blocks_list_model", blocks_list_model, ([r(3, 3), r(3, 3), r(3, 3)], X), order=2),
+    Case(
+        "nested_dict_layers",
+        dict_of_layers_getattr,
+        ({"enc": {"W": r(3, 3), "b": r(3)}, "dec": {"W": r(3, 2)}}, X),
+        order=2,
     ),
     Case(
         "scipy_cdist_refused",
