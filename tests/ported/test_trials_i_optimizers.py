@@ -1,7 +1,9 @@
 """Optimizers and training steps written by hand around ``sg.grad``: heavy-ball momentum,
 Nesterov, Adam keeping its moments in dicts, AdaGrad/RMSProp, gradient clipping by global
 norm with ``min(1.0, max_norm / norm)``, decoupled weight decay, cosine and step
-learning-rate schedules, and early stopping by a data-dependent ``break``.
+learning-rate schedules, early stopping by a data-dependent ``break``, an ``Adam``
+dataclass with ``init``/``step`` methods, and a window of recent losses (a list sliced;
+a ``deque(maxlen=2)`` refused, which was summed as an unbounded list).
 
 Two kinds: training loops run outside (each step's gradient from ``sg.value_and_grad``
 checked against central differences, and the run against the same loop with those
@@ -11,7 +13,11 @@ ported cases: Python's value and central differences on calls 1-3."""
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import math
+import operator
+from collections import deque
 
 import numpy as np
 import pytest
@@ -145,6 +151,60 @@ def value_then_grad_inner(w0, X, y, lr=0.1, steps=3):
     return sum(history) + mse(w, X, y)
 
 
+def mlp2(params, x):
+    return np.sum(np.tanh(x @ params["W"]) @ params["v"])
+
+
+@dataclasses.dataclass
+class Adam:
+    lr: float = 0.05
+    b1: float = 0.9
+    b2: float = 0.99
+    eps: float = 1e-8
+
+    def init(self, params):
+        return {k: (np.zeros_like(v), np.zeros_like(v)) for k, v in params.items()}
+
+    def step(self, params, grads, state, t):
+        new_params, new_state = {}, {}
+        for k in params:
+            m, s = state[k]
+            m = self.b1 * m + (1 - self.b1) * grads[k]
+            s = self.b2 * s + (1 - self.b2) * grads[k] ** 2
+            mh, sh = m / (1 - self.b1**t), s / (1 - self.b2**t)
+            new_params[k] = params[k] - self.lr * mh / (np.sqrt(sh) + self.eps)
+            new_state[k] = (m, s)
+        return new_params, new_state
+
+
+def adam_object_unrolled(params, x):
+    opt = Adam()
+    state = opt.init(params)
+    for t in range(1, 3):
+        grads = sg.grad(mlp2)(params, x)
+        params, state = opt.step(params, grads, state, t)
+    return mlp2(params, x) ** 2
+
+
+def accumulate_operator_mul(scales):
+    return sum(itertools.accumulate(scales, operator.mul))
+
+
+def deque_window(w, xs):
+    recent = deque(maxlen=2)
+    for x in xs:
+        recent.append(np.sum(np.tanh(x @ w)))  # REFUSED
+    return sum(recent)
+
+
+def list_window(w, xs):
+    recent = []
+    for x in xs:
+        recent.append(np.sum(np.tanh(x @ w)))
+        recent = recent[-2:]
+    return sum(recent)
+
+
 P0 = {"W1": 0.5 * r(3, 4), "b1": 0.1 * r(4), "w2": 0.5 * r(4)}
 
 CASES = [
@@ -161,6 +221,17 @@ CASES = [
         (r(3), X, Y),
         refused=(sg.SourcegradError, "`mse(...)` for the value and `sg.grad(mse)(...)`"),
     ),
+    Case(
+        "adam_dataclass_optimizer", adam_object_unrolled, ({"W": r(3, 2), "v": r(2)}, X), rtol=1e-4
+    ),
+    Case("accumulate_operator_mul", accumulate_operator_mul, ([0.5, 1.5, -0.7],), order=2),
+    Case(
+        "deque_maxlen_window",
+        deque_window,
+        (r(3), [X, r(6, 3), r(6, 3)]),
+        refused=(sg.UnsupportedSyntaxError, "called for its effect"),
+    ),
+    Case("list_window", list_window, (r(3), [X, r(6, 3), r(6, 3)]), order=2),
     Case("value_then_grad_inner", value_then_grad_inner, (r(3), X, Y), order=2),
 ]
 
