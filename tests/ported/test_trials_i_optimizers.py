@@ -205,6 +205,26 @@ def list_window(w, xs):
     return sum(recent)
 
 
+class Meter:
+    def __init__(self):
+        self.total = 0.0
+        self.count = 0
+
+    def add(self, v):
+        self.total = self.total + v
+        self.count += 1
+
+    def mean(self):
+        return self.total / self.count
+
+
+def meter_loss(w, xs):
+    m = Meter()
+    for x in xs:
+        m.add(np.sum(np.tanh(x @ w) ** 2))
+    return m.mean()
+
+
 P0 = {"W1": 0.5 * r(3, 4), "b1": 0.1 * r(4), "w2": 0.5 * r(4)}
 
 CASES = [
@@ -232,6 +252,13 @@ CASES = [
         refused=(sg.UnsupportedSyntaxError, "called for its effect"),
     ),
     Case("list_window", list_window, (r(3), [X, r(6, 3), r(6, 3)]), order=2),
+    Case(
+        "running_meter_object",
+        meter_loss,
+        (r(3), [X, r(6, 3)]),
+        xfail="Meter.add() storing self.total and self.count in a loop, then m.mean(): refused "
+        "as state kept (naming self.count, an int, and a temporary `t_4` in its advice)",
+    ),
     Case("value_then_grad_inner", value_then_grad_inner, (r(3), X, Y), order=2),
 ]
 
