@@ -3,10 +3,13 @@ checks a derivative makes of the arguments it is built for (a refusal names the 
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from .runtime.containers import children, is_container
 from .runtime.records import is_record, is_static_leaf
+from .transform.plain_classes import refusal_of
 
 
 def argument_leaves(x, path=(), in_record=False):
@@ -36,6 +39,25 @@ def one_scalar(args, wrt) -> bool:
     return isinstance(x, (np.generic, np.ndarray)) and x.ndim == 0 and x.dtype.kind == "f"
 
 
+def _object_problem(cls) -> str:
+    """Why an object of ``cls`` has no gradient: where ``cls`` is a plain class of the user's
+    whose fields sourcegrad does not follow, the reason (its way out) and its line."""
+    name = cls.__name__
+    refused = refusal_of(cls)
+    if refused is not None:
+        reason, file, line = refused
+        at = f" (at {os.path.basename(file)}:{line})" if file else ""
+        text = f"{{where}} is an object of class {name}, whose fields sourcegrad does not follow: "
+        text += f"{reason}{at}; or make {name} a dataclass, or pass its arrays in dicts, lists "
+        text += "or tuples"
+        return text.replace("{", "{{").replace("}", "}}").replace("{{where}}", "{where}")
+    return (
+        f"{{where}} is an object of class {name}; gradients are built for arrays and floats "
+        "in dicts, lists, tuples, namedtuples and dataclasses: make "
+        f"{name} a dataclass, or pass its arrays in one of those"
+    )
+
+
 def leaf_problem(leaf, in_record: bool, nested: bool = False) -> str | None:
     """Why the argument leaf ``leaf`` (named ``{where}`` in the text) has no gradient; None
     where it has one, or where it is a record's field that carries none (a number of layers,
@@ -45,11 +67,7 @@ def leaf_problem(leaf, in_record: bool, nested: bool = False) -> str | None:
     kind = getattr(getattr(leaf, "dtype", None), "kind", None)
     numeric = isinstance(leaf, (float, int, complex, np.generic)) or kind is not None
     if not numeric and leaf is not None and not isinstance(leaf, (str, bytes)):
-        return (
-            f"{{where}} is an object of class {type(leaf).__name__}; gradients are built for arrays "
-            "and floats in dicts, lists, tuples, namedtuples and dataclasses: make "
-            f"{type(leaf).__name__} a dataclass, or pass its arrays in one of those"
-        )
+        return _object_problem(type(leaf))
     if isinstance(leaf, complex) or kind == "c":
         return (
             "{where} is complex; sourcegrad differentiates with respect to real "

@@ -38,6 +38,7 @@ from .pieces import (
     direction_indices,
     located,
     narrowed_over,
+    not_a_gradient_inside,
     note_raised_at,
     refuse_non_scalar,
     refuse_non_scalar_value,
@@ -531,10 +532,7 @@ def derivative_vjp(d: Any, wrt: Any) -> Callable:
         last = t.read[0] if len(t.read) == 1 else t.read
         higher = tower(t.f, t.bound_self, t.dirs + [last], read2, read_tuple, True)
         return GradientVjp(higher, len(t.dirs), None, d)
-    raise SourcegradError(
-        f"{getattr(d, '__name__', d)!r} is called inside a function being differentiated in "
-        "reverse mode; only gradients (grad(f)) can be used there"
-    )
+    raise not_a_gradient_inside(d)
 
 
 class GradientVjp:

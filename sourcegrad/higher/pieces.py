@@ -25,10 +25,33 @@ __all__ = [
     "array_or_float", "call_generated", "defined_at", "located", "note_raised_at",
     "direction_indices", "unit_vector", "as_indices", "narrowed_over",
     "refuse_non_scalar", "refuse_non_scalar_value", "copy_for_check", "refuse_rerun",
+    "not_a_gradient_inside",
 ]  # fmt: skip
 
 #: random generators passed in: a check draws from a copy, so the call draws as f does
 GENERATORS = (np.random.Generator, np.random.RandomState)
+
+
+def not_a_gradient_inside(d) -> SourcegradError:
+    """The refusal of the derivative ``d`` (no plain gradient) called inside a function
+    differentiated in reverse mode, with the way out that fits what ``d`` is."""
+    f = getattr(getattr(d, "f", None), "__name__", None)
+    if f and getattr(d, "mode", None) == "grad" and getattr(d, "with_value", False):
+        return SourcegradError(
+            f"`value_and_grad({f})` is called inside a function being differentiated in "
+            f"reverse mode, where only gradients are differentiated: call `{f}(...)` for the "
+            f"value and `sg.grad({f})(...)` for the gradient"
+        )
+    if f and getattr(d, "mode", None) == "grad" and getattr(d, "has_aux", False):
+        return SourcegradError(
+            f"`grad({f}, has_aux=True)` is called inside a function being differentiated in "
+            f"reverse mode, where only gradients are differentiated: take `sg.grad` of a "
+            f"function returning the loss alone, and call `{f}(...)` for the aux"
+        )
+    return SourcegradError(
+        f"{getattr(d, '__name__', d)!r} is called inside a function being differentiated in "
+        "reverse mode; only gradients (grad(f)) can be used there"
+    )
 
 
 def call_generated(fn, values):

@@ -528,8 +528,8 @@ def _class_way_out(cls: type) -> str:
         where = f" (at {os.path.basename(filename)}:{line})" if filename else ""
         return (
             f"sourcegrad differentiates building an object of a plain class whose __init__ "
-            f"only computes and stores its fields, but {reason}{where}; or build the "
-            f"{cls.__name__} outside and pass it in"
+            f"only computes and stores its fields, but {reason}{where}; or keep the "
+            "differentiated arrays out of the object and pass them to its methods"
         )
     if not isinstance(getattr(cls, "__init__", None), types.FunctionType) and not (
         dataclasses.is_dataclass(cls)

@@ -30,7 +30,7 @@ from .calls import (
 from .examples import class_attribute, object_attribute, reads_bound_method
 from .forms import Core, Op
 from .node_facts import get_fact
-from .object_classes import defines_method, operator_method
+from .object_classes import defines_method, operator_method, unary_method
 from .parse import UNRESOLVED, resolve
 from .path_reads import follow_keys
 from .plain_classes import plain_class_maker
@@ -98,6 +98,9 @@ def classify(core: Core, stmt) -> Op:
             key = "format"  # "loss %f" % x: string formatting, not a remainder
         return bind_rule(core, stmt, key, [value.left, value.right], {}, value)
     if isinstance(value, gast.UnaryOp):
+        method = unary_method(core, value)
+        if method is not None:  # `-v` of a user class's object: v.__neg__()
+            return _dynamic(core, gast.Attribute(method[0], method[1], gast.Load()), [])
         key = R.UNARYOPS.get(type(value.op))
         return bind_rule(core, stmt, key, [value.operand], {}, value)
     if isinstance(value, gast.Compare):

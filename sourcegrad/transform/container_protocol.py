@@ -8,7 +8,9 @@ normalize, before :mod:`.iterator_calls`):
   there) -> ``for layer in layers._layers``
   where ``__iter__`` is ``return iter(self._layers)``, else ``for layer in
   LayerList.__iter__(layers)`` where ``__iter__`` is a generator function (then listed as
-  every generator a function calls).
+  every generator a function calls);
+* ``W, b = layer`` (unpacking) -> ``W, b = layer._items`` or ``W, b = Layer.__iter__(layer)``
+  likewise.
 
 Lowered where the object's class is known when the derivative is built (an argument, or a
 name bound once to a call of the class), the class is reachable by its own name from the
@@ -32,7 +34,7 @@ from .walk import OwnNodes
 def lower_container_protocol(fn: gast.FunctionDef, class_of, module_globals: dict) -> bool:
     """Rewrite ``fn`` in place per the module's rules; ``class_of(name)`` is the class the
     object ``name`` holds where known, else None. Whether it rewrote anything."""
-    nodes = S.nodes_of(fn, (gast.Subscript, gast.For, gast.comprehension))
+    nodes = S.nodes_of(fn, (gast.Subscript, gast.For, gast.comprehension, gast.Assign))
     if not nodes:
         return False
 
@@ -53,6 +55,8 @@ def lower_container_protocol(fn: gast.FunctionDef, class_of, module_globals: dic
                 cls, _ = own(node.value.id, "__getitem__")
                 if cls is not None:
                     read[id(node)] = cls
+        elif isinstance(node, gast.Assign):
+            iterated |= _unpack(node, own)
         elif isinstance(node.iter, gast.Name):
             iterated |= _iterate(node, *own(node.iter.id, "__iter__"))
         elif isinstance(node.iter, gast.Call) and isinstance(node.iter.func, gast.Name):
@@ -84,6 +88,21 @@ def _iterate(loop, cls, method) -> bool:
     over = _iterated(loop.iter, cls, method)
     if over is not None:
         loop.iter = over
+    return over is not None
+
+
+def _unpack(stmt: gast.Assign, own) -> bool:
+    """Make ``a, b = obj`` unpack what ``obj``'s own ``__iter__`` iterates (as
+    :func:`_iterate`); whether it did."""
+    target = stmt.targets[0]
+    if len(stmt.targets) != 1 or not isinstance(target, (gast.Tuple, gast.List)):
+        return False
+    if not isinstance(stmt.value, gast.Name):
+        return False
+    cls, method = own(stmt.value.id, "__iter__")
+    over = _iterated(stmt.value, cls, method) if cls is not None else None
+    if over is not None:
+        stmt.value = over
     return over is not None
 
 

@@ -16,6 +16,8 @@ place, before its jumps are lowered, into forms the later passes differentiate:
   least as many parts as there are names, or Python's unpacking fails);
 * ``acc = functools.reduce(f, xs, init)`` -> ``acc = init`` then ``for x in xs: acc = f(acc,
   x)``, the lambda's body written out as the step; without ``init`` the first item starts;
+  ``itertools.accumulate`` likewise, into a list of the partial results
+  (:func:`.itertools_calls.accumulated`);
 * a generator function (``yield`` in its body) becomes a function returning the list of what
   it yields (``yield v`` -> ``items.append(v)``, ``yield from xs`` -> a loop of appends,
   ``return`` -> ``return list(items)``), and a call of a generator function is made
@@ -53,6 +55,7 @@ import gast
 
 from ..errors import UnsupportedSyntaxError
 from . import syntax as S
+from .itertools_calls import accumulated, applied, lowers_accumulate
 from .parse import UNRESOLVED
 from .property_reads import call_property_getters
 from .walk import OwnNodes, rewrite_blocks
@@ -72,7 +75,8 @@ def lower_iterator_calls(fn: gast.FunctionDef, resolve, names: S.NameGen) -> Non
     call_property_getters(own, resolve)
     _name_called_fields(own, resolve, names)
     _call_super_methods(own, resolve)
-    if not any(_kind(n, resolve) for n in S.nodes_of(fn, (gast.Call,))):
+    calls = S.nodes_of(fn, (gast.Call,))
+    if not any(_kind(n, resolve) or lowers_accumulate(n, resolve) for n in calls):
         return
     lowering = _Lowering(resolve, names)
     fn.body = rewrite_blocks(fn.body, lowering.statement)
@@ -358,6 +362,7 @@ def _generator_call(e, resolve) -> bool:
 
 
 _KINDS = {builtins.map: "map", builtins.filter: "filter", functools.reduce: "reduce"}
+_COMPREHENSIONS = (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
 _SHORT_CIRCUIT = (gast.BoolOp, gast.IfExp, gast.Lambda, gast.ListComp, gast.SetComp,
                   gast.DictComp, gast.GeneratorExp)  # fmt: skip
 
@@ -428,6 +433,8 @@ class _Lowering:
             e.args = [self.expression(a, before, eager) for a in e.args]
             for k in e.keywords:
                 k.value = self.expression(k.value, before, eager)
+            if eager and (partials := accumulated(e, self.resolve, before, self.names)):
+                return partials
             kind = _kind(e, self.resolve)
             if kind and isinstance(e.args[0], gast.Call):
                 if not self.partial_as_lambda(e, kind, before, eager):
@@ -439,6 +446,8 @@ class _Lowering:
             if kind == "reduce" and eager:
                 return self._reduce(e, before)
             return e
+        if eager and isinstance(e, _COMPREHENSIONS):  # its first iterable: evaluated at once
+            e.generators[0].iter = self.expression(e.generators[0].iter, before, True)
         inner_eager = eager and not isinstance(e, _SHORT_CIRCUIT)
         for field, value in gast.iter_fields(e):
             if isinstance(value, gast.AST) and not isinstance(value, gast.expr_context):
@@ -511,7 +520,7 @@ class _Lowering:
                 slice=gast.Slice(lower=S.const(1), upper=None, step=None),
                 ctx=gast.Load(),
             )
-        step = _applied(f, [S.name(acc), S.name(item)])
+        step = applied(f, [S.name(acc), S.name(item)])
         loop = gast.For(
             target=S.name(item, store=True),
             iter=items,
@@ -529,14 +538,6 @@ def _parameter(id_: str) -> gast.Name:
 
 def _index(name: str, i: int) -> gast.Subscript:
     return gast.Subscript(value=S.name(name), slice=S.const(i), ctx=gast.Load())
-
-
-def _applied(f, args: list):
-    """``f(*args)`` as an expression: a lambda's body with its parameters replaced."""
-    if isinstance(f, gast.Lambda):
-        params = [p.id for p in f.args.args]
-        return S.rename(S.clone(f.body), dict(zip(params, args, strict=True)))
-    return S.call(S.clone(f), args)
 
 
 def _comprehension(targets: list, iters: list, ifs: list) -> gast.comprehension:

@@ -7,7 +7,11 @@ differentiate (part of normalize, before :mod:`.iterator_calls`):
   ``repeat=``);
 * ``itertools.pairwise(xs)`` -> ``zip(xs, xs[1:])``, where ``xs`` is a name or an attribute
   chain (read twice, the same value: the pairs of neighbours Python makes of a list, a tuple
-  or an array's rows).
+  or an array's rows);
+* ``itertools.accumulate(xs, f, initial=v)`` (:func:`accumulated`, called by
+  :mod:`.iterator_calls` where the call is always evaluated) -> ``partials = [v]`` (without
+  ``initial``: ``items = list(xs)``, ``partials = items[:1]``) then ``for item in ...:
+  partials.append(f(partials[-1], item))``, ``partials[-1] + item`` without ``f``.
 
 Each is a list built at once where Python makes an iterator; a program stepping it with
 ``next`` reads a differentiated value through ``next``, which is refused as before.
@@ -61,6 +65,82 @@ def lower_itertools(fn: gast.FunctionDef, resolve, names: S.NameGen) -> None:
         return node
 
     OwnNodes(fn).rewrite(lowered)
+
+
+def accumulated(call: gast.Call, resolve, before: list, names: S.NameGen) -> gast.Name | None:
+    """The name of the list ``itertools.accumulate(...)`` makes, the statements building it
+    added to ``before``; None where ``call`` is not one this module lowers (its function is
+    not a name, an attribute chain or a lambda of two plain parameters)."""
+    parts = _accumulate_parts(call, resolve)
+    if parts is None:
+        return None
+    items, f, initial = parts
+    partials, item = names.fresh("partials"), names.fresh("item")
+    if initial is not None:
+        before.append(S.assign(partials, gast.List([initial], gast.Load())))
+    else:
+        listed = names.fresh("items")
+        before.append(S.assign(listed, S.call(S.name("list"), [items])))
+        before.append(S.assign(partials, _sliced(listed, None, 1)))
+        items = _sliced(listed, 1, None)
+    last = gast.Subscript(value=S.name(partials), slice=S.const(-1), ctx=gast.Load())
+    step = (
+        gast.BinOp(last, gast.Add(), S.name(item))
+        if f is None
+        else applied(f, [last, S.name(item)])
+    )
+    append = S.call(gast.Attribute(S.name(partials), "append", gast.Load()), [step])
+    loop = gast.For(target=S.name(item, store=True), iter=items, body=[gast.Expr(append)],
+                    orelse=[], type_comment=None)  # fmt: skip
+    before.append(loop)
+    return S.name(partials)
+
+
+def lowers_accumulate(call: gast.Call, resolve) -> bool:
+    """Whether ``call`` is an ``itertools.accumulate`` call :func:`accumulated` lowers."""
+    return _accumulate_parts(call, resolve) is not None
+
+
+def _accumulate_parts(call: gast.Call, resolve):
+    """(items, function or None, initial value or None) of an ``itertools.accumulate`` call
+    this module lowers, else None."""
+    if not isinstance(call.func, (gast.Name, gast.Attribute)) or not 1 <= len(call.args) <= 2:
+        return None
+    if resolve(call.func) is not itertools.accumulate:
+        return None
+    keywords = {k.arg: k.value for k in call.keywords}
+    if any(isinstance(a, gast.Starred) for a in call.args) or set(keywords) - {"func", "initial"}:
+        return None
+    if len(call.args) == 2 and "func" in keywords:
+        return None
+    f = call.args[1] if len(call.args) == 2 else keywords.get("func")
+    initial = keywords.get("initial")
+    if f is not None and S.is_none(f):
+        f = None
+    if f is not None and not (S.dotted(f) or _plain_lambda(f, 2)):
+        return None
+    return call.args[0], f, None if initial is None or S.is_none(initial) else initial
+
+
+def _plain_lambda(f, arity: int) -> bool:
+    if not isinstance(f, gast.Lambda):
+        return False
+    a = f.args
+    plain = not (a.vararg or a.kwarg or a.kwonlyargs or a.defaults or a.posonlyargs)
+    return plain and len(a.args) == arity and all(isinstance(p, gast.Name) for p in a.args)
+
+
+def _sliced(name: str, lower: int | None, upper: int | None) -> gast.Subscript:
+    bound = [None if b is None else S.const(b) for b in (lower, upper)]
+    return gast.Subscript(value=S.name(name), slice=gast.Slice(*bound, None), ctx=gast.Load())
+
+
+def applied(f, args: list):
+    """``f(*args)`` as an expression: a lambda's body with its parameters replaced."""
+    if isinstance(f, gast.Lambda):
+        params = [p.id for p in f.args.args]
+        return S.rename(S.clone(f.body), dict(zip(params, args, strict=True)))
+    return S.call(S.clone(f), args)
 
 
 _NAMES = frozenset({"chain", "from_iterable", "product", "pairwise"})

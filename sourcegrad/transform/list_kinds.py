@@ -30,7 +30,7 @@ def list_names(fn, examples) -> tuple:
     list_args = {p for p, v in example.items() if type(v) is list}
     list_args |= _argument_items(example, lambda v: type(v) is list)
     kinds = (ints, numbers)
-    lists = _fixed_point(values, list_args, params, lambda v, known: makes_list(v, known, kinds))
+    lists = _greatest(values, list_args, params, lambda v, known: makes_list(v, known, kinds))
     return lists, kinds
 
 
@@ -149,6 +149,22 @@ def _fixed_point(values: dict, given: set, params: list, holds) -> set:
                 continue
             if all(v is not None and holds(v, known) for v in values.get(name, ())):
                 known.add(name)
+                changed = True
+    return known
+
+
+def _greatest(values: dict, given: set, params: list, holds) -> set:
+    """As :func:`_fixed_point`, but shrunk from every candidate name: a name assigned from
+    itself (``recent = recent[-2:]`` after ``recent = []``) holds a list where each of its
+    values does, given that it does (its first assignment runs before the others)."""
+    known = {n for n in set(values) | given if n not in params or n in given}
+    known = {n for n in known if all(v is not None for v in values.get(n, ()))}
+    changed = True
+    while changed:
+        changed = False
+        for name in sorted(known):
+            if not all(holds(v, known) for v in values.get(name, ())):
+                known.discard(name)
                 changed = True
     return known
 

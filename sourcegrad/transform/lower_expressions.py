@@ -346,11 +346,16 @@ class ExpressionLowering:
                     call,
                 )
         else:
+            named = (
+                "; or build the list first, `items = [...]`, then `*items`"
+                if isinstance(v, (gast.ListComp, gast.GeneratorExp))
+                else ""
+            )
             self.refuse(
                 f"`*{S.text(v)}` in a call: sourcegrad splices `*` only of a tuple or list whose "
                 "length it knows when it builds the derivative (a display, an argument read "
                 "through constant keys, a list built with a fixed number of items); pass the "
-                "arguments one by one",
+                f"arguments one by one{named}",
                 call,
             )
         held = self.atom(v, "star")

@@ -233,6 +233,7 @@ class StatementLowering(LinkRefusals):
             and v.func.value.id in self.local_names
             and len(v.args) == 1
             and not v.keywords
+            and not self.other_container(v.func.value.id)
         ):
             # `hs.append(h)` is the new list `[*hs, h]`: earlier lists stay intact
             name = v.func.value.id
@@ -243,6 +244,15 @@ class StatementLowering(LinkRefusals):
             self.bind(name, grown)
             return
         self.emit(gast.Expr(value=self.simple(stmt.value, "t")), temp=True)
+
+    def other_container(self, name: str) -> bool:
+        """Whether ``name`` is bound to an object of a class other than list (a
+        ``collections.deque(maxlen=2)``, whose ``append`` is its own)."""
+        for v in bound_values(self.fn, name):
+            cls = resolve(self.p, v.func, self.local_names) if isinstance(v, gast.Call) else None
+            if isinstance(cls, type) and cls is not list:
+                return True
+        return False
 
     def block(self, stmts) -> list:
         """Lower a nested statement list; returns the core statements."""

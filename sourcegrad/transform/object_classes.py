@@ -74,7 +74,11 @@ def _assigns(stmt, name: str) -> bool:
 
 
 def _user_class(cls) -> bool:
-    return isinstance(cls, type) and cls.__module__.split(".")[0] not in _LIBRARIES
+    return isinstance(cls, type) and _users(cls)
+
+
+def _users(obj) -> bool:
+    return (getattr(obj, "__module__", None) or "builtins").split(".")[0] not in _LIBRARIES
 
 
 _LIBRARIES = {"builtins", "numpy", "sourcegrad", "scipy", "cupy", "collections", "types"}
@@ -134,7 +138,18 @@ OPERATOR_METHODS = {
 }
 
 
+_UNARY_METHODS = {gast.USub: "__neg__", gast.UAdd: "__pos__"}
 _OPERATOR_NAMES = {name for pair in OPERATOR_METHODS.values() for name in pair}
+_OPERATOR_NAMES |= set(_UNARY_METHODS.values())
+
+
+def unary_method(core, unop, following=frozenset()):
+    """``(operand, method name)`` where ``-v`` (``+v``) runs ``v.__neg__()`` of a user
+    class's object; None otherwise."""
+    name = _UNARY_METHODS.get(type(unop.op))
+    if name is not None and _defines(_made_class(core, unop.operand, following), name):
+        return unop.operand, name
+    return None
 
 
 def operator_method(core, binop, following=frozenset()):
@@ -148,10 +163,75 @@ def operator_method(core, binop, following=frozenset()):
     left, right = binop.left, binop.right
     if _defines(_made_class(core, left, following), names[0]):
         return left, names[0], right
-    number = isinstance(left, gast.Constant) and isinstance(left.value, (int, float))
-    if number and _defines(_made_class(core, right, following), names[1]):
+    if _defines(_made_class(core, right, following), names[1]) and _is_number(core, left):
         return right, names[1], left
     return None
+
+
+def _is_number(core, e, seen=frozenset()) -> bool:
+    """Whether ``e`` is a number: a literal, an argument holding an int or a float (its
+    default, where the call leaves it out), arithmetic of numbers or ``math``'s functions of
+    them (``lr0 * math.cos(t)``), or a local name every assignment gives such a value."""
+    if isinstance(e, gast.Constant):
+        return isinstance(e.value, (int, float))
+    if isinstance(e, gast.Attribute):
+        return S.dotted(e) in ("math.pi", "math.e", "math.tau")
+    if isinstance(e, gast.BinOp):
+        return _is_number(core, e.left, seen) and _is_number(core, e.right, seen)
+    if isinstance(e, gast.UnaryOp):
+        return _is_number(core, e.operand, seen)
+    if isinstance(e, gast.Call) and (S.dotted(e.func) or "").startswith("math."):
+        return all(_is_number(core, a, seen) for a in e.args) and not e.keywords
+    if isinstance(e, gast.Call):  # a helper of the user's (`get_lr(t)`): Python's __rmul__
+        # runs unless it returns an array of one or more dimensions, an object array then
+        helper = resolve(core.parsed, e.func, set())
+        return isinstance(helper, types.FunctionType) and _users(helper)
+    if not isinstance(e, gast.Name) or e.id in seen:
+        return False
+    if e.id not in core.params:
+        made = [stmt.value for stmt in _assignments(core, e.id)]
+        counted = [n for n in S.walk(core.node) if isinstance(n, gast.For) and _counts(n, e.id)]
+        stores = [
+            n for n in S.name_nodes(core.node) if n.id == e.id and isinstance(n.ctx, gast.Store)
+        ]
+        seen = seen | {e.id}
+        numbers = all(_is_number(core, v, seen) for v in made)
+        return bool(stores) and len(stores) == len(made) + len(counted) and numbers
+    example = example_value(core, e.id)
+    if example is UNRESOLVED and core.example_args is not None:
+        default = inspect.signature(core.parsed.fn).parameters.get(e.id)
+        example = getattr(default, "default", None)
+    return type(example) in (int, float)
+
+
+def _counts(loop: gast.For, name: str) -> bool:
+    """Whether ``loop`` is ``for name in range(...)``."""
+    target, it = loop.target, loop.iter
+    ranged = isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "range"
+    return isinstance(target, gast.Name) and target.id == name and ranged
+
+
+def _gradient_argument(core, call: gast.Call):
+    """The argument of ``call`` whose structure (and class) its value has, where ``call``
+    calls ``sg.grad(f)`` or ``sg.grad(f, wrt=k)`` (directly or through a name bound once
+    to it): ``call.args[k]``; None otherwise."""
+    made = call.func
+    if isinstance(made, gast.Name):
+        bound = [stmt.value for stmt in _assignments(core, made.id)]
+        made = bound[0] if len(bound) == 1 else None
+    if not isinstance(made, gast.Call) or not made.args:
+        return None
+    grad = resolve(core.parsed, made.func, set())
+    if getattr(grad, "__module__", None) != "sourcegrad.api" or grad.__name__ != "grad":
+        return None
+    keywords = {k.arg: k.value for k in made.keywords}
+    wrt = made.args[1] if len(made.args) > 1 else keywords.get("wrt", S.const(0))
+    if set(keywords) - {"wrt"} or not isinstance(wrt, gast.Constant):
+        return None
+    k = wrt.value
+    if type(k) is not int or not 0 <= k < len(call.args) or call.keywords:
+        return None
+    return None if isinstance(call.args[k], gast.Starred) else call.args[k]
 
 
 def _defines(cls, method: str) -> bool:
@@ -162,7 +242,7 @@ def _defines(cls, method: str) -> bool:
 
 def _made_class(core, e, following=frozenset()):
     """The user class of the object the name ``e`` holds: an argument's (from the call the
-    derivative is built for), or the class whose call is the name's one assignment. None
+    derivative is built for), or the class its assignments make (:func:`_value_class`). None
     for a name of ``following`` (the names whose assignments led here): in a loop, ``x_1 =
     x * 1.5`` then ``x = x_1 + 0.1`` lead back to ``x``, whose class no assignment makes."""
     if not isinstance(e, gast.Name) or e.id in following:
@@ -171,17 +251,38 @@ def _made_class(core, e, following=frozenset()):
     if example is not UNRESOLVED:
         return type(example) if _user_class(type(example)) else None
     made = [stmt.value for stmt in _assignments(core, e.id)]
-    if len(made) == 1 and isinstance(made[0], gast.BinOp):
+    following = following | {e.id}
+    classes = [_value_class(core, v, following) for v in made]
+    if len(made) <= 1:
+        return classes[0] if made else None
+    # several: one class made, the others updates by operators (`p = P(W, b)`, then `p = p
+    # - lr * g` in a loop), taken to keep it as one assignment by an operator is
+    known = {c for c in classes if c is not None}
+    updates = all(c or isinstance(v, (gast.Name, gast.BinOp)) for c, v in zip(classes, made))
+    return known.pop() if len(known) == 1 and updates else None
+
+
+def _value_class(core, value, following):
+    """The user class of the object ``value`` (a name's assignment) makes, as
+    :func:`_made_class` says; None where not known."""
+    if isinstance(value, gast.Name):
+        return _made_class(core, value, following)
+    if isinstance(value, gast.BinOp):
         # `c = a + b` by a.__add__: taken to be of a's class (its method found when it runs)
-        following = following | {e.id}
-        method = operator_method(core, made[0], following)
+        method = operator_method(core, value, following)
         return _made_class(core, method[0], following) if method is not None else None
-    if len(made) != 1 or not isinstance(made[0], gast.Call):
+    if isinstance(value, gast.UnaryOp):
+        method = unary_method(core, value, following)
+        return _made_class(core, method[0], following) if method is not None else None
+    if not isinstance(value, gast.Call):
         return None
-    func = made[0].func
+    func = value.func
     if isinstance(func, gast.Attribute) and func.attr in _OPERATOR_NAMES:
-        return _made_class(core, func.value, following | {e.id})  # `a.__add__(b)`, as `a + b`
-    cls = resolve(core.parsed, made[0].func, set())
+        return _made_class(core, func.value, following)  # `a.__add__(b)`, as `a + b`
+    given = _gradient_argument(core, value)  # `g = sg.grad(loss)(p, x)`: p's class
+    if given is not None:
+        return _made_class(core, given, following)
+    cls = resolve(core.parsed, func, set())
     return cls if _user_class(cls) else None
 
 

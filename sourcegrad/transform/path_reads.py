@@ -67,7 +67,10 @@ class PathReads:
         if self.lacks_path(root, keys):  # read on every path: Python would fail there
             self.refuse(
                 f"`{S.text(e)}` reads {keys[-1]!r}, which argument {root!r} does not have; "
-                "check the key, or pass a value that has it",
+                + (
+                    _unpacked_object(self.argument_example(root), keys)
+                    or "check the key, or pass a value that has it"
+                ),
                 e,
             )
         return root, keys, syntax
@@ -83,7 +86,9 @@ class PathReads:
             if isinstance(value, (int, float, complex, str, type(None))):
                 return True
             if not (isinstance(value, (dict, list, tuple)) or is_dataclass(value)):
-                return False  # another object: what it holds is for later checks to say
+                # another object: what it holds is for later checks to say, but for a field
+                # a record lacks (`net.scale` under `if hasattr(net, "scale"):`)
+                return isinstance(k, str) and is_record(value) and not _has_field(value, k)
             if (value := follow_keys(value, (k,), UNKNOWN)) is UNKNOWN:
                 return True
         return False
@@ -364,3 +369,25 @@ def _path_name(root: str, keys: tuple) -> str:
     if not out.isidentifier():
         out = "p_" + out
     return out
+
+
+def _unpacked_object(example, keys: tuple) -> str | None:
+    """The way out where ``keys`` ends with a position of an object of a class of the user's
+    that defines ``__iter__`` (``a, b = obj`` unpacks it), else None."""
+    obj = example
+    for k in keys[:-1]:
+        obj = getattr(obj, k, None) if isinstance(k, str) and not isinstance(obj, dict) else None
+    if not isinstance(keys[-1], int) or obj is None or not hasattr(type(obj), "__iter__"):
+        return None
+    if type(obj).__module__ in ("builtins", "numpy"):
+        return None
+    return (
+        f"unpacking an object of class {type(obj).__name__} runs its __iter__, which "
+        "sourcegrad follows where it is a generator or `return iter(self.<field>)`: write "
+        "it so, or read the fields by name (`W, b = layer.W, layer.b`)"
+    )
+
+
+def _has_field(obj, name: str) -> bool:
+    """Whether the object ``obj`` has the attribute ``name`` (without running a getter)."""
+    return name in getattr(obj, "__dict__", {}) or hasattr(type(obj), name)

@@ -193,8 +193,10 @@ def _maker_function(init, name, cells: dict, cls_name, init_name) -> types.Funct
         if p.kind is p.KEYWORD_ONLY and not star:
             head.append("*")
             star = True
-        head.append(p.name)
-        passed.append(f"{p.name}={p.name}" if p.kind is p.KEYWORD_ONLY else p.name)
+        mark = {p.VAR_POSITIONAL: "*", p.VAR_KEYWORD: "**"}.get(p.kind, "")
+        star = star or p.kind is p.VAR_POSITIONAL
+        head.append(mark + p.name)
+        passed.append(f"{p.name}={p.name}" if p.kind is p.KEYWORD_ONLY else mark + p.name)
     free = sorted(cells)
     text = (
         f"def factory__({', '.join(free)}):\n"
@@ -242,8 +244,6 @@ class _Rewrite:
     def run(self) -> None:
         node = self.node
         args = node.args
-        if args.vararg or args.kwarg:
-            raise _NotLowered("its __init__ takes *args or **kwargs", node.lineno)
         if args.posonlyargs:
             raise _NotLowered("its __init__ has positional-only parameters", node.lineno)
         self.me = args.args[0].id

@@ -304,7 +304,7 @@ CASES = [
         "value_and_grad_inside_refused",
         input_gradient_value,
         (MLP, r(3, 2), r(3, 1)),
-        refused=(sg.SourcegradError, "only gradients (grad(f)) can be used there"),
+        refused=(sg.SourcegradError, "`loss(...)` for the value and `sg.grad(loss)(...)`"),
     ),
     Case("grad_of_closure_wrt_each", input_gradient_both, (MLP, r(3, 2), r(3, 1)), order=2),
     Case(
