@@ -16,8 +16,6 @@ pattern) start from a copy of that, and do not normalize the function again.
 from __future__ import annotations
 
 import contextlib
-import copy
-import dataclasses
 import functools
 import gc
 import linecache
@@ -46,7 +44,7 @@ from .transform.emit import emit as emit_source
 from .transform.forms import Core
 from .transform.forward import forward
 from .transform.iterator_calls import refuse_generator_function
-from .transform.normalize import normalize
+from .transform.normalize import copy_core, normalize
 from .transform.optimize import (
     chunk,
     fuse,
@@ -123,28 +121,11 @@ def as_gradient(x, t):
     return np.array(t, dtype=x.dtype) if g is None else g
 
 
-def _copy_core(core: Core) -> Core:
-    """A copy of a core that the passes may rewrite without touching ``core``: what
-    normalizing the function again for the same arguments would give."""
-    names = copy.copy(core.names)
-    names.taken = set(core.names.taken)
-    return dataclasses.replace(
-        core,
-        node=S.clone(core.node),
-        params=list(core.params),
-        names=names,
-        user_names=set(core.user_names),
-        paths=dict(core.paths),
-        alias_checks=list(core.alias_checks),
-        conditions=set(core.conditions),
-    )
-
-
 def _normalized(parsed: Parsed, args: tuple | None, general: Any) -> Core:
     """The core of ``parsed`` for ``args``: a copy of the one kept by ``general`` (a build
     for the same ranks, which normalizing gives again), else normalized here."""
     kept = getattr(general, "core", None)
-    return _copy_core(kept) if kept is not None else normalize(parsed, args)
+    return copy_core(kept) if kept is not None else normalize(parsed, args)
 
 
 def _scalar_tangent(der, kind) -> bool:
@@ -330,7 +311,7 @@ class Pipeline:
             inside = self.options.get("inside", False)
             der = forward(analysis, self.options.get("select", ()), inside)
             return self._emitted(der, args, specialise)
-        kept = _copy_core(core) if self._provisional(args, specialise) else None
+        kept = copy_core(core) if self._provisional(args, specialise) else None
         run = self._reverse(core, wrt, args, specialise, general)
         if kept is not None and run.provisional:
             run.core = kept  # what the builds specialised to shapes start from
@@ -398,12 +379,12 @@ class Pipeline:
         optimizing = self.options.get("optimize", True) and not core.written  # (writes back)
         scalar = optimizing and self.mode == "grad" and not self.has_aux and one_scalar(args, wrt)
         fusing = specialise and args is not None and may_fuse(core)
-        pristine = _copy_core(core) if scalar or fusing else None  # before analysis sets it
+        pristine = copy_core(core) if scalar or fusing else None  # before analysis sets it
         analysis = analyze(core, wrt, args, whole_output=self.mode == "vjp")
         shapes = None
         if specialise and args is not None:  # before reverse() rewrites the core
             shapes = concrete_shapes(analysis, args)
-            fused = self._fused(_copy_core(pristine), wrt, args, shapes) if fusing else None
+            fused = self._fused(copy_core(pristine), wrt, args, shapes) if fusing else None
             if fused is not None:  # shown: the derivative of the loops as written
                 if general is not None:
                     fused.pure = general.pure or general
@@ -416,7 +397,7 @@ class Pipeline:
                 run.pure = general.pure or general
                 return run
         if scalar:
-            run = self._forward_gradient(_copy_core(pristine), wrt, args)
+            run = self._forward_gradient(copy_core(pristine), wrt, args)
             if run is not None:  # the reverse-mode derivative is only shown: made then
                 run.pure = _Deferred(lambda: simplify(reverse(analysis, "grad")))
                 return run

@@ -19,15 +19,20 @@ What the core cannot express is refused here with the user's file and line.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import inspect
 import sys
+import threading
 import types
+import weakref
 
 import gast
 
 from ..errors import SourcegradError, UnsupportedSyntaxError
 from ..runtime.containers import gradient_like
 from ..runtime.helpers import expand_to, nondiff, seed_like, sum_to, unindex, unreduce
+from ..runtime.signature import rank_signature
 from . import syntax as S
 from .aliasing import aliases_of_written, augmented_names, item_aliases, returned_parameter
 from .container_protocol import lower_container_protocol
@@ -57,7 +62,7 @@ from .walk import inside_loop, rebound_in_compound
 from .with_blocks import lower_with_blocks
 from .writes import lower_writes, numpy_in_scope
 
-__all__ = ["RUNTIME_NAMES", "normalize"]
+__all__ = ["RUNTIME_NAMES", "copy_core", "normalize"]
 
 #: names generated code may reference besides the user's own (kept free of collisions)
 RUNTIME_NAMES = frozenset(
@@ -69,12 +74,49 @@ RUNTIME_NAMES = frozenset(
 )
 
 
+#: a function sourcegrad generated (a gradient) -> {its arguments' ranks: its core}: forward
+#: mode over one gradient for two parts of its result (an hvp's first call returns the value
+#: too, its later calls the tangent alone) normalizes it once
+_GENERATED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_GENERATED_LOCK = threading.Lock()
+
+
 def normalize(parsed: Parsed, examples=None) -> Core:
     """Lower ``parsed`` to core form (see the module docstring for the guarantees).
     ``examples``, the arguments the derivative is built for, tell which arguments are dicts
     (a loop over a dict iterates its keys). ``parsed`` is not changed: the core is built
-    from a copy of its tree."""
-    return _Normalizer(parsed, examples).run()
+    from a copy of its tree. Generated code is normalized once for the ranks of
+    ``examples`` (what normalizing it again for them gives), each caller given a copy."""
+    if examples is None or not parsed.filename.startswith("<sourcegrad"):
+        return _Normalizer(parsed, examples).run()
+    key = tuple([rank_signature(a) for a in examples])
+    try:
+        with _GENERATED_LOCK:
+            kept = _GENERATED.get(parsed.fn, {}).get(key)
+    except TypeError:  # an argument whose signature is not hashable (or a function that is not)
+        return _Normalizer(parsed, examples).run()
+    if kept is None:
+        kept = _Normalizer(parsed, examples).run()
+        with _GENERATED_LOCK:
+            _GENERATED.setdefault(parsed.fn, {})[key] = kept
+    return copy_core(kept)
+
+
+def copy_core(core: Core) -> Core:
+    """A copy of a core that the passes may rewrite without touching ``core``: what
+    normalizing the function again for the same arguments would give."""
+    names = copy.copy(core.names)
+    names.taken = set(core.names.taken)
+    return dataclasses.replace(
+        core,
+        node=S.clone(core.node),
+        params=list(core.params),
+        names=names,
+        user_names=set(core.user_names),
+        paths=dict(core.paths),
+        alias_checks=list(core.alias_checks),
+        conditions=set(core.conditions),
+    )
 
 
 def _explicit_super(fn, receiver: str) -> None:
