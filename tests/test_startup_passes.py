@@ -78,7 +78,7 @@ def test_shape_build_from_a_kept_core_matches_a_fresh_one(monkeypatch, tmp_path)
     params, x = model_args()
     sg.api.clear_cache()
     kept = sg.show(model, args=(params, x), optimized=True)
-    monkeypatch.setattr(pipeline, "_copy_core", lambda core: None)  # no copy kept: normalize
+    monkeypatch.setattr(pipeline, "copy_core", lambda core: None)  # no copy kept: normalize
     monkeypatch.setenv("SOURCEGRAD_CACHE_DIR", str(tmp_path / "b"))
     sg.api.clear_cache()
     assert sg.show(model, args=(params, x), optimized=True) == kept
