@@ -25,7 +25,7 @@ import inspect
 import sys
 import threading
 import types
-import weakref
+from collections import OrderedDict
 
 import gast
 
@@ -74,11 +74,13 @@ RUNTIME_NAMES = frozenset(
 )
 
 
-#: a function sourcegrad generated (a gradient) -> {its arguments' ranks: its core}: forward
-#: mode over one gradient for two parts of its result (an hvp's first call returns the value
-#: too, its later calls the tangent alone) normalizes it once
-_GENERATED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: (a function sourcegrad generated (a gradient), its arguments' ranks) -> its core, the
+#: GENERATED_KEPT most recently made: forward mode over one gradient for two parts of its
+#: result (an hvp's first call returns the value too, its later calls the tangent alone)
+#: normalizes it once (a core refers to its function: kept by a bounded cache, not a weak one)
+_GENERATED: OrderedDict = OrderedDict()
 _GENERATED_LOCK = threading.Lock()
+GENERATED_KEPT = 16
 
 
 def normalize(parsed: Parsed, examples=None) -> Core:
@@ -89,16 +91,18 @@ def normalize(parsed: Parsed, examples=None) -> Core:
     ``examples`` (what normalizing it again for them gives), each caller given a copy."""
     if examples is None or not parsed.filename.startswith("<sourcegrad"):
         return _Normalizer(parsed, examples).run()
-    key = tuple([rank_signature(a) for a in examples])
+    key = (parsed.fn, tuple([rank_signature(a) for a in examples]))
     try:
         with _GENERATED_LOCK:
-            kept = _GENERATED.get(parsed.fn, {}).get(key)
-    except TypeError:  # an argument whose signature is not hashable (or a function that is not)
+            kept = _GENERATED.get(key)
+    except TypeError:  # an argument whose signature is not hashable
         return _Normalizer(parsed, examples).run()
     if kept is None:
         kept = _Normalizer(parsed, examples).run()
         with _GENERATED_LOCK:
-            _GENERATED.setdefault(parsed.fn, {})[key] = kept
+            _GENERATED[key] = kept
+            while len(_GENERATED) > GENERATED_KEPT:
+                _GENERATED.popitem(last=False)
     return copy_core(kept)
 
 
