@@ -75,9 +75,21 @@ def test_snippets_convert_as_gast_does(text):
         assert _difference(made, want) is None
 
 
-def test_own_sources_convert_as_gast_does():
-    files = sorted((ROOT / "sourcegrad").rglob("*.py"))
+#: sourcegrad's own sources by folder: one test each, so that workers share them (all of them
+#: in one test held one worker for seconds, at the end of the run)
+SOURCE_FOLDERS = sorted({p.parent for p in (ROOT / "sourcegrad").rglob("*.py")})
+
+
+def test_own_sources_are_all_read():
+    files = [p for folder in SOURCE_FOLDERS for p in folder.glob("*.py")]
     assert len(files) > 100
+    assert sorted(files) == sorted((ROOT / "sourcegrad").rglob("*.py"))
+
+
+@pytest.mark.parametrize("folder", SOURCE_FOLDERS, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_own_sources_convert_as_gast_does(folder):
+    files = sorted(folder.glob("*.py"))
+    assert files
     for path in files:
         text = path.read_text(encoding="utf-8")
         where = _difference(gast_trees.parse_gast(text), gast.parse(text))

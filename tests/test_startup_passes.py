@@ -2,7 +2,8 @@
 timings here: see ``benchmarks/startup.py``).
 
 * The build specialised to shapes starts from a copy of the core the first build normalized:
-  the function is normalized once for its first two calls, and both calls are right.
+  the function is normalized once for its first two calls, and both calls are right; an
+  hvp's two transforms of one gradient normalize it once for its ranks.
 * simplify's fixpoint stops once every step has run on the same body without changing it:
   the same body as running whole rounds until one changes nothing, on any pattern of changes.
 * ``walk_statements`` (one generator, a stack of blocks) gives the statements in the order,
@@ -24,6 +25,7 @@ import pytest
 import sourcegrad as sg
 from sourcegrad import pipeline
 from sourcegrad.errors import SourcegradError
+from sourcegrad.transform import normalize as normalize_module
 from sourcegrad.transform import syntax as S
 from sourcegrad.transform.node_facts import get_fact, set_fact
 from sourcegrad.transform.simplify import run_to_fixpoint
@@ -82,6 +84,40 @@ def test_shape_build_from_a_kept_core_matches_a_fresh_one(monkeypatch, tmp_path)
     monkeypatch.setenv("SOURCEGRAD_CACHE_DIR", str(tmp_path / "b"))
     sg.api.clear_cache()
     assert sg.show(model, args=(params, x), optimized=True) == kept
+
+
+def curved(x):
+    return np.sum(np.sin(x) * x**2)
+
+
+def _curved_gradient(x):
+    return np.cos(x) * x**2 + 2 * x * np.sin(x)
+
+
+def test_an_hvp_normalizes_its_gradient_once_per_ranks(monkeypatch, tmp_path):
+    """An hvp's first call (forward mode returning the value too) and its later calls (the
+    tangent alone) are two transforms of one gradient: it is normalized once for its ranks,
+    again for other ranks; every call is right."""
+    monkeypatch.setenv("SOURCEGRAD_CACHE_DIR", str(tmp_path))  # nothing read from disk
+    generated = []
+    real = normalize_module._Normalizer.run
+
+    def counted(self):
+        if self.p.filename.startswith("<sourcegrad"):
+            generated.append(self.p.fn)
+        return real(self)
+
+    monkeypatch.setattr(normalize_module._Normalizer, "run", counted)
+    sg.api.clear_cache()
+    hv = sg.hvp(curved)
+    rng = np.random.default_rng(3)
+    for shape, normalized in (((4,), 1), ((3, 2), 2)):
+        x, v = rng.uniform(0.2, 1.5, shape), rng.uniform(-1.0, 1.0, shape)
+        eps = 1e-6
+        want = (_curved_gradient(x + eps * v) - _curved_gradient(x - eps * v)) / (2 * eps)
+        for _ in range(3):
+            np.testing.assert_allclose(hv(x, v), want, rtol=1e-6, atol=1e-8)
+        assert len(generated) == normalized, generated
 
 
 # ---------------------------------------------------------------- the simplify fixpoint

@@ -228,10 +228,10 @@ def _cut(fn: types.FunctionType, text: str, tangents: tuple, seed: str | None):
     forward, adjoint = body[:cut], body[cut:] + [last]
     params = parameter_names(node)
     (value, _), (tangent, _) = (e.elts for e in last.value.elts)
-    if names_read([ast.Expr(value), ast.Expr(tangent)]) - names_bound(forward) - params:
+    bound = names_bound(forward) | params
+    if names_read([ast.Expr(value), ast.Expr(tangent)]) - bound:
         return None
-    kept = sorted(names_read(adjoint) & (names_bound(forward) | params) - seeds)
-    kept = [n for n in kept if n not in names_deleted(forward)]
+    kept = sorted(names_read(adjoint) & (bound - seeds - names_deleted(forward)))
     unsure = sorted(names_bound_inside(forward) & set(kept) - params)
     module = _module(node, forward, adjoint, (value, tangent), kept, unsure, seeds, fn)
     ast.increment_lineno(module, fn.__code__.co_firstlineno - node.lineno)

@@ -21,17 +21,20 @@ from __future__ import annotations
 
 import inspect
 import sys
+import threading
 import types
+from collections import OrderedDict
 
 import gast
 
 from ..errors import SourcegradError, UnsupportedSyntaxError
 from ..runtime.containers import gradient_like
 from ..runtime.helpers import expand_to, nondiff, seed_like, sum_to, unindex, unreduce
+from ..runtime.signature import rank_signature
 from . import syntax as S
 from .aliasing import aliases_of_written, augmented_names, item_aliases, returned_parameter
 from .container_protocol import lower_container_protocol
-from .forms import Core
+from .forms import Core, copied_core
 from .generator_methods import list_generator_methods
 from .harmless_calls import harmless_call
 from .helper_results import helper_results
@@ -72,12 +75,36 @@ RUNTIME_NAMES = frozenset(
 )
 
 
+#: (a function sourcegrad generated (a gradient), its arguments' ranks) -> its core, the
+#: GENERATED_KEPT most recently made: forward mode over one gradient for two parts of its
+#: result (an hvp's first call returns the value too, its later calls the tangent alone)
+#: normalizes it once (a core refers to its function: kept by a bounded cache, not a weak one)
+_GENERATED: OrderedDict = OrderedDict()
+_GENERATED_LOCK = threading.Lock()
+GENERATED_KEPT = 16
+
+
 def normalize(parsed: Parsed, examples=None) -> Core:
     """Lower ``parsed`` to core form (see the module docstring for the guarantees).
     ``examples``, the arguments the derivative is built for, tell which arguments are dicts
     (a loop over a dict iterates its keys). ``parsed`` is not changed: the core is built
-    from a copy of its tree."""
-    return _Normalizer(parsed, examples).run()
+    from a copy of its tree. Generated code is normalized once for the ranks of
+    ``examples`` (what normalizing it again for them gives), each caller given a copy."""
+    if examples is None or not parsed.filename.startswith("<sourcegrad"):
+        return _Normalizer(parsed, examples).run()
+    key = (parsed.fn, tuple([rank_signature(a) for a in examples]))
+    try:
+        with _GENERATED_LOCK:
+            kept = _GENERATED.get(key)
+    except TypeError:  # an argument whose signature is not hashable
+        return _Normalizer(parsed, examples).run()
+    if kept is None:
+        kept = _Normalizer(parsed, examples).run()
+        with _GENERATED_LOCK:
+            _GENERATED[key] = kept
+            while len(_GENERATED) > GENERATED_KEPT:
+                _GENERATED.popitem(last=False)
+    return copied_core(kept)
 
 
 def _explicit_super(fn, receiver: str) -> None:
