@@ -38,6 +38,21 @@ def is_fresh(value) -> bool:
     return name in _FRESH_FUNCTIONS or isinstance(getattr(np, name, None), np.ufunc)
 
 
+_CONTAINERS = (gast.List, gast.Tuple, gast.Dict, gast.Set, gast.ListComp, gast.DictComp)
+
+
+def fresh_display_items(value) -> set:
+    """The constant keys (positions from the start, for a list) at which the list or dict
+    display ``value`` holds a new array, no container of other values (:func:`is_fresh`)."""
+    if isinstance(value, gast.List) and not any(isinstance(e, gast.Starred) for e in value.elts):
+        pairs = list(enumerate(value.elts))  # (`append` moves the positions from the end)
+    elif isinstance(value, gast.Dict) and all(isinstance(k, gast.Constant) for k in value.keys):
+        pairs = list({k.value: v for k, v in zip(value.keys, value.values)}.items())
+    else:
+        return set()
+    return {k for k, e in pairs if is_fresh(e) and not isinstance(e, _CONTAINERS)}
+
+
 def fresh_rebinding_line(fn, name: str, line: int) -> int:
     """The line of the last ``name = <a new object>`` that runs on every path to the
     statement at ``line`` (a statement before it in its block, or before a compound statement

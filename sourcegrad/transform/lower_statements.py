@@ -9,7 +9,7 @@ import gast
 from ..rules.facts import unpacks_one_array
 from . import syntax as S
 from .aliasing import bound_values
-from .fresh_values import fresh_rebinding_line, is_fresh
+from .fresh_values import fresh_display_items, fresh_rebinding_line, is_fresh
 from .in_place import cast_write, mark_in_place
 from .link_refusals import LinkRefusals
 from .lists import popped_list
@@ -172,6 +172,7 @@ class StatementLowering(LinkRefusals):
             # the item was given a new array before: `p["W"] = p["W"] * 1.0`)
             name, key = getattr(stmt.target.value, "id", None), _key(stmt.target.slice)
             deep = name in self.item_aliases and (name, key) not in self.fresh_items
+            deep = deep and not self.own_item(name, key)
             start = len(self.out)
             self.set_item(target, gast.BinOp(left=read, op=stmt.op, right=stmt.value), deep)
             self.mark_in_place(start, self.out[-1].value)
@@ -185,6 +186,11 @@ class StatementLowering(LinkRefusals):
         start = len(self.out)
         self.bind_target(stmt.target, gast.BinOp(left=current, op=stmt.op, right=stmt.value))
         self.mark_in_place(start, S.name(self.env.get(stmt.target.id, stmt.target.id)))
+
+    def own_item(self, name: str, key) -> bool:
+        """Whether ``name[key]`` surely holds the new array a display put there, no other
+        name's (``d = {"a": z, "b": 2.0 * z}``: ``d["b"]``), where the write runs once."""
+        return self.depth == 0 and (name, key) in self.display_items
 
     def mark_in_place(self, start: int, result):
         if not self.p.filename.startswith("<sourcegrad"):  # (the user's updates only)
@@ -476,11 +482,17 @@ class StatementLowering(LinkRefusals):
             )
         # sourcegrad's own derivative code writes only into arrays it has just copied, so a
         # view of one is always taken after the write: nothing to check there
+        key = _key(target.slice)
         if not self.p.filename.startswith("<sourcegrad"):
-            links = self.links(user_name, through_item)
+            own = through_item and self.own_item(user_name, key)
+            links = self.links(user_name, through_item and not own)
             self.refuse_shared_links(user_name, target, links, through_item)
-        if self.depth == 0 and _key(target.slice) is not None and is_fresh(value):
-            self.fresh_items.add((user_name, _key(target.slice)))
+        if not through_item:  # (else the item written into is put back)
+            self.display_items -= {
+                (user_name, k) for _, k in self.display_items if key in (k, None)
+            }
+        if self.depth == 0 and key is not None and is_fresh(value):
+            self.fresh_items.add((user_name, key))
         v = self.atom(value, user_name)
         index = self.index(target.slice, user_name)
         current = S.name(self.env.get(user_name, user_name))
@@ -529,6 +541,9 @@ class StatementLowering(LinkRefusals):
                 self.dict_keys[new] = keys
         if (user_name, self.lineno) in self.element_sites:
             self.element_names[(user_name, self.lineno)] = new
+        self.display_items = {(user_name, k) for k in fresh_display_items(value)} | {
+            i for i in self.display_items if i[0] != user_name
+        }
         self.emit(S.assign(new, simple), temp=False)
 
 

@@ -51,6 +51,7 @@ from .path_reads import PathReads, follow_keys
 from .property_reads import GETTERS
 from .record_replace import lower_record_replaces, replaced_names
 from .rule_binding import is_user_function
+from .second_names import merge_second_names
 from .shared_writes import follow_shared_writes
 from .stepped_iterators import lower_stepped_iterators
 from .walk import inside_loop, rebound_in_compound
@@ -321,6 +322,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         self.conditions: set = set()
         self.dict_keys: dict = {}  # name in the core -> the string keys of the dict it holds
         self.fresh_items: set = set()  # (name, constant key): an item given a new array
+        self.display_items: set = set()  # (name, constant key): a display's new array
 
     def find_aliases(self, fn) -> None:
         """The names that may share memory with names written into, and the loops' line
@@ -413,6 +415,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         for node in S.nodes_of(fn, (gast.Break, gast.Continue)):
             if not inside_loop(fn.body, node):
                 self.refuse(f"`{type(node).__name__.lower()}` outside a loop", node)
+        merge_second_names(fn, self.params)
         lower_jumps(fn, names())
         lift_captured_variables(fn, parsed)
         rebind_nested_defs(fn, names())
