@@ -172,7 +172,6 @@ class StatementLowering(LinkRefusals):
             # the item was given a new array before: `p["W"] = p["W"] * 1.0`)
             name, key = getattr(stmt.target.value, "id", None), _key(stmt.target.slice)
             deep = name in self.item_aliases and (name, key) not in self.fresh_items
-            deep = deep and not self.own_item(name, key)
             start = len(self.out)
             self.set_item(target, gast.BinOp(left=read, op=stmt.op, right=stmt.value), deep)
             self.mark_in_place(start, self.out[-1].value)
@@ -187,10 +186,11 @@ class StatementLowering(LinkRefusals):
         self.bind_target(stmt.target, gast.BinOp(left=current, op=stmt.op, right=stmt.value))
         self.mark_in_place(start, S.name(self.env.get(stmt.target.id, stmt.target.id)))
 
-    def own_item(self, name: str, key) -> bool:
-        """Whether ``name[key]`` surely holds the new array a display put there, no other
-        name's (``d = {"a": z, "b": 2.0 * z}``: ``d["b"]``), where the write runs once."""
-        return self.depth == 0 and (name, key) in self.display_items
+    def display_link(self, name: str, key):
+        """``(display, line)``: the link of ``name`` to the display that put a new array at
+        ``key`` (``d = {"a": z, "b": 2.0 * z}``: ``d["b"]`` is no ``z``), where the write runs
+        once; else None. A name the item is read into later is linked apart."""
+        return self.display_items.get((name, key)) if self.depth == 0 else None
 
     def mark_in_place(self, start: int, result):
         if not self.p.filename.startswith("<sourcegrad"):  # (the user's updates only)
@@ -484,13 +484,13 @@ class StatementLowering(LinkRefusals):
         # view of one is always taken after the write: nothing to check there
         key = _key(target.slice)
         if not self.p.filename.startswith("<sourcegrad"):
-            own = through_item and self.own_item(user_name, key)
-            links = self.links(user_name, through_item and not own)
+            own = self.display_link(user_name, key)
+            links = [ln for ln in self.links(user_name, through_item) if ln[:2] != own]
             self.refuse_shared_links(user_name, target, links, through_item)
         if not through_item:  # (else the item written into is put back)
-            self.display_items -= {
-                (user_name, k) for _, k in self.display_items if key in (k, None)
-            }
+            for item in [i for i in self.display_items if i[0] == user_name]:
+                if key in (item[1], None):
+                    del self.display_items[item]
         if self.depth == 0 and key is not None and is_fresh(value):
             self.fresh_items.add((user_name, key))
         v = self.atom(value, user_name)
@@ -541,8 +541,9 @@ class StatementLowering(LinkRefusals):
                 self.dict_keys[new] = keys
         if (user_name, self.lineno) in self.element_sites:
             self.element_names[(user_name, self.lineno)] = new
-        self.display_items = {(user_name, k) for k in fresh_display_items(value)} | {
-            i for i in self.display_items if i[0] != user_name
+        made = {(user_name, k): (S.text(value), self.lineno) for k in fresh_display_items(value)}
+        self.display_items = made | {
+            i: v for i, v in self.display_items.items() if i[0] != user_name
         }
         self.emit(S.assign(new, simple), temp=False)
 

@@ -322,7 +322,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         self.conditions: set = set()
         self.dict_keys: dict = {}  # name in the core -> the string keys of the dict it holds
         self.fresh_items: set = set()  # (name, constant key): an item given a new array
-        self.display_items: set = set()  # (name, constant key): a display's new array
+        self.display_items: dict = {}  # (name, constant key) -> its display's link
 
     def find_aliases(self, fn) -> None:
         """The names that may share memory with names written into, and the loops' line
