@@ -7,8 +7,16 @@ methods (``append``, ``extend``, ``insert``, ``pop``, ``ls += [v]``) or into an 
 (``d["b"][0] = v``, ``d["b"] *= 2.0``) changes no other name. Each program is checked against
 Python's value and central differences in float64 on calls 1-3, with the Hessian-vector
 product; the names' values after the writes (returned as the auxiliary value) must be
-Python's. What still cannot be followed stays refused: an item another name holds written in
-place, a list whose positions moved, a second write in a loop after the item was replaced."""
+Python's. A view of all of an array that NumPy always makes (``v = W.T``, ``W.transpose()``,
+``np.transpose(W)``, ``W.reshape(W.shape)``) is followed like ``v = W[...]``: a write through
+``v`` goes back into ``W`` as ``W[...] = v.T``, and a write into ``W`` reads ``v = W.T`` again.
+What still cannot be followed stays refused: an item another name holds written in place, a
+list whose positions moved, a second write in a loop after the item was replaced, a reshape
+to another shape (a view only where the array's layout allows it). A name bound to an
+argument (``h = x``) that then takes new arrays on every path (``h = np.sin(h @ W)``), read
+in between only into new values, no longer holds the argument: a write into the argument
+changes the caller's array alone, as Python's does; where the name may have handed the
+argument on first (``keep = h``), or kept it on a path, the write stays refused."""
 
 from __future__ import annotations
 
@@ -19,6 +27,7 @@ import sourcegrad as sg
 from sourcegrad.errors import SourcegradError
 
 from .ported.harness import Case, check, check_refusal, params
+from .test_argument_writes_mirrored import check_mirrored
 
 R = np.random.default_rng(8128)
 X = R.standard_normal(5)
@@ -94,6 +103,80 @@ def test_second_name_followed(case):
     check(case)
 
 
+def transpose_written(x):
+    W = np.outer(x[:3], x[3:]) * 1.0
+    v = W.T
+    v[0] = np.sin(v[1])
+    return np.sum(W * W) + np.sum(v * x[3:, None])
+
+
+def transpose_updated_whole(x):
+    z = np.tanh(np.outer(x[:2], x))
+    w = z.transpose()
+    w *= 2.0
+    return np.sum(z * z) + np.sum(w[1:] * x[1:, None])
+
+
+def base_written_under_its_transpose(x):
+    W = np.outer(x[:3], x[3:]) + 0.5
+    v = np.transpose(W)
+    W[1] = np.cos(W[0])
+    W *= 1.5
+    return np.sum(v * v[::-1]) + np.sum(W[0] * x[3:])
+
+
+def slice_of_a_transpose(x):
+    W = np.sin(np.outer(x[:3], x[3:]))
+    v = W.transpose()
+    u = v[1:]
+    u[0] = u[1] * 3.0
+    v[-1] *= 0.5
+    return np.sum(W * W) + np.sum(u) + np.sum(v[0] * x[:3])
+
+
+def reshaped_to_its_own_shape(x):
+    z = np.tanh(x)
+    w = z.reshape(z.shape)
+    w[0] = 0.3
+    w[1:] += z[:-1]
+    return np.sum(z * x) + np.sum(w**2)
+
+
+VIEWS = [
+    transpose_written,
+    transpose_updated_whole,
+    base_written_under_its_transpose,
+    slice_of_a_transpose,
+    reshaped_to_its_own_shape,
+]
+X6 = R.standard_normal(6)
+
+
+@pytest.mark.parametrize(
+    "case", params([Case(f.__name__, f, (X6,), order=2, rtol=1e-5, atol=1e-6) for f in VIEWS])
+)
+def test_whole_view_followed(case):
+    check(case)
+
+
+def transpose_names_after_writes(x):
+    W = np.outer(x[:3], x[3:]) * 1.0
+    v = W.T
+    v[0] = np.sin(v[1])
+    W[2] *= 0.5
+    return np.sum(W * v.T), (W, v)
+
+
+def test_transpose_names_hold_what_python_leaves():
+    want_value, want_aux = transpose_names_after_writes(X6.copy())
+    derivative = sg.value_and_grad(transpose_names_after_writes, has_aux=True)
+    for _ in range(3):
+        (value, aux), _ = derivative(X6.copy())
+        assert np.isclose(value, want_value, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(aux[0], want_aux[0], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(aux[1], want_aux[1], rtol=1e-12, atol=1e-12)
+
+
 def names_after_append(x):
     z = np.tanh(x)
     hs = [z, 0.5 * x]
@@ -123,6 +206,60 @@ def test_every_name_holds_what_python_leaves(f):
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
+W3 = 0.6 * np.eye(3) + 0.1 * R.standard_normal((3, 3))
+X3 = R.standard_normal(3)
+
+
+def argument_written_after_its_name_took_new_arrays(x, W):
+    h = x
+    for _ in range(2):
+        h = np.sin(h @ W)
+    h = h * 0.5 + 1.0
+    xs = x
+    xs *= 0.9
+    return np.sum(h * x) + np.sum(np.cos(xs))
+
+
+def argument_written_after_a_test_read_its_name(x, W):
+    h = x
+    if np.sum(h) > 0.0:
+        W = W * 2.0
+    h = np.tanh(h @ W)
+    x[0] = 0.3 * np.sum(h)
+    return np.sum(h * x)
+
+
+@pytest.mark.parametrize(
+    "f",
+    [argument_written_after_its_name_took_new_arrays, argument_written_after_a_test_read_its_name],
+)
+def test_argument_written_once_its_other_name_is_new(f):
+    check_mirrored(f, lambda: (X3.copy(), W3.copy()), (0, 1))
+
+
+def name_handed_on_before_it_took_a_new_array(x, W):
+    h = x
+    keep = h
+    h = np.sin(x @ W)
+    x *= 0.9  # REFUSED
+    return np.sum(keep * h)
+
+
+def name_new_on_one_path_only(x, W):
+    h = x
+    if np.sum(x) > 100.0:
+        h = np.sin(x @ W)
+    x *= 0.9  # REFUSED
+    return np.sum(h)
+
+
+@pytest.mark.parametrize(
+    "f", [name_handed_on_before_it_took_a_new_array, name_new_on_one_path_only]
+)
+def test_argument_written_while_its_other_name_may_hold_it_refused(f):
+    check_refusal(f, (X3, W3), SourcegradError, "copy", wrt=(0, 1))
+
+
 def shared_item_written_in_place(x):
     z = np.tanh(x)
     d = {"a": z, "b": 0.5 * x}
@@ -148,6 +285,13 @@ def item_replaced_later_in_a_loop(x):
     return np.sum(d["a"]) + np.sum(z)
 
 
+def reshaped_to_another_shape(x):
+    z = np.tanh(x)
+    w = z.reshape(2, 3)  # (a view only where z's layout allows it)
+    w[0] *= 2.0  # REFUSED
+    return np.sum(z * x) + np.sum(w)
+
+
 def item_replaced_then_written(x):
     z = np.tanh(x)
     d = {"a": 0.5 * x}
@@ -163,7 +307,8 @@ def item_replaced_then_written(x):
         positions_moved_by_insert,
         item_replaced_later_in_a_loop,
         item_replaced_then_written,
+        reshaped_to_another_shape,
     ],
 )
 def test_what_cannot_be_followed_stays_refused(f):
-    check_refusal(f, (X,), SourcegradError, "copy")
+    check_refusal(f, (X6,), SourcegradError, "copy")

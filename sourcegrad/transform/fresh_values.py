@@ -147,3 +147,60 @@ def _span(stmt) -> tuple:
     if not lines:
         return (0, -1)
     return min(a for a, _ in lines), max(b for _, b in lines)
+
+
+def link_dropped(fn, other: str, line: int, write: int) -> bool:
+    """Whether ``other``, bound at ``line`` to a name's memory (``h = x``), holds a new object
+    at the statement at ``write`` instead: it is given one on every path between
+    (:func:`fresh_rebinding_line`), and read in between only into new values (``h = np.sin(h @
+    W)``, a test) that keep no reference to it, so no other name took the link on."""
+    fresh = fresh_rebinding_line(fn, other, write)
+    if not line < fresh < write or other in S.captured_names(fn):
+        return False
+    bindings = [
+        s
+        for s in S.nodes_of(fn, (gast.Assign,))
+        if getattr(s, "lineno", None) == line and [S.text(t) for t in s.targets] == [other]
+    ]
+    if not bindings:
+        return False  # (the link is no binding of `other` itself: `keep = [x]`)
+    for stmt in S.walk(fn):
+        if not isinstance(stmt, gast.stmt) or not line < getattr(stmt, "lineno", 0) <= fresh:
+            continue
+        for part in _read_parts(stmt):
+            if other in S.names_in(part) and not _consumed(part, other):
+                return False
+    return True
+
+
+def _read_parts(stmt) -> list:
+    """The expressions ``stmt`` itself reads (not those of the statements nested in it)."""
+    if isinstance(stmt, (gast.If, gast.While)):
+        return [stmt.test]
+    if isinstance(stmt, gast.For):
+        return [stmt.iter]
+    if isinstance(stmt, gast.Assign):
+        return [stmt.value, *(t for t in stmt.targets if not isinstance(t, gast.Name))]
+    if isinstance(stmt, gast.AugAssign):
+        return [stmt.value, stmt.target]
+    return [n for n in gast.iter_child_nodes(stmt) if isinstance(n, gast.expr)]
+
+
+def _consumed(expr, name: str) -> bool:
+    """Whether ``expr`` reads ``name`` only into a new value that keeps no reference to it:
+    arithmetic, comparisons and NumPy's functions of it, no container display, no other call."""
+    if isinstance(expr, (gast.BinOp, gast.UnaryOp, gast.Compare)):
+        pass
+    elif not (isinstance(expr, gast.Call) and is_fresh(expr)):
+        return False
+    for node in S.walk(expr):
+        if isinstance(node, (gast.List, gast.Tuple, gast.Set, gast.Dict, gast.NamedExpr)):
+            return False
+        if isinstance(node, (gast.Lambda, gast.ListComp, gast.GeneratorExp, gast.DictComp)):
+            return False
+        if isinstance(node, gast.Call) and S.dotted(node.func) is not None:
+            if S.dotted(node.func).split(".")[0] not in ("np", "numpy"):
+                return False
+        elif isinstance(node, gast.Call):
+            return False
+    return True

@@ -9,7 +9,7 @@ import gast
 from ..rules.facts import unpacks_one_array
 from . import syntax as S
 from .aliasing import bound_values
-from .fresh_values import fresh_display_items, fresh_rebinding_line, is_fresh
+from .fresh_values import fresh_display_items, fresh_rebinding_line, is_fresh, link_dropped
 from .in_place import cast_write, mark_in_place
 from .link_refusals import LinkRefusals
 from .lists import popped_list
@@ -208,6 +208,8 @@ class StatementLowering(LinkRefusals):
                 line, stmt.lineno, fresh_rebinding_line(self.fn, name, stmt.lineno)
             ):
                 continue  # made after this update, or `name` holds a new array since
+            if link_dropped(self.fn, other, line, stmt.lineno):
+                continue  # `h = x`, then `h = np.sin(h)`: `h` holds a new array since
             sign = _SIGNS.get(type(stmt.op), "+")
             message = (
                 f"`{S.text(stmt)}` changes `{name}` in place while `{self.shown(other)}` "
