@@ -33,6 +33,7 @@ from .aliasing import aliases_of_written, augmented_names, item_aliases, returne
 from .container_protocol import lower_container_protocol
 from .forms import Core
 from .generator_methods import list_generator_methods
+from .held_items import follow_held_items
 from .inline_methods import followed_reads, harmless_call, inline_effect_methods
 from .iterator_calls import lower_iterator_calls
 from .itertools_calls import lower_itertools
@@ -292,6 +293,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         self.shared_checks, self.shared_writes = [], []  # (see follow_shared_writes)
         if not parsed.filename.startswith("<sourcegrad"):  # (the user's writes only)
             numpy = numpy_in_scope(parsed, set(self.params) | _stored(fn) | nested)
+            follow_held_items(fn, self.params, examples, numpy)
             self.shared_checks, self.shared_writes = follow_shared_writes(
                 fn, self.params, examples, self.list_names, numpy
             )

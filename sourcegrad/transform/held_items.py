@@ -1,0 +1,585 @@
+"""Objects a dict display of the function's own holds, and names and shallow copies hold too,
+kept in step (part of normalize, before :mod:`.shared_writes`).
+
+``d = {"a": z, "b": 0.5 * h}`` holds ``z`` itself; ``e = {**d}`` (``dict(d)``, ``d.copy()``,
+``d | {}``) holds the same objects again, and ``v = e["a"]`` (``e.get("a")``,
+``e.setdefault("a", ...)``, ``e.pop("a")`` of a key ``e`` holds) names one of them. A write in
+place into such an object (``z[0] = v``, ``v *= 0.9`` of an array, ``e["a"] += 0.1`` of an
+array, ``e["b"][0] = 0.3``) changes it for every holder, as Python shows. Each write is
+followed by a store of the object into every other holder (``d["a"] = v``) and a read of it
+into every other name (``z = e["a"]``): in Python each is a store or read of the object
+already there, so nothing changes; the derivative, which follows values, sees the new value
+everywhere. These and the bindings that make holders carry the ``shared_link`` fact, which
+aliasing skips.
+
+The top-level statements are read in order, from the first such display on; a holder or name
+given another object leaves it. Only what can be followed is rewritten: a statement that
+reads one of these names into anything but a new value (a view, a list, a call of another
+function), a write in a branch or loop, a write in place into an object that may be a number
+(``e["a"] += 0.1``: an array only where the names' kinds say so), or a key not known leaves
+the whole function as it was, to aliasing's refusals.
+"""
+
+from __future__ import annotations
+
+import gast
+
+from . import syntax as S
+from .name_kinds import NameKinds
+from .node_facts import set_fact
+
+__all__ = ["follow_held_items"]
+
+#: builtins whose result is a new value, keeping no reference to what they are given
+_READERS = frozenset({"len", "float", "int", "abs", "sum", "print", "bool"})
+#: attributes of an array that describe it (a new value of their own)
+_FACTS = frozenset({"shape", "ndim", "size", "dtype"})
+#: NumPy functions that write into an argument
+_WRITERS = frozenset({"copyto", "put", "place", "putmask", "fill_diagonal", "at"})
+
+
+class _Slot:
+    """One object: the names bound to it and the ``(dict, key)`` items holding it."""
+
+    def __init__(self, names=(), holders=(), array=False):
+        self.names, self.holders, self.array = set(names), set(holders), array
+
+
+class _Abandon(Exception):
+    """A statement that cannot be followed: the function is left as it was."""
+
+
+def follow_held_items(fn, params: list, examples, numpy: bool) -> None:
+    """Rewrite ``fn``'s top-level statements in place as the module docstring says, or leave
+    them all as they were."""
+    if not numpy or not any(_display(s) for s in fn.body):
+        return
+    kinds = NameKinds(fn, dict(zip(params, examples or ())), numpy)
+    state = _State(fn, set(params), kinds)
+    try:
+        body = []
+        for stmt in fn.body:
+            body.extend(state.step(stmt))
+    except _Abandon:
+        return
+    if state.marked:
+        for stmt in state.marked:
+            set_fact(stmt, "shared_link", "held")
+        fn.body = body
+
+
+def _display(stmt):
+    """``(d, {key: value})`` of ``d = {"a": ..., ...}`` with constant keys; else None."""
+    if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1):
+        return None
+    target, value = stmt.targets[0], stmt.value
+    if not (isinstance(target, gast.Name) and isinstance(value, gast.Dict) and value.keys):
+        return None
+    if not all(isinstance(k, gast.Constant) and type(k.value) in (str, int) for k in value.keys):
+        return None
+    return target.id, {k.value: v for k, v in zip(value.keys, value.values)}
+
+
+def _copied(value) -> str | None:
+    """The name ``value`` makes a shallow copy of: ``{**d}``, ``dict(d)``, ``d.copy()``,
+    ``d | {}``; else None."""
+    if isinstance(value, gast.Dict) and value.keys == [None]:
+        inner = value.values[0]
+    elif isinstance(value, gast.Call) and not value.keywords:
+        func = value.func
+        if getattr(func, "id", None) == "dict" and len(value.args) == 1:
+            inner = value.args[0]
+        elif isinstance(func, gast.Attribute) and func.attr == "copy" and not value.args:
+            inner = func.value
+        else:
+            return None
+    elif isinstance(value, gast.BinOp) and isinstance(value.op, gast.BitOr):
+        right = value.right
+        inner = value.left if isinstance(right, gast.Dict) and not right.keys else None
+    else:
+        return None
+    return inner.id if isinstance(inner, gast.Name) else None
+
+
+class _State:
+    """The dicts followed (name -> {key: slot}) and the names bound to their objects."""
+
+    def __init__(self, fn, params: set, kinds: NameKinds):
+        self.dicts: dict = {}
+        self.names: dict = {}  # name -> slot
+        self.marked: list = []
+        self.kinds = kinds
+        self.closed = params | S.captured_names(fn) | _declared(fn)
+        self.tainted: set = set()  # names a loop may have rebound: not followed, not written
+
+    def tracked(self) -> set:
+        return set(self.dicts) | set(self.names)
+
+    def step(self, stmt) -> list:
+        """``stmt`` and what keeps the holders and names of what it writes in step."""
+        mentioned = S.names_in(stmt)
+        if not mentioned & (self.tracked() | self.tainted | _made_names(stmt)):
+            return [stmt]
+        if isinstance(stmt, gast.Assign):
+            self.tainted -= {t.id for t in stmt.targets if isinstance(t, gast.Name)}
+        if mentioned & self.tainted and not _only_read(stmt, self.tainted):
+            raise _Abandon
+        for read in (self.made, self.bound, self.stored, self.written, self.rebound):
+            out = read(stmt)
+            if out is not None:
+                return out
+        if isinstance(stmt, gast.For) and self.loop_rebinds(stmt):
+            return [stmt]
+        if not _only_read(stmt, self.tracked()):
+            raise _Abandon
+        return [stmt]
+
+    def loop_rebinds(self, loop) -> bool:
+        """Whether ``loop`` binds followed names as its variable alone and otherwise only
+        reads followed names into new values: they leave their objects (tainted: a loop that
+        runs no times leaves them as they were)."""
+        bound = S.names_in(loop.target) & set(self.names)
+        if not bound or S.names_in(loop.target) & set(self.dicts):
+            return False
+        rest = self.tracked() - bound
+        if not _only_read(gast.Expr(value=loop.iter), self.tracked()):
+            return False
+        if not all(_only_read(s, rest) for s in loop.body + loop.orelse):
+            return False
+        if any(bound & _assigned(s) for s in loop.body + loop.orelse):
+            return False  # (bound again in the body: still only the loop's own values)
+        self.leave(bound)
+        self.tainted |= bound
+        return True
+
+    def leave(self, names: set) -> None:
+        """The ``names`` no longer name their objects (a dict's name: the dict is dropped)."""
+        for name in names & set(self.names):
+            self.names.pop(name).names.discard(name)
+        for name in names & set(self.dicts):
+            for key, slot in self.dicts.pop(name).items():
+                slot.holders.discard((name, key))
+
+    def fresh_name(self, name: str) -> bool:
+        """Whether ``name`` may become a name followed here: a local of the function's own."""
+        return name not in self.closed
+
+    def made(self, stmt):
+        """``d = {...}``, ``e = {**d}`` or ``e = {k: v.copy() for k, v in d.items()}``: a new
+        dict of the objects given (or of new ones)."""
+        shape = _display(stmt)
+        if shape is None:
+            if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1):
+                return None
+            items = self.copied_items(stmt.value)
+            if items is None or not isinstance(stmt.targets[0], gast.Name):
+                return None
+            name = stmt.targets[0].id
+        else:
+            name, values = shape
+            if not all(self.holdable(v) for v in values.values()):
+                if S.names_in(stmt.value) & self.tracked():
+                    raise _Abandon
+                return [stmt]  # (a dict not followed, holding no object followed)
+            items = {k: self.item_slot(v) for k, v in values.items()}
+        if not self.fresh_name(name):
+            raise _Abandon
+        self.leave({name})
+        self.dicts[name] = items
+        for key, slot in items.items():
+            slot.holders.add((name, key))
+        self.marked.append(stmt)
+        return [stmt]
+
+    def copied_items(self, value):
+        """``{key: slot}`` of the dict ``value`` makes out of a followed one: a shallow copy
+        (the same objects), or a comprehension over its items making a new value of each
+        (``{k: v.copy() for k, v in d.items()}``); else None."""
+        copied = _copied(value)
+        if copied is not None:
+            return dict(self.dicts[copied]) if copied in self.dicts else None
+        if not (isinstance(value, gast.DictComp) and len(value.generators) == 1):
+            return None
+        gen = value.generators[0]
+        call, target = gen.iter, gen.target
+        if not (
+            isinstance(call, gast.Call)
+            and isinstance(call.func, gast.Attribute)
+            and call.func.attr == "items"
+            and getattr(call.func.value, "id", None) in self.dicts
+            and not call.args
+            and not gen.ifs
+            and isinstance(target, gast.Tuple)
+            and [type(t) for t in target.elts] == [gast.Name, gast.Name]
+            and isinstance(value.key, gast.Name)
+            and value.key.id == target.elts[0].id
+        ):
+            return None
+        held, item = self.dicts[call.func.value.id], target.elts[1].id
+        if isinstance(value.value, gast.Name) and value.value.id == item:
+            return dict(held)  # (the same objects)
+        if _new(value.value) and _only_read(gast.Expr(value=value.value), {item}):
+            return {key: _Slot() for key in held}
+        return None
+
+    def holdable(self, value) -> bool:
+        """Whether a dict's item ``value`` can be followed: a local name (not a dict
+        followed), or a new object."""
+        if isinstance(value, gast.Name):
+            return value.id not in self.closed and value.id not in self.dicts
+        return _new(value) and _only_read(gast.Expr(value=value), self.tracked())
+
+    def item_slot(self, value) -> _Slot:
+        """The object a dict's item ``value`` is: a followed name's, or a new one (a name
+        bound again later leaves it then)."""
+        if not self.holdable(value):
+            raise _Abandon
+        if not isinstance(value, gast.Name):
+            return _Slot()
+        if value.id not in self.names:
+            array = self.kinds.ndims.get(value.id, 0) >= 1
+            self.names[value.id] = _Slot([value.id], array=array)
+        return self.names[value.id]
+
+    def bound(self, stmt):
+        """``v = e["a"]`` (``get`` or ``setdefault`` of a key held, or ``v = z``): another
+        name of the object. ``get`` and ``setdefault`` become the read they make (``v =
+        e["a"]``; of a key ``e`` lacks, ``v = z`` of the default, and ``e["c"] = v``)."""
+        if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1):
+            return None
+        target = stmt.targets[0]
+        if not isinstance(target, gast.Name):
+            return None
+        read = self.read_item(stmt.value)
+        if read is None:
+            return None
+        slot, value, stored = read
+        if not self.fresh_name(target.id) or (stored and stored[0] == target.id):
+            raise _Abandon
+        self.leave({target.id})
+        slot.names.add(target.id)
+        self.names[target.id] = slot
+        if value is not None:  # (a new statement: the function is left as it was if abandoned)
+            made = gast.Assign(targets=[S.clone(target)], value=value, type_comment=None)
+            stmt = _placed(gast.copy_location(made, stmt), stmt)
+        self.marked.append(stmt)
+        if stored is None:
+            return [stmt]
+        into = gast.Subscript(value=S.name(stored[0]), slice=S.const(stored[1]), ctx=gast.Store())
+        store = _placed(
+            gast.Assign(targets=[into], value=S.name(target.id), type_comment=None), stmt
+        )
+        return [stmt, *self.stored(store)]
+
+    def read_item(self, value):
+        """``(object, value read instead, (dict, key) to store it into)`` of ``value``, a
+        read out of a followed dict by a key (``get`` and ``setdefault``: their default where
+        the key is lacking, ``setdefault`` storing it), or of a followed name; else None."""
+        if isinstance(value, gast.Name) and value.id in self.names:
+            return self.names[value.id], None, None
+        method = None
+        if isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Constant):
+            holder, key = value.value, value.slice.value
+        elif (
+            isinstance(value, gast.Call)
+            and isinstance(value.func, gast.Attribute)
+            and value.func.attr in ("get", "setdefault")
+            and len(value.args) in (1, 2)
+            and not value.keywords
+            and isinstance(value.args[0], gast.Constant)
+        ):
+            holder, key, method = value.func.value, value.args[0].value, value.func.attr
+            default = value.args[-1]
+            if len(value.args) == 2 and not isinstance(default, (gast.Name, gast.Constant)):
+                if not self.holdable(default):
+                    raise _Abandon  # (evaluated even where unused)
+        else:
+            return None
+        held = self.dicts.get(getattr(holder, "id", None))
+        if held is None:
+            return None
+        if key in held:
+            read = gast.Subscript(value=S.name(holder.id), slice=S.const(key), ctx=gast.Load())
+            return held[key], (read if method else None), None
+        if method is None or len(value.args) == 1:
+            raise _Abandon  # (Python's KeyError, or None)
+        stored = (holder.id, key) if method == "setdefault" else None
+        return self.item_slot(default), default, stored
+
+    def written(self, stmt):
+        """A write in place into a followed object, through a name or a dict's item, and
+        what keeps its other holders and names in step."""
+        through = _write_root(stmt)
+        if through is None:
+            return None
+        slot, whole = self.slot_of(through), _updates_whole(stmt)
+        if slot is None:
+            return None
+        if not _only_read(_write_reads(stmt), self.tracked()):
+            raise _Abandon
+        source = through
+        made = [
+            _marked(_placed(S.assign(n, S.clone(source), stmt.lineno), stmt), self.marked)
+            for n in sorted(slot.names)
+            if S.text(source) != n
+        ]
+        for holder, key in sorted(slot.holders, key=str):
+            target = gast.Subscript(value=S.name(holder), slice=S.const(key), ctx=gast.Store())
+            if S.text(source) != S.text(target):
+                store = gast.Assign(targets=[target], value=S.clone(source), type_comment=None)
+                made.append(_marked(_placed(store, stmt), self.marked))
+        if whole and not slot.array and made:  # (a number is rebound: nothing else changes)
+            test = S.call(S.name("isinstance"), [S.clone(source), S.attr_chain("np.ndarray")])
+            made = [_placed(gast.If(test=test, body=made, orelse=[]), stmt)]
+        return [stmt, *made]
+
+    def slot_of(self, node):
+        """The followed object ``node`` (a name, or a dict's item by a constant key) is."""
+        if isinstance(node, gast.Name):
+            if node.id in self.dicts:
+                raise _Abandon  # (the dict itself written into)
+            return self.names.get(node.id)
+        held = self.dicts.get(getattr(node.value, "id", None))
+        if held is None:
+            return None
+        if not isinstance(node.slice, gast.Constant) or node.slice.value not in held:
+            raise _Abandon
+        return held[node.slice.value]
+
+    def stored(self, stmt):
+        """``e["c"] = v`` (or ``e.update(c=v)``, made such stores): a followed dict's item
+        given another object."""
+        updated = self.updated(stmt)
+        if updated is not None:
+            return [made for store in updated for made in self.stored(store)]
+        if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1):
+            return None
+        target = stmt.targets[0]
+        if not (
+            isinstance(target, gast.Subscript) and getattr(target.value, "id", None) in self.dicts
+        ):
+            return None
+        if not isinstance(target.slice, gast.Constant):
+            raise _Abandon
+        name, key = target.value.id, target.slice.value
+        slot = self.item_slot(stmt.value)
+        old = self.dicts[name].get(key)
+        if old is not None:
+            old.holders.discard((name, key))
+        self.dicts[name][key] = slot
+        slot.holders.add((name, key))
+        self.marked.append(stmt)
+        return [stmt]
+
+    def updated(self, stmt):
+        """``e["b"] = v`` for each keyword of ``e.update(b=v)`` (a followed dict, values
+        that do not read it); else None."""
+        call = stmt.value if isinstance(stmt, gast.Expr) else None
+        if not (
+            isinstance(call, gast.Call)
+            and isinstance(call.func, gast.Attribute)
+            and call.func.attr == "update"
+            and getattr(call.func.value, "id", None) in self.dicts
+        ):
+            return None
+        name = call.func.value.id
+        if call.args or any(k.arg is None or name in S.names_in(k.value) for k in call.keywords):
+            raise _Abandon
+        out = []
+        for k in call.keywords:
+            target = gast.Subscript(value=S.name(name), slice=S.const(k.arg), ctx=gast.Store())
+            out.append(
+                _placed(gast.Assign(targets=[target], value=k.value, type_comment=None), stmt)
+            )
+        return out
+
+    def rebound(self, stmt):
+        """A followed name given a new value: it leaves its object."""
+        bound = {t.id for t in getattr(stmt, "targets", ()) if isinstance(t, gast.Name)}
+        if not (isinstance(stmt, gast.Assign) and bound & self.tracked()):
+            return None
+        if not _only_read(gast.Expr(value=stmt.value), self.tracked()):
+            raise _Abandon
+        self.leave(bound)
+        return [stmt]
+
+
+def _declared(fn) -> set:
+    """The names a ``global`` or ``nonlocal`` statement declares."""
+    return {n for s in S.walk(fn) if isinstance(s, (gast.Global, gast.Nonlocal)) for n in s.names}
+
+
+def _assigned(stmt) -> set:
+    """The names bound anywhere in ``stmt`` (comprehensions' own variables aside)."""
+    parents = S.parent_map(stmt)
+    return {
+        n.id
+        for n in S.walk(stmt)
+        if isinstance(n, gast.Name)
+        and not isinstance(n.ctx, gast.Load)
+        and not _comprehension_own(n, parents)
+    }
+
+
+def _placed(made, stmt):
+    """``made`` with ``stmt``'s line on each of its nodes that has none."""
+    for node in S.walk(made):
+        if isinstance(node, (gast.stmt, gast.expr)) and getattr(node, "lineno", None) is None:
+            gast.copy_location(node, stmt)
+    return made
+
+
+def _marked(stmt, marked: list):
+    marked.append(stmt)
+    return stmt
+
+
+def _made_names(stmt) -> set:
+    """The names ``stmt`` binds to a new dict display (where following starts)."""
+    shape = _display(stmt)
+    return {shape[0]} if shape is not None else set()
+
+
+def _new(value) -> bool:
+    """Whether ``value`` is surely a new object (arithmetic, a NumPy call, a copy, a
+    constant)."""
+    if isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Constant)):
+        return True
+    if not isinstance(value, gast.Call):
+        return False
+    func = value.func
+    if isinstance(func, gast.Attribute) and func.attr == "copy" and not value.args:
+        return True  # (a copy: a new array, list or dict)
+    dotted = S.dotted(func)
+    return dotted is not None and dotted.split(".")[0] in ("np", "numpy")
+
+
+def _write_root(stmt):
+    """What ``stmt`` writes into in place: ``w`` of ``w[k] = v``, ``w[k] += v``, ``w += v``;
+    ``e["a"]`` of ``e["a"][k] = v`` and ``e["a"] += v``; else None."""
+    if isinstance(stmt, gast.AugAssign):
+        target = stmt.target
+        if isinstance(target, gast.Subscript) and isinstance(target.value, gast.Subscript):
+            return target.value
+        return target if isinstance(target, (gast.Name, gast.Subscript)) else None
+    if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1:
+        target = stmt.targets[0]
+        if isinstance(target, gast.Subscript):
+            return target.value if isinstance(target.value, (gast.Name, gast.Subscript)) else None
+    return None
+
+
+def _updates_whole(stmt) -> bool:
+    """Whether ``stmt`` is ``w += v`` or ``e["a"] += v``: an update of the object itself."""
+    if not isinstance(stmt, gast.AugAssign):
+        return False
+    target = stmt.target
+    return isinstance(target, gast.Name) or not isinstance(target.value, gast.Subscript)
+
+
+def _write_reads(stmt):
+    """The expressions a write reads besides what it writes into: its value and index."""
+    target = stmt.target if isinstance(stmt, gast.AugAssign) else stmt.targets[0]
+    parts = [stmt.value]
+    if isinstance(target, gast.Subscript):
+        parts.append(target.slice)
+    return gast.Expr(value=gast.Tuple(elts=parts, ctx=gast.Load()))
+
+
+def _only_read(stmt, names: set) -> bool:
+    """Whether every read of ``names`` in ``stmt`` (nested statements too) is into a new
+    value keeping no reference to it, and ``stmt`` binds none of them nor writes into one (a
+    comprehension's own variable of the same name is another)."""
+    parents = S.parent_map(stmt)
+    for node in S.walk(stmt):
+        if isinstance(node, (gast.AugAssign, gast.Assign)):
+            targets = [node.target] if isinstance(node, gast.AugAssign) else node.targets
+            if any(S.names_in(t) & names for t in targets):
+                return False
+        if not (isinstance(node, gast.Name) and node.id in names):
+            continue
+        if _comprehension_own(node, parents):
+            continue
+        if not isinstance(node.ctx, gast.Load) or not _consumed(node, parents):
+            return False
+    return True
+
+
+def _comprehension_own(node, parents: dict) -> bool:
+    """Whether the name at ``node`` is a variable of a comprehension around it (its own)."""
+    up = parents.get(id(node))
+    while up is not None:
+        if isinstance(up, _COMPREHENSIONS):
+            if any(node.id in S.names_in(g.target) for g in up.generators):
+                return True
+        up = parents.get(id(up))
+    return False
+
+
+_COMPREHENSIONS = (gast.GeneratorExp, gast.ListComp, gast.SetComp, gast.DictComp)
+
+
+def _consumed(node, parents: dict) -> bool:
+    """Whether the value read at ``node`` flows only into a new value (see
+    :func:`_only_read`): through items (``e["a"]``) and ``.values()``/``.keys()``/``len``
+    into arithmetic, a comparison, a NumPy function that writes nowhere, ``sum``, a test,
+    or the keys a loop runs over."""
+    while True:
+        up = parents.get(id(node))
+        if isinstance(up, (gast.BinOp, gast.UnaryOp, gast.Compare)):
+            return True
+        if isinstance(up, gast.Subscript) and up.value is node:
+            node = up  # (an item: read on)
+        elif isinstance(up, gast.Attribute) and up.attr in _FACTS:
+            return True
+        elif isinstance(up, gast.Attribute) and up.attr == "copy":
+            call = parents.get(id(up))
+            return isinstance(call, gast.Call) and call.func is up and not call.args
+        elif isinstance(up, gast.Call) and node in up.args:
+            func = S.dotted(up.func) or ""
+            head, _, tail = func.partition(".")
+            if any(k.arg in ("out", None) for k in up.keywords):
+                return False
+            return func in _READERS or (head in ("np", "numpy") and tail not in _WRITERS)
+        elif isinstance(up, (gast.If, gast.While)) and up.test is node:
+            return True
+        elif isinstance(up, (gast.Return, gast.Tuple)):
+            return _returned(node, parents)
+        elif isinstance(up, gast.For) and up.iter is node:
+            return isinstance(node, gast.Name)  # (a dict's keys)
+        elif isinstance(up, gast.Attribute) and up.attr in ("values", "keys", "items"):
+            call = parents.get(id(up))
+            return isinstance(call, gast.Call) and _iterated_into_new(call, parents)
+        else:
+            return False
+
+
+def _returned(node, parents: dict) -> bool:
+    """Whether ``node`` is the value the function returns, or an item of a tuple returned."""
+    up = parents.get(id(node))
+    while isinstance(up, gast.Tuple):
+        up = parents.get(id(up))
+    return isinstance(up, gast.Return)
+
+
+def _iterated_into_new(call, parents: dict) -> bool:
+    """Whether ``d.values()`` or ``d.items()`` (``call``) is the iterable of a comprehension
+    whose items are read only into new values: a list or dict of new values
+    (``{k: v.copy() for k, v in d.items()}``), or a generator summed or read by NumPy
+    (``sum(np.sum(v) for v in d.values())``: it runs there, not later)."""
+    gen = parents.get(id(call))
+    if not isinstance(gen, gast.comprehension) or gen.iter is not call:
+        return False
+    comp = parents.get(id(gen))
+    if not isinstance(comp, _COMPREHENSIONS) or comp.generators != [gen]:
+        return False
+    target = gen.target
+    if call.func.attr == "items" and isinstance(target, gast.Tuple) and len(target.elts) == 2:
+        target = target.elts[1]  # (the key: a string or number of its own)
+    elif call.func.attr == "keys":
+        return True
+    made = [comp.key, comp.value] if isinstance(comp, gast.DictComp) else [comp.elt]
+    inner = gast.Expr(value=gast.Tuple(elts=[*made, *gen.ifs], ctx=gast.Load()))
+    if not _only_read(inner, S.names_in(target)):
+        return False
+    return not isinstance(comp, gast.GeneratorExp) or _consumed(comp, parents)
