@@ -2,8 +2,9 @@
 kept in step (part of normalize, before :mod:`.shared_writes`).
 
 ``d = {"a": z, "b": 0.5 * h}`` holds ``z`` itself; ``e = {**d}`` (``dict(d)``, ``d.copy()``,
-``d | {}``) holds the same objects again, and ``v = e["a"]`` (``e.get("a")``,
-``e.setdefault("a", ...)``, ``e.pop("a")`` of a key ``e`` holds) names one of them. A write in
+``d | {}``, ``{k: v for k, v in d.items()}``) holds the same objects again, ``v = e["a"]``
+(``e.get("a")``, ``e.setdefault("a", ...)``, made that read) names one of them, and ``e["c"] =
+z`` (``e.update(c=z)``, made that store) puts one in. A write in
 place into such an object (``z[0] = v``, ``v *= 0.9`` of an array, ``e["a"] += 0.1`` of an
 array, ``e["b"][0] = 0.3``) changes it for every holder, as Python shows. Each write is
 followed by a store of the object into every other holder (``d["a"] = v``) and a read of it
@@ -146,8 +147,6 @@ class _State:
             return False
         if not all(_only_read(s, rest) for s in loop.body + loop.orelse):
             return False
-        if any(bound & _assigned(s) for s in loop.body + loop.orelse):
-            return False  # (bound again in the body: still only the loop's own values)
         self.leave(bound)
         self.tainted |= bound
         return True
@@ -407,18 +406,6 @@ class _State:
 def _declared(fn) -> set:
     """The names a ``global`` or ``nonlocal`` statement declares."""
     return {n for s in S.walk(fn) if isinstance(s, (gast.Global, gast.Nonlocal)) for n in s.names}
-
-
-def _assigned(stmt) -> set:
-    """The names bound anywhere in ``stmt`` (comprehensions' own variables aside)."""
-    parents = S.parent_map(stmt)
-    return {
-        n.id
-        for n in S.walk(stmt)
-        if isinstance(n, gast.Name)
-        and not isinstance(n.ctx, gast.Load)
-        and not _comprehension_own(n, parents)
-    }
 
 
 def _placed(made, stmt):
