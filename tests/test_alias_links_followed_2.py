@@ -1,28 +1,35 @@
-"""A second name of one list or dict (``ls = hs``, ``ls = ms = hs``, ``ls = hs or [h]`` of a
-non-empty display, ``e = d``), bound at the top of the function's body with neither name bound
-again while it is used, is the same object: a change through it by the list's or dict's own
-methods (``append``, ``extend``, ``insert``, ``pop``, ``ls += [v]``) or into an item of an item
-(``e["b"][0] = v``) shows through both names, as Python shows it. An item a display made new
-(``d = {"a": z, "b": 0.5 * h}``: ``d["b"]``) is the container's alone, so a write into it
-(``d["b"][0] = v``, ``d["b"] *= 2.0``) changes no other name. Each program is checked against
-Python's value and central differences in float64 on calls 1-3, with the Hessian-vector
-product; the names' values after the writes (returned as the auxiliary value) must be
-Python's. A view of all of an array that NumPy always makes (``v = W.T``, ``W.transpose()``,
-``np.transpose(W)``, ``W.reshape(W.shape)``) is followed like ``v = W[...]``: a write through
-``v`` goes back into ``W`` as ``W[...] = v.T``, and a write into ``W`` reads ``v = W.T`` again.
-What still cannot be followed stays refused: an item another name holds written in place, a
-list whose positions moved, a second write in a loop after the item was replaced, a reshape
-to another shape (a view only where the array's layout allows it). A dict display's objects
-held again by a shallow copy (``{**d}``, ``dict(d)``, ``d.copy()``, ``d | {}``, ``{k: v for
-k, v in d.items()}``), by names (``v = e["a"]``, ``e.get``, ``e.setdefault``) and by new items
-(``e["c"] = z``, ``e.update(b=...)``) are written in place through any of them and seen
-through all, numbers (rebound, not changed) included. A name bound to an
-argument (``h = x``) that then takes new arrays on every path (``h = np.sin(h @ W)``), read
-in between only into new values, no longer holds the argument: a write into the argument
-changes the caller's array alone, as Python's does; where the name may have handed the
-argument on first (``keep = h``), or kept it on a path, the write stays refused."""
+"""Names sharing memory, the forms followed after the first set (test_alias_links_followed.py).
+
+* A second name of one list or dict (``ls = hs``, ``ls = ms = hs``, ``ls = hs or [h]`` of a
+  non-empty display, ``e = d``), bound at the top of the body with neither name bound again
+  while it is used, is the same object: a change through it by the list's or dict's methods
+  (``append``, ``extend``, ``insert``, ``pop``, ``ls += [v]``) or into an item of an item
+  (``e["b"][0] = v``) shows through both names.
+* An item a display made new (``d = {"a": z, "b": 0.5 * h}``: ``d["b"]``) is the dict's alone:
+  a write into it (``d["b"][0] = v``, ``d["b"] *= 2.0``) changes no other name.
+* A view of all of an array NumPy always makes (``v = W.T``, ``W.transpose()``,
+  ``np.transpose(W)``, ``W.reshape(W.shape)``) is followed like ``v = W[...]``: a write through
+  ``v`` goes back as ``W[...] = v.T``, a write into ``W`` reads ``v = W.T`` again.
+* The objects a dict display holds, held again by a shallow copy (``{**d}``, ``dict(d)``,
+  ``d.copy()``, ``d | {}``, ``{k: v for k, v in d.items()}``), by names (``v = e["a"]``,
+  ``e.get``, ``e.setdefault``) and by new items (``e["c"] = z``, ``e.update(b=...)``), are
+  written in place through any of them and seen through all, numbers (rebound, not changed)
+  included.
+* A name bound to an argument (``h = x``) that takes new arrays on every path (``h =
+  np.sin(h @ W)``), read in between only into new values, no longer holds the argument: a write
+  into the argument changes the caller's array alone, as Python's does.
+
+Each program is checked against Python's value and central differences in float64 on calls
+1-3, with the Hessian-vector product; where the names' values after the writes are returned as
+the auxiliary value, they must be Python's. What still cannot be followed stays refused: an
+item a list holds too written in place, a copy written in a loop, a list whose positions
+moved, a second write in a loop after the item was replaced, a reshape to another shape (a
+view only where the layout allows it), a name that may have handed the argument on first
+(``keep = h``) or kept it on a path."""
 
 from __future__ import annotations
+
+import importlib.util
 
 import numpy as np
 import pytest
@@ -326,9 +333,40 @@ def held_names_after_writes(x):
     return np.sum(z * x), (z, d["a"], d["b"], e["a"], e["b"], e["c"], w, len(e), len(d))
 
 
-def test_held_names_hold_what_python_leaves():
-    want_value, want_aux = held_names_after_writes(X.copy())
-    derivative = sg.value_and_grad(held_names_after_writes, has_aux=True)
+def copied_after_a_write(x):
+    z = np.tanh(x)
+    d = {"a": z}
+    z[0] = 1.0
+    e = {**d}
+    e["a"][1] = 2.0
+    return np.sum(z * x) + np.sum(d["a"] ** 2), (z, d["a"], e["a"])
+
+
+def one_object_under_two_keys(x):
+    z = np.tanh(x)
+    d = {"a": z, "b": z}
+    d["a"][0] = 5.0
+    d["b"] *= 2.0
+    return np.sum(d["b"] * x) + np.sum(z), (z, d["a"], d["b"])
+
+
+def int_items_rebound(x):
+    n = 3
+    d = {"n": n, "x": x * 1.0}
+    e = {**d}
+    e["n"] += 1
+    m = e["n"]
+    m += 1
+    return np.sum(e["x"]) * (d["n"] + e["n"] + m + n), (d["n"], e["n"], m, n)
+
+
+@pytest.mark.parametrize(
+    "f",
+    [held_names_after_writes, copied_after_a_write, one_object_under_two_keys, int_items_rebound],
+)
+def test_held_names_hold_what_python_leaves(f):
+    want_value, want_aux = f(X.copy())
+    derivative = sg.value_and_grad(f, has_aux=True)
     for _ in range(3):
         (value, aux), _ = derivative(X.copy())
         assert np.isclose(value, want_value, rtol=1e-12, atol=1e-12)
@@ -447,3 +485,27 @@ def reshaped_to_another_shape(x):
 )
 def test_what_cannot_be_followed_stays_refused(f):
     check_refusal(f, (X6,), SourcegradError, "copy")
+
+
+EXPORTED = [shallow_copy_item_updated, number_item_updated, chained_names_changed_by_methods]
+
+
+@pytest.mark.parametrize("f", EXPORTED, ids=[f.__name__ for f in EXPORTED])
+def test_jvp_and_exported_module_follow_the_write(f, tmp_path):
+    """The jvp against <grad, v>, and the standalone module against the derivative."""
+    v = np.linspace(0.4, -1.1, X.size)
+    g = sg.grad(f)(X.copy())
+    path = tmp_path / f"exported_{f.__name__}.py"
+    sg.export(f, X.copy(), path=str(path))
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    jf = sg.jvp(f)
+    for call in range(3):
+        want = f(X.copy())
+        value, tangent = jf(X.copy(), v)
+        np.testing.assert_allclose(value, want, 1e-12)
+        np.testing.assert_allclose(tangent, g @ v, 1e-8, 1e-10, err_msg=f"jvp, call {call}")
+        value, grad = getattr(module, f"d_{f.__name__}")(X.copy())
+        np.testing.assert_allclose(value, want, rtol=1e-12)
+        np.testing.assert_allclose(grad, g, rtol=1e-12)
