@@ -13,8 +13,8 @@
 * The objects a dict display holds, held again by a shallow copy (``{**d}``, ``dict(d)``,
   ``d.copy()``, ``d | {}``, ``{k: v for k, v in d.items()}``), by names (``v = e["a"]``,
   ``e.get``, ``e.setdefault``) and by new items (``e["c"] = z``, ``e.update(b=...)``), are
-  written in place through any of them and seen through all, numbers (rebound, not changed)
-  included.
+  written in place through any of them (also in a loop over the dict's values or items) and
+  seen through all, numbers (rebound, not changed) included.
 * A name bound to an argument (``h = x``) that takes new arrays on every path (``h =
   np.sin(h @ W)``), read in between only into new values, no longer holds the argument: a write
   into the argument changes the caller's array alone, as Python's does.
@@ -22,7 +22,7 @@
 Each program is checked against Python's value and central differences in float64 on calls
 1-3, with the Hessian-vector product; where the names' values after the writes are returned as
 the auxiliary value, they must be Python's. What still cannot be followed stays refused: an
-item a list holds too written in place, a copy written in a loop, a list whose positions
+item a list holds too written in place, a copy written in a branch, a list whose positions
 moved, a second write in a loop after the item was replaced, a reshape to another shape (a
 view only where the layout allows it), a name that may have handed the argument on first
 (``keep = h``) or kept it on a path."""
@@ -303,6 +303,26 @@ def item_replaced_then_written(x):
     return np.sum(d["a"]) + np.sum(z * x)
 
 
+def copy_written_in_a_loop(x):
+    z = np.tanh(x)
+    d = {"a": z, "b": 0.5 * x}
+    e = {**d}
+    for v in e.values():
+        v *= 0.9
+    return np.sum(d["a"] * z) + np.sum(d["b"]) + np.sum(v)
+
+
+def items_replaced_and_updated_in_loops(x):
+    z = np.tanh(x)
+    d = {"a": z, "b": 0.5 * x}
+    e = d.copy()
+    for k, v in e.items():
+        e[k] = v * 0.5
+    for _k, v in d.items():
+        v += 0.1 * np.mean(x)
+    return np.sum(e["a"] * d["b"]) + np.sum(z)
+
+
 HELD = [
     shallow_copy_item_updated,
     copied_dict_item_of_item_written,
@@ -312,6 +332,8 @@ HELD = [
     number_item_updated,
     shared_item_written_in_place,
     item_replaced_then_written,
+    copy_written_in_a_loop,
+    items_replaced_and_updated_in_loops,
 ]
 
 
@@ -383,16 +405,16 @@ def copy_handed_to_a_list(x):
     return np.sum(keep[0]) + np.sum(d["a"])
 
 
-def copy_written_in_a_loop(x):
+def copy_written_in_a_branch(x):
     z = np.tanh(x)
     d = {"a": z, "b": 0.5 * x}
     e = {**d}
-    for v in e.values():
-        v *= 0.9  # REFUSED
+    if np.sum(x) > -100.0:
+        e["a"] *= 0.9  # REFUSED
     return np.sum(d["a"] * z)
 
 
-@pytest.mark.parametrize("f", [copy_handed_to_a_list, copy_written_in_a_loop])
+@pytest.mark.parametrize("f", [copy_handed_to_a_list, copy_written_in_a_branch])
 def test_held_items_not_followed_stay_refused(f):
     check_refusal(f, (X,), SourcegradError, "")
 

@@ -16,9 +16,11 @@ aliasing skips.
 The top-level statements are read in order, from the first such display on; a holder or name
 given another object leaves it. Only what can be followed is rewritten: a statement that
 reads one of these names into anything but a new value (a view, a list, a call of another
-function), a write in a branch or loop, a write in place into an object that may be a number
-(``e["a"] += 0.1``: an array only where the names' kinds say so), or a key not known leaves
-the whole function as it was, to aliasing's refusals.
+function: :mod:`.new_value_reads`), a write in a branch or loop, or a key not known leaves the
+whole function as it was, to aliasing's refusals. A loop over a followed dict's values or
+items (of a few keys, its body keeping them) is read as its passes, ``v = e["a"]`` and the body
+for each key in order; a write in place into an object that may be a number (``e["a"] +=
+0.1``) is followed where it turns out to be an array (``if isinstance(e["a"], np.ndarray):``).
 """
 
 from __future__ import annotations
@@ -27,16 +29,10 @@ import gast
 
 from . import syntax as S
 from .name_kinds import NameKinds
+from .new_value_reads import is_new, only_read
 from .node_facts import set_fact
 
 __all__ = ["follow_held_items"]
-
-#: builtins whose result is a new value, keeping no reference to what they are given
-_READERS = frozenset({"len", "float", "int", "abs", "sum", "print", "bool"})
-#: attributes of an array that describe it (a new value of their own)
-_FACTS = frozenset({"shape", "ndim", "size", "dtype"})
-#: NumPy functions that write into an argument
-_WRITERS = frozenset({"copyto", "put", "place", "putmask", "fill_diagonal", "at"})
 
 
 class _Slot:
@@ -123,17 +119,57 @@ class _State:
             return [stmt]
         if isinstance(stmt, gast.Assign):
             self.tainted -= {t.id for t in stmt.targets if isinstance(t, gast.Name)}
-        if mentioned & self.tainted and not _only_read(stmt, self.tainted):
+        if mentioned & self.tainted and not only_read(stmt, self.tainted):
             raise _Abandon
+        unrolled = self.unrolled(stmt)
+        if unrolled is not None:
+            return [made for inner in unrolled for made in self.step(inner)]
         for read in (self.made, self.bound, self.stored, self.written, self.rebound):
             out = read(stmt)
             if out is not None:
                 return out
         if isinstance(stmt, gast.For) and self.loop_rebinds(stmt):
             return [stmt]
-        if not _only_read(stmt, self.tracked()):
+        if not only_read(stmt, self.tracked()):
             raise _Abandon
         return [stmt]
+
+    def unrolled(self, loop):
+        """``for v in d.values()`` (``for k, v in d.items()``) over a followed dict of a few
+        keys, as its passes: ``k = "a"; v = d["a"]`` and the body with ``k`` read as
+        ``"a"``, for each key in order; None where the body may change the dict's keys (a
+        store by another key, a method), or the loop is another."""
+        call = loop.iter if isinstance(loop, gast.For) and not loop.orelse else None
+        if not (
+            isinstance(call, gast.Call)
+            and isinstance(call.func, gast.Attribute)
+            and call.func.attr in ("values", "items")
+            and getattr(call.func.value, "id", None) in self.dicts
+            and not call.args
+        ):
+            return None
+        name, target = call.func.value.id, loop.target
+        parts = target.elts if isinstance(target, gast.Tuple) else [None, target]
+        if len(parts) != 2 or call.func.attr == "values" and parts[0] is not None:
+            return None
+        if not all(p is None or isinstance(p, gast.Name) for p in parts) or parts[1] is None:
+            return None
+        keys = list(self.dicts[name])
+        key_name = parts[0].id if parts[0] is not None else None
+        if len(keys) > 8 or not _keeps_keys(loop.body, name, key_name):
+            return None
+        out = []
+        for key in keys:
+            if key_name is not None:
+                out.append(_placed(S.assign(key_name, S.const(key), loop.lineno), loop))
+            read = gast.Subscript(value=S.name(name), slice=S.const(key), ctx=gast.Load())
+            out.append(_placed(S.assign(parts[1].id, read, loop.lineno), loop))
+            for stmt in loop.body:
+                stmt = S.clone(stmt)
+                if key_name is not None:
+                    stmt = S.rename(stmt, {key_name: S.const(key)})
+                out.append(stmt)
+        return out
 
     def loop_rebinds(self, loop) -> bool:
         """Whether ``loop`` binds followed names as its variable alone and otherwise only
@@ -143,9 +179,9 @@ class _State:
         if not bound or S.names_in(loop.target) & set(self.dicts):
             return False
         rest = self.tracked() - bound
-        if not _only_read(gast.Expr(value=loop.iter), self.tracked()):
+        if not only_read(gast.Expr(value=loop.iter), self.tracked()):
             return False
-        if not all(_only_read(s, rest) for s in loop.body + loop.orelse):
+        if not all(only_read(s, rest) for s in loop.body + loop.orelse):
             return False
         self.leave(bound)
         self.tainted |= bound
@@ -217,7 +253,7 @@ class _State:
         held, item = self.dicts[call.func.value.id], target.elts[1].id
         if isinstance(value.value, gast.Name) and value.value.id == item:
             return dict(held)  # (the same objects)
-        if _new(value.value) and _only_read(gast.Expr(value=value.value), {item}):
+        if is_new(value.value) and only_read(gast.Expr(value=value.value), {item}):
             return {key: _Slot() for key in held}
         return None
 
@@ -226,7 +262,7 @@ class _State:
         followed), or a new object."""
         if isinstance(value, gast.Name):
             return value.id not in self.closed and value.id not in self.dicts
-        return _new(value) and _only_read(gast.Expr(value=value), self.tracked())
+        return is_new(value) and only_read(gast.Expr(value=value), self.tracked())
 
     def item_slot(self, value) -> _Slot:
         """The object a dict's item ``value`` is: a followed name's, or a new one (a name
@@ -314,7 +350,7 @@ class _State:
         slot, whole = self.slot_of(through), _updates_whole(stmt)
         if slot is None:
             return None
-        if not _only_read(_write_reads(stmt), self.tracked()):
+        if not only_read(_write_reads(stmt), self.tracked()):
             raise _Abandon
         source = through
         made = [
@@ -397,7 +433,7 @@ class _State:
         bound = {t.id for t in getattr(stmt, "targets", ()) if isinstance(t, gast.Name)}
         if not (isinstance(stmt, gast.Assign) and bound & self.tracked()):
             return None
-        if not _only_read(gast.Expr(value=stmt.value), self.tracked()):
+        if not only_read(gast.Expr(value=stmt.value), self.tracked()):
             raise _Abandon
         self.leave(bound)
         return [stmt]
@@ -406,6 +442,25 @@ class _State:
 def _declared(fn) -> set:
     """The names a ``global`` or ``nonlocal`` statement declares."""
     return {n for s in S.walk(fn) if isinstance(s, (gast.Global, gast.Nonlocal)) for n in s.names}
+
+
+def _keeps_keys(body: list, name: str, key_name) -> bool:
+    """Whether ``body`` (a loop's over the dict ``name``) leaves its keys as they are: it
+    stores into it only by the loop's key ``key_name``, calls none of its methods, binds
+    neither name, and holds no nested loop or function."""
+    for node in (n for stmt in body for n in S.walk(stmt)):
+        if isinstance(node, (gast.For, gast.While, gast.FunctionDef, gast.Lambda)):
+            return False
+        if isinstance(node, gast.Name) and node.id in (name, key_name):
+            if not isinstance(node.ctx, gast.Load):
+                return False
+        if isinstance(node, gast.Attribute) and getattr(node.value, "id", None) == name:
+            return False
+        if isinstance(node, gast.Subscript) and getattr(node.value, "id", None) == name:
+            if not isinstance(node.ctx, gast.Load):
+                if key_name is None or getattr(node.slice, "id", None) != key_name:
+                    return False
+    return True
 
 
 def _placed(made, stmt):
@@ -425,20 +480,6 @@ def _made_names(stmt) -> set:
     """The names ``stmt`` binds to a new dict display (where following starts)."""
     shape = _display(stmt)
     return {shape[0]} if shape is not None else set()
-
-
-def _new(value) -> bool:
-    """Whether ``value`` is surely a new object (arithmetic, a NumPy call, a copy, a
-    constant)."""
-    if isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Constant)):
-        return True
-    if not isinstance(value, gast.Call):
-        return False
-    func = value.func
-    if isinstance(func, gast.Attribute) and func.attr == "copy" and not value.args:
-        return True  # (a copy: a new array, list or dict)
-    dotted = S.dotted(func)
-    return dotted is not None and dotted.split(".")[0] in ("np", "numpy")
 
 
 def _write_root(stmt):
@@ -471,102 +512,3 @@ def _write_reads(stmt):
     if isinstance(target, gast.Subscript):
         parts.append(target.slice)
     return gast.Expr(value=gast.Tuple(elts=parts, ctx=gast.Load()))
-
-
-def _only_read(stmt, names: set) -> bool:
-    """Whether every read of ``names`` in ``stmt`` (nested statements too) is into a new
-    value keeping no reference to it, and ``stmt`` binds none of them nor writes into one (a
-    comprehension's own variable of the same name is another)."""
-    parents = S.parent_map(stmt)
-    for node in S.walk(stmt):
-        if isinstance(node, (gast.AugAssign, gast.Assign)):
-            targets = [node.target] if isinstance(node, gast.AugAssign) else node.targets
-            if any(S.names_in(t) & names for t in targets):
-                return False
-        if not (isinstance(node, gast.Name) and node.id in names):
-            continue
-        if _comprehension_own(node, parents):
-            continue
-        if not isinstance(node.ctx, gast.Load) or not _consumed(node, parents):
-            return False
-    return True
-
-
-def _comprehension_own(node, parents: dict) -> bool:
-    """Whether the name at ``node`` is a variable of a comprehension around it (its own)."""
-    up = parents.get(id(node))
-    while up is not None:
-        if isinstance(up, _COMPREHENSIONS):
-            if any(node.id in S.names_in(g.target) for g in up.generators):
-                return True
-        up = parents.get(id(up))
-    return False
-
-
-_COMPREHENSIONS = (gast.GeneratorExp, gast.ListComp, gast.SetComp, gast.DictComp)
-
-
-def _consumed(node, parents: dict) -> bool:
-    """Whether the value read at ``node`` flows only into a new value (see
-    :func:`_only_read`): through items (``e["a"]``) and ``.values()``/``.keys()``/``len``
-    into arithmetic, a comparison, a NumPy function that writes nowhere, ``sum``, a test,
-    or the keys a loop runs over."""
-    while True:
-        up = parents.get(id(node))
-        if isinstance(up, (gast.BinOp, gast.UnaryOp, gast.Compare)):
-            return True
-        if isinstance(up, gast.Subscript) and up.value is node:
-            node = up  # (an item: read on)
-        elif isinstance(up, gast.Attribute) and up.attr in _FACTS:
-            return True
-        elif isinstance(up, gast.Attribute) and up.attr == "copy":
-            call = parents.get(id(up))
-            return isinstance(call, gast.Call) and call.func is up and not call.args
-        elif isinstance(up, gast.Call) and node in up.args:
-            func = S.dotted(up.func) or ""
-            head, _, tail = func.partition(".")
-            if any(k.arg in ("out", None) for k in up.keywords):
-                return False
-            return func in _READERS or (head in ("np", "numpy") and tail not in _WRITERS)
-        elif isinstance(up, (gast.If, gast.While)) and up.test is node:
-            return True
-        elif isinstance(up, (gast.Return, gast.Tuple)):
-            return _returned(node, parents)
-        elif isinstance(up, gast.For) and up.iter is node:
-            return isinstance(node, gast.Name)  # (a dict's keys)
-        elif isinstance(up, gast.Attribute) and up.attr in ("values", "keys", "items"):
-            call = parents.get(id(up))
-            return isinstance(call, gast.Call) and _iterated_into_new(call, parents)
-        else:
-            return False
-
-
-def _returned(node, parents: dict) -> bool:
-    """Whether ``node`` is the value the function returns, or an item of a tuple returned."""
-    up = parents.get(id(node))
-    while isinstance(up, gast.Tuple):
-        up = parents.get(id(up))
-    return isinstance(up, gast.Return)
-
-
-def _iterated_into_new(call, parents: dict) -> bool:
-    """Whether ``d.values()`` or ``d.items()`` (``call``) is the iterable of a comprehension
-    whose items are read only into new values: a list or dict of new values
-    (``{k: v.copy() for k, v in d.items()}``), or a generator summed or read by NumPy
-    (``sum(np.sum(v) for v in d.values())``: it runs there, not later)."""
-    gen = parents.get(id(call))
-    if not isinstance(gen, gast.comprehension) or gen.iter is not call:
-        return False
-    comp = parents.get(id(gen))
-    if not isinstance(comp, _COMPREHENSIONS) or comp.generators != [gen]:
-        return False
-    target = gen.target
-    if call.func.attr == "items" and isinstance(target, gast.Tuple) and len(target.elts) == 2:
-        target = target.elts[1]  # (the key: a string or number of its own)
-    elif call.func.attr == "keys":
-        return True
-    made = [comp.key, comp.value] if isinstance(comp, gast.DictComp) else [comp.elt]
-    inner = gast.Expr(value=gast.Tuple(elts=[*made, *gen.ifs], ctx=gast.Load()))
-    if not _only_read(inner, S.names_in(target)):
-        return False
-    return not isinstance(comp, gast.GeneratorExp) or _consumed(comp, parents)
