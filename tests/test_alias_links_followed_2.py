@@ -442,9 +442,27 @@ def argument_written_after_a_test_read_its_name(x, W):
     return np.sum(h * x)
 
 
+def softplus(a):
+    return np.log1p(np.exp(a))
+
+
+def argument_written_after_a_helper_made_its_name_new(x, W):
+    h = x
+    for _ in range(2):
+        h = softplus(h @ W + 0.1)
+    h = 0.5 * h
+    xs = x
+    xs *= 0.9
+    return np.sum(h * x)
+
+
 @pytest.mark.parametrize(
     "f",
-    [argument_written_after_its_name_took_new_arrays, argument_written_after_a_test_read_its_name],
+    [
+        argument_written_after_its_name_took_new_arrays,
+        argument_written_after_a_test_read_its_name,
+        argument_written_after_a_helper_made_its_name_new,
+    ],
 )
 def test_argument_written_once_its_other_name_is_new(f):
     check_mirrored(f, lambda: (X3.copy(), W3.copy()), (0, 1))
@@ -458,6 +476,14 @@ def name_handed_on_before_it_took_a_new_array(x, W):
     return np.sum(keep * h)
 
 
+def name_handed_to_a_helper_whole(x, W):
+    h = x
+    h = softplus(h)
+    h = 0.5 * h
+    x *= 0.9  # REFUSED
+    return np.sum(h)
+
+
 def name_new_on_one_path_only(x, W):
     h = x
     if np.sum(x) > 100.0:
@@ -467,7 +493,12 @@ def name_new_on_one_path_only(x, W):
 
 
 @pytest.mark.parametrize(
-    "f", [name_handed_on_before_it_took_a_new_array, name_new_on_one_path_only]
+    "f",
+    [
+        name_handed_on_before_it_took_a_new_array,
+        name_handed_to_a_helper_whole,
+        name_new_on_one_path_only,
+    ],
 )
 def test_argument_written_while_its_other_name_may_hold_it_refused(f):
     check_refusal(f, (X3, W3), SourcegradError, "copy", wrt=(0, 1))

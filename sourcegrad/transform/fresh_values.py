@@ -8,6 +8,7 @@ import gast
 import numpy as np
 
 from . import syntax as S
+from .new_value_reads import only_read
 
 #: calls whose result is a new array, never a view of an operand
 _FRESH_FUNCTIONS = frozenset(
@@ -153,7 +154,8 @@ def link_dropped(fn, other: str, line: int, write: int) -> bool:
     """Whether ``other``, bound at ``line`` to a name's memory (``h = x``), holds a new object
     at the statement at ``write`` instead: it is given one on every path between
     (:func:`fresh_rebinding_line`), and read in between only into new values (``h = np.sin(h @
-    W)``, a test) that keep no reference to it, so no other name took the link on."""
+    W)``, ``h = layer(h * 1.0)``, a test: :func:`~.new_value_reads.only_read`) that keep no
+    reference to it, so no other name took the link on."""
     fresh = fresh_rebinding_line(fn, other, write)
     if not line < fresh < write or other in S.captured_names(fn):
         return False
@@ -168,7 +170,7 @@ def link_dropped(fn, other: str, line: int, write: int) -> bool:
         if not isinstance(stmt, gast.stmt) or not line < getattr(stmt, "lineno", 0) <= fresh:
             continue
         for part in _read_parts(stmt):
-            if other in S.names_in(part) and not _consumed(part, other):
+            if other in S.names_in(part) and not only_read(gast.Expr(value=part), {other}):
                 return False
     return True
 
@@ -184,23 +186,3 @@ def _read_parts(stmt) -> list:
     if isinstance(stmt, gast.AugAssign):
         return [stmt.value, stmt.target]
     return [n for n in gast.iter_child_nodes(stmt) if isinstance(n, gast.expr)]
-
-
-def _consumed(expr, name: str) -> bool:
-    """Whether ``expr`` reads ``name`` only into a new value that keeps no reference to it:
-    arithmetic, comparisons and NumPy's functions of it, no container display, no other call."""
-    if isinstance(expr, (gast.BinOp, gast.UnaryOp, gast.Compare)):
-        pass
-    elif not (isinstance(expr, gast.Call) and is_fresh(expr)):
-        return False
-    for node in S.walk(expr):
-        if isinstance(node, (gast.List, gast.Tuple, gast.Set, gast.Dict, gast.NamedExpr)):
-            return False
-        if isinstance(node, (gast.Lambda, gast.ListComp, gast.GeneratorExp, gast.DictComp)):
-            return False
-        if isinstance(node, gast.Call) and S.dotted(node.func) is not None:
-            if S.dotted(node.func).split(".")[0] not in ("np", "numpy"):
-                return False
-        elif isinstance(node, gast.Call):
-            return False
-    return True
