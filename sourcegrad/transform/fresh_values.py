@@ -8,6 +8,7 @@ import gast
 import numpy as np
 
 from . import syntax as S
+from .new_value_reads import only_read
 
 #: calls whose result is a new array, never a view of an operand
 _FRESH_FUNCTIONS = frozenset(
@@ -36,6 +37,21 @@ def is_fresh(value) -> bool:
     if not (isinstance(owner, gast.Name) and owner.id in ("np", "numpy")):
         return False
     return name in _FRESH_FUNCTIONS or isinstance(getattr(np, name, None), np.ufunc)
+
+
+_CONTAINERS = (gast.List, gast.Tuple, gast.Dict, gast.Set, gast.ListComp, gast.DictComp)
+
+
+def fresh_display_items(value) -> set:
+    """The constant keys (positions from the start, for a list) at which the list or dict
+    display ``value`` holds a new array, no container of other values (:func:`is_fresh`)."""
+    if isinstance(value, gast.List) and not any(isinstance(e, gast.Starred) for e in value.elts):
+        pairs = list(enumerate(value.elts))  # (`append` moves the positions from the end)
+    elif isinstance(value, gast.Dict) and all(isinstance(k, gast.Constant) for k in value.keys):
+        pairs = list({k.value: v for k, v in zip(value.keys, value.values)}.items())
+    else:
+        return set()
+    return {k for k, e in pairs if is_fresh(e) and not isinstance(e, _CONTAINERS)}
 
 
 def fresh_rebinding_line(fn, name: str, line: int) -> int:
@@ -132,3 +148,41 @@ def _span(stmt) -> tuple:
     if not lines:
         return (0, -1)
     return min(a for a, _ in lines), max(b for _, b in lines)
+
+
+def link_dropped(fn, other: str, line: int, write: int) -> bool:
+    """Whether ``other``, bound at ``line`` to a name's memory (``h = x``), holds a new object
+    at the statement at ``write`` instead: it is given one on every path between
+    (:func:`fresh_rebinding_line`), and read in between only into new values (``h = np.sin(h @
+    W)``, ``h = layer(h * 1.0)``, a test: :func:`~.new_value_reads.only_read`) that keep no
+    reference to it, so no other name took the link on."""
+    fresh = fresh_rebinding_line(fn, other, write)
+    if not line < fresh < write or other in S.captured_names(fn):
+        return False
+    bindings = [
+        s
+        for s in S.nodes_of(fn, (gast.Assign,))
+        if getattr(s, "lineno", None) == line and [S.text(t) for t in s.targets] == [other]
+    ]
+    if not bindings:
+        return False  # (the link is no binding of `other` itself: `keep = [x]`)
+    for stmt in S.walk(fn):
+        if not isinstance(stmt, gast.stmt) or not line < getattr(stmt, "lineno", 0) <= fresh:
+            continue
+        for part in _read_parts(stmt):
+            if other in S.names_in(part) and not only_read(gast.Expr(value=part), {other}):
+                return False
+    return True
+
+
+def _read_parts(stmt) -> list:
+    """The expressions ``stmt`` itself reads (not those of the statements nested in it)."""
+    if isinstance(stmt, (gast.If, gast.While)):
+        return [stmt.test]
+    if isinstance(stmt, gast.For):
+        return [stmt.iter]
+    if isinstance(stmt, gast.Assign):
+        return [stmt.value, *(t for t in stmt.targets if not isinstance(t, gast.Name))]
+    if isinstance(stmt, gast.AugAssign):
+        return [stmt.value, stmt.target]
+    return [n for n in gast.iter_child_nodes(stmt) if isinstance(n, gast.expr)]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import gast
 
 from . import syntax as S
-from .fresh_values import fresh_rebinding_line, rebound_before_read
+from .fresh_values import fresh_rebinding_line, link_dropped, rebound_before_read
 
 
 class LinkRefusals:
@@ -26,6 +26,8 @@ class LinkRefusals:
                 continue  # made after this write, or `user_name` holds a new array since
             if rebound_before_read(self.fn, other, write_line):
                 continue  # `other` is given a new value before it is read again
+            if not element and link_dropped(self.fn, other, line, write_line):
+                continue  # `h = x`, then `h = np.sin(h)`: `h` holds a new array since
             if element and (
                 (self.is_dict(S.name(user_name)) and not through_item)
                 or line <= write_line

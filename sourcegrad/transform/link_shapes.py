@@ -1,6 +1,8 @@
 """The shapes of a binding that makes one name share another's memory, as
 :mod:`.shared_writes` follows them: ``w = z``, ``w = z[basic index]``, ``w = np.asarray(z)``,
-and the forms that hand ``z`` itself on, read statically: an item of a display by a constant
+the views of all of ``z`` NumPy always makes (``w = z.T``, ``z.transpose()``,
+``np.transpose(z)``: ``z[...]`` with the ``view_of`` fact on its index; ``z.reshape(z.shape)``:
+``z[...]``), and the forms that hand ``z`` itself on, read statically: an item of a display by a constant
 index (``[z, h][0]``, ``(z, 0.5 * h)[0]``, ``{"k": z}["k"]``, ``{"k": z}.get("k")``) and
 ``c or z`` of a falsy constant ``c``. A chained assignment of a name (``w = u = z``) is split into one binding per
 target first, which Python's evaluation of ``z`` once makes no different."""
@@ -10,7 +12,7 @@ from __future__ import annotations
 import gast
 
 from . import syntax as S
-from .node_facts import get_fact
+from .node_facts import get_fact, set_fact
 
 __all__ = ["conditional_shape", "link_shape", "sliced", "split_chained_links", "written_root"]
 
@@ -34,6 +36,12 @@ def link_shape(stmt):
         and value.value.id != target.id
     ):
         return target.id, value.value.id, value.slice, False
+    whole = _whole_view(value)
+    if whole is not None and whole[0].id != target.id:
+        index = S.const(Ellipsis)
+        if whole[1] is not None:
+            set_fact(index, "view_of", whole[1])
+        return target.id, whole[0].id, index, False
     if (
         isinstance(value, gast.Call)
         and S.dotted(value.func) in ("np.asarray", "np.asanyarray")
@@ -43,6 +51,33 @@ def link_shape(stmt):
         and value.args[0].id != target.id
     ):
         return target.id, value.args[0].id, None, True
+    return None
+
+
+def _whole_view(value):
+    """``(z, "T")`` of ``z.T``, ``z.transpose()`` or ``np.transpose(z)`` (a view of all of
+    ``z``, its axes reversed), ``(z, None)`` of ``z.reshape(z.shape)`` (a view of all of
+    ``z``, as ``z[...]``); else None. NumPy makes each a view whatever ``z``'s layout."""
+    if isinstance(value, gast.Attribute) and value.attr == "T":
+        owner = value.value
+        return (owner, "T") if isinstance(owner, gast.Name) else None
+    if not isinstance(value, gast.Call) or value.keywords:
+        return None
+    func, args = value.func, value.args
+    if S.dotted(func) == "np.transpose" and len(args) == 1 and isinstance(args[0], gast.Name):
+        return args[0], "T"
+    if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name)):
+        return None
+    owner = func.value
+    if func.attr == "transpose" and not args:
+        return owner, "T"
+    shape = args[0] if func.attr == "reshape" and len(args) == 1 else None
+    if (
+        isinstance(shape, gast.Attribute)
+        and shape.attr == "shape"
+        and getattr(shape.value, "id", None) == owner.id
+    ):
+        return owner, None
     return None
 
 

@@ -9,7 +9,7 @@ import gast
 from ..rules.facts import unpacks_one_array
 from . import syntax as S
 from .aliasing import bound_values
-from .fresh_values import fresh_rebinding_line, is_fresh
+from .fresh_values import fresh_display_items, fresh_rebinding_line, is_fresh, link_dropped
 from .in_place import cast_write, mark_in_place
 from .inline_helpers import helper_write_message
 from .link_refusals import LinkRefusals
@@ -187,6 +187,12 @@ class StatementLowering(LinkRefusals):
         self.bind_target(stmt.target, gast.BinOp(left=current, op=stmt.op, right=stmt.value))
         self.mark_in_place(start, S.name(self.env.get(stmt.target.id, stmt.target.id)))
 
+    def display_link(self, name: str, key):
+        """``(display, line)``: the link of ``name`` to the display that put a new array at
+        ``key`` (``d = {"a": z, "b": 2.0 * z}``: ``d["b"]`` is no ``z``), where the write runs
+        once; else None. A name the item is read into later is linked apart."""
+        return self.display_items.get((name, key)) if self.depth == 0 else None
+
     def mark_in_place(self, start: int, result):
         if not self.p.filename.startswith("<sourcegrad"):  # (the user's updates only)
             mark_in_place(self.out[start:], result)
@@ -203,6 +209,8 @@ class StatementLowering(LinkRefusals):
                 line, stmt.lineno, fresh_rebinding_line(self.fn, name, stmt.lineno)
             ):
                 continue  # made after this update, or `name` holds a new array since
+            if link_dropped(self.fn, other, line, stmt.lineno):
+                continue  # `h = x`, then `h = np.sin(h)`: `h` holds a new array since
             sign = _SIGNS.get(type(stmt.op), "+")
             message = helper_write_message(stmt) or (
                 f"`{S.text(stmt)}` changes `{name}` in place while `{self.shown(other)}` "
@@ -487,11 +495,17 @@ class StatementLowering(LinkRefusals):
             )
         # sourcegrad's own derivative code writes only into arrays it has just copied, so a
         # view of one is always taken after the write: nothing to check there
+        key = _key(target.slice)
         if not self.p.filename.startswith("<sourcegrad"):
-            links = self.links(user_name, through_item)
+            own = self.display_link(user_name, key)
+            links = [ln for ln in self.links(user_name, through_item) if ln[:2] != own]
             self.refuse_shared_links(user_name, target, links, through_item)
-        if self.depth == 0 and _key(target.slice) is not None and is_fresh(value):
-            self.fresh_items.add((user_name, _key(target.slice)))
+        if not through_item:  # (else the item written into is put back)
+            for item in [i for i in self.display_items if i[0] == user_name]:
+                if key in (item[1], None):
+                    del self.display_items[item]
+        if self.depth == 0 and key is not None and is_fresh(value):
+            self.fresh_items.add((user_name, key))
         v = self.atom(value, user_name)
         index = self.index(target.slice, user_name)
         current = S.name(self.env.get(user_name, user_name))
@@ -540,6 +554,10 @@ class StatementLowering(LinkRefusals):
                 self.dict_keys[new] = keys
         if (user_name, self.lineno) in self.element_sites:
             self.element_names[(user_name, self.lineno)] = new
+        made = {(user_name, k): (S.text(value), self.lineno) for k in fresh_display_items(value)}
+        self.display_items = made | {
+            i: v for i, v in self.display_items.items() if i[0] != user_name
+        }
         self.emit(S.assign(new, simple), temp=False)
 
 

@@ -32,6 +32,7 @@ FACTS: dict[str, Fact] = {
     "opaque": Fact(bool, False, "an expression kept whole: no pass looks inside it"),
     "item_write": Fact(str, None, "`item = xs[t]` / `xs[t] = item` around `item[k] = v`: xs"),
     "shared_link": Fact(str, None, "`w = z[idx]` (or `w = z`) whose writes are followed: z"),
+    "view_of": Fact(str, None, "the `...` index of a followed `w = z.T`: the view's attribute"),
     "copy_in": Fact(
         str,
         None,

@@ -37,6 +37,7 @@ from .container_protocol import lower_container_protocol
 from .forms import Core, copied_core
 from .generator_methods import list_generator_methods
 from .harmless_calls import harmless_call
+from .held_items import follow_held_items
 from .helper_results import helper_results
 from .inline_methods import followed_reads, inline_effect_methods
 from .iterator_calls import lower_iterator_calls
@@ -56,6 +57,7 @@ from .path_reads import PathReads, follow_keys
 from .property_reads import GETTERS
 from .record_replace import lower_record_replaces, replaced_names
 from .rule_binding import is_user_function
+from .second_names import merge_second_names
 from .shared_writes import follow_shared_writes
 from .state_between_calls import follow_state_between_calls
 from .stepped_iterators import lower_stepped_iterators
@@ -321,6 +323,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         self.shared_checks, self.shared_writes = [], []  # (see follow_shared_writes)
         if not parsed.filename.startswith("<sourcegrad"):  # (the user's writes only)
             numpy = numpy_in_scope(parsed, set(self.params) | _stored(fn) | nested)
+            follow_held_items(fn, self.params, examples, numpy)
             self.shared_checks, self.shared_writes = follow_shared_writes(
                 fn,
                 self.params,
@@ -356,6 +359,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         self.conditions: set = set()
         self.dict_keys: dict = {}  # name in the core -> the string keys of the dict it holds
         self.fresh_items: set = set()  # (name, constant key): an item given a new array
+        self.display_items: dict = {}  # (name, constant key) -> its display's link
 
     def find_aliases(self, fn) -> None:
         """The names that may share memory with names written into, and the loops' line
@@ -451,6 +455,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         for node in S.nodes_of(fn, (gast.Break, gast.Continue)):
             if not inside_loop(fn.body, node):
                 self.refuse(f"`{type(node).__name__.lower()}` outside a loop", node)
+        merge_second_names(fn, self.params)
         lower_jumps(fn, names())
         lift_captured_variables(fn, parsed)
         rebind_nested_defs(fn, names())

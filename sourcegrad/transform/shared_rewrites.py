@@ -146,13 +146,20 @@ def _written_back(own: Link, stmt, writes: list):
     if own.container:
         item = gast.Subscript(value=item, slice=S.clone(own.index), ctx=gast.Load())
     into = gast.Subscript(value=item, slice=S.const(Ellipsis), ctx=gast.Store())
-    made = gast.Assign(targets=[into], value=S.name(own.name), type_comment=None)
+    made = gast.Assign(targets=[into], value=_as_base(own), type_comment=None)
     writes.append(_placed(made, stmt))
     target = gast.Subscript(value=S.name(own.base), slice=S.clone(own.index), ctx=gast.Store())
-    back = gast.Assign(targets=[target], value=S.name(own.name), type_comment=None)
+    back = gast.Assign(targets=[target], value=_as_base(own), type_comment=None)
     # (into a container, its item changed in place, which other names may hold)
     set_fact(back, "item_write" if own.item else "shared_link", own.base)
     return gast.copy_location(back, stmt)
+
+
+def _as_base(own: Link):
+    """``w``, the name of ``own``, as its base's part holds it: ``w.T`` where ``w = z.T``."""
+    if get_fact(own.index, "view_of") is not None:
+        return gast.Attribute(value=S.name(own.name), attr="T", ctx=gast.Load())
+    return S.name(own.name)
 
 
 def _read_again(base: str, live: dict, current_values: set, stmt) -> list:
@@ -172,7 +179,9 @@ def _read_again(base: str, live: dict, current_values: set, stmt) -> list:
                 out.append(_branched(link, stmt, live, [], back=False))
                 continue
             value = S.name(changed)
-            if link.index is not None:
+            if get_fact(link.index, "view_of") is not None:  # `w = z.T`
+                value = gast.Attribute(value=value, attr="T", ctx=gast.Load())
+            elif link.index is not None:
                 value = gast.Subscript(value=value, slice=S.clone(link.index), ctx=gast.Load())
             read = S.assign(link.name, value, stmt.lineno)
             set_fact(read, "shared_link", changed)

@@ -37,9 +37,7 @@ def jvp_d_assign_rows(x, v, *, tx):
     # golden_cases.py:73: y[0] = v * 2.0
     dy_2_4 = zero_index(dy_2, 0)
     tdy_2_4 = zero_index(tdy_2, 0)
-    dy = dy_2_4
-    tdy = tdy_2_4
     # golden_cases.py:72: y = np.tanh(x)
     dx_2 = 1.0 - y * y
-    tdx = tdy * dx_2 + dy * -(2.0 * (ty * y))
+    tdx = tdy_2_4 * dx_2 + dy_2_4 * -(2.0 * (ty * y))
     return gradient_like(x, tdx)
