@@ -2,7 +2,7 @@
 the analysis pass).
 
 ``self.out = out`` in a layer's ``forward`` is stored as written (a cache for a backward pass
-the derivative never runs, see ``StatementLowering.store_attribute``). Where a function then
+the derivative never runs, see ``lower_attributes.AttributeStores.store_attribute``). Where a function then
 reads that attribute (``layer.out``) or calls a method that reads it (``layer.backward()``
 reading ``self.out``), the derivative would read the object's state as a constant: a silent
 wrong gradient. :func:`refuse_stored_attribute_reads` refuses such a read, by name: the

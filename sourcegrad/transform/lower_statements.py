@@ -14,13 +14,14 @@ from .in_place import cast_write, mark_in_place
 from .inline_helpers import helper_write_message
 from .link_refusals import LinkRefusals
 from .lists import popped_list
+from .lower_attributes import AttributeStores
 from .node_facts import get_fact
 from .parse import resolve
 from .statement_refusals import FINALLY, REFUSED_STATEMENTS
 from .value_sources import source_name
 
 
-class StatementLowering(LinkRefusals):
+class StatementLowering(LinkRefusals, AttributeStores):
     """Statements. Expects of the builder: ``p`` (the parsed function), ``names``, ``env``,
     ``fn`` (the function being lowered), ``out``, ``lineno``, ``depth``, ``local_names``, ``unversioned``, ``user_vars``,
     ``conditions``, ``aliases``, ``augmented_aliases``, ``alias_checks``, ``element_sites``,
@@ -396,39 +397,6 @@ class StatementLowering(LinkRefusals):
         a NumPy or SciPy function known to return one (:func:`~..rules.facts.unpacks_one_array`)."""
         return unpacks_one_array(resolve(self.p, call.func, self.local_names))
 
-    def store_attribute(self, target, value):
-        """``obj.attr = v`` (a layer keeping its input for a backward pass it never runs
-        here): stored as written, ``setattr(obj, "attr", v)`` in the core (emit prints it
-        ``obj.attr = v``), where the function reads no
-        attribute ``attr`` of any object (the derivative would read it as a constant);
-        whoever calls this function is checked by :mod:`.method_state`. Refused otherwise."""
-        root = target.value
-        while isinstance(root, gast.Attribute):
-            root = root.value
-        if not isinstance(root, gast.Name):
-            self.refuse_attribute_write(target, "=")
-        if any(_reads_attribute(n, target.attr) for n in S.walk(self.fn)):
-            self.refuse(
-                f"`{S.text(target)} = ...` keeps a value in an attribute that the function "
-                f"reads (`.{target.attr}`): sourcegrad follows values, not the state an object "
-                f"keeps; keep the value in a local variable (`{target.attr} = ...`) and read "
-                "that, or keep the state outside the differentiated function",
-                target,
-            )
-        store = S.call(S.name("setattr"), [target.value, S.const(target.attr), value])
-        self.emit(gast.Expr(value=self.simple(store, "t")), temp=True)
-
-    def refuse_attribute_write(self, target, assign: str):
-        """Refuse ``obj.attr = v`` (``assign`` "=") or ``obj.attr += v`` ("+=")."""
-        self.refuse(
-            f"`{S.text(target)} {assign} ...` changes an attribute of an object, which "
-            "sourcegrad does not "
-            "follow (it differentiates values, not the state an object keeps between calls): "
-            "keep the value in a local variable (return it with `has_aux=True` if the caller "
-            "needs it), or keep the state outside the differentiated function",
-            target,
-        )
-
     def check_views_read_after_writes(self, targets, values, atoms):
         """``y[:, 0], y[:, 1] = y[:, 1], y[:, 0]``: Python reads the views on the right
         first, then writes ``y[:, 0]``, which the view ``y[:, 0]`` then shows before the second
@@ -598,15 +566,3 @@ def _base(target) -> str:
 def _key(index):
     """The constant key of an item write (``p["W"]``, ``hs[0]``), else None."""
     return index.value if isinstance(index, gast.Constant) else None
-
-
-def _reads_attribute(node, attr: str) -> bool:
-    """Whether ``node`` reads the attribute ``attr`` of an object (``o.attr``, or ``getattr``
-    / ``hasattr`` / ``vars`` / ``__dict__``, which may)."""
-    if isinstance(node, gast.Attribute):
-        if getattr(node, "state_on_entry", False):
-            return False  # (`CELL_h = CELL.h` first: :mod:`.state_between_calls`)
-        return isinstance(node.ctx, gast.Load) and node.attr in (attr, "__dict__")
-    if isinstance(node, gast.Call) and isinstance(node.func, gast.Name):
-        return node.func.id in ("getattr", "hasattr", "vars", "delattr")
-    return False
