@@ -86,8 +86,11 @@ def test_the_cli_exports_maml_two_steps(tmp_path):
     assert same(alone, steady(sg.value_and_grad(maml_two_steps), *args))
 
 
-def test_the_maml_export_matches_golden():
+def test_the_maml_export_matches_golden(monkeypatch):
     """The inner gradient, its vjp (forward mode over it) and the stand-in for ``sg``
-    (``tests/golden/maml.export.py``)."""
+    (``tests/golden/maml.export.py``), as the default tiers build them (buffers of the call's
+    shapes; SOURCEGRAD_SPECIALISE_AFTER=1 would free every length)."""
+    monkeypatch.setattr("sourcegrad.derivative.SPECIALISE_AFTER", 2)
+    monkeypatch.setattr("sourcegrad.derivative_cache.SYMBOLIC_FIRST", False)
     text = sg.export(maml, *full_args()).replace(__file__, "tests/test_export_inner_grad.py")
     check_golden(text, GOLDEN / "maml.export.py")
