@@ -128,3 +128,34 @@ def test_an_array_methods_output_by_position_is_refused_with_the_keyword_to_writ
         sg.grad(method_by_position)(np.ones((2, 3)), np.zeros(3))
     message = str(caught.value)
     assert "test_positional_outputs.py:" in message and "give it as `out=y`" in message
+
+
+def result_named_and_read(x):
+    a = np.tanh(x) * 2.0
+    b = np.cumsum(a, 0, None, a)
+    return np.sum(a * x) + np.sum(b * b)
+
+
+def result_named_output_dead(x):
+    a = np.tanh(x) * 2.0
+    b = np.cumsum(a, 0, None, a)  # (nothing reads `a` again: `b` is all there is)
+    return np.sum(b * x)
+
+
+def test_a_result_named_while_its_output_is_dead_is_followed():
+    x = np.array([0.3, -0.7, 1.1])
+    df = sg.value_and_grad(result_named_output_dead)
+    want = numerical_grad(result_named_output_dead, [x], 0)
+    for _ in range(3):
+        value, g = df(x.copy())
+        assert value == result_named_output_dead(x.copy())
+        np.testing.assert_allclose(g, want, rtol=1e-6, atol=1e-8)
+
+
+def test_a_result_named_while_its_output_is_read_again_is_refused_with_both_ways_out():
+    with pytest.raises(sg.SourcegradError) as caught:
+        sg.grad(result_named_and_read)(np.array([0.3, -0.7, 1.1]))
+    message = str(caught.value)
+    assert "test_positional_outputs.py:" in message
+    assert "`a[...] = np.cumsum(a, 0, None)`" in message
+    assert "`b = np.cumsum(a, 0, None)`" in message

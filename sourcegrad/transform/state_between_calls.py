@@ -320,9 +320,11 @@ def refuse_state_in_callee(core) -> None:
     name = core.node.name
     way_out = f"read and store `{receiver}.{attr}` in the function you differentiate"
     if core.params[:1] == [receiver]:  # (a method's `self`: its body can be followed there)
+        call = "obj(...)" if name == "__call__" else f"obj.{name}(...)"
         way_out = (
-            f"call it as a statement of its own there (`y = obj.{name}(...)`), whose state "
-            "sourcegrad follows in the function you differentiate"
+            f"call it as a statement of its own (`y = {call}`) on an object made outside the "
+            "function you differentiate, whose state sourcegrad follows there; keep the value "
+            "in a local variable"
         )
     raise UnsupportedSyntaxError(
         f"{name}() keeps state in `{receiver}.{attr}` from call to call, and a function being "

@@ -74,22 +74,63 @@ def lower_writes(fn, parsed, local_names: set, names: S.NameGen) -> None:
 
     def lower(block):
         out = []
-        for stmt in block:
-            if not isinstance(stmt, gast.FunctionDef):
-                for attr in ("body", "orelse"):
-                    inner = getattr(stmt, attr, None)
-                    if inner and isinstance(inner[0], gast.stmt):
-                        setattr(stmt, attr, lower(inner))
-                _refuse_output_read(stmt, parsed, local_names)
-                _refuse_held_container_change(stmt, parsed, local_names)
-            for lowered in _indexed(
-                _lowered(stmt, parsed, local_names), parsed, local_names, names
-            ):
-                out.extend(_item_of_item(lowered, names))
+        for written in block:
+            for stmt in _result_named(written, fn, parsed, local_names):
+                if not isinstance(stmt, gast.FunctionDef):
+                    for attr in ("body", "orelse"):
+                        inner = getattr(stmt, attr, None)
+                        if inner and isinstance(inner[0], gast.stmt):
+                            setattr(stmt, attr, lower(inner))
+                    _refuse_output_read(stmt, parsed, local_names)
+                    _refuse_held_container_change(stmt, parsed, local_names)
+                for lowered in _indexed(
+                    _lowered(stmt, parsed, local_names), parsed, local_names, names
+                ):
+                    out.extend(_item_of_item(lowered, names))
         return out
 
     rebuilt_item_lists(fn)
     fn.body = lower(fn.body)
+
+
+def _result_named(stmt, fn, parsed, local_names) -> list:
+    """``b = np.cumsum(a, 0, out=a)``, where nothing reads ``a`` after it (a local of the
+    function's body, not in a loop, not mentioned later), as ``[b = np.cumsum(a, 0)]``: the
+    write into ``a`` is seen by no one. Refused where ``a`` is read later (``b`` is ``a``
+    itself in Python); any other statement alone."""
+    if not (
+        isinstance(stmt, gast.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(stmt.targets[0], gast.Name)
+        and isinstance(stmt.value, gast.Call)
+    ):
+        return [stmt]
+    out = _output_of(stmt.value, parsed, local_names)
+    if not isinstance(out, gast.Name) or out.id == stmt.targets[0].id:
+        return [stmt]
+    plain = _without_output(stmt.value, parsed, local_names)
+    if not _dead_after(fn, stmt, out.id):
+        name, base = stmt.targets[0].id, out.id
+        _refuse(
+            parsed,
+            stmt,
+            f"`{S.text(stmt).strip()}` writes into `{base}` and names it `{name}` too, and "
+            f"`{base}` is read again: sourcegrad follows a write through one name only; write "
+            f"`{base}[...] = {S.text(plain)}` and read `{base}`, or `{name} = {S.text(plain)}` "
+            "(a new array)",
+        )
+    new = gast.Assign(targets=stmt.targets, value=plain, type_comment=None)
+    return [gast.copy_location(new, stmt)]
+
+
+def _dead_after(fn, stmt, name: str) -> bool:
+    """Whether ``stmt``, a statement of ``fn``'s own body, is followed by no statement
+    mentioning ``name``, a local of ``fn`` that no nested function captures."""
+    params = {a.id for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs}
+    if name in params or name in S.captured_names(fn) or stmt not in fn.body:
+        return False
+    later = fn.body[fn.body.index(stmt) + 1 :]
+    return not any(name in S.names_in(s) for s in later)
 
 
 def _refuse_held_container_change(stmt, parsed, local_names: set) -> None:

@@ -126,7 +126,7 @@ def test_dict_grouping(case):
 
 
 def running_products(x):
-    return sum(np.sum(v) for v in itertools.accumulate(x, operator.mul))  # REFUSED
+    return sum(np.sum(v) for v in itertools.accumulate(x, operator.mul))
 
 
 def vectorized_python_function(x):
@@ -137,9 +137,14 @@ def vectorized_python_function(x):
 @pytest.mark.parametrize(
     "f, hint",
     [
-        (running_products, "compiled code, which sourcegrad cannot read: compute its values"),
         (vectorized_python_function, "a `np.vectorize` object is called"),
     ],
 )
 def test_what_has_no_rule_is_named_by_name(f, hint):
     check_refusal(f, (X,), NoRuleError, hint)
+
+
+def test_running_products_of_accumulate_are_differentiated():
+    """`itertools.accumulate(x, operator.mul)` (refused as compiled code before): its partial
+    products are a list the derivative follows."""
+    check(Case("running_products", running_products, (X,), order=2))
