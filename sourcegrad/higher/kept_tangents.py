@@ -38,6 +38,7 @@ from ..kept import (
 )
 from ..runtime.signature import rank_signature
 from ..runtime.tangent_helpers import zero_tangent
+from ..runtime.trees import DictPieces, Pieces
 from ..transform import derive
 from . import jvp_of_generated
 
@@ -150,15 +151,17 @@ def _identity(fn) -> tuple:
     return (id(fn),)
 
 
-#: (forward mode over a vjp, the ranks of its primal values) -> a stand-in of the seed the
-#: last call gave (its ranks and dtype: which build's halves to run)
+#: (the callee's code, the forward mode's ``wrt``, the ranks of its primal values) -> a
+#: stand-in of the seed the last call gave (its ranks and dtype: which build's halves to
+#: run); by code, so that every derivative of the callee (another ``hvp`` of the caller, a
+#: caller of the same callee) starts from the seed its calls were last given
 _SEEDS: dict = {}
 
 
 def _plan(vjp, wrt, args: tuple) -> tuple | None:
     """``(forward mode over the vjp's pure source, its primal values, the key of its seed in
-    :data:`_SEEDS`, the vjp, whose ``finish`` packs what the halves return)`` for ``vjp`` called with ``args`` along ``wrt``, or None where its
-    halves are not cut."""
+    :data:`_SEEDS`, the vjp, whose ``finish`` packs what the halves return)`` for ``vjp``
+    called with ``args`` along ``wrt``, or None where its halves are not cut."""
     vjp, leading = plain_vjp(vjp, len(args))
     if vjp is None or vjp.packing is not None or getattr(vjp.f, "__code__", None) is None:
         return None
@@ -169,7 +172,8 @@ def _plan(vjp, wrt, args: tuple) -> tuple | None:
     jt = jvp_of_generated(fn, jwrt, (), {"inside": True})
     if len(_SEEDS) > 256:
         _SEEDS.clear()
-    return jt, values, (jt, tuple([rank_signature(v) for v in values])), vjp
+    ranks = tuple([rank_signature(v) for v in values])
+    return jt, values, (vjp.f.__code__, jwrt, ranks), vjp
 
 
 def _halves(plan: tuple, seed: Any) -> TangentHalves | None:
@@ -200,13 +204,18 @@ def _guess(values: tuple) -> Any:
 
 
 def _stand_in(g: Any) -> Any:
-    """A small value of ``g``'s ranks and dtype (a tuple of them for a tuple; None for
-    another container)."""
+    """A small value of ``g``'s ranks and dtype, of its type where that is a tuple, list or
+    dict (the adjoints of one, ``Pieces`` and ``DictPieces``, included) holding such values;
+    None for another value."""
     if isinstance(g, np.ndarray):
         return np.zeros((1,) * g.ndim, dtype=g.dtype)
-    if type(g) is tuple:
-        items = tuple(_stand_in(v) for v in g)
-        return None if any(v is None for v in items) else items
+    t = type(g)
+    if t in (tuple, list, Pieces):
+        items = [_stand_in(v) for v in g]
+        return None if any(v is None for v in items) else t(items)
+    if t in (dict, DictPieces):
+        items = {k: _stand_in(v) for k, v in g.items()}
+        return None if any(v is None for v in items.values()) else t(items)
     return g if isinstance(g, (float, complex, np.generic)) else None
 
 
