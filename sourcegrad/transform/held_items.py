@@ -399,6 +399,8 @@ class _State:
         name, key = target.value.id, target.slice.value
         slot = self.item_slot(stmt.value)
         old = self.dicts[name].get(key)
+        if slot is old:  # (the object there already, kept in step by every write into it)
+            return []
         if old is not None:
             old.holders.discard((name, key))
         self.dicts[name][key] = slot

@@ -1,0 +1,51 @@
+"""What the derivative of an aliasing program emits has no copy or store a person would not
+write: a dict's shallow copy ``{**d}`` is ``d2 = d.copy()`` (no temporary renamed into the
+user's variable), and an object a dict and its copy both hold, written through an item of the
+copy, is stored once into each holder (not again into the holder written through)."""
+
+import re
+
+import numpy as np
+import pytest
+
+import sourcegrad as sg
+
+from .ported.harness import Case, check, params
+
+R = np.random.default_rng(4242)
+X = R.standard_normal(4)
+
+
+def copy_written_through_its_item(x):
+    z = np.tanh(x)
+    d = {"a": z, "b": 0.5 * x}
+    d2 = {**d}
+    d2["a"][0] = x[1]
+    return np.sum(d["a"] * x) + np.sum(d2["b"]) + np.sum(z * z)
+
+
+def copy_updated_through_its_item(x):
+    z = np.sin(x)
+    d = {"a": z}
+    d2 = {**d}
+    d2["a"] *= 2.0
+    return np.sum(d["a"] * x) + np.sum(d2["a"] * z)
+
+
+PROGRAMS = [copy_written_through_its_item, copy_updated_through_its_item]
+
+
+@pytest.mark.parametrize(
+    "case", params([Case(f.__name__, f, (X,), order=2, rtol=1e-5, atol=1e-6) for f in PROGRAMS])
+)
+def test_values_and_derivatives_are_pythons(case):
+    check(case)
+
+
+@pytest.mark.parametrize("optimized", [False, True])
+def test_each_holder_is_stored_once(optimized):
+    source = sg.show(copy_written_through_its_item, args=[X.copy()], optimized=optimized)
+    assert "_merged" not in source
+    assert re.search(r"^    d2 = d\.copy\(\)$", source, re.M), source
+    stores = re.findall(r'^    (\w+)\["a"\] = d2_item\w*$', source, re.M)
+    assert sorted(stores) == sorted(set(stores)) and len(stores) == 2, source
