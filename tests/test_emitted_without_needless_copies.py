@@ -1,7 +1,8 @@
 """What the derivative of an aliasing program emits has no copy or store a person would not
 write: a dict's shallow copy ``{**d}`` is ``d2 = d.copy()`` (no temporary renamed into the
-user's variable), and an object a dict and its copy both hold, written through an item of the
-copy, is stored once into each holder (not again into the holder written through)."""
+user's variable), an object a dict and its copy both hold, written through an item of the
+copy, is stored once into each holder (not again into the holder written through), and an item known to be an array is updated with no ``isinstance``
+guard (one that may be a number is tested before the update, which rebinds a number)."""
 
 import re
 
@@ -32,7 +33,26 @@ def copy_updated_through_its_item(x):
     return np.sum(d["a"] * x) + np.sum(d2["a"] * z)
 
 
-PROGRAMS = [copy_written_through_its_item, copy_updated_through_its_item]
+def number_item_of_a_copy_updated(x):
+    d = {"a": 1.0, "b": x * 1.0}
+    e = {**d}
+    e["a"] += x  # (a number: `e["a"]` is rebound to a new array, `d["a"]` stays 1.0)
+    return np.sum(d["a"]) + np.sum(e["a"] * x)
+
+
+def array_item_of_a_copy_updated(x):
+    d = {"a": np.tanh(x), "b": x * 1.0}
+    e = {**d}
+    e["a"] += x
+    return np.sum(d["a"]) + np.sum(e["a"] * x)
+
+
+PROGRAMS = [
+    copy_written_through_its_item,
+    copy_updated_through_its_item,
+    number_item_of_a_copy_updated,
+    array_item_of_a_copy_updated,
+]
 
 
 @pytest.mark.parametrize(
@@ -49,3 +69,8 @@ def test_each_holder_is_stored_once(optimized):
     assert re.search(r"^    d2 = d\.copy\(\)$", source, re.M), source
     stores = re.findall(r'^    (\w+)\["a"\] = d2_item\w*$', source, re.M)
     assert sorted(stores) == sorted(set(stores)) and len(stores) == 2, source
+
+
+def test_an_item_known_to_be_an_array_is_updated_without_a_guard():
+    source = sg.show(array_item_of_a_copy_updated, args=[X.copy()])
+    assert "isinstance" not in source, source
