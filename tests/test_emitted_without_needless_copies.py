@@ -2,7 +2,9 @@
 write: a dict's shallow copy ``{**d}`` is ``d2 = d.copy()`` (no temporary renamed into the
 user's variable), an object a dict and its copy both hold, written through an item of the
 copy, is stored once into each holder (not again into the holder written through), and an item known to be an array is updated with no ``isinstance``
-guard (one that may be a number is tested before the update, which rebinds a number)."""
+guard (one that may be a number is tested before the update, which rebinds a number). State
+an object keeps between calls is stored from the value computed (``CELL.h = h``), not from a
+copy of it."""
 
 import re
 
@@ -74,3 +76,32 @@ def test_each_holder_is_stored_once(optimized):
 def test_an_item_known_to_be_an_array_is_updated_without_a_guard():
     source = sg.show(array_item_of_a_copy_updated, args=[X.copy()])
     assert "isinstance" not in source, source
+
+
+class Cell:
+    def __init__(self):
+        self.h = np.zeros(4)
+
+    def step(self, W, x):
+        self.h = np.tanh(W @ x + self.h)
+        return self.h
+
+
+CELL = Cell()
+W0 = R.standard_normal((4, 4)) * 0.5
+
+
+def cell_loss(W, x):
+    h = CELL.step(W, x)
+    return np.sum(h * h)
+
+
+@pytest.mark.parametrize("optimized", [False, True])
+def test_state_kept_between_calls_is_stored_without_a_copy(optimized):
+    saved = CELL.h.copy()
+    try:
+        source = sg.show(cell_loss, args=[W0, X.copy()], optimized=optimized)
+    finally:
+        CELL.h = saved
+    assert re.search(r"^    CELL\.h = h\w*$", source, re.M), source
+    assert not re.search(r"^    CELL_h\w* = h\w*$", source, re.M), source
