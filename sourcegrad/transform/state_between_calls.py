@@ -8,7 +8,8 @@ constant, unless the object is an argument differentiated), and what the call st
 what the object holds after it. :func:`follow_state_between_calls` rewrites the function, in
 place, so that the attribute is a local variable: ``CELL_h = CELL.h`` first, each read and
 store of ``CELL.h`` one of ``CELL_h``, and ``CELL.h = CELL_h`` before each ``return`` (its
-value taken first). The derivative then follows the values, and its forward sweep, which
+value taken first; a top-level copy ``CELL_h = h`` after which neither name is bound again goes,
+``CELL.h = h`` stores the value itself). The derivative then follows the values, and its forward sweep, which
 runs once per call, leaves in the object what Python's call leaves.
 
 An object is followed where it is a global or closure variable of the function, or an
