@@ -569,3 +569,59 @@ def test_a_default_written_in_place_is_refused_and_passed_in_runs():
         assert value == appends_to_its_default(x, want)
         np.testing.assert_array_equal(g, np.full((2, 2), float(k + 1)))
         assert acc == want
+
+
+def centred_(h):
+    h -= h.mean()
+    h /= np.sqrt(np.sum(h * h))
+
+
+def centred_and_returned(h):
+    h -= h.mean()
+    return h
+
+
+def written_by_a_helper_then_rebound(W, h):
+    centred_(h)  # REFUSED
+    h = np.tanh(W @ h)
+    return np.sum(h)
+
+
+def written_then_rebound(W, h):
+    h *= 0.5  # REFUSED
+    h = np.tanh(W @ h)
+    return np.sum(h)
+
+
+@pytest.mark.parametrize("f", [written_by_a_helper_then_rebound, written_then_rebound])
+def test_an_argument_written_then_given_a_new_value_is_refused(f):
+    # (the caller's array was left as it was given: the write-back wrote nothing, as `h` named
+    # the new value at the end)
+    with pytest.raises(sg.SourcegradError) as info:
+        sg.grad(f, (0, 1))(rn(3, 3), rn(3))
+    message = str(info.value)
+    assert f":{marked_line(f)}:" in message and "gives `h` a new value" in message, message
+
+
+def rebound_to_what_the_helper_returns(W, h):
+    h = centred_and_returned(h)  # REFUSED
+    return np.sum(np.tanh(W @ h))
+
+
+def copied_then_written_and_rebound(W, h):
+    h = h.copy()
+    h *= 0.5
+    h = np.tanh(W @ h)
+    return np.sum(h)
+
+
+def test_an_argument_rebound_to_what_a_helper_writing_into_it_returns_is_refused():
+    # (the caller's array was left as it was given; the helper may return it or a new array)
+    with pytest.raises(sg.SourcegradError) as info:
+        sg.grad(rebound_to_what_the_helper_returns, (0, 1))(rn(3, 3), rn(3))
+    assert f":{marked_line(rebound_to_what_the_helper_returns)}:" in str(info.value)
+
+
+def test_an_argument_copied_first_is_its_own_to_write_and_rebind():
+    fixed = (rn(3, 3), rn(3))
+    check_mirrored(copied_then_written_and_rebound, lambda: copy.deepcopy(fixed), (0, 1))

@@ -159,3 +159,26 @@ def test_a_result_named_while_its_output_is_read_again_is_refused_with_both_ways
     assert "test_positional_outputs.py:" in message
     assert "`a[...] = np.cumsum(a, 0, None)`" in message
     assert "`b = np.cumsum(a, 0, None)`" in message
+
+
+def reduced_into(x, y):
+    np.add.reduce(x * x, 0, None, y)
+    return np.sum(x * y)
+
+
+def reduced_into_keyword(x, y):
+    np.multiply.reduce(x, 0, out=y)
+    return np.sum(x * y)
+
+
+def accumulated_into(x, y):
+    np.add.accumulate(x * x, 0, None, y)
+    return np.sum(x * y)
+
+
+@pytest.mark.parametrize("f", [reduced_into, reduced_into_keyword, accumulated_into])
+def test_a_ufunc_methods_output_is_followed(f):
+    # (`np.add.reduce(a, 0, None, y)`, or `out=y`, was read as returning a new array: the
+    # derivative took `y` as the zeros it held, a wrong gradient)
+    x = np.array([0.3, -0.7, 1.1])
+    _check(f, [x, np.zeros(3) if f is accumulated_into else np.zeros(())], given_after=True)

@@ -116,3 +116,10 @@ def test_an_alias_made_after_the_loop_that_writes_is_no_alias():
     k = np.arange(1, len(X) + 1)
     t = np.tanh(X * k)
     np.testing.assert_allclose(got, 2 * t * (1 - t * t) * k, rtol=1e-12)
+
+
+def test_the_refusal_quotes_the_write_as_written():
+    # (it quoted `z[...] = ...` for every write, which reads as a write of the whole array)
+    with pytest.raises(sg.UnsupportedSyntaxError) as info:
+        sg.grad(moveaxis_written)(X.copy())
+    assert "`z[0, 1] = ...`" in str(info.value), str(info.value)

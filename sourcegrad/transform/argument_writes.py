@@ -46,11 +46,11 @@ def argument_writes(parsed, args: tuple | None, checked: bool = True, followed=(
     refuse_shared_item_writes(parsed, given)
     nodes = [n for tree in (fn, *followed) for n in S.walk(tree)]
     augmented = {id(n.target) for n in nodes if isinstance(n, gast.AugAssign)}
-    rebound = {
-        n.id
-        for n in S.walk(fn)
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store) and id(n) not in augmented
-    }
+    rebound: dict = {}  # name -> the first line binding it anew
+    for n in S.walk(fn):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store) and id(n) not in augmented:
+            line = getattr(n, "lineno", None) or 0
+            rebound[n.id] = min(rebound.get(n.id, line), line)
     helpers = {name: (line, callee) for name, line, callee in given_to_writers(parsed, params, fn)}
     found: dict = {name: [] for name in helpers}  # parameter -> [(path, line, replaced)]
     for node in nodes:
@@ -67,6 +67,10 @@ def argument_writes(parsed, args: tuple | None, checked: bool = True, followed=(
         if not isinstance(example, (list, dict, np.ndarray)):
             continue  # (a number: `s += 1` gives the name a new value; a 0-d array is written)
         if param in rebound:  # (`p = dict(p)` first: the writes go into the function's own)
+            first = min(w[1] for w in writes)
+            if rebound[param] >= first:  # (the name may hold another object at the end)
+                why = f"then gives `{param}` a new value (line {rebound[param]})"
+                _refuse(parsed, param, example, first, why)
             continue
         if param in helpers:
             _refuse_helper(parsed, param, example, *helpers[param])

@@ -20,7 +20,8 @@ function: :mod:`.new_value_reads`), a write in a branch or loop, or a key not kn
 whole function as it was, to aliasing's refusals. A loop over a followed dict's values or
 items (of a few keys, its body keeping them) is read as its passes, ``v = e["a"]`` and the body
 for each key in order; a write in place into an object that may be a number (``e["a"] +=
-0.1``) is followed where it turns out to be an array (``if isinstance(e["a"], np.ndarray):``).
+0.1``) is followed where it turns out to be an array, tested before the update (``if
+isinstance(e["a"], np.ndarray):`` the update and the stores, ``else:`` the update alone).
 """
 
 from __future__ import annotations
@@ -270,7 +271,7 @@ class _State:
         if not self.holdable(value):
             raise _Abandon
         if not isinstance(value, gast.Name):
-            return _Slot()
+            return _Slot(array=self.kinds.value_ndim(None, value) >= 1)
         if value.id not in self.names:
             array = self.kinds.ndims.get(value.id, 0) >= 1
             self.names[value.id] = _Slot([value.id], array=array)
@@ -364,8 +365,9 @@ class _State:
                 store = gast.Assign(targets=[target], value=S.clone(source), type_comment=None)
                 made.append(_marked(_placed(store, stmt), self.marked))
         if whole and not slot.array and made:  # (a number is rebound: nothing else changes)
+            # (tested before the update, which makes a number's holder an array's)
             test = S.call(S.name("isinstance"), [S.clone(source), S.attr_chain("np.ndarray")])
-            made = [_placed(gast.If(test=test, body=made, orelse=[]), stmt)]
+            return [_placed(gast.If(test=test, body=[stmt, *made], orelse=[S.clone(stmt)]), stmt)]
         return [stmt, *made]
 
     def slot_of(self, node):
@@ -399,6 +401,8 @@ class _State:
         name, key = target.value.id, target.slice.value
         slot = self.item_slot(stmt.value)
         old = self.dicts[name].get(key)
+        if slot is old:  # (the object there already, kept in step by every write into it)
+            return []
         if old is not None:
             old.holders.discard((name, key))
         self.dicts[name][key] = slot

@@ -36,8 +36,9 @@ class LinkRefusals:
                 # a new item put into a dict leaves the item read before (`v = d.get("v")`)
                 # as it was; and `other`, read out of `user_name`, holds a new array since
                 continue
+            written = f"{user_name}[...]" if through_item else S.text(target)
             message = (
-                f"`{user_name}[...] = ...` while `{self.shown(other)}` may share {user_name}'s "
+                f"`{written} = ...` while `{self.shown(other)}` may share {user_name}'s "
                 f"memory (they are linked at line {line}): sourcegrad writes into a copy of "
                 f"{user_name}, so `{self.shown(other)}` would not see the change; "
                 + self.way_out_of_link(

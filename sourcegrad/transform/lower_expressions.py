@@ -89,13 +89,15 @@ class ExpressionLowering:
         if isinstance(self.example_value(first), dict) or not self.may_be_dict(first):
             return self.simple(self.merged_display(e), base)
         rest = self.merged_display(gast.Dict(keys=e.keys[1:], values=e.values[1:]))
-        t = self.names.fresh(base + "_merged")
-        self.local_names.add(t)
         copy = gast.Call(
             func=gast.Attribute(value=S.clone(first), attr="copy", ctx=gast.Load()),
             args=[],
             keywords=[],
         )
+        if not rest.keys:
+            return self.simple(copy, base)
+        t = self.names.fresh(base + "_merged")
+        self.local_names.add(t)
         writes = [
             gast.Assign(
                 targets=[gast.Subscript(value=S.name(t), slice=k, ctx=gast.Store())],

@@ -14,6 +14,7 @@ import gast
 from ..errors import SourcegradError
 from . import syntax as S
 from .calls import example_value
+from .helper_results import helper_results
 from .in_place import MUTATORS
 from .parse import UNRESOLVED, parse, resolve
 from .walk import walk_statements
@@ -171,7 +172,8 @@ def operator_method(core, binop, following=frozenset()):
 def _is_number(core, e, seen=frozenset()) -> bool:
     """Whether ``e`` is a number: a literal, an argument holding an int or a float (its
     default, where the call leaves it out), arithmetic of numbers or ``math``'s functions of
-    them (``lr0 * math.cos(t)``), or a local name every assignment gives such a value."""
+    them (``lr0 * math.cos(t)``), a helper of the user's surely returning a number or an array,
+    or a local name every assignment gives such a value (``lr = lr * 0.9`` in a loop too)."""
     if isinstance(e, gast.Constant):
         return isinstance(e.value, (int, float))
     if isinstance(e, gast.Attribute):
@@ -182,12 +184,15 @@ def _is_number(core, e, seen=frozenset()) -> bool:
         return _is_number(core, e.operand, seen)
     if isinstance(e, gast.Call) and (S.dotted(e.func) or "").startswith("math."):
         return all(_is_number(core, a, seen) for a in e.args) and not e.keywords
-    if isinstance(e, gast.Call):  # a helper of the user's (`get_lr(t)`): Python's __rmul__
-        # runs unless it returns an array of one or more dimensions, an object array then
-        helper = resolve(core.parsed, e.func, set())
-        return isinstance(helper, types.FunctionType) and _users(helper)
-    if not isinstance(e, gast.Name) or e.id in seen:
+    if isinstance(e, gast.Call):  # a helper of the user's (`get_lr(t)`) that surely returns a
+        # number or an array (not an object whose own method would run first): Python's
+        # __rmul__ runs unless it returns an array of one or more dimensions, an object array
+        results = helper_results(core.parsed, S.bound_names(core.node))
+        return results(e, [0] * len(e.args))[0]
+    if not isinstance(e, gast.Name):
         return False
+    if e.id in seen:  # (`lr = lr * 0.9`: a number where every assignment of it gives one)
+        return True
     if e.id not in core.params:
         made = [stmt.value for stmt in _assignments(core, e.id)]
         counted = [n for n in S.walk(core.node) if isinstance(n, gast.For) and _counts(n, e.id)]

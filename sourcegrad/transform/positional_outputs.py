@@ -1,8 +1,9 @@
 """NumPy outputs given by position, written as ``out=``.
 
-``np.multiply(y, 2.0, y)`` and ``np.sum(a, 0, None, y)`` write into ``y`` exactly as
-``out=y`` does. Every pass that follows writes reads the ``out`` keyword, so the parser
-moves an output given by position into that keyword once, before any pass looks.
+``np.multiply(y, 2.0, y)``, ``np.sum(a, 0, None, y)`` and ``np.add.reduce(a, 0, None, y)``
+write into ``y`` exactly as ``out=y`` does. Every pass that follows writes reads the ``out``
+keyword, so the parser moves an output given by position into that keyword once, before any
+pass looks.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ def _output_position(fn, given: int) -> int | None:
     ``given`` positional arguments reach it; None where none does (or ``fn`` is not NumPy's)."""
     if isinstance(fn, np.ufunc):
         return fn.nin if given > fn.nin else None
+    if isinstance(getattr(fn, "__self__", None), np.ufunc):  # (`np.add.reduce`)
+        at = _UFUNC_METHOD_OUT.get(getattr(fn, "__name__", None))
+        return at if at is not None and given > at else None
     module = getattr(fn, "__module__", None) or ""
     if not callable(fn) or not (module == "numpy" or module.startswith("numpy.")):
         return None
@@ -46,6 +50,8 @@ def _output_position(fn, given: int) -> int | None:
     return at if at is not None and given > at else None
 
 
+#: a ufunc's methods that take ``out``, and its position among their arguments
+_UFUNC_METHOD_OUT = {"reduce": 3, "accumulate": 3, "reduceat": 4}
 _OUT_AT: dict = {}
 
 

@@ -8,7 +8,8 @@ constant, unless the object is an argument differentiated), and what the call st
 what the object holds after it. :func:`follow_state_between_calls` rewrites the function, in
 place, so that the attribute is a local variable: ``CELL_h = CELL.h`` first, each read and
 store of ``CELL.h`` one of ``CELL_h``, and ``CELL.h = CELL_h`` before each ``return`` (its
-value taken first). The derivative then follows the values, and its forward sweep, which
+value taken first; a top-level copy ``CELL_h = h`` after which neither name is bound again goes,
+``CELL.h = h`` stores the value itself). The derivative then follows the values, and its forward sweep, which
 runs once per call, leaves in the object what Python's call leaves.
 
 An object is followed where it is a global or closure variable of the function, or an
@@ -254,6 +255,37 @@ def _rewrite(fn, followed: list, names: S.NameGen) -> None:
     at = 1 if fn.body and _is_docstring(fn.body[0]) else 0
     _store_before_returns(fn.body, local, names)
     fn.body[at:at] = first
+    _drop_copies(fn.body, set(local.values()))
+
+
+def _drop_copies(body: list, local: set) -> None:
+    """Drop each top-level ``obj_attr = name`` (``obj.attr = h`` of a value the function
+    names) after which neither name is bound again, reading ``name`` for ``obj_attr`` in the
+    statements that follow: ``obj.attr = h`` before the return, not a copy of ``h``."""
+    i = 0
+    while i < len(body):
+        stmt, rest = body[i], body[i + 1 :]
+        copied = getattr(stmt, "value", None)
+        if (
+            isinstance(stmt, gast.Assign)
+            and len(stmt.targets) == 1
+            and getattr(stmt.targets[0], "id", None) in local
+            and isinstance(copied, gast.Name)
+            and not {stmt.targets[0].id, copied.id} & {n for s in rest for n in _bound_in(s)}
+        ):
+            del body[i]
+            for later in rest:
+                S.rename(later, {stmt.targets[0].id: copied})
+            continue
+        i += 1
+
+
+def _bound_in(stmt) -> set:
+    return {n.id for n in S.walk(stmt) if isinstance(n, gast.Name) and not _loaded(n)}
+
+
+def _loaded(node) -> bool:
+    return isinstance(node.ctx, gast.Load)
 
 
 def _store_before_returns(body: list, local: dict, names: S.NameGen) -> None:

@@ -464,12 +464,15 @@ def _output_of(call, parsed, local_names):
 
 
 def _is_numpy_call(call, parsed, local_names) -> bool:
-    """A call of a NumPy function, or of an array method that takes ``out=`` on a value the
-    function computes (a function of the user's own may mean something else by ``out``)."""
+    """A call of a NumPy function or ufunc method, or of an array method that takes ``out=``
+    on a value the function computes (a function of the user's own may mean something else
+    by ``out``)."""
     fn = resolve(parsed, call.func, local_names)
     module = getattr(fn, "__module__", None) or ""
     if isinstance(fn, np.ufunc) or module == "numpy" or module.startswith("numpy."):
         return True
+    if isinstance(getattr(fn, "__self__", None), np.ufunc):
+        return True  # (a ufunc's method: `np.add.reduce(a, out=y)`)
     return array_method_call(call, local_names)
 
 
