@@ -9,7 +9,7 @@ import gast
 
 from . import syntax as S
 
-__all__ = ["is_new", "only_read"]
+__all__ = ["comprehension_own", "consumed", "is_new", "only_read"]
 
 #: builtins whose result is a new value, keeping no reference to what they are given
 _READERS = frozenset({"len", "float", "int", "abs", "sum", "print", "bool"})
@@ -50,6 +50,12 @@ def only_read(stmt, names: set) -> bool:
         if not isinstance(node.ctx, gast.Load) or not _consumed(node, parents):
             return False
     return True
+
+
+def consumed(node, parents: dict) -> bool:
+    """Whether the value read at ``node`` (``parents``: :func:`syntax.parent_map`'s of a
+    statement around it) flows only into a new value, keeping no reference to it."""
+    return _consumed(node, parents)
 
 
 def comprehension_own(node, parents: dict) -> bool:
