@@ -89,6 +89,8 @@ class _State:
         self.marked: list = []
         self.changed = False
         self.closed = params | S.captured_names(fn) | _declared(fn)
+        seen = set(parsed.globals) | set(parsed.closure) | S.bound_names(fn)
+        self.shadowed = {"getattr", "vars"} & seen
 
     def tracked(self) -> set:
         return set(self.lists) | set(self.objects) | set(self.slots)
@@ -214,9 +216,13 @@ class _State:
         a field holds)."""
         if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1):
             return None
-        target, value = stmt.targets[0], stmt.value
+        target, value = stmt.targets[0], _spelled_field(stmt.value)
         if not isinstance(target, gast.Name):
             return None
+        if value is not stmt.value:  # (`getattr(R, "F")`, `vars(R)["F"]`: read as `R.F`)
+            if self.shadowed:
+                raise _Abandon
+            stmt = gast.copy_location(S.assign(target.id, value, stmt.lineno), stmt)
         obj = self.object_at(value) if not isinstance(value, gast.Attribute) else None
         slot = None
         if isinstance(value, gast.Attribute):
@@ -454,6 +460,23 @@ class _State:
 def _declared(fn) -> set:
     """The names a ``global`` or ``nonlocal`` statement declares."""
     return {n for s in S.walk(fn) if isinstance(s, (gast.Global, gast.Nonlocal)) for n in s.names}
+
+
+def _spelled_field(value):
+    """``R.F`` for ``getattr(R, "F")`` and ``vars(R)["F"]``; else ``value``."""
+    if isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Constant):
+        call, attr = value.value, value.slice.value
+        if not (isinstance(call, gast.Call) and getattr(call.func, "id", None) == "vars"):
+            return value
+        args = call.args if len(call.args) == 1 else ()
+    elif isinstance(value, gast.Call) and getattr(value.func, "id", None) == "getattr":
+        call, args = value, value.args[:1] if len(value.args) == 2 else ()
+        attr = getattr(value.args[-1], "value", None)
+    else:
+        return value
+    if not args or call.keywords or not isinstance(attr, str):
+        return value
+    return gast.Attribute(value=args[0], attr=attr, ctx=gast.Load())
 
 
 def _field_change(stmt):

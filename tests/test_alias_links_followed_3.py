@@ -1,0 +1,185 @@
+"""Names sharing memory, the forms followed after test_alias_links_followed_2.py: objects of a
+dataclass of the user's made in the function.
+
+* ``boxes = [Box(z, []), Box(0.5 * h, [h * h])]`` (or ``bx = Box(...)``) makes objects whose
+  fields hold ``z`` itself and new values; ``first = boxes[0]`` names one, ``w =
+  boxes[0].v`` (``getattr(boxes[0], "v")``, ``vars(boxes[0])["v"]``) names what a field
+  holds.
+* A method writing into the object's fields (``self.hs.append(u)``, ``self.v *= s``), called
+  on an item of the list, on a name or in a loop over the list, a field changed in place
+  (``first.hs.append(v)``, ``boxes[1].v *= 0.5``) and a write in place through a name of what
+  a field holds (``w *= 0.5``, ``w[0] = v``, ``np.copyto(w, ...)``, ``np.tanh(w, out=w)``,
+  ``hs.append(v)``) show through every holder and name, ``z`` included, as Python shows.
+* A field read by a method returning a new value of its fields (``bx.total()``) reads the
+  values after the writes.
+
+Each program is checked against Python's value and central differences in float64 on calls
+1-3, with the Hessian-vector product; the names' values after the writes, returned as the
+auxiliary value, must be Python's. What still cannot be followed stays refused: an object
+handed to a function that may keep it, a field holding an argument written in place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+import sourcegrad as sg
+from sourcegrad.errors import SourcegradError
+
+from .ported.harness import Case, check, check_refusal, params
+
+R = np.random.default_rng(4711)
+X = R.standard_normal(5)
+
+
+@dataclass
+class Box:
+    v: np.ndarray
+    hs: list
+
+    def push(self, u):
+        self.hs.append(u)
+
+    def scale(self, s=0.5):
+        self.v *= s
+
+    def total(self):
+        return np.sum(self.v) + sum(np.sum(t) for t in self.hs)
+
+
+def method_appends_to_a_field(x):
+    z = np.tanh(x)
+    boxes = [Box(z, []), Box(0.5 * x, [x * x])]
+    boxes[0].push(np.sin(x))
+    boxes[1].push(z * z)
+    return 0.1 * sum(bx.total() for bx in boxes) + np.sum(z * x)
+
+
+def method_scales_a_field(x):
+    boxes = [Box(np.sin(x), []), Box(0.5 * x, [])]
+    boxes[1].scale(0.5)
+    return np.sum(boxes[0].v * boxes[1].v)
+
+
+def method_scales_the_field_holding_a_name(x):
+    z = np.tanh(x)
+    boxes = [Box(z, []), Box(0.5 * x, [x * x])]
+    boxes[0].scale()
+    return np.sum(boxes[0].v * z) + np.sum(z**2) + np.sum(boxes[1].v)
+
+
+def methods_called_in_a_loop(x):
+    z = np.sin(x) + 0.5 * x
+    boxes = [Box(z, []), Box(0.5 * x, [x * x])]
+    for bx in boxes:
+        bx.push(np.sin(bx.v))
+        bx.scale(0.9)
+    return 0.1 * sum(bx.total() for bx in boxes) + np.sum(z * x)
+
+
+def field_appended_through_a_second_name(x):
+    z = np.tanh(x)
+    boxes = [Box(z, []), Box(0.5 * x, [x * x])]
+    first = boxes[0]
+    first.hs.append(z * 0.5)
+    first.v *= 2.0
+    return np.sum(boxes[0].v * z) + np.sum(first.hs[0]) + 0.1 * len(boxes[0].hs)
+
+
+def list_of_a_field_named_and_grown(x):
+    z = np.sin(x) + 0.5 * x
+    boxes = [Box(z, []), Box(0.5 * x, [x * x])]
+    hs = boxes[1].hs
+    hs.append(np.tanh(x))
+    boxes[1].hs.append(z * 0.5)
+    return 0.1 * sum(bx.total() for bx in boxes) + np.sum(hs[-1] * x) + len(hs)
+
+
+def field_written_through_its_names(x):
+    z = x * 1.0
+    boxes = [Box(z, []), Box(0.5 * x, [x * x])]
+    w = getattr(boxes[0], "v")
+    w *= 0.5
+    u = vars(boxes[1])["v"]
+    u[0] = np.sin(u[0]) + 0.1
+    np.tanh(u, out=u)
+    np.copyto(w, np.cos(w))
+    w[1:] = w[:-1] * 0.5
+    return np.sum(boxes[0].v * boxes[1].v) + np.sum(z * w) + np.sum(u)
+
+
+def one_object_named(x):
+    z = np.tanh(x)
+    bx = Box(z, [np.sin(x)])
+    bx.push(np.cos(x))
+    bx.scale(0.7)
+    z += 0.1
+    return bx.total() + np.sum(z * bx.v)
+
+
+OBJECTS = [
+    method_appends_to_a_field,
+    method_scales_a_field,
+    method_scales_the_field_holding_a_name,
+    methods_called_in_a_loop,
+    field_appended_through_a_second_name,
+    list_of_a_field_named_and_grown,
+    field_written_through_its_names,
+    one_object_named,
+]
+
+
+@pytest.mark.parametrize(
+    "case", params([Case(f.__name__, f, (X,), order=2, rtol=1e-5, atol=1e-6) for f in OBJECTS])
+)
+def test_objects_written_in_place_followed(case):
+    check(case)
+
+
+def names_after_writes(x):
+    z = np.tanh(x)
+    boxes = [Box(z, []), Box(0.5 * x, [x * x])]
+    first = boxes[0]
+    w = boxes[1].v
+    for bx in boxes:
+        bx.scale(0.5)
+    first.push(x * 2.0)
+    w += 1.0
+    total = sum(bx.total() for bx in boxes)
+    return total, (z, w, first.v, len(first.hs), boxes[1].v, boxes[1].hs[0])
+
+
+@pytest.mark.parametrize("f", [names_after_writes])
+def test_names_hold_what_python_leaves(f):
+    want_value, want_aux = f(X.copy())
+    derivative = sg.value_and_grad(f, has_aux=True)
+    for _ in range(3):
+        (value, aux), _ = derivative(X.copy())
+        assert np.isclose(value, want_value, rtol=1e-12, atol=1e-12)
+        for got, want in zip(aux, want_aux, strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def keep(hs):
+    return hs
+
+
+def object_handed_to_a_function(x):
+    z = np.tanh(x)
+    boxes = [Box(z, []), Box(0.5 * x, [])]
+    kept = keep(boxes[1].hs)
+    boxes[1].push(z)  # REFUSED
+    return np.sum(boxes[0].v) + len(kept)
+
+
+def field_holding_the_argument(x):
+    boxes = [Box(x, []), Box(0.5 * x, [])]
+    boxes[0].scale(0.5)  # REFUSED
+    return np.sum(boxes[0].v * boxes[1].v)
+
+
+@pytest.mark.parametrize("f", [object_handed_to_a_function, field_holding_the_argument])
+def test_what_cannot_be_followed_stays_refused(f):
+    check_refusal(f, (X,), SourcegradError, "")
