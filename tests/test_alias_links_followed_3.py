@@ -100,7 +100,7 @@ def list_of_a_field_named_and_grown(x):
 def field_written_through_its_names(x):
     z = x * 1.0
     boxes = [Box(z, []), Box(0.5 * x, [x * x])]
-    w = getattr(boxes[0], "v")
+    w = getattr(boxes[0], "v")  # noqa: B009 (the spelling followed)
     w *= 0.5
     u = vars(boxes[1])["v"]
     u[0] = np.sin(u[0]) + 0.1

@@ -6,7 +6,6 @@ broken by a copy, differentiated."""
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
