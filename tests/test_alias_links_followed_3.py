@@ -151,17 +151,6 @@ def names_after_writes(x):
     return total, (z, w, first.v, len(first.hs), boxes[1].v, boxes[1].hs[0])
 
 
-@pytest.mark.parametrize("f", [names_after_writes])
-def test_names_hold_what_python_leaves(f):
-    want_value, want_aux = f(X.copy())
-    derivative = sg.value_and_grad(f, has_aux=True)
-    for _ in range(3):
-        (value, aux), _ = derivative(X.copy())
-        assert np.isclose(value, want_value, rtol=1e-12, atol=1e-12)
-        for got, want in zip(aux, want_aux, strict=True):
-            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
-
-
 def keep(hs):
     return hs
 
@@ -180,6 +169,102 @@ def field_holding_the_argument(x):
     return np.sum(boxes[0].v * boxes[1].v)
 
 
-@pytest.mark.parametrize("f", [object_handed_to_a_function, field_holding_the_argument])
+def list_copy_item_scaled(x):
+    z = np.tanh(x)
+    hs = [z, 0.5 * x]
+    ls = list(hs)
+    ls[0] *= 0.5
+    ls[-1] += 0.1
+    return np.sum(z * x) + 0.1 * np.sum(hs[0]) + 0.2 * np.sum(ls[-1] * hs[1])
+
+
+def slice_copy_item_of_item_written(x):
+    z = np.tanh(x)
+    hs = [z, 0.5 * x]
+    ls = hs[:]
+    ls[1][0] = 0.3
+    ls.append(np.sin(x))
+    ls[2] *= 2.0
+    return np.sum(z * x) + 0.1 * sum(np.sum(v * v) for v in hs) + np.sum(ls[2]) + len(ls)
+
+
+def starred_copy_written_in_a_loop(x):
+    z = np.tanh(x)
+    hs = [z, 0.5 * x]
+    ls = [*hs]
+    for v in ls:
+        v *= 0.9
+    return np.sum(z * x) + 0.1 * np.sum(hs[0]) + 0.2 * np.sum(ls[-1] ** 2)
+
+
+def copy_item_replaced_then_written(x):
+    z = np.tanh(x)
+    hs = [z, 0.5 * x]
+    ls = hs.copy()
+    ls[0] += 0.1
+    ls[0] = ls[0] * 0.5
+    ls[0] *= 3.0
+    z -= 0.2
+    return np.sum(z * x) + 0.1 * np.sum(hs[0]) + 0.2 * np.sum(ls[0] * hs[0])
+
+
+LIST_COPIES = [
+    list_copy_item_scaled,
+    slice_copy_item_of_item_written,
+    starred_copy_written_in_a_loop,
+    copy_item_replaced_then_written,
+]
+
+
+@pytest.mark.parametrize("case", params([Case(f.__name__, f, (X,), order=2) for f in LIST_COPIES]))
+def test_items_shared_by_list_copies_followed(case):
+    check(case)
+
+
+def list_names_after_writes(x):
+    z = np.tanh(x)
+    hs = [z, 0.5 * x]
+    ls = hs[:]
+    ls[1] *= 2.0
+    ls[0][0] = 0.3
+    ls[0] = np.cos(x)
+    z += 1.0
+    return np.sum(z), (z, hs[0], hs[1], ls[0], ls[1])
+
+
+@pytest.mark.parametrize("f", [names_after_writes, list_names_after_writes])
+def test_names_hold_what_python_leaves(f):
+    want_value, want_aux = f(X.copy())
+    derivative = sg.value_and_grad(f, has_aux=True)
+    for _ in range(3):
+        (value, aux), _ = derivative(X.copy())
+        assert np.isclose(value, want_value, rtol=1e-12, atol=1e-12)
+        for got, want in zip(aux, want_aux, strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def copy_handed_to_a_loop(x):
+    z = np.tanh(x)
+    hs = [z, 0.5 * x]
+    ls = list(hs)
+    keep = []
+    for v in ls:
+        keep.append(v)
+    z *= 0.5  # REFUSED
+    return np.sum(keep[0]) + np.sum(hs[0])
+
+
+def copy_joined(x):
+    z = np.tanh(x)
+    hs = [z, 0.5 * x]
+    ls = hs[:] + [x]
+    ls[0] *= 0.5  # REFUSED
+    return np.sum(z) + np.sum(ls[0])
+
+
+@pytest.mark.parametrize(
+    "f",
+    [object_handed_to_a_function, field_holding_the_argument, copy_handed_to_a_loop, copy_joined],
+)
 def test_what_cannot_be_followed_stays_refused(f):
     check_refusal(f, (X,), SourcegradError, "")

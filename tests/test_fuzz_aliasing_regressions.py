@@ -77,7 +77,7 @@ def second_name_by_or(h):
 def list_item_updated(h):
     z = np.tanh(h)
     hs = [z, 0.5 * h]
-    hs[0] += 0.1  # REFUSED
+    hs[0] += 0.1
     return np.sum(z * h)
 
 
@@ -114,7 +114,6 @@ REFUSED = [
     ("rebound_to_own_item", rebound_to_own_item, (r(3),), "explicit copy"),
     ("max_of_a_display", max_of_a_display, (r(3),), "explicit copy"),
     ("loop_variable_appended", loop_variable_appended, (r(3),), "build the new items"),
-    ("list_item_updated", list_item_updated, (r(3),), "explicit copy"),
     (
         "merged_then_copied_item_updated",
         merged_then_copied_item_updated,
@@ -281,6 +280,7 @@ def held_item_replaced_whole(h):
 ACCEPTED += [
     Case("held_item_copied", held_item_copied, (r(4),), order=2),
     Case("held_item_replaced_whole", held_item_replaced_whole, (r(4),), order=2),
+    Case("list_item_updated", list_item_updated, (r(3),), order=2),  # (followed: held_items)
 ]
 
 
