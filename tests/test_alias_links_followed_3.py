@@ -243,6 +243,23 @@ def test_names_hold_what_python_leaves(f):
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
+@dataclass
+class Doubled:
+    v: np.ndarray
+
+    def __init__(self, v):
+        self.v = 2.0 * v
+
+    def scale(self, s):
+        self.v *= s
+
+
+def own_init_not_rebuilt(x):
+    b = Doubled(np.sin(x))
+    b.scale(0.5)  # REFUSED
+    return np.sum(b.v * x)
+
+
 def copy_handed_to_a_loop(x):
     z = np.tanh(x)
     hs = [z, 0.5 * x]
@@ -264,7 +281,13 @@ def copy_joined(x):
 
 @pytest.mark.parametrize(
     "f",
-    [object_handed_to_a_function, field_holding_the_argument, copy_handed_to_a_loop, copy_joined],
+    [
+        object_handed_to_a_function,
+        field_holding_the_argument,
+        copy_handed_to_a_loop,
+        copy_joined,
+        own_init_not_rebuilt,
+    ],
 )
 def test_what_cannot_be_followed_stays_refused(f):
     check_refusal(f, (X,), SourcegradError, "")

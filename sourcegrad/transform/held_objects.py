@@ -89,7 +89,8 @@ class _State:
         self.marked: list = []
         self.changed = False
         self.closed = params | S.captured_names(fn) | _declared(fn)
-        seen = set(parsed.globals) | set(parsed.closure) | S.bound_names(fn)
+        self.local = S.bound_names(fn) | set(parsed.closure) | params
+        seen = set(parsed.globals) | self.local
         self.shadowed = {"getattr", "vars"} & seen
 
     def tracked(self) -> set:
@@ -104,7 +105,10 @@ class _State:
         calls = value.elts if isinstance(value, gast.List) else [value]
         if not calls or not all(isinstance(c, gast.Call) for c in calls):
             return None
-        classes = [self.parsed.globals.get(getattr(c.func, "id", None)) for c in calls]
+        names = [getattr(c.func, "id", None) for c in calls]
+        if set(names) & self.local:
+            return None
+        classes = [self.parsed.globals.get(n) for n in names]
         if not all(field_names(cls) for cls in classes):
             return None
         return classes

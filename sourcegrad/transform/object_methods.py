@@ -27,10 +27,19 @@ def field_names(cls) -> list | None:
     params = cls.__dataclass_params__
     if params.frozen or not params.init or hasattr(cls, "__post_init__"):
         return None
+    if any(_own_method(c, "__init__") or _own_method(c, "__new__") for c in cls.__mro__[:-1]):
+        return None  # (an `__init__` of the user's, which the dataclass keeps)
     fields = dataclasses.fields(cls)
     if not all(f.init for f in fields):
         return None
     return [f.name for f in fields]
+
+
+def _own_method(cls, name: str) -> bool:
+    """Whether ``cls`` itself defines ``name`` in a file (not the dataclass's, made from a
+    string)."""
+    code = getattr(cls.__dict__.get(name), "__code__", None)
+    return code is not None and not code.co_filename.startswith("<")
 
 
 def _method_node(cls, name: str):
