@@ -119,7 +119,27 @@ def one_object_named(x):
     return bx.total() + np.sum(z * bx.v)
 
 
+@dataclass
+class Cell:
+    v: np.ndarray
+    n: float
+
+    def bump(self, s):
+        self.n *= s
+        self.v *= s
+
+
+def number_field_rebound(x):
+    k = 0.5
+    z = np.sin(x)
+    c = Cell(z, k)
+    c.bump(2.0)
+    k += 1.0
+    return np.sum(c.v * z) * c.n + k
+
+
 OBJECTS = [
+    number_field_rebound,
     method_appends_to_a_field,
     method_scales_a_field,
     method_scales_the_field_holding_a_name,
