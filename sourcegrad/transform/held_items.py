@@ -1,5 +1,11 @@
-"""Objects a dict display of the function's own holds, and names and shallow copies hold too,
-kept in step (part of normalize, before :mod:`.shared_writes`).
+"""Objects a dict or list display of the function's own holds, and names and shallow copies
+hold too, kept in step (part of normalize, before :mod:`.shared_writes`).
+
+A list is followed as a dict keyed by position: ``hs = [z, 0.5 * h]`` holds ``z`` at ``0``,
+``list(hs)``, ``hs[:]``, ``[*hs]`` and ``hs.copy()`` are its shallow copies, ``hs.append(v)``
+holds ``v`` at the next position, ``hs[-1]`` reads the last; a loop over it is read as its
+passes, and any other read of it whole (``hs + [v]``, ``pop``, a loop not so read) leaves the
+function as it was.
 
 ``d = {"a": z, "b": 0.5 * h}`` holds ``z`` itself; ``e = {**d}`` (``dict(d)``, ``d.copy()``,
 ``d | {}``, ``{k: v for k, v in d.items()}``) holds the same objects again, ``v = e["a"]``
