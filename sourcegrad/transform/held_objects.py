@@ -260,7 +260,8 @@ class _State:
         obj = self.object_at(call.func.value)
         if obj is None or call.func.attr == "append":
             return None
-        inlined = inlined_call(obj.cls, call, list(obj.fields), self.fresh)
+        fields = list(obj.fields)
+        inlined = inlined_call(obj.cls, call, fields, self.fresh, self.parsed.globals)
         if inlined is None:
             raise _Abandon
         return [out for inner in inlined for out in self.step(inner)]

@@ -57,11 +57,15 @@ def _method_node(cls, name: str):
     return node
 
 
-def inlined_call(cls, call, fields: list, fresh):
+def inlined_call(cls, call, fields: list, fresh, module: dict):
     """The statements of ``call`` (``R.m(args)``) with ``self`` read as ``R`` and each
     parameter as its argument (a name or a constant; another bound first to ``fresh(the
-    parameter)``, a new name), where ``m`` writes into its fields alone: ``self.F.append(u)``
-    and ``self.F op= u``, ``u`` reading its parameters alone; else None."""
+    parameter)``, a new name), where ``m``, of the module whose globals are ``module``,
+    writes into its fields alone: ``self.F.append(u)`` and ``self.F op= u``, ``u`` reading
+    its parameters alone; else None."""
+    method = inspect.getattr_static(cls, call.func.attr, None)
+    if getattr(method, "__globals__", None) is not module:
+        return None  # (its globals are another module's)
     node = _method_node(cls, call.func.attr)
     if node is None or call.keywords or any(isinstance(a, gast.Starred) for a in call.args):
         return None
