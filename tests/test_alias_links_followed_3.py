@@ -28,8 +28,10 @@ import pytest
 import sourcegrad as sg
 from sourcegrad.errors import SourcegradError
 
+from .alias_far_boxes import FarBox
 from .ported.harness import Case, check, check_refusal, params
 
+SCALE = 1.0  # (not the SCALE FarBox.scale reads)
 R = np.random.default_rng(4711)
 X = R.standard_normal(5)
 
@@ -280,6 +282,12 @@ def own_init_not_rebuilt(x):
     return np.sum(b.v * x)
 
 
+def method_of_another_module(x):
+    b = FarBox(np.sin(x))
+    b.scale(0.5)  # REFUSED
+    return np.sum(b.v * x) * SCALE
+
+
 def copy_handed_to_a_loop(x):
     z = np.tanh(x)
     hs = [z, 0.5 * x]
@@ -307,6 +315,7 @@ def copy_joined(x):
         copy_handed_to_a_loop,
         copy_joined,
         own_init_not_rebuilt,
+        method_of_another_module,
     ],
 )
 def test_what_cannot_be_followed_stays_refused(f):
