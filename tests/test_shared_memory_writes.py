@@ -24,7 +24,7 @@ def r(*s):
 def list_display(w, x):
     h = x @ w
     hs = [h]
-    h *= 2.0  # REFUSED
+    h *= 2.0
     return np.sum(hs[0] * h)
 
 
@@ -58,7 +58,7 @@ def new_array_before_change(w, x):
     return np.sum(hs[0] * h)
 
 
-@pytest.mark.parametrize("f", [list_display, dict_store, nested_display])
+@pytest.mark.parametrize("f", [dict_store, nested_display])
 def test_an_array_changed_while_a_container_holds_it_is_refused(f):
     check_refusal(f, (r(3, 2), r(4, 3)), sg.SourcegradError, "explicit copy")
 
@@ -66,6 +66,7 @@ def test_an_array_changed_while_a_container_holds_it_is_refused(f):
 CASES = [
     Case("number_in_list", number_in_list, (r(3, 2), r(4, 3))),
     Case("new_array_before_change", new_array_before_change, (r(3, 2), r(4, 3)), order=2),
+    Case("list_display", list_display, (r(3, 2), r(4, 3)), order=2),  # (followed: held_items)
 ]
 
 

@@ -1,5 +1,11 @@
-"""Objects a dict display of the function's own holds, and names and shallow copies hold too,
-kept in step (part of normalize, before :mod:`.shared_writes`).
+"""Objects a dict or list display of the function's own holds, and names and shallow copies
+hold too, kept in step (part of normalize, before :mod:`.shared_writes`).
+
+A list is followed as a dict keyed by position: ``hs = [z, 0.5 * h]`` holds ``z`` at ``0``,
+``list(hs)``, ``hs[:]``, ``[*hs]`` and ``hs.copy()`` are its shallow copies, ``hs.append(v)``
+holds ``v`` at the next position, ``hs[-1]`` reads the last; a loop over it is read as its
+passes, and any other read of it whole (``hs + [v]``, ``pop``, a loop not so read) leaves the
+function as it was.
 
 ``d = {"a": z, "b": 0.5 * h}`` holds ``z`` itself; ``e = {**d}`` (``dict(d)``, ``d.copy()``,
 ``d | {}``, ``{k: v for k, v in d.items()}``) holds the same objects again, ``v = e["a"]``
@@ -29,6 +35,16 @@ from __future__ import annotations
 import gast
 
 from . import syntax as S
+from .held_forms import (
+    constant_index,
+    copy_source,
+    display,
+    keeps_keys,
+    updates_whole,
+    whole_list_read,
+    write_reads,
+    write_root,
+)
 from .name_kinds import NameKinds
 from .new_value_reads import is_new, only_read
 from .node_facts import set_fact
@@ -50,7 +66,7 @@ class _Abandon(Exception):
 def follow_held_items(fn, params: list, examples, numpy: bool) -> None:
     """Rewrite ``fn``'s top-level statements in place as the module docstring says, or leave
     them all as they were."""
-    if not numpy or not any(_display(s) for s in fn.body):
+    if not numpy or not any(display(s) for s in fn.body):
         return
     kinds = NameKinds(fn, dict(zip(params, examples or ())), numpy)
     state = _State(fn, set(params), kinds)
@@ -66,44 +82,12 @@ def follow_held_items(fn, params: list, examples, numpy: bool) -> None:
         fn.body = body
 
 
-def _display(stmt):
-    """``(d, {key: value})`` of ``d = {"a": ..., ...}`` with constant keys; else None."""
-    if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1):
-        return None
-    target, value = stmt.targets[0], stmt.value
-    if not (isinstance(target, gast.Name) and isinstance(value, gast.Dict) and value.keys):
-        return None
-    if not all(isinstance(k, gast.Constant) and type(k.value) in (str, int) for k in value.keys):
-        return None
-    return target.id, {k.value: v for k, v in zip(value.keys, value.values)}
-
-
-def _copied(value) -> str | None:
-    """The name ``value`` makes a shallow copy of: ``{**d}``, ``dict(d)``, ``d.copy()``,
-    ``d | {}``; else None."""
-    if isinstance(value, gast.Dict) and value.keys == [None]:
-        inner = value.values[0]
-    elif isinstance(value, gast.Call) and not value.keywords:
-        func = value.func
-        if getattr(func, "id", None) == "dict" and len(value.args) == 1:
-            inner = value.args[0]
-        elif isinstance(func, gast.Attribute) and func.attr == "copy" and not value.args:
-            inner = func.value
-        else:
-            return None
-    elif isinstance(value, gast.BinOp) and isinstance(value.op, gast.BitOr):
-        right = value.right
-        inner = value.left if isinstance(right, gast.Dict) and not right.keys else None
-    else:
-        return None
-    return inner.id if isinstance(inner, gast.Name) else None
-
-
 class _State:
     """The dicts followed (name -> {key: slot}) and the names bound to their objects."""
 
     def __init__(self, fn, params: set, kinds: NameKinds):
-        self.dicts: dict = {}
+        self.dicts: dict = {}  # (lists too: by position)
+        self.lists: set = set()  # the followed containers that are lists
         self.names: dict = {}  # name -> slot
         self.marked: list = []
         self.kinds = kinds
@@ -125,7 +109,9 @@ class _State:
         unrolled = self.unrolled(stmt)
         if unrolled is not None:
             return [made for inner in unrolled for made in self.step(inner)]
-        for read in (self.made, self.bound, self.stored, self.written, self.rebound):
+        if whole_list_read(stmt, self.lists):
+            raise _Abandon
+        for read in (self.made, self.bound, self.stored, self.appended, self.written, self.rebound):
             out = read(stmt)
             if out is not None:
                 return out
@@ -136,28 +122,19 @@ class _State:
         return [stmt]
 
     def unrolled(self, loop):
-        """``for v in d.values()`` (``for k, v in d.items()``) over a followed dict of a few
-        keys, as its passes: ``k = "a"; v = d["a"]`` and the body with ``k`` read as
-        ``"a"``, for each key in order; None where the body may change the dict's keys (a
-        store by another key, a method), or the loop is another."""
-        call = loop.iter if isinstance(loop, gast.For) and not loop.orelse else None
-        if not (
-            isinstance(call, gast.Call)
-            and isinstance(call.func, gast.Attribute)
-            and call.func.attr in ("values", "items")
-            and getattr(call.func.value, "id", None) in self.dicts
-            and not call.args
-        ):
+        """``for v in d.values()`` (``for k, v in d.items()``, ``for v in hs`` of a list)
+        over a followed dict of a few keys, as its passes: ``k = "a"; v = d["a"]`` and the
+        body with ``k`` read as ``"a"``, for each key in order; None where the body may change
+        the dict's keys (a store by another key, a method), or the loop is another."""
+        over = self.loop_over(loop)
+        if over is None:
             return None
-        name, target = call.func.value.id, loop.target
-        parts = target.elts if isinstance(target, gast.Tuple) else [None, target]
-        if len(parts) != 2 or call.func.attr == "values" and parts[0] is not None:
-            return None
+        name, parts = over
         if not all(p is None or isinstance(p, gast.Name) for p in parts) or parts[1] is None:
             return None
         keys = list(self.dicts[name])
         key_name = parts[0].id if parts[0] is not None else None
-        if len(keys) > 8 or not _keeps_keys(loop.body, name, key_name):
+        if len(keys) > 8 or not keeps_keys(loop.body, name, key_name):
             return None
         out = []
         for key in keys:
@@ -171,6 +148,26 @@ class _State:
                     stmt = S.rename(stmt, {key_name: S.const(key)})
                 out.append(stmt)
         return out
+
+    def loop_over(self, loop):
+        """``(dict, [key target or None, value target])`` of a loop over a followed dict's
+        values or items, or a followed list's items; else None."""
+        call = loop.iter if isinstance(loop, gast.For) and not loop.orelse else None
+        if isinstance(call, gast.Name) and call.id in self.lists:
+            return call.id, [None, loop.target]
+        if not (
+            isinstance(call, gast.Call)
+            and isinstance(call.func, gast.Attribute)
+            and call.func.attr in ("values", "items")
+            and getattr(call.func.value, "id", None) in set(self.dicts) - self.lists
+            and not call.args
+        ):
+            return None
+        target = loop.target
+        parts = target.elts if isinstance(target, gast.Tuple) else [None, target]
+        if len(parts) != 2 or call.func.attr == "values" and parts[0] is not None:
+            return None
+        return call.func.value.id, parts
 
     def loop_rebinds(self, loop) -> bool:
         """Whether ``loop`` binds followed names as its variable alone and otherwise only
@@ -195,6 +192,7 @@ class _State:
         for name in names & set(self.dicts):
             for key, slot in self.dicts.pop(name).items():
                 slot.holders.discard((name, key))
+        self.lists -= names
 
     def fresh_name(self, name: str) -> bool:
         """Whether ``name`` may become a name followed here: a local of the function's own."""
@@ -203,7 +201,7 @@ class _State:
     def made(self, stmt):
         """``d = {...}``, ``e = {**d}`` or ``e = {k: v.copy() for k, v in d.items()}``: a new
         dict of the objects given (or of new ones)."""
-        shape = _display(stmt)
+        shape = display(stmt)
         if shape is None:
             if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1):
                 return None
@@ -211,8 +209,11 @@ class _State:
             if items is None or not isinstance(stmt.targets[0], gast.Name):
                 return None
             name = stmt.targets[0].id
+            source = copy_source(stmt.value)  # (None of a comprehension: a dict)
+            listed = source is not None and source[0] in self.lists
         else:
             name, values = shape
+            listed = isinstance(stmt.value, gast.List)
             if not all(self.holdable(v) for v in values.values()):
                 if S.names_in(stmt.value) & self.tracked():
                     raise _Abandon
@@ -222,6 +223,8 @@ class _State:
             raise _Abandon
         self.leave({name})
         self.dicts[name] = items
+        if listed:
+            self.lists.add(name)
         for key, slot in items.items():
             slot.holders.add((name, key))
         self.marked.append(stmt)
@@ -231,9 +234,12 @@ class _State:
         """``{key: slot}`` of the dict ``value`` makes out of a followed one: a shallow copy
         (the same objects), or a comprehension over its items making a new value of each
         (``{k: v.copy() for k, v in d.items()}``); else None."""
-        copied = _copied(value)
-        if copied is not None:
-            return dict(self.dicts[copied]) if copied in self.dicts else None
+        source = copy_source(value)
+        if source is not None:
+            name, kind = source
+            if name not in self.dicts or kind != "any" and (kind == "list") != (name in self.lists):
+                return None
+            return dict(self.dicts[name])
         if not (isinstance(value, gast.DictComp) and len(value.generators) == 1):
             return None
         gen = value.generators[0]
@@ -242,7 +248,7 @@ class _State:
             isinstance(call, gast.Call)
             and isinstance(call.func, gast.Attribute)
             and call.func.attr == "items"
-            and getattr(call.func.value, "id", None) in self.dicts
+            and getattr(call.func.value, "id", None) in set(self.dicts) - self.lists
             and not call.args
             and not gen.ifs
             and isinstance(target, gast.Tuple)
@@ -314,8 +320,8 @@ class _State:
         if isinstance(value, gast.Name) and value.id in self.names:
             return self.names[value.id], None, None
         method = None
-        if isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Constant):
-            holder, key = value.value, value.slice.value
+        if isinstance(value, gast.Subscript) and constant_index(value.slice) is not None:
+            holder, key = value.value, constant_index(value.slice)[0]
         elif (
             isinstance(value, gast.Call)
             and isinstance(value.func, gast.Attribute)
@@ -334,6 +340,9 @@ class _State:
         held = self.dicts.get(getattr(holder, "id", None))
         if held is None:
             return None
+        if method is not None and holder.id in self.lists:
+            raise _Abandon  # (a list has no `get`)
+        key = self.position(holder.id, key)
         if key in held:
             read = gast.Subscript(value=S.name(holder.id), slice=S.const(key), ctx=gast.Load())
             return held[key], (read if method else None), None
@@ -345,13 +354,13 @@ class _State:
     def written(self, stmt):
         """A write in place into a followed object, through a name or a dict's item, and
         what keeps its other holders and names in step."""
-        through = _write_root(stmt)
+        through = write_root(stmt)
         if through is None:
             return None
-        slot, whole = self.slot_of(through), _updates_whole(stmt)
+        slot, whole = self.slot_of(through), updates_whole(stmt)
         if slot is None:
             return None
-        if not only_read(_write_reads(stmt), self.tracked()):
+        if not only_read(write_reads(stmt), self.tracked()):
             raise _Abandon
         source = through
         made = [
@@ -379,9 +388,19 @@ class _State:
         held = self.dicts.get(getattr(node.value, "id", None))
         if held is None:
             return None
-        if not isinstance(node.slice, gast.Constant) or node.slice.value not in held:
+        if constant_index(node.slice) is None:
             raise _Abandon
-        return held[node.slice.value]
+        key = self.position(node.value.id, constant_index(node.slice)[0])
+        if key not in held:
+            raise _Abandon
+        return held[key]
+
+    def position(self, name: str, key):
+        """``key`` of the followed dict ``name``; of a list, a position from the end made one
+        from the start."""
+        if name in self.lists and type(key) is int and key < 0:
+            return key + len(self.dicts[name])
+        return key
 
     def stored(self, stmt):
         """``e["c"] = v`` (or ``e.update(c=v)``, made such stores): a followed dict's item
@@ -396,15 +415,38 @@ class _State:
             isinstance(target, gast.Subscript) and getattr(target.value, "id", None) in self.dicts
         ):
             return None
-        if not isinstance(target.slice, gast.Constant):
+        if constant_index(target.slice) is None:
             raise _Abandon
-        name, key = target.value.id, target.slice.value
+        name = target.value.id
+        key = self.position(name, constant_index(target.slice)[0])
+        if name in self.lists and key not in self.dicts[name]:
+            raise _Abandon  # (Python's IndexError)
         slot = self.item_slot(stmt.value)
         old = self.dicts[name].get(key)
         if slot is old:  # (the object there already, kept in step by every write into it)
             return []
         if old is not None:
             old.holders.discard((name, key))
+        self.dicts[name][key] = slot
+        slot.holders.add((name, key))
+        self.marked.append(stmt)
+        return [stmt]
+
+    def appended(self, stmt):
+        """``hs.append(v)`` of a followed list: a new last item."""
+        call = stmt.value if isinstance(stmt, gast.Expr) else None
+        if not (
+            isinstance(call, gast.Call)
+            and isinstance(call.func, gast.Attribute)
+            and call.func.attr == "append"
+            and getattr(call.func.value, "id", None) in self.lists
+        ):
+            return None
+        if len(call.args) != 1 or call.keywords:
+            raise _Abandon
+        name = call.func.value.id
+        slot = self.item_slot(call.args[0])
+        key = len(self.dicts[name])
         self.dicts[name][key] = slot
         slot.holders.add((name, key))
         self.marked.append(stmt)
@@ -418,7 +460,7 @@ class _State:
             isinstance(call, gast.Call)
             and isinstance(call.func, gast.Attribute)
             and call.func.attr == "update"
-            and getattr(call.func.value, "id", None) in self.dicts
+            and getattr(call.func.value, "id", None) in set(self.dicts) - self.lists
         ):
             return None
         name = call.func.value.id
@@ -448,25 +490,6 @@ def _declared(fn) -> set:
     return {n for s in S.walk(fn) if isinstance(s, (gast.Global, gast.Nonlocal)) for n in s.names}
 
 
-def _keeps_keys(body: list, name: str, key_name) -> bool:
-    """Whether ``body`` (a loop's over the dict ``name``) leaves its keys as they are: it
-    stores into it only by the loop's key ``key_name``, calls none of its methods, binds
-    neither name, and holds no nested loop or function."""
-    for node in (n for stmt in body for n in S.walk(stmt)):
-        if isinstance(node, (gast.For, gast.While, gast.FunctionDef, gast.Lambda)):
-            return False
-        if isinstance(node, gast.Name) and node.id in (name, key_name):
-            if not isinstance(node.ctx, gast.Load):
-                return False
-        if isinstance(node, gast.Attribute) and getattr(node.value, "id", None) == name:
-            return False
-        if isinstance(node, gast.Subscript) and getattr(node.value, "id", None) == name:
-            if not isinstance(node.ctx, gast.Load):
-                if key_name is None or getattr(node.slice, "id", None) != key_name:
-                    return False
-    return True
-
-
 def _placed(made, stmt):
     """``made`` with ``stmt``'s line on each of its nodes that has none."""
     for node in S.walk(made):
@@ -482,37 +505,5 @@ def _marked(stmt, marked: list):
 
 def _made_names(stmt) -> set:
     """The names ``stmt`` binds to a new dict display (where following starts)."""
-    shape = _display(stmt)
+    shape = display(stmt)
     return {shape[0]} if shape is not None else set()
-
-
-def _write_root(stmt):
-    """What ``stmt`` writes into in place: ``w`` of ``w[k] = v``, ``w[k] += v``, ``w += v``;
-    ``e["a"]`` of ``e["a"][k] = v`` and ``e["a"] += v``; else None."""
-    if isinstance(stmt, gast.AugAssign):
-        target = stmt.target
-        if isinstance(target, gast.Subscript) and isinstance(target.value, gast.Subscript):
-            return target.value
-        return target if isinstance(target, (gast.Name, gast.Subscript)) else None
-    if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1:
-        target = stmt.targets[0]
-        if isinstance(target, gast.Subscript):
-            return target.value if isinstance(target.value, (gast.Name, gast.Subscript)) else None
-    return None
-
-
-def _updates_whole(stmt) -> bool:
-    """Whether ``stmt`` is ``w += v`` or ``e["a"] += v``: an update of the object itself."""
-    if not isinstance(stmt, gast.AugAssign):
-        return False
-    target = stmt.target
-    return isinstance(target, gast.Name) or not isinstance(target.value, gast.Subscript)
-
-
-def _write_reads(stmt):
-    """The expressions a write reads besides what it writes into: its value and index."""
-    target = stmt.target if isinstance(stmt, gast.AugAssign) else stmt.targets[0]
-    parts = [stmt.value]
-    if isinstance(target, gast.Subscript):
-        parts.append(target.slice)
-    return gast.Expr(value=gast.Tuple(elts=parts, ctx=gast.Load()))

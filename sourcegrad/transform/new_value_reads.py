@@ -9,7 +9,7 @@ import gast
 
 from . import syntax as S
 
-__all__ = ["is_new", "only_read"]
+__all__ = ["comprehension_own", "consumed", "is_new", "only_read"]
 
 #: builtins whose result is a new value, keeping no reference to what they are given
 _READERS = frozenset({"len", "float", "int", "abs", "sum", "print", "bool"})
@@ -50,6 +50,12 @@ def only_read(stmt, names: set) -> bool:
         if not isinstance(node.ctx, gast.Load) or not _consumed(node, parents):
             return False
     return True
+
+
+def consumed(node, parents: dict) -> bool:
+    """Whether the value read at ``node`` (``parents``: :func:`syntax.parent_map`'s of a
+    statement around it) flows only into a new value, keeping no reference to it."""
+    return _consumed(node, parents)
 
 
 def comprehension_own(node, parents: dict) -> bool:
@@ -94,6 +100,8 @@ def _consumed(node, parents: dict) -> bool:
             return _returned(node, parents)
         elif isinstance(up, gast.For) and up.iter is node:
             return isinstance(node, gast.Name)  # (a dict's keys)
+        elif isinstance(up, gast.comprehension) and up.iter is node:
+            return isinstance(node, gast.Name) and _iterated_into_new(node, parents)
         elif isinstance(up, gast.Attribute) and up.attr in ("values", "keys", "items"):
             call = parents.get(id(up))
             return isinstance(call, gast.Call) and _iterated_into_new(call, parents)
@@ -110,20 +118,20 @@ def _returned(node, parents: dict) -> bool:
 
 
 def _iterated_into_new(call, parents: dict) -> bool:
-    """Whether ``d.values()`` or ``d.items()`` (``call``) is the iterable of a comprehension
-    whose items are read only into new values: a list or dict of new values
-    (``{k: v.copy() for k, v in d.items()}``), or a generator summed or read by NumPy
-    (``sum(np.sum(v) for v in d.values())``: it runs there, not later)."""
+    """Whether ``d.values()`` or ``d.items()`` (``call``; or a name, its items read as values)
+    is the iterable of a comprehension whose items are read only into new values: a list or
+    dict of new values (``{k: v.copy() for k, v in d.items()}``), or a generator summed or
+    read by NumPy (``sum(np.sum(v) for v in d.values())``: it runs there, not later)."""
     gen = parents.get(id(call))
     if not isinstance(gen, gast.comprehension) or gen.iter is not call:
         return False
     comp = parents.get(id(gen))
     if not isinstance(comp, _COMPREHENSIONS) or comp.generators != [gen]:
         return False
-    target = gen.target
-    if call.func.attr == "items" and isinstance(target, gast.Tuple) and len(target.elts) == 2:
+    target, attr = gen.target, call.func.attr if isinstance(call, gast.Call) else "values"
+    if attr == "items" and isinstance(target, gast.Tuple) and len(target.elts) == 2:
         target = target.elts[1]  # (the key: a string or number of its own)
-    elif call.func.attr == "keys":
+    elif attr == "keys":
         return True
     made = [comp.key, comp.value] if isinstance(comp, gast.DictComp) else [comp.elt]
     inner = gast.Expr(value=gast.Tuple(elts=[*made, *gen.ifs], ctx=gast.Load()))

@@ -38,6 +38,7 @@ from .forms import Core, copied_core
 from .generator_methods import list_generator_methods
 from .harmless_calls import harmless_call
 from .held_items import follow_held_items
+from .held_objects import follow_held_objects
 from .helper_results import helper_results
 from .inline_methods import followed_reads, inline_effect_methods
 from .iterator_calls import lower_iterator_calls
@@ -428,6 +429,9 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
             kinds = NameKinds(tree, given, numpy, helper_results(parsed, local))
             return kinds.ndim_at(stmt, name) >= 1
 
+        if not parsed.filename.startswith("<sourcegrad"):  # (the user's objects only)
+            numpy = numpy_in_scope(parsed, S.bound_names(fn) | set(self.params))
+            follow_held_objects(fn, parsed, self.params, examples, numpy, names())
         kept, self.inlined = inline_effect_methods(fn, parsed, class_of, names(), arrays)
         read_own_stores(fn, names(), harmless_call(parsed, S.bound_names(fn)))
         self.kept_state = follow_state_between_calls(fn, parsed, given, names())
