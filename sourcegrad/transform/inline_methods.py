@@ -39,6 +39,7 @@ from .inline_helpers import (
 )
 from .parse import UNRESOLVED, parse, resolve
 from .state_between_calls import calls_on, hoist_state_calls
+from .walk import statement_blocks
 
 __all__ = ["followed_reads", "inline_effect_methods", "obstacle"]
 __all__ += ["inline_writing_helpers"]
@@ -95,7 +96,7 @@ class _Inliner:
 
     def once(self) -> bool:
         """Inline the first call that needs it; whether there was one."""
-        for block in _blocks(self.fn.body):
+        for block in statement_blocks(self.fn.body):
             for i, stmt in enumerate(block):
                 found = self.candidate(stmt)
                 if found is None:
@@ -172,7 +173,7 @@ class _Inliner:
         calls = calls_on(self.fn, receiver.id) if isinstance(receiver, gast.Name) else None
         if calls is None:
             return False
-        statements = {id(_call_of(s)) for block in _blocks(self.fn.body) for s in block}
+        statements = {id(_call_of(s)) for block in statement_blocks(self.fn.body) for s in block}
         for call in calls:
             method = inspect.getattr_static(cls, call.func.attr, None)
             if id(call) not in statements or not isinstance(method, types.FunctionType):
@@ -267,20 +268,6 @@ def followed_reads(fn, kept: dict) -> frozenset:
         and isinstance(n.value, gast.Name)
     }
     return frozenset((r, a) for r, attrs in kept.items() for a in attrs if (r, a) not in left)
-
-
-def _blocks(body):
-    """``body`` and the statement lists nested in it (not in nested functions)."""
-    yield body
-    for stmt in body:
-        if isinstance(stmt, S.NESTED_SCOPES):
-            continue
-        for field in ("body", "orelse", "finalbody"):
-            inner = getattr(stmt, field, None)
-            if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
-                yield from _blocks(inner)
-        for part in [*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())]:
-            yield from _blocks(part.body)
 
 
 def _call_of(stmt):

@@ -32,6 +32,7 @@ import gast
 from ..errors import UnsupportedSyntaxError
 from . import syntax as S
 from .parse import UNRESOLVED, resolve
+from .walk import statement_blocks
 
 __all__ = ["follow_state_between_calls"]
 
@@ -80,7 +81,7 @@ def hoist_state_calls(fn, keeps_state, names: S.NameGen) -> None:
     b``, ``and``/``or``, a comprehension or lambda), the statement reading ``obj`` nowhere
     else."""
     simple = (gast.Assign, gast.AugAssign, gast.Expr, gast.Return, gast.AnnAssign)
-    for block in _blocks(fn.body):
+    for block in statement_blocks(fn.body):
         for i in reversed(range(len(block))):
             stmt = block[i]
             if not isinstance(stmt, simple) or stmt.value is None:
@@ -291,7 +292,7 @@ def _loaded(node) -> bool:
 def _store_before_returns(body: list, local: dict, names: S.NameGen) -> None:
     """``obj.attr = obj_attr`` before each ``return`` of ``body`` (not of nested functions),
     the returned value taken first where it is not a name or a constant."""
-    for block in _blocks(body):
+    for block in statement_blocks(body):
         for i in reversed(range(len(block))):
             stmt = block[i]
             if not isinstance(stmt, gast.Return):
@@ -306,20 +307,6 @@ def _store_before_returns(body: list, local: dict, names: S.NameGen) -> None:
                 store.type_comment = None
                 before.append(gast.copy_location(store, stmt))
             block[i:i] = before
-
-
-def _blocks(body: list):
-    """``body`` and the statement lists nested in it (not in nested functions)."""
-    yield body
-    for stmt in list(body):
-        if isinstance(stmt, S.NESTED_SCOPES):
-            continue
-        for field in ("body", "orelse", "finalbody"):
-            inner = getattr(stmt, field, None)
-            if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
-                yield from _blocks(inner)
-        for part in [*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())]:
-            yield from _blocks(part.body)
 
 
 def _key(node):

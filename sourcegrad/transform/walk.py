@@ -379,3 +379,19 @@ def replace_statement(node, old, new) -> None:
             if stmt is old:
                 body[i] = new
                 return
+
+
+def statement_blocks(body: list) -> Iterator[list]:
+    """``body`` and every statement list nested in it (branches, loop bodies and ``else``s,
+    ``try`` parts, ``match`` cases), not in nested functions or classes; each list is read as
+    it stands when it is reached, so a caller may change a list it was given."""
+    yield body
+    for stmt in list(body):
+        if isinstance(stmt, S.NESTED_SCOPES):
+            continue
+        for field in ("body", "orelse", "finalbody"):
+            inner = getattr(stmt, field, None)
+            if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
+                yield from statement_blocks(inner)
+        for part in [*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())]:
+            yield from statement_blocks(part.body)
