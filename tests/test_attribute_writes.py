@@ -54,7 +54,7 @@ def test_a_method_reading_back_what_it_keeps_is_refused():
         sg.grad(counts_calls)(np.ones((2, 3)))
     message = str(info.value)
     assert "keeps state in `self.n` from call to call" in message
-    assert "call it as a statement of its own there (`y = obj.__call__(...)`)" in message
+    assert "call it as a statement of its own (`y = obj(...)`)" in message
     f = Counter.__call__
     assert message.startswith(f"{f.__code__.co_filename}:{marked_line(f)}: ")
 

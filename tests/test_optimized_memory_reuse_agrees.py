@@ -60,10 +60,10 @@ def changed_by_a_call(x):
 
 def reduced_into_a_positional_out(x, c):
     buf = np.zeros(x.shape[0])
-    m = np.add.reduce(c, 0, None, buf)  # m is buf
+    m = np.add.reduce(c, 0, None, buf)  # m is buf, which nothing reads again
     y = x * m
     z = np.exp(y) * 3.0
-    return np.sum(z) + np.sum(x * buf) * 2.0
+    return np.sum(z) + np.sum(x * m) * 2.0
 
 
 CASES = [

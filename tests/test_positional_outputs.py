@@ -182,3 +182,18 @@ def test_a_ufunc_methods_output_is_followed(f):
     # derivative took `y` as the zeros it held, a wrong gradient)
     x = np.array([0.3, -0.7, 1.1])
     _check(f, [x, np.zeros(3) if f is accumulated_into else np.zeros(())], given_after=True)
+
+
+def reduced_into_a_buffer_read_again(x, c):
+    buf = np.zeros(x.shape[0])
+    m = np.add.reduce(c, 0, None, buf)  # m is buf
+    return np.sum(np.exp(x * m)) + np.sum(x * buf) * 2.0
+
+
+def test_a_ufunc_methods_result_named_while_its_buffer_is_read_again_is_refused():
+    # (the call was kept as written and `buf` read as a constant: the gradient w.r.t. `c`
+    # lacked the path through `buf`, 0.31 where central differences give 0.51)
+    x, c = np.array([0.1, 0.2, 0.3]), np.arange(6.0).reshape(2, 3) / 10
+    with pytest.raises(sg.SourcegradError) as caught:
+        sg.grad(reduced_into_a_buffer_read_again, 1)(x, c)
+    assert "`buf[...] = np.add.reduce(c, 0, None)`" in str(caught.value)
