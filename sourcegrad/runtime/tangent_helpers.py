@@ -13,7 +13,14 @@ import numpy as np
 from ..errors import SourcegradError
 from .facts import helper
 from .helpers import Shape
-from .records import is_field, is_record, is_static_leaf, rebuilt_record, record_fields
+from .records import (
+    is_field,
+    is_record,
+    is_static_leaf,
+    rebuilt_record,
+    record_fields,
+    refuse_property,
+)
 from .shape_helpers import index_items
 from .trees import Pieces, dict_of_kind
 
@@ -411,6 +418,8 @@ def field_tangent(t, x, name):
         # a method bound to x (`layer.forward`): its tangent is x's own, read by the
         # derivative of the method as the tangent of its receiver
         return zero_tangent(x) if t is None else t
+    if t is not None:
+        refuse_property(x, name)  # (its getter's tangent is no field's)
     if t is None or (is_record(x) and (is_static_leaf(value) or not is_field(x, name))):
         # a record's setting (an int, a function) or class attribute (a ClassVar) has none
         return zero_tangent(value)
