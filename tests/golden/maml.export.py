@@ -504,8 +504,9 @@ def refuse_property(x, name) -> None:
     ):
         raise SourcegradError(
             f"`.{name}` is a property of {type(x).__name__}, read where sourcegrad cannot call "
-            "its getter (on an item of a loop or of a container); read the fields it is "
-            "computed from there, or call a method of the object that reads it"
+            "its getter (on an item of a loop or of a container, or a name bound to more "
+            "than one object); read the fields it is computed from there, or call a method of "
+            "the object that reads it"
         )
 
 
