@@ -142,3 +142,16 @@ def write_reads(stmt):
     if isinstance(target, gast.Subscript):
         parts.append(target.slice)
     return gast.Expr(value=gast.Tuple(elts=parts, ctx=gast.Load()))
+
+
+class Abandon(Exception):
+    """A statement that cannot be followed: the function is left as it was."""
+
+
+def stepped_body(fn, step) -> list | None:
+    """``fn``'s top-level statements, each replaced by the statements ``step(stmt)`` gives;
+    None where one of them cannot be followed (``step`` raised :class:`Abandon`)."""
+    try:
+        return [new for stmt in fn.body for new in step(stmt)]
+    except Abandon:
+        return None

@@ -36,10 +36,12 @@ import gast
 
 from . import syntax as S
 from .held_forms import (
+    Abandon,
     constant_index,
     copy_source,
     display,
     keeps_keys,
+    stepped_body,
     updates_whole,
     whole_list_read,
     write_reads,
@@ -59,10 +61,6 @@ class _Slot:
         self.names, self.holders, self.array = set(names), set(holders), array
 
 
-class _Abandon(Exception):
-    """A statement that cannot be followed: the function is left as it was."""
-
-
 def follow_held_items(fn, params: list, examples, numpy: bool) -> None:
     """Rewrite ``fn``'s top-level statements in place as the module docstring says, or leave
     them all as they were."""
@@ -70,11 +68,8 @@ def follow_held_items(fn, params: list, examples, numpy: bool) -> None:
         return
     kinds = NameKinds(fn, dict(zip(params, examples or ())), numpy)
     state = _State(fn, set(params), kinds)
-    try:
-        body = []
-        for stmt in fn.body:
-            body.extend(state.step(stmt))
-    except _Abandon:
+    body = stepped_body(fn, state.step)
+    if body is None:
         return
     if state.marked:
         for stmt in state.marked:
@@ -105,12 +100,12 @@ class _State:
         if isinstance(stmt, gast.Assign):
             self.tainted -= {t.id for t in stmt.targets if isinstance(t, gast.Name)}
         if mentioned & self.tainted and not only_read(stmt, self.tainted):
-            raise _Abandon
+            raise Abandon
         unrolled = self.unrolled(stmt)
         if unrolled is not None:
             return [made for inner in unrolled for made in self.step(inner)]
         if whole_list_read(stmt, self.lists):
-            raise _Abandon
+            raise Abandon
         for read in (self.made, self.bound, self.stored, self.appended, self.written, self.rebound):
             out = read(stmt)
             if out is not None:
@@ -118,7 +113,7 @@ class _State:
         if isinstance(stmt, gast.For) and self.loop_rebinds(stmt):
             return [stmt]
         if not only_read(stmt, self.tracked()):
-            raise _Abandon
+            raise Abandon
         return [stmt]
 
     def unrolled(self, loop):
@@ -216,11 +211,11 @@ class _State:
             listed = isinstance(stmt.value, gast.List)
             if not all(self.holdable(v) for v in values.values()):
                 if S.names_in(stmt.value) & self.tracked():
-                    raise _Abandon
+                    raise Abandon
                 return [stmt]  # (a dict not followed, holding no object followed)
             items = {k: self.item_slot(v) for k, v in values.items()}
         if not self.fresh_name(name):
-            raise _Abandon
+            raise Abandon
         self.leave({name})
         self.dicts[name] = items
         if listed:
@@ -275,7 +270,7 @@ class _State:
         """The object a dict's item ``value`` is: a followed name's, or a new one (a name
         bound again later leaves it then)."""
         if not self.holdable(value):
-            raise _Abandon
+            raise Abandon
         if not isinstance(value, gast.Name):
             return _Slot(array=self.kinds.value_ndim(None, value) >= 1)
         if value.id not in self.names:
@@ -297,7 +292,7 @@ class _State:
             return None
         slot, value, stored = read
         if not self.fresh_name(target.id) or (stored and stored[0] == target.id):
-            raise _Abandon
+            raise Abandon
         self.leave({target.id})
         slot.names.add(target.id)
         self.names[target.id] = slot
@@ -334,20 +329,20 @@ class _State:
             default = value.args[-1]
             if len(value.args) == 2 and not isinstance(default, (gast.Name, gast.Constant)):
                 if not self.holdable(default):
-                    raise _Abandon  # (evaluated even where unused)
+                    raise Abandon  # (evaluated even where unused)
         else:
             return None
         held = self.dicts.get(getattr(holder, "id", None))
         if held is None:
             return None
         if method is not None and holder.id in self.lists:
-            raise _Abandon  # (a list has no `get`)
+            raise Abandon  # (a list has no `get`)
         key = self.position(holder.id, key)
         if key in held:
             read = gast.Subscript(value=S.name(holder.id), slice=S.const(key), ctx=gast.Load())
             return held[key], (read if method else None), None
         if method is None or len(value.args) == 1:
-            raise _Abandon  # (Python's KeyError, or None)
+            raise Abandon  # (Python's KeyError, or None)
         stored = (holder.id, key) if method == "setdefault" else None
         return self.item_slot(default), default, stored
 
@@ -361,7 +356,7 @@ class _State:
         if slot is None:
             return None
         if not only_read(write_reads(stmt), self.tracked()):
-            raise _Abandon
+            raise Abandon
         source = through
         made = [
             _marked(_placed(S.assign(n, S.clone(source), stmt.lineno), stmt), self.marked)
@@ -383,16 +378,16 @@ class _State:
         """The followed object ``node`` (a name, or a dict's item by a constant key) is."""
         if isinstance(node, gast.Name):
             if node.id in self.dicts:
-                raise _Abandon  # (the dict itself written into)
+                raise Abandon  # (the dict itself written into)
             return self.names.get(node.id)
         held = self.dicts.get(getattr(node.value, "id", None))
         if held is None:
             return None
         if constant_index(node.slice) is None:
-            raise _Abandon
+            raise Abandon
         key = self.position(node.value.id, constant_index(node.slice)[0])
         if key not in held:
-            raise _Abandon
+            raise Abandon
         return held[key]
 
     def position(self, name: str, key):
@@ -416,11 +411,11 @@ class _State:
         ):
             return None
         if constant_index(target.slice) is None:
-            raise _Abandon
+            raise Abandon
         name = target.value.id
         key = self.position(name, constant_index(target.slice)[0])
         if name in self.lists and key not in self.dicts[name]:
-            raise _Abandon  # (Python's IndexError)
+            raise Abandon  # (Python's IndexError)
         slot = self.item_slot(stmt.value)
         old = self.dicts[name].get(key)
         if slot is old:  # (the object there already, kept in step by every write into it)
@@ -443,7 +438,7 @@ class _State:
         ):
             return None
         if len(call.args) != 1 or call.keywords:
-            raise _Abandon
+            raise Abandon
         name = call.func.value.id
         slot = self.item_slot(call.args[0])
         key = len(self.dicts[name])
@@ -465,7 +460,7 @@ class _State:
             return None
         name = call.func.value.id
         if call.args or any(k.arg is None or name in S.names_in(k.value) for k in call.keywords):
-            raise _Abandon
+            raise Abandon
         out = []
         for k in call.keywords:
             target = gast.Subscript(value=S.name(name), slice=S.const(k.arg), ctx=gast.Store())
@@ -480,7 +475,7 @@ class _State:
         if not (isinstance(stmt, gast.Assign) and bound & self.tracked()):
             return None
         if not only_read(gast.Expr(value=stmt.value), self.tracked()):
-            raise _Abandon
+            raise Abandon
         self.leave(bound)
         return [stmt]
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import gast
 
 from . import syntax as S
+from .held_forms import Abandon, stepped_body
 from .name_kinds import NameKinds
 from .new_value_reads import comprehension_own, consumed, is_new
 from .node_facts import set_fact
@@ -53,10 +54,6 @@ class _Slot:
         self.names, self.array = set(names), array
 
 
-class _Abandon(Exception):
-    """A statement that cannot be followed: the function is left as it was."""
-
-
 def follow_held_objects(fn, parsed, params: list, examples, numpy: bool, names) -> None:
     """Rewrite ``fn``'s top-level statements in place as the module docstring says, or leave
     them all as they were (``names``: a :class:`fresh_names.NameGen` for new names)."""
@@ -66,11 +63,8 @@ def follow_held_objects(fn, parsed, params: list, examples, numpy: bool, names) 
     if not any(state.made_objects(s) for s in fn.body):
         return
     state.kinds = NameKinds(fn, dict(zip(params, examples or ())), numpy)
-    try:
-        body = []
-        for stmt in fn.body:
-            body.extend(state.step(stmt))
-    except _Abandon:
+    body = stepped_body(fn, state.step)
+    if body is None:
         return
     if state.changed:
         for stmt in state.marked:
@@ -130,11 +124,11 @@ class _State:
                 return out
         if isinstance(stmt, gast.Assign) and all(isinstance(t, gast.Name) for t in stmt.targets):
             if not self.reads_only(gast.Expr(value=stmt.value)):
-                raise _Abandon
+                raise Abandon
             self.leave({t.id for t in stmt.targets})
             return [stmt]
         if not self.reads_only(stmt):
-            raise _Abandon
+            raise Abandon
         return [stmt]
 
     def leave(self, names: set) -> None:
@@ -152,7 +146,7 @@ class _State:
         target = stmt.targets[0]
         calls = stmt.value.elts if isinstance(stmt.value, gast.List) else [stmt.value]
         if not isinstance(target, gast.Name) or target.id in self.closed:
-            raise _Abandon
+            raise Abandon
         objs = [self.new_object(c, cls) for c, cls in zip(calls, classes)]
         self.leave({target.id})
         if isinstance(stmt.value, gast.List):
@@ -169,21 +163,21 @@ class _State:
         """The object ``C(args)`` makes, its fields' values given positionally or by name."""
         fields = field_names(cls)
         if any(isinstance(a, gast.Starred) for a in call.args) or len(call.args) > len(fields):
-            raise _Abandon
+            raise Abandon
         given = dict(zip(fields, call.args))
         for k in call.keywords:
             if k.arg is None or k.arg in given or k.arg not in fields:
-                raise _Abandon
+                raise Abandon
             given[k.arg] = k.value
         if set(given) != set(fields):
-            raise _Abandon  # (a default: shared between objects where mutable)
+            raise Abandon  # (a default: shared between objects where mutable)
         return _Obj(cls, {f: self.held_slot(v) for f, v in given.items()})
 
     def held_slot(self, value) -> _Slot:
         """What a field given ``value`` holds: a local name's object, or a new one."""
         if isinstance(value, gast.Name):
             if value.id in self.closed or value.id in set(self.lists) | set(self.objects):
-                raise _Abandon
+                raise Abandon
             if value.id not in self.slots:
                 array = self.kinds is not None and self.kinds.ndims.get(value.id, 0) >= 1
                 self.slots[value.id] = _Slot([value.id], array)
@@ -193,16 +187,16 @@ class _State:
         ):
             if all(is_new(e) and self.reads_only(gast.Expr(value=e)) for e in value.elts):
                 return _Slot()
-            raise _Abandon
+            raise Abandon
         if is_new(value) and self.reads_only(gast.Expr(value=value)):
             return _Slot()
-        raise _Abandon
+        raise Abandon
 
     def object_at(self, node):
         """The object ``node`` (``L[i]`` of a constant ``i``, or a name) is; else None."""
         if isinstance(node, gast.Name):
             if node.id in self.lists:
-                raise _Abandon  # (the list itself changed)
+                raise Abandon  # (the list itself changed)
             return self.objects.get(node.id)
         if (
             not isinstance(node, gast.Subscript)
@@ -212,7 +206,7 @@ class _State:
         objs = self.lists[node.value.id]
         index = node.slice.value if isinstance(node.slice, gast.Constant) else None
         if type(index) is not int or not -len(objs) <= index < len(objs):
-            raise _Abandon
+            raise Abandon
         return objs[index]
 
     def bound(self, stmt):
@@ -225,7 +219,7 @@ class _State:
             return None
         if value is not stmt.value:  # (`getattr(R, "F")`, `vars(R)["F"]`: read as `R.F`)
             if self.shadowed:
-                raise _Abandon
+                raise Abandon
             stmt = gast.copy_location(S.assign(target.id, value, stmt.lineno), stmt)
         obj = self.object_at(value) if not isinstance(value, gast.Attribute) else None
         slot = None
@@ -240,7 +234,7 @@ class _State:
             else:
                 return None
         if target.id in self.closed:
-            raise _Abandon
+            raise Abandon
         self.leave({target.id})
         if slot is not None:
             slot.names.add(target.id)
@@ -263,7 +257,7 @@ class _State:
         fields = list(obj.fields)
         inlined = inlined_call(obj.cls, call, fields, self.fresh, self.parsed.globals)
         if inlined is None:
-            raise _Abandon
+            raise Abandon
         return [out for inner in inlined for out in self.step(inner)]
 
     def field_written(self, stmt):
@@ -273,9 +267,9 @@ class _State:
             return None
         obj = self.object_at(target.value)
         if obj is None or target.attr not in obj.fields:
-            raise _Abandon
+            raise Abandon
         if not self.reads_only(gast.Expr(value=value)):
-            raise _Abandon
+            raise Abandon
         read = gast.Attribute(value=S.clone(target.value), attr=target.attr, ctx=gast.Load())
         if isinstance(stmt, gast.AugAssign):
             new = gast.BinOp(left=read, op=stmt.op, right=value)
@@ -298,7 +292,7 @@ class _State:
             return None
         reads = _change_reads(stmt)
         if not self.reads_only(reads):
-            raise _Abandon
+            raise Abandon
         slot = self.slots[name]
         if isinstance(stmt, gast.Expr):  # (`w.append(v)`: a list, the same object)
             grown = gast.List(
@@ -338,7 +332,7 @@ class _State:
             return gast.Subscript(value=S.name(name), slice=S.const(index), ctx=gast.Load())
         if obj.names:
             return S.name(sorted(obj.names)[0])
-        raise _Abandon
+        raise Abandon
 
     def rebuilt(self, obj, path, values: dict, stmt) -> list:
         """``path = C(...)`` of ``obj``'s fields, ``values`` in place of some, then stored
@@ -349,7 +343,7 @@ class _State:
         ]
         made = S.call(S.name(obj.cls.__name__), args)
         if self.parsed.globals.get(obj.cls.__name__) is not obj.cls:
-            raise _Abandon
+            raise Abandon
         out = [self.mark(_placed(_store(S.clone(path), made), stmt))]
         places = [
             gast.Subscript(value=S.name(n), slice=S.const(i), ctx=gast.Load())
@@ -385,12 +379,12 @@ class _State:
         stop = (gast.For, gast.While, gast.Break, gast.Continue, gast.FunctionDef, gast.Return)
         for node in (n for s in loop.body for n in S.walk(s)):
             if isinstance(node, stop) or isinstance(node, gast.Lambda):
-                raise _Abandon
+                raise Abandon
             if isinstance(node, gast.Name) and node.id in (name, var):
                 if not isinstance(node.ctx, gast.Load):
-                    raise _Abandon
+                    raise Abandon
         if count > 8 or var in self.closed:
-            raise _Abandon
+            raise Abandon
         out = []
         for i in range(count):
             read = gast.Subscript(value=S.name(name), slice=S.const(i), ctx=gast.Load())
