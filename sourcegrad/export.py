@@ -23,9 +23,7 @@ from __future__ import annotations
 import inspect
 import os
 import textwrap
-import threading
 import types
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 from . import derivative as derivative_module
@@ -34,10 +32,11 @@ from .arguments import with_defaults
 from .derivative import Transformed, derivative
 from .disk_cache import is_generated
 from .errors import SourcegradError
+from .export_format import formatted_module
 from .export_header import header, is_stale, source_digest
 from .export_runtime import GRADIENTS_STAND_IN
 from .export_source import ALLOWED_PACKAGES, ExportError, is_standard
-from .export_text import LINE_LENGTH, describe, import_block, packing_wrapper, public_wrapper
+from .export_text import describe, import_block, packing_wrapper, public_wrapper
 from .export_values import Trace, take_gradients, traced, write_gradients
 from .export_writer import Writer, made_here
 from .higher import Tower
@@ -196,35 +195,11 @@ def _assemble(writer: Writer, make_header: Callable[[], str], public: str) -> st
             own = (fn.__module__ or "").split(".")[0] == __name__.split(".")[0]
             if not own and not is_standard(fn) and fn not in writer.user_functions:
                 writer.user_functions.append(fn)
-    parts = [make_header(), import_block(writer.ns.imports), f"__all__ = [{public!r}]\n"]
+    head = [make_header(), import_block(writer.ns.imports), f"__all__ = [{public!r}]\n"]
+    parts = ["\n\n".join(p.rstrip("\n") + "\n" for p in head)]  # black spaces these its own way
     parts += writer.ns.derived[::-1]  # the public function first, then what it calls
     parts += [_SUPPORT] + writer.ns.blocks
-    return formatted("\n\n".join(p.rstrip("\n") + "\n" for p in parts))
-
-
-#: (line length, module text) -> black's text of it, the FORMATTED_KEPT most recently asked for
-_FORMATTED: OrderedDict = OrderedDict()
-_FORMATTED_LOCK = threading.Lock()
-FORMATTED_KEPT = 16
-
-
-def formatted(text: str) -> str:
-    """``text`` formatted by black (at :data:`LINE_LENGTH`), formatted once for a text made
-    again (the same module exported twice: black takes most of an export's time)."""
-    key = (LINE_LENGTH, text)
-    with _FORMATTED_LOCK:
-        got = _FORMATTED.get(key)
-        if got is not None:
-            _FORMATTED.move_to_end(key)
-            return got
-    import black  # only where a module is written: `import sourcegrad` stays light
-
-    got = black.format_str(text, mode=black.Mode(line_length=LINE_LENGTH))
-    with _FORMATTED_LOCK:
-        _FORMATTED[key] = got
-        while len(_FORMATTED) > FORMATTED_KEPT:
-            _FORMATTED.popitem(last=False)
-    return got
+    return formatted_module(parts)
 
 
 def _scalar_gradient(writer: Writer, fn: types.FunctionType, public: str, df) -> None:

@@ -33,7 +33,7 @@ LAYERS = [
     {"function_values"},
     {"show", "export", "export_source", "export_text", "export_values", "export_runtime"}
     | {"export_keys", "export_objects", "export_receivers", "export_library", "export_writer"}
-    | {"export_library_copy", "export_header"},
+    | {"export_library_copy", "export_header", "export_format"},
     {"api"},
     {"check", "cli", "__main__"},
     {"util", "loss", "optim", "nn", "model", "parallel"},
