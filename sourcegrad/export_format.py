@@ -19,7 +19,7 @@ __all__ = ["formatted_module"]
 #: (line length, part's text) -> black's text of it, the FORMATTED_KEPT most recently asked for
 _FORMATTED: OrderedDict = OrderedDict()
 _FORMATTED_LOCK = threading.Lock()
-FORMATTED_KEPT = 4096
+FORMATTED_KEPT = 1024
 
 
 def formatted_module(parts: list[str]) -> str:
