@@ -228,8 +228,11 @@ def _cut(fn: types.FunctionType, text: str) -> Halves | None:
     lines = text.splitlines()
     if "" not in lines:
         return None
-    start = lines.index("") + 1  # emit leaves one empty line, where the adjoint starts
-    node = ast.parse(text).body[0]
+    # parsed at the lines of fn's file (its def is the text's first line), so that no walk
+    # shifts them after; emit leaves one empty line, where the adjoint starts
+    shift = max(fn.__code__.co_firstlineno - 1, 0)
+    start = lines.index("") + 1 + shift
+    node = ast.parse("\n" * shift + text).body[0]
     if not isinstance(node, ast.FunctionDef) or "g_out" not in _kwonly(node):
         return None
     forward = [s for s in node.body if s.lineno < start]
@@ -251,7 +254,8 @@ def _cut(fn: types.FunctionType, text: str) -> Halves | None:
     value = last.value.elts[0]
     unsure = sorted(names_bound_inside(forward) & set(kept) - params)
     module = _halves_module(node, forward, adjoint, value, kept, unsure, fn)
-    _shift_lines(module, fn.__code__.co_firstlineno - node.lineno)
+    if node.lineno != fn.__code__.co_firstlineno:
+        _shift_lines(module, fn.__code__.co_firstlineno - node.lineno)
     code = compile(module, fn.__code__.co_filename, "exec")
     made = halves_functions(code, fn)
     forward = made[node.name + "_forward"]
@@ -302,7 +306,9 @@ def _halves_module(node, forward, adjoint, value, kept, unsure, fn) -> ast.Modul
     for made in (fwd, adj, factory):
         ast.copy_location(made, node)
     module = ast.Module([factory], [])
-    _fix_missing_locations(module, 1, 0, 1, 0)
+    a = node.args  # what the parse made has every position: the new nodes are fixed
+    parsed = [*forward, *adjoint, value, *a.posonlyargs, *a.args, *a.kwonlyargs, *a.defaults]
+    _fix_missing_locations(module, {id(n) for n in parsed + a.kw_defaults}, 1, 0, 1, 0)
     return module
 
 
@@ -366,17 +372,23 @@ def _nodes(tree) -> list:
 
 
 def _shift_lines(tree, n: int) -> None:
-    """``ast.increment_lineno(tree, n)`` (which no context nor operator has a line for)."""
+    """``ast.increment_lineno(tree, n)``, but a node reached twice (the value both halves
+    read) shifted once."""
+    seen: set = set()
     for node in _nodes(tree):
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
         if "lineno" in node._attributes:
             node.lineno = getattr(node, "lineno", 0) + n
         if "end_lineno" in node._attributes and getattr(node, "end_lineno", 0) is not None:
             node.end_lineno = getattr(node, "end_lineno", 0) + n
 
 
-def _fix_missing_locations(node, *at) -> None:
+def _fix_missing_locations(node, complete: set, *at) -> None:
     """``ast.fix_missing_locations`` from ``node``, whose nearest parent with a position
-    was at ``at``: (line, column, end line, end column)."""
+    was at ``at``: (line, column, end line, end column); the nodes whose ids are in
+    ``complete`` and every node under them have all their positions (a parse made them)."""
     attributes, at = node._attributes, list(at)
     for i, name in enumerate(("lineno", "col_offset", "end_lineno", "end_col_offset")):
         if name not in attributes:
@@ -390,7 +402,8 @@ def _fix_missing_locations(node, *at) -> None:
         v = getattr(node, field, None)
         for child in v if type(v) is list else (v,):
             if isinstance(child, ast.AST) and not isinstance(child, _LEAVES):
-                _fix_missing_locations(child, *at)
+                if id(child) not in complete:
+                    _fix_missing_locations(child, complete, *at)
 
 
 def names_read(stmts) -> set:
