@@ -37,13 +37,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import io
 import itertools
 import json
 import linecache
 import os
 import re
 import sys
-import tempfile
 import types
 import weakref
 from collections.abc import Callable
@@ -103,10 +103,10 @@ def cache_dir() -> Path | None:
 
 def _write_atomically(path: Path, text: str) -> None:
     """Write ``text`` to ``path``: another process sees the old file or the whole new one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    tmp = os.path.join(path.parent, f".tmp-{os.getpid()}-{next(_COUNTER)}{path.suffix}")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
+        with open(tmp, "wb", opener=lambda p, flags: os.open(p, flags, 0o600)) as out:
+            out.write(text.encode("utf-8"))
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -115,23 +115,23 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 def source_file(text: str, name: str, origin: str = "") -> str | None:
-    """The path of a file holding exactly ``text`` (made where missing), to compile ``text``
-    from; None where the cache directory cannot be written. ``origin`` (the user's file and
-    lines the text maps to) is part of the file's name: a file's lines map to one place."""
+    """The path of a file holding exactly ``text`` (made where missing, its lines put in
+    ``linecache``), to compile ``text`` from; None where the cache directory cannot be written.
+    ``origin`` (the user's file and lines the text maps to) is part of the file's name."""
     root = cache_dir()
     if root is None:
         return None
     digest = hashlib.sha256(f"{origin}\0{text}".encode()).hexdigest()[:24]
-    stem = re.sub(r"[^\w]", "_", name)[:60]
-    path = root / "code" / f"{stem}_{digest}.py"
+    stem = "".join(c if c.isalnum() or c == "_" else "_" for c in name[:60])  # (as `\W`)
+    path, size = str(root / "code" / f"{stem}_{digest}.py"), len(text.encode())
     try:  # the name holds the content's hash: a file of the same size holds the text
-        if not path.exists() or path.stat().st_size != len(text.encode()):
-            _write_atomically(path, text)
+        if not os.path.exists(path) or os.path.getsize(path) != size:
+            _write_atomically(Path(path), text)
     except OSError:
         return None
-    _CODE_DIRS.add(str(path.parent))
-    linecache.checkcache(str(path))
-    return str(path)
+    _CODE_DIRS.add(os.path.dirname(path))
+    linecache.cache[path] = (size, None, io.StringIO(text, newline=None).readlines(), path)
+    return path
 
 
 def placed(text: str, name: str, origin: str = "") -> str:

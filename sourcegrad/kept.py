@@ -228,8 +228,11 @@ def _cut(fn: types.FunctionType, text: str) -> Halves | None:
     lines = text.splitlines()
     if "" not in lines:
         return None
-    start = lines.index("") + 1  # emit leaves one empty line, where the adjoint starts
-    node = ast.parse(text).body[0]
+    # parsed at the lines of fn's file (its def is the text's first line), so that no walk
+    # shifts them after; emit leaves one empty line, where the adjoint starts
+    shift = max(fn.__code__.co_firstlineno - 1, 0)
+    start = lines.index("") + 1 + shift
+    node = ast.parse("\n" * shift + text).body[0]
     if not isinstance(node, ast.FunctionDef) or "g_out" not in _kwonly(node):
         return None
     forward = [s for s in node.body if s.lineno < start]
@@ -251,7 +254,8 @@ def _cut(fn: types.FunctionType, text: str) -> Halves | None:
     value = last.value.elts[0]
     unsure = sorted(names_bound_inside(forward) & set(kept) - params)
     module = _halves_module(node, forward, adjoint, value, kept, unsure, fn)
-    ast.increment_lineno(module, fn.__code__.co_firstlineno - node.lineno)
+    if node.lineno != fn.__code__.co_firstlineno:
+        _shift_lines(module, fn.__code__.co_firstlineno - node.lineno)
     code = compile(module, fn.__code__.co_filename, "exec")
     made = halves_functions(code, fn)
     forward = made[node.name + "_forward"]
@@ -302,7 +306,10 @@ def _halves_module(node, forward, adjoint, value, kept, unsure, fn) -> ast.Modul
     for made in (fwd, adj, factory):
         ast.copy_location(made, node)
     module = ast.Module([factory], [])
-    return ast.fix_missing_locations(module)
+    a = node.args  # what the parse made has every position: the new nodes are fixed
+    parsed = [*forward, *adjoint, value, *a.posonlyargs, *a.args, *a.kwonlyargs, *a.defaults]
+    _fix_missing_locations(module, {id(n) for n in parsed + a.kw_defaults}, 1, 0, 1, 0)
+    return module
 
 
 def halves_functions(code: types.CodeType, fn: types.FunctionType) -> dict:
@@ -343,13 +350,69 @@ def parameter_names(node: ast.FunctionDef) -> set:
     return {p.arg for p in a.posonlyargs + a.args + a.kwonlyargs}
 
 
+#: what :func:`_nodes` does not descend into: expression contexts and operators (no names
+#: nor positions there)
+_LEAVES = (ast.expr_context, ast.operator, ast.unaryop, ast.boolop, ast.cmpop)
+
+
+def _nodes(tree) -> list:
+    """The nodes ``ast.walk(tree)`` gives but the contexts and operators (a node reached
+    twice given twice), in another order: without ``ast.iter_child_nodes``' generators."""
+    out, todo, AST = [], [tree], ast.AST
+    while todo:
+        n = todo.pop()
+        out.append(n)
+        for field in n._fields:
+            v = getattr(n, field, None)
+            if type(v) is list:
+                todo.extend(x for x in v if isinstance(x, AST) and not isinstance(x, _LEAVES))
+            elif isinstance(v, AST) and not isinstance(v, _LEAVES):
+                todo.append(v)
+    return out
+
+
+def _shift_lines(tree, n: int) -> None:
+    """``ast.increment_lineno(tree, n)``, but a node reached twice (the value both halves
+    read) shifted once."""
+    seen: set = set()
+    for node in _nodes(tree):
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if "lineno" in node._attributes:
+            node.lineno = getattr(node, "lineno", 0) + n
+        if "end_lineno" in node._attributes and getattr(node, "end_lineno", 0) is not None:
+            node.end_lineno = getattr(node, "end_lineno", 0) + n
+
+
+def _fix_missing_locations(node, complete: set, *at) -> None:
+    """``ast.fix_missing_locations`` from ``node``, whose nearest parent with a position
+    was at ``at``: (line, column, end line, end column); the nodes whose ids are in
+    ``complete`` and every node under them have all their positions (a parse made them)."""
+    attributes, at = node._attributes, list(at)
+    for i, name in enumerate(("lineno", "col_offset", "end_lineno", "end_col_offset")):
+        if name not in attributes:
+            continue
+        value = getattr(node, name, None)  # (a start missing, an end missing or None)
+        if (value is None and i >= 2) or not hasattr(node, name):
+            setattr(node, name, at[i])
+        else:
+            at[i] = value
+    for field in node._fields:
+        v = getattr(node, field, None)
+        for child in v if type(v) is list else (v,):
+            if isinstance(child, ast.AST) and not isinstance(child, _LEAVES):
+                if id(child) not in complete:
+                    _fix_missing_locations(child, complete, *at)
+
+
 def names_read(stmts) -> set:
     """The names ``stmts`` read; ``del name`` counts (the adjoint half deletes names the
     forward half made: they must be handed over to it)."""
     return {
         n.id
         for s in stmts
-        for n in ast.walk(s)
+        for n in _nodes(s)
         if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Load, ast.Del))
     }
 
@@ -358,7 +421,7 @@ def names_bound(stmts) -> set:
     """Names bound in ``stmts``: assigned, deleted, or named by a ``def`` or ``class``."""
     found = set()
     for s in stmts:
-        for n in ast.walk(s):
+        for n in _nodes(s):
             if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del)):
                 found.add(n.id)
             elif isinstance(n, (ast.FunctionDef, ast.ClassDef)):
@@ -375,7 +438,7 @@ def names_deleted(stmts) -> set:
             gone -= names_bound([s])
         gone |= {
             t.id
-            for n in ast.walk(s)
+            for n in _nodes(s)
             if isinstance(n, ast.Delete)
             for t in n.targets
             if isinstance(t, ast.Name)

@@ -145,15 +145,18 @@ def _resolver(parsed: Parsed, fn, params, examples):
     loop over such an argument whose items share a class), ``attr`` as that class defines it
     (fixed for the classes the build is specialised to); for a name bound once to a call of
     one of the user's classes, that class's properties and generator methods."""
-    stored = [n.id for n in S.name_nodes(fn) if isinstance(n.ctx, gast.Store)]
+    names, loops, assigns = [], [], []  # (one walk for the three questions below)
+    for n in S.nodes_of(fn, (gast.Name, gast.For, gast.comprehension, gast.Assign)):
+        (names if type(n) is gast.Name else assigns if type(n) is gast.Assign else loops).append(n)
+    stored = [n.id for n in names if isinstance(n.ctx, gast.Store)]
     bound = set(params) | set(stored)
     classes, given = {}, {}
     if examples is not None:
         keep = replaced_names(fn, parsed.globals)  # `p = dataclasses.replace(p, ...)`
         given = {p: v for p, v in zip(params, examples) if p not in stored or p in keep}
         classes = {p: type(v) for p, v in given.items()}
-        classes.update(_loop_item_classes(fn, given, stored))
-    built = _built_objects(parsed, fn, stored, bound)
+        classes.update(_loop_item_classes(loops, given, stored))
+    built = _built_objects(parsed, assigns, stored, bound)
 
     def resolved(e):
         found = resolve(parsed, e, bound)
@@ -176,12 +179,12 @@ def _resolver(parsed: Parsed, fn, params, examples):
     return resolved
 
 
-def _loop_item_classes(fn, given: dict, stored: list) -> dict:
-    """{name: class} for each name bound only by loops (comprehensions too, ``for k, v in
-    d.items()`` by position) whose items, in the call the build is for, are all of one
-    class."""
+def _loop_item_classes(loops: list, given: dict, stored: list) -> dict:
+    """{name: class} for each name bound only by ``loops`` (the function's ``for`` loops and
+    comprehensions: ``for k, v in d.items()`` by position) whose items, in the call the build
+    is for, are all of one class."""
     kinds: dict = {}
-    for loop in S.nodes_of(fn, (gast.For, gast.comprehension)):
+    for loop in loops:
         items = _example_items(loop.iter, given)
         items = list(items) if isinstance(items, (list, tuple)) else []
         target = loop.target
@@ -220,11 +223,12 @@ def _example_items(e, given: dict):
     return follow_keys(given[e.id], tuple(reversed(keys)), None)
 
 
-def _built_objects(parsed: Parsed, fn, stored: list, bound: set) -> dict:
-    """{name: class} for each name the function binds once, to a call of one of the user's
-    classes (``b = Box(x)``): its properties are read through their getters."""
+def _built_objects(parsed: Parsed, assigns: list, stored: list, bound: set) -> dict:
+    """{name: class} for each name the function binds once (``assigns``: its assignments),
+    to a call of one of the user's classes (``b = Box(x)``): its properties are read through
+    their getters."""
     built = {}
-    for stmt in S.nodes_of(fn, (gast.Assign,)):
+    for stmt in assigns:
         target, value = stmt.targets[0], stmt.value
         if (
             len(stmt.targets) == 1

@@ -13,14 +13,16 @@ import inspect
 import gast
 import numpy as np
 
+from . import syntax as S
+
 
 def outputs_as_keywords(node: gast.FunctionDef, resolved) -> None:
     """Rewrite, in place, each call of a NumPy function or ufunc in ``node`` whose output is
     given by position into the same call with ``out=`` (``np.divmod(a, b, q, r)`` becomes
     ``np.divmod(a, b, out=(q, r))``). ``resolved(expr)`` is the live object ``expr`` names, or
     anything else where it names none. Calls with starred arguments are left as written."""
-    for call in gast.walk(node):
-        if not isinstance(call, gast.Call) or len(call.args) < 2:
+    for call in S.nodes_of(node, (gast.Call,)):  # (not gast.walk: every context node too)
+        if len(call.args) < 2:
             continue
         if not isinstance(call.func, (gast.Name, gast.Attribute)):
             continue
