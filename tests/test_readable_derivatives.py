@@ -61,3 +61,74 @@ def test_a_difference_read_after_a_reduction_method_is_computed_once():
     ln = _function(_shown(mlp_ln, args), "vjp_layer_norm")
     assert ln.count("x - mu") + ln.count("np.subtract(x, mu") == 1, ln
     check(Case("mlp_ln", mlp_ln, args, order=2))
+
+
+def _reverse_loop(text):
+    """The code of ``text``'s first reversed loop (its header and body)."""
+    start = text.index("in reversed(")
+    return text[start : text.index("\n    return", start)]
+
+
+def test_an_item_of_an_unwritten_container_is_read_again_in_the_reversed_loop():
+    args = _mlp_args()
+    for optimized in (False, True):
+        text = _function(sg.show(mlp_ln, args=args, optimized=optimized), "d_mlp_ln")
+        assert "tape.append(p)" not in text and "p = tape.pop()" not in text, text
+        assert "p = layers[k]" in _reverse_loop(text), text
+
+
+def rnn(params, xs):
+    h = np.zeros(params["W"].shape[0])
+    for t in range(xs.shape[0]):
+        h = np.tanh(params["W"] @ h + params["U"] @ xs[t] + params["b"])
+    return np.sum(h**2)
+
+
+def _rnn_args():
+    rng = np.random.default_rng(1)
+    r = rng.standard_normal
+    return {"W": r((3, 3)) * 0.5, "U": r((3, 2)), "b": r(3)}, r((4, 2))
+
+
+def test_a_row_of_the_inputs_is_read_again_at_every_order():
+    args = _rnn_args()
+    text = _function(sg.show(rnn, args=args), "d_rnn")
+    assert text.count("= xs[t]") == 2 and "= xs[t]" in _reverse_loop(text), text
+    assert text.count("tape.append(") == 4, text  # h and the shapes of h_3, h_5, h_6
+    hvp = _function(sg.show(rnn, args=args, order=2), "jvp_d_rnn")
+    assert hvp.count("= xs[t]") == 2 and "append_tangent(ttape, None" in hvp, hvp
+    assert hvp.count("append_tangent(") == 4, hvp
+    check(Case("rnn", rnn, args, order=2))
+
+
+def written_in_the_loop(w, x):
+    ws = [w, 2.0 * w, 3.0 * w]
+    h = x
+    for k in range(3):
+        v = ws[k]
+        h = np.sin(h * v)
+        ws[k] = h
+    return np.sum(h) + np.sum(ws[0] * w)
+
+
+def read_after_the_inner_loop(ws, x):
+    h = x
+    for _ in range(2):
+        for k in range(len(ws)):
+            w = ws[k]
+            h = np.tanh(h * w)
+        h = h + w
+    return np.sum(h**2)
+
+
+def test_reads_that_change_or_are_read_elsewhere_stay_on_the_tape():
+    rng = np.random.default_rng(2)
+    w, x = rng.standard_normal(3), rng.standard_normal(3)
+    text = _function(sg.show(written_in_the_loop, args=(w, x)), "d_written_in_the_loop")
+    assert "v = ws" not in _reverse_loop(text), text
+    check(Case("written_in_the_loop", written_in_the_loop, (w, x), order=2))
+    ws = [rng.standard_normal(3) * 0.5 for _ in range(3)]
+    shown = sg.show(read_after_the_inner_loop, args=(ws, x))
+    assert "tape.append(w)" in shown, shown
+    check(Case("read_after_the_inner_loop", read_after_the_inner_loop, (ws, x), order=2))
+

@@ -14,8 +14,6 @@ def jvp_d_rnn(params, xs, *, tparams):
     tb = tparams["b"]
     # golden_cases.py:49: for t in range(xs.shape[0]):
     h_3 = None
-    h_4 = None
-    th_4 = zero_tangent(h_4)
     h_5 = None
     h_6 = None
     for t in range(n_2):
@@ -26,28 +24,24 @@ def jvp_d_rnn(params, xs, *, tparams):
         ttape = ttape_2
         h_3 = W @ h
         th_3 = tW @ h + W @ th
-        ttape_3 = append_tangent(ttape, None, tape, h_4)
-        tape = [*tape, h_4]
-        ttape = ttape_3
         h_4 = xs[t]
-        th_4 = zero_tangent(h_4)
-        tape_4 = shape_of(h_5)
-        ttape_5 = append_tangent(ttape, None, tape, tape_4)
-        tape = [*tape, tape_4]
-        ttape = ttape_5
+        tape_3 = shape_of(h_5)
+        ttape_4 = append_tangent(ttape, None, tape, tape_3)
+        tape = [*tape, tape_3]
+        ttape = ttape_4
         h_5 = U @ h_4
         th_5 = tU @ h_4
-        tape_6 = shape_of(h_6)
-        ttape_7 = append_tangent(ttape, None, tape, tape_6)
-        tape = [*tape, tape_6]
-        ttape = ttape_7
+        tape_5 = shape_of(h_6)
+        ttape_6 = append_tangent(ttape, None, tape, tape_5)
+        tape = [*tape, tape_5]
+        ttape = ttape_6
         h_6 = h_3 + h_5
         th_6 = th_3 + th_5
         h_7 = h_6 + b
         th_7 = th_6 + tb
-        ttape_8 = append_tangent(ttape, th, tape, h)
+        ttape_7 = append_tangent(ttape, th, tape, h)
         tape = [*tape, h]
-        ttape = ttape_8
+        ttape = ttape_7
         h = np.tanh(h_7)
         th = th_7 * (1.0 - h * h)
     # golden_cases.py:51: return np.sum(h**2)
@@ -63,6 +57,7 @@ def jvp_d_rnn(params, xs, *, tparams):
     tdb = zero_tangent(db)
     n_1 = n_2 - 1
     for t in range(n_1, -1, -1):
+        h_4 = xs[t]
         # golden_cases.py:50: h = np.tanh(params["W"] @ h + params["U"] @ xs[t] + params["b"])
         dh_7_2 = 1.0 - h * h
         dh_7 = dh * dh_7_2
@@ -79,13 +74,8 @@ def jvp_d_rnn(params, xs, *, tparams):
         h_6 = tape[-1]
         tape = tape[:-1]
         ttape = ttape[:-1]
-        dU_1 = sum_to(dh_6, h_5)
-        tdU = tdU + (np.outer(sum_to(tdh_6, h_5), h_4) + np.outer(dU_1, th_4))
+        tdU = tdU + np.outer(sum_to(tdh_6, h_5), h_4)
         h_5 = tape[-1]
-        tape = tape[:-1]
-        ttape = ttape[:-1]
-        h_4 = tape[-1]
-        th_4 = ttape[-1]
         tape = tape[:-1]
         ttape = ttape[:-1]
         tdW = tdW + (np.outer(tdh_3, h) + np.outer(dh_3, th))

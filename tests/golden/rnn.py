@@ -6,13 +6,11 @@ def d_rnn(params, xs):
     U = params["U"]
     b = params["b"]
     h_3 = None
-    h_4 = None
     h_5 = None
     h_6 = None
     for t in range(n_2):
         tape.append(shape_of(h_3))
         h_3 = W @ h
-        tape.append(h_4)
         h_4 = xs[t]
         tape.append(shape_of(h_5))
         h_5 = U @ h_4
@@ -31,6 +29,7 @@ def d_rnn(params, xs):
     dW = np.zeros_like(W)
     db = np.zeros_like(b)
     for t in reversed(range(n_2)):
+        h_4 = xs[t]
         # line 50: h = np.tanh(params["W"] @ h + params["U"] @ xs[t] + params["b"])
         dh_7 = dh * (1.0 - h * h)
         h = tape.pop()
@@ -40,7 +39,6 @@ def d_rnn(params, xs):
         h_6 = tape.pop()
         dU = dU + np.outer(sum_to(dh_6, h_5), h_4)
         h_5 = tape.pop()
-        h_4 = tape.pop()
         dW = dW + np.outer(dh_3, h)
         dh = W.T @ dh_3
         h_3 = tape.pop()

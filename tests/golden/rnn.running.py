@@ -7,10 +7,8 @@ def d_rnn(params, xs):
     n_2 = xs.shape[0]
     U = params["U"]
     b = params["b"]
-    h_4 = None
     for t in range(n_2):
         h_3 = np.dot(W, h, buffers[0][t])
-        tape.append(h_4)
         h_4 = xs[t]
         h_5 = np.dot(U, h_4, buffers[1])
         h_6 = np.add(h_3, h_5, out=h_3)
@@ -28,6 +26,7 @@ def d_rnn(params, xs):
     db = np.zeros_like(b)
     W_T = np.ascontiguousarray(W.T)
     for t in reversed(range(n_2)):
+        h_4 = xs[t]
         # line 50: h = np.tanh(params["W"] @ h + params["U"] @ xs[t] + params["b"])
         dh_7 = dh * (1.0 - h * h)
         h = tape.pop()
@@ -35,7 +34,6 @@ def d_rnn(params, xs):
         db += dh_7
         dh_3 = dh_6
         dU += np.outer(dh_6, h_4)
-        h_4 = tape.pop()
         dW += np.outer(dh_3, h)
         dh = np.dot(W_T, dh_3)
     spare.append(buffers)
