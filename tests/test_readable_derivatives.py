@@ -132,3 +132,37 @@ def test_reads_that_change_or_are_read_elsewhere_stay_on_the_tape():
     assert "tape.append(w)" in shown, shown
     check(Case("read_after_the_inner_loop", read_after_the_inner_loop, (ws, x), order=2))
 
+
+def gain_taken(params, x):
+    g = np.tanh(x)
+    for p in params:
+        g = g * layer_norm(g, p["g"])
+    return np.sum(g)
+
+
+def test_a_temporary_read_by_a_key_is_named_for_it_where_that_name_is_free():
+    args = _mlp_args()
+    text = _function(sg.show(mlp_ln, args=args), "d_mlp_ln")
+    assert 'g = p["g"]' in text and 'h_2 = p["g"]' not in text, text
+    rng = np.random.default_rng(3)
+    params = [{"g": rng.standard_normal(4) + 1} for _ in range(2)]
+    taken = (params, rng.standard_normal((3, 4)))
+    shown = _function(sg.show(gain_taken, args=taken), "d_gain_taken")
+    assert 'g = p["g"]' not in shown and '= p["g"]' in shown, shown
+    check(Case("gain_taken", gain_taken, taken, order=2))
+
+
+def builtin_keys(p, x):
+    h = x
+    for q in p["layers"]:
+        h = np.tanh(h * q["range"] + q["len"] + p["len"])
+    return np.sum(h)
+
+
+def test_a_key_naming_a_builtin_names_no_temporary():
+    rng = np.random.default_rng(4)
+    layers = [{"range": rng.standard_normal(3), "len": rng.standard_normal(3)} for _ in "ab"]
+    args = ({"layers": layers, "len": rng.standard_normal(3)}, rng.standard_normal(3))
+    shown = sg.show(builtin_keys, args=args, optimized=True)
+    assert " range =" not in shown and " len =" not in shown, shown
+    check(Case("builtin_keys", builtin_keys, args, order=2))
