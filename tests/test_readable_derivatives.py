@@ -93,7 +93,7 @@ def _rnn_args():
 def test_a_row_of_the_inputs_is_read_again_at_every_order():
     args = _rnn_args()
     text = _function(sg.show(rnn, args=args), "d_rnn")
-    assert text.count("= xs[t]") == 2 and "= xs[t]" in _reverse_loop(text), text
+    assert text.count("x_t = xs[t]") == 2 and "x_t = xs[t]" in _reverse_loop(text), text
     assert text.count("tape.append(") == 4, text  # h and the shapes of h_3, h_5, h_6
     hvp = _function(sg.show(rnn, args=args, order=2), "jvp_d_rnn")
     assert hvp.count("= xs[t]") == 2 and "append_tangent(ttape, None" in hvp, hvp

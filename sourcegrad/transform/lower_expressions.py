@@ -459,10 +459,18 @@ def _display_key(key):
 
 def held_name(e) -> str | None:
     """The name a value read by a string key or an attribute is known by (``"g"`` for
-    ``p["g"]``, ``"W"`` for ``self.W``), where that is an identifier that names no property
+    ``p["g"]``, ``"W"`` for ``self.W``; ``"x_t"`` for a row ``xs[t]``), where that is an identifier that names no property
     of an array (``x.T``, ``x.shape`` keep their target's name) nor a builtin; else None."""
     if isinstance(e, gast.Subscript) and isinstance(e.slice, gast.Constant):
         key = e.slice.value
+    elif (
+        isinstance(e, gast.Subscript)
+        and isinstance(e.slice, gast.Name)
+        and isinstance(e.value, gast.Name)
+        and len(e.value.id) > 1
+        and e.value.id.endswith("s")
+    ):
+        key = f"{e.value.id[:-1]}_{e.slice.id}"  # xs[t]: x_t
     elif isinstance(e, gast.Attribute) and isinstance(e.value, gast.Name):
         key = e.attr
         if hasattr(np.ndarray, key):

@@ -22,9 +22,9 @@ def d_gru(params, xs, y):
     zr_4 = W_h_1[:, :zr_1]
     c_5 = W_h_1[:, zr_1:]
     for t in range(n_3):
-        a_1 = xs[t]
-        a_2 = np.dot(a_1, W_x, buffers[2])
-        a = np.add(a_2, b, out=a_2)
+        x_t = xs[t]
+        a_1 = np.dot(x_t, W_x, buffers[2])
+        a = np.add(a_1, b, out=a_1)
         zr_2 = a[:, :zr_1]
         zr_5 = np.dot(h, zr_4, buffers[3][t])
         zr_7 = np.negative(np.add(zr_2, zr_5, out=zr_5), out=zr_5)
