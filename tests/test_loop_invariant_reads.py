@@ -450,4 +450,4 @@ def test_a_guarded_matrix_keeps_its_contiguous_transpose():
     at = lines.index("if n_2 > 0:")
     assert lines[at + 1] == "h_1 = M[0]"
     assert lines[at + 2] == "h_1_T = np.ascontiguousarray(h_1.T)"
-    assert "dh = np.dot(dh_4, h_1_T)" in lines
+    assert "dh = np.dot(dh_3, h_1_T)" in lines

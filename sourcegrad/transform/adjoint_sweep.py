@@ -21,7 +21,7 @@ from .walk import walk_statements, written_names
 class AdjointSweep:
     """The adjoint sweep. Expects of the builder: ``a`` (the analysis), ``core``, ``names``,
     ``refs``, ``defined``, ``adj_of``, ``parts``, ``exists_before``, ``definite``,
-    ``need_init``, ``overwritable``, ``counters``, ``taped_counters``, ``loop_depth``,
+    ``need_init``, ``overwritable``, ``recomputed``, ``counters``, ``taped_counters``, ``loop_depth``,
     ``varied_here``, ``self_update``, ``local_shapes``, and the methods ``adjname`` and
     ``tape_name``."""
 
@@ -83,6 +83,12 @@ class AdjointSweep:
         if isinstance(stmt, gast.For):
             target = S.clone(stmt.target)
             header = S.call(S.name("reversed"), [S.clone(stmt.iter)])
+            if body:  # p = layers[k] made again, not restored from the tape
+                again = [self.mark(S.clone(st)) for st in self.recomputed.get(id(stmt), ())]
+                for st in again:
+                    set_fact(st, "made_again", True)
+                body[:0] = again
+                self.reversed_loops[id(stmt)] = body
         else:
             n = self.names.fresh("n_iter")
             self.counters[id(stmt)] = n

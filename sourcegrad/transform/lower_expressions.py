@@ -5,7 +5,10 @@ normalize pass's builder)."""
 
 from __future__ import annotations
 
+import builtins
+
 import gast
+import numpy as np
 
 from . import syntax as S
 from .node_facts import set_fact
@@ -24,7 +27,11 @@ class ExpressionLowering:
         simple = self.simple(e, base)
         if S.is_atom(simple):
             return simple
-        t = self.names.fresh(base, always_suffix=True)
+        held = held_name(simple)
+        if held is not None and held not in self.names.taken:
+            t = self.names.fresh(held)  # g = p["g"], W = self.W: named for what it holds
+        else:
+            t = self.names.fresh(base, always_suffix=True)
         self.emit(S.assign(t, simple), temp=True)
         return S.name(t)
 
@@ -448,3 +455,28 @@ def _display_key(key):
     """The value of a dict display's key: a constant, or the node itself (compared by
     identity) for a computed key."""
     return key.value if isinstance(key, gast.Constant) else key
+
+
+def held_name(e) -> str | None:
+    """The name a value read by a string key or an attribute is known by (``"g"`` for
+    ``p["g"]``, ``"W"`` for ``self.W``; ``"x_t"`` for a row ``xs[t]``), where that is an identifier that names no property
+    of an array (``x.T``, ``x.shape`` keep their target's name) nor a builtin; else None."""
+    if isinstance(e, gast.Subscript) and isinstance(e.slice, gast.Constant):
+        key = e.slice.value
+    elif (
+        isinstance(e, gast.Subscript)
+        and isinstance(e.slice, gast.Name)
+        and isinstance(e.value, gast.Name)
+        and len(e.value.id) > 1
+        and e.value.id.endswith("s")
+    ):
+        key = f"{e.value.id[:-1]}_{e.slice.id}"  # xs[t]: x_t
+    elif isinstance(e, gast.Attribute) and isinstance(e.value, gast.Name):
+        key = e.attr
+        if hasattr(np.ndarray, key):
+            return None
+    else:
+        return None
+    if not (isinstance(key, str) and key.isidentifier()) or key.startswith("_"):
+        return None
+    return None if hasattr(builtins, key) else key  # (generated code calls range, len)

@@ -58,6 +58,7 @@ FACTS: dict[str, Fact] = {
     "comment": Fact(str, None, 'the heading "line N: <user code>" of a block of derivative'),
     "sweep": Fact(bool, False, "a statement of the adjoint sweep (where it starts)"),
     "tape_pair": Fact(tuple, None, "(id of the statement, name): pairs a tape push and pop"),
+    "made_again": Fact(bool, False, "an item read a reversed loop makes instead of a tape pop"),
     "pop": Fact(tuple, None, "placeholder for the tape pops after a statement: (names, stmt)"),
     "reordered": Fact(
         bool, False, "a call summing in another order than the user's code (a fused loop)"

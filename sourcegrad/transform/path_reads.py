@@ -5,6 +5,7 @@ mixin of the normalize pass's builder); and what is known about arguments that a
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import is_dataclass
 
 import gast
@@ -366,6 +367,8 @@ def _path_name(root: str, keys: tuple) -> str:
             out = f"{out}_{clean}" if out else clean
     if not out or out[0].isdigit() or out[0] == "_":
         out = root + out
+    elif hasattr(builtins, out):  # p["len"]: p_len, never a name generated code calls
+        out = f"{root}_{out}"
     if not out.isidentifier():
         out = "p_" + out
     return out

@@ -25,6 +25,7 @@ from .adjoint_sweep import AdjointSweep
 from .forms import Analysis, Derivative
 from .naming import derivative_name
 from .node_facts import set_fact
+from .recomputed_reads import drop_read_elsewhere, recomputed_reads
 from .replayed_state import state_statements
 from .shape_keys import shape_only_reads
 from .sweep_plan import (
@@ -91,6 +92,8 @@ class _Reverse(TapeSweep, AdjointSweep):
         hoist_invariants(main, self.a)
         share_number_arithmetic(main, self.a)
         self.overwritable = overwritable(main, core.params)
+        self.recomputed = recomputed_reads(main, self.a)
+        self.reversed_loops: dict = {}  # id(for loop) -> its reversed body
         self.exists_before, self.loop_inits, self.definite = existence(main, core.params)
         self.need_init: set = set()  # names a zero adjoint is made from where they may be unset
         self.tape = None
@@ -100,6 +103,7 @@ class _Reverse(TapeSweep, AdjointSweep):
         if any(n.id in self.a.active for n in S.walk(out) if isinstance(n, gast.Name)):
             self.accumulate(out, seed, adjoint)
         adjoint.extend(self.rev_block(main))
+        drop_read_elsewhere(adjoint, self.recomputed, self.reversed_loops)
         grads = self.gradient()
         self.plan_tape(adjoint, grads)
         forward = self.fwd_block(main, top=True)
@@ -166,7 +170,8 @@ class _Reverse(TapeSweep, AdjointSweep):
             read |= {n.id for n in S.name_nodes(stmt) if isinstance(n.ctx, gast.Load)}
         in_grads = S.names_in(grads)
         read |= in_grads
-        self.recorded = (self.overwritable & read) - set(self.adj_of)
+        made_again = {st.targets[0].id for sts in self.recomputed.values() for st in sts}
+        self.recorded = (self.overwritable & read) - set(self.adj_of) - made_again
         # an argument the function reassigns is restored in full where the gradient's
         # container is built from it (gradient_like(x, dx)), not only as its shape
         self.shape_only = (self.recorded & shape_only_reads(adjoint, self.refs)) - in_grads

@@ -526,10 +526,11 @@ def _call_stand_in(e, dtypes, np_name):
     if attr in ("transpose", "reshape") and _is_np(receiver, np_name) and e.args:
         v = _stand_in(e.args[0], dtypes, np_name)  # np.reshape(x, ..): x's dtype
         return v if hasattr(v, "dtype") else _UNKNOWN
-    if attr == "sum" and not _is_np(receiver, np_name) and not e.args:
-        if set(kw) <= {"axis", "keepdims"}:  # x.sum(axis=..), as specialisation writes
-            return _reduced_stand_in(_stand_in(receiver, dtypes, np_name))
-        return _UNKNOWN
+    if attr in ("sum", "mean", "max", "min", "prod") and not _is_np(receiver, np_name):
+        v = _stand_in(receiver, dtypes, np_name)  # x.mean(axis=-1, keepdims=True)
+        if e.args or not set(kw) <= {"axis", "keepdims"} or not hasattr(v, "dtype"):
+            return _UNKNOWN
+        return np.zeros((), getattr(np, attr)(np.zeros((1,), v.dtype)).dtype)
     if _is_np(receiver, np_name) and attr == "sum" and isinstance(kw.get("dtype"), gast.Attribute):
         d = kw["dtype"]  # np.sum(hit, 1, keepdims=True, dtype=z.dtype)
         if d.attr == "dtype" and set(kw) <= {"axis", "keepdims", "dtype"}:

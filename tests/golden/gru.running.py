@@ -10,7 +10,6 @@ def d_gru(params, xs, y):
     h = np.zeros((n, H), dtype=xs.dtype)
     n_3 = xs.shape[0]
     zr_1 = 2 * H
-    a_1 = None
     c = None
     c_3 = None
     c_5 = None
@@ -23,10 +22,9 @@ def d_gru(params, xs, y):
     zr_4 = W_h_1[:, :zr_1]
     c_5 = W_h_1[:, zr_1:]
     for t in range(n_3):
-        tape.append(a_1)
-        a_1 = xs[t]
-        a_2 = np.dot(a_1, W_x, buffers[2])
-        a = np.add(a_2, b, out=a_2)
+        x_t = xs[t]
+        a_1 = np.dot(x_t, W_x, buffers[2])
+        a = np.add(a_1, b, out=a_1)
         zr_2 = a[:, :zr_1]
         zr_5 = np.dot(h, zr_4, buffers[3][t])
         zr_7 = np.negative(np.add(zr_2, zr_5, out=zr_5), out=zr_5)
@@ -107,7 +105,6 @@ def d_gru(params, xs, y):
         dh += np.dot(dzr_5, zr_4_T)
         h_steps[t] = h
         da[:, :zr_1] = dzr_6
-        a_1 = tape.pop()
     dW_h_1[:, zr_1:] += np.dot(
         c_3_steps.reshape(-1, c_3_steps.shape[-1]).T,
         dc_6_steps.reshape(-1, dc_6_steps.shape[-1]),

@@ -110,9 +110,7 @@ def d_maml(p, xs, ys, xq, yq):
     items_1 = None
     items_3 = None
     items_4 = None
-    k_1 = None
     for k_2 in range(n):
-        tape.append(k_1)
         k_1 = seq_2[k_2]
         tape.append(shape_of(items_1))
         items_1 = p[k_1]
@@ -134,6 +132,7 @@ def d_maml(p, xs, ys, xq, yq):
     dp = zero_adjoint(p)
     dg = item_adjoints(dg, g)
     for k_2 in reversed(range(n)):
+        k_1 = seq_2[k_2]
         ditems_4 = sum_to(written_part(ditems, k_1), items_4)
         ditems = zero_index(ditems, k_1)
         items_4 = tape.pop()
@@ -142,7 +141,6 @@ def d_maml(p, xs, ys, xq, yq):
         dg = add_to_item(dg, ditems_2_1, g, k_1)
         dp += unindex(sum_to(ditems_4, items_1), p, k_1)
         items_1 = tape.pop()
-        k_1 = tape.pop()
     dg = joined_items(dg)
     # line 25: g = sg.grad(mse)(p, xs, ys)
     dp += as_adjoint(vjp_of(g_1, 0)(p, xs, ys, g_out=dg))

@@ -11,10 +11,10 @@ def jvp_rnn(params, xs, *, dparams):
     b = params["b"]
     db = dparams["b"]
     for t in range(n_2):
-        h_4 = xs[t]
-        dh_7 = dW @ h + W @ dh + dU @ h_4 + db
-        h = np.tanh(W @ h + U @ h_4 + b)
-        dh = dh_7 * (1.0 - h * h)
+        x_t = xs[t]
+        dh_6 = dW @ h + W @ dh + dU @ x_t + db
+        h = np.tanh(W @ h + U @ x_t + b)
+        dh = dh_6 * (1.0 - h * h)
     # line 51: return np.sum(h**2)
     out = np.sum(h**2)
     return (out, np.sum(dh * 2 * h))

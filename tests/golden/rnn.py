@@ -8,19 +8,17 @@ def d_rnn(params, xs):
     h_3 = None
     h_4 = None
     h_5 = None
-    h_6 = None
     for t in range(n_2):
         tape.append(shape_of(h_3))
         h_3 = W @ h
-        tape.append(h_4)
-        h_4 = xs[t]
+        x_t = xs[t]
+        tape.append(shape_of(h_4))
+        h_4 = U @ x_t
         tape.append(shape_of(h_5))
-        h_5 = U @ h_4
-        tape.append(shape_of(h_6))
-        h_6 = h_3 + h_5
-        h_7 = h_6 + b
+        h_5 = h_3 + h_4
+        h_6 = h_5 + b
         tape.append(h)
-        h = np.tanh(h_7)
+        h = np.tanh(h_6)
     out_1 = h**2
     out = np.sum(out_1)
 
@@ -31,15 +29,15 @@ def d_rnn(params, xs):
     dW = np.zeros_like(W)
     db = np.zeros_like(b)
     for t in reversed(range(n_2)):
+        x_t = xs[t]
         # line 50: h = np.tanh(params["W"] @ h + params["U"] @ xs[t] + params["b"])
-        dh_7 = dh * (1.0 - h * h)
+        dh_6 = dh * (1.0 - h * h)
         h = tape.pop()
-        dh_6 = sum_to(dh_7, h_6)
-        db = db + sum_to(dh_7, b)
-        dh_3 = sum_to(dh_6, h_3)
-        h_6 = tape.pop()
-        dU = dU + np.outer(sum_to(dh_6, h_5), h_4)
+        dh_5 = sum_to(dh_6, h_5)
+        db = db + sum_to(dh_6, b)
+        dh_3 = sum_to(dh_5, h_3)
         h_5 = tape.pop()
+        dU = dU + np.outer(sum_to(dh_5, h_4), x_t)
         h_4 = tape.pop()
         dW = dW + np.outer(dh_3, h)
         dh = W.T @ dh_3

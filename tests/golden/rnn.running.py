@@ -7,16 +7,14 @@ def d_rnn(params, xs):
     n_2 = xs.shape[0]
     U = params["U"]
     b = params["b"]
-    h_4 = None
     for t in range(n_2):
         h_3 = np.dot(W, h, buffers[0][t])
-        tape.append(h_4)
-        h_4 = xs[t]
-        h_5 = np.dot(U, h_4, buffers[1])
-        h_6 = np.add(h_3, h_5, out=h_3)
-        h_7 = np.add(h_6, b, out=h_6)
+        x_t = xs[t]
+        h_4 = np.dot(U, x_t, buffers[1])
+        h_5 = np.add(h_3, h_4, out=h_3)
+        h_6 = np.add(h_5, b, out=h_5)
         tape.append(h)
-        h = np.tanh(h_7, out=h_7)
+        h = np.tanh(h_6, out=h_6)
     out_1 = h**2
     out = np.add.reduce(out_1, None)
 
@@ -28,14 +26,14 @@ def d_rnn(params, xs):
     db = np.zeros_like(b)
     W_T = np.ascontiguousarray(W.T)
     for t in reversed(range(n_2)):
+        x_t = xs[t]
         # line 50: h = np.tanh(params["W"] @ h + params["U"] @ xs[t] + params["b"])
-        dh_7 = dh * (1.0 - h * h)
+        dh_6 = dh * (1.0 - h * h)
         h = tape.pop()
-        dh_6 = dh_7
-        db += dh_7
-        dh_3 = dh_6
-        dU += np.outer(dh_6, h_4)
-        h_4 = tape.pop()
+        dh_5 = dh_6
+        db += dh_6
+        dh_3 = dh_5
+        dU += np.outer(dh_5, x_t)
         dW += np.outer(dh_3, h)
         dh = np.dot(W_T, dh_3)
     spare.append(buffers)

@@ -303,7 +303,9 @@ REWRITES: tuple[Rewrite, ...] = (
     Rewrite("dead code", _dead_code),
     Rewrite("tape shapes", _on_body(tape_shapes)),
     Rewrite("invariant views", lambda r: hoist_invariant_views(r.node, r.kinds), _SHAPES_NUMPY),
-    Rewrite("repeated values", lambda r: repeated_values(r.node.body, r.np_name), _SHAPES_NUMPY),
+    Rewrite(
+        "repeated values", lambda r: repeated_values(r.node.body, r.kinds, r.np_name), _SHAPES_NUMPY
+    ),
     Rewrite(
         "common subexpressions",
         lambda r: common_subexpressions(r.node.body, r.kinds, r.np_name),

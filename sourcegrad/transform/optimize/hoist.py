@@ -148,6 +148,7 @@ class _Hoist:
             loop.body.remove(acc.stmt)
         self.body[at + 1 : at + 1] = after
         self.body[at:at] = made
+        _drop_unread_again(loop, self.body)
 
     # -- what may move
     def _match(self, stmt):
@@ -495,3 +496,13 @@ def _flat(e):
 
 def _tuple(values):
     return gast.Tuple(elts=[S.const(v) for v in values], ctx=gast.Load())
+
+
+def _drop_unread_again(loop, body) -> None:
+    """The rows ``a_1 = xs[t]`` the reversed ``loop`` read again for a product now made
+    after it from ``xs`` itself go where nothing reads them any more."""
+    for stmt in [s for s in loop.body if get_fact(s, "made_again", False)]:
+        name = stmt.targets[0].id
+        rest = gast.Module(body=body[body.index(loop) :], type_ignores=[])
+        if not any(n.id == name and isinstance(n.ctx, gast.Load) for n in S.name_nodes(rest)):
+            loop.body.remove(stmt)

@@ -35,7 +35,7 @@ from .. import syntax as S
 from ..emit import Emitted
 from ..forms import Derivative
 from ..node_facts import get_fact, set_fact
-from ..simplify import liveness
+from ..simplify import dead_tape, liveness
 from ..walk import assigned_names, walk_statements
 from .kept_tangents import keep_tangent_sweeps
 from .ownership import Owner
@@ -87,8 +87,33 @@ def keep_forward_sweeps(node: gast.FunctionDef, der: Derivative) -> bool:
         call.keywords = g_out
     node.body[:0] = [S.assign(stack, gast.List(elts=[], ctx=gast.Load())) for stack in stacks]
     backward = der.refs.name_of(makers.backward_kept)
+    if stacks or backward is not None:
+        _drop_dead_restores(node.body)
     _release_after_halves(node, backward)
     return backward is not None
+
+
+def _drop_dead_restores(body) -> None:
+    """The values a kept callee's vjp read where the adjoint called it that nothing reads
+    now: their tape entries, and the reads a reversed loop makes again (``g = p["g"]``)."""
+    while dead_tape(body):
+        pass
+    while True:
+        after: dict = {}
+        liveness(body, after=after)
+        gone = [
+            st
+            for st in walk_statements(body)
+            if get_fact(st, "made_again", False) and not (assigned_names(st) & after[id(st)])
+        ]
+        if not gone:
+            return
+        ids = {id(st) for st in gone}
+        for st in walk_statements(body):
+            for attr in ("body", "orelse"):
+                block = getattr(st, attr, None)
+                if block and any(id(x) in ids for x in block):
+                    block[:] = [x for x in block if id(x) not in ids] or [gast.Pass()]
 
 
 def kept_running(der: Derivative, emit: Callable, deferred: Callable) -> Emitted | None:

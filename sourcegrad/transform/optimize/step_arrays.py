@@ -23,11 +23,16 @@ _READERS = {"dot", "outer", "matmul", "sum", "zeros_like", "ones_like", "empty_l
 def stacked_rows(body, loop, p, use):
     """The array ``X`` whose row ``X[t]`` the name ``p`` holds where the statement ``use`` of
     the reversed ``loop`` reads it, where that is certain, else None: ``p`` is assigned as in
-    :func:`taped_definition`, by ``p = X[t]``, and ``X`` is never written."""
-    found = taped_definition(body, loop, p, use)
-    if found is None:
-        return None
-    forward, made = found
+    :func:`taped_definition`, by ``p = X[t]``, or read again so at the top of ``loop``, and
+    ``X`` is never written."""
+    again = [s for s in nested_statements(loop) if p in stored(s)]
+    if len(again) == 1 and again[0] in loop.body[: loop.body.index(use)]:
+        forward, made = loop, again[0]  # `p = xs[t]` made again, not restored from the tape
+    else:
+        found = taped_definition(body, loop, p, use)
+        if found is None:
+            return None
+        forward, made = found
     rows = _row_of(made, p, forward.target.id)
     if not rows:
         return None

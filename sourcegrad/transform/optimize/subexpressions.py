@@ -11,7 +11,7 @@ from ..node_facts import get_fact
 from ..shapes import (
     expression_dtype,
 )
-from ..walk import assigned_names, definition_counts, mutated_names
+from ..walk import READ_METHODS, assigned_names, definition_counts, mutated_names
 from .common import pure
 
 _SCOPES = (
@@ -24,15 +24,25 @@ _SCOPES = (
 )
 
 
-def _foreign_call(n, np_name) -> bool:
-    """Whether ``n`` calls something other than a NumPy function."""
+def _foreign_call(n, np_name, kinds) -> bool:
+    """Whether ``n`` calls something other than a NumPy function or a reading method of a
+    name ``kinds`` gives a NumPy dtype (``var_2.mean(axis=-1, keepdims=True)``)."""
     if not isinstance(n, gast.Call):
         return False
-    base = S.dotted(n.func.value) if isinstance(n.func, gast.Attribute) else None
-    return not (base and (base == np_name or base.startswith(f"{np_name}.")))
+    f = n.func
+    base = S.dotted(f.value) if isinstance(f, gast.Attribute) else None
+    if base and (base == np_name or base.startswith(f"{np_name}.")):
+        return False
+    return not (
+        isinstance(f, gast.Attribute)
+        and f.attr in READ_METHODS
+        and isinstance(f.value, gast.Name)
+        and isinstance(kinds.get(f.value.id), np.dtype)
+        and not any(k.arg == "out" for k in n.keywords)
+    )
 
 
-def repeated_values(body, np_name) -> None:
+def repeated_values(body, kinds: dict, np_name) -> None:
     """A forward statement ``t = e`` whose whole value an earlier one, ``s = e``, computed
     already (``p_1 = np.exp(h)`` ... ``p_2 = np.exp(h)``, from ``np.exp(h) / np.sum(np.exp(h))``)
     is dropped and ``t`` read as ``s``: one array operation and one array fewer. Only pure
@@ -57,7 +67,7 @@ def repeated_values(body, np_name) -> None:
         for inner in S.walk(stmt) if isinstance(stmt, gast.stmt) else ():
             if isinstance(inner, gast.Assign):
                 changed |= assigned_names(inner)
-        if any(_foreign_call(n, np_name) for n in S.walk(stmt)):
+        if any(_foreign_call(n, np_name, kinds) for n in S.walk(stmt)):
             seen = {}  # a function that is not NumPy's may change the arrays passed to it
         if changed:  # values held by or read from a reassigned name are not the same any more
             seen = {
