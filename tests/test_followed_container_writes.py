@@ -227,6 +227,67 @@ def test_shown_derivatives_grow_lists_by_appends():
     assert "d_default" not in text  # the new list stored as written: `d[key] = []`
 
 
+# ------------------------------------------------------------------ state in a called layer
+
+
+class CountingLayer:
+    def __init__(self, W):
+        self.W = W
+        self.calls = 0
+        self.cache = None
+
+    def __call__(self, x):
+        self.calls += 1
+        self.cache = x
+        return np.tanh(x @ self.W)
+
+
+LAYER = CountingLayer(R.standard_normal((3, 3)) * 0.5)
+
+
+def global_layer_in_an_expression(x):
+    return np.sum(LAYER(x) ** 2)
+
+
+def argument_layer_called_twice(x, layer):
+    h = layer(x)
+    h = layer(h * 0.5)
+    return np.sum(h**2)
+
+
+def test_global_layer_keeping_state_is_followed():
+    """``LAYER(x)`` inside an expression, ``__call__`` counting its calls and keeping its
+    input: one step per call of each derivative, as Python's call makes one, and the input
+    it keeps is the call's."""
+    df, hv = sg.grad(global_layer_in_an_expression), sg.hvp(global_layer_in_an_expression)
+    want = numerical(global_layer_in_an_expression, (X,), 0)
+    v = R.standard_normal(3)
+    eps = 1e-5
+    for call in range(3):
+        before = LAYER.calls
+        np.testing.assert_allclose(df(X), want, rtol=1e-5, atol=1e-7, err_msg=str(call))
+        assert LAYER.calls == before + 1 and LAYER.cache is not None
+        np.testing.assert_array_equal(LAYER.cache, X)
+        hi, lo = df(X + eps * v), df(X - eps * v)
+        before = LAYER.calls
+        got = hv(X, v)
+        assert LAYER.calls == before + 1
+        np.testing.assert_allclose(got, (hi - lo) / (2 * eps), rtol=1e-4, atol=1e-6)
+
+
+def test_argument_layer_keeping_state_is_followed():
+    layer = CountingLayer(R.standard_normal((3, 3)) * 0.5)
+    python = copy.deepcopy(layer)
+    df = sg.value_and_grad(argument_layer_called_twice)
+    for call in range(3):
+        want = numerical(argument_layer_called_twice, (X, copy.deepcopy(layer)), 0)
+        value, got = df(X, layer)
+        assert value == pytest.approx(argument_layer_called_twice(X, python), rel=1e-12)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7, err_msg=str(call))
+        assert layer.calls == python.calls == 2 * (call + 1)
+        np.testing.assert_allclose(layer.cache, python.cache, rtol=1e-13)
+
+
 # ------------------------------------------------------------------ still refused
 
 
