@@ -217,6 +217,47 @@ def test_argument_item_written_under_a_flag(flag):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6, err_msg=str(call))
 
 
+def argument_lists_grown(x, d):
+    d["a"].append(x * 2.0)
+    d["b"] += [np.sin(x), x * x]
+    return sum(np.sum(v**2) for v in d["a"]) + np.sum(d["b"][-1] * d["b"][-2])
+
+
+def test_argument_lists_grown_stay_the_callers():
+    """``d["a"].append(v)`` and ``d["b"] += [...]`` into an argument's lists (constant keys):
+    the caller's lists are the same objects afterwards, holding what Python's call leaves in
+    them, call after call; value and gradient of the function of the values on entry."""
+    mine = {"a": [X * 0.5], "b": []}
+    python = copy.deepcopy(mine)
+    lists = (mine["a"], mine["b"])
+    df = sg.value_and_grad(argument_lists_grown)
+    for call in range(3):
+        want = numerical(argument_lists_grown, (X, copy.deepcopy(mine)), 0)
+        value, got = df(X, mine)
+        assert value == pytest.approx(argument_lists_grown(X, python), rel=1e-12)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7, err_msg=str(call))
+        assert mine["a"] is lists[0] and mine["b"] is lists[1]
+        for key in ("a", "b"):
+            assert len(mine[key]) == len(python[key])
+            for a, b in zip(mine[key], python[key]):
+                np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap (on main too, with `d['a'] = [*d['a'], v]` written by hand): forward "
+    "mode gives the item of a list display that is no differentiated value a None tangent, "
+    "which an elementwise rule over that item (`v ** 2` in a loop over the list) multiplies",
+)
+def test_argument_lists_grown_second_order():
+    mine = {"a": [X * 0.5], "b": []}
+    v, eps = R.standard_normal(3), 1e-5
+    got = sg.hvp(argument_lists_grown)(X, copy.deepcopy(mine), v)
+    df = sg.grad(argument_lists_grown)
+    want = (df(X + eps * v, copy.deepcopy(mine)) - df(X - eps * v, copy.deepcopy(mine))) / (2 * eps)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+
+
 def test_shown_derivatives_grow_lists_by_appends():
     """The pure derivative grows a grown list by one value per step (``[*r, v]`` of the
     item), with no copy of the lists per step; the index loop reads like the user's."""

@@ -11,7 +11,9 @@ each read of one before the last growth, ``cache["k"]``, is copied or read throu
 read after the last growth is free), the change shows nowhere else, so
 :func:`rebuilt_item_lists` rewrites it as a new list in its place, ``cache["k"] =
 [*cache["k"], k]`` (one such statement per item of an ``extend``), which the lowering follows
-as a value. Any other container is left to the refusal of
+as a value. An argument's lists grown by constant keys (``d["hs"].append(h)``) are rebuilt
+alike: the derivative's write back leaves the caller's lists, the same objects, holding what
+Python's call leaves. Any other container is left to the refusal of
 ``writes._refuse_held_container_change``.
 
 :func:`indexed_item_loops` reads a loop over such a container whose variable is grown
@@ -132,9 +134,12 @@ def _private_names(fn) -> list:
     grown = {_path(g[0])[0] for s in _statements(fn) for g in [_growth(s)] if g}
     parents = S.parent_map(fn)
     out = []
-    for name in sorted(grown - params - S.captured_names(fn)):
+    for name in sorted(grown - S.captured_names(fn)):
         paths = _growth_keys(fn, name)
-        if len({len(p) for p in paths}) == 1 and _made_new(fn, name, paths):
+        argument = name in params  # (by constant keys: the caller's lists are written back)
+        if argument and not all(isinstance(k, gast.Constant) for p in paths for k in p):
+            continue
+        if len({len(p) for p in paths}) == 1 and _made_new(fn, name, paths, argument):
             if _reads_copy(fn, name, paths, parents):
                 out.append(name)
     return out
@@ -151,10 +156,11 @@ def _may_match(keys: list, paths: list) -> bool:
     return any(all(agree(a, b) for a, b in zip(keys, p)) for p in paths)
 
 
-def _made_new(fn, name: str, paths: list) -> bool:
+def _made_new(fn, name: str, paths: list, argument: bool = False) -> bool:
     """Whether every binding of ``name`` makes new containers down to the grown lists, every
-    item stored on a path that may lead to one a new one, and ``name`` bound by nothing else."""
-    depth, made = len(paths[0]), False
+    item stored on a path that may lead to one a new one, and ``name`` bound by nothing else
+    (an ``argument`` by nothing at all)."""
+    depth, made = len(paths[0]), argument
     for node in S.walk(fn):
         if isinstance(node, (gast.For, gast.NamedExpr, gast.AnnAssign, gast.comprehension)):
             if name in S.names_in(node.target):
@@ -168,7 +174,7 @@ def _made_new(fn, name: str, paths: list) -> bool:
             continue
         for target in node.targets:
             if isinstance(target, gast.Name) and target.id == name:
-                if not _new_tree(node.value, depth, paths, 0):
+                if argument or not _new_tree(node.value, depth, paths, 0):
                     return False
                 made = True
                 continue
