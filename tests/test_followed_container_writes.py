@@ -67,6 +67,15 @@ def rows_grown_then_stacked(x):
     return sum(np.sum(np.stack(r) ** 2) for r in rows)
 
 
+def rows_grown_beside_an_item_update(x):
+    rows = [[x], [2.0 * x]]
+    acc = [0.0]
+    for r in rows:
+        acc[0] += np.sum(r[0] ** 3)  # (an augmented item store in the body: found by the fuzzer)
+        r.append(np.cos(x))
+    return acc[0] + sum(np.sum(v * v) for r in rows for v in r)
+
+
 # ------------------------------------------------------------------ a dict's lists
 
 
@@ -171,6 +180,7 @@ CASES = [
         xfail="np.stack's adjoint of a list item replaced by a longer list is an array of the "
         "new item's shape, added to the old item's (known gap, `rows[i] = [*rows[i], x]` too)",
     ),
+    Case("rows_grown_beside_an_item_update", rows_grown_beside_an_item_update, (X,), order=2),
     Case("dict_lists_extended", dict_lists_extended, (X,), order=2),
     Case("grouped_by_setdefault", grouped_by_setdefault, (X,), order=2),
     Case("grouped_by_plus_equals", grouped_by_plus_equals, (X,), order=2),

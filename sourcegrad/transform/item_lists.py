@@ -365,7 +365,11 @@ def _indexable(fn, loop) -> bool:
         if isinstance(s, gast.stmt) and _growth_of_var(s, var):
             grows = True
     stores = {n.id for n in S.name_nodes(body) if isinstance(n.ctx, gast.Store)}
-    aug = {s.target.id for s in S.walk(body) if isinstance(s, gast.AugAssign)}
+    aug = {
+        s.target.id
+        for s in S.walk(body)
+        if isinstance(s, gast.AugAssign) and isinstance(s.target, gast.Name)
+    }
     if not grows or rows in S.names_in(body) or var in stores - aug:
         return False
     return not _mentioned_outside(fn, loop, var)
