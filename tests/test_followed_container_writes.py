@@ -162,6 +162,33 @@ def summed_by_key_in_branches(x, keys):
     return sum(np.sum(v**2) for v in d.values())
 
 
+def grouped_by_key_in_branches(x, keys):
+    d = {}
+    for i, k in enumerate(keys):
+        v = x * (i + 1.0)
+        if k in d:
+            d[k].append(v)
+        else:
+            d[k] = [v]
+    return sum(np.sum(np.stack(vs) ** 2) for vs in d.values())
+
+
+def grouped_after_a_new_list(x, keys):
+    d = {}
+    for i, k in enumerate(keys):
+        if k not in d:
+            d[k] = []
+        d[k].append(np.sin(x) * (i + 1.0))
+    return sum(np.sum(v**3) for vs in d.values() for v in vs)
+
+
+def popped_from_a_star_copy(x, xs):
+    ls = [*xs]
+    ls.pop()
+    ls.insert(0, x)
+    return sum(np.sum(v**2) for v in ls)
+
+
 def halved_under_flag(p, x, flag):
     if flag:
         p["W"] = p["W"] * 0.5
@@ -190,6 +217,9 @@ CASES = [
     Case("pops_on_a_slice_copy", pops_on_a_slice_copy, (X, [X, X * 2.0, X * 3.0]), wrt=(0, 1)),
     Case("pops_on_own_list", pops_on_own_list, (X,), order=2),
     Case("appended_on_odd_steps", appended_on_odd_steps, (X,), order=2),
+    Case("grouped_by_key_in_branches", grouped_by_key_in_branches, (X, list("aba")), order=2),
+    Case("grouped_after_a_new_list", grouped_after_a_new_list, (X, list("abab")), order=2),
+    Case("popped_from_a_star_copy", popped_from_a_star_copy, (X, [X, 2 * X, X * X]), wrt=(0, 1)),
     Case("summed_by_key_in_branches", summed_by_key_in_branches, (X, ["a", "b", "a"]), order=2),
 ]
 
