@@ -67,6 +67,14 @@ def rows_grown_then_stacked(x):
     return sum(np.sum(np.stack(r) ** 2) for r in rows)
 
 
+def rows_of_constants_grown(x):
+    rows = [[np.ones(3)], [np.zeros(3), np.ones(3)]]
+    for r in rows:
+        r.append(np.sin(x))
+        r.append(x * 2.0)
+    return sum(np.sum(v**2) * len(r) for r in rows for v in r)
+
+
 def rows_grown_beside_an_item_update(x):
     rows = [[x], [2.0 * x]]
     acc = [0.0]
@@ -207,6 +215,7 @@ CASES = [
         xfail="np.stack's adjoint of a list item replaced by a longer list is an array of the "
         "new item's shape, added to the old item's (known gap, `rows[i] = [*rows[i], x]` too)",
     ),
+    Case("rows_of_constants_grown", rows_of_constants_grown, (X,), order=2),
     Case("rows_grown_beside_an_item_update", rows_grown_beside_an_item_update, (X,), order=2),
     Case("dict_lists_extended", dict_lists_extended, (X,), order=2),
     Case("grouped_by_setdefault", grouped_by_setdefault, (X,), order=2),

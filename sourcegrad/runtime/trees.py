@@ -45,8 +45,8 @@ def add_adjoints(a, b):
         if len(a) != len(b):
             # a zero kept for an item overwritten since (`rows[i] = [*rows[i], v]`): the
             # old item's adjoint may be shorter than the new one's zeros
-            if _all_zero(a) or _all_zero(b):
-                return as_adjoint(a if _all_zero(b) else b)
+            if _all_zero(a) or _all_zero(b):  # (``b``: the old item's, where both are)
+                return as_adjoint(b if _all_zero(a) else a)
             raise ValueError(f"adjoints of containers of lengths {len(a)} and {len(b)}")
         return Pieces([add_adjoints(x, y) for x, y in zip(a, b)])
     if _is_zero_number(a) and isinstance(b, (dict, tuple, list)):
