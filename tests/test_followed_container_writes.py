@@ -316,6 +316,28 @@ def test_shown_derivatives_grow_lists_by_appends():
     assert "d_default" not in text  # the new list stored as written: `d[key] = []`
 
 
+EXPORTED = [
+    (rows_grown_through_loop_variable, (X,)),
+    (layer_caches_grown_through_loop_variable, (X,)),
+    (grouped_by_setdefault, (X,)),
+    (summed_by_key_in_branches, (X, list("aba"))),
+]
+
+
+@pytest.mark.parametrize("f, args", EXPORTED, ids=[f.__name__ for f, _ in EXPORTED])
+def test_exported(f, args):
+    """The exported module (run here from its text alone) gives the value and gradient the
+    derivative gives, call after call."""
+    text = sg.export(f, *copy.deepcopy(args))
+    space: dict = {"__name__": "exported"}
+    exec(compile(text, "exported.py", "exec"), space)
+    want = sg.value_and_grad(f)(*copy.deepcopy(args))
+    for _ in range(3):
+        value, g = space[f"d_{f.__name__}"](*copy.deepcopy(args))
+        assert value == pytest.approx(want[0], rel=1e-12)
+        np.testing.assert_allclose(g, want[1], rtol=1e-12, atol=1e-14)
+
+
 # ------------------------------------------------------------------ state in a called layer
 
 
