@@ -345,7 +345,8 @@ def indexed_item_loops(fn: gast.FunctionDef, names: S.NameGen) -> None:
 
 def _indexable(fn, loop) -> bool:
     """Whether ``loop`` is ``for r in rows:`` (no ``else``) whose body grows a list through
-    ``r``, binds ``r`` nowhere, does not mention ``rows``, and ``r`` is read nowhere else."""
+    ``r``, binds ``r`` nowhere, does not mention ``rows`` (bound to lists alone), and ``r``
+    is read nowhere else."""
     if not (
         isinstance(loop.target, gast.Name)
         and isinstance(loop.iter, gast.Name)
@@ -354,6 +355,12 @@ def _indexable(fn, loop) -> bool:
     ):
         return False
     var, rows = loop.target.id, loop.iter.id
+    if not all(  # (a loop over a dict runs over its keys)
+        isinstance(n.value, (gast.List, gast.ListComp))
+        for n in S.nodes_of(fn, (gast.Assign,))
+        if any(isinstance(t, gast.Name) and t.id == rows for t in n.targets)
+    ):
+        return False
     body = gast.Module(body=loop.body, type_ignores=[])
     grows = False
     for s in S.walk(body):
