@@ -29,7 +29,7 @@ import gast
 from . import syntax as S
 from .walk import replace_statement
 
-__all__ = ["indexed_item_loops", "rebuilt_item_lists"]
+__all__ = ["indexed_item_loops", "named_item_lists", "rebuilt_item_lists"]
 
 #: the methods rewritten, and the items each adds to the list (``extend`` of a display)
 _GROWING = {"append": lambda v: [v], "extend": lambda v: list(v.elts)}
@@ -444,3 +444,119 @@ def _holder_for(name, holder):
     new = S.clone(holder)
     new.ctx = type(name.ctx)()
     return gast.copy_location(new, name) if hasattr(name, "lineno") else new
+
+
+# ---------------------------------------------------------------- a dict's items as names
+
+
+def named_item_lists(fn: gast.FunctionDef, names: S.NameGen) -> None:
+    """Rewrite, in place, a dict of the function's own read and written only through constant
+    keys until its last list growth (``cache = {"h": [], "n": 0}``, ``cache["h"].append(h)``,
+    ``cache["n"] += 1``) as a name per key (``cache_h = []``, ``cache_h.append(h)``), and the
+    dict built again from them after the top-level statement of that growth (``cache =
+    {"h": cache_h, "n": cache_n}``): its lists then grow as a name's do, in place in the
+    running code. Every other dict is left."""
+    private = set(_private_names(fn))  # (no other name can hold one of its lists)
+    for top, stmt in enumerate(list(fn.body)):
+        found = _keyed_dict(stmt)
+        if found not in private:
+            continue
+        last = _last_growth_at(fn, found)
+        if last is None or last <= top:
+            continue
+        keys = [k.value for k in stmt.value.keys]
+        span = fn.body[top : last + 1]
+        if not _only_keyed(span, found, set(keys), stmt) or _bound_elsewhere(fn, found, stmt):
+            continue
+        local = {k: names.fresh(f"{found}_{k}" if k.isidentifier() else found) for k in keys}
+        new = [
+            gast.copy_location(S.assign(local[k], v), stmt) for k, v in zip(keys, stmt.value.values)
+        ]
+        for s in span[1:]:
+            _keyed_to_names(s, found, local)
+        rebuilt = gast.Dict(
+            keys=[S.const(k) for k in keys], values=[S.name(local[k]) for k in keys]
+        )
+        back = gast.copy_location(S.assign(found, rebuilt), fn.body[last])
+        back.lineno = getattr(fn.body[last], "end_lineno", None) or back.lineno  # (after it)
+        fn.body[top : last + 1] = new + span[1:] + [back]
+        return named_item_lists(fn, names)  # (positions moved: look again)
+
+
+def _keyed_dict(stmt) -> str | None:
+    """``d`` of ``d = {"a": ..., ...}`` (string keys, at least one), else None."""
+    if not (
+        isinstance(stmt, gast.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(stmt.targets[0], gast.Name)
+        and isinstance(stmt.value, gast.Dict)
+        and stmt.value.keys
+    ):
+        return None
+    keys = stmt.value.keys
+    if not all(isinstance(k, gast.Constant) and isinstance(k.value, str) for k in keys):
+        return None
+    return stmt.targets[0].id if len({k.value for k in keys}) == len(keys) else None
+
+
+def _last_growth_at(fn, name: str) -> int | None:
+    """The position in ``fn.body`` of the last top-level statement growing a list of
+    ``name`` through a constant key; None where there is none."""
+    found = [
+        i
+        for i, top in enumerate(fn.body)
+        for s in S.walk(top)
+        if isinstance(s, gast.stmt)
+        and (g := _growth(s, name)) is not None
+        and all(isinstance(k, gast.Constant) for k in _path(g[0])[1])
+    ]
+    return max(found) if found else None
+
+
+def _only_keyed(span: list, name: str, keys: set, made) -> bool:
+    """Whether every use of ``name`` in ``span`` after ``made`` is ``name[k]`` with ``k`` one
+    of ``keys`` (read, stored or updated; not deleted), outside nested functions."""
+    parents = S.parent_map(gast.Module(body=span, type_ignores=[]))
+    for s in span:
+        for node in S.name_nodes(s):
+            if node.id != name or s is made and node is made.targets[0]:
+                continue
+            up = parents.get(id(node))
+            if not (
+                isinstance(up, gast.Subscript)
+                and up.value is node
+                and isinstance(up.slice, gast.Constant)
+                and up.slice.value in keys
+                and not isinstance(up.ctx, gast.Del)
+            ):
+                return False
+    return True
+
+
+def _bound_elsewhere(fn, name: str, made) -> bool:
+    """Whether ``name`` is bound in ``fn`` other than by ``made``."""
+    return any(
+        isinstance(n.ctx, gast.Store) and n is not made.targets[0]
+        for n in S.name_nodes(fn)
+        if n.id == name
+    ) or any(isinstance(n, gast.Global | gast.Nonlocal) for n in S.walk(fn))
+
+
+def _keyed_to_names(stmt, name: str, local: dict) -> None:
+    """Replace, in place, each ``name[k]`` under ``stmt`` by the name ``local[k]``."""
+    for parent in S.walk(stmt):
+        for field, value in gast.iter_fields(parent):
+            items = value if isinstance(value, list) else [value]
+            for i, v in enumerate(items):
+                if (
+                    isinstance(v, gast.Subscript)
+                    and isinstance(v.value, gast.Name)
+                    and v.value.id == name
+                    and isinstance(v.slice, gast.Constant)
+                ):
+                    new = gast.copy_location(S.name(local[v.slice.value]), v)
+                    new.ctx = type(v.ctx)()
+                    if isinstance(value, list):
+                        value[i] = new
+                    else:
+                        setattr(parent, field, new)
