@@ -328,6 +328,9 @@ def test_shown_derivatives_grow_lists_by_appends():
     assert "deepcopy" not in text and "copied" not in text
     text = sg.show(grouped_by_setdefault, args=(X,))
     assert "d_default" not in text  # the new list stored as written: `d[key] = []`
+    text = sg.show(cache_grown_on_odd_steps, args=(X,))  # a name per key: no dict copies
+    assert "cache_h = [*cache_h, h]" in text and ".copy()" not in text
+    assert 'cache = {"h": cache_h}' in text
 
 
 EXPORTED = [
