@@ -1,5 +1,5 @@
 """Lists a container of the function's own holds, grown in place (part of the lowering of
-writes, and of lists: :func:`indexed_item_loops`).
+writes, and of lists: :func:`indexed_item_loops`, :func:`named_item_lists`).
 
 ``cache = {"k": [], "v": []}`` then ``cache["k"].append(k)`` changes the list the dict holds;
 so do ``cache["k"].extend([a, b])``, ``cache["k"] += [a]``, and a path deeper in
@@ -20,6 +20,9 @@ Python's call leaves. Any other container is left to the refusal of
 (``for r in rows: r.append(v)``, ``for layer in layers: layer["cache"].append(h)``) by
 position, ``for i in range(len(rows)): rows[i].append(v)``, where the variable is not bound
 in the body nor read after the loop and the body does not mention the container.
+:func:`named_item_lists` (both before :mod:`.lists`) makes such a dict read only by constant
+keys until its last growth a name per key (``cache_k = []; cache_k.append(k)``), the dict
+built again after that growth's top-level statement: no dict copied at every step.
 """
 
 from __future__ import annotations
