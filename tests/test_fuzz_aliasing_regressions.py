@@ -62,7 +62,7 @@ def max_of_a_display(h):
 
 def loop_variable_appended(h):
     rows = [[np.tanh(h)], [0.5 * h]]
-    for r in rows:  # REFUSED
+    for r in rows:
         r.append(np.sin(r[0]))
     return sum(np.sum(r[-1]) for r in rows)
 
@@ -113,7 +113,6 @@ def first_of_an_iterator_updated(h):
 REFUSED = [
     ("rebound_to_own_item", rebound_to_own_item, (r(3),), "explicit copy"),
     ("max_of_a_display", max_of_a_display, (r(3),), "explicit copy"),
-    ("loop_variable_appended", loop_variable_appended, (r(3),), "build the new items"),
     (
         "merged_then_copied_item_updated",
         merged_then_copied_item_updated,
@@ -281,6 +280,8 @@ ACCEPTED += [
     Case("held_item_copied", held_item_copied, (r(4),), order=2),
     Case("held_item_replaced_whole", held_item_replaced_whole, (r(4),), order=2),
     Case("list_item_updated", list_item_updated, (r(3),), order=2),  # (followed: held_items)
+    # (refused before: the loop's variable grown is read by position, `rows[i].append(v)`)
+    Case("loop_variable_appended", loop_variable_appended, (r(3),), order=2),
 ]
 
 

@@ -43,6 +43,10 @@ def add_adjoints(a, b):
         return out
     if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
         if len(a) != len(b):
+            # a zero kept for an item overwritten since (`rows[i] = [*rows[i], v]`): the
+            # old item's adjoint may be shorter than the new one's zeros
+            if _all_zero(a) or _all_zero(b):  # (``b``: the old item's, where both are)
+                return as_adjoint(b if _all_zero(a) else a)
             raise ValueError(f"adjoints of containers of lengths {len(a)} and {len(b)}")
         return Pieces([add_adjoints(x, y) for x, y in zip(a, b)])
     if _is_zero_number(a) and isinstance(b, (dict, tuple, list)):
@@ -91,6 +95,17 @@ def dict_of_kind(like: dict, items) -> dict:
 
 def _is_zero_number(x) -> bool:
     return type(x) in (int, float) and x == 0
+
+
+def _all_zero(t) -> bool:
+    """Whether the adjoint ``t`` is zero in every leaf."""
+    if t is None:
+        return True
+    if isinstance(t, dict):
+        return all(_all_zero(v) for v in t.values())
+    if isinstance(t, (tuple, list)):
+        return all(_all_zero(v) for v in t)
+    return not np.any(t)
 
 
 @helper(called_by="library")

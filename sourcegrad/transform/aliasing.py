@@ -235,9 +235,9 @@ def _new_value(value) -> bool:
         return _new_value(value.left) and _new_value(value.right)
     if isinstance(value, gast.BinOp) and isinstance(value.right, DISPLAYS):
         return _new_value(gast.BinOp(left=value.right, op=value.op, right=value.left))
-    if isinstance(value, gast.Call) and not value.args and not value.keywords:
-        if getattr(value.func, "id", None) in ("dict", "list"):
-            return True
+    if isinstance(value, gast.Call) and not value.args:
+        if getattr(value.func, "id", None) in ("dict", "list"):  # `dict(cache=[])` too
+            return all(k.arg is not None and _new_value(k.value) for k in value.keywords)
     return is_fresh(value)
 
 

@@ -239,11 +239,16 @@ class _Lowering:
         not in ``d``, then ``d[k]`` read into ``target`` (where there is one)."""
         if call.keywords or not 1 <= len(call.args) <= 2:
             return None
-        key, default = self.names.fresh("key"), self.names.fresh(d + "_default")
+        key = self.names.fresh("key")
         value = call.args[1] if len(call.args) == 2 else S.const(None)
-        out = [_assign(key, call.args[0]), _assign(default, value)]
+        out = [_assign(key, call.args[0])]
+        if not (isinstance(value, (gast.List, gast.Tuple)) and S.is_atom(value)):
+            default = self.names.fresh(d + "_default")
+            out.append(_assign(default, value))
+            value = S.name(default)
+        # (a display of names and constants made after the test is the same new container)
         missing = gast.Compare(left=S.name(key), ops=[gast.NotIn()], comparators=[S.name(d)])
-        write = _set_item(d, S.name(key), S.name(default))
+        write = _set_item(d, S.name(key), value)
         out.append(gast.If(test=missing, body=[write], orelse=[]))
         if target is not None:
             read = _item(S.name(d), S.name(key))

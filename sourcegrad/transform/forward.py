@@ -260,7 +260,8 @@ class _Forward:
         raw = _read_raw(op.rule)
         for p, atom in op.bound.items():
             t = self.tangent_atoms(atom, varied)
-            tangents[p] = self.completed(t, atom) if p in raw else t
+            stored = op.key == "setitem" and p == "v"  # (kept in a container, read later)
+            tangents[p] = self.completed(t, atom) if p in raw or stored else t
         items = instantiate(
             op.rule, op.bound, z, None, self.a.ranks, self.refs, self.names, tangents=tangents
         )

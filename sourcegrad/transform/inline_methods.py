@@ -38,7 +38,7 @@ from .inline_helpers import (
     written_parameters,
 )
 from .parse import UNRESOLVED, parse, resolve
-from .state_between_calls import calls_on, hoist_state_calls
+from .state_between_calls import calls_on, hoist_state_calls, method_of, receiver_of
 from .walk import statement_blocks
 
 __all__ = ["followed_reads", "inline_effect_methods", "obstacle"]
@@ -155,11 +155,11 @@ class _Inliner:
     def keeps_state(self, call) -> bool:
         """Whether ``call`` is ``obj.m(...)`` of a method keeping state in ``obj`` from call
         to call (``self.h = f(self.h)``, ``self.t += 1``)."""
-        key = (call.func.value.id, call.func.attr)
+        key = (receiver_of(call), method_of(call))
         if key not in self.stateful:  # (asked once per receiver and method)
-            receiver = call.func.value
+            receiver = S.name(key[0])
             cls = self.class_of(receiver.id) or _global_class(self.parsed, self.fn, receiver)
-            method = inspect.getattr_static(cls, call.func.attr, None) if cls else None
+            method = inspect.getattr_static(cls, key[1], None) if cls else None
             function = isinstance(method, types.FunctionType)
             stores = _self_attributes(method)[0] if function else None
             self.stateful[key] = stores is not None and _accumulates(method)
@@ -175,7 +175,7 @@ class _Inliner:
             return False
         statements = {id(_call_of(s)) for block in statement_blocks(self.fn.body) for s in block}
         for call in calls:
-            method = inspect.getattr_static(cls, call.func.attr, None)
+            method = inspect.getattr_static(cls, method_of(call), None)
             if id(call) not in statements or not isinstance(method, types.FunctionType):
                 return False
             if _self_attributes(method)[0] is None or not _accumulates(method):

@@ -26,6 +26,10 @@ class LinkRefusals:
                 continue  # made after this write, or `user_name` holds a new array since
             if rebound_before_read(self.fn, other, write_line):
                 continue  # `other` is given a new value before it is read again
+            if line > write_line and not self.link_holds(
+                line, write_line, fresh_rebinding_line(self.fn, other, write_line)
+            ):
+                continue  # linked in an earlier pass of a loop: `other` holds a new object since
             if not element and link_dropped(self.fn, other, line, write_line):
                 continue  # `h = x`, then `h = np.sin(h)`: `h` holds a new array since
             if element and (

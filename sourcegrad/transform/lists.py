@@ -30,6 +30,7 @@ import numpy as np
 from ..errors import UnsupportedSyntaxError
 from . import syntax as S
 from .dicts import lower_dict_operations
+from .item_lists import indexed_item_loops, named_item_lists
 from .list_kinds import list_names, makes_list
 from .shared_lists import shared_list
 from .walk import rewrite_blocks
@@ -41,6 +42,8 @@ def lower_list_operations(fn: gast.FunctionDef, names: S.NameGen, examples=None,
     hold lists. ``builds(func)``: whether a call of ``func`` makes an object of a class (which
     may hold the lists handed to it)."""
     lower_dict_operations(fn, names, examples)
+    named_item_lists(fn, names)
+    indexed_item_loops(fn, names)
     lists, kinds = list_names(fn, examples)
     shared = shared_list(fn, lists, builds)
     if shared is not None:

@@ -88,7 +88,7 @@ def refuse_outer_state(core, varied: dict, cfg) -> None:
             continue
         if not live:
             live.append(solve_backward(cfg, set(), names_read_later))
-        if held in live[0].get(id(stmt), ()):
+        if held in live[0].get(id(stmt), ()) and not _other_fields_read(core, call, held):
             raise UnsupportedSyntaxError(
                 f"`{core.parsed.line_text(stmt.lineno)}` keeps a differentiated value in "
                 f"`{held}`, which this function does not make (a global or enclosing "
@@ -98,6 +98,26 @@ def refuse_outer_state(core, varied: dict, cfg) -> None:
                 core.parsed.filename,
                 stmt.lineno,
             )
+
+
+def _other_fields_read(core, call, held: str) -> bool:
+    """Whether ``call`` is ``setattr(held, "a", v)`` and the function reads of ``held``
+    only its other fields (``held.W``; a cache a layer stores and never reads back here)."""
+    attr = getattr(call.args[1], "value", None) if len(call.args) > 1 else None
+    if not (getattr(call.func, "id", None) == "setattr" and isinstance(attr, str)):
+        return False
+    parents = S.parent_map(core.node)
+    for node in S.name_nodes(core.node):
+        if node.id != held:
+            continue
+        up = parents.get(id(node))
+        if isinstance(up, gast.Attribute) and up.attr != attr:
+            continue
+        if isinstance(up, gast.Call) and getattr(up.func, "id", None) == "setattr":
+            if up.args and up.args[0] is node:
+                continue  # (a store)
+        return False
+    return True
 
 
 def _outer_receiver(core, call) -> str | None:

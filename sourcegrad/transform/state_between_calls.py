@@ -89,7 +89,7 @@ def hoist_state_calls(fn, keeps_state, names: S.NameGen) -> None:
             call = _inner_state_call(stmt, keeps_state)
             if call is None:
                 continue
-            held = names.fresh(call.func.attr.strip("_") or "result")
+            held = names.fresh(method_of(call).strip("_") or "result")
             _replace(stmt, call, gast.copy_location(S.name(held), call))
             block.insert(i, S.assign(held, call, stmt.lineno))
 
@@ -104,13 +104,12 @@ def _inner_state_call(stmt, keeps_state):
         for n in S.walk(stmt.value)
         if n is not stmt.value
         and isinstance(n, gast.Call)
-        and isinstance(n.func, gast.Attribute)
-        and isinstance(n.func.value, gast.Name)
+        and receiver_of(n) is not None
         and keeps_state(n)
     ]
     if len(found) != 1 or any(isinstance(n, conditional) for n in S.walk(stmt)):
         return None
-    receiver = found[0].func.value.id
+    receiver = receiver_of(found[0])
     mentions = [n for n in S.walk(stmt) if isinstance(n, gast.Name) and n.id == receiver]
     return found[0] if len(mentions) == 1 else None
 
@@ -183,15 +182,23 @@ def calls_on(fn, receiver: str) -> list | None:
         uses = _uses(fn, every=True).get(receiver)
         if uses is None or all(isinstance(n.ctx, gast.Load) for n in uses[2]):
             calls = [
-                n
-                for n in S.walk(fn)
-                if isinstance(n, gast.Call)
-                and isinstance(n.func, gast.Attribute)
-                and getattr(n.func.value, "id", None) == receiver
+                n for n in S.walk(fn) if isinstance(n, gast.Call) and receiver_of(n) == receiver
             ]
             if len(calls) == len(uses[2] if uses else ()):
                 return calls
     return None
+
+
+def receiver_of(call) -> str | None:
+    """``obj`` of a call ``obj.m(...)`` or ``obj(...)`` (its ``__call__``), else None."""
+    func = call.func
+    func = func.value if isinstance(func, gast.Attribute) else func
+    return func.id if isinstance(func, gast.Name) else None
+
+
+def method_of(call) -> str:
+    """``m`` of a call ``obj.m(...)``; ``__call__`` of ``obj(...)``."""
+    return call.func.attr if isinstance(call.func, gast.Attribute) else "__call__"
 
 
 def _uses(fn, every: bool = False) -> dict:

@@ -89,7 +89,7 @@ def lower_writes(fn, parsed, local_names: set, names: S.NameGen) -> None:
                     out.extend(_item_of_item(lowered, names))
         return out
 
-    rebuilt_item_lists(fn)
+    rebuilt_item_lists(fn, names)
     fn.body = lower(fn.body)
 
 
@@ -285,6 +285,8 @@ def _item_of_item(stmt, names: S.NameGen) -> list:
         index = S.name(key)
     item = names.fresh(f"{root.id}_item")
     read = S.assign(item, gast.Subscript(value=S.clone(holder), slice=index, ctx=gast.Load()))
+    if not out:  # `xs[t][k] = [*xs[t][k], v]` reads the item through its name too
+        _read_through(stmt, gast.dump(read.value), item)
     target.value = S.name(item)
     back = gast.Subscript(value=S.clone(holder), slice=S.clone(index), ctx=gast.Store())
     write_back = gast.Assign(targets=[back], value=S.name(item), type_comment=None)
@@ -292,6 +294,18 @@ def _item_of_item(stmt, names: S.NameGen) -> list:
         gast.copy_location(made, stmt)
         set_fact(made, "item_write", root.id)
     return [*out, read, stmt, *_item_of_item(write_back, names)]
+
+
+def _read_through(stmt, item_read: str, item: str) -> None:
+    """Replace, in place, each read in ``stmt``'s value dumped as ``item_read`` (``xs[t]``)
+    by ``item``, the name it was just read into (nothing changes it before the value)."""
+    for node in S.walk(stmt.value):
+        for field, value in gast.iter_fields(node):
+            if isinstance(value, gast.Subscript) and gast.dump(value) == item_read:
+                setattr(node, field, S.name(item))
+            elif isinstance(value, list):
+                same = [isinstance(v, gast.Subscript) and gast.dump(v) == item_read for v in value]
+                value[:] = [S.name(item) if hit else v for v, hit in zip(value, same)]
 
 
 def _refuse_output_read(stmt, parsed, local_names) -> None:

@@ -98,6 +98,17 @@ def _is_zero_number(x) -> bool:
     return type(x) in (int, float) and x == 0
 
 
+def _all_zero(t) -> bool:
+    """Whether the adjoint ``t`` is zero in every leaf."""
+    if t is None:
+        return True
+    if isinstance(t, dict):
+        return all(_all_zero(v) for v in t.values())
+    if isinstance(t, (tuple, list)):
+        return all(_all_zero(v) for v in t)
+    return not np.any(t)
+
+
 class Pieces(tuple):
     """The adjoint of a tuple or list value, item by item (the pieces of ``np.split``, the
     fields of ``np.linalg.slogdet``, the layers of a parameter list). Adjoints accumulate with
@@ -135,6 +146,10 @@ def add_adjoints(a, b):
         return out
     if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
         if len(a) != len(b):
+            # a zero kept for an item overwritten since (`rows[i] = [*rows[i], v]`): the
+            # old item's adjoint may be shorter than the new one's zeros
+            if _all_zero(a) or _all_zero(b):  # (``b``: the old item's, where both are)
+                return as_adjoint(b if _all_zero(a) else a)
             raise ValueError(f"adjoints of containers of lengths {len(a)} and {len(b)}")
         return Pieces([add_adjoints(x, y) for x, y in zip(a, b)])
     if _is_zero_number(a) and isinstance(b, (dict, tuple, list)):

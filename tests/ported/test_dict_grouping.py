@@ -1,8 +1,8 @@
 """Grouping and defaults with a dict, as users write them: ``d.setdefault(k, w)`` (a
 statement, assigned, or as the receiver of a method) and the ways out of changing a list a
-dict holds (``d[k] = [*d.get(k, []), v]``). ``d.get(k).append(v)`` and
-``d.setdefault(k, []).append(v)`` change a list the dict holds: refused, naming the line and a
-way out that is itself differentiated here (before, ``d.get(k).append(v)`` gave a gradient
+dict holds (``d[k] = [*d.get(k, []), v]``). ``d.setdefault(k, []).append(v)`` into a dict of
+new lists is followed; ``d.get(k).append(v)`` changes a list the dict holds: refused, naming the
+line and a way out that is itself differentiated here (before, ``d.get(k).append(v)`` gave a gradient
 that missed the appended item). Last, a callable of compiled code without a rule
 (``itertools.accumulate``, ``np.vectorize``) is refused by its name, not by its repr."""
 
@@ -63,7 +63,7 @@ def grouped_after_membership_test(x):
 def grouped_by_setdefault_append(x):
     groups = {}
     for i, row in enumerate(x):
-        groups.setdefault(i % 2, []).append(row * (i + 1))  # REFUSED
+        groups.setdefault(i % 2, []).append(row * (i + 1))
     return sum(np.sum(np.stack(v) ** 2) for v in groups.values())
 
 
@@ -88,7 +88,6 @@ def appended_to_a_copy(x):
     return np.sum(np.stack(extra["l"])) + len(rows)
 
 
-WAY_OUT = "[*groups.get(k, []), v]"
 CASES = [
     Case("setdefault statement and value", setdefault_statement_and_value, (X,), order=2),
     Case("setdefault in an expression", setdefault_in_expression, (X,), order=2),
@@ -96,12 +95,7 @@ CASES = [
     Case("grouped by a star display", grouped_by_star_display, (X,), order=2),
     Case("grouped after a membership test", grouped_after_membership_test, (X,)),
     Case("a method's new list changed", appended_to_a_copy, (X,)),
-    Case(
-        "setdefault(k, []).append",
-        grouped_by_setdefault_append,
-        (X,),
-        refused=(UnsupportedSyntaxError, WAY_OUT),
-    ),
+    Case("setdefault(k, []).append", grouped_by_setdefault_append, (X,), order=2),
     Case(
         "get(k).append",
         appended_to_what_get_returns,
