@@ -324,7 +324,7 @@ def test_shown_derivatives_grow_lists_by_appends():
     """The pure derivative grows a grown list by one value per step (``[*r, v]`` of the
     item), with no copy of the lists per step; the index loop reads like the user's."""
     text = sg.show(rows_grown_through_loop_variable, args=(X,))
-    assert "rows[i] = [*rows[i]" in text or "[*rows_" in text
+    assert "rows[i] = [*rows[i]" in text or "[*rows_" in text or "[*row_i, " in text
     assert "deepcopy" not in text and "copied" not in text
     text = sg.show(grouped_by_setdefault, args=(X,))
     assert "d_default" not in text  # the new list stored as written: `d[key] = []`
