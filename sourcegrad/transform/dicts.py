@@ -53,8 +53,8 @@ def _dict_names(fn, examples) -> set:
         if isinstance(node, gast.Assign):
             for t in node.targets:
                 single = isinstance(t, gast.Name)
-                for n in S.walk(t):
-                    if isinstance(n, gast.Name):
+                for n in S.walk(t):  # (not `d` of `d[k] = v`, which binds no name)
+                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                         values.setdefault(n.id, []).append(node.value if single else None)
         elif isinstance(node, (gast.AugAssign, gast.AnnAssign, gast.For, gast.NamedExpr)):
             for n in S.walk(node.target):

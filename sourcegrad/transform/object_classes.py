@@ -279,6 +279,8 @@ def _value_class(core, value, following):
     if isinstance(value, gast.UnaryOp):
         method = unary_method(core, value, following)
         return _made_class(core, method[0], following) if method is not None else None
+    if isinstance(value, gast.Subscript) and not isinstance(value.slice, gast.Slice):
+        return _item_class(core, value.value, following)  # `v = vs[0]`, `v = vs[k]`
     if not isinstance(value, gast.Call):
         return None
     func = value.func
@@ -288,7 +290,69 @@ def _value_class(core, value, following):
     if given is not None:
         return _made_class(core, given, following)
     cls = resolve(core.parsed, func, set())
-    return cls if _user_class(cls) else None
+    if cls is sum and len(value.args) == 2:  # `sum(vs, Value(0.0))`: start + ...
+        return _value_class(core, value.args[1], following)
+    if _user_class(cls):
+        return cls
+    if isinstance(func, gast.Attribute):  # `u = v.tanh()`, each return `Value(...)`
+        return _returned_class(_made_class(core, func.value, following), func.attr)
+    return None
+
+
+def _returned_class(cls, method: str):
+    """The user class every ``return`` of ``cls``'s method ``method`` makes by a call of a
+    class it names (``return Value(np.tanh(self.data))``); None where not known."""
+    found = method_node(cls, method)
+    if found is None:
+        return None
+    made = set()
+    for r in S.nodes_of(found[1], (gast.Return,)):
+        call = r.value
+        if not (isinstance(call, gast.Call) and isinstance(call.func, gast.Name)):
+            return None
+        made.add(found[0].globals.get(call.func.id))
+    out = made.pop() if len(made) == 1 else None
+    return out if _user_class(out) else None
+
+
+def _item_class(core, e, following):
+    """The user class of every item of the list the name ``e`` holds, where each of its
+    assignments is a display of objects of that class (``vs = [*vs, v]`` growing it in a loop
+    included), another such list, or the keys of a dict (``list(d.keys())``, none an
+    object); None where not known."""
+    classes = _item_classes(core, e, following)
+    return classes.pop() if len(classes) == 1 else None
+
+
+def _item_classes(core, e, following) -> set:
+    """The classes (None: not known) of the items of the list ``e`` names, as
+    :func:`_item_class` reads them; a name of ``following`` adds none."""
+    if not isinstance(e, gast.Name) or e.id in core.params:
+        return {None}
+    if e.id in following:
+        return set()
+    following = following | {e.id}
+    classes = set()
+    for stmt in _assignments(core, e.id):
+        value = stmt.value
+        if isinstance(value, gast.Name):
+            classes |= _item_classes(core, value, following)
+        elif isinstance(value, (gast.List, gast.Tuple)):
+            for v in value.elts:
+                if isinstance(v, gast.Starred):
+                    classes |= _item_classes(core, v.value, following)
+                else:
+                    classes.add(_value_class(core, v, following))
+        elif not _dict_keys(value):
+            return {None}
+    return classes
+
+
+def _dict_keys(e) -> bool:
+    """Whether ``e`` is ``list(d.keys())``."""
+    inner = e.args[0] if isinstance(e, gast.Call) and len(e.args) == 1 else None
+    keys = isinstance(inner, gast.Call) and isinstance(inner.func, gast.Attribute)
+    return keys and S.dotted(e.func) == "list" and inner.func.attr == "keys"
 
 
 def defines_method(core, e, method: str) -> bool:
