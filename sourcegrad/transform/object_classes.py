@@ -263,8 +263,21 @@ def _made_class(core, e, following=frozenset()):
     # several: one class made, the others updates by operators (`p = P(W, b)`, then `p = p
     # - lr * g` in a loop), taken to keep it as one assignment by an operator is
     known = {c for c in classes if c is not None}
-    updates = all(c or isinstance(v, (gast.Name, gast.BinOp)) for c, v in zip(classes, made))
-    return known.pop() if len(known) == 1 and updates else None
+    if len(known) != 1:
+        return None
+    cls = known.pop()
+    updates = all(
+        c or isinstance(v, (gast.Name, gast.BinOp)) or _own_method_result(v, cls)
+        for c, v in zip(classes, made)
+    )
+    return cls if updates else None
+
+
+def _own_method_result(value, cls) -> bool:
+    """Whether ``value`` calls a method of ``cls`` (``(h @ W + b).tanh()``) that surely
+    returns an object of ``cls``: taken, as an operator is, to keep the class."""
+    func = value.func if isinstance(value, gast.Call) else None
+    return isinstance(func, gast.Attribute) and _returned_class(cls, func.attr) is cls
 
 
 def _value_class(core, value, following):
@@ -316,10 +329,10 @@ def _returned_class(cls, method: str):
 
 
 def _item_class(core, e, following):
-    """The user class of every item of the list the name ``e`` holds, where each of its
-    assignments is a display of objects of that class (``vs = [*vs, v]`` growing it in a loop
-    included), another such list, or the keys of a dict (``list(d.keys())``, none an
-    object); None where not known."""
+    """The user class of every item of the list (or dict) the name ``e`` holds, where each of
+    its assignments is a display of objects of that class (``vs = [*vs, v]`` growing it in a
+    loop included, ``{"a": Value(a)}``), another such list, or the keys of a dict
+    (``list(d.keys())``, none an object); None where not known."""
     classes = _item_classes(core, e, following)
     return classes.pop() if len(classes) == 1 else None
 
@@ -337,8 +350,8 @@ def _item_classes(core, e, following) -> set:
         value = stmt.value
         if isinstance(value, gast.Name):
             classes |= _item_classes(core, value, following)
-        elif isinstance(value, (gast.List, gast.Tuple)):
-            for v in value.elts:
+        elif isinstance(value, (gast.List, gast.Tuple, gast.Dict)):
+            for v in value.values if isinstance(value, gast.Dict) else value.elts:
                 if isinstance(v, gast.Starred):
                     classes |= _item_classes(core, v.value, following)
                 else:
