@@ -50,6 +50,8 @@ def assignments_indexed(core):
         target = stmt.targets[0] if isinstance(stmt, gast.Assign) else None
         if isinstance(target, gast.Name) and _assigns(stmt, target.id):
             index.setdefault(target.id, []).append(stmt)
+        elif _item_write(stmt) is not None:
+            index.setdefault((_item_write(stmt),), []).append(stmt)
     outer = getattr(_INDEX, "current", None)
     _INDEX.current = (core, index)
     try:
@@ -64,6 +66,23 @@ def _assignments(core, name: str) -> list:
     if current is not None and current[0] is core:
         return current[1].get(name, [])
     return [stmt for stmt in walk_statements(core.node.body) if _assigns(stmt, name)]
+
+
+def _item_writes(core, name: str) -> list:
+    """The statements ``name[k] = ...`` of ``core`` (one target), in order."""
+    current = getattr(_INDEX, "current", None)
+    if current is not None and current[0] is core:
+        return current[1].get((name,), [])
+    return [stmt for stmt in walk_statements(core.node.body) if _item_write(stmt) == name]
+
+
+def _item_write(stmt) -> str | None:
+    """``name`` where ``stmt`` is ``name[k] = ...`` (one target); else None."""
+    if not isinstance(stmt, gast.Assign) or len(stmt.targets) != 1:
+        return None
+    target = stmt.targets[0]
+    inner = target.value if isinstance(target, gast.Subscript) else None
+    return inner.id if isinstance(inner, gast.Name) else None
 
 
 def _assigns(stmt, name: str) -> bool:
@@ -348,6 +367,9 @@ def _item_classes(core, e, following) -> set:
     classes = set()
     for stmt in _assignments(core, e.id):
         value = stmt.value
+        copied = isinstance(value, gast.Call) and not value.args and S.dotted(value.func)
+        if copied and copied.endswith(".copy"):  # `d = d.copy()`: the same items
+            value = value.func.value
         if isinstance(value, gast.Name):
             classes |= _item_classes(core, value, following)
         elif isinstance(value, (gast.List, gast.Tuple, gast.Dict)):
@@ -358,6 +380,8 @@ def _item_classes(core, e, following) -> set:
                     classes.add(_value_class(core, v, following))
         elif not _dict_keys(value):
             return {None}
+    for stmt in _item_writes(core, e.id):  # `d[k] = Scalar(v)`, a dict comprehension's
+        classes.add(_value_class(core, stmt.value, following))
     return classes
 
 
