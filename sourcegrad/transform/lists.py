@@ -108,6 +108,9 @@ class _Lowering:
         popped = self.hoisted_pop(s)
         if popped is not None:
             return self.statement(popped) + self.statement(s)
+        joined = self.hoisted_join(s)
+        if joined is not None:
+            return self.statement(joined) + self.statement(s)
         call = s.value if isinstance(s, gast.Expr) else None
         if isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute):
             owner = call.func.value
@@ -222,6 +225,23 @@ class _Lowering:
             v = self.names.fresh(xs + "_item")
             _replace(s, call, S.name(v))
             return _assign(v, call)
+        return None
+
+    def hoisted_join(self, s):
+        """``joined = a + b`` for a join of lists nested in ``s``'s expression, of names
+        and displays alone (``np.stack([h] + embs, axis=1)``), which then reads ``joined``
+        in its place; None where there is none, or where it is under a branch of the
+        expression."""
+        top = s.value if isinstance(s, gast.Assign) else None
+        for expr in _evaluated_first(s):
+            for n in S.walk(expr):
+                if n is top or not (isinstance(n, gast.BinOp) and isinstance(n.op, gast.Add)):
+                    continue
+                plain = all(isinstance(x, (gast.Name, gast.List)) for x in (n.left, n.right))
+                if plain and self.is_list(n) and not _under_branch(expr, n):
+                    joined = self.names.fresh("joined")
+                    _replace(s, n, S.name(joined))
+                    return _assign(joined, n)
         return None
 
     def append_all(self, xs: str, ys):
