@@ -22,7 +22,9 @@ __all__ = ["rebuilt_item_lists"]
 #: the methods rewritten, and the items each adds to the list (``extend`` of a display)
 _GROWING = {"append": lambda v: [v], "extend": lambda v: list(v.elts)}
 #: builtins reading a list they are given, keeping no reference to it
-_READERS = frozenset({"len", "sum", "list", "tuple", "sorted", "min", "max", "any", "all"})
+_READERS = frozenset(
+    {"len", "sum", "list", "tuple", "sorted", "reversed", "min", "max", "any", "all"}
+)  # (`reversed` steps down from the length it was made at: items added later are not seen)
 
 
 def rebuilt_item_lists(fn: gast.FunctionDef) -> None:
