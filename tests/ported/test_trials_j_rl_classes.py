@@ -188,8 +188,29 @@ def attention_decoder(params, enc, h0, targets):
     return loss / len(targets)
 
 
+def discounted_tuple_start(w, rewards):
+    G, returns = 0.0, []
+    for rew in reversed(list(rewards * w)):
+        G = rew + 0.9 * G
+        returns.insert(0, G)
+    return np.sum(np.array(returns) ** 2)
+
+
+def discounted_rebound_as_array(w, rewards):
+    returns = []
+    G = 0.0
+    for rew in (rewards * w)[::-1]:
+        G = rew + 0.9 * G
+        returns.insert(0, G)
+    returns = np.array(returns)
+    returns = (returns - returns.mean()) / (returns.std() + 1e-8)
+    return np.sum(returns * np.arange(len(returns)))
+
+
 P_ARGS = (r(3, 3), r(3), r(3, 4), r(4), STATES, ACTIONS, REWARDS, DONES)
 CASES = [
+    Case("returns_list_from_tuple_assignment", discounted_tuple_start, (r(5), REWARDS), order=2),
+    Case("returns_list_rebound_as_array", discounted_rebound_as_array, (r(5), REWARDS), order=2),
     Case(
         "reinforce_value_baseline_classes",
         reinforce_with_value_baseline,
