@@ -12,10 +12,14 @@ against Python's value and central differences on calls 1-3, to second order whe
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 
-from .harness import Case, check, params
+import sourcegrad as sg
+
+from .harness import Case, check, marked_line, params
 
 R = np.random.default_rng(5150)
 
@@ -235,6 +239,69 @@ def list_of_dicts_loss(layers, x, y):
     return np.mean((h - y) ** 2)
 
 
+class CallLinear:
+    def __init__(self, W, b):
+        self.W, self.b = W, b
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def forward(self, x):
+        return x @ self.W + self.b
+
+
+class Seq:
+    def __init__(self, *layers):
+        self.layers = list(layers)
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return Seq(*self.layers[i])  # REFUSED
+        return self.layers[i]
+
+    def __call__(self, x):
+        for layer in self:
+            x = np.tanh(layer(x))
+        return x
+
+
+def seq_iter_protocol(W1, W2, x):
+    model = Seq(CallLinear(W1, np.zeros(4)), CallLinear(W2, np.zeros(2)))
+    return np.sum(model(x) ** 2)
+
+
+def seq_sliced(W1, W2, x):
+    model = Seq(CallLinear(W1, np.zeros(4)), CallLinear(W2, np.zeros(2)))
+    feats = model[:-1](x)
+    return np.sum(feats**2)
+
+
+class Heads:
+    def __init__(self, Wa, Wb):
+        self.heads = {"a": CallLinear(Wa, 0.0), "b": CallLinear(Wb, 0.0)}
+
+    def __call__(self, x):
+        return {name: head(x) for name, head in self.heads.items()}
+
+
+def dict_of_heads(Wa, Wb, x):
+    out = Heads(Wa, Wb)(x)
+    return np.sum(out["a"] ** 2) + np.mean(out["b"])
+
+
+def residual_enumerate(W1, W2, x):
+    blocks = [CallLinear(W1, 0.0), CallLinear(W2, 0.0)]
+    for i, block in enumerate(blocks):
+        x = x + 0.5**i * np.tanh(block(x))
+    return np.sum(x**2)
+
+
 CASES = [
     Case("scalar_softmax_cross_entropy", scalar_softmax_ce, (r(4), 2)),
     Case("scalar_mlp_relu_sigmoid", scalar_mlp, (r(3, 3), r(3), r(3)), wrt=(0, 1)),
@@ -287,6 +354,11 @@ CASES = [
         wrt=(0, 1, 2, 3),
         order=2,
     ),
+    Case("sequential_iter_protocol", seq_iter_protocol, (r(3, 4), r(4, 2), X), wrt=(0, 1), order=2),
+    Case("dict_of_head_layers", dict_of_heads, (r(3, 2), r(3, 2), X), wrt=(0, 1), order=2),
+    Case(
+        "residual_blocks_enumerate", residual_enumerate, (r(3, 3), r(3, 3), X), wrt=(0, 1), order=2
+    ),
     Case("object_argument_wrt", object_argument_loss, (Net(r(3, 4), r(4, 2)), X, Y), order=2),
     Case(
         "list_of_dicts_wrt",
@@ -300,3 +372,15 @@ CASES = [
 @pytest.mark.parametrize("case", params(CASES))
 def test_objects_more(case):
     check(case)
+
+
+def test_sequential_slice_refused_at_its_getitem():
+    """``model[:-1](x)`` of a ``Seq`` whose ``__getitem__`` rebuilds ``Seq(*self.layers[i])``:
+    refused at that line (the length of the slice is not known where the derivative is
+    built), with the way out of passing the items one by one."""
+    where = f"{inspect.getsourcefile(Seq)}:{marked_line(Seq.__getitem__)}: "
+    for _ in range(2):
+        with pytest.raises(sg.UnsupportedSyntaxError) as info:
+            sg.grad(seq_sliced)(r(3, 4), r(4, 2), X)
+        assert str(info.value).startswith(where), str(info.value)
+        assert "pass the arguments one by one" in str(info.value)
