@@ -370,6 +370,8 @@ def _item_classes(core, e, following) -> set:
         copied = isinstance(value, gast.Call) and not value.args and S.dotted(value.func)
         if copied and copied.endswith(".copy"):  # `d = d.copy()`: the same items
             value = value.func.value
+        if isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Slice):
+            value = value.value  # `rest = vs[1:]`: some of the same items
         if isinstance(value, gast.Name):
             classes |= _item_classes(core, value, following)
         elif isinstance(value, (gast.List, gast.Tuple, gast.Dict)):

@@ -121,6 +121,22 @@ def scalar_appended_then_folded(xs):
     return acc.data
 
 
+def scalar_sum_augmented(xs):
+    vs = [Scalar(a) for a in xs]
+    tot = vs[0]
+    for v in vs[1:]:
+        tot += v * v  # REFUSED
+    return tot.data
+
+
+def scalar_sum_rebound(xs):
+    vs = [Scalar(a) for a in xs]
+    tot = vs[0]
+    for v in vs[1:]:
+        tot = tot + v * v
+    return tot.data
+
+
 class Tensor:
     def __init__(self, value):
         self.value = value
@@ -308,6 +324,13 @@ CASES = [
     Case("scalar_objects_in_dict", scalar_dict_of_objects, (0.7, -0.4), wrt=(0, 1), order=2),
     Case("scalar_method_chain", scalar_chain_methods, (0.3,), order=2),
     Case("scalar_dict_comprehension", scalar_dict_comprehension, (r(3),), order=2),
+    Case(
+        "scalar_augmented_sum_refused",
+        scalar_sum_augmented,
+        (r(4),),
+        refused=(sg.UnsupportedSyntaxError, "write `tot = tot + ...`"),
+    ),
+    Case("scalar_rebound_sum", scalar_sum_rebound, (r(4),), order=2),
     Case("scalar_appended_then_folded", scalar_appended_then_folded, (r(4),)),
     Case("tensor_wrapper_layers", tensor_wrapper, (r(3, 2), r(2), X), wrt=(0, 1)),
     Case(
