@@ -233,7 +233,7 @@ def _bincount(z, x, weights=None, minlength=0):
 
 @tangent(np.bincount)
 def _bincount_tangent(z, x, weights=None, minlength=0):
-    d[z] += np.bincount(x, d[weights], len(z))
+    d[z] += np.bincount(x, weights=d[weights], minlength=len(z))
 
 
 @adjoint(np.take_along_axis)
