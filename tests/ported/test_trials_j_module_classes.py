@@ -425,7 +425,6 @@ CASES = [
         sequential_list_loss,
         (r(3, 4), r(4), r(4, 2), r(2), X, Y),
         wrt=(0, 1, 2, 3),
-        order=2,
     ),
     Case(
         "eval_flag_set_in_place_refused",
@@ -470,7 +469,6 @@ CASES = [
         named_parameters_decay,
         (r(3, 4), r(4), r(4, 2), r(2), X, Y),
         wrt=(0, 2),
-        order=2,
     ),
     Case(
         "parameter_wrapper_data", parameter_wrapper_loss, (r(3, 2), r(2), X, Y), wrt=(0, 1), order=2
