@@ -12,6 +12,17 @@ from .runtime.records import is_record, is_static_leaf
 from .transform.plain_classes import refusal_of
 
 
+def path_text(name: str, x, path: tuple) -> str:
+    """``name`` followed by ``path`` into ``x`` as Python reads it: ``model.layers[0]``
+    (a field of a record by attribute, an item of a container by index or key)."""
+    text = name
+    for k in path:
+        record = is_record(x)
+        text += f".{k}" if record and isinstance(k, str) else f"[{k!r}]"
+        x = dict(children(x))[k]
+    return text
+
+
 def argument_leaves(x, path=(), in_record=False):
     """``(path, leaf, in_record)`` of every leaf of ``x``; ``in_record``: the leaf is a field
     of a record (a dataclass instance)."""

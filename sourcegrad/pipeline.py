@@ -28,7 +28,7 @@ import numpy as np
 
 from . import debug, disk_cache
 from .errors import NonScalarOutputError, SourcegradError, WrtTypeError
-from .leaf_checks import argument_leaves, has_arrays, leaf_problem, one_scalar
+from .leaf_checks import argument_leaves, has_arrays, leaf_problem, one_scalar, path_text
 from .rules import registry
 from .runtime.buffers import BufferPool
 from .runtime.containers import scalar_gradient
@@ -381,7 +381,7 @@ class Pipeline:
                     continue  # a callee's setting (`{"W": ..., "heads": 4}`): kept as it is
                 problem = leaf_problem(leaf, in_record, nested=bool(path))
                 if problem is not None:
-                    where = core.params[i] + "".join(f"[{k!r}]" for k in path)
+                    where = path_text(core.params[i], x, path)
                     raise WrtTypeError(
                         problem.format(where=where), parsed.filename, parsed.node.lineno
                     )

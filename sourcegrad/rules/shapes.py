@@ -225,6 +225,17 @@ def _take_tangent(z, a, indices, axis=None):
     d[z] += np.take(d[a], indices, axis)
 
 
+@adjoint(np.bincount)
+def _bincount(z, x, weights=None, minlength=0):
+    # z[k] = sum of weights[i] where x[i] == k: each weight's adjoint is its bin's
+    d[weights] += np.take(d[z], x)
+
+
+@tangent(np.bincount)
+def _bincount_tangent(z, x, weights=None, minlength=0):
+    d[z] += np.bincount(x, weights=d[weights], minlength=len(z))
+
+
 @adjoint(np.take_along_axis)
 def _take_along_axis(z, arr, indices, axis):
     d[arr] += untake_along_axis(d[z], arr, indices, axis)

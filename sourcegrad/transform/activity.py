@@ -383,8 +383,8 @@ _LIBRARY_HINTS = {
     filter: "write a list comprehension with a condition (`[x for x in xs if c]`) instead",
     reversed: "loop over it directly, or index the list backwards (`xs[::-1]`)",
     functools.reduce: "write the loop (`acc = x` then `for p in ps: acc = f(acc, p)`)",
-    vars: "read the fields by name (`obj.W`), or loop over their names: `for f in "
-    "dataclasses.fields(obj): v = getattr(obj, f.name)`",
+    vars: "read the fields by name (`obj.W`), or loop over their names: `for name in ('W', "
+    "'b'): v = getattr(obj, name)` (of a dataclass, `for f in dataclasses.fields(obj)`)",
     sorted: "sort arrays with np.sort (differentiated), or loop over the keys in the order "
     "you need (`for k in sorted(params): ... params[k]` for a dict argument, or `for k in "
     "('a', 'b'):`)",

@@ -34,10 +34,15 @@ def lower_dict_operations(fn: gast.FunctionDef, names: S.NameGen, examples=None)
     """Rewrite ``fn`` in place so that its dicts change only by item assignment and
     rebinding; returns the names known to hold dicts."""
     dicts = _dict_names(fn, examples)
-    if dicts and any(
-        n.attr in _CHANGES and getattr(n.value, "id", None) in dicts
-        for n in S.nodes_of(fn, (gast.Attribute,))
-    ):  # (every rewrite is of a call of one of these methods of a dict's name)
+    if (
+        dicts
+        and any(
+            n.attr in _CHANGES and getattr(n.value, "id", None) in dicts
+            for n in S.nodes_of(fn, (gast.Attribute,))
+        )
+        or any(_merged_into(n, dicts) for n in S.nodes_of(fn, (gast.AugAssign,)))
+    ):
+        # (every rewrite is of a call of one of these methods of a dict's name, or `d |= e`)
         fn.body = _Lowering(names, dicts).block(fn.body)
     return dicts
 
@@ -53,9 +58,11 @@ def _dict_names(fn, examples) -> set:
         if isinstance(node, gast.Assign):
             for t in node.targets:
                 single = isinstance(t, gast.Name)
-                for n in S.walk(t):
-                    if isinstance(n, gast.Name):
+                for n in S.walk(t):  # (not `d` of `d[k] = v`, which binds no name)
+                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                         values.setdefault(n.id, []).append(node.value if single else None)
+        elif _merged_into(node, None):
+            continue  # `d |= e` keeps the kind of `d` (a dict stays the same dict)
         elif isinstance(node, (gast.AugAssign, gast.AnnAssign, gast.For, gast.NamedExpr)):
             for n in S.walk(node.target):
                 if isinstance(n, gast.Name):
@@ -76,6 +83,13 @@ def _dict_names(fn, examples) -> set:
                 known.add(name)
                 changed = True
     return known
+
+
+def _merged_into(node, dicts) -> bool:
+    """Whether ``node`` is ``d |= e`` with ``d`` a name (of ``dicts``, unless None)."""
+    if not (isinstance(node, gast.AugAssign) and isinstance(node.op, gast.BitOr)):
+        return False
+    return isinstance(node.target, gast.Name) and (dicts is None or node.target.id in dicts)
 
 
 def _makes_dict(e, dicts) -> bool:
@@ -112,6 +126,11 @@ class _Lowering:
         return rewrite_blocks(stmts, self.statement)
 
     def statement(self, s) -> list:
+        if _merged_into(s, self.dicts):  # `d |= e` changes d in place, as d.update(e)
+            update = gast.Attribute(value=S.name(s.target.id), attr="update", ctx=gast.Load())
+            merged = gast.Expr(value=S.call(update, [s.value]))
+            merged.lineno = merged.value.lineno = s.lineno
+            s = merged
         if isinstance(s, gast.Expr):
             updated = _method_call(s.value, self.dicts, "update")
             if updated is not None:

@@ -37,7 +37,9 @@ __all__ = ["indexed_item_loops", "named_item_lists", "rebuilt_item_lists"]
 #: the methods rewritten, and the items each adds to the list (``extend`` of a display)
 _GROWING = {"append": lambda v: [v], "extend": lambda v: list(v.elts)}
 #: builtins reading a list they are given, keeping no reference to it
-_READERS = frozenset({"len", "sum", "list", "tuple", "sorted", "min", "max", "any", "all"})
+_READERS = frozenset(
+    {"len", "sum", "list", "tuple", "sorted", "reversed", "min", "max", "any", "all"}
+)  # (`reversed` steps down from the length it was made at: items added later are not seen)
 _COMPREHENSIONS = (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
 
 

@@ -55,6 +55,9 @@ def _assigned_values(fn) -> dict:
             for t in node.targets:
                 if isinstance(t, gast.Name):
                     values.setdefault(t.id, []).append(node.value)
+                elif _paired(t, node.value):  # `G, returns = 0.0, []`
+                    for n, v in zip(t.elts, node.value.elts):
+                        values.setdefault(n.id, []).append(v)
                 else:  # (`xs[i] = v` leaves xs a list)
                     for n in S.walk(t):
                         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
@@ -74,6 +77,17 @@ def _assigned_values(fn) -> dict:
                     values.setdefault(n.id, []).append(None)
     _held_values(fn, values)
     return values
+
+
+def _paired(target, value) -> bool:
+    """Whether ``target = value`` is ``a, b = x, y``: names and as many values, unstarred."""
+    return (
+        isinstance(target, gast.Tuple)
+        and isinstance(value, gast.Tuple)
+        and len(target.elts) == len(value.elts)
+        and all(isinstance(n, gast.Name) for n in target.elts)
+        and not any(isinstance(v, gast.Starred) for v in value.elts)
+    )
 
 
 def held_item(e):

@@ -42,6 +42,7 @@ def lower_list_operations(fn: gast.FunctionDef, names: S.NameGen, examples=None,
     hold lists. ``builds(func)``: whether a call of ``func`` makes an object of a class (which
     may hold the lists handed to it)."""
     lower_dict_operations(fn, names, examples)
+    _split_list_rebindings(fn, names)
     named_item_lists(fn, names)
     indexed_item_loops(fn, names)
     lists, kinds = list_names(fn, examples)
@@ -55,6 +56,42 @@ def lower_list_operations(fn: gast.FunctionDef, names: S.NameGen, examples=None,
     tuples = {p for p, v in zip(params, examples or ()) if type(v) is tuple}
     _operands_as_arrays(fn, lists | tuples)
     return lists
+
+
+def _split_list_rebindings(fn, names: S.NameGen) -> None:
+    """A name built as a list and then bound, at the top of the body, to something else
+    (``returns = np.array(returns)`` after ``returns.insert(0, G)`` in a loop) becomes a
+    fresh name from that binding on, in place, so that the list keeps one kind (as Python
+    runs it: the statements after read the new value). Not where a nested function or lambda
+    made before may read the name, nor with ``global``/``nonlocal``."""
+    if any(isinstance(n, (gast.Global, gast.Nonlocal)) for n in S.walk(fn)):
+        return
+    built: set = set()
+    for i, stmt in enumerate(fn.body):
+        target = stmt.targets[0] if isinstance(stmt, gast.Assign) else None
+        rebinds = isinstance(target, gast.Name) and len(stmt.targets) == 1
+        if rebinds and target.id in built and not makes_list(stmt.value, built):
+            earlier = [n for s in fn.body[:i] for n in S.walk(s)]
+            if not any(
+                isinstance(n, (gast.FunctionDef, gast.Lambda)) and target.id in S.names_in(n)
+                for n in earlier
+            ):
+                fresh = names.fresh(target.id)
+                for later in fn.body[i + 1 :]:
+                    for n in S.walk(later):
+                        if isinstance(n, gast.Name) and n.id == target.id:
+                            n.id = fresh
+                target.id = fresh
+                continue
+        for n in S.walk(stmt):
+            if not (isinstance(n, gast.Assign) and len(n.targets) == 1):
+                continue
+            pairs = [(n.targets[0], n.value)]
+            if isinstance(n.targets[0], gast.Tuple) and isinstance(n.value, gast.Tuple):
+                pairs = list(zip(n.targets[0].elts, n.value.elts))  # `G, returns = 0.0, []`
+            for t, v in pairs:
+                if isinstance(t, gast.Name) and makes_list(v, built):
+                    built.add(t.id)
 
 
 def _operands_as_arrays(fn, lists: set) -> None:
@@ -111,6 +148,9 @@ class _Lowering:
         popped = self.hoisted_pop(s)
         if popped is not None:
             return self.statement(popped) + self.statement(s)
+        joined = self.hoisted_join(s)
+        if joined is not None:
+            return self.statement(joined) + self.statement(s)
         call = s.value if isinstance(s, gast.Expr) else None
         if isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute):
             owner = call.func.value
@@ -225,6 +265,23 @@ class _Lowering:
             v = self.names.fresh(xs + "_item")
             _replace(s, call, S.name(v))
             return _assign(v, call)
+        return None
+
+    def hoisted_join(self, s):
+        """``joined = a + b`` for a join of lists nested in ``s``'s expression, of names
+        and displays alone (``np.stack([h] + embs, axis=1)``), which then reads ``joined``
+        in its place; None where there is none, or where it is under a branch of the
+        expression."""
+        top = s.value if isinstance(s, gast.Assign) else None
+        for expr in _evaluated_first(s):
+            for n in S.walk(expr):
+                if n is top or not (isinstance(n, gast.BinOp) and isinstance(n.op, gast.Add)):
+                    continue
+                plain = all(isinstance(x, (gast.Name, gast.List)) for x in (n.left, n.right))
+                if plain and self.is_list(n) and not _under_branch(expr, n):
+                    joined = self.names.fresh("joined")
+                    _replace(s, n, S.name(joined))
+                    return _assign(joined, n)
         return None
 
     def append_all(self, xs: str, ys):

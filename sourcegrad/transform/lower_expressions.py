@@ -143,7 +143,8 @@ class ExpressionLowering:
             self.refuse(
                 f"`**{S.text(v)}` in a dict display: sourcegrad merges only dicts whose keys it "
                 "knows when it builds the derivative (a display, or a dict argument); copy the "
-                f"dict and assign the new keys instead (`d = {S.text(v)}.copy(); d[k] = ...`)",
+                f"dict and assign the new keys instead (`d = {S.text(v)}.copy(); d[k] = ...`), "
+                f"or update a dict of yours with it (`d = {{...}}; d.update({S.text(v)})`)",
                 where,
             )
         held = self.atom(v, "merged")

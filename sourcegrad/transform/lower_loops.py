@@ -266,6 +266,7 @@ class LoopLowering:
         made = {items, *mapping.values()}
         self.unversioned |= made
         self.local_names |= made
+        self.comprehension_targets |= set(mapping.values())
         if is_dict:  # {k: v for ...}: items[k] = v
             key, value = elt.elts
             target = gast.Subscript(value=S.name(items), slice=key, ctx=gast.Store())

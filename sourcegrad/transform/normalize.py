@@ -353,6 +353,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         self.item_examples: dict = {}  # loop variable -> the structure all its items share
         self.pending_items: dict = {}  # loop variable -> that structure, before its binding
         self.loop_getters: dict = {}  # id of a loop's `item = seq[k]` value -> the item's name
+        self.comprehension_targets: set = set()  # a comprehension's variables, renamed
         self.paths = {}  # (param, keys) -> name
         self.path_of = {}  # name -> (param, keys)
         self.path_syntax = {}  # (param, keys) -> ("item" | "attr", ...)

@@ -50,6 +50,8 @@ def assignments_indexed(core):
         target = stmt.targets[0] if isinstance(stmt, gast.Assign) else None
         if isinstance(target, gast.Name) and _assigns(stmt, target.id):
             index.setdefault(target.id, []).append(stmt)
+        elif _item_write(stmt) is not None:
+            index.setdefault((_item_write(stmt),), []).append(stmt)
     outer = getattr(_INDEX, "current", None)
     _INDEX.current = (core, index)
     try:
@@ -64,6 +66,23 @@ def _assignments(core, name: str) -> list:
     if current is not None and current[0] is core:
         return current[1].get(name, [])
     return [stmt for stmt in walk_statements(core.node.body) if _assigns(stmt, name)]
+
+
+def _item_writes(core, name: str) -> list:
+    """The statements ``name[k] = ...`` of ``core`` (one target), in order."""
+    current = getattr(_INDEX, "current", None)
+    if current is not None and current[0] is core:
+        return current[1].get((name,), [])
+    return [stmt for stmt in walk_statements(core.node.body) if _item_write(stmt) == name]
+
+
+def _item_write(stmt) -> str | None:
+    """``name`` where ``stmt`` is ``name[k] = ...`` (one target); else None."""
+    if not isinstance(stmt, gast.Assign) or len(stmt.targets) != 1:
+        return None
+    target = stmt.targets[0]
+    inner = target.value if isinstance(target, gast.Subscript) else None
+    return inner.id if isinstance(inner, gast.Name) else None
 
 
 def _assigns(stmt, name: str) -> bool:
@@ -263,8 +282,21 @@ def _made_class(core, e, following=frozenset()):
     # several: one class made, the others updates by operators (`p = P(W, b)`, then `p = p
     # - lr * g` in a loop), taken to keep it as one assignment by an operator is
     known = {c for c in classes if c is not None}
-    updates = all(c or isinstance(v, (gast.Name, gast.BinOp)) for c, v in zip(classes, made))
-    return known.pop() if len(known) == 1 and updates else None
+    if len(known) != 1:
+        return None
+    cls = known.pop()
+    updates = all(
+        c or isinstance(v, (gast.Name, gast.BinOp)) or _own_method_result(v, cls)
+        for c, v in zip(classes, made)
+    )
+    return cls if updates else None
+
+
+def _own_method_result(value, cls) -> bool:
+    """Whether ``value`` calls a method of ``cls`` (``(h @ W + b).tanh()``) that surely
+    returns an object of ``cls``: taken, as an operator is, to keep the class."""
+    func = value.func if isinstance(value, gast.Call) else None
+    return isinstance(func, gast.Attribute) and _returned_class(cls, func.attr) is cls
 
 
 def _value_class(core, value, following):
@@ -279,6 +311,8 @@ def _value_class(core, value, following):
     if isinstance(value, gast.UnaryOp):
         method = unary_method(core, value, following)
         return _made_class(core, method[0], following) if method is not None else None
+    if isinstance(value, gast.Subscript) and not isinstance(value.slice, gast.Slice):
+        return _item_class(core, value.value, following)  # `v = vs[0]`, `v = vs[k]`
     if not isinstance(value, gast.Call):
         return None
     func = value.func
@@ -288,7 +322,76 @@ def _value_class(core, value, following):
     if given is not None:
         return _made_class(core, given, following)
     cls = resolve(core.parsed, func, set())
-    return cls if _user_class(cls) else None
+    if cls is sum and len(value.args) == 2:  # `sum(vs, Value(0.0))`: start + ...
+        return _value_class(core, value.args[1], following)
+    if _user_class(cls):
+        return cls
+    if isinstance(func, gast.Attribute):  # `u = v.tanh()`, each return `Value(...)`
+        return _returned_class(_made_class(core, func.value, following), func.attr)
+    return None
+
+
+def _returned_class(cls, method: str):
+    """The user class every ``return`` of ``cls``'s method ``method`` makes by a call of a
+    class it names (``return Value(np.tanh(self.data))``); None where not known."""
+    found = method_node(cls, method)
+    if found is None:
+        return None
+    made = set()
+    for r in S.nodes_of(found[1], (gast.Return,)):
+        call = r.value
+        if not (isinstance(call, gast.Call) and isinstance(call.func, gast.Name)):
+            return None
+        made.add(found[0].globals.get(call.func.id))
+    out = made.pop() if len(made) == 1 else None
+    return out if _user_class(out) else None
+
+
+def _item_class(core, e, following):
+    """The user class of every item of the list (or dict) the name ``e`` holds, where each of
+    its assignments is a display of objects of that class (``vs = [*vs, v]`` growing it in a
+    loop included, ``{"a": Value(a)}``), another such list, or the keys of a dict
+    (``list(d.keys())``, none an object); None where not known."""
+    classes = _item_classes(core, e, following)
+    return classes.pop() if len(classes) == 1 else None
+
+
+def _item_classes(core, e, following) -> set:
+    """The classes (None: not known) of the items of the list ``e`` names, as
+    :func:`_item_class` reads them; a name of ``following`` adds none."""
+    if not isinstance(e, gast.Name) or e.id in core.params:
+        return {None}
+    if e.id in following:
+        return set()
+    following = following | {e.id}
+    classes = set()
+    for stmt in _assignments(core, e.id):
+        value = stmt.value
+        copied = isinstance(value, gast.Call) and not value.args and S.dotted(value.func)
+        if copied and copied.endswith(".copy"):  # `d = d.copy()`: the same items
+            value = value.func.value
+        if isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Slice):
+            value = value.value  # `rest = vs[1:]`: some of the same items
+        if isinstance(value, gast.Name):
+            classes |= _item_classes(core, value, following)
+        elif isinstance(value, (gast.List, gast.Tuple, gast.Dict)):
+            for v in value.values if isinstance(value, gast.Dict) else value.elts:
+                if isinstance(v, gast.Starred):
+                    classes |= _item_classes(core, v.value, following)
+                else:
+                    classes.add(_value_class(core, v, following))
+        elif not _dict_keys(value):
+            return {None}
+    for stmt in _item_writes(core, e.id):  # `d[k] = Scalar(v)`, a dict comprehension's
+        classes.add(_value_class(core, stmt.value, following))
+    return classes
+
+
+def _dict_keys(e) -> bool:
+    """Whether ``e`` is ``list(d.keys())``."""
+    inner = e.args[0] if isinstance(e, gast.Call) and len(e.args) == 1 else None
+    keys = isinstance(inner, gast.Call) and isinstance(inner.func, gast.Attribute)
+    return keys and S.dotted(e.func) == "list" and inner.func.attr == "keys"
 
 
 def defines_method(core, e, method: str) -> bool:

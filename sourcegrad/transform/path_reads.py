@@ -122,6 +122,8 @@ class PathReads:
             return self.examples is None
         if e.id in self.list_names or e.id in self.path_of_user():
             return False
+        if e.id in self.comprehension_targets:  # (a name `fn` does not hold: as a loop's)
+            return not isinstance(self.item_examples.get(e.id, {}), (list, tuple, np.ndarray))
         return _may_hold_dict(self.fn, e.id)
 
     def last_line_run_again(self, line: int) -> int:
