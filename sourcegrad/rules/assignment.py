@@ -4,12 +4,16 @@ Python's ``sum``: the reverse rule and the tangent rule of each, side by side.""
 from ..runtime.helpers import sum_to, through_write, unsum, written_part, zero_index
 from ..runtime.tangent_helpers import append_tangent, assign_tangent, broadcast_like, sum_tangents
 from .facts import declare, first_operand_rank
-from .registry import adjoint, basic_index, d, floating, static, tangent
+from .registry import adjoint, basic_index, d, floating, static, tangent, whole_index
 
 
 @adjoint("setitem")
 def _setitem(z, x, index, v):  # z is x after `x[index] = v`; into an int array v is cut
-    if static(floating(x) and basic_index(index)):
+    if static(floating(x) and whole_index(index)):  # d[z] itself: a 0-d's may be a number
+        d[v] += sum_to(d[z], v)
+    elif static(whole_index(index)):
+        d[v] += sum_to(through_write(d[z], z), v)
+    elif static(floating(x) and basic_index(index)):
         d[v] += sum_to(d[z][index], v)
     elif static(floating(x)):
         d[v] += sum_to(written_part(d[z], index), v)
