@@ -9,6 +9,7 @@ import gast
 import numpy as np
 
 from .. import rules as R
+from ..errors import UnsupportedSyntaxError
 from ..rules.scipy_stats import makes_frozen
 from ..runtime.facts import helper_functions_where
 from ..runtime.records import built_object, is_static_leaf
@@ -30,7 +31,12 @@ from .calls import (
 from .examples import class_attribute, object_attribute, reads_bound_method
 from .forms import Core, Op
 from .node_facts import get_fact
-from .object_classes import defines_method, operator_method, unary_method
+from .object_classes import (
+    defines_method,
+    operator_method,
+    unary_method,
+    unknown_helper_operand,
+)
 from .parse import UNRESOLVED, resolve
 from .path_reads import follow_keys
 from .plain_classes import plain_class_maker
@@ -92,6 +98,7 @@ def classify(core: Core, stmt) -> Op:
         if method is not None:  # `a + b` of a user class's objects: a.__add__(b)
             receiver, name, other = method
             return _dynamic(core, gast.Attribute(receiver, name, gast.Load()), [other])
+        _refuse_unknown_operand(core, stmt, value)
         key = R.BINOPS.get(type(value.op))
         left = value.left
         if key == "mod" and isinstance(left, gast.Constant) and isinstance(left.value, str):
@@ -131,6 +138,24 @@ def classify(core: Core, stmt) -> Op:
     if isinstance(value, gast.Call):
         return _classify_call(core, stmt, value)
     return Op("opaque", None, operands=[value], pure=False, described=value)
+
+
+def _refuse_unknown_operand(core: Core, stmt, binop) -> None:
+    """Refuse ``binop`` where which method of a user class it runs is not known (see
+    :func:`~.object_classes.unknown_helper_operand`)."""
+    found = unknown_helper_operand(core, binop)
+    if found is None:
+        return
+    call, op, method = found
+    helper = S.text(call.func)
+    raise UnsupportedSyntaxError(
+        f"`{op}` of what `{helper}(...)` returns and an object of a class of yours: "
+        f"`{helper}` does not return one class's object (nor surely a number or an array) "
+        f"on every path, so which `{op}` Python runs is not known; make `{helper}` return "
+        f"objects of one class (or arrays), or call the method you mean (`a.{method}(b)`)",
+        core.parsed.filename,
+        stmt.lineno,
+    )
 
 
 def _classify_display(core: Core, stmt, value) -> Op:

@@ -139,6 +139,8 @@ OPERATOR_METHODS = {
 }
 
 
+_SYMBOLS = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.MatMult: "@"}
+_SYMBOLS[gast.Pow] = "**"
 _UNARY_METHODS = {gast.USub: "__neg__", gast.UAdd: "__pos__"}
 _OPERATOR_NAMES = {name for pair in OPERATOR_METHODS.values() for name in pair}
 _OPERATOR_NAMES |= set(_UNARY_METHODS.values())
@@ -166,6 +168,32 @@ def operator_method(core, binop, following=frozenset()):
         return left, names[0], right
     if _defines(_made_class(core, right, following), names[1]) and _is_number(core, left):
         return right, names[1], left
+    return None
+
+
+def unknown_helper_operand(core, binop):
+    """The call of a function of the user's whose result is an operand of ``binop`` (a
+    name its one assignment binds) where the other operand is an object of a user class
+    defining the operator's method, and that function neither surely returns a number or
+    an array nor makes one known class's object (so which method Python runs is not known:
+    ``either(x) * Scaled(w)``); None otherwise."""
+    names = OPERATOR_METHODS.get(type(binop.op))
+    if names is None:
+        return None
+    for operand, other in ((binop.left, binop.right), (binop.right, binop.left)):
+        cls = _made_class(core, other)
+        if not (_defines(cls, names[0]) or _defines(cls, names[1])):
+            continue
+        made = _assignments(core, operand.id) if isinstance(operand, gast.Name) else []
+        call = made[0].value if len(made) == 1 else None
+        if not isinstance(call, gast.Call) or example_value(core, operand.id) is not UNRESOLVED:
+            continue
+        function = resolve(core.parsed, call.func, set())
+        if not (isinstance(function, types.FunctionType) and _users(function)):
+            continue
+        results = helper_results(core.parsed, S.bound_names(core.node))
+        if returned_class(function) is None and not results(call, [0] * len(call.args))[0]:
+            return call, _SYMBOLS[type(binop.op)], names[0]
     return None
 
 
@@ -288,7 +316,57 @@ def _value_class(core, value, following):
     if given is not None:
         return _made_class(core, given, following)
     cls = resolve(core.parsed, func, set())
+    if isinstance(cls, types.FunctionType) and _users(cls):
+        return returned_class(cls)  # `q = object_of(x)`: the class every return makes
     return cls if _user_class(cls) else None
+
+
+#: a function's code -> the user class of what it returns (None: not known, or being asked)
+_RETURNED: dict = {}
+
+
+def returned_class(function, depth: int = 0):
+    """The user class of the object every ``return`` of ``function`` (a function of the
+    user's, read from its source) makes: a call of the class, a helper's call returning one,
+    or a name bound only so; None where not known."""
+    key = function.__code__
+    if key in _RETURNED or depth > 4:
+        return _RETURNED.get(key)
+    _RETURNED[key] = None
+    try:
+        parsed = parse(function)
+    except (SourcegradError, OSError, TypeError):
+        return None
+    node = parsed.node
+    if not isinstance(node, gast.FunctionDef):
+        return None
+    own = list(S.own_scope_nodes(node))
+    returns = [n.value for n in own if isinstance(n, gast.Return)]
+    if any(isinstance(n, (gast.Yield, gast.YieldFrom)) for n in own) or None in returns:
+        return None
+    bound: dict = {}
+    for n in own:
+        if isinstance(n, gast.Assign) and len(n.targets) == 1:
+            bound.setdefault(getattr(n.targets[0], "id", None), []).append(n.value)
+    local = S.bound_names(node)
+
+    def made(value, seen=frozenset()):
+        if isinstance(value, gast.Name) and value.id in bound and value.id not in seen:
+            classes = {made(v, seen | {value.id}) for v in bound[value.id]}
+            stores = [n for n in S.name_nodes(node) if n.id == value.id]
+            stores = [n for n in stores if isinstance(n.ctx, gast.Store)]
+            one = len(classes) == 1 and len(stores) == len(bound[value.id])
+            return classes.pop() if one else None
+        if not isinstance(value, gast.Call):
+            return None
+        cls = resolve(parsed, value.func, local)
+        if isinstance(cls, types.FunctionType) and _users(cls):
+            return returned_class(cls, depth + 1)
+        return cls if _user_class(cls) else None
+
+    classes = {made(v) for v in returns}
+    _RETURNED[key] = classes.pop() if len(classes) == 1 and returns else None
+    return _RETURNED[key]
 
 
 def defines_method(core, e, method: str) -> bool:
