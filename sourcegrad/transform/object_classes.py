@@ -307,6 +307,9 @@ def _value_class(core, value, following):
     if isinstance(value, gast.UnaryOp):
         method = unary_method(core, value, following)
         return _made_class(core, method[0], following) if method is not None else None
+    if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name):
+        if not isinstance(value.slice, gast.Slice):  # an item of a list of objects
+            return items_class(core, value.value.id, following)
     if not isinstance(value, gast.Call):
         return None
     func = value.func
@@ -367,6 +370,52 @@ def returned_class(function, depth: int = 0):
     classes = {made(v) for v in returns}
     _RETURNED[key] = classes.pop() if len(classes) == 1 and returns else None
     return _RETURNED[key]
+
+
+#: the most names a class is followed through (each list or item a step)
+_DEEPEST = 6
+
+
+def items_class(core, name: str, following=frozenset()):
+    """The user class of every item of the list or tuple ``name`` holds: an argument's,
+    or the class the items its assignments put in make (``[*items, g]``, ``[]``, a slice of
+    another such list); None where not known or not one."""
+    example = example_value(core, name)
+    if example is not UNRESOLVED:
+        kinds = {type(v) for v in example} if isinstance(example, (list, tuple)) else {None}
+        cls = kinds.pop() if len(kinds) == 1 else None
+        return cls if _user_class(cls) else None
+    if len(following) > _DEEPEST:
+        return None
+    following = following | {name}
+    lists, items = [], []  # (the names whose items these are; the items put in)
+    for stmt in _assignments(core, name):
+        value = stmt.value
+        if isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Slice):
+            value = value.value  # `grads[1:]`: the items of `grads`
+        if isinstance(value, gast.Call) and len(value.args) == 1 and not value.keywords:
+            if resolve(core.parsed, value.func, set()) in (list, tuple):  # `list(grads)`
+                value = value.args[0]
+        if isinstance(value, (gast.List, gast.Tuple)):
+            for item in value.elts:
+                starred = isinstance(item, gast.Starred)
+                (lists if starred else items).append(item.value if starred else item)
+        else:
+            lists.append(value)
+    if not all(isinstance(n, gast.Name) for n in lists) or not (items or lists):
+        return None
+    found = None
+    for node, of_list in [(n, True) for n in lists] + [(n, False) for n in items]:
+        if of_list and node.id in following:
+            continue  # (`[*items, g]`: the items so far)
+        if of_list:
+            cls = items_class(core, node.id, following)
+        else:
+            cls = _made_class(core, node, following)
+        if cls is None or found not in (None, cls):
+            return None  # (the first not known ends the search)
+        found = cls
+    return found
 
 
 def defines_method(core, e, method: str) -> bool:
