@@ -375,8 +375,10 @@ def _call_value(node, env, known):
         and isinstance(node.args[0], gast.Name)
     ):
         index = env.get(node.args[0].id)
-        if node.func.id == "whole_index":
-            return isinstance(index, gast.Constant) and index.value is Ellipsis or UNKNOWN
+        if node.func.id == "whole_index":  # `...`, or `:` (of an array: every row)
+            ellipsis = isinstance(index, gast.Constant) and index.value is Ellipsis
+            bare = isinstance(index, gast.Slice) and not (index.lower or index.upper or index.step)
+            return ellipsis or bare or UNKNOWN
         return _is_basic(index, ranks)
     if (
         isinstance(node.func, gast.Name)
