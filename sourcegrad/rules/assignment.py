@@ -1,23 +1,35 @@
 """Assignment into arrays (``x[k] = v``, and ``x[k] += v`` lowered to it), list building and
 Python's ``sum``: the reverse rule and the tangent rule of each, side by side."""
 
+import numpy as np
+
 from ..runtime.helpers import sum_to, through_write, unsum, written_part, zero_index
 from ..runtime.tangent_helpers import append_tangent, assign_tangent, broadcast_like, sum_tangents
 from .facts import declare, first_operand_rank
-from .registry import adjoint, basic_index, d, floating, static, tangent
+from .registry import adjoint, basic_index, d, floating, static, tangent, whole_index
 
 
 @adjoint("setitem")
 def _setitem(z, x, index, v):  # z is x after `x[index] = v`; into an int array v is cut
-    if static(floating(x) and basic_index(index)):
-        d[v] += sum_to(d[z][index], v)
-    elif static(floating(x)):
-        d[v] += sum_to(written_part(d[z], index), v)
-    elif static(basic_index(index)):
-        d[v] += sum_to(through_write(d[z][index], z), v)
-    else:  # integer arrays or masks: only the last write to a repeated index landed
-        d[v] += sum_to(through_write(written_part(d[z], index), z), v)
-    d[x] += zero_index(d[z], index)
+    if static(whole_index(index) and np.ndim(x) >= 0):  # every element: x's reach nothing
+        if static(floating(x)):
+            d[v] += sum_to(d[z], v)
+        else:
+            d[v] += sum_to(through_write(d[z], z), v)
+    else:
+        if static(floating(x) and whole_index(index)):  # d[z] itself: a 0-d's may be a number
+            d[v] += sum_to(d[z], v)
+        elif static(whole_index(index)):
+            d[v] += sum_to(through_write(d[z], z), v)
+        elif static(floating(x) and basic_index(index)):
+            d[v] += sum_to(d[z][index], v)
+        elif static(floating(x)):
+            d[v] += sum_to(written_part(d[z], index), v)
+        elif static(basic_index(index)):
+            d[v] += sum_to(through_write(d[z][index], z), v)
+        else:  # integer arrays or masks: only the last write to a repeated index landed
+            d[v] += sum_to(through_write(written_part(d[z], index), z), v)
+        d[x] += zero_index(d[z], index)
 
 
 @tangent("setitem")

@@ -540,6 +540,9 @@ static = _TemplateOnly("static(...)")
 #: ``basic_index(i)``: whether index ``i`` is basic indexing (each element selected once),
 #: decided at transform time; unknown counts as False under ``static``
 basic_index = _TemplateOnly("basic_index(...)")
+#: ``whole_index(i)``: whether index ``i`` is ``...`` or ``:`` alone (of an array, every
+#: element written, a 0-d array's included), decided at transform time
+whole_index = _TemplateOnly("whole_index(...)")
 #: ``floating(x)``: whether ``x`` surely holds floating values (a write into it keeps the value
 #: written, uncut), decided at transform time; unknown counts as False under ``static``
 floating = _TemplateOnly("floating(...)")

@@ -63,7 +63,8 @@ def in_place_result(value, x):
     place: a ``TypeError`` where the cast is not ``same_kind`` (a float into an integer
     array), a ``ValueError`` where ``v`` broadcasts ``x`` to a larger shape. ``value`` itself
     where ``x`` is a number or a NumPy scalar (which ``+=`` rebinds) or the dtype is
-    ``x``'s already."""
+    ``x``'s already; a 0-d array where ``x`` is one (NumPy's arithmetic of a 0-d array gives
+    a scalar, its update leaves the array)."""
     dtype = getattr(x, "dtype", None)
     got = getattr(value, "dtype", None)
     if dtype is None or got is None or not hasattr(x, "__setitem__"):
@@ -73,10 +74,12 @@ def in_place_result(value, x):
             f"non-broadcastable output operand with shape {x.shape} doesn't match the "
             f"broadcast shape {value.shape}"
         )
-    if got == dtype:
-        return value
-    if not np.can_cast(got, dtype, casting="same_kind"):
-        raise TypeError(
-            f"Cannot cast ufunc output from {got!r} to {dtype!r} with casting rule 'same_kind'"
-        )
-    return value.astype(dtype)
+    if got != dtype:
+        if not np.can_cast(got, dtype, casting="same_kind"):
+            raise TypeError(
+                f"Cannot cast ufunc output from {got!r} to {dtype!r} with casting rule "
+                "'same_kind'"
+            )
+        value = value.astype(dtype)
+    # a 0-d array's arithmetic gives a NumPy scalar; its update leaves the array
+    return value if hasattr(value, "__setitem__") else np.asarray(value)

@@ -320,7 +320,7 @@ def zero_index(g, idx):
         else:
             parts[idx] = _zero_part(parts[idx])
         return Pieces(parts)
-    out = g.copy() if hasattr(g, "copy") else np.array(g)
+    out = g.copy() if hasattr(g, "__setitem__") else np.array(g)  # a NumPy scalar: 0-d
     out[idx] = 0
     return out
 
@@ -381,9 +381,10 @@ def written_part(g, idx):
 def not_a_view(x, message: str, line: int | None = None):
     """``x``, an item read from an array that is written into afterwards; refused (an
     ``UnsupportedSyntaxError`` saying ``message``, at the user's ``line`` of the write) where
-    it is an array (a view sharing the array's memory), not a number: a build for unknown
-    ranks checks when it runs what a build for known ranks decides when it is made."""
-    if np.ndim(x) != 0:
+    it is an array (a view sharing the array's memory; a 0-d one too), not a number: a build
+    for unknown ranks checks when it runs what a build for known ranks decides when it is
+    made."""
+    if np.ndim(x) != 0 or isinstance(x, np.ndarray):
         raise UnsupportedSyntaxError(message, None, line)
     return x
 

@@ -37,7 +37,7 @@ from .cfg import build_cfg, solve_backward, solve_forward
 from .classify import classify
 from .floating import floating_names
 from .forms import Analysis, Core, Op, ShapeClasses
-from .in_place_casts import in_place_casts
+from .in_place_casts import in_place_casts, may_be_a_0d_array
 from .masked_branches import mask_where_branches
 from .method_state import refuse_method_state, refuse_outer_state
 from .mutations import refuse_container_mutations
@@ -99,6 +99,8 @@ def _analyze(core: Core, wrt: tuple, example_args, whole_output: bool) -> Analys
                 continue
         if name is None or ranks.get(name) != 0:
             raise UnsupportedSyntaxError(message, core.parsed.filename, line)
+        if may_be_a_0d_array(core, name):  # a number of rank 0 is rebound; a 0-d array not
+            _checked_when_run(core, name, (message, line))
     for name, message, line in core.array_checks:  # a write followed through a view
         rank = ranks.get(name)
         if rank is None and name is not None:

@@ -3,12 +3,14 @@ statement (part of the analysis pass)."""
 
 from __future__ import annotations
 
+import operator
 import types
 
 import gast
 import numpy as np
 
 from .. import rules as R
+from ..errors import UnsupportedSyntaxError
 from ..rules.scipy_stats import makes_frozen
 from ..runtime.facts import helper_functions_where
 from ..runtime.records import built_object, is_static_leaf
@@ -30,7 +32,13 @@ from .calls import (
 from .examples import class_attribute, object_attribute, reads_bound_method
 from .forms import Core, Op
 from .node_facts import get_fact
-from .object_classes import defines_method, operator_method, unary_method
+from .object_classes import (
+    defines_method,
+    items_class,
+    operator_method,
+    unary_method,
+    unknown_helper_operand,
+)
 from .parse import UNRESOLVED, resolve
 from .path_reads import follow_keys
 from .plain_classes import plain_class_maker
@@ -92,6 +100,7 @@ def classify(core: Core, stmt) -> Op:
         if method is not None:  # `a + b` of a user class's objects: a.__add__(b)
             receiver, name, other = method
             return _dynamic(core, gast.Attribute(receiver, name, gast.Load()), [other])
+        _refuse_unknown_operand(core, stmt, value)
         key = R.BINOPS.get(type(value.op))
         left = value.left
         if key == "mod" and isinstance(left, gast.Constant) and isinstance(left.value, str):
@@ -131,6 +140,42 @@ def classify(core: Core, stmt) -> Op:
     if isinstance(value, gast.Call):
         return _classify_call(core, stmt, value)
     return Op("opaque", None, operands=[value], pure=False, described=value)
+
+
+def _refuse_unknown_operand(core: Core, stmt, binop) -> None:
+    """Refuse ``binop`` where which method of a user class it runs is not known (see
+    :func:`~.object_classes.unknown_helper_operand`)."""
+    found = unknown_helper_operand(core, binop)
+    if found is None:
+        return
+    call, op, method = found
+    helper = S.text(call.func)
+    raise UnsupportedSyntaxError(
+        f"`{op}` of what `{helper}(...)` returns and an object of a class of yours: "
+        f"`{helper}` does not return one class's object (nor surely a number or an array) "
+        f"on every path, so which `{op}` Python runs is not known; make `{helper}` return "
+        f"objects of one class (or arrays), or call the method you mean (`a.{method}(b)`)",
+        core.parsed.filename,
+        stmt.lineno,
+    )
+
+
+def _refuse_sum_of_objects(core: Core, stmt, obj, call) -> None:
+    """Refuse ``sum(xs)`` where the items of ``xs`` are objects of a user class that adds
+    (its rule adds numbers and arrays; the objects' own ``__add__`` would run)."""
+    if obj is not sum or not call.args or not isinstance(call.args[0], gast.Name):
+        return
+    cls = items_class(core, call.args[0].id)
+    if cls is None or not any(hasattr(cls, m) for m in ("__add__", "__radd__")):
+        return
+    raise UnsupportedSyntaxError(
+        f"`sum(...)` of objects of your class `{cls.__name__}`: sourcegrad differentiates "
+        "`sum` of numbers and arrays, not the objects' own `+`; add them with it: "
+        "`functools.reduce(operator.add, items)`, or a loop (`total = items[0]`, then "
+        "`total = total + item` for the others)",
+        core.parsed.filename,
+        stmt.lineno,
+    )
 
 
 def _classify_display(core: Core, stmt, value) -> Op:
@@ -176,6 +221,13 @@ def _classify_call(core: Core, stmt, value) -> Op:
     )
 
 
+#: the functions of ``operator`` that run an operator (``functools.reduce(operator.add, ...)``)
+_OPERATOR_FUNCTIONS = {
+    operator.add: gast.Add, operator.sub: gast.Sub, operator.mul: gast.Mult,
+    operator.truediv: gast.Div, operator.matmul: gast.MatMult, operator.pow: gast.Pow,
+}  # fmt: skip
+
+
 def _classify_global_call(core: Core, stmt, value, kwargs) -> Op:
     """A call of a function fixed at transform time (a global, a module's attribute)."""
     func = value.func
@@ -198,6 +250,12 @@ def _classify_global_call(core: Core, stmt, value, kwargs) -> Op:
     maker = plain_class_maker(obj)
     if maker is not None:
         return call_user_function(core, stmt, maker, list(value.args), kwargs, label)
+    _refuse_sum_of_objects(core, stmt, obj, value)
+    operator = _OPERATOR_FUNCTIONS.get(obj) if len(value.args) == 2 and not kwargs else None
+    if operator is not None:  # `operator.add(a, b)` of a user class's objects: a.__add__(b)
+        method = operator_method(core, gast.BinOp(*value.args[:1], operator(), value.args[1]))
+        if method is not None:
+            return _dynamic(core, gast.Attribute(method[0], method[1], gast.Load()), [method[2]])
     if obj is getattr and len(value.args) == 2 and not kwargs:
         # a field read by a name computed when it runs (`getattr(net, f"layer{i}")`)
         return bind_rule(core, stmt, "field", list(value.args), {}, "getattr")

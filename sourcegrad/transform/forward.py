@@ -109,7 +109,8 @@ class _Forward:
                 out = out.elts[i]
             else:
                 out = gast.Subscript(value=out, slice=S.const(i), ctx=gast.Load())
-        result = gast.Return(value=out)
+        # (at the user's return: an error its tangent raises names that line)
+        result = gast.copy_location(gast.Return(value=out), ret)
         fn = gast.FunctionDef(
             name=derivative_name("jvp", core.parsed.fn, core.node.name),
             args=args,

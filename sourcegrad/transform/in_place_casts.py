@@ -5,7 +5,7 @@ float32 array stays float32, a float added into an integer array raises a ``Type
 Normalize lowers it to ``x_1 = x + v`` and marks that statement (``in_place``); the sweeps
 compute it as ``x_1 = in_place_result(x + v, x)`` unless this module proves the cast a no-op:
 where ``x`` surely holds a float64 array or a number, or is an item read out of such an
-array, ``v`` has no more axes than ``x``, and nothing in the build may hold a float of another
+array (not where it may be a 0-d array, whose arithmetic gives a NumPy scalar), ``v`` has no more axes than ``x``, and nothing in the build may hold a float of another
 width or a complex value (no such argument, dtype, constant or complex-making function in the
 function's code), so that ``x + v`` is float64 too. (``v`` of as many axes as ``x`` that
 broadcasts it larger, ``(1, 3) += (2, 3)``, is computed where this proof holds.) The running build drops the cast where the shapes it infers prove
@@ -24,7 +24,7 @@ from .forms import Core
 from .node_facts import get_fact
 from .parse import resolve
 from .rule_binding import local_names
-from .walk import walk_statements
+from .walk import walk_statements, written_names
 
 #: the modules whose functions may make complex values from real ones
 _COMPLEX_MODULES = ("numpy.fft", "numpy.lib.scimath", "scipy.fft", "scipy.signal")
@@ -65,9 +65,41 @@ def in_place_casts(core: Core, floating: frozenset, ranks: dict) -> frozenset:
         got, kept = ranks.get(stmt.targets[0].id), ranks.get(get_fact(stmt, "in_place"))
         return isinstance(got, int) and isinstance(kept, int) and got <= kept
 
+    def zero_d(x: str) -> bool:  # (its update gives a NumPy scalar: cast back to 0-d)
+        return ranks.get(x) == 0 and may_be_a_0d_array(core, x)
+
     return frozenset(
-        id(s) for s in marked if not (float64(get_fact(s, "in_place")) and kept_shape(s))
+        id(s)
+        for s in marked
+        if not (float64(x := get_fact(s, "in_place")) and kept_shape(s) and not zero_d(x))
     )
+
+
+def may_be_a_0d_array(core: Core, name: str) -> bool:
+    """Whether ``name`` (of rank 0) may hold a 0-d array rather than a number, following
+    its one assignment through plain copies (``t = s``): an argument given one, or the
+    result of a call or of an ``...`` index (arithmetic and items give NumPy scalars)."""
+    seen = set()
+    while name not in seen:
+        seen.add(name)
+        found = [
+            stmt
+            for stmt in walk_statements(core.node.body)
+            if isinstance(stmt, gast.Assign) and name in written_names(stmt)
+        ]
+        if not found:
+            return isinstance(example_value(core, name), np.ndarray)
+        value = found[0].value
+        if len(found) != 1 or isinstance(value, gast.Call):
+            return True
+        if isinstance(value, gast.Subscript):
+            return any(
+                isinstance(n, gast.Constant) and n.value is Ellipsis for n in S.walk(value.slice)
+            )
+        if not isinstance(value, gast.Name):
+            return False
+        name = value.id
+    return True
 
 
 def _float64_only(core: Core) -> bool:

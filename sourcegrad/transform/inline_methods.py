@@ -136,14 +136,16 @@ class _Inliner:
             return None
         stores, reads = _self_attributes(method)
         between_calls = stores is not None and _accumulates(method)
-        if stores is None or (between_calls and not self.followed(receiver, cls)):
-            return None  # (`self.n += v` on an object made here: refused by the analysis)
+        made_here = between_calls and self.made_here(receiver, cls)
+        if stores is None or (between_calls and not made_here and not self.followed(receiver, cls)):
+            return None  # (`self.n += v` on an object kept elsewhere: refused by the analysis)
         init = inspect.getattr_static(cls, "__init__", None)
         if isinstance(init, types.FunctionType) and name in (_self_attributes(init)[0] or ()):
             return None  # (`self.forward = ...` in __init__: the object's own, not the class's)
         stores = stores | _stored_through(cls, method, {method.__name__})
         writes = writes_given(method, (self.fn, stmt, call), 1)
-        if between_calls:  # (its state followed as values: :mod:`.state_between_calls`)
+        if between_calls:  # (its state followed as values: :mod:`.state_between_calls`; an
+            # object made here dies with the call: its updates are the caller's stores)
             return call, method, receiver, stores, writes
         if not named:  # (`blocks[0].inner(buf)`, `layer(h)`: its writes alone)
             return (call, method, receiver, stores, writes) if writes and not stores else None
@@ -154,7 +156,8 @@ class _Inliner:
 
     def keeps_state(self, call) -> bool:
         """Whether ``call`` is ``obj.m(...)`` of a method keeping state in ``obj`` from call
-        to call (``self.h = f(self.h)``, ``self.t += 1``)."""
+        to call (``self.h = f(self.h)``, ``self.t += 1``), or any method of an object the
+        function makes (:meth:`made_here`) whose class has such a method."""
         key = (receiver_of(call), method_of(call))
         if key not in self.stateful:  # (asked once per receiver and method)
             receiver = S.name(key[0])
@@ -162,8 +165,39 @@ class _Inliner:
             method = inspect.getattr_static(cls, key[1], None) if cls else None
             function = isinstance(method, types.FunctionType)
             stores = _self_attributes(method)[0] if function else None
-            self.stateful[key] = stores is not None and _accumulates(method)
+            kept = stores is not None and _accumulates(method)
+            # (any method of an object made here that keeps state: its reads follow it)
+            made = function and self.made_here(receiver, cls) and _keeps_state(cls)
+            self.stateful[key] = kept or made
         return self.stateful[key]
+
+    def made_here(self, receiver, cls) -> bool:
+        """Whether ``receiver`` names an object the function makes, ``obj = Cls(...)``, its
+        one binding, and reaches only through its attributes and methods (its state lives
+        only while the function runs, and no callee sees it)."""
+        if not isinstance(receiver, gast.Name):
+            return False
+        held = {id(n.value) for n in S.walk(self.fn) if isinstance(n, gast.Attribute)}
+        reads = [n for n in S.name_nodes(self.fn) if n.id == receiver.id]
+        if any(isinstance(n.ctx, gast.Load) and id(n) not in held for n in reads):
+            return False
+        bound = [
+            n
+            for n in S.walk(self.fn)
+            if isinstance(n, gast.Name) and n.id == receiver.id and not isinstance(n.ctx, gast.Load)
+        ]
+        made = [
+            n.value
+            for n in S.walk(self.fn)
+            if isinstance(n, gast.Assign)
+            and [getattr(t, "id", None) for t in n.targets] == [receiver.id]
+        ]
+        return (
+            len(bound) == 1
+            and len(made) == 1
+            and isinstance(made[0], gast.Call)
+            and resolve(self.parsed, made[0].func, S.bound_names(self.fn)) is cls
+        )
 
     def followed(self, receiver, cls) -> bool:
         """Whether the state ``receiver`` keeps from call to call can be followed once its
@@ -332,6 +366,13 @@ def _accumulates(method) -> bool:
             else:
                 reads.append((n.attr, n.lineno))
     return any(a in first and line <= first[a] for a, line in reads)
+
+
+def _keeps_state(cls) -> bool:
+    """Whether a method of ``cls`` (not ``__init__``) updates what ``self`` held before."""
+    methods = [m for k, m in vars(cls).items() if k != "__init__"]
+    methods = [m for m in methods if isinstance(m, types.FunctionType)]
+    return any(_self_attributes(m)[0] is not None and _accumulates(m) for m in methods)
 
 
 def _stored_through(cls, method, seen: set) -> set:

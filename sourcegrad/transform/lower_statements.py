@@ -5,6 +5,7 @@ the normalize pass's builder)."""
 from __future__ import annotations
 
 import gast
+import numpy as np
 
 from ..rules.facts import unpacks_one_array
 from . import syntax as S
@@ -15,7 +16,7 @@ from .inline_helpers import helper_write_message
 from .link_refusals import LinkRefusals
 from .lists import popped_list
 from .lower_attributes import AttributeStores
-from .node_facts import get_fact
+from .node_facts import get_fact, set_fact
 from .parse import resolve
 from .statement_refusals import FINALLY, REFUSED_STATEMENTS
 from .value_sources import source_name
@@ -478,6 +479,11 @@ class StatementLowering(LinkRefusals, AttributeStores):
         index = self.index(target.slice, user_name)
         current = S.name(self.env.get(user_name, user_name))
         copy = S.call(gast.Attribute(value=current, attr="copy", ctx=gast.Load()))
+        whole = isinstance(index, gast.Constant) and index.value is Ellipsis
+        if whole and resolve(self.p, S.name("np"), self.local_names) is np:
+            # (every element written: a new array of its shape and dtype, not a copy)
+            copy = S.call(S.attr_chain("np.empty_like"), [current])
+            set_fact(copy.func, "static", True)  # (NumPy's, resolved when it is classified)
         if user_name in self.unversioned:
             new = user_name
         else:

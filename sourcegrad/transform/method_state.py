@@ -15,6 +15,9 @@ given a differentiated value, where the function reads that variable after the c
 
 from __future__ import annotations
 
+import io
+import tokenize
+
 import gast
 
 from ..errors import UnsupportedSyntaxError
@@ -59,12 +62,13 @@ def refuse_method_state(core, ops: dict, varied: dict, cfg) -> None:
             method = call.func.attr
             why = obstacle(core.parsed.filename, stmt.lineno, method)
             why = f" (it is not inlined here: {why})" if why else ""
+            written = _without_comment(core.parsed.line_text(stmt.lineno))  # (the user's text)
             raise UnsupportedSyntaxError(
-                f"`{core.parsed.line_text(stmt.lineno)}` is called for its effect: {method}() "
-                f"keeps a differentiated value in `self.{attr}` ({where}), which is read after "
-                f"the call{why}; sourcegrad follows values, not the state an object keeps: make "
-                f"{method}() return it and use what it returns (`{attr} = "
-                f"{S.text(call)}`), or keep the value in a local variable of the loss",
+                f"`{written}` is called for its effect: {method}() stores into `self.{attr}` "
+                f"({where}), and the object is read after the call{why}; sourcegrad follows "
+                f"values, not the state an object keeps: make {method}() return what it "
+                f"computes and use that (`{attr} = {written}`), or keep the value in a local "
+                "variable of the loss",
                 core.parsed.filename,
                 stmt.lineno,
             )
@@ -144,3 +148,14 @@ def _outer_receiver(core, call) -> str | None:
         return None
     found = method_node(type(obj), call.func.attr)
     return name if found is not None and self_store(found) is not None else None
+
+
+def _without_comment(line: str) -> str:
+    """``line`` (one line of source) without its trailing comment."""
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(line).readline):
+            if token.type == tokenize.COMMENT:
+                return line[: token.start[1]].rstrip()
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return line

@@ -158,6 +158,8 @@ OPERATOR_METHODS = {
 }
 
 
+_SYMBOLS = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.MatMult: "@"}
+_SYMBOLS[gast.Pow] = "**"
 _UNARY_METHODS = {gast.USub: "__neg__", gast.UAdd: "__pos__"}
 _OPERATOR_NAMES = {name for pair in OPERATOR_METHODS.values() for name in pair}
 _OPERATOR_NAMES |= set(_UNARY_METHODS.values())
@@ -185,6 +187,32 @@ def operator_method(core, binop, following=frozenset()):
         return left, names[0], right
     if _defines(_made_class(core, right, following), names[1]) and _is_number(core, left):
         return right, names[1], left
+    return None
+
+
+def unknown_helper_operand(core, binop):
+    """The call of a function of the user's whose result is an operand of ``binop`` (a
+    name its one assignment binds) where the other operand is an object of a user class
+    defining the operator's method, and that function neither surely returns a number or
+    an array nor makes one known class's object (so which method Python runs is not known:
+    ``either(x) * Scaled(w)``); None otherwise."""
+    names = OPERATOR_METHODS.get(type(binop.op))
+    if names is None:
+        return None
+    for operand, other in ((binop.left, binop.right), (binop.right, binop.left)):
+        cls = _made_class(core, other)
+        if not (_defines(cls, names[0]) or _defines(cls, names[1])):
+            continue
+        made = _assignments(core, operand.id) if isinstance(operand, gast.Name) else []
+        call = made[0].value if len(made) == 1 else None
+        if not isinstance(call, gast.Call) or example_value(core, operand.id) is not UNRESOLVED:
+            continue
+        function = resolve(core.parsed, call.func, set())
+        if not (isinstance(function, types.FunctionType) and _users(function)):
+            continue
+        results = helper_results(core.parsed, S.bound_names(core.node))
+        if returned_class(function) is None and not results(call, [0] * len(call.args))[0]:
+            return call, _SYMBOLS[type(binop.op)], names[0]
     return None
 
 
@@ -312,7 +340,10 @@ def _value_class(core, value, following):
         method = unary_method(core, value, following)
         return _made_class(core, method[0], following) if method is not None else None
     if isinstance(value, gast.Subscript) and not isinstance(value.slice, gast.Slice):
-        return _item_class(core, value.value, following)  # `v = vs[0]`, `v = vs[k]`
+        found = _item_class(core, value.value, following)  # `v = vs[0]`, `v = vs[k]`
+        if found is None and isinstance(value.value, gast.Name):  # an item of a list of objects
+            found = items_class(core, value.value.id, following)
+        return found
     if not isinstance(value, gast.Call):
         return None
     func = value.func
@@ -324,6 +355,8 @@ def _value_class(core, value, following):
     cls = resolve(core.parsed, func, set())
     if cls is sum and len(value.args) == 2:  # `sum(vs, Value(0.0))`: start + ...
         return _value_class(core, value.args[1], following)
+    if isinstance(cls, types.FunctionType) and _users(cls):
+        return returned_class(cls)  # `q = object_of(x)`: the class every return makes
     if _user_class(cls):
         return cls
     if isinstance(func, gast.Attribute):  # `u = v.tanh()`, each return `Value(...)`
@@ -392,6 +425,100 @@ def _dict_keys(e) -> bool:
     inner = e.args[0] if isinstance(e, gast.Call) and len(e.args) == 1 else None
     keys = isinstance(inner, gast.Call) and isinstance(inner.func, gast.Attribute)
     return keys and S.dotted(e.func) == "list" and inner.func.attr == "keys"
+
+
+#: a function's code -> the user class of what it returns (None: not known, or being asked)
+_RETURNED: dict = {}
+
+
+def returned_class(function, depth: int = 0):
+    """The user class of the object every ``return`` of ``function`` (a function of the
+    user's, read from its source) makes: a call of the class, a helper's call returning one,
+    or a name bound only so; None where not known."""
+    key = function.__code__
+    if key in _RETURNED or depth > 4:
+        return _RETURNED.get(key)
+    _RETURNED[key] = None
+    try:
+        parsed = parse(function)
+    except (SourcegradError, OSError, TypeError):
+        return None
+    node = parsed.node
+    if not isinstance(node, gast.FunctionDef):
+        return None
+    own = list(S.own_scope_nodes(node))
+    returns = [n.value for n in own if isinstance(n, gast.Return)]
+    if any(isinstance(n, (gast.Yield, gast.YieldFrom)) for n in own) or None in returns:
+        return None
+    bound: dict = {}
+    for n in own:
+        if isinstance(n, gast.Assign) and len(n.targets) == 1:
+            bound.setdefault(getattr(n.targets[0], "id", None), []).append(n.value)
+    local = S.bound_names(node)
+
+    def made(value, seen=frozenset()):
+        if isinstance(value, gast.Name) and value.id in bound and value.id not in seen:
+            classes = {made(v, seen | {value.id}) for v in bound[value.id]}
+            stores = [n for n in S.name_nodes(node) if n.id == value.id]
+            stores = [n for n in stores if isinstance(n.ctx, gast.Store)]
+            one = len(classes) == 1 and len(stores) == len(bound[value.id])
+            return classes.pop() if one else None
+        if not isinstance(value, gast.Call):
+            return None
+        cls = resolve(parsed, value.func, local)
+        if isinstance(cls, types.FunctionType) and _users(cls):
+            return returned_class(cls, depth + 1)
+        return cls if _user_class(cls) else None
+
+    classes = {made(v) for v in returns}
+    _RETURNED[key] = classes.pop() if len(classes) == 1 and returns else None
+    return _RETURNED[key]
+
+
+#: the most names a class is followed through (each list or item a step)
+_DEEPEST = 6
+
+
+def items_class(core, name: str, following=frozenset()):
+    """The user class of every item of the list or tuple ``name`` holds: an argument's,
+    or the class the items its assignments put in make (``[*items, g]``, ``[]``, a slice of
+    another such list); None where not known or not one."""
+    example = example_value(core, name)
+    if example is not UNRESOLVED:
+        kinds = {type(v) for v in example} if isinstance(example, (list, tuple)) else {None}
+        cls = kinds.pop() if len(kinds) == 1 else None
+        return cls if _user_class(cls) else None
+    if len(following) > _DEEPEST:
+        return None
+    following = following | {name}
+    lists, items = [], []  # (the names whose items these are; the items put in)
+    for stmt in _assignments(core, name):
+        value = stmt.value
+        if isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Slice):
+            value = value.value  # `grads[1:]`: the items of `grads`
+        if isinstance(value, gast.Call) and len(value.args) == 1 and not value.keywords:
+            if resolve(core.parsed, value.func, set()) in (list, tuple):  # `list(grads)`
+                value = value.args[0]
+        if isinstance(value, (gast.List, gast.Tuple)):
+            for item in value.elts:
+                starred = isinstance(item, gast.Starred)
+                (lists if starred else items).append(item.value if starred else item)
+        else:
+            lists.append(value)
+    if not all(isinstance(n, gast.Name) for n in lists) or not (items or lists):
+        return None
+    found = None
+    for node, of_list in [(n, True) for n in lists] + [(n, False) for n in items]:
+        if of_list and node.id in following:
+            continue  # (`[*items, g]`: the items so far)
+        if of_list:
+            cls = items_class(core, node.id, following)
+        else:
+            cls = _made_class(core, node, following)
+        if cls is None or found not in (None, cls):
+            return None  # (the first not known ends the search)
+        found = cls
+    return found
 
 
 def defines_method(core, e, method: str) -> bool:

@@ -206,7 +206,20 @@ def _text(described) -> str:
     return described if isinstance(described, str) else S.text(described)
 
 
-PURE_CONSTANTS = {len, range, isinstance, type, int, bool, round, enumerate, zip, str}
+#: calls with no effect but their value (``np.empty_like``: a new array, written whole next)
+PURE_CONSTANTS = {
+    len,
+    range,
+    isinstance,
+    type,
+    int,
+    bool,
+    round,
+    enumerate,
+    zip,
+    str,
+    np.empty_like,
+}
 
 
 #: keyword arguments of NumPy functions without a rule, and how to say the same without them

@@ -336,8 +336,9 @@ class _Context(NameKinds):
 
     def guards(self, link: Link, through: list) -> bool:
         """Whether ``link``, whose name holds an array or a number (never a container) and
-        is updated whole (``w += v``), with every write through it, no name bound to it, is
-        followed where its name turns out to be an array, and left where a number."""
+        is updated whole (``w += v``), with every write through it or a name bound to it
+        (``u = w``), is followed where its name turns out to be an array, and left where a
+        number."""
         return (
             self.numpy
             and (
@@ -348,7 +349,6 @@ class _Context(NameKinds):
                     and link.base in self.numeric_items
                 )
             )
-            and not link.others
             and len(through) == len(link.writes)
             and any(whole for _, whole in through)
         )

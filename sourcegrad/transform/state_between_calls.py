@@ -42,6 +42,7 @@ def follow_state_between_calls(fn, parsed, given: dict, names: S.NameGen) -> tup
     between calls (see the module); ``given``: parameter -> the example argument the build is
     for. Returns ``((receiver, attribute, line of its first use), ...)`` of what it follows
     (in generated code too: a gradient keeping state, differentiated again by ``sg.hvp``)."""
+    _follow_made_objects(fn, parsed, names)
     uses = _uses(fn)
     bound = S.bound_names(fn)
     params = {a.id for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs}
@@ -71,6 +72,37 @@ def follow_state_between_calls(fn, parsed, given: dict, names: S.NameGen) -> tup
     if followed:
         _rewrite(fn, followed, names)
     return tuple(followed)
+
+
+def _follow_made_objects(fn, parsed, names: S.NameGen) -> None:
+    """Rewrite, in place, the attributes ``fn`` both reads and stores on an object it makes
+    (``m = Meter()``, the name's one binding, at the top level; the name used otherwise
+    only through its attributes, the methods it calls inlined): ``m_total = m.total`` after
+    the object is made, each use of ``m.total`` one of ``m_total``. The object dies with
+    the call, so nothing is stored back."""
+    bound = S.bound_names(fn)
+    for receiver, (reads, stores, others) in sorted(_uses(fn).items()):
+        attrs = sorted(reads.keys() & stores.keys())
+        if not attrs or len(others) != 1 or not isinstance(others[0].ctx, gast.Store):
+            continue
+        made = [
+            i
+            for i, stmt in enumerate(fn.body)
+            if isinstance(stmt, gast.Assign)
+            and len(stmt.targets) == 1
+            and stmt.targets[0] is others[0]
+            and isinstance(stmt.value, gast.Call)
+        ]
+        cls = resolve(parsed, fn.body[made[0]].value.func, bound) if made else None
+        if not (isinstance(cls, type) and _users(cls)):
+            continue
+        local = {(receiver, a): names.fresh(f"{receiver}_{a}") for a in attrs}
+        _replace_attributes(fn, local)
+        line = fn.body[made[0]].lineno
+        first = [S.assign(local[receiver, a], _attribute(receiver, a), line) for a in attrs]
+        for stmt in first:
+            stmt.value.state_on_entry = True  # (what the object was made with)
+        fn.body[made[0] + 1 : made[0] + 1] = first
 
 
 def hoist_state_calls(fn, keeps_state, names: S.NameGen) -> None:
@@ -243,6 +275,20 @@ def _rewrite(fn, followed: list, names: S.NameGen) -> None:
     """``obj_attr = obj.attr`` first, each use of ``obj.attr`` one of ``obj_attr``, and
     ``obj.attr = obj_attr`` before each ``return``."""
     local = {(r, a): names.fresh(f"{r}_{a}") for r, a, _ in followed}
+    _replace_attributes(fn, local)
+    line = min(line for _, _, line in followed)
+    first = [S.assign(local[r, a], _attribute(r, a), line) for r, a, _ in followed]
+    for stmt in first:
+        stmt.value.state_on_entry = True  # (no read of state an earlier store left)
+    at = 1 if fn.body and _is_docstring(fn.body[0]) else 0
+    _store_before_returns(fn.body, local, names)
+    fn.body[at:at] = first
+    _drop_copies(fn.body, set(local.values()))
+
+
+def _replace_attributes(fn, local: dict) -> None:
+    """Each use of ``obj.attr`` in ``fn`` (a read or a store) one of the name ``local``
+    gives ``(obj, attr)``."""
     for node in S.walk(fn):
         for field in S.walked_fields(type(node)):
             value = getattr(node, field, None)
@@ -256,14 +302,6 @@ def _rewrite(fn, followed: list, names: S.NameGen) -> None:
                     value[i] = new
                 else:
                     setattr(node, field, new)
-    line = min(line for _, _, line in followed)
-    first = [S.assign(local[r, a], _attribute(r, a), line) for r, a, _ in followed]
-    for stmt in first:
-        stmt.value.state_on_entry = True  # (no read of state an earlier store left)
-    at = 1 if fn.body and _is_docstring(fn.body[0]) else 0
-    _store_before_returns(fn.body, local, names)
-    fn.body[at:at] = first
-    _drop_copies(fn.body, set(local.values()))
 
 
 def _drop_copies(body: list, local: set) -> None:

@@ -352,7 +352,8 @@ def _name_value(node, env):
 
 
 def _call_value(node, env, known):
-    """``np.ndim(x)`` where the rank of ``x`` is known; ``basic_index(i)``; ``floating(x)``
+    """``np.ndim(x)`` where the rank of ``x`` is known; ``basic_index(i)``,
+    ``whole_index(i)``; ``floating(x)``
     where ``x`` surely holds floating values (``known``: the ranks and those names)."""
     ranks, floating = known
     if (
@@ -369,11 +370,16 @@ def _call_value(node, env, known):
         return UNKNOWN
     if (
         isinstance(node.func, gast.Name)
-        and node.func.id == "basic_index"
+        and node.func.id in ("basic_index", "whole_index")
         and len(node.args) == 1
         and isinstance(node.args[0], gast.Name)
     ):
-        return _is_basic(env.get(node.args[0].id), ranks)
+        index = env.get(node.args[0].id)
+        if node.func.id == "whole_index":  # `...`, or `:` (of an array: every row)
+            ellipsis = isinstance(index, gast.Constant) and index.value is Ellipsis
+            bare = isinstance(index, gast.Slice) and not (index.lower or index.upper or index.step)
+            return ellipsis or bare or UNKNOWN
+        return _is_basic(index, ranks)
     if (
         isinstance(node.func, gast.Name)
         and node.func.id == "floating"

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import math
+import operator
 
 import numpy as np
 import pytest
@@ -297,8 +299,29 @@ def augmented_step(p, x, lr=0.1):
 
 def sum_of_objects(p, xs):
     grads = [sg.grad(v_loss)(p, x) for x in xs]
-    mean = sum(grads) / len(grads)
+    mean = sum(grads) / len(grads)  # REFUSED
     return v_loss(p - mean * 0.1, xs[0])
+
+
+def reduced_objects(p, xs):
+    grads = [sg.grad(v_loss)(p, x) for x in xs]
+    mean = functools.reduce(operator.add, grads) / len(grads)
+    return v_loss(p - mean * 0.1, xs[0])
+
+
+def looped_sum_of_objects(p, xs):
+    grads = [sg.grad(v_loss)(p, x) for x in xs]
+    total = grads[0]
+    for g in grads[1:]:
+        total = total + g
+    return v_loss(p - total * (0.1 / len(grads)), xs[0])
+
+
+def items_of_objects_added(p, xs):
+    grads = []
+    for x in xs:
+        grads.append(sg.grad(v_loss)(p, x))
+    return v_loss(p - (grads[0] + grads[1]) * 0.05, xs[1])
 
 
 def mul_right(p, x):
@@ -333,9 +356,11 @@ CASES = [
         "sum_of_gradient_objects",
         sum_of_objects,
         (V(r(3, 2), r(2)), [X, r(6, 3)]),
-        xfail="sum() of objects: its class is not known when the derivative is built, so "
-        "`mean * 0.1` is differentiated as numbers (TypeError in the adjoint)",
+        refused=(sg.UnsupportedSyntaxError, "`functools.reduce(operator.add, items)`"),
     ),
+    Case("reduced_gradient_objects", reduced_objects, (V(r(3, 2), r(2)), [X, r(6, 3)])),
+    Case("looped_sum_of_objects", looped_sum_of_objects, (V(r(3, 2), r(2)), [X, r(6, 3)])),
+    Case("items_of_objects_added", items_of_objects_added, (V(r(3, 2), r(2)), [X, r(6, 3)])),
     Case("named_gradient_objects", named_gradient_objects, (P(r(3, 2), r(2)), X), order=2),
     Case(
         "asdict_refused",

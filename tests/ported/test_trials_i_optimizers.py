@@ -225,6 +225,39 @@ def meter_loss(w, xs):
     return m.mean()
 
 
+class SumMeter:
+    def __init__(self, start):
+        self.total = start
+        self.n = 0
+
+    def add(self, v, k=1):
+        self.total += v * k
+        self.n += k
+        return self.total
+
+    def mean(self):
+        return self.total / self.n
+
+
+def updating_meter_loss(w, xs):
+    m = SumMeter(0.1 * np.sum(w))
+    last = 0.0
+    for x in xs:
+        last = m.add(np.sum(np.sin(x @ w)), k=2)
+    return m.mean() + last
+
+
+def mean_of(meter):
+    return meter.total / meter.count
+
+
+def meter_handed_on(w, xs):
+    m = Meter()
+    for x in xs:
+        m.add(np.sum(np.tanh(x @ w) ** 2))  # REFUSED
+    return mean_of(m)
+
+
 P0 = {"W1": 0.5 * r(3, 4), "b1": 0.1 * r(4), "w2": 0.5 * r(4)}
 
 CASES = [
@@ -256,8 +289,14 @@ CASES = [
         "running_meter_object",
         meter_loss,
         (r(3), [X, r(6, 3)]),
-        xfail="Meter.add() storing self.total and self.count in a loop, then m.mean(): refused "
-        "as state kept (naming self.count, an int, and a temporary `t_4` in its advice)",
+        order=2,
+    ),
+    Case("updating_meter_object", updating_meter_loss, (0.5 * X[0], [X, 2.0 * X, X]), order=2),
+    Case(
+        "meter_handed_on",
+        meter_handed_on,
+        (X[1], [X, 0.5 * X]),
+        refused=(sg.UnsupportedSyntaxError, "(`count = m.add(np.sum(np.tanh(x @ w) ** 2))`)"),
     ),
     Case("value_then_grad_inner", value_then_grad_inner, (r(3), X, Y), order=2),
 ]

@@ -331,9 +331,10 @@ def floating_writes(node, der: Derivative, dtypes: dict) -> None:
 
 def cast_free_updates(node, der: Derivative, dtypes: dict, shapes: dict, np_name) -> bool:
     """``in_place_result(e, x)`` (an update ``x += v``, cast back to ``x``'s dtype) is ``e``
-    itself where ``e`` has ``x``'s dtype and shape, both known: NumPy's update keeps the
-    value as it is. Whether any was rewritten (the dtypes of the names they assign are
-    known then)."""
+    itself where ``e`` has ``x``'s dtype and shape, both known, and ``x`` has axes (the
+    update of a 0-d array gives a NumPy scalar, which the cast makes a 0-d array again):
+    NumPy's update keeps the value as it is. Whether any was rewritten (the dtypes of the
+    names they assign are known then)."""
     adj_of = {v: k for k, v in der.adj_names.items()}
 
     def kept_as_it_is(value, x: str) -> bool:
@@ -341,6 +342,7 @@ def cast_free_updates(node, der: Derivative, dtypes: dict, shapes: dict, np_name
         return (
             isinstance(dt, np.dtype)
             and isinstance(shape, tuple)
+            and shape != ()
             and expression_dtype(value, dtypes, np_name) == dt
             and known_shape(value, shapes, adj_of, np_name) == shape
         )
