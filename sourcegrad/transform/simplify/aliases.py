@@ -9,10 +9,12 @@ from ...runtime.facts import helper_functions_where
 from ...runtime.trees import copied
 from .. import syntax as S
 from ..forms import Derivative
-from ..walk import walk_statements
+from ..node_facts import get_fact, set_fact
+from ..walk import statement_blocks, walk_statements
 from .defuse import (
     assigns,
     is_adjoint,
+    simple_target,
 )
 
 _PASSTHROUGH = {
@@ -76,3 +78,67 @@ def protect_aliases(der: Derivative):
         parts.values = [protect(v, whole=not k.elts) for k, v in zip(parts.keys, parts.values)]
     else:
         grads.args[1] = protect(parts, whole=True)
+
+
+def name_copies(body, keep) -> bool:
+    """Each ``t = v`` (both plain names, ``t`` bound nowhere else and not of ``keep``) read as
+    ``v`` in the statements of its block that follow it, up to the first that binds or deletes
+    either name again (one that only binds it after reading, ``v = f(t)``, reads ``v``); the copy
+    is removed once nothing reads ``t``. ``t`` and ``v`` name the same object there, so a write
+    into either is seen through both. True if anything changed."""
+    binds: dict = {}
+    for node in S.walk(gast.Module(body=body, type_ignores=[])):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Del)):
+            binds[node.id] = binds.get(node.id, 0) + 1
+    changed = False
+    for block in list(statement_blocks(body)):
+        for stmt in list(block):
+            t = simple_target(stmt)
+            if t is None or t in keep or binds.get(t) != 1 or get_fact(stmt, "keep", False):
+                continue
+            if isinstance(stmt.value, gast.Name) and stmt.value.id != t:
+                changed |= _read_through(block, stmt, t, stmt.value.id)
+    if changed:
+        reads = {n.id for n in S.walk(gast.Module(body=body, type_ignores=[])) if _loaded(n)}
+        for block in list(statement_blocks(body)):
+            for i in reversed(range(len(block))):
+                if _unread_copy(block[i], reads, binds):
+                    comment = get_fact(block.pop(i), "comment", None)
+                    if comment and i < len(block) and not get_fact(block[i], "comment", None):
+                        set_fact(block[i], "comment", comment)
+    return changed
+
+
+def _read_through(block, copy, t, v) -> bool:
+    changed = False
+    for later in block[block.index(copy) + 1 :]:
+        if S.nodes_of(later, (*S.NESTED_SCOPES, gast.NamedExpr)):
+            break  # a function made here may read t after v is bound again
+        bound = {n.id for n in S.walk(later) if isinstance(n, gast.Name) and not _loaded(n)}
+        if bound & {t, v} and isinstance(later, (gast.Assign, gast.AugAssign)):
+            reads = {n.id for n in S.walk(later.value) if _loaded(n)}
+            if t in reads and not (bound & {t, v}) - {v}:
+                S.rename(later.value, {t: S.name(v)})
+                changed = True
+            break
+        if bound & {t, v}:
+            break
+        if any(_loaded(n) and n.id == t for n in S.walk(later)):
+            S.rename(later, {t: S.name(v)})
+            changed = True
+    return changed
+
+
+def _loaded(node) -> bool:
+    return isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load)
+
+
+def _unread_copy(stmt, reads, binds) -> bool:
+    t = simple_target(stmt)
+    return (
+        t is not None
+        and t not in reads
+        and binds.get(t) == 1
+        and isinstance(stmt.value, gast.Name)
+        and not get_fact(stmt, "keep", False)
+    )
