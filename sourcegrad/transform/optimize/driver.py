@@ -34,6 +34,7 @@ from ..simplify import (
     fold_all,
     is_adjoint,
     name_copies,
+    named_results,
     propagate,
     protect_aliases,
 )
@@ -202,6 +203,7 @@ def _name_copies(run: Run) -> None:
     keep = set(der.analysis.core.user_names) | set(der.analysis.core.params)
     keep |= {der.adj_names[n] for n in keep if n in der.adj_names}
     name_copies(run.node.body, keep)
+    named_results(run.node.body, keep)
 
 
 def _in_place(run: Run) -> None:

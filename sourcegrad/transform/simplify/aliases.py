@@ -142,3 +142,75 @@ def _unread_copy(stmt, reads, binds) -> bool:
         and isinstance(stmt.value, gast.Name)
         and not get_fact(stmt, "keep", False)
     )
+
+
+def named_results(body, keep) -> bool:
+    """``v = e`` then ``t = v`` (``t`` of ``keep``, ``v`` a temporary bound once and read only in
+    its block, up to the first statement that binds ``t`` or ``v`` again, and ``t`` not read nor
+    bound in between) becomes ``t = e``, later reads of ``v`` reading ``t``. True if anything
+    changed."""
+    binds, loads = _name_counts(body)
+    changed = False
+    for block in list(statement_blocks(body)):
+        for copy in list(block):
+            t = simple_target(copy)
+            if t not in keep or not isinstance(copy.value, gast.Name) or copy not in block:
+                continue
+            v = copy.value.id
+            if v in keep or binds.get(v) != 1 or get_fact(copy, "keep", False):
+                continue
+            changed |= _name_result(block, copy, t, v, loads[v])
+    return changed
+
+
+def _name_result(block, copy, t, v, reads) -> bool:
+    at = block.index(copy)
+    start = next((i for i in range(at) if simple_target(block[i]) == v), None)
+    if start is None or S.nodes_of(block[start], (gast.NamedExpr,)):
+        return False
+    between, after, seen = block[start + 1 : at], [], 0
+    for stmt in between:
+        if S.nodes_of(stmt, (*S.NESTED_SCOPES, gast.NamedExpr)) or t in _names(stmt):
+            return False
+        seen += _count(stmt, v)
+    for stmt in block[at + 1 :]:
+        if seen == reads - 1:
+            break
+        if S.nodes_of(stmt, (*S.NESTED_SCOPES, gast.NamedExpr)):
+            return False
+        bound = {n.id for n in S.walk(stmt) if isinstance(n, gast.Name) and not _loaded(n)}
+        if bound & {t, v}:
+            if not isinstance(stmt, (gast.Assign, gast.AugAssign)) or v in bound:
+                return False
+            seen += _count(stmt.value, v)
+            after.append(stmt.value)
+            break
+        seen += _count(stmt, v)
+        after.append(stmt)
+    if seen != reads - 1:
+        return False
+    block[start].targets[0] = S.name(t, store=True)
+    for node in [*between, *after]:
+        S.rename(node, {v: S.name(t)})
+    comment = get_fact(block.pop(at), "comment", None)
+    if comment and at < len(block) and not get_fact(block[at], "comment", None):
+        set_fact(block[at], "comment", comment)
+    return True
+
+
+def _name_counts(body):
+    binds: dict = {}
+    loads: dict = {}
+    for node in S.walk(gast.Module(body=body, type_ignores=[])):
+        if isinstance(node, gast.Name):
+            counts = loads if _loaded(node) else binds
+            counts[node.id] = counts.get(node.id, 0) + 1
+    return binds, loads
+
+
+def _names(stmt) -> set:
+    return {n.id for n in S.walk(stmt) if isinstance(n, gast.Name)}
+
+
+def _count(node, name) -> int:
+    return sum(1 for n in S.walk(node) if _loaded(n) and n.id == name)
