@@ -64,9 +64,8 @@ def d_cnn_loss(params, x, y):
     out = -np.add.reduce(out_2, None) / n
 
     # line 128: return -np.sum(y * (z - lse)) / n
-    dout_1 = y * -(1.0 / n)
-    dz_4 = dout_1
-    dlse = (-dout_1).sum(axis=(1,), keepdims=True)
+    dz_4 = y * -(1.0 / n)
+    dlse = (-dz_4).sum(axis=(1,), keepdims=True)
     # line 127: lse = np.log(np.sum(np.exp(z), axis=1, keepdims=True))
     dz_4 = np.add(
         dz_4, np.multiply(np.divide(dlse, lse_2, out=dlse), lse_1, out=lse_1), out=lse_1

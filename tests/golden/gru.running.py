@@ -71,18 +71,16 @@ def d_gru(params, xs, y):
     for t in reversed(range(n_3)):
         # line 45: h = (1.0 - z) * h + z * c
         dh_3 = dh
-        dh_4 = dh
         h = tape.pop()
-        dz = np.multiply(dh_4, c, buffers[10])
-        dc = np.multiply(z, dh_4, out=dc_6_steps[t])
-        dh = h_2 * dh_3
+        dz = np.multiply(dh, c, buffers[10])
+        dc = np.multiply(z, dh, out=dc_6_steps[t])
+        dh = h_2 * dh
         dz = np.subtract(dz, dh_3 * h, out=dz)
         h_2 = tape.pop()
         # line 44: c = np.tanh(a[:, 2 * H :] + (r * h) @ W_h[:, 2 * H :])
         dc_7 = np.multiply(dc, 1.0 - c * c, out=dc)
         c = tape.pop()
-        dc_6 = dc_7
-        dc_3 = np.dot(dc_6, c_5_T)
+        dc_3 = np.dot(dc_7, c_5_T)
         dr = np.multiply(dc_3, h, buffers[11])
         dh += np.multiply(r, dc_3, out=dc_3)
         c_3 = tape.pop()
@@ -100,11 +98,9 @@ def d_gru(params, xs, y):
         zr = tape.pop()
         dzr_7 = np.multiply(dzr_9, zr_8, out=dzr_9)
         zr_8 = tape.pop()
-        dzr_6 = dzr_7
-        dzr_5 = dzr_6
-        dh += np.dot(dzr_5, zr_4_T)
+        dh += np.dot(dzr_7, zr_4_T)
         h_steps[t] = h
-        da[:, :zr_1] = dzr_6
+        da[:, :zr_1] = dzr_7
     dW_h_1[:, zr_1:] += np.dot(
         c_3_steps.reshape(-1, c_3_steps.shape[-1]).T,
         dc_6_steps.reshape(-1, dc_6_steps.shape[-1]),

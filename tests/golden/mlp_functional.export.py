@@ -52,10 +52,9 @@ def d_mlp_loss(params, x, labels):
     # line 20: p = F.softmax(logits, 1)
     dlogits += p * (dp - np.sum(dp * p, axis=1, keepdims=True))
     # line 19: logits = h @ params["W2"] + params["b2"]
-    dlogits_1 = dlogits
     db2 = sum_leading(dlogits, 1)
-    dh = np.dot(dlogits_1, W2.T)
-    dW2 = np.dot(h.T, dlogits_1)
+    dh = np.dot(dlogits, W2.T)
+    dW2 = np.dot(h.T, dlogits)
     # line 18: h = F.relu(x @ params["W1"] + params["b1"])
     dh_2 = dh * h_2_mask
     db1 = sum_leading(dh_2, 1)

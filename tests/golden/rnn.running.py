@@ -30,11 +30,9 @@ def d_rnn(params, xs):
         # line 50: h = np.tanh(params["W"] @ h + params["U"] @ xs[t] + params["b"])
         dh_6 = dh * (1.0 - h * h)
         h = tape.pop()
-        dh_5 = dh_6
         db += dh_6
-        dh_3 = dh_5
-        dU += np.outer(dh_5, x_t)
-        dW += np.outer(dh_3, h)
-        dh = np.dot(W_T, dh_3)
+        dU += np.outer(dh_6, x_t)
+        dW += np.outer(dh_6, h)
+        dh = np.dot(W_T, dh_6)
     spare.append(buffers)
     return (out, build_gradient(params, dW, dU, db))

@@ -121,10 +121,9 @@ def d_transformer_loss(params, x, y):
     dx1 += unreduce(dmu2 * (np.size(mu2) / np.size(x1)), x1, -1, True)
     db_o = sum_leading(dx1, 2)
     # line 56: x1 = x + o @ params["W_o"] + params["b_o"]
-    dx1_1 = dx1
-    do = np.reshape(np.reshape(dx1_1, (-1, np.shape(W_o)[1])) @ W_o.T, np.shape(o))
+    do = np.reshape(np.reshape(dx1, (-1, np.shape(W_o)[1])) @ W_o.T, np.shape(o))
     dW_o = np.reshape(o, (-1, np.shape(W_o)[0])).T @ np.reshape(
-        dx1_1, (-1, np.shape(W_o)[1])
+        dx1, (-1, np.shape(W_o)[1])
     )
     # line 55: o = (a @ v).transpose(0, 2, 1, 3).reshape(B, T, C)
     do_1 = np.transpose(np.reshape(do, np.shape(o_2)), np.argsort((0, 2, 1, 3)))
@@ -165,11 +164,10 @@ def d_transformer_loss(params, x, y):
         np.transpose(dq, np.argsort((0, 2, 1, 3))), np.shape(q_1)
     )
     # line 45: qkv = h @ params["W_qkv"] + params["b_qkv"]
-    dqkv_1 = dqkv
     db_qkv = sum_leading(dqkv, 2)
-    dh = np.reshape(np.reshape(dqkv_1, (-1, np.shape(W_qkv)[1])) @ W_qkv.T, np.shape(h))
+    dh = np.reshape(np.reshape(dqkv, (-1, np.shape(W_qkv)[1])) @ W_qkv.T, np.shape(h))
     dW_qkv = np.reshape(h, (-1, np.shape(W_qkv)[0])).T @ np.reshape(
-        dqkv_1, (-1, np.shape(W_qkv)[1])
+        dqkv, (-1, np.shape(W_qkv)[1])
     )
     dln1_b = sum_leading(dh, 2)
     # line 44: h = xc / np.sqrt(var + 1e-5) * params["ln1_g"] + params["ln1_b"]

@@ -33,6 +33,8 @@ from ..simplify import (
     drop_unused_tape,
     fold_all,
     is_adjoint,
+    name_copies,
+    named_results,
     propagate,
     protect_aliases,
 )
@@ -194,6 +196,16 @@ def _dead_code(run: Run) -> None:
     drop_unused_tape(body)
 
 
+def _name_copies(run: Run) -> None:
+    """Copies earlier rewrites left (``dz_2 = dz``, the name an accumulation was hoisted
+    from): each later read reads the name copied."""
+    der = run.der
+    keep = set(der.analysis.core.user_names) | set(der.analysis.core.params)
+    keep |= {der.adj_names[n] for n in keep if n in der.adj_names}
+    name_copies(run.node.body, keep)
+    named_results(run.node.body, keep)
+
+
 def _in_place(run: Run) -> None:
     run.in_place = InPlace(run.node, run.der, run.shapes, run.example_args)
 
@@ -353,6 +365,7 @@ REWRITES: tuple[Rewrite, ...] = (
     # calls it (see kept_calls)
     Rewrite("kept forward sweeps", lambda r: keep_forward_sweeps(r.node, r.der)),
     Rewrite("kept tangent sweeps", lambda r: keep_tangent_sweeps(r.node, r.der)),
+    Rewrite("name copies", _name_copies),
 )
 
 

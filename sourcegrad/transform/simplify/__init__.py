@@ -17,7 +17,7 @@ from __future__ import annotations
 from ..algebra import collect_like_terms
 from ..forms import Derivative
 from ..walk import definition_counts, forget_reads, load_counts, remembered_reads
-from .aliases import protect_aliases
+from .aliases import name_copies, named_results, protect_aliases
 from .conditions import inline_tests, unread_inits
 from .defuse import is_adjoint
 from .fold import fold_all, scalar_broadcasts
@@ -31,6 +31,8 @@ __all__ = [
     "fold_all",
     "is_adjoint",
     "liveness",
+    "name_copies",
+    "named_results",
     "propagate",
     "protect_aliases",
     "run_to_fixpoint",
