@@ -1751,7 +1751,7 @@ def zero_index(g, idx):
         else:
             parts[idx] = _zero_part(parts[idx])
         return Pieces(parts)
-    out = g.copy() if hasattr(g, "copy") else np.array(g)
+    out = g.copy() if hasattr(g, "__setitem__") else np.array(g)  # a NumPy scalar: 0-d
     out[idx] = 0
     return out
 
