@@ -179,6 +179,15 @@ def _module_statements(module_name: str) -> tuple[dict, list[str]]:
     return defs, text.splitlines()
 
 
+@functools.cache
+def _outside_reads(module_name: str, name: str) -> tuple[str, ...]:
+    """The names the statement of ``module_name`` defining ``name`` reads from outside
+    itself, in the order it reads them."""
+    stmt = _module_statements(module_name)[0][name]
+    local = locally_bound(stmt) | {name}
+    return tuple(read for read in names_read(stmt) if read not in local)
+
+
 def _bound_by(stmt: ast.stmt) -> list[str]:
     if isinstance(stmt, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
         return [stmt.name]
@@ -493,9 +502,7 @@ class Namespace:
         if not self.claim(name, sys.modules[module_name].__dict__.get(name, stmt), what):
             return
         where = f"{module_name}.{name}"
-        for read in names_read(stmt):
-            if read == name or read in locally_bound(stmt):
-                continue
+        for read in _outside_reads(module_name, name):
             if read in defs:
                 self._bind_own(read, module_name, where)
             elif not hasattr(builtins, read):
