@@ -27,6 +27,21 @@ def pytest_collection_finish(session):
     gc.freeze()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """After each test, its cyclic garbage is collected and what is left (builds kept in
+    sourcegrad's caches, module-level values) frozen too: the collections during a test walk
+    only what it made, not what all tests before it left alive (test_rules.py spent 18% of its
+    CPU in the collector, 7% with this; a collection after each test costs ~3 ms). A cycle
+    that a later test drops from a frozen cache is not freed: the memory of whole test files
+    measured stays the same."""
+    try:
+        return (yield)
+    finally:
+        gc.collect()
+        gc.freeze()
+
+
 _PREFIX = "sourcegrad-test-cache-"
 
 
