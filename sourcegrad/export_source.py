@@ -128,7 +128,8 @@ def _array(a: np.ndarray, what: str) -> str:
 
 
 # ---------------------------------------------------------------------------- source reading
-def loaded_globals(code: types.CodeType) -> list[str]:
+@functools.lru_cache(maxsize=1024)
+def loaded_globals(code: types.CodeType) -> tuple[str, ...]:
     """The global names ``code`` (and the code nested in it) reads, in order of first use."""
     names: dict = {}
     todo = [code]
@@ -138,7 +139,7 @@ def loaded_globals(code: types.CodeType) -> list[str]:
             if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
                 names.setdefault(ins.argval, None)
         todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
-    return list(names)
+    return tuple(names)
 
 
 def names_read(node: ast.AST) -> list[str]:
