@@ -276,8 +276,19 @@ def compiled_call(text: str, namespace: dict, name: str) -> types.FunctionType:
         refuse_located=notes.refuse_located,
         non_scalar=notes.non_scalar,
     )
-    exec(compile(text, f"<sourcegrad call of {name}>", "exec"), namespace)  # noqa: S102
-    return namespace["__call__"]
+    made = _CALLS.get(text)
+    if made is None:
+        if len(_CALLS) >= 256:
+            _CALLS.clear()
+        exec(compile(text, "<sourcegrad call>", "exec"), namespace)  # noqa: S102
+        made = _CALLS[text] = namespace["__call__"]
+    code = made.__code__.replace(co_filename=f"<sourcegrad call of {name}>")
+    return types.FunctionType(code, namespace, "__call__", made.__defaults__)
+
+
+#: direct_call_text's text -> its ``__call__`` as first compiled (a few texts recur: compiled
+#: once, each derivative's made from its code over the derivative's own namespace; ~1 ms each)
+_CALLS: dict = {}
 
 
 def rebound_call(call: types.FunctionType, namespace: dict) -> types.FunctionType:

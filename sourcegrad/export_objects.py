@@ -124,8 +124,9 @@ class ObjectNamespace(Namespace):
         module = sys.modules.get(cls.__module__)
         where = f"the class {cls.__qualname__}"
         captured = _captured(cls)
+        local = locally_bound(node)
         for name in names_read(node):
-            if name in locally_bound(node):
+            if name in local:
                 continue
             if name in captured:
                 self.bind(name, captured[name], where)

@@ -6,6 +6,7 @@ and how; the export fills the tables they read).
 from __future__ import annotations
 
 import ast
+import functools
 
 from .export_receivers import RECEIVERS
 
@@ -567,7 +568,8 @@ class CalledJvp:
 ''' + RECEIVERS
 
 
-def runtime_names() -> list[str]:
+@functools.cache
+def runtime_names() -> tuple[str, ...]:
     """The module-level names :data:`RUNTIME` defines."""
     names = []
     for stmt in ast.parse(RUNTIME).body:
@@ -575,4 +577,4 @@ def runtime_names() -> list[str]:
             names.append(stmt.name)
         elif isinstance(stmt, ast.Assign):
             names += [t.id for t in stmt.targets if isinstance(t, ast.Name)]
-    return names
+    return tuple(names)

@@ -128,7 +128,8 @@ def _array(a: np.ndarray, what: str) -> str:
 
 
 # ---------------------------------------------------------------------------- source reading
-def loaded_globals(code: types.CodeType) -> list[str]:
+@functools.lru_cache(maxsize=1024)
+def loaded_globals(code: types.CodeType) -> tuple[str, ...]:
     """The global names ``code`` (and the code nested in it) reads, in order of first use."""
     names: dict = {}
     todo = [code]
@@ -138,7 +139,7 @@ def loaded_globals(code: types.CodeType) -> list[str]:
             if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
                 names.setdefault(ins.argval, None)
         todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
-    return list(names)
+    return tuple(names)
 
 
 def names_read(node: ast.AST) -> list[str]:
@@ -177,6 +178,15 @@ def _module_statements(module_name: str) -> tuple[dict, list[str]]:
         for name in _bound_by(stmt):
             defs.setdefault(name, stmt)
     return defs, text.splitlines()
+
+
+@functools.cache
+def _outside_reads(module_name: str, name: str) -> tuple[str, ...]:
+    """The names the statement of ``module_name`` defining ``name`` reads from outside
+    itself, in the order it reads them."""
+    stmt = _module_statements(module_name)[0][name]
+    local = locally_bound(stmt) | {name}
+    return tuple(read for read in names_read(stmt) if read not in local)
 
 
 def _bound_by(stmt: ast.stmt) -> list[str]:
@@ -493,9 +503,7 @@ class Namespace:
         if not self.claim(name, sys.modules[module_name].__dict__.get(name, stmt), what):
             return
         where = f"{module_name}.{name}"
-        for read in names_read(stmt):
-            if read == name or read in locally_bound(stmt):
-                continue
+        for read in _outside_reads(module_name, name):
             if read in defs:
                 self._bind_own(read, module_name, where)
             elif not hasattr(builtins, read):

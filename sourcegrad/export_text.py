@@ -58,22 +58,19 @@ def unused_results_dropped(text: str) -> str:
     """``text`` (a function) with each ``name = call(...)`` whose ``name`` nothing reads (a
     derivative's primal call kept for the tangent beside it) written as the call alone: the
     same code, without the binding a linter reports."""
-    tree = ast.parse(text)
-    used = {
-        n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Store)
-    }
-    used |= {  # `t += v` reads t (of a number, it rebinds t)
-        n.target.id
-        for n in ast.walk(tree)
-        if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name)
-    }
+    used, assigned = set(), []
+    for n in ast.walk(ast.parse(text)):  # (one walk)
+        if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Store):
+            used.add(n.id)
+        elif isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name):
+            used.add(n.target.id)  # `t += v` reads t (of a number, it rebinds t)
+        elif isinstance(n, ast.Assign) and len(n.targets) == 1:
+            assigned.append(n)
     lines = text.splitlines(keepends=True)
     dropped = [
         n
-        for n in ast.walk(tree)
-        if isinstance(n, ast.Assign)
-        and len(n.targets) == 1
-        and isinstance(n.targets[0], ast.Name)
+        for n in assigned
+        if isinstance(n.targets[0], ast.Name)
         and n.targets[0].id not in used
         and isinstance(n.value, ast.Call)
         and n.value.lineno == n.lineno

@@ -27,6 +27,30 @@ def pytest_collection_finish(session):
     gc.freeze()
 
 
+#: tests between collections of the frozen objects too: a cycle a test dropped from a cache
+#: after it was frozen (an evicted build: a generated function and its namespace) is freed then
+THAW_EVERY = 500
+_tests_run = 0
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """After each test, its cyclic garbage is collected and what is left (builds kept in
+    sourcegrad's caches, module-level values) frozen too: the collections during a test walk
+    only what it made, not what all tests before it left alive (test_rules.py spent 18% of its
+    CPU in the collector, 7% with this; a collection after each test costs ~3 ms). Every
+    THAW_EVERY tests the collection takes in the frozen objects too."""
+    global _tests_run
+    try:
+        return (yield)
+    finally:
+        _tests_run += 1
+        if _tests_run % THAW_EVERY == 0:
+            gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+
+
 _PREFIX = "sourcegrad-test-cache-"
 
 

@@ -7,13 +7,13 @@ import sourcegrad (``python -I -S`` with a path holding only the export and NumP
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import importlib.metadata
 import importlib.util
 import os
 import pathlib
 import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -32,9 +32,9 @@ from sourcegrad.runtime.trees import Pieces
 
 from . import export_cases as c
 from . import golden_cases as gc
+from .isolated import NUMPY_SITE, run_code
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-NUMPY_SITE = str(pathlib.Path(np.__file__).resolve().parent.parent)
 
 #: run in the isolated interpreter: the export's d_NAME on the pickled arguments, three times
 #: (its buffers are reused from the second call on), the last result pickled back
@@ -67,30 +67,22 @@ def run_isolated(tmp_path: pathlib.Path, text: str, name: str, args: tuple):
     """``d_NAME(*args)`` of the export ``text``, run by ``python -I -S`` in ``tmp_path``; each
     function and class of the module defined once (a second ``def`` of a name would take the
     first one's place)."""
-    defined = [
-        node.name
-        for node in ast.parse(text).body
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef))
-    ]
+    defined = _TOP_LEVEL_DEFINITION.findall(text)
     assert len(defined) == len(set(defined)), sorted(n for n in defined if defined.count(n) > 1)
     (tmp_path / "exported.py").write_text(text)
     with open(tmp_path / "args.pkl", "wb") as f:
         pickle.dump(args, f)
-    code = _CHILD.format(here=str(tmp_path), numpy_site=NUMPY_SITE, name=name)
-    done = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", code],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env={"PATH": os.environ.get("PATH", "")},
-        timeout=120,
-    )
+    done = run_code(tmp_path, _CHILD.format(here=str(tmp_path), numpy_site=NUMPY_SITE, name=name))
     assert done.returncode == 0, done.stderr
     with open(tmp_path / "out.pkl", "rb") as f:
         found, modules, out = pickle.load(f)
     assert not found, "sourcegrad was importable in the isolated interpreter"
     assert not any(m == "sourcegrad" or m.startswith("sourcegrad.") for m in modules)
     return out
+
+
+#: a function or class statement of a black-formatted module's top level: its name
+_TOP_LEVEL_DEFINITION = re.compile(r"^(?:async def|def|class) (\w+)", re.MULTILINE)
 
 
 def same(a, b) -> bool:

@@ -27,7 +27,8 @@ from sourcegrad.nn import torch_bridge
 from . import export_nn_cases as n
 from . import test_export_library_cases as c
 from .fd import numerical_grad
-from .test_export import NUMPY_SITE, load, run_isolated, same, steady
+from .isolated import NUMPY_SITE, run_code
+from .test_export import load, run_isolated, same, steady
 from .test_show_callees import GOLDEN, check_golden
 
 CASES = c.CASES
@@ -203,10 +204,7 @@ def test_a_layer_passed_as_an_argument_is_made_with_the_exports_class(tmp_path):
         cls="Linear(3, 2)",
         name="d_" + "layer_argument_loss",
     )
-    done = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", code], cwd=tmp_path, capture_output=True, text=True,
-        env={"PATH": os.environ.get("PATH", "")}, timeout=120,
-    )  # fmt: skip
+    done = run_code(tmp_path, code)
     assert done.returncode == 0, done.stderr
     with open(tmp_path / "out.pkl", "rb") as f:
         modules, got = pickle.load(f)
