@@ -277,8 +277,8 @@ class Doubled:
 
 
 def own_init_not_rebuilt(x):
-    b = Doubled(np.sin(x))
-    b.scale(0.5)  # REFUSED
+    b = Doubled(np.sin(x))  # REFUSED
+    b.scale(0.5)
     return np.sum(b.v * x)
 
 

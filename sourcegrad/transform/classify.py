@@ -163,8 +163,8 @@ def _refuse_unknown_operand(core: Core, stmt, binop) -> None:
 def _refuse_sum_of_objects(core: Core, stmt, obj, call) -> None:
     """Refuse ``sum(xs)`` where the items of ``xs`` are objects of a user class that adds
     (its rule adds numbers and arrays; the objects' own ``__add__`` would run)."""
-    if obj is not sum or not call.args or not isinstance(call.args[0], gast.Name):
-        return
+    if obj is not sum or len(call.args) != 1 or not isinstance(call.args[0], gast.Name):
+        return  # (`sum(xs, start)` with an object's start runs the objects' `+`)
     cls = items_class(core, call.args[0].id)
     if cls is None or not any(hasattr(cls, m) for m in ("__add__", "__radd__")):
         return

@@ -13,6 +13,7 @@ import gast
 
 from ..errors import SourcegradError
 from . import syntax as S
+from .asked_once import cut_short, remembered
 from .calls import example_value
 from .helper_results import helper_results
 from .in_place import MUTATORS
@@ -297,8 +298,52 @@ def _made_class(core, e, following=frozenset()):
     derivative is built for), or the class its assignments make (:func:`_value_class`). None
     for a name of ``following`` (the names whose assignments led here): in a loop, ``x_1 =
     x * 1.5`` then ``x = x_1 + 0.1`` lead back to ``x``, whose class no assignment makes."""
-    if not isinstance(e, gast.Name) or e.id in following:
+    if not isinstance(e, gast.Name):
         return None
+    if e.id in following:
+        cut_short()
+        return None
+    if not _may_hold_objects(core):
+        return None
+    return remembered(("made", e.id), lambda: _made_class_of(core, e, following))
+
+
+def _may_hold_objects(core) -> bool:
+    """Whether a value of ``core``'s function may be an object of a user class: an argument
+    holds one, or the function calls a class or a function of the user's (asked once per
+    function and tree)."""
+    key = id(core.node)
+    known = getattr(core, "_objects_known", None)
+    if known is not None and known[0] == key:
+        return known[1]
+    found = any(_holds_object(v) for v in core.example_args or ())
+    bound = S.bound_names(core.node)
+    if not found:
+        for call in S.nodes_of(core.node, (gast.Call,)):
+            made = resolve(core.parsed, call.func, bound)
+            user = isinstance(made, types.FunctionType) and _users(made)
+            if made is UNRESOLVED or user or _user_class(made):
+                found = True
+                break
+    if not found:  # a global or closure variable holding an object
+        free = {n.id for n in S.name_nodes(core.node)} - bound
+        found = any(_holds_object(resolve(core.parsed, S.name(n), set())) for n in free)
+    core._objects_known = (key, found)
+    return found
+
+
+def _holds_object(value, depth: int = 0) -> bool:
+    if _user_class(type(value)):
+        return True
+    if depth > 3:
+        return False
+    items = value.values() if isinstance(value, dict) else value
+    if isinstance(value, (list, tuple, dict)):
+        return any(_holds_object(v, depth + 1) for v in items)
+    return False
+
+
+def _made_class_of(core, e, following):
     example = example_value(core, e.id)
     if example is not UNRESOLVED:
         return type(example) if _user_class(type(example)) else None
@@ -395,8 +440,13 @@ def _item_classes(core, e, following) -> set:
     if not isinstance(e, gast.Name) or e.id in core.params:
         return {None}
     if e.id in following:
+        cut_short()
         return set()
-    following = following | {e.id}
+    key = ("items", e.id)
+    return set(remembered(key, lambda: _item_classes_of(core, e, following | {e.id})))
+
+
+def _item_classes_of(core, e, following) -> set:
     classes = set()
     for stmt in _assignments(core, e.id):
         value = stmt.value

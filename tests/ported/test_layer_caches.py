@@ -206,13 +206,14 @@ def test_the_layers_hold_what_python_leaves_in_them():
             np.testing.assert_array_equal(g, w)
 
 
-def test_state_a_method_reads_back_is_refused():
-    with pytest.raises(UnsupportedSyntaxError) as info:
-        sg.grad(state_kept_in_the_object)(W_SQUARE, X)
-    message = str(info.value)
-    assert "test_layer_caches.py:" in message and "`cell.step()` reads in `self.h`" in message
-    assert "what an earlier call of it kept there" in message
-    assert "(`cell = cell.step(...)`), or keep the state in a local variable" in message
+def test_state_an_object_made_inside_keeps_is_followed():
+    """``cell = Recurrent(W)`` made in the loss, its ``step`` reading back ``self.h`` an
+    earlier call kept: the object dies with the call, so its state is followed as locals."""
+    check(
+        Case(
+            "state kept in an object made inside", state_kept_in_the_object, (W_SQUARE, X), order=2
+        )
+    )
 
 
 def test_layers_as_the_argument_get_their_gradients_and_python_s_caches():

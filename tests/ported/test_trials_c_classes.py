@@ -62,9 +62,9 @@ def adam_state_dict_update(params, grads_fn_x, lr=0.1):
     )
     for _ in range(2):
         grads = {k: 2 * p * grads_fn_x for k, p in params.items()}
-        state.t += 1  # REFUSED
+        state.t += 1
         for k in params:
-            state.m[k] = 0.9 * state.m[k] + 0.1 * grads[k]
+            state.m[k] = 0.9 * state.m[k] + 0.1 * grads[k]  # REFUSED
             state.v[k] = 0.999 * state.v[k] + 0.001 * grads[k] ** 2
             params = {**params, k: params[k] - lr * state.m[k] / (np.sqrt(state.v[k]) + 1e-8)}
     return sum(np.sum(p**2) for p in params.values())
@@ -217,7 +217,7 @@ CASES = [
         "optimizer_state_counter_refused",
         adam_state_dict_update,
         ({"a": r(3), "b": r(2)}, 0.7),
-        refused=(sg.UnsupportedSyntaxError, "keep the value in a local variable"),
+        refused=(sg.UnsupportedSyntaxError, "not into `state.m`"),
     ),
     Case(
         "params_dict_copy_sgd", params_dict_inplace_sgd, ({"W": r(3, 2)}, r(5, 3), r(5, 2)), order=2

@@ -342,7 +342,7 @@ CASES = [
         "model_class_add_layers",
         nnfs_model_class,
         (*P, X, y_sparse),
-        refused=(sg.UnsupportedSyntaxError, "make add() return it"),
+        refused=(sg.UnsupportedSyntaxError, "make add() return what it computes"),
     ),
     Case(
         "params_list_enumerate",

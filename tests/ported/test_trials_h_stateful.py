@@ -311,13 +311,13 @@ CASES = [
         "kv_cache_object_kept_state",
         cache_object_decode,
         (KV, X),
-        refused=(sg.UnsupportedSyntaxError, "have `update` return a new object"),
+        order=2,
     ),
     Case(
         "inherited_method_kept_state",
         inherited_state_step,
         (r(D, 3), X),
-        refused=(sg.UnsupportedSyntaxError, "have `update` return a new object"),
+        order=2,
     ),
     Case("kv_cache_object_rebound", cache_object_rebound, (KV, X), order=2),
     Case(

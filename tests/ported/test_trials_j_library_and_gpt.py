@@ -358,10 +358,10 @@ CASES = [
         refused=(sg.UnsupportedSyntaxError, "or keep the state in a local variable"),
     ),
     Case(
-        "kv_cache_object_rebuilt_lists_refused",
+        "kv_cache_object_rebuilt_lists",
         kv_cache_rebuilt_lists,
         ({"Wq": r(3, 2), "Wk": r(3, 2), "Wv": r(3, 2)}, X),
-        refused=(sg.UnsupportedSyntaxError, "and rebind it (`cache = cache.update(...)`)"),
+        order=2,
     ),
     Case(
         "comprehension_over_dicts_of_a_list",
