@@ -385,10 +385,7 @@ def _value_class(core, value, following):
         method = unary_method(core, value, following)
         return _made_class(core, method[0], following) if method is not None else None
     if isinstance(value, gast.Subscript) and not isinstance(value.slice, gast.Slice):
-        found = _item_class(core, value.value, following)  # `v = vs[0]`, `v = vs[k]`
-        if found is None and isinstance(value.value, gast.Name):  # an item of a list of objects
-            found = items_class(core, value.value.id, following)
-        return found
+        return _item_class(core, value.value, following)  # `v = vs[0]`, `v = vs[k]`
     if not isinstance(value, gast.Call):
         return None
     func = value.func
@@ -437,7 +434,14 @@ def _item_class(core, e, following):
 def _item_classes(core, e, following) -> set:
     """The classes (None: not known) of the items of the list ``e`` names, as
     :func:`_item_class` reads them; a name of ``following`` adds none."""
-    if not isinstance(e, gast.Name) or e.id in core.params:
+    if not isinstance(e, gast.Name):
+        return {None}
+    example = example_value(core, e.id)
+    if example is not UNRESOLVED:  # an argument's (or a path read from one): its items' class
+        kinds = {type(v) for v in example} if isinstance(example, (list, tuple)) else {None}
+        cls = kinds.pop() if len(kinds) == 1 else None
+        return {cls if _user_class(cls) else None}
+    if e.id in core.params:
         return {None}
     if e.id in following:
         cut_short()
@@ -455,6 +459,8 @@ def _item_classes_of(core, e, following) -> set:
             value = value.func.value
         if isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Slice):
             value = value.value  # `rest = vs[1:]`: some of the same items
+        if _copy_of_list(core, value):  # `list(grads)`: the same items
+            value = value.args[0]
         if isinstance(value, gast.Name):
             classes |= _item_classes(core, value, following)
         elif isinstance(value, (gast.List, gast.Tuple, gast.Dict)):
@@ -468,6 +474,14 @@ def _item_classes_of(core, e, following) -> set:
     for stmt in _item_writes(core, e.id):  # `d[k] = Scalar(v)`, a dict comprehension's
         classes.add(_value_class(core, stmt.value, following))
     return classes
+
+
+def _copy_of_list(core, e) -> bool:
+    """Whether ``e`` is ``list(name)`` or ``tuple(name)``."""
+    one = isinstance(e, gast.Call) and len(e.args) == 1 and not e.keywords
+    if not (one and isinstance(e.args[0], gast.Name)):
+        return False
+    return resolve(core.parsed, e.func, set()) in (list, tuple)
 
 
 def _dict_keys(e) -> bool:
@@ -525,50 +539,10 @@ def returned_class(function, depth: int = 0):
     return _RETURNED[key]
 
 
-#: the most names a class is followed through (each list or item a step)
-_DEEPEST = 6
-
-
-def items_class(core, name: str, following=frozenset()):
-    """The user class of every item of the list or tuple ``name`` holds: an argument's,
-    or the class the items its assignments put in make (``[*items, g]``, ``[]``, a slice of
-    another such list); None where not known or not one."""
-    example = example_value(core, name)
-    if example is not UNRESOLVED:
-        kinds = {type(v) for v in example} if isinstance(example, (list, tuple)) else {None}
-        cls = kinds.pop() if len(kinds) == 1 else None
-        return cls if _user_class(cls) else None
-    if len(following) > _DEEPEST:
-        return None
-    following = following | {name}
-    lists, items = [], []  # (the names whose items these are; the items put in)
-    for stmt in _assignments(core, name):
-        value = stmt.value
-        if isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Slice):
-            value = value.value  # `grads[1:]`: the items of `grads`
-        if isinstance(value, gast.Call) and len(value.args) == 1 and not value.keywords:
-            if resolve(core.parsed, value.func, set()) in (list, tuple):  # `list(grads)`
-                value = value.args[0]
-        if isinstance(value, (gast.List, gast.Tuple)):
-            for item in value.elts:
-                starred = isinstance(item, gast.Starred)
-                (lists if starred else items).append(item.value if starred else item)
-        else:
-            lists.append(value)
-    if not all(isinstance(n, gast.Name) for n in lists) or not (items or lists):
-        return None
-    found = None
-    for node, of_list in [(n, True) for n in lists] + [(n, False) for n in items]:
-        if of_list and node.id in following:
-            continue  # (`[*items, g]`: the items so far)
-        if of_list:
-            cls = items_class(core, node.id, following)
-        else:
-            cls = _made_class(core, node, following)
-        if cls is None or found not in (None, cls):
-            return None  # (the first not known ends the search)
-        found = cls
-    return found
+def items_class(core, name: str):
+    """The user class of every item of the list, tuple or dict ``name`` holds (see
+    :func:`_item_class`); None where not known or not one."""
+    return _item_class(core, S.name(name), frozenset())
 
 
 def defines_method(core, e, method: str) -> bool:
