@@ -107,8 +107,10 @@ def main(argv=None) -> None:
         "without jax.jit, whose work runs on XLA's threads)",
     )
     opts = p.parse_args(argv)
-    if fused_backend.numexpr is not None:
-        fused_backend.numexpr.set_num_threads(opts.threads)
+    if fused_backend.available("numexpr"):
+        import numexpr
+
+        numexpr.set_num_threads(opts.threads)
     x = np.random.default_rng(0).standard_normal(opts.n).astype(opts.dtype)
     a = 1.5
     bandwidth = copy_bandwidth(opts.n, opts.rounds)
