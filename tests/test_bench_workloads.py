@@ -284,3 +284,12 @@ def test_small_constant_powers_forward_mode_and_second_order():
     second = -0.25 * a**-1.5 + 12 * a**2 - 6 * a
     assert sg.grad(scalar_powers)(a) == pytest.approx(first, rel=1e-12)  # forward mode
     assert sg.grad(sg.grad(scalar_powers))(a) == pytest.approx(second, rel=1e-10)
+
+
+def test_fused_benchmark_runs(capsys):
+    """``benchmarks/fused.py`` runs end to end at a tiny size (with or without numexpr)."""
+    import fused
+
+    fused.main(["--rounds", "2", "--n", "2000", "--clock", "cpu"])
+    out = capsys.readouterr().out
+    assert "copy bandwidth" in out and "sourcegrad" in out
