@@ -142,3 +142,16 @@ def test_unindex_of_a_shape_is_unindex_of_the_array():
         want, got = unindex(g, x, idx), unindex(g, shape_of(x), idx)
         assert got.strides == want.strides and got.dtype == want.dtype
         assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("name", [n for n, x in _layouts().items() if x.ndim and x.size])
+def test_unindex_makes_the_zeros_numpy_makes_like_the_array(name):
+    x = _layouts()[name]
+    g = np.ones_like(x[:1])
+    want = np.zeros_like(x)
+    want[:1] = g
+    for like in (x, shape_of(x)):
+        got = unindex(g, like, np.s_[:1])
+        assert type(got) is type(want) and got.dtype == want.dtype
+        assert got.strides == want.strides
+        assert np.array_equal(got, want)

@@ -41,18 +41,24 @@ class Shape(tuple):
 def shape_of(x):
     """The shape of ``x`` as a :class:`Shape` (``x`` itself when it is one, or when it is a
     container of items of different shapes, a tuple of a helper's results)."""
-    if type(x) is Shape:
+    if type(x) is np.ndarray:  # the usual case: its shape without np.shape's dispatch
+        shape = Shape(x.shape)
+        if not x.flags.c_contiguous:
+            _layout(shape, x)
+    elif type(x) is Shape:
         return x
-    try:
-        shape = Shape(np.shape(x))
-    except ValueError:
-        return x
+    else:
+        try:
+            shape = Shape(np.shape(x))
+        except ValueError:
+            return x
+        if isinstance(x, np.ndarray):
+            _layout(shape, x)
     dtype = getattr(x, "dtype", None)
     if dtype is not None:
         shape.dtype = dtype
-        shape.cuts = getattr(dtype, "kind", "f") in "biu"  # (through_write reads it)
-        if isinstance(x, np.ndarray) and not (type(x) is np.ndarray and x.flags.c_contiguous):
-            _layout(shape, x)
+        if getattr(dtype, "kind", "f") in "biu":
+            shape.cuts = True  # (an integer or boolean array: through_write reads it)
     return shape
 
 
@@ -238,8 +244,10 @@ def unreduce(g, x, axis=None, keepdims=False):
 
 
 def _is_basic_index(idx) -> bool:
-    items = idx if isinstance(idx, tuple) else (idx,)
-    return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in items)
+    for i in idx if isinstance(idx, tuple) else (idx,):
+        if not (i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice))):
+            return False
+    return True
 
 
 @helper(linear=("g",), like="x", allocates="outer")
@@ -269,6 +277,8 @@ def unindex(g, x, idx):
             None,
             None,
         )
+    if type(x) is np.ndarray and x.flags.c_contiguous:  # np.zeros_like's zeros, made faster
+        return _scatter(np.zeros(x.shape, x.dtype), g, idx)
     return _scatter(np.zeros_like(x), g, idx)
 
 
