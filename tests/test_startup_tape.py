@@ -155,3 +155,21 @@ def test_unindex_makes_the_zeros_numpy_makes_like_the_array(name):
         assert type(got) is type(want) and got.dtype == want.dtype
         assert got.strides == want.strides
         assert np.array_equal(got, want)
+
+
+class Duck:
+    """An array of another library (as CuPy's): NumPy's functions dispatch to it."""
+
+    def __init__(self, a):
+        self.a, self.shape, self.dtype = a, a.shape, a.dtype
+
+    def __array_function__(self, func, types, args, kwargs):
+        out = func(*[v.a if isinstance(v, Duck) else v for v in args], **kwargs)
+        return Duck(out) if isinstance(out, np.ndarray) else out
+
+
+def test_a_shapes_zeros_of_another_array_library_are_its_own():
+    x = Duck(np.ones((3, 4), np.float32))
+    got = shape_of(x).zeros(Duck(np.ones(2)))
+    assert type(got) is Duck and got.shape == (3, 4) and got.dtype == np.float32
+    assert not got.a.any()
