@@ -17,24 +17,62 @@ from .trees import DictPieces, Pieces, add_adjoints, as_adjoint, zero_adjoint
 @helper(called_by="library")
 class Shape(tuple):
     """A shape kept on the tape in place of an array whose values the adjoint never reads;
-    ``cuts``: whether the array was of an integer or boolean dtype (:func:`through_write`)."""
+    ``cuts``: whether the array was of an integer or boolean dtype (:func:`through_write`);
+    ``dtype`` and ``order`` (or ``like``, an empty array of its class and layout): what
+    :meth:`zeros` makes zeros like the array by (the adjoint of its item, :func:`unindex`)."""
 
     cuts = False
+    dtype = None
+    order = "C"
+    like = None
+
+    def zeros(self, g):
+        """Zeros of the array this is the shape of, as ``np.zeros_like`` of it makes them
+        (shape, dtype, memory layout and class); of another array library (CuPy) through
+        its own ``zeros_like`` of ``g``, a value of that library."""
+        if self.like is not None:
+            return np.zeros_like(self.like)
+        if type(g) is np.ndarray or not hasattr(g, "__array_function__"):
+            return np.zeros(self, self.dtype, self.order)
+        return np.zeros_like(g, self.dtype, shape=self)
 
 
 @helper(constant=True)
 def shape_of(x):
     """The shape of ``x`` as a :class:`Shape` (``x`` itself when it is one, or when it is a
     container of items of different shapes, a tuple of a helper's results)."""
-    if type(x) is Shape:
+    if type(x) is np.ndarray:  # the usual case: its shape without np.shape's dispatch
+        shape = Shape(x.shape)
+        if not x.flags.c_contiguous:
+            _layout(shape, x)
+    elif type(x) is Shape:
         return x
-    try:
-        shape = Shape(np.shape(x))
-    except ValueError:
-        return x
-    if getattr(getattr(x, "dtype", None), "kind", "f") in "biu":
-        shape.cuts = True  # (an integer or boolean array: through_write reads it)
+    else:
+        try:
+            shape = Shape(np.shape(x))
+        except ValueError:
+            return x
+        if isinstance(x, np.ndarray):
+            _layout(shape, x)
+    dtype = getattr(x, "dtype", None)
+    if dtype is not None:
+        shape.dtype = dtype
+        if getattr(dtype, "kind", "f") in "biu":
+            shape.cuts = True  # (an integer or boolean array: through_write reads it)
     return shape
+
+
+def _layout(shape: Shape, x) -> None:
+    """The memory layout ``np.zeros_like(x)`` gives (its axes by decreasing stride, length
+    one aside) as ``shape``'s order, or, for a subclass or an order neither C nor Fortran, an
+    empty array of it as ``shape.like``."""
+    strides = [abs(s) for s, n in zip(x.strides, x.shape) if n != 1]
+    if type(x) is np.ndarray and strides == sorted(strides, reverse=True):
+        return  # (C order: a row-major view)
+    if type(x) is np.ndarray and strides == sorted(strides):
+        shape.order = "F"
+    else:
+        shape.like = np.empty_like(x)
 
 
 def _cuts(x) -> bool:
@@ -206,8 +244,10 @@ def unreduce(g, x, axis=None, keepdims=False):
 
 
 def _is_basic_index(idx) -> bool:
-    items = idx if isinstance(idx, tuple) else (idx,)
-    return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in items)
+    for i in idx if isinstance(idx, tuple) else (idx,):
+        if not (i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice))):
+            return False
+    return True
 
 
 @helper(linear=("g",), like="x", allocates="outer")
@@ -216,6 +256,8 @@ def unindex(g, x, idx):
     (repeated integer indices accumulate). For a container ``x``, an adjoint container
     (:mod:`sourcegrad.runtime.trees`) with ``g`` at ``idx`` and zeros elsewhere: a dict's other
     keys are left out, a list's or tuple's other items are zeros of their own structure."""
+    if type(x) is Shape:  # an array kept on the tape as its shape (shape_of)
+        return _scatter(x.zeros(g), g, idx)
     if isinstance(x, dict):
         return DictPieces({idx: g}, like=x)
     if isinstance(x, (tuple, list)):
@@ -235,6 +277,8 @@ def unindex(g, x, idx):
             None,
             None,
         )
+    if type(x) is np.ndarray and x.flags.c_contiguous:  # np.zeros_like's zeros, made faster
+        return _scatter(np.zeros(x.shape, x.dtype), g, idx)
     return _scatter(np.zeros_like(x), g, idx)
 
 

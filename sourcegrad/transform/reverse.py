@@ -174,7 +174,11 @@ class _Reverse(TapeSweep, AdjointSweep):
         self.recorded = (self.overwritable & read) - set(self.adj_of) - made_again
         # an argument the function reassigns is restored in full where the gradient's
         # container is built from it (gradient_like(x, dx)), not only as its shape
-        self.shape_only = (self.recorded & shape_only_reads(adjoint, self.refs)) - in_grads
+        # an array of known rank read only for its shape and dtype (unindex) too
+        ranks = self.a.ranks
+        arrays = {x for x in self.recorded if isinstance(ranks.get(x), int) and ranks[x] >= 1}
+        only = shape_only_reads(adjoint, self.refs, arrays=arrays)
+        self.shape_only = (self.recorded & only) - in_grads
 
     # ------------------------------------------------------------ the result
     def gradient(self):

@@ -6,16 +6,19 @@ from __future__ import annotations
 import gast
 import numpy as np
 
-from ..runtime.helpers import sum_to, through_write
+from ..runtime.helpers import sum_to, through_write, unindex
 from . import syntax as S
 from .forms import Analysis
 
 
-def shape_only_reads(stmts, refs, np_name=None) -> set:
+def shape_only_reads(stmts, refs, np_name=None, arrays=None) -> set:
     """Names that the statements read only as the shape argument of ``sum_to``, as the
     array written into by ``through_write`` (its dtype: a :class:`Shape` keeps whether it
-    cuts) or, given the name NumPy goes by, in ``np.shape(x)``."""
+    cuts) or, given the name NumPy goes by, in ``np.shape(x)``; given ``arrays`` (names
+    surely holding arrays), also as the array ``x`` of ``unindex(g, x, idx)``, whose zeros
+    a :class:`Shape` of an array makes."""
     sum_to_name, through_name = refs.name_of(sum_to), refs.name_of(through_write)
+    unindex_name = refs.name_of(unindex) if arrays else None
     total: dict = {}
     as_shape: dict = {}
     for stmt in stmts:
@@ -23,9 +26,21 @@ def shape_only_reads(stmts, refs, np_name=None) -> set:
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
                 total[n.id] = total.get(n.id, 0) + 1
             x = shape_read(n, sum_to_name, np_name) or shape_read(n, through_name, None)
+            if x is None and unindex_name is not None:
+                x = _unindexed_array(n, unindex_name, arrays)
             if x is not None:
                 as_shape[x] = as_shape.get(x, 0) + 1
     return {x for x, k in as_shape.items() if total.get(x) == k}
+
+
+def _unindexed_array(n, unindex_name: str, arrays) -> str | None:
+    """``x`` when ``n`` is ``unindex(g, x, idx)`` of a name in ``arrays``."""
+    if not (isinstance(n, gast.Call) and isinstance(n.func, gast.Name)):
+        return None
+    if n.func.id != unindex_name or len(n.args) != 3 or n.keywords:
+        return None
+    x = n.args[1]
+    return x.id if isinstance(x, gast.Name) and x.id in arrays else None
 
 
 def shape_read(n, sum_to_name, np_name):

@@ -108,7 +108,7 @@ class TapeSweep:
     def push(self, x, lineno):
         saved = S.name(x)
         if x in self.shape_only:
-            # the adjoint reads x only for its shape (sum_to): keep the shape, not the array
+            # the adjoint reads x only for its shape (sum_to, unindex): keep the shape, not x
             saved = S.call(S.name(self.refs.helper(shape_of)), [saved])
         call = S.call(
             gast.Attribute(value=S.name(self.tape_name()), attr="append", ctx=gast.Load()),

@@ -176,6 +176,48 @@ def run_vjp_mse(p, x, y, *, g_out):
 # the functions of yours it calls and the globals it reads (their values when exported).
 
 
+class Shape(tuple):
+    """A shape kept on the tape in place of an array whose values the adjoint never reads;
+    ``cuts``: whether the array was of an integer or boolean dtype (:func:`through_write`);
+    ``dtype`` and ``order`` (or ``like``, an empty array of its class and layout): what
+    :meth:`zeros` makes zeros like the array by (the adjoint of its item, :func:`unindex`)."""
+
+    cuts = False
+    dtype = None
+    order = "C"
+    like = None
+
+    def zeros(self, g):
+        """Zeros of the array this is the shape of, as ``np.zeros_like`` of it makes them
+        (shape, dtype, memory layout and class); of another array library (CuPy) through
+        its own ``zeros_like`` of ``g``, a value of that library."""
+        if self.like is not None:
+            return np.zeros_like(self.like)
+        if type(g) is np.ndarray or not hasattr(g, "__array_function__"):
+            return np.zeros(self, self.dtype, self.order)
+        return np.zeros_like(g, self.dtype, shape=self)
+
+
+def _is_basic_index(idx) -> bool:
+    for i in idx if isinstance(idx, tuple) else (idx,):
+        if not (i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice))):
+            return False
+    return True
+
+
+def _is_mask(idx) -> bool:
+    return getattr(idx, "dtype", None) is not None and idx.dtype == bool
+
+
+def _scatter(out, g, idx):
+    """``out`` with ``g`` added at ``idx``."""
+    if _is_basic_index(idx) or _is_mask(idx):
+        out[idx] = g
+    else:
+        np.add.at(out, idx, g)
+    return out
+
+
 def _is_zero_number(x) -> bool:
     return type(x) in (int, float) and x == 0
 
@@ -401,29 +443,13 @@ class UnsupportedSyntaxError(SourcegradError):
     """The function uses Python that sourcegrad does not differentiate."""
 
 
-def _is_basic_index(idx) -> bool:
-    items = idx if isinstance(idx, tuple) else (idx,)
-    return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in items)
-
-
-def _is_mask(idx) -> bool:
-    return getattr(idx, "dtype", None) is not None and idx.dtype == bool
-
-
-def _scatter(out, g, idx):
-    """``out`` with ``g`` added at ``idx``."""
-    if _is_basic_index(idx) or _is_mask(idx):
-        out[idx] = g
-    else:
-        np.add.at(out, idx, g)
-    return out
-
-
 def unindex(g, x, idx):
     """The adjoint of ``x[idx]``: zeros shaped like ``x`` with ``g`` added at ``idx``
     (repeated integer indices accumulate). For a container ``x``, an adjoint container
     (:mod:`sourcegrad.runtime.trees`) with ``g`` at ``idx`` and zeros elsewhere: a dict's other
     keys are left out, a list's or tuple's other items are zeros of their own structure."""
+    if type(x) is Shape:  # an array kept on the tape as its shape (shape_of)
+        return _scatter(x.zeros(g), g, idx)
     if isinstance(x, dict):
         return DictPieces({idx: g}, like=x)
     if isinstance(x, (tuple, list)):
@@ -443,6 +469,8 @@ def unindex(g, x, idx):
             None,
             None,
         )
+    if type(x) is np.ndarray and x.flags.c_contiguous:  # np.zeros_like's zeros, made faster
+        return _scatter(np.zeros(x.shape, x.dtype), g, idx)
     return _scatter(np.zeros_like(x), g, idx)
 
 
@@ -696,24 +724,40 @@ def joined_items(acc):
     return Pieces(acc) if type(acc) is list else acc
 
 
-class Shape(tuple):
-    """A shape kept on the tape in place of an array whose values the adjoint never reads;
-    ``cuts``: whether the array was of an integer or boolean dtype (:func:`through_write`)."""
-
-    cuts = False
+def _layout(shape: Shape, x) -> None:
+    """The memory layout ``np.zeros_like(x)`` gives (its axes by decreasing stride, length
+    one aside) as ``shape``'s order, or, for a subclass or an order neither C nor Fortran, an
+    empty array of it as ``shape.like``."""
+    strides = [abs(s) for s, n in zip(x.strides, x.shape) if n != 1]
+    if type(x) is np.ndarray and strides == sorted(strides, reverse=True):
+        return  # (C order: a row-major view)
+    if type(x) is np.ndarray and strides == sorted(strides):
+        shape.order = "F"
+    else:
+        shape.like = np.empty_like(x)
 
 
 def shape_of(x):
     """The shape of ``x`` as a :class:`Shape` (``x`` itself when it is one, or when it is a
     container of items of different shapes, a tuple of a helper's results)."""
-    if type(x) is Shape:
+    if type(x) is np.ndarray:  # the usual case: its shape without np.shape's dispatch
+        shape = Shape(x.shape)
+        if not x.flags.c_contiguous:
+            _layout(shape, x)
+    elif type(x) is Shape:
         return x
-    try:
-        shape = Shape(np.shape(x))
-    except ValueError:
-        return x
-    if getattr(getattr(x, "dtype", None), "kind", "f") in "biu":
-        shape.cuts = True  # (an integer or boolean array: through_write reads it)
+    else:
+        try:
+            shape = Shape(np.shape(x))
+        except ValueError:
+            return x
+        if isinstance(x, np.ndarray):
+            _layout(shape, x)
+    dtype = getattr(x, "dtype", None)
+    if dtype is not None:
+        shape.dtype = dtype
+        if getattr(dtype, "kind", "f") in "biu":
+            shape.cuts = True  # (an integer or boolean array: through_write reads it)
     return shape
 
 

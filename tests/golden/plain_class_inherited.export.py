@@ -1217,9 +1217,24 @@ def copy_if_written(fn, i, x, differentiated=False, read_after=False):
 
 class Shape(tuple):
     """A shape kept on the tape in place of an array whose values the adjoint never reads;
-    ``cuts``: whether the array was of an integer or boolean dtype (:func:`through_write`)."""
+    ``cuts``: whether the array was of an integer or boolean dtype (:func:`through_write`);
+    ``dtype`` and ``order`` (or ``like``, an empty array of its class and layout): what
+    :meth:`zeros` makes zeros like the array by (the adjoint of its item, :func:`unindex`)."""
 
     cuts = False
+    dtype = None
+    order = "C"
+    like = None
+
+    def zeros(self, g):
+        """Zeros of the array this is the shape of, as ``np.zeros_like`` of it makes them
+        (shape, dtype, memory layout and class); of another array library (CuPy) through
+        its own ``zeros_like`` of ``g``, a value of that library."""
+        if self.like is not None:
+            return np.zeros_like(self.like)
+        if type(g) is np.ndarray or not hasattr(g, "__array_function__"):
+            return np.zeros(self, self.dtype, self.order)
+        return np.zeros_like(g, self.dtype, shape=self)
 
 
 _ONES: dict = {}  # (length, dtype char) -> a read-only vector of ones, shared by all calls
