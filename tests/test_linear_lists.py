@@ -1,0 +1,95 @@
+"""Lists held inside containers and grown in loops (``cache["hs"].append(h)``,
+``layer["cache"].append(h)``) grow in place in the running code at every order, as a plain
+``hs.append(h)`` does (``transform/item_lists.py`` names the dict's lists;
+``transform/optimize/appends.py`` appends in place where the dict is built again after the
+loop, or a list is put in a container once it has stopped growing).
+
+Through the public API: values are Python's and gradients agree with central differences in
+float64 on calls 1-3 (the optimized build runs from the second), Hessian-vector products
+too; on the running source at orders 1, 2 and 3: no statement copies a list to grow it; a
+caller's list grows as Python's call grows it (the same object, Python's items).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sourcegrad as sg
+
+from . import linear_list_cases as C
+from .ported.harness import Case, check
+from .test_lists_linear_every_order import copies_per_step, running_text
+
+GROWN = {f.__name__: f for f in C.GROWN}
+
+
+@pytest.mark.parametrize("name", sorted(GROWN))
+def test_values_gradients_and_hvps_agree(name):
+    check(Case(name, GROWN[name], C.make_args(), order=2))
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+@pytest.mark.parametrize("name", sorted(GROWN))
+def test_no_list_copied_per_step(name, order):
+    text = running_text(GROWN[name], C.make_args(), order)
+    assert copies_per_step(text) == [], text
+
+
+def test_the_dict_is_built_after_its_lists_and_they_append():
+    text = running_text(C.layer_cache, C.make_args(), 1)
+    assert "layer_cache.append(h)" in text, text
+    assert 'layer = {"W": layer_W, "cache": layer_cache, "steps": layer_steps}' in text, text
+    pure = sg.show(C.layer_cache, args=C.make_args())
+    assert "layer_cache = [*layer_cache, h]" in pure, pure  # (the pure code: one value each)
+
+
+def test_a_list_kept_then_grown_again_is_refused():
+    """Python's container would see the later item; the derivative follows values."""
+    with pytest.raises(sg.SourcegradError) as info:
+        sg.grad(C.kept_then_grown)(*C.make_args())
+    line = [i for i, t in enumerate(open(C.__file__), 1) if "box = [hs]" in t][0]
+    assert f"linear_list_cases.py:{line}:" in str(info.value), str(info.value)
+    assert "list(hs)" in str(info.value)
+
+
+def test_the_callers_list_grows_as_in_python():
+    W, xs = C.make_args()
+    mine = {"hs": [np.ones(3)]}
+    want = C.into_argument(W, xs, mine)
+    vg = sg.value_and_grad(C.into_argument)
+    pure = sg.value_and_grad(C.into_argument, optimize=False)
+    for call in range(3):
+        theirs = {"hs": [np.ones(3)]}
+        held = theirs["hs"]
+        value, g = vg(W, xs, theirs)
+        _, g_pure = pure(W, xs, {"hs": [np.ones(3)]})
+        assert value == want, f"call {call}"
+        assert theirs["hs"] is held, f"call {call}: the caller's list was replaced"
+        assert len(held) == len(mine["hs"]) == len(xs) + 1
+        assert all(np.array_equal(a, b) for a, b in zip(held, mine["hs"])), f"call {call}"
+        np.testing.assert_allclose(g, g_pure, rtol=1e-12, atol=1e-14)
+        fd = _central(lambda w: C.into_argument(w, xs, {"hs": [np.ones(3)]}), W)
+        np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a list that `setdefault` adds to a dict made empty is grown by a copy: the dict "
+    "may lack the key, so its lists are not taken apart as names",
+)
+def test_set_default_grows_in_place():
+    assert copies_per_step(running_text(C.set_default, C.make_args(), 1)) == []
+
+
+def test_set_default_agrees():
+    check(Case("set_default", C.set_default, C.make_args(), order=2))
+
+
+def _central(f, x, eps=1e-6):
+    out = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[i] = eps
+        out[i] = (f(x + e) - f(x - e)) / (2 * eps)
+    return out
