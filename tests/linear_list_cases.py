@@ -82,3 +82,13 @@ GROWN = [cache_dict, layer_cache, two_lists, kept_after_growth]
 def make_args(steps=6, width=3, seed=0):
     rng = np.random.default_rng(seed)
     return 0.5 * rng.normal(size=(width, width)), rng.normal(size=(steps, width))
+
+
+def copy_of_argument(W, xs, start):
+    """A copy of the caller's list, the function's own, grows; the caller's stays."""
+    cache = {"hs": list(start)}
+    h = start[-1]
+    for x in xs:
+        h = np.tanh(W @ h + x)
+        cache["hs"].append(h)
+    return np.sum(np.stack(cache["hs"]) ** 2)

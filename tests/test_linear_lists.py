@@ -73,6 +73,19 @@ def test_the_callers_list_grows_as_in_python():
         np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8)
 
 
+def test_a_copy_of_the_callers_list_grows_in_place():
+    W, xs = C.make_args()
+    start = [np.ones(3)]
+    for order in (1, 2):
+        text = running_text(C.copy_of_argument, (W, xs, start), order)
+        assert copies_per_step(text) == [], text
+    check(Case("copy_of_argument", C.copy_of_argument, (W, xs, start), order=2))
+    vg = sg.value_and_grad(C.copy_of_argument)
+    for _ in range(3):
+        assert vg(W, xs, start)[0] == C.copy_of_argument(W, xs, start)
+        assert len(start) == 1  # (the caller's list keeps its one item)
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="a list that `setdefault` adds to a dict made empty is grown by a copy: the dict "

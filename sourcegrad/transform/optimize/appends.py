@@ -6,17 +6,17 @@ the list's own name can reach the list it replaces, the running code changes it 
 ``hs.append(h)``, ``tape.pop()``, and for the tangent of a list (forward mode over a
 gradient), ``ths.append(tangent_item(th, h))`` for ``ths = append_tangent(ths, th, hs, h)``.
 
-A name holds a list of its own where every assignment to it makes a new list (a display, the
-zero tangent of such a list), grows or shrinks it as above, or takes over one: ``layers =
-items`` (a comprehension's list handed to its name), where ``items`` holds a list of its own
-and is not read after; and every other read of the name only looks at it: ``len(hs)``,
-``hs[i]``, a NumPy function (``np.stack(hs)``), a runtime helper that builds a new value from
-it. A read that could keep it (a plain copy, a tape entry, a container, any other call, a
-return) keeps the copying form, but for one in a top-level statement after every statement
-that grows or shrinks the name (``cache = {"hs": cache_hs}`` after the loop filling
-``cache_hs``, the dict ``named_item_lists`` takes apart put back): from there the list never
-changes, so whatever keeps it holds what the copying form would hand it. A plain copy
-(``ls = hs``) is no such read, since ``ls`` may then grow in place itself.
+A name holds a list of its own where every assignment to it makes a new list (a display,
+``list(xs)``, the zero tangent of such a list), grows or shrinks it as above, or takes over
+one: ``layers = items`` (a comprehension's list handed to its name), where ``items`` holds
+a list of its own and is not read after; and every other read of the name only looks at
+it: ``len(hs)``, ``hs[i]``, a NumPy function (``np.stack(hs)``), a runtime helper that builds
+a new value from it. A read that could keep it (a plain copy, a tape entry, a container, any
+other call, a return) keeps the copying form, but for one in a top-level statement after
+every statement that grows or shrinks the name (``cache = {"hs": cache_hs}`` after the loop
+filling ``cache_hs``, the dict ``named_item_lists`` takes apart put back): from there the
+list never changes, so whatever keeps it holds what the copying form would hand it. A plain
+copy (``ls = hs``) is no such read, since ``ls`` may then grow in place itself.
 """
 
 from __future__ import annotations
@@ -137,6 +137,8 @@ def _kind(stmt, name: str, grow_tangent, zeros):
         if not any(isinstance(e, gast.Starred) for e in value.elts):
             return ("new", stmt)
         return ("grow", stmt) if _is_growth(value, name) else None
+    if _is_list_copy(value):
+        return ("new", stmt)
     if _is_shrink(value, name):
         return ("shrink", stmt)
     if _calls(value, grow_tangent) and len(value.args) == 4 and _is_name(value.args[0], name):
@@ -146,6 +148,17 @@ def _kind(stmt, name: str, grow_tangent, zeros):
     if isinstance(value, gast.Name):
         return ("taken", value)
     return None
+
+
+def _is_list_copy(value) -> bool:
+    """``list(xs)``: a new list (of the items ``xs`` holds)."""
+    return (
+        isinstance(value, gast.Call)
+        and _is_name(value.func, "list")
+        and len(value.args) <= 1
+        and not value.keywords
+        and not any(isinstance(a, gast.Starred) for a in value.args)
+    )
 
 
 def _is_growth(value, name: str) -> bool:
