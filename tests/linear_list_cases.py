@@ -92,3 +92,31 @@ def copy_of_argument(W, xs, start):
         h = np.tanh(W @ h + x)
         cache["hs"].append(h)
     return np.sum(np.stack(cache["hs"]) ** 2)
+
+
+def while_steps(W, xs):
+    """Values a `while` loop's step makes afresh (``a``, ``u``) and one it carries (``h``)."""
+    h = np.zeros(W.shape[0])
+    t = 0
+    while t < xs.shape[0]:
+        a = W @ h + xs[t]
+        u = np.sin(a)
+        h = np.tanh(a) * u
+        t += 1
+    return np.sum(h**2)
+
+
+def nested_steps(W, xs):
+    """Values made afresh in an inner loop's step and in a branch of a step."""
+    h = np.zeros(W.shape[0])
+    for x in xs:
+        for k in range(2):
+            a = W @ h + x * (k + 1.0)
+            h = np.tanh(a)
+        if np.sum(x) > 0:
+            b = np.cos(h)
+            h = h * b
+    return np.sum(h**2)
+
+
+STEPS = [two_lists, while_steps, nested_steps]

@@ -12,6 +12,8 @@ caller's list grows as Python's call grows it (the same object, Python's items).
 
 from __future__ import annotations
 
+import ast
+
 import numpy as np
 import pytest
 
@@ -34,6 +36,43 @@ def test_values_gradients_and_hvps_agree(name):
 def test_no_list_copied_per_step(name, order):
     text = running_text(GROWN[name], C.make_args(), order)
     assert copies_per_step(text) == [], text
+
+
+@pytest.mark.parametrize("f", C.STEPS, ids=lambda f: f.__name__)
+def test_steps_values_taped_at_the_end_agree(f):
+    check(Case(f.__name__, f, C.make_args(), order=2))
+
+
+@pytest.mark.parametrize("f", C.STEPS[:2], ids=lambda f: f.__name__)
+def test_no_placeholder_on_the_tape(f):
+    """A value a loop's step makes afresh is taped itself, at the end of its step: no ``x =
+    None`` before the loop for the tape's first entry."""
+    text = running_text(f, C.make_args(), 1)
+    assert placeholders(text) == [], text
+    assert placeholders(sg.show(f, args=C.make_args())), "the pure code has them"
+
+
+def placeholders(text):
+    """The names ``x`` of ``text`` given ``x = None`` and pushed on a tape (``tape.append(x)``
+    or of ``shape_of(x)``)."""
+    tree = ast.parse(text)
+    nones = {
+        n.targets[0].id
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Assign)
+        and isinstance(n.targets[0], ast.Name)
+        and isinstance(n.value, ast.Constant)
+        and n.value.value is None
+    }
+    pushed = set()
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Call) and getattr(n.func, "attr", None) == "append" and n.args:
+            arg = n.args[0]
+            if isinstance(arg, ast.Call) and arg.args:
+                arg = arg.args[0]
+            if isinstance(arg, ast.Name) and "tape" in ast.unparse(n.func.value):
+                pushed.add(arg.id)
+    return sorted(nones & pushed)
 
 
 def test_the_dict_is_built_after_its_lists_and_they_append():
