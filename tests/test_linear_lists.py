@@ -52,6 +52,21 @@ def test_no_placeholder_on_the_tape(f):
     assert placeholders(sg.show(f, args=C.make_args())), "the pure code has them"
 
 
+@pytest.mark.parametrize("order", [2, 3])
+@pytest.mark.parametrize("f", C.STEPS[:2], ids=lambda f: f.__name__)
+def test_no_tangent_kept_for_an_entry_kept_for_its_shape(f, order):
+    """A derivative of a derivative keeps the tangent of each tape entry on a tangent tape;
+    an entry the adjoint reads only for its shape has none to keep (the pure code pushes
+    ``zero_tangent`` of it, None, and pops it unread). (Loops in loops keep theirs.)"""
+    text = running_text(f, C.make_args(), order)
+    assert ".append(zero_tangent(" not in text, text
+    assert [s for s in statements(text) if s.endswith(".pop()")], text
+
+
+def statements(text):
+    return [line.strip() for line in text.splitlines() if not line.strip().startswith("#")]
+
+
 def placeholders(text):
     """The names ``x`` of ``text`` given ``x = None`` and pushed on a tape (``tape.append(x)``
     or of ``shape_of(x)``)."""

@@ -72,7 +72,7 @@ from .shaped import (
 from .signs import cancel_negations
 from .softmax import softmax_adjoints
 from .splits import concatenate_split_adjoints
-from .step_tape import tape_at_step_end
+from .step_tape import tape_at_step_end, unread_entries
 from .subexpressions import common_subexpressions, repeated_values
 from .temporaries import split_temporaries
 
@@ -368,6 +368,7 @@ REWRITES: tuple[Rewrite, ...] = (
     Rewrite("kept tangent sweeps", lambda r: keep_tangent_sweeps(r.node, r.der)),
     Rewrite("name copies", _name_copies),
     Rewrite("values taped at the end of their step", lambda r: tape_at_step_end(r.node)),
+    Rewrite("tape entries nothing reads", lambda r: unread_entries(r.node, r.der)),
 )
 
 

@@ -25,8 +25,12 @@ from __future__ import annotations
 
 import gast
 
+from ...runtime.helpers import shape_of
+from ...runtime.tangent_helpers import tangent_item, zero_tangent
 from .. import syntax as S
+from ..forms import Derivative
 from ..node_facts import get_fact
+from .common import names_reaching
 
 _LOOPS = (gast.For, gast.While)
 
@@ -151,3 +155,195 @@ def _drop_placeholder(node, block, forward, reverse, x: str) -> None:
     reads = [n for n in S.name_nodes(node) if n.id == x and isinstance(n.ctx, gast.Load)]
     if all(id(n) in inside for n in reads):
         block[:] = [s for s in block if not _is_placeholder(s, x)]
+
+
+# ------------------------------------------------------------- entries nothing pops to read
+
+
+def unread_entries(node: gast.FunctionDef, der: Derivative) -> None:
+    """Remove, in place, each entry of a list used only as a stack (``ts.append(v)``,
+    ``ts.pop()``, ``x = ts[-1]`` before a pop) whose pop reads nothing: its push and its pop.
+    A derivative of a derivative keeps the tangent of each tape entry on a tangent tape,
+    ``ttape.append(zero_tangent(tape_1))`` for an entry kept only for its shape (None), which
+    the reversed loop takes off unread (``ttape.pop()``). Pushes and pops are paired by
+    running the function's top-level statements as a stack (a loop of pushes against a loop
+    of as many pops); anything else leaves the list as it is."""
+    zeros = names_reaching(der.refs, [zero_tangent])
+    stacks = _stacks(node, zeros)
+    if not stacks:
+        return
+    helpers = names_reaching(der.refs, [zero_tangent, tangent_item, shape_of])
+    for name in stacks:
+        events = _events(node.body, name, zeros)
+        if events is None:
+            continue
+        pairs = _paired(events)
+        if pairs is None:
+            continue
+        for push, pop, read in pairs:
+            if read is None and _pure_push(push, helpers):
+                for block in S.blocks(node.body):
+                    block[:] = [s for s in block if s is not push and s is not pop]
+
+
+def _stacks(node, zeros: set) -> list:
+    """The names bound, at the top level, to the zero tangent of a list (``ttape =
+    zero_tangent(tape)``)."""
+    out = []
+    for stmt in node.body:
+        if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1):
+            continue
+        target, v = stmt.targets[0], stmt.value
+        if isinstance(target, gast.Name) and isinstance(v, gast.Call):
+            if getattr(v.func, "id", None) in zeros and len(v.args) == 1:
+                out.append(target.id)
+    return out
+
+
+def _op(stmt, name: str):
+    """``("push", stmt)``, ``("pop", stmt)`` or ``("read", stmt)`` of the stack ``name``,
+    None for a statement that does not mention it, ``"other"`` for any other use."""
+    if name not in S.names_in(stmt):
+        return None
+    if isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Call):
+        call = stmt.value
+        func = call.func
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name):
+            if func.value.id == name and not call.keywords:
+                if func.attr == "append" and len(call.args) == 1:
+                    if name not in S.names_in(call.args[0]):
+                        return "push"
+                if func.attr == "pop" and not call.args:
+                    return "pop"
+    if (
+        isinstance(stmt, gast.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(stmt.targets[0], gast.Name)
+        and stmt.targets[0].id != name
+        and isinstance(stmt.value, gast.Subscript)
+        and isinstance(stmt.value.value, gast.Name)
+        and stmt.value.value.id == name
+        and _minus_one(stmt.value.slice)
+    ):
+        return "read"
+    return "other"
+
+
+def _minus_one(e) -> bool:
+    if isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.USub):
+        e = e.operand
+        return isinstance(e, gast.Constant) and type(e.value) is int and e.value == 1
+    return isinstance(e, gast.Constant) and type(e.value) is int and e.value == -1
+
+
+def _events(body: list, name: str, zeros: set):
+    """The stack's operations in ``body``'s top level, a loop's as one ``("loop", kind,
+    [(op, stmt)])`` of pushes alone or of pops (and reads) alone at its body's top level;
+    None where the list is used any other way (but for its binding, and its zero tangent
+    taken before the first push, of the empty list)."""
+    events = []
+    for stmt in body:
+        if isinstance(stmt, _LOOPS):
+            if name in S.names_in(getattr(stmt, "test", None) or stmt.iter):
+                return None
+            inner = []
+            for s in stmt.body:
+                op = _op(s, name)
+                if op == "other" or op is None and name in S.names_in(s):
+                    return None
+                if op is not None:
+                    inner.append((op, s))
+            kinds = {op for op, _ in inner} - {"read"}
+            if len(kinds) > 1:
+                return None
+            if inner:
+                events.append(("loop", kinds.pop() if kinds else "read", inner))
+            continue
+        op = _op(stmt, name)
+        if op == "other" and not (_binds(stmt, name) or not events and _zero_of(stmt, name, zeros)):
+            return None
+        if op in ("push", "pop", "read"):
+            events.append((op, stmt))
+    return events
+
+
+def _zero_of(stmt, name: str, zeros: set) -> bool:
+    """``t = zero_tangent(name)``."""
+    v = getattr(stmt, "value", None)
+    return (
+        isinstance(stmt, gast.Assign)
+        and isinstance(v, gast.Call)
+        and getattr(v.func, "id", None) in zeros
+        and len(v.args) == 1
+        and isinstance(v.args[0], gast.Name)
+        and v.args[0].id == name
+    )
+
+
+def _binds(stmt, name: str) -> bool:
+    return (
+        isinstance(stmt, gast.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(stmt.targets[0], gast.Name)
+        and stmt.targets[0].id == name
+        and name not in S.names_in(stmt.value)
+    )
+
+
+def _paired(events: list):
+    """``[(push, pop, read or None)]`` of ``events`` run as a stack, or None where they do
+    not pair up (a loop of pops against anything but a loop of as many pushes)."""
+    stack: list = []  # a push statement, or ("loop", [push statements])
+    out = []
+    read = None
+    for event in events:
+        if event[0] == "push":
+            stack.append(event[1])
+        elif event[0] == "read":
+            read = event[1]
+        elif event[0] == "pop":
+            if not stack or isinstance(stack[-1], tuple):
+                return None
+            out.append((stack.pop(), event[1], read))
+            read = None
+        else:
+            _, kind, ops = event
+            if kind == "push":
+                stack.append(("loop", [s for _, s in ops]))
+                continue
+            pops = _pops_with_reads(ops)
+            if pops is None or read is not None or not stack:
+                return None
+            top = stack.pop()
+            if not isinstance(top, tuple) or len(top[1]) != len(pops):
+                return None
+            out += [(push, pop, r) for push, (pop, r) in zip(reversed(top[1]), pops)]
+    return out if not stack and read is None else None
+
+
+def _pops_with_reads(ops: list):
+    """``[(pop, read or None)]`` of a loop's pops, each with the read just before it."""
+    out, read = [], None
+    for op, s in ops:
+        if op == "read":
+            if read is not None:
+                return None
+            read = s
+        else:
+            out.append((s, read))
+            read = None
+    return out if read is None else None
+
+
+def _pure_push(push, helpers: set) -> bool:
+    """Whether the pushed value is a name or a call of a runtime helper on names (nothing
+    that may raise or change anything where it is removed)."""
+    value = push.value.args[0]
+    if isinstance(value, gast.Name):
+        return True
+    return (
+        isinstance(value, gast.Call)
+        and getattr(value.func, "id", None) in helpers
+        and not value.keywords
+        and all(isinstance(a, gast.Name) for a in value.args)
+    )
