@@ -367,7 +367,7 @@ REWRITES: tuple[Rewrite, ...] = (
     Rewrite("kept forward sweeps", lambda r: keep_forward_sweeps(r.node, r.der)),
     Rewrite("kept tangent sweeps", lambda r: keep_tangent_sweeps(r.node, r.der)),
     Rewrite("name copies", _name_copies),
-    Rewrite("values taped at the end of their step", lambda r: tape_at_step_end(r.node)),
+    Rewrite("values taped at the end of their step", lambda r: tape_at_step_end(r.node, r.der)),
     Rewrite("tape entries nothing reads", lambda r: unread_entries(r.node, r.der)),
 )
 

@@ -35,10 +35,16 @@ from .common import names_reaching
 _LOOPS = (gast.For, gast.While)
 
 
-def tape_at_step_end(node: gast.FunctionDef) -> None:
+def tape_at_step_end(node: gast.FunctionDef, der: Derivative) -> None:
     """Move, in place, the tape entries of the values each step of a loop makes afresh to the
     end of the step, and their pops to the top of the reversed step (see the module)."""
-    pairs = _tape_pairs(node)
+    shapes = names_reaching(der.refs, [shape_of])
+    pairs = {
+        pair: (push, pop)
+        for pair, (push, pop) in _tape_pairs(node).items()
+        if _pushed_name(push, shapes) is not None
+        and _pushed_name(push, shapes) == _popped_name(pop, push)
+    }
     if not pairs:
         return
     for body in S.blocks(node.body):
@@ -83,20 +89,41 @@ def _move(node, block: list, forward, reverse, pairs: dict) -> None:
         forward.body.append(push)
         reverse.body.remove(pop)
     reverse.body[:0] = [pop for _, pop in reversed(moved)]
-    for push, _ in moved:
-        _drop_placeholder(node, block, forward, reverse, _pushed_name(push))
+    for _, pop in moved:
+        _drop_placeholder(node, block, forward, reverse, pop.targets[0].id)
 
 
 def _in_body(stmt, loop) -> bool:
     return any(s is stmt for s in loop.body)
 
 
-def _pushed_name(push) -> str | None:
-    """``x`` of ``tape.append(x)`` or ``tape.append(helper(x))``, else None."""
-    arg = push.value.args[0] if len(push.value.args) == 1 else None
+def _pushed_name(push, shapes: set = frozenset()) -> str | None:
+    """``x`` of ``tape.append(x)`` or ``tape.append(shape_of(x))`` (``shapes``: the names of
+    ``shape_of``), else None."""
+    call = push.value
+    arg = call.args[0] if isinstance(call, gast.Call) and len(call.args) == 1 else None
     if isinstance(arg, gast.Call) and len(arg.args) == 1 and not arg.keywords:
-        arg = arg.args[0]
+        arg = arg.args[0] if getattr(arg.func, "id", None) in shapes else None
     return arg.id if isinstance(arg, gast.Name) else None
+
+
+def _popped_name(pop, push) -> str | None:
+    """``x`` of ``x = tape.pop()``, the tape ``push`` appends to, else None."""
+    value, tape = pop.value, push.value.func
+    if not (
+        len(pop.targets) == 1
+        and isinstance(pop.targets[0], gast.Name)
+        and isinstance(value, gast.Call)
+        and isinstance(value.func, gast.Attribute)
+        and value.func.attr == "pop"
+        and not value.args
+        and isinstance(tape, gast.Attribute)
+        and isinstance(tape.value, gast.Name)
+        and isinstance(value.func.value, gast.Name)
+        and value.func.value.id == tape.value.id
+    ):
+        return None
+    return pop.targets[0].id
 
 
 def _movable(node, block, forward, reverse, push, pop) -> bool:
@@ -104,8 +131,8 @@ def _movable(node, block, forward, reverse, push, pop) -> bool:
     level, after the push, and read there only after; bound elsewhere only by ``pop`` and
     ``x = None`` in ``block``; and read elsewhere only in ``reverse`` before ``pop`` or
     between the loops."""
-    x = _pushed_name(push)
-    if x is None or x in S.names_in(getattr(forward, "test", None) or forward.iter):
+    x = pop.targets[0].id
+    if x in S.names_in(getattr(forward, "test", None) or forward.iter):
         return False
     body = forward.body
     at = body.index(push)
