@@ -325,6 +325,8 @@ def _paired(events: list):
     read = None
     for event in events:
         if event[0] == "push":
+            if read is not None:
+                return None
             stack.append(event[1])
         elif event[0] == "read":
             read = event[1]
@@ -336,6 +338,8 @@ def _paired(events: list):
         else:
             _, kind, ops = event
             if kind == "push":
+                if read is not None or any(op == "read" for op, _ in ops):
+                    return None
                 stack.append(("loop", [s for _, s in ops]))
                 continue
             pops = _pops_with_reads(ops)
