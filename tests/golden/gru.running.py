@@ -10,8 +10,6 @@ def d_gru(params, xs, y):
     h = np.zeros((n, H), dtype=xs.dtype)
     n_3 = xs.shape[0]
     zr_1 = 2 * H
-    c_5 = None
-    zr_4 = None
     zr_4 = W_h_1[:, :zr_1]
     c_5 = W_h_1[:, zr_1:]
     for t in range(n_3):

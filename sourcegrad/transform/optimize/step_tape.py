@@ -16,9 +16,10 @@ pops it at the top of its step::
 
 The tape holds the same arrays, one per step, in the same order within each step's entries
 (the moved ones last in the step, so first off in the reversed step), and the adjoint reads
-the same values; ``c = None`` goes where nothing else reads ``c``. Loops are taken where the
-forward loop and its reversed loop are statements of one block; anything else is left as
-it is.
+the same values; ``c = None`` goes where nothing else reads ``c`` (and where the next
+statement to mention ``c`` binds it anew: a value hoisted out of its loop). Loops are taken
+where the forward loop and its reversed loop are statements of one block; anything else is
+left as it is.
 """
 
 from __future__ import annotations
@@ -45,14 +46,29 @@ def tape_at_step_end(node: gast.FunctionDef, der: Derivative) -> None:
         if _pushed_name(push, shapes) is not None
         and _pushed_name(push, shapes) == _popped_name(pop, push)
     }
-    if not pairs:
-        return
-    for body in S.blocks(node.body):
+    for body in S.blocks(node.body) if pairs else ():
         loops = [s for s in body if isinstance(s, _LOOPS)]
         for forward in loops:
             for reverse in loops:
                 if reverse is not forward:
                     _move(node, body, forward, reverse, pairs)
+    _drop_overwritten(node.body)
+
+
+def _drop_overwritten(block: list) -> None:
+    """Remove ``x = None`` where the statements after it mention ``x`` first in ``x = ...``
+    not reading it (a value hoisted out of the loop its placeholder was made for)."""
+    for stmt in [s for s in block if isinstance(s, gast.Assign) and S.is_none(s.value)]:
+        if len(stmt.targets) != 1 or not isinstance(stmt.targets[0], gast.Name):
+            continue
+        x = stmt.targets[0].id
+        for later in block[block.index(stmt) + 1 :]:
+            if x not in S.names_in(later):
+                continue
+            if _single_target(later, x) if isinstance(later, gast.Assign) else False:
+                if x not in S.names_in(later.value):
+                    block.remove(stmt)
+            break
 
 
 def _tape_pairs(node) -> dict:
