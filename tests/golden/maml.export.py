@@ -107,20 +107,17 @@ def d_maml(p, xs, ys, xq, yq):
     items = {}
     seq_2 = list(p.keys())
     n = len(seq_2)
-    items_1 = None
-    items_3 = None
-    items_4 = None
     for k_2 in range(n):
         k_1 = seq_2[k_2]
-        tape.append(shape_of(items_1))
         items_1 = p[k_1]
         items_2 = g[k_1]
-        tape.append(shape_of(items_3))
         items_3 = 0.1 * items_2
-        tape.append(shape_of(items_4))
         items_4 = items_1 - items_3
         items = items.copy()
         items[k_1] = items_4
+        tape.append(shape_of(items_1))
+        tape.append(shape_of(items_3))
+        tape.append(shape_of(items_4))
     adapted = items
     out = mse(adapted, xq, yq)
 
@@ -132,15 +129,15 @@ def d_maml(p, xs, ys, xq, yq):
     dp = zero_adjoint(p)
     dg = item_adjoints(dg, g)
     for k_2 in reversed(range(n)):
+        items_4 = tape.pop()
+        items_3 = tape.pop()
+        items_1 = tape.pop()
         k_1 = seq_2[k_2]
         ditems_4 = sum_to(written_part(ditems, k_1), items_4)
         ditems = zero_index(ditems, k_1)
-        items_4 = tape.pop()
         ditems_2_1 = 0.1 * sum_to(-ditems_4, items_3)
-        items_3 = tape.pop()
         dg = add_to_item(dg, ditems_2_1, g, k_1)
         dp += unindex(sum_to(ditems_4, items_1), p, k_1)
-        items_1 = tape.pop()
     dg = joined_items(dg)
     # line 25: g = sg.grad(mse)(p, xs, ys)
     dp += as_adjoint(vjp_of(g_1, 0)(p, xs, ys, g_out=dg))

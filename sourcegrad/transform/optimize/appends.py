@@ -6,13 +6,17 @@ the list's own name can reach the list it replaces, the running code changes it 
 ``hs.append(h)``, ``tape.pop()``, and for the tangent of a list (forward mode over a
 gradient), ``ths.append(tangent_item(th, h))`` for ``ths = append_tangent(ths, th, hs, h)``.
 
-A name holds a list of its own where every assignment to it makes a new list (a display, the
-zero tangent of such a list), grows or shrinks it as above, or takes over one: ``layers =
-items`` (a comprehension's list handed to its name), where ``items`` holds a list of its own
-and is not read after; and every other read of the name only looks at it: ``len(hs)``,
-``hs[i]``, a NumPy function (``np.stack(hs)``), a runtime helper that builds a new value from
-it. A read that could keep it (a plain copy, a tape entry, a container, any other call, a
-return) keeps the copying form.
+A name holds a list of its own where every assignment to it makes a new list (a display,
+``list(xs)``, the zero tangent of such a list), grows or shrinks it as above, or takes over
+one: ``layers = items`` (a comprehension's list handed to its name), where ``items`` holds
+a list of its own and is not read after; and every other read of the name only looks at
+it: ``len(hs)``, ``hs[i]``, a NumPy function (``np.stack(hs)``), a runtime helper that builds
+a new value from it. A read that could keep it (a plain copy, a tape entry, a container, any
+other call, a return) keeps the copying form, but for one in a top-level statement after
+every statement that grows or shrinks the name (``cache = {"hs": cache_hs}`` after the loop
+filling ``cache_hs``, the dict ``named_item_lists`` takes apart put back): from there the
+list never changes, so whatever keeps it holds what the copying form would hand it. A plain
+copy (``ls = hs``) is no such read, since ``ls`` may then grow in place itself.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ def grow_in_place(node: gast.FunctionDef, der: Derivative, np_name: str | None) 
     helpers = [zero_adjoint, unindex, shape_of, zero_tangent, tangent_items]
     lookers = names_reaching(der.refs, helpers)
     reads = _Reads(node, lookers | {"len"}, np_name, grow_tangent)
+    reads.looked |= _final_reads(node, forms)
     owned: set = set()
     while True:
         more = {
@@ -132,6 +137,8 @@ def _kind(stmt, name: str, grow_tangent, zeros):
         if not any(isinstance(e, gast.Starred) for e in value.elts):
             return ("new", stmt)
         return ("grow", stmt) if _is_growth(value, name) else None
+    if _is_list_copy(value):
+        return ("new", stmt)
     if _is_shrink(value, name):
         return ("shrink", stmt)
     if _calls(value, grow_tangent) and len(value.args) == 4 and _is_name(value.args[0], name):
@@ -141,6 +148,17 @@ def _kind(stmt, name: str, grow_tangent, zeros):
     if isinstance(value, gast.Name):
         return ("taken", value)
     return None
+
+
+def _is_list_copy(value) -> bool:
+    """``list(xs)``: a new list (of the items ``xs`` holds)."""
+    return (
+        isinstance(value, gast.Call)
+        and _is_name(value.func, "list")
+        and len(value.args) <= 1
+        and not value.keywords
+        and not any(isinstance(a, gast.Starred) for a in value.args)
+    )
 
 
 def _is_growth(value, name: str) -> bool:
@@ -232,6 +250,31 @@ class _Reads:
             for n in S.walk(self.node)
             if isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, gast.Load)
         )
+
+
+def _final_reads(node, forms: dict) -> set:
+    """The ids of the reads of a name of ``forms`` in a top-level statement of ``node``
+    after the last one that grows or shrinks it (see the module docstring), but for ``a =
+    name``."""
+    changing = ("grow", "shrink", "grow tangent")
+    last: dict = {}
+    for i, top in enumerate(node.body):
+        inside = {id(s) for s in S.walk(top)}
+        for name, kinds in forms.items():
+            if any(kind in changing and id(stmt) in inside for kind, stmt in kinds):
+                last[name] = i
+    found: set = set()
+    for i, top in enumerate(node.body):
+        if _assigns_name(top) and isinstance(top.value, gast.Name):
+            continue
+        for n in S.name_nodes(top):
+            if (
+                n.id in forms
+                and isinstance(n.ctx, gast.Load)
+                and i > last.get(n.id, len(node.body))
+            ):
+                found.add(id(n))
+    return found
 
 
 def _handed_over(node) -> set:

@@ -72,6 +72,7 @@ from .shaped import (
 from .signs import cancel_negations
 from .softmax import softmax_adjoints
 from .splits import concatenate_split_adjoints
+from .step_tape import tape_at_step_end, unread_entries
 from .subexpressions import common_subexpressions, repeated_values
 from .temporaries import split_temporaries
 
@@ -366,6 +367,8 @@ REWRITES: tuple[Rewrite, ...] = (
     Rewrite("kept forward sweeps", lambda r: keep_forward_sweeps(r.node, r.der)),
     Rewrite("kept tangent sweeps", lambda r: keep_tangent_sweeps(r.node, r.der)),
     Rewrite("name copies", _name_copies),
+    Rewrite("values taped at the end of their step", lambda r: tape_at_step_end(r.node, r.der)),
+    Rewrite("tape entries nothing reads", lambda r: unread_entries(r.node, r.der)),
 )
 
 
