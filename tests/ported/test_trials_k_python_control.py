@@ -156,6 +156,14 @@ def match_mapping(layer, x):
     return 0.0
 
 
+def match_not_a_string(w, spec):
+    match spec:
+        case (a, b):
+            return np.sum(w) * (a + b)
+        case _:
+            return np.sum(w**2)
+
+
 def match_alternatives_binding(w, spec):
     match spec:
         case ("scale", c) | ("scale", c, _):  # REFUSED
@@ -294,6 +302,8 @@ CASES = [
     Case("match_guard_fails", match_guard_capture, (r(4), ("clip", -1.0))),
     Case("match_nested_leaky", match_nested_tuple, (W3, X, ("act", ("leaky", 0.1))), order=2),
     Case("match_as_guard", match_nested_tuple, (W3, X, ("act", "gelu")), order=2),
+    Case("match_str_is_no_sequence", match_not_a_string, (r(3), "ab"), order=2),
+    Case("match_pair_of_numbers", match_not_a_string, (r(3), (0.5, 1.5)), wrt=(0, 1), order=2),
     Case(
         "match_alternatives_binding_refused",
         match_alternatives_binding,
