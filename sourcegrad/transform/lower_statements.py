@@ -10,7 +10,13 @@ import numpy as np
 from ..rules.facts import unpacks_one_array
 from . import syntax as S
 from .aliasing import bound_values
-from .fresh_values import fresh_display_items, fresh_rebinding_line, is_fresh, link_dropped
+from .fresh_values import (
+    fresh_display_items,
+    fresh_rebinding_line,
+    is_fresh,
+    link_dropped,
+    number_item,
+)
 from .in_place import cast_write, mark_in_place
 from .inline_helpers import helper_write_message
 from .link_refusals import LinkRefusals
@@ -177,7 +183,7 @@ class StatementLowering(LinkRefusals, AttributeStores):
             deep = name in self.item_aliases and (name, key) not in self.fresh_items
             start = len(self.out)
             item = self.atom(read, base) if deep else None  # (changed in place if an array)
-            if item is not None and len(self.out) > start:
+            if item is not None and len(self.out) > start and not number_item(self.fn, name, key):
                 set_fact(self.out[-1], "updated_item", True)
             value = gast.BinOp(left=item or read, op=stmt.op, right=stmt.value)
             self.set_item(target, value, deep, updated=item)

@@ -178,6 +178,14 @@ def state_array_item_updated(c, v0):
     return np.sum(state["vel"]) + state["t"]
 
 
+def state_zero_d_item_updated(c, v0):
+    s0 = np.array(0.0)
+    state = {"vel": v0, "t": s0}
+    for _ in range(2):
+        state["t"] += c  # REFUSED
+    return np.sum(state["vel"]) * state["t"] + s0
+
+
 def state_number_items_updated(c, v0, t0):
     state = {"vel": v0, "t": t0, "n": 0}
     for _ in range(3):
@@ -212,6 +220,12 @@ CASES = [
         (0.7, r(2), 0.3),
         wrt=(0, 1, 2),
         order=2,
+    ),
+    Case(
+        "state_zero_d_item_updated_refused",
+        state_zero_d_item_updated,
+        (0.7, r(2)),
+        refused=(sg.UnsupportedSyntaxError, "write through one name only"),
     ),
     Case(
         "state_array_item_updated_refused",
