@@ -73,8 +73,9 @@ def _order(xs, key, reverse) -> list:
 def sorted_adjoint(g, xs, key=None, reverse=False):
     """The adjoint of ``sorted(xs, key=key, reverse=reverse)``: the adjoint of each item of
     the sorted list (``g``, None for zeros) put back at the position the item came from; an
-    array for an array (along its first axis), else a :class:`Pieces`."""
-    if g is None:
+    array for an array (along its first axis), else a :class:`Pieces`; None for a dict (the
+    sorted list holds its keys, which carry no derivative)."""
+    if g is None or isinstance(xs, dict):
         return None
     order = _order(xs, key, reverse)
     if getattr(xs, "shape", None) is not None:
@@ -92,7 +93,8 @@ def sorted_adjoint(g, xs, key=None, reverse=False):
 @helper(linear=("ts",), jointly=True)
 def sorted_tangent(ts, xs, key=None, reverse=False):
     """The tangent of ``sorted(xs, key=key, reverse=reverse)``: the items' tangents (``ts``:
-    a list, None for zero, or an array) in the order of their items."""
-    if ts is None:
+    a list, None for zero, or an array) in the order of their items; None for a dict (its
+    sorted keys carry no derivative)."""
+    if ts is None or isinstance(xs, dict):
         return None
     return [ts[i] for i in _order(xs, key, reverse)]

@@ -94,6 +94,8 @@ def _analyze(core: Core, wrt: tuple, example_args, whole_output: bool) -> Analys
             if not deep:
                 deep.append(infer_ranks(core, ops, example_args, True, returned))
             if deep[0].get(name) == 0:
+                if may_be_a_0d_array(core, name):  # (`d[k] += v` of a 0-d array item)
+                    _checked_when_run(core, name, (message, line))
                 continue  # a number read out of a container (`for v in d.values()`)
             if _checked_when_run(core, name, (message, line)):
                 continue

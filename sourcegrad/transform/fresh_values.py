@@ -186,3 +186,44 @@ def _read_parts(stmt) -> list:
     if isinstance(stmt, gast.AugAssign):
         return [stmt.value, stmt.target]
     return [n for n in gast.iter_child_nodes(stmt) if isinstance(n, gast.expr)]
+
+
+_NUMBER_MAKERS = (gast.Constant, gast.BinOp, gast.UnaryOp)  # (never a 0-d array)
+_READING_METHODS = frozenset({"get", "copy", "keys", "values", "items"})
+
+
+def number_item(fn, name: str, key) -> bool:
+    """Whether every value ``fn`` puts at ``name[key]`` is a number or an operator's result
+    (a constant, ``a + b``, ``-a``: never a 0-d array, which an update changes in place):
+    ``name`` is no parameter, bound only to dict displays (or its own ``.copy()``), written
+    only by constant keys, and given no items by a method."""
+    if name in {a.id for a in fn.args.args + fn.args.kwonlyargs} or key is None:
+        return False
+    for node in S.walk(fn):
+        if isinstance(node, (gast.For, gast.AugAssign, gast.NamedExpr, gast.With)):
+            if name in S.names_in(getattr(node, "target", None) or node):
+                if not isinstance(node, gast.AugAssign) or isinstance(node.target, gast.Name):
+                    return False
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute):
+            owner = node.func.value
+            if getattr(owner, "id", None) == name and node.func.attr not in _READING_METHODS:
+                return False
+        if isinstance(node, gast.Assign) and not all(_numbers_at(t, node.value, name, key)
+                                                     for t in node.targets):  # fmt: skip
+            return False
+    return True
+
+
+def _numbers_at(target, value, name: str, key) -> bool:
+    if isinstance(target, gast.Name):
+        if target.id != name:
+            return True
+        if isinstance(value, gast.Dict) and None not in value.keys:
+            at = [v for k, v in zip(value.keys, value.values) if getattr(k, "value", k) == key]
+            return all(isinstance(v, _NUMBER_MAKERS) for v in at)
+        return S.dotted(getattr(value, "func", None)) == f"{name}.copy" and not value.args
+    if isinstance(target, gast.Subscript) and getattr(target.value, "id", None) == name:
+        if not isinstance(target.slice, gast.Constant):
+            return False
+        return target.slice.value != key or isinstance(value, _NUMBER_MAKERS)
+    return name not in S.names_in(target)

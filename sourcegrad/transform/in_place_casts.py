@@ -77,8 +77,9 @@ def in_place_casts(core: Core, floating: frozenset, ranks: dict) -> frozenset:
 
 def may_be_a_0d_array(core: Core, name: str) -> bool:
     """Whether ``name`` (of rank 0) may hold a 0-d array rather than a number, following
-    its one assignment through plain copies (``t = s``): an argument given one, or the
-    result of a call or of an ``...`` index (arithmetic and items give NumPy scalars)."""
+    its one assignment through plain copies (``t = s``): an argument given one, the
+    result of a call or of an ``...`` index, or a container's item updated (``d[k] += v``;
+    arithmetic and an array's items give NumPy scalars)."""
     seen = set()
     while name not in seen:
         seen.add(name)
@@ -93,7 +94,7 @@ def may_be_a_0d_array(core: Core, name: str) -> bool:
         if len(found) != 1 or isinstance(value, gast.Call):
             return True
         if isinstance(value, gast.Subscript):
-            return any(
+            return get_fact(found[0], "updated_item") or any(
                 isinstance(n, gast.Constant) and n.value is Ellipsis for n in S.walk(value.slice)
             )
         if not isinstance(value, gast.Name):

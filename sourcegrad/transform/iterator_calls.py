@@ -9,6 +9,8 @@ place, before its jumps are lowered, into forms the later passes differentiate:
 * ``map(f, xs)`` -> ``[f(x) for x in xs]``; ``map(f, xs, ys)`` -> ``[f(x, y) for x, y in
   zip(xs, ys)]``; with ``f`` a lambda, its body is the comprehension's element and its
   parameters the loop's targets (``map(lambda p: p * 2, ps)`` -> ``[p * 2 for p in ps]``);
+  ``itertools.starmap(lambda w, v: w * v, pairs)`` -> ``[w * v for (w, v) in pairs]`` (of a
+  lambda alone);
 * ``filter(f, xs)`` -> ``[x for x in xs if f(x)]`` (``filter(None, xs)`` tests ``x`` itself);
 * ``list(zip(xs, ys))`` -> ``[(x, y) for x, y in zip(xs, ys)]``, ``list(enumerate(xs))`` ->
   ``[(i, x) for i, x in enumerate(xs)]`` (the builtins'); ``Ws, bs = zip(*params)`` ->
@@ -49,6 +51,7 @@ from __future__ import annotations
 import builtins
 import functools
 import inspect
+import itertools
 import types
 
 import gast
@@ -361,7 +364,8 @@ def _generator_call(e, resolve) -> bool:
     return inspect.isgeneratorfunction(resolve(e.func))
 
 
-_KINDS = {builtins.map: "map", builtins.filter: "filter", functools.reduce: "reduce"}
+_KINDS = {builtins.map: "map", builtins.filter: "filter", functools.reduce: "reduce",
+          itertools.starmap: "starmap"}  # fmt: skip
 _COMPREHENSIONS = (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
 _SHORT_CIRCUIT = (gast.BoolOp, gast.IfExp, gast.Lambda, gast.ListComp, gast.SetComp,
                   gast.DictComp, gast.GeneratorExp)  # fmt: skip
@@ -383,7 +387,7 @@ def _kind(call: gast.Call, resolve) -> str | None:
         and not any(isinstance(a, gast.Starred) for a in call.args)
     ):
         return kind
-    if kind == "filter" and len(call.args) == 2:
+    if kind in ("filter", "starmap") and len(call.args) == 2:
         return kind
     if kind == "reduce" and len(call.args) in (2, 3):
         return kind
@@ -439,7 +443,7 @@ class _Lowering:
             if kind and isinstance(e.args[0], gast.Call):
                 if not self.partial_as_lambda(e, kind, before, eager):
                     return e
-            if kind == "map":
+            if kind in ("map", "starmap"):
                 return _map(e, self.names)
             if kind == "filter":
                 return _filter(e, self.names)
@@ -471,7 +475,8 @@ class _Lowering:
         (a lazy position) and are not plain names or constants."""
         made = call.args[0]
         if (
-            self.resolve(made.func) is not functools.partial
+            kind == "starmap"
+            or self.resolve(made.func) is not functools.partial
             or any(isinstance(a, gast.Starred) for a in made.args)
             or any(k.arg is None for k in made.keywords)
         ):
@@ -559,11 +564,19 @@ def _loop_targets(f, count: int, names: S.NameGen) -> tuple[list, list]:
 
 
 def _map(call: gast.Call, names: S.NameGen):
+    """``map(f, xs, ...)``, or ``itertools.starmap(f, pairs)`` of a lambda (``f`` takes each
+    item's parts: ``[f_body for (a, b) in pairs]``), as a list comprehension."""
     f, iters = call.args[0], call.args[1:]
-    if isinstance(f, gast.Lambda) and len(f.args.args) != len(iters):
+    starred = isinstance(call.func, gast.Attribute) and call.func.attr == "starmap"
+    if starred and not isinstance(f, gast.Lambda):
+        return call
+    count = len(f.args.args) if starred else len(iters)
+    if isinstance(f, gast.Lambda) and len(f.args.args) != count:
         return call  # Python's TypeError, when it runs
-    targets, loads = _loop_targets(f, len(iters), names)
+    targets, loads = _loop_targets(f, count, names)
     elt = f.body if isinstance(f, gast.Lambda) else S.call(f, loads)
+    if starred:
+        targets = [gast.Tuple(elts=targets, ctx=gast.Store())]
     return gast.ListComp(elt=elt, generators=[_comprehension(targets, iters, [])])
 
 

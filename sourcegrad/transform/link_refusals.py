@@ -11,14 +11,18 @@ from .fresh_values import fresh_rebinding_line, link_dropped, rebound_before_rea
 
 
 class LinkRefusals:
-    """Expects of the builder: ``fn``, ``lineno``, ``alias_checks`` and the methods
-    ``refuse``, ``is_dict`` and ``link_holds``."""
+    """Expects of the builder: ``fn``, ``lineno``, ``alias_checks``, ``element_names`` and
+    the methods ``refuse``, ``is_dict`` and ``link_holds``."""
 
-    def refuse_shared_links(self, user_name: str, target, links, through_item=False) -> None:
+    def refuse_shared_links(
+        self, user_name: str, target, links, through_item=False, updated=None
+    ) -> None:
         """Refuse the write ``target = ...`` into ``user_name`` where one of ``links`` (``(other
         name, line, element)``) may still share its memory; an element link is refused in
         analysis only if ``other`` turns out to be more than a number. ``through_item``: the
-        write changes the item in place (``x[k][j] = w``), which an item read before shares."""
+        write changes the item in place (``x[k][j] = w``), which an item read before shares;
+        ``updated``: the name of the item ``x[k] += w`` updates, refused in analysis only if
+        it turns out to be more than a number (a number item is rebound, as Python does)."""
         write_line = getattr(target, "lineno", self.lineno)
         for other, line, element in links:
             fresh = fresh_rebinding_line(self.fn, user_name, write_line)
@@ -59,6 +63,11 @@ class LinkRefusals:
                     + "), or write through one name only",
                 )
             )
+            if updated is not None:
+                site = (updated.id, write_line)
+                self.element_names[site] = updated.id
+                self.alias_checks.append((site, message, write_line))
+                continue
             if not element:
                 self.refuse(message, target)
             # allowed if `other` turns out to be a number (ranks decide, in analysis)

@@ -133,16 +133,20 @@ class ExpressionLowering:
 
     def known_items(self, v, where) -> dict:
         """``{key: expression}`` of a dict ``v`` whose keys are known when the derivative is
-        built: a display (constant keys), or an argument read through constant keys."""
+        built: a display (constant keys), an argument read through constant keys, or a name
+        of a display of the function's with constant keys (:attr:`dict_keys`)."""
         if isinstance(v, gast.Dict) and None not in v.keys:
             return {_display_key(k): x for k, x in zip(v.keys, v.values)}
         if isinstance(v, gast.Dict):
             return self.known_items(self.merged_display(v), where)
         known = self.example_value(v)
+        if isinstance(v, gast.Name) and self.env.get(v.id) in self.dict_keys:
+            known = dict.fromkeys(self.dict_keys[self.env[v.id]])
         if not isinstance(known, dict) or not all(type(k) in (str, int) for k in known):
             self.refuse(
                 f"`**{S.text(v)}` in a dict display: sourcegrad merges only dicts whose keys it "
-                "knows when it builds the derivative (a display, or a dict argument); copy the "
+                "knows when it builds the derivative (a display, a dict argument, or a name of a "
+                "display with constant keys); copy the "
                 f"dict and assign the new keys instead (`d = {S.text(v)}.copy(); d[k] = ...`), "
                 f"or update a dict of yours with it (`d = {{...}}; d.update({S.text(v)})`)",
                 where,

@@ -10,7 +10,13 @@ import numpy as np
 from ..rules.facts import unpacks_one_array
 from . import syntax as S
 from .aliasing import bound_values
-from .fresh_values import fresh_display_items, fresh_rebinding_line, is_fresh, link_dropped
+from .fresh_values import (
+    fresh_display_items,
+    fresh_rebinding_line,
+    is_fresh,
+    link_dropped,
+    number_item,
+)
 from .in_place import cast_write, mark_in_place
 from .inline_helpers import helper_write_message
 from .link_refusals import LinkRefusals
@@ -176,7 +182,11 @@ class StatementLowering(LinkRefusals, AttributeStores):
             name, key = getattr(stmt.target.value, "id", None), _key(stmt.target.slice)
             deep = name in self.item_aliases and (name, key) not in self.fresh_items
             start = len(self.out)
-            self.set_item(target, gast.BinOp(left=read, op=stmt.op, right=stmt.value), deep)
+            item = self.atom(read, base) if deep else None  # (changed in place if an array)
+            if item is not None and len(self.out) > start and not number_item(self.fn, name, key):
+                set_fact(self.out[-1], "updated_item", True)
+            value = gast.BinOp(left=item or read, op=stmt.op, right=stmt.value)
+            self.set_item(target, value, deep, updated=item)
             self.mark_in_place(start, self.out[-1].value)
             return
         if isinstance(stmt.target, gast.Attribute):
@@ -444,11 +454,12 @@ class StatementLowering(LinkRefusals, AttributeStores):
                 item = gast.Subscript(value=whole, slice=S.const(index), ctx=gast.Load())
                 self.bind_target(sub, item)
 
-    def set_item(self, target, value, through_item=False):
+    def set_item(self, target, value, through_item=False, updated=None):
         """``x[k] = v``: a new value of ``x`` (a copy, so that the caller's array and any value
         the adjoint still needs stay intact) with ``v`` written at ``k``; ``through_item``:
         ``v`` is ``x[k]`` written into (``x[k][j] = w``), which Python changes in place, so
-        every other name of its memory is refused too."""
+        every other name of its memory is refused too; ``updated``: the name of the item
+        ``x[k] += w`` updates, which Python changes in place only where it is an array."""
         if not isinstance(target.value, gast.Name):
             self.refuse(
                 f"assign into a named array (`x[k] = v`), not into `{S.text(target.value)}`", target
@@ -468,7 +479,7 @@ class StatementLowering(LinkRefusals, AttributeStores):
         if not self.p.filename.startswith("<sourcegrad"):
             own = self.display_link(user_name, key)
             links = [ln for ln in self.links(user_name, through_item) if ln[:2] != own]
-            self.refuse_shared_links(user_name, target, links, through_item)
+            self.refuse_shared_links(user_name, target, links, through_item, updated)
         if not through_item:  # (else the item written into is put back)
             for item in [i for i in self.display_items if i[0] == user_name]:
                 if key in (item[1], None):

@@ -31,6 +31,7 @@ FACTS: dict[str, Fact] = {
     "static": Fact(bool, False, "an expression fixed at transform time (np.pi, np.tanh)"),
     "opaque": Fact(bool, False, "an expression kept whole: no pass looks inside it"),
     "item_write": Fact(str, None, "`item = xs[t]` / `xs[t] = item` around `item[k] = v`: xs"),
+    "updated_item": Fact(bool, False, "`item = d[k]` before `d[k] += v`: may be a 0-d array"),
     "shared_link": Fact(str, None, "`w = z[idx]` (or `w = z`) whose writes are followed: z"),
     "view_of": Fact(str, None, "the `...` index of a followed `w = z.T`: the view's attribute"),
     "copy_in": Fact(

@@ -36,6 +36,7 @@ from .aliasing import aliases_of_written, augmented_names, item_aliases, returne
 from .container_protocol import lower_container_protocol
 from .forms import Core, copied_core
 from .generator_methods import list_generator_methods
+from .getters import lower_getters
 from .harmless_calls import harmless_call
 from .held_items import follow_held_items
 from .held_objects import follow_held_objects
@@ -452,6 +453,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         replaced = lower_record_replaces(fn, resolve.class_of, parsed.globals)
         if lower_container_protocol(fn, resolve.class_of, parsed.globals) or replaced:
             resolve = _resolver(parsed, fn, self.params, examples)
+        lower_getters(fn, resolve)
         lower_itertools(fn, resolve, names())
         list_generator_methods(fn, resolve, parsed.globals)
         lower_iterator_calls(fn, resolve, names())

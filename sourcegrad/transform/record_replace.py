@@ -1,6 +1,7 @@
 """``dataclasses.replace(p, W=v)`` and a namedtuple's ``p._replace(W=v)`` lowered to the
 construction they stand for (part of normalize, before :mod:`.iterator_calls`):
-``Params(W=v, b=p.b)``, every field not given read from ``p``.
+``Params(W=v, b=p.b)``, every field not given read from ``p``; a namedtuple's ``p._asdict()``
+to the dict of its fields, ``{"W": p.W, "b": p.b}``.
 
 Lowered where ``p`` is a name whose class is known when the derivative is built (an
 argument, possibly rebound only by such replaces of itself, the variable of a loop over an
@@ -30,20 +31,25 @@ def lower_record_replaces(fn: gast.FunctionDef, class_of, module_globals: dict) 
         return False
     known = {}
     for call in calls:
-        obj, _ = _replaced(call, module_globals)
+        obj, kind = _replaced(call, module_globals)
         cls = class_of(obj) or _made_then_replaced(fn, obj, module_globals)
         fields = _init_fields(cls)
         given = [k.arg for k in call.keywords]
         if fields is None or module_globals.get(cls.__name__) is not cls:
             continue
+        if kind == "_asdict" and not issubclass(cls, tuple):
+            continue
         if all(k in fields for k in given) and len(set(given)) == len(given):
-            known[id(call)] = (obj, cls, fields)
+            known[id(call)] = (obj, cls, fields, kind)
 
     def built(node):
         found = known.get(id(node))
         if found is None:
             return node
-        obj, cls, fields = found
+        obj, cls, fields, kind = found
+        if kind == "_asdict":
+            reads = [gast.Attribute(S.name(obj), f, gast.Load()) for f in fields]
+            return gast.Dict(keys=[S.const(f) for f in fields], values=reads)
         given = {k.arg: k.value for k in node.keywords}
         keywords = {f: given.get(f) or gast.Attribute(S.name(obj), f, gast.Load()) for f in fields}
         return S.call(S.name(cls.__name__), [], keywords)
@@ -54,13 +60,15 @@ def lower_record_replaces(fn: gast.FunctionDef, class_of, module_globals: dict) 
 
 
 def _replaced(call: gast.Call, module_globals: dict):
-    """``(name, "replace" | "_replace")`` where ``call`` is ``dataclasses.replace(name, ...)``
-    or ``name._replace(...)`` with keywords only; else None."""
+    """``(name, "replace" | "_replace" | "_asdict")`` where ``call`` is
+    ``dataclasses.replace(name, ...)`` or ``name._replace(...)`` with keywords only, or
+    ``name._asdict()``; else None."""
     if call.args and any(k.arg is None for k in call.keywords):
         return None
     func = call.func
-    if isinstance(func, gast.Attribute) and func.attr == "_replace" and not call.args:
-        return (func.value.id, "_replace") if isinstance(func.value, gast.Name) else None
+    if isinstance(func, gast.Attribute) and func.attr in ("_replace", "_asdict"):
+        plain = not call.args and (func.attr == "_replace" or not call.keywords)
+        return (func.value.id, func.attr) if plain and isinstance(func.value, gast.Name) else None
     if len(call.args) != 1 or not isinstance(call.args[0], gast.Name):
         return None
     dotted = S.dotted(func)
@@ -70,6 +78,12 @@ def _replaced(call: gast.Call, module_globals: dict):
     if dotted == "replace" and target is dataclasses.replace:
         return call.args[0].id, "replace"
     return None
+
+
+def _replacing(call: gast.Call, module_globals: dict) -> str | None:
+    """The name whose fields ``call`` replaces (an object of the same class), else None."""
+    replaced = _replaced(call, module_globals)
+    return replaced[0] if replaced and replaced[1] != "_asdict" else None
 
 
 def _init_fields(cls) -> tuple | None:
@@ -96,10 +110,7 @@ def _made_then_replaced(fn: gast.FunctionDef, name: str, module_globals: dict):
         target, value = stmt.targets[0], stmt.value
         if not (len(stmt.targets) == 1 and isinstance(target, gast.Name) and target.id == name):
             continue
-        if (
-            isinstance(value, gast.Call)
-            and (_replaced(value, module_globals) or (None,))[0] == name
-        ):
+        if isinstance(value, gast.Call) and _replacing(value, module_globals) == name:
             replaced += 1
         elif isinstance(value, gast.Call) and isinstance(value.func, gast.Name):
             made.append(module_globals.get(value.func.id))
@@ -119,7 +130,7 @@ def replaced_names(fn: gast.FunctionDef, module_globals: dict) -> set:
             and isinstance(target, gast.Name)
             and isinstance(value, gast.Call)
         ):
-            if (_replaced(value, module_globals) or (None,))[0] == target.id:
+            if _replacing(value, module_globals) == target.id:
                 replacing[target.id] = replacing.get(target.id, 0) + 1
     if not replacing:
         return set()

@@ -74,7 +74,7 @@ def match_in_loop(xs, modes):
 
 def match_sequence(x, cfg):
     match cfg:
-        case (a, b):  # REFUSED
+        case (a, b):
             return np.sum(x * a + b)
     return np.sum(x)
 
@@ -347,12 +347,8 @@ CASES = [
         Case(f"match_in_loop_{i}", match_in_loop, (XS, modes), order=2)
         for i, modes in enumerate((["go", "skip", "go", "stop"], ["stop"] + ["go"] * 3))
     ],
-    Case(
-        "match_sequence",
-        match_sequence,
-        (X4, (1.0, 2.0)),
-        refused=(UnsupportedSyntaxError, "write the tests as `if`/`elif`"),
-    ),
+    Case("match_sequence", match_sequence, (X4, (1.0, 2.0)), wrt=(0, 1), order=2),
+    Case("match_sequence_other_length", match_sequence, (X4, (1.0, 2.0, 3.0)), order=2),
     Case("for_else_runs", for_else, (X4,), order=2),
     Case("for_else_broken", for_else, (X4 * 40.0,)),
     Case("for_else_accumulates", for_else_accumulates, (X4,), order=2),

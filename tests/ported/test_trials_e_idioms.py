@@ -14,8 +14,6 @@ from collections import namedtuple
 import numpy as np
 import pytest
 
-import sourcegrad as sg
-
 from .harness import Case, check, params
 
 R = np.random.default_rng(9707)
@@ -66,7 +64,7 @@ Params = namedtuple("Params", ["W", "b"])
 
 def namedtuple_asdict(p, x):
     total = 0.0
-    for name, value in p._asdict().items():  # REFUSED
+    for name, value in p._asdict().items():
         total = total + (np.sum(value**2) if name == "W" else np.sum(value))
     return total + np.sum(np.tanh(x @ p.W + p.b))
 
@@ -163,12 +161,7 @@ CASES = [
     ),
     Case("chained_comparison", chained_comparison, (np.array([0.2, -0.3, 0.9, -1.2]),), order=2),
     Case("starred_unpacking", starred_unpacking, ([r(3), r(3), r(3), r(3)],), order=2),
-    Case(
-        "namedtuple_asdict_stdlib_source",
-        namedtuple_asdict,
-        (Params(r(3, 2), r(2)), r(4, 3)),
-        refused=(sg.NoRuleError, "call a Python function that computes it"),
-    ),
+    Case("namedtuple_asdict", namedtuple_asdict, (Params(r(3, 2), r(2)), r(4, 3)), order=2),
     Case(
         "dict_get_differentiated_default",
         dict_get_default,
