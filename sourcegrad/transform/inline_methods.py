@@ -178,6 +178,7 @@ class _Inliner:
         if not isinstance(receiver, gast.Name):
             return False
         held = {id(n.value) for n in S.walk(self.fn) if isinstance(n, gast.Attribute)}
+        held |= {id(n.func) for n in S.walk(self.fn) if isinstance(n, gast.Call)}  # (`k(h)`)
         reads = [n for n in S.name_nodes(self.fn) if n.id == receiver.id]
         if any(isinstance(n.ctx, gast.Load) and id(n) not in held for n in reads):
             return False

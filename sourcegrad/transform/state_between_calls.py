@@ -106,44 +106,65 @@ def _follow_made_objects(fn, parsed, names: S.NameGen) -> None:
 
 
 def hoist_state_calls(fn, keeps_state, names: S.NameGen) -> None:
-    """Give each call ``obj.m(...)`` inside an expression of a simple statement of ``fn``
-    whose method keeps state from call to call (``keeps_state(call)``), a statement of its
-    own just before, ``step = obj.m(...)`` (so that it can be inlined and its state
-    followed), where Python runs it there too: not under a conditional part (``a if c else
-    b``, ``and``/``or``, a comprehension or lambda), the statement reading ``obj`` nowhere
-    else."""
+    """Give each call ``obj.m(...)`` or ``obj(...)`` inside an expression of a simple
+    statement of ``fn`` whose method keeps state from call to call (``keeps_state(call)``),
+    a statement of its own just before, ``step = obj.m(...)`` (so that it can be inlined and
+    its state followed), in the order Python runs them (``k(k(h))``: the inner call first),
+    where Python runs them there too: not under a conditional part (``a if c else b``,
+    ``and``/``or``, a comprehension or lambda), the statement reading each such ``obj``
+    nowhere else."""
     simple = (gast.Assign, gast.AugAssign, gast.Expr, gast.Return, gast.AnnAssign)
     for block in statement_blocks(fn.body):
         for i in reversed(range(len(block))):
             stmt = block[i]
             if not isinstance(stmt, simple) or stmt.value is None:
                 continue
-            call = _inner_state_call(stmt, keeps_state)
-            if call is None:
-                continue
-            held = names.fresh(method_of(call).strip("_") or "result")
-            _replace(stmt, call, gast.copy_location(S.name(held), call))
-            block.insert(i, S.assign(held, call, stmt.lineno))
+            hoisted = []
+            for call in _inner_state_calls(stmt, keeps_state):
+                held = names.fresh(method_of(call).strip("_") or "result")
+                _replace(stmt, call, gast.copy_location(S.name(held), call))
+                hoisted.append(S.assign(held, call, stmt.lineno))
+            block[i:i] = hoisted
 
 
-def _inner_state_call(stmt, keeps_state):
-    """The one call in ``stmt``'s value (not the value itself) that :func:`hoist_state_calls`
-    gives a statement of its own; None where there is none or it cannot be."""
+def _inner_state_calls(stmt, keeps_state) -> list:
+    """The calls in ``stmt``'s value (not the value itself) that :func:`hoist_state_calls`
+    gives statements of their own, in the order Python makes them; none where they cannot
+    be."""
     conditional = (gast.IfExp, gast.BoolOp, gast.Lambda, *S.NESTED_SCOPES)
     conditional += (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
     found = [
         n
-        for n in S.walk(stmt.value)
+        for n in _in_order(stmt.value)
         if n is not stmt.value
         and isinstance(n, gast.Call)
         and receiver_of(n) is not None
         and keeps_state(n)
     ]
-    if len(found) != 1 or any(isinstance(n, conditional) for n in S.walk(stmt)):
-        return None
-    receiver = receiver_of(found[0])
-    mentions = [n for n in S.walk(stmt) if isinstance(n, gast.Name) and n.id == receiver]
-    return found[0] if len(mentions) == 1 else None
+    if not found or any(isinstance(n, conditional) for n in S.walk(stmt)):
+        return []
+    value = stmt.value
+    if isinstance(value, gast.Call) and receiver_of(value) is not None and keeps_state(value):
+        found.append(value)  # (`h = k(k(x))`: the outer call is a statement already)
+    receivers = {receiver_of(n) for n in found}
+    called = {id(n.func.value if isinstance(n.func, gast.Attribute) else n.func) for n in found}
+    for n in S.walk(stmt):
+        if isinstance(n, gast.Name) and n.id in receivers and id(n) not in called:
+            return []
+    return [n for n in found if n is not value]
+
+
+def _in_order(node) -> list:
+    """The nodes of the expression ``node``, each after those it is made of (the order
+    Python evaluates them in: a call's function and arguments before the call)."""
+    out = []
+    for field in S.walked_fields(type(node)):
+        value = getattr(node, field, None)
+        for child in value if type(value) is list else [value]:
+            if isinstance(child, gast.AST):
+                out.extend(_in_order(child))
+    out.append(node)
+    return out
 
 
 def _replace(tree, old, new) -> None:
