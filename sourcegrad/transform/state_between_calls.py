@@ -46,7 +46,7 @@ def follow_state_between_calls(fn, parsed, given: dict, names: S.NameGen) -> tup
     uses = _uses(fn)
     bound = S.bound_names(fn)
     params = {a.id for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs}
-    followed, objects = [], {}
+    followed, objects, numbers = [], {}, set()
     for receiver, (reads, stores, others) in sorted(uses.items()):
         if others:
             continue  # (given to a call, a method called, bound to another name)
@@ -66,11 +66,13 @@ def follow_state_between_calls(fn, parsed, given: dict, names: S.NameGen) -> tup
         for attr in sorted(reads.keys() & stores.keys() & state.keys()):
             line = min(reads[attr] + stores[attr])
             followed.append((receiver, attr, line))
+            if type(state[attr]) in (int, float):  # (`n += 1` a new number: `n = n + 1`)
+                numbers.add((receiver, attr))
             objects.setdefault(id(obj), set()).add(receiver)
     shared = {r for names_of in objects.values() if len(names_of) > 1 for r in names_of}
     followed = [f for f in followed if f[0] not in shared]  # (one object, two names: as is)
     if followed:
-        _rewrite(fn, followed, names)
+        _rewrite(fn, followed, names, numbers)
     return tuple(followed)
 
 
@@ -292,10 +294,12 @@ def _rebound(fn) -> set:
     return {n.id for n in S.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
 
 
-def _rewrite(fn, followed: list, names: S.NameGen) -> None:
+def _rewrite(fn, followed: list, names: S.NameGen, numbers: set) -> None:
     """``obj_attr = obj.attr`` first, each use of ``obj.attr`` one of ``obj_attr``, and
-    ``obj.attr = obj_attr`` before each ``return``."""
+    ``obj.attr = obj_attr`` before each ``return``; an update of what held a number on
+    entry (``numbers``) made a new number, ``obj_attr = obj_attr + v``."""
     local = {(r, a): names.fresh(f"{r}_{a}") for r, a, _ in followed}
+    _new_numbers(fn, numbers)
     _replace_attributes(fn, local)
     line = min(line for _, _, line in followed)
     first = [S.assign(local[r, a], _attribute(r, a), line) for r, a, _ in followed]
@@ -305,6 +309,20 @@ def _rewrite(fn, followed: list, names: S.NameGen) -> None:
     _store_before_returns(fn.body, local, names)
     fn.body[at:at] = first
     _drop_copies(fn.body, set(local.values()))
+
+
+def _new_numbers(fn, numbers: set) -> None:
+    """Each update ``obj.attr += v`` of ``fn``, ``(obj, attr)`` in ``numbers``, made
+    ``obj.attr = obj.attr + v`` (a number is never changed in place: the same value)."""
+    for block in statement_blocks(fn.body):
+        for i, stmt in enumerate(block):
+            key = _key(getattr(stmt, "target", None)) if isinstance(stmt, gast.AugAssign) else None
+            if key not in numbers:
+                continue
+            value = gast.BinOp(left=_attribute(*key), op=stmt.op, right=stmt.value)
+            new = gast.Assign(targets=[stmt.target], value=gast.copy_location(value, stmt))
+            new.type_comment = None
+            block[i] = gast.copy_location(new, stmt)
 
 
 def _replace_attributes(fn, local: dict) -> None:
