@@ -57,10 +57,9 @@ def argument_writes(parsed, args: tuple | None, checked: bool = True, followed=(
     for node in nodes:
         if id(node) in augmented:  # (`c[k] += v`: its target is no plain store)
             continue
-        for root, path, replaced in _changed(node):
-            if root in params:
-                for held in grown_paths(node, path, given.get(root)):  # (`d[k].append(v)`)
-                    found.setdefault(root, []).append((held, node.lineno, replaced))
+        for root, path, replaced in _changed(node):  # (`d[k].append(v)`: each list of d)
+            for held in grown_paths(node, path, given.get(root)) if root in params else ():
+                found.setdefault(root, []).append((held, node.lineno, replaced))
     out = []
     for param, writes in found.items():
         example = given.get(param)
