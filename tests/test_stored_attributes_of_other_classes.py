@@ -1,7 +1,9 @@
 """A method storing into its own object (``Cache.forward`` keeping ``self.out``) beside a read
 of an attribute of the same name on an object of another class (a ``Net``'s own ``out``
 field, read directly or by its method ``head``): the read is of the other object, so it is
-differentiated as a value, where before it was refused by the attribute's name. Checked through
+differentiated as a value, where before it was refused by the attribute's name; and a name
+given the cache after it held something else (``a, c = ...`` then ``c = Cache(w)``), whose
+method's stores are read as values from that binding on. Checked through
 the public API over several calls: the value against Python's, the gradient against central
 differences in float64 and the Hessian-vector product against differences of the gradient."""
 
@@ -71,6 +73,16 @@ def field_read_beside_a_cache(net, x):
     return np.sum(h**2) + np.sum(net.out * h)
 
 
+def name_reused_for_a_cache(net, x):
+    h = net.layers[0].forward(x)
+    a, c = np.tanh(h), np.sin(h)
+    for _ in range(2):
+        a, c = c, 0.5 * (a + c)
+    c = Cache(np.cos(net.layers[-1].b))  # (`c` from here on: the object alone)
+    h = c.forward(a)
+    return np.sum(h**2) + np.sum(c.out * net.out)
+
+
 def _net(scale=1.0):
     layers = [Lin(R.standard_normal((D, D)) * 0.5, R.standard_normal(D)) for _ in range(2)]
     return Net(layers, scale * R.standard_normal(D))
@@ -108,7 +120,9 @@ def _numerical(f, net, x):
     return grads, g
 
 
-@pytest.mark.parametrize("f", [head_beside_a_cache, field_read_beside_a_cache])
+@pytest.mark.parametrize(
+    "f", [head_beside_a_cache, field_read_beside_a_cache, name_reused_for_a_cache]
+)
 def test_value_gradient_and_hvp_as_python(f):
     df = sg.value_and_grad(f)
     for call in range(3):
