@@ -1,12 +1,14 @@
 """Layers keeping state from call to call (``self.calls += 1``, an RNN cell's ``self.h``),
 called by the function differentiated through what it makes or through its helpers: a layer
 made in the function and called (``k = Counted(w); h = k(k(h))``), a helper given a layer
-(``apply(LAYER, h)``, ``run(layer, h, n)`` looping over its calls), a helper calling a global
-cell, a helper taking the ``model``. The helper is inlined at its call, so the layer's call is
-the caller's own and its state is followed as values: each derivative is checked over several
-calls against Python's own run from the same state (the value, the state left in the objects,
-the objects themselves still the caller's), the gradient against central differences in
-float64 and the Hessian-vector product against differences of the gradient."""
+(``apply(LAYER, h)``, ``run(layer, h, n)`` looping over its calls, helpers called inside an
+expression), a helper calling a global cell, a helper taking the ``model``. The helper is
+inlined at its call, so the layer's call is the caller's own and its state is followed as
+values: each derivative is checked over several calls against Python's own run from the same
+state (the value, the state left in the objects, the objects themselves still the caller's),
+the gradient against central differences in float64 and the Hessian-vector product against
+differences of the gradient. A helper that cannot be inlined (returning early, called under a
+condition) and layers keeping state in a list are refused, saying why."""
 
 from __future__ import annotations
 
@@ -110,6 +112,28 @@ def helper_taking_the_model(W, x):
     return np.sum(y**2)
 
 
+def helpers_inside_an_expression(W, x):
+    total = 0.0
+    total = total + np.sum(apply(LAYER, W @ x) * apply(LAYER, x))
+    return total + 0.01 * LAYER.calls
+
+
+def early(layer, h):
+    if np.sum(h) > 100.0:
+        return h
+    return layer(h)
+
+
+def helper_returning_early(W, x):
+    h = early(LAYER, W @ x)
+    return np.sum(h**2)
+
+
+def helper_under_a_condition(W, x):
+    h = apply(LAYER, W @ x) if np.sum(x) > 0.0 else x
+    return np.sum(h**2)
+
+
 def helper_given_an_argument_layer(W, layer, x):
     h = apply(layer, W @ x)
     return np.sum(h**2) + 0.01 * layer.calls
@@ -121,6 +145,7 @@ CASES = {
     "helper looping over calls": (helper_looping_over_calls, (W0, X0), [LOOPED]),
     "helper calling a global cell": (helper_calling_a_global_cell, (W0, X0), [CELL]),
     "helper taking the model": (helper_taking_the_model, (W0, X0), [MODEL]),
+    "helpers inside an expression": (helpers_inside_an_expression, (W0, X0), [LAYER]),
 }
 
 
@@ -226,3 +251,16 @@ def test_layers_keeping_state_in_a_list_are_refused_naming_the_state():
         assert str(info.value).startswith(f"{__file__}:{line}: "), str(info.value)
         assert "keeps state in `self.calls`" in str(info.value)
     assert [layer.calls for layer in layers] == [0, 0]
+
+
+@pytest.mark.parametrize("f", [helper_returning_early, helper_under_a_condition])
+def test_a_helper_that_cannot_be_inlined_is_refused_saying_how_to_call_it(f):
+    line = marked_line(Counted.__call__, "self.calls += 1")
+    calls = LAYER.calls
+    for _ in range(2):
+        with pytest.raises(SourcegradError) as info:
+            sg.grad(f)(W0, np.abs(X0))
+        message = str(info.value)
+        assert message.startswith(f"{__file__}:{line}: "), message
+        assert "call it as a statement of its own (`y = " in message, message
+    assert LAYER.calls == calls

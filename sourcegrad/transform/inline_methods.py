@@ -186,8 +186,11 @@ class _Inliner:
 
     def keeps_state(self, call) -> bool:
         """Whether ``call`` is ``obj.m(...)`` of a method keeping state in ``obj`` from call
-        to call (``self.h = f(self.h)``, ``self.t += 1``), or any method of an object the
-        function makes (:meth:`made_here`) whose class has such a method."""
+        to call (``self.h = f(self.h)``, ``self.t += 1``), any method of an object the
+        function makes (:meth:`made_here`) whose class has such a method, or a helper making
+        such a call (:meth:`helper_keeping_state`)."""
+        if isinstance(call.func, gast.Name) and self.helper_keeping_state(call) is not None:
+            return True  # (`apply(LAYER, h)`: its state call inlined with it)
         key = (receiver_of(call), method_of(call))
         if key not in self.stateful:  # (asked once per receiver and method)
             receiver = S.name(key[0])

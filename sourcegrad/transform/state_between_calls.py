@@ -422,7 +422,14 @@ def refuse_state_in_callee(core) -> None:
     receiver, attr, line = core.kept_state[0]
     name = core.node.name
     way_out = f"read and store `{receiver}.{attr}` in the function you differentiate"
-    if core.params[:1] == [receiver]:  # (a method's `self`: its body can be followed there)
+    method = "." in getattr(core.parsed.fn, "__qualname__", name).split("<locals>.")[-1]
+    if core.params[:1] == [receiver] and not method:  # (a helper given the object)
+        way_out = (
+            f"call it as a statement of its own (`y = {name}({receiver}, ...)`, not under a "
+            f"condition, {name}() returning once, at its end), where sourcegrad puts its body "
+            "in place of the call and follows the state"
+        )
+    elif core.params[:1] == [receiver]:  # (a method's `self`: its body can be followed there)
         call = "obj(...)" if name == "__call__" else f"obj.{name}(...)"
         way_out = (
             f"call it as a statement of its own (`y = {call}`) on an object made outside the "
