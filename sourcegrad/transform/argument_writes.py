@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import UnsupportedSyntaxError
 from . import syntax as S
+from .grown_items import grown_paths
 from .in_place import MUTATORS
 from .inline_methods import inline_writing_helpers, obstacle
 from .mutations import given_to_writers
@@ -56,9 +57,9 @@ def argument_writes(parsed, args: tuple | None, checked: bool = True, followed=(
     for node in nodes:
         if id(node) in augmented:  # (`c[k] += v`: its target is no plain store)
             continue
-        for root, path, replaced in _changed(node):
-            if root in params:
-                found.setdefault(root, []).append((path, node.lineno, replaced))
+        for root, path, replaced in _changed(node):  # (`d[k].append(v)`: each list of d)
+            for held in grown_paths(node, path, given.get(root)) if root in params else ():
+                found.setdefault(root, []).append((held, node.lineno, replaced))
     out = []
     for param, writes in found.items():
         example = given.get(param)

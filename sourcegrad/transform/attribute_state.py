@@ -25,7 +25,7 @@ import gast
 
 from ..errors import SourcegradError, UnsupportedSyntaxError
 from . import syntax as S
-from .object_classes import class_of
+from .object_classes import class_of, items_class
 from .own_attributes import read_own_stores
 from .parse import parse
 from .walk import walk_statements
@@ -62,15 +62,16 @@ def refuse_stored_attribute_reads(core, varied: dict, ops: dict) -> None:
     classes = []
     for cls in user_classes(parsed.globals):
         mine = {m for m, owners in called.items() if _may_run(cls, owners)}
-        classes.append(_of_class(cls, mine))
-    stored = {a: w for stores, _ in classes for m in stores for a, w in stores[m].items()}
+        classes.append((cls, *_of_class(cls, mine)))
+    stored = {a: w for _, stores, _ in classes for m in stores for a, w in stores[m].items()}
     if not stored:
         return
     readers: dict = {}  # method -> what it reads that a method called stores, its class's first
-    for stores, reads in classes:
+    for cls, stores, reads in classes:
         own = {a for m in stores for a in stores[m]}
+        near = _stored_into(cls, classes, called)
         for m, attrs in reads.items():
-            hits = sorted(attrs & own) or sorted(attrs & set(stored))
+            hits = sorted(attrs & own) or sorted(attrs & near)
             if hits:  # (the class whose own method stores it first)
                 readers[m] = readers.get(m) if m in readers and not attrs & own else hits[0]
     for node in S.walk(fn):
@@ -82,6 +83,8 @@ def refuse_stored_attribute_reads(core, varied: dict, ops: dict) -> None:
             hit = readers[node.attr]
         if hit is None or _is_own_store(fn, node, hit):
             continue
+        if not via_method and _kept_elsewhere(core, ops, node, (classes, called)):
+            continue  # (`params.out` of a Net: what a Cache's method stores is another's)
         if isinstance(node.value, gast.Name) and (node.value.id, node.attr) in core.followed_reads:
             continue  # (a method inlined at its call stored it: read as the value)
         outer = isinstance(node.value, gast.Name) and node.value.id not in S.bound_names(fn)
@@ -90,6 +93,33 @@ def refuse_stored_attribute_reads(core, varied: dict, ops: dict) -> None:
             parsed.filename,
             getattr(node, "lineno", None) or fn.lineno,
         )
+
+
+def _kept_elsewhere(core, ops: dict, node, asked: tuple) -> bool:
+    """Whether ``node``, ``obj.attr`` read in the function, reads an object of a class known
+    (its receiver a name the function binds once at most) that none of the methods called
+    stores ``attr`` into."""
+    classes, called = asked
+    if not isinstance(node.value, gast.Name):
+        return False
+    named = [n for n in S.name_nodes(core.parsed.node) if n.id == node.value.id]
+    if sum(isinstance(n.ctx, (gast.Store, gast.Del)) for n in named) > 1:
+        return False  # (the name may hold objects of two classes)
+    cls = _receiver_class(core, ops, node.value)
+    return cls is not None and node.attr not in _stored_into(cls, classes, called)
+
+
+def _stored_into(cls: type, classes: list, called: dict) -> set:
+    """The attributes the methods called store into an object that a method of ``cls`` may
+    run on: a receiver whose class is not known, or ``cls`` or a subclass of it (a ``Cache``
+    storing ``self.out`` is no ``Net`` whose ``head`` reads its own ``self.out``)."""
+    return {
+        a
+        for _, stores, _ in classes
+        for m in stores
+        if any(o is None or issubclass(o, cls) for o in called[m])
+        for a in stores[m]
+    }
 
 
 def _stored_read_message(node, attr: str, where: str, via_method: bool, outer=False) -> str:
@@ -130,25 +160,71 @@ def _type_name(where: str) -> str:
 
 def _owner(core, ops: dict, receiver, name: str):
     """The class of ``receiver`` where its method ``name`` is known to run alone: one that
-    calls only functions of modules (``np.exp``), no method of an object (``self.fc.forward(x)``,
+    calls only functions of modules (``np.exp``) and methods of ``self`` running alone in
+    turn (``self.forward(z)``), no method of another object (``self.fc.forward(x)``,
     ``layer.f(x)``, ``ENCODER.forward(x)`` may run any class's); None otherwise."""
-    cls = class_of(core, ops, receiver.id) if isinstance(receiver, gast.Name) else None
-    method = inspect.getattr_static(cls, name, None) if cls is not None else None
-    if not isinstance(method, types.FunctionType):
+    cls = _receiver_class(core, ops, receiver)
+    return cls if cls is not None and _runs_alone(cls, name, set()) else None
+
+
+def _receiver_class(core, ops: dict, receiver):
+    """The class of the object the name ``receiver`` holds: :func:`~.object_classes.class_of`,
+    or the class of every item of the container each of its bindings reads an item of
+    (``layer = layers[k]`` of the loop over an argument's list); None where not known."""
+    if not isinstance(receiver, gast.Name):
         return None
+    cls = class_of(core, ops, receiver.id)
+    if cls is not None:
+        return cls
+    bindings = [n for n in S.name_nodes(core.node) if n.id == receiver.id]
+    bindings = [n for n in bindings if not isinstance(n.ctx, gast.Load)]
+    assigned = [
+        stmt.value
+        for stmt in walk_statements(core.node.body)
+        if isinstance(stmt, gast.Assign)
+        and [getattr(t, "id", None) for t in stmt.targets] == [receiver.id]
+    ]
+    if not assigned or len(assigned) != len(bindings):
+        return None
+    held = {
+        v.value.id if isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) else None
+        for v in assigned
+    }
+    if None in held or len(held) != 1 or any(isinstance(v.slice, gast.Slice) for v in assigned):
+        return None
+    return items_class(core, held.pop())
+
+
+def _runs_alone(cls: type, name: str, seen: set) -> bool:
+    """Whether ``cls``'s method ``name`` calls no method of an object but ``self``'s own,
+    which run alone in turn (see :func:`_owner`)."""
+    method = inspect.getattr_static(cls, name, None)
+    static = isinstance(method, staticmethod)  # (`self.act(z)` of a staticmethod: no self)
+    method = method.__func__ if static else method
+    if not isinstance(method, types.FunctionType):
+        return False
+    if name in seen:
+        return True  # (asked already, up the chain)
+    seen.add(name)
     try:
         node = parse(method).node
     except (SourcegradError, OSError, TypeError, SyntaxError):
-        return None
+        return False
+    args = node.args.posonlyargs + node.args.args
+    me = args[0].id if args and not static else None
     for n in S.walk(node):
         if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute):
             head = n.func.value
+            if isinstance(head, gast.Name) and head.id == me:
+                if not _runs_alone(cls, n.func.attr, seen):
+                    return False
+                continue
             while isinstance(head, (gast.Attribute, gast.Subscript)):
                 head = head.value
             module = method.__globals__.get(getattr(head, "id", None))
             if not isinstance(module, types.ModuleType):
-                return None  # (not `np.exp(x)`: a method of an object, which may store)
-    return cls
+                return False  # (not `np.exp(x)`: a method of an object, which may store)
+    return True
 
 
 def _may_run(cls: type, owners: set) -> bool:

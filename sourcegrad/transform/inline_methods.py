@@ -38,6 +38,12 @@ from .inline_helpers import (
     written_parameters,
 )
 from .parse import UNRESOLVED, parse, resolve
+from .self_state import (
+    accumulates,
+    helper_keeping_state,
+    keeps_state_between_calls,
+    self_attributes,
+)
 from .state_between_calls import calls_on, hoist_state_calls, method_of, receiver_of
 from .walk import statement_blocks
 
@@ -104,6 +110,7 @@ class _Inliner:
                 body = self.inlined(stmt, *found)
                 if body is not None:
                     block[i : i + 1] = body
+                    hoist_state_calls(self.fn, self.keeps_state, self.names)  # (a helper's)
                     return True
         return False
 
@@ -120,6 +127,9 @@ class _Inliner:
             helper = helper_writing_arguments(self.parsed, self.fn, stmt, call)
             if helper is not None:
                 return call, helper, None, set(), True
+            helper = self.helper_keeping_state(call)
+            if helper is not None:  # (the state call inlined becomes the caller's own)
+                return call, helper, None, set(), False
             receiver, name = call.func, "__call__"  # (`layer(h)` of an object)
         elif isinstance(call.func, gast.Attribute):
             receiver, name = call.func.value, call.func.attr
@@ -134,13 +144,13 @@ class _Inliner:
         method = inspect.getattr_static(cls, name, None) if cls is not None else None
         if not isinstance(method, types.FunctionType):
             return None
-        stores, reads = _self_attributes(method)
-        between_calls = stores is not None and _accumulates(method)
+        stores, reads = self_attributes(method)
+        between_calls = stores is not None and accumulates(method)
         made_here = between_calls and self.made_here(receiver, cls)
         if stores is None or (between_calls and not made_here and not self.followed(receiver, cls)):
             return None  # (`self.n += v` on an object kept elsewhere: refused by the analysis)
         init = inspect.getattr_static(cls, "__init__", None)
-        if isinstance(init, types.FunctionType) and name in (_self_attributes(init)[0] or ()):
+        if isinstance(init, types.FunctionType) and name in (self_attributes(init)[0] or ()):
             return None  # (`self.forward = ...` in __init__: the object's own, not the class's)
         stores = stores | _stored_through(cls, method, {method.__name__})
         writes = writes_given(method, (self.fn, stmt, call), 1)
@@ -154,20 +164,43 @@ class _Inliner:
                 return None
         return call, method, receiver, stores, writes
 
+    def helper_keeping_state(self, call):
+        """The helper of the same module ``call`` runs, where it calls a method keeping state
+        on what it is given or on a global object (:func:`~.self_state.helper_keeping_state`);
+        else None."""
+        local = S.bound_names(self.fn) | set(self.parsed.closure)
+        if call.func.id in local:
+            return None
+        function = resolve(self.parsed, call.func, local)
+        if not isinstance(function, types.FunctionType):
+            return None
+        if function.__globals__ is not self.parsed.globals:
+            return None
+
+        def class_of(arg):
+            if isinstance(arg, gast.Name) and arg.id not in local:
+                return _global_class(self.parsed, self.fn, arg)
+            return self.class_of(arg.id if isinstance(arg, gast.Name) else arg)
+
+        return function if helper_keeping_state(function, call, class_of) else None
+
     def keeps_state(self, call) -> bool:
         """Whether ``call`` is ``obj.m(...)`` of a method keeping state in ``obj`` from call
-        to call (``self.h = f(self.h)``, ``self.t += 1``), or any method of an object the
-        function makes (:meth:`made_here`) whose class has such a method."""
+        to call (``self.h = f(self.h)``, ``self.t += 1``), any method of an object the
+        function makes (:meth:`made_here`) whose class has such a method, or a helper making
+        such a call (:meth:`helper_keeping_state`)."""
+        if isinstance(call.func, gast.Name) and self.helper_keeping_state(call) is not None:
+            return True  # (`apply(LAYER, h)`: its state call inlined with it)
         key = (receiver_of(call), method_of(call))
         if key not in self.stateful:  # (asked once per receiver and method)
             receiver = S.name(key[0])
             cls = self.class_of(receiver.id) or _global_class(self.parsed, self.fn, receiver)
             method = inspect.getattr_static(cls, key[1], None) if cls else None
             function = isinstance(method, types.FunctionType)
-            stores = _self_attributes(method)[0] if function else None
-            kept = stores is not None and _accumulates(method)
+            stores = self_attributes(method)[0] if function else None
+            kept = stores is not None and accumulates(method)
             # (any method of an object made here that keeps state: its reads follow it)
-            made = function and self.made_here(receiver, cls) and _keeps_state(cls)
+            made = function and self.made_here(receiver, cls) and keeps_state_between_calls(cls)
             self.stateful[key] = kept or made
         return self.stateful[key]
 
@@ -178,6 +211,7 @@ class _Inliner:
         if not isinstance(receiver, gast.Name):
             return False
         held = {id(n.value) for n in S.walk(self.fn) if isinstance(n, gast.Attribute)}
+        held |= {id(n.func) for n in S.walk(self.fn) if isinstance(n, gast.Call)}  # (`k(h)`)
         reads = [n for n in S.name_nodes(self.fn) if n.id == receiver.id]
         if any(isinstance(n.ctx, gast.Load) and id(n) not in held for n in reads):
             return False
@@ -212,7 +246,7 @@ class _Inliner:
             method = inspect.getattr_static(cls, method_of(call), None)
             if id(call) not in statements or not isinstance(method, types.FunctionType):
                 return False
-            if _self_attributes(method)[0] is None or not _accumulates(method):
+            if self_attributes(method)[0] is None or not accumulates(method):
                 return False
         return True
 
@@ -315,66 +349,6 @@ def _call_of(stmt):
     return value if isinstance(value, gast.Call) else None
 
 
-_SCANNED: dict = {}
-
-
-def _self_attributes(method) -> tuple:
-    """``(attributes it stores in self, attributes of self it reads)``, a store of a
-    constant not counted; ``(None, None)`` where its source is not read."""
-    code = method.__code__
-    if code in _SCANNED:
-        return _SCANNED[code]
-    try:
-        node = parse(method).node
-    except (SourcegradError, OSError, TypeError):
-        _SCANNED[code] = (None, None)
-        return None, None
-    args = node.args.posonlyargs + node.args.args
-    me = args[0].id if args else None
-    constant = {
-        id(t)
-        for n in S.walk(node)
-        if isinstance(n, gast.Assign) and isinstance(n.value, gast.Constant)
-        for t in n.targets
-    }
-    stores, reads = set(), set()
-    for n in S.walk(node):
-        if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and n.value.id == me:
-            if isinstance(n.ctx, gast.Store) and id(n) not in constant:
-                stores.add(n.attr)
-            elif isinstance(n.ctx, gast.Load):
-                reads.add(n.attr)
-    found = (stores, reads) if me is not None else (None, None)
-    _SCANNED[code] = found
-    return found
-
-
-def _accumulates(method) -> bool:
-    """Whether ``method`` updates an attribute of ``self`` from its value before the call
-    (``self.n += v``, ``self.total = self.total + v``, a read before its first store)."""
-    node = parse(method).node
-    me = node.args.args[0].id if node.args.args else None
-    first: dict = {}
-    reads = []
-    for n in S.walk(node):
-        if isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Attribute):
-            if getattr(n.target.value, "id", None) == me:
-                return True
-        if isinstance(n, gast.Attribute) and getattr(n.value, "id", None) == me:
-            if isinstance(n.ctx, gast.Store):
-                first[n.attr] = min(first.get(n.attr, n.lineno), n.lineno)
-            else:
-                reads.append((n.attr, n.lineno))
-    return any(a in first and line <= first[a] for a, line in reads)
-
-
-def _keeps_state(cls) -> bool:
-    """Whether a method of ``cls`` (not ``__init__``) updates what ``self`` held before."""
-    methods = [m for k, m in vars(cls).items() if k != "__init__"]
-    methods = [m for m in methods if isinstance(m, types.FunctionType)]
-    return any(_self_attributes(m)[0] is not None and _accumulates(m) for m in methods)
-
-
 def _stored_through(cls, method, seen: set) -> set:
     """What the methods of ``self`` that ``method`` calls (and those they call) store in
     ``self``."""
@@ -392,7 +366,7 @@ def _stored_through(cls, method, seen: set) -> set:
         seen.add(n.func.attr)
         inner = inspect.getattr_static(cls, n.func.attr, None)
         if isinstance(inner, types.FunctionType):
-            out |= (_self_attributes(inner)[0] or set()) | _stored_through(cls, inner, seen)
+            out |= (self_attributes(inner)[0] or set()) | _stored_through(cls, inner, seen)
     return out
 
 

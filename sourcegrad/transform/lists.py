@@ -30,6 +30,7 @@ import numpy as np
 from ..errors import UnsupportedSyntaxError
 from . import syntax as S
 from .dicts import lower_dict_operations
+from .grown_items import lower_grown_items
 from .item_lists import indexed_item_loops, named_item_lists
 from .list_kinds import list_names, makes_list
 from .shared_lists import shared_list
@@ -42,6 +43,8 @@ def lower_list_operations(fn: gast.FunctionDef, names: S.NameGen, examples=None,
     hold lists. ``builds(func)``: whether a call of ``func`` makes an object of a class (which
     may hold the lists handed to it)."""
     lower_dict_operations(fn, names, examples)
+    params = [a.id for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs]
+    lower_grown_items(fn, params, examples, names)
     _split_list_rebindings(fn, names)
     named_item_lists(fn, names)
     indexed_item_loops(fn, names)
@@ -52,7 +55,6 @@ def lower_list_operations(fn: gast.FunctionDef, names: S.NameGen, examples=None,
         raise UnsupportedSyntaxError(message, None, stmt.lineno)
     if lists:
         fn.body = _Lowering(names, lists, kinds).block(fn.body)
-    params = [a.id for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs]
     tuples = {p for p, v in zip(params, examples or ()) if type(v) is tuple}
     _operands_as_arrays(fn, lists | tuples)
     return lists

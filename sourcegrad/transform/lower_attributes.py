@@ -6,6 +6,7 @@ from __future__ import annotations
 import gast
 
 from . import syntax as S
+from .parse import resolve
 
 
 class AttributeStores:
@@ -23,7 +24,10 @@ class AttributeStores:
             root = root.value
         if not isinstance(root, gast.Name):
             self.refuse_attribute_write(target, "=")
-        if any(_reads_attribute(n, target.attr) for n in S.walk(self.fn)):
+        reads = [n for n in S.walk(self.fn) if _reads_attribute(n, target.attr)]
+        if isinstance(target.value, gast.Name) and self.made_alone(target.value.id):
+            reads = [n for n in reads if not _of_another(n, target.value.id)]
+        if reads:
             self.refuse(
                 f"`{S.text(target)} = ...` keeps a value in an attribute that the function "
                 f"reads (`.{target.attr}`): sourcegrad follows values, not the state an object "
@@ -33,6 +37,24 @@ class AttributeStores:
             )
         store = S.call(S.name("setattr"), [target.value, S.const(target.attr), value])
         self.emit(gast.Expr(value=self.simple(store, "t")), temp=True)
+
+    def made_alone(self, name: str) -> bool:
+        """Whether ``name`` holds an object the function makes, ``name = Cls(...)`` (a class)
+        its one binding, read only through its attributes: no other name reaches it, so
+        ``other.attr`` reads another object."""
+        named = [n for n in S.name_nodes(self.fn) if n.id == name]
+        held = {id(n.value) for n in S.walk(self.fn) if isinstance(n, gast.Attribute)}
+        if any(isinstance(n.ctx, gast.Load) and id(n) not in held for n in named):
+            return False
+        made = [
+            s.value
+            for s in S.walk(self.fn)
+            if isinstance(s, gast.Assign) and [getattr(t, "id", None) for t in s.targets] == [name]
+        ]
+        stores = [n for n in named if not isinstance(n.ctx, gast.Load)]
+        if len(made) != 1 or len(stores) != 1 or not isinstance(made[0], gast.Call):
+            return False
+        return isinstance(resolve(self.p, made[0].func, S.bound_names(self.fn)), type)
 
     def refuse_attribute_write(self, target, assign: str):
         """Refuse ``obj.attr = v`` (``assign`` "=") or ``obj.attr += v`` ("+=")."""
@@ -44,6 +66,12 @@ class AttributeStores:
             "needs it), or keep the state outside the differentiated function",
             target,
         )
+
+
+def _of_another(node, name: str) -> bool:
+    """Whether ``node`` is ``other.attr``, ``other`` a name other than ``name``."""
+    value = getattr(node, "value", None) if isinstance(node, gast.Attribute) else None
+    return isinstance(value, gast.Name) and value.id != name
 
 
 def _reads_attribute(node, attr: str) -> bool:

@@ -53,6 +53,7 @@ from .lower_statements import StatementLowering
 from .matches import lower_matches
 from .name_kinds import NameKinds
 from .node_facts import set_fact
+from .object_rebindings import split_object_rebindings
 from .own_attributes import read_own_stores
 from .parse import UNRESOLVED, Parsed, parse, resolve
 from .path_reads import PathReads, follow_keys
@@ -426,6 +427,8 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         def names():  # fresh names, given what the function uses by now
             return S.NameGen(S.names_in(fn) | RUNTIME_NAMES | set(parsed.closure))
 
+        if not parsed.filename.startswith("<sourcegrad"):  # (`c = Cache(w)` after another `c`)
+            split_object_rebindings(fn, parsed, names(), _users_class)
         class_of = _resolver(parsed, fn, self.params, examples).class_of
         given = dict(zip(self.params, examples or ()))
 

@@ -46,7 +46,7 @@ def follow_state_between_calls(fn, parsed, given: dict, names: S.NameGen) -> tup
     uses = _uses(fn)
     bound = S.bound_names(fn)
     params = {a.id for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs}
-    followed, objects = [], {}
+    followed, objects, numbers = [], {}, set()
     for receiver, (reads, stores, others) in sorted(uses.items()):
         if others:
             continue  # (given to a call, a method called, bound to another name)
@@ -66,11 +66,13 @@ def follow_state_between_calls(fn, parsed, given: dict, names: S.NameGen) -> tup
         for attr in sorted(reads.keys() & stores.keys() & state.keys()):
             line = min(reads[attr] + stores[attr])
             followed.append((receiver, attr, line))
+            if type(state[attr]) in (int, float):  # (`n += 1` a new number: `n = n + 1`)
+                numbers.add((receiver, attr))
             objects.setdefault(id(obj), set()).add(receiver)
     shared = {r for names_of in objects.values() if len(names_of) > 1 for r in names_of}
     followed = [f for f in followed if f[0] not in shared]  # (one object, two names: as is)
     if followed:
-        _rewrite(fn, followed, names)
+        _rewrite(fn, followed, names, numbers)
     return tuple(followed)
 
 
@@ -106,44 +108,65 @@ def _follow_made_objects(fn, parsed, names: S.NameGen) -> None:
 
 
 def hoist_state_calls(fn, keeps_state, names: S.NameGen) -> None:
-    """Give each call ``obj.m(...)`` inside an expression of a simple statement of ``fn``
-    whose method keeps state from call to call (``keeps_state(call)``), a statement of its
-    own just before, ``step = obj.m(...)`` (so that it can be inlined and its state
-    followed), where Python runs it there too: not under a conditional part (``a if c else
-    b``, ``and``/``or``, a comprehension or lambda), the statement reading ``obj`` nowhere
-    else."""
+    """Give each call ``obj.m(...)`` or ``obj(...)`` inside an expression of a simple
+    statement of ``fn`` whose method keeps state from call to call (``keeps_state(call)``),
+    a statement of its own just before, ``step = obj.m(...)`` (so that it can be inlined and
+    its state followed), in the order Python runs them (``k(k(h))``: the inner call first),
+    where Python runs them there too: not under a conditional part (``a if c else b``,
+    ``and``/``or``, a comprehension or lambda), the statement reading each such ``obj``
+    nowhere else."""
     simple = (gast.Assign, gast.AugAssign, gast.Expr, gast.Return, gast.AnnAssign)
     for block in statement_blocks(fn.body):
         for i in reversed(range(len(block))):
             stmt = block[i]
             if not isinstance(stmt, simple) or stmt.value is None:
                 continue
-            call = _inner_state_call(stmt, keeps_state)
-            if call is None:
-                continue
-            held = names.fresh(method_of(call).strip("_") or "result")
-            _replace(stmt, call, gast.copy_location(S.name(held), call))
-            block.insert(i, S.assign(held, call, stmt.lineno))
+            hoisted = []
+            for call in _inner_state_calls(stmt, keeps_state):
+                held = names.fresh(method_of(call).strip("_") or "result")
+                _replace(stmt, call, gast.copy_location(S.name(held), call))
+                hoisted.append(S.assign(held, call, stmt.lineno))
+            block[i:i] = hoisted
 
 
-def _inner_state_call(stmt, keeps_state):
-    """The one call in ``stmt``'s value (not the value itself) that :func:`hoist_state_calls`
-    gives a statement of its own; None where there is none or it cannot be."""
+def _inner_state_calls(stmt, keeps_state) -> list:
+    """The calls in ``stmt``'s value (not the value itself) that :func:`hoist_state_calls`
+    gives statements of their own, in the order Python makes them; none where they cannot
+    be."""
     conditional = (gast.IfExp, gast.BoolOp, gast.Lambda, *S.NESTED_SCOPES)
     conditional += (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
     found = [
         n
-        for n in S.walk(stmt.value)
+        for n in _in_order(stmt.value)
         if n is not stmt.value
         and isinstance(n, gast.Call)
         and receiver_of(n) is not None
         and keeps_state(n)
     ]
-    if len(found) != 1 or any(isinstance(n, conditional) for n in S.walk(stmt)):
-        return None
-    receiver = receiver_of(found[0])
-    mentions = [n for n in S.walk(stmt) if isinstance(n, gast.Name) and n.id == receiver]
-    return found[0] if len(mentions) == 1 else None
+    if not found or any(isinstance(n, conditional) for n in S.walk(stmt)):
+        return []
+    value = stmt.value
+    if isinstance(value, gast.Call) and receiver_of(value) is not None and keeps_state(value):
+        found.append(value)  # (`h = k(k(x))`: the outer call is a statement already)
+    receivers = {receiver_of(n) for n in found}
+    called = {id(n.func.value if isinstance(n.func, gast.Attribute) else n.func) for n in found}
+    for n in S.walk(stmt):
+        if isinstance(n, gast.Name) and n.id in receivers and id(n) not in called:
+            return []
+    return [n for n in found if n is not value]
+
+
+def _in_order(node) -> list:
+    """The nodes of the expression ``node``, each after those it is made of (the order
+    Python evaluates them in: a call's function and arguments before the call)."""
+    out = []
+    for field in S.walked_fields(type(node)):
+        value = getattr(node, field, None)
+        for child in value if type(value) is list else [value]:
+            if isinstance(child, gast.AST):
+                out.extend(_in_order(child))
+    out.append(node)
+    return out
 
 
 def _replace(tree, old, new) -> None:
@@ -271,10 +294,12 @@ def _rebound(fn) -> set:
     return {n.id for n in S.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
 
 
-def _rewrite(fn, followed: list, names: S.NameGen) -> None:
+def _rewrite(fn, followed: list, names: S.NameGen, numbers: set) -> None:
     """``obj_attr = obj.attr`` first, each use of ``obj.attr`` one of ``obj_attr``, and
-    ``obj.attr = obj_attr`` before each ``return``."""
+    ``obj.attr = obj_attr`` before each ``return``; an update of what held a number on
+    entry (``numbers``) made a new number, ``obj_attr = obj_attr + v``."""
     local = {(r, a): names.fresh(f"{r}_{a}") for r, a, _ in followed}
+    _new_numbers(fn, numbers)
     _replace_attributes(fn, local)
     line = min(line for _, _, line in followed)
     first = [S.assign(local[r, a], _attribute(r, a), line) for r, a, _ in followed]
@@ -284,6 +309,20 @@ def _rewrite(fn, followed: list, names: S.NameGen) -> None:
     _store_before_returns(fn.body, local, names)
     fn.body[at:at] = first
     _drop_copies(fn.body, set(local.values()))
+
+
+def _new_numbers(fn, numbers: set) -> None:
+    """Each update ``obj.attr += v`` of ``fn``, ``(obj, attr)`` in ``numbers``, made
+    ``obj.attr = obj.attr + v`` (a number is never changed in place: the same value)."""
+    for block in statement_blocks(fn.body):
+        for i, stmt in enumerate(block):
+            key = _key(getattr(stmt, "target", None)) if isinstance(stmt, gast.AugAssign) else None
+            if key not in numbers:
+                continue
+            value = gast.BinOp(left=_attribute(*key), op=stmt.op, right=stmt.value)
+            new = gast.Assign(targets=[stmt.target], value=gast.copy_location(value, stmt))
+            new.type_comment = None
+            block[i] = gast.copy_location(new, stmt)
 
 
 def _replace_attributes(fn, local: dict) -> None:
@@ -383,7 +422,14 @@ def refuse_state_in_callee(core) -> None:
     receiver, attr, line = core.kept_state[0]
     name = core.node.name
     way_out = f"read and store `{receiver}.{attr}` in the function you differentiate"
-    if core.params[:1] == [receiver]:  # (a method's `self`: its body can be followed there)
+    method = "." in getattr(core.parsed.fn, "__qualname__", name).split("<locals>.")[-1]
+    if core.params[:1] == [receiver] and not method:  # (a helper given the object)
+        way_out = (
+            f"call it as a statement of its own (`y = {name}({receiver}, ...)`, not under a "
+            f"condition, {name}() returning once, at its end), where sourcegrad puts its body "
+            "in place of the call and follows the state"
+        )
+    elif core.params[:1] == [receiver]:  # (a method's `self`: its body can be followed there)
         call = "obj(...)" if name == "__call__" else f"obj.{name}(...)"
         way_out = (
             f"call it as a statement of its own (`y = {call}`) on an object made outside the "
