@@ -250,6 +250,7 @@ def test_layers_keeping_state_in_a_list_are_refused_naming_the_state():
             sg.grad(layers_in_a_list)(W0, layers, X0)
         assert str(info.value).startswith(f"{__file__}:{line}: "), str(info.value)
         assert "keeps state in `self.calls`" in str(info.value)
+        assert "not an item of a list or dict taken in a loop" in str(info.value)
     assert [layer.calls for layer in layers] == [0, 0]
 
 

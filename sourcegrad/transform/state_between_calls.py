@@ -432,9 +432,10 @@ def refuse_state_in_callee(core) -> None:
     elif core.params[:1] == [receiver]:  # (a method's `self`: its body can be followed there)
         call = "obj(...)" if name == "__call__" else f"obj.{name}(...)"
         way_out = (
-            f"call it as a statement of its own (`y = {call}`) on an object made outside the "
-            "function you differentiate, whose state sourcegrad follows there; keep the value "
-            "in a local variable"
+            f"call it as a statement of its own (`y = {call}`) on an object held by a name "
+            "(made in or outside the function you differentiate; not an item of a list or dict "
+            "taken in a loop, whose state is not followed), where sourcegrad follows the state; "
+            "keep the value in a local variable"
         )
     raise UnsupportedSyntaxError(
         f"{name}() keeps state in `{receiver}.{attr}` from call to call, and a function being "
