@@ -1,11 +1,16 @@
 """Programs the Python-features fuzz family (``benchmarks/fuzz.py --family python``,
-tests/program_fuzz_python.py) found wrong, shrunk: each against Python's value and central
-differences on calls 1-3, or refused at the user's line with the way out.
+tests/program_fuzz_python.py) found wrong or refused, shrunk: each against Python's value and
+central differences on calls 1-3 (and the hvp), or refused at the user's line with the way out.
 
 A factory defined inside the differentiated function (``def make(a): def inner(u): ...;
 return inner``) given a differentiated value returns a closure carrying it: its calls were
 differentiated as if the captured value were constant (the gradient through ``a`` silently
 missing); now refused as the module-level factory's are. Given constants, it runs as written.
+
+Followed now, refused before: ``match`` with sequence patterns (a shape tuple with a guard, a
+tuple of a comparison, ``[a, *rest]``; an array is no sequence to ``match``) and mapping
+patterns; a generator of the user's stepped by ``next`` and its rest taken by a
+comprehension; a helper declaring ``global`` a constant it only reads.
 """
 
 from __future__ import annotations
@@ -70,7 +75,77 @@ def the_way_out(W, x):
     return np.mean(h**2)
 
 
+GAIN = 0.7
+
+
+def match_shape(W, x):
+    h = np.tanh(x @ W)
+    match h.shape:
+        case (n,):
+            return np.sum(h) / n
+        case (r, c) if r > 2:
+            return np.sum(h * h) * c
+        case (r, c):
+            return np.sum(h[0]) * c
+    return 0.0
+
+
+def match_tuple_of_a_comparison(W, x):
+    h = np.tanh(x @ W)
+    match (np.mean(h) > -5.0, "tanh"):
+        case (True, _):  # an np.bool_ is not `True`: this case never matches
+            h = 3.0 * h
+        case (_, "tanh" | "sin"):
+            h = np.sin(h)
+    match (bool(np.mean(h) > -5.0), "tanh"):
+        case (True, "tanh"):
+            h = np.tanh(h) * 2.0
+    return np.sum(h * h)
+
+
+def match_star_and_mapping(W, x, kind):
+    h = np.tanh(x @ W)
+    match [h, np.sin(h), 0.5 * h]:
+        case [a, *rest, last]:
+            h = a * last + 0.1 * sum(rest)
+    match {"kind": kind, "gain": 0.7}:
+        case {"kind": "tanh", "gain": g}:
+            h = g * np.tanh(h)
+        case {"kind": k}:
+            h = h * len(k)
+    match h:
+        case [a, _, _]:  # an array is no sequence to `match`
+            return np.sum(a)
+    return np.sum(h**2)
+
+
+def each_row(z):
+    for r in z:
+        yield np.tanh(r)
+
+
+def generator_stepped(W, x):
+    g = each_row(x @ W)
+    first = next(g)
+    return np.sum(first) + sum(np.sum(v * v) for v in g)
+
+
+def gained(z):
+    global GAIN
+    return GAIN * z
+
+
+def global_read(W, x):
+    return np.sum(np.tanh(gained(x @ W)) ** 2)
+
+
 CASES = [
+    Case("match on a shape", match_shape, (W, X), order=2),
+    Case("match on a tuple of a comparison", match_tuple_of_a_comparison, (W, X), order=2),
+    Case("match a star and a mapping", match_star_and_mapping, (W, X, "tanh"), order=2),
+    Case("match a mapping's other case", match_star_and_mapping, (W, X, "sin"), order=2),
+    Case("a generator stepped by next", generator_stepped, (W, X), order=2),
+    Case("a global only read", global_read, (W, X), order=2),
     Case(
         "a nested factory given a differentiated value",
         nested_factory,

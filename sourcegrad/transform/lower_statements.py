@@ -35,6 +35,8 @@ class StatementLowering(LinkRefusals, AttributeStores):
         kind = type(stmt)
         if kind is gast.Try and not stmt.handlers:
             self.refuse(FINALLY, stmt)
+        if kind is gast.Global and not _stores_any(self.fn, set(stmt.names)):
+            return  # names only read: they resolve to the module's without the declaration
         if kind in REFUSED_STATEMENTS:
             self.refuse(REFUSED_STATEMENTS[kind], stmt)
         if isinstance(stmt, gast.Expr) and isinstance(stmt.value, (gast.Yield, gast.YieldFrom)):
@@ -540,6 +542,14 @@ _SIGNS = {
     gast.Mod: "%", gast.Pow: "**", gast.MatMult: "@", gast.BitAnd: "&", gast.BitOr: "|",
     gast.BitXor: "^", gast.LShift: "<<", gast.RShift: ">>",
 }  # fmt: skip
+
+
+def _stores_any(fn, names: set) -> bool:
+    """Whether ``fn`` (not its nested functions) binds or deletes one of ``names``."""
+    return any(
+        isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load) and n.id in names
+        for n in S.own_scope_nodes(fn)
+    )
 
 
 def _display_keys(value):

@@ -74,8 +74,15 @@ def match_in_loop(xs, modes):
 
 def match_sequence(x, cfg):
     match cfg:
-        case (a, b):  # REFUSED
+        case (a, b):
             return np.sum(x * a + b)
+    return np.sum(x)
+
+
+def match_class(x, cfg):
+    match cfg:
+        case float(a):  # REFUSED
+            return np.sum(x * a)
     return np.sum(x)
 
 
@@ -347,10 +354,12 @@ CASES = [
         Case(f"match_in_loop_{i}", match_in_loop, (XS, modes), order=2)
         for i, modes in enumerate((["go", "skip", "go", "stop"], ["stop"] + ["go"] * 3))
     ],
+    Case("match_sequence", match_sequence, (X4, (1.0, 2.0)), order=2),
+    Case("match_sequence_string", match_sequence, (X4, "ab"), order=2),
     Case(
-        "match_sequence",
-        match_sequence,
-        (X4, (1.0, 2.0)),
+        "match_class",
+        match_class,
+        (X4, 1.5),
         refused=(UnsupportedSyntaxError, "write the tests as `if`/`elif`"),
     ),
     Case("for_else_runs", for_else, (X4,), order=2),

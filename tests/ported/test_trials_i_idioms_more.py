@@ -202,7 +202,7 @@ def setattr_registry(W, x):
 def match_sequence(W, x, spec):
     h = x @ W
     match spec:
-        case ("scale", s):  # REFUSED
+        case ("scale", s):
             h = h * s
         case _:
             pass
@@ -324,12 +324,7 @@ CASES = [
         (r(3, 2), X),
         refused=(sg.NoRuleError, "pass them to its methods"),
     ),
-    Case(
-        "match_sequence_pattern",
-        match_sequence,
-        (r(3, 2), X, ("scale", 2.0)),
-        refused=(sg.UnsupportedSyntaxError, "write the tests as `if`/`elif` on the value"),
-    ),
+    Case("match_sequence_pattern", match_sequence, (r(3, 2), X, ("scale", 2.0)), order=2),
     Case(
         "zip_star_transpose", zip_star_transpose, ([(r(3, 3), r(3)), (r(3, 2), r(2))], X), order=2
     ),
