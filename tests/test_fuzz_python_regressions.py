@@ -10,7 +10,8 @@ missing); now refused as the module-level factory's are. Given constants, it run
 Followed now, refused before: ``match`` with sequence patterns (a shape tuple with a guard, a
 tuple of a comparison, ``[a, *rest]``; an array is no sequence to ``match``) and mapping
 patterns; a generator of the user's stepped by ``next`` and its rest taken by a
-comprehension; a helper declaring ``global`` a constant it only reads.
+comprehension; a helper declaring ``global`` a constant it only reads; ``try``/``finally``
+whose ``finally`` only sets local names (also inside ``with np.errstate``).
 """
 
 from __future__ import annotations
@@ -139,7 +140,37 @@ def global_read(W, x):
     return np.sum(np.tanh(gained(x @ W)) ** 2)
 
 
+def finally_in_errstate(W, x):
+    acc = 1.0
+    h = x @ W
+    with np.errstate(over="ignore"):
+        try:
+            h = np.exp(-h * h) * h
+        finally:
+            acc = acc * 0.9 + float(np.sum(h))
+    for i in range(2):
+        try:
+            h = np.tanh(h + 0.1 * i)
+        finally:
+            k = max(len(h), 2)
+    return np.sum(h**2) * acc + k
+
+
+def finally_with_a_return(W, x):
+    try:  # REFUSED
+        return np.sum(np.tanh(x @ W))
+    finally:
+        pass
+
+
 CASES = [
+    Case("try and finally setting locals", finally_in_errstate, (W, X), order=2),
+    Case(
+        "try and finally around a return",
+        finally_with_a_return,
+        (W, X),
+        refused=(UnsupportedSyntaxError, "then the `finally` statements after it"),
+    ),
     Case("match on a shape", match_shape, (W, X), order=2),
     Case("match on a tuple of a comparison", match_tuple_of_a_comparison, (W, X), order=2),
     Case("match a star and a mapping", match_star_and_mapping, (W, X, "tanh"), order=2),
