@@ -141,7 +141,7 @@ def _sequence(patterns: list, subject, line: int) -> tuple[list, list]:
 
 def _isinstance(subject, kinds: tuple):
     types = gast.Tuple(elts=[S.name(k) for k in kinds], ctx=gast.Load())
-    return S.call(S.name("isinstance"), [S.clone(subject), types])
+    return S.call(S.name("isinstance"), [S.clone(subject), types if kinds[1:] else types.elts[0]])
 
 
 def _all(tests: list):
