@@ -11,7 +11,8 @@ Followed now, refused before: ``match`` with sequence patterns (a shape tuple wi
 tuple of a comparison, ``[a, *rest]``; an array is no sequence to ``match``) and mapping
 patterns; a generator of the user's stepped by ``next`` and its rest taken by a
 comprehension; a helper declaring ``global`` a constant it only reads; ``try``/``finally``
-whose ``finally`` only sets local names (also inside ``with np.errstate``).
+whose ``finally`` only sets local names (also inside ``with np.errstate``, and after a body
+ending in ``return``).
 """
 
 from __future__ import annotations
@@ -156,19 +157,36 @@ def finally_in_errstate(W, x):
     return np.sum(h**2) * acc + k
 
 
-def finally_with_a_return(W, x):
+def guarded(z):
+    try:
+        return np.tanh(z)
+    finally:
+        z = None
+
+
+def finally_after_a_return(W, x):
+    h = guarded(x @ W)
+    try:
+        h = h * 2.0
+        return np.sum(h * h)
+    finally:
+        h = np.zeros(3)
+
+
+def finally_appending(W, x, log):
     try:  # REFUSED
         return np.sum(np.tanh(x @ W))
     finally:
-        pass
+        log.append(1)
 
 
 CASES = [
     Case("try and finally setting locals", finally_in_errstate, (W, X), order=2),
+    Case("try and finally around a return", finally_after_a_return, (W, X), order=2),
     Case(
-        "try and finally around a return",
-        finally_with_a_return,
-        (W, X),
+        "a finally appending to a list",
+        finally_appending,
+        (W, X, []),
         refused=(UnsupportedSyntaxError, "then the `finally` statements after it"),
     ),
     Case("match on a shape", match_shape, (W, X), order=2),

@@ -3,11 +3,13 @@
 Entered through :func:`lower_finally_blocks`, which rewrites a user function's syntax tree in
 place: a ``try`` without handlers or ``else`` becomes its body followed by its ``finally``
 statements, where the body holds no ``return``, ``break``, ``continue`` or ``yield`` (each
-would run the ``finally`` statements first) and the ``finally`` statements only bind local
-names from NumPy's, ``math``'s and a few builtins' values (no item or attribute store, no
-other call). Where the body does not raise, that is the order Python runs them in; where it
-raises, the exception leaves the function either way, and the names the ``finally`` sets die
-with it. Any other ``try`` is refused where statements are lowered, with the way out.
+would run the ``finally`` statements first) but a ``return v`` ending it (``result = v``,
+the ``finally`` statements, then ``return result``: Python evaluates ``v`` first), and the
+``finally`` statements only bind local names from NumPy's, ``math``'s and a few builtins'
+values (no item or attribute store, no other call). Where the body does not raise, that is
+the order Python runs them in; where it raises, the exception leaves the function either
+way, and the names the ``finally`` sets die with it. Any other ``try`` is refused where
+statements are lowered, with the way out.
 """
 
 from __future__ import annotations
@@ -25,24 +27,30 @@ _JUMPS = (gast.Return, gast.Break, gast.Continue, gast.Yield, gast.YieldFrom)
 _BINDS = (gast.Assign, gast.AugAssign, gast.AnnAssign)
 
 
-def lower_finally_blocks(fn: gast.FunctionDef) -> None:
+def lower_finally_blocks(fn: gast.FunctionDef, names: S.NameGen) -> None:
     """Rewrite ``fn`` (not its nested functions) in place per the module's rule."""
     if any(isinstance(n, gast.Try) for n in S.own_scope_nodes(fn)):
-        fn.body = _block(fn.body)
+        fn.body = _block(fn.body, names)
 
 
-def _block(stmts: list) -> list:
-    return rewrite_blocks(stmts, _lowered)
+def _block(stmts: list, names: S.NameGen) -> list:
+    return rewrite_blocks(stmts, lambda s: _lowered(s, names))
 
 
-def _lowered(stmt) -> list:
+def _lowered(stmt, names: S.NameGen) -> list:
     if not isinstance(stmt, gast.Try) or stmt.handlers or stmt.orelse:
         return [stmt]
-    final = _block(stmt.finalbody)
-    if _jumps(stmt.body) or not all(_sets_locals(s) for s in final):
+    final = _block(stmt.finalbody, names)
+    body, last = stmt.body, stmt.body[-1]
+    returned = isinstance(last, gast.Return) and last.value is not None
+    if _jumps(body[:-1] if returned else body) or not all(_sets_locals(s) for s in final):
         stmt.finalbody = final
         return [stmt]
-    return stmt.body + final
+    if not returned:
+        return body + final
+    result = names.fresh("result")
+    done = gast.copy_location(gast.Return(value=S.name(result)), last)
+    return [*body[:-1], S.assign(result, last.value, last.lineno), *final, done]
 
 
 def _jumps(stmts: list) -> bool:

@@ -446,7 +446,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
             lower_matches(fn, names())
         except UnsupportedSyntaxError as exc:  # placed in the user's file here
             self.refuse(exc.reason, exc)
-        lower_finally_blocks(fn)
+        lower_finally_blocks(fn, names())
         self.quiet = lower_with_blocks(fn, parsed)
         if "__class__" in parsed.closure and args.args:
             _explicit_super(fn, args.args[0].id)
