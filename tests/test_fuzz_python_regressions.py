@@ -12,7 +12,8 @@ tuple of a comparison, ``[a, *rest]``; an array is no sequence to ``match``) and
 patterns; a generator of the user's stepped by ``next`` and its rest taken by a
 comprehension; a helper declaring ``global`` a constant it only reads; ``try``/``finally``
 whose ``finally`` only sets local names (also inside ``with np.errstate``, and after a body
-ending in ``return``).
+ending in ``return``). A ``nonlocal`` two functions down is refused naming the function
+that declares it (it named the outer one, and a way out that did not fit).
 """
 
 from __future__ import annotations
@@ -180,7 +181,29 @@ def finally_appending(W, x, log):
         log.append(1)
 
 
+def nonlocal_two_levels_down(W, x):
+    h = np.tanh(x @ W)
+
+    def total_of(u):
+        total = 0.0
+
+        def add(v):
+            nonlocal total  # REFUSED
+            total = total + np.sum(v)
+
+        add(u)
+        return total
+
+    return total_of(h)
+
+
 CASES = [
+    Case(
+        "nonlocal in a function nested twice",
+        nonlocal_two_levels_down,
+        (W, X),
+        refused=(UnsupportedSyntaxError, "`nonlocal total` in nested `add`"),
+    ),
     Case("try and finally setting locals", finally_in_errstate, (W, X), order=2),
     Case("try and finally around a return", finally_after_a_return, (W, X), order=2),
     Case(
