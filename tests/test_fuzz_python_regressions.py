@@ -13,10 +13,13 @@ patterns; a generator of the user's stepped by ``next`` and its rest taken by a
 comprehension; a helper declaring ``global`` a constant it only reads; ``try``/``finally``
 whose ``finally`` only sets local names (also inside ``with np.errstate``, and after a body
 ending in ``return``). A ``nonlocal`` two functions down is refused naming the function
-that declares it (it named the outer one, and a way out that did not fit).
+that declares it (it named the outer one, and a way out that did not fit). ``itertools.pairwise``
+of a display (not a name) runs as the list of pairs.
 """
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pytest
@@ -197,7 +200,16 @@ def nonlocal_two_levels_down(W, x):
     return total_of(h)
 
 
+def pairwise_of_a_display(W, x):
+    h = np.tanh(x @ W)
+    acc = sum(np.sum(a * c) for a, c in itertools.pairwise([h, np.sin(h), np.cos(h)]))
+    for a, b in itertools.pairwise(h):
+        acc = acc + np.sum(a * b)
+    return acc
+
+
 CASES = [
+    Case("pairwise of a display and of an array", pairwise_of_a_display, (W, X), order=2),
     Case(
         "nonlocal in a function nested twice",
         nonlocal_two_levels_down,
