@@ -16,7 +16,8 @@ same way) and written to DIR as a standalone reproducer.
 (tests/program_fuzz_aliasing.py) alone, ``--family objects`` those of code written with
 objects (tests/program_fuzz_objects.py), ``--family training`` training loops calling the
 derivatives step after step while the parameters, shapes, dtypes and globals change
-(tests/program_fuzz_training.py) (give it again with ``--seeds``).
+(tests/program_fuzz_training.py), ``--family python`` the Python language features people use
+in losses (tests/program_fuzz_python.py) (give it again with ``--seeds``).
 """
 
 from __future__ import annotations
@@ -141,9 +142,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, nargs="*", help="re-check these program seeds verbosely")
     ap.add_argument(
         "--family",
-        choices=["aliasing", "objects", "training"],
+        choices=["aliasing", "objects", "python", "training"],
         help="draw the features of one family (aliasing: memory shared between names; objects: "
-        "code written with classes and methods; training: derivatives called in a loop that "
+        "code written with classes and methods; python: the Python language features people use in losses; training: derivatives called in a loop that "
         "updates the parameters and changes shapes, dtypes and globals between calls) instead "
         "of all",
     )

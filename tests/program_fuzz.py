@@ -1135,9 +1135,10 @@ FEATURES = {
 FEATURES.update(ALIASING_FEATURES)
 
 #: which features a program draws: None (all of FEATURES), "aliasing" (one or two of the
-#: aliasing family's, sometimes with one other) or "objects" (code written with objects:
+#: aliasing family's, sometimes with one other), "objects" (code written with objects:
 #: tests/program_fuzz_objects.py, its networks and one to three of its features, sometimes
-#: with one other); ``benchmarks/fuzz.py --family`` sets it
+#: with one other) or "python" (Python language features: tests/program_fuzz_python.py, one
+#: to three, sometimes with one other); ``benchmarks/fuzz.py --family`` sets it
 FAMILY: str | None = None
 OBJECTS_HVP_FRACTION = 0.4
 
@@ -1176,7 +1177,16 @@ def _feature_names(b: Builder) -> list[str]:
         return names
     if FAMILY == "objects":
         return _objects().feature_names(b, sorted(FEATURES))
+    if FAMILY == "python":
+        return _python().feature_names(b, sorted(set(FEATURES) - set(ALIASING_FEATURES)))
     return b.r.sample(sorted(FEATURES), b.r.randint(1, 5))
+
+
+def _python():
+    """The Python-features family's module (imported when drawn)."""
+    from tests import program_fuzz_python
+
+    return program_fuzz_python
 
 
 def _training():
@@ -1224,7 +1234,11 @@ def generate(seed: int) -> Program:
         b.knob("reg")
     if names:
         b.emit("acc = 0.0")
-    features = {**FEATURES, **_objects().FEATURES} if FAMILY == "objects" else FEATURES
+    features = FEATURES
+    if FAMILY == "objects":
+        features = {**FEATURES, **_objects().FEATURES}
+    elif FAMILY == "python":
+        features = {**FEATURES, **_python().FEATURES}
     for name in names:
         b.knob(name)
         features[name](b, nd)
@@ -1247,7 +1261,7 @@ def generate(seed: int) -> Program:
     wrt = (0, 1) if b.p(0.2) else 0
     aliasing = any(name in ALIASING_FEATURES for name in names)
     fraction = ALIASING_HVP_FRACTION if aliasing else HVP_FRACTION
-    hvp = b.p(OBJECTS_HVP_FRACTION if FAMILY == "objects" else fraction)
+    hvp = b.p(OBJECTS_HVP_FRACTION if FAMILY in ("objects", "python") else fraction)
     hvp_v = _v_like(b, params) if hvp else None
     return Program(seed, source, params, x, y, kwargs, wrt, hvp, hvp_v, b.knobs)
 

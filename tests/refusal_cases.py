@@ -63,6 +63,7 @@ def uses_try(x):
 
 def uses_global(x):
     global COUNTER  # REFUSE: uses_global
+    COUNTER = 1  # (a global only read is followed)
     return np.sum(x)
 
 

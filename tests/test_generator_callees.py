@@ -1,5 +1,6 @@
 """Generator functions called by a differentiated function (each becomes a function returning
-the list of what it yields, and its calls are listed), and recursive helpers over integer data
+the list of what it yields, and its calls are listed; one stepped by `next` is read as the
+list's items in order), and recursive helpers over integer data
 at second order (a jvp over a vjp whose integer argument comes back from the tape)."""
 
 from __future__ import annotations
@@ -59,7 +60,16 @@ def f_assigned(w):
 
 def f_next(w):
     it = pairs(w)
+    a, b = next(it)
+    c, d = next(it)
+    return a * b + sum(x * y for x, y in it) * c - d
+
+
+def f_next_in_branch(w):
+    it = pairs(w)
     a, b = next(it)  # REFUSED
+    if a > 0.0:
+        a, b = next(it)
     return a * b
 
 
@@ -111,7 +121,7 @@ W = np.array([0.3, -0.4, 0.7, 1.1, -0.2, 0.5])
 DATA = [np.array([0, 2]), np.array([1]), np.array([3, 3, 0])]
 CASES = [
     Case(f.__name__, f, (W.copy(),), order=2)
-    for f in (f_for, f_sum, f_list, f_zip, f_assigned, f_method, f_comp)
+    for f in (f_for, f_sum, f_list, f_zip, f_assigned, f_method, f_comp, f_next)
 ] + [
     Case("rec_comp", rec_comp, (W[:4].copy(), DATA), order=2),
     Case("rec_loop", rec_loop, (W[:4].copy(), DATA), order=2),
@@ -124,8 +134,8 @@ def test_generators_and_recursion(case):
     check(case)
 
 
-def test_next_of_a_generator_is_refused_with_a_loop_as_the_way_out():
-    check_refusal(f_next, (W.copy(),), sg.NoRuleError, "loop over the items")
+def test_next_of_a_generator_in_a_branch_is_refused_with_a_loop_as_the_way_out():
+    check_refusal(f_next_in_branch, (W.copy(),), sg.NoRuleError, "loop over the items")
 
 
 def generator_itself(w):

@@ -145,3 +145,33 @@ def test_training_family_draws_every_change(training_family):
         *("shift:inplace", "shift:rebind", "cfg:gain", "cfg:flag", "batch_change"),
     ]:
         assert knobs[name] > 0, name
+
+
+#: the Python-features family (``benchmarks/fuzz.py --family python``): the language features
+#: people use in losses (defaults, ``**opts``, closures, decorators, records, ``match``,
+#: generators, itertools, ...) with the default family's arithmetic
+PYTHON_SEED = 3
+N_PYTHON_PROGRAMS = 12
+
+
+@pytest.fixture
+def python_family(monkeypatch):
+    monkeypatch.setattr(pf, "FAMILY", "python")
+
+
+@pytest.mark.parametrize(
+    "seed", [pf.program_seed(PYTHON_SEED, i) for i in range(N_PYTHON_PROGRAMS)]
+)
+def test_python_program(seed, tmp_path, python_family):
+    test_program(seed, tmp_path)
+
+
+def test_python_family_draws_every_feature(python_family):
+    """Generation alone (cheap): 200 programs of the family draw each of its features."""
+    from tests import program_fuzz_python as pp
+
+    knobs = Counter()
+    for i in range(200):
+        knobs.update(pf.generate(pf.program_seed(PYTHON_SEED, i)).knobs)
+    for name in pp.FEATURES:
+        assert knobs[name] > 0, name

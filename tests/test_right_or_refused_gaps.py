@@ -212,20 +212,34 @@ def cholesky_tested_first(x):
     return np.sum(L)
 
 
+CALLS: list = []
+
+
+def logged_in_finally(x):
+    try:  # REFUSED
+        y = np.sin(x) * 2.0
+    finally:
+        CALLS.append(1)
+    return np.sum(y)
+
+
+def logged_after(x):
+    y = np.sin(x) * 2.0
+    CALLS.append(1)
+    return np.sum(y)
+
+
 def counted_in_finally(x):
     n = 0
-    try:  # REFUSED
+    try:
         y = np.sin(x) * 2.0
     finally:
         n = n + 1
     return np.sum(y) * n
 
 
-def counted_after(x):
-    n = 0
-    y = np.sin(x) * 2.0
-    n = n + 1
-    return np.sum(y) * n
+def test_a_finally_setting_local_names_runs_after_its_body():
+    check(Case("counted_in_finally", counted_in_finally, (X,), order=2))
 
 
 @pytest.mark.parametrize(
@@ -236,7 +250,7 @@ def counted_after(x):
             "test for the failure first and choose with `if`",
             cholesky_tested_first,
         ),
-        (counted_in_finally, "then the `finally` statements after it", counted_after),
+        (logged_in_finally, "then the `finally` statements after it", logged_after),
     ],
 )
 def test_try_is_refused_with_a_way_out_that_is_differentiated(refused, hint, way_out):

@@ -25,11 +25,12 @@ from .calls import (
     example_value,
     free_names,
     keyword_call,
+    nested_function,
     refuse_writing_helper,
 )
 from .examples import holds, receiver_examples
 from .forms import Core
-from .lift_closures import free_reads, returns_closure
+from .lift_closures import body_returns_closure, free_reads, returns_closure
 from .node_facts import get_fact
 from .parse import UNRESOLVED, resolve
 from .plain_classes import refusal_of
@@ -60,11 +61,22 @@ def varied_transfer(ops: dict):
     return gen_varied
 
 
-def closure_transfer(varied: dict, ops: dict):
+def closure_transfer(core: Core, varied: dict, ops: dict):
     """The forward transfer function of the names that may hold a nested function reading
     varied values (a closure carrying them): made by its ``def`` or lambda, or returned by a
-    call of the user's function given varied values (``block = make_block(W)``), then passed
-    on by any statement reading such a name (into a container, out of one, a loop over one)."""
+    call given varied values of the user's function or of a nested one that returns a function
+    it defines (``block = make_block(W)``), then passed on by any statement reading such a name
+    (into a container, out of one, a loop over one)."""
+    makers: dict = {}  # nested function name -> whether it returns a function it defines
+
+    def nested_maker(op) -> bool:
+        func = op.dynamic_call[0] if op is not None and op.dynamic_call else None
+        if not isinstance(func, gast.Name):
+            return False
+        if func.id not in makers:
+            found = nested_function(core, func.id)
+            makers[func.id] = found is not None and body_returns_closure(found[0])
+        return makers[func.id]
 
     def gen_closures(stmt, held):
         if isinstance(stmt, gast.For):
@@ -84,6 +96,8 @@ def closure_transfer(varied: dict, ops: dict):
             given = set().union(*(S.names_in(a) for a in [*args, *kwargs.values()]))
             if given & varied.get(("in", id(stmt)), set()):
                 return held | targets  # a closure over what it was given
+        if nested_maker(op) and S.names_in(stmt.value) & varied.get(("in", id(stmt)), set()):
+            return held | targets
         return (held | targets) if S.names_in(stmt.value) & held else (held - targets)
 
     return gen_closures

@@ -78,7 +78,7 @@ def _analyze(core: Core, wrt: tuple, example_args, whole_output: bool) -> Analys
     refuse_outer_state(core, varied, cfg)
     refuse_stored_attribute_reads(core, varied, ops)
     refuse_recomputed_draws(core, ops, varied)
-    resolve_calls(core, ops, varied, solve_forward(cfg, set(), closure_transfer(varied, ops)))
+    resolve_calls(core, ops, varied, solve_forward(cfg, set(), closure_transfer(core, varied, ops)))
     refuse_changed_captures(core, ops)
     useful_in = solve_backward(cfg, set(), useful_transfer(ops, out))
     active = active_names(core, varied, useful_in, wrt_names)

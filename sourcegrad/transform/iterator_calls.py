@@ -58,7 +58,7 @@ import gast
 
 from ..errors import UnsupportedSyntaxError
 from . import syntax as S
-from .itertools_calls import accumulated, applied, lowers_accumulate
+from .itertools_calls import accumulated, applied, lowered_later, paired
 from .parse import UNRESOLVED
 from .property_reads import call_property_getters
 from .walk import OwnNodes, rewrite_blocks
@@ -79,7 +79,7 @@ def lower_iterator_calls(fn: gast.FunctionDef, resolve, names: S.NameGen) -> Non
     _name_called_fields(own, resolve, names)
     _call_super_methods(own, resolve)
     calls = S.nodes_of(fn, (gast.Call,))
-    if not any(_kind(n, resolve) or lowers_accumulate(n, resolve) for n in calls):
+    if not any(_kind(n, resolve) or lowered_later(n, resolve) for n in calls):
         return
     lowering = _Lowering(resolve, names)
     fn.body = rewrite_blocks(fn.body, lowering.statement)
@@ -439,6 +439,8 @@ class _Lowering:
                 k.value = self.expression(k.value, before, eager)
             if eager and (partials := accumulated(e, self.resolve, before, self.names)):
                 return partials
+            if eager and (pairs := paired(e, self.resolve, before, self.names)):
+                return pairs
             kind = _kind(e, self.resolve)
             if kind and isinstance(e.args[0], gast.Call):
                 if not self.partial_as_lambda(e, kind, before, eager):

@@ -7,7 +7,8 @@ differentiate (part of normalize, before :mod:`.iterator_calls`):
   ``repeat=``);
 * ``itertools.pairwise(xs)`` -> ``zip(xs, xs[1:])``, where ``xs`` is a name or an attribute
   chain (read twice, the same value: the pairs of neighbours Python makes of a list, a tuple
-  or an array's rows);
+  or an array's rows); of another ``xs`` (:func:`paired`, called by :mod:`.iterator_calls`
+  where the call is always evaluated), ``items = list(xs)`` first;
 * ``itertools.accumulate(xs, f, initial=v)`` (:func:`accumulated`, called by
   :mod:`.iterator_calls` where the call is always evaluated) -> ``partials = [v]`` (without
   ``initial``: ``items = list(xs)``, ``partials = items[:1]``) then ``for item in ...:
@@ -96,9 +97,32 @@ def accumulated(call: gast.Call, resolve, before: list, names: S.NameGen) -> gas
     return S.name(partials)
 
 
-def lowers_accumulate(call: gast.Call, resolve) -> bool:
-    """Whether ``call`` is an ``itertools.accumulate`` call :func:`accumulated` lowers."""
-    return _accumulate_parts(call, resolve) is not None
+def paired(call, resolve, before: list, names: S.NameGen) -> gast.Call | None:
+    """``zip(items, items[1:])`` for ``itertools.pairwise(xs)`` of an ``xs`` that is not a
+    name or attribute chain (:func:`lower_itertools` lowers those), ``items = xs`` (a list
+    display) or ``items = list(xs)`` added to ``before``; None for any other call."""
+    if not _pairwise_of_a_value(call, resolve):
+        return None
+    xs, items = call.args[0], names.fresh("items")
+    listed = xs if isinstance(xs, gast.List) else S.call(S.name("list"), [xs])
+    before.append(S.assign(items, listed))
+    return S.call(S.name("zip"), [S.name(items), _sliced(items, 1, None)])
+
+
+def _pairwise_of_a_value(call, resolve) -> bool:
+    pairwise = getattr(itertools, "pairwise", None)
+    if pairwise is None or not isinstance(call, gast.Call) or call.keywords:
+        return False
+    if not isinstance(call.func, (gast.Name, gast.Attribute)) or len(call.args) != 1:
+        return False
+    xs = call.args[0]
+    return resolve(call.func) is pairwise and not (isinstance(xs, gast.Starred) or S.dotted(xs))
+
+
+def lowered_later(call: gast.Call, resolve) -> bool:
+    """Whether ``call`` is an ``itertools.accumulate`` call :func:`accumulated` lowers, or an
+    ``itertools.pairwise`` call :func:`paired` lowers."""
+    return _accumulate_parts(call, resolve) is not None or _pairwise_of_a_value(call, resolve)
 
 
 def _accumulate_parts(call: gast.Call, resolve):

@@ -310,16 +310,28 @@ def _returns_closure(fn) -> bool:
         node = parse(fn).node
     except SourcegradError:
         return False
-    made = {n.name for n in S.walk(node) if isinstance(n, gast.FunctionDef) and n is not node}
+    return body_returns_closure(node.body)
+
+
+def body_returns_closure(body: list) -> bool:
+    """Whether a function whose body is ``body`` (a lambda's: ``[its expression]``) may
+    return a function it defines there, or a lambda."""
+    made = {n.name for stmt in body for n in S.walk(stmt) if isinstance(n, gast.FunctionDef)}
     made |= {
         t.id
-        for n in S.walk(node)
+        for stmt in body
+        for n in S.walk(stmt)
         if isinstance(n, gast.Assign) and isinstance(n.value, gast.Lambda)
         for t in n.targets
         if isinstance(t, gast.Name)
     }
-    for n in S.own_scope_nodes(node):
-        if isinstance(n, gast.Return) and n.value is not None:
-            if isinstance(n.value, gast.Lambda) or S.names_in(n.value) & made:
-                return True
+    if len(body) == 1 and isinstance(body[0], gast.Lambda):
+        return True  # make = lambda a: lambda u: a * u
+    for stmt in body:
+        if isinstance(stmt, S.NESTED_SCOPES):
+            continue
+        for n in S.own_scope_nodes(stmt):
+            if isinstance(n, gast.Return) and n.value is not None:
+                if isinstance(n.value, gast.Lambda) or S.names_in(n.value) & made:
+                    return True
     return False

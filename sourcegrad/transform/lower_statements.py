@@ -41,6 +41,8 @@ class StatementLowering(LinkRefusals, AttributeStores):
         kind = type(stmt)
         if kind is gast.Try and not stmt.handlers:
             self.refuse(FINALLY, stmt)
+        if kind is gast.Global and not _stores_any(self.fn, set(stmt.names)):
+            return  # names only read: they resolve to the module's without the declaration
         if kind in REFUSED_STATEMENTS:
             self.refuse(REFUSED_STATEMENTS[kind], stmt)
         if isinstance(stmt, gast.Expr) and isinstance(stmt.value, (gast.Yield, gast.YieldFrom)):
@@ -69,16 +71,10 @@ class StatementLowering(LinkRefusals, AttributeStores):
                     "decorated nested functions are not supported; define it at " "module level",
                     stmt,
                 )
-            for node in S.walk(stmt):
-                if isinstance(node, (gast.Nonlocal, gast.Global)):
-                    kind = type(node).__name__.lower()
-                    self.refuse(
-                        f"`{kind} {', '.join(node.names)}` in nested `{stmt.name}`: "
-                        "sourcegrad does not follow what a nested function writes into the "
-                        "names of another scope; pass the value in and return the new value "
-                        f"(`{node.names[0]} = {stmt.name}({node.names[0]}, ...)`)",
-                        node,
-                    )
+            for inner in S.nodes_of(stmt, (gast.FunctionDef, gast.ClassDef)):
+                for node in S.own_scope_nodes(inner):
+                    if isinstance(node, (gast.Nonlocal, gast.Global)):
+                        self.refuse(_outer_write_message(node, inner.name), node)
             self.env[stmt.name] = stmt.name
             self.emit(S.clone(stmt), temp=False)
         elif isinstance(stmt, gast.If):
@@ -551,6 +547,25 @@ _SIGNS = {
     gast.Mod: "%", gast.Pow: "**", gast.MatMult: "@", gast.BitAnd: "&", gast.BitOr: "|",
     gast.BitXor: "^", gast.LShift: "<<", gast.RShift: ">>",
 }  # fmt: skip
+
+
+def _outer_write_message(node, name: str) -> str:
+    """The refusal of the ``global``/``nonlocal`` declaration ``node`` in the nested ``def
+    name``."""
+    kind, first = type(node).__name__.lower(), node.names[0]
+    return (
+        f"`{kind} {', '.join(node.names)}` in nested `{name}`: sourcegrad does not follow "
+        "what a nested function writes into the names of another scope; pass the value in "
+        f"and return the new value (`{first} = {name}({first}, ...)`)"
+    )
+
+
+def _stores_any(fn, names: set) -> bool:
+    """Whether ``fn`` (not its nested functions) binds or deletes one of ``names``."""
+    return any(
+        isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load) and n.id in names
+        for n in S.own_scope_nodes(fn)
+    )
 
 
 def _display_keys(value):

@@ -9,18 +9,18 @@ patterns a dispatch on a setting is written with are lowered, each to the test P
 * alternatives (``case "a" | "b":``) -> the tests joined with ``or``
 * a capture or the wildcard (``case x:``, ``case _:``) -> always taken (``x = subject`` first)
 * ``P as name`` -> the test of ``P``, then ``name = subject`` in the case's body
-* a guard (``case P if cond:``) -> ``test and cond`` (``cond`` reading the pattern's names as
-  the items they bind)
-* a sequence (``case ("scale", s):``, ``case [first, *rest]:``) -> ``isinstance(subject,
-  (list, tuple)) and len(subject) == 2 and subject[0] == "scale"``, then ``s = subject[1]``
-  (``rest = list(subject[1:])``) in the case's body; a mapping without ``**rest`` (``case
-  {"kind": k}:``) -> ``isinstance(subject, dict) and "kind" in subject``, then ``k =
-  subject["kind"]``
+* a guard (``case P if cond:``) -> ``test and cond`` (``cond`` reading the values the pattern
+  binds: the names are bound in the case's body)
+* a sequence (``case (n,):``, ``case [a, *rest]:``) -> ``isinstance(subject, (list, tuple,
+  range)) and len(subject) == 1`` (``>=`` with a star) and the items' tests on
+  ``subject[i]`` (``subject[-k]`` after the star); ``n = subject[0]``, ``rest =
+  list(subject[1:])`` in the body
+* a mapping without ``**rest`` (``case {"kind": "a", "gain": g}:``) -> ``isinstance(subject,
+  dict) and "kind" in subject and subject["kind"] == "a" and "gain" in subject``, ``g =
+  subject["gain"]`` in the body
 
-The subject is evaluated once, before the first test. Class patterns, a mapping's ``**rest``
-and alternatives binding names are refused with the way out (write the tests as
-``if``/``elif``). A sequence pattern matches a list or a tuple (a NamedTuple too), as Python's
-does; another ``collections.abc.Sequence`` (a ``range``, a ``deque``) is not matched.
+The subject is evaluated once, before the first test. Class patterns, ``**rest`` and names
+bound in alternatives are refused with the way out (write the tests as ``if``/``elif``).
 """
 
 from __future__ import annotations
@@ -62,112 +62,113 @@ def _case(case, subject: str, body: list, rest: list) -> list:
     """The statements for ``case`` whose body is ``body``, with ``rest`` (the later cases) run
     where it does not match."""
     pattern, guard, line = case.pattern, case.guard, case.pattern.lineno
-    binds: list = []
-    test = _test(pattern, S.name(subject), binds)
-    bind = [S.assign(name, value, line) for name, value in binds]
-    if test is None:  # a capture or the wildcard: always taken, the name bound first
-        return bind + (body if guard is None else [_if(guard, body, rest, line)])
+    if isinstance(pattern, gast.MatchAs) and pattern.pattern is None:  # capture or wildcard
+        bind = [S.assign(pattern.name, S.name(subject), line)] if pattern.name else []
+        if guard is None:
+            return bind + body
+        return bind + [_if(guard, body, rest, line)]
+    tests, binds = _match(pattern, S.name(subject), line)
     if guard is not None:
-        test = _joined([test, _bound_in(guard, dict(binds))])
-    return [_if(test, bind + body, rest, line)]
+        tests.append(_bound_in(guard, dict(binds)))
+    body = [S.assign(n, v, line) for n, v in binds] + body
+    return [_if(_all(tests), body, rest, line)]
 
 
-def _test(pattern, subject, binds: list):
-    """The test that ``subject`` (an expression, copied where used) matches ``pattern``, or
-    None where it always does; the names the pattern binds are added to ``binds`` as
-    ``(name, expression)`` pairs."""
-    if isinstance(pattern, gast.MatchValue):
-        return gast.Compare(left=S.clone(subject), ops=[gast.Eq()], comparators=[pattern.value])
-    if isinstance(pattern, gast.MatchSingleton):
-        value = gast.Constant(value=pattern.value, kind=None)
-        return gast.Compare(left=S.clone(subject), ops=[gast.Is()], comparators=[value])
+def _match(pattern, subject, line: int) -> tuple[list, list]:
+    """``(tests, binds)``: the tests (in order, each read only where those before it hold)
+    under which ``pattern`` matches the expression ``subject``, and the ``(name, value)``
+    pairs it binds."""
     if isinstance(pattern, gast.MatchAs):
-        test = None if pattern.pattern is None else _test(pattern.pattern, subject, binds)
-        if pattern.name:
-            binds.append((pattern.name, S.clone(subject)))
-        return test
+        tests, binds = (
+            ([], []) if pattern.pattern is None else _match(pattern.pattern, subject, line)
+        )
+        return tests, binds + ([(pattern.name, subject)] if pattern.name else [])
+    if isinstance(pattern, gast.MatchValue):
+        return [
+            gast.Compare(left=S.clone(subject), ops=[gast.Eq()], comparators=[pattern.value])
+        ], []
+    if isinstance(pattern, gast.MatchSingleton):
+        value = S.const(pattern.value)
+        return [gast.Compare(left=S.clone(subject), ops=[gast.Is()], comparators=[value])], []
     if isinstance(pattern, gast.MatchOr):
-        inner: list = []
-        tests = [_test(p, subject, inner) for p in pattern.patterns]
-        if inner:
-            raise _refused(pattern, "an alternative binding names (`case (a, 1) | (1, a):`)")
-        if any(t is None for t in tests):
-            return None
-        return gast.BoolOp(op=gast.Or(), values=tests)
+        alternatives = [_match(p, subject, line) for p in pattern.patterns]
+        if any(binds for _, binds in alternatives):
+            _refuse("names bound in alternatives (`case (a, 1) | (1, a):`)", line)
+        return [gast.BoolOp(op=gast.Or(), values=[_all(t) for t, _ in alternatives])], []
     if isinstance(pattern, gast.MatchSequence):
-        return _sequence_test(pattern, subject, binds)
+        return _sequence(pattern.patterns, subject, line)
     if isinstance(pattern, gast.MatchMapping) and pattern.rest is None:
-        tests = [_is_instance(subject, ("dict",))]
+        tests = [_isinstance(subject, ("dict",))]
+        binds: list = []
         for key, sub in zip(pattern.keys, pattern.patterns):
             tests.append(gast.Compare(left=key, ops=[gast.In()], comparators=[S.clone(subject)]))
-            tests.append(_test(sub, _item(subject, S.clone(key)), binds))
-        return _joined(tests)
+            item = gast.Subscript(value=S.clone(subject), slice=S.clone(key), ctx=gast.Load())
+            more, bound = _match(sub, item, line)
+            tests, binds = tests + more, binds + bound
+        return tests, binds
     kind = type(pattern).__name__.removeprefix("Match").lower()
-    raise _refused(pattern, f"a {kind} pattern")
+    _refuse(f"a {kind} pattern in `case`", line)
 
 
-def _sequence_test(pattern, subject, binds: list):
-    """A sequence pattern (``case ("scale", s):``, ``case [first, *rest]:``): a list or a
-    tuple of the length, each item matching its pattern."""
-    items = pattern.patterns
-    star = next((i for i, p in enumerate(items) if isinstance(p, gast.MatchStar)), None)
-    n = len(items) if star is None else len(items) - 1
-    size = S.call(S.name("len"), [S.clone(subject)])
-    length = gast.Compare(
-        left=size, ops=[gast.Eq() if star is None else gast.GtE()], comparators=[S.const(n)]
-    )
-    tests = [_is_instance(subject, ("list", "tuple")), length]
-    for i, sub in enumerate(items):
+def _sequence(patterns: list, subject, line: int) -> tuple[list, list]:
+    """:func:`_match` of a sequence pattern: a list, tuple or range (not a string, an array
+    or a dict) of the length the pattern asks, each item matched by its pattern."""
+    stars = [i for i, p in enumerate(patterns) if isinstance(p, gast.MatchStar)]
+    n = len(patterns) - len(stars)
+    length = S.call(S.name("len"), [S.clone(subject)])
+    op = gast.GtE() if stars else gast.Eq()
+    tests = [
+        _isinstance(subject, ("list", "tuple", "range")),
+        gast.Compare(left=length, ops=[op], comparators=[S.const(n)]),
+    ]
+    binds: list = []
+    star = stars[0] if stars else len(patterns)
+    for i, p in enumerate(patterns):
         if i == star:
-            if sub.name:
-                stop = None if i == n else S.const(i - n)
-                part = gast.Slice(lower=S.const(i), upper=stop, step=None)
-                binds.append((sub.name, S.call(S.name("list"), [_item(subject, part)])))
+            if p.name:
+                after = len(patterns) - i - 1
+                upper = S.const(-after) if after else None
+                part = gast.Slice(lower=S.const(i), upper=upper, step=None)
+                rest = gast.Subscript(value=S.clone(subject), slice=part, ctx=gast.Load())
+                binds.append((p.name, S.call(S.name("list"), [rest])))
             continue
-        index = i if star is None or i < star else i - len(items)
-        tests.append(_test(sub, _item(subject, S.const(index)), binds))
-    return _joined(tests)
+        k = i if i < star else i - len(patterns)
+        item = gast.Subscript(value=S.clone(subject), slice=S.const(k), ctx=gast.Load())
+        more, bound = _match(p, item, line)
+        tests, binds = tests + more, binds + bound
+    return tests, binds
 
 
-def _is_instance(subject, kinds: tuple):
-    classes = gast.Tuple(elts=[S.name(k) for k in kinds], ctx=gast.Load())
-    return S.call(S.name("isinstance"), [S.clone(subject), classes])
+def _isinstance(subject, kinds: tuple):
+    types = gast.Tuple(elts=[S.name(k) for k in kinds], ctx=gast.Load())
+    return S.call(S.name("isinstance"), [S.clone(subject), types if kinds[1:] else types.elts[0]])
 
 
-def _item(subject, index):
-    return gast.Subscript(value=S.clone(subject), slice=index, ctx=gast.Load())
-
-
-def _joined(tests: list):
-    tests = [t for t in tests if t is not None]
+def _all(tests: list):
     if not tests:
-        return None
+        return S.const(True)
     return tests[0] if len(tests) == 1 else gast.BoolOp(op=gast.And(), values=tests)
 
 
 def _bound_in(guard, binds: dict):
-    """``guard`` reading the expressions of the names the pattern binds (it is tested before
-    the case's body binds them)."""
-    for node in S.walk(guard):
-        for field, value in gast.iter_fields(node):
-            if isinstance(value, gast.Name) and value.id in binds:
-                setattr(node, field, S.clone(binds[value.id]))
-            elif isinstance(value, list):
-                value[:] = [
-                    S.clone(binds[v.id]) if isinstance(v, gast.Name) and v.id in binds else v
-                    for v in value
-                ]
-    if isinstance(guard, gast.Name) and guard.id in binds:
-        return S.clone(binds[guard.id])
+    """``guard`` reading the values the pattern binds in place of their names (the names are
+    bound in the case's body, where the guard holds)."""
+    guard = S.clone(guard)
+    for n in S.walk(guard):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in binds:
+            value = S.clone(binds[n.id])
+            n.__class__ = value.__class__
+            n.__dict__.clear()
+            n.__dict__.update(value.__dict__)
     return guard
 
 
-def _refused(pattern, what: str) -> UnsupportedSyntaxError:
-    return UnsupportedSyntaxError(
-        f"{what} in `case` is not supported: write the tests as `if`/`elif` on the value "
-        "(`if len(v) == 2:` then `a, b = v`)",
+def _refuse(what: str, line: int):
+    raise UnsupportedSyntaxError(
+        f"{what} is not supported: write the tests as `if`/`elif` on the value (`if len(v) "
+        "== 2:` then `a, b = v`)",
         None,
-        pattern.lineno,
+        line,
     )
 
 

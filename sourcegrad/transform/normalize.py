@@ -34,6 +34,7 @@ from ..runtime.signature import rank_signature
 from . import syntax as S
 from .aliasing import aliases_of_written, augmented_names, item_aliases, returned_parameter
 from .container_protocol import lower_container_protocol
+from .finally_blocks import lower_finally_blocks
 from .forms import Core, copied_core
 from .generator_methods import list_generator_methods
 from .getters import lower_getters
@@ -449,6 +450,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
             lower_matches(fn, names())
         except UnsupportedSyntaxError as exc:  # placed in the user's file here
             self.refuse(exc.reason, exc)
+        lower_finally_blocks(fn, names())
         self.quiet = lower_with_blocks(fn, parsed)
         if "__class__" in parsed.closure and args.args:
             _explicit_super(fn, args.args[0].id)

@@ -4,6 +4,10 @@ of normalize), lowered to reads of a list's items:
 * ``it = iter(xs)`` followed, in the same block, by statements each calling ``next(it)`` once
   (and at most one ``for v in it:`` after them, taking the rest) -> ``it = list(xs)``, the
   ``k``-th ``next(it)`` -> ``it[k]`` and the loop -> ``for v in it[k:]``;
+* ``it = g(...)`` of a generator function (made ``it = list(g(...))`` by
+  :mod:`.iterator_calls`: it runs to its end at once) stepped the same way;
+* a comprehension's first loop over ``it`` (``sum(f(v) for v in it)``) takes the rest, as the
+  loop does;
 * ``next(iter(xs))`` -> ``items = list(xs)`` before the statement, and ``items[0]`` in it.
 
 Before the statement that reads item ``k``, ``if len(it) <= k: raise StopIteration`` raises
@@ -16,6 +20,7 @@ or a dict's ``keys()``/``values()``/``items()`` (evaluated once, as ``iter`` eva
 from __future__ import annotations
 
 import builtins
+import inspect
 
 import gast
 
@@ -26,6 +31,7 @@ _VIEWS = ("keys", "values", "items")
 #: nodes under which a call may run other than once, in order, with its statement
 _NOT_ONCE = (gast.IfExp, gast.BoolOp, gast.Lambda, gast.ListComp, gast.DictComp,
              gast.SetComp, gast.GeneratorExp)  # fmt: skip
+_COMPREHENSIONS = (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
 _SIMPLE = (gast.Assign, gast.AugAssign, gast.AnnAssign, gast.Expr, gast.Return)
 
 
@@ -87,6 +93,19 @@ def _steps(stmt, it: str, resolve) -> list:
     return found if len(found) == len(reads) else None
 
 
+def _rest_taken(stmt, it: str):
+    """The comprehension of ``stmt`` whose first loop is over ``it`` (``sum(v for v in it)``),
+    where that is the statement's only read of ``it`` and the comprehension runs once when
+    the statement runs; None otherwise."""
+    reads = [n for n in S.walk(stmt) if isinstance(n, gast.Name) and n.id == it]
+    if len(reads) != 1 or not isinstance(stmt, _SIMPLE):
+        return None
+    for n, inside in _walk_with_guard(stmt, False):
+        if isinstance(n, _COMPREHENSIONS) and not inside and n.generators[0].iter is reads[0]:
+            return n.generators[0]
+    return None
+
+
 def _walk_with_guard(node, inside):
     """The nodes under ``node`` with whether one of :data:`_NOT_ONCE` holds them."""
     yield node, inside
@@ -125,13 +144,19 @@ def _stepped_blocks(stmts, fn, resolve) -> list:
 
 
 def _iterator_made(stmt, resolve):
-    """``it`` where ``stmt`` is ``it = iter(xs)`` of an :func:`_iterable` ``xs``."""
+    """``it`` where ``stmt`` is ``it = iter(xs)`` of an :func:`_iterable` ``xs``, or ``it =
+    list(g(...))``: a generator function's call, listed by :mod:`.iterator_calls`."""
     if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1):
         return None
     target, v = stmt.targets[0], stmt.value
-    if not (isinstance(target, gast.Name) and _builtin(v, "iter", resolve)):
+    if not isinstance(target, gast.Name) or len(getattr(v, "args", ())) != 1 or v.keywords:
         return None
-    return target.id if len(v.args) == 1 and not v.keywords and _iterable(v.args[0]) else None
+    if _builtin(v, "iter", resolve) and _iterable(v.args[0]):
+        return target.id
+    made = v.args[0]
+    if _builtin(v, "list", resolve) and isinstance(made, gast.Call) and S.dotted(made.func):
+        return target.id if inspect.isgeneratorfunction(resolve(made.func)) else None
+    return None
 
 
 def _stored_once(fn, name: str) -> bool:
@@ -158,6 +183,10 @@ def _stepped(block, i, it, resolve, fn):
             if it in S.names_in(s.target) or any(it in S.names_in(b) for b in s.body + s.orelse):
                 return None
             loop, last = s, j
+            continue
+        rest = _rest_taken(s, it)
+        if rest is not None:
+            loop, last = rest, j
             continue
         found = _steps(s, it, resolve)
         if found is None or len(found) > 1:

@@ -79,6 +79,13 @@ def match_sequence(x, cfg):
     return np.sum(x)
 
 
+def match_class(x, cfg):
+    match cfg:
+        case float(a):  # REFUSED
+            return np.sum(x * a)
+    return np.sum(x)
+
+
 # ------------------------------------------------------------------ loops with else
 
 
@@ -349,6 +356,13 @@ CASES = [
     ],
     Case("match_sequence", match_sequence, (X4, (1.0, 2.0)), wrt=(0, 1), order=2),
     Case("match_sequence_other_length", match_sequence, (X4, (1.0, 2.0, 3.0)), order=2),
+    Case("match_sequence_string", match_sequence, (X4, "ab"), order=2),
+    Case(
+        "match_class",
+        match_class,
+        (X4, 1.5),
+        refused=(UnsupportedSyntaxError, "write the tests as `if`/`elif`"),
+    ),
     Case("for_else_runs", for_else, (X4,), order=2),
     Case("for_else_broken", for_else, (X4 * 40.0,)),
     Case("for_else_accumulates", for_else_accumulates, (X4,), order=2),
