@@ -463,14 +463,7 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         list_generator_methods(fn, resolve, parsed.globals)
         lower_iterator_calls(fn, resolve, names())
         lower_stepped_iterators(fn, resolve, names())
-        self.written_as = {
-            s.targets[0].id: s.written_as
-            for s in S.nodes_of(fn, (gast.Assign,))
-            if hasattr(s, "written_as") and isinstance(s.targets[0], gast.Name)
-        }
-        for node in S.nodes_of(fn, (gast.Break, gast.Continue)):
-            if not inside_loop(fn.body, node):
-                self.refuse(f"`{type(node).__name__.lower()}` outside a loop", node)
+        self._note_written_forms(fn)
         merge_second_names(fn, self.params)
         lower_jumps(fn, names())
         lift_captured_variables(fn, parsed)
@@ -481,6 +474,18 @@ class _Normalizer(StatementLowering, LoopLowering, ExpressionLowering, PathReads
         except UnsupportedSyntaxError as exc:  # placed in the user's file here
             self.refuse(exc.reason, exc)
         return set()  # (refuse raises)
+
+    def _note_written_forms(self, fn) -> None:
+        """Keep what each lowered assignment was written as (for messages), and refuse a
+        ``break``/``continue`` outside a loop."""
+        self.written_as = {
+            s.targets[0].id: s.written_as
+            for s in S.nodes_of(fn, (gast.Assign,))
+            if hasattr(s, "written_as") and isinstance(s.targets[0], gast.Name)
+        }
+        for node in S.nodes_of(fn, (gast.Break, gast.Continue)):
+            if not inside_loop(fn.body, node):
+                self.refuse(f"`{type(node).__name__.lower()}` outside a loop", node)
 
     def refuse(self, message: str, node=None):
         lineno = getattr(node, "lineno", None) or self.lineno

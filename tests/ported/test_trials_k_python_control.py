@@ -210,7 +210,7 @@ def fstring_assert(W, x):
 
 def try_finally(W, x):
     count = 0
-    try:  # REFUSED
+    try:
         z = np.tanh(x @ W)
         count += 1
     finally:
@@ -314,12 +314,7 @@ CASES = [
     Case("walrus_clip_small", walrus_clip, (np.array([0.1, -0.2, 0.3]),), order=2),
     Case("walrus_in_comprehension", walrus_in_comprehension, (r(3), r(4, 3)), wrt=(0, 1)),
     Case("fstring_assert", fstring_assert, (W3, X), order=2),
-    Case(
-        "try_finally_refused",
-        try_finally,
-        (W3, X),
-        refused=(sg.UnsupportedSyntaxError, "write the body, then the `finally` statements"),
-    ),
+    Case("try_finally", try_finally, (W3, X), order=2),
     Case(
         "try_except_refused",
         try_except_value,
