@@ -310,24 +310,20 @@ def nondiff(value):
 @helper(linear=("g",), like="g", allocates="new", dtype="operand")
 def zero_index(g, idx):
     """A copy of ``g`` with zeros at ``idx``: the adjoint of the value that ``x[idx] = v``
-    overwrote. For a dict's or list's adjoint, the same container without that part."""
+    overwrote. For a dict's or list's adjoint, the same container without that part (a
+    list's item a number zero, which adds to the old item's adjoint whatever its shape)."""
     if isinstance(g, dict):
         return DictPieces(((k, v) for k, v in g.items() if k != idx), like=getattr(g, "like", None))
     if isinstance(g, (list, tuple)):
         parts = list(g)
         if isinstance(idx, slice):
-            parts[idx] = [_zero_part(p) for p in parts[idx]]
+            parts[idx] = [0.0] * len(parts[idx])
         else:
-            parts[idx] = _zero_part(parts[idx])
+            parts[idx] = 0.0
         return Pieces(parts)
     out = g.copy() if hasattr(g, "__setitem__") else np.array(g)  # a NumPy scalar: 0-d
     out[idx] = 0
     return out
-
-
-def _zero_part(part):
-    """Zeros of the structure of the adjoint ``part`` (None stays None: a zero already)."""
-    return None if part is None else zero_adjoint(part)
 
 
 @helper(linear=("g",), like="xs")

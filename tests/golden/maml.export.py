@@ -291,6 +291,10 @@ def as_adjoint(x):
     return x
 
 
+def _is_empty(t) -> bool:
+    return isinstance(t, (tuple, list)) and not t
+
+
 def add_adjoints(a, b):
     """``a + b`` for adjoints: leaf by leaf for containers, ``None`` and missing keys as
     zeros."""
@@ -312,6 +316,8 @@ def add_adjoints(a, b):
                 return as_adjoint(b if _all_zero(a) else a)
             raise ValueError(f"adjoints of containers of lengths {len(a)} and {len(b)}")
         return Pieces([add_adjoints(x, y) for x, y in zip(a, b)])
+    if _is_empty(a) or _is_empty(b):  # an empty list's adjoint holds no part: a zero
+        return b if _is_empty(a) else a
     if _is_zero_number(a) and isinstance(b, (dict, tuple, list)):
         return as_adjoint(b)
     if _is_zero_number(b) and isinstance(a, (dict, tuple, list)):
@@ -1734,22 +1740,18 @@ def written_part(g, idx):
     return part * mask.reshape(mask.shape + (1,) * (np.ndim(part) - mask.ndim))
 
 
-def _zero_part(part):
-    """Zeros of the structure of the adjoint ``part`` (None stays None: a zero already)."""
-    return None if part is None else zero_adjoint(part)
-
-
 def zero_index(g, idx):
     """A copy of ``g`` with zeros at ``idx``: the adjoint of the value that ``x[idx] = v``
-    overwrote. For a dict's or list's adjoint, the same container without that part."""
+    overwrote. For a dict's or list's adjoint, the same container without that part (a
+    list's item a number zero, which adds to the old item's adjoint whatever its shape)."""
     if isinstance(g, dict):
         return DictPieces(((k, v) for k, v in g.items() if k != idx), like=getattr(g, "like", None))
     if isinstance(g, (list, tuple)):
         parts = list(g)
         if isinstance(idx, slice):
-            parts[idx] = [_zero_part(p) for p in parts[idx]]
+            parts[idx] = [0.0] * len(parts[idx])
         else:
-            parts[idx] = _zero_part(parts[idx])
+            parts[idx] = 0.0
         return Pieces(parts)
     out = g.copy() if hasattr(g, "__setitem__") else np.array(g)  # a NumPy scalar: 0-d
     out[idx] = 0
