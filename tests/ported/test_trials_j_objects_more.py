@@ -190,6 +190,24 @@ def tensor_wrapper(W, b, x):
     return h.sum()
 
 
+def tensor_wrapper_while(W, x):
+    h = Tensor(x)
+    Wt = Tensor(W)
+    k = 0
+    while k < 3:
+        h = (h @ Wt).tanh()
+        k += 1
+    return h.sum()
+
+
+def tensor_wrapper_rebound_twice(W1, W2, x):
+    h = Tensor(x)
+    for Wt in [Tensor(W1), Tensor(W2)]:
+        h = (h @ Wt).tanh()
+        h = h + h
+    return h.sum()
+
+
 def tensor_items_of_list(W, b, x):
     ts = [Tensor(x), Tensor(W), Tensor(b)]
     out = (ts[0] @ ts[1] + ts[2]).tanh()
@@ -364,6 +382,14 @@ CASES = [
     Case("scalar_appended_then_folded", scalar_appended_then_folded, (r(4),)),
     Case("tensor_wrapper_layers", tensor_wrapper, (r(3, 2), r(2), X), wrt=(0, 1)),
     Case("tensor_wrapper_layers_hvp", tensor_wrapper, (r(3, 2), r(2), X), wrt=(0, 1), order=2),
+    Case("tensor_wrapper_while_hvp", tensor_wrapper_while, (r(3, 3), X), order=2),
+    Case(
+        "tensor_wrapper_rebound_twice_hvp",
+        tensor_wrapper_rebound_twice,
+        (r(3, 3), r(3, 3), X),
+        wrt=(0, 1),
+        order=2,
+    ),
     Case("tensor_items_of_list", tensor_items_of_list, (r(3, 2), r(2), X), wrt=(0, 1), order=2),
     Case(
         "linear_layers_comprehension",
