@@ -128,6 +128,25 @@ def matrix_item_grown_by_a_row(x):
     return sum(np.sum(m[1] ** 2) + np.sum(np.tanh(m)) for m in ms)
 
 
+def argument_item_overwritten(xs):
+    xs = list(xs)
+    xs[0] = np.ones(5)
+    return sum(np.sum(v**2) for v in xs)
+
+
+def item_read_then_overwritten(x):
+    xs = [x, 2.0 * x]
+    v = xs[0]
+    xs[0] = np.ones(6)
+    return np.sum(v**2) + sum(np.sum(t * 3.0) for t in xs)
+
+
+def pair_item_replaced(x):
+    xs = [(x, x * 2.0), (x, x)]
+    xs[0] = (np.ones(2), x)
+    return sum(np.sum(a) + np.sum(b**2) for a, b in xs)
+
+
 def rows_grown_then_stacked(x):
     rows = [[] for _ in range(3)]
     for r in rows:
@@ -289,6 +308,9 @@ CASES = [
     Case("dict_item_grown", dict_item_grown, (X,), order=2),
     Case("items_replaced_by_a_slice", items_replaced_by_a_slice, (X,), order=2),
     Case("matrix_item_grown_by_a_row", matrix_item_grown_by_a_row, (X,), order=2),
+    Case("argument_item_overwritten", argument_item_overwritten, ([X, 2 * X],)),
+    Case("item_read_then_overwritten", item_read_then_overwritten, (X,), order=2),
+    Case("pair_item_replaced", pair_item_replaced, (X,), order=2),
     Case("dict_lists_extended", dict_lists_extended, (X,), order=2),
     Case("grouped_by_setdefault", grouped_by_setdefault, (X,), order=2),
     Case("grouped_by_plus_equals", grouped_by_plus_equals, (X,), order=2),

@@ -1740,18 +1740,31 @@ def written_part(g, idx):
     return part * mask.reshape(mask.shape + (1,) * (np.ndim(part) - mask.ndim))
 
 
+def _zero_part(part):
+    """A zero of the structure of the adjoint ``part``, its leaves the number 0.0 (None stays
+    None): an item overwritten may have had arrays of other shapes there."""
+    if part is None:
+        return None
+    if isinstance(part, dict):
+        return DictPieces(like=getattr(part, "like", None))
+    if isinstance(part, (list, tuple)):
+        return Pieces([_zero_part(p) for p in part])
+    return 0.0
+
+
 def zero_index(g, idx):
     """A copy of ``g`` with zeros at ``idx``: the adjoint of the value that ``x[idx] = v``
     overwrote. For a dict's or list's adjoint, the same container without that part (a
-    list's item a number zero, which adds to the old item's adjoint whatever its shape)."""
+    list's item a zero of the new item's structure whose leaves are the number 0.0, which
+    adds to the old item's adjoint whatever its shapes)."""
     if isinstance(g, dict):
         return DictPieces(((k, v) for k, v in g.items() if k != idx), like=getattr(g, "like", None))
     if isinstance(g, (list, tuple)):
         parts = list(g)
         if isinstance(idx, slice):
-            parts[idx] = [0.0] * len(parts[idx])
+            parts[idx] = [_zero_part(p) for p in parts[idx]]
         else:
-            parts[idx] = 0.0
+            parts[idx] = _zero_part(parts[idx])
         return Pieces(parts)
     out = g.copy() if hasattr(g, "__setitem__") else np.array(g)  # a NumPy scalar: 0-d
     out[idx] = 0
