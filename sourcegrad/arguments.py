@@ -189,9 +189,17 @@ def _check_tangent(primal: tuple, i: int, t: Any, code: Any, who: str) -> None:
 
 def refuse_complex(who: str, x: Any, t: Any, kind: str, what: str) -> None:
     """Refuse the seed ``t`` (``kind``: tangent, output gradient) for the real value ``x``
-    (named ``what``) where ``t`` is complex: its imaginary part would be dropped."""
-    if np.iscomplexobj(t) and not np.iscomplexobj(x):
+    (named ``what``: an array or a number; nothing is asked of other values) where ``t`` is
+    complex: its imaginary part would be dropped."""
+    real = isinstance(x, (float, int)) or getattr(getattr(x, "dtype", None), "kind", "c") != "c"
+    if is_complex(t) and real:
         raise SeedError(f"{who}(): {_complex_problem(kind, what)}")
+
+
+def is_complex(t: Any) -> bool:
+    """Whether ``t`` is a complex number or an array (a NumPy scalar) of complex dtype."""
+    dtype = getattr(t, "dtype", None)
+    return isinstance(t, complex) or getattr(dtype, "kind", None) == "c"
 
 
 def _complex_problem(kind: str, what: str) -> str:

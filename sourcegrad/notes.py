@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .arguments import seed_problem, split_args
+from .arguments import is_complex, seed_problem, split_args
 from .errors import ArgumentError, AuxError, NonScalarOutputError, SeedError, SourcegradError
 from .pipeline import Emitted, made_here
 
@@ -72,7 +72,7 @@ def _holds_complex(t: Any) -> bool:
         return any(_holds_complex(v) for v in t.values())
     if isinstance(t, (list, tuple)):
         return any(_holds_complex(v) for v in t)
-    return np.iscomplexobj(t)
+    return is_complex(t)
 
 
 def check_tangents(d: Any, args: tuple, tangents: Any) -> None:
