@@ -149,6 +149,13 @@ class Accumulator:
         return self
 
 
+def accumulated_in_place_from_zero(xs):
+    tot = Accumulator(0.0)
+    for a in xs:
+        tot += Accumulator(a * a)  # REFUSED
+    return tot.data
+
+
 def accumulated_in_place_into_an_item(xs):
     vs = [Accumulator(a) for a in xs]
     tot = vs[0]
@@ -372,6 +379,12 @@ CASES = [
     Case("scalar_dict_comprehension", scalar_dict_comprehension, (r(3),), order=2),
     Case("scalar_augmented_sum", scalar_sum_augmented, (r(4),), order=2),
     Case("scalar_augmented_sum_from_zero", scalar_sum_from_zero, (r(4),), order=2),
+    Case(
+        "in_place_add_from_zero_refused",
+        accumulated_in_place_from_zero,
+        (r(4),),
+        refused=(sg.UnsupportedSyntaxError, "with `__add__` returning a new object"),
+    ),
     Case(
         "in_place_add_into_an_item_refused",
         accumulated_in_place_into_an_item,
