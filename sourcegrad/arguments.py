@@ -173,13 +173,41 @@ def check_call(
 def _check_tangent(primal: tuple, i: int, t: Any, code: Any, who: str) -> None:
     """Refuse a tangent ``t`` not shaped like the argument ``primal[i]`` it goes with."""
     x = primal[i]
-    if type(x) is np.ndarray and type(t) is np.ndarray and x.shape == t.shape:
+    if (
+        type(x) is np.ndarray
+        and type(t) is np.ndarray
+        and x.shape == t.shape
+        and (t.dtype.kind != "c" or x.dtype.kind == "c")
+    ):
         return
     names = getattr(code, "co_varnames", ())
     what = names[i] if -len(names) <= i < len(names) else f"argument {i}"
     problem = seed_problem(x, t, what, exact=True)
     if problem is not None:
         raise SeedError(f"{who}(): {problem}")
+
+
+def refuse_complex(who: str, x: Any, t: Any, kind: str, what: str) -> None:
+    """Refuse the seed ``t`` (``kind``: tangent, output gradient) for the real value ``x``
+    (named ``what``: an array or a number; nothing is asked of other values) where ``t`` is
+    complex: its imaginary part would be dropped."""
+    real = isinstance(x, (float, int)) or getattr(getattr(x, "dtype", None), "kind", "c") != "c"
+    if is_complex(t) and real:
+        raise SeedError(f"{who}(): {_complex_problem(kind, what)}")
+
+
+def is_complex(t: Any) -> bool:
+    """Whether ``t`` is a complex number or an array (a NumPy scalar) of complex dtype."""
+    dtype = getattr(t, "dtype", None)
+    return isinstance(t, complex) or getattr(dtype, "kind", None) == "c"
+
+
+def _complex_problem(kind: str, what: str) -> str:
+    return (
+        f"the {kind} of {what} is complex, but {what} is real (its imaginary part would be "
+        f"dropped); the derivative is linear in it: call it with the real part and with "
+        f"the imaginary part, and combine the results as a + 1j * b"
+    )
 
 
 def seed_problem(x: Any, t: Any, what: str, exact: bool) -> str | None:
@@ -213,12 +241,7 @@ def seed_problem(x: Any, t: Any, what: str, exact: bool) -> str | None:
     if not (hasattr(t, "shape") or isinstance(t, (int, float, complex, np.number))):
         return f"{what} needs an array or float, not a {type(t).__name__}"
     if np.iscomplexobj(t) and not np.iscomplexobj(x):
-        kind = "tangent" if exact else "output gradient"
-        return (
-            f"the {kind} of {what} is complex, but {what} is real (its imaginary part would be "
-            f"dropped); the derivative is linear in it: call it with the real part and with "
-            f"the imaginary part, and combine the results as a + 1j * b"
-        )
+        return _complex_problem("tangent" if exact else "output gradient", what)
     xshape, tshape = np.shape(x), np.shape(t)
     if xshape == tshape:
         return None

@@ -527,9 +527,7 @@ class Transformed:
         if not self.with_gradients:
             return self.run(entry, args)
         if self.mode == "vjp":
-            value, grads = self.run(entry, args, g_out=seed)
-            if self.checked:
-                notes.check_seed(self, value, seed)
+            value, grads = notes.seeded_run(self, entry, args, seed)
         elif self.mode == "jvp":
             tangents = self._tangents(entry, seed)
             if self.checked:

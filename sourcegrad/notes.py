@@ -11,11 +11,12 @@ object ``d`` (a :class:`sourcegrad.derivative.Transformed`), reading its public 
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Any
 
 import numpy as np
 
-from .arguments import seed_problem, split_args
+from .arguments import is_complex, seed_problem, split_args
 from .errors import ArgumentError, AuxError, NonScalarOutputError, SeedError, SourcegradError
 from .pipeline import Emitted, made_here
 
@@ -45,6 +46,33 @@ def check_seed(d: Any, out: Any, g_out: Any) -> None:
     problem = seed_problem(out, g_out, f"the output of {d.f.__name__}()", exact=False)
     if problem is not None:
         raise SeedError(f"{d.__name__}(): {problem}")
+
+
+def seeded_run(d: Any, entry: Emitted, args: tuple, g_out: Any) -> Any:
+    """``d.run`` of the vjp ``d`` with the output gradient ``g_out``, checked (where ``d`` is)
+    against the output: a complex ``g_out`` of a real output is refused by the
+    :class:`~sourcegrad.errors.SeedError` alone, without the ``ComplexWarning`` of the run
+    that casts it (the run's warnings are given again where the seed fits)."""
+    if not (d.checked and _holds_complex(g_out)):
+        out = d.run(entry, args, g_out=g_out)
+        if d.checked:
+            check_seed(d, out[0], g_out)
+        return out
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = d.run(entry, args, g_out=g_out)
+    check_seed(d, out[0], g_out)
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    return out
+
+
+def _holds_complex(t: Any) -> bool:
+    if isinstance(t, dict):
+        return any(_holds_complex(v) for v in t.values())
+    if isinstance(t, (list, tuple)):
+        return any(_holds_complex(v) for v in t)
+    return is_complex(t)
 
 
 def check_tangents(d: Any, args: tuple, tangents: Any) -> None:

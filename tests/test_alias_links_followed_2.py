@@ -257,6 +257,19 @@ def copies_of_copies_and_defaults(x):
     return acc + np.sum(d["a"] * d["b"]) + sum(np.sum(t) for t in e.values())
 
 
+def defaults_set_in_a_dict_and_its_copy(x):
+    d = {"a": np.tanh(x)}
+    d["b"] = 0.5 * x
+    e = dict(d)
+    v = d.setdefault("a", x)
+    v *= 2.0
+    w = e.setdefault("c", np.sin(x))
+    w[1] = 0.5
+    u = e.setdefault("b", x)
+    u += 1.0
+    return sum(np.sum(t * x) for t in e.values()) + np.sum(d["a"] * d["b"])
+
+
 def comprehension_copies(x):
     z = np.tanh(x)
     d = {"a": z, "b": x * x}
@@ -327,6 +340,7 @@ HELD = [
     shallow_copy_item_updated,
     copied_dict_item_of_item_written,
     copies_of_copies_and_defaults,
+    defaults_set_in_a_dict_and_its_copy,
     comprehension_copies,
     name_rebound_leaves_the_item,
     number_item_updated,
@@ -335,23 +349,11 @@ HELD = [
     copy_written_in_a_loop,
     items_replaced_and_updated_in_loops,
 ]
-#: followed before this session's dict kinds (a dict written by item, `e["b"][1] = 0.3`, now
-#: counts as a dict): `w = f2.setdefault("q", new)` then `w[0] = 2.0` is refused since, with
-#: advice that fits (an explicit copy), where it was followed
-HELD_GAPS = {
-    copies_of_copies_and_defaults: "refused since dicts written by item count as dicts: "
-    "`w[0] = ...` while `f2` may share w's memory"
-}
 
 
 @pytest.mark.parametrize(
     "case",
-    params(
-        [
-            Case(f.__name__, f, (X,), order=2, rtol=1e-5, atol=1e-6, xfail=HELD_GAPS.get(f))
-            for f in HELD
-        ]
-    ),
+    params([Case(f.__name__, f, (X,), order=2, rtol=1e-5, atol=1e-6) for f in HELD]),
 )
 def test_items_held_by_copies_followed(case):
     check(case)

@@ -8,7 +8,9 @@ once per call (its state followed). Forward mode over a gradient (``hvp``, ``jvp
 helper once per call too, in a loop, nested, as an object called as a function, and on the
 first call, whose scalar output is checked from the value it computes; a Hessian (and the
 Jacobian of a gradient) runs them once per column. The derivative of a gradient penalty
-(a function calling ``grad``) still runs them twice per call: strict xfail."""
+(a function calling ``grad``) runs its helpers again in the adjoint sweep (forward mode over
+the inner gradient along a seed known only there): a helper changing state outside it is
+refused, naming the line; helpers without effects are right."""
 
 from __future__ import annotations
 

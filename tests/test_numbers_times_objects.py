@@ -111,14 +111,7 @@ CASES = [
     Case("nested_helper_object", nested_helper_object_times_number, (X,), order=2),
     Case("number_times_helper_object", number_times_helper_object, (X,), order=2),
     Case("helper_object_kept_multiplying", helper_object_kept_multiplying, (X,)),
-    Case(
-        "helper_object_kept_multiplying_hvp",
-        helper_object_kept_multiplying,
-        (X,),
-        order=2,
-        xfail="an object's method called in a loop (`q = q * Scaled(...)`): the hvp adds two "
-        "tangents of the object with `+` (a TypeError), as for an object made in the loss",
-    ),
+    Case("helper_object_kept_multiplying_hvp", helper_object_kept_multiplying, (X,), order=2),
     Case(
         "either_object_times_object",
         either_object_times_object,

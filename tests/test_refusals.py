@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -172,11 +173,41 @@ def real_map(x):
     return np.tanh(x) * 2.0
 
 
+def real_loss(x):
+    return np.sum(np.tanh(x) ** 2)
+
+
 def test_a_complex_seed_for_a_real_function_is_refused():
-    """The imaginary part was dropped (a ComplexWarning, then a real gradient)."""
+    """The imaginary part was dropped (a ComplexWarning, then a real gradient); later the
+    SeedError came after the ComplexWarning of the run that cast the seed: now alone."""
     x = np.linspace(-1.0, 1.0, 5)
-    for _ in range(3):  # the optimized code runs from the second call on
+    v = np.ones(5) * (1 + 1j)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):  # the optimized code runs from the second call on
+            with pytest.raises(sg.SeedError, match="is complex, but"):
+                sg.vjp(real_map)(x, g_out=v)
+            with pytest.raises(sg.SeedError, match="is complex, but"):
+                sg.vjp(real_loss)(x, g_out=1j)
+            with pytest.raises(sg.SeedError, match="is complex, but"):
+                sg.jvp(real_map)(x, np.ones(5) * 1j)
+    assert not [w for w in caught if issubclass(w.category, np.exceptions.ComplexWarning)]
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: sg.hvp(real_loss),
+        lambda: sg.jvp(sg.grad(real_loss)),
+        lambda: sg.vjp(sg.grad(real_loss)),
+    ],
+    ids=["hvp", "jvp_of_grad", "vjp_of_grad"],
+)
+def test_a_complex_direction_of_a_second_derivative_is_refused(make):
+    """A complex direction of a Hessian-vector product of a real function: its imaginary
+    part was dropped (a ComplexWarning, then the product along the real part alone)."""
+    x = np.linspace(-1.0, 1.0, 5)
+    for _ in range(3):
         with pytest.raises(sg.SeedError, match="is complex, but"):
-            sg.vjp(real_map)(x, g_out=np.ones(5) * (1 + 1j))
-        with pytest.raises(sg.SeedError, match="is complex, but"):
-            sg.jvp(real_map)(x, np.ones(5) * 1j)
+            make()(x, np.ones(5) * 1j)

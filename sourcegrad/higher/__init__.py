@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..arguments import check_call, nonzero_tangents, with_defaults
+from ..arguments import check_call, nonzero_tangents, refuse_complex, with_defaults
 from ..derivative import Transformed, derivative
 from ..errors import NonScalarOutputError, SourcegradError
 from ..runtime.containers import gradient_like
@@ -165,6 +165,7 @@ class Jvp:
             if ti is None:  # zeros, as many as the argument's values
                 ts.extend((None,) * len(as_values(self.base, primal, i, primal[i])))
             else:
+                refuse_complex(self.__name__, primal[i], ti, "tangent", f"argument {i}")
                 ts.extend(as_values(self.base, primal, i, ti))
         return tuple(ts)
 
@@ -578,6 +579,7 @@ class GradientVjp:
         seed = g_out[0] if self.one_seed_in_a_tuple() else g_out
         last = self.tower.dirs[-1]
         like = primal[last] if isinstance(last, int) and last < len(primal) else None
+        refuse_complex(self.__name__, like, seed, "output gradient", "the gradient")
         if is_record(like) and seed is not None and type(seed) is not type(like):
             seed = gradient_like(like, seed)
         return (None,) * self.units + (seed,)

@@ -34,7 +34,10 @@ def _setitem(z, x, index, v):  # z is x after `x[index] = v`; into an int array 
 
 @tangent("setitem")
 def _setitem_tangent(z, x, index, v):  # z is x after `x[index] = v`; the rule reads x before it
-    d[z] += assign_tangent(d[x], index, d[v], x)
+    if static(np.ndim(x) >= 0):
+        d[z] += assign_tangent(d[x], index, d[v], x)
+    else:  # a list's or dict's item may change its shape: a constant's zeros are v's
+        d[z] += assign_tangent(d[x], index, d[v], x, v)
 
 
 @adjoint("list_append")

@@ -354,7 +354,9 @@ def nondiff(value):
 @helper(linear=("g",), like="g", allocates="new", dtype="operand")
 def zero_index(g, idx):
     """A copy of ``g`` with zeros at ``idx``: the adjoint of the value that ``x[idx] = v``
-    overwrote. For a dict's or list's adjoint, the same container without that part."""
+    overwrote. For a dict's or list's adjoint, the same container without that part (a
+    list's item a zero of the new item's structure whose leaves are the number 0.0, which
+    adds to the old item's adjoint whatever its shapes)."""
     if isinstance(g, dict):
         return DictPieces(((k, v) for k, v in g.items() if k != idx), like=getattr(g, "like", None))
     if isinstance(g, (list, tuple)):
@@ -370,8 +372,15 @@ def zero_index(g, idx):
 
 
 def _zero_part(part):
-    """Zeros of the structure of the adjoint ``part`` (None stays None: a zero already)."""
-    return None if part is None else zero_adjoint(part)
+    """A zero of the structure of the adjoint ``part``, its leaves the number 0.0 (None stays
+    None): an item overwritten may have had arrays of other shapes there."""
+    if part is None:
+        return None
+    if isinstance(part, dict):
+        return DictPieces(like=getattr(part, "like", None))
+    if isinstance(part, (list, tuple)):
+        return Pieces([_zero_part(p) for p in part])
+    return 0.0
 
 
 @helper(linear=("g",), like="xs")

@@ -73,11 +73,12 @@ def broadcast_like(t, z):
 
 
 @helper(linear=("dx", "dv"), jointly=True, allocates="outer")
-def assign_tangent(dx, index, dv, x):
+def assign_tangent(dx, index, dv, x, v=None):
     """The tangent of ``x`` after ``x[index] = v``: ``dx`` (zeros when None) with ``dv`` (zero
     when None) written at ``index``; a new array, never a view of ``dx``. For a dict or a
-    list ``x``, a new container of the same kind. Into an integer or boolean array NumPy
-    casts ``v`` by cutting it: the tangent is zeros (floating, of ``x``'s shape)."""
+    list ``x``, a new container of the same kind (where ``dv`` is None, zeros shaped like
+    ``v`` where it is given, else like the item overwritten). Into an integer or boolean array
+    NumPy casts ``v`` by cutting it: the tangent is zeros (floating, of ``x``'s shape)."""
     if _cuts_what_it_holds(x):
         return np.zeros(np.shape(x))
     if isinstance(x, dict):
@@ -89,6 +90,8 @@ def assign_tangent(dx, index, dv, x):
         return out
     if isinstance(x, list):
         out = zero_tangent(x) if dx is None else type(dx)(dx)
+        if dv is None and v is not None:
+            dv = zero_tangent(v)
         out[index] = zero_tangent(x[index]) if dv is None and index in _keys(x) else dv
         return out
     out = np.zeros_like(x) if dx is None else np.array(dx, copy=True)

@@ -49,6 +49,8 @@ def add_adjoints(a, b):
                 return as_adjoint(b if _all_zero(a) else a)
             raise ValueError(f"adjoints of containers of lengths {len(a)} and {len(b)}")
         return Pieces([add_adjoints(x, y) for x, y in zip(a, b)])
+    if _is_empty(a) or _is_empty(b):  # an empty list's adjoint holds no part: a zero
+        return b if _is_empty(a) else a
     if _is_zero_number(a) and isinstance(b, (dict, tuple, list)):
         return as_adjoint(b)
     if _is_zero_number(b) and isinstance(a, (dict, tuple, list)):
@@ -95,6 +97,10 @@ def dict_of_kind(like: dict, items) -> dict:
 
 def _is_zero_number(x) -> bool:
     return type(x) in (int, float) and x == 0
+
+
+def _is_empty(t) -> bool:
+    return isinstance(t, (tuple, list)) and not t
 
 
 def _all_zero(t) -> bool:

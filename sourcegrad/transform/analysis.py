@@ -42,7 +42,7 @@ from .masked_branches import mask_where_branches
 from .method_state import refuse_method_state, refuse_outer_state
 from .mutations import refuse_container_mutations
 from .node_facts import set_fact
-from .object_classes import assignments_indexed
+from .object_classes import assignments_indexed, defines_method, operator_method
 from .ranks import infer_ranks
 from .recomputed_draws import refuse_recomputed_draws
 from .rule_binding import definitions_indexed, local_names
@@ -90,6 +90,8 @@ def _analyze(core: Core, wrt: tuple, example_args, whole_output: bool) -> Analys
     refuse_unmodelled_writes(core, (ops, varied, active, ranks, local_names(core)))
     deep: list = []  # the ranks through containers' items, worked out where needed
     for name, message, line in [*core.alias_checks, *view_checks]:
+        if _rebinds_an_object(core, name, line):
+            continue
         if name is not None and ranks.get(name) is None:
             if not deep:
                 deep.append(infer_ranks(core, ops, example_args, True, returned))
@@ -141,6 +143,26 @@ def _returned_ranks(core: Core, example_args):
 
 def _rank_key(atom, ranks):
     return ranks.get(atom.id) if isinstance(atom, gast.Name) else None
+
+
+def _rebinds_an_object(core: Core, name, line: int) -> bool:
+    """Whether ``name += v`` at ``line`` (lowered to ``name = name + v``) runs a user class's
+    ``__add__`` (of the operator) that has no in-place method (``__iadd__``): Python then
+    binds ``name`` to the new object, changing nothing another name shares."""
+    for stmt in walk_statements(core.node.body):
+        value = getattr(stmt, "value", None)
+        if not (
+            getattr(stmt, "lineno", None) == line
+            and isinstance(stmt, gast.Assign)
+            and isinstance(value, gast.BinOp)
+            and isinstance(value.left, gast.Name)
+            and value.left.id == name
+        ):
+            continue
+        method = operator_method(core, value)
+        if method is not None and method[0] is value.left:
+            return not defines_method(core, value.left, "__i" + method[1][2:])
+    return False
 
 
 def _checked_when_run(core: Core, name: str, refusal: tuple) -> bool:

@@ -33,6 +33,7 @@ from .examples import class_attribute, object_attribute, reads_bound_method
 from .forms import Core, Op
 from .node_facts import get_fact
 from .object_classes import (
+    OPERATOR_METHODS,
     defines_method,
     items_class,
     operator_method,
@@ -96,6 +97,7 @@ def classify(core: Core, stmt) -> Op:
     if S.is_atom(value):
         return Op("copy", lookup_rule(core, "copy"), {"x": value}, [value], described="copy")
     if isinstance(value, gast.BinOp):
+        _refuse_in_place_method(core, stmt, value)
         method = operator_method(core, value)
         if method is not None:  # `a + b` of a user class's objects: a.__add__(b)
             receiver, name, other = method
@@ -140,6 +142,31 @@ def classify(core: Core, stmt) -> Op:
     if isinstance(value, gast.Call):
         return _classify_call(core, stmt, value)
     return Op("opaque", None, operands=[value], pure=False, described=value)
+
+
+_SIGNS = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.MatMult: "@"}
+_SIGNS[gast.Pow] = "**"
+
+
+def _refuse_in_place_method(core: Core, stmt, binop) -> None:
+    """Refuse ``x op= v`` (lowered to ``x op v``: the ``in_place`` fact) of an object whose
+    class defines the in-place method (``__iadd__``): Python runs it, not the operator the
+    lowered form differentiates."""
+    names = OPERATOR_METHODS.get(type(binop.op))
+    if names is None or not get_fact(stmt, "in_place"):
+        return
+    method = "__i" + names[0][2:]
+    if not defines_method(core, binop.left, method):
+        return
+    x, sign = get_fact(stmt, "in_place"), _SIGNS[type(binop.op)]
+    raise UnsupportedSyntaxError(
+        f"`{x} {sign}= ...` updates an object of a class of yours that defines `{method}`: "
+        f"Python runs that method, which may change the object in place, and sourcegrad "
+        f"differentiates operators that return a new object; write `{x} = {x} {sign} ...` "
+        f"with `{names[0]}` returning a new object",
+        core.parsed.filename,
+        stmt.lineno,
+    )
 
 
 def _refuse_unknown_operand(core: Core, stmt, binop) -> None:

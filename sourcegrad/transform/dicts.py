@@ -182,8 +182,12 @@ class _Lowering:
                 done = self.pop(S.name(name, store=True), d, call)
             else:
                 done = self.setdefault(None, d, call)
-            key = done[0].targets[0].id if method == "setdefault" else None
-            new = S.name(name) if key is None else _item(S.name(d), S.name(key))
+            if method == "pop":
+                new = S.name(name)
+            else:  # the item read, by the key or the name the key was evaluated into
+                key = call.args[0]
+                key = key if isinstance(key, gast.Constant) else S.name(done[0].targets[0].id)
+                new = _item(S.name(d), S.clone(key))
             new.written_as = S.text(node)  # (what a refusal of a change to ``d[k]`` quotes)
             s.value = _replaced(value, node, new)
             lowered += done
@@ -258,19 +262,21 @@ class _Lowering:
         not in ``d``, then ``d[k]`` read into ``target`` (where there is one)."""
         if call.keywords or not 1 <= len(call.args) <= 2:
             return None
-        key = self.names.fresh("key")
+        key, out = call.args[0], []
+        if not isinstance(key, gast.Constant):  # (a constant key stays: the dict's known keys)
+            out.append(_assign(self.names.fresh("key"), key))
+            key = S.name(out[0].targets[0].id)
         value = call.args[1] if len(call.args) == 2 else S.const(None)
-        out = [_assign(key, call.args[0])]
         if not (isinstance(value, (gast.List, gast.Tuple)) and S.is_atom(value)):
             default = self.names.fresh(d + "_default")
             out.append(_assign(default, value))
             value = S.name(default)
         # (a display of names and constants made after the test is the same new container)
-        missing = gast.Compare(left=S.name(key), ops=[gast.NotIn()], comparators=[S.name(d)])
-        write = _set_item(d, S.name(key), value)
+        missing = gast.Compare(left=S.clone(key), ops=[gast.NotIn()], comparators=[S.name(d)])
+        write = _set_item(d, S.clone(key), value)
         out.append(gast.If(test=missing, body=[write], orelse=[]))
         if target is not None:
-            read = _item(S.name(d), S.name(key))
+            read = _item(S.name(d), S.clone(key))
             out.append(gast.Assign(targets=[target], value=read, type_comment=None))
         return out
 

@@ -102,6 +102,8 @@ class _State:
         if mentioned & self.tainted and not only_read(stmt, self.tainted):
             raise Abandon
         unrolled = self.unrolled(stmt)
+        if unrolled is None:
+            unrolled = self.decided(stmt)
         if unrolled is not None:
             return [made for inner in unrolled for made in self.step(inner)]
         if whole_list_read(stmt, self.lists):
@@ -143,6 +145,22 @@ class _State:
                     stmt = S.rename(stmt, {key_name: S.const(key)})
                 out.append(stmt)
         return out
+
+    def decided(self, branch):
+        """The statements of ``if "k" not in d:`` (``in``) that run, where ``d`` is a
+        followed dict, whose keys are known here (``d.setdefault("k", v)`` is lowered to such a
+        branch storing ``v``); None for another statement."""
+        test = branch.test if isinstance(branch, gast.If) else None
+        if not (
+            isinstance(test, gast.Compare)
+            and len(test.ops) == 1
+            and isinstance(test.ops[0], (gast.In, gast.NotIn))
+            and isinstance(test.left, gast.Constant)
+            and getattr(test.comparators[0], "id", None) in set(self.dicts) - self.lists
+        ):
+            return None
+        held = test.left.value in self.dicts[test.comparators[0].id]
+        return branch.body if held == isinstance(test.ops[0], gast.In) else branch.orelse
 
     def loop_over(self, loop):
         """``(dict, [key target or None, value target])`` of a loop over a followed dict's

@@ -348,6 +348,8 @@ def _made_class_of(core, e, following):
     if example is not UNRESOLVED:
         return type(example) if _user_class(type(example)) else None
     made = [stmt.value for stmt in _assignments(core, e.id)]
+    if core.parsed.filename.startswith("<sourcegrad"):  # a derivative's own code
+        made = [v for v in made if not _restored(core, v, e.id)]
     following = following | {e.id}
     classes = [_value_class(core, v, following) for v in made]
     if len(made) <= 1:
@@ -363,6 +365,36 @@ def _made_class_of(core, e, following):
         for c, v in zip(classes, made)
     )
     return cls if updates else None
+
+
+def _restored(core, value, name: str) -> bool:
+    """Whether ``value`` (of ``name = value`` in a derivative's code) gives ``name`` no new
+    object: the None it starts a loop with, or a pop of the tape its own values go on
+    (``h = tape[-1]`` where ``tape = [*tape, h]``)."""
+    if isinstance(value, gast.Constant) and value.value is None:
+        return True
+    if not (
+        isinstance(value, gast.Subscript)
+        and isinstance(value.value, gast.Name)
+        and isinstance(value.slice, gast.Constant)
+        and value.slice.value == -1
+    ):
+        return False
+    return name in _pushed(core, value.value.id, set())
+
+
+def _pushed(core, tape: str, seen: set) -> set:
+    """The names ``tape = [*tape, name]`` puts on the list ``tape`` (through the names it
+    is copied from: ``tape_1 = [*tape, h]``, then ``tape = tape_1``)."""
+    seen.add(tape)
+    out = set()
+    for stmt in _assignments(core, tape):
+        v = stmt.value
+        if isinstance(v, gast.Name) and v.id not in seen:
+            out |= _pushed(core, v.id, seen)
+        elif isinstance(v, gast.List) and v.elts and isinstance(v.elts[-1], gast.Name):
+            out.add(v.elts[-1].id)
+    return out
 
 
 def _own_method_result(value, cls) -> bool:

@@ -294,6 +294,10 @@ def as_adjoint(x):
     return x
 
 
+def _is_empty(t) -> bool:
+    return isinstance(t, (tuple, list)) and not t
+
+
 def add_adjoints(a, b):
     """``a + b`` for adjoints: leaf by leaf for containers, ``None`` and missing keys as
     zeros."""
@@ -315,6 +319,8 @@ def add_adjoints(a, b):
                 return as_adjoint(b if _all_zero(a) else a)
             raise ValueError(f"adjoints of containers of lengths {len(a)} and {len(b)}")
         return Pieces([add_adjoints(x, y) for x, y in zip(a, b)])
+    if _is_empty(a) or _is_empty(b):  # an empty list's adjoint holds no part: a zero
+        return b if _is_empty(a) else a
     if _is_zero_number(a) and isinstance(b, (dict, tuple, list)):
         return as_adjoint(b)
     if _is_zero_number(b) and isinstance(a, (dict, tuple, list)):

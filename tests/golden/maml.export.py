@@ -330,6 +330,10 @@ def as_adjoint(x):
     return x
 
 
+def _is_empty(t) -> bool:
+    return isinstance(t, (tuple, list)) and not t
+
+
 def add_adjoints(a, b):
     """``a + b`` for adjoints: leaf by leaf for containers, ``None`` and missing keys as
     zeros."""
@@ -351,6 +355,8 @@ def add_adjoints(a, b):
                 return as_adjoint(b if _all_zero(a) else a)
             raise ValueError(f"adjoints of containers of lengths {len(a)} and {len(b)}")
         return Pieces([add_adjoints(x, y) for x, y in zip(a, b)])
+    if _is_empty(a) or _is_empty(b):  # an empty list's adjoint holds no part: a zero
+        return b if _is_empty(a) else a
     if _is_zero_number(a) and isinstance(b, (dict, tuple, list)):
         return as_adjoint(b)
     if _is_zero_number(b) and isinstance(a, (dict, tuple, list)):
@@ -1776,13 +1782,22 @@ def written_part(g, idx):
 
 
 def _zero_part(part):
-    """Zeros of the structure of the adjoint ``part`` (None stays None: a zero already)."""
-    return None if part is None else zero_adjoint(part)
+    """A zero of the structure of the adjoint ``part``, its leaves the number 0.0 (None stays
+    None): an item overwritten may have had arrays of other shapes there."""
+    if part is None:
+        return None
+    if isinstance(part, dict):
+        return DictPieces(like=getattr(part, "like", None))
+    if isinstance(part, (list, tuple)):
+        return Pieces([_zero_part(p) for p in part])
+    return 0.0
 
 
 def zero_index(g, idx):
     """A copy of ``g`` with zeros at ``idx``: the adjoint of the value that ``x[idx] = v``
-    overwrote. For a dict's or list's adjoint, the same container without that part."""
+    overwrote. For a dict's or list's adjoint, the same container without that part (a
+    list's item a zero of the new item's structure whose leaves are the number 0.0, which
+    adds to the old item's adjoint whatever its shapes)."""
     if isinstance(g, dict):
         return DictPieces(((k, v) for k, v in g.items() if k != idx), like=getattr(g, "like", None))
     if isinstance(g, (list, tuple)):
