@@ -97,17 +97,7 @@ def classify(core: Core, stmt) -> Op:
     if S.is_atom(value):
         return Op("copy", lookup_rule(core, "copy"), {"x": value}, [value], described="copy")
     if isinstance(value, gast.BinOp):
-        _refuse_in_place_method(core, stmt, value)
-        method = operator_method(core, value)
-        if method is not None:  # `a + b` of a user class's objects: a.__add__(b)
-            receiver, name, other = method
-            return _dynamic(core, gast.Attribute(receiver, name, gast.Load()), [other])
-        _refuse_unknown_operand(core, stmt, value)
-        key = R.BINOPS.get(type(value.op))
-        left = value.left
-        if key == "mod" and isinstance(left, gast.Constant) and isinstance(left.value, str):
-            key = "format"  # "loss %f" % x: string formatting, not a remainder
-        return bind_rule(core, stmt, key, [value.left, value.right], {}, value)
+        return _classify_binop(core, stmt, value)
     if isinstance(value, gast.UnaryOp):
         method = unary_method(core, value)
         if method is not None:  # `-v` of a user class's object: v.__neg__()
@@ -146,6 +136,21 @@ def classify(core: Core, stmt) -> Op:
 
 _SIGNS = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.MatMult: "@"}
 _SIGNS[gast.Pow] = "**"
+
+
+def _classify_binop(core: Core, stmt, value) -> Op:
+    """:func:`classify` of ``a op b``: a user class's operator method, or the rule of ``op``."""
+    _refuse_in_place_method(core, stmt, value)
+    method = operator_method(core, value)
+    if method is not None:  # `a + b` of a user class's objects: a.__add__(b)
+        receiver, name, other = method
+        return _dynamic(core, gast.Attribute(receiver, name, gast.Load()), [other])
+    _refuse_unknown_operand(core, stmt, value)
+    key = R.BINOPS.get(type(value.op))
+    left = value.left
+    if key == "mod" and isinstance(left, gast.Constant) and isinstance(left.value, str):
+        key = "format"  # "loss %f" % x: string formatting, not a remainder
+    return bind_rule(core, stmt, key, [value.left, value.right], {}, value)
 
 
 def _refuse_in_place_method(core: Core, stmt, binop) -> None:
