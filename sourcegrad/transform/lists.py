@@ -32,6 +32,7 @@ from . import syntax as S
 from .dicts import lower_dict_operations
 from .item_lists import indexed_item_loops, named_item_lists
 from .list_kinds import list_names, makes_list
+from .set_default_lists import named_set_default_lists
 from .shared_lists import shared_list
 from .walk import rewrite_blocks
 
@@ -41,6 +42,7 @@ def lower_list_operations(fn: gast.FunctionDef, names: S.NameGen, examples=None,
     only by item assignment and rebinding (:mod:`.dicts`, first); returns the names known to
     hold lists. ``builds(func)``: whether a call of ``func`` makes an object of a class (which
     may hold the lists handed to it)."""
+    named_set_default_lists(fn, names)
     lower_dict_operations(fn, names, examples)
     _split_list_rebindings(fn, names)
     named_item_lists(fn, names)
