@@ -136,7 +136,7 @@ def set_default_two_keys(W, xs):
 
 
 def set_default_read_in_loop(W, xs):
-    """The dict is read in the loop: ``setdefault`` stays a read and a store of the dict."""
+    """The list is read in the loop after it grows there."""
     d = {}
     h = np.zeros(W.shape[0])
     for x in xs:
@@ -146,4 +146,15 @@ def set_default_read_in_loop(W, xs):
     return np.sum(np.stack(d["hs"]) ** 2)
 
 
-SET_DEFAULT = [set_default, set_default_two_keys, set_default_read_in_loop]
+def set_default_read_first(W, xs):
+    """The dict is read before its list grows: ``setdefault`` stays a read of the dict's
+    list and a store of it grown."""
+    d = {}
+    h = np.zeros(W.shape[0])
+    for x in xs:
+        h = np.tanh(W @ h + x) * (1.0 + 0.5 * len(d))
+        d.setdefault("hs", []).append(h)
+    return np.sum(np.stack(d["hs"]) ** 2)
+
+
+SET_DEFAULT = [set_default, set_default_two_keys, set_default_read_in_loop, set_default_read_first]

@@ -5,10 +5,11 @@ lists, before the lowering of dicts).
 each ``setdefault`` a read of the list ``d`` holds and a store of it grown, a new list and a
 new dict per step. Where, from ``d = {}`` (a top-level statement) to the top-level statement
 of its last such growth, ``d`` is used only as ``d.setdefault(k, [])`` grown (``k`` a string,
-the default an empty list display) and is bound nowhere else, :func:`named_set_default_lists`
-gives each key a list of its own name that grows as a name's list does (in place in the
-running code), ``d`` marking only where its key goes in its order, and puts the lists in
-``d`` after that last growth::
+the default an empty list display) or as ``d[k]`` read after a growth at ``k`` in its block
+or one around it (the key is there: the read is the key's list, now a name), and is bound
+nowhere else, :func:`named_set_default_lists` gives each key a list of its own name that grows
+as a name's list does (in place in the running code), ``d`` marking only where its key goes
+in its order, and puts the lists in ``d`` after that last growth::
 
     d = {}                          d = {}
                                     d_hs = []
@@ -49,10 +50,13 @@ def named_set_default_lists(fn: gast.FunctionDef, names: S.NameGen) -> None:
         if d is None or d in captured or _bound_elsewhere(fn, d, stmt):
             continue
         last = _last_growth_at(fn, d)
-        if last is None or last <= top or not _only_grown(fn.body[top + 1 : last + 1], d):
+        if last is None or last <= top:
+            continue
+        span = fn.body[top + 1 : last + 1]
+        reads = _reads_after_growth(span, d)
+        if not _only_grown(span, d, len(reads)):
             continue
         keys: dict = {}
-        span = fn.body[top + 1 : last + 1]
         for body in list(S.blocks(span)):
             for i in reversed(range(len(body))):
                 if (found := _growth(body[i], d)) is not None:
@@ -60,6 +64,8 @@ def named_set_default_lists(fn: gast.FunctionDef, names: S.NameGen) -> None:
                     local = keys.get(key) or names.fresh(f"{d}_{key}" if key.isidentifier() else d)
                     keys[key] = local
                     body[i : i + 1] = _named_growth(body[i], d, key, local, method, item)
+        for parent, read in reads:
+            _replace_child(parent, read, gast.copy_location(S.name(keys[read.slice.value]), read))
         made = [_at(S.assign(local, _empty_list()), stmt) for local in keys.values()]
         back = [_put_back(d, key, local, fn.body[last]) for key, local in keys.items()]
         fn.body[top : last + 1] = [stmt, *made, *span, *back]
@@ -133,12 +139,44 @@ def _last_growth_at(fn, d: str) -> int | None:
     return found[-1] if found else None
 
 
-def _only_grown(span: list, d: str) -> bool:
+def _reads_after_growth(span: list, d: str) -> list:
+    """``(parent, node)`` of each ``d[k]`` read in ``span`` after a growth of ``d[k]`` in its
+    block or a block around it (so the key is there and holds the list grown)."""
+    parents = S.parent_map(gast.Module(body=span, type_ignores=[]))
+    found: dict = {}
+    for body in S.blocks(span):
+        grown: set = set()
+        for stmt in body:
+            if (growth := _growth(stmt, d)) is not None:
+                grown.add(growth[0])
+                continue
+            for n in S.nodes_of(stmt, (gast.Subscript,)):
+                if (
+                    isinstance(n.ctx, gast.Load)
+                    and isinstance(n.value, gast.Name)
+                    and n.value.id == d
+                    and isinstance(n.slice, gast.Constant)
+                    and n.slice.value in grown
+                ):
+                    found[id(n)] = (parents[id(n)], n)
+    return list(found.values())
+
+
+def _only_grown(span: list, d: str, reads: int) -> bool:
     """Whether every mention of ``d`` in ``span`` is the ``d`` of a growth through
-    ``setdefault`` in a block :func:`S.blocks` reaches (so that it can be rewritten)."""
+    ``setdefault`` in a block :func:`S.blocks` reaches (so that it can be rewritten) or of one
+    of ``reads`` reads after a growth."""
     grown = [s for body in S.blocks(span) for s in body if _growth(s, d) is not None]
     mentions = sum(1 for s in span for n in S.name_nodes(s) if n.id == d)
-    return mentions == len(grown)
+    return mentions == len(grown) + reads
+
+
+def _replace_child(parent, old, new) -> None:
+    for field, value in gast.iter_fields(parent):
+        if value is old:
+            setattr(parent, field, new)
+        elif isinstance(value, list):
+            value[:] = [new if v is old else v for v in value]
 
 
 def _named_growth(stmt, d: str, key: str, local: str, method: str, item) -> list:
