@@ -120,3 +120,41 @@ def nested_steps(W, xs):
 
 
 STEPS = [two_lists, while_steps, nested_steps]
+
+
+def set_default_two_keys(W, xs):
+    """Two keys ``setdefault`` adds in an order a step decides; one may never be added."""
+    d = {}
+    h = np.zeros(W.shape[0])
+    for x in xs:
+        h = np.tanh(W @ h + x)
+        if np.sum(x) > 0:
+            d.setdefault("pos", []).append(h)
+        d.setdefault("every", []).extend([h, 2.0 * h])
+    scale = float(len(list(d)[0]))  # (Python's order of the keys: 3.0 or 5.0)
+    return scale * np.sum(np.stack(d["every"]) ** 2) + np.sum(np.stack(d.get("pos", [h])))
+
+
+def set_default_read_in_loop(W, xs):
+    """The list is read in the loop after it grows there."""
+    d = {}
+    h = np.zeros(W.shape[0])
+    for x in xs:
+        h = np.tanh(W @ h + x)
+        d.setdefault("hs", []).append(h)
+        h = h + 0.1 * d["hs"][0]
+    return np.sum(np.stack(d["hs"]) ** 2)
+
+
+def set_default_read_first(W, xs):
+    """The dict is read before its list grows: ``setdefault`` stays a read of the dict's
+    list and a store of it grown."""
+    d = {}
+    h = np.zeros(W.shape[0])
+    for x in xs:
+        h = np.tanh(W @ h + x) * (1.0 + 0.5 * len(d))
+        d.setdefault("hs", []).append(h)
+    return np.sum(np.stack(d["hs"]) ** 2)
+
+
+SET_DEFAULT = [set_default, set_default_two_keys, set_default_read_in_loop, set_default_read_first]

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import sourcegrad as sg
+from sourcegrad.higher import tower
 
 from . import linear_list_cases as C
 from .ported.harness import Case, check
@@ -140,17 +141,48 @@ def test_a_copy_of_the_callers_list_grows_in_place():
         assert len(start) == 1  # (the caller's list keeps its one item)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a list that `setdefault` adds to a dict made empty is grown by a copy: the dict "
-    "may lack the key, so its lists are not taken apart as names",
-)
-def test_set_default_grows_in_place():
-    assert copies_per_step(running_text(C.set_default, C.make_args(), 1)) == []
+SET_DEFAULT = {f.__name__: f for f in C.SET_DEFAULT}
 
 
-def test_set_default_agrees():
-    check(Case("set_default", C.set_default, C.make_args(), order=2))
+@pytest.mark.parametrize("order", [1, 2, 3])
+@pytest.mark.parametrize("name", ["set_default", "set_default_two_keys"])
+def test_set_default_grows_in_place(name, order):
+    """A dict made empty and grown only through ``setdefault(k, [])`` until its last growth
+    holds a list per key that grows as a name's does (``transform/set_default_lists.py``)."""
+    text = running_text(SET_DEFAULT[name], C.make_args(), order)
+    assert copies_per_step(text) == [], text
+    assert "shape_of(d" not in text, text  # (no shape of the grown list taped per step)
+
+
+@pytest.mark.parametrize("name", sorted(SET_DEFAULT))
+def test_set_default_agrees(name):
+    W, xs = C.make_args()
+    for args in [(W, xs), (W, -np.abs(xs)), (W, np.abs(xs))]:  # (a key added first or never)
+        check(Case(name, SET_DEFAULT[name], args, order=2))
+
+
+@pytest.mark.parametrize("name", sorted(SET_DEFAULT))
+def test_set_default_third_order_agrees_with_differences_of_the_second(name):
+    """Forward mode over the Hessian-vector product (a dict's tangent read at a key a
+    ``setdefault`` added raised KeyError in the running code)."""
+    f, (W, xs) = SET_DEFAULT[name], C.make_args()
+    v = np.random.default_rng(9).normal(size=W.shape)
+    eps = 1e-4
+    hv = sg.hvp(f)
+    want = (hv(W + eps * v, xs, v) - hv(W - eps * v, xs, v)) / (2 * eps)
+    t = tower(f, (), [0, 0], (0,), False)
+    for _ in range(3):
+        np.testing.assert_allclose(t.evaluate((W, xs), (v, v)), want, rtol=1e-5, atol=1e-7)
+
+
+def test_set_default_gradient_is_the_named_lists_bit_for_bit():
+    """``d.setdefault("hs", []).append(h)`` differentiates as ``cache["hs"].append(h)``."""
+    W, xs = C.make_args(steps=40)
+    mine, named = sg.value_and_grad(C.set_default), sg.value_and_grad(C.cache_dict)
+    for _ in range(3):
+        (v1, g1), (v2, g2) = mine(W, xs), named(W, xs)
+        assert v1 == v2 == C.set_default(W, xs)
+        assert np.array_equal(g1, g2)
 
 
 def _central(f, x, eps=1e-6):

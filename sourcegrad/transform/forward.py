@@ -18,7 +18,13 @@ import numpy as np
 from ..errors import UnsupportedSyntaxError
 from ..rules.facts import facts_of
 from ..runtime import NAMESPACE
-from ..runtime.tangent_helpers import add_tangents, broadcast_like, pack_tangent, zero_tangent
+from ..runtime.tangent_helpers import (
+    add_tangents,
+    assign_tangent,
+    broadcast_like,
+    pack_tangent,
+    zero_tangent,
+)
 from . import syntax as S
 from .derive import keeping_forward, makers
 from .examples import reads_bound_method
@@ -297,6 +303,8 @@ class _Forward:
             # x[k] = v: the rule reads x as it was before the write, or only its shape
             tstmt = S.assign(self.tname(target.value.id), total, lineno)
             set_fact(tstmt, "adjoint", True)
+            if _of_a_constant(total, self.refs.helper(assign_tangent)):
+                return [*pre, primal, tstmt]
             return [*pre, tstmt, primal]
         names = [target.id] if isinstance(target, gast.Name) else [e.id for e in target.elts]
         unpack = not isinstance(target, gast.Name)  # (g,) = f(...) unpacks a 1-tuple
@@ -571,3 +579,17 @@ def _meta(node, like):
     node.lineno = getattr(like, "lineno", None)
     copy_facts(like, node, ("comment", "group"))
     return node
+
+
+def _of_a_constant(total, helper: str) -> bool:
+    """Whether ``total`` is ``assign_tangent(tx, k, None, x)``: the tangent of ``x[k] = v``
+    for a ``v`` with none, which reads only ``x``'s shape and keys, the same after the write.
+    It goes after the write, so that a dict's tangent reads the zeros of the key written in
+    the dict that holds it (a derivative of this code may write into a copy of ``x``)."""
+    return (
+        isinstance(total, gast.Call)
+        and isinstance(total.func, gast.Name)
+        and total.func.id == helper
+        and len(total.args) == 4
+        and S.is_none(total.args[2])
+    )

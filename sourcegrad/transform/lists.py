@@ -33,6 +33,7 @@ from .dicts import lower_dict_operations
 from .grown_items import lower_grown_items
 from .item_lists import indexed_item_loops, named_item_lists
 from .list_kinds import list_names, makes_list
+from .set_default_lists import named_set_default_lists
 from .shared_lists import shared_list
 from .walk import rewrite_blocks
 
@@ -42,6 +43,7 @@ def lower_list_operations(fn: gast.FunctionDef, names: S.NameGen, examples=None,
     only by item assignment and rebinding (:mod:`.dicts`, first); returns the names known to
     hold lists. ``builds(func)``: whether a call of ``func`` makes an object of a class (which
     may hold the lists handed to it)."""
+    named_set_default_lists(fn, names)
     lower_dict_operations(fn, names, examples)
     params = [a.id for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs]
     lower_grown_items(fn, params, examples, names)

@@ -5,8 +5,8 @@ def jvp_assign_rows(x, v, *, dx):
     # line 73: y[0] = v * 2.0
     y_2 = y.copy()
     dy_2 = dy
-    dy_2 = assign_tangent(dy_2, 0, None, y_2)
     y_2[0] = v * 2.0
+    dy_2 = assign_tangent(dy_2, 0, None, y_2)
     # line 74: y[1:, 1] += np.sin(v[:2])
     y_6 = y_2[1:, 1] + np.sin(v[:2])
     y_7 = y_2.copy()

@@ -7,8 +7,8 @@ def jvp_d_assign_rows(x, v, *, tx):
     ty_2 = ty
     y_2_2 = y_2.copy()
     ty_2_2 = ty_2
-    ty_2_2 = assign_tangent(ty_2_2, 0, None, y_2_2)
     y_2_2[0] = v * 2.0
+    ty_2_2 = assign_tangent(ty_2_2, 0, None, y_2_2)
     # golden_cases.py:74: y[1:, 1] += np.sin(v[:2])
     y_3 = y_2_2[1:, 1]
     ty_3 = ty_2_2[1:, 1]
