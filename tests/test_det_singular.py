@@ -60,3 +60,19 @@ def test_det_second_order_at_a_singular_matrix_is_refused():
     with pytest.raises(sg.SourcegradError, match="only at invertible matrices") as e:
         sg.hvp(det_loss)(a, np.ones_like(a))
     assert e.value.filename == __file__
+
+
+def logabsdet(a):
+    return np.linalg.slogdet(a)[1]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="slogdet's adjoint inverts the matrix: LinAlgError from generated code at a "
+    "singular one (Python gives log|det| = -inf), not a refusal naming the user's line",
+)
+def test_slogdet_gradient_at_a_singular_matrix_is_refused():
+    a = POINTS["rank_n_minus_1"]
+    with pytest.raises(sg.SourcegradError) as e:
+        sg.grad(logabsdet)(a)
+    assert e.value.filename == __file__

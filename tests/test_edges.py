@@ -525,3 +525,20 @@ def test_a_refusal_inside_a_nested_def_names_the_users_file_not_generated_code()
     first = nested_def_with_try.__code__.co_firstlineno
     assert info.value.filename == __file__
     assert first + 1 <= info.value.lineno <= first + 3  # the nested def, or the `try` in it
+
+
+def mean_of_no_rows_plus_squares(x):
+    return np.sum(x[:0].mean(axis=0)) + np.sum(x**2)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the mean rule's `np.size(z) / np.size(a)` divides two ints: ZeroDivisionError in "
+    "the adjoint of a mean over an axis of no entries (Python gives NaN and warns)",
+)
+def test_a_mean_over_an_axis_of_no_entries_adds_nothing_to_the_gradient():
+    x = np.linspace(-1.0, 1.0, 6).reshape(3, 2)
+    df = sg.grad(mean_of_no_rows_plus_squares)
+    with np.errstate(invalid="ignore"), pytest.warns(RuntimeWarning):
+        for _ in range(3):  # the empty slice's adjoint is empty: 2x, the squares' alone
+            np.testing.assert_allclose(df(x), 2 * x, rtol=1e-12)

@@ -67,6 +67,21 @@ def neighbours(x):
     return np.sum(x[1:] * x[:-1]) + np.sum(np.sin(x))
 
 
+def dense(p, x):
+    return np.tanh(x @ p["W"] + p["b"])
+
+
+def log_softmax(z):
+    m = z.max(axis=1, keepdims=True)
+    return z - m - np.log(np.exp(z - m).sum(axis=1, keepdims=True))
+
+
+def classifier(params, x, y):
+    h = dense(params[0], x)
+    out = h @ params[1]["W"] + params[1]["b"]
+    return -np.mean(log_softmax(out)[np.arange(len(y)), y])
+
+
 # --------------------------------------------------------------------------- helpers
 def _lstm_args(rng, T, batch=3, D=4, H=5):
     params = {
@@ -225,6 +240,44 @@ def test_every_length_free_from_the_first_call(rng, monkeypatch):
     argsets = [_lstm_args(np.random.default_rng(T), T, b) for T, b in [(6, 2), (7, 3), (9, 10)]]
     df = _agrees_with_pure(lstm, argsets)
     assert _builds(df) <= 3
+
+
+def test_helpers_run_builds_for_their_pattern_from_the_first_call(rng, monkeypatch):
+    """What SOURCEGRAD_SPECIALISE_AFTER=1 forces for a loss written with helpers: on the
+    first call, the loss and each helper's vjp (whose kept halves the loss runs) run a build
+    for their whole shape pattern, which later batch sizes run again."""
+    monkeypatch.setattr(derivative_module, "SPECIALISE_AFTER", 1)
+    monkeypatch.setattr(derivative_cache, "SYMBOLIC_FIRST", True)
+    params = [
+        {"W": rng.standard_normal((4, 8)), "b": rng.standard_normal(8)},
+        {"W": rng.standard_normal((8, 3)), "b": rng.standard_normal(3)},
+    ]
+    argsets = [(params, rng.standard_normal((n, 4)), rng.integers(0, 3, n)) for n in (5, 6, 9)]
+    runs = []
+
+    def record(der, args, build):
+        runs.append((der._patterns.family_of.get(id(build)) is not None, id(build)))
+
+    clear_cache()
+    df = sg.value_and_grad(classifier)
+    pure = sg.value_and_grad(classifier, optimize=False)
+    for args in argsets + argsets:
+        with derivative_module.recording_runs(record):
+            value, grads = df(*args)
+        np.testing.assert_allclose(value, classifier(*args), rtol=1e-12)
+        _close(grads, pure(*args)[1])
+        x, y = args[1:]
+
+        def of_W(W, x=x, y=y):
+            return classifier([params[0], {**params[1], "W": W}], x, y)
+
+        np.testing.assert_allclose(
+            grads[1]["W"], numerical_grad(of_W, (params[1]["W"],), 0), atol=1e-8
+        )
+    assert len(runs) == 2 * 2 * len(argsets)  # dense's and log_softmax's vjp, every call
+    assert all(is_pattern for is_pattern, _ in runs)
+    assert len({build for _, build in runs}) == 2  # one build each serves every batch size
+    assert df.emitted(argsets[0]) is df.emitted(argsets[2])
 
 
 @pytest.mark.skipif(
