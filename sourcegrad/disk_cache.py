@@ -402,10 +402,8 @@ def recipe(obj: Any) -> list | None:
     """How another process makes ``obj`` again exactly, as JSON (see :func:`made_again`):
     ``["pool", plan]`` for a buffer pool (its blocks and views, no buffers), ``["builder",
     text]`` for a generated gradient builder, ``["ref", module, qualname]`` for an importable
-    object of sourcegrad or NumPy, ``["text", text]`` for a string, ``["module", name]`` for NumPy, SciPy, ``math`` or
+    object of sourcegrad or NumPy, ``["module", name]`` for NumPy, SciPy, ``math`` or
     sourcegrad's modules (a backend's array module); None for anything else."""
-    if type(obj) is str:  # a refusal's message that a runtime check raises
-        return ["text", obj]
     if isinstance(obj, types.ModuleType):
         name = obj.__name__
         known = name.split(".")[0] in ("numpy", "scipy", "math", "cmath", "sourcegrad")
@@ -482,8 +480,6 @@ def made_again(kind: str, *where: Any) -> Any:
         return _resolve(*where)
     if kind == "module":
         return _resolve(where[0], "")
-    if kind == "text":
-        return where[0]
     if kind in _RECIPES:
         return _RECIPES[kind][1](*where)
     return None
