@@ -77,3 +77,29 @@ def test_the_export_names_the_message_once_and_runs_bit_for_bit(f, tmp_path):
     assert used and all(text.count(f"\n{name} = ") == 1 for name in used), text
     got = run_isolated(tmp_path, text, f"d_{f.__name__}", args)
     assert same(got, steady(sg.value_and_grad(f), *args)), got
+
+
+def scan_appends(W, xs, h0):
+    h, ys = h0, []
+    for x in xs:
+        h = np.tanh(W @ h + x)
+        ys.append(h)
+        ys.append(0.5 * h)
+    return np.sum(np.stack(ys) ** 2)
+
+
+SCAN = Case(
+    "scan_appends",
+    scan_appends,
+    (0.5 * R.standard_normal((3, 3)), R.standard_normal((4, 3)), R.standard_normal(3)),
+    wrt=(0, 1, 2),
+    order=2,
+)
+
+
+def test_an_appended_items_adjoint_is_taken_before_the_list_is_cut():
+    for optimized in (False, True):
+        text = sg.show(scan_appends, SCAN.wrt, args=SCAN.args, optimized=optimized)
+        assert "= dys[-1]" in text and "dys = dys[:-1]" in text, text
+        assert not re.search(r"^\s*dys_\d+ = dys$", text, re.M), text  # no copy of the list
+    check(SCAN)
