@@ -103,3 +103,40 @@ def test_an_appended_items_adjoint_is_taken_before_the_list_is_cut():
         assert "= dys[-1]" in text and "dys = dys[:-1]" in text, text
         assert not re.search(r"^\s*dys_\d+ = dys$", text, re.M), text  # no copy of the list
     check(SCAN)
+
+
+def decay(y, k):
+    return -k * y + 0.1 * np.sin(y)
+
+
+class Euler:
+    def __init__(self, dt):
+        self.dt = dt
+
+    def step(self, f, y, k):
+        return y + self.dt * f(y, k)
+
+
+def euler_solver(k, y0):
+    solver = Euler(0.1)
+    y = y0
+    for _ in range(4):
+        y = solver.step(decay, y, k)
+    return np.sum(y**2)
+
+
+SOLVER = Case(
+    "euler_solver",
+    euler_solver,
+    (R.uniform(0.5, 1.0, 3), R.standard_normal(3)),
+    wrt=(0, 1),
+    order=2,
+)
+
+
+def test_a_global_function_handed_to_a_function_value_is_passed_as_it_is():
+    for optimized in (False, True):
+        text = sg.show(euler_solver, SOLVER.wrt, args=SOLVER.args, optimized=optimized)
+        assert "copy_if_written(solver.step, 0" not in text, text  # a function is no array
+        assert "copy_if_written(solver.step, 1, y" in text, text  # y may be written: asked
+    check(SOLVER)
