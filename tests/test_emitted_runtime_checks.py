@@ -140,3 +140,24 @@ def test_a_global_function_handed_to_a_function_value_is_passed_as_it_is():
         assert "copy_if_written(solver.step, 0" not in text, text  # a function is no array
         assert "copy_if_written(solver.step, 1, y" in text, text  # y may be written: asked
     check(SOLVER)
+
+
+def softmax_peak(s, y):
+    w = np.exp(s - s.max())
+    w = w / w.sum()
+    return np.sum(w * y) + np.min(s * y) ** 2
+
+
+SOFTMAX = Case(
+    "softmax_peak", softmax_peak, (R.standard_normal(5), R.standard_normal(5)), wrt=(0, 1), order=2
+)
+
+
+def test_a_whole_max_broadcasts_its_number_with_no_helper():
+    for optimized in (False, True):
+        text = sg.show(softmax_peak, SOFTMAX.wrt, args=SOFTMAX.args, optimized=optimized)
+        assert "hit_2 = s == w_1" in text and "expand_to(" not in text, text
+        assert not any("hit" in line and "unreduce(" in line for line in text.splitlines())
+    forward = sg.show(softmax_peak, SOFTMAX.wrt, mode="forward", args=SOFTMAX.args)
+    assert "expand_to(" not in forward and "keepdims" not in forward, forward
+    check(SOFTMAX)
