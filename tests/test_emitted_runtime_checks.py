@@ -161,3 +161,26 @@ def test_a_whole_max_broadcasts_its_number_with_no_helper():
     forward = sg.show(softmax_peak, SOFTMAX.wrt, mode="forward", args=SOFTMAX.args)
     assert "expand_to(" not in forward and "keepdims" not in forward, forward
     check(SOFTMAX)
+
+
+def losses_by_group(W, x, groups):
+    losses = {"a": 0.0, "b": 0.0}
+    pred = x @ W
+    for i, g in enumerate(groups):
+        losses[g] += np.sum(pred[i] ** 2)
+    return losses["a"] + 2.0 * losses["b"]
+
+
+GROUPS = Case(
+    "losses_by_group",
+    losses_by_group,
+    (R.standard_normal((3, 2)), R.standard_normal((4, 3)), ["a", "b", "a", "b"]),
+    order=2,
+)
+
+
+def test_an_item_of_a_plural_name_is_named_in_the_singular():
+    for optimized in (False, True):
+        text = sg.show(losses_by_group, args=GROUPS.args, optimized=optimized)
+        assert "loss_g = losses[g]" in text and "losse_g" not in text, text
+    check(GROUPS)
