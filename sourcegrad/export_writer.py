@@ -338,6 +338,11 @@ class Writer:
             return target
         if is_resolver(value):
             return self.resolver(value)
+        if type(value) is str:  # a refusal's message that a runtime check raises
+            target = self.ns.free_name(var, value)
+            if self.ns.claim(target, value, what):
+                self.ns.add_block(f"{target} = {value!r}")
+            return target
         if type(value) is types.FunctionType and hasattr(value, "builder_source"):
             return self.builder(var, value)
         if is_maker(value):

@@ -507,3 +507,5 @@ def callee_made(
 
 
 disk_cache.add_recipe("callee", callee_recipe, callee_made)
+# the message of a runtime check's refusal (`not_a_view(x, refusal_12, 12)`), kept as its text
+disk_cache.add_recipe("text", lambda obj: [obj] if type(obj) is str else None, str)

@@ -42,8 +42,8 @@ def _setitem_tangent(z, x, index, v):  # z is x after `x[index] = v`; the rule r
 
 @adjoint("list_append")
 def _list_append(z, xs, v):  # z = [*xs, v]: the list after `xs.append(v)`
-    d[xs] += d[z][:-1]
     d[v] += d[z][-1]
+    d[xs] += d[z][:-1]
 
 
 @tangent("list_append")

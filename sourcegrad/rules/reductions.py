@@ -100,6 +100,9 @@ def _prod_others_curvature_tangent(out, a, z, axis, keepdims, t, s):
 def _max(z, a, axis=None, out=None, keepdims=False):
     if static(np.ndim(a) == 0):
         d[a] += d[z]
+    elif static(axis is None and keepdims is False):  # numbers: the products broadcast them
+        hit = a == z
+        d[a] += d[z] * hit / np.sum(hit, dtype=z.dtype)
     else:
         hit = a == expand_to(z, a, axis, keepdims)
         d[a] += (
@@ -111,11 +114,14 @@ def _max(z, a, axis=None, out=None, keepdims=False):
 
 @tangent(np.max, np.amax, np.min, np.amin)
 def _max_tangent(z, a, axis=None, out=None, keepdims=False):
+    # the tangent at the extreme positions, averaged over ties (as the reverse rule splits
+    # the adjoint between them)
     if static(np.ndim(a) == 0):
         d[z] += d[a]
+    elif static(axis is None and keepdims is False):
+        hit = a == z
+        d[z] += np.sum(d[a] * hit) / np.sum(hit, dtype=z.dtype)
     else:
-        # the tangent at the extreme positions, averaged over ties (as the reverse rule splits
-        # the adjoint between them)
         hit = a == expand_to(z, a, axis, keepdims)
         d[z] += np.sum(d[a] * hit, axis, keepdims=keepdims) / np.sum(
             hit, axis, keepdims=keepdims, dtype=z.dtype

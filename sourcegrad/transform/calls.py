@@ -272,7 +272,7 @@ def _copies_for_known_callee(core, func, args, wrt) -> None:
         return mark_copied_arguments(gast.Module(nested[0], []), dict(zip(names, args)), varied)
     obj = resolve(core.parsed, func, local_names(core))
     if obj is UNRESOLVED and not made_by_sourcegrad(core, func):
-        return mark_unknown_callee(core.parsed.filename, args, wrt)
+        return mark_unknown_callee(core, args, wrt)
     if isinstance(obj, types.MethodType):
         fn = obj.__func__
     elif callable_object(obj) and not isinstance(obj, types.FunctionType):

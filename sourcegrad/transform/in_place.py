@@ -11,6 +11,8 @@ call: so the call's primal is given a copy of each array argument the function w
 
 from __future__ import annotations
 
+import types
+
 import gast
 
 from ..runtime.array_helpers import in_place_result
@@ -101,18 +103,26 @@ def made_by_sourcegrad(core, func) -> bool:
     )
 
 
-def mark_unknown_callee(filename: str, args, wrt) -> None:
-    """Mark each argument (a name) of a call of a function value known only when the
-    derivative runs (a layer taken from a list): the call asks then whether the function
+def mark_unknown_callee(core, args, wrt) -> None:
+    """Mark each argument (a name) of a call in ``core`` of a function value known only when
+    the derivative runs (a layer taken from a list): the call asks then whether the function
     changes it in place (:func:`with_copies`); ``wrt``: the positions differentiated. Not in
-    generated code (``filename``): its calls were given their copies in the user's."""
-    if filename.startswith("<sourcegrad"):
+    generated code: its calls were given their copies in the user's; nor a global function,
+    class or module (``solver.step(rhs, y)``), which no write in place changes."""
+    if core.parsed.filename.startswith("<sourcegrad"):
         return
     for i, arg in enumerate(args):
         if isinstance(arg, gast.Starred):  # the positions after it are known when it runs
             return
-        if isinstance(arg, gast.Name):
+        if isinstance(arg, gast.Name) and not _code_object(core, arg):
             set_fact(arg, "copy_in", "unknown differentiated" if i in wrt else "unknown")
+
+
+def _code_object(core, name) -> bool:
+    """Whether ``name`` is a global or closure variable holding a function, class or
+    module."""
+    obj = resolve(core.parsed, name, local_names(core))
+    return isinstance(obj, (types.FunctionType, types.BuiltinFunctionType, type, types.ModuleType))
 
 
 def with_copies(stmt, refs):

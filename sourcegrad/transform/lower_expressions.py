@@ -462,6 +462,13 @@ def _display_key(key):
     return key.value if isinstance(key, gast.Constant) else key
 
 
+def _singular(plural: str) -> str:
+    """``x`` for ``xs``, ``loss`` for ``losses`` and for ``loss`` itself."""
+    if plural.endswith("sses"):
+        return plural[:-2]
+    return plural if plural.endswith("ss") else plural[:-1]
+
+
 def held_name(e) -> str | None:
     """The name a value read by a string key or an attribute is known by (``"g"`` for
     ``p["g"]``, ``"W"`` for ``self.W``; ``"x_t"`` for a row ``xs[t]``), where that is an identifier that names no property
@@ -475,7 +482,7 @@ def held_name(e) -> str | None:
         and len(e.value.id) > 1
         and e.value.id.endswith("s")
     ):
-        key = f"{e.value.id[:-1]}_{e.slice.id}"  # xs[t]: x_t
+        key = f"{_singular(e.value.id)}_{e.slice.id}"  # xs[t]: x_t; losses[g]: loss_g
     elif isinstance(e, gast.Attribute) and isinstance(e.value, gast.Name):
         key = e.attr
         if hasattr(np.ndarray, key):

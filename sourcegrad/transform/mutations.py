@@ -272,7 +272,7 @@ def _unknown_effect(core, stmt) -> list:
         return []
     if resolve(core.parsed, call.func, local_names(core)) is not UNRESOLVED:
         return []
-    mark_unknown_callee(core.parsed.filename, call.args, ())
+    mark_unknown_callee(core, call.args, ())
     return call.args
 
 

@@ -16,13 +16,14 @@ from .walk import written_names
 def view_checked(new, stmt, refs):
     """``new`` (a clone of the assignment ``stmt`` of an item of an array written into
     afterwards, whose rank is not known: analysis marks it ``view_check``) assigning
-    ``not_a_view(item, message)``, refused when it runs where the item is a view (with a
-    third part, ``an_array(item, message)``: a view whose writes are followed, refused where
-    it is no array)."""
+    ``not_a_view(item, refusal_L, L)``, refused when it runs where the item is a view (with a
+    third part, ``an_array(item, refusal_L, L)``: a view whose writes are followed, refused
+    where it is no array). ``refusal_L`` names the refusal's message (a constant the code
+    reaches through its closure), so the line reads as code."""
     check = get_fact(stmt, "view_check")
     if check is not None:
         message, line, *followed = check
-        args = [new.value, S.const(message), S.const(line)]
+        args = [new.value, S.name(refs.ref(message, f"refusal_{line}")), S.const(line)]
         new.value = S.call(S.name(refs.helper(an_array if followed else not_a_view)), args)
         set_fact(new, "keep", True)  # the check runs even where the item is never read
     return new

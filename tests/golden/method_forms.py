@@ -8,12 +8,8 @@ def d_method_forms(x, w):
     out = out_2.mean() + out_5
 
     # line 29: return (s.reshape(-1, 1) ** 2).mean() + x.T.max()
-    hit_1 = out_4 == expand_to(out_5, out_4, None, False)
-    dx = (
-        unreduce(1.0, out_4, None, False)
-        * hit_1
-        / np.sum(hit_1, None, keepdims=True, dtype=out_5.dtype)
-    ).T
+    hit_1 = out_4 == out_5
+    dx = (1.0 * hit_1 / np.sum(hit_1, dtype=out_5.dtype)).T
     ds = np.reshape(2 / np.size(out_2) * out_1, np.shape(s))
     # line 28: s = h.sum(axis=1)
     dh = unreduce(ds, h, 1, False)
