@@ -74,8 +74,10 @@ def test_helper_fact_queries_give_the_transform_modules_lists():
     passing |= {"an_array"}  # (a followed view, checked)
     passing |= {"through_write"}  # (the derivative, where the array written into is floating)
     passing |= {"in_place_result"}  # (the update's value, where it keeps the array's dtype)
+    passing |= {"refuse_singular_logdet"}  # (the matrix, where it is invertible)
     assert helpers_where(passes=True) == passing  # simplify._PASSTHROUGH_HELPERS
     checking = {"not_a_view", "an_array", "in_place_result"}  # (they raise where a check fails)
+    checking |= {"refuse_singular_logdet"}
     assert helpers_where(checks=True) == checking  # classify.CHECKING_HELPERS
 
 

@@ -11,7 +11,11 @@ differentiable again.
 import gast
 import numpy as np
 
-from ..runtime.determinant_helpers import det_cofactors, refuse_singular_curvature
+from ..runtime.determinant_helpers import (
+    det_cofactors,
+    refuse_singular_curvature,
+    refuse_singular_logdet,
+)
 from ..runtime.helpers import expand_to, sum_to
 from ..runtime.linalg_helpers import (
     batch_scale,
@@ -278,9 +282,10 @@ def _det_cofactors_tangent(out, a, z):
 @adjoint(np.linalg.slogdet)
 def _slogdet(z, a):
     if static(np.ndim(a) == 2):
-        d[a] += d[z][1] * np.linalg.inv(a).T
+        d[a] += d[z][1] * np.linalg.inv(refuse_singular_logdet(a, z[0])).T
     else:
-        d[a] += batch_scale(d[z][1], np.swapaxes(np.linalg.inv(a), -1, -2))
+        inv = np.linalg.inv(refuse_singular_logdet(a, z[0]))
+        d[a] += batch_scale(d[z][1], np.swapaxes(inv, -1, -2))
 
 
 @tangent(np.linalg.slogdet)

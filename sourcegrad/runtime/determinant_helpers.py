@@ -47,3 +47,15 @@ def refuse_singular_curvature(a):
         "second and higher derivatives of np.linalg.det are computed only at invertible "
         "matrices; this one is singular"
     )
+
+
+@helper(linear=("a",), like="a", passes=True, checks=True)
+def refuse_singular_logdet(a, sign):
+    """``a`` where every matrix of it is invertible (``sign``, slogdet's first result, is not
+    zero); else the refusal of a derivative of ``np.linalg.slogdet`` at a singular matrix."""
+    if np.all(sign != 0):
+        return a
+    raise SourcegradError(
+        "np.linalg.slogdet's log|det| has no derivative at a singular matrix (it is -inf "
+        "there); this one is singular: check the matrix's rank before taking its log-determinant"
+    )
