@@ -15,7 +15,7 @@ import pytest
 
 import sourcegrad as sg
 
-from .harness import Case, check, marked_line, params
+from .harness import Case, check, params
 
 R = np.random.default_rng(9303)
 
@@ -166,7 +166,7 @@ class Counter:
         self.calls = 0
 
     def __call__(self, x):
-        self.calls += 1  # REFUSED
+        self.calls += 1
         return np.tanh(x * self.w) * self.scale
 
 
@@ -332,11 +332,9 @@ def test_semantics(case):
     check(case)
 
 
-def test_counter_kept_in_the_object_is_refused_at_its_line():
-    """``self.calls += 1`` in ``__call__`` reads state the object keeps between calls:
-    refused at that line of the method, with the way out."""
-    with pytest.raises(sg.UnsupportedSyntaxError) as info:
-        sg.grad(object_with_class_attribute)(r(3), r(3))
-    where = f"{__file__}:{marked_line(Counter.__call__)}: "
-    assert str(info.value).startswith(where), str(info.value)
-    assert "keep the value in a local variable" in str(info.value)
+def test_counter_kept_in_an_object_made_in_the_loss_is_followed():
+    """``self.calls += 1`` in ``__call__`` of an object the loss makes and calls twice in one
+    expression: the object dies with the call, its state is followed (value, gradient, order 2)."""
+    check(
+        Case("counter_made_inside", object_with_class_attribute, (r(3), r(3)), wrt=(0, 1), order=2)
+    )
