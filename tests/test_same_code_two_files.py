@@ -30,8 +30,8 @@ REFUSED = textwrap.dedent("""
     def loss(w, x):
         try:
             h = np.tanh(x @ w)
-        finally:
-            pass
+        except ValueError:
+            h = x
         return np.sum(h)
     """)
 
