@@ -582,14 +582,15 @@ def _meta(node, like):
 
 
 def _of_a_constant(total, helper: str) -> bool:
-    """Whether ``total`` is ``assign_tangent(tx, k, None, x)``: the tangent of ``x[k] = v``
-    for a ``v`` with none, which reads only ``x``'s shape and keys, the same after the write.
+    """Whether ``total`` is ``assign_tangent(tx, k, None, x)`` (or ``(tx, k, None, x, v)``):
+    the tangent of ``x[k] = v`` for a ``v`` with none, which reads only ``x``'s shape and keys
+    and ``v``, the same after the write.
     It goes after the write, so that a dict's tangent reads the zeros of the key written in
     the dict that holds it (a derivative of this code may write into a copy of ``x``)."""
     return (
         isinstance(total, gast.Call)
         and isinstance(total.func, gast.Name)
         and total.func.id == helper
-        and len(total.args) == 4
+        and len(total.args) in (4, 5)
         and S.is_none(total.args[2])
     )
