@@ -21,8 +21,6 @@ from .walk import rewrite_blocks
 
 __all__ = ["grown_paths", "lower_grown_items"]
 
-_GROWERS = frozenset({"append", "extend"})
-
 
 def lower_grown_items(fn, params: list, examples, names: S.NameGen) -> None:
     """Rewrite, in place, each statement ``d[k].append(v)`` / ``d[k].extend(vs)`` of ``fn``
@@ -55,14 +53,7 @@ def _holds_lists(example) -> bool:
 def _grown_item(call):
     """``d[k]`` of the call ``d[k].append(v)`` / ``d[k].extend(vs)``, ``d`` a name and ``k``
     not a constant; else None."""
-    if not (
-        isinstance(call, gast.Call)
-        and isinstance(call.func, gast.Attribute)
-        and call.func.attr in _GROWERS
-        and len(call.args) == 1
-        and not call.keywords
-        and not isinstance(call.args[0], gast.Starred)
-    ):
+    if S.list_growth(call) is None:
         return None
     item = call.func.value
     if not (

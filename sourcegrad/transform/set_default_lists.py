@@ -33,7 +33,6 @@ from . import syntax as S
 __all__ = ["named_set_default_lists"]
 
 #: the list methods a growth through ``setdefault`` may call
-_GROWING = ("append", "extend")
 
 
 def named_set_default_lists(fn: gast.FunctionDef, names: S.NameGen) -> None:
@@ -98,15 +97,8 @@ def _bound_elsewhere(fn, name: str, made) -> bool:
 def _growth(stmt, d: str) -> tuple | None:
     """``(key, method, item)`` where ``stmt`` is ``d.setdefault(key, []).method(item)``
     (``key`` a string, ``method`` growing the list), else None."""
-    call = stmt.value if isinstance(stmt, gast.Expr) else None
-    if not (
-        isinstance(call, gast.Call)
-        and isinstance(call.func, gast.Attribute)
-        and call.func.attr in _GROWING
-        and len(call.args) == 1
-        and not call.keywords
-        and not isinstance(call.args[0], gast.Starred)
-    ):
+    call = S.list_growth(stmt.value) if isinstance(stmt, gast.Expr) else None
+    if call is None:
         return None
     inner = call.func.value
     if not (

@@ -43,6 +43,21 @@ def names_in(node) -> set[str]:
     return {n.id for n in name_nodes(node)}
 
 
+def list_growth(node):
+    """``node`` where it is a call ``<list>.append(v)`` or ``<list>.extend(vs)`` with one
+    positional, unstarred argument; else None."""
+    if (
+        isinstance(node, gast.Call)
+        and isinstance(node.func, gast.Attribute)
+        and node.func.attr in ("append", "extend")
+        and len(node.args) == 1
+        and not node.keywords
+        and not isinstance(node.args[0], gast.Starred)
+    ):
+        return node
+    return None
+
+
 def is_none(node) -> bool:
     """Whether ``node`` is the constant ``None``."""
     return isinstance(node, gast.Constant) and node.value is None
