@@ -592,7 +592,7 @@ def _compiled(payload: dict, fn: types.FunctionType) -> Emitted | None:
     line_map = {int(k): v for k, v in payload["line_map"]}
     label = f"<sourcegrad {name} #d{next(_COUNTER)} of {fn.__code__.co_filename}>"
     for where in (filename, label):  # a lambda made by the build names the user's line
-        register_generated(where, user_file, {int(k): v for k, v in lines})
+        register_generated(where, user_file, {int(k): v for k, v in lines}, owner=new)
     tangents = tuple(payload["tangent_params"])
     held = tuple(c.cell_contents for c in closure if type(c.cell_contents) is BufferPool)
     run = Emitted(new, name, payload["text"], filename, line_map, tangents, held=held, label=label)

@@ -6,22 +6,47 @@ Every refusal is a :class:`SourcegradError` whose message starts with the user's
 
 from __future__ import annotations
 
+import weakref
+
 #: the attribute of a function sourcegrad made (``sg.hessian(f)``, ``sg.jacobian(f)``,
 #: ``sg.hvp(f)``) holding why a function being differentiated may not call it: the reason of
 #: the refusal, placed at the user's line that calls it
 REFUSED_INSIDE = "sourcegrad_refused_inside"
 
-#: generated code's file name -> (the user's file, {line of the generated file: user's line})
+#: generated code's file name -> (the user's file, {line of the generated file: user's line}),
+#: the most recently registered last
 GENERATED_LINES: dict = {}
+#: generated code's file name -> a weak reference to the function running that code
+_OWNERS: dict = {}
+#: how many maps :data:`GENERATED_LINES` holds before those of dead code are dropped
+MAX_GENERATED_MAPS = 20000
+_limit = [MAX_GENERATED_MAPS]
 
 
-def register_generated(filename: str, user_file: str, line_map: dict) -> None:
+def register_generated(filename: str, user_file: str, line_map: dict, owner=None) -> None:
     """Record where the lines of the generated file ``filename`` come from, so that a refusal
     met in generated code (a nested ``def`` transformed while the derivative runs, code
-    transformed again for a higher order) names the user's line."""
-    if len(GENERATED_LINES) > 20000:  # a bound: the oldest maps are the least likely read
-        GENERATED_LINES.clear()
+    transformed again for a higher order) names the user's line. ``owner``, the function that
+    runs the code, keeps the map: past the bound only maps whose owner is gone (or that have
+    none) are dropped, the oldest first, so a derivative still held names its lines."""
+    GENERATED_LINES.pop(filename, None)
     GENERATED_LINES[filename] = (user_file, line_map)
+    _OWNERS.pop(filename, None)
+    if owner is not None:
+        _OWNERS[filename] = weakref.ref(owner)
+    if len(GENERATED_LINES) > _limit[0]:
+        _drop_dead_maps()
+
+
+def _drop_dead_maps() -> None:
+    for name in list(GENERATED_LINES):
+        if len(GENERATED_LINES) <= MAX_GENERATED_MAPS // 2:
+            break
+        ref = _OWNERS.get(name)
+        if ref is None or ref() is None:
+            del GENERATED_LINES[name]
+            _OWNERS.pop(name, None)
+    _limit[0] = max(MAX_GENERATED_MAPS, 2 * len(GENERATED_LINES))
 
 
 def user_location(filename: str | None, lineno: int | None) -> tuple:

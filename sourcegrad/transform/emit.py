@@ -166,7 +166,7 @@ def emit(der: Derivative, place=None) -> Emitted:
     fn.__kwdefaults__ = user_fn.__kwdefaults__
     fn.__qualname__ = node.name
     for name in {filename, label}:
-        register_generated(name, parsed.filename, lines)
+        register_generated(name, parsed.filename, lines, owner=fn)
     tangents = tuple(get_fact(node, "tangent_params"))
     held = tuple(held)
     return Emitted(
