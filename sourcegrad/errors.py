@@ -20,7 +20,8 @@ GENERATED_LINES: dict = {}
 _OWNERS: dict = {}
 #: how many maps :data:`GENERATED_LINES` holds before those of dead code are dropped
 MAX_GENERATED_MAPS = 20000
-_limit = [MAX_GENERATED_MAPS]
+#: the size past which the next registration drops dead maps (raised while most are live)
+_limit = MAX_GENERATED_MAPS
 
 
 def register_generated(filename: str, user_file: str, line_map: dict, owner=None) -> None:
@@ -34,11 +35,12 @@ def register_generated(filename: str, user_file: str, line_map: dict, owner=None
     _OWNERS.pop(filename, None)
     if owner is not None:
         _OWNERS[filename] = weakref.ref(owner)
-    if len(GENERATED_LINES) > _limit[0]:
+    if len(GENERATED_LINES) > _limit:
         _drop_dead_maps()
 
 
 def _drop_dead_maps() -> None:
+    global _limit
     for name in list(GENERATED_LINES):
         if len(GENERATED_LINES) <= MAX_GENERATED_MAPS // 2:
             break
@@ -46,7 +48,7 @@ def _drop_dead_maps() -> None:
         if ref is None or ref() is None:
             del GENERATED_LINES[name]
             _OWNERS.pop(name, None)
-    _limit[0] = max(MAX_GENERATED_MAPS, 2 * len(GENERATED_LINES))
+    _limit = max(MAX_GENERATED_MAPS, 2 * len(GENERATED_LINES))
 
 
 def user_location(filename: str | None, lineno: int | None) -> tuple:

@@ -20,6 +20,7 @@ import pytest
 import sourcegrad as sg
 from sourcegrad.errors import SourcegradError
 
+from .object_state_checks import assert_same_state, held, put_back, run_from
 from .ported.harness import marked_line, numerical
 
 R = np.random.default_rng(1414)
@@ -149,31 +150,6 @@ CASES = {
 }
 
 
-def held(objects) -> list:
-    return [copy.deepcopy(vars(o)) for o in objects]
-
-
-def put_back(objects, state) -> None:
-    for o, s in zip(objects, state):
-        vars(o).clear()
-        vars(o).update(copy.deepcopy(s))
-
-
-def assert_same_state(got, want, what):
-    for g, w in zip(got, want):
-        assert g.keys() == w.keys(), what
-        for k in g:
-            np.testing.assert_array_equal(np.asarray(g[k]), np.asarray(w[k]), err_msg=f"{what}.{k}")
-
-
-def _from(objects, state, f):
-    def run_from(*args):
-        put_back(objects, state)
-        return f(*args)
-
-    return run_from
-
-
 def _args(args, call):
     return tuple(a * (1.0 + 0.25 * call) for a in args)
 
@@ -187,11 +163,11 @@ def test_value_state_and_gradient_as_python(name):
         entry = held(objects)
         value, grad = df(*args)
         after = held(objects)
-        want = _from(objects, entry, f)(*args)
+        want = run_from(objects, entry, f)(*args)
         python_after = held(objects)
         np.testing.assert_allclose(value, want, rtol=1e-12, atol=1e-14, err_msg=f"call {call}")
         assert_same_state(after, python_after, f"{name}, call {call}")
-        slope = numerical(_from(objects, entry, f), args, 0)
+        slope = numerical(run_from(objects, entry, f), args, 0)
         np.testing.assert_allclose(grad, slope, rtol=1e-5, atol=1e-7, err_msg=f"call {call}")
         put_back(objects, python_after)
 
@@ -206,10 +182,10 @@ def test_hvp_advances_the_state_once_per_call(name):
         entry = held(objects)
         got = hvp(*args, v)
         after = held(objects)
-        f(*_from(objects, entry, lambda *a: a)(*args))
+        f(*run_from(objects, entry, lambda *a: a)(*args))
         assert_same_state(after, held(objects), f"{name}, call {call}")
-        hi = _from(objects, entry, grad)(args[0] + eps * v, *args[1:])
-        lo = _from(objects, entry, grad)(args[0] - eps * v, *args[1:])
+        hi = run_from(objects, entry, grad)(args[0] + eps * v, *args[1:])
+        lo = run_from(objects, entry, grad)(args[0] - eps * v, *args[1:])
         np.testing.assert_allclose(got, (hi - lo) / (2 * eps), rtol=1e-4, atol=1e-6)
         put_back(objects, after)
 

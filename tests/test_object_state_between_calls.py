@@ -15,7 +15,6 @@ its gradient differentiated again), the state would advance more than once: refu
 
 from __future__ import annotations
 
-import copy
 import importlib.util
 
 import numpy as np
@@ -24,6 +23,7 @@ import pytest
 import sourcegrad as sg
 from sourcegrad.errors import SourcegradError
 
+from .object_state_checks import assert_same_state, held, put_back, run_from
 from .ported.harness import marked_line, numerical
 
 R = np.random.default_rng(2026)
@@ -259,34 +259,9 @@ def method_state_then_read(W, x):
 # ------------------------------------------------------------------ checking
 
 
-def held(objects) -> list:
-    return [copy.deepcopy(vars(o)) for o in objects]
-
-
-def put_back(objects, state) -> None:
-    for o, s in zip(objects, state):
-        vars(o).clear()
-        vars(o).update(copy.deepcopy(s))
-
-
-def assert_same_state(got, want, what):
-    for g, w in zip(got, want):
-        assert g.keys() == w.keys(), what
-        for k in g:
-            np.testing.assert_array_equal(np.asarray(g[k]), np.asarray(w[k]), err_msg=f"{what}.{k}")
-
-
 def _args(case, call):
     args = case[1]
     return tuple(a * (1.0 + 0.25 * call) if isinstance(a, np.ndarray) else a for a in args)
-
-
-def _from(objects, state, f):
-    def run(*args):
-        put_back(objects, state)
-        return f(*args)
-
-    return run
 
 
 CASES = {
@@ -321,11 +296,11 @@ def test_value_gradient_and_state_as_python(name):
         entry = held(objects)
         value, grad = df(*args)
         after = held(objects)
-        want = _from(objects, entry, f)(*args)
+        want = run_from(objects, entry, f)(*args)
         python_after = held(objects)
         np.testing.assert_allclose(value, want, rtol=1e-12, atol=1e-14, err_msg=f"call {call}")
         assert_same_state(after, python_after, f"{name}, call {call}")
-        slope = numerical(_from(objects, entry, f), args, 0)
+        slope = numerical(run_from(objects, entry, f), args, 0)
         np.testing.assert_allclose(grad, slope, rtol=1e-5, atol=1e-7, err_msg=f"call {call}")
         put_back(objects, python_after)
 
@@ -340,10 +315,10 @@ def test_hvp_advances_the_state_once_per_call(name):
         entry = held(objects)
         got = hvp(*args, v)
         after = held(objects)
-        _from(objects, entry, f)(*args)
+        run_from(objects, entry, f)(*args)
         assert_same_state(after, held(objects), f"{name}, call {call}")
         e = 1e-5
-        moved = [_from(objects, entry, grad)(args[0] + s * e * v, *args[1:]) for s in (1, -1)]
+        moved = [run_from(objects, entry, grad)(args[0] + s * e * v, *args[1:]) for s in (1, -1)]
         np.testing.assert_allclose(got, (moved[0] - moved[1]) / (2 * e), rtol=1e-5, atol=1e-7)
         put_back(objects, after)
 
@@ -356,11 +331,11 @@ def test_jvp_advances_the_state_once_per_call():
         entry = held([CELL])
         value, tangent = jvp(*args, t)
         after = held([CELL])
-        want = _from([CELL], entry, rnn_cell_in_the_loss)(*args)
+        want = run_from([CELL], entry, rnn_cell_in_the_loss)(*args)
         assert_same_state(after, held([CELL]), f"call {call}")
         np.testing.assert_allclose(value, want, rtol=1e-12)
         e = 1e-6
-        run = _from([CELL], entry, rnn_cell_in_the_loss)
+        run = run_from([CELL], entry, rnn_cell_in_the_loss)
         moved = [run(args[0] + s * e * t, args[1]) for s in (1, -1)]
         np.testing.assert_allclose(tangent, (moved[0] - moved[1]) / (2 * e), rtol=1e-5)
         put_back([CELL], after)

@@ -65,7 +65,7 @@ def _drop_overwritten(block: list) -> None:
         for later in block[block.index(stmt) + 1 :]:
             if x not in S.names_in(later):
                 continue
-            if _single_target(later, x) if isinstance(later, gast.Assign) else False:
+            if isinstance(later, gast.Assign) and _single_target(later, x):
                 if x not in S.names_in(later.value):
                     block.remove(stmt)
             break
@@ -176,19 +176,14 @@ def _stored(stmt) -> set:
 
 
 def _single_target(stmt, x: str) -> bool:
+    """``stmt`` (an assignment) is ``x = ...``."""
     target = stmt.targets[0]
     return len(stmt.targets) == 1 and isinstance(target, gast.Name) and target.id == x
 
 
 def _is_placeholder(stmt, x: str) -> bool:
     """``x = None``."""
-    return (
-        isinstance(stmt, gast.Assign)
-        and len(stmt.targets) == 1
-        and isinstance(stmt.targets[0], gast.Name)
-        and stmt.targets[0].id == x
-        and S.is_none(stmt.value)
-    )
+    return isinstance(stmt, gast.Assign) and _single_target(stmt, x) and S.is_none(stmt.value)
 
 
 def _drop_placeholder(node, block, forward, reverse, x: str) -> None:
@@ -324,11 +319,10 @@ def _zero_of(stmt, name: str, zeros: set) -> bool:
 
 
 def _binds(stmt, name: str) -> bool:
+    """``name = ...`` of a value that does not read ``name``."""
     return (
         isinstance(stmt, gast.Assign)
-        and len(stmt.targets) == 1
-        and isinstance(stmt.targets[0], gast.Name)
-        and stmt.targets[0].id == name
+        and _single_target(stmt, name)
         and name not in S.names_in(stmt.value)
     )
 
